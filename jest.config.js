@@ -1,0 +1,29 @@
+// Two projects: `unit` needs no Redis and runs in seconds; `integration` starts real redis-server processes.
+// Tests run the TypeScript sources through ts-jest as ESM; workspace packages resolve to their sources.
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: {
+    '^redlock-core$': '<rootDir>/packages/redlock-core/src/index.ts',
+    '^redlock-ioredis-adapter$': '<rootDir>/packages/redlock-ioredis-adapter/src/index.ts',
+    '^local-redis-nodes$': '<rootDir>/packages/local-redis-nodes/src/index.ts',
+    // Relative imports end in `.js` (NodeNext); map them back to the `.ts` sources.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.test.json' }],
+  },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts'],
+      // Fault tests pause and kill nodes; a test that waits on a timeout gets room, never unbounded.
+      testTimeout: 30_000,
+    },
+  ],
+};

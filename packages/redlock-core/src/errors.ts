@@ -1,0 +1,134 @@
+import type { AcquireAttempt, NodeOutcome } from './outcomes.js';
+
+/** Base class of every error this library rejects with on purpose; `instanceof RedlockError` catches them all. */
+export class RedlockError extends Error {
+  override name = 'RedlockError';
+}
+
+/**
+ * One node failed to answer: it timed out, the connection failed, or Redis replied with an error.
+ * The algorithm tolerates a minority of these; they are kept in `nodeErrors`, never swallowed.
+ */
+export class NodeError extends RedlockError {
+  override name = 'NodeError';
+
+  /** Index of the node in the array passed to the `Redlock` constructor. */
+  readonly nodeIndex: number;
+  /** Whether the node did not answer within its per-node timeout (the `cause` is then a `TimeoutError`). */
+  readonly isTimeout: boolean;
+
+  constructor(message: string, options: { nodeIndex: number; isTimeout: boolean; cause: unknown }) {
+    super(message, { cause: options.cause });
+    this.nodeIndex = options.nodeIndex;
+    this.isTimeout = options.isTimeout;
+  }
+}
+
+/**
+ * Why the last acquisition attempt failed: other owners hold the lock on enough nodes to deny a quorum;
+ * too many nodes timed out or failed; or a quorum agreed too late for any validity to remain.
+ */
+export type AcquireFailureReason = 'held-by-another-owner' | 'nodes-unreachable' | 'no-validity';
+
+/**
+ * `acquire()` or `using()` found no quorum with validity left within its attempts.
+ * `attempts` holds every attempt's per-node outcome; `reason` tells contention apart from unreachable
+ * nodes. On contention retry later or raise `retryCount`; if nodes are unreachable, check them.
+ */
+export class LockAcquireError extends RedlockError {
+  override name = 'LockAcquireError';
+
+  /** The resources that were asked for, without the key prefix. */
+  readonly resources: readonly string[];
+  /** Every attempt made, in order, with each node's outcome. */
+  readonly attempts: readonly AcquireAttempt[];
+  /** Why the last attempt failed. */
+  readonly reason: AcquireFailureReason;
+  /** Every node error of every attempt, in order. */
+  readonly nodeErrors: readonly NodeError[];
+
+  constructor(
+    message: string,
+    options: { resources: readonly string[]; attempts: readonly AcquireAttempt[]; reason: AcquireFailureReason },
+  ) {
+    super(message);
+    this.resources = options.resources;
+    this.attempts = options.attempts;
+    this.reason = options.reason;
+    this.nodeErrors = options.attempts.flatMap((attempt) => errorsOf(attempt.nodes));
+  }
+}
+
+/**
+ * `lock.extend()` could not extend the lock: it was no longer held (released, or its validity ran out),
+ * a quorum of nodes no longer holds our token, or the extension took so long that no validity is left.
+ */
+export class LockExtendError extends RedlockError {
+  override name = 'LockExtendError';
+
+  /** The locked resources, without the key prefix. */
+  readonly resources: readonly string[];
+  /** Each node's outcome; empty when the lock was already released or expired and no node was asked. */
+  readonly nodes: readonly NodeOutcome<'extended' | 'not-held'>[];
+  /** Whether the lock is lost for sure: a quorum of nodes answered that they no longer hold our token. */
+  readonly isLost: boolean;
+  /** The errors among `nodes`. */
+  readonly nodeErrors: readonly NodeError[];
+
+  constructor(
+    message: string,
+    options: { resources: readonly string[]; nodes: readonly NodeOutcome<'extended' | 'not-held'>[]; isLost: boolean },
+  ) {
+    super(message);
+    this.resources = options.resources;
+    this.nodes = options.nodes;
+    this.isLost = options.isLost;
+    this.nodeErrors = errorsOf(options.nodes);
+  }
+}
+
+/**
+ * `lock.release()` could not confirm on a quorum of nodes that our keys are gone: too many nodes failed
+ * to answer. Whatever is left expires after its TTL; until then other owners may be refused.
+ */
+export class LockReleaseError extends RedlockError {
+  override name = 'LockReleaseError';
+
+  /** The locked resources, without the key prefix. */
+  readonly resources: readonly string[];
+  /** Each node's outcome. */
+  readonly nodes: readonly NodeOutcome<'released' | 'not-held'>[];
+  /** The errors among `nodes`. */
+  readonly nodeErrors: readonly NodeError[];
+
+  constructor(
+    message: string,
+    options: { resources: readonly string[]; nodes: readonly NodeOutcome<'released' | 'not-held'>[] },
+  ) {
+    super(message);
+    this.resources = options.resources;
+    this.nodes = options.nodes;
+    this.nodeErrors = errorsOf(options.nodes);
+  }
+}
+
+/**
+ * The lock held by `using()` can no longer be guaranteed: automatic extension failed, or validity ran
+ * out before it succeeded. It is the `reason` of the signal handed to the routine; `cause` is the last
+ * {@link LockExtendError} when there was one. Stop the work, or make it safe with fencing.
+ */
+export class LockLostError extends RedlockError {
+  override name = 'LockLostError';
+
+  /** The locked resources, without the key prefix. */
+  readonly resources: readonly string[];
+
+  constructor(message: string, options: { resources: readonly string[]; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.resources = options.resources;
+  }
+}
+
+function errorsOf(nodes: readonly NodeOutcome<string>[]): NodeError[] {
+  return nodes.flatMap((node) => ('error' in node ? [node.error] : []));
+}

@@ -1,0 +1,22 @@
+export type { RedisAdapter } from './adapter.js';
+export { type Clock, SYSTEM_CLOCK } from './clock.js';
+export {
+  type AcquireFailureReason,
+  LockAcquireError,
+  LockExtendError,
+  LockLostError,
+  LockReleaseError,
+  NodeError,
+  RedlockError,
+} from './errors.js';
+export { Lock, type LockState } from './lock.js';
+export { type AcquireOptions, DEFAULT_OPTIONS, MAX_TTL_MS, type RedlockNode, type RedlockOptions } from './options.js';
+export type {
+  AcquireAttempt,
+  AcquireNodeOutcome,
+  ExtendNodeOutcome,
+  NodeOutcome,
+  ReleaseNodeOutcome,
+  ReleaseResult,
+} from './outcomes.js';
+export { Redlock } from './redlock.js';

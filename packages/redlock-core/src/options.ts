@@ -1,0 +1,266 @@
+import type { RedisAdapter } from './adapter.js';
+import { type Clock, SYSTEM_CLOCK, validityMs } from './clock.js';
+
+/** A node with settings of its own, for deployments where some nodes are farther away than others. */
+export interface RedlockNode {
+  /** The node's adapter. */
+  readonly adapter: RedisAdapter;
+  /**
+   * How long a call to this node may take, in milliseconds, overriding the `Redlock`'s `nodeTimeoutMs`;
+   * e.g. a node in another datacenter needs its round trip on top.
+   */
+  readonly timeoutMs?: number;
+}
+
+/** Settings of a `Redlock`; every one is optional. */
+export interface RedlockOptions {
+  /**
+   * The share of the TTL allowed for clock drift between nodes: validity = TTL − elapsed − drift, where
+   * drift = round(TTL × driftFactor) + 2 ms. A number in [0, 1).
+   * @defaultValue `0.01`
+   */
+  readonly driftFactor?: number;
+  /**
+   * How many more attempts `acquire()` makes after the first fails; `0` makes a single, non-blocking try.
+   * @defaultValue `10`
+   */
+  readonly retryCount?: number;
+  /**
+   * The pause between attempts, in milliseconds, before jitter.
+   * @defaultValue `200`
+   */
+  readonly retryDelayMs?: number;
+  /**
+   * The largest random change to `retryDelayMs`, in milliseconds: each pause is uniform in
+   * `[retryDelayMs − retryJitterMs, retryDelayMs + retryJitterMs]`, never below 0.
+   * @defaultValue `100`
+   */
+  readonly retryJitterMs?: number;
+  /**
+   * How long one call to one node may take, in milliseconds, before that node counts as failed for the
+   * attempt, so a hung node cannot stall an attempt. A node's own `timeoutMs` overrides it.
+   * @defaultValue derived from the TTL: `ttlMs / 200`, at least 50 and at most 1000 (50 ms for a 10 s TTL)
+   */
+  readonly nodeTimeoutMs?: number;
+  /**
+   * A string put before every resource name to make its key, e.g. `'lock:'`.
+   * @defaultValue `''`
+   */
+  readonly keyPrefix?: string;
+  /**
+   * The time source. Replace it only in tests and simulations.
+   * @defaultValue {@link SYSTEM_CLOCK}
+   */
+  readonly clock?: Clock;
+}
+
+/** Per-call settings of `acquire()` and `using()`: retries override the `Redlock`'s for this call. */
+export interface AcquireOptions {
+  /** Gives up waiting: `acquire()` rejects with `signal.reason` and leaves no key behind. */
+  readonly signal?: AbortSignal;
+  /** See {@link RedlockOptions.retryCount}. */
+  readonly retryCount?: number;
+  /** See {@link RedlockOptions.retryDelayMs}. */
+  readonly retryDelayMs?: number;
+  /** See {@link RedlockOptions.retryJitterMs}. */
+  readonly retryJitterMs?: number;
+}
+
+/** The defaults of {@link RedlockOptions}; `nodeTimeoutMs` is derived from each call's TTL instead. */
+export const DEFAULT_OPTIONS = {
+  driftFactor: 0.01,
+  retryCount: 10,
+  retryDelayMs: 200,
+  retryJitterMs: 100,
+  keyPrefix: '',
+} as const;
+
+/**
+ * The longest TTL, in milliseconds (about 24.8 days): the largest delay a Node.js timer accepts, which
+ * automatic extension needs.
+ */
+export const MAX_TTL_MS = 2 ** 31 - 1;
+
+/** The per-node timeout for a TTL when none is set: see {@link RedlockOptions.nodeTimeoutMs}. */
+export function defaultNodeTimeoutMs(ttlMs: number): number {
+  // The spec suggests 5-50 ms for a 10 s TTL. We take the top of that range and never go below 50 ms:
+  // after the event loop stalls, Node runs due timers before reading sockets, so a shorter timeout would
+  // fire on replies that already arrived.
+  return Math.min(1000, Math.max(50, Math.round(ttlMs / 200)));
+}
+
+/** The options of a `Redlock` after validation, with defaults filled in. */
+export interface ResolvedOptions {
+  readonly driftFactor: number;
+  readonly retryCount: number;
+  readonly retryDelayMs: number;
+  readonly retryJitterMs: number;
+  readonly nodeTimeoutMs: number | undefined;
+  readonly keyPrefix: string;
+  readonly clock: Clock;
+}
+
+/** A node after validation: its adapter and its own timeout, if any. */
+export interface ResolvedNode {
+  readonly adapter: RedisAdapter;
+  readonly timeoutMs: number | undefined;
+}
+
+/** Validates the constructor's arguments; throws `TypeError` or `RangeError` naming the bad one. */
+export function resolveNodes(nodes: unknown): ResolvedNode[] {
+  if (!Array.isArray(nodes)) {
+    throw new TypeError(`Expected \`nodes\` to be an array of adapters, got ${formatValue(nodes)}`);
+  }
+  if (nodes.length === 0) throw new RangeError('Expected `nodes` to hold at least one node, got an empty array');
+  return nodes.map((node: unknown, index) => {
+    if (isAdapter(node)) return { adapter: node, timeoutMs: undefined };
+    if (typeof node === 'object' && node !== null && 'adapter' in node && isAdapter(node.adapter)) {
+      const timeoutMs = 'timeoutMs' in node ? node.timeoutMs : undefined;
+      if (timeoutMs !== undefined) checkPositiveInteger(`nodes[${index}].timeoutMs`, timeoutMs);
+      return { adapter: node.adapter, timeoutMs: timeoutMs as number | undefined };
+    }
+    throw new TypeError(
+      `Expected \`nodes[${index}]\` to be an adapter with \`evalsha\` and \`eval\` methods, or \`{ adapter }\`, got ${formatValue(node)}`,
+    );
+  });
+}
+
+/** Validates a `Redlock`'s options and fills in the defaults. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  const given = checkOptionsObject('options', options) as RedlockOptions;
+  const driftFactor = given.driftFactor ?? DEFAULT_OPTIONS.driftFactor;
+  if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 1)) {
+    throw new RangeError(`Expected \`driftFactor\` to be a number in [0, 1), got ${formatValue(driftFactor)}`);
+  }
+  const keyPrefix = given.keyPrefix ?? DEFAULT_OPTIONS.keyPrefix;
+  if (typeof keyPrefix !== 'string') {
+    throw new TypeError(`Expected \`keyPrefix\` to be a string, got ${formatValue(keyPrefix)}`);
+  }
+  const clock = given.clock ?? SYSTEM_CLOCK;
+  if (!['now', 'wallNow', 'setTimeout', 'clearTimeout'].every((method) => typeof Reflect.get(Object(clock), method) === 'function')) {
+    throw new TypeError(`Expected \`clock\` to implement now, wallNow, setTimeout and clearTimeout, got ${formatValue(clock)}`);
+  }
+  if (given.nodeTimeoutMs !== undefined) checkPositiveInteger('nodeTimeoutMs', given.nodeTimeoutMs);
+  return {
+    ...resolveRetries(given, DEFAULT_OPTIONS),
+    driftFactor,
+    keyPrefix,
+    clock,
+    nodeTimeoutMs: given.nodeTimeoutMs,
+  };
+}
+
+/** The retry settings of one call: its own where given, else the `Redlock`'s. */
+export interface RetrySettings {
+  readonly retryCount: number;
+  readonly retryDelayMs: number;
+  readonly retryJitterMs: number;
+}
+
+/** Validates per-call options of `acquire()` and `using()`. */
+export function resolveAcquireOptions(
+  options: unknown,
+  defaults: RetrySettings,
+): RetrySettings & { readonly signal: AbortSignal | undefined } {
+  const given = checkOptionsObject('options', options) as AcquireOptions;
+  if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(given.signal)}`);
+  }
+  return { ...resolveRetries(given, defaults), signal: given.signal };
+}
+
+function resolveRetries(given: Partial<RetrySettings>, defaults: RetrySettings): RetrySettings {
+  const settings = {
+    retryCount: given.retryCount ?? defaults.retryCount,
+    retryDelayMs: given.retryDelayMs ?? defaults.retryDelayMs,
+    retryJitterMs: given.retryJitterMs ?? defaults.retryJitterMs,
+  };
+  for (const [name, value] of Object.entries(settings)) checkNonNegativeInteger(name, value);
+  return settings;
+}
+
+/** Validates the resources of one call and makes their keys. */
+export function resolveResources(
+  resources: unknown,
+  keyPrefix: string,
+): { readonly resources: readonly string[]; readonly keys: readonly string[] } {
+  const list: unknown[] | undefined =
+    typeof resources === 'string' ? [resources] : Array.isArray(resources) ? [...resources] : undefined;
+  if (list === undefined) {
+    throw new TypeError(`Expected \`resources\` to be a string or an array of strings, got ${formatValue(resources)}`);
+  }
+  if (list.length === 0) throw new RangeError('Expected `resources` to name at least one resource, got an empty array');
+  const seen = new Set<string>();
+  for (const resource of list) {
+    if (typeof resource !== 'string') {
+      throw new TypeError(`Expected every resource to be a string, got ${formatValue(resource)}`);
+    }
+    if (resource === '') throw new RangeError('Expected every resource to be a non-empty string, got `""`');
+    if (seen.has(resource)) throw new RangeError(`Expected resources to be distinct, got ${formatValue(resource)} twice`);
+    seen.add(resource);
+  }
+  const names = list as string[];
+  return { resources: names, keys: names.map((resource) => keyPrefix + resource) };
+}
+
+/** Validates a TTL: a positive integer up to {@link MAX_TTL_MS} that leaves validity after drift. */
+export function checkTtl(ttlMs: unknown, driftFactor: number): number {
+  checkPositiveInteger('ttlMs', ttlMs);
+  if (ttlMs > MAX_TTL_MS) throw new RangeError(`Expected \`ttlMs\` to be at most ${MAX_TTL_MS}, got \`${ttlMs}\``);
+  if (validityMs({ ttlMs, elapsedMs: 0, driftFactor }) <= 0) {
+    throw new RangeError(
+      `Expected \`ttlMs\` to be longer than its clock drift allowance (driftFactor ${driftFactor} + 2 ms), got \`${ttlMs}\``,
+    );
+  }
+  return ttlMs;
+}
+
+function checkPositiveInteger(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`Expected \`${name}\` to be a positive integer, got ${formatValue(value)}`);
+  }
+}
+
+function checkNonNegativeInteger(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Expected \`${name}\` to be a non-negative integer, got ${formatValue(value)}`);
+  }
+}
+
+function checkOptionsObject(name: string, value: unknown): object {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`Expected \`${name}\` to be an object, got ${formatValue(value)}`);
+  }
+  return value;
+}
+
+function isAdapter(value: unknown): value is RedisAdapter {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof Reflect.get(value, 'evalsha') === 'function' &&
+    typeof Reflect.get(value, 'eval') === 'function'
+  );
+}
+
+/** Shows a bad value in a message, in backticks, cut to 60 characters. */
+function formatValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'function') text = `function ${value.name}`.trim();
+  else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    text = value.constructor?.name && value.constructor !== Object ? `${value.constructor.name} {…}` : safeJson(value);
+  } else text = typeof value === 'bigint' ? `${value}n` : Array.isArray(value) ? safeJson(value) : String(value);
+  return `\`${text.length > 60 ? `${text.slice(0, 57)}...` : text}\``;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,55 @@
+import type { NodeError } from './errors.js';
+
+/**
+ * What one node answered to one operation. `S` is the operation's own answers (`'acquired' | 'held'`
+ * for acquire, `'extended' | 'not-held'` for extend, `'released' | 'not-held'` for release); a node
+ * that did not answer in time is `'timeout'`, one that failed or replied with an error is `'error'`.
+ */
+export type NodeOutcome<S extends string> =
+  | { readonly nodeIndex: number; readonly status: S }
+  | { readonly nodeIndex: number; readonly status: 'timeout' | 'error'; readonly error: NodeError };
+
+/** Per-node outcome of an acquire call: `'held'` means another owner holds at least one of the keys there. */
+export type AcquireNodeOutcome = NodeOutcome<'acquired' | 'held'>;
+/** Per-node outcome of an extend call: `'not-held'` means our token is gone from at least one key there. */
+export type ExtendNodeOutcome = NodeOutcome<'extended' | 'not-held'>;
+/** Per-node outcome of a release call: `'not-held'` means none of our keys was left there. */
+export type ReleaseNodeOutcome = NodeOutcome<'released' | 'not-held'>;
+
+/** One failed acquisition attempt: one round over all nodes. */
+export interface AcquireAttempt {
+  /** Each node's answer, by node index. */
+  readonly nodes: readonly AcquireNodeOutcome[];
+  /** Milliseconds from the start of the attempt until its outcome was known, on the monotonic clock. */
+  readonly elapsedMs: number;
+}
+
+/** Resolution value of `lock.release()`. */
+export interface ReleaseResult {
+  /** Each node's answer, by node index. */
+  readonly nodes: readonly ReleaseNodeOutcome[];
+  /** How many nodes deleted our keys; 0 when the lock had already expired or been released. */
+  readonly releasedCount: number;
+}
+
+/** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */
+export function countByStatus(nodes: readonly NodeOutcome<string>[]): Readonly<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const node of nodes) counts[node.status] = (counts[node.status] ?? 0) + 1;
+  return counts;
+}
+
+const STATUS_WORDS: Readonly<Record<string, string>> = {
+  held: 'held by another owner',
+  'not-held': 'not holding our token',
+  timeout: 'timed out',
+  error: 'failed',
+};
+
+/** Describes outcomes for a message, most common first: `3 held by another owner, 1 acquired, 1 timed out`. */
+export function describeOutcomes(nodes: readonly NodeOutcome<string>[]): string {
+  return Object.entries(countByStatus(nodes))
+    .sort(([, a], [, b]) => b - a)
+    .map(([status, count]) => `${count} ${STATUS_WORDS[status] ?? status}`)
+    .join(', ');
+}

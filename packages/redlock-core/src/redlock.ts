@@ -1,0 +1,250 @@
+import type { RedisAdapter } from './adapter.js';
+import { keepExtended } from './auto-extend.js';
+import { sleep, validityMs } from './clock.js';
+import { type AcquireFailureReason, LockAcquireError, type LockLostError } from './errors.js';
+import { callEveryNode, describeResources, Lock, type NodeSet, releaseOnNode } from './lock.js';
+import {
+  type AcquireOptions,
+  checkTtl,
+  type RedlockNode,
+  type RedlockOptions,
+  resolveAcquireOptions,
+  resolveNodes,
+  resolveOptions,
+  resolveResources,
+  type RetrySettings,
+} from './options.js';
+import { type AcquireAttempt, countByStatus, describeOutcomes } from './outcomes.js';
+import { collectVotes, quorumOf } from './quorum.js';
+import { retryDelayMs } from './retry.js';
+import { acquireScript, parseAcquireReply } from './scripts/acquire.js';
+import { runScript } from './scripts/lua-script.js';
+import { createLockToken } from './token.js';
+
+/** One validated call of `acquire()` or `using()`. */
+interface AcquireRequest extends RetrySettings {
+  readonly resources: readonly string[];
+  readonly keys: readonly string[];
+  readonly ttlMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/**
+ * A Redlock client over N independent Redis nodes: a lock is held when a quorum (⌊N/2⌋+1) of nodes
+ * granted it and validity (TTL − elapsed − drift) remains.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { Redlock } from 'redlock-core';
+ * import { IoredisAdapter } from 'redlock-ioredis-adapter';
+ *
+ * const clients = ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'].map((url) => new Redis(url));
+ * const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
+ *
+ * await redlock.using('orders:42', 10_000, async (signal) => {
+ *   await chargeOrder(42, { signal }); // the lock is extended while this runs
+ * });
+ * ```
+ */
+export class Redlock {
+  /** How many nodes must agree: ⌊N/2⌋+1. */
+  readonly quorum: number;
+  readonly #set: NodeSet;
+
+  /**
+   * @param nodes - One adapter per independent Redis node (an odd number, 3 or 5, is best), or
+   *   `{ adapter, timeoutMs }` for a node that needs its own timeout. The `Redlock` never closes them.
+   * @param options - See {@link RedlockOptions}.
+   * @throws `TypeError` or `RangeError` at once for an empty node list or a bad option.
+   */
+  constructor(nodes: readonly (RedisAdapter | RedlockNode)[], options?: RedlockOptions) {
+    this.#set = { nodes: resolveNodes(nodes), options: resolveOptions(options) };
+    this.quorum = quorumOf(this.#set.nodes.length);
+  }
+
+  /**
+   * Acquires a lock on one or more resources for `ttlMs`. Each attempt sets every resource's key with a
+   * fresh random token on every node in parallel (all or nothing per node), and succeeds the moment a
+   * quorum agreed with validity left. A failed attempt removes its keys from every node before the next
+   * one, after `retryDelayMs` ± `retryJitterMs`.
+   *
+   * @param resources - A resource name, or several to lock together.
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
+   * @returns The held {@link Lock}; its validity is measured from the start of the attempt that succeeded.
+   * @throws {@link LockAcquireError} when every attempt failed; `signal.reason` when `signal` aborts;
+   *   `TypeError` or `RangeError` for bad arguments, before any node is called.
+   *
+   * @example
+   * ```ts
+   * const lock = await redlock.acquire(['account:1', 'account:2'], 5_000);
+   * try {
+   *   await transfer(1, 2);
+   * } finally {
+   *   await lock.release();
+   * }
+   * ```
+   */
+  async acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
+    return this.#acquire(this.#resolveRequest(resources, ttlMs, options));
+  }
+
+  /**
+   * Acquires a lock, runs `routine` while keeping the lock extended, and always releases it at the end.
+   * The routine gets a `signal` that aborts, with a {@link LockLostError} as its `reason`, the moment the
+   * lock can no longer be guaranteed (or when `options.signal` aborts), and the live {@link Lock}.
+   *
+   * @returns What `routine` returns. If `routine` throws, rejects with that same error; if the release
+   *   then fails too, its {@link LockReleaseError} is attached as the error's `releaseError` property.
+   *   A failed release after a successful routine does not reject: the keys expire after their TTL.
+   * @throws {@link LockAcquireError} if the lock could not be acquired (the routine does not run).
+   *
+   * @example
+   * ```ts
+   * const report = await redlock.using('reports:daily', 30_000, async (signal) => {
+   *   const rows = await loadRows({ signal });
+   *   signal.throwIfAborted(); // stop before writing if the lock was lost
+   *   return writeReport(rows);
+   * });
+   * ```
+   */
+  async using<T>(
+    resources: string | readonly string[],
+    ttlMs: number,
+    routine: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
+    options?: AcquireOptions,
+  ): Promise<T> {
+    const request = this.#resolveRequest(resources, ttlMs, options);
+    if (typeof routine !== 'function') {
+      throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
+    }
+    const lock = await this.#acquire(request);
+    const lost = new AbortController();
+    const signal = request.signal ? AbortSignal.any([request.signal, lost.signal]) : lost.signal;
+    const extension = keepExtended(lock, ttlMs, this.#set.options.clock, (error: LockLostError) => lost.abort(error));
+    let result: T;
+    try {
+      result = await routine(signal, lock);
+    } catch (error) {
+      await extension.stop();
+      const releaseError = await lock.release().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      if (releaseError !== undefined && typeof error === 'object' && error !== null && Object.isExtensible(error)) {
+        Object.defineProperty(error, 'releaseError', { value: releaseError, configurable: true, writable: true });
+      }
+      throw error;
+    }
+    await extension.stop();
+    await lock.release().catch(() => undefined);
+    return result;
+  }
+
+  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown): AcquireRequest {
+    const { keyPrefix, driftFactor } = this.#set.options;
+    return {
+      ...resolveResources(resources, keyPrefix),
+      ...resolveAcquireOptions(options, this.#set.options),
+      ttlMs: checkTtl(ttlMs, driftFactor),
+    };
+  }
+
+  async #acquire(request: AcquireRequest): Promise<Lock> {
+    const { signal, retryCount } = request;
+    const attempts: AcquireAttempt[] = [];
+    for (;;) {
+      signal?.throwIfAborted();
+      const outcome = await this.#attempt(request, attempts.length + 1);
+      if (outcome instanceof Lock) return outcome;
+      attempts.push(outcome);
+      signal?.throwIfAborted();
+      if (attempts.length > retryCount) throw this.#acquireError(request, attempts);
+      await sleep(this.#set.options.clock, retryDelayMs(request.retryDelayMs, request.retryJitterMs), signal);
+    }
+  }
+
+  /** One round over all nodes: resolves with the lock, or with the failed attempt after cleaning up. */
+  async #attempt(request: AcquireRequest, attemptNumber: number): Promise<Lock | AcquireAttempt> {
+    const { keys, ttlMs, signal } = request;
+    const { clock, driftFactor } = this.#set.options;
+    const token = createLockToken();
+    const start = clock.now();
+    const wallStart = clock.wallNow();
+    const calls = callEveryNode(this.#set, ttlMs, (adapter) =>
+      runScript(adapter, acquireScript, keys, [token, String(ttlMs)]).then(parseAcquireReply),
+    );
+    const vote = await collectVotes(
+      calls.map((call) => call.outcome),
+      'acquired',
+      this.quorum,
+      signal,
+    );
+    const elapsedMs = clock.now() - start;
+    const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+    const releaseOn = (nodeIndex: number) => releaseOnNode(this.#set, nodeIndex, keys, token, ttlMs);
+
+    if (vote.hasQuorum && validity > 0) {
+      const lock = new Lock({
+        set: this.#set,
+        resources: request.resources,
+        keys,
+        token,
+        attempts: attemptNumber,
+        ttlMs,
+        validUntil: start + validity,
+        expiresAt: Math.floor(wallStart + validity),
+      });
+      // A node that had not answered may still set our keys later; if the lock is gone by then, the keys
+      // would block others until their TTL ran out, so remove them. While the lock is held, release() will.
+      calls.forEach((call, nodeIndex) => {
+        const status = vote.outcomes[nodeIndex]?.status;
+        if (status === 'acquired' || status === 'held') return;
+        void call.lateAnswer.then((answer) => {
+          if (answer === 'acquired' && lock.state !== 'held') void releaseOn(nodeIndex).outcome;
+        });
+      });
+      return lock;
+    }
+
+    // Before the next attempt, remove our keys from every node that may hold them: all but those that
+    // refused. Nodes still running the acquire script are released as soon as they answer.
+    const cleanups = calls.map((call, nodeIndex) =>
+      call.outcome.then(async (outcome) => {
+        if (outcome.status === 'held') return;
+        if (outcome.status === 'timeout') {
+          // The script may still run after the timeout; release again if it reports that it did.
+          void call.lateAnswer.then((answer) => {
+            if (answer === 'acquired') void releaseOn(nodeIndex).outcome;
+          });
+        }
+        await releaseOn(nodeIndex).outcome;
+      }),
+    );
+    await Promise.all(cleanups);
+    return { nodes: await Promise.all(calls.map((call) => call.outcome)), elapsedMs };
+  }
+
+  #acquireError(request: AcquireRequest, attempts: readonly AcquireAttempt[]): LockAcquireError {
+    const last = attempts[attempts.length - 1] as AcquireAttempt;
+    const counts = countByStatus(last.nodes);
+    const nodeCount = last.nodes.length;
+    const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0);
+    const reason: AcquireFailureReason =
+      failed > nodeCount - this.quorum
+        ? 'nodes-unreachable'
+        : (counts['held'] ?? 0) > 0
+          ? 'held-by-another-owner'
+          : 'no-validity';
+    const detail =
+      reason === 'no-validity'
+        ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
+        : `${describeOutcomes(last.nodes)}, quorum is ${this.quorum}`;
+    const tries = attempts.length === 1 ? '1 attempt' : `${attempts.length} attempts`;
+    return new LockAcquireError(
+      `Could not acquire ${describeResources(request.resources)} after ${tries}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})`,
+      { resources: request.resources, attempts, reason },
+    );
+  }
+}
+
