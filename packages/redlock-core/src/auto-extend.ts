@@ -45,6 +45,8 @@ export function keepExtended(
       (error: LockExtendError) => {
         if (isStopped) return;
         if (lock.state === 'released') return stop();
+        // After a stalled event loop this timer can fire past the expiry; say so, not "quorum lost".
+        if (lock.state === 'expired') return lose('its validity ran out before it could be extended', error);
         if (error.isLost) return lose('a quorum of nodes no longer holds our token', error);
         // Nodes failed to answer: try again while validity remains; the expiry timer bounds the tries.
         clock.clearTimeout(extendTimer);
@@ -58,7 +60,9 @@ export function keepExtended(
     clock.clearTimeout(expiryTimer);
     const remainingMs = lock.remainingValidityMs;
     expiryTimer = setTimer(() => lose('its validity ran out before it could be extended'), remainingMs);
-    extendTimer = setTimer(extendNow, Math.max(0, remainingMs - ttlMs / 2));
+    // When drift or a tiny TTL leaves less than half the TTL of validity, waiting for "half the TTL left"
+    // would mean 0 ms, and extensions would run back to back; use a quarter of the validity then.
+    extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));
   };
 
   watch();

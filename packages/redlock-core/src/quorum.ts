@@ -33,9 +33,10 @@ export function callNode<S extends string>(
   const answer = (async () => run(adapter))();
   const outcome = pTimeout(answer, {
     milliseconds: timeoutMs,
+    // p-timeout calls these unbound; the arrows keep `clock` as `this` for class-based clocks.
     customTimers: {
-      setTimeout: clock.setTimeout as typeof globalThis.setTimeout,
-      clearTimeout: clock.clearTimeout as typeof globalThis.clearTimeout,
+      setTimeout: ((callback: () => void, ms: number) => clock.setTimeout(callback, ms)) as typeof globalThis.setTimeout,
+      clearTimeout: ((handle: unknown) => clock.clearTimeout(handle)) as typeof globalThis.clearTimeout,
     },
   }).then(
     (status): NodeOutcome<S> => ({ nodeIndex, status }),

@@ -230,12 +230,13 @@ export class Redlock {
     const counts = countByStatus(last.nodes);
     const nodeCount = last.nodes.length;
     const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0);
+    // A quorum of grants failed only for lack of validity, whatever the other nodes answered.
     const reason: AcquireFailureReason =
-      failed > nodeCount - this.quorum
-        ? 'nodes-unreachable'
-        : (counts['held'] ?? 0) > 0
-          ? 'held-by-another-owner'
-          : 'no-validity';
+      (counts['acquired'] ?? 0) >= this.quorum
+        ? 'no-validity'
+        : failed > nodeCount - this.quorum
+          ? 'nodes-unreachable'
+          : 'held-by-another-owner';
     const detail =
       reason === 'no-validity'
         ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`

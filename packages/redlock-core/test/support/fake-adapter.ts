@@ -1,0 +1,298 @@
+import type { RedisAdapter } from '../../src/index.js';
+import { acquireScript } from '../../src/scripts/acquire.js';
+import { extendScript } from '../../src/scripts/extend.js';
+import type { LuaScript } from '../../src/scripts/lua-script.js';
+import { releaseScript } from '../../src/scripts/release.js';
+import type { FakeClock } from './fake-clock.js';
+
+/** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
+export type ScriptName = 'acquire' | 'extend' | 'release';
+
+const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript];
+
+/** The token a {@link refusingNode} reports for every key: some other owner's. */
+export const OTHER_OWNER_TOKEN = 'another-owner';
+
+/** One command a node received, whether or not it was answered. */
+export interface NodeCallRecord {
+  readonly method: 'evalsha' | 'eval';
+  /** The script's name, or `undefined` for a script the fake does not know. */
+  readonly script: ScriptName | undefined;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+  /** Virtual time at which the core sent it. */
+  readonly sentAtMs: number;
+}
+
+/** A refused connection, as a client reports a node that is down. */
+export function connectionRefused(): Error {
+  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
+}
+
+/**
+ * The state of one Redis server: a keyspace whose TTLs run on the fake clock, and a script cache.
+ * Several {@link FakeNode} connections may share one, like several clients of one server.
+ */
+export class FakeKeyspace {
+  readonly #clock: FakeClock;
+  readonly #entries = new Map<string, { value: string; expiresAtMs: number }>();
+  /** SHA1s of the scripts this server has cached (by EVAL or SCRIPT LOAD). */
+  readonly scripts = new Set<string>();
+  /** Makes every absent key look held by {@link OTHER_OWNER_TOKEN}, so no acquisition ever succeeds. */
+  isHeldByAnotherOwner = false;
+
+  constructor(clock: FakeClock) {
+    this.#clock = clock;
+  }
+
+  /** The key's value, or `undefined` once absent; a key is gone from the moment its TTL runs out. */
+  get(key: string): string | undefined {
+    return this.#live(key)?.value ?? (this.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined);
+  }
+
+  /** Sets a key, for `ttlMs` or for ever (like another owner's key seeded by a test). */
+  set(key: string, value: string, ttlMs = Infinity): void {
+    this.#entries.set(key, { value, expiresAtMs: this.#clock.now() + ttlMs });
+  }
+
+  /** Resets a live key's TTL (PEXPIRE). */
+  pexpire(key: string, ttlMs: number): void {
+    const entry = this.#live(key);
+    if (entry !== undefined) entry.expiresAtMs = this.#clock.now() + ttlMs;
+  }
+
+  /** Deletes a key (DEL); returns 1 if it existed. */
+  delete(key: string): number {
+    const existed = this.#live(key) !== undefined;
+    this.#entries.delete(key);
+    return existed ? 1 : 0;
+  }
+
+  /** Milliseconds until the key expires (PTTL), `undefined` when absent. */
+  pttl(key: string): number | undefined {
+    const entry = this.#live(key);
+    return entry === undefined ? undefined : entry.expiresAtMs - this.#clock.now();
+  }
+
+  /** Every live key. */
+  keys(): string[] {
+    return [...this.#entries.keys()].filter((key) => this.#live(key) !== undefined);
+  }
+
+  /** Forgets every cached script (SCRIPT FLUSH, or a restarted server). */
+  flushScripts(): void {
+    this.scripts.clear();
+  }
+
+  /** The entry of a key that has not expired; drops it once expired, as Redis does on access. */
+  #live(key: string): { value: string; expiresAtMs: number } | undefined {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && this.#clock.now() >= entry.expiresAtMs) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+}
+
+/**
+ * One in-memory Redis node implementing the core's {@link RedisAdapter}, with knobs for every fault.
+ *
+ * Timing model: a command reaches the node `requestLatencyMs` after it is sent and takes effect there
+ * at once (atomically, like a script); the reply reaches the core `latencyMs` later. So a slow node has
+ * already written its key when its late reply arrives, as a real slow link would. Commands that reach a
+ * hanging node queue up and run in order when it resumes; a reply never overtakes an earlier one.
+ */
+export class FakeNode implements RedisAdapter {
+  readonly keyspace: FakeKeyspace;
+  /** Every command sent to this node, in order. */
+  readonly calls: NodeCallRecord[] = [];
+  /** Delay of each reply after the command took effect, in milliseconds. */
+  latencyMs = 0;
+  /** Delay before a command reaches the node and takes effect, in milliseconds. */
+  requestLatencyMs = 0;
+  /** Rejects every command at once with a refused connection, without it reaching the node. */
+  isDown = false;
+  /** Replies to every command with this error, without running it. */
+  errorReply: Error | undefined;
+  /** Replies to every command with this value, without running it: a reply no script can produce. */
+  garbageReply: { readonly value: unknown } | undefined;
+  /** Throws from `evalsha`/`eval` instead of returning a promise: a broken adapter. */
+  throwsSynchronously = false;
+
+  readonly #clock: FakeClock;
+  #isHanging = false;
+  readonly #arrivedWhileHanging: (() => void)[] = [];
+  readonly #failNext = new Map<ScriptName, Error[]>();
+
+  constructor(clock: FakeClock, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
+    this.#clock = clock;
+    this.keyspace = keyspace;
+  }
+
+  evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const script = SCRIPTS.find((candidate) => candidate.sha1 === sha1);
+    return this.#send('evalsha', script, keys, args, () => {
+      if (!this.keyspace.scripts.has(sha1)) throw new Error('NOSCRIPT No matching script. Please use EVAL.');
+    });
+  }
+
+  eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const script = SCRIPTS.find((candidate) => candidate.source === source);
+    return this.#send('eval', script, keys, args, () => {
+      if (script !== undefined) this.keyspace.scripts.add(script.sha1);
+    });
+  }
+
+  /** Commands reaching the node from now on wait, unanswered, until {@link resume}. */
+  hang(): void {
+    this.#isHanging = true;
+  }
+
+  /** Runs the commands that arrived while hanging, in order, and answers them. */
+  resume(): void {
+    this.#isHanging = false;
+    for (const deliver of this.#arrivedWhileHanging.splice(0)) deliver();
+  }
+
+  /** Replies to the next command running `script` with `error` instead of running it. */
+  failNext(script: ScriptName, error: Error = new Error('ERR injected failure')): void {
+    this.#failNext.set(script, [...(this.#failNext.get(script) ?? []), error]);
+  }
+
+  /** The commands sent to this node for `script`. */
+  callsTo(script: ScriptName): NodeCallRecord[] {
+    return this.calls.filter((call) => call.script === script);
+  }
+
+  /** A second connection to the same server, with knobs of its own: another client's view of this node. */
+  connectAnotherClient(): FakeNode {
+    return new FakeNode(this.#clock, this.keyspace);
+  }
+
+  #send(
+    method: 'evalsha' | 'eval',
+    script: LuaScript | undefined,
+    keys: readonly string[],
+    args: readonly string[],
+    checkScriptCache: () => void,
+  ): Promise<unknown> {
+    const name = script?.name as ScriptName | undefined;
+    this.calls.push({ method, script: name, keys: [...keys], args: [...args], sentAtMs: this.#clock.now() });
+    if (this.throwsSynchronously) throw new Error('Adapter bug: threw synchronously');
+    if (this.isDown) return Promise.reject(connectionRefused());
+    return new Promise((resolve, reject) => {
+      const deliver = (): void => {
+        let answer: () => void;
+        try {
+          checkScriptCache();
+          const reply = this.#execute(name, keys, args);
+          answer = () => resolve(reply);
+        } catch (error) {
+          answer = () => reject(error);
+        }
+        if (this.latencyMs > 0) this.#clock.setTimeout(answer, this.latencyMs);
+        else answer();
+      };
+      const arrive = (): void => {
+        if (this.#isHanging) this.#arrivedWhileHanging.push(deliver);
+        else deliver();
+      };
+      if (this.requestLatencyMs > 0) this.#clock.setTimeout(arrive, this.requestLatencyMs);
+      else arrive();
+    });
+  }
+
+  /** Runs one script atomically, with the semantics of its Lua source. */
+  #execute(script: ScriptName | undefined, keys: readonly string[], args: readonly string[]): unknown {
+    if (script === undefined) throw new Error('ERR unknown script');
+    const injected = this.#failNext.get(script)?.shift();
+    if (injected !== undefined) throw injected;
+    if (this.errorReply !== undefined) throw this.errorReply;
+    if (this.garbageReply !== undefined) return this.garbageReply.value;
+    for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
+    const [token, ttlArg] = args;
+    if (token === undefined) throw new Error('ERR missing token');
+    const ttlMs = script === 'release' ? 0 : parseTtl(ttlArg);
+    const { keyspace } = this;
+    switch (script) {
+      case 'acquire':
+        if (keys.some((key) => keyspace.get(key) !== undefined)) return 0;
+        for (const key of keys) keyspace.set(key, token, ttlMs);
+        return 1;
+      case 'extend':
+        if (keys.some((key) => keyspace.get(key) !== token)) return 0;
+        for (const key of keys) keyspace.pexpire(key, ttlMs);
+        return 1;
+      case 'release':
+        return keys.filter((key) => keyspace.get(key) === token).reduce((deleted, key) => deleted + keyspace.delete(key), 0);
+    }
+  }
+}
+
+/** Parses a TTL argument the way SET PX / PEXPIRE do: a positive integer in a string. */
+function parseTtl(arg: string | undefined): number {
+  if (arg === undefined || !/^[1-9][0-9]*$/.test(arg)) throw new Error(`ERR invalid expire time, got ${String(arg)}`);
+  return Number(arg);
+}
+
+/** A healthy node that has every script cached: it grants any lock that nobody else holds. */
+export function grantingNode(clock: FakeClock): FakeNode {
+  const node = new FakeNode(clock);
+  for (const script of SCRIPTS) node.keyspace.scripts.add(script.sha1);
+  return node;
+}
+
+/** A healthy node on which another owner holds every key, so it refuses every acquisition. */
+export function refusingNode(clock: FakeClock): FakeNode {
+  const node = grantingNode(clock);
+  node.keyspace.isHeldByAnotherOwner = true;
+  return node;
+}
+
+/** A node that replies to every command with `error` (a refused connection by default). */
+export function failingNode(clock: FakeClock, error: Error = connectionRefused()): FakeNode {
+  const node = grantingNode(clock);
+  node.errorReply = error;
+  return node;
+}
+
+/** A node whose writes take effect at once but whose replies arrive `ms` later. */
+export function slowNode(clock: FakeClock, ms: number): FakeNode {
+  const node = grantingNode(clock);
+  node.latencyMs = ms;
+  return node;
+}
+
+/** A node with an empty script cache: the first EVALSHA fails with NOSCRIPT, EVAL then caches it. */
+export function noScriptOnceNode(clock: FakeClock): FakeNode {
+  return new FakeNode(clock);
+}
+
+/** A node that never answers until `resume()` is called. */
+export function hangingNode(clock: FakeClock): FakeNode {
+  const node = grantingNode(clock);
+  node.hang();
+  return node;
+}
+
+/** `count` granting nodes. */
+export function grantingNodes(clock: FakeClock, count: number): FakeNode[] {
+  return Array.from({ length: count }, () => grantingNode(clock));
+}
+
+/** The live keys on `node`. */
+export function keysOf(node: FakeNode): string[] {
+  return node.keyspace.keys();
+}
+
+/** Whether `key` is live on `node`, optionally holding `token`. */
+export function hasKey(node: FakeNode, key: string, token?: string): boolean {
+  const value = node.keyspace.get(key);
+  return value !== undefined && value !== OTHER_OWNER_TOKEN && (token === undefined || value === token);
+}
+
+/** The nodes on which any key holds `token`: after a failed acquisition this must be empty. */
+export function nodesHoldingToken(nodes: readonly FakeNode[], token: string): number[] {
+  return nodes.flatMap((node, index) => (keysOf(node).some((key) => node.keyspace.get(key) === token) ? [index] : []));
+}

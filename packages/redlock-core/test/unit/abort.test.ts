@@ -1,0 +1,70 @@
+import { describe, expect, it } from '@jest/globals';
+import { Redlock } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNode, grantingNodes, hangingNode, keysOf, refusingNode } from '../support/fake-adapter.js';
+
+describe('aborting acquire()', () => {
+  it('rejects with signal.reason and sends nothing when the signal is already aborted', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const reason = new Error('not needed any more');
+    const redlock = new Redlock(nodes, { clock });
+    await expect(clock.runUntilSettled(redlock.acquire('r', 1000, { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    await expect(clock.runUntilSettled(redlock.using('r', 1000, () => 'never', { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it('rejects with signal.reason when aborted during an attempt, and leaves no key behind', async () => {
+    const clock = new FakeClock();
+    const hung = [hangingNode(clock), hangingNode(clock), hangingNode(clock)];
+    const nodes = [grantingNode(clock), grantingNode(clock), ...hung];
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const acquiring = new Redlock(nodes, { clock, retryCount: 5 }).acquire('r', 10_000, { signal: controller.signal });
+    acquiring.catch(() => undefined);
+    await clock.advance(10);
+    expect(keysOf(nodes[0]!)).toEqual(['r']);
+    controller.abort(reason);
+    await expect(clock.runUntilSettled(acquiring)).rejects.toBe(reason);
+    // No second attempt; the hung nodes bound the cleanup by their timeout (50 ms for a 10 s TTL), twice.
+    expect(nodes[0]!.callsTo('acquire')).toHaveLength(1);
+    expect(clock.now()).toBeLessThanOrEqual(10 + 2 * 50);
+    for (const node of hung) node.resume();
+    await clock.advance(0);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('rejects promptly when aborted during the pause between attempts', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const redlock = new Redlock(nodes, { clock, retryCount: 5, retryDelayMs: 1000, retryJitterMs: 0 });
+    const acquiring = redlock.acquire('r', 1000, { signal: controller.signal });
+    acquiring.catch(() => undefined);
+    await clock.advance(300);
+    controller.abort(reason);
+    await expect(clock.runUntilSettled(acquiring)).rejects.toBe(reason);
+    expect(clock.now()).toBe(300);
+    expect(clock.pendingTimerCount).toBe(0);
+    expect(nodes[2]!.callsTo('acquire')).toHaveLength(1);
+    expect(keysOf(nodes[2]!)).toEqual([]);
+  });
+
+  it('rejects with a DOMException AbortError when aborted without a reason', async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    controller.abort();
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock });
+    await expect(redlock.acquire('r', 1000, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('keeps a lock acquired before the signal aborts', async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000, { signal: controller.signal }));
+    controller.abort();
+    expect(lock.state).toBe('held');
+  });
+});

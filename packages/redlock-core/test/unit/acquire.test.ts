@@ -1,0 +1,437 @@
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { Lock, LockAcquireError, NodeError, Redlock, type RedlockOptions } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import {
+  connectionRefused,
+  FakeNode,
+  failingNode,
+  grantingNode,
+  grantingNodes,
+  hangingNode,
+  hasKey,
+  keysOf,
+  noScriptOnceNode,
+  nodesHoldingToken,
+  OTHER_OWNER_TOKEN,
+  refusingNode,
+  slowNode,
+} from '../support/fake-adapter.js';
+
+/** A Redlock on the fake clock that makes one attempt unless told otherwise. */
+function redlockOver(nodes: readonly FakeNode[], clock: FakeClock, options: RedlockOptions = {}): Redlock {
+  return new Redlock(nodes, { clock, retryCount: 0, ...options });
+}
+
+async function acquireError(clock: FakeClock, acquiring: Promise<Lock>): Promise<LockAcquireError> {
+  const error = await clock.runUntilSettled(acquiring).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  if (!(error instanceof LockAcquireError)) throw new Error(`Expected a LockAcquireError, got ${String(error)}`);
+  return error;
+}
+
+/** Every token the nodes were asked to set, in the order of the attempts. */
+function acquireTokens(nodes: readonly FakeNode[]): string[] {
+  return [...new Set(nodes.flatMap((node) => node.callsTo('acquire').map((call) => call.args[0] as string)))];
+}
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+describe('quorum', () => {
+  it('acquires the lock when 3 of 5 nodes grant it', async () => {
+    const clock = new FakeClock();
+    const nodes = [...grantingNodes(clock, 3), refusingNode(clock), refusingNode(clock)];
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('orders:42', 1000));
+    expect(lock).toBeInstanceOf(Lock);
+    expect(lock.state).toBe('held');
+    expect(lock.resources).toEqual(['orders:42']);
+    expect(lock.attempts).toBe(1);
+    for (const node of nodes.slice(0, 3)) expect(hasKey(node, 'orders:42', lock.token)).toBe(true);
+  });
+
+  it('rejects with LockAcquireError held-by-another-owner when only 2 of 5 nodes grant the lock', async () => {
+    const clock = new FakeClock();
+    const nodes = [...grantingNodes(clock, 2), refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const error = await acquireError(clock, redlockOver(nodes, clock).acquire('orders:42', 1000));
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.message).toBe(
+      'Could not acquire "orders:42" after 1 attempt: held by another owner (last attempt: 3 held by another owner, 2 acquired, quorum is 3)',
+    );
+    expect(error.resources).toEqual(['orders:42']);
+    expect(error.attempts).toHaveLength(1);
+    expect(error.attempts[0]?.nodes).toEqual([
+      { nodeIndex: 0, status: 'acquired' },
+      { nodeIndex: 1, status: 'acquired' },
+      { nodeIndex: 2, status: 'held' },
+      { nodeIndex: 3, status: 'held' },
+      { nodeIndex: 4, status: 'held' },
+    ]);
+    expect(error.nodeErrors).toEqual([]);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('rejects with nodes-unreachable and keeps each node error with its index and cause', async () => {
+    const clock = new FakeClock();
+    const refused = connectionRefused();
+    const replyError = new Error('READONLY You can not write against a read only replica');
+    const nodes = [grantingNode(clock), grantingNode(clock), failingNode(clock, refused), failingNode(clock, replyError), hangingNode(clock)];
+    const error = await acquireError(clock, redlockOver(nodes, clock).acquire('orders:42', 1000));
+    expect(error.reason).toBe('nodes-unreachable');
+    expect(error.message).toBe(
+      'Could not acquire "orders:42" after 1 attempt: nodes unreachable (last attempt: 2 acquired, 2 failed, 1 timed out, quorum is 3)',
+    );
+    expect(error.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([2, 3, 4]);
+    expect(error.nodeErrors.every((nodeError) => nodeError instanceof NodeError)).toBe(true);
+    expect(error.nodeErrors[0]).toMatchObject({ isTimeout: false, cause: refused, message: 'Node 2 failed: connect ECONNREFUSED 127.0.0.1:6379' });
+    expect(error.nodeErrors[1]).toMatchObject({ isTimeout: false, cause: replyError });
+    expect(error.nodeErrors[2]).toMatchObject({ isTimeout: true, message: 'Node 4 did not answer within 50 ms' });
+    expect(error.attempts[0]?.nodes.map((node) => node.status)).toEqual(['acquired', 'acquired', 'error', 'error', 'timeout']);
+  });
+
+  it('tolerates a minority of failed nodes and still acquires', async () => {
+    const clock = new FakeClock();
+    const nodes = [...grantingNodes(clock, 3), failingNode(clock), hangingNode(clock)];
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('r', 1000));
+    expect(lock.state).toBe('held');
+    expect(clock.now()).toBe(0);
+  });
+
+  it('works with a single node', async () => {
+    const clock = new FakeClock();
+    const redlock = redlockOver([grantingNode(clock)], clock);
+    expect(redlock.quorum).toBe(1);
+    await expect(clock.runUntilSettled(redlock.acquire('r', 1000))).resolves.toBeInstanceOf(Lock);
+  });
+});
+
+describe('resources and keys', () => {
+  it('locks several resources all or nothing on each node', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    nodes[2]!.keyspace.set('b', OTHER_OWNER_TOKEN);
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire(['a', 'b'], 1000));
+    expect(lock.resources).toEqual(['a', 'b']);
+    expect(keysOf(nodes[0]!).sort()).toEqual(['a', 'b']);
+    expect(keysOf(nodes[1]!).sort()).toEqual(['a', 'b']);
+    // The node holding one of the keys for someone else set none of ours.
+    expect(hasKey(nodes[2]!, 'a')).toBe(false);
+    expect(nodes[2]!.keyspace.get('b')).toBe(OTHER_OWNER_TOKEN);
+  });
+
+  it('fails a multi-resource lock when a majority holds any one of the keys, leaving none of ours', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    nodes[1]!.keyspace.set('c', 'someone');
+    nodes[2]!.keyspace.set('a', 'someone');
+    const error = await acquireError(clock, redlockOver(nodes, clock).acquire(['a', 'b', 'c'], 1000));
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.message).toContain('"a", "b", "c"');
+    expect(keysOf(nodes[0]!)).toEqual([]);
+    expect(keysOf(nodes[1]!)).toEqual(['c']);
+    expect(keysOf(nodes[2]!)).toEqual(['a']);
+  });
+
+  it('puts keyPrefix before every key but reports resources without it', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = redlockOver(nodes, clock, { keyPrefix: 'lock:' });
+    const lock = await clock.runUntilSettled(redlock.acquire(['orders:1', 'orders:2'], 1000));
+    expect(lock.resources).toEqual(['orders:1', 'orders:2']);
+    expect(keysOf(nodes[0]!).sort()).toEqual(['lock:orders:1', 'lock:orders:2']);
+    expect(nodes[0]!.callsTo('acquire')[0]?.keys).toEqual(['lock:orders:1', 'lock:orders:2']);
+  });
+
+  it('names at most three resources in messages, each cut to 60 characters', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    const long = 'x'.repeat(100);
+    const error = await acquireError(clock, redlockOver(nodes, clock).acquire([long, 'b', 'c', 'd', 'e'], 1000));
+    expect(error.message.startsWith(`Could not acquire "${'x'.repeat(57)}...", "b", "c" and 2 more after 1 attempt`)).toBe(true);
+    expect(error.resources).toEqual([long, 'b', 'c', 'd', 'e']);
+  });
+
+  it('sends the token and the TTL as strings', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('r', 1234));
+    expect(nodes[0]!.callsTo('acquire')[0]?.args).toEqual([lock.token, '1234']);
+    expect(nodes[0]!.keyspace.pttl('r')).toBe(1234);
+  });
+});
+
+describe('cleanup after a failed attempt', () => {
+  it('releases on every node that may hold our token, including failed and timed-out ones, but not on refusing ones', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), refusingNode(clock), failingNode(clock), hangingNode(clock)];
+    const error = await acquireError(clock, redlockOver(nodes, clock).acquire('r', 1000));
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(nodes.map((node) => node.callsTo('release').length)).toEqual([1, 1, 0, 1, 1]);
+    const [token] = acquireTokens(nodes);
+    expect(nodes.map((node) => node.callsTo('release')[0]?.args[0])).toEqual([token, token, undefined, token, token]);
+    expect(nodesHoldingToken(nodes, token!)).toEqual([]);
+  });
+
+  it('removes the key a hung node sets when it finally runs the acquire script', async () => {
+    const clock = new FakeClock();
+    const late = hangingNode(clock);
+    const nodes = [grantingNode(clock), refusingNode(clock), refusingNode(clock), grantingNode(clock), late];
+    await acquireError(clock, redlockOver(nodes, clock).acquire('r', 1000));
+    late.resume();
+    await clock.advance(0);
+    expect(keysOf(late)).toEqual([]);
+  });
+
+  it('releases again when the late "acquired" of a timed-out node arrives after its cleanup failed', async () => {
+    const clock = new FakeClock();
+    const late = hangingNode(clock);
+    late.failNext('release', new Error('ERR release lost'));
+    const nodes = [grantingNode(clock), refusingNode(clock), refusingNode(clock), grantingNode(clock), late];
+    await acquireError(clock, redlockOver(nodes, clock).acquire('r', 1000));
+    const [token] = acquireTokens(nodes);
+    late.resume();
+    await clock.advance(0);
+    expect(late.callsTo('release').map((call) => call.args[0])).toEqual([token, token]);
+    expect(keysOf(late)).toEqual([]);
+  });
+
+  it('leaves no key with any attempt token on any node after the final failure', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), slowNode(clock, 20), refusingNode(clock), failingNode(clock), hangingNode(clock)];
+    const error = await acquireError(clock, redlockOver(nodes, clock, { retryCount: 3 }).acquire('r', 1000));
+    expect(error.attempts).toHaveLength(4);
+    nodes[4]!.resume();
+    await clock.advance(1000 - clock.now() - 1); // still before any key could have expired on its own
+    const tokens = acquireTokens(nodes);
+    expect(tokens).toHaveLength(4);
+    for (const token of tokens) expect(nodesHoldingToken(nodes, token)).toEqual([]);
+  });
+});
+
+describe('late answers after a successful acquisition', () => {
+  it('releases a key set late by a hung node once the lock was released', async () => {
+    const clock = new FakeClock();
+    const late = hangingNode(clock);
+    // Make the ordinary release miss the key, so only the late-answer cleanup can remove it.
+    late.failNext('release');
+    const nodes = [...grantingNodes(clock, 3), refusingNode(clock), late];
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('r', 1000));
+    await clock.runUntilSettled(lock.release());
+    late.resume();
+    await clock.advance(0);
+    expect(late.callsTo('release')).toHaveLength(2);
+    expect(keysOf(late)).toEqual([]);
+  });
+
+  it('releases a key set late by a hung node once the lock expired', async () => {
+    const clock = new FakeClock();
+    const late = hangingNode(clock);
+    const nodes = [...grantingNodes(clock, 3), late];
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock, { nodeTimeoutMs: 10 }).acquire(['r'], 1000));
+    await clock.advance(lock.remainingValidityMs);
+    expect(lock.state).toBe('expired');
+    late.resume();
+    await clock.advance(0);
+    expect(late.callsTo('release')).toHaveLength(1);
+    expect(keysOf(late)).toEqual([]);
+  });
+
+  it('leaves a key set late by a slow node while the lock is held, for release() to remove', async () => {
+    const clock = new FakeClock();
+    const slow = slowNode(clock, 30);
+    const nodes = [...grantingNodes(clock, 3), slow];
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('r', 1000));
+    await clock.advance(30);
+    expect(slow.callsTo('release')).toHaveLength(0);
+    expect(hasKey(slow, 'r', lock.token)).toBe(true);
+    await clock.runUntilSettled(lock.release());
+    expect(keysOf(slow)).toEqual([]);
+  });
+});
+
+describe('retries', () => {
+  it('makes exactly one attempt with retryCount 0', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    const error = await acquireError(clock, redlockOver(nodes, clock).acquire('r', 1000));
+    expect(error.attempts).toHaveLength(1);
+    expect(error.message).toContain('after 1 attempt:');
+    expect(nodes.map((node) => node.callsTo('acquire').length)).toEqual([1, 1, 1]);
+  });
+
+  it('makes retryCount + 1 attempts, each with a fresh token', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    const error = await acquireError(clock, redlockOver(nodes, clock, { retryCount: 4 }).acquire('r', 1000));
+    expect(error.attempts).toHaveLength(5);
+    expect(error.message).toContain('after 5 attempts:');
+    expect(nodes[2]!.callsTo('acquire')).toHaveLength(5);
+    expect(acquireTokens(nodes)).toHaveLength(5);
+  });
+
+  it('waits retryDelayMs ± retryJitterMs between attempts, on the clock', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    const redlock = redlockOver(nodes, clock, { retryCount: 30, retryDelayMs: 200, retryJitterMs: 100 });
+    await acquireError(clock, redlock.acquire('r', 1000));
+    const sentAt = nodes[0]!.callsTo('acquire').map((call) => call.sentAtMs);
+    const pauses = sentAt.slice(1).map((at, index) => at - sentAt[index]!);
+    expect(pauses).toHaveLength(30);
+    for (const pause of pauses) {
+      expect(pause).toBeGreaterThanOrEqual(100);
+      expect(pause).toBeLessThanOrEqual(300);
+    }
+  });
+
+  it('reaches both ends of the jitter range', async () => {
+    const clock = new FakeClock();
+    const draws = [0, 0.999_999];
+    jest.spyOn(Math, 'random').mockImplementation(() => draws.shift() ?? 0.5);
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    const redlock = redlockOver(nodes, clock, { retryCount: 2, retryDelayMs: 200, retryJitterMs: 100 });
+    await acquireError(clock, redlock.acquire('r', 1000));
+    expect(nodes[0]!.callsTo('acquire').map((call) => call.sentAtMs)).toEqual([0, 100, 400]);
+  });
+
+  it("lets per-call retry options override the Redlock's", async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    const redlock = redlockOver(nodes, clock, { retryCount: 10, retryDelayMs: 1000, retryJitterMs: 500 });
+    await acquireError(clock, redlock.acquire('r', 1000, { retryCount: 2, retryDelayMs: 50, retryJitterMs: 0 }));
+    expect(nodes[0]!.callsTo('acquire').map((call) => call.sentAtMs)).toEqual([0, 50, 100]);
+  });
+
+  it('succeeds on a later attempt once the other owner is gone, and counts the attempts', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    for (const node of nodes) node.keyspace.set('r', 'someone', 250);
+    const redlock = redlockOver(nodes, clock, { retryCount: 5, retryDelayMs: 100, retryJitterMs: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    expect(lock.attempts).toBe(4);
+    expect(clock.now()).toBe(300);
+    expect(lock.token).toBe(acquireTokens(nodes)[3]);
+  });
+
+  it('collects node errors of every attempt in order', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), failingNode(clock), failingNode(clock)];
+    const error = await acquireError(clock, redlockOver(nodes, clock, { retryCount: 1, retryJitterMs: 0 }).acquire('r', 1000));
+    expect(error.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([1, 2, 1, 2]);
+  });
+});
+
+describe('script cache', () => {
+  it('falls back to EVAL once per node on NOSCRIPT, then uses EVALSHA', async () => {
+    const clock = new FakeClock();
+    const nodes = [noScriptOnceNode(clock), noScriptOnceNode(clock), noScriptOnceNode(clock)];
+    const redlock = redlockOver(nodes, clock);
+    const first = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    await clock.runUntilSettled(first.release());
+    const second = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    expect(second.state).toBe('held');
+    for (const node of nodes) {
+      expect(node.calls.map((call) => `${call.method} ${call.script}`)).toEqual([
+        'evalsha acquire',
+        'eval acquire',
+        'evalsha release',
+        'eval release',
+        'evalsha acquire',
+      ]);
+    }
+  });
+
+  it('recovers when a node forgets its scripts (SCRIPT FLUSH or restart)', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = redlockOver(nodes, clock);
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    for (const node of nodes) node.keyspace.flushScripts();
+    await clock.runUntilSettled(lock.extend(1000));
+    expect(nodes[0]!.callsTo('extend').map((call) => call.method)).toEqual(['evalsha', 'eval']);
+  });
+});
+
+describe('node timeouts', () => {
+  /** Two nodes grant, two refuse, so the vote waits for the last node: a hung one. */
+  function splitWithHungLast(clock: FakeClock, last: FakeNode | { adapter: FakeNode; timeoutMs: number }) {
+    return [grantingNode(clock), grantingNode(clock), refusingNode(clock), refusingNode(clock), last];
+  }
+
+  it.each([
+    [1000, 50],
+    [10_000, 50],
+    [100_000, 500],
+    [1_000_000, 1000],
+  ])('derives the node timeout from a TTL of %i ms: %i ms', async (ttlMs, timeoutMs) => {
+    const clock = new FakeClock();
+    const error = await acquireError(clock, new Redlock(splitWithHungLast(clock, hangingNode(clock)), { clock, retryCount: 0 }).acquire('r', ttlMs));
+    expect(error.attempts[0]?.elapsedMs).toBe(timeoutMs);
+    expect(error.nodeErrors[0]?.message).toBe(`Node 4 did not answer within ${timeoutMs} ms`);
+  });
+
+  it("uses the Redlock's nodeTimeoutMs over the derived one", async () => {
+    const clock = new FakeClock();
+    const redlock = new Redlock(splitWithHungLast(clock, hangingNode(clock)), { clock, retryCount: 0, nodeTimeoutMs: 120 });
+    const error = await acquireError(clock, redlock.acquire('r', 1000));
+    expect(error.attempts[0]?.elapsedMs).toBe(120);
+  });
+
+  it("uses a node's own timeoutMs for that node only", async () => {
+    const clock = new FakeClock();
+    const far = hangingNode(clock);
+    const nodes = [grantingNode(clock), grantingNode(clock), refusingNode(clock), hangingNode(clock), { adapter: far, timeoutMs: 300 }];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 40 });
+    const error = await acquireError(clock, redlock.acquire('r', 1000));
+    expect(error.nodeErrors.map((nodeError) => nodeError.message)).toEqual([
+      'Node 3 did not answer within 40 ms',
+      'Node 4 did not answer within 300 ms',
+    ]);
+    expect(error.attempts[0]?.elapsedMs).toBe(300);
+    // Cleanup on the far node is bounded by its own timeout as well.
+    expect(clock.now()).toBe(600);
+  });
+});
+
+describe('faulty adapters', () => {
+  it('treats a garbage reply as an error of that node and tolerates it as a minority', async () => {
+    const clock = new FakeClock();
+    const garbage = grantingNode(clock);
+    garbage.garbageReply = { value: 'OK' };
+    const lock = await clock.runUntilSettled(redlockOver([...grantingNodes(clock, 3), garbage, refusingNode(clock)], clock).acquire('r', 1000));
+    expect(lock.state).toBe('held');
+  });
+
+  it('reports a garbage reply with a clear message', async () => {
+    const clock = new FakeClock();
+    const garbage = grantingNode(clock);
+    garbage.garbageReply = { value: ['unexpected'] };
+    const nodes = [grantingNode(clock), grantingNode(clock), refusingNode(clock), refusingNode(clock), garbage];
+    const error = await acquireError(clock, redlockOver(nodes, clock).acquire('r', 1000));
+    expect(error.attempts[0]?.nodes[4]?.status).toBe('error');
+    expect(error.nodeErrors[0]?.message).toBe('Node 4 failed: Unexpected reply to the acquire script: ["unexpected"]');
+    expect(error.nodeErrors[0]?.cause).toBeInstanceOf(TypeError);
+  });
+
+  it('treats an adapter that throws synchronously as an error of that node', async () => {
+    const clock = new FakeClock();
+    const broken = grantingNode(clock);
+    broken.throwsSynchronously = true;
+    const nodes = [...grantingNodes(clock, 3), broken, refusingNode(clock)];
+    const redlock = redlockOver(nodes, clock);
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    expect(lock.state).toBe('held');
+    const failing = [grantingNode(clock), broken, refusingNode(clock)];
+    const error = await acquireError(clock, redlockOver(failing, clock).acquire('r2', 1000));
+    expect(error.nodeErrors[0]).toMatchObject({ nodeIndex: 1, message: 'Node 1 failed: Adapter bug: threw synchronously' });
+  });
+
+  it('treats a rejection with a non-Error value as an error of that node', async () => {
+    const clock = new FakeClock();
+    const odd = { evalsha: () => Promise.reject('a string'), eval: () => Promise.reject('a string') };
+    const redlock = new Redlock([grantingNode(clock), odd, refusingNode(clock)], { clock, retryCount: 0 });
+    const error = await acquireError(clock, redlock.acquire('r', 1000));
+    expect(error.nodeErrors[0]).toMatchObject({ nodeIndex: 1, message: 'Node 1 failed: a string', cause: 'a string' });
+  });
+});

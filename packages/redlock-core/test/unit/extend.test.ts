@@ -1,0 +1,197 @@
+import { describe, expect, it } from '@jest/globals';
+import { type Lock, LockExtendError, Redlock } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { FakeNode, grantingNodes, hangingNode, grantingNode } from '../support/fake-adapter.js';
+
+const WALL_START_MS = 1_700_000_000_000;
+
+async function heldLock(nodes: readonly FakeNode[], clock: FakeClock, ttlMs = 1000): Promise<Lock> {
+  return clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', ttlMs));
+}
+
+async function extendError(clock: FakeClock, extending: Promise<Lock>): Promise<LockExtendError> {
+  const error = await clock.runUntilSettled(extending).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  if (!(error instanceof LockExtendError)) throw new Error(`Expected a LockExtendError, got ${String(error)}`);
+  return error;
+}
+
+describe('lock.extend()', () => {
+  it('resolves with the same lock and moves expiresAt and remainingValidityMs', async () => {
+    const clock = new FakeClock(WALL_START_MS);
+    const nodes = grantingNodes(clock, 5);
+    const lock = await heldLock(nodes, clock);
+    await clock.advance(500);
+    expect(lock.remainingValidityMs).toBe(488);
+    const extended = await clock.runUntilSettled(lock.extend(2000));
+    expect(extended).toBe(lock);
+    // drift = round(2000 × 0.01) + 2 = 22 ms, validity measured from 500 ms
+    expect(lock.remainingValidityMs).toBe(1978);
+    expect(lock.expiresAt).toBe(WALL_START_MS + 500 + 1978);
+    for (const node of nodes) expect(node.keyspace.pttl('r')).toBe(2000);
+    expect(nodes[0]!.callsTo('extend')[0]?.args).toEqual([lock.token, '2000']);
+  });
+
+  it('measures validity from the start of the extension, minus the time the quorum took', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    for (const [index, node] of nodes.entries()) node.latencyMs = 10 * (index + 1);
+    await clock.runUntilSettled(lock.extend(1000));
+    expect(clock.now()).toBe(20);
+    // Validity 1000 − 20 − 12 = 968 ms from 0 ms, of which 20 ms have passed.
+    expect(lock.remainingValidityMs).toBe(948);
+  });
+
+  it('keeps a lock held past its first TTL when extended in time', async () => {
+    const clock = new FakeClock();
+    const lock = await heldLock(grantingNodes(clock, 3), clock);
+    for (let round = 0; round < 5; round += 1) {
+      await clock.advance(900);
+      await clock.runUntilSettled(lock.extend(1000));
+    }
+    expect(clock.now()).toBe(4500);
+    expect(lock.state).toBe('held');
+  });
+
+  it('tolerates a minority of failed nodes', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await heldLock(nodes, clock);
+    nodes[3]!.isDown = true;
+    nodes[4]!.hang();
+    await expect(clock.runUntilSettled(lock.extend(1000))).resolves.toBe(lock);
+  });
+
+  it('fails with isLost when a quorum of nodes no longer holds our token', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await heldLock(nodes, clock);
+    // Another owner's key after ours vanished early on two nodes; plain expiry on the third.
+    nodes[0]!.keyspace.set('r', 'someone');
+    nodes[1]!.keyspace.set('r', 'someone');
+    nodes[2]!.keyspace.pexpire('r', 1);
+    await clock.advance(1);
+    const validUntilBefore = lock.remainingValidityMs;
+    const error = await extendError(clock, lock.extend(1000));
+    expect(error.isLost).toBe(true);
+    expect(error.resources).toEqual(['r']);
+    expect(error.nodes.map((node) => node.status)).toEqual(['not-held', 'not-held', 'not-held', 'extended', 'extended']);
+    expect(error.message).toBe('Could not extend "r": 3 not holding our token, 2 extended, quorum is 3');
+    expect(lock.remainingValidityMs).toBe(validUntilBefore);
+    // Never touches another owner's key.
+    expect(nodes[0]!.keyspace.get('r')).toBe('someone');
+  });
+
+  it('fails without isLost when nodes merely failed to answer', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await heldLock(nodes, clock);
+    nodes[0]!.isDown = true;
+    nodes[1]!.errorReply = new Error('LOADING Redis is loading the dataset in memory');
+    nodes[2]!.hang();
+    const error = await extendError(clock, lock.extend(1000));
+    expect(error.isLost).toBe(false);
+    expect(error.nodes.map((node) => node.status)).toEqual(['error', 'error', 'timeout', 'extended', 'extended']);
+    expect(error.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([0, 1, 2]);
+    expect(error.message).toBe('Could not extend "r": 2 failed, 2 extended, 1 timed out, quorum is 3');
+    expect(lock.state).toBe('held');
+  });
+
+  it('fails without isLost when only a minority lost our token and others failed', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await heldLock(nodes, clock);
+    nodes[0]!.keyspace.delete('r');
+    nodes[1]!.keyspace.delete('r');
+    nodes[2]!.isDown = true;
+    const error = await extendError(clock, lock.extend(1000));
+    expect(error.isLost).toBe(false);
+  });
+
+  it('fails when the quorum answers too late to leave validity', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, nodeTimeoutMs: 5000 }).acquire('r', 1000));
+    for (const node of nodes) node.latencyMs = 990;
+    const error = await extendError(clock, lock.extend(1000));
+    expect(error.isLost).toBe(false);
+    expect(error.message).toBe('Could not extend "r": no validity left after 990 ms');
+  });
+
+  it('rejects without calling any node once the lock was released', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    await clock.runUntilSettled(lock.release());
+    const callsBefore = nodes.map((node) => node.calls.length);
+    const error = await extendError(clock, lock.extend(1000));
+    expect(error).toMatchObject({ isLost: true, nodes: [], message: 'Could not extend "r": the lock is already released' });
+    expect(nodes.map((node) => node.calls.length)).toEqual(callsBefore);
+  });
+
+  it('rejects without calling any node once the lock expired', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    await clock.advance(988);
+    const error = await extendError(clock, lock.extend(1000));
+    expect(error).toMatchObject({ isLost: true, nodes: [], message: 'Could not extend "r": the lock is already expired' });
+    expect(nodes.flatMap((node) => node.callsTo('extend'))).toEqual([]);
+  });
+
+  it('fails with isLost when the lock is released while the extension runs', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    for (const node of nodes) node.latencyMs = 10;
+    const extending = lock.extend(1000);
+    extending.catch(() => undefined);
+    const releasing = lock.release();
+    const error = await extendError(clock, extending);
+    expect(error).toMatchObject({ isLost: true, message: 'Could not extend "r": the lock was released meanwhile' });
+    await clock.runUntilSettled(releasing);
+    expect(lock.state).toBe('released');
+  });
+
+  it('lets the extension started last set the validity when two run concurrently', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    for (const node of nodes) node.latencyMs = 40;
+    const first = lock.extend(5000);
+    for (const node of nodes) node.latencyMs = 10;
+    const second = lock.extend(2000);
+    // The second answers first, at 10 ms; the first answers at 40 ms but must not overwrite it.
+    await expect(clock.runUntilSettled(Promise.all([first, second]))).resolves.toEqual([lock, lock]);
+    expect(clock.now()).toBe(40);
+    expect(lock.remainingValidityMs).toBe(2000 - 10 - 22 - 40);
+    // The nodes ran the commands in the order sent, so they hold the second TTL too.
+    expect(nodes[0]!.keyspace.pttl('r')).toBe(2000 - 40);
+  });
+
+  it('lets the extension started last set the validity when they finish in order', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    for (const node of nodes) node.latencyMs = 10;
+    const first = lock.extend(5000);
+    for (const node of nodes) node.latencyMs = 20;
+    const second = lock.extend(2000);
+    await clock.runUntilSettled(Promise.all([first, second]));
+    expect(lock.remainingValidityMs).toBe(2000 - 20 - 22 - 20);
+  });
+
+  it('waits no longer than the node timeout for a hung node when failing', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), hangingNode(clock)];
+    const lock = await heldLock(nodes, clock);
+    nodes[0]!.keyspace.delete('r');
+    const error = await extendError(clock, lock.extend(1000));
+    expect(clock.now()).toBe(50);
+    expect(error.nodes.map((node) => node.status)).toEqual(['not-held', 'extended', 'timeout']);
+    expect(error.isLost).toBe(false);
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from '@jest/globals';
+import { acquireScript } from '../../src/scripts/acquire.js';
+import { extendScript } from '../../src/scripts/extend.js';
+import { releaseScript } from '../../src/scripts/release.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNode, hangingNode, keysOf, noScriptOnceNode, refusingNode, slowNode } from '../support/fake-adapter.js';
+
+// The unit tests trust the fake to behave like the Lua scripts on a real node; these pin that down.
+describe('FakeNode', () => {
+  it('acquires all or nothing, with the TTL as PX', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    node.keyspace.set('b', 'other');
+    expect(await node.evalsha(acquireScript.sha1, ['a', 'b'], ['t', '100'])).toBe(0);
+    expect(keysOf(node)).toEqual(['b']);
+    expect(await node.evalsha(acquireScript.sha1, ['a', 'c'], ['t', '100'])).toBe(1);
+    expect(node.keyspace.pttl('a')).toBe(100);
+    await clock.advance(100);
+    expect(keysOf(node)).toEqual(['b']);
+  });
+
+  it('extends only when every key holds the token', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    await node.evalsha(acquireScript.sha1, ['a', 'b'], ['t', '100']);
+    node.keyspace.set('b', 'other');
+    expect(await node.evalsha(extendScript.sha1, ['a', 'b'], ['t', '500'])).toBe(0);
+    expect(node.keyspace.pttl('a')).toBe(100);
+    expect(await node.evalsha(extendScript.sha1, ['a'], ['t', '500'])).toBe(1);
+    expect(node.keyspace.pttl('a')).toBe(500);
+  });
+
+  it('releases only keys holding the token and returns how many it deleted', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    await node.evalsha(acquireScript.sha1, ['a', 'b'], ['t', '100']);
+    node.keyspace.set('b', 'other');
+    expect(await node.evalsha(releaseScript.sha1, ['a', 'b'], ['t'])).toBe(1);
+    expect(keysOf(node)).toEqual(['b']);
+  });
+
+  it('rejects a TTL that is not a positive integer string, as SET PX would', async () => {
+    const node = grantingNode(new FakeClock());
+    await expect(node.evalsha(acquireScript.sha1, ['a'], ['t', '1.5'])).rejects.toThrow('ERR invalid expire time');
+  });
+
+  it('answers NOSCRIPT until the script was sent with EVAL', async () => {
+    const node = noScriptOnceNode(new FakeClock());
+    await expect(node.evalsha(acquireScript.sha1, ['a'], ['t', '100'])).rejects.toThrow(/^NOSCRIPT No matching script/);
+    expect(await node.eval(acquireScript.source, ['a'], ['t', '100'])).toBe(1);
+    expect(await node.evalsha(releaseScript.sha1, ['a'], ['t']).catch(() => 'NOSCRIPT')).toBe('NOSCRIPT');
+    expect(await node.evalsha(acquireScript.sha1, ['b'], ['t', '100'])).toBe(1);
+  });
+
+  it('refuses every acquisition on a refusing node', async () => {
+    const node = refusingNode(new FakeClock());
+    expect(await node.evalsha(acquireScript.sha1, ['anything'], ['t', '100'])).toBe(0);
+    expect(keysOf(node)).toEqual([]);
+  });
+
+  it('applies a write on arrival and answers after latencyMs on a slow node', async () => {
+    const clock = new FakeClock();
+    const node = slowNode(clock, 30);
+    let reply: unknown;
+    void node.evalsha(acquireScript.sha1, ['a'], ['t', '100']).then((value) => {
+      reply = value;
+    });
+    expect(keysOf(node)).toEqual(['a']);
+    await clock.advance(29);
+    expect(reply).toBeUndefined();
+    await clock.advance(1);
+    expect(reply).toBe(1);
+  });
+
+  it('runs commands queued on a hung node in order when it resumes', async () => {
+    const clock = new FakeClock();
+    const node = hangingNode(clock);
+    const acquired = node.evalsha(acquireScript.sha1, ['a'], ['t', '100']);
+    const released = node.evalsha(releaseScript.sha1, ['a'], ['t']);
+    await clock.advance(1000);
+    expect(keysOf(node)).toEqual([]);
+    node.resume();
+    expect(await Promise.all([acquired, released])).toEqual([1, 1]);
+    expect(keysOf(node)).toEqual([]);
+    expect(node.calls.map((call) => call.sentAtMs)).toEqual([0, 0]);
+  });
+
+  it('shares the keyspace between connections of two clients', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    const other = node.connectAnotherClient();
+    await node.evalsha(acquireScript.sha1, ['a'], ['t', '100']);
+    expect(await other.evalsha(acquireScript.sha1, ['a'], ['u', '100'])).toBe(0);
+    expect(other.calls).toHaveLength(1);
+    expect(node.calls).toHaveLength(1);
+  });
+});

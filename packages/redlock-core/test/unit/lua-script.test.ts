@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import type { RedisAdapter } from '../../src/index.js';
+import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
+import { extendScript, parseExtendReply } from '../../src/scripts/extend.js';
+import { defineScript, runScript, unexpectedReply } from '../../src/scripts/lua-script.js';
+import { parseReleaseReply, releaseScript } from '../../src/scripts/release.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNode, keysOf, noScriptOnceNode } from '../support/fake-adapter.js';
+
+describe('defineScript', () => {
+  it('hashes the source with SHA1, as SCRIPT LOAD does', () => {
+    // `SCRIPT LOAD "return 1"` answers this SHA1 on any Redis server.
+    expect(defineScript('one', 'return 1')).toEqual({ name: 'one', source: 'return 1', sha1: 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db' });
+  });
+
+  it.each([acquireScript, extendScript, releaseScript])('gives the $name script the SHA1 of its source', (script) => {
+    expect(script.sha1).toBe(createHash('sha1').update(script.source).digest('hex'));
+  });
+
+  it('gives the three scripts distinct SHA1s', () => {
+    expect(new Set([acquireScript.sha1, extendScript.sha1, releaseScript.sha1]).size).toBe(3);
+  });
+});
+
+describe('runScript', () => {
+  it('sends EVALSHA only when the node has the script cached', async () => {
+    const node = grantingNode(new FakeClock());
+    expect(await runScript(node, acquireScript, ['k'], ['token', '1000'])).toBe(1);
+    expect(node.calls.map((call) => call.method)).toEqual(['evalsha']);
+  });
+
+  it('falls back to EVAL once on NOSCRIPT, and uses EVALSHA again afterwards', async () => {
+    const node = noScriptOnceNode(new FakeClock());
+    expect(await runScript(node, acquireScript, ['k'], ['token', '1000'])).toBe(1);
+    expect(await runScript(node, releaseScript, ['k'], ['token'])).toBe(1);
+    expect(await runScript(node, acquireScript, ['k'], ['token', '1000'])).toBe(1);
+    expect(node.calls.map((call) => `${call.method} ${call.script}`)).toEqual([
+      'evalsha acquire',
+      'eval acquire',
+      'evalsha release',
+      'eval release',
+      'evalsha acquire',
+    ]);
+  });
+
+  it('sends EVAL with the full source and the same keys and arguments', async () => {
+    const sent: unknown[][] = [];
+    const adapter: RedisAdapter = {
+      evalsha: async () => {
+        throw new Error('NOSCRIPT No matching script. Please use EVAL.');
+      },
+      eval: async (...args) => {
+        sent.push(args);
+        return 1;
+      },
+    };
+    await runScript(adapter, extendScript, ['a', 'b'], ['token', '500']);
+    expect(sent).toEqual([[extendScript.source, ['a', 'b'], ['token', '500']]]);
+  });
+
+  it('rethrows any other error unchanged, without sending EVAL', async () => {
+    const node = grantingNode(new FakeClock());
+    const error = new Error('ERR something else');
+    node.errorReply = error;
+    await expect(runScript(node, acquireScript, ['k'], ['token', '1000'])).rejects.toBe(error);
+    expect(node.calls.map((call) => call.method)).toEqual(['evalsha']);
+  });
+
+  it('does not mistake an error that merely mentions NOSCRIPT, or a non-Error, for NOSCRIPT', async () => {
+    const notAtStart = new Error('ERR wrapped: NOSCRIPT No matching script');
+    let evalCalls = 0;
+    const adapter = (rejection: unknown): RedisAdapter => ({
+      evalsha: () => Promise.reject(rejection),
+      eval: async () => {
+        evalCalls += 1;
+        return 1;
+      },
+    });
+    await expect(runScript(adapter(notAtStart), acquireScript, ['k'], ['t', '1'])).rejects.toBe(notAtStart);
+    await expect(runScript(adapter('NOSCRIPT as a string'), acquireScript, ['k'], ['t', '1'])).rejects.toBe('NOSCRIPT as a string');
+    expect(evalCalls).toBe(0);
+  });
+
+  it('rejects with the EVAL error when the fallback fails too', async () => {
+    const node = noScriptOnceNode(new FakeClock());
+    node.failNext('acquire', new Error('ERR after fallback'));
+    node.failNext('acquire', new Error('ERR after fallback'));
+    await expect(runScript(node, acquireScript, ['k'], ['token', '1000'])).rejects.toThrow('ERR after fallback');
+    expect(keysOf(node)).toEqual([]);
+  });
+});
+
+describe('reply parsers', () => {
+  it('parses the acquire reply: 1 acquired, 0 held', () => {
+    expect(parseAcquireReply(1)).toBe('acquired');
+    expect(parseAcquireReply(0)).toBe('held');
+  });
+
+  it('parses the extend reply: 1 extended, 0 not held', () => {
+    expect(parseExtendReply(1)).toBe('extended');
+    expect(parseExtendReply(0)).toBe('not-held');
+  });
+
+  it('parses the release reply: any deleted key is released, none is not held', () => {
+    expect(parseReleaseReply(0, 2)).toBe('not-held');
+    expect(parseReleaseReply(1, 2)).toBe('released');
+    expect(parseReleaseReply(2, 2)).toBe('released');
+  });
+
+  it.each([['1'], [null], [true], [2], [-1], [[1]], ['OK'], [undefined]])(
+    'rejects the unexpected acquire and extend reply %j with a TypeError naming the script',
+    (reply) => {
+      expect(() => parseAcquireReply(reply)).toThrow(TypeError);
+      expect(() => parseAcquireReply(reply)).toThrow(/^Unexpected reply to the acquire script: /);
+      expect(() => parseExtendReply(reply)).toThrow(/^Unexpected reply to the extend script: /);
+    },
+  );
+
+  it.each([[3], [-1], [1.5], ['1'], [null], [Number.NaN]])('rejects the unexpected release reply %j for 2 keys', (reply) => {
+    expect(() => parseReleaseReply(reply, 2)).toThrow(/^Unexpected reply to the release script: /);
+  });
+
+  it('shows the reply in the message, cut to 100 characters, even when JSON cannot encode it', () => {
+    expect(unexpectedReply('acquire', 'OK').message).toBe('Unexpected reply to the acquire script: "OK"');
+    expect(unexpectedReply('acquire', undefined).message).toBe('Unexpected reply to the acquire script: undefined');
+    expect(unexpectedReply('acquire', 10n).message).toBe('Unexpected reply to the acquire script: 10');
+    expect(unexpectedReply('acquire', 'x'.repeat(500)).message.length).toBe('Unexpected reply to the acquire script: '.length + 100);
+  });
+});

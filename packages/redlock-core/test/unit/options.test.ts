@@ -1,0 +1,96 @@
+import { describe, expect, it } from '@jest/globals';
+import { SYSTEM_CLOCK } from '../../src/clock.js';
+import {
+  checkTtl,
+  DEFAULT_OPTIONS,
+  defaultNodeTimeoutMs,
+  MAX_TTL_MS,
+  resolveAcquireOptions,
+  resolveNodes,
+  resolveOptions,
+  resolveResources,
+} from '../../src/options.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNode } from '../support/fake-adapter.js';
+
+describe('defaultNodeTimeoutMs', () => {
+  it.each([
+    [1000, 50],
+    [10_000, 50],
+    [20_000, 100],
+    [60_000, 300],
+    [200_000, 1000],
+    [MAX_TTL_MS, 1000],
+  ])('derives the timeout of a %i ms TTL: %i ms', (ttlMs, expected) => {
+    expect(defaultNodeTimeoutMs(ttlMs)).toBe(expected);
+  });
+});
+
+describe('resolveOptions', () => {
+  it('fills in DEFAULT_OPTIONS, the system clock and a derived node timeout', () => {
+    expect(resolveOptions(undefined)).toEqual({
+      driftFactor: 0.01,
+      retryCount: 10,
+      retryDelayMs: 200,
+      retryJitterMs: 100,
+      keyPrefix: '',
+      clock: SYSTEM_CLOCK,
+      nodeTimeoutMs: undefined,
+    });
+    expect(DEFAULT_OPTIONS).toEqual({ driftFactor: 0.01, retryCount: 10, retryDelayMs: 200, retryJitterMs: 100, keyPrefix: '' });
+  });
+
+  it('keeps every given option', () => {
+    const clock = new FakeClock();
+    const options = { driftFactor: 0, retryCount: 0, retryDelayMs: 0, retryJitterMs: 0, keyPrefix: 'lock:', clock, nodeTimeoutMs: 5 };
+    expect(resolveOptions(options)).toEqual(options);
+  });
+});
+
+describe('resolveAcquireOptions', () => {
+  it("overrides the Redlock's retry settings one by one", () => {
+    const defaults = { retryCount: 3, retryDelayMs: 200, retryJitterMs: 100 };
+    const signal = new AbortController().signal;
+    expect(resolveAcquireOptions({ retryCount: 0, signal }, defaults)).toEqual({ ...defaults, retryCount: 0, signal });
+    expect(resolveAcquireOptions(undefined, defaults)).toEqual({ ...defaults, signal: undefined });
+  });
+});
+
+describe('resolveNodes', () => {
+  it('accepts adapters and { adapter, timeoutMs } nodes, keeping their order', () => {
+    const clock = new FakeClock();
+    const [a, b] = [grantingNode(clock), grantingNode(clock)];
+    expect(resolveNodes([a, { adapter: b, timeoutMs: 300 }, { adapter: a }])).toEqual([
+      { adapter: a, timeoutMs: undefined },
+      { adapter: b, timeoutMs: 300 },
+      { adapter: a, timeoutMs: undefined },
+    ]);
+  });
+});
+
+describe('resolveResources', () => {
+  it('puts the key prefix before each resource and keeps the resources as given', () => {
+    expect(resolveResources(['a', 'b'], 'lock:')).toEqual({ resources: ['a', 'b'], keys: ['lock:a', 'lock:b'] });
+    expect(resolveResources('a', '')).toEqual({ resources: ['a'], keys: ['a'] });
+  });
+
+  it('copies the array, so later changes by the caller do not reach the lock', () => {
+    const given = ['a'];
+    const { resources } = resolveResources(given, '');
+    given.push('b');
+    expect(resources).toEqual(['a']);
+  });
+});
+
+describe('checkTtl', () => {
+  it('accepts the smallest TTL that leaves validity after drift, and MAX_TTL_MS', () => {
+    expect(checkTtl(3, 0.01)).toBe(3);
+    expect(checkTtl(MAX_TTL_MS, 0.01)).toBe(MAX_TTL_MS);
+    expect(MAX_TTL_MS).toBe(2_147_483_647);
+  });
+
+  it('rejects a TTL that the drift allowance uses up entirely', () => {
+    expect(() => checkTtl(2, 0.01)).toThrow(RangeError);
+    expect(() => checkTtl(100, 0.99)).toThrow('Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.99 + 2 ms), got `100`');
+  });
+});

@@ -1,0 +1,237 @@
+import { describe, expect, it } from '@jest/globals';
+import { LockAcquireError, NodeError, Redlock } from '../../src/index.js';
+import type { NodeOutcome } from '../../src/outcomes.js';
+import { callNode, collectVotes, quorumOf } from '../../src/quorum.js';
+import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
+import { FakeClock, flushPromises } from '../support/fake-clock.js';
+import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf } from '../support/fake-adapter.js';
+
+type Answer = 'yes' | 'no';
+
+/** A promise the test settles by hand, to feed collectVotes() outcomes in a chosen order. */
+function deferredOutcome(nodeIndex: number): {
+  promise: Promise<NodeOutcome<Answer>>;
+  answer: (status: Answer) => void;
+} {
+  let answer!: (status: Answer) => void;
+  const promise = new Promise<NodeOutcome<Answer>>((resolve) => {
+    answer = (status) => resolve({ nodeIndex, status });
+  });
+  return { promise, answer };
+}
+
+/** Records when a promise settles, so a test can check that it has not settled yet. */
+function track<T>(promise: Promise<T>): { readonly isSettled: boolean; readonly value: T | undefined } {
+  const state: { isSettled: boolean; value: T | undefined } = { isSettled: false, value: undefined };
+  void promise.then((value) => {
+    state.isSettled = true;
+    state.value = value;
+  });
+  return state;
+}
+
+describe('quorumOf', () => {
+  it.each([
+    [1, 1],
+    [2, 2],
+    [3, 2],
+    [4, 3],
+    [5, 3],
+    [6, 4],
+    [7, 4],
+  ])('needs a strict majority: %i nodes → %i', (nodeCount, quorum) => {
+    expect(quorumOf(nodeCount)).toBe(quorum);
+  });
+});
+
+describe('collectVotes', () => {
+  it('decides with a quorum as soon as a majority said yes, without waiting for a slow minority', async () => {
+    const nodes = [0, 1, 2, 3, 4].map(deferredOutcome);
+    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', 3));
+    nodes[0]?.answer('yes');
+    nodes[1]?.answer('yes');
+    await flushPromises();
+    expect(vote.isSettled).toBe(false);
+    nodes[2]?.answer('yes');
+    await flushPromises();
+    expect(vote.value?.hasQuorum).toBe(true);
+    expect(vote.value?.outcomes.map((outcome) => outcome?.status)).toEqual(['yes', 'yes', 'yes', undefined, undefined]);
+  });
+
+  it('decides without a quorum as soon as a quorum has become impossible', async () => {
+    const nodes = [0, 1, 2, 3, 4].map(deferredOutcome);
+    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', 3));
+    nodes[0]?.answer('no');
+    nodes[1]?.answer('no');
+    nodes[2]?.answer('yes');
+    await flushPromises();
+    expect(vote.isSettled).toBe(false);
+    nodes[3]?.answer('no');
+    await flushPromises();
+    expect(vote.value?.hasQuorum).toBe(false);
+  });
+
+  it('fills in outcomes that arrive after the decision', async () => {
+    const nodes = [0, 1, 2].map(deferredOutcome);
+    const vote = await (async () => {
+      const pending = collectVotes(nodes.map((node) => node.promise), 'yes', 2);
+      nodes[0]?.answer('yes');
+      nodes[1]?.answer('yes');
+      return pending;
+    })();
+    expect(vote.outcomes[2]).toBeUndefined();
+    nodes[2]?.answer('no');
+    await flushPromises();
+    expect(vote.outcomes[2]?.status).toBe('no');
+  });
+
+  it('settles an even split of 2 against 2 nodes without a quorum', async () => {
+    const nodes = [0, 1, 2, 3].map(deferredOutcome);
+    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', quorumOf(4)));
+    nodes[0]?.answer('yes');
+    nodes[1]?.answer('yes');
+    nodes[2]?.answer('no');
+    nodes[3]?.answer('no');
+    await flushPromises();
+    expect(vote.value?.hasQuorum).toBe(false);
+  });
+
+  it('decides without a quorum at once when the signal aborts, and removes its listener', async () => {
+    const nodes = [0, 1, 2].map(deferredOutcome);
+    const controller = new AbortController();
+    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', 2, controller.signal));
+    nodes[0]?.answer('yes');
+    await flushPromises();
+    controller.abort();
+    await flushPromises();
+    expect(vote.value?.hasQuorum).toBe(false);
+    nodes[1]?.answer('yes');
+    await flushPromises();
+    expect(vote.value?.hasQuorum).toBe(false);
+  });
+
+  it('decides without a quorum at once when the signal is already aborted', async () => {
+    const nodes = [0, 1, 2].map(deferredOutcome);
+    const vote = await collectVotes(nodes.map((node) => node.promise), 'yes', 2, AbortSignal.abort());
+    expect(vote).toEqual({ hasQuorum: false, outcomes: [undefined, undefined, undefined] });
+  });
+
+  it('removes its abort listener once decided', async () => {
+    const controller = new AbortController();
+    let listeners = 0;
+    const signal = controller.signal;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners += 1;
+      add(...args);
+    }) as typeof signal.addEventListener;
+    signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners -= 1;
+      remove(...args);
+    }) as typeof signal.removeEventListener;
+    await collectVotes([Promise.resolve({ nodeIndex: 0, status: 'yes' as const })], 'yes', 1, signal);
+    expect(listeners).toBe(0);
+  });
+});
+
+describe('callNode', () => {
+  it('turns a synchronous throw from the adapter into an error outcome', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    node.throwsSynchronously = true;
+    const call = callNode(node, 3, 50, clock, (adapter) => adapter.evalsha('sha', [], []) as Promise<'ok'>);
+    const outcome = await clock.runUntilSettled(call.outcome);
+    expect(outcome).toMatchObject({ nodeIndex: 3, status: 'error' });
+    expect('error' in outcome && outcome.error).toBeInstanceOf(NodeError);
+    expect('error' in outcome && outcome.error.message).toBe('Node 3 failed: Adapter bug: threw synchronously');
+    expect(await call.lateAnswer).toBeUndefined();
+  });
+
+  it('reports a timeout after timeoutMs on the clock, and still delivers the late answer', async () => {
+    const clock = new FakeClock();
+    const node = hangingNode(clock);
+    const call = callNode(node, 1, 80, clock, (adapter) =>
+      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply),
+    );
+    const outcome = await clock.runUntilSettled(call.outcome);
+    expect(clock.now()).toBe(80);
+    expect(outcome.status).toBe('timeout');
+    const error = 'error' in outcome ? outcome.error : undefined;
+    expect(error).toMatchObject({ nodeIndex: 1, isTimeout: true, message: 'Node 1 did not answer within 80 ms' });
+    node.resume();
+    expect(await call.lateAnswer).toBe('acquired');
+  });
+
+  it('resolves the late answer with undefined when the node finally fails', async () => {
+    const clock = new FakeClock();
+    const node = hangingNode(clock);
+    node.errorReply = new Error('ERR late failure');
+    const call = callNode(node, 0, 50, clock, (adapter) =>
+      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply),
+    );
+    await clock.runUntilSettled(call.outcome);
+    node.resume();
+    expect(await call.lateAnswer).toBeUndefined();
+  });
+
+  it('clears its timeout timer when the node answers in time', async () => {
+    const clock = new FakeClock();
+    const call = callNode(grantingNode(clock), 0, 50, clock, async () => 'ok' as const);
+    expect(await call.outcome).toEqual({ nodeIndex: 0, status: 'ok' });
+    await flushPromises();
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+});
+
+describe('even node counts through Redlock', () => {
+  it('settles with 2 nodes and one down: no quorum, and nothing hangs', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock)];
+    nodes[1]!.isDown = true;
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const error = await clock.runUntilSettled(redlock.acquire('even', 1000)).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(error).toMatchObject({ reason: 'nodes-unreachable' });
+    expect(keysOf(nodes[0]!)).toEqual([]);
+  });
+
+  it('settles with 2 nodes and one hung: the attempt ends at the node timeout', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), hangingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 70 });
+    const error = await clock.runUntilSettled(redlock.acquire('even', 1000)).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: 'nodes-unreachable' });
+    expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(70);
+  });
+
+  it('ends both attempts of two clients that split 4 nodes 2 against 2, and leaves no key', async () => {
+    const clock = new FakeClock();
+    const nodesOfA = grantingNodes(clock, 4);
+    const nodesOfB = nodesOfA.map((node) => node.connectAnotherClient());
+    // Each client reaches "its" half first (1 ms away) and the other half late (10 ms away): A gets nodes
+    // 0 and 1, B gets nodes 2 and 3, and each learns of the split before its cleanup reaches a node.
+    for (const node of [...nodesOfA, ...nodesOfB]) node.requestLatencyMs = 1;
+    for (const node of [nodesOfA[2], nodesOfA[3], nodesOfB[0], nodesOfB[1]] as FakeNode[]) node.requestLatencyMs = 10;
+    const a = new Redlock(nodesOfA, { clock, retryCount: 0 });
+    const b = new Redlock(nodesOfB, { clock, retryCount: 0 });
+    const results = await clock.runUntilSettled(Promise.allSettled([a.acquire('split', 1000), b.acquire('split', 1000)]));
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    for (const result of results) {
+      expect(result.status === 'rejected' && result.reason).toMatchObject({ reason: 'held-by-another-owner' });
+    }
+    expect(nodesOfA.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('lets at most one of two competing clients hold the lock on 4 nodes, whatever the retries', async () => {
+    const clock = new FakeClock();
+    const nodesOfA = grantingNodes(clock, 4);
+    const nodesOfB = nodesOfA.map((node) => node.connectAnotherClient());
+    for (const node of [nodesOfA[2], nodesOfA[3], nodesOfB[0], nodesOfB[1]] as FakeNode[]) node.requestLatencyMs = 10;
+    const options = { clock, retryCount: 5, retryDelayMs: 100, retryJitterMs: 50 };
+    const results = await clock.runUntilSettled(
+      Promise.allSettled([new Redlock(nodesOfA, options).acquire('split', 10_000), new Redlock(nodesOfB, options).acquire('split', 10_000)]),
+    );
+    expect(results.filter((result) => result.status === 'fulfilled').length).toBeLessThanOrEqual(1);
+  });
+});

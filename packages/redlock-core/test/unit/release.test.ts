@@ -1,0 +1,152 @@
+import { describe, expect, it } from '@jest/globals';
+import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { FakeNode, grantingNodes, keysOf, refusingNode } from '../support/fake-adapter.js';
+
+async function heldLock(nodes: readonly FakeNode[], clock: FakeClock, resources: string | string[] = 'r'): Promise<Lock> {
+  return clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire(resources, 1000));
+}
+
+describe('lock.release()', () => {
+  it('deletes our keys on every node and resolves with each outcome and the released count', async () => {
+    const clock = new FakeClock();
+    const nodes = [...grantingNodes(clock, 4), refusingNode(clock)];
+    const lock = await heldLock(nodes, clock, ['a', 'b']);
+    const result = await clock.runUntilSettled(lock.release());
+    expect(result).toEqual({
+      nodes: [
+        { nodeIndex: 0, status: 'released' },
+        { nodeIndex: 1, status: 'released' },
+        { nodeIndex: 2, status: 'released' },
+        { nodeIndex: 3, status: 'released' },
+        { nodeIndex: 4, status: 'not-held' },
+      ],
+      releasedCount: 4,
+    });
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    expect(nodes[0]!.callsTo('release')[0]).toMatchObject({ keys: ['a', 'b'], args: [lock.token] });
+  });
+
+  it('resolves with the first result when called again, without calling any node', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    const first = await clock.runUntilSettled(lock.release());
+    const callsBefore = nodes.map((node) => node.calls.length);
+    const again = lock.release();
+    await clock.advance(0);
+    await expect(again).resolves.toBe(first);
+    expect(nodes.map((node) => node.calls.length)).toEqual(callsBefore);
+  });
+
+  it('shares one release between concurrent calls', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    for (const node of nodes) node.latencyMs = 10;
+    const [first, second] = await clock.runUntilSettled(Promise.all([lock.release(), lock.release()]));
+    expect(second).toBe(first);
+    expect(nodes.map((node) => node.callsTo('release').length)).toEqual([1, 1, 1]);
+  });
+
+  it('resolves with releasedCount 0 for a lock that already expired', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    await clock.advance(1000);
+    expect(lock.state).toBe('expired');
+    const result = await clock.runUntilSettled(lock.release());
+    expect(result.releasedCount).toBe(0);
+    expect(result.nodes.map((node) => node.status)).toEqual(['not-held', 'not-held', 'not-held']);
+  });
+
+  it('never deletes the key of an owner who took the resource after ours expired', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    await clock.advance(1000);
+    for (const node of nodes) node.keyspace.set('r', 'next-owner');
+    await clock.runUntilSettled(lock.release());
+    expect(nodes.map((node) => node.keyspace.get('r'))).toEqual(['next-owner', 'next-owner', 'next-owner']);
+  });
+
+  it('rejects with LockReleaseError when a majority of nodes is down, and retries on the next call', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await heldLock(nodes, clock);
+    for (const node of nodes.slice(0, 3)) node.isDown = true;
+    const error = await clock.runUntilSettled(lock.release()).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockReleaseError);
+    const releaseError = error as LockReleaseError;
+    expect(releaseError.message).toBe('Could not confirm the release of "r": 3 failed, 2 released, quorum is 3');
+    expect(releaseError.resources).toEqual(['r']);
+    expect(releaseError.nodes.map((node) => node.status)).toEqual(['error', 'error', 'error', 'released', 'released']);
+    expect(releaseError.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([0, 1, 2]);
+    expect(lock.state).toBe('released');
+
+    for (const node of nodes) node.isDown = false;
+    const result = await clock.runUntilSettled(lock.release());
+    expect(result.releasedCount).toBe(3);
+    expect(nodes.map((node) => node.callsTo('release').length)).toEqual([2, 2, 2, 2, 2]);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('resolves once a quorum answered, with a hung minority bounded by its timeout', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await heldLock(nodes, clock);
+    nodes[4]!.hang();
+    const result = await clock.runUntilSettled(lock.release());
+    expect(clock.now()).toBe(50);
+    expect(result.releasedCount).toBe(4);
+    expect(result.nodes[4]).toMatchObject({ status: 'timeout' });
+  });
+
+  it('falls back to EVAL for the release script on a node that lost its script cache', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    nodes[0]!.keyspace.flushScripts();
+    expect((await clock.runUntilSettled(lock.release())).releasedCount).toBe(3);
+    expect(nodes[0]!.callsTo('release').map((call) => call.method)).toEqual(['evalsha', 'eval']);
+  });
+});
+
+describe('lock state', () => {
+  it('goes from held to released on release(), and stays released', async () => {
+    const clock = new FakeClock();
+    const lock = await heldLock(grantingNodes(clock, 3), clock);
+    expect(lock.state).toBe('held');
+    const releasing = lock.release();
+    expect(lock.state).toBe('released');
+    expect(lock.remainingValidityMs).toBe(0);
+    await clock.runUntilSettled(releasing);
+    await clock.advance(5000);
+    expect(lock.state).toBe('released');
+  });
+
+  it('goes from held to expired when validity runs out, and to released on release()', async () => {
+    const clock = new FakeClock();
+    const lock = await heldLock(grantingNodes(clock, 3), clock);
+    await clock.advance(988);
+    expect(lock.state).toBe('expired');
+    await clock.runUntilSettled(lock.release());
+    expect(lock.state).toBe('released');
+  });
+
+  it('stays expired: extend() refuses an expired lock', async () => {
+    const clock = new FakeClock();
+    const lock = await heldLock(grantingNodes(clock, 3), clock);
+    await clock.advance(988);
+    await expect(clock.runUntilSettled(lock.extend(1000))).rejects.toMatchObject({ name: 'LockExtendError' });
+    expect(lock.state).toBe('expired');
+  });
+
+  it('exposes the token that is stored on the nodes', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    expect(lock.token).toMatch(/^[A-Za-z0-9_-]{21}$/);
+    expect(nodes[0]!.keyspace.get('r')).toBe(lock.token);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, expect, it } from '@jest/globals';
+import { type AcquireOptions, type Lock, MAX_TTL_MS, Redlock, type RedlockOptions } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNode, grantingNodes } from '../support/fake-adapter.js';
+
+/** Values as a caller without types could pass them. */
+const loose = <T>(value: unknown): T => value as T;
+
+function setup() {
+  const clock = new FakeClock();
+  const nodes = grantingNodes(clock, 3);
+  const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+  return { clock, nodes, redlock };
+}
+
+/** Calls `operation`, checks that it returned a promise instead of throwing, and returns its rejection. */
+async function rejectionOf(operation: () => Promise<unknown>): Promise<unknown> {
+  let pending: Promise<unknown>;
+  expect(() => {
+    pending = operation();
+  }).not.toThrow();
+  return pending!.then(
+    () => {
+      throw new Error('Expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe('bad arguments to acquire() and using()', () => {
+  it.each<[string, unknown, ErrorConstructor, string]>([
+    ['zero', 0, RangeError, 'Expected `ttlMs` to be a positive integer, got `0`'],
+    ['negative', -5, RangeError, 'Expected `ttlMs` to be a positive integer, got `-5`'],
+    ['NaN', Number.NaN, RangeError, 'Expected `ttlMs` to be a positive integer, got `NaN`'],
+    ['Infinity', Infinity, RangeError, 'Expected `ttlMs` to be a positive integer, got `Infinity`'],
+    ['fractional', 1000.5, RangeError, 'Expected `ttlMs` to be a positive integer, got `1000.5`'],
+    ['too large', MAX_TTL_MS + 1, RangeError, 'Expected `ttlMs` to be at most 2147483647, got `2147483648`'],
+    ['a string', '1000', TypeError, 'Expected `ttlMs` to be a number, got `"1000"`'],
+    ['undefined', undefined, TypeError, 'Expected `ttlMs` to be a number, got `undefined`'],
+    ['1, eaten by drift', 1, RangeError, 'Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.01 + 2 ms), got `1`'],
+    ['2, eaten by drift', 2, RangeError, 'Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.01 + 2 ms), got `2`'],
+  ])('rejects a TTL that is %s, naming it, and sends nothing', async (_, ttlMs, type, message) => {
+    const { nodes, redlock } = setup();
+    for (const operation of [() => redlock.acquire('r', loose(ttlMs)), () => redlock.using('r', loose(ttlMs), () => 'never')]) {
+      const error = await rejectionOf(operation);
+      expect(error).toBeInstanceOf(type);
+      expect((error as Error).message).toBe(message);
+    }
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it.each<[string, unknown, ErrorConstructor, string]>([
+    ['an empty array', [], RangeError, 'Expected `resources` to name at least one resource, got an empty array'],
+    ['an empty string', '', RangeError, 'Expected every resource to be a non-empty string, got `""`'],
+    ['an array with an empty string', ['a', ''], RangeError, 'Expected every resource to be a non-empty string, got `""`'],
+    ['duplicates', ['a', 'b', 'a'], RangeError, 'Expected resources to be distinct, got `"a"` twice'],
+    ['a non-string element', ['a', 42], TypeError, 'Expected every resource to be a string, got `42`'],
+    ['a number', 42, TypeError, 'Expected `resources` to be a string or an array of strings, got `42`'],
+    ['an object', { name: 'a' }, TypeError, 'Expected `resources` to be a string or an array of strings, got `{"name":"a"}`'],
+    ['null', null, TypeError, 'Expected `resources` to be a string or an array of strings, got `null`'],
+    ['a Set', new Set(['a']), TypeError, 'Expected `resources` to be a string or an array of strings, got `Set {…}`'],
+  ])('rejects resources given as %s, and sends nothing', async (_, resources, type, message) => {
+    const { nodes, redlock } = setup();
+    for (const operation of [() => redlock.acquire(loose(resources), 1000), () => redlock.using(loose(resources), 1000, () => 'never')]) {
+      const error = await rejectionOf(operation);
+      expect(error).toBeInstanceOf(type);
+      expect((error as Error).message).toBe(message);
+    }
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it.each<[string, unknown, ErrorConstructor, string]>([
+    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer, got `-1`'],
+    ['a fractional retryDelayMs', { retryDelayMs: 1.5 }, RangeError, 'Expected `retryDelayMs` to be a non-negative integer, got `1.5`'],
+    ['a string retryJitterMs', { retryJitterMs: '10' }, TypeError, 'Expected `retryJitterMs` to be a number, got `"10"`'],
+    ['a signal that is no AbortSignal', { signal: { aborted: false } }, TypeError, 'Expected `signal` to be an AbortSignal, got `{"aborted":false}`'],
+    ['an AbortController for a signal', { signal: new AbortController() }, TypeError, 'Expected `signal` to be an AbortSignal, got `AbortController {…}`'],
+    ['options that are a number', 5, TypeError, 'Expected `options` to be an object, got `5`'],
+    ['options that are null', null, TypeError, 'Expected `options` to be an object, got `null`'],
+    ['options that are an array', [], TypeError, 'Expected `options` to be an object, got `[]`'],
+  ])('rejects %s, and sends nothing', async (_, options, type, message) => {
+    const { nodes, redlock } = setup();
+    const operations = [
+      () => redlock.acquire('r', 1000, loose<AcquireOptions>(options)),
+      () => redlock.using('r', 1000, () => 'never', loose<AcquireOptions>(options)),
+    ];
+    for (const operation of operations) {
+      const error = await rejectionOf(operation);
+      expect(error).toBeInstanceOf(type);
+      expect((error as Error).message).toBe(message);
+    }
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it('rejects a routine that is not a function with a TypeError, before any node call', async () => {
+    const { nodes, redlock } = setup();
+    const error = await rejectionOf(() => redlock.using('r', 1000, loose('not a function')));
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe('Expected `routine` to be a function, got `string`');
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it('rejects a bad TTL given to extend() with the same message, without a node call', async () => {
+    const { clock, nodes, redlock } = setup();
+    const lock: Lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    const callsBefore = nodes[0]!.calls.length;
+    const error = await rejectionOf(() => lock.extend(0));
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toBe('Expected `ttlMs` to be a positive integer, got `0`');
+    expect(nodes[0]!.calls.length).toBe(callsBefore);
+  });
+});
+
+describe('bad arguments to the Redlock constructor', () => {
+  it.each<[string, unknown, ErrorConstructor, string]>([
+    ['no nodes', [], RangeError, 'Expected `nodes` to hold at least one node, got an empty array'],
+    ['a single adapter instead of an array', { evalsha() {}, eval() {} }, TypeError, 'Expected `nodes` to be an array of adapters, got `{}`'],
+    ['undefined', undefined, TypeError, 'Expected `nodes` to be an array of adapters, got `undefined`'],
+    ['a node without evalsha', [{ eval() {} }], TypeError, 'Expected `nodes[0]` to be an adapter with `evalsha` and `eval` methods, or `{ adapter }`, got `{}`'],
+    ['a null node', [null], TypeError, 'Expected `nodes[0]` to be an adapter with `evalsha` and `eval` methods, or `{ adapter }`, got `null`'],
+  ])('throws at once for %s', (_, nodes, type, message) => {
+    expect(() => new Redlock(loose(nodes))).toThrow(type);
+    expect(() => new Redlock(loose(nodes))).toThrow(message);
+  });
+
+  it("throws at once for a node's bad timeoutMs, naming the node", () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), { adapter: grantingNode(clock), timeoutMs: 0 }];
+    expect(() => new Redlock(nodes)).toThrow(RangeError);
+    expect(() => new Redlock(nodes)).toThrow('Expected `nodes[1].timeoutMs` to be a positive integer, got `0`');
+    expect(() => new Redlock([{ adapter: grantingNode(clock), timeoutMs: loose('5') }])).toThrow(TypeError);
+  });
+
+  it.each<[string, RedlockOptions, ErrorConstructor, string]>([
+    ['driftFactor 1', { driftFactor: 1 }, RangeError, 'Expected `driftFactor` to be a number in [0, 1), got `1`'],
+    ['a negative driftFactor', { driftFactor: -0.1 }, RangeError, 'Expected `driftFactor` to be a number in [0, 1), got `-0.1`'],
+    ['a NaN driftFactor', { driftFactor: Number.NaN }, RangeError, 'Expected `driftFactor` to be a number in [0, 1), got `NaN`'],
+    ['a string driftFactor', loose({ driftFactor: '0.01' }), RangeError, 'Expected `driftFactor` to be a number in [0, 1), got `"0.01"`'],
+    ['a non-string keyPrefix', loose({ keyPrefix: 7 }), TypeError, 'Expected `keyPrefix` to be a string, got `7`'],
+    ['a clock without wallNow', loose({ clock: { now: () => 0, setTimeout() {}, clearTimeout() {} } }), TypeError, 'Expected `clock` to implement now, wallNow, setTimeout and clearTimeout, got `{}`'],
+    ['a string clock', loose({ clock: 'system' }), TypeError, 'Expected `clock` to implement now, wallNow, setTimeout and clearTimeout, got `"system"`'],
+    ['a zero nodeTimeoutMs', { nodeTimeoutMs: 0 }, RangeError, 'Expected `nodeTimeoutMs` to be a positive integer, got `0`'],
+    ['a fractional nodeTimeoutMs', { nodeTimeoutMs: 2.5 }, RangeError, 'Expected `nodeTimeoutMs` to be a positive integer, got `2.5`'],
+    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer, got `-1`'],
+    ['options that are a string', loose('fast'), TypeError, 'Expected `options` to be an object, got `"fast"`'],
+  ])('throws at once for %s', (_, options, type, message) => {
+    const nodes = grantingNodes(new FakeClock(), 3);
+    expect(() => new Redlock(nodes, options)).toThrow(type);
+    expect(() => new Redlock(nodes, options)).toThrow(message);
+  });
+
+  it('accepts the edges of every range', () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    expect(() => new Redlock(nodes, { clock, driftFactor: 0, retryCount: 0, retryDelayMs: 0, retryJitterMs: 0, nodeTimeoutMs: 1, keyPrefix: '' })).not.toThrow();
+    expect(() => new Redlock(nodes, { driftFactor: 0.999 })).not.toThrow();
+  });
+});

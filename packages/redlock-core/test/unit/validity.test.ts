@@ -1,0 +1,122 @@
+import { describe, expect, it } from '@jest/globals';
+import { LockAcquireError, Redlock } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../support/fake-adapter.js';
+
+const WALL_START_MS = 1_700_000_000_000;
+
+describe('validity of an acquired lock', () => {
+  it('is the TTL minus the drift when every node answers at once', async () => {
+    const clock = new FakeClock(WALL_START_MS);
+    const redlock = new Redlock(grantingNodes(clock, 5), { clock, retryCount: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    // drift = round(1000 × 0.01) + 2 = 12 ms
+    expect(lock.remainingValidityMs).toBe(988);
+    expect(lock.expiresAt).toBe(WALL_START_MS + 988);
+  });
+
+  it('subtracts the time the quorum took, not the time of the slow minority', async () => {
+    const clock = new FakeClock(WALL_START_MS);
+    const nodes = [slowNode(clock, 10), slowNode(clock, 20), slowNode(clock, 30), slowNode(clock, 40), slowNode(clock, 45)];
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 1000));
+    expect(clock.now()).toBe(30);
+    expect(lock.remainingValidityMs).toBe(1000 - 30 - 12 - 30);
+    expect(lock.expiresAt).toBe(WALL_START_MS + 1000 - 30 - 12);
+  });
+
+  it('follows driftFactor', async () => {
+    const clock = new FakeClock();
+    const lock = await clock.runUntilSettled(new Redlock(grantingNodes(clock, 3), { clock, driftFactor: 0.1 }).acquire('r', 1000));
+    expect(lock.remainingValidityMs).toBe(1000 - 102);
+    const exact = await clock.runUntilSettled(new Redlock(grantingNodes(clock, 3), { clock, driftFactor: 0 }).acquire('r', 1000));
+    expect(exact.remainingValidityMs).toBe(998);
+  });
+
+  it('is measured from the start of the attempt that succeeded, not from the first attempt', async () => {
+    const clock = new FakeClock(WALL_START_MS);
+    const slow = slowNode(clock, 40);
+    slow.failNext('acquire', new Error('ERR busy'));
+    const nodes = [grantingNode(clock), slow, refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 1, retryDelayMs: 100, retryJitterMs: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    // Attempt 1: fails at 40 ms, its cleanup answers at 80 ms. Attempt 2 starts at 180 ms and reaches
+    // its quorum 40 ms later, when the slow node answers.
+    expect(lock.attempts).toBe(2);
+    expect(slow.callsTo('acquire').map((call) => call.sentAtMs)).toEqual([0, 180]);
+    expect(clock.now()).toBe(220);
+    // Validity 1000 − 40 − 12 = 948 ms from 180 ms, of which 40 ms have passed.
+    expect(lock.remainingValidityMs).toBe(908);
+    expect(lock.expiresAt).toBe(WALL_START_MS + 180 + 948);
+  });
+
+  it('runs on the monotonic clock: a wall clock jump moves neither validity nor expiresAt', async () => {
+    const clock = new FakeClock(WALL_START_MS);
+    const lock = await clock.runUntilSettled(new Redlock(grantingNodes(clock, 3), { clock }).acquire('r', 1000));
+    clock.jumpWallClock(-60_000);
+    await clock.advance(100);
+    expect(lock.remainingValidityMs).toBe(888);
+    expect(lock.expiresAt).toBe(WALL_START_MS + 988);
+    expect(lock.state).toBe('held');
+  });
+
+  it('ends exactly when the remaining validity reaches zero, while the keys still live', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 1000));
+    await clock.advance(987);
+    expect(lock.state).toBe('held');
+    expect(lock.remainingValidityMs).toBe(1);
+    await clock.advance(1);
+    expect(lock.state).toBe('expired');
+    expect(lock.remainingValidityMs).toBe(0);
+    // The keys outlive the validity by the drift allowance.
+    expect(nodes.map(keysOf)).toEqual([['r'], ['r'], ['r']]);
+  });
+});
+
+describe('validity lost to a stalled event loop', () => {
+  it('counts a stall between sending and reading the replies as elapsed time', async () => {
+    const clock = new FakeClock();
+    const nodes = [slowNode(clock, 10), slowNode(clock, 10), slowNode(clock, 10)];
+    clock.setTimeout(() => clock.stall(990), 5);
+    const error = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 1000)).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: 'no-validity' });
+    expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(995);
+  });
+});
+
+describe('validity lost to slow nodes', () => {
+  it('gives up the attempt, with reason no-validity, when the quorum arrives after TTL − drift', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), slowNode(clock, 9950), slowNode(clock, 9950), slowNode(clock, 9950)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 20_000 });
+    const acquiring = redlock.acquire('r', 10_000);
+    acquiring.catch(() => undefined);
+    // The quorum arrives at 9950 ms, with 10 000 − 9950 − 102 < 0 ms of validity; the cleanup runs at once.
+    await clock.advance(9951);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    const error = await clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(error).toMatchObject({ reason: 'no-validity' });
+    expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(9950);
+    expect((error as LockAcquireError).message).toBe(
+      'Could not acquire "r" after 1 attempt: no validity (last attempt: a quorum agreed after 9950 ms, leaving no validity of the 10000 ms TTL)',
+    );
+  });
+
+  it('gives up at exactly zero validity left', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), slowNode(clock, 988), slowNode(clock, 988)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 5000 });
+    const error = await clock.runUntilSettled(redlock.acquire('r', 1000)).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: 'no-validity' });
+  });
+
+  it('still reports no-validity when some node refused but a quorum agreed too late', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), slowNode(clock, 995), slowNode(clock, 995), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 5000 });
+    const error = await clock.runUntilSettled(redlock.acquire('r', 1000)).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: 'no-validity' });
+  });
+});
