@@ -112,35 +112,46 @@ export function resolveNodes(nodes: unknown): ResolvedNode[] {
     throw new TypeError(`Expected \`nodes\` to be an array of adapters, got ${formatValue(nodes)}`);
   }
   if (nodes.length === 0) throw new RangeError('Expected `nodes` to hold at least one node, got an empty array');
-  return nodes.map((node: unknown, index) => {
+  const resolved = nodes.map((node: unknown, index): ResolvedNode => {
     if (isAdapter(node)) return { adapter: node, timeoutMs: undefined };
     if (typeof node === 'object' && node !== null && 'adapter' in node && isAdapter(node.adapter)) {
       const timeoutMs = 'timeoutMs' in node ? node.timeoutMs : undefined;
-      if (timeoutMs !== undefined) checkPositiveInteger(`nodes[${index}].timeoutMs`, timeoutMs);
+      if (timeoutMs !== undefined) checkDurationMs(`nodes[${index}].timeoutMs`, timeoutMs, 1);
       return { adapter: node.adapter, timeoutMs: timeoutMs as number | undefined };
     }
     throw new TypeError(
       `Expected \`nodes[${index}]\` to be an adapter with \`evalsha\` and \`eval\` methods, or \`{ adapter }\`, got ${formatValue(node)}`,
     );
   });
+  // The same adapter twice would count one node's vote twice and fake a quorum.
+  resolved.forEach(({ adapter }, index) => {
+    const first = resolved.findIndex((node) => node.adapter === adapter);
+    if (first !== index) {
+      throw new RangeError(`Expected every node to be a distinct adapter, got the same one at \`nodes[${first}]\` and \`nodes[${index}]\``);
+    }
+  });
+  return resolved;
 }
 
 /** Validates a `Redlock`'s options and fills in the defaults. */
 export function resolveOptions(options: unknown): ResolvedOptions {
   const given = checkOptionsObject('options', options) as RedlockOptions;
-  const driftFactor = given.driftFactor ?? DEFAULT_OPTIONS.driftFactor;
-  if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 1)) {
+  const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
+  if (typeof driftFactor !== 'number') {
+    throw new TypeError(`Expected \`driftFactor\` to be a number, got ${formatValue(driftFactor)}`);
+  }
+  if (!(driftFactor >= 0 && driftFactor < 1)) {
     throw new RangeError(`Expected \`driftFactor\` to be a number in [0, 1), got ${formatValue(driftFactor)}`);
   }
-  const keyPrefix = given.keyPrefix ?? DEFAULT_OPTIONS.keyPrefix;
+  const keyPrefix = given.keyPrefix === undefined ? DEFAULT_OPTIONS.keyPrefix : given.keyPrefix;
   if (typeof keyPrefix !== 'string') {
     throw new TypeError(`Expected \`keyPrefix\` to be a string, got ${formatValue(keyPrefix)}`);
   }
-  const clock = given.clock ?? SYSTEM_CLOCK;
+  const clock = given.clock === undefined ? SYSTEM_CLOCK : given.clock;
   if (!['now', 'wallNow', 'setTimeout', 'clearTimeout'].every((method) => typeof Reflect.get(Object(clock), method) === 'function')) {
     throw new TypeError(`Expected \`clock\` to implement now, wallNow, setTimeout and clearTimeout, got ${formatValue(clock)}`);
   }
-  if (given.nodeTimeoutMs !== undefined) checkPositiveInteger('nodeTimeoutMs', given.nodeTimeoutMs);
+  if (given.nodeTimeoutMs !== undefined) checkDurationMs('nodeTimeoutMs', given.nodeTimeoutMs, 1);
   return {
     ...resolveRetries(given, DEFAULT_OPTIONS),
     driftFactor,
@@ -171,11 +182,13 @@ export function resolveAcquireOptions(
 
 function resolveRetries(given: Partial<RetrySettings>, defaults: RetrySettings): RetrySettings {
   const settings = {
-    retryCount: given.retryCount ?? defaults.retryCount,
-    retryDelayMs: given.retryDelayMs ?? defaults.retryDelayMs,
-    retryJitterMs: given.retryJitterMs ?? defaults.retryJitterMs,
+    retryCount: given.retryCount === undefined ? defaults.retryCount : given.retryCount,
+    retryDelayMs: given.retryDelayMs === undefined ? defaults.retryDelayMs : given.retryDelayMs,
+    retryJitterMs: given.retryJitterMs === undefined ? defaults.retryJitterMs : given.retryJitterMs,
   };
-  for (const [name, value] of Object.entries(settings)) checkNonNegativeInteger(name, value);
+  checkInteger('retryCount', settings.retryCount, 0, Number.MAX_SAFE_INTEGER);
+  checkDurationMs('retryDelayMs', settings.retryDelayMs, 0);
+  checkDurationMs('retryJitterMs', settings.retryJitterMs, 0);
   return settings;
 }
 
@@ -205,8 +218,7 @@ export function resolveResources(
 
 /** Validates a TTL: a positive integer up to {@link MAX_TTL_MS} that leaves validity after drift. */
 export function checkTtl(ttlMs: unknown, driftFactor: number): number {
-  checkPositiveInteger('ttlMs', ttlMs);
-  if (ttlMs > MAX_TTL_MS) throw new RangeError(`Expected \`ttlMs\` to be at most ${MAX_TTL_MS}, got \`${ttlMs}\``);
+  checkDurationMs('ttlMs', ttlMs, 1);
   if (validityMs({ ttlMs, elapsedMs: 0, driftFactor }) <= 0) {
     throw new RangeError(
       `Expected \`ttlMs\` to be longer than its clock drift allowance (driftFactor ${driftFactor} + 2 ms), got \`${ttlMs}\``,
@@ -215,17 +227,17 @@ export function checkTtl(ttlMs: unknown, driftFactor: number): number {
   return ttlMs;
 }
 
-function checkPositiveInteger(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`Expected \`${name}\` to be a positive integer, got ${formatValue(value)}`);
-  }
+/** Checks a duration in milliseconds: an integer from `min` up to the largest delay a timer accepts. */
+function checkDurationMs(name: string, value: unknown, min: 0 | 1): asserts value is number {
+  checkInteger(name, value, min, MAX_TTL_MS);
 }
 
-function checkNonNegativeInteger(name: string, value: unknown): asserts value is number {
+function checkInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
   if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`Expected \`${name}\` to be a non-negative integer, got ${formatValue(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const kind = min === 0 ? 'a non-negative integer' : 'a positive integer';
+    const bound = max === Number.MAX_SAFE_INTEGER ? '' : ` up to ${max}`;
+    throw new RangeError(`Expected \`${name}\` to be ${kind}${bound}, got ${formatValue(value)}`);
   }
 }
 

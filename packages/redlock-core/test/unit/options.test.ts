@@ -59,12 +59,33 @@ describe('resolveAcquireOptions', () => {
 describe('resolveNodes', () => {
   it('accepts adapters and { adapter, timeoutMs } nodes, keeping their order', () => {
     const clock = new FakeClock();
-    const [a, b] = [grantingNode(clock), grantingNode(clock)];
-    expect(resolveNodes([a, { adapter: b, timeoutMs: 300 }, { adapter: a }])).toEqual([
+    const [a, b, c] = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    expect(resolveNodes([a, { adapter: b, timeoutMs: 300 }, { adapter: c }])).toEqual([
       { adapter: a, timeoutMs: undefined },
       { adapter: b, timeoutMs: 300 },
-      { adapter: a, timeoutMs: undefined },
+      { adapter: c, timeoutMs: undefined },
     ]);
+  });
+
+  it('rejects the same adapter twice, which would count one vote twice', () => {
+    const clock = new FakeClock();
+    const [a, b] = [grantingNode(clock), grantingNode(clock)];
+    expect(() => resolveNodes([a, b, { adapter: a }])).toThrow(
+      new RangeError('Expected every node to be a distinct adapter, got the same one at `nodes[0]` and `nodes[2]`'),
+    );
+  });
+
+  it('rejects timer values above what a Node.js timer accepts', () => {
+    const clock = new FakeClock();
+    expect(() => resolveNodes([{ adapter: grantingNode(clock), timeoutMs: 2 ** 31 }])).toThrow(RangeError);
+    expect(() => resolveOptions({ retryDelayMs: 2 ** 31 })).toThrow(
+      'Expected `retryDelayMs` to be a non-negative integer up to 2147483647, got `2147483648`',
+    );
+  });
+
+  it('treats null as a mistake, not as the default', () => {
+    expect(() => resolveOptions({ retryCount: null })).toThrow(new TypeError('Expected `retryCount` to be a number, got `null`'));
+    expect(() => resolveOptions({ clock: null })).toThrow(TypeError);
   });
 });
 
