@@ -16,14 +16,14 @@ const common = {
 };
 
 export default {
+  // Fault tests pause and kill nodes and wait out per-node timeouts: room on a loaded machine, never unbounded.
+  testTimeout: 20_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/unit/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts'],
-      // Fault tests pause and kill nodes; a test that waits on a timeout gets room, never unbounded.
-      testTimeout: 30_000,
     },
   ],
 };

@@ -1,0 +1,86 @@
+// Where the examples' Redis nodes come from: REDIS_URLS when set, else 5 local redis-server processes
+// started here (installed with apt-get when missing and possible), else the docker compose nodes.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { ensureRedisServer, type LocalRedisNodes, startRedisNodes } from 'local-redis-nodes';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+
+/** The nodes of docker/docker-compose.yml. */
+export const DOCKER_URLS = [6381, 6382, 6383, 6384, 6385].map((port) => `redis://127.0.0.1:${port}`);
+
+/** Redis nodes for an example, and how to let go of them. */
+export interface ExampleNodes {
+  readonly urls: readonly string[];
+  /** Present when the example started the nodes itself, so it may kill them. */
+  readonly local: LocalRedisNodes | undefined;
+  /** One ioredis client per node, set to fail fast while its node is down. */
+  readonly clients: readonly Redis[];
+  /** One adapter per client, for `new Redlock(...)`. */
+  readonly adapters: readonly IoredisAdapter[];
+  /** Quits the clients and stops the nodes the example started. */
+  close(): Promise<void>;
+}
+
+/** Opens the nodes an example runs on: see the comment at the top of this file. */
+export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
+  const { urls, local } = await findNodes(count);
+  const clients = urls.map(
+    (url) =>
+      new Redis(url, {
+        // A lock client wants a down node to fail at once, not to queue commands until it is back.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => 100,
+      }),
+  );
+  // ioredis reports connection errors as events; the lock reports them per node, so don't print them twice.
+  for (const client of clients) client.on('error', () => undefined);
+  // Without the offline queue, commands sent before a connection is ready fail, so wait for it (bounded).
+  await Promise.all(clients.map((client) => whenReady(client, 5_000)));
+  return {
+    urls,
+    local,
+    clients,
+    adapters: clients.map((client) => new IoredisAdapter(client)),
+    async close() {
+      clients.forEach((client) => client.disconnect());
+      await local?.stop();
+    },
+  };
+}
+
+async function findNodes(count: number): Promise<{ urls: readonly string[]; local: LocalRedisNodes | undefined }> {
+  const fromEnv = process.env['REDIS_URLS']
+    ?.split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
+  if (fromEnv?.length) return { urls: fromEnv, local: undefined };
+  try {
+    await ensureRedisServer({ install: true, log: (line) => console.log(`  ${line}`) });
+    const local = await startRedisNodes({ count });
+    return { urls: local.urls, local };
+  } catch (error) {
+    if (!isDockerEngineRunning()) throw error;
+    console.log('  redis-server is not available; starting the docker compose nodes instead');
+    const composeFile = fileURLToPath(new URL('../../docker/docker-compose.yml', import.meta.url));
+    const up = spawnSync('docker', ['compose', '-f', composeFile, 'up', '-d', '--wait'], { stdio: 'inherit' });
+    if (up.status !== 0) throw error;
+    return { urls: DOCKER_URLS.slice(0, count), local: undefined };
+  }
+}
+
+function whenReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`No connection to ${client.options.host}:${client.options.port} within ${timeoutMs} ms`)), timeoutMs);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function isDockerEngineRunning(): boolean {
+  return spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+}

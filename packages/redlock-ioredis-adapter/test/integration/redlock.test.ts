@@ -1,0 +1,4 @@
+import { IoredisAdapter } from '../../src/index.js';
+import { describeRedlockSuite } from '../support/redlock-suite.js';
+
+describeRedlockSuite('IoredisAdapter over Redis', (client) => new IoredisAdapter(client));

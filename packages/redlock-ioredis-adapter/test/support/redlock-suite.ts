@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import type { LocalRedisNode } from 'local-redis-nodes';
+import { type Lock, LockAcquireError, LockLostError, type RedisAdapter, Redlock, type RedlockOptions } from 'redlock-core';
+import { canInjectFaults, itWithFaults, useRedisNodes } from './redis-servers.js';
+
+const NODE_COUNT = 5;
+
+/** Whether a local node answers commands: running and not paused. */
+const isAnswering = (node: LocalRedisNode | undefined): boolean => node !== undefined && node.isRunning && !node.isPaused;
+/** A TTL long enough that no test depends on speed. */
+const TTL_MS = 3_000;
+/**
+ * A per-node timeout with room for a loaded CI machine, so that only the fault tests see timeouts; they
+ * set a shorter one where they measure it.
+ */
+const NODE_TIMEOUT_MS = 1_000;
+
+/**
+ * Runs Redlock end to end on 5 real Redis nodes through an adapter: the lock cycle, contention between
+ * clients, expiry, and faults (killed, paused and late nodes). Any new adapter runs it unchanged.
+ *
+ * @param makeAdapter - Wraps a client of the test's own for node `index`; the suite closes the client.
+ */
+export function describeRedlockSuite(name: string, makeAdapter: (client: Redis) => RedisAdapter): void {
+  describe(`${name}: Redlock on ${NODE_COUNT} real nodes`, () => {
+    const redis = useRedisNodes(NODE_COUNT);
+    /** Plain clients to look at the nodes' keys, apart from the clients under test. */
+    let inspectors: Redis[] = [];
+    let prefix = '';
+
+    /** A Redlock with clients of its own, as another process would have, once they are connected. */
+    const newRedlock = async (options: RedlockOptions = {}): Promise<Redlock> => {
+      const clients = redis.urls.map((_, index) => redis.createClient(index));
+      await Promise.all(
+        clients.map((client, index) => (canInjectFaults && !isAnswering(redis.nodes[index]) ? undefined : client.ping().catch(() => undefined))),
+      );
+      return new Redlock(clients.map(makeAdapter), {
+        keyPrefix: prefix,
+        retryDelayMs: 20,
+        retryJitterMs: 10,
+        nodeTimeoutMs: NODE_TIMEOUT_MS,
+        ...options,
+      });
+    };
+    /** What each node stores under a resource's key, `'✕'` for a node that cannot answer. */
+    const valuesOf = (resource: string): Promise<(string | null)[]> =>
+      Promise.all(inspectors.map((client) => client.get(prefix + resource).catch(() => '✕')));
+    const keysOnNodes = async (): Promise<string[]> =>
+      (await Promise.all(inspectors.map((client) => client.keys(`${prefix}*`).catch(() => [])))).flat();
+    /** Waits, bounded, until no node holds a key of this test: cleanups of late nodes run in the background. */
+    const eventuallyNoKeys = async (): Promise<string[]> => {
+      for (let tries = 0; tries < 100; tries += 1) {
+        const keys = await keysOnNodes();
+        if (keys.length === 0) return keys;
+        await delay(20);
+      }
+      return keysOnNodes();
+    };
+
+    beforeAll(() => {
+      inspectors = redis.urls.map((_, index) =>
+        redis.createClient(index, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 }),
+      );
+    });
+    beforeEach(() => {
+      prefix = `redlock-suite:${randomUUID()}:`;
+    });
+    afterEach(async () => {
+      // Bring every node back for the next test: resume the paused, restart the killed.
+      if (!canInjectFaults) return;
+      for (const node of redis.nodes) if (node.isPaused) node.resume();
+      await Promise.all(redis.nodes.filter((node) => !node.isRunning).map((node) => node.start()));
+    });
+
+    it('acquires on every node, extends and releases', async () => {
+      const lock = await (await newRedlock()).acquire(['orders:1', 'orders:2'], TTL_MS);
+      expect(await valuesOf('orders:1')).toEqual(Array(NODE_COUNT).fill(lock.token));
+      expect(await valuesOf('orders:2')).toEqual(Array(NODE_COUNT).fill(lock.token));
+      expect(lock.remainingValidityMs).toBeGreaterThan(0);
+      expect(lock.remainingValidityMs).toBeLessThanOrEqual(TTL_MS - 32); // drift: 1% + 2 ms
+
+      await inspectors[0]?.pexpire(prefix + 'orders:1', 100);
+      const extended = await lock.extend(10_000);
+      expect(extended).toBe(lock);
+      expect(await inspectors[0]?.pttl(prefix + 'orders:1')).toBeGreaterThan(9_000);
+      expect(lock.remainingValidityMs).toBeGreaterThan(TTL_MS);
+
+      const result = await lock.release();
+      expect(result.releasedCount).toBe(NODE_COUNT);
+      expect(lock.state).toBe('released');
+      expect(await keysOnNodes()).toEqual([]);
+      expect(await lock.release()).toBe(result);
+    });
+
+    it('refuses a second owner until the first releases', async () => {
+      const first = await newRedlock();
+      const second = await newRedlock({ retryCount: 0 });
+      const lock = await first.acquire('reports:daily', TTL_MS);
+      const refusal = await second.acquire('reports:daily', TTL_MS).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(LockAcquireError);
+      expect((refusal as LockAcquireError).reason).toBe('held-by-another-owner');
+      expect((refusal as LockAcquireError).message).toContain(`${NODE_COUNT} held by another owner`);
+      // The refused attempt left nothing of its own behind, and the owner's keys are intact.
+      expect(await valuesOf('reports:daily')).toEqual(Array(NODE_COUNT).fill(lock.token));
+
+      await lock.release();
+      const next = await second.acquire('reports:daily', TTL_MS);
+      expect(next.token).not.toBe(lock.token);
+      await next.release();
+    });
+
+    it('never lets two of four contending clients inside the critical section at once', async () => {
+      const counterKey = `${prefix}value`; // not the lock's own key, `${prefix}counter`
+      let inside = 0;
+      let overlaps = 0;
+      const workers = Array.from({ length: 4 }, async () => {
+        const redlock = await newRedlock({ retryCount: 200 });
+        for (let round = 0; round < 5; round += 1) {
+          await redlock.using('counter', TTL_MS, async () => {
+            inside += 1;
+            if (inside > 1) overlaps += 1;
+            // A read-modify-write with a pause in the middle loses updates unless the lock works.
+            const value = Number(await inspectors[0]?.get(counterKey));
+            await delay(2);
+            await inspectors[0]?.set(counterKey, String(value + 1));
+            inside -= 1;
+          });
+        }
+      });
+      await Promise.all(workers);
+      expect(overlaps).toBe(0);
+      expect(await inspectors[0]?.get(counterKey)).toBe('20');
+      await inspectors[0]?.del(counterKey);
+      expect(await keysOnNodes()).toEqual([]);
+    });
+
+    it('lets the lock go when its TTL expires without a release', async () => {
+      const lock = await (await newRedlock()).acquire('jobs:expire', 200);
+      await delay(300);
+      expect(lock.state).toBe('expired');
+      const next = await (await newRedlock({ retryCount: 0 })).acquire('jobs:expire', TTL_MS);
+      expect((await lock.release()).releasedCount).toBe(0);
+      expect(await valuesOf('jobs:expire')).toEqual(Array(NODE_COUNT).fill(next.token));
+      await next.release();
+    });
+
+    itWithFaults('keeps working with one node killed, and reports that node', async () => {
+      await redis.nodes[1]?.kill();
+      const lock = await (await newRedlock()).acquire('orders:killed-one', TTL_MS);
+      expect((await valuesOf('orders:killed-one')).filter((value) => value === lock.token)).toHaveLength(NODE_COUNT - 1);
+      const result = await lock.release();
+      expect(result.releasedCount).toBe(NODE_COUNT - 1);
+      expect(result.nodes[1]?.status).toMatch(/^(timeout|error)$/);
+    });
+
+    itWithFaults('fails with nodes-unreachable when three of five nodes are killed, leaving no key', async () => {
+      await Promise.all([redis.nodes[0]?.kill(), redis.nodes[2]?.kill(), redis.nodes[4]?.kill()]);
+      const error = await (await newRedlock({ retryCount: 2, nodeTimeoutMs: 200 })).acquire('orders:killed-three', TTL_MS).catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(LockAcquireError);
+      const acquireError = error as LockAcquireError;
+      expect(acquireError.reason).toBe('nodes-unreachable');
+      expect(acquireError.message).toMatch(/^Could not acquire "orders:killed-three" after 3 attempts: nodes unreachable/);
+      expect(acquireError.attempts).toHaveLength(3);
+      expect(acquireError.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([0, 2, 4, 0, 2, 4, 0, 2, 4]);
+      expect(await keysOnNodes()).toEqual([]);
+    });
+
+    itWithFaults('finishes an attempt within about the per-node timeout while a node is paused', async () => {
+      redis.nodes[3]?.pause();
+      const started = performance.now();
+      const lock = await (await newRedlock({ nodeTimeoutMs: 100 })).acquire('orders:paused', TTL_MS);
+      expect(performance.now() - started).toBeLessThan(2_000); // without the timeout it would wait forever
+      const released = await lock.release();
+      expect(released.nodes[3]?.status).toBe('timeout');
+      expect(released.releasedCount).toBe(NODE_COUNT - 1);
+    });
+
+    itWithFaults('cleans up a paused node once it answers, after a successful and a failed attempt', async () => {
+      // Success: node 4 is paused, 4 nodes grant, release; the paused node runs the queued commands later.
+      redis.nodes[4]?.pause();
+      const lock = await (await newRedlock({ nodeTimeoutMs: 100 })).acquire('orders:late', TTL_MS);
+      await lock.release();
+      // Failure: a majority is paused, so the attempt fails and must clean up on all of them.
+      redis.nodes[0]?.pause();
+      redis.nodes[1]?.pause();
+      const error = await (await newRedlock({ nodeTimeoutMs: 100, retryCount: 0 }))
+        .acquire('orders:late-failed', TTL_MS)
+        .catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(LockAcquireError);
+      expect((error as LockAcquireError).attempts[0]?.nodes.map((node) => node.status)).toEqual([
+        'timeout',
+        'timeout',
+        'acquired',
+        'acquired',
+        'timeout',
+      ]);
+      for (const node of redis.nodes) node.resume();
+      expect(await eventuallyNoKeys()).toEqual([]);
+    });
+
+    it('aborts the routine of using() when a majority of nodes no longer holds the lock', async () => {
+      const lost = await (await newRedlock())
+        .using('payments:settle', 1_000, async (signal) => {
+          await Promise.all(inspectors.slice(0, 3).map((client) => client.del(prefix + 'payments:settle')));
+          await new Promise((resolve, reject) => {
+            const timer = setTimeout(resolve, 5_000);
+            signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(signal.reason);
+            });
+          });
+        })
+        .catch((error: unknown) => error);
+      expect(lost).toBeInstanceOf(LockLostError);
+      expect(await keysOnNodes()).toEqual([]);
+    });
+
+    it('keeps a lock past its TTL with using() while the routine runs', async () => {
+      const redlock = await newRedlock();
+      let seen: Lock | undefined;
+      const value = await redlock.using('jobs:long', 400, async (signal, lock) => {
+        seen = lock;
+        await delay(1_000);
+        expect(signal.aborted).toBe(false);
+        expect(await valuesOf('jobs:long')).toEqual(Array(NODE_COUNT).fill(lock.token));
+        return 'done';
+      });
+      expect(value).toBe('done');
+      expect(seen?.state).toBe('released');
+      expect(await keysOnNodes()).toEqual([]);
+    });
+  });
+}
