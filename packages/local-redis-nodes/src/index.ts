@@ -1,1 +1,4 @@
-export {};
+export { startRedisCluster, type StartRedisClusterOptions } from './local-redis-cluster.js';
+export type { LocalRedisNode } from './local-redis-node.js';
+export { type LocalRedisNodes, startRedisNodes, type StartRedisNodesOptions } from './local-redis-nodes.js';
+export { ensureRedisServer, type EnsureRedisServerOptions, findRedisServer } from './redis-server-binary.js';

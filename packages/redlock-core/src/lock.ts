@@ -121,6 +121,7 @@ export class Lock {
    * @param ttlMs - The new time to live, in milliseconds, counted from now.
    * @throws {@link LockExtendError} if the lock is released or expired (no node is asked then), if no
    *   quorum holds our token any more (`isLost`), or if nodes failed to answer.
+   * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called.
    */
   async extend(ttlMs: number): Promise<Lock> {
     const { options, nodes } = this.#set;

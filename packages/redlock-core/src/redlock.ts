@@ -96,7 +96,9 @@ export class Redlock {
    *
    * @returns What `routine` returns. If `routine` throws, rejects with that same error; if the release
    *   then fails too, its {@link LockReleaseError} is attached as the error's `releaseError` property.
-   *   A failed release after a successful routine does not reject: the keys expire after their TTL.
+   *   A failed release after a successful routine does not reject: the keys expire after their TTL. It
+   *   also resolves when the lock was lost while the routine ran: the routine decides, through `signal`,
+   *   whether to finish.
    * @throws {@link LockAcquireError} if the lock could not be acquired (the routine does not run).
    *
    * @example
@@ -119,14 +121,20 @@ export class Redlock {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     }
     const lock = await this.#acquire(request);
-    const lost = new AbortController();
-    const signal = request.signal ? AbortSignal.any([request.signal, lost.signal]) : lost.signal;
-    const extension = keepExtended(lock, ttlMs, this.#set.options.clock, (error: LockLostError) => lost.abort(error));
+    // The routine's signal aborts on a lost lock or on the caller's signal (by hand: AbortSignal.any needs Node 20.3).
+    const routineAbort = new AbortController();
+    const onCallerAbort = (): void => routineAbort.abort(request.signal?.reason);
+    request.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const extension = keepExtended(lock, ttlMs, this.#set.options.clock, (error: LockLostError) => routineAbort.abort(error));
+    const finish = async (): Promise<void> => {
+      request.signal?.removeEventListener('abort', onCallerAbort);
+      await extension.stop();
+    };
     let result: T;
     try {
-      result = await routine(signal, lock);
+      result = await routine(routineAbort.signal, lock);
     } catch (error) {
-      await extension.stop();
+      await finish();
       const releaseError = await lock.release().then(
         () => undefined,
         (failure: unknown) => failure,
@@ -136,7 +144,7 @@ export class Redlock {
       }
       throw error;
     }
-    await extension.stop();
+    await finish();
     await lock.release().catch(() => undefined);
     return result;
   }

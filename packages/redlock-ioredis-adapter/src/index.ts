@@ -1,1 +1,1 @@
-export {};
+export { IoredisAdapter } from './ioredis-adapter.js';

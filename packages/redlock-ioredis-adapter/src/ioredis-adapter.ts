@@ -1,0 +1,58 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisAdapter } from 'redlock-core';
+
+/**
+ * Connects one Redlock node to an ioredis client: a `Redis` for a standalone master, or a `Cluster`, where
+ * ioredis routes each call by the slot of its first key (so all keys of one lock must share a hash tag,
+ * e.g. `{orders}:42:items` and `{orders}:42:payment`, or the node replies `CROSSSLOT`).
+ *
+ * It maps EVALSHA and EVAL onto the client and adds nothing: no retries, timeouts or script caching, and
+ * replies and errors pass through unchanged (the core relies on `NOSCRIPT` errors to fall back to EVAL).
+ * It never closes or reconfigures the client: the client is yours, to create and to `quit()`. The client's
+ * own options still apply, e.g. its `keyPrefix` is put before every lock key.
+ *
+ * For a lock client, make an unreachable node fail fast: by default ioredis queues commands while it
+ * reconnects (`enableOfflineQueue: true`) and only fails them after 20 reconnection attempts
+ * (`maxRetriesPerRequest: 20`), so the core's per-node timeout is what ends the wait. With
+ * `enableOfflineQueue: false` a command sent while the client is not connected is rejected at once, and a
+ * small `maxRetriesPerRequest` fails commands caught by a dropped connection after that many reconnection
+ * attempts.
+ *
+ * @example
+ * ```ts
+ * import { Cluster, Redis } from 'ioredis';
+ * import { Redlock } from 'redlock-core';
+ * import { IoredisAdapter } from 'redlock-ioredis-adapter';
+ *
+ * // Three independent masters, each behind its own client.
+ * const clients = ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'].map(
+ *   (url) => new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+ * );
+ * const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
+ * const lock = await redlock.acquire(['{orders}:42:items', '{orders}:42:payment'], 10_000);
+ * await lock.release();
+ *
+ * // A Redis Cluster counts as one node; its keys must share a hash tag.
+ * const cluster = new Cluster([{ host: 'cluster-a', port: 6379 }], { enableOfflineQueue: false });
+ * const clusterRedlock = new Redlock([new IoredisAdapter(cluster)]);
+ * ```
+ */
+export class IoredisAdapter implements RedisAdapter {
+  readonly #client: Redis | Cluster;
+
+  /** @param client - A connected or connecting ioredis `Redis` or `Cluster`; the adapter never closes it. */
+  constructor(client: Redis | Cluster) {
+    this.#client = client;
+  }
+
+  /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */
+  async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    // `async` turns anything the client throws synchronously into a rejection, as the seam requires.
+    return this.#client.evalsha(sha1, keys.length, ...keys, ...args);
+  }
+
+  /** Sends `EVAL source numkeys ...keys ...args`. */
+  async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.#client.eval(source, keys.length, ...keys, ...args);
+  }
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+// Test-only deep imports: the scripts are internal to the core, and this file checks them against real Redis.
+import { acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
+import { extendScript, parseExtendReply } from '../../../redlock-core/src/scripts/extend.js';
+import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
+import { parseReleaseReply, releaseScript } from '../../../redlock-core/src/scripts/release.js';
+import { IoredisAdapter } from '../../src/index.js';
+import { useRedisNodes } from '../support/redis-servers.js';
+
+// One prefix per run, so keys left by an interrupted run on shared nodes cannot interfere.
+const KEY_PREFIX = `scripts-test:${randomUUID()}:`;
+const TOKEN = 'token-of-this-owner';
+const OTHER_TOKEN = 'token-of-another-owner';
+
+const redis = useRedisNodes(1);
+let client: Redis;
+let adapter: IoredisAdapter;
+
+beforeAll(() => {
+  client = redis.createClient(0);
+  adapter = new IoredisAdapter(client);
+});
+
+/** `count` keys for one test, named after it. */
+function keysFor(test: string, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => `${KEY_PREFIX}${test}:${index}`);
+}
+
+function run(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  return runScript(adapter, script, keys, args);
+}
+
+async function valuesOf(keys: readonly string[]): Promise<(string | null)[]> {
+  return Promise.all(keys.map((key) => client.get(key)));
+}
+
+describe.each([acquireScript, extendScript, releaseScript])('the $name script', (script) => {
+  it('has the SHA1 that SCRIPT LOAD returns', async () => {
+    await expect(client.script('LOAD', script.source)).resolves.toBe(script.sha1);
+  });
+});
+
+describe('runScript() on a real node', () => {
+  it('falls back to EVAL after SCRIPT FLUSH and leaves the script cached for EVALSHA', async () => {
+    const keys = keysFor('flushed', 1);
+    await client.script('FLUSH');
+    await expect(client.script('EXISTS', releaseScript.sha1)).resolves.toEqual([0]);
+    await expect(run(releaseScript, keys, [TOKEN])).resolves.toBe(0);
+    await expect(client.script('EXISTS', releaseScript.sha1)).resolves.toEqual([1]);
+  });
+});
+
+describe('the acquire script', () => {
+  it('sets every key to the token with the TTL in milliseconds and replies 1', async () => {
+    const keys = keysFor('acquire-all', 3);
+    const reply = await run(acquireScript, keys, [TOKEN, '10000']);
+    expect(reply).toBe(1);
+    expect(parseAcquireReply(reply)).toBe('acquired');
+    expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN, TOKEN]);
+    for (const key of keys) {
+      const ttlMs = await client.pttl(key);
+      expect(ttlMs).toBeGreaterThan(9_000);
+      expect(ttlMs).toBeLessThanOrEqual(10_000);
+    }
+  });
+
+  it('replies 0 and changes nothing when any key already exists', async () => {
+    const keys = keysFor('acquire-one-taken', 3);
+    await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 5_000);
+    const reply = await run(acquireScript, keys, [TOKEN, '10000']);
+    expect(reply).toBe(0);
+    expect(parseAcquireReply(reply)).toBe('held');
+    expect(await valuesOf(keys)).toEqual([null, OTHER_TOKEN, null]);
+    expect(await client.pttl(keys[1] as string)).toBeLessThanOrEqual(5_000);
+  });
+
+  it('replies 0 even when the existing key holds the same token: a lock is not re-entrant', async () => {
+    const keys = keysFor('acquire-own-token', 2);
+    await client.set(keys[0] as string, TOKEN, 'PX', 5_000);
+    await expect(run(acquireScript, keys, [TOKEN, '10000'])).resolves.toBe(0);
+    expect(await valuesOf(keys)).toEqual([TOKEN, null]);
+  });
+});
+
+describe('the extend script', () => {
+  it('resets the TTL of every key and replies 1 when all of them hold the token', async () => {
+    const keys = keysFor('extend-all', 3);
+    for (const key of keys) await client.set(key, TOKEN, 'PX', 1_000);
+    const reply = await run(extendScript, keys, [TOKEN, '60000']);
+    expect(reply).toBe(1);
+    expect(parseExtendReply(reply)).toBe('extended');
+    for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(59_000);
+    expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN, TOKEN]);
+  });
+
+  it.each([
+    ['another owner holds one key', OTHER_TOKEN],
+    ['one key is gone', null],
+  ])('replies 0 and changes no TTL when %s', async (_, secondValue) => {
+    const keys = keysFor(`extend-${secondValue ?? 'gone'}`, 3);
+    await client.set(keys[0] as string, TOKEN, 'PX', 1_000);
+    if (secondValue !== null) await client.set(keys[1] as string, secondValue, 'PX', 1_000);
+    await client.set(keys[2] as string, TOKEN, 'PX', 1_000);
+    const reply = await run(extendScript, keys, [TOKEN, '60000']);
+    expect(reply).toBe(0);
+    expect(parseExtendReply(reply)).toBe('not-held');
+    for (const key of keys) expect(await client.pttl(key)).toBeLessThanOrEqual(1_000);
+    expect(await valuesOf(keys)).toEqual([TOKEN, secondValue, TOKEN]);
+  });
+});
+
+describe('the release script', () => {
+  it('deletes only the keys that hold the token and replies how many it deleted', async () => {
+    const keys = keysFor('release-some', 4);
+    await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
+    await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
+    await client.set(keys[3] as string, TOKEN, 'PX', 10_000);
+    const reply = await run(releaseScript, keys, [TOKEN]);
+    expect(reply).toBe(2);
+    expect(parseReleaseReply(reply, keys.length)).toBe('released');
+    expect(await valuesOf(keys)).toEqual([null, OTHER_TOKEN, null, null]);
+  });
+
+  it('replies 0 and deletes nothing when no key holds the token', async () => {
+    const keys = keysFor('release-none', 2);
+    await client.set(keys[0] as string, OTHER_TOKEN, 'PX', 10_000);
+    const reply = await run(releaseScript, keys, [TOKEN]);
+    expect(reply).toBe(0);
+    expect(parseReleaseReply(reply, keys.length)).toBe('not-held');
+    expect(await valuesOf(keys)).toEqual([OTHER_TOKEN, null]);
+  });
+});
