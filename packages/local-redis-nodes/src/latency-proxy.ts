@@ -1,0 +1,117 @@
+import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
+
+/** Options of {@link startLatencyProxy}. */
+export interface LatencyProxyOptions {
+  /** The port on 127.0.0.1 to forward to, e.g. a local redis-server's. */
+  readonly targetPort: number;
+  /** Delay added to every chunk in each direction, in milliseconds. @defaultValue `0` */
+  readonly delayMs?: number;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of one node, to make it slow or unreachable the way a network does:
+ * bytes are delayed (in order) or held back, never lost or reordered inside a connection, and connections
+ * can be cut.
+ */
+export interface LatencyProxy {
+  /** The proxy's own port: point clients here instead of at the node. */
+  readonly port: number;
+  /** `redis://127.0.0.1:PORT` of the proxy. */
+  readonly url: string;
+  /** Delay added to every chunk in each direction from now on, in milliseconds. */
+  delayMs: number;
+  /** Holds back every byte in both directions, like a partition: nothing is lost, it flows on `heal()`. */
+  partition(): void;
+  /** Ends a partition: the held bytes flow, in order, with the current delay. */
+  heal(): void;
+  /** Cuts every open connection, as a dropped link or a crashed router would. */
+  cutConnections(): void;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@link LatencyProxy} on a free loopback port. */
+export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
+  const sockets = new Set<Socket>();
+  const pipes: Pipe[] = [];
+  let isPartitioned = false;
+
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: options.targetPort });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      // A cut or refused connection ends both sides; the error itself is the client's to see as a close.
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    pipes.push(new Pipe(client, upstream, proxy), new Pipe(upstream, client, proxy));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const proxy: LatencyProxy & { readonly isPartitioned: boolean } = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    delayMs: options.delayMs ?? 0,
+    get isPartitioned() {
+      return isPartitioned;
+    },
+    partition() {
+      isPartitioned = true;
+    },
+    heal() {
+      isPartitioned = false;
+      for (const pipe of pipes) pipe.flush();
+    },
+    cutConnections() {
+      for (const socket of sockets) socket.destroy();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return proxy;
+}
+
+/** One direction of one connection: chunks leave in arrival order, each no earlier than its due time. */
+class Pipe {
+  readonly #queue: { readonly chunk: Buffer; readonly dueAt: number }[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    from: Socket,
+    private readonly to: Socket,
+    private readonly proxy: { readonly delayMs: number; readonly isPartitioned: boolean },
+  ) {
+    from.on('data', (chunk: Buffer) => {
+      this.#queue.push({ chunk, dueAt: performance.now() + this.proxy.delayMs });
+      this.flush();
+    });
+  }
+
+  /** Sends every chunk that is due, then waits for the next one. */
+  flush(): void {
+    if (this.#timer !== undefined || this.proxy.isPartitioned) return;
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0] as { chunk: Buffer; dueAt: number };
+      const waitMs = next.dueAt - performance.now();
+      if (waitMs > 0) {
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          this.flush();
+        }, Math.ceil(waitMs));
+        return;
+      }
+      this.#queue.shift();
+      if (!this.to.destroyed) this.to.write(next.chunk);
+    }
+  }
+}
