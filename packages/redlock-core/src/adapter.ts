@@ -1,3 +1,6 @@
+/** Ends a subscription made with {@link RedisAdapter.subscribe}. */
+export type Unsubscribe = () => Promise<void>;
+
 /**
  * One independent Redis node as the core sees it: the only way the core reaches Redis.
  *
@@ -6,8 +9,8 @@
  * (the core does all of that once, for every adapter). They reject, never throw synchronously, and
  * never close or reconfigure the client they wrap: it belongs to the user.
  *
- * Optional capabilities (release notifications over pub/sub are planned) will be added as optional
- * members that the core detects at run time, so an adapter written against this interface keeps working.
+ * Optional capabilities are optional members that the core detects at run time: an adapter without
+ * them keeps working, and the core falls back (without `subscribe`, waiters retry on their timer only).
  *
  * @example
  * ```ts
@@ -26,4 +29,11 @@ export interface RedisAdapter {
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /** Sends `EVAL source numkeys ...keys ...args` and resolves with the reply unchanged. */
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /**
+   * Optional: subscribes to a pub/sub channel of this node (Redis `SUBSCRIBE`, on a connection of its own)
+   * and calls `onMessage` for every message published there. Resolves once the subscription is active,
+   * with the function that ends it. The core subscribes at most once per channel at a time, so an adapter
+   * may keep one listener per channel. Release notifications use it to wake waiters the moment a lock frees.
+   */
+  subscribe?(channel: string, onMessage: () => void): Promise<Unsubscribe>;
 }

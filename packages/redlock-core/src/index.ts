@@ -1,4 +1,4 @@
-export type { RedisAdapter } from './adapter.js';
+export type { RedisAdapter, Unsubscribe } from './adapter.js';
 export { type Clock, SYSTEM_CLOCK } from './clock.js';
 export {
   type AcquireFailureReason,

@@ -1,11 +1,11 @@
 import { validityMs } from './clock.js';
 import { LockExtendError, LockReleaseError } from './errors.js';
-import { checkTtl, defaultNodeTimeoutMs, type ResolvedNode, type ResolvedOptions } from './options.js';
+import { checkTtl, nodeTimeoutMsFor, type ResolvedNode, type ResolvedOptions } from './options.js';
 import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseResult } from './outcomes.js';
 import { callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
-import { parseReleaseReply, releaseScript } from './scripts/release.js';
+import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
 
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired';
@@ -26,23 +26,26 @@ export function callEveryNode<S extends string>(
   run: (adapter: ResolvedNode['adapter']) => Promise<S>,
 ): NodeCall<S>[] {
   const { nodes, options } = set;
-  return nodes.map((node, index) =>
-    callNode(node.adapter, index, node.timeoutMs ?? options.nodeTimeoutMs ?? defaultNodeTimeoutMs(ttlMs), options.clock, run),
-  );
+  return nodes.map((node, index) => callNode(node.adapter, index, nodeTimeoutMsFor(node, options, ttlMs), options.clock, run));
 }
 
-/** Releases our keys on one node, for cleanup; resolves with the outcome and never rejects. */
+/**
+ * Releases our keys on one node; the outcome never rejects. `announce` publishes the release to waiters:
+ * true for a lock that was held, false for the cleanup of a failed attempt, which nobody waits for.
+ */
 export function releaseOnNode(
   set: NodeSet,
   nodeIndex: number,
   keys: readonly string[],
   token: string,
   ttlMs: number,
+  announce: boolean,
 ): NodeCall<'released' | 'not-held'> {
   const node = set.nodes[nodeIndex] as ResolvedNode;
-  const timeoutMs = node.timeoutMs ?? set.options.nodeTimeoutMs ?? defaultNodeTimeoutMs(ttlMs);
-  return callNode(node.adapter, nodeIndex, timeoutMs, set.options.clock, (adapter) =>
-    runScript(adapter, releaseScript, keys, [token]).then((reply) => parseReleaseReply(reply, keys.length)),
+  return callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, set.options, ttlMs), set.options.clock, (adapter) =>
+    runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : '']).then((reply) =>
+      parseReleaseReply(reply, keys.length),
+    ),
   );
 }
 
@@ -195,7 +198,7 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const outcomes: NodeOutcome<'released' | 'not-held'>[] = await Promise.all(
       Array.from({ length: nodeCount }, (_, index) =>
-        releaseOnNode(this.#set, index, this.#keys, this.token, this.#ttlMs).outcome,
+        releaseOnNode(this.#set, index, this.#keys, this.token, this.#ttlMs, true).outcome,
       ),
     );
     const counts = countByStatus(outcomes);

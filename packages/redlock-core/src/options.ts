@@ -89,6 +89,11 @@ export function defaultNodeTimeoutMs(ttlMs: number): number {
   return Math.min(1000, Math.max(50, Math.round(ttlMs / 200)));
 }
 
+/** How long one call to `node` may take for a TTL: the node's own timeout, else the Redlock's, else the default. */
+export function nodeTimeoutMsFor(node: ResolvedNode, options: ResolvedOptions, ttlMs: number): number {
+  return node.timeoutMs ?? options.nodeTimeoutMs ?? defaultNodeTimeoutMs(ttlMs);
+}
+
 /** The options of a `Redlock` after validation, with defaults filled in. */
 export interface ResolvedOptions {
   readonly driftFactor: number;

@@ -1,6 +1,6 @@
 import pTimeout, { TimeoutError } from 'p-timeout';
 import type { RedisAdapter } from './adapter.js';
-import type { Clock } from './clock.js';
+import { type Clock, timersOf } from './clock.js';
 import { NodeError } from './errors.js';
 import type { NodeOutcome } from './outcomes.js';
 
@@ -33,11 +33,7 @@ export function callNode<S extends string>(
   const answer = (async () => run(adapter))();
   const outcome = pTimeout(answer, {
     milliseconds: timeoutMs,
-    // p-timeout calls these unbound; the arrows keep `clock` as `this` for class-based clocks.
-    customTimers: {
-      setTimeout: ((callback: () => void, ms: number) => clock.setTimeout(callback, ms)) as typeof globalThis.setTimeout,
-      clearTimeout: ((handle: unknown) => clock.clearTimeout(handle)) as typeof globalThis.clearTimeout,
-    },
+    customTimers: timersOf(clock),
   }).then(
     (status): NodeOutcome<S> => ({ nodeIndex, status }),
     (cause: unknown): NodeOutcome<S> => {

@@ -1,11 +1,12 @@
 import type { RedisAdapter } from './adapter.js';
 import { keepExtended } from './auto-extend.js';
-import { sleep, validityMs } from './clock.js';
+import { validityMs } from './clock.js';
 import { type AcquireFailureReason, LockAcquireError, type LockLostError } from './errors.js';
 import { callEveryNode, describeResources, Lock, type NodeSet, releaseOnNode } from './lock.js';
 import {
   type AcquireOptions,
   checkTtl,
+  nodeTimeoutMsFor,
   type RedlockNode,
   type RedlockOptions,
   resolveAcquireOptions,
@@ -16,6 +17,7 @@ import {
 } from './options.js';
 import { type AcquireAttempt, countByStatus, describeOutcomes } from './outcomes.js';
 import { collectVotes, quorumOf } from './quorum.js';
+import { type KeyWatch, ReleaseNotifications, waitForRetry } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 import { acquireScript, parseAcquireReply } from './scripts/acquire.js';
 import { runScript } from './scripts/lua-script.js';
@@ -51,6 +53,7 @@ export class Redlock {
   /** How many nodes must agree: ⌊N/2⌋+1. */
   readonly quorum: number;
   readonly #set: NodeSet;
+  readonly #notifications: ReleaseNotifications | undefined;
 
   /**
    * @param nodes - One adapter per independent Redis node (an odd number, 3 or 5, is best), or
@@ -61,6 +64,10 @@ export class Redlock {
   constructor(nodes: readonly (RedisAdapter | RedlockNode)[], options?: RedlockOptions) {
     this.#set = { nodes: resolveNodes(nodes), options: resolveOptions(options) };
     this.quorum = quorumOf(this.#set.nodes.length);
+    this.#notifications = ReleaseNotifications.over(
+      this.#set.nodes.map((node) => node.adapter),
+      this.#set.options.clock,
+    );
   }
 
   /**
@@ -158,17 +165,45 @@ export class Redlock {
     };
   }
 
+  /**
+   * Runs attempts until one succeeds. Timed retries follow each other at `retryDelayMs` ± jitter and are
+   * counted by `retryCount`. When the lock is held by another owner and the nodes can notify, the waiter
+   * also listens for its release and tries again the moment it comes: such an attempt uses up no retry,
+   * so a waiter gives up only after its timed retries, however often the lock changes hands.
+   */
   async #acquire(request: AcquireRequest): Promise<Lock> {
-    const { signal, retryCount } = request;
+    const { signal, retryCount, keys, ttlMs } = request;
+    const { options } = this.#set;
+    const { clock } = options;
     const attempts: AcquireAttempt[] = [];
-    for (;;) {
-      signal?.throwIfAborted();
-      const outcome = await this.#attempt(request, attempts.length + 1);
-      if (outcome instanceof Lock) return outcome;
-      attempts.push(outcome);
-      signal?.throwIfAborted();
-      if (attempts.length > retryCount) throw this.#acquireError(request, attempts);
-      await sleep(this.#set.options.clock, retryDelayMs(request.retryDelayMs, request.retryJitterMs), signal);
+    let watch: KeyWatch | undefined;
+    try {
+      let timedRetries = 0;
+      let retryAt = 0;
+      let isTimed = true;
+      for (;;) {
+        signal?.throwIfAborted();
+        const outcome = await this.#attempt(request, attempts.length + 1);
+        if (outcome instanceof Lock) return outcome;
+        attempts.push(outcome);
+        signal?.throwIfAborted();
+        if (isTimed) {
+          if (timedRetries === retryCount) throw this.#acquireError(request, attempts);
+          timedRetries += 1;
+          retryAt = clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+        }
+        if (watch === undefined && this.#notifications && outcome.nodes.some((node) => node.status === 'held')) {
+          const timeoutMs = Math.max(...this.#set.nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs)));
+          watch = this.#notifications.watch(keys, timeoutMs);
+          await watch.ready;
+          // The holder may have released before we listened: look once more, at no cost to the retries.
+          isTimed = false;
+          continue;
+        }
+        isTimed = (await waitForRetry(clock, Math.max(0, retryAt - clock.now()), watch, signal)) === 'timer';
+      }
+    } finally {
+      watch?.close();
     }
   }
 
@@ -190,7 +225,7 @@ export class Redlock {
     );
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-    const releaseOn = (nodeIndex: number) => releaseOnNode(this.#set, nodeIndex, keys, token, ttlMs);
+    const releaseOn = (nodeIndex: number, announce: boolean) => releaseOnNode(this.#set, nodeIndex, keys, token, ttlMs, announce);
 
     if (vote.hasQuorum && validity > 0) {
       const lock = new Lock({
@@ -209,7 +244,7 @@ export class Redlock {
         const status = vote.outcomes[nodeIndex]?.status;
         if (status === 'acquired' || status === 'held') return;
         void call.lateAnswer.then((answer) => {
-          if (answer === 'acquired' && lock.state !== 'held') void releaseOn(nodeIndex).outcome;
+          if (answer === 'acquired' && lock.state !== 'held') void releaseOn(nodeIndex, true).outcome;
         });
       });
       return lock;
@@ -223,10 +258,12 @@ export class Redlock {
         if (outcome.status === 'timeout') {
           // The script may still run after the timeout; release again if it reports that it did.
           void call.lateAnswer.then((answer) => {
-            if (answer === 'acquired') void releaseOn(nodeIndex).outcome;
+            if (answer === 'acquired') void releaseOn(nodeIndex, false).outcome;
           });
         }
-        await releaseOn(nodeIndex).outcome;
+        // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps
+        // clients that split the nodes between them from waking each other in lockstep.
+        await releaseOn(nodeIndex, false).outcome;
       }),
     );
     await Promise.all(cleanups);

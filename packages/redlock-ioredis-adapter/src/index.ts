@@ -1,1 +1,1 @@
-export { IoredisAdapter } from './ioredis-adapter.js';
+export { IoredisAdapter, type IoredisAdapterOptions } from './ioredis-adapter.js';

@@ -1,5 +1,16 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { RedisAdapter } from 'redlock-core';
+import type { RedisAdapter, Unsubscribe } from 'redlock-core';
+
+/** Options of an {@link IoredisAdapter}. */
+export interface IoredisAdapterOptions {
+  /**
+   * A second client to the same node for pub/sub, e.g. `client.duplicate()`. With it, waiters in
+   * `acquire()` are woken the moment the lock is released instead of at their next retry timer. A client
+   * in subscriber mode can run nothing else, so it must not be `client` itself. The adapter never closes it.
+   * @defaultValue none: waiters retry on their timer only
+   */
+  readonly subscriber?: Redis | Cluster;
+}
 
 /**
  * Connects one Redlock node to an ioredis client: a `Redis` for a standalone master, or a `Cluster`, where
@@ -32,17 +43,70 @@ import type { RedisAdapter } from 'redlock-core';
  * const lock = await redlock.acquire(['{orders}:42:items', '{orders}:42:payment'], 10_000);
  * await lock.release();
  *
+ * // Prompt hand-off: a second connection per node carries release notifications.
+ * const notified = new Redlock(clients.map((client) => new IoredisAdapter(client, { subscriber: client.duplicate() })));
+ *
  * // A Redis Cluster counts as one node; its keys must share a hash tag.
  * const cluster = new Cluster([{ host: 'cluster-a', port: 6379 }], { enableOfflineQueue: false });
  * const clusterRedlock = new Redlock([new IoredisAdapter(cluster)]);
  * ```
  */
 export class IoredisAdapter implements RedisAdapter {
+  /**
+   * Subscribes to a channel on the `subscriber` client; present only when one was given, which is how the
+   * core knows that this node can notify waiters. Several subscriptions to one channel share one SUBSCRIBE.
+   */
+  readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   readonly #client: Redis | Cluster;
 
-  /** @param client - A connected or connecting ioredis `Redis` or `Cluster`; the adapter never closes it. */
-  constructor(client: Redis | Cluster) {
+  /**
+   * @param client - A connected or connecting ioredis `Redis` or `Cluster`; the adapter never closes it.
+   * @param options - See {@link IoredisAdapterOptions}.
+   * @throws `TypeError` if `subscriber` is `client` itself.
+   */
+  constructor(client: Redis | Cluster, options: IoredisAdapterOptions = {}) {
     this.#client = client;
+    const { subscriber } = options;
+    if (subscriber === undefined) return;
+    if (subscriber === client) {
+      throw new TypeError('Expected `subscriber` to be a client of its own, e.g. `client.duplicate()`, got `client` itself');
+    }
+    const listeners = new Map<string, Set<() => void>>();
+    subscriber.on('message', (channel: string) => {
+      for (const listener of [...(listeners.get(channel) ?? [])]) listener();
+    });
+    this.subscribe = async (channel, onMessage) => {
+      let channelListeners = listeners.get(channel);
+      if (channelListeners === undefined) {
+        channelListeners = new Set();
+        listeners.set(channel, channelListeners);
+      }
+      // Wrapped, so the same callback subscribed twice is still two subscriptions.
+      const listener = (): void => onMessage();
+      channelListeners.add(listener);
+      /** Removes the listener; true if it was the channel's last, so the channel must be unsubscribed. */
+      const removeListener = (): boolean => {
+        channelListeners.delete(listener);
+        if (channelListeners.size > 0) return false;
+        listeners.delete(channel);
+        return true;
+      };
+      // SUBSCRIBE and UNSUBSCRIBE go out in the order of the first and last listener, on one connection.
+      if (channelListeners.size === 1) {
+        try {
+          await subscriber.subscribe(channel);
+        } catch (error) {
+          removeListener();
+          throw error;
+        }
+      }
+      let isSubscribed = true;
+      return async () => {
+        if (!isSubscribed) return;
+        isSubscribed = false;
+        if (removeListener()) await subscriber.unsubscribe(channel);
+      };
+    };
   }
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */

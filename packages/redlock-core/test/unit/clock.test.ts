@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { driftMs, sleep, SYSTEM_CLOCK, unrefTimer, validityMs } from '../../src/clock.js';
+import { driftMs, SYSTEM_CLOCK, unrefTimer, validityMs } from '../../src/clock.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 describe('driftMs', () => {
@@ -27,39 +27,6 @@ describe('validityMs', () => {
     expect(validityMs({ ttlMs: 1000, elapsedMs: 988, driftFactor: 0.01 })).toBe(0);
     expect(validityMs({ ttlMs: 1000, elapsedMs: 1500, driftFactor: 0.01 })).toBe(-512);
     expect(validityMs({ ttlMs: 2, elapsedMs: 0, driftFactor: 0.01 })).toBe(0);
-  });
-});
-
-describe('sleep', () => {
-  it('resolves after ms on the clock, not before', async () => {
-    const clock = new FakeClock();
-    let isDone = false;
-    void sleep(clock, 200).then(() => {
-      isDone = true;
-    });
-    await clock.advance(199);
-    expect(isDone).toBe(false);
-    await clock.advance(1);
-    expect(isDone).toBe(true);
-  });
-
-  it('rejects with signal.reason as soon as the signal aborts, and clears its timer', async () => {
-    const clock = new FakeClock();
-    const controller = new AbortController();
-    const reason = new Error('stop');
-    const sleeping = sleep(clock, 1000, controller.signal);
-    await clock.advance(10);
-    controller.abort(reason);
-    await expect(sleeping).rejects.toBe(reason);
-    expect(clock.now()).toBe(10);
-    expect(clock.pendingTimerCount).toBe(0);
-  });
-
-  it('rejects at once, without a timer, when the signal is already aborted', async () => {
-    const clock = new FakeClock();
-    const reason = new Error('already');
-    await expect(sleep(clock, 1000, AbortSignal.abort(reason))).rejects.toBe(reason);
-    expect(clock.pendingTimerCount).toBe(0);
   });
 });
 

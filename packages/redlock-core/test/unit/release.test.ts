@@ -24,7 +24,7 @@ describe('lock.release()', () => {
       releasedCount: 4,
     });
     expect(nodes.flatMap(keysOf)).toEqual([]);
-    expect(nodes[0]!.callsTo('release')[0]).toMatchObject({ keys: ['a', 'b'], args: [lock.token] });
+    expect(nodes[0]!.callsTo('release')[0]).toMatchObject({ keys: ['a', 'b'], args: [lock.token, 'redlock:released:'] });
   });
 
   it('resolves with the first result when called again, without calling any node', async () => {

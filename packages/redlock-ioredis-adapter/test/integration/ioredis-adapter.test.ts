@@ -80,3 +80,46 @@ describeAdapterContract('IoredisAdapter over a Redis client', () => {
     });
   });
 });
+
+describe('IoredisAdapter subscriptions', () => {
+  /** Publishes on `channel` from a client of its own; resolves with the number of subscribed connections. */
+  const published = async (channel: string): Promise<number> => redis.createClient(0).publish(channel, '1');
+
+  it('has no subscribe capability without a subscriber client', () => {
+    expect(new IoredisAdapter(redis.createClient(0)).subscribe).toBeUndefined();
+  });
+
+  it('refuses the main client as its own subscriber', () => {
+    const client = redis.createClient(0);
+    expect(() => new IoredisAdapter(client, { subscriber: client })).toThrow(TypeError);
+  });
+
+  it('delivers messages while subscribed, shares one SUBSCRIBE per channel, and stops after the last unsubscribe', async () => {
+    const subscriber = redis.createClient(0);
+    const adapter = new IoredisAdapter(redis.createClient(0), { subscriber });
+    const channel = `${KEY_PREFIX}released:${Date.now()}`;
+    const received: string[] = [];
+    const first = await adapter.subscribe!(channel, () => received.push('first'));
+    const second = await adapter.subscribe!(channel, () => received.push('second'));
+    expect(await published(channel)).toBe(1); // one subscribed connection, however many listeners
+    await waitFor(() => received.length === 2);
+    expect(received.sort()).toEqual(['first', 'second']);
+
+    await first();
+    await first(); // a second call is a no-op
+    expect(await published(channel)).toBe(1);
+    await waitFor(() => received.length === 3);
+    expect(received[2]).toBe('second');
+
+    await second();
+    expect(await published(channel)).toBe(0);
+    // The subscriber connection is back to normal mode: the adapter never closes it.
+    expect(await subscriber.ping()).toBe('PONG');
+  });
+});
+
+/** Polls `condition` every 10 ms for at most 2 s. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let tries = 0; tries < 200 && !condition(); tries += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
+}

@@ -5,7 +5,12 @@ import type { Redis } from 'ioredis';
 import { acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
 import { extendScript, parseExtendReply } from '../../../redlock-core/src/scripts/extend.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
-import { parseReleaseReply, releaseScript } from '../../../redlock-core/src/scripts/release.js';
+import {
+  parseReleaseReply,
+  RELEASE_CHANNEL_PREFIX,
+  releaseChannelOf,
+  releaseScript,
+} from '../../../redlock-core/src/scripts/release.js';
 import { IoredisAdapter } from '../../src/index.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
@@ -130,5 +135,21 @@ describe('the release script', () => {
     expect(reply).toBe(0);
     expect(parseReleaseReply(reply, keys.length)).toBe('not-held');
     expect(await valuesOf(keys)).toEqual([OTHER_TOKEN, null]);
+  });
+
+  it('announces each key it deleted on its release channel when given the prefix, and nothing otherwise', async () => {
+    const keys = keysFor('release-announce', 3);
+    const subscriber = redis.createClient(0);
+    const heard: string[] = [];
+    subscriber.on('message', (channel: string) => heard.push(channel));
+    await subscriber.subscribe(...keys.map(releaseChannelOf));
+    await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
+    await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
+    await client.set(keys[2] as string, TOKEN, 'PX', 10_000);
+    expect(await run(releaseScript, keys.slice(0, 1), [TOKEN, ''])).toBe(1);
+    expect(await run(releaseScript, keys, [TOKEN, RELEASE_CHANNEL_PREFIX])).toBe(1);
+    // A round trip on the subscriber connection delivers every message published before it.
+    await subscriber.unsubscribe();
+    expect(heard).toEqual([releaseChannelOf(keys[2] as string)]);
   });
 });

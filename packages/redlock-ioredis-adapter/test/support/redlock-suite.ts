@@ -22,9 +22,10 @@ const NODE_TIMEOUT_MS = 1_000;
  * Runs Redlock end to end on 5 real Redis nodes through an adapter: the lock cycle, contention between
  * clients, expiry, and faults (killed, paused and late nodes). Any new adapter runs it unchanged.
  *
- * @param makeAdapter - Wraps a client of the test's own for node `index`; the suite closes the client.
+ * @param makeAdapter - Wraps a client of the test's own for one node; `connect()` opens another client to
+ *   the same node (e.g. for pub/sub). The suite closes them all.
  */
-export function describeRedlockSuite(name: string, makeAdapter: (client: Redis) => RedisAdapter): void {
+export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, connect: () => Redis) => RedisAdapter): void {
   describe(`${name}: Redlock on ${NODE_COUNT} real nodes`, () => {
     const redis = useRedisNodes(NODE_COUNT);
     /** Plain clients to look at the nodes' keys, apart from the clients under test. */
@@ -37,7 +38,8 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis) 
       await Promise.all(
         clients.map((client, index) => (canInjectFaults && !isAnswering(redis.nodes[index]) ? undefined : client.ping().catch(() => undefined))),
       );
-      return new Redlock(clients.map(makeAdapter), {
+      const adapters = clients.map((client, index) => makeAdapter(client, () => redis.createClient(index)));
+      return new Redlock(adapters, {
         keyPrefix: prefix,
         retryDelayMs: 20,
         retryJitterMs: 10,
@@ -216,6 +218,23 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis) 
         .catch((error: unknown) => error);
       expect(lost).toBeInstanceOf(LockLostError);
       expect(await keysOnNodes()).toEqual([]);
+    });
+
+    it('hands the lock to a waiter when it is released: at once with notifications, else at its retry timer', async () => {
+      const holder = await newRedlock();
+      const waiter = await newRedlock({ retryDelayMs: 1_500, retryJitterMs: 0 });
+      const lock = await holder.acquire('orders:hand-off', TTL_MS);
+      const waiting = waiter.acquire('orders:hand-off', TTL_MS);
+      await delay(100); // the waiter fails once and listens, if its adapter can
+      await lock.release();
+      const releasedAt = performance.now();
+      const next = await waiting;
+      const waitedMs = performance.now() - releasedAt;
+      const canNotify = typeof makeAdapter(redis.createClient(0), () => redis.createClient(0)).subscribe === 'function';
+      // Generous bounds on either side of the 1.5 s retry timer, so a loaded machine cannot flip the result.
+      if (canNotify) expect(waitedMs).toBeLessThan(750);
+      else expect(waitedMs).toBeGreaterThan(750);
+      await next.release();
     });
 
     it('keeps a lock past its TTL with using() while the routine runs', async () => {

@@ -1,0 +1,100 @@
+import type { Unsubscribe } from '../../src/index.js';
+import { releaseScript } from '../../src/scripts/release.js';
+import type { FakeClock } from './fake-clock.js';
+import { FakeKeyspace, FakeNode, grantingNode } from './fake-adapter.js';
+
+/** The pub/sub side of one fake server: channels and their subscribers, shared by its connections. */
+class FakeBus {
+  readonly subscribers = new Map<string, Set<() => void>>();
+  readonly published: string[] = [];
+
+  publish(channel: string): void {
+    this.published.push(channel);
+    for (const subscriber of [...(this.subscribers.get(channel) ?? [])]) subscriber();
+  }
+
+  /** How many subscriptions are active on every channel together. */
+  get subscriptionCount(): number {
+    return [...this.subscribers.values()].reduce((count, set) => count + set.size, 0);
+  }
+}
+
+const busOf = new WeakMap<FakeKeyspace, FakeBus>();
+
+function bus(keyspace: FakeKeyspace): FakeBus {
+  let found = busOf.get(keyspace);
+  if (found === undefined) {
+    found = new FakeBus();
+    busOf.set(keyspace, found);
+  }
+  return found;
+}
+
+/**
+ * A {@link FakeNode} that also offers the optional `subscribe` capability. The release script announces
+ * each key it deleted when its reply is sent (the real script publishes as it deletes; the difference is
+ * the node's reply latency, which these tests keep at 0 where it matters).
+ */
+export class PubSubFakeNode extends FakeNode {
+  /** Every SUBSCRIBE this connection sent. */
+  readonly subscribeCalls: string[] = [];
+  /** Makes `subscribe` reject, as a node that refuses SUBSCRIBE would. */
+  subscribeError: Error | undefined;
+  /** Makes `subscribe` never settle, as a hung node would. */
+  isSubscribeHanging = false;
+  readonly #clock: FakeClock;
+
+  constructor(clock: FakeClock, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
+    super(clock, keyspace);
+    this.#clock = clock;
+  }
+
+  override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.#announce(sha1, keys, args, await super.evalsha(sha1, keys, args));
+  }
+
+  override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.#announce(releaseScript.source === source ? releaseScript.sha1 : '', keys, args, await super.eval(source, keys, args));
+  }
+
+  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+    this.subscribeCalls.push(channel);
+    if (this.subscribeError !== undefined) return Promise.reject(this.subscribeError);
+    if (this.isSubscribeHanging) return new Promise(() => undefined);
+    const subscribers = bus(this.keyspace).subscribers;
+    const set = subscribers.get(channel) ?? new Set();
+    subscribers.set(channel, set);
+    set.add(onMessage);
+    return Promise.resolve(async () => {
+      set.delete(onMessage);
+    });
+  }
+
+  /** Channels published on this node's server, in order. */
+  get published(): readonly string[] {
+    return bus(this.keyspace).published;
+  }
+
+  /** Subscriptions active on this node's server. */
+  get subscriptionCount(): number {
+    return bus(this.keyspace).subscriptionCount;
+  }
+
+  /** A second connection to the same server, also able to subscribe. */
+  override connectAnotherClient(): PubSubFakeNode {
+    return new PubSubFakeNode(this.#clock, this.keyspace);
+  }
+
+  #announce(sha1: string, keys: readonly string[], args: readonly string[], reply: unknown): unknown {
+    const channelPrefix = args[1];
+    if (sha1 === releaseScript.sha1 && channelPrefix && typeof reply === 'number' && reply > 0) {
+      for (const key of keys) bus(this.keyspace).publish(channelPrefix + key);
+    }
+    return reply;
+  }
+}
+
+/** A healthy pub/sub-capable node with every script cached. */
+export function pubSubNode(clock: FakeClock): PubSubFakeNode {
+  return new PubSubFakeNode(clock, grantingNode(clock).keyspace);
+}

@@ -1,0 +1,214 @@
+import { describe, expect, it } from '@jest/globals';
+import { type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
+import { type KeyWatch, waitForRetry } from '../../src/release-notifications.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNodes } from '../support/fake-adapter.js';
+import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
+
+/** Five pub/sub-capable nodes, a holder's Redlock and a waiter's, each over connections of its own. */
+function setup(options: RedlockOptions = {}): { clock: FakeClock; nodes: PubSubFakeNode[]; holder: Redlock; waiter: Redlock } {
+  const clock = new FakeClock();
+  const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+  const holder = new Redlock(nodes, { clock, retryCount: 0 });
+  const waiter = new Redlock(
+    nodes.map((node) => node.connectAnotherClient()),
+    { clock, retryDelayMs: 200, retryJitterMs: 0, ...options },
+  );
+  return { clock, nodes, holder, waiter };
+}
+
+/** Runs the fake clock until `promise` settles or `ms` of virtual time passed. */
+async function within<T>(clock: FakeClock, ms: number, promise: Promise<T>): Promise<{ value?: T; error?: unknown; atMs: number }> {
+  let result: { value?: T; error?: unknown } | undefined;
+  promise.then(
+    (value) => (result = { value }),
+    (error: unknown) => (result = { error }),
+  );
+  const deadline = clock.now() + ms;
+  while (result === undefined && clock.now() < deadline) await clock.advance(1);
+  return { ...result, atMs: clock.now() };
+}
+
+describe('prompt hand-off through release notifications', () => {
+  it('acquires the moment the holder releases, not at its next retry timer', async () => {
+    const { clock, holder, waiter } = setup();
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    await clock.runUntilSettled(held.release());
+    const releasedAtMs = clock.now();
+    const { value: lock } = await within(clock, 5, waiting);
+    expect(lock?.state).toBe('held');
+    // Well before the 200 ms retry timer: the release notification woke the waiter.
+    expect(clock.now() - releasedAtMs).toBeLessThan(5);
+    await clock.runUntilSettled((lock as Lock).release());
+  });
+
+  it('falls back to the retry timer when the nodes cannot notify', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const holder = new Redlock(nodes, { clock, retryCount: 0 });
+    const waiter = new Redlock(
+      nodes.map((node) => node.connectAnotherClient()),
+      { clock, retryDelayMs: 200, retryJitterMs: 0 },
+    );
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    await clock.runUntilSettled(held.release());
+    const { value: lock, atMs } = await within(clock, 500, waiting);
+    expect(lock?.state).toBe('held');
+    expect(atMs).toBe(200);
+  });
+
+  it('subscribes only after the lock was found held, once per node and resource, and unsubscribes at the end', async () => {
+    const { clock, nodes, holder, waiter } = setup();
+    const free = await clock.runUntilSettled(waiter.acquire('free', 10_000));
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+    await clock.runUntilSettled(free.release());
+
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const first = waiter.acquire('orders:42', 10_000);
+    const second = waiter.acquire('orders:42', 10_000);
+    await clock.advance(10);
+    // Two waiters of one Redlock share one subscription per node.
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([1, 1, 1, 1, 1]);
+    await clock.runUntilSettled(held.release());
+    const firstLock = await clock.runUntilSettled(Promise.race([first, second]));
+    await clock.runUntilSettled(firstLock.release());
+    const both = await clock.runUntilSettled(Promise.all([first, second]));
+    await clock.runUntilSettled(both.find((lock) => lock !== firstLock)!.release());
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('does not count attempts woken by a release against retryCount', async () => {
+    // The lock changes hands 20 times while the waiter, allowed 2 timed retries, keeps trying.
+    const { clock, nodes, waiter } = setup({ retryCount: 2, retryDelayMs: 1_000 });
+    const others = Array.from({ length: 2 }, () => new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: 0 }));
+    let lock = await clock.runUntilSettled(others[0]!.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(5);
+    for (let handOff = 0; handOff < 20; handOff += 1) {
+      // The fake runs a command as it is sent and announces a release with its reply, so the next owner
+      // takes the lock before the woken waiter's attempt arrives: the waiter loses every race.
+      const release = lock.release();
+      const next = others[handOff % 2]!.acquire('orders:42', 10_000);
+      await clock.runUntilSettled(release);
+      lock = await clock.runUntilSettled(next);
+      await clock.advance(5);
+    }
+    await clock.runUntilSettled(lock.release());
+    const { value: acquired, error, atMs } = await within(clock, 50, waiting);
+    expect(error).toBeUndefined();
+    expect(acquired?.attempts).toBeGreaterThan(3);
+    expect(atMs).toBeLessThan(1_000);
+    await clock.runUntilSettled((acquired as Lock).release());
+  });
+
+  it('still gives up after its timed retries when no release comes', async () => {
+    const { clock, nodes, holder, waiter } = setup({ retryCount: 2, retryDelayMs: 100 });
+    await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const { error, atMs } = await within(clock, 1_000, waiter.acquire('orders:42', 10_000));
+    expect(error).toBeInstanceOf(LockAcquireError);
+    // The first attempt, one more right after subscribing, then the two timed retries.
+    expect((error as LockAcquireError).attempts).toHaveLength(4);
+    expect(atMs).toBe(200);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('falls back to the timer when subscribing fails or hangs', async () => {
+    const { clock, nodes, holder } = setup();
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const hangingWaiter = new Redlock(
+      nodes.map((node) => Object.assign(node.connectAnotherClient(), { isSubscribeHanging: true })),
+      { clock, retryDelayMs: 200, retryJitterMs: 0, nodeTimeoutMs: 50 },
+    );
+    const failingWaiter = new Redlock(
+      nodes.map((node) => Object.assign(node.connectAnotherClient(), { subscribeError: new Error('ERR unknown command') })),
+      { clock, retryDelayMs: 200, retryJitterMs: 0 },
+    );
+    const hanging = hangingWaiter.acquire('orders:42', 10_000);
+    const failing = failingWaiter.acquire('orders:42', 10_000);
+    await clock.advance(100);
+    await clock.runUntilSettled(held.release());
+    const [a, b] = await Promise.all([within(clock, 500, hanging), within(clock, 500, failing)]);
+    const locks = [a.value, b.value].filter((lock): lock is Lock => lock !== undefined);
+    expect(locks).toHaveLength(1);
+    await clock.runUntilSettled(locks[0]!.release());
+  });
+
+  it('announces the release of a held lock, but not the cleanup of a failed attempt', async () => {
+    const { clock, nodes, holder, waiter } = setup({ retryCount: 0 });
+    // Someone else holds 3 nodes: the waiter wins 2, fails, and removes its 2 keys without announcing it.
+    for (const node of nodes.slice(2)) node.keyspace.set('orders:42', 'someone-else', 10_000);
+    const { error } = await within(clock, 100, waiter.acquire('orders:42', 10_000));
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(nodes.map((node) => node.published)).toEqual(Array(5).fill([]));
+    for (const node of nodes.slice(2)) node.keyspace.delete('orders:42');
+    const lock = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    await clock.runUntilSettled(lock.release());
+    expect(nodes.map((node) => node.published)).toEqual(Array(5).fill(['redlock:released:orders:42']));
+  });
+});
+
+describe('waitForRetry', () => {
+  /** A watch whose release the test triggers by hand. */
+  function manualWatch(): KeyWatch & { release(): void } {
+    let waiting: (() => void) | undefined;
+    return {
+      ready: Promise.resolve(),
+      onNextRelease(callback) {
+        waiting = callback;
+        return () => {
+          waiting = undefined;
+        };
+      },
+      close() {},
+      release() {
+        waiting?.();
+      },
+    };
+  }
+
+  it("resolves 'timer' after the delay on the clock, not before", async () => {
+    const clock = new FakeClock();
+    let how: string | undefined;
+    void waitForRetry(clock, 200, undefined, undefined).then((result) => (how = result));
+    await clock.advance(199);
+    expect(how).toBeUndefined();
+    await clock.advance(1);
+    expect(how).toBe('timer');
+  });
+
+  it("resolves 'release' at a release notification and clears its timer", async () => {
+    const clock = new FakeClock();
+    const watch = manualWatch();
+    const waiting = waitForRetry(clock, 1000, watch, undefined);
+    await clock.advance(10);
+    watch.release();
+    await expect(waiting).resolves.toBe('release');
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('rejects with signal.reason as soon as the signal aborts, and clears its timer and its watch', async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const watch = manualWatch();
+    const waiting = waitForRetry(clock, 1000, watch, controller.signal);
+    await clock.advance(10);
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    watch.release(); // ignored: the wait is over
+    expect(clock.now()).toBe(10);
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('rejects at once, without a timer, when the signal is already aborted', async () => {
+    const clock = new FakeClock();
+    const reason = new Error('already');
+    await expect(waitForRetry(clock, 1000, undefined, AbortSignal.abort(reason))).rejects.toBe(reason);
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+});
