@@ -54,13 +54,15 @@ try {
 function workers(rounds: number): Promise<void>[] {
   return Array.from({ length: WORKERS }, async (_, worker) => {
     for (let round = 0; round < rounds; round += 1) {
+      const waitStart = performance.now();
       const lock = await redlock.acquire(RESOURCE, TTL_MS);
+      const waitedMs = performance.now() - waitStart;
       holders += 1;
       if (holders > 1) overlaps += 1;
       criticalSections += 1;
       onFirstHold();
       console.log(
-        `   worker ${worker + 1} holds it  attempt ${String(lock.attempts).padStart(2)}  ` +
+        `   worker ${worker + 1} holds it  waited ${waitedMs.toFixed(0).padStart(3)} ms  attempts ${String(lock.attempts).padStart(2)}  ` +
           `validity ${Math.round(lock.remainingValidityMs)} ms  nodes ${await nodeMap(lock.token)}`,
       );
       await delay(60); // the work the lock protects

@@ -16,7 +16,7 @@ export interface ExampleNodes {
   readonly local: LocalRedisNodes | undefined;
   /** One ioredis client per node, set to fail fast while its node is down. */
   readonly clients: readonly Redis[];
-  /** One adapter per client, for `new Redlock(...)`. */
+  /** One adapter per client, with a subscriber connection for prompt hand-off, for `new Redlock(...)`. */
   readonly adapters: readonly IoredisAdapter[];
   /** Quits the clients and stops the nodes the example started. */
   close(): Promise<void>;
@@ -25,26 +25,26 @@ export interface ExampleNodes {
 /** Opens the nodes an example runs on: see the comment at the top of this file. */
 export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
   const { urls, local } = await findNodes(count);
-  const clients = urls.map(
-    (url) =>
-      new Redis(url, {
-        // A lock client wants a down node to fail at once, not to queue commands until it is back.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => 100,
-      }),
-  );
+  const connect = (url: string): Redis =>
+    new Redis(url, {
+      // A lock client wants a down node to fail at once, not to queue commands until it is back.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => 100,
+    });
+  const clients = urls.map(connect);
+  const subscribers = urls.map(connect);
   // ioredis reports connection errors as events; the lock reports them per node, so don't print them twice.
-  for (const client of clients) client.on('error', () => undefined);
+  for (const client of [...clients, ...subscribers]) client.on('error', () => undefined);
   // Without the offline queue, commands sent before a connection is ready fail, so wait for it (bounded).
-  await Promise.all(clients.map((client) => whenReady(client, 5_000)));
+  await Promise.all([...clients, ...subscribers].map((client) => whenReady(client, 5_000)));
   return {
     urls,
     local,
     clients,
-    adapters: clients.map((client) => new IoredisAdapter(client)),
+    adapters: clients.map((client, index) => new IoredisAdapter(client, { subscriber: subscribers[index] })),
     async close() {
-      clients.forEach((client) => client.disconnect());
+      [...clients, ...subscribers].forEach((client) => client.disconnect());
       await local?.stop();
     },
   };
