@@ -1,5 +1,5 @@
 import { type Clock, unrefTimer } from './clock.js';
-import { type LockExtendError, LockLostError } from './errors.js';
+import { type LockExtendError, LockLimitError, LockLostError } from './errors.js';
 import { describeResources, type Lock } from './lock.js';
 
 /** A running auto-extension; `stop()` ends it and waits for an extension in flight. */
@@ -7,19 +7,30 @@ export interface AutoExtension {
   stop(): Promise<void>;
 }
 
+/** Limits on how long `using()` keeps a lock; see {@link UsingOptions}. */
+export interface ExtensionLimits {
+  readonly maxExtensions: number | undefined;
+  readonly maxHoldMs: number | undefined;
+}
+
 /**
  * Keeps `lock` extended by `ttlMs` while a routine runs: each extension starts when half the TTL of
- * validity is left, so a failed one can be retried before validity runs out. Calls `onLost` once, the
- * moment the lock can no longer be guaranteed: a quorum of nodes no longer holds our token, or validity
- * ran out before an extension succeeded. Stops quietly if the routine releases the lock itself.
+ * validity is left, so a failed one can be retried before validity runs out. Calls `onStop` once, the
+ * moment the lock can no longer be guaranteed (a {@link LockLostError}: a quorum of nodes no longer holds
+ * our token, or validity ran out before an extension succeeded) or a limit ends the extensions (a
+ * {@link LockLimitError}; the lock then stays valid until its validity runs out). Stops quietly if the
+ * routine releases the lock itself.
  */
 export function keepExtended(
   lock: Lock,
   ttlMs: number,
   clock: Clock,
-  onLost: (error: LockLostError) => void,
+  limits: ExtensionLimits,
+  onStop: (error: LockLostError | LockLimitError) => void,
 ): AutoExtension {
   let isStopped = false;
+  let extensions = 0;
+  let holdTimer: unknown;
   let extendTimer: unknown;
   let expiryTimer: unknown;
   let inFlight: Promise<void> | undefined;
@@ -33,15 +44,32 @@ export function keepExtended(
     isStopped = true;
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(expiryTimer);
+    clock.clearTimeout(holdTimer);
+  };
+  const reachLimit = (limit: LockLimitError['limit'], detail: string): void => {
+    if (isStopped) return;
+    stop();
+    onStop(
+      new LockLimitError(`Stopped extending the lock on ${describeResources(lock.resources)}: ${detail}`, {
+        resources: lock.resources,
+        limit,
+      }),
+    );
   };
   const lose = (message: string, cause?: LockExtendError): void => {
     if (isStopped) return;
     stop();
-    onLost(new LockLostError(`Lost the lock on ${describeResources(lock.resources)}: ${message}`, { resources: lock.resources, cause }));
+    onStop(new LockLostError(`Lost the lock on ${describeResources(lock.resources)}: ${message}`, { resources: lock.resources, cause }));
   };
   const extendNow = (): void => {
+    if (limits.maxExtensions !== undefined && extensions >= limits.maxExtensions) {
+      return reachLimit('maxExtensions', `it was extended ${extensions} times, the most \`maxExtensions\` allows`);
+    }
     inFlight = lock.extend(ttlMs).then(
-      () => watch(),
+      () => {
+        extensions += 1;
+        watch();
+      },
       (error: LockExtendError) => {
         if (isStopped) return;
         if (lock.state === 'released') return stop();
@@ -65,6 +93,9 @@ export function keepExtended(
     extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));
   };
 
+  if (limits.maxHoldMs !== undefined) {
+    holdTimer = setTimer(() => reachLimit('maxHoldMs', `it was held for ${limits.maxHoldMs} ms, the most \`maxHoldMs\` allows`), limits.maxHoldMs);
+  }
   watch();
   return {
     async stop() {

@@ -113,6 +113,26 @@ export class LockReleaseError extends RedlockError {
 }
 
 /**
+ * `using()` stopped extending its lock because a limit was reached: `maxExtensions` or `maxHoldMs`. It is
+ * the `reason` of the signal handed to the routine. The lock stays valid for its remaining validity (see
+ * `lock.remainingValidityMs`): finish or stop the work within it.
+ */
+export class LockLimitError extends RedlockError {
+  override name = 'LockLimitError';
+
+  /** The locked resources, without the key prefix. */
+  readonly resources: readonly string[];
+  /** The limit that was reached. */
+  readonly limit: 'maxExtensions' | 'maxHoldMs';
+
+  constructor(message: string, options: { resources: readonly string[]; limit: 'maxExtensions' | 'maxHoldMs' }) {
+    super(message);
+    this.resources = options.resources;
+    this.limit = options.limit;
+  }
+}
+
+/**
  * The lock held by `using()` can no longer be guaranteed: automatic extension failed, or validity ran
  * out before it succeeded. It is the `reason` of the signal handed to the routine; `cause` is the last
  * {@link LockExtendError} when there was one. Stop the work, or make it safe with fencing.

@@ -4,13 +4,21 @@ export {
   type AcquireFailureReason,
   LockAcquireError,
   LockExtendError,
+  LockLimitError,
   LockLostError,
   LockReleaseError,
   NodeError,
   RedlockError,
 } from './errors.js';
 export { Lock, type LockState } from './lock.js';
-export { type AcquireOptions, DEFAULT_OPTIONS, MAX_TTL_MS, type RedlockNode, type RedlockOptions } from './options.js';
+export {
+  type AcquireOptions,
+  DEFAULT_OPTIONS,
+  MAX_TTL_MS,
+  type RedlockNode,
+  type RedlockOptions,
+  type UsingOptions,
+} from './options.js';
 export type {
   AcquireAttempt,
   AcquireNodeOutcome,

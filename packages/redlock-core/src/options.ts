@@ -66,6 +66,24 @@ export interface AcquireOptions {
   readonly retryJitterMs?: number;
 }
 
+/**
+ * Settings of `using()`: those of `acquire()`, plus limits that bound how long a routine keeps the lock,
+ * as the Redlock spec asks, so a stuck routine cannot hold a resource for ever. When a limit is reached,
+ * extension stops and the routine's signal aborts with a `LockLimitError`.
+ */
+export interface UsingOptions extends AcquireOptions {
+  /**
+   * The most automatic extensions; `0` never extends, so the routine has one TTL.
+   * @defaultValue unlimited
+   */
+  readonly maxExtensions?: number;
+  /**
+   * The longest time the routine may keep the lock, in milliseconds from its acquisition.
+   * @defaultValue unlimited
+   */
+  readonly maxHoldMs?: number;
+}
+
 /** The defaults of {@link RedlockOptions}; `nodeTimeoutMs` is derived from each call's TTL instead. */
 export const DEFAULT_OPTIONS = {
   driftFactor: 0.01,
@@ -183,6 +201,17 @@ export function resolveAcquireOptions(
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(given.signal)}`);
   }
   return { ...resolveRetries(given, defaults), signal: given.signal };
+}
+
+/** Validates the limits of `using()`. */
+export function resolveUsingLimits(options: unknown): {
+  readonly maxExtensions: number | undefined;
+  readonly maxHoldMs: number | undefined;
+} {
+  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options) as UsingOptions;
+  if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
+  if (maxHoldMs !== undefined) checkDurationMs('maxHoldMs', maxHoldMs, 1);
+  return { maxExtensions, maxHoldMs };
 }
 
 function resolveRetries(given: Partial<RetrySettings>, defaults: RetrySettings): RetrySettings {

@@ -1,7 +1,7 @@
 import type { RedisAdapter } from './adapter.js';
 import { keepExtended } from './auto-extend.js';
 import { validityMs } from './clock.js';
-import { type AcquireFailureReason, LockAcquireError, type LockLostError } from './errors.js';
+import { type AcquireFailureReason, LockAcquireError } from './errors.js';
 import { callEveryNode, describeResources, Lock, type NodeSet, releaseOnNode } from './lock.js';
 import {
   type AcquireOptions,
@@ -13,7 +13,9 @@ import {
   resolveNodes,
   resolveOptions,
   resolveResources,
+  resolveUsingLimits,
   type RetrySettings,
+  type UsingOptions,
 } from './options.js';
 import { type AcquireAttempt, countByStatus, describeOutcomes } from './outcomes.js';
 import { collectVotes, quorumOf } from './quorum.js';
@@ -99,7 +101,8 @@ export class Redlock {
   /**
    * Acquires a lock, runs `routine` while keeping the lock extended, and always releases it at the end.
    * The routine gets a `signal` that aborts, with a {@link LockLostError} as its `reason`, the moment the
-   * lock can no longer be guaranteed (or when `options.signal` aborts), and the live {@link Lock}.
+   * lock can no longer be guaranteed (with a {@link LockLimitError} when `maxExtensions` or `maxHoldMs` is
+   * reached, or with your reason when `options.signal` aborts), and the live {@link Lock}.
    *
    * @returns What `routine` returns. If `routine` throws, rejects with that same error; if the release
    *   then fails too, its {@link LockReleaseError} is attached as the error's `releaseError` property.
@@ -121,9 +124,10 @@ export class Redlock {
     resources: string | readonly string[],
     ttlMs: number,
     routine: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
-    options?: AcquireOptions,
+    options?: UsingOptions,
   ): Promise<T> {
     const request = this.#resolveRequest(resources, ttlMs, options);
+    const limits = resolveUsingLimits(options);
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     }
@@ -132,7 +136,7 @@ export class Redlock {
     const routineAbort = new AbortController();
     const onCallerAbort = (): void => routineAbort.abort(request.signal?.reason);
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const extension = keepExtended(lock, ttlMs, this.#set.options.clock, (error: LockLostError) => routineAbort.abort(error));
+    const extension = keepExtended(lock, ttlMs, this.#set.options.clock, limits, (error) => routineAbort.abort(error));
     const finish = async (): Promise<void> => {
       request.signal?.removeEventListener('abort', onCallerAbort);
       await extension.stop();
