@@ -1,4 +1,4 @@
-import type { AcquireAttempt, NodeOutcome } from './outcomes.js';
+import type { AcquireAttempt, InspectNodeOutcome, NodeOutcome } from './outcomes.js';
 
 /** Base class of every error this library rejects with on purpose; `instanceof RedlockError` catches them all. */
 export class RedlockError extends Error {
@@ -29,6 +29,27 @@ export class NodeError extends RedlockError {
  * too many nodes timed out or failed; or a quorum agreed too late for any validity to remain.
  */
 export type AcquireFailureReason = 'held-by-another-owner' | 'nodes-unreachable' | 'no-validity';
+
+/**
+ * `redlock.inspect()` could not tell whether the resource is locked: fewer than a quorum of nodes answered.
+ */
+export class LockInspectError extends RedlockError {
+  override name = 'LockInspectError';
+
+  /** The inspected resource, without the key prefix. */
+  readonly resource: string;
+  /** Each node's outcome. */
+  readonly nodes: readonly InspectNodeOutcome[];
+  /** The errors among `nodes`. */
+  readonly nodeErrors: readonly NodeError[];
+
+  constructor(message: string, options: { resource: string; nodes: readonly InspectNodeOutcome[] }) {
+    super(message);
+    this.resource = options.resource;
+    this.nodes = options.nodes;
+    this.nodeErrors = errorsOf(options.nodes);
+  }
+}
 
 /**
  * `acquire()` or `using()` found no quorum with validity left within its attempts.
@@ -149,6 +170,6 @@ export class LockLostError extends RedlockError {
   }
 }
 
-function errorsOf(nodes: readonly NodeOutcome<string>[]): NodeError[] {
+function errorsOf(nodes: readonly (NodeOutcome<string> | InspectNodeOutcome)[]): NodeError[] {
   return nodes.flatMap((node) => ('error' in node ? [node.error] : []));
 }

@@ -16,6 +16,26 @@ export type ExtendNodeOutcome = NodeOutcome<'extended' | 'not-held'>;
 /** Per-node outcome of a release call: `'not-held'` means none of our keys was left there. */
 export type ReleaseNodeOutcome = NodeOutcome<'released' | 'not-held'>;
 
+/** Per-node outcome of an inspection: `'locked'` with the key's remaining milliseconds, or `'free'`. */
+export type InspectNodeOutcome =
+  | { readonly nodeIndex: number; readonly status: 'locked'; readonly remainingMs: number }
+  | NodeOutcome<'free'>;
+
+/** Resolution value of `redlock.inspect()`: the quorum's view of one resource, without any token. */
+export interface LockInspection {
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  /** Whether a quorum of nodes holds a key for the resource, so that nobody else can acquire it now. */
+  readonly isLocked: boolean;
+  /**
+   * Milliseconds until fewer than a quorum of nodes hold the key (the quorum-th longest remaining TTL), so
+   * until the lock frees if nobody extends or releases it; `Infinity` for keys without a TTL, 0 if free.
+   */
+  readonly remainingMs: number;
+  /** Each node's answer, by node index. */
+  readonly nodes: readonly InspectNodeOutcome[];
+}
+
 /** One failed acquisition attempt: one round over all nodes. */
 export interface AcquireAttempt {
   /** Each node's answer, by node index. */

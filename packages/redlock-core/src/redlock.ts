@@ -1,7 +1,7 @@
 import type { RedisAdapter } from './adapter.js';
 import { keepExtended } from './auto-extend.js';
 import { validityMs } from './clock.js';
-import { type AcquireFailureReason, LockAcquireError } from './errors.js';
+import { type AcquireFailureReason, LockAcquireError, LockInspectError } from './errors.js';
 import { callEveryNode, describeResources, Lock, type NodeSet, releaseOnNode } from './lock.js';
 import {
   type AcquireOptions,
@@ -17,11 +17,12 @@ import {
   type RetrySettings,
   type UsingOptions,
 } from './options.js';
-import { type AcquireAttempt, countByStatus, describeOutcomes } from './outcomes.js';
-import { collectVotes, quorumOf } from './quorum.js';
+import { type AcquireAttempt, countByStatus, describeOutcomes, type InspectNodeOutcome, type LockInspection } from './outcomes.js';
+import { callNode, collectVotes, quorumOf } from './quorum.js';
 import { type KeyWatch, ReleaseNotifications, waitForRetry } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 import { acquireScript, parseAcquireReply } from './scripts/acquire.js';
+import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
 
@@ -158,6 +159,52 @@ export class Redlock {
     await finish();
     await lock.release().catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Tells whether a resource is locked and for how long, by the quorum's view, for dashboards and tools.
+   * It asks every node for the key's remaining TTL only, so it never sees or reveals an owner's token, and
+   * it changes nothing. The answer is a snapshot: the lock may be taken or freed right after it.
+   *
+   * @param resource - The resource name, without the key prefix.
+   * @throws {@link LockInspectError} if fewer than a quorum of nodes answered; `TypeError` or `RangeError`
+   *   for a bad resource, before any node is called.
+   *
+   * @example
+   * ```ts
+   * const { isLocked, remainingMs } = await redlock.inspect('reports:daily');
+   * ```
+   */
+  async inspect(resource: string): Promise<LockInspection> {
+    const { options, nodes } = this.#set;
+    const {
+      resources: [name],
+      keys,
+    } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
+    const remaining: (number | undefined)[] = [];
+    // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
+    const outcomes = await Promise.all(
+      nodes.map(
+        (node, nodeIndex) =>
+          callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, options, 10_000), options.clock, async (adapter) => {
+            remaining[nodeIndex] = parseInspectReply(await runScript(adapter, inspectScript, keys, []));
+            return remaining[nodeIndex] === undefined ? 'free' : 'locked';
+          }).outcome,
+      ),
+    );
+    const inspected = outcomes.map((outcome): InspectNodeOutcome =>
+      outcome.status === 'locked' ? { ...outcome, status: 'locked', remainingMs: remaining[outcome.nodeIndex] as number } : (outcome as InspectNodeOutcome),
+    );
+    const answered = inspected.filter((node) => node.status === 'locked' || node.status === 'free').length;
+    if (answered < this.quorum) {
+      throw new LockInspectError(
+        `Could not inspect ${describeResources([name as string])}: ${describeOutcomes(outcomes)}, quorum is ${this.quorum}`,
+        { resource: name as string, nodes: inspected },
+      );
+    }
+    const lockedMs = inspected.flatMap((node) => (node.status === 'locked' ? [node.remainingMs] : [])).sort((a, b) => b - a);
+    const remainingMs = lockedMs[this.quorum - 1] ?? 0;
+    return { resource: name as string, isLocked: remainingMs > 0, remainingMs, nodes: inspected };
   }
 
   #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown): AcquireRequest {
