@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 // Test-only deep imports: the scripts are internal to the core, and this file checks them against real Redis.
 import { acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
 import { extendScript, parseExtendReply } from '../../../redlock-core/src/scripts/extend.js';
+import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scripts/inspect.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
 import {
   parseReleaseReply,
@@ -41,7 +42,7 @@ async function valuesOf(keys: readonly string[]): Promise<(string | null)[]> {
   return Promise.all(keys.map((key) => client.get(key)));
 }
 
-describe.each([acquireScript, extendScript, releaseScript])('the $name script', (script) => {
+describe.each([acquireScript, extendScript, releaseScript, inspectScript])('the $name script', (script) => {
   it('has the SHA1 that SCRIPT LOAD returns', async () => {
     await expect(client.script('LOAD', script.source)).resolves.toBe(script.sha1);
   });
@@ -151,5 +152,18 @@ describe('the release script', () => {
     // A round trip on the subscriber connection delivers every message published before it.
     await subscriber.unsubscribe();
     expect(heard).toEqual([releaseChannelOf(keys[2] as string)]);
+  });
+});
+
+describe('the inspect script', () => {
+  it("replies the key's remaining TTL, -1 without one and -2 when absent, never its value", async () => {
+    const keys = keysFor('inspect', 3);
+    await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
+    await client.set(keys[1] as string, TOKEN);
+    const replies = await Promise.all(keys.map((key) => run(inspectScript, [key], [])));
+    expect(replies[0]).toBeGreaterThan(9_000);
+    expect(replies.slice(1)).toEqual([-1, -2]);
+    expect(replies.map(parseInspectReply).slice(1)).toEqual([Infinity, undefined]);
+    await client.del(keys[1] as string);
   });
 });
