@@ -1,4 +1,4 @@
-import type { AcquireAttempt, InspectNodeOutcome, NodeOutcome } from './outcomes.js';
+import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome } from './outcomes.js';
 
 /** Base class of every error this library rejects with on purpose; `instanceof RedlockError` catches them all. */
 export class RedlockError extends Error {
@@ -90,15 +90,15 @@ export class LockExtendError extends RedlockError {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
   /** Each node's outcome; empty when the lock was already released or expired and no node was asked. */
-  readonly nodes: readonly NodeOutcome<'extended' | 'not-held'>[];
-  /** Whether the lock is lost for sure: a quorum of nodes answered that they no longer hold our token. */
+  readonly nodes: readonly ExtendNodeOutcome[];
+  /** Whether the lock is lost for sure: so many nodes lack our keys (missing, or another owner's) that no quorum is left. */
   readonly isLost: boolean;
   /** The errors among `nodes`. */
   readonly nodeErrors: readonly NodeError[];
 
   constructor(
     message: string,
-    options: { resources: readonly string[]; nodes: readonly NodeOutcome<'extended' | 'not-held'>[]; isLost: boolean },
+    options: { resources: readonly string[]; nodes: readonly ExtendNodeOutcome[]; isLost: boolean },
   ) {
     super(message);
     this.resources = options.resources;

@@ -142,9 +142,9 @@ export class Lock {
     const start = clock.now();
     const wallStart = clock.wallNow();
     const quorum = quorumOf(nodes.length);
-    const calls = callEveryNode(this.#set, ttlMs, (adapter) =>
-      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs)]).then(parseExtendReply),
-    );
+    const extendOn = (reseed: boolean) => (adapter: ResolvedNode['adapter']) =>
+      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), reseed ? '1' : '0']).then(parseExtendReply);
+    const calls = callEveryNode(this.#set, ttlMs, extendOn(false));
     const vote = await collectVotes(
       calls.map((call) => call.outcome),
       'extended',
@@ -158,12 +158,22 @@ export class Lock {
         this.#validUntil = start + validity;
         this.#expiresAt = Math.floor(wallStart + validity);
       }
+      // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
+      // the lock regains its full margin. Nodes answering later are re-seeded when they answer.
+      const reseeds = calls.map(async (call, nodeIndex) => {
+        const answered = vote.outcomes[nodeIndex] !== undefined;
+        const status = answered ? vote.outcomes[nodeIndex]?.status : await call.lateAnswer;
+        if (status !== 'missing' || this.#isReleased) return;
+        const node = nodes[nodeIndex] as ResolvedNode;
+        await callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, options, ttlMs), clock, extendOn(true)).outcome;
+      });
+      await Promise.all(reseeds.filter((_, nodeIndex) => vote.outcomes[nodeIndex] !== undefined));
       return this;
     }
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
-    const notHeld = countByStatus(outcomes)['not-held'] ?? 0;
-    const isLost = notHeld > nodes.length - quorum || this.#isReleased;
+    const counts = countByStatus(outcomes);
+    const isLost = (counts['not-held'] ?? 0) + (counts['missing'] ?? 0) > nodes.length - quorum || this.#isReleased;
     const why = this.#isReleased
       ? 'the lock was released meanwhile'
       : vote.hasQuorum

@@ -2,7 +2,7 @@ import type { NodeError } from './errors.js';
 
 /**
  * What one node answered to one operation. `S` is the operation's own answers (`'acquired' | 'held'`
- * for acquire, `'extended' | 'not-held'` for extend, `'released' | 'not-held'` for release); a node
+ * for acquire, `'extended' | 'missing' | 'not-held'` for extend, `'released' | 'not-held'` for release); a node
  * that did not answer in time is `'timeout'`, one that failed or replied with an error is `'error'`.
  */
 export type NodeOutcome<S extends string> =
@@ -11,8 +11,11 @@ export type NodeOutcome<S extends string> =
 
 /** Per-node outcome of an acquire call: `'held'` means another owner holds at least one of the keys there. */
 export type AcquireNodeOutcome = NodeOutcome<'acquired' | 'held'>;
-/** Per-node outcome of an extend call: `'not-held'` means our token is gone from at least one key there. */
-export type ExtendNodeOutcome = NodeOutcome<'extended' | 'not-held'>;
+/**
+ * Per-node outcome of an extend call: `'missing'` means some of our keys are gone there (the node
+ * restarted empty, or a key expired early); `'not-held'` means another owner holds at least one of them.
+ */
+export type ExtendNodeOutcome = NodeOutcome<'extended' | 'missing' | 'not-held'>;
 /** Per-node outcome of a release call: `'not-held'` means none of our keys was left there. */
 export type ReleaseNodeOutcome = NodeOutcome<'released' | 'not-held'>;
 
@@ -62,6 +65,7 @@ export function countByStatus(nodes: readonly NodeOutcome<string>[]): Readonly<R
 const STATUS_WORDS: Readonly<Record<string, string>> = {
   held: 'held by another owner',
   'not-held': 'not holding our token',
+  missing: 'missing our keys',
   timeout: 'timed out',
   error: 'failed',
 };

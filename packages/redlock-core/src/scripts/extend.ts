@@ -3,26 +3,45 @@ import { defineScript, unexpectedReply } from './lua-script.js';
 export const extendScript = defineScript(
   'extend',
   /* lua */ `
---[[ Resets the TTL of every resource key, but only if all of them still hold our token: all or
-     nothing, and atomic, so we never extend a key that another owner set after ours expired.
-     KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] TTL in milliseconds
-     Returns 1 if every key was extended, 0 if any key no longer holds our token (nothing is changed). ]]
-local token, ttlMs = ARGV[1], ARGV[2]
+--[[ Extends the lock on this node: resets the TTL of every resource key, all or nothing, and only
+     while each key holds our token, so we never extend a key that another owner set after ours
+     expired. With re-seeding on, keys that are missing (the node restarted empty, or a key expired
+     early) are set again with our token, so the lock regains its full margin there; the client asks
+     for that only once a quorum of nodes has extended, so a lock that is gone stays gone.
+     Atomic, so nobody can slip in between the check and the writes.
+     KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed
+     Returns 1 if every key held our token and was extended, 2 if some were missing (set again when
+     re-seeding, else nothing changed), 0 if any key holds another owner's token (nothing changed). ]]
+local token, ttlMs, reseed = ARGV[1], ARGV[2], ARGV[3] == '1'
+local missing = 0
 for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= token then
+  local value = redis.call('GET', KEYS[i])
+  if value == false then
+    missing = missing + 1
+  elseif value ~= token then
     return 0
   end
 end
+if missing > 0 and not reseed then
+  return 2
+end
 for i = 1, #KEYS do
-  redis.call('PEXPIRE', KEYS[i], ttlMs)
+  redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+end
+if missing > 0 then
+  return 2
 end
 return 1
 `,
 );
 
-/** Parses the extend script's reply: `'extended'` or `'not-held'`. */
-export function parseExtendReply(reply: unknown): 'extended' | 'not-held' {
+/**
+ * Parses the extend script's reply: `'extended'`, `'missing'` (some of our keys are gone there; set
+ * again if re-seeding) or `'not-held'` (another owner holds a key there).
+ */
+export function parseExtendReply(reply: unknown): 'extended' | 'missing' | 'not-held' {
   if (reply === 1) return 'extended';
+  if (reply === 2) return 'missing';
   if (reply === 0) return 'not-held';
   throw unexpectedReply('extend', reply);
 }

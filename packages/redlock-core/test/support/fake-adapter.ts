@@ -13,11 +13,32 @@ const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScrip
 /** The token a {@link refusingNode} reports for every key: some other owner's. */
 export const OTHER_OWNER_TOKEN = 'another-owner';
 
+/**
+ * How the fake runs a script it does not know by name: `keyspace` is the server's state (keys, `runId`,
+ * `uptimeMs`), `keys` and `args` are the call's. Return the reply, or throw the server's error.
+ */
+export type FakeScriptBehaviour = (keyspace: FakeKeyspace, keys: readonly string[], args: readonly string[]) => unknown;
+
+const EXTRA_SCRIPTS = new Map<string, { readonly script: LuaScript; readonly run: FakeScriptBehaviour }>();
+
+/**
+ * Teaches every {@link FakeNode} a script beyond acquire, extend and release, e.g. one a new core feature
+ * adds (a restart check reading `run_id`), by its semantics. Returns a function that forgets it again.
+ */
+export function defineFakeScript(script: LuaScript, run: FakeScriptBehaviour): () => void {
+  EXTRA_SCRIPTS.set(script.sha1, { script, run });
+  return () => {
+    EXTRA_SCRIPTS.delete(script.sha1);
+  };
+}
+
 /** One command a node received, whether or not it was answered. */
 export interface NodeCallRecord {
   readonly method: 'evalsha' | 'eval';
   /** The script's name, or `undefined` for a script the fake does not know. */
   readonly script: ScriptName | undefined;
+  /** The name of a script taught with {@link defineFakeScript}, else `undefined`. */
+  readonly extraScript?: string;
   readonly keys: readonly string[];
   readonly args: readonly string[];
   /** Virtual time at which the core sent it. */
@@ -30,19 +51,64 @@ export function connectionRefused(): Error {
 }
 
 /**
+ * The clock a server expires keys by. A {@link FakeClock} is one; a simulation passes a drifting or jumping
+ * view of it, since Redis expires keys by its own clock.
+ */
+export interface ServerClock {
+  now(): number;
+}
+
+/** How a server comes back after a crash: with its data (AOF with fsync always) or empty. */
+export interface RestartOptions {
+  readonly persistence: boolean;
+}
+
+let nextRunNumber = 1;
+
+/** A Redis-like run id (40 hex characters), different for every start of every server in this process. */
+function createRunId(): string {
+  return (nextRunNumber++).toString(16).padStart(40, '0');
+}
+
+/**
  * The state of one Redis server: a keyspace whose TTLs run on the fake clock, and a script cache.
  * Several {@link FakeNode} connections may share one, like several clients of one server.
  */
 export class FakeKeyspace {
-  readonly #clock: FakeClock;
+  readonly #clock: ServerClock;
   readonly #entries = new Map<string, { value: string; expiresAtMs: number }>();
   /** SHA1s of the scripts this server has cached (by EVAL or SCRIPT LOAD). */
   readonly scripts = new Set<string>();
   /** Makes every absent key look held by {@link OTHER_OWNER_TOKEN}, so no acquisition ever succeeds. */
   isHeldByAnotherOwner = false;
+  /**
+   * The server's `run_id` (INFO server): a new one on every {@link restart}, which is how a client can
+   * tell that a node restarted, and perhaps lost its keys, since it last answered.
+   */
+  runId: string = createRunId();
+  /** Server-clock time of the last start, for `uptime` (INFO server). */
+  startedAtMs: number;
 
-  constructor(clock: FakeClock) {
+  constructor(clock: ServerClock) {
     this.#clock = clock;
+    this.startedAtMs = clock.now();
+  }
+
+  /** Milliseconds since the server last started, on its own clock. */
+  get uptimeMs(): number {
+    return this.#clock.now() - this.startedAtMs;
+  }
+
+  /**
+   * Starts the server again after a crash: a new run id, uptime from zero, an empty script cache (Redis
+   * never persists it), and the keys kept only with `persistence` (expiry is absolute, so keys whose TTL
+   * ran out meanwhile are gone either way).
+   */
+  restart(options: RestartOptions): void {
+    this.flushScripts();
+    if (!options.persistence) this.#entries.clear();
+    this.runId = createRunId();
+    this.startedAtMs = this.#clock.now();
   }
 
   /** The key's value, or `undefined` once absent; a key is gone from the moment its TTL runs out. */
@@ -131,14 +197,16 @@ export class FakeNode implements RedisAdapter {
   }
 
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const script = SCRIPTS.find((candidate) => candidate.sha1 === sha1);
+    const script = SCRIPTS.find((candidate) => candidate.sha1 === sha1) ?? EXTRA_SCRIPTS.get(sha1)?.script;
     return this.#send('evalsha', script, keys, args, () => {
       if (!this.keyspace.scripts.has(sha1)) throw new Error('NOSCRIPT No matching script. Please use EVAL.');
     });
   }
 
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const script = SCRIPTS.find((candidate) => candidate.source === source);
+    const script =
+      SCRIPTS.find((candidate) => candidate.source === source) ??
+      [...EXTRA_SCRIPTS.values()].find((extra) => extra.script.source === source)?.script;
     return this.#send('eval', script, keys, args, () => {
       if (script !== undefined) this.keyspace.scripts.add(script.sha1);
     });
@@ -177,8 +245,16 @@ export class FakeNode implements RedisAdapter {
     args: readonly string[],
     checkScriptCache: () => void,
   ): Promise<unknown> {
-    const name = script?.name as ScriptName | undefined;
-    this.calls.push({ method, script: name, keys: [...keys], args: [...args], sentAtMs: this.#clock.now() });
+    const extra = script === undefined ? undefined : EXTRA_SCRIPTS.get(script.sha1);
+    const name = extra === undefined ? (script?.name as ScriptName | undefined) : undefined;
+    this.calls.push({
+      method,
+      script: name,
+      ...(extra === undefined ? {} : { extraScript: extra.script.name }),
+      keys: [...keys],
+      args: [...args],
+      sentAtMs: this.#clock.now(),
+    });
     if (this.throwsSynchronously) throw new Error('Adapter bug: threw synchronously');
     if (this.isDown) return Promise.reject(connectionRefused());
     return new Promise((resolve, reject) => {
@@ -186,7 +262,7 @@ export class FakeNode implements RedisAdapter {
         let answer: () => void;
         try {
           checkScriptCache();
-          const reply = this.#execute(name, keys, args);
+          const reply = extra === undefined ? this.#execute(name, keys, args) : this.#executeExtra(extra.run, keys, args);
           answer = () => resolve(reply);
         } catch (error) {
           answer = () => reject(error);
@@ -201,6 +277,13 @@ export class FakeNode implements RedisAdapter {
       if (this.requestLatencyMs > 0) this.#clock.setTimeout(arrive, this.requestLatencyMs);
       else arrive();
     });
+  }
+
+  /** Runs a script taught with {@link defineFakeScript}, with the same fault knobs as the known ones. */
+  #executeExtra(run: FakeScriptBehaviour, keys: readonly string[], args: readonly string[]): unknown {
+    if (this.errorReply !== undefined) throw this.errorReply;
+    if (this.garbageReply !== undefined) return this.garbageReply.value;
+    return run(this.keyspace, keys, args);
   }
 
   /** Runs one script atomically, with the semantics of its Lua source. */
@@ -220,10 +303,13 @@ export class FakeNode implements RedisAdapter {
         if (keys.some((key) => keyspace.get(key) !== undefined)) return 0;
         for (const key of keys) keyspace.set(key, token, ttlMs);
         return 1;
-      case 'extend':
-        if (keys.some((key) => keyspace.get(key) !== token)) return 0;
-        for (const key of keys) keyspace.pexpire(key, ttlMs);
-        return 1;
+      case 'extend': {
+        if (keys.some((key) => keyspace.get(key) !== undefined && keyspace.get(key) !== token)) return 0;
+        const missing = keys.filter((key) => keyspace.get(key) === undefined).length;
+        if (missing > 0 && args[2] !== '1') return 2;
+        for (const key of keys) keyspace.set(key, token, ttlMs);
+        return missing > 0 ? 2 : 1;
+      }
       case 'release':
         return keys.filter((key) => keyspace.get(key) === token).reduce((deleted, key) => deleted + keyspace.delete(key), 0);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockExtendError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FakeNode, grantingNodes, hangingNode, grantingNode } from '../support/fake-adapter.js';
+import { FakeNode, grantingNode, grantingNodes, hangingNode, hasKey, keysOf } from '../support/fake-adapter.js';
 
 const WALL_START_MS = 1_700_000_000_000;
 
@@ -31,7 +31,7 @@ describe('lock.extend()', () => {
     expect(lock.remainingValidityMs).toBe(1978);
     expect(lock.expiresAt).toBe(WALL_START_MS + 500 + 1978);
     for (const node of nodes) expect(node.keyspace.pttl('r')).toBe(2000);
-    expect(nodes[0]!.callsTo('extend')[0]?.args).toEqual([lock.token, '2000']);
+    expect(nodes[0]!.callsTo('extend')[0]?.args).toEqual([lock.token, '2000', '0']);
   });
 
   it('measures validity from the start of the extension, minus the time the quorum took', async () => {
@@ -78,8 +78,8 @@ describe('lock.extend()', () => {
     const error = await extendError(clock, lock.extend(1000));
     expect(error.isLost).toBe(true);
     expect(error.resources).toEqual(['r']);
-    expect(error.nodes.map((node) => node.status)).toEqual(['not-held', 'not-held', 'not-held', 'extended', 'extended']);
-    expect(error.message).toBe('Could not extend "r": 3 not holding our token, 2 extended, quorum is 3');
+    expect(error.nodes.map((node) => node.status)).toEqual(['not-held', 'not-held', 'missing', 'extended', 'extended']);
+    expect(error.message).toBe('Could not extend "r": 2 not holding our token, 2 extended, 1 missing our keys, quorum is 3');
     expect(lock.remainingValidityMs).toBe(validUntilBefore);
     // Never touches another owner's key.
     expect(nodes[0]!.keyspace.get('r')).toBe('someone');
@@ -191,7 +191,46 @@ describe('lock.extend()', () => {
     nodes[0]!.keyspace.delete('r');
     const error = await extendError(clock, lock.extend(1000));
     expect(clock.now()).toBe(50);
-    expect(error.nodes.map((node) => node.status)).toEqual(['not-held', 'extended', 'timeout']);
+    expect(error.nodes.map((node) => node.status)).toEqual(['missing', 'extended', 'timeout']);
     expect(error.isLost).toBe(false);
+  });
+});
+
+describe('lock.extend() re-seeding', () => {
+  it('sets our keys again on a node that lost them, once a quorum has extended', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire(['a', 'b'], 1000));
+    // Node 4 restarted empty; node 3 lost one of the two keys.
+    for (const key of keysOf(nodes[4]!)) nodes[4]!.keyspace.delete(key);
+    nodes[3]!.keyspace.delete('b');
+    await clock.runUntilSettled(lock.extend(5000));
+    for (const node of nodes) {
+      expect(hasKey(node, 'a', lock.token)).toBe(true);
+      expect(hasKey(node, 'b', lock.token)).toBe(true);
+      expect(node.keyspace.pttl('a')).toBe(5000);
+    }
+    expect(nodes[4]!.callsTo('extend').map((call) => call.args[2])).toEqual(['0', '1']);
+  });
+
+  it('never re-seeds when no quorum still holds the lock, and reports the lock lost', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 1000));
+    for (const node of nodes.slice(0, 3)) node.keyspace.delete('r');
+    const error = await extendError(clock, lock.extend(1000));
+    expect(error.isLost).toBe(true);
+    expect(error.nodes.map((node) => node.status)).toEqual(['missing', 'missing', 'missing', 'extended', 'extended']);
+    expect(nodes.slice(0, 3).flatMap(keysOf)).toEqual([]);
+    expect(nodes.flatMap((node) => node.callsTo('extend')).filter((call) => call.args[2] === '1')).toEqual([]);
+  });
+
+  it('never takes over a key that another owner set on a node', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 1000));
+    nodes[0]!.keyspace.set('r', 'someone-else', 10_000);
+    await clock.runUntilSettled(lock.extend(1000));
+    expect(nodes[0]!.keyspace.get('r')).toBe('someone-else');
   });
 });

@@ -97,8 +97,9 @@ describe('reply parsers', () => {
     expect(parseAcquireReply(0)).toBe('held');
   });
 
-  it('parses the extend reply: 1 extended, 0 not held', () => {
+  it('parses the extend reply: 1 extended, 2 missing, 0 not held', () => {
     expect(parseExtendReply(1)).toBe('extended');
+    expect(parseExtendReply(2)).toBe('missing');
     expect(parseExtendReply(0)).toBe('not-held');
   });
 
@@ -108,7 +109,7 @@ describe('reply parsers', () => {
     expect(parseReleaseReply(2, 2)).toBe('released');
   });
 
-  it.each([['1'], [null], [true], [2], [-1], [[1]], ['OK'], [undefined]])(
+  it.each([['1'], [null], [true], [3], [-1], [[1]], ['OK'], [undefined]])(
     'rejects the unexpected acquire and extend reply %j with a TypeError naming the script',
     (reply) => {
       expect(() => parseAcquireReply(reply)).toThrow(TypeError);

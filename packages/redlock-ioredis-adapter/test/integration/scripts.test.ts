@@ -94,26 +94,39 @@ describe('the extend script', () => {
   it('resets the TTL of every key and replies 1 when all of them hold the token', async () => {
     const keys = keysFor('extend-all', 3);
     for (const key of keys) await client.set(key, TOKEN, 'PX', 1_000);
-    const reply = await run(extendScript, keys, [TOKEN, '60000']);
+    const reply = await run(extendScript, keys, [TOKEN, '60000', '0']);
     expect(reply).toBe(1);
     expect(parseExtendReply(reply)).toBe('extended');
     for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(59_000);
     expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN, TOKEN]);
   });
 
-  it.each([
-    ['another owner holds one key', OTHER_TOKEN],
-    ['one key is gone', null],
-  ])('replies 0 and changes no TTL when %s', async (_, secondValue) => {
-    const keys = keysFor(`extend-${secondValue ?? 'gone'}`, 3);
+  it('replies 0 and changes nothing when another owner holds one key, even when re-seeding', async () => {
+    const keys = keysFor('extend-other', 3);
     await client.set(keys[0] as string, TOKEN, 'PX', 1_000);
-    if (secondValue !== null) await client.set(keys[1] as string, secondValue, 'PX', 1_000);
+    await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 1_000);
+    for (const reseed of ['0', '1']) {
+      const reply = await run(extendScript, keys, [TOKEN, '60000', reseed]);
+      expect(reply).toBe(0);
+      expect(parseExtendReply(reply)).toBe('not-held');
+    }
+    for (const key of keys.slice(0, 2)) expect(await client.pttl(key)).toBeLessThanOrEqual(1_000);
+    expect(await valuesOf(keys)).toEqual([TOKEN, OTHER_TOKEN, null]);
+  });
+
+  it('replies 2 when a key is gone: changes nothing unless re-seeding, then sets it again with the token', async () => {
+    const keys = keysFor('extend-gone', 3);
+    await client.set(keys[0] as string, TOKEN, 'PX', 1_000);
     await client.set(keys[2] as string, TOKEN, 'PX', 1_000);
-    const reply = await run(extendScript, keys, [TOKEN, '60000']);
-    expect(reply).toBe(0);
-    expect(parseExtendReply(reply)).toBe('not-held');
-    for (const key of keys) expect(await client.pttl(key)).toBeLessThanOrEqual(1_000);
-    expect(await valuesOf(keys)).toEqual([TOKEN, secondValue, TOKEN]);
+    const reply = await run(extendScript, keys, [TOKEN, '60000', '0']);
+    expect(reply).toBe(2);
+    expect(parseExtendReply(reply)).toBe('missing');
+    expect(await valuesOf(keys)).toEqual([TOKEN, null, TOKEN]);
+    expect(await client.pttl(keys[0] as string)).toBeLessThanOrEqual(1_000);
+
+    expect(await run(extendScript, keys, [TOKEN, '60000', '1'])).toBe(2);
+    expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN, TOKEN]);
+    for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(59_000);
   });
 });
 
