@@ -43,6 +43,15 @@ export interface RedlockOptions {
    */
   readonly nodeTimeoutMs?: number;
   /**
+   * How long after its start a node grants no lock, in milliseconds: the spec's delayed restart, enforced
+   * by each node from its own uptime (read with INFO by the acquire script, only when about to grant).
+   * A node that restarts without persistence forgets the keys of locks that are still valid; set this to
+   * the longest TTL used on these nodes so it grants none of them again before they would have expired.
+   * `0` turns it off, for nodes that persist every write (`appendonly yes`, `appendfsync always`).
+   * @defaultValue `0`
+   */
+  readonly restartGraceMs?: number;
+  /**
    * A string put before every resource name to make its key, e.g. `'lock:'`.
    * @defaultValue `''`
    */
@@ -91,6 +100,7 @@ export const DEFAULT_OPTIONS = {
   retryDelayMs: 200,
   retryJitterMs: 100,
   keyPrefix: '',
+  restartGraceMs: 0,
 } as const;
 
 /**
@@ -120,6 +130,7 @@ export interface ResolvedOptions {
   readonly retryJitterMs: number;
   readonly nodeTimeoutMs: number | undefined;
   readonly keyPrefix: string;
+  readonly restartGraceMs: number;
   readonly clock: Clock;
 }
 
@@ -175,7 +186,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new TypeError(`Expected \`clock\` to implement now, wallNow, setTimeout and clearTimeout, got ${formatValue(clock)}`);
   }
   if (given.nodeTimeoutMs !== undefined) checkDurationMs('nodeTimeoutMs', given.nodeTimeoutMs, 1);
+  const restartGraceMs = given.restartGraceMs === undefined ? DEFAULT_OPTIONS.restartGraceMs : given.restartGraceMs;
+  checkDurationMs('restartGraceMs', restartGraceMs, 0);
   return {
+    restartGraceMs,
     ...resolveRetries(given, DEFAULT_OPTIONS),
     driftFactor,
     keyPrefix,

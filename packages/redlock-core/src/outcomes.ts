@@ -1,16 +1,19 @@
 import type { NodeError } from './errors.js';
 
 /**
- * What one node answered to one operation. `S` is the operation's own answers (`'acquired' | 'held'`
- * for acquire, `'extended' | 'missing' | 'not-held'` for extend, `'released' | 'not-held'` for release); a node
+ * What one node answered to one operation. `S` is the operation's own answers (`'acquired' | 'held' |
+ * 'restarting'` for acquire, `'extended' | 'missing' | 'not-held'` for extend, `'released' | 'not-held'` for release); a node
  * that did not answer in time is `'timeout'`, one that failed or replied with an error is `'error'`.
  */
 export type NodeOutcome<S extends string> =
   | { readonly nodeIndex: number; readonly status: S }
   | { readonly nodeIndex: number; readonly status: 'timeout' | 'error'; readonly error: NodeError };
 
-/** Per-node outcome of an acquire call: `'held'` means another owner holds at least one of the keys there. */
-export type AcquireNodeOutcome = NodeOutcome<'acquired' | 'held'>;
+/**
+ * Per-node outcome of an acquire call: `'held'` means another owner holds at least one of the keys there;
+ * `'restarting'` means the node started less than `restartGraceMs` ago and grants nothing yet.
+ */
+export type AcquireNodeOutcome = NodeOutcome<'acquired' | 'held' | 'restarting'>;
 /**
  * Per-node outcome of an extend call: `'missing'` means some of our keys are gone there (the node
  * restarted empty, or a key expired early); `'not-held'` means another owner holds at least one of them.
@@ -66,6 +69,7 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
   held: 'held by another owner',
   'not-held': 'not holding our token',
   missing: 'missing our keys',
+  restarting: 'restarted recently',
   timeout: 'timed out',
   error: 'failed',
 };

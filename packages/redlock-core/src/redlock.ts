@@ -266,7 +266,9 @@ export class Redlock {
     const start = clock.now();
     const wallStart = clock.wallNow();
     const calls = callEveryNode(this.#set, ttlMs, (adapter) =>
-      runScript(adapter, acquireScript, keys, [token, String(ttlMs)]).then(parseAcquireReply),
+      runScript(adapter, acquireScript, keys, [token, String(ttlMs), String(this.#set.options.restartGraceMs)]).then(
+        parseAcquireReply,
+      ),
     );
     const vote = await collectVotes(
       calls.map((call) => call.outcome),
@@ -293,7 +295,7 @@ export class Redlock {
       // would block others until their TTL ran out, so remove them. While the lock is held, release() will.
       calls.forEach((call, nodeIndex) => {
         const status = vote.outcomes[nodeIndex]?.status;
-        if (status === 'acquired' || status === 'held') return;
+        if (status === 'acquired' || status === 'held' || status === 'restarting') return;
         void call.lateAnswer.then((answer) => {
           if (answer === 'acquired' && lock.state !== 'held') void releaseOn(nodeIndex, true).outcome;
         });
@@ -305,7 +307,8 @@ export class Redlock {
     // refused. Nodes still running the acquire script are released as soon as they answer.
     const cleanups = calls.map((call, nodeIndex) =>
       call.outcome.then(async (outcome) => {
-        if (outcome.status === 'held') return;
+        // These nodes set nothing.
+        if (outcome.status === 'held' || outcome.status === 'restarting') return;
         if (outcome.status === 'timeout') {
           // The script may still run after the timeout; release again if it reports that it did.
           void call.lateAnswer.then((answer) => {
@@ -325,7 +328,8 @@ export class Redlock {
     const last = attempts[attempts.length - 1] as AcquireAttempt;
     const counts = countByStatus(last.nodes);
     const nodeCount = last.nodes.length;
-    const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0);
+    // A node inside its restart grace is as unavailable as one that does not answer.
+    const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
     // A quorum of grants failed only for lack of validity, whatever the other nodes answered.
     const reason: AcquireFailureReason =
       (counts['acquired'] ?? 0) >= this.quorum

@@ -299,10 +299,14 @@ export class FakeNode implements RedisAdapter {
     const ttlMs = script === 'release' ? 0 : parseTtl(ttlArg);
     const { keyspace } = this;
     switch (script) {
-      case 'acquire':
+      case 'acquire': {
         if (keys.some((key) => keyspace.get(key) !== undefined)) return 0;
+        // Redis reports uptime in whole seconds, rounded down.
+        const restartGraceMs = Number(args[2] ?? 0);
+        if (restartGraceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < restartGraceMs) return -1;
         for (const key of keys) keyspace.set(key, token, ttlMs);
         return 1;
+      }
       case 'extend': {
         if (keys.some((key) => keyspace.get(key) !== undefined && keyspace.get(key) !== token)) return 0;
         const missing = keys.filter((key) => keyspace.get(key) === undefined).length;

@@ -92,9 +92,10 @@ describe('runScript', () => {
 });
 
 describe('reply parsers', () => {
-  it('parses the acquire reply: 1 acquired, 0 held', () => {
+  it('parses the acquire reply: 1 acquired, 0 held, -1 restarting', () => {
     expect(parseAcquireReply(1)).toBe('acquired');
     expect(parseAcquireReply(0)).toBe('held');
+    expect(parseAcquireReply(-1)).toBe('restarting');
   });
 
   it('parses the extend reply: 1 extended, 2 missing, 0 not held', () => {
@@ -109,7 +110,7 @@ describe('reply parsers', () => {
     expect(parseReleaseReply(2, 2)).toBe('released');
   });
 
-  it.each([['1'], [null], [true], [3], [-1], [[1]], ['OK'], [undefined]])(
+  it.each([['1'], [null], [true], [3], [-2], [[1]], ['OK'], [undefined]])(
     'rejects the unexpected acquire and extend reply %j with a TypeError naming the script',
     (reply) => {
       expect(() => parseAcquireReply(reply)).toThrow(TypeError);

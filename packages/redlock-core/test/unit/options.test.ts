@@ -34,15 +34,32 @@ describe('resolveOptions', () => {
       retryDelayMs: 200,
       retryJitterMs: 100,
       keyPrefix: '',
+      restartGraceMs: 0,
       clock: SYSTEM_CLOCK,
       nodeTimeoutMs: undefined,
     });
-    expect(DEFAULT_OPTIONS).toEqual({ driftFactor: 0.01, retryCount: 10, retryDelayMs: 200, retryJitterMs: 100, keyPrefix: '' });
+    expect(DEFAULT_OPTIONS).toEqual({
+      driftFactor: 0.01,
+      retryCount: 10,
+      retryDelayMs: 200,
+      retryJitterMs: 100,
+      keyPrefix: '',
+      restartGraceMs: 0,
+    });
   });
 
   it('keeps every given option', () => {
     const clock = new FakeClock();
-    const options = { driftFactor: 0, retryCount: 0, retryDelayMs: 0, retryJitterMs: 0, keyPrefix: 'lock:', clock, nodeTimeoutMs: 5 };
+    const options = {
+      driftFactor: 0,
+      retryCount: 0,
+      retryDelayMs: 0,
+      retryJitterMs: 0,
+      keyPrefix: 'lock:',
+      restartGraceMs: 30_000,
+      clock,
+      nodeTimeoutMs: 5,
+    };
     expect(resolveOptions(options)).toEqual(options);
   });
 });

@@ -203,6 +203,22 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       await lock.release();
     });
 
+    itWithFaults('grants nothing on a node inside its restart grace', async () => {
+      const graceMs = 2_000;
+      // The other nodes must be older than the grace (they started with the test file), node 1 younger.
+      const uptimeSeconds = Number(/uptime_in_seconds:(\d+)/.exec(await redis.createClient(0).info('server'))?.[1]);
+      if (uptimeSeconds * 1000 < graceMs) await delay(graceMs - uptimeSeconds * 1000 + 1_000);
+      await redis.nodes[1]?.kill();
+      await redis.nodes[1]?.start();
+      const redlock = await newRedlock({ restartGraceMs: graceMs });
+      const lock = await redlock.acquire('orders:grace', TTL_MS);
+      await eventually(
+        async () => (await valuesOf('orders:grace')).map((value) => value === lock.token),
+        [true, false, true, true, true],
+      );
+      await lock.release();
+    });
+
     itWithFaults('finishes an attempt within about the per-node timeout while a node is paused', async () => {
       redis.nodes[3]?.pause();
       const started = performance.now();
