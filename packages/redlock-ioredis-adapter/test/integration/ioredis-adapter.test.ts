@@ -26,9 +26,12 @@ describeAdapterContract('IoredisAdapter over a Redis client', () => {
     let client: Cluster;
     let redlock: Redlock;
 
-    beforeAll(() => {
+    beforeAll(async () => {
       client = cluster.createClient();
-      redlock = new Redlock([new IoredisAdapter(client)], { keyPrefix: KEY_PREFIX, retryCount: 0 });
+      // Slot discovery happens on the first command: do it before the tests, and give each call room on a
+      // loaded machine, since none of these tests is about timeouts.
+      await client.ping();
+      redlock = new Redlock([new IoredisAdapter(client)], { keyPrefix: KEY_PREFIX, retryCount: 0, nodeTimeoutMs: 2_000 });
     });
 
     it('acquires, extends and releases resources that share a hash tag', async () => {
