@@ -65,6 +65,12 @@ export class Lock {
   readonly token: string;
   /** How many attempts the acquisition took, 1 for the first. */
   readonly attempts: number;
+  /**
+   * With `fencing: true`, an integer greater than the fencing token of every acquisition of these resources
+   * that completed before this one started; `undefined` without fencing. Send it with every write to the
+   * storage the lock protects, and let the storage reject tokens lower than the highest it has seen.
+   */
+  readonly fencingToken: number | undefined;
 
   readonly #set: NodeSet;
   readonly #keys: readonly string[];
@@ -85,6 +91,7 @@ export class Lock {
     keys: readonly string[];
     token: string;
     attempts: number;
+    fencingToken: number | undefined;
     ttlMs: number;
     validUntil: number;
     expiresAt: number;
@@ -94,6 +101,7 @@ export class Lock {
     this.#keys = init.keys;
     this.token = init.token;
     this.attempts = init.attempts;
+    this.fencingToken = init.fencingToken;
     this.#ttlMs = init.ttlMs;
     this.#validUntil = init.validUntil;
     this.#expiresAt = init.expiresAt;

@@ -73,6 +73,14 @@ export interface AcquireOptions {
   readonly retryDelayMs?: number;
   /** See {@link RedlockOptions.retryJitterMs}. */
   readonly retryJitterMs?: number;
+  /**
+   * Hands out a fencing token with the lock (`lock.fencingToken`): an integer greater than the token of
+   * every acquisition of these resources that completed before this one started, to pass to the storage
+   * you protect so it can reject writes from an older holder. Costs one more round trip, and keeps one
+   * counter key per resource (`<key>:fence`, no TTL) on every node.
+   * @defaultValue `false`
+   */
+  readonly fencing?: boolean;
 }
 
 /**
@@ -209,12 +217,15 @@ export interface RetrySettings {
 export function resolveAcquireOptions(
   options: unknown,
   defaults: RetrySettings,
-): RetrySettings & { readonly signal: AbortSignal | undefined } {
+): RetrySettings & { readonly signal: AbortSignal | undefined; readonly fencing: boolean } {
   const given = checkOptionsObject('options', options) as AcquireOptions;
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(given.signal)}`);
   }
-  return { ...resolveRetries(given, defaults), signal: given.signal };
+  if (given.fencing !== undefined && typeof given.fencing !== 'boolean') {
+    throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(given.fencing)}`);
+  }
+  return { ...resolveRetries(given, defaults), signal: given.signal, fencing: given.fencing ?? false };
 }
 
 /** Validates the limits of `using()`. */

@@ -46,6 +46,8 @@ export interface LockInspection {
 export interface AcquireAttempt {
   /** Each node's answer, by node index. */
   readonly nodes: readonly AcquireNodeOutcome[];
+  /** With fencing, when a quorum granted but fewer stored the fencing token: each node's answer. */
+  readonly fenceNodes?: readonly NodeOutcome<'fenced'>[];
   /** Milliseconds from the start of the attempt until its outcome was known, on the monotonic clock. */
   readonly elapsedMs: number;
 }

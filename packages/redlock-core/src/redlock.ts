@@ -21,7 +21,8 @@ import { type AcquireAttempt, countByStatus, describeOutcomes, type InspectNodeO
 import { callNode, collectVotes, quorumOf } from './quorum.js';
 import { type KeyWatch, ReleaseNotifications, waitForRetry } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
-import { acquireScript, parseAcquireReply } from './scripts/acquire.js';
+import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
+import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
@@ -30,6 +31,7 @@ import { createLockToken } from './token.js';
 interface AcquireRequest extends RetrySettings {
   readonly resources: readonly string[];
   readonly keys: readonly string[];
+  readonly fencing: boolean;
   readonly ttlMs: number;
   readonly signal: AbortSignal | undefined;
 }
@@ -265,28 +267,51 @@ export class Redlock {
     const token = createLockToken();
     const start = clock.now();
     const wallStart = clock.wallNow();
-    const calls = callEveryNode(this.#set, ttlMs, (adapter) =>
-      runScript(adapter, acquireScript, keys, [token, String(ttlMs), String(this.#set.options.restartGraceMs)]).then(
-        parseAcquireReply,
-      ),
-    );
+    const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : [];
+    /** With fencing, the highest counter each granting node reported. */
+    const counters: number[] = [];
+    const calls = callEveryNode(this.#set, ttlMs, async (adapter) => {
+      const args = [token, String(ttlMs), String(this.#set.options.restartGraceMs), request.fencing ? '1' : '0'];
+      const reply = await runScript(adapter, acquireScript, [...keys, ...fenceKeys], args);
+      const counter = fenceCounterOf(reply);
+      if (counter !== undefined) counters.push(counter);
+      return parseAcquireReply(reply);
+    });
     const vote = await collectVotes(
       calls.map((call) => call.outcome),
       'acquired',
       this.quorum,
       signal,
     );
+    let fencingToken: number | undefined;
+    let fenceNodes: AcquireAttempt['fenceNodes'];
+    if (vote.hasQuorum && request.fencing) {
+      // The granting quorum intersects the quorum that stored every earlier token, so one above the
+      // highest counter it reported is above all of them; it is ours once a quorum has stored it.
+      fencingToken = Math.max(...counters) + 1;
+      const fences = callEveryNode(this.#set, ttlMs, async (adapter) =>
+        parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)])),
+      );
+      const fenceVote = await collectVotes(
+        fences.map((call) => call.outcome),
+        'fenced',
+        this.quorum,
+        signal,
+      );
+      if (!fenceVote.hasQuorum) fenceNodes = await Promise.all(fences.map((call) => call.outcome));
+    }
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
     const releaseOn = (nodeIndex: number, announce: boolean) => releaseOnNode(this.#set, nodeIndex, keys, token, ttlMs, announce);
 
-    if (vote.hasQuorum && validity > 0) {
+    if (vote.hasQuorum && fenceNodes === undefined && validity > 0) {
       const lock = new Lock({
         set: this.#set,
         resources: request.resources,
         keys,
         token,
         attempts: attemptNumber,
+        fencingToken,
         ttlMs,
         validUntil: start + validity,
         expiresAt: Math.floor(wallStart + validity),
@@ -321,7 +346,8 @@ export class Redlock {
       }),
     );
     await Promise.all(cleanups);
-    return { nodes: await Promise.all(calls.map((call) => call.outcome)), elapsedMs };
+    const nodes = await Promise.all(calls.map((call) => call.outcome));
+    return fenceNodes === undefined ? { nodes, elapsedMs } : { nodes, fenceNodes, elapsedMs };
   }
 
   #acquireError(request: AcquireRequest, attempts: readonly AcquireAttempt[]): LockAcquireError {
@@ -331,14 +357,19 @@ export class Redlock {
     // A node inside its restart grace is as unavailable as one that does not answer.
     const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
     // A quorum of grants failed only for lack of validity, whatever the other nodes answered.
+    const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
     const reason: AcquireFailureReason =
-      (counts['acquired'] ?? 0) >= this.quorum
+      fenced !== undefined && fenced < this.quorum
+        ? 'nodes-unreachable'
+        : (counts['acquired'] ?? 0) >= this.quorum
         ? 'no-validity'
         : failed > nodeCount - this.quorum
           ? 'nodes-unreachable'
           : 'held-by-another-owner';
     const detail =
-      reason === 'no-validity'
+      fenced !== undefined && fenced < this.quorum
+        ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
+        : reason === 'no-validity'
         ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
         : `${describeOutcomes(last.nodes)}, quorum is ${this.quorum}`;
     const tries = attempts.length === 1 ? '1 attempt' : `${attempts.length} attempts`;

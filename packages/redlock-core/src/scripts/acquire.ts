@@ -9,12 +9,16 @@ export const acquireScript = defineScript(
      With a restart grace, a node that started less than that long ago grants nothing: if it restarted
      without persistence it may have lost keys of locks that are still valid, and granting them again
      would give a second owner a quorum (the spec's "delayed restart", enforced by the node itself).
-     KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] TTL in milliseconds
-     ARGV[3] restart grace in milliseconds, '0' for none
-     Returns 1 if every key was set, 0 if any key already existed, -1 if the node is inside its restart
-     grace (nothing is changed then). ]]
-local token, ttlMs, restartGraceMs = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0
-for i = 1, #KEYS do
+     With fencing, the keys of the resources' fencing counters follow the resource keys, and a grant
+     also reports the highest counter: the first phase of handing out a fencing token.
+     KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
+     ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' for none
+     ARGV[4] '1' with fencing
+     Returns 1 if every key was set ({1, highest counter} with fencing), 0 if any key already existed,
+     -1 if the node is inside its restart grace (nothing is changed then). ]]
+local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
+local resourceCount = isFencing and #KEYS / 2 or #KEYS
+for i = 1, resourceCount do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     return 0
   end
@@ -26,8 +30,15 @@ if restartGraceMs > 0 then
     return -1
   end
 end
-for i = 1, #KEYS do
+for i = 1, resourceCount do
   redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+end
+if isFencing then
+  local highest = 0
+  for i = resourceCount + 1, #KEYS do
+    highest = math.max(highest, tonumber(redis.call('GET', KEYS[i])) or 0)
+  end
+  return {1, highest}
 end
 return 1
 `,
@@ -38,8 +49,15 @@ return 1
  * `'restarting'` (the node started less than the restart grace ago).
  */
 export function parseAcquireReply(reply: unknown): 'acquired' | 'held' | 'restarting' {
-  if (reply === 1) return 'acquired';
+  if (reply === 1 || fenceCounterOf(reply) !== undefined) return 'acquired';
   if (reply === 0) return 'held';
   if (reply === -1) return 'restarting';
   throw unexpectedReply('acquire', reply);
+}
+
+/** The highest fencing counter a fenced grant reported (`{1, counter}`), else `undefined`. */
+export function fenceCounterOf(reply: unknown): number | undefined {
+  if (!Array.isArray(reply) || reply.length !== 2 || reply[0] !== 1) return undefined;
+  const counter: unknown = reply[1];
+  return typeof counter === 'number' && Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
 }

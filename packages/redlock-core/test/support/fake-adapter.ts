@@ -3,12 +3,13 @@ import { acquireScript } from '../../src/scripts/acquire.js';
 import { extendScript } from '../../src/scripts/extend.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import { releaseScript } from '../../src/scripts/release.js';
+import { fenceScript } from '../../src/scripts/fence.js';
 import type { FakeClock } from './fake-clock.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
-export type ScriptName = 'acquire' | 'extend' | 'release';
+export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence';
 
-const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript];
+const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, fenceScript];
 
 /** The token a {@link refusingNode} reports for every key: some other owner's. */
 export const OTHER_OWNER_TOKEN = 'another-owner';
@@ -296,16 +297,25 @@ export class FakeNode implements RedisAdapter {
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
     const [token, ttlArg] = args;
     if (token === undefined) throw new Error('ERR missing token');
+    if (script === 'fence') {
+      // Raises each counter to at least the token, never lowers it.
+      for (const key of keys) if (Number(this.keyspace.get(key) ?? 0) < Number(token)) this.keyspace.set(key, token);
+      return 1;
+    }
     const ttlMs = script === 'release' ? 0 : parseTtl(ttlArg);
     const { keyspace } = this;
     switch (script) {
       case 'acquire': {
-        if (keys.some((key) => keyspace.get(key) !== undefined)) return 0;
+        // With fencing, the counter keys follow the resource keys.
+        const isFencing = args[3] === '1';
+        const resourceKeys = isFencing ? keys.slice(0, keys.length / 2) : keys;
+        if (resourceKeys.some((key) => keyspace.get(key) !== undefined)) return 0;
         // Redis reports uptime in whole seconds, rounded down.
         const restartGraceMs = Number(args[2] ?? 0);
         if (restartGraceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < restartGraceMs) return -1;
-        for (const key of keys) keyspace.set(key, token, ttlMs);
-        return 1;
+        for (const key of resourceKeys) keyspace.set(key, token, ttlMs);
+        if (!isFencing) return 1;
+        return [1, Math.max(0, ...keys.slice(resourceKeys.length).map((key) => Number(keyspace.get(key) ?? 0)))];
       }
       case 'extend': {
         if (keys.some((key) => keyspace.get(key) !== undefined && keyspace.get(key) !== token)) return 0;

@@ -157,7 +157,7 @@ describe('resources and keys', () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('r', 1234));
-    expect(nodes[0]!.callsTo('acquire')[0]?.args).toEqual([lock.token, '1234', '0']);
+    expect(nodes[0]!.callsTo('acquire')[0]?.args).toEqual([lock.token, '1234', '0', '0']);
     expect(nodes[0]!.keyspace.pttl('r')).toBe(1234);
   });
 });

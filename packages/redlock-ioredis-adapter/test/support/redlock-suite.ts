@@ -311,6 +311,19 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       await lock.release();
     });
 
+    it('hands out fencing tokens that grow across clients, stored in counters that outlive the locks', async () => {
+      const clients = [await newRedlock(), await newRedlock()];
+      const tokens: number[] = [];
+      for (let round = 0; round < 4; round += 1) {
+        const lock = await (clients[round % 2] as Redlock).acquire('ledger:7', TTL_MS, { fencing: true });
+        tokens.push(lock.fencingToken as number);
+        await lock.release();
+      }
+      expect(tokens).toEqual([1, 2, 3, 4]);
+      await eventually(() => Promise.all(inspectors.map((client) => client.get(`{${prefix}ledger:7}:fence`))), Array(NODE_COUNT).fill('4'));
+      await Promise.all(inspectors.map((client) => client.del(`{${prefix}ledger:7}:fence`)));
+    });
+
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
       const redlock = await newRedlock();
       let seen: Lock | undefined;
