@@ -50,13 +50,34 @@ export function releaseOnNode(
 }
 
 /**
+ * The state one acquisition holds on the nodes, shared by the lock and its re-entrant handles: the keys
+ * are released when the last handle is.
+ */
+interface Hold {
+  ttlMs: number;
+  /** Monotonic time at which validity ends. */
+  validUntil: number;
+  expiresAt: number;
+  /** Handles not yet released. */
+  holders: number;
+  /** Whether the keys are being or have been released on the nodes. */
+  isReleased: boolean;
+  release: Promise<ReleaseResult> | undefined;
+  /** Extensions run concurrently; only the latest started one may set the validity. */
+  extensionsStarted: number;
+  extensionApplied: number;
+}
+
+/**
  * A lock held on a quorum of nodes until its validity runs out.
  *
  * held ──extend()──▶ held · held ──release()──▶ released · held ──validity runs out──▶ expired
  *
  * Only a held lock can be extended; `release()` is safe in any state. A `Lock` is a live handle:
  * `extend()` updates `expiresAt` and `remainingValidityMs` in place and resolves with the same object.
- * Created by `Redlock.acquire()` and `Redlock.using()`, never directly.
+ * Acquiring again with `{ reentrant: lock }` gives another handle on the same hold: each handle is
+ * released once, and the keys go when the last one is. Created by `Redlock.acquire()` and
+ * `Redlock.using()`, never directly.
  */
 export class Lock {
   /** The locked resources as given to `acquire()`, without the key prefix. */
@@ -74,15 +95,9 @@ export class Lock {
 
   readonly #set: NodeSet;
   readonly #keys: readonly string[];
-  #ttlMs: number;
-  /** Monotonic time at which validity ends. */
-  #validUntil: number;
-  #expiresAt: number;
+  readonly #hold: Hold;
+  /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
-  #release: Promise<ReleaseResult> | undefined;
-  /** Extensions run concurrently; only the latest started one may set the validity. */
-  #extensionsStarted = 0;
-  #extensionApplied = 0;
 
   /** @internal */
   constructor(init: {
@@ -95,33 +110,79 @@ export class Lock {
     ttlMs: number;
     validUntil: number;
     expiresAt: number;
-  }) {
+  }, sharedHold?: Hold) {
     this.#set = init.set;
     this.resources = init.resources;
     this.#keys = init.keys;
     this.token = init.token;
     this.attempts = init.attempts;
     this.fencingToken = init.fencingToken;
-    this.#ttlMs = init.ttlMs;
-    this.#validUntil = init.validUntil;
-    this.#expiresAt = init.expiresAt;
+    this.#hold = sharedHold ?? {
+      ttlMs: init.ttlMs,
+      validUntil: init.validUntil,
+      expiresAt: init.expiresAt,
+      holders: 1,
+      isReleased: false,
+      release: undefined,
+      extensionsStarted: 0,
+      extensionApplied: 0,
+    };
   }
 
   /** Wall-clock time, in milliseconds since the epoch, at which validity ends. */
   get expiresAt(): number {
-    return this.#expiresAt;
+    return this.#hold.expiresAt;
   }
 
   /** Milliseconds of validity left, measured on the monotonic clock; 0 once expired or released. */
   get remainingValidityMs(): number {
-    if (this.#isReleased) return 0;
-    return Math.max(0, this.#validUntil - this.#set.options.clock.now());
+    if (this.#isReleased || this.#hold.isReleased) return 0;
+    return Math.max(0, this.#hold.validUntil - this.#set.options.clock.now());
   }
 
   /** `'held'` while validity remains, `'released'` once `release()` was called, else `'expired'`. */
   get state(): LockState {
     if (this.#isReleased) return 'released';
     return this.remainingValidityMs > 0 ? 'held' : 'expired';
+  }
+
+  /**
+   * Whether this lock was handed out by the `Redlock` of `set` and covers `keys`.
+   * @internal
+   */
+  covers(set: NodeSet, keys: readonly string[]): boolean {
+    return set === this.#set && keys.every((key) => this.#keys.includes(key));
+  }
+
+  /**
+   * Another handle on this lock's hold, for a re-entrant acquisition by the same owner: it extends the
+   * hold first if `ttlMs` asks for more validity than is left, and shares the keys, token, validity and
+   * extensions; the keys are released with the last handle.
+   * @internal
+   */
+  async reenter(ttlMs: number): Promise<Lock> {
+    const { driftFactor } = this.#set.options;
+    const state = this.state;
+    if (state !== 'held') {
+      throw new LockExtendError(`Could not re-enter ${this.#describe()}: the lock is already ${state}`, {
+        resources: this.resources,
+        nodes: [],
+        isLost: true,
+      });
+    }
+    // Never shorten the hold: PEXPIRE would cut the keys' TTL to `ttlMs` from now.
+    if (validityMs({ ttlMs, elapsedMs: 0, driftFactor }) > this.remainingValidityMs) await this.extend(ttlMs);
+    if (this.#hold.isReleased) {
+      throw new LockExtendError(`Could not re-enter ${this.#describe()}: the lock was released meanwhile`, {
+        resources: this.resources,
+        nodes: [],
+        isLost: true,
+      });
+    }
+    const hold = this.#hold;
+    hold.holders += 1;
+    const init = { set: this.#set, resources: this.resources, keys: this.#keys, token: this.token, fencingToken: this.fencingToken };
+    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, expiresAt: hold.expiresAt }, hold);
   }
 
   /**
@@ -145,7 +206,8 @@ export class Lock {
         isLost: true,
       });
     }
-    const sequence = ++this.#extensionsStarted;
+    const hold = this.#hold;
+    const sequence = ++hold.extensionsStarted;
     const { clock, driftFactor } = options;
     const start = clock.now();
     const wallStart = clock.wallNow();
@@ -159,19 +221,19 @@ export class Lock {
       quorum,
     );
     const validity = validityMs({ ttlMs, elapsedMs: clock.now() - start, driftFactor });
-    if (vote.hasQuorum && validity > 0 && !this.#isReleased) {
-      if (sequence > this.#extensionApplied) {
-        this.#extensionApplied = sequence;
-        this.#ttlMs = ttlMs;
-        this.#validUntil = start + validity;
-        this.#expiresAt = Math.floor(wallStart + validity);
+    if (vote.hasQuorum && validity > 0 && !hold.isReleased) {
+      if (sequence > hold.extensionApplied) {
+        hold.extensionApplied = sequence;
+        hold.ttlMs = ttlMs;
+        hold.validUntil = start + validity;
+        hold.expiresAt = Math.floor(wallStart + validity);
       }
       // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
       // the lock regains its full margin. Nodes answering later are re-seeded when they answer.
       const reseeds = calls.map(async (call, nodeIndex) => {
         const answered = vote.outcomes[nodeIndex] !== undefined;
         const status = answered ? vote.outcomes[nodeIndex]?.status : await call.lateAnswer;
-        if (status !== 'missing' || this.#isReleased) return;
+        if (status !== 'missing' || hold.isReleased) return;
         const node = nodes[nodeIndex] as ResolvedNode;
         await callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, options, ttlMs), clock, extendOn(true)).outcome;
       });
@@ -181,8 +243,8 @@ export class Lock {
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
     const counts = countByStatus(outcomes);
-    const isLost = (counts['not-held'] ?? 0) + (counts['missing'] ?? 0) > nodes.length - quorum || this.#isReleased;
-    const why = this.#isReleased
+    const isLost = (counts['not-held'] ?? 0) + (counts['missing'] ?? 0) > nodes.length - quorum || hold.isReleased;
+    const why = hold.isReleased
       ? 'the lock was released meanwhile'
       : vote.hasQuorum
         ? `no validity left after ${Math.round(clock.now() - start)} ms`
@@ -198,25 +260,33 @@ export class Lock {
    * Deletes our keys on every node, whatever the lock's state: compare-and-delete, so it never removes a
    * lock that another owner took after ours expired. Calling it again resolves with the first result.
    * Resolves with each node's outcome; a lock that already expired resolves normally with
-   * `releasedCount` 0.
+   * `releasedCount` 0. A re-entrant handle that is not the last one only lets go of its share: no node is
+   * called, and `holders` tells how many handles still hold the lock.
    *
    * @throws {@link LockReleaseError} if fewer than a quorum of nodes answered; the keys left behind
    *   expire after their TTL. Calling `release()` again then retries.
    */
   release(): Promise<ReleaseResult> {
-    this.#isReleased = true;
-    this.#release ??= this.#releaseOnEveryNode().catch((error: unknown) => {
-      this.#release = undefined;
+    const hold = this.#hold;
+    if (!this.#isReleased) {
+      this.#isReleased = true;
+      hold.holders -= 1;
+    }
+    if (hold.holders > 0) return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders });
+    hold.isReleased = true;
+    hold.release ??= this.#releaseOnEveryNode().catch((error: unknown) => {
+      // Not remembered, so that calling release() again retries.
+      hold.release = undefined;
       throw error;
     });
-    return this.#release;
+    return hold.release;
   }
 
   async #releaseOnEveryNode(): Promise<ReleaseResult> {
     const nodeCount = this.#set.nodes.length;
     const outcomes: NodeOutcome<'released' | 'not-held'>[] = await Promise.all(
       Array.from({ length: nodeCount }, (_, index) =>
-        releaseOnNode(this.#set, index, this.#keys, this.token, this.#ttlMs, true).outcome,
+        releaseOnNode(this.#set, index, this.#keys, this.token, this.#hold.ttlMs, true).outcome,
       ),
     );
     const counts = countByStatus(outcomes);
@@ -229,7 +299,7 @@ export class Lock {
         { resources: this.resources, nodes: outcomes },
       );
     }
-    return { nodes: outcomes, releasedCount };
+    return { nodes: outcomes, releasedCount, holders: 0 };
   }
 
   #describe(): string {

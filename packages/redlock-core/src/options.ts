@@ -1,4 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
+import type { Lock } from './lock.js';
 import { type Clock, SYSTEM_CLOCK, validityMs } from './clock.js';
 
 /** A node with settings of its own, for deployments where some nodes are farther away than others. */
@@ -81,6 +82,15 @@ export interface AcquireOptions {
    * @defaultValue `false`
    */
   readonly fencing?: boolean;
+  /**
+   * Re-enters a lock its owner already holds: pass that lock (the explicit owner context) and get another
+   * handle on it instead of waiting for it. The resources must be among the lock's. No node is called
+   * unless `ttlMs` asks for more validity than is left, which extends the lock; the handles share the keys,
+   * the validity and the extensions, and the keys are released with the last handle. Pass `undefined` to
+   * acquire normally, so code can take an optional context.
+   * @defaultValue `undefined`
+   */
+  readonly reentrant?: Lock;
 }
 
 /**
@@ -217,7 +227,7 @@ export interface RetrySettings {
 export function resolveAcquireOptions(
   options: unknown,
   defaults: RetrySettings,
-): RetrySettings & { readonly signal: AbortSignal | undefined; readonly fencing: boolean } {
+): RetrySettings & { readonly signal: AbortSignal | undefined; readonly fencing: boolean; readonly reentrant: unknown } {
   const given = checkOptionsObject('options', options) as AcquireOptions;
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(given.signal)}`);
@@ -225,7 +235,7 @@ export function resolveAcquireOptions(
   if (given.fencing !== undefined && typeof given.fencing !== 'boolean') {
     throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(given.fencing)}`);
   }
-  return { ...resolveRetries(given, defaults), signal: given.signal, fencing: given.fencing ?? false };
+  return { ...resolveRetries(given, defaults), signal: given.signal, fencing: given.fencing ?? false, reentrant: given.reentrant };
 }
 
 /** Validates the limits of `using()`. */

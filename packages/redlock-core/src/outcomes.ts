@@ -58,6 +58,8 @@ export interface ReleaseResult {
   readonly nodes: readonly ReleaseNodeOutcome[];
   /** How many nodes deleted our keys; 0 when the lock had already expired or been released. */
   readonly releasedCount: number;
+  /** How many re-entrant handles still hold the lock: 0 once the keys were released. */
+  readonly holders: number;
 }
 
 /** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */

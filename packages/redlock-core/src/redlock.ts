@@ -32,6 +32,7 @@ interface AcquireRequest extends RetrySettings {
   readonly resources: readonly string[];
   readonly keys: readonly string[];
   readonly fencing: boolean;
+  readonly reentrant: Lock | undefined;
   readonly ttlMs: number;
   readonly signal: AbortSignal | undefined;
 }
@@ -211,11 +212,21 @@ export class Redlock {
 
   #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown): AcquireRequest {
     const { keyPrefix, driftFactor } = this.#set.options;
-    return {
+    const request = {
       ...resolveResources(resources, keyPrefix),
       ...resolveAcquireOptions(options, this.#set.options),
       ttlMs: checkTtl(ttlMs, driftFactor),
     };
+    const { reentrant } = request;
+    if (reentrant !== undefined && !(reentrant instanceof Lock)) {
+      throw new TypeError(`Expected \`reentrant\` to be a Lock, got \`${typeof reentrant}\``);
+    }
+    if (reentrant !== undefined && !reentrant.covers(this.#set, request.keys)) {
+      throw new RangeError(
+        `Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(request.resources)}, got one on ${describeResources(reentrant.resources)}`,
+      );
+    }
+    return { ...request, reentrant };
   }
 
   /**
@@ -226,6 +237,7 @@ export class Redlock {
    */
   async #acquire(request: AcquireRequest): Promise<Lock> {
     const { signal, retryCount, keys, ttlMs } = request;
+    if (request.reentrant !== undefined) return request.reentrant.reenter(ttlMs);
     const { options } = this.#set;
     const { clock } = options;
     const attempts: AcquireAttempt[] = [];

@@ -22,6 +22,7 @@ describe('lock.release()', () => {
         { nodeIndex: 4, status: 'not-held' },
       ],
       releasedCount: 4,
+      holders: 0,
     });
     expect(nodes.flatMap(keysOf)).toEqual([]);
     expect(nodes[0]!.callsTo('release')[0]).toMatchObject({ keys: ['a', 'b'], args: [lock.token, 'redlock:released:'] });

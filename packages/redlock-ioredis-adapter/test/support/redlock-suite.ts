@@ -324,6 +324,21 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       await Promise.all(inspectors.map((client) => client.del(`{${prefix}ledger:7}:fence`)));
     });
 
+    it('re-enters a held lock for its owner, keeping the keys until the last handle is released', async () => {
+      const redlock = await newRedlock();
+      const other = await newRedlock({ retryCount: 0 });
+      const outer = await redlock.acquire('accounts:9', 500);
+      const inner = await redlock.acquire('accounts:9', TTL_MS, { reentrant: outer });
+      expect(inner.token).toBe(outer.token);
+      // Asking for more than was left extended the keys for every handle.
+      expect(await inspectors[0]?.pttl(prefix + 'accounts:9')).toBeGreaterThan(TTL_MS - 1_000);
+      await outer.release();
+      await expect(other.acquire('accounts:9', TTL_MS)).rejects.toThrow(LockAcquireError);
+      await inner.release();
+      const next = await other.acquire('accounts:9', TTL_MS);
+      await next.release();
+    });
+
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
       const redlock = await newRedlock();
       let seen: Lock | undefined;

@@ -1,0 +1,126 @@
+import { describe, expect, it } from '@jest/globals';
+import { type Lock, LockExtendError, Redlock } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { type FakeNode, grantingNodes, hasKey, keysOf } from '../support/fake-adapter.js';
+
+function setup(): { clock: FakeClock; nodes: FakeNode[]; redlock: Redlock } {
+  const clock = new FakeClock();
+  const nodes = grantingNodes(clock, 3);
+  return { clock, nodes, redlock: new Redlock(nodes, { clock, retryCount: 0 }) };
+}
+
+const callCount = (nodes: readonly FakeNode[]): number => nodes.reduce((count, node) => count + node.calls.length, 0);
+
+describe('re-entrant acquisition', () => {
+  it('hands the owner another handle at once, and releases the keys with the last handle', async () => {
+    const { clock, nodes, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire(['a', 'b'], 10_000));
+    const calls = callCount(nodes);
+    const inner = await clock.runUntilSettled(redlock.acquire('a', 5_000, { reentrant: outer }));
+    expect(callCount(nodes)).toBe(calls); // enough validity left: no node called
+    expect(inner).not.toBe(outer);
+    expect(inner.token).toBe(outer.token);
+    expect(inner.attempts).toBe(0);
+    expect(inner.expiresAt).toBe(outer.expiresAt);
+
+    expect(await clock.runUntilSettled(inner.release())).toEqual({ nodes: [], releasedCount: 0, holders: 1 });
+    expect(inner.state).toBe('released');
+    expect(outer.state).toBe('held');
+    expect(nodes.every((node) => hasKey(node, 'a', outer.token))).toBe(true);
+
+    const last = await clock.runUntilSettled(outer.release());
+    expect(last.releasedCount).toBe(3);
+    expect(last.holders).toBe(0);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('releases the keys with the last handle whatever the order, and each handle only once', async () => {
+    const { clock, nodes, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('a', 10_000));
+    const inner = await clock.runUntilSettled(redlock.acquire('a', 1_000, { reentrant: outer }));
+    await clock.runUntilSettled(outer.release());
+    await clock.runUntilSettled(outer.release()); // a second release of the same handle is no second share
+    expect(nodes.every((node) => hasKey(node, 'a', outer.token))).toBe(true);
+    expect(inner.state).toBe('held');
+    await clock.runUntilSettled(inner.release());
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('extends the shared hold when the re-entry asks for more validity than is left, never shortens it', async () => {
+    const { clock, nodes, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('a', 1_000));
+    await clock.advance(600);
+    const inner = await clock.runUntilSettled(redlock.acquire('a', 5_000, { reentrant: outer }));
+    expect(nodes[0]!.callsTo('extend')).toHaveLength(1);
+    expect(nodes[0]!.keyspace.pttl('a')).toBe(5_000);
+    expect(outer.remainingValidityMs).toBe(inner.remainingValidityMs);
+    expect(outer.remainingValidityMs).toBeGreaterThan(4_000);
+    // A shorter re-entry leaves the keys' TTL alone.
+    await clock.runUntilSettled(redlock.acquire('a', 1_000, { reentrant: inner }));
+    expect(nodes[0]!.callsTo('extend')).toHaveLength(1);
+    expect(nodes[0]!.keyspace.pttl('a')).toBe(5_000);
+  });
+
+  it("extends every handle's validity when one handle is extended", async () => {
+    const { clock, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('a', 1_000));
+    const inner = await clock.runUntilSettled(redlock.acquire('a', 500, { reentrant: outer }));
+    await clock.advance(500);
+    await clock.runUntilSettled(inner.extend(3_000));
+    expect(outer.expiresAt).toBe(inner.expiresAt);
+    expect(outer.remainingValidityMs).toBeGreaterThan(2_900);
+  });
+
+  it('runs nested using() calls under one hold', async () => {
+    const { clock, nodes, redlock } = setup();
+    const result = await clock.runUntilSettled(
+      redlock.using('a', 1_000, (_, outer: Lock) =>
+        redlock.using('a', 1_000, (signal, inner) => {
+          expect(inner.token).toBe(outer.token);
+          expect(signal.aborted).toBe(false);
+          return 'nested';
+        }, { reentrant: outer }),
+      ),
+    );
+    expect(result).toBe('nested');
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('acquires normally when the context is undefined', async () => {
+    const { clock, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('a', 1_000, { reentrant: undefined }));
+    expect(lock.attempts).toBe(1);
+  });
+
+  it('rejects re-entering a lock that is no longer held, without calling a node', async () => {
+    const { clock, nodes, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('a', 1_000));
+    await clock.advance(1_000);
+    const calls = callCount(nodes);
+    const error = await clock.runUntilSettled(redlock.acquire('a', 1_000, { reentrant: outer })).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockExtendError);
+    expect((error as LockExtendError).message).toBe('Could not re-enter "a": the lock is already expired');
+    expect(callCount(nodes)).toBe(calls);
+  });
+
+  it.each([
+    ['another resource', 'b', RangeError, 'Expected `reentrant` to be a lock of this Redlock on "b", got one on "a"'],
+    ['not a lock', { token: 'x' }, TypeError, 'Expected `reentrant` to be a Lock, got `object`'],
+  ])('rejects a context for %s before any node call', async (_, context, type, message) => {
+    const { clock, nodes, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('a', 1_000));
+    const calls = callCount(nodes);
+    const resource = typeof context === 'string' ? context : 'a';
+    const reentrant = typeof context === 'string' ? outer : context;
+    await expect(redlock.acquire(resource, 1_000, { reentrant: reentrant as Lock })).rejects.toThrow(new type(message));
+    expect(callCount(nodes)).toBe(calls);
+  });
+
+  it("rejects another Redlock's lock as the context", async () => {
+    const { clock, nodes, redlock } = setup();
+    const other = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: 0 });
+    const outer = await clock.runUntilSettled(other.acquire('a', 1_000));
+    await expect(redlock.acquire('a', 1_000, { reentrant: outer })).rejects.toThrow(RangeError);
+  });
+});
