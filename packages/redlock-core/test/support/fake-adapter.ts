@@ -4,12 +4,13 @@ import { extendScript } from '../../src/scripts/extend.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import { fenceScript } from '../../src/scripts/fence.js';
+import { inspectScript } from '../../src/scripts/inspect.js';
 import type { FakeClock } from './fake-clock.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
-export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence';
+export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect';
 
-const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, fenceScript];
+const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, fenceScript, inspectScript];
 
 /** The token a {@link refusingNode} reports for every key: some other owner's. */
 export const OTHER_OWNER_TOKEN = 'another-owner';
@@ -295,6 +296,12 @@ export class FakeNode implements RedisAdapter {
     if (this.errorReply !== undefined) throw this.errorReply;
     if (this.garbageReply !== undefined) return this.garbageReply.value;
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
+    if (script === 'inspect') {
+      // PTTL: -2 when absent, -1 without a TTL.
+      const key = keys[0] as string;
+      const remainingMs = this.keyspace.pttl(key);
+      return remainingMs === undefined ? -2 : Number.isFinite(remainingMs) ? Math.ceil(remainingMs) : -1;
+    }
     const [token, ttlArg] = args;
     if (token === undefined) throw new Error('ERR missing token');
     if (script === 'fence') {
