@@ -16,6 +16,10 @@ export async function flushPromises(): Promise<void> {
   for (let round = 0; round < 2; round += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
+function nextMacrotask(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** More timers than any scenario needs in one step: beyond it, something spins at one instant. */
 const MAX_TIMERS_PER_ADVANCE = 10_000;
 
@@ -124,6 +128,40 @@ export class FakeClock implements Clock {
         throw new Error(`The promise did not settle within ${limitMs} ms of virtual time`);
       }
       await this.advance(Math.max(0, next.dueAtMs - this.#nowMs));
+    }
+    await observed;
+    return promise;
+  }
+
+  /**
+   * Like {@link runUntilSettled}, but flushes promise callbacks once after each timer instead of around
+   * every step: the same order of events, several times faster, for simulations that run thousands of
+   * timers. One macrotask is enough, as Node runs every queued promise callback before the next one.
+   */
+  async runQuicklyUntilSettled<T>(promise: Promise<T>, limitMs = 3_600_000): Promise<T> {
+    let isSettled = false;
+    const observed = promise.then(
+      () => {
+        isSettled = true;
+      },
+      () => {
+        isSettled = true;
+      },
+    );
+    const deadlineMs = this.#nowMs + limitMs;
+    await nextMacrotask();
+    while (!isSettled) {
+      const next = this.#nextTimer();
+      if (next === undefined) {
+        throw new Error(`The promise never settles: it is still pending at ${this.#nowMs} ms and no timer is left to run`);
+      }
+      if (next.dueAtMs > deadlineMs) {
+        throw new Error(`The promise did not settle within ${limitMs} ms of virtual time`);
+      }
+      this.#nowMs = Math.max(this.#nowMs, next.dueAtMs);
+      this.#timers.delete(next.id);
+      next.callback();
+      await nextMacrotask();
     }
     await observed;
     return promise;

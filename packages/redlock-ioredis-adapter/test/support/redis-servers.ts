@@ -34,6 +34,8 @@ export interface RedisTestNodes {
   readonly nodes: readonly LocalRedisNode[];
   /** Creates an ioredis client for node `index`; it is closed after the file's tests. */
   createClient(index: number, options?: RedisOptions): Redis;
+  /** Creates an ioredis client for any `redis://` URL, e.g. a latency proxy's; it is closed after the file's tests. */
+  connect(url: string, options?: RedisOptions): Redis;
   /**
    * Deletes every key on every node with FLUSHALL. Nodes from `REDLOCK_TEST_NODES` may be shared by test
    * files running in parallel, so prefer a key prefix per file and flush only where a test needs it.
@@ -41,12 +43,23 @@ export interface RedisTestNodes {
   flushAll(): Promise<void>;
 }
 
+/** Options of {@link useRedisNodes}. */
+export interface UseRedisNodesOptions {
+  /**
+   * Starts local nodes with `appendonly yes` and `appendfsync always`, so a killed and restarted node keeps
+   * every acknowledged write. Nodes from `REDLOCK_TEST_NODES` are used as they are.
+   * @defaultValue `false`
+   */
+  readonly persistence?: boolean;
+}
+
 /**
  * Provides `count` independent Redis nodes to the calling test file: starts local redis-server processes
- * (persistence off) in `beforeAll` and stops them in `afterAll`, or, when `REDLOCK_TEST_NODES` is set,
- * uses the first `count` of those URLs. Call it at the top of the file or of a `describe`.
+ * (persistence off unless asked for) in `beforeAll` and stops them in `afterAll`, or, when
+ * `REDLOCK_TEST_NODES` is set, uses the first `count` of those URLs. Call it at the top of the file or of
+ * a `describe`.
  */
-export function useRedisNodes(count: number): RedisTestNodes {
+export function useRedisNodes(count: number, options: UseRedisNodesOptions = {}): RedisTestNodes {
   let urls: readonly string[] | undefined;
   let local: LocalRedisNodes | undefined;
   let starting: Promise<LocalRedisNodes> | undefined;
@@ -54,7 +67,7 @@ export function useRedisNodes(count: number): RedisTestNodes {
 
   beforeAll(async () => {
     if (EXTERNAL_NODE_URLS === undefined) {
-      starting = startRedisNodes({ count });
+      starting = startRedisNodes({ count, persistence: options.persistence ?? false });
       local = await starting;
       urls = local.urls;
     } else {
@@ -89,7 +102,8 @@ export function useRedisNodes(count: number): RedisTestNodes {
       }
       return local.nodes;
     },
-    createClient: (index, options = {}) => clients.add(new Redis(urlOf(index), options)),
+    createClient: (index, clientOptions = {}) => clients.add(new Redis(urlOf(index), clientOptions)),
+    connect: (url, clientOptions = {}) => clients.add(new Redis(url, clientOptions)),
     async flushAll() {
       const admins = started().map((_, index) => clients.add(new Redis(urlOf(index), { commandTimeout: 5_000 })));
       try {

@@ -1,0 +1,275 @@
+import fc from 'fast-check';
+import type { ClientSpec, FaultSpec, NodeSpec, OpSpec, WorldSpec } from './world.js';
+
+/** The drift factor of every generated world: the core's default. */
+export const DRIFT_FACTOR = 0.01;
+
+/** The longest downtime of an early empty restart, in milliseconds: far shorter than any TTL. */
+const EARLY_RESTART_MAX_DOWN_MS = 40;
+
+/** Resource names the clients contend for; few, so that they do contend. */
+const RESOURCES = ['a', 'b'] as const;
+
+/** Which of the faults Redlock does not survive a world may contain; none by default. */
+export interface Hazards {
+  /**
+   * Crashed nodes may restart empty before the TTLs they granted ran out (no persistence, no delay).
+   * Otherwise an empty restart waits longer than the longest TTL, the rule that keeps Redlock safe.
+   */
+  readonly earlyEmptyRestarts?: boolean;
+  /** Node clocks jump forward and client clocks backward, by more than the drift allowance. */
+  readonly clockJumps?: boolean;
+  /** Client clocks run slow by more than the drift factor allows (10 % to 40 % slow). */
+  readonly slowClientClocks?: boolean;
+}
+
+/** Bounds of one generated world. */
+export interface WorldShape {
+  readonly nodeCounts: readonly number[];
+  readonly minClients: number;
+  readonly maxClients: number;
+  readonly maxOpsPerClient: number;
+  readonly minFaults: number;
+  readonly maxFaults: number;
+  /** TTLs of the operations, in milliseconds. */
+  readonly minTtlMs: number;
+  readonly maxTtlMs: number;
+  readonly maxRetryCount: number;
+  /** How much likelier each hazard fault is than each survivable one. */
+  readonly hazardWeight: number;
+  /** Shortest hold (or work) of an operation, as a share of its TTL. */
+  readonly minHoldShare: number;
+  /** Latest start of a fault, in true milliseconds. */
+  readonly faultsUntilMs: number;
+}
+
+const DEFAULT_SHAPE: WorldShape = {
+  nodeCounts: [3, 5],
+  minClients: 2,
+  maxClients: 4,
+  maxOpsPerClient: 3,
+  minFaults: 0,
+  maxFaults: 6,
+  minTtlMs: 60,
+  maxTtlMs: 400,
+  maxRetryCount: 4,
+  hazardWeight: 1,
+  minHoldShare: 0,
+  faultsUntilMs: 1_500,
+};
+
+/**
+ * A duration, uniform: fast-check's usual bias toward small values would make most holds and delays
+ * zero, and a lock held for no time meets no fault.
+ */
+const durationMs = (min: number, max: number): fc.Arbitrary<number> => fc.noBias(fc.integer({ min, max }));
+const share = (min: number, max: number): fc.Arbitrary<number> => fc.noBias(fc.double({ min, max, noNaN: true }));
+
+/** A clock rate within the drift bound for one side (client and node together stay within `DRIFT_FACTOR`), biased to its ends. */
+const rateWithinDrift = (): fc.Arbitrary<number> =>
+  fc.double({ min: 1 - DRIFT_FACTOR / 2, max: 1 + DRIFT_FACTOR / 2, noNaN: true });
+
+function linkArbitrary(): fc.Arbitrary<NodeSpec['link']> {
+  return fc
+    .record({
+      minLatencyMs: fc.integer({ min: 0, max: 5 }),
+      spreadMs: fc.integer({ min: 0, max: 25 }),
+      dropRate: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.double({ min: 0, max: 0.2, noNaN: true }) }),
+    })
+    .map(({ minLatencyMs, spreadMs, dropRate }) => ({ minLatencyMs, maxLatencyMs: minLatencyMs + spreadMs, dropRate }));
+}
+
+function opArbitrary(shape: WorldShape): fc.Arbitrary<OpSpec> {
+  const resources = fc.shuffledSubarray([...RESOURCES], { minLength: 1 });
+  const ttlMs = durationMs(shape.minTtlMs, shape.maxTtlMs);
+  const startAfterMs = durationMs(0, 300);
+  const byHand = fc
+    .record({
+      resources,
+      ttlMs,
+      startAfterMs,
+      holdShare: share(shape.minHoldShare, Math.max(shape.minHoldShare, 1.5)),
+      extendShare: fc.option(share(0.2, 1.5), { nil: undefined }),
+    })
+    .map(({ holdShare, extendShare, ...op }): OpSpec => ({
+      kind: 'acquire',
+      ...op,
+      holdMs: Math.round(op.ttlMs * holdShare),
+      extendEveryMs: extendShare === undefined ? undefined : Math.max(1, Math.round(op.ttlMs * extendShare)),
+    }));
+  const withUsing = fc
+    .record({
+      resources,
+      ttlMs,
+      startAfterMs,
+      workShare: share(shape.minHoldShare, 3),
+      steps: fc.integer({ min: 1, max: 8 }),
+    })
+    .map(({ workShare, steps, ...op }): OpSpec => {
+      const workMs = Math.round(op.ttlMs * workShare);
+      return { kind: 'using', ...op, workMs, stepMs: Math.max(1, Math.ceil(workMs / steps)) };
+    });
+  return fc.oneof(byHand, withUsing);
+}
+
+/** A fault before index normalisation: `node`/`client` are taken modulo the world's counts. */
+function faultArbitrary(hazards: Hazards, shape: WorldShape): fc.Arbitrary<FaultSpec> {
+  const { hazardWeight } = shape;
+  const node = fc.integer({ min: 0, max: 4 });
+  const atMs = durationMs(0, shape.faultsUntilMs);
+  const forMs = durationMs(0, 600);
+  const survivable: fc.Arbitrary<FaultSpec>[] = [
+    // Down for `downForMs`; an empty restart's delay is raised past the longest TTL when normalising.
+    fc.record({ kind: fc.constant('crash' as const), node, atMs, downForMs: forMs, persistence: fc.boolean() }),
+    fc.record({ kind: fc.constant('pause' as const), node, atMs, forMs }),
+    fc.record({ kind: fc.constant('slow' as const), node, atMs, forMs, extraLatencyMs: durationMs(10, 200) }),
+    fc.record({ kind: fc.constant('partition' as const), node, atMs, forMs }),
+  ];
+  const hazardous: fc.Arbitrary<FaultSpec>[] = [];
+  if (hazards.earlyEmptyRestarts) {
+    hazardous.push(
+      fc.record({
+        kind: fc.constant('crash' as const),
+        node,
+        atMs,
+        downForMs: durationMs(0, EARLY_RESTART_MAX_DOWN_MS),
+        persistence: fc.constant(false),
+      }),
+    );
+  }
+  if (hazards.clockJumps) {
+    hazardous.push(
+      fc.record({ kind: fc.constant('node-clock-jump' as const), node, atMs, jumpMs: durationMs(20, 400) }),
+      fc.record({ kind: fc.constant('client-clock-jump' as const), client: node, atMs, jumpMs: durationMs(20, 400).map((ms) => -ms) }),
+    );
+  }
+  return fc.oneof(
+    ...survivable.map((arbitrary) => ({ weight: 1, arbitrary })),
+    ...hazardous.map((arbitrary) => ({ weight: hazardWeight, arbitrary })),
+  );
+}
+
+/**
+ * Worlds of `shape`, with the `hazards` Redlock does not survive; without hazards, every fault is one
+ * Redlock must survive (crashes with persistence or with a restart delayed past every TTL, pauses, slow
+ * and lossy links, partitions of any number of nodes, clock rates within the drift factor).
+ */
+export function worldArbitrary(hazards: Hazards = {}, shape: Partial<WorldShape> = {}): fc.Arbitrary<WorldSpec> {
+  const bounds = { ...DEFAULT_SHAPE, ...shape };
+  const clientRate = hazards.slowClientClocks
+    ? share(0.6, 0.9)
+    : rateWithinDrift();
+  return fc
+    .record({
+      nodes: fc.constantFrom(...bounds.nodeCounts).chain((count) =>
+        fc.array(fc.record({ clockRate: rateWithinDrift(), link: linkArbitrary() }), { minLength: count, maxLength: count }),
+      ),
+      clients: fc.array(
+        fc.record({
+          clockRate: clientRate,
+          notifications: fc.boolean(),
+          ops: fc.array(opArbitrary(bounds), { minLength: 1, maxLength: bounds.maxOpsPerClient }),
+        }),
+        { minLength: bounds.minClients, maxLength: bounds.maxClients },
+      ),
+      faults: fc.array(faultArbitrary(hazards, bounds), { minLength: bounds.minFaults, maxLength: bounds.maxFaults }),
+      redlock: fc.record({
+        driftFactor: fc.constant(DRIFT_FACTOR),
+        retryCount: fc.integer({ min: 0, max: bounds.maxRetryCount }),
+        retryDelayMs: durationMs(0, 40),
+        retryJitterMs: durationMs(0, 20),
+        nodeTimeoutMs: fc.constantFrom(undefined, 15, 30),
+        // Restart detection on in a third of the worlds, with a grace longer than every TTL.
+        restartGraceMs: fc.constantFrom(0, 0, 1_000),
+      }),
+      noiseSeed: fc.noShrink(fc.integer()),
+    })
+    .map((world) => normaliseWorld(world, hazards));
+}
+
+/** The longest time a key may live, in true milliseconds, on a node whose clock runs slow within the bound. */
+function longestKeyLifetimeMs(clients: readonly ClientSpec[]): number {
+  const longestTtlMs = Math.max(0, ...clients.flatMap((client) => client.ops.map((op) => op.ttlMs)));
+  return Math.ceil(longestTtlMs / (1 - DRIFT_FACTOR / 2)) + 1;
+}
+
+/**
+ * Maps fault indices onto the world's nodes and clients, and applies the delayed-restart rule to empty
+ * restarts unless `earlyEmptyRestarts` allows them.
+ */
+function normaliseWorld(world: WorldSpec, hazards: Hazards): WorldSpec {
+  const lifetimeMs = longestKeyLifetimeMs(world.clients);
+  const faults = world.faults.map((fault): FaultSpec => {
+    if (fault.kind === 'client-clock-jump') return { ...fault, client: fault.client % world.clients.length };
+    const node = fault.node % world.nodes.length;
+    if (fault.kind === 'crash' && !fault.persistence && !(hazards.earlyEmptyRestarts && fault.downForMs <= EARLY_RESTART_MAX_DOWN_MS)) {
+      return { ...fault, node, downForMs: lifetimeMs + fault.downForMs };
+    }
+    return { ...fault, node };
+  });
+  return { ...world, faults };
+}
+
+/** Worlds where clients contend hard and often, so that a hazard meets a lock that is held. */
+const CONTENDED: Partial<WorldShape> = {
+  nodeCounts: [3],
+  minClients: 3,
+  maxClients: 4,
+  minFaults: 4,
+  maxFaults: 10,
+  minTtlMs: 150,
+  maxTtlMs: 400,
+  maxRetryCount: 20,
+  hazardWeight: 10,
+  minHoldShare: 0.5,
+  faultsUntilMs: 800,
+};
+
+/**
+ * Worlds with crashed nodes that restart empty before the TTLs they granted ran out, and restart detection
+ * off (`restartGraceMs` 0, the default); a property turns it on through `runWorld()`'s options.
+ */
+export function earlyEmptyRestartWorld(): fc.Arbitrary<WorldSpec> {
+  return worldArbitrary({ earlyEmptyRestarts: true }, CONTENDED).map((world) => ({ ...world, redlock: { ...world.redlock, restartGraceMs: 0 } }));
+}
+
+/** Worlds where node clocks jump forward and client clocks backward, beyond the drift allowance. */
+export function clockJumpWorld(): fc.Arbitrary<WorldSpec> {
+  return worldArbitrary({ clockJumps: true }, CONTENDED);
+}
+
+/** Worlds where client clocks run slower than the drift factor allows. */
+export function slowClientClockWorld(): fc.Arbitrary<WorldSpec> {
+  return worldArbitrary({ slowClientClocks: true }, CONTENDED);
+}
+
+/** A one-line summary of the faults in a world, for logs. */
+export function describeFaults(world: WorldSpec): string {
+  const counts = new Map<string, number>();
+  for (const fault of world.faults) {
+    const name = fault.kind === 'crash' ? `crash (${fault.persistence ? 'persistent' : 'empty'})` : fault.kind;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts].map(([name, count]) => `${count} ${name}`).join(', ') || 'none';
+}
+
+/**
+ * Worlds where a majority of nodes behaves: one client (so nobody contends), faults only on a minority of
+ * nodes, and the majority on fast, lossless links well inside the per-node timeout. By-hand holds end
+ * well inside the TTL, so every operation should succeed.
+ */
+export function faultyMinorityWorld(): fc.Arbitrary<WorldSpec> {
+  return worldArbitrary({}, { minClients: 1, maxClients: 1, maxFaults: 8 }).map((world): WorldSpec => {
+    const minority = Math.floor(world.nodes.length / 2);
+    return {
+      ...world,
+      nodes: world.nodes.map((node, index) => (index < minority ? node : { ...node, link: { minLatencyMs: 0, maxLatencyMs: 5, dropRate: 0 } })),
+      faults: world.faults.map((fault) => (fault.kind === 'client-clock-jump' ? fault : { ...fault, node: fault.node % minority })),
+      clients: world.clients.map((client) => ({
+        ...client,
+        ops: client.ops.map((op) => (op.kind === 'acquire' ? { ...op, holdMs: Math.floor(op.ttlMs / 4), extendEveryMs: undefined } : op)),
+      })),
+      redlock: { ...world.redlock, nodeTimeoutMs: undefined },
+    };
+  });
+}

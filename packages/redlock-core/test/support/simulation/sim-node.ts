@@ -1,0 +1,300 @@
+import type { RedisAdapter, Unsubscribe } from '../../../src/index.js';
+import { acquireScript } from '../../../src/scripts/acquire.js';
+import { extendScript } from '../../../src/scripts/extend.js';
+import { releaseScript } from '../../../src/scripts/release.js';
+import { connectionRefused, FakeKeyspace } from '../fake-adapter.js';
+import type { FakeClock } from '../fake-clock.js';
+import { PubSubFakeNode } from '../fake-pubsub.js';
+import { DriftingClock } from './drifting-clock.js';
+
+/** How the network between one client and one node behaves when nothing is wrong with it. */
+export interface LinkSpec {
+  /** Each message, request or reply, takes a latency uniform in [min, max] milliseconds of true time. */
+  readonly minLatencyMs: number;
+  readonly maxLatencyMs: number;
+  /** Probability that one message, request or reply, is lost (a dropped packet that breaks the call). */
+  readonly dropRate: number;
+}
+
+/** How a reply reached the client: a script's value, a `NOSCRIPT` error (no effect), or another error. */
+export type ReplyKind = 'value' | 'noscript' | 'error';
+
+/** One call from one client to one node, as the network saw it. */
+export interface CallRecord {
+  readonly clientIndex: number;
+  readonly nodeIndex: number;
+  /** The lock script, `'subscribe'` for a SUBSCRIBE to a release channel, `undefined` for an unknown script. */
+  readonly script: 'acquire' | 'extend' | 'release' | 'subscribe' | undefined;
+  /** `ARGV[1]` of every lock script: the token. */
+  readonly token: string | undefined;
+  /** True time the client sent it. */
+  readonly sentAtMs: number;
+  /** When and how the reply reached the client; `undefined` while it has not (or never will). */
+  replied: { readonly atMs: number; readonly kind: ReplyKind } | undefined;
+}
+
+/** How long every node has been up when a world starts: long before any TTL, as in production. */
+const INITIAL_UPTIME_MS = 86_400_000;
+
+/** What a request does on arrival: run it, or refuse it because the server is down. */
+interface Delivery {
+  readonly run: () => void;
+  readonly refuse: () => void;
+}
+
+/**
+ * One simulated Redis server: a {@link FakeKeyspace} whose TTLs run on the server's own (possibly drifting
+ * or jumping) clock, and the faults a server can have. Requests arrive through {@link SimConnection}s.
+ *
+ * up ──crash()──▶ down ──restart()──▶ up (new `runId`, uptime 0, scripts flushed, keys kept only with
+ * persistence) · up ──pause()──▶ paused (requests queue) ──resume()──▶ up (queued requests run in order) ·
+ * `isPartitioned` loses every request and reply on the way · `extraLatencyMs` slows every message.
+ *
+ * Restart detection: `keyspace.runId` and `keyspace.uptimeMs` are what INFO server reports. A script that
+ * reads them is taught to every fake node with `defineFakeScript()` (fake-adapter.ts); an optional adapter
+ * capability would be added to {@link SimConnection}, reading `node.keyspace`.
+ */
+export class SimNode {
+  readonly index: number;
+  /** The server's clock, which expires its keys. */
+  readonly clock: DriftingClock;
+  readonly keyspace: FakeKeyspace;
+  isDown = false;
+  isPaused = false;
+  isPartitioned = false;
+  /** Added to the latency of every message to and from this node, in true milliseconds. */
+  extraLatencyMs = 0;
+  /** Every restart: true time, whether the data survived, and the new run id. */
+  readonly restarts: { readonly atMs: number; readonly persistence: boolean; readonly runId: string }[] = [];
+
+  readonly #trueClock: FakeClock;
+  /** Runs scripts with the fake's semantics (and publishes releases), at once: delays live in the connections. */
+  readonly #server: PubSubFakeNode;
+  #queued: Delivery[] = [];
+
+  constructor(index: number, trueClock: FakeClock, clockRate: number) {
+    this.index = index;
+    this.#trueClock = trueClock;
+    this.clock = new DriftingClock(trueClock, clockRate);
+    this.keyspace = new FakeKeyspace(this.clock);
+    this.keyspace.startedAtMs = this.clock.now() - INITIAL_UPTIME_MS;
+    this.#server = new PubSubFakeNode(trueClock, this.keyspace);
+  }
+
+  /** A request reached the node: it runs now, waits while the node is paused, or is refused while down. */
+  receive(delivery: Delivery): void {
+    if (this.isDown) delivery.refuse();
+    else if (this.isPaused) this.#queued.push(delivery);
+    else delivery.run();
+  }
+
+  /** Runs a script now, atomically; the promise is already settled when this returns. */
+  execute(method: 'evalsha' | 'eval', first: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return method === 'evalsha' ? this.#server.evalsha(first, keys, args) : this.#server.eval(first, keys, args);
+  }
+
+  /**
+   * Subscribes `onMessage` to `channel` now. Subscriptions outlive restarts, as ioredis subscribes again
+   * after it reconnects.
+   */
+  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+    return this.#server.subscribe(channel, onMessage);
+  }
+
+  /** The process dies: queued requests are lost, new ones are refused. */
+  crash(): void {
+    this.isDown = true;
+    this.isPaused = false;
+    this.#queued = [];
+  }
+
+  /** The process starts again, if it is down; see {@link FakeKeyspace.restart}. Returns whether it did. */
+  restart(persistence: boolean): boolean {
+    if (!this.isDown) return false;
+    this.isDown = false;
+    this.keyspace.restart({ persistence });
+    this.restarts.push({ atMs: this.#trueClock.now(), persistence, runId: this.keyspace.runId });
+    return true;
+  }
+
+  /** SIGSTOP: requests queue up unanswered. */
+  pause(): void {
+    if (!this.isDown) this.isPaused = true;
+  }
+
+  /** SIGCONT: the queued requests run, in arrival order. */
+  resume(): void {
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    for (const delivery of this.#queued.splice(0)) delivery.run();
+  }
+
+  /** Whether every one of `keys` holds `token` on this node now. */
+  holds(keys: readonly string[], token: string): boolean {
+    return keys.every((key) => this.keyspace.get(key) === token);
+  }
+
+  /** Whether any key holds `token` on this node now. */
+  holdsAny(token: string): boolean {
+    return this.keyspace.keys().some((key) => this.keyspace.get(key) === token);
+  }
+}
+
+const SCRIPT_NAMES = new Map<string, CallRecord['script']>(
+  [acquireScript, extendScript, releaseScript].flatMap((script) => [
+    [script.sha1, script.name as CallRecord['script']],
+    [script.source, script.name as CallRecord['script']],
+  ]),
+);
+
+/**
+ * One client's connection to one {@link SimNode}, implementing the core's {@link RedisAdapter} over a
+ * simulated network: every request and reply takes a random latency, may be lost, and stays in order
+ * (one TCP connection: a later request never arrives before an earlier one, nor a reply). A lost
+ * message is never answered, so the core's per-node timeout ends the call.
+ */
+export class SimConnection implements RedisAdapter {
+  readonly node: SimNode;
+  /** Present only for a client with release notifications, as the core detects the capability. */
+  readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
+  readonly #clientIndex: number;
+  readonly #link: LinkSpec;
+  readonly #random: () => number;
+  readonly #trueClock: FakeClock;
+  readonly #log: CallRecord[];
+  #lastArrivalMs = 0;
+  #lastReplyMs = 0;
+
+  constructor(init: {
+    node: SimNode;
+    clientIndex: number;
+    link: LinkSpec;
+    random: () => number;
+    trueClock: FakeClock;
+    log: CallRecord[];
+    /** Whether this connection offers `subscribe` (release notifications). */
+    notifications: boolean;
+  }) {
+    this.node = init.node;
+    if (init.notifications) this.subscribe = (channel, onMessage) => this.#subscribe(channel, onMessage);
+    this.#clientIndex = init.clientIndex;
+    this.#link = init.link;
+    this.#random = init.random;
+    this.#trueClock = init.trueClock;
+    this.#log = init.log;
+  }
+
+  evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.#call('evalsha', sha1, keys, args);
+  }
+
+  eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.#call('eval', source, keys, args);
+  }
+
+  /**
+   * SUBSCRIBE travels like any request (and may be lost: the core bounds how long it waits for it); each
+   * message travels back like a reply, and is lost like one, or while the node is partitioned.
+   */
+  #subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+    const clock = this.#trueClock;
+    const record: CallRecord = {
+      clientIndex: this.#clientIndex,
+      nodeIndex: this.node.index,
+      script: 'subscribe',
+      token: undefined,
+      sentAtMs: clock.now(),
+      replied: undefined,
+    };
+    this.#log.push(record);
+    const deliverMessage = (): void => {
+      if (this.#isLost()) return;
+      const now = clock.now();
+      this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
+      clock.setTimeout(onMessage, this.#lastReplyMs - now);
+    };
+    return new Promise((resolve, reject) => {
+      const reply = (answer: () => void): void => {
+        if (this.#isLost()) return;
+        const now = clock.now();
+        this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
+        clock.setTimeout(answer, this.#lastReplyMs - now);
+      };
+      if (this.#isLost()) return;
+      const now = clock.now();
+      this.#lastArrivalMs = Math.max(this.#lastArrivalMs, now + this.#latencyMs());
+      clock.setTimeout(() => {
+        if (this.node.isPartitioned) return;
+        this.node.receive({
+          run: () => {
+            void this.node.subscribe(channel, deliverMessage).then((unsubscribe) =>
+              reply(() => {
+                record.replied = { atMs: clock.now(), kind: 'value' };
+                resolve(unsubscribe);
+              }),
+            );
+          },
+          refuse: () =>
+            reply(() => {
+              record.replied = { atMs: clock.now(), kind: 'error' };
+              reject(connectionRefused());
+            }),
+        });
+      }, this.#lastArrivalMs - now);
+    });
+  }
+
+  #latencyMs(): number {
+    const { minLatencyMs, maxLatencyMs } = this.#link;
+    return minLatencyMs + this.#random() * (maxLatencyMs - minLatencyMs) + this.node.extraLatencyMs;
+  }
+
+  #isLost(): boolean {
+    return this.#random() < this.#link.dropRate || this.node.isPartitioned;
+  }
+
+  #call(method: 'evalsha' | 'eval', first: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const clock = this.#trueClock;
+    const record: CallRecord = {
+      clientIndex: this.#clientIndex,
+      nodeIndex: this.node.index,
+      script: SCRIPT_NAMES.get(first),
+      token: args[0],
+      sentAtMs: clock.now(),
+      replied: undefined,
+    };
+    this.#log.push(record);
+    return new Promise((resolve, reject) => {
+      const reply = (kind: ReplyKind, value: unknown): void => {
+        if (this.#isLost()) return;
+        const now = clock.now();
+        this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
+        clock.setTimeout(() => {
+          record.replied = { atMs: clock.now(), kind };
+          if (kind === 'value') resolve(value);
+          else reject(value);
+        }, this.#lastReplyMs - now);
+      };
+      if (this.#isLost()) return;
+      const now = clock.now();
+      this.#lastArrivalMs = Math.max(this.#lastArrivalMs, now + this.#latencyMs());
+      clock.setTimeout(() => {
+        // A partition that began while the request was on its way swallows it too.
+        if (this.node.isPartitioned) return;
+        this.node.receive({
+          run: () => {
+            void this.node.execute(method, first, keys, args).then(
+              (value) => reply('value', value),
+              (error: unknown) => reply(isNoScript(error) ? 'noscript' : 'error', error),
+            );
+          },
+          refuse: () => reply('error', connectionRefused()),
+        });
+      }, this.#lastArrivalMs - now);
+    });
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { checkHistory, describeRun, type Violation } from '../support/simulation/checker.js';
+import { describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';
+import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
+import { type History, runWorld, type WorldSpec } from '../support/simulation/world.js';
+
+// Deterministic simulation of Redlock under the faults it is meant to survive: nodes that crash (and come
+// back with their data, or empty after longer than every TTL), pause, slow down, lose messages or are
+// partitioned, any number of them at once, while several clients with drifting clocks contend. Each run
+// is one world from fast-check; a failure prints its seed and path: replay with SIM_SEED=… SIM_PATH=…
+// and jest -t '<test name>'.
+// SIM_RUNS=<n> runs more worlds than the CI default.
+
+/** Totals over every world a property ran, for the summary line. */
+class Tally {
+  worlds = 0;
+  locks = 0;
+  commits = 0;
+  calls = 0;
+  subscribes = 0;
+  lostReplies = 0;
+  readonly faults = new Map<string, number>();
+  readonly errors = new Map<string, number>();
+
+  add(history: History): void {
+    this.worlds += 1;
+    this.locks += history.locks.length;
+    this.commits += history.commits.length;
+    this.calls += history.calls.length;
+    this.subscribes += history.calls.filter((call) => call.script === 'subscribe').length;
+    this.lostReplies += history.calls.filter((call) => call.replied === undefined).length;
+    for (const fault of history.spec.faults) {
+      const name = fault.kind === 'crash' ? `crash-${fault.persistence ? 'persistent' : 'empty-delayed'}` : fault.kind;
+      this.faults.set(name, (this.faults.get(name) ?? 0) + 1);
+    }
+    for (const [name, count] of history.typedErrors) this.errors.set(name, (this.errors.get(name) ?? 0) + count);
+  }
+
+  describe(seed: number): string {
+    const faults = [...this.faults].map(([name, count]) => `${count} ${name}`).join(', ');
+    const errors = [...this.errors].map(([name, count]) => `${count} ${name}`).join(', ') || 'none';
+    return (
+      `${this.worlds} worlds (seed ${seed}): ${this.locks} locks, ${this.commits} writes under a lock, ` +
+      `${this.calls} node calls (${this.subscribes} SUBSCRIBEs; ${this.lostReplies} never answered); ` +
+      `faults: ${faults}; typed errors: ${errors}`
+    );
+  }
+}
+
+/**
+ * Violations of a known core bug, tolerated by the properties below and pinned by the `it.failing` one:
+ * the validity subtracts the elapsed time twice (`validUntil = start + (ttl − elapsed − drift)` in
+ * redlock.ts and lock.ts), so an attempt or extension slower than (TTL − drift) / 2 hands out a lock, or
+ * resolves an extension, with no validity left. Remove them from this list once it is fixed.
+ */
+const KNOWN_BUG_VIOLATIONS: readonly Violation['kind'][] = ['expired-when-handed-out', 'extended-into-expiry'];
+
+/** Runs a world and fails with its violations and trace, which fast-check prints with the seed. */
+async function runAndCheck(spec: WorldSpec, tally: Tally, tolerated: readonly Violation['kind'][] = KNOWN_BUG_VIOLATIONS): Promise<History> {
+  const history = await runWorld(spec);
+  tally.add(history);
+  const violations = checkHistory(history).filter((violation) => !tolerated.includes(violation.kind));
+  if (violations.length > 0) throw new Error(`faults: ${describeFaults(spec)}\n${describeRun(history, violations)}`);
+  return history;
+}
+
+describe('simulation: faults Redlock survives', () => {
+  it('keeps mutual exclusion, loses no update, extends no lost lock and leaves no key of a failed attempt', async () => {
+    const parameters = simulationParameters(400);
+    const tally = new Tally();
+    await fc.assert(
+      fc.asyncProperty(worldArbitrary(), async (spec) => {
+        await runAndCheck(spec, tally);
+      }),
+      parameters,
+    );
+    console.log(`Safety: ${tally.describe(parameters.seed)}`);
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('gives one client every lock, extension and write while only a minority of nodes is faulty', async () => {
+    const parameters = simulationParameters(150);
+    const tally = new Tally();
+    await fc.assert(
+      fc.asyncProperty(faultyMinorityWorld(), async (spec) => {
+        const history = await runAndCheck(spec, tally);
+        const ops = spec.clients.flatMap((client) => client.ops).length;
+        expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops });
+      }),
+      parameters,
+    );
+    console.log(`Liveness: ${tally.describe(parameters.seed)}`);
+  }, SIMULATION_TIMEOUT_MS);
+
+  // Bug: validity subtracts the elapsed time twice (redlock.ts `validUntil: start + validity`, lock.ts
+  // `this.#validUntil = start + validity`); fix with `validUntil = start + ttlMs − drift` (= now + validity).
+  it.failing('hands out no lock, and resolves no extension, without validity left', async () => {
+    const parameters = simulationParameters(400);
+    await fc.assert(
+      fc.asyncProperty(worldArbitrary(), async (spec) => {
+        await runAndCheck(spec, new Tally(), []);
+      }),
+      { ...parameters, endOnFailure: true },
+    );
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('replays a world exactly: the same spec gives the same trace', async () => {
+    const [spec] = fc.sample(worldArbitrary(), { numRuns: 1, seed: 20240601 });
+    const first = await runWorld(spec as WorldSpec);
+    const second = await runWorld(spec as WorldSpec);
+    expect(second.events).toEqual(first.events);
+    expect(first.events.length).toBeGreaterThan(0);
+  }, SIMULATION_TIMEOUT_MS);
+});

@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { LockAcquireError, LockExtendError, LockReleaseError, Redlock, type RedlockOptions } from 'redlock-core';
+import { IoredisAdapter } from '../../src/index.js';
+import { canInjectFaults, itWithFaults, useRedisNodes } from '../support/redis-servers.js';
+
+// Hostile names and error replies on real Redis: each gets a typed error or the right behaviour, and no
+// key of ours is left behind. Tests that reconfigure nodes (maxmemory, REPLICAOF, SCRIPT FLUSH) only run
+// on nodes this file started.
+
+/** `it.failing` for a fault test that exposes a known bug; skipped where nodes cannot be faulted. */
+const itWithFaultsFailing = canInjectFaults ? it.failing : it.skip;
+
+const NODE_COUNT = 5;
+const TTL_MS = 5_000;
+
+const redis = useRedisNodes(NODE_COUNT);
+/** A master outside the lock set, for making lock nodes its replicas. */
+const outsider = useRedisNodes(1);
+
+let admins: Redis[] = [];
+let prefix = '';
+
+beforeAll(() => {
+  admins = redis.urls.map((_, index) => redis.createClient(index, { maxRetriesPerRequest: 1 }));
+});
+beforeEach(() => {
+  prefix = `hostile:${randomUUID()}:`;
+});
+afterEach(async () => {
+  if (!canInjectFaults) return;
+  // Undo every reconfiguration, whatever the test did.
+  await Promise.all(
+    admins.map(async (admin) => {
+      await admin.config('SET', 'maxmemory', '0');
+      await admin.replicaof('NO', 'ONE');
+    }),
+  );
+});
+
+function newRedlock(options: RedlockOptions = {}): Redlock {
+  const clients = redis.urls.map((_, index) => redis.createClient(index, { maxRetriesPerRequest: 1 }));
+  return new Redlock(
+    clients.map((client) => new IoredisAdapter(client)),
+    { keyPrefix: prefix, retryCount: 0, nodeTimeoutMs: 1_000, ...options },
+  );
+}
+
+/** Every key of this test on every node, as raw bytes decoded as UTF-8. */
+async function keysOfTest(): Promise<string[]> {
+  const keys = await Promise.all(admins.map((admin) => admin.keysBuffer(`${prefix}*`)));
+  return keys.flat().map((key) => key.toString('utf8'));
+}
+
+/** The node indexes whose key `key` holds `token` (a key of another type holds no token). */
+async function holders(key: string, token: string): Promise<number[]> {
+  const values = await Promise.all(admins.map((admin) => admin.get(key).catch(() => null)));
+  return values.flatMap((value, index) => (value === token ? [index] : []));
+}
+
+/**
+ * `read()` once it equals `expected`, polling for up to 2 s: acquire() resolves at a quorum, while the
+ * last nodes may still be running the script.
+ */
+async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
+  let value = await read();
+  for (let tries = 0; tries < 100 && JSON.stringify(value) !== JSON.stringify(expected); tries += 1) {
+    await delay(20);
+    value = await read();
+  }
+  return value;
+}
+
+async function outOfMemory(indexes: readonly number[]): Promise<void> {
+  for (const index of indexes) {
+    await admins[index]?.config('SET', 'maxmemory-policy', 'noeviction');
+    await admins[index]?.config('SET', 'maxmemory', '1');
+  }
+}
+
+describe('hostile resource names on real Redis', () => {
+  it('locks, extends and releases a 1 MB resource name, and keeps messages short', async () => {
+    const name = `big:${'x'.repeat(1024 * 1024)}`;
+    const redlock = newRedlock();
+    const lock = await redlock.acquire(name, TTL_MS);
+    expect(await eventually(() => holders(prefix + name, lock.token), [0, 1, 2, 3, 4])).toEqual([0, 1, 2, 3, 4]);
+    await lock.extend(TTL_MS);
+    expect((await lock.release()).releasedCount).toBe(NODE_COUNT);
+    expect(await keysOfTest()).toEqual([]);
+
+    await admins[0]?.set(prefix + name, 'someone');
+    await admins[1]?.set(prefix + name, 'someone');
+    await admins[2]?.set(prefix + name, 'someone');
+    const error = await redlock.acquire(name, TTL_MS).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as Error).message.length).toBeLessThan(300);
+    await Promise.all(admins.map((admin) => admin.del(prefix + name)));
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  it.each<[string, string[]]>([
+    ['unicode', ['訂單:42', '🔒', 'שלום', 'e\u0301', '\u00e9']],
+    ['binary-looking', ['\u0000', '\r\n*1\r\n$4\r\nPING\r\n', '\u00ff', '-ERR x', '$-1']],
+    ['glob, hash-tag and prefix-like', ['*', '[a]', '{t}:1', 'lock:x', `${'hostile:'}x`]],
+  ])('round-trips %s names byte for byte, one key each', async (_, names) => {
+    const lock = await newRedlock().acquire(names, TTL_MS);
+    const expected = Array.from({ length: NODE_COUNT }, () => names.map((name) => prefix + name))
+      .flat()
+      .sort();
+    expect(await eventually(async () => (await keysOfTest()).sort(), expected)).toEqual(expected);
+    expect((await lock.release()).releasedCount).toBe(NODE_COUNT);
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  it('maps names that are not well-formed UTF-16 onto one key, so they exclude each other (never two owners)', async () => {
+    // ioredis encodes lone surrogates as U+FFFD: "\uD800" and "\uDBFF" are distinct strings, one key.
+    const first = await newRedlock().acquire('\uD800', TTL_MS);
+    const error = await newRedlock().acquire('\uDBFF', TTL_MS).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
+    expect(await eventually(keysOfTest, Array(NODE_COUNT).fill(`${prefix}\uFFFD`))).toEqual(Array(NODE_COUNT).fill(`${prefix}\uFFFD`));
+    expect((await first.release()).releasedCount).toBe(NODE_COUNT);
+    expect(await keysOfTest()).toEqual([]);
+  });
+});
+
+describe('nodes that answer with Redis errors', () => {
+  itWithFaults('acquires past one out-of-memory node and fails cleanly with OOM on a majority, leaving no key', async () => {
+    await outOfMemory([0]);
+    const lock = await newRedlock().acquire('oom', TTL_MS);
+    expect(await eventually(() => holders(`${prefix}oom`, lock.token), [1, 2, 3, 4])).toEqual([1, 2, 3, 4]);
+    // Release deletes, which Redis allows under OOM.
+    const released = await lock.release();
+    expect(released.releasedCount).toBe(4);
+    expect(released.nodes[0]?.status).toBe('not-held');
+
+    await outOfMemory([1, 2]);
+    const error = (await newRedlock().acquire('oom', TTL_MS).catch((failure: unknown) => failure)) as LockAcquireError;
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(error.reason).toBe('nodes-unreachable');
+    expect(error.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([0, 1, 2]);
+    for (const nodeError of error.nodeErrors) expect(String((nodeError.cause as Error).message)).toMatch(/^OOM /);
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  itWithFaults('releases a held lock on nodes that ran out of memory meanwhile', async () => {
+    const lock = await newRedlock().acquire('oom-held', TTL_MS);
+    await eventually(() => holders(`${prefix}oom-held`, lock.token), [0, 1, 2, 3, 4]);
+    await outOfMemory([0, 1, 2]);
+    expect((await lock.release()).releasedCount).toBe(NODE_COUNT);
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  // Bug (scripts/extend.ts, since re-seed on extend): the script rewrites every key with SET … PX, which
+  // Redis refuses under maxmemory with noeviction ("OOM command not allowed"), where PEXPIRE was allowed.
+  // So a node under memory pressure can no longer extend a lock whose keys it still holds, and a majority
+  // of such nodes makes every lock expire. Fix: PEXPIRE the keys that hold our token, SET only the
+  // missing ones (re-seeding); then only a re-seed needs memory.
+  itWithFaultsFailing('extends a held lock on a majority of out-of-memory nodes, whose keys are all still there', async () => {
+    const lock = await newRedlock().acquire('oom-extend', TTL_MS);
+    await eventually(() => holders(`${prefix}oom-extend`, lock.token), [0, 1, 2, 3, 4]);
+    await outOfMemory([0, 1, 2]);
+    try {
+      await lock.extend(TTL_MS);
+    } finally {
+      await lock.release();
+    }
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  itWithFaults('fails with READONLY on nodes made replicas, cleanly, and works again once they are masters', async () => {
+    const [master] = outsider.urls;
+    const { hostname, port } = new URL(master as string);
+    for (const index of [0, 1, 2]) await admins[index]?.replicaof(hostname, Number(port));
+    const error = (await newRedlock().acquire('replica', TTL_MS).catch((failure: unknown) => failure)) as LockAcquireError;
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(error.reason).toBe('nodes-unreachable');
+    for (const nodeError of error.nodeErrors) expect((nodeError.cause as Error).message).toMatch(/^(READONLY|LOADING|MASTERDOWN) /);
+    expect(await keysOfTest()).toEqual([]);
+
+    for (const index of [0, 1, 2]) await admins[index]?.replicaof('NO', 'ONE');
+    const lock = await newRedlock().acquire('replica', TTL_MS);
+    expect((await lock.release()).releasedCount).toBe(NODE_COUNT);
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  itWithFaults('falls back to EVAL after SCRIPT FLUSH on every node, for extend and release', async () => {
+    const redlock = newRedlock();
+    const lock = await redlock.acquire('flushed', TTL_MS);
+    await Promise.all(admins.map((admin) => admin.script('FLUSH')));
+    await lock.extend(TTL_MS);
+    await Promise.all(admins.map((admin) => admin.script('FLUSH')));
+    expect((await lock.release()).releasedCount).toBe(NODE_COUNT);
+    await Promise.all(admins.map((admin) => admin.script('FLUSH')));
+    const next = await redlock.acquire('flushed', TTL_MS);
+    expect((await next.release()).releasedCount).toBe(NODE_COUNT);
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  it('treats a resource key that exists as a hash as held by another owner, and leaves it alone', async () => {
+    await Promise.all(admins.map((admin) => admin.hset(`${prefix}hash`, 'field', 'value')));
+    const error = (await newRedlock().acquire('hash', TTL_MS).catch((failure: unknown) => failure)) as LockAcquireError;
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(await Promise.all(admins.map((admin) => admin.hget(`${prefix}hash`, 'field')))).toEqual(Array(NODE_COUNT).fill('value'));
+    await Promise.all(admins.map((admin) => admin.del(`${prefix}hash`)));
+    expect(await keysOfTest()).toEqual([]);
+  });
+
+  it('reports WRONGTYPE when our keys were replaced by hashes on a majority, and leaves no key of ours', async () => {
+    const lock = await newRedlock().acquire(['a', 'b'], TTL_MS);
+    await eventually(() => holders(`${prefix}b`, lock.token), [0, 1, 2, 3, 4]);
+    for (const admin of admins.slice(0, 3)) {
+      await admin.del(`${prefix}b`);
+      await admin.hset(`${prefix}b`, 'field', 'value');
+    }
+    const extendError = (await lock.extend(TTL_MS).catch((failure: unknown) => failure)) as LockExtendError;
+    expect(extendError).toBeInstanceOf(LockExtendError);
+    expect(extendError.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([0, 1, 2]);
+    for (const nodeError of extendError.nodeErrors) expect((nodeError.cause as Error).message).toMatch(/^WRONGTYPE /);
+
+    // The release script deletes "a" before it meets the hash at "b" and fails there: no rollback.
+    const releaseError = await lock.release().catch((failure: unknown) => failure);
+    expect(releaseError).toBeInstanceOf(LockReleaseError);
+    expect(await holders(`${prefix}a`, lock.token)).toEqual([]);
+    expect(await holders(`${prefix}b`, lock.token)).toEqual([]);
+    await Promise.all(admins.map((admin) => admin.del(`${prefix}b`)));
+    expect(await keysOfTest()).toEqual([]);
+  });
+});
