@@ -33,7 +33,8 @@ export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
       retryStrategy: () => 100,
     });
   const clients = urls.map(connect);
-  const subscribers = urls.map(connect);
+  // A subscriber must not give up its re-subscription after a reconnect, or ioredis rejects it unhandled.
+  const subscribers = urls.map((url) => new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: null, retryStrategy: () => 100 }));
   // ioredis reports connection errors as events; the lock reports them per node, so don't print them twice.
   for (const client of [...clients, ...subscribers]) client.on('error', () => undefined);
   // Without the offline queue, commands sent before a connection is ready fail, so wait for it (bounded).

@@ -129,7 +129,11 @@ export class Lock {
     };
   }
 
-  /** Wall-clock time, in milliseconds since the epoch, at which validity ends. */
+  /**
+   * Wall-clock time, in milliseconds since the epoch, at which validity ends: the start of the attempt
+   * (or extension) that succeeded, plus its TTL, minus the drift allowance. Equally, the moment it
+   * succeeded plus the validity it had left then.
+   */
   get expiresAt(): number {
     return this.#hold.expiresAt;
   }
@@ -220,13 +224,15 @@ export class Lock {
       'extended',
       quorum,
     );
-    const validity = validityMs({ ttlMs, elapsedMs: clock.now() - start, driftFactor });
+    const elapsedMs = clock.now() - start;
+    const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
     if (vote.hasQuorum && validity > 0 && !hold.isReleased) {
       if (sequence > hold.extensionApplied) {
         hold.extensionApplied = sequence;
         hold.ttlMs = ttlMs;
-        hold.validUntil = start + validity;
-        hold.expiresAt = Math.floor(wallStart + validity);
+        // Validity is what is left now, at the decision: it runs from here, not from the start.
+        hold.validUntil = start + elapsedMs + validity;
+        hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
       }
       // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
       // the lock regains its full margin. Nodes answering later are re-seeded when they answer.
@@ -247,7 +253,7 @@ export class Lock {
     const why = hold.isReleased
       ? 'the lock was released meanwhile'
       : vote.hasQuorum
-        ? `no validity left after ${Math.round(clock.now() - start)} ms`
+        ? `no validity left after ${Math.round(elapsedMs)} ms`
         : `${describeOutcomes(outcomes)}, quorum is ${quorum}`;
     throw new LockExtendError(`Could not extend ${this.#describe()}: ${why}`, {
       resources: this.resources,

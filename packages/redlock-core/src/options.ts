@@ -166,10 +166,11 @@ export function resolveNodes(nodes: unknown): ResolvedNode[] {
   if (nodes.length === 0) throw new RangeError('Expected `nodes` to hold at least one node, got an empty array');
   const resolved = nodes.map((node: unknown, index): ResolvedNode => {
     if (isAdapter(node)) return { adapter: node, timeoutMs: undefined };
-    if (typeof node === 'object' && node !== null && 'adapter' in node && isAdapter(node.adapter)) {
-      const timeoutMs = 'timeoutMs' in node ? node.timeoutMs : undefined;
+    // Read each property once: a getter must not answer one value to the check and another to the use.
+    const { adapter, timeoutMs } = typeof node === 'object' && node !== null ? (node as Partial<RedlockNode>) : {};
+    if (isAdapter(adapter)) {
       if (timeoutMs !== undefined) checkDurationMs(`nodes[${index}].timeoutMs`, timeoutMs, 1);
-      return { adapter: node.adapter, timeoutMs: timeoutMs as number | undefined };
+      return { adapter, timeoutMs };
     }
     throw new TypeError(
       `Expected \`nodes[${index}]\` to be an adapter with \`evalsha\` and \`eval\` methods, or \`{ adapter }\`, got ${formatValue(node)}`,
@@ -278,12 +279,18 @@ export function resolveResources(
       throw new TypeError(`Expected every resource to be a string, got ${formatValue(resource)}`);
     }
     if (resource === '') throw new RangeError('Expected every resource to be a non-empty string, got `""`');
+    // A lone surrogate has no UTF-8 encoding: clients send U+FFFD instead, so distinct names would share a key.
+    if (LONE_SURROGATE.test(resource)) {
+      throw new RangeError(`Expected every resource to be well-formed Unicode, got ${formatValue(resource)} with a lone surrogate`);
+    }
     if (seen.has(resource)) throw new RangeError(`Expected resources to be distinct, got ${formatValue(resource)} twice`);
     seen.add(resource);
   }
   const names = list as string[];
   return { resources: names, keys: names.map((resource) => keyPrefix + resource) };
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Validates a TTL: a positive integer up to {@link MAX_TTL_MS} that leaves validity after drift. */
 export function checkTtl(ttlMs: unknown, driftFactor: number): number {
@@ -310,12 +317,16 @@ function checkInteger(name: string, value: unknown, min: number, max: number): a
   }
 }
 
+/**
+ * Checks that options are an object and copies them: every option is read once, here, so that a getter or
+ * a Proxy cannot answer one value to the validation and another to the use.
+ */
 function checkOptionsObject(name: string, value: unknown): object {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`Expected \`${name}\` to be an object, got ${formatValue(value)}`);
   }
-  return value;
+  return { ...value };
 }
 
 function isAdapter(value: unknown): value is RedisAdapter {

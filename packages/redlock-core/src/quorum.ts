@@ -40,11 +40,21 @@ export function callNode<S extends string>(
       const isTimeout = cause instanceof TimeoutError;
       const message = isTimeout
         ? `Node ${nodeIndex} did not answer within ${timeoutMs} ms`
-        : `Node ${nodeIndex} failed: ${cause instanceof Error ? cause.message : String(cause)}`;
+        : `Node ${nodeIndex} failed: ${describeCause(cause)}`;
       return { nodeIndex, status: isTimeout ? 'timeout' : 'error', error: new NodeError(message, { nodeIndex, isTimeout, cause }) };
     },
   );
   return { outcome, lateAnswer: answer.catch(() => undefined) };
+}
+
+/** Describes whatever an adapter rejected with; never throws, even for objects without a prototype. */
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message;
+  try {
+    return String(cause);
+  } catch {
+    return Object.prototype.toString.call(cause);
+  }
 }
 
 /** The result of a vote: whether a quorum said yes, and the outcomes known so far (filled in as nodes answer). */

@@ -325,8 +325,9 @@ export class Redlock {
         attempts: attemptNumber,
         fencingToken,
         ttlMs,
-        validUntil: start + validity,
-        expiresAt: Math.floor(wallStart + validity),
+        // Validity is what is left now, at the decision: it runs from here, not from the start.
+        validUntil: start + elapsedMs + validity,
+        expiresAt: Math.floor(wallStart + elapsedMs + validity),
       });
       // A node that had not answered may still set our keys later; if the lock is gone by then, the keys
       // would block others until their TTL ran out, so remove them. While the lock is held, release() will.

@@ -3,9 +3,11 @@ import { defineScript, unexpectedReply } from './lua-script.js';
 export const acquireScript = defineScript(
   'acquire',
   /* lua */ `
---[[ Sets every resource key to our token, but only if none of them exists: all or nothing, so a
-     multi-resource lock is never half-taken on a node. Atomic, so no other owner can slip in
-     between the check and the set.
+--[[ Sets every resource key to our token, but only if none of them holds another owner's token: all
+     or nothing, so a multi-resource lock is never half-taken on a node. Atomic, so no other owner can slip in
+     between the check and the set. Keys that already hold our token count as granted: the script ran
+     before for this attempt (a client re-sent it after a reconnect), so the attempt counts the node and
+     cleans it up like any other.
      With a restart grace, a node that started less than that long ago grants nothing: if it restarted
      without persistence it may have lost keys of locks that are still valid, and granting them again
      would give a second owner a quorum (the spec's "delayed restart", enforced by the node itself).
@@ -14,16 +16,21 @@ export const acquireScript = defineScript(
      KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
      ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' for none
      ARGV[4] '1' with fencing
-     Returns 1 if every key was set ({1, highest counter} with fencing), 0 if any key already existed,
-     -1 if the node is inside its restart grace (nothing is changed then). ]]
+     Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
+     any key holds another owner's token, -1 if the node is inside its restart grace (nothing is changed
+     then). ]]
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
+local missing = 0
 for i = 1, resourceCount do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    missing = missing + 1
+  elseif redis.call('TYPE', KEYS[i]).ok ~= 'string' or redis.call('GET', KEYS[i]) ~= token then
+    -- Another owner's token, or a key of another type: held either way, and left alone.
     return 0
   end
 end
-if restartGraceMs > 0 then
+if missing > 0 and restartGraceMs > 0 then
   -- Read only when about to grant; uptime has 1 s precision, rounded down, so the grace errs long.
   local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
   if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
@@ -31,7 +38,7 @@ if restartGraceMs > 0 then
   end
 end
 for i = 1, resourceCount do
-  redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+  redis.call('SET', KEYS[i], token, 'PX', ttlMs, 'NX')
 end
 if isFencing then
   local highest = 0

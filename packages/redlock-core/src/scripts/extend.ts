@@ -25,8 +25,11 @@ end
 if missing > 0 and not reseed then
   return 2
 end
+-- PEXPIRE where the key is ours, which Redis allows even when out of memory; SET only what is missing.
 for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+  if redis.call('PEXPIRE', KEYS[i], ttlMs) == 0 then
+    redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+  end
 end
 if missing > 0 then
   return 2

@@ -316,11 +316,13 @@ export class FakeNode implements RedisAdapter {
         // With fencing, the counter keys follow the resource keys.
         const isFencing = args[3] === '1';
         const resourceKeys = isFencing ? keys.slice(0, keys.length / 2) : keys;
-        if (resourceKeys.some((key) => keyspace.get(key) !== undefined)) return 0;
+        // Keys that already hold our token count as granted (the script ran before for this attempt).
+        if (resourceKeys.some((key) => keyspace.get(key) !== undefined && keyspace.get(key) !== token)) return 0;
+        const missing = resourceKeys.filter((key) => keyspace.get(key) === undefined);
         // Redis reports uptime in whole seconds, rounded down.
         const restartGraceMs = Number(args[2] ?? 0);
-        if (restartGraceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < restartGraceMs) return -1;
-        for (const key of resourceKeys) keyspace.set(key, token, ttlMs);
+        if (missing.length > 0 && restartGraceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < restartGraceMs) return -1;
+        for (const key of missing) keyspace.set(key, token, ttlMs);
         if (!isFencing) return 1;
         return [1, Math.max(0, ...keys.slice(resourceKeys.length).map((key) => Number(keyspace.get(key) ?? 0)))];
       }

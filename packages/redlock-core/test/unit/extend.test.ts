@@ -41,8 +41,8 @@ describe('lock.extend()', () => {
     for (const [index, node] of nodes.entries()) node.latencyMs = 10 * (index + 1);
     await clock.runUntilSettled(lock.extend(1000));
     expect(clock.now()).toBe(20);
-    // Validity 1000 − 20 − 12 = 968 ms from 0 ms, of which 20 ms have passed.
-    expect(lock.remainingValidityMs).toBe(948);
+    // Validity 1000 − 20 − 12 = 968 ms left at 20 ms, when the quorum answered.
+    expect(lock.remainingValidityMs).toBe(968);
   });
 
   it('keeps a lock held past its first TTL when extended in time', async () => {
@@ -167,7 +167,8 @@ describe('lock.extend()', () => {
     // The second answers first, at 10 ms; the first answers at 40 ms but must not overwrite it.
     await expect(clock.runUntilSettled(Promise.all([first, second]))).resolves.toEqual([lock, lock]);
     expect(clock.now()).toBe(40);
-    expect(lock.remainingValidityMs).toBe(2000 - 10 - 22 - 40);
+    // The second's validity, 2000 − 10 − 22 ms at 10 ms, of which 30 ms have passed by 40 ms.
+    expect(lock.remainingValidityMs).toBe(2000 - 10 - 22 - 30);
     // The nodes ran the commands in the order sent, so they hold the second TTL too.
     expect(nodes[0]!.keyspace.pttl('r')).toBe(2000 - 40);
   });
@@ -181,7 +182,8 @@ describe('lock.extend()', () => {
     for (const node of nodes) node.latencyMs = 20;
     const second = lock.extend(2000);
     await clock.runUntilSettled(Promise.all([first, second]));
-    expect(lock.remainingValidityMs).toBe(2000 - 20 - 22 - 20);
+    // The second's validity, 2000 − 20 − 22 ms left at 20 ms, its answer.
+    expect(lock.remainingValidityMs).toBe(2000 - 20 - 22);
   });
 
   it('waits no longer than the node timeout for a hung node when failing', async () => {

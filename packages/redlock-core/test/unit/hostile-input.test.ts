@@ -98,7 +98,7 @@ describe('hostile TTLs', () => {
 });
 
 describe('hostile options', () => {
-  it('validates the retryCount it uses when a getter changes its answer between reads', () => {
+  it('reads each option once, so a getter that changes its answer cannot slip a value past validation', () => {
     const clock = new FakeClock();
     let reads = 0;
     const options = {
@@ -108,7 +108,8 @@ describe('hostile options', () => {
         return reads === 1 ? 2 : -1;
       },
     };
-    expect(() => new Redlock(grantingNodes(clock, 3), options)).toThrow(RangeError);
+    expect(() => new Redlock(grantingNodes(clock, 3), options)).not.toThrow();
+    expect(reads).toBe(1);
   });
 
   it.each<[string, unknown]>([

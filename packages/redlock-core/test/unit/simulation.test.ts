@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { checkHistory, describeRun, type Violation } from '../support/simulation/checker.js';
+import { checkHistory, describeRun } from '../support/simulation/checker.js';
 import { describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
 import { type History, runWorld, type WorldSpec } from '../support/simulation/world.js';
@@ -48,19 +48,11 @@ class Tally {
   }
 }
 
-/**
- * Violations of a known core bug, tolerated by the properties below and pinned by the `it.failing` one:
- * the validity subtracts the elapsed time twice (`validUntil = start + (ttl − elapsed − drift)` in
- * redlock.ts and lock.ts), so an attempt or extension slower than (TTL − drift) / 2 hands out a lock, or
- * resolves an extension, with no validity left. Remove them from this list once it is fixed.
- */
-const KNOWN_BUG_VIOLATIONS: readonly Violation['kind'][] = ['expired-when-handed-out', 'extended-into-expiry'];
-
 /** Runs a world and fails with its violations and trace, which fast-check prints with the seed. */
-async function runAndCheck(spec: WorldSpec, tally: Tally, tolerated: readonly Violation['kind'][] = KNOWN_BUG_VIOLATIONS): Promise<History> {
+async function runAndCheck(spec: WorldSpec, tally: Tally): Promise<History> {
   const history = await runWorld(spec);
   tally.add(history);
-  const violations = checkHistory(history).filter((violation) => !tolerated.includes(violation.kind));
+  const violations = checkHistory(history);
   if (violations.length > 0) throw new Error(`faults: ${describeFaults(spec)}\n${describeRun(history, violations)}`);
   return history;
 }
@@ -92,13 +84,12 @@ describe('simulation: faults Redlock survives', () => {
     console.log(`Liveness: ${tally.describe(parameters.seed)}`);
   }, SIMULATION_TIMEOUT_MS);
 
-  // Bug: validity subtracts the elapsed time twice (redlock.ts `validUntil: start + validity`, lock.ts
-  // `this.#validUntil = start + validity`); fix with `validUntil = start + ttlMs − drift` (= now + validity).
-  it.failing('hands out no lock, and resolves no extension, without validity left', async () => {
+  // Found by this simulation: validity once subtracted the elapsed time twice (fixed).
+  it('hands out no lock, and resolves no extension, without validity left', async () => {
     const parameters = simulationParameters(400);
     await fc.assert(
       fc.asyncProperty(worldArbitrary(), async (spec) => {
-        await runAndCheck(spec, new Tally(), []);
+        await runAndCheck(spec, new Tally());
       }),
       { ...parameters, endOnFailure: true },
     );

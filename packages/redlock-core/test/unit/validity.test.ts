@@ -20,8 +20,9 @@ describe('validity of an acquired lock', () => {
     const nodes = [slowNode(clock, 10), slowNode(clock, 20), slowNode(clock, 30), slowNode(clock, 40), slowNode(clock, 45)];
     const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 1000));
     expect(clock.now()).toBe(30);
-    expect(lock.remainingValidityMs).toBe(1000 - 30 - 12 - 30);
-    expect(lock.expiresAt).toBe(WALL_START_MS + 1000 - 30 - 12);
+    // Validity 1000 − 30 − 12 = 958 ms left at 30 ms, when the quorum answered.
+    expect(lock.remainingValidityMs).toBe(1000 - 30 - 12);
+    expect(lock.expiresAt).toBe(WALL_START_MS + 30 + 1000 - 30 - 12);
   });
 
   it('follows driftFactor', async () => {
@@ -44,9 +45,9 @@ describe('validity of an acquired lock', () => {
     expect(lock.attempts).toBe(2);
     expect(slow.callsTo('acquire').map((call) => call.sentAtMs)).toEqual([0, 180]);
     expect(clock.now()).toBe(220);
-    // Validity 1000 − 40 − 12 = 948 ms from 180 ms, of which 40 ms have passed.
-    expect(lock.remainingValidityMs).toBe(908);
-    expect(lock.expiresAt).toBe(WALL_START_MS + 180 + 948);
+    // Validity 1000 − 40 − 12 = 948 ms left at 220 ms, when the quorum answered: none from attempt 1.
+    expect(lock.remainingValidityMs).toBe(948);
+    expect(lock.expiresAt).toBe(WALL_START_MS + 220 + 948);
   });
 
   it('runs on the monotonic clock: a wall clock jump moves neither validity nor expiresAt', async () => {

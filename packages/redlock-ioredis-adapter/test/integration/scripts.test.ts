@@ -82,11 +82,20 @@ describe('the acquire script', () => {
     expect(await client.pttl(keys[1] as string)).toBeLessThanOrEqual(5_000);
   });
 
-  it('replies 0 even when the existing key holds the same token: a lock is not re-entrant', async () => {
+  it('replies 1 when keys already hold the token (the attempt ran twice), setting only what is missing', async () => {
     const keys = keysFor('acquire-own-token', 2);
     await client.set(keys[0] as string, TOKEN, 'PX', 5_000);
+    await expect(run(acquireScript, keys, [TOKEN, '10000'])).resolves.toBe(1);
+    expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN]);
+    expect(await client.pttl(keys[0] as string)).toBeLessThanOrEqual(5_000);
+  });
+
+  it('replies 0 and leaves alone a key of another type', async () => {
+    const keys = keysFor('acquire-hash', 1);
+    await client.hset(keys[0] as string, 'field', TOKEN);
     await expect(run(acquireScript, keys, [TOKEN, '10000'])).resolves.toBe(0);
-    expect(await valuesOf(keys)).toEqual([TOKEN, null]);
+    expect(await client.type(keys[0] as string)).toBe('hash');
+    await client.del(keys[0] as string);
   });
 });
 
