@@ -4,7 +4,7 @@ import type { RedisAdapter, Unsubscribe } from 'redlock-core';
 /** Options of an {@link IoredisAdapter}. */
 export interface IoredisAdapterOptions {
   /**
-   * A second client to the same node for pub/sub, e.g. `client.duplicate()`. With it, waiters in
+   * A second client to the same node for pub/sub, e.g. `client.duplicate({ maxRetriesPerRequest: null })`. With it, waiters in
    * `acquire()` are woken the moment the lock is released instead of at their next retry timer. A client
    * in subscriber mode can run nothing else, so it must not be `client` itself. The adapter never closes it.
    * @defaultValue none: waiters retry on their timer only
@@ -44,7 +44,7 @@ export interface IoredisAdapterOptions {
  * await lock.release();
  *
  * // Prompt hand-off: a second connection per node carries release notifications.
- * const notified = new Redlock(clients.map((client) => new IoredisAdapter(client, { subscriber: client.duplicate() })));
+ * const notified = new Redlock(clients.map((client) => new IoredisAdapter(client, { subscriber: client.duplicate({ maxRetriesPerRequest: null }) })));
  *
  * // A Redis Cluster counts as one node; its keys must share a hash tag.
  * const cluster = new Cluster([{ host: 'cluster-a', port: 6379 }], { enableOfflineQueue: false });
