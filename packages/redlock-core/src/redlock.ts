@@ -17,7 +17,14 @@ import {
   type RetrySettings,
   type UsingOptions,
 } from './options.js';
-import { type AcquireAttempt, countByStatus, describeOutcomes, type InspectNodeOutcome, type LockInspection } from './outcomes.js';
+import {
+  type AcquireAttempt,
+  countByStatus,
+  describeOutcomes,
+  type InspectNodeOutcome,
+  type LockInspection,
+  type NodeOutcome,
+} from './outcomes.js';
 import { callNode, collectVotes, quorumOf } from './quorum.js';
 import { type KeyWatch, ReleaseNotifications, waitForRetry } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
@@ -295,23 +302,10 @@ export class Redlock {
       this.quorum,
       signal,
     );
-    let fencingToken: number | undefined;
-    let fenceNodes: AcquireAttempt['fenceNodes'];
-    if (vote.hasQuorum && request.fencing) {
-      // The granting quorum intersects the quorum that stored every earlier token, so one above the
-      // highest counter it reported is above all of them; it is ours once a quorum has stored it.
-      fencingToken = Math.max(...counters) + 1;
-      const fences = callEveryNode(this.#set, ttlMs, async (adapter) =>
-        parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)])),
-      );
-      const fenceVote = await collectVotes(
-        fences.map((call) => call.outcome),
-        'fenced',
-        this.quorum,
-        signal,
-      );
-      if (!fenceVote.hasQuorum) fenceNodes = await Promise.all(fences.map((call) => call.outcome));
-    }
+    // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
+    // counter it reported is above all of them.
+    const fencingToken = vote.hasQuorum && request.fencing ? Math.max(...counters) + 1 : undefined;
+    const fenceNodes = fencingToken === undefined ? undefined : await this.#storeFencingToken(fencingToken, fenceKeys, ttlMs, signal);
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
     const releaseOn = (nodeIndex: number, announce: boolean) => releaseOnNode(this.#set, nodeIndex, keys, token, ttlMs, announce);
@@ -361,6 +355,28 @@ export class Redlock {
     await Promise.all(cleanups);
     const nodes = await Promise.all(calls.map((call) => call.outcome));
     return fenceNodes === undefined ? { nodes, elapsedMs } : { nodes, fenceNodes, elapsedMs };
+  }
+
+  /**
+   * The second phase of fencing: stores the token on every node, so that it is ours once a quorum did.
+   * Resolves with `undefined` then, else with every node's outcome.
+   */
+  async #storeFencingToken(
+    fencingToken: number,
+    fenceKeys: readonly string[],
+    ttlMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<NodeOutcome<'fenced'>[] | undefined> {
+    const calls = callEveryNode(this.#set, ttlMs, async (adapter) =>
+      parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)])),
+    );
+    const vote = await collectVotes(
+      calls.map((call) => call.outcome),
+      'fenced',
+      this.quorum,
+      signal,
+    );
+    return vote.hasQuorum ? undefined : Promise.all(calls.map((call) => call.outcome));
   }
 
   #acquireError(request: AcquireRequest, attempts: readonly AcquireAttempt[]): LockAcquireError {
