@@ -78,7 +78,8 @@ export interface AcquireOptions {
    * Hands out a fencing token with the lock (`lock.fencingToken`): an integer greater than the token of
    * every acquisition of these resources that completed before this one started, to pass to the storage
    * you protect so it can reject writes from an older holder. Costs one more round trip, and keeps one
-   * counter key per resource (`<key>:fence`, no TTL) on every node.
+   * counter key per resource (`<key>:fence`, no TTL) on every node. The guarantee needs nodes that persist
+   * every write (`appendfsync always`): a node that restarts empty loses its counters for good.
    * @defaultValue `false`
    */
   readonly fencing?: boolean;

@@ -21,6 +21,13 @@ export interface Violation {
     | 'failed-extend-changed-validity'
     /** A failed attempt left a key of its token on a node that answered all its calls. */
     | 'leaked-key'
+    /** A lock acquired with `fencing: true` has no integer fencing token ≥ 1, or one without has a token. */
+    | 'fencing-token-invalid'
+    /**
+     * A fenced lock's token is not above that of a fenced lock on a common resource that was handed out
+     * before this one's acquisition was called.
+     */
+    | 'fencing-order'
     /** A call rejected with something other than a RedlockError. */
     | 'untyped-error'
     /** The clients did not all finish: something waited for ever, or spun. */
@@ -68,6 +75,30 @@ function overlapOf(a: readonly Interval[], b: readonly Interval[]): Interval | u
 function isWithin(atMs: number, intervals: readonly Interval[]): boolean {
   return intervals.some((interval) => atMs >= interval.fromMs - EPSILON_MS && atMs <= interval.untilMs + EPSILON_MS);
 }
+
+/** Two fenced locks on common `resources`, `earlier` handed out before `later`'s acquisition was called. */
+export interface FencedPair {
+  readonly earlier: LockRecord;
+  readonly later: LockRecord;
+  readonly resources: readonly string[];
+}
+
+/**
+ * Every pair of fenced locks whose tokens must increase: on a common resource, the first handed out
+ * (its `acquire()` or `using()` call resolved) before the second's acquisition was called, in the order
+ * the run executed them, so also at the same true time.
+ */
+export function orderedFencedPairs(history: History): FencedPair[] {
+  const fenced = history.locks.filter((lock) => lock.isFenced);
+  return fenced.flatMap((earlier) =>
+    fenced.flatMap((later) => {
+      const resources = earlier.resources.filter((resource) => later.resources.includes(resource));
+      return resources.length > 0 && earlier.handedOutAt.order < later.calledAt.order ? [{ earlier, later, resources }] : [];
+    }),
+  );
+}
+
+const isFencingToken = (token: unknown): token is number => Number.isSafeInteger(token) && (token as number) >= 1;
 
 const describeLock = (lock: LockRecord): string => `lock #${lock.id} of client ${lock.clientIndex} (${lock.resources.join(',')}, via ${lock.via})`;
 const ms = (value: number): string => value.toFixed(1);
@@ -178,6 +209,28 @@ export function checkHistory(history: History): Violation[] {
         `which answered every call (checked at ${ms(leak.atMs)} ms)`,
     });
   }
+  // Fencing: every fenced lock has a token, an integer from 1, and it is above the token of every fenced
+  // lock of a common resource that was handed out before its acquisition was called.
+  for (const lock of history.locks) {
+    if (lock.isFenced ? !isFencingToken(lock.fencingToken) : lock.fencingToken !== undefined) {
+      violations.push({
+        kind: 'fencing-token-invalid',
+        detail: `${describeLock(lock)}, acquired ${lock.isFenced ? 'with' : 'without'} fencing, has fencing token ${String(lock.fencingToken)}`,
+      });
+    }
+  }
+  for (const { earlier, later, resources } of orderedFencedPairs(history)) {
+    const [before, after] = [earlier.fencingToken, later.fencingToken];
+    if (isFencingToken(before) && isFencingToken(after) && after <= before) {
+      violations.push({
+        kind: 'fencing-order',
+        detail:
+          `${describeLock(later)}, called at ${ms(later.calledAt.atMs)} ms, got fencing token ${after}, not above ` +
+          `${before} of ${describeLock(earlier)}, handed out at ${ms(earlier.handedOutAt.atMs)} ms (common: ${resources.join(',')})`,
+      });
+    }
+  }
+
   for (const error of history.untypedErrors) violations.push({ kind: 'untyped-error', detail: error });
   if (history.hang !== undefined) violations.push({ kind: 'hang', detail: history.hang });
   return violations;

@@ -1,6 +1,7 @@
 import type { RedisAdapter, Unsubscribe } from '../../../src/index.js';
 import { acquireScript } from '../../../src/scripts/acquire.js';
 import { extendScript } from '../../../src/scripts/extend.js';
+import { fenceScript } from '../../../src/scripts/fence.js';
 import { releaseScript } from '../../../src/scripts/release.js';
 import { connectionRefused, FakeKeyspace } from '../fake-adapter.js';
 import type { FakeClock } from '../fake-clock.js';
@@ -24,8 +25,8 @@ export interface CallRecord {
   readonly clientIndex: number;
   readonly nodeIndex: number;
   /** The lock script, `'subscribe'` for a SUBSCRIBE to a release channel, `undefined` for an unknown script. */
-  readonly script: 'acquire' | 'extend' | 'release' | 'subscribe' | undefined;
-  /** `ARGV[1]` of every lock script: the token. */
+  readonly script: 'acquire' | 'extend' | 'release' | 'fence' | 'subscribe' | undefined;
+  /** `ARGV[1]` of every lock script: the token (`undefined` for `'fence'`, whose ARGV[1] is a fencing token). */
   readonly token: string | undefined;
   /** True time the client sent it. */
   readonly sentAtMs: number;
@@ -141,7 +142,7 @@ export class SimNode {
 }
 
 const SCRIPT_NAMES = new Map<string, CallRecord['script']>(
-  [acquireScript, extendScript, releaseScript].flatMap((script) => [
+  [acquireScript, extendScript, releaseScript, fenceScript].flatMap((script) => [
     [script.sha1, script.name as CallRecord['script']],
     [script.source, script.name as CallRecord['script']],
   ]),
@@ -255,11 +256,12 @@ export class SimConnection implements RedisAdapter {
 
   #call(method: 'evalsha' | 'eval', first: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const clock = this.#trueClock;
+    const script = SCRIPT_NAMES.get(first);
     const record: CallRecord = {
       clientIndex: this.#clientIndex,
       nodeIndex: this.node.index,
-      script: SCRIPT_NAMES.get(first),
-      token: args[0],
+      script,
+      token: script === 'fence' ? undefined : args[0],
       sentAtMs: clock.now(),
       replied: undefined,
     };

@@ -51,6 +51,7 @@ export interface ClientSpec {
  *   if set, possibly too late), writes them back if `lock.state` is still `'held'`, then releases.
  * - `using`: reads the counters, works `workMs` in steps of `stepMs` checking the signal, writes them back
  *   if the signal has not aborted; auto-extension keeps the lock meanwhile.
+ * Either asks for a fencing token (`{ fencing: true }`) when `fencing` is set; absent, it does not.
  */
 export type OpSpec =
   | {
@@ -60,6 +61,7 @@ export type OpSpec =
       readonly startAfterMs: number;
       readonly holdMs: number;
       readonly extendEveryMs: number | undefined;
+      readonly fencing?: boolean;
     }
   | {
       readonly kind: 'using';
@@ -68,12 +70,14 @@ export type OpSpec =
       readonly startAfterMs: number;
       readonly workMs: number;
       readonly stepMs: number;
+      readonly fencing?: boolean;
     };
 
 /**
  * A fault at true time `atMs`. Redlock keeps mutual exclusion under `crash` with `persistence` or a
  * restart later than every TTL, `pause`, `slow`, `partition`, and clock rates within the drift factor.
  * It does not under `crash` without persistence that restarts before a TTL runs out, or clock jumps.
+ * Its fencing tokens survive a `crash` only with `persistence`: their counters have no TTL to wait out.
  */
 export type FaultSpec =
   | { readonly kind: 'crash'; readonly node: number; readonly atMs: number; readonly downForMs: number; readonly persistence: boolean }
@@ -95,6 +99,15 @@ export interface RunOptions {
 /** The key prefix of every lock in the simulation, so keys and resource names differ. */
 export const KEY_PREFIX = 'lock:';
 
+/**
+ * One moment of a run: its true time, and its place in the order the run executed things, which also
+ * orders moments at the same true time (whatever happened first could have caused what came after).
+ */
+export interface Instant {
+  readonly atMs: number;
+  readonly order: number;
+}
+
 /** One lock as its owner saw it, with the validity it believed in. */
 export interface LockRecord {
   readonly id: number;
@@ -102,6 +115,12 @@ export interface LockRecord {
   readonly token: string;
   readonly resources: readonly string[];
   readonly via: 'acquire' | 'using';
+  /** When `acquire()` (or `using()`) was called, and when it handed out this lock (the call resolved). */
+  readonly calledAt: Instant;
+  readonly handedOutAt: Instant;
+  /** Whether the call asked for a fencing token, and `lock.fencingToken` as handed out, unchecked. */
+  readonly isFenced: boolean;
+  readonly fencingToken: unknown;
   /**
    * The lock's validity over time: from true time `fromMs` on (the acquisition, then each successful
    * extension), the owner relies on it until its clock reads `untilLocalMs`.
@@ -207,6 +226,8 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
   const log = (text: string): void => {
     history.events.push(`${clock.now().toFixed(1).padStart(8)} ms  ${text}`);
   };
+  let order = 0;
+  const now = (): Instant => ({ atMs: clock.now(), order: order++ });
 
   scheduleFaults(spec, clock, nodes, clientClocks, log);
   const runs = spec.clients.map((client, clientIndex) => {
@@ -234,7 +255,7 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
       ...options.redlockOptions,
       clock: clientClock,
     });
-    return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log });
+    return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now });
   });
 
   // The core draws its retry jitter from Math.random: seed it too, so the run replays exactly.
@@ -330,6 +351,8 @@ interface ClientContext {
   readonly nodes: readonly SimNode[];
   readonly history: History;
   readonly log: (text: string) => void;
+  /** The current {@link Instant}; each call is ordered after every earlier one. */
+  readonly now: () => Instant;
 }
 
 /** Waits `ms` on the client's own clock. */
@@ -360,15 +383,18 @@ async function runClient(context: ClientContext): Promise<void> {
 type AcquireOp = Extract<OpSpec, { kind: 'acquire' }>;
 type UsingOp = Extract<OpSpec, { kind: 'using' }>;
 
+/** The options of an operation's acquisition: none unless it asks for a fencing token. */
+const acquireOptionsOf = (op: OpSpec): { readonly fencing: true } | undefined => (op.fencing === true ? { fencing: true } : undefined);
+
 async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<void> {
   const { redlock, clientClock } = context;
-  const acquisition = startAcquisition(context, op.resources);
-  const lock = await redlock.acquire(op.resources, op.ttlMs).catch((error: unknown) => {
+  const acquisition = startAcquisition(context, op);
+  const lock = await redlock.acquire(op.resources, op.ttlMs, acquireOptionsOf(op)).catch((error: unknown) => {
     acquisition.finish(undefined);
     throw error;
   });
   acquisition.finish(lock.token);
-  const record = observeLock(context, lock, op.resources, 'acquire');
+  const record = observeLock(context, lock, acquisition, 'acquire');
   const read = readCounters(context, op.resources);
   let heldMs = 0;
   while (heldMs < op.holdMs) {
@@ -392,11 +418,11 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
 
 async function acquireWithUsing(context: ClientContext, op: UsingOp): Promise<void> {
   const { redlock, clientClock } = context;
-  const acquisition = startAcquisition(context, op.resources);
+  const acquisition = startAcquisition(context, op);
   await redlock
     .using(op.resources, op.ttlMs, async (signal, lock) => {
       acquisition.finish(lock.token);
-      const record = observeLock(context, lock, op.resources, 'using');
+      const record = observeLock(context, lock, acquisition, 'using');
       const read = readCounters(context, op.resources);
       let workedMs = 0;
       while (workedMs < op.workMs) {
@@ -407,23 +433,34 @@ async function acquireWithUsing(context: ClientContext, op: UsingOp): Promise<vo
       }
       signal.throwIfAborted();
       commit(context, record, read);
-    })
+    }, acquireOptionsOf(op))
     .catch((error: unknown) => {
       acquisition.finish(undefined);
       throw error;
     });
 }
 
+/** One acquisition under way: what it asked for, and when it was called. */
+interface Acquisition {
+  readonly op: OpSpec;
+  readonly calledAt: Instant;
+  finish(winningToken: string | undefined): void;
+}
+
 /**
- * Marks the start of one acquisition (by `acquire()` or `using()`). `finish()`, called the moment the
- * acquisition is over (the lock is handed out, or the call rejected), checks that its failed attempts left
- * no key on a node that answered every call carrying their token; later calls do nothing.
+ * Marks the start of one acquisition (by `acquire()` or `using()`), just before the call. `finish()`,
+ * called the moment the acquisition is over (the lock is handed out, or the call rejected), checks that
+ * its failed attempts left no key on a node that answered every call carrying their token; later calls
+ * do nothing.
  */
-function startAcquisition(context: ClientContext, resources: readonly string[]): { finish(winningToken: string | undefined): void } {
+function startAcquisition(context: ClientContext, op: OpSpec): Acquisition {
   const { history, clientIndex } = context;
+  const { resources } = op;
   const firstCall = history.calls.length;
   let isFinished = false;
   return {
+    op,
+    calledAt: context.now(),
     finish(winningToken) {
       if (isFinished) return;
       isFinished = true;
@@ -457,15 +494,21 @@ function recordLeaks(context: ClientContext, token: string, resources: readonly 
  * Starts recording a lock the moment the client gets it: its validity, its extensions (by the client or
  * by `using()`'s auto-extension, through the same method) and its release.
  */
-function observeLock(context: ClientContext, lock: Lock, resources: readonly string[], via: 'acquire' | 'using'): LockRecord {
+function observeLock(context: ClientContext, lock: Lock, acquisition: Acquisition, via: 'acquire' | 'using'): LockRecord {
   const { history, clock, clientClock, clientIndex, log } = context;
+  const { resources } = acquisition.op;
   const keys = resources.map((resource) => KEY_PREFIX + resource);
+  const isFenced = acquisition.op.fencing === true;
   const record: LockRecord = {
     id: history.locks.length,
     clientIndex,
     token: lock.token,
     resources,
     via,
+    calledAt: acquisition.calledAt,
+    handedOutAt: context.now(),
+    isFenced,
+    fencingToken: lock.fencingToken,
     segments: [{ fromMs: clock.now(), untilLocalMs: clientClock.now() + lock.remainingValidityMs }],
     releasedAtMs: undefined,
   };
@@ -474,7 +517,8 @@ function observeLock(context: ClientContext, lock: Lock, resources: readonly str
     const holdingNodes = context.nodes.filter((node) => node.holds(keys, lock.token)).length;
     history.quorumChecks.push({ lockId: record.id, atMs: clock.now(), moment, holdingNodes });
   };
-  log(`client ${clientIndex}: lock #${record.id} (${resources.join(',')}) valid ${lock.remainingValidityMs.toFixed(1)} ms via ${via}`);
+  const fencing = isFenced ? `, fencing token ${String(lock.fencingToken)}` : '';
+  log(`client ${clientIndex}: lock #${record.id} (${resources.join(',')}) valid ${lock.remainingValidityMs.toFixed(1)} ms via ${via}${fencing}`);
   checkQuorum('acquired');
 
   const extend = lock.extend.bind(lock);
