@@ -21,14 +21,6 @@ export const SYSTEM_CLOCK: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-/** The clock's timers in the shape p-timeout's `customTimers` expects (it calls them unbound). */
-export function timersOf(clock: Clock): { setTimeout: typeof globalThis.setTimeout; clearTimeout: typeof globalThis.clearTimeout } {
-  return {
-    setTimeout: ((callback: () => void, ms: number) => clock.setTimeout(callback, ms)) as typeof globalThis.setTimeout,
-    clearTimeout: ((handle: unknown) => clock.clearTimeout(handle)) as typeof globalThis.clearTimeout,
-  };
-}
-
 /** Lets a background timer (auto-extension) not keep the process alive; a no-op for virtual clocks. */
 export function unrefTimer(handle: unknown): void {
   if (typeof handle === 'object' && handle !== null && 'unref' in handle && typeof handle.unref === 'function') {

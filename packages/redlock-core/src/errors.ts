@@ -14,7 +14,7 @@ export class NodeError extends RedlockError {
 
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
-  /** Whether the node did not answer within its per-node timeout (the `cause` is then a `TimeoutError`). */
+  /** Whether the node did not answer within its per-node timeout (there is no `cause` then). */
   readonly isTimeout: boolean;
 
   constructor(message: string, options: { nodeIndex: number; isTimeout: boolean; cause: unknown }) {

@@ -1,6 +1,5 @@
-import pTimeout, { TimeoutError } from 'p-timeout';
 import type { RedisAdapter } from './adapter.js';
-import { type Clock, timersOf } from './clock.js';
+import type { Clock } from './clock.js';
 import { NodeError } from './errors.js';
 import type { NodeOutcome } from './outcomes.js';
 
@@ -31,19 +30,25 @@ export function callNode<S extends string>(
 ): NodeCall<S> {
   // An async wrapper turns a synchronous throw from a faulty adapter into a rejection.
   const answer = (async () => run(adapter))();
-  const outcome = pTimeout(answer, {
-    milliseconds: timeoutMs,
-    customTimers: timersOf(clock),
-  }).then(
-    (status): NodeOutcome<S> => ({ nodeIndex, status }),
-    (cause: unknown): NodeOutcome<S> => {
-      const isTimeout = cause instanceof TimeoutError;
-      const message = isTimeout
-        ? `Node ${nodeIndex} did not answer within ${timeoutMs} ms`
-        : `Node ${nodeIndex} failed: ${describeCause(cause)}`;
-      return { nodeIndex, status: isTimeout ? 'timeout' : 'error', error: new NodeError(message, { nodeIndex, isTimeout, cause }) };
-    },
-  );
+  // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half the
+  // client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if the timer fires.
+  const outcome = new Promise<NodeOutcome<S>>((resolve) => {
+    const timer = clock.setTimeout(() => {
+      const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
+      resolve({ nodeIndex, status: 'timeout', error });
+    }, timeoutMs);
+    answer.then(
+      (status) => {
+        clock.clearTimeout(timer);
+        resolve({ nodeIndex, status });
+      },
+      (cause: unknown) => {
+        clock.clearTimeout(timer);
+        const error = new NodeError(`Node ${nodeIndex} failed: ${describeCause(cause)}`, { nodeIndex, isTimeout: false, cause });
+        resolve({ nodeIndex, status: 'error', error });
+      },
+    );
+  });
   return { outcome, lateAnswer: answer.catch(() => undefined) };
 }
 

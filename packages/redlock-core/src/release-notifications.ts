@@ -1,6 +1,5 @@
-import pTimeout from 'p-timeout';
 import type { RedisAdapter, Unsubscribe } from './adapter.js';
-import { type Clock, timersOf } from './clock.js';
+import type { Clock } from './clock.js';
 import { releaseChannelOf } from './scripts/release.js';
 
 /** A waiter's subscription to the release notifications of its keys. */
@@ -54,10 +53,15 @@ export class ReleaseNotifications {
       keys.map((key) => this.#channel(adapter, adapterIndex, releaseChannelOf(key))),
     );
     const readies = subscriptions.map((subscription) => subscription.add(listener));
-    const ready = pTimeout(Promise.any(readies), {
-      milliseconds: timeoutMs,
-      customTimers: timersOf(this.#clock),
-    }).catch(() => undefined);
+    const clock = this.#clock;
+    const ready = new Promise<void>((resolve) => {
+      const timer = clock.setTimeout(resolve, timeoutMs);
+      const settle = (): void => {
+        clock.clearTimeout(timer);
+        resolve();
+      };
+      Promise.any(readies).then(settle, settle);
+    });
     return {
       ready,
       onNextRelease(callback) {
