@@ -1,1 +1,132 @@
-export {};
+// Benchmarks redlock-core against the floor and peer libraries on 5 local redis-server nodes.
+// Run: `pnpm bench` (full, a few minutes) or `pnpm bench --quick` (under a minute); `--help` for options.
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { NODE_COUNT, startBenchNodes } from './bench-nodes.js';
+import { ContenderPool } from './contender-pool.js';
+import { ALL_CONTENDERS } from './contenders/all-contenders.js';
+import { type BenchPlan, FULL_PLAN, QUICK_PLAN } from './plan.js';
+import { buildReport, formatReport, writeJsonReport } from './report.js';
+import { s1SingleLoop } from './scenarios/s1-single-loop.js';
+import { s2ConcurrentLoops } from './scenarios/s2-concurrent-loops.js';
+import { s3Defaults, s3Tuned } from './scenarios/s3-contention.js';
+import { s4FarNode } from './scenarios/s4-far-node.js';
+import { s5Memory } from './scenarios/s5-memory.js';
+import { SCENARIO_IDS, type Scenario, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
+import { checkTargets } from './targets.js';
+
+const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory];
+
+const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--s3-shared-clients]
+
+  --quick               short samples, one or two rounds: under a minute, rougher figures
+  --json                print the JSON report on stdout instead of the tables (no file is written)
+  --scenarios           run only these, of ${SCENARIO_IDS.join(', ')}
+  --contenders          run only these, of ${ALL_CONTENDERS.map((contender) => contender.name).join(', ')}
+  --s3-shared-clients   S3's 8 workers share one lock instance and its clients (one process with
+                        concurrent jobs) instead of one each (separate processes)
+
+Without --json, prints the tables and writes the JSON report to bench/results/<date>.json.`;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
+    contenders: { type: 'string' },
+    's3-shared-clients': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const plan: BenchPlan = { ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' };
+const scenarios = pick(SCENARIOS, args.scenarios, (scenario) => scenario.id, 'scenario');
+const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender');
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+const startedAt = new Date();
+// Read before the run: the packages may change under a long run, and the build measured is this one.
+const commit = describeCommit();
+const [loadAtStart = 0] = loadavg();
+if (loadAtStart > 0.5) log(`Warning: load average ${loadAtStart.toFixed(2)} before the run; other processes will skew the figures`);
+log(`Starting ${NODE_COUNT} redis-server nodes on 127.0.0.1`);
+const nodes = await startBenchNodes();
+const pool = new ContenderPool(nodes);
+const results = new Map<ScenarioId, ScenarioResult>();
+try {
+  for (const scenario of scenarios) {
+    const scenarioStart = performance.now();
+    results.set(scenario.id, await scenario.run({ contenders, pool, nodes, plan, earlier: results, log }));
+    log(`${scenario.id}: done in ${((performance.now() - scenarioStart) / 1000).toFixed(1)} s`);
+  }
+} finally {
+  await pool.close();
+  await nodes.stop();
+}
+
+const report = buildReport(
+  {
+    date: startedAt.toISOString(),
+    command: ['pnpm bench', ...process.argv.slice(2)].join(' '),
+    commit,
+    plan,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      os: `${platform()} ${release()}`,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      redis: nodes.redisVersion,
+      // One-minute load averages: anything else running on the machine shows up here and in the figures.
+      loadBefore: round2(loadAtStart),
+      loadAfter: round2(loadavg()[0] ?? 0),
+    },
+  },
+  [...results.values()],
+  checkTargets(results),
+);
+if (args.json) {
+  console.log(JSON.stringify(report, null, 2));
+} else {
+  console.log(formatReport(report));
+  const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const path = join(fileURLToPath(new URL('../results/', import.meta.url)), `${stamp}${args.quick ? '-quick' : ''}.json`);
+  await writeJsonReport(report, path);
+  log(`\nJSON report: ${path}`);
+}
+
+/** The commit measured, e.g. `1ea0997`, with `+changes` when the packages' sources differ from it. */
+function describeCommit(): string {
+  try {
+    const packagesDir = fileURLToPath(new URL('../../packages/', import.meta.url));
+    const git = (...args: string[]): string =>
+      execFileSync('git', ['-C', packagesDir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', '*/src') === '' ? commit : `${commit}+changes`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+/** The items named in a comma-separated `--option`, in their own order; all of them when it is absent. */
+function pick<T>(items: readonly T[], list: string | undefined, nameOf: (item: T) => string, what: string): T[] {
+  if (list === undefined) return [...items];
+  const wanted = list.split(',').map((name) => name.trim().toLowerCase());
+  const unknown = wanted.filter((name) => !items.some((item) => nameOf(item).toLowerCase() === name));
+  if (unknown.length > 0) {
+    console.error(`Unknown ${what}: ${unknown.join(', ')}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return items.filter((item) => wanted.includes(nameOf(item).toLowerCase()));
+}

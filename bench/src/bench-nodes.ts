@@ -1,0 +1,81 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { type LatencyProxy, type LocalRedisNodes, startLatencyProxy, startRedisNodes } from 'local-redis-nodes';
+
+/** How many independent nodes every contender locks on. */
+export const NODE_COUNT = 5;
+/** The delay the far node's proxy adds in each direction (S4), in milliseconds: a 40 ms round trip. */
+export const FAR_NODE_DELAY_MS = 20;
+/** Which node is far away in S4. */
+export const FAR_NODE_INDEX = 0;
+
+/** Which way the clients reach the nodes: all directly, or node {@link FAR_NODE_INDEX} through the proxy. */
+export type Topology = 'near' | 'far';
+
+/** The bench's own redis-server processes on loopback, and the proxy that makes one of them far. */
+export interface BenchNodes {
+  /** `redis://127.0.0.1:PORT` per node, for a topology. */
+  urls(topology: Topology): readonly string[];
+  /** One direct client per node for `INFO` (CPU figures), never used for locks. */
+  readonly monitors: readonly Redis[];
+  /** `redis-server --version`'s figure, as the nodes report it. */
+  readonly redisVersion: string;
+  /** Closes the monitors and the proxy, and stops the nodes by their process ids. */
+  stop(): Promise<void>;
+}
+
+/** Starts {@link NODE_COUNT} nodes (persistence off) and a latency proxy in front of the far node. */
+export async function startBenchNodes(): Promise<BenchNodes> {
+  const nodes: LocalRedisNodes = await startRedisNodes({ count: NODE_COUNT });
+  let proxy: LatencyProxy | undefined;
+  const monitors: Redis[] = [];
+  const stop = async (): Promise<void> => {
+    for (const monitor of monitors) monitor.disconnect();
+    await proxy?.close();
+    await nodes.stop();
+  };
+  try {
+    const farNode = nodes.nodes[FAR_NODE_INDEX];
+    if (farNode === undefined) throw new Error(`No node ${FAR_NODE_INDEX} to put behind the proxy`);
+    proxy = await startLatencyProxy({ targetPort: farNode.port, delayMs: FAR_NODE_DELAY_MS });
+    monitors.push(...(await connectClients(nodes.urls)));
+    const info = await monitors[0]?.info('server');
+    const farUrls = nodes.urls.map((url, index) => (index === FAR_NODE_INDEX ? (proxy as LatencyProxy).url : url));
+    return {
+      urls: (topology) => (topology === 'far' ? farUrls : nodes.urls),
+      monitors,
+      redisVersion: /^redis_version:(\S+)/m.exec(info ?? '')?.[1] ?? 'unknown',
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Opens one ioredis client per url with the options a lock client should have (the adapter's advice):
+ * no offline queue, one retry per request, so a down node fails fast; `overrides` change them (e.g. for
+ * subscribers). Resolves once every client is ready, so no connection setup is ever timed.
+ */
+export async function connectClients(urls: readonly string[], overrides: RedisOptions = {}): Promise<Redis[]> {
+  const clients = urls.map((url) => new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...overrides }));
+  for (const client of clients) client.on('error', () => undefined);
+  try {
+    await Promise.all(clients.map((client) => whenReady(client)));
+  } catch (error) {
+    for (const client of clients) client.disconnect();
+    throw error;
+  }
+  return clients;
+}
+
+function whenReady(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`No connection to ${client.options.port} within 5 s`)), 5_000);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,19 @@
+import type { ContenderDefinition } from './contender.js';
+import { floor } from './floor.js';
+import { nodeRedlock4 } from './node-redlock-4.js';
+import { nodeRedlock5 } from './node-redlock-5.js';
+import { redisSemaphore } from './redis-semaphore.js';
+import { redlockCore } from './redlock-core.js';
+import { redlockUniversal } from './redlock-universal.js';
+import { sesamecareRedlock } from './sesamecare-redlock.js';
+
+/** Every contender, in table order: the floor, this library, then the peers. */
+export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
+  floor,
+  redlockCore,
+  nodeRedlock5,
+  nodeRedlock4,
+  sesamecareRedlock,
+  redlockUniversal,
+  redisSemaphore,
+];

@@ -1,0 +1,58 @@
+import type { Redis, RedisOptions } from 'ioredis';
+
+/** How long every contender asks the nodes to keep a lock, in milliseconds. */
+export const LOCK_TTL_MS = 10_000;
+
+/**
+ * How a contender waits for a held resource:
+ * - `defaults`: the library's documented defaults, untouched;
+ * - `tuned`: retry every {@link TUNED_RETRY.retryDelayMs} ms without jitter, for up to
+ *   {@link TUNED_RETRY.retryCount} retries (10 s), so waiters never give up within a sample.
+ */
+export type RetryPolicy = 'defaults' | 'tuned';
+
+/** The tuned retry settings of S3, in each library's own option names by its contender file. */
+export const TUNED_RETRY = { retryDelayMs: 50, retryJitterMs: 0, retryCount: 200 } as const;
+
+/** What a contender is built on: ready ioredis clients, one per node, and how it retries. */
+export interface ContenderSetup {
+  /** One client per node, connected and ready; the contender never closes them. */
+  readonly clients: readonly Redis[];
+  readonly retry: RetryPolicy;
+  /**
+   * The index of a node that is far away (S4), if any: a library with a per-node timeout setting gives
+   * it a longer one, as its documentation advises for a node in another datacenter.
+   */
+  readonly farNodeIndex: number | undefined;
+  /**
+   * Opens another client per node, in the same order, with the same options but `overrides`, ready (e.g.
+   * pub/sub subscribers). They are the bench's to close, like `clients`.
+   */
+  connectMore(overrides?: RedisOptions): Promise<readonly Redis[]>;
+}
+
+/** Releases a held lock; resolves once the library's release resolved. */
+export type Release = () => Promise<void>;
+
+/** One lock library as the scenarios drive it: acquire a resource, later release it. */
+export interface Contender {
+  /**
+   * Acquires `resource` for {@link LOCK_TTL_MS}, waiting and retrying as the retry policy says.
+   * Resolves with the release; rejects when the library gives up (a "give-up" in S3).
+   */
+  acquire(resource: string): Promise<Release>;
+}
+
+/** Whose numbers a row shows: this library, the floor, or a peer library. */
+export type ContenderKind = 'ours' | 'floor' | 'peer';
+
+/** A contender as the bench lists it: a name, a kind, and how to build it. */
+export interface ContenderDefinition {
+  /** Short, stable name used in tables, JSON and `--only`, e.g. `redlock@5`. */
+  readonly name: string;
+  readonly kind: ContenderKind;
+  /** The package and version measured, for the report. */
+  readonly packageName: string;
+  /** Builds one instance over `setup`; may throw when the library cannot run on this setup. */
+  create(setup: ContenderSetup): Promise<Contender>;
+}

@@ -1,0 +1,95 @@
+import type { Topology } from './bench-nodes.js';
+import type { Contender, ContenderDefinition, RetryPolicy } from './contenders/contender.js';
+import { median } from './measure/percentiles.js';
+import type { SamplePlan } from './plan.js';
+import type { ContenderResult, SampleValues, ScenarioContext } from './scenarios/scenario.js';
+
+/**
+ * One sample of one contender; `round` is -1 for the warm-up, whose figures are dropped. `instances` are
+ * independent instances of the contender (own clients each), as many as the scenario asked for;
+ * `contender` is the first.
+ */
+export type RunSample = (sample: {
+  readonly definition: ContenderDefinition;
+  readonly contender: Contender;
+  readonly instances: readonly Contender[];
+  readonly round: number;
+  readonly durationMs: number;
+}) => Promise<SampleValues>;
+
+/**
+ * Samples every contender round by round: one warm-up each (unless the plan skips it), then in every
+ * round each contender once, in an order rotated by one per round, so slow drifts of the machine (thermal,
+ * other load) spread over all of them instead of favouring whoever runs first. A contender that cannot be
+ * built or whose sample fails gets `n/a` with the error's message and is left out of later rounds.
+ */
+export async function runInterleavedRounds(
+  context: ScenarioContext,
+  options: {
+    readonly topology: Topology;
+    readonly retry: RetryPolicy;
+    readonly plan: SamplePlan;
+    readonly label: string;
+    /** Independent instances per contender. @defaultValue 1 */
+    readonly instances?: number;
+  },
+  runSample: RunSample,
+): Promise<ContenderResult[]> {
+  const { topology, retry, plan, label, instances = 1 } = options;
+  const entries = await Promise.all(
+    context.contenders.map(async (definition) => {
+      const rounds: SampleValues[] = [];
+      try {
+        const built = await Promise.all(Array.from({ length: instances }, (_, instance) => context.pool.get(definition, topology, retry, instance)));
+        return { definition, instances: built, rounds, na: undefined as string | undefined };
+      } catch (error) {
+        return { definition, instances: [], rounds, na: `cannot be built: ${describe(error)}` };
+      }
+    }),
+  );
+  const sample = async (entry: (typeof entries)[number], round: number, durationMs: number): Promise<void> => {
+    if (entry.na !== undefined) return;
+    try {
+      const [contender] = entry.instances;
+      if (contender === undefined) throw new Error('no instance was built');
+      const values = await runSample({ definition: entry.definition, contender, instances: entry.instances, round, durationMs });
+      if (round >= 0) entry.rounds.push(values);
+    } catch (error) {
+      entry.na = `failed: ${describe(error)}`;
+      context.log(`  ${entry.definition.name}: ${entry.na}`);
+    }
+  };
+
+  if (plan.warmupMs > 0) {
+    context.log(`${label}: warm-up`);
+    for (const entry of entries) await sample(entry, -1, plan.warmupMs);
+  }
+  for (let round = 0; round < plan.rounds; round += 1) {
+    context.log(`${label}: round ${round + 1} of ${plan.rounds}`);
+    for (let offset = 0; offset < entries.length; offset += 1) {
+      await sample(entries[(round + offset) % entries.length] as (typeof entries)[number], round, plan.sampleMs);
+    }
+  }
+
+  return entries.map(({ definition, rounds, na }) => ({
+    name: definition.name,
+    kind: definition.kind,
+    packageName: definition.packageName,
+    ...(na === undefined ? { values: medianPerKey(rounds), rounds } : { na }),
+  }));
+}
+
+/** `5 rounds × 2 s, median`, for the report. */
+export function describeSampling(plan: SamplePlan): string {
+  const rounds = plan.rounds === 1 ? '1 round' : `${plan.rounds} rounds`;
+  return `${rounds} × ${plan.sampleMs / 1000} s per contender, interleaved${plan.rounds > 1 ? ', median' : ''}`;
+}
+
+function medianPerKey(rounds: readonly SampleValues[]): SampleValues {
+  const keys = new Set(rounds.flatMap((values) => Object.keys(values)));
+  return Object.fromEntries([...keys].map((key) => [key, median(rounds.map((values) => values[key] ?? Number.NaN))]));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

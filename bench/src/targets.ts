@@ -1,0 +1,96 @@
+import type { ContenderResult, ScenarioId, ScenarioResult } from './scenarios/scenario.js';
+
+/** One target of issue 5 for this library, checked against a run. */
+export interface TargetCheck {
+  readonly target: string;
+  /** `null` when the run did not measure what the target needs (scenario skipped, contender n/a). */
+  readonly isMet: boolean | null;
+  /** The figures the verdict rests on. */
+  readonly measured: string;
+}
+
+/**
+ * The heap trend, in bytes per cycle, below which S5 counts as flat: one leaked object per cycle is 30 B
+ * or more, while readings alone wander by about ±100 KB, up to ±1-2 B/cycle of trend over 100k cycles.
+ */
+export const FLAT_HEAP_BYTES_PER_CYCLE = 2;
+/** Fewer S5 cycles than this cannot tell a leak from noise (a `--quick` run): the target is left unjudged. */
+const MIN_CYCLES_TO_JUDGE_HEAP = 50_000;
+
+type Results = ReadonlyMap<ScenarioId, ScenarioResult>;
+
+/** Checks each of issue 5's targets for `redlock-core` against a run's results. */
+export function checkTargets(results: Results): TargetCheck[] {
+  return [
+    ...throughputTargets(results, 'S1'),
+    ...throughputTargets(results, 'S2'),
+    check(results, 'S3-tuned', 'S3 tuned: acquisitions/s at least 2× the best peer', ({ ours, bestPeer }) => {
+      const ratio = value(ours, 'acquisitionsPerSec') / value(bestPeer, 'acquisitionsPerSec');
+      return [ratio >= 2, `${format(ratio)}× ${bestPeer.name}`, ratio];
+    }),
+    check(results, 'S3-tuned', 'S3 tuned: idle gap p50 under 0.6 ms', ({ ours }) => {
+      const gapMs = value(ours, 'idleGapP50Ms');
+      return [gapMs < 0.6, `${format(gapMs)} ms`, gapMs];
+    }),
+    check(results, 'S3-defaults', 'S3 defaults: no waiter gives up or starves while the lock changes hands', ({ ours }) => {
+      const giveUps = value(ours, 'giveUps');
+      const starved = value(ours, 'starvedWorkers');
+      return [giveUps === 0 && starved === 0, `${giveUps} give-ups, ${starved} starved workers, ${format(value(ours, 'handOffPercent'))}% hand-offs`, giveUps + starved];
+    }),
+    check(results, 'S4', 'S4: p50 (acquire+release) within 1.5× of S1 p50', ({ ours }) => {
+      const ratio = value(ours, 'p50VsS1');
+      const acquireRatio = value(ours, 'acquireP50VsS1');
+      return [ratio <= 1.5, `${format(ratio)}× (S4 p50 ${format(value(ours, 'p50Ms'))} ms); acquire alone ${format(acquireRatio)}×`, ratio];
+    }),
+    check(results, 'S5', `S5: heap flat (trend under ${FLAT_HEAP_BYTES_PER_CYCLE} B per cycle)`, ({ ours }) => {
+      const bytes = value(ours, 'slopeBytesPerCycle');
+      const cycles = value(ours, 'cycles');
+      const measured = `${format(bytes)} B/cycle, ${format(value(ours, 'heapGrowthKb'))} KB over ${cycles} cycles`;
+      // Below this many cycles, ±100 KB of noise in single readings is more than a small leak would add.
+      if (cycles < MIN_CYCLES_TO_JUDGE_HEAP) return [false, `${measured}: too few cycles to tell (the full run does 100,000)`, Number.NaN];
+      return [bytes < FLAT_HEAP_BYTES_PER_CYCLE, measured, bytes];
+    }),
+  ];
+}
+
+function throughputTargets(results: Results, id: 'S1' | 'S2'): TargetCheck[] {
+  return [
+    check(results, id, `${id}: ops/s at least 0.9× the floor`, ({ ours, floor }) => {
+      const ratio = value(ours, 'opsPerSec') / value(floor, 'opsPerSec');
+      return [ratio >= 0.9, `${format(ratio)}× floor`, ratio];
+    }),
+    check(results, id, `${id}: ops/s ahead of every peer`, ({ ours, bestPeer }) => {
+      const ratio = value(ours, 'opsPerSec') / value(bestPeer, 'opsPerSec');
+      return [ratio > 1, `${format(ratio)}× ${bestPeer.name}`, ratio];
+    }),
+  ];
+}
+
+interface Rows {
+  readonly ours: ContenderResult;
+  readonly floor: ContenderResult;
+  /** The peer with the most ops/s (in S3, acquisitions/s). */
+  readonly bestPeer: ContenderResult;
+}
+
+/** `verdict` returns whether the target is met, the figures as text, and the figure it rests on (NaN: not measured). */
+function check(results: Results, id: ScenarioId, target: string, verdict: (rows: Rows) => [boolean, string, number]): TargetCheck {
+  const result = results.get(id);
+  const ours = result?.contenders.find((row) => row.kind === 'ours' && row.values !== undefined);
+  if (result === undefined || ours === undefined) return { target, isMet: null, measured: `${id} did not run for redlock-core` };
+  const floor = result.contenders.find((row) => row.kind === 'floor') ?? ours;
+  const peers = result.contenders.filter((row) => row.kind === 'peer' && row.values !== undefined);
+  const key = id === 'S3-tuned' ? 'acquisitionsPerSec' : 'opsPerSec';
+  const bestPeer = peers.reduce<ContenderResult | undefined>((best, row) => (best === undefined || value(row, key) > value(best, key) ? row : best), undefined);
+  if (bestPeer === undefined && target.includes('peer')) return { target, isMet: null, measured: 'no peer ran' };
+  const [isMet, measured, figure] = verdict({ ours, floor, bestPeer: bestPeer ?? ours });
+  return { target, isMet: Number.isFinite(figure) ? isMet : null, measured };
+}
+
+function value(row: ContenderResult, key: string): number {
+  return row.values?.[key] ?? Number.NaN;
+}
+
+function format(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(2) : 'n/a';
+}
