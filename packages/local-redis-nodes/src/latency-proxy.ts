@@ -37,7 +37,9 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   let isPartitioned = false;
 
   const server = createServer((client) => {
-    const upstream = createConnection({ host: '127.0.0.1', port: options.targetPort });
+    // No Nagle: a write held for the peer's delayed ACK would add 40 ms on top of the delay we mean to add.
+    client.setNoDelay(true);
+    const upstream = createConnection({ host: '127.0.0.1', port: options.targetPort, noDelay: true });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));

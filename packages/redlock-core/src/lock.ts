@@ -1,7 +1,7 @@
 import { validityMs } from './clock.js';
 import { LockExtendError, LockReleaseError } from './errors.js';
 import { checkTtl, nodeTimeoutMsFor, type ResolvedNode, type ResolvedOptions } from './options.js';
-import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseResult } from './outcomes.js';
+import { countByStatus, describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
 import { callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
@@ -63,6 +63,8 @@ interface Hold {
   /** Whether the keys are being or have been released on the nodes. */
   isReleased: boolean;
   release: Promise<ReleaseResult> | undefined;
+  /** Each node's answer to the latest release, by node index. */
+  releaseOutcomes: Promise<ReleaseNodeOutcome>[];
   /** Extensions run concurrently; only the latest started one may set the validity. */
   extensionsStarted: number;
   extensionApplied: number;
@@ -124,6 +126,7 @@ export class Lock {
       holders: 1,
       isReleased: false,
       release: undefined,
+      releaseOutcomes: [],
       extensionsStarted: 0,
       extensionApplied: 0,
     };
@@ -288,13 +291,21 @@ export class Lock {
     return hold.release;
   }
 
+  /**
+   * How the release answered on one node: `undefined` while the lock was not released.
+   * @internal
+   */
+  async releaseStatusOn(nodeIndex: number): Promise<ReleaseNodeOutcome['status'] | undefined> {
+    return (await this.#hold.releaseOutcomes[nodeIndex])?.status;
+  }
+
   async #releaseOnEveryNode(): Promise<ReleaseResult> {
     const nodeCount = this.#set.nodes.length;
-    const outcomes: NodeOutcome<'released' | 'not-held'>[] = await Promise.all(
-      Array.from({ length: nodeCount }, (_, index) =>
-        releaseOnNode(this.#set, index, this.#keys, this.token, this.#hold.ttlMs, true).outcome,
-      ),
+    this.#hold.releaseOutcomes = Array.from(
+      { length: nodeCount },
+      (_, index) => releaseOnNode(this.#set, index, this.#keys, this.token, this.#hold.ttlMs, true).outcome,
     );
+    const outcomes = await Promise.all(this.#hold.releaseOutcomes);
     const counts = countByStatus(outcomes);
     const releasedCount = counts['released'] ?? 0;
     const answered = releasedCount + (counts['not-held'] ?? 0);

@@ -324,12 +324,15 @@ export class Redlock {
         expiresAt: Math.floor(wallStart + elapsedMs + validity),
       });
       // A node that had not answered may still set our keys later; if the lock is gone by then, the keys
-      // would block others until their TTL ran out, so remove them. While the lock is held, release() will.
+      // would block others until their TTL ran out, so remove them. While the lock is held, release() will,
+      // and a release that deleted our key on that node, so ran after the acquire, already did.
       calls.forEach((call, nodeIndex) => {
         const status = vote.outcomes[nodeIndex]?.status;
         if (status === 'acquired' || status === 'held' || status === 'restarting') return;
-        void call.lateAnswer.then((answer) => {
-          if (answer === 'acquired' && lock.state !== 'held') void releaseOn(nodeIndex, true).outcome;
+        void call.lateAnswer.then(async (answer) => {
+          if (answer !== 'acquired' || lock.state === 'held') return;
+          if ((await lock.releaseStatusOn(nodeIndex)) === 'released') return;
+          void releaseOn(nodeIndex, true).outcome;
         });
       });
       return lock;

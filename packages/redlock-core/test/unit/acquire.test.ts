@@ -211,6 +211,20 @@ describe('cleanup after a failed attempt', () => {
 });
 
 describe('late answers after a successful acquisition', () => {
+  it('sends no second release to a late node whose release already deleted our key', async () => {
+    const clock = new FakeClock();
+    const late = hangingNode(clock);
+    const nodes = [...grantingNodes(clock, 3), refusingNode(clock), late];
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock, { nodeTimeoutMs: 500 }).acquire('r', 1000));
+    const releasing = lock.release();
+    // The node runs the acquire, then the release sent after it on the same connection.
+    late.resume();
+    expect((await clock.runUntilSettled(releasing)).nodes[4]?.status).toBe('released');
+    await clock.advance(10);
+    expect(late.callsTo('release')).toHaveLength(1);
+    expect(keysOf(late)).toEqual([]);
+  });
+
   it('releases a key set late by a hung node once the lock was released', async () => {
     const clock = new FakeClock();
     const late = hangingNode(clock);
