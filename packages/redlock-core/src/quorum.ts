@@ -34,8 +34,12 @@ export function callNode<S extends string>(
   // client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if the timer fires.
   const outcome = new Promise<NodeOutcome<S>>((resolve) => {
     const timer = clock.setTimeout(() => {
-      const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
-      resolve({ nodeIndex, status: 'timeout', error });
+      // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
+      // already arrived one turn of the loop to settle the call before calling the node timed out.
+      setImmediate(() => {
+        const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
+        resolve({ nodeIndex, status: 'timeout', error });
+      });
     }, timeoutMs);
     answer.then(
       (status) => {

@@ -339,6 +339,20 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       await next.release();
     });
 
+    it('counts replies that arrived while the event loop was stalled past the per-node timeout', async () => {
+      const redlock = await newRedlock({ nodeTimeoutMs: 50 });
+      // Load the scripts first, so the stalled attempt is one round trip (no NOSCRIPT fallback).
+      await (await redlock.acquire('jobs:stalled', TTL_MS)).release();
+      const acquiring = redlock.acquire('jobs:stalled', TTL_MS);
+      // Block the event loop well past the timeout; the replies arrive in the sockets meanwhile.
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+      const lock = await acquiring;
+      expect(lock.attempts).toBe(1); // the first attempt counted the replies instead of timing out
+      const released = await lock.release();
+      expect(released.nodes.map((node) => node.status)).toEqual(Array(NODE_COUNT).fill('released'));
+    });
+
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
       const redlock = await newRedlock();
       let seen: Lock | undefined;
