@@ -108,29 +108,9 @@ export class FakeClock implements Clock {
    * scenario that keeps scheduling timers for ever (e.g. auto-extension).
    */
   async runUntilSettled<T>(promise: Promise<T>, limitMs = 3_600_000): Promise<T> {
-    let isSettled = false;
-    const observed = promise.then(
-      () => {
-        isSettled = true;
-      },
-      () => {
-        isSettled = true;
-      },
+    return this.#runTimersUntilSettled(promise, limitMs, flushPromises, (next) =>
+      this.advance(Math.max(0, next.dueAtMs - this.#nowMs)),
     );
-    const deadlineMs = this.#nowMs + limitMs;
-    await flushPromises();
-    while (!isSettled) {
-      const next = this.#nextTimer();
-      if (next === undefined) {
-        throw new Error(`The promise never settles: it is still pending at ${this.#nowMs} ms and no timer is left to run`);
-      }
-      if (next.dueAtMs > deadlineMs) {
-        throw new Error(`The promise did not settle within ${limitMs} ms of virtual time`);
-      }
-      await this.advance(Math.max(0, next.dueAtMs - this.#nowMs));
-    }
-    await observed;
-    return promise;
   }
 
   /**
@@ -139,6 +119,21 @@ export class FakeClock implements Clock {
    * timers. One macrotask is enough, as Node runs every queued promise callback before the next one.
    */
   async runQuicklyUntilSettled<T>(promise: Promise<T>, limitMs = 3_600_000): Promise<T> {
+    return this.#runTimersUntilSettled(promise, limitMs, nextMacrotask, async (next) => {
+      this.#nowMs = Math.max(this.#nowMs, next.dueAtMs);
+      this.#timers.delete(next.id);
+      next.callback();
+      await nextMacrotask();
+    });
+  }
+
+  /** Runs the next timer with `runTimer` until `promise` settles; see {@link runUntilSettled}. */
+  async #runTimersUntilSettled<T>(
+    promise: Promise<T>,
+    limitMs: number,
+    flush: () => Promise<void>,
+    runTimer: (next: Timer) => Promise<void>,
+  ): Promise<T> {
     let isSettled = false;
     const observed = promise.then(
       () => {
@@ -149,7 +144,7 @@ export class FakeClock implements Clock {
       },
     );
     const deadlineMs = this.#nowMs + limitMs;
-    await nextMacrotask();
+    await flush();
     while (!isSettled) {
       const next = this.#nextTimer();
       if (next === undefined) {
@@ -158,10 +153,7 @@ export class FakeClock implements Clock {
       if (next.dueAtMs > deadlineMs) {
         throw new Error(`The promise did not settle within ${limitMs} ms of virtual time`);
       }
-      this.#nowMs = Math.max(this.#nowMs, next.dueAtMs);
-      this.#timers.delete(next.id);
-      next.callback();
-      await nextMacrotask();
+      await runTimer(next);
     }
     await observed;
     return promise;
