@@ -23,10 +23,12 @@ export interface NodeSet {
 export function callEveryNode<S extends string>(
   set: NodeSet,
   ttlMs: number,
-  run: (adapter: ResolvedNode['adapter']) => Promise<S>,
+  run: (adapter: ResolvedNode['adapter'], nodeIndex: number) => Promise<S>,
 ): NodeCall<S>[] {
   const { nodes, options } = set;
-  return nodes.map((node, index) => callNode(node.adapter, index, nodeTimeoutMsFor(node, options, ttlMs), options.clock, run));
+  return nodes.map((node, index) =>
+    callNode(node.adapter, index, nodeTimeoutMsFor(node, options, ttlMs), options.clock, (adapter) => run(adapter, index)),
+  );
 }
 
 /**

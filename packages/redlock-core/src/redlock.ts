@@ -25,7 +25,7 @@ import {
   type LockInspection,
   type NodeOutcome,
 } from './outcomes.js';
-import { callNode, collectVotes, quorumOf } from './quorum.js';
+import { collectVotes, quorumOf } from './quorum.js';
 import { type KeyWatch, ReleaseNotifications, waitForRetry } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
@@ -186,22 +186,18 @@ export class Redlock {
    * ```
    */
   async inspect(resource: string): Promise<LockInspection> {
-    const { options, nodes } = this.#set;
+    const { options } = this.#set;
     const {
       resources: [name],
       keys,
     } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
     const remaining: (number | undefined)[] = [];
     // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
-    const outcomes = await Promise.all(
-      nodes.map(
-        (node, nodeIndex) =>
-          callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, options, 10_000), options.clock, async (adapter) => {
-            remaining[nodeIndex] = parseInspectReply(await runScript(adapter, inspectScript, keys, []));
-            return remaining[nodeIndex] === undefined ? 'free' : 'locked';
-          }).outcome,
-      ),
-    );
+    const calls = callEveryNode(this.#set, 10_000, async (adapter, nodeIndex) => {
+      remaining[nodeIndex] = parseInspectReply(await runScript(adapter, inspectScript, keys, []));
+      return remaining[nodeIndex] === undefined ? 'free' : 'locked';
+    });
+    const outcomes = await Promise.all(calls.map((call) => call.outcome));
     const inspected = outcomes.map((outcome): InspectNodeOutcome =>
       outcome.status === 'locked' ? { ...outcome, status: 'locked', remainingMs: remaining[outcome.nodeIndex] as number } : (outcome as InspectNodeOutcome),
     );
