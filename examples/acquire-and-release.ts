@@ -15,8 +15,12 @@ try {
   await lock.extend(10_000);
   console.log(`extended: valid for ${Math.round(lock.remainingValidityMs)} ms`);
 
+  // release() resolves once a quorum confirmed; the other nodes finish in the background.
   const result = await lock.release();
-  console.log(`released on ${result.releasedCount} of ${result.nodes.length} nodes, state: ${lock.state}`);
+  console.log(`released: confirmed by a quorum (${result.releasedCount} nodes deleted our keys so far), state: ${lock.state}`);
+  // Before closing the clients, let every node answer, so none keeps our keys until their TTL.
+  const everyNode = await result.settled;
+  console.log(`every node answered: ${everyNode.filter((node) => node.status === 'released').length} of ${everyNode.length} deleted our keys`);
 } finally {
   await nodes.close();
 }

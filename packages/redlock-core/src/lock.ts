@@ -269,13 +269,15 @@ export class Lock {
 
   /**
    * Deletes our keys on every node, whatever the lock's state: compare-and-delete, so it never removes a
-   * lock that another owner took after ours expired. Calling it again resolves with the first result.
-   * Resolves with each node's outcome; a lock that already expired resolves normally with
-   * `releasedCount` 0. A re-entrant handle that is not the last one only lets go of its share: no node is
-   * called, and `holders` tells how many handles still hold the lock.
+   * lock that another owner took after ours expired. Resolves as soon as a quorum of nodes answered (no
+   * quorum holds our keys then, so others can acquire), without waiting for slow or far nodes, which finish
+   * in the background: `settled` in the result tells when every node did. Calling it again resolves with the
+   * first result. A lock that already expired resolves normally with `releasedCount` 0. A re-entrant handle
+   * that is not the last one only lets go of its share: no node is called, and `holders` tells how many
+   * handles still hold the lock.
    *
-   * @throws {@link LockReleaseError} if fewer than a quorum of nodes answered; the keys left behind
-   *   expire after their TTL. Calling `release()` again then retries.
+   * @throws {@link LockReleaseError} if fewer than a quorum of nodes answered (it waits for every node to
+   *   report them all); the keys left behind expire after their TTL. Calling `release()` again then retries.
    */
   release(): Promise<ReleaseResult> {
     const hold = this.#hold;
@@ -283,7 +285,7 @@ export class Lock {
       this.#isReleased = true;
       hold.holders -= 1;
     }
-    if (hold.holders > 0) return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders });
+    if (hold.holders > 0) return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
     hold.isReleased = true;
     hold.release ??= this.#releaseOnEveryNode().catch((error: unknown) => {
       // Not remembered, so that calling release() again retries.
@@ -303,22 +305,27 @@ export class Lock {
 
   async #releaseOnEveryNode(): Promise<ReleaseResult> {
     const nodeCount = this.#set.nodes.length;
-    this.#hold.releaseOutcomes = Array.from(
+    const outcomes = Array.from(
       { length: nodeCount },
       (_, index) => releaseOnNode(this.#set, index, this.#keys, this.token, this.#hold.ttlMs, true).outcome,
     );
-    const outcomes = await Promise.all(this.#hold.releaseOutcomes);
-    const counts = countByStatus(outcomes);
-    const releasedCount = counts['released'] ?? 0;
-    const answered = releasedCount + (counts['not-held'] ?? 0);
+    this.#hold.releaseOutcomes = outcomes;
+    const settled = Promise.all(outcomes);
     const quorum = quorumOf(nodeCount);
-    if (answered < quorum) {
+    // Either answer confirms that the node holds none of our keys any more.
+    const vote = await collectVotes(outcomes, ['released', 'not-held'], quorum);
+    if (!vote.hasQuorum) {
+      // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
+      const nodes = await settled;
       throw new LockReleaseError(
-        `Could not confirm the release of ${this.#describe()}: ${describeOutcomes(outcomes)}, quorum is ${quorum}`,
-        { resources: this.resources, nodes: outcomes },
+        `Could not confirm the release of ${this.#describe()}: ${describeOutcomes(nodes)}, quorum is ${quorum}`,
+        { resources: this.resources, nodes },
       );
     }
-    return { nodes: outcomes, releasedCount, holders: 0 };
+    // A copy: the vote keeps filling in its own array as the other nodes answer.
+    const nodes = [...vote.outcomes];
+    const releasedCount = nodes.filter((node) => node?.status === 'released').length;
+    return { nodes, releasedCount, holders: 0, settled };
   }
 
   #describe(): string {

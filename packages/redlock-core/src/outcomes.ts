@@ -52,14 +52,25 @@ export interface AcquireAttempt {
   readonly elapsedMs: number;
 }
 
-/** Resolution value of `lock.release()`. */
+/**
+ * Resolution value of `lock.release()`, which resolves as soon as a quorum of nodes answered: from then
+ * on no quorum holds our keys, so others can acquire. The other nodes finish in the background.
+ */
 export interface ReleaseResult {
-  /** Each node's answer, by node index. */
-  readonly nodes: readonly ReleaseNodeOutcome[];
-  /** How many nodes deleted our keys; 0 when the lock had already expired or been released. */
+  /**
+   * The answers known when the release resolved, by node index: a quorum at least, `undefined` for a node
+   * that was still answering. `settled` has every node's.
+   */
+  readonly nodes: readonly (ReleaseNodeOutcome | undefined)[];
+  /** How many of those nodes deleted our keys; 0 when the lock had already expired or been released. */
   readonly releasedCount: number;
   /** How many re-entrant handles still hold the lock: 0 once the keys were released. */
   readonly holders: number;
+  /**
+   * Every node's answer, by node index, once the last one answered or timed out (each within its node
+   * timeout). Never rejects. Wait for it when you need to know that no node keeps our keys until their TTL.
+   */
+  readonly settled: Promise<readonly ReleaseNodeOutcome[]>;
 }
 
 /** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */

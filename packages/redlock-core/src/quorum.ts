@@ -75,16 +75,17 @@ export interface Vote<S extends string> {
 
 /**
  * Tallies outcomes as they arrive and resolves as soon as the vote is decided: with a quorum the moment
- * `quorum` nodes answered `yes`, without one the moment so many answered otherwise that a quorum is
+ * `quorum` nodes answered `yes` (or any of several statuses that count as yes), without one the moment so many answered otherwise that a quorum is
  * impossible, or at once when `signal` aborts. It does not wait for a slow minority, and with an even
  * node count a split still ends, because every outcome settles within its timeout.
  */
 export function collectVotes<S extends string>(
   outcomes: readonly Promise<NodeOutcome<S>>[],
-  yes: S,
+  yes: S | readonly S[],
   quorum: number,
   signal?: AbortSignal,
 ): Promise<Vote<S>> {
+  const isYes = typeof yes === 'string' ? (status: string) => status === yes : (status: string) => (yes as readonly string[]).includes(status);
   const known: (NodeOutcome<S> | undefined)[] = outcomes.map(() => undefined);
   return new Promise((resolve) => {
     let yesCount = 0;
@@ -99,7 +100,7 @@ export function collectVotes<S extends string>(
     outcomes.forEach((pending, index) => {
       void pending.then((outcome) => {
         known[index] = outcome;
-        if (outcome.status === yes) yesCount += 1;
+        if (isYes(outcome.status)) yesCount += 1;
         else noCount += 1;
         // resolve() ignores every call after the first, so later answers only fill in `known`.
         if (yesCount === quorum) decide(true);

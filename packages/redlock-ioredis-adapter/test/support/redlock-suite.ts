@@ -106,8 +106,9 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       expect(lock.remainingValidityMs).toBeGreaterThan(TTL_MS);
 
       const result = await lock.release();
-      expect(result.releasedCount).toBe(NODE_COUNT);
+      expect(result.releasedCount).toBeGreaterThanOrEqual(Math.floor(NODE_COUNT / 2) + 1);
       expect(lock.state).toBe('released');
+      expect((await result.settled).map((node) => node.status)).toEqual(Array(NODE_COUNT).fill('released'));
       expect(await keysOnNodes()).toEqual([]);
       expect(await lock.release()).toBe(result);
     });
@@ -169,8 +170,10 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       const lock = await (await newRedlock()).acquire('orders:killed-one', TTL_MS);
       await eventually(async () => (await valuesOf('orders:killed-one')).filter((value) => value === lock.token).length, NODE_COUNT - 1);
       const result = await lock.release();
-      expect(result.releasedCount).toBe(NODE_COUNT - 1);
-      expect(result.nodes[1]?.status).toMatch(/^(timeout|error)$/);
+      expect(result.releasedCount).toBeGreaterThanOrEqual(Math.floor(NODE_COUNT / 2) + 1);
+      const settled = await result.settled;
+      expect(settled.filter((node) => node.status === 'released')).toHaveLength(NODE_COUNT - 1);
+      expect(settled[1]?.status).toMatch(/^(timeout|error)$/);
     });
 
     itWithFaults('fails with nodes-unreachable when three of five nodes are killed, leaving no key', async () => {
@@ -226,9 +229,10 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       const lock = await redlock.acquire('orders:paused', TTL_MS);
       expect(performance.now() - started).toBeLessThan(2_000); // without the timeout it would wait forever
       const released = await lock.release();
-      expect(released.nodes[3]?.status).toBe('timeout');
-      // The healthy nodes release (a loaded machine may still time out one of them: the quorum is enough).
+      // Resolved by the healthy nodes, without waiting for the paused one.
+      expect(released.nodes[3]).toBeUndefined();
       expect(released.releasedCount).toBeGreaterThanOrEqual(redlock.quorum);
+      expect((await released.settled)[3]?.status).toBe('timeout');
     });
 
     itWithFaults('cleans up a paused node once it answers, after a successful and a failed attempt', async () => {
@@ -350,7 +354,7 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       const lock = await acquiring;
       expect(lock.attempts).toBe(1); // the first attempt counted the replies instead of timing out
       const released = await lock.release();
-      expect(released.nodes.map((node) => node.status)).toEqual(Array(NODE_COUNT).fill('released'));
+      expect((await released.settled).map((node) => node.status)).toEqual(Array(NODE_COUNT).fill('released'));
     });
 
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
