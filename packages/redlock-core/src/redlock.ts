@@ -9,6 +9,7 @@ import {
   nodeTimeoutMsFor,
   type RedlockNode,
   type RedlockOptions,
+  type ResolvedNode,
   resolveAcquireOptions,
   resolveNodes,
   resolveOptions,
@@ -25,8 +26,8 @@ import {
   type LockInspection,
   type NodeOutcome,
 } from './outcomes.js';
-import { collectVotes, quorumOf } from './quorum.js';
-import { type KeyWatch, ReleaseNotifications, waitForRetry } from './release-notifications.js';
+import { callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
+import { type KeyWatch, leadNodeIndexOf, ReleaseNotifications, waitForRetry } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
@@ -235,63 +236,99 @@ export class Redlock {
   /**
    * Runs attempts until one succeeds. Timed retries follow each other at `retryDelayMs` ± jitter and are
    * counted by `retryCount`. When the lock is held by another owner and the nodes can notify, the waiter
-   * also listens for its release and tries again the moment it comes: such an attempt uses up no retry,
-   * so a waiter gives up only after its timed retries, however often the lock changes hands.
+   * also listens for its release and tries again the moment it comes: such a woken attempt uses up no
+   * retry, so a waiter gives up only after its timed retries, however often the lock changes hands. A woken
+   * attempt asks the lead node first and stops there if the lock was taken again (see `leadNodeIndexOf`);
+   * timed retries always ask every node, so a key left on the lead node alone cannot stall a waiter.
    */
   async #acquire(request: AcquireRequest): Promise<Lock> {
     const { signal, retryCount, keys, ttlMs } = request;
     if (request.reentrant !== undefined) return request.reentrant.reenter(ttlMs);
-    const { options } = this.#set;
+    const { options, nodes } = this.#set;
     const { clock } = options;
+    const timeoutsMs = nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs));
+    const leadNodeIndex = leadNodeIndexOf(keys, timeoutsMs);
     const attempts: AcquireAttempt[] = [];
     let watch: KeyWatch | undefined;
+    /** Whether woken attempts ask the lead node first: until it fails to answer. */
+    let isLeadAnswering = true;
     try {
       let timedRetries = 0;
       let retryAt = 0;
-      let isTimed = true;
+      let wokenBy: 'timer' | 'release' = 'timer';
       for (;;) {
         signal?.throwIfAborted();
-        const outcome = await this.#attempt(request, attempts.length + 1);
+        const isWoken = wokenBy === 'release';
+        const outcome = await this.#attempt(request, attempts.length + 1, leadNodeIndex, isWoken && isLeadAnswering);
         if (outcome instanceof Lock) return outcome;
-        attempts.push(outcome);
         signal?.throwIfAborted();
-        if (isTimed) {
-          if (timedRetries === retryCount) throw this.#acquireError(request, attempts);
-          timedRetries += 1;
-          retryAt = clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+        if (outcome !== 'held-at-lead') {
+          attempts.push(outcome);
+          const leadStatus = outcome.nodes[leadNodeIndex]?.status;
+          if (isLeadAnswering && (leadStatus === 'timeout' || leadStatus === 'error')) {
+            isLeadAnswering = false;
+            watch?.wakeOnAnyNode();
+          }
+          if (!isWoken) {
+            if (timedRetries === retryCount) throw this.#acquireError(request, attempts);
+            timedRetries += 1;
+            retryAt = clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+          }
+          if (watch === undefined && this.#notifications && outcome.nodes.some((node) => node.status === 'held')) {
+            watch = this.#notifications.watch(keys, Math.max(...timeoutsMs), leadNodeIndex);
+            if (!isLeadAnswering) watch.wakeOnAnyNode();
+            await watch.ready;
+            // The holder may have released before we listened: look once more, at no cost to the retries.
+            wokenBy = 'release';
+            continue;
+          }
         }
-        if (watch === undefined && this.#notifications && outcome.nodes.some((node) => node.status === 'held')) {
-          const timeoutMs = Math.max(...this.#set.nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs)));
-          watch = this.#notifications.watch(keys, timeoutMs);
-          await watch.ready;
-          // The holder may have released before we listened: look once more, at no cost to the retries.
-          isTimed = false;
-          continue;
-        }
-        isTimed = (await waitForRetry(clock, Math.max(0, retryAt - clock.now()), watch, signal)) === 'timer';
+        wokenBy = await waitForRetry(clock, Math.max(0, retryAt - clock.now()), watch, signal);
       }
     } finally {
       watch?.close();
     }
   }
 
-  /** One round over all nodes: resolves with the lock, or with the failed attempt after cleaning up. */
-  async #attempt(request: AcquireRequest, attemptNumber: number): Promise<Lock | AcquireAttempt> {
+  /**
+   * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
+   * `asksLeadFirst`, the lead node is asked alone first, and `'held-at-lead'` means it refused because the
+   * lock is held there: nothing was set anywhere, and no other node was asked.
+   */
+  async #attempt(
+    request: AcquireRequest,
+    attemptNumber: number,
+    leadNodeIndex: number,
+    asksLeadFirst: boolean,
+  ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
     const { keys, ttlMs, signal } = request;
-    const { clock, driftFactor } = this.#set.options;
+    const { options, nodes } = this.#set;
+    const { clock, driftFactor } = options;
     const token = createLockToken();
     const start = clock.now();
     const wallStart = clock.wallNow();
     const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : [];
     /** With fencing, the highest counter each granting node reported. */
     const counters: number[] = [];
-    const calls = callEveryNode(this.#set, ttlMs, async (adapter) => {
-      const args = [token, String(ttlMs), String(this.#set.options.restartGraceMs), request.fencing ? '1' : '0'];
+    const acquireOn = async (adapter: RedisAdapter): Promise<'acquired' | 'held' | 'restarting'> => {
+      const args = [token, String(ttlMs), String(options.restartGraceMs), request.fencing ? '1' : '0'];
       const reply = await runScript(adapter, acquireScript, [...keys, ...fenceKeys], args);
       const counter = fenceCounterOf(reply);
       if (counter !== undefined) counters.push(counter);
       return parseAcquireReply(reply);
-    });
+    };
+    const callOn = (nodeIndex: number): NodeCall<'acquired' | 'held' | 'restarting'> => {
+      const node = nodes[nodeIndex] as ResolvedNode;
+      return callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, options, ttlMs), clock, acquireOn);
+    };
+    let calls: NodeCall<'acquired' | 'held' | 'restarting'>[];
+    if (asksLeadFirst) {
+      const lead = callOn(leadNodeIndex);
+      if ((await lead.outcome).status === 'held') return 'held-at-lead';
+      calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex)));
+    } else {
+      calls = callEveryNode(this.#set, ttlMs, acquireOn);
+    }
     const vote = await collectVotes(
       calls.map((call) => call.outcome),
       'acquired',
@@ -352,8 +389,8 @@ export class Redlock {
       }),
     );
     await Promise.all(cleanups);
-    const nodes = await Promise.all(calls.map((call) => call.outcome));
-    return fenceNodes === undefined ? { nodes, elapsedMs } : { nodes, fenceNodes, elapsedMs };
+    const outcomes = await Promise.all(calls.map((call) => call.outcome));
+    return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
   }
 
   /**

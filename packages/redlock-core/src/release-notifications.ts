@@ -1,46 +1,84 @@
 import type { RedisAdapter, Unsubscribe } from './adapter.js';
-import type { Clock } from './clock.js';
+import { type Clock, unrefTimer } from './clock.js';
 import { releaseChannelOf } from './scripts/release.js';
+
+/**
+ * How long a node's subscription to a channel outlives its last waiter, in milliseconds. A resource that
+ * is contended once is usually contended again soon: keeping the channel saves a SUBSCRIBE and an
+ * UNSUBSCRIBE per wait on every node, and the round trip of subscribing before a waiter can sleep.
+ */
+export const SUBSCRIPTION_LINGER_MS = 1_000;
+
+/**
+ * The node a woken waiter asks first, for resource keys `keys`: the same for every client that lists the
+ * nodes in the same order, chosen by a hash of the first key among the nodes with the shortest timeout
+ * (the nearest, by the user's own settings), so different resources spread over the nodes.
+ *
+ * Waiters that all ask one node first are ordered by it: one wins that node and then asks the rest, the
+ * others learn at the cost of one call that the lock was taken, instead of every waiter sending a full
+ * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
+ */
+export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly number[]): number {
+  const shortestMs = Math.min(...timeoutsMs);
+  const candidates = timeoutsMs.flatMap((timeoutMs, nodeIndex) => (timeoutMs === shortestMs ? [nodeIndex] : []));
+  return candidates[fnv1a(keys[0] ?? '') % candidates.length] as number;
+}
+
+/** The 32-bit FNV-1a hash of a string's UTF-16 code units: cheap, and well spread for short keys. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
 
 /** A waiter's subscription to the release notifications of its keys. */
 export interface KeyWatch {
   /** Settles once the subscription is active on at least one node, or failed or timed out on all; never rejects. */
   readonly ready: Promise<void>;
   /**
-   * Calls `callback` once, at the next release notification of any watched key on any node, or at once
-   * if one arrived since the last callback. Returns a function that cancels the call.
+   * Calls `callback` once, at the next release notification of any watched key, or at once if one arrived
+   * since the last callback. Returns a function that cancels the call.
    */
   onNextRelease(callback: () => void): () => void;
-  /** Ends the watch; the node subscriptions end when no watch needs them. */
+  /** Watches every node from now on, not only the lead node (which failed to answer). */
+  wakeOnAnyNode(): void;
+  /** Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them. */
   close(): void;
 }
 
 /**
  * The release notification subscriptions of one `Redlock`, shared by all its waiters: one subscription per
- * node and channel, however many waiters watch it, ended when the last one leaves.
+ * node and channel, however many waiters watch it, ended a while after the last one leaves.
  */
 export class ReleaseNotifications {
   readonly #clock: Clock;
-  readonly #adapters: readonly RedisAdapter[];
+  /** By node index; `undefined` for a node whose adapter cannot subscribe. */
+  readonly #adapters: readonly (RedisAdapter | undefined)[];
   readonly #channels = new Map<string, ChannelSubscription>();
 
-  /** @param adapters - The nodes that can subscribe (those with `subscribe`). */
-  private constructor(adapters: readonly RedisAdapter[], clock: Clock) {
+  private constructor(adapters: readonly (RedisAdapter | undefined)[], clock: Clock) {
     this.#adapters = adapters;
     this.#clock = clock;
   }
 
   /** Release notifications over the nodes whose adapters can subscribe, or `undefined` if none can. */
   static over(adapters: readonly RedisAdapter[], clock: Clock): ReleaseNotifications | undefined {
-    const capable = adapters.filter((adapter) => typeof adapter.subscribe === 'function');
-    return capable.length === 0 ? undefined : new ReleaseNotifications(capable, clock);
+    const capable = adapters.map((adapter) => (typeof adapter.subscribe === 'function' ? adapter : undefined));
+    return capable.every((adapter) => adapter === undefined) ? undefined : new ReleaseNotifications(capable, clock);
   }
 
   /**
-   * Watches the release channels of `keys` on every capable node. `ready` waits at most `timeoutMs`, so a
-   * hung node cannot stall the waiter; it then relies on its timer.
+   * Watches the release channels of `keys` on the lead node only: it is the node a woken waiter asks first,
+   * so its notification is the one that matters, and one subscription per waiter instead of one per node
+   * keeps every release from costing each waiter a message from every node. If the lead node cannot
+   * subscribe (no capability, an error, no answer within `timeoutMs`), or after {@link KeyWatch.wakeOnAnyNode},
+   * it watches every capable node. `ready` waits at most `timeoutMs`, so a hung node cannot stall the waiter;
+   * it then relies on its timer.
    */
-  watch(keys: readonly string[], timeoutMs: number): KeyWatch {
+  watch(keys: readonly string[], timeoutMs: number, leadNodeIndex: number): KeyWatch {
     let hasPending = false;
     let waiting: (() => void) | undefined;
     const listener = (): void => {
@@ -49,18 +87,37 @@ export class ReleaseNotifications {
       if (callback) callback();
       else hasPending = true;
     };
-    const subscriptions = this.#adapters.flatMap((adapter, adapterIndex) =>
-      keys.map((key) => this.#channel(adapter, adapterIndex, releaseChannelOf(key))),
-    );
-    const readies = subscriptions.map((subscription) => subscription.add(listener));
+    const subscriptions: ChannelSubscription[] = [];
+    /** Subscribes on these nodes; resolves once one channel is subscribed, rejects if none can be. */
+    const subscribeOn = (nodeIndexes: readonly number[]): Promise<void> =>
+      Promise.any(
+        nodeIndexes.flatMap((nodeIndex) => {
+          const adapter = this.#adapters[nodeIndex];
+          if (adapter === undefined) return [];
+          return keys.map((key) => {
+            const subscription = this.#channel(adapter, nodeIndex, releaseChannelOf(key));
+            subscriptions.push(subscription);
+            return subscription.add(listener);
+          });
+        }),
+      );
+    let followsEveryNode = false;
+    const followEveryNode = (): Promise<void> => {
+      if (followsEveryNode) return Promise.resolve();
+      followsEveryNode = true;
+      return subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => nodeIndex !== leadNodeIndex));
+    };
     const clock = this.#clock;
     const ready = new Promise<void>((resolve) => {
-      const timer = clock.setTimeout(resolve, timeoutMs);
+      const timer = clock.setTimeout(() => {
+        void followEveryNode().catch(() => undefined);
+        resolve();
+      }, timeoutMs);
       const settle = (): void => {
         clock.clearTimeout(timer);
         resolve();
       };
-      Promise.any(readies).then(settle, settle);
+      subscribeOn([leadNodeIndex]).then(settle, () => followEveryNode().then(settle, settle));
     });
     return {
       ready,
@@ -75,6 +132,9 @@ export class ReleaseNotifications {
           if (waiting === callback) waiting = undefined;
         };
       },
+      wakeOnAnyNode() {
+        void followEveryNode().catch(() => undefined);
+      },
       close() {
         waiting = undefined;
         for (const subscription of subscriptions) subscription.remove(listener);
@@ -82,11 +142,11 @@ export class ReleaseNotifications {
     };
   }
 
-  #channel(adapter: RedisAdapter, adapterIndex: number, channel: string): ChannelSubscription {
-    const id = `${adapterIndex} ${channel}`;
+  #channel(adapter: RedisAdapter, nodeIndex: number, channel: string): ChannelSubscription {
+    const id = `${nodeIndex} ${channel}`;
     let subscription = this.#channels.get(id);
     if (subscription === undefined) {
-      subscription = new ChannelSubscription(adapter, channel, () => this.#channels.delete(id));
+      subscription = new ChannelSubscription(adapter, channel, this.#clock, () => this.#channels.delete(id));
       this.#channels.set(id, subscription);
     }
     return subscription;
@@ -94,30 +154,43 @@ export class ReleaseNotifications {
 }
 
 /**
- * One channel on one node: subscribed while any listener needs it. Subscribing and unsubscribing run one
- * after the other, each bringing the node in line with the listeners at that moment, so a waiter that
- * arrives while the last one leaves is never left unsubscribed.
+ * One channel on one node: subscribed while any listener needs it, and for {@link SUBSCRIPTION_LINGER_MS}
+ * after the last one left. Subscribing and unsubscribing run one after the other, each bringing the node in
+ * line with the listeners at that moment, so a waiter that arrives while the last one leaves is never left
+ * unsubscribed.
  */
 class ChannelSubscription {
   readonly #listeners = new Set<() => void>();
   #unsubscribe: Unsubscribe | undefined;
   #queue: Promise<void> = Promise.resolve();
+  #lingerTimer: unknown;
 
   constructor(
     private readonly adapter: RedisAdapter,
     private readonly channel: string,
+    private readonly clock: Clock,
     private readonly onIdle: () => void,
   ) {}
 
   /** Adds a listener; resolves once the node is subscribed, rejects if subscribing failed. */
   add(listener: () => void): Promise<void> {
     this.#listeners.add(listener);
+    if (this.#lingerTimer !== undefined) {
+      this.clock.clearTimeout(this.#lingerTimer);
+      this.#lingerTimer = undefined;
+    }
     return this.#sync();
   }
 
   remove(listener: () => void): void {
     this.#listeners.delete(listener);
-    void this.#sync().catch(() => undefined);
+    if (this.#listeners.size > 0 || this.#lingerTimer !== undefined) return;
+    this.#lingerTimer = this.clock.setTimeout(() => {
+      this.#lingerTimer = undefined;
+      void this.#sync().catch(() => undefined);
+    }, SUBSCRIPTION_LINGER_MS);
+    // A lingering subscription must not keep the process alive.
+    unrefTimer(this.#lingerTimer);
   }
 
   #sync(): Promise<void> {
@@ -126,12 +199,12 @@ class ChannelSubscription {
         this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, () => {
           for (const listener of [...this.#listeners]) listener();
         });
-      } else if (this.#listeners.size === 0 && this.#unsubscribe !== undefined) {
+      } else if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe !== undefined) {
         const unsubscribe = this.#unsubscribe;
         this.#unsubscribe = undefined;
         await unsubscribe();
       }
-      if (this.#listeners.size === 0 && this.#unsubscribe === undefined) this.onIdle();
+      if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe === undefined) this.onIdle();
     });
     // A failed step must not block the next one; its own caller sees the failure.
     this.#queue = step.catch(() => undefined);

@@ -23,9 +23,11 @@ local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
 for i = 1, resourceCount do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
+  -- One read per key: false when missing, an error reply (WRONGTYPE) for a key of another type.
+  local value = redis.pcall('GET', KEYS[i])
+  if value == false then
     missing = missing + 1
-  elseif redis.call('TYPE', KEYS[i]).ok ~= 'string' or redis.call('GET', KEYS[i]) ~= token then
+  elseif value ~= token then
     -- Another owner's token, or a key of another type: held either way, and left alone.
     return 0
   end

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
-import { type KeyWatch, waitForRetry } from '../../src/release-notifications.js';
+import { type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../support/fake-adapter.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
@@ -15,6 +15,12 @@ function setup(options: RedlockOptions = {}): { clock: FakeClock; nodes: PubSubF
     { clock, retryDelayMs: 200, retryJitterMs: 0, ...options },
   );
   return { clock, nodes, holder, waiter };
+}
+
+/** 1 for the lead node of `resource` (on five nodes with equal timeouts), 0 for the others. */
+function leadOnly(resource: string): number[] {
+  const lead = leadNodeIndexOf([resource], [50, 50, 50, 50, 50]);
+  return [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead ? 1 : 0));
 }
 
 /** Runs the fake clock until `promise` settles or `ms` of virtual time passed. */
@@ -61,8 +67,9 @@ describe('prompt hand-off through release notifications', () => {
     expect(atMs).toBe(200);
   });
 
-  it('subscribes only after the lock was found held, once per node and resource, and unsubscribes at the end', async () => {
+  it('subscribes only after the lock was found held, on the lead node once per resource, and unsubscribes a while after the end', async () => {
     const { clock, nodes, holder, waiter } = setup();
+    const onLeadOnly = leadOnly('orders:42');
     const free = await clock.runUntilSettled(waiter.acquire('free', 10_000));
     expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
     await clock.runUntilSettled(free.release());
@@ -71,20 +78,115 @@ describe('prompt hand-off through release notifications', () => {
     const first = waiter.acquire('orders:42', 10_000);
     const second = waiter.acquire('orders:42', 10_000);
     await clock.advance(10);
-    // Two waiters of one Redlock share one subscription per node.
-    expect(nodes.map((node) => node.subscriptionCount)).toEqual([1, 1, 1, 1, 1]);
+    // Two waiters of one Redlock share one subscription, on the node they would ask first.
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual(onLeadOnly);
     await clock.runUntilSettled(held.release());
     const firstLock = await clock.runUntilSettled(Promise.race([first, second]));
     await clock.runUntilSettled(firstLock.release());
     const both = await clock.runUntilSettled(Promise.all([first, second]));
     await clock.runUntilSettled(both.find((lock) => lock !== firstLock)!.release());
+    // The subscriptions outlive the last waiter a little, in case the resource is contended again soon.
+    await clock.advance(SUBSCRIPTION_LINGER_MS - 1);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual(onLeadOnly);
+    await clock.advance(1);
     expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
     expect(clock.pendingTimerCount).toBe(0);
   });
 
+  it('keeps the subscriptions for a waiter that comes back within the linger time', async () => {
+    const { clock, nodes, holder, waiter } = setup();
+    const waiterConnections = nodes.map((node) => node.connectAnotherClient());
+    const sameWaiter = new Redlock(waiterConnections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    for (let round = 0; round < 3; round += 1) {
+      const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+      const waiting = sameWaiter.acquire('orders:42', 10_000);
+      await clock.advance(10);
+      await clock.runUntilSettled(held.release());
+      await clock.runUntilSettled((await clock.runUntilSettled(waiting)).release());
+      await clock.advance(SUBSCRIPTION_LINGER_MS / 2);
+    }
+    expect(waiterConnections.map((connection) => connection.subscribeCalls.length)).toEqual(leadOnly('orders:42'));
+    await clock.advance(SUBSCRIPTION_LINGER_MS);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+    void waiter;
+  });
+
+  it('wakes each waiter once per release, and lets it ask the lead node alone whether the lock is still free', async () => {
+    const { clock, nodes, holder } = setup();
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    const waiters = Array.from({ length: 4 }, () => {
+      const connections = nodes.map((node) => node.connectAnotherClient());
+      return { connections, redlock: new Redlock(connections, { clock, retryDelayMs: 1_000, retryJitterMs: 0 }) };
+    });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiters.map(({ redlock }) => redlock.acquire('orders:42', 10_000));
+    await clock.advance(10);
+    const before = waiters.map(({ connections }) => connections.map((connection) => connection.callsTo('acquire').length));
+    await clock.runUntilSettled(held.release());
+    await clock.advance(5);
+    const after = waiters.map(({ connections }) => connections.map((connection) => connection.callsTo('acquire').length));
+    const sent = after.map((counts, waiterIndex) => counts.map((count, nodeIndex) => count - before[waiterIndex]![nodeIndex]!));
+    // One waiter won the lead node and then asked the others; the rest asked the lead node once, and no one else.
+    const winners = sent.filter((counts) => counts.every((count) => count === 1));
+    const losers = sent.filter((counts) => counts.some((count, nodeIndex) => nodeIndex !== lead && count === 0));
+    expect(winners).toHaveLength(1);
+    expect(losers).toHaveLength(3);
+    for (const counts of losers) expect(counts).toEqual(counts.map((_, nodeIndex) => (nodeIndex === lead ? 1 : 0)));
+    // Nobody cleaned up: the losers set nothing.
+    expect(waiters.flatMap(({ connections }) => connections.map((connection) => connection.callsTo('release').length))).toEqual(Array(20).fill(0));
+    // Each release hands the lock on to one more waiter, until every waiter had it.
+    const holders = new Set<Lock>();
+    for (let handOff = 0; handOff < 4; handOff += 1) {
+      const pending = waiting.map((promise) => promise.then((lock) => (holders.has(lock) ? new Promise<Lock>(() => undefined) : lock)));
+      const next = await clock.runUntilSettled(Promise.race(pending));
+      expect(next.state).toBe('held');
+      holders.add(next);
+      await clock.runUntilSettled(next.release());
+    }
+    expect(holders.size).toBe(4);
+  });
+
+  it('watches every other node when the lead node cannot subscribe, and still acquires at the release', async () => {
+    const { clock, nodes, holder } = setup();
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    const waiterConnections = nodes.map((node) => node.connectAnotherClient());
+    waiterConnections[lead]!.subscribeError = new Error('ERR unknown command');
+    const waiter = new Redlock(waiterConnections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual(leadOnly('orders:42').map((isLead) => 1 - isLead));
+    await clock.runUntilSettled(held.release());
+    const releasedAtMs = clock.now();
+    const { value: lock } = await within(clock, 5, waiting);
+    expect(lock?.state).toBe('held');
+    expect(clock.now() - releasedAtMs).toBeLessThan(5);
+    await clock.runUntilSettled((lock as Lock).release());
+  });
+
+  it('wakes on any node and asks every node when the lead node does not answer', async () => {
+    const { clock, nodes, holder } = setup();
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    const waiterConnections = nodes.map((node) => node.connectAnotherClient());
+    waiterConnections[lead]!.isDown = true;
+    const waiter = new Redlock(waiterConnections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    await clock.runUntilSettled(held.release());
+    const releasedAtMs = clock.now();
+    const { value: lock } = await within(clock, 5, waiting);
+    expect(lock?.state).toBe('held');
+    expect(clock.now() - releasedAtMs).toBeLessThan(5);
+    await clock.runUntilSettled((lock as Lock).release());
+  });
+
   it('does not count attempts woken by a release against retryCount', async () => {
     // The lock changes hands 20 times while the waiter, allowed 2 timed retries, keeps trying.
-    const { clock, nodes, waiter } = setup({ retryCount: 2, retryDelayMs: 1_000 });
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const waiterConnections = nodes.map((node) => node.connectAnotherClient());
+    const waiter = new Redlock(waiterConnections, { clock, retryCount: 2, retryDelayMs: 1_000, retryJitterMs: 0 });
     const others = Array.from({ length: 2 }, () => new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: 0 }));
     let lock = await clock.runUntilSettled(others[0]!.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
@@ -101,7 +203,9 @@ describe('prompt hand-off through release notifications', () => {
     await clock.runUntilSettled(lock.release());
     const { value: acquired, error, atMs } = await within(clock, 50, waiting);
     expect(error).toBeUndefined();
-    expect(acquired?.attempts).toBeGreaterThan(3);
+    // Every release woke it, and it asked the lead node each time (a look that is no attempt: nothing was set).
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    expect(waiterConnections[lead]!.callsTo('acquire').length).toBeGreaterThan(20);
     expect(atMs).toBeLessThan(1_000);
     await clock.runUntilSettled((acquired as Lock).release());
   });
@@ -111,9 +215,10 @@ describe('prompt hand-off through release notifications', () => {
     await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const { error, atMs } = await within(clock, 1_000, waiter.acquire('orders:42', 10_000));
     expect(error).toBeInstanceOf(LockAcquireError);
-    // The first attempt, one more right after subscribing, then the two timed retries.
-    expect((error as LockAcquireError).attempts).toHaveLength(4);
+    // The first attempt, then the two timed retries; the look right after subscribing asked the lead node only.
+    expect((error as LockAcquireError).attempts).toHaveLength(3);
     expect(atMs).toBe(200);
+    await clock.advance(SUBSCRIPTION_LINGER_MS);
     expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
   });
 
@@ -164,6 +269,7 @@ describe('waitForRetry', () => {
           waiting = undefined;
         };
       },
+      wakeOnAnyNode() {},
       close() {},
       release() {
         waiting?.();
@@ -210,5 +316,21 @@ describe('waitForRetry', () => {
     const reason = new Error('already');
     await expect(waitForRetry(clock, 1000, undefined, AbortSignal.abort(reason))).rejects.toBe(reason);
     expect(clock.pendingTimerCount).toBe(0);
+  });
+});
+
+describe('leadNodeIndexOf', () => {
+  it('picks the same node for the same keys, among the nodes with the shortest timeout', () => {
+    const timeouts = [50, 100, 50, 50, 100];
+    for (const key of ['a', 'orders:42', 'jobs:nightly', '🔒']) {
+      const lead = leadNodeIndexOf([key], timeouts);
+      expect(leadNodeIndexOf([key, 'other'], timeouts)).toBe(lead);
+      expect([0, 2, 3]).toContain(lead);
+    }
+  });
+
+  it('spreads resources over the nodes', () => {
+    const leads = new Set(Array.from({ length: 100 }, (_, index) => leadNodeIndexOf([`orders:${index}`], [50, 50, 50, 50, 50])));
+    expect(leads).toEqual(new Set([0, 1, 2, 3, 4]));
   });
 });
