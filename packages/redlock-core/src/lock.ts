@@ -2,7 +2,7 @@ import { validityMs } from './clock.js';
 import { LockExtendError, LockReleaseError } from './errors.js';
 import { checkTtl, nodeTimeoutMsFor, type ResolvedNode, type ResolvedOptions } from './options.js';
 import { countByStatus, describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
-import { callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
+import { callNode, callNodeWithin, collectVotes, type NodeCall, quorumOf, SharedTimeout } from './quorum.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
 import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
@@ -26,9 +26,17 @@ export function callEveryNode<S extends string>(
   run: (adapter: ResolvedNode['adapter'], nodeIndex: number) => Promise<S>,
 ): NodeCall<S>[] {
   const { nodes, options } = set;
-  return nodes.map((node, index) =>
-    callNode(node.adapter, index, nodeTimeoutMsFor(node, options, ttlMs), options.clock, (adapter) => run(adapter, index)),
-  );
+  // One timer per distinct timeout rather than one per node: usually every node has the same.
+  const timeouts: SharedTimeout[] = [];
+  return nodes.map((node, index) => {
+    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
+    let timeout = timeouts.find((shared) => shared.timeoutMs === timeoutMs);
+    if (timeout === undefined) {
+      timeout = new SharedTimeout(options.clock, timeoutMs);
+      timeouts.push(timeout);
+    }
+    return callNodeWithin(timeout, node.adapter, index, (adapter) => run(adapter, index));
+  });
 }
 
 /**

@@ -225,19 +225,25 @@ export interface RetrySettings {
   readonly retryJitterMs: number;
 }
 
+/** The per-call settings of `acquire()` and `using()` after validation; `reentrant` is checked by the caller. */
+export interface AcquireSettings extends RetrySettings {
+  readonly signal: AbortSignal | undefined;
+  readonly fencing: boolean;
+  readonly reentrant: unknown;
+}
+
 /** Validates per-call options of `acquire()` and `using()`. */
-export function resolveAcquireOptions(
-  options: unknown,
-  defaults: RetrySettings,
-): RetrySettings & { readonly signal: AbortSignal | undefined; readonly fencing: boolean; readonly reentrant: unknown } {
+export function resolveAcquireOptions(options: unknown, defaults: RetrySettings): AcquireSettings {
   const given = checkOptionsObject('options', options) as AcquireOptions;
-  if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
-    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(given.signal)}`);
+  const { signal, fencing, reentrant } = given;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
   }
-  if (given.fencing !== undefined && typeof given.fencing !== 'boolean') {
-    throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(given.fencing)}`);
+  if (fencing !== undefined && typeof fencing !== 'boolean') {
+    throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(fencing)}`);
   }
-  return { ...resolveRetries(given, defaults), signal: given.signal, fencing: given.fencing ?? false, reentrant: given.reentrant };
+  const { retryCount, retryDelayMs, retryJitterMs } = resolveRetries(given, defaults);
+  return { retryCount, retryDelayMs, retryJitterMs, signal, fencing: fencing ?? false, reentrant };
 }
 
 /** Validates the limits of `using()`. */
@@ -251,16 +257,17 @@ export function resolveUsingLimits(options: unknown): {
   return { maxExtensions, maxHoldMs };
 }
 
+/** Validates the retry settings given and fills in the others from `defaults`, which are valid already. */
 function resolveRetries(given: Partial<RetrySettings>, defaults: RetrySettings): RetrySettings {
-  const settings = {
-    retryCount: given.retryCount === undefined ? defaults.retryCount : given.retryCount,
-    retryDelayMs: given.retryDelayMs === undefined ? defaults.retryDelayMs : given.retryDelayMs,
-    retryJitterMs: given.retryJitterMs === undefined ? defaults.retryJitterMs : given.retryJitterMs,
+  const { retryCount, retryDelayMs, retryJitterMs } = given;
+  if (retryCount !== undefined) checkInteger('retryCount', retryCount, 0, Number.MAX_SAFE_INTEGER);
+  if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);
+  if (retryJitterMs !== undefined) checkDurationMs('retryJitterMs', retryJitterMs, 0);
+  return {
+    retryCount: retryCount === undefined ? defaults.retryCount : retryCount,
+    retryDelayMs: retryDelayMs === undefined ? defaults.retryDelayMs : retryDelayMs,
+    retryJitterMs: retryJitterMs === undefined ? defaults.retryJitterMs : retryJitterMs,
   };
-  checkInteger('retryCount', settings.retryCount, 0, Number.MAX_SAFE_INTEGER);
-  checkDurationMs('retryDelayMs', settings.retryDelayMs, 0);
-  checkDurationMs('retryJitterMs', settings.retryJitterMs, 0);
-  return settings;
 }
 
 /** Validates the resources of one call and makes their keys. */
@@ -268,27 +275,35 @@ export function resolveResources(
   resources: unknown,
   keyPrefix: string,
 ): { readonly resources: readonly string[]; readonly keys: readonly string[] } {
-  const list: unknown[] | undefined =
-    typeof resources === 'string' ? [resources] : Array.isArray(resources) ? [...resources] : undefined;
+  // The usual call locks one resource, given as a string: no copy, and nothing to compare it with.
+  if (typeof resources === 'string') {
+    checkResource(resources);
+    return { resources: [resources], keys: [keyPrefix + resources] };
+  }
+  const list: unknown[] | undefined = Array.isArray(resources) ? [...resources] : undefined;
   if (list === undefined) {
     throw new TypeError(`Expected \`resources\` to be a string or an array of strings, got ${formatValue(resources)}`);
   }
   if (list.length === 0) throw new RangeError('Expected `resources` to name at least one resource, got an empty array');
   const seen = new Set<string>();
   for (const resource of list) {
-    if (typeof resource !== 'string') {
-      throw new TypeError(`Expected every resource to be a string, got ${formatValue(resource)}`);
-    }
-    if (resource === '') throw new RangeError('Expected every resource to be a non-empty string, got `""`');
-    // A lone surrogate has no UTF-8 encoding: clients send U+FFFD instead, so distinct names would share a key.
-    if (LONE_SURROGATE.test(resource)) {
-      throw new RangeError(`Expected every resource to be well-formed Unicode, got ${formatValue(resource)} with a lone surrogate`);
-    }
+    checkResource(resource);
     if (seen.has(resource)) throw new RangeError(`Expected resources to be distinct, got ${formatValue(resource)} twice`);
     seen.add(resource);
   }
   const names = list as string[];
   return { resources: names, keys: names.map((resource) => keyPrefix + resource) };
+}
+
+function checkResource(resource: unknown): asserts resource is string {
+  if (typeof resource !== 'string') {
+    throw new TypeError(`Expected every resource to be a string, got ${formatValue(resource)}`);
+  }
+  if (resource === '') throw new RangeError('Expected every resource to be a non-empty string, got `""`');
+  // A lone surrogate has no UTF-8 encoding: clients send U+FFFD instead, so distinct names would share a key.
+  if (LONE_SURROGATE.test(resource)) {
+    throw new RangeError(`Expected every resource to be well-formed Unicode, got ${formatValue(resource)} with a lone surrogate`);
+  }
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -17,6 +17,56 @@ export interface NodeCall<S extends string> {
 }
 
 /**
+ * One timer for the node calls that start together with the same timeout (the calls of one fan-out),
+ * instead of one per node: when it fires, every call still pending times out. Calls join it
+ * synchronously, right after it is created, so each one still times out `timeoutMs` after its own start.
+ * The timer is cleared once every call answered.
+ */
+export class SharedTimeout {
+  readonly timeoutMs: number;
+  readonly #clock: Clock;
+  /** The timeout handlers of the calls, by slot; a call that answered leaves `undefined` in its slot. */
+  readonly #onTimeouts: ((() => void) | undefined)[] = [];
+  #pendingCount = 0;
+  #timer: unknown;
+  #hasFired = false;
+
+  constructor(clock: Clock, timeoutMs: number) {
+    this.#clock = clock;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Registers a pending call; `onTimeout` runs if it has not answered when the timeout fires. Returns its slot. */
+  add(onTimeout: () => void): number {
+    if (this.#pendingCount === 0 && !this.#hasFired) this.#timer = this.#clock.setTimeout(() => this.#fire(), this.timeoutMs);
+    this.#pendingCount += 1;
+    return this.#onTimeouts.push(onTimeout) - 1;
+  }
+
+  /** Marks the call in `slot` as answered; the last answer clears the timer. */
+  remove(slot: number): void {
+    if (this.#onTimeouts[slot] === undefined) return;
+    this.#onTimeouts[slot] = undefined;
+    this.#pendingCount -= 1;
+    if (this.#pendingCount === 0 && !this.#hasFired) this.#clock.clearTimeout(this.#timer);
+  }
+
+  #fire(): void {
+    this.#hasFired = true;
+    // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
+    // already arrived one turn of the loop to settle their calls before calling the nodes timed out.
+    setImmediate(() => {
+      for (const [slot, onTimeout] of this.#onTimeouts.entries()) {
+        if (onTimeout === undefined) continue;
+        this.#onTimeouts[slot] = undefined;
+        onTimeout();
+      }
+      this.#pendingCount = 0;
+    });
+  }
+}
+
+/**
  * Calls one node, bounded by `timeoutMs` on `clock`. `run` sends the script and parses its reply; a
  * rejection, a synchronous throw or an unparseable reply becomes an `'error'` outcome with a
  * {@link NodeError}, a call that outlives the timeout becomes `'timeout'`.
@@ -28,32 +78,63 @@ export function callNode<S extends string>(
   clock: Clock,
   run: (adapter: RedisAdapter) => Promise<S>,
 ): NodeCall<S> {
-  // An async wrapper turns a synchronous throw from a faulty adapter into a rejection.
-  const answer = (async () => run(adapter))();
+  return callNodeWithin(new SharedTimeout(clock, timeoutMs), adapter, nodeIndex, run);
+}
+
+/** Like {@link callNode}, bounded by a timer shared with the other calls of a fan-out. */
+export function callNodeWithin<S extends string>(
+  timeout: SharedTimeout,
+  adapter: RedisAdapter,
+  nodeIndex: number,
+  run: (adapter: RedisAdapter) => Promise<S>,
+): NodeCall<S> {
+  let answer: Promise<S>;
+  try {
+    answer = run(adapter);
+  } catch (error) {
+    // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
+    answer = Promise.reject(error);
+  }
   // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half the
   // client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if the timer fires.
   const outcome = new Promise<NodeOutcome<S>>((resolve) => {
-    const timer = clock.setTimeout(() => {
-      // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
-      // already arrived one turn of the loop to settle the call before calling the node timed out.
-      setImmediate(() => {
-        const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
-        resolve({ nodeIndex, status: 'timeout', error });
-      });
-    }, timeoutMs);
+    const slot = timeout.add(() => {
+      const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
+      resolve({ nodeIndex, status: 'timeout', error });
+    });
     answer.then(
       (status) => {
-        clock.clearTimeout(timer);
+        timeout.remove(slot);
         resolve({ nodeIndex, status });
       },
       (cause: unknown) => {
-        clock.clearTimeout(timer);
+        timeout.remove(slot);
         const error = new NodeError(`Node ${nodeIndex} failed: ${describeCause(cause)}`, { nodeIndex, isTimeout: false, cause });
         resolve({ nodeIndex, status: 'error', error });
       },
     );
   });
-  return { outcome, lateAnswer: answer.catch(() => undefined) };
+  return new PendingNodeCall(outcome, answer);
+}
+
+/**
+ * A {@link NodeCall} whose `lateAnswer` is made on first use: most calls answer in time, and nobody asks.
+ * The outcome's handler already handles a rejection of `answer`, so none goes unhandled meanwhile.
+ */
+class PendingNodeCall<S extends string> implements NodeCall<S> {
+  readonly outcome: Promise<NodeOutcome<S>>;
+  readonly #answer: Promise<S>;
+  #lateAnswer: Promise<S | undefined> | undefined;
+
+  constructor(outcome: Promise<NodeOutcome<S>>, answer: Promise<S>) {
+    this.outcome = outcome;
+    this.#answer = answer;
+  }
+
+  get lateAnswer(): Promise<S | undefined> {
+    this.#lateAnswer ??= this.#answer.catch(() => undefined);
+    return this.#lateAnswer;
+  }
 }
 
 /** Describes whatever an adapter rejected with; never throws, even for objects without a prototype. */

@@ -5,6 +5,7 @@ import { type AcquireFailureReason, LockAcquireError, LockInspectError } from '.
 import { callEveryNode, describeResources, Lock, type NodeSet, releaseOnNode } from './lock.js';
 import {
   type AcquireOptions,
+  type AcquireSettings,
   checkTtl,
   nodeTimeoutMsFor,
   type RedlockNode,
@@ -68,6 +69,8 @@ export class Redlock {
   readonly quorum: number;
   readonly #set: NodeSet;
   readonly #notifications: ReleaseNotifications | undefined;
+  /** The settings of a call without options, resolved once: most calls pass none. */
+  readonly #callDefaults: AcquireSettings;
 
   /**
    * @param nodes - One adapter per independent Redis node (an odd number, 3 or 5, is best), or
@@ -78,6 +81,7 @@ export class Redlock {
   constructor(nodes: readonly (RedisAdapter | RedlockNode)[], options?: RedlockOptions) {
     this.#set = { nodes: resolveNodes(nodes), options: resolveOptions(options) };
     this.quorum = quorumOf(this.#set.nodes.length);
+    this.#callDefaults = resolveAcquireOptions(undefined, this.#set.options);
     this.#notifications = ReleaseNotifications.over(
       this.#set.nodes.map((node) => node.adapter),
       this.#set.options.clock,
@@ -216,21 +220,31 @@ export class Redlock {
 
   #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown): AcquireRequest {
     const { keyPrefix, driftFactor } = this.#set.options;
-    const request = {
-      ...resolveResources(resources, keyPrefix),
-      ...resolveAcquireOptions(options, this.#set.options),
-      ttlMs: checkTtl(ttlMs, driftFactor),
-    };
-    const { reentrant } = request;
+    const names = resolveResources(resources, keyPrefix);
+    const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options);
+    const checkedTtlMs = checkTtl(ttlMs, driftFactor);
+    const { reentrant } = settings;
     if (reentrant !== undefined && !(reentrant instanceof Lock)) {
       throw new TypeError(`Expected \`reentrant\` to be a Lock, got \`${typeof reentrant}\``);
     }
-    if (reentrant !== undefined && !reentrant.covers(this.#set, request.keys)) {
+    if (reentrant !== undefined && !reentrant.covers(this.#set, names.keys)) {
       throw new RangeError(
-        `Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(request.resources)}, got one on ${describeResources(reentrant.resources)}`,
+        `Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(names.resources)}, got one on ${describeResources(reentrant.resources)}`,
       );
     }
-    return { ...request, reentrant };
+    // Field by field rather than by spreading the parts: on this per-call path, spreads cost more than all
+    // the validation did.
+    return {
+      resources: names.resources,
+      keys: names.keys,
+      ttlMs: checkedTtlMs,
+      retryCount: settings.retryCount,
+      retryDelayMs: settings.retryDelayMs,
+      retryJitterMs: settings.retryJitterMs,
+      signal: settings.signal,
+      fencing: settings.fencing,
+      reentrant,
+    };
   }
 
   /**

@@ -110,9 +110,14 @@ export class IoredisAdapter implements RedisAdapter {
   }
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */
-  async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    // `async` turns anything the client throws synchronously into a rejection, as the seam requires.
-    return this.#client.evalsha(sha1, keys.length, ...keys, ...args);
+  evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    // Not `async`, which would wrap the client's promise in another one on every call; the seam still
+    // requires a rejection, never a synchronous throw.
+    try {
+      return this.#client.evalsha(sha1, keys.length, ...keys, ...args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Sends `EVAL source numkeys ...keys ...args`. */

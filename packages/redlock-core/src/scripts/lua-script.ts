@@ -18,21 +18,22 @@ export function defineScript(name: string, source: string): LuaScript {
 
 /**
  * Runs `script` on `node`: EVALSHA first, so the source crosses the network only once per node; on
- * `NOSCRIPT` (a new or restarted node, or after SCRIPT FLUSH) it falls back to EVAL.
+ * `NOSCRIPT` (a new or restarted node, or after SCRIPT FLUSH) it falls back to EVAL. Throws synchronously
+ * only if the adapter's `evalsha` does, breaking its contract; `callNode` turns that into a failed call.
  */
-export async function runScript(
+export function runScript(
   node: RedisAdapter,
   script: LuaScript,
   keys: readonly string[],
   args: readonly string[],
 ): Promise<unknown> {
-  try {
-    return await node.evalsha(script.sha1, keys, args);
-  } catch (error) {
+  // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
+  // every node call.
+  return node.evalsha(script.sha1, keys, args).then(undefined, (error: unknown) => {
     if (!isNoScriptError(error)) throw error;
     // EVAL also caches the script on that node, so the next EVALSHA there succeeds.
     return node.eval(script.source, keys, args);
-  }
+  });
 }
 
 function isNoScriptError(error: unknown): boolean {

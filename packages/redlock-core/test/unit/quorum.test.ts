@@ -1,10 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { LockAcquireError, NodeError, Redlock } from '../../src/index.js';
+import { type Clock, LockAcquireError, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
+import { callEveryNode, type NodeSet } from '../../src/lock.js';
+import { resolveNodes, resolveOptions } from '../../src/options.js';
 import type { NodeOutcome } from '../../src/outcomes.js';
-import { callNode, collectVotes, quorumOf } from '../../src/quorum.js';
+import { callNode, callNodeWithin, collectVotes, quorumOf, SharedTimeout } from '../../src/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
-import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf } from '../support/fake-adapter.js';
+import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../support/fake-adapter.js';
 
 type Answer = 'yes' | 'no';
 
@@ -181,6 +183,91 @@ describe('callNode', () => {
     expect(await call.outcome).toEqual({ nodeIndex: 0, status: 'ok' });
     await flushPromises();
     expect(clock.pendingTimerCount).toBe(0);
+  });
+});
+
+describe('callEveryNode timeouts', () => {
+  /** Runs the acquire script on every node of `set`, as an attempt does. */
+  function acquireOnEveryNode(set: NodeSet) {
+    return callEveryNode(set, 1000, (adapter) => adapter.evalsha(acquireScript.sha1, ['k'], ['token', '1000']).then(parseAcquireReply));
+  }
+
+  it('uses one timer for nodes that share a timeout, and times out every node still pending when it fires', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), hangingNode(clock), grantingNode(clock), hangingNode(clock), grantingNode(clock)];
+    const set = { nodes: resolveNodes(nodes), options: resolveOptions({ clock, nodeTimeoutMs: 50 }) };
+    const calls = acquireOnEveryNode(set);
+    expect(clock.pendingTimerCount).toBe(1);
+    const outcomes = await clock.runUntilSettled(Promise.all(calls.map((call) => call.outcome)));
+    expect(clock.now()).toBe(50);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['acquired', 'timeout', 'acquired', 'timeout', 'acquired']);
+    expect(outcomes.map((outcome) => ('error' in outcome ? outcome.error.message : undefined))).toEqual([
+      undefined,
+      'Node 1 did not answer within 50 ms',
+      undefined,
+      'Node 3 did not answer within 50 ms',
+      undefined,
+    ]);
+    expect(outcomes[3]).toMatchObject({ nodeIndex: 3, error: { nodeIndex: 3, isTimeout: true } });
+  });
+
+  it('uses one timer per distinct timeout, so each node times out after its own', async () => {
+    const clock = new FakeClock();
+    const nodes = [hangingNode(clock), { adapter: hangingNode(clock), timeoutMs: 120 }, hangingNode(clock)];
+    const set = { nodes: resolveNodes(nodes), options: resolveOptions({ clock, nodeTimeoutMs: 50 }) };
+    const calls = acquireOnEveryNode(set);
+    expect(clock.pendingTimerCount).toBe(2);
+    const settled = Promise.all(calls.map((call) => call.outcome.then((outcome) => ({ status: outcome.status, atMs: clock.now() }))));
+    expect(await clock.runUntilSettled(settled)).toEqual([
+      { status: 'timeout', atMs: 50 },
+      { status: 'timeout', atMs: 120 },
+      { status: 'timeout', atMs: 50 },
+    ]);
+  });
+
+  it('clears the shared timer once every node answered in time', async () => {
+    const clock = new FakeClock();
+    const set = { nodes: resolveNodes([slowNode(clock, 10), grantingNode(clock), slowNode(clock, 20)]), options: resolveOptions({ clock }) };
+    const calls = acquireOnEveryNode(set);
+    const outcomes = await clock.runUntilSettled(Promise.all(calls.map((call) => call.outcome)));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['acquired', 'acquired', 'acquired']);
+    await flushPromises();
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('still counts a node whose reply arrives in the same turn as the shared timer, and times out the others', async () => {
+    // A clock whose timer the test fires by hand, then answers node 0 in that same turn of the loop, as a
+    // reply read from the socket right after a stalled loop ran the overdue timer.
+    let fire: (() => void) | undefined;
+    const clock: Clock = {
+      now: () => 0,
+      wallNow: () => 0,
+      setTimeout: (callback) => {
+        fire = callback;
+        return 1;
+      },
+      clearTimeout: () => undefined,
+    };
+    const answers: ((status: 'ok') => void)[] = [];
+    const adapter = (): RedisAdapter => ({ evalsha: async () => 1, eval: async () => 1 });
+    const timeout = new SharedTimeout(clock, 50);
+    const calls = [0, 1, 2].map((nodeIndex) =>
+      callNodeWithin(timeout, adapter(), nodeIndex, () => new Promise<'ok'>((resolve) => answers.push(resolve))),
+    );
+    const states = calls.map((call) => track(call.outcome));
+    fire?.();
+    answers[0]?.('ok');
+    await flushPromises();
+    expect(states.map((state) => state.value?.status)).toEqual(['ok', 'timeout', 'timeout']);
+    answers[1]?.('ok');
+    expect(await calls[1]?.lateAnswer).toBe('ok');
+  });
+
+  it('gives the same late answer on every read', async () => {
+    const clock = new FakeClock();
+    const call = callNode(grantingNode(clock), 0, 50, clock, async () => 'ok' as const);
+    expect(call.lateAnswer).toBe(call.lateAnswer);
+    expect(await call.lateAnswer).toBe('ok');
   });
 });
 

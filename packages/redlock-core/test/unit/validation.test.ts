@@ -54,6 +54,7 @@ describe('bad arguments to acquire() and using()', () => {
     ['an empty string', '', RangeError, 'Expected every resource to be a non-empty string, got `""`'],
     ['an array with an empty string', ['a', ''], RangeError, 'Expected every resource to be a non-empty string, got `""`'],
     ['a lone surrogate', 'a\uD800', RangeError, 'Expected every resource to be well-formed Unicode, got `"a\\ud800"` with a lone surrogate'],
+    ['an array with a lone surrogate', ['a', '\uDC00b'], RangeError, 'Expected every resource to be well-formed Unicode, got `"\\udc00b"` with a lone surrogate'],
     ['duplicates', ['a', 'b', 'a'], RangeError, 'Expected resources to be distinct, got `"a"` twice'],
     ['a non-string element', ['a', 42], TypeError, 'Expected every resource to be a string, got `42`'],
     ['a number', 42, TypeError, 'Expected `resources` to be a string or an array of strings, got `42`'],

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { LockAcquireError, NodeError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { describeAdapterContract } from '../support/adapter-contract.js';
@@ -81,6 +81,23 @@ describeAdapterContract('IoredisAdapter over a Redis client', () => {
       expect((nodeErrors[0]?.cause as Error).message).toMatch(/^CROSSSLOT /);
       for (const resource of resources) expect(await client.exists(KEY_PREFIX + resource)).toBe(0);
     });
+  });
+});
+
+describe('IoredisAdapter over a client that throws', () => {
+  it.each(['evalsha', 'eval'] as const)('rejects %s with what the client threw, never throwing itself', async (method) => {
+    const thrown = new Error('client bug');
+    const throwing = () => {
+      throw thrown;
+    };
+    // Only the two methods the adapter calls: a stand-in for a client in a state it cannot handle.
+    const client = { evalsha: throwing, eval: throwing } as unknown as Redis;
+    const adapter = new IoredisAdapter(client);
+    let pending: Promise<unknown> | undefined;
+    expect(() => {
+      pending = adapter[method]('script', ['key'], ['arg']);
+    }).not.toThrow();
+    await expect(pending).rejects.toBe(thrown);
   });
 });
 
