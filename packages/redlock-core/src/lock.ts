@@ -53,9 +53,14 @@ export function releaseOnNode(
 ): NodeCall<'released' | 'not-held'> {
   const node = set.nodes[nodeIndex] as ResolvedNode;
   return callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, set.options, ttlMs), set.options.clock, (adapter) =>
-    runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : '']).then((reply) =>
-      parseReleaseReply(reply, keys.length),
-    ),
+    releaseKeys(adapter, keys, token, announce),
+  );
+}
+
+/** Runs the release script on one node: compare-and-delete, announced to waiters when `announce`. */
+function releaseKeys(adapter: ResolvedNode['adapter'], keys: readonly string[], token: string, announce: boolean): Promise<'released' | 'not-held'> {
+  return runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : '']).then((reply) =>
+    parseReleaseReply(reply, keys.length),
   );
 }
 
@@ -313,10 +318,8 @@ export class Lock {
 
   async #releaseOnEveryNode(): Promise<ReleaseResult> {
     const nodeCount = this.#set.nodes.length;
-    const outcomes = Array.from(
-      { length: nodeCount },
-      (_, index) => releaseOnNode(this.#set, index, this.#keys, this.token, this.#hold.ttlMs, true).outcome,
-    );
+    const calls = callEveryNode(this.#set, this.#hold.ttlMs, (adapter) => releaseKeys(adapter, this.#keys, this.token, true));
+    const outcomes = calls.map((call) => call.outcome);
     this.#hold.releaseOutcomes = outcomes;
     const settled = Promise.all(outcomes);
     const quorum = quorumOf(nodeCount);
