@@ -324,9 +324,15 @@ export class Redlock {
     const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : [];
     /** With fencing, the highest counter each granting node reported. */
     const counters: number[] = [];
+    // The script reads a missing restart grace as none and missing fencing as off: the usual lock sends
+    // two arguments fewer for the client to encode and the script to unpack.
+    const args =
+      options.restartGraceMs === 0 && !request.fencing
+        ? [token, String(ttlMs)]
+        : [token, String(ttlMs), String(options.restartGraceMs), request.fencing ? '1' : '0'];
+    const scriptKeys = request.fencing ? [...keys, ...fenceKeys] : keys;
     const acquireOn = async (adapter: RedisAdapter): Promise<'acquired' | 'held' | 'restarting'> => {
-      const args = [token, String(ttlMs), String(options.restartGraceMs), request.fencing ? '1' : '0'];
-      const reply = await runScript(adapter, acquireScript, [...keys, ...fenceKeys], args);
+      const reply = await runScript(adapter, acquireScript, scriptKeys, args);
       const counter = fenceCounterOf(reply);
       if (counter !== undefined) counters.push(counter);
       return parseAcquireReply(reply);

@@ -14,8 +14,8 @@ export const acquireScript = defineScript(
      With fencing, the keys of the resources' fencing counters follow the resource keys, and a grant
      also reports the highest counter: the first phase of handing out a fencing token.
      KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
-     ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' for none
-     ARGV[4] '1' with fencing
+     ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
+     for none   ARGV[4] '1' with fencing, else '0' or absent
      Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
      any key holds another owner's token, -1 if the node is inside its restart grace (nothing is changed
      then). ]]

@@ -157,8 +157,19 @@ describe('resources and keys', () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('r', 1234));
-    expect(nodes[0]!.callsTo('acquire')[0]?.args).toEqual([lock.token, '1234', '0', '0']);
+    // Without a restart grace or fencing, the script's optional arguments are left out.
+    expect(nodes[0]!.callsTo('acquire')[0]?.args).toEqual([lock.token, '1234']);
     expect(nodes[0]!.keyspace.pttl('r')).toBe(1234);
+  });
+
+  it('sends the restart grace and the fencing flag when either is asked for', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    await clock.advance(10_000); // past the grace: the fake nodes started at 0
+    const graced = await clock.runUntilSettled(new Redlock(nodes, { clock, restartGraceMs: 500 }).acquire('a', 1234));
+    expect(nodes[0]!.callsTo('acquire')[0]?.args).toEqual([graced.token, '1234', '500', '0']);
+    const fenced = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('b', 1234, { fencing: true }));
+    expect(nodes[0]!.callsTo('acquire')[1]?.args).toEqual([fenced.token, '1234', '0', '1']);
   });
 });
 
