@@ -337,15 +337,26 @@ export class Redlock {
       if (counter !== undefined) counters.push(counter);
       return parseAcquireReply(reply);
     };
-    const callOn = (nodeIndex: number): NodeCall<'acquired' | 'held' | 'restarting'> => {
+    const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<'acquired' | 'held' | 'restarting'> => {
       const node = nodes[nodeIndex] as ResolvedNode;
-      return callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, options, ttlMs), clock, acquireOn);
+      const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
+      return callNode(node.adapter, nodeIndex, timeoutMs, clock, async (adapter) => {
+        // A node may still be running the previous owner's release, sent with the one that freed the lead
+        // node, which woke us: ask it again, every millisecond, for up to half its timeout. The script grants
+        // a key that already holds our token, so asking again is safe.
+        for (;;) {
+          const status = await acquireOn(adapter);
+          if (status !== 'held' || !isPatient || clock.now() - start >= timeoutMs / 2) return status;
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
+        }
+      });
     };
     let calls: NodeCall<'acquired' | 'held' | 'restarting'>[];
     if (asksLeadFirst) {
-      const lead = callOn(leadNodeIndex);
-      if ((await lead.outcome).status === 'held') return 'held-at-lead';
-      calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex)));
+      const lead = callOn(leadNodeIndex, false);
+      const leadStatus = (await lead.outcome).status;
+      if (leadStatus === 'held') return 'held-at-lead';
+      calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
     } else {
       calls = callEveryNode(this.#set, ttlMs, acquireOn);
     }

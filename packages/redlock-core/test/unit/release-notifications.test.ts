@@ -146,6 +146,29 @@ describe('prompt hand-off through release notifications', () => {
     expect(holders.size).toBe(4);
   });
 
+  it('gives the other nodes a moment to finish the release that freed the lead node', async () => {
+    const { clock, nodes, holder, waiter } = setup();
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    const others = [0, 1, 2, 3, 4].filter((nodeIndex) => nodeIndex !== lead);
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    // The release reaches the lead node at once, three of the others only 3 ms later.
+    const releasing = held.release();
+    for (const nodeIndex of others.slice(0, 3)) nodes[nodeIndex]!.keyspace.set('orders:42', held.token, 10_000);
+    clock.setTimeout(() => {
+      for (const nodeIndex of others.slice(0, 3)) nodes[nodeIndex]!.keyspace.delete('orders:42');
+    }, 3);
+    await clock.runUntilSettled(releasing);
+    const releasedAtMs = clock.now();
+    const { value: lock } = await within(clock, 10, waiting);
+    expect(lock?.state).toBe('held');
+    // Not at the 200 ms retry timer: the woken attempt asked the three nodes again until they were free.
+    expect(clock.now() - releasedAtMs).toBeLessThanOrEqual(5);
+    expect(nodes.map((node) => node.keyspace.get('orders:42'))).toEqual(Array(5).fill(lock?.token));
+    await clock.runUntilSettled((lock as Lock).release());
+  });
+
   it('watches every other node when the lead node cannot subscribe, and still acquires at the release', async () => {
     const { clock, nodes, holder } = setup();
     const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
