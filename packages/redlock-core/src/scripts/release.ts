@@ -16,7 +16,9 @@ export const releaseScript = defineScript(
   /* lua */ `
 --[[ Deletes each resource key only if it still holds our token, so a late release can never remove
      a lock that someone else acquired after ours expired. Atomic per node. When asked, announces each
-     deleted key on its channel in the same step, so no waiter can miss a release between the two.
+     key on its channel in the same step, so no waiter can miss a release between the two; even where
+     the key was not ours: waiters listen to one node, which may not have been among those that granted
+     the lock, and a needless announcement costs a waiter one look.
      KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] channel prefix, or '' to announce nothing
      Returns the number of keys deleted, 0 if none was ours. ]]
 local token, channelPrefix = ARGV[1], ARGV[2] or ''
@@ -24,9 +26,9 @@ local deleted = 0
 for i = 1, #KEYS do
   if redis.call('GET', KEYS[i]) == token then
     deleted = deleted + redis.call('DEL', KEYS[i])
-    if channelPrefix ~= '' then
-      redis.call('PUBLISH', channelPrefix .. KEYS[i], '1')
-    end
+  end
+  if channelPrefix ~= '' then
+    redis.call('PUBLISH', channelPrefix .. KEYS[i], '1')
   end
 end
 return deleted

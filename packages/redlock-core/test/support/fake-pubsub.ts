@@ -32,7 +32,7 @@ function bus(keyspace: FakeKeyspace): FakeBus {
 
 /**
  * A {@link FakeNode} that also offers the optional `subscribe` capability. The release script announces
- * each key it deleted when its reply is sent (the real script publishes as it deletes; the difference is
+ * each key (deleted or not) when its reply is sent (the real script publishes as it deletes; the difference is
  * the node's reply latency, which these tests keep at 0 where it matters).
  */
 export class PubSubFakeNode extends FakeNode {
@@ -87,7 +87,7 @@ export class PubSubFakeNode extends FakeNode {
 
   #announce(sha1: string, keys: readonly string[], args: readonly string[], reply: unknown): unknown {
     const channelPrefix = args[1];
-    if (sha1 === releaseScript.sha1 && channelPrefix && typeof reply === 'number' && reply > 0) {
+    if (sha1 === releaseScript.sha1 && channelPrefix && typeof reply === 'number') {
       for (const key of keys) bus(this.keyspace).publish(channelPrefix + key);
     }
     return reply;

@@ -169,6 +169,25 @@ describe('prompt hand-off through release notifications', () => {
     await clock.runUntilSettled((lock as Lock).release());
   });
 
+  it('wakes the waiters of a lock that was granted without its lead node when it is released', async () => {
+    const { clock, nodes, holder, waiter } = setup();
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    // The lead node refuses the holder (a stale key about to expire): it locks on the other four.
+    nodes[lead]!.keyspace.set('orders:42', 'stale', 5);
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    await clock.advance(10);
+    expect(nodes[lead]!.keyspace.get('orders:42')).toBeUndefined();
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(100);
+    await clock.runUntilSettled(held.release());
+    const releasedAtMs = clock.now();
+    const { value: lock } = await within(clock, 10, waiting);
+    expect(lock?.state).toBe('held');
+    // The release announced itself on the lead node too, where it had nothing to delete.
+    expect(clock.now() - releasedAtMs).toBeLessThanOrEqual(5);
+    await clock.runUntilSettled((lock as Lock).release());
+  });
+
   it('watches every other node when the lead node cannot subscribe, and still acquires at the release', async () => {
     const { clock, nodes, holder } = setup();
     const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
