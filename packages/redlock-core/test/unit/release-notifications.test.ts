@@ -17,6 +17,23 @@ function setup(options: RedlockOptions = {}): { clock: FakeClock; nodes: PubSubF
   return { clock, nodes, holder, waiter };
 }
 
+/** A waiter over connections of its own, with its connection to the lead node of "orders:42" changed by `changeLead`. */
+function waiterWithLead(clock: FakeClock, nodes: readonly PubSubFakeNode[], changeLead: (connection: PubSubFakeNode) => void): Redlock {
+  const connections = nodes.map((node) => node.connectAnotherClient());
+  changeLead(connections[leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50])]!);
+  return new Redlock(connections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+}
+
+/** Awaits `releasing`, and expects `waiting` to get the lock within 5 ms, long before its retry timer. */
+async function expectHandOffAtRelease(clock: FakeClock, releasing: Promise<unknown>, waiting: Promise<Lock>): Promise<void> {
+  await clock.runUntilSettled(releasing);
+  const releasedAtMs = clock.now();
+  const { value: lock } = await within(clock, 10, waiting);
+  expect(lock?.state).toBe('held');
+  expect(clock.now() - releasedAtMs).toBeLessThanOrEqual(5);
+  await clock.runUntilSettled((lock as Lock).release());
+}
+
 /** 1 for the lead node of `resource` (on five nodes with equal timeouts), 0 for the others. */
 function leadOnly(resource: string): number[] {
   const lead = leadNodeIndexOf([resource], [50, 50, 50, 50, 50]);
@@ -41,13 +58,8 @@ describe('prompt hand-off through release notifications', () => {
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(37);
-    await clock.runUntilSettled(held.release());
-    const releasedAtMs = clock.now();
-    const { value: lock } = await within(clock, 5, waiting);
-    expect(lock?.state).toBe('held');
     // Well before the 200 ms retry timer: the release notification woke the waiter.
-    expect(clock.now() - releasedAtMs).toBeLessThan(5);
-    await clock.runUntilSettled((lock as Lock).release());
+    await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
   it('falls back to the retry timer when the nodes cannot notify', async () => {
@@ -159,14 +171,8 @@ describe('prompt hand-off through release notifications', () => {
     clock.setTimeout(() => {
       for (const nodeIndex of others.slice(0, 3)) nodes[nodeIndex]!.keyspace.delete('orders:42');
     }, 3);
-    await clock.runUntilSettled(releasing);
-    const releasedAtMs = clock.now();
-    const { value: lock } = await within(clock, 10, waiting);
-    expect(lock?.state).toBe('held');
     // Not at the 200 ms retry timer: the woken attempt asked the three nodes again until they were free.
-    expect(clock.now() - releasedAtMs).toBeLessThanOrEqual(5);
-    expect(nodes.map((node) => node.keyspace.get('orders:42'))).toEqual(Array(5).fill(lock?.token));
-    await clock.runUntilSettled((lock as Lock).release());
+    await expectHandOffAtRelease(clock, releasing, waiting);
   });
 
   it('wakes the waiters of a lock that was granted without its lead node when it is released', async () => {
@@ -179,48 +185,27 @@ describe('prompt hand-off through release notifications', () => {
     expect(nodes[lead]!.keyspace.get('orders:42')).toBeUndefined();
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(100);
-    await clock.runUntilSettled(held.release());
-    const releasedAtMs = clock.now();
-    const { value: lock } = await within(clock, 10, waiting);
-    expect(lock?.state).toBe('held');
-    // The release announced itself on the lead node too, where it had nothing to delete.
-    expect(clock.now() - releasedAtMs).toBeLessThanOrEqual(5);
-    await clock.runUntilSettled((lock as Lock).release());
+    // The release announces itself on the lead node too, where it has nothing to delete.
+    await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
   it('watches every other node when the lead node cannot subscribe, and still acquires at the release', async () => {
     const { clock, nodes, holder } = setup();
-    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
-    const waiterConnections = nodes.map((node) => node.connectAnotherClient());
-    waiterConnections[lead]!.subscribeError = new Error('ERR unknown command');
-    const waiter = new Redlock(waiterConnections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const waiter = waiterWithLead(clock, nodes, (lead) => (lead.subscribeError = new Error('ERR unknown command')));
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(37);
     expect(nodes.map((node) => node.subscriptionCount)).toEqual(leadOnly('orders:42').map((isLead) => 1 - isLead));
-    await clock.runUntilSettled(held.release());
-    const releasedAtMs = clock.now();
-    const { value: lock } = await within(clock, 5, waiting);
-    expect(lock?.state).toBe('held');
-    expect(clock.now() - releasedAtMs).toBeLessThan(5);
-    await clock.runUntilSettled((lock as Lock).release());
+    await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
   it('wakes on any node and asks every node when the lead node does not answer', async () => {
     const { clock, nodes, holder } = setup();
-    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
-    const waiterConnections = nodes.map((node) => node.connectAnotherClient());
-    waiterConnections[lead]!.isDown = true;
-    const waiter = new Redlock(waiterConnections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const waiter = waiterWithLead(clock, nodes, (lead) => (lead.isDown = true));
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(37);
-    await clock.runUntilSettled(held.release());
-    const releasedAtMs = clock.now();
-    const { value: lock } = await within(clock, 5, waiting);
-    expect(lock?.state).toBe('held');
-    expect(clock.now() - releasedAtMs).toBeLessThan(5);
-    await clock.runUntilSettled((lock as Lock).release());
+    await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
   it('does not count attempts woken by a release against retryCount', async () => {
