@@ -342,15 +342,16 @@ export class Redlock {
       const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
       return callNode(node.adapter, nodeIndex, timeoutMs, clock, async (adapter) => {
         // A node may still be running the previous owner's release, sent with the one that freed the lead
-        // node, which woke us: ask it again, every millisecond, for up to half its timeout. The script grants
-        // a key that already holds our token, so asking again is safe.
+        // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
+        // is decided. The script grants a key that already holds our token, so asking again is safe.
         for (;;) {
           const status = await acquireOn(adapter);
-          if (status !== 'held' || !isPatient || clock.now() - start >= timeoutMs / 2) return status;
+          if (status !== 'held' || !isPatient || isVoteDecided || clock.now() - start >= timeoutMs / 2) return status;
           await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
         }
       });
     };
+    let isVoteDecided = false;
     let calls: NodeCall<'acquired' | 'held' | 'restarting'>[];
     if (asksLeadFirst) {
       const lead = callOn(leadNodeIndex, false);
@@ -366,6 +367,7 @@ export class Redlock {
       this.quorum,
       signal,
     );
+    isVoteDecided = true;
     // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
     // counter it reported is above all of them.
     const fencingToken = vote.hasQuorum && request.fencing ? Math.max(...counters) + 1 : undefined;

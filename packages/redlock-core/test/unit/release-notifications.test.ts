@@ -175,6 +175,25 @@ describe('prompt hand-off through release notifications', () => {
     await expectHandOffAtRelease(clock, releasing, waiting);
   });
 
+  it('stops asking a held node again once the vote is decided', async () => {
+    const { clock, nodes, holder } = setup();
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    const others = [0, 1, 2, 3, 4].filter((nodeIndex) => nodeIndex !== lead);
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const waiter = new Redlock(connections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    const callsBefore = connections.map((connection) => connection.callsTo('acquire').length);
+    // Two of the other nodes stay held by someone else: the lead node and the two free ones are a quorum.
+    const releasing = held.release();
+    for (const nodeIndex of others.slice(0, 2)) nodes[nodeIndex]!.keyspace.set('orders:42', 'someone-else', 10_000);
+    await expectHandOffAtRelease(clock, releasing, waiting);
+    await clock.advance(50);
+    const asked = connections.map((connection, nodeIndex) => connection.callsTo('acquire').length - callsBefore[nodeIndex]!);
+    for (const nodeIndex of others.slice(0, 2)) expect(asked[nodeIndex]).toBeLessThanOrEqual(2);
+  });
+
   it('wakes the waiters of a lock that was granted without its lead node when it is released', async () => {
     const { clock, nodes, holder, waiter } = setup();
     const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
