@@ -281,7 +281,7 @@ export class Redlock {
           const leadStatus = outcome.nodes[leadNodeIndex]?.status;
           if (isLeadAnswering && (leadStatus === 'timeout' || leadStatus === 'error')) {
             isLeadAnswering = false;
-            watch?.wakeOnAnyNode();
+            watch?.watchEveryNode();
           }
           if (!isWoken) {
             if (timedRetries === retryCount) throw this.#acquireError(request, attempts);
@@ -290,7 +290,7 @@ export class Redlock {
           }
           if (watch === undefined && this.#notifications && outcome.nodes.some((node) => node.status === 'held')) {
             watch = this.#notifications.watch(keys, Math.max(...timeoutsMs), leadNodeIndex);
-            if (!isLeadAnswering) watch.wakeOnAnyNode();
+            if (!isLeadAnswering) watch.watchEveryNode();
             await watch.ready;
             // The holder may have released before we listened: look once more, at no cost to the retries.
             wokenBy = 'release';

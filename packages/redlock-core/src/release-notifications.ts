@@ -36,7 +36,10 @@ function fnv1a(text: string): number {
 
 /** A waiter's subscription to the release notifications of its keys. */
 export interface KeyWatch {
-  /** Settles once the subscription is active on at least one node, or failed or timed out on all; never rejects. */
+  /**
+   * Settles once the lead node's subscription is active (or, if it cannot be, another node's), or when
+   * subscribing failed or timed out everywhere; never rejects.
+   */
   readonly ready: Promise<void>;
   /**
    * Calls `callback` once, at the next release notification of any watched key, or at once if one arrived
@@ -44,7 +47,7 @@ export interface KeyWatch {
    */
   onNextRelease(callback: () => void): () => void;
   /** Watches every node from now on, not only the lead node (which failed to answer). */
-  wakeOnAnyNode(): void;
+  watchEveryNode(): void;
   /** Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them. */
   close(): void;
 }
@@ -74,7 +77,7 @@ export class ReleaseNotifications {
    * Watches the release channels of `keys` on the lead node only: it is the node a woken waiter asks first,
    * so its notification is the one that matters, and one subscription per waiter instead of one per node
    * keeps every release from costing each waiter a message from every node. If the lead node cannot
-   * subscribe (no capability, an error, no answer within `timeoutMs`), or after {@link KeyWatch.wakeOnAnyNode},
+   * subscribe (no capability, an error, no answer within `timeoutMs`), or after {@link KeyWatch.watchEveryNode},
    * it watches every capable node. `ready` waits at most `timeoutMs`, so a hung node cannot stall the waiter;
    * it then relies on its timer.
    */
@@ -132,7 +135,7 @@ export class ReleaseNotifications {
           if (waiting === callback) waiting = undefined;
         };
       },
-      wakeOnAnyNode() {
+      watchEveryNode() {
         void followEveryNode().catch(() => undefined);
       },
       close() {

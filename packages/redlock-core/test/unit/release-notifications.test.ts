@@ -315,7 +315,7 @@ describe('waitForRetry', () => {
           waiting = undefined;
         };
       },
-      wakeOnAnyNode() {},
+      watchEveryNode() {},
       close() {},
       release() {
         waiting?.();
