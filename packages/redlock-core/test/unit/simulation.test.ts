@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
-import { describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';
+import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
 import { type History, runWorld, type WorldSpec } from '../support/simulation/world.js';
 
@@ -82,6 +82,20 @@ describe('simulation: faults Redlock survives', () => {
       parameters,
     );
     console.log(`Liveness: ${tally.describe(parameters.seed)}`);
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('gives contending clients every lock with release notifications while only a minority of nodes is faulty', async () => {
+    const parameters = simulationParameters(100);
+    const tally = new Tally();
+    await fc.assert(
+      fc.asyncProperty(contendedMinorityWorld(), async (spec) => {
+        const history = await runAndCheck(spec, tally);
+        const ops = spec.clients.flatMap((client) => client.ops).length;
+        expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops });
+      }),
+      parameters,
+    );
+    console.log(`Contended liveness: ${tally.describe(parameters.seed)}`);
   }, SIMULATION_TIMEOUT_MS);
 
   // Found by this simulation: validity once subtracted the elapsed time twice (fixed).

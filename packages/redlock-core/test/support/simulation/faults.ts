@@ -258,8 +258,8 @@ export function describeFaults(world: WorldSpec): string {
  * nodes, and the majority on fast, lossless links well inside the per-node timeout. By-hand holds end
  * well inside the TTL, so every operation should succeed.
  */
-export function faultyMinorityWorld(): fc.Arbitrary<WorldSpec> {
-  return worldArbitrary({}, { minClients: 1, maxClients: 1, maxFaults: 8 }).map((world): WorldSpec => {
+export function faultyMinorityWorld(shape: Partial<WorldShape> = {}): fc.Arbitrary<WorldSpec> {
+  return worldArbitrary({}, { minClients: 1, maxClients: 1, maxFaults: 8, ...shape }).map((world): WorldSpec => {
     const minority = Math.floor(world.nodes.length / 2);
     return {
       ...world,
@@ -272,6 +272,33 @@ export function faultyMinorityWorld(): fc.Arbitrary<WorldSpec> {
       redlock: { ...world.redlock, nodeTimeoutMs: undefined },
     };
   });
+}
+
+/**
+ * {@link faultyMinorityWorld} with 2 to 4 clients running the same operations on the same resources, every
+ * one waiting for release notifications (so woken attempts ask the lead node first, which may be among the
+ * faulty minority), with retries enough to outlast the others' holds, and TTLs of 300 ms or more, so that an
+ * acquisition slowed by a split vote still leaves validity for the work: every operation should succeed.
+ * Work stays under an eighth of the TTL, short of the first automatic extension: a contended lock may be
+ * granted by a bare quorum, and one node of it turning slow then rightly fails the extension.
+ */
+export function contendedMinorityWorld(): fc.Arbitrary<WorldSpec> {
+  // TTLs are drawn before the faults, so empty restarts still come back after every TTL.
+  return faultyMinorityWorld({ minTtlMs: 300, maxTtlMs: 600 }).chain((world) =>
+    fc.integer({ min: 2, max: 4 }).map((clientCount): WorldSpec => {
+      const template = world.clients[0] as ClientSpec;
+      const ops = template.ops.map((op): OpSpec => {
+        if (op.kind !== 'using') return op;
+        const workMs = Math.min(op.workMs, Math.floor(op.ttlMs / 8));
+        return { ...op, workMs, stepMs: Math.max(1, Math.min(op.stepMs, workMs)) };
+      });
+      return {
+        ...world,
+        clients: Array.from({ length: clientCount }, () => ({ ...template, ops, notifications: true })),
+        redlock: { ...world.redlock, retryCount: 500 },
+      };
+    }),
+  );
 }
 
 /**
