@@ -57,6 +57,21 @@ async function runAndCheck(spec: WorldSpec, tally: Tally): Promise<History> {
   return history;
 }
 
+/** Runs `defaultRuns` worlds (or SIM_RUNS) in which every operation must commit, with no typed error. */
+async function expectEveryOperationToSucceed(name: string, worlds: fc.Arbitrary<WorldSpec>, defaultRuns: number): Promise<void> {
+  const parameters = simulationParameters(defaultRuns);
+  const tally = new Tally();
+  await fc.assert(
+    fc.asyncProperty(worlds, async (spec) => {
+      const history = await runAndCheck(spec, tally);
+      const ops = spec.clients.flatMap((client) => client.ops).length;
+      expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops });
+    }),
+    parameters,
+  );
+  console.log(`${name}: ${tally.describe(parameters.seed)}`);
+}
+
 describe('simulation: faults Redlock survives', () => {
   it('keeps mutual exclusion, loses no update, extends no lost lock and leaves no key of a failed attempt', async () => {
     const parameters = simulationParameters(400);
@@ -71,31 +86,11 @@ describe('simulation: faults Redlock survives', () => {
   }, SIMULATION_TIMEOUT_MS);
 
   it('gives one client every lock, extension and write while only a minority of nodes is faulty', async () => {
-    const parameters = simulationParameters(150);
-    const tally = new Tally();
-    await fc.assert(
-      fc.asyncProperty(faultyMinorityWorld(), async (spec) => {
-        const history = await runAndCheck(spec, tally);
-        const ops = spec.clients.flatMap((client) => client.ops).length;
-        expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops });
-      }),
-      parameters,
-    );
-    console.log(`Liveness: ${tally.describe(parameters.seed)}`);
+    await expectEveryOperationToSucceed('Liveness', faultyMinorityWorld(), 150);
   }, SIMULATION_TIMEOUT_MS);
 
   it('gives contending clients every lock with release notifications while only a minority of nodes is faulty', async () => {
-    const parameters = simulationParameters(100);
-    const tally = new Tally();
-    await fc.assert(
-      fc.asyncProperty(contendedMinorityWorld(), async (spec) => {
-        const history = await runAndCheck(spec, tally);
-        const ops = spec.clients.flatMap((client) => client.ops).length;
-        expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops });
-      }),
-      parameters,
-    );
-    console.log(`Contended liveness: ${tally.describe(parameters.seed)}`);
+    await expectEveryOperationToSucceed('Contended liveness', contendedMinorityWorld(), 100);
   }, SIMULATION_TIMEOUT_MS);
 
   // Found by this simulation: validity once subtracted the elapsed time twice (fixed).
