@@ -198,51 +198,81 @@ export class SimConnection implements RedisAdapter {
    * message travels back like a reply, and is lost like one, or while the node is partitioned.
    */
   #subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
-    const clock = this.#trueClock;
+    const record = this.#record('subscribe', undefined);
+    const answer = (kind: ReplyKind, settle: () => void): void =>
+      this.#sendBack(() => {
+        record.replied = { atMs: this.#trueClock.now(), kind };
+        settle();
+      });
+    return new Promise((resolve, reject) => {
+      this.#send({
+        run: () => {
+          void this.node.subscribe(channel, () => this.#sendBack(onMessage)).then((unsubscribe) => answer('value', () => resolve(unsubscribe)));
+        },
+        refuse: () => answer('error', () => reject(connectionRefused())),
+      });
+    });
+  }
+
+  #call(method: 'evalsha' | 'eval', first: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const script = SCRIPT_NAMES.get(first);
+    const record = this.#record(script, script === 'fence' ? undefined : args[0]);
+    return new Promise((resolve, reject) => {
+      const answer = (kind: ReplyKind, value: unknown): void =>
+        this.#sendBack(() => {
+          record.replied = { atMs: this.#trueClock.now(), kind };
+          if (kind === 'value') resolve(value);
+          else reject(value);
+        });
+      this.#send({
+        run: () => {
+          void this.node.execute(method, first, keys, args).then(
+            (value) => answer('value', value),
+            (error: unknown) => answer(isNoScript(error) ? 'noscript' : 'error', error),
+          );
+        },
+        refuse: () => answer('error', connectionRefused()),
+      });
+    });
+  }
+
+  /** Logs a request as sent now, not yet answered. */
+  #record(script: CallRecord['script'], token: string | undefined): CallRecord {
     const record: CallRecord = {
       clientIndex: this.#clientIndex,
       nodeIndex: this.node.index,
-      script: 'subscribe',
-      token: undefined,
-      sentAtMs: clock.now(),
+      script,
+      token,
+      sentAtMs: this.#trueClock.now(),
       replied: undefined,
     };
     this.#log.push(record);
-    const deliverMessage = (): void => {
-      if (this.#isLost()) return;
-      const now = clock.now();
-      this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
-      clock.setTimeout(onMessage, this.#lastReplyMs - now);
-    };
-    return new Promise((resolve, reject) => {
-      const reply = (answer: () => void): void => {
-        if (this.#isLost()) return;
-        const now = clock.now();
-        this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
-        clock.setTimeout(answer, this.#lastReplyMs - now);
-      };
-      if (this.#isLost()) return;
-      const now = clock.now();
-      this.#lastArrivalMs = Math.max(this.#lastArrivalMs, now + this.#latencyMs());
-      clock.setTimeout(() => {
-        if (this.node.isPartitioned) return;
-        this.node.receive({
-          run: () => {
-            void this.node.subscribe(channel, deliverMessage).then((unsubscribe) =>
-              reply(() => {
-                record.replied = { atMs: clock.now(), kind: 'value' };
-                resolve(unsubscribe);
-              }),
-            );
-          },
-          refuse: () =>
-            reply(() => {
-              record.replied = { atMs: clock.now(), kind: 'error' };
-              reject(connectionRefused());
-            }),
-        });
-      }, this.#lastArrivalMs - now);
-    });
+    return record;
+  }
+
+  /**
+   * Sends a request to the node: it may be lost; else it arrives after a random latency, never before an
+   * earlier one, and the node runs it (or refuses it while down).
+   */
+  #send(request: { run: () => void; refuse: () => void }): void {
+    if (this.#isLost()) return;
+    const clock = this.#trueClock;
+    const now = clock.now();
+    this.#lastArrivalMs = Math.max(this.#lastArrivalMs, now + this.#latencyMs());
+    clock.setTimeout(() => {
+      // A partition that began while the request was on its way swallows it too.
+      if (this.node.isPartitioned) return;
+      this.node.receive(request);
+    }, this.#lastArrivalMs - now);
+  }
+
+  /** Sends a reply or message back to the client: it may be lost; else `deliver` runs after a random latency, in order. */
+  #sendBack(deliver: () => void): void {
+    if (this.#isLost()) return;
+    const clock = this.#trueClock;
+    const now = clock.now();
+    this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
+    clock.setTimeout(deliver, this.#lastReplyMs - now);
   }
 
   #latencyMs(): number {
@@ -252,48 +282,6 @@ export class SimConnection implements RedisAdapter {
 
   #isLost(): boolean {
     return this.#random() < this.#link.dropRate || this.node.isPartitioned;
-  }
-
-  #call(method: 'evalsha' | 'eval', first: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const clock = this.#trueClock;
-    const script = SCRIPT_NAMES.get(first);
-    const record: CallRecord = {
-      clientIndex: this.#clientIndex,
-      nodeIndex: this.node.index,
-      script,
-      token: script === 'fence' ? undefined : args[0],
-      sentAtMs: clock.now(),
-      replied: undefined,
-    };
-    this.#log.push(record);
-    return new Promise((resolve, reject) => {
-      const reply = (kind: ReplyKind, value: unknown): void => {
-        if (this.#isLost()) return;
-        const now = clock.now();
-        this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
-        clock.setTimeout(() => {
-          record.replied = { atMs: clock.now(), kind };
-          if (kind === 'value') resolve(value);
-          else reject(value);
-        }, this.#lastReplyMs - now);
-      };
-      if (this.#isLost()) return;
-      const now = clock.now();
-      this.#lastArrivalMs = Math.max(this.#lastArrivalMs, now + this.#latencyMs());
-      clock.setTimeout(() => {
-        // A partition that began while the request was on its way swallows it too.
-        if (this.node.isPartitioned) return;
-        this.node.receive({
-          run: () => {
-            void this.node.execute(method, first, keys, args).then(
-              (value) => reply('value', value),
-              (error: unknown) => reply(isNoScript(error) ? 'noscript' : 'error', error),
-            );
-          },
-          refuse: () => reply('error', connectionRefused()),
-        });
-      }, this.#lastArrivalMs - now);
-    });
   }
 }
 
