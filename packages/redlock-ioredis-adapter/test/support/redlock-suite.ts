@@ -152,7 +152,8 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       expect(overlaps).toBe(0);
       expect(await inspectors[0]?.get(counterKey)).toBe('20');
       await inspectors[0]?.del(counterKey);
-      expect(await keysOnNodes()).toEqual([]);
+      // using() resolves once a quorum confirmed its release; the other nodes finish in the background.
+      expect(await eventuallyNoKeys()).toEqual([]);
     });
 
     it('lets the lock go when its TTL expires without a release', async () => {
@@ -272,7 +273,7 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
         })
         .catch((error: unknown) => error);
       expect(lost).toBeInstanceOf(LockLostError);
-      expect(await keysOnNodes()).toEqual([]);
+      expect(await eventuallyNoKeys()).toEqual([]);
     });
 
     it('hands the lock to a waiter when it is released: at once with notifications, else at its retry timer', async () => {
@@ -369,7 +370,7 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
       });
       expect(value).toBe('done');
       expect(seen?.state).toBe('released');
-      expect(await keysOnNodes()).toEqual([]);
+      expect(await eventuallyNoKeys()).toEqual([]);
     });
   });
 }
