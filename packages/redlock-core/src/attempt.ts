@@ -1,0 +1,167 @@
+import type { RedisAdapter } from './adapter.js';
+import { validityMs } from './clock.js';
+import { callEveryNode, Lock, type NodeSet, releaseOnNode } from './lock.js';
+import { nodeTimeoutMsFor, type ResolvedNode, type RetrySettings } from './options.js';
+import type { AcquireAttempt, NodeOutcome } from './outcomes.js';
+import { callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
+import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
+import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
+import { runScript } from './scripts/lua-script.js';
+import { createLockToken } from './token.js';
+
+/** One validated call of `acquire()` or `using()`. */
+export interface AcquireRequest extends RetrySettings {
+  readonly resources: readonly string[];
+  readonly keys: readonly string[];
+  readonly fencing: boolean;
+  readonly reentrant: Lock | undefined;
+  readonly ttlMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/**
+ * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
+ * `asksLeadFirst`, the lead node is asked alone first, and `'held-at-lead'` means it refused because the
+ * lock is held there: nothing was set anywhere, and no other node was asked.
+ */
+export async function runAttempt(
+  set: NodeSet,
+  request: AcquireRequest,
+  attemptNumber: number,
+  leadNodeIndex: number,
+  asksLeadFirst: boolean,
+): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
+  const { keys, ttlMs, signal } = request;
+  const { options, nodes } = set;
+  const { clock, driftFactor } = options;
+  const token = createLockToken();
+  const start = clock.now();
+  const wallStart = clock.wallNow();
+  const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : [];
+  /** With fencing, the highest counter each granting node reported. */
+  const counters: number[] = [];
+  // The script reads a missing restart grace as none and missing fencing as off: the usual lock sends
+  // two arguments fewer for the client to encode and the script to unpack.
+  const args =
+    options.restartGraceMs === 0 && !request.fencing
+      ? [token, String(ttlMs)]
+      : [token, String(ttlMs), String(options.restartGraceMs), request.fencing ? '1' : '0'];
+  const scriptKeys = request.fencing ? [...keys, ...fenceKeys] : keys;
+  const acquireOn = async (adapter: RedisAdapter): Promise<'acquired' | 'held' | 'restarting'> => {
+    const reply = await runScript(adapter, acquireScript, scriptKeys, args);
+    const counter = fenceCounterOf(reply);
+    if (counter !== undefined) counters.push(counter);
+    return parseAcquireReply(reply);
+  };
+  const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<'acquired' | 'held' | 'restarting'> => {
+    const node = nodes[nodeIndex] as ResolvedNode;
+    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
+    return callNode(node.adapter, nodeIndex, timeoutMs, clock, async (adapter) => {
+      // A node may still be running the previous owner's release, sent with the one that freed the lead
+      // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
+      // is decided. The script grants a key that already holds our token, so asking again is safe.
+      for (;;) {
+        const status = await acquireOn(adapter);
+        if (status !== 'held' || !isPatient || isVoteDecided || clock.now() - start >= timeoutMs / 2) return status;
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
+      }
+    });
+  };
+  let isVoteDecided = false;
+  let calls: NodeCall<'acquired' | 'held' | 'restarting'>[];
+  if (asksLeadFirst) {
+    const lead = callOn(leadNodeIndex, false);
+    const leadStatus = (await lead.outcome).status;
+    if (leadStatus === 'held') return 'held-at-lead';
+    calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
+  } else {
+    calls = callEveryNode(set, ttlMs, acquireOn);
+  }
+  const vote = await collectVotes(
+    calls.map((call) => call.outcome),
+    'acquired',
+    quorumOf(nodes.length),
+    signal,
+  );
+  isVoteDecided = true;
+  // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
+  // counter it reported is above all of them.
+  const fencingToken = vote.hasQuorum && request.fencing ? Math.max(...counters) + 1 : undefined;
+  const fenceNodes = fencingToken === undefined ? undefined : await storeFencingToken(set, fencingToken, fenceKeys, ttlMs, signal);
+  const elapsedMs = clock.now() - start;
+  const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+  const releaseOn = (nodeIndex: number, announce: boolean) => releaseOnNode(set, nodeIndex, keys, token, ttlMs, announce);
+
+  if (vote.hasQuorum && fenceNodes === undefined && validity > 0) {
+    const lock = new Lock({
+      set: set,
+      resources: request.resources,
+      keys,
+      token,
+      attempts: attemptNumber,
+      fencingToken,
+      ttlMs,
+      // Validity is what is left now, at the decision: it runs from here, not from the start.
+      validUntil: start + elapsedMs + validity,
+      expiresAt: Math.floor(wallStart + elapsedMs + validity),
+    });
+    // A node that had not answered may still set our keys later; if the lock is gone by then, the keys
+    // would block others until their TTL ran out, so remove them. While the lock is held, release() will,
+    // and a release that deleted our key on that node, so ran after the acquire, already did.
+    calls.forEach((call, nodeIndex) => {
+      const status = vote.outcomes[nodeIndex]?.status;
+      if (status === 'acquired' || status === 'held' || status === 'restarting') return;
+      void call.lateAnswer.then(async (answer) => {
+        if (answer !== 'acquired' || lock.state === 'held') return;
+        if ((await lock.releaseStatusOn(nodeIndex)) === 'released') return;
+        void releaseOn(nodeIndex, true).outcome;
+      });
+    });
+    return lock;
+  }
+
+  // Before the next attempt, remove our keys from every node that may hold them: all but those that
+  // refused. Nodes still running the acquire script are released as soon as they answer.
+  const cleanups = calls.map((call, nodeIndex) =>
+    call.outcome.then(async (outcome) => {
+      // These nodes set nothing.
+      if (outcome.status === 'held' || outcome.status === 'restarting') return;
+      if (outcome.status === 'timeout') {
+        // The script may still run after the timeout; release again if it reports that it did.
+        void call.lateAnswer.then((answer) => {
+          if (answer === 'acquired') void releaseOn(nodeIndex, false).outcome;
+        });
+      }
+      // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps
+      // clients that split the nodes between them from waking each other in lockstep.
+      await releaseOn(nodeIndex, false).outcome;
+    }),
+  );
+  await Promise.all(cleanups);
+  const outcomes = await Promise.all(calls.map((call) => call.outcome));
+  return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+}
+
+/**
+ * The second phase of fencing: stores the token on every node, so that it is ours once a quorum did.
+ * Resolves with `undefined` then, else with every node's outcome.
+ */
+async function storeFencingToken(
+  set: NodeSet,
+  fencingToken: number,
+  fenceKeys: readonly string[],
+  ttlMs: number,
+  signal: AbortSignal | undefined,
+): Promise<NodeOutcome<'fenced'>[] | undefined> {
+  const calls = callEveryNode(set, ttlMs, async (adapter) =>
+    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)])),
+  );
+  const vote = await collectVotes(
+    calls.map((call) => call.outcome),
+    'fenced',
+    quorumOf(set.nodes.length),
+    signal,
+  );
+  return vote.hasQuorum ? undefined : Promise.all(calls.map((call) => call.outcome));
+}
+
