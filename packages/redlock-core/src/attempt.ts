@@ -1,9 +1,11 @@
 import type { RedisAdapter } from './adapter.js';
+import { type Release, releaseOnNode } from './cleanup.js';
 import { validityMs } from './clock.js';
-import { callEveryNode, Lock, type NodeSet, releaseOnNode } from './lock.js';
-import { nodeTimeoutMsFor, type ResolvedNode, type RetrySettings } from './options.js';
+import { Lock } from './lock.js';
+import type { NodeSet, NodeState } from './node-state.js';
+import { nodeTimeoutMsFor, type RetrySettings } from './options.js';
 import type { AcquireAttempt, NodeOutcome } from './outcomes.js';
-import { callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
+import { callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
 import { runScript } from './scripts/lua-script.js';
@@ -47,21 +49,21 @@ export async function runAttempt(
       ? [token, String(ttlMs)]
       : [token, String(ttlMs), String(options.restartGraceMs), request.fencing ? '1' : '0'];
   const scriptKeys = request.fencing ? [...keys, ...fenceKeys] : keys;
-  const acquireOn = async (adapter: RedisAdapter): Promise<'acquired' | 'held' | 'restarting'> => {
-    const reply = await runScript(adapter, acquireScript, scriptKeys, args);
+  const acquireOn = async (adapter: RedisAdapter, onNoScript: () => void): Promise<'acquired' | 'held' | 'restarting'> => {
+    const reply = await runScript(adapter, acquireScript, scriptKeys, args, onNoScript);
     const counter = fenceCounterOf(reply);
     if (counter !== undefined) counters.push(counter);
     return parseAcquireReply(reply);
   };
   const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<'acquired' | 'held' | 'restarting'> => {
-    const node = nodes[nodeIndex] as ResolvedNode;
+    const node = nodes[nodeIndex] as NodeState;
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
-    return callNode(node.adapter, nodeIndex, timeoutMs, clock, async (adapter) => {
+    return callNode(node, timeoutMs, clock, async (adapter, onNoScript) => {
       // A node may still be running the previous owner's release, sent with the one that freed the lead
       // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
       // is decided. The script grants a key that already holds our token, so asking again is safe.
       for (;;) {
-        const status = await acquireOn(adapter);
+        const status = await acquireOn(adapter, onNoScript);
         if (status !== 'held' || !isPatient || isVoteDecided || clock.now() - start >= timeoutMs / 2) return status;
         await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
       }
@@ -90,9 +92,10 @@ export async function runAttempt(
   const fenceNodes = fencingToken === undefined ? undefined : await storeFencingToken(set, fencingToken, fenceKeys, ttlMs, signal);
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  const releaseOn = (nodeIndex: number, announce: boolean) => releaseOnNode(set, nodeIndex, keys, token, ttlMs, announce);
+  // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.
+  const isMisconfigured = set.servers.configurationError !== undefined;
 
-  if (vote.hasQuorum && fenceNodes === undefined && validity > 0) {
+  if (vote.hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured) {
     const lock = new Lock({
       set: set,
       resources: request.resources,
@@ -103,38 +106,39 @@ export async function runAttempt(
       ttlMs,
       // Validity is what is left now, at the decision: it runs from here, not from the start.
       validUntil: start + elapsedMs + validity,
+      keysExpireAt: start + ttlMs,
       expiresAt: Math.floor(wallStart + elapsedMs + validity),
+      written: calls.map((call) => call.wasSent),
     });
-    // A node that had not answered may still set our keys later; if the lock is gone by then, the keys
-    // would block others until their TTL ran out, so remove them. While the lock is held, release() will,
-    // and a release that deleted our key on that node, so ran after the acquire, already did.
+    // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
     calls.forEach((call, nodeIndex) => {
       const status = vote.outcomes[nodeIndex]?.status;
-      if (status === 'acquired' || status === 'held' || status === 'restarting') return;
-      void call.lateAnswer.then(async (answer) => {
-        if (answer !== 'acquired' || lock.state === 'held') return;
-        if ((await lock.releaseStatusOn(nodeIndex)) === 'released') return;
-        void releaseOn(nodeIndex, true).outcome;
+      if (status === 'acquired' || status === 'held' || status === 'restarting' || !call.wasSent) return;
+      void call.lateAnswer.then((answer) => {
+        if (answer === 'acquired') void lock.removeLateGrant(nodeIndex);
       });
     });
     return lock;
   }
+
+  // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
+  // split the nodes between them from waking each other in lockstep.
+  const cleanup: Release = { keys, token, ttlMs, expiresAt: start + ttlMs, announce: false };
+  const releaseOn = (nodeIndex: number) => releaseOnNode(set, nodeIndex, cleanup);
 
   // Before the next attempt, remove our keys from every node that may hold them: all but those that
   // refused. Nodes still running the acquire script are released as soon as they answer.
   const cleanups = calls.map((call, nodeIndex) =>
     call.outcome.then(async (outcome) => {
       // These nodes set nothing.
-      if (outcome.status === 'held' || outcome.status === 'restarting') return;
+      if (outcome.status === 'held' || outcome.status === 'restarting' || !call.wasSent) return;
       if (outcome.status === 'timeout') {
         // The script may still run after the timeout; release again if it reports that it did.
         void call.lateAnswer.then((answer) => {
-          if (answer === 'acquired') void releaseOn(nodeIndex, false).outcome;
+          if (answer === 'acquired') void releaseOn(nodeIndex).outcome;
         });
       }
-      // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps
-      // clients that split the nodes between them from waking each other in lockstep.
-      await releaseOn(nodeIndex, false).outcome;
+      await releaseOn(nodeIndex).outcome;
     }),
   );
   await Promise.all(cleanups);
@@ -153,8 +157,8 @@ async function storeFencingToken(
   ttlMs: number,
   signal: AbortSignal | undefined,
 ): Promise<NodeOutcome<'fenced'>[] | undefined> {
-  const calls = callEveryNode(set, ttlMs, async (adapter) =>
-    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)])),
+  const calls = callEveryNode(set, ttlMs, async (adapter, onNoScript) =>
+    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScript)),
   );
   const vote = await collectVotes(
     calls.map((call) => call.outcome),

@@ -34,6 +34,8 @@ export function keepExtended(
   let extendTimer: unknown;
   let expiryTimer: unknown;
   let inFlight: Promise<void> | undefined;
+  // A loss found by any extension, this one's or the routine's own `lock.extend()`, stops it at once.
+  let stopListeningForLoss: () => void = () => undefined;
 
   const setTimer = (callback: () => void, ms: number): unknown => {
     const handle = clock.setTimeout(callback, ms);
@@ -42,6 +44,7 @@ export function keepExtended(
   };
   const stop = (): void => {
     isStopped = true;
+    stopListeningForLoss();
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(expiryTimer);
     clock.clearTimeout(holdTimer);
@@ -93,6 +96,12 @@ export function keepExtended(
     extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));
   };
 
+  stopListeningForLoss = lock.onLost((error) => {
+    if (isStopped) return;
+    stop();
+    onStop(error);
+  });
+  if (isStopped) return { stop: async () => undefined };
   if (limits.maxHoldMs !== undefined) {
     holdTimer = setTimer(() => reachLimit('maxHoldMs', `it was held for ${limits.maxHoldMs} ms, the most \`maxHoldMs\` allows`), limits.maxHoldMs);
   }

@@ -16,11 +16,39 @@ export class NodeError extends RedlockError {
   readonly nodeIndex: number;
   /** Whether the node did not answer within its per-node timeout (there is no `cause` then). */
   readonly isTimeout: boolean;
+  /**
+   * Whether the node was not called at all because it counts as down: several calls in a row timed out,
+   * and it is left alone until a probe finds it answering again (see `redlock.nodeHealth()`).
+   */
+  readonly isDown: boolean;
 
-  constructor(message: string, options: { nodeIndex: number; isTimeout: boolean; cause: unknown }) {
+  constructor(message: string, options: { nodeIndex: number; isTimeout: boolean; cause: unknown; isDown?: boolean }) {
     super(message, { cause: options.cause });
     this.nodeIndex = options.nodeIndex;
     this.isTimeout = options.isTimeout;
+    this.isDown = options.isDown ?? false;
+  }
+}
+
+/**
+ * The nodes are not a valid Redlock deployment: two nodes are the same Redis server (`'same-server'`, found
+ * from the servers' run ids at first contact: every operation of that `Redlock` then rejects with it, since
+ * one server would cast two votes), or a node's eviction policy may delete lock keys and
+ * `refuseEvictingNodes` is on (`'evicting-policy'`, the `cause` of that node's errors). Fix the
+ * deployment: retrying cannot help.
+ */
+export class NodeConfigurationError extends RedlockError {
+  override name = 'NodeConfigurationError';
+
+  /** The nodes concerned, by index in the array passed to the `Redlock` constructor. */
+  readonly nodeIndexes: readonly number[];
+  /** What is wrong with them. */
+  readonly problem: 'same-server' | 'evicting-policy';
+
+  constructor(message: string, options: { nodeIndexes: readonly number[]; problem: 'same-server' | 'evicting-policy' }) {
+    super(message);
+    this.nodeIndexes = options.nodeIndexes;
+    this.problem = options.problem;
   }
 }
 

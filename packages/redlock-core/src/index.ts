@@ -8,10 +8,12 @@ export {
   LockLimitError,
   LockLostError,
   LockReleaseError,
+  NodeConfigurationError,
   NodeError,
   RedlockError,
 } from './errors.js';
 export { Lock, type LockState } from './lock.js';
+export type { NodeHealth } from './node-state.js';
 export {
   type AcquireOptions,
   DEFAULT_OPTIONS,

@@ -1,68 +1,15 @@
+import { releaseOnNode } from './cleanup.js';
 import { validityMs } from './clock.js';
-import { LockExtendError, LockReleaseError } from './errors.js';
-import { checkTtl, nodeTimeoutMsFor, type ResolvedNode, type ResolvedOptions } from './options.js';
+import { LockExtendError, LockLostError, LockReleaseError } from './errors.js';
+import type { NodeSet, NodeState } from './node-state.js';
+import { checkTtl, nodeTimeoutMsFor } from './options.js';
 import { countByStatus, describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
-import { callNode, callNodeWithin, collectVotes, type NodeCall, quorumOf, SharedTimeout } from './quorum.js';
+import { callEveryNode, callNode, collectVotes, quorumOf, sharedTimeoutsFor } from './quorum.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
-import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
 
 /** The state of a {@link Lock}. */
-export type LockState = 'held' | 'released' | 'expired';
-
-/**
- * The nodes of one `Redlock` and its settings, shared by every lock it hands out.
- * @internal
- */
-export interface NodeSet {
-  readonly nodes: readonly ResolvedNode[];
-  readonly options: ResolvedOptions;
-}
-
-/** Calls every node in parallel, each bounded by its timeout for `ttlMs`. */
-export function callEveryNode<S extends string>(
-  set: NodeSet,
-  ttlMs: number,
-  run: (adapter: ResolvedNode['adapter'], nodeIndex: number) => Promise<S>,
-): NodeCall<S>[] {
-  const { nodes, options } = set;
-  // One timer per distinct timeout rather than one per node: usually every node has the same.
-  const timeouts: SharedTimeout[] = [];
-  return nodes.map((node, index) => {
-    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
-    let timeout = timeouts.find((shared) => shared.timeoutMs === timeoutMs);
-    if (timeout === undefined) {
-      timeout = new SharedTimeout(options.clock, timeoutMs);
-      timeouts.push(timeout);
-    }
-    return callNodeWithin(timeout, node.adapter, index, (adapter) => run(adapter, index));
-  });
-}
-
-/**
- * Releases our keys on one node; the outcome never rejects. `announce` publishes the release to waiters:
- * true for a lock that was held, false for the cleanup of a failed attempt, which nobody waits for.
- */
-export function releaseOnNode(
-  set: NodeSet,
-  nodeIndex: number,
-  keys: readonly string[],
-  token: string,
-  ttlMs: number,
-  announce: boolean,
-): NodeCall<'released' | 'not-held'> {
-  const node = set.nodes[nodeIndex] as ResolvedNode;
-  return callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, set.options, ttlMs), set.options.clock, (adapter) =>
-    releaseKeys(adapter, keys, token, announce),
-  );
-}
-
-/** Runs the release script on one node: compare-and-delete, announced to waiters when `announce`. */
-function releaseKeys(adapter: ResolvedNode['adapter'], keys: readonly string[], token: string, announce: boolean): Promise<'released' | 'not-held'> {
-  return runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : '']).then((reply) =>
-    parseReleaseReply(reply, keys.length),
-  );
-}
+export type LockState = 'held' | 'released' | 'expired' | 'lost';
 
 /**
  * The state one acquisition holds on the nodes, shared by the lock and its re-entrant handles: the keys
@@ -72,11 +19,22 @@ interface Hold {
   ttlMs: number;
   /** Monotonic time at which validity ends. */
   validUntil: number;
+  /** Monotonic time at which the keys expire on the nodes if nobody extends them: the last TTL from its call's start. */
+  keysExpireAt: number;
   expiresAt: number;
   /** Handles not yet released. */
   holders: number;
   /** Whether the keys are being or have been released on the nodes. */
   isReleased: boolean;
+  /** Why the lock is known lost (a quorum no longer holds our token), once it is. */
+  lostBecause: LockLostError | undefined;
+  /** Called once when the lock is found lost; see {@link Lock.onLost}. */
+  readonly lostListeners: Set<(error: LockLostError) => void>;
+  /**
+   * By node index, whether a command that may write our keys was sent there (the acquisition, a re-seed):
+   * releases go only there, so a node that was down all along costs nothing.
+   */
+  readonly written: boolean[];
   release: Promise<ReleaseResult> | undefined;
   /** Each node's answer to the latest release, by node index. */
   releaseOutcomes: Promise<ReleaseNodeOutcome>[];
@@ -88,7 +46,8 @@ interface Hold {
 /**
  * A lock held on a quorum of nodes until its validity runs out.
  *
- * held ──extend()──▶ held · held ──release()──▶ released · held ──validity runs out──▶ expired
+ * held ──extend()──▶ held · held ──release()──▶ released · held ──validity runs out──▶ expired ·
+ * held ──a quorum no longer holds our token (extend() rejects with `isLost`)──▶ lost
  *
  * Only a held lock can be extended; `release()` is safe in any state. A `Lock` is a live handle:
  * `extend()` updates `expiresAt` and `remainingValidityMs` in place and resolves with the same object.
@@ -126,7 +85,9 @@ export class Lock {
     fencingToken: number | undefined;
     ttlMs: number;
     validUntil: number;
+    keysExpireAt: number;
     expiresAt: number;
+    written: boolean[];
   }, sharedHold?: Hold) {
     this.#set = init.set;
     this.resources = init.resources;
@@ -137,9 +98,13 @@ export class Lock {
     this.#hold = sharedHold ?? {
       ttlMs: init.ttlMs,
       validUntil: init.validUntil,
+      keysExpireAt: init.keysExpireAt,
       expiresAt: init.expiresAt,
       holders: 1,
       isReleased: false,
+      lostBecause: undefined,
+      lostListeners: new Set(),
+      written: init.written,
       release: undefined,
       releaseOutcomes: [],
       extensionsStarted: 0,
@@ -148,24 +113,85 @@ export class Lock {
   }
 
   /**
-   * Wall-clock time, in milliseconds since the epoch, at which validity ends: the start of the attempt
-   * (or extension) that succeeded, plus its TTL, minus the drift allowance. Equally, the moment it
-   * succeeded plus the validity it had left then.
+   * Wall-clock time, in milliseconds since the epoch (`Date.now()`), at which validity ends: the start of
+   * the attempt (or extension) that succeeded, plus its TTL, minus the drift allowance. For display and
+   * logs: it moves if the wall clock is set, so decide with `remainingValidityMs`, `state` or
+   * {@link assertValid}, which run on the monotonic clock.
    */
   get expiresAt(): number {
     return this.#hold.expiresAt;
   }
 
-  /** Milliseconds of validity left, measured on the monotonic clock; 0 once expired or released. */
+  /** Milliseconds of validity left, measured on the monotonic clock now; 0 once expired, released or lost. */
   get remainingValidityMs(): number {
-    if (this.#isReleased || this.#hold.isReleased) return 0;
-    return Math.max(0, this.#hold.validUntil - this.#set.options.clock.now());
+    const hold = this.#hold;
+    if (this.#isReleased || hold.isReleased || hold.lostBecause !== undefined) return 0;
+    return Math.max(0, hold.validUntil - this.#set.options.clock.now());
   }
 
-  /** `'held'` while validity remains, `'released'` once `release()` was called, else `'expired'`. */
+  /**
+   * `'held'` while validity remains; `'released'` once `release()` was called; `'lost'` once an extension
+   * found that a quorum of nodes no longer holds our token; else `'expired'`. Read on the monotonic clock
+   * at each access, so it is right even just after the event loop stalled.
+   */
   get state(): LockState {
     if (this.#isReleased) return 'released';
+    if (this.#hold.lostBecause !== undefined) return 'lost';
     return this.remainingValidityMs > 0 ? 'held' : 'expired';
+  }
+
+  /**
+   * Throws unless the lock is held at this very moment: a synchronous check of the validity deadline on
+   * the monotonic clock. Call it right before each write the lock protects. A signal cannot stand in for
+   * it: after the event loop stalled (a long GC, a busy loop, a paused VM), timers run late, so a signal
+   * (`using()`'s included) may still read `aborted === false` while the validity is already gone.
+   * It narrows the window but cannot close it (the write itself takes time): use `fencingToken` where
+   * that matters.
+   *
+   * @throws {@link LockLostError} if the lock is released, lost or expired; `cause` is the loss's cause.
+   *
+   * @example
+   * ```ts
+   * const rows = await loadRows();
+   * lock.assertValid(); // throws if the validity ran out meanwhile
+   * await db.write(rows);
+   * ```
+   */
+  assertValid(): void {
+    const state = this.state;
+    if (state === 'held') return;
+    const lost = this.#hold.lostBecause;
+    throw new LockLostError(`The lock on ${this.#describe()} is ${state}`, {
+      resources: this.resources,
+      cause: state === 'lost' ? lost?.cause : undefined,
+    });
+  }
+
+  /**
+   * Calls `listener` once, when the lock is found lost (a quorum no longer holds our token), with the
+   * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
+   * @internal
+   */
+  onLost(listener: (error: LockLostError) => void): () => void {
+    const hold = this.#hold;
+    if (hold.lostBecause !== undefined) {
+      listener(hold.lostBecause);
+      return () => undefined;
+    }
+    hold.lostListeners.add(listener);
+    return () => hold.lostListeners.delete(listener);
+  }
+
+  /**
+   * Marks the hold lost, for every handle on it: its validity is 0 from now on, and `onLost` listeners run.
+   * @internal
+   */
+  markLost(error: LockLostError): void {
+    const hold = this.#hold;
+    if (hold.lostBecause !== undefined || hold.isReleased) return;
+    hold.lostBecause = error;
+    for (const listener of [...hold.lostListeners]) listener(error);
+    hold.lostListeners.clear();
   }
 
   /**
@@ -173,7 +199,10 @@ export class Lock {
    * @internal
    */
   covers(set: NodeSet, keys: readonly string[]): boolean {
-    return set === this.#set && keys.every((key) => this.#keys.includes(key));
+    if (set !== this.#set) return false;
+    if (keys.length === 1) return this.#keys.includes(keys[0] as string);
+    const own = new Set(this.#keys);
+    return keys.every((key) => own.has(key));
   }
 
   /**
@@ -204,7 +233,7 @@ export class Lock {
     const hold = this.#hold;
     hold.holders += 1;
     const init = { set: this.#set, resources: this.resources, keys: this.#keys, token: this.token, fencingToken: this.fencingToken };
-    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, expiresAt: hold.expiresAt }, hold);
+    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, keysExpireAt: hold.keysExpireAt, expiresAt: hold.expiresAt, written: hold.written }, hold);
   }
 
   /**
@@ -213,12 +242,13 @@ export class Lock {
    * this call) must remain. Resolves with this lock, whose `expiresAt` has moved.
    *
    * @param ttlMs - The new time to live, in milliseconds, counted from now.
-   * @throws {@link LockExtendError} if the lock is released or expired (no node is asked then), if no
-   *   quorum holds our token any more (`isLost`), or if nodes failed to answer.
+   * @throws {@link LockExtendError} if the lock is released, lost or expired (no node is asked then), if no
+   *   quorum holds our token any more (`isLost`: the lock's `state` becomes `'lost'` then), or if nodes
+   *   failed to answer.
    * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called.
    */
   async extend(ttlMs: number): Promise<Lock> {
-    const { options, nodes } = this.#set;
+    const { options, nodes, servers } = this.#set;
     checkTtl(ttlMs, options.driftFactor);
     const state = this.state;
     if (state !== 'held') {
@@ -234,9 +264,10 @@ export class Lock {
     const start = clock.now();
     const wallStart = clock.wallNow();
     const quorum = quorumOf(nodes.length);
-    const extendOn = (reseed: boolean) => (adapter: ResolvedNode['adapter']) =>
-      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), reseed ? '1' : '0']).then(parseExtendReply);
-    const calls = callEveryNode(this.#set, ttlMs, extendOn(false));
+    const args = (reseed: boolean): string[] => [this.token, String(ttlMs), reseed ? '1' : '0'];
+    const calls = callEveryNode(this.#set, ttlMs, (adapter, onNoScript) =>
+      runScript(adapter, extendScript, this.#keys, args(false), onNoScript).then(parseExtendReply),
+    );
     const vote = await collectVotes(
       calls.map((call) => call.outcome),
       'extended',
@@ -244,12 +275,13 @@ export class Lock {
     );
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-    if (vote.hasQuorum && validity > 0 && !hold.isReleased) {
+    if (vote.hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined) {
       if (sequence > hold.extensionApplied) {
         hold.extensionApplied = sequence;
         hold.ttlMs = ttlMs;
         // Validity is what is left now, at the decision: it runs from here, not from the start.
         hold.validUntil = start + elapsedMs + validity;
+        hold.keysExpireAt = Math.max(hold.keysExpireAt, start + elapsedMs + ttlMs);
         hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
       }
       // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
@@ -258,14 +290,18 @@ export class Lock {
         const answered = vote.outcomes[nodeIndex] !== undefined;
         const status = answered ? vote.outcomes[nodeIndex]?.status : await call.lateAnswer;
         if (status !== 'missing' || hold.isReleased) return;
-        const node = nodes[nodeIndex] as ResolvedNode;
-        await callNode(node.adapter, nodeIndex, nodeTimeoutMsFor(node, options, ttlMs), clock, extendOn(true)).outcome;
+        const node = nodes[nodeIndex] as NodeState;
+        hold.written[nodeIndex] = true;
+        await callNode(node, nodeTimeoutMsFor(node, options, ttlMs), clock, (adapter, onNoScript) =>
+          runScript(adapter, extendScript, this.#keys, args(true), onNoScript).then(parseExtendReply),
+        ).outcome;
       });
       await Promise.all(reseeds.filter((_, nodeIndex) => vote.outcomes[nodeIndex] !== undefined));
       return this;
     }
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
+    if (servers.configurationError !== undefined) throw servers.configurationError;
     const counts = countByStatus(outcomes);
     const isLost = (counts['not-held'] ?? 0) + (counts['missing'] ?? 0) > nodes.length - quorum || hold.isReleased;
     const why = hold.isReleased
@@ -273,21 +309,31 @@ export class Lock {
       : vote.hasQuorum
         ? `no validity left after ${Math.round(elapsedMs)} ms`
         : `${describeOutcomes(outcomes)}, quorum is ${quorum}`;
-    throw new LockExtendError(`Could not extend ${this.#describe()}: ${why}`, {
+    const error = new LockExtendError(`Could not extend ${this.#describe()}: ${why}`, {
       resources: this.resources,
       nodes: outcomes,
       isLost,
     });
+    if (isLost && !hold.isReleased) {
+      this.markLost(
+        new LockLostError(`Lost the lock on ${this.#describe()}: a quorum of nodes no longer holds our token`, {
+          resources: this.resources,
+          cause: error,
+        }),
+      );
+    }
+    throw error;
   }
 
   /**
    * Deletes our keys on every node, whatever the lock's state: compare-and-delete, so it never removes a
    * lock that another owner took after ours expired. Resolves as soon as a quorum of nodes answered (no
    * quorum holds our keys then, so others can acquire), without waiting for slow or far nodes, which finish
-   * in the background: `settled` in the result tells when every node did. Calling it again resolves with the
-   * first result. A lock that already expired resolves normally with `releasedCount` 0. A re-entrant handle
-   * that is not the last one only lets go of its share: no node is called, and `holders` tells how many
-   * handles still hold the lock.
+   * in the background: `settled` in the result tells when every node did. A node whose release failed is
+   * sent it again in the background until the keys would have expired anyway. Calling it again resolves
+   * with the first result. A lock that already expired resolves normally with `releasedCount` 0. A
+   * re-entrant handle that is not the last one only lets go of its share: no node is called, and `holders`
+   * tells how many handles still hold the lock.
    *
    * @throws {@link LockReleaseError} if fewer than a quorum of nodes answered (it waits for every node to
    *   report them all); the keys left behind expire after their TTL. Calling `release()` again then retries.
@@ -300,6 +346,7 @@ export class Lock {
     }
     if (hold.holders > 0) return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
     hold.isReleased = true;
+    hold.lostListeners.clear();
     hold.release ??= this.#releaseOnEveryNode().catch((error: unknown) => {
       // Not remembered, so that calling release() again retries.
       hold.release = undefined;
@@ -309,18 +356,38 @@ export class Lock {
   }
 
   /**
-   * How the release answered on one node: `undefined` while the lock was not released.
+   * A node that had not answered when this lock was granted set our keys later. While the hold is still
+   * held (by any handle), nothing is needed: its release will reach that node. Once it was released, lost
+   * or expired, the keys there would block others until their TTL, so they are removed, unless the
+   * release already deleted them there (so ran after the acquisition).
    * @internal
    */
-  async releaseStatusOn(nodeIndex: number): Promise<ReleaseNodeOutcome['status'] | undefined> {
-    return (await this.#hold.releaseOutcomes[nodeIndex])?.status;
+  async removeLateGrant(nodeIndex: number): Promise<void> {
+    const hold = this.#hold;
+    const isActive = !hold.isReleased && hold.lostBecause === undefined && hold.validUntil > this.#set.options.clock.now();
+    if (isActive) return;
+    if ((await hold.releaseOutcomes[nodeIndex])?.status === 'released') return;
+    void releaseOnNode(this.#set, nodeIndex, this.#releaseOf(true)).outcome;
+  }
+
+  /** What a release of this hold removes, and until when it is worth sending again. */
+  #releaseOf(announce: boolean): Parameters<typeof releaseOnNode>[2] {
+    const hold = this.#hold;
+    return { keys: this.#keys, token: this.token, ttlMs: hold.ttlMs, expiresAt: hold.keysExpireAt, announce };
   }
 
   async #releaseOnEveryNode(): Promise<ReleaseResult> {
     const nodeCount = this.#set.nodes.length;
-    const calls = callEveryNode(this.#set, this.#hold.ttlMs, (adapter) => releaseKeys(adapter, this.#keys, this.token, true));
-    const outcomes = calls.map((call) => call.outcome);
-    this.#hold.releaseOutcomes = outcomes;
+    const hold = this.#hold;
+    const release = this.#releaseOf(true);
+    const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs);
+    // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
+    const outcomes = this.#set.nodes.map((node, nodeIndex) =>
+      hold.written[nodeIndex] === true
+        ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node)).outcome
+        : Promise.resolve<ReleaseNodeOutcome>({ nodeIndex, status: 'not-held' }),
+    );
+    hold.releaseOutcomes = outcomes;
     const settled = Promise.all(outcomes);
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.

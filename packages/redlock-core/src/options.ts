@@ -53,6 +53,15 @@ export interface RedlockOptions {
    */
   readonly restartGraceMs?: number;
   /**
+   * Whether to refuse nodes whose `maxmemory-policy` may evict keys with a TTL (`volatile-*`,
+   * `allkeys-*`): their calls then fail with a {@link NodeConfigurationError} as the cause, so they never
+   * count towards a quorum. When off, such a node gets one warning (`process.emitWarning`, code
+   * `REDLOCK_EVICTING_NODE`). Lock keys carry a TTL, so `volatile-*` policies evict them first, and an
+   * evicted key lets a second owner in while the first still holds the lock.
+   * @defaultValue `false`
+   */
+  readonly refuseEvictingNodes?: boolean;
+  /**
    * A string put before every resource name to make its key, e.g. `'lock:'`.
    * @defaultValue `''`
    */
@@ -120,6 +129,7 @@ export const DEFAULT_OPTIONS = {
   retryJitterMs: 100,
   keyPrefix: '',
   restartGraceMs: 0,
+  refuseEvictingNodes: false,
 } as const;
 
 /**
@@ -150,6 +160,7 @@ export interface ResolvedOptions {
   readonly nodeTimeoutMs: number | undefined;
   readonly keyPrefix: string;
   readonly restartGraceMs: number;
+  readonly refuseEvictingNodes: boolean;
   readonly clock: Clock;
 }
 
@@ -208,8 +219,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (given.nodeTimeoutMs !== undefined) checkDurationMs('nodeTimeoutMs', given.nodeTimeoutMs, 1);
   const restartGraceMs = given.restartGraceMs === undefined ? DEFAULT_OPTIONS.restartGraceMs : given.restartGraceMs;
   checkDurationMs('restartGraceMs', restartGraceMs, 0);
+  const { refuseEvictingNodes = DEFAULT_OPTIONS.refuseEvictingNodes } = given;
+  if (typeof refuseEvictingNodes !== 'boolean') {
+    throw new TypeError(`Expected \`refuseEvictingNodes\` to be a boolean, got ${formatValue(refuseEvictingNodes)}`);
+  }
   return {
     restartGraceMs,
+    refuseEvictingNodes,
     ...resolveRetries(given, DEFAULT_OPTIONS),
     driftFactor,
     keyPrefix,

@@ -1,6 +1,8 @@
 import type { RedisAdapter } from './adapter.js';
 import type { Clock } from './clock.js';
 import { NodeError } from './errors.js';
+import type { NodeSet, NodeState } from './node-state.js';
+import { nodeTimeoutMsFor } from './options.js';
 import type { NodeOutcome } from './outcomes.js';
 
 /** The number of nodes that must agree: a strict majority, ⌊n/2⌋+1. */
@@ -14,6 +16,8 @@ export interface NodeCall<S extends string> {
   readonly outcome: Promise<NodeOutcome<S>>;
   /** The node's answer even after the timeout fired: late answers still need cleaning up. Never rejects. */
   readonly lateAnswer: Promise<S | undefined>;
+  /** Whether a command was sent: false when the node was refused at once (down, or an unusable server). */
+  readonly wasSent: boolean;
 }
 
 /**
@@ -24,7 +28,7 @@ export interface NodeCall<S extends string> {
  */
 export class SharedTimeout {
   readonly timeoutMs: number;
-  readonly #clock: Clock;
+  readonly clock: Clock;
   /** The timeout handlers of the calls, by slot; a call that answered leaves `undefined` in its slot. */
   readonly #onTimeouts: ((() => void) | undefined)[] = [];
   #pendingCount = 0;
@@ -32,23 +36,25 @@ export class SharedTimeout {
   #hasFired = false;
 
   constructor(clock: Clock, timeoutMs: number) {
-    this.#clock = clock;
+    this.clock = clock;
     this.timeoutMs = timeoutMs;
   }
 
   /** Registers a pending call; `onTimeout` runs if it has not answered when the timeout fires. Returns its slot. */
   add(onTimeout: () => void): number {
-    if (this.#pendingCount === 0 && !this.#hasFired) this.#timer = this.#clock.setTimeout(() => this.#fire(), this.timeoutMs);
+    if (this.#pendingCount === 0 && !this.#hasFired) this.#timer = this.clock.setTimeout(() => this.#fire(), this.timeoutMs);
     this.#pendingCount += 1;
     return this.#onTimeouts.push(onTimeout) - 1;
   }
 
-  /** Marks the call in `slot` as answered; the last answer clears the timer. */
-  remove(slot: number): void {
-    if (this.#onTimeouts[slot] === undefined) return;
+  /** Marks the call in `slot` as answered; the last answer clears the timer. Returns its timeout handler, if still pending. */
+  remove(slot: number): (() => void) | undefined {
+    const onTimeout = this.#onTimeouts[slot];
+    if (onTimeout === undefined) return undefined;
     this.#onTimeouts[slot] = undefined;
     this.#pendingCount -= 1;
-    if (this.#pendingCount === 0 && !this.#hasFired) this.#clock.clearTimeout(this.#timer);
+    if (this.#pendingCount === 0 && !this.#hasFired) this.clock.clearTimeout(this.#timer);
+    return onTimeout;
   }
 
   #fire(): void {
@@ -67,30 +73,63 @@ export class SharedTimeout {
 }
 
 /**
+ * What a node call does: sends its script on `adapter` and parses the reply. `onNoScript` goes to
+ * `runScript`: the node answered, so the call gets a fresh timeout for its EVAL.
+ */
+export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void) => Promise<S>;
+
+/**
  * Calls one node, bounded by `timeoutMs` on `clock`. `run` sends the script and parses its reply; a
  * rejection, a synchronous throw or an unparseable reply becomes an `'error'` outcome with a
- * {@link NodeError}, a call that outlives the timeout becomes `'timeout'`.
+ * {@link NodeError}, a call that outlives the timeout becomes `'timeout'`. See {@link callNodeWithin}.
  */
 export function callNode<S extends string>(
-  adapter: RedisAdapter,
-  nodeIndex: number,
+  node: NodeState,
   timeoutMs: number,
   clock: Clock,
-  run: (adapter: RedisAdapter) => Promise<S>,
+  run: NodeCallRun<S>,
+  isCleanup = false,
 ): NodeCall<S> {
-  return callNodeWithin(new SharedTimeout(clock, timeoutMs), adapter, nodeIndex, run);
+  return callNodeWithin(new SharedTimeout(clock, timeoutMs), node, run, isCleanup);
 }
 
-/** Like {@link callNode}, bounded by a timer shared with the other calls of a fan-out. */
+/**
+ * Like {@link callNode}, bounded by a timer shared with the other calls of a fan-out. A new call is refused
+ * at once, with no command sent, when the node is down or its server unusable; a cleanup (`isCleanup`:
+ * releasing what an earlier call may have written) is always sent, since it follows that call on the same
+ * connection. Every outcome tells the node's circuit breaker whether the node answered in time.
+ */
 export function callNodeWithin<S extends string>(
   timeout: SharedTimeout,
-  adapter: RedisAdapter,
-  nodeIndex: number,
-  run: (adapter: RedisAdapter) => Promise<S>,
+  node: NodeState,
+  run: NodeCallRun<S>,
+  isCleanup = false,
 ): NodeCall<S> {
+  const nodeIndex = node.index;
+  const { clock } = timeout;
+  const refusal = isCleanup ? undefined : node.refusalAt(clock.now());
+  if (refusal !== undefined) {
+    return { outcome: Promise.resolve({ nodeIndex, status: 'error', error: refusal }), lateAnswer: Promise.resolve(undefined), wasSent: false };
+  }
+  let current = timeout;
+  let slot: number;
+  const onNoScript = (): void => {
+    const onTimeout = current.remove(slot);
+    if (onTimeout === undefined) return;
+    current = new SharedTimeout(clock, timeout.timeoutMs);
+    slot = current.add(onTimeout);
+  };
   let answer: Promise<S>;
   try {
-    answer = run(adapter);
+    const check = isCleanup ? undefined : node.checkServer();
+    answer = run(node.adapter, onNoScript);
+    if (check !== undefined) {
+      answer = Promise.all([check, answer]).then(([problem, status]) => {
+        if (problem !== undefined) throw problem;
+        node.noteAnswered();
+        return status;
+      });
+    }
   } catch (error) {
     // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
     answer = Promise.reject(error);
@@ -98,23 +137,51 @@ export function callNodeWithin<S extends string>(
   // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half the
   // client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if the timer fires.
   const outcome = new Promise<NodeOutcome<S>>((resolve) => {
-    const slot = timeout.add(() => {
+    slot = timeout.add(() => {
+      node.breaker.recordTimeout(clock.now());
       const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
       resolve({ nodeIndex, status: 'timeout', error });
     });
     answer.then(
       (status) => {
-        timeout.remove(slot);
+        if (current.remove(slot) !== undefined) node.breaker.recordAnswer();
         resolve({ nodeIndex, status });
       },
       (cause: unknown) => {
-        timeout.remove(slot);
+        if (current.remove(slot) !== undefined) node.breaker.recordAnswer();
         const error = new NodeError(`Node ${nodeIndex} failed: ${describeCause(cause)}`, { nodeIndex, isTimeout: false, cause });
         resolve({ nodeIndex, status: 'error', error });
       },
     );
   });
   return new PendingNodeCall(outcome, answer);
+}
+
+/**
+ * One timer per distinct node timeout for a fan-out with `ttlMs`, rather than one per node: usually every
+ * node has the same. Returns the timer a node's call joins.
+ */
+export function sharedTimeoutsFor(set: NodeSet, ttlMs: number): (node: NodeState) => SharedTimeout {
+  const timeouts: SharedTimeout[] = [];
+  return (node) => {
+    const timeoutMs = nodeTimeoutMsFor(node, set.options, ttlMs);
+    let timeout = timeouts.find((shared) => shared.timeoutMs === timeoutMs);
+    if (timeout === undefined) {
+      timeout = new SharedTimeout(set.options.clock, timeoutMs);
+      timeouts.push(timeout);
+    }
+    return timeout;
+  };
+}
+
+/** Calls every node in parallel, each bounded by its timeout for `ttlMs`. */
+export function callEveryNode<S extends string>(
+  set: NodeSet,
+  ttlMs: number,
+  run: (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S>,
+): NodeCall<S>[] {
+  const timeoutOf = sharedTimeoutsFor(set, ttlMs);
+  return set.nodes.map((node) => callNodeWithin(timeoutOf(node), node, (adapter, onNoScript) => run(adapter, onNoScript, node.index)));
 }
 
 /**
@@ -129,6 +196,10 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
   constructor(outcome: Promise<NodeOutcome<S>>, answer: Promise<S>) {
     this.outcome = outcome;
     this.#answer = answer;
+  }
+
+  get wasSent(): boolean {
+    return true;
   }
 
   get lateAnswer(): Promise<S | undefined> {

@@ -2,7 +2,8 @@ import type { RedisAdapter } from './adapter.js';
 import { type AcquireRequest, runAttempt } from './attempt.js';
 import { keepExtended } from './auto-extend.js';
 import { type AcquireFailureReason, LockAcquireError, LockInspectError } from './errors.js';
-import { callEveryNode, describeResources, Lock, type NodeSet } from './lock.js';
+import { describeResources, Lock } from './lock.js';
+import { createNodeSet, type NodeHealth, type NodeSet } from './node-state.js';
 import {
   type AcquireOptions,
   type AcquireSettings,
@@ -24,7 +25,7 @@ import {
   type InspectNodeOutcome,
   type LockInspection,
 } from './outcomes.js';
-import { quorumOf } from './quorum.js';
+import { callEveryNode, quorumOf } from './quorum.js';
 import { type KeyWatch, leadNodeIndexOf, ReleaseNotifications, waitForRetry } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
@@ -63,7 +64,7 @@ export class Redlock {
    * @throws `TypeError` or `RangeError` at once for an empty node list or a bad option.
    */
   constructor(nodes: readonly (RedisAdapter | RedlockNode)[], options?: RedlockOptions) {
-    this.#set = { nodes: resolveNodes(nodes), options: resolveOptions(options) };
+    this.#set = createNodeSet(resolveNodes(nodes), resolveOptions(options));
     this.quorum = quorumOf(this.#set.nodes.length);
     this.#callDefaults = resolveAcquireOptions(undefined, this.#set.options);
     this.#notifications = ReleaseNotifications.over(
@@ -182,8 +183,9 @@ export class Redlock {
     } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
     const remaining: (number | undefined)[] = [];
     // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
-    const calls = callEveryNode(this.#set, 10_000, async (adapter, nodeIndex) => {
-      remaining[nodeIndex] = parseInspectReply(await runScript(adapter, inspectScript, keys, []));
+    this.#throwIfMisconfigured();
+    const calls = callEveryNode(this.#set, 10_000, async (adapter, onNoScript, nodeIndex) => {
+      remaining[nodeIndex] = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScript));
       return remaining[nodeIndex] === undefined ? 'free' : 'locked';
     });
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
@@ -200,6 +202,28 @@ export class Redlock {
     const lockedMs = inspected.flatMap((node) => (node.status === 'locked' ? [node.remainingMs] : [])).sort((a, b) => b - a);
     const remainingMs = lockedMs[this.quorum - 1] ?? 0;
     return { resource: name as string, isLocked: remainingMs > 0, remainingMs, nodes: inspected };
+  }
+
+  /**
+   * Each node's health as its calls have shown it, without calling any node: whether it answers (a node
+   * whose calls time out several times in a row is `'down'`: it is not called, so it cannot slow
+   * attempts or pile up commands, except for a probe at growing intervals), and its eviction policy once
+   * it answered. For dashboards and health checks.
+   *
+   * @example
+   * ```ts
+   * const down = redlock.nodeHealth().filter((node) => node.state !== 'up');
+   * ```
+   */
+  nodeHealth(): readonly NodeHealth[] {
+    const now = this.#set.options.clock.now();
+    return this.#set.nodes.map((node) => node.healthAt(now));
+  }
+
+  /** Rejects every operation once two nodes were found to be the same server. */
+  #throwIfMisconfigured(): void {
+    const error = this.#set.servers.configurationError;
+    if (error !== undefined) throw error;
   }
 
   #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown): AcquireRequest {
@@ -242,6 +266,7 @@ export class Redlock {
   async #acquire(request: AcquireRequest): Promise<Lock> {
     const { signal, retryCount, keys, ttlMs } = request;
     if (request.reentrant !== undefined) return request.reentrant.reenter(ttlMs);
+    this.#throwIfMisconfigured();
     const { options, nodes } = this.#set;
     const { clock } = options;
     const timeoutsMs = nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs));
@@ -259,6 +284,7 @@ export class Redlock {
         const isWoken = wokenBy === 'release';
         const outcome = await runAttempt(this.#set, request, attempts.length + 1, leadNodeIndex, isWoken && isLeadAnswering);
         if (outcome instanceof Lock) return outcome;
+        this.#throwIfMisconfigured();
         signal?.throwIfAborted();
         if (outcome !== 'held-at-lead') {
           attempts.push(outcome);

@@ -17,22 +17,49 @@ export function defineScript(name: string, source: string): LuaScript {
 }
 
 /**
- * Runs `script` on `node`: EVALSHA first, so the source crosses the network only once per node; on
- * `NOSCRIPT` (a new or restarted node, or after SCRIPT FLUSH) it falls back to EVAL. Throws synchronously
- * only if the adapter's `evalsha` does, breaking its contract; `callNode` turns that into a failed call.
+ * The SHA1s of the scripts each adapter's node is known to have cached: a script ran there by EVAL or
+ * EVALSHA since the last `NOSCRIPT`.
+ */
+const cachedScripts = new WeakMap<RedisAdapter, Set<string>>();
+
+/**
+ * Runs `script` on `node` in one round trip whenever it can: EVALSHA once the node is known to have
+ * cached the script, so its source crosses the network once per node; EVAL (which runs and caches it) as
+ * long as that is not known, e.g. at first contact. A node that lost its cache unseen (restart, failover,
+ * SCRIPT FLUSH) answers `NOSCRIPT`; the script then goes again by EVAL, after `onNoScript` (which renews
+ * the call's timeout: the node did answer), and the node counts as having lost every script, so the next
+ * script there goes by EVAL at once instead of costing two round trips too. Throws synchronously only if
+ * the adapter does, breaking its contract; `callNode` turns that into a failed call.
  */
 export function runScript(
   node: RedisAdapter,
   script: LuaScript,
   keys: readonly string[],
   args: readonly string[],
+  onNoScript?: () => void,
 ): Promise<unknown> {
+  const cached = cachedScripts.get(node);
+  if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args);
   // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
   // every node call.
   return node.evalsha(script.sha1, keys, args).then(undefined, (error: unknown) => {
     if (!isNoScriptError(error)) throw error;
-    // EVAL also caches the script on that node, so the next EVALSHA there succeeds.
-    return node.eval(script.source, keys, args);
+    cached.clear();
+    onNoScript?.();
+    return evalScript(node, script, keys, args);
+  });
+}
+
+/** Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. */
+function evalScript(node: RedisAdapter, script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  return node.eval(script.source, keys, args).then((reply) => {
+    let cached = cachedScripts.get(node);
+    if (cached === undefined) {
+      cached = new Set();
+      cachedScripts.set(node, cached);
+    }
+    cached.add(script.sha1);
+    return reply;
   });
 }
 

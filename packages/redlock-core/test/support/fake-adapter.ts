@@ -5,12 +5,13 @@ import type { LuaScript } from '../../src/scripts/lua-script.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import { fenceScript } from '../../src/scripts/fence.js';
 import { inspectScript } from '../../src/scripts/inspect.js';
+import { probeScript } from '../../src/scripts/probe.js';
 import type { FakeClock } from './fake-clock.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
-export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect';
+export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe';
 
-const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, fenceScript, inspectScript];
+const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, fenceScript, inspectScript, probeScript];
 
 /** The token a {@link refusingNode} reports for every key: some other owner's. */
 export const OTHER_OWNER_TOKEN = 'another-owner';
@@ -90,6 +91,8 @@ export class FakeKeyspace {
   runId: string = createRunId();
   /** Server-clock time of the last start, for `uptime` (INFO server). */
   startedAtMs: number;
+  /** The server's `maxmemory-policy` (INFO memory). */
+  maxmemoryPolicy = 'noeviction';
 
   constructor(clock: ServerClock) {
     this.#clock = clock;
@@ -296,6 +299,7 @@ export class FakeNode implements RedisAdapter {
     if (this.errorReply !== undefined) throw this.errorReply;
     if (this.garbageReply !== undefined) return this.garbageReply.value;
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
+    if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
     if (script === 'inspect') {
       // PTTL: -2 when absent, -1 without a TTL.
       const key = keys[0] as string;

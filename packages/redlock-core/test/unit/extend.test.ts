@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type Lock, LockExtendError, Redlock } from '../../src/index.js';
+import { type Lock, LockExtendError, LockLostError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeNode, grantingNode, grantingNodes, hangingNode, hasKey, keysOf } from '../support/fake-adapter.js';
 
@@ -65,7 +65,7 @@ describe('lock.extend()', () => {
     await expect(clock.runUntilSettled(lock.extend(1000))).resolves.toBe(lock);
   });
 
-  it('fails with isLost when a quorum of nodes no longer holds our token', async () => {
+  it('fails with isLost when a quorum of nodes no longer holds our token, and the lock reads lost from then on', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 5);
     const lock = await heldLock(nodes, clock);
@@ -74,13 +74,16 @@ describe('lock.extend()', () => {
     nodes[1]!.keyspace.set('r', 'someone');
     nodes[2]!.keyspace.pexpire('r', 1);
     await clock.advance(1);
-    const validUntilBefore = lock.remainingValidityMs;
     const error = await extendError(clock, lock.extend(1000));
     expect(error.isLost).toBe(true);
     expect(error.resources).toEqual(['r']);
     expect(error.nodes.map((node) => node.status)).toEqual(['not-held', 'not-held', 'missing', 'extended', 'extended']);
     expect(error.message).toBe('Could not extend "r": 2 not holding our token, 2 extended, 1 missing our keys, quorum is 3');
-    expect(lock.remainingValidityMs).toBe(validUntilBefore);
+    // Another owner holds it: the handle must not read held with validity left.
+    expect(lock.state).toBe('lost');
+    expect(lock.remainingValidityMs).toBe(0);
+    expect(() => lock.assertValid()).toThrow(LockLostError);
+    await expect(lock.extend(1000)).rejects.toThrow('Could not extend "r": the lock is already lost');
     // Never touches another owner's key.
     expect(nodes[0]!.keyspace.get('r')).toBe('someone');
   });

@@ -253,19 +253,24 @@ describe('nodes that answer with a Redis error', () => {
 
   it('falls back to EVAL on NOSCRIPT after a script flush, for every operation', async () => {
     const { clock, nodes, redlock } = setup();
+    // Every script runs once, so that each node is known to have them all cached.
+    const warm = await clock.runUntilSettled(redlock.acquire('warm', 1000));
+    await clock.runUntilSettled(warm.extend(1000));
+    await clock.runUntilSettled(warm.release());
     const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
     for (const node of nodes) node.keyspace.flushScripts();
     await clock.runUntilSettled(lock.extend(1000));
     for (const node of nodes) node.keyspace.flushScripts();
     expect((await clock.runUntilSettled(lock.release())).releasedCount).toBe(3);
-    expect(nodes.flatMap((node) => node.calls.filter((call) => call.method === 'eval').map((call) => call.script))).toEqual([
-      'extend',
-      'release',
-      'extend',
-      'release',
-      'extend',
-      'release',
-    ]);
+    for (const node of nodes) {
+      // After NOSCRIPT the node counts as having lost every script: the release goes by EVAL at once.
+      expect(node.calls.slice(-4).map((call) => `${call.method} ${call.script}`)).toEqual([
+        'evalsha acquire',
+        'evalsha extend',
+        'eval extend',
+        'eval release',
+      ]);
+    }
   });
 
   it('treats a resource key held as another type as held by another owner, leaving it untouched', async () => {

@@ -6,7 +6,7 @@ import { extendScript, parseExtendReply } from '../../src/scripts/extend.js';
 import { defineScript, runScript, unexpectedReply } from '../../src/scripts/lua-script.js';
 import { parseReleaseReply, releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, keysOf, noScriptOnceNode } from '../support/fake-adapter.js';
+import { grantingNode, keysOf } from '../support/fake-adapter.js';
 
 describe('defineScript', () => {
   it('hashes the source with SHA1, as SCRIPT LOAD does', () => {
@@ -24,21 +24,36 @@ describe('defineScript', () => {
 });
 
 describe('runScript', () => {
-  it('sends EVALSHA only when the node has the script cached', async () => {
+  it('sends EVAL, with the source, to a node not known to have the script, and EVALSHA from then on', async () => {
     const node = grantingNode(new FakeClock());
-    expect(await runScript(node, acquireScript, ['k'], ['token', '1000'])).toBe(1);
-    expect(node.calls.map((call) => call.method)).toEqual(['evalsha']);
-  });
-
-  it('falls back to EVAL once on NOSCRIPT, and uses EVALSHA again afterwards', async () => {
-    const node = noScriptOnceNode(new FakeClock());
     expect(await runScript(node, acquireScript, ['k'], ['token', '1000'])).toBe(1);
     expect(await runScript(node, releaseScript, ['k'], ['token'])).toBe(1);
     expect(await runScript(node, acquireScript, ['k'], ['token', '1000'])).toBe(1);
-    expect(node.calls.map((call) => `${call.method} ${call.script}`)).toEqual([
+    expect(node.calls.map((call) => `${call.method} ${call.script}`)).toEqual(['eval acquire', 'eval release', 'evalsha acquire']);
+  });
+
+  it('caches what it learnt per node: another node starts with EVAL again', async () => {
+    const clock = new FakeClock();
+    const [first, second] = [grantingNode(clock), grantingNode(clock)];
+    await runScript(first, acquireScript, ['k'], ['token', '1000']);
+    await runScript(second, acquireScript, ['k'], ['token', '1000']);
+    expect([first, second].map((node) => node.calls.map((call) => call.method))).toEqual([['eval'], ['eval']]);
+  });
+
+  it('after NOSCRIPT, runs the script by EVAL, tells onNoScript, and sends every other script there by EVAL at once', async () => {
+    const node = grantingNode(new FakeClock());
+    await runScript(node, acquireScript, ['k'], ['token', '1000']);
+    await runScript(node, releaseScript, ['k'], ['token']);
+    node.keyspace.flushScripts();
+    let noScripts = 0;
+    expect(await runScript(node, acquireScript, ['k'], ['token', '1000'], () => (noScripts += 1))).toBe(1);
+    expect(noScripts).toBe(1);
+    // The node lost its whole cache: the release does not try EVALSHA first.
+    expect(await runScript(node, releaseScript, ['k'], ['token'])).toBe(1);
+    expect(await runScript(node, acquireScript, ['k'], ['token', '1000'])).toBe(1);
+    expect(node.calls.slice(2).map((call) => `${call.method} ${call.script}`)).toEqual([
       'evalsha acquire',
       'eval acquire',
-      'evalsha release',
       'eval release',
       'evalsha acquire',
     ]);
@@ -61,10 +76,19 @@ describe('runScript', () => {
 
   it('rethrows any other error unchanged, without sending EVAL', async () => {
     const node = grantingNode(new FakeClock());
+    await runScript(node, acquireScript, ['warm'], ['token', '1000']);
     const error = new Error('ERR something else');
     node.errorReply = error;
     await expect(runScript(node, acquireScript, ['k'], ['token', '1000'])).rejects.toBe(error);
-    expect(node.calls.map((call) => call.method)).toEqual(['evalsha']);
+    expect(node.calls.map((call) => call.method)).toEqual(['eval', 'evalsha']);
+  });
+
+  it('does not count a script as cached when its EVAL failed', async () => {
+    const node = grantingNode(new FakeClock());
+    node.failNext('acquire', new Error('ERR first call failed'));
+    await expect(runScript(node, acquireScript, ['k'], ['token', '1000'])).rejects.toThrow('ERR first call failed');
+    await runScript(node, acquireScript, ['k'], ['token', '1000']);
+    expect(node.calls.map((call) => call.method)).toEqual(['eval', 'eval']);
   });
 
   it('does not mistake an error that merely mentions NOSCRIPT, or a non-Error, for NOSCRIPT', async () => {
@@ -77,17 +101,22 @@ describe('runScript', () => {
         return 1;
       },
     });
-    await expect(runScript(adapter(notAtStart), acquireScript, ['k'], ['t', '1'])).rejects.toBe(notAtStart);
-    await expect(runScript(adapter('NOSCRIPT as a string'), acquireScript, ['k'], ['t', '1'])).rejects.toBe('NOSCRIPT as a string');
-    expect(evalCalls).toBe(0);
+    for (const rejection of [notAtStart, 'NOSCRIPT as a string']) {
+      const node = adapter(rejection);
+      await runScript(node, acquireScript, ['k'], ['t', '1']);
+      await expect(runScript(node, acquireScript, ['k'], ['t', '1'])).rejects.toBe(rejection);
+    }
+    // One EVAL each, at first contact; none after the errors.
+    expect(evalCalls).toBe(2);
   });
 
   it('rejects with the EVAL error when the fallback fails too', async () => {
-    const node = noScriptOnceNode(new FakeClock());
-    node.failNext('acquire', new Error('ERR after fallback'));
+    const node = grantingNode(new FakeClock());
+    await runScript(node, acquireScript, ['warm'], ['token', '1000']);
+    node.keyspace.flushScripts();
     node.failNext('acquire', new Error('ERR after fallback'));
     await expect(runScript(node, acquireScript, ['k'], ['token', '1000'])).rejects.toThrow('ERR after fallback');
-    expect(keysOf(node)).toEqual([]);
+    expect(keysOf(node)).toEqual(['warm']);
   });
 });
 

@@ -35,6 +35,7 @@ describe('resolveOptions', () => {
       retryJitterMs: 100,
       keyPrefix: '',
       restartGraceMs: 0,
+      refuseEvictingNodes: false,
       clock: SYSTEM_CLOCK,
       nodeTimeoutMs: undefined,
     });
@@ -45,6 +46,7 @@ describe('resolveOptions', () => {
       retryJitterMs: 100,
       keyPrefix: '',
       restartGraceMs: 0,
+      refuseEvictingNodes: false,
     });
   });
 
@@ -57,6 +59,7 @@ describe('resolveOptions', () => {
       retryJitterMs: 0,
       keyPrefix: 'lock:',
       restartGraceMs: 30_000,
+      refuseEvictingNodes: true,
       clock,
       nodeTimeoutMs: 5,
     };

@@ -1,14 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, LockAcquireError, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
-import { callEveryNode, type NodeSet } from '../../src/lock.js';
+import { createNodeSet, type NodeSet, NodeState, ServerRegistry } from '../../src/node-state.js';
 import { resolveNodes, resolveOptions } from '../../src/options.js';
 import type { NodeOutcome } from '../../src/outcomes.js';
-import { callNode, callNodeWithin, collectVotes, quorumOf, SharedTimeout } from '../../src/quorum.js';
+import { callEveryNode, callNode, callNodeWithin, collectVotes, quorumOf, SharedTimeout } from '../../src/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
 import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../support/fake-adapter.js';
 
 type Answer = 'yes' | 'no';
+
+/** Node `index` of a Redlock, as the core's calls see it. */
+const nodeStateOf = (adapter: RedisAdapter, index = 0): NodeState => new NodeState({ adapter, timeoutMs: undefined }, index, new ServerRegistry(false));
 
 /** A promise the test settles by hand, to feed collectVotes() outcomes in a chosen order. */
 function deferredOutcome(nodeIndex: number): {
@@ -142,7 +145,7 @@ describe('callNode', () => {
     const clock = new FakeClock();
     const node = grantingNode(clock);
     node.throwsSynchronously = true;
-    const call = callNode(node, 3, 50, clock, (adapter) => adapter.evalsha('sha', [], []) as Promise<'ok'>);
+    const call = callNode(nodeStateOf(node, 3), 50, clock, (adapter) => adapter.evalsha('sha', [], []) as Promise<'ok'>);
     const outcome = await clock.runUntilSettled(call.outcome);
     expect(outcome).toMatchObject({ nodeIndex: 3, status: 'error' });
     expect('error' in outcome && outcome.error).toBeInstanceOf(NodeError);
@@ -153,7 +156,7 @@ describe('callNode', () => {
   it('reports a timeout after timeoutMs on the clock, and still delivers the late answer', async () => {
     const clock = new FakeClock();
     const node = hangingNode(clock);
-    const call = callNode(node, 1, 80, clock, (adapter) =>
+    const call = callNode(nodeStateOf(node, 1), 80, clock, (adapter) =>
       adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply),
     );
     const outcome = await clock.runUntilSettled(call.outcome);
@@ -169,7 +172,7 @@ describe('callNode', () => {
     const clock = new FakeClock();
     const node = hangingNode(clock);
     node.errorReply = new Error('ERR late failure');
-    const call = callNode(node, 0, 50, clock, (adapter) =>
+    const call = callNode(nodeStateOf(node, 0), 50, clock, (adapter) =>
       adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply),
     );
     await clock.runUntilSettled(call.outcome);
@@ -179,7 +182,7 @@ describe('callNode', () => {
 
   it('clears its timeout timer when the node answers in time', async () => {
     const clock = new FakeClock();
-    const call = callNode(grantingNode(clock), 0, 50, clock, async () => 'ok' as const);
+    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const);
     expect(await call.outcome).toEqual({ nodeIndex: 0, status: 'ok' });
     await flushPromises();
     expect(clock.pendingTimerCount).toBe(0);
@@ -195,7 +198,7 @@ describe('callEveryNode timeouts', () => {
   it('uses one timer for nodes that share a timeout, and times out every node still pending when it fires', async () => {
     const clock = new FakeClock();
     const nodes = [grantingNode(clock), hangingNode(clock), grantingNode(clock), hangingNode(clock), grantingNode(clock)];
-    const set = { nodes: resolveNodes(nodes), options: resolveOptions({ clock, nodeTimeoutMs: 50 }) };
+    const set = createNodeSet(resolveNodes(nodes), resolveOptions({ clock, nodeTimeoutMs: 50 }));
     const calls = acquireOnEveryNode(set);
     expect(clock.pendingTimerCount).toBe(1);
     const outcomes = await clock.runUntilSettled(Promise.all(calls.map((call) => call.outcome)));
@@ -214,7 +217,7 @@ describe('callEveryNode timeouts', () => {
   it('uses one timer per distinct timeout, so each node times out after its own', async () => {
     const clock = new FakeClock();
     const nodes = [hangingNode(clock), { adapter: hangingNode(clock), timeoutMs: 120 }, hangingNode(clock)];
-    const set = { nodes: resolveNodes(nodes), options: resolveOptions({ clock, nodeTimeoutMs: 50 }) };
+    const set = createNodeSet(resolveNodes(nodes), resolveOptions({ clock, nodeTimeoutMs: 50 }));
     const calls = acquireOnEveryNode(set);
     expect(clock.pendingTimerCount).toBe(2);
     const settled = Promise.all(calls.map((call) => call.outcome.then((outcome) => ({ status: outcome.status, atMs: clock.now() }))));
@@ -227,7 +230,7 @@ describe('callEveryNode timeouts', () => {
 
   it('clears the shared timer once every node answered in time', async () => {
     const clock = new FakeClock();
-    const set = { nodes: resolveNodes([slowNode(clock, 10), grantingNode(clock), slowNode(clock, 20)]), options: resolveOptions({ clock }) };
+    const set = createNodeSet(resolveNodes([slowNode(clock, 10), grantingNode(clock), slowNode(clock, 20)]), resolveOptions({ clock }));
     const calls = acquireOnEveryNode(set);
     const outcomes = await clock.runUntilSettled(Promise.all(calls.map((call) => call.outcome)));
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['acquired', 'acquired', 'acquired']);
@@ -249,10 +252,11 @@ describe('callEveryNode timeouts', () => {
       clearTimeout: () => undefined,
     };
     const answers: ((status: 'ok') => void)[] = [];
-    const adapter = (): RedisAdapter => ({ evalsha: async () => 1, eval: async () => 1 });
+    // EVAL answers the probe script of first contact, as a known server would.
+    const adapter = (): RedisAdapter => ({ evalsha: async () => 1, eval: async () => ['run-id', 'noeviction'] });
     const timeout = new SharedTimeout(clock, 50);
     const calls = [0, 1, 2].map((nodeIndex) =>
-      callNodeWithin(timeout, adapter(), nodeIndex, () => new Promise<'ok'>((resolve) => answers.push(resolve))),
+      callNodeWithin(timeout, nodeStateOf(adapter(), nodeIndex), () => new Promise<'ok'>((resolve) => answers.push(resolve))),
     );
     const states = calls.map((call) => track(call.outcome));
     fire?.();
@@ -265,7 +269,7 @@ describe('callEveryNode timeouts', () => {
 
   it('gives the same late answer on every read', async () => {
     const clock = new FakeClock();
-    const call = callNode(grantingNode(clock), 0, 50, clock, async () => 'ok' as const);
+    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const);
     expect(call.lateAnswer).toBe(call.lateAnswer);
     expect(await call.lateAnswer).toBe('ok');
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, LockAcquireError, type RedisAdapter, Redlock, type RedlockOptions } from '../../src/index.js';
+import { NodeState, ServerRegistry } from '../../src/node-state.js';
 import { callNode } from '../../src/quorum.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -130,7 +131,8 @@ describe('a rejection value that cannot be turned into a string', () => {
   it('callNode() settles with an error outcome, never a rejection, whatever the adapter rejects with', async () => {
     const clock = new FakeClock();
     const reject = () => Promise.reject(Object.create(null) as unknown);
-    const call = callNode({ evalsha: reject, eval: reject }, 0, 50, clock, (adapter) => adapter.evalsha('sha1', [], []).then(() => 'done' as const));
+    const node = new NodeState({ adapter: { evalsha: reject, eval: reject }, timeoutMs: undefined }, 0, new ServerRegistry(false));
+    const call = callNode(node, 50, clock, (adapter) => adapter.evalsha('sha1', [], []).then(() => 'done' as const));
     await expect(call.outcome).resolves.toMatchObject({ nodeIndex: 0, status: 'error' });
   });
 });

@@ -36,15 +36,16 @@ async function runInNode(source: string, inputType: 'module' | 'commonjs'): Prom
 }
 
 /**
- * Uses both packages together without Redis: a stand-in ioredis client grants every script, so acquire
- * and release succeed; it records what the adapter sent (numkeys and the key, after the SHA1).
+ * Uses both packages together without Redis: a stand-in ioredis client answers the probe of first contact
+ * (no keys) and grants every other script, so acquire and release succeed; it records what the adapter
+ * sent (the command, numkeys and the key, after the script or its SHA1).
  */
 const USE_BOTH_PACKAGES = `
 (async () => {
   const sent = [];
   const client = {
-    evalsha: async (...args) => (sent.push(args.slice(1, 3)), 1),
-    eval: async () => 1,
+    evalsha: async (...args) => (sent.push(['evalsha', ...args.slice(1, 3)]), 1),
+    eval: async (...args) => (sent.push(['eval', ...args.slice(1, 3)]), args[1] === 0 ? ['run-id', 'noeviction'] : 1),
   };
   const redlock = new core.Redlock([new adapter.IoredisAdapter(client)], { retryCount: 0 });
   const lock = await redlock.acquire('resource', 1000);
@@ -57,9 +58,11 @@ const EXPECTED_USE = {
   coreExports: expect.arrayContaining(['Redlock', 'Lock', 'RedlockError', 'NodeError', 'LockAcquireError']),
   adapterExports: ['IoredisAdapter'],
   state: 'released',
+  // The probe, then each script by EVAL at first contact.
   sent: [
-    [1, 'resource'],
-    [1, 'resource'],
+    ['eval', 0],
+    ['eval', 1, 'resource'],
+    ['eval', 1, 'resource'],
   ],
 };
 

@@ -1,0 +1,75 @@
+import { unrefTimer } from './clock.js';
+import type { NodeSet, NodeState } from './node-state.js';
+import { nodeTimeoutMsFor } from './options.js';
+import type { ReleaseNodeOutcome } from './outcomes.js';
+import { callNode, callNodeWithin, type NodeCall, type SharedTimeout } from './quorum.js';
+import { runScript } from './scripts/lua-script.js';
+import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
+
+/** The first pause before a release that failed on a node is sent again, in milliseconds; it doubles each time. */
+export const FIRST_RELEASE_RETRY_MS = 25;
+
+/** The longest pause between two releases sent again to one node, in milliseconds. */
+export const MAX_RELEASE_RETRY_MS = 1_000;
+
+/** What to remove from one node: our keys, while they can still be there. */
+export interface Release {
+  readonly keys: readonly string[];
+  readonly token: string;
+  /** The TTL the keys were last given, in milliseconds: it bounds each call's timeout. */
+  readonly ttlMs: number;
+  /**
+   * Monotonic time after which the keys have expired on the node anyway: a failed release is sent again
+   * until then, never after.
+   */
+  readonly expiresAt: number;
+  /** Whether to announce the release to waiters: true for a lock that was held, false for a failed attempt's cleanup. */
+  readonly announce: boolean;
+}
+
+/**
+ * Releases our keys on one node; the outcome (of the first call) never rejects. If that call fails (the
+ * node refused it, or the connection was down: a client that fails fast drops the command), the release
+ * is sent again in the background, at doubling pauses, until a call is answered or the keys would have
+ * expired anyway, so a failed attempt or a release does not leave keys blocking others for their TTL.
+ * A call that times out is not sent again: it is still queued on the connection, behind the write it
+ * cleans up, and runs when the node answers. Releases are cleanups: sent even to a node that is down.
+ * `timeout` is the timer of a fan-out for the first call to share.
+ */
+export function releaseOnNode(
+  set: NodeSet,
+  nodeIndex: number,
+  release: Release,
+  timeout?: SharedTimeout,
+): NodeCall<'released' | 'not-held'> {
+  const node = set.nodes[nodeIndex] as NodeState;
+  const { clock } = set.options;
+  const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
+  const send = (): NodeCall<'released' | 'not-held'> => callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs), clock, run, true);
+  // The first call may share the timer of a fan-out.
+  const first = timeout === undefined ? send() : callNodeWithin(timeout, node, run, true);
+  let pauseMs = FIRST_RELEASE_RETRY_MS;
+  const retryAfterError = (outcome: ReleaseNodeOutcome): void => {
+    if (outcome.status !== 'error' || clock.now() + pauseMs >= release.expiresAt) return;
+    const timer = clock.setTimeout(() => {
+      pauseMs = Math.min(MAX_RELEASE_RETRY_MS, pauseMs * 2);
+      void send().outcome.then(retryAfterError);
+    }, pauseMs);
+    // A pending retry must not keep the process alive: the keys expire by themselves.
+    unrefTimer(timer);
+  };
+  void first.outcome.then(retryAfterError);
+  return first;
+}
+
+/** Runs the release script on one node: compare-and-delete, announced to waiters when `announce`. */
+export function releaseKeys(
+  adapter: NodeState['adapter'],
+  release: Pick<Release, 'keys' | 'token' | 'announce'>,
+  onNoScript?: () => void,
+): Promise<'released' | 'not-held'> {
+  const { keys, token, announce } = release;
+  return runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : ''], onNoScript).then((reply) =>
+    parseReleaseReply(reply, keys.length),
+  );
+}

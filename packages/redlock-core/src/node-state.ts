@@ -1,0 +1,219 @@
+import type { RedisAdapter } from './adapter.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { NodeConfigurationError, NodeError } from './errors.js';
+import type { ResolvedNode, ResolvedOptions } from './options.js';
+import { runScript } from './scripts/lua-script.js';
+import { parseProbeReply, probeScript, type ServerFacts } from './scripts/probe.js';
+
+/**
+ * The nodes of one `Redlock`, its settings and what it learnt about its servers, shared by every lock it
+ * hands out.
+ * @internal
+ */
+export interface NodeSet {
+  readonly nodes: readonly NodeState[];
+  readonly options: ResolvedOptions;
+  readonly servers: ServerRegistry;
+}
+
+/** The node set of validated nodes and options. */
+export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedOptions): NodeSet {
+  const servers = new ServerRegistry(options.refuseEvictingNodes);
+  return { nodes: nodes.map((node, index) => new NodeState(node, index, servers)), options, servers };
+}
+
+/** Health of one node as its calls show it, from `redlock.nodeHealth()`. */
+export interface NodeHealth {
+  /** Index of the node in the array passed to the `Redlock` constructor. */
+  readonly nodeIndex: number;
+  /**
+   * `'up'` while it answers; `'down'` after several calls in a row timed out: new calls are then refused at
+   * once without a command sent, except one probe at growing intervals; `'refused'` when its server is
+   * unusable (see `refuseEvictingNodes`).
+   */
+  readonly state: 'up' | 'down' | 'refused';
+  /** How many calls in a row timed out, until one is answered. */
+  readonly timeoutsInARow: number;
+  /** While down, milliseconds until the next probe may go out. */
+  readonly probeInMs: number;
+  /** The server's `maxmemory-policy` as it reported it, or `undefined` until the node first answered. */
+  readonly maxmemoryPolicy: string | undefined;
+}
+
+/** Eviction policies under which Redis may delete keys with a TTL, lock keys first among them. */
+const EVICTING_POLICIES = new Set([
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+]);
+
+/** The warning codes each adapter was given, so each is given once per node, however many `Redlock`s use it. */
+const warningsGiven = new WeakMap<RedisAdapter, Set<string>>();
+
+/**
+ * The servers behind the nodes of one `Redlock`, learnt at first contact with each node: two nodes must
+ * never be one server (it would count one vote twice). Once that is found, every operation fails with it.
+ */
+export class ServerRegistry {
+  readonly refuseEvictingNodes: boolean;
+  /** Set once two nodes were found to be one server; every operation then rejects with it. */
+  configurationError: NodeConfigurationError | undefined;
+  readonly #nodeByRunId = new Map<string, number>();
+
+  constructor(refuseEvictingNodes: boolean) {
+    this.refuseEvictingNodes = refuseEvictingNodes;
+  }
+
+  /** Records that node `nodeIndex` is the server `runId`; returns the error if another node is it too. */
+  claim(nodeIndex: number, runId: string): NodeConfigurationError | undefined {
+    if (runId === '') return undefined;
+    const other = this.#nodeByRunId.get(runId);
+    if (other === undefined || other === nodeIndex) {
+      this.#nodeByRunId.set(runId, nodeIndex);
+      return undefined;
+    }
+    const nodeIndexes = [Math.min(other, nodeIndex), Math.max(other, nodeIndex)];
+    this.configurationError ??= new NodeConfigurationError(
+      `Nodes ${nodeIndexes[0]} and ${nodeIndexes[1]} are the same Redis server (run_id ${runId}): every node must be an independent server, or one vote counts twice`,
+      { nodeIndexes, problem: 'same-server' },
+    );
+    return this.configurationError;
+  }
+}
+
+/**
+ * One node as a `Redlock` sees it: its adapter and timeout, plus what its calls taught: whether it
+ * answers (its {@link CircuitBreaker}) and which server it is. At first contact a probe script goes out
+ * ahead of the first call on the node's connection (so it costs no round trip of its own): it tells the
+ * server's run id, so that two nodes that are one server are caught before they count as two, and its
+ * eviction policy, which can delete lock keys under memory pressure.
+ */
+export class NodeState implements ResolvedNode {
+  readonly adapter: RedisAdapter;
+  readonly timeoutMs: number | undefined;
+  /** Index of the node in the array passed to the `Redlock` constructor. */
+  readonly index: number;
+  readonly breaker = new CircuitBreaker();
+  readonly #servers: ServerRegistry;
+  /** `undefined` until the server is known; a pending probe; or what it told. */
+  #facts: Promise<void> | ServerFacts | 'unverifiable' | undefined;
+  /** Why every call is refused, for a node whose server must not be used. */
+  #refusal: NodeError | undefined;
+  /** Why the last probe failed, while the server is not known. */
+  #probeError: unknown;
+
+  constructor(node: ResolvedNode, index: number, servers: ServerRegistry) {
+    this.adapter = node.adapter;
+    this.timeoutMs = node.timeoutMs;
+    this.index = index;
+    this.#servers = servers;
+  }
+
+  /**
+   * Why a new call must not be sent now, or `undefined` if it may be: a refused server, or a node that is
+   * down (unless this call is the probe that finds out whether it is back).
+   */
+  refusalAt(now: number): NodeError | undefined {
+    if (this.#refusal !== undefined) return this.#refusal;
+    if (this.breaker.admits(now)) return undefined;
+    return new NodeError(
+      `Node ${this.index} is down: ${this.breaker.timeoutsInARow} calls in a row timed out, so it is not called until a probe in ${Math.ceil(this.breaker.probeInMs(now))} ms`,
+      { nodeIndex: this.index, isTimeout: false, cause: undefined, isDown: true },
+    );
+  }
+
+  /**
+   * At first contact, sends the probe script; resolves with why the node must not be used, or `undefined`
+   * if it may (also when the probe failed: the node is probed again at its next call). Returns `undefined`
+   * at once when the server is known. Call it right before sending the call it checks, so that the probe
+   * goes out first on the same connection and costs no round trip of its own. Never rejects.
+   */
+  checkServer(): Promise<Error | undefined> | undefined {
+    const facts = this.#facts;
+    if (facts !== undefined && !(facts instanceof Promise)) return undefined;
+    if (facts === undefined) {
+      this.#facts = runScript(this.adapter, probeScript, [], [])
+        .then((reply) => this.#learn(parseProbeReply(reply)))
+        .catch((error: unknown) => {
+          this.#facts = undefined;
+          this.#probeError = error;
+        });
+    }
+    return (this.#facts as Promise<void>).then(() => this.#problem());
+  }
+
+  /**
+   * A call answered although the probe ahead of it failed: the server refuses the probe (INFO may be
+   * disabled there), so it cannot be identified. It is used without the check from then on, with a warning.
+   */
+  noteAnswered(): void {
+    const cause = this.#probeError;
+    if (this.#facts !== undefined || !isRefusedByServer(cause)) return;
+    this.#facts = 'unverifiable';
+    warnOnce(
+      this.adapter,
+      'REDLOCK_UNVERIFIED_NODE',
+      `Node ${this.index} could not tell which server it is (${cause instanceof Error ? cause.message : String(cause)}), so the Redlock cannot check that no other node is the same server`,
+    );
+  }
+
+  /** A snapshot of this node's health at `now`. */
+  healthAt(now: number): NodeHealth {
+    const facts = this.#facts;
+    return {
+      nodeIndex: this.index,
+      state: this.#refusal !== undefined ? 'refused' : this.breaker.isDown ? 'down' : 'up',
+      timeoutsInARow: this.breaker.timeoutsInARow,
+      probeInMs: this.breaker.probeInMs(now),
+      maxmemoryPolicy: typeof facts === 'object' && !(facts instanceof Promise) ? facts.maxmemoryPolicy : undefined,
+    };
+  }
+
+  #learn(facts: ServerFacts): void {
+    this.#facts = facts;
+    this.#probeError = undefined;
+    const duplicate = this.#servers.claim(this.index, facts.runId);
+    if (duplicate !== undefined) return;
+    if (!EVICTING_POLICIES.has(facts.maxmemoryPolicy)) return;
+    const risk = `Node ${this.index} runs with maxmemory-policy ${facts.maxmemoryPolicy}, which deletes keys with a TTL under memory pressure, lock keys among them: give lock nodes \`noeviction\` or an instance of their own`;
+    if (this.#servers.refuseEvictingNodes) {
+      this.#refusal = new NodeError(`${risk} (refused: \`refuseEvictingNodes\` is on)`, {
+        nodeIndex: this.index,
+        isTimeout: false,
+        cause: new NodeConfigurationError(risk, { nodeIndexes: [this.index], problem: 'evicting-policy' }),
+      });
+    } else {
+      warnOnce(this.adapter, 'REDLOCK_EVICTING_NODE', risk);
+    }
+  }
+
+  /** Why what the probe told makes this node unusable, if it does. */
+  #problem(): Error | undefined {
+    const { configurationError } = this.#servers;
+    if (configurationError?.nodeIndexes.includes(this.index)) return configurationError;
+    return this.#refusal?.cause as Error | undefined;
+  }
+}
+
+/**
+ * Whether a probe failed because the server refused it (an error reply such as `ERR unknown command` or
+ * `NOPERM`, or a reply the probe cannot parse), not for a reason that may pass (a dropped connection).
+ */
+function isRefusedByServer(error: unknown): boolean {
+  return error instanceof TypeError || (error instanceof Error && /^[A-Z]{2,} /.test(error.message));
+}
+
+function warnOnce(adapter: RedisAdapter, code: string, message: string): void {
+  let codes = warningsGiven.get(adapter);
+  if (codes === undefined) {
+    codes = new Set();
+    warningsGiven.set(adapter, codes);
+  }
+  if (codes.has(code)) return;
+  codes.add(code);
+  process.emitWarning(message, { type: 'RedlockWarning', code });
+}
