@@ -33,8 +33,10 @@ export interface RedisAdapter {
   /**
    * Optional: subscribes to a pub/sub channel of this node (Redis `SUBSCRIBE`, on a connection of its own)
    * and calls `onMessage` for every message published there. Resolves once the subscription is active,
-   * with the function that ends it. The core subscribes at most once per channel at a time, so an adapter
-   * may keep one listener per channel. Release notifications use it to wake waiters the moment a lock frees.
+   * with the function that ends it. A `Redlock` subscribes at most once per channel at a time, but several
+   * adapters (say one per `Redlock`) may share one subscriber connection, where one UNSUBSCRIBE ends the
+   * channel for all of them: count listeners per connection and channel, and unsubscribe after the last.
+   * Release notifications use it to wake waiters the moment a lock frees.
    */
   subscribe?(channel: string, onMessage: () => void): Promise<Unsubscribe>;
   /**
