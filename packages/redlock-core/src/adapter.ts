@@ -17,6 +17,7 @@ export type Unsubscribe = () => Promise<void>;
  * const adapter: RedisAdapter = {
  *   evalsha: (sha1, keys, args) => client.sendCommand(['EVALSHA', sha1, String(keys.length), ...keys, ...args]),
  *   eval: (source, keys, args) => client.sendCommand(['EVAL', source, String(keys.length), ...keys, ...args]),
+ *   client,
  * };
  * ```
  */
@@ -32,8 +33,18 @@ export interface RedisAdapter {
   /**
    * Optional: subscribes to a pub/sub channel of this node (Redis `SUBSCRIBE`, on a connection of its own)
    * and calls `onMessage` for every message published there. Resolves once the subscription is active,
-   * with the function that ends it. The core subscribes at most once per channel at a time, so an adapter
-   * may keep one listener per channel. Release notifications use it to wake waiters the moment a lock frees.
+   * with the function that ends it. A `Redlock` subscribes at most once per channel at a time, but several
+   * adapters (say one per `Redlock`) may share one subscriber connection, where one UNSUBSCRIBE ends the
+   * channel for all of them: count listeners per connection and channel, and unsubscribe after the last.
+   * Release notifications use it to wake waiters the moment a lock frees.
    */
   subscribe?(channel: string, onMessage: () => void): Promise<Unsubscribe>;
+  /**
+   * Optional: the client object this adapter wraps, e.g. its ioredis `Redis`. The `Redlock` constructor
+   * compares it by identity only (it never reads or calls it) and throws a `TypeError` when two nodes wrap
+   * the same client: that would be one server counted as two nodes, so a quorum could be granted by a
+   * minority of the servers. Set it whenever the adapter wraps one client object; leave it out otherwise.
+   * A method named `client` is not taken for it.
+   */
+  readonly client?: object;
 }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisAdapter, Unsubscribe } from 'redlock-core';
+import { subscriptionRegistryOf } from './subscription-registry.js';
 
 /** Options of an {@link IoredisAdapter}. */
 export interface IoredisAdapterOptions {
@@ -7,6 +8,8 @@ export interface IoredisAdapterOptions {
    * A second client to the same node for pub/sub, e.g. `client.duplicate({ maxRetriesPerRequest: null })`. With it, waiters in
    * `acquire()` are woken the moment the lock is released instead of at their next retry timer. A client
    * in subscriber mode can run nothing else, so it must not be `client` itself. The adapter never closes it.
+   * Several adapters to the same node (e.g. one per `Redlock`) may share one subscriber: they share its
+   * subscriptions, counted per channel, and one `'message'` listener on it.
    * @defaultValue none: waiters retry on their timer only
    */
   readonly subscriber?: Redis | Cluster;
@@ -54,10 +57,15 @@ export interface IoredisAdapterOptions {
 export class IoredisAdapter implements RedisAdapter {
   /**
    * Subscribes to a channel on the `subscriber` client; present only when one was given, which is how the
-   * core knows that this node can notify waiters. Several subscriptions to one channel share one SUBSCRIBE.
+   * core knows that this node can notify waiters. Subscriptions are counted per subscriber connection, across
+   * every adapter that shares it: one SUBSCRIBE per channel, and UNSUBSCRIBE only after the last listener.
    */
   readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
-  readonly #client: Redis | Cluster;
+  /**
+   * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
+   * refuse one client in two adapters, which would count one server as two nodes.
+   */
+  readonly client: Redis | Cluster;
 
   /**
    * @param client - A connected or connecting ioredis `Redis` or `Cluster`; the adapter never closes it.
@@ -65,48 +73,14 @@ export class IoredisAdapter implements RedisAdapter {
    * @throws `TypeError` if `subscriber` is `client` itself.
    */
   constructor(client: Redis | Cluster, options: IoredisAdapterOptions = {}) {
-    this.#client = client;
+    this.client = client;
     const { subscriber } = options;
     if (subscriber === undefined) return;
     if (subscriber === client) {
       throw new TypeError('Expected `subscriber` to be a client of its own, e.g. `client.duplicate()`, got `client` itself');
     }
-    const listeners = new Map<string, Set<() => void>>();
-    subscriber.on('message', (channel: string) => {
-      for (const listener of [...(listeners.get(channel) ?? [])]) listener();
-    });
-    this.subscribe = async (channel, onMessage) => {
-      let channelListeners = listeners.get(channel);
-      if (channelListeners === undefined) {
-        channelListeners = new Set();
-        listeners.set(channel, channelListeners);
-      }
-      // Wrapped, so the same callback subscribed twice is still two subscriptions.
-      const listener = (): void => onMessage();
-      channelListeners.add(listener);
-      /** Removes the listener; true if it was the channel's last, so the channel must be unsubscribed. */
-      const removeListener = (): boolean => {
-        channelListeners.delete(listener);
-        if (channelListeners.size > 0) return false;
-        listeners.delete(channel);
-        return true;
-      };
-      // SUBSCRIBE and UNSUBSCRIBE go out in the order of the first and last listener, on one connection.
-      if (channelListeners.size === 1) {
-        try {
-          await subscriber.subscribe(channel);
-        } catch (error) {
-          removeListener();
-          throw error;
-        }
-      }
-      let isSubscribed = true;
-      return async () => {
-        if (!isSubscribed) return;
-        isSubscribed = false;
-        if (removeListener()) await subscriber.unsubscribe(channel);
-      };
-    };
+    const registry = subscriptionRegistryOf(subscriber);
+    this.subscribe = (channel, onMessage) => registry.subscribe(channel, onMessage);
   }
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */
@@ -114,7 +88,7 @@ export class IoredisAdapter implements RedisAdapter {
     // Not `async`, which would wrap the client's promise in another one on every call; the seam still
     // requires a rejection, never a synchronous throw.
     try {
-      return this.#client.evalsha(sha1, keys.length, ...keys, ...args);
+      return this.client.evalsha(sha1, keys.length, ...keys, ...args);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -122,6 +96,6 @@ export class IoredisAdapter implements RedisAdapter {
 
   /** Sends `EVAL source numkeys ...keys ...args`. */
   async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#client.eval(source, keys.length, ...keys, ...args);
+    return this.client.eval(source, keys.length, ...keys, ...args);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type AcquireOptions, type Lock, MAX_TTL_MS, Redlock, type RedlockOptions } from '../../src/index.js';
+import { type AcquireOptions, type Lock, MAX_TTL_MS, Redlock, type RedisAdapter, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode, grantingNodes } from '../support/fake-adapter.js';
 
@@ -156,5 +156,109 @@ describe('bad arguments to the Redlock constructor', () => {
     const nodes = grantingNodes(clock, 3);
     expect(() => new Redlock(nodes, { clock, driftFactor: 0, retryCount: 0, retryDelayMs: 0, retryJitterMs: 0, nodeTimeoutMs: 1, keyPrefix: '' })).not.toThrow();
     expect(() => new Redlock(nodes, { driftFactor: 0.999 })).not.toThrow();
+  });
+});
+
+describe('nodes that would count one server twice or cannot work', () => {
+  /** An adapter that sends nothing: the constructor never calls one. */
+  const adapterOf = (client?: object): RedisAdapter => ({
+    evalsha: async () => null,
+    eval: async () => null,
+    ...(client === undefined ? {} : { client }),
+  });
+  const method = (): void => undefined;
+
+  it('throws a TypeError naming both nodes when two adapters wrap the same client', () => {
+    const [c0, c1] = [{}, {}];
+    const nodes = [adapterOf(c0), adapterOf(c1), adapterOf(c0)];
+    expect(() => new Redlock(nodes)).toThrow(TypeError);
+    expect(() => new Redlock(nodes)).toThrow(
+      'Expected every node to wrap a client of its own, got the same client at `nodes[0]` and `nodes[2]`, which would count one server twice',
+    );
+  });
+
+  it('finds the same client behind `{ adapter }` nodes too', () => {
+    const client = {};
+    const nodes = [adapterOf({}), { adapter: adapterOf(client), timeoutMs: 100 }, { adapter: adapterOf(client) }];
+    expect(() => new Redlock(nodes)).toThrow('got the same client at `nodes[1]` and `nodes[2]`');
+  });
+
+  it('still throws a RangeError for the same adapter twice, before comparing clients', () => {
+    const adapter = adapterOf({});
+    expect(() => new Redlock([adapter, adapterOf({}), adapter])).toThrow(RangeError);
+    expect(() => new Redlock([adapter, adapterOf({}), adapter])).toThrow('got the same one at `nodes[0]` and `nodes[2]`');
+  });
+
+  it('accepts distinct clients, adapters that name no client, and a method named `client` shared by a class', () => {
+    class AdapterWithClientMethod implements RedisAdapter {
+      evalsha = async (): Promise<unknown> => null;
+      eval = async (): Promise<unknown> => null;
+      client(): string {
+        return 'a method, not the wrapped client';
+      }
+    }
+    expect(() => new Redlock([adapterOf({}), adapterOf({}), adapterOf()])).not.toThrow();
+    expect(() => new Redlock([adapterOf(), adapterOf()])).not.toThrow();
+    expect(() => new Redlock(loose([new AdapterWithClientMethod(), new AdapterWithClientMethod()]))).not.toThrow();
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a string', 'redis://a:6379', 'Expected `nodes[1].client` to be the client object the adapter wraps, or absent, got `"redis://a:6379"`'],
+    ['null', null, 'Expected `nodes[1].client` to be the client object the adapter wraps, or absent, got `null`'],
+  ])('throws a TypeError for a client that is %s', (_, client, message) => {
+    const nodes = [adapterOf({}), { evalsha: method, eval: method, client }];
+    expect(() => new Redlock(loose(nodes))).toThrow(TypeError);
+    expect(() => new Redlock(loose(nodes))).toThrow(message);
+  });
+
+  it.each<[string, unknown]>([
+    ['true', true],
+    ['an object', { channel: 'x' }],
+    ['a string', 'subscribe'],
+  ])('throws a TypeError for a `subscribe` that is %s instead of a method', (_, subscribe) => {
+    const nodes = [adapterOf({}), { adapter: { evalsha: method, eval: method, subscribe } }];
+    expect(() => new Redlock(loose(nodes))).toThrow(TypeError);
+    expect(() => new Redlock(loose(nodes))).toThrow('Expected `nodes[1].adapter.subscribe` to be a method or absent, got `');
+  });
+
+  /** Stand-ins with the members each client really has (ioredis 5/6, node-redis 3/4/5, Valkey GLIDE). */
+  class IoredisLike {
+    evalsha = method;
+    eval = method;
+    sendCommand = method;
+    send_command = method;
+    duplicate = method;
+    defineCommand = method;
+    client = method;
+  }
+  const nodeRedisLike = { eval: method, evalSha: method, EVALSHA: method, sendCommand: method, duplicate: method, connect: method };
+  const nodeRedis3Like = { evalsha: method, eval: method, send_command: method, duplicate: method };
+  const glideLike = { customCommand: method, invokeScript: method, close: method };
+  const ADVICE = 'wrap it in an object with `evalsha` and `eval` methods (see "Writing an adapter" in the redlock-core README)';
+
+  it.each<[string, unknown, string]>([
+    ['an ioredis client', new IoredisLike(), 'Expected `nodes[0]` to be an adapter, got what looks like an ioredis client: wrap it in one, e.g. `new IoredisAdapter(client)` from redlock-ioredis-adapter'],
+    ['a node-redis client', nodeRedisLike, `Expected \`nodes[0]\` to be an adapter, got what looks like a Redis client: ${ADVICE}`],
+    ['a node-redis 3 client', nodeRedis3Like, `Expected \`nodes[0]\` to be an adapter, got what looks like a Redis client: ${ADVICE}`],
+    ['a Valkey GLIDE client', glideLike, `Expected \`nodes[0]\` to be an adapter, got what looks like a Redis client: ${ADVICE}`],
+  ])('throws a TypeError that says to wrap it for %s given as a node', (_, client, message) => {
+    expect(() => new Redlock(loose([client]))).toThrow(TypeError);
+    expect(() => new Redlock(loose([client]))).toThrow(message);
+  });
+
+  it('throws the same advice for a client given as `{ adapter }`', () => {
+    expect(() => new Redlock(loose([adapterOf({}), { adapter: new IoredisLike() }]))).toThrow(
+      'Expected `nodes[1].adapter` to be an adapter, got what looks like an ioredis client: wrap it in one',
+    );
+  });
+
+  it('accepts adapters with members of their own, even one of a client\'s signs', () => {
+    const nodes = [
+      { ...adapterOf({}), subscribe: async () => async () => undefined, name: 'primary' },
+      { ...adapterOf({}), duplicate: method },
+      { ...adapterOf({}), sendCommand: method },
+      { ...adapterOf({}), customCommand: method },
+    ];
+    expect(() => new Redlock(nodes)).not.toThrow();
   });
 });

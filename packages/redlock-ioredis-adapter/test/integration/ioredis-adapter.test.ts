@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { Cluster, Redis } from 'ioredis';
-import { LockAcquireError, NodeError, Redlock } from 'redlock-core';
+import { Cluster, type Redis } from 'ioredis';
+import { LockAcquireError, NodeError, type RedisAdapter, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { describeAdapterContract } from '../support/adapter-contract.js';
 import { canStartCluster, useRedisCluster, useRedisNodes } from '../support/redis-servers.js';
@@ -98,6 +98,34 @@ describe('IoredisAdapter over a client that throws', () => {
       pending = adapter[method]('script', ['key'], ['arg']);
     }).not.toThrow();
     await expect(pending).rejects.toBe(thrown);
+  });
+});
+
+describe('Redlock over IoredisAdapters', () => {
+  it('exposes the client it wraps, as given', () => {
+    const client = redis.createClient(0);
+    expect(new IoredisAdapter(client).client).toBe(client);
+  });
+
+  it('refuses one client in two adapters, which would count one server as two nodes', () => {
+    const [shared, other] = [redis.createClient(0), redis.createClient(0)];
+    const adapters = [new IoredisAdapter(shared), new IoredisAdapter(shared), new IoredisAdapter(other)];
+    expect(() => new Redlock(adapters)).toThrow(TypeError);
+    expect(() => new Redlock(adapters)).toThrow('got the same client at `nodes[0]` and `nodes[1]`');
+  });
+
+  it('refuses a raw ioredis Redis or Cluster client, saying to wrap it in an IoredisAdapter', () => {
+    const advice = 'got what looks like an ioredis client: wrap it in one, e.g. `new IoredisAdapter(client)`';
+    const client = redis.createClient(0);
+    expect(() => new Redlock([client as unknown as RedisAdapter])).toThrow(TypeError);
+    expect(() => new Redlock([client as unknown as RedisAdapter])).toThrow(`Expected \`nodes[0]\` to be an adapter, ${advice}`);
+    // Never connected: the check looks at the object only.
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    try {
+      expect(() => new Redlock([{ adapter: cluster as unknown as RedisAdapter }])).toThrow(`Expected \`nodes[0].adapter\` to be an adapter, ${advice}`);
+    } finally {
+      cluster.disconnect();
+    }
   });
 });
 
