@@ -1,0 +1,211 @@
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from '../../src/index.js';
+import { FIRST_PROBE_DELAY_MS, TIMEOUTS_BEFORE_DOWN } from '../../src/circuit-breaker.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNode, grantingNodes, hangingNode, keysOf } from '../support/fake-adapter.js';
+
+/** Five nodes, the last of which accepts commands and never answers until resumed. */
+function withSilentNode(options: RedlockOptions = {}) {
+  const clock = new FakeClock();
+  const silent = hangingNode(clock);
+  const nodes = [...grantingNodes(clock, 4), silent];
+  return { clock, nodes, silent, redlock: new Redlock(nodes, { clock, retryCount: 0, ...options }) };
+}
+
+async function cycle(clock: FakeClock, redlock: Redlock, resource = 'r'): Promise<void> {
+  const lock = await clock.runUntilSettled(redlock.acquire(resource, 1000));
+  await clock.runUntilSettled(lock.release());
+}
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+describe('a node that stops answering (circuit breaker)', () => {
+  it(`counts as down after ${TIMEOUTS_BEFORE_DOWN} calls in a row timed out, and is then not sent any command`, async () => {
+    const { clock, silent, redlock } = withSilentNode();
+    for (let index = 0; index < 200; index += 1) {
+      await cycle(clock, redlock);
+      // The cycles run at once while the silent node's calls wait out their timeout.
+      if (index % 20 === 19) await clock.advance(50);
+    }
+    await clock.advance(60);
+    // Acquires and releases sent before the first timeouts fired, then one probe at growing intervals:
+    // a bounded number, not one per cycle.
+    expect(silent.calls.length).toBeLessThan(60);
+    const sentBefore = silent.calls.length;
+    for (let index = 0; index < 200; index += 1) await cycle(clock, redlock);
+    expect(silent.calls.length - sentBefore).toBeLessThanOrEqual(1);
+    expect(redlock.nodeHealth()[4]).toMatchObject({ nodeIndex: 4, state: 'down' });
+    expect(redlock.nodeHealth().slice(0, 4).map((node) => node.state)).toEqual(['up', 'up', 'up', 'up']);
+  });
+
+  it('lets a failed attempt finish at once instead of waiting for the down nodes', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), hangingNode(clock), hangingNode(clock), hangingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
+      await clock.runUntilSettled(redlock.acquire(`warm-${index}`, 1000).catch(() => undefined));
+    }
+    const startedAt = clock.now();
+    const error = await clock.runUntilSettled(redlock.acquire('r', 1000).catch((failure: unknown) => failure));
+    expect(clock.now()).toBe(startedAt);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    const { reason, nodeErrors } = error as LockAcquireError;
+    expect(reason).toBe('nodes-unreachable');
+    expect(nodeErrors.map((nodeError) => [nodeError.nodeIndex, nodeError.isDown])).toEqual([
+      [2, true],
+      [3, true],
+      [4, true],
+    ]);
+    expect(nodeErrors[0]?.message).toMatch(/^Node 2 is down: \d+ calls in a row timed out, so it is not called until a probe in \d+ ms$/);
+  });
+
+  it('probes a down node after a while, and counts it again once it answers', async () => {
+    const { clock, silent, redlock } = withSilentNode();
+    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
+      await cycle(clock, redlock, `warm-${index}`);
+      await clock.advance(60);
+    }
+    expect(redlock.nodeHealth()[4]?.state).toBe('down');
+    const sent = silent.calls.length;
+    await cycle(clock, redlock);
+    expect(silent.calls.length).toBe(sent);
+    await clock.advance(FIRST_PROBE_DELAY_MS);
+    silent.resume();
+    await cycle(clock, redlock, 'probe');
+    expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('after', 1000));
+    expect(keysOf(silent)).toContain('after');
+    await clock.runUntilSettled(lock.release());
+  });
+
+  it('doubles the wait after each probe that times out', async () => {
+    const { clock, silent, redlock } = withSilentNode();
+    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
+      await cycle(clock, redlock, `warm-${index}`);
+      await clock.advance(60);
+    }
+    const probeTimes: number[] = [];
+    for (let elapsed = 0; elapsed < 4000; elapsed += 10) {
+      const before = silent.calls.length;
+      await cycle(clock, redlock);
+      if (silent.calls.length > before) probeTimes.push(clock.now());
+      await clock.advance(10);
+    }
+    const gaps = probeTimes.slice(1).map((at, index) => at - (probeTimes[index] as number));
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    for (const [index, gap] of gaps.entries()) if (index > 0) expect(gap).toBeGreaterThan(gaps[index - 1] as number);
+  });
+
+  it('still sends the release of keys it wrote before the node went down, and nothing for keys it never wrote', async () => {
+    const { clock, silent, redlock } = withSilentNode();
+    const early = await clock.runUntilSettled(redlock.acquire('early', 1000));
+    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
+      await cycle(clock, redlock, `warm-${index}`);
+      await clock.advance(60);
+    }
+    const late = await clock.runUntilSettled(redlock.acquire('late', 1000));
+    await clock.runUntilSettled(early.release());
+    await clock.runUntilSettled(late.release());
+    silent.resume();
+    await clock.advance(0);
+    expect(silent.callsTo('release').flatMap((call) => call.keys)).toContain('early');
+    expect(silent.callsTo('release').flatMap((call) => call.keys)).not.toContain('late');
+    expect(keysOf(silent)).toEqual([]);
+  });
+});
+
+describe('the servers behind the nodes', () => {
+  it('refuses to count one server reached through two clients as two nodes, before any lock is granted', async () => {
+    const clock = new FakeClock();
+    const first = grantingNode(clock);
+    const nodes = [first, first.connectAnotherClient(), grantingNode(clock)];
+    for (const node of nodes) for (const sha1 of first.keyspace.scripts) node.keyspace.scripts.add(sha1);
+    // The third node is down: the two clients of one server alone would make a quorum of 2.
+    nodes[2]!.isDown = true;
+    const redlock = new Redlock(nodes, { clock, retryCount: 3 });
+    const error = await clock.runUntilSettled(redlock.acquire('r', 1000).catch((failure: unknown) => failure));
+    expect(error).toBeInstanceOf(NodeConfigurationError);
+    expect(error).toMatchObject({ problem: 'same-server', nodeIndexes: [0, 1] });
+    expect((error as Error).message).toMatch(/^Nodes 0 and 1 are the same Redis server \(run_id [0-9a-f]+\)/);
+    expect(keysOf(first)).toEqual([]);
+    // Every later operation fails the same way, without calling any node.
+    const sent = nodes.map((node) => node.calls.length);
+    await expect(redlock.acquire('other', 1000)).rejects.toBe(error);
+    await expect(redlock.inspect('other')).rejects.toBe(error);
+    expect(nodes.map((node) => node.calls.length)).toEqual(sent);
+  });
+
+  it('sends the probe ahead of the first call on each node only, costing no round trip of its own', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    for (const node of nodes) node.latencyMs = 10;
+    const redlock = new Redlock(nodes, { clock });
+    const startedAt = clock.now();
+    await cycle(clock, redlock);
+    expect(clock.now() - startedAt).toBe(20);
+    await cycle(clock, redlock);
+    for (const node of nodes) expect(node.callsTo('probe')).toHaveLength(1);
+  });
+
+  it('warns once per node whose eviction policy can delete lock keys, and can refuse such nodes', async () => {
+    const warnings: unknown[][] = [];
+    jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    nodes[1]!.keyspace.maxmemoryPolicy = 'volatile-lru';
+    const warned = new Redlock(nodes, { clock });
+    await cycle(clock, warned);
+    await cycle(clock, warned);
+    await cycle(clock, new Redlock(nodes, { clock }));
+    expect(warnings).toEqual([
+      [
+        'Node 1 runs with maxmemory-policy volatile-lru, which deletes keys with a TTL under memory pressure, lock keys among them: give lock nodes `noeviction` or an instance of their own',
+        { type: 'RedlockWarning', code: 'REDLOCK_EVICTING_NODE' },
+      ],
+    ]);
+    expect(warned.nodeHealth()[1]).toMatchObject({ state: 'up', maxmemoryPolicy: 'volatile-lru' });
+
+    const strict = new Redlock(nodes, { clock, refuseEvictingNodes: true, retryCount: 0 });
+    // The first call went out behind the probe: its key is released with the lock, whose vote it is not in.
+    const lock = await clock.runUntilSettled(strict.acquire('strict', 1000));
+    expect(strict.nodeHealth()[1]?.state).toBe('refused');
+    await clock.runUntilSettled(lock.release());
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    const sent = nodes[1]!.calls.length;
+    nodes[2]!.isDown = true;
+    const error = (await clock.runUntilSettled(strict.acquire('strict', 1000).catch((failure: unknown) => failure))) as LockAcquireError;
+    expect(error.reason).toBe('nodes-unreachable');
+    const refusal = error.nodeErrors.find((nodeError) => nodeError.nodeIndex === 1) as NodeError;
+    expect(refusal.cause).toBeInstanceOf(NodeConfigurationError);
+    expect(refusal.cause).toMatchObject({ problem: 'evicting-policy', nodeIndexes: [1] });
+    expect(nodes[1]!.calls.length).toBe(sent);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('uses a node whose server refuses the probe, with one warning', async () => {
+    const warnings: unknown[][] = [];
+    jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    nodes[0]!.failNext('probe', new Error("ERR unknown command 'INFO'"));
+    const redlock = new Redlock(nodes, { clock });
+    await cycle(clock, redlock);
+    await cycle(clock, redlock);
+    expect(nodes[0]!.callsTo('probe')).toHaveLength(1);
+    expect(warnings.map(([, options]) => options)).toEqual([{ type: 'RedlockWarning', code: 'REDLOCK_UNVERIFIED_NODE' }]);
+  });
+
+  it('probes again after a probe lost to a dropped connection', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    nodes[0]!.isDown = true;
+    const redlock = new Redlock(nodes, { clock });
+    await cycle(clock, redlock);
+    nodes[0]!.isDown = false;
+    await cycle(clock, redlock);
+    await cycle(clock, redlock);
+    expect(nodes[0]!.calls.filter((call) => call.script === 'probe')).toHaveLength(2);
+  });
+});
