@@ -24,6 +24,7 @@ export type {
   AcquireAttempt,
   AcquireNodeOutcome,
   ExtendNodeOutcome,
+  FenceNodeOutcome,
   InspectNodeOutcome,
   LockInspection,
   NodeOutcome,

@@ -94,12 +94,17 @@ describe('hostile resource names on real Redis', () => {
     expect(await releasedEverywhere(lock)).toBe(NODE_COUNT);
     expect(await keysOfTest()).toEqual([]);
 
-    await admins[0]?.set(prefix + name, 'someone');
-    await admins[1]?.set(prefix + name, 'someone');
-    await admins[2]?.set(prefix + name, 'someone');
+    await admins[0]?.set(prefix + name, 'someone', 'PX', 60_000);
+    await admins[1]?.set(prefix + name, 'someone', 'PX', 60_000);
+    await admins[2]?.set(prefix + name, 'someone', 'PX', 60_000);
     const error = await redlock.acquire(name, TTL_MS).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(LockAcquireError);
     expect((error as Error).message.length).toBeLessThan(300);
+    await Promise.all(admins.map((admin) => admin.del(prefix + name)));
+    await Promise.all(admins.map((admin) => admin.hset(prefix + name, 'field', 'value')));
+    const foreign = await redlock.acquire(name, TTL_MS).catch((failure: unknown) => failure);
+    expect((foreign as LockAcquireError).reason).toBe('foreign-key');
+    expect((foreign as Error).message.length).toBeLessThan(300);
     await Promise.all(admins.map((admin) => admin.del(prefix + name)));
     expect(await keysOfTest()).toEqual([]);
   });
@@ -198,11 +203,11 @@ describe('nodes that answer with Redis errors', () => {
     expect(await keysOfTest()).toEqual([]);
   });
 
-  it('treats a resource key that exists as a hash as held by another owner, and leaves it alone', async () => {
+  it('reports a resource key that exists as a hash as a foreign key, and leaves it alone', async () => {
     await Promise.all(admins.map((admin) => admin.hset(`${prefix}hash`, 'field', 'value')));
     const error = (await newRedlock().acquire('hash', TTL_MS).catch((failure: unknown) => failure)) as LockAcquireError;
     expect(error).toBeInstanceOf(LockAcquireError);
-    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.reason).toBe('foreign-key');
     expect(await Promise.all(admins.map((admin) => admin.hget(`${prefix}hash`, 'field')))).toEqual(Array(NODE_COUNT).fill('value'));
     await Promise.all(admins.map((admin) => admin.del(`${prefix}hash`)));
     expect(await keysOfTest()).toEqual([]);
