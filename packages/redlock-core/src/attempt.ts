@@ -4,12 +4,15 @@ import { validityMs } from './clock.js';
 import { Lock } from './lock.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor, type RetrySettings } from './options.js';
-import type { AcquireAttempt, NodeOutcome } from './outcomes.js';
+import type { AcquireAttempt, FenceNodeOutcome } from './outcomes.js';
 import { callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
 import { runScript } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
+
+/** What one node answered to the acquire script. */
+type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
 
 /** One validated call of `acquire()` or `using()`. */
 export interface AcquireRequest extends RetrySettings {
@@ -49,13 +52,13 @@ export async function runAttempt(
       ? [token, String(ttlMs)]
       : [token, String(ttlMs), String(options.restartGraceMs), request.fencing ? '1' : '0'];
   const scriptKeys = request.fencing ? [...keys, ...fenceKeys] : keys;
-  const acquireOn = async (adapter: RedisAdapter, onNoScript: () => void): Promise<'acquired' | 'held' | 'restarting'> => {
+  const acquireOn = async (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> => {
     const reply = await runScript(adapter, acquireScript, scriptKeys, args, onNoScript);
     const counter = fenceCounterOf(reply);
     if (counter !== undefined) counters.push(counter);
     return parseAcquireReply(reply);
   };
-  const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<'acquired' | 'held' | 'restarting'> => {
+  const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<AcquireStatus> => {
     const node = nodes[nodeIndex] as NodeState;
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
     return callNode(node, timeoutMs, clock, async (adapter, onNoScript) => {
@@ -70,7 +73,7 @@ export async function runAttempt(
     });
   };
   let isVoteDecided = false;
-  let calls: NodeCall<'acquired' | 'held' | 'restarting'>[];
+  let calls: NodeCall<AcquireStatus>[];
   if (asksLeadFirst) {
     const lead = callOn(leadNodeIndex, false);
     const leadStatus = (await lead.outcome).status;
@@ -113,7 +116,7 @@ export async function runAttempt(
     // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
     calls.forEach((call, nodeIndex) => {
       const status = vote.outcomes[nodeIndex]?.status;
-      if (status === 'acquired' || status === 'held' || status === 'restarting' || !call.wasSent) return;
+      if (status === 'acquired' || status === 'held' || status === 'restarting' || status === 'foreign' || !call.wasSent) return;
       void call.lateAnswer.then((answer) => {
         if (answer === 'acquired') void lock.removeLateGrant(nodeIndex);
       });
@@ -130,8 +133,8 @@ export async function runAttempt(
   // refused. Nodes still running the acquire script are released as soon as they answer.
   const cleanups = calls.map((call, nodeIndex) =>
     call.outcome.then(async (outcome) => {
-      // These nodes set nothing.
-      if (outcome.status === 'held' || outcome.status === 'restarting' || !call.wasSent) return;
+      // These nodes set nothing: the script changes nothing when it refuses.
+      if (outcome.status === 'held' || outcome.status === 'restarting' || outcome.status === 'foreign' || !call.wasSent) return;
       if (outcome.status === 'timeout') {
         // The script may still run after the timeout; release again if it reports that it did.
         void call.lateAnswer.then((answer) => {
@@ -148,7 +151,8 @@ export async function runAttempt(
 
 /**
  * The second phase of fencing: stores the token on every node, so that it is ours once a quorum did.
- * Resolves with `undefined` then, else with every node's outcome.
+ * Resolves with `undefined` then, else with every node's outcome. A node whose counter key holds
+ * something else refuses (`'foreign'`) and counts against the quorum.
  */
 async function storeFencingToken(
   set: NodeSet,
@@ -156,7 +160,7 @@ async function storeFencingToken(
   fenceKeys: readonly string[],
   ttlMs: number,
   signal: AbortSignal | undefined,
-): Promise<NodeOutcome<'fenced'>[] | undefined> {
+): Promise<FenceNodeOutcome[] | undefined> {
   const calls = callEveryNode(set, ttlMs, async (adapter, onNoScript) =>
     parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScript)),
   );

@@ -54,9 +54,12 @@ export class NodeConfigurationError extends RedlockError {
 
 /**
  * Why the last acquisition attempt failed: other owners hold the lock on enough nodes to deny a quorum;
- * too many nodes timed out or failed; or a quorum agreed too late for any validity to remain.
+ * too many nodes timed out or failed; a quorum agreed too late for any validity to remain; or on enough
+ * nodes to deny a quorum, a key of the lock holds something that is not a lock (or a fencing counter key
+ * something that is not a counter). Such a `'foreign-key'` never goes away by itself, so `acquire()`
+ * stops retrying at once: give lock keys a namespace of their own (`keyPrefix`).
  */
-export type AcquireFailureReason = 'held-by-another-owner' | 'nodes-unreachable' | 'no-validity';
+export type AcquireFailureReason = 'held-by-another-owner' | 'nodes-unreachable' | 'no-validity' | 'foreign-key';
 
 /**
  * `redlock.inspect()` could not tell whether the resource is locked: fewer than a quorum of nodes answered.
@@ -82,7 +85,8 @@ export class LockInspectError extends RedlockError {
 /**
  * `acquire()` or `using()` found no quorum with validity left within its attempts.
  * `attempts` holds every attempt's per-node outcome; `reason` tells contention apart from unreachable
- * nodes. On contention retry later or raise `retryCount`; if nodes are unreachable, check them.
+ * nodes and foreign keys. On contention retry later or raise `retryCount`; if nodes are unreachable,
+ * check them; on a foreign key, keep lock keys apart from other data (`keyPrefix`).
  */
 export class LockAcquireError extends RedlockError {
   override name = 'LockAcquireError';

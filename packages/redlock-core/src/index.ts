@@ -26,6 +26,7 @@ export type {
   AcquireAttempt,
   AcquireNodeOutcome,
   ExtendNodeOutcome,
+  FenceNodeOutcome,
   InspectNodeOutcome,
   LockInspection,
   NodeOutcome,

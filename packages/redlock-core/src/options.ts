@@ -1,6 +1,7 @@
 import type { RedisAdapter } from './adapter.js';
 import type { Lock } from './lock.js';
 import { type Clock, SYSTEM_CLOCK, validityMs } from './clock.js';
+import { FENCE_KEY_SUFFIX } from './scripts/fence.js';
 
 /** A node with settings of its own, for deployments where some nodes are farther away than others. */
 export interface RedlockNode {
@@ -62,7 +63,9 @@ export interface RedlockOptions {
    */
   readonly refuseEvictingNodes?: boolean;
   /**
-   * A string put before every resource name to make its key, e.g. `'lock:'`.
+   * A string put before every resource name to make its key, e.g. `'lock:'`. Lock keys need a namespace
+   * that no other data uses: a key found there that is not a lock (another type, or a string without a
+   * TTL) is never overwritten, and acquisitions fail on it with reason `'foreign-key'`.
    * @defaultValue `''`
    */
   readonly keyPrefix?: string;
@@ -87,8 +90,9 @@ export interface AcquireOptions {
    * Hands out a fencing token with the lock (`lock.fencingToken`): an integer greater than the token of
    * every acquisition of these resources that completed before this one started, to pass to the storage
    * you protect so it can reject writes from an older holder. Costs one more round trip, and keeps one
-   * counter key per resource (`<key>:fence`, no TTL) on every node. The guarantee needs nodes that persist
-   * every write (`appendfsync always`): a node that restarts empty loses its counters for good.
+   * counter key per resource (`<key>:fencing-counter`, no TTL) on every node; no resource's key may end
+   * with `:fencing-counter`. The guarantee needs nodes that persist every write (`appendfsync always`):
+   * a node that restarts empty loses its counters for good.
    * @defaultValue `false`
    */
   readonly fencing?: boolean;
@@ -346,7 +350,11 @@ function resolveRetries(given: Partial<RetrySettings>, defaults: RetrySettings):
   };
 }
 
-/** Validates the resources of one call and makes their keys. */
+/**
+ * Validates the resources of one call and makes their keys. A key that would end with
+ * {@link FENCE_KEY_SUFFIX} is refused: it lies in the namespace of fencing counters, where a fenced
+ * acquisition of another resource would overwrite it.
+ */
 export function resolveResources(
   resources: unknown,
   keyPrefix: string,
@@ -354,7 +362,9 @@ export function resolveResources(
   // The usual call locks one resource, given as a string: no copy, and nothing to compare it with.
   if (typeof resources === 'string') {
     checkResource(resources);
-    return { resources: [resources], keys: [keyPrefix + resources] };
+    const key = keyPrefix + resources;
+    checkKey(key, resources);
+    return { resources: [resources], keys: [key] };
   }
   const list: unknown[] | undefined = Array.isArray(resources) ? [...resources] : undefined;
   if (list === undefined) {
@@ -368,7 +378,9 @@ export function resolveResources(
     seen.add(resource);
   }
   const names = list as string[];
-  return { resources: names, keys: names.map((resource) => keyPrefix + resource) };
+  const keys = names.map((resource) => keyPrefix + resource);
+  keys.forEach((key, index) => checkKey(key, names[index] as string));
+  return { resources: names, keys };
 }
 
 function checkResource(resource: unknown): asserts resource is string {
@@ -380,6 +392,15 @@ function checkResource(resource: unknown): asserts resource is string {
   if (LONE_SURROGATE.test(resource)) {
     throw new RangeError(`Expected every resource to be well-formed Unicode, got ${formatValue(resource)} with a lone surrogate`);
   }
+}
+
+function checkKey(key: string, resource: string): void {
+  if (!key.endsWith(FENCE_KEY_SUFFIX)) return;
+  // The key is shown only when the prefix made it end so: it may be long, and formatValue cuts the end.
+  const madeKey = resource.endsWith(FENCE_KEY_SUFFIX) ? '' : ` (key ${formatValue(key)})`;
+  throw new RangeError(
+    `Expected every resource to make a key that does not end with "${FENCE_KEY_SUFFIX}", which is reserved for fencing counters, got ${formatValue(resource)}${madeKey}`,
+  );
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -2,7 +2,7 @@ import type { NodeError } from './errors.js';
 
 /**
  * What one node answered to one operation. `S` is the operation's own answers (`'acquired' | 'held' |
- * 'restarting'` for acquire, `'extended' | 'missing' | 'not-held'` for extend, `'released' | 'not-held'` for release); a node
+ * 'restarting' | 'foreign'` for acquire, `'extended' | 'missing' | 'not-held'` for extend, `'released' | 'not-held'` for release); a node
  * that did not answer in time is `'timeout'`, one that failed or replied with an error is `'error'`.
  */
 export type NodeOutcome<S extends string> =
@@ -11,9 +11,16 @@ export type NodeOutcome<S extends string> =
 
 /**
  * Per-node outcome of an acquire call: `'held'` means another owner holds at least one of the keys there;
- * `'restarting'` means the node started less than `restartGraceMs` ago and grants nothing yet.
+ * `'restarting'` means the node started less than `restartGraceMs` ago and grants nothing yet;
+ * `'foreign'` means a key there holds something that is not a lock (another type, or a string without a
+ * TTL), or with fencing a counter key something that is not a counter: it never goes away by itself.
  */
-export type AcquireNodeOutcome = NodeOutcome<'acquired' | 'held' | 'restarting'>;
+export type AcquireNodeOutcome = NodeOutcome<'acquired' | 'held' | 'restarting' | 'foreign'>;
+/**
+ * Per-node outcome of storing a fencing token: `'foreign'` means a counter key there holds something
+ * that is not a counter, which is left alone.
+ */
+export type FenceNodeOutcome = NodeOutcome<'fenced' | 'foreign'>;
 /**
  * Per-node outcome of an extend call: `'missing'` means some of our keys are gone there (the node
  * restarted empty, or a key expired early); `'not-held'` means another owner holds at least one of them.
@@ -22,20 +29,27 @@ export type ExtendNodeOutcome = NodeOutcome<'extended' | 'missing' | 'not-held'>
 /** Per-node outcome of a release call: `'not-held'` means none of our keys was left there. */
 export type ReleaseNodeOutcome = NodeOutcome<'released' | 'not-held'>;
 
-/** Per-node outcome of an inspection: `'locked'` with the key's remaining milliseconds, or `'free'`. */
+/**
+ * Per-node outcome of an inspection: `'locked'` with the key's remaining milliseconds, `'free'`, or
+ * `'foreign'` when the key holds something that is not a lock (another type, or a string without a TTL):
+ * no lock can be acquired there until someone deletes it.
+ */
 export type InspectNodeOutcome =
   | { readonly nodeIndex: number; readonly status: 'locked'; readonly remainingMs: number }
-  | NodeOutcome<'free'>;
+  | NodeOutcome<'free' | 'foreign'>;
 
 /** Resolution value of `redlock.inspect()`: the quorum's view of one resource, without any token. */
 export interface LockInspection {
   /** The resource, without the key prefix. */
   readonly resource: string;
-  /** Whether a quorum of nodes holds a key for the resource, so that nobody else can acquire it now. */
+  /**
+   * Whether a quorum of nodes holds a lock on the resource, so that nobody else can acquire it now. Nodes
+   * answering `'foreign'` hold no lock and do not count, though they refuse every acquisition too.
+   */
   readonly isLocked: boolean;
   /**
-   * Milliseconds until fewer than a quorum of nodes hold the key (the quorum-th longest remaining TTL), so
-   * until the lock frees if nobody extends or releases it; `Infinity` for keys without a TTL, 0 if free.
+   * Milliseconds until fewer than a quorum of nodes hold the lock (the quorum-th longest remaining TTL), so
+   * until the lock frees if nobody extends or releases it; 0 if it is not locked.
    */
   readonly remainingMs: number;
   /** Each node's answer, by node index. */
@@ -47,7 +61,7 @@ export interface AcquireAttempt {
   /** Each node's answer, by node index. */
   readonly nodes: readonly AcquireNodeOutcome[];
   /** With fencing, when a quorum granted but fewer stored the fencing token: each node's answer. */
-  readonly fenceNodes?: readonly NodeOutcome<'fenced'>[];
+  readonly fenceNodes?: readonly FenceNodeOutcome[];
   /** Milliseconds from the start of the attempt until its outcome was known, on the monotonic clock. */
   readonly elapsedMs: number;
 }
@@ -85,6 +99,7 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
   'not-held': 'not holding our token',
   missing: 'missing our keys',
   restarting: 'restarted recently',
+  foreign: 'holding a foreign key',
   timeout: 'timed out',
   error: 'failed',
 };

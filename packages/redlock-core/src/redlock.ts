@@ -164,7 +164,9 @@ export class Redlock {
   /**
    * Tells whether a resource is locked and for how long, by the quorum's view, for dashboards and tools.
    * It asks every node for the key's remaining TTL only, so it never sees or reveals an owner's token, and
-   * it changes nothing. The answer is a snapshot: the lock may be taken or freed right after it.
+   * it changes nothing. A node where the key holds something that is not a lock (another type, or a string
+   * without a TTL) answers `'foreign'` and counts as holding no lock. The answer is a snapshot: the lock
+   * may be taken or freed right after it.
    *
    * @param resource - The resource name, without the key prefix.
    * @throws {@link LockInspectError} if fewer than a quorum of nodes answered; `TypeError` or `RangeError`
@@ -181,18 +183,20 @@ export class Redlock {
       resources: [name],
       keys,
     } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
-    const remaining: (number | undefined)[] = [];
+    const remaining: number[] = [];
     // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
     this.#throwIfMisconfigured();
     const calls = callEveryNode(this.#set, 10_000, async (adapter, onNoScript, nodeIndex) => {
-      remaining[nodeIndex] = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScript));
-      return remaining[nodeIndex] === undefined ? 'free' : 'locked';
+      const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScript));
+      if (reply === 'free' || reply === 'foreign') return reply;
+      remaining[nodeIndex] = reply;
+      return 'locked';
     });
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
     const inspected = outcomes.map((outcome): InspectNodeOutcome =>
       outcome.status === 'locked' ? { ...outcome, status: 'locked', remainingMs: remaining[outcome.nodeIndex] as number } : (outcome as InspectNodeOutcome),
     );
-    const answered = inspected.filter((node) => node.status === 'locked' || node.status === 'free').length;
+    const answered = inspected.filter((node) => node.status !== 'timeout' && node.status !== 'error').length;
     if (answered < this.quorum) {
       throw new LockInspectError(
         `Could not inspect ${describeResources([name as string])}: ${describeOutcomes(outcomes)}, quorum is ${this.quorum}`,
@@ -288,6 +292,8 @@ export class Redlock {
         signal?.throwIfAborted();
         if (outcome !== 'held-at-lead') {
           attempts.push(outcome);
+          // A key that is not a lock never goes away by itself: once such keys deny a quorum, waiting is futile.
+          if (isBlockedByForeignKeys(outcome, this.quorum)) throw this.#acquireError(request, attempts);
           const leadStatus = outcome.nodes[leadNodeIndex]?.status;
           if (isLeadAnswering && (leadStatus === 'timeout' || leadStatus === 'error')) {
             isLeadAnswering = false;
@@ -322,25 +328,41 @@ export class Redlock {
     const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
     // A quorum of grants failed only for lack of validity, whatever the other nodes answered.
     const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
-    const reason: AcquireFailureReason =
-      fenced !== undefined && fenced < this.quorum
+    const isFenceFailed = fenced !== undefined && fenced < this.quorum;
+    const reason: AcquireFailureReason = isBlockedByForeignKeys(last, this.quorum)
+      ? 'foreign-key'
+      : isFenceFailed
         ? 'nodes-unreachable'
         : (counts['acquired'] ?? 0) >= this.quorum
-        ? 'no-validity'
-        : failed > nodeCount - this.quorum
-          ? 'nodes-unreachable'
-          : 'held-by-another-owner';
-    const detail =
-      fenced !== undefined && fenced < this.quorum
-        ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
-        : reason === 'no-validity'
+          ? 'no-validity'
+          : failed > nodeCount - this.quorum
+            ? 'nodes-unreachable'
+            : 'held-by-another-owner';
+    const detail = isFenceFailed
+      ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
+      : reason === 'no-validity'
         ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
         : `${describeOutcomes(last.nodes)}, quorum is ${this.quorum}`;
+    const advice =
+      reason !== 'foreign-key'
+        ? ''
+        : request.fencing
+          ? '; a lock or fencing counter key holds data this library did not write, which never expires: give lock keys a namespace of their own, e.g. with `keyPrefix`'
+          : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (not a string with a TTL) and never expires: give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
     const tries = attempts.length === 1 ? '1 attempt' : `${attempts.length} attempts`;
     return new LockAcquireError(
-      `Could not acquire ${describeResources(request.resources)} after ${tries}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})`,
+      `Could not acquire ${describeResources(request.resources)} after ${tries}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})${advice}`,
       { resources: request.resources, attempts, reason },
     );
   }
 }
 
+/**
+ * Whether foreign keys alone deny a quorum, in the acquire round or in storing the fencing token: more
+ * than N − quorum nodes answered `'foreign'`, and no retry can change that.
+ */
+function isBlockedByForeignKeys(attempt: AcquireAttempt, quorum: number): boolean {
+  const tolerated = attempt.nodes.length - quorum;
+  const foreignIn = (nodes: readonly { readonly status: string }[]): number => nodes.filter((node) => node.status === 'foreign').length;
+  return foreignIn(attempt.nodes) > tolerated || foreignIn(attempt.fenceNodes ?? []) > tolerated;
+}

@@ -8,17 +8,23 @@ export const acquireScript = defineScript(
      between the check and the set. Keys that already hold our token count as granted: the script ran
      before for this attempt (a client re-sent it after a reconnect), so the attempt counts the node and
      cleans it up like any other.
+     A key that is neither missing nor ours is another owner's lock only if it is a string with a TTL, as
+     every lock key is; anything else (another type, a string without TTL) is not a lock and never goes
+     away by itself, so it is reported as foreign rather than held. That check runs only on this path: the
+     usual grant costs nothing more.
      With a restart grace, a node that started less than that long ago grants nothing: if it restarted
      without persistence it may have lost keys of locks that are still valid, and granting them again
      would give a second owner a quorum (the spec's "delayed restart", enforced by the node itself).
      With fencing, the keys of the resources' fencing counters follow the resource keys, and a grant
-     also reports the highest counter: the first phase of handing out a fencing token.
+     also reports the highest counter: the first phase of handing out a fencing token. A counter key
+     that holds anything but a counter (a string of digits without a TTL, as the fence script writes) is
+     foreign too: it is never read as 0.
      KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
      ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
      for none   ARGV[4] '1' with fencing, else '0' or absent
      Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
-     any key holds another owner's token, -1 if the node is inside its restart grace (nothing is changed
-     then). ]]
+     any key holds another owner's token, -1 if the node is inside its restart grace, -2 if a key is
+     foreign (nothing is changed in these three cases). ]]
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
@@ -28,7 +34,10 @@ for i = 1, resourceCount do
   if value == false then
     missing = missing + 1
   elseif value ~= token then
-    -- Another owner's token, or a key of another type: held either way, and left alone.
+    -- Not ours either way, and left alone: another owner's lock, or a key that is not a lock at all.
+    if type(value) ~= 'string' or redis.call('PTTL', KEYS[i]) == -1 then
+      return -2
+    end
     return 0
   end
 end
@@ -39,14 +48,22 @@ if missing > 0 and restartGraceMs > 0 then
     return -1
   end
 end
+local highest = 0
+if isFencing then
+  for i = resourceCount + 1, #KEYS do
+    local counter = redis.pcall('GET', KEYS[i])
+    if counter ~= false then
+      if type(counter) ~= 'string' or not string.match(counter, '^[1-9][0-9]*$') or redis.call('PTTL', KEYS[i]) ~= -1 then
+        return -2
+      end
+      highest = math.max(highest, tonumber(counter))
+    end
+  end
+end
 for i = 1, resourceCount do
   redis.call('SET', KEYS[i], token, 'PX', ttlMs, 'NX')
 end
 if isFencing then
-  local highest = 0
-  for i = resourceCount + 1, #KEYS do
-    highest = math.max(highest, tonumber(redis.call('GET', KEYS[i])) or 0)
-  end
   return {1, highest}
 end
 return 1
@@ -54,13 +71,15 @@ return 1
 );
 
 /**
- * Parses the acquire script's reply: `'acquired'`, `'held'` (another owner holds a key) or
- * `'restarting'` (the node started less than the restart grace ago).
+ * Parses the acquire script's reply: `'acquired'`, `'held'` (another owner holds a key), `'restarting'`
+ * (the node started less than the restart grace ago) or `'foreign'` (a key holds something that is not a
+ * lock, or with fencing a counter key something that is not a counter).
  */
-export function parseAcquireReply(reply: unknown): 'acquired' | 'held' | 'restarting' {
+export function parseAcquireReply(reply: unknown): 'acquired' | 'held' | 'restarting' | 'foreign' {
   if (reply === 1 || fenceCounterOf(reply) !== undefined) return 'acquired';
   if (reply === 0) return 'held';
   if (reply === -1) return 'restarting';
+  if (reply === -2) return 'foreign';
   throw unexpectedReply('acquire', reply);
 }
 

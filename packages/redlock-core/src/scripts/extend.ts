@@ -11,11 +11,13 @@ export const extendScript = defineScript(
      Atomic, so nobody can slip in between the check and the writes.
      KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed
      Returns 1 if every key held our token and was extended, 2 if some were missing (set again when
-     re-seeding, else nothing changed), 0 if any key holds another owner's token (nothing changed). ]]
+     re-seeding, else nothing changed), 0 if any key holds another owner's token or is not a string
+     (nothing changed). ]]
 local token, ttlMs, reseed = ARGV[1], ARGV[2], ARGV[3] == '1'
 local missing = 0
 for i = 1, #KEYS do
-  local value = redis.call('GET', KEYS[i])
+  -- pcall: a key of another type is an error reply, never our token: not held, and left alone.
+  local value = redis.pcall('GET', KEYS[i])
   if value == false then
     missing = missing + 1
   elseif value ~= token then

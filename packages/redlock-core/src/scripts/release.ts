@@ -24,7 +24,8 @@ export const releaseScript = defineScript(
 local token, channelPrefix = ARGV[1], ARGV[2] or ''
 local deleted = 0
 for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == token then
+  -- pcall: a key of another type is an error reply, never our token, and is left alone.
+  if redis.pcall('GET', KEYS[i]) == token then
     deleted = deleted + redis.call('DEL', KEYS[i])
   end
   if channelPrefix ~= '' then

@@ -16,6 +16,14 @@ const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScrip
 /** The token a {@link refusingNode} reports for every key: some other owner's. */
 export const OTHER_OWNER_TOKEN = 'another-owner';
 
+/** A key's type, as TYPE reports it. Lock keys and fencing counters are strings; the others are data a test plants. */
+export type FakeKeyType = 'string' | 'hash' | 'list' | 'set' | 'zset';
+
+/** The error Redis replies to GET on a key of another type. */
+function wrongTypeError(): Error {
+  return new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+}
+
 /**
  * How the fake runs a script it does not know by name: `keyspace` is the server's state (keys, `runId`,
  * `uptimeMs`), `keys` and `args` are the call's. Return the reply, or throw the server's error.
@@ -79,10 +87,13 @@ function createRunId(): string {
  */
 export class FakeKeyspace {
   readonly #clock: ServerClock;
-  readonly #entries = new Map<string, { value: string; expiresAtMs: number }>();
+  readonly #entries = new Map<string, { type: FakeKeyType; value: string; expiresAtMs: number }>();
   /** SHA1s of the scripts this server has cached (by EVAL or SCRIPT LOAD). */
   readonly scripts = new Set<string>();
-  /** Makes every absent key look held by {@link OTHER_OWNER_TOKEN}, so no acquisition ever succeeds. */
+  /**
+   * Makes every absent key look like another owner's lock (a string with a TTL holding
+   * {@link OTHER_OWNER_TOKEN}), so no acquisition ever succeeds. Fencing counters are not affected.
+   */
   isHeldByAnotherOwner = false;
   /**
    * The server's `run_id` (INFO server): a new one on every {@link restart}, which is how a client can
@@ -116,14 +127,41 @@ export class FakeKeyspace {
     this.startedAtMs = this.#clock.now();
   }
 
-  /** The key's value, or `undefined` once absent; a key is gone from the moment its TTL runs out. */
+  /**
+   * The key's value, or `undefined` once absent (GET); a key is gone from the moment its TTL runs out.
+   * Throws WRONGTYPE, as GET does, for a key of another type.
+   */
   get(key: string): string | undefined {
-    return this.#live(key)?.value ?? (this.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined);
+    const entry = this.#live(key);
+    if (entry !== undefined && entry.type !== 'string') throw wrongTypeError();
+    return entry?.value ?? (this.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined);
   }
 
-  /** Sets a key, for `ttlMs` or for ever (like another owner's key seeded by a test). */
+  /**
+   * Sets a string key, for `ttlMs` or for ever. Every lock key has a TTL; without one the key is no lock
+   * (a fencing counter, or data that is not ours).
+   */
   set(key: string, value: string, ttlMs = Infinity): void {
-    this.#entries.set(key, { value, expiresAtMs: this.#clock.now() + ttlMs });
+    this.#entries.set(key, { type: 'string', value, expiresAtMs: this.#clock.now() + ttlMs });
+  }
+
+  /** Creates a key of another type than string, for `ttlMs` or for ever, as HSET or RPUSH would. */
+  setOfType(key: string, type: Exclude<FakeKeyType, 'string'>, ttlMs = Infinity): void {
+    this.#entries.set(key, { type, value: '', expiresAtMs: this.#clock.now() + ttlMs });
+  }
+
+  /** The key's type (TYPE), `'none'` when absent; an absent key on a node held by another owner is a string. */
+  typeOf(key: string): FakeKeyType | 'none' {
+    return this.#live(key)?.type ?? (this.isHeldByAnotherOwner ? 'string' : 'none');
+  }
+
+  /**
+   * What is stored at a key, if anything, ignoring {@link isHeldByAnotherOwner}: its type, its value (`''`
+   * for other types) and its remaining milliseconds (`Infinity` without a TTL).
+   */
+  peek(key: string): { readonly type: FakeKeyType; readonly value: string; readonly remainingMs: number } | undefined {
+    const entry = this.#live(key);
+    return entry === undefined ? undefined : { type: entry.type, value: entry.value, remainingMs: entry.expiresAtMs - this.#clock.now() };
   }
 
   /** Resets a live key's TTL (PEXPIRE). */
@@ -156,7 +194,7 @@ export class FakeKeyspace {
   }
 
   /** The entry of a key that has not expired; drops it once expired, as Redis does on access. */
-  #live(key: string): { value: string; expiresAtMs: number } | undefined {
+  #live(key: string): { type: FakeKeyType; value: string; expiresAtMs: number } | undefined {
     const entry = this.#entries.get(key);
     if (entry !== undefined && this.#clock.now() >= entry.expiresAtMs) {
       this.#entries.delete(key);
@@ -301,16 +339,22 @@ export class FakeNode implements RedisAdapter {
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
     if (script === 'inspect') {
-      // PTTL: -2 when absent, -1 without a TTL.
+      // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string.
       const key = keys[0] as string;
       const remainingMs = this.keyspace.pttl(key);
-      return remainingMs === undefined ? -2 : Number.isFinite(remainingMs) ? Math.ceil(remainingMs) : -1;
+      if (remainingMs === undefined) return -2;
+      return Number.isFinite(remainingMs) && this.keyspace.typeOf(key) === 'string' ? Math.ceil(remainingMs) : -1;
     }
     const [token, ttlArg] = args;
     if (token === undefined) throw new Error('ERR missing token');
     if (script === 'fence') {
-      // Raises each counter to at least the token, never lowers it.
-      for (const key of keys) if (Number(this.keyspace.get(key) ?? 0) < Number(token)) this.keyspace.set(key, token);
+      // All or nothing: -2 if any key holds something that is not a counter; else raises each counter to
+      // at least the token, never lowers it.
+      const counters = keys.map((key) => this.#counterAt(key));
+      if (counters.includes('foreign')) return -2;
+      keys.forEach((key, index) => {
+        if ((counters[index] as number) < Number(token)) this.keyspace.set(key, token);
+      });
       return 1;
     }
     const ttlMs = script === 'release' ? 0 : parseTtl(ttlArg);
@@ -320,26 +364,63 @@ export class FakeNode implements RedisAdapter {
         // With fencing, the counter keys follow the resource keys.
         const isFencing = args[3] === '1';
         const resourceKeys = isFencing ? keys.slice(0, keys.length / 2) : keys;
-        // Keys that already hold our token count as granted (the script ran before for this attempt).
-        if (resourceKeys.some((key) => keyspace.get(key) !== undefined && keyspace.get(key) !== token)) return 0;
-        const missing = resourceKeys.filter((key) => keyspace.get(key) === undefined);
+        // In key order, the first key that is neither missing nor ours decides: another owner's lock or a
+        // foreign key. Keys that already hold our token count as granted (the script ran before for this attempt).
+        const missing: string[] = [];
+        for (const key of resourceKeys) {
+          const state = this.#lockKeyState(key, token);
+          if (state === 'foreign') return -2;
+          if (state === 'held') return 0;
+          if (state === 'missing') missing.push(key);
+        }
         // Redis reports uptime in whole seconds, rounded down.
         const restartGraceMs = Number(args[2] ?? 0);
         if (missing.length > 0 && restartGraceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < restartGraceMs) return -1;
+        const counters = keys.slice(resourceKeys.length).map((key) => this.#counterAt(key));
+        if (counters.includes('foreign')) return -2;
         for (const key of missing) keyspace.set(key, token, ttlMs);
         if (!isFencing) return 1;
-        return [1, Math.max(0, ...keys.slice(resourceKeys.length).map((key) => Number(keyspace.get(key) ?? 0)))];
+        return [1, Math.max(0, ...(counters as number[]))];
       }
       case 'extend': {
-        if (keys.some((key) => keyspace.get(key) !== undefined && keyspace.get(key) !== token)) return 0;
+        // A key of another type is never ours: not held (the script reads it with pcall).
+        const valueOf = (key: string): string | undefined => {
+          const entry = keyspace.peek(key);
+          return entry === undefined ? (keyspace.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined) : entry.type === 'string' ? entry.value : '<not a string>';
+        };
+        if (keys.some((key) => valueOf(key) !== undefined && valueOf(key) !== token)) return 0;
         const missing = keys.filter((key) => keyspace.get(key) === undefined).length;
         if (missing > 0 && args[2] !== '1') return 2;
         for (const key of keys) keyspace.set(key, token, ttlMs);
         return missing > 0 ? 2 : 1;
       }
-      case 'release':
-        return keys.filter((key) => keyspace.get(key) === token).reduce((deleted, key) => deleted + keyspace.delete(key), 0);
+      case 'release': {
+        // A key of another type is never ours, and is left alone (the script reads it with pcall).
+        let deleted = 0;
+        for (const key of keys) if (keyspace.peek(key)?.type === 'string' && keyspace.get(key) === token) deleted += keyspace.delete(key);
+        return deleted;
+      }
     }
+  }
+
+  /**
+   * What a resource key is to the owner of `token`: a lock key is a string with a TTL, so a key that is
+   * neither missing nor ours is another owner's lock only if it is one; anything else is foreign.
+   */
+  #lockKeyState(key: string, token: string): 'missing' | 'ours' | 'held' | 'foreign' {
+    const type = this.keyspace.typeOf(key);
+    if (type === 'none') return 'missing';
+    if (type !== 'string') return 'foreign';
+    if (this.keyspace.get(key) === token) return 'ours';
+    return this.keyspace.pttl(key) === Infinity ? 'foreign' : 'held';
+  }
+
+  /** A fencing counter's value, 0 when absent, or `'foreign'` for anything the fence script did not write. */
+  #counterAt(key: string): number | 'foreign' {
+    const entry = this.keyspace.peek(key);
+    if (entry === undefined) return 0;
+    const isCounter = entry.type === 'string' && /^[1-9][0-9]*$/.test(entry.value) && entry.remainingMs === Infinity;
+    return isCounter ? Number(entry.value) : 'foreign';
   }
 }
 
@@ -399,13 +480,16 @@ export function keysOf(node: FakeNode): string[] {
   return node.keyspace.keys();
 }
 
-/** Whether `key` is live on `node`, optionally holding `token`. */
+/** Whether `key` is live on `node` as a string, optionally holding `token`. */
 export function hasKey(node: FakeNode, key: string, token?: string): boolean {
+  if (node.keyspace.typeOf(key) !== 'string') return false;
   const value = node.keyspace.get(key);
   return value !== undefined && value !== OTHER_OWNER_TOKEN && (token === undefined || value === token);
 }
 
 /** The nodes on which any key holds `token`: after a failed acquisition this must be empty. */
 export function nodesHoldingToken(nodes: readonly FakeNode[], token: string): number[] {
-  return nodes.flatMap((node, index) => (keysOf(node).some((key) => node.keyspace.get(key) === token) ? [index] : []));
+  return nodes.flatMap((node, index) =>
+    keysOf(node).some((key) => node.keyspace.typeOf(key) === 'string' && node.keyspace.get(key) === token) ? [index] : [],
+  );
 }

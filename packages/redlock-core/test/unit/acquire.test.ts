@@ -111,7 +111,7 @@ describe('resources and keys', () => {
   it('locks several resources all or nothing on each node', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
-    nodes[2]!.keyspace.set('b', OTHER_OWNER_TOKEN);
+    nodes[2]!.keyspace.set('b', OTHER_OWNER_TOKEN, 60_000);
     const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire(['a', 'b'], 1000));
     expect(lock.resources).toEqual(['a', 'b']);
     expect(keysOf(nodes[0]!).sort()).toEqual(['a', 'b']);
@@ -124,8 +124,8 @@ describe('resources and keys', () => {
   it('fails a multi-resource lock when a majority holds any one of the keys, leaving none of ours', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
-    nodes[1]!.keyspace.set('c', 'someone');
-    nodes[2]!.keyspace.set('a', 'someone');
+    nodes[1]!.keyspace.set('c', 'someone', 60_000);
+    nodes[2]!.keyspace.set('a', 'someone', 60_000);
     const error = await acquireError(clock, redlockOver(nodes, clock).acquire(['a', 'b', 'c'], 1000));
     expect(error.reason).toBe('held-by-another-owner');
     expect(error.message).toContain('"a", "b", "c"');

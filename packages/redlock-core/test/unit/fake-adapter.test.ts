@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { acquireScript } from '../../src/scripts/acquire.js';
 import { extendScript } from '../../src/scripts/extend.js';
+import { fenceScript } from '../../src/scripts/fence.js';
+import { inspectScript } from '../../src/scripts/inspect.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode, hangingNode, keysOf, noScriptOnceNode, refusingNode, slowNode } from '../support/fake-adapter.js';
@@ -10,13 +12,57 @@ describe('FakeNode', () => {
   it('acquires all or nothing, with the TTL as PX', async () => {
     const clock = new FakeClock();
     const node = grantingNode(clock);
-    node.keyspace.set('b', 'other');
+    node.keyspace.set('b', 'other', 1000);
     expect(await node.evalsha(acquireScript.sha1, ['a', 'b'], ['t', '100'])).toBe(0);
     expect(keysOf(node)).toEqual(['b']);
     expect(await node.evalsha(acquireScript.sha1, ['a', 'c'], ['t', '100'])).toBe(1);
     expect(node.keyspace.pttl('a')).toBe(100);
     await clock.advance(100);
     expect(keysOf(node)).toEqual(['b']);
+  });
+
+  it('refuses an acquisition with -2, setting nothing, at a key that is not a lock: another type or no TTL', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    node.keyspace.setOfType('h', 'hash', 1000);
+    node.keyspace.set('s', 'user-data');
+    node.keyspace.set('lock', 'other', 1000);
+    expect(await node.evalsha(acquireScript.sha1, ['a', 'h'], ['t', '100'])).toBe(-2);
+    expect(await node.evalsha(acquireScript.sha1, ['a', 's'], ['t', '100'])).toBe(-2);
+    // The first key that is neither missing nor ours decides, as in the script.
+    expect(await node.evalsha(acquireScript.sha1, ['lock', 's'], ['t', '100'])).toBe(0);
+    expect(keysOf(node).sort()).toEqual(['h', 'lock', 's']);
+  });
+
+  it('reads fencing counters only when they are counters: -2 and nothing set otherwise', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    node.keyspace.set('c1', '4');
+    expect(await node.evalsha(acquireScript.sha1, ['a', 'c1'], ['t', '100', '0', '1'])).toEqual([1, 4]);
+    node.keyspace.set('c2', '4', 1000);
+    expect(await node.evalsha(acquireScript.sha1, ['b', 'c2'], ['t', '100', '0', '1'])).toBe(-2);
+    expect(keysOf(node).sort()).toEqual(['a', 'c1', 'c2']);
+  });
+
+  it('raises counters all or nothing, refusing with -2 when any key is not a counter', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    node.keyspace.set('c1', '4');
+    node.keyspace.setOfType('c2', 'hash');
+    expect(await node.evalsha(fenceScript.sha1, ['c1', 'c2', 'c3'], ['7'])).toBe(-2);
+    expect([node.keyspace.get('c1'), node.keyspace.get('c3')]).toEqual(['4', undefined]);
+    expect(await node.evalsha(fenceScript.sha1, ['c1', 'c3'], ['7'])).toBe(1);
+    expect([node.keyspace.get('c1'), node.keyspace.get('c3'), node.keyspace.pttl('c3')]).toEqual(['7', '7', Infinity]);
+  });
+
+  it('inspects a key that is not a lock as -1, a lock as its milliseconds left and a missing key as -2', async () => {
+    const clock = new FakeClock();
+    const node = grantingNode(clock);
+    node.keyspace.setOfType('h', 'hash', 1000);
+    node.keyspace.set('s', 'user-data');
+    node.keyspace.set('lock', 'other', 1000);
+    const replies = await Promise.all(['h', 's', 'lock', 'none'].map((key) => node.evalsha(inspectScript.sha1, [key], [])));
+    expect(replies).toEqual([-1, -1, 1000, -2]);
   });
 
   it('extends only when every key holds the token', async () => {

@@ -156,7 +156,7 @@ describe('hostile adapters', () => {
     ['an array [1]', [1]],
     ['null', null],
     ['undefined', undefined],
-    ['-2', -2],
+    ['-3', -3],
     ['2', 2],
     ['a Symbol', Symbol('1')],
     ['an object whose toJSON and toString throw', { toJSON: () => { throw new Error('toJSON'); }, toString: () => { throw new Error('toString'); } }],
@@ -273,14 +273,14 @@ describe('nodes that answer with a Redis error', () => {
     }
   });
 
-  it('treats a resource key held as another type as held by another owner, leaving it untouched', async () => {
+  it('treats a resource key held as another type as a foreign key, leaving it untouched', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
-    // A hash at the key: EXISTS sees it, so the acquire script refuses without touching it.
-    for (const node of nodes) node.keyspace.set('r', '<hash>');
+    // A hash at the key: the acquire script's GET fails on it, so it refuses without touching it.
+    for (const node of nodes) node.keyspace.setOfType('r', 'hash');
     const error = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 1000)).catch((failure: unknown) => failure);
-    expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
-    for (const node of nodes) expect(node.keyspace.get('r')).toBe('<hash>');
+    expect((error as LockAcquireError).reason).toBe('foreign-key');
+    for (const node of nodes) expect(node.keyspace.typeOf('r')).toBe('hash');
     expect(nodes[0]?.callsTo('acquire')[0]?.script).toBe(acquireScript.name);
   });
 });

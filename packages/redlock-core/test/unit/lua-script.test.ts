@@ -3,6 +3,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { RedisAdapter } from '../../src/index.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { extendScript, parseExtendReply } from '../../src/scripts/extend.js';
+import { parseFenceReply } from '../../src/scripts/fence.js';
+import { parseInspectReply } from '../../src/scripts/inspect.js';
 import { defineScript, runScript, unexpectedReply } from '../../src/scripts/lua-script.js';
 import { parseReleaseReply, releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -121,10 +123,11 @@ describe('runScript', () => {
 });
 
 describe('reply parsers', () => {
-  it('parses the acquire reply: 1 acquired, 0 held, -1 restarting', () => {
+  it('parses the acquire reply: 1 acquired, 0 held, -1 restarting, -2 foreign', () => {
     expect(parseAcquireReply(1)).toBe('acquired');
     expect(parseAcquireReply(0)).toBe('held');
     expect(parseAcquireReply(-1)).toBe('restarting');
+    expect(parseAcquireReply(-2)).toBe('foreign');
   });
 
   it('parses the extend reply: 1 extended, 2 missing, 0 not held', () => {
@@ -133,13 +136,27 @@ describe('reply parsers', () => {
     expect(parseExtendReply(0)).toBe('not-held');
   });
 
+  it('parses the fence reply: 1 fenced, -2 foreign, anything else unexpected', () => {
+    expect(parseFenceReply(1)).toBe('fenced');
+    expect(parseFenceReply(-2)).toBe('foreign');
+    for (const reply of [0, -1, 2, '1', null]) expect(() => parseFenceReply(reply)).toThrow(/^Unexpected reply to the fence script: /);
+  });
+
+  it('parses the inspect reply: milliseconds left, -2 free, -1 foreign, anything else unexpected', () => {
+    expect(parseInspectReply(1500)).toBe(1500);
+    expect(parseInspectReply(0)).toBe(0);
+    expect(parseInspectReply(-2)).toBe('free');
+    expect(parseInspectReply(-1)).toBe('foreign');
+    for (const reply of [-3, 1.5, '10', null]) expect(() => parseInspectReply(reply)).toThrow(/^Unexpected reply to the inspect script: /);
+  });
+
   it('parses the release reply: any deleted key is released, none is not held', () => {
     expect(parseReleaseReply(0, 2)).toBe('not-held');
     expect(parseReleaseReply(1, 2)).toBe('released');
     expect(parseReleaseReply(2, 2)).toBe('released');
   });
 
-  it.each([['1'], [null], [true], [3], [-2], [[1]], ['OK'], [undefined]])(
+  it.each([['1'], [null], [true], [3], [-3], [[1]], ['OK'], [undefined]])(
     'rejects the unexpected acquire and extend reply %j with a TypeError naming the script',
     (reply) => {
       expect(() => parseAcquireReply(reply)).toThrow(TypeError);

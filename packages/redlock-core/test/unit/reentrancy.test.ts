@@ -124,3 +124,23 @@ describe('re-entrant acquisition', () => {
     await expect(redlock.acquire('a', 1_000, { reentrant: outer })).rejects.toThrow(RangeError);
   });
 });
+
+describe('a late grant under re-entrant handles', () => {
+  it('leaves the key of a node that answered after the outer handle was released, while an inner handle holds', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    for (const node of nodes.slice(3)) node.latencyMs = 30;
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const outer = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    const inner = await clock.runUntilSettled(redlock.acquire('r', 5_000, { reentrant: outer }));
+    await clock.runUntilSettled(outer.release());
+    // The two slow nodes answer "acquired" now, after the outer handle let go.
+    await clock.advance(40);
+    expect(inner.state).toBe('held');
+    expect(nodes.map((node) => hasKey(node, 'r', inner.token))).toEqual([true, true, true, true, true]);
+    expect(nodes.flatMap((node) => node.callsTo('release'))).toEqual([]);
+    await clock.runUntilSettled(inner.release());
+    await clock.advance(100);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+});

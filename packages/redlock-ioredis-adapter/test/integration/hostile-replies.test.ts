@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { type Lock, LockAcquireError, LockExtendError, LockReleaseError, Redlock, type RedlockOptions } from 'redlock-core';
+import { type Lock, LockAcquireError, LockExtendError, Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { canInjectFaults, itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
@@ -94,12 +94,17 @@ describe('hostile resource names on real Redis', () => {
     expect(await releasedEverywhere(lock)).toBe(NODE_COUNT);
     expect(await keysOfTest()).toEqual([]);
 
-    await admins[0]?.set(prefix + name, 'someone');
-    await admins[1]?.set(prefix + name, 'someone');
-    await admins[2]?.set(prefix + name, 'someone');
+    await admins[0]?.set(prefix + name, 'someone', 'PX', 60_000);
+    await admins[1]?.set(prefix + name, 'someone', 'PX', 60_000);
+    await admins[2]?.set(prefix + name, 'someone', 'PX', 60_000);
     const error = await redlock.acquire(name, TTL_MS).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(LockAcquireError);
     expect((error as Error).message.length).toBeLessThan(300);
+    await Promise.all(admins.map((admin) => admin.del(prefix + name)));
+    await Promise.all(admins.map((admin) => admin.hset(prefix + name, 'field', 'value')));
+    const foreign = await redlock.acquire(name, TTL_MS).catch((failure: unknown) => failure);
+    expect((foreign as LockAcquireError).reason).toBe('foreign-key');
+    expect((foreign as Error).message.length).toBeLessThan(300);
     await Promise.all(admins.map((admin) => admin.del(prefix + name)));
     expect(await keysOfTest()).toEqual([]);
   });
@@ -198,17 +203,17 @@ describe('nodes that answer with Redis errors', () => {
     expect(await keysOfTest()).toEqual([]);
   });
 
-  it('treats a resource key that exists as a hash as held by another owner, and leaves it alone', async () => {
+  it('reports a resource key that exists as a hash as a foreign key, and leaves it alone', async () => {
     await Promise.all(admins.map((admin) => admin.hset(`${prefix}hash`, 'field', 'value')));
     const error = (await newRedlock().acquire('hash', TTL_MS).catch((failure: unknown) => failure)) as LockAcquireError;
     expect(error).toBeInstanceOf(LockAcquireError);
-    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.reason).toBe('foreign-key');
     expect(await Promise.all(admins.map((admin) => admin.hget(`${prefix}hash`, 'field')))).toEqual(Array(NODE_COUNT).fill('value'));
     await Promise.all(admins.map((admin) => admin.del(`${prefix}hash`)));
     expect(await keysOfTest()).toEqual([]);
   });
 
-  it('reports WRONGTYPE when our keys were replaced by hashes on a majority, and leaves no key of ours', async () => {
+  it('reads our keys replaced by hashes on a majority as a lost lock, and leaves the hashes alone', async () => {
     const lock = await newRedlock().acquire(['a', 'b'], TTL_MS);
     await eventually(() => holders(`${prefix}b`, lock.token), [0, 1, 2, 3, 4]);
     for (const admin of admins.slice(0, 3)) {
@@ -217,14 +222,15 @@ describe('nodes that answer with Redis errors', () => {
     }
     const extendError = (await lock.extend(TTL_MS).catch((failure: unknown) => failure)) as LockExtendError;
     expect(extendError).toBeInstanceOf(LockExtendError);
-    expect(extendError.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([0, 1, 2]);
-    for (const nodeError of extendError.nodeErrors) expect((nodeError.cause as Error).message).toMatch(/^WRONGTYPE /);
+    expect(extendError.isLost).toBe(true);
+    expect(extendError.nodes.map((node) => node.status)).toEqual(['not-held', 'not-held', 'not-held', 'extended', 'extended']);
+    expect(lock.state).toBe('lost');
 
-    // The release script deletes "a" before it meets the hash at "b" and fails there: no rollback.
-    const releaseError = await lock.release().catch((failure: unknown) => failure);
-    expect(releaseError).toBeInstanceOf(LockReleaseError);
+    // The release deletes what is still ours and never touches the hashes.
+    await (await lock.release()).settled;
     expect(await holders(`${prefix}a`, lock.token)).toEqual([]);
     expect(await holders(`${prefix}b`, lock.token)).toEqual([]);
+    for (const admin of admins.slice(0, 3)) expect(await admin.hget(`${prefix}b`, 'field')).toBe('value');
     await Promise.all(admins.map((admin) => admin.del(`${prefix}b`)));
     expect(await keysOfTest()).toEqual([]);
   });

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 // Test-only deep imports: the scripts are internal to the core, and this file checks them against real Redis.
 import { acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
 import { extendScript, parseExtendReply } from '../../../redlock-core/src/scripts/extend.js';
+import { fenceScript, parseFenceReply } from '../../../redlock-core/src/scripts/fence.js';
 import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scripts/inspect.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
 import {
@@ -42,7 +43,7 @@ async function valuesOf(keys: readonly string[]): Promise<(string | null)[]> {
   return Promise.all(keys.map((key) => client.get(key)));
 }
 
-describe.each([acquireScript, extendScript, releaseScript, inspectScript])('the $name script', (script) => {
+describe.each([acquireScript, extendScript, releaseScript, fenceScript, inspectScript])('the $name script', (script) => {
   it('has the SHA1 that SCRIPT LOAD returns', async () => {
     await expect(client.script('LOAD', script.source)).resolves.toBe(script.sha1);
   });
@@ -90,12 +91,97 @@ describe('the acquire script', () => {
     expect(await client.pttl(keys[0] as string)).toBeLessThanOrEqual(5_000);
   });
 
-  it('replies 0 and leaves alone a key of another type', async () => {
-    const keys = keysFor('acquire-hash', 1);
-    await client.hset(keys[0] as string, 'field', TOKEN);
+  it.each<[string, (key: string) => Promise<unknown>]>([
+    ['a hash', (key) => client.hset(key, 'field', TOKEN)],
+    ['a hash with a TTL', async (key) => client.multi().hset(key, 'field', TOKEN).pexpire(key, 10_000).exec()],
+    ['a list', (key) => client.rpush(key, TOKEN)],
+    ['a set', (key) => client.sadd(key, TOKEN)],
+    ['a sorted set', (key) => client.zadd(key, 1, TOKEN)],
+    ['a stream', (key) => client.xadd(key, '*', 'field', TOKEN)],
+    ['a string without a TTL', (key) => client.set(key, OTHER_TOKEN)],
+  ])('replies -2 (foreign) and changes nothing when a key holds %s, which is no lock', async (kind, plant) => {
+    const keys = keysFor(`acquire-foreign-${kind.replaceAll(' ', '-')}`, 2);
+    await plant(keys[1] as string);
+    const type = await client.type(keys[1] as string);
+    const ttlMs = await client.pttl(keys[1] as string);
+    const reply = await run(acquireScript, keys, [TOKEN, '10000']);
+    expect(reply).toBe(-2);
+    expect(parseAcquireReply(reply)).toBe('foreign');
+    expect(await client.exists(keys[0] as string)).toBe(0);
+    expect(await client.type(keys[1] as string)).toBe(type);
+    expect(Math.sign(await client.pttl(keys[1] as string))).toBe(Math.sign(ttlMs));
+    await client.del(keys[1] as string);
+  });
+
+  it("replies 0 (held) for a string with a TTL that is not our token: another client's lock", async () => {
+    const keys = keysFor('acquire-other-lock', 1);
+    await client.set(keys[0] as string, 'not-a-token-of-ours', 'PX', 10_000);
     await expect(run(acquireScript, keys, [TOKEN, '10000'])).resolves.toBe(0);
-    expect(await client.type(keys[0] as string)).toBe('hash');
-    await client.del(keys[0] as string);
+  });
+
+  it('with fencing, replies {1, highest counter} and reads a missing counter as 0', async () => {
+    const keys = keysFor('acquire-fenced', 4);
+    await client.set(keys[2] as string, '41');
+    const reply = await run(acquireScript, keys, [TOKEN, '10000', '0', '1']);
+    expect(reply).toEqual([1, 41]);
+    expect(parseAcquireReply(reply)).toBe('acquired');
+    expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN, '41', null]);
+    await client.del(keys[2] as string);
+  });
+
+  it.each<[string, (key: string) => Promise<unknown>]>([
+    ['a string with a TTL (a lock)', (key) => client.set(key, '41', 'PX', 10_000)],
+    ['a string that is not a number', (key) => client.set(key, 'user-data')],
+    ['a number with a leading zero', (key) => client.set(key, '041')],
+    ['a negative number', (key) => client.set(key, '-1')],
+    ['a hash', (key) => client.hset(key, 'field', '41')],
+  ])('with fencing, replies -2 (foreign) and sets nothing when a counter key holds %s', async (kind, plant) => {
+    const keys = keysFor(`acquire-fenced-foreign-${kind.replaceAll(' ', '-')}`, 2);
+    await plant(keys[1] as string);
+    const type = await client.type(keys[1] as string);
+    await expect(run(acquireScript, keys, [TOKEN, '10000', '0', '1'])).resolves.toBe(-2);
+    expect(await client.exists(keys[0] as string)).toBe(0);
+    expect(await client.type(keys[1] as string)).toBe(type);
+    await client.del(keys[1] as string);
+  });
+});
+
+describe('the fence script', () => {
+  it('raises every counter to the token without a TTL, never lowers one, and replies 1', async () => {
+    const keys = keysFor('fence-raise', 3);
+    await client.set(keys[0] as string, '3');
+    await client.set(keys[1] as string, '9');
+    const reply = await run(fenceScript, keys, ['5']);
+    expect(reply).toBe(1);
+    expect(parseFenceReply(reply)).toBe('fenced');
+    expect(await valuesOf(keys)).toEqual(['5', '9', '5']);
+    for (const key of keys) expect(await client.pttl(key)).toBe(-1);
+    await client.del(...keys);
+  });
+
+  it.each<[string, (key: string) => Promise<unknown>]>([
+    ["another owner's lock (a string with a TTL)", (key) => client.set(key, OTHER_TOKEN, 'PX', 10_000)],
+    ['a number with a TTL', (key) => client.set(key, '1', 'PX', 10_000)],
+    ['a string that is not a number', (key) => client.set(key, 'user-data')],
+    ['a number with a leading zero', (key) => client.set(key, '01')],
+    ['a hash', (key) => client.hset(key, 'field', '1')],
+    ['a list', (key) => client.rpush(key, '1')],
+  ])('replies -2 (foreign) and changes no key, all or nothing, when one holds %s', async (kind, plant) => {
+    const keys = keysFor(`fence-foreign-${kind.replaceAll(' ', '-')}`, 3);
+    await client.set(keys[0] as string, '3');
+    await plant(keys[1] as string);
+    const type = await client.type(keys[1] as string);
+    const value = type === 'string' ? await client.get(keys[1] as string) : null;
+    const ttlMs = await client.pttl(keys[1] as string);
+    const reply = await run(fenceScript, keys, ['5']);
+    expect(reply).toBe(-2);
+    expect(parseFenceReply(reply)).toBe('foreign');
+    expect(await client.get(keys[0] as string)).toBe('3');
+    expect(await client.exists(keys[2] as string)).toBe(0);
+    expect(await client.type(keys[1] as string)).toBe(type);
+    if (type === 'string') expect(await client.get(keys[1] as string)).toBe(value);
+    expect(Math.sign(await client.pttl(keys[1] as string))).toBe(Math.sign(ttlMs));
+    await client.del(...keys);
   });
 });
 
@@ -180,14 +266,16 @@ describe('the release script', () => {
 });
 
 describe('the inspect script', () => {
-  it("replies the key's remaining TTL, -1 without one and -2 when absent, never its value", async () => {
-    const keys = keysFor('inspect', 3);
+  it("replies a lock's remaining TTL, -1 for a key that is not a lock and -2 when absent, never a value", async () => {
+    const keys = keysFor('inspect', 5);
     await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
     await client.set(keys[1] as string, TOKEN);
+    await client.multi().hset(keys[2] as string, 'field', TOKEN).pexpire(keys[2] as string, 10_000).exec();
+    await client.rpush(keys[3] as string, TOKEN);
     const replies = await Promise.all(keys.map((key) => run(inspectScript, [key], [])));
     expect(replies[0]).toBeGreaterThan(9_000);
-    expect(replies.slice(1)).toEqual([-1, -2]);
-    expect(replies.map(parseInspectReply).slice(1)).toEqual([Infinity, undefined]);
-    await client.del(keys[1] as string);
+    expect(replies.slice(1)).toEqual([-1, -1, -1, -2]);
+    expect(replies.map(parseInspectReply).slice(1)).toEqual(['foreign', 'foreign', 'foreign', 'free']);
+    await client.del(...keys.slice(1));
   });
 });

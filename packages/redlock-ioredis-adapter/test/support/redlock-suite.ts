@@ -325,8 +325,8 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
         await lock.release();
       }
       expect(tokens).toEqual([1, 2, 3, 4]);
-      await eventually(() => Promise.all(inspectors.map((client) => client.get(`{${prefix}ledger:7}:fence`))), Array(NODE_COUNT).fill('4'));
-      await Promise.all(inspectors.map((client) => client.del(`{${prefix}ledger:7}:fence`)));
+      await eventually(() => Promise.all(inspectors.map((client) => client.get(`{${prefix}ledger:7}:fencing-counter`))), Array(NODE_COUNT).fill('4'));
+      await Promise.all(inspectors.map((client) => client.del(`{${prefix}ledger:7}:fencing-counter`)));
     });
 
     it('re-enters a held lock for its owner, keeping the keys until the last handle is released', async () => {
