@@ -297,7 +297,13 @@ export class Lock {
         ).outcome;
       });
       await Promise.all(reseeds.filter((_, nodeIndex) => vote.outcomes[nodeIndex] !== undefined));
-      return this;
+      // Re-seeding took its time after the decision: resolve only with validity left.
+      if (this.remainingValidityMs > 0) return this;
+      throw new LockExtendError(`Could not extend ${this.#describe()}: no validity left after ${Math.round(clock.now() - start)} ms`, {
+        resources: this.resources,
+        nodes: await Promise.all(calls.map((call) => call.outcome)),
+        isLost: false,
+      });
     }
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
     const outcomes = await Promise.all(calls.map((call) => call.outcome));

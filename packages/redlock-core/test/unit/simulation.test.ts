@@ -20,6 +20,10 @@ class Tally {
   calls = 0;
   subscribes = 0;
   lostReplies = 0;
+  /** Locks handed over to a re-entrant handle before the first one was released. */
+  reentries = 0;
+  /** Operations that ended with a node taken out of service by the client's circuit breaker. */
+  nodesSeenDown = 0;
   readonly faults = new Map<string, number>();
   readonly errors = new Map<string, number>();
 
@@ -30,6 +34,8 @@ class Tally {
     this.calls += history.calls.length;
     this.subscribes += history.calls.filter((call) => call.script === 'subscribe').length;
     this.lostReplies += history.calls.filter((call) => call.replied === undefined).length;
+    this.reentries += history.locks.filter((lock, index) => history.locks.slice(0, index).some((earlier) => earlier.token === lock.token)).length;
+    this.nodesSeenDown += history.nodesSeenDown;
     for (const fault of history.spec.faults) {
       const name = fault.kind === 'crash' ? `crash-${fault.persistence ? 'persistent' : 'empty-delayed'}` : fault.kind;
       this.faults.set(name, (this.faults.get(name) ?? 0) + 1);
@@ -43,6 +49,7 @@ class Tally {
     return (
       `${this.worlds} worlds (seed ${seed}): ${this.locks} locks, ${this.commits} writes under a lock, ` +
       `${this.calls} node calls (${this.subscribes} SUBSCRIBEs; ${this.lostReplies} never answered); ` +
+      `${this.reentries} re-entrant hand-offs; ${this.nodesSeenDown} nodes seen down by a circuit breaker; ` +
       `faults: ${faults}; typed errors: ${errors}`
     );
   }
@@ -83,6 +90,11 @@ describe('simulation: faults Redlock survives', () => {
       parameters,
     );
     console.log(`Safety: ${tally.describe(parameters.seed)}`);
+    // The worlds must reach the paths this property is there to check, not only pass.
+    if (parameters.numRuns >= 100) {
+      expect(tally.reentries).toBeGreaterThan(0);
+      expect(tally.nodesSeenDown).toBeGreaterThan(0);
+    }
   }, SIMULATION_TIMEOUT_MS);
 
   it('gives one client every lock, extension and write while only a minority of nodes is faulty', async () => {

@@ -93,7 +93,9 @@ export function orderedFencedPairs(history: History): FencedPair[] {
   return fenced.flatMap((earlier) =>
     fenced.flatMap((later) => {
       const resources = earlier.resources.filter((resource) => later.resources.includes(resource));
-      return resources.length > 0 && earlier.handedOutAt.order < later.calledAt.order ? [{ earlier, later, resources }] : [];
+      // A re-entrant handle shares its hold's token, fencing token included: it is no later acquisition.
+      const isSameHold = earlier.token === later.token;
+      return resources.length > 0 && !isSameHold && earlier.handedOutAt.order < later.calledAt.order ? [{ earlier, later, resources }] : [];
     }),
   );
 }
@@ -113,6 +115,8 @@ export function checkHistory(history: History): Violation[] {
   history.locks.forEach((a, index) => {
     for (const b of history.locks.slice(index + 1)) {
       if (!a.resources.some((resource) => b.resources.includes(resource))) continue;
+      // Handles with one token are one hold: a re-entrant acquisition by the same owner.
+      if (a.token === b.token) continue;
       const overlap = overlapOf(intervals.get(a.id) ?? [], intervals.get(b.id) ?? []);
       if (overlap !== undefined) {
         violations.push({

@@ -63,7 +63,11 @@ const DEFAULT_SHAPE: WorldShape = {
  * zero, and a lock held for no time meets no fault.
  */
 const durationMs = (min: number, max: number): fc.Arbitrary<number> => fc.noBias(fc.integer({ min, max }));
-const share = (min: number, max: number): fc.Arbitrary<number> => fc.noBias(fc.double({ min, max, noNaN: true }));
+/**
+ * A share drawn uniformly from [min, max], in steps of a thousandth of the range. Not `fc.double`, whose
+ * draws crowd near zero (it picks among representable doubles), which made most holds and work 0 ms.
+ */
+const share = (min: number, max: number): fc.Arbitrary<number> => fc.noBias(fc.integer({ min: 0, max: 1000 })).map((step) => min + ((max - min) * step) / 1000);
 
 /** A clock rate within the drift bound for one side (client and node together stay within `DRIFT_FACTOR`), biased to its ends. */
 const rateWithinDrift = (): fc.Arbitrary<number> =>
@@ -90,13 +94,18 @@ function opArbitrary(shape: WorldShape): fc.Arbitrary<OpSpec> {
       startAfterMs,
       holdShare: share(shape.minHoldShare, Math.max(shape.minHoldShare, 1.5)),
       extendShare: fc.option(share(0.2, 1.5), { nil: undefined }),
+      reenterShare: fc.option(share(0, 1), { nil: undefined, freq: 3 }),
     })
-    .map(({ holdShare, extendShare, ...op }): OpSpec => ({
-      kind: 'acquire',
-      ...op,
-      holdMs: Math.round(op.ttlMs * holdShare),
-      extendEveryMs: extendShare === undefined ? undefined : Math.max(1, Math.round(op.ttlMs * extendShare)),
-    }));
+    .map(({ holdShare, extendShare, reenterShare, ...op }): OpSpec => {
+      const holdMs = Math.round(op.ttlMs * holdShare);
+      return {
+        kind: 'acquire',
+        ...op,
+        holdMs,
+        extendEveryMs: extendShare === undefined ? undefined : Math.max(1, Math.round(op.ttlMs * extendShare)),
+        ...(reenterShare === undefined ? {} : { reenterAfterMs: Math.round(holdMs * reenterShare) }),
+      };
+    });
   const withUsing = fc
     .record({
       resources,

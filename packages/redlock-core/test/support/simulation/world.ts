@@ -48,7 +48,9 @@ export interface ClientSpec {
 /**
  * One use of the lock, each a read-modify-write of a counter per resource under the lock:
  * - `acquire`: by hand; reads the counters, holds for `holdMs` (calling `extend()` every `extendEveryMs`
- *   if set, possibly too late), writes them back if `lock.state` is still `'held'`, then releases.
+ *   if set, possibly too late), writes them back if `lock.state` is still `'held'`, then releases. With
+ *   `reenterAfterMs`, it re-enters the lock that long into the hold (`{ reentrant: lock }`) and releases
+ *   the first handle at once, going on with the second: the hold must survive that, late answers included.
  * - `using`: reads the counters, works `workMs` in steps of `stepMs` checking the signal, writes them back
  *   if the signal has not aborted; auto-extension keeps the lock meanwhile.
  * Either asks for a fencing token (`{ fencing: true }`) when `fencing` is set; absent, it does not.
@@ -62,6 +64,7 @@ export type OpSpec =
       readonly holdMs: number;
       readonly extendEveryMs: number | undefined;
       readonly fencing?: boolean;
+      readonly reenterAfterMs?: number;
     }
   | {
       readonly kind: 'using';
@@ -187,6 +190,8 @@ export interface History {
   readonly untypedErrors: string[];
   /** Typed errors by class name. */
   readonly typedErrors: Map<string, number>;
+  /** How many times an operation ended with a node counted down by its client's circuit breaker. */
+  nodesSeenDown: number;
   /** Set when the clients did not all finish: the core hung, or spun past the time limit. */
   hang: string | undefined;
   readonly calls: readonly CallRecord[];
@@ -218,6 +223,7 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     counters: new Map(),
     untypedErrors: [],
     typedErrors: new Map(),
+    nodesSeenDown: 0,
     hang: undefined,
     calls,
     faultsInjected: spec.faults.length,
@@ -377,6 +383,7 @@ async function runClient(context: ClientContext): Promise<void> {
         log(`client ${clientIndex}: UNTYPED ${text}`);
       }
     }
+    history.nodesSeenDown += context.redlock.nodeHealth().filter((node) => node.state === 'down').length;
   }
 }
 
@@ -394,15 +401,29 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
     throw error;
   });
   acquisition.finish(lock.token);
-  const record = observeLock(context, lock, acquisition, 'acquire');
-  const read = readCounters(context, op.resources);
+  let record = observeLock(context, lock, acquisition, 'acquire');
+  let read = readCounters(context, op.resources);
   let heldMs = 0;
+  let handle = lock;
   while (heldMs < op.holdMs) {
-    const stepMs = Math.min(op.extendEveryMs ?? Infinity, op.holdMs - heldMs);
+    const untilReentry = op.reenterAfterMs !== undefined && handle === lock && op.reenterAfterMs > heldMs ? op.reenterAfterMs - heldMs : Infinity;
+    const stepMs = Math.min(op.extendEveryMs ?? Infinity, op.holdMs - heldMs, untilReentry);
     await wait(clientClock, stepMs);
     heldMs += stepMs;
+    if (stepMs === untilReentry) {
+      // Another handle on the hold, then the first one goes: the keys must stay until the second does.
+      const inner = await redlock.acquire(op.resources, op.ttlMs, { reentrant: lock }).catch(() => undefined);
+      if (inner === undefined) break;
+      const reentry: Acquisition = { op, calledAt: context.now(), finish: () => undefined };
+      const innerRecord = observeLock(context, inner, reentry, 'acquire');
+      await lock.release();
+      handle = inner;
+      record = innerRecord;
+      read = readCounters(context, op.resources);
+      continue;
+    }
     if (heldMs < op.holdMs && op.extendEveryMs !== undefined) {
-      const isLost = await lock.extend(op.ttlMs).then(
+      const isLost = await handle.extend(op.ttlMs).then(
         () => false,
         (error: unknown) => {
           if (!(error instanceof LockExtendError)) throw error;
@@ -412,8 +433,8 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
       if (isLost) break;
     }
   }
-  if (lock.state === 'held') commit(context, record, read);
-  await lock.release();
+  if (handle.state === 'held') commit(context, record, read);
+  await handle.release();
 }
 
 async function acquireWithUsing(context: ClientContext, op: UsingOp): Promise<void> {
