@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type AcquireOptions, LockAcquireError, type RedisAdapter, Redlock, type RedlockOptions } from '../../src/index.js';
+import { type AcquireOptions, LockAcquireError, LockExtendError, type RedisAdapter, Redlock, type RedlockOptions } from '../../src/index.js';
 import { NodeState, ServerRegistry } from '../../src/node-state.js';
 import { callNode } from '../../src/quorum.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
@@ -134,5 +134,30 @@ describe('a rejection value that cannot be turned into a string', () => {
     const node = new NodeState({ adapter: { evalsha: reject, eval: reject }, timeoutMs: undefined }, 0, new ServerRegistry(false));
     const call = callNode(node, 50, clock, (adapter) => adapter.evalsha('sha1', [], []).then(() => 'done' as const));
     await expect(call.outcome).resolves.toMatchObject({ nodeIndex: 0, status: 'error' });
+  });
+});
+
+describe('an extension that re-seeded a node past its validity', () => {
+  // lock.ts extend(): after the quorum decided, it awaited the re-seeding of nodes that had lost our keys
+  // and then resolved, even when that took the rest of the validity: the lock came back "extended" with
+  // none left, and a re-entrant acquisition handed out a handle that had expired (found by the simulation
+  // once holds were drawn uniformly). Fix: resolve only if validity remains after re-seeding.
+  it('rejects without isLost instead of resolving with no validity left', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 40));
+    nodes[2]!.keyspace.delete('r');
+    nodes[0]!.latencyMs = 5;
+    nodes[1]!.latencyMs = 5;
+    const extension = lock.extend(40).catch((error: unknown) => error);
+    // Node 2 answers "missing" at once, then stops answering: its re-seed waits out the 50 ms node timeout.
+    await clock.advance(1);
+    nodes[2]!.hang();
+    const error = await clock.runUntilSettled(extension);
+    expect(error).toBeInstanceOf(LockExtendError);
+    expect(error).toMatchObject({ isLost: false });
+    expect((error as Error).message).toMatch(/^Could not extend "r": no validity left after \d+ ms$/);
+    expect(lock.state).toBe('expired');
   });
 });
