@@ -126,7 +126,7 @@ export async function runAttempt(
 
   // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
   // split the nodes between them from waking each other in lockstep.
-  const cleanup: Release = { keys, token, ttlMs, expiresAt: start + ttlMs, announce: false };
+  const cleanup: Release = { keys, token, ttlMs, keysExpireAt: start + ttlMs, announce: false };
   const releaseOn = (nodeIndex: number) => releaseOnNode(set, nodeIndex, cleanup);
 
   // Before the next attempt, remove our keys from every node that may hold them: all but those that

@@ -22,7 +22,7 @@ export interface Release {
    * Monotonic time after which the keys have expired on the node anyway: a failed release is sent again
    * until then, never after.
    */
-  readonly expiresAt: number;
+  readonly keysExpireAt: number;
   /** Whether to announce the release to waiters: true for a lock that was held, false for a failed attempt's cleanup. */
   readonly announce: boolean;
 }
@@ -50,7 +50,7 @@ export function releaseOnNode(
   const first = timeout === undefined ? send() : callNodeWithin(timeout, node, run, true);
   let pauseMs = FIRST_RELEASE_RETRY_MS;
   const retryAfterError = (outcome: ReleaseNodeOutcome): void => {
-    if (outcome.status !== 'error' || clock.now() + pauseMs >= release.expiresAt) return;
+    if (outcome.status !== 'error' || clock.now() + pauseMs >= release.keysExpireAt) return;
     const timer = clock.setTimeout(() => {
       pauseMs = Math.min(MAX_RELEASE_RETRY_MS, pauseMs * 2);
       void send().outcome.then(retryAfterError);

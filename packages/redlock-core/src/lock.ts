@@ -379,7 +379,7 @@ export class Lock {
   /** What a release of this hold removes, and until when it is worth sending again. */
   #releaseOf(announce: boolean): Parameters<typeof releaseOnNode>[2] {
     const hold = this.#hold;
-    return { keys: this.#keys, token: this.token, ttlMs: hold.ttlMs, expiresAt: hold.keysExpireAt, announce };
+    return { keys: this.#keys, token: this.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce };
   }
 
   async #releaseOnEveryNode(): Promise<ReleaseResult> {

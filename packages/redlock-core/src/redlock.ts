@@ -101,9 +101,13 @@ export class Redlock {
 
   /**
    * Acquires a lock, runs `routine` while keeping the lock extended, and always releases it at the end.
-   * The routine gets a `signal` that aborts, with a {@link LockLostError} as its `reason`, the moment the
-   * lock can no longer be guaranteed (with a {@link LockLimitError} when `maxExtensions` or `maxHoldMs` is
-   * reached, or with your reason when `options.signal` aborts), and the live {@link Lock}.
+   * The routine gets a `signal` that aborts, with a {@link LockLostError} as its `reason`, when the
+   * lock is found to be no longer guaranteed (with a {@link LockLimitError} when `maxExtensions` or
+   * `maxHoldMs` is reached, or with your reason when `options.signal` aborts), and the live {@link Lock}.
+   * A loss is found by the next extension, which starts when half the TTL of validity is left (0.9 s
+   * before the end of a 2 s lock, 4.8 s before the end of a 10 s one), or when the validity runs out; and
+   * the signal aborts only when the event loop runs its timers, which a stalled loop does late. Right
+   * before a write, check `lock.assertValid()`, which reads the monotonic clock at that moment.
    *
    * @returns What `routine` returns. If `routine` throws, rejects with that same error; if the release
    *   then fails too, its {@link LockReleaseError} is attached as the error's `releaseError` property.
@@ -114,9 +118,9 @@ export class Redlock {
    *
    * @example
    * ```ts
-   * const report = await redlock.using('reports:daily', 30_000, async (signal) => {
+   * const report = await redlock.using('reports:daily', 30_000, async (signal, lock) => {
    *   const rows = await loadRows({ signal });
-   *   signal.throwIfAborted(); // stop before writing if the lock was lost
+   *   lock.assertValid(); // throws if the validity is gone, even right after a stalled event loop
    *   return writeReport(rows);
    * });
    * ```
