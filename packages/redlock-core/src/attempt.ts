@@ -60,7 +60,7 @@ export async function runAttempt(
   };
   const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<AcquireStatus> => {
     const node = nodes[nodeIndex] as NodeState;
-    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs);
+    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
     return callNode(node, timeoutMs, clock, async (adapter, onNoScript) => {
       // A node may still be running the previous owner's release, sent with the one that freed the lead
       // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
@@ -80,7 +80,7 @@ export async function runAttempt(
     if (leadStatus === 'held') return 'held-at-lead';
     calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
   } else {
-    calls = callEveryNode(set, ttlMs, acquireOn);
+    calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireOn);
   }
   const vote = await collectVotes(
     calls.map((call) => call.outcome),
@@ -161,7 +161,7 @@ async function storeFencingToken(
   ttlMs: number,
   signal: AbortSignal | undefined,
 ): Promise<FenceNodeOutcome[] | undefined> {
-  const calls = callEveryNode(set, ttlMs, async (adapter, onNoScript) =>
+  const calls = callEveryNode(set, ttlMs, fenceKeys.length, async (adapter, onNoScript) =>
     parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScript)),
   );
   const vote = await collectVotes(

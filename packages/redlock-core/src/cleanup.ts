@@ -45,7 +45,7 @@ export function releaseOnNode(
   const node = set.nodes[nodeIndex] as NodeState;
   const { clock } = set.options;
   const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
-  const send = (): NodeCall<'released' | 'not-held'> => callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs), clock, run, true);
+  const send = (): NodeCall<'released' | 'not-held'> => callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), clock, run, true);
   // The first call may share the timer of a fan-out.
   const first = timeout === undefined ? send() : callNodeWithin(timeout, node, run, true);
   let pauseMs = FIRST_RELEASE_RETRY_MS;

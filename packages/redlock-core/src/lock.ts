@@ -265,7 +265,7 @@ export class Lock {
     const wallStart = clock.wallNow();
     const quorum = quorumOf(nodes.length);
     const args = (reseed: boolean): string[] => [this.token, String(ttlMs), reseed ? '1' : '0'];
-    const calls = callEveryNode(this.#set, ttlMs, (adapter, onNoScript) =>
+    const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter, onNoScript) =>
       runScript(adapter, extendScript, this.#keys, args(false), onNoScript).then(parseExtendReply),
     );
     const vote = await collectVotes(
@@ -292,7 +292,7 @@ export class Lock {
         if (status !== 'missing' || hold.isReleased) return;
         const node = nodes[nodeIndex] as NodeState;
         hold.written[nodeIndex] = true;
-        await callNode(node, nodeTimeoutMsFor(node, options, ttlMs), clock, (adapter, onNoScript) =>
+        await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), clock, (adapter, onNoScript) =>
           runScript(adapter, extendScript, this.#keys, args(true), onNoScript).then(parseExtendReply),
         ).outcome;
       });
@@ -386,7 +386,7 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const release = this.#releaseOf(true);
-    const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs);
+    const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
     const outcomes = this.#set.nodes.map((node, nodeIndex) =>
       hold.written[nodeIndex] === true

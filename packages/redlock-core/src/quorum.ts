@@ -158,13 +158,13 @@ export function callNodeWithin<S extends string>(
 }
 
 /**
- * One timer per distinct node timeout for a fan-out with `ttlMs`, rather than one per node: usually every
- * node has the same. Returns the timer a node's call joins.
+ * One timer per distinct node timeout for a fan-out with `ttlMs` over `keyCount` keys, rather than one per
+ * node: usually every node has the same. Returns the timer a node's call joins.
  */
-export function sharedTimeoutsFor(set: NodeSet, ttlMs: number): (node: NodeState) => SharedTimeout {
+export function sharedTimeoutsFor(set: NodeSet, ttlMs: number, keyCount: number): (node: NodeState) => SharedTimeout {
   const timeouts: SharedTimeout[] = [];
   return (node) => {
-    const timeoutMs = nodeTimeoutMsFor(node, set.options, ttlMs);
+    const timeoutMs = nodeTimeoutMsFor(node, set.options, ttlMs, keyCount);
     let timeout = timeouts.find((shared) => shared.timeoutMs === timeoutMs);
     if (timeout === undefined) {
       timeout = new SharedTimeout(set.options.clock, timeoutMs);
@@ -174,13 +174,14 @@ export function sharedTimeoutsFor(set: NodeSet, ttlMs: number): (node: NodeState
   };
 }
 
-/** Calls every node in parallel, each bounded by its timeout for `ttlMs`. */
+/** Calls every node in parallel, each bounded by its timeout for `ttlMs` and a call over `keyCount` keys. */
 export function callEveryNode<S extends string>(
   set: NodeSet,
   ttlMs: number,
+  keyCount: number,
   run: (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S>,
 ): NodeCall<S>[] {
-  const timeoutOf = sharedTimeoutsFor(set, ttlMs);
+  const timeoutOf = sharedTimeoutsFor(set, ttlMs, keyCount);
   return set.nodes.map((node) => callNodeWithin(timeoutOf(node), node, (adapter, onNoScript) => run(adapter, onNoScript, node.index)));
 }
 

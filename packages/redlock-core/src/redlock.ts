@@ -190,7 +190,7 @@ export class Redlock {
     const remaining: number[] = [];
     // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
     this.#throwIfMisconfigured();
-    const calls = callEveryNode(this.#set, 10_000, async (adapter, onNoScript, nodeIndex) => {
+    const calls = callEveryNode(this.#set, 10_000, keys.length, async (adapter, onNoScript, nodeIndex) => {
       const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScript));
       if (reply === 'free' || reply === 'foreign') return reply;
       remaining[nodeIndex] = reply;
@@ -277,7 +277,7 @@ export class Redlock {
     this.#throwIfMisconfigured();
     const { options, nodes } = this.#set;
     const { clock } = options;
-    const timeoutsMs = nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs));
+    const timeoutsMs = nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length));
     const leadNodeIndex = leadNodeIndexOf(keys, timeoutsMs);
     const attempts: AcquireAttempt[] = [];
     let watch: KeyWatch | undefined;

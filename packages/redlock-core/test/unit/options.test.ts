@@ -24,6 +24,15 @@ describe('defaultNodeTimeoutMs', () => {
   ])('derives the timeout of a %i ms TTL: %i ms', (ttlMs, expected) => {
     expect(defaultNodeTimeoutMs(ttlMs)).toBe(expected);
   });
+
+  it.each([
+    [1, 50],
+    [2, 51],
+    [1_001, 75],
+    [10_001, 300],
+  ])('gives a call over %i keys of a 10 s lock %i ms, since its script runs over every key', (keyCount, expected) => {
+    expect(defaultNodeTimeoutMs(10_000, keyCount)).toBe(expected);
+  });
 });
 
 describe('resolveOptions', () => {

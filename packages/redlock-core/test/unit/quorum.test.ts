@@ -192,7 +192,7 @@ describe('callNode', () => {
 describe('callEveryNode timeouts', () => {
   /** Runs the acquire script on every node of `set`, as an attempt does. */
   function acquireOnEveryNode(set: NodeSet) {
-    return callEveryNode(set, 1000, (adapter) => adapter.evalsha(acquireScript.sha1, ['k'], ['token', '1000']).then(parseAcquireReply));
+    return callEveryNode(set, 1000, 1, (adapter) => adapter.evalsha(acquireScript.sha1, ['k'], ['token', '1000']).then(parseAcquireReply));
   }
 
   it('uses one timer for nodes that share a timeout, and times out every node still pending when it fires', async () => {

@@ -109,6 +109,15 @@ describe('hostile resource names on real Redis', () => {
     expect(await keysOfTest()).toEqual([]);
   });
 
+  it('locks 10,000 resources at once at default options: the node timeout grows with the keys of a call', async () => {
+    const names = Array.from({ length: 10_000 }, (_, index) => `many:${index}:a-resource-name-of-some-length`);
+    const lock = await newRedlock({ nodeTimeoutMs: undefined }).acquire(names, 10_000);
+    expect(lock.attempts).toBe(1);
+    await lock.extend(10_000);
+    expect(await releasedEverywhere(lock)).toBe(NODE_COUNT);
+    expect(await keysOfTest()).toEqual([]);
+  });
+
   it.each<[string, string[]]>([
     ['unicode', ['訂單:42', '🔒', 'שלום', 'e\u0301', '\u00e9']],
     ['binary-looking', ['\u0000', '\r\n*1\r\n$4\r\nPING\r\n', '\u00ff', '-ERR x', '$-1']],
