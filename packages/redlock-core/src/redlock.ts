@@ -25,7 +25,7 @@ import {
   type LockInspection,
 } from './outcomes.js';
 import { quorumOf } from './quorum.js';
-import { type KeyWatch, leadNodeIndexOf, ReleaseNotifications, waitForRetry } from './release-notifications.js';
+import { type KeyWatch, leadNodeIndexOf, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
@@ -275,7 +275,7 @@ export class Redlock {
           if (watch === undefined && this.#notifications && outcome.nodes.some((node) => node.status === 'held')) {
             watch = this.#notifications.watch(keys, Math.max(...timeoutsMs), leadNodeIndex);
             if (!isLeadAnswering) watch.watchEveryNode();
-            await watch.ready;
+            await waitUntilListening(watch, signal);
             // The holder may have released before we listened: look once more, at no cost to the retries.
             wokenBy = 'release';
             continue;
