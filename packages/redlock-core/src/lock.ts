@@ -83,6 +83,8 @@ interface Hold {
   /** Extensions run concurrently; only the latest started one may set the validity. */
   extensionsStarted: number;
   extensionApplied: number;
+  /** See {@link Lock.afterRelease}. */
+  onReleased: ((keys: readonly string[]) => void) | undefined;
 }
 
 /**
@@ -144,6 +146,7 @@ export class Lock {
       releaseOutcomes: [],
       extensionsStarted: 0,
       extensionApplied: 0,
+      onReleased: undefined,
     };
   }
 
@@ -174,6 +177,15 @@ export class Lock {
    */
   covers(set: NodeSet, keys: readonly string[]): boolean {
     return set === this.#set && keys.every((key) => this.#keys.includes(key));
+  }
+
+  /**
+   * Calls `callback` with the keys each time the nodes answered a release of them (with a quorum or
+   * not), so that the next waiter of this process can try at once instead of waiting for a notification.
+   * @internal
+   */
+  afterRelease(callback: (keys: readonly string[]) => void): void {
+    this.#hold.onReleased = callback;
   }
 
   /**
@@ -325,6 +337,7 @@ export class Lock {
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(outcomes, ['released', 'not-held'], quorum);
+    this.#hold.onReleased?.(this.#keys);
     if (!vote.hasQuorum) {
       // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
       const nodes = await settled;
