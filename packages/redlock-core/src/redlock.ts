@@ -310,8 +310,7 @@ export class Redlock {
         if (outcome !== 'held-at-lead') {
           attempts.push(outcome);
           queue.recordFailure(outcome);
-          const leadStatus = outcome.nodes[leadNodeIndex]?.status;
-          if (queue.isLeadAnswering && (leadStatus === 'timeout' || leadStatus === 'error')) queue.stopAskingLeadFirst();
+          queue.noteLeadAnswer(outcome.nodes[leadNodeIndex]?.status);
           if (!isWoken) {
             waiter.failures += 1;
             if (waiter.failures > retryCount) throw this.#acquireError(request, attempts);

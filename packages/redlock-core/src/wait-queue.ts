@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import type { RetrySettings } from './options.js';
-import type { AcquireAttempt } from './outcomes.js';
+import type { AcquireAttempt, AcquireNodeOutcome } from './outcomes.js';
 import type { KeyWatch, ReleaseNotifications, ReleaseSource } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 
@@ -59,7 +59,7 @@ interface QueuedWaiter extends Waiter {
 export class WaitQueue implements ReleaseSource {
   /** The node a woken head asks first (see `leadNodeIndexOf`), fixed by the waiter that made the queue. */
   readonly leadNodeIndex: number;
-  /** Whether woken heads ask the lead node first: until it fails to answer. */
+  /** Whether woken heads ask the lead node first: while it answered the latest full attempt. */
   isLeadAnswering = true;
   /** The release notifications of the queue's keys, from the first time a head found the lock held. */
   watch: KeyWatch | undefined;
@@ -160,10 +160,14 @@ export class WaitQueue implements ReleaseSource {
     for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.push(attempt);
   }
 
-  /** Stops asking the lead node first, and watches every node, once the lead node failed to answer. */
-  stopAskingLeadFirst(): void {
-    this.isLeadAnswering = false;
-    this.watch?.watchEveryNode();
+  /**
+   * Notes how the lead node answered a full attempt: woken heads ask it first only while it answers, and
+   * once it failed, the watch covers every node for the rest of the queue's life.
+   */
+  noteLeadAnswer(status: AcquireNodeOutcome['status'] | undefined): void {
+    const isAnswering = status !== 'timeout' && status !== 'error';
+    if (!isAnswering && this.isLeadAnswering) this.watch?.watchEveryNode();
+    this.isLeadAnswering = isAnswering;
   }
 
   /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import type { AcquireAttempt } from '../../src/outcomes.js';
-import { SUBSCRIPTION_LINGER_MS } from '../../src/release-notifications.js';
+import { leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/release-notifications.js';
 import { WaitQueues } from '../../src/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode, grantingNode, keysOf } from '../support/fake-adapter.js';
@@ -309,6 +309,35 @@ describe('local wait queue: waiters of one Redlock on the same resources', () =>
     expect(sections.entered).toEqual([0, 1, 2, 3, 4, 5]);
     expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
     expect(new Set(tokens).size).toBe(6);
+  });
+
+  it('ask the lead node first again once it answers again', async () => {
+    const { clock, nodes, connections, local, other } = setup();
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    const third = new Redlock(
+      nodes.map((node) => node.connectAnotherClient()),
+      { clock, retryCount: 0 },
+    );
+    let held = await clock.runUntilSettled(other.acquire('orders:42', 10_000));
+    connections[lead]!.isDown = true;
+    const waiting = local.acquire('orders:42', 10_000);
+    // The first attempt finds the lead node down: woken heads would ask every node.
+    await clock.advance(10);
+    connections[lead]!.isDown = false;
+    // The timed retry at 200 ms hears from the lead node again.
+    await clock.advance(200);
+    const before = connections.map((connection) => connection.callsTo('acquire').length);
+    // The lock changes hands: the release wakes the head, which finds it taken again at the lead node.
+    const releasing = held.release();
+    const retaking = third.acquire('orders:42', 10_000);
+    await clock.runUntilSettled(releasing);
+    held = await clock.runUntilSettled(retaking);
+    await clock.advance(5);
+    const sent = connections.map((connection, nodeIndex) => connection.callsTo('acquire').length - before[nodeIndex]!);
+    expect(sent[lead]).toBeGreaterThan(0);
+    expect(sent.filter((_, nodeIndex) => nodeIndex !== lead)).toEqual([0, 0, 0, 0]);
+    void held.release();
+    expect((await settleOf(clock, waiting)).value?.state).toBe('held');
   });
 
   it('lose no waiter and leave nothing behind, whatever the options, aborts and other owners (property)', async () => {
