@@ -41,6 +41,8 @@ interface Hold {
   /** Extensions run concurrently; only the latest started one may set the validity. */
   extensionsStarted: number;
   extensionApplied: number;
+  /** See {@link Lock.afterRelease}. */
+  onReleased: ((keys: readonly string[]) => void) | undefined;
 }
 
 /**
@@ -109,6 +111,7 @@ export class Lock {
       releaseOutcomes: [],
       extensionsStarted: 0,
       extensionApplied: 0,
+      onReleased: undefined,
     };
   }
 
@@ -195,6 +198,16 @@ export class Lock {
   }
 
   /**
+   * Whether `value` is a lock handed out by a `Redlock`: a brand check on a private field, since an
+   * object made with `Object.create(Lock.prototype)` (or a spread copy of a lock) passes `instanceof`
+   * but has none of a lock's state.
+   * @internal
+   */
+  static isLock(value: unknown): value is Lock {
+    return typeof value === 'object' && value !== null && #hold in value;
+  }
+
+  /**
    * Whether this lock was handed out by the `Redlock` of `set` and covers `keys`.
    * @internal
    */
@@ -203,6 +216,15 @@ export class Lock {
     if (keys.length === 1) return this.#keys.includes(keys[0] as string);
     const own = new Set(this.#keys);
     return keys.every((key) => own.has(key));
+  }
+
+  /**
+   * Calls `callback` with the keys each time the nodes answered a release of them (with a quorum or
+   * not), so that the next waiter of this process can try at once instead of waiting for a notification.
+   * @internal
+   */
+  afterRelease(callback: (keys: readonly string[]) => void): void {
+    this.#hold.onReleased = callback;
   }
 
   /**
@@ -398,6 +420,7 @@ export class Lock {
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(outcomes, ['released', 'not-held'], quorum);
+    this.#hold.onReleased?.(this.#keys);
     if (!vote.hasQuorum) {
       // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
       const nodes = await settled;

@@ -23,7 +23,9 @@ export interface RedlockOptions {
    */
   readonly driftFactor?: number;
   /**
-   * How many more attempts `acquire()` makes after the first fails; `0` makes a single, non-blocking try.
+   * How many more attempts `acquire()` makes after the first fails; `0` makes a single, non-blocking try,
+   * which never queues. A call queued behind others of the same `Redlock` counts its retry pauses in which
+   * none of them acquired the lock instead (see `acquire()`).
    * @defaultValue `10`
    */
   readonly retryCount?: number;

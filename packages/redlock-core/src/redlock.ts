@@ -26,10 +26,11 @@ import {
   type LockInspection,
 } from './outcomes.js';
 import { callEveryNode, quorumOf } from './quorum.js';
-import { type KeyWatch, leadNodeIndexOf, ReleaseNotifications, waitForRetry } from './release-notifications.js';
+import { leadNodeIndexOf, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
 import { retryDelayMs } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
+import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
 
 /**
  * A Redlock client over N independent Redis nodes: a lock is held when a quorum (⌊N/2⌋+1) of nodes
@@ -54,6 +55,7 @@ export class Redlock {
   readonly quorum: number;
   readonly #set: NodeSet;
   readonly #notifications: ReleaseNotifications | undefined;
+  readonly #queues: WaitQueues;
   /** The settings of a call without options, resolved once: most calls pass none. */
   readonly #callDefaults: AcquireSettings;
 
@@ -67,6 +69,7 @@ export class Redlock {
     this.#set = createNodeSet(resolveNodes(nodes), resolveOptions(options));
     this.quorum = quorumOf(this.#set.nodes.length);
     this.#callDefaults = resolveAcquireOptions(undefined, this.#set.options);
+    this.#queues = new WaitQueues(this.#set.options.clock);
     this.#notifications = ReleaseNotifications.over(
       this.#set.nodes.map((node) => node.adapter),
       this.#set.options.clock,
@@ -79,11 +82,19 @@ export class Redlock {
    * quorum agreed with validity left. A failed attempt removes its keys from every node before the next
    * one, after `retryDelayMs` ± `retryJitterMs`.
    *
+   * Calls of this `Redlock` on the same resources (in any order) wait in a local queue, in the order they
+   * were made: only the first asks the nodes, and each release here hands the lock to the next at once.
+   * A queued call counts joining as its first try and, as a retry, each of its own retry pauses in which
+   * no call of the queue acquired the lock: it gives up after about `retryCount × retryDelayMs` while the
+   * lock stays held, never because the lock kept changing hands here. `retryCount: 0` (a single try) and
+   * re-entrant calls never queue. See the README's "Local wait queue".
+   *
    * @param resources - A resource name, or several to lock together.
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
    * @returns The held {@link Lock}; its validity is measured from the start of the attempt that succeeded.
-   * @throws {@link LockAcquireError} when every attempt failed; `signal.reason` when `signal` aborts;
-   *   `TypeError` or `RangeError` for bad arguments, before any node is called.
+   * @throws {@link LockAcquireError} when every attempt failed, or when its retries ran out in the queue
+   *   (`attempts` then holds the failed attempts made while it waited); `signal.reason` the moment `signal`
+   *   aborts, whatever it waits for; `TypeError` or `RangeError` for bad arguments, before any node is called.
    *
    * @example
    * ```ts
@@ -240,8 +251,9 @@ export class Redlock {
     const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options);
     const checkedTtlMs = checkTtl(ttlMs, driftFactor);
     const { reentrant } = settings;
-    if (reentrant !== undefined && !(reentrant instanceof Lock)) {
-      throw new TypeError(`Expected \`reentrant\` to be a Lock, got \`${typeof reentrant}\``);
+    if (reentrant !== undefined && !Lock.isLock(reentrant)) {
+      const got = reentrant instanceof Lock ? 'an object that only looks like one (made from its prototype, or a copy)' : `\`${typeof reentrant}\``;
+      throw new TypeError(`Expected \`reentrant\` to be a Lock handed out by \`acquire()\` or \`using()\`, got ${got}`);
     }
     if (reentrant !== undefined && !reentrant.covers(this.#set, names.keys)) {
       throw new RangeError(
@@ -264,65 +276,114 @@ export class Redlock {
   }
 
   /**
-   * Runs attempts until one succeeds. Timed retries follow each other at `retryDelayMs` ± jitter and are
-   * counted by `retryCount`. When the lock is held by another owner and the nodes can notify, the waiter
-   * also listens for its release and tries again the moment it comes: such a woken attempt uses up no
-   * retry, so a waiter gives up only after its timed retries, however often the lock changes hands. A woken
-   * attempt asks the lead node first and stops there if the lock was taken again (see `leadNodeIndexOf`);
-   * timed retries always ask every node, so a key left on the lead node alone cannot stall a waiter.
+   * Acquires through the local wait queue of the request's resources (see {@link WaitQueue}): a
+   * re-entrant acquisition never queues, nor does a single try (`retryCount: 0`), which asks every node
+   * at once; any other call waits for its turn behind the earlier calls of this `Redlock` on the same
+   * resources, then runs attempts as the head (see {@link #acquireInQueue}). Called from async methods
+   * only, so its synchronous throws reach the caller as rejections.
    */
-  async #acquire(request: AcquireRequest): Promise<Lock> {
-    const { signal, retryCount, keys, ttlMs } = request;
-    if (request.reentrant !== undefined) return request.reentrant.reenter(ttlMs);
+  #acquire(request: AcquireRequest): Promise<Lock> {
+    if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
     this.#throwIfMisconfigured();
+    request.signal?.throwIfAborted();
+    return request.retryCount === 0 ? this.#tryOnce(request) : this.#acquireInQueue(request);
+  }
+
+  /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
+  async #tryOnce(request: AcquireRequest): Promise<Lock> {
+    // No lead node to ask first (the last argument), so its index does not matter.
+    const outcome = await runAttempt(this.#set, request, 1, 0, false);
+    if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
+    this.#throwIfMisconfigured();
+    request.signal?.throwIfAborted();
+    // Never 'held-at-lead': it asked every node.
+    throw this.#acquireError(request, [outcome as AcquireAttempt]);
+  }
+
+  /**
+   * Joins the queue of the request's resources, waits for its turn, then runs attempts as the head until
+   * one succeeds. Timed retries follow each other at `retryDelayMs` ± jitter and are counted by
+   * `retryCount`, with the tries the waiter used up while it was queued (see {@link Waiter.failures}).
+   * When the lock is held by another owner and the nodes can notify, the queue also listens for its
+   * release, and a local release of the same resources wakes it too: the head tries again the moment
+   * either comes, and such a woken attempt uses up no retry, so a waiter gives up only after its timed
+   * retries, however often the lock changes hands. A woken attempt asks the lead node first and stops
+   * there if the lock was taken again (see `leadNodeIndexOf`); timed retries always ask every node, so a
+   * key left on the lead node alone cannot stall a waiter.
+   */
+  async #acquireInQueue(request: AcquireRequest): Promise<Lock> {
+    const { signal, retryCount, keys, ttlMs } = request;
     const { options, nodes } = this.#set;
     const { clock } = options;
-    const timeoutsMs = nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length));
-    const leadNodeIndex = leadNodeIndexOf(keys, timeoutsMs);
-    const attempts: AcquireAttempt[] = [];
-    let watch: KeyWatch | undefined;
-    /** Whether woken attempts ask the lead node first: until it fails to answer. */
-    let isLeadAnswering = true;
+    const queue = this.#queues.queueOf(request, this.#leadNodeIndexFor);
+    const waiter = queue.join(request);
+    const { leadNodeIndex } = queue;
+    let lock: Lock | undefined;
     try {
-      let timedRetries = 0;
-      let retryAt = 0;
-      let wokenBy: 'timer' | 'release' = 'timer';
+      const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
+      if (turn === 'gave-up') {
+        const given = waiter.attemptsWhileQueued;
+        throw this.#acquireError(request, given.length > 0 ? given : [queue.lastFailure as AcquireAttempt]);
+      }
+      const attempts: AcquireAttempt[] = [];
+      const nextRetryAt = (): number => clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+      let retryAt = turn === 'first' ? 0 : nextRetryAt();
+      let wokenBy: 'timer' | 'release' = turn === 'look' ? 'release' : 'timer';
+      // The lock is held here: wait for its release before asking any node.
+      if (turn === 'held-here') wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
       for (;;) {
         signal?.throwIfAborted();
         const isWoken = wokenBy === 'release';
-        const outcome = await runAttempt(this.#set, request, attempts.length + 1, leadNodeIndex, isWoken && isLeadAnswering);
-        if (outcome instanceof Lock) return outcome;
+        queue.clearWake();
+        const outcome = await runAttempt(this.#set, request, attempts.length + 1, leadNodeIndex, isWoken && queue.isLeadAnswering);
+        if (outcome instanceof Lock) {
+          lock = outcome;
+          return this.#wakeQueueAtRelease(outcome);
+        }
         this.#throwIfMisconfigured();
         signal?.throwIfAborted();
+        let isHeld = outcome === 'held-at-lead';
         if (outcome !== 'held-at-lead') {
           attempts.push(outcome);
           // A key that is not a lock never goes away by itself: once such keys deny a quorum, waiting is futile.
           if (isBlockedByForeignKeys(outcome, this.quorum)) throw this.#acquireError(request, attempts);
-          const leadStatus = outcome.nodes[leadNodeIndex]?.status;
-          if (isLeadAnswering && (leadStatus === 'timeout' || leadStatus === 'error')) {
-            isLeadAnswering = false;
-            watch?.watchEveryNode();
-          }
+          queue.recordFailure(outcome);
+          queue.noteLeadAnswer(outcome.nodes[leadNodeIndex]?.status);
           if (!isWoken) {
-            if (timedRetries === retryCount) throw this.#acquireError(request, attempts);
-            timedRetries += 1;
-            retryAt = clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+            waiter.failures += 1;
+            if (waiter.failures > retryCount) throw this.#acquireError(request, attempts);
+            retryAt = nextRetryAt();
           }
-          if (watch === undefined && this.#notifications && outcome.nodes.some((node) => node.status === 'held')) {
-            watch = this.#notifications.watch(keys, Math.max(...timeoutsMs), leadNodeIndex);
-            if (!isLeadAnswering) watch.watchEveryNode();
-            await watch.ready;
-            // The holder may have released before we listened: look once more, at no cost to the retries.
-            wokenBy = 'release';
-            continue;
-          }
+          isHeld = outcome.nodes.some((node) => node.status === 'held');
         }
-        wokenBy = await waitForRetry(clock, Math.max(0, retryAt - clock.now()), watch, signal);
+        if (isHeld && queue.watch === undefined && this.#notifications) {
+          const timeoutMs = Math.max(...nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length)));
+          await waitUntilListening(queue.listen(this.#notifications, keys, timeoutMs), signal);
+          // The holder may have released before we listened: look once more, at no cost to the retries.
+          wokenBy = 'release';
+          continue;
+        }
+        wokenBy = await waitForRetry(clock, Math.max(0, retryAt - clock.now()), queue, signal);
       }
     } finally {
-      watch?.close();
+      queue.leave(waiter, lock !== undefined);
     }
   }
+
+  /** Hands `lock` back after making its release wake the next local waiter on the same resources at once. */
+  #wakeQueueAtRelease(lock: Lock): Lock {
+    lock.afterRelease(this.#wakeQueue);
+    return lock;
+  }
+
+  /** Wakes the queue of exactly these resource keys; made once, as every lock calls it. */
+  readonly #wakeQueue = (keys: readonly string[]): void => this.#queues.wake(keys);
+
+  /** The node a woken head asks first, for a request that makes a queue (see `leadNodeIndexOf`). */
+  readonly #leadNodeIndexFor = (request: AcquireRequest): number => {
+    const { options, nodes } = this.#set;
+    return leadNodeIndexOf(request.keys, nodes.map((node) => nodeTimeoutMsFor(node, options, request.ttlMs, request.keys.length)));
+  };
 
   #acquireError(request: AcquireRequest, attempts: readonly AcquireAttempt[]): LockAcquireError {
     const last = attempts[attempts.length - 1] as AcquireAttempt;

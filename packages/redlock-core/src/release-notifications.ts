@@ -37,8 +37,8 @@ function fnv1a(text: string): number {
 /** A waiter's subscription to the release notifications of its keys. */
 export interface KeyWatch {
   /**
-   * Settles once the lead node's subscription is active (or, if it cannot be, another node's), or when
-   * subscribing failed or timed out everywhere; never rejects.
+   * Settles once the lead node's subscription is active (or, if it cannot be, another node's), when
+   * subscribing failed or timed out everywhere, or when the watch is closed; never rejects.
    */
   readonly ready: Promise<void>;
   /**
@@ -91,10 +91,13 @@ export class ReleaseNotifications {
       else hasPending = true;
     };
     const subscriptions: ChannelSubscription[] = [];
+    let isClosed = false;
     /** Subscribes on these nodes; resolves once one channel is subscribed, rejects if none can be. */
     const subscribeOn = (nodeIndexes: readonly number[]): Promise<void> =>
       Promise.any(
-        nodeIndexes.flatMap((nodeIndex) => {
+        // A closed watch subscribes nowhere: a lead node that fails or times out after the waiter left
+        // must not make it listen on every other node for ever.
+        (isClosed ? [] : nodeIndexes).flatMap((nodeIndex) => {
           const adapter = this.#adapters[nodeIndex];
           if (adapter === undefined) return [];
           return keys.map((key) => {
@@ -111,13 +114,16 @@ export class ReleaseNotifications {
       return subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => nodeIndex !== leadNodeIndex));
     };
     const clock = this.#clock;
+    let readyTimer: unknown;
+    let settleReady = (): void => undefined;
     const ready = new Promise<void>((resolve) => {
-      const timer = clock.setTimeout(() => {
+      settleReady = resolve;
+      readyTimer = clock.setTimeout(() => {
         void followEveryNode().catch(() => undefined);
         resolve();
       }, timeoutMs);
       const settle = (): void => {
-        clock.clearTimeout(timer);
+        clock.clearTimeout(readyTimer);
         resolve();
       };
       subscribeOn([leadNodeIndex]).then(settle, () => followEveryNode().then(settle, settle));
@@ -139,6 +145,9 @@ export class ReleaseNotifications {
         void followEveryNode().catch(() => undefined);
       },
       close() {
+        isClosed = true;
+        clock.clearTimeout(readyTimer);
+        settleReady();
         waiting = undefined;
         for (const subscription of subscriptions) subscription.remove(listener);
       },
@@ -215,6 +224,9 @@ class ChannelSubscription {
   }
 }
 
+/** Whatever tells a waiter that the lock may be free: a {@link KeyWatch}, or a local queue of waiters. */
+export type ReleaseSource = Pick<KeyWatch, 'onNextRelease'>;
+
 /**
  * Waits until `delayMs` passed (`'timer'`) or a watched key was released (`'release'`), whichever comes
  * first; rejects with `signal.reason` if `signal` aborts first.
@@ -222,7 +234,7 @@ class ChannelSubscription {
 export function waitForRetry(
   clock: Clock,
   delayMs: number,
-  watch: KeyWatch | undefined,
+  watch: ReleaseSource | undefined,
   signal: AbortSignal | undefined,
 ): Promise<'timer' | 'release'> {
   return new Promise((resolve, reject) => {
@@ -244,5 +256,25 @@ export function waitForRetry(
     const timer = clock.setTimeout(() => finish('timer'), delayMs);
     const cancelWatch = watch?.onNextRelease(() => finish('release'));
     signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Waits until `watch` is ready (see {@link KeyWatch.ready}); rejects with `signal.reason` the moment
+ * `signal` aborts, since `ready` may take up to a node timeout when a node does not answer.
+ */
+export function waitUntilListening(watch: KeyWatch, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return watch.ready;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void watch.ready.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
   });
 }

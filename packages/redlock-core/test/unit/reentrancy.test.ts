@@ -106,13 +106,20 @@ describe('re-entrant acquisition', () => {
 
   it.each([
     ['another resource', 'b', RangeError, 'Expected `reentrant` to be a lock of this Redlock on "b", got one on "a"'],
-    ['not a lock', { token: 'x' }, TypeError, 'Expected `reentrant` to be a Lock, got `object`'],
+    ['not a lock', { token: 'x' }, TypeError, 'Expected `reentrant` to be a Lock handed out by `acquire()` or `using()`, got `object`'],
+    [
+      'an object made from the Lock prototype',
+      'prototype',
+      TypeError,
+      'Expected `reentrant` to be a Lock handed out by `acquire()` or `using()`, got an object that only looks like one (made from its prototype, or a copy)',
+    ],
   ])('rejects a context for %s before any node call', async (_, context, type, message) => {
     const { clock, nodes, redlock } = setup();
     const outer = await clock.runUntilSettled(redlock.acquire('a', 1_000));
     const calls = callCount(nodes);
-    const resource = typeof context === 'string' ? context : 'a';
-    const reentrant = typeof context === 'string' ? outer : context;
+    const resource = typeof context === 'string' && context !== 'prototype' ? context : 'a';
+    const reentrant =
+      context === 'prototype' ? Object.assign(Object.create(Object.getPrototypeOf(outer) as object) as object, { resources: ['a'] }) : typeof context === 'string' ? outer : context;
     await expect(redlock.acquire(resource, 1_000, { reentrant: reentrant as Lock })).rejects.toThrow(new type(message));
     expect(callCount(nodes)).toBe(calls);
   });
