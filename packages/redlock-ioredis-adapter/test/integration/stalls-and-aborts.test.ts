@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import { startLatencyProxy, type LatencyProxy } from 'local-redis-nodes';
+import { LockLostError, Redlock } from 'redlock-core';
+import { IoredisAdapter } from '../../src/index.js';
+import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
+
+/** Blocks the event loop for `ms`, as a long synchronous task or a GC pause would. */
+function stallEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // Busy: no timer, no socket read, no promise callback runs meanwhile.
+  }
+}
+
+describe('a holder whose event loop stalls, on 3 real nodes', () => {
+  const redis = useRedisNodes(3);
+
+  it('has lock.assertValid() throw right after the stall, while the signal cannot know yet', async () => {
+    const redlock = new Redlock(
+      redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))),
+      { keyPrefix: `stall:${randomUUID()}:` },
+    );
+    let seen: { aborted: boolean; error: unknown } | undefined;
+    await redlock.using('report', 300, async (signal, lock) => {
+      lock.assertValid();
+      stallEventLoop(400);
+      let error: unknown;
+      try {
+        lock.assertValid();
+      } catch (thrown) {
+        error = thrown;
+      }
+      seen = { aborted: signal.aborted, error };
+    });
+    expect(seen?.aborted).toBe(false);
+    expect(seen?.error).toBeInstanceOf(LockLostError);
+    expect((seen?.error as Error).message).toBe('The lock on "report" is expired');
+  });
+});
+
+describe('a waiter whose subscription does not come', () => {
+  const redis = useRedisNodes(3);
+
+  itWithFaults('rejects with the signal reason at once when aborted while subscribing, and leaves no key', async () => {
+    const keyPrefix = `abort-subscribe:${randomUUID()}:`;
+    const clients = redis.urls.map((_, index) => redis.createClient(index));
+    // Every subscriber connection goes through a proxy that holds every byte: SUBSCRIBE is never answered.
+    const proxies: LatencyProxy[] = await Promise.all(redis.nodes.map((node) => startLatencyProxy({ targetPort: node.port })));
+    try {
+      for (const proxy of proxies) proxy.partition();
+      const subscribers = proxies.map((proxy) => redis.connect(proxy.url, { maxRetriesPerRequest: null }));
+      const adapters = clients.map((client, index) => new IoredisAdapter(client, { subscriber: subscribers[index] }));
+      // A 10 s TTL with node timeouts of 2 s: the wait for the subscription is bounded only by those.
+      const redlock = new Redlock(adapters, { keyPrefix, nodeTimeoutMs: 2_000 });
+      const holder = await redlock.acquire('job', 10_000, { retryCount: 0 });
+      const abort = new AbortController();
+      const reason = new Error('gave up waiting');
+      const waiting = redlock.acquire('job', 10_000, { signal: abort.signal }).catch((error: unknown) => error);
+      // Long enough for the waiter's first attempt to find the lock held and start subscribing.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const abortedAt = performance.now();
+      abort.abort(reason);
+      expect(await waiting).toBe(reason);
+      expect(performance.now() - abortedAt).toBeLessThan(500);
+      await (await holder.release()).settled;
+      const left = await Promise.all(clients.map((client) => client.keys(`${keyPrefix}*`)));
+      expect(left.flat()).toEqual([]);
+    } finally {
+      await Promise.all(proxies.map((proxy) => proxy.close()));
+    }
+  });
+});
