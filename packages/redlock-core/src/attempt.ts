@@ -1,5 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
-import { type Release, releaseOnNode } from './cleanup.js';
+import { type Release, releaseOnNode, sendAgainAfterError } from './cleanup.js';
 import { validityMs } from './clock.js';
 import { Lock } from './lock.js';
 import type { NodeSet, NodeState } from './node-state.js';
@@ -138,10 +138,10 @@ export async function runAttempt(
       if (outcome.status === 'timeout') {
         // The script may still run after the timeout; release again if it reports that it did.
         void call.lateAnswer.then((answer) => {
-          if (answer === 'acquired') void releaseOn(nodeIndex).outcome;
+          if (answer === 'acquired') void releaseOn(nodeIndex).outcome.then((late) => sendAgainAfterError(set, cleanup, late));
         });
       }
-      await releaseOn(nodeIndex).outcome;
+      sendAgainAfterError(set, cleanup, await releaseOn(nodeIndex).outcome);
     }),
   );
   await Promise.all(cleanups);

@@ -27,6 +27,11 @@ export class CircuitBreaker {
   #probeDelayMs = FIRST_PROBE_DELAY_MS;
   #isProbing = false;
 
+  /** Whether every call is admitted now, without asking the clock: the usual case, a node that is up. */
+  get isUp(): boolean {
+    return this.#probeAt === undefined;
+  }
+
   /** Whether the node counts as down. */
   get isDown(): boolean {
     return this.#probeAt !== undefined;

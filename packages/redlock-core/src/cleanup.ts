@@ -28,13 +28,9 @@ export interface Release {
 }
 
 /**
- * Releases our keys on one node; the outcome (of the first call) never rejects. If that call fails (the
- * node refused it, or the connection was down: a client that fails fast drops the command), the release
- * is sent again in the background, at doubling pauses, until a call is answered or the keys would have
- * expired anyway, so a failed attempt or a release does not leave keys blocking others for their TTL.
- * A call that times out is not sent again: it is still queued on the connection, behind the write it
- * cleans up, and runs when the node answers. Releases are cleanups: sent even to a node that is down.
- * `timeout` is the timer of a fan-out for the first call to share.
+ * Releases our keys on one node; the outcome never rejects. Releases are cleanups: sent even to a node
+ * that is down. `timeout` is the timer of a fan-out for the call to share. If the call fails, pass its
+ * outcome to {@link sendAgainAfterError}.
  */
 export function releaseOnNode(
   set: NodeSet,
@@ -43,23 +39,32 @@ export function releaseOnNode(
   timeout?: SharedTimeout,
 ): NodeCall<'released' | 'not-held'> {
   const node = set.nodes[nodeIndex] as NodeState;
-  const { clock } = set.options;
   const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
-  const send = (): NodeCall<'released' | 'not-held'> => callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), clock, run, true);
-  // The first call may share the timer of a fan-out.
-  const first = timeout === undefined ? send() : callNodeWithin(timeout, node, run, true);
+  if (timeout !== undefined) return callNodeWithin(timeout, node, run, true);
+  return callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, true);
+}
+
+/**
+ * Sends a release that failed (the node refused it, or the connection was down: a client that fails fast
+ * drops the command) again in the background, at doubling pauses, until a call is answered or the keys
+ * would have expired anyway, so a failed attempt or a release does not leave keys blocking others for
+ * their TTL. Does nothing for any other outcome: a call that timed out is still queued on the
+ * connection, behind the write it cleans up, and runs when the node answers.
+ */
+export function sendAgainAfterError(set: NodeSet, release: Release, outcome: ReleaseNodeOutcome): void {
+  if (outcome.status !== 'error') return;
+  const { clock } = set.options;
   let pauseMs = FIRST_RELEASE_RETRY_MS;
-  const retryAfterError = (outcome: ReleaseNodeOutcome): void => {
-    if (outcome.status !== 'error' || clock.now() + pauseMs >= release.keysExpireAt) return;
+  const retryAfterError = (next: ReleaseNodeOutcome): void => {
+    if (next.status !== 'error' || clock.now() + pauseMs >= release.keysExpireAt) return;
     const timer = clock.setTimeout(() => {
       pauseMs = Math.min(MAX_RELEASE_RETRY_MS, pauseMs * 2);
-      void send().outcome.then(retryAfterError);
+      void releaseOnNode(set, next.nodeIndex, release).outcome.then(retryAfterError);
     }, pauseMs);
     // A pending retry must not keep the process alive: the keys expire by themselves.
     unrefTimer(timer);
   };
-  void first.outcome.then(retryAfterError);
-  return first;
+  retryAfterError(outcome);
 }
 
 /** Runs the release script on one node: compare-and-delete, announced to waiters when `announce`. */

@@ -1,4 +1,4 @@
-import { releaseOnNode } from './cleanup.js';
+import { releaseOnNode, sendAgainAfterError } from './cleanup.js';
 import { validityMs } from './clock.js';
 import { LockExtendError, LockLostError, LockReleaseError } from './errors.js';
 import type { NodeSet, NodeState } from './node-state.js';
@@ -28,8 +28,8 @@ interface Hold {
   isReleased: boolean;
   /** Why the lock is known lost (a quorum no longer holds our token), once it is. */
   lostBecause: LockLostError | undefined;
-  /** Called once when the lock is found lost; see {@link Lock.onLost}. */
-  readonly lostListeners: Set<(error: LockLostError) => void>;
+  /** Called once when the lock is found lost; see {@link Lock.onLost}. Made on first use: most locks have none. */
+  lostListeners: Set<(error: LockLostError) => void> | undefined;
   /**
    * By node index, whether a command that may write our keys was sent there (the acquisition, a re-seed):
    * releases go only there, so a node that was down all along costs nothing.
@@ -105,7 +105,7 @@ export class Lock {
       holders: 1,
       isReleased: false,
       lostBecause: undefined,
-      lostListeners: new Set(),
+      lostListeners: undefined,
       written: init.written,
       release: undefined,
       releaseOutcomes: [],
@@ -181,8 +181,9 @@ export class Lock {
       listener(hold.lostBecause);
       return () => undefined;
     }
-    hold.lostListeners.add(listener);
-    return () => hold.lostListeners.delete(listener);
+    const listeners = (hold.lostListeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   /**
@@ -193,8 +194,9 @@ export class Lock {
     const hold = this.#hold;
     if (hold.lostBecause !== undefined || hold.isReleased) return;
     hold.lostBecause = error;
-    for (const listener of [...hold.lostListeners]) listener(error);
-    hold.lostListeners.clear();
+    const listeners = [...(hold.lostListeners ?? [])];
+    hold.lostListeners = undefined;
+    for (const listener of listeners) listener(error);
   }
 
   /**
@@ -374,7 +376,7 @@ export class Lock {
     }
     if (hold.holders > 0) return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
     hold.isReleased = true;
-    hold.lostListeners.clear();
+    hold.lostListeners = undefined;
     hold.release ??= this.#releaseOnEveryNode().catch((error: unknown) => {
       // Not remembered, so that calling release() again retries.
       hold.release = undefined;
@@ -395,7 +397,8 @@ export class Lock {
     const isActive = !hold.isReleased && hold.lostBecause === undefined && hold.validUntil > this.#set.options.clock.now();
     if (isActive) return;
     if ((await hold.releaseOutcomes[nodeIndex])?.status === 'released') return;
-    void releaseOnNode(this.#set, nodeIndex, this.#releaseOf(true)).outcome;
+    const release = this.#releaseOf(true);
+    void releaseOnNode(this.#set, nodeIndex, release).outcome.then((outcome) => sendAgainAfterError(this.#set, release, outcome));
   }
 
   /** What a release of this hold removes, and until when it is worth sending again. */
@@ -417,6 +420,9 @@ export class Lock {
     );
     hold.releaseOutcomes = outcomes;
     const settled = Promise.all(outcomes);
+    void settled.then((answers) => {
+      for (const answer of answers) sendAgainAfterError(this.#set, release, answer);
+    });
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(outcomes, ['released', 'not-held'], quorum);

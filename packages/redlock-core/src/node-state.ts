@@ -1,5 +1,6 @@
 import type { RedisAdapter } from './adapter.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import type { Clock } from './clock.js';
 import { NodeConfigurationError, NodeError } from './errors.js';
 import type { ResolvedNode, ResolvedOptions } from './options.js';
 import { runScript } from './scripts/lua-script.js';
@@ -117,8 +118,10 @@ export class NodeState implements ResolvedNode {
    * Why a new call must not be sent now, or `undefined` if it may be: a refused server, or a node that is
    * down (unless this call is the probe that finds out whether it is back).
    */
-  refusalAt(now: number): NodeError | undefined {
+  refusalAt(clock: Clock): NodeError | undefined {
     if (this.#refusal !== undefined) return this.#refusal;
+    if (this.breaker.isUp) return undefined;
+    const now = clock.now();
     if (this.breaker.admits(now)) return undefined;
     return new NodeError(
       `Node ${this.index} is down: ${this.breaker.timeoutsInARow} calls in a row timed out, so it is not called until a probe in ${Math.ceil(this.breaker.probeInMs(now))} ms`,

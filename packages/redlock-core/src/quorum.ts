@@ -107,7 +107,7 @@ export function callNodeWithin<S extends string>(
 ): NodeCall<S> {
   const nodeIndex = node.index;
   const { clock } = timeout;
-  const refusal = isCleanup ? undefined : node.refusalAt(clock.now());
+  const refusal = isCleanup ? undefined : node.refusalAt(clock);
   if (refusal !== undefined) {
     return { outcome: Promise.resolve({ nodeIndex, status: 'error', error: refusal }), lateAnswer: Promise.resolve(undefined), wasSent: false };
   }
