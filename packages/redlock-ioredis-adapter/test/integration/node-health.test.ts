@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, beforeAll, beforeEach, describe, expect } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from 'redlock-core';
+import { IoredisAdapter } from '../../src/index.js';
+import { eventually } from '../support/eventually.js';
+import { useLatencyProxies } from '../support/latency-proxies.js';
+import { canInjectFaults, itWithFaults, useRedisNodes } from '../support/redis-servers.js';
+
+// What a Redlock learns about its nodes, on real redis-server processes: a node that accepts commands and
+// never answers is counted down and costs nothing more (no pile of pending commands), then up again once
+// it answers; two clients of one server are refused as two nodes; an evicting `maxmemory-policy` gets a
+// warning, or the node is never counted with `refuseEvictingNodes`. Bounded in time; stops by itself.
+
+const NODE_COUNT = 5;
+const TTL_MS = 10_000;
+
+const redis = useRedisNodes(NODE_COUNT);
+const proxies = useLatencyProxies();
+
+/** Direct clients to the nodes, for looking at keys and changing settings; never used for locks. */
+let admins: Redis[] = [];
+let prefix = '';
+
+beforeAll(() => {
+  admins = redis.urls.map((_, index) => redis.createClient(index, { maxRetriesPerRequest: 1 }));
+});
+beforeEach(() => {
+  prefix = `node-health:${randomUUID()}:`;
+});
+
+/** Keys of this test on every node, asked directly. */
+async function keysOfTest(): Promise<string[]> {
+  return (await Promise.all(admins.map((admin) => admin.keys(`${prefix}*`)))).flat();
+}
+
+/** Waits, up to `limitMs`, until no node holds a key of this test; resolves with the keys still there. */
+const noKeysWithin = (limitMs: number): Promise<string[]> => eventually(keysOfTest, (keys) => keys.length === 0, limitMs);
+
+/** A Redlock over new clients of their own, one per node URL (the node's own, or a proxy's). */
+function newRedlock(urls: readonly string[], options: RedlockOptions = {}): { readonly redlock: Redlock; readonly clients: readonly Redis[] } {
+  const clients = urls.map((url) => redis.connect(url));
+  return { redlock: new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: prefix, ...options }), clients };
+}
+
+/** Commands the client has sent or queued that have had no reply yet. */
+function pendingCommands(client: Redis): number {
+  const offlineQueue = Reflect.get(client, 'offlineQueue') as { readonly length: number };
+  return client.commandQueue.length + offlineQueue.length;
+}
+
+async function cycle(redlock: Redlock, resource: string): Promise<void> {
+  const lock = await redlock.acquire(resource, TTL_MS);
+  await lock.release();
+}
+
+describe('a node that accepts commands and never answers', () => {
+  const SILENT_NODE = 4;
+  const CYCLES = 300;
+
+  itWithFaults(
+    `keeps the commands pending on it bounded over ${CYCLES} acquire+release cycles, counts it down, and up again once it answers`,
+    async () => {
+      const proxy = await proxies.start((redis.nodes[SILENT_NODE] as { port: number }).port);
+      const urls = redis.urls.map((url, index) => (index === SILENT_NODE ? proxy.url : url));
+      const { redlock, clients } = newRedlock(urls);
+      const silentClient = clients[SILENT_NODE] as Redis;
+      try {
+        // First contact (probe, scripts) while every node answers, as in a deployment where a node later hangs.
+        await cycle(redlock, 'warm-up');
+        expect(redlock.nodeHealth().map((node) => node.state)).toEqual(Array(NODE_COUNT).fill('up'));
+
+        proxy.partition();
+        let pendingAfterFirstThird = 0;
+        for (let index = 1; index <= CYCLES; index += 1) {
+          await cycle(redlock, 'cycled');
+          if (index === CYCLES / 3) pendingAfterFirstThird = pendingCommands(silentClient);
+        }
+        const pendingAtEnd = pendingCommands(silentClient);
+
+        // Once down, the node is sent only a probe (an acquire, then its release) at doubling intervals
+        // from 250 ms: 5 probes (10 commands) take at least 7.75 s, while each of the last 200 cycles would
+        // add 2 commands (400) if the node were still called.
+        expect(pendingAtEnd - pendingAfterFirstThird).toBeLessThanOrEqual(10);
+        expect(pendingAtEnd).toBeLessThan(CYCLES);
+        const health = redlock.nodeHealth();
+        expect(health[SILENT_NODE]).toMatchObject({ nodeIndex: SILENT_NODE, state: 'down' });
+        expect(health[SILENT_NODE]?.timeoutsInARow).toBeGreaterThanOrEqual(3);
+        expect(health.filter((node) => node.state === 'up')).toHaveLength(NODE_COUNT - 1);
+
+        // Healed: the held commands run in order (each acquire before its release); the next probe,
+        // at most 10 s away, brings the node back.
+        proxy.heal();
+        const healed = await eventually(
+          async () => {
+            await cycle(redlock, 'after-heal');
+            await delay(50);
+            return redlock.nodeHealth()[SILENT_NODE];
+          },
+          (node) => node?.state === 'up',
+          15_000,
+        );
+        expect(healed).toMatchObject({ state: 'up', timeoutsInARow: 0 });
+        expect(await eventually(() => pendingCommands(silentClient), (pending) => pending === 0, 5_000)).toBe(0);
+        // Every key the held acquires set when they ran, at the heal, was released: not left to its 10 s TTL.
+        expect(await noKeysWithin(3_000)).toEqual([]);
+      } finally {
+        proxy.heal();
+      }
+    },
+    40_000,
+  );
+});
+
+describe('two clients of one Redis server as two nodes', () => {
+  itWithFaults('reject every operation with NodeConfigurationError, grant no lock and leave no key, even when those two votes would make a quorum', async () => {
+    // Nodes 0 and 1 are server 0; node 2 (server 1) never answers: only the double vote could make a quorum of 2.
+    const { redlock } = newRedlock([redis.urls[0] as string, redis.urls[0] as string, redis.urls[1] as string], { retryCount: 0 });
+    const paused = redis.nodes[1];
+    paused?.pause();
+    let error: unknown;
+    try {
+      error = await redlock.acquire('same-server', TTL_MS).catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(NodeConfigurationError);
+      expect(error).toMatchObject({ name: 'NodeConfigurationError', problem: 'same-server', nodeIndexes: [0, 1] });
+
+      // Later operations reject the same way, at once.
+      await expect(redlock.acquire('same-server', TTL_MS)).rejects.toBe(error);
+      await expect(redlock.acquire('another', TTL_MS)).rejects.toBe(error);
+      await expect(redlock.using('another', TTL_MS, () => 'ran')).rejects.toBe(error);
+      await expect(redlock.inspect('same-server')).rejects.toBe(error);
+    } finally {
+      paused?.resume();
+    }
+    // The first attempt's keys were released on server 0 at once, and on server 1 once it ran its queue.
+    expect(await noKeysWithin(3_000)).toEqual([]);
+  });
+});
+
+describe('a node whose eviction policy can delete lock keys', () => {
+  const EVICTING_NODE = 0;
+  const WARNING_CODE = 'REDLOCK_EVICTING_NODE';
+
+  /** Warnings with `code` emitted on the real process while `work` runs. */
+  async function warningsDuring(code: string, work: () => Promise<void>): Promise<Error[]> {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      if (Reflect.get(warning, 'code') === code) warnings.push(warning);
+    };
+    // Jest gives tests a copy of `process` that never sees Node's warnings; a function made by the outer
+    // realm (that of the `node:events` module) reads the real one.
+    const realProcess = (EventEmitter.constructor as FunctionConstructor)('return process')() as NodeJS.Process;
+    realProcess.on('warning', onWarning);
+    try {
+      await work();
+      // Warnings are emitted on the next tick: give them one before looking.
+      await new Promise((resolve) => setImmediate(resolve));
+      return warnings;
+    } finally {
+      realProcess.off('warning', onWarning);
+    }
+  }
+
+  /**
+   * Resolves once the Redlock has heard node 0's probe (up to 3 s): an acquire resolves at a quorum, so
+   * its first cycle may end before node 0 answered.
+   */
+  async function probeAnswered(redlock: Redlock): Promise<void> {
+    await eventually(() => redlock.nodeHealth()[EVICTING_NODE]?.maxmemoryPolicy, (policy) => policy !== undefined, 3_000);
+  }
+
+  /** Another owner's key for `resource` on `nodeIndexes`, as if it held the lock there. */
+  async function heldByAnotherOwner(resource: string, nodeIndexes: readonly number[]): Promise<void> {
+    await Promise.all(nodeIndexes.map((index) => admins[index]?.set(`${prefix}${resource}`, 'another-owner', 'PX', TTL_MS)));
+  }
+
+  beforeEach(async () => {
+    if (canInjectFaults) await admins[EVICTING_NODE]?.config('SET', 'maxmemory-policy', 'volatile-lru');
+  });
+  afterEach(async () => {
+    if (canInjectFaults) await admins[EVICTING_NODE]?.config('SET', 'maxmemory-policy', 'noeviction');
+  });
+
+  itWithFaults(`gets one warning with code ${WARNING_CODE}, and still counts`, async () => {
+    const { redlock } = newRedlock(redis.urls);
+    const warnings = await warningsDuring(WARNING_CODE, async () => {
+      for (let index = 0; index < 3; index += 1) await cycle(redlock, 'warned');
+      await probeAnswered(redlock);
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.name).toBe('RedlockWarning');
+    expect(warnings[0]?.message).toContain(`Node ${EVICTING_NODE} runs with maxmemory-policy volatile-lru`);
+    expect(redlock.nodeHealth()[EVICTING_NODE]).toMatchObject({ state: 'up', maxmemoryPolicy: 'volatile-lru' });
+
+    // Its vote counts: with another owner on nodes 1 and 2, nodes 0, 3 and 4 make the quorum.
+    await heldByAnotherOwner('counted', [1, 2]);
+    const lock = await redlock.acquire('counted', TTL_MS, { retryCount: 0 });
+    await (await lock.release()).settled;
+    await Promise.all(admins.map((admin) => admin.del(`${prefix}counted`)));
+    expect(await noKeysWithin(3_000)).toEqual([]);
+  });
+
+  itWithFaults('is never counted, nor sent a lock, with refuseEvictingNodes', async () => {
+    const { redlock } = newRedlock(redis.urls, { refuseEvictingNodes: true });
+    const warnings = await warningsDuring(WARNING_CODE, async () => {
+      // First contact: the probe finds the policy, and the node's answer is refused.
+      await cycle(redlock, 'first');
+      await probeAnswered(redlock);
+    });
+    expect(warnings).toEqual([]);
+    expect(redlock.nodeHealth()[EVICTING_NODE]).toMatchObject({ state: 'refused', maxmemoryPolicy: 'volatile-lru' });
+
+    // With another owner on nodes 1 and 2, nodes 3 and 4 are not a quorum without node 0's vote.
+    await heldByAnotherOwner('contended', [1, 2]);
+    const error = (await redlock.acquire('contended', TTL_MS, { retryCount: 0 }).catch((failure: unknown) => failure)) as LockAcquireError;
+    expect(error).toBeInstanceOf(LockAcquireError);
+    const refused = error.attempts[0]?.nodes[EVICTING_NODE];
+    expect(refused?.status).toBe('error');
+    const nodeError = (refused as { error: NodeError }).error;
+    expect(nodeError).toBeInstanceOf(NodeError);
+    expect(nodeError.cause).toBeInstanceOf(NodeConfigurationError);
+    expect(nodeError.cause).toMatchObject({ problem: 'evicting-policy', nodeIndexes: [EVICTING_NODE] });
+
+    // Not sent either: a lock held on the other four leaves node 0 without the key.
+    const lock = await redlock.acquire('free', TTL_MS);
+    const holders = await eventually(
+      () => Promise.all(admins.map((admin) => admin.get(`${prefix}free`))),
+      (values) => values.filter((value) => value === lock.token).length === NODE_COUNT - 1,
+      3_000,
+    );
+    expect(holders).toEqual([null, lock.token, lock.token, lock.token, lock.token]);
+    await (await lock.release()).settled;
+    await Promise.all(admins.map((admin) => admin.del(`${prefix}contended`)));
+    expect(await noKeysWithin(3_000)).toEqual([]);
+  });
+});
