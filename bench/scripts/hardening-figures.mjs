@@ -1,7 +1,7 @@
 // The hardening issue's three figures on local redis-server nodes (not part of `pnpm bench`; run after `pnpm run build`):
 // `node --expose-gc bench/scripts/hardening-figures.mjs [cycles=3000] [repetitions=20]`.
 // (a) heap per acquire+release cycle with one node silent; (b) the first acquire and extend after SCRIPT FLUSH on
-// nodes 30 ms away; (c) 300 waiters in one process (a placeholder, see measureWaitersInOneProcess).
+// nodes 30 ms away; (c) 300 waiters in one process (through many-waiters.mjs).
 import { startLatencyProxy, startRedisNodes } from 'local-redis-nodes';
 import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
@@ -141,14 +141,18 @@ async function measureFirstCallsAfterScriptFlush(nodes) {
 }
 
 /**
- * (c) PLACEHOLDER, to be written by the author of the local wait queue: {@link WAITERS} waiters in one
- * process contending for one resource on `nodes` (what to report: acquisitions per second, wait p50/p99,
- * commands per acquisition, give-ups), with the queue against without it. Resolves with the line to print,
- * or `undefined` while it is not written.
+ * (c) runs `many-waiters.mjs` (its own nodes, one round of WAITERS waiters holding 2 ms each), the script
+ * that measures the local wait queue, and returns what it printed.
  */
-async function measureWaitersInOneProcess(nodes) {
-  void nodes;
-  return undefined;
+async function measureWaitersInOneProcess() {
+  const { execFile } = await import('node:child_process');
+  const script = new URL('./many-waiters.mjs', import.meta.url);
+  const output = await new Promise((resolve, reject) =>
+    execFile(process.execPath, [script.pathname, String(WAITERS), '2', '1'], { timeout: 120_000 }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    ),
+  );
+  return `(c) ${WAITERS} waiters in one process, 2 ms hold (bench/scripts/many-waiters.mjs):\n${output.trimEnd()}`;
 }
 
 const nodes = await startRedisNodes({ count: NODE_COUNT });
@@ -156,8 +160,7 @@ try {
   console.log(`Hardening figures on ${NODE_COUNT} local redis-server nodes, node ${process.version}`);
   await measureHeapWithSilentNode(nodes);
   await measureFirstCallsAfterScriptFlush(nodes);
-  const waiters = await measureWaitersInOneProcess(nodes);
-  console.log(waiters ?? `(c) ${WAITERS} waiters in one process: not measured yet (placeholder measureWaitersInOneProcess)`);
+  console.log(await measureWaitersInOneProcess());
 } finally {
   await nodes.stop();
 }
