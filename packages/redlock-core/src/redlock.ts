@@ -208,6 +208,8 @@ export class Redlock {
       return 'locked';
     });
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
+    // The first contact with the nodes may have just found two of them to be one server.
+    this.#throwIfMisconfigured();
     const inspected = outcomes.map((outcome): InspectNodeOutcome =>
       outcome.status === 'locked' ? { ...outcome, status: 'locked', remainingMs: remaining[outcome.nodeIndex] as number } : (outcome as InspectNodeOutcome),
     );

@@ -137,6 +137,16 @@ describe('the servers behind the nodes', () => {
     expect(nodes.map((node) => node.calls.length)).toEqual(sent);
   });
 
+  it('rejects inspect() too when it is the first operation over two clients of one server', async () => {
+    const clock = new FakeClock();
+    const first = grantingNode(clock);
+    const nodes = [first, first.connectAnotherClient(), ...grantingNodes(clock, 3)];
+    const redlock = new Redlock(nodes, { clock });
+    const error = await clock.runUntilSettled(redlock.inspect('r').catch((failure: unknown) => failure));
+    expect(error).toBeInstanceOf(NodeConfigurationError);
+    expect(error).toMatchObject({ problem: 'same-server', nodeIndexes: [0, 1] });
+  });
+
   it('sends the probe ahead of the first call on each node only, costing no round trip of its own', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);

@@ -193,7 +193,8 @@ class ClientPool {
       }),
     ]);
     clearTimeout(timer);
-    client.disconnect();
+    // disconnect() on a client that already ended starts a reconnection timer that nothing clears.
+    if (client.status !== 'end') client.disconnect();
   }
 
   async closeAll(): Promise<void> {
