@@ -1,5 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
-import { type Release, releaseOnNode, sendAgainAfterError } from './cleanup.js';
+import { type Release, releaseAndRetry } from './cleanup.js';
 import { validityMs } from './clock.js';
 import { Lock } from './lock.js';
 import type { NodeSet, NodeState } from './node-state.js';
@@ -13,6 +13,11 @@ import { createLockToken } from './token.js';
 
 /** What one node answered to the acquire script. */
 type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
+
+/** Whether a node refused the acquisition: the script then changed nothing there, so nothing needs removing. */
+function isRefusal(status: string | undefined): boolean {
+  return status === 'held' || status === 'restarting' || status === 'foreign';
+}
 
 /** One validated call of `acquire()` or `using()`. */
 export interface AcquireRequest extends RetrySettings {
@@ -116,7 +121,7 @@ export async function runAttempt(
     // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
     calls.forEach((call, nodeIndex) => {
       const status = vote.outcomes[nodeIndex]?.status;
-      if (status === 'acquired' || status === 'held' || status === 'restarting' || status === 'foreign' || !call.wasSent) return;
+      if (status === 'acquired' || isRefusal(status) || !call.wasSent) return;
       void call.lateAnswer.then((answer) => {
         if (answer === 'acquired') void lock.removeLateGrant(nodeIndex);
       });
@@ -127,21 +132,19 @@ export async function runAttempt(
   // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
   // split the nodes between them from waking each other in lockstep.
   const cleanup: Release = { keys, token, ttlMs, keysExpireAt: start + ttlMs, announce: false };
-  const releaseOn = (nodeIndex: number) => releaseOnNode(set, nodeIndex, cleanup);
 
   // Before the next attempt, remove our keys from every node that may hold them: all but those that
   // refused. Nodes still running the acquire script are released as soon as they answer.
   const cleanups = calls.map((call, nodeIndex) =>
     call.outcome.then(async (outcome) => {
-      // These nodes set nothing: the script changes nothing when it refuses.
-      if (outcome.status === 'held' || outcome.status === 'restarting' || outcome.status === 'foreign' || !call.wasSent) return;
+      if (isRefusal(outcome.status) || !call.wasSent) return;
       if (outcome.status === 'timeout') {
         // The script may still run after the timeout; release again if it reports that it did.
         void call.lateAnswer.then((answer) => {
-          if (answer === 'acquired') void releaseOn(nodeIndex).outcome.then((late) => sendAgainAfterError(set, cleanup, late));
+          if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
         });
       }
-      sendAgainAfterError(set, cleanup, await releaseOn(nodeIndex).outcome);
+      await releaseAndRetry(set, nodeIndex, cleanup);
     }),
   );
   await Promise.all(cleanups);

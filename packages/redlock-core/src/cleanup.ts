@@ -67,6 +67,16 @@ export function sendAgainAfterError(set: NodeSet, release: Release, outcome: Rel
   retryAfterError(outcome);
 }
 
+/**
+ * Releases our keys on one node on a call of its own, and sends it again after an error (see
+ * {@link sendAgainAfterError}); resolves with the first call's outcome, never rejects.
+ */
+export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: Release): Promise<ReleaseNodeOutcome> {
+  const outcome = await releaseOnNode(set, nodeIndex, release).outcome;
+  sendAgainAfterError(set, release, outcome);
+  return outcome;
+}
+
 /** Runs the release script on one node: compare-and-delete, announced to waiters when `announce`. */
 export function releaseKeys(
   adapter: NodeState['adapter'],

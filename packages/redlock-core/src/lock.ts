@@ -1,4 +1,4 @@
-import { releaseOnNode, sendAgainAfterError } from './cleanup.js';
+import { releaseAndRetry, releaseOnNode, sendAgainAfterError } from './cleanup.js';
 import { validityMs } from './clock.js';
 import { LockExtendError, LockLostError, LockReleaseError } from './errors.js';
 import type { NodeSet, NodeState } from './node-state.js';
@@ -397,8 +397,7 @@ export class Lock {
     const isActive = !hold.isReleased && hold.lostBecause === undefined && hold.validUntil > this.#set.options.clock.now();
     if (isActive) return;
     if ((await hold.releaseOutcomes[nodeIndex])?.status === 'released') return;
-    const release = this.#releaseOf(true);
-    void releaseOnNode(this.#set, nodeIndex, release).outcome.then((outcome) => sendAgainAfterError(this.#set, release, outcome));
+    void releaseAndRetry(this.#set, nodeIndex, this.#releaseOf(true));
   }
 
   /** What a release of this hold removes, and until when it is worth sending again. */
