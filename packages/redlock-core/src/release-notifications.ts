@@ -19,9 +19,21 @@ export const SUBSCRIPTION_LINGER_MS = 1_000;
  * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
  */
 export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly number[]): number {
-  const shortestMs = Math.min(...timeoutsMs);
-  const candidates = timeoutsMs.flatMap((timeoutMs, nodeIndex) => (timeoutMs === shortestMs ? [nodeIndex] : []));
-  return candidates[fnv1a(keys[0] ?? '') % candidates.length] as number;
+  // Runs for every acquire that makes a queue, so two plain loops rather than arrays built on the way.
+  let shortestMs = Infinity;
+  let candidateCount = 0;
+  for (const timeoutMs of timeoutsMs) {
+    if (timeoutMs < shortestMs) {
+      shortestMs = timeoutMs;
+      candidateCount = 0;
+    }
+    if (timeoutMs === shortestMs) candidateCount += 1;
+  }
+  let skip = fnv1a(keys[0] ?? '') % candidateCount;
+  for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
+    if (timeoutsMs[nodeIndex] === shortestMs && skip-- === 0) return nodeIndex;
+  }
+  return 0;
 }
 
 /** The 32-bit FNV-1a hash of a string's UTF-16 code units: cheap, and well spread for short keys. */
