@@ -75,7 +75,7 @@ export async function runAttempt(
         if (status !== 'held' || !isPatient || isVoteDecided || clock.now() - start >= timeoutMs / 2) return status;
         await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
       }
-    });
+    }, isPatient ? 'repeating' : 'call');
   };
   let isVoteDecided = false;
   let calls: NodeCall<AcquireStatus>[];

@@ -40,8 +40,8 @@ export function releaseOnNode(
 ): NodeCall<'released' | 'not-held'> {
   const node = set.nodes[nodeIndex] as NodeState;
   const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
-  if (timeout !== undefined) return callNodeWithin(timeout, node, run, true);
-  return callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, true);
+  if (timeout !== undefined) return callNodeWithin(timeout, node, run, 'cleanup');
+  return callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, 'cleanup');
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { RedisAdapter } from './adapter.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { NodeLatency } from './node-latency.js';
 import type { Clock } from './clock.js';
 import { NodeConfigurationError, NodeError } from './errors.js';
 import type { ResolvedNode, ResolvedOptions } from './options.js';
@@ -39,6 +40,14 @@ export interface NodeHealth {
   readonly probeInMs: number;
   /** The server's `maxmemory-policy` as it reported it, or `undefined` until the node first answered. */
   readonly maxmemoryPolicy: string | undefined;
+  /**
+   * The node's smoothed round trip in milliseconds, from its answers (the time from sending a script to its
+   * reply), or `undefined` before the first. Unless a timeout is configured, it sets the node's timeout:
+   * `rttMs + max(10, 4 × rttDeviationMs)`, within bounds set by the TTL (see `nodeTimeoutMs`).
+   */
+  readonly rttMs: number | undefined;
+  /** The mean deviation of the node's round trip from `rttMs`, in milliseconds; 0 before the first answer. */
+  readonly rttDeviationMs: number;
 }
 
 /** Eviction policies under which Redis may delete keys with a TTL, lock keys first among them. */
@@ -99,6 +108,8 @@ export class NodeState implements ResolvedNode {
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly index: number;
   readonly breaker = new CircuitBreaker();
+  /** The node's measured round trip, which sets its timeout unless one is configured. */
+  readonly latency = new NodeLatency();
   readonly #servers: ServerRegistry;
   /** `undefined` until the server is known; a pending probe; or what it told. */
   #facts: Promise<void> | ServerFacts | 'unverifiable' | undefined;
@@ -173,6 +184,8 @@ export class NodeState implements ResolvedNode {
       timeoutsInARow: this.breaker.timeoutsInARow,
       probeInMs: this.breaker.probeInMs(now),
       maxmemoryPolicy: typeof facts === 'object' && !(facts instanceof Promise) ? facts.maxmemoryPolicy : undefined,
+      rttMs: this.latency.smoothedRttMs,
+      rttDeviationMs: this.latency.rttDeviationMs,
     };
   }
 

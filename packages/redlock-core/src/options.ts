@@ -1,6 +1,7 @@
 import type { RedisAdapter } from './adapter.js';
 import type { Lock } from './lock.js';
 import { type Clock, SYSTEM_CLOCK, validityMs } from './clock.js';
+import type { NodeLatency } from './node-latency.js';
 import { FENCE_KEY_SUFFIX } from './scripts/fence.js';
 
 /** A node with settings of its own, for deployments where some nodes are farther away than others. */
@@ -8,8 +9,8 @@ export interface RedlockNode {
   /** The node's adapter. */
   readonly adapter: RedisAdapter;
   /**
-   * How long a call to this node may take, in milliseconds, overriding the `Redlock`'s `nodeTimeoutMs`;
-   * e.g. a node in another datacenter needs its round trip on top.
+   * How long a call to this node may take, in milliseconds, overriding the `Redlock`'s `nodeTimeoutMs` and
+   * the adaptive default (which already follows each node's measured round trip).
    */
   readonly timeoutMs?: number;
 }
@@ -43,8 +44,12 @@ export interface RedlockOptions {
   /**
    * How long one call to one node may take, in milliseconds, before that node counts as failed for the
    * attempt, so a hung node cannot stall an attempt. A node's own `timeoutMs` overrides it.
-   * @defaultValue derived from the TTL: `ttlMs / 200`, at least 50 and at most 1000 (50 ms for a 10 s TTL),
-   *   plus 25 µs for each key after the first a call carries (250 ms more for a lock of 10,001 resources)
+   * @defaultValue adaptive, per node: the node's smoothed round trip + max(10 ms, 4 × its deviation), as TCP
+   *   sets its retransmission timeout, doubled after each timeout until the node answers again; never below
+   *   `ttlMs / 200` within [50, 1000] (50 ms for a 10 s TTL) and never above `ttlMs / 10`, at most 1000 (1 s
+   *   for a 10 s TTL), which is also what a node gets before its first answer; plus 25 µs for each key after
+   *   the first a call carries (250 ms more for a lock of 10,001 resources). `redlock.nodeHealth()` shows
+   *   each node's round trip.
    */
   readonly nodeTimeoutMs?: number;
   /**
@@ -163,10 +168,15 @@ export function defaultNodeTimeoutMs(ttlMs: number, keyCount = 1): number {
 
 /**
  * How long one call over `keyCount` keys to `node` may take for a TTL: the node's own timeout, else the
- * Redlock's, else the default.
+ * Redlock's, else the one its measured latency calls for (see {@link NodeLatency}).
  */
-export function nodeTimeoutMsFor(node: ResolvedNode, options: ResolvedOptions, ttlMs: number, keyCount = 1): number {
-  return node.timeoutMs ?? options.nodeTimeoutMs ?? defaultNodeTimeoutMs(ttlMs, keyCount);
+export function nodeTimeoutMsFor(
+  node: { readonly timeoutMs: number | undefined; readonly latency: NodeLatency },
+  options: ResolvedOptions,
+  ttlMs: number,
+  keyCount = 1,
+): number {
+  return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.timeoutMs(ttlMs, keyCount);
 }
 
 /** The options of a `Redlock` after validation, with defaults filled in. */

@@ -29,6 +29,8 @@ export interface NodeCall<S extends string> {
 export class SharedTimeout {
   readonly timeoutMs: number;
   readonly clock: Clock;
+  /** When the calls started, on `clock`: what their answers' round trips are measured from. */
+  readonly startedAtMs: number;
   /** The timeout handlers of the calls, by slot; a call that answered leaves `undefined` in its slot. */
   readonly #onTimeouts: ((() => void) | undefined)[] = [];
   #pendingCount = 0;
@@ -38,6 +40,7 @@ export class SharedTimeout {
   constructor(clock: Clock, timeoutMs: number) {
     this.clock = clock;
     this.timeoutMs = timeoutMs;
+    this.startedAtMs = clock.now();
   }
 
   /** Registers a pending call; `onTimeout` runs if it has not answered when the timeout fires. Returns its slot. */
@@ -79,6 +82,14 @@ export class SharedTimeout {
 export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void) => Promise<S>;
 
 /**
+ * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
+ * is always sent, since it follows that call on the same connection, and skips the first-contact check;
+ * a `'repeating'` call asks several times before it answers, so its answer does not measure the node's
+ * round trip (see `NodeLatency`).
+ */
+export type NodeCallKind = 'call' | 'cleanup' | 'repeating';
+
+/**
  * Calls one node, bounded by `timeoutMs` on `clock`. `run` sends the script and parses its reply; a
  * rejection, a synchronous throw or an unparseable reply becomes an `'error'` outcome with a
  * {@link NodeError}, a call that outlives the timeout becomes `'timeout'`. See {@link callNodeWithin}.
@@ -88,24 +99,26 @@ export function callNode<S extends string>(
   timeoutMs: number,
   clock: Clock,
   run: NodeCallRun<S>,
-  isCleanup = false,
+  kind: NodeCallKind = 'call',
 ): NodeCall<S> {
-  return callNodeWithin(new SharedTimeout(clock, timeoutMs), node, run, isCleanup);
+  return callNodeWithin(new SharedTimeout(clock, timeoutMs), node, run, kind);
 }
 
 /**
  * Like {@link callNode}, bounded by a timer shared with the other calls of a fan-out. A new call is refused
- * at once, with no command sent, when the node is down or its server unusable; a cleanup (`isCleanup`:
- * releasing what an earlier call may have written) is always sent, since it follows that call on the same
- * connection. Every outcome tells the node's circuit breaker whether the node answered in time.
+ * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
+ * Every outcome tells the node's circuit breaker whether the node answered in time, and every answer
+ * but a repeating call's tells its latency how long it took.
  */
 export function callNodeWithin<S extends string>(
   timeout: SharedTimeout,
   node: NodeState,
   run: NodeCallRun<S>,
-  isCleanup = false,
+  kind: NodeCallKind = 'call',
 ): NodeCall<S> {
   const nodeIndex = node.index;
+  const isCleanup = kind === 'cleanup';
+  const isMeasured = kind !== 'repeating';
   const { clock } = timeout;
   const refusal = isCleanup ? undefined : node.refusalAt(clock);
   if (refusal !== undefined) {
@@ -139,12 +152,15 @@ export function callNodeWithin<S extends string>(
   const outcome = new Promise<NodeOutcome<S>>((resolve) => {
     slot = timeout.add(() => {
       node.breaker.recordTimeout(clock.now());
+      node.latency.recordTimeout();
       const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
       resolve({ nodeIndex, status: 'timeout', error });
     });
     answer.then(
       (status) => {
         if (current.remove(slot) !== undefined) node.breaker.recordAnswer();
+        // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
+        if (isMeasured) node.latency.recordAnswer(clock.now() - current.startedAtMs);
         resolve({ nodeIndex, status });
       },
       (cause: unknown) => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { Redlock } from '../../src/index.js';
+import { Redlock, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { connectionRefused, grantingNode, keysOf, refusingNode } from '../support/fake-adapter.js';
 
 /** Node 0 grants, the two others are held by another owner: every attempt fails and cleans up node 0. */
-function failingAttemptSetup() {
+function failingAttemptSetup(options: RedlockOptions = {}) {
   const clock = new FakeClock();
   const nodes = [grantingNode(clock), refusingNode(clock), refusingNode(clock)];
-  return { clock, nodes, redlock: new Redlock(nodes, { clock, retryCount: 0 }) };
+  return { clock, nodes, redlock: new Redlock(nodes, { clock, retryCount: 0, ...options }) };
 }
 
 describe('cleanup of a failed attempt', () => {
@@ -34,7 +34,7 @@ describe('cleanup of a failed attempt', () => {
   });
 
   it('does not send a timed-out release again: it is still queued behind the write it cleans up', async () => {
-    const { clock, nodes, redlock } = failingAttemptSetup();
+    const { clock, nodes, redlock } = failingAttemptSetup({ nodeTimeoutMs: 50 });
     nodes[0]!.latencyMs = 60;
     await clock.runUntilSettled(redlock.acquire('r', 10_000).catch(() => undefined));
     await clock.advance(1_000);

@@ -1,0 +1,84 @@
+import { defaultNodeTimeoutMs, NODE_TIMEOUT_MS_PER_KEY } from './options.js';
+
+/**
+ * The longest a node timeout may grow to by itself, in milliseconds, however long the TTL: far enough for
+ * a node across an ocean (round trips of 150-300 ms) with room for its variance, short enough that a node
+ * that stopped answering cannot hold up a decision that needs its vote for long.
+ */
+export const ADAPTIVE_TIMEOUT_MAX_MS = 1_000;
+
+/**
+ * The largest share of the TTL a node timeout may grow to by itself: 1 s for a 10 s TTL. The spec wants
+ * the timeout small compared to the TTL, so that waiting for a node cannot eat the validity.
+ */
+export const ADAPTIVE_TIMEOUT_MAX_TTL_SHARE = 0.1;
+
+/**
+ * The least margin over the smoothed round trip, in milliseconds: the variance of a steady link decays
+ * toward 0, and a timeout equal to the mean round trip would fire on every slower-than-average answer.
+ */
+export const ADAPTIVE_TIMEOUT_MIN_MARGIN_MS = 10;
+
+/** How many times a node's timeout may double after timeouts in a row (up to the ceiling anyway). */
+const MAX_BACKOFF = 16;
+
+/**
+ * A node's round trip as its answers show it, and the timeout that follows from it, the way TCP sets its
+ * retransmission timeout (RFC 6298): a smoothed round trip (SRTT) and its mean deviation (RTTVAR) from the
+ * node's answers, timeout = SRTT + max(10 ms, 4 × RTTVAR), doubled after each timeout until an answer
+ * comes, and kept between two bounds for the TTL at hand:
+ * - the floor is the fixed default (`ttlMs / 200` within [50, 1000] ms, see `defaultNodeTimeoutMs`), so
+ *   a near node keeps the timeout it always had and the event-loop-stall grace it relies on;
+ * - the ceiling is `ttlMs × 0.1`, at most 1 s (never below the floor), so waiting cannot eat the validity.
+ * Before its first answer a node gets the ceiling: a timeout that is too long only delays a decision that
+ * needs that node's vote, while one too short would misjudge a far node and fail every first attempt.
+ *
+ * State: unmeasured ──answer──▶ measured ──timeout──▶ backing off ──answer──▶ measured.
+ */
+export class NodeLatency {
+  #smoothedMs: number | undefined;
+  #deviationMs = 0;
+  #backoff = 1;
+
+  /** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
+  get smoothedRttMs(): number | undefined {
+    return this.#smoothedMs;
+  }
+
+  /** The mean deviation of the round trip from {@link smoothedRttMs}, in milliseconds. */
+  get rttDeviationMs(): number {
+    return this.#deviationMs;
+  }
+
+  /** Takes the round trip of one answer (on time or late: both are what the node takes), in milliseconds. */
+  recordAnswer(rttMs: number): void {
+    const smoothed = this.#smoothedMs;
+    if (smoothed === undefined) {
+      this.#smoothedMs = rttMs;
+      this.#deviationMs = rttMs / 2;
+    } else {
+      // RFC 6298's gains: 1/4 for the deviation (updated first, from the old mean), 1/8 for the mean.
+      this.#deviationMs = 0.75 * this.#deviationMs + 0.25 * Math.abs(smoothed - rttMs);
+      this.#smoothedMs = 0.875 * smoothed + 0.125 * rttMs;
+    }
+    this.#backoff = 1;
+  }
+
+  /** Notes a call that timed out: the next calls wait twice as long, until the node answers again. */
+  recordTimeout(): void {
+    this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
+  }
+
+  /** The timeout for a call over `keyCount` keys with a TTL of `ttlMs`, in whole milliseconds. */
+  timeoutMs(ttlMs: number, keyCount: number): number {
+    const floorMs = defaultNodeTimeoutMs(ttlMs);
+    const ceilingMs = Math.max(floorMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_TTL_SHARE)));
+    const smoothed = this.#smoothedMs;
+    const estimateMs =
+      smoothed === undefined
+        ? ceilingMs
+        : (smoothed + Math.max(ADAPTIVE_TIMEOUT_MIN_MARGIN_MS, 4 * this.#deviationMs)) * this.#backoff;
+    const forTtlMs = Math.ceil(Math.min(ceilingMs, Math.max(floorMs, estimateMs)));
+    return forTtlMs + Math.ceil((keyCount - 1) * NODE_TIMEOUT_MS_PER_KEY);
+  }
+}

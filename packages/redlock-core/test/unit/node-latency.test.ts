@@ -1,0 +1,97 @@
+import { describe, expect, it } from '@jest/globals';
+import { LockAcquireError, Redlock } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { type FakeNode, grantingNode, keysOf, slowNode } from '../support/fake-adapter.js';
+
+/** Five nodes whose replies take these round trips, in milliseconds. */
+function topology(clock: FakeClock, rttsMs: readonly number[]): FakeNode[] {
+  return rttsMs.map((rttMs) => slowNode(clock, rttMs));
+}
+
+async function cycle(clock: FakeClock, redlock: Redlock, resource = 'r', ttlMs = 10_000): Promise<number> {
+  const start = clock.now();
+  const lock = await clock.runUntilSettled(redlock.acquire(resource, ttlMs));
+  const acquiredAfterMs = clock.now() - start;
+  await clock.runUntilSettled(lock.release());
+  return acquiredAfterMs;
+}
+
+describe('adaptive node timeouts', () => {
+  it('acquires over nodes 0, 0, 70, 70 and 140 ms away at defaults, from the first call on, at the quorum-th round trip', async () => {
+    const clock = new FakeClock();
+    const nodes = topology(clock, [0, 0, 70, 70, 140]);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    for (let index = 0; index < 20; index += 1) expect(await cycle(clock, redlock, `r${index}`)).toBe(70);
+    await clock.advance(1_000);
+    expect(redlock.nodeHealth().map((node) => node.timeoutsInARow)).toEqual([0, 0, 0, 0, 0]);
+    expect(redlock.nodeHealth().map((node) => Math.round(node.rttMs ?? -1))).toEqual([0, 0, 70, 70, 140]);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('extends and releases over far nodes with no tuning', async () => {
+    const clock = new FakeClock();
+    const nodes = topology(clock, [0, 0, 70, 70, 140]);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    for (let index = 0; index < 5; index += 1) await clock.runUntilSettled(lock.extend(10_000));
+    const released = await clock.runUntilSettled(lock.release());
+    expect((await clock.runUntilSettled(released.settled)).map((node) => node.status)).toEqual(['released', 'released', 'released', 'released', 'released']);
+  });
+
+  it('fails the first attempt over a far node when a fixed nodeTimeoutMs is shorter than its round trip', async () => {
+    const clock = new FakeClock();
+    const redlock = new Redlock(topology(clock, [0, 0, 70, 70, 140]), { clock, retryCount: 0, nodeTimeoutMs: 50 });
+    const error = await clock.runUntilSettled(redlock.acquire('r', 10_000)).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as LockAcquireError).reason).toBe('nodes-unreachable');
+  });
+
+  it('waits longer for a node that slowed down, after one timeout, instead of counting it as failed on every call', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    for (let index = 0; index < 5; index += 1) await cycle(clock, redlock);
+    // Measured near: the shortest timeout for a 10 s TTL, 50 ms. Now it is 120 ms away, and its vote is needed.
+    nodes[2]!.latencyMs = 120;
+    nodes[0]!.keyspace.isHeldByAnotherOwner = true;
+    const error = await clock.runUntilSettled(redlock.acquire('r', 10_000)).catch((failure: unknown) => failure);
+    expect((error as LockAcquireError).nodeErrors.map((nodeError) => nodeError.message)).toContain('Node 2 did not answer within 50 ms');
+    await clock.advance(500);
+    // Its late answers were measured, and the next timeouts allow for them.
+    for (let index = 0; index < 5; index += 1) expect(await cycle(clock, redlock, `after-${index}`)).toBe(120);
+    expect(redlock.nodeHealth()[2]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
+    expect(redlock.nodeHealth()[2]?.rttMs).toBeGreaterThan(60);
+  });
+
+  it('never waits longer than TTL / 10 for a node, and still counts a node that stopped answering as down', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    await cycle(clock, redlock, 'r', 1000);
+    nodes[4]!.hang();
+    nodes[3]!.keyspace.isHeldByAnotherOwner = true;
+    nodes[2]!.keyspace.isHeldByAnotherOwner = true;
+    const elapsedMs: number[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const start = clock.now();
+      await clock.runUntilSettled(redlock.acquire(`x${index}`, 1000).catch(() => undefined));
+      elapsedMs.push(clock.now() - start);
+    }
+    // Each attempt waits for node 4's vote, then for its cleanup there: 50 ms at first (it was measured
+    // near), longer after each timeout, never above 100 ms for a 1 s TTL; down after 3 timeouts in a row.
+    for (const ms of elapsedMs) expect(ms).toBeLessThanOrEqual(2 * 100);
+    expect(redlock.nodeHealth()[4]?.state).toBe('down');
+    expect(elapsedMs.at(-1)).toBe(0);
+  });
+
+  it('lets a node of its own timeoutMs keep it, whatever its round trip', async () => {
+    const clock = new FakeClock();
+    const far = slowNode(clock, 70);
+    const redlock = new Redlock([grantingNode(clock), grantingNode(clock), { adapter: far, timeoutMs: 60 }], { clock, retryCount: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    await clock.runUntilSettled(lock.release());
+    await clock.advance(500);
+    expect(redlock.nodeHealth()[2]?.timeoutsInARow).toBeGreaterThan(0);
+    expect(redlock.nodeHealth()[2]?.rttMs).toBe(70);
+  });
+});
