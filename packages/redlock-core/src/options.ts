@@ -25,10 +25,27 @@ export interface RedlockOptions {
   /**
    * How many more attempts `acquire()` makes after the first fails; `0` makes a single, non-blocking try,
    * which never queues. A call queued behind others of the same `Redlock` counts its retry pauses in which
-   * none of them acquired the lock instead (see `acquire()`).
+   * none of them acquired the lock instead (see `acquire()`). `Infinity` retries until the lock is
+   * acquired, `signal` aborts or `waitMs` runs out.
+   *
+   * `-1`, which node-redlock reads as "for ever", is refused with a `RangeError` that says to write
+   * `Infinity`: a count that went negative is more often a bug (say `maxTries - 1` with `maxTries` 0)
+   * than a wish to wait for ever, and turning that bug into a wait without end is the worst outcome;
+   * `Infinity` says what it means, in the same type.
    * @defaultValue `10`
    */
   readonly retryCount?: number;
+  /**
+   * The longest time `acquire()` and `using()` wait for the lock, in milliseconds from the call: once it
+   * runs out, the call stops (an attempt under way is cut off and its keys are removed, which takes one
+   * round trip, at most two node timeouts when nodes hang) and rejects with a `LockAcquireError` whose
+   * `waitMs` is set, with the `reason` of its last attempt. It bounds the wait in the local queue too.
+   * Whichever ends first, `waitMs` or the retries, ends the call; with `retryCount: Infinity`, `waitMs`
+   * alone does. A positive integer up to 2³¹−1, or `Infinity` for no time limit (to override a
+   * `Redlock`'s default in one call). For a single try without waiting, use `tryAcquire()`.
+   * @defaultValue `Infinity` (the wait is bounded by `retryCount` only)
+   */
+  readonly waitMs?: number;
   /**
    * The pause between attempts, in milliseconds, before jitter.
    * @defaultValue `200`
@@ -89,6 +106,8 @@ export interface AcquireOptions {
   readonly retryDelayMs?: number;
   /** See {@link RedlockOptions.retryJitterMs}. */
   readonly retryJitterMs?: number;
+  /** See {@link RedlockOptions.waitMs}. */
+  readonly waitMs?: number;
   /**
    * Hands out a fencing token with the lock (`lock.fencingToken`): an integer greater than the token of
    * every acquisition of these resources that completed before this one started, to pass to the storage
@@ -134,6 +153,7 @@ export const DEFAULT_OPTIONS = {
   retryCount: 10,
   retryDelayMs: 200,
   retryJitterMs: 100,
+  waitMs: Infinity,
   keyPrefix: '',
   restartGraceMs: 0,
   refuseEvictingNodes: false,
@@ -175,6 +195,7 @@ export interface ResolvedOptions {
   readonly retryCount: number;
   readonly retryDelayMs: number;
   readonly retryJitterMs: number;
+  readonly waitMs: number;
   readonly nodeTimeoutMs: number | undefined;
   readonly keyPrefix: string;
   readonly restartGraceMs: number;
@@ -314,20 +335,27 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
 /** The retry settings of one call: its own where given, else the `Redlock`'s. */
 export interface RetrySettings {
+  /** A non-negative integer, or `Infinity`. */
   readonly retryCount: number;
   readonly retryDelayMs: number;
   readonly retryJitterMs: number;
 }
 
+/** The retry settings and time limit of one call: its own where given, else the `Redlock`'s. */
+export interface WaitSettings extends RetrySettings {
+  /** A positive integer, or `Infinity` for no time limit. */
+  readonly waitMs: number;
+}
+
 /** The per-call settings of `acquire()` and `using()` after validation; `reentrant` is checked by the caller. */
-export interface AcquireSettings extends RetrySettings {
+export interface AcquireSettings extends WaitSettings {
   readonly signal: AbortSignal | undefined;
   readonly fencing: boolean;
   readonly reentrant: unknown;
 }
 
 /** Validates per-call options of `acquire()` and `using()`. */
-export function resolveAcquireOptions(options: unknown, defaults: RetrySettings): AcquireSettings {
+export function resolveAcquireOptions(options: unknown, defaults: RetrySettings & { readonly waitMs?: number }): AcquireSettings {
   const given = checkOptionsObject('options', options) as AcquireOptions;
   const { signal, fencing, reentrant } = given;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -336,8 +364,8 @@ export function resolveAcquireOptions(options: unknown, defaults: RetrySettings)
   if (fencing !== undefined && typeof fencing !== 'boolean') {
     throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(fencing)}`);
   }
-  const { retryCount, retryDelayMs, retryJitterMs } = resolveRetries(given, defaults);
-  return { retryCount, retryDelayMs, retryJitterMs, signal, fencing: fencing ?? false, reentrant };
+  const { retryCount, retryDelayMs, retryJitterMs, waitMs } = resolveRetries(given, defaults);
+  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant };
 }
 
 /** Validates the limits of `using()`. */
@@ -352,16 +380,42 @@ export function resolveUsingLimits(options: unknown): {
 }
 
 /** Validates the retry settings given and fills in the others from `defaults`, which are valid already. */
-function resolveRetries(given: Partial<RetrySettings>, defaults: RetrySettings): RetrySettings {
-  const { retryCount, retryDelayMs, retryJitterMs } = given;
-  if (retryCount !== undefined) checkInteger('retryCount', retryCount, 0, Number.MAX_SAFE_INTEGER);
+function resolveRetries(given: Partial<WaitSettings>, defaults: RetrySettings & { readonly waitMs?: number }): WaitSettings {
+  const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
+  if (retryCount !== undefined) checkRetryCount(retryCount);
   if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);
   if (retryJitterMs !== undefined) checkDurationMs('retryJitterMs', retryJitterMs, 0);
+  if (waitMs !== undefined) checkWaitMs(waitMs);
   return {
     retryCount: retryCount === undefined ? defaults.retryCount : retryCount,
     retryDelayMs: retryDelayMs === undefined ? defaults.retryDelayMs : retryDelayMs,
     retryJitterMs: retryJitterMs === undefined ? defaults.retryJitterMs : retryJitterMs,
+    waitMs: waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs,
   };
+}
+
+/** A non-negative integer or `Infinity`; `-1` gets a message of its own (see {@link RedlockOptions.retryCount}). */
+function checkRetryCount(value: unknown): asserts value is number {
+  if (value === Infinity) return;
+  if (value === -1) {
+    throw new RangeError(
+      'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`',
+    );
+  }
+  if (typeof value !== 'number') throw new TypeError(`Expected \`retryCount\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Expected \`retryCount\` to be a non-negative integer or \`Infinity\`, got ${formatValue(value)}`);
+  }
+}
+
+/** A positive integer up to {@link MAX_TTL_MS}, or `Infinity`. */
+function checkWaitMs(value: unknown): asserts value is number {
+  if (value === Infinity) return;
+  if (typeof value !== 'number') throw new TypeError(`Expected \`waitMs\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_TTL_MS) {
+    const advice = value === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '';
+    throw new RangeError(`Expected \`waitMs\` to be a positive integer up to ${MAX_TTL_MS} or \`Infinity\`, got ${formatValue(value)}${advice}`);
+  }
 }
 
 /**

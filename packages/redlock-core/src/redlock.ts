@@ -1,5 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
-import { type AcquireRequest, runAttempt } from './attempt.js';
+import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
 import { keepExtended } from './auto-extend.js';
 import { type AcquireFailureReason, LockAcquireError, LockInspectError } from './errors.js';
 import { describeResources, Lock } from './lock.js';
@@ -27,7 +27,7 @@ import {
 } from './outcomes.js';
 import { callEveryNode, quorumOf } from './quorum.js';
 import { leadNodeIndexOf, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
-import { retryDelayMs } from './retry.js';
+import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
 import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
@@ -271,6 +271,7 @@ export class Redlock {
       retryCount: settings.retryCount,
       retryDelayMs: settings.retryDelayMs,
       retryJitterMs: settings.retryJitterMs,
+      waitMs: settings.waitMs,
       signal: settings.signal,
       fencing: settings.fencing,
       reentrant,
@@ -288,7 +289,12 @@ export class Redlock {
     if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
     this.#throwIfMisconfigured();
     request.signal?.throwIfAborted();
-    return request.retryCount === 0 ? this.#tryOnce(request) : this.#acquireInQueue(request);
+    if (request.waitMs === Infinity) return request.retryCount === 0 ? this.#tryOnce(request) : this.#acquireInQueue(request);
+    // The time limit travels as the signal: everything that waits already stops when it aborts.
+    const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, request.signal);
+    const bounded: AcquireRequest = { ...request, signal: deadline.signal };
+    const acquiring = bounded.retryCount === 0 ? this.#tryOnce(bounded) : this.#acquireInQueue(bounded);
+    return acquiring.finally(deadline.stop);
   }
 
   /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
@@ -297,9 +303,22 @@ export class Redlock {
     const outcome = await runAttempt(this.#set, request, 1, 0, false);
     if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
     this.#throwIfMisconfigured();
-    request.signal?.throwIfAborted();
+    const log = new AttemptLog();
     // Never 'held-at-lead': it asked every node.
-    throw this.#acquireError(request, [outcome as AcquireAttempt]);
+    log.add(outcome as AcquireAttempt);
+    this.#throwIfAborted(request, log);
+    throw this.#acquireError(request, log);
+  }
+
+  /**
+   * Throws once the request's signal aborted: a {@link LockAcquireError} reporting `log` when its
+   * `waitMs` ran out, else the caller's `signal.reason`.
+   */
+  #throwIfAborted(request: AcquireRequest, log: AttemptLog): void {
+    const { signal } = request;
+    if (signal?.aborted !== true) return;
+    const reason: unknown = signal.reason;
+    throw reason instanceof WaitExpired ? this.#acquireError(request, log, reason.waitMs) : reason;
   }
 
   /**
@@ -321,13 +340,19 @@ export class Redlock {
     const waiter = queue.join(request);
     const { leadNodeIndex } = queue;
     let lock: Lock | undefined;
+    /** This call's own attempts, as the head. */
+    const attempts = new AttemptLog();
+    /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */
+    const reported = (): AttemptLog => {
+      if (attempts.count > 0) return attempts;
+      if (waiter.attemptsWhileQueued.count > 0) return waiter.attemptsWhileQueued;
+      const log = new AttemptLog();
+      if (queue.lastFailure !== undefined) log.add(queue.lastFailure);
+      return log;
+    };
     try {
       const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
-      if (turn === 'gave-up') {
-        const given = waiter.attemptsWhileQueued;
-        throw this.#acquireError(request, given.length > 0 ? given : [queue.lastFailure as AcquireAttempt]);
-      }
-      const attempts: AcquireAttempt[] = [];
+      if (turn === 'gave-up') throw this.#acquireError(request, reported());
       const nextRetryAt = (): number => clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
       let retryAt = turn === 'first' ? 0 : nextRetryAt();
       let wokenBy: 'timer' | 'release' = turn === 'look' ? 'release' : 'timer';
@@ -337,16 +362,17 @@ export class Redlock {
         signal?.throwIfAborted();
         const isWoken = wokenBy === 'release';
         queue.clearWake();
-        const outcome = await runAttempt(this.#set, request, attempts.length + 1, leadNodeIndex, isWoken && queue.isLeadAnswering);
+        const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering);
         if (outcome instanceof Lock) {
           lock = outcome;
           return this.#wakeQueueAtRelease(outcome);
         }
         this.#throwIfMisconfigured();
+        // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
+        if (outcome !== 'held-at-lead') attempts.add(outcome);
         signal?.throwIfAborted();
         let isHeld = outcome === 'held-at-lead';
         if (outcome !== 'held-at-lead') {
-          attempts.push(outcome);
           // A key that is not a lock never goes away by itself: once such keys deny a quorum, waiting is futile.
           if (isBlockedByForeignKeys(outcome, this.quorum)) throw this.#acquireError(request, attempts);
           queue.recordFailure(outcome);
@@ -367,6 +393,10 @@ export class Redlock {
         }
         wokenBy = await waitForRetry(clock, Math.max(0, retryAt - clock.now()), queue, signal);
       }
+    } catch (error) {
+      // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
+      if (error instanceof WaitExpired) throw this.#acquireError(request, reported(), error.waitMs);
+      throw error;
     } finally {
       queue.leave(waiter, lock !== undefined);
     }
@@ -387,24 +417,24 @@ export class Redlock {
     return leadNodeIndexOf(request.keys, nodes.map((node) => nodeTimeoutMsFor(node, options, request.ttlMs, request.keys.length)));
   };
 
-  #acquireError(request: AcquireRequest, attempts: readonly AcquireAttempt[]): LockAcquireError {
-    const last = attempts[attempts.length - 1] as AcquireAttempt;
-    const counts = countByStatus(last.nodes);
-    const nodeCount = last.nodes.length;
-    // A node inside its restart grace is as unavailable as one that does not answer.
-    const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
-    // A quorum of grants failed only for lack of validity, whatever the other nodes answered.
+  /**
+   * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
+   * (`waitMs` given). The reason is that of the last attempt in `log`; a call that gave up in the local
+   * queue before any attempt was made there reports the lock as held, by the earlier call ahead of it.
+   */
+  #acquireError(request: AcquireRequest, log: AttemptLog, waitMs?: number): LockAcquireError {
+    const kept = log.kept();
+    const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
+    const last = log.last;
+    if (last === undefined) {
+      return new LockAcquireError(
+        `Could not acquire ${describeResources(request.resources)}${within} after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`,
+        { resources: request.resources, attempts: kept, attemptCount: 0, reason: 'held-by-another-owner', ...(waitMs === undefined ? {} : { waitMs }) },
+      );
+    }
+    const reason = failureReasonOf(last, this.quorum);
     const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
     const isFenceFailed = fenced !== undefined && fenced < this.quorum;
-    const reason: AcquireFailureReason = isBlockedByForeignKeys(last, this.quorum)
-      ? 'foreign-key'
-      : isFenceFailed
-        ? 'nodes-unreachable'
-        : (counts['acquired'] ?? 0) >= this.quorum
-          ? 'no-validity'
-          : failed > nodeCount - this.quorum
-            ? 'nodes-unreachable'
-            : 'held-by-another-owner';
     const detail = isFenceFailed
       ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
       : reason === 'no-validity'
@@ -416,12 +446,33 @@ export class Redlock {
         : request.fencing
           ? '; a lock or fencing counter key holds data this library did not write, which never expires: give lock keys a namespace of their own, e.g. with `keyPrefix`'
           : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (not a string with a TTL) and never expires: give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
-    const tries = attempts.length === 1 ? '1 attempt' : `${attempts.length} attempts`;
+    const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
+    const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
     return new LockAcquireError(
-      `Could not acquire ${describeResources(request.resources)} after ${tries}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})${advice}`,
-      { resources: request.resources, attempts, reason },
+      `Could not acquire ${describeResources(request.resources)}${within} after ${tries}${keptNote}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})${advice}`,
+      { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) },
     );
   }
+}
+
+/**
+ * Why an attempt failed, from its outcomes; the rule `tryAcquire()` decides by:
+ * - `'foreign-key'`: keys that are not locks deny a quorum on their own (see {@link isBlockedByForeignKeys});
+ * - `'nodes-unreachable'`: with fencing, a quorum granted but too few nodes stored the fencing token;
+ * - `'no-validity'`: a quorum granted, too late for any validity to remain;
+ * - `'held-by-another-owner'`: the nodes that refused (another owner's lock, or a foreign key) deny a
+ *   quorum on their own: whatever the other nodes had answered, no quorum was possible;
+ * - `'nodes-unreachable'` otherwise: nodes that timed out, failed or were inside their restart grace made
+ *   the difference, since with their grants a quorum would have been reached.
+ */
+function failureReasonOf(attempt: AcquireAttempt, quorum: number): AcquireFailureReason {
+  if (isBlockedByForeignKeys(attempt, quorum)) return 'foreign-key';
+  const fenced = attempt.fenceNodes?.filter((node) => node.status === 'fenced').length;
+  if (fenced !== undefined && fenced < quorum) return 'nodes-unreachable';
+  const counts = countByStatus(attempt.nodes);
+  if ((counts['acquired'] ?? 0) >= quorum) return 'no-validity';
+  const refused = (counts['held'] ?? 0) + (counts['foreign'] ?? 0);
+  return refused > attempt.nodes.length - quorum ? 'held-by-another-owner' : 'nodes-unreachable';
 }
 
 /**

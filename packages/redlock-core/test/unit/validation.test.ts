@@ -72,7 +72,7 @@ describe('bad arguments to acquire() and using()', () => {
   });
 
   it.each<[string, unknown, ErrorConstructor, string]>([
-    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer, got `-1`'],
+    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`'],
     ['a fractional retryDelayMs', { retryDelayMs: 1.5 }, RangeError, 'Expected `retryDelayMs` to be a non-negative integer up to 2147483647, got `1.5`'],
     ['a string retryJitterMs', { retryJitterMs: '10' }, TypeError, 'Expected `retryJitterMs` to be a number, got `"10"`'],
     ['a signal that is no AbortSignal', { signal: { aborted: false } }, TypeError, 'Expected `signal` to be an AbortSignal, got `{"aborted":false}`'],
@@ -143,7 +143,7 @@ describe('bad arguments to the Redlock constructor', () => {
     ['a string clock', loose({ clock: 'system' }), TypeError, 'Expected `clock` to implement now, wallNow, setTimeout and clearTimeout, got `"system"`'],
     ['a zero nodeTimeoutMs', { nodeTimeoutMs: 0 }, RangeError, 'Expected `nodeTimeoutMs` to be a positive integer up to 2147483647, got `0`'],
     ['a fractional nodeTimeoutMs', { nodeTimeoutMs: 2.5 }, RangeError, 'Expected `nodeTimeoutMs` to be a positive integer up to 2147483647, got `2.5`'],
-    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer, got `-1`'],
+    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`'],
     ['options that are a string', loose('fast'), TypeError, 'Expected `options` to be an object, got `"fast"`'],
   ])('throws at once for %s', (_, options, type, message) => {
     const nodes = grantingNodes(new FakeClock(), 3);
