@@ -130,6 +130,12 @@ export interface AcquireOptions {
 }
 
 /**
+ * Per-call settings of `tryAcquire()`: those of `acquire()` that do not wait. Retry options and `waitMs`
+ * are refused with a `TypeError`, since it makes exactly one attempt.
+ */
+export type TryAcquireOptions = Pick<AcquireOptions, 'signal' | 'fencing' | 'reentrant'>;
+
+/**
  * Settings of `using()`: those of `acquire()`, plus limits that bound how long a routine keeps the lock,
  * as the Redlock spec asks, so a stuck routine cannot hold a resource for ever. When a limit is reached,
  * extension stops and the routine's signal aborts with a `LockLimitError`.
@@ -145,6 +151,119 @@ export interface UsingOptions extends AcquireOptions {
    * @defaultValue unlimited
    */
   readonly maxHoldMs?: number;
+}
+
+/** Where an option may be given: the `Redlock` constructor, or the options of one method. */
+export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using';
+
+const PER_CALL = ['acquire', 'tryAcquire', 'using'] as const;
+const WAITING = ['Redlock', 'acquire', 'using'] as const;
+
+/**
+ * Every option name, with where it may be given. **A new option is registered here**, in one line: the
+ * option objects are checked against this table, so an unknown name is refused before any network call,
+ * and the type assertion below makes the build fail until the table and the option interfaces agree.
+ */
+const OPTION_SCOPES = {
+  driftFactor: ['Redlock'],
+  retryCount: WAITING,
+  retryDelayMs: WAITING,
+  retryJitterMs: WAITING,
+  waitMs: WAITING,
+  nodeTimeoutMs: ['Redlock'],
+  restartGraceMs: ['Redlock'],
+  refuseEvictingNodes: ['Redlock'],
+  keyPrefix: ['Redlock'],
+  clock: ['Redlock'],
+  signal: PER_CALL,
+  fencing: PER_CALL,
+  reentrant: PER_CALL,
+  maxExtensions: ['using'],
+  maxHoldMs: ['using'],
+} as const satisfies Record<string, readonly OptionScope[]>;
+
+type OptionName = keyof typeof OPTION_SCOPES;
+type NamesIn<S extends OptionScope> = { [K in OptionName]: S extends (typeof OPTION_SCOPES)[K][number] ? K : never }[OptionName];
+type IsSame<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/**
+ * Fails to compile (`true` is not assignable to `false`) when {@link OPTION_SCOPES} and the option
+ * interfaces disagree: an option added to an interface must be added to the table, and the other way round.
+ */
+const OPTION_SCOPES_MATCH_TYPES: [
+  IsSame<NamesIn<'Redlock'>, keyof RedlockOptions>,
+  IsSame<NamesIn<'acquire'>, keyof AcquireOptions>,
+  IsSame<NamesIn<'tryAcquire'>, keyof TryAcquireOptions>,
+  IsSame<NamesIn<'using'>, keyof UsingOptions>,
+] = [true, true, true, true];
+void OPTION_SCOPES_MATCH_TYPES;
+
+/** The option names each scope accepts, made once: the check runs on every call with options. */
+const NAMES_BY_SCOPE = new Map<OptionScope, ReadonlySet<string>>(
+  (['Redlock', 'acquire', 'tryAcquire', 'using'] as const).map((scope) => [
+    scope,
+    new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : []))),
+  ]),
+);
+
+const SCOPE_LABELS: Record<OptionScope, string> = {
+  Redlock: 'the `Redlock` constructor',
+  acquire: '`acquire()`',
+  tryAcquire: '`tryAcquire()`',
+  using: '`using()`',
+};
+
+/**
+ * Names other Redis lock libraries use, with what to write here: a caller moving from node-redlock or
+ * redis-semaphore gets the intended name instead of an option silently ignored. Names that differ only
+ * in case from one of ours are caught without an entry.
+ */
+const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly from: string }>> = {
+  retryDelay: { use: 'write `retryDelayMs` (milliseconds)', from: 'node-redlock' },
+  retryJitter: { use: 'write `retryJitterMs` (milliseconds)', from: 'node-redlock' },
+  automaticExtensionThreshold: {
+    use: 'there is no such option: `using()` extends the lock when half its TTL of validity is left',
+    from: 'node-redlock',
+  },
+  retryInterval: { use: 'write `retryDelayMs` (milliseconds)', from: 'redis-semaphore' },
+  acquireTimeout: { use: 'write `waitMs` (milliseconds)', from: 'redis-semaphore' },
+  acquireAttemptsLimit: { use: 'write `retryCount`, the attempts after the first', from: 'redis-semaphore' },
+  lockTimeout: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'redis-semaphore' },
+  refreshInterval: {
+    use: 'there is no such option: `using()` extends the lock when half its TTL of validity is left',
+    from: 'redis-semaphore',
+  },
+  ttl: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'other lock libraries' },
+  ttlMs: { use: 'pass the TTL as the `ttlMs` argument', from: 'other lock libraries' },
+  timeout: {
+    use: 'write `waitMs` for how long to wait for the lock, or `nodeTimeoutMs` on the `Redlock` for one call to one node',
+    from: 'other lock libraries',
+  },
+  retries: { use: 'write `retryCount`', from: 'other lock libraries' },
+  prefix: { use: 'write `keyPrefix` on the `Redlock`', from: 'other lock libraries' },
+};
+
+/**
+ * Throws a `TypeError` naming the first option of `given` that `scope` does not take, with the intended
+ * name when it is known: another scope's option, one of {@link OPTION_ALIASES}, or ours in another case.
+ */
+function checkOptionNames(given: object, scope: OptionScope): void {
+  const allowed = NAMES_BY_SCOPE.get(scope) as ReadonlySet<string>;
+  for (const name of Object.keys(given)) {
+    if (allowed.has(name)) continue;
+    const where = `Unknown option \`${name}\` in the options of ${SCOPE_LABELS[scope]}`;
+    const scopes: readonly OptionScope[] | undefined = Object.hasOwn(OPTION_SCOPES, name) ? OPTION_SCOPES[name as OptionName] : undefined;
+    if (scope === 'tryAcquire' && scopes?.includes('acquire') === true) {
+      throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use \`acquire()\` to wait for the lock`);
+    }
+    if (scopes !== undefined) {
+      throw new TypeError(`${where}: \`${name}\` is an option of ${scopes.map((other) => SCOPE_LABELS[other]).join(', ')}`);
+    }
+    const alias = Object.hasOwn(OPTION_ALIASES, name) ? OPTION_ALIASES[name] : undefined;
+    if (alias !== undefined) throw new TypeError(`${where}: ${alias.use} (\`${name}\` is the name in ${alias.from})`);
+    const sameButCase = [...allowed].find((known) => known.toLowerCase() === name.toLowerCase());
+    if (sameButCase !== undefined) throw new TypeError(`${where}: did you mean \`${sameButCase}\`?`);
+    throw new TypeError(`${where}: it takes ${[...allowed].map((known) => `\`${known}\``).join(', ')}`);
+  }
 }
 
 /** The defaults of {@link RedlockOptions}; `nodeTimeoutMs` is derived from each call's TTL instead. */
@@ -299,7 +418,7 @@ function checkOptionalMembers(name: string, adapter: RedisAdapter): object | und
 
 /** Validates a `Redlock`'s options and fills in the defaults. */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  const given = checkOptionsObject('options', options) as RedlockOptions;
+  const given = checkOptionsObject('options', options, 'Redlock') as RedlockOptions;
   const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
   if (typeof driftFactor !== 'number') {
     throw new TypeError(`Expected \`driftFactor\` to be a number, got ${formatValue(driftFactor)}`);
@@ -354,9 +473,13 @@ export interface AcquireSettings extends WaitSettings {
   readonly reentrant: unknown;
 }
 
-/** Validates per-call options of `acquire()` and `using()`. */
-export function resolveAcquireOptions(options: unknown, defaults: RetrySettings & { readonly waitMs?: number }): AcquireSettings {
-  const given = checkOptionsObject('options', options) as AcquireOptions;
+/** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
+export function resolveAcquireOptions(
+  options: unknown,
+  defaults: RetrySettings & { readonly waitMs?: number },
+  scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
+): AcquireSettings {
+  const given = checkOptionsObject('options', options, scope) as AcquireOptions;
   const { signal, fencing, reentrant } = given;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
@@ -373,7 +496,8 @@ export function resolveUsingLimits(options: unknown): {
   readonly maxExtensions: number | undefined;
   readonly maxHoldMs: number | undefined;
 } {
-  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options) as UsingOptions;
+  // The names were checked with the other options of `using()`.
+  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options, undefined) as UsingOptions;
   if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
   if (maxHoldMs !== undefined) checkDurationMs('maxHoldMs', maxHoldMs, 1);
   return { maxExtensions, maxHoldMs };
@@ -502,12 +626,14 @@ function checkInteger(name: string, value: unknown, min: number, max: number): a
  * Checks that options are an object and copies them: every option is read once, here, so that a getter or
  * a Proxy cannot answer one value to the validation and another to the use.
  */
-function checkOptionsObject(name: string, value: unknown): object {
+function checkOptionsObject(name: string, value: unknown, scope: OptionScope | undefined): object {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`Expected \`${name}\` to be an object, got ${formatValue(value)}`);
   }
-  return { ...value };
+  const copy = { ...value };
+  if (scope !== undefined) checkOptionNames(copy, scope);
+  return copy;
 }
 
 function isAdapter(value: unknown): value is RedisAdapter {

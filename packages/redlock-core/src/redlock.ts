@@ -16,6 +16,7 @@ import {
   resolveOptions,
   resolveResources,
   resolveUsingLimits,
+  type TryAcquireOptions,
   type UsingOptions,
 } from './options.js';
 import {
@@ -107,7 +108,59 @@ export class Redlock {
    * ```
    */
   async acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
-    return this.#acquire(this.#resolveRequest(resources, ttlMs, options));
+    return this.#acquire(this.#resolveRequest(resources, ttlMs, options, 'acquire'));
+  }
+
+  /**
+   * Makes exactly one attempt to acquire a lock, without retrying or queueing, and tells whether another
+   * owner holds it: it resolves with the {@link Lock}, or with `undefined` when the lock is held by
+   * another owner, after removing any key it set (as a failed attempt does).
+   *
+   * The rule, on N nodes with a quorum Q: "held by another owner" means the nodes that refused, because
+   * another owner's lock is there (or a key that is not a lock, while such keys alone do not deny a
+   * quorum), are more than N − Q, so no quorum was possible whatever the other nodes answered. Of 5 nodes:
+   * 2 granted and 3 held → `undefined`; 1 granted, 3 held and 1 unreachable → `undefined`; but 2 granted,
+   * 2 held and 1 unreachable → rejects (`'nodes-unreachable'`), since that node's answer would have
+   * decided. Another call of this `Redlock` holding the lock counts as another owner: it never queues
+   * behind local calls. Like `acquire()`, it takes `signal`, `fencing` and `reentrant`.
+   *
+   * @param resources - A resource name, or several to lock together.
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
+   * @returns The held {@link Lock}, or `undefined` when another owner holds it.
+   * @throws {@link LockAcquireError} when the nodes could not decide: nodes that timed out, failed or were
+   *   in their restart grace made the difference (`'nodes-unreachable'`, also when too few stored a fencing
+   *   token), a quorum granted too late (`'no-validity'`), or keys that are not locks deny a quorum
+   *   (`'foreign-key'`); `signal.reason` when `signal` aborts; `TypeError` for a retry option or `waitMs`
+   *   (it makes one attempt) or any unknown option, and `TypeError` or `RangeError` for bad arguments,
+   *   before any node is called.
+   *
+   * @example
+   * ```ts
+   * const lock = await redlock.tryAcquire('reports:daily', 60_000);
+   * if (lock === undefined) return; // another instance is writing the report
+   * try {
+   *   await writeReport();
+   * } finally {
+   *   await lock.release();
+   * }
+   * ```
+   */
+  async tryAcquire(resources: string | readonly string[], ttlMs: number, options?: TryAcquireOptions): Promise<Lock | undefined> {
+    const request = this.#resolveRequest(resources, ttlMs, options, 'tryAcquire');
+    if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
+    this.#throwIfMisconfigured();
+    request.signal?.throwIfAborted();
+    // No lead node to ask first (the last argument), so its index does not matter.
+    const outcome = await runAttempt(this.#set, request, 1, 0, false);
+    if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
+    this.#throwIfMisconfigured();
+    request.signal?.throwIfAborted();
+    // Never 'held-at-lead': it asked every node.
+    const attempt = outcome as AcquireAttempt;
+    if (failureReasonOf(attempt, this.quorum) === 'held-by-another-owner') return undefined;
+    const log = new AttemptLog();
+    log.add(attempt);
+    throw this.#acquireError(request, log);
   }
 
   /**
@@ -142,7 +195,7 @@ export class Redlock {
     routine: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options?: UsingOptions,
   ): Promise<T> {
-    const request = this.#resolveRequest(resources, ttlMs, options);
+    const request = this.#resolveRequest(resources, ttlMs, options, 'using');
     const limits = resolveUsingLimits(options);
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
@@ -247,10 +300,10 @@ export class Redlock {
     if (error !== undefined) throw error;
   }
 
-  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown): AcquireRequest {
+  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown, scope: 'acquire' | 'tryAcquire' | 'using'): AcquireRequest {
     const { keyPrefix, driftFactor } = this.#set.options;
     const names = resolveResources(resources, keyPrefix);
-    const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options);
+    const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options, scope);
     const checkedTtlMs = checkTtl(ttlMs, driftFactor);
     const { reentrant } = settings;
     if (reentrant !== undefined && !Lock.isLock(reentrant)) {

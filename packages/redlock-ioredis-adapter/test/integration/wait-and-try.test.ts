@@ -67,3 +67,38 @@ describe('waitMs on real nodes', () => {
     await lock.release();
   });
 });
+
+describe('tryAcquire() on real nodes', () => {
+  it('acquires a free lock in one attempt', async () => {
+    const lock = await newRedlock().tryAcquire('free', TTL_MS);
+    expect(lock?.state).toBe('held');
+    const values = await eventually(() => valuesOf('free'), (found) => found.every((value) => value === lock?.token), 3_000);
+    expect(values).toEqual(Array(NODE_COUNT).fill(lock?.token));
+    await lock?.release();
+  });
+
+  it('resolves undefined while another owner holds the lock, leaving only its keys, and acquires once it is released', async () => {
+    const holder = await newRedlock().acquire('taken', TTL_MS);
+    const trying = newRedlock();
+    await expect(trying.tryAcquire('taken', TTL_MS)).resolves.toBeUndefined();
+    // Only the holder's keys: the attempt set none (every node refused), and took none away.
+    const values = await eventually(() => valuesOf('taken'), (found) => found.every((value) => value === holder.token), 3_000);
+    expect(values).toEqual(Array(NODE_COUNT).fill(holder.token));
+    await holder.release();
+    const lock = await trying.tryAcquire('taken', TTL_MS);
+    expect(lock?.state).toBe('held');
+    await lock?.release();
+  });
+
+  it('resolves undefined when the holder has only a majority, and removes the keys it set on the others', async () => {
+    const holder = await newRedlock().acquire('majority', TTL_MS);
+    const key = `${prefix}majority`;
+    await eventually(() => valuesOf('majority'), (found) => found.every((value) => value === holder.token), 3_000);
+    // The holder's keys stay on nodes 0 to 2 only: nodes 3 and 4 will grant the attempt.
+    await Promise.all([3, 4].map((index) => admins[index]?.del(key)));
+    await expect(newRedlock().tryAcquire('majority', TTL_MS)).resolves.toBeUndefined();
+    // Read at once: it resolves only after removing its keys.
+    expect(await valuesOf('majority')).toEqual([holder.token, holder.token, holder.token, null, null]);
+    await holder.release();
+  });
+});
