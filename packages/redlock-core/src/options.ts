@@ -221,7 +221,7 @@ const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly f
   retryDelay: { use: 'write `retryDelayMs` (milliseconds)', from: 'node-redlock' },
   retryJitter: { use: 'write `retryJitterMs` (milliseconds)', from: 'node-redlock' },
   automaticExtensionThreshold: {
-    use: 'there is no such option: `using()` extends the lock when half its TTL of validity is left',
+    use: 'there is none, `using()` extends the lock when half its TTL of validity is left',
     from: 'node-redlock',
   },
   retryInterval: { use: 'write `retryDelayMs` (milliseconds)', from: 'redis-semaphore' },
@@ -229,7 +229,7 @@ const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly f
   acquireAttemptsLimit: { use: 'write `retryCount`, the attempts after the first', from: 'redis-semaphore' },
   lockTimeout: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'redis-semaphore' },
   refreshInterval: {
-    use: 'there is no such option: `using()` extends the lock when half its TTL of validity is left',
+    use: 'there is none, `using()` extends the lock when half its TTL of validity is left',
     from: 'redis-semaphore',
   },
   ttl: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'other lock libraries' },
@@ -259,7 +259,7 @@ function checkOptionNames(given: object, scope: OptionScope): void {
       throw new TypeError(`${where}: \`${name}\` is an option of ${scopes.map((other) => SCOPE_LABELS[other]).join(', ')}`);
     }
     const alias = Object.hasOwn(OPTION_ALIASES, name) ? OPTION_ALIASES[name] : undefined;
-    if (alias !== undefined) throw new TypeError(`${where}: ${alias.use} (\`${name}\` is the name in ${alias.from})`);
+    if (alias !== undefined) throw new TypeError(`${where}: ${alias.use}; \`${name}\` is the name in ${alias.from}`);
     const sameButCase = [...allowed].find((known) => known.toLowerCase() === name.toLowerCase());
     if (sameButCase !== undefined) throw new TypeError(`${where}: did you mean \`${sameButCase}\`?`);
     throw new TypeError(`${where}: it takes ${[...allowed].map((known) => `\`${known}\``).join(', ')}`);
@@ -606,6 +606,41 @@ export function checkTtl(ttlMs: unknown, driftFactor: number): number {
     );
   }
   return ttlMs;
+}
+
+/**
+ * Validates the TTL of an acquisition: a positive integer up to {@link MAX_TTL_MS} that leaves more
+ * validity (after the drift allowance) than the time an attempt may take to hear from a quorum, the
+ * `quorum`-th shortest node timeout for a call over `keyCount` keys. A lock with less could be granted
+ * with no validity left by nodes that answer within their timeout, so it could never be relied on; with
+ * the default timeouts (at least 50 ms) that is a TTL under 53 ms, which is almost always seconds
+ * written as milliseconds, and the message says so.
+ *
+ * @throws `TypeError` for a TTL that is not a number; `RangeError` for one out of range or too short.
+ */
+export function checkAcquireTtl(
+  ttlMs: unknown,
+  nodes: readonly ResolvedNode[],
+  options: ResolvedOptions,
+  quorum: number,
+  keyCount: number,
+): number {
+  checkDurationMs('ttlMs', ttlMs, 1);
+  const validity = validityMs({ ttlMs, elapsedMs: 0, driftFactor: options.driftFactor });
+  const isDefaultTimeout = options.nodeTimeoutMs === undefined && nodes.every((node) => node.timeoutMs === undefined);
+  // Usually every node has the same timeout: no list to sort on the path of every call.
+  const decisionMs = isDefaultTimeout
+    ? defaultNodeTimeoutMs(ttlMs, keyCount)
+    : (nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keyCount)).sort((a, b) => a - b)[quorum - 1] as number);
+  if (validity >= decisionMs) return ttlMs;
+  const inSeconds = ttlMs * 1000;
+  const advice =
+    isDefaultTimeout && inSeconds <= MAX_TTL_MS
+      ? `the unit is milliseconds: did you mean ${inSeconds.toLocaleString('en-US').replaceAll(',', '_')} (${ttlMs} s)?`
+      : 'the unit is milliseconds: use a longer TTL, or shorter node timeouts';
+  throw new RangeError(
+    `Expected \`ttlMs\` to leave more validity than one node timeout (${decisionMs} ms), got \`${ttlMs}\` ms, which leaves ${Math.max(0, validity)} ms after the clock drift allowance: ${advice}`,
+  );
 }
 
 /** Checks a duration in milliseconds: an integer from `min` up to the largest delay a timer accepts. */

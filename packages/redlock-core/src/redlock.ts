@@ -7,7 +7,7 @@ import { createNodeSet, type NodeHealth, type NodeSet } from './node-state.js';
 import {
   type AcquireOptions,
   type AcquireSettings,
-  checkTtl,
+  checkAcquireTtl,
   nodeTimeoutMsFor,
   type RedlockNode,
   type RedlockOptions,
@@ -301,10 +301,10 @@ export class Redlock {
   }
 
   #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown, scope: 'acquire' | 'tryAcquire' | 'using'): AcquireRequest {
-    const { keyPrefix, driftFactor } = this.#set.options;
+    const { keyPrefix } = this.#set.options;
     const names = resolveResources(resources, keyPrefix);
     const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options, scope);
-    const checkedTtlMs = checkTtl(ttlMs, driftFactor);
+    const checkedTtlMs = checkAcquireTtl(ttlMs, this.#set.nodes, this.#set.options, this.quorum, names.keys.length);
     const { reentrant } = settings;
     if (reentrant !== undefined && !Lock.isLock(reentrant)) {
       const got = reentrant instanceof Lock ? 'an object that only looks like one (made from its prototype, or a copy)' : `\`${typeof reentrant}\``;

@@ -37,8 +37,8 @@ describe('bad arguments to acquire() and using()', () => {
     ['too large', MAX_TTL_MS + 1, RangeError, 'Expected `ttlMs` to be a positive integer up to 2147483647, got `2147483648`'],
     ['a string', '1000', TypeError, 'Expected `ttlMs` to be a number, got `"1000"`'],
     ['undefined', undefined, TypeError, 'Expected `ttlMs` to be a number, got `undefined`'],
-    ['1, eaten by drift', 1, RangeError, 'Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.01 + 2 ms), got `1`'],
-    ['2, eaten by drift', 2, RangeError, 'Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.01 + 2 ms), got `2`'],
+    ['1, eaten by drift', 1, RangeError, 'Expected `ttlMs` to leave more validity than one node timeout (50 ms), got `1` ms, which leaves 0 ms after the clock drift allowance: the unit is milliseconds: did you mean 1_000 (1 s)?'],
+    ['2, eaten by drift', 2, RangeError, 'Expected `ttlMs` to leave more validity than one node timeout (50 ms), got `2` ms, which leaves 0 ms after the clock drift allowance: the unit is milliseconds: did you mean 2_000 (2 s)?'],
   ])('rejects a TTL that is %s, naming it, and sends nothing', async (_, ttlMs, type, message) => {
     const { nodes, redlock } = setup();
     for (const operation of [() => redlock.acquire('r', loose(ttlMs)), () => redlock.using('r', loose(ttlMs), () => 'never')]) {
