@@ -64,7 +64,8 @@ export class Redlock {
    * @param nodes - One adapter per independent Redis node (an odd number, 3 or 5, is best), or
    *   `{ adapter, timeoutMs }` for a node that needs its own timeout. The `Redlock` never closes them.
    * @param options - See {@link RedlockOptions}.
-   * @throws `TypeError` or `RangeError` at once for an empty node list or a bad option.
+   * @throws `TypeError` or `RangeError` at once for an empty node list or a bad option; `TypeError` for an
+   *   unknown option name, naming the intended one where it is known (e.g. node-redlock's `retryDelay`).
    */
   constructor(nodes: readonly (RedisAdapter | RedlockNode)[], options?: RedlockOptions) {
     this.#set = createNodeSet(resolveNodes(nodes), resolveOptions(options));
@@ -94,8 +95,10 @@ export class Redlock {
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
    * @returns The held {@link Lock}; its validity is measured from the start of the attempt that succeeded.
    * @throws {@link LockAcquireError} when every attempt failed, or when its retries ran out in the queue
-   *   (`attempts` then holds the failed attempts made while it waited); `signal.reason` the moment `signal`
-   *   aborts, whatever it waits for; `TypeError` or `RangeError` for bad arguments, before any node is called.
+   *   (`attempts` then holds the failed attempts made while it waited), or when `waitMs` ran out (its
+   *   `waitMs` is set); `signal.reason` the moment `signal` aborts, whatever it waits for; `TypeError` or
+   *   `RangeError` for bad arguments, before any node is called: an unknown option name (`TypeError`), or a
+   *   TTL that leaves less validity than one node timeout (`RangeError`, likely seconds given as ms).
    *
    * @example
    * ```ts
