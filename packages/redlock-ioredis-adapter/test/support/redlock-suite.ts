@@ -18,7 +18,7 @@ const TTL_MS = 3_000;
  */
 const NODE_TIMEOUT_MS = 1_000;
 /**
- * The node timeout of the tests that lock for 200 to 500 ms: `acquire()` refuses a TTL that leaves less
+ * The node timeout of the tests that lock for 200 ms to 1 s: `acquire()` refuses a TTL that leaves less
  * validity than one node timeout.
  */
 const SHORT_TTL_NODE_TIMEOUT_MS = 150;
@@ -266,7 +266,7 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
     });
 
     it('aborts the routine of using() when a majority of nodes no longer holds the lock', async () => {
-      const lost = await (await newRedlock())
+      const lost = await (await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS }))
         .using('payments:settle', 1_000, async (signal) => {
           await Promise.all(inspectors.slice(0, 3).map((client) => client.del(prefix + 'payments:settle')));
           await new Promise((resolve, reject) => {
