@@ -3,8 +3,9 @@ import { type Release, releaseAndRetry } from './cleanup.js';
 import { validityMs } from './clock.js';
 import { Lock } from './lock.js';
 import type { NodeSet, NodeState } from './node-state.js';
-import { nodeTimeoutMsFor, type RetrySettings } from './options.js';
-import type { AcquireAttempt, FenceNodeOutcome } from './outcomes.js';
+import { nodeTimeoutMsFor, type WaitSettings } from './options.js';
+import { NodeError } from './errors.js';
+import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
 import { callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
@@ -20,7 +21,7 @@ function isRefusal(status: string | undefined): boolean {
 }
 
 /** One validated call of `acquire()` or `using()`. */
-export interface AcquireRequest extends RetrySettings {
+export interface AcquireRequest extends WaitSettings {
   readonly resources: readonly string[];
   readonly keys: readonly string[];
   readonly fencing: boolean;
@@ -94,6 +95,9 @@ export async function runAttempt(
     signal,
   );
   isVoteDecided = true;
+  // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
+  // moment, since later ones did not count, and the nodes still silent as timed out.
+  const cutOffAt = !vote.hasQuorum && signal?.aborted === true ? { outcomes: [...vote.outcomes], elapsedMs: clock.now() - start } : undefined;
   // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
   // counter it reported is above all of them.
   const fencingToken = vote.hasQuorum && request.fencing ? Math.max(...counters) + 1 : undefined;
@@ -148,8 +152,25 @@ export async function runAttempt(
     }),
   );
   await Promise.all(cleanups);
+  if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs };
   const outcomes = await Promise.all(calls.map((call) => call.outcome));
   return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+}
+
+/** The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node still silent. */
+function outcomesAtCutOff(known: readonly (AcquireNodeOutcome | undefined)[], elapsedMs: number): AcquireNodeOutcome[] {
+  return known.map(
+    (outcome, nodeIndex) =>
+      outcome ?? {
+        nodeIndex,
+        status: 'timeout',
+        error: new NodeError(`Node ${nodeIndex} had not answered when the wait ended, after ${Math.round(elapsedMs)} ms`, {
+          nodeIndex,
+          isTimeout: true,
+          cause: undefined,
+        }),
+      },
+  );
 }
 
 /**
@@ -176,3 +197,43 @@ async function storeFencingToken(
   return vote.hasQuorum ? undefined : Promise.all(calls.map((call) => call.outcome));
 }
 
+
+/**
+ * How many of the latest failed attempts an {@link AttemptLog} keeps, besides the first: with the default
+ * `retryCount` (10), every attempt is kept.
+ */
+export const KEPT_LATEST_ATTEMPTS = 10;
+
+/**
+ * The failed attempts of one call, in bounded memory however long it waits: the first, the latest
+ * {@link KEPT_LATEST_ATTEMPTS}, and a count of all. A call that retries for an hour makes tens of
+ * thousands of attempts (about 380 bytes each); what a caller needs from them is how it began and how it
+ * ended.
+ */
+export class AttemptLog {
+  /** How many attempts were added, kept or not. */
+  count = 0;
+  #first: AcquireAttempt | undefined;
+  /** The latest attempts after the first, oldest first. */
+  readonly #latest: AcquireAttempt[] = [];
+
+  add(attempt: AcquireAttempt): void {
+    this.count += 1;
+    if (this.#first === undefined) {
+      this.#first = attempt;
+      return;
+    }
+    this.#latest.push(attempt);
+    if (this.#latest.length > KEPT_LATEST_ATTEMPTS) this.#latest.shift();
+  }
+
+  /** The latest attempt added, if any. */
+  get last(): AcquireAttempt | undefined {
+    return this.#latest[this.#latest.length - 1] ?? this.#first;
+  }
+
+  /** The kept attempts, in order: the first, then the latest. */
+  kept(): AcquireAttempt[] {
+    return this.#first === undefined ? [] : [this.#first, ...this.#latest];
+  }
+}

@@ -83,31 +83,53 @@ export class LockInspectError extends RedlockError {
 }
 
 /**
- * `acquire()` or `using()` found no quorum with validity left within its attempts.
- * `attempts` holds every attempt's per-node outcome; `reason` tells contention apart from unreachable
- * nodes and foreign keys. On contention retry later or raise `retryCount`; if nodes are unreachable,
+ * `acquire()`, `using()` or `tryAcquire()` found no quorum with validity left within its attempts, or
+ * within `waitMs` (then `waitMs` is set). `reason` tells contention apart from unreachable nodes and
+ * foreign keys. On contention retry later, raise `retryCount` or `waitMs`; if nodes are unreachable,
  * check them; on a foreign key, keep lock keys apart from other data (`keyPrefix`).
+ *
+ * Memory stays bounded however long the call waited: `attempts` keeps the first attempt and the latest
+ * 10, `attemptCount` counts them all, and `omittedAttemptCount` says how many are not kept.
  */
 export class LockAcquireError extends RedlockError {
   override name = 'LockAcquireError';
 
   /** The resources that were asked for, without the key prefix. */
   readonly resources: readonly string[];
-  /** Every attempt made, in order, with each node's outcome. */
+  /**
+   * The kept attempts, in order, with each node's outcome: every attempt when there were at most 11,
+   * else the first and the latest 10 (see {@link omittedAttemptCount}). Empty when the call gave up in
+   * the local queue before any attempt was made while it waited.
+   */
   readonly attempts: readonly AcquireAttempt[];
+  /** How many attempts were made, kept or not. */
+  readonly attemptCount: number;
+  /** How many attempts between the first and the latest 10 are not in `attempts`: `attemptCount − attempts.length`. */
+  readonly omittedAttemptCount: number;
   /** Why the last attempt failed. */
   readonly reason: AcquireFailureReason;
-  /** Every node error of every attempt, in order. */
+  /** The `waitMs` that ran out, in milliseconds, when that ended the call; `undefined` when its retries ran out or a single try failed. */
+  readonly waitMs: number | undefined;
+  /** Every node error of the kept attempts, in order. */
   readonly nodeErrors: readonly NodeError[];
 
   constructor(
     message: string,
-    options: { resources: readonly string[]; attempts: readonly AcquireAttempt[]; reason: AcquireFailureReason },
+    options: {
+      resources: readonly string[];
+      attempts: readonly AcquireAttempt[];
+      reason: AcquireFailureReason;
+      attemptCount?: number;
+      waitMs?: number;
+    },
   ) {
     super(message);
     this.resources = options.resources;
     this.attempts = options.attempts;
+    this.attemptCount = options.attemptCount ?? options.attempts.length;
+    this.omittedAttemptCount = this.attemptCount - options.attempts.length;
     this.reason = options.reason;
+    this.waitMs = options.waitMs;
     this.nodeErrors = options.attempts.flatMap((attempt) => errorsOf(attempt.nodes));
   }
 }

@@ -20,6 +20,7 @@ export {
   MAX_TTL_MS,
   type RedlockNode,
   type RedlockOptions,
+  type TryAcquireOptions,
   type UsingOptions,
 } from './options.js';
 export type {

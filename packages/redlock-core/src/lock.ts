@@ -60,8 +60,14 @@ interface Hold {
 export class Lock {
   /** The locked resources as given to `acquire()`, without the key prefix. */
   readonly resources: readonly string[];
-  /** The random value that identifies this owner on every node. Keep it secret: it can release the lock. */
-  readonly token: string;
+  /**
+   * The random value that identifies this owner on every node. Keep it secret: it can release the lock.
+   * It is not an own enumerable property, so `JSON.stringify(lock)` and `{ ...lock }` leave it out, and
+   * `util.inspect(lock)` (so `console.log`) shows it as `[redacted]`; read it here when you need it.
+   */
+  get token(): string {
+    return this.#token;
+  }
   /** How many attempts the acquisition took, 1 for the first. */
   readonly attempts: number;
   /**
@@ -71,6 +77,7 @@ export class Lock {
    */
   readonly fencingToken: number | undefined;
 
+  readonly #token: string;
   readonly #set: NodeSet;
   readonly #keys: readonly string[];
   readonly #hold: Hold;
@@ -94,7 +101,7 @@ export class Lock {
     this.#set = init.set;
     this.resources = init.resources;
     this.#keys = init.keys;
-    this.token = init.token;
+    this.#token = init.token;
     this.attempts = init.attempts;
     this.fencingToken = init.fencingToken;
     this.#hold = sharedHold ?? {
@@ -443,7 +450,30 @@ export class Lock {
   #describe(): string {
     return describeResources(this.resources);
   }
+
+  /**
+   * What `util.inspect()` and `console.log()` show: the lock's fields and state, with the token redacted,
+   * so that logs never carry it.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    if (depth < 0) return '[Lock]';
+    const shown = {
+      resources: this.resources,
+      token: REDACTED,
+      attempts: this.attempts,
+      fencingToken: this.fencingToken,
+      state: this.state,
+      expiresAt: this.expiresAt,
+      remainingValidityMs: this.remainingValidityMs,
+    };
+    // One level down, as Node's own objects count depth (`null` is unlimited).
+    const { depth: optionsDepth } = options as { depth?: number | null };
+    return `Lock ${inspect(shown, { ...options, depth: optionsDepth === null || optionsDepth === undefined ? optionsDepth : optionsDepth - 1 })}`;
+  }
 }
+
+/** Shown by `util.inspect()` in place of a token. */
+const REDACTED = { [Symbol.for('nodejs.util.inspect.custom')]: (): string => '[redacted]' };
 
 /** Names resources in messages: `"orders:42"`, or `"a", "b"` for several, cut to keep messages short. */
 export function describeResources(resources: readonly string[]): string {

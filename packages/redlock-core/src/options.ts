@@ -26,10 +26,27 @@ export interface RedlockOptions {
   /**
    * How many more attempts `acquire()` makes after the first fails; `0` makes a single, non-blocking try,
    * which never queues. A call queued behind others of the same `Redlock` counts its retry pauses in which
-   * none of them acquired the lock instead (see `acquire()`).
+   * none of them acquired the lock instead (see `acquire()`). `Infinity` retries until the lock is
+   * acquired, `signal` aborts or `waitMs` runs out.
+   *
+   * `-1`, which node-redlock reads as "for ever", is refused with a `RangeError` that says to write
+   * `Infinity`: a count that went negative is more often a bug (say `maxTries - 1` with `maxTries` 0)
+   * than a wish to wait for ever, and turning that bug into a wait without end is the worst outcome;
+   * `Infinity` says what it means, in the same type.
    * @defaultValue `10`
    */
   readonly retryCount?: number;
+  /**
+   * The longest time `acquire()` and `using()` wait for the lock, in milliseconds from the call: once it
+   * runs out, the call stops (an attempt under way is cut off and its keys are removed, which takes one
+   * round trip, at most two node timeouts when nodes hang) and rejects with a `LockAcquireError` whose
+   * `waitMs` is set, with the `reason` of its last attempt. It bounds the wait in the local queue too.
+   * Whichever ends first, `waitMs` or the retries, ends the call; with `retryCount: Infinity`, `waitMs`
+   * alone does. A positive integer up to 2³¹−1, or `Infinity` for no time limit (to override a
+   * `Redlock`'s default in one call). For a single try without waiting, use `tryAcquire()`.
+   * @defaultValue `Infinity` (the wait is bounded by `retryCount` only)
+   */
+  readonly waitMs?: number;
   /**
    * The pause between attempts, in milliseconds, before jitter.
    * @defaultValue `200`
@@ -94,6 +111,8 @@ export interface AcquireOptions {
   readonly retryDelayMs?: number;
   /** See {@link RedlockOptions.retryJitterMs}. */
   readonly retryJitterMs?: number;
+  /** See {@link RedlockOptions.waitMs}. */
+  readonly waitMs?: number;
   /**
    * Hands out a fencing token with the lock (`lock.fencingToken`): an integer greater than the token of
    * every acquisition of these resources that completed before this one started, to pass to the storage
@@ -116,6 +135,12 @@ export interface AcquireOptions {
 }
 
 /**
+ * Per-call settings of `tryAcquire()`: those of `acquire()` that do not wait. Retry options and `waitMs`
+ * are refused with a `TypeError`, since it makes exactly one attempt.
+ */
+export type TryAcquireOptions = Pick<AcquireOptions, 'signal' | 'fencing' | 'reentrant'>;
+
+/**
  * Settings of `using()`: those of `acquire()`, plus limits that bound how long a routine keeps the lock,
  * as the Redlock spec asks, so a stuck routine cannot hold a resource for ever. When a limit is reached,
  * extension stops and the routine's signal aborts with a `LockLimitError`.
@@ -133,12 +158,126 @@ export interface UsingOptions extends AcquireOptions {
   readonly maxHoldMs?: number;
 }
 
+/** Where an option may be given: the `Redlock` constructor, or the options of one method. */
+export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using';
+
+const PER_CALL = ['acquire', 'tryAcquire', 'using'] as const;
+const WAITING = ['Redlock', 'acquire', 'using'] as const;
+
+/**
+ * Every option name, with where it may be given. **A new option is registered here**, in one line: the
+ * option objects are checked against this table, so an unknown name is refused before any network call,
+ * and the type assertion below makes the build fail until the table and the option interfaces agree.
+ */
+const OPTION_SCOPES = {
+  driftFactor: ['Redlock'],
+  retryCount: WAITING,
+  retryDelayMs: WAITING,
+  retryJitterMs: WAITING,
+  waitMs: WAITING,
+  nodeTimeoutMs: ['Redlock'],
+  restartGraceMs: ['Redlock'],
+  refuseEvictingNodes: ['Redlock'],
+  keyPrefix: ['Redlock'],
+  clock: ['Redlock'],
+  signal: PER_CALL,
+  fencing: PER_CALL,
+  reentrant: PER_CALL,
+  maxExtensions: ['using'],
+  maxHoldMs: ['using'],
+} as const satisfies Record<string, readonly OptionScope[]>;
+
+type OptionName = keyof typeof OPTION_SCOPES;
+type NamesIn<S extends OptionScope> = { [K in OptionName]: S extends (typeof OPTION_SCOPES)[K][number] ? K : never }[OptionName];
+type IsSame<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/**
+ * Fails to compile (`true` is not assignable to `false`) when {@link OPTION_SCOPES} and the option
+ * interfaces disagree: an option added to an interface must be added to the table, and the other way round.
+ */
+const OPTION_SCOPES_MATCH_TYPES: [
+  IsSame<NamesIn<'Redlock'>, keyof RedlockOptions>,
+  IsSame<NamesIn<'acquire'>, keyof AcquireOptions>,
+  IsSame<NamesIn<'tryAcquire'>, keyof TryAcquireOptions>,
+  IsSame<NamesIn<'using'>, keyof UsingOptions>,
+] = [true, true, true, true];
+void OPTION_SCOPES_MATCH_TYPES;
+
+/** The option names each scope accepts, made once: the check runs on every call with options. */
+const NAMES_BY_SCOPE = new Map<OptionScope, ReadonlySet<string>>(
+  (['Redlock', 'acquire', 'tryAcquire', 'using'] as const).map((scope) => [
+    scope,
+    new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : []))),
+  ]),
+);
+
+const SCOPE_LABELS: Record<OptionScope, string> = {
+  Redlock: 'the `Redlock` constructor',
+  acquire: '`acquire()`',
+  tryAcquire: '`tryAcquire()`',
+  using: '`using()`',
+};
+
+/**
+ * Names other Redis lock libraries use, with what to write here: a caller moving from node-redlock or
+ * redis-semaphore gets the intended name instead of an option silently ignored. Names that differ only
+ * in case from one of ours are caught without an entry.
+ */
+const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly from: string }>> = {
+  retryDelay: { use: 'write `retryDelayMs` (milliseconds)', from: 'node-redlock' },
+  retryJitter: { use: 'write `retryJitterMs` (milliseconds)', from: 'node-redlock' },
+  automaticExtensionThreshold: {
+    use: 'there is none, `using()` extends the lock when half its TTL of validity is left',
+    from: 'node-redlock',
+  },
+  retryInterval: { use: 'write `retryDelayMs` (milliseconds)', from: 'redis-semaphore' },
+  acquireTimeout: { use: 'write `waitMs` (milliseconds)', from: 'redis-semaphore' },
+  acquireAttemptsLimit: { use: 'write `retryCount`, the attempts after the first', from: 'redis-semaphore' },
+  lockTimeout: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'redis-semaphore' },
+  refreshInterval: {
+    use: 'there is none, `using()` extends the lock when half its TTL of validity is left',
+    from: 'redis-semaphore',
+  },
+  ttl: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'other lock libraries' },
+  ttlMs: { use: 'pass the TTL as the `ttlMs` argument', from: 'other lock libraries' },
+  timeout: {
+    use: 'write `waitMs` for how long to wait for the lock, or `nodeTimeoutMs` on the `Redlock` for one call to one node',
+    from: 'other lock libraries',
+  },
+  retries: { use: 'write `retryCount`', from: 'other lock libraries' },
+  prefix: { use: 'write `keyPrefix` on the `Redlock`', from: 'other lock libraries' },
+};
+
+/**
+ * Throws a `TypeError` naming the first option of `given` that `scope` does not take, with the intended
+ * name when it is known: another scope's option, one of {@link OPTION_ALIASES}, or ours in another case.
+ */
+function checkOptionNames(given: object, scope: OptionScope): void {
+  const allowed = NAMES_BY_SCOPE.get(scope) as ReadonlySet<string>;
+  for (const name of Object.keys(given)) {
+    if (allowed.has(name)) continue;
+    const where = `Unknown option \`${name}\` in the options of ${SCOPE_LABELS[scope]}`;
+    const scopes: readonly OptionScope[] | undefined = Object.hasOwn(OPTION_SCOPES, name) ? OPTION_SCOPES[name as OptionName] : undefined;
+    if (scope === 'tryAcquire' && scopes?.includes('acquire') === true) {
+      throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use \`acquire()\` to wait for the lock`);
+    }
+    if (scopes !== undefined) {
+      throw new TypeError(`${where}: \`${name}\` is an option of ${scopes.map((other) => SCOPE_LABELS[other]).join(', ')}`);
+    }
+    const alias = Object.hasOwn(OPTION_ALIASES, name) ? OPTION_ALIASES[name] : undefined;
+    if (alias !== undefined) throw new TypeError(`${where}: ${alias.use}; \`${name}\` is the name in ${alias.from}`);
+    const sameButCase = [...allowed].find((known) => known.toLowerCase() === name.toLowerCase());
+    if (sameButCase !== undefined) throw new TypeError(`${where}: did you mean \`${sameButCase}\`?`);
+    throw new TypeError(`${where}: it takes ${[...allowed].map((known) => `\`${known}\``).join(', ')}`);
+  }
+}
+
 /** The defaults of {@link RedlockOptions}; `nodeTimeoutMs` is derived from each call's TTL instead. */
 export const DEFAULT_OPTIONS = {
   driftFactor: 0.01,
   retryCount: 10,
   retryDelayMs: 200,
   retryJitterMs: 100,
+  waitMs: Infinity,
   keyPrefix: '',
   restartGraceMs: 0,
   refuseEvictingNodes: false,
@@ -185,6 +324,7 @@ export interface ResolvedOptions {
   readonly retryCount: number;
   readonly retryDelayMs: number;
   readonly retryJitterMs: number;
+  readonly waitMs: number;
   readonly nodeTimeoutMs: number | undefined;
   readonly keyPrefix: string;
   readonly restartGraceMs: number;
@@ -288,7 +428,7 @@ function checkOptionalMembers(name: string, adapter: RedisAdapter): object | und
 
 /** Validates a `Redlock`'s options and fills in the defaults. */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  const given = checkOptionsObject('options', options) as RedlockOptions;
+  const given = checkOptionsObject('options', options, 'Redlock') as RedlockOptions;
   const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
   if (typeof driftFactor !== 'number') {
     throw new TypeError(`Expected \`driftFactor\` to be a number, got ${formatValue(driftFactor)}`);
@@ -324,21 +464,32 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
 /** The retry settings of one call: its own where given, else the `Redlock`'s. */
 export interface RetrySettings {
+  /** A non-negative integer, or `Infinity`. */
   readonly retryCount: number;
   readonly retryDelayMs: number;
   readonly retryJitterMs: number;
 }
 
+/** The retry settings and time limit of one call: its own where given, else the `Redlock`'s. */
+export interface WaitSettings extends RetrySettings {
+  /** A positive integer, or `Infinity` for no time limit. */
+  readonly waitMs: number;
+}
+
 /** The per-call settings of `acquire()` and `using()` after validation; `reentrant` is checked by the caller. */
-export interface AcquireSettings extends RetrySettings {
+export interface AcquireSettings extends WaitSettings {
   readonly signal: AbortSignal | undefined;
   readonly fencing: boolean;
   readonly reentrant: unknown;
 }
 
-/** Validates per-call options of `acquire()` and `using()`. */
-export function resolveAcquireOptions(options: unknown, defaults: RetrySettings): AcquireSettings {
-  const given = checkOptionsObject('options', options) as AcquireOptions;
+/** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
+export function resolveAcquireOptions(
+  options: unknown,
+  defaults: RetrySettings & { readonly waitMs?: number },
+  scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
+): AcquireSettings {
+  const given = checkOptionsObject('options', options, scope) as AcquireOptions;
   const { signal, fencing, reentrant } = given;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
@@ -346,8 +497,8 @@ export function resolveAcquireOptions(options: unknown, defaults: RetrySettings)
   if (fencing !== undefined && typeof fencing !== 'boolean') {
     throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(fencing)}`);
   }
-  const { retryCount, retryDelayMs, retryJitterMs } = resolveRetries(given, defaults);
-  return { retryCount, retryDelayMs, retryJitterMs, signal, fencing: fencing ?? false, reentrant };
+  const { retryCount, retryDelayMs, retryJitterMs, waitMs } = resolveRetries(given, defaults);
+  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant };
 }
 
 /** Validates the limits of `using()`. */
@@ -355,23 +506,50 @@ export function resolveUsingLimits(options: unknown): {
   readonly maxExtensions: number | undefined;
   readonly maxHoldMs: number | undefined;
 } {
-  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options) as UsingOptions;
+  // The names were checked with the other options of `using()`.
+  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options, undefined) as UsingOptions;
   if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
   if (maxHoldMs !== undefined) checkDurationMs('maxHoldMs', maxHoldMs, 1);
   return { maxExtensions, maxHoldMs };
 }
 
 /** Validates the retry settings given and fills in the others from `defaults`, which are valid already. */
-function resolveRetries(given: Partial<RetrySettings>, defaults: RetrySettings): RetrySettings {
-  const { retryCount, retryDelayMs, retryJitterMs } = given;
-  if (retryCount !== undefined) checkInteger('retryCount', retryCount, 0, Number.MAX_SAFE_INTEGER);
+function resolveRetries(given: Partial<WaitSettings>, defaults: RetrySettings & { readonly waitMs?: number }): WaitSettings {
+  const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
+  if (retryCount !== undefined) checkRetryCount(retryCount);
   if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);
   if (retryJitterMs !== undefined) checkDurationMs('retryJitterMs', retryJitterMs, 0);
+  if (waitMs !== undefined) checkWaitMs(waitMs);
   return {
     retryCount: retryCount === undefined ? defaults.retryCount : retryCount,
     retryDelayMs: retryDelayMs === undefined ? defaults.retryDelayMs : retryDelayMs,
     retryJitterMs: retryJitterMs === undefined ? defaults.retryJitterMs : retryJitterMs,
+    waitMs: waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs,
   };
+}
+
+/** A non-negative integer or `Infinity`; `-1` gets a message of its own (see {@link RedlockOptions.retryCount}). */
+function checkRetryCount(value: unknown): asserts value is number {
+  if (value === Infinity) return;
+  if (value === -1) {
+    throw new RangeError(
+      'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`',
+    );
+  }
+  if (typeof value !== 'number') throw new TypeError(`Expected \`retryCount\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Expected \`retryCount\` to be a non-negative integer or \`Infinity\`, got ${formatValue(value)}`);
+  }
+}
+
+/** A positive integer up to {@link MAX_TTL_MS}, or `Infinity`. */
+function checkWaitMs(value: unknown): asserts value is number {
+  if (value === Infinity) return;
+  if (typeof value !== 'number') throw new TypeError(`Expected \`waitMs\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_TTL_MS) {
+    const advice = value === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '';
+    throw new RangeError(`Expected \`waitMs\` to be a positive integer up to ${MAX_TTL_MS} or \`Infinity\`, got ${formatValue(value)}${advice}`);
+  }
 }
 
 /**
@@ -440,6 +618,41 @@ export function checkTtl(ttlMs: unknown, driftFactor: number): number {
   return ttlMs;
 }
 
+/**
+ * Validates the TTL of an acquisition: a positive integer up to {@link MAX_TTL_MS} that leaves more
+ * validity (after the drift allowance) than the time an attempt may take to hear from a quorum, the
+ * `quorum`-th shortest node timeout for a call over `keyCount` keys. A lock with less could be granted
+ * with no validity left by nodes that answer within their timeout, so it could never be relied on; with
+ * the default timeouts (at least 50 ms) that is a TTL under 53 ms, which is almost always seconds
+ * written as milliseconds, and the message says so.
+ *
+ * @throws `TypeError` for a TTL that is not a number; `RangeError` for one out of range or too short.
+ */
+export function checkAcquireTtl(
+  ttlMs: unknown,
+  nodes: readonly ResolvedNode[],
+  options: ResolvedOptions,
+  quorum: number,
+  keyCount: number,
+): number {
+  checkDurationMs('ttlMs', ttlMs, 1);
+  const validity = validityMs({ ttlMs, elapsedMs: 0, driftFactor: options.driftFactor });
+  const isDefaultTimeout = options.nodeTimeoutMs === undefined && nodes.every((node) => node.timeoutMs === undefined);
+  // Usually every node has the same timeout: no list to sort on the path of every call.
+  const decisionMs = isDefaultTimeout
+    ? defaultNodeTimeoutMs(ttlMs, keyCount)
+    : (nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keyCount)).sort((a, b) => a - b)[quorum - 1] as number);
+  if (validity >= decisionMs) return ttlMs;
+  const inSeconds = ttlMs * 1000;
+  const advice =
+    isDefaultTimeout && inSeconds <= MAX_TTL_MS
+      ? `the unit is milliseconds: did you mean ${inSeconds.toLocaleString('en-US').replaceAll(',', '_')} (${ttlMs} s)?`
+      : 'the unit is milliseconds: use a longer TTL, or shorter node timeouts';
+  throw new RangeError(
+    `Expected \`ttlMs\` to leave more validity than one node timeout (${decisionMs} ms), got \`${ttlMs}\` ms, which leaves ${Math.max(0, validity)} ms after the clock drift allowance: ${advice}`,
+  );
+}
+
 /** Checks a duration in milliseconds: an integer from `min` up to the largest delay a timer accepts. */
 function checkDurationMs(name: string, value: unknown, min: 0 | 1): asserts value is number {
   checkInteger(name, value, min, MAX_TTL_MS);
@@ -458,12 +671,14 @@ function checkInteger(name: string, value: unknown, min: number, max: number): a
  * Checks that options are an object and copies them: every option is read once, here, so that a getter or
  * a Proxy cannot answer one value to the validation and another to the use.
  */
-function checkOptionsObject(name: string, value: unknown): object {
+function checkOptionsObject(name: string, value: unknown, scope: OptionScope | undefined): object {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`Expected \`${name}\` to be an object, got ${formatValue(value)}`);
   }
-  return { ...value };
+  const copy = { ...value };
+  if (scope !== undefined) checkOptionNames(copy, scope);
+  return copy;
 }
 
 function isAdapter(value: unknown): value is RedisAdapter {

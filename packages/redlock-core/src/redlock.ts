@@ -1,5 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
-import { type AcquireRequest, runAttempt } from './attempt.js';
+import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
 import { keepExtended } from './auto-extend.js';
 import { type AcquireFailureReason, LockAcquireError, LockInspectError } from './errors.js';
 import { describeResources, Lock } from './lock.js';
@@ -7,7 +7,7 @@ import { createNodeSet, type NodeHealth, type NodeSet } from './node-state.js';
 import {
   type AcquireOptions,
   type AcquireSettings,
-  checkTtl,
+  checkAcquireTtl,
   nodeTimeoutMsFor,
   type RedlockNode,
   type RedlockOptions,
@@ -16,6 +16,7 @@ import {
   resolveOptions,
   resolveResources,
   resolveUsingLimits,
+  type TryAcquireOptions,
   type UsingOptions,
 } from './options.js';
 import {
@@ -27,7 +28,7 @@ import {
 } from './outcomes.js';
 import { callEveryNode, quorumOf } from './quorum.js';
 import { leadNodeIndexOf, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
-import { retryDelayMs } from './retry.js';
+import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
 import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
@@ -63,7 +64,8 @@ export class Redlock {
    * @param nodes - One adapter per independent Redis node (an odd number, 3 or 5, is best), or
    *   `{ adapter, timeoutMs }` for a node that needs its own timeout. The `Redlock` never closes them.
    * @param options - See {@link RedlockOptions}.
-   * @throws `TypeError` or `RangeError` at once for an empty node list or a bad option.
+   * @throws `TypeError` or `RangeError` at once for an empty node list or a bad option; `TypeError` for an
+   *   unknown option name, naming the intended one where it is known (e.g. node-redlock's `retryDelay`).
    */
   constructor(nodes: readonly (RedisAdapter | RedlockNode)[], options?: RedlockOptions) {
     this.#set = createNodeSet(resolveNodes(nodes), resolveOptions(options));
@@ -93,8 +95,10 @@ export class Redlock {
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
    * @returns The held {@link Lock}; its validity is measured from the start of the attempt that succeeded.
    * @throws {@link LockAcquireError} when every attempt failed, or when its retries ran out in the queue
-   *   (`attempts` then holds the failed attempts made while it waited); `signal.reason` the moment `signal`
-   *   aborts, whatever it waits for; `TypeError` or `RangeError` for bad arguments, before any node is called.
+   *   (`attempts` then holds the failed attempts made while it waited), or when `waitMs` ran out (its
+   *   `waitMs` is set); `signal.reason` the moment `signal` aborts, whatever it waits for; `TypeError` or
+   *   `RangeError` for bad arguments, before any node is called: an unknown option name (`TypeError`), or a
+   *   TTL that leaves less validity than one node timeout (`RangeError`, likely seconds given as ms).
    *
    * @example
    * ```ts
@@ -107,7 +111,59 @@ export class Redlock {
    * ```
    */
   async acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
-    return this.#acquire(this.#resolveRequest(resources, ttlMs, options));
+    return this.#acquire(this.#resolveRequest(resources, ttlMs, options, 'acquire'));
+  }
+
+  /**
+   * Makes exactly one attempt to acquire a lock, without retrying or queueing, and tells whether another
+   * owner holds it: it resolves with the {@link Lock}, or with `undefined` when the lock is held by
+   * another owner, after removing any key it set (as a failed attempt does).
+   *
+   * The rule, on N nodes with a quorum Q: "held by another owner" means the nodes that refused, because
+   * another owner's lock is there (or a key that is not a lock, while such keys alone do not deny a
+   * quorum), are more than N − Q, so no quorum was possible whatever the other nodes answered. Of 5 nodes:
+   * 2 granted and 3 held → `undefined`; 1 granted, 3 held and 1 unreachable → `undefined`; but 2 granted,
+   * 2 held and 1 unreachable → rejects (`'nodes-unreachable'`), since that node's answer would have
+   * decided. Another call of this `Redlock` holding the lock counts as another owner: it never queues
+   * behind local calls. Like `acquire()`, it takes `signal`, `fencing` and `reentrant`.
+   *
+   * @param resources - A resource name, or several to lock together.
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
+   * @returns The held {@link Lock}, or `undefined` when another owner holds it.
+   * @throws {@link LockAcquireError} when the nodes could not decide: nodes that timed out, failed or were
+   *   in their restart grace made the difference (`'nodes-unreachable'`, also when too few stored a fencing
+   *   token), a quorum granted too late (`'no-validity'`), or keys that are not locks deny a quorum
+   *   (`'foreign-key'`); `signal.reason` when `signal` aborts; `TypeError` for a retry option or `waitMs`
+   *   (it makes one attempt) or any unknown option, and `TypeError` or `RangeError` for bad arguments,
+   *   before any node is called.
+   *
+   * @example
+   * ```ts
+   * const lock = await redlock.tryAcquire('reports:daily', 60_000);
+   * if (lock === undefined) return; // another instance is writing the report
+   * try {
+   *   await writeReport();
+   * } finally {
+   *   await lock.release();
+   * }
+   * ```
+   */
+  async tryAcquire(resources: string | readonly string[], ttlMs: number, options?: TryAcquireOptions): Promise<Lock | undefined> {
+    const request = this.#resolveRequest(resources, ttlMs, options, 'tryAcquire');
+    if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
+    this.#throwIfMisconfigured();
+    request.signal?.throwIfAborted();
+    // No lead node to ask first (the last argument), so its index does not matter.
+    const outcome = await runAttempt(this.#set, request, 1, 0, false);
+    if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
+    this.#throwIfMisconfigured();
+    request.signal?.throwIfAborted();
+    // Never 'held-at-lead': it asked every node.
+    const attempt = outcome as AcquireAttempt;
+    if (failureReasonOf(attempt, this.quorum) === 'held-by-another-owner') return undefined;
+    const log = new AttemptLog();
+    log.add(attempt);
+    throw this.#acquireError(request, log);
   }
 
   /**
@@ -142,7 +198,7 @@ export class Redlock {
     routine: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options?: UsingOptions,
   ): Promise<T> {
-    const request = this.#resolveRequest(resources, ttlMs, options);
+    const request = this.#resolveRequest(resources, ttlMs, options, 'using');
     const limits = resolveUsingLimits(options);
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
@@ -247,11 +303,11 @@ export class Redlock {
     if (error !== undefined) throw error;
   }
 
-  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown): AcquireRequest {
-    const { keyPrefix, driftFactor } = this.#set.options;
+  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown, scope: 'acquire' | 'tryAcquire' | 'using'): AcquireRequest {
+    const { keyPrefix } = this.#set.options;
     const names = resolveResources(resources, keyPrefix);
-    const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options);
-    const checkedTtlMs = checkTtl(ttlMs, driftFactor);
+    const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options, scope);
+    const checkedTtlMs = checkAcquireTtl(ttlMs, this.#set.nodes, this.#set.options, this.quorum, names.keys.length);
     const { reentrant } = settings;
     if (reentrant !== undefined && !Lock.isLock(reentrant)) {
       const got = reentrant instanceof Lock ? 'an object that only looks like one (made from its prototype, or a copy)' : `\`${typeof reentrant}\``;
@@ -271,6 +327,7 @@ export class Redlock {
       retryCount: settings.retryCount,
       retryDelayMs: settings.retryDelayMs,
       retryJitterMs: settings.retryJitterMs,
+      waitMs: settings.waitMs,
       signal: settings.signal,
       fencing: settings.fencing,
       reentrant,
@@ -288,7 +345,12 @@ export class Redlock {
     if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
     this.#throwIfMisconfigured();
     request.signal?.throwIfAborted();
-    return request.retryCount === 0 ? this.#tryOnce(request) : this.#acquireInQueue(request);
+    if (request.waitMs === Infinity) return request.retryCount === 0 ? this.#tryOnce(request) : this.#acquireInQueue(request);
+    // The time limit travels as the signal: everything that waits already stops when it aborts.
+    const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, request.signal);
+    const bounded: AcquireRequest = { ...request, signal: deadline.signal };
+    const acquiring = bounded.retryCount === 0 ? this.#tryOnce(bounded) : this.#acquireInQueue(bounded);
+    return acquiring.finally(deadline.stop);
   }
 
   /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
@@ -297,9 +359,22 @@ export class Redlock {
     const outcome = await runAttempt(this.#set, request, 1, 0, false);
     if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
     this.#throwIfMisconfigured();
-    request.signal?.throwIfAborted();
+    const log = new AttemptLog();
     // Never 'held-at-lead': it asked every node.
-    throw this.#acquireError(request, [outcome as AcquireAttempt]);
+    log.add(outcome as AcquireAttempt);
+    this.#throwIfAborted(request, log);
+    throw this.#acquireError(request, log);
+  }
+
+  /**
+   * Throws once the request's signal aborted: a {@link LockAcquireError} reporting `log` when its
+   * `waitMs` ran out, else the caller's `signal.reason`.
+   */
+  #throwIfAborted(request: AcquireRequest, log: AttemptLog): void {
+    const { signal } = request;
+    if (signal?.aborted !== true) return;
+    const reason: unknown = signal.reason;
+    throw reason instanceof WaitExpired ? this.#acquireError(request, log, reason.waitMs) : reason;
   }
 
   /**
@@ -321,13 +396,19 @@ export class Redlock {
     const waiter = queue.join(request);
     const { leadNodeIndex } = queue;
     let lock: Lock | undefined;
+    /** This call's own attempts, as the head. */
+    const attempts = new AttemptLog();
+    /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */
+    const reported = (): AttemptLog => {
+      if (attempts.count > 0) return attempts;
+      if (waiter.attemptsWhileQueued.count > 0) return waiter.attemptsWhileQueued;
+      const log = new AttemptLog();
+      if (queue.lastFailure !== undefined) log.add(queue.lastFailure);
+      return log;
+    };
     try {
       const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
-      if (turn === 'gave-up') {
-        const given = waiter.attemptsWhileQueued;
-        throw this.#acquireError(request, given.length > 0 ? given : [queue.lastFailure as AcquireAttempt]);
-      }
-      const attempts: AcquireAttempt[] = [];
+      if (turn === 'gave-up') throw this.#acquireError(request, reported());
       const nextRetryAt = (): number => clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
       let retryAt = turn === 'first' ? 0 : nextRetryAt();
       let wokenBy: 'timer' | 'release' = turn === 'look' ? 'release' : 'timer';
@@ -337,16 +418,17 @@ export class Redlock {
         signal?.throwIfAborted();
         const isWoken = wokenBy === 'release';
         queue.clearWake();
-        const outcome = await runAttempt(this.#set, request, attempts.length + 1, leadNodeIndex, isWoken && queue.isLeadAnswering);
+        const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering);
         if (outcome instanceof Lock) {
           lock = outcome;
           return this.#wakeQueueAtRelease(outcome);
         }
         this.#throwIfMisconfigured();
+        // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
+        if (outcome !== 'held-at-lead') attempts.add(outcome);
         signal?.throwIfAborted();
         let isHeld = outcome === 'held-at-lead';
         if (outcome !== 'held-at-lead') {
-          attempts.push(outcome);
           // A key that is not a lock never goes away by itself: once such keys deny a quorum, waiting is futile.
           if (isBlockedByForeignKeys(outcome, this.quorum)) throw this.#acquireError(request, attempts);
           queue.recordFailure(outcome);
@@ -367,6 +449,10 @@ export class Redlock {
         }
         wokenBy = await waitForRetry(clock, Math.max(0, retryAt - clock.now()), queue, signal);
       }
+    } catch (error) {
+      // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
+      if (error instanceof WaitExpired) throw this.#acquireError(request, reported(), error.waitMs);
+      throw error;
     } finally {
       queue.leave(waiter, lock !== undefined);
     }
@@ -387,24 +473,24 @@ export class Redlock {
     return leadNodeIndexOf(request.keys, nodes.map((node) => nodeTimeoutMsFor(node, options, request.ttlMs, request.keys.length)));
   };
 
-  #acquireError(request: AcquireRequest, attempts: readonly AcquireAttempt[]): LockAcquireError {
-    const last = attempts[attempts.length - 1] as AcquireAttempt;
-    const counts = countByStatus(last.nodes);
-    const nodeCount = last.nodes.length;
-    // A node inside its restart grace is as unavailable as one that does not answer.
-    const failed = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
-    // A quorum of grants failed only for lack of validity, whatever the other nodes answered.
+  /**
+   * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
+   * (`waitMs` given). The reason is that of the last attempt in `log`; a call that gave up in the local
+   * queue before any attempt was made there reports the lock as held, by the earlier call ahead of it.
+   */
+  #acquireError(request: AcquireRequest, log: AttemptLog, waitMs?: number): LockAcquireError {
+    const kept = log.kept();
+    const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
+    const last = log.last;
+    if (last === undefined) {
+      return new LockAcquireError(
+        `Could not acquire ${describeResources(request.resources)}${within} after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`,
+        { resources: request.resources, attempts: kept, attemptCount: 0, reason: 'held-by-another-owner', ...(waitMs === undefined ? {} : { waitMs }) },
+      );
+    }
+    const reason = failureReasonOf(last, this.quorum);
     const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
     const isFenceFailed = fenced !== undefined && fenced < this.quorum;
-    const reason: AcquireFailureReason = isBlockedByForeignKeys(last, this.quorum)
-      ? 'foreign-key'
-      : isFenceFailed
-        ? 'nodes-unreachable'
-        : (counts['acquired'] ?? 0) >= this.quorum
-          ? 'no-validity'
-          : failed > nodeCount - this.quorum
-            ? 'nodes-unreachable'
-            : 'held-by-another-owner';
     const detail = isFenceFailed
       ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
       : reason === 'no-validity'
@@ -416,12 +502,33 @@ export class Redlock {
         : request.fencing
           ? '; a lock or fencing counter key holds data this library did not write, which never expires: give lock keys a namespace of their own, e.g. with `keyPrefix`'
           : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (not a string with a TTL) and never expires: give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
-    const tries = attempts.length === 1 ? '1 attempt' : `${attempts.length} attempts`;
+    const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
+    const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
     return new LockAcquireError(
-      `Could not acquire ${describeResources(request.resources)} after ${tries}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})${advice}`,
-      { resources: request.resources, attempts, reason },
+      `Could not acquire ${describeResources(request.resources)}${within} after ${tries}${keptNote}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})${advice}`,
+      { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) },
     );
   }
+}
+
+/**
+ * Why an attempt failed, from its outcomes; the rule `tryAcquire()` decides by:
+ * - `'foreign-key'`: keys that are not locks deny a quorum on their own (see {@link isBlockedByForeignKeys});
+ * - `'nodes-unreachable'`: with fencing, a quorum granted but too few nodes stored the fencing token;
+ * - `'no-validity'`: a quorum granted, too late for any validity to remain;
+ * - `'held-by-another-owner'`: the nodes that refused (another owner's lock, or a foreign key) deny a
+ *   quorum on their own: whatever the other nodes had answered, no quorum was possible;
+ * - `'nodes-unreachable'` otherwise: nodes that timed out, failed or were inside their restart grace made
+ *   the difference, since with their grants a quorum would have been reached.
+ */
+function failureReasonOf(attempt: AcquireAttempt, quorum: number): AcquireFailureReason {
+  if (isBlockedByForeignKeys(attempt, quorum)) return 'foreign-key';
+  const fenced = attempt.fenceNodes?.filter((node) => node.status === 'fenced').length;
+  if (fenced !== undefined && fenced < quorum) return 'nodes-unreachable';
+  const counts = countByStatus(attempt.nodes);
+  if ((counts['acquired'] ?? 0) >= quorum) return 'no-validity';
+  const refused = (counts['held'] ?? 0) + (counts['foreign'] ?? 0);
+  return refused > attempt.nodes.length - quorum ? 'held-by-another-owner' : 'nodes-unreachable';
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { Clock } from './clock.js';
+
 /**
  * The pause before the next attempt, in milliseconds: `baseMs` plus a uniform random jitter in
  * `[−jitterMs, +jitterMs]`, never below zero. The jitter spreads out clients that failed together, so
@@ -5,4 +7,37 @@
  */
 export function retryDelayMs(baseMs: number, jitterMs: number, random: () => number = Math.random): number {
   return Math.max(0, Math.round(baseMs + (random() * 2 - 1) * jitterMs));
+}
+
+/**
+ * Why the signal of a call with a finite `waitMs` aborted when that time ran out. It never reaches the
+ * caller: `Redlock` turns it into a `LockAcquireError` (a wait that runs out is a failure to acquire, not
+ * a cancellation, and must not look like a `DOMException` `TimeoutError`).
+ */
+export class WaitExpired {
+  /** @param waitMs - The `waitMs` that ran out, in milliseconds. */
+  constructor(readonly waitMs: number) {}
+}
+
+/**
+ * Starts the time limit of one call: returns a signal that aborts with the caller's reason when `signal`
+ * aborts, or with a {@link WaitExpired} after `waitMs`; `stop()` clears the timer and the listener.
+ */
+export function startWaitDeadline(
+  clock: Clock,
+  waitMs: number,
+  signal: AbortSignal | undefined,
+): { readonly signal: AbortSignal; readonly stop: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal?.reason);
+  if (signal?.aborted) controller.abort(signal.reason);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = clock.setTimeout(() => controller.abort(new WaitExpired(waitMs)), waitMs);
+  return {
+    signal: controller.signal,
+    stop: () => {
+      clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { AttemptLog } from './attempt.js';
 import type { Clock } from './clock.js';
 import type { RetrySettings } from './options.js';
 import type { AcquireAttempt, AcquireNodeOutcome } from './outcomes.js';
@@ -14,7 +15,10 @@ import { retryDelayMs } from './retry.js';
  */
 export type Turn = 'first' | 'held-here' | 'look';
 
-/** The settings of one waiter: its own retries and signal. */
+/**
+ * The settings of one waiter: its own retries and signal. A finite `waitMs` reaches the queue as the
+ * signal, which aborts when it runs out.
+ */
 export interface WaiterSettings extends RetrySettings {
   readonly signal: AbortSignal | undefined;
 }
@@ -27,8 +31,8 @@ export interface Waiter {
    * each of its retry periods in which no waiter of the queue acquired the lock.
    */
   failures: number;
-  /** The full attempts that heads made, and failed, while this waiter was queued. */
-  readonly attemptsWhileQueued: AcquireAttempt[];
+  /** The full attempts that heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}). */
+  readonly attemptsWhileQueued: AttemptLog;
   /**
    * `undefined` for a waiter that was the head from the start; else settles when its turn comes, with
    * `'gave-up'` when its retries ran out in the queue, or rejects with `signal.reason` when its signal
@@ -98,7 +102,7 @@ export class WaitQueue implements ReleaseSource {
     const waiter: QueuedWaiter = {
       settings,
       failures: 0,
-      attemptsWhileQueued: [],
+      attemptsWhileQueued: new AttemptLog(),
       turn: undefined,
       settle: () => undefined,
       periodTimer: undefined,
@@ -157,7 +161,7 @@ export class WaitQueue implements ReleaseSource {
    */
   recordFailure(attempt: AcquireAttempt): void {
     this.lastFailure = attempt;
-    for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.push(attempt);
+    for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
   }
 
   /**

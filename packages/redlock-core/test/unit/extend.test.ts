@@ -117,7 +117,8 @@ describe('lock.extend()', () => {
   it('fails when the quorum answers too late to leave validity', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
-    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, nodeTimeoutMs: 5000 }).acquire('r', 1000));
+    // Acquired with a TTL that leaves more validity than the 5 s node timeout, as acquire() requires.
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, nodeTimeoutMs: 5000 }).acquire('r', 10_000));
     for (const node of nodes) node.latencyMs = 990;
     const error = await extendError(clock, lock.extend(1000));
     expect(error.isLost).toBe(false);

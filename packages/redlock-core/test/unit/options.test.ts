@@ -42,6 +42,7 @@ describe('resolveOptions', () => {
       retryCount: 10,
       retryDelayMs: 200,
       retryJitterMs: 100,
+      waitMs: Infinity,
       keyPrefix: '',
       restartGraceMs: 0,
       refuseEvictingNodes: false,
@@ -53,6 +54,7 @@ describe('resolveOptions', () => {
       retryCount: 10,
       retryDelayMs: 200,
       retryJitterMs: 100,
+      waitMs: Infinity,
       keyPrefix: '',
       restartGraceMs: 0,
       refuseEvictingNodes: false,
@@ -66,6 +68,7 @@ describe('resolveOptions', () => {
       retryCount: 0,
       retryDelayMs: 0,
       retryJitterMs: 0,
+      waitMs: 60_000,
       keyPrefix: 'lock:',
       restartGraceMs: 30_000,
       refuseEvictingNodes: true,
@@ -78,15 +81,16 @@ describe('resolveOptions', () => {
 
 describe('resolveAcquireOptions', () => {
   it("overrides the Redlock's retry settings one by one", () => {
-    const defaults = { retryCount: 3, retryDelayMs: 200, retryJitterMs: 100 };
+    const defaults = { retryCount: 3, retryDelayMs: 200, retryJitterMs: 100, waitMs: Infinity };
     const signal = new AbortController().signal;
     expect(resolveAcquireOptions({ retryCount: 0, signal, fencing: true }, defaults)).toEqual({
       ...defaults,
       retryCount: 0,
       signal,
       fencing: true,
+      reentrant: undefined,
     });
-    expect(resolveAcquireOptions(undefined, defaults)).toEqual({ ...defaults, signal: undefined, fencing: false });
+    expect(resolveAcquireOptions(undefined, defaults)).toEqual({ ...defaults, signal: undefined, fencing: false, reentrant: undefined });
   });
 });
 

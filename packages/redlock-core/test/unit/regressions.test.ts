@@ -15,11 +15,14 @@ describe('validity is measured from the attempt start twice', () => {
   // (TTL − drift) / 2 passes the `validity > 0` check yet hands out a lock that is already expired. Fix:
   // `validUntil = start + ttlMs − driftMs(ttlMs, driftFactor)` (= now + validity), and `expiresAt` alike.
 
-  /** Three nodes that answer after 60 ms: a 100 ms lock takes 60 ms, leaving 100 − 60 − 3 = 37 ms. */
+  /**
+   * Three nodes that answer after 60 ms: a 100 ms lock takes 60 ms, leaving 100 − 60 − 3 = 37 ms. The node
+   * timeout (90 ms) stays within the 97 ms of validity the TTL leaves, as acquire() requires.
+   */
   function slowSetup() {
     const clock = new FakeClock();
     const nodes = [slowNode(clock, 60), slowNode(clock, 60), slowNode(clock, 60)];
-    return { clock, redlock: new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 500 }) };
+    return { clock, redlock: new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 90 }) };
   }
 
   it('acquire() hands out a lock with the validity left after a slow attempt', async () => {
@@ -43,7 +46,7 @@ describe('validity is measured from the attempt start twice', () => {
   it('extend() leaves the lock held with the validity left after a slow extension', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
-    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 500 }).acquire('r', 100));
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 90 }).acquire('r', 100));
     for (const node of nodes) node.latencyMs = 60;
     await clock.runUntilSettled(lock.extend(100));
     expect({ state: lock.state, remainingValidityMs: lock.remainingValidityMs }).toEqual({ state: 'held', remainingValidityMs: 37 });
@@ -146,7 +149,9 @@ describe('an extension that re-seeded a node past its validity', () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     const redlock = new Redlock(nodes, { clock, retryCount: 0 });
-    const lock = await clock.runUntilSettled(redlock.acquire('r', 40));
+    // Acquired for 10 s (acquire() refuses a TTL that leaves less validity than a node timeout); the
+    // extension asks for 40 ms.
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
     nodes[2]!.keyspace.delete('r');
     nodes[0]!.latencyMs = 5;
     nodes[1]!.latencyMs = 5;

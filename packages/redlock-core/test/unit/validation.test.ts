@@ -37,8 +37,8 @@ describe('bad arguments to acquire() and using()', () => {
     ['too large', MAX_TTL_MS + 1, RangeError, 'Expected `ttlMs` to be a positive integer up to 2147483647, got `2147483648`'],
     ['a string', '1000', TypeError, 'Expected `ttlMs` to be a number, got `"1000"`'],
     ['undefined', undefined, TypeError, 'Expected `ttlMs` to be a number, got `undefined`'],
-    ['1, eaten by drift', 1, RangeError, 'Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.01 + 2 ms), got `1`'],
-    ['2, eaten by drift', 2, RangeError, 'Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.01 + 2 ms), got `2`'],
+    ['1, eaten by drift', 1, RangeError, 'Expected `ttlMs` to leave more validity than one node timeout (50 ms), got `1` ms, which leaves 0 ms after the clock drift allowance: the unit is milliseconds: did you mean 1_000 (1 s)?'],
+    ['2, eaten by drift', 2, RangeError, 'Expected `ttlMs` to leave more validity than one node timeout (50 ms), got `2` ms, which leaves 0 ms after the clock drift allowance: the unit is milliseconds: did you mean 2_000 (2 s)?'],
   ])('rejects a TTL that is %s, naming it, and sends nothing', async (_, ttlMs, type, message) => {
     const { nodes, redlock } = setup();
     for (const operation of [() => redlock.acquire('r', loose(ttlMs)), () => redlock.using('r', loose(ttlMs), () => 'never')]) {
@@ -72,7 +72,7 @@ describe('bad arguments to acquire() and using()', () => {
   });
 
   it.each<[string, unknown, ErrorConstructor, string]>([
-    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer, got `-1`'],
+    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`'],
     ['a fractional retryDelayMs', { retryDelayMs: 1.5 }, RangeError, 'Expected `retryDelayMs` to be a non-negative integer up to 2147483647, got `1.5`'],
     ['a string retryJitterMs', { retryJitterMs: '10' }, TypeError, 'Expected `retryJitterMs` to be a number, got `"10"`'],
     ['a signal that is no AbortSignal', { signal: { aborted: false } }, TypeError, 'Expected `signal` to be an AbortSignal, got `{"aborted":false}`'],
@@ -143,7 +143,7 @@ describe('bad arguments to the Redlock constructor', () => {
     ['a string clock', loose({ clock: 'system' }), TypeError, 'Expected `clock` to implement now, wallNow, setTimeout and clearTimeout, got `"system"`'],
     ['a zero nodeTimeoutMs', { nodeTimeoutMs: 0 }, RangeError, 'Expected `nodeTimeoutMs` to be a positive integer up to 2147483647, got `0`'],
     ['a fractional nodeTimeoutMs', { nodeTimeoutMs: 2.5 }, RangeError, 'Expected `nodeTimeoutMs` to be a positive integer up to 2147483647, got `2.5`'],
-    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer, got `-1`'],
+    ['a negative retryCount', { retryCount: -1 }, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`'],
     ['options that are a string', loose('fast'), TypeError, 'Expected `options` to be an object, got `"fast"`'],
   ])('throws at once for %s', (_, options, type, message) => {
     const nodes = grantingNodes(new FakeClock(), 3);

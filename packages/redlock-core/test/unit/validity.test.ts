@@ -86,15 +86,20 @@ describe('validity lost to a stalled event loop', () => {
   });
 });
 
-describe('validity lost to slow nodes', () => {
+// acquire() refuses a TTL that leaves less validity than one node timeout, so nodes answering within
+// their timeout always leave validity: the attempt outlives its TTL only when the event loop stalls (a
+// long GC, a paused VM) while the answers are on their way, as here.
+describe('validity lost while the answers were on their way', () => {
   it('gives up the attempt, with reason no-validity, when the quorum arrives after TTL − drift', async () => {
     const clock = new FakeClock();
-    const nodes = [grantingNode(clock), grantingNode(clock), slowNode(clock, 9950), slowNode(clock, 9950), slowNode(clock, 9950)];
-    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 20_000 });
+    const nodes = [grantingNode(clock), grantingNode(clock), slowNode(clock, 10), slowNode(clock, 10), slowNode(clock, 10)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
     const acquiring = redlock.acquire('r', 10_000);
     acquiring.catch(() => undefined);
-    // The quorum arrives at 9950 ms, with 10 000 − 9950 − 102 < 0 ms of validity; the cleanup runs at once.
-    await clock.advance(9951);
+    // The quorum is read at 9950 ms, with 10 000 − 9950 − 102 < 0 ms of validity; the cleanup runs at once.
+    await clock.advance(5);
+    clock.stall(9945);
+    await clock.advance(1);
     expect(nodes.flatMap(keysOf)).toEqual([]);
     const error = await clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(LockAcquireError);
@@ -107,17 +112,27 @@ describe('validity lost to slow nodes', () => {
 
   it('gives up at exactly zero validity left', async () => {
     const clock = new FakeClock();
-    const nodes = [grantingNode(clock), slowNode(clock, 988), slowNode(clock, 988)];
-    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 5000 });
-    const error = await clock.runUntilSettled(redlock.acquire('r', 1000)).catch((failure: unknown) => failure);
+    const nodes = [grantingNode(clock), slowNode(clock, 10), slowNode(clock, 10)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const acquiring = redlock.acquire('r', 1000);
+    acquiring.catch(() => undefined);
+    await clock.advance(5);
+    // Read at 988 ms: 1000 − 988 − 12 = 0 ms left.
+    clock.stall(983);
+    const error = await clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
+    expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(988);
     expect(error).toMatchObject({ reason: 'no-validity' });
   });
 
   it('still reports no-validity when some node refused but a quorum agreed too late', async () => {
     const clock = new FakeClock();
-    const nodes = [grantingNode(clock), slowNode(clock, 995), slowNode(clock, 995), refusingNode(clock), refusingNode(clock)];
-    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 5000 });
-    const error = await clock.runUntilSettled(redlock.acquire('r', 1000)).catch((failure: unknown) => failure);
+    const nodes = [grantingNode(clock), slowNode(clock, 10), slowNode(clock, 10), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const acquiring = redlock.acquire('r', 1000);
+    acquiring.catch(() => undefined);
+    await clock.advance(5);
+    clock.stall(990);
+    const error = await clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
     expect(error).toMatchObject({ reason: 'no-validity' });
   });
 });

@@ -17,6 +17,11 @@ const TTL_MS = 3_000;
  * set a shorter one where they measure it.
  */
 const NODE_TIMEOUT_MS = 1_000;
+/**
+ * The node timeout of the tests that lock for 200 ms to 1 s: `acquire()` refuses a TTL that leaves less
+ * validity than one node timeout.
+ */
+const SHORT_TTL_NODE_TIMEOUT_MS = 150;
 
 /**
  * Runs Redlock end to end on 5 real Redis nodes through an adapter: the lock cycle, contention between
@@ -157,7 +162,8 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
     });
 
     it('lets the lock go when its TTL expires without a release', async () => {
-      const lock = await (await newRedlock()).acquire('jobs:expire', 200);
+      // A short TTL needs node timeouts within its validity (acquire() refuses it otherwise).
+      const lock = await (await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS })).acquire('jobs:expire', 200);
       await delay(300);
       expect(lock.state).toBe('expired');
       const next = await (await newRedlock({ retryCount: 0 })).acquire('jobs:expire', TTL_MS);
@@ -260,7 +266,7 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
     });
 
     it('aborts the routine of using() when a majority of nodes no longer holds the lock', async () => {
-      const lost = await (await newRedlock())
+      const lost = await (await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS }))
         .using('payments:settle', 1_000, async (signal) => {
           await Promise.all(inspectors.slice(0, 3).map((client) => client.del(prefix + 'payments:settle')));
           await new Promise((resolve, reject) => {
@@ -330,7 +336,7 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
     });
 
     it('re-enters a held lock for its owner, keeping the keys until the last handle is released', async () => {
-      const redlock = await newRedlock();
+      const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
       const other = await newRedlock({ retryCount: 0 });
       const outer = await redlock.acquire('accounts:9', 500);
       const inner = await redlock.acquire('accounts:9', TTL_MS, { reentrant: outer });
@@ -359,7 +365,7 @@ export function describeRedlockSuite(name: string, makeAdapter: (client: Redis, 
     });
 
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
-      const redlock = await newRedlock();
+      const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
       let seen: Lock | undefined;
       const value = await redlock.using('jobs:long', 400, async (signal, lock) => {
         seen = lock;

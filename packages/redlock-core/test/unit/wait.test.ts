@@ -1,0 +1,300 @@
+import { describe, expect, it } from '@jest/globals';
+import { type AcquireOptions, Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNodes, keysOf, refusingNode, slowNode } from '../support/fake-adapter.js';
+
+/** Runs the clock until `acquiring` settles and returns its LockAcquireError (fails on anything else). */
+async function acquireError(clock: FakeClock, acquiring: Promise<unknown>, quickly = false): Promise<LockAcquireError> {
+  const settled = quickly ? clock.runQuicklyUntilSettled(acquiring) : clock.runUntilSettled(acquiring);
+  const error = await settled.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  if (!(error instanceof LockAcquireError)) throw new Error(`Expected a LockAcquireError, got ${String(error)}`);
+  return error;
+}
+
+/** Bypasses the option types, to pass what a JavaScript caller could. */
+function loose<T>(value: unknown): T {
+  return value as T;
+}
+
+describe('waitMs', () => {
+  it('rejects with LockAcquireError when waitMs runs out during the pause between attempts', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 1000, retryJitterMs: 0 });
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { waitMs: 2_500 }));
+    // Attempts at 0, 1000 and 2000 ms; the wait ends at 2500 ms, in the middle of the next pause.
+    expect(clock.now()).toBe(2_500);
+    expect(error).not.toBeInstanceOf(DOMException);
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.waitMs).toBe(2_500);
+    expect(error.attemptCount).toBe(3);
+    expect(error.omittedAttemptCount).toBe(0);
+    expect(error.attempts).toHaveLength(3);
+    expect(error.message).toBe(
+      'Could not acquire "r" within `waitMs` (2500 ms), after 3 attempts: held by another owner (last attempt: 3 held by another owner, quorum is 2)',
+    );
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('cuts off an attempt under way when waitMs runs out, removes its keys, and reports the silent nodes as timed out', async () => {
+    const clock = new FakeClock();
+    // The slow nodes set the key at once but answer after 40 ms; the wait ends at 20 ms, before the vote.
+    const slow = [slowNode(clock, 40), slowNode(clock, 40), slowNode(clock, 40)];
+    const nodes = [refusingNode(clock), refusingNode(clock), ...slow];
+    const redlock = new Redlock(nodes, { clock, retryCount: 5 });
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { waitMs: 20 }));
+    expect(error.waitMs).toBe(20);
+    expect(error.attemptCount).toBe(1);
+    expect(error.attempts[0]?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'timeout', 'timeout', 'timeout']);
+    expect(error.attempts[0]?.elapsedMs).toBe(20);
+    // 2 refusals cannot deny a quorum of 3: the nodes that had not answered made the difference.
+    expect(error.reason).toBe('nodes-unreachable');
+    expect(error.nodeErrors.map((nodeError) => nodeError.message)).toEqual([
+      'Node 2 had not answered when the wait ended, after 20 ms',
+      'Node 3 had not answered when the wait ended, after 20 ms',
+      'Node 4 had not answered when the wait ended, after 20 ms',
+    ]);
+    // It rejects once the keys the slow nodes set are removed: their answer (40 ms), then the release (40 ms).
+    expect(clock.now()).toBe(80);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    expect(slow[0]!.callsTo('acquire')).toHaveLength(1);
+  });
+
+  it('bounds a single try (retryCount: 0) too', async () => {
+    const clock = new FakeClock();
+    const nodes = [slowNode(clock, 40), slowNode(clock, 40), slowNode(clock, 40)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { waitMs: 10 }));
+    expect(error.waitMs).toBe(10);
+    expect(error.reason).toBe('nodes-unreachable');
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('keeps a lock acquired before waitMs runs out, and clears its timer', async () => {
+    const clock = new FakeClock();
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000, { waitMs: 5_000 }));
+    expect(lock.state).toBe('held');
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it("rejects with the caller's reason when its signal aborts before waitMs runs out", async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 });
+    const acquiring = redlock.acquire('r', 10_000, { waitMs: 5_000, signal: controller.signal });
+    acquiring.catch(() => undefined);
+    await clock.advance(250);
+    controller.abort(reason);
+    await expect(clock.runUntilSettled(acquiring)).rejects.toBe(reason);
+    expect(clock.now()).toBe(250);
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it("takes the Redlock's waitMs as the default, and Infinity in one call lifts it", async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0, waitMs: 1_000 });
+    const error = await acquireError(clock, redlock.acquire('r', 10_000));
+    expect(error.waitMs).toBe(1_000);
+    expect(clock.now()).toBe(1_000);
+    const unbounded = redlock.acquire('r', 10_000, { waitMs: Infinity, retryCount: 30 });
+    const retriesError = await acquireError(clock, unbounded);
+    expect(retriesError.waitMs).toBeUndefined();
+    expect(retriesError.attemptCount).toBe(31);
+    expect(clock.now()).toBe(1_000 + 30 * 100);
+  });
+
+  it('bounds using() too: the routine never runs', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity });
+    let hasRun = false;
+    const error = await acquireError(
+      clock,
+      redlock.using('r', 10_000, () => {
+        hasRun = true;
+      }, { waitMs: 700 }),
+    );
+    expect(error.waitMs).toBe(700);
+    expect(hasRun).toBe(false);
+  });
+});
+
+describe('waitMs in the local wait queue', () => {
+  it('ends the wait of a call queued behind the head, which keeps going', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 });
+    const head = new AbortController();
+    const heading = redlock.acquire('r', 10_000, { signal: head.signal });
+    heading.catch(() => undefined);
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { waitMs: 450 }));
+    expect(clock.now()).toBe(450);
+    expect(error.waitMs).toBe(450);
+    expect(error.reason).toBe('held-by-another-owner');
+    // It reports the attempts the head made while it waited: at 0 (under way when it joined), 100, 200, 300 and 400 ms.
+    expect(error.attemptCount).toBe(5);
+    expect(error.message).toMatch(/^Could not acquire "r" within `waitMs` \(450 ms\), after 5 attempts: held by another owner/);
+    // The head is still trying.
+    const attemptsSoFar = nodes[0]!.callsTo('acquire').length;
+    await clock.advance(300);
+    expect(nodes[0]!.callsTo('acquire').length).toBe(attemptsSoFar + 3);
+    head.abort(new Error('done'));
+    await expect(clock.runUntilSettled(heading)).rejects.toThrow('done');
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('reports no attempt when the wait ends before any attempt failed, behind a head still making its first', async () => {
+    const clock = new FakeClock();
+    // The nodes answer after 30 ms (within their 50 ms timeout): the head acquires at 30 ms.
+    const nodes = [slowNode(clock, 30), slowNode(clock, 30), slowNode(clock, 30)];
+    const redlock = new Redlock(nodes, { clock, retryDelayMs: 1000, retryJitterMs: 0 });
+    const heading = redlock.acquire('r', 10_000);
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { waitMs: 10 }));
+    expect(error.attemptCount).toBe(0);
+    expect(error.attempts).toEqual([]);
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.message).toBe(
+      'Could not acquire "r" within `waitMs` (10 ms), after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)',
+    );
+    expect(clock.now()).toBe(10);
+    const lock = await clock.runUntilSettled(heading);
+    expect(lock.state).toBe('held');
+  });
+
+  it("passes a queued call's own signal reason through, and lets the next waiter go", async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 });
+    const head = new AbortController();
+    const heading = redlock.acquire('r', 10_000, { signal: head.signal });
+    heading.catch(() => undefined);
+    const controller = new AbortController();
+    const queued = redlock.acquire('r', 10_000, { waitMs: 10_000, signal: controller.signal });
+    queued.catch(() => undefined);
+    const behind = redlock.acquire('r', 10_000, { waitMs: 500 });
+    behind.catch(() => undefined);
+    await clock.advance(150);
+    const reason = new Error('no longer needed');
+    controller.abort(reason);
+    await expect(clock.runUntilSettled(queued)).rejects.toBe(reason);
+    const error = await acquireError(clock, behind);
+    expect(clock.now()).toBe(500);
+    expect(error.waitMs).toBe(500);
+    head.abort(new Error('done'));
+    await expect(clock.runUntilSettled(heading)).rejects.toThrow('done');
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+});
+
+describe('retryCount: Infinity', () => {
+  it('retries until the lock frees, however long that takes', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    // Another owner holds the lock for a minute on every node.
+    for (const node of nodes) node.keyspace.set('r', 'another-owner', 60_000);
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 1000, retryJitterMs: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    expect(lock).toBeInstanceOf(Lock);
+    expect(clock.now()).toBe(60_000);
+    expect(lock.attempts).toBe(61);
+  });
+
+  it('is accepted by the constructor and per call', async () => {
+    const clock = new FakeClock();
+    expect(() => new Redlock(grantingNodes(clock, 3), { clock, retryCount: Infinity })).not.toThrow();
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000, { retryCount: Infinity }));
+    expect(lock.state).toBe('held');
+  });
+});
+
+describe('memory of a long wait', () => {
+  it('keeps the first and the latest 10 of 10,000 failed attempts, and counts them all', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    // The first attempt differs: node 0 fails, so the test can tell it is the one kept.
+    nodes[0]!.failNext('acquire', new Error('ERR first attempt'));
+    const redlock = new Redlock(nodes, { clock, retryCount: 9_999, retryDelayMs: 1, retryJitterMs: 0 });
+    const error = await acquireError(clock, redlock.acquire('r', 10_000), true);
+    expect(error.attemptCount).toBe(10_000);
+    expect(error.attempts).toHaveLength(11);
+    expect(error.omittedAttemptCount).toBe(9_989);
+    expect(error.attempts[0]?.nodes[0]?.status).toBe('error');
+    expect(error.attempts.slice(1).every((attempt) => attempt.nodes.every((node) => node.status === 'held'))).toBe(true);
+    expect(error.nodeErrors).toHaveLength(1);
+    expect(error.message).toBe(
+      'Could not acquire "r" after 10000 attempts (the error keeps the first and the latest 10): held by another owner (last attempt: 3 held by another owner, quorum is 2)',
+    );
+  });
+
+  it('keeps as few for a call that waited in the local queue behind thousands of attempts', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 1, retryJitterMs: 0 });
+    const head = new AbortController();
+    const heading = redlock.acquire('r', 10_000, { signal: head.signal });
+    heading.catch(() => undefined);
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { waitMs: 5_000 }), true);
+    expect(error.attemptCount).toBeGreaterThanOrEqual(4_999);
+    expect(error.attempts).toHaveLength(11);
+    head.abort(new Error('done'));
+    await expect(clock.runQuicklyUntilSettled(heading)).rejects.toThrow('done');
+  });
+});
+
+describe('bad waitMs and retryCount', () => {
+  const cases: [string, unknown, ErrorConstructor, string][] = [
+    ['0', 0, RangeError, 'Expected `waitMs` to be a positive integer up to 2147483647 or `Infinity`, got `0`: for a single attempt without waiting, use `tryAcquire()`'],
+    ['a negative number', -5, RangeError, 'Expected `waitMs` to be a positive integer up to 2147483647 or `Infinity`, got `-5`'],
+    ['a fraction', 1.5, RangeError, 'Expected `waitMs` to be a positive integer up to 2147483647 or `Infinity`, got `1.5`'],
+    ['NaN', NaN, RangeError, 'Expected `waitMs` to be a positive integer up to 2147483647 or `Infinity`, got `NaN`'],
+    ['beyond a timer', 2 ** 31, RangeError, 'Expected `waitMs` to be a positive integer up to 2147483647 or `Infinity`, got `2147483648`'],
+    ['-Infinity', -Infinity, RangeError, 'Expected `waitMs` to be a positive integer up to 2147483647 or `Infinity`, got `-Infinity`'],
+    ['a string', '100', TypeError, 'Expected `waitMs` to be a number, got `"100"`'],
+  ];
+
+  it.each(cases)('acquire() and using() reject a waitMs that is %s, before any node is called', async (_, waitMs, type, message) => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock });
+    const options = loose<AcquireOptions>({ waitMs });
+    for (const call of [() => redlock.acquire('r', 10_000, options), () => redlock.using('r', 10_000, () => 1, options)]) {
+      const error = await call().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(type);
+      expect((error as Error).message).toBe(message);
+    }
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it.each(cases)('the constructor throws for a waitMs that is %s', (_, waitMs, type, message) => {
+    const clock = new FakeClock();
+    const options = loose<RedlockOptions>({ clock, waitMs });
+    expect(() => new Redlock(grantingNodes(clock, 3), options)).toThrow(type);
+    expect(() => new Redlock(grantingNodes(clock, 3), options)).toThrow(message);
+  });
+
+  it.each([
+    [-1, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`'],
+    [-2, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-2`'],
+    [-Infinity, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-Infinity`'],
+    [NaN, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `NaN`'],
+    [2.5, RangeError, 'Expected `retryCount` to be a non-negative integer or `Infinity`, got `2.5`'],
+    ['3', TypeError, 'Expected `retryCount` to be a number, got `"3"`'],
+  ])('refuses retryCount %p in the constructor and per call', async (retryCount, type, message) => {
+    const clock = new FakeClock();
+    expect(() => new Redlock(grantingNodes(clock, 3), loose<RedlockOptions>({ clock, retryCount }))).toThrow(message);
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock });
+    await expect(redlock.acquire('r', 10_000, loose<AcquireOptions>({ retryCount }))).rejects.toThrow(type);
+    await expect(redlock.acquire('r', 10_000, loose<AcquireOptions>({ retryCount }))).rejects.toThrow(message);
+  });
+});

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { LockAcquireError, Redlock, type RedlockOptions } from 'redlock-core';
+import { IoredisAdapter } from '../../src/index.js';
+import { eventually } from '../support/eventually.js';
+import { useRedisNodes } from '../support/redis-servers.js';
+
+// The acquisition API on 5 real redis-server nodes: a wait bounded by `waitMs`, and `tryAcquire()`'s
+// single attempt. Each `Redlock` here is another owner (its own clients, no shared local queue).
+
+const NODE_COUNT = 5;
+const TTL_MS = 30_000;
+
+const redis = useRedisNodes(NODE_COUNT);
+
+/** Direct clients to the nodes, for looking at keys; never used for locks. */
+let admins: Redis[] = [];
+let prefix = '';
+
+beforeAll(() => {
+  admins = redis.urls.map((_, index) => redis.createClient(index, { maxRetriesPerRequest: 1 }));
+});
+beforeEach(() => {
+  prefix = `wait-and-try:${randomUUID()}:`;
+});
+
+function newRedlock(options: RedlockOptions = {}): Redlock {
+  return new Redlock(
+    redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))),
+    { keyPrefix: prefix, ...options },
+  );
+}
+
+/** What key `resource` holds on each node, by node index. */
+const valuesOf = (resource: string): Promise<(string | null)[]> => Promise.all(admins.map((admin) => admin.get(`${prefix}${resource}`)));
+
+describe('waitMs on real nodes', () => {
+  it('gives up after waitMs while another owner holds the lock, with a LockAcquireError, and leaves no key of its own', async () => {
+    const holder = await newRedlock().acquire('busy', TTL_MS);
+    const waiting = newRedlock({ retryCount: Infinity, retryDelayMs: 50, retryJitterMs: 10 });
+    const start = performance.now();
+    const error = await waiting.acquire('busy', TTL_MS, { waitMs: 600 }).catch((failure: unknown) => failure);
+    const elapsedMs = performance.now() - start;
+    expect(error).toBeInstanceOf(LockAcquireError);
+    const acquireError = error as LockAcquireError;
+    expect(acquireError.waitMs).toBe(600);
+    expect(acquireError.reason).toBe('held-by-another-owner');
+    expect(acquireError.attemptCount).toBeGreaterThanOrEqual(1);
+    expect(acquireError.message).toContain('within `waitMs` (600 ms)');
+    // Not before waitMs; the upper bound is generous for a loaded machine (a cut-off attempt is cleaned up first).
+    expect(elapsedMs).toBeGreaterThanOrEqual(590);
+    expect(elapsedMs).toBeLessThan(10_000);
+    // Every node still holds the holder's key, and only that.
+    const values = await eventually(() => valuesOf('busy'), (found) => found.every((value) => value === holder.token), 3_000);
+    expect(values).toEqual(Array(NODE_COUNT).fill(holder.token));
+    await holder.release();
+  });
+
+  it('acquires within waitMs once the holder releases', async () => {
+    const holder = await newRedlock().acquire('freed', TTL_MS);
+    const waiting = newRedlock({ retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 10 });
+    const acquiring = waiting.acquire('freed', TTL_MS, { waitMs: 15_000 });
+    setTimeout(() => void holder.release(), 200);
+    const lock = await acquiring;
+    expect(lock.state).toBe('held');
+    await lock.release();
+  });
+});
+
+describe('tryAcquire() on real nodes', () => {
+  it('acquires a free lock in one attempt', async () => {
+    const lock = await newRedlock().tryAcquire('free', TTL_MS);
+    expect(lock?.state).toBe('held');
+    const values = await eventually(() => valuesOf('free'), (found) => found.every((value) => value === lock?.token), 3_000);
+    expect(values).toEqual(Array(NODE_COUNT).fill(lock?.token));
+    await lock?.release();
+  });
+
+  it('resolves undefined while another owner holds the lock, leaving only its keys, and acquires once it is released', async () => {
+    const holder = await newRedlock().acquire('taken', TTL_MS);
+    const trying = newRedlock();
+    await expect(trying.tryAcquire('taken', TTL_MS)).resolves.toBeUndefined();
+    // Only the holder's keys: the attempt set none (every node refused), and took none away.
+    const values = await eventually(() => valuesOf('taken'), (found) => found.every((value) => value === holder.token), 3_000);
+    expect(values).toEqual(Array(NODE_COUNT).fill(holder.token));
+    await holder.release();
+    const lock = await trying.tryAcquire('taken', TTL_MS);
+    expect(lock?.state).toBe('held');
+    await lock?.release();
+  });
+
+  it('resolves undefined when the holder has only a majority, and removes the keys it set on the others', async () => {
+    const holder = await newRedlock().acquire('majority', TTL_MS);
+    const key = `${prefix}majority`;
+    await eventually(() => valuesOf('majority'), (found) => found.every((value) => value === holder.token), 3_000);
+    // The holder's keys stay on nodes 0 to 2 only: nodes 3 and 4 will grant the attempt.
+    await Promise.all([3, 4].map((index) => admins[index]?.del(key)));
+    await expect(newRedlock().tryAcquire('majority', TTL_MS)).resolves.toBeUndefined();
+    // Read at once: it resolves only after removing its keys.
+    expect(await valuesOf('majority')).toEqual([holder.token, holder.token, holder.token, null, null]);
+    await holder.release();
+  });
+});
