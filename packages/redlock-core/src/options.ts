@@ -621,7 +621,8 @@ export function checkTtl(ttlMs: unknown, driftFactor: number): number {
 /**
  * Validates the TTL of an acquisition: a positive integer up to {@link MAX_TTL_MS} that leaves more
  * validity (after the drift allowance) than the time an attempt may take to hear from a quorum, the
- * `quorum`-th shortest node timeout for a call over `keyCount` keys. A lock with less could be granted
+ * `quorum`-th shortest node timeout for a call over `keyCount` keys (for adaptive timeouts, their lower
+ * bound). A lock with less could be granted
  * with no validity left by nodes that answer within their timeout, so it could never be relied on; with
  * the default timeouts (at least 50 ms) that is a TTL under 53 ms, which is almost always seconds
  * written as milliseconds, and the message says so.
@@ -641,7 +642,10 @@ export function checkAcquireTtl(
   // Usually every node has the same timeout: no list to sort on the path of every call.
   const decisionMs = isDefaultTimeout
     ? defaultNodeTimeoutMs(ttlMs, keyCount)
-    : (nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keyCount)).sort((a, b) => a - b)[quorum - 1] as number);
+    : (nodes
+        // An adaptive timeout is never below the default: the shortest an attempt may take to hear a quorum.
+        .map((node) => node.timeoutMs ?? options.nodeTimeoutMs ?? defaultNodeTimeoutMs(ttlMs, keyCount))
+        .sort((a, b) => a - b)[quorum - 1] as number);
   if (validity >= decisionMs) return ttlMs;
   const inSeconds = ttlMs * 1000;
   const advice =
