@@ -64,6 +64,14 @@ interface Hold {
 }
 
 /**
+ * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
+ * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
+ */
+export interface Lock {
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
  * A lock held on a quorum of nodes until its validity runs out.
  *
  * held ──extend()──▶ held · held ──release()──▶ released · held ──validity runs out──▶ expired ·

@@ -44,6 +44,14 @@ interface CallRequest extends AcquireRequest {
 const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
 
 /**
+ * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
+ * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
+ */
+export interface Redlock {
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
  * A Redlock client over N independent Redis nodes: a lock is held when a quorum (⌊N/2⌋+1) of nodes
  * granted it and validity (TTL − elapsed − drift) remains.
  *
