@@ -40,6 +40,17 @@ export interface RedisAdapter {
    */
   subscribe?(channel: string, onMessage: () => void): Promise<Unsubscribe>;
   /**
+   * Optional: closes what the adapter itself opened, never the user's client. `redlock.close()` calls it
+   * once on each distinct adapter, after its releases in flight finished and its release-notification
+   * subscriptions ended, and waits for it up to `CLOSE_TIMEOUT_MS` (2 s). An adapter that opens a
+   * connection of its own (say a subscriber for `subscribe`) closes it here, so that the process can exit
+   * once the user has closed their own clients; an adapter that opened nothing leaves it out. It may be
+   * called while another `Redlock` still uses the adapter only if the adapter is not shared: share an
+   * adapter between `Redlock`s only when its `close()` counts its users, or has none. A rejection is
+   * reported as a process warning (a `NodeError`), never thrown from `redlock.close()`.
+   */
+  close?(): Promise<void>;
+  /**
    * Optional: the client object this adapter wraps, e.g. its ioredis `Redis`. The `Redlock` constructor
    * compares it by identity only (it never reads or calls it) and throws a `TypeError` when two nodes wrap
    * the same client: that would be one server counted as two nodes, so a quorum could be granted by a

@@ -1,5 +1,5 @@
 import { type Clock, unrefTimer } from './clock.js';
-import { type LockExtendError, LockLimitError, LockLostError } from './errors.js';
+import { type LockExtendError, LockLimitError, LockLostError, RedlockClosedError } from './errors.js';
 import { describeResources, type Lock } from './lock.js';
 
 /** A running auto-extension; `stop()` ends it and waits for an extension in flight. */
@@ -7,19 +7,20 @@ export interface AutoExtension {
   stop(): Promise<void>;
 }
 
-/** Limits on how long `using()` keeps a lock; see {@link UsingOptions}. */
+/** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */
 export interface ExtensionLimits {
   readonly maxExtensions: number | undefined;
   readonly maxHoldMs: number | undefined;
 }
 
 /**
- * Keeps `lock` extended by `ttlMs` while a routine runs: each extension starts when half the TTL of
+ * Keeps `lock` extended by `ttlMs`, while `using()`'s routine runs or, with `autoExtend`, until the lock
+ * is released: each extension starts when half the TTL of
  * validity is left, so a failed one can be retried before validity runs out. Calls `onStop` once, the
  * moment the lock can no longer be guaranteed (a {@link LockLostError}: a quorum of nodes no longer holds
  * our token, or validity ran out before an extension succeeded) or a limit ends the extensions (a
  * {@link LockLimitError}; the lock then stays valid until its validity runs out). Stops quietly if the
- * routine releases the lock itself.
+ * lock is released (at the next extension, or at once through `stop()`). Its timers are unref'd.
  */
 export function keepExtended(
   lock: Lock,
@@ -73,9 +74,10 @@ export function keepExtended(
         extensions += 1;
         watch();
       },
-      (error: LockExtendError) => {
+      (error: LockExtendError | RedlockClosedError) => {
         if (isStopped) return;
-        if (lock.state === 'released') return stop();
+        // Released, or the Redlock closed (its close() stops every extension; this one lost the race).
+        if (lock.state === 'released' || error instanceof RedlockClosedError) return stop();
         // After a stalled event loop this timer can fire past the expiry; say so, not "quorum lost".
         if (lock.state === 'expired') return lose('its validity ran out before it could be extended', error);
         if (error.isLost) return lose('a quorum of nodes no longer holds our token', error);

@@ -1,4 +1,3 @@
-import { unrefTimer } from './clock.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './options.js';
 import type { ReleaseNodeOutcome } from './outcomes.js';
@@ -40,8 +39,13 @@ export function releaseOnNode(
 ): NodeCall<'released' | 'not-held'> {
   const node = set.nodes[nodeIndex] as NodeState;
   const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
-  if (timeout !== undefined) return callNodeWithin(timeout, node, run, 'cleanup');
-  return callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, 'cleanup');
+  const call =
+    timeout !== undefined
+      ? callNodeWithin(timeout, node, run, 'cleanup')
+      : callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, 'cleanup');
+  // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
+  set.lifecycle.track(call.outcome);
+  return call;
 }
 
 /**
@@ -54,15 +58,24 @@ export function releaseOnNode(
 export function sendAgainAfterError(set: NodeSet, release: Release, outcome: ReleaseNodeOutcome): void {
   if (outcome.status !== 'error') return;
   const { clock } = set.options;
+  const { lifecycle } = set;
   let pauseMs = FIRST_RELEASE_RETRY_MS;
+  // The whole series counts as background work for `redlock.close()`, which waits for it within its bound.
+  let finish = (): void => undefined;
+  lifecycle.track(
+    new Promise<void>((resolve) => {
+      finish = resolve;
+    }),
+  );
   const retryAfterError = (next: ReleaseNodeOutcome): void => {
-    if (next.status !== 'error' || clock.now() + pauseMs >= release.keysExpireAt) return;
-    const timer = clock.setTimeout(() => {
+    if (next.status !== 'error' || clock.now() + pauseMs >= release.keysExpireAt) return finish();
+    // Unref'd, so a pending retry does not keep the process alive (the keys expire by themselves), and
+    // cleared by `redlock.close()` once it stops waiting; after that, none is set.
+    const timer = lifecycle.setTimer(() => {
       pauseMs = Math.min(MAX_RELEASE_RETRY_MS, pauseMs * 2);
       void releaseOnNode(set, next.nodeIndex, release).outcome.then(retryAfterError);
     }, pauseMs);
-    // A pending retry must not keep the process alive: the keys expire by themselves.
-    unrefTimer(timer);
+    if (timer === undefined) finish();
   };
   retryAfterError(outcome);
 }

@@ -208,18 +208,49 @@ export class LockLimitError extends RedlockError {
 }
 
 /**
- * The lock held by `using()` can no longer be guaranteed: automatic extension failed, or validity ran
- * out before it succeeded. It is the `reason` of the signal handed to the routine; `cause` is the last
- * {@link LockExtendError} when there was one. Stop the work, or make it safe with fencing.
+ * A lock can no longer be guaranteed: automatic extension failed, validity ran out, or an extension
+ * found that a quorum of nodes no longer holds our token. It is the `reason` of `lock.signal` and of the
+ * signal handed to `using()`'s routine; `cause` is the last {@link LockExtendError} when there was one.
+ * `using()` also rejects with one when the lock was lost while its routine ran and the routine did not
+ * throw: `result` then holds what the routine returned, and `cause` is the loss the routine's signal
+ * reported (or `undefined` when nothing reported it before the routine returned). Stop the work, or make
+ * it safe with fencing.
  */
 export class LockLostError extends RedlockError {
   override name = 'LockLostError';
 
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
+  /**
+   * What `using()`'s routine returned, when `using()` rejects with this error because the lock was lost
+   * while the routine ran: the work may be done, but nothing kept others out meanwhile. `undefined`
+   * everywhere else (and when the routine returned `undefined`).
+   */
+  readonly result: unknown;
 
-  constructor(message: string, options: { resources: readonly string[]; cause?: unknown }) {
+  constructor(message: string, options: { resources: readonly string[]; cause?: unknown; result?: unknown }) {
     super(message, { cause: options.cause });
+    this.resources = options.resources;
+    this.result = options.result;
+  }
+}
+
+/**
+ * The `Redlock` was closed with `redlock.close()` (or disposed with `await using`): every `acquire()`,
+ * `using()`, `inspect()` and `lock.extend()` called afterwards rejects with it before any node is called,
+ * and so does every `acquire()` or `using()` still waiting or retrying at that moment. It is also the
+ * `reason` of the signal of every lock still held at close (`lock.signal`, and the signal handed to
+ * `using()`'s routine): their automatic extension has stopped, and the lock stays valid for its
+ * `remainingValidityMs`. Unlike a {@link LockAcquireError}, retrying cannot help: this `Redlock` is done.
+ */
+export class RedlockClosedError extends RedlockError {
+  override name = 'RedlockClosedError';
+
+  /** The resources of the call or lock concerned, without the key prefix; empty when none. */
+  readonly resources: readonly string[];
+
+  constructor(message: string, options: { resources: readonly string[] }) {
+    super(message);
     this.resources = options.resources;
   }
 }

@@ -10,8 +10,10 @@ export {
   LockReleaseError,
   NodeConfigurationError,
   NodeError,
+  RedlockClosedError,
   RedlockError,
 } from './errors.js';
+export { CLOSE_TIMEOUT_MS } from './lifecycle.js';
 export { Lock, type LockState } from './lock.js';
 export type { NodeHealth } from './node-state.js';
 export {

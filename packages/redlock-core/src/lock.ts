@@ -1,6 +1,7 @@
 import { releaseAndRetry, releaseOnNode, sendAgainAfterError } from './cleanup.js';
-import { validityMs } from './clock.js';
-import { LockExtendError, LockLostError, LockReleaseError } from './errors.js';
+import { unrefTimer, validityMs } from './clock.js';
+import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, RedlockClosedError } from './errors.js';
+import { ASYNC_DISPOSE } from './lifecycle.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { checkTtl, nodeTimeoutMsFor } from './options.js';
 import { countByStatus, describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
@@ -10,6 +11,15 @@ import { runScript } from './scripts/lua-script.js';
 
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired' | 'lost';
+
+
+/** A running automatic extension of one handle (see `keepExtended`). */
+interface HandleExtension {
+  stop(): Promise<void>;
+}
+
+/** Why an automatic extension stopped on its own. */
+type ExtensionStop = LockLostError | LockLimitError;
 
 /**
  * The state one acquisition holds on the nodes, shared by the lock and its re-entrant handles: the keys
@@ -43,6 +53,22 @@ interface Hold {
   extensionApplied: number;
   /** See {@link Lock.afterRelease}. */
   onReleased: ((keys: readonly string[]) => void) | undefined;
+  /** The controller of `lock.signal`, made on its first read or at its first abort: most locks have none. */
+  controller: AbortController | undefined;
+  /** The unref'd timer that aborts `lock.signal` when validity runs out. */
+  signalTimer: unknown;
+  /** The running automatic extensions of the hold's handles (`autoExtend`); made on first use. */
+  extensions: Set<HandleExtension> | undefined;
+  /** Removes the hold's `redlock.close()` hook, while it has one: while its signal or an extension can be stopped. */
+  stopWatchingClose: (() => void) | undefined;
+}
+
+/**
+ * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
+ * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
+ */
+export interface Lock {
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -51,7 +77,8 @@ interface Hold {
  * held ──extend()──▶ held · held ──release()──▶ released · held ──validity runs out──▶ expired ·
  * held ──a quorum no longer holds our token (extend() rejects with `isLost`)──▶ lost
  *
- * Only a held lock can be extended; `release()` is safe in any state. A `Lock` is a live handle:
+ * Only a held lock can be extended; `release()` (and `await using`, which calls it) is safe in any state.
+ * A `Lock` is a live handle:
  * `extend()` updates `expiresAt` and `remainingValidityMs` in place and resolves with the same object.
  * Acquiring again with `{ reentrant: lock }` gives another handle on the same hold: each handle is
  * released once, and the keys go when the last one is. Created by `Redlock.acquire()` and
@@ -83,6 +110,8 @@ export class Lock {
   readonly #hold: Hold;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
+  /** This handle's automatic extension (`autoExtend`), while it runs. */
+  #extension: HandleExtension | undefined;
 
   /** @internal */
   constructor(init: {
@@ -119,6 +148,10 @@ export class Lock {
       extensionsStarted: 0,
       extensionApplied: 0,
       onReleased: undefined,
+      controller: undefined,
+      signalTimer: undefined,
+      extensions: undefined,
+      stopWatchingClose: undefined,
     };
   }
 
@@ -178,6 +211,154 @@ export class Lock {
   }
 
   /**
+   * Aborts when the lock should no longer be relied on, with the reason as `signal.reason`:
+   * - a {@link LockLostError} when the lock is known lost (an extension, automatic or by hand, found that
+   *   a quorum of nodes no longer holds our token) or its validity ran out (for a lock kept extended with
+   *   `autoExtend`, validity runs out only when extensions kept failing);
+   * - a {@link LockLimitError} when `autoExtend` stops at `maxExtensions` or `maxHoldMs`: the lock stays
+   *   valid for its `remainingValidityMs`, time to wrap up;
+   * - a {@link RedlockClosedError} when `redlock.close()` is called while the lock is held: it is no longer
+   *   extended, and stays valid for its `remainingValidityMs`.
+   *
+   * It does not abort on `release()`: the holder let go on purpose. One signal serves the hold: every
+   * re-entrant handle on it returns the same one. Pass it to the work the lock protects
+   * (`fetch(url, { signal: lock.signal })`). Like any signal it aborts only when the event loop runs its
+   * timers, late after a stall: call {@link assertValid} right before each write. Made on first read, so
+   * a lock whose signal is never read costs no timer; the timer is unref'd and cleared on release.
+   *
+   * @example
+   * ```ts
+   * const lock = await redlock.acquire('reports:daily', 30_000, { autoExtend: true });
+   * try {
+   *   await buildReport({ signal: lock.signal });
+   * } finally {
+   *   await lock.release();
+   * }
+   * ```
+   */
+  get signal(): AbortSignal {
+    const hold = this.#hold;
+    if (hold.controller !== undefined) return hold.controller.signal;
+    const controller = (hold.controller = new AbortController());
+    if (hold.lostBecause !== undefined) {
+      controller.abort(hold.lostBecause);
+    } else if (!hold.isReleased) {
+      if (this.#set.lifecycle.isClosed) this.#abortSignal(this.#closedReason());
+      else if (hold.validUntil <= this.#set.options.clock.now()) this.#abortSignal(this.#expiredReason());
+      else {
+        this.#armSignalTimer();
+        this.#watchClose();
+      }
+    }
+    return controller.signal;
+  }
+
+  /**
+   * Releases the lock (see {@link release}), for `await using lock = await redlock.acquire(…)`: safe in
+   * any state, so a lock released, expired or lost by then resolves normally.
+   *
+   * @throws {@link LockReleaseError} as `release()` does, when fewer than a quorum of nodes answered.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using lock = await redlock.acquire('orders:42', 10_000);
+   *   await chargeOrder(42);
+   * } // released here, whether the block returned or threw
+   * ```
+   */
+  async [ASYNC_DISPOSE](): Promise<void> {
+    await this.release();
+  }
+
+  /**
+   * Keeps this handle extended with the extension `start` makes (see `keepExtended`), until the handle
+   * is released, the extension stops on its own (its reason then aborts {@link signal}), or the `Redlock`
+   * closes. Does nothing for a handle that is not held.
+   * @internal
+   */
+  keepExtendedBy(start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
+    const hold = this.#hold;
+    if (this.state !== 'held' || this.#extension !== undefined) return;
+    let hasStopped = false;
+    let extension: HandleExtension | undefined;
+    const onStop = (reason: ExtensionStop): void => {
+      hasStopped = true;
+      if (extension !== undefined) hold.extensions?.delete(extension);
+      if (this.#extension === extension) this.#extension = undefined;
+      this.#abortSignal(reason);
+    };
+    extension = start(onStop);
+    // It may have stopped at once, on a loss found meanwhile.
+    if (hasStopped) return;
+    this.#extension = extension;
+    (hold.extensions ??= new Set()).add(extension);
+    this.#watchClose();
+  }
+
+  /** Aborts the hold's signal (making it if nobody read it yet); clears its timer, and its close hook when idle. */
+  #abortSignal(reason: unknown): void {
+    const hold = this.#hold;
+    const controller = (hold.controller ??= new AbortController());
+    this.#clearSignalTimer();
+    if (!controller.signal.aborted) controller.abort(reason);
+    this.#unwatchCloseWhenIdle();
+  }
+
+  /** Aborts the signal when the hold's validity ends; re-armed when an extension moved the end meanwhile. */
+  #armSignalTimer(): void {
+    const hold = this.#hold;
+    const { clock } = this.#set.options;
+    const remainingMs = hold.validUntil - clock.now();
+    hold.signalTimer = clock.setTimeout(() => {
+      hold.signalTimer = undefined;
+      if (hold.isReleased || hold.controller?.signal.aborted === true) return;
+      if (hold.validUntil > clock.now()) this.#armSignalTimer();
+      else this.#abortSignal(this.#expiredReason());
+    }, Math.max(1, Math.ceil(remainingMs)));
+    unrefTimer(hold.signalTimer);
+  }
+
+  #clearSignalTimer(): void {
+    const hold = this.#hold;
+    if (hold.signalTimer === undefined) return;
+    this.#set.options.clock.clearTimeout(hold.signalTimer);
+    hold.signalTimer = undefined;
+  }
+
+  /** Makes `redlock.close()` stop the hold's extensions and abort its signal, if it does not already. */
+  #watchClose(): void {
+    const hold = this.#hold;
+    hold.stopWatchingClose ??= this.#set.lifecycle.onClose(() => {
+      hold.stopWatchingClose = undefined;
+      const { lifecycle } = this.#set;
+      for (const extension of hold.extensions ?? []) lifecycle.track(extension.stop());
+      hold.extensions = undefined;
+      this.#extension = undefined;
+      if (!hold.isReleased && hold.lostBecause === undefined) this.#abortSignal(this.#closedReason());
+    });
+  }
+
+  /** Removes the close hook once there is nothing left for `close()` to stop, so the hook never outlives the hold. */
+  #unwatchCloseWhenIdle(): void {
+    const hold = this.#hold;
+    const hasSignalToAbort = hold.controller !== undefined && !hold.controller.signal.aborted && !hold.isReleased;
+    if (hasSignalToAbort || (hold.extensions?.size ?? 0) > 0) return;
+    hold.stopWatchingClose?.();
+    hold.stopWatchingClose = undefined;
+  }
+
+  #expiredReason(): LockLostError {
+    return new LockLostError(`Lost the lock on ${this.#describe()}: its validity ran out`, { resources: this.resources });
+  }
+
+  #closedReason(): RedlockClosedError {
+    return new RedlockClosedError(`The Redlock was closed: the lock on ${this.#describe()} is no longer extended`, {
+      resources: this.resources,
+    });
+  }
+
+  /**
    * Calls `listener` once, when the lock is found lost (a quorum no longer holds our token), with the
    * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
    * @internal
@@ -204,6 +385,7 @@ export class Lock {
     const listeners = [...(hold.lostListeners ?? [])];
     hold.lostListeners = undefined;
     for (const listener of listeners) listener(error);
+    if (hold.controller !== undefined) this.#abortSignal(error);
   }
 
   /**
@@ -276,11 +458,15 @@ export class Lock {
    * @throws {@link LockExtendError} if the lock is released, lost or expired (no node is asked then), if no
    *   quorum holds our token any more (`isLost`: the lock's `state` becomes `'lost'` then), or if nodes
    *   failed to answer.
+   * @throws {@link RedlockClosedError} once `redlock.close()` was called, before any node is called.
    * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called.
    */
   async extend(ttlMs: number): Promise<Lock> {
-    const { options, nodes, servers } = this.#set;
+    const { options, nodes, servers, lifecycle } = this.#set;
     checkTtl(ttlMs, options.driftFactor);
+    if (lifecycle.isClosed) {
+      throw new RedlockClosedError(`Could not extend ${this.#describe()}: the Redlock was closed`, { resources: this.resources });
+    }
     const state = this.state;
     if (state !== 'held') {
       throw new LockExtendError(`Could not extend ${this.#describe()}: the lock is already ${state}`, {
@@ -372,6 +558,9 @@ export class Lock {
    * re-entrant handle that is not the last one only lets go of its share: no node is called, and `holders`
    * tells how many handles still hold the lock.
    *
+   * It stops this handle's automatic extension (`autoExtend`) at once, and keeps working after
+   * `redlock.close()` (as long as your clients are open), so `finally` blocks still clean up.
+   *
    * @throws {@link LockReleaseError} if fewer than a quorum of nodes answered (it waits for every node to
    *   report them all); the keys left behind expire after their TTL. Calling `release()` again then retries.
    */
@@ -380,10 +569,22 @@ export class Lock {
     if (!this.#isReleased) {
       this.#isReleased = true;
       hold.holders -= 1;
+      const extension = this.#extension;
+      if (extension !== undefined) {
+        this.#extension = undefined;
+        hold.extensions?.delete(extension);
+        // An extension in flight may still answer; its result no longer matters.
+        void extension.stop();
+      }
     }
-    if (hold.holders > 0) return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
+    if (hold.holders > 0) {
+      this.#unwatchCloseWhenIdle();
+      return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
+    }
     hold.isReleased = true;
     hold.lostListeners = undefined;
+    this.#clearSignalTimer();
+    this.#unwatchCloseWhenIdle();
     hold.release ??= this.#releaseOnEveryNode().catch((error: unknown) => {
       // Not remembered, so that calling release() again retries.
       hold.release = undefined;
@@ -450,27 +651,29 @@ export class Lock {
   #describe(): string {
     return describeResources(this.resources);
   }
-
-  /**
-   * What `util.inspect()` and `console.log()` show: the lock's fields and state, with the token redacted,
-   * so that logs never carry it.
-   */
-  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
-    if (depth < 0) return '[Lock]';
-    const shown = {
-      resources: this.resources,
-      token: REDACTED,
-      attempts: this.attempts,
-      fencingToken: this.fencingToken,
-      state: this.state,
-      expiresAt: this.expiresAt,
-      remainingValidityMs: this.remainingValidityMs,
-    };
-    // One level down, as Node's own objects count depth (`null` is unlimited).
-    const { depth: optionsDepth } = options as { depth?: number | null };
-    return `Lock ${inspect(shown, { ...options, depth: optionsDepth === null || optionsDepth === undefined ? optionsDepth : optionsDepth - 1 })}`;
-  }
 }
+
+/**
+ * What `util.inspect()` and `console.log()` show of a lock: its fields and state, with the token redacted,
+ * so that logs never carry it. Set on the prototype rather than declared in the class: the interface that
+ * declares `[Symbol.asyncDispose]` would clash with a second symbol-keyed member.
+ */
+function inspectLock(this: Lock, depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+  if (depth < 0) return '[Lock]';
+  const shown = {
+    resources: this.resources,
+    token: REDACTED,
+    attempts: this.attempts,
+    fencingToken: this.fencingToken,
+    state: this.state,
+    expiresAt: this.expiresAt,
+    remainingValidityMs: this.remainingValidityMs,
+  };
+  // One level down, as Node's own objects count depth (`null` is unlimited).
+  const { depth: optionsDepth } = options as { depth?: number | null };
+  return `Lock ${inspect(shown, { ...options, depth: optionsDepth === null || optionsDepth === undefined ? optionsDepth : optionsDepth - 1 })}`;
+}
+Object.defineProperty(Lock.prototype, Symbol.for('nodejs.util.inspect.custom'), { value: inspectLock, writable: true, configurable: true });
 
 /** Shown by `util.inspect()` in place of a token. */
 const REDACTED = { [Symbol.for('nodejs.util.inspect.custom')]: (): string => '[redacted]' };

@@ -3,6 +3,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { NodeLatency } from './node-latency.js';
 import type { Clock } from './clock.js';
 import { NodeConfigurationError, NodeError } from './errors.js';
+import { Lifecycle } from './lifecycle.js';
 import type { ResolvedNode, ResolvedOptions } from './options.js';
 import { runScript } from './scripts/lua-script.js';
 import { parseProbeReply, probeScript, type ServerFacts } from './scripts/probe.js';
@@ -16,12 +17,19 @@ export interface NodeSet {
   readonly nodes: readonly NodeState[];
   readonly options: ResolvedOptions;
   readonly servers: ServerRegistry;
+  /** Whether the `Redlock` is closed, and the background work and timers that `close()` stops. */
+  readonly lifecycle: Lifecycle;
 }
 
 /** The node set of validated nodes and options. */
 export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedOptions): NodeSet {
   const servers = new ServerRegistry(options.refuseEvictingNodes);
-  return { nodes: nodes.map((node, index) => new NodeState(node, index, servers)), options, servers };
+  return {
+    nodes: nodes.map((node, index) => new NodeState(node, index, servers)),
+    options,
+    servers,
+    lifecycle: new Lifecycle(options.clock),
+  };
 }
 
 /** Health of one node as its calls show it, from `redlock.nodeHealth()`. */

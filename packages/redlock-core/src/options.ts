@@ -132,31 +132,51 @@ export interface AcquireOptions {
    * @defaultValue `undefined`
    */
   readonly reentrant?: Lock;
+  /**
+   * Keeps the lock extended until it is released, as `using()` does while its routine runs, for locks
+   * held across callbacks or requests: each extension (by `ttlMs` again) starts when half the TTL of
+   * validity is left and is retried while validity remains. `maxExtensions` and `maxHoldMs` bound it.
+   * When the lock can no longer be guaranteed, or a limit is reached, extension stops and `lock.signal`
+   * aborts with the reason (a `LockLostError` or a `LockLimitError`). `release()` stops it, and so does
+   * `redlock.close()` (`lock.signal` then aborts with a `RedlockClosedError`). Its timers are unref'd:
+   * an extended lock does not keep the process alive. Re-entrant handles each extend the shared hold
+   * while they are held.
+   * @defaultValue `false`
+   *
+   * @example
+   * ```ts
+   * const lock = await redlock.acquire('jobs:import', 10_000, { autoExtend: true, maxHoldMs: 600_000 });
+   * queue.on('done', () => void lock.release());
+   * await importFeed({ signal: lock.signal }); // aborts with LockLostError if the lock is lost
+   * ```
+   */
+  readonly autoExtend?: boolean;
+  /**
+   * The most automatic extensions, with `autoExtend` or in `using()`; `0` never extends, so the lock
+   * lasts one TTL. When reached, extension stops and the signal aborts with a `LockLimitError`.
+   * @defaultValue unlimited
+   */
+  readonly maxExtensions?: number;
+  /**
+   * The longest time the lock is kept extended, in milliseconds from its acquisition, with `autoExtend`
+   * or in `using()`. When reached, extension stops and the signal aborts with a `LockLimitError`.
+   * @defaultValue unlimited
+   */
+  readonly maxHoldMs?: number;
 }
+
+/**
+ * Settings of `using()`: those of `acquire()` except `autoExtend` (`using()` always extends), with
+ * `maxExtensions` and `maxHoldMs` bounding how long a routine keeps the lock, as the Redlock spec asks,
+ * so a stuck routine cannot hold a resource for ever.
+ */
+export interface UsingOptions extends Omit<AcquireOptions, 'autoExtend'> {}
 
 /**
  * Per-call settings of `tryAcquire()`: those of `acquire()` that do not wait. Retry options and `waitMs`
  * are refused with a `TypeError`, since it makes exactly one attempt.
  */
-export type TryAcquireOptions = Pick<AcquireOptions, 'signal' | 'fencing' | 'reentrant'>;
-
-/**
- * Settings of `using()`: those of `acquire()`, plus limits that bound how long a routine keeps the lock,
- * as the Redlock spec asks, so a stuck routine cannot hold a resource for ever. When a limit is reached,
- * extension stops and the routine's signal aborts with a `LockLimitError`.
- */
-export interface UsingOptions extends AcquireOptions {
-  /**
-   * The most automatic extensions; `0` never extends, so the routine has one TTL.
-   * @defaultValue unlimited
-   */
-  readonly maxExtensions?: number;
-  /**
-   * The longest time the routine may keep the lock, in milliseconds from its acquisition.
-   * @defaultValue unlimited
-   */
-  readonly maxHoldMs?: number;
-}
+export type TryAcquireOptions = Pick<AcquireOptions, 'signal' | 'fencing' | 'reentrant' | 'autoExtend' | 'maxExtensions' | 'maxHoldMs'>;
 
 /** Where an option may be given: the `Redlock` constructor, or the options of one method. */
 export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using';
@@ -183,8 +203,9 @@ const OPTION_SCOPES = {
   signal: PER_CALL,
   fencing: PER_CALL,
   reentrant: PER_CALL,
-  maxExtensions: ['using'],
-  maxHoldMs: ['using'],
+  autoExtend: ['acquire', 'tryAcquire'],
+  maxExtensions: PER_CALL,
+  maxHoldMs: PER_CALL,
 } as const satisfies Record<string, readonly OptionScope[]>;
 
 type OptionName = keyof typeof OPTION_SCOPES;
@@ -410,13 +431,17 @@ function checkNotRedisClient(name: string, value: unknown): void {
 }
 
 /**
- * Checks an adapter's optional members and returns the client it wraps, if it says: `subscribe` must be a
- * method, and `client` an object (a function there is a method named `client`, which says nothing).
+ * Checks an adapter's optional members and returns the client it wraps, if it says: `subscribe` and
+ * `close` must be methods, and `client` an object (a function there is a method named `client`, which says nothing).
  */
 function checkOptionalMembers(name: string, adapter: RedisAdapter): object | undefined {
   const subscribe: unknown = Reflect.get(adapter, 'subscribe');
   if (subscribe !== undefined && typeof subscribe !== 'function') {
     throw new TypeError(`Expected \`${name}.subscribe\` to be a method or absent, got ${formatValue(subscribe)}`);
+  }
+  const close: unknown = Reflect.get(adapter, 'close');
+  if (close !== undefined && typeof close !== 'function') {
+    throw new TypeError(`Expected \`${name}.close\` to be a method or absent, got ${formatValue(close)}`);
   }
   const client: unknown = Reflect.get(adapter, 'client');
   if (client === undefined || typeof client === 'function') return undefined;
@@ -481,6 +506,7 @@ export interface AcquireSettings extends WaitSettings {
   readonly signal: AbortSignal | undefined;
   readonly fencing: boolean;
   readonly reentrant: unknown;
+  readonly autoExtend: boolean;
 }
 
 /** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
@@ -490,24 +516,27 @@ export function resolveAcquireOptions(
   scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
 ): AcquireSettings {
   const given = checkOptionsObject('options', options, scope) as AcquireOptions;
-  const { signal, fencing, reentrant } = given;
+  const { signal, fencing, reentrant, autoExtend } = given;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
   }
   if (fencing !== undefined && typeof fencing !== 'boolean') {
     throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(fencing)}`);
   }
+  if (autoExtend !== undefined && typeof autoExtend !== 'boolean') {
+    throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
+  }
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = resolveRetries(given, defaults);
-  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant };
+  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false };
 }
 
-/** Validates the limits of `using()`. */
-export function resolveUsingLimits(options: unknown): {
+/** Validates the limits of automatic extension (`using()`, or `acquire()` with `autoExtend`). */
+export function resolveExtensionLimits(options: unknown): {
   readonly maxExtensions: number | undefined;
   readonly maxHoldMs: number | undefined;
 } {
-  // The names were checked with the other options of `using()`.
-  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options, undefined) as UsingOptions;
+  // The names were checked with the other options of the call.
+  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options, undefined) as AcquireOptions;
   if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
   if (maxHoldMs !== undefined) checkDurationMs('maxHoldMs', maxHoldMs, 1);
   return { maxExtensions, maxHoldMs };

@@ -1,7 +1,8 @@
 import type { RedisAdapter } from './adapter.js';
 import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
-import { keepExtended } from './auto-extend.js';
-import { type AcquireFailureReason, LockAcquireError, LockInspectError } from './errors.js';
+import { type ExtensionLimits, keepExtended } from './auto-extend.js';
+import { type AcquireFailureReason, LockAcquireError, LockInspectError, LockLostError, RedlockClosedError } from './errors.js';
+import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters, emitErrorWarning } from './lifecycle.js';
 import { describeResources, Lock } from './lock.js';
 import { createNodeSet, type NodeHealth, type NodeSet } from './node-state.js';
 import {
@@ -12,10 +13,10 @@ import {
   type RedlockNode,
   type RedlockOptions,
   resolveAcquireOptions,
+  resolveExtensionLimits,
   resolveNodes,
   resolveOptions,
   resolveResources,
-  resolveUsingLimits,
   type TryAcquireOptions,
   type UsingOptions,
 } from './options.js';
@@ -32,6 +33,34 @@ import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
 import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
+
+/** One call of `acquire()` or `using()` after validation. */
+interface CallRequest extends AcquireRequest {
+  /** The caller's own signal, if any; `signal` is the `Redlock`'s close signal when there is none. */
+  readonly callerSignal: AbortSignal | undefined;
+  readonly autoExtend: boolean;
+}
+
+/** The limits of a call that sets none. */
+const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
+
+/** The extension limits of an `acquire()` or `tryAcquire()` call; a limit without `autoExtend` is a mistake. */
+function extensionLimitsOf(request: CallRequest, options: unknown): ExtensionLimits {
+  const limits = options === undefined ? NO_LIMITS : resolveExtensionLimits(options);
+  if (!request.autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
+    const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
+    throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: ${String(request.autoExtend)}\``);
+  }
+  return limits;
+}
+
+/**
+ * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
+ * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
+ */
+export interface Redlock {
+  [Symbol.asyncDispose](): Promise<void>;
+}
 
 /**
  * A Redlock client over N independent Redis nodes: a lock is held when a quorum (⌊N/2⌋+1) of nodes
@@ -59,6 +88,8 @@ export class Redlock {
   readonly #queues: WaitQueues;
   /** The settings of a call without options, resolved once: most calls pass none. */
   readonly #callDefaults: AcquireSettings;
+  /** The one `close()` in progress or done. */
+  #closing: Promise<void> | undefined;
 
   /**
    * @param nodes - One adapter per independent Redis node (an odd number, 3 or 5, is best), or
@@ -94,10 +125,15 @@ export class Redlock {
    * @param resources - A resource name, or several to lock together.
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
    * @returns The held {@link Lock}; its validity is measured from the start of the attempt that succeeded.
+   * With `autoExtend: true`, the lock is kept extended until it is released (see
+   * {@link AcquireOptions.autoExtend}); `lock.signal` tells when it can no longer be relied on.
+   *
    * @throws {@link LockAcquireError} when every attempt failed, or when its retries ran out in the queue
    *   (`attempts` then holds the failed attempts made while it waited), or when `waitMs` ran out (its
-   *   `waitMs` is set); `signal.reason` the moment `signal` aborts, whatever it waits for; `TypeError` or
-   *   `RangeError` for bad arguments, before any node is called: an unknown option name (`TypeError`), or a
+   *   `waitMs` is set); `signal.reason` the moment `signal` aborts, whatever it waits for;
+   *   {@link RedlockClosedError} once `close()` was called (before any node is called), or at once when
+   *   `close()` is called while it waits or retries; `TypeError` or `RangeError` for bad arguments, before
+   *   any node is called: an unknown option name (`TypeError`), `maxExtensions` without `autoExtend`, or a
    *   TTL that leaves less validity than one node timeout (`RangeError`, likely seconds given as ms).
    *
    * @example
@@ -108,10 +144,16 @@ export class Redlock {
    * } finally {
    *   await lock.release();
    * }
+   *
+   * // Or released at the end of the block, and kept extended until then:
+   * await using job = await redlock.acquire('jobs:import', 10_000, { autoExtend: true });
+   * await importFeed({ signal: job.signal });
    * ```
    */
   async acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
-    return this.#acquire(this.#resolveRequest(resources, ttlMs, options, 'acquire'));
+    const request = this.#resolveRequest(resources, ttlMs, options, 'acquire');
+    const limits = extensionLimitsOf(request, options);
+    return this.#extendIfAsked(await this.#acquire(request), request, limits);
   }
 
   /**
@@ -125,7 +167,8 @@ export class Redlock {
    * 2 granted and 3 held → `undefined`; 1 granted, 3 held and 1 unreachable → `undefined`; but 2 granted,
    * 2 held and 1 unreachable → rejects (`'nodes-unreachable'`), since that node's answer would have
    * decided. Another call of this `Redlock` holding the lock counts as another owner: it never queues
-   * behind local calls. Like `acquire()`, it takes `signal`, `fencing` and `reentrant`.
+   * behind local calls. Like `acquire()`, it takes `signal`, `fencing`, `reentrant` and `autoExtend` (with
+   * its limits).
    *
    * @param resources - A resource name, or several to lock together.
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
@@ -133,7 +176,8 @@ export class Redlock {
    * @throws {@link LockAcquireError} when the nodes could not decide: nodes that timed out, failed or were
    *   in their restart grace made the difference (`'nodes-unreachable'`, also when too few stored a fencing
    *   token), a quorum granted too late (`'no-validity'`), or keys that are not locks deny a quorum
-   *   (`'foreign-key'`); `signal.reason` when `signal` aborts; `TypeError` for a retry option or `waitMs`
+   *   (`'foreign-key'`); `signal.reason` when `signal` aborts; {@link RedlockClosedError} once `close()` was
+   *   called; `TypeError` for a retry option or `waitMs`
    *   (it makes one attempt) or any unknown option, and `TypeError` or `RangeError` for bad arguments,
    *   before any node is called.
    *
@@ -150,20 +194,26 @@ export class Redlock {
    */
   async tryAcquire(resources: string | readonly string[], ttlMs: number, options?: TryAcquireOptions): Promise<Lock | undefined> {
     const request = this.#resolveRequest(resources, ttlMs, options, 'tryAcquire');
-    if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
-    this.#throwIfMisconfigured();
-    request.signal?.throwIfAborted();
-    // No lead node to ask first (the last argument), so its index does not matter.
-    const outcome = await runAttempt(this.#set, request, 1, 0, false);
-    if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
-    this.#throwIfMisconfigured();
-    request.signal?.throwIfAborted();
-    // Never 'held-at-lead': it asked every node.
-    const attempt = outcome as AcquireAttempt;
-    if (failureReasonOf(attempt, this.quorum) === 'held-by-another-owner') return undefined;
-    const log = new AttemptLog();
-    log.add(attempt);
-    throw this.#acquireError(request, log);
+    const limits = extensionLimitsOf(request, options);
+    let lock: Lock;
+    try {
+      // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
+      lock = await this.#acquire({ ...request, retryCount: 0, waitMs: Infinity });
+    } catch (error) {
+      // Only the single attempt's own verdict: more nodes held it than a quorum could overcome.
+      if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
+      throw error;
+    }
+    return this.#extendIfAsked(lock, request, limits);
+  }
+
+  /** Starts automatic extension of a new lock when its call asked for it (`autoExtend`). */
+  #extendIfAsked(lock: Lock, request: CallRequest, limits: ExtensionLimits): Lock {
+    if (request.autoExtend) {
+      const { clock } = this.#set.options;
+      lock.keepExtendedBy((onStop) => keepExtended(lock, request.ttlMs, clock, limits, onStop));
+    }
+    return lock;
   }
 
   /**
@@ -176,12 +226,27 @@ export class Redlock {
    * the signal aborts only when the event loop runs its timers, which a stalled loop does late. Right
    * before a write, check `lock.assertValid()`, which reads the monotonic clock at that moment.
    *
-   * @returns What `routine` returns. If `routine` throws, rejects with that same error; if the release
-   *   then fails too, its {@link LockReleaseError} is attached as the error's `releaseError` property.
-   *   A failed release after a successful routine does not reject: the keys expire after their TTL. It
-   *   also resolves when the lock was lost while the routine ran: the routine decides, through `signal`,
-   *   whether to finish.
+   * When `close()` is called while the routine runs, extension stops and the signal aborts with a
+   * {@link RedlockClosedError}; the lock stays valid for its `remainingValidityMs` and is released when
+   * the routine returns.
+   *
+   * @returns What `routine` returns, when the lock was held from start to end (or the routine released
+   *   it itself).
+   * @throws {@link LockLostError} when the routine returned but the lock was lost meanwhile (its signal
+   *   aborted with a `LockLostError`, or the lock was lost or expired when it returned): the error's
+   *   `result` holds what the routine returned, and its `cause` the loss. The work may be done, but
+   *   nothing kept others out meanwhile, so a lost lock is never silent.
+   * @throws whatever `routine` throws, the same object, even when the lock was lost too: then the
+   *   `LockLostError` is attached to it as its `lockLostError` property (unless it is itself a
+   *   `LockLostError`). When `using()` rejects and the final release failed too, the
+   *   {@link LockReleaseError} is attached to the rejection as its `releaseError` property. A report that
+   *   cannot be attached (the routine threw a primitive or a frozen object), and a failed release after a
+   *   routine that returned while the lock was held, are emitted with `process.emitWarning()` instead (a
+   *   `'warning'` event whose value is the error itself): `using()` still resolves with the value, since the
+   *   work is done and the keys expire after their TTL.
    * @throws {@link LockAcquireError} if the lock could not be acquired (the routine does not run).
+   * @throws {@link RedlockClosedError} once `close()` was called, or when it is called while `using()` still
+   *   waits for the lock (the routine does not run).
    *
    * @example
    * ```ts
@@ -199,37 +264,118 @@ export class Redlock {
     options?: UsingOptions,
   ): Promise<T> {
     const request = this.#resolveRequest(resources, ttlMs, options, 'using');
-    const limits = resolveUsingLimits(options);
+    const limits = resolveExtensionLimits(options);
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     }
     const lock = await this.#acquire(request);
-    // The routine's signal aborts on a lost lock or on the caller's signal (by hand: AbortSignal.any needs Node 20.3).
+    const { lifecycle, options: settings } = this.#set;
+    const { callerSignal } = request;
+    // The routine's signal aborts on a lost lock, at a limit, at close() or on the caller's signal (by
+    // hand: AbortSignal.any needs Node 20.3).
     const routineAbort = new AbortController();
-    const onCallerAbort = (): void => routineAbort.abort(request.signal?.reason);
-    request.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const extension = keepExtended(lock, ttlMs, this.#set.options.clock, limits, (error) => routineAbort.abort(error));
-    const finish = async (): Promise<void> => {
-      request.signal?.removeEventListener('abort', onCallerAbort);
-      await extension.stop();
-    };
-    let result: T;
-    try {
-      result = await routine(routineAbort.signal, lock);
-    } catch (error) {
-      await finish();
-      const releaseError = await lock.release().then(
-        () => undefined,
-        (failure: unknown) => failure,
+    const onCallerAbort = (): void => routineAbort.abort(callerSignal?.reason);
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    let reportedLoss: LockLostError | undefined;
+    const extension = keepExtended(lock, ttlMs, settings.clock, limits, (error) => {
+      if (error instanceof LockLostError) reportedLoss = error;
+      routineAbort.abort(error);
+    });
+    const stopWatchingClose = lifecycle.onClose(() => {
+      lifecycle.track(extension.stop());
+      routineAbort.abort(
+        new RedlockClosedError(`The Redlock was closed: the lock on ${describeResources(lock.resources)} is no longer extended`, {
+          resources: lock.resources,
+        }),
       );
-      if (releaseError !== undefined && typeof error === 'object' && error !== null && Object.isExtensible(error)) {
-        Object.defineProperty(error, 'releaseError', { value: releaseError, configurable: true, writable: true });
-      }
+    });
+    let outcome: { readonly value: T } | { readonly error: unknown };
+    try {
+      outcome = { value: await routine(routineAbort.signal, lock) };
+    } catch (error) {
+      outcome = { error };
+    }
+    const loss = reportedLoss ?? lossAtEnd(lock);
+    callerSignal?.removeEventListener('abort', onCallerAbort);
+    stopWatchingClose();
+    await extension.stop();
+    const releaseError = await lock.release().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    if ('error' in outcome) {
+      const { error } = outcome;
+      if (loss !== undefined && !(error instanceof LockLostError)) reportWith(error, 'lockLostError', loss);
+      if (releaseError !== undefined) reportWith(error, 'releaseError', releaseError);
       throw error;
     }
-    await finish();
-    await lock.release().catch(() => undefined);
-    return result;
+    if (loss !== undefined) {
+      const rejection = new LockLostError(
+        `Lost the lock on ${describeResources(lock.resources)} while the routine ran; what it returned is in \`result\``,
+        { resources: lock.resources, cause: loss, result: outcome.value },
+      );
+      if (releaseError !== undefined) reportWith(rejection, 'releaseError', releaseError);
+      throw rejection;
+    }
+    if (releaseError !== undefined) warn(releaseError);
+    return outcome.value;
+  }
+
+  /**
+   * Closes this `Redlock`, for a clean shutdown; resolves when it is done, within 2 ×
+   * {@link CLOSE_TIMEOUT_MS} (4 s). Calling it again, or while it runs, returns the same promise. It:
+   * - makes every later `acquire()`, `using()`, `inspect()` and `lock.extend()` reject with a
+   *   {@link RedlockClosedError}, before any node is called, and every `acquire()` or `using()` still
+   *   waiting or retrying reject with one at once (an attempt in flight finishes in the background, and
+   *   releases whatever it acquired);
+   * - stops the automatic extension of every lock (`using()`, `autoExtend`) and aborts the signal of every
+   *   lock still held (`lock.signal`, and the routine's signal in `using()`) with a `RedlockClosedError`.
+   *   It does not release held locks: their holders may still be working under them, and releasing
+   *   would let another owner in meanwhile. Each stays valid for its `remainingValidityMs`, and
+   *   `release()` keeps working after `close()` while your clients are open, so `finally` blocks and
+   *   `using()` still release; a lock nobody releases expires after its TTL;
+   * - waits up to `CLOSE_TIMEOUT_MS` (2 s) for releases and failed-attempt cleanups in flight, with their
+   *   re-sends after errors, and for release-notification subscriptions to end; then gives up what is
+   *   left (those keys expire after their TTL) and clears every timer it set;
+   * - calls `close()` on each distinct adapter that has one (what the adapter itself opened, such as its
+   *   own subscriber connection), waiting up to `CLOSE_TIMEOUT_MS` again. A failure there is emitted as
+   *   a process warning (a `NodeError`), never thrown.
+   *
+   * It never closes your clients: call their `quit()` after it. Then nothing of this `Redlock` keeps the
+   * process alive. `nodeHealth()` keeps working.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', async () => {
+   *   await server.close(); // stop taking work; routines in flight see their signal abort at close
+   *   await redlock.close();
+   *   await Promise.all(clients.map((client) => client.quit()));
+   * });
+   *
+   * // Or for a Redlock of one scope:
+   * await using redlock = new Redlock(adapters);
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Closes this `Redlock`, for `await using redlock = new Redlock(…)`: see {@link close}. */
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    const { lifecycle, nodes, options } = this.#set;
+    lifecycle.begin();
+    if (this.#notifications !== undefined) lifecycle.track(this.#notifications.close());
+    await lifecycle.settle(CLOSE_TIMEOUT_MS);
+    await closeAdapters(
+      nodes.map((node) => node.adapter),
+      options.clock,
+      CLOSE_TIMEOUT_MS,
+    );
   }
 
   /**
@@ -240,8 +386,8 @@ export class Redlock {
    * may be taken or freed right after it.
    *
    * @param resource - The resource name, without the key prefix.
-   * @throws {@link LockInspectError} if fewer than a quorum of nodes answered; `TypeError` or `RangeError`
-   *   for a bad resource, before any node is called.
+   * @throws {@link LockInspectError} if fewer than a quorum of nodes answered; {@link RedlockClosedError}
+   *   once `close()` was called; `TypeError` or `RangeError` for a bad resource; both before any node is called.
    *
    * @example
    * ```ts
@@ -255,6 +401,7 @@ export class Redlock {
       keys,
     } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
     const remaining: number[] = [];
+    if (this.#set.lifecycle.isClosed) throw closedError('inspect', [name as string]);
     // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
     this.#throwIfMisconfigured();
     const calls = callEveryNode(this.#set, 10_000, keys.length, async (adapter, onNoScript, nodeIndex) => {
@@ -303,7 +450,7 @@ export class Redlock {
     if (error !== undefined) throw error;
   }
 
-  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown, scope: 'acquire' | 'tryAcquire' | 'using'): AcquireRequest {
+  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown, scope: 'acquire' | 'tryAcquire' | 'using'): CallRequest {
     const { keyPrefix } = this.#set.options;
     const names = resolveResources(resources, keyPrefix);
     const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options, scope);
@@ -328,9 +475,13 @@ export class Redlock {
       retryDelayMs: settings.retryDelayMs,
       retryJitterMs: settings.retryJitterMs,
       waitMs: settings.waitMs,
-      signal: settings.signal,
+      // Every call that waits stops when the Redlock closes; one with a signal of its own gets a signal
+      // for both in #acquire, made only once it is sure to run (it listens to both until then).
+      signal: settings.signal ?? this.#set.lifecycle.signal,
+      callerSignal: settings.signal,
       fencing: settings.fencing,
       reentrant,
+      autoExtend: settings.autoExtend,
     };
   }
 
@@ -338,19 +489,41 @@ export class Redlock {
    * Acquires through the local wait queue of the request's resources (see {@link WaitQueue}): a
    * re-entrant acquisition never queues, nor does a single try (`retryCount: 0`), which asks every node
    * at once; any other call waits for its turn behind the earlier calls of this `Redlock` on the same
-   * resources, then runs attempts as the head (see {@link #acquireInQueue}). Called from async methods
-   * only, so its synchronous throws reach the caller as rejections.
+   * resources, then runs attempts as the head (see {@link #acquireInQueue}). It rejects at once when the
+   * `Redlock` closes meanwhile (see `Lifecycle.guard`). Called from async methods only, so its synchronous
+   * throws reach the caller as rejections.
    */
-  #acquire(request: AcquireRequest): Promise<Lock> {
+  #acquire(request: CallRequest): Promise<Lock> {
+    const { lifecycle } = this.#set;
+    if (lifecycle.isClosed) throw closedError('acquire', request.resources);
     if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
     this.#throwIfMisconfigured();
-    request.signal?.throwIfAborted();
-    if (request.waitMs === Infinity) return request.retryCount === 0 ? this.#tryOnce(request) : this.#acquireInQueue(request);
-    // The time limit travels as the signal: everything that waits already stops when it aborts.
-    const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, request.signal);
-    const bounded: AcquireRequest = { ...request, signal: deadline.signal };
-    const acquiring = bounded.retryCount === 0 ? this.#tryOnce(bounded) : this.#acquireInQueue(bounded);
-    return acquiring.finally(deadline.stop);
+    const { callerSignal } = request;
+    callerSignal?.throwIfAborted();
+    let running: AcquireRequest = request;
+    let dispose: (() => void) | undefined;
+    if (callerSignal !== undefined) {
+      const both = lifecycle.signalWith(callerSignal);
+      running = { ...request, signal: both.signal };
+      dispose = both.dispose;
+    }
+    let stopDeadline: (() => void) | undefined;
+    if (request.waitMs !== Infinity) {
+      // The time limit travels as the signal: everything that waits already stops when it aborts.
+      const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, running.signal);
+      running = { ...running, signal: deadline.signal };
+      stopDeadline = deadline.stop;
+    }
+    const acquiring = running.retryCount === 0 ? this.#tryOnce(running) : this.#acquireInQueue(running);
+    return lifecycle.guard(
+      acquiring,
+      () => closedError('acquire', request.resources, ' while the call waited'),
+      (lock) => lock.release(),
+      () => {
+        stopDeadline?.();
+        dispose?.();
+      },
+    );
   }
 
   /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
@@ -539,4 +712,42 @@ function isBlockedByForeignKeys(attempt: AcquireAttempt, quorum: number): boolea
   const tolerated = attempt.nodes.length - quorum;
   const foreignIn = (nodes: readonly { readonly status: string }[]): number => nodes.filter((node) => node.status === 'foreign').length;
   return foreignIn(attempt.nodes) > tolerated || foreignIn(attempt.fenceNodes ?? []) > tolerated;
+}
+
+/** The error of a call refused because the `Redlock` is closed. */
+function closedError(operation: string, resources: readonly string[], when = ''): RedlockClosedError {
+  return new RedlockClosedError(`Could not ${operation} ${describeResources(resources)}: the Redlock was closed${when}`, { resources });
+}
+
+/**
+ * The loss of a lock that `using()`'s routine held, found when the routine settled: the lock is lost or
+ * expired (and not released by the routine itself), though no extension reported it before.
+ */
+function lossAtEnd(lock: Lock): LockLostError | undefined {
+  const state = lock.state;
+  if (state !== 'lost' && state !== 'expired') return undefined;
+  try {
+    lock.assertValid();
+  } catch (error) {
+    return error as LockLostError;
+  }
+  return undefined;
+}
+
+/**
+ * Attaches `report` (an error that must not be lost) to `error` as the property `key`, or, when `error`
+ * cannot carry it (a primitive, a frozen object), emits it as a process warning.
+ */
+function reportWith(error: unknown, key: 'releaseError' | 'lockLostError', report: unknown): void {
+  if ((typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error)) {
+    Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
+  } else {
+    warn(report);
+  }
+}
+
+/** Emits a report that nobody awaits as a process warning (see `emitErrorWarning`). */
+function warn(report: unknown): void {
+  if (report instanceof Error) emitErrorWarning(report);
+  else process.emitWarning(String(report), { type: 'RedlockWarning' });
 }

@@ -73,6 +73,7 @@ export class ReleaseNotifications {
   /** By node index; `undefined` for a node whose adapter cannot subscribe. */
   readonly #adapters: readonly (RedisAdapter | undefined)[];
   readonly #channels = new Map<string, ChannelSubscription>();
+  #isClosed = false;
 
   private constructor(adapters: readonly (RedisAdapter | undefined)[], clock: Clock) {
     this.#adapters = adapters;
@@ -109,7 +110,7 @@ export class ReleaseNotifications {
       Promise.any(
         // A closed watch subscribes nowhere: a lead node that fails or times out after the waiter left
         // must not make it listen on every other node for ever.
-        (isClosed ? [] : nodeIndexes).flatMap((nodeIndex) => {
+        (isClosed || this.#isClosed ? [] : nodeIndexes).flatMap((nodeIndex) => {
           const adapter = this.#adapters[nodeIndex];
           if (adapter === undefined) return [];
           return keys.map((key) => {
@@ -166,6 +167,16 @@ export class ReleaseNotifications {
     };
   }
 
+  /**
+   * Ends every subscription now, lingering or not, and subscribes no more: for `redlock.close()`, once
+   * no waiter is left. Resolves when every node's UNSUBSCRIBE was answered (or failed: the adapter's own
+   * `close()` comes next); never rejects.
+   */
+  close(): Promise<void> {
+    this.#isClosed = true;
+    return Promise.all([...this.#channels.values()].map((subscription) => subscription.close())).then(() => undefined);
+  }
+
   #channel(adapter: RedisAdapter, nodeIndex: number, channel: string): ChannelSubscription {
     const id = `${nodeIndex} ${channel}`;
     let subscription = this.#channels.get(id);
@@ -188,6 +199,7 @@ class ChannelSubscription {
   #unsubscribe: Unsubscribe | undefined;
   #queue: Promise<void> = Promise.resolve();
   #lingerTimer: unknown;
+  #isClosed = false;
 
   constructor(
     private readonly adapter: RedisAdapter,
@@ -198,6 +210,7 @@ class ChannelSubscription {
 
   /** Adds a listener; resolves once the node is subscribed, rejects if subscribing failed. */
   add(listener: () => void): Promise<void> {
+    if (this.#isClosed) return Promise.reject(new Error('Release notifications are closed'));
     this.#listeners.add(listener);
     if (this.#lingerTimer !== undefined) {
       this.clock.clearTimeout(this.#lingerTimer);
@@ -208,7 +221,7 @@ class ChannelSubscription {
 
   remove(listener: () => void): void {
     this.#listeners.delete(listener);
-    if (this.#listeners.size > 0 || this.#lingerTimer !== undefined) return;
+    if (this.#listeners.size > 0 || this.#lingerTimer !== undefined || this.#isClosed) return;
     this.#lingerTimer = this.clock.setTimeout(() => {
       this.#lingerTimer = undefined;
       void this.#sync().catch(() => undefined);
@@ -217,9 +230,19 @@ class ChannelSubscription {
     unrefTimer(this.#lingerTimer);
   }
 
+  /** Unsubscribes now, whoever still listens, and never subscribes again; never rejects. */
+  close(): Promise<void> {
+    this.#isClosed = true;
+    this.#listeners.clear();
+    this.clock.clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    // An UNSUBSCRIBE that fails leaves a channel on a connection that the adapter's close() ends next.
+    return this.#sync().catch(() => undefined);
+  }
+
   #sync(): Promise<void> {
     const step = this.#queue.then(async () => {
-      if (this.#listeners.size > 0 && this.#unsubscribe === undefined) {
+      if (this.#listeners.size > 0 && this.#unsubscribe === undefined && !this.#isClosed) {
         this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, () => {
           for (const listener of [...this.#listeners]) listener();
         });

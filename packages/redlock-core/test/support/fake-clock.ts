@@ -65,6 +65,11 @@ export class FakeClock implements Clock {
     return this.#timers.size;
   }
 
+  /** The handles of the timers scheduled and not yet run or cleared, in the order they were set. */
+  get pendingTimerIds(): number[] {
+    return [...this.#timers.keys()];
+  }
+
   /** Sets the wall clock forward or back by `ms` (an NTP step); monotonic time does not move. */
   jumpWallClock(ms: number): void {
     this.#wallOffsetMs += ms;

@@ -13,13 +13,17 @@ describe('a lock known to be lost', () => {
   it("aborts using()'s signal and reads lost when the routine's own extend() finds the token gone", async () => {
     const { clock, nodes, redlock } = setup();
     let seen: { reason: unknown; state: string; remainingMs: number } | undefined;
-    await clock.runUntilSettled(
-      redlock.using('job', 10_000, async (signal, lock) => {
-        for (const node of nodes.slice(0, 2)) node.keyspace.set('job', 'someone', 60_000);
-        await lock.extend(10_000).catch((error: unknown) => expect(error).toBeInstanceOf(LockExtendError));
-        seen = { reason: signal.reason, state: lock.state, remainingMs: lock.remainingValidityMs };
-      }),
-    );
+    const using = redlock.using('job', 10_000, async (signal, lock) => {
+      for (const node of nodes.slice(0, 2)) node.keyspace.set('job', 'someone', 60_000);
+      await lock.extend(10_000).catch((error: unknown) => expect(error).toBeInstanceOf(LockExtendError));
+      seen = { reason: signal.reason, state: lock.state, remainingMs: lock.remainingValidityMs };
+      return 'done';
+    });
+    // The routine returned, but the lock was lost meanwhile: using() says so, with what it returned.
+    const error = await clock.runUntilSettled(using).catch((rejection: unknown) => rejection);
+    expect(error).toBeInstanceOf(LockLostError);
+    expect((error as LockLostError).result).toBe('done');
+    expect((error as LockLostError).cause).toBe(seen?.reason);
     expect(seen?.reason).toBeInstanceOf(LockLostError);
     expect(seen?.state).toBe('lost');
     expect(seen?.remainingMs).toBe(0);
@@ -40,20 +44,20 @@ describe('lock.assertValid()', () => {
   it('throws right after the event loop stalled past the validity, before any timer could run', async () => {
     const { clock, redlock } = setup();
     let afterStall: { aborted: boolean; error: unknown } | undefined;
-    await clock.runUntilSettled(
-      redlock.using('job', 1_000, async (signal, lock) => {
+    const using = redlock.using('job', 1_000, async (signal, lock) => {
+      lock.assertValid();
+      clock.stall(5_000);
+      let error: unknown;
+      try {
         lock.assertValid();
-        clock.stall(5_000);
-        let error: unknown;
-        try {
-          lock.assertValid();
-        } catch (thrown) {
-          error = thrown;
-        }
-        // The timers have not run yet: the signal cannot know.
-        afterStall = { aborted: signal.aborted, error };
-      }),
-    );
+      } catch (thrown) {
+        error = thrown;
+      }
+      // The timers have not run yet: the signal cannot know.
+      afterStall = { aborted: signal.aborted, error };
+    });
+    // The routine swallowed the error, yet using() does not resolve as if the lock had held.
+    await expect(clock.runUntilSettled(using)).rejects.toBeInstanceOf(LockLostError);
     expect(afterStall?.aborted).toBe(false);
     expect(afterStall?.error).toBeInstanceOf(LockLostError);
     expect((afterStall?.error as Error).message).toBe('The lock on "job" is expired');

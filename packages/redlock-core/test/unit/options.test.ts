@@ -83,14 +83,15 @@ describe('resolveAcquireOptions', () => {
   it("overrides the Redlock's retry settings one by one", () => {
     const defaults = { retryCount: 3, retryDelayMs: 200, retryJitterMs: 100, waitMs: Infinity };
     const signal = new AbortController().signal;
-    expect(resolveAcquireOptions({ retryCount: 0, signal, fencing: true }, defaults)).toEqual({
+    expect(resolveAcquireOptions({ retryCount: 0, signal, fencing: true, autoExtend: true }, defaults)).toEqual({
       ...defaults,
       retryCount: 0,
       signal,
       fencing: true,
       reentrant: undefined,
+      autoExtend: true,
     });
-    expect(resolveAcquireOptions(undefined, defaults)).toEqual({ ...defaults, signal: undefined, fencing: false, reentrant: undefined });
+    expect(resolveAcquireOptions(undefined, defaults)).toEqual({ ...defaults, signal: undefined, fencing: false, reentrant: undefined, autoExtend: false });
   });
 });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { Lock, LockAcquireError, LockExtendError, LockLostError, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode, grantingNodes, keysOf, refusingNode } from '../support/fake-adapter.js';
@@ -84,8 +84,10 @@ describe('redlock.using()', () => {
     expect(clock.pendingTimerCount).toBe(0);
   });
 
-  it('rejects with a thrown primitive or frozen error unchanged when the release fails too', async () => {
+  it('rejects with a thrown primitive or frozen error unchanged when the release fails too, and warns with the LockReleaseError', async () => {
     const { clock, nodes, redlock } = setup();
+    const warnings: unknown[] = [];
+    jest.spyOn(process, 'emitWarning').mockImplementation((warning: unknown) => void warnings.push(warning));
     const frozen = Object.freeze(new Error('frozen'));
     for (const [index, thrown] of ['a string', frozen].entries()) {
       const using = redlock.using(`job:${index}`, 1000, () => {
@@ -96,15 +98,24 @@ describe('redlock.using()', () => {
       for (const node of nodes) node.isDown = false;
     }
     expect(frozen).not.toHaveProperty('releaseError');
+    expect(warnings).toHaveLength(2);
+    expect(warnings.every((warning) => warning instanceof LockReleaseError)).toBe(true);
+    jest.restoreAllMocks();
   });
 
-  it('resolves with the value when only the final release fails: the keys expire on their own', async () => {
+  it('resolves with the value when only the final release fails, and reports the LockReleaseError as a process warning', async () => {
     const { clock, nodes, redlock } = setup();
+    const warnings: unknown[] = [];
+    jest.spyOn(process, 'emitWarning').mockImplementation((warning: unknown) => void warnings.push(warning));
     const using = redlock.using('job', 1000, () => {
       for (const node of nodes.slice(0, 3)) node.isDown = true;
       return 'done';
     });
     await expect(clock.runUntilSettled(using)).resolves.toBe('done');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toBeInstanceOf(LockReleaseError);
+    expect((warnings[0] as LockReleaseError).resources).toEqual(['job']);
+    jest.restoreAllMocks();
   });
 
   it('rejects with LockAcquireError and never runs the routine when the lock is taken', async () => {
@@ -147,7 +158,10 @@ describe('automatic extension in using()', () => {
       const at = await abortedAt(clock, signal);
       return { at, reason: signal.reason as unknown };
     });
-    const { at, reason } = await clock.runUntilSettled(using);
+    const rejection = await clock.runUntilSettled(using).catch((error: unknown) => error);
+    expect(rejection).toBeInstanceOf(LockLostError);
+    const { at, reason } = (rejection as LockLostError).result as { at: number; reason: unknown };
+    expect((rejection as LockLostError).cause).toBe(reason);
     expect(at).toBe(488);
     expect(reason).toBeInstanceOf(LockLostError);
     const lost = reason as LockLostError;
@@ -182,7 +196,9 @@ describe('automatic extension in using()', () => {
       const at = await abortedAt(clock, signal);
       return { at, reason: signal.reason as unknown, state: lock.state };
     });
-    const { at, reason, state } = await clock.runUntilSettled(using);
+    const rejection = await clock.runUntilSettled(using).catch((error: unknown) => error);
+    expect(rejection).toBeInstanceOf(LockLostError);
+    const { at, reason, state } = (rejection as LockLostError).result as { at: number; reason: unknown; state: string };
     expect(at).toBe(988);
     expect(state).toBe('expired');
     expect(reason).toBeInstanceOf(LockLostError);
@@ -200,7 +216,8 @@ describe('automatic extension in using()', () => {
       for (const node of nodes.slice(0, 3)) node.hang();
       return abortedAt(clock, signal);
     });
-    expect(await clock.runUntilSettled(using)).toBe(988);
+    const rejection = await clock.runUntilSettled(using).catch((error: unknown) => error);
+    expect((rejection as LockLostError).result).toBe(988);
     expect(clock.pendingTimerCount).toBe(0);
   });
 
@@ -279,7 +296,8 @@ describe('automatic extension after the event loop stalled', () => {
       await abortedAt(clock, signal);
       return signal.reason as LockLostError;
     });
-    const reason = await clock.runUntilSettled(using);
+    const rejection = await clock.runUntilSettled(using).catch((error: unknown) => error);
+    const reason = (rejection as LockLostError).result as LockLostError;
     expect(reason).toBeInstanceOf(LockLostError);
     expect(reason.message).toBe('Lost the lock on "job": its validity ran out before it could be extended');
     expect(nodes.flatMap((node) => node.callsTo('extend'))).toEqual([]);

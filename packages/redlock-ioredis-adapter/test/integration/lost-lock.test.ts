@@ -76,11 +76,16 @@ describe('a lock whose keys another owner took on a majority', () => {
 
   it("aborts using()'s signal with a LockLostError when the routine's extend() finds the keys taken", async () => {
     const redlock = newRedlock();
-    const seen = await redlock.using('taken-in-using', TTL_MS, async (signal, lock) => {
+    const using = redlock.using('taken-in-using', TTL_MS, async (signal, lock) => {
       await takenOnAMajority(lock, 'taken-in-using');
       const extendError = await lock.extend(TTL_MS).catch((failure: unknown) => failure);
       return { extendError, aborted: signal.aborted, reason: signal.reason as unknown, state: lock.state };
     });
+    // The routine returned, but the lock was lost meanwhile: using() rejects, with what it returned.
+    const rejection = await using.catch((error: unknown) => error);
+    expect(rejection).toBeInstanceOf(LockLostError);
+    const seen = (rejection as LockLostError).result as { extendError: unknown; aborted: boolean; reason: unknown; state: string };
+    expect((rejection as LockLostError).cause).toBe(seen.reason);
     expect(seen.extendError).toBeInstanceOf(LockExtendError);
     expect(seen).toMatchObject({ aborted: true, state: 'lost' });
     expect(seen.reason).toBeInstanceOf(LockLostError);

@@ -22,7 +22,7 @@ describe('a holder whose event loop stalls, on 3 real nodes', () => {
       { keyPrefix: `stall:${randomUUID()}:` },
     );
     let seen: { aborted: boolean; error: unknown } | undefined;
-    await redlock.using('report', 300, async (signal, lock) => {
+    const using = redlock.using('report', 300, async (signal, lock) => {
       lock.assertValid();
       stallEventLoop(400);
       let error: unknown;
@@ -33,6 +33,8 @@ describe('a holder whose event loop stalls, on 3 real nodes', () => {
       }
       seen = { aborted: signal.aborted, error };
     });
+    // The routine went on after the validity ran out: using() does not resolve as if the lock had held.
+    await expect(using).rejects.toBeInstanceOf(LockLostError);
     expect(seen?.aborted).toBe(false);
     expect(seen?.error).toBeInstanceOf(LockLostError);
     expect((seen?.error as Error).message).toBe('The lock on "report" is expired');

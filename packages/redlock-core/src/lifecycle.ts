@@ -1,0 +1,216 @@
+import { setMaxListeners } from 'node:events';
+import type { RedisAdapter } from './adapter.js';
+import { type Clock, unrefTimer } from './clock.js';
+import { NodeError, RedlockClosedError } from './errors.js';
+
+/**
+ * `Symbol.asyncDispose`, which Node has from 20.4 (and 18.18) as the registered `nodejs.asyncDispose`;
+ * on older versions the same registered symbol, so `await using` works wherever a polyfill defines it so.
+ */
+export const ASYNC_DISPOSE = (Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose;
+
+/**
+ * How long `redlock.close()` waits for the work still running in the background, in milliseconds: releases
+ * and failed-attempt cleanups in flight (with their re-sends after an error), an attempt that was running
+ * when its caller was told the `Redlock` closed, and the end of release-notification subscriptions. What
+ * is left then is given up: its keys expire after their TTL. Each adapter's `close()` then gets as long
+ * again, so `close()` settles within twice this.
+ */
+export const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * Whether a `Redlock` is open or closed, and what it still runs in the background: the one place that
+ * `close()` stops. While open it tracks background work and timers at little cost; at close it aborts
+ * {@link signal} (every waiter listens to it), runs the close hooks (auto-extensions, lock signals), waits
+ * for the tracked work up to a deadline, then clears the timers that are left and refuses new ones.
+ *
+ * open ──begin()──▶ closing ──settle()──▶ closed
+ * @internal
+ */
+export class Lifecycle {
+  readonly #clock: Clock;
+  readonly #controller = new AbortController();
+  readonly #closeHooks = new Set<() => void>();
+  readonly #work = new Set<Promise<unknown>>();
+  readonly #timers = new Set<unknown>();
+  /** Whether close() is done waiting: no background work is tracked, and no timer is set, any more. */
+  #isSettled = false;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+    // Every queued waiter and every vote listens to this one signal: many at once is normal, not a leak.
+    setMaxListeners(0, this.#controller.signal);
+  }
+
+  /** Aborts when the `Redlock` closes, with a {@link RedlockClosedError}: the signal of every call that waits. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  /**
+   * A signal that aborts when `callerSignal` does (with its reason) or when the `Redlock` closes, and
+   * the function that stops listening to both, to call once the call it serves has settled.
+   */
+  signalWith(callerSignal: AbortSignal): { readonly signal: AbortSignal; readonly dispose: () => void } {
+    const controller = new AbortController();
+    const closeSignal = this.#controller.signal;
+    const onCallerAbort = (): void => controller.abort(callerSignal.reason);
+    const onClose = (): void => controller.abort(closeSignal.reason);
+    const dispose = (): void => {
+      callerSignal.removeEventListener('abort', onCallerAbort);
+      closeSignal.removeEventListener('abort', onClose);
+    };
+    if (callerSignal.aborted) onCallerAbort();
+    else if (closeSignal.aborted) onClose();
+    else {
+      callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+      closeSignal.addEventListener('abort', onClose, { once: true });
+    }
+    return { signal: controller.signal, dispose };
+  }
+
+  /**
+   * Calls `hook` once, synchronously, when the `Redlock` closes (at once if it already did). Returns the
+   * function that removes it: call it when there is nothing left to stop, so the hook does not outlive
+   * what it serves.
+   */
+  onClose(hook: () => void): () => void {
+    if (this.isClosed) {
+      hook();
+      return () => undefined;
+    }
+    this.#closeHooks.add(hook);
+    return () => this.#closeHooks.delete(hook);
+  }
+
+  /**
+   * Settles like `operation`, except that it rejects at once, with `closedError()`, when the `Redlock`
+   * closes first. What `operation` still yields then is handed to `abandon` (e.g. a lock to release),
+   * as background work that `close()` waits for. `dispose` runs once `operation` settled.
+   */
+  guard<T>(operation: Promise<T>, closedError: () => RedlockClosedError, abandon: (value: T) => Promise<unknown>, dispose?: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const removeHook = this.onClose(() => {
+        reject(closedError());
+        this.track(operation.then(abandon, () => undefined));
+      });
+      operation.then(
+        (value) => {
+          removeHook();
+          dispose?.();
+          resolve(value);
+        },
+        (error: unknown) => {
+          removeHook();
+          dispose?.();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Counts `work` (which may reject) as background work that `close()` waits for, until it settles. */
+  track(work: Promise<unknown>): void {
+    if (this.#isSettled) return;
+    this.#work.add(work);
+    const done = (): void => {
+      this.#work.delete(work);
+    };
+    work.then(done, done);
+  }
+
+  /**
+   * Sets a background timer: unref'd, so it never keeps the process alive, and cleared when `close()`
+   * is done waiting. Returns `undefined`, and sets nothing, once it is: the work it would do is given up.
+   */
+  setTimer(callback: () => void, ms: number): unknown {
+    if (this.#isSettled) return undefined;
+    const handle = this.#clock.setTimeout(() => {
+      this.#timers.delete(handle);
+      callback();
+    }, ms);
+    unrefTimer(handle);
+    this.#timers.add(handle);
+    return handle;
+  }
+
+  /** Begins closing: aborts {@link signal} and runs the close hooks. Calling it again does nothing. */
+  begin(): void {
+    if (this.isClosed) return;
+    this.#controller.abort(new RedlockClosedError('The Redlock was closed', { resources: [] }));
+    const hooks = [...this.#closeHooks];
+    this.#closeHooks.clear();
+    for (const hook of hooks) hook();
+  }
+
+  /**
+   * Waits until no tracked background work is left, or `timeoutMs` passed; then gives up what is left,
+   * clears every timer set with {@link setTimer}, and refuses new ones and new work.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    const clock = this.#clock;
+    let deadline: unknown;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      deadline = clock.setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    // Work may start more work (a failed release schedules a re-send): wait until none is left.
+    while (this.#work.size > 0) {
+      const first = await Promise.race([Promise.allSettled([...this.#work]), timedOut]);
+      if (first === 'timeout') break;
+    }
+    clock.clearTimeout(deadline);
+    this.#isSettled = true;
+    this.#work.clear();
+    for (const timer of this.#timers) clock.clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
+
+/**
+ * Calls the optional `close()` of each distinct adapter, in parallel, each bounded by `timeoutMs`. Never
+ * rejects: a failure or a timeout is emitted as a process warning (a {@link NodeError} naming the node),
+ * since the `Redlock` is gone and shutdown code should not need a `try`.
+ */
+export async function closeAdapters(adapters: readonly RedisAdapter[], clock: Clock, timeoutMs: number): Promise<void> {
+  const closes = adapters.map(async (adapter, nodeIndex) => {
+    if (adapters.indexOf(adapter) !== nodeIndex || typeof adapter.close !== 'function') return;
+    let timer: unknown;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = clock.setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const closing = Promise.resolve().then(() => (adapter.close as () => Promise<void>).call(adapter));
+      // A close that fails after the timeout has been reported as a timeout already.
+      closing.catch(() => undefined);
+      if ((await Promise.race([closing, timedOut])) === 'timeout') {
+        emitErrorWarning(
+          new NodeError(`Node ${nodeIndex}'s adapter did not close within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined }),
+        );
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      emitErrorWarning(new NodeError(`Node ${nodeIndex}'s adapter failed to close: ${message}`, { nodeIndex, isTimeout: false, cause: error }));
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  });
+  await Promise.all(closes);
+}
+
+/**
+ * Emits an error nobody awaits as a process warning: a `'warning'` event whose value is the error itself.
+ * An error made in another realm (a `vm` context, as under some test runners) is not an `Error` to Node's
+ * `emitWarning`: it then goes by message, with its name as the warning's type.
+ */
+export function emitErrorWarning(error: Error): void {
+  try {
+    process.emitWarning(error);
+  } catch {
+    process.emitWarning(error.message, { type: error.name });
+  }
+}
