@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from '../../src/owned-subscriber.js';
 import { RELEASE_CHANNEL_PREFIX } from '../../src/release-channel.js';
 import { eventually } from '../support/eventually.js';
-import { connectionNamesOn, subscribersOf, within } from '../support/handoff.js';
+import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, subscriberCountOf, subscribersOf } from '../support/handoff.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
-/** A retry delay far beyond {@link WAKE_LIMIT_MS}: only a release notification can wake a waiter in time. */
-const RETRY_DELAY_MS = 15_000;
-/** How soon after the release a notified waiter must hold the lock, in milliseconds; generous for a loaded machine. */
-const WAKE_LIMIT_MS = 5_000;
 /** How long the owned subscriber may take to close once idle: the core's 1 s linger, the idle time, and room. */
 const IDLE_CLOSE_LIMIT_MS = 1_000 + OWNED_SUBSCRIBER_IDLE_MS + 5_000;
 
@@ -28,31 +23,21 @@ async function isSubscriberConnected(connectionName: string): Promise<boolean> {
   return (await connectionNamesOn(redis.createClient(0))).includes(`${connectionName}:${SUBSCRIBER_CONNECTION_NAME}`);
 }
 
-/**
- * Holds `key` with a Redlock of its own, starts a waiter on `waiter`, releases once the waiter subscribed,
- * and resolves with the waiter's lock and how long it took to get it after the release, in milliseconds.
- */
-async function handOff(waiter: IoredisAdapter, key: string): Promise<{ readonly wokenAfterMs: number }> {
-  const holder = new Redlock([new IoredisAdapter(redis.createClient(0), { notifications: false })]);
-  const waiting = new Redlock([waiter], { retryDelayMs: RETRY_DELAY_MS, retryJitterMs: 0 });
-  const lock = await holder.acquire(key, 30_000);
-  const next = waiting.acquire(key, 30_000);
-  expect(await subscribersOf(redis.createClient(0), RELEASE_CHANNEL_PREFIX + key, 1)).toBe(1);
-  const releasedAt = performance.now();
-  await lock.release();
-  const taken = await within(WAKE_LIMIT_MS, next, `The waiter was not woken by the release notification within ${WAKE_LIMIT_MS} ms`);
-  const wokenAfterMs = performance.now() - releasedAt;
-  expect(taken.state).toBe('held');
-  await taken.release();
-  return { wokenAfterMs };
+/** Hands a lock over from a holder of its own to a waiter on `waiter`; see {@link handOff}. */
+function handOffTo(waiter: IoredisAdapter, key: string): Promise<number> {
+  return handOff({
+    holder: new IoredisAdapter(redis.createClient(0), { notifications: false }),
+    waiter,
+    resource: key,
+    subscriberCount: () => subscriberCountOf(redis.createClient(0), RELEASE_CHANNEL_PREFIX + key),
+  });
 }
 
 describe('an IoredisAdapter given only a Redis client', () => {
   it('wakes a waiter by the release notification, long before its retry timer', async () => {
     const adapter = new IoredisAdapter(redis.createClient(0));
     try {
-      const { wokenAfterMs } = await handOff(adapter, keyNamed('hand-off'));
-      expect(wokenAfterMs).toBeLessThan(RETRY_DELAY_MS);
+      expect(await handOffTo(adapter, keyNamed('hand-off'))).toBeLessThan(HAND_OFF_RETRY_DELAY_MS);
     } finally {
       await adapter.close();
     }
@@ -65,12 +50,12 @@ describe('an IoredisAdapter given only a Redis client', () => {
       const adapter = new IoredisAdapter(redis.createClient(0, { connectionName }));
       try {
         expect(await isSubscriberConnected(connectionName)).toBe(false); // opened at the first wait, not before
-        await handOff(adapter, keyNamed('idle-first'));
+        await handOffTo(adapter, keyNamed('idle-first'));
         expect(await isSubscriberConnected(connectionName)).toBe(true);
 
         expect(await eventually(() => isSubscriberConnected(connectionName), (isConnected) => !isConnected, IDLE_CLOSE_LIMIT_MS)).toBe(false);
 
-        await handOff(adapter, keyNamed('idle-again'));
+        await handOffTo(adapter, keyNamed('idle-again'));
         expect(await isSubscriberConnected(connectionName)).toBe(true);
       } finally {
         await adapter.close();

@@ -1,5 +1,47 @@
+import { expect } from '@jest/globals';
 import type { Redis } from 'ioredis';
+import { type RedisAdapter, Redlock } from 'redlock-core';
 import { eventually } from './eventually.js';
+
+/** A retry delay far beyond {@link WAKE_LIMIT_MS}: only a release notification can wake a waiter in time. */
+export const HAND_OFF_RETRY_DELAY_MS = 15_000;
+/** How soon after the release a notified waiter must hold the lock, in milliseconds; generous for a loaded machine. */
+export const WAKE_LIMIT_MS = 5_000;
+
+/** What {@link handOff} needs: two adapters to the same node, and a way to see the waiter subscribed. */
+export interface HandOffOptions {
+  /** Takes the lock first; its adapter's notifications do not matter. */
+  readonly holder: RedisAdapter;
+  /** Waits for the lock with a retry delay of {@link HAND_OFF_RETRY_DELAY_MS}. */
+  readonly waiter: RedisAdapter;
+  readonly resource: string;
+  /** How many connections listen on the channel the release will be published on. */
+  readonly subscriberCount: () => Promise<number>;
+}
+
+/**
+ * Holds `resource` through `holder`, starts a waiter through `waiter`, releases once the waiter listens on
+ * the channel the release is published on, and expects the waiter to hold the lock within
+ * {@link WAKE_LIMIT_MS}, long before its retry timer. Resolves with how long that took after the release,
+ * in milliseconds.
+ */
+export async function handOff({ holder, waiter, resource, subscriberCount }: HandOffOptions): Promise<number> {
+  const holding = new Redlock([holder]);
+  const waiting = new Redlock([waiter], { retryDelayMs: HAND_OFF_RETRY_DELAY_MS, retryJitterMs: 0 });
+  const lock = await holding.acquire(resource, 30_000);
+  const next = waiting.acquire(resource, 30_000);
+  try {
+    expect(await eventually(subscriberCount, (count) => count >= 1, 10_000)).toBeGreaterThanOrEqual(1);
+  } finally {
+    await lock.release();
+  }
+  const releasedAt = performance.now();
+  const taken = await within(WAKE_LIMIT_MS, next, `The waiter was not woken by the release notification within ${WAKE_LIMIT_MS} ms`);
+  const wokenAfterMs = performance.now() - releasedAt;
+  expect(taken.state).toBe('held');
+  await taken.release();
+  return wokenAfterMs;
+}
 
 /** The names of the connections a node lists in `CLIENT LIST`, read through `admin`. */
 export async function connectionNamesOn(admin: Redis): Promise<string[]> {
