@@ -78,9 +78,10 @@ export class IoredisAdapter implements RedisAdapter {
    * Subscribes to a release channel; present unless `notifications` is `false`, which is how the core knows
    * that this node can notify waiters. Subscriptions are counted per subscriber connection, across every
    * adapter that shares it: one SUBSCRIBE per channel, and UNSUBSCRIBE only after the last listener.
-   * Rejects once the adapter is closed.
+   * Rejects once the adapter is closed. With `notifications: false` the adapter has no `subscribe` member
+   * at all (it is `declare`d, so no field is emitted).
    */
-  readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
+  declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
    * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
    * refuse one client in two adapters, which would count one server as two nodes.
