@@ -39,8 +39,8 @@ export interface IoredisAdapterOptions {
  *
  * **Release notifications (prompt hand-off) are on by default.** Over a `Redis`, the adapter opens a
  * subscriber connection of its own (`client.duplicate()` with `maxRetriesPerRequest: null` and the offline
- * queue on, named `redlock-subscriber`) at the first wait, closes it 5 s after its last subscription ended
- * (`OWNED_SUBSCRIBER_IDLE_MS`), when `client` ends, or at {@link IoredisAdapter.close}, and opens it again
+ * queue on, named `redlock-subscriber`) at the first wait, closes it 5 s after its last subscription ended,
+ * when `client` ends, or at {@link IoredisAdapter.close}, and opens it again
  * when needed. A `Cluster` already subscribes on a connection of its own, which ioredis keeps and moves to
  * another node when one fails; the release script PUBLISHes, which a cluster broadcasts to every node, so
  * that connection hears every release. `notifications: false` turns it off; `subscriber` brings your own.
