@@ -1,86 +1,132 @@
-import type { Cluster, Redis } from 'ioredis';
 import type { RedisAdapter, Unsubscribe } from 'redlock-core';
+import type { DuplicableClient, IoredisClient, SubscriberClient } from './ioredis-client.js';
+import { OwnedSubscriber } from './owned-subscriber.js';
+import { publishedChannelOf } from './release-channel.js';
 import { subscriptionRegistryOf } from './subscription-registry.js';
 
 /** Options of an {@link IoredisAdapter}. */
 export interface IoredisAdapterOptions {
   /**
-   * A second client to the same node for pub/sub, e.g. `client.duplicate({ maxRetriesPerRequest: null })`. With it, waiters in
-   * `acquire()` are woken the moment the lock is released instead of at their next retry timer. A client
-   * in subscriber mode can run nothing else, so it must not be `client` itself. The adapter never closes it.
-   * Several adapters to the same node (e.g. one per `Redlock`) may share one subscriber: they share its
-   * subscriptions, counted per channel, and one `'message'` listener on it.
-   * @defaultValue none: waiters retry on their timer only
+   * Whether the adapter offers release notifications (the `subscribe` capability), which wake waiters in
+   * `acquire()` the moment a lock is released instead of at their next retry timer ("prompt hand-off").
+   * With `false` the adapter has no `subscribe` member and opens no connection: waiters retry on their
+   * timers only. Cannot be `false` together with `subscriber`.
+   * @defaultValue `true`
    */
-  readonly subscriber?: Redis | Cluster;
+  readonly notifications?: boolean;
+  /**
+   * A client of your own that carries the notifications instead of the connection the adapter would open:
+   * another client to the same node, e.g. `client.duplicate({ maxRetriesPerRequest: null })`. A `Redis` in
+   * subscriber mode can run nothing else, so it must not be `client` itself. The adapter never closes it.
+   * Several adapters to the same node (e.g. one per `Redlock`) may share one subscriber: they share its
+   * subscriptions, counted per channel, and one `'message'` listener on it. Its own `keyPrefix` does not
+   * matter (ioredis prefixes no channel); `client`'s does, see {@link IoredisAdapter}.
+   * @defaultValue none: for a `Redis`, the adapter opens its own (see {@link IoredisAdapter}); a `Cluster`
+   * subscribes itself
+   */
+  readonly subscriber?: SubscriberClient;
 }
 
 /**
- * Connects one Redlock node to an ioredis client: a `Redis` for a standalone master, or a `Cluster`, where
- * ioredis routes each call by the slot of its first key (so all keys of one lock must share a hash tag,
- * e.g. `{orders}:42:items` and `{orders}:42:payment`, or the node replies `CROSSSLOT`).
+ * Connects one Redlock node to an ioredis (5 or 6) or iovalkey client: a `Redis` for a standalone master, or
+ * a `Cluster`, where the client routes each call by the slot of its first key (so all keys of one lock must
+ * share a hash tag, e.g. `{orders}:42:items` and `{orders}:42:payment`, or the node replies `CROSSSLOT`).
  *
  * It maps EVALSHA and EVAL onto the client and adds nothing: no retries, timeouts or script caching, and
  * replies and errors pass through unchanged (the core relies on `NOSCRIPT` errors to fall back to EVAL).
  * It never closes or reconfigures the client: the client is yours, to create and to `quit()`. The client's
  * own options still apply, e.g. its `keyPrefix` is put before every lock key.
  *
- * For a lock client, make an unreachable node fail fast: by default ioredis queues commands while it
- * reconnects (`enableOfflineQueue: true`) and only fails them after 20 reconnection attempts
- * (`maxRetriesPerRequest: 20`), so the core's per-node timeout is what ends the wait. With
- * `enableOfflineQueue: false` a command sent while the client is not connected is rejected at once, and a
- * small `maxRetriesPerRequest` fails commands caught by a dropped connection after that many reconnection
- * attempts.
+ * **Release notifications (prompt hand-off) are on by default.** Over a `Redis`, the adapter opens a
+ * subscriber connection of its own (`client.duplicate()` with `maxRetriesPerRequest: null` and the offline
+ * queue on, named `redlock-subscriber`) at the first wait, closes it 5 s after its last subscription ended,
+ * when `client` ends, or at {@link IoredisAdapter.close}, and opens it again
+ * when needed. A `Cluster` already subscribes on a connection of its own, which ioredis keeps and moves to
+ * another node when one fails; the release script PUBLISHes, which a cluster broadcasts to every node, so
+ * that connection hears every release. `notifications: false` turns it off; `subscriber` brings your own.
+ * With an ioredis `keyPrefix` the scripts publish on channels of the prefixed keys: the adapter subscribes
+ * to those.
+ *
+ * For a lock client, make an unreachable node fail fast, and keep the offline queue so that a lock taken
+ * right after creating the clients waits for them to connect: `maxRetriesPerRequest: 0` fails every
+ * command waiting for a node at each failed reconnection attempt (every 2 s at most by default), instead of
+ * after 20 of them. The core's per-node timeout bounds each call in any case.
  *
  * @example
  * ```ts
- * import { Cluster, Redis } from 'ioredis';
+ * import { Redis } from 'ioredis';
  * import { Redlock } from 'redlock-core';
  * import { IoredisAdapter } from 'redlock-ioredis-adapter';
  *
  * // Three independent masters, each behind its own client.
- * const clients = ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'].map(
- *   (url) => new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
- * );
+ * const clients = ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'].map((url) => {
+ *   const client = new Redis(url, { maxRetriesPerRequest: 0 });
+ *   client.on('error', (error) => console.warn(`Redis ${url}: ${error.message}`));
+ *   return client;
+ * });
  * const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
  * const lock = await redlock.acquire(['{orders}:42:items', '{orders}:42:payment'], 10_000);
  * await lock.release();
  *
- * // Prompt hand-off: a second connection per node carries release notifications.
- * const notified = new Redlock(clients.map((client) => new IoredisAdapter(client, { subscriber: client.duplicate({ maxRetriesPerRequest: null }) })));
- *
- * // A Redis Cluster counts as one node; its keys must share a hash tag.
- * const cluster = new Cluster([{ host: 'cluster-a', port: 6379 }], { enableOfflineQueue: false });
- * const clusterRedlock = new Redlock([new IoredisAdapter(cluster)]);
+ * // At shutdown: close what the adapters opened, then your clients.
+ * await redlock.close();
+ * await Promise.all(clients.map((client) => client.quit()));
  * ```
  */
 export class IoredisAdapter implements RedisAdapter {
   /**
-   * Subscribes to a channel on the `subscriber` client; present only when one was given, which is how the
-   * core knows that this node can notify waiters. Subscriptions are counted per subscriber connection, across
-   * every adapter that shares it: one SUBSCRIBE per channel, and UNSUBSCRIBE only after the last listener.
+   * Subscribes to a release channel; present unless `notifications` is `false`, which is how the core knows
+   * that this node can notify waiters. Subscriptions are counted per subscriber connection, across every
+   * adapter that shares it: one SUBSCRIBE per channel, and UNSUBSCRIBE only after the last listener.
+   * Rejects once the adapter is closed. With `notifications: false` the adapter has no `subscribe` member
+   * at all (it is `declare`d, so no field is emitted).
    */
-  readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
+  declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
    * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
    * refuse one client in two adapters, which would count one server as two nodes.
    */
-  readonly client: Redis | Cluster;
+  readonly client: IoredisClient;
+  readonly #ownedSubscriber: OwnedSubscriber | undefined;
+  #isClosed = false;
 
   /**
-   * @param client - A connected or connecting ioredis `Redis` or `Cluster`; the adapter never closes it.
+   * @param client - A connected or connecting ioredis or iovalkey `Redis` or `Cluster`; the adapter never
+   *   closes it.
    * @param options - See {@link IoredisAdapterOptions}.
-   * @throws `TypeError` if `subscriber` is `client` itself.
+   * @throws `TypeError` if `options` is not an object, `notifications` is not a boolean, `subscriber` is not
+   *   a client or is `client` itself, or `subscriber` is given with `notifications: false`.
    */
-  constructor(client: Redis | Cluster, options: IoredisAdapterOptions = {}) {
+  constructor(client: IoredisClient, options: IoredisAdapterOptions = {}) {
+    const { notifications, subscriber } = validatedOptions(client, options);
     this.client = client;
-    const { subscriber } = options;
-    if (subscriber === undefined) return;
-    if (subscriber === client) {
-      throw new TypeError('Expected `subscriber` to be a client of its own, e.g. `client.duplicate()`, got `client` itself');
+    if (!notifications) return;
+    let subscribeOnNode: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
+    if (subscriber !== undefined || client.isCluster === true) {
+      const registry = subscriptionRegistryOf(subscriber ?? client);
+      subscribeOnNode = (channel, onMessage) => registry.subscribe(channel, onMessage);
+    } else {
+      const owned = new OwnedSubscriber(client as DuplicableClient);
+      this.#ownedSubscriber = owned;
+      subscribeOnNode = (channel, onMessage) => owned.subscribe(channel, onMessage);
     }
-    const registry = subscriptionRegistryOf(subscriber);
-    this.subscribe = (channel, onMessage) => registry.subscribe(channel, onMessage);
+    this.subscribe = (channel, onMessage) => {
+      if (this.#isClosed) {
+        return Promise.reject(new Error(`Cannot subscribe to "${channel}": this IoredisAdapter was closed`));
+      }
+      return subscribeOnNode(publishedChannelOf(channel, keyPrefixOf(client)), onMessage);
+    };
+  }
+
+  /**
+   * Closes what the adapter opened: its own subscriber connection, at once, rejecting a SUBSCRIBE still in
+   * flight. Never closes `client` or a `subscriber` you gave; `evalsha` and `eval` keep working through
+   * `client`. Final: from then on `subscribe` rejects, so waiters of a `Redlock` still using this adapter
+   * fall back to their retry timers. Safe to call more than once. `Redlock.close()` calls it.
+   */
+  async close(): Promise<void> {
+    this.#isClosed = true;
+    this.#ownedSubscriber?.close();
   }
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */
@@ -98,4 +144,54 @@ export class IoredisAdapter implements RedisAdapter {
   async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return this.client.eval(source, keys.length, ...keys, ...args);
   }
+}
+
+/** The ioredis `keyPrefix` of `client`, or `''`. */
+function keyPrefixOf(client: IoredisClient): string {
+  // Optional chaining: a stand-in client may have no options at all.
+  const keyPrefix: unknown = client.options?.keyPrefix;
+  return typeof keyPrefix === 'string' ? keyPrefix : '';
+}
+
+/** Whether `value` has the members of a client that can subscribe. */
+function isSubscriberClient(value: unknown): value is SubscriberClient {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return ['subscribe', 'unsubscribe', 'on', 'off'].every((method) => typeof candidate[method] === 'function');
+}
+
+/** A value as an error message shows it: primitives as themselves, objects by their class. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value !== 'object' || value === null) return String(value);
+  return `[object ${(value.constructor as { name?: string } | undefined)?.name ?? 'Object'}]`;
+}
+
+/** The constructor's options, checked, with their defaults. */
+function validatedOptions(
+  client: IoredisClient,
+  options: IoredisAdapterOptions,
+): { readonly notifications: boolean; readonly subscriber: SubscriberClient | undefined } {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected \`options\` to be an object, got \`${shown(options)}\``);
+  }
+  const { notifications = true, subscriber } = options;
+  if (typeof notifications !== 'boolean') {
+    throw new TypeError(`Expected \`notifications\` to be a boolean, got \`${shown(notifications)}\``);
+  }
+  if (subscriber === undefined) return { notifications, subscriber };
+  if (!isSubscriberClient(subscriber)) {
+    throw new TypeError(`Expected \`subscriber\` to be an ioredis or iovalkey client, got \`${shown(subscriber)}\``);
+  }
+  if (!notifications) {
+    throw new TypeError('Expected either `subscriber` or `notifications: false`, got both: a subscriber serves only notifications');
+  }
+  if (subscriber === client) {
+    throw new TypeError(
+      client.isCluster === true
+        ? 'Expected `subscriber` to be a client of its own, got `client` itself: a Cluster subscribes by itself, leave `subscriber` out'
+        : 'Expected `subscriber` to be a client of its own, e.g. `client.duplicate()`, got `client` itself',
+    );
+  }
+  return { notifications, subscriber };
 }

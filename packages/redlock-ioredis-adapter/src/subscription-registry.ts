@@ -1,8 +1,8 @@
-import type { Cluster, Redis } from 'ioredis';
 import type { Unsubscribe } from 'redlock-core';
+import type { SubscriberClient } from './ioredis-client.js';
 
 /** A client in subscriber mode: the connection that carries release notifications. */
-type Subscriber = Redis | Cluster;
+type Subscriber = SubscriberClient;
 
 /** One registry per subscriber connection, however many adapters (and `Redlock`s) share it. */
 const REGISTRIES = new WeakMap<Subscriber, SubscriptionRegistry>();

@@ -133,8 +133,9 @@ describe('IoredisAdapter subscriptions', () => {
   /** Publishes on `channel` from a client of its own; resolves with the number of subscribed connections. */
   const published = async (channel: string): Promise<number> => redis.createClient(0).publish(channel, '1');
 
-  it('has no subscribe capability without a subscriber client', () => {
-    expect(new IoredisAdapter(redis.createClient(0)).subscribe).toBeUndefined();
+  it('has the subscribe capability by default, and none with `notifications: false`', () => {
+    expect(new IoredisAdapter(redis.createClient(0)).subscribe).toBeInstanceOf(Function);
+    expect(new IoredisAdapter(redis.createClient(0), { notifications: false }).subscribe).toBeUndefined();
   });
 
   it('refuses the main client as its own subscriber', () => {

@@ -1,0 +1,54 @@
+/**
+ * A connection that can SUBSCRIBE: an ioredis or iovalkey `Redis` (which then runs nothing else), or a
+ * `Cluster` (which subscribes on a connection of its own, so it keeps running commands). Only the members
+ * the adapter calls, so that ioredis 5, ioredis 6 and iovalkey clients all fit without importing any of them.
+ */
+export interface SubscriberClient {
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  on(event: 'message', listener: (channel: string) => void): unknown;
+  off(event: 'message', listener: (channel: string) => void): unknown;
+}
+
+/**
+ * An ioredis (5 or 6) or iovalkey `Redis` or `Cluster`, as the adapter uses it: `evalsha` and `eval` for
+ * the lock scripts, `options.keyPrefix` to find the channels the scripts publish on, and what it needs to
+ * subscribe (a `Cluster` directly; a `Redis` through a `duplicate()` of itself).
+ */
+export interface IoredisClient extends SubscriberClient {
+  /** `true` for a `Cluster`, `false` for a `Redis`. */
+  readonly isCluster: boolean;
+  /** The connection state; `'end'` once the client was quit or gave up reconnecting. */
+  readonly status: string;
+  /** The client's options; only `keyPrefix` is read: ioredis puts it before every key, not before channels. */
+  readonly options: { readonly keyPrefix?: string | undefined };
+  evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  eval(source: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  on(event: 'message', listener: (channel: string) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  off(event: 'message', listener: (channel: string) => void): unknown;
+  off(event: 'end', listener: () => void): unknown;
+}
+
+/** The options a subscriber connection needs on top of its client's own (see `SUBSCRIBER_OVERRIDES`). */
+export interface SubscriberOverrides {
+  readonly maxRetriesPerRequest: null;
+  readonly enableOfflineQueue: true;
+  readonly autoResubscribe: true;
+  readonly lazyConnect: false;
+  readonly connectionName: string;
+}
+
+/** A subscriber connection the adapter opened itself, with what it needs to close it and hear it fail. */
+export interface OwnedConnection extends SubscriberClient {
+  readonly status: string;
+  disconnect(): void;
+  on(event: 'message', listener: (channel: string) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+}
+
+/** A `Redis` (not a `Cluster`): it can open a second connection to the same node with its own options. */
+export interface DuplicableClient extends IoredisClient {
+  duplicate(overrides: SubscriberOverrides): OwnedConnection;
+}

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { RELEASE_CHANNEL_PREFIX } from '../../src/release-channel.js';
+import { subscribersOf } from '../support/handoff.js';
+import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
+
+// These tests run the built packages in fresh Node processes, the way users do, to see what keeps a process
+// alive and what it prints: Jest keeps its own process alive, and ioredis prints an unhandled 'error' event
+// only for errors of its own realm, which Jest's are not.
+const ADAPTER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** How long one child process may run, in milliseconds, before it is killed and the test fails. */
+const CHILD_TIMEOUT_MS = 25_000;
+/** How soon a child must exit after its last line, in milliseconds: "by itself", with room for a loaded machine. */
+const EXIT_LIMIT_MS = 3_000;
+/** The retry delay of the child's waiter: only a release notification can wake it sooner. */
+const RETRY_DELAY_MS = 15_000;
+
+const redis = useRedisNodes(1);
+
+beforeAll(() => {
+  if (!existsSync(join(ADAPTER_DIR, 'dist', 'index.js'))) {
+    throw new Error('redlock-ioredis-adapter is not built: run `pnpm build` first');
+  }
+});
+
+/**
+ * Takes a lock with one default adapter, waits for it with another (woken by the release notification),
+ * releases, optionally closes both adapters, quits both clients, and prints what it measured.
+ */
+const HAND_OFF_AND_QUIT = `
+import { Redis } from 'ioredis';
+import { Redlock } from 'redlock-core';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+const { REDIS_URL: url, KEY: key, CLOSE_ADAPTERS: closeAdapters } = process.env;
+const clients = [new Redis(url, { maxRetriesPerRequest: 0 }), new Redis(url, { maxRetriesPerRequest: 0 })];
+for (const client of clients) client.on('error', (error) => console.error('client error: ' + error.message));
+const adapters = clients.map((client) => new IoredisAdapter(client));
+const holder = new Redlock([adapters[0]]);
+const waiter = new Redlock([adapters[1]], { retryDelayMs: ${RETRY_DELAY_MS}, retryJitterMs: 0 });
+const lock = await holder.acquire(key, 30000);
+const waiting = waiter.acquire(key, 30000);
+while (Number((await clients[0].pubsub('NUMSUB', '${RELEASE_CHANNEL_PREFIX}' + key))[1]) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+const releasedAt = performance.now();
+await lock.release();
+const next = await waiting;
+const wokenAfterMs = performance.now() - releasedAt;
+await next.release();
+if (closeAdapters === 'yes') await Promise.all(adapters.map((adapter) => adapter.close()));
+await Promise.all(clients.map((client) => client.quit()));
+console.log(JSON.stringify({ wokenAfterMs, state: next.state }));
+`;
+
+/** Subscribes with a default adapter, says so, waits for a line on stdin, then closes the adapter and quits. */
+const SUBSCRIBE_UNTIL_TOLD = `
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+const client = new Redis(process.env.REDIS_URL);
+client.on('error', () => undefined);
+const adapter = new IoredisAdapter(client);
+await adapter.subscribe('${RELEASE_CHANNEL_PREFIX}' + process.env.KEY, () => undefined);
+console.log('subscribed');
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) if (line === 'done') break;
+lines.close();
+process.stdin.destroy();
+await adapter.close();
+await client.quit();
+console.log('quit');
+`;
+
+/** A child process running `source`, with what it printed and when it printed its last line and exited. */
+interface Child {
+  readonly process: ChildProcess;
+  /** Resolves with the next line printed on stdout. */
+  nextLine(): Promise<string>;
+  /** Resolves once the child exited: its exit code and how long after its last stdout line, in milliseconds. */
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null; readonly exitAfterLastLineMs: number }>;
+  /** Everything printed on stderr so far. */
+  stderr(): string;
+}
+
+function runChild(source: string, env: Record<string, string>): Child {
+  const child = spawn(process.execPath, ['--input-type=module', '--eval', source], {
+    cwd: ADAPTER_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: CHILD_TIMEOUT_MS,
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let lastLineAt = performance.now();
+  const lines: string[] = [];
+  const readers: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lastLineAt = performance.now();
+    const reader = readers.shift();
+    if (reader) reader(line);
+    else lines.push(line);
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null; exitAfterLastLineMs: number }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal, exitAfterLastLineMs: performance.now() - lastLineAt }));
+  });
+  return {
+    process: child,
+    nextLine: () => {
+      const line = lines.shift();
+      return line !== undefined ? Promise.resolve(line) : new Promise((resolve) => readers.push(resolve));
+    },
+    exited,
+    stderr: () => stderr,
+  };
+}
+
+describe('a process using the default adapter', () => {
+  it.each([
+    ['closes its adapters and quits its clients', 'yes'],
+    ['only quits its clients', 'no'],
+  ])('exits by itself once it %s, after a prompt hand-off', async (_, closeAdapters) => {
+    const child = runChild(HAND_OFF_AND_QUIT, { REDIS_URL: redis.urls[0]!, KEY: `process-exit-test:${randomUUID()}`, CLOSE_ADAPTERS: closeAdapters });
+    const { code, signal, exitAfterLastLineMs } = await child.exited;
+    expect(child.stderr()).toBe('');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    const printed = JSON.parse(await child.nextLine()) as { wokenAfterMs: number; state: string };
+    expect(printed.state).toBe('released');
+    expect(printed.wokenAfterMs).toBeLessThan(RETRY_DELAY_MS / 3);
+    expect(exitAfterLastLineMs).toBeLessThan(EXIT_LIMIT_MS);
+  }, 30_000);
+
+  itWithFaults('prints no unhandled error event of its subscriber connection while the node is down', async () => {
+    const key = `process-exit-test:${randomUUID()}`;
+    const child = runChild(SUBSCRIBE_UNTIL_TOLD, { REDIS_URL: redis.urls[0]!, KEY: key });
+    try {
+      expect(await child.nextLine()).toBe('subscribed');
+      await redis.nodes[0]!.kill();
+      // Long enough for several failed reconnection attempts, each an 'error' event on the connection.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await redis.nodes[0]!.start();
+      expect(await subscribersOf(redis.createClient(0), RELEASE_CHANNEL_PREFIX + key, 1)).toBe(1);
+      child.process.stdin!.end('done\n');
+      expect(await child.nextLine()).toBe('quit');
+      const { code } = await child.exited;
+      expect(child.stderr()).not.toContain('Unhandled error event');
+      expect(child.stderr()).toBe('');
+      expect(code).toBe(0);
+    } finally {
+      child.process.kill();
+    }
+  }, 30_000);
+});
