@@ -147,9 +147,15 @@ function parseOptions(args: string[]) {
   try {
     return parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
   } catch (error) {
-    // parseArgs' messages name the option and say what is wrong; keep their first sentence.
-    const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
-    throw new UsageError(message.replace(/\. To specify a positional argument.*$/, '').replace(/\.$/, ''), { cause: error });
+    // parseArgs' messages name the option and say what is wrong; keep that on one line, without the
+    // advice on quoting, which is about its own syntax rather than redlock's.
+    const message = (error instanceof Error ? error.message : String(error))
+      .split('\n')
+      .filter((line) => !line.startsWith('To specify'))
+      .join(' ')
+      .replace(/\. To specify .*$/, '')
+      .replace(/\.$/, '');
+    throw new UsageError(message, { cause: error });
   }
 }
 

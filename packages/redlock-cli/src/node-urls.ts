@@ -59,7 +59,8 @@ function nodeIdentityOf(text: string, source: string): string {
   if (url.hash !== '') throw invalid('a #fragment');
   const database = url.pathname.replace(/^\//, '');
   if (database !== '' && !/^\d+$/.test(database)) throw invalid('the path must be a database number');
-  return `${url.protocol}//${url.hostname}:${url.port || DEFAULT_REDIS_PORT}/${Number(database || '0')}`;
+  // Host names are case-insensitive, but URL leaves the host of a non-special scheme such as redis: as typed.
+  return `${url.protocol}//${url.hostname.toLowerCase()}:${url.port || DEFAULT_REDIS_PORT}/${Number(database || '0')}`;
 }
 
 /** `text` with any password replaced by `***`, for messages and logs. */
