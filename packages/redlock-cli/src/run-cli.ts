@@ -88,6 +88,7 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
         report.info(`node ${nodeIndex} (${redactedUrl(request.nodeUrls[nodeIndex] ?? '')}): ${error.message}`);
       },
     });
+    report.info(`connected to ${session.connectedCount} of ${request.nodeUrls.length} nodes (quorum ${session.quorum})`);
     if (request.kind === 'inspect') return await inspect(session, request, io, report);
     return await runUnderLock(session, request, io, report, interrupt.signal, (handler) => {
       onSignal = handler;
@@ -150,8 +151,8 @@ async function runUnderLock(
     // A signal that came while the lock was being granted: do not start the command.
     interrupt.throwIfAborted();
     report.info(
-      `acquired "${resource}" in ${Math.round(performance.now() - waitStart)} ms (quorum ${session.quorum} of ${request.nodeUrls.length}` +
-        `${held.fencingToken === undefined ? '' : `, fencing token ${held.fencingToken}`}); running the command`,
+      `acquired "${resource}" in ${Math.round(performance.now() - waitStart)} ms` +
+        `${held.fencingToken === undefined ? '' : ` with fencing token ${held.fencingToken}`}; running the command`,
     );
     return await runCommand(request, held, io, report, setSignalHandler);
   } finally {
