@@ -125,6 +125,10 @@ async function inspect(session: LockSession, request: InspectRequest, io: CliIo,
             : node.status;
     report.info(`node ${node.nodeIndex} (${url}): ${detail}`);
   }
+  const foreign = nodes.filter((node) => node.status === 'foreign').length;
+  if (foreign > 0) {
+    report.error(`on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not a lock: no lock can be acquired there (see --prefix)`);
+  }
   return 0;
 }
 

@@ -342,6 +342,33 @@ describe('signals while the command runs', () => {
   });
 });
 
+describe('bad configuration found on the nodes', () => {
+  it('exits 78 when two URLs reach one server', async () => {
+    const [first = '', second = ''] = servers.urls;
+    // Another database of the same server: a different URL, the same run_id.
+    const sameServer = `${first}/1`;
+    const result = await runCli(['--prefix', prefix, 'res', 'echo', 'must not run'], { REDLOCK_NODES: [first, sameServer, second].join(',') });
+    expect(result).toMatchObject({ code: 78, stdout: '' });
+    expect(result.stderr).toContain('are the same Redis server');
+  });
+
+  it('exits 78 when the key of the lock holds something that is not a lock, and --inspect warns about it', async () => {
+    await Promise.all(clients.map((client) => client.hset(`${prefix}res`, 'field', 'value')));
+    try {
+      const result = await redlock(['res', 'echo', 'must not run']);
+      expect(result).toMatchObject({ code: 78, stdout: '' });
+      expect(result.stderr).toContain('foreign key');
+      expect(await redlock(['--inspect', 'res'])).toMatchObject({
+        code: 0,
+        stdout: 'res: not locked\n',
+        stderr: 'redlock: on 3 of 3 nodes the key of "res" holds something that is not a lock: no lock can be acquired there (see --prefix)\n',
+      });
+    } finally {
+      await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
+    }
+  });
+});
+
 describe('bad input', () => {
   it.each([
     [['res', 'true'], {}, 78, 'redlock: No Redis nodes: pass --nodes redis://host:port,... or set REDLOCK_NODES\n'],
