@@ -1,0 +1,204 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_OPTIONS, MAX_TTL_MS } from 'redlock-core';
+import { parseDurationMs } from './duration.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { ConfigurationError, UsageError } from './input-errors.js';
+import { parseNodeUrls } from './node-urls.js';
+
+/** The TTL when `--ttl` is not given, in milliseconds; it is extended while the command runs. */
+export const DEFAULT_TTL_MS = 30_000;
+
+/**
+ * The longest `--kill-after` grace when none is given, in milliseconds; it is capped by the validity the
+ * lost lock had left.
+ */
+export const DEFAULT_KILL_AFTER_MS = 10_000;
+
+/** The environment variable read for the nodes when `--nodes` is not given. */
+export const NODES_VARIABLE = 'REDLOCK_NODES';
+
+/** How much `redlock` writes on stderr: `quiet` only usage and configuration errors, `verbose` each step. */
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
+
+/** The command to run under the lock: a program and its arguments, or a script for `/bin/sh -c`. */
+export type CommandSpec =
+  | { readonly kind: 'exec'; readonly file: string; readonly args: readonly string[] }
+  | { readonly kind: 'shell'; readonly script: string };
+
+/** What the nodes are, shared by every request that connects. */
+export interface NodeSettings {
+  /** The node URLs, as given. */
+  readonly nodeUrls: readonly string[];
+  /** Put before the resource to make its key. */
+  readonly keyPrefix: string;
+}
+
+/** `redlock [options] <resource> <command> [args...]` or `... <resource> -c <script>`. */
+export interface RunRequest extends NodeSettings {
+  readonly kind: 'run';
+  readonly resource: string;
+  readonly command: CommandSpec;
+  /** The lock's TTL, in milliseconds. */
+  readonly ttlMs: number;
+  /** How long to wait for a held lock, in milliseconds: 0 for one attempt, `undefined` for as long as it takes. */
+  readonly waitMs: number | undefined;
+  /** The exit status when the lock is held or the wait timed out. */
+  readonly conflictExitCode: number;
+  /** Whether to acquire a fencing token and pass it in `REDLOCK_FENCING_TOKEN`. */
+  readonly fencing: boolean;
+  /** The longest pause between SIGTERM and SIGKILL when the lock is lost, in milliseconds. */
+  readonly killAfterMs: number;
+  readonly verbosity: Verbosity;
+}
+
+/** `redlock [options] --inspect <resource>`. */
+export interface InspectRequest extends NodeSettings {
+  readonly kind: 'inspect';
+  readonly resource: string;
+  readonly verbosity: Verbosity;
+}
+
+/** What the command line asks for. */
+export type CliRequest = { readonly kind: 'help' } | { readonly kind: 'version' } | RunRequest | InspectRequest;
+
+const OPTIONS = {
+  nodes: { type: 'string', multiple: true },
+  prefix: { type: 'string' },
+  ttl: { type: 'string' },
+  nonblock: { type: 'boolean', short: 'n' },
+  timeout: { type: 'string', short: 'w' },
+  'conflict-exit-code': { type: 'string', short: 'E' },
+  fencing: { type: 'boolean' },
+  'kill-after': { type: 'string', short: 'k' },
+  inspect: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+/** The options that only make sense when running a command, refused with `--inspect`. */
+const RUN_ONLY_OPTIONS = ['ttl', 'nonblock', 'timeout', 'conflict-exit-code', 'fencing', 'kill-after'] as const;
+
+/**
+ * Reads the command line, without touching the network. Options come before the resource; everything
+ * after it belongs to the command, untouched (flock's rule), except one `--` right after the resource,
+ * which is dropped, and `-c`/`--command <script>` right after it, which runs the script with `/bin/sh -c`.
+ *
+ * @param argv - The arguments after `node main.js`.
+ * @param env - The environment: `REDLOCK_NODES` is read when `--nodes` is not given.
+ * @throws {@link UsageError} for an unknown option, a missing resource or command, a bad value, or
+ *   options that cannot go together; {@link ConfigurationError} for missing or bad node URLs.
+ *
+ * @example
+ * ```ts
+ * parseCliArguments(['-n', '--ttl', '10s', 'backup', 'pg_dump', 'shop'], { REDLOCK_NODES: 'redis://a,redis://b,redis://c' });
+ * ```
+ */
+export function parseCliArguments(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CliRequest {
+  const resourceIndex = resourceIndexOf(argv);
+  const { values, positionals } = parseOptions(argv.slice(0, resourceIndex));
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument \`${positionals[0]}\` before the resource`);
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  if (values.verbose && values.quiet) throw new UsageError('`--verbose` and `--quiet` cannot be used together');
+  const verbosity: Verbosity = values.verbose ? 'verbose' : values.quiet ? 'quiet' : 'normal';
+
+  const resource = argv[resourceIndex];
+  if (resource === undefined) throw new UsageError('Expected a resource to lock, got none');
+  if (resource === '') throw new UsageError('Expected a resource to lock, got an empty string');
+  const rest = argv.slice(resourceIndex + 1);
+
+  if (values.inspect) {
+    const runOnly = RUN_ONLY_OPTIONS.find((name) => values[name] !== undefined);
+    if (runOnly !== undefined) throw new UsageError(`\`--${runOnly}\` does not go with \`--inspect\``);
+    if (rest.length > 0) throw new UsageError(`\`--inspect\` takes a resource and no command, got \`${rest[0]}\` too`);
+    return { kind: 'inspect', resource, verbosity, ...nodeSettingsOf(values, env) };
+  }
+
+  const command = commandOf(rest);
+  if (values.nonblock && values.timeout !== undefined) {
+    throw new UsageError('`--nonblock` and `--timeout` cannot be used together (`--timeout 0` is `--nonblock`)');
+  }
+  const bounds = { minMs: 0, maxMs: MAX_TTL_MS };
+  const ttlMs = values.ttl === undefined ? DEFAULT_TTL_MS : parseDurationMs(values.ttl, '--ttl', { minMs: 1, maxMs: MAX_TTL_MS });
+  const waitMs = values.nonblock ? 0 : values.timeout === undefined ? undefined : parseDurationMs(values.timeout, '--timeout', bounds);
+  const killAfterMs =
+    values['kill-after'] === undefined ? DEFAULT_KILL_AFTER_MS : parseDurationMs(values['kill-after'], '--kill-after', bounds);
+  const conflictExitCode = exitCodeOf(values['conflict-exit-code']);
+  return {
+    kind: 'run',
+    resource,
+    command,
+    ttlMs,
+    waitMs,
+    conflictExitCode,
+    fencing: values.fencing ?? false,
+    killAfterMs,
+    verbosity,
+    ...nodeSettingsOf(values, env),
+  };
+}
+
+type ParsedValues = ReturnType<typeof parseOptions>['values'];
+
+/** Parses the options before the resource strictly: an unknown option or a missing value is a usage error. */
+function parseOptions(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (error) {
+    // parseArgs' messages name the option and say what is wrong; keep that on one line, without the
+    // advice on quoting, which is about its own syntax rather than redlock's.
+    const message = (error instanceof Error ? error.message : String(error))
+      .split('\n')
+      .filter((line) => !line.startsWith('To specify'))
+      .join(' ')
+      .replace(/\. To specify .*$/, '')
+      .replace(/\.$/, '');
+    throw new UsageError(message, { cause: error });
+  }
+}
+
+/**
+ * Where the resource is in `argv`: the first argument that is neither an option nor an option's value
+ * (or the first after `--`), found by a lenient pass so that the command's own options never meet the
+ * strict one; `argv.length` when there is none.
+ */
+function resourceIndexOf(argv: readonly string[]): number {
+  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  return tokens.find((token) => token.kind === 'positional')?.index ?? argv.length;
+}
+
+/** The command after the resource: `-c <script>`, or a program and its arguments (after an optional `--`). */
+function commandOf(rest: readonly string[]): CommandSpec {
+  const [first, ...others] = rest;
+  if (first === '-c' || first === '--command') {
+    const [script, ...extra] = others;
+    if (script === undefined || script === '') throw new UsageError(`Expected a shell command after \`${first}\`, got none`);
+    if (extra.length > 0) {
+      throw new UsageError(`\`${first}\` takes one shell command, got \`${extra[0]}\` after it: quote the whole command`);
+    }
+    return { kind: 'shell', script };
+  }
+  const [file, ...args] = first === '--' ? others : rest;
+  if (file === undefined || file === '') throw new UsageError('Expected a command to run after the resource, got none');
+  return { kind: 'exec', file, args };
+}
+
+function exitCodeOf(text: string | undefined): number {
+  if (text === undefined) return EXIT_CODES.conflict;
+  if (!/^\d{1,3}$/.test(text) || Number(text) > 255) {
+    throw new UsageError(`Expected \`--conflict-exit-code\` to be an integer from 0 to 255, got \`${text}\``);
+  }
+  return Number(text);
+}
+
+function nodeSettingsOf(values: ParsedValues, env: Readonly<Record<string, string | undefined>>): NodeSettings {
+  const keyPrefix = values.prefix ?? DEFAULT_OPTIONS.keyPrefix;
+  if (values.nodes !== undefined) return { nodeUrls: parseNodeUrls(values.nodes.join(','), '--nodes'), keyPrefix };
+  const fromEnv = env[NODES_VARIABLE];
+  if (fromEnv === undefined || fromEnv.trim() === '') {
+    throw new ConfigurationError(`No Redis nodes: pass --nodes redis://host:port,... or set ${NODES_VARIABLE}`);
+  }
+  return { nodeUrls: parseNodeUrls(fromEnv, NODES_VARIABLE), keyPrefix };
+}

@@ -1,0 +1,65 @@
+import { constants } from 'node:os';
+
+/**
+ * The exit statuses of `redlock` besides the command's own, from `sysexits.h` where one fits, so that scripts
+ * can tell "someone else holds the lock" (75) from "the Redis nodes are down" (69) and from "the lock was
+ * lost while the command ran" (76). `redlock --help` and the README list them; change them in both.
+ */
+export const EXIT_CODES = {
+  /** EX_USAGE: an unknown option, a missing resource or command, a bad duration or number. */
+  usage: 64,
+  /** EX_UNAVAILABLE: fewer than a quorum of nodes answered, or answered in time. */
+  unavailable: 69,
+  /** EX_SOFTWARE: an error redlock did not expect (a bug). */
+  internal: 70,
+  /** EX_TEMPFAIL: the lock is held by another owner (`-n`), or `--timeout` passed; `-E` replaces it. */
+  conflict: 75,
+  /** The lock was lost while the command ran, so the command was stopped: never a success. */
+  lockLost: 76,
+  /** EX_CONFIG: no nodes, a bad node URL, two nodes that are one server, a key that is not a lock. */
+  configuration: 78,
+  /** The command exists but could not be executed (as the shells report it). */
+  cannotExecute: 126,
+  /** The command was not found (as the shells report it). */
+  notFound: 127,
+} as const;
+
+/** The status a shell reports for a process killed by `signal`: 128 + its number (143 for SIGTERM). */
+export function exitCodeForSignal(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/**
+ * The exit status for an error of the lock library, read from its public `name` and `reason` fields:
+ * contention is {@link EXIT_CODES.conflict} (or `conflictExitCode`), nodes that failed or were too slow
+ * for the TTL are {@link EXIT_CODES.unavailable}, a deployment problem (one server listed twice, a key
+ * that is not a lock where the lock goes) is {@link EXIT_CODES.configuration}, a resource the library
+ * refuses is {@link EXIT_CODES.usage}, anything else {@link EXIT_CODES.internal}.
+ */
+export function exitCodeForLockError(error: unknown, conflictExitCode: number = EXIT_CODES.conflict): number {
+  if (!(error instanceof Error)) return EXIT_CODES.internal;
+  switch (error.name) {
+    case 'LockAcquireError':
+      switch ((error as { readonly reason?: unknown }).reason) {
+        case 'held-by-another-owner':
+          return conflictExitCode;
+        case 'nodes-unreachable':
+        case 'no-validity':
+          return EXIT_CODES.unavailable;
+        case 'foreign-key':
+          return EXIT_CODES.configuration;
+        default:
+          return EXIT_CODES.internal;
+      }
+    case 'LockInspectError':
+      return EXIT_CODES.unavailable;
+    case 'NodeConfigurationError':
+      return EXIT_CODES.configuration;
+    // The library checks a resource before calling any node (e.g. a key ending in ":fencing-counter").
+    case 'TypeError':
+    case 'RangeError':
+      return EXIT_CODES.usage;
+    default:
+      return EXIT_CODES.internal;
+  }
+}

@@ -1,0 +1,57 @@
+import { DEFAULT_KILL_AFTER_MS, DEFAULT_TTL_MS, NODES_VARIABLE } from './arguments.js';
+import { formatDurationMs } from './duration.js';
+import { EXIT_CODES } from './exit-codes.js';
+
+/** What `redlock --help` prints: the forms, every option with its default, and every exit status. */
+export const HELP_TEXT = `Usage: redlock [options] <resource> <command> [args...]
+       redlock [options] <resource> -c '<shell command>'
+       redlock [options] --inspect <resource>
+
+Runs a command while holding a distributed lock on <resource> over independent Redis nodes (Redlock):
+waits for the lock, keeps it extended while the command runs, releases it when the command exits. If the
+lock is lost while the command runs, the command is stopped and redlock exits ${EXIT_CODES.lockLost}.
+
+Options (before the resource; everything after it goes to the command untouched):
+  --nodes <urls>             the Redis nodes: redis:// or rediss:// URLs separated by commas
+                             (default: $${NODES_VARIABLE}); list them in the same order everywhere
+  --prefix <text>            put before the resource to make the key (default: none)
+  --ttl <duration>           how long the nodes keep the lock unless extended; it is extended while
+                             the command runs (default: ${formatDurationMs(DEFAULT_TTL_MS).replace(' ', '')})
+  -n, --nonblock             try once: if the lock is held, exit ${EXIT_CODES.conflict} at once
+  -w, --timeout <duration>   wait at most this long for the lock, then exit ${EXIT_CODES.conflict} (0: like -n;
+                             default: wait as long as it takes)
+  -E, --conflict-exit-code <status>
+                             exit with this status instead of ${EXIT_CODES.conflict} when the lock is held or
+                             the wait timed out
+  --fencing                  also take a fencing token, passed to the command in REDLOCK_FENCING_TOKEN
+  -k, --kill-after <duration>
+                             when the lock is lost: time between SIGTERM and SIGKILL, cut short to the
+                             validity the lock had left (default: ${formatDurationMs(DEFAULT_KILL_AFTER_MS).replace(' ', '')})
+  -c, --command <script>     (right after the resource) run the script with /bin/sh -c
+  --inspect                  print whether <resource> is locked and for how long, then exit
+  -v, --verbose              say what happens, on stderr
+  -q, --quiet                print only usage and configuration errors (the status still tells)
+  -h, --help                 print this help
+  -V, --version              print the version
+
+Durations are a number and a unit: 500ms, 30s, 1.5s, 2m, 1h (0 needs none).
+
+The command gets redlock's stdin, stdout, stderr and environment, plus REDLOCK_RESOURCE (and
+REDLOCK_FENCING_TOKEN with --fencing); never the lock's token. SIGTERM, SIGHUP and SIGQUIT are passed to
+the command once; redlock then waits for it, releases the lock and exits with its status. SIGINT from a
+terminal reaches the command directly. While redlock waits for the lock, any of these signals stops the
+wait and leaves nothing on the nodes.
+
+Exit status:
+  <status>  the command's own status (128+N if signal N killed it)
+  ${EXIT_CODES.usage}        usage error: unknown option, missing resource or command, bad value
+  ${EXIT_CODES.unavailable}        no quorum of Redis nodes reachable (or fast enough for the TTL)
+  ${EXIT_CODES.internal}        internal error
+  ${EXIT_CODES.conflict}        the lock is held by another owner (-n), or --timeout passed (see -E)
+  ${EXIT_CODES.lockLost}        the lock was lost while the command ran; the command was stopped
+  ${EXIT_CODES.configuration}        bad configuration: no nodes, a bad node URL, one server listed twice, a key
+            at the lock's place that is not a lock
+  ${EXIT_CODES.cannotExecute}       the command could not be executed
+  ${EXIT_CODES.notFound}       the command was not found
+  128+N     interrupted by signal N while waiting for the lock (130 SIGINT, 143 SIGTERM)
+`;

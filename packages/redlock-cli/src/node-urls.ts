@@ -1,0 +1,77 @@
+import { ConfigurationError } from './input-errors.js';
+
+/** The port a `redis://` URL without one connects to. */
+const DEFAULT_REDIS_PORT = '6379';
+
+/**
+ * Splits a comma-separated list of node URLs (from `--nodes` or `REDLOCK_NODES`) and checks each one
+ * before anything connects: `redis://` or `rediss://` (TLS), a host, an optional port, user and password,
+ * an optional database number as the path (`redis://a:6379/2`), and query options for ioredis. Spaces
+ * around the commas are ignored. The same node twice would count one server as two votes, so it is refused.
+ *
+ * @param list - The URLs, separated by commas.
+ * @param source - Where the list came from, for the message: `--nodes` or `REDLOCK_NODES`.
+ * @returns The URLs, trimmed, in the order given (the order picks each resource's lead node, so keep it
+ *   the same on every machine).
+ * @throws {@link ConfigurationError} for an empty list, a URL that does not parse or is not a Redis URL,
+ *   or the same node twice. Messages never show a password.
+ *
+ * @example
+ * ```ts
+ * parseNodeUrls('redis://a:6379, redis://b:6379,redis://c:6379', '--nodes');
+ * ```
+ */
+export function parseNodeUrls(list: string, source: string): readonly string[] {
+  const urls = list
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  if (urls.length === 0) {
+    throw new ConfigurationError(`Expected \`${source}\` to list Redis nodes as redis://host:port URLs separated by commas, got none`);
+  }
+  const seen = new Map<string, string>();
+  for (const url of urls) {
+    const identity = nodeIdentityOf(url, source);
+    const earlier = seen.get(identity);
+    if (earlier !== undefined) {
+      throw new ConfigurationError(
+        `Expected \`${source}\` to list each Redis node once, got \`${redactedUrl(earlier)}\` and \`${redactedUrl(url)}\`: one server would count as two nodes`,
+      );
+    }
+    seen.set(identity, url);
+  }
+  return urls;
+}
+
+/** Protocol, host, port and database of a node URL, so that two spellings of one node compare equal. */
+function nodeIdentityOf(text: string, source: string): string {
+  const invalid = (why: string): ConfigurationError =>
+    new ConfigurationError(`Expected \`${source}\` to list redis:// or rediss:// URLs, got \`${redactedUrl(text)}\`: ${why}`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid('not a URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw invalid(`the scheme is ${url.protocol.slice(0, -1)}`);
+  if (url.hostname === '') throw invalid('no host');
+  if (url.port === '0') throw invalid('port 0');
+  if (url.hash !== '') throw invalid('a #fragment');
+  const database = url.pathname.replace(/^\//, '');
+  if (database !== '' && !/^\d+$/.test(database)) throw invalid('the path must be a database number');
+  // Host names are case-insensitive, but URL leaves the host of a non-special scheme such as redis: as typed.
+  return `${url.protocol}//${url.hostname.toLowerCase()}:${url.port || DEFAULT_REDIS_PORT}/${Number(database || '0')}`;
+}
+
+/** `text` with any password replaced by `***`, for messages and logs. */
+export function redactedUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password === '') return text;
+    url.password = '***';
+    return url.toString();
+  } catch {
+    // Not a URL: hide whatever sits between "//user:" and "@", the usual place of a password.
+    return text.replace(/\/\/([^/:@]*):[^/@]*@/, '//$1:***@');
+  }
+}

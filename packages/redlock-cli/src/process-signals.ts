@@ -1,0 +1,24 @@
+/** The signals redlock handles instead of dying from them, so that it can always release the lock first. */
+export const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+/**
+ * Calls `listener` for each of {@link HANDLED_SIGNALS} the process receives, instead of the default
+ * action (exiting without releasing the lock). Returns a function that removes the listeners and
+ * restores the defaults.
+ */
+export function onHandledSignals(listener: (signal: NodeJS.Signals) => void): () => void {
+  const handlers = HANDLED_SIGNALS.map((signal) => {
+    const handler = (): void => listener(signal);
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
+
+/** Resolves with `signal.reason` once `signal` aborts (at once if it has). */
+export function whenAborted(signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) return Promise.resolve(signal.reason);
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+}

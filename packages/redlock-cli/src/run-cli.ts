@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { type CliRequest, type InspectRequest, parseCliArguments, type RunRequest, type Verbosity } from './arguments.js';
+import { type CommandOutcome, exitCodeOfOutcome, startCommand } from './command.js';
+import { formatDurationMs } from './duration.js';
+import { EXIT_CODES, exitCodeForLockError, exitCodeForSignal } from './exit-codes.js';
+import { HELP_TEXT } from './help.js';
+import { isInputError } from './input-errors.js';
+import { type HeldLock, LockSession } from './lock-session.js';
+import { redactedUrl } from './node-urls.js';
+import { onHandledSignals, whenAborted } from './process-signals.js';
+
+/** What {@link runCli} reads and writes: the process's own in `main.ts`. */
+export interface CliIo {
+  /** The arguments after `node main.js`. */
+  readonly argv: readonly string[];
+  /** The environment, read for `REDLOCK_NODES` and passed to the command. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+}
+
+/**
+ * Runs `redlock` once: reads the command line (nothing connects when it is wrong), connects to the nodes,
+ * then inspects the resource or runs the command under the lock, and closes every connection.
+ *
+ * @returns The exit status; see `redlock --help`. An unexpected error of the lock library is printed
+ *   and answered with {@link EXIT_CODES.internal}; it rejects only on a bug of its own.
+ */
+export async function runCli(io: CliIo): Promise<number> {
+  let request: CliRequest;
+  try {
+    request = parseCliArguments(io.argv, io.env);
+  } catch (error) {
+    if (!isInputError(error)) throw error;
+    // Printed even with --quiet: a wrong command line is always worth a line.
+    io.stderr.write(`redlock: ${error.message}\n`);
+    return error.exitCode;
+  }
+  switch (request.kind) {
+    case 'help':
+      io.stdout.write(HELP_TEXT);
+      return 0;
+    case 'version':
+      io.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    default:
+      return withSession(request, io);
+  }
+}
+
+/** Writes redlock's own lines on stderr: errors unless `--quiet`, steps with `--verbose`. */
+interface Reporter {
+  error(message: string): void;
+  info(message: string): void;
+}
+
+function reporterOf(stderr: CliIo['stderr'], verbosity: Verbosity): Reporter {
+  return {
+    error: (message) => verbosity !== 'quiet' && stderr.write(`redlock: ${message}\n`),
+    info: (message) => verbosity === 'verbose' && stderr.write(`redlock: ${message}\n`),
+  };
+}
+
+/** What to do with a handled signal in the current phase: stop waiting, or pass it to the command. */
+type SignalHandler = (signal: NodeJS.Signals) => void;
+
+async function withSession(request: RunRequest | InspectRequest, io: CliIo): Promise<number> {
+  const report = reporterOf(io.stderr, request.verbosity);
+  // Until the command starts, a signal stops whatever redlock waits for (connections, the lock).
+  const interrupt = new AbortController();
+  let interruptedBy: NodeJS.Signals | undefined;
+  let onSignal: SignalHandler = (signal) => {
+    if (interruptedBy !== undefined) return;
+    interruptedBy = signal;
+    interrupt.abort(new Error(`Interrupted by ${signal}`));
+  };
+  const stopListening = onHandledSignals((signal) => onSignal(signal));
+  const lastNodeErrors = new Map<number, string>();
+  let session: LockSession | undefined;
+  try {
+    session = await LockSession.open({
+      ...request,
+      willWait: request.kind === 'run' && request.waitMs !== 0,
+      onNodeError(nodeIndex, error) {
+        // ioredis repeats the error at every reconnection attempt; say it once until it changes.
+        if (lastNodeErrors.get(nodeIndex) === error.message) return;
+        lastNodeErrors.set(nodeIndex, error.message);
+        report.info(`node ${nodeIndex} (${redactedUrl(request.nodeUrls[nodeIndex] ?? '')}): ${error.message}`);
+      },
+    });
+    report.info(`connected to ${session.connectedCount} of ${request.nodeUrls.length} nodes (quorum ${session.quorum})`);
+    if (request.kind === 'inspect') return await inspect(session, request, io, report);
+    return await runUnderLock(session, request, io, report, interrupt.signal, (handler) => {
+      onSignal = handler;
+    });
+  } catch (error) {
+    if (interruptedBy !== undefined && error === interrupt.signal.reason) {
+      report.info(`stopped waiting for "${request.resource}": ${interruptedBy}`);
+      return exitCodeForSignal(interruptedBy);
+    }
+    const exitCode = exitCodeForLockError(error, request.kind === 'run' ? request.conflictExitCode : undefined);
+    report.error(exitCode === EXIT_CODES.internal && error instanceof Error ? (error.stack ?? error.message) : messageOf(error));
+    return exitCode;
+  } finally {
+    onSignal = () => undefined;
+    await session?.close();
+    stopListening();
+  }
+}
+
+async function inspect(session: LockSession, request: InspectRequest, io: CliIo, report: Reporter): Promise<number> {
+  const { isLocked, remainingMs, nodes } = await session.inspect(request.resource);
+  io.stdout.write(
+    isLocked ? `${request.resource}: locked, ${formatDurationMs(remainingMs)} left\n` : `${request.resource}: not locked\n`,
+  );
+  for (const node of nodes) {
+    const url = redactedUrl(request.nodeUrls[node.nodeIndex] ?? '');
+    const detail =
+      node.status === 'locked'
+        ? `locked, ${formatDurationMs(node.remainingMs)} left`
+        : node.status === 'foreign'
+          ? 'the key holds something that is not a lock'
+          : node.status === 'timeout' || node.status === 'error'
+            ? `${node.status}: ${node.error.message}`
+            : node.status;
+    report.info(`node ${node.nodeIndex} (${url}): ${detail}`);
+  }
+  const foreign = nodes.filter((node) => node.status === 'foreign').length;
+  if (foreign > 0) {
+    report.error(`on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not a lock: no lock can be acquired there (see --prefix)`);
+  }
+  return 0;
+}
+
+async function runUnderLock(
+  session: LockSession,
+  request: RunRequest,
+  io: CliIo,
+  report: Reporter,
+  interrupt: AbortSignal,
+  setSignalHandler: (handler: SignalHandler) => void,
+): Promise<number> {
+  const { resource, ttlMs, waitMs, fencing } = request;
+  const waitStart = performance.now();
+  const held = await session.acquire(resource, { ttlMs, waitMs, fencing, signal: interrupt });
+  if (held === undefined) {
+    report.error(
+      waitMs === 0 || waitMs === undefined
+        ? `"${resource}" is locked by another owner`
+        : `"${resource}" was still locked by another owner after ${formatDurationMs(waitMs)}`,
+    );
+    return request.conflictExitCode;
+  }
+  try {
+    // A signal that came while the lock was being granted: do not start the command.
+    interrupt.throwIfAborted();
+    report.info(
+      `acquired "${resource}" in ${Math.round(performance.now() - waitStart)} ms` +
+        `${held.fencingToken === undefined ? '' : ` with fencing token ${held.fencingToken}`}; running the command`,
+    );
+    return await runCommand(request, held, io, report, setSignalHandler);
+  } finally {
+    await held.release();
+    report.info(`released "${resource}"`);
+  }
+}
+
+async function runCommand(
+  request: RunRequest,
+  held: HeldLock,
+  io: CliIo,
+  report: Reporter,
+  setSignalHandler: (handler: SignalHandler) => void,
+): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...io.env, REDLOCK_RESOURCE: request.resource };
+  // An outer redlock's token must not pass for this lock's.
+  delete env['REDLOCK_FENCING_TOKEN'];
+  if (held.fencingToken !== undefined) env['REDLOCK_FENCING_TOKEN'] = String(held.fencingToken);
+  const command = startCommand(request.command, env);
+  const forwarded = new Set<NodeJS.Signals>();
+  setSignalHandler((signal) => {
+    // A terminal sends SIGINT to the whole foreground process group, the command included.
+    if (signal === 'SIGINT' || forwarded.has(signal)) return;
+    forwarded.add(signal);
+    report.info(`passing ${signal} to the command`);
+    command.signal(signal);
+  });
+  const ended = await Promise.race([
+    command.outcome,
+    whenAborted(held.lost).then((reason) => ({ kind: 'lost', reason }) as const),
+  ]);
+  if (ended.kind === 'lost') {
+    const graceMs = Math.min(request.killAfterMs, held.validityLeftMs());
+    report.error(
+      `${messageOf(ended.reason)}: stopping the command (SIGTERM, then SIGKILL after ${formatDurationMs(graceMs)})`,
+    );
+    command.terminate(graceMs);
+    report.info(`the command ${describeOutcome(await command.outcome)}`);
+    return EXIT_CODES.lockLost;
+  }
+  if (held.lost.aborted || held.validityLeftMs() === 0) {
+    report.error(`the lock on "${request.resource}" was lost as the command ended (it ${describeOutcome(ended)})`);
+    return EXIT_CODES.lockLost;
+  }
+  if (ended.kind === 'not-started') report.error(describeOutcome(ended, request));
+  else report.info(`the command ${describeOutcome(ended)}`);
+  return exitCodeOfOutcome(ended);
+}
+
+function describeOutcome(outcome: CommandOutcome, request?: RunRequest): string {
+  switch (outcome.kind) {
+    case 'exited':
+      return `exited with status ${outcome.code}`;
+    case 'killed':
+      return `was killed by ${outcome.signal}`;
+    case 'not-started': {
+      const name = request?.command.kind === 'exec' ? request.command.file : 'the command';
+      return outcome.error.code === 'ENOENT' ? `${name}: command not found` : `${name}: cannot run it (${outcome.error.code ?? outcome.error.message})`;
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function packageVersion(): string {
+  const manifest: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return typeof manifest === 'object' && manifest !== null && 'version' in manifest ? String(manifest.version) : 'unknown';
+}

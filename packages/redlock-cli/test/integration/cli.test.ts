@@ -1,0 +1,392 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { type Lock, Redlock } from 'redlock-core';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+import { eventually } from '../../../redlock-ioredis-adapter/test/support/eventually.js';
+import { itWithFaults, useRedisNodes } from '../../../redlock-ioredis-adapter/test/support/redis-servers.js';
+import { type CliProcess, type CliResult, ensureCliBuilt, runCli, startCli } from '../support/cli-process.js';
+
+// The built `redlock` runs as a child process against 3 real redis-server nodes. Each test has a key
+// prefix of its own, and afterEach checks that no lock key under it is left on any node.
+
+const servers = useRedisNodes(3);
+let clients: Redis[] = [];
+let directory = '';
+let prefix = '';
+let testNumber = 0;
+
+beforeAll(async () => {
+  await ensureCliBuilt();
+  clients = servers.urls.map((_, index) => servers.createClient(index));
+  directory = await mkdtemp(join(tmpdir(), 'redlock-cli-'));
+}, 180_000);
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+beforeEach(() => {
+  testNumber += 1;
+  prefix = `cli-test-${testNumber}:`;
+});
+afterEach(async () => {
+  // A release may still be on its way to the last node when the CLI exits; give it a bounded moment.
+  expect(await eventually(lockKeys, (keys) => keys.length === 0, 5_000)).toEqual([]);
+});
+
+/** The lock keys (not fencing counters, which are meant to stay) under this test's prefix on every node. */
+async function lockKeys(): Promise<string[]> {
+  const perNode = await Promise.all(clients.map((client) => client.keys(`${prefix}*`)));
+  return perNode.flatMap((keys, index) => keys.filter((key) => !key.endsWith(':fencing-counter')).map((key) => `node ${index}: ${key}`));
+}
+
+function nodesEnv(): Record<string, string> {
+  return { REDLOCK_NODES: servers.urls.join(',') };
+}
+
+/** Runs `redlock --prefix <this test's prefix> ...args` on the test nodes. */
+function redlock(args: readonly string[], options?: Parameters<typeof runCli>[2]): Promise<CliResult> {
+  return runCli(['--prefix', prefix, ...args], nodesEnv(), options);
+}
+
+function startRedlock(args: readonly string[]): CliProcess {
+  return startCli(['--prefix', prefix, ...args], nodesEnv());
+}
+
+/** Holds `resource` with the library, as another owner would, on the same nodes and prefix. */
+async function holdWithLibrary(resource: string, ttlMs = 10_000): Promise<Lock> {
+  const redlock = new Redlock(
+    clients.map((client) => new IoredisAdapter(client)),
+    { keyPrefix: prefix },
+  );
+  return redlock.acquire(resource, ttlMs, { retryCount: 0 });
+}
+
+/** A path in this file's temporary directory, unique to the test. */
+function tempPath(name: string): string {
+  return join(directory, `${testNumber}-${name}`);
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  return readFile(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Waits (bounded) until the command under the lock wrote `path`, i.e. until it runs. */
+async function untilWritten(path: string): Promise<void> {
+  expect(await eventually(() => fileExists(path), Boolean, 15_000)).toBe(true);
+}
+
+/** Waits (bounded) until the CLI said it connected (`-v`): its signal handlers are in place by then. */
+async function untilConnected(cli: CliProcess): Promise<void> {
+  expect(await eventually(() => cli.stderr(), (text) => text.includes('connected to'), 15_000)).toContain('connected to');
+}
+
+/** A loopback port nothing listens on: a node that is down. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('Expected a TCP address');
+  return address.port;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+describe('running a command under the lock', () => {
+  it('runs the command, exits with its status and leaves no key (and reports the wall time of `-n res true`)', async () => {
+    const wallMs: number[] = [];
+    for (let run = 0; run < 5; run += 1) {
+      const result = await redlock(['-n', 'res', 'true']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      wallMs.push(result.wallMs);
+    }
+    // A measurement for the report, not an assertion: start-up, connect, acquire, run, release, exit.
+    console.log(`redlock -n res true: median ${Math.round(median(wallMs))} ms of ${wallMs.map(Math.round).join(', ')} ms`);
+  });
+
+  it('passes the exit status, death by signal, stdin, stdout and stderr through', async () => {
+    expect((await redlock(['res', '-c', 'exit 3'])).code).toBe(3);
+    expect((await redlock(['res', 'sh', '-c', 'exit "$1"', 'sh', '42'])).code).toBe(42);
+    expect((await redlock(['res', '-c', 'kill -TERM $$'])).code).toBe(143);
+    expect(await redlock(['res', 'cat'], { input: 'through stdin\n' })).toMatchObject({ code: 0, stdout: 'through stdin\n' });
+    const noisy = await redlock(['res', '-c', 'echo to-stderr >&2; exit 2']);
+    expect(noisy).toMatchObject({ code: 2, stderr: 'to-stderr\n' });
+  });
+
+  it('exits 127 for a command not found and 126 for one that cannot be executed, releasing the lock', async () => {
+    const missing = await redlock(['res', 'redlock-test-no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toBe('redlock: redlock-test-no-such-command: command not found\n');
+    const script = tempPath('not-executable.sh');
+    await writeFile(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    expect((await redlock(['res', script])).code).toBe(126);
+    expect((await redlock(['res', '-c', 'redlock-test-no-such-command'])).code).toBe(127);
+  });
+
+  it('gives the command REDLOCK_RESOURCE and the environment, never the lock token', async () => {
+    const envFile = tempPath('env');
+    const go = tempPath('go');
+    const cli = startCli(['--prefix', prefix, 'orders:42', '-c', `env > "${envFile}"; while [ ! -e "${go}" ]; do sleep 0.05; done`], {
+      ...nodesEnv(),
+      INHERITED: 'yes',
+      REDLOCK_FENCING_TOKEN: '999', // an outer redlock's: not this lock's
+    });
+    await untilWritten(envFile);
+    const token = await clients[0]?.get(`${prefix}orders:42`);
+    await writeFile(go, '');
+    expect((await cli.result).code).toBe(0);
+    const env = await readFile(envFile, 'utf8');
+    expect(env).toContain('REDLOCK_RESOURCE=orders:42\n');
+    expect(env).toContain('INHERITED=yes\n');
+    expect(env).toContain(`REDLOCK_NODES=${servers.urls.join(',')}\n`);
+    expect(env).not.toContain('REDLOCK_FENCING_TOKEN');
+    expect(token).toEqual(expect.any(String));
+    expect(env).not.toContain(token as string);
+  });
+
+  it('with --fencing, passes a fencing token that grows with each acquisition', async () => {
+    const first = await redlock(['--fencing', 'res', '-c', 'echo "$REDLOCK_FENCING_TOKEN"']);
+    const second = await redlock(['--fencing', 'res', '-c', 'echo "$REDLOCK_FENCING_TOKEN"']);
+    expect(first.code).toBe(0);
+    expect(second.code).toBe(0);
+    expect(Number(second.stdout)).toBeGreaterThan(Number(first.stdout));
+    expect(Number(first.stdout)).toBeGreaterThan(0);
+  });
+
+  it('3 concurrent CLIs around a shell command that appends to a file never overlap', async () => {
+    const log = tempPath('log');
+    const section = `echo "start $$" >> "${log}"; sleep 0.2; echo "end $$" >> "${log}"`;
+    const rounds = 2;
+    const results = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const codes: (number | null)[] = [];
+        for (let round = 0; round < rounds; round += 1) codes.push((await redlock(['res', '-c', section])).code);
+        return codes;
+      }),
+    );
+    expect(results.flat()).toEqual(Array(3 * rounds).fill(0));
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(2 * 3 * rounds);
+    for (let index = 0; index < lines.length; index += 2) {
+      const pid = lines[index]?.replace('start ', '');
+      expect([lines[index], lines[index + 1]]).toEqual([`start ${pid}`, `end ${pid}`]);
+    }
+  });
+});
+
+describe('when another owner holds the lock', () => {
+  it('-n exits 75 at once, or the status -E gives, and says so unless -q', async () => {
+    const lock = await holdWithLibrary('res');
+    try {
+      const result = await redlock(['-n', 'res', 'echo', 'must not run']);
+      expect(result).toMatchObject({ code: 75, stdout: '', stderr: 'redlock: "res" is locked by another owner\n' });
+      console.log(`redlock -n on a held lock: ${Math.round(result.wallMs)} ms`);
+      expect(await redlock(['-n', '-E', '9', 'res', 'true'])).toMatchObject({ code: 9 });
+      expect(await redlock(['-w', '0', '-q', 'res', 'true'])).toMatchObject({ code: 75, stderr: '' });
+      expect(lock.state).toBe('held');
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('-w 1s waits, then exits 75', async () => {
+    const lock = await holdWithLibrary('res');
+    try {
+      const result = await redlock(['-w', '1s', 'res', 'echo', 'must not run']);
+      expect(result).toMatchObject({ code: 75, stdout: '' });
+      expect(result.stderr).toBe('redlock: "res" was still locked by another owner after 1 s\n');
+      expect(result.wallMs).toBeGreaterThanOrEqual(1_000);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('waits for the lock and runs the command once the owner releases it', async () => {
+    const lock = await holdWithLibrary('res');
+    const cli = startRedlock(['-v', '-w', '20s', 'res', 'echo', 'ran']);
+    await untilConnected(cli);
+    await delay(300);
+    await lock.release();
+    expect(await cli.result).toMatchObject({ code: 0, stdout: 'ran\n' });
+  });
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s while waiting stops the wait, exits %d and leaves nothing of its own on any node', async (signal, exitCode) => {
+    const lock = await holdWithLibrary('res');
+    try {
+      const cli = startRedlock(['-v', 'res', 'echo', 'must not run']);
+      await untilConnected(cli);
+      await delay(300);
+      cli.child.kill(signal);
+      const result = await cli.result;
+      expect(result).toMatchObject({ code: exitCode, stdout: '' });
+      expect(result.stderr).toContain(`stopped waiting for "res": ${signal}`);
+      // The owner's key is untouched on every node: the waiter wrote nothing, or removed it.
+      const held = await Promise.all(clients.map((client) => client.get(`${prefix}res`)));
+      expect(held).toEqual(Array(3).fill(lock.token));
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('--inspect prints whether the resource is locked and for how long', async () => {
+    expect(await redlock(['--inspect', 'res'])).toMatchObject({ code: 0, stdout: 'res: not locked\n', stderr: '' });
+    const lock = await holdWithLibrary('res', 20_000);
+    try {
+      const result = await redlock(['--inspect', 'res']);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^res: locked, 1\d(\.\d)? s left\n$/);
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+describe('when nodes are down', () => {
+  it.each([[[]], [['-n']], [['-w', '30s']]])(
+    'exits 69 with %j when a majority of nodes cannot be reached',
+    async (options) => {
+      const urls = [servers.urls[0] ?? '', `redis://127.0.0.1:${await closedPort()}`, `redis://127.0.0.1:${await closedPort()}`];
+      const result = await runCli(['--prefix', prefix, ...options, 'res', 'echo', 'must not run'], { REDLOCK_NODES: urls.join(',') });
+      expect(result).toMatchObject({ code: 69, stdout: '' });
+      expect(result.stderr).toMatch(/^redlock: Could not acquire "res".*\n$/);
+      expect(result.wallMs).toBeLessThan(25_000); // it gave up: -w 30s does not wait for nodes that are down
+    },
+  );
+
+  it('still runs the command with one node of three down', async () => {
+    const urls = [servers.urls[0] ?? '', servers.urls[1] ?? '', `redis://127.0.0.1:${await closedPort()}`];
+    const result = await runCli(['--prefix', prefix, 'res', 'echo', 'ran'], { REDLOCK_NODES: urls.join(',') });
+    expect(result).toMatchObject({ code: 0, stdout: 'ran\n' });
+  });
+});
+
+describe('when the lock is lost while the command runs', () => {
+  it('stops the command with SIGTERM and exits 76 even though the command exited 0', async () => {
+    const ready = tempPath('ready');
+    const log = tempPath('log');
+    const script = `trap 'kill $!; echo terminated >> "${log}"; exit 0' TERM; echo > "${ready}"; sleep 60 & wait`;
+    const cli = startRedlock(['--ttl', '2s', 'res', '-c', script]);
+    await untilWritten(ready);
+    await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
+    const result = await cli.result;
+    expect(result.code).toBe(76);
+    expect(result.stderr).toContain('redlock: Lost the lock on "res": a quorum of nodes no longer holds our token: stopping the command');
+    expect(await readFile(log, 'utf8')).toBe('terminated\n');
+  });
+
+  it('kills a command that ignores SIGTERM within the validity left, however long -k is', async () => {
+    const ready = tempPath('ready');
+    const cli = startRedlock(['--ttl', '2s', '-k', '1h', 'res', '-c', `trap '' TERM; echo > "${ready}"; exec sleep 60`]);
+    await untilWritten(ready);
+    await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
+    const result = await cli.result;
+    expect(result.code).toBe(76);
+    // Without the cap it would wait an hour; the run limit of the helper is 30 s.
+    expect(result.stderr).toMatch(/SIGKILL after \d+ ms\)/);
+  });
+
+  itWithFaults('stops the command and exits 76 when a majority of nodes stops answering', async () => {
+    const ready = tempPath('ready');
+    const cli = startRedlock(['--ttl', '2s', 'res', '-c', `echo > "${ready}"; exec sleep 60`]);
+    await untilWritten(ready);
+    const [, second, third] = servers.nodes;
+    try {
+      second?.pause();
+      third?.pause();
+      const result = await cli.result;
+      expect(result.code).toBe(76);
+      expect(result.stderr).toContain('redlock: Lost the lock on "res"');
+    } finally {
+      second?.resume();
+      third?.resume();
+    }
+  });
+});
+
+describe('signals while the command runs', () => {
+  it.each([
+    ['SIGTERM', 5],
+    ['SIGHUP', 6],
+    ['SIGQUIT', 7],
+  ] as const)('passes %s to the command once, waits for it and exits with its status', async (signal, status) => {
+    const ready = tempPath('ready');
+    const log = tempPath('log');
+    const name = signal.replace('SIG', '');
+    const script = `trap 'kill $!; echo got >> "${log}"; exit ${status}' ${name}; echo > "${ready}"; sleep 60 & wait`;
+    const cli = startRedlock(['res', '-c', script]);
+    await untilWritten(ready);
+    cli.child.kill(signal);
+    expect((await cli.result).code).toBe(status);
+    expect(await readFile(log, 'utf8')).toBe('got\n');
+  });
+
+  it('exits 143 when the command dies of the SIGTERM passed to it', async () => {
+    const ready = tempPath('ready');
+    const cli = startRedlock(['res', '-c', `echo > "${ready}"; exec sleep 60`]);
+    await untilWritten(ready);
+    cli.child.kill('SIGTERM');
+    expect((await cli.result).code).toBe(143);
+  });
+});
+
+describe('bad configuration found on the nodes', () => {
+  it('exits 78 when two URLs reach one server', async () => {
+    const [first = '', second = ''] = servers.urls;
+    // Another database of the same server: a different URL, the same run_id.
+    const sameServer = `${first}/1`;
+    const result = await runCli(['--prefix', prefix, 'res', 'echo', 'must not run'], { REDLOCK_NODES: [first, sameServer, second].join(',') });
+    expect(result).toMatchObject({ code: 78, stdout: '' });
+    expect(result.stderr).toContain('are the same Redis server');
+  });
+
+  it('exits 78 when the key of the lock holds something that is not a lock, and --inspect warns about it', async () => {
+    await Promise.all(clients.map((client) => client.hset(`${prefix}res`, 'field', 'value')));
+    try {
+      const result = await redlock(['res', 'echo', 'must not run']);
+      expect(result).toMatchObject({ code: 78, stdout: '' });
+      expect(result.stderr).toContain('foreign key');
+      expect(await redlock(['--inspect', 'res'])).toMatchObject({
+        code: 0,
+        stdout: 'res: not locked\n',
+        stderr: 'redlock: on 3 of 3 nodes the key of "res" holds something that is not a lock: no lock can be acquired there (see --prefix)\n',
+      });
+    } finally {
+      await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
+    }
+  });
+});
+
+describe('bad input', () => {
+  it.each([
+    [['res', 'true'], {}, 78, 'redlock: No Redis nodes: pass --nodes redis://host:port,... or set REDLOCK_NODES\n'],
+    [['res', 'true'], { REDLOCK_NODES: 'localhost:6379' }, 78, 'redlock: Expected `REDLOCK_NODES` to list redis:// or rediss:// URLs, got `localhost:6379`: the scheme is localhost\n'],
+    [['--ttl', '30000', 'res', 'true'], { REDLOCK_NODES: 'redis://10.255.255.1:6379' }, 64, 'redlock: Expected `--ttl` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got `30000`\n'],
+    [['--frobnicate', 'res', 'true'], { REDLOCK_NODES: 'redis://10.255.255.1:6379' }, 64, "redlock: Unknown option '--frobnicate'\n"],
+    [[], {}, 64, 'redlock: Expected a resource to lock, got none\n'],
+  ])('%j with %j exits %d with one line on stderr, connecting nowhere', async (args, env, code, stderr) => {
+    // 10.255.255.1 does not answer: a CLI that tried to connect would take its connect timeout.
+    expect(await runCli(args, env)).toMatchObject({ code, stdout: '', stderr });
+  });
+
+  it('--help documents the options and every exit status', async () => {
+    const result = await runCli(['--help'], {});
+    expect(result.code).toBe(0);
+    for (const text of ['--nodes', '--ttl', '--nonblock', '--timeout', '--conflict-exit-code', '--fencing', '--kill-after', '--inspect']) {
+      expect(result.stdout).toContain(text);
+    }
+    for (const code of ['64', '69', '75', '76', '78', '126', '127', '128+N']) expect(result.stdout).toMatch(new RegExp(`^  ${code.replace('+', '\\+')} `, 'm'));
+  });
+});

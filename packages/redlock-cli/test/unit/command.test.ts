@@ -1,0 +1,97 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { type CommandOutcome, exitCodeOfOutcome, startCommand } from '../../src/command.js';
+
+// These start real processes (sh, sleep), with no Redis: the command's stdio is redlock's own, so they
+// report through their exit status and files only.
+const ENV = { ...process.env, PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+
+async function within<T>(promise: Promise<T>, limitMs = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Still running after ${limitMs} ms`)), limitMs);
+  });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('startCommand', () => {
+  it('runs a program with its arguments untouched and reports its status', async () => {
+    const command = startCommand({ kind: 'exec', file: 'sh', args: ['-c', 'exit "$1"', 'sh', '7'] }, ENV);
+    expect(await within(command.outcome)).toEqual({ kind: 'exited', code: 7 });
+  });
+
+  it('runs a script with /bin/sh -c, with the environment it was given', async () => {
+    const command = startCommand({ kind: 'shell', script: 'test "$REDLOCK_RESOURCE" = res && exit 4' }, { ...ENV, REDLOCK_RESOURCE: 'res' });
+    expect(await within(command.outcome)).toEqual({ kind: 'exited', code: 4 });
+  });
+
+  it('reports a program that does not exist or cannot be executed as not started', async () => {
+    const missing = await within(startCommand({ kind: 'exec', file: 'redlock-test-no-such-command', args: [] }, ENV).outcome);
+    expect(missing).toMatchObject({ kind: 'not-started', error: { code: 'ENOENT' } });
+    const directory = await mkdtemp(join(tmpdir(), 'redlock-command-'));
+    try {
+      const script = join(directory, 'not-executable.sh');
+      await writeFile(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+      const notExecutable = await within(startCommand({ kind: 'exec', file: script, args: [] }, ENV).outcome);
+      expect(notExecutable).toMatchObject({ kind: 'not-started', error: { code: 'EACCES' } });
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('passes a signal to the command', async () => {
+    const command = startCommand({ kind: 'exec', file: 'sleep', args: ['30'] }, ENV);
+    command.signal('SIGHUP');
+    expect(await within(command.outcome)).toEqual({ kind: 'killed', signal: 'SIGHUP' });
+  });
+
+  it('terminate() sends SIGTERM, which a command may handle', async () => {
+    const command = startCommand({ kind: 'shell', script: "trap 'exit 9' TERM; sleep 30 & wait" }, ENV);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the shell install its trap
+    command.terminate(5_000);
+    expect(await within(command.outcome)).toEqual({ kind: 'exited', code: 9 });
+  });
+
+  it('terminate() sends SIGKILL after the grace to a command that ignores SIGTERM', async () => {
+    const command = startCommand({ kind: 'shell', script: "trap '' TERM; exec sleep 30" }, ENV);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const start = performance.now();
+    command.terminate(300);
+    expect(await within(command.outcome)).toEqual({ kind: 'killed', signal: 'SIGKILL' });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(290);
+  });
+
+  it('terminate(0) kills at once', async () => {
+    const command = startCommand({ kind: 'shell', script: "trap '' TERM; exec sleep 30" }, ENV);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    command.terminate(0);
+    expect(await within(command.outcome)).toEqual({ kind: 'killed', signal: 'SIGKILL' });
+  });
+
+  it('does nothing once the command ended', async () => {
+    const command = startCommand({ kind: 'exec', file: 'true', args: [] }, ENV);
+    await within(command.outcome);
+    command.signal('SIGTERM');
+    command.terminate(0);
+    expect(await command.outcome).toEqual({ kind: 'exited', code: 0 });
+  });
+});
+
+describe('exitCodeOfOutcome', () => {
+  it.each<[CommandOutcome, number]>([
+    [{ kind: 'exited', code: 0 }, 0],
+    [{ kind: 'exited', code: 3 }, 3],
+    [{ kind: 'killed', signal: 'SIGTERM' }, 143],
+    [{ kind: 'killed', signal: 'SIGKILL' }, 137],
+    [{ kind: 'not-started', error: Object.assign(new Error('spawn x ENOENT'), { code: 'ENOENT' }) }, 127],
+    [{ kind: 'not-started', error: Object.assign(new Error('spawn x EACCES'), { code: 'EACCES' }) }, 126],
+  ])('maps %j to %d, as shells do', (outcome, exitCode) => {
+    expect(exitCodeOfOutcome(outcome)).toBe(exitCode);
+  });
+});

@@ -1,0 +1,63 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigurationError } from '../../src/input-errors.js';
+import { parseNodeUrls, redactedUrl } from '../../src/node-urls.js';
+
+describe('parseNodeUrls', () => {
+  it('splits on commas, trims, skips empty entries and keeps the order', () => {
+    expect(parseNodeUrls(' redis://b:6379, redis://a:6379,,redis://c ', '--nodes')).toEqual([
+      'redis://b:6379',
+      'redis://a:6379',
+      'redis://c',
+    ]);
+  });
+
+  it('accepts TLS, credentials, a database number and query options', () => {
+    const urls = ['rediss://user:secret@a.example:6380/2', 'redis://:pw@10.0.0.2', 'redis://[::1]:6379/0?family=6'];
+    expect(parseNodeUrls(urls.join(','), 'REDLOCK_NODES')).toEqual(urls);
+  });
+
+  it.each([
+    ['', 'got none'],
+    [' , ', 'got none'],
+    ['localhost:6379', 'the scheme is localhost'],
+    ['http://a:6379', 'the scheme is http'],
+    ['redis://', 'no host'],
+    ['redis://a:99999', 'not a URL'],
+    ['redis://a:0', 'port 0'],
+    ['redis://a:6379/x', 'the path must be a database number'],
+    ['redis://a:6379#x', 'a #fragment'],
+    ['a b', 'not a URL'],
+  ])('refuses %j with a ConfigurationError (%s)', (list, why) => {
+    expect(() => parseNodeUrls(list, '--nodes')).toThrow(ConfigurationError);
+    expect(() => parseNodeUrls(list, '--nodes')).toThrow(why);
+  });
+
+  it.each([
+    ['redis://a:6379,redis://a:6379', 'the same URL twice'],
+    ['redis://a,redis://a:6379', 'the default port spelled out'],
+    ['redis://A:6379,redis://a:6379/0', 'another case and database 0 spelled out'],
+    ['redis://u:p@a:6379,redis://a:6379', 'credentials that differ'],
+  ])('refuses one node listed twice: %s (%s)', (list) => {
+    expect(() => parseNodeUrls(list, '--nodes')).toThrow('one server would count as two nodes');
+  });
+
+  it('tells apart nodes on other ports, databases or schemes', () => {
+    expect(parseNodeUrls('redis://a:6379,redis://a:6380,redis://a:6379/1,rediss://a:6379', '--nodes')).toHaveLength(4);
+  });
+
+  it('never shows a password in a message', () => {
+    const attempt = (): unknown => parseNodeUrls('redis://:hunter2@a:6379,redis://:hunter2@a:6379', '--nodes');
+    expect(attempt).toThrow(ConfigurationError);
+    expect(attempt).not.toThrow(/hunter2/);
+    expect(() => parseNodeUrls('http://u:hunter2@a', 'REDLOCK_NODES')).not.toThrow(/hunter2/);
+    expect(() => parseNodeUrls('redis://u:hun ter2@a:1', 'REDLOCK_NODES')).not.toThrow(/hun ter2/);
+  });
+});
+
+describe('redactedUrl', () => {
+  it('replaces the password only', () => {
+    expect(redactedUrl('redis://user:secret@a:6379/1')).toBe('redis://user:***@a:6379/1');
+    expect(redactedUrl('redis://a:6379')).toBe('redis://a:6379');
+    expect(redactedUrl('redis://u:se cret@a')).toBe('redis://u:***@a');
+  });
+});
