@@ -35,7 +35,7 @@ describe('unknown option names in the Redlock constructor', () => {
     ['retrycount', 'Unknown option `retrycount` in the options of the `Redlock` constructor: did you mean `retryCount`?'],
     ['retryDelayMS', 'Unknown option `retryDelayMS` in the options of the `Redlock` constructor: did you mean `retryDelayMs`?'],
     ['signal', 'Unknown option `signal` in the options of the `Redlock` constructor: `signal` is an option of `acquire()`, `tryAcquire()`, `using()`'],
-    ['maxHoldMs', 'Unknown option `maxHoldMs` in the options of the `Redlock` constructor: `maxHoldMs` is an option of `using()`'],
+    ['maxHoldMs', 'Unknown option `maxHoldMs` in the options of the `Redlock` constructor: `maxHoldMs` is an option of `acquire()`, `tryAcquire()`, `using()`'],
   ])('throws a TypeError for %s, naming the intended option', (name, message) => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
@@ -66,10 +66,10 @@ describe('unknown option names per call', () => {
     ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'retryDelay', 'Unknown option `retryDelay` in the options of `acquire()`: write `retryDelayMs` (milliseconds); `retryDelay` is the name in node-redlock'],
     ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'acquireTimeout', 'Unknown option `acquireTimeout` in the options of `acquire()`: write `waitMs` (milliseconds); `acquireTimeout` is the name in redis-semaphore'],
     ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'keyPrefix', 'Unknown option `keyPrefix` in the options of `acquire()`: `keyPrefix` is an option of the `Redlock` constructor'],
-    ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'maxExtensions', 'Unknown option `maxExtensions` in the options of `acquire()`: `maxExtensions` is an option of `using()`'],
+    ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'maxExtensions', 'Expected `autoExtend: true` with `maxExtensions`, which limits automatic extension, got `autoExtend: false`'],
     ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'refreshInterval', 'Unknown option `refreshInterval` in the options of `acquire()`: there is none, `using()` extends the lock when half its TTL of validity is left; `refreshInterval` is the name in redis-semaphore'],
     ['tryAcquire()', (redlock, options) => redlock.tryAcquire('r', 10_000, loose<TryAcquireOptions>(options)), 'retryInterval', 'Unknown option `retryInterval` in the options of `tryAcquire()`: write `retryDelayMs` (milliseconds); `retryInterval` is the name in redis-semaphore'],
-    ['tryAcquire()', (redlock, options) => redlock.tryAcquire('r', 10_000, loose<TryAcquireOptions>(options)), 'fenceing', 'Unknown option `fenceing` in the options of `tryAcquire()`: it takes `signal`, `fencing`, `reentrant`'],
+    ['tryAcquire()', (redlock, options) => redlock.tryAcquire('r', 10_000, loose<TryAcquireOptions>(options)), 'fenceing', 'Unknown option `fenceing` in the options of `tryAcquire()`: it takes `signal`, `fencing`, `reentrant`, `autoExtend`, `maxExtensions`, `maxHoldMs`'],
     ['using()', (redlock, options) => redlock.using('r', 10_000, () => 'never', loose<UsingOptions>(options)), 'retryJitter', 'Unknown option `retryJitter` in the options of `using()`: write `retryJitterMs` (milliseconds); `retryJitter` is the name in node-redlock'],
     ['using()', (redlock, options) => redlock.using('r', 10_000, () => 'never', loose<UsingOptions>(options)), 'maxholdms', 'Unknown option `maxholdms` in the options of `using()`: did you mean `maxHoldMs`?'],
     ['using()', (redlock, options) => redlock.using('r', 10_000, () => 'never', loose<UsingOptions>(options)), 'clock', 'Unknown option `clock` in the options of `using()`: `clock` is an option of the `Redlock` constructor'],

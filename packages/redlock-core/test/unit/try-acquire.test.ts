@@ -179,7 +179,7 @@ describe('bad arguments to tryAcquire()', () => {
   );
 
   it.each([
-    [{ maxHoldMs: 1000 }, TypeError, 'Unknown option `maxHoldMs` in the options of `tryAcquire()`: `maxHoldMs` is an option of `using()`'],
+    [{ maxHoldMs: 1000 }, TypeError, 'Expected `autoExtend: true` with `maxHoldMs`, which limits automatic extension, got `autoExtend: false`'],
     [{ keyPrefix: 'x' }, TypeError, 'Unknown option `keyPrefix` in the options of `tryAcquire()`: `keyPrefix` is an option of the `Redlock` constructor'],
     [{ signal: 'soon' }, TypeError, 'Expected `signal` to be an AbortSignal, got `"soon"`'],
     [{ fencing: 1 }, TypeError, 'Expected `fencing` to be a boolean, got `1`'],
