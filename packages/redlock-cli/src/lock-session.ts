@@ -2,7 +2,7 @@
 // extended with a signal for its loss, releasing it, closing the connections. The rest of the CLI sees only
 // LockSession and HeldLock, so a change of the library's API is a change here.
 import { Redis, type RedisOptions } from 'ioredis';
-import { type Lock, type LockInspection, Redlock, type UsingOptions } from 'redlock-core';
+import { type Lock, LockAcquireError, type LockInspection, Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import type { NodeSettings } from './arguments.js';
 
@@ -31,16 +31,8 @@ const CLIENT_OPTIONS: RedisOptions = {
   disconnectTimeout: 200,
 };
 
-/** A subscriber must never give up re-subscribing after a reconnect, or ioredis rejects it unhandled. */
-const SUBSCRIBER_OPTIONS: RedisOptions = { ...CLIENT_OPTIONS, maxRetriesPerRequest: null };
-
 /** Settings of {@link LockSession.open}. */
 export interface LockSessionOptions extends NodeSettings {
-  /**
-   * Whether acquisitions will wait for a held lock: then each node gets a second connection that carries
-   * release notifications, so the lock is taken the moment it is released rather than at the next retry.
-   */
-  readonly willWait: boolean;
   /** Called with each connection error of node `nodeIndex` (ioredis reports them as events). */
   readonly onNodeError: (nodeIndex: number, error: Error) => void;
 }
@@ -79,32 +71,28 @@ export interface HeldLock {
 export class LockSession {
   readonly #redlock: Redlock;
   readonly #clients: readonly Redis[];
-  readonly #subscribers: readonly Redis[];
 
-  private constructor(redlock: Redlock, clients: readonly Redis[], subscribers: readonly Redis[]) {
+  private constructor(redlock: Redlock, clients: readonly Redis[]) {
     this.#redlock = redlock;
     this.#clients = clients;
-    this.#subscribers = subscribers;
   }
 
   /**
    * Connects to every node (waiting at most {@link CONNECT_TIMEOUT_MS} for each: a node that is down is
-   * left to fail its calls at once) and builds the `Redlock`.
+   * left to fail its calls at once) and builds the `Redlock`. Each adapter opens its own connection for
+   * release notifications when a wait needs one, so a waiter takes the lock the moment it is released.
    */
   static async open(options: LockSessionOptions): Promise<LockSession> {
-    const connect = (url: string, nodeIndex: number, clientOptions: RedisOptions): Redis => {
-      const client = new Redis(url, clientOptions);
+    const clients = options.nodeUrls.map((url, nodeIndex) => {
+      const client = new Redis(url, CLIENT_OPTIONS);
       client.on('error', (error: Error) => options.onNodeError(nodeIndex, error));
       return client;
-    };
-    const clients = options.nodeUrls.map((url, index) => connect(url, index, CLIENT_OPTIONS));
-    const subscribers = options.willWait ? options.nodeUrls.map((url, index) => connect(url, index, SUBSCRIBER_OPTIONS)) : [];
-    await Promise.all([...clients, ...subscribers].map(whenConnectedOrFailed));
+    });
+    await Promise.all(clients.map(whenConnectedOrFailed));
     try {
-      const adapters = clients.map((client, index) => new IoredisAdapter(client, { subscriber: subscribers[index] }));
-      return new LockSession(new Redlock(adapters, { keyPrefix: options.keyPrefix }), clients, subscribers);
+      return new LockSession(new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: options.keyPrefix }), clients);
     } catch (error) {
-      [...clients, ...subscribers].forEach((client) => client.disconnect());
+      clients.forEach((client) => client.disconnect());
       throw error;
     }
   }
@@ -130,27 +118,22 @@ export class LockSession {
    */
   async acquire(resource: string, settings: AcquireSettings): Promise<HeldLock | undefined> {
     const { ttlMs, waitMs, fencing, signal } = settings;
-    // The waiting ends on the caller's signal or at the end of `waitMs`, whichever comes first.
-    const waiting = new AbortController();
-    const waitEnded = new Error('The wait for the lock ended');
-    const onAbort = (): void => waiting.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) onAbort();
-    const timer = waitMs !== undefined && waitMs > 0 ? setTimeout(() => waiting.abort(waitEnded), waitMs) : undefined;
-    try {
-      for (;;) {
-        try {
-          return await this.#hold(resource, ttlMs, { fencing, signal: waiting.signal, ...(waitMs === 0 ? { retryCount: 0 } : {}) });
-        } catch (error) {
-          if (error === waitEnded) return undefined;
-          if (!isHeldByAnotherOwner(error)) throw error;
-          if (waitMs === 0) return undefined;
-          // Held all through this round of retries: wait another round, until the signal or `waitMs` ends it.
-        }
+    if (waitMs === 0) {
+      const lock = await this.#redlock.tryAcquire(resource, ttlMs, { autoExtend: true, fencing, signal });
+      return lock === undefined ? undefined : heldLockOf(lock, ttlMs);
+    }
+    const deadline = waitMs === undefined ? Infinity : performance.now() + waitMs;
+    for (;;) {
+      // Each round retries at the library's defaults, so nodes that stay unreachable end the wait (exit 69);
+      // a lock held all through a round starts another, until the signal or `waitMs` ends the wait.
+      const leftMs = Math.ceil(deadline - performance.now());
+      try {
+        const options = { autoExtend: true, fencing, signal, ...(leftMs === Infinity ? {} : { waitMs: Math.max(1, leftMs) }) };
+        return heldLockOf(await this.#redlock.acquire(resource, ttlMs, options), ttlMs);
+      } catch (error) {
+        if (!(error instanceof LockAcquireError) || error.reason !== 'held-by-another-owner') throw error;
+        if (error.waitMs !== undefined || performance.now() >= deadline) return undefined;
       }
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -164,53 +147,27 @@ export class LockSession {
    * bounded by {@link QUIT_TIMEOUT_MS}, then a hard disconnect, so no socket or reconnection timer is left.
    */
   async close(): Promise<void> {
+    // First what the library opened (release notifications, timers), then our own clients.
+    await this.#redlock.close();
     await Promise.all(this.#clients.map(quitClient));
-    for (const subscriber of this.#subscribers) subscriber.disconnect();
-  }
-
-  /** Acquires with `using()`, handing out the lock and its signal, and ends the routine on `release()`. */
-  #hold(resource: string, ttlMs: number, options: UsingOptions): Promise<HeldLock> {
-    return new Promise((resolve, reject) => {
-      let endRoutine: () => void = () => undefined;
-      const routineEnd = new Promise<void>((resolveEnd) => {
-        endRoutine = resolveEnd;
-      });
-      // using() extends the lock while the routine runs, aborts `lost` when it is lost, and releases it
-      // (without rejecting) once the routine ends.
-      const done = this.#redlock.using(
-        resource,
-        ttlMs,
-        (lost, lock) => {
-          resolve(heldLockOf(lock, lost, ttlMs, async () => {
-            endRoutine();
-            await done;
-          }));
-          return routineEnd;
-        },
-        options,
-      );
-      done.catch(reject);
-    });
   }
 }
 
-function heldLockOf(lock: Lock, lost: AbortSignal, ttlMs: number, release: () => Promise<void>): HeldLock {
+function heldLockOf(lock: Lock, ttlMs: number): HeldLock {
   return {
     fencingToken: lock.fencingToken,
-    lost,
+    lost: lock.signal,
     validityLeftMs() {
       if (lock.state === 'held') return lock.remainingValidityMs;
       // A lost lock reads 0 validity; its deadline is still in `expiresAt` (wall clock, so bounded by the TTL).
       return Math.min(ttlMs, Math.max(0, lock.expiresAt - Date.now()));
     },
-    release,
+    // Keys a release could not remove expire with their TTL; the command's status is what matters here.
+    release: () => lock.release().then(
+      () => undefined,
+      () => undefined,
+    ),
   };
-}
-
-function isHeldByAnotherOwner(error: unknown): boolean {
-  return (
-    error instanceof Error && error.name === 'LockAcquireError' && (error as { reason?: unknown }).reason === 'held-by-another-owner'
-  );
 }
 
 /** Resolves once `client` is ready, or failed to connect (an `'error'` or `'end'`), or after the connect timeout. */

@@ -80,7 +80,6 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
   try {
     session = await LockSession.open({
       ...request,
-      willWait: request.kind === 'run' && request.waitMs !== 0,
       onNodeError(nodeIndex, error) {
         // ioredis repeats the error at every reconnection attempt; say it once until it changes.
         if (lastNodeErrors.get(nodeIndex) === error.message) return;
