@@ -71,6 +71,9 @@ describe('a node that accepts commands and never answers', () => {
         // First contact (probe, scripts) while every node answers, as in a deployment where a node later hangs.
         await cycle(redlock, 'warm-up');
         expect(redlock.nodeHealth().map((node) => node.state)).toEqual(Array(NODE_COUNT).fill('up'));
+        // Its first answers measured it near, so its calls time out after the shortest node timeout (50 ms);
+        // a node never heard from would get the longest (1 s for this TTL) before its first timeout.
+        expect(await eventually(() => redlock.nodeHealth()[SILENT_NODE]?.rttMs, (rttMs) => rttMs !== undefined, 2_000)).toBeDefined();
 
         proxy.partition();
         let pendingAfterFirstThird = 0;
