@@ -1,7 +1,8 @@
 // Checks every public package as npm users will get it: packs each with pnpm (which rewrites the
 // workspace: protocol, as `pnpm publish` does), then, in a temporary project outside the workspace:
-//   - the tarball holds LICENSE, README.md, package.json, dist/ and the src/ its source maps point to,
-//     no dist file without a source (a stale build), and a README without relative links;
+//   - the tarball holds LICENSE, README.md, package.json, dist/ and the src/ its source maps point to
+//     (every source of every map is in it), no dist file without a source (a stale build), and a README
+//     without relative links;
 //   - publint (strict) and @arethetypeswrong/cli (profile esm-only: the packages are ES modules) pass;
 //   - plain `npm install` of all the tarballs works (peer dependencies included);
 //   - each package loads with `import` and with `require()` (Node >= 20.19, where Node can require ES
@@ -15,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { publicPackages, ROOT_DIR } from './lib/public-packages.mjs';
 
 const startedAt = performance.now();
@@ -49,6 +50,10 @@ function step(name) {
 try {
   step(`${packages.length} public packages: ${packages.map((pkg) => pkg.name).join(', ')}`);
   run('package metadata', process.execPath, [join(ROOT_DIR, 'scripts', 'package-metadata.mjs'), '--check']);
+  const rootManifest = JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8'));
+  if (`pnpm@${rootManifest.devDependencies.pnpm}` !== rootManifest.packageManager) {
+    failures.push(`package.json: devDependencies.pnpm (${rootManifest.devDependencies.pnpm}) is not the packageManager's version (${rootManifest.packageManager})`);
+  }
 
   // 1. Pack, and look inside.
   const packsDir = join(work, 'packs');
@@ -71,9 +76,15 @@ try {
     const published = JSON.stringify(manifest);
     if (published.includes('workspace:')) failures.push(`${pkg.name}: the packed package.json still uses the workspace: protocol`);
     const sources = new Set(filesUnder(join(root, 'src')).map((file) => file.replace(/\.ts$/, '')));
-    for (const file of filesUnder(join(root, 'dist'))) {
+    for (const file of sources.size === 0 ? [] : filesUnder(join(root, 'dist'))) {
       const source = file.replace(/(\.d\.ts|\.js)(\.map)?$/, '');
       if (!sources.has(source)) failures.push(`${pkg.name}: dist/${file} has no source in src/ (a stale build? run \`pnpm clean && pnpm build\`)`);
+    }
+    for (const map of filesUnder(join(root, 'dist')).filter((file) => file.endsWith('.map'))) {
+      const mapDir = dirname(join(root, 'dist', map));
+      for (const source of JSON.parse(readFileSync(join(root, 'dist', map), 'utf8')).sources) {
+        if (!existsSync(join(mapDir, source))) failures.push(`${pkg.name}: dist/${map} points to ${source}, which is not in the tarball`);
+      }
     }
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
