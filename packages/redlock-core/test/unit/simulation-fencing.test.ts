@@ -3,13 +3,15 @@ import fc from 'fast-check';
 import { checkHistory, describeRun, orderedFencedPairs } from '../support/simulation/checker.js';
 import { DRIFT_FACTOR, describeFaults, fencedEmptyRestartWorld, fencedWorld } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
+import { writeTestLog } from '../support/test-log.js';
 import { type FaultSpec, type History, type RunOptions, runWorld, type WorldSpec } from '../support/simulation/world.js';
 
 // Fencing tokens in the deterministic simulation. Under the faults Redlock survives, the checker verifies,
 // in true time and for every resource, that a fenced lock's token is an integer from 1 and above the token
 // of every fenced lock handed out before its acquisition was called. Then the faults fencing does NOT
-// survive: nodes that restart empty lose their counters, with or without `restartGraceMs`. A failure (or
-// a counterexample found) prints its seed and path: replay with SIM_SEED=… SIM_PATH=… and
+// survive: nodes that restart empty lose their counters, with or without `restartGraceMs`. A failure
+// prints its seed and path (a hazard's counterexample, found as expected, goes to
+// test-results/simulation-fencing.test.ts.log instead): replay with SIM_SEED=… SIM_PATH=… and
 // jest -t '<test name>'; SIM_RUNS=<n> runs more worlds; SIM_SHRINK=1 shrinks a hazard's counterexample.
 
 const shouldShrink = process.env['SIM_SHRINK'] === '1';
@@ -49,7 +51,7 @@ async function hasFencingViolation(spec: WorldSpec, options?: RunOptions): Promi
   return checkHistory(await runWorld(spec, options)).some((violation) => violation.kind === 'fencing-order');
 }
 
-/** Runs `world` until fast-check finds a fencing violation; prints and returns what it found. */
+/** Runs `world` until fast-check finds a fencing violation; logs (see test-log.ts) and returns what it found. */
 async function findFencingViolation(name: string, world: fc.Arbitrary<WorldSpec>, options?: RunOptions): Promise<fc.RunDetails<[WorldSpec]>> {
   const parameters = simulationParameters<[WorldSpec]>(300);
   const details = await fc.check(
@@ -58,11 +60,11 @@ async function findFencingViolation(name: string, world: fc.Arbitrary<WorldSpec>
   );
   const [spec] = details.counterexample ?? [];
   if (spec === undefined) {
-    console.log(`${name}: no fencing violation in ${details.numRuns} worlds (seed ${details.seed})`);
+    writeTestLog(`${name}: no fencing violation in ${details.numRuns} worlds (seed ${details.seed})`);
   } else {
     const history = await runWorld(spec, options);
     const violations = checkHistory(history).filter((violation) => violation.kind === 'fencing-order');
-    console.log(
+    writeTestLog(
       `${name}: fencing violation found in world ${details.numRuns} (replay: SIM_SEED=${details.seed} SIM_PATH=${details.counterexamplePath})\n` +
         `faults: ${describeFaults(spec)}\n${describeRun(history, violations, 60)}`,
     );
@@ -84,7 +86,7 @@ describe('simulation: fencing tokens under faults Redlock survives', () => {
       }),
       parameters,
     );
-    console.log(`Fencing: ${tally.describe(parameters.seed)}`);
+    writeTestLog(`Fencing: ${tally.describe(parameters.seed)}`);
   }, SIMULATION_TIMEOUT_MS);
 });
 

@@ -3,13 +3,14 @@ import fc from 'fast-check';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
 import { clockJumpWorld, describeFaults, earlyEmptyRestartWorld, slowClientClockWorld } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
+import { writeTestLog } from '../support/test-log.js';
 import { type RunOptions, runWorld, type WorldSpec } from '../support/simulation/world.js';
 
 // The faults Redlock does NOT survive: each property below is expected to FAIL, and the test asserts that
 // fast-check finds a world where two owners hold the same resource at once, so we know the checker sees
-// the hazard (and the README's advice is not theoretical). The counterexample is printed with its seed
-// and path: replay it with SIM_SEED=… SIM_PATH=… and jest -t '<test name>'. SIM_SHRINK=1 shrinks it to a
-// minimal world first.
+// the hazard (and the README's advice is not theoretical). The counterexample goes, with its seed and
+// path, to test-results/simulation-hazards.test.ts.log (not the terminal: finding it is a pass): replay
+// it with SIM_SEED=… SIM_PATH=… and jest -t '<test name>'. SIM_SHRINK=1 shrinks it to a minimal world first.
 
 const shouldShrink = process.env['SIM_SHRINK'] === '1';
 
@@ -18,7 +19,7 @@ async function hasTwoOwners(spec: WorldSpec, options?: RunOptions): Promise<bool
   return checkHistory(await runWorld(spec, options)).some((violation) => violation.kind === 'overlap' || violation.kind === 'lost-update');
 }
 
-/** Runs `world` until fast-check finds two owners at once; prints and returns what it found. */
+/** Runs `world` until fast-check finds two owners at once; logs (see test-log.ts) and returns what it found. */
 async function findTwoOwners(name: string, world: fc.Arbitrary<WorldSpec>): Promise<fc.RunDetails<[WorldSpec]>> {
   const parameters = simulationParameters<[WorldSpec]>(300);
   const details = await fc.check(
@@ -27,11 +28,11 @@ async function findTwoOwners(name: string, world: fc.Arbitrary<WorldSpec>): Prom
   );
   const [spec] = details.counterexample ?? [];
   if (spec === undefined) {
-    console.log(`${name}: no two owners in ${details.numRuns} worlds (seed ${details.seed})`);
+    writeTestLog(`${name}: no two owners in ${details.numRuns} worlds (seed ${details.seed})`);
   } else {
     const history = await runWorld(spec);
     const violations = checkHistory(history).filter((violation) => ['overlap', 'lost-update', 'quorum-not-holding'].includes(violation.kind));
-    console.log(
+    writeTestLog(
       `${name}: two owners found in world ${details.numRuns} (replay: SIM_SEED=${details.seed} SIM_PATH=${details.counterexamplePath})\n` +
         `faults: ${describeFaults(spec)}\n${describeRun(history, violations, 40)}`,
     );
@@ -76,6 +77,6 @@ describe('simulation: restart detection closes the restart hazard', () => {
       }),
       parameters,
     );
-    console.log(`Restart detection: ${parameters.numRuns} worlds with early empty restarts (seed ${parameters.seed}), one owner at a time in every one`);
+    writeTestLog(`Restart detection: ${parameters.numRuns} worlds with early empty restarts (seed ${parameters.seed}), one owner at a time in every one`);
   }, SIMULATION_TIMEOUT_MS);
 });

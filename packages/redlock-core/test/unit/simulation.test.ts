@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
 import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
+import { writeTestLog } from '../support/test-log.js';
 import { type History, runWorld, type WorldSpec } from '../support/simulation/world.js';
 
 // Deterministic simulation of Redlock under the faults it is meant to survive: nodes that crash (and come
@@ -76,7 +77,7 @@ async function expectEveryOperationToSucceed(name: string, worlds: fc.Arbitrary<
     }),
     parameters,
   );
-  console.log(`${name}: ${tally.describe(parameters.seed)}`);
+  writeTestLog(`${name}: ${tally.describe(parameters.seed)}`);
 }
 
 describe('simulation: faults Redlock survives', () => {
@@ -89,7 +90,7 @@ describe('simulation: faults Redlock survives', () => {
       }),
       parameters,
     );
-    console.log(`Safety: ${tally.describe(parameters.seed)}`);
+    writeTestLog(`Safety: ${tally.describe(parameters.seed)}`);
     // The worlds must reach the paths this property is there to check, not only pass.
     if (parameters.numRuns >= 100) {
       expect(tally.reentries).toBeGreaterThan(0);

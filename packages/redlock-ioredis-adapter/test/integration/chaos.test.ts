@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { type LatencyProxy, startLatencyProxy } from 'local-redis-nodes';
 import { LockAcquireError, LockLostError, Redlock, RedlockError } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
+import { writeTestLog } from '../../../redlock-core/test/support/test-log.js';
 import { ChaosMonkey, type ChaosTarget } from '../support/chaos-monkey.js';
 import { canInjectFaults, itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
@@ -198,7 +199,7 @@ describe(`chaos on ${NODE_COUNT} real nodes`, () => {
       const keysLeft = await eventuallyNoLockKeys(TTL_MS + 3_000);
       const total = (count: (report: WorkerReport) => number): number => reports.reduce((sum, report) => sum + count(report), 0);
       const faults = [...monkey.injected].map(([fault, count]) => `${count} ${fault}`).join(', ');
-      console.log(
+      writeTestLog(
         `Chaos: ${committed} critical sections in ${Math.round(elapsedMs)} ms by ${WORKER_COUNT} workers; ` +
           `faults injected: ${monkey.injectedCount} (${faults}); ` +
           `LockAcquireError ${total((report) => report.acquireFailures)}, LockLostError ${total((report) => report.lost)}; ` +
