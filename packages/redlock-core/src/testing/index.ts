@@ -21,3 +21,5 @@ export {
   type ServerClock,
   slowNode,
 } from './fake-adapter.js';
+// The core's own test of a NOSCRIPT error, for adapter tests: what an adapter's EVALSHA must reject with.
+export { isNoScriptError } from '../scripts/lua-script.js';
