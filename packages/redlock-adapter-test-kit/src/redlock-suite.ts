@@ -33,6 +33,15 @@ export interface RedlockSuiteOptions {
    * @defaultValue five nodes of its own, started and stopped by the suite
    */
   readonly nodes?: TestNodes;
+  /**
+   * Set when the client writes commands to its socket on a later turn of the event loop (node-redis:
+   * `setImmediate` from v5 on, `process.nextTick` in v4) instead of during the call (ioredis). The core
+   * gives replies that arrived during a stalled event loop one turn to settle before it calls a node timed
+   * out; that cannot cover a command still unwritten when the loop stalled, so the stalled-loop test then
+   * checks that the lock is still acquired (on the first or the second attempt), not that it took one.
+   * @defaultValue `false`
+   */
+  readonly writesOnLaterTurn?: boolean;
 }
 
 
@@ -376,7 +385,8 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       const until = performance.now() + 300;
       while (performance.now() < until);
       const lock = await acquiring;
-      equal(lock.attempts, 1, 'the first attempt counted the replies instead of timing out');
+      if (options.writesOnLaterTurn === true) ok(lock.attempts <= 2, `took ${lock.attempts} attempts`);
+      else equal(lock.attempts, 1, 'the first attempt counted the replies instead of timing out');
       const released = await lock.release();
       deepStrictEqual(
         (await released.settled).map((node) => node.status),
