@@ -4,7 +4,10 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^redlock-core$': '<rootDir>/packages/redlock-core/src/index.ts',
+    '^redlock-core/testing$': '<rootDir>/packages/redlock-core/src/testing/index.ts',
     '^redlock-ioredis-adapter$': '<rootDir>/packages/redlock-ioredis-adapter/src/index.ts',
+    '^redlock-adapter-test-kit$': '<rootDir>/packages/redlock-adapter-test-kit/src/index.ts',
+    '^redlock-node-redis-adapter$': '<rootDir>/packages/redlock-node-redis-adapter/src/index.ts',
     '^local-redis-nodes$': '<rootDir>/packages/local-redis-nodes/src/index.ts',
     // Relative imports end in `.js` (NodeNext); map them back to the `.ts` sources.
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -63,8 +63,22 @@ function evalScript(node: RedisAdapter, script: LuaScript, keys: readonly string
   });
 }
 
-function isNoScriptError(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+/**
+ * The error code `NOSCRIPT` as a word of its own, where clients put it: at the start (`NOSCRIPT No matching
+ * script…`, node-redis and ioredis), after a prefix (`ReplyError: NOSCRIPT …`), or as redis-rs' error kind,
+ * which Valkey GLIDE reports (`An error was signalled by the server: - NoScriptError: No matching script…`).
+ */
+const NO_SCRIPT_PATTERN = /(?:^|[^A-Za-z0-9_])(?:NOSCRIPT|NoScriptError)(?![A-Za-z0-9_])/;
+
+/**
+ * Whether `error` is a node's reply that it has not cached the script, however the client wrapped it:
+ * an `Error` (or an object with a string `message`, as some clients reject with) whose message holds the
+ * code as a word. A false positive costs one EVAL; the scripts are safe to run again.
+ */
+export function isNoScriptError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const message: unknown = Reflect.get(error, 'message');
+  return typeof message === 'string' && NO_SCRIPT_PATTERN.test(message);
 }
 
 /** The error for a reply no script can produce: a broken adapter or something that is not Redis. */

@@ -1,7 +1,7 @@
 import type { Unsubscribe } from '../../src/index.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import type { FakeClock } from './fake-clock.js';
-import { FakeKeyspace, FakeNode, grantingNode } from './fake-adapter.js';
+import { FakeKeyspace, FakeNode, grantingNode } from '../../src/testing/fake-adapter.js';
 
 /** The pub/sub side of one fake server: channels and their subscribers, shared by its connections. */
 class FakeBus {

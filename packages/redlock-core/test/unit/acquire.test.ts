@@ -15,7 +15,7 @@ import {
   OTHER_OWNER_TOKEN,
   refusingNode,
   slowNode,
-} from '../support/fake-adapter.js';
+} from '../../src/testing/fake-adapter.js';
 
 /** A Redlock on the fake clock that makes one attempt unless told otherwise. */
 function redlockOver(nodes: readonly FakeNode[], clock: FakeClock, options: RedlockOptions = {}): Redlock {

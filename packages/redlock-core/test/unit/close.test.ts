@@ -10,7 +10,7 @@ import {
   type RedlockOptions,
 } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf, refusingNode } from '../support/fake-adapter.js';
+import { type FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 
 /** Gives `node` an adapter `close()` that records its calls and resolves after `ms` of virtual time. */

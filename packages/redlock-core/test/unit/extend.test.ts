@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockExtendError, LockLostError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FakeNode, grantingNode, grantingNodes, hangingNode, hasKey, keysOf } from '../support/fake-adapter.js';
+import { FakeNode, grantingNode, grantingNodes, hangingNode, hasKey, keysOf } from '../../src/testing/fake-adapter.js';
 
 const WALL_START_MS = 1_700_000_000_000;
 

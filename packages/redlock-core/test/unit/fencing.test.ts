@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { LockAcquireError, Redlock } from '../../src/index.js';
 import { fenceKeyOf } from '../../src/scripts/fence.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf } from '../support/fake-adapter.js';
+import { type FakeNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
 
 describe('fencing tokens', () => {
   it('hands out increasing tokens, and none without fencing', async () => {

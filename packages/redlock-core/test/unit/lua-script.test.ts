@@ -8,7 +8,7 @@ import { parseInspectReply } from '../../src/scripts/inspect.js';
 import { defineScript, runScript, unexpectedReply } from '../../src/scripts/lua-script.js';
 import { parseReleaseReply, releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, keysOf } from '../support/fake-adapter.js';
+import { FakeNode, grantingNode, keysOf } from '../../src/testing/fake-adapter.js';
 
 describe('defineScript', () => {
   it('hashes the source with SHA1, as SCRIPT LOAD does', () => {
@@ -93,23 +93,53 @@ describe('runScript', () => {
     expect(node.calls.map((call) => call.method)).toEqual(['eval', 'eval']);
   });
 
-  it('does not mistake an error that merely mentions NOSCRIPT, or a non-Error, for NOSCRIPT', async () => {
-    const notAtStart = new Error('ERR wrapped: NOSCRIPT No matching script');
+  /** A fake node whose client reports NOSCRIPT the way `wrap` says, as other clients do. */
+  const rewordingNoScript = (wrap: (message: string) => unknown): { node: FakeNode; adapter: RedisAdapter } => {
+    const node = new FakeNode(new FakeClock());
+    return {
+      node,
+      adapter: {
+        evalsha: (sha1, keys, args) => node.evalsha(sha1, keys, args).catch((error: Error) => Promise.reject(wrap(error.message))),
+        eval: (source, keys, args) => node.eval(source, keys, args),
+      },
+    };
+  };
+
+  it.each([
+    ['as the server says it', (message: string) => new Error(message)],
+    ['after a prefix (ReplyError: …)', (message: string) => new Error(`ReplyError: ${message}`)],
+    ['in brackets after a prefix', (message: string) => new Error(`[ErrorReply] (${message})`)],
+    ['as Valkey GLIDE reports it (NoScriptError)', () => new Error('An error was signalled by the server: - NoScriptError: No matching script. Please use EVAL.')],
+    ['in an object with a message that is no Error', (message: string) => ({ message })],
+  ])('recognises NOSCRIPT %s, and falls back to EVAL', async (_, wrap) => {
+    const { node, adapter } = rewordingNoScript(wrap);
+    await runScript(adapter, acquireScript, ['first'], ['token', '1000']);
+    node.keyspace.flushScripts();
+    expect(await runScript(adapter, acquireScript, ['second'], ['token', '1000'])).toBe(1);
+    expect(node.calls.map((call) => call.method)).toEqual(['eval', 'evalsha', 'eval']);
+    expect(keysOf(node).sort()).toEqual(['first', 'second']);
+  });
+
+  it.each([
+    ['a word that only contains it (NOSCRIPTS)', new Error('ERR NOSCRIPTS is not a command')],
+    ['a word that ends in it (MYNOSCRIPT)', new Error('MYNOSCRIPT No matching script')],
+    ['lower case', new Error('noscript No matching script')],
+    ['a bare string', 'NOSCRIPT as a string'],
+    ['null', null],
+    ['a message that is not a string', { message: 42 }],
+  ])('does not take %s for NOSCRIPT: rethrows it without EVAL', async (_, rejection) => {
     let evalCalls = 0;
-    const adapter = (rejection: unknown): RedisAdapter => ({
+    const adapter: RedisAdapter = {
       evalsha: () => Promise.reject(rejection),
       eval: async () => {
         evalCalls += 1;
         return 1;
       },
-    });
-    for (const rejection of [notAtStart, 'NOSCRIPT as a string']) {
-      const node = adapter(rejection);
-      await runScript(node, acquireScript, ['k'], ['t', '1']);
-      await expect(runScript(node, acquireScript, ['k'], ['t', '1'])).rejects.toBe(rejection);
-    }
-    // One EVAL each, at first contact; none after the errors.
-    expect(evalCalls).toBe(2);
+    };
+    await runScript(adapter, acquireScript, ['k'], ['t', '1']);
+    await expect(runScript(adapter, acquireScript, ['k'], ['t', '1'])).rejects.toBe(rejection);
+    // One EVAL at first contact; none after the error.
+    expect(evalCalls).toBe(1);
   });
 
   it('rejects with the EVAL error when the fallback fails too', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, keysOf, slowNode } from '../support/fake-adapter.js';
+import { type FakeNode, grantingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';
 
 /** Five nodes whose replies take these round trips, in milliseconds. */
 function topology(clock: FakeClock, rttsMs: readonly number[]): FakeNode[] {

@@ -11,7 +11,7 @@ import {
   resolveResources,
 } from '../../src/options.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode } from '../support/fake-adapter.js';
+import { grantingNode } from '../../src/testing/fake-adapter.js';
 
 describe('defaultNodeTimeoutMs', () => {
   it.each([

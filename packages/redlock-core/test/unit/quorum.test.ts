@@ -6,7 +6,7 @@ import type { NodeOutcome } from '../../src/outcomes.js';
 import { callEveryNode, callNode, callNodeWithin, collectVotes, quorumOf, SharedTimeout } from '../../src/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
-import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../support/fake-adapter.js';
+import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';
 
 type Answer = 'yes' | 'no';
 

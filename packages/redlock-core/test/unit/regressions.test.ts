@@ -4,7 +4,7 @@ import { NodeState, ServerRegistry } from '../../src/node-state.js';
 import { callNode } from '../../src/quorum.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, grantingNodes, nodesHoldingToken, refusingNode, slowNode } from '../support/fake-adapter.js';
+import { type FakeNode, grantingNode, grantingNodes, nodesHoldingToken, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
 
 // Core bugs found by the simulation and the hostile-input tests (issue 3), each reduced to the smallest
 // deterministic scenario, and fixed: each test guards its fix.

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes } from '../support/fake-adapter.js';
+import { grantingNodes } from '../../src/testing/fake-adapter.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 
 /** Five pub/sub-capable nodes, a holder's Redlock and a waiter's, each over connections of its own. */

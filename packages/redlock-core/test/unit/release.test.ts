@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FakeNode, grantingNodes, keysOf, refusingNode } from '../support/fake-adapter.js';
+import { FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
 
 async function heldLock(nodes: readonly FakeNode[], clock: FakeClock, resources: string | string[] = 'r'): Promise<Lock> {
   return clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire(resources, 1000));

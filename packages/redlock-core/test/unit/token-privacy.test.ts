@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes } from '../support/fake-adapter.js';
+import { grantingNodes } from '../../src/testing/fake-adapter.js';
 
 async function heldLock(options: { fencing?: boolean } = {}): Promise<{ clock: FakeClock; lock: Lock; redlock: Redlock }> {
   const clock = new FakeClock();

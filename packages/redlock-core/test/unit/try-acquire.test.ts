@@ -10,7 +10,7 @@ import {
   keysOf,
   refusingNode,
   slowNode,
-} from '../support/fake-adapter.js';
+} from '../../src/testing/fake-adapter.js';
 
 /** A Redlock that would retry 10 times in acquire(): tryAcquire() must not. */
 function redlockOver(nodes: readonly FakeNode[], clock: FakeClock): Redlock {

@@ -5,7 +5,7 @@ import type { AcquireAttempt } from '../../src/outcomes.js';
 import { leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/release-notifications.js';
 import { WaitQueues } from '../../src/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, keysOf } from '../support/fake-adapter.js';
+import { type FakeNode, grantingNode, keysOf } from '../../src/testing/fake-adapter.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 import { seededRandom } from '../support/simulation/seeded-random.js';
 

@@ -3,7 +3,7 @@ import { acquireScript } from '../../../src/scripts/acquire.js';
 import { extendScript } from '../../../src/scripts/extend.js';
 import { fenceScript } from '../../../src/scripts/fence.js';
 import { releaseScript } from '../../../src/scripts/release.js';
-import { connectionRefused, FakeKeyspace } from '../fake-adapter.js';
+import { connectionRefused, FakeKeyspace } from '../../../src/testing/fake-adapter.js';
 import type { FakeClock } from '../fake-clock.js';
 import { PubSubFakeNode } from '../fake-pubsub.js';
 import { DriftingClock } from './drifting-clock.js';

@@ -1,12 +1,12 @@
-import type { RedisAdapter } from '../../src/index.js';
-import { acquireScript } from '../../src/scripts/acquire.js';
-import { extendScript } from '../../src/scripts/extend.js';
-import type { LuaScript } from '../../src/scripts/lua-script.js';
-import { releaseScript } from '../../src/scripts/release.js';
-import { fenceScript } from '../../src/scripts/fence.js';
-import { inspectScript } from '../../src/scripts/inspect.js';
-import { probeScript } from '../../src/scripts/probe.js';
-import type { FakeClock } from './fake-clock.js';
+import type { RedisAdapter } from '../adapter.js';
+import { type Clock, SYSTEM_CLOCK } from '../clock.js';
+import { acquireScript } from '../scripts/acquire.js';
+import { extendScript } from '../scripts/extend.js';
+import { fenceScript } from '../scripts/fence.js';
+import { inspectScript } from '../scripts/inspect.js';
+import type { LuaScript } from '../scripts/lua-script.js';
+import { probeScript } from '../scripts/probe.js';
+import { releaseScript } from '../scripts/release.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
 export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe';
@@ -62,7 +62,7 @@ export function connectionRefused(): Error {
 }
 
 /**
- * The clock a server expires keys by. A {@link FakeClock} is one; a simulation passes a drifting or jumping
+ * The clock a server expires keys by. A `Clock` (the core's, or a test's virtual one) is one; a simulation passes a drifting or jumping
  * view of it, since Redis expires keys by its own clock.
  */
 export interface ServerClock {
@@ -211,6 +211,29 @@ export class FakeKeyspace {
  * at once (atomically, like a script); the reply reaches the core `latencyMs` later. So a slow node has
  * already written its key when its late reply arrives, as a real slow link would. Commands that reach a
  * hanging node queue up and run in order when it resumes; a reply never overtakes an earlier one.
+ *
+ * Time comes from `clock`: `SYSTEM_CLOCK` (the default) for real time, or the same virtual clock given to
+ * the `Redlock`'s `clock` option, so that TTLs, latencies and retries all run on it. It runs each script
+ * by the semantics of its Lua source, not by Lua, and it knows only the core's own scripts.
+ *
+ * @example
+ * ```ts
+ * import { LockAcquireError, Redlock, SYSTEM_CLOCK } from 'redlock-core';
+ * import { grantingNode, grantingNodes, keysOf, refusingNode } from 'redlock-core/testing';
+ *
+ * // Code under test that takes a lock, given three healthy in-memory nodes: no Redis needed.
+ * const nodes = grantingNodes(SYSTEM_CLOCK, 3);
+ * const redlock = new Redlock(nodes, { retryCount: 0 });
+ * await chargeOrder(redlock, 42);
+ * expect(nodes.flatMap(keysOf)).toEqual([]); // it released the lock
+ *
+ * // The unhappy path: two of three nodes held by another owner, so acquire() rejects.
+ * const contended = new Redlock([grantingNode(), refusingNode(), refusingNode()], { retryCount: 0 });
+ * await expect(chargeOrder(contended, 42)).rejects.toThrow(LockAcquireError);
+ *
+ * // A node that is down: its calls reject with ECONNREFUSED.
+ * nodes[0].isDown = true;
+ * ```
  */
 export class FakeNode implements RedisAdapter {
   readonly keyspace: FakeKeyspace;
@@ -229,12 +252,12 @@ export class FakeNode implements RedisAdapter {
   /** Throws from `evalsha`/`eval` instead of returning a promise: a broken adapter. */
   throwsSynchronously = false;
 
-  readonly #clock: FakeClock;
+  readonly #clock: Clock;
   #isHanging = false;
   readonly #arrivedWhileHanging: (() => void)[] = [];
   readonly #failNext = new Map<ScriptName, Error[]>();
 
-  constructor(clock: FakeClock, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
+  constructor(clock: Clock = SYSTEM_CLOCK, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
     this.#clock = clock;
     this.keyspace = keyspace;
   }
@@ -431,47 +454,47 @@ function parseTtl(arg: string | undefined): number {
 }
 
 /** A healthy node that has every script cached: it grants any lock that nobody else holds. */
-export function grantingNode(clock: FakeClock): FakeNode {
+export function grantingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
   const node = new FakeNode(clock);
   for (const script of SCRIPTS) node.keyspace.scripts.add(script.sha1);
   return node;
 }
 
 /** A healthy node on which another owner holds every key, so it refuses every acquisition. */
-export function refusingNode(clock: FakeClock): FakeNode {
+export function refusingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
   const node = grantingNode(clock);
   node.keyspace.isHeldByAnotherOwner = true;
   return node;
 }
 
 /** A node that replies to every command with `error` (a refused connection by default). */
-export function failingNode(clock: FakeClock, error: Error = connectionRefused()): FakeNode {
+export function failingNode(clock: Clock = SYSTEM_CLOCK, error: Error = connectionRefused()): FakeNode {
   const node = grantingNode(clock);
   node.errorReply = error;
   return node;
 }
 
 /** A node whose writes take effect at once but whose replies arrive `ms` later. */
-export function slowNode(clock: FakeClock, ms: number): FakeNode {
+export function slowNode(clock: Clock, ms: number): FakeNode {
   const node = grantingNode(clock);
   node.latencyMs = ms;
   return node;
 }
 
 /** A node with an empty script cache: the first EVALSHA fails with NOSCRIPT, EVAL then caches it. */
-export function noScriptOnceNode(clock: FakeClock): FakeNode {
+export function noScriptOnceNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
   return new FakeNode(clock);
 }
 
 /** A node that never answers until `resume()` is called. */
-export function hangingNode(clock: FakeClock): FakeNode {
+export function hangingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
   const node = grantingNode(clock);
   node.hang();
   return node;
 }
 
 /** `count` granting nodes. */
-export function grantingNodes(clock: FakeClock, count: number): FakeNode[] {
+export function grantingNodes(clock: Clock, count: number): FakeNode[] {
   return Array.from({ length: count }, () => grantingNode(clock));
 }
 

@@ -1,0 +1,249 @@
+import { deepStrictEqual, equal, match, ok } from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { LockAcquireError, type RedisAdapter, Redlock } from 'redlock-core';
+import { isNoScriptError } from 'redlock-core/testing';
+import type { AdapterFactory, AdapterHandle } from './adapter-factory.js';
+import { callWithoutThrowing, rejectionOf, waitFor } from './assertions.js';
+import { closeAll } from './close-handles.js';
+import { type TestNodes, useTestCluster, useTestNodes } from './test-nodes.js';
+import { HOOK_TIMEOUT_MS, TEST_TIMEOUT_MS, type TestFunctions } from './test-functions.js';
+
+/** Options of {@link describeAdapterContract}. */
+export interface AdapterContractOptions {
+  /** Names the suite in the runner's report, e.g. `'MyAdapter over a standalone client'`. */
+  readonly name: string;
+  /** Your runner's functions: see {@link TestFunctions}. */
+  readonly test: TestFunctions;
+  /** Makes the adapter under test for a node URL. */
+  readonly connect: AdapterFactory;
+  /**
+   * Runs against a Redis Cluster: `connect` gets one master's URL and must make a cluster client, and the
+   * suite adds the cluster's own checks (a lock over one hash tag, `CROSSSLOT` passed through).
+   * @defaultValue `false`
+   */
+  readonly cluster?: boolean;
+  /**
+   * Nodes to run on, from {@link useTestNodes} or {@link useTestCluster} in the enclosing `describe`, to
+   * share them between suites.
+   * @defaultValue a node (or a 3-master cluster) of its own, started and stopped by the suite
+   */
+  readonly nodes?: TestNodes;
+}
+
+/**
+ * Registers the adapter contract: what the core relies on from every adapter, checked on a real node.
+ * Replies arrive unchanged (integer as `number`, bulk and status strings as `string`, nil as `null`,
+ * nested arrays); EVALSHA of an unknown script rejects with an error the core recognises as `NOSCRIPT`;
+ * keys and arguments arrive in order, keys first; concurrent calls each get their own reply; command and
+ * script errors reject, never throw synchronously, with the server's message; the client stays usable;
+ * and, when the adapter has `subscribe`, it delivers messages until the last listener unsubscribes. All
+ * keys share one hash tag, so the same checks run over a cluster client.
+ *
+ * @example
+ * ```ts
+ * import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from '@jest/globals'; // or 'vitest'
+ * import { createClient } from 'redis';
+ * import { describeAdapterContract } from 'redlock-adapter-test-kit';
+ *
+ * describeAdapterContract({
+ *   name: 'MyAdapter',
+ *   test: { describe, it, beforeAll, afterAll, beforeEach, afterEach },
+ *   connect: async (url) => {
+ *     const client = await createClient({ url }).connect();
+ *     return { adapter: new MyAdapter(client), close: () => client.quit().then(() => undefined) };
+ *   },
+ * });
+ * ```
+ */
+export function describeAdapterContract(options: AdapterContractOptions): void {
+  const { test, connect, cluster = false } = options;
+  test.describe(`${options.name}: adapter contract`, () => {
+    const nodes = options.nodes ?? (cluster ? useTestCluster(test) : useTestNodes(test, 1));
+    // One hash tag per run: one cluster slot, and no collision with keys left by another run.
+    const hashTag = `{adapter-contract:${randomUUID()}}`;
+    const key = (suffix: string): string => `${hashTag}:${suffix}`;
+    const handles: AdapterHandle[] = [];
+    let adapter: RedisAdapter;
+    const open = async (): Promise<RedisAdapter> => {
+      const handle = await connect(nodes.urls[0] as string);
+      handles.push(handle);
+      return handle.adapter;
+    };
+
+    test.beforeAll(async () => {
+      adapter = await open();
+    }, HOOK_TIMEOUT_MS);
+    test.afterAll(() => closeAll(handles.splice(0)), HOOK_TIMEOUT_MS);
+
+    const it = (name: string, body: () => Promise<void>): void => test.it(name, body, TEST_TIMEOUT_MS);
+
+    const replies: readonly (readonly [string, string, unknown])[] = [
+      ['an integer', 'return 42', 42],
+      ['a negative integer', 'return -7', -7],
+      ['a bulk string', "return 'hello'", 'hello'],
+      ['a status reply', "return redis.status_reply('OK')", 'OK'],
+      ['nil as null', 'return nil', null],
+      ['a nested array', "return {1, 'two', {3}}", [1, 'two', [3]]],
+      ['an empty array', 'return {}', []],
+    ];
+    for (const [what, source, expected] of replies) {
+      it(`resolves EVAL with ${what}, unchanged`, async () => {
+        deepStrictEqual(await adapter.eval(source, [], []), expected);
+      });
+    }
+
+    it('passes keys and arguments in order, keys first, with empty and non-ASCII strings intact', async () => {
+      const keys = [key('first'), key('second'), key('third')];
+      const args = ['a', '', 'zß水🙂', 'with space'];
+      deepStrictEqual(await adapter.eval('return {KEYS, ARGV}', keys, args), [keys, args]);
+    });
+
+    it('passes an empty key list and an empty argument list as numkeys 0 and no arguments', async () => {
+      deepStrictEqual(await adapter.eval('return {#KEYS, #ARGV}', [], []), [0, 0]);
+    });
+
+    it('rejects EVALSHA of a script the node has not cached with an error the core recognises as NOSCRIPT', async () => {
+      const error = await rejectionOf(adapter.evalsha(sha1Of(uniqueScript()), [key('unknown-script')], []));
+      ok(error instanceof Error, `Expected an Error, got ${String(error)}`);
+      ok(isNoScriptError(error), `Expected a NOSCRIPT error, got ${JSON.stringify(error.message)}`);
+    });
+
+    it('runs a script by its SHA1 with EVALSHA once EVAL has cached it, passing keys and arguments alike', async () => {
+      const source = uniqueScript('{KEYS, ARGV}');
+      const keys = [key('cached-1'), key('cached-2')];
+      const args = ['x', 'y'];
+      ok(isNoScriptError(await rejectionOf(adapter.evalsha(sha1Of(source), keys, args))));
+      deepStrictEqual(await adapter.eval(source, keys, args), [keys, args]);
+      deepStrictEqual(await adapter.evalsha(sha1Of(source), keys, args), [keys, args]);
+    });
+
+    it('answers concurrent calls each with its own reply', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, index) => adapter.eval('return ARGV[1]', [key(`concurrent-${index}`)], [String(index)])),
+      );
+      deepStrictEqual(results, Array.from({ length: 50 }, (_, index) => String(index)));
+    });
+
+    const failures: readonly (readonly [string, string, RegExp])[] = [
+      ['a command error (WRONGTYPE)', "redis.call('SET', KEYS[1], 'text'); return redis.call('LPUSH', KEYS[1], 'x')", /WRONGTYPE /],
+      ['an error reply of the script', "return redis.error_reply('LOCKED by another owner')", /LOCKED by another owner/],
+      ['a script that does not compile', 'return +', /ERR /],
+    ];
+    for (const [what, source, message] of failures) {
+      it(`rejects EVAL, never throwing, on ${what}, with the server's message`, async () => {
+        const error = await rejectionOf(callWithoutThrowing(() => adapter.eval(source, [key('eval-error')], [])));
+        ok(error instanceof Error, `Expected an Error, got ${String(error)}`);
+        match(error.message, message);
+        ok(!isNoScriptError(error), `A ${what} must not look like NOSCRIPT: ${error.message}`);
+      });
+    }
+
+    it('rejects EVALSHA, never throwing, on a command error, with the server\'s message', async () => {
+      const source = `-- ${randomUUID()}\nredis.call('SET', KEYS[1], 'text'); return redis.call('LPUSH', KEYS[1], 'x')`;
+      const keys = [key('evalsha-error')];
+      await rejectionOf(adapter.eval(source, keys, [])); // caches the script: it compiles, then fails when run
+      const error = await rejectionOf(callWithoutThrowing(() => adapter.evalsha(sha1Of(source), keys, [])));
+      ok(error instanceof Error);
+      match(error.message, /WRONGTYPE /);
+    });
+
+    it('keeps the client usable after replies and errors', async () => {
+      // With a key, so a cluster client sends every call to the same master, which caches the script.
+      const keys = [key('usable')];
+      await rejectionOf(adapter.eval("return redis.error_reply('ERR deliberate')", keys, []));
+      await rejectionOf(adapter.evalsha(sha1Of(uniqueScript()), keys, []));
+      equal(await adapter.eval('return 1', keys, []), 1);
+      equal(await adapter.evalsha(sha1Of('return 1'), keys, []), 1);
+    });
+
+    it('has either a subscribe method or none at all', async () => {
+      ok(adapter.subscribe === undefined || typeof adapter.subscribe === 'function', `subscribe is ${typeof adapter.subscribe}`);
+    });
+
+    it('delivers messages to every listener while subscribed, and stops after the last unsubscribes (when it can subscribe)', async () => {
+      const { subscribe } = adapter;
+      if (subscribe === undefined) return; // Checked by the test above: no subscribe capability at all.
+      const channel = `redlock:released:${key('channel')}`;
+      const control = `redlock:released:${key('control')}`;
+      const publish = (name: string): Promise<unknown> => nodes.command(0, ['PUBLISH', name, '1']);
+      const received: string[] = [];
+      const controlled: string[] = [];
+      const first = await subscribe.call(adapter, channel, () => received.push('first'));
+      const second = await subscribe.call(adapter, channel, () => received.push('second'));
+      const stopControl = await subscribe.call(adapter, control, () => controlled.push('control'));
+      try {
+        // Resolved means subscribed: a message published now is delivered, with no wait before it.
+        await publish(channel);
+        await waitFor(() => received.length === 2, 'both listeners to receive the message');
+        deepStrictEqual(received.sort(), ['first', 'second']);
+
+        await first();
+        await first(); // a second call is a no-op
+        await publish(channel);
+        await waitFor(() => received.length === 3, 'the remaining listener to receive the message');
+        equal(received[2], 'second');
+
+        await second();
+        // Messages arrive in order on one connection: once the control channel's arrives, one on the
+        // unsubscribed channel would have arrived before it.
+        await publish(channel);
+        await publish(control);
+        await waitFor(() => controlled.length === 1, 'the control message');
+        equal(received.length, 3, 'a message arrived after the last listener unsubscribed');
+      } finally {
+        await stopControl();
+      }
+      equal(await adapter.eval('return 1', [], []), 1);
+    });
+
+    it('subscribes the same callback twice as two listeners, each ended by its own unsubscribe (when it can subscribe)', async () => {
+      const { subscribe } = adapter;
+      if (subscribe === undefined) return;
+      const channel = `redlock:released:${key('twice')}`;
+      let count = 0;
+      const onMessage = (): void => {
+        count += 1;
+      };
+      const one = await subscribe.call(adapter, channel, onMessage);
+      const two = await subscribe.call(adapter, channel, onMessage);
+      await nodes.command(0, ['PUBLISH', channel, '1']);
+      await waitFor(() => count === 2, 'two deliveries to the callback subscribed twice');
+      await one();
+      await nodes.command(0, ['PUBLISH', channel, '1']);
+      await waitFor(() => count === 3, 'one delivery after one unsubscribe');
+      await two();
+    });
+
+    if (cluster) {
+      it('rejects a call over keys of two hash slots with the CROSSSLOT error of the server', async () => {
+        const error = await rejectionOf(adapter.eval('return 1', ['{slot-a}:x', '{slot-b}:y'], []));
+        ok(error instanceof Error);
+        match(error.message, /CROSSSLOT/);
+      });
+
+      it('runs Redlock with the cluster as one node: acquire, refuse a second owner, extend, release', async () => {
+        const redlock = new Redlock([adapter], { keyPrefix: `${hashTag}:`, retryCount: 0, nodeTimeoutMs: 2_000 });
+        const other = new Redlock([await open()], { keyPrefix: `${hashTag}:`, retryCount: 0, nodeTimeoutMs: 2_000 });
+        const lock = await redlock.acquire(['order:items', 'order:payment'], 10_000);
+        const refusal = await rejectionOf(other.acquire('order:payment', 10_000));
+        ok(refusal instanceof LockAcquireError, String(refusal));
+        equal(refusal.reason, 'held-by-another-owner');
+        await lock.extend(20_000);
+        ok(lock.remainingValidityMs > 10_000);
+        equal((await lock.release()).releasedCount, 1);
+        const next = await other.acquire('order:payment', 10_000);
+        await next.release();
+      });
+    }
+  });
+}
+
+/** A script no node has seen yet, so its SHA1 is unknown everywhere. */
+function uniqueScript(returned = "'ok'"): string {
+  return `-- ${randomUUID()}\nreturn ${returned}`;
+}
+
+function sha1Of(source: string): string {
+  return createHash('sha1').update(source).digest('hex');
+}
+

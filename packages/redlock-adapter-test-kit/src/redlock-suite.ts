@@ -1,0 +1,418 @@
+import { deepStrictEqual, equal, match, ok } from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { type Lock, LockAcquireError, LockInspectError, LockLostError, type RedisAdapter, Redlock, type RedlockOptions } from 'redlock-core';
+import type { AdapterFactory, AdapterHandle } from './adapter-factory.js';
+import { eventually, rejectionOf } from './assertions.js';
+import { closeAll } from './close-handles.js';
+import { type TestNodes, useTestNodes } from './test-nodes.js';
+import { HOOK_TIMEOUT_MS, TEST_TIMEOUT_MS, type TestFunctions } from './test-functions.js';
+
+/** How many independent nodes the suite runs on. */
+const NODE_COUNT = 5;
+/** A TTL long enough that no test depends on speed, in milliseconds. */
+const TTL_MS = 3_000;
+/**
+ * The per-node timeout, in milliseconds: room for a loaded machine, so that only the fault tests see
+ * timeouts; they set a shorter one where they measure it.
+ */
+const NODE_TIMEOUT_MS = 1_000;
+/**
+ * The node timeout of the tests that lock for 200 ms to 1 s: `acquire()` refuses a TTL that leaves less
+ * validity than one node timeout.
+ */
+const SHORT_TTL_NODE_TIMEOUT_MS = 150;
+
+/** Options of {@link describeRedlockSuite}. */
+export interface RedlockSuiteOptions {
+  /** Names the suite in the runner's report. */
+  readonly name: string;
+  /** Your runner's functions: see {@link TestFunctions}. */
+  readonly test: TestFunctions;
+  /** Makes an adapter for a node URL; each simulated process gets adapters of its own. */
+  readonly connect: AdapterFactory;
+  /**
+   * Five nodes from {@link useTestNodes} in the enclosing `describe`, to share them between suites (e.g.
+   * one per client version): the suite leaves every node running and answering after each test.
+   * @defaultValue five nodes of its own, started and stopped by the suite
+   */
+  readonly nodes?: TestNodes;
+  /**
+   * Set when the client writes commands to its socket on a later turn of the event loop (node-redis:
+   * `setImmediate` from v5 on, `process.nextTick` in v4) instead of during the call (ioredis). The core
+   * gives replies that arrived during a stalled event loop one turn to settle before it calls a node timed
+   * out; that cannot cover a command still unwritten when the loop stalled, so the stalled-loop test then
+   * checks that the lock is still acquired (on the first or the second attempt), not that it took one.
+   * @defaultValue `false`
+   */
+  readonly writesOnLaterTurn?: boolean;
+}
+
+
+/**
+ * Registers Redlock end to end on 5 real nodes through the adapter: the lock cycle (acquire, extend,
+ * release, inspect), contention between clients, expiry, fencing, re-entrance, hand-off to a waiter (at
+ * once when the adapter has `subscribe`, at the retry timer otherwise), a stalled event loop, and faults:
+ * one and three nodes killed, a node restarted empty, a paused node. Fault tests are left out when
+ * `REDLOCK_TEST_NODES` points at nodes the kit does not control. Each test uses a key prefix of its own.
+ *
+ * @example
+ * ```ts
+ * import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from '@jest/globals';
+ * import { describeRedlockSuite } from 'redlock-adapter-test-kit';
+ *
+ * describeRedlockSuite({
+ *   name: 'MyAdapter',
+ *   test: { describe, it, beforeAll, afterAll, beforeEach, afterEach },
+ *   connect: connectMyAdapter, // see AdapterFactory
+ * });
+ * ```
+ */
+export function describeRedlockSuite(options: RedlockSuiteOptions): void {
+  const { test, connect } = options;
+  test.describe(`${options.name}: Redlock on ${NODE_COUNT} real nodes`, () => {
+    const redis = options.nodes ?? useTestNodes(test, NODE_COUNT);
+    const { canInjectFaults } = redis;
+    const it = (name: string, body: () => Promise<void>): void => test.it(name, body, TEST_TIMEOUT_MS);
+    const itWithFaults = (name: string, body: () => Promise<void>): void => {
+      if (canInjectFaults) it(name, body);
+    };
+    let prefix = '';
+    let handles: AdapterHandle[] = [];
+
+    const open = async (url: string): Promise<RedisAdapter> => {
+      const handle = await connect(url);
+      handles.push(handle);
+      return handle.adapter;
+    };
+    /** A Redlock with adapters of its own, as another process would have. Made while every node answers. */
+    const newRedlock = async (redlockOptions: RedlockOptions = {}): Promise<Redlock> => {
+      const adapters = await Promise.all(redis.urls.map((url) => open(url)));
+      return new Redlock(adapters, {
+        keyPrefix: prefix,
+        retryDelayMs: 20,
+        retryJitterMs: 10,
+        nodeTimeoutMs: NODE_TIMEOUT_MS,
+        ...redlockOptions,
+      });
+    };
+    /** Sends a command to every node, `'✕'` for a node that cannot answer. */
+    const onEveryNode = (args: readonly string[]): Promise<unknown[]> =>
+      Promise.all(redis.urls.map((_, index) => redis.command(index, args).catch(() => '✕')));
+    /** What each node stores under a resource's key. */
+    const valuesOf = (resource: string): Promise<unknown[]> => onEveryNode(['GET', prefix + resource]);
+    const keysOnNodes = async (): Promise<unknown[]> => (await onEveryNode(['KEYS', `${prefix}*`])).flatMap((keys) => (Array.isArray(keys) ? keys : []));
+    /** Waits, bounded, until no node holds a key of this test: cleanups of late nodes run in the background. */
+    const eventuallyNoKeys = (): Promise<void> => eventually(keysOnNodes, []);
+    const command = (index: number, ...args: string[]): Promise<unknown> => redis.command(index, args);
+
+    test.beforeEach(async () => {
+      prefix = `redlock-suite:${randomUUID()}:`;
+    });
+    test.afterEach(async () => {
+      // Bring every node back for the next test (resume the paused, restart the killed), then close.
+      if (canInjectFaults) {
+        for (const node of redis.nodes) if (node.isPaused) node.resume();
+        await Promise.all(redis.nodes.filter((node) => !node.isRunning).map((node) => node.start()));
+      }
+      const closing = handles;
+      handles = [];
+      await closeAll(closing);
+    }, HOOK_TIMEOUT_MS);
+
+    it('acquires on every node, extends and releases', async () => {
+      const lock = await (await newRedlock()).acquire(['orders:1', 'orders:2'], TTL_MS);
+      await eventually(() => valuesOf('orders:1'), Array(NODE_COUNT).fill(lock.token));
+      await eventually(() => valuesOf('orders:2'), Array(NODE_COUNT).fill(lock.token));
+      ok(lock.remainingValidityMs > 0);
+      ok(lock.remainingValidityMs <= TTL_MS - 32, 'validity leaves room for drift: 1% + 2 ms');
+
+      await command(0, 'PEXPIRE', prefix + 'orders:1', '100');
+      const extended = await lock.extend(10_000);
+      equal(extended, lock);
+      ok(Number(await command(0, 'PTTL', prefix + 'orders:1')) > 9_000, 'extend reset the TTL');
+      ok(lock.remainingValidityMs > TTL_MS);
+
+      const result = await lock.release();
+      ok(result.releasedCount >= Math.floor(NODE_COUNT / 2) + 1);
+      equal(lock.state, 'released');
+      deepStrictEqual(
+        (await result.settled).map((node) => node.status),
+        Array(NODE_COUNT).fill('released'),
+      );
+      deepStrictEqual(await keysOnNodes(), []);
+      equal(await lock.release(), result);
+    });
+
+    it('refuses a second owner until the first releases', async () => {
+      const first = await newRedlock();
+      const second = await newRedlock({ retryCount: 0 });
+      const lock = await first.acquire('reports:daily', TTL_MS);
+      const refusal = await rejectionOf(second.acquire('reports:daily', TTL_MS));
+      ok(refusal instanceof LockAcquireError, String(refusal));
+      equal(refusal.reason, 'held-by-another-owner');
+      ok(refusal.message.includes(`${NODE_COUNT} held by another owner`), refusal.message);
+      // The refused attempt left nothing of its own behind, and the owner's keys are intact.
+      await eventually(() => valuesOf('reports:daily'), Array(NODE_COUNT).fill(lock.token));
+
+      await lock.release();
+      const next = await second.acquire('reports:daily', TTL_MS);
+      ok(next.token !== lock.token);
+      await next.release();
+    });
+
+    it('never lets two of four contending clients inside the critical section at once', async () => {
+      const counterKey = `${prefix}value`; // not the lock's own key, `${prefix}counter`
+      let inside = 0;
+      let overlaps = 0;
+      const redlocks = await Promise.all(Array.from({ length: 4 }, () => newRedlock({ retryCount: 200 })));
+      const workers = redlocks.map(async (redlock) => {
+        for (let round = 0; round < 5; round += 1) {
+          await redlock.using('counter', TTL_MS, async () => {
+            inside += 1;
+            if (inside > 1) overlaps += 1;
+            // A read-modify-write with a pause in the middle loses updates unless the lock works.
+            const value = Number(await command(0, 'GET', counterKey));
+            await delay(2);
+            await command(0, 'SET', counterKey, String(value + 1));
+            inside -= 1;
+          });
+        }
+      });
+      await Promise.all(workers);
+      equal(overlaps, 0);
+      equal(await command(0, 'GET', counterKey), '20');
+      await command(0, 'DEL', counterKey);
+      // using() resolves once a quorum confirmed its release; the other nodes finish in the background.
+      await eventuallyNoKeys();
+    });
+
+    it('lets the lock go when its TTL expires without a release', async () => {
+      const lock = await (await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS })).acquire('jobs:expire', 200);
+      const other = await newRedlock({ retryCount: 0 });
+      await delay(300);
+      equal(lock.state, 'expired');
+      const next = await other.acquire('jobs:expire', TTL_MS);
+      equal((await lock.release()).releasedCount, 0);
+      await eventually(() => valuesOf('jobs:expire'), Array(NODE_COUNT).fill(next.token));
+      await next.release();
+    });
+
+    itWithFaults('keeps working with one node killed, and reports that node', async () => {
+      const redlock = await newRedlock();
+      await redis.nodes[1]?.kill();
+      const lock = await redlock.acquire('orders:killed-one', TTL_MS);
+      await eventually(async () => (await valuesOf('orders:killed-one')).filter((value) => value === lock.token).length, NODE_COUNT - 1);
+      const result = await lock.release();
+      ok(result.releasedCount >= Math.floor(NODE_COUNT / 2) + 1);
+      const settled = await result.settled;
+      equal(settled.filter((node) => node.status === 'released').length, NODE_COUNT - 1);
+      match(String(settled[1]?.status), /^(timeout|error)$/);
+    });
+
+    itWithFaults('fails with nodes-unreachable when three of five nodes are killed, leaving no key', async () => {
+      const redlock = await newRedlock({ retryCount: 2, nodeTimeoutMs: 200 });
+      const inspecting = await newRedlock({ nodeTimeoutMs: 200 });
+      await Promise.all([redis.nodes[0]?.kill(), redis.nodes[2]?.kill(), redis.nodes[4]?.kill()]);
+      const error = await rejectionOf(redlock.acquire('orders:killed-three', TTL_MS));
+      ok(error instanceof LockAcquireError, String(error));
+      equal(error.reason, 'nodes-unreachable');
+      match(error.message, /^Could not acquire "orders:killed-three" after 3 attempts: nodes unreachable/);
+      equal(error.attempts.length, 3);
+      deepStrictEqual(
+        error.nodeErrors.map((nodeError) => nodeError.nodeIndex),
+        [0, 2, 4, 0, 2, 4, 0, 2, 4],
+      );
+      deepStrictEqual(await keysOnNodes(), []);
+      const inspectError = await rejectionOf(inspecting.inspect('orders:killed-three'));
+      ok(inspectError instanceof LockInspectError, String(inspectError));
+      equal(inspectError.nodeErrors.length, 3);
+    });
+
+    itWithFaults('re-seeds a node that restarted empty when the lock is extended', async () => {
+      const redlock = await newRedlock();
+      const lock = await redlock.acquire('orders:restarted', TTL_MS);
+      await eventually(() => valuesOf('orders:restarted'), Array(NODE_COUNT).fill(lock.token));
+      await redis.nodes[2]?.kill();
+      await redis.nodes[2]?.start(); // persistence is off: the node comes back empty
+      await eventually(async () => (await valuesOf('orders:restarted'))[2], null);
+      // The client reconnects on its own; retry until the extension also reaches the restarted node.
+      await eventually(async () => {
+        await lock.extend(TTL_MS);
+        return (await valuesOf('orders:restarted'))[2];
+      }, lock.token);
+      await lock.release();
+    });
+
+    itWithFaults('grants nothing on a node inside its restart grace', async () => {
+      const graceMs = 2_000;
+      // The other nodes must be older than the grace, node 1 younger.
+      const info = String(await command(0, 'INFO', 'server'));
+      const uptimeSeconds = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1]);
+      if (uptimeSeconds * 1000 < graceMs) await delay(graceMs - uptimeSeconds * 1000 + 1_000);
+      await redis.nodes[1]?.kill();
+      await redis.nodes[1]?.start();
+      const redlock = await newRedlock({ restartGraceMs: graceMs });
+      const lock = await redlock.acquire('orders:grace', TTL_MS);
+      await eventually(async () => (await valuesOf('orders:grace')).map((value) => value === lock.token), [true, false, true, true, true]);
+      await lock.release();
+    });
+
+    itWithFaults('finishes an attempt within about the per-node timeout while a node is paused', async () => {
+      const redlock = await newRedlock({ nodeTimeoutMs: 250 });
+      redis.nodes[3]?.pause();
+      const started = performance.now();
+      const lock = await redlock.acquire('orders:paused', TTL_MS);
+      ok(performance.now() - started < 2_000, 'without the timeout it would wait for ever');
+      const released = await lock.release();
+      // Resolved by the healthy nodes, without waiting for the paused one.
+      equal(released.nodes[3], undefined);
+      ok(released.releasedCount >= redlock.quorum);
+      equal((await released.settled)[3]?.status, 'timeout');
+    });
+
+    itWithFaults('cleans up a paused node once it answers, after a successful and a failed attempt', async () => {
+      const succeeding = await newRedlock({ nodeTimeoutMs: 250 });
+      const failing = await newRedlock({ nodeTimeoutMs: 250, retryCount: 0 });
+      // Success: node 4 is paused, 4 nodes grant, release; the paused node runs the queued commands later.
+      redis.nodes[4]?.pause();
+      const lock = await succeeding.acquire('orders:late', TTL_MS);
+      await lock.release();
+      // Failure: a majority is paused, so the attempt fails and must clean up on all of them.
+      redis.nodes[0]?.pause();
+      redis.nodes[1]?.pause();
+      const error = await rejectionOf(failing.acquire('orders:late-failed', TTL_MS));
+      ok(error instanceof LockAcquireError, String(error));
+      deepStrictEqual(
+        error.attempts[0]?.nodes.map((node) => node.status),
+        ['timeout', 'timeout', 'acquired', 'acquired', 'timeout'],
+      );
+      for (const node of redis.nodes) node.resume();
+      await eventuallyNoKeys();
+    });
+
+    it('aborts the routine of using() when a majority of nodes no longer holds the lock', async () => {
+      const lost = await rejectionOf(
+        (await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS })).using('payments:settle', 1_000, async (signal) => {
+          await Promise.all([0, 1, 2].map((index) => command(index, 'DEL', prefix + 'payments:settle')));
+          await new Promise((resolve, reject) => {
+            const timer = setTimeout(resolve, 5_000);
+            signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(signal.reason);
+            });
+          });
+        }),
+      );
+      ok(lost instanceof LockLostError, String(lost));
+      await eventuallyNoKeys();
+    });
+
+    it('hands the lock to a waiter when it is released: at once with subscribe, else at its retry timer', async () => {
+      const holder = await newRedlock();
+      const waiter = await newRedlock({ retryDelayMs: 1_500, retryJitterMs: 0 });
+      const canNotify = typeof (await open(redis.urls[0] as string)).subscribe === 'function';
+      const lock = await holder.acquire('orders:hand-off', TTL_MS);
+      const waiting = waiter.acquire('orders:hand-off', TTL_MS);
+      await delay(100); // the waiter fails once and listens, if its adapter can
+      await lock.release();
+      const releasedAt = performance.now();
+      const next = await waiting;
+      const waitedMs = performance.now() - releasedAt;
+      // Generous bounds on either side of the 1.5 s retry timer, so a loaded machine cannot flip the result.
+      if (canNotify) ok(waitedMs < 750, `a notified waiter took ${Math.round(waitedMs)} ms`);
+      else ok(waitedMs > 750, `a waiter without notifications took only ${Math.round(waitedMs)} ms`);
+      await next.release();
+    });
+
+    it('inspects a resource by the quorum view, without revealing the token', async () => {
+      const redlock = await newRedlock();
+      const free = await redlock.inspect('reports:inspected');
+      deepStrictEqual([free.resource, free.isLocked, free.remainingMs], ['reports:inspected', false, 0]);
+      const lock = await redlock.acquire('reports:inspected', TTL_MS);
+      await eventually(() => valuesOf('reports:inspected'), Array(NODE_COUNT).fill(lock.token));
+      const held = await redlock.inspect('reports:inspected');
+      equal(held.isLocked, true);
+      ok(held.remainingMs > TTL_MS - 1_000 && held.remainingMs <= TTL_MS, `remainingMs ${held.remainingMs}`);
+      deepStrictEqual(
+        held.nodes.map((node) => node.status),
+        Array(NODE_COUNT).fill('locked'),
+      );
+      ok(!JSON.stringify(held).includes(lock.token));
+      // Only 2 of 5 nodes keep a long TTL: the lock frees when the third-longest TTL runs out.
+      const key = prefix + 'reports:inspected';
+      await Promise.all([command(0, 'PEXPIRE', key, '60000'), command(1, 'PEXPIRE', key, '60000'), command(2, 'PEXPIRE', key, '500')]);
+      await Promise.all([command(3, 'DEL', key), command(4, 'DEL', key)]);
+      const partial = await redlock.inspect('reports:inspected');
+      equal(partial.isLocked, true);
+      ok(partial.remainingMs <= 500);
+      await command(2, 'DEL', key);
+      equal((await redlock.inspect('reports:inspected')).isLocked, false);
+      await lock.release();
+    });
+
+    it('hands out fencing tokens that grow across clients, stored in counters that outlive the locks', async () => {
+      const clients = [await newRedlock(), await newRedlock()];
+      const tokens: unknown[] = [];
+      for (let round = 0; round < 4; round += 1) {
+        const lock = await (clients[round % 2] as Redlock).acquire('ledger:7', TTL_MS, { fencing: true });
+        tokens.push(lock.fencingToken);
+        await lock.release();
+      }
+      deepStrictEqual(tokens, [1, 2, 3, 4]);
+      const counter = `{${prefix}ledger:7}:fencing-counter`;
+      await eventually(() => onEveryNode(['GET', counter]), Array(NODE_COUNT).fill('4'));
+      await onEveryNode(['DEL', counter]);
+    });
+
+    it('re-enters a held lock for its owner, keeping the keys until the last handle is released', async () => {
+      const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
+      const other = await newRedlock({ retryCount: 0 });
+      const outer = await redlock.acquire('accounts:9', 500);
+      const inner = await redlock.acquire('accounts:9', TTL_MS, { reentrant: outer });
+      equal(inner.token, outer.token);
+      // Asking for more than was left extended the keys for every handle.
+      ok(Number(await command(0, 'PTTL', prefix + 'accounts:9')) > TTL_MS - 1_000);
+      await outer.release();
+      ok((await rejectionOf(other.acquire('accounts:9', TTL_MS))) instanceof LockAcquireError);
+      await inner.release();
+      const next = await other.acquire('accounts:9', TTL_MS);
+      await next.release();
+    });
+
+    it('counts replies that arrived while the event loop was stalled past the per-node timeout', async () => {
+      const redlock = await newRedlock({ nodeTimeoutMs: 50 });
+      // Load the scripts first, so the stalled attempt is one round trip (no NOSCRIPT fallback).
+      await (await redlock.acquire('jobs:stalled', TTL_MS)).release();
+      const acquiring = redlock.acquire('jobs:stalled', TTL_MS);
+      // Block the event loop well past the timeout; the replies arrive in the sockets meanwhile.
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+      const lock = await acquiring;
+      if (options.writesOnLaterTurn === true) ok(lock.attempts <= 2, `took ${lock.attempts} attempts`);
+      else equal(lock.attempts, 1, 'the first attempt counted the replies instead of timing out');
+      const released = await lock.release();
+      deepStrictEqual(
+        (await released.settled).map((node) => node.status),
+        Array(NODE_COUNT).fill('released'),
+      );
+    });
+
+    it('keeps a lock past its TTL with using() while the routine runs', async () => {
+      const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
+      let seen: Lock | undefined;
+      const value = await redlock.using('jobs:long', 400, async (signal, lock) => {
+        seen = lock;
+        await delay(1_000);
+        equal(signal.aborted, false);
+        deepStrictEqual(await valuesOf('jobs:long'), Array(NODE_COUNT).fill(lock.token));
+        return 'done';
+      });
+      equal(value, 'done');
+      equal(seen?.state, 'released');
+      await eventuallyNoKeys();
+    });
+  });
+}
+

@@ -1,0 +1,115 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { Redlock } from 'redlock-core';
+import { describeAdapterContract, type TestFunctions, useTestCluster, useTestNodes } from 'redlock-adapter-test-kit';
+import { NodeRedisAdapter, type NodeRedisClient } from '../../src/index.js';
+import { NODE_REDIS_VERSIONS, type NodeRedisVersion, nodeRedisFactory, type TestClient } from '../support/node-redis-versions.js';
+
+const test: TestFunctions = { describe, it, beforeAll, afterAll, beforeEach, afterEach };
+
+describe('NodeRedisAdapter over single clients', () => {
+  const nodes = useTestNodes(test, 1);
+  for (const version of NODE_REDIS_VERSIONS) {
+    describeAdapterContract({ name: `NodeRedisAdapter, ${version.name}`, test, nodes, connect: nodeRedisFactory(version) });
+    describeAdapterContract({
+      name: `NodeRedisAdapter with a subscriber, ${version.name}`,
+      test,
+      nodes,
+      connect: nodeRedisFactory(version, { withSubscriber: true }),
+    });
+  }
+});
+
+describe('NodeRedisAdapter over cluster clients', () => {
+  const cluster = useTestCluster(test);
+  for (const version of NODE_REDIS_VERSIONS) {
+    describeAdapterContract({
+      name: `NodeRedisAdapter over createCluster, ${version.name}`,
+      test,
+      nodes: cluster,
+      cluster: true,
+      connect: nodeRedisFactory(version, { cluster: true, withSubscriber: true }),
+    });
+  }
+});
+
+describe('NodeRedisAdapter', () => {
+  const nodes = useTestNodes(test, 1);
+  const [, , , latest] = NODE_REDIS_VERSIONS;
+  let opened: TestClient[] = [];
+  /** A connected client of the newest major; closed after the test. */
+  const connected = async (): Promise<ReturnType<NodeRedisVersion['createClient']>> => {
+    const client = (latest as NodeRedisVersion).createClient(nodes.urls[0] as string);
+    client.on('error', () => undefined);
+    opened.push(client);
+    await client.connect();
+    return client;
+  };
+  afterEach(async () => {
+    const closing = opened;
+    opened = [];
+    await Promise.all(closing.map((client) => client.disconnect().catch(() => undefined)));
+  });
+
+  it('exposes the client it wraps, as given, so Redlock refuses one client in two adapters', async () => {
+    const client = await connected();
+    const adapter = new NodeRedisAdapter(client);
+    expect(adapter.client).toBe(client);
+    expect(() => new Redlock([adapter, new NodeRedisAdapter(client), new NodeRedisAdapter(client)])).toThrow(
+      'got the same client at `nodes[0]` and `nodes[1]`',
+    );
+  });
+
+  it('has no subscribe capability without a subscriber', async () => {
+    expect(new NodeRedisAdapter(await connected()).subscribe).toBeUndefined();
+  });
+
+  it.each([
+    ['null', null],
+    ['an object without sendCommand', { get: async () => null }],
+    ['a string', 'redis://127.0.0.1:6379'],
+  ])('refuses %s as the client with a TypeError', (_, client) => {
+    expect(() => new NodeRedisAdapter(client as unknown as NodeRedisClient)).toThrow(TypeError);
+    expect(() => new NodeRedisAdapter(client as unknown as NodeRedisClient)).toThrow(/^Expected `client` to be a node-redis client or cluster/);
+  });
+
+  it('refuses the client as its own subscriber, and a subscriber without subscribe/unsubscribe', async () => {
+    const client = await connected();
+    expect(() => new NodeRedisAdapter(client, { subscriber: client })).toThrow('got `client` itself');
+    expect(() => new NodeRedisAdapter(client, { subscriber: {} as never })).toThrow(/^Expected `subscriber` to be a node-redis client/);
+  });
+
+  it.each(['evalsha', 'eval'] as const)('rejects %s with what the client threw, never throwing itself', async (method) => {
+    const thrown = new Error('client bug');
+    const adapter = new NodeRedisAdapter({
+      sendCommand: () => {
+        throw thrown;
+      },
+    });
+    let pending: Promise<unknown> | undefined;
+    expect(() => {
+      pending = adapter[method]('script', ['key'], ['arg']);
+    }).not.toThrow();
+    await expect(pending).rejects.toBe(thrown);
+  });
+
+  it('sends one SUBSCRIBE per channel for several adapters sharing a subscriber, and UNSUBSCRIBE after the last', async () => {
+    const subscriber = (await connected()).duplicate();
+    subscriber.on('error', () => undefined);
+    opened.push(subscriber);
+    await subscriber.connect();
+    const [first, second] = [new NodeRedisAdapter(await connected(), { subscriber }), new NodeRedisAdapter(await connected(), { subscriber })];
+    const channel = `redlock:released:node-redis-shared:${Date.now()}`;
+    const numsub = async (): Promise<unknown> => ((await nodes.command(0, ['PUBSUB', 'NUMSUB', channel])) as unknown[])[1];
+    const received: string[] = [];
+    const stopFirst = await first.subscribe!(channel, () => received.push('first'));
+    const stopSecond = await second.subscribe!(channel, () => received.push('second'));
+    expect(await numsub()).toBe(1);
+    expect(await nodes.command(0, ['PUBLISH', channel, '1'])).toBe(1);
+    for (let tries = 0; tries < 200 && received.length < 2; tries += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(received.sort()).toEqual(['first', 'second']);
+    await stopFirst();
+    expect(await numsub()).toBe(1);
+    await stopSecond();
+    expect(await numsub()).toBe(0);
+  });
+});

@@ -1,0 +1,86 @@
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis';
+import { createClient as createClient4, createCluster as createCluster4 } from 'redis4';
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from '@jest/globals';
+import { type AdapterFactory, describeRedlockSuite, type TestFunctions, useTestNodes } from 'redlock-adapter-test-kit';
+import { NodeRedisAdapter, type NodeRedisClient, type NodeRedisCluster, type NodeRedisSubscriber } from '../../src/index.js';
+
+/** What the tests do with a client of any version besides wrapping it: connect, duplicate, close. */
+export interface TestClient {
+  connect(): Promise<unknown>;
+  on(event: 'error', listener: () => void): unknown;
+  duplicate(): TestClient & NodeRedisSubscriber;
+  disconnect(): Promise<unknown>;
+}
+
+/** One node-redis major with one protocol: how to make its single and cluster clients. */
+export interface NodeRedisVersion {
+  readonly name: string;
+  createClient(url: string): TestClient & NodeRedisClient & NodeRedisSubscriber;
+  createCluster(url: string): TestClient & NodeRedisCluster;
+}
+
+/** Every supported major, each with every protocol it speaks (v4 speaks RESP2 only). */
+export const NODE_REDIS_VERSIONS: readonly NodeRedisVersion[] = [
+  { name: 'redis 4, RESP2', createClient: (url) => createClient4({ url }), createCluster: (url) => createCluster4({ rootNodes: [{ url }] }) },
+  { name: 'redis 5, RESP2', createClient: (url) => createClient5({ url }), createCluster: (url) => createCluster5({ rootNodes: [{ url }] }) },
+  {
+    name: 'redis 5, RESP3',
+    createClient: (url) => createClient5({ url, RESP: 3 }),
+    createCluster: (url) => createCluster5({ rootNodes: [{ url }], RESP: 3 }),
+  },
+  { name: 'redis 6, RESP2', createClient: (url) => createClient6({ url }), createCluster: (url) => createCluster6({ rootNodes: [{ url }] }) },
+  {
+    name: 'redis 6, RESP3',
+    createClient: (url) => createClient6({ url, RESP: 3 }),
+    createCluster: (url) => createCluster6({ rootNodes: [{ url }], RESP: 3 }),
+  },
+];
+
+/**
+ * Connects a client of `version` (a cluster client seeded with the URL when `cluster`), and a subscriber
+ * duplicated from it when `withSubscriber`, then wraps them in a NodeRedisAdapter.
+ */
+export function nodeRedisFactory(version: NodeRedisVersion, { cluster = false, withSubscriber = false } = {}): AdapterFactory {
+  return async (url) => {
+    const client = cluster ? version.createCluster(url) : version.createClient(url);
+    const subscriber = withSubscriber ? client.duplicate() : undefined;
+    const clients: TestClient[] = subscriber === undefined ? [client] : [client, subscriber];
+    // Connection errors reach the core as rejected commands; without a listener node-redis would throw them.
+    for (const each of clients) each.on('error', () => undefined);
+    await Promise.all(clients.map((each) => each.connect()));
+    return {
+      adapter: new NodeRedisAdapter(client, subscriber === undefined ? {} : { subscriber }),
+      close: async () => {
+        // One at a time through a promise: a client that already closed throws synchronously.
+        await Promise.all(clients.map((each) => Promise.resolve().then(() => each.disconnect()).catch(() => undefined)));
+      },
+    };
+  };
+}
+
+/** Jest's functions, for the kit. */
+export const JEST: TestFunctions = { describe, it, beforeAll, afterAll, beforeEach, afterEach };
+
+/**
+ * Runs the kit's Redlock suite for each of `versions`, with a subscriber, on five nodes they share. One
+ * test file per major keeps the runs apart (and lets Jest spread them over workers).
+ */
+export function describeRedlockSuites(versions: readonly NodeRedisVersion[]): void {
+  const nodes = useTestNodes(JEST, 5);
+  for (const version of versions) {
+    // node-redis writes commands on a later turn of the event loop: see the kit's `writesOnLaterTurn`.
+    describeRedlockSuite({
+      name: `NodeRedisAdapter, ${version.name}`,
+      test: JEST,
+      nodes,
+      writesOnLaterTurn: true,
+      connect: nodeRedisFactory(version, { withSubscriber: true }),
+    });
+  }
+}
+
+/** The versions of one major, by the name's prefix, e.g. `'redis 5'`. */
+export function versionsOf(major: string): readonly NodeRedisVersion[] {
+  return NODE_REDIS_VERSIONS.filter((version) => version.name.startsWith(`${major},`));
+}
