@@ -344,10 +344,13 @@ describe('signals while the command runs', () => {
 
 describe('bad configuration found on the nodes', () => {
   it('exits 78 when two URLs reach one server', async () => {
-    const [first = '', second = ''] = servers.urls;
-    // Another database of the same server: a different URL, the same run_id.
+    const [first = ''] = servers.urls;
+    // Another database of the same server: a different URL, the same run_id. The third node refuses
+    // connections, so only the server's double vote could make a quorum: the probes that find it answer
+    // before the acquire script on those two connections. (With a third node that answers, a quorum of
+    // two distinct servers may be reached before the second probe is read: see the closing note.)
     const sameServer = `${first}/1`;
-    const result = await runCli(['--prefix', prefix, 'res', 'echo', 'must not run'], { REDLOCK_NODES: [first, sameServer, second].join(',') });
+    const result = await runCli(['--prefix', prefix, 'res', 'echo', 'must not run'], { REDLOCK_NODES: [first, sameServer, 'redis://127.0.0.1:1'].join(',') });
     expect(result).toMatchObject({ code: 78, stdout: '' });
     expect(result.stderr).toContain('are the same Redis server');
   });
