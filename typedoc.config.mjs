@@ -6,20 +6,31 @@ import { publicPackages } from './scripts/lib/public-packages.mjs';
 /** Checked for every package (the per-package conversion) and for the merged site (links across packages). */
 const validation = { notExported: true, invalidLink: true, invalidPath: true, notDocumented: true };
 
+/**
+ * Source links point at the repository's main branch, built from paths rather than from the checkout's git
+ * remote, which a clone made for CI does not have.
+ */
+const sourceLinks = { disableGit: true, sourceLinkTemplate: 'https://github.com/redlock-core/redlock/blob/main/{path}#L{line}' };
+
 /** @type {Partial<import('typedoc').TypeDocOptions>} */
 export default {
   name: 'Redlock',
   entryPointStrategy: 'packages',
-  entryPoints: publicPackages().map((pkg) => pkg.relativeDir),
+  // Libraries only: a command-line package (a `bin`, no `.` export) has no API; its README documents it.
+  entryPoints: publicPackages()
+    .filter((pkg) => pkg.manifest.exports?.['.'] !== undefined)
+    .map((pkg) => pkg.relativeDir),
   packageOptions: {
     entryPoints: ['src/index.ts'],
     tsconfig: 'tsconfig.json',
     excludePrivate: true,
     excludeInternal: true,
     validation,
+    ...sourceLinks,
   },
   readme: 'none',
   out: 'api-docs',
   treatWarningsAsErrors: true,
+  ...sourceLinks,
   validation,
 };

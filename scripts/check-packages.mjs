@@ -59,6 +59,8 @@ try {
   const packsDir = join(work, 'packs');
   mkdirSync(packsDir);
   const tarballs = new Map();
+  /** The packages that are a command (a `bin`, no `.` export): run, not imported. */
+  const commands = new Map();
   for (const pkg of packages) {
     const before = new Set(readdirSync(packsDir));
     if (run(`${pkg.name}: pack`, bin('pnpm'), ['pack', '--pack-destination', packsDir], { cwd: pkg.dir }) === undefined) continue;
@@ -69,10 +71,13 @@ try {
     mkdirSync(unpacked, { recursive: true });
     execFileSync('tar', ['xzf', join(packsDir, tarball), '-C', unpacked]);
     const root = join(unpacked, 'package');
-    for (const required of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'src/index.ts']) {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const isCommand = manifest.exports?.['.'] === undefined && manifest.bin !== undefined;
+    if (isCommand) commands.set(pkg.name, typeof manifest.bin === 'string' ? { [pkg.name]: manifest.bin } : manifest.bin);
+    const entries = isCommand ? Object.values(commands.get(pkg.name)) : ['dist/index.js', 'dist/index.d.ts', 'src/index.ts'];
+    for (const required of ['LICENSE', 'README.md', 'package.json', ...entries]) {
       if (!existsSync(join(root, required))) failures.push(`${pkg.name}: the tarball has no ${required}`);
     }
-    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     const published = JSON.stringify(manifest);
     if (published.includes('workspace:')) failures.push(`${pkg.name}: the packed package.json still uses the workspace: protocol`);
     const sources = new Set(filesUnder(join(root, 'src')).map((file) => file.replace(/\.ts$/, '')));
@@ -96,7 +101,8 @@ try {
   // 2. publint and attw on the tarballs themselves.
   for (const [name, tarball] of tarballs) {
     run(`${name}: publint`, bin('publint'), ['run', '--strict', tarball]);
-    run(`${name}: attw`, bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'ascii', '--no-color']);
+    // A command has no module to resolve types for.
+    if (!commands.has(name)) run(`${name}: attw`, bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'ascii', '--no-color']);
   }
   step('publint and attw');
 
@@ -111,10 +117,15 @@ try {
   step('installed with npm');
 
   if (installed !== undefined) {
-    // 4. Load each package with import and with require(), from the consumer.
+    // 4a. Run each command, as npm installed it.
+    for (const [name, bins] of commands) {
+      for (const command of Object.keys(bins)) run(`${name}: ${command} --help`, join(consumer, 'node_modules', '.bin', command), ['--help'], { cwd: consumer });
+    }
+    const libraries = [...tarballs.keys()].filter((name) => !commands.has(name));
+    // 4b. Load each library with import and with require(), from the consumer.
     const [major, minor] = process.versions.node.split('.').map(Number);
     const canRequireEsm = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
-    for (const name of tarballs.keys()) {
+    for (const name of libraries) {
       const importKeys = run(`${name}: import`, process.execPath, ['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(name)})).sort()))`], {
         cwd: consumer,
       });
@@ -133,10 +144,10 @@ try {
     step('import and require()');
 
     // 5. Type-check consumers with the workspace's TypeScript, declaration files included.
-    const imports = [...tarballs.keys()].map((name, index) => `import * as package${index} from '${name}';`);
-    const uses = `export const packages = [${[...tarballs.keys()].map((_, index) => `package${index}`).join(', ')}];`;
+    const imports = libraries.map((name, index) => `import * as package${index} from '${name}';`);
+    const uses = `export const packages = [${libraries.map((_, index) => `package${index}`).join(', ')}];`;
     writeFileSync(join(consumer, 'index.ts'), `${imports.join('\n')}\n${uses}\n`);
-    writeFileSync(join(consumer, 'index.cts'), `${[...tarballs.keys()].map((name, index) => `import package${index} = require('${name}');`).join('\n')}\n${uses}\n`);
+    writeFileSync(join(consumer, 'index.cts'), `${libraries.map((name, index) => `import package${index} = require('${name}');`).join('\n')}\n${uses}\n`);
     const typescript = createRequire(join(ROOT_DIR, 'package.json')).resolve('typescript/bin/tsc');
     // Declaration files are checked in full once (nodenext, the slow part: @types/node and the clients'
     // types too); under the other settings, what the consumer's imports resolve to. attw checks the

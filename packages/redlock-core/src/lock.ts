@@ -68,6 +68,7 @@ interface Hold {
  * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
  */
 export interface Lock {
+  /** Releases the lock, for `await using`: see `release()`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -59,6 +59,7 @@ function extensionLimitsOf(request: CallRequest, options: unknown): ExtensionLim
  * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
  */
 export interface Redlock {
+  /** Closes the `Redlock`, for `await using`: see `close()`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -4,9 +4,13 @@
  * the adapter calls, so that ioredis 5, ioredis 6 and iovalkey clients all fit without importing any of them.
  */
 export interface SubscriberClient {
+  /** Sends SUBSCRIBE for the channels; resolves once the node confirmed. */
   subscribe(...channels: string[]): Promise<unknown>;
+  /** Sends UNSUBSCRIBE for the channels. */
   unsubscribe(...channels: string[]): Promise<unknown>;
+  /** Adds a listener for messages published on subscribed channels. */
   on(event: 'message', listener: (channel: string) => void): unknown;
+  /** Removes a listener added with `on`. */
   off(event: 'message', listener: (channel: string) => void): unknown;
 }
 
@@ -21,12 +25,21 @@ export interface IoredisClient extends SubscriberClient {
   /** The connection state; `'end'` once the client was quit or gave up reconnecting. */
   readonly status: string;
   /** The client's options; only `keyPrefix` is read: ioredis puts it before every key, not before channels. */
-  readonly options: { readonly keyPrefix?: string | undefined };
+  readonly options: {
+    /** Put by ioredis before every key of a command (not before channels). */
+    readonly keyPrefix?: string | undefined;
+  };
+  /** Sends `EVALSHA sha1 numkeys ...keysAndArgs`. */
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Sends `EVAL source numkeys ...keysAndArgs`. */
   eval(source: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Adds a listener for messages (a `Cluster` subscribes on itself). */
   on(event: 'message', listener: (channel: string) => void): unknown;
+  /** Adds a listener for the end of the client: the adapter then closes what it opened. */
   on(event: 'end', listener: () => void): unknown;
+  /** Removes a `'message'` listener. */
   off(event: 'message', listener: (channel: string) => void): unknown;
+  /** Removes an `'end'` listener. */
   off(event: 'end', listener: () => void): unknown;
 }
 

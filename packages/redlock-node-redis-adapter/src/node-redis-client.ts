@@ -6,11 +6,13 @@
 
 /** A single client, from `createClient()`: raw commands through `sendCommand`. */
 export interface NodeRedisClient {
+  /** Sends one raw command, e.g. `['EVALSHA', sha1, '1', key, token]`, and resolves with its reply. */
   sendCommand(args: string[]): Promise<unknown>;
 }
 
 /** A cluster client, from `createCluster()`: raw commands routed by the slot of their first key. */
 export interface NodeRedisCluster {
+  /** Sends one raw command to the master of `firstKey`'s slot and resolves with its reply. */
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
   /** Only checked for, to tell a cluster from a single client at run time. */
   getSlotMaster(slot: number): unknown;
@@ -28,7 +30,9 @@ export type NodeRedisMessageListener = () => void;
  * last one is removed.
  */
 export interface NodeRedisSubscriber {
+  /** Subscribes `listener` to `channel`; resolves once the node confirmed. */
   subscribe(channel: string, listener: NodeRedisMessageListener): Promise<unknown>;
+  /** Removes `listener` from `channel` (node-redis unsubscribes after the last). */
   unsubscribe(channel: string, listener: NodeRedisMessageListener): Promise<unknown>;
 }
 
