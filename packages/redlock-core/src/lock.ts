@@ -51,6 +51,8 @@ interface Hold {
   /** Extensions run concurrently; only the latest started one may set the validity. */
   extensionsStarted: number;
   extensionApplied: number;
+  /** The extensions whose node calls are running; made on first use. See {@link Lock.removeLateGrant}. */
+  extensionsInFlight: Set<Promise<unknown>> | undefined;
   /** See {@link Lock.afterRelease}. */
   onReleased: ((keys: readonly string[]) => void) | undefined;
   /** The controller of `lock.signal`, made on its first read or at its first abort: most locks have none. */
@@ -148,6 +150,7 @@ export class Lock {
       releaseOutcomes: [],
       extensionsStarted: 0,
       extensionApplied: 0,
+      extensionsInFlight: undefined,
       onReleased: undefined,
       controller: undefined,
       signalTimer: undefined,
@@ -463,7 +466,7 @@ export class Lock {
    * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called.
    */
   async extend(ttlMs: number): Promise<Lock> {
-    const { options, nodes, servers, lifecycle } = this.#set;
+    const { options, lifecycle } = this.#set;
     checkTtl(ttlMs, options.driftFactor);
     if (lifecycle.isClosed) {
       throw new RedlockClosedError(`Could not extend ${this.#describe()}: the Redlock was closed`, { resources: this.resources });
@@ -477,14 +480,26 @@ export class Lock {
       });
     }
     const hold = this.#hold;
+    const extension = this.#extendOnEveryNode(ttlMs);
+    const inFlight = (hold.extensionsInFlight ??= new Set());
+    inFlight.add(extension);
+    try {
+      return await extension;
+    } finally {
+      inFlight.delete(extension);
+    }
+  }
+
+  async #extendOnEveryNode(ttlMs: number): Promise<Lock> {
+    const { options, nodes, servers } = this.#set;
+    const hold = this.#hold;
     const sequence = ++hold.extensionsStarted;
     const { clock, driftFactor } = options;
     const start = clock.now();
     const wallStart = clock.wallNow();
     const quorum = quorumOf(nodes.length);
-    const args = (reseed: boolean): string[] => [this.token, String(ttlMs), reseed ? '1' : '0'];
     const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter, onNoScript) =>
-      runScript(adapter, extendScript, this.#keys, args(false), onNoScript).then(parseExtendReply),
+      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '0'], onNoScript).then(parseExtendReply),
     );
     const vote = await collectVotes(
       calls.map((call) => call.outcome),
@@ -503,19 +518,15 @@ export class Lock {
         hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
       }
       // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
-      // the lock regains its full margin. Nodes answering later are re-seeded when they answer.
-      const reseeds = calls.map(async (call, nodeIndex) => {
-        const answered = vote.outcomes[nodeIndex] !== undefined;
-        const status = answered ? vote.outcomes[nodeIndex]?.status : await call.lateAnswer;
-        if (status !== 'missing' || hold.isReleased) return;
-        const node = nodes[nodeIndex] as NodeState;
-        hold.written[nodeIndex] = true;
-        await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), clock, (adapter, onNoScript) =>
-          runScript(adapter, extendScript, this.#keys, args(true), onNoScript).then(parseExtendReply),
-        ).outcome;
+      // the lock regains its full margin. In the background: the validity was decided with the quorum,
+      // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.
+      calls.forEach((call, nodeIndex) => {
+        const outcome = vote.outcomes[nodeIndex];
+        void (outcome === undefined ? call.lateAnswer : Promise.resolve(outcome.status)).then((status) => {
+          if (status === 'missing') void this.#reseed(nodeIndex, ttlMs);
+        });
       });
-      await Promise.all(reseeds.filter((_, nodeIndex) => vote.outcomes[nodeIndex] !== undefined));
-      // Re-seeding took its time after the decision: resolve only with validity left.
+      // An older extension that settled after a newer one applied did not set the validity.
       if (this.remainingValidityMs > 0) return this;
       throw new LockExtendError(`Could not extend ${this.#describe()}: no validity left after ${Math.round(clock.now() - start)} ms`, {
         resources: this.resources,
@@ -603,10 +614,36 @@ export class Lock {
    */
   async removeLateGrant(nodeIndex: number): Promise<void> {
     const hold = this.#hold;
-    const isActive = !hold.isReleased && hold.lostBecause === undefined && hold.validUntil > this.#set.options.clock.now();
-    if (isActive) return;
+    if (this.#isHoldActive()) return;
+    // An extension still running may count this node's keys in its quorum and make the hold active
+    // again: removing them now would leave it extended on fewer nodes than it counted. Decide once every
+    // running extension settled; an inactive hold cannot start another.
+    if (hold.extensionsInFlight !== undefined) await Promise.allSettled(hold.extensionsInFlight);
+    if (this.#isHoldActive()) return;
     if ((await hold.releaseOutcomes[nodeIndex])?.status === 'released') return;
     void releaseAndRetry(this.#set, nodeIndex, this.#releaseOf(true));
+  }
+
+  /** Whether any handle may still rely on the hold: not released, not lost, validity left. */
+  #isHoldActive(): boolean {
+    const hold = this.#hold;
+    return !hold.isReleased && hold.lostBecause === undefined && hold.validUntil > this.#set.options.clock.now();
+  }
+
+  /**
+   * Sets our keys again on a node that answered an extension with `'missing'` (it restarted empty, or
+   * evicted them), while the hold is active. Should the hold end before the node answers, its release
+   * may have reached the node first: the keys are then removed as a late grant's are.
+   */
+  async #reseed(nodeIndex: number, ttlMs: number): Promise<void> {
+    if (!this.#isHoldActive()) return;
+    const { nodes, options } = this.#set;
+    const node = nodes[nodeIndex] as NodeState;
+    this.#hold.written[nodeIndex] = true;
+    const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), options.clock, (adapter, onNoScript) =>
+      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '1'], onNoScript).then(parseExtendReply),
+    ).outcome;
+    if (outcome.status === 'extended') await this.removeLateGrant(nodeIndex);
   }
 
   /** What a release of this hold removes, and until when it is worth sending again. */
