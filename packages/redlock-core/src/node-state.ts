@@ -158,14 +158,25 @@ export class NodeState implements ResolvedNode {
     const facts = this.#facts;
     if (facts !== undefined && !(facts instanceof Promise)) return undefined;
     if (facts === undefined) {
-      this.#facts = runScript(this.adapter, probeScript, [], [])
+      const probe: Promise<void> = runScript(this.adapter, probeScript, [], [])
         .then((reply) => this.#learn(parseProbeReply(reply)))
         .catch((error: unknown) => {
+          if (this.#facts !== probe) return;
           this.#facts = undefined;
           this.#probeError = error;
         });
+      this.#facts = probe;
     }
     return (this.#facts as Promise<void>).then(() => this.#problem());
+  }
+
+  /**
+   * A call timed out. If the probe ahead of it is still unanswered, the next call sends another: a probe
+   * that never answers (a dropped connection whose client forgot the command) would otherwise hold back
+   * every call's answer for ever. A later answer to the old probe is still learnt.
+   */
+  noteTimedOut(): void {
+    if (this.#facts instanceof Promise) this.#facts = undefined;
   }
 
   /**

@@ -133,9 +133,11 @@ export function callNodeWithin<S extends string>(
     slot = current.add(onTimeout);
   };
   let answer: Promise<S>;
+  /** What the script did on the node, known even while the server check is pending: late answers need it. */
+  let done: Promise<S>;
   try {
     const check = isCleanup ? undefined : node.checkServer();
-    answer = run(node.adapter, onNoScript);
+    answer = done = run(node.adapter, onNoScript);
     if (check !== undefined) {
       answer = Promise.all([check, answer]).then(([problem, status]) => {
         if (problem !== undefined) throw problem;
@@ -145,7 +147,7 @@ export function callNodeWithin<S extends string>(
     }
   } catch (error) {
     // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
-    answer = Promise.reject(error);
+    answer = done = Promise.reject(error);
   }
   // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half the
   // client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if the timer fires.
@@ -153,6 +155,7 @@ export function callNodeWithin<S extends string>(
     slot = timeout.add(() => {
       node.breaker.recordTimeout(clock.now());
       node.latency.recordTimeout();
+      node.noteTimedOut();
       const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
       resolve({ nodeIndex, status: 'timeout', error });
     });
@@ -170,7 +173,7 @@ export function callNodeWithin<S extends string>(
       },
     );
   });
-  return new PendingNodeCall(outcome, answer);
+  return new PendingNodeCall(outcome, done);
 }
 
 /**
@@ -203,7 +206,8 @@ export function callEveryNode<S extends string>(
 
 /**
  * A {@link NodeCall} whose `lateAnswer` is made on first use: most calls answer in time, and nobody asks.
- * The outcome's handler already handles a rejection of `answer`, so none goes unhandled meanwhile.
+ * It is the script's own answer, not held back by a server check still pending, since it tells what the
+ * script did there. A rejection of `answer` is handled here at once, so none goes unhandled meanwhile.
  */
 class PendingNodeCall<S extends string> implements NodeCall<S> {
   readonly outcome: Promise<NodeOutcome<S>>;
@@ -213,6 +217,7 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
   constructor(outcome: Promise<NodeOutcome<S>>, answer: Promise<S>) {
     this.outcome = outcome;
     this.#answer = answer;
+    answer.catch(() => undefined);
   }
 
   get wasSent(): boolean {

@@ -3,8 +3,9 @@ import { type AcquireOptions, LockAcquireError, LockExtendError, type RedisAdapt
 import { NodeState, ServerRegistry } from '../../src/node-state.js';
 import { callNode } from '../../src/quorum.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
+import { probeScript } from '../../src/scripts/probe.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, grantingNodes, nodesHoldingToken, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode, grantingNode, grantingNodes, keysOf, nodesHoldingToken, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
 
 // Core bugs found by the simulation and the hostile-input tests (issue 3), each reduced to the smallest
 // deterministic scenario, and fixed: each test guards its fix.
@@ -196,5 +197,66 @@ describe('a late grant removed while an extension counting it was in flight', ()
     expect(lock.state).toBe('held');
     // Node 2 kept its keys (the removal would have left [0, 1]), and node 1 got them back by re-seeding.
     expect(nodesHoldingToken(nodes, lock.token)).toEqual([0, 1, 2]);
+  });
+});
+
+/**
+ * A connection to `node` on which the server probe never answers (`probesLost` times), and the acquire
+ * script arrives `acquireDelayMs` after it was sent while other commands arrive at once: the simulation's
+ * lossy links, where a lost request is never answered and a later one may arrive first.
+ */
+function lossyConnection(clock: FakeClock, node: FakeNode, options: { probesLost: number; acquireDelayMs?: number }): RedisAdapter {
+  let probesLost = options.probesLost;
+  const send = (script: string, run: () => Promise<unknown>): Promise<unknown> => {
+    if (script === probeScript.sha1 || script === probeScript.source) {
+      if (probesLost > 0) {
+        probesLost -= 1;
+        return new Promise(() => undefined);
+      }
+    }
+    const delayMs = script === acquireScript.sha1 || script === acquireScript.source ? (options.acquireDelayMs ?? 0) : 0;
+    if (delayMs === 0) return run();
+    return new Promise((resolve) => clock.setTimeout(resolve, delayMs)).then(run);
+  };
+  return {
+    evalsha: (sha1, keys, args) => send(sha1, () => node.evalsha(sha1, keys, args)),
+    eval: (source, keys, args) => send(source, () => node.eval(source, keys, args)),
+  };
+}
+
+describe('a server probe that is never answered', () => {
+  // quorum.ts callNodeWithin(): a call's answer waited for the server probe sent ahead of it, and so did
+  // its late answer. A probe lost on the way held back every later answer of that node for ever: a
+  // failed attempt's key that the node set after the cleanup release was never removed (simulation seed
+  // -1423074443: NOSCRIPT, then EVAL arriving after the cleanup), and the node never counted again.
+  // Fix: late answers are the script's own; a call that times out drops a probe still pending.
+  it('removes the key a failed attempt set on that node after its cleanup release', async () => {
+    const clock = new FakeClock();
+    const lateNode = grantingNode(clock);
+    const redlock = new Redlock(
+      [refusingNode(clock), refusingNode(clock), lossyConnection(clock, lateNode, { probesLost: 1, acquireDelayMs: 60 })],
+      { clock, retryCount: 0, nodeTimeoutMs: 50 },
+    );
+    const error = await clock.runUntilSettled(redlock.acquire('r', 10_000).catch((caught: unknown) => caught));
+    expect(error).toBeInstanceOf(LockAcquireError);
+    await clock.advance(1_000);
+    expect(lateNode.callsTo('acquire')).toHaveLength(1);
+    expect(lateNode.callsTo('release').length).toBeGreaterThanOrEqual(2);
+    expect(keysOf(lateNode)).toEqual([]);
+  });
+
+  it('counts the node again once a call timed out: the next call probes again', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    nodes[1]!.isDown = true;
+    const redlock = new Redlock([nodes[0]!, nodes[1]!, lossyConnection(clock, nodes[2]!, { probesLost: 1 })], {
+      clock,
+      retryCount: 3,
+      retryDelayMs: 10,
+      nodeTimeoutMs: 50,
+    });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    expect(lock.attempts).toBe(2);
+    expect(nodesHoldingToken(nodes, lock.token)).toEqual([0, 2]);
   });
 });
