@@ -26,7 +26,8 @@ export default {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts'],
+      // examples/test runs the built examples as users would, on real nodes.
+      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts', '<rootDir>/examples/test/**/*.test.ts'],
     },
   ],
 };

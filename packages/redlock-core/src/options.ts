@@ -243,21 +243,18 @@ const SCOPE_LABELS: Record<OptionScope, string> = {
  * redis-semaphore gets the intended name instead of an option silently ignored. Names that differ only
  * in case from one of ours are caught without an entry.
  */
+/** What replaces another library's extension setting: there is no interval to tune, only whether to extend. */
+const AUTO_EXTEND_HINT = 'use `autoExtend: true` in the options of `acquire()` or `tryAcquire()`, or `using()`, which extend the lock when half its TTL of validity is left';
+
 const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly from: string }>> = {
   retryDelay: { use: 'write `retryDelayMs` (milliseconds)', from: 'node-redlock' },
   retryJitter: { use: 'write `retryJitterMs` (milliseconds)', from: 'node-redlock' },
-  automaticExtensionThreshold: {
-    use: 'there is none, `using()` extends the lock when half its TTL of validity is left',
-    from: 'node-redlock',
-  },
+  automaticExtensionThreshold: { use: AUTO_EXTEND_HINT, from: 'node-redlock' },
   retryInterval: { use: 'write `retryDelayMs` (milliseconds)', from: 'redis-semaphore' },
   acquireTimeout: { use: 'write `waitMs` (milliseconds)', from: 'redis-semaphore' },
   acquireAttemptsLimit: { use: 'write `retryCount`, the attempts after the first', from: 'redis-semaphore' },
   lockTimeout: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'redis-semaphore' },
-  refreshInterval: {
-    use: 'there is none, `using()` extends the lock when half its TTL of validity is left',
-    from: 'redis-semaphore',
-  },
+  refreshInterval: { use: AUTO_EXTEND_HINT, from: 'redis-semaphore' },
   ttl: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'other lock libraries' },
   ttlMs: { use: 'pass the TTL as the `ttlMs` argument', from: 'other lock libraries' },
   timeout: {

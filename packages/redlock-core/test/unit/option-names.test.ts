@@ -27,7 +27,7 @@ describe('unknown option names in the Redlock constructor', () => {
     ['retryJitter', 'Unknown option `retryJitter` in the options of the `Redlock` constructor: write `retryJitterMs` (milliseconds); `retryJitter` is the name in node-redlock'],
     [
       'automaticExtensionThreshold',
-      'Unknown option `automaticExtensionThreshold` in the options of the `Redlock` constructor: there is none, `using()` extends the lock when half its TTL of validity is left; `automaticExtensionThreshold` is the name in node-redlock',
+      'Unknown option `automaticExtensionThreshold` in the options of the `Redlock` constructor: use `autoExtend: true` in the options of `acquire()` or `tryAcquire()`, or `using()`, which extend the lock when half its TTL of validity is left; `automaticExtensionThreshold` is the name in node-redlock',
     ],
     ['retryInterval', 'Unknown option `retryInterval` in the options of the `Redlock` constructor: write `retryDelayMs` (milliseconds); `retryInterval` is the name in redis-semaphore'],
     ['acquireTimeout', 'Unknown option `acquireTimeout` in the options of the `Redlock` constructor: write `waitMs` (milliseconds); `acquireTimeout` is the name in redis-semaphore'],
@@ -67,7 +67,7 @@ describe('unknown option names per call', () => {
     ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'acquireTimeout', 'Unknown option `acquireTimeout` in the options of `acquire()`: write `waitMs` (milliseconds); `acquireTimeout` is the name in redis-semaphore'],
     ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'keyPrefix', 'Unknown option `keyPrefix` in the options of `acquire()`: `keyPrefix` is an option of the `Redlock` constructor'],
     ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'maxExtensions', 'Expected `autoExtend: true` with `maxExtensions`, which limits automatic extension, got `autoExtend: false`'],
-    ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'refreshInterval', 'Unknown option `refreshInterval` in the options of `acquire()`: there is none, `using()` extends the lock when half its TTL of validity is left; `refreshInterval` is the name in redis-semaphore'],
+    ['acquire()', (redlock, options) => redlock.acquire('r', 10_000, loose<AcquireOptions>(options)), 'refreshInterval', 'Unknown option `refreshInterval` in the options of `acquire()`: use `autoExtend: true` in the options of `acquire()` or `tryAcquire()`, or `using()`, which extend the lock when half its TTL of validity is left; `refreshInterval` is the name in redis-semaphore'],
     ['tryAcquire()', (redlock, options) => redlock.tryAcquire('r', 10_000, loose<TryAcquireOptions>(options)), 'retryInterval', 'Unknown option `retryInterval` in the options of `tryAcquire()`: write `retryDelayMs` (milliseconds); `retryInterval` is the name in redis-semaphore'],
     ['tryAcquire()', (redlock, options) => redlock.tryAcquire('r', 10_000, loose<TryAcquireOptions>(options)), 'fenceing', 'Unknown option `fenceing` in the options of `tryAcquire()`: it takes `signal`, `fencing`, `reentrant`, `autoExtend`, `maxExtensions`, `maxHoldMs`'],
     ['using()', (redlock, options) => redlock.using('r', 10_000, () => 'never', loose<UsingOptions>(options)), 'retryJitter', 'Unknown option `retryJitter` in the options of `using()`: write `retryJitterMs` (milliseconds); `retryJitter` is the name in node-redlock'],
