@@ -216,7 +216,7 @@ function lossyConnection(clock: FakeClock, node: FakeNode, options: { probesLost
     }
     const delayMs = script === acquireScript.sha1 || script === acquireScript.source ? (options.acquireDelayMs ?? 0) : 0;
     if (delayMs === 0) return run();
-    return new Promise((resolve) => clock.setTimeout(resolve, delayMs)).then(run);
+    return new Promise<void>((resolve) => clock.setTimeout(() => resolve(), delayMs)).then(run);
   };
   return {
     evalsha: (sha1, keys, args) => send(sha1, () => node.evalsha(sha1, keys, args)),
