@@ -35,7 +35,9 @@ try {
   console.log(`   the holder exited ${await holder}`);
 
   console.log('\n3. The lock is lost while a job runs (its keys are deleted): the job is stopped, redlock exits 76');
-  const lost = redlock(['--prefix', 'lock:', '--ttl', '2s', 'reports:nightly', '-c', 'sleep 60; echo "  never printed"']);
+  // `exec`, so that the SIGTERM reaches the job itself: it goes to the command only, and a shell that
+  // dies would leave its `sleep` running (and holding our stdout) for a minute.
+  const lost = redlock(['--prefix', 'lock:', '--ttl', '2s', 'reports:nightly', '-c', 'echo "  the job starts"; exec sleep 60']);
   await new Promise((resolve) => setTimeout(resolve, 500));
   await Promise.all(nodes.clients.map((client) => client.del('lock:reports:nightly').catch(() => 0)));
   console.log(`   redlock exited ${await lost}`);

@@ -16,7 +16,7 @@ export interface ExampleNodes {
   readonly local: LocalRedisNodes | undefined;
   /** One ioredis client per node, set to fail fast while its node is down. */
   readonly clients: readonly Redis[];
-  /** One adapter per client, with a subscriber connection for prompt hand-off, for `new Redlock(...)`. */
+  /** One adapter per client, for `new Redlock(...)`; each opens its own subscriber for prompt hand-off. */
   readonly adapters: readonly IoredisAdapter[];
   /** Quits the clients and stops the nodes the example started. */
   close(): Promise<void>;
@@ -25,27 +25,20 @@ export interface ExampleNodes {
 /** Opens the nodes an example runs on: see the comment at the top of this file. */
 export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
   const { urls, local } = await findNodes(count);
-  const connect = (url: string): Redis =>
-    new Redis(url, {
-      // A lock client wants a down node to fail at once, not to queue commands until it is back.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => 100,
-    });
-  const clients = urls.map(connect);
-  // A subscriber must not give up its re-subscription after a reconnect, or ioredis rejects it unhandled.
-  const subscribers = urls.map((url) => new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: null, retryStrategy: () => 100 }));
+  // The README's setup: a command for a node that is down fails at the next reconnection attempt (here
+  // every 100 ms, as the demo kills and restarts nodes), not after 20 of them.
+  const clients = urls.map((url) => new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => 100 }));
   // ioredis reports connection errors as events; the lock reports them per node, so don't print them twice.
-  for (const client of [...clients, ...subscribers]) client.on('error', () => undefined);
-  // Without the offline queue, commands sent before a connection is ready fail, so wait for it (bounded).
-  await Promise.all([...clients, ...subscribers].map((client) => whenReady(client, 5_000)));
+  for (const client of clients) client.on('error', () => undefined);
   return {
     urls,
     local,
     clients,
-    adapters: clients.map((client, index) => new IoredisAdapter(client, { subscriber: subscribers[index] })),
+    // Each adapter opens a subscriber connection when first needed (prompt hand-off) and closes it when its
+    // client ends.
+    adapters: clients.map((client) => new IoredisAdapter(client)),
     async close() {
-      [...clients, ...subscribers].forEach((client) => client.disconnect());
+      clients.forEach((client) => client.disconnect());
       await local?.stop();
     },
   };
@@ -69,17 +62,6 @@ async function findNodes(count: number): Promise<{ urls: readonly string[]; loca
     if (up.status !== 0) throw error;
     return { urls: DOCKER_URLS.slice(0, count), local: undefined };
   }
-}
-
-function whenReady(client: Redis, timeoutMs: number): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`No connection to ${client.options.host}:${client.options.port} within ${timeoutMs} ms`)), timeoutMs);
-    client.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 function isDockerEngineRunning(): boolean {
