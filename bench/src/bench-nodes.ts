@@ -55,10 +55,22 @@ export async function startBenchNodes(): Promise<BenchNodes> {
 /**
  * Opens one ioredis client per url with the options a lock client should have (the adapter's advice):
  * no offline queue, one retry per request, so a down node fails fast; `overrides` change them (e.g. for
- * subscribers). Resolves once every client is ready, so no connection setup is ever timed.
+ * subscribers). Resolves once every client is ready, so no connection setup is ever timed. The clients of
+ * `blackholed` nodes (S6: connections accepted, nothing ever answered) skip ioredis's handshake (the ready
+ * check, `CLIENT SETINFO`, and `HELLO 3`: RESP2, since no reply is ever parsed), which would wait for an
+ * answer: they are ready once connected, and their commands go out and hang, as they would on a node that
+ * stopped answering after the client connected.
  */
-export async function connectClients(urls: readonly string[], overrides: RedisOptions = {}): Promise<Redis[]> {
-  const clients = urls.map((url) => new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...overrides }));
+export async function connectClients(urls: readonly string[], overrides: RedisOptions = {}, blackholed: readonly number[] = []): Promise<Redis[]> {
+  const clients = urls.map(
+    (url, index) =>
+      new Redis(url, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        ...(blackholed.includes(index) ? { enableReadyCheck: false, disableClientInfo: true, protocol: 2 } : {}),
+        ...overrides,
+      }),
+  );
   for (const client of clients) client.on('error', () => undefined);
   try {
     await Promise.all(clients.map((client) => whenReady(client)));

@@ -1,6 +1,14 @@
 import type { Redis } from 'ioredis';
-import { type BenchNodes, connectClients, FAR_NODE_INDEX, type Topology } from './bench-nodes.js';
+import { connectClients, FAR_NODE_INDEX, type Topology } from './bench-nodes.js';
 import type { Contender, ContenderDefinition, RetryPolicy } from './contenders/contender.js';
+
+/** What a pool connects its contenders to: the bench's nodes (`BenchNodes`) or an S6 topology. */
+export interface PoolNodes {
+  /** `redis://127.0.0.1:PORT` per node, for a topology. */
+  urls(topology: Topology): readonly string[];
+  /** Indexes of nodes that accept connections but never answer; none unless set. */
+  readonly blackholed?: readonly number[];
+}
 
 /**
  * Builds contenders on demand and keeps them for later scenarios. Each instance of a contender gets its
@@ -9,13 +17,13 @@ import type { Contender, ContenderDefinition, RetryPolicy } from './contenders/c
  * across retry policies, since the policies never run at the same time.
  */
 export class ContenderPool {
-  readonly #nodes: BenchNodes;
+  readonly #nodes: PoolNodes;
   readonly #clients = new Map<string, Promise<Redis[]>>();
   /** Clients contenders opened for themselves (e.g. subscribers), closed with the rest. */
   readonly #extraClients: Promise<Redis[]>[] = [];
   readonly #instances = new Map<string, Promise<Contender>>();
 
-  constructor(nodes: BenchNodes) {
+  constructor(nodes: PoolNodes) {
     this.#nodes = nodes;
   }
 
@@ -33,7 +41,7 @@ export class ContenderPool {
           retry,
           farNodeIndex: topology === 'far' ? FAR_NODE_INDEX : undefined,
           connectMore: (overrides) => {
-            const more = connectClients(this.#nodes.urls(topology), overrides);
+            const more = connectClients(this.#nodes.urls(topology), overrides, this.#nodes.blackholed);
             this.#extraClients.push(more);
             return more;
           },
@@ -54,7 +62,7 @@ export class ContenderPool {
     const key = `${definition.name}|${topology}|${instance}`;
     let clients = this.#clients.get(key);
     if (clients === undefined) {
-      clients = connectClients(this.#nodes.urls(topology));
+      clients = connectClients(this.#nodes.urls(topology), {}, this.#nodes.blackholed);
       this.#clients.set(key, clients);
     }
     return clients;

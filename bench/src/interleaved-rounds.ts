@@ -3,6 +3,7 @@ import type { Contender, ContenderDefinition, RetryPolicy } from './contenders/c
 import { median } from './measure/percentiles.js';
 import type { SamplePlan } from './plan.js';
 import type { ContenderResult, SampleValues, ScenarioContext } from './scenarios/scenario.js';
+import { settleWithin } from './settle-within.js';
 
 /**
  * One sample of one contender; `round` is -1 for the warm-up, whose figures are dropped. `instances` are
@@ -32,19 +33,23 @@ export async function runInterleavedRounds(
     readonly label: string;
     /** Independent instances per contender. @defaultValue 1 */
     readonly instances?: number;
+    /**
+     * How long building a contender may take, in milliseconds, before it gets `n/a` (e.g. a library that
+     * waits for a node that never answers). @defaultValue no bound
+     */
+    readonly buildTimeoutMs?: number;
   },
   runSample: RunSample,
 ): Promise<ContenderResult[]> {
-  const { topology, retry, plan, label, instances = 1 } = options;
+  const { topology, retry, plan, label, instances = 1, buildTimeoutMs = Number.POSITIVE_INFINITY } = options;
   const entries = await Promise.all(
     context.contenders.map(async (definition) => {
       const rounds: SampleValues[] = [];
-      try {
-        const built = await Promise.all(Array.from({ length: instances }, (_, instance) => context.pool.get(definition, topology, retry, instance)));
-        return { definition, instances: built, rounds, na: undefined as string | undefined };
-      } catch (error) {
-        return { definition, instances: [], rounds, na: `cannot be built: ${describe(error)}` };
-      }
+      const building = Promise.all(Array.from({ length: instances }, (_, instance) => context.pool.get(definition, topology, retry, instance)));
+      const built = Number.isFinite(buildTimeoutMs) ? await settleWithin(building, buildTimeoutMs) : (await Promise.allSettled([building]))[0];
+      if (built.status === 'fulfilled') return { definition, instances: built.value, rounds, na: undefined as string | undefined };
+      const na = built.status === 'rejected' ? `cannot be built: ${describe(built.reason)}` : `cannot be built: not ready within ${buildTimeoutMs} ms`;
+      return { definition, instances: [] as Contender[], rounds, na };
     }),
   );
   const sample = async (entry: (typeof entries)[number], round: number, durationMs: number): Promise<void> => {

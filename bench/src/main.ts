@@ -15,16 +15,18 @@ import { s2ConcurrentLoops } from './scenarios/s2-concurrent-loops.js';
 import { s3Defaults, s3Tuned } from './scenarios/s3-contention.js';
 import { s4FarNode } from './scenarios/s4-far-node.js';
 import { s5Memory } from './scenarios/s5-memory.js';
+import { s6Topologies } from './scenarios/s6-topologies.js';
 import { SCENARIO_IDS, type Scenario, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
 import { checkTargets } from './targets.js';
 
-const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory];
+const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory, ...s6Topologies];
 
 const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--s3-shared-clients]
 
   --quick               short samples, one or two rounds: under a minute, rougher figures
   --json                print the JSON report on stdout instead of the tables (no file is written)
-  --scenarios           run only these, of ${SCENARIO_IDS.join(', ')}
+  --scenarios           run only these, of ${SCENARIO_IDS.join(', ')};
+                        a prefix before a dash picks every one it starts (S6: S6-T1 to S6-T4)
   --contenders          run only these, of ${ALL_CONTENDERS.map((contender) => contender.name).join(', ')}
   --s3-shared-clients   S3's 8 workers share one lock instance and its clients (one process with
                         concurrent jobs) instead of one each (separate processes)
@@ -47,7 +49,7 @@ if (args.help) {
 }
 
 const plan: BenchPlan = { ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' };
-const scenarios = pick(SCENARIOS, args.scenarios, (scenario) => scenario.id, 'scenario');
+const scenarios = pick(SCENARIOS, args.scenarios, (scenario) => scenario.id, 'scenario', true);
 const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender');
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -119,14 +121,22 @@ function round2(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** The items named in a comma-separated `--option`, in their own order; all of them when it is absent. */
-function pick<T>(items: readonly T[], list: string | undefined, nameOf: (item: T) => string, what: string): T[] {
+/**
+ * The items named in a comma-separated `--option`, in their own order; all of them when it is absent. With
+ * `byPrefix`, a name also picks every item it starts followed by a dash.
+ */
+function pick<T>(items: readonly T[], list: string | undefined, nameOf: (item: T) => string, what: string, byPrefix = false): T[] {
   if (list === undefined) return [...items];
   const wanted = list.split(',').map((name) => name.trim().toLowerCase());
-  const unknown = wanted.filter((name) => !items.some((item) => nameOf(item).toLowerCase() === name));
+  // For scenarios, `S6` picks S6-T1 to S6-T4 and `S3` both S3s; contender names are taken whole.
+  const matches = (item: T, name: string): boolean => {
+    const itemName = nameOf(item).toLowerCase();
+    return itemName === name || (byPrefix && itemName.startsWith(`${name}-`));
+  };
+  const unknown = wanted.filter((name) => !items.some((item) => matches(item, name)));
   if (unknown.length > 0) {
     console.error(`Unknown ${what}: ${unknown.join(', ')}\n\n${USAGE}`);
     process.exit(2);
   }
-  return items.filter((item) => wanted.includes(nameOf(item).toLowerCase()));
+  return items.filter((item) => wanted.some((name) => matches(item, name)));
 }

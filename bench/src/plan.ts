@@ -26,6 +26,15 @@ export interface BenchPlan {
   readonly s4: SamplePlan;
   /** S5: acquire/release cycles per contender (after a warm-up of a tenth as many). */
   readonly s5Cycles: number;
+  /** S6: the samples of each topology. */
+  readonly s6: SamplePlan;
+  /**
+   * S6: how long one acquire or one release may take before the bench stops waiting for it, in
+   * milliseconds: a library waiting for a node that never answers must not stall the run. Longer than
+   * node-redlock's 11 attempts at its defaults (about 2.2 s), so a library that gives up is counted as an
+   * error, not as a timeout.
+   */
+  readonly s6OpTimeoutMs: number;
 }
 
 /** The run behind bench/RESULTS.md: a few minutes. */
@@ -39,6 +48,9 @@ export const FULL_PLAN: BenchPlan = {
   s3Tuned: { rounds: 3, sampleMs: 3_000, warmupMs: 500 },
   s4: { rounds: 3, sampleMs: 1_500, warmupMs: 500 },
   s5Cycles: 100_000,
+  // Latency-bound: a few dozen cycles per sample at 70-280 ms each are enough for a p50.
+  s6: { rounds: 3, sampleMs: 2_500, warmupMs: 1_000 },
+  s6OpTimeoutMs: 4_000,
 };
 
 /** `--quick`: every scenario once or twice, short samples, under a minute in all; figures are rougher. */
@@ -52,4 +64,7 @@ export const QUICK_PLAN: BenchPlan = {
   s3Tuned: { rounds: 1, sampleMs: 600, warmupMs: 0 },
   s4: { rounds: 1, sampleMs: 250, warmupMs: 0 },
   s5Cycles: 500,
+  // A warm-up even here: the first call to each node of a fresh topology loads the scripts.
+  s6: { rounds: 1, sampleMs: 600, warmupMs: 300 },
+  s6OpTimeoutMs: 4_000,
 };

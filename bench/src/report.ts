@@ -115,6 +115,7 @@ function formatScenario(scenario: RatedScenario): string[] {
     ...rows.map((cells) => `| ${cells.join(' | ')} |`),
     ...(best.length > 0 ? ['', `Best peer per column: ${best.join('; ')}.`] : []),
     ...(notApplicable.length > 0 ? ['', ...notApplicable] : []),
+    ...(scenario.notes !== undefined && scenario.notes.length > 0 ? ['', ...scenario.notes.map((note) => `- ${note}`)] : []),
   ];
 }
 

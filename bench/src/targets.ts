@@ -1,6 +1,6 @@
-import type { ContenderResult, ScenarioId, ScenarioResult } from './scenarios/scenario.js';
+import { type ContenderResult, SCENARIO_IDS, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
 
-/** One target of issue 5 for this library, checked against a run. */
+/** One target of the issues (5, and S6's multi-datacenter one) for this library, checked against a run. */
 export interface TargetCheck {
   readonly target: string;
   /** `null` when the run did not measure what the target needs (scenario skipped, contender n/a). */
@@ -50,7 +50,28 @@ export function checkTargets(results: Results): TargetCheck[] {
       if (cycles < MIN_CYCLES_TO_JUDGE_HEAP) return [false, `${measured}: too few cycles to tell (the full run does 100,000)`, Number.NaN];
       return [bytes < FLAT_HEAP_BYTES_PER_CYCLE, measured, bytes];
     }),
+    s6Target(results),
   ];
+}
+
+/** The most our acquire p50 may exceed the physical limit by in S6, as a factor. */
+export const S6_MAX_ACQUIRE_VS_LIMIT = 1.1;
+
+/** S6: in every topology, at default options, our acquire p50 within 1.1× the physical limit. */
+function s6Target(results: Results): TargetCheck {
+  const target = `S6: acquire p50 ≤ ${S6_MAX_ACQUIRE_VS_LIMIT}× the physical limit in every topology, at default options`;
+  const ids = SCENARIO_IDS.filter((id) => id.startsWith('S6-'));
+  const figures = ids.map((id) => {
+    const ours = results.get(id)?.contenders.find((row) => row.kind === 'ours' && row.values !== undefined);
+    return { topology: id.slice('S6-'.length), ratio: ours === undefined ? Number.NaN : value(ours, 'acquireVsLimit'), ours };
+  });
+  const measured = figures
+    .map(({ topology, ratio, ours }) =>
+      ours === undefined ? `${topology} not run` : `${topology} ${format(ratio)}× (${format(value(ours, 'acquireP50Ms'))} of ${format(value(ours, 'physicalLimitMs'))} ms)`,
+    )
+    .join('; ');
+  if (figures.some(({ ratio }) => !Number.isFinite(ratio))) return { target, isMet: null, measured };
+  return { target, isMet: figures.every(({ ratio }) => ratio <= S6_MAX_ACQUIRE_VS_LIMIT), measured };
 }
 
 function throughputTargets(results: Results, id: 'S1' | 'S2'): TargetCheck[] {

@@ -20,7 +20,8 @@ export interface ContenderSetup {
   readonly clients: readonly Redis[];
   readonly retry: RetryPolicy;
   /**
-   * The index of a node that is far away (S4), if any: a library with a per-node timeout setting gives
+   * The index of a node that is far away (S4), if any (S6 sets none: every library runs at its defaults
+   * there): a library with a per-node timeout setting gives
    * it a longer one, as its documentation advises for a node in another datacenter.
    */
   readonly farNodeIndex: number | undefined;
@@ -41,6 +42,11 @@ export interface Contender {
    * Resolves with the release; rejects when the library gives up (a "give-up" in S3).
    */
   acquire(resource: string): Promise<Release>;
+  /**
+   * How many calls in a row have timed out on each node, by node index, for a library that tells
+   * (redlock-core's `nodeHealth()`): S6 counts the calls to answering nodes judged timed out from it.
+   */
+  nodeTimeoutsInARow?(): readonly number[];
 }
 
 /** Whose numbers a row shows: this library, the floor, or a peer library. */

@@ -19,8 +19,8 @@ export const floor: ContenderDefinition = {
   kind: 'floor',
   packageName: 'ioredis SET NX PX + compare-and-delete',
   async create({ clients }) {
-    const releaseSha = await loadEverywhere(clients, RELEASE_SCRIPT);
     const quorum = Math.floor(clients.length / 2) + 1;
+    const releaseSha = await loadEverywhere(clients, RELEASE_SCRIPT, quorum);
     const tokenPrefix = randomBytes(8).toString('hex');
     let counter = 0;
 
@@ -71,7 +71,26 @@ function decideAtQuorum(answers: readonly Promise<boolean>[], quorum: number): P
   });
 }
 
-async function loadEverywhere(clients: readonly Redis[], source: string): Promise<string> {
-  const shas = await Promise.all(clients.map((client) => client.script('LOAD', source) as Promise<string>));
-  return shas[0] as string;
+/**
+ * Loads `source` on every node and resolves with its SHA1 once a quorum has it: a node that never answers
+ * (S6's black-holed nodes) must not hold up the floor, which never needs its vote either. Each node's
+ * later EVALSHA goes out on the connection that carried its SCRIPT LOAD, so it finds the script there.
+ */
+function loadEverywhere(clients: readonly Redis[], source: string, quorum: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let loaded = 0;
+    let failed = 0;
+    for (const client of clients) {
+      (client.script('LOAD', source) as Promise<string>).then(
+        (sha) => {
+          loaded += 1;
+          if (loaded === quorum) resolve(sha);
+        },
+        (error: unknown) => {
+          failed += 1;
+          if (failed === clients.length - quorum + 1) reject(error);
+        },
+      );
+    }
+  });
 }

@@ -36,6 +36,7 @@ export const redlockCore: ContenderDefinition = {
           await lock.release();
         };
       },
+      nodeTimeoutsInARow: () => redlock.nodeHealth().map((node) => node.timeoutsInARow),
     };
   },
 };

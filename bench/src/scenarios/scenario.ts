@@ -4,7 +4,7 @@ import type { ContenderDefinition, ContenderKind } from '../contenders/contender
 import type { BenchPlan } from '../plan.js';
 
 /** The scenarios, in the order they run. */
-export const SCENARIO_IDS = ['S1', 'S2', 'S3-defaults', 'S3-tuned', 'S4', 'S5'] as const;
+export const SCENARIO_IDS = ['S1', 'S2', 'S3-defaults', 'S3-tuned', 'S4', 'S5', 'S6-T1', 'S6-T2', 'S6-T3', 'S6-T4'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 /** One figure a scenario reports per contender. */
@@ -42,6 +42,8 @@ export interface ScenarioResult {
   readonly sampling: string;
   readonly metrics: readonly MetricSpec[];
   readonly contenders: readonly ContenderResult[];
+  /** Lines printed under the table, e.g. each contender's first error. */
+  readonly notes?: readonly string[];
 }
 
 /** What every scenario runs with. */
