@@ -1,30 +1,20 @@
-import { Redlock, type RedisAdapter, type RedlockNode } from 'redlock-core';
+import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.js';
 
 /**
- * The per-node timeout of a far node (S4), in milliseconds: its 40 ms round trip on top of the default
- * 50 ms, as the redlock-core README advises for a node in another datacenter.
- */
-const FAR_NODE_TIMEOUT_MS = 100;
-
-/**
  * This library, through its public API only: `redlock-core` with `redlock-ioredis-adapter`, set up as its
- * README shows, with a subscriber connection per node so waiters are woken by releases (prompt hand-off).
+ * README shows: `new IoredisAdapter(client)` and nothing else. Each adapter opens its own subscriber
+ * connection at the first wait (prompt hand-off), and each node's timeout follows its measured latency, the
+ * far node's (S4) included.
  */
 export const redlockCore: ContenderDefinition = {
   name: 'redlock-core',
   kind: 'ours',
   packageName: 'redlock-core (this repo)',
-  async create({ clients, retry, farNodeIndex, connectMore }) {
-    // As the adapter's README shows: a subscriber waits on its connection indefinitely, so no retry limit.
-    const subscribers = await connectMore({ maxRetriesPerRequest: null });
-    const nodes: (RedisAdapter | RedlockNode)[] = clients.map((client, index) => {
-      const adapter = new IoredisAdapter(client, { subscriber: subscribers[index] });
-      return index === farNodeIndex ? { adapter, timeoutMs: FAR_NODE_TIMEOUT_MS } : adapter;
-    });
+  async create({ clients, retry }) {
     const redlock = new Redlock(
-      nodes,
+      clients.map((client) => new IoredisAdapter(client)),
       retry === 'tuned'
         ? { retryDelayMs: TUNED_RETRY.retryDelayMs, retryJitterMs: TUNED_RETRY.retryJitterMs, retryCount: TUNED_RETRY.retryCount }
         : {},
