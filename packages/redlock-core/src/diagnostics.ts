@@ -231,21 +231,49 @@ export function isAttemptTraced(): boolean {
 }
 
 /**
- * Runs `run` as one traced call on `traced`: its `result` is `resultOf(value)`, never the value itself
- * (a `Lock` would hand subscribers its token). Resolves with the value.
+ * Runs `run` as one traced call on `traced`, with the events `tracePromise()` publishes (`start`, `end`,
+ * then `asyncStart` and `asyncEnd`, after `error` on a rejection), and `run` inside `start.runStores()`
+ * so that stores bound on `start` are the async context of everything it does. Published by hand rather
+ * than through `tracePromise()`, which on Node 20.13 and later runs `run` untraced when
+ * `TracingChannel.hasSubscribers` is false, and so trusts it where {@link isTraced} does not. Its `result`
+ * is `resultOf(value)`, never the value itself: a `Lock` would hand subscribers its token.
  */
-async function traceCall<C extends { result?: R }, T, R>(
+function traceCall<C extends { result?: R; error?: unknown }, T, R>(
   traced: TracingChannel<unknown, C>,
   context: C,
   run: () => Promise<T>,
   resultOf: (value: T) => R,
 ): Promise<T> {
-  let value: T | undefined;
-  await traced.tracePromise(async () => {
-    value = await run();
-    return resultOf(value);
-  }, context);
-  return value as T;
+  const { start, end, asyncStart, asyncEnd, error } = traced;
+  const settle = (): void => {
+    asyncStart.publish(context);
+    asyncEnd.publish(context);
+  };
+  return start.runStores(context, () => {
+    let pending: Promise<T>;
+    try {
+      pending = run();
+    } catch (thrown) {
+      context.error = thrown;
+      error.publish(context);
+      throw thrown;
+    } finally {
+      end.publish(context);
+    }
+    return pending.then(
+      (value) => {
+        context.result = resultOf(value);
+        settle();
+        return value;
+      },
+      (rejection: unknown) => {
+        context.error = rejection;
+        error.publish(context);
+        settle();
+        throw rejection;
+      },
+    );
+  });
 }
 
 /** What an acquisition asked for, for its trace context. */
