@@ -26,7 +26,7 @@ export default {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts'],
+      testMatch: ['<rootDir>/packages/*/test/integration/**/*.test.ts', '<rootDir>/examples/test/**/*.test.ts'],
     },
   ],
 };
