@@ -4,13 +4,15 @@ import { nodeRedlock4 } from './node-redlock-4.js';
 import { nodeRedlock5 } from './node-redlock-5.js';
 import { redisSemaphore } from './redis-semaphore.js';
 import { redlockCore } from './redlock-core.js';
+import { redlockCoreObserved } from './redlock-core-observed.js';
 import { redlockUniversal } from './redlock-universal.js';
 import { sesamecareRedlock } from './sesamecare-redlock.js';
 
-/** Every contender, in table order: the floor, this library, then the peers. */
+/** Every contender, in table order: the floor, this library (then with no-op diagnostics subscribers), then the peers. */
 export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
   floor,
   redlockCore,
+  redlockCoreObserved,
   nodeRedlock5,
   nodeRedlock4,
   sesamecareRedlock,

@@ -6,6 +6,8 @@ import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor, type WaitSettings } from './options.js';
 import { NodeError } from './errors.js';
 import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
+import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
+import { hasMisconfiguredNode } from './misconfigured-nodes.js';
 import { callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
@@ -33,14 +35,43 @@ export interface AcquireRequest extends WaitSettings {
 /**
  * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
  * `asksLeadFirst`, the lead node is asked alone first, and `'held-at-lead'` means it refused because the
- * lock is held there: nothing was set anywhere, and no other node was asked.
+ * lock is held there: nothing was set anywhere, and no other node was asked. Traced on
+ * `redlock-core.attempt` when someone listens. A node that replied with a setup mistake (see
+ * `misconfigurationOf`) fails the attempt whatever the others said.
  */
-export async function runAttempt(
+export function runAttempt(
   set: NodeSet,
   request: AcquireRequest,
   attemptNumber: number,
   leadNodeIndex: number,
   asksLeadFirst: boolean,
+): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
+  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, undefined);
+  const { nodes, options } = set;
+  const timing = new AttemptTiming(options.clock);
+  const start = options.clock.now();
+  const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst };
+  return traceAttempt(
+    traced,
+    timing,
+    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, timing),
+    (outcome): AttemptTraceResult => {
+      const elapsedMs = options.clock.now() - start;
+      if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
+      if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
+      return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
+    },
+  );
+}
+
+/** {@link runAttempt}, timing its node calls in `timing` when it is traced. */
+async function attemptOnNodes(
+  set: NodeSet,
+  request: AcquireRequest,
+  attemptNumber: number,
+  leadNodeIndex: number,
+  asksLeadFirst: boolean,
+  timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
   const { keys, ttlMs, signal } = request;
   const { options, nodes } = set;
@@ -67,7 +98,7 @@ export async function runAttempt(
   const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<AcquireStatus> => {
     const node = nodes[nodeIndex] as NodeState;
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
-    return callNode(node, timeoutMs, clock, async (adapter, onNoScript) => {
+    const call = callNode(node, timeoutMs, clock, async (adapter, onNoScript) => {
       // A node may still be running the previous owner's release, sent with the one that freed the lead
       // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
       // is decided. The script grants a key that already holds our token, so asking again is safe.
@@ -76,7 +107,9 @@ export async function runAttempt(
         if (status !== 'held' || !isPatient || isVoteDecided || clock.now() - start >= timeoutMs / 2) return status;
         await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
       }
-    }, isPatient ? 'repeating' : 'call');
+    }, 'acquire', isPatient ? 'repeating' : 'call');
+    timing?.watch(nodeIndex, call.outcome);
+    return call;
   };
   let isVoteDecided = false;
   let calls: NodeCall<AcquireStatus>[];
@@ -86,7 +119,8 @@ export async function runAttempt(
     if (leadStatus === 'held') return 'held-at-lead';
     calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
   } else {
-    calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireOn);
+    calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireOn, 'acquire');
+    if (timing !== undefined) calls.forEach((call, nodeIndex) => timing.watch(nodeIndex, call.outcome));
   }
   const vote = await collectVotes(
     calls.map((call) => call.outcome),
@@ -107,7 +141,7 @@ export async function runAttempt(
   // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.
   const isMisconfigured = set.servers.configurationError !== undefined;
 
-  if (vote.hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured) {
+  if (vote.hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(vote.outcomes)) {
     const lock = new Lock({
       set: set,
       resources: request.resources,
@@ -121,6 +155,8 @@ export async function runAttempt(
       keysExpireAt: start + ttlMs,
       expiresAt: Math.floor(wallStart + elapsedMs + validity),
       written: calls.map((call) => call.wasSent),
+      // A copy: the vote keeps filling in its own array as the other nodes answer.
+      nodes: [...vote.outcomes],
     });
     // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
     calls.forEach((call, nodeIndex) => {
@@ -187,6 +223,7 @@ async function storeFencingToken(
 ): Promise<FenceNodeOutcome[] | undefined> {
   const calls = callEveryNode(set, ttlMs, fenceKeys.length, async (adapter, onNoScript) =>
     parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScript)),
+    'fence',
   );
   const vote = await collectVotes(
     calls.map((call) => call.outcome),

@@ -60,10 +60,12 @@ export function keepExtended(
       }),
     );
   };
-  const lose = (message: string, cause?: LockExtendError): void => {
+  const lose = (message: string, reason: 'quorum-lost' | 'validity-ran-out', cause?: LockExtendError): void => {
     if (isStopped) return;
     stop();
-    onStop(new LockLostError(`Lost the lock on ${describeResources(lock.resources)}: ${message}`, { resources: lock.resources, cause }));
+    const error = new LockLostError(`Lost the lock on ${describeResources(lock.resources)}: ${message}`, { resources: lock.resources, cause });
+    lock.publishLoss(reason, error);
+    onStop(error);
   };
   const extendNow = (): void => {
     if (limits.maxExtensions !== undefined && extensions >= limits.maxExtensions) {
@@ -79,8 +81,8 @@ export function keepExtended(
         // Released, or the Redlock closed (its close() stops every extension; this one lost the race).
         if (lock.state === 'released' || error instanceof RedlockClosedError) return stop();
         // After a stalled event loop this timer can fire past the expiry; say so, not "quorum lost".
-        if (lock.state === 'expired') return lose('its validity ran out before it could be extended', error);
-        if (error.isLost) return lose('a quorum of nodes no longer holds our token', error);
+        if (lock.state === 'expired') return lose('its validity ran out before it could be extended', 'validity-ran-out', error);
+        if (error.isLost) return lose('a quorum of nodes no longer holds our token', 'quorum-lost', error);
         // Nodes failed to answer: try again while validity remains; the expiry timer bounds the tries.
         clock.clearTimeout(extendTimer);
         extendTimer = setTimer(extendNow, Math.max(1, Math.floor(lock.remainingValidityMs / 2)));
@@ -92,7 +94,7 @@ export function keepExtended(
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(expiryTimer);
     const remainingMs = lock.remainingValidityMs;
-    expiryTimer = setTimer(() => lose('its validity ran out before it could be extended'), remainingMs);
+    expiryTimer = setTimer(() => lose('its validity ran out before it could be extended', 'validity-ran-out'), remainingMs);
     // When drift or a tiny TTL leaves less than half the TTL of validity, waiting for "half the TTL left"
     // would mean 0 ms, and extensions would run back to back; use a quarter of the validity then.
     extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));

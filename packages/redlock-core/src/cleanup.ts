@@ -39,10 +39,12 @@ export function releaseOnNode(
 ): NodeCall<'released' | 'not-held'> {
   const node = set.nodes[nodeIndex] as NodeState;
   const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
+  // A failed attempt's removal is not announced; a held lock's release is.
+  const operation = release.announce ? 'release' : 'cleanup';
   const call =
     timeout !== undefined
-      ? callNodeWithin(timeout, node, run, 'cleanup')
-      : callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, 'cleanup');
+      ? callNodeWithin(timeout, node, run, operation, 'cleanup')
+      : callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, operation, 'cleanup');
   // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
   set.lifecycle.track(call.outcome);
   return call;

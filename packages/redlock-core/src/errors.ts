@@ -258,3 +258,39 @@ export class RedlockClosedError extends RedlockError {
 function errorsOf(nodes: readonly (NodeOutcome<string> | InspectNodeOutcome)[]): NodeError[] {
   return nodes.flatMap((node) => ('error' in node ? [node.error] : []));
 }
+
+/**
+ * A node replied to an acquisition with an error that a correct setup never causes, so no retry can
+ * help and the call fails at once, before any lock is handed out on the other nodes' quorum; the keys set
+ * elsewhere are removed. `problem` says which:
+ * - `'cross-slot'` (`CROSSSLOT`): the node is a Redis Cluster and the keys of one lock are in different
+ *   hash slots. Give every resource of the lock a common hash tag, e.g. `{orders}:1` and `{orders}:2`;
+ * - `'moved'` (`MOVED`): the node is one master of a Redis Cluster that does not serve the key's slot.
+ *   Reach a cluster through a cluster client (which follows redirections), or use standalone servers;
+ * - `'no-permission'` (`NOPERM`): the node's ACL forbids the scripts or the keys. Allow `EVALSHA`, `EVAL`
+ *   and the lock keys to the user;
+ * - `'no-auth'` (`NOAUTH`, `WRONGPASS`): the connection is not authenticated. Fix the client's credentials.
+ */
+export class MisconfiguredNodeError extends RedlockError {
+  override name = 'MisconfiguredNodeError';
+
+  /** The resources that were asked for, without the key prefix. */
+  readonly resources: readonly string[];
+  /** The nodes that replied so, by index in the array passed to the `Redlock` constructor. */
+  readonly nodeIndexes: readonly number[];
+  /** What is wrong, from the first such node's reply. */
+  readonly problem: 'cross-slot' | 'moved' | 'no-permission' | 'no-auth';
+  /** The errors of those nodes, each with the node's reply as its `cause`. */
+  readonly nodeErrors: readonly NodeError[];
+
+  constructor(
+    message: string,
+    options: { resources: readonly string[]; problem: MisconfiguredNodeError['problem']; nodeErrors: readonly NodeError[] },
+  ) {
+    super(message, { cause: options.nodeErrors[0] });
+    this.resources = options.resources;
+    this.problem = options.problem;
+    this.nodeErrors = options.nodeErrors;
+    this.nodeIndexes = options.nodeErrors.map((error) => error.nodeIndex);
+  }
+}

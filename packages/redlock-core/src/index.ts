@@ -1,6 +1,21 @@
 export type { RedisAdapter, Unsubscribe } from './adapter.js';
 export { type Clock, SYSTEM_CLOCK } from './clock.js';
 export {
+  type AcquireTraceContext,
+  type AcquireTraceResult,
+  type AttemptNodeReport,
+  type AttemptTraceContext,
+  type AttemptTraceResult,
+  DIAGNOSTICS_CHANNELS,
+  type ExtendTraceContext,
+  type ExtendTraceResult,
+  type LockLostMessage,
+  type NodeErrorMessage,
+  type NodeOperation,
+  type ReleaseTraceContext,
+  type ReleaseTraceResult,
+} from './diagnostics.js';
+export {
   type AcquireFailureReason,
   LockAcquireError,
   LockExtendError,
@@ -8,6 +23,7 @@ export {
   LockLimitError,
   LockLostError,
   LockReleaseError,
+  MisconfiguredNodeError,
   NodeConfigurationError,
   NodeError,
   RedlockClosedError,
@@ -37,3 +53,4 @@ export type {
   ReleaseResult,
 } from './outcomes.js';
 export { Redlock } from './redlock.js';
+export type { NodeStats, RedlockStats } from './stats.js';

@@ -4,7 +4,8 @@ import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, 
 import { ASYNC_DISPOSE } from './lifecycle.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { checkTtl, nodeTimeoutMsFor } from './options.js';
-import { countByStatus, describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
+import { publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
+import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
 import { callEveryNode, callNode, collectVotes, quorumOf, sharedTimeoutsFor } from './quorum.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
@@ -38,6 +39,10 @@ interface Hold {
   isReleased: boolean;
   /** Why the lock is known lost (a quorum no longer holds our token), once it is. */
   lostBecause: LockLostError | undefined;
+  /** Whether the loss was published on `redlock-core.lock.lost`: once per hold. */
+  isLossPublished: boolean;
+  /** Each node's outcome in the attempt that acquired the hold, at the decision. */
+  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
   /** Called once when the lock is found lost; see {@link Lock.onLost}. Made on first use: most locks have none. */
   lostListeners: Set<(error: LockLostError) => void> | undefined;
   /**
@@ -107,6 +112,16 @@ export class Lock {
    */
   readonly fencingToken: number | undefined;
 
+  /**
+   * Each node's outcome in the attempt that acquired this lock, by node index, as known when the quorum
+   * was reached: `'acquired'`, or why a node did not grant it (`'held'`, `'timeout'` or `'error'` with its
+   * {@link NodeError}, …); `undefined` for a node that had not answered yet. Tells which nodes failed
+   * and how, even when the lock was acquired; no token in it. A re-entrant handle shows its hold's.
+   */
+  get nodes(): readonly (AcquireNodeOutcome | undefined)[] {
+    return this.#hold.nodes;
+  }
+
   readonly #token: string;
   readonly #set: NodeSet;
   readonly #keys: readonly string[];
@@ -129,6 +144,7 @@ export class Lock {
     keysExpireAt: number;
     expiresAt: number;
     written: boolean[];
+    nodes: readonly (AcquireNodeOutcome | undefined)[];
   }, sharedHold?: Hold) {
     this.#set = init.set;
     this.resources = init.resources;
@@ -144,6 +160,8 @@ export class Lock {
       holders: 1,
       isReleased: false,
       lostBecause: undefined,
+      isLossPublished: false,
+      nodes: init.nodes,
       lostListeners: undefined,
       written: init.written,
       release: undefined,
@@ -318,7 +336,11 @@ export class Lock {
       hold.signalTimer = undefined;
       if (hold.isReleased || hold.controller?.signal.aborted === true) return;
       if (hold.validUntil > clock.now()) this.#armSignalTimer();
-      else this.#abortSignal(this.#expiredReason());
+      else {
+        const reason = this.#expiredReason();
+        this.publishLoss('validity-ran-out', reason);
+        this.#abortSignal(reason);
+      }
     }, Math.max(1, Math.ceil(remainingMs)));
     unrefTimer(hold.signalTimer);
   }
@@ -385,11 +407,25 @@ export class Lock {
   markLost(error: LockLostError): void {
     const hold = this.#hold;
     if (hold.lostBecause !== undefined || hold.isReleased) return;
+    this.publishLoss('quorum-lost', error);
     hold.lostBecause = error;
     const listeners = [...(hold.lostListeners ?? [])];
     hold.lostListeners = undefined;
     for (const listener of listeners) listener(error);
     if (hold.controller !== undefined) this.#abortSignal(error);
+  }
+
+  /**
+   * Publishes on `redlock-core.lock.lost` that the hold can no longer be guaranteed, once per hold and
+   * never after its release.
+   * @internal
+   */
+  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
+    const hold = this.#hold;
+    if (hold.isLossPublished || hold.isReleased) return;
+    hold.isLossPublished = true;
+    const remainingValidityMs = Math.max(0, hold.validUntil - this.#set.options.clock.now());
+    publishLockLost(() => ({ resources: this.resources, reason, remainingValidityMs, error }));
   }
 
   /**
@@ -450,7 +486,7 @@ export class Lock {
     const hold = this.#hold;
     hold.holders += 1;
     const init = { set: this.#set, resources: this.resources, keys: this.#keys, token: this.token, fencingToken: this.fencingToken };
-    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, keysExpireAt: hold.keysExpireAt, expiresAt: hold.expiresAt, written: hold.written }, hold);
+    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, keysExpireAt: hold.keysExpireAt, expiresAt: hold.expiresAt, written: hold.written, nodes: hold.nodes }, hold);
   }
 
   /**
@@ -480,7 +516,7 @@ export class Lock {
       });
     }
     const hold = this.#hold;
-    const extension = this.#extendOnEveryNode(ttlMs);
+    const extension = this.#tracedExtension(ttlMs);
     const inFlight = (hold.extensionsInFlight ??= new Set());
     inFlight.add(extension);
     try {
@@ -490,7 +526,19 @@ export class Lock {
     }
   }
 
-  async #extendOnEveryNode(ttlMs: number): Promise<Lock> {
+  /** {@link extend}'s node calls, traced on `redlock-core.extend` when someone listens. */
+  #tracedExtension(ttlMs: number): Promise<Lock> {
+    const nodeCount = this.#set.nodes.length;
+    let decided: readonly (ExtendNodeOutcome | undefined)[] = [];
+    return traceExtend(
+      { resources: this.resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount },
+      () => this.#extendOnEveryNode(ttlMs, (outcomes) => (decided = outcomes)),
+      () => decided,
+    );
+  }
+
+  /** Extends on every node; `onDecided` gets the outcomes known at the decision of a successful extension. */
+  async #extendOnEveryNode(ttlMs: number, onDecided?: (outcomes: readonly (ExtendNodeOutcome | undefined)[]) => void): Promise<Lock> {
     const { options, nodes, servers } = this.#set;
     const hold = this.#hold;
     const sequence = ++hold.extensionsStarted;
@@ -500,6 +548,7 @@ export class Lock {
     const quorum = quorumOf(nodes.length);
     const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter, onNoScript) =>
       runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '0'], onNoScript).then(parseExtendReply),
+      'extend',
     );
     const vote = await collectVotes(
       calls.map((call) => call.outcome),
@@ -527,7 +576,10 @@ export class Lock {
         });
       });
       // An older extension that settled after a newer one applied did not set the validity.
-      if (this.remainingValidityMs > 0) return this;
+      if (this.remainingValidityMs > 0) {
+        onDecided?.([...vote.outcomes]);
+        return this;
+      }
       throw new LockExtendError(`Could not extend ${this.#describe()}: no validity left after ${Math.round(clock.now() - start)} ms`, {
         resources: this.resources,
         nodes: await Promise.all(calls.map((call) => call.outcome)),
@@ -597,7 +649,7 @@ export class Lock {
     hold.lostListeners = undefined;
     this.#clearSignalTimer();
     this.#unwatchCloseWhenIdle();
-    hold.release ??= this.#releaseOnEveryNode().catch((error: unknown) => {
+    hold.release ??= this.#tracedRelease().catch((error: unknown) => {
       // Not remembered, so that calling release() again retries.
       hold.release = undefined;
       throw error;
@@ -642,6 +694,7 @@ export class Lock {
     this.#hold.written[nodeIndex] = true;
     const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), options.clock, (adapter, onNoScript) =>
       runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '1'], onNoScript).then(parseExtendReply),
+      'reseed',
     ).outcome;
     if (outcome.status === 'extended') await this.removeLateGrant(nodeIndex);
   }
@@ -650,6 +703,12 @@ export class Lock {
   #releaseOf(announce: boolean): Parameters<typeof releaseOnNode>[2] {
     const hold = this.#hold;
     return { keys: this.#keys, token: this.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce };
+  }
+
+  /** {@link release}'s node calls, traced on `redlock-core.release` when someone listens. */
+  #tracedRelease(): Promise<ReleaseResult> {
+    const nodeCount = this.#set.nodes.length;
+    return traceRelease({ resources: this.resources, quorum: quorumOf(nodeCount), nodeCount }, () => this.#releaseOnEveryNode());
   }
 
   async #releaseOnEveryNode(): Promise<ReleaseResult> {

@@ -4,6 +4,8 @@ import { NodeError } from './errors.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './options.js';
 import type { NodeOutcome } from './outcomes.js';
+import type { NodeOperation } from './diagnostics.js';
+import { recordNodeOutcome } from './stats.js';
 
 /** The number of nodes that must agree: a strict majority, ⌊n/2⌋+1. */
 export function quorumOf(nodeCount: number): number {
@@ -99,21 +101,24 @@ export function callNode<S extends string>(
   timeoutMs: number,
   clock: Clock,
   run: NodeCallRun<S>,
+  operation: NodeOperation,
   kind: NodeCallKind = 'call',
 ): NodeCall<S> {
-  return callNodeWithin(new SharedTimeout(clock, timeoutMs), node, run, kind);
+  return callNodeWithin(new SharedTimeout(clock, timeoutMs), node, run, operation, kind);
 }
 
 /**
  * Like {@link callNode}, bounded by a timer shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
  * Every outcome tells the node's circuit breaker whether the node answered in time, and every answer
- * but a repeating call's tells its latency how long it took.
+ * but a repeating call's tells its latency how long it took. Every outcome without an answer is counted
+ * for `redlock.stats()` and published on `redlock-core.node.error`, as part of `operation`.
  */
 export function callNodeWithin<S extends string>(
   timeout: SharedTimeout,
   node: NodeState,
   run: NodeCallRun<S>,
+  operation: NodeOperation,
   kind: NodeCallKind = 'call',
 ): NodeCall<S> {
   const nodeIndex = node.index;
@@ -122,7 +127,9 @@ export function callNodeWithin<S extends string>(
   const { clock } = timeout;
   const refusal = isCleanup ? undefined : node.refusalAt(clock);
   if (refusal !== undefined) {
-    return { outcome: Promise.resolve({ nodeIndex, status: 'error', error: refusal }), lateAnswer: Promise.resolve(undefined), wasSent: false };
+    const refused: NodeOutcome<S> = { nodeIndex, status: 'error', error: refusal };
+    recordNodeOutcome(node, operation, refused);
+    return { outcome: Promise.resolve(refused), lateAnswer: Promise.resolve(undefined), wasSent: false };
   }
   let current = timeout;
   let slot: number;
@@ -157,7 +164,9 @@ export function callNodeWithin<S extends string>(
       node.latency.recordTimeout();
       node.noteTimedOut();
       const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
-      resolve({ nodeIndex, status: 'timeout', error });
+      const timedOut: NodeOutcome<S> = { nodeIndex, status: 'timeout', error };
+      recordNodeOutcome(node, operation, timedOut);
+      resolve(timedOut);
     });
     answer.then(
       (status) => {
@@ -167,9 +176,12 @@ export function callNodeWithin<S extends string>(
         resolve({ nodeIndex, status });
       },
       (cause: unknown) => {
-        if (current.remove(slot) !== undefined) node.breaker.recordAnswer();
+        if (current.remove(slot) === undefined) return;
+        node.breaker.recordAnswer();
         const error = new NodeError(`Node ${nodeIndex} failed: ${describeCause(cause)}`, { nodeIndex, isTimeout: false, cause });
-        resolve({ nodeIndex, status: 'error', error });
+        const failed: NodeOutcome<S> = { nodeIndex, status: 'error', error };
+        recordNodeOutcome(node, operation, failed);
+        resolve(failed);
       },
     );
   });
@@ -199,9 +211,10 @@ export function callEveryNode<S extends string>(
   ttlMs: number,
   keyCount: number,
   run: (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S>,
+  operation: NodeOperation,
 ): NodeCall<S>[] {
   const timeoutOf = sharedTimeoutsFor(set, ttlMs, keyCount);
-  return set.nodes.map((node) => callNodeWithin(timeoutOf(node), node, (adapter, onNoScript) => run(adapter, onNoScript, node.index)));
+  return set.nodes.map((node) => callNodeWithin(timeoutOf(node), node, (adapter, onNoScript) => run(adapter, onNoScript, node.index), operation));
 }
 
 /**

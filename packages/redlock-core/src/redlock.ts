@@ -1,6 +1,7 @@
 import type { RedisAdapter } from './adapter.js';
 import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
 import { type ExtensionLimits, keepExtended } from './auto-extend.js';
+import { type AcquireTraceContext, traceAcquire } from './diagnostics.js';
 import { type AcquireFailureReason, LockAcquireError, LockInspectError, LockLostError, RedlockClosedError } from './errors.js';
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters, emitErrorWarning } from './lifecycle.js';
 import { describeResources, Lock } from './lock.js';
@@ -27,11 +28,13 @@ import {
   type InspectNodeOutcome,
   type LockInspection,
 } from './outcomes.js';
+import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import { callEveryNode, quorumOf } from './quorum.js';
 import { leadNodeIndexOf, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
+import { AcquisitionStats, type RedlockStats } from './stats.js';
 import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
 
 /** One call of `acquire()` or `using()` after validation. */
@@ -91,6 +94,7 @@ export class Redlock {
   readonly #callDefaults: AcquireSettings;
   /** The one `close()` in progress or done. */
   #closing: Promise<void> | undefined;
+  readonly #stats = new AcquisitionStats();
 
   /**
    * @param nodes - One adapter per independent Redis node (an odd number, 3 or 5, is best), or
@@ -154,7 +158,7 @@ export class Redlock {
   async acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
     const request = this.#resolveRequest(resources, ttlMs, options, 'acquire');
     const limits = extensionLimitsOf(request, options);
-    return this.#extendIfAsked(await this.#acquire(request), request, limits);
+    return this.#extendIfAsked(await this.#observed('acquire', request, () => this.#acquire(request)), request, limits);
   }
 
   /**
@@ -199,13 +203,22 @@ export class Redlock {
     let lock: Lock;
     try {
       // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
-      lock = await this.#acquire({ ...request, retryCount: 0, waitMs: Infinity });
+      lock = await this.#observed('tryAcquire', request, () => this.#acquire({ ...request, retryCount: 0, waitMs: Infinity }));
     } catch (error) {
       // Only the single attempt's own verdict: more nodes held it than a quorum could overcome.
       if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
       throw error;
     }
     return this.#extendIfAsked(lock, request, limits);
+  }
+
+  /**
+   * Runs one acquisition counted for `stats()` and traced on `redlock-core.acquire` (see `traceAcquire`).
+   */
+  #observed(operation: AcquireTraceContext['operation'], request: CallRequest, acquiring: () => Promise<Lock>): Promise<Lock> {
+    const { resources, ttlMs, reentrant } = request;
+    const traced = { operation, resources, ttlMs, isReentrant: reentrant !== undefined };
+    return this.#stats.track(() => traceAcquire(traced, this.quorum, this.#set.nodes.length, acquiring));
   }
 
   /** Starts automatic extension of a new lock when its call asked for it (`autoExtend`). */
@@ -269,7 +282,7 @@ export class Redlock {
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     }
-    const lock = await this.#acquire(request);
+    const lock = await this.#observed('using', request, () => this.#acquire(request));
     const { lifecycle, options: settings } = this.#set;
     const { callerSignal } = request;
     // The routine's signal aborts on a lost lock, at a limit, at close() or on the caller's signal (by
@@ -410,7 +423,7 @@ export class Redlock {
       if (reply === 'free' || reply === 'foreign') return reply;
       remaining[nodeIndex] = reply;
       return 'locked';
-    });
+    }, 'inspect');
     const outcomes = await Promise.all(calls.map((call) => call.outcome));
     // The first contact with the nodes may have just found two of them to be one server.
     this.#throwIfMisconfigured();
@@ -443,6 +456,30 @@ export class Redlock {
   nodeHealth(): readonly NodeHealth[] {
     const now = this.#set.options.clock.now();
     return this.#set.nodes.map((node) => node.healthAt(now));
+  }
+
+  /**
+   * Counters since this `Redlock` was made, without calling any node: locks handed out, acquisitions
+   * that failed by reason, calls still waiting for their lock, and each node's failed calls (in any
+   * operation, cleanups and background releases included). Each node's state and round trip are in
+   * {@link nodeHealth}. For a health endpoint or a metrics scrape; see also the diagnostics channels
+   * (`DIAGNOSTICS_CHANNELS`) for events as they happen.
+   *
+   * @example
+   * ```ts
+   * app.get('/health/locks', (_request, response) => {
+   *   response.json({ stats: redlock.stats(), nodes: redlock.nodeHealth() });
+   * });
+   * ```
+   */
+  stats(): RedlockStats {
+    return this.#stats.snapshot(this.#set.nodes);
+  }
+
+  /** Throws a `MisconfiguredNodeError` when a node of a failed attempt replied with a setup mistake: no retry can help. */
+  #throwIfNodeMisconfigured(request: AcquireRequest, attempt: AcquireAttempt): void {
+    const error = misconfiguredNodeErrorOf(request.resources, attempt.nodes);
+    if (error !== undefined) throw error;
   }
 
   /** Rejects every operation once two nodes were found to be the same server. */
@@ -533,6 +570,7 @@ export class Redlock {
     const outcome = await runAttempt(this.#set, request, 1, 0, false);
     if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
     this.#throwIfMisconfigured();
+    if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
     const log = new AttemptLog();
     // Never 'held-at-lead': it asked every node.
     log.add(outcome as AcquireAttempt);
@@ -598,6 +636,7 @@ export class Redlock {
           return this.#wakeQueueAtRelease(outcome);
         }
         this.#throwIfMisconfigured();
+        if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
         // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
         if (outcome !== 'held-at-lead') attempts.add(outcome);
         signal?.throwIfAborted();

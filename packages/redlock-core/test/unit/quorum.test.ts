@@ -145,7 +145,7 @@ describe('callNode', () => {
     const clock = new FakeClock();
     const node = grantingNode(clock);
     node.throwsSynchronously = true;
-    const call = callNode(nodeStateOf(node, 3), 50, clock, (adapter) => adapter.evalsha('sha', [], []) as Promise<'ok'>);
+    const call = callNode(nodeStateOf(node, 3), 50, clock, (adapter) => adapter.evalsha('sha', [], []) as Promise<'ok'>, 'acquire');
     const outcome = await clock.runUntilSettled(call.outcome);
     expect(outcome).toMatchObject({ nodeIndex: 3, status: 'error' });
     expect('error' in outcome && outcome.error).toBeInstanceOf(NodeError);
@@ -157,7 +157,7 @@ describe('callNode', () => {
     const clock = new FakeClock();
     const node = hangingNode(clock);
     const call = callNode(nodeStateOf(node, 1), 80, clock, (adapter) =>
-      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply),
+      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply), 'acquire',
     );
     const outcome = await clock.runUntilSettled(call.outcome);
     expect(clock.now()).toBe(80);
@@ -173,7 +173,7 @@ describe('callNode', () => {
     const node = hangingNode(clock);
     node.errorReply = new Error('ERR late failure');
     const call = callNode(nodeStateOf(node, 0), 50, clock, (adapter) =>
-      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply),
+      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply), 'acquire',
     );
     await clock.runUntilSettled(call.outcome);
     node.resume();
@@ -182,7 +182,7 @@ describe('callNode', () => {
 
   it('clears its timeout timer when the node answers in time', async () => {
     const clock = new FakeClock();
-    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const);
+    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const, 'acquire');
     expect(await call.outcome).toEqual({ nodeIndex: 0, status: 'ok' });
     await flushPromises();
     expect(clock.pendingTimerCount).toBe(0);
@@ -192,7 +192,7 @@ describe('callNode', () => {
 describe('callEveryNode timeouts', () => {
   /** Runs the acquire script on every node of `set`, as an attempt does. */
   function acquireOnEveryNode(set: NodeSet) {
-    return callEveryNode(set, 1000, 1, (adapter) => adapter.evalsha(acquireScript.sha1, ['k'], ['token', '1000']).then(parseAcquireReply));
+    return callEveryNode(set, 1000, 1, (adapter) => adapter.evalsha(acquireScript.sha1, ['k'], ['token', '1000']).then(parseAcquireReply), 'acquire');
   }
 
   it('uses one timer for nodes that share a timeout, and times out every node still pending when it fires', async () => {
@@ -256,7 +256,7 @@ describe('callEveryNode timeouts', () => {
     const adapter = (): RedisAdapter => ({ evalsha: async () => 1, eval: async () => ['run-id', 'noeviction'] });
     const timeout = new SharedTimeout(clock, 50);
     const calls = [0, 1, 2].map((nodeIndex) =>
-      callNodeWithin(timeout, nodeStateOf(adapter(), nodeIndex), () => new Promise<'ok'>((resolve) => answers.push(resolve))),
+      callNodeWithin(timeout, nodeStateOf(adapter(), nodeIndex), () => new Promise<'ok'>((resolve) => answers.push(resolve)), 'acquire'),
     );
     const states = calls.map((call) => track(call.outcome));
     fire?.();
@@ -269,7 +269,7 @@ describe('callEveryNode timeouts', () => {
 
   it('gives the same late answer on every read', async () => {
     const clock = new FakeClock();
-    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const);
+    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const, 'acquire');
     expect(call.lateAnswer).toBe(call.lateAnswer);
     expect(await call.lateAnswer).toBe('ok');
   });

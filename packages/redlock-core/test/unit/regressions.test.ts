@@ -136,7 +136,7 @@ describe('a rejection value that cannot be turned into a string', () => {
     const clock = new FakeClock();
     const reject = () => Promise.reject(Object.create(null) as unknown);
     const node = new NodeState({ adapter: { evalsha: reject, eval: reject }, timeoutMs: undefined }, 0, new ServerRegistry(false));
-    const call = callNode(node, 50, clock, (adapter) => adapter.evalsha('sha1', [], []).then(() => 'done' as const));
+    const call = callNode(node, 50, clock, (adapter) => adapter.evalsha('sha1', [], []).then(() => 'done' as const), 'acquire');
     await expect(call.outcome).resolves.toMatchObject({ nodeIndex: 0, status: 'error' });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
-import { LockAcquireError, NodeError, type RedisAdapter, Redlock } from 'redlock-core';
+import { MisconfiguredNodeError, NodeError, type RedisAdapter, Redlock } from 'redlock-core';
 import { type AdapterFactory, describeAdapterContract, type TestFunctions, useTestCluster } from 'redlock-adapter-test-kit';
 import { IoredisAdapter, type IoredisAdapterOptions } from '../../src/index.js';
 import { canStartCluster, useRedisNodes } from '../support/redis-servers.js';
@@ -74,7 +74,7 @@ describeAdapterContract({
       for (const key of keys) expect(await client.exists(key)).toBe(0);
     });
 
-    it('fails with a NodeError that mentions CROSSSLOT when resources hash to different slots', async () => {
+    it('fails with MisconfiguredNodeError, telling to use a hash tag, when resources hash to different slots', async () => {
       const resources = ['{order:1}:items', '{order:2}:items'];
       const [firstSlot, secondSlot] = await Promise.all(
         resources.map((resource) => client.cluster('KEYSLOT', KEY_PREFIX + resource)),
@@ -82,11 +82,12 @@ describeAdapterContract({
       expect(firstSlot).not.toBe(secondSlot);
 
       const error = await redlock.acquire(resources, 10_000).catch((failure: unknown) => failure);
-      expect(error).toBeInstanceOf(LockAcquireError);
-      const { reason, nodeErrors } = error as LockAcquireError;
-      expect(reason).toBe('nodes-unreachable');
+      expect(error).toBeInstanceOf(MisconfiguredNodeError);
+      const { problem, nodeIndexes, nodeErrors, message } = error as MisconfiguredNodeError;
+      expect(problem).toBe('cross-slot');
+      expect(nodeIndexes).toEqual([0]);
+      expect(message).toMatch(/hash tag/);
       expect(nodeErrors[0]).toBeInstanceOf(NodeError);
-      expect(nodeErrors[0]?.nodeIndex).toBe(0);
       expect(nodeErrors[0]?.message).toMatch(/CROSSSLOT/);
       expect((nodeErrors[0]?.cause as Error).message).toMatch(/^CROSSSLOT /);
       for (const resource of resources) expect(await client.exists(KEY_PREFIX + resource)).toBe(0);

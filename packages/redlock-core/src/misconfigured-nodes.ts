@@ -1,0 +1,61 @@
+import { MisconfiguredNodeError, type NodeError } from './errors.js';
+import { describeResources } from './lock.js';
+import type { AcquireNodeOutcome } from './outcomes.js';
+
+type Problem = MisconfiguredNodeError['problem'];
+
+/**
+ * Error replies that tell a setup mistake, not an outage, by their code as a word of its own: at the
+ * start of the message (ioredis, node-redis), after a prefix (`ReplyError: CROSSSLOT …`), or as redis-rs'
+ * error kind, which Valkey GLIDE reports (`CrossSlot: …`). `ASK` and `TRYAGAIN` are left out: they
+ * come and go while a slot migrates.
+ */
+const PROBLEM_PATTERNS: readonly (readonly [RegExp, Problem])[] = [
+  [/(?:^|[^A-Za-z0-9_])(?:CROSSSLOT|CrossSlot)(?![A-Za-z0-9_])/, 'cross-slot'],
+  [/(?:^|[^A-Za-z0-9_])(?:MOVED|Moved)(?![A-Za-z0-9_])/, 'moved'],
+  [/(?:^|[^A-Za-z0-9_])NOPERM(?![A-Za-z0-9_])/, 'no-permission'],
+  [/(?:^|[^A-Za-z0-9_])(?:NOAUTH|WRONGPASS)(?![A-Za-z0-9_])/, 'no-auth'],
+];
+
+const ADVICE: Readonly<Record<Problem, string>> = {
+  'cross-slot':
+    'the node is a Redis Cluster and the keys of one lock must be in one hash slot: give every resource of the lock a common hash tag, e.g. "{orders}:1" and "{orders}:2"',
+  moved:
+    'the node is one master of a Redis Cluster that does not serve the key\'s slot: reach a cluster through a cluster client, which follows redirections, or use standalone servers',
+  'no-permission': "the node's ACL forbids the lock scripts or keys: allow EVALSHA, EVAL and the lock keys to the connection's user",
+  'no-auth': 'the connection is not authenticated: fix the client\'s credentials',
+};
+
+/** What setup mistake a node's outcome reveals, if it replied with such an error. */
+export function misconfigurationOf(outcome: AcquireNodeOutcome | undefined): Problem | undefined {
+  if (outcome?.status !== 'error' || outcome.error.isDown) return undefined;
+  const { cause } = outcome.error;
+  if (typeof cause !== 'object' || cause === null) return undefined;
+  const message: unknown = Reflect.get(cause, 'message');
+  if (typeof message !== 'string') return undefined;
+  return PROBLEM_PATTERNS.find(([pattern]) => pattern.test(message))?.[1];
+}
+
+/** Whether any of the outcomes reveals a setup mistake: then no lock may be handed out on the others. */
+export function hasMisconfiguredNode(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
+  return outcomes.some((outcome) => misconfigurationOf(outcome) !== undefined);
+}
+
+/** The error of an acquisition whose attempt met a misconfigured node, or `undefined` if it met none. */
+export function misconfiguredNodeErrorOf(resources: readonly string[], outcomes: readonly AcquireNodeOutcome[]): MisconfiguredNodeError | undefined {
+  let problem: Problem | undefined;
+  const nodeErrors: NodeError[] = [];
+  for (const outcome of outcomes) {
+    const found = misconfigurationOf(outcome);
+    if (found === undefined || !('error' in outcome)) continue;
+    problem ??= found;
+    nodeErrors.push(outcome.error);
+  }
+  if (problem === undefined) return undefined;
+  const nodes = nodeErrors.length === 1 ? `node ${nodeErrors[0]?.nodeIndex}` : `nodes ${nodeErrors.map((error) => error.nodeIndex).join(', ')}`;
+  const reply = (nodeErrors[0]?.cause as Error).message;
+  return new MisconfiguredNodeError(
+    `Could not acquire ${describeResources(resources)}: ${nodes} replied "${reply.length > 100 ? `${reply.slice(0, 97)}...` : reply}", so ${ADVICE[problem]}`,
+    { resources, problem, nodeErrors },
+  );
+}

@@ -1,0 +1,107 @@
+import { publishNodeError, type NodeOperation } from './diagnostics.js';
+import { type AcquireFailureReason, LockAcquireError } from './errors.js';
+import type { NodeState } from './node-state.js';
+import type { NodeOutcome } from './outcomes.js';
+
+/**
+ * Counters of one `Redlock` since it was made, from `redlock.stats()`: cheap to read, for a health
+ * endpoint or a metrics scrape. Each node's state and round trip are in `redlock.nodeHealth()`.
+ */
+export interface RedlockStats {
+  /** Locks handed out by `acquire()`, `tryAcquire()` and `using()`, re-entrant ones included. */
+  readonly acquisitions: number;
+  /**
+   * Calls of `acquire()`, `tryAcquire()` and `using()` that got no lock, by the reason of their
+   * {@link LockAcquireError} (a `tryAcquire()` that resolved with `undefined` counts as
+   * `'held-by-another-owner'`). Other rejections (an aborted signal, `close()`, a bad argument) are not counted.
+   */
+  readonly failures: Readonly<Record<AcquireFailureReason, number>>;
+  /** Calls of `acquire()`, `tryAcquire()` and `using()` that do not hold their lock yet, right now: queued, retrying or in an attempt. */
+  readonly waiting: number;
+  /** Each node's failed calls, by node index. */
+  readonly nodes: readonly NodeStats[];
+}
+
+/** The failed calls of one node, in {@link RedlockStats.nodes}: every operation, cleanups and background releases included. */
+export interface NodeStats {
+  /** Index of the node in the array passed to the `Redlock` constructor. */
+  readonly nodeIndex: number;
+  /** Calls that failed: the connection failed, or Redis replied with an error. */
+  readonly errors: number;
+  /** Calls that did not answer within the node's timeout. */
+  readonly timeouts: number;
+  /** Calls not sent because the node counted as down (see `nodeHealth()`). */
+  readonly skippedWhileDown: number;
+}
+
+/** One node's counters; kept beside the node, so that every call of any operation can count. */
+interface NodeCounters {
+  errors: number;
+  timeouts: number;
+  skippedWhileDown: number;
+}
+
+const countersByNode = new WeakMap<NodeState, NodeCounters>();
+
+function countersOf(node: NodeState): NodeCounters {
+  let counters = countersByNode.get(node);
+  if (counters === undefined) {
+    counters = { errors: 0, timeouts: 0, skippedWhileDown: 0 };
+    countersByNode.set(node, counters);
+  }
+  return counters;
+}
+
+/**
+ * Records a node call that ended without an answer (`'error'` or `'timeout'`): counts it for
+ * `redlock.stats()` and publishes it on `redlock-core.node.error`. Does nothing for an answer.
+ */
+export function recordNodeOutcome(node: NodeState, operation: NodeOperation, outcome: NodeOutcome<string>): void {
+  if (!('error' in outcome)) return;
+  const counters = countersOf(node);
+  const { error } = outcome;
+  if (error.isDown) counters.skippedWhileDown += 1;
+  else if (error.isTimeout) counters.timeouts += 1;
+  else counters.errors += 1;
+  publishNodeError(operation, outcome);
+}
+
+/** The acquisition counters of one `Redlock`. */
+export class AcquisitionStats {
+  #acquisitions = 0;
+  #waiting = 0;
+  readonly #failures: Record<AcquireFailureReason, number> = {
+    'held-by-another-owner': 0,
+    'nodes-unreachable': 0,
+    'no-validity': 0,
+    'foreign-key': 0,
+  };
+
+  /** Counts one acquisition while it runs, and how it ended. */
+  async track<T>(acquiring: () => Promise<T>): Promise<T> {
+    this.#waiting += 1;
+    try {
+      const value = await acquiring();
+      this.#acquisitions += 1;
+      return value;
+    } catch (error) {
+      if (error instanceof LockAcquireError) this.#failures[error.reason] += 1;
+      throw error;
+    } finally {
+      this.#waiting -= 1;
+    }
+  }
+
+  /** A snapshot, with the node counters of `nodes`. */
+  snapshot(nodes: readonly NodeState[]): RedlockStats {
+    return {
+      acquisitions: this.#acquisitions,
+      failures: { ...this.#failures },
+      waiting: this.#waiting,
+      nodes: nodes.map((node) => {
+        const counters = countersByNode.get(node);
+        return { nodeIndex: node.index, errors: counters?.errors ?? 0, timeouts: counters?.timeouts ?? 0, skippedWhileDown: counters?.skippedWhileDown ?? 0 };
+      }),
+    };
+  }
+}

@@ -1,0 +1,441 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  type AcquireTraceContext,
+  type AttemptTraceContext,
+  DIAGNOSTICS_CHANNELS,
+  type ExtendTraceContext,
+  LockAcquireError,
+  LockExtendError,
+  type LockLostMessage,
+  LockReleaseError,
+  type NodeErrorMessage,
+  Redlock,
+  type ReleaseTraceContext,
+} from '../../src/index.js';
+import { type FakeNode, failingNode, grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+const TRACING = ['acquire', 'attempt', 'extend', 'release'] as const;
+type Traced = (typeof TRACING)[number];
+const EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const;
+type TraceEvent = (typeof EVENTS)[number];
+
+/** Everything published on the core's channels while a test runs, in order. */
+class Recorder {
+  readonly events: { readonly channel: Traced; readonly event: TraceEvent; readonly context: object }[] = [];
+  readonly lost: LockLostMessage[] = [];
+  readonly nodeErrors: NodeErrorMessage[] = [];
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor() {
+    for (const name of TRACING) {
+      const traced = diagnosticsChannel.tracingChannel(DIAGNOSTICS_CHANNELS[name]);
+      const handlers = Object.fromEntries(
+        EVENTS.map((event) => [event, (context: object) => this.events.push({ channel: name, event, context })]),
+      ) as unknown as diagnosticsChannel.TracingChannelSubscribers<object>;
+      traced.subscribe(handlers);
+      this.#unsubscribe.push(() => traced.unsubscribe(handlers));
+    }
+    const onLost = (message: unknown): void => void this.lost.push(message as LockLostMessage);
+    const onNodeError = (message: unknown): void => void this.nodeErrors.push(message as NodeErrorMessage);
+    diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.lockLost, onLost);
+    diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.nodeError, onNodeError);
+    this.#unsubscribe.push(
+      () => diagnosticsChannel.unsubscribe(DIAGNOSTICS_CHANNELS.lockLost, onLost),
+      () => diagnosticsChannel.unsubscribe(DIAGNOSTICS_CHANNELS.nodeError, onNodeError),
+    );
+  }
+
+  /** The contexts of one tracing channel, one per traced call, in order of their start. */
+  contexts<C extends object>(channel: Traced): C[] {
+    return this.events.filter((event) => event.channel === channel && event.event === 'start').map((event) => event.context as C);
+  }
+
+  /** The events of one context, in order. */
+  eventsOf(context: object): TraceEvent[] {
+    return this.events.filter((event) => event.context === context).map((event) => event.event);
+  }
+
+  stop(): void {
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+  }
+}
+
+/** Every string reachable from `value`, own properties (enumerable or not) and error causes included. */
+function stringsIn(value: unknown, seen = new Set<unknown>()): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value !== 'object' || value === null || seen.has(value)) return [];
+  seen.add(value);
+  const strings: string[] = [];
+  for (const key of Reflect.ownKeys(value)) {
+    if (typeof key === 'string') strings.push(key);
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor !== undefined && 'value' in descriptor) strings.push(...stringsIn(descriptor.value, seen));
+  }
+  return strings;
+}
+
+/** Every token the nodes were sent (the first argument of acquire, extend and release). */
+function tokensSentTo(nodes: readonly FakeNode[]): Set<string> {
+  const tokens = new Set<string>();
+  for (const node of nodes) {
+    for (const call of node.calls) {
+      if ((call.script === 'acquire' || call.script === 'extend' || call.script === 'release') && call.args[0] !== undefined) tokens.add(call.args[0]);
+    }
+  }
+  return tokens;
+}
+
+/** Asserts that no payload recorded holds any token the nodes were sent. */
+function expectNoToken(recorder: Recorder, nodes: readonly FakeNode[]): void {
+  const tokens = tokensSentTo(nodes);
+  expect(tokens.size).toBeGreaterThan(0);
+  const published = stringsIn([recorder.events.map((event) => event.context), recorder.lost, recorder.nodeErrors]);
+  for (const token of tokens) {
+    expect(published.filter((text) => text.includes(token))).toEqual([]);
+  }
+}
+
+async function rejectionOf(clock: FakeClock, pending: Promise<unknown>): Promise<unknown> {
+  return clock.runUntilSettled(pending).then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+let recorder: Recorder;
+beforeEach(() => {
+  recorder = new Recorder();
+});
+afterEach(() => {
+  recorder.stop();
+});
+
+describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
+  it('trace an acquisition that succeeds after a failed attempt, each attempt a child of the acquisition', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), slowNode(clock, 3)];
+    nodes[0]?.failNext('acquire', new Error('ERR injected failure'));
+    nodes[1]?.failNext('acquire', new Error('ERR injected failure'));
+    const redlock = new Redlock(nodes, { clock, retryJitterMs: 0 });
+    const lock = await clock.runUntilSettled(redlock.acquire(['orders:1', 'orders:2'], 10_000));
+
+    const [acquire, ...otherAcquires] = recorder.contexts<AcquireTraceContext>('acquire');
+    expect(otherAcquires).toEqual([]);
+    expect(acquire).toMatchObject({ operation: 'acquire', resources: ['orders:1', 'orders:2'], ttlMs: 10_000, quorum: 2, nodeCount: 3, isReentrant: false });
+    expect(acquire?.error).toBeUndefined();
+    expect(acquire?.result).toEqual({ isAcquired: true, attempts: 2, remainingValidityMs: lock.remainingValidityMs, nodes: lock.nodes });
+    expect(acquire?.result?.remainingValidityMs).toBeGreaterThan(9_000);
+    expect(acquire?.result?.nodes.map((node) => node?.status)).toEqual(['acquired', 'acquired', undefined]);
+    expect(recorder.eventsOf(acquire as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
+
+    const attempts = recorder.contexts<AttemptTraceContext>('attempt');
+    expect(attempts.map((attempt) => attempt.attemptNumber)).toEqual([1, 2]);
+    expect(attempts[0]).toMatchObject({ resources: ['orders:1', 'orders:2'], quorum: 2, nodeCount: 3, asksLeadFirst: false });
+    const [failed, won] = attempts.map((attempt) => attempt.result);
+    expect(failed?.outcome).toBe('failed');
+    expect(failed?.nodes.map((node) => node.status)).toEqual(['error', 'error', 'acquired']);
+    expect(failed?.nodes[0]?.error?.message).toContain('ERR injected failure');
+    expect(failed?.nodes[2]).toMatchObject({ nodeIndex: 2, latencyMs: 3, error: undefined });
+    expect(won?.outcome).toBe('acquired');
+    // The slow node had not answered when the two others made the quorum.
+    expect(won?.nodes.map((node) => node.status)).toEqual(['acquired', 'acquired', 'pending']);
+    expect(won?.nodes.map((node) => node.latencyMs)).toEqual([0, 0, undefined]);
+
+    // Nesting: each attempt starts after the acquisition started and ends before it ends.
+    const order = recorder.events.filter((event) => event.event === 'start' || event.event === 'asyncEnd').map((event) => `${event.channel}:${event.event}`);
+    expect(order).toEqual(['acquire:start', 'attempt:start', 'attempt:asyncEnd', 'attempt:start', 'attempt:asyncEnd', 'acquire:asyncEnd']);
+
+    expect(recorder.nodeErrors.map(({ nodeIndex, operation }) => ({ nodeIndex, operation }))).toEqual([
+      { nodeIndex: 0, operation: 'acquire' },
+      { nodeIndex: 1, operation: 'acquire' },
+    ]);
+    expect(recorder.nodeErrors[0]?.error.isTimeout).toBe(false);
+    await clock.runUntilSettled(lock.release());
+    expectNoToken(recorder, nodes);
+  });
+
+  it.each([
+    ['held-by-another-owner', (clock: FakeClock) => [refusingNode(clock), refusingNode(clock), grantingNode(clock)]],
+    ['nodes-unreachable', (clock: FakeClock) => [failingNode(clock), failingNode(clock), grantingNode(clock)]],
+    [
+      'foreign-key',
+      (clock: FakeClock) => {
+        const nodes = grantingNodes(clock, 3);
+        for (const node of nodes) node.keyspace.setOfType('r', 'hash');
+        return nodes;
+      },
+    ],
+  ] as const)('trace a failure for %s as an error event with the LockAcquireError', async (reason, makeNodes) => {
+    const clock = new FakeClock();
+    const nodes = makeNodes(clock);
+    const error = await rejectionOf(clock, new Redlock(nodes, { clock, retryCount: 1, retryJitterMs: 0 }).acquire('r', 10_000));
+    expect(error).toBeInstanceOf(LockAcquireError);
+    const [acquire] = recorder.contexts<AcquireTraceContext>('acquire');
+    expect(acquire?.error).toBe(error);
+    expect(acquire?.result).toBeUndefined();
+    expect((acquire?.error as LockAcquireError).reason).toBe(reason);
+    expect(recorder.eventsOf(acquire as object)).toEqual(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
+    const attempts = recorder.contexts<AttemptTraceContext>('attempt');
+    // A foreign key stops at once; the others retry once.
+    expect(attempts).toHaveLength(reason === 'foreign-key' ? 1 : 2);
+    for (const attempt of attempts) expect(attempt.result?.outcome).toBe('failed');
+    expectNoToken(recorder, nodes);
+  });
+
+  it('traces a failure for no-validity, when a stalled event loop ate the TTL', async () => {
+    const clock = new FakeClock();
+    const nodes = [slowNode(clock, 10), slowNode(clock, 10), slowNode(clock, 10)];
+    clock.setTimeout(() => clock.stall(990), 5);
+    const error = await rejectionOf(clock, new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 1000));
+    const [acquire] = recorder.contexts<AcquireTraceContext>('acquire');
+    expect((acquire?.error as LockAcquireError).reason).toBe('no-validity');
+    expect(acquire?.error).toBe(error);
+    const [attempt] = recorder.contexts<AttemptTraceContext>('attempt');
+    expect(attempt?.result?.nodes.map((node) => node.status)).toEqual(['acquired', 'acquired', 'acquired']);
+    expect(attempt?.result?.elapsedMs).toBeGreaterThanOrEqual(995);
+    expectNoToken(recorder, nodes);
+  });
+
+  it('ends a tryAcquire() miss as a result with isAcquired false, not as an error', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
+    expect(await clock.runUntilSettled(new Redlock(nodes, { clock }).tryAcquire('r', 10_000))).toBeUndefined();
+    const [acquire] = recorder.contexts<AcquireTraceContext>('acquire');
+    expect(acquire?.operation).toBe('tryAcquire');
+    expect(acquire?.error).toBeUndefined();
+    expect(acquire?.result).toMatchObject({ isAcquired: false, attempts: 1, remainingValidityMs: 0 });
+    expect(acquire?.result?.nodes.map((node) => node?.status)).toEqual(['held', 'held', 'acquired']);
+    expect(recorder.eventsOf(acquire as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
+    expectNoToken(recorder, nodes);
+  });
+
+  it('traces using() and a re-entrant acquisition, which makes no attempt', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock });
+    await clock.runUntilSettled(
+      redlock.using('r', 10_000, async (_signal, lock) => {
+        const again = await redlock.acquire('r', 1_000, { reentrant: lock });
+        await again.release();
+      }),
+    );
+    const acquires = recorder.contexts<AcquireTraceContext>('acquire');
+    expect(acquires.map(({ operation, isReentrant }) => ({ operation, isReentrant }))).toEqual([
+      { operation: 'using', isReentrant: false },
+      { operation: 'acquire', isReentrant: true },
+    ]);
+    expect(acquires[1]?.result?.attempts).toBe(0);
+    expect(recorder.contexts('attempt')).toHaveLength(1);
+    // One release on the nodes: the re-entrant handle's own release calls none.
+    expect(recorder.contexts('release')).toHaveLength(1);
+    expectNoToken(recorder, nodes);
+  });
+});
+
+describe('the redlock-core.extend and redlock-core.release channels', () => {
+  it('trace a successful extension and release with each node outcome', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 10_000));
+    await clock.advance(1_000);
+    await clock.runUntilSettled(lock.extend(20_000));
+    const [extend] = recorder.contexts<ExtendTraceContext>('extend');
+    expect(extend).toMatchObject({ resources: ['r'], ttlMs: 20_000, quorum: 2, nodeCount: 3 });
+    expect(extend?.result?.remainingValidityMs).toBe(lock.remainingValidityMs);
+    expect(extend?.result?.nodes.map((node) => node?.status)).toEqual(['extended', 'extended', 'extended']);
+    expect(recorder.eventsOf(extend as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
+
+    const released = await clock.runUntilSettled(lock.release());
+    const [release] = recorder.contexts<ReleaseTraceContext>('release');
+    expect(release).toMatchObject({ resources: ['r'], quorum: 2, nodeCount: 3 });
+    expect(release?.result).toEqual({ releasedCount: released.releasedCount, nodes: released.nodes });
+    expect(release?.result?.releasedCount).toBe(3);
+    expectNoToken(recorder, nodes);
+  });
+
+  it('trace a failed extension and a failed release as error events', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 10_000));
+    for (const node of nodes.slice(0, 2)) node.isDown = true;
+    const extendError = await rejectionOf(clock, lock.extend(10_000));
+    expect(extendError).toBeInstanceOf(LockExtendError);
+    const [extend] = recorder.contexts<ExtendTraceContext>('extend');
+    expect(extend?.error).toBe(extendError);
+    expect(recorder.eventsOf(extend as object)).toEqual(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
+
+    const releaseError = await rejectionOf(clock, lock.release());
+    expect(releaseError).toBeInstanceOf(LockReleaseError);
+    const [release] = recorder.contexts<ReleaseTraceContext>('release');
+    expect(release?.error).toBe(releaseError);
+    expect(recorder.nodeErrors.map(({ nodeIndex, operation }) => `${nodeIndex}:${operation}`)).toEqual(
+      expect.arrayContaining(['0:extend', '1:extend', '0:release', '1:release']),
+    );
+    for (const node of nodes) node.isDown = false;
+    expectNoToken(recorder, nodes);
+  });
+});
+
+describe('the redlock-core.lock.lost channel', () => {
+  it('publishes once when an extension finds that a quorum no longer holds our token', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 10_000));
+    for (const node of nodes.slice(0, 2)) node.keyspace.delete('r');
+    await clock.advance(2_000);
+    const error = (await rejectionOf(clock, lock.extend(10_000))) as LockExtendError;
+    expect(error.isLost).toBe(true);
+    await rejectionOf(clock, lock.extend(10_000));
+    expect(recorder.lost).toHaveLength(1);
+    const [lost] = recorder.lost;
+    expect(lost).toMatchObject({ resources: ['r'], reason: 'quorum-lost' });
+    expect(lost?.remainingValidityMs).toBeGreaterThan(7_000);
+    expect(lost?.remainingValidityMs).toBeLessThan(8_000);
+    expect(lost?.error).toBe(lock.signal.reason);
+    expect(lost?.error.cause).toBe(error);
+    await clock.runUntilSettled(lock.release());
+    expectNoToken(recorder, nodes);
+  });
+
+  it('publishes validity-ran-out when automatic extension kept failing', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 1_000, { autoExtend: true }));
+    for (const node of nodes) node.errorReply = new Error('ERR injected failure');
+    await clock.advance(2_000);
+    expect(lock.state).toBe('expired');
+    expect(recorder.lost.map(({ reason, remainingValidityMs }) => ({ reason, remainingValidityMs }))).toEqual([{ reason: 'validity-ran-out', remainingValidityMs: 0 }]);
+    expect(recorder.lost[0]?.error).toBe(lock.signal.reason);
+    for (const node of nodes) node.errorReply = undefined;
+    await clock.runUntilSettled(lock.release());
+    expectNoToken(recorder, nodes);
+  });
+
+  it('publishes nothing for a lock released in time', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 1_000, { autoExtend: true }));
+    await clock.advance(3_000);
+    await clock.runUntilSettled(lock.release());
+    await clock.advance(3_000);
+    expect(recorder.lost).toEqual([]);
+  });
+});
+
+describe('the redlock-core.node.error channel', () => {
+  it('publishes the errors of a failed attempt\'s cleanup and of background re-sends of a release', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), refusingNode(clock), refusingNode(clock)];
+    // Node 0 grants, the others refuse: the attempt fails and removes its key from node 0, which fails once.
+    nodes[0]?.failNext('release', new Error('ERR cleanup failed'));
+    await rejectionOf(clock, new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 10_000));
+    await clock.advance(1_000);
+    expect(keysOf(nodes[0] as FakeNode)).toEqual([]);
+    const cleanup = recorder.nodeErrors.filter((message) => message.operation === 'cleanup');
+    expect(cleanup).toHaveLength(1);
+    expect(cleanup[0]).toMatchObject({ nodeIndex: 0 });
+    expect(cleanup[0]?.error.message).toContain('ERR cleanup failed');
+
+    const others = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(others, { clock }).acquire('r', 10_000));
+    others[2]?.failNext('release', new Error('ERR first release failed'));
+    others[2]?.failNext('release', new Error('ERR second release failed'));
+    await clock.runUntilSettled(lock.release());
+    await clock.advance(1_000);
+    expect(keysOf(others[2] as FakeNode)).toEqual([]);
+    expect(recorder.nodeErrors.filter((message) => message.operation === 'release').map((message) => message.error.message)).toEqual([
+      'Node 2 failed: ERR first release failed',
+      'Node 2 failed: ERR second release failed',
+    ]);
+    expectNoToken(recorder, [...nodes, ...others]);
+  });
+
+  it('publishes timeouts with isTimeout, and counts every kind in stats()', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), slowNode(clock, 5_000)];
+    const redlock = new Redlock(nodes, { clock });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    await clock.advance(1_000);
+    const timeouts = recorder.nodeErrors.filter((message) => message.error.isTimeout);
+    expect(timeouts.map(({ nodeIndex, operation }) => ({ nodeIndex, operation }))).toEqual([{ nodeIndex: 2, operation: 'acquire' }]);
+    expect(redlock.stats().nodes).toEqual([
+      { nodeIndex: 0, errors: 0, timeouts: 0, skippedWhileDown: 0 },
+      { nodeIndex: 1, errors: 0, timeouts: 0, skippedWhileDown: 0 },
+      { nodeIndex: 2, errors: 0, timeouts: 1, skippedWhileDown: 0 },
+    ]);
+    // The late grant is removed by the release.
+    await clock.runUntilSettled(lock.release());
+    await clock.advance(10_000);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+});
+
+describe('without subscribers', () => {
+  it('publishes nothing and still works', async () => {
+    recorder.stop();
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    await clock.runUntilSettled(lock.extend(10_000));
+    await clock.runUntilSettled(lock.release());
+    expect(recorder.events).toEqual([]);
+    expect(diagnosticsChannel.tracingChannel(DIAGNOSTICS_CHANNELS.acquire).start.hasSubscribers).toBe(false);
+  });
+
+  it('falls back on each event channel when TracingChannel lacks hasSubscribers (Node 20.0–20.12)', async () => {
+    const traced = diagnosticsChannel.tracingChannel(DIAGNOSTICS_CHANNELS.acquire);
+    const prototype = Object.getPrototypeOf(traced) as object;
+    const original = Object.getOwnPropertyDescriptor(prototype, 'hasSubscribers');
+    expect(original).toBeDefined();
+    Object.defineProperty(prototype, 'hasSubscribers', { configurable: true, get: () => undefined });
+    try {
+      const clock = new FakeClock();
+      const lock = await clock.runUntilSettled(new Redlock(grantingNodes(clock, 3), { clock }).acquire('r', 10_000));
+      expect(recorder.contexts<AcquireTraceContext>('acquire')[0]?.result?.isAcquired).toBe(true);
+      recorder.stop();
+      await clock.runUntilSettled(lock.release());
+      expect(recorder.contexts('release')).toEqual([]);
+    } finally {
+      Object.defineProperty(prototype, 'hasSubscribers', original as PropertyDescriptor);
+    }
+  });
+});
+
+describe('an APM that binds its context on start', () => {
+  it('sees the acquisition, then the attempt, as the current context inside the adapter call', async () => {
+    const spans = new AsyncLocalStorage<string>();
+    const acquire = diagnosticsChannel.tracingChannel(DIAGNOSTICS_CHANNELS.acquire);
+    const attempt = diagnosticsChannel.tracingChannel(DIAGNOSTICS_CHANNELS.attempt);
+    acquire.start.bindStore(spans, (context) => `acquire ${(context as AcquireTraceContext).resources.join(',')}`);
+    attempt.start.bindStore(spans, (context) => `${spans.getStore() ?? 'no parent'} > attempt ${(context as AttemptTraceContext).attemptNumber}`);
+    try {
+      const clock = new FakeClock();
+      const seen: (string | undefined)[] = [];
+      const nodes = grantingNodes(clock, 3).map((node) => ({
+        evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
+          seen.push(spans.getStore());
+          return node.evalsha(sha1, keys, args);
+        },
+        eval: (source: string, keys: readonly string[], args: readonly string[]) => {
+          seen.push(spans.getStore());
+          return node.eval(source, keys, args);
+        },
+      }));
+      const redlock = new Redlock(nodes, { clock });
+      const lock = await clock.runUntilSettled(redlock.acquire('orders:7', 10_000));
+      expect(spans.getStore()).toBeUndefined();
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(seen)).toEqual(new Set(['acquire orders:7 > attempt 1']));
+      await clock.runUntilSettled(lock.release());
+    } finally {
+      acquire.start.unbindStore(spans);
+      attempt.start.unbindStore(spans);
+    }
+  });
+});

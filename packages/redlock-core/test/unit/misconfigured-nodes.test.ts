@@ -1,0 +1,111 @@
+import { describe, expect, it } from '@jest/globals';
+import { LockAcquireError, MisconfiguredNodeError, NodeError, Redlock, RedlockError } from '../../src/index.js';
+import { type FakeNode, failingNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/** A Redis Cluster node used as one Redlock node: it refuses an acquisition whose keys span several slots. */
+function clusterNode(clock: FakeClock, reply = CROSSSLOT): FakeNode {
+  const node = grantingNode(clock);
+  for (let index = 0; index < 20; index += 1) node.failNext('acquire', new Error(reply));
+  return node;
+}
+
+async function rejectionOf(clock: FakeClock, pending: Promise<unknown>): Promise<unknown> {
+  return clock.runUntilSettled(pending).then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe('a node that replies with a setup mistake', () => {
+  it('fails acquire() with MisconfiguredNodeError telling to use a hash tag, though the other nodes make a quorum, and leaves no key', async () => {
+    const clock = new FakeClock();
+    const nodes = [clusterNode(clock), ...grantingNodes(clock, 2)];
+    const redlock = new Redlock(nodes, { clock });
+    const error = await rejectionOf(clock, redlock.acquire(['orders:1', 'orders:2'], 10_000));
+    expect(error).toBeInstanceOf(MisconfiguredNodeError);
+    expect(error).toBeInstanceOf(RedlockError);
+    const misconfigured = error as MisconfiguredNodeError;
+    expect(misconfigured.name).toBe('MisconfiguredNodeError');
+    expect(misconfigured.problem).toBe('cross-slot');
+    expect(misconfigured.nodeIndexes).toEqual([0]);
+    expect(misconfigured.resources).toEqual(['orders:1', 'orders:2']);
+    expect(misconfigured.message).toContain('hash tag');
+    expect(misconfigured.message).toContain('"{orders}:1"');
+    expect(misconfigured.message).toContain(CROSSSLOT);
+    expect(misconfigured.nodeErrors[0]).toBeInstanceOf(NodeError);
+    expect((misconfigured.nodeErrors[0]?.cause as Error).message).toBe(CROSSSLOT);
+    expect(misconfigured.cause).toBe(misconfigured.nodeErrors[0]);
+    // Not retried: retrying cannot fix the keys' slots.
+    for (const node of nodes) expect(node.callsTo('acquire')).toHaveLength(1);
+    await clock.advance(1_000);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('fails tryAcquire() and using() the same way, without running the routine', async () => {
+    const clock = new FakeClock();
+    const nodes = [clusterNode(clock), ...grantingNodes(clock, 2)];
+    const redlock = new Redlock(nodes, { clock });
+    expect(await rejectionOf(clock, redlock.tryAcquire(['a', 'b'], 10_000))).toBeInstanceOf(MisconfiguredNodeError);
+    let ran = false;
+    const routine = async (): Promise<void> => {
+      ran = true;
+    };
+    expect(await rejectionOf(clock, redlock.using(['a', 'b'], 10_000, routine))).toBeInstanceOf(MisconfiguredNodeError);
+    expect(ran).toBe(false);
+    await clock.advance(1_000);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('names every node that replied so, and counts the failed calls in stats()', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), clusterNode(clock), grantingNode(clock), clusterNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock });
+    const error = (await rejectionOf(clock, redlock.acquire(['a', 'b'], 10_000))) as MisconfiguredNodeError;
+    expect(error.nodeIndexes).toEqual([1, 3]);
+    expect(error.message).toContain('nodes 1, 3 replied');
+    const stats = redlock.stats();
+    expect(stats.nodes.map((node) => node.errors)).toEqual([0, 1, 0, 1, 0]);
+    // Not a LockAcquireError: no failure reason is counted.
+    expect(Object.values(stats.failures)).toEqual([0, 0, 0, 0]);
+    expect(stats.acquisitions).toBe(0);
+  });
+
+  it.each([
+    ['MOVED 3999 127.0.0.1:6381', 'moved'],
+    ["NOPERM User locker has no permissions to run the 'evalsha' command", 'no-permission'],
+    ['NOAUTH Authentication required.', 'no-auth'],
+    ['WRONGPASS invalid username-password pair or user is disabled.', 'no-auth'],
+    [`ReplyError: ${CROSSSLOT}`, 'cross-slot'],
+    ["An error was signalled by the server: - CrossSlot: Keys in request don't hash to the same slot", 'cross-slot'],
+  ])('reads "%s" as %s', async (reply, problem) => {
+    const clock = new FakeClock();
+    const nodes = [clusterNode(clock, reply), ...grantingNodes(clock, 2)];
+    const error = await rejectionOf(clock, new Redlock(nodes, { clock }).acquire('r', 10_000));
+    expect(error).toBeInstanceOf(MisconfiguredNodeError);
+    expect((error as MisconfiguredNodeError).problem).toBe(problem);
+  });
+
+  it.each(['connect ECONNREFUSED 127.0.0.1:6379', 'ERR the connection was removed', 'READONLY You can\'t write against a read only replica.'])(
+    'treats "%s" as an outage: a minority of such nodes still lets a quorum acquire',
+    async (reply) => {
+      const clock = new FakeClock();
+      const nodes = [failingNode(clock, new Error(reply)), ...grantingNodes(clock, 2)];
+      const redlock = new Redlock(nodes, { clock });
+      const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+      expect(lock.nodes.map((node) => node?.status)).toEqual(['error', 'acquired', 'acquired']);
+      await clock.runUntilSettled(lock.release());
+    },
+  );
+
+  it('still reports a majority of failing nodes as LockAcquireError when none replied with a setup mistake', async () => {
+    const clock = new FakeClock();
+    const nodes = [failingNode(clock), failingNode(clock), grantingNode(clock)];
+    const error = await rejectionOf(clock, new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 10_000));
+    expect(error).toBeInstanceOf(LockAcquireError);
+  });
+});
