@@ -220,7 +220,8 @@ export function callEveryNode<S extends string>(
 /**
  * A {@link NodeCall} whose `lateAnswer` is made on first use: most calls answer in time, and nobody asks.
  * It is the script's own answer, not held back by a server check still pending, since it tells what the
- * script did there. A rejection of `answer` is handled here at once, so none goes unhandled meanwhile.
+ * script did there. The outcome's handlers (directly, or through the check's `Promise.all`) already
+ * handle a rejection of `answer`, so none goes unhandled meanwhile.
  */
 class PendingNodeCall<S extends string> implements NodeCall<S> {
   readonly outcome: Promise<NodeOutcome<S>>;
@@ -230,7 +231,6 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
   constructor(outcome: Promise<NodeOutcome<S>>, answer: Promise<S>) {
     this.outcome = outcome;
     this.#answer = answer;
-    answer.catch(() => undefined);
   }
 
   get wasSent(): boolean {
