@@ -24,7 +24,9 @@ export interface GlideStandalone {
 
 /** A slot-key route of GLIDE's cluster client: the primary that serves `key`'s slot. */
 export interface GlidePrimarySlotKeyRoute {
+  /** Routes to the primary of the slot (never a replica: a lock is written). */
   readonly type: 'primarySlotKey';
+  /** The key whose slot decides the node: the first key of the call. */
   readonly key: string;
 }
 

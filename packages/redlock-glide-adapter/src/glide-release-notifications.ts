@@ -20,7 +20,10 @@ export interface GlidePubSubMessage {
  */
 export interface GlidePubSubSubscriptions {
   /** One pattern, under GLIDE's `PubSubChannelModes.Pattern` (1) for standalone and cluster clients alike. */
-  readonly channelsAndPatterns: { readonly [GLIDE_PATTERN_MODE]: Set<string> };
+  readonly channelsAndPatterns: {
+    /** The one pattern, e.g. `redlock:released:*`. */
+    readonly [GLIDE_PATTERN_MODE]: Set<string>;
+  };
   /** Called by GLIDE for every message on the pattern. */
   readonly callback: (message: GlidePubSubMessage) => void;
 }
