@@ -4,13 +4,17 @@ import { nodeRedlock4 } from './node-redlock-4.js';
 import { nodeRedlock5 } from './node-redlock-5.js';
 import { redisSemaphore } from './redis-semaphore.js';
 import { redlockCore } from './redlock-core.js';
+import { redlockCoreGlide } from './redlock-core-glide.js';
+import { redlockCoreNodeRedis } from './redlock-core-node-redis.js';
 import { redlockUniversal } from './redlock-universal.js';
 import { sesamecareRedlock } from './sesamecare-redlock.js';
 
-/** Every contender, in table order: the floor, this library, then the peers. */
+/** Every contender, in table order: the floor, this library (over ioredis, node-redis, GLIDE), then the peers. */
 export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
   floor,
   redlockCore,
+  redlockCoreNodeRedis,
+  redlockCoreGlide,
   nodeRedlock5,
   nodeRedlock4,
   sesamecareRedlock,
