@@ -41,3 +41,28 @@ export async function waitFor(condition: () => boolean, what: string): Promise<v
   for (let tries = 0; tries < 200 && !condition(); tries += 1) await delay(10);
   if (!condition()) throw new Error(`Timed out after 2 s waiting for ${what}`);
 }
+
+/**
+ * Asserts that `reply` deep-equals `expected`, arrays compared by their elements whatever realm made them:
+ * a client whose replies come from a native addon (Valkey GLIDE) builds its arrays with the main realm's
+ * `Array`, which a test runner that runs tests in a `vm` context (Jest) sees as another class. The core
+ * tests replies with `Array.isArray`, which sees through realms too.
+ */
+export function equalReply(reply: unknown, expected: unknown): void {
+  deepStrictEqual(inThisRealm(reply), expected);
+}
+
+/** `value` with every array, however deep, copied into an array of this realm. */
+function inThisRealm(value: unknown): unknown {
+  return Array.isArray(value) ? Array.from(value as unknown[], inThisRealm) : value;
+}
+
+/**
+ * A pattern for a server error reply with code `code` and text `text` as clients show it: `CODE text`
+ * (node-redis, ioredis), or `CODE: text` (Valkey GLIDE, which puts a colon after the code). The core reads
+ * no code from messages but NOSCRIPT, which it recognises in either form.
+ */
+export function serverErrorPattern(code: string, text = ''): RegExp {
+  const escape = (part: string): string => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${escape(code)}:? ${escape(text)}`);
+}

@@ -1,15 +1,31 @@
 import type { RedisAdapter, Unsubscribe } from 'redlock-core';
-import { isNodeRedisCluster, type NodeRedisClient, type NodeRedisCluster, type NodeRedisSubscriber } from './node-redis-client.js';
+import {
+  isDuplicableNodeRedisClient,
+  isNodeRedisCluster,
+  type NodeRedisClient,
+  type NodeRedisCluster,
+  type NodeRedisSubscriber,
+} from './node-redis-client.js';
+import { OwnedSubscriber } from './owned-subscriber.js';
 
 /** Options of a {@link NodeRedisAdapter}. */
 export interface NodeRedisAdapterOptions {
   /**
-   * A second, connected client to the same node for pub/sub, e.g. `await client.duplicate().connect()`
-   * (or a second `createCluster()` client for a cluster). With it, waiters in `acquire()` are woken the
-   * moment the lock is released instead of at their next retry timer. A client in subscriber mode can run
-   * nothing else, so it must not be `client` itself. The adapter never closes it. Several adapters may
-   * share one subscriber: node-redis counts their listeners per channel, one SUBSCRIBE for all of them.
-   * @defaultValue none: waiters retry on their timer only
+   * Whether the adapter offers release notifications (the `subscribe` capability), which wake waiters in
+   * `acquire()` the moment a lock is released instead of at their next retry timer ("prompt hand-off").
+   * With `false` the adapter has no `subscribe` member and opens no connection: waiters retry on their
+   * timers only. Cannot be `false` together with `subscriber`.
+   * @defaultValue `true`
+   */
+  readonly notifications?: boolean;
+  /**
+   * A client of your own that carries the notifications instead of the connection the adapter would open:
+   * a second, connected client to the same node, e.g. `await client.duplicate().connect()`. A client in
+   * subscriber mode can run nothing else, so it must not be `client` itself. The adapter never closes it.
+   * Several adapters may share one subscriber: node-redis counts their listeners per channel, one
+   * SUBSCRIBE for all of them.
+   * @defaultValue none: for a single client the adapter opens its own (see {@link NodeRedisAdapter}); a
+   * cluster subscribes itself
    */
   readonly subscriber?: NodeRedisSubscriber;
 }
@@ -26,6 +42,14 @@ export interface NodeRedisAdapterOptions {
  * replies and errors pass through unchanged (the core relies on `NOSCRIPT` errors to fall back to EVAL).
  * It never connects, closes or reconfigures the client: it is yours, to `connect()` and to close.
  *
+ * **Release notifications (prompt hand-off) are on by default.** Over a single client, the adapter opens
+ * a subscriber connection of its own (`client.duplicate()`, named `redlock-subscriber`, then `connect()`)
+ * at the first wait, closes it 5 s after its last subscription ended, when `client` ends (`close()`,
+ * `quit()`, `destroy()`), or at {@link NodeRedisAdapter.close}, and opens it again when needed. A cluster
+ * client subscribes on a connection it keeps for pub/sub itself; the release script PUBLISHes, which a
+ * cluster broadcasts to every node, so that connection hears every release. `notifications: false` turns
+ * it off; `subscriber` brings your own.
+ *
  * For a lock client, make an unreachable node fail fast: by default node-redis queues commands while it
  * reconnects (`disableOfflineQueue: false`), so the core's per-node timeout is what ends the wait; with
  * `disableOfflineQueue: true` a command sent while the client is not connected is rejected at once.
@@ -38,14 +62,18 @@ export interface NodeRedisAdapterOptions {
  *
  * // Three independent masters, each behind its own client.
  * const clients = await Promise.all(
- *   ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'].map((url) => createClient({ url, disableOfflineQueue: true }).connect()),
+ *   ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'].map((url) => {
+ *     const client = createClient({ url, disableOfflineQueue: true });
+ *     client.on('error', (error) => console.warn(`Redis ${url}: ${error.message}`));
+ *     return client.connect();
+ *   }),
  * );
- * // A second connection per node carries release notifications: waiters take the lock the moment it frees.
- * const adapters = await Promise.all(
- *   clients.map(async (client) => new NodeRedisAdapter(client, { subscriber: await client.duplicate().connect() })),
- * );
- * const redlock = new Redlock(adapters);
+ * const redlock = new Redlock(clients.map((client) => new NodeRedisAdapter(client)));
  * await redlock.using('orders:42', 10_000, async (signal) => chargeOrder(42, { signal }));
+ *
+ * // At shutdown: close what the adapters opened, then your clients.
+ * await redlock.close();
+ * await Promise.all(clients.map((client) => client.close()));
  *
  * // A Redis Cluster counts as one node; its keys must share a hash tag.
  * const cluster = await createCluster({ rootNodes: [{ url: 'redis://cluster-a:6379' }] }).connect();
@@ -54,52 +82,71 @@ export interface NodeRedisAdapterOptions {
  */
 export class NodeRedisAdapter implements RedisAdapter {
   /**
-   * Subscribes to a channel on the `subscriber` client; present only when one was given, which is how the
-   * core knows that this node can notify waiters. Each call adds a listener of its own, so the same
-   * callback subscribed twice is two listeners, each removed by its own unsubscribe.
+   * Subscribes to a release channel; present unless `notifications` is `false` (or the client can neither
+   * subscribe nor be duplicated), which is how the core knows that this node can notify waiters. Each call
+   * adds a listener of its own, so the same callback subscribed twice is two listeners, each removed by
+   * its own unsubscribe; node-redis sends one SUBSCRIBE per channel and connection, and UNSUBSCRIBE after
+   * the last listener. Rejects once the adapter is closed. With `notifications: false` the adapter has no
+   * `subscribe` member at all (it is `declare`d, so no field is emitted).
    */
-  readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
+  declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
    * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
    * refuse one client in two adapters, which would count one server as two nodes.
    */
   readonly client: NodeRedisClient | NodeRedisCluster;
   readonly #send: (args: string[], firstKey: string | undefined) => Promise<unknown>;
+  readonly #ownedSubscriber: OwnedSubscriber | undefined;
+  #isClosed = false;
 
   /**
    * @param client - A node-redis client from `createClient()` or `createCluster()`, connected or
    *   connecting; the adapter never closes it.
    * @param options - See {@link NodeRedisAdapterOptions}.
-   * @throws `TypeError` if `client` has no `sendCommand` method, or `subscriber` is `client` itself or has
-   *   no `subscribe`/`unsubscribe` methods.
+   * @throws `TypeError` if `client` has no `sendCommand` method, `options` is not an object,
+   *   `notifications` is not a boolean, `subscriber` is `client` itself or has no `subscribe`/`unsubscribe`
+   *   methods, or `subscriber` is given with `notifications: false`.
    */
   constructor(client: NodeRedisClient | NodeRedisCluster, options: NodeRedisAdapterOptions = {}) {
     if (typeof (client as { sendCommand?: unknown } | null)?.sendCommand !== 'function') {
       throw new TypeError(`Expected \`client\` to be a node-redis client or cluster (with sendCommand), got ${describe(client)}`);
     }
+    const { notifications, subscriber } = validatedOptions(client, options);
     this.client = client;
     this.#send = isNodeRedisCluster(client)
       ? (args, firstKey) => client.sendCommand(firstKey, false, args)
       : (args) => client.sendCommand(args);
-    const { subscriber } = options;
-    if (subscriber === undefined) return;
-    if ((subscriber as unknown) === client) {
-      throw new TypeError('Expected `subscriber` to be a client of its own, e.g. `await client.duplicate().connect()`, got `client` itself');
+    if (!notifications) return;
+    let subscribeOnNode: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
+    const selfSubscriber = isNodeRedisCluster(client) && isSubscriber(client) ? client : undefined;
+    if (subscriber !== undefined || selfSubscriber !== undefined) {
+      const given = (subscriber ?? selfSubscriber) as NodeRedisSubscriber;
+      subscribeOnNode = (channel, onMessage) => subscribeWithListenerOfItsOwn(given, channel, onMessage);
+    } else if (isDuplicableNodeRedisClient(client)) {
+      const owned = new OwnedSubscriber(client);
+      this.#ownedSubscriber = owned;
+      subscribeOnNode = (channel, onMessage) => owned.subscribe(channel, onMessage);
+    } else {
+      // A stand-in client that can neither subscribe nor open a second connection: timers only.
+      return;
     }
-    if (typeof subscriber?.subscribe !== 'function' || typeof subscriber.unsubscribe !== 'function') {
-      throw new TypeError(`Expected \`subscriber\` to be a node-redis client (with subscribe and unsubscribe), got ${describe(subscriber)}`);
-    }
-    this.subscribe = async (channel, onMessage) => {
-      // A listener of its own: node-redis keeps a Set per channel, so a shared callback would be one entry.
-      const listener = (): void => onMessage();
-      await subscriber.subscribe(channel, listener);
-      let isListening = true;
-      return async () => {
-        if (!isListening) return;
-        isListening = false;
-        await subscriber.unsubscribe(channel, listener);
-      };
+    this.subscribe = (channel, onMessage) => {
+      if (this.#isClosed) {
+        return Promise.reject(new Error(`Cannot subscribe to "${channel}": this NodeRedisAdapter was closed`));
+      }
+      return subscribeOnNode(channel, onMessage);
     };
+  }
+
+  /**
+   * Closes what the adapter opened: its own subscriber connection, at once, rejecting a SUBSCRIBE still in
+   * flight. Never closes `client` or a `subscriber` you gave; `evalsha` and `eval` keep working through
+   * `client`. Final: from then on `subscribe` rejects, so waiters of a `Redlock` still using this adapter
+   * fall back to their retry timers. Safe to call more than once. `Redlock.close()` calls it.
+   */
+  async close(): Promise<void> {
+    this.#isClosed = true;
+    this.#ownedSubscriber?.close();
   }
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */
@@ -121,6 +168,55 @@ export class NodeRedisAdapter implements RedisAdapter {
       return Promise.reject(error);
     }
   }
+}
+
+/** Subscribes a listener of its own on a subscriber the adapter does not own, and returns how to remove it. */
+async function subscribeWithListenerOfItsOwn(subscriber: NodeRedisSubscriber, channel: string, onMessage: () => void): Promise<Unsubscribe> {
+  // A listener of its own: node-redis keeps a Set per channel, so a shared callback would be one entry.
+  const listener = (): void => onMessage();
+  await subscriber.subscribe(channel, listener);
+  let isListening = true;
+  return async () => {
+    if (!isListening) return;
+    isListening = false;
+    await subscriber.unsubscribe(channel, listener);
+  };
+}
+
+/** Whether `value` has the members of a node-redis client that can subscribe. */
+function isSubscriber(value: unknown): value is NodeRedisSubscriber {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return typeof candidate['subscribe'] === 'function' && typeof candidate['unsubscribe'] === 'function';
+}
+
+/** The constructor's options, checked, with their defaults. */
+function validatedOptions(
+  client: NodeRedisClient | NodeRedisCluster,
+  options: NodeRedisAdapterOptions,
+): { readonly notifications: boolean; readonly subscriber: NodeRedisSubscriber | undefined } {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
+  }
+  const { notifications = true, subscriber } = options;
+  if (typeof notifications !== 'boolean') {
+    throw new TypeError(`Expected \`notifications\` to be a boolean, got ${describe(notifications)}`);
+  }
+  if (subscriber === undefined) return { notifications, subscriber };
+  if ((subscriber as unknown) === client) {
+    throw new TypeError(
+      isNodeRedisCluster(client)
+        ? 'Expected `subscriber` to be a client of its own, got `client` itself: a cluster subscribes by itself, leave `subscriber` out'
+        : 'Expected `subscriber` to be a client of its own, e.g. `await client.duplicate().connect()`, got `client` itself',
+    );
+  }
+  if (!isSubscriber(subscriber)) {
+    throw new TypeError(`Expected \`subscriber\` to be a node-redis client (with subscribe and unsubscribe), got ${describe(subscriber)}`);
+  }
+  if (!notifications) {
+    throw new TypeError('Expected either `subscriber` or `notifications: false`, got both: a subscriber serves only notifications');
+  }
+  return { notifications, subscriber };
 }
 
 function describe(value: unknown): string {

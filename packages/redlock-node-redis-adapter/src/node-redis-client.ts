@@ -40,3 +40,37 @@ export interface NodeRedisSubscriber {
 export function isNodeRedisCluster(client: NodeRedisClient | NodeRedisCluster): client is NodeRedisCluster {
   return typeof (client as Partial<NodeRedisCluster>).getSlotMaster === 'function';
 }
+
+/**
+ * A single client that can open a second connection to the same node: every `createClient()` client.
+ * The adapter checks for these members at run time and opens its own subscriber through them.
+ */
+export interface DuplicableNodeRedisClient extends NodeRedisClient {
+  /** `false` once the client was closed (or before `connect()`); read before subscribing. */
+  readonly isOpen?: boolean;
+  /** The client's options; only `name` is read, to name the subscriber connection after it. */
+  readonly options?: { readonly name?: string | undefined } | undefined;
+  /** A new client with the same options, overridden by `overrides`, not connected yet. */
+  duplicate(overrides: { readonly name: string }): OwnedNodeRedisConnection;
+  /** Adds a listener for the end of the client: the adapter then closes what it opened. */
+  on(event: 'end', listener: () => void): unknown;
+  /** Removes a listener added with `on`. */
+  off(event: 'end', listener: () => void): unknown;
+}
+
+/** The subscriber connection the adapter opened itself, with what it needs to connect, close and hear it fail. */
+export interface OwnedNodeRedisConnection extends NodeRedisSubscriber {
+  /** `false` once closed, or once its reconnect strategy gave up. */
+  readonly isOpen?: boolean;
+  connect(): Promise<unknown>;
+  /** Closes at once, rejecting what is pending (deprecated for `destroy()` from v5, present in 4 to 6). */
+  disconnect(): Promise<unknown>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+}
+
+/** Whether `client` is a single client the adapter can duplicate for a subscriber connection of its own. */
+export function isDuplicableNodeRedisClient(client: NodeRedisClient | NodeRedisCluster): client is DuplicableNodeRedisClient {
+  const candidate = client as unknown as Record<string, unknown>;
+  return !isNodeRedisCluster(client) && ['duplicate', 'on', 'off'].every((method) => typeof candidate[method] === 'function');
+}

@@ -11,10 +11,16 @@ describe('NodeRedisAdapter over single clients', () => {
   for (const version of NODE_REDIS_VERSIONS) {
     describeAdapterContract({ name: `NodeRedisAdapter, ${version.name}`, test, nodes, connect: nodeRedisFactory(version) });
     describeAdapterContract({
-      name: `NodeRedisAdapter with a subscriber, ${version.name}`,
+      name: `NodeRedisAdapter with a subscriber of its user, ${version.name}`,
       test,
       nodes,
-      connect: nodeRedisFactory(version, { withSubscriber: true }),
+      connect: nodeRedisFactory(version, { subscriber: 'given' }),
+    });
+    describeAdapterContract({
+      name: `NodeRedisAdapter with notifications: false, ${version.name}`,
+      test,
+      nodes,
+      connect: nodeRedisFactory(version, { subscriber: 'none' }),
     });
   }
 });
@@ -27,7 +33,7 @@ describe('NodeRedisAdapter over cluster clients', () => {
       test,
       nodes: cluster,
       cluster: true,
-      connect: nodeRedisFactory(version, { cluster: true, withSubscriber: true }),
+      connect: nodeRedisFactory(version, { cluster: true }),
     });
   }
 });
@@ -59,8 +65,25 @@ describe('NodeRedisAdapter', () => {
     );
   });
 
-  it('has no subscribe capability without a subscriber', async () => {
-    expect(new NodeRedisAdapter(await connected()).subscribe).toBeUndefined();
+  it('has the subscribe capability by default, and none with `notifications: false`', async () => {
+    const client = await connected();
+    expect(new NodeRedisAdapter(client).subscribe).toBeInstanceOf(Function);
+    expect(new NodeRedisAdapter(client, { notifications: false }).subscribe).toBeUndefined();
+  });
+
+  it('has no subscribe capability over a stand-in client that can neither subscribe nor be duplicated', () => {
+    expect(new NodeRedisAdapter({ sendCommand: async () => null }).subscribe).toBeUndefined();
+  });
+
+  it.each([
+    ['options that are not an object', null, /^Expected `options` to be an object, got `null`$/],
+    ['a `notifications` that is not a boolean', { notifications: 'yes' }, /^Expected `notifications` to be a boolean, got `yes`$/],
+    ['a subscriber together with `notifications: false`', { notifications: false, subscriber: 'duplicate' }, /^Expected either `subscriber` or `notifications: false`, got both/],
+  ])('refuses %s with a TypeError', async (_, options, message) => {
+    const client = await connected();
+    const given = options !== null && (options as { subscriber?: unknown }).subscriber === 'duplicate' ? { ...options, subscriber: client.duplicate() } : options;
+    expect(() => new NodeRedisAdapter(client, given as never)).toThrow(TypeError);
+    expect(() => new NodeRedisAdapter(client, given as never)).toThrow(message);
   });
 
   it.each([
@@ -74,6 +97,7 @@ describe('NodeRedisAdapter', () => {
 
   it('refuses the client as its own subscriber, and a subscriber without subscribe/unsubscribe', async () => {
     const client = await connected();
+    expect(() => new NodeRedisAdapter(client, { subscriber: client })).toThrow(TypeError);
     expect(() => new NodeRedisAdapter(client, { subscriber: client })).toThrow('got `client` itself');
     expect(() => new NodeRedisAdapter(client, { subscriber: {} as never })).toThrow(/^Expected `subscriber` to be a node-redis client/);
   });

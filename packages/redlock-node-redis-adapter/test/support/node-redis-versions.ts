@@ -37,21 +37,28 @@ export const NODE_REDIS_VERSIONS: readonly NodeRedisVersion[] = [
   },
 ];
 
+/** Where a factory's adapter gets its release notifications from. */
+export type SubscriberKind = 'owned' | 'given' | 'none';
+
 /**
- * Connects a client of `version` (a cluster client seeded with the URL when `cluster`), and a subscriber
- * duplicated from it when `withSubscriber`, then wraps them in a NodeRedisAdapter.
+ * Connects a client of `version` (a cluster client seeded with the URL when `cluster`) and wraps it in a
+ * NodeRedisAdapter whose notifications come from `subscriber`: the connection the adapter opens itself
+ * (`'owned'`, the default), a client duplicated and connected here (`'given'`), or none
+ * (`notifications: false`). Its `close()` closes the adapter, then the clients made here.
  */
-export function nodeRedisFactory(version: NodeRedisVersion, { cluster = false, withSubscriber = false } = {}): AdapterFactory {
+export function nodeRedisFactory(version: NodeRedisVersion, { cluster = false, subscriber: kind = 'owned' as SubscriberKind } = {}): AdapterFactory {
   return async (url) => {
     const client = cluster ? version.createCluster(url) : version.createClient(url);
-    const subscriber = withSubscriber ? client.duplicate() : undefined;
+    const subscriber = kind === 'given' ? client.duplicate() : undefined;
     const clients: TestClient[] = subscriber === undefined ? [client] : [client, subscriber];
     // Connection errors reach the core as rejected commands; without a listener node-redis would throw them.
     for (const each of clients) each.on('error', () => undefined);
     await Promise.all(clients.map((each) => each.connect()));
+    const adapter = new NodeRedisAdapter(client, kind === 'given' ? { subscriber } : { notifications: kind === 'owned' });
     return {
-      adapter: new NodeRedisAdapter(client, subscriber === undefined ? {} : { subscriber }),
+      adapter,
       close: async () => {
+        await adapter.close();
         // One at a time through a promise: a client that already closed throws synchronously.
         await Promise.all(clients.map((each) => Promise.resolve().then(() => each.disconnect()).catch(() => undefined)));
       },
@@ -63,8 +70,9 @@ export function nodeRedisFactory(version: NodeRedisVersion, { cluster = false, w
 export const JEST: TestFunctions = { describe, it, beforeAll, afterAll, beforeEach, afterEach };
 
 /**
- * Runs the kit's Redlock suite for each of `versions`, with a subscriber, on five nodes they share. One
- * test file per major keeps the runs apart (and lets Jest spread them over workers).
+ * Runs the kit's Redlock suite for each of `versions`, with the adapter's defaults (its own subscriber),
+ * on five nodes they share. One test file per major keeps the runs apart (and lets Jest spread them over
+ * workers).
  */
 export function describeRedlockSuites(versions: readonly NodeRedisVersion[]): void {
   const nodes = useTestNodes(JEST, 5);
@@ -75,7 +83,7 @@ export function describeRedlockSuites(versions: readonly NodeRedisVersion[]): vo
       test: JEST,
       nodes,
       writesOnLaterTurn: true,
-      connect: nodeRedisFactory(version, { withSubscriber: true }),
+      connect: nodeRedisFactory(version),
     });
   }
 }

@@ -20,7 +20,7 @@ export function everyClientFits(): NodeRedisAdapter[] {
 
   return [
     new NodeRedisAdapter(v4, { subscriber: v4.duplicate() }),
-    new NodeRedisAdapter(v4Cluster, { subscriber: v4Cluster }),
+    new NodeRedisAdapter(v4Cluster, { subscriber: v4Cluster.duplicate() }),
     new NodeRedisAdapter(v5, { subscriber: v5.duplicate() }),
     new NodeRedisAdapter(v5Resp3, { subscriber: v5Resp3.duplicate() }),
     new NodeRedisAdapter(v5Cluster),

@@ -1,0 +1,56 @@
+import { GlideClient, Logger } from '@valkey/valkey-glide';
+import { Redlock, type RedisAdapter, type RedlockNode } from 'redlock-core';
+import { GlideAdapter, GlideReleaseNotifications } from 'redlock-glide-adapter';
+import { closeWith, urlOf } from './client-address.js';
+import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.js';
+
+/** The per-node timeout of a far node (S4), in milliseconds: as the `redlock-core` contender. */
+const FAR_NODE_TIMEOUT_MS = 100;
+/** GLIDE's `requestTimeout`, in milliseconds: above the core's per-node timeouts, as the adapter's README advises. */
+const REQUEST_TIMEOUT_MS = 2_000;
+
+/**
+ * This library over Valkey GLIDE clients instead of ioredis: `redlock-core` with `redlock-glide-adapter`,
+ * set up as its README shows (`requestTimeout`, each client created with release notifications for prompt
+ * hand-off). Its clients are its own, to the same nodes as the ioredis clients it is given, and closed
+ * when those are.
+ */
+export const redlockCoreGlide: ContenderDefinition = {
+  name: 'redlock-core/glide',
+  kind: 'ours',
+  packageName: 'redlock-core (this repo) + redlock-glide-adapter, @valkey/valkey-glide 2.5',
+  async create({ clients: ioredisClients, retry, farNodeIndex }) {
+    // GLIDE logs each error reply at `warn`, the NOSCRIPT the core answers with EVAL included.
+    Logger.setLoggerConfig('error');
+    const nodes = await Promise.all(
+      ioredisClients.map(async (ioredisClient) => {
+        const { hostname: host, port } = new URL(urlOf(ioredisClient));
+        const notifications = new GlideReleaseNotifications();
+        const client = await GlideClient.createClient({
+          addresses: [{ host, port: Number(port) }],
+          requestTimeout: REQUEST_TIMEOUT_MS,
+          pubsubSubscriptions: notifications.pubsubSubscriptions,
+        });
+        return { client, adapter: new GlideAdapter(client, { notifications }) };
+      }),
+    );
+    const redlock = new Redlock(
+      nodes.map(({ adapter }, index): RedisAdapter | RedlockNode => (index === farNodeIndex ? { adapter, timeoutMs: FAR_NODE_TIMEOUT_MS } : adapter)),
+      retry === 'tuned'
+        ? { retryDelayMs: TUNED_RETRY.retryDelayMs, retryJitterMs: TUNED_RETRY.retryJitterMs, retryCount: TUNED_RETRY.retryCount }
+        : {},
+    );
+    closeWith(ioredisClients, async () => {
+      await redlock.close();
+      for (const { client } of nodes) client.close();
+    });
+    return {
+      async acquire(resource) {
+        const lock = await redlock.acquire(resource, LOCK_TTL_MS);
+        return async () => {
+          await lock.release();
+        };
+      },
+    };
+  },
+};

@@ -1,0 +1,8 @@
+export { GlideAdapter, type GlideAdapterOptions } from './glide-adapter.js';
+export type { GlideCluster, GlidePrimarySlotKeyRoute, GlideStandalone } from './glide-client.js';
+export {
+  type GlidePubSubMessage,
+  type GlidePubSubSubscriptions,
+  GlideReleaseNotifications,
+  type GlideReleaseNotificationsOptions,
+} from './glide-release-notifications.js';

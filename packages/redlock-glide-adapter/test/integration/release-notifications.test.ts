@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { GlideClient, type GlideClientConfiguration, ProtocolVersion } from '@valkey/valkey-glide';
+import { useTestNodes } from 'redlock-adapter-test-kit';
+import { Redlock } from 'redlock-core';
+import { GlideAdapter, GlideReleaseNotifications } from '../../src/index.js';
+import { addressOf, JEST, REQUEST_TIMEOUT_MS } from '../support/glide-factory.js';
+
+/** A retry delay far beyond {@link WAKE_LIMIT_MS}: only a release notification can wake a waiter in time. */
+const RETRY_DELAY_MS = 15_000;
+/** How soon after the release a notified waiter must hold the lock, in milliseconds; generous for a loaded machine. */
+const WAKE_LIMIT_MS = 5_000;
+
+const nodes = useTestNodes(JEST, 1);
+let opened: GlideClient[] = [];
+afterEach(() => {
+  for (const client of opened.splice(0)) client.close();
+});
+
+/** A GLIDE client to the node, with `configuration` on top of the address and request timeout; closed after the test. */
+async function connected(configuration: Partial<GlideClientConfiguration> = {}): Promise<GlideClient> {
+  const client = await GlideClient.createClient({ addresses: [addressOf(nodes.urls[0] as string)], requestTimeout: REQUEST_TIMEOUT_MS, ...configuration });
+  opened.push(client);
+  return client;
+}
+
+/** How many connections of the node are subscribed to patterns (`PUBSUB NUMPAT`). */
+async function patternCount(): Promise<number> {
+  return Number(await nodes.command(0, ['PUBSUB', 'NUMPAT']));
+}
+
+/**
+ * Holds `resource` with a Redlock of its own, waits for it through `waiter` (retry delay far beyond the
+ * wake limit), releases, and resolves with how long after the release the waiter held the lock, in ms.
+ */
+async function handOff(waiter: GlideAdapter, resource: string, keyPrefix = ''): Promise<number> {
+  const holding = new Redlock([new GlideAdapter(await connected())], { keyPrefix });
+  const waiting = new Redlock([waiter], { keyPrefix, retryDelayMs: RETRY_DELAY_MS, retryJitterMs: 0 });
+  const lock = await holding.acquire(resource, 30_000);
+  const next = waiting.acquire(resource, 30_000);
+  // Long enough for the waiter's first attempt and its subscription (already active on the client).
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await lock.release();
+  const releasedAt = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const tooLate = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`The waiter was not woken within ${WAKE_LIMIT_MS} ms`)), WAKE_LIMIT_MS);
+  });
+  try {
+    const taken = await Promise.race([next, tooLate]);
+    const wokenAfterMs = performance.now() - releasedAt;
+    await taken.release();
+    return wokenAfterMs;
+  } finally {
+    clearTimeout(timer);
+    await Promise.all([holding.close(), waiting.close()]);
+  }
+}
+
+describe('GlideReleaseNotifications on a real node', () => {
+  it('subscribes the client to the release pattern on the connection it already has', async () => {
+    const before = await patternCount();
+    const notifications = new GlideReleaseNotifications();
+    await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions });
+    expect(await patternCount()).toBe(before + 1);
+  });
+
+  it('wakes a waiter by the release notification when the Redlock has a keyPrefix, long before its retry timer', async () => {
+    const notifications = new GlideReleaseNotifications({ keyPrefix: 'glide-test:' });
+    const waiter = new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });
+    expect(await handOff(waiter, `orders:${randomUUID()}`, 'glide-test:')).toBeLessThan(RETRY_DELAY_MS / 3);
+  });
+
+  it('rejects a subscription to a channel outside the pattern, naming the pattern', async () => {
+    const notifications = new GlideReleaseNotifications({ keyPrefix: 'glide-test:' });
+    const adapter = new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });
+    await expect(adapter.subscribe!('redlock:released:other:orders:42', () => undefined)).rejects.toThrow(
+      'Cannot subscribe to "redlock:released:other:orders:42": the client\'s release notifications cover redlock:released:glide-test:* only',
+    );
+  });
+
+  it('rejects subscriptions and warns once when the client was created without the notifications, and still hands over on the timer', async () => {
+    const warnings: unknown[][] = [];
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    try {
+      const notifications = new GlideReleaseNotifications();
+      const adapter = new GlideAdapter(await connected(), { notifications });
+      const channel = `redlock:released:orders:${randomUUID()}`;
+      await expect(adapter.subscribe!(channel, () => undefined)).rejects.toThrow(
+        'Cannot subscribe to release notifications: the GLIDE client does not subscribe to redlock:released:*',
+      );
+      await expect(adapter.subscribe!(channel, () => undefined)).rejects.toThrow('`pubsubSubscriptions: notifications.pubsubSubscriptions`');
+      expect(warnings).toEqual([
+        [expect.stringContaining('the GLIDE client does not subscribe to redlock:released:*'), { type: 'RedlockWarning', code: 'REDLOCK_GLIDE_NOT_SUBSCRIBED' }],
+      ]);
+
+      const redlock = new Redlock([adapter], { retryDelayMs: 200, retryJitterMs: 0 });
+      const holder = new Redlock([new GlideAdapter(await connected())]);
+      const lock = await holder.acquire('orders:timer', 1_000);
+      const next = redlock.acquire('orders:timer', 1_000);
+      await lock.release();
+      await (await next).release();
+      await redlock.close();
+    } finally {
+      emitWarning.mockRestore();
+    }
+  });
+
+  it('is refused by GLIDE itself on a RESP2 client, which cannot receive pub/sub messages', async () => {
+    const notifications = new GlideReleaseNotifications();
+    await expect(connected({ protocol: ProtocolVersion.RESP2, pubsubSubscriptions: notifications.pubsubSubscriptions })).rejects.toThrow(
+      'PubSub subscriptions require RESP3 protocol',
+    );
+  });
+
+  it('exposes the client, so Redlock refuses one client in two adapters', async () => {
+    const client = await connected();
+    const adapter = new GlideAdapter(client);
+    expect(adapter.client).toBe(client);
+    const other = new GlideAdapter(await connected());
+    expect(() => new Redlock([adapter, new GlideAdapter(client), other])).toThrow(
+      'got the same client at `nodes[0]` and `nodes[1]`',
+    );
+  });
+});

@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { useTestNodes } from 'redlock-adapter-test-kit';
+import { RELEASE_CHANNEL_PREFIX } from '../support/handoff.js';
+import { JEST } from '../support/node-redis-versions.js';
+
+// These tests run the built package in fresh Node processes, the way users do, to see what keeps a
+// process alive: Jest keeps its own process alive, so only a child shows whether a connection is left.
+const ADAPTER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** How long one child process may run, in milliseconds, before it is killed and the test fails. */
+const CHILD_TIMEOUT_MS = 25_000;
+/** How soon a child must exit after its last line, in milliseconds: "by itself", with room for a loaded machine. */
+const EXIT_LIMIT_MS = 3_000;
+/** The retry delay of the child's waiter: only a release notification can wake it sooner. */
+const RETRY_DELAY_MS = 15_000;
+
+const nodes = useTestNodes(JEST, 1);
+
+beforeAll(() => {
+  if (!existsSync(join(ADAPTER_DIR, 'dist', 'index.js'))) {
+    throw new Error('redlock-node-redis-adapter is not built: run `pnpm build` first');
+  }
+});
+
+/**
+ * The canonical setup: clients with an error listener, default adapters; a lock handed over from one
+ * Redlock to a waiting one by the release notification; then `redlock.close()` (or not) and the clients
+ * closed. Prints what it measured; the process must then exit by itself.
+ */
+const HAND_OFF_AND_CLOSE = `
+import { createClient } from 'redis';
+import { Redlock } from 'redlock-core';
+import { NodeRedisAdapter } from 'redlock-node-redis-adapter';
+const { REDIS_URL: url, KEY: key, CLOSE_REDLOCKS: closeRedlocks } = process.env;
+const clients = await Promise.all([0, 1].map(() => {
+  const client = createClient({ url, disableOfflineQueue: true });
+  client.on('error', (error) => console.error('client error: ' + error.message));
+  return client.connect();
+}));
+const holder = new Redlock([new NodeRedisAdapter(clients[0])]);
+const waiter = new Redlock([new NodeRedisAdapter(clients[1])], { retryDelayMs: ${RETRY_DELAY_MS}, retryJitterMs: 0 });
+const lock = await holder.acquire(key, 30000);
+const waiting = waiter.acquire(key, 30000);
+while (Number((await clients[0].sendCommand(['PUBSUB', 'NUMSUB', '${RELEASE_CHANNEL_PREFIX}' + key]))[1]) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+const releasedAt = performance.now();
+await lock.release();
+const next = await waiting;
+const wokenAfterMs = performance.now() - releasedAt;
+await next.release();
+if (closeRedlocks === 'yes') await Promise.all([holder.close(), waiter.close()]);
+await Promise.all(clients.map((client) => client.close()));
+console.log(JSON.stringify({ wokenAfterMs, state: next.state }));
+`;
+
+describe('a process using default NodeRedisAdapters', () => {
+  it.each([
+    ['closes its Redlocks and then its clients', 'yes'],
+    ['only closes its clients', 'no'],
+  ])('exits by itself once it %s, after a prompt hand-off', async (_, closeRedlocks) => {
+    const child = spawn(process.execPath, ['--input-type=module', '--eval', HAND_OFF_AND_CLOSE], {
+      cwd: ADAPTER_DIR,
+      env: { ...process.env, REDIS_URL: nodes.urls[0] as string, KEY: `process-exit-test:${randomUUID()}`, CLOSE_REDLOCKS: closeRedlocks },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: CHILD_TIMEOUT_MS,
+    });
+    let stdout = '';
+    let stderr = '';
+    let lastOutputAt = performance.now();
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      lastOutputAt = performance.now();
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const { code, signal, exitAfterLastLineMs } = await new Promise<{ code: number | null; signal: string | null; exitAfterLastLineMs: number }>((resolve) => {
+      child.on('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal, exitAfterLastLineMs: performance.now() - lastOutputAt }));
+    });
+    expect(stderr).toBe('');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    const printed = JSON.parse(stdout.trim()) as { wokenAfterMs: number; state: string };
+    expect(printed.state).toBe('released');
+    expect(printed.wokenAfterMs).toBeLessThan(RETRY_DELAY_MS / 3);
+    expect(exitAfterLastLineMs).toBeLessThan(EXIT_LIMIT_MS);
+  }, 30_000);
+});
