@@ -1,4 +1,4 @@
-// Shows Redlock over node-redis clients: one client and one subscriber per node, two workers handing a lock over.
+// Shows Redlock over node-redis clients, set up as the adapter's README shows: two workers handing a lock over.
 // Run: `pnpm --filter redlock-examples run node-redis` (REDIS_URLS=... to use your own nodes).
 import { ensureRedisServer, startRedisNodes } from 'local-redis-nodes';
 import { createClient } from 'redis';
@@ -9,15 +9,15 @@ const fromEnv = process.env['REDIS_URLS']?.split(',').map((url) => url.trim()).f
 const local = fromEnv?.length ? undefined : await ensureRedisServer({ install: true }).then(() => startRedisNodes({ count: 5 }));
 const urls = fromEnv?.length ? fromEnv : (local?.urls ?? []);
 
-// A lock client wants a down node to fail at once, not to queue commands until it is back.
+// Fail fast on a down node; node-redis throws connection errors that have no listener.
 const clients = await Promise.all(urls.map((url) => createClient({ url, disableOfflineQueue: true }).on('error', () => undefined).connect()));
-// A subscriber per node carries release notifications, so a waiter takes the lock the moment it frees.
-const subscribers = await Promise.all(clients.map((client) => client.duplicate().on('error', () => undefined).connect()));
+// Each adapter opens its own subscriber connection at the first wait, so a waiter takes the lock the moment
+// it frees.
+const redlock = new Redlock(
+  clients.map((client) => new NodeRedisAdapter(client)),
+  { keyPrefix: 'lock:' },
+);
 try {
-  const redlock = new Redlock(
-    clients.map((client, index) => new NodeRedisAdapter(client, { subscriber: subscribers[index] })),
-    { keyPrefix: 'lock:' },
-  );
   const startedAt = performance.now();
   const worker = (name: string): Promise<void> =>
     redlock.using('reports:daily', 5_000, async () => {
@@ -27,6 +27,8 @@ try {
   // The second worker waits, and is woken by the first one's release rather than by its retry timer.
   await Promise.all([worker('worker A'), worker('worker B')]);
 } finally {
-  await Promise.all([...clients, ...subscribers].map((client) => client.disconnect()));
+  // Close what the adapters opened, then the clients.
+  await redlock.close();
+  await Promise.all(clients.map((client) => client.close()));
   await local?.stop();
 }

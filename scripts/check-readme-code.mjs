@@ -142,13 +142,23 @@ function moduleOf(block, coreExports) {
   };
 }
 
-/** Replaces each distinct `redis://host:port` of the block by `${README_NODE_URLS[i]}`, in order of appearance. */
+/**
+ * Replaces each distinct node of the block, a `redis://host:port` string or a `{ host: '…', port: … }`
+ * address (GLIDE's), by the i-th of `README_NODE_URLS`, in order of appearance.
+ */
 function rewriteUrls(code) {
   const distinct = [];
-  return code.replace(/(['"`])redis:\/\/[\w.-]+:\d+\1/g, (literal) => {
+  const indexOf = (literal) => {
     if (!distinct.includes(literal)) distinct.push(literal);
-    return `(process.env['README_NODE_URLS'] ?? '').split(',')[${distinct.indexOf(literal)}] as string`;
-  });
+    return distinct.indexOf(literal);
+  };
+  const nodeUrl = (index) => `((process.env['README_NODE_URLS'] ?? '').split(',')[${index}] as string)`;
+  return code
+    .replace(/(['"`])redis:\/\/[\w.-]+:\d+\1/g, (literal) => nodeUrl(indexOf(literal)))
+    .replace(/\{ host: '[\w.-]+', port: \d+ \}/g, (literal) => {
+      const url = nodeUrl(indexOf(literal));
+      return `{ host: new URL(${url}).hostname, port: Number(new URL(${url}).port) }`;
+    });
 }
 
 /** Compiles every block in one `tsc` run; returns the diagnostics mapped back to README lines. */
