@@ -247,10 +247,15 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
 
     itWithFaults('grants nothing on a node inside its restart grace', async () => {
       const graceMs = 2_000;
-      // The other nodes must be older than the grace, node 1 younger.
-      const info = String(await command(0, 'INFO', 'server'));
-      const uptimeSeconds = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1]);
-      if (uptimeSeconds * 1000 < graceMs) await delay(graceMs - uptimeSeconds * 1000 + 1_000);
+      // The other nodes must be older than the grace (an earlier test may have restarted one), node 1 younger.
+      const uptimesMs = await Promise.all(
+        Array.from({ length: NODE_COUNT }, async (_, index) => {
+          const info = String(await command(index, 'INFO', 'server'));
+          return Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1]) * 1000;
+        }),
+      );
+      const youngestMs = Math.min(...uptimesMs.filter((_, index) => index !== 1));
+      if (youngestMs < graceMs) await delay(graceMs - youngestMs + 1_000);
       await redis.nodes[1]?.kill();
       await redis.nodes[1]?.start();
       const redlock = await newRedlock({ restartGraceMs: graceMs });
