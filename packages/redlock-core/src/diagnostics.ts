@@ -132,10 +132,13 @@ export interface ExtendTraceContext {
   readonly resources: readonly string[];
   /** The new TTL, in milliseconds. */
   readonly ttlMs: number;
+  /** How many nodes must agree. */
   readonly quorum: number;
+  /** How many nodes the `Redlock` has. */
   readonly nodeCount: number;
   /** Set by the channel when the extension succeeded. */
   result?: ExtendTraceResult;
+  /** Set by the channel when the extension failed: the {@link LockExtendError}. */
   error?: unknown;
 }
 
@@ -155,10 +158,13 @@ export interface ExtendTraceResult {
 export interface ReleaseTraceContext {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
+  /** How many nodes must confirm. */
   readonly quorum: number;
+  /** How many nodes the `Redlock` has. */
   readonly nodeCount: number;
   /** Set by the channel once a quorum confirmed the release. */
   result?: ReleaseTraceResult;
+  /** Set by the channel when fewer than a quorum confirmed: the {@link LockReleaseError}. */
   error?: unknown;
 }
 
@@ -179,6 +185,7 @@ export interface ReleaseTraceResult {
 export interface LockLostMessage {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
+  /** Why: a quorum no longer holds our token, or the validity ran out before an extension succeeded. */
   readonly reason: 'quorum-lost' | 'validity-ran-out';
   /** Milliseconds of validity the lock had left by its own clock when the loss was found; 0 when it ran out. */
   readonly remainingValidityMs: number;
@@ -198,7 +205,9 @@ export type NodeOperation = 'acquire' | 'fence' | 'extend' | 'reseed' | 'release
 export interface NodeErrorMessage {
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
+  /** What the call was part of. */
   readonly operation: NodeOperation;
+  /** What happened: `isTimeout`, `isDown`, and the client's own error as `cause`. */
   readonly error: NodeError;
 }
 
