@@ -23,10 +23,25 @@ export interface NodeCall<S extends string> {
 }
 
 /**
+ * How late a timeout timer may fire, in milliseconds, before its calls are owed a fresh window: the larger
+ * of 5 ms and a tenth of the timeout. Later than that, the event loop was blocked (a long synchronous task,
+ * a GC pause, a paused VM), and a client that sends its commands on a later turn of the loop (node-redis
+ * writes on `setImmediate`) may have sent them only after the block: their answers cannot have come yet.
+ */
+export function stallThresholdMs(timeoutMs: number): number {
+  return Math.max(5, timeoutMs / 10);
+}
+
+/**
  * One timer for the node calls that start together with the same timeout (the calls of one fan-out),
  * instead of one per node: when it fires, every call still pending times out. Calls join it
  * synchronously, right after it is created, so each one still times out `timeoutMs` after its own start.
  * The timer is cleared once every call answered.
+ *
+ * A stalled event loop does not eat the calls' time: when the timer fires later than
+ * {@link stallThresholdMs}, the calls still pending get one more full `timeoutMs` from then, whichever
+ * client carries them (one that writes at once, like ioredis, or on a later turn, like node-redis), before
+ * they time out. Validity is unaffected: it always counts the whole time from the attempt's start.
  */
 export class SharedTimeout {
   readonly timeoutMs: number;
@@ -38,6 +53,8 @@ export class SharedTimeout {
   #pendingCount = 0;
   #timer: unknown;
   #hasFired = false;
+  /** Whether the timer already fired late once and gave the pending calls a fresh window. */
+  #hasRenewedAfterStall = false;
 
   constructor(clock: Clock, timeoutMs: number) {
     this.clock = clock;
@@ -63,6 +80,12 @@ export class SharedTimeout {
   }
 
   #fire(): void {
+    const lateMs = this.clock.now() - this.startedAtMs - this.timeoutMs;
+    if (!this.#hasRenewedAfterStall && lateMs > stallThresholdMs(this.timeoutMs)) {
+      this.#hasRenewedAfterStall = true;
+      this.#timer = this.clock.setTimeout(() => this.#fire(), this.timeoutMs);
+      return;
+    }
     this.#hasFired = true;
     // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
     // already arrived one turn of the loop to settle their calls before calling the nodes timed out.

@@ -326,3 +326,63 @@ describe('even node counts through Redlock', () => {
     expect(results.filter((result) => result.status === 'fulfilled').length).toBeLessThanOrEqual(1);
   });
 });
+
+describe('a stalled event loop', () => {
+  /**
+   * A client that sends its commands on a later turn of the event loop, as node-redis does (it writes on
+   * `setImmediate`): a command issued just before the loop stalls leaves only after the stall.
+   */
+  function sendingOnLaterTurn(clock: FakeClock, node: FakeNode): RedisAdapter {
+    const later = <T>(send: () => Promise<T>): Promise<T> => new Promise<void>((resolve) => clock.setTimeout(resolve, 0)).then(send);
+    return {
+      client: node,
+      evalsha: (sha1, keys, args) => later(() => node.evalsha(sha1, keys, args)),
+      eval: (source, keys, args) => later(() => node.eval(source, keys, args)),
+    };
+  }
+
+  /** Acquires `r` with one try, the loop stalling for `stallMs` right after the call was made. */
+  async function acquireThroughStall(redlock: Redlock, clock: FakeClock, stallMs: number): Promise<unknown> {
+    const acquiring = redlock.acquire('r', 10_000, { retryCount: 0 });
+    clock.stall(stallMs);
+    return clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
+  }
+
+  it('gives calls whose commands left only after the stall a fresh timeout, so they still count', async () => {
+    const clock = new FakeClock();
+    const nodes = [slowNode(clock, 1), slowNode(clock, 1), slowNode(clock, 1)];
+    const redlock = new Redlock(nodes.map((node) => sendingOnLaterTurn(clock, node)), { clock, nodeTimeoutMs: 50 });
+    // First contact (the server probe) out of the way.
+    await clock.runUntilSettled((await clock.runUntilSettled(redlock.acquire('warm-up', 10_000))).release());
+    const lock = await acquireThroughStall(redlock, clock, 200);
+    expect(lock).not.toBeInstanceOf(Error);
+    expect(nodes.map(keysOf)).toEqual([['r'], ['r'], ['r']]);
+  });
+
+  it('still times out silent nodes after that fresh timeout, and only one', async () => {
+    const clock = new FakeClock();
+    const nodes = [slowNode(clock, 1), slowNode(clock, 1), slowNode(clock, 1)];
+    const redlock = new Redlock(nodes, { clock, nodeTimeoutMs: 50 });
+    await clock.runUntilSettled((await clock.runUntilSettled(redlock.acquire('warm-up', 10_000))).release());
+    nodes[1]?.hang();
+    nodes[2]?.hang();
+    const error = await acquireThroughStall(redlock, clock, 200);
+    expect(error).toMatchObject({ reason: 'nodes-unreachable' });
+    // The timer fired 150 ms late: the silent nodes got 50 ms more from then, and no more.
+    expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(250);
+  });
+
+  it('keeps a timer that fires a little late (normal timer lag) as it was', async () => {
+    const clock = new FakeClock();
+    const nodes = [slowNode(clock, 1), hangingNode(clock), hangingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, nodeTimeoutMs: 100, retryCount: 0 });
+    const acquiring = redlock.acquire('r', 10_000);
+    acquiring.catch(() => undefined);
+    await clock.advance(99);
+    // The timer is due at 100 ms and fires at 108 ms, within a tenth of the timeout.
+    clock.stall(9);
+    const error = await clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: 'nodes-unreachable' });
+    expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(108);
+  });
+});

@@ -8,12 +8,10 @@ describeRedlockSuites(versionsOf('redis 6'));
 describeRedlockSuite({
   name: 'NodeRedisAdapter with a subscriber of its user, redis 6, RESP2',
   test: JEST,
-  writesOnLaterTurn: true,
   connect: nodeRedisFactory(resp2!, { subscriber: 'given' }),
 });
 describeRedlockSuite({
   name: 'NodeRedisAdapter with notifications: false, redis 6, RESP2',
   test: JEST,
-  writesOnLaterTurn: true,
   connect: nodeRedisFactory(resp2!, { subscriber: 'none' }),
 });

@@ -77,12 +77,10 @@ export const JEST: TestFunctions = { describe, it, beforeAll, afterAll, beforeEa
 export function describeRedlockSuites(versions: readonly NodeRedisVersion[]): void {
   const nodes = useTestNodes(JEST, 5);
   for (const version of versions) {
-    // node-redis writes commands on a later turn of the event loop: see the kit's `writesOnLaterTurn`.
     describeRedlockSuite({
       name: `NodeRedisAdapter, ${version.name}`,
       test: JEST,
       nodes,
-      writesOnLaterTurn: true,
       connect: nodeRedisFactory(version),
     });
   }
