@@ -122,20 +122,24 @@ async function attemptOnNodes(
     calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireOn, 'acquire');
     if (timing !== undefined) calls.forEach((call, nodeIndex) => timing.watch(nodeIndex, call.outcome));
   }
+  // The Redlock's own signal (a call without a signal or `waitMs` of its own) never cuts a vote short:
+  // `close()` rejects the call at once through its guard, which releases whatever this attempt wins, so
+  // the vote need not listen to it: one abort listener less to add and remove per attempt.
+  const cutSignal = signal === set.lifecycle.signal ? undefined : signal;
   const vote = await collectVotes(
     calls.map((call) => call.outcome),
     'acquired',
     quorumOf(nodes.length),
-    signal,
+    cutSignal,
   );
   isVoteDecided = true;
   // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
   // moment, since later ones did not count, and the nodes still silent as timed out.
-  const cutOffAt = !vote.hasQuorum && signal?.aborted === true ? { outcomes: [...vote.outcomes], elapsedMs: clock.now() - start } : undefined;
+  const cutOffAt = !vote.hasQuorum && cutSignal?.aborted === true ? { outcomes: [...vote.outcomes], elapsedMs: clock.now() - start } : undefined;
   // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
   // counter it reported is above all of them.
   const fencingToken = vote.hasQuorum && request.fencing ? Math.max(...counters) + 1 : undefined;
-  const fenceNodes = fencingToken === undefined ? undefined : await storeFencingToken(set, fencingToken, fenceKeys, ttlMs, signal);
+  const fenceNodes = fencingToken === undefined ? undefined : await storeFencingToken(set, fencingToken, fenceKeys, ttlMs, cutSignal);
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.

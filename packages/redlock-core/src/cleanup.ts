@@ -28,8 +28,9 @@ export interface Release {
 
 /**
  * Releases our keys on one node; the outcome never rejects. Releases are cleanups: sent even to a node
- * that is down. `timeout` is the timer of a fan-out for the call to share. If the call fails, pass its
- * outcome to {@link sendAgainAfterError}.
+ * that is down. `timeout` is the timer of a fan-out for the call to share; such a call is left for the
+ * fan-out to track as background work for `redlock.close()` (once for all its calls), while a call of
+ * its own is tracked here. If the call fails, pass its outcome to {@link sendAgainAfterError}.
  */
 export function releaseOnNode(
   set: NodeSet,
@@ -41,10 +42,8 @@ export function releaseOnNode(
   const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
   // A failed attempt's removal is not announced; a held lock's release is.
   const operation = release.announce ? 'release' : 'cleanup';
-  const call =
-    timeout !== undefined
-      ? callNodeWithin(timeout, node, run, operation, 'cleanup')
-      : callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, operation, 'cleanup');
+  if (timeout !== undefined) return callNodeWithin(timeout, node, run, operation, 'cleanup');
+  const call = callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, operation, 'cleanup');
   // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
   set.lifecycle.track(call.outcome);
   return call;

@@ -7,6 +7,7 @@ import { checkTtl, nodeTimeoutMsFor } from './options.js';
 import { publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
 import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
 import { callEveryNode, callNode, collectVotes, quorumOf, sharedTimeoutsFor } from './quorum.js';
+import { leadNodeIndexOf } from './release-notifications.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
 
@@ -715,15 +716,26 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const release = this.#releaseOf(true);
+    const { nodes: nodeStates, options } = this.#set;
     const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
-    // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
-    const outcomes = this.#set.nodes.map((node, nodeIndex) =>
-      hold.written[nodeIndex] === true
-        ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node)).outcome
-        : Promise.resolve<ReleaseNodeOutcome>({ nodeIndex, status: 'not-held' }),
-    );
+    const outcomes: Promise<ReleaseNodeOutcome>[] = new Array<Promise<ReleaseNodeOutcome>>(nodeCount);
+    const releaseOn = (nodeIndex: number): void => {
+      const node = nodeStates[nodeIndex] as NodeState;
+      // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
+      outcomes[nodeIndex] =
+        hold.written[nodeIndex] === true
+          ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node)).outcome
+          : Promise.resolve<ReleaseNodeOutcome>({ nodeIndex, status: 'not-held' });
+    };
+    // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
+    // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
+    const leadNodeIndex = leadNodeIndexOf(this.#keys, nodeStates.map((node) => nodeTimeoutMsFor(node, options, hold.ttlMs, this.#keys.length)));
+    releaseOn(leadNodeIndex);
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) releaseOn(nodeIndex);
     hold.releaseOutcomes = outcomes;
     const settled = Promise.all(outcomes);
+    // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
+    this.#set.lifecycle.track(settled);
     void settled.then((answers) => {
       for (const answer of answers) sendAgainAfterError(this.#set, release, answer);
     });

@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
+import { leadNodeIndexOf } from '../../src/release-notifications.js';
+import { releaseScript } from '../../src/scripts/release.js';
 
 async function heldLock(nodes: readonly FakeNode[], clock: FakeClock, resources: string | string[] = 'r'): Promise<Lock> {
   return clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire(resources, 1000));
@@ -27,6 +29,30 @@ describe('lock.release()', () => {
     expect(result.releasedCount).toBe(known.filter((node) => node.status === 'released').length);
     expect(nodes.flatMap(keysOf)).toEqual([]);
     expect(nodes[0]!.callsTo('release')[0]).toMatchObject({ keys: ['a', 'b'], args: [lock.token, 'redlock:released:'] });
+  });
+
+  it('sends the release to the lead node first, where waiters listen, then to the others in order', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const sentTo: number[] = [];
+    const recording = nodes.map((node, nodeIndex) => ({
+      client: node,
+      evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
+        if (sha1 === releaseScript.sha1) sentTo.push(nodeIndex);
+        return node.evalsha(sha1, keys, args);
+      },
+      eval: (source: string, keys: readonly string[], args: readonly string[]) => {
+        if (source === releaseScript.source) sentTo.push(nodeIndex);
+        return node.eval(source, keys, args);
+      },
+    }));
+    for (const resource of ['orders:1', 'orders:2', 'orders:3', 'orders:4']) {
+      const lock = await clock.runUntilSettled(new Redlock(recording, { clock, retryCount: 0 }).acquire(resource, 1000));
+      sentTo.length = 0;
+      await clock.runUntilSettled(lock.release());
+      const lead = leadNodeIndexOf([resource], [50, 50, 50, 50, 50]);
+      expect(sentTo).toEqual([lead, ...[0, 1, 2, 3, 4].filter((nodeIndex) => nodeIndex !== lead)]);
+    }
   });
 
   it('resolves with the first result when called again, without calling any node', async () => {
