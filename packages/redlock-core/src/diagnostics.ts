@@ -298,8 +298,14 @@ export interface AcquireTraceRequest {
  * (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace as a result with
  * `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve with `undefined`.
  */
-export async function traceAcquire(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<Lock>): Promise<Lock> {
+export function traceAcquire(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<Lock>): Promise<Lock> {
+  // Not async: an untraced acquisition gets no promise of its own wrapped around it.
   if (!isTraced(acquireChannel)) return run();
+  return traceAcquireOn(request, quorum, nodeCount, run);
+}
+
+/** {@link traceAcquire} when someone listens. */
+async function traceAcquireOn(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<Lock>): Promise<Lock> {
   const context: AcquireTraceContext = { ...request, quorum, nodeCount };
   let miss: LockAcquireError | undefined;
   const lock = await traceCall(

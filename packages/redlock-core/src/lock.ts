@@ -650,11 +650,15 @@ export class Lock {
     hold.lostListeners = undefined;
     this.#clearSignalTimer();
     this.#unwatchCloseWhenIdle();
-    hold.release ??= this.#tracedRelease().catch((error: unknown) => {
-      // Not remembered, so that calling release() again retries.
-      hold.release = undefined;
-      throw error;
-    });
+    if (hold.release === undefined) {
+      const releasing = this.#tracedRelease();
+      hold.release = releasing;
+      // A failed release is not remembered, so that calling release() again retries. A handler beside
+      // the promise rather than around it: the caller awaits the release itself, one layer fewer.
+      releasing.then(undefined, () => {
+        if (hold.release === releasing) hold.release = undefined;
+      });
+    }
     return hold.release;
   }
 

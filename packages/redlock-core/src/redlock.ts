@@ -155,10 +155,21 @@ export class Redlock {
    * await importFeed({ signal: job.signal });
    * ```
    */
-  async acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
-    const request = this.#resolveRequest(resources, ttlMs, options, 'acquire');
-    const limits = extensionLimitsOf(request, options);
-    return this.#extendIfAsked(await this.#observed('acquire', request, () => this.#acquire(request)), request, limits);
+  acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
+    // Not async, so that the usual acquisition resolves with the promise that acquires, with no layer
+    // of promises around it (each one costs every acquisition); a bad argument still rejects.
+    let request: CallRequest;
+    let limits: ExtensionLimits;
+    let acquiring: Promise<Lock>;
+    try {
+      request = this.#resolveRequest(resources, ttlMs, options, 'acquire');
+      limits = extensionLimitsOf(request, options);
+      const call = request;
+      acquiring = this.#observed('acquire', call, () => this.#acquire(call));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return request.autoExtend ? acquiring.then((lock) => this.#extendIfAsked(lock, request, limits)) : acquiring;
   }
 
   /**
