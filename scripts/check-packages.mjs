@@ -4,7 +4,8 @@
 //     (every source of every map is in it), no dist file without a source (a stale build), and a README
 //     without relative links;
 //   - publint (strict) and @arethetypeswrong/cli (profile esm-only: the packages are ES modules) pass;
-//   - plain `npm install` of all the tarballs works (peer dependencies included);
+//   - plain `npm install` of all the tarballs works (peer dependencies included), and every `bin` (of a
+//     command or of a library) starts with a node shebang and runs `--help` as npm linked it;
 //   - each package loads with `import` and with `require()` (Node >= 20.19, where Node can require ES
 //     modules; older Node 20 releases skip that step and say so), with the same exports both ways;
 //   - a TypeScript consumer that imports every package type-checks under moduleResolution node16,
@@ -61,6 +62,8 @@ try {
   const tarballs = new Map();
   /** The packages that are a command (a `bin`, no `.` export): run, not imported. */
   const commands = new Map();
+  /** Every package's commands (`bin`), libraries' included: each must run from the installed tarball. */
+  const bins = new Map();
   for (const pkg of packages) {
     const before = new Set(readdirSync(packsDir));
     if (run(`${pkg.name}: pack`, bin('pnpm'), ['pack', '--pack-destination', packsDir], { cwd: pkg.dir }) === undefined) continue;
@@ -73,8 +76,10 @@ try {
     const root = join(unpacked, 'package');
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     const isCommand = manifest.exports?.['.'] === undefined && manifest.bin !== undefined;
-    if (isCommand) commands.set(pkg.name, typeof manifest.bin === 'string' ? { [pkg.name]: manifest.bin } : manifest.bin);
-    const entries = isCommand ? Object.values(commands.get(pkg.name)) : ['dist/index.js', 'dist/index.d.ts', 'src/index.ts'];
+    const packageBins = manifest.bin === undefined ? {} : typeof manifest.bin === 'string' ? { [pkg.name]: manifest.bin } : manifest.bin;
+    if (Object.keys(packageBins).length > 0) bins.set(pkg.name, packageBins);
+    if (isCommand) commands.set(pkg.name, packageBins);
+    const entries = [...(isCommand ? [] : ['dist/index.js', 'dist/index.d.ts', 'src/index.ts']), ...Object.values(packageBins)];
     for (const required of ['LICENSE', 'README.md', 'package.json', ...entries]) {
       if (!existsSync(join(root, required))) failures.push(`${pkg.name}: the tarball has no ${required}`);
     }
@@ -117,9 +122,14 @@ try {
   step('installed with npm');
 
   if (installed !== undefined) {
-    // 4a. Run each command, as npm installed it.
-    for (const [name, bins] of commands) {
-      for (const command of Object.keys(bins)) run(`${name}: ${command} --help`, join(consumer, 'node_modules', '.bin', command), ['--help'], { cwd: consumer });
+    // 4a. Run each bin (of a command or of a library), as npm linked it.
+    for (const [name, packageBins] of bins) {
+      for (const [command, path] of Object.entries(packageBins)) {
+        if (!readFileSync(join(work, 'unpacked', name, 'package', path), 'utf8').startsWith('#!/usr/bin/env node\n')) {
+          failures.push(`${name}: ${path} (bin ${command}) does not start with #!/usr/bin/env node`);
+        }
+        run(`${name}: ${command} --help`, join(consumer, 'node_modules', '.bin', command), ['--help'], { cwd: consumer });
+      }
     }
     const libraries = [...tarballs.keys()].filter((name) => !commands.has(name));
     // 4b. Load each library with import and with require(), from the consumer.

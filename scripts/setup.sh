@@ -51,4 +51,4 @@ if [ "$(id -u)" != 0 ] && ! has_redis_server; then
   fi
 fi
 # Finds redis-server and reports its version; as root on Debian/Ubuntu, installs it first if missing.
-node packages/local-redis-nodes/dist/ensure-redis-server-cli.js
+node packages/local-redis-nodes/dist/ensure-redis-server-cli.js --install

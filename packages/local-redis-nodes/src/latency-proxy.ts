@@ -30,8 +30,37 @@ export interface LatencyProxy {
   close(): Promise<void>;
 }
 
-/** Starts a {@link LatencyProxy} on a free loopback port. */
+/**
+ * Starts a {@link LatencyProxy} on a free port of 127.0.0.1 in front of `127.0.0.1:targetPort`, and
+ * resolves once it listens. The target is dialled for each client connection, so it may be down when the
+ * proxy starts: clients then see their connection closed. Call `close()` when done.
+ *
+ * @throws `TypeError`/`RangeError` for a `targetPort` that is not a port number or a `delayMs` that is not
+ *   a finite number ≥ 0, before anything starts. `Error` (as a rejection) if the proxy cannot listen.
+ *
+ * @example
+ * ```ts
+ * const proxy = await startLatencyProxy({ targetPort: redis.nodes[0].port, delayMs: 25 }); // 50 ms round trip
+ * const client = new Redis(proxy.url);
+ * proxy.partition(); // commands now wait…
+ * proxy.heal(); // …and are answered, in order
+ * await client.quit();
+ * await proxy.close();
+ * ```
+ */
 export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected \`options\` to be an object, got \`${String(options)}\``);
+  }
+  const { targetPort, delayMs = 0 } = options;
+  if (typeof targetPort !== 'number') throw new TypeError(`Expected \`targetPort\` to be a number, got \`${String(targetPort)}\``);
+  if (!Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65_535) {
+    throw new RangeError(`Expected \`targetPort\` to be an integer from 1 to 65535, got \`${targetPort}\``);
+  }
+  if (typeof delayMs !== 'number') throw new TypeError(`Expected \`delayMs\` to be a number, got \`${String(delayMs)}\``);
+  if (!Number.isFinite(delayMs) || delayMs < 0) {
+    throw new RangeError(`Expected \`delayMs\` to be a finite number of milliseconds ≥ 0, got \`${delayMs}\``);
+  }
   const sockets = new Set<Socket>();
   const pipes: Pipe[] = [];
   let isPartitioned = false;
@@ -39,7 +68,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   const server = createServer((client) => {
     // No Nagle: a write held for the peer's delayed ACK would add 40 ms on top of the delay we mean to add.
     client.setNoDelay(true);
-    const upstream = createConnection({ host: '127.0.0.1', port: options.targetPort, noDelay: true });
+    const upstream = createConnection({ host: '127.0.0.1', port: targetPort, noDelay: true });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -61,7 +90,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   const proxy: LatencyProxy & { readonly isPartitioned: boolean } = {
     port,
     url: `redis://127.0.0.1:${port}`,
-    delayMs: options.delayMs ?? 0,
+    delayMs,
     get isPartitioned() {
       return isPartitioned;
     },

@@ -13,7 +13,11 @@ const INSTALL_HINT =
   'install Redis (7.0 or later for startRedisCluster) so that `redis-server` is on PATH (Debian/Ubuntu: `apt-get install redis-server`; ' +
   'Fedora: `dnf install redis`; macOS: `brew install redis`)';
 
-/** Returns the path of `redis-server` on `PATH` or in /usr/bin, /usr/sbin or /usr/local/bin; `undefined` if absent. */
+/**
+ * Returns the path of the `redis-server` executable: the first found on `PATH`, else in /usr/bin,
+ * /usr/sbin or /usr/local/bin (which services and cron jobs often leave out of `PATH`); `undefined` if
+ * there is none. Synchronous, and it runs nothing.
+ */
 export function findRedisServer(): string | undefined {
   return findExecutable('redis-server');
 }
@@ -34,6 +38,10 @@ export interface EnsureRedisServerOptions {
  * Returns the path of redis-server. When it is missing and `install` is true, installs Debian's
  * `redis-server` package with apt-get (only as root on Debian/Ubuntu, logging through `log`); otherwise
  * rejects with an `Error` that says exactly what to install.
+ *
+ * @throws `Error` (as a rejection) when redis-server is missing and `install` is false or impossible here
+ *   (not root, not Debian/Ubuntu, no apt-get): the message names the command that installs it. `Error`
+ *   when an apt-get step fails or runs longer than 10 minutes.
  *
  * @example
  * ```ts

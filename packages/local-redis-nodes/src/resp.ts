@@ -11,7 +11,19 @@ export type RespReply = string | number | null | Error | readonly RespReply[];
  * the reply. Rejects with an `Error` whose message is the server's error reply (e.g. `LOADING …`), or when
  * the connection fails or no reply arrives within `timeoutMs` milliseconds.
  *
- * Enough for readiness probes and cluster setup, which send a few commands each; not a client.
+ * Enough for readiness probes, cluster setup and looking at a node independently of the client under
+ * test; not a client (no pipelining, no reconnection, RESP2 only).
+ *
+ * @param port - The TCP port on 127.0.0.1.
+ * @param args - The command and its arguments, e.g. `['GET', 'orders:42']`.
+ * @param timeoutMs - How long to wait for the connection and the reply, in milliseconds.
+ * @throws `Error` (as a rejection) with the server's error reply, or when the connection fails, closes
+ *   early or no reply arrives within `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const value = await sendCommand(redis.nodes[0].port, ['GET', 'orders:42'], 1_000); // a string, or null
+ * ```
  */
 export function sendCommand(port: number, args: readonly string[], timeoutMs: number): Promise<RespReply> {
   return new Promise((resolve, reject) => {

@@ -8,21 +8,33 @@
  * test that kills nodes, 60 s for a hook that starts a cluster).
  */
 export interface TestFunctions {
+  /** Groups the tests and hooks registered in `body` under `name`, as Jest's `describe` does. */
   readonly describe: (name: string, body: () => void) => void;
+  /** Registers a test; `timeoutMs` is the time it may take, in milliseconds (the kit always passes one). */
   readonly it: (name: string, body: () => Promise<void>, timeoutMs?: number) => void;
+  /** Registers a hook that runs once before the tests of the enclosing `describe`; `timeoutMs` in milliseconds. */
   readonly beforeAll: (body: () => Promise<void>, timeoutMs?: number) => void;
+  /** Registers a hook that runs once after the tests of the enclosing `describe`; `timeoutMs` in milliseconds. */
   readonly afterAll: (body: () => Promise<void>, timeoutMs?: number) => void;
+  /** Registers a hook that runs before each test of the enclosing `describe`; `timeoutMs` in milliseconds. */
   readonly beforeEach: (body: () => Promise<void>, timeoutMs?: number) => void;
+  /** Registers a hook that runs after each test of the enclosing `describe`; `timeoutMs` in milliseconds. */
   readonly afterEach: (body: () => Promise<void>, timeoutMs?: number) => void;
 }
 
 /** The functions of `node:test` that {@link fromNodeTest} adapts, typed structurally. */
 export interface NodeTestFunctions {
+  /** `node:test`'s `describe`. */
   readonly describe: (name: string, body: () => void) => unknown;
+  /** `node:test`'s `it`; `timeout` in milliseconds. */
   readonly it: (name: string, options: { timeout?: number }, body: () => Promise<void>) => unknown;
+  /** `node:test`'s `before`, the counterpart of `beforeAll`; `timeout` in milliseconds. */
   readonly before: (body: () => Promise<void>, options: { timeout?: number }) => unknown;
+  /** `node:test`'s `after`, the counterpart of `afterAll`; `timeout` in milliseconds. */
   readonly after: (body: () => Promise<void>, options: { timeout?: number }) => unknown;
+  /** `node:test`'s `beforeEach`; `timeout` in milliseconds. */
   readonly beforeEach: (body: () => Promise<void>, options: { timeout?: number }) => unknown;
+  /** `node:test`'s `afterEach`; `timeout` in milliseconds. */
   readonly afterEach: (body: () => Promise<void>, options: { timeout?: number }) => unknown;
 }
 
