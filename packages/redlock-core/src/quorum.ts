@@ -104,7 +104,7 @@ export class SharedTimeout {
  * What a node call does: sends its script on `adapter` and parses the reply. `onNoScript` goes to
  * `runScript`: the node answered, so the call gets a fresh timeout for its EVAL.
  */
-export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void) => Promise<S>;
+export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S>;
 
 /**
  * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
@@ -167,7 +167,7 @@ export function callNodeWithin<S extends string>(
   let done: Promise<S>;
   try {
     const check = isCleanup ? undefined : node.checkServer();
-    answer = done = run(node.adapter, onNoScript);
+    answer = done = run(node.adapter, onNoScript, nodeIndex);
     if (check !== undefined) {
       answer = Promise.all([check, answer]).then(([problem, status]) => {
         if (problem !== undefined) throw problem;
@@ -233,11 +233,11 @@ export function callEveryNode<S extends string>(
   set: NodeSet,
   ttlMs: number,
   keyCount: number,
-  run: (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S>,
+  run: NodeCallRun<S>,
   operation: NodeOperation,
 ): NodeCall<S>[] {
   const timeoutOf = sharedTimeoutsFor(set, ttlMs, keyCount);
-  return set.nodes.map((node) => callNodeWithin(timeoutOf(node), node, (adapter, onNoScript) => run(adapter, onNoScript, node.index), operation));
+  return set.nodes.map((node) => callNodeWithin(timeoutOf(node), node, run, operation));
 }
 
 /**
