@@ -35,7 +35,9 @@ export interface AcquireRequest extends WaitSettings {
 /**
  * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
  * `asksLeadFirst`, the lead node is asked alone first, and `'held-at-lead'` means it refused because the
- * lock is held there: nothing was set anywhere, and no other node was asked. Traced on
+ * lock is held there: nothing was set anywhere, and no other node was asked. `leadNodeIndex` is the
+ * queue's lead node (`undefined` for a call that never queues): the lock remembers it, and its release
+ * goes there first. Traced on
  * `redlock-core.attempt` when someone listens. A node that replied with a setup mistake (see
  * `misconfigurationOf`) fails the attempt whatever the others said.
  */
@@ -43,7 +45,7 @@ export function runAttempt(
   set: NodeSet,
   request: AcquireRequest,
   attemptNumber: number,
-  leadNodeIndex: number,
+  leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
   if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, undefined);
@@ -69,7 +71,7 @@ async function attemptOnNodes(
   set: NodeSet,
   request: AcquireRequest,
   attemptNumber: number,
-  leadNodeIndex: number,
+  leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
   timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
@@ -115,7 +117,7 @@ async function attemptOnNodes(
   };
   let isVoteDecided = false;
   let calls: NodeCall<AcquireStatus>[];
-  if (asksLeadFirst) {
+  if (asksLeadFirst && leadNodeIndex !== undefined) {
     const lead = callOn(leadNodeIndex, false);
     const leadStatus = (await lead.outcome).status;
     if (leadStatus === 'held') return 'held-at-lead';
@@ -161,6 +163,7 @@ async function attemptOnNodes(
       keysExpireAt: start + ttlMs,
       expiresAt: Math.floor(wallStart + elapsedMs + validity),
       written: calls.map((call) => call.wasSent),
+      leadNodeIndex,
       // A copy: the vote keeps filling in its own array as the other nodes answer.
       nodes: [...vote.outcomes],
     });

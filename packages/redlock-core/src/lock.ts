@@ -51,6 +51,8 @@ interface Hold {
    * releases go only there, so a node that was down all along costs nothing.
    */
   readonly written: boolean[];
+  /** The node waiters listen to and ask first (see `leadNodeIndexOf`), if the acquisition knew it. */
+  readonly leadNodeIndex: number | undefined;
   release: Promise<ReleaseResult> | undefined;
   /** Each node's answer to the latest release, by node index. */
   releaseOutcomes: Promise<ReleaseNodeOutcome>[];
@@ -145,6 +147,7 @@ export class Lock {
     keysExpireAt: number;
     expiresAt: number;
     written: boolean[];
+    leadNodeIndex: number | undefined;
     nodes: readonly (AcquireNodeOutcome | undefined)[];
   }, sharedHold?: Hold) {
     this.#set = init.set;
@@ -165,6 +168,7 @@ export class Lock {
       nodes: init.nodes,
       lostListeners: undefined,
       written: init.written,
+      leadNodeIndex: init.leadNodeIndex,
       release: undefined,
       releaseOutcomes: [],
       extensionsStarted: 0,
@@ -487,7 +491,7 @@ export class Lock {
     const hold = this.#hold;
     hold.holders += 1;
     const init = { set: this.#set, resources: this.resources, keys: this.#keys, token: this.token, fencingToken: this.fencingToken };
-    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, keysExpireAt: hold.keysExpireAt, expiresAt: hold.expiresAt, written: hold.written, nodes: hold.nodes }, hold);
+    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, keysExpireAt: hold.keysExpireAt, expiresAt: hold.expiresAt, written: hold.written, leadNodeIndex: hold.leadNodeIndex, nodes: hold.nodes }, hold);
   }
 
   /**
@@ -733,7 +737,8 @@ export class Lock {
     };
     // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
     // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
-    const leadNodeIndex = leadNodeIndexOf(this.#keys, nodeStates.map((node) => nodeTimeoutMsFor(node, options, hold.ttlMs, this.#keys.length)));
+    const leadNodeIndex =
+      hold.leadNodeIndex ?? leadNodeIndexOf(this.#keys, nodeStates.map((node) => nodeTimeoutMsFor(node, options, hold.ttlMs, this.#keys.length)));
     releaseOn(leadNodeIndex);
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) releaseOn(nodeIndex);
     hold.releaseOutcomes = outcomes;

@@ -577,8 +577,8 @@ export class Redlock {
 
   /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
   async #tryOnce(request: AcquireRequest): Promise<Lock> {
-    // No lead node to ask first (the last argument), so its index does not matter.
-    const outcome = await runAttempt(this.#set, request, 1, 0, false);
+    // No queue, so no lead node to ask first: its release works the lead node out.
+    const outcome = await runAttempt(this.#set, request, 1, undefined, false);
     if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
     this.#throwIfMisconfigured();
     if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
