@@ -8,6 +8,12 @@ import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.
 const FAR_NODE_TIMEOUT_MS = 100;
 /** GLIDE's `requestTimeout`, in milliseconds: above the core's per-node timeouts, as the adapter's README advises. */
 const REQUEST_TIMEOUT_MS = 2_000;
+/**
+ * The `keyPrefix` of its `Redlock` and notifications. A GLIDE client subscribes to a pattern, so without a
+ * prefix of its own it would hear every other contender's releases on the shared nodes (`redlock:released:*`)
+ * and spend the bench process's CPU on them while the others are measured.
+ */
+const KEY_PREFIX = 'glide:';
 
 /**
  * This library over Valkey GLIDE clients instead of ioredis: `redlock-core` with `redlock-glide-adapter`,
@@ -22,10 +28,10 @@ export const redlockCoreGlide: ContenderDefinition = {
   async create({ clients: ioredisClients, retry, farNodeIndex }) {
     // GLIDE logs each error reply at `warn`, the NOSCRIPT the core answers with EVAL included.
     Logger.setLoggerConfig('error');
-    const nodes = await Promise.all(
+    const settled = await Promise.allSettled(
       ioredisClients.map(async (ioredisClient) => {
         const { hostname: host, port } = new URL(urlOf(ioredisClient));
-        const notifications = new GlideReleaseNotifications();
+        const notifications = new GlideReleaseNotifications({ keyPrefix: KEY_PREFIX });
         const client = await GlideClient.createClient({
           addresses: [{ host, port: Number(port) }],
           requestTimeout: REQUEST_TIMEOUT_MS,
@@ -34,11 +40,18 @@ export const redlockCoreGlide: ContenderDefinition = {
         return { client, adapter: new GlideAdapter(client, { notifications }) };
       }),
     );
+    const failure = settled.find((result) => result.status === 'rejected');
+    if (failure !== undefined) {
+      // A node it cannot reach (S6's black-holed ones): close the clients it made, or they reconnect for ever.
+      for (const result of settled) if (result.status === 'fulfilled') result.value.client.close();
+      throw failure.reason;
+    }
+    const nodes = settled.map((result) => (result as PromiseFulfilledResult<{ client: GlideClient; adapter: GlideAdapter }>).value);
     const redlock = new Redlock(
       nodes.map(({ adapter }, index): RedisAdapter | RedlockNode => (index === farNodeIndex ? { adapter, timeoutMs: FAR_NODE_TIMEOUT_MS } : adapter)),
       retry === 'tuned'
-        ? { retryDelayMs: TUNED_RETRY.retryDelayMs, retryJitterMs: TUNED_RETRY.retryJitterMs, retryCount: TUNED_RETRY.retryCount }
-        : {},
+        ? { keyPrefix: KEY_PREFIX, retryDelayMs: TUNED_RETRY.retryDelayMs, retryJitterMs: TUNED_RETRY.retryJitterMs, retryCount: TUNED_RETRY.retryCount }
+        : { keyPrefix: KEY_PREFIX },
     );
     closeWith(ioredisClients, async () => {
       await redlock.close();

@@ -18,13 +18,17 @@ export const redlockCoreNodeRedis: ContenderDefinition = {
   kind: 'ours',
   packageName: 'redlock-core (this repo) + redlock-node-redis-adapter, redis 6.3',
   async create({ clients: ioredisClients, retry, farNodeIndex }) {
-    const clients = await Promise.all(
-      ioredisClients.map((ioredisClient) =>
-        createClient({ url: urlOf(ioredisClient), disableOfflineQueue: true })
-          .on('error', () => undefined)
-          .connect(),
-      ),
+    const made = ioredisClients.map((ioredisClient) =>
+      createClient({ url: urlOf(ioredisClient), disableOfflineQueue: true }).on('error', () => undefined),
     );
+    const connected = await Promise.allSettled(made.map((client) => client.connect()));
+    const failure = connected.find((result) => result.status === 'rejected');
+    if (failure !== undefined) {
+      // A node it cannot reach (S6's black-holed ones): destroy every client it made, or they reconnect for ever.
+      for (const client of made) client.destroy();
+      throw failure.reason;
+    }
+    const clients = made;
     const nodes: (RedisAdapter | RedlockNode)[] = clients.map((client, index) => {
       const adapter = new NodeRedisAdapter(client);
       return index === farNodeIndex ? { adapter, timeoutMs: FAR_NODE_TIMEOUT_MS } : adapter;
