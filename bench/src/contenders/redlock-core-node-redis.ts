@@ -4,6 +4,8 @@ import { NodeRedisAdapter } from 'redlock-node-redis-adapter';
 import { closeWith, urlOf } from './client-address.js';
 import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.js';
 
+/** How long the clients may take to connect, in milliseconds, before the contender gives up (below the bench's 10 s). */
+const CONNECT_TIMEOUT_MS = 5_000;
 /** The per-node timeout of a far node (S4), in milliseconds: as the `redlock-core` contender. */
 const FAR_NODE_TIMEOUT_MS = 100;
 
@@ -21,12 +23,18 @@ export const redlockCoreNodeRedis: ContenderDefinition = {
     const made = ioredisClients.map((ioredisClient) =>
       createClient({ url: urlOf(ioredisClient), disableOfflineQueue: true }).on('error', () => undefined),
     );
-    const connected = await Promise.allSettled(made.map((client) => client.connect()));
-    const failure = connected.find((result) => result.status === 'rejected');
+    // A black-holed node (S6-T3) accepts the connection and never answers, so connect() never settles:
+    // give up after CONNECT_TIMEOUT_MS, and destroy every client made, or they keep the process alive.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timed out'>((resolve) => {
+      timer = setTimeout(() => resolve('timed out'), CONNECT_TIMEOUT_MS);
+    });
+    const connected = await Promise.race([Promise.allSettled(made.map((client) => client.connect())), timedOut]);
+    clearTimeout(timer);
+    const failure = connected === 'timed out' ? new Error(`not connected within ${CONNECT_TIMEOUT_MS} ms`) : connected.find((result) => result.status === 'rejected')?.reason;
     if (failure !== undefined) {
-      // A node it cannot reach (S6's black-holed ones): destroy every client it made, or they reconnect for ever.
       for (const client of made) client.destroy();
-      throw failure.reason;
+      throw failure;
     }
     const clients = made;
     const nodes: (RedisAdapter | RedlockNode)[] = clients.map((client, index) => {
