@@ -7,7 +7,7 @@ import { nodeTimeoutMsFor, type WaitSettings } from './options.js';
 import { NodeError } from './errors.js';
 import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
-import { hasMisconfiguredNode } from './misconfigured-nodes.js';
+import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { acquireScript, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
@@ -169,11 +169,15 @@ async function attemptOnNodes(
     });
     // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
     calls.forEach((call, nodeIndex) => {
-      const status = vote.outcomes[nodeIndex]?.status;
+      const known = vote.outcomes[nodeIndex];
+      const status = known?.status;
       if (status === 'acquired' || isRefusal(status) || !call.wasSent) return;
       void call.lateAnswer.then((answer) => {
         if (answer === 'acquired') void lock.removeLateGrant(nodeIndex);
       });
+      // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
+      // the lock stands on the nodes that granted it, and the mistake is reported once per node.
+      if (known === undefined) void call.outcome.then((outcome) => warnIfMisconfigured(request.resources, nodes[nodeIndex] as NodeState, outcome));
     });
     return lock;
   }

@@ -262,7 +262,9 @@ function errorsOf(nodes: readonly (NodeOutcome<string> | InspectNodeOutcome)[]):
 /**
  * A node replied to an acquisition with an error that a correct setup never causes, so no retry can
  * help and the call fails at once, before any lock is handed out on the other nodes' quorum; the keys set
- * elsewhere are removed. `problem` says which:
+ * elsewhere are removed. (A reply that comes only after a quorum of the other nodes granted cannot fail
+ * that call: the lock stands on them, and a process warning, code `REDLOCK_MISCONFIGURED_NODE`, is
+ * emitted once per node.) `problem` says which:
  * - `'cross-slot'` (`CROSSSLOT`): the node is a Redis Cluster and the keys of one lock are in different
  *   hash slots. Give every resource of the lock a common hash tag, e.g. `{orders}:1` and `{orders}:2`;
  * - `'moved'` (`MOVED`): the node is one master of a Redis Cluster that does not serve the key's slot.

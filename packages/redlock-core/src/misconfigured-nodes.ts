@@ -1,5 +1,6 @@
 import { MisconfiguredNodeError, type NodeError } from './errors.js';
 import { describeResources } from './lock.js';
+import type { NodeState } from './node-state.js';
 import type { AcquireNodeOutcome } from './outcomes.js';
 
 type Problem = MisconfiguredNodeError['problem'];
@@ -57,5 +58,19 @@ export function misconfiguredNodeErrorOf(resources: readonly string[], outcomes:
   return new MisconfiguredNodeError(
     `Could not acquire ${describeResources(resources)}: ${nodes} replied "${reply.length > 100 ? `${reply.slice(0, 97)}...` : reply}", so ${ADVICE[problem]}`,
     { resources, problem, nodeErrors },
+  );
+}
+
+/**
+ * Warns once per node (a process warning, code `REDLOCK_MISCONFIGURED_NODE`) when `outcome` reveals a
+ * setup mistake that came too late to fail the acquisition: a quorum of the other nodes had already
+ * granted the lock.
+ */
+export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: AcquireNodeOutcome): void {
+  const error = misconfiguredNodeErrorOf(resources, [outcome]);
+  if (error === undefined) return;
+  node.warnOnce(
+    'REDLOCK_MISCONFIGURED_NODE',
+    `${error.message}. It answered after a quorum of the other nodes had granted the lock, which stands on them; until the setup is fixed, this node counts against every such lock`,
   );
 }

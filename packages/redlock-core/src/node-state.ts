@@ -194,6 +194,11 @@ export class NodeState implements ResolvedNode {
     );
   }
 
+  /** Emits a process warning (type `RedlockWarning`) with `code` about this node, once per adapter and code. */
+  warnOnce(code: string, message: string): void {
+    warnOnce(this.adapter, code, message);
+  }
+
   /** A snapshot of this node's health at `now`. */
   healthAt(now: number): NodeHealth {
     const facts = this.#facts;

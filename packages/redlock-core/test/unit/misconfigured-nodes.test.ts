@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { LockAcquireError, MisconfiguredNodeError, NodeError, Redlock, RedlockError } from '../../src/index.js';
 import { type FakeNode, failingNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -44,6 +44,32 @@ describe('a node that replies with a setup mistake', () => {
     for (const node of nodes) expect(node.callsTo('acquire')).toHaveLength(1);
     await clock.advance(1_000);
     expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('warns once, when the mistake comes only after a quorum of the other nodes granted the lock, which then stands', async () => {
+    const clock = new FakeClock();
+    const late = clusterNode(clock);
+    late.latencyMs = 20;
+    const nodes = [...grantingNodes(clock, 2), late];
+    const warnings: unknown[][] = [];
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    try {
+      const redlock = new Redlock(nodes, { clock });
+      for (const resources of [['orders:1', 'orders:2'], ['orders:3', 'orders:4']]) {
+        const lock = await clock.runUntilSettled(redlock.acquire(resources, 10_000));
+        expect(lock.nodes[2]).toBeUndefined();
+        await clock.advance(50);
+        await clock.runUntilSettled(lock.release());
+      }
+      const misconfigured = warnings.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'REDLOCK_MISCONFIGURED_NODE');
+      expect(misconfigured).toHaveLength(1);
+      expect(misconfigured[0]?.[0]).toContain('node 2 replied');
+      expect(misconfigured[0]?.[0]).toContain('hash tag');
+      expect(misconfigured[0]?.[0]).toContain('after a quorum of the other nodes had granted the lock');
+      expect(nodes.flatMap(keysOf)).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('fails tryAcquire() and using() the same way, without running the routine', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
+import { type LatencyProxy, startLatencyProxy } from 'local-redis-nodes';
 import { MisconfiguredNodeError, NodeError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
@@ -7,7 +8,13 @@ import { canStartCluster, useRedisCluster, useRedisNodes } from '../support/redi
 
 // One Redlock node is a Redis Cluster, the other two are standalone masters: a lock on two resources
 // without a shared hash tag is refused with CROSSSLOT by the cluster only, while the standalone nodes
-// would grant it and make a quorum of 2 of 3. The lock must still never be handed out.
+// would grant it and make a quorum of 2 of 3. The lock must still never be handed out, as long as the
+// cluster's refusal is known when the quorum would form: here the standalone nodes sit behind proxies
+// adding 15 ms each way, so it always is, however loaded the machine. (A refusal that comes after a quorum
+// granted cannot fail the call any more: a unit test covers that warning.)
+
+/** The delay each way in front of the standalone nodes, in milliseconds. */
+const STANDALONE_DELAY_MS = 15;
 
 const KEY_PREFIX = 'cross-slot-mixed-test:';
 /** No hash tag: the two keys hash to different slots of the cluster (checked in the first test). */
@@ -18,21 +25,32 @@ const RESOURCES = ['orders:1', 'orders:2'];
   const standalone = useRedisNodes(2);
   let clusterClient: Cluster;
   let standaloneClients: Redis[];
+  let proxies: LatencyProxy[] = [];
+  /** The Redlock's clients of the standalone nodes, through the proxies. */
+  let delayedClients: Redis[] = [];
   let redlock: Redlock;
 
   beforeAll(async () => {
     clusterClient = cluster.createClient();
     standaloneClients = [standalone.createClient(0), standalone.createClient(1)];
+    proxies = await Promise.all(
+      standalone.urls.map((url) => startLatencyProxy({ targetPort: Number(new URL(url).port), delayMs: STANDALONE_DELAY_MS })),
+    );
+    delayedClients = proxies.map((proxy) => new Redis(proxy.url));
     // Slot discovery happens on the first command: do it before the tests.
-    await Promise.all([clusterClient.ping(), ...standaloneClients.map((client) => client.ping())]);
-    redlock = new Redlock([clusterClient, ...standaloneClients].map((client) => new IoredisAdapter(client)), {
+    await Promise.all([clusterClient.ping(), ...standaloneClients.map((client) => client.ping()), ...delayedClients.map((client) => client.ping())]);
+    redlock = new Redlock([clusterClient, ...delayedClients].map((client) => new IoredisAdapter(client)), {
       keyPrefix: KEY_PREFIX,
       retryCount: 0,
       // Room for a loaded machine: none of these tests is about timeouts.
       nodeTimeoutMs: 2_000,
     });
   });
-  afterAll(() => redlock?.close());
+  afterAll(async () => {
+    await redlock?.close();
+    for (const client of delayedClients) client.disconnect();
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+  });
 
   /** The keys under KEY_PREFIX on every cluster master and both standalone nodes. */
   async function lockKeys(): Promise<string[]> {
@@ -45,7 +63,8 @@ const RESOURCES = ['orders:1', 'orders:2'];
     expect(firstSlot).not.toBe(secondSlot);
 
     const error = await redlock.acquire(RESOURCES, 10_000).then(
-      (lock) => lock,
+      // A lock handed out is the bug under test: release it, so the next tests start clean.
+      async (lock) => (await lock.release(), lock),
       (failure: unknown) => failure,
     );
     expect(error).toBeInstanceOf(MisconfiguredNodeError);
