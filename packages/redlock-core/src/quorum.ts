@@ -101,8 +101,8 @@ export class SharedTimeout {
 }
 
 /**
- * What a node call does: sends its script on `adapter` and parses the reply. `onNoScript` goes to
- * `runScript`: the node answered, so the call gets a fresh timeout for its EVAL.
+ * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and parses the reply.
+ * `onNoScript` goes to `runScript`: the node answered, so the call gets a fresh timeout for its EVAL.
  */
 export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S>;
 
