@@ -7,7 +7,7 @@ import { checkTtl, nodeTimeoutMsFor } from './options.js';
 import { publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
 import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
 import { callEveryNode, callNode, collectVotes, quorumOf, sharedTimeoutsFor } from './quorum.js';
-import { leadNodeIndexOf } from './release-notifications.js';
+import { leadNodeIndexIn } from './release-notifications.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
 
@@ -724,7 +724,7 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const release = this.#releaseOf(true);
-    const { nodes: nodeStates, options } = this.#set;
+    const { nodes: nodeStates } = this.#set;
     const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
     const outcomes: Promise<ReleaseNodeOutcome>[] = new Array<Promise<ReleaseNodeOutcome>>(nodeCount);
     const releaseOn = (nodeIndex: number): void => {
@@ -737,8 +737,7 @@ export class Lock {
     };
     // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
     // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
-    const leadNodeIndex =
-      hold.leadNodeIndex ?? leadNodeIndexOf(this.#keys, nodeStates.map((node) => nodeTimeoutMsFor(node, options, hold.ttlMs, this.#keys.length)));
+    const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(this.#set, this.#keys, hold.ttlMs);
     releaseOn(leadNodeIndex);
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) releaseOn(nodeIndex);
     hold.releaseOutcomes = outcomes;

@@ -30,7 +30,7 @@ import {
 } from './outcomes.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import { callEveryNode, quorumOf } from './quorum.js';
-import { leadNodeIndexOf, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
+import { leadNodeIndexIn, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { runScript } from './scripts/lua-script.js';
@@ -692,10 +692,7 @@ export class Redlock {
   readonly #wakeQueue = (keys: readonly string[]): void => this.#queues.wake(keys);
 
   /** The node a woken head asks first, for a request that makes a queue (see `leadNodeIndexOf`). */
-  readonly #leadNodeIndexFor = (request: AcquireRequest): number => {
-    const { options, nodes } = this.#set;
-    return leadNodeIndexOf(request.keys, nodes.map((node) => nodeTimeoutMsFor(node, options, request.ttlMs, request.keys.length)));
-  };
+  readonly #leadNodeIndexFor = (request: AcquireRequest): number => leadNodeIndexIn(this.#set, request.keys, request.ttlMs);
 
   /**
    * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out

@@ -1,5 +1,7 @@
 import type { RedisAdapter, Unsubscribe } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
+import type { NodeSet } from './node-state.js';
+import { nodeTimeoutMsFor } from './options.js';
 import { releaseChannelOf } from './scripts/release.js';
 
 /**
@@ -34,6 +36,14 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
     if (timeoutsMs[nodeIndex] === shortestMs && skip-- === 0) return nodeIndex;
   }
   return 0;
+}
+
+/**
+ * {@link leadNodeIndexOf} for a lock on `keys` for `ttlMs` over the nodes of `set`, with each node's
+ * current timeout: what a queue's waiters ask first, and what a release goes to first.
+ */
+export function leadNodeIndexIn(set: NodeSet, keys: readonly string[], ttlMs: number): number {
+  return leadNodeIndexOf(keys, set.nodes.map((node) => nodeTimeoutMsFor(node, set.options, ttlMs, keys.length)));
 }
 
 /** The 32-bit FNV-1a hash of a string's UTF-16 code units: cheap, and well spread for short keys. */
