@@ -36,6 +36,7 @@ export interface AdapterContractOptions {
  * nested arrays); EVALSHA of an unknown script rejects with an error the core recognises as `NOSCRIPT`;
  * keys and arguments arrive in order, keys first; concurrent calls each get their own reply; command and
  * script errors reject, never throw synchronously, with the server's message; the client stays usable;
+ * when the adapter has `setIfAbsent`, it sends `SET key value NX PX ttl GET` and passes its reply through;
  * and, when the adapter has `subscribe`, it delivers messages until the last listener unsubscribes. All
  * keys share one hash tag, so the same checks run over a cluster client.
  *
@@ -155,6 +156,45 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       await rejectionOf(adapter.evalsha(sha1Of(uniqueScript()), keys, []));
       equal(await adapter.eval('return 1', keys, []), 1);
       equal(await adapter.evalsha(sha1Of('return 1'), keys, []), 1);
+    });
+
+    it('has either a setIfAbsent method or none at all', async () => {
+      ok(adapter.setIfAbsent === undefined || typeof adapter.setIfAbsent === 'function', `setIfAbsent is ${typeof adapter.setIfAbsent}`);
+    });
+
+    // Reads a key's value and remaining TTL through the adapter, so a client's key prefix applies alike.
+    const valueAndTtlOf = (name: string): Promise<unknown> =>
+      adapter.eval("return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}", [name], []);
+
+    it('sets a missing key with SET NX PX GET, resolving null, with the value and the TTL (when it can set)', async () => {
+      const { setIfAbsent } = adapter;
+      if (setIfAbsent === undefined) return; // Checked above: the core then takes every lock by script.
+      const name = key('set-missing');
+      equal(await setIfAbsent.call(adapter, name, 'token-1', 60_000), null);
+      const [value, ttlMs] = (await valueAndTtlOf(name)) as [unknown, number];
+      equal(value, 'token-1');
+      ok(ttlMs > 59_000 && ttlMs <= 60_000, `Expected a TTL of about 60,000 ms, got ${ttlMs}`);
+    });
+
+    it('resolves with the value of a key that exists, leaving the key and its TTL unchanged (when it can set)', async () => {
+      const { setIfAbsent } = adapter;
+      if (setIfAbsent === undefined) return;
+      const name = key('set-existing');
+      await adapter.eval("return redis.call('SET', KEYS[1], ARGV[1], 'PX', 30000)", [name], ['owner-zß水']);
+      equal(await setIfAbsent.call(adapter, name, 'token-2', 60_000), 'owner-zß水');
+      const [value, ttlMs] = (await valueAndTtlOf(name)) as [unknown, number];
+      equal(value, 'owner-zß水');
+      ok(ttlMs > 29_000 && ttlMs <= 30_000, `Expected the TTL of about 30,000 ms to be kept, got ${ttlMs}`);
+    });
+
+    it('rejects, never throwing, with the server\'s WRONGTYPE error on a key of another type (when it can set)', async () => {
+      const { setIfAbsent } = adapter;
+      if (setIfAbsent === undefined) return;
+      const name = key('set-wrong-type');
+      await adapter.eval("return redis.call('RPUSH', KEYS[1], 'x')", [name], []);
+      const error = await rejectionOf(callWithoutThrowing(() => setIfAbsent.call(adapter, name, 'token-3', 60_000)));
+      ok(error instanceof Error, `Expected an Error, got ${String(error)}`);
+      match(error.message, serverErrorPattern('WRONGTYPE'));
     });
 
     it('has either a subscribe method or none at all', async () => {

@@ -26,8 +26,8 @@ const CLIENT_OF_NOTIFICATIONS = new WeakMap<GlideReleaseNotifications, object>()
  * (so all keys of one lock must share a hash tag, e.g. `{orders}:42:items` and `{orders}:42:payment`, or
  * the node replies `CROSSSLOT`). Works with Valkey and Redis servers.
  *
- * It sends EVALSHA and EVAL as raw commands (`customCommand`, replies decoded as strings whatever the
- * client's `defaultDecoder`) and adds nothing: no retries, timeouts or script caching; replies and errors
+ * It sends EVALSHA, EVAL and the SET of the usual lock as raw commands (`customCommand`, replies decoded
+ * as strings whatever the client's `defaultDecoder`) and adds nothing: no retries, timeouts or script caching; replies and errors
  * pass through unchanged. GLIDE rewrites server errors (`NOSCRIPT …` arrives as `An error was signalled by
  * the server: - NoScriptError: …`), which the core recognises, so it still falls back to EVAL. The adapter
  * never closes or reconfigures the client: it is yours, to create and to `close()`.
@@ -153,6 +153,11 @@ export class GlideAdapter implements RedisAdapter {
   /** Sends `EVAL source numkeys ...keys ...args`. */
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return this.#call(['EVAL', source, String(keys.length), ...keys, ...args], keys[0]);
+  }
+
+  /** Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds, unchanged. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
+    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs), 'GET'], key);
   }
 
   #call(command: string[], firstKey: string | undefined): Promise<unknown> {

@@ -16,7 +16,7 @@ export interface SubscriberClient {
 
 /**
  * An ioredis (5 or 6) or iovalkey `Redis` or `Cluster`, as the adapter uses it: `evalsha` and `eval` for
- * the lock scripts, `options.keyPrefix` to find the channels the scripts publish on, and what it needs to
+ * the lock scripts, `set` for the usual lock, `options.keyPrefix` to find the channels the scripts publish on, and what it needs to
  * subscribe (a `Cluster` directly; a `Redis` through a `duplicate()` of itself).
  */
 export interface IoredisClient extends SubscriberClient {
@@ -33,6 +33,8 @@ export interface IoredisClient extends SubscriberClient {
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   /** Sends `EVAL source numkeys ...keysAndArgs`. */
   eval(source: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Sends `SET key value PX milliseconds NX GET`. */
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number, nx: 'NX', get: 'GET'): Promise<unknown>;
   /** Adds a listener for messages (a `Cluster` subscribes on itself). */
   on(event: 'message', listener: (channel: string) => void): unknown;
   /** Adds a listener for the end of the client: the adapter then closes what it opened. */

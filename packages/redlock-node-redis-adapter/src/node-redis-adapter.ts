@@ -37,8 +37,9 @@ export interface NodeRedisAdapterOptions {
  * `{orders}:42:payment`, or the node replies `CROSSSLOT`). RESP2 and RESP3 clients both work: the core's
  * scripts reply with integers, strings and arrays of them, which read the same in both protocols.
  *
- * It sends EVALSHA and EVAL as raw commands (`sendCommand`), so the client's own script helpers, type
- * mappings and command options play no part, and adds nothing: no retries, timeouts or script caching;
+ * It sends EVALSHA, EVAL and the SET of the usual lock as raw commands (`sendCommand`), so the client's
+ * own script helpers, type mappings and command options play no part, and adds nothing: no retries,
+ * timeouts or script caching;
  * replies and errors pass through unchanged (the core relies on `NOSCRIPT` errors to fall back to EVAL).
  * It never connects, closes or reconfigures the client: it is yours, to `connect()` and to close.
  *
@@ -157,6 +158,11 @@ export class NodeRedisAdapter implements RedisAdapter {
   /** Sends `EVAL source numkeys ...keys ...args`. */
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return this.#call(['EVAL', source, String(keys.length), ...keys, ...args], keys[0]);
+  }
+
+  /** Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds, unchanged. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
+    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs), 'GET'], key);
   }
 
   #call(command: string[], firstKey: string | undefined): Promise<unknown> {

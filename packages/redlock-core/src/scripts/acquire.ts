@@ -1,4 +1,8 @@
+import type { RedisAdapter } from '../adapter.js';
 import { defineScript, unexpectedReply } from './lua-script.js';
+
+/** What one node answered to an acquisition, by the script or by a plain SET. */
+export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
 
 export const acquireScript = defineScript(
   'acquire',
@@ -75,7 +79,7 @@ return 1
  * (the node started less than the restart grace ago) or `'foreign'` (a key holds something that is not a
  * lock, or with fencing a counter key something that is not a counter).
  */
-export function parseAcquireReply(reply: unknown): 'acquired' | 'held' | 'restarting' | 'foreign' {
+export function parseAcquireReply(reply: unknown): AcquireStatus {
   if (reply === 1 || fenceCounterOf(reply) !== undefined) return 'acquired';
   if (reply === 0) return 'held';
   if (reply === -1) return 'restarting';
@@ -88,4 +92,60 @@ export function fenceCounterOf(reply: unknown): number | undefined {
   if (!Array.isArray(reply) || reply.length !== 2 || reply[0] !== 1) return undefined;
   const counter: unknown = reply[1];
   return typeof counter === 'number' && Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
+}
+
+/**
+ * Adapters whose server refused `SET … NX … GET` with a syntax error, as servers before Redis 7.0 do: they
+ * take every lock by the script from then on.
+ */
+const withoutSetIfAbsent = new WeakSet<RedisAdapter>();
+
+/** Whether a lock can be taken on `adapter` by {@link acquireBySet}: it has `setIfAbsent`, and its server accepted it so far. */
+export function canSetIfAbsent(adapter: RedisAdapter): boolean {
+  return adapter.setIfAbsent !== undefined && !withoutSetIfAbsent.has(adapter);
+}
+
+/**
+ * Takes the lock on one key by `SET key token NX PX ttlMs GET`, one command where the script runs three:
+ * granted when the key was missing, or already held our token (the command ran before for this
+ * attempt: a client re-sent it). Any other value is another owner's lock or a key that is not a lock,
+ * which only its TTL tells apart: `byScript` then decides, atomically again (and grants a key freed
+ * meanwhile); so it does for a key of another type (`WRONGTYPE`), which the script calls foreign. A
+ * server that cannot combine `NX` with `GET` (a syntax error, before Redis 7.0) gets the script, now and
+ * from then on; any other rejection fails the call, as it would have failed the script.
+ */
+export function acquireBySet(
+  adapter: RedisAdapter,
+  key: string,
+  token: string,
+  ttlMs: number,
+  byScript: () => Promise<AcquireStatus>,
+): Promise<AcquireStatus> {
+  return (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, key, token, ttlMs).then(
+    (reply) => {
+      if (reply === null || reply === token) return 'acquired';
+      if (typeof reply === 'string') return byScript();
+      throw unexpectedReply('acquire', reply);
+    },
+    (error: unknown) => {
+      const message = errorMessageOf(error);
+      if (WRONG_TYPE_PATTERN.test(message)) return byScript();
+      if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
+      withoutSetIfAbsent.add(adapter);
+      return byScript();
+    },
+  );
+}
+
+/** The server's `WRONGTYPE` error code as a word, however the client wrapped it (see `isNoScriptError`). */
+const WRONG_TYPE_PATTERN = /(?:^|[^A-Za-z0-9_])WRONGTYPE(?![A-Za-z0-9_])/;
+
+/** What a server before Redis 7.0 answers to `SET` with both `NX` and `GET`, with or without the `ERR` code. */
+const SYNTAX_ERROR_PATTERN = /(?:^|[^A-Za-z0-9_])syntax error/i;
+
+/** The message of whatever an adapter rejected with, or `''`. */
+function errorMessageOf(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return '';
+  const message: unknown = Reflect.get(error, 'message');
+  return typeof message === 'string' ? message : '';
 }

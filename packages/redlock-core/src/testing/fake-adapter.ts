@@ -45,7 +45,8 @@ export function defineFakeScript(script: LuaScript, run: FakeScriptBehaviour): (
 
 /** One command a node received, whether or not it was answered. */
 export interface NodeCallRecord {
-  readonly method: 'evalsha' | 'eval';
+  /** The command: a script by SHA1 or by source, or a plain SET (`setIfAbsent`, recorded as the acquire script, with its token and TTL as `args`). */
+  readonly method: 'evalsha' | 'eval' | 'set';
   /** The script's name, or `undefined` for a script the fake does not know. */
   readonly script: ScriptName | undefined;
   /** The name of a script taught with {@link defineFakeScript}, else `undefined`. */
@@ -249,8 +250,13 @@ export class FakeNode implements RedisAdapter {
   errorReply: Error | undefined;
   /** Replies to every command with this value, without running it: a reply no script can produce. */
   garbageReply: { readonly value: unknown } | undefined;
-  /** Throws from `evalsha`/`eval` instead of returning a promise: a broken adapter. */
+  /** Throws from `evalsha`/`eval`/`setIfAbsent` instead of returning a promise: a broken adapter. */
   throwsSynchronously = false;
+  /**
+   * Rejects `setIfAbsent` with a syntax error, as a server before Redis 7.0 does (it cannot combine `NX`
+   * with `GET`); scripts still run.
+   */
+  isBeforeRedis7 = false;
 
   readonly #clock: Clock;
   #isHanging = false;
@@ -278,6 +284,15 @@ export class FakeNode implements RedisAdapter {
     });
   }
 
+  /**
+   * `SET key value NX PX ttlMs GET`: sets a missing key and resolves with `null`, else resolves with its
+   * value, unchanged; WRONGTYPE for a key of another type. Recorded as a call of the acquire script, so
+   * that `failNext('acquire')` and `callsTo('acquire')` cover it.
+   */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
+    return this.#send('set', acquireScript, [key], [value, String(ttlMs)], () => undefined);
+  }
+
   /** Commands reaching the node from now on wait, unanswered, until {@link resume}. */
   hang(): void {
     this.#isHanging = true;
@@ -299,13 +314,26 @@ export class FakeNode implements RedisAdapter {
     return this.calls.filter((call) => call.script === script);
   }
 
+  /**
+   * The acquisitions asked of this node, one record each: a script call, or a plain SET (`setIfAbsent`)
+   * without the script call that followed it with the same token to tell why the node refused. Count these
+   * for how often a node was asked for the lock; {@link callsTo} counts commands.
+   */
+  acquireRequests(): NodeCallRecord[] {
+    const tokensSet = new Set<string | undefined>();
+    return this.callsTo('acquire').filter((call) => {
+      if (call.method === 'set') tokensSet.add(call.args[0]);
+      return call.method === 'set' || !tokensSet.has(call.args[0]);
+    });
+  }
+
   /** A second connection to the same server, with knobs of its own: another client's view of this node. */
   connectAnotherClient(): FakeNode {
     return new FakeNode(this.#clock, this.keyspace);
   }
 
   #send(
-    method: 'evalsha' | 'eval',
+    method: NodeCallRecord['method'],
     script: LuaScript | undefined,
     keys: readonly string[],
     args: readonly string[],
@@ -328,7 +356,12 @@ export class FakeNode implements RedisAdapter {
         let answer: () => void;
         try {
           checkScriptCache();
-          const reply = extra === undefined ? this.#execute(name, keys, args) : this.#executeExtra(extra.run, keys, args);
+          const reply =
+            extra !== undefined
+              ? this.#executeExtra(extra.run, keys, args)
+              : method === 'set'
+                ? this.#executeSet(keys[0] as string, args[0] as string, args[1])
+                : this.#execute(name, keys, args);
           answer = () => resolve(reply);
         } catch (error) {
           answer = () => reject(error);
@@ -350,6 +383,23 @@ export class FakeNode implements RedisAdapter {
     if (this.errorReply !== undefined) throw this.errorReply;
     if (this.garbageReply !== undefined) return this.garbageReply.value;
     return run(this.keyspace, keys, args);
+  }
+
+  /** Runs `SET key value NX PX ttl GET`, with the fault knobs of the acquire script. */
+  #executeSet(key: string, value: string, ttlArg: string | undefined): unknown {
+    const injected = this.#failNext.get('acquire')?.shift();
+    if (injected !== undefined) throw injected;
+    if (this.errorReply !== undefined) throw this.errorReply;
+    if (this.garbageReply !== undefined) return this.garbageReply.value;
+    if (this.isBeforeRedis7) throw new Error('ERR syntax error');
+    const ttlMs = parseTtl(ttlArg);
+    const { keyspace } = this;
+    if (keyspace.typeOf(key) === 'none') {
+      keyspace.set(key, value, ttlMs);
+      return null;
+    }
+    // GET's reply: WRONGTYPE for a key of another type.
+    return keyspace.get(key);
   }
 
   /** Runs one script atomically, with the semantics of its Lua source. */

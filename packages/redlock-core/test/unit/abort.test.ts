@@ -28,7 +28,7 @@ describe('aborting acquire()', () => {
     await expect(clock.runUntilSettled(acquiring)).rejects.toBe(reason);
     // No second attempt; the hung nodes bound the cleanup by their timeout, twice: never heard from, they
     // have the longest one for a 10 s TTL, 1 s.
-    expect(nodes[0]!.callsTo('acquire')).toHaveLength(1);
+    expect(nodes[0]!.acquireRequests()).toHaveLength(1);
     expect(clock.now()).toBeLessThanOrEqual(10 + 2 * 1000);
     for (const node of hung) node.resume();
     await clock.advance(0);
@@ -48,7 +48,7 @@ describe('aborting acquire()', () => {
     await expect(clock.runUntilSettled(acquiring)).rejects.toBe(reason);
     expect(clock.now()).toBe(300);
     expect(clock.pendingTimerCount).toBe(0);
-    expect(nodes[2]!.callsTo('acquire')).toHaveLength(1);
+    expect(nodes[2]!.acquireRequests()).toHaveLength(1);
     expect(keysOf(nodes[2]!)).toEqual([]);
   });
 

@@ -285,7 +285,7 @@ describe('retries', () => {
     const error = await acquireError(clock, redlockOver(nodes, clock).acquire('r', 1000));
     expect(error.attempts).toHaveLength(1);
     expect(error.message).toContain('after 1 attempt:');
-    expect(nodes.map((node) => node.callsTo('acquire').length)).toEqual([1, 1, 1]);
+    expect(nodes.map((node) => node.acquireRequests().length)).toEqual([1, 1, 1]);
   });
 
   it('makes retryCount + 1 attempts, each with a fresh token', async () => {
@@ -294,7 +294,7 @@ describe('retries', () => {
     const error = await acquireError(clock, redlockOver(nodes, clock, { retryCount: 4 }).acquire('r', 1000));
     expect(error.attempts).toHaveLength(5);
     expect(error.message).toContain('after 5 attempts:');
-    expect(nodes[2]!.callsTo('acquire')).toHaveLength(5);
+    expect(nodes[2]!.acquireRequests()).toHaveLength(5);
     expect(acquireTokens(nodes)).toHaveLength(5);
   });
 
@@ -303,7 +303,7 @@ describe('retries', () => {
     const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
     const redlock = redlockOver(nodes, clock, { retryCount: 30, retryDelayMs: 200, retryJitterMs: 100 });
     await acquireError(clock, redlock.acquire('r', 1000));
-    const sentAt = nodes[0]!.callsTo('acquire').map((call) => call.sentAtMs);
+    const sentAt = nodes[0]!.acquireRequests().map((call) => call.sentAtMs);
     const pauses = sentAt.slice(1).map((at, index) => at - sentAt[index]!);
     expect(pauses).toHaveLength(30);
     for (const pause of pauses) {
@@ -319,7 +319,7 @@ describe('retries', () => {
     const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
     const redlock = redlockOver(nodes, clock, { retryCount: 2, retryDelayMs: 200, retryJitterMs: 100 });
     await acquireError(clock, redlock.acquire('r', 1000));
-    expect(nodes[0]!.callsTo('acquire').map((call) => call.sentAtMs)).toEqual([0, 100, 400]);
+    expect(nodes[0]!.acquireRequests().map((call) => call.sentAtMs)).toEqual([0, 100, 400]);
   });
 
   it("lets per-call retry options override the Redlock's", async () => {
@@ -327,7 +327,7 @@ describe('retries', () => {
     const nodes = [refusingNode(clock), refusingNode(clock), grantingNode(clock)];
     const redlock = redlockOver(nodes, clock, { retryCount: 10, retryDelayMs: 1000, retryJitterMs: 500 });
     await acquireError(clock, redlock.acquire('r', 1000, { retryCount: 2, retryDelayMs: 50, retryJitterMs: 0 }));
-    expect(nodes[0]!.callsTo('acquire').map((call) => call.sentAtMs)).toEqual([0, 50, 100]);
+    expect(nodes[0]!.acquireRequests().map((call) => call.sentAtMs)).toEqual([0, 50, 100]);
   });
 
   it('succeeds on a later attempt once the other owner is gone, and counts the attempts', async () => {
@@ -354,9 +354,10 @@ describe('script cache', () => {
     const clock = new FakeClock();
     const nodes = [noScriptOnceNode(clock), noScriptOnceNode(clock), noScriptOnceNode(clock)];
     const redlock = redlockOver(nodes, clock);
-    const first = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    // Two resources: a lock on one is taken by a plain SET, not by the script.
+    const first = await clock.runUntilSettled(redlock.acquire(['r', 's'], 1000));
     await clock.runUntilSettled(first.release());
-    const second = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    const second = await clock.runUntilSettled(redlock.acquire(['r', 's'], 1000));
     expect(second.state).toBe('held');
     for (const node of nodes) {
       expect(node.calls.map((call) => `${call.method} ${call.script}`)).toEqual(['eval probe', 'eval acquire', 'eval release', 'evalsha acquire']);

@@ -51,7 +51,7 @@ describe('acquire() on a foreign key', () => {
           'the key is not a lock (not a string with a TTL) and never expires: ' +
           'give lock keys a namespace of their own, e.g. with `keyPrefix`',
       );
-      expect(nodes.map((node) => node.callsTo('acquire').length)).toEqual([1, 1, 1]);
+      expect(nodes.map((node) => node.acquireRequests().length)).toEqual([1, 1, 1]);
       expect(nodes.map((node) => node.keyspace.peek('lock:r'))).toEqual(before);
       // The node that granted was cleaned up; the foreign ones were not asked to release anything.
       expect(keysOf(nodes[2] as FakeNode)).toEqual([]);

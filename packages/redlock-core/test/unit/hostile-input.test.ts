@@ -265,7 +265,7 @@ describe('nodes that answer with a Redis error', () => {
     for (const node of nodes) {
       // After NOSCRIPT the node counts as having lost every script: the release goes by EVAL at once.
       expect(node.calls.slice(-4).map((call) => `${call.method} ${call.script}`)).toEqual([
-        'evalsha acquire',
+        'set acquire',
         'evalsha extend',
         'eval extend',
         'eval release',

@@ -41,7 +41,7 @@ describe('a node that replies with a setup mistake', () => {
     expect((misconfigured.nodeErrors[0]?.cause as Error).message).toBe(CROSSSLOT);
     expect(misconfigured.cause).toBe(misconfigured.nodeErrors[0]);
     // Not retried: retrying cannot fix the keys' slots.
-    for (const node of nodes) expect(node.callsTo('acquire')).toHaveLength(1);
+    for (const node of nodes) expect(node.acquireRequests()).toHaveLength(1);
     await clock.advance(1_000);
     expect(nodes.flatMap(keysOf)).toEqual([]);
   });

@@ -133,10 +133,10 @@ describe('prompt hand-off through release notifications', () => {
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiters.map(({ redlock }) => redlock.acquire('orders:42', 10_000));
     await clock.advance(10);
-    const before = waiters.map(({ connections }) => connections.map((connection) => connection.callsTo('acquire').length));
+    const before = waiters.map(({ connections }) => connections.map((connection) => connection.acquireRequests().length));
     await clock.runUntilSettled(held.release());
     await clock.advance(5);
-    const after = waiters.map(({ connections }) => connections.map((connection) => connection.callsTo('acquire').length));
+    const after = waiters.map(({ connections }) => connections.map((connection) => connection.acquireRequests().length));
     const sent = after.map((counts, waiterIndex) => counts.map((count, nodeIndex) => count - before[waiterIndex]![nodeIndex]!));
     // One waiter won the lead node and then asked the others; the rest asked the lead node once, and no one else.
     const winners = sent.filter((counts) => counts.every((count) => count === 1));
@@ -184,13 +184,13 @@ describe('prompt hand-off through release notifications', () => {
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(37);
-    const callsBefore = connections.map((connection) => connection.callsTo('acquire').length);
+    const callsBefore = connections.map((connection) => connection.acquireRequests().length);
     // Two of the other nodes stay held by someone else: the lead node and the two free ones are a quorum.
     const releasing = held.release();
     for (const nodeIndex of others.slice(0, 2)) nodes[nodeIndex]!.keyspace.set('orders:42', 'someone-else', 10_000);
     await expectHandOffAtRelease(clock, releasing, waiting);
     await clock.advance(50);
-    const asked = connections.map((connection, nodeIndex) => connection.callsTo('acquire').length - callsBefore[nodeIndex]!);
+    const asked = connections.map((connection, nodeIndex) => connection.acquireRequests().length - callsBefore[nodeIndex]!);
     for (const nodeIndex of others.slice(0, 2)) expect(asked[nodeIndex]).toBeLessThanOrEqual(2);
   });
 
@@ -251,7 +251,7 @@ describe('prompt hand-off through release notifications', () => {
     expect(error).toBeUndefined();
     // Every release woke it, and it asked the lead node each time (a look that is no attempt: nothing was set).
     const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
-    expect(waiterConnections[lead]!.callsTo('acquire').length).toBeGreaterThan(20);
+    expect(waiterConnections[lead]!.acquireRequests().length).toBeGreaterThan(20);
     expect(atMs).toBeLessThan(1_000);
     await clock.runUntilSettled((acquired as Lock).release());
   });

@@ -43,7 +43,7 @@ describe('tryAcquire()', () => {
     const clock = new FakeClock();
     const nodes = [...grantingNodes(clock, 2), refusingNode(clock), refusingNode(clock), refusingNode(clock)];
     await expect(clock.runUntilSettled(redlockOver(nodes, clock).tryAcquire('r', 10_000))).resolves.toBeUndefined();
-    expect(nodes.map((node) => node.callsTo('acquire').length)).toEqual([1, 1, 1, 1, 1]);
+    expect(nodes.map((node) => node.acquireRequests().length)).toEqual([1, 1, 1, 1, 1]);
     expect(nodes.flatMap(keysOf)).toEqual([]);
     // No retry pause, no timer left.
     expect(clock.now()).toBe(0);
@@ -69,7 +69,7 @@ describe('tryAcquire()', () => {
       'Could not acquire "r" after 1 attempt: nodes unreachable (last attempt: 2 acquired, 2 held by another owner, 1 failed, quorum is 3)',
     );
     expect(nodes.flatMap(keysOf)).toEqual([]);
-    expect(nodes[0]!.callsTo('acquire')).toHaveLength(1);
+    expect(nodes[0]!.acquireRequests()).toHaveLength(1);
   });
 
   it('rejects with nodes-unreachable when most nodes fail', async () => {

@@ -43,7 +43,7 @@ describe('validity of an acquired lock', () => {
     // Attempt 1: fails at 40 ms, its cleanup answers at 80 ms. Attempt 2 starts at 180 ms and reaches
     // its quorum 40 ms later, when the slow node answers.
     expect(lock.attempts).toBe(2);
-    expect(slow.callsTo('acquire').map((call) => call.sentAtMs)).toEqual([0, 180]);
+    expect(slow.acquireRequests().map((call) => call.sentAtMs)).toEqual([0, 180]);
     expect(clock.now()).toBe(220);
     // Validity 1000 − 40 − 12 = 948 ms left at 220 ms, when the quorum answered: none from attempt 1.
     expect(lock.remainingValidityMs).toBe(948);

@@ -39,7 +39,7 @@ function sleep(clock: FakeClock, ms: number): Promise<void> {
 
 /** Acquire script calls sent on `connections` so far, every node together. */
 function acquireCalls(connections: readonly FakeNode[]): number {
-  return connections.reduce((count, connection) => count + connection.callsTo('acquire').length, 0);
+  return connections.reduce((count, connection) => count + connection.acquireRequests().length, 0);
 }
 
 /** Critical sections run by waiters; `inside` goes up on entry and down on exit, so 2 is an overlap. */
@@ -326,14 +326,14 @@ describe('local wait queue: waiters of one Redlock on the same resources', () =>
     connections[lead]!.isDown = false;
     // The timed retry at 200 ms hears from the lead node again.
     await clock.advance(200);
-    const before = connections.map((connection) => connection.callsTo('acquire').length);
+    const before = connections.map((connection) => connection.acquireRequests().length);
     // The lock changes hands: the release wakes the head, which finds it taken again at the lead node.
     const releasing = held.release();
     const retaking = third.acquire('orders:42', 10_000);
     await clock.runUntilSettled(releasing);
     held = await clock.runUntilSettled(retaking);
     await clock.advance(5);
-    const sent = connections.map((connection, nodeIndex) => connection.callsTo('acquire').length - before[nodeIndex]!);
+    const sent = connections.map((connection, nodeIndex) => connection.acquireRequests().length - before[nodeIndex]!);
     expect(sent[lead]).toBeGreaterThan(0);
     expect(sent.filter((_, nodeIndex) => nodeIndex !== lead)).toEqual([0, 0, 0, 0]);
     void held.release();

@@ -60,7 +60,7 @@ describe('waitMs', () => {
     // It rejects once the keys the slow nodes set are removed: their answer (40 ms), then the release (40 ms).
     expect(clock.now()).toBe(80);
     expect(nodes.flatMap(keysOf)).toEqual([]);
-    expect(slow[0]!.callsTo('acquire')).toHaveLength(1);
+    expect(slow[0]!.acquireRequests()).toHaveLength(1);
   });
 
   it('bounds a single try (retryCount: 0) too', async () => {
@@ -142,9 +142,9 @@ describe('waitMs in the local wait queue', () => {
     expect(error.attemptCount).toBe(5);
     expect(error.message).toMatch(/^Could not acquire "r" within `waitMs` \(450 ms\), after 5 attempts: held by another owner/);
     // The head is still trying.
-    const attemptsSoFar = nodes[0]!.callsTo('acquire').length;
+    const attemptsSoFar = nodes[0]!.acquireRequests().length;
     await clock.advance(300);
-    expect(nodes[0]!.callsTo('acquire').length).toBe(attemptsSoFar + 3);
+    expect(nodes[0]!.acquireRequests().length).toBe(attemptsSoFar + 3);
     head.abort(new Error('done'));
     await expect(clock.runUntilSettled(heading)).rejects.toThrow('done');
     expect(clock.pendingTimerCount).toBe(0);

@@ -37,7 +37,7 @@ async function runInNode(source: string, inputType: 'module' | 'commonjs'): Prom
 
 /**
  * Uses both packages together without Redis: a stand-in ioredis client answers the probe of first contact
- * (no keys) and grants every other script, so acquire and release succeed; it records what the adapter
+ * (no keys), sets every key and grants every other script, so acquire and release succeed; it records what the adapter
  * sent (the command, numkeys and the key, after the script or its SHA1).
  */
 const USE_BOTH_PACKAGES = `
@@ -46,6 +46,7 @@ const USE_BOTH_PACKAGES = `
   const client = {
     evalsha: async (...args) => (sent.push(['evalsha', ...args.slice(1, 3)]), 1),
     eval: async (...args) => (sent.push(['eval', ...args.slice(1, 3)]), args[1] === 0 ? ['run-id', 'noeviction'] : 1),
+    set: async (...args) => (sent.push(['set', args[0]]), null),
   };
   const redlock = new core.Redlock([new adapter.IoredisAdapter(client)], { retryCount: 0 });
   const lock = await redlock.acquire('resource', 1000);
@@ -58,10 +59,10 @@ const EXPECTED_USE = {
   coreExports: expect.arrayContaining(['Redlock', 'Lock', 'RedlockError', 'NodeError', 'LockAcquireError']),
   adapterExports: ['IoredisAdapter'],
   state: 'released',
-  // The probe, then each script by EVAL at first contact.
+  // The probe, the SET that takes a lock on one resource, then the release script by EVAL at first contact.
   sent: [
     ['eval', 0],
-    ['eval', 1, 'resource'],
+    ['set', 'resource'],
     ['eval', 1, 'resource'],
   ],
 };

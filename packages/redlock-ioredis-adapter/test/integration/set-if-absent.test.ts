@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { LockAcquireError, Redlock } from 'redlock-core';
+import { IoredisAdapter } from '../../src/index.js';
+import { useRedisNodes } from '../support/redis-servers.js';
+
+// What the nodes run for a lock on one resource, read from their own command statistics: one SET NX PX GET
+// each, where the acquire script would run three commands, and the script only where the SET found
+// another value.
+
+const redis = useRedisNodes(3);
+let admins: Redis[] = [];
+
+beforeAll(() => {
+  admins = redis.urls.map((_, index) => redis.createClient(index));
+});
+
+/** How many times each node ran `command` since the statistics were last reset (INFO commandstats). */
+async function callsOf(command: string): Promise<number[]> {
+  return Promise.all(
+    admins.map(async (admin) => {
+      const stats = await admin.info('commandstats');
+      const match = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats);
+      return Number(match?.[1] ?? 0);
+    }),
+  );
+}
+
+async function resetStats(): Promise<void> {
+  await Promise.all(admins.map((admin) => admin.config('RESETSTAT')));
+}
+
+function newRedlock(): Redlock {
+  return new Redlock(
+    redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))),
+    { retryCount: 0 },
+  );
+}
+
+describe('a lock on one resource over ioredis', () => {
+  it('costs each node one SET and no script to take, and the release script to give back', async () => {
+    const redlock = newRedlock();
+    const resource = `set-if-absent:${randomUUID()}`;
+    // First contact sends the probe and caches the release script: done before counting.
+    await (await redlock.acquire(`${resource}:warm-up`, 5_000)).release();
+    await resetStats();
+    const lock = await redlock.acquire(resource, 5_000);
+    expect(await callsOf('set')).toEqual([1, 1, 1]);
+    expect(await callsOf('evalsha')).toEqual([0, 0, 0]);
+    expect(await Promise.all(admins.map((admin) => admin.get(resource)))).toEqual([lock.token, lock.token, lock.token]);
+    await lock.release();
+    expect(await callsOf('evalsha')).toEqual([1, 1, 1]);
+    expect(await Promise.all(admins.map((admin) => admin.exists(resource)))).toEqual([0, 0, 0]);
+    await redlock.close();
+  });
+
+  it("asks the script only on the nodes where another owner's lock is, and leaves that lock alone", async () => {
+    const redlock = newRedlock();
+    const resource = `set-if-absent:${randomUUID()}`;
+    await (await redlock.acquire(`${resource}:warm-up`, 5_000)).release();
+    await Promise.all(admins.slice(0, 2).map((admin) => admin.set(resource, 'another-owner', 'PX', 5_000)));
+    await resetStats();
+    const error = await redlock.acquire(resource, 5_000).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
+    expect(await callsOf('set')).toEqual([1, 1, 1]);
+    // The script reads the key on the two held nodes; the third node's key is removed by the cleanup.
+    expect(await callsOf('get')).toEqual([1, 1, 1]);
+    expect(await Promise.all(admins.map((admin) => admin.get(resource)))).toEqual(['another-owner', 'another-owner', null]);
+    await redlock.close();
+  });
+});
