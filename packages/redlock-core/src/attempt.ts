@@ -8,7 +8,7 @@ import { NodeError } from './errors.js';
 import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
-import { callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
 import { acquireBySet, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
 import { runScript } from './scripts/lua-script.js';
@@ -95,7 +95,7 @@ async function attemptOnNodes(
     return parseAcquireReply(reply);
   };
   const acquireOn = (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> =>
-    runScript(adapter, acquireScript, scriptKeys, args, onNoScript).then(parseReply);
+    runScript(adapter, acquireScript, scriptKeys, args, onNoScript, parseReply);
   // The usual lock (one resource, no fencing, no restart grace) is one plain SET per node where the
   // adapter can send it: a fraction of the script's cost on the node. Asking every node at once only:
   // a woken attempt's calls find the lock held more often than not, which only the script tells.
@@ -135,7 +135,7 @@ async function attemptOnNodes(
   // the vote need not listen to it: one abort listener less to add and remove per attempt.
   const cutSignal = signal === set.lifecycle.signal ? undefined : signal;
   const vote = await collectVotes(
-    calls.map((call) => call.outcome),
+    calls,
     'acquired',
     quorumOf(nodes.length),
     cutSignal,
@@ -176,12 +176,12 @@ async function attemptOnNodes(
       const known = vote.outcomes[nodeIndex];
       const status = known?.status;
       if (status === 'acquired' || isRefusal(status) || !call.wasSent) return;
-      void call.lateAnswer.then((answer) => {
-        if (answer === 'acquired') void lock.removeLateGrant(nodeIndex);
+      call.onAnswer((answer) => {
+        if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
       });
       // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
       // the lock stands on the nodes that granted it, and the mistake is reported once per node.
-      if (known === undefined) void call.outcome.then((outcome) => warnIfMisconfigured(request.resources, nodes[nodeIndex] as NodeState, outcome));
+      if (known === undefined) call.onOutcome((outcome) => warnIfMisconfigured(request.resources, nodes[nodeIndex] as NodeState, outcome));
     });
     return lock;
   }
@@ -206,7 +206,7 @@ async function attemptOnNodes(
   );
   await Promise.all(cleanups);
   if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs };
-  const outcomes = await Promise.all(calls.map((call) => call.outcome));
+  const outcomes = await allOutcomes(calls);
   return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
 }
 
@@ -243,12 +243,12 @@ async function storeFencingToken(
     'fence',
   );
   const vote = await collectVotes(
-    calls.map((call) => call.outcome),
+    calls,
     'fenced',
     quorumOf(set.nodes.length),
     signal,
   );
-  return vote.hasQuorum ? undefined : Promise.all(calls.map((call) => call.outcome));
+  return vote.hasQuorum ? undefined : allOutcomes(calls);
 }
 
 

@@ -98,7 +98,7 @@ export function releaseKeys(
   onNoScript?: () => void,
 ): Promise<'released' | 'not-held'> {
   const { keys, token, announce } = release;
-  return runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : ''], onNoScript).then((reply) =>
+  return runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : ''], onNoScript, (reply) =>
     parseReleaseReply(reply, keys.length),
   );
 }

@@ -6,7 +6,7 @@ import type { NodeSet, NodeState } from './node-state.js';
 import { checkTtl, nodeTimeoutMsFor } from './options.js';
 import { publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
 import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
-import { callEveryNode, callNode, collectVotes, quorumOf, sharedTimeoutsFor } from './quorum.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
 import { leadNodeIndexIn } from './release-notifications.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { runScript } from './scripts/lua-script.js';
@@ -54,8 +54,8 @@ interface Hold {
   /** The node waiters listen to and ask first (see `leadNodeIndexOf`), if the acquisition knew it. */
   readonly leadNodeIndex: number | undefined;
   release: Promise<ReleaseResult> | undefined;
-  /** Each node's answer to the latest release, by node index. */
-  releaseOutcomes: Promise<ReleaseNodeOutcome>[];
+  /** Each node's call of the latest release, by node index. */
+  releaseCalls: NodeCall<'released' | 'not-held'>[];
   /** Extensions run concurrently; only the latest started one may set the validity. */
   extensionsStarted: number;
   extensionApplied: number;
@@ -170,7 +170,7 @@ export class Lock {
       written: init.written,
       leadNodeIndex: init.leadNodeIndex,
       release: undefined,
-      releaseOutcomes: [],
+      releaseCalls: [],
       extensionsStarted: 0,
       extensionApplied: 0,
       extensionsInFlight: undefined,
@@ -552,11 +552,11 @@ export class Lock {
     const wallStart = clock.wallNow();
     const quorum = quorumOf(nodes.length);
     const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter, onNoScript) =>
-      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '0'], onNoScript).then(parseExtendReply),
+      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '0'], onNoScript, parseExtendReply),
       'extend',
     );
     const vote = await collectVotes(
-      calls.map((call) => call.outcome),
+      calls,
       'extended',
       quorum,
     );
@@ -575,8 +575,7 @@ export class Lock {
       // the lock regains its full margin. In the background: the validity was decided with the quorum,
       // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.
       calls.forEach((call, nodeIndex) => {
-        const outcome = vote.outcomes[nodeIndex];
-        void (outcome === undefined ? call.lateAnswer : Promise.resolve(outcome.status)).then((status) => {
+        call.onAnswer((status) => {
           if (status === 'missing') void this.#reseed(nodeIndex, ttlMs);
         });
       });
@@ -587,12 +586,12 @@ export class Lock {
       }
       throw new LockExtendError(`Could not extend ${this.#describe()}: no validity left after ${Math.round(clock.now() - start)} ms`, {
         resources: this.resources,
-        nodes: await Promise.all(calls.map((call) => call.outcome)),
+        nodes: await allOutcomes(calls),
         isLost: false,
       });
     }
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-    const outcomes = await Promise.all(calls.map((call) => call.outcome));
+    const outcomes = await allOutcomes(calls);
     if (servers.configurationError !== undefined) throw servers.configurationError;
     const counts = countByStatus(outcomes);
     const isLost = (counts['not-held'] ?? 0) + (counts['missing'] ?? 0) > nodes.length - quorum || hold.isReleased;
@@ -673,16 +672,28 @@ export class Lock {
    * release already deleted them there (so ran after the acquisition).
    * @internal
    */
-  async removeLateGrant(nodeIndex: number): Promise<void> {
+  removeLateGrant(nodeIndex: number): void {
     const hold = this.#hold;
     if (this.#isHoldActive()) return;
     // An extension still running may count this node's keys in its quorum and make the hold active
     // again: removing them now would leave it extended on fewer nodes than it counted. Decide once every
     // running extension settled; an inactive hold cannot start another.
-    if (hold.extensionsInFlight !== undefined) await Promise.allSettled(hold.extensionsInFlight);
-    if (this.#isHoldActive()) return;
-    if ((await hold.releaseOutcomes[nodeIndex])?.status === 'released') return;
-    void releaseAndRetry(this.#set, nodeIndex, this.#releaseOf(true));
+    if (hold.extensionsInFlight !== undefined) {
+      void Promise.allSettled(hold.extensionsInFlight).then(() => {
+        if (!this.#isHoldActive()) this.#removeUnlessReleased(nodeIndex);
+      });
+    } else this.#removeUnlessReleased(nodeIndex);
+  }
+
+  /** Removes our keys from a node, unless the latest release there deleted them (so ran after they were set). */
+  #removeUnlessReleased(nodeIndex: number): void {
+    const remove = (): void => void releaseAndRetry(this.#set, nodeIndex, this.#releaseOf(true));
+    const releaseCall = this.#hold.releaseCalls[nodeIndex];
+    if (releaseCall === undefined) remove();
+    else
+      releaseCall.onOutcome((outcome) => {
+        if (outcome.status !== 'released') remove();
+      });
   }
 
   /** Whether any handle may still rely on the hold: not released, not lost, validity left. */
@@ -702,10 +713,10 @@ export class Lock {
     const node = nodes[nodeIndex] as NodeState;
     this.#hold.written[nodeIndex] = true;
     const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), options.clock, (adapter, onNoScript) =>
-      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '1'], onNoScript).then(parseExtendReply),
+      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '1'], onNoScript, parseExtendReply),
       'reseed',
     ).outcome;
-    if (outcome.status === 'extended') await this.removeLateGrant(nodeIndex);
+    if (outcome.status === 'extended') this.removeLateGrant(nodeIndex);
   }
 
   /** What a release of this hold removes, and until when it is worth sending again. */
@@ -726,30 +737,29 @@ export class Lock {
     const release = this.#releaseOf(true);
     const { nodes: nodeStates } = this.#set;
     const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
-    const outcomes: Promise<ReleaseNodeOutcome>[] = new Array<Promise<ReleaseNodeOutcome>>(nodeCount);
+    const calls = new Array<NodeCall<'released' | 'not-held'>>(nodeCount);
     const releaseOn = (nodeIndex: number): void => {
       const node = nodeStates[nodeIndex] as NodeState;
       // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
-      outcomes[nodeIndex] =
+      const call =
         hold.written[nodeIndex] === true
-          ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node)).outcome
-          : Promise.resolve<ReleaseNodeOutcome>({ nodeIndex, status: 'not-held' });
+          ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node))
+          : settledCall<'released' | 'not-held'>({ nodeIndex, status: 'not-held' });
+      call.onOutcome((outcome) => sendAgainAfterError(this.#set, release, outcome));
+      calls[nodeIndex] = call;
     };
     // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
     // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
     const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(this.#set, this.#keys, hold.ttlMs);
     releaseOn(leadNodeIndex);
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) releaseOn(nodeIndex);
-    hold.releaseOutcomes = outcomes;
-    const settled = Promise.all(outcomes);
+    hold.releaseCalls = calls;
+    const settled = allOutcomes(calls);
     // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
     this.#set.lifecycle.track(settled);
-    void settled.then((answers) => {
-      for (const answer of answers) sendAgainAfterError(this.#set, release, answer);
-    });
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
-    const vote = await collectVotes(outcomes, ['released', 'not-held'], quorum);
+    const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
     this.#hold.onReleased?.(this.#keys);
     if (!vote.hasQuorum) {
       // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.

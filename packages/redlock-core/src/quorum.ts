@@ -14,9 +14,19 @@ export function quorumOf(nodeCount: number): number {
 
 /** One call to one node: its outcome within the timeout, and its answer whenever it comes. */
 export interface NodeCall<S extends string> {
-  /** Settles within the node's timeout and never rejects. */
+  /** Settles within the node's timeout and never rejects. Made on first use: {@link onOutcome} needs no promise. */
   readonly outcome: Promise<NodeOutcome<S>>;
-  /** The node's answer even after the timeout fired: late answers still need cleaning up. Never rejects. */
+  /**
+   * Calls `listener` with the outcome the moment it is known (at once if it is): how votes and fan-outs
+   * follow their calls without a promise per call. `listener` must not throw.
+   */
+  onOutcome(listener: (outcome: NodeOutcome<S>) => void): void;
+  /**
+   * Calls `listener` with the node's answer whenever it comes, even after the timeout fired (late answers
+   * still need cleaning up), or with `undefined` if it never answers a status (an error, or not sent).
+   */
+  onAnswer(listener: (answer: S | undefined) => void): void;
+  /** The node's answer even after the timeout fired, as {@link onAnswer} gives it. Never rejects. */
   readonly lateAnswer: Promise<S | undefined>;
   /** Whether a command was sent: false when the node was refused at once (down, or an unusable server). */
   readonly wasSent: boolean;
@@ -152,7 +162,7 @@ export function callNodeWithin<S extends string>(
   if (refusal !== undefined) {
     const refused: NodeOutcome<S> = { nodeIndex, status: 'error', error: refusal };
     recordNodeOutcome(node, operation, refused);
-    return { outcome: Promise.resolve(refused), lateAnswer: Promise.resolve(undefined), wasSent: false };
+    return settledCall<S>(refused);
   }
   let current = timeout;
   let slot: number;
@@ -179,36 +189,35 @@ export function callNodeWithin<S extends string>(
     // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
     answer = done = Promise.reject(error);
   }
+  const call = new PendingNodeCall<S>(done);
   // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half the
   // client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if the timer fires.
-  const outcome = new Promise<NodeOutcome<S>>((resolve) => {
-    slot = timeout.add(() => {
-      node.breaker.recordTimeout(clock.now());
-      node.latency.recordTimeout();
-      node.noteTimedOut();
-      const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
-      const timedOut: NodeOutcome<S> = { nodeIndex, status: 'timeout', error };
-      recordNodeOutcome(node, operation, timedOut);
-      resolve(timedOut);
-    });
-    answer.then(
-      (status) => {
-        if (current.remove(slot) !== undefined) node.breaker.recordAnswer();
-        // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
-        if (isMeasured) node.latency.recordAnswer(clock.now() - current.startedAtMs);
-        resolve({ nodeIndex, status });
-      },
-      (cause: unknown) => {
-        if (current.remove(slot) === undefined) return;
-        node.breaker.recordAnswer();
-        const error = new NodeError(`Node ${nodeIndex} failed: ${describeCause(cause)}`, { nodeIndex, isTimeout: false, cause });
-        const failed: NodeOutcome<S> = { nodeIndex, status: 'error', error };
-        recordNodeOutcome(node, operation, failed);
-        resolve(failed);
-      },
-    );
+  slot = timeout.add(() => {
+    node.breaker.recordTimeout(clock.now());
+    node.latency.recordTimeout();
+    node.noteTimedOut();
+    const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
+    const timedOut: NodeOutcome<S> = { nodeIndex, status: 'timeout', error };
+    recordNodeOutcome(node, operation, timedOut);
+    call.settle(timedOut);
   });
-  return new PendingNodeCall(outcome, done);
+  answer.then(
+    (status) => {
+      if (current.remove(slot) !== undefined) node.breaker.recordAnswer();
+      // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
+      if (isMeasured) node.latency.recordAnswer(clock.now() - current.startedAtMs);
+      call.settle({ nodeIndex, status });
+    },
+    (cause: unknown) => {
+      if (current.remove(slot) === undefined) return;
+      node.breaker.recordAnswer();
+      const error = new NodeError(`Node ${nodeIndex} failed: ${describeCause(cause)}`, { nodeIndex, isTimeout: false, cause });
+      const failed: NodeOutcome<S> = { nodeIndex, status: 'error', error };
+      recordNodeOutcome(node, operation, failed);
+      call.settle(failed);
+    },
+  );
+  return call;
 }
 
 /**
@@ -241,29 +250,82 @@ export function callEveryNode<S extends string>(
 }
 
 /**
- * A {@link NodeCall} whose `lateAnswer` is made on first use: most calls answer in time, and nobody asks.
- * It is the script's own answer, not held back by a server check still pending, since it tells what the
- * script did there. The outcome's handlers (directly, or through the check's `Promise.all`) already
- * handle a rejection of `answer`, so none goes unhandled meanwhile.
+ * A {@link NodeCall} settled by the code that made it ({@link settle}), which tells its listeners at once;
+ * its `outcome` and `lateAnswer` promises are made on first use, since most calls answer in time and are
+ * followed by listeners only. `lateAnswer` is the script's own answer, not held back by a server check
+ * still pending, since it tells what the script did there. The call's handlers (directly, or through
+ * the check's `Promise.all`) already handle a rejection of `answer`, so none goes unhandled meanwhile.
  */
 class PendingNodeCall<S extends string> implements NodeCall<S> {
-  readonly outcome: Promise<NodeOutcome<S>>;
-  readonly #answer: Promise<S>;
+  /** The script's own answer; `undefined` for a call that was never sent. */
+  readonly #answer: Promise<S> | undefined;
+  #settled: NodeOutcome<S> | undefined;
+  /** Listeners waiting for the outcome: usually one (the vote). */
+  #listeners: ((outcome: NodeOutcome<S>) => void)[] | undefined;
+  #outcome: Promise<NodeOutcome<S>> | undefined;
   #lateAnswer: Promise<S | undefined> | undefined;
 
-  constructor(outcome: Promise<NodeOutcome<S>>, answer: Promise<S>) {
-    this.outcome = outcome;
+  constructor(answer: Promise<S> | undefined) {
     this.#answer = answer;
   }
 
   get wasSent(): boolean {
-    return true;
+    return this.#answer !== undefined;
+  }
+
+  /** Settles the call with `outcome` and tells every listener; later calls do nothing. */
+  settle(outcome: NodeOutcome<S>): void {
+    if (this.#settled !== undefined) return;
+    this.#settled = outcome;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener(outcome);
+  }
+
+  onOutcome(listener: (outcome: NodeOutcome<S>) => void): void {
+    if (this.#settled !== undefined) listener(this.#settled);
+    else (this.#listeners ??= []).push(listener);
+  }
+
+  onAnswer(listener: (answer: S | undefined) => void): void {
+    this.onOutcome((outcome) => {
+      if (outcome.status !== 'timeout' && outcome.status !== 'error') listener(outcome.status as S);
+      else void this.lateAnswer.then(listener);
+    });
+  }
+
+  get outcome(): Promise<NodeOutcome<S>> {
+    this.#outcome ??= new Promise((resolve) => this.onOutcome(resolve));
+    return this.#outcome;
   }
 
   get lateAnswer(): Promise<S | undefined> {
-    this.#lateAnswer ??= this.#answer.catch(() => undefined);
+    this.#lateAnswer ??= this.#answer === undefined ? Promise.resolve(undefined) : this.#answer.catch(() => undefined);
     return this.#lateAnswer;
   }
+}
+
+/** A call settled from the start with `outcome`, nothing sent: a node refused at once, or one with nothing to do. */
+export function settledCall<S extends string>(outcome: NodeOutcome<S>): NodeCall<S> {
+  const call = new PendingNodeCall<S>(undefined);
+  call.settle(outcome);
+  return call;
+}
+
+/** Resolves with the outcome of every call, in order, once all settled: one promise for the lot. */
+export function allOutcomes<S extends string>(calls: readonly NodeCall<S>[]): Promise<NodeOutcome<S>[]> {
+  return new Promise((resolve) => {
+    const outcomes = new Array<NodeOutcome<S>>(calls.length);
+    let pending = calls.length;
+    if (pending === 0) return resolve(outcomes);
+    calls.forEach((call, index) =>
+      call.onOutcome((outcome) => {
+        outcomes[index] = outcome;
+        pending -= 1;
+        if (pending === 0) resolve(outcomes);
+      }),
+    );
+  });
 }
 
 /** Describes whatever an adapter rejected with; never throws, even for objects without a prototype. */
@@ -284,19 +346,19 @@ export interface Vote<S extends string> {
 }
 
 /**
- * Tallies outcomes as they arrive and resolves as soon as the vote is decided: with a quorum the moment
- * `quorum` nodes answered `yes` (or any of several statuses that count as yes), without one the moment so many answered otherwise that a quorum is
- * impossible, or at once when `signal` aborts. It does not wait for a slow minority, and with an even
+ * Tallies the calls' outcomes as they arrive and resolves as soon as the vote is decided: with a quorum
+ * the moment `quorum` nodes answered `yes` (or any of several statuses that count as yes), without one the
+ * moment so many answered otherwise that a quorum is impossible, or at once when `signal` aborts. It does not wait for a slow minority, and with an even
  * node count a split still ends, because every outcome settles within its timeout.
  */
 export function collectVotes<S extends string>(
-  outcomes: readonly Promise<NodeOutcome<S>>[],
-  yes: S | readonly S[],
+  calls: readonly NodeCall<S>[],
+  yes: NoInfer<S> | readonly NoInfer<S>[],
   quorum: number,
   signal?: AbortSignal,
 ): Promise<Vote<S>> {
   const isYes = typeof yes === 'string' ? (status: string) => status === yes : (status: string) => (yes as readonly string[]).includes(status);
-  const known: (NodeOutcome<S> | undefined)[] = outcomes.map(() => undefined);
+  const known = new Array<NodeOutcome<S> | undefined>(calls.length).fill(undefined);
   return new Promise((resolve) => {
     let yesCount = 0;
     let noCount = 0;
@@ -307,14 +369,14 @@ export function collectVotes<S extends string>(
     const onAbort = (): void => decide(false);
     if (signal?.aborted) return decide(false);
     signal?.addEventListener('abort', onAbort, { once: true });
-    outcomes.forEach((pending, index) => {
-      void pending.then((outcome) => {
+    calls.forEach((call, index) => {
+      call.onOutcome((outcome) => {
         known[index] = outcome;
         if (isYes(outcome.status)) yesCount += 1;
         else noCount += 1;
         // resolve() ignores every call after the first, so later answers only fill in `known`.
         if (yesCount === quorum) decide(true);
-        else if (noCount === outcomes.length - quorum + 1) decide(false);
+        else if (noCount === calls.length - quorum + 1) decide(false);
       });
     });
   });

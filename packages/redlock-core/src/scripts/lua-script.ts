@@ -28,30 +28,32 @@ const cachedScripts = new WeakMap<RedisAdapter, Set<string>>();
  * long as that is not known, e.g. at first contact. A node that lost its cache unseen (restart, failover,
  * SCRIPT FLUSH) answers `NOSCRIPT`; the script then goes again by EVAL, after `onNoScript` (which renews
  * the call's timeout: the node did answer), and the node counts as having lost every script, so the next
- * script there goes by EVAL at once instead of costing two round trips too. Throws synchronously only if
- * the adapter does, breaking its contract; `callNode` turns that into a failed call.
+ * script there goes by EVAL at once instead of costing two round trips too. Resolves with the reply
+ * passed through `parse`, when given (in the same step: no promise more per call). Throws synchronously
+ * only if the adapter does, breaking its contract; `callNode` turns that into a failed call.
  */
-export function runScript(
+export function runScript<T = unknown>(
   node: RedisAdapter,
   script: LuaScript,
   keys: readonly string[],
   args: readonly string[],
   onNoScript?: () => void,
-): Promise<unknown> {
+  parse?: (reply: unknown) => T,
+): Promise<T> {
   const cached = cachedScripts.get(node);
-  if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args);
+  if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args, parse);
   // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
   // every node call.
-  return node.evalsha(script.sha1, keys, args).then(undefined, (error: unknown) => {
+  return node.evalsha(script.sha1, keys, args).then(parse, (error: unknown) => {
     if (!isNoScriptError(error)) throw error;
     cached.clear();
     onNoScript?.();
-    return evalScript(node, script, keys, args);
-  });
+    return evalScript(node, script, keys, args, parse);
+  }) as Promise<T>;
 }
 
 /** Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. */
-function evalScript(node: RedisAdapter, script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+function evalScript<T>(node: RedisAdapter, script: LuaScript, keys: readonly string[], args: readonly string[], parse?: (reply: unknown) => T): Promise<T> {
   return node.eval(script.source, keys, args).then((reply) => {
     let cached = cachedScripts.get(node);
     if (cached === undefined) {
@@ -59,7 +61,7 @@ function evalScript(node: RedisAdapter, script: LuaScript, keys: readonly string
       cachedScripts.set(node, cached);
     }
     cached.add(script.sha1);
-    return reply;
+    return parse === undefined ? (reply as T) : parse(reply);
   });
 }
 

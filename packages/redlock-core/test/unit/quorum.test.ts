@@ -3,7 +3,7 @@ import { type Clock, LockAcquireError, NodeError, type RedisAdapter, Redlock } f
 import { createNodeSet, type NodeSet, NodeState, ServerRegistry } from '../../src/node-state.js';
 import { resolveNodes, resolveOptions } from '../../src/options.js';
 import type { NodeOutcome } from '../../src/outcomes.js';
-import { callEveryNode, callNode, callNodeWithin, collectVotes, quorumOf, SharedTimeout } from '../../src/quorum.js';
+import { callEveryNode, callNode, callNodeWithin, collectVotes, type NodeCall, quorumOf, settledCall, SharedTimeout } from '../../src/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
 import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';
@@ -13,16 +13,23 @@ type Answer = 'yes' | 'no';
 /** Node `index` of a Redlock, as the core's calls see it. */
 const nodeStateOf = (adapter: RedisAdapter, index = 0): NodeState => new NodeState({ adapter, timeoutMs: undefined }, index, new ServerRegistry(false));
 
-/** A promise the test settles by hand, to feed collectVotes() outcomes in a chosen order. */
+/** A node call the test settles by hand, to feed collectVotes() outcomes in a chosen order. */
 function deferredOutcome(nodeIndex: number): {
-  promise: Promise<NodeOutcome<Answer>>;
+  call: NodeCall<Answer>;
   answer: (status: Answer) => void;
 } {
   let answer!: (status: Answer) => void;
   const promise = new Promise<NodeOutcome<Answer>>((resolve) => {
     answer = (status) => resolve({ nodeIndex, status });
   });
-  return { promise, answer };
+  const call: NodeCall<Answer> = {
+    outcome: promise,
+    onOutcome: (listener) => void promise.then(listener),
+    onAnswer: (listener) => void promise.then((outcome) => listener(outcome.status === 'timeout' || outcome.status === 'error' ? undefined : outcome.status)),
+    lateAnswer: promise.then((outcome) => (outcome.status === 'timeout' || outcome.status === 'error' ? undefined : outcome.status)),
+    wasSent: true,
+  };
+  return { call, answer };
 }
 
 /** Records when a promise settles, so a test can check that it has not settled yet. */
@@ -52,7 +59,7 @@ describe('quorumOf', () => {
 describe('collectVotes', () => {
   it('decides with a quorum as soon as a majority said yes, without waiting for a slow minority', async () => {
     const nodes = [0, 1, 2, 3, 4].map(deferredOutcome);
-    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', 3));
+    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', 3));
     nodes[0]?.answer('yes');
     nodes[1]?.answer('yes');
     await flushPromises();
@@ -65,7 +72,7 @@ describe('collectVotes', () => {
 
   it('decides without a quorum as soon as a quorum has become impossible', async () => {
     const nodes = [0, 1, 2, 3, 4].map(deferredOutcome);
-    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', 3));
+    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', 3));
     nodes[0]?.answer('no');
     nodes[1]?.answer('no');
     nodes[2]?.answer('yes');
@@ -79,7 +86,7 @@ describe('collectVotes', () => {
   it('fills in outcomes that arrive after the decision', async () => {
     const nodes = [0, 1, 2].map(deferredOutcome);
     const vote = await (async () => {
-      const pending = collectVotes(nodes.map((node) => node.promise), 'yes', 2);
+      const pending = collectVotes(nodes.map((node) => node.call), 'yes', 2);
       nodes[0]?.answer('yes');
       nodes[1]?.answer('yes');
       return pending;
@@ -92,7 +99,7 @@ describe('collectVotes', () => {
 
   it('settles an even split of 2 against 2 nodes without a quorum', async () => {
     const nodes = [0, 1, 2, 3].map(deferredOutcome);
-    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', quorumOf(4)));
+    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', quorumOf(4)));
     nodes[0]?.answer('yes');
     nodes[1]?.answer('yes');
     nodes[2]?.answer('no');
@@ -104,7 +111,7 @@ describe('collectVotes', () => {
   it('decides without a quorum at once when the signal aborts, and removes its listener', async () => {
     const nodes = [0, 1, 2].map(deferredOutcome);
     const controller = new AbortController();
-    const vote = track(collectVotes(nodes.map((node) => node.promise), 'yes', 2, controller.signal));
+    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', 2, controller.signal));
     nodes[0]?.answer('yes');
     await flushPromises();
     controller.abort();
@@ -117,7 +124,7 @@ describe('collectVotes', () => {
 
   it('decides without a quorum at once when the signal is already aborted', async () => {
     const nodes = [0, 1, 2].map(deferredOutcome);
-    const vote = await collectVotes(nodes.map((node) => node.promise), 'yes', 2, AbortSignal.abort());
+    const vote = await collectVotes(nodes.map((node) => node.call), 'yes', 2, AbortSignal.abort());
     expect(vote).toEqual({ hasQuorum: false, outcomes: [undefined, undefined, undefined] });
   });
 
@@ -135,7 +142,7 @@ describe('collectVotes', () => {
       listeners -= 1;
       remove(...args);
     }) as typeof signal.removeEventListener;
-    await collectVotes([Promise.resolve({ nodeIndex: 0, status: 'yes' as const })], 'yes', 1, signal);
+    await collectVotes([settledCall<'yes'>({ nodeIndex: 0, status: 'yes' })], 'yes', 1, signal);
     expect(listeners).toBe(0);
   });
 });
