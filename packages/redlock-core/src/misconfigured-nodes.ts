@@ -2,6 +2,7 @@ import { MisconfiguredNodeError, type NodeError } from './errors.js';
 import { describeResources } from './lock.js';
 import type { NodeState } from './node-state.js';
 import type { AcquireNodeOutcome } from './outcomes.js';
+import { errorMessageOf } from './scripts/lua-script.js';
 
 type Problem = MisconfiguredNodeError['problem'];
 
@@ -30,10 +31,7 @@ const ADVICE: Readonly<Record<Problem, string>> = {
 /** What setup mistake a node's outcome reveals, if it replied with such an error. */
 export function misconfigurationOf(outcome: AcquireNodeOutcome | undefined): Problem | undefined {
   if (outcome?.status !== 'error' || outcome.error.isDown) return undefined;
-  const { cause } = outcome.error;
-  if (typeof cause !== 'object' || cause === null) return undefined;
-  const message: unknown = Reflect.get(cause, 'message');
-  if (typeof message !== 'string') return undefined;
+  const message = errorMessageOf(outcome.error.cause);
   return PROBLEM_PATTERNS.find(([pattern]) => pattern.test(message))?.[1];
 }
 

@@ -1,5 +1,5 @@
 import type { RedisAdapter } from '../adapter.js';
-import { defineScript, unexpectedReply } from './lua-script.js';
+import { defineScript, errorMessageOf, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -142,10 +142,3 @@ const WRONG_TYPE_PATTERN = /(?:^|[^A-Za-z0-9_])WRONGTYPE(?![A-Za-z0-9_])/;
 
 /** What a server before Redis 7.0 answers to `SET` with both `NX` and `GET`, with or without the `ERR` code. */
 const SYNTAX_ERROR_PATTERN = /(?:^|[^A-Za-z0-9_])syntax error/i;
-
-/** The message of whatever an adapter rejected with, or `''`. */
-function errorMessageOf(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return '';
-  const message: unknown = Reflect.get(error, 'message');
-  return typeof message === 'string' ? message : '';
-}

@@ -78,9 +78,17 @@ const NO_SCRIPT_PATTERN = /(?:^|[^A-Za-z0-9_])(?:NOSCRIPT|NoScriptError)(?![A-Za
  * code as a word. A false positive costs one EVAL; the scripts are safe to run again.
  */
 export function isNoScriptError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
+  return NO_SCRIPT_PATTERN.test(errorMessageOf(error));
+}
+
+/**
+ * The message of whatever an adapter rejected with: an `Error`'s, or any object's string `message` (as some
+ * clients reject with); `''` for anything else. What the core reads a reply's error code from.
+ */
+export function errorMessageOf(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return '';
   const message: unknown = Reflect.get(error, 'message');
-  return typeof message === 'string' && NO_SCRIPT_PATTERN.test(message);
+  return typeof message === 'string' ? message : '';
 }
 
 /** The error for a reply no script can produce: a broken adapter or something that is not Redis. */

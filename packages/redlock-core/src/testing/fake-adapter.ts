@@ -378,19 +378,29 @@ export class FakeNode implements RedisAdapter {
     });
   }
 
+  /**
+   * The fault knobs, for a command running `script` (`undefined` for a taught script, which `failNext`
+   * cannot name): throws the error injected with `failNext`, else `errorReply`; returns `garbageReply`;
+   * `undefined` when the command is to run.
+   */
+  #fault(script: ScriptName | undefined): { readonly value: unknown } | undefined {
+    const injected = script === undefined ? undefined : this.#failNext.get(script)?.shift();
+    if (injected !== undefined) throw injected;
+    if (this.errorReply !== undefined) throw this.errorReply;
+    return this.garbageReply;
+  }
+
   /** Runs a script taught with {@link defineFakeScript}, with the same fault knobs as the known ones. */
   #executeExtra(run: FakeScriptBehaviour, keys: readonly string[], args: readonly string[]): unknown {
-    if (this.errorReply !== undefined) throw this.errorReply;
-    if (this.garbageReply !== undefined) return this.garbageReply.value;
+    const fault = this.#fault(undefined);
+    if (fault !== undefined) return fault.value;
     return run(this.keyspace, keys, args);
   }
 
   /** Runs `SET key value NX PX ttl GET`, with the fault knobs of the acquire script. */
   #executeSet(key: string, value: string, ttlArg: string | undefined): unknown {
-    const injected = this.#failNext.get('acquire')?.shift();
-    if (injected !== undefined) throw injected;
-    if (this.errorReply !== undefined) throw this.errorReply;
-    if (this.garbageReply !== undefined) return this.garbageReply.value;
+    const fault = this.#fault('acquire');
+    if (fault !== undefined) return fault.value;
     if (this.isBeforeRedis7) throw new Error('ERR syntax error');
     const ttlMs = parseTtl(ttlArg);
     const { keyspace } = this;
@@ -405,10 +415,8 @@ export class FakeNode implements RedisAdapter {
   /** Runs one script atomically, with the semantics of its Lua source. */
   #execute(script: ScriptName | undefined, keys: readonly string[], args: readonly string[]): unknown {
     if (script === undefined) throw new Error('ERR unknown script');
-    const injected = this.#failNext.get(script)?.shift();
-    if (injected !== undefined) throw injected;
-    if (this.errorReply !== undefined) throw this.errorReply;
-    if (this.garbageReply !== undefined) return this.garbageReply.value;
+    const fault = this.#fault(script);
+    if (fault !== undefined) return fault.value;
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
     if (script === 'inspect') {
