@@ -139,6 +139,9 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       const first = await newRedlock();
       const second = await newRedlock({ retryCount: 0 });
       const lock = await first.acquire('reports:daily', TTL_MS);
+      // acquire() resolves once a quorum granted: the other nodes' grants may still be on their way, and
+      // the second owner would win such a node first. Every node holds the lock before the second tries.
+      await eventually(() => valuesOf('reports:daily'), Array(NODE_COUNT).fill(lock.token));
       const refusal = await rejectionOf(second.acquire('reports:daily', TTL_MS));
       ok(refusal instanceof LockAcquireError, String(refusal));
       equal(refusal.reason, 'held-by-another-owner');
