@@ -29,6 +29,11 @@ export interface IoredisClient extends SubscriberClient {
     /** Put by ioredis before every key of a command (not before channels). */
     readonly keyPrefix?: string | undefined;
   };
+  /**
+   * A `Redis`'s socket (`undefined` before it connects, and on a `Cluster`): corked for the rest of a turn
+   * of the event loop when the adapter coalesces writes (see `coalesceWrites`); nothing else is done with it.
+   */
+  readonly stream?: unknown;
   /** Sends `EVALSHA sha1 numkeys ...keysAndArgs`. */
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   /** Sends `EVAL source numkeys ...keysAndArgs`. */

@@ -26,6 +26,10 @@ describe('IoredisAdapter options', () => {
     [{ subscriber: null }, 'Expected `subscriber` to be an ioredis or iovalkey client, got `null`'],
     [{ subscriber, notifications: false }, 'Expected either `subscriber` or `notifications: false`, got both'],
     [{ subscriber: client }, 'Expected `subscriber` to be a client of its own, e.g. `client.duplicate()`, got `client` itself'],
+    [{ coalesceWrites: 'no' }, 'Expected `coalesceWrites` to be a boolean, got `"no"`'],
+    [{ coalesceWrites: null }, 'Expected `coalesceWrites` to be a boolean, got `null`'],
+    [{ coalesceWrite: false }, 'Unknown option `coalesceWrite` in the options of IoredisAdapter: it takes `notifications`, `subscriber`, `coalesceWrites`'],
+    [{ enableAutoPipelining: true }, 'Unknown option `enableAutoPipelining` in the options of IoredisAdapter'],
   ])('throws a TypeError for %p', (options, message) => {
     expect(() => adapterWith(options)).toThrow(TypeError);
     expect(() => adapterWith(options)).toThrow(message);
