@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { RedisAdapter } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
 import { NodeError, RedlockClosedError } from './errors.js';
+import type { NodeCall } from './quorum.js';
 
 /**
  * `Symbol.asyncDispose`, which Node has from 20.4 (and 18.18) as the registered `nodejs.asyncDispose`;
@@ -33,6 +34,10 @@ export class Lifecycle {
   readonly #closeHooks = new Set<() => void>();
   readonly #work = new Set<Promise<unknown>>();
   readonly #timers = new Set<unknown>();
+  /** How many node calls tracked by {@link trackCalls} have no outcome yet. */
+  #pendingCalls = 0;
+  /** What `settle()` waits on while tracked calls are pending: called when the last one settles. */
+  #onCallsSettled: (() => void) | undefined;
   /** Whether close() is done waiting: no background work is tracked, and no timer is set, any more. */
   #isSettled = false;
 
@@ -125,6 +130,24 @@ export class Lifecycle {
   }
 
   /**
+   * Counts each of `calls` as background work that `close()` waits for, until its outcome is known: like
+   * {@link track}, without a promise per call or for the lot (a release's calls are tracked so, every time).
+   */
+  trackCalls(calls: readonly NodeCall<string>[]): void {
+    if (this.#isSettled) return;
+    for (const call of calls) {
+      this.#pendingCalls += 1;
+      call.onOutcome(this.#onCallSettled);
+    }
+  }
+
+  /** One listener for every tracked call, rather than one made per call. */
+  readonly #onCallSettled = (): void => {
+    this.#pendingCalls -= 1;
+    if (this.#pendingCalls === 0) this.#onCallsSettled?.();
+  };
+
+  /**
    * Sets a background timer: unref'd, so it never keeps the process alive, and cleared when `close()`
    * is done waiting. Returns `undefined`, and sets nothing, once it is: the work it would do is given up.
    */
@@ -159,10 +182,13 @@ export class Lifecycle {
       deadline = clock.setTimeout(() => resolve('timeout'), timeoutMs);
     });
     // Work may start more work (a failed release schedules a re-send): wait until none is left.
-    while (this.#work.size > 0) {
-      const first = await Promise.race([Promise.allSettled([...this.#work]), timedOut]);
+    while (this.#work.size > 0 || this.#pendingCalls > 0) {
+      const callsSettled =
+        this.#pendingCalls === 0 ? undefined : new Promise<void>((resolve) => (this.#onCallsSettled = resolve));
+      const first = await Promise.race([Promise.allSettled([...this.#work, callsSettled]), timedOut]);
       if (first === 'timeout') break;
     }
+    this.#onCallsSettled = undefined;
     clock.clearTimeout(deadline);
     this.#isSettled = true;
     this.#work.clear();

@@ -754,16 +754,15 @@ export class Lock {
     releaseOn(leadNodeIndex);
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) releaseOn(nodeIndex);
     hold.releaseCalls = calls;
-    const settled = allOutcomes(calls);
     // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-    this.#set.lifecycle.track(settled);
+    this.#set.lifecycle.trackCalls(calls);
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
     this.#hold.onReleased?.(this.#keys);
     if (!vote.hasQuorum) {
       // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-      const nodes = await settled;
+      const nodes = await allOutcomes(calls);
       throw new LockReleaseError(
         `Could not confirm the release of ${this.#describe()}: ${describeOutcomes(nodes)}, quorum is ${quorum}`,
         { resources: this.resources, nodes },
@@ -772,7 +771,7 @@ export class Lock {
     // A copy: the vote keeps filling in its own array as the other nodes answer.
     const nodes = [...vote.outcomes];
     const releasedCount = nodes.filter((node) => node?.status === 'released').length;
-    return { nodes, releasedCount, holders: 0, settled };
+    return { nodes, releasedCount, holders: 0, settled: allOutcomes(calls) };
   }
 
   #describe(): string {
