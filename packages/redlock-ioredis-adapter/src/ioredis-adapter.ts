@@ -30,7 +30,8 @@ export interface IoredisAdapterOptions {
    * Whether the commands the adapter sends to a `Redis` in the same turn of the event loop leave in one
    * write to its socket (it is corked until `process.nextTick`), instead of one system call each as ioredis
    * sends them. Locks taken and released concurrently then cost far less CPU, on the client and on the
-   * node; a lone command is held back by a microsecond or so. It holds back the other writes `client`
+   * node. A command waits until the code running now returns (microseconds, unless it goes on with long
+   * synchronous work, which would delay the reply's handling as much anyway). It holds back the other writes `client`
    * makes in that turn too (yours, if any), and sends them in order with ours. No effect on a `Cluster`.
    * @defaultValue `true`
    */
@@ -105,8 +106,9 @@ export class IoredisAdapter implements RedisAdapter {
    * @param client - A connected or connecting ioredis or iovalkey `Redis` or `Cluster`; the adapter never
    *   closes it.
    * @param options - See {@link IoredisAdapterOptions}.
-   * @throws `TypeError` if `options` is not an object, `notifications` is not a boolean, `subscriber` is not
-   *   a client or is `client` itself, or `subscriber` is given with `notifications: false`.
+   * @throws `TypeError` if `options` is not an object or has an unknown option, `notifications` or
+   *   `coalesceWrites` is not a boolean, `subscriber` is not a client or is `client` itself, or `subscriber`
+   *   is given with `notifications: false`.
    */
   constructor(client: IoredisClient, options: IoredisAdapterOptions = {}) {
     const { notifications, subscriber, coalesceWrites } = validatedOptions(client, options);
