@@ -15,9 +15,10 @@ interface CorkableStream {
  * to every node in the same turn), so under load one write carries the commands of many locks, which saves
  * CPU on both sides of the wire. node-redis does the same by itself. A command waits until the code running
  * now returns: microseconds, unless that code goes on with long synchronous work, which would hold up the
- * handling of its reply just as long (the core gives calls a fresh timeout after such a stall). Nothing is held for a `Cluster` (its commands go
- * to several connections), for a `Redis` without a socket yet (it queues commands until it connects), or
- * when the socket is already held by someone else (their `uncork()` sends ours too).
+ * handling of its reply just as long (the core gives calls a fresh timeout after such a stall). Nothing is
+ * held for a `Cluster` (its commands go to several connections), for a `Redis` without a socket yet (it
+ * queues commands until it connects), or when the socket is already held by someone else (their
+ * `uncork()` sends ours too).
  */
 export function holdWritesUntilTickEnd(client: IoredisClient): void {
   const { stream } = client;

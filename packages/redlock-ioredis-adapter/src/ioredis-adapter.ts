@@ -31,8 +31,9 @@ export interface IoredisAdapterOptions {
    * write to its socket (it is corked until `process.nextTick`), instead of one system call each as ioredis
    * sends them. Locks taken and released concurrently then cost far less CPU, on the client and on the
    * node. A command waits until the code running now returns (microseconds, unless it goes on with long
-   * synchronous work, which would delay the reply's handling as much anyway). It holds back the other writes `client`
-   * makes in that turn too (yours, if any), and sends them in order with ours. No effect on a `Cluster`.
+   * synchronous work, which would delay the reply's handling as much anyway). It holds back the other
+   * writes `client` makes in that turn too (yours, if any), and sends them in order with ours. No effect on
+   * a `Cluster`.
    * @defaultValue `true`
    */
   readonly coalesceWrites?: boolean;
