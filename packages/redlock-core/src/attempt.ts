@@ -205,7 +205,7 @@ async function attemptOnNodes(
     }),
   );
   await Promise.all(cleanups);
-  if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs };
+  if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
   const outcomes = await allOutcomes(calls);
   return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
 }
@@ -270,9 +270,11 @@ export class AttemptLog {
   #first: AcquireAttempt | undefined;
   /** The latest attempts after the first, oldest first. */
   readonly #latest: AcquireAttempt[] = [];
+  #lastDecided: AcquireAttempt | undefined;
 
   add(attempt: AcquireAttempt): void {
     this.count += 1;
+    if (attempt.isCutOff !== true) this.#lastDecided = attempt;
     if (this.#first === undefined) {
       this.#first = attempt;
       return;
@@ -284,6 +286,11 @@ export class AttemptLog {
   /** The latest attempt added, if any. */
   get last(): AcquireAttempt | undefined {
     return this.#latest[this.#latest.length - 1] ?? this.#first;
+  }
+
+  /** The latest attempt added that was not cut off (see {@link AcquireAttempt.isCutOff}), kept or not. */
+  get lastDecided(): AcquireAttempt | undefined {
+    return this.#lastDecided;
   }
 
   /** The kept attempts, in order: the first, then the latest. */

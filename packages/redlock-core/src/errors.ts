@@ -106,7 +106,10 @@ export class LockAcquireError extends RedlockError {
   readonly attemptCount: number;
   /** How many attempts between the first and the latest 10 are not in `attempts`: `attemptCount − attempts.length`. */
   readonly omittedAttemptCount: number;
-  /** Why the last attempt failed. */
+  /**
+   * Why the last attempt failed; for one cut off by `waitMs` whose answers decide nothing (see
+   * `AcquireAttempt.isCutOff`), why the latest attempt that ran to its vote did, if any.
+   */
   readonly reason: AcquireFailureReason;
   /** The `waitMs` that ran out, in milliseconds, when that ended the call; `undefined` when its retries ran out or a single try failed. */
   readonly waitMs: number | undefined;

@@ -40,7 +40,8 @@ export interface RedlockOptions {
    * The longest time `acquire()` and `using()` wait for the lock, in milliseconds from the call: once it
    * runs out, the call stops (an attempt under way is cut off and its keys are removed, which takes one
    * round trip, at most two node timeouts when nodes hang) and rejects with a `LockAcquireError` whose
-   * `waitMs` is set, with the `reason` of its last attempt. It bounds the wait in the local queue too.
+   * `waitMs` is set, with the `reason` of its last attempt (of the latest one that ran to its vote, when
+   * the answers the cut-off one had decide nothing). It bounds the wait in the local queue too.
    * Whichever ends first, `waitMs` or the retries, ends the call; with `retryCount: Infinity`, `waitMs`
    * alone does. A positive integer up to 2³¹−1, or `Infinity` for no time limit (to override a
    * `Redlock`'s default in one call). For a single try without waiting, use `tryAcquire()`.

@@ -64,6 +64,11 @@ export interface AcquireAttempt {
   readonly fenceNodes?: readonly FenceNodeOutcome[];
   /** Milliseconds from the start of the attempt until its outcome was known, on the monotonic clock. */
   readonly elapsedMs: number;
+  /**
+   * `true` when `waitMs` or the caller's signal ended the attempt before the vote was decided: the nodes
+   * still silent then are reported as `'timeout'`, though they may only have been slower than the wait.
+   */
+  readonly isCutOff?: true;
 }
 
 /**

@@ -709,7 +709,7 @@ export class Redlock {
         { resources: request.resources, attempts: kept, attemptCount: 0, reason: 'held-by-another-owner', ...(waitMs === undefined ? {} : { waitMs }) },
       );
     }
-    const reason = failureReasonOf(last, this.quorum);
+    const reason = failureReasonIn(last, log.lastDecided, this.quorum);
     const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
     const isFenceFailed = fenced !== undefined && fenced < this.quorum;
     const detail = isFenceFailed
@@ -726,10 +726,21 @@ export class Redlock {
     const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
     const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
     return new LockAcquireError(
-      `Could not acquire ${describeResources(request.resources)}${within} after ${tries}${keptNote}: ${reason.replaceAll('-', ' ')} (last attempt: ${detail})${advice}`,
+      `Could not acquire ${describeResources(request.resources)}${within} after ${tries}${keptNote}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
       { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) },
     );
   }
+}
+
+/**
+ * Why a call failed: why its `last` attempt did. An attempt cut off by `waitMs` or the caller's signal
+ * tells only what the nodes had answered by then; when that does not decide (`'nodes-unreachable'`: the
+ * nodes still silent made the difference), the latest attempt that ran to its vote tells (`decided`), if
+ * any did.
+ */
+function failureReasonIn(last: AcquireAttempt, decided: AcquireAttempt | undefined, quorum: number): AcquireFailureReason {
+  const reason = failureReasonOf(last, quorum);
+  return reason === 'nodes-unreachable' && last.isCutOff === true && decided !== undefined ? failureReasonOf(decided, quorum) : reason;
 }
 
 /**

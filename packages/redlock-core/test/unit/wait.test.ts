@@ -63,6 +63,28 @@ describe('waitMs', () => {
     expect(slow[0]!.acquireRequests()).toHaveLength(1);
   });
 
+  it('reports the lock as held when waitMs cuts off an attempt whose answers so far cannot decide, after attempts that found it held', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 });
+    const acquiring = redlock.acquire('r', 10_000, { waitMs: 550 });
+    acquiring.catch(() => undefined);
+    // Attempts at 0..400 ms find every node held; from 450 ms three nodes answer slower than the wait.
+    await clock.advance(450);
+    for (const node of nodes.slice(2)) node.latencyMs = 200;
+    const error = await acquireError(clock, acquiring);
+    expect(error.attemptCount).toBe(6);
+    const last = error.attempts.at(-1);
+    expect(last?.isCutOff).toBe(true);
+    expect(last?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'timeout', 'timeout', 'timeout']);
+    expect(error.attempts.slice(0, -1).every((attempt) => attempt.isCutOff === undefined)).toBe(true);
+    // The cut-off attempt's 2 refusals decide nothing; the attempt before it, every node held, does.
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.message).toBe(
+      'Could not acquire "r" within `waitMs` (550 ms), after 6 attempts: held by another owner (last attempt, cut off by the wait: 3 timed out, 2 held by another owner, quorum is 3)',
+    );
+  });
+
   it('bounds a single try (retryCount: 0) too', async () => {
     const clock = new FakeClock();
     const nodes = [slowNode(clock, 40), slowNode(clock, 40), slowNode(clock, 40)];
