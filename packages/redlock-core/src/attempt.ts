@@ -8,10 +8,10 @@ import { NodeError } from './errors.js';
 import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from './quorum.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
 import { acquireBySet, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
-import { runScript } from './scripts/lua-script.js';
+import { runScript, scriptReply } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
 
 /** Whether a node refused the acquisition: the script then changed nothing there, so nothing needs removing. */
@@ -101,8 +101,10 @@ async function attemptOnNodes(
   // a woken attempt's calls find the lock held more often than not, which only the script tells.
   const key = keys[0] as string;
   const setsIfAbsent = isPlainLock && keys.length === 1;
-  const acquireEverywhereOn = (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> =>
-    setsIfAbsent && canSetIfAbsent(adapter) ? acquireBySet(adapter, key, token, ttlMs, () => acquireOn(adapter, onNoScript)) : acquireOn(adapter, onNoScript);
+  const acquireEverywhereOn = (adapter: RedisAdapter, onNoScript: () => void): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
+    setsIfAbsent && canSetIfAbsent(adapter)
+      ? acquireBySet(adapter, key, token, ttlMs, () => acquireOn(adapter, onNoScript))
+      : scriptReply(adapter, acquireScript, scriptKeys, args, onNoScript, parseReply);
   const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<AcquireStatus> => {
     const node = nodes[nodeIndex] as NodeState;
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
@@ -172,16 +174,25 @@ async function attemptOnNodes(
       nodes: [...vote.outcomes],
     });
     // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
+    // One listener for every node still answering, rather than one made per node.
+    const onLateOutcome = (outcome: AcquireNodeOutcome, wasKnown = false): void => {
+      const { nodeIndex, status } = outcome;
+      if (status === 'acquired') return lock.removeLateGrant(nodeIndex);
+      if (status === 'timeout' || status === 'error') {
+        void (calls[nodeIndex] as NodeCall<AcquireStatus>).lateAnswer.then((answer) => {
+          if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
+        });
+      }
+      // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
+      // the lock stands on the nodes that granted it, and the mistake is reported once per node.
+      if (!wasKnown) warnIfMisconfigured(request.resources, nodes[nodeIndex] as NodeState, outcome);
+    };
     calls.forEach((call, nodeIndex) => {
       const known = vote.outcomes[nodeIndex];
       const status = known?.status;
       if (status === 'acquired' || isRefusal(status) || !call.wasSent) return;
-      call.onAnswer((answer) => {
-        if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
-      });
-      // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
-      // the lock stands on the nodes that granted it, and the mistake is reported once per node.
-      if (known === undefined) call.onOutcome((outcome) => warnIfMisconfigured(request.resources, nodes[nodeIndex] as NodeState, outcome));
+      if (known === undefined) call.onOutcome(onLateOutcome);
+      else onLateOutcome(known, true);
     });
     return lock;
   }

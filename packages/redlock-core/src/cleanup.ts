@@ -1,8 +1,8 @@
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './options.js';
 import type { ReleaseNodeOutcome } from './outcomes.js';
-import { callNode, callNodeWithin, type NodeCall, type SharedTimeout } from './quorum.js';
-import { runScript } from './scripts/lua-script.js';
+import { callNode, callNodeWithin, type NodeCall, type NodeReply, type SharedTimeout } from './quorum.js';
+import { scriptReply } from './scripts/lua-script.js';
 import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
 
 /** The first pause before a release that failed on a node is sent again, in milliseconds; it doubles each time. */
@@ -39,7 +39,8 @@ export function releaseOnNode(
   timeout?: SharedTimeout,
 ): NodeCall<'released' | 'not-held'> {
   const node = set.nodes[nodeIndex] as NodeState;
-  const run = (adapter: NodeState['adapter'], onNoScript: () => void): Promise<'released' | 'not-held'> => releaseKeys(adapter, release, onNoScript);
+  const run = (adapter: NodeState['adapter'], onNoScript: () => void): NodeReply<'released' | 'not-held'> | Promise<'released' | 'not-held'> =>
+    releaseKeys(adapter, release, onNoScript);
   // A failed attempt's removal is not announced; a held lock's release is.
   const operation = release.announce ? 'release' : 'cleanup';
   if (timeout !== undefined) return callNodeWithin(timeout, node, run, operation, 'cleanup');
@@ -91,14 +92,14 @@ export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: 
   return outcome;
 }
 
-/** Runs the release script on one node: compare-and-delete, announced to waiters when `announce`. */
+/** Runs the release script on one node, for a node call: compare-and-delete, announced to waiters when `announce`. */
 export function releaseKeys(
   adapter: NodeState['adapter'],
   release: Pick<Release, 'keys' | 'token' | 'announce'>,
-  onNoScript?: () => void,
-): Promise<'released' | 'not-held'> {
+  onNoScript: () => void,
+): NodeReply<'released' | 'not-held'> | Promise<'released' | 'not-held'> {
   const { keys, token, announce } = release;
-  return runScript(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : ''], onNoScript, (reply) =>
+  return scriptReply(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : ''], onNoScript, (reply) =>
     parseReleaseReply(reply, keys.length),
   );
 }

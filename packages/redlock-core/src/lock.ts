@@ -9,7 +9,7 @@ import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNo
 import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
 import { leadNodeIndexIn } from './release-notifications.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
-import { runScript } from './scripts/lua-script.js';
+import { scriptReply } from './scripts/lua-script.js';
 
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired' | 'lost';
@@ -552,7 +552,7 @@ export class Lock {
     const wallStart = clock.wallNow();
     const quorum = quorumOf(nodes.length);
     const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter, onNoScript) =>
-      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '0'], onNoScript, parseExtendReply),
+      scriptReply(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '0'], onNoScript, parseExtendReply),
       'extend',
     );
     const vote = await collectVotes(
@@ -653,15 +653,8 @@ export class Lock {
     hold.lostListeners = undefined;
     this.#clearSignalTimer();
     this.#unwatchCloseWhenIdle();
-    if (hold.release === undefined) {
-      const releasing = this.#tracedRelease();
-      hold.release = releasing;
-      // A failed release is not remembered, so that calling release() again retries. A handler beside
-      // the promise rather than around it: the caller awaits the release itself, one layer fewer.
-      releasing.then(undefined, () => {
-        if (hold.release === releasing) hold.release = undefined;
-      });
-    }
+    // A failed release is forgotten (see #releaseOnEveryNode), so that calling release() again retries.
+    hold.release ??= this.#tracedRelease();
     return hold.release;
   }
 
@@ -713,7 +706,7 @@ export class Lock {
     const node = nodes[nodeIndex] as NodeState;
     this.#hold.written[nodeIndex] = true;
     const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), options.clock, (adapter, onNoScript) =>
-      runScript(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '1'], onNoScript, parseExtendReply),
+      scriptReply(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '1'], onNoScript, parseExtendReply),
       'reseed',
     ).outcome;
     if (outcome.status === 'extended') this.removeLateGrant(nodeIndex);
@@ -735,6 +728,7 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const release = this.#releaseOf(true);
+    const sendAgain = (outcome: ReleaseNodeOutcome): void => sendAgainAfterError(this.#set, release, outcome);
     const { nodes: nodeStates } = this.#set;
     const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
     const calls = new Array<NodeCall<'released' | 'not-held'>>(nodeCount);
@@ -745,7 +739,7 @@ export class Lock {
         hold.written[nodeIndex] === true
           ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node))
           : settledCall<'released' | 'not-held'>({ nodeIndex, status: 'not-held' });
-      call.onOutcome((outcome) => sendAgainAfterError(this.#set, release, outcome));
+      call.onOutcome(sendAgain);
       calls[nodeIndex] = call;
     };
     // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
@@ -763,6 +757,8 @@ export class Lock {
     if (!vote.hasQuorum) {
       // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
       const nodes = await allOutcomes(calls);
+      // Forgotten, so that calling release() again retries.
+      hold.release = undefined;
       throw new LockReleaseError(
         `Could not confirm the release of ${this.#describe()}: ${describeOutcomes(nodes)}, quorum is ${quorum}`,
         { resources: this.resources, nodes },

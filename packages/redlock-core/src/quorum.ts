@@ -58,8 +58,8 @@ export class SharedTimeout {
   readonly clock: Clock;
   /** When the calls started, on `clock`: what their answers' round trips are measured from. */
   readonly startedAtMs: number;
-  /** The timeout handlers of the calls, by slot; a call that answered leaves `undefined` in its slot. */
-  readonly #onTimeouts: ((() => void) | undefined)[] = [];
+  /** The pending calls, by slot; a call that answered leaves `undefined` in its slot. */
+  readonly #calls: (TimedCall | undefined)[] = [];
   #pendingCount = 0;
   #timer: unknown;
   #hasFired = false;
@@ -72,21 +72,20 @@ export class SharedTimeout {
     this.startedAtMs = clock.now();
   }
 
-  /** Registers a pending call; `onTimeout` runs if it has not answered when the timeout fires. Returns its slot. */
-  add(onTimeout: () => void): number {
+  /** Registers a pending call, timed out (`timedOut()`) if it has not answered when the timeout fires. Returns its slot. */
+  add(call: TimedCall): number {
     if (this.#pendingCount === 0 && !this.#hasFired) this.#timer = this.clock.setTimeout(() => this.#fire(), this.timeoutMs);
     this.#pendingCount += 1;
-    return this.#onTimeouts.push(onTimeout) - 1;
+    return this.#calls.push(call) - 1;
   }
 
-  /** Marks the call in `slot` as answered; the last answer clears the timer. Returns its timeout handler, if still pending. */
-  remove(slot: number): (() => void) | undefined {
-    const onTimeout = this.#onTimeouts[slot];
-    if (onTimeout === undefined) return undefined;
-    this.#onTimeouts[slot] = undefined;
+  /** Marks the call in `slot` as answered; the last answer clears the timer. Returns whether it was still pending. */
+  remove(slot: number): boolean {
+    if (this.#calls[slot] === undefined) return false;
+    this.#calls[slot] = undefined;
     this.#pendingCount -= 1;
     if (this.#pendingCount === 0 && !this.#hasFired) this.clock.clearTimeout(this.#timer);
-    return onTimeout;
+    return true;
   }
 
   #fire(): void {
@@ -100,21 +99,43 @@ export class SharedTimeout {
     // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
     // already arrived one turn of the loop to settle their calls before calling the nodes timed out.
     setImmediate(() => {
-      for (const [slot, onTimeout] of this.#onTimeouts.entries()) {
-        if (onTimeout === undefined) continue;
-        this.#onTimeouts[slot] = undefined;
-        onTimeout();
+      for (const [slot, call] of this.#calls.entries()) {
+        if (call === undefined) continue;
+        this.#calls[slot] = undefined;
+        call.timedOut();
       }
       this.#pendingCount = 0;
     });
   }
 }
 
+/** A call bounded by a {@link SharedTimeout}. */
+interface TimedCall {
+  /** The timeout fired before the call answered. */
+  timedOut(): void;
+}
+
 /**
- * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and parses the reply.
- * `onNoScript` goes to `runScript`: the node answered, so the call gets a fresh timeout for its EVAL.
+ * A node's reply still to be read, which a {@link NodeCallRun} returns instead of a promise of the status
+ * when it can: the adapter's own promise, and how to read what it resolves or rejects with. The call
+ * attaches its one pair of handlers to the adapter's promise, so reading the reply costs no promise and no
+ * turn of the microtask queue of its own (see `scriptReply`).
  */
-export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S>;
+export interface NodeReply<S extends string> {
+  /** The adapter's promise. */
+  readonly reply: PromiseLike<unknown>;
+  /** Reads the reply: the status, or a promise of it when reading takes another command. May throw. */
+  readonly read: (reply: unknown) => S | Promise<S>;
+  /** Reads a rejection: a status (or a promise of one) when it recovers, else it throws. `undefined`: the rejection fails the call. */
+  readonly recover: ((error: unknown) => S | Promise<S>) | undefined;
+}
+
+/**
+ * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and reads the reply, as a
+ * promise of the status or a {@link NodeReply}. `onNoScript` goes to `runScript`: the node answered, so
+ * the call gets a fresh timeout for its EVAL.
+ */
+export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S> | NodeReply<S>;
 
 /**
  * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
@@ -154,69 +175,21 @@ export function callNodeWithin<S extends string>(
   operation: NodeOperation,
   kind: NodeCallKind = 'call',
 ): NodeCall<S> {
-  const nodeIndex = node.index;
   const isCleanup = kind === 'cleanup';
-  const isMeasured = kind !== 'repeating';
-  const { clock } = timeout;
-  const refusal = isCleanup ? undefined : node.refusalAt(clock);
+  const refusal = isCleanup ? undefined : node.refusalAt(timeout.clock);
   if (refusal !== undefined) {
-    const refused: NodeOutcome<S> = { nodeIndex, status: 'error', error: refusal };
+    const refused: NodeOutcome<S> = { nodeIndex: node.index, status: 'error', error: refusal };
     recordNodeOutcome(node, operation, refused);
     return settledCall<S>(refused);
   }
-  let current = timeout;
-  let slot: number;
-  const onNoScript = (): void => {
-    const onTimeout = current.remove(slot);
-    if (onTimeout === undefined) return;
-    current = new SharedTimeout(clock, timeout.timeoutMs);
-    slot = current.add(onTimeout);
-  };
-  let answer: Promise<S>;
-  /** What the script did on the node, known even while the server check is pending: late answers need it. */
-  let done: Promise<S>;
+  const call = new TimedNodeCall<S>(timeout, node, operation, kind !== 'repeating');
   try {
-    const check = isCleanup ? undefined : node.checkServer();
-    answer = done = run(node.adapter, onNoScript, nodeIndex);
-    if (check !== undefined) {
-      answer = Promise.all([check, answer]).then(([problem, status]) => {
-        if (problem !== undefined) throw problem;
-        node.noteAnswered();
-        return status;
-      });
-    }
+    if (!isCleanup) call.check = node.checkServer();
+    call.start(run(node.adapter, call.renewTimeout, node.index));
   } catch (error) {
     // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
-    answer = done = Promise.reject(error);
+    call.scriptFailed(error);
   }
-  const call = new PendingNodeCall<S>(done);
-  // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half the
-  // client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if the timer fires.
-  slot = timeout.add(() => {
-    node.breaker.recordTimeout(clock.now());
-    node.latency.recordTimeout();
-    node.noteTimedOut();
-    const error = new NodeError(`Node ${nodeIndex} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined });
-    const timedOut: NodeOutcome<S> = { nodeIndex, status: 'timeout', error };
-    recordNodeOutcome(node, operation, timedOut);
-    call.settle(timedOut);
-  });
-  answer.then(
-    (status) => {
-      if (current.remove(slot) !== undefined) node.breaker.recordAnswer();
-      // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
-      if (isMeasured) node.latency.recordAnswer(clock.now() - current.startedAtMs);
-      call.settle({ nodeIndex, status });
-    },
-    (cause: unknown) => {
-      if (current.remove(slot) === undefined) return;
-      node.breaker.recordAnswer();
-      const error = new NodeError(`Node ${nodeIndex} failed: ${describeCause(cause)}`, { nodeIndex, isTimeout: false, cause });
-      const failed: NodeOutcome<S> = { nodeIndex, status: 'error', error };
-      recordNodeOutcome(node, operation, failed);
-      call.settle(failed);
-    },
-  );
   return call;
 }
 
@@ -252,38 +225,48 @@ export function callEveryNode<S extends string>(
 /**
  * A {@link NodeCall} settled by the code that made it ({@link settle}), which tells its listeners at once;
  * its `outcome` and `lateAnswer` promises are made on first use, since most calls answer in time and are
- * followed by listeners only. `lateAnswer` is the script's own answer, not held back by a server check
- * still pending, since it tells what the script did there. The call's handlers (directly, or through
- * the check's `Promise.all`) already handle a rejection of `answer`, so none goes unhandled meanwhile.
+ * followed by listeners only. `lateAnswer` is the script's own answer ({@link answerKnown}), not held back
+ * by a server check still pending, since it tells what the script did there.
  */
 class PendingNodeCall<S extends string> implements NodeCall<S> {
-  /** The script's own answer; `undefined` for a call that was never sent. */
-  readonly #answer: Promise<S> | undefined;
+  readonly wasSent: boolean;
   #settled: NodeOutcome<S> | undefined;
-  /** Listeners waiting for the outcome: usually one (the vote). */
+  /** The first listener waiting for the outcome (usually the only one: the vote), then the others. */
+  #listener: ((outcome: NodeOutcome<S>) => void) | undefined;
   #listeners: ((outcome: NodeOutcome<S>) => void)[] | undefined;
   #outcome: Promise<NodeOutcome<S>> | undefined;
+  /** The script's answer, once known: a status, or `undefined` for none (it failed, or nothing was sent). */
+  #answer: { readonly status: S | undefined } | undefined;
   #lateAnswer: Promise<S | undefined> | undefined;
+  #resolveLateAnswer: ((answer: S | undefined) => void) | undefined;
 
-  constructor(answer: Promise<S> | undefined) {
-    this.#answer = answer;
-  }
-
-  get wasSent(): boolean {
-    return this.#answer !== undefined;
+  constructor(wasSent: boolean) {
+    this.wasSent = wasSent;
+    if (!wasSent) this.#answer = NO_ANSWER;
   }
 
   /** Settles the call with `outcome` and tells every listener; later calls do nothing. */
   settle(outcome: NodeOutcome<S>): void {
     if (this.#settled !== undefined) return;
     this.#settled = outcome;
+    const listener = this.#listener;
     const listeners = this.#listeners;
+    this.#listener = undefined;
     this.#listeners = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener(outcome);
+    listener?.(outcome);
+    if (listeners !== undefined) for (const each of listeners) each(outcome);
+  }
+
+  /** Records what the script did on the node (a status, or `undefined` when it failed): what `lateAnswer` tells. */
+  answerKnown(status: S | undefined): void {
+    if (this.#answer !== undefined) return;
+    this.#answer = status === undefined ? NO_ANSWER : { status };
+    this.#resolveLateAnswer?.(status);
   }
 
   onOutcome(listener: (outcome: NodeOutcome<S>) => void): void {
     if (this.#settled !== undefined) listener(this.#settled);
+    else if (this.#listener === undefined) this.#listener = listener;
     else (this.#listeners ??= []).push(listener);
   }
 
@@ -300,14 +283,141 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
   }
 
   get lateAnswer(): Promise<S | undefined> {
-    this.#lateAnswer ??= this.#answer === undefined ? Promise.resolve(undefined) : this.#answer.catch(() => undefined);
+    if (this.#lateAnswer === undefined) {
+      const known = this.#answer;
+      this.#lateAnswer =
+        known !== undefined
+          ? Promise.resolve(known.status)
+          : new Promise((resolve) => {
+              this.#resolveLateAnswer = resolve;
+            });
+    }
     return this.#lateAnswer;
+  }
+}
+
+/** The answer of a call whose script gave no status: it failed, or nothing was sent. */
+const NO_ANSWER = { status: undefined } as const;
+
+/**
+ * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,
+ * waits for the server check of a first contact when there is one, and settles the call. Every outcome
+ * tells the node's circuit breaker whether the node answered in time, and every answer but a repeating
+ * call's tells its latency how long it took. Every outcome without an answer is counted for
+ * `redlock.stats()` and published on `redlock-core.node.error`.
+ */
+class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall {
+  /** The server check of a first contact, if any: the outcome waits for it. */
+  check: Promise<Error | undefined> | undefined;
+  readonly #node: NodeState;
+  readonly #operation: NodeOperation;
+  readonly #isMeasured: boolean;
+  #timeout: SharedTimeout;
+  #slot: number;
+
+  constructor(timeout: SharedTimeout, node: NodeState, operation: NodeOperation, isMeasured: boolean) {
+    super(true);
+    this.#timeout = timeout;
+    this.#node = node;
+    this.#operation = operation;
+    this.#isMeasured = isMeasured;
+    // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half
+    // the client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if it fires.
+    this.#slot = timeout.add(this);
+  }
+
+  /** Follows what `run` returned: a promise of the status, or a reply to read (see {@link NodeReply}). */
+  start(running: Promise<S> | NodeReply<S>): void {
+    if (!('reply' in running)) return this.#follow(running);
+    const { read, recover } = running;
+    running.reply.then(
+      (reply) => this.#readWith(read, reply),
+      (error: unknown) => (recover === undefined ? this.scriptFailed(error) : this.#readWith(recover, error)),
+    );
+  }
+
+  /** Reads what the adapter's promise settled with: the status at once, or the promise of it that reading returned. */
+  #readWith(read: (value: unknown) => S | Promise<S>, value: unknown): void {
+    let status: S | Promise<S>;
+    try {
+      status = read(value);
+    } catch (error) {
+      return this.scriptFailed(error);
+    }
+    if (typeof status === 'string') this.scriptAnswered(status);
+    else this.#follow(status);
+  }
+
+  #follow(status: Promise<S>): void {
+    status.then(
+      (answer) => this.scriptAnswered(answer),
+      (error: unknown) => this.scriptFailed(error),
+    );
+  }
+
+  /** The script answered `status`: the call answers it, once the server check (if any) found no problem. */
+  scriptAnswered(status: S): void {
+    this.answerKnown(status);
+    const { check } = this;
+    if (check === undefined) return this.#answered(status);
+    check.then(
+      (problem) => {
+        if (problem !== undefined) return this.#failed(problem);
+        this.#node.noteAnswered();
+        this.#answered(status);
+      },
+      (error: unknown) => this.#failed(error),
+    );
+  }
+
+  /** The script failed (the adapter rejected, threw, or replied what no script can): the call fails at once. */
+  scriptFailed(cause: unknown): void {
+    this.answerKnown(undefined);
+    this.#failed(cause);
+  }
+
+  /** The node answered `NOSCRIPT`, so it is alive: the call gets a fresh timeout for the EVAL that follows. */
+  readonly renewTimeout = (): void => {
+    if (!this.#timeout.remove(this.#slot)) return;
+    this.#timeout = new SharedTimeout(this.#timeout.clock, this.#timeout.timeoutMs);
+    this.#slot = this.#timeout.add(this);
+  };
+
+  timedOut(): void {
+    const node = this.#node;
+    const timeout = this.#timeout;
+    node.breaker.recordTimeout(timeout.clock.now());
+    node.latency.recordTimeout();
+    node.noteTimedOut();
+    const error = new NodeError(`Node ${node.index} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex: node.index, isTimeout: true, cause: undefined });
+    const timedOut: NodeOutcome<S> = { nodeIndex: node.index, status: 'timeout', error };
+    recordNodeOutcome(node, this.#operation, timedOut);
+    this.settle(timedOut);
+  }
+
+  #answered(status: S): void {
+    const node = this.#node;
+    const timeout = this.#timeout;
+    if (timeout.remove(this.#slot)) node.breaker.recordAnswer();
+    // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
+    if (this.#isMeasured) node.latency.recordAnswer(timeout.clock.now() - timeout.startedAtMs);
+    this.settle({ nodeIndex: node.index, status });
+  }
+
+  #failed(cause: unknown): void {
+    if (!this.#timeout.remove(this.#slot)) return;
+    const node = this.#node;
+    node.breaker.recordAnswer();
+    const error = new NodeError(`Node ${node.index} failed: ${describeCause(cause)}`, { nodeIndex: node.index, isTimeout: false, cause });
+    const failed: NodeOutcome<S> = { nodeIndex: node.index, status: 'error', error };
+    recordNodeOutcome(node, this.#operation, failed);
+    this.settle(failed);
   }
 }
 
 /** A call settled from the start with `outcome`, nothing sent: a node refused at once, or one with nothing to do. */
 export function settledCall<S extends string>(outcome: NodeOutcome<S>): NodeCall<S> {
-  const call = new PendingNodeCall<S>(undefined);
+  const call = new PendingNodeCall<S>(false);
   call.settle(outcome);
   return call;
 }
@@ -349,7 +459,8 @@ export interface Vote<S extends string> {
  * Tallies the calls' outcomes as they arrive and resolves as soon as the vote is decided: with a quorum
  * the moment `quorum` nodes answered `yes` (or any of several statuses that count as yes), without one the
  * moment so many answered otherwise that a quorum is impossible, or at once when `signal` aborts. It does not wait for a slow minority, and with an even
- * node count a split still ends, because every outcome settles within its timeout.
+ * node count a split still ends, because every outcome settles within its timeout. `calls` are by node
+ * index (each outcome goes to `outcomes[outcome.nodeIndex]`).
  */
 export function collectVotes<S extends string>(
   calls: readonly NodeCall<S>[],
@@ -357,27 +468,29 @@ export function collectVotes<S extends string>(
   quorum: number,
   signal?: AbortSignal,
 ): Promise<Vote<S>> {
-  const isYes = typeof yes === 'string' ? (status: string) => status === yes : (status: string) => (yes as readonly string[]).includes(status);
-  const known = new Array<NodeOutcome<S> | undefined>(calls.length).fill(undefined);
   return new Promise((resolve) => {
+    const known = new Array<NodeOutcome<S> | undefined>(calls.length).fill(undefined);
     let yesCount = 0;
     let noCount = 0;
     const decide = (hasQuorum: boolean): void => {
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) signal.removeEventListener('abort', onAbort);
       resolve({ hasQuorum, outcomes: known });
     };
     const onAbort = (): void => decide(false);
-    if (signal?.aborted) return decide(false);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    calls.forEach((call, index) => {
-      call.onOutcome((outcome) => {
-        known[index] = outcome;
-        if (isYes(outcome.status)) yesCount += 1;
-        else noCount += 1;
-        // resolve() ignores every call after the first, so later answers only fill in `known`.
-        if (yesCount === quorum) decide(true);
-        else if (noCount === calls.length - quorum + 1) decide(false);
-      });
-    });
+    if (signal !== undefined) {
+      if (signal.aborted) return decide(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    // One listener for every call, rather than one made per call.
+    const onOutcome = (outcome: NodeOutcome<S>): void => {
+      known[outcome.nodeIndex] = outcome;
+      const isYes = typeof yes === 'string' ? outcome.status === yes : (yes as readonly string[]).includes(outcome.status);
+      if (isYes) yesCount += 1;
+      else noCount += 1;
+      // resolve() ignores every call after the first, so later answers only fill in `known`.
+      if (yesCount === quorum) decide(true);
+      else if (noCount === calls.length - quorum + 1) decide(false);
+    };
+    for (const call of calls) call.onOutcome(onOutcome);
   });
 }

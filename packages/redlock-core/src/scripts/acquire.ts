@@ -1,4 +1,5 @@
 import type { RedisAdapter } from '../adapter.js';
+import type { NodeReply } from '../quorum.js';
 import { defineScript, errorMessageOf, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
@@ -112,7 +113,8 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * which only its TTL tells apart: `byScript` then decides, atomically again (and grants a key freed
  * meanwhile); so it does for a key of another type (`WRONGTYPE`), which the script calls foreign. A
  * server that cannot combine `NX` with `GET` (a syntax error, before Redis 7.0) gets the script, now and
- * from then on; any other rejection fails the call, as it would have failed the script.
+ * from then on; any other rejection fails the call, as it would have failed the script. Returned unread
+ * (see `NodeReply`), for the node call to read.
  */
 export function acquireBySet(
   adapter: RedisAdapter,
@@ -120,21 +122,22 @@ export function acquireBySet(
   token: string,
   ttlMs: number,
   byScript: () => Promise<AcquireStatus>,
-): Promise<AcquireStatus> {
-  return (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, key, token, ttlMs).then(
-    (reply) => {
+): NodeReply<AcquireStatus> {
+  return {
+    reply: (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, key, token, ttlMs),
+    read: (reply) => {
       if (reply === null || reply === token) return 'acquired';
       if (typeof reply === 'string') return byScript();
       throw unexpectedReply('acquire', reply);
     },
-    (error: unknown) => {
+    recover: (error) => {
       const message = errorMessageOf(error);
       if (WRONG_TYPE_PATTERN.test(message)) return byScript();
       if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
       withoutSetIfAbsent.add(adapter);
       return byScript();
     },
-  );
+  };
 }
 
 /** The server's `WRONGTYPE` error code as a word, however the client wrapped it (see `isNoScriptError`). */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../adapter.js';
+import type { NodeReply } from '../quorum.js';
 
 /** A Lua script with its SHA1, hashed once when its module loads. */
 export interface LuaScript {
@@ -44,12 +45,43 @@ export function runScript<T = unknown>(
   if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args, parse);
   // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
   // every node call.
-  return node.evalsha(script.sha1, keys, args).then(parse, (error: unknown) => {
+  return node.evalsha(script.sha1, keys, args).then(parse, afterNoScript(node, script, keys, args, cached, onNoScript, parse)) as Promise<T>;
+}
+
+/**
+ * {@link runScript} for a node call: the same commands, but the EVALSHA goes back unread, with the
+ * functions that read its reply or rejection, so that the call attaches its own handlers to the adapter's
+ * promise (one promise per node call instead of two).
+ */
+export function scriptReply<S extends string>(
+  node: RedisAdapter,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly string[],
+  onNoScript: () => void,
+  parse: (reply: unknown) => S,
+): NodeReply<S> | Promise<S> {
+  const cached = cachedScripts.get(node);
+  if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args, parse);
+  return { reply: node.evalsha(script.sha1, keys, args), read: parse, recover: afterNoScript(node, script, keys, args, cached, onNoScript, parse) };
+}
+
+/** What follows a rejected EVALSHA: after `NOSCRIPT`, the same script by EVAL; any other rejection is thrown again. */
+function afterNoScript<T>(
+  node: RedisAdapter,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly string[],
+  cached: Set<string>,
+  onNoScript: (() => void) | undefined,
+  parse: ((reply: unknown) => T) | undefined,
+): (error: unknown) => Promise<T> {
+  return (error) => {
     if (!isNoScriptError(error)) throw error;
     cached.clear();
     onNoScript?.();
     return evalScript(node, script, keys, args, parse);
-  }) as Promise<T>;
+  };
 }
 
 /** Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. */
