@@ -141,6 +141,17 @@ export class Lifecycle {
     }
   }
 
+  /**
+   * Counts `count` node calls as background work that `close()` waits for, like {@link trackCalls}, for a
+   * fan-out that follows its calls with a listener of its own anyway (a release): it calls the returned
+   * function once per call, as the call's outcome is known.
+   */
+  trackCallCount(count: number): () => void {
+    if (this.#isSettled) return IGNORE_SETTLED_CALL;
+    this.#pendingCalls += count;
+    return this.#onCallSettled;
+  }
+
   /** One listener for every tracked call, rather than one made per call. */
   readonly #onCallSettled = (): void => {
     this.#pendingCalls -= 1;
@@ -240,3 +251,6 @@ export function emitErrorWarning(error: Error): void {
     process.emitWarning(error.message, { type: error.name });
   }
 }
+
+/** What {@link Lifecycle.trackCallCount} hands out once `close()` is done waiting: nothing is counted any more. */
+const IGNORE_SETTLED_CALL = (): void => undefined;

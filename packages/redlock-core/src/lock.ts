@@ -728,8 +728,23 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const release = this.#releaseOf(true);
-    const sendAgain = (outcome: ReleaseNodeOutcome): void => sendAgainAfterError(this.#set, release, outcome);
-    const { nodes: nodeStates } = this.#set;
+    const { nodes: nodeStates, lifecycle } = this.#set;
+    // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
+    const callSettled = lifecycle.trackCallCount(nodeCount);
+    const outcomes = new Array<ReleaseNodeOutcome>(nodeCount);
+    let pendingCount = nodeCount;
+    let resolveSettled: (outcomes: ReleaseNodeOutcome[]) => void = () => undefined;
+    const settled = new Promise<ReleaseNodeOutcome[]>((resolve) => {
+      resolveSettled = resolve;
+    });
+    // One listener for every call, and for all it needs besides the vote.
+    const onOutcome = (outcome: ReleaseNodeOutcome): void => {
+      outcomes[outcome.nodeIndex] = outcome;
+      sendAgainAfterError(this.#set, release, outcome);
+      callSettled();
+      pendingCount -= 1;
+      if (pendingCount === 0) resolveSettled(outcomes);
+    };
     const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
     const calls = new Array<NodeCall<'released' | 'not-held'>>(nodeCount);
     const releaseOn = (nodeIndex: number): void => {
@@ -739,7 +754,7 @@ export class Lock {
         hold.written[nodeIndex] === true
           ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node))
           : settledCall<'released' | 'not-held'>({ nodeIndex, status: 'not-held' });
-      call.onOutcome(sendAgain);
+      call.onOutcome(onOutcome);
       calls[nodeIndex] = call;
     };
     // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
@@ -748,15 +763,13 @@ export class Lock {
     releaseOn(leadNodeIndex);
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) releaseOn(nodeIndex);
     hold.releaseCalls = calls;
-    // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-    this.#set.lifecycle.trackCalls(calls);
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
     this.#hold.onReleased?.(this.#keys);
     if (!vote.hasQuorum) {
       // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-      const nodes = await allOutcomes(calls);
+      const nodes = await settled;
       // Forgotten, so that calling release() again retries.
       hold.release = undefined;
       throw new LockReleaseError(
@@ -767,7 +780,7 @@ export class Lock {
     // A copy: the vote keeps filling in its own array as the other nodes answer.
     const nodes = [...vote.outcomes];
     const releasedCount = nodes.filter((node) => node?.status === 'released').length;
-    return { nodes, releasedCount, holders: 0, settled: allOutcomes(calls) };
+    return { nodes, releasedCount, holders: 0, settled };
   }
 
   #describe(): string {

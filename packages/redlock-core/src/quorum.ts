@@ -231,8 +231,9 @@ export function callEveryNode<S extends string>(
 class PendingNodeCall<S extends string> implements NodeCall<S> {
   readonly wasSent: boolean;
   #settled: NodeOutcome<S> | undefined;
-  /** The first listener waiting for the outcome (usually the only one: the vote), then the others. */
+  /** The listeners waiting for the outcome: the first two (a vote and its fan-out's own) in fields, any others in a list. */
   #listener: ((outcome: NodeOutcome<S>) => void) | undefined;
+  #secondListener: ((outcome: NodeOutcome<S>) => void) | undefined;
   #listeners: ((outcome: NodeOutcome<S>) => void)[] | undefined;
   #outcome: Promise<NodeOutcome<S>> | undefined;
   /** The script's answer, once known: a status, or `undefined` for none (it failed, or nothing was sent). */
@@ -250,10 +251,13 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
     if (this.#settled !== undefined) return;
     this.#settled = outcome;
     const listener = this.#listener;
+    const secondListener = this.#secondListener;
     const listeners = this.#listeners;
     this.#listener = undefined;
+    this.#secondListener = undefined;
     this.#listeners = undefined;
     listener?.(outcome);
+    secondListener?.(outcome);
     if (listeners !== undefined) for (const each of listeners) each(outcome);
   }
 
@@ -267,6 +271,7 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
   onOutcome(listener: (outcome: NodeOutcome<S>) => void): void {
     if (this.#settled !== undefined) listener(this.#settled);
     else if (this.#listener === undefined) this.#listener = listener;
+    else if (this.#secondListener === undefined) this.#secondListener = listener;
     else (this.#listeners ??= []).push(listener);
   }
 
