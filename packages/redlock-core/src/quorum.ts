@@ -1,5 +1,6 @@
 import type { RedisAdapter } from './adapter.js';
 import type { Clock } from './clock.js';
+import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
 import { NodeError } from './errors.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './options.js';
@@ -43,56 +44,59 @@ export function stallThresholdMs(timeoutMs: number): number {
 }
 
 /**
- * One timer for the node calls that start together with the same timeout (the calls of one fan-out),
- * instead of one per node: when it fires, every call still pending times out. Calls join it
+ * One deadline for the node calls that start together with the same timeout (the calls of one fan-out),
+ * instead of one per node: when it passes, every call still pending times out. Calls join it
  * synchronously, right after it is created, so each one still times out `timeoutMs` after its own start.
- * The timer is cleared once every call answered.
+ * It waits on the clock's one {@link DeadlineTimer}, and stops waiting once every call answered.
  *
- * A stalled event loop does not eat the calls' time: when the timer fires later than
+ * A stalled event loop does not eat the calls' time: when the deadline is found passed by more than
  * {@link stallThresholdMs}, the calls still pending get one more full `timeoutMs` from then, whichever
  * client carries them (one that writes at once, like ioredis, or on a later turn, like node-redis), before
  * they time out. Validity is unaffected: it always counts the whole time from the attempt's start.
  */
-export class SharedTimeout {
+export class SharedTimeout implements Due {
   readonly timeoutMs: number;
   readonly clock: Clock;
   /** When the calls started, on `clock`: what their answers' round trips are measured from. */
   readonly startedAtMs: number;
+  deadline: number;
+  readonly #timer: DeadlineTimer;
   /** The pending calls, by slot; a call that answered leaves `undefined` in its slot. */
   readonly #calls: (TimedCall | undefined)[] = [];
   #pendingCount = 0;
-  #timer: unknown;
   #hasFired = false;
-  /** Whether the timer already fired late once and gave the pending calls a fresh window. */
+  /** Whether the deadline already passed late once and gave the pending calls a fresh window. */
   #hasRenewedAfterStall = false;
 
   constructor(clock: Clock, timeoutMs: number) {
     this.clock = clock;
     this.timeoutMs = timeoutMs;
     this.startedAtMs = clock.now();
+    this.deadline = this.startedAtMs + timeoutMs;
+    this.#timer = deadlineTimerOf(clock);
   }
 
-  /** Registers a pending call, timed out (`timedOut()`) if it has not answered when the timeout fires. Returns its slot. */
+  /** Registers a pending call, timed out (`timedOut()`) if it has not answered when the deadline passes. Returns its slot. */
   add(call: TimedCall): number {
-    if (this.#pendingCount === 0 && !this.#hasFired) this.#timer = this.clock.setTimeout(() => this.#fire(), this.timeoutMs);
+    if (this.#pendingCount === 0 && !this.#hasFired) this.#timer.add(this);
     this.#pendingCount += 1;
     return this.#calls.push(call) - 1;
   }
 
-  /** Marks the call in `slot` as answered; the last answer clears the timer. Returns whether it was still pending. */
+  /** Marks the call in `slot` as answered; the last answer stops the wait. Returns whether it was still pending. */
   remove(slot: number): boolean {
     if (this.#calls[slot] === undefined) return false;
     this.#calls[slot] = undefined;
     this.#pendingCount -= 1;
-    if (this.#pendingCount === 0 && !this.#hasFired) this.clock.clearTimeout(this.#timer);
+    if (this.#pendingCount === 0 && !this.#hasFired) this.#timer.delete(this);
     return true;
   }
 
-  #fire(): void {
-    const lateMs = this.clock.now() - this.startedAtMs - this.timeoutMs;
-    if (!this.#hasRenewedAfterStall && lateMs > stallThresholdMs(this.timeoutMs)) {
+  expire(now: number): void {
+    if (!this.#hasRenewedAfterStall && now - this.deadline > stallThresholdMs(this.timeoutMs)) {
       this.#hasRenewedAfterStall = true;
-      this.#timer = this.clock.setTimeout(() => this.#fire(), this.timeoutMs);
+      this.deadline = now + this.timeoutMs;
+      this.#timer.add(this);
       return;
     }
     this.#hasFired = true;

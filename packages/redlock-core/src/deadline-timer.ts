@@ -1,0 +1,106 @@
+import type { Clock } from './clock.js';
+
+/** Something due at a time on a clock: a {@link DeadlineTimer} calls `expire()` once `deadline` has passed. */
+export interface Due {
+  /** When it is due, on the clock. */
+  readonly deadline: number;
+  /** Called once the deadline has passed (late when the event loop was blocked), with the clock's time then. */
+  expire(now: number): void;
+}
+
+/**
+ * One timer for every pending deadline on a clock, armed for the earliest, instead of a timer set and
+ * cleared for each of them: every acquisition and release waits for its nodes under a deadline that it
+ * rarely reaches, and Node's `setTimeout()` with its `clearTimeout()` was the costliest step of the core's
+ * part of an acquire+release (about 14% of its instructions; bench/RESULTS.md). A deadline that passes is
+ * expired on the timer's next firing, in the order of the deadlines.
+ *
+ * While nothing is pending, a timer that can be unref'd (Node's) stays armed but unref'd, so the next
+ * deadline usually needs no new timer, and an idle `Redlock` never keeps the process alive; a timer of
+ * another clock (a virtual one in tests) is cleared, so that none is left behind.
+ */
+export class DeadlineTimer {
+  readonly #clock: Clock;
+  readonly #pending = new Set<Due>();
+  #timer: unknown;
+  /** The deadline the timer is armed for; `Infinity` when none is armed. */
+  #armedFor = Infinity;
+  /** Whether the armed timer is unref'd, while nothing is pending. */
+  #isIdle = false;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Starts waiting for `due`'s deadline. */
+  add(due: Due): void {
+    this.#pending.add(due);
+    if (due.deadline < this.#armedFor) this.#arm(due.deadline);
+    else if (this.#isIdle) {
+      (this.#timer as NodeJS.Timeout).ref();
+      this.#isIdle = false;
+    }
+  }
+
+  /** Stops waiting for `due`, which no longer has anything to expire. */
+  delete(due: Due): void {
+    if (!this.#pending.delete(due) || this.#pending.size > 0) return;
+    const timer = this.#timer;
+    if (isUnrefable(timer)) {
+      timer.unref();
+      this.#isIdle = true;
+    } else {
+      this.#clock.clearTimeout(timer);
+      this.#timer = undefined;
+      this.#armedFor = Infinity;
+    }
+  }
+
+  /** Arms the timer for `deadline`, `deadline - fromMs` from now (`fromMs`: the clock's time now, by default). */
+  #arm(deadline: number, fromMs = this.#clock.now()): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#armedFor = deadline;
+    this.#isIdle = false;
+    this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, deadline - fromMs));
+  }
+
+  readonly #fire = (): void => {
+    const armedFor = this.#armedFor;
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+    this.#isIdle = false;
+    const now = this.#clock.now();
+    // The timer ran its course, so the deadline it was armed for has passed, even if the clock reads a
+    // little earlier (Node's timers count from the loop's cached time) or was stepped back meanwhile.
+    const reached = Math.max(now, armedFor);
+    let passed: Due[] | undefined;
+    for (const due of this.#pending) if (due.deadline <= reached) (passed ??= []).push(due);
+    if (passed !== undefined) {
+      for (const due of passed) this.#pending.delete(due);
+      passed.sort((a, b) => a.deadline - b.deadline);
+      // An expiry may add a deadline again (a fresh window after a stall), which arms the timer.
+      for (const due of passed) due.expire(now);
+    }
+    if (this.#timer !== undefined || this.#pending.size === 0) return;
+    let earliest = Infinity;
+    for (const due of this.#pending) earliest = Math.min(earliest, due.deadline);
+    this.#arm(earliest, reached);
+  };
+}
+
+/** Whether a timer handle is Node's, which can stop keeping the process alive and start again. */
+function isUnrefable(timer: unknown): timer is NodeJS.Timeout {
+  return typeof timer === 'object' && timer !== null && typeof (timer as Partial<NodeJS.Timeout>).unref === 'function' && typeof (timer as Partial<NodeJS.Timeout>).ref === 'function';
+}
+
+const timersByClock = new WeakMap<Clock, DeadlineTimer>();
+
+/** The one {@link DeadlineTimer} of `clock`, shared by every `Redlock` on it. */
+export function deadlineTimerOf(clock: Clock): DeadlineTimer {
+  let timer = timersByClock.get(clock);
+  if (timer === undefined) {
+    timer = new DeadlineTimer(clock);
+    timersByClock.set(clock, timer);
+  }
+  return timer;
+}
