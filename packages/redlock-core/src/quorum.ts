@@ -143,9 +143,10 @@ export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: 
 
 /**
  * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
- * is always sent, since it follows that call on the same connection, and skips the first-contact check;
- * a `'repeating'` call asks several times before it answers, so its answer does not measure the node's
- * round trip (see `NodeLatency`).
+ * is always sent, since it follows that call on the same connection, and skips the first-contact check and
+ * the round-trip measure (the call it follows measured the same connection: one clock reading fewer per
+ * node for every release); a `'repeating'` call asks several times before it answers, so its answer does
+ * not measure the node's round trip (see `NodeLatency`).
  */
 export type NodeCallKind = 'call' | 'cleanup' | 'repeating';
 
@@ -169,7 +170,7 @@ export function callNode<S extends string>(
  * Like {@link callNode}, bounded by a timer shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
  * Every outcome tells the node's circuit breaker whether the node answered in time, and every answer
- * but a repeating call's tells its latency how long it took. Every outcome without an answer is counted
+ * of a `'call'` tells its latency how long it took. Every outcome without an answer is counted
  * for `redlock.stats()` and published on `redlock-core.node.error`, as part of `operation`.
  */
 export function callNodeWithin<S extends string>(
@@ -186,7 +187,7 @@ export function callNodeWithin<S extends string>(
     recordNodeOutcome(node, operation, refused);
     return settledCall<S>(refused);
   }
-  const call = new TimedNodeCall<S>(timeout, node, operation, kind !== 'repeating');
+  const call = new TimedNodeCall<S>(timeout, node, operation, kind === 'call');
   try {
     if (!isCleanup) call.check = node.checkServer();
     call.start(run(node.adapter, call.renewTimeout, node.index));
@@ -311,8 +312,8 @@ const NO_ANSWER = { status: undefined } as const;
 /**
  * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,
  * waits for the server check of a first contact when there is one, and settles the call. Every outcome
- * tells the node's circuit breaker whether the node answered in time, and every answer but a repeating
- * call's tells its latency how long it took. Every outcome without an answer is counted for
+ * tells the node's circuit breaker whether the node answered in time, and every answer of a `'call'`
+ * tells its latency how long it took (`isMeasured`). Every outcome without an answer is counted for
  * `redlock.stats()` and published on `redlock-core.node.error`.
  */
 class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall {
