@@ -234,6 +234,11 @@ function isTraced(traced: TracingChannel<unknown, object>): boolean {
   );
 }
 
+/** Whether the acquire channel has subscribers: only then is an acquisition traced. */
+export function isAcquireTraced(): boolean {
+  return isTraced(acquireChannel);
+}
+
 /** Whether the attempt channel has subscribers: only then does an attempt time its node calls. */
 export function isAttemptTraced(): boolean {
   return isTraced(attemptChannel);

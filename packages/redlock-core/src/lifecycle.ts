@@ -96,12 +96,23 @@ export class Lifecycle {
   /**
    * Settles like `operation`, except that it rejects at once, with `closedError()`, when the `Redlock`
    * closes first. What `operation` still yields then is handed to `abandon` (e.g. a lock to release),
-   * as background work that `close()` waits for. `dispose` runs once `operation` settled.
+   * as background work that `close()` waits for. `dispose` runs once `operation` settled; `settled` hears
+   * how the returned promise settled, once.
    */
-  guard<T>(operation: Promise<T>, closedError: () => RedlockClosedError, abandon: (value: T) => Promise<unknown>, dispose?: () => void): Promise<T> {
+  guard<T>(
+    operation: Promise<T>,
+    closedError: () => RedlockClosedError,
+    abandon: (value: T) => Promise<unknown>,
+    dispose?: () => void,
+    settled?: SettleListener,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      let isClosedFirst = false;
       const removeHook = this.onClose(() => {
-        reject(closedError());
+        isClosedFirst = true;
+        const error = closedError();
+        reject(error);
+        settled?.onRejected(error);
         this.track(operation.then(abandon, () => undefined));
       });
       operation.then(
@@ -109,11 +120,13 @@ export class Lifecycle {
           removeHook();
           dispose?.();
           resolve(value);
+          if (!isClosedFirst) settled?.onResolved();
         },
         (error: unknown) => {
           removeHook();
           dispose?.();
           reject(error);
+          if (!isClosedFirst) settled?.onRejected(error);
         },
       );
     });
@@ -254,3 +267,9 @@ export function emitErrorWarning(error: Error): void {
 
 /** What {@link Lifecycle.trackCallCount} hands out once `close()` is done waiting: nothing is counted any more. */
 const IGNORE_SETTLED_CALL = (): void => undefined;
+
+/** Hears how a promise settled (see {@link Lifecycle.guard}). */
+export interface SettleListener {
+  onResolved(): void;
+  onRejected(error: unknown): void;
+}

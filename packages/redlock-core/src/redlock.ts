@@ -1,7 +1,7 @@
 import type { RedisAdapter } from './adapter.js';
 import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
 import { type ExtensionLimits, keepExtended } from './auto-extend.js';
-import { type AcquireTraceContext, traceAcquire } from './diagnostics.js';
+import { type AcquireTraceContext, isAcquireTraced, traceAcquire } from './diagnostics.js';
 import { type AcquireFailureReason, LockAcquireError, LockInspectError, LockLostError, RedlockClosedError } from './errors.js';
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters, emitErrorWarning } from './lifecycle.js';
 import { describeResources, Lock } from './lock.js';
@@ -165,7 +165,8 @@ export class Redlock {
       request = this.#resolveRequest(resources, ttlMs, options, 'acquire');
       limits = extensionLimitsOf(request, options);
       const call = request;
-      acquiring = this.#observed('acquire', call, () => this.#acquire(call));
+      // No closure for the usual, untraced acquisition.
+      acquiring = isAcquireTraced() ? this.#observed('acquire', call, () => this.#acquire(call)) : this.#acquire(call);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -223,13 +224,12 @@ export class Redlock {
     return this.#extendIfAsked(lock, request, limits);
   }
 
-  /**
-   * Runs one acquisition counted for `stats()` and traced on `redlock-core.acquire` (see `traceAcquire`).
-   */
+  /** Runs one acquisition traced on `redlock-core.acquire` when someone listens (see `traceAcquire`). */
   #observed(operation: AcquireTraceContext['operation'], request: CallRequest, acquiring: () => Promise<Lock>): Promise<Lock> {
+    if (!isAcquireTraced()) return acquiring();
     const { resources, ttlMs, reentrant } = request;
     const traced = { operation, resources, ttlMs, isReentrant: reentrant !== undefined };
-    return this.#stats.track(() => traceAcquire(traced, this.quorum, this.#set.nodes.length, acquiring));
+    return traceAcquire(traced, this.quorum, this.#set.nodes.length, acquiring);
   }
 
   /** Starts automatic extension of a new lock when its call asked for it (`autoExtend`). */
@@ -545,7 +545,8 @@ export class Redlock {
   #acquire(request: CallRequest): Promise<Lock> {
     const { lifecycle } = this.#set;
     if (lifecycle.isClosed) throw closedError('acquire', request.resources);
-    if (request.reentrant !== undefined) return request.reentrant.reenter(request.ttlMs);
+    const { reentrant } = request;
+    if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
     this.#throwIfMisconfigured();
     const { callerSignal } = request;
     callerSignal?.throwIfAborted();
@@ -564,14 +565,19 @@ export class Redlock {
       stopDeadline = deadline.stop;
     }
     const acquiring = running.retryCount === 0 ? this.#tryOnce(running) : this.#acquireInQueue(running);
+    // Counted for `stats()` by the guard's own handlers.
+    this.#stats.started();
     return lifecycle.guard(
       acquiring,
       () => closedError('acquire', request.resources, ' while the call waited'),
-      (lock) => lock.release(),
-      () => {
-        stopDeadline?.();
-        dispose?.();
-      },
+      releaseAbandoned,
+      stopDeadline === undefined && dispose === undefined
+        ? undefined
+        : () => {
+            stopDeadline?.();
+            dispose?.();
+          },
+      this.#stats,
     );
   }
 
@@ -771,6 +777,11 @@ function isBlockedByForeignKeys(attempt: AcquireAttempt, quorum: number): boolea
   const tolerated = attempt.nodes.length - quorum;
   const foreignIn = (nodes: readonly { readonly status: string }[]): number => nodes.filter((node) => node.status === 'foreign').length;
   return foreignIn(attempt.nodes) > tolerated || foreignIn(attempt.fenceNodes ?? []) > tolerated;
+}
+
+/** Releases a lock that a call acquired after `close()` had rejected it. */
+function releaseAbandoned(lock: Lock): Promise<unknown> {
+  return lock.release();
 }
 
 /** The error of a call refused because the `Redlock` is closed. */

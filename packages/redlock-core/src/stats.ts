@@ -96,6 +96,24 @@ export class AcquisitionStats {
     return running;
   }
 
+  /**
+   * Counts one acquisition that starts now, for a caller that tells how it ended ({@link onResolved} or
+   * {@link onRejected}, once) from handlers it has anyway: no promise of its own.
+   */
+  started(): void {
+    this.#waiting += 1;
+  }
+
+  /** The acquisition counted by {@link started} acquired the lock. */
+  onResolved(): void {
+    this.#onAcquired();
+  }
+
+  /** The acquisition counted by {@link started} failed with `error`. */
+  onRejected(error: unknown): void {
+    this.#onSettledWithError(error);
+  }
+
   readonly #onAcquired = (): void => {
     this.#waiting -= 1;
     this.#acquisitions += 1;
