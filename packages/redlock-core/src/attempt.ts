@@ -129,7 +129,7 @@ async function attemptOnNodes(
     if (leadStatus === 'held') return 'held-at-lead';
     calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
   } else {
-    calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireEverywhereOn, 'acquire');
+    calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireEverywhereOn, 'acquire', start);
     if (timing !== undefined) calls.forEach((call, nodeIndex) => timing.watch(nodeIndex, call.outcome));
   }
   // The Redlock's own signal (a call without a signal or `waitMs` of its own) never cuts a vote short:
@@ -279,8 +279,8 @@ export class AttemptLog {
   /** How many attempts were added, kept or not. */
   count = 0;
   #first: AcquireAttempt | undefined;
-  /** The latest attempts after the first, oldest first. */
-  readonly #latest: AcquireAttempt[] = [];
+  /** The latest attempts after the first, oldest first; made with the second attempt (most calls make one). */
+  #latest: AcquireAttempt[] | undefined;
   #lastDecided: AcquireAttempt | undefined;
 
   add(attempt: AcquireAttempt): void {
@@ -290,13 +290,14 @@ export class AttemptLog {
       this.#first = attempt;
       return;
     }
-    this.#latest.push(attempt);
-    if (this.#latest.length > KEPT_LATEST_ATTEMPTS) this.#latest.shift();
+    const latest = (this.#latest ??= []);
+    latest.push(attempt);
+    if (latest.length > KEPT_LATEST_ATTEMPTS) latest.shift();
   }
 
   /** The latest attempt added, if any. */
   get last(): AcquireAttempt | undefined {
-    return this.#latest[this.#latest.length - 1] ?? this.#first;
+    return this.#latest?.at(-1) ?? this.#first;
   }
 
   /** The latest attempt added that was not cut off (see {@link AcquireAttempt.isCutOff}), kept or not. */
@@ -306,6 +307,6 @@ export class AttemptLog {
 
   /** The kept attempts, in order: the first, then the latest. */
   kept(): AcquireAttempt[] {
-    return this.#first === undefined ? [] : [this.#first, ...this.#latest];
+    return this.#first === undefined ? [] : [this.#first, ...(this.#latest ?? [])];
   }
 }

@@ -68,10 +68,11 @@ export class SharedTimeout implements Due {
   /** Whether the deadline already passed late once and gave the pending calls a fresh window. */
   #hasRenewedAfterStall = false;
 
-  constructor(clock: Clock, timeoutMs: number) {
+  /** @param startedAtMs - When the calls start, if the caller just read the clock: it is not read again. */
+  constructor(clock: Clock, timeoutMs: number, startedAtMs = clock.now()) {
     this.clock = clock;
     this.timeoutMs = timeoutMs;
-    this.startedAtMs = clock.now();
+    this.startedAtMs = startedAtMs;
     this.deadline = this.startedAtMs + timeoutMs;
     this.#timer = deadlineTimerOf(clock);
   }
@@ -202,28 +203,30 @@ export function callNodeWithin<S extends string>(
  * One timer per distinct node timeout for a fan-out with `ttlMs` over `keyCount` keys, rather than one per
  * node: usually every node has the same. Returns the timer a node's call joins.
  */
-export function sharedTimeoutsFor(set: NodeSet, ttlMs: number, keyCount: number): (node: NodeState) => SharedTimeout {
+export function sharedTimeoutsFor(set: NodeSet, ttlMs: number, keyCount: number, startedAtMs?: number): (node: NodeState) => SharedTimeout {
   const timeouts: SharedTimeout[] = [];
   return (node) => {
     const timeoutMs = nodeTimeoutMsFor(node, set.options, ttlMs, keyCount);
-    let timeout = timeouts.find((shared) => shared.timeoutMs === timeoutMs);
-    if (timeout === undefined) {
-      timeout = new SharedTimeout(set.options.clock, timeoutMs);
-      timeouts.push(timeout);
-    }
+    for (const timeout of timeouts) if (timeout.timeoutMs === timeoutMs) return timeout;
+    const timeout = new SharedTimeout(set.options.clock, timeoutMs, startedAtMs);
+    timeouts.push(timeout);
     return timeout;
   };
 }
 
-/** Calls every node in parallel, each bounded by its timeout for `ttlMs` and a call over `keyCount` keys. */
+/**
+ * Calls every node in parallel, each bounded by its timeout for `ttlMs` and a call over `keyCount` keys,
+ * counted from `startedAtMs` when the caller just read the clock.
+ */
 export function callEveryNode<S extends string>(
   set: NodeSet,
   ttlMs: number,
   keyCount: number,
   run: NodeCallRun<S>,
   operation: NodeOperation,
+  startedAtMs?: number,
 ): NodeCall<S>[] {
-  const timeoutOf = sharedTimeoutsFor(set, ttlMs, keyCount);
+  const timeoutOf = sharedTimeoutsFor(set, ttlMs, keyCount, startedAtMs);
   return set.nodes.map((node) => callNodeWithin(timeoutOf(node), node, run, operation));
 }
 
@@ -482,13 +485,10 @@ export function collectVotes<S extends string>(
     const known = new Array<NodeOutcome<S> | undefined>(calls.length).fill(undefined);
     let yesCount = 0;
     let noCount = 0;
-    const decide = (hasQuorum: boolean): void => {
-      if (signal !== undefined) signal.removeEventListener('abort', onAbort);
-      resolve({ hasQuorum, outcomes: known });
-    };
-    const onAbort = (): void => decide(false);
+    let onAbort: (() => void) | undefined;
     if (signal !== undefined) {
-      if (signal.aborted) return decide(false);
+      if (signal.aborted) return resolve({ hasQuorum: false, outcomes: known });
+      onAbort = () => resolve({ hasQuorum: false, outcomes: known });
       signal.addEventListener('abort', onAbort, { once: true });
     }
     // One listener for every call, rather than one made per call.
@@ -498,8 +498,10 @@ export function collectVotes<S extends string>(
       if (isYes) yesCount += 1;
       else noCount += 1;
       // resolve() ignores every call after the first, so later answers only fill in `known`.
-      if (yesCount === quorum) decide(true);
-      else if (noCount === calls.length - quorum + 1) decide(false);
+      const hasQuorum = yesCount === quorum;
+      if (!hasQuorum && noCount !== calls.length - quorum + 1) return;
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      resolve({ hasQuorum, outcomes: known });
     };
     for (const call of calls) call.onOutcome(onOutcome);
   });
