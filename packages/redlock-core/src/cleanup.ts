@@ -1,7 +1,7 @@
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './options.js';
 import type { ReleaseNodeOutcome } from './outcomes.js';
-import { callNode, callNodeWithin, type NodeCall, type NodeReply, type SharedTimeout } from './quorum.js';
+import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, type SharedTimeout } from './quorum.js';
 import { scriptReply } from './scripts/lua-script.js';
 import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
 
@@ -37,10 +37,9 @@ export function releaseOnNode(
   nodeIndex: number,
   release: Release,
   timeout?: SharedTimeout,
-): NodeCall<'released' | 'not-held'> {
+  run: NodeCallRun<ReleaseStatus> = releaseRunOf(release),
+): NodeCall<ReleaseStatus> {
   const node = set.nodes[nodeIndex] as NodeState;
-  const run = (adapter: NodeState['adapter'], onNoScript: () => void): NodeReply<'released' | 'not-held'> | Promise<'released' | 'not-held'> =>
-    releaseKeys(adapter, release, onNoScript);
   // A failed attempt's removal is not announced; a held lock's release is.
   const operation = release.announce ? 'release' : 'cleanup';
   if (timeout !== undefined) return callNodeWithin(timeout, node, run, operation, 'cleanup');
@@ -92,14 +91,16 @@ export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: 
   return outcome;
 }
 
-/** Runs the release script on one node, for a node call: compare-and-delete, announced to waiters when `announce`. */
-export function releaseKeys(
-  adapter: NodeState['adapter'],
-  release: Pick<Release, 'keys' | 'token' | 'announce'>,
-  onNoScript: () => void,
-): NodeReply<'released' | 'not-held'> | Promise<'released' | 'not-held'> {
+/** What a release call answers: the node deleted our keys, or held none of them. */
+export type ReleaseStatus = 'released' | 'not-held';
+
+/**
+ * What a node call of `release` runs: the release script (compare-and-delete, announced to waiters when
+ * `announce`). Made once per release and shared by its calls to every node.
+ */
+export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce'>): NodeCallRun<ReleaseStatus> {
   const { keys, token, announce } = release;
-  return scriptReply(adapter, releaseScript, keys, [token, announce ? RELEASE_CHANNEL_PREFIX : ''], onNoScript, (reply) =>
-    parseReleaseReply(reply, keys.length),
-  );
+  const args = [token, announce ? RELEASE_CHANNEL_PREFIX : ''];
+  const parse = (reply: unknown): ReleaseStatus => parseReleaseReply(reply, keys.length);
+  return (adapter, onNoScript) => scriptReply(adapter, releaseScript, keys, args, onNoScript, parse);
 }

@@ -1,4 +1,4 @@
-import { releaseAndRetry, releaseOnNode, sendAgainAfterError } from './cleanup.js';
+import { releaseAndRetry, releaseOnNode, releaseRunOf, sendAgainAfterError } from './cleanup.js';
 import { unrefTimer, validityMs } from './clock.js';
 import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, RedlockClosedError } from './errors.js';
 import { ASYNC_DISPOSE } from './lifecycle.js';
@@ -728,6 +728,7 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const release = this.#releaseOf(true);
+    const run = releaseRunOf(release);
     const { nodes: nodeStates, lifecycle } = this.#set;
     // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
     const callSettled = lifecycle.trackCallCount(nodeCount);
@@ -752,7 +753,7 @@ export class Lock {
       // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
       const call =
         hold.written[nodeIndex] === true
-          ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node))
+          ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node), run)
           : settledCall<'released' | 'not-held'>({ nodeIndex, status: 'not-held' });
       call.onOutcome(onOutcome);
       calls[nodeIndex] = call;
