@@ -9,9 +9,9 @@ import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './out
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
-import { acquireBySet, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, parseAcquireReply } from './scripts/acquire.js';
+import { acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, parseAcquireReply, SetIfAbsentReader } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
-import { runScript, scriptReply } from './scripts/lua-script.js';
+import { runScript, ScriptReader } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
 
 /** Whether a node refused the acquisition: the script then changed nothing there, so nothing needs removing. */
@@ -101,10 +101,10 @@ async function attemptOnNodes(
   // a woken attempt's calls find the lock held more often than not, which only the script tells.
   const key = keys[0] as string;
   const setsIfAbsent = isPlainLock && keys.length === 1;
-  const acquireEverywhereOn = (adapter: RedisAdapter, onNoScript: () => void): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
-    setsIfAbsent && canSetIfAbsent(adapter)
-      ? acquireBySet(adapter, key, token, ttlMs, () => acquireOn(adapter, onNoScript))
-      : scriptReply(adapter, acquireScript, scriptKeys, args, onNoScript, parseReply);
+  const bySet = setsIfAbsent ? new SetIfAbsentReader(key, token, ttlMs, acquireOn) : undefined;
+  const byScript = new ScriptReader(acquireScript, scriptKeys, args, parseReply);
+  const acquireEverywhereOn = (adapter: RedisAdapter): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
+    bySet !== undefined && canSetIfAbsent(adapter) ? bySet.send(adapter) : byScript.send(adapter);
   const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<AcquireStatus> => {
     const node = nodes[nodeIndex] as NodeState;
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);

@@ -2,7 +2,7 @@ import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './options.js';
 import type { ReleaseNodeOutcome } from './outcomes.js';
 import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, type SharedTimeout } from './quorum.js';
-import { scriptReply } from './scripts/lua-script.js';
+import { ScriptReader } from './scripts/lua-script.js';
 import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
 
 /** The first pause before a release that failed on a node is sent again, in milliseconds; it doubles each time. */
@@ -101,6 +101,6 @@ export type ReleaseStatus = 'released' | 'not-held';
 export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce'>): NodeCallRun<ReleaseStatus> {
   const { keys, token, announce } = release;
   const args = [token, announce ? RELEASE_CHANNEL_PREFIX : ''];
-  const parse = (reply: unknown): ReleaseStatus => parseReleaseReply(reply, keys.length);
-  return (adapter, onNoScript) => scriptReply(adapter, releaseScript, keys, args, onNoScript, parse);
+  const reader = new ScriptReader(releaseScript, keys, args, (reply): ReleaseStatus => parseReleaseReply(reply, keys.length));
+  return (adapter) => reader.send(adapter);
 }

@@ -9,7 +9,7 @@ import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNo
 import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
 import { leadNodeIndexIn } from './release-notifications.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
-import { scriptReply } from './scripts/lua-script.js';
+import { ScriptReader } from './scripts/lua-script.js';
 
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired' | 'lost';
@@ -551,10 +551,8 @@ export class Lock {
     const start = clock.now();
     const wallStart = clock.wallNow();
     const quorum = quorumOf(nodes.length);
-    const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter, onNoScript) =>
-      scriptReply(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '0'], onNoScript, parseExtendReply),
-      'extend',
-    );
+    const reader = new ScriptReader(extendScript, this.#keys, [this.token, String(ttlMs), '0'], parseExtendReply);
+    const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter) => reader.send(adapter), 'extend', start);
     const vote = await collectVotes(
       calls,
       'extended',
@@ -705,10 +703,8 @@ export class Lock {
     const { nodes, options } = this.#set;
     const node = nodes[nodeIndex] as NodeState;
     this.#hold.written[nodeIndex] = true;
-    const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), options.clock, (adapter, onNoScript) =>
-      scriptReply(adapter, extendScript, this.#keys, [this.token, String(ttlMs), '1'], onNoScript, parseExtendReply),
-      'reseed',
-    ).outcome;
+    const reader = new ScriptReader(extendScript, this.#keys, [this.token, String(ttlMs), '1'], parseExtendReply);
+    const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), options.clock, (adapter) => reader.send(adapter), 'reseed').outcome;
     if (outcome.status === 'extended') this.removeLateGrant(nodeIndex);
   }
 

@@ -121,18 +121,26 @@ interface TimedCall {
 }
 
 /**
+ * How to read the replies of the calls of one fan-out, made once for all of them: each call hands it its
+ * own adapter and `onNoScript`.
+ */
+export interface ReplyReader<S extends string> {
+  /** Reads a reply: the status, or a promise of it when reading takes another command. May throw. */
+  read(reply: unknown, adapter: RedisAdapter, onNoScript: () => void): S | Promise<S>;
+  /** Reads a rejection: a status (or a promise of one) when it recovers, else it throws. */
+  recover(error: unknown, adapter: RedisAdapter, onNoScript: () => void): S | Promise<S>;
+}
+
+/**
  * A node's reply still to be read, which a {@link NodeCallRun} returns instead of a promise of the status
  * when it can: the adapter's own promise, and how to read what it resolves or rejects with. The call
  * attaches its one pair of handlers to the adapter's promise, so reading the reply costs no promise and no
- * turn of the microtask queue of its own (see `scriptReply`).
+ * turn of the microtask queue of its own (see `ScriptReader`).
  */
 export interface NodeReply<S extends string> {
   /** The adapter's promise. */
   readonly reply: PromiseLike<unknown>;
-  /** Reads the reply: the status, or a promise of it when reading takes another command. May throw. */
-  readonly read: (reply: unknown) => S | Promise<S>;
-  /** Reads a rejection: a status (or a promise of one) when it recovers, else it throws. `undefined`: the rejection fails the call. */
-  readonly recover: ((error: unknown) => S | Promise<S>) | undefined;
+  readonly reader: ReplyReader<S>;
 }
 
 /**
@@ -342,18 +350,22 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   /** Follows what `run` returned: a promise of the status, or a reply to read (see {@link NodeReply}). */
   start(running: Promise<S> | NodeReply<S>): void {
     if (!('reply' in running)) return this.#follow(running);
-    const { read, recover } = running;
+    const { reader } = running;
     running.reply.then(
-      (reply) => this.#readWith(read, reply),
-      (error: unknown) => (recover === undefined ? this.scriptFailed(error) : this.#readWith(recover, error)),
+      (reply) => this.#readWith(reader, false, reply),
+      (error: unknown) => this.#readWith(reader, true, error),
     );
   }
 
-  /** Reads what the adapter's promise settled with: the status at once, or the promise of it that reading returned. */
-  #readWith(read: (value: unknown) => S | Promise<S>, value: unknown): void {
+  /**
+   * Reads what the adapter's promise settled with (a rejection when `isRejection`): the status at once, or
+   * the promise of it that reading returned.
+   */
+  #readWith(reader: ReplyReader<S>, isRejection: boolean, value: unknown): void {
     let status: S | Promise<S>;
     try {
-      status = read(value);
+      const { adapter } = this.#node;
+      status = isRejection ? reader.recover(value, adapter, this.renewTimeout) : reader.read(value, adapter, this.renewTimeout);
     } catch (error) {
       return this.scriptFailed(error);
     }

@@ -1,5 +1,5 @@
 import type { RedisAdapter } from '../adapter.js';
-import type { NodeReply } from '../quorum.js';
+import type { NodeReply, ReplyReader } from '../quorum.js';
 import { defineScript, errorMessageOf, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
@@ -101,7 +101,7 @@ export function fenceCounterOf(reply: unknown): number | undefined {
  */
 const withoutSetIfAbsent = new WeakSet<RedisAdapter>();
 
-/** Whether a lock can be taken on `adapter` by {@link acquireBySet}: it has `setIfAbsent`, and its server accepted it so far. */
+/** Whether a lock can be taken on `adapter` by {@link SetIfAbsentReader}: it has `setIfAbsent`, and its server accepted it so far. */
 export function canSetIfAbsent(adapter: RedisAdapter): boolean {
   return adapter.setIfAbsent !== undefined && !withoutSetIfAbsent.has(adapter);
 }
@@ -113,31 +113,40 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * which only its TTL tells apart: `byScript` then decides, atomically again (and grants a key freed
  * meanwhile); so it does for a key of another type (`WRONGTYPE`), which the script calls foreign. A
  * server that cannot combine `NX` with `GET` (a syntax error, before Redis 7.0) gets the script, now and
- * from then on; any other rejection fails the call, as it would have failed the script. Returned unread
- * (see `NodeReply`), for the node call to read.
+ * from then on; any other rejection fails the call, as it would have failed the script. Made once per
+ * attempt; each node call reads its reply with it (see `NodeReply`).
  */
-export function acquireBySet(
-  adapter: RedisAdapter,
-  key: string,
-  token: string,
-  ttlMs: number,
-  byScript: () => Promise<AcquireStatus>,
-): NodeReply<AcquireStatus> {
-  return {
-    reply: (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, key, token, ttlMs),
-    read: (reply) => {
-      if (reply === null || reply === token) return 'acquired';
-      if (typeof reply === 'string') return byScript();
-      throw unexpectedReply('acquire', reply);
-    },
-    recover: (error) => {
-      const message = errorMessageOf(error);
-      if (WRONG_TYPE_PATTERN.test(message)) return byScript();
-      if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
-      withoutSetIfAbsent.add(adapter);
-      return byScript();
-    },
-  };
+export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
+  readonly #key: string;
+  readonly #token: string;
+  readonly #ttlMs: number;
+  readonly #byScript: (adapter: RedisAdapter, onNoScript: () => void) => Promise<AcquireStatus>;
+
+  constructor(key: string, token: string, ttlMs: number, byScript: (adapter: RedisAdapter, onNoScript: () => void) => Promise<AcquireStatus>) {
+    this.#key = key;
+    this.#token = token;
+    this.#ttlMs = ttlMs;
+    this.#byScript = byScript;
+  }
+
+  /** Sends the SET to `adapter` (which must have `setIfAbsent`: see {@link canSetIfAbsent}). */
+  send(adapter: RedisAdapter): NodeReply<AcquireStatus> {
+    return { reply: (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs), reader: this };
+  }
+
+  read(reply: unknown, adapter: RedisAdapter, onNoScript: () => void): AcquireStatus | Promise<AcquireStatus> {
+    if (reply === null || reply === this.#token) return 'acquired';
+    if (typeof reply === 'string') return this.#byScript(adapter, onNoScript);
+    throw unexpectedReply('acquire', reply);
+  }
+
+  recover(error: unknown, adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> {
+    const message = errorMessageOf(error);
+    if (WRONG_TYPE_PATTERN.test(message)) return this.#byScript(adapter, onNoScript);
+    if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
+    withoutSetIfAbsent.add(adapter);
+    return this.#byScript(adapter, onNoScript);
+  }
 }
 
 /** The server's `WRONGTYPE` error code as a word, however the client wrapped it (see `isNoScriptError`). */

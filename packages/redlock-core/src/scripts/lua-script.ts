@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../adapter.js';
-import type { NodeReply } from '../quorum.js';
+import type { NodeReply, ReplyReader } from '../quorum.js';
 
 /** A Lua script with its SHA1, hashed once when its module loads. */
 export interface LuaScript {
@@ -45,25 +45,41 @@ export function runScript<T = unknown>(
   if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args, parse);
   // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
   // every node call.
-  return node.evalsha(script.sha1, keys, args).then(parse, afterNoScript(node, script, keys, args, cached, onNoScript, parse)) as Promise<T>;
+  return node.evalsha(script.sha1, keys, args).then(parse, afterNoScript(node, script, keys, args, onNoScript, parse)) as Promise<T>;
 }
 
 /**
- * {@link runScript} for a node call: the same commands, but the EVALSHA goes back unread, with the
- * functions that read its reply or rejection, so that the call attaches its own handlers to the adapter's
- * promise (one promise per node call instead of two).
+ * {@link runScript} for the node calls of a fan-out, made once for all of them: the same commands, but the
+ * EVALSHA goes back unread (a `NodeReply`), for the call to read with this reader from its own handlers
+ * on the adapter's promise (one promise per node call instead of two).
  */
-export function scriptReply<S extends string>(
-  node: RedisAdapter,
-  script: LuaScript,
-  keys: readonly string[],
-  args: readonly string[],
-  onNoScript: () => void,
-  parse: (reply: unknown) => S,
-): NodeReply<S> | Promise<S> {
-  const cached = cachedScripts.get(node);
-  if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args, parse);
-  return { reply: node.evalsha(script.sha1, keys, args), read: parse, recover: afterNoScript(node, script, keys, args, cached, onNoScript, parse) };
+export class ScriptReader<S extends string> implements ReplyReader<S> {
+  readonly #script: LuaScript;
+  readonly #keys: readonly string[];
+  readonly #args: readonly string[];
+  readonly #parse: (reply: unknown) => S;
+
+  constructor(script: LuaScript, keys: readonly string[], args: readonly string[], parse: (reply: unknown) => S) {
+    this.#script = script;
+    this.#keys = keys;
+    this.#args = args;
+    this.#parse = parse;
+  }
+
+  /** Sends the script to `node`: by EVALSHA, unread, once the node is known to have cached it, else by EVAL. */
+  send(node: RedisAdapter): NodeReply<S> | Promise<S> {
+    const cached = cachedScripts.get(node);
+    if (cached === undefined || !cached.has(this.#script.sha1)) return evalScript(node, this.#script, this.#keys, this.#args, this.#parse);
+    return { reply: node.evalsha(this.#script.sha1, this.#keys, this.#args), reader: this };
+  }
+
+  read(reply: unknown): S {
+    return this.#parse(reply);
+  }
+
+  recover(error: unknown, node: RedisAdapter, onNoScript: () => void): Promise<S> {
+    return afterNoScript(node, this.#script, this.#keys, this.#args, onNoScript, this.#parse)(error);
+  }
 }
 
 /** What follows a rejected EVALSHA: after `NOSCRIPT`, the same script by EVAL; any other rejection is thrown again. */
@@ -72,13 +88,12 @@ function afterNoScript<T>(
   script: LuaScript,
   keys: readonly string[],
   args: readonly string[],
-  cached: Set<string>,
   onNoScript: (() => void) | undefined,
   parse: ((reply: unknown) => T) | undefined,
 ): (error: unknown) => Promise<T> {
   return (error) => {
     if (!isNoScriptError(error)) throw error;
-    cached.clear();
+    cachedScripts.get(node)?.clear();
     onNoScript?.();
     return evalScript(node, script, keys, args, parse);
   };
