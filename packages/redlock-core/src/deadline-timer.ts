@@ -56,12 +56,11 @@ export class DeadlineTimer {
     }
   }
 
-  /** Arms the timer for `deadline`, `deadline - fromMs` from now (`fromMs`: the clock's time now, by default). */
-  #arm(deadline: number, fromMs = this.#clock.now()): void {
+  #arm(deadline: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#armedFor = deadline;
     this.#isIdle = false;
-    this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, deadline - fromMs));
+    this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, deadline - this.#clock.now()));
   }
 
   readonly #fire = (): void => {
@@ -84,7 +83,9 @@ export class DeadlineTimer {
     if (this.#timer !== undefined || this.#pending.size === 0) return;
     let earliest = Infinity;
     for (const due of this.#pending) earliest = Math.min(earliest, due.deadline);
-    this.#arm(earliest, reached);
+    // From the clock's time, not from `reached`: a timer that fires early would otherwise carry its
+    // earliness into the next one, and the next, until calls time out long before their deadline.
+    this.#arm(earliest);
   };
 }
 

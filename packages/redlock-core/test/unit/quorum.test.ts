@@ -235,6 +235,29 @@ describe('callEveryNode timeouts', () => {
     ]);
   });
 
+  it('does not let a timer that fires early carry its earliness into the next one', async () => {
+    // Node's timers count from the event loop's cached time, so one may fire a little before the monotonic
+    // clock reaches its deadline: this clock's timers fire 1 ms early, every time.
+    const clock = new FakeClock();
+    const early: Clock = {
+      now: () => clock.now(),
+      wallNow: () => clock.wallNow(),
+      setTimeout: (callback, ms) => clock.setTimeout(callback, Math.max(0, ms - 1)),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    };
+    // Every node answers after 40 ms, within the 50 ms timeout; a fan-out starts every 10 ms, so the one
+    // timer is armed again from its own firing, over and over.
+    const set = createNodeSet(resolveNodes([slowNode(clock, 40), slowNode(clock, 40), slowNode(clock, 40)]), resolveOptions({ clock: early, nodeTimeoutMs: 50 }));
+    const fanOuts: Promise<string[]>[] = [];
+    for (let index = 0; index < 30; index += 1) {
+      fanOuts.push(Promise.all(acquireOnEveryNode(set).map(async (call) => (await call.outcome).status)));
+      await clock.advance(10);
+    }
+    const statuses = (await clock.runUntilSettled(Promise.all(fanOuts))).flat();
+    expect(statuses).toHaveLength(90);
+    expect(statuses.filter((status) => status !== 'acquired')).toEqual([]);
+  });
+
   it('clears the shared timer once every node answered in time', async () => {
     const clock = new FakeClock();
     const set = createNodeSet(resolveNodes([slowNode(clock, 10), grantingNode(clock), slowNode(clock, 20)]), resolveOptions({ clock }));

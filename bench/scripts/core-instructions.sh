@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Instructions per acquire+release of redlock-core's own work (in-memory nodes, no Redis), and of a lean
+# reference loop: a deterministic measure of CPU cost, unlike timings on a shared machine. Counts with
+# valgrind (apt-get install valgrind) under `node --single-threaded --predictable`, and subtracts a short
+# run from a long one so that start-up and compilation cancel out. Run after `pnpm run build`.
+# Usage: bash bench/scripts/core-instructions.sh [core|lean]...
+set -euo pipefail
+cd "$(dirname "$0")"
+command -v valgrind >/dev/null || { echo 'needs valgrind: apt-get install valgrind' >&2; exit 1; }
+count() {
+  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --single-threaded --predictable core-loop.mjs "$1" "$2" 2>&1 |
+    sed -n 's/.*I *refs: *//p' | tr -d ,
+}
+modes=("$@")
+[ ${#modes[@]} -gt 0 ] || modes=(core lean)
+for mode in "${modes[@]}"; do
+  short=$(count "$mode" 2000)
+  long=$(count "$mode" 12000)
+  echo "$mode: $(( (long - short) / 10000 )) instructions per acquire+release"
+done

@@ -1,0 +1,42 @@
+// The core's own work per acquire+release, without Redis: N serial cycles over 5 in-memory nodes that answer
+// at once. Run by core-instructions.sh under valgrind, which counts the instructions; also a lean reference
+// loop with the same token and quorum logic, the least a Redlock can do in-process.
+// Usage: node bench/scripts/core-loop.mjs <core|lean> <cycles>
+const [mode, cycles] = [process.argv[2] ?? 'core', Number(process.argv[3] ?? 1000)];
+process.removeAllListeners('warning');
+process.on('warning', () => undefined);
+const inMemoryNode = () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), setIfAbsent: () => Promise.resolve(null) });
+let cycle;
+if (mode === 'lean') {
+  const { nanoid } = await import('../../packages/redlock-core/node_modules/nanoid/index.js');
+  const nodes = Array.from({ length: 5 }, inMemoryNode);
+  const quorumOf = (send, isYes) =>
+    new Promise((resolve) => {
+      let yes = 0;
+      let no = 0;
+      let isDone = false;
+      const finish = (hasQuorum) => {
+        if (isDone) return;
+        isDone = true;
+        clearTimeout(timer);
+        resolve(hasQuorum);
+      };
+      const timer = setTimeout(() => finish(false), 50);
+      for (const node of nodes) send(node).then((reply) => (isYes(reply) ? ++yes === 3 && finish(true) : ++no === 3 && finish(false)), () => ++no === 3 && finish(false));
+    });
+  cycle = async () => {
+    const token = nanoid();
+    const start = performance.now();
+    const hasQuorum = await quorumOf((node) => node.setIfAbsent('lean', token, 10_000), (reply) => reply === null || reply === token);
+    if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('no quorum');
+    await quorumOf((node) => node.evalsha('sha1', ['lean'], [token, 'redlock:released:']), () => true);
+  };
+} else {
+  const { Redlock } = await import('redlock-core');
+  const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode));
+  cycle = async () => {
+    const lock = await redlock.acquire('core', 10_000);
+    await lock.release();
+  };
+}
+for (let index = 0; index < cycles; index += 1) await cycle();
