@@ -176,7 +176,7 @@ export function callNode<S extends string>(
 }
 
 /**
- * Like {@link callNode}, bounded by a timer shared with the other calls of a fan-out. A new call is refused
+ * Like {@link callNode}, bounded by a deadline shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
  * Every outcome tells the node's circuit breaker whether the node answered in time, and every answer
  * of a `'call'` tells its latency how long it took. Every outcome without an answer is counted
@@ -208,8 +208,8 @@ export function callNodeWithin<S extends string>(
 }
 
 /**
- * One timer per distinct node timeout for a fan-out with `ttlMs` over `keyCount` keys, rather than one per
- * node: usually every node has the same. Returns the timer a node's call joins.
+ * One deadline per distinct node timeout for a fan-out with `ttlMs` over `keyCount` keys, rather than one
+ * per node: usually every node has the same. Returns the deadline a node's call joins.
  */
 export function sharedTimeoutsFor(set: NodeSet, ttlMs: number, keyCount: number, startedAtMs?: number): (node: NodeState) => SharedTimeout {
   const timeouts: SharedTimeout[] = [];
@@ -342,8 +342,9 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
     this.#node = node;
     this.#operation = operation;
     this.#isMeasured = isMeasured;
-    // A plain timer rather than p-timeout, which builds an Error with a stack trace for every call: half
-    // the client CPU of an acquire+release (bench/RESULTS.md). The NodeError is built only if it fires.
+    // A deadline on the clock's one timer rather than p-timeout, which builds an Error with a stack trace
+    // for every call: half the client CPU of an acquire+release (bench/RESULTS.md). The NodeError is
+    // built only if the deadline passes.
     this.#slot = timeout.add(this);
   }
 
