@@ -174,12 +174,13 @@ async function attemptOnNodes(
       nodes: [...vote.outcomes],
     });
     // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
-    // One listener for every node still answering, rather than one made per node.
-    const onLateOutcome = (outcome: AcquireNodeOutcome, wasKnown = false): void => {
+    // What a node still answering keeps alive until it does is only its own call and the lock: not the
+    // other calls (see bench/scripts/far-node-retention.mjs).
+    const onLateOutcome = (call: NodeCall<AcquireStatus>, outcome: AcquireNodeOutcome, wasKnown: boolean): void => {
       const { nodeIndex, status } = outcome;
       if (status === 'acquired') return lock.removeLateGrant(nodeIndex);
       if (status === 'timeout' || status === 'error') {
-        void (calls[nodeIndex] as NodeCall<AcquireStatus>).lateAnswer.then((answer) => {
+        void call.lateAnswer.then((answer) => {
           if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
         });
       }
@@ -191,8 +192,8 @@ async function attemptOnNodes(
       const known = vote.outcomes[nodeIndex];
       const status = known?.status;
       if (status === 'acquired' || isRefusal(status) || !call.wasSent) return;
-      if (known === undefined) call.onOutcome(onLateOutcome);
-      else onLateOutcome(known, true);
+      if (known === undefined) call.onOutcome((outcome) => onLateOutcome(call, outcome, false));
+      else onLateOutcome(call, known, true);
     });
     return lock;
   }

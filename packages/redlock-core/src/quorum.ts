@@ -494,28 +494,34 @@ export function collectVotes<S extends string>(
   quorum: number,
   signal?: AbortSignal,
 ): Promise<Vote<S>> {
-  return new Promise((resolve) => {
-    const known = new Array<NodeOutcome<S> | undefined>(calls.length).fill(undefined);
-    let yesCount = 0;
-    let noCount = 0;
-    let onAbort: (() => void) | undefined;
-    if (signal !== undefined) {
-      if (signal.aborted) return resolve({ hasQuorum: false, outcomes: known });
-      onAbort = () => resolve({ hasQuorum: false, outcomes: known });
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    // One listener for every call, rather than one made per call.
-    const onOutcome = (outcome: NodeOutcome<S>): void => {
-      known[outcome.nodeIndex] = outcome;
-      const isYes = typeof yes === 'string' ? outcome.status === yes : (yes as readonly string[]).includes(outcome.status);
-      if (isYes) yesCount += 1;
-      else noCount += 1;
-      // resolve() ignores every call after the first, so later answers only fill in `known`.
-      const hasQuorum = yesCount === quorum;
-      if (!hasQuorum && noCount !== calls.length - quorum + 1) return;
-      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-      resolve({ hasQuorum, outcomes: known });
-    };
-    for (const call of calls) call.onOutcome(onOutcome);
+  // Nothing the listener keeps refers to `calls`: a call still pending keeps the vote's outcomes alive, not
+  // the other calls.
+  const known = new Array<NodeOutcome<S> | undefined>(calls.length).fill(undefined);
+  const refusalsToFail = calls.length - quorum + 1;
+  let resolveVote: (vote: Vote<S>) => void = () => undefined;
+  const vote = new Promise<Vote<S>>((resolve) => {
+    resolveVote = resolve;
   });
+  if (signal?.aborted === true) {
+    resolveVote({ hasQuorum: false, outcomes: known });
+    return vote;
+  }
+  let yesCount = 0;
+  let noCount = 0;
+  const onAbort = signal === undefined ? undefined : (): void => resolveVote({ hasQuorum: false, outcomes: known });
+  if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
+  // One listener for every call, rather than one made per call.
+  const onOutcome = (outcome: NodeOutcome<S>): void => {
+    known[outcome.nodeIndex] = outcome;
+    const isYes = typeof yes === 'string' ? outcome.status === yes : (yes as readonly string[]).includes(outcome.status);
+    if (isYes) yesCount += 1;
+    else noCount += 1;
+    // resolveVote() does nothing after the first time, so later answers only fill in `known`.
+    const hasQuorum = yesCount === quorum;
+    if (!hasQuorum && noCount !== refusalsToFail) return;
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    resolveVote({ hasQuorum, outcomes: known });
+  };
+  for (const call of calls) call.onOutcome(onOutcome);
+  return vote;
 }
