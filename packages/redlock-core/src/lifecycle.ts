@@ -147,11 +147,8 @@ export class Lifecycle {
    * {@link track}, without a promise per call or for the lot (a release's calls are tracked so, every time).
    */
   trackCalls(calls: readonly NodeCall<string>[]): void {
-    if (this.#isSettled) return;
-    for (const call of calls) {
-      this.#pendingCalls += 1;
-      call.onOutcome(this.#onCallSettled);
-    }
+    const callSettled = this.trackCallCount(calls.length);
+    for (const call of calls) call.onOutcome(callSettled);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { releaseAndRetry, releaseOnNode, releaseRunOf, sendAgainAfterError } from './cleanup.js';
+import { releaseAndRetry, releaseOnNode, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
 import { unrefTimer, validityMs } from './clock.js';
 import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, RedlockClosedError } from './errors.js';
 import { ASYNC_DISPOSE } from './lifecycle.js';
@@ -6,7 +6,7 @@ import type { NodeSet, NodeState } from './node-state.js';
 import { checkTtl, nodeTimeoutMsFor } from './options.js';
 import { publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
 import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, outcomesOf, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
 import { leadNodeIndexIn } from './release-notifications.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { ScriptReader } from './scripts/lua-script.js';
@@ -728,19 +728,12 @@ export class Lock {
     const { nodes: nodeStates, lifecycle } = this.#set;
     // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
     const callSettled = lifecycle.trackCallCount(nodeCount);
-    const outcomes = new Array<ReleaseNodeOutcome>(nodeCount);
-    let pendingCount = nodeCount;
-    let resolveSettled: (outcomes: ReleaseNodeOutcome[]) => void = () => undefined;
-    const settled = new Promise<ReleaseNodeOutcome[]>((resolve) => {
-      resolveSettled = resolve;
-    });
+    const all = outcomesOf<ReleaseStatus>(nodeCount);
     // One listener for every call, and for all it needs besides the vote.
     const onOutcome = (outcome: ReleaseNodeOutcome): void => {
-      outcomes[outcome.nodeIndex] = outcome;
       sendAgainAfterError(this.#set, release, outcome);
       callSettled();
-      pendingCount -= 1;
-      if (pendingCount === 0) resolveSettled(outcomes);
+      all.add(outcome);
     };
     const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
     const calls = new Array<NodeCall<'released' | 'not-held'>>(nodeCount);
@@ -766,7 +759,7 @@ export class Lock {
     this.#hold.onReleased?.(this.#keys);
     if (!vote.hasQuorum) {
       // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-      const nodes = await settled;
+      const nodes = await all.settled;
       // Forgotten, so that calling release() again retries.
       hold.release = undefined;
       throw new LockReleaseError(
@@ -777,7 +770,7 @@ export class Lock {
     // A copy: the vote keeps filling in its own array as the other nodes answer.
     const nodes = [...vote.outcomes];
     const releasedCount = nodes.filter((node) => node?.status === 'released').length;
-    return { nodes, releasedCount, holders: 0, settled };
+    return { nodes, releasedCount, holders: 0, settled: all.settled };
   }
 
   #describe(): string {

@@ -448,20 +448,35 @@ export function settledCall<S extends string>(outcome: NodeOutcome<S>): NodeCall
   return call;
 }
 
-/** Resolves with the outcome of every call, in order, once all settled: one promise for the lot. */
+/**
+ * Resolves with the outcome of every call, by node index, once all settled: one promise for the lot.
+ * `calls` are by node index, as for {@link collectVotes}.
+ */
 export function allOutcomes<S extends string>(calls: readonly NodeCall<S>[]): Promise<NodeOutcome<S>[]> {
-  return new Promise((resolve) => {
-    const outcomes = new Array<NodeOutcome<S>>(calls.length);
-    let pending = calls.length;
-    if (pending === 0) return resolve(outcomes);
-    calls.forEach((call, index) =>
-      call.onOutcome((outcome) => {
-        outcomes[index] = outcome;
-        pending -= 1;
-        if (pending === 0) resolve(outcomes);
-      }),
-    );
+  const { add, settled } = outcomesOf<S>(calls.length);
+  for (const call of calls) call.onOutcome(add);
+  return settled;
+}
+
+/**
+ * Gathers the outcomes of `count` calls as they are given to `add`, by node index; `settled` resolves with
+ * them all once the last one came. For a fan-out that follows its calls with a listener of its own anyway
+ * (a release), and for {@link allOutcomes}.
+ */
+export function outcomesOf<S extends string>(count: number): { readonly add: (outcome: NodeOutcome<S>) => void; readonly settled: Promise<NodeOutcome<S>[]> } {
+  const outcomes = new Array<NodeOutcome<S>>(count);
+  let pendingCount = count;
+  let resolveSettled: (outcomes: NodeOutcome<S>[]) => void = () => undefined;
+  const settled = new Promise<NodeOutcome<S>[]>((resolve) => {
+    resolveSettled = resolve;
   });
+  if (count === 0) resolveSettled(outcomes);
+  const add = (outcome: NodeOutcome<S>): void => {
+    outcomes[outcome.nodeIndex] = outcome;
+    pendingCount -= 1;
+    if (pendingCount === 0) resolveSettled(outcomes);
+  };
+  return { add, settled };
 }
 
 /** Describes whatever an adapter rejected with; never throws, even for objects without a prototype. */

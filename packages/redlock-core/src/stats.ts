@@ -90,9 +90,12 @@ export class AcquisitionStats {
       this.#onFailed(error);
       throw error;
     }
-    this.#waiting += 1;
+    this.started();
     // The handlers' own promise never rejects: the caller handles `running`'s rejection.
-    running.then(this.#onAcquired, this.#onSettledWithError);
+    running.then(
+      () => this.onResolved(),
+      (error: unknown) => this.onRejected(error),
+    );
     return running;
   }
 
@@ -106,23 +109,15 @@ export class AcquisitionStats {
 
   /** The acquisition counted by {@link started} acquired the lock. */
   onResolved(): void {
-    this.#onAcquired();
+    this.#waiting -= 1;
+    this.#acquisitions += 1;
   }
 
   /** The acquisition counted by {@link started} failed with `error`. */
   onRejected(error: unknown): void {
-    this.#onSettledWithError(error);
-  }
-
-  readonly #onAcquired = (): void => {
-    this.#waiting -= 1;
-    this.#acquisitions += 1;
-  };
-
-  readonly #onSettledWithError = (error: unknown): void => {
     this.#waiting -= 1;
     this.#onFailed(error);
-  };
+  }
 
   #onFailed(error: unknown): void {
     if (error instanceof LockAcquireError) this.#failures[error.reason] += 1;

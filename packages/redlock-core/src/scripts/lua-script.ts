@@ -41,11 +41,10 @@ export function runScript<T = unknown>(
   onNoScript?: () => void,
   parse?: (reply: unknown) => T,
 ): Promise<T> {
-  const cached = cachedScripts.get(node);
-  if (cached === undefined || !cached.has(script.sha1)) return evalScript(node, script, keys, args, parse);
+  if (!isCachedOn(node, script)) return evalScript(node, script, keys, args, parse);
   // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
   // every node call.
-  return node.evalsha(script.sha1, keys, args).then(parse, afterNoScript(node, script, keys, args, onNoScript, parse)) as Promise<T>;
+  return node.evalsha(script.sha1, keys, args).then(parse, (error: unknown) => evalAfterNoScript(error, node, script, keys, args, onNoScript, parse)) as Promise<T>;
 }
 
 /**
@@ -68,8 +67,7 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
 
   /** Sends the script to `node`: by EVALSHA, unread, once the node is known to have cached it, else by EVAL. */
   send(node: RedisAdapter): NodeReply<S> | Promise<S> {
-    const cached = cachedScripts.get(node);
-    if (cached === undefined || !cached.has(this.#script.sha1)) return evalScript(node, this.#script, this.#keys, this.#args, this.#parse);
+    if (!isCachedOn(node, this.#script)) return evalScript(node, this.#script, this.#keys, this.#args, this.#parse);
     return { reply: node.evalsha(this.#script.sha1, this.#keys, this.#args), reader: this };
   }
 
@@ -78,25 +76,29 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
   }
 
   recover(error: unknown, node: RedisAdapter, onNoScript: () => void): Promise<S> {
-    return afterNoScript(node, this.#script, this.#keys, this.#args, onNoScript, this.#parse)(error);
+    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScript, this.#parse);
   }
 }
 
+/** Whether `node` is known to have cached `script`, so that EVALSHA runs it in one round trip. */
+function isCachedOn(node: RedisAdapter, script: LuaScript): boolean {
+  return cachedScripts.get(node)?.has(script.sha1) === true;
+}
+
 /** What follows a rejected EVALSHA: after `NOSCRIPT`, the same script by EVAL; any other rejection is thrown again. */
-function afterNoScript<T>(
+function evalAfterNoScript<T>(
+  error: unknown,
   node: RedisAdapter,
   script: LuaScript,
   keys: readonly string[],
   args: readonly string[],
   onNoScript: (() => void) | undefined,
   parse: ((reply: unknown) => T) | undefined,
-): (error: unknown) => Promise<T> {
-  return (error) => {
-    if (!isNoScriptError(error)) throw error;
-    cachedScripts.get(node)?.clear();
-    onNoScript?.();
-    return evalScript(node, script, keys, args, parse);
-  };
+): Promise<T> {
+  if (!isNoScriptError(error)) throw error;
+  cachedScripts.get(node)?.clear();
+  onNoScript?.();
+  return evalScript(node, script, keys, args, parse);
 }
 
 /** Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. */
