@@ -9,7 +9,7 @@ import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './out
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
-import { acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, parseAcquireReply, SetIfAbsentReader } from './scripts/acquire.js';
+import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, parseAcquireReply, SetIfAbsentReader } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
 import { runScript, ScriptReader } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
@@ -81,27 +81,17 @@ async function attemptOnNodes(
   const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : [];
   /** With fencing, the highest counter each granting node reported. */
   const counters: number[] = [];
-  // The script reads a missing restart grace as none and missing fencing as off: the usual lock sends
-  // two arguments fewer for the client to encode and the script to unpack.
-  const isPlainLock = options.restartGraceMs === 0 && !request.fencing;
-  const args = isPlainLock
-      ? [token, String(ttlMs)]
-      : [token, String(ttlMs), String(options.restartGraceMs), request.fencing ? '1' : '0'];
+  const args = acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
   const scriptKeys = request.fencing ? [...keys, ...fenceKeys] : keys;
   // Not async: one promise per node call fewer.
-  const parseReply = (reply: unknown): AcquireStatus => {
-    const counter = fenceCounterOf(reply);
-    if (counter !== undefined) counters.push(counter);
-    return parseAcquireReply(reply);
-  };
+  const parseReply = request.fencing ? fencedReplyParser(counters) : parseAcquireReply;
   const acquireOn = (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> =>
     runScript(adapter, acquireScript, scriptKeys, args, onNoScript, parseReply);
   // The usual lock (one resource, no fencing, no restart grace) is one plain SET per node where the
   // adapter can send it: a fraction of the script's cost on the node. Asking every node at once only:
   // a woken attempt's calls find the lock held more often than not, which only the script tells.
-  const key = keys[0] as string;
-  const setsIfAbsent = isPlainLock && keys.length === 1;
-  const bySet = setsIfAbsent ? new SetIfAbsentReader(key, token, ttlMs, acquireOn) : undefined;
+  const isPlainLock = options.restartGraceMs === 0 && !request.fencing;
+  const bySet = isPlainLock && keys.length === 1 ? new SetIfAbsentReader(keys[0] as string, token, ttlMs) : undefined;
   const byScript = new ScriptReader(acquireScript, scriptKeys, args, parseReply);
   const acquireEverywhereOn = (adapter: RedisAdapter): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
     bySet !== undefined && canSetIfAbsent(adapter) ? bySet.send(adapter) : byScript.send(adapter);
@@ -173,28 +163,7 @@ async function attemptOnNodes(
       // A copy: the vote keeps filling in its own array as the other nodes answer.
       nodes: [...vote.outcomes],
     });
-    // A node that had not answered may still set our keys later: see Lock.removeLateGrant.
-    // What a node still answering keeps alive until it does is only its own call and the lock: not the
-    // other calls (see bench/scripts/far-node-retention.mjs).
-    const onLateOutcome = (call: NodeCall<AcquireStatus>, outcome: AcquireNodeOutcome, wasKnown: boolean): void => {
-      const { nodeIndex, status } = outcome;
-      if (status === 'acquired') return lock.removeLateGrant(nodeIndex);
-      if (status === 'timeout' || status === 'error') {
-        void call.lateAnswer.then((answer) => {
-          if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
-        });
-      }
-      // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
-      // the lock stands on the nodes that granted it, and the mistake is reported once per node.
-      if (!wasKnown) warnIfMisconfigured(request.resources, nodes[nodeIndex] as NodeState, outcome);
-    };
-    calls.forEach((call, nodeIndex) => {
-      const known = vote.outcomes[nodeIndex];
-      const status = known?.status;
-      if (status === 'acquired' || isRefusal(status) || !call.wasSent) return;
-      if (known === undefined) call.onOutcome((outcome) => onLateOutcome(call, outcome, false));
-      else onLateOutcome(call, known, true);
-    });
+    watchLateGrants(lock, calls, vote.outcomes, request.resources, nodes);
     return lock;
   }
 
@@ -220,6 +189,53 @@ async function attemptOnNodes(
   if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
   const outcomes = await allOutcomes(calls);
   return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+}
+
+/**
+ * A node that had not answered when `lock` was granted may still set our keys later (see
+ * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once. A module function, so
+ * that what a call still waiting for a far node keeps alive is its own listener, the lock and the
+ * resources: not the attempt's variables (see bench/scripts/far-node-retention.mjs).
+ */
+function watchLateGrants(
+  lock: Lock,
+  calls: readonly NodeCall<AcquireStatus>[],
+  known: readonly (AcquireNodeOutcome | undefined)[],
+  resources: readonly string[],
+  nodes: readonly NodeState[],
+): void {
+  const onLateOutcome = (call: NodeCall<AcquireStatus>, outcome: AcquireNodeOutcome, wasKnown: boolean): void => {
+    const { nodeIndex, status } = outcome;
+    if (status === 'acquired') return lock.removeLateGrant(nodeIndex);
+    if (status === 'timeout' || status === 'error') {
+      void call.lateAnswer.then((answer) => {
+        if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
+      });
+    }
+    // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
+    // the lock stands on the nodes that granted it, and the mistake is reported once per node.
+    if (!wasKnown) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
+  };
+  for (let nodeIndex = 0; nodeIndex < calls.length; nodeIndex += 1) {
+    const call = calls[nodeIndex] as NodeCall<AcquireStatus>;
+    const outcome = known[nodeIndex];
+    const status = outcome?.status;
+    if (status === 'acquired' || isRefusal(status) || !call.wasSent) continue;
+    if (outcome === undefined) call.onOutcome((late) => onLateOutcome(call, late, false));
+    else onLateOutcome(call, outcome, true);
+  }
+}
+
+/**
+ * Parses the acquire script's fenced replies, pushing the counter each granting node reported onto
+ * `counters`. A module function: the parser keeps only `counters` alive, not the attempt.
+ */
+function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatus {
+  return (reply) => {
+    const counter = fenceCounterOf(reply);
+    if (counter !== undefined) counters.push(counter);
+    return parseAcquireReply(reply);
+  };
 }
 
 /** The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node still silent. */

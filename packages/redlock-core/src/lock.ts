@@ -1,4 +1,4 @@
-import { releaseAndRetry, releaseOnNode, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
+import { type Release, releaseAndRetry, releaseOnNode, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
 import { unrefTimer, validityMs } from './clock.js';
 import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, RedlockClosedError } from './errors.js';
 import { ASYNC_DISPOSE } from './lifecycle.js';
@@ -54,8 +54,11 @@ interface Hold {
   /** The node waiters listen to and ask first (see `leadNodeIndexOf`), if the acquisition knew it. */
   readonly leadNodeIndex: number | undefined;
   release: Promise<ReleaseResult> | undefined;
-  /** Each node's call of the latest release, by node index. */
-  releaseCalls: NodeCall<'released' | 'not-held'>[];
+  /**
+   * The latest release on each node, by node index: its call while it runs, then whether it deleted our
+   * keys there. Settled calls are not kept: a call still waiting for a far node keeps this array alive.
+   */
+  releasedOn: (NodeCall<ReleaseStatus> | boolean)[];
   /** Extensions run concurrently; only the latest started one may set the validity. */
   extensionsStarted: number;
   extensionApplied: number;
@@ -170,7 +173,7 @@ export class Lock {
       written: init.written,
       leadNodeIndex: init.leadNodeIndex,
       release: undefined,
-      releaseCalls: [],
+      releasedOn: [],
       extensionsStarted: 0,
       extensionApplied: 0,
       extensionsInFlight: undefined,
@@ -679,10 +682,10 @@ export class Lock {
   /** Removes our keys from a node, unless the latest release there deleted them (so ran after they were set). */
   #removeUnlessReleased(nodeIndex: number): void {
     const remove = (): void => void releaseAndRetry(this.#set, nodeIndex, this.#releaseOf(true));
-    const releaseCall = this.#hold.releaseCalls[nodeIndex];
-    if (releaseCall === undefined) remove();
-    else
-      releaseCall.onOutcome((outcome) => {
+    const released = this.#hold.releasedOn[nodeIndex];
+    if (released === undefined || released === false) remove();
+    else if (released !== true)
+      released.onOutcome((outcome) => {
         if (outcome.status !== 'released') remove();
       });
   }
@@ -723,36 +726,8 @@ export class Lock {
   async #releaseOnEveryNode(): Promise<ReleaseResult> {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
-    const release = this.#releaseOf(true);
-    const run = releaseRunOf(release);
-    const { nodes: nodeStates, lifecycle } = this.#set;
-    // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-    const callSettled = lifecycle.trackCallCount(nodeCount);
     const all = outcomesOf<ReleaseStatus>(nodeCount);
-    // One listener for every call, and for all it needs besides the vote.
-    const onOutcome = (outcome: ReleaseNodeOutcome): void => {
-      sendAgainAfterError(this.#set, release, outcome);
-      callSettled();
-      all.add(outcome);
-    };
-    const timeoutOf = sharedTimeoutsFor(this.#set, hold.ttlMs, this.#keys.length);
-    const calls = new Array<NodeCall<'released' | 'not-held'>>(nodeCount);
-    const releaseOn = (nodeIndex: number): void => {
-      const node = nodeStates[nodeIndex] as NodeState;
-      // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
-      const call =
-        hold.written[nodeIndex] === true
-          ? releaseOnNode(this.#set, nodeIndex, release, timeoutOf(node), run)
-          : settledCall<'released' | 'not-held'>({ nodeIndex, status: 'not-held' });
-      call.onOutcome(onOutcome);
-      calls[nodeIndex] = call;
-    };
-    // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
-    // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
-    const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(this.#set, this.#keys, hold.ttlMs);
-    releaseOn(leadNodeIndex);
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) releaseOn(nodeIndex);
-    hold.releaseCalls = calls;
+    const calls = releaseOnEveryNode(this.#set, this.#releaseOf(true), hold, all.add);
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
@@ -776,6 +751,52 @@ export class Lock {
   #describe(): string {
     return describeResources(this.resources);
   }
+}
+
+/**
+ * Sends `release` to every node of `hold` that was sent a write, the lead node first, and records each
+ * call in `hold.releasedOn`; `onOutcome` hears every call's outcome. Returns the calls by node index. A
+ * module function, so that a call still waiting for a far node keeps alive its listener, the hold and the
+ * outcomes gathered so far: not the lock, nor the other calls (see bench/scripts/far-node-retention.mjs).
+ */
+function releaseOnEveryNode(
+  set: NodeSet,
+  release: Release,
+  hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>,
+  onOutcome: (outcome: ReleaseNodeOutcome) => void,
+): NodeCall<ReleaseStatus>[] {
+  const nodeCount = set.nodes.length;
+  const releasedOn = new Array<NodeCall<ReleaseStatus> | boolean>(nodeCount);
+  hold.releasedOn = releasedOn;
+  // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
+  const callSettled = set.lifecycle.trackCallCount(nodeCount);
+  // One listener for every call, and for all it needs besides the vote.
+  const onReleaseOutcome = (outcome: ReleaseNodeOutcome): void => {
+    releasedOn[outcome.nodeIndex] = outcome.status === 'released';
+    sendAgainAfterError(set, release, outcome);
+    callSettled();
+    onOutcome(outcome);
+  };
+  const run = releaseRunOf(release);
+  const timeoutOf = sharedTimeoutsFor(set, release.ttlMs, release.keys.length);
+  const calls = new Array<NodeCall<ReleaseStatus>>(nodeCount);
+  // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
+  // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
+  // A loop rather than a closure per node: the listener must be the only closure made here.
+  const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);
+  for (let step = 0; step < nodeCount; step += 1) {
+    const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
+    // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
+    const call =
+      hold.written[nodeIndex] === true
+        ? releaseOnNode(set, nodeIndex, release, timeoutOf(set.nodes[nodeIndex] as NodeState), run)
+        : settledCall<ReleaseStatus>({ nodeIndex, status: 'not-held' });
+    calls[nodeIndex] = call;
+    // Before the listener, which replaces it at once if the call is settled already.
+    releasedOn[nodeIndex] = call;
+    call.onOutcome(onReleaseOutcome);
+  }
+  return calls;
 }
 
 /**

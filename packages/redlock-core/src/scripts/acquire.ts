@@ -1,6 +1,6 @@
 import type { RedisAdapter } from '../adapter.js';
 import type { NodeReply, ReplyReader } from '../quorum.js';
-import { defineScript, errorMessageOf, unexpectedReply } from './lua-script.js';
+import { defineScript, errorMessageOf, runScript, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -110,23 +110,22 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * Takes the lock on one key by `SET key token NX PX ttlMs GET`, one command where the script runs three:
  * granted when the key was missing, or already held our token (the command ran before for this
  * attempt: a client re-sent it). Any other value is another owner's lock or a key that is not a lock,
- * which only its TTL tells apart: `byScript` then decides, atomically again (and grants a key freed
- * meanwhile); so it does for a key of another type (`WRONGTYPE`), which the script calls foreign. A
+ * which only its TTL tells apart: the acquire script then decides, atomically again (and grants a key
+ * freed meanwhile); so it does for a key of another type (`WRONGTYPE`), which the script calls foreign. A
  * server that cannot combine `NX` with `GET` (a syntax error, before Redis 7.0) gets the script, now and
  * from then on; any other rejection fails the call, as it would have failed the script. Made once per
- * attempt; each node call reads its reply with it (see `NodeReply`).
+ * attempt; each node call reads its reply with it (see `NodeReply`). It keeps only its key, token and TTL,
+ * not the attempt: a call still waiting for a far node keeps it alive.
  */
 export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
   readonly #key: string;
   readonly #token: string;
   readonly #ttlMs: number;
-  readonly #byScript: (adapter: RedisAdapter, onNoScript: () => void) => Promise<AcquireStatus>;
 
-  constructor(key: string, token: string, ttlMs: number, byScript: (adapter: RedisAdapter, onNoScript: () => void) => Promise<AcquireStatus>) {
+  constructor(key: string, token: string, ttlMs: number) {
     this.#key = key;
     this.#token = token;
     this.#ttlMs = ttlMs;
-    this.#byScript = byScript;
   }
 
   /** Sends the SET to `adapter` (which must have `setIfAbsent`: see {@link canSetIfAbsent}). */
@@ -147,6 +146,19 @@ export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
     withoutSetIfAbsent.add(adapter);
     return this.#byScript(adapter, onNoScript);
   }
+
+  /** The acquire script for the same lock: one key, no restart grace, no fencing (see `acquireArgsOf`). */
+  #byScript(adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> {
+    return runScript(adapter, acquireScript, [this.#key], acquireArgsOf(this.#token, this.#ttlMs, 0, false), onNoScript, parseAcquireReply);
+  }
+}
+
+/**
+ * The acquire script's arguments. The script reads a missing restart grace as none and missing fencing
+ * as off: the usual lock sends two arguments fewer for the client to encode and the script to unpack.
+ */
+export function acquireArgsOf(token: string, ttlMs: number, restartGraceMs: number, isFencing: boolean): string[] {
+  return restartGraceMs === 0 && !isFencing ? [token, String(ttlMs)] : [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0'];
 }
 
 /** The server's `WRONGTYPE` error code as a word, however the client wrapped it (see `isNoScriptError`). */
