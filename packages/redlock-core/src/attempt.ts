@@ -8,7 +8,7 @@ import { NodeError } from './errors.js';
 import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, onNoScriptOf, quorumOf } from './quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, parseAcquireReply, SetIfAbsentReader } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
 import { runScript, ScriptReader } from './scripts/lua-script.js';
@@ -98,7 +98,8 @@ async function attemptOnNodes(
   const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<AcquireStatus> => {
     const node = nodes[nodeIndex] as NodeState;
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
-    const call = callNode(node, timeoutMs, clock, async (adapter, onNoScript) => {
+    const call = callNode(node, timeoutMs, clock, async (adapter, renewable) => {
+      const onNoScript = onNoScriptOf(renewable);
       // A node may still be running the previous owner's release, sent with the one that freed the lead
       // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
       // is decided. The script grants a key that already holds our token, so asking again is safe.
@@ -266,8 +267,8 @@ async function storeFencingToken(
   ttlMs: number,
   signal: AbortSignal | undefined,
 ): Promise<FenceNodeOutcome[] | undefined> {
-  const calls = callEveryNode(set, ttlMs, fenceKeys.length, async (adapter, onNoScript) =>
-    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScript)),
+  const calls = callEveryNode(set, ttlMs, fenceKeys.length, async (adapter, call) =>
+    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScriptOf(call))),
     'fence',
   );
   const vote = await collectVotes(

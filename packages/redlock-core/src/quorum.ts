@@ -121,14 +121,27 @@ interface TimedCall {
 }
 
 /**
+ * A node call whose timeout can start again: told when its node answered `NOSCRIPT` (so it is alive),
+ * before the EVAL that follows. A method of the call rather than a closure made for every call.
+ */
+export interface RenewableCall {
+  renewTimeout(): void;
+}
+
+/** The `onNoScript` of `runScript` for `call`: renews its timeout. Made only where a script may need it. */
+export function onNoScriptOf(call: RenewableCall): () => void {
+  return () => call.renewTimeout();
+}
+
+/**
  * How to read the replies of the calls of one fan-out, made once for all of them: each call hands it its
- * own adapter and `onNoScript`.
+ * own adapter and itself, to renew its timeout after `NOSCRIPT` (see {@link onNoScriptOf}).
  */
 export interface ReplyReader<S extends string> {
   /** Reads a reply: the status, or a promise of it when reading takes another command. May throw. */
-  read(reply: unknown, adapter: RedisAdapter, onNoScript: () => void): S | Promise<S>;
+  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): S | Promise<S>;
   /** Reads a rejection: a status (or a promise of one) when it recovers, else it throws. */
-  recover(error: unknown, adapter: RedisAdapter, onNoScript: () => void): S | Promise<S>;
+  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall): S | Promise<S>;
 }
 
 /**
@@ -145,10 +158,10 @@ export interface NodeReply<S extends string> {
 
 /**
  * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and reads the reply, as a
- * promise of the status or a {@link NodeReply}. `onNoScript` goes to `runScript`: the node answered, so
- * the call gets a fresh timeout for its EVAL.
+ * promise of the status or a {@link NodeReply}. `call` is the node call, whose {@link onNoScriptOf} goes to
+ * `runScript`: after `NOSCRIPT` the node answered, so the call gets a fresh timeout for its EVAL.
  */
-export type NodeCallRun<S extends string> = (adapter: RedisAdapter, onNoScript: () => void, nodeIndex: number) => Promise<S> | NodeReply<S>;
+export type NodeCallRun<S extends string> = (adapter: RedisAdapter, call: RenewableCall, nodeIndex: number) => Promise<S> | NodeReply<S>;
 
 /**
  * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
@@ -199,7 +212,7 @@ export function callNodeWithin<S extends string>(
   const call = new TimedNodeCall<S>(timeout, node, operation, kind === 'call');
   try {
     if (!isCleanup) call.check = node.checkServer();
-    call.start(run(node.adapter, call.renewTimeout, node.index));
+    call.start(run(node.adapter, call, node.index));
   } catch (error) {
     // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
     call.scriptFailed(error);
@@ -327,7 +340,7 @@ const NO_ANSWER = { status: undefined } as const;
  * tells its latency how long it took (`isMeasured`). Every outcome without an answer is counted for
  * `redlock.stats()` and published on `redlock-core.node.error`.
  */
-class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall {
+class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall, RenewableCall {
   /** The server check of a first contact, if any: the outcome waits for it. */
   check: Promise<Error | undefined> | undefined;
   readonly #node: NodeState;
@@ -366,7 +379,7 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
     let status: S | Promise<S>;
     try {
       const { adapter } = this.#node;
-      status = isRejection ? reader.recover(value, adapter, this.renewTimeout) : reader.read(value, adapter, this.renewTimeout);
+      status = isRejection ? reader.recover(value, adapter, this) : reader.read(value, adapter, this);
     } catch (error) {
       return this.scriptFailed(error);
     }
@@ -403,11 +416,11 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   }
 
   /** The node answered `NOSCRIPT`, so it is alive: the call gets a fresh timeout for the EVAL that follows. */
-  readonly renewTimeout = (): void => {
+  renewTimeout(): void {
     if (!this.#timeout.remove(this.#slot)) return;
     this.#timeout = new SharedTimeout(this.#timeout.clock, this.#timeout.timeoutMs);
     this.#slot = this.#timeout.add(this);
-  };
+  }
 
   timedOut(): void {
     const node = this.#node;

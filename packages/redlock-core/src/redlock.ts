@@ -29,7 +29,7 @@ import {
   type LockInspection,
 } from './outcomes.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
-import { callEveryNode, quorumOf } from './quorum.js';
+import { callEveryNode, onNoScriptOf, quorumOf } from './quorum.js';
 import { leadNodeIndexIn, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
@@ -429,8 +429,8 @@ export class Redlock {
     if (this.#set.lifecycle.isClosed) throw closedError('inspect', [name as string]);
     // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
     this.#throwIfMisconfigured();
-    const calls = callEveryNode(this.#set, 10_000, keys.length, async (adapter, onNoScript, nodeIndex) => {
-      const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScript));
+    const calls = callEveryNode(this.#set, 10_000, keys.length, async (adapter, call, nodeIndex) => {
+      const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScriptOf(call)));
       if (reply === 'free' || reply === 'foreign') return reply;
       remaining[nodeIndex] = reply;
       return 'locked';

@@ -1,5 +1,5 @@
 import type { RedisAdapter } from '../adapter.js';
-import type { NodeReply, ReplyReader } from '../quorum.js';
+import { type NodeReply, onNoScriptOf, type RenewableCall, type ReplyReader } from '../quorum.js';
 import { defineScript, errorMessageOf, runScript, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
@@ -133,23 +133,23 @@ export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
     return { reply: (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs), reader: this };
   }
 
-  read(reply: unknown, adapter: RedisAdapter, onNoScript: () => void): AcquireStatus | Promise<AcquireStatus> {
+  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): AcquireStatus | Promise<AcquireStatus> {
     if (reply === null || reply === this.#token) return 'acquired';
-    if (typeof reply === 'string') return this.#byScript(adapter, onNoScript);
+    if (typeof reply === 'string') return this.#byScript(adapter, call);
     throw unexpectedReply('acquire', reply);
   }
 
-  recover(error: unknown, adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> {
+  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall): Promise<AcquireStatus> {
     const message = errorMessageOf(error);
-    if (WRONG_TYPE_PATTERN.test(message)) return this.#byScript(adapter, onNoScript);
+    if (WRONG_TYPE_PATTERN.test(message)) return this.#byScript(adapter, call);
     if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
     withoutSetIfAbsent.add(adapter);
-    return this.#byScript(adapter, onNoScript);
+    return this.#byScript(adapter, call);
   }
 
   /** The acquire script for the same lock: one key, no restart grace, no fencing (see `acquireArgsOf`). */
-  #byScript(adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> {
-    return runScript(adapter, acquireScript, [this.#key], acquireArgsOf(this.#token, this.#ttlMs, 0, false), onNoScript, parseAcquireReply);
+  #byScript(adapter: RedisAdapter, call: RenewableCall): Promise<AcquireStatus> {
+    return runScript(adapter, acquireScript, [this.#key], acquireArgsOf(this.#token, this.#ttlMs, 0, false), onNoScriptOf(call), parseAcquireReply);
   }
 }
 

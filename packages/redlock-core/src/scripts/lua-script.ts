@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../adapter.js';
-import type { NodeReply, ReplyReader } from '../quorum.js';
+import { type NodeReply, onNoScriptOf, type RenewableCall, type ReplyReader } from '../quorum.js';
 
 /** A Lua script with its SHA1, hashed once when its module loads. */
 export interface LuaScript {
@@ -75,8 +75,8 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
     return this.#parse(reply);
   }
 
-  recover(error: unknown, node: RedisAdapter, onNoScript: () => void): Promise<S> {
-    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScript, this.#parse);
+  recover(error: unknown, node: RedisAdapter, call: RenewableCall): Promise<S> {
+    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScriptOf(call), this.#parse);
   }
 }
 
