@@ -727,7 +727,7 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const all = outcomesOf<ReleaseStatus>(nodeCount);
-    const calls = releaseOnEveryNode(this.#set, this.#releaseOf(true), hold, all.add);
+    const calls = releaseWhereWritten(this.#set, this.#releaseOf(true), hold, all.add);
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
@@ -759,7 +759,7 @@ export class Lock {
  * module function, so that a call still waiting for a far node keeps alive its listener, the hold and the
  * outcomes gathered so far: not the lock, nor the other calls (see bench/scripts/far-node-retention.mjs).
  */
-function releaseOnEveryNode(
+function releaseWhereWritten(
   set: NodeSet,
   release: Release,
   hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>,
