@@ -158,7 +158,12 @@ export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
  * as off: the usual lock sends two arguments fewer for the client to encode and the script to unpack.
  */
 export function acquireArgsOf(token: string, ttlMs: number, restartGraceMs: number, isFencing: boolean): string[] {
-  return restartGraceMs === 0 && !isFencing ? [token, String(ttlMs)] : [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0'];
+  return isPlainAcquire(restartGraceMs, isFencing) ? [token, String(ttlMs)] : [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0'];
+}
+
+/** Whether an acquisition is the usual lock: no restart grace and no fencing, so two arguments fewer. */
+export function isPlainAcquire(restartGraceMs: number, isFencing: boolean): boolean {
+  return restartGraceMs === 0 && !isFencing;
 }
 
 /** The server's `WRONGTYPE` error code as a word, however the client wrapped it (see `isNoScriptError`). */
