@@ -24,11 +24,19 @@ export function holdWritesUntilTickEnd(client: IoredisClient): void {
   const { stream } = client;
   if (!isCorkable(stream) || stream.writableCorked > 0) return;
   stream.cork();
-  process.nextTick(uncork, stream);
+  // One callback for the turn, however many sockets it holds.
+  if (heldThisTurn.push(stream) === 1) process.nextTick(releaseWrites);
 }
 
-function uncork(stream: CorkableStream): void {
-  stream.uncork();
+/** The sockets held in the current turn, released together by {@link releaseWrites}. */
+let heldThisTurn: CorkableStream[] = [];
+
+/** Sends what every socket held in the turn that ended. */
+function releaseWrites(): void {
+  // A fresh list first: a socket held while these are sent belongs to the next turn.
+  const held = heldThisTurn;
+  heldThisTurn = [];
+  for (const stream of held) stream.uncork();
 }
 
 function isCorkable(stream: unknown): stream is CorkableStream {

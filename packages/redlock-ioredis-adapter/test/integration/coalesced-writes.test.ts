@@ -44,6 +44,16 @@ describe('coalesced writes over ioredis', () => {
     expect(await client.mget(keys)).toEqual(keys.map((key, index) => (index === 3 ? 'taken' : `token-of-${key}`)));
   });
 
+  it('releases every socket held in the same turn, one write each', async () => {
+    const counted = await Promise.all(redis.urls.map((_, index) => clientWithWriteCount(index)));
+    const adapters = counted.map(({ client }) => new IoredisAdapter(client, { notifications: false }));
+    const keys = Array.from({ length: 10 }, (_, index) => `coalesced-nodes:${randomUUID()}:${index}`);
+    const before = counted.map(({ writes }) => writes());
+    const replies = await Promise.all(keys.flatMap((key) => adapters.map((adapter) => adapter.setIfAbsent(key, 'token', 5_000))));
+    expect(counted.map(({ writes }, index) => writes() - (before[index] as number))).toEqual(counted.map(() => 1));
+    expect(replies).toEqual(replies.map(() => null));
+  });
+
   it('writes each command at once with `coalesceWrites: false`', async () => {
     const { client, writes } = await clientWithWriteCount(0);
     const adapter = new IoredisAdapter(client, { notifications: false, coalesceWrites: false });
