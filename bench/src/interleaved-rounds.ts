@@ -1,6 +1,5 @@
 import type { Topology } from './bench-nodes.js';
 import type { Contender, ContenderDefinition, RetryPolicy } from './contenders/contender.js';
-import { collectGarbage } from './measure/heap.js';
 import { median } from './measure/percentiles.js';
 import type { SamplePlan } from './plan.js';
 import type { ContenderResult, SampleValues, ScenarioContext } from './scenarios/scenario.js';
@@ -22,8 +21,7 @@ export type RunSample = (sample: {
 /**
  * Samples every contender round by round: one warm-up each (unless the plan skips it), then in every
  * round each contender once, in an order rotated by one per round, so slow drifts of the machine (thermal,
- * other load) spread over all of them instead of favouring whoever runs first. Every sample starts after a
- * full garbage collection when node runs with `--expose-gc` (`pnpm bench` does). A contender that cannot be
+ * other load) spread over all of them instead of favouring whoever runs first. A contender that cannot be
  * built or whose sample fails gets `n/a` with the error's message and is left out of later rounds.
  */
 export async function runInterleavedRounds(
@@ -59,9 +57,6 @@ export async function runInterleavedRounds(
     try {
       const [contender] = entry.instances;
       if (contender === undefined) throw new Error('no instance was built');
-      // Each sample starts on a clean heap: the garbage the previous contender left would otherwise be
-      // collected on this one's time, and the rotation gives every contender the same predecessor.
-      collectGarbage();
       const values = await runSample({ definition: entry.definition, contender, instances: entry.instances, round, durationMs });
       if (round >= 0) entry.rounds.push(values);
     } catch (error) {

@@ -3,11 +3,6 @@ export function canCollectGarbage(): boolean {
   return typeof globalThis.gc === 'function';
 }
 
-/** Collects garbage once, when node runs with `--expose-gc`; does nothing otherwise. */
-export function collectGarbage(): void {
-  globalThis.gc?.();
-}
-
 /** Collects garbage (twice, so objects freed by finalizers go too) and returns the heap in use, in bytes. */
 export function heapUsedAfterGc(): number {
   const gc = globalThis.gc;

@@ -85,8 +85,9 @@ export class GlideAdapter implements RedisAdapter {
   /**
    * @param client - A connected `GlideClient` or `GlideClusterClient`; the adapter never closes it.
    * @param options - See {@link GlideAdapterOptions}.
-   * @throws `TypeError` if `client` has no `customCommand` method, `options` is not an object, or
-   *   `notifications` is not a {@link GlideReleaseNotifications} or was given to an adapter of another client.
+   * @throws `TypeError` if `client` has no `customCommand` method, `options` is not an object or has an
+   *   unknown option, or `notifications` is not a {@link GlideReleaseNotifications} or was given to an
+   *   adapter of another client.
    */
   constructor(client: GlideStandalone | GlideCluster, options: GlideAdapterOptions = {}) {
     if (typeof (client as { customCommand?: unknown } | null)?.customCommand !== 'function') {
@@ -94,6 +95,9 @@ export class GlideAdapter implements RedisAdapter {
     }
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Expected \`options\` to be an object, got ${shown(options)}`);
+    }
+    for (const name of Object.keys(options)) {
+      if (name !== 'notifications') throw new TypeError(`Unknown option \`${name}\` in the options of GlideAdapter: it takes \`notifications\``);
     }
     this.client = client;
     this.#send = isGlideCluster(client)

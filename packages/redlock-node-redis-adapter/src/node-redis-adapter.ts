@@ -104,8 +104,8 @@ export class NodeRedisAdapter implements RedisAdapter {
    * @param client - A node-redis client from `createClient()` or `createCluster()`, connected or
    *   connecting; the adapter never closes it.
    * @param options - See {@link NodeRedisAdapterOptions}.
-   * @throws `TypeError` if `client` has no `sendCommand` method, `options` is not an object,
-   *   `notifications` is not a boolean, `subscriber` is `client` itself or has no `subscribe`/`unsubscribe`
+   * @throws `TypeError` if `client` has no `sendCommand` method, `options` is not an object or has an
+   *   unknown option, `notifications` is not a boolean, `subscriber` is `client` itself or has no `subscribe`/`unsubscribe`
    *   methods, or `subscriber` is given with `notifications: false`.
    */
   constructor(client: NodeRedisClient | NodeRedisCluster, options: NodeRedisAdapterOptions = {}) {
@@ -196,6 +196,9 @@ function isSubscriber(value: unknown): value is NodeRedisSubscriber {
   return typeof candidate['subscribe'] === 'function' && typeof candidate['unsubscribe'] === 'function';
 }
 
+/** The names of {@link NodeRedisAdapterOptions}. */
+const OPTION_NAMES: readonly string[] = ['notifications', 'subscriber'] satisfies (keyof NodeRedisAdapterOptions)[];
+
 /** The constructor's options, checked, with their defaults. */
 function validatedOptions(
   client: NodeRedisClient | NodeRedisCluster,
@@ -203,6 +206,11 @@ function validatedOptions(
 ): { readonly notifications: boolean; readonly subscriber: NodeRedisSubscriber | undefined } {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(name)) {
+      throw new TypeError(`Unknown option \`${name}\` in the options of NodeRedisAdapter: it takes ${OPTION_NAMES.map((known) => `\`${known}\``).join(', ')}`);
+    }
   }
   const { notifications = true, subscriber } = options;
   if (typeof notifications !== 'boolean') {

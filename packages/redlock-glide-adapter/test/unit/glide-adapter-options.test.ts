@@ -31,6 +31,14 @@ describe('GlideAdapter options', () => {
     );
   });
 
+  it.each([
+    [{ notification: new GlideReleaseNotifications() }, 'Unknown option `notification` in the options of GlideAdapter: it takes `notifications`'],
+    [{ subscriber: standIn() }, 'Unknown option `subscriber` in the options of GlideAdapter'],
+  ])('refuses an unknown option with a TypeError: %p', (options, message) => {
+    expect(() => new GlideAdapter(standIn(), options as never)).toThrow(TypeError);
+    expect(() => new GlideAdapter(standIn(), options as never)).toThrow(message);
+  });
+
   it('refuses the notifications of one client for an adapter of another, but not for a second adapter of the same', () => {
     const notifications = new GlideReleaseNotifications();
     const client = standIn();

@@ -79,6 +79,8 @@ describe('NodeRedisAdapter', () => {
     ['options that are not an object', null, /^Expected `options` to be an object, got `null`$/],
     ['a `notifications` that is not a boolean', { notifications: 'yes' }, /^Expected `notifications` to be a boolean, got `yes`$/],
     ['a subscriber together with `notifications: false`', { notifications: false, subscriber: 'duplicate' }, /^Expected either `subscriber` or `notifications: false`, got both/],
+    ['a misspelt option', { notification: false }, /^Unknown option `notification` in the options of NodeRedisAdapter: it takes `notifications`, `subscriber`$/],
+    ["another adapter's option", { coalesceWrites: false }, /^Unknown option `coalesceWrites` in the options of NodeRedisAdapter/],
   ])('refuses %s with a TypeError', async (_, options, message) => {
     const client = await connected();
     const given = options !== null && (options as { subscriber?: unknown }).subscriber === 'duplicate' ? { ...options, subscriber: client.duplicate() } : options;
