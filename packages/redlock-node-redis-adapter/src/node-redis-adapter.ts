@@ -105,8 +105,8 @@ export class NodeRedisAdapter implements RedisAdapter {
    *   connecting; the adapter never closes it.
    * @param options - See {@link NodeRedisAdapterOptions}.
    * @throws `TypeError` if `client` has no `sendCommand` method, `options` is not an object or has an
-   *   unknown option, `notifications` is not a boolean, `subscriber` is `client` itself or has no `subscribe`/`unsubscribe`
-   *   methods, or `subscriber` is given with `notifications: false`.
+   *   unknown option, `notifications` is not a boolean, `subscriber` is `client` itself or has no
+   *   `subscribe`/`unsubscribe` methods, or `subscriber` is given with `notifications: false`.
    */
   constructor(client: NodeRedisClient | NodeRedisCluster, options: NodeRedisAdapterOptions = {}) {
     if (typeof (client as { sendCommand?: unknown } | null)?.sendCommand !== 'function') {
