@@ -20,6 +20,9 @@ export interface GlideAdapterOptions {
 /** Which adapter's client each notifications object serves: one object per client. */
 const CLIENT_OF_NOTIFICATIONS = new WeakMap<GlideReleaseNotifications, object>();
 
+/** The names of {@link GlideAdapterOptions}. */
+const OPTION_NAMES: readonly string[] = ['notifications'] satisfies (keyof GlideAdapterOptions)[];
+
 /**
  * Connects one Redlock node to a Valkey GLIDE client (`@valkey/valkey-glide` 2): a standalone
  * `GlideClient`, or a `GlideClusterClient`, where each call goes to the primary of its first key's slot
@@ -97,7 +100,9 @@ export class GlideAdapter implements RedisAdapter {
       throw new TypeError(`Expected \`options\` to be an object, got ${shown(options)}`);
     }
     for (const name of Object.keys(options)) {
-      if (name !== 'notifications') throw new TypeError(`Unknown option \`${name}\` in the options of GlideAdapter: it takes \`notifications\``);
+      if (!OPTION_NAMES.includes(name)) {
+        throw new TypeError(`Unknown option \`${name}\` in the options of GlideAdapter: it takes ${OPTION_NAMES.map((known) => `\`${known}\``).join(', ')}`);
+      }
     }
     this.client = client;
     this.#send = isGlideCluster(client)
