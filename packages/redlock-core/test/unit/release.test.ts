@@ -192,4 +192,19 @@ describe('lock state', () => {
     expect(lock.token).toMatch(/^[A-Za-z0-9_-]{21}$/);
     expect(nodes[0]!.keyspace.get('r')).toBe(lock.token);
   });
+
+  it('gives every attempt a token of its own, across many draws of random bytes', async () => {
+    const clock = new FakeClock();
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock, retryCount: 0 });
+    const tokens = new Set<string>();
+    // Random bytes are drawn for 195 tokens at a time: 1,000 locks cross several draws.
+    for (let index = 0; index < 1_000; index += 1) {
+      const lock = await clock.runUntilSettled(redlock.acquire(`r${index}`, 1000));
+      expect(lock.token).toMatch(/^[A-Za-z0-9_-]{21}$/);
+      tokens.add(lock.token);
+    }
+    expect(tokens.size).toBe(1_000);
+    // Every character of base64url turns up: the bytes are encoded whole, not cut to fewer symbols.
+    expect(new Set([...tokens].join('')).size).toBe(64);
+  });
 });
