@@ -31,7 +31,12 @@ export const CLOSE_TIMEOUT_MS = 2_000;
 export class Lifecycle {
   readonly #clock: Clock;
   readonly #controller = new AbortController();
-  readonly #closeHooks = new Set<() => void>();
+  /**
+   * The close hooks, in the order they were added: the ring of a list whose first and last entries link
+   * to it. A list rather than a `Set`: V8 reallocates a `Set`'s table each time it empties, and the one
+   * acquisition of a plain loop adds a hook and removes it every time.
+   */
+  readonly #closeHooks: CloseHookEntry = closeHookRing();
   readonly #work = new Set<Promise<unknown>>();
   readonly #timers = new Set<unknown>();
   /** How many node calls tracked by {@link trackCalls} have no outcome yet. */
@@ -89,8 +94,18 @@ export class Lifecycle {
       hook();
       return () => undefined;
     }
-    this.#closeHooks.add(hook);
-    return () => this.#closeHooks.delete(hook);
+    const ring = this.#closeHooks;
+    const entry: CloseHookEntry = { hook, previous: ring.previous, next: ring };
+    (ring.previous as CloseHookEntry).next = entry;
+    ring.previous = entry;
+    return () => {
+      const { previous, next } = entry;
+      if (previous === undefined || next === undefined) return;
+      previous.next = next;
+      next.previous = previous;
+      entry.previous = undefined;
+      entry.next = undefined;
+    };
   }
 
   /**
@@ -187,8 +202,19 @@ export class Lifecycle {
   begin(): void {
     if (this.isClosed) return;
     this.#controller.abort(new RedlockClosedError('The Redlock was closed', { resources: [] }));
-    const hooks = [...this.#closeHooks];
-    this.#closeHooks.clear();
+    const ring = this.#closeHooks;
+    const hooks: (() => void)[] = [];
+    let entry = ring.next as CloseHookEntry;
+    while (entry !== ring) {
+      const next = entry.next as CloseHookEntry;
+      hooks.push(entry.hook);
+      // Removed, so that a hook's remover called later leaves the list alone.
+      entry.previous = undefined;
+      entry.next = undefined;
+      entry = next;
+    }
+    ring.next = ring;
+    ring.previous = ring;
     for (const hook of hooks) hook();
   }
 
@@ -260,6 +286,21 @@ export function emitErrorWarning(error: Error): void {
   } catch {
     process.emitWarning(error.message, { type: error.name });
   }
+}
+
+/** A close hook in a {@link Lifecycle}'s list; `previous` and `next` are `undefined` once it was removed. */
+interface CloseHookEntry {
+  readonly hook: () => void;
+  previous: CloseHookEntry | undefined;
+  next: CloseHookEntry | undefined;
+}
+
+/** The ring of an empty list of close hooks: it links to itself. */
+function closeHookRing(): CloseHookEntry {
+  const ring: CloseHookEntry = { hook: () => undefined, previous: undefined, next: undefined };
+  ring.previous = ring;
+  ring.next = ring;
+  return ring;
 }
 
 /** What {@link Lifecycle.trackCallCount} hands out once `close()` is done waiting: nothing is counted any more. */

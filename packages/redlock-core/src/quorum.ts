@@ -60,6 +60,7 @@ export class SharedTimeout implements Due {
   /** When the calls started, on `clock`: what their answers' round trips are measured from. */
   readonly startedAtMs: number;
   deadline: number;
+  pendingSlot = -1;
   readonly #timer: DeadlineTimer;
   /** The pending calls, by slot; a call that answered leaves `undefined` in its slot. */
   readonly #calls: (TimedCall | undefined)[] = [];

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import {
   CLOSE_TIMEOUT_MS,
   type Lock,
+  LockAcquireError,
   LockLostError,
   NodeError,
   Redlock,
@@ -116,6 +117,23 @@ describe('redlock.close()', () => {
     await clock.runUntilSettled(closing);
     expect(nodes.flatMap(keysOf)).toEqual([]);
     expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it('rejects every call in flight, also when a call made between them settled first', async () => {
+    const { clock, nodes, redlock } = setup();
+    for (const node of nodes) node.latencyMs = 20;
+    const first = redlock.acquire('a', 10_000).catch((error: unknown) => error);
+    // Queued behind `first`, here: it gives up when its 1 ms runs out, while the others wait for their nodes.
+    const middle = redlock.acquire('a', 10_000, { waitMs: 1 }).catch((error: unknown) => error);
+    const last = redlock.acquire('c', 10_000).catch((error: unknown) => error);
+    await clock.advance(5);
+    expect(await middle).toBeInstanceOf(LockAcquireError);
+    const closing = redlock.close();
+    expect(await first).toBeInstanceOf(RedlockClosedError);
+    expect(await last).toBeInstanceOf(RedlockClosedError);
+    expect(clock.now()).toBe(5);
+    await clock.runUntilSettled(closing);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
   });
 
   it('returns the same promise when called again or concurrently, and closes each adapter once', async () => {
