@@ -78,47 +78,32 @@ async function attemptOnNodes(
   const token = createLockToken();
   const start = clock.now();
   const wallStart = clock.wallNow();
-  const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : [];
+  const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : undefined;
   /** With fencing, the highest counter each granting node reported. */
-  const counters: number[] = [];
-  const args = acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
-  const scriptKeys = request.fencing ? [...keys, ...fenceKeys] : keys;
+  const counters: number[] | undefined = request.fencing ? [] : undefined;
+  const scriptKeys = fenceKeys === undefined ? keys : [...keys, ...fenceKeys];
   // Not async: one promise per node call fewer.
-  const parseReply = request.fencing ? fencedReplyParser(counters) : parseAcquireReply;
-  const acquireOn = (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> =>
-    runScript(adapter, acquireScript, scriptKeys, args, onNoScript, parseReply);
-  // The usual lock (one resource, no fencing, no restart grace) is one plain SET per node where the
-  // adapter can send it: a fraction of the script's cost on the node. Asking every node at once only:
-  // a woken attempt's calls find the lock held more often than not, which only the script tells.
-  const bySet = isPlainAcquire(options.restartGraceMs, request.fencing) && keys.length === 1 ? new SetIfAbsentReader(keys[0] as string, token, ttlMs) : undefined;
-  const byScript = new ScriptReader(acquireScript, scriptKeys, args, parseReply);
-  const acquireEverywhereOn = (adapter: RedisAdapter): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
-    bySet !== undefined && canSetIfAbsent(adapter) ? bySet.send(adapter) : byScript.send(adapter);
-  const callOn = (nodeIndex: number, isPatient: boolean): NodeCall<AcquireStatus> => {
-    const node = nodes[nodeIndex] as NodeState;
-    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
-    const call = callNode(node, timeoutMs, clock, async (adapter, renewable) => {
-      const onNoScript = onNoScriptOf(renewable);
-      // A node may still be running the previous owner's release, sent with the one that freed the lead
-      // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
-      // is decided. The script grants a key that already holds our token, so asking again is safe.
-      for (;;) {
-        const status = await acquireOn(adapter, onNoScript);
-        if (status !== 'held' || !isPatient || isVoteDecided || clock.now() - start >= timeoutMs / 2) return status;
-        await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
-      }
-    }, 'acquire', isPatient ? 'repeating' : 'call');
-    timing?.watch(nodeIndex, call.outcome);
-    return call;
-  };
-  let isVoteDecided = false;
+  const parseReply = counters === undefined ? parseAcquireReply : fencedReplyParser(counters);
+  /** What the script of a node call sends besides the keys; not made for an attempt of plain SETs only. */
+  const argsOf = (): string[] => acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
+  /** Made for a woken attempt only: whether its vote is decided, which ends the patient calls' asking. */
+  let vote: { isDecided: boolean } | undefined;
   let calls: NodeCall<AcquireStatus>[];
   if (asksLeadFirst && leadNodeIndex !== undefined) {
+    vote = { isDecided: false };
+    const callOn = patientCaller(set, scriptKeys, argsOf(), parseReply, ttlMs, start, vote, timing);
     const lead = callOn(leadNodeIndex, false);
     const leadStatus = (await lead.outcome).status;
     if (leadStatus === 'held') return 'held-at-lead';
     calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
   } else {
+    // The usual lock (one resource, no fencing, no restart grace) is one plain SET per node where the
+    // adapter can send it: a fraction of the script's cost on the node. Asking every node at once only:
+    // a woken attempt's calls find the lock held more often than not, which only the script tells.
+    const bySet = isPlainAcquire(options.restartGraceMs, request.fencing) && keys.length === 1 ? new SetIfAbsentReader(keys[0] as string, token, ttlMs) : undefined;
+    let byScript: ScriptReader<AcquireStatus> | undefined;
+    const acquireEverywhereOn = (adapter: RedisAdapter): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
+      bySet !== undefined && canSetIfAbsent(adapter) ? bySet.send(adapter) : (byScript ??= new ScriptReader(acquireScript, scriptKeys, argsOf(), parseReply)).send(adapter);
     calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireEverywhereOn, 'acquire', start);
     if (timing !== undefined) calls.forEach((call, nodeIndex) => timing.watch(nodeIndex, call.outcome));
   }
@@ -126,26 +111,21 @@ async function attemptOnNodes(
   // `close()` rejects the call at once through its guard, which releases whatever this attempt wins, so
   // the vote need not listen to it: one abort listener less to add and remove per attempt.
   const cutSignal = signal === set.lifecycle.signal ? undefined : signal;
-  const vote = await collectVotes(
-    calls,
-    'acquired',
-    quorumOf(nodes.length),
-    cutSignal,
-  );
-  isVoteDecided = true;
+  const tally = await collectVotes(calls, 'acquired', quorumOf(nodes.length), cutSignal);
+  if (vote !== undefined) vote.isDecided = true;
   // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
   // moment, since later ones did not count, and the nodes still silent as timed out.
-  const cutOffAt = !vote.hasQuorum && cutSignal?.aborted === true ? { outcomes: [...vote.outcomes], elapsedMs: clock.now() - start } : undefined;
+  const cutOffAt = !tally.hasQuorum && cutSignal?.aborted === true ? { outcomes: [...tally.outcomes], elapsedMs: clock.now() - start } : undefined;
   // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
   // counter it reported is above all of them.
-  const fencingToken = vote.hasQuorum && request.fencing ? Math.max(...counters) + 1 : undefined;
-  const fenceNodes = fencingToken === undefined ? undefined : await storeFencingToken(set, fencingToken, fenceKeys, ttlMs, cutSignal);
+  const fencingToken = tally.hasQuorum && counters !== undefined ? Math.max(...counters) + 1 : undefined;
+  const fenceNodes = fencingToken === undefined ? undefined : await storeFencingToken(set, fencingToken, fenceKeys as string[], ttlMs, cutSignal);
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.
   const isMisconfigured = set.servers.configurationError !== undefined;
 
-  if (vote.hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(vote.outcomes)) {
+  if (tally.hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(tally.outcomes)) {
     const lock = new Lock({
       set: set,
       resources: request.resources,
@@ -161,9 +141,9 @@ async function attemptOnNodes(
       written: calls.map((call) => call.wasSent),
       leadNodeIndex,
       // A copy: the vote keeps filling in its own array as the other nodes answer.
-      nodes: [...vote.outcomes],
+      nodes: [...tally.outcomes],
     });
-    watchLateGrants(lock, calls, vote.outcomes, request.resources, nodes);
+    watchLateGrants(lock, calls, tally.outcomes, request.resources, nodes);
     return lock;
   }
 
@@ -189,6 +169,44 @@ async function attemptOnNodes(
   if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
   const outcomes = await allOutcomes(calls);
   return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+}
+
+/**
+ * How a woken attempt calls one node (see `runAttempt`'s `asksLeadFirst`): the acquire script, which tells
+ * a lock held from a free one, and with `isPatient` asked again while the node still holds the previous
+ * owner's key. A module function, made only for woken attempts: the usual attempt asks every node at once.
+ */
+function patientCaller(
+  set: NodeSet,
+  scriptKeys: readonly string[],
+  args: readonly string[],
+  parseReply: (reply: unknown) => AcquireStatus,
+  ttlMs: number,
+  start: number,
+  vote: { readonly isDecided: boolean },
+  timing: AttemptTiming | undefined,
+): (nodeIndex: number, isPatient: boolean) => NodeCall<AcquireStatus> {
+  const { nodes, options } = set;
+  const { clock } = options;
+  const acquireOn = (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> =>
+    runScript(adapter, acquireScript, scriptKeys, args, onNoScript, parseReply);
+  return (nodeIndex, isPatient) => {
+    const node = nodes[nodeIndex] as NodeState;
+    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
+    const call = callNode(node, timeoutMs, clock, async (adapter, renewable) => {
+      const onNoScript = onNoScriptOf(renewable);
+      // A node may still be running the previous owner's release, sent with the one that freed the lead
+      // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
+      // is decided. The script grants a key that already holds our token, so asking again is safe.
+      for (;;) {
+        const status = await acquireOn(adapter, onNoScript);
+        if (status !== 'held' || !isPatient || vote.isDecided || clock.now() - start >= timeoutMs / 2) return status;
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
+      }
+    }, 'acquire', isPatient ? 'repeating' : 'call');
+    timing?.watch(nodeIndex, call.outcome);
+    return call;
+  };
 }
 
 /**
