@@ -39,6 +39,17 @@ export class NodeLatency {
   #smoothedMs: number | undefined;
   #deviationMs = 0;
   #backoff = 1;
+  /**
+   * The bounds and the timeout last worked out, for a TTL of {@link #boundsTtlMs} and a call over
+   * {@link #boundsKeyCount} keys (`ttlMs` -1 before the first): every fan-out asks every node its timeout,
+   * nearly always for the TTL it asked before. An answer or a timeout updates the timeout in place.
+   */
+  #boundsTtlMs = -1;
+  #boundsKeyCount = 0;
+  #floorMs = 0;
+  #ceilingMs = 0;
+  #perKeyMs = 0;
+  #lastTimeoutMs = 0;
 
   /** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
   get smoothedRttMs(): number | undefined {
@@ -62,23 +73,36 @@ export class NodeLatency {
       this.#smoothedMs = 0.875 * smoothed + 0.125 * rttMs;
     }
     this.#backoff = 1;
+    this.#lastTimeoutMs = this.#timeoutWithinBounds();
   }
 
   /** Notes a call that timed out: the next calls wait twice as long, until the node answers again. */
   recordTimeout(): void {
     this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
+    this.#lastTimeoutMs = this.#timeoutWithinBounds();
   }
 
   /** The timeout for a call over `keyCount` keys with a TTL of `ttlMs`, in whole milliseconds. */
   timeoutMs(ttlMs: number, keyCount: number): number {
+    if (ttlMs === this.#boundsTtlMs && keyCount === this.#boundsKeyCount) return this.#lastTimeoutMs;
     const floorMs = defaultNodeTimeoutMs(ttlMs);
-    const ceilingMs = Math.max(floorMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_TTL_SHARE)));
+    this.#boundsTtlMs = ttlMs;
+    this.#boundsKeyCount = keyCount;
+    this.#floorMs = floorMs;
+    this.#ceilingMs = Math.max(floorMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_TTL_SHARE)));
+    this.#perKeyMs = Math.ceil((keyCount - 1) * NODE_TIMEOUT_MS_PER_KEY);
+    this.#lastTimeoutMs = this.#timeoutWithinBounds();
+    return this.#lastTimeoutMs;
+  }
+
+  /** The timeout from what the answers tell, within the bounds last worked out (see {@link timeoutMs}). */
+  #timeoutWithinBounds(): number {
+    const ceilingMs = this.#ceilingMs;
     const smoothed = this.#smoothedMs;
     const estimateMs =
       smoothed === undefined
         ? ceilingMs
         : (smoothed + Math.max(ADAPTIVE_TIMEOUT_MIN_MARGIN_MS, 4 * this.#deviationMs)) * this.#backoff;
-    const forTtlMs = Math.ceil(Math.min(ceilingMs, Math.max(floorMs, estimateMs)));
-    return forTtlMs + Math.ceil((keyCount - 1) * NODE_TIMEOUT_MS_PER_KEY);
+    return Math.ceil(Math.min(ceilingMs, Math.max(this.#floorMs, estimateMs))) + this.#perKeyMs;
   }
 }
