@@ -19,6 +19,14 @@ export const ADAPTIVE_TIMEOUT_MAX_TTL_SHARE = 0.1;
  */
 export const ADAPTIVE_TIMEOUT_MIN_MARGIN_MS = 10;
 
+/**
+ * The least time between the starts of two calls whose round trips a node's latency takes, in
+ * milliseconds. Calls that start closer together (a busy lock loop starts one every few hundred
+ * microseconds) travel the same path at the same moment: their round trips tell nothing new, and measuring
+ * each would cost a clock reading per answer. TCP likewise times one segment per round trip, not each one.
+ */
+export const RTT_SAMPLE_SPACING_MS = 1;
+
 /** How many times a node's timeout may double after timeouts in a row (up to the ceiling anyway). */
 const MAX_BACKOFF = 16;
 
@@ -50,6 +58,8 @@ export class NodeLatency {
   #ceilingMs = 0;
   #perKeyMs = 0;
   #lastTimeoutMs = 0;
+  /** When the call whose round trip was taken last started, on the clock; `-Infinity` before the first. */
+  #lastSampleStartMs = -Infinity;
 
   /** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
   get smoothedRttMs(): number | undefined {
@@ -61,8 +71,21 @@ export class NodeLatency {
     return this.#deviationMs;
   }
 
-  /** Takes the round trip of one answer (on time or late: both are what the node takes), in milliseconds. */
-  recordAnswer(rttMs: number): void {
+  /**
+   * Whether the round trip of an answer to a call that started at `startedAtMs` is worth taking: the first
+   * one, every one after a timeout (the node may have slowed down: how much is what the next timeout
+   * needs), and otherwise one of the calls that start {@link RTT_SAMPLE_SPACING_MS} or more apart.
+   */
+  wantsRoundTripOf(startedAtMs: number): boolean {
+    return this.#backoff > 1 || Math.abs(startedAtMs - this.#lastSampleStartMs) >= RTT_SAMPLE_SPACING_MS;
+  }
+
+  /**
+   * Takes the round trip of one answer (on time or late: both are what the node takes), in milliseconds,
+   * of a call that started at `startedAtMs` (see {@link wantsRoundTripOf}).
+   */
+  recordAnswer(rttMs: number, startedAtMs: number): void {
+    this.#lastSampleStartMs = startedAtMs;
     const smoothed = this.#smoothedMs;
     if (smoothed === undefined) {
       this.#smoothedMs = rttMs;

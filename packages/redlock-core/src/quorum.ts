@@ -192,8 +192,9 @@ export function callNode<S extends string>(
 /**
  * Like {@link callNode}, bounded by a deadline shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
- * Every outcome tells the node's circuit breaker whether the node answered in time, and every answer
- * of a `'call'` tells its latency how long it took. Every outcome without an answer is counted
+ * Every outcome tells the node's circuit breaker whether the node answered in time, and an answer of a
+ * `'call'` tells its latency how long it took (one per millisecond or so: see `NodeLatency.wantsRoundTripOf`).
+ * Every outcome without an answer is counted
  * for `redlock.stats()` and published on `redlock-core.node.error`, as part of `operation`.
  */
 export function callNodeWithin<S extends string>(
@@ -337,8 +338,8 @@ const NO_ANSWER = { status: undefined } as const;
 /**
  * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,
  * waits for the server check of a first contact when there is one, and settles the call. Every outcome
- * tells the node's circuit breaker whether the node answered in time, and every answer of a `'call'`
- * tells its latency how long it took (`isMeasured`). Every outcome without an answer is counted for
+ * tells the node's circuit breaker whether the node answered in time, and an answer of a `'call'`
+ * (`isMeasured`) tells its latency how long it took, when it wants that one. Every outcome without an answer is counted for
  * `redlock.stats()` and published on `redlock-core.node.error`.
  */
 class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall, RenewableCall {
@@ -440,7 +441,8 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
     const timeout = this.#timeout;
     if (timeout.remove(this.#slot)) node.breaker.recordAnswer();
     // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
-    if (this.#isMeasured) node.latency.recordAnswer(timeout.clock.now() - timeout.startedAtMs);
+    const { startedAtMs } = timeout;
+    if (this.#isMeasured && node.latency.wantsRoundTripOf(startedAtMs)) node.latency.recordAnswer(timeout.clock.now() - startedAtMs, startedAtMs);
     this.settle({ nodeIndex: node.index, status });
   }
 

@@ -63,6 +63,25 @@ describe('adaptive node timeouts', () => {
     expect(redlock.nodeHealth()[2]?.rttMs).toBeGreaterThan(60);
   });
 
+  it('takes the round trip of one of the calls that start within the same millisecond, and of each call after that', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const rttMs = (): number | undefined => redlock.nodeHealth()[0]?.rttMs;
+    // A node answers a call after the latency it had when the call was sent.
+    const setLatency = (ms: number): void => nodes.forEach((node) => (node.latencyMs = ms));
+    setLatency(10);
+    const first = redlock.acquire('a', 10_000);
+    setLatency(40);
+    const second = redlock.acquire('b', 10_000);
+    const locks = await clock.runUntilSettled(Promise.all([first, second]));
+    expect(rttMs()).toBe(10);
+    await clock.runUntilSettled(Promise.all(locks.map((lock) => lock.release())));
+    // Released at 40 ms (releases are not measured): the next call starts later, and is measured.
+    await cycle(clock, redlock, 'c');
+    expect(rttMs()).toBe(0.875 * 10 + 0.125 * 40);
+  });
+
   it('never waits longer than TTL / 10 for a node, and still counts a node that stopped answering as down', async () => {
     const clock = new FakeClock();
     const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock), grantingNode(clock), grantingNode(clock)];
