@@ -267,14 +267,16 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
   #secondListener: ((outcome: NodeOutcome<S>) => void) | undefined;
   #listeners: ((outcome: NodeOutcome<S>) => void)[] | undefined;
   #outcome: Promise<NodeOutcome<S>> | undefined;
-  /** The script's answer, once known: a status, or `undefined` for none (it failed, or nothing was sent). */
-  #answer: { readonly status: S | undefined } | undefined;
+  /** Whether the script's answer is known: {@link #answerStatus}, or none (it failed, or nothing was sent). */
+  #isAnswerKnown: boolean;
+  /** The script's answer once known, `undefined` for none. */
+  #answerStatus: S | undefined;
   #lateAnswer: Promise<S | undefined> | undefined;
   #resolveLateAnswer: ((answer: S | undefined) => void) | undefined;
 
   constructor(wasSent: boolean) {
     this.wasSent = wasSent;
-    if (!wasSent) this.#answer = NO_ANSWER;
+    this.#isAnswerKnown = !wasSent;
   }
 
   /** Settles the call with `outcome` and tells every listener; later calls do nothing. */
@@ -294,8 +296,9 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
 
   /** Records what the script did on the node (a status, or `undefined` when it failed): what `lateAnswer` tells. */
   answerKnown(status: S | undefined): void {
-    if (this.#answer !== undefined) return;
-    this.#answer = status === undefined ? NO_ANSWER : { status };
+    if (this.#isAnswerKnown) return;
+    this.#isAnswerKnown = true;
+    this.#answerStatus = status;
     this.#resolveLateAnswer?.(status);
   }
 
@@ -320,20 +323,15 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
 
   get lateAnswer(): Promise<S | undefined> {
     if (this.#lateAnswer === undefined) {
-      const known = this.#answer;
-      this.#lateAnswer =
-        known !== undefined
-          ? Promise.resolve(known.status)
-          : new Promise((resolve) => {
-              this.#resolveLateAnswer = resolve;
-            });
+      this.#lateAnswer = this.#isAnswerKnown
+        ? Promise.resolve(this.#answerStatus)
+        : new Promise((resolve) => {
+            this.#resolveLateAnswer = resolve;
+          });
     }
     return this.#lateAnswer;
   }
 }
-
-/** The answer of a call whose script gave no status: it failed, or nothing was sent. */
-const NO_ANSWER = { status: undefined } as const;
 
 /**
  * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,

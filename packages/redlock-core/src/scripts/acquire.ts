@@ -100,10 +100,12 @@ export function fenceCounterOf(reply: unknown): number | undefined {
  * take every lock by the script from then on.
  */
 const withoutSetIfAbsent = new WeakSet<RedisAdapter>();
+/** Whether {@link withoutSetIfAbsent} ever had an adapter: until one, every acquisition skips the lookup. */
+let isAnyWithoutSetIfAbsent = false;
 
 /** Whether a lock can be taken on `adapter` by {@link SetIfAbsentReader}: it has `setIfAbsent`, and its server accepted it so far. */
 export function canSetIfAbsent(adapter: RedisAdapter): boolean {
-  return adapter.setIfAbsent !== undefined && !withoutSetIfAbsent.has(adapter);
+  return adapter.setIfAbsent !== undefined && !(isAnyWithoutSetIfAbsent && withoutSetIfAbsent.has(adapter));
 }
 
 /**
@@ -144,6 +146,7 @@ export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
     if (WRONG_TYPE_PATTERN.test(message)) return this.#byScript(adapter, call);
     if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
     withoutSetIfAbsent.add(adapter);
+    isAnyWithoutSetIfAbsent = true;
     return this.#byScript(adapter, call);
   }
 
