@@ -239,6 +239,11 @@ export function isAcquireTraced(): boolean {
   return isTraced(acquireChannel);
 }
 
+/** Whether the release channel has subscribers: only then is a release traced. */
+export function isReleaseTraced(): boolean {
+  return isTraced(releaseChannel);
+}
+
 /** Whether the attempt channel has subscribers: only then does an attempt time its node calls. */
 export function isAttemptTraced(): boolean {
   return isTraced(attemptChannel);

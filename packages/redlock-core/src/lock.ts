@@ -4,7 +4,7 @@ import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, 
 import { ASYNC_DISPOSE } from './lifecycle.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { checkTtl, nodeTimeoutMsFor } from './options.js';
-import { publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
+import { isReleaseTraced, publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
 import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
 import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, outcomesOf, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
 import { leadNodeIndexIn } from './release-notifications.js';
@@ -719,6 +719,8 @@ export class Lock {
 
   /** {@link release}'s node calls, traced on `redlock-core.release` when someone listens. */
   #tracedRelease(): Promise<ReleaseResult> {
+    // No context object and no closure for the usual, untraced release.
+    if (!isReleaseTraced()) return this.#releaseOnEveryNode();
     const nodeCount = this.#set.nodes.length;
     return traceRelease({ resources: this.resources, quorum: quorumOf(nodeCount), nodeCount }, () => this.#releaseOnEveryNode());
   }
