@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../adapter.js';
-import { type NodeReply, onNoScriptOf, type RenewableCall, type ReplyReader } from '../quorum.js';
+// Types only: this module loads nothing of the core's at run time, so that it has run (and its list of
+// scripts exists) before any script module that imports it defines a script, whatever loads first.
+import type { NodeReply, RenewableCall, ReplyReader } from '../quorum.js';
 
 /** A Lua script with its SHA1, hashed once when its module loads. */
 export interface LuaScript {
@@ -10,18 +12,22 @@ export interface LuaScript {
   readonly source: string;
   /** The hex SHA1 of `source`, the name EVALSHA runs it by; equals what `SCRIPT LOAD` returns. */
   readonly sha1: string;
+  /**
+   * The adapters whose node is known to have cached the script: it ran there by EVAL or EVALSHA since the
+   * node's last `NOSCRIPT`. One lookup per node call, where a map of adapters to their scripts took two.
+   */
+  readonly cachedOn: WeakSet<RedisAdapter>;
 }
+
+/** Every script defined, so that a node's `NOSCRIPT` can forget them all there. */
+const definedScripts: LuaScript[] = [];
 
 /** Defines a script and computes its SHA1 once. */
 export function defineScript(name: string, source: string): LuaScript {
-  return { name, source, sha1: createHash('sha1').update(source).digest('hex') };
+  const script = { name, source, sha1: createHash('sha1').update(source).digest('hex'), cachedOn: new WeakSet<RedisAdapter>() };
+  definedScripts.push(script);
+  return script;
 }
-
-/**
- * The SHA1s of the scripts each adapter's node is known to have cached: a script ran there by EVAL or
- * EVALSHA since the last `NOSCRIPT`.
- */
-const cachedScripts = new WeakMap<RedisAdapter, Set<string>>();
 
 /**
  * Runs `script` on `node` in one round trip whenever it can: EVALSHA once the node is known to have
@@ -76,13 +82,13 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
   }
 
   recover(error: unknown, node: RedisAdapter, call: RenewableCall): Promise<S> {
-    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScriptOf(call), this.#parse);
+    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, () => call.renewTimeout(), this.#parse);
   }
 }
 
 /** Whether `node` is known to have cached `script`, so that EVALSHA runs it in one round trip. */
 function isCachedOn(node: RedisAdapter, script: LuaScript): boolean {
-  return cachedScripts.get(node)?.has(script.sha1) === true;
+  return script.cachedOn.has(node);
 }
 
 /** What follows a rejected EVALSHA: after `NOSCRIPT`, the same script by EVAL; any other rejection is thrown again. */
@@ -96,7 +102,7 @@ function evalAfterNoScript<T>(
   parse: ((reply: unknown) => T) | undefined,
 ): Promise<T> {
   if (!isNoScriptError(error)) throw error;
-  cachedScripts.get(node)?.clear();
+  for (const defined of definedScripts) defined.cachedOn.delete(node);
   onNoScript?.();
   return evalScript(node, script, keys, args, parse);
 }
@@ -104,12 +110,7 @@ function evalAfterNoScript<T>(
 /** Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. */
 function evalScript<T>(node: RedisAdapter, script: LuaScript, keys: readonly string[], args: readonly string[], parse?: (reply: unknown) => T): Promise<T> {
   return node.eval(script.source, keys, args).then((reply) => {
-    let cached = cachedScripts.get(node);
-    if (cached === undefined) {
-      cached = new Set();
-      cachedScripts.set(node, cached);
-    }
-    cached.add(script.sha1);
+    script.cachedOn.add(node);
     return parse === undefined ? (reply as T) : parse(reply);
   });
 }
