@@ -78,12 +78,11 @@ async function attemptOnNodes(
   const token = createLockToken();
   const start = clock.now();
   const wallStart = clock.wallNow();
-  const fenceKeys = request.fencing ? keys.map(fenceKeyOf) : undefined;
-  /** With fencing, the highest counter each granting node reported. */
-  const counters: number[] | undefined = request.fencing ? [] : undefined;
-  const scriptKeys = fenceKeys === undefined ? keys : [...keys, ...fenceKeys];
+  /** With fencing: the counter keys, and the highest counter each granting node reported. */
+  const fence = request.fencing ? { keys: keys.map(fenceKeyOf), counters: [] as number[] } : undefined;
+  const scriptKeys = fence === undefined ? keys : [...keys, ...fence.keys];
   // Not async: one promise per node call fewer.
-  const parseReply = counters === undefined ? parseAcquireReply : fencedReplyParser(counters);
+  const parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
   /** What the script of a node call sends besides the keys; not made for an attempt of plain SETs only. */
   const argsOf = (): string[] => acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
   /** Made for a woken attempt only: whether its vote is decided, which ends the patient calls' asking. */
@@ -118,8 +117,8 @@ async function attemptOnNodes(
   const cutOffAt = !tally.hasQuorum && cutSignal?.aborted === true ? { outcomes: [...tally.outcomes], elapsedMs: clock.now() - start } : undefined;
   // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
   // counter it reported is above all of them.
-  const fencingToken = tally.hasQuorum && counters !== undefined ? Math.max(...counters) + 1 : undefined;
-  const fenceNodes = fencingToken === undefined ? undefined : await storeFencingToken(set, fencingToken, fenceKeys as string[], ttlMs, cutSignal);
+  const fencingToken = tally.hasQuorum && fence !== undefined ? Math.max(...fence.counters) + 1 : undefined;
+  const fenceNodes = fencingToken === undefined || fence === undefined ? undefined : await storeFencingToken(set, fencingToken, fence.keys, ttlMs, cutSignal);
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.

@@ -193,9 +193,9 @@ export function callNode<S extends string>(
  * Like {@link callNode}, bounded by a deadline shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
  * Every outcome tells the node's circuit breaker whether the node answered in time, and an answer of a
- * `'call'` tells its latency how long it took (one per millisecond or so: see `NodeLatency.wantsRoundTripOf`).
- * Every outcome without an answer is counted
- * for `redlock.stats()` and published on `redlock-core.node.error`, as part of `operation`.
+ * `'call'` tells its latency how long it took, when it wants that one (see `NodeLatency.wantsRoundTripOf`).
+ * Every outcome without an answer is counted for `redlock.stats()` and published on
+ * `redlock-core.node.error`, as part of `operation`.
  */
 export function callNodeWithin<S extends string>(
   timeout: SharedTimeout,
@@ -337,8 +337,8 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
  * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,
  * waits for the server check of a first contact when there is one, and settles the call. Every outcome
  * tells the node's circuit breaker whether the node answered in time, and an answer of a `'call'`
- * (`isMeasured`) tells its latency how long it took, when it wants that one. Every outcome without an answer is counted for
- * `redlock.stats()` and published on `redlock-core.node.error`.
+ * (`isMeasured`) tells its latency how long it took, when it wants that one. Every outcome without an
+ * answer is counted for `redlock.stats()` and published on `redlock-core.node.error`.
  */
 class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall, RenewableCall {
   /** The server check of a first contact, if any: the outcome waits for it. */
