@@ -3,7 +3,7 @@ import { nodeTimeoutMsFor } from './options.js';
 import type { ReleaseNodeOutcome } from './outcomes.js';
 import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, type SharedTimeout } from './quorum.js';
 import { ScriptReader } from './scripts/lua-script.js';
-import { parseReleaseReply, RELEASE_CHANNEL_PREFIX, releaseScript } from './scripts/release.js';
+import { parseReleaseReply, quietReleaseScript, releaseScript } from './scripts/release.js';
 
 /** The first pause before a release that failed on a node is sent again, in milliseconds; it doubles each time. */
 export const FIRST_RELEASE_RETRY_MS = 25;
@@ -100,7 +100,6 @@ export type ReleaseStatus = 'released' | 'not-held';
  */
 export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce'>): NodeCallRun<ReleaseStatus> {
   const { keys, token, announce } = release;
-  const args = [token, announce ? RELEASE_CHANNEL_PREFIX : ''];
-  const reader = new ScriptReader(releaseScript, keys, args, (reply): ReleaseStatus => parseReleaseReply(reply, keys.length));
+  const reader = new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, [token], (reply): ReleaseStatus => parseReleaseReply(reply, keys.length));
   return (adapter) => reader.send(adapter);
 }

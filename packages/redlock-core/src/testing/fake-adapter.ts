@@ -6,12 +6,12 @@ import { fenceScript } from '../scripts/fence.js';
 import { inspectScript } from '../scripts/inspect.js';
 import type { LuaScript } from '../scripts/lua-script.js';
 import { probeScript } from '../scripts/probe.js';
-import { releaseScript } from '../scripts/release.js';
+import { quietReleaseScript, releaseScript } from '../scripts/release.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
 export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe';
 
-const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, fenceScript, inspectScript, probeScript];
+const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript, probeScript];
 
 /** The token a {@link refusingNode} reports for every key: some other owner's. */
 export const OTHER_OWNER_TOKEN = 'another-owner';

@@ -1,5 +1,5 @@
 import type { Unsubscribe } from '../../src/index.js';
-import { releaseScript } from '../../src/scripts/release.js';
+import { releaseChannelOf, releaseScript } from '../../src/scripts/release.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeKeyspace, FakeNode, grantingNode } from '../../src/testing/fake-adapter.js';
 
@@ -50,11 +50,11 @@ export class PubSubFakeNode extends FakeNode {
   }
 
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#announce(sha1, keys, args, await super.evalsha(sha1, keys, args));
+    return this.#announce(sha1, keys, await super.evalsha(sha1, keys, args));
   }
 
   override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#announce(releaseScript.source === source ? releaseScript.sha1 : '', keys, args, await super.eval(source, keys, args));
+    return this.#announce(releaseScript.source === source ? releaseScript.sha1 : '', keys, await super.eval(source, keys, args));
   }
 
   subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
@@ -85,10 +85,10 @@ export class PubSubFakeNode extends FakeNode {
     return new PubSubFakeNode(this.#clock, this.keyspace);
   }
 
-  #announce(sha1: string, keys: readonly string[], args: readonly string[], reply: unknown): unknown {
-    const channelPrefix = args[1];
-    if (sha1 === releaseScript.sha1 && channelPrefix && typeof reply === 'number') {
-      for (const key of keys) bus(this.keyspace).publish(channelPrefix + key);
+  /** The release script announces each of its keys (the quiet one, for a failed attempt's keys, none). */
+  #announce(sha1: string, keys: readonly string[], reply: unknown): unknown {
+    if (sha1 === releaseScript.sha1 && typeof reply === 'number') {
+      for (const key of keys) bus(this.keyspace).publish(releaseChannelOf(key));
     }
     return reply;
   }

@@ -2,7 +2,7 @@ import type { RedisAdapter, Unsubscribe } from '../../../src/index.js';
 import { acquireScript } from '../../../src/scripts/acquire.js';
 import { extendScript } from '../../../src/scripts/extend.js';
 import { fenceScript } from '../../../src/scripts/fence.js';
-import { releaseScript } from '../../../src/scripts/release.js';
+import { quietReleaseScript, releaseScript } from '../../../src/scripts/release.js';
 import { connectionRefused, FakeKeyspace } from '../../../src/testing/fake-adapter.js';
 import type { FakeClock } from '../fake-clock.js';
 import { PubSubFakeNode } from '../fake-pubsub.js';
@@ -142,7 +142,7 @@ export class SimNode {
 }
 
 const SCRIPT_NAMES = new Map<string, CallRecord['script']>(
-  [acquireScript, extendScript, releaseScript, fenceScript].flatMap((script) => [
+  [acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript].flatMap((script) => [
     [script.sha1, script.name as CallRecord['script']],
     [script.source, script.name as CallRecord['script']],
   ]),
