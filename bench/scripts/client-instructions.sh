@@ -5,7 +5,9 @@
 # `node --single-threaded --predictable`, cycles 12,000 to 32,000 as core-instructions.sh does, contenders in
 # parallel (each counts its own process). Under valgrind the client runs some 50× slower, so every reply is
 # already there when it looks: the figures compare libraries; they do not replay S1's timing.
-# Run after `pnpm run build`. Usage: bash bench/scripts/client-instructions.sh [contender name]...
+# `lean` counts core-loop.mjs's lean loop through the ioredis adapter instead: the yardstick for what the
+# core adds on real nodes. Run after `pnpm run build`.
+# Usage: bash bench/scripts/client-instructions.sh [contender name | lean]...
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v valgrind >/dev/null || { echo 'needs valgrind: apt-get install valgrind' >&2; exit 1; }

@@ -2,32 +2,75 @@
 // nodes, one resource), built as the bench builds it. Run by client-instructions.sh under valgrind, which
 // counts the instructions of this process only (the nodes are other processes, and the kernel is not
 // counted): ioredis, Node's streams and the library, the same work every S1 cycle costs the client.
-// Usage: node bench/scripts/client-loop.mjs <contender name> <cycles>   (after `pnpm run build`)
+// `lean` is no contender but a yardstick: core-loop.mjs's lean loop (the core's token, a quorum of 3, a
+// timer, the validity check) sending through the ioredis adapter at its defaults, so that what the core
+// adds on real nodes, and what the adapter adds to the floor, can be told apart.
+// Usage: node bench/scripts/client-loop.mjs <contender name | lean> <cycles>   (after `pnpm run build`)
 import { connectClients, startBenchNodes } from '../dist/bench-nodes.js';
 import { ALL_CONTENDERS } from '../dist/contenders/all-contenders.js';
 
 const [name, cycles] = [process.argv[2] ?? 'redlock-core', Number(process.argv[3] ?? 1000)];
 const definition = ALL_CONTENDERS.find((each) => each.name === name);
-if (definition === undefined) throw new Error(`No contender "${name}": ${ALL_CONTENDERS.map((each) => each.name).join(', ')}`);
+if (definition === undefined && name !== 'lean') {
+  throw new Error(`No contender "${name}": lean, ${ALL_CONTENDERS.map((each) => each.name).join(', ')}`);
+}
 process.removeAllListeners('warning');
 process.on('warning', () => undefined);
 const nodes = await startBenchNodes();
 const opened = [];
 const clients = await connectClients(nodes.urls('near'));
 opened.push(...clients);
-const contender = await definition.create({
-  clients,
-  retry: 'defaults',
-  farNodeIndex: undefined,
-  connectMore: async (overrides) => {
-    const more = await connectClients(nodes.urls('near'), overrides);
-    opened.push(...more);
-    return more;
-  },
-});
+const contender =
+  definition === undefined
+    ? await leanOver(clients)
+    : await definition.create({
+        clients,
+        retry: 'defaults',
+        farNodeIndex: undefined,
+        connectMore: async (overrides) => {
+          const more = await connectClients(nodes.urls('near'), overrides);
+          opened.push(...more);
+          return more;
+        },
+      });
 for (let index = 0; index < cycles; index += 1) {
   const release = await contender.acquire(`client-loop:${name}`);
   await release();
 }
 for (const client of opened) client.disconnect();
 await nodes.stop();
+
+/** The lean loop over `clients`, each behind an `IoredisAdapter` with its defaults. */
+async function leanOver(clients) {
+  const { IoredisAdapter } = await import('redlock-ioredis-adapter');
+  const { createLockToken } = await import('../../packages/redlock-core/dist/token.js');
+  const { releaseScript } = await import('../../packages/redlock-core/dist/scripts/release.js');
+  await Promise.all(clients.map((client) => client.script('LOAD', releaseScript.source)));
+  const adapters = clients.map((client) => new IoredisAdapter(client));
+  // A 2 s timeout rather than the core's 50 ms floor: under valgrind a reply takes milliseconds.
+  const quorumOf = (send, isYes) =>
+    new Promise((resolve) => {
+      let yes = 0;
+      let no = 0;
+      let isDone = false;
+      const finish = (hasQuorum) => {
+        if (isDone) return;
+        isDone = true;
+        clearTimeout(timer);
+        resolve(hasQuorum);
+      };
+      const timer = setTimeout(() => finish(false), 2_000);
+      for (const adapter of adapters) send(adapter).then((reply) => (isYes(reply) ? ++yes === 3 && finish(true) : ++no === 3 && finish(false)), () => ++no === 3 && finish(false));
+    });
+  return {
+    async acquire(resource) {
+      const token = createLockToken();
+      const start = performance.now();
+      const hasQuorum = await quorumOf((adapter) => adapter.setIfAbsent(resource, token, 10_000), (reply) => reply === null || reply === token);
+      if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('lean: no quorum');
+      return async () => {
+        await quorumOf((adapter) => adapter.evalsha(releaseScript.sha1, [resource], [token]), () => true);
+      };
+    },
+  };
+}
