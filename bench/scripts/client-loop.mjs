@@ -40,36 +40,24 @@ for (let index = 0; index < cycles; index += 1) {
 for (const client of opened) client.disconnect();
 await nodes.stop();
 
-/** The lean loop over `clients`, each behind an `IoredisAdapter` with its defaults. */
+/** The lean loop's lock (see core-loop.mjs) over `clients`, each behind an `IoredisAdapter` with its defaults. */
 async function leanOver(clients) {
   const { IoredisAdapter } = await import('redlock-ioredis-adapter');
   const { createLockToken } = await import('../../packages/redlock-core/dist/token.js');
   const { releaseScript } = await import('../../packages/redlock-core/dist/scripts/release.js');
+  const { leanQuorum } = await import('./lean-quorum.mjs');
   await Promise.all(clients.map((client) => client.script('LOAD', releaseScript.source)));
   const adapters = clients.map((client) => new IoredisAdapter(client));
   // A 2 s timeout rather than the core's 50 ms floor: under valgrind a reply takes milliseconds.
-  const quorumOf = (send, isYes) =>
-    new Promise((resolve) => {
-      let yes = 0;
-      let no = 0;
-      let isDone = false;
-      const finish = (hasQuorum) => {
-        if (isDone) return;
-        isDone = true;
-        clearTimeout(timer);
-        resolve(hasQuorum);
-      };
-      const timer = setTimeout(() => finish(false), 2_000);
-      for (const adapter of adapters) send(adapter).then((reply) => (isYes(reply) ? ++yes === 3 && finish(true) : ++no === 3 && finish(false)), () => ++no === 3 && finish(false));
-    });
+  const timeoutMs = 2_000;
   return {
     async acquire(resource) {
       const token = createLockToken();
       const start = performance.now();
-      const hasQuorum = await quorumOf((adapter) => adapter.setIfAbsent(resource, token, 10_000), (reply) => reply === null || reply === token);
+      const hasQuorum = await leanQuorum(adapters, (adapter) => adapter.setIfAbsent(resource, token, 10_000), (reply) => reply === null || reply === token, timeoutMs);
       if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('lean: no quorum');
       return async () => {
-        await quorumOf((adapter) => adapter.evalsha(releaseScript.sha1, [resource], [token]), () => true);
+        await leanQuorum(adapters, (adapter) => adapter.evalsha(releaseScript.sha1, [resource], [token]), () => true, timeoutMs);
       };
     },
   };

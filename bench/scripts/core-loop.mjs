@@ -10,27 +10,14 @@ let cycle;
 if (mode === 'lean') {
   // The core's own token source, so that the two loops differ only in what the core does around it.
   const { createLockToken } = await import('../../packages/redlock-core/dist/token.js');
+  const { leanQuorum } = await import('./lean-quorum.mjs');
   const nodes = Array.from({ length: 5 }, inMemoryNode);
-  const quorumOf = (send, isYes) =>
-    new Promise((resolve) => {
-      let yes = 0;
-      let no = 0;
-      let isDone = false;
-      const finish = (hasQuorum) => {
-        if (isDone) return;
-        isDone = true;
-        clearTimeout(timer);
-        resolve(hasQuorum);
-      };
-      const timer = setTimeout(() => finish(false), 50);
-      for (const node of nodes) send(node).then((reply) => (isYes(reply) ? ++yes === 3 && finish(true) : ++no === 3 && finish(false)), () => ++no === 3 && finish(false));
-    });
   cycle = async () => {
     const token = createLockToken();
     const start = performance.now();
-    const hasQuorum = await quorumOf((node) => node.setIfAbsent('lean', token, 10_000), (reply) => reply === null || reply === token);
+    const hasQuorum = await leanQuorum(nodes, (node) => node.setIfAbsent('lean', token, 10_000), (reply) => reply === null || reply === token, 50);
     if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('no quorum');
-    await quorumOf((node) => node.evalsha('sha1', ['lean'], [token]), () => true);
+    await leanQuorum(nodes, (node) => node.evalsha('sha1', ['lean'], [token]), () => true, 50);
   };
 } else {
   const { Redlock } = await import('redlock-core');
