@@ -8,10 +8,10 @@ import { NodeError } from './errors.js';
 import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, onNoScriptOf, quorumOf } from './quorum.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetIfAbsentReader } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
-import { runScript, ScriptReader } from './scripts/lua-script.js';
+import { onNoScriptOf, runScript, ScriptReader } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
 
 /** Whether a node refused the acquisition: the script then changed nothing there, so nothing needs removing. */

@@ -129,14 +129,9 @@ export interface RenewableCall {
   renewTimeout(): void;
 }
 
-/** The `onNoScript` of `runScript` for `call`: renews its timeout. Made only where a script may need it. */
-export function onNoScriptOf(call: RenewableCall): () => void {
-  return () => call.renewTimeout();
-}
-
 /**
  * How to read the replies of the calls of one fan-out, made once for all of them: each call hands it its
- * own adapter and itself, to renew its timeout after `NOSCRIPT` (see {@link onNoScriptOf}).
+ * own adapter and itself, to renew its timeout after `NOSCRIPT` (see `onNoScriptOf` in scripts/lua-script.ts).
  */
 export interface ReplyReader<S extends string> {
   /** Reads a reply: the status, or a promise of it when reading takes another command. May throw. */
@@ -159,7 +154,7 @@ export interface NodeReply<S extends string> {
 
 /**
  * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and reads the reply, as a
- * promise of the status or a {@link NodeReply}. `call` is the node call, whose {@link onNoScriptOf} goes to
+ * promise of the status or a {@link NodeReply}. `call` is the node call, whose `onNoScriptOf` goes to
  * `runScript`: after `NOSCRIPT` the node answered, so the call gets a fresh timeout for its EVAL.
  */
 export type NodeCallRun<S extends string> = (adapter: RedisAdapter, call: RenewableCall, nodeIndex: number) => Promise<S> | NodeReply<S>;

@@ -29,11 +29,11 @@ import {
   type LockInspection,
 } from './outcomes.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
-import { callEveryNode, onNoScriptOf, quorumOf } from './quorum.js';
+import { callEveryNode, quorumOf } from './quorum.js';
 import { leadNodeIndexIn, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
-import { runScript } from './scripts/lua-script.js';
+import { onNoScriptOf, runScript } from './scripts/lua-script.js';
 import { AcquisitionStats, type RedlockStats } from './stats.js';
 import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
 

@@ -1,6 +1,6 @@
 import type { RedisAdapter } from '../adapter.js';
-import { type NodeReply, onNoScriptOf, type RenewableCall, type ReplyReader } from '../quorum.js';
-import { defineScript, errorMessageOf, runScript, unexpectedReply } from './lua-script.js';
+import type { NodeReply, RenewableCall, ReplyReader } from '../quorum.js';
+import { defineScript, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';

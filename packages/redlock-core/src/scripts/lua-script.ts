@@ -82,8 +82,13 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
   }
 
   recover(error: unknown, node: RedisAdapter, call: RenewableCall): Promise<S> {
-    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, () => call.renewTimeout(), this.#parse);
+    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScriptOf(call), this.#parse);
   }
+}
+
+/** The `onNoScript` of {@link runScript} for `call`: renews its timeout. Made only where a script may need it. */
+export function onNoScriptOf(call: RenewableCall): () => void {
+  return () => call.renewTimeout();
 }
 
 /** Whether `node` is known to have cached `script`, so that EVALSHA runs it in one round trip. */
