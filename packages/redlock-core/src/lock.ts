@@ -6,8 +6,8 @@ import type { NodeSet, NodeState } from './node-state.js';
 import { checkTtl, nodeTimeoutMsFor } from './options.js';
 import { isReleaseTraced, publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
 import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, outcomesOf, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
-import { leadNodeIndexIn } from './release-notifications.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeCallRun, outcomesOf, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
+import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from './release-notifications.js';
 import { extendScript, parseExtendReply } from './scripts/extend.js';
 import { ScriptReader } from './scripts/lua-script.js';
 
@@ -756,7 +756,8 @@ export class Lock {
 }
 
 /**
- * Sends `release` to every node of `hold` that was sent a write, the lead node first, and records each
+ * Sends `release` to every node of `hold` that was sent a write, the lead node first (announced only where
+ * waiters listen: see `isAnnouncedOn`), and records each
  * call in `hold.releasedOn`; `onOutcome` hears every call's outcome. Returns the calls by node index. A
  * module function, so that a call still waiting for a far node keeps alive its listener, the hold and the
  * outcomes gathered so far: not the lock, nor the other calls (see bench/scripts/far-node-retention.mjs).
@@ -779,15 +780,19 @@ function releaseWhereWritten(
     callSettled();
     onOutcome(outcome);
   };
-  const run = releaseRunOf(release);
   const timeoutOf = sharedTimeoutsFor(set, release.ttlMs, release.keys.length);
   const calls = new Array<NodeCall<ReleaseStatus>>(nodeCount);
   // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
   // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
   // A loop rather than a closure per node: the listener must be the only closure made here.
   const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);
+  // Announced only where waiters listen (see `isAnnouncedOn`).
+  const announceNodeIndex = announceNodeIndexOf(release.keys, nodeCount);
+  const announcing = releaseRunOf(release);
+  let quiet: NodeCallRun<ReleaseStatus> | undefined;
   for (let step = 0; step < nodeCount; step += 1) {
     const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
+    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf({ ...release, announce: false }));
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
     const call =
       hold.written[nodeIndex] === true

@@ -39,6 +39,27 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
 }
 
 /**
+ * The node every client listens to and announces the release of `keys` on, whatever its own view of the
+ * nodes' latencies: a hash of the first key over all `nodeCount` nodes. Where every node has the same
+ * timeout it is the lead node ({@link leadNodeIndexOf}); clients whose lead nodes differ (one near each
+ * datacenter) still hear each other's releases there.
+ */
+export function announceNodeIndexOf(keys: readonly string[], nodeCount: number): number {
+  return fnv1a(keys[0] ?? '') % nodeCount;
+}
+
+/**
+ * Whether a release of a lock whose lead node is `leadNodeIndex` announces itself on node `nodeIndex`: on
+ * its lead node, the announce node ({@link announceNodeIndexOf}) and the node after that one, the backup
+ * for waiters that cannot listen on the announce node (they listen on every node then). Not on every
+ * node: a PUBLISH is about an eighth of the instructions a node runs per lock (bench/RESULTS.md), and no
+ * waiter listens on the other nodes unless those fail it.
+ */
+export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announceNodeIndex: number, nodeCount: number): boolean {
+  return nodeIndex === leadNodeIndex || nodeIndex === announceNodeIndex || nodeIndex === (announceNodeIndex + 1) % nodeCount;
+}
+
+/**
  * {@link leadNodeIndexOf} for a lock on `keys` for `ttlMs` over the nodes of `set`, with each node's
  * current timeout: what a queue's waiters ask first, and what a release goes to first.
  */
@@ -68,7 +89,7 @@ export interface KeyWatch {
    * since the last callback. Returns a function that cancels the call.
    */
   onNextRelease(callback: () => void): () => void;
-  /** Watches every node from now on, not only the lead node (which failed to answer). */
+  /** Watches every node from now on, not only the lead and announce nodes (the lead failed to answer). */
   watchEveryNode(): void;
   /** Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them. */
   close(): void;
@@ -97,11 +118,13 @@ export class ReleaseNotifications {
   }
 
   /**
-   * Watches the release channels of `keys` on the lead node only: it is the node a woken waiter asks first,
-   * so its notification is the one that matters, and one subscription per waiter instead of one per node
-   * keeps every release from costing each waiter a message from every node. If the lead node cannot
-   * subscribe (no capability, an error, no answer within `timeoutMs`), or after {@link KeyWatch.watchEveryNode},
-   * it watches every capable node. `ready` waits at most `timeoutMs`, so a hung node cannot stall the waiter;
+   * Watches the release channels of `keys` on the lead node and on the announce node
+   * ({@link announceNodeIndexOf}; usually the same node), the nodes where releases are announced: the lead
+   * node is the one a woken waiter asks first, and its releaser's too when both see the nodes alike; the
+   * announce node hears every release, whoever made it. One subscription per waiter instead of one per node
+   * keeps every release from costing each waiter a message from every node. If either cannot subscribe (no
+   * capability, an error, no answer within `timeoutMs`), or after {@link KeyWatch.watchEveryNode}, it
+   * watches every capable node. `ready` waits at most `timeoutMs`, so a hung node cannot stall the waiter;
    * it then relies on its timer.
    */
   watch(keys: readonly string[], timeoutMs: number, leadNodeIndex: number): KeyWatch {
@@ -130,11 +153,13 @@ export class ReleaseNotifications {
           });
         }),
       );
+    const announceNodeIndex = announceNodeIndexOf(keys, this.#adapters.length);
+    const isWatched = (nodeIndex: number): boolean => nodeIndex === leadNodeIndex || nodeIndex === announceNodeIndex;
     let followsEveryNode = false;
     const followEveryNode = (): Promise<void> => {
       if (followsEveryNode) return Promise.resolve();
       followsEveryNode = true;
-      return subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => nodeIndex !== leadNodeIndex));
+      return subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => !isWatched(nodeIndex)));
     };
     const clock = this.#clock;
     let readyTimer: unknown;
@@ -149,7 +174,8 @@ export class ReleaseNotifications {
         clock.clearTimeout(readyTimer);
         resolve();
       };
-      subscribeOn([leadNodeIndex]).then(settle, () => followEveryNode().then(settle, settle));
+      const watched = announceNodeIndex === leadNodeIndex ? subscribeOn([leadNodeIndex]) : Promise.all([subscribeOn([leadNodeIndex]), subscribeOn([announceNodeIndex])]);
+      watched.then(settle, () => followEveryNode().then(settle, settle));
     });
     return {
       ready,

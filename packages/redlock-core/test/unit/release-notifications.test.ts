@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
-import { type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/release-notifications.js';
+import { announceNodeIndexOf, type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-adapter.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
@@ -208,6 +208,29 @@ describe('prompt hand-off through release notifications', () => {
     await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
+  it('hands off between clients whose lead nodes differ (each near its own datacenter) through the announce node', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    /** Each client's own connections, the node `nearNodeIndex` nearer (a shorter timeout): its lead node. */
+    const nearTo = (nearNodeIndex: number) =>
+      nodes.map((node, nodeIndex) => ({ adapter: node.connectAnotherClient(), timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80 }));
+    const holderLead = (announceNodeIndex + 2) % 5;
+    const waiterLead = (announceNodeIndex + 3) % 5;
+    const holder = new Redlock(nearTo(holderLead), { clock, retryCount: 0 });
+    const waiter = new Redlock(nearTo(waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    // The waiter listens on its own lead node and on the announce node, and nowhere else.
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === waiterLead || nodeIndex === announceNodeIndex ? 1 : 0)));
+    // The holder announces on its own lead node, the announce node and its backup: the waiter hears the announce node.
+    await clock.runUntilSettled(held.release());
+    const announced = [holderLead, announceNodeIndex, (announceNodeIndex + 1) % 5];
+    expect(nodes.map((node) => node.published.length)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => (announced.includes(nodeIndex) ? 1 : 0)));
+    await expectHandOffAtRelease(clock, Promise.resolve(), waiting);
+  });
+
   it('watches every other node when the lead node cannot subscribe, and still acquires at the release', async () => {
     const { clock, nodes, holder } = setup();
     const waiter = waiterWithLead(clock, nodes, (lead) => (lead.subscribeError = new Error('ERR unknown command')));
@@ -299,7 +322,11 @@ describe('prompt hand-off through release notifications', () => {
     for (const node of nodes.slice(2)) node.keyspace.delete('orders:42');
     const lock = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     await clock.runUntilSettled(lock.release());
-    expect(nodes.map((node) => node.published)).toEqual(Array(5).fill(['redlock:released:orders:42']));
+    // Where waiters listen: the lead node (the announce node, with equal timeouts) and its backup.
+    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+    expect(nodes.map((node) => node.published)).toEqual(
+      [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead || nodeIndex === (lead + 1) % 5 ? ['redlock:released:orders:42'] : [])),
+    );
   });
 });
 

@@ -2,8 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
-import { leadNodeIndexOf } from '../../src/release-notifications.js';
-import { releaseScript } from '../../src/scripts/release.js';
+import { announceNodeIndexOf, leadNodeIndexOf } from '../../src/release-notifications.js';
+import type { LuaScript } from '../../src/scripts/lua-script.js';
+import { quietReleaseScript, releaseScript } from '../../src/scripts/release.js';
 
 async function heldLock(nodes: readonly FakeNode[], clock: FakeClock, resources: string | string[] = 'r'): Promise<Lock> {
   return clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire(resources, 1000));
@@ -31,18 +32,25 @@ describe('lock.release()', () => {
     expect(nodes[0]!.callsTo('release')[0]).toMatchObject({ keys: ['a', 'b'], args: [lock.token] });
   });
 
-  it('sends the release to the lead node first, where waiters listen, then to the others in order', async () => {
+  it('sends the release to the lead node first, where waiters listen, then to the others in order, and announces it on the lead node and its backup only', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 5);
     const sentTo: number[] = [];
+    const announcedOn: number[] = [];
+    const record = (nodeIndex: number, script: LuaScript): void => {
+      sentTo.push(nodeIndex);
+      if (script === releaseScript) announcedOn.push(nodeIndex);
+    };
     const recording = nodes.map((node, nodeIndex) => ({
       client: node,
       evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
-        if (sha1 === releaseScript.sha1) sentTo.push(nodeIndex);
+        const script = [releaseScript, quietReleaseScript].find((each) => each.sha1 === sha1);
+        if (script !== undefined) record(nodeIndex, script);
         return node.evalsha(sha1, keys, args);
       },
       eval: (source: string, keys: readonly string[], args: readonly string[]) => {
-        if (source === releaseScript.source) sentTo.push(nodeIndex);
+        const script = [releaseScript, quietReleaseScript].find((each) => each.source === source);
+        if (script !== undefined) record(nodeIndex, script);
         return node.eval(source, keys, args);
       },
     }));
@@ -50,10 +58,41 @@ describe('lock.release()', () => {
     for (const [resource, retryCount] of [['orders:1', 0], ['orders:2', 0], ['orders:3', 10], ['orders:4', 10]] as const) {
       const lock = await clock.runUntilSettled(new Redlock(recording, { clock, retryCount }).acquire(resource, 1000));
       sentTo.length = 0;
+      announcedOn.length = 0;
       await clock.runUntilSettled(lock.release());
+      // With equal timeouts, the lead node is the announce node; the node after it is the backup.
       const lead = leadNodeIndexOf([resource], [50, 50, 50, 50, 50]);
+      expect(announceNodeIndexOf([resource], 5)).toBe(lead);
       expect(sentTo).toEqual([lead, ...[0, 1, 2, 3, 4].filter((nodeIndex) => nodeIndex !== lead)]);
+      expect(announcedOn).toEqual([lead, (lead + 1) % 5]);
     }
+  });
+
+  it('announces a release on its own lead node, the announce node and its backup, where lead nodes differ between clients', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const announcedOn = new Set<number>();
+    const resource = 'orders:7';
+    const announceNodeIndex = announceNodeIndexOf([resource], 5);
+    // This client's nearest node (its lead) is another one: its timeout is the shortest.
+    const nearNodeIndex = (announceNodeIndex + 2) % 5;
+    const recording = nodes.map((node, nodeIndex) => ({
+      adapter: {
+        client: node,
+        evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
+          if (sha1 === releaseScript.sha1) announcedOn.add(nodeIndex);
+          return node.evalsha(sha1, keys, args);
+        },
+        eval: (source: string, keys: readonly string[], args: readonly string[]) => {
+          if (source === releaseScript.source) announcedOn.add(nodeIndex);
+          return node.eval(source, keys, args);
+        },
+      },
+      timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80,
+    }));
+    const lock = await clock.runUntilSettled(new Redlock(recording, { clock }).acquire(resource, 1000));
+    await clock.runUntilSettled(lock.release());
+    expect([...announcedOn].sort()).toEqual([nearNodeIndex, announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
   });
 
   it('resolves with the first result when called again, without calling any node', async () => {

@@ -1,0 +1,90 @@
+// Instructions the Redis nodes execute per S1 acquire+release (5 nodes, one resource), per contender: a
+// deterministic measure of the nodes' user-space work, unlike their CPU time on a shared machine (INFO cpu
+// moves by ±10% between rounds here, more than a script's difference). Starts 5 redis-servers of its own
+// under valgrind (cachegrind), runs N serial cycles of the contender as the bench builds it over ioredis
+// clients, stops the servers and adds up their instruction counts; a short run is subtracted from a long
+// one so that start-up cancels out. Redis' own timers run at 1 Hz, so their work is a rounding error.
+// `announce-every-node` is no contender but redlock-core with every release announced on all 5 nodes, as
+// it was until 2026-11-24: the yardstick for what announcing on fewer nodes saves.
+// Usage: node bench/scripts/redis-instructions.mjs [contender name | announce-every-node]...   (after
+// `pnpm run build`; needs valgrind; about 30 s per name)
+import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { Redlock } from 'redlock-core';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+import { quietReleaseScript, releaseScript } from '../../packages/redlock-core/dist/scripts/release.js';
+import { ALL_CONTENDERS } from '../dist/contenders/all-contenders.js';
+
+const NODE_COUNT = 5;
+const [SHORT_CYCLES, LONG_CYCLES] = [2_000, 7_000];
+const names = process.argv.length > 2 ? process.argv.slice(2) : ['floor', 'redlock-core', 'redlock@5'];
+for (const name of names) {
+  const short = await nodeInstructions(name, SHORT_CYCLES);
+  const long = await nodeInstructions(name, LONG_CYCLES);
+  console.log(`${name}: ${Math.round((long - short) / (LONG_CYCLES - SHORT_CYCLES))} Redis instructions per acquire+release (${NODE_COUNT} nodes)`);
+}
+
+/** The instructions `NODE_COUNT` fresh nodes execute in all while `cycles` acquire+release cycles of `name` run. */
+async function nodeInstructions(name, cycles) {
+  const servers = await Promise.all(Array.from({ length: NODE_COUNT }, () => startCountedServer()));
+  const clients = servers.map((server) => new Redis({ host: '127.0.0.1', port: server.port, enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
+  try {
+    await Promise.all(clients.map((client) => new Promise((resolve) => client.once('ready', resolve))));
+    const contender = await contenderOver(name, clients);
+    for (let index = 0; index < cycles; index += 1) {
+      const release = await contender.acquire('redis-instructions');
+      await release();
+    }
+  } finally {
+    for (const client of clients) client.disconnect();
+    for (const server of servers) server.child.kill('SIGTERM');
+  }
+  const counts = await Promise.all(servers.map((server) => server.instructions));
+  return counts.reduce((total, count) => total + count, 0);
+}
+
+/** A redis-server under cachegrind on a free loopback port; `instructions` resolves with its count once it exits. */
+async function startCountedServer() {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(
+      'valgrind',
+      ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--hz', '1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const isReady = await new Promise((resolve) => {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        if (stdout.includes('Ready to accept')) resolve(true);
+      });
+      void exited.then(() => resolve(false));
+    });
+    if (!isReady) continue; // The port was taken: try another.
+    const instructions = exited.then(() => Number(/I\s+refs:\s+([\d,]+)/.exec(stderr)?.[1]?.replace(/,/g, '') ?? NaN));
+    return { port, child, instructions };
+  }
+}
+
+/** The contender `name` as the bench builds it over `clients`, or redlock-core announcing on every node. */
+async function contenderOver(name, clients) {
+  if (name === 'announce-every-node') {
+    const adapters = clients.map((client) => {
+      const adapter = new IoredisAdapter(client);
+      const announcing = (sha1) => (sha1 === quietReleaseScript.sha1 ? releaseScript.sha1 : sha1);
+      return {
+        setIfAbsent: (key, value, ttlMs) => adapter.setIfAbsent(key, value, ttlMs),
+        evalsha: (sha1, keys, args) => adapter.evalsha(announcing(sha1), keys, args),
+        eval: (source, keys, args) => adapter.eval(source === quietReleaseScript.source ? releaseScript.source : source, keys, args),
+      };
+    });
+    const redlock = new Redlock(adapters);
+    return { acquire: async (resource) => { const lock = await redlock.acquire(resource, 10_000); return () => lock.release(); } };
+  }
+  const definition = ALL_CONTENDERS.find((each) => each.name === name);
+  if (definition === undefined) throw new Error(`No contender "${name}": announce-every-node, ${ALL_CONTENDERS.map((each) => each.name).join(', ')}`);
+  return definition.create({ clients, retry: 'defaults', farNodeIndex: undefined, connectMore: () => Promise.reject(new Error('redis-instructions: one set of clients only')) });
+}
