@@ -8,6 +8,7 @@ import { NodeError } from './errors.js';
 import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
+import { announceNodeIndexOf } from './release-notifications.js';
 import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetIfAbsentReader } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
@@ -91,7 +92,9 @@ async function attemptOnNodes(
   if (asksLeadFirst && leadNodeIndex !== undefined) {
     vote = { isDecided: false };
     const callOn = patientCaller(set, scriptKeys, argsOf(), parseReply, ttlMs, start, vote, timing);
-    const lead = callOn(leadNodeIndex, false);
+    // Waiters near different nodes than the releaser hear it on the announce node, whose release may
+    // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
+    const lead = callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, nodes.length));
     const leadStatus = (await lead.outcome).status;
     if (leadStatus === 'held') return 'held-at-lead';
     calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
@@ -194,9 +197,10 @@ function patientCaller(
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
     const call = callNode(node, timeoutMs, clock, async (adapter, renewable) => {
       const onNoScript = onNoScriptOf(renewable);
-      // A node may still be running the previous owner's release, sent with the one that freed the lead
-      // node, which woke us: ask it again, every millisecond, for up to half its timeout or until the vote
-      // is decided. The script grants a key that already holds our token, so asking again is safe.
+      // A node may still be running the previous owner's release, sent with the one that woke us (on the
+      // lead node, or on the announce node): ask it again, every millisecond, for up to half its timeout
+      // or until the vote is decided. The script grants a key that already holds our token, so asking
+      // again is safe.
       for (;;) {
         const status = await acquireOn(adapter, onNoScript);
         if (status !== 'held' || !isPatient || vote.isDecided || clock.now() - start >= timeoutMs / 2) return status;

@@ -231,6 +231,54 @@ describe('prompt hand-off through release notifications', () => {
     await expectHandOffAtRelease(clock, Promise.resolve(), waiting);
   });
 
+  it('asks its own lead node again when the release reaches it after the announce node woke the waiter', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const nearTo = (nearNodeIndex: number) =>
+      nodes.map((node, nodeIndex) => ({ adapter: node.connectAnotherClient(), timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80 }));
+    const waiterLead = (announceNodeIndex + 3) % 5;
+    const holder = new Redlock(nearTo((announceNodeIndex + 2) % 5), { clock, retryCount: 0 });
+    const waiter = new Redlock(nearTo(waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    // The announce node publishes at once; the release reaches the waiter's lead node 1 ms later.
+    const releasing = held.release();
+    nodes[waiterLead]!.keyspace.set('orders:42', held.token, 10_000);
+    clock.setTimeout(() => nodes[waiterLead]!.keyspace.delete('orders:42'), 1);
+    // Not at the 200 ms retry timer: the woken attempt asked its lead node again until it was free.
+    await expectHandOffAtRelease(clock, releasing, waiting);
+  });
+
+  it('asks its own lead node again for at most half its timeout when another owner took the lock there', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const waiterLead = (announceNodeIndex + 3) % 5;
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const holder = new Redlock(nodes, { clock, retryCount: 0 });
+    const waiter = new Redlock(
+      connections.map((adapter, nodeIndex) => ({ adapter, timeoutMs: nodeIndex === waiterLead ? 30 : 80 })),
+      { clock, retryDelayMs: 200, retryJitterMs: 0 },
+    );
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(37);
+    const before = connections[waiterLead]!.acquireRequests().length;
+    // Someone else takes the waiter's lead node at the release, and keeps it.
+    const releasing = held.release();
+    nodes[waiterLead]!.keyspace.set('orders:42', 'someone-else', 10_000);
+    await clock.runUntilSettled(releasing);
+    const { value } = await within(clock, 100, waiting);
+    expect(value).toBeUndefined();
+    // Asked once, then every millisecond for half of its 30 ms timeout, and not again until the retry timer.
+    const asked = connections[waiterLead]!.acquireRequests().length - before;
+    expect(asked).toBeGreaterThan(1);
+    expect(asked).toBeLessThanOrEqual(17);
+    expect(connections.filter((_, nodeIndex) => nodeIndex !== waiterLead).map((connection) => connection.acquireRequests().length)).toEqual([1, 1, 1, 1]);
+  });
+
   it('watches every other node when the lead node cannot subscribe, and still acquires at the release', async () => {
     const { clock, nodes, holder } = setup();
     const waiter = waiterWithLead(clock, nodes, (lead) => (lead.subscribeError = new Error('ERR unknown command')));
