@@ -14,7 +14,9 @@ export const SUBSCRIPTION_LINGER_MS = 1_000;
 /**
  * The node a woken waiter asks first, for resource keys `keys`: the same for every client that lists the
  * nodes in the same order, chosen by a hash of the first key among the nodes with the shortest timeout
- * (the nearest, by the user's own settings), so different resources spread over the nodes.
+ * (the nearest, by the user's own settings), so different resources spread over the nodes. It is the
+ * announce node ({@link announceNodeIndexOf}) whenever that one is among the nearest: a release is then
+ * announced on two nodes instead of three, and a waiter listens on one node instead of two.
  *
  * Waiters that all ask one node first are ordered by it: one wins that node and then asks the rest, the
  * others learn at the cost of one call that the lock was taken, instead of every waiter sending a full
@@ -31,7 +33,11 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
     }
     if (timeoutMs === shortestMs) candidateCount += 1;
   }
-  let skip = fnv1a(keys[0] ?? '') % candidateCount;
+  const hash = fnv1a(keys[0] ?? '');
+  // The announce node, as announceNodeIndexOf() works it out, from the hash already made.
+  const announceNodeIndex = hash % timeoutsMs.length;
+  if (timeoutsMs[announceNodeIndex] === shortestMs) return announceNodeIndex;
+  let skip = hash % candidateCount;
   for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
     if (timeoutsMs[nodeIndex] === shortestMs && skip-- === 0) return nodeIndex;
   }
@@ -40,9 +46,10 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
 
 /**
  * The node every client listens to and announces the release of `keys` on, whatever its own view of the
- * nodes' latencies: a hash of the first key over all `nodeCount` nodes. Where every node has the same
- * timeout it is the lead node ({@link leadNodeIndexOf}); clients whose lead nodes differ (one near each
- * datacenter) still hear each other's releases there.
+ * nodes' latencies: a hash of the first key over all `nodeCount` nodes. Where it is among a client's
+ * nearest nodes (always, where every node has the same timeout) it is that client's lead node too
+ * ({@link leadNodeIndexOf}); clients whose lead nodes differ (one near each datacenter) still hear each
+ * other's releases there.
  */
 export function announceNodeIndexOf(keys: readonly string[], nodeCount: number): number {
   return fnv1a(keys[0] ?? '') % nodeCount;

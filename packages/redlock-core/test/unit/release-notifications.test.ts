@@ -454,4 +454,20 @@ describe('leadNodeIndexOf', () => {
     const leads = new Set(Array.from({ length: 100 }, (_, index) => leadNodeIndexOf([`orders:${index}`], [50, 50, 50, 50, 50])));
     expect(leads).toEqual(new Set([0, 1, 2, 3, 4]));
   });
+
+  it('is the announce node whenever that node is among the nearest, so a release announces on two nodes', () => {
+    // Node 0 is far (another datacenter): its timeout is the longest.
+    const timeouts = [120, 50, 50, 50, 50];
+    const keys = Array.from({ length: 100 }, (_, index) => `orders:${index}`);
+    for (const key of keys) {
+      const lead = leadNodeIndexOf([key], timeouts);
+      const announceNodeIndex = announceNodeIndexOf([key], 5);
+      if (announceNodeIndex !== 0) expect(lead).toBe(announceNodeIndex);
+      expect([1, 2, 3, 4]).toContain(lead);
+    }
+    // Where the announce node is the far one, the lead is still spread over the near nodes.
+    const farAnnounced = keys.filter((key) => announceNodeIndexOf([key], 5) === 0);
+    expect(farAnnounced.length).toBeGreaterThan(5);
+    expect(new Set(farAnnounced.map((key) => leadNodeIndexOf([key], timeouts))).size).toBeGreaterThan(1);
+  });
 });

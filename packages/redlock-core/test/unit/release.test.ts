@@ -95,6 +95,33 @@ describe('lock.release()', () => {
     expect([...announcedOn].sort()).toEqual([nearNodeIndex, announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
   });
 
+  it('announces a release on two nodes only when one node is far but the announce node is near: it is the lead node too', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const announcedOn = new Set<number>();
+    // A resource whose announce node is one of the near nodes 1 to 4.
+    const resource = ['orders:1', 'orders:2', 'orders:3'].find((each) => announceNodeIndexOf([each], 5) !== 0) as string;
+    const announceNodeIndex = announceNodeIndexOf([resource], 5);
+    const recording = nodes.map((node, nodeIndex) => ({
+      adapter: {
+        client: node,
+        evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
+          if (sha1 === releaseScript.sha1) announcedOn.add(nodeIndex);
+          return node.evalsha(sha1, keys, args);
+        },
+        eval: (source: string, keys: readonly string[], args: readonly string[]) => {
+          if (source === releaseScript.source) announcedOn.add(nodeIndex);
+          return node.eval(source, keys, args);
+        },
+      },
+      // Node 0 is in another datacenter.
+      timeoutMs: nodeIndex === 0 ? 120 : 50,
+    }));
+    const lock = await clock.runUntilSettled(new Redlock(recording, { clock }).acquire(resource, 1000));
+    await clock.runUntilSettled(lock.release());
+    expect([...announcedOn].sort()).toEqual([announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
+  });
+
   it('resolves with the first result when called again, without calling any node', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
