@@ -1,6 +1,6 @@
 import { type ContenderResult, SCENARIO_IDS, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
 
-/** One target of the issues (5, and S6's multi-datacenter one) for this library, checked against a run. */
+/** One target of the issues (5, 15, and S6's multi-datacenter one) for this library, checked against a run. */
 export interface TargetCheck {
   readonly target: string;
   /** `null` when the run did not measure what the target needs (scenario skipped, contender n/a). */
@@ -19,10 +19,18 @@ const MIN_CYCLES_TO_JUDGE_HEAP = 50_000;
 
 type Results = ReadonlyMap<ScenarioId, ScenarioResult>;
 
-/** Checks each of issue 5's targets for `redlock-core` against a run's results. */
+/** The peer whose client CPU per uncontended lock issue 15 asks us to stay below. */
+const CPU_YARDSTICK_PEER = 'redlock@5';
+
+/** Checks each of issues 5's and 15's targets for `redlock-core` against a run's results. */
 export function checkTargets(results: Results): TargetCheck[] {
   return [
     ...throughputTargets(results, 'S1'),
+    check(results, 'S1', `S1: client CPU per acquire+release below ${CPU_YARDSTICK_PEER}'s`, ({ ours, peers }) => {
+      const yardstick = peers.find((row) => row.name === CPU_YARDSTICK_PEER);
+      const [oursUs, peerUs] = [value(ours, 'clientCpuUsPerOp'), yardstick === undefined ? Number.NaN : value(yardstick, 'clientCpuUsPerOp')];
+      return [oursUs < peerUs, `${format(oursUs)} µs against ${format(peerUs)}`, oursUs / peerUs];
+    }),
     ...throughputTargets(results, 'S2'),
     check(results, 'S3-tuned', 'S3 tuned: acquisitions/s at least 2× the best peer', ({ ours, bestPeer }) => {
       const ratio = value(ours, 'acquisitionsPerSec') / value(bestPeer, 'acquisitionsPerSec');
@@ -37,6 +45,7 @@ export function checkTargets(results: Results): TargetCheck[] {
       const starved = value(ours, 'starvedWorkers');
       return [giveUps === 0 && starved === 0, `${giveUps} give-ups, ${starved} starved workers, ${format(value(ours, 'handOffPercent'))}% hand-offs`, giveUps + starved];
     }),
+    ...throughputTargets(results, 'S4'),
     check(results, 'S4', 'S4: p50 (acquire+release) within 1.5× of S1 p50', ({ ours }) => {
       const ratio = value(ours, 'p50VsS1');
       const acquireRatio = value(ours, 'acquireP50VsS1');
@@ -74,7 +83,7 @@ function s6Target(results: Results): TargetCheck {
   return { target, isMet: figures.every(({ ratio }) => ratio <= S6_MAX_ACQUIRE_VS_LIMIT), measured };
 }
 
-function throughputTargets(results: Results, id: 'S1' | 'S2'): TargetCheck[] {
+function throughputTargets(results: Results, id: 'S1' | 'S2' | 'S4'): TargetCheck[] {
   return [
     check(results, id, `${id}: ops/s at least 0.9× the floor`, ({ ours, floor }) => {
       const ratio = value(ours, 'opsPerSec') / value(floor, 'opsPerSec');
@@ -92,6 +101,8 @@ interface Rows {
   readonly floor: ContenderResult;
   /** The peer with the most ops/s (in S3, acquisitions/s). */
   readonly bestPeer: ContenderResult;
+  /** Every peer that ran. */
+  readonly peers: readonly ContenderResult[];
 }
 
 /** `verdict` returns whether the target is met, the figures as text, and the figure it rests on (NaN: not measured). */
@@ -104,7 +115,7 @@ function check(results: Results, id: ScenarioId, target: string, verdict: (rows:
   const key = id === 'S3-tuned' ? 'acquisitionsPerSec' : 'opsPerSec';
   const bestPeer = peers.reduce<ContenderResult | undefined>((best, row) => (best === undefined || value(row, key) > value(best, key) ? row : best), undefined);
   if (bestPeer === undefined && target.includes('peer')) return { target, isMet: null, measured: 'no peer ran' };
-  const [isMet, measured, figure] = verdict({ ours, floor, bestPeer: bestPeer ?? ours });
+  const [isMet, measured, figure] = verdict({ ours, floor, bestPeer: bestPeer ?? ours, peers });
   return { target, isMet: Number.isFinite(figure) ? isMet : null, measured };
 }
 
