@@ -5,8 +5,11 @@
 // clients, stops the servers and adds up their instruction counts; a short run is subtracted from a long
 // one so that start-up cancels out. Redis' own timers run at 1 Hz, so their work is a rounding error.
 // `announce-every-node` is no contender but redlock-core with every release announced on all 5 nodes, as
-// it was until 2026-11-24: the yardstick for what announcing on fewer nodes saves.
-// Usage: node bench/scripts/redis-instructions.mjs [contender name | announce-every-node]...   (after
+// it was until 2026-11-24: the yardstick for what announcing on fewer nodes saves. `scriptless-quiet-release`
+// is redlock-core with its quiet release sent as a plain `DEL` (unsafe: it deletes whatever the key holds):
+// the node's work of a scriptless compare-and-delete (`DELEX key IFEQ token`, Redis 8.4 and Valkey 9.2;
+// `DELIFEQ`, Valkey 9.0), which Redis 7.0 has not, so what such a release would save can be counted here.
+// Usage: node bench/scripts/redis-instructions.mjs [contender name | announce-every-node | scriptless-quiet-release]...   (after
 // `pnpm run build`; needs valgrind; about 30 s per name)
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
@@ -14,6 +17,19 @@ import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { quietReleaseScript, releaseScript } from '../../packages/redlock-core/dist/scripts/release.js';
 import { ALL_CONTENDERS } from '../dist/contenders/all-contenders.js';
+
+/** Variants of redlock-core's adapter, by name: each maps the quiet release script's calls onto something else. */
+const ADAPTER_VARIANTS = {
+  'announce-every-node': (client, adapter) => ({
+    evalsha: (sha1, keys, args) => adapter.evalsha(sha1 === quietReleaseScript.sha1 ? releaseScript.sha1 : sha1, keys, args),
+    eval: (source, keys, args) => adapter.eval(source === quietReleaseScript.source ? releaseScript.source : source, keys, args),
+  }),
+  // DEL replies with the number of keys deleted, as the quiet release script does.
+  'scriptless-quiet-release': (client, adapter) => ({
+    evalsha: (sha1, keys, args) => (sha1 === quietReleaseScript.sha1 ? client.del(...keys) : adapter.evalsha(sha1, keys, args)),
+    eval: (source, keys, args) => (source === quietReleaseScript.source ? client.del(...keys) : adapter.eval(source, keys, args)),
+  }),
+};
 
 const NODE_COUNT = 5;
 const [SHORT_CYCLES, LONG_CYCLES] = [2_000, 7_000];
@@ -69,22 +85,18 @@ async function startCountedServer() {
   }
 }
 
-/** The contender `name` as the bench builds it over `clients`, or redlock-core announcing on every node. */
+/** The contender `name` as the bench builds it over `clients`, or one of redlock-core's {@link ADAPTER_VARIANTS}. */
 async function contenderOver(name, clients) {
-  if (name === 'announce-every-node') {
+  const variant = ADAPTER_VARIANTS[name];
+  if (variant !== undefined) {
     const adapters = clients.map((client) => {
       const adapter = new IoredisAdapter(client);
-      const announcing = (sha1) => (sha1 === quietReleaseScript.sha1 ? releaseScript.sha1 : sha1);
-      return {
-        setIfAbsent: (key, value, ttlMs) => adapter.setIfAbsent(key, value, ttlMs),
-        evalsha: (sha1, keys, args) => adapter.evalsha(announcing(sha1), keys, args),
-        eval: (source, keys, args) => adapter.eval(source === quietReleaseScript.source ? releaseScript.source : source, keys, args),
-      };
+      return { setIfAbsent: (key, value, ttlMs) => adapter.setIfAbsent(key, value, ttlMs), ...variant(client, adapter) };
     });
     const redlock = new Redlock(adapters);
     return { acquire: async (resource) => { const lock = await redlock.acquire(resource, 10_000); return () => lock.release(); } };
   }
   const definition = ALL_CONTENDERS.find((each) => each.name === name);
-  if (definition === undefined) throw new Error(`No contender "${name}": announce-every-node, ${ALL_CONTENDERS.map((each) => each.name).join(', ')}`);
+  if (definition === undefined) throw new Error(`No contender "${name}": ${[...Object.keys(ADAPTER_VARIANTS), ...ALL_CONTENDERS.map((each) => each.name)].join(', ')}`);
   return definition.create({ clients, retry: 'defaults', farNodeIndex: undefined, connectMore: () => Promise.reject(new Error('redis-instructions: one set of clients only')) });
 }
