@@ -10,6 +10,32 @@ async function heldLock(nodes: readonly FakeNode[], clock: FakeClock, resources:
   return clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire(resources, 1000));
 }
 
+/**
+ * Acquires and releases `resource` over 5 granting nodes whose timeouts are `timeoutMsOf(nodeIndex)`, and
+ * returns the nodes that ran the announcing release script, in order.
+ */
+async function nodesAnnouncingRelease(resource: string, timeoutMsOf: (nodeIndex: number) => number): Promise<number[]> {
+  const clock = new FakeClock();
+  const announcedOn = new Set<number>();
+  const recording = grantingNodes(clock, 5).map((node, nodeIndex) => ({
+    adapter: {
+      client: node,
+      evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
+        if (sha1 === releaseScript.sha1) announcedOn.add(nodeIndex);
+        return node.evalsha(sha1, keys, args);
+      },
+      eval: (source: string, keys: readonly string[], args: readonly string[]) => {
+        if (source === releaseScript.source) announcedOn.add(nodeIndex);
+        return node.eval(source, keys, args);
+      },
+    },
+    timeoutMs: timeoutMsOf(nodeIndex),
+  }));
+  const lock = await clock.runUntilSettled(new Redlock(recording, { clock }).acquire(resource, 1000));
+  await clock.runUntilSettled(lock.release());
+  return [...announcedOn].sort();
+}
+
 describe('lock.release()', () => {
   it('deletes our keys on every node and resolves with each outcome and the released count', async () => {
     const clock = new FakeClock();
@@ -69,57 +95,21 @@ describe('lock.release()', () => {
   });
 
   it('announces a release on its own lead node, the announce node and its backup, where lead nodes differ between clients', async () => {
-    const clock = new FakeClock();
-    const nodes = grantingNodes(clock, 5);
-    const announcedOn = new Set<number>();
     const resource = 'orders:7';
     const announceNodeIndex = announceNodeIndexOf([resource], 5);
     // This client's nearest node (its lead) is another one: its timeout is the shortest.
     const nearNodeIndex = (announceNodeIndex + 2) % 5;
-    const recording = nodes.map((node, nodeIndex) => ({
-      adapter: {
-        client: node,
-        evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
-          if (sha1 === releaseScript.sha1) announcedOn.add(nodeIndex);
-          return node.evalsha(sha1, keys, args);
-        },
-        eval: (source: string, keys: readonly string[], args: readonly string[]) => {
-          if (source === releaseScript.source) announcedOn.add(nodeIndex);
-          return node.eval(source, keys, args);
-        },
-      },
-      timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80,
-    }));
-    const lock = await clock.runUntilSettled(new Redlock(recording, { clock }).acquire(resource, 1000));
-    await clock.runUntilSettled(lock.release());
-    expect([...announcedOn].sort()).toEqual([nearNodeIndex, announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
+    const announcedOn = await nodesAnnouncingRelease(resource, (nodeIndex) => (nodeIndex === nearNodeIndex ? 30 : 80));
+    expect(announcedOn).toEqual([nearNodeIndex, announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
   });
 
   it('announces a release on two nodes only when one node is far but the announce node is near: it is the lead node too', async () => {
-    const clock = new FakeClock();
-    const nodes = grantingNodes(clock, 5);
-    const announcedOn = new Set<number>();
     // A resource whose announce node is one of the near nodes 1 to 4.
     const resource = ['orders:1', 'orders:2', 'orders:3'].find((each) => announceNodeIndexOf([each], 5) !== 0) as string;
     const announceNodeIndex = announceNodeIndexOf([resource], 5);
-    const recording = nodes.map((node, nodeIndex) => ({
-      adapter: {
-        client: node,
-        evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
-          if (sha1 === releaseScript.sha1) announcedOn.add(nodeIndex);
-          return node.evalsha(sha1, keys, args);
-        },
-        eval: (source: string, keys: readonly string[], args: readonly string[]) => {
-          if (source === releaseScript.source) announcedOn.add(nodeIndex);
-          return node.eval(source, keys, args);
-        },
-      },
-      // Node 0 is in another datacenter.
-      timeoutMs: nodeIndex === 0 ? 120 : 50,
-    }));
-    const lock = await clock.runUntilSettled(new Redlock(recording, { clock }).acquire(resource, 1000));
-    await clock.runUntilSettled(lock.release());
-    expect([...announcedOn].sort()).toEqual([announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
+    // Node 0 is in another datacenter.
+    const announcedOn = await nodesAnnouncingRelease(resource, (nodeIndex) => (nodeIndex === 0 ? 120 : 50));
+    expect(announcedOn).toEqual([announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
   });
 
   it('resolves with the first result when called again, without calling any node', async () => {
