@@ -35,6 +35,11 @@ async function expectHandOffAtRelease(clock: FakeClock, releasing: Promise<unkno
 }
 
 /** 1 for the lead node of `resource` (on five nodes with equal timeouts), 0 for the others. */
+/** A client's own connections to `nodes`, node `nearNodeIndex` nearer (a shorter timeout): its lead node. */
+function connectionsNearTo(nodes: readonly PubSubFakeNode[], nearNodeIndex: number): { adapter: PubSubFakeNode; timeoutMs: number }[] {
+  return nodes.map((node, nodeIndex) => ({ adapter: node.connectAnotherClient(), timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80 }));
+}
+
 function leadOnly(resource: string): number[] {
   const lead = leadNodeIndexOf([resource], [50, 50, 50, 50, 50]);
   return [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead ? 1 : 0));
@@ -212,13 +217,10 @@ describe('prompt hand-off through release notifications', () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
     const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
-    /** Each client's own connections, the node `nearNodeIndex` nearer (a shorter timeout): its lead node. */
-    const nearTo = (nearNodeIndex: number) =>
-      nodes.map((node, nodeIndex) => ({ adapter: node.connectAnotherClient(), timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80 }));
     const holderLead = (announceNodeIndex + 2) % 5;
     const waiterLead = (announceNodeIndex + 3) % 5;
-    const holder = new Redlock(nearTo(holderLead), { clock, retryCount: 0 });
-    const waiter = new Redlock(nearTo(waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const holder = new Redlock(connectionsNearTo(nodes, holderLead), { clock, retryCount: 0 });
+    const waiter = new Redlock(connectionsNearTo(nodes, waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(37);
@@ -235,11 +237,9 @@ describe('prompt hand-off through release notifications', () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
     const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
-    const nearTo = (nearNodeIndex: number) =>
-      nodes.map((node, nodeIndex) => ({ adapter: node.connectAnotherClient(), timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80 }));
     const waiterLead = (announceNodeIndex + 3) % 5;
-    const holder = new Redlock(nearTo((announceNodeIndex + 2) % 5), { clock, retryCount: 0 });
-    const waiter = new Redlock(nearTo(waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const holder = new Redlock(connectionsNearTo(nodes, (announceNodeIndex + 2) % 5), { clock, retryCount: 0 });
+    const waiter = new Redlock(connectionsNearTo(nodes, waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(37);
