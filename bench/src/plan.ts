@@ -41,12 +41,15 @@ export interface BenchPlan {
 export const FULL_PLAN: BenchPlan = {
   name: 'full',
   s3Clients: 'own',
-  s1: { rounds: 7, sampleMs: 1_500, warmupMs: 500 },
-  s2: { rounds: 7, sampleMs: 1_500, warmupMs: 500 },
+  // Many short rounds rather than a few long ones: the targets compare contenders round by round, and the
+  // interval around the median ratio narrows with the number of rounds (31: between the 10th and 22nd of
+  // the sorted ratios), while noise on this machine is as large over 0.35 s as over 1.5 s.
+  s1: { rounds: 31, sampleMs: 350, warmupMs: 500 },
+  s2: { rounds: 31, sampleMs: 350, warmupMs: 500 },
   // Long enough for a waiter at the defaults to use up all its retries (node-redlock: 11 attempts, ~2.2 s).
   s3Defaults: { rounds: 3, sampleMs: 5_000, warmupMs: 500 },
   s3Tuned: { rounds: 3, sampleMs: 3_000, warmupMs: 500 },
-  s4: { rounds: 7, sampleMs: 1_500, warmupMs: 500 },
+  s4: { rounds: 31, sampleMs: 350, warmupMs: 500 },
   s5Cycles: 100_000,
   // Latency-bound: a few dozen cycles per sample at 70-280 ms each are enough for a p50.
   s6: { rounds: 3, sampleMs: 2_500, warmupMs: 1_000 },

@@ -2,7 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BenchPlan } from './plan.js';
 import type { ContenderResult, MetricSpec, ScenarioResult } from './scenarios/scenario.js';
-import type { TargetCheck } from './targets.js';
+import type { TargetCheck, Verdict } from './targets.js';
+
+/** How the tables show each verdict. */
+const VERDICT_TEXT: Record<Verdict, string> = { met: 'met', missed: '**missed**', level: 'level (within the run\'s noise)', 'not measured': 'not measured' };
 
 /** Where and on what a run happened. */
 export interface RunInfo {
@@ -89,8 +92,7 @@ export function formatReport(report: BenchReport): string {
   for (const scenario of report.scenarios) lines.push('', ...formatScenario(scenario));
   lines.push('', '### Targets for redlock-core', '', '| target | verdict | measured |', '| --- | --- | --- |');
   for (const check of report.targets) {
-    const verdict = check.isMet === null ? 'not measured' : check.isMet ? 'met' : '**missed**';
-    lines.push(`| ${check.target} | ${verdict} | ${check.measured} |`);
+    lines.push(`| ${check.target} | ${VERDICT_TEXT[check.verdict]} | ${check.measured} |`);
   }
   return lines.join('\n');
 }

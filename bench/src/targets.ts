@@ -1,10 +1,17 @@
+import { type Comparison, compare, formatPairedRatio, type PairedRatio, pairedRatio } from './measure/paired-ratio.js';
 import { type ContenderResult, SCENARIO_IDS, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
+
+/**
+ * How a run judged a target: `level` when the target compares us with another contender and the run
+ * cannot tell the two apart (the 95% interval of the paired ratio holds 1); `not measured` when the run did
+ * not measure what the target needs (scenario skipped, contender n/a).
+ */
+export type Verdict = 'met' | 'missed' | 'level' | 'not measured';
 
 /** One target of the issues (5, 15, and S6's multi-datacenter one) for this library, checked against a run. */
 export interface TargetCheck {
   readonly target: string;
-  /** `null` when the run did not measure what the target needs (scenario skipped, contender n/a). */
-  readonly isMet: boolean | null;
+  readonly verdict: Verdict;
   /** The figures the verdict rests on. */
   readonly measured: string;
 }
@@ -26,10 +33,12 @@ const CPU_YARDSTICK_PEER = 'redlock@5';
 export function checkTargets(results: Results): TargetCheck[] {
   return [
     ...throughputTargets(results, 'S1'),
-    check(results, 'S1', `S1: client CPU per acquire+release below ${CPU_YARDSTICK_PEER}'s`, ({ ours, peers }) => {
+    pairedCheck(results, 'S1', `S1: client CPU per acquire+release below ${CPU_YARDSTICK_PEER}'s`, ({ ours, peers }) => {
       const yardstick = peers.find((row) => row.name === CPU_YARDSTICK_PEER);
-      const [oursUs, peerUs] = [value(ours, 'clientCpuUsPerOp'), yardstick === undefined ? Number.NaN : value(yardstick, 'clientCpuUsPerOp')];
-      return [oursUs < peerUs, `${format(oursUs)} µs against ${format(peerUs)}`, oursUs / peerUs];
+      if (yardstick === undefined) return undefined;
+      const ratio = pairedRatio(ours.rounds ?? [], yardstick.rounds ?? [], 'clientCpuUsPerOp');
+      const measured = `${formatPairedRatio(ratio)} ${CPU_YARDSTICK_PEER}'s (medians ${format(value(ours, 'clientCpuUsPerOp'))} µs against ${format(value(yardstick, 'clientCpuUsPerOp'))})`;
+      return { verdict: verdictOf(compare(ratio, 1), 'below'), measured, ratio };
     }),
     ...throughputTargets(results, 'S2'),
     check(results, 'S3-tuned', 'S3 tuned: acquisitions/s at least 2× the best peer', ({ ours, bestPeer }) => {
@@ -79,21 +88,59 @@ function s6Target(results: Results): TargetCheck {
       ours === undefined ? `${topology} not run` : `${topology} ${format(ratio)}× (${format(value(ours, 'acquireP50Ms'))} of ${format(value(ours, 'physicalLimitMs'))} ms)`,
     )
     .join('; ');
-  if (figures.some(({ ratio }) => !Number.isFinite(ratio))) return { target, isMet: null, measured };
-  return { target, isMet: figures.every(({ ratio }) => ratio <= S6_MAX_ACQUIRE_VS_LIMIT), measured };
+  if (figures.some(({ ratio }) => !Number.isFinite(ratio))) return { target, verdict: 'not measured', measured };
+  return { target, verdict: figures.every(({ ratio }) => ratio <= S6_MAX_ACQUIRE_VS_LIMIT) ? 'met' : 'missed', measured };
 }
 
+/**
+ * S1, S2, S4: ops/s at least 0.9× the floor's, and ahead of every peer. Both compare round by round (see
+ * {@link pairedRatio}); against the peers, a peer the run cannot tell apart from us makes the target `level`.
+ */
 function throughputTargets(results: Results, id: 'S1' | 'S2' | 'S4'): TargetCheck[] {
   return [
-    check(results, id, `${id}: ops/s at least 0.9× the floor`, ({ ours, floor }) => {
-      const ratio = value(ours, 'opsPerSec') / value(floor, 'opsPerSec');
-      return [ratio >= 0.9, `${format(ratio)}× floor`, ratio];
+    pairedCheck(results, id, `${id}: ops/s at least 0.9× the floor`, ({ ours, floor }) => {
+      const ratio = pairedRatio(ours.rounds ?? [], floor.rounds ?? [], 'opsPerSec');
+      return { verdict: ratio.median >= 0.9 ? 'met' : 'missed', measured: `${formatPairedRatio(ratio)} floor`, ratio };
     }),
-    check(results, id, `${id}: ops/s ahead of every peer`, ({ ours, bestPeer }) => {
-      const ratio = value(ours, 'opsPerSec') / value(bestPeer, 'opsPerSec');
-      return [ratio > 1, `${format(ratio)}× ${bestPeer.name}`, ratio];
+    pairedCheck(results, id, `${id}: ops/s ahead of every peer`, ({ ours, peers }) => {
+      if (peers.length === 0) return undefined;
+      const against = peers
+        .map((peer) => ({ peer, ratio: pairedRatio(ours.rounds ?? [], peer.rounds ?? [], 'opsPerSec') }))
+        .sort((a, b) => a.ratio.median - b.ratio.median);
+      const comparisons = against.map(({ ratio }) => compare(ratio, 1));
+      const verdict: Verdict = comparisons.includes('below') ? 'missed' : comparisons.includes('level') ? 'level' : 'met';
+      // The closest peer first; the others by their median only.
+      const [closest, ...others] = against;
+      const measured = [
+        `${formatPairedRatio(closest?.ratio as PairedRatio)} ${closest?.peer.name}`,
+        ...others.map(({ peer, ratio }) => `${ratio.median.toFixed(2)}× ${peer.name}`),
+      ].join('; ');
+      return { verdict, measured, ratio: closest?.ratio as PairedRatio };
     }),
   ];
+}
+
+/** `met` when the comparison came out on the side the target asks for, `missed` on the other, else `level`. */
+function verdictOf(comparison: Comparison, wanted: 'above' | 'below'): Verdict {
+  if (comparison === 'level') return 'level';
+  return comparison === wanted ? 'met' : 'missed';
+}
+
+/**
+ * A target judged from per-round ratios: `verdict` returns `undefined` when the rows it needs are absent
+ * (a peer that did not run), and its result is `not measured` when the ratio has no rounds.
+ */
+function pairedCheck(
+  results: Results,
+  id: ScenarioId,
+  target: string,
+  verdict: (rows: Rows) => { verdict: Verdict; measured: string; ratio: PairedRatio } | undefined,
+): TargetCheck {
+  return check(results, id, target, (rows) => {
+    const outcome = verdict(rows);
+    if (outcome === undefined) return ['not measured', rows.peers.length === 0 ? 'no peer ran' : 'the peer did not run', Number.NaN];
+    return [outcome.verdict, outcome.measured, outcome.ratio.rounds > 0 ? outcome.ratio.median : Number.NaN];
+  });
 }
 
 interface Rows {
@@ -105,18 +152,19 @@ interface Rows {
   readonly peers: readonly ContenderResult[];
 }
 
-/** `verdict` returns whether the target is met, the figures as text, and the figure it rests on (NaN: not measured). */
-function check(results: Results, id: ScenarioId, target: string, verdict: (rows: Rows) => [boolean, string, number]): TargetCheck {
+/** `verdict` returns the verdict (a boolean: met or missed), the figures as text, and the figure it rests on (NaN: not measured). */
+function check(results: Results, id: ScenarioId, target: string, verdict: (rows: Rows) => [Verdict | boolean, string, number]): TargetCheck {
   const result = results.get(id);
   const ours = result?.contenders.find((row) => row.kind === 'ours' && row.values !== undefined);
-  if (result === undefined || ours === undefined) return { target, isMet: null, measured: `${id} did not run for redlock-core` };
+  if (result === undefined || ours === undefined) return { target, verdict: 'not measured', measured: `${id} did not run for redlock-core` };
   const floor = result.contenders.find((row) => row.kind === 'floor') ?? ours;
   const peers = result.contenders.filter((row) => row.kind === 'peer' && row.values !== undefined);
   const key = id === 'S3-tuned' ? 'acquisitionsPerSec' : 'opsPerSec';
   const bestPeer = peers.reduce<ContenderResult | undefined>((best, row) => (best === undefined || value(row, key) > value(best, key) ? row : best), undefined);
-  if (bestPeer === undefined && target.includes('peer')) return { target, isMet: null, measured: 'no peer ran' };
-  const [isMet, measured, figure] = verdict({ ours, floor, bestPeer: bestPeer ?? ours, peers });
-  return { target, isMet: Number.isFinite(figure) ? isMet : null, measured };
+  if (bestPeer === undefined && target.includes('peer')) return { target, verdict: 'not measured', measured: 'no peer ran' };
+  const [outcome, measured, figure] = verdict({ ours, floor, bestPeer: bestPeer ?? ours, peers });
+  if (!Number.isFinite(figure)) return { target, verdict: 'not measured', measured };
+  return { target, verdict: typeof outcome === 'boolean' ? (outcome ? 'met' : 'missed') : outcome, measured };
 }
 
 function value(row: ContenderResult, key: string): number {
