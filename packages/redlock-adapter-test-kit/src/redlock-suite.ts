@@ -1,10 +1,21 @@
 import { deepStrictEqual, equal, match, ok } from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { type Lock, LockAcquireError, LockInspectError, LockLostError, type RedisAdapter, Redlock, type RedlockOptions } from 'redlock-core';
+import {
+  type AttemptTraceContext,
+  DIAGNOSTICS_CHANNELS,
+  type Lock,
+  LockAcquireError,
+  LockInspectError,
+  LockLostError,
+  type RedisAdapter,
+  Redlock,
+  type RedlockOptions,
+} from 'redlock-core';
 import type { AdapterFactory, AdapterHandle } from './adapter-factory.js';
-import { eventually, rejectionOf } from './assertions.js';
+import { eventually, rejectionOf, waitFor } from './assertions.js';
 import { closeAll } from './close-handles.js';
 import { type TestNodes, useTestNodes } from './test-nodes.js';
 import { HOOK_TIMEOUT_MS, TEST_TIMEOUT_MS, type TestFunctions } from './test-functions.js';
@@ -23,6 +34,8 @@ const NODE_TIMEOUT_MS = 1_000;
  * validity than one node timeout.
  */
 const SHORT_TTL_NODE_TIMEOUT_MS = 150;
+/** The end of each attempt, as `node:diagnostics_channel` names the `asyncEnd` event of the core's attempt trace. */
+const ATTEMPT_END_CHANNEL = `tracing:${DIAGNOSTICS_CHANNELS.attempt}:asyncEnd`;
 
 /** Options of {@link describeRedlockSuite}. */
 export interface RedlockSuiteOptions {
@@ -314,8 +327,23 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       const waiter = await newRedlock({ retryDelayMs: 1_500, retryJitterMs: 0 });
       const canNotify = typeof (await open(redis.urls[0] as string)).subscribe === 'function';
       const lock = await holder.acquire('orders:hand-off', TTL_MS);
-      const waiting = waiter.acquire('orders:hand-off', TTL_MS);
-      await delay(100); // the waiter fails once and listens, if its adapter can
+      // Released only once the waiter's first attempt found the lock held, however long that takes on this
+      // machine: released earlier, the waiter would take a free lock at once, and a waiter without
+      // notifications would seem to have been woken. One with notifications then listens, and looks once
+      // more after subscribing, so a release before its subscription is seen too.
+      let isRefused = false;
+      const onAttemptEnd = (message: unknown): void => {
+        const { resources, result } = message as AttemptTraceContext;
+        if (resources.includes('orders:hand-off') && result !== undefined && result.outcome !== 'acquired') isRefused = true;
+      };
+      subscribe(ATTEMPT_END_CHANNEL, onAttemptEnd);
+      let waiting: Promise<Lock>;
+      try {
+        waiting = waiter.acquire('orders:hand-off', TTL_MS);
+        await waitFor(() => isRefused, "the waiter's first attempt to find the lock held");
+      } finally {
+        unsubscribe(ATTEMPT_END_CHANNEL, onAttemptEnd);
+      }
       await lock.release();
       const releasedAt = performance.now();
       const next = await waiting;
