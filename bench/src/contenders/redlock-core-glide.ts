@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { GlideClient, Logger } from '@valkey/valkey-glide';
 import { Redlock, type RedisAdapter, type RedlockNode } from 'redlock-core';
 import { GlideAdapter, GlideReleaseNotifications } from 'redlock-glide-adapter';
@@ -14,6 +15,12 @@ const REQUEST_TIMEOUT_MS = 2_000;
  * and spend the bench process's CPU on them while the others are measured.
  */
 const KEY_PREFIX = 'glide:';
+/**
+ * Where GLIDE's own log goes (`bench/logs/glide.log.<date-hour>`, not committed) rather than the bench's
+ * stdout: a client whose creation timed out (S6-T3's black-holed nodes) logs a failed pattern subscription
+ * every few seconds for minutes, with no handle to stop it, and would bury the report's tables.
+ */
+const GLIDE_LOG_FILE = fileURLToPath(new URL('../../logs/glide.log', import.meta.url));
 
 /**
  * This library over Valkey GLIDE clients instead of ioredis: `redlock-core` with `redlock-glide-adapter`,
@@ -27,7 +34,7 @@ export const redlockCoreGlide: ContenderDefinition = {
   packageName: 'redlock-core (this repo) + redlock-glide-adapter, @valkey/valkey-glide 2.5',
   async create({ clients: ioredisClients, retry, farNodeIndex }) {
     // GLIDE logs each error reply at `warn`, the NOSCRIPT the core answers with EVAL included.
-    Logger.setLoggerConfig('error');
+    Logger.setLoggerConfig('error', GLIDE_LOG_FILE);
     const settled = await Promise.allSettled(
       ioredisClients.map(async (ioredisClient) => {
         const { hostname: host, port } = new URL(urlOf(ioredisClient));
