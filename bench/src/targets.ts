@@ -103,19 +103,16 @@ function throughputTargets(results: Results, id: 'S1' | 'S2' | 'S4'): TargetChec
       return { verdict: ratio.median >= 0.9 ? 'met' : 'missed', measured: `${formatPairedRatio(ratio)} floor`, ratio };
     }),
     pairedCheck(results, id, `${id}: ops/s ahead of every peer`, ({ ours, peers }) => {
-      if (peers.length === 0) return undefined;
       const against = peers
         .map((peer) => ({ peer, ratio: pairedRatio(ours.rounds ?? [], peer.rounds ?? [], 'opsPerSec') }))
         .sort((a, b) => a.ratio.median - b.ratio.median);
+      const [closest, ...others] = against;
+      if (closest === undefined) return undefined;
       const comparisons = against.map(({ ratio }) => compare(ratio, 1));
       const verdict: Verdict = comparisons.includes('below') ? 'missed' : comparisons.includes('level') ? 'level' : 'met';
-      // The closest peer first; the others by their median only.
-      const [closest, ...others] = against;
-      const measured = [
-        `${formatPairedRatio(closest?.ratio as PairedRatio)} ${closest?.peer.name}`,
-        ...others.map(({ peer, ratio }) => `${ratio.median.toFixed(2)}× ${peer.name}`),
-      ].join('; ');
-      return { verdict, measured, ratio: closest?.ratio as PairedRatio };
+      // The closest peer with its interval; the others by their median only.
+      const measured = [`${formatPairedRatio(closest.ratio)} ${closest.peer.name}`, ...others.map(({ peer, ratio }) => `${ratio.median.toFixed(2)}× ${peer.name}`)].join('; ');
+      return { verdict, measured, ratio: closest.ratio };
     }),
   ];
 }
