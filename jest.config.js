@@ -22,7 +22,8 @@ export default {
   // Fault tests pause and kill nodes and wait out per-node timeouts: room on a loaded machine, never unbounded.
   testTimeout: 20_000,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/unit/**/*.test.ts'] },
+    // bench/test/unit: the bench's own logic (its verdicts on the targets), on figures made up in the test.
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/unit/**/*.test.ts', '<rootDir>/bench/test/unit/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

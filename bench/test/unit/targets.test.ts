@@ -1,0 +1,86 @@
+import { describe, expect, it } from '@jest/globals';
+import { compare, pairedRatio } from '../../src/measure/paired-ratio.js';
+import type { ContenderResult, SampleValues, ScenarioId, ScenarioResult } from '../../src/scenarios/scenario.js';
+import { checkTargets, type TargetCheck } from '../../src/targets.js';
+
+// The bench's verdicts on the issues' targets, from figures made up here: the paired ratio and its
+// interval, and how S1's targets read a run where we lead, trail, or cannot be told apart from a peer.
+
+/** `values[round]` as rounds of one figure. */
+const roundsOf = (key: string, values: readonly number[]): SampleValues[] => values.map((value) => ({ [key]: value }));
+
+describe('pairedRatio', () => {
+  it('takes the median of the per-round ratios, bounded by the 10th and 22nd of 31 sorted ratios', () => {
+    const ours = roundsOf('opsPerSec', Array.from({ length: 31 }, (_, round) => 100 + round));
+    const theirs = roundsOf('opsPerSec', Array(31).fill(100));
+    expect(pairedRatio(ours, theirs, 'opsPerSec')).toEqual({ median: 1.15, low: 1.09, high: 1.21, rounds: 31 });
+  });
+
+  it('pairs rounds by their index, skipping rounds where either side lacks the figure', () => {
+    const ours: SampleValues[] = [{ opsPerSec: 200 }, { opsPerSec: 300 }, {}, { opsPerSec: 90 }];
+    const theirs: SampleValues[] = [{ opsPerSec: 100 }, { opsPerSec: 300 }, { opsPerSec: 100 }, {}];
+    expect(pairedRatio(ours, theirs, 'opsPerSec')).toMatchObject({ median: 1.5, rounds: 2 });
+  });
+
+  it('gives no interval below 6 rounds, where the median alone decides', () => {
+    const ratio = pairedRatio(roundsOf('x', [105, 95, 110, 101, 99]), roundsOf('x', [100, 100, 100, 100, 100]), 'x');
+    expect(ratio).toMatchObject({ median: 1.01, rounds: 5 });
+    expect(ratio.low).toBeNaN();
+    expect(ratio.high).toBeNaN();
+    expect(compare(ratio, 1)).toBe('above');
+    expect(compare(ratio, 1.02)).toBe('below');
+  });
+
+  it('compares as level when the interval holds the threshold', () => {
+    const ratio = { median: 1.01, low: 0.97, high: 1.1, rounds: 31 };
+    expect(compare(ratio, 1)).toBe('level');
+    expect(compare(ratio, 0.9)).toBe('above');
+    expect(compare(ratio, 1.2)).toBe('below');
+  });
+});
+
+describe('checkTargets', () => {
+  /** S1 with the floor, us and node-redlock 5 over 31 rounds: ops/s and client CPU per op, by round. */
+  function s1(ours: readonly number[], peer: readonly number[], cpu: { ours: readonly number[]; peer: readonly number[] }): Map<ScenarioId, ScenarioResult> {
+    const row = (name: string, kind: ContenderResult['kind'], ops: readonly number[], cpuUs: readonly number[]): ContenderResult => {
+      const rounds = ops.map((opsPerSec, round) => ({ opsPerSec, clientCpuUsPerOp: cpuUs[round] ?? Number.NaN }));
+      return { name, kind, packageName: name, rounds, values: { opsPerSec: Math.max(...ops), clientCpuUsPerOp: Math.min(...cpuUs) } };
+    };
+    const floorOps = Array(31).fill(3_000);
+    const contenders = [
+      row('floor', 'floor', floorOps, Array(31).fill(250)),
+      row('redlock-core', 'ours', ours, cpu.ours),
+      row('redlock@5', 'peer', peer, cpu.peer),
+    ];
+    return new Map([['S1', { id: 'S1', title: 'S1', sampling: '', metrics: [], contenders }]]);
+  }
+  const verdictOf = (checks: TargetCheck[], prefix: string): string | undefined => checks.find((check) => check.target.startsWith(prefix))?.verdict;
+  /** 31 rounds alternating around `center` by ±`spread`, as a noisy machine would give. */
+  const noisy = (center: number, spread: number): number[] => Array.from({ length: 31 }, (_, round) => center * (1 + (round % 2 === 0 ? spread : -spread)));
+
+  it('meets "ahead of every peer" only when every round-by-round interval is above 1', () => {
+    // Ahead by 5% in every round, whatever the machine did to both in that round.
+    const machine = noisy(1, 0.2);
+    const ours = machine.map((factor) => 2_850 * factor * 1.05);
+    const peer = machine.map((factor) => 2_850 * factor);
+    const checks = checkTargets(s1(ours, peer, { ours: Array(31).fill(280), peer: Array(31).fill(300) }));
+    expect(verdictOf(checks, 'S1: ops/s ahead of every peer')).toBe('met');
+    expect(verdictOf(checks, 'S1: client CPU')).toBe('met');
+  });
+
+  it('calls it level when the rounds go both ways, and missed when the whole interval is below 1', () => {
+    const level = checkTargets(s1(noisy(2_850, 0.05), Array(31).fill(2_850), { ours: noisy(300, 0.05), peer: Array(31).fill(300) }));
+    expect(verdictOf(level, 'S1: ops/s ahead of every peer')).toBe('level');
+    expect(verdictOf(level, 'S1: client CPU')).toBe('level');
+
+    const behind = checkTargets(s1(Array(31).fill(2_700), noisy(3_000, 0.02), { ours: Array(31).fill(320), peer: noisy(300, 0.02) }));
+    expect(verdictOf(behind, 'S1: ops/s ahead of every peer')).toBe('missed');
+    expect(verdictOf(behind, 'S1: client CPU')).toBe('missed');
+    expect(verdictOf(behind, 'S1: ops/s at least 0.9× the floor')).toBe('met');
+  });
+
+  it('reports the targets of scenarios that did not run as not measured', () => {
+    const checks = checkTargets(new Map());
+    expect(checks.every((check) => check.verdict === 'not measured')).toBe(true);
+  });
+});
