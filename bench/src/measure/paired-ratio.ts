@@ -54,7 +54,7 @@ export function compare(ratio: PairedRatio, threshold: number): Comparison {
 /** `1.02× (0.98-1.05, 21 rounds)`, for a report. */
 export function formatPairedRatio(ratio: PairedRatio): string {
   const interval = Number.isNaN(ratio.low) ? 'too few rounds for an interval' : `95% CI ${ratio.low.toFixed(2)}-${ratio.high.toFixed(2)}`;
-  return `${ratio.median.toFixed(2)}× (${interval}, ${ratio.rounds} rounds)`;
+  return `${ratio.median.toFixed(2)}× (${interval}, ${ratio.rounds} ${ratio.rounds === 1 ? 'round' : 'rounds'})`;
 }
 
 /**
