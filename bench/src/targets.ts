@@ -103,19 +103,23 @@ function throughputTargets(results: Results, id: 'S1' | 'S2' | 'S4'): TargetChec
       return { verdict: ratio.median >= 0.9 ? 'met' : 'missed', measured: `${formatPairedRatio(ratio)} floor`, ratio };
     }),
     pairedCheck(results, id, `${id}: ops/s ahead of every peer`, ({ ours, peers }) => {
-      const against = peers
-        .map((peer) => ({ peer, ratio: pairedRatio(ours.rounds ?? [], peer.rounds ?? [], 'opsPerSec') }))
-        .sort((a, b) => a.ratio.median - b.ratio.median);
-      const [closest, ...others] = against;
-      if (closest === undefined) return undefined;
-      const comparisons = against.map(({ ratio }) => compare(ratio, 1));
-      const verdict: Verdict = comparisons.includes('below') ? 'missed' : comparisons.includes('level') ? 'level' : 'met';
-      // The closest peer with its interval; the others by their median only.
-      const measured = [`${formatPairedRatio(closest.ratio)} ${closest.peer.name}`, ...others.map(({ peer, ratio }) => `${ratio.median.toFixed(2)}× ${peer.name}`)].join('; ');
-      return { verdict, measured, ratio: closest.ratio };
+      // The peer that decides comes first: one we trail, else one we are level with, else the closest.
+      const [decisive, ...others] = peers
+        .map((peer) => {
+          const ratio = pairedRatio(ours.rounds ?? [], peer.rounds ?? [], 'opsPerSec');
+          return { peer, ratio, comparison: compare(ratio, 1) };
+        })
+        .sort((a, b) => COMPARISON_ORDER[a.comparison] - COMPARISON_ORDER[b.comparison] || a.ratio.median - b.ratio.median);
+      if (decisive === undefined) return undefined;
+      // That peer with its interval; the others by their median only.
+      const measured = [`${formatPairedRatio(decisive.ratio)} ${decisive.peer.name}`, ...others.map(({ peer, ratio }) => `${ratio.median.toFixed(2)}× ${peer.name}`)].join('; ');
+      return { verdict: verdictOf(decisive.comparison, 'above'), measured, ratio: decisive.ratio };
     }),
   ];
 }
+
+/** Against the peers, a peer we trail decides the verdict before one we are level with, before one we lead. */
+const COMPARISON_ORDER: Record<Comparison, number> = { below: 0, level: 1, above: 2 };
 
 /** `met` when the comparison came out on the side the target asks for, `missed` on the other, else `level`. */
 function verdictOf(comparison: Comparison, wanted: 'above' | 'below'): Verdict {

@@ -79,6 +79,18 @@ describe('checkTargets', () => {
     expect(verdictOf(behind, 'S1: ops/s at least 0.9× the floor')).toBe('met');
   });
 
+  it('names the peer that decides: one the run cannot tell apart from us, before a peer with a lower median that we lead', () => {
+    const result = s1(noisy(3_000, 0.05), Array(31).fill(3_000), { ours: Array(31).fill(280), peer: Array(31).fill(300) });
+    const rows = result.get('S1')?.contenders ?? [];
+    // A second peer that we lead by 3% in every round: a lower median ratio (1.03×) than the first's (1.05×).
+    const oursRounds = rows[1]?.rounds ?? [];
+    const slower: ContenderResult = { ...(rows[2] as ContenderResult), name: 'slower-peer', rounds: oursRounds.map((round) => ({ opsPerSec: (round['opsPerSec'] ?? 0) / 1.03 })) };
+    result.set('S1', { ...(result.get('S1') as ScenarioResult), contenders: [...rows, slower] });
+    const check = checkTargets(result).find((each) => each.target === 'S1: ops/s ahead of every peer');
+    expect(check?.verdict).toBe('level');
+    expect(check?.measured).toMatch(/^1\.05× \(95% CI 0\.95-1\.05, 31 rounds\) redlock@5; 1\.03× slower-peer$/);
+  });
+
   it('reports the targets of scenarios that did not run as not measured', () => {
     const checks = checkTargets(new Map());
     expect(checks.every((check) => check.verdict === 'not measured')).toBe(true);
