@@ -20,14 +20,21 @@ export interface TestFunctions {
   readonly beforeEach: (body: () => Promise<void>, timeoutMs?: number) => void;
   /** Registers a hook that runs after each test of the enclosing `describe`; `timeoutMs` in milliseconds. */
   readonly afterEach: (body: () => Promise<void>, timeoutMs?: number) => void;
+  /**
+   * Optional: registers a test the runner reports as skipped, as Jest's and Vitest's `it.skip` do. The kit
+   * skips this way the tests it cannot run (those that kill or pause nodes, when `REDLOCK_TEST_NODES`
+   * points at nodes it does not control), so the runner's count shows them. Left out, the kit uses
+   * `it.skip` when `it` has one (Jest's and Vitest's `it` do), else it leaves those tests out.
+   */
+  readonly skip?: (name: string, body: () => Promise<void>) => void;
 }
 
 /** The functions of `node:test` that {@link fromNodeTest} adapts, typed structurally. */
 export interface NodeTestFunctions {
   /** `node:test`'s `describe`. */
   readonly describe: (name: string, body: () => void) => unknown;
-  /** `node:test`'s `it`; `timeout` in milliseconds. */
-  readonly it: (name: string, options: { timeout?: number }, body: () => Promise<void>) => unknown;
+  /** `node:test`'s `it`; `timeout` in milliseconds; `skip` registers the test as skipped. */
+  readonly it: (name: string, options: { timeout?: number; skip?: boolean }, body: () => Promise<void>) => unknown;
   /** `node:test`'s `before`, the counterpart of `beforeAll`; `timeout` in milliseconds. */
   readonly before: (body: () => Promise<void>, options: { timeout?: number }) => unknown;
   /** `node:test`'s `after`, the counterpart of `afterAll`; `timeout` in milliseconds. */
@@ -59,7 +66,19 @@ export function fromNodeTest(nodeTest: NodeTestFunctions): TestFunctions {
     afterAll: (body, timeoutMs) => void nodeTest.after(body, options(timeoutMs)),
     beforeEach: (body, timeoutMs) => void nodeTest.beforeEach(body, options(timeoutMs)),
     afterEach: (body, timeoutMs) => void nodeTest.afterEach(body, options(timeoutMs)),
+    skip: (name, body) => void nodeTest.it(name, { skip: true }, body),
   };
+}
+
+/**
+ * How `test` registers a skipped test: its own `skip`, else `it.skip` when its `it` has one (Jest's and
+ * Vitest's do), else `undefined`.
+ */
+export function skipOf(test: TestFunctions): TestFunctions['skip'] {
+  if (test.skip !== undefined) return test.skip;
+  const itSkip = (test.it as { readonly skip?: unknown }).skip;
+  if (typeof itSkip !== 'function') return undefined;
+  return (name, body) => void itSkip.call(test.it, name, body);
 }
 
 /** How long a test may take, in milliseconds: room for a loaded machine, never unbounded. */

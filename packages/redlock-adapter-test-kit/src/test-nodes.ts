@@ -22,7 +22,7 @@ export interface TestNodes {
 
 /**
  * Comma-separated `redis://127.0.0.1:PORT` URLs of nodes to use instead of starting local processes, e.g.
- * docker/docker-compose.yml's. Tests that kill or pause nodes are then left out.
+ * docker/docker-compose.yml's. Tests that kill or pause nodes are then registered as skipped.
  */
 function externalNodeUrls(): readonly string[] | undefined {
   const value = process.env['REDLOCK_TEST_NODES'];
