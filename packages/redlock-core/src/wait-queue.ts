@@ -6,6 +6,23 @@ import type { KeyWatch, ReleaseNotifications, ReleaseSource } from './release-no
 import { retryDelayMs } from './retry.js';
 
 /**
+ * The least rest between a woken attempt that failed and the next one, in milliseconds: announcements
+ * that arrive meanwhile wait for its end and wake the head once. Anyone who can PUBLISH on a node can
+ * announce a release; without a rest, a storm of forged announcements would have the head ask its lead
+ * node as fast as the node answers. Short enough that a lock handed on between other owners every few
+ * milliseconds still wakes the head at each release.
+ */
+export const WAKE_REST_MIN_MS = 4;
+
+/**
+ * How many times its own duration a woken attempt that failed rests the next one at least: a woken
+ * attempt that asks its lead node patiently (up to half the node's timeout, a call a millisecond) then
+ * rests nine times as long, so woken attempts take at most a tenth of the head's time, however many
+ * announcements come.
+ */
+export const WAKE_REST_FACTOR = 9;
+
+/**
  * How a waiter's turn at the head of its queue began, which decides its first move:
  * - `'first'`: it found no queue; it tries at once, and that attempt counts as its first try.
  * - `'held-here'`: a waiter of the queue acquired the lock and has not released it: the head waits for
@@ -81,6 +98,10 @@ export class WaitQueue implements ReleaseSource {
   #isHeldHere = false;
   #isWakePending = false;
   #onWake: (() => void) | undefined;
+  /** Before this time on the clock, announced releases wait for it (see {@link restWakes}). */
+  #wakesRestUntil = -Infinity;
+  /** The timer that wakes the head at the end of a rest, for the releases announced during it. */
+  #restTimer: unknown;
 
   /** @param onEmpty - Called once, when the last waiter is gone. */
   constructor(clock: Clock, leadNodeIndex: number, onEmpty: () => void) {
@@ -184,7 +205,7 @@ export class WaitQueue implements ReleaseSource {
     if (!this.isLeadAnswering) watch.watchEveryNode();
     const relay = (): void => {
       watch.onNextRelease(relay);
-      this.wake();
+      this.#wakeAfterRest();
     };
     watch.onNextRelease(relay);
     this.watch = watch;
@@ -201,6 +222,20 @@ export class WaitQueue implements ReleaseSource {
     this.#onWake = undefined;
     if (callback !== undefined) callback();
     else this.#isWakePending = true;
+  }
+
+  /**
+   * Rests the announced releases after a woken attempt that failed and took `attemptMs`: until
+   * `max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR × attemptMs)` from now, an announcement does not wake the
+   * head; the first one to come wakes it once, at the end, and so does a wake that came while the attempt
+   * ran (it was sent before the attempt's answers, which found the lock held). Later local releases are
+   * not rested: no one else can fake them.
+   */
+  restWakes(attemptMs: number): void {
+    this.#wakesRestUntil = this.#clock.now() + Math.max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR * attemptMs);
+    if (!this.#isWakePending) return;
+    this.#isWakePending = false;
+    this.#wakeAfterRest();
   }
 
   /** Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them. */
@@ -221,6 +256,21 @@ export class WaitQueue implements ReleaseSource {
     };
   }
 
+  /** Wakes the head for an announced release, at once, or once at the end of the current rest. */
+  #wakeAfterRest(): void {
+    const restMs = this.#wakesRestUntil - this.#clock.now();
+    if (restMs <= 0) {
+      this.wake();
+      return;
+    }
+    if (this.#restTimer !== undefined) return;
+    this.#restTimer = this.#clock.setTimeout(() => {
+      this.#restTimer = undefined;
+      // A local release may have woken an attempt that failed during the rest and made it longer.
+      this.#wakeAfterRest();
+    }, restMs);
+  }
+
   /** Removes a waiter from behind the head and ends its waiting; does nothing if it is not there. */
   #remove(waiter: QueuedWaiter): void {
     if (this.#queued?.delete(waiter) !== true) return;
@@ -232,6 +282,8 @@ export class WaitQueue implements ReleaseSource {
     this.watch?.close();
     this.watch = undefined;
     this.#onWake = undefined;
+    this.#clock.clearTimeout(this.#restTimer);
+    this.#restTimer = undefined;
     this.#onEmpty();
   }
 
