@@ -97,6 +97,8 @@ export class WaitQueue implements ReleaseSource {
   /** Whether a waiter of the queue acquired the lock, and no release (here or announced) came since. */
   #isHeldHere = false;
   #isWakePending = false;
+  /** Whether a local release is among the pending wakes: those are never rested. */
+  #isLocalWakePending = false;
   #onWake: (() => void) | undefined;
   /** Before this time on the clock, announced releases wait for it (see {@link restWakes}). */
   #wakesRestUntil = -Infinity;
@@ -163,7 +165,7 @@ export class WaitQueue implements ReleaseSource {
       this.#acquisitions += 1;
       this.#isHeldHere = true;
       // Releases that came before are no news to the next head: the lock is held here now.
-      this.#isWakePending = false;
+      this.clearWake();
     }
     const next: QueuedWaiter | undefined = this.#queued?.values().next().value;
     this.#head = next;
@@ -197,7 +199,8 @@ export class WaitQueue implements ReleaseSource {
 
   /**
    * Watches the release notifications of `keys` for every head to come, if no head did yet; returns the
-   * watch. Its notifications wake the head like a local release does.
+   * watch. Its notifications wake the head like a local release does, but never during a rest (see
+   * {@link restWakes}).
    */
   listen(notifications: ReleaseNotifications, keys: readonly string[], timeoutMs: number): KeyWatch {
     if (this.watch !== undefined) return this.watch;
@@ -213,40 +216,36 @@ export class WaitQueue implements ReleaseSource {
   }
 
   /**
-   * Tells the head that the lock may be free: a lock on these resources was released here, or a release
-   * was announced. If the head is not waiting, it will not wait at its next wait.
+   * Tells the head that a lock on these resources was released here, so it may be free. If the head is
+   * not waiting, it will not wait at its next wait.
    */
   wake(): void {
-    this.#isHeldHere = false;
-    const callback = this.#onWake;
-    this.#onWake = undefined;
-    if (callback !== undefined) callback();
-    else this.#isWakePending = true;
+    this.#wakeHead(true);
   }
 
   /**
    * Rests the announced releases after a woken attempt that failed and took `attemptMs`: until
    * `max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR × attemptMs)` from now, an announcement does not wake the
    * head; the first one to come wakes it once, at the end, and so does a wake that came while the attempt
-   * ran (it was sent before the attempt's answers, which found the lock held). Later local releases are
-   * not rested: no one else can fake them.
+   * ran, unless a local release is among them. Local releases are never rested: no one else can fake them.
    */
   restWakes(attemptMs: number): void {
     this.#wakesRestUntil = this.#clock.now() + Math.max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR * attemptMs);
-    if (!this.#isWakePending) return;
-    this.#isWakePending = false;
+    if (!this.#isWakePending || this.#isLocalWakePending) return;
+    this.clearWake();
     this.#wakeAfterRest();
   }
 
   /** Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them. */
   clearWake(): void {
     this.#isWakePending = false;
+    this.#isLocalWakePending = false;
   }
 
   /** See {@link KeyWatch.onNextRelease}: calls `callback` once, at the next {@link wake} or at once if one is pending. */
   onNextRelease(callback: () => void): () => void {
     if (this.#isWakePending) {
-      this.#isWakePending = false;
+      this.clearWake();
       queueMicrotask(callback);
       return () => undefined;
     }
@@ -260,7 +259,7 @@ export class WaitQueue implements ReleaseSource {
   #wakeAfterRest(): void {
     const restMs = this.#wakesRestUntil - this.#clock.now();
     if (restMs <= 0) {
-      this.wake();
+      this.#wakeHead(false);
       return;
     }
     if (this.#restTimer !== undefined) return;
@@ -269,6 +268,19 @@ export class WaitQueue implements ReleaseSource {
       // A local release may have woken an attempt that failed during the rest and made it longer.
       this.#wakeAfterRest();
     }, restMs);
+  }
+
+  /** Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here. */
+  #wakeHead(isLocal: boolean): void {
+    this.#isHeldHere = false;
+    const callback = this.#onWake;
+    this.#onWake = undefined;
+    if (callback !== undefined) {
+      callback();
+      return;
+    }
+    this.#isWakePending = true;
+    if (isLocal) this.#isLocalWakePending = true;
   }
 
   /** Removes a waiter from behind the head and ends its waiting; does nothing if it is not there. */

@@ -427,6 +427,22 @@ describe('forged announcements on the release channel', () => {
     expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MIN_MS / 2);
   });
 
+  it('never rests a local release: the next call of the same Redlock gets the lock at once', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const local = new Redlock(connectionsNearTo(nodes, (announceNodeIndex + 3) % 5), { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    // A single try does not queue: to the queued call, its lock is held by another owner.
+    const held = (await clock.runUntilSettled(local.tryAcquire('orders:42', 10_000))) as Lock;
+    const waiting = local.acquire('orders:42', 10_000);
+    await clock.advance(20);
+    // A forged announcement wakes an attempt that asks the lead node patiently for 15 ms and fails:
+    // announcements now rest for 135 ms.
+    nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
+    await clock.advance(20);
+    await expectHandOffAtRelease(clock, held.release(), waiting);
+  });
+
   it('wakes once at the end of a rest for every announcement that came during it, and at once after', async () => {
     const { clock, waiting, leadCalls, forgeOnce } = await storm((announceNodeIndex) => announceNodeIndex, 0);
     // The first attempt, subscribing and the look after it are done; the timed retry is due at 200 ms.
