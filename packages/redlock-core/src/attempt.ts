@@ -35,7 +35,8 @@ export interface AcquireRequest extends WaitSettings {
  * `asksLeadFirst`, the lead node is asked alone first, and `'held-at-lead'` means it refused because the
  * lock is held there: nothing was set anywhere, and no other node was asked. `leadNodeIndex` is the
  * queue's lead node (`undefined` for a call that never queues): the lock remembers it, and its release
- * goes there first. Traced on
+ * goes there first. A woken attempt's patient calls stop asking at `patientUntil` on the clock at the
+ * latest (the caller's next timed retry, which a wake must not postpone). Traced on
  * `redlock-core.attempt` when someone listens. A node that replied with a setup mistake (see
  * `misconfigurationOf`) fails the attempt whatever the others said.
  */
@@ -45,8 +46,9 @@ export function runAttempt(
   attemptNumber: number,
   leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
+  patientUntil = Infinity,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, undefined);
+  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
@@ -54,7 +56,7 @@ export function runAttempt(
   return traceAttempt(
     traced,
     timing,
-    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, timing),
+    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;
       if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
@@ -71,6 +73,7 @@ async function attemptOnNodes(
   attemptNumber: number,
   leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
+  patientUntil: number,
   timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
   const { keys, ttlMs, signal } = request;
@@ -91,7 +94,7 @@ async function attemptOnNodes(
   let calls: NodeCall<AcquireStatus>[];
   if (asksLeadFirst && leadNodeIndex !== undefined) {
     vote = { isDecided: false };
-    const callOn = patientCaller(set, scriptKeys, argsOf(), parseReply, ttlMs, start, vote, timing);
+    const callOn = patientCaller(set, scriptKeys, argsOf(), parseReply, ttlMs, { start, until: patientUntil }, vote, timing);
     // Waiters near different nodes than the releaser hear it on the announce node, whose release may
     // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
     const lead = callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, nodes.length));
@@ -184,7 +187,7 @@ function patientCaller(
   args: readonly string[],
   parseReply: (reply: unknown) => AcquireStatus,
   ttlMs: number,
-  start: number,
+  patience: { readonly start: number; readonly until: number },
   vote: { readonly isDecided: boolean },
   timing: AttemptTiming | undefined,
 ): (nodeIndex: number, isPatient: boolean) => NodeCall<AcquireStatus> {
@@ -199,11 +202,12 @@ function patientCaller(
       const onNoScript = onNoScriptOf(renewable);
       // A node may still be running the previous owner's release, sent with the one that woke us (on the
       // lead node, or on the announce node): ask it again, every millisecond, for up to half its timeout
-      // or until the vote is decided. The script grants a key that already holds our token, so asking
-      // again is safe.
+      // or until the vote is decided or the caller's timed retry is due. The script grants a key that
+      // already holds our token, so asking again is safe.
       for (;;) {
         const status = await acquireOn(adapter, onNoScript);
-        if (status !== 'held' || !isPatient || vote.isDecided || clock.now() - start >= timeoutMs / 2) return status;
+        const now = clock.now();
+        if (status !== 'held' || !isPatient || vote.isDecided || now - patience.start >= timeoutMs / 2 || now >= patience.until) return status;
         await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
       }
     }, 'acquire', isPatient ? 'repeating' : 'call');

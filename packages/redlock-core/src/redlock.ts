@@ -125,7 +125,10 @@ export class Redlock {
    * A queued call counts joining as its first try and, as a retry, each of its own retry pauses in which
    * no call of the queue acquired the lock: it gives up after about `retryCount × retryDelayMs` while the
    * lock stays held, never because the lock kept changing hands here. `retryCount: 0` (a single try) and
-   * re-entrant calls never queue. See the README's "Local wait queue".
+   * re-entrant calls never queue. See the README's "Local wait queue". A release announced by the nodes
+   * wakes the head for an extra attempt that uses up no retry; announcements can be forged, so they never
+   * postpone its timed retries, and after a woken attempt that failed the next waits at least 4 ms and
+   * nine times that attempt's duration (see the README's "Prompt hand-off").
    *
    * @param resources - A resource name, or several to lock together.
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
@@ -615,7 +618,10 @@ export class Redlock {
    * either comes, and such a woken attempt uses up no retry, so a waiter gives up only after its timed
    * retries, however often the lock changes hands. A woken attempt asks the lead node first and stops
    * there if the lock was taken again (see `leadNodeIndexOf`); timed retries always ask every node, so a
-   * key left on the lead node alone cannot stall a waiter.
+   * key left on the lead node alone cannot stall a waiter. Anyone who can PUBLISH on a node can wake the
+   * head, so a wake never postpones a timed retry (a due retry goes before any wake, and a woken attempt
+   * stops asking its lead node patiently when the retry is due), and after a woken attempt that failed,
+   * announcements rest (see {@link WaitQueue.restWakes}): the give-up time stays that of the timed retries.
    */
   async #acquireInQueue(request: AcquireRequest): Promise<Lock> {
     const { signal, retryCount, keys, ttlMs } = request;
@@ -640,18 +646,23 @@ export class Redlock {
       if (turn === 'gave-up') throw this.#acquireError(request, reported());
       const nextRetryAt = (): number => clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
       let retryAt = turn === 'first' ? 0 : nextRetryAt();
-      let wokenBy: 'timer' | 'release' = turn === 'look' ? 'release' : 'timer';
+      /** What starts the next attempt: its timer, a release (a wake), or a look that no release asked for. */
+      let wokenBy: 'timer' | 'release' | 'look' = turn === 'look' ? 'look' : 'timer';
       // The lock is held here: wait for its release before asking any node.
       if (turn === 'held-here') wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
       for (;;) {
         signal?.throwIfAborted();
-        const isWoken = wokenBy === 'release';
+        const isWoken = wokenBy !== 'timer';
         queue.clearWake();
-        const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering);
+        const startedAt = clock.now();
+        // A woken attempt asks patiently only until the timed retry is due: a wake never postpones it.
+        const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering, isWoken ? retryAt : Infinity);
         if (outcome instanceof Lock) {
           lock = outcome;
           return this.#wakeQueueAtRelease(outcome);
         }
+        // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
+        if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt);
         this.#throwIfMisconfigured();
         if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
         // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
@@ -674,10 +685,11 @@ export class Redlock {
           const timeoutMs = Math.max(...nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length)));
           await waitUntilListening(queue.listen(this.#notifications, keys, timeoutMs), signal);
           // The holder may have released before we listened: look once more, at no cost to the retries.
-          wokenBy = 'release';
+          wokenBy = 'look';
           continue;
         }
-        wokenBy = await waitForRetry(clock, Math.max(0, retryAt - clock.now()), queue, signal);
+        // A timed retry that is due goes first, however many wakes are pending: wakes never starve it.
+        wokenBy = retryAt <= clock.now() ? 'timer' : await waitForRetry(clock, retryAt - clock.now(), queue, signal);
       }
     } catch (error) {
       // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.

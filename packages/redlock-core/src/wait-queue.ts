@@ -6,6 +6,23 @@ import type { KeyWatch, ReleaseNotifications, ReleaseSource } from './release-no
 import { retryDelayMs } from './retry.js';
 
 /**
+ * The least rest between a woken attempt that failed and the next one, in milliseconds: announcements
+ * that arrive meanwhile wait for its end and wake the head once. Anyone who can PUBLISH on a node can
+ * announce a release; without a rest, a storm of forged announcements would have the head ask its lead
+ * node as fast as the node answers. Short enough that a lock handed on between other owners every few
+ * milliseconds still wakes the head at each release.
+ */
+export const WAKE_REST_MIN_MS = 4;
+
+/**
+ * How many times its own duration a woken attempt that failed rests the next one at least: a woken
+ * attempt that asks its lead node patiently (up to half the node's timeout, a call a millisecond) then
+ * rests nine times as long, so woken attempts take at most a tenth of the head's time, however many
+ * announcements come.
+ */
+export const WAKE_REST_FACTOR = 9;
+
+/**
  * How a waiter's turn at the head of its queue began, which decides its first move:
  * - `'first'`: it found no queue; it tries at once, and that attempt counts as its first try.
  * - `'held-here'`: a waiter of the queue acquired the lock and has not released it: the head waits for
@@ -80,7 +97,13 @@ export class WaitQueue implements ReleaseSource {
   /** Whether a waiter of the queue acquired the lock, and no release (here or announced) came since. */
   #isHeldHere = false;
   #isWakePending = false;
+  /** Whether a local release is among the pending wakes: those are never rested. */
+  #isLocalWakePending = false;
   #onWake: (() => void) | undefined;
+  /** Before this time on the clock, announced releases wait for it (see {@link restWakes}). */
+  #wakesRestUntil = -Infinity;
+  /** The timer that wakes the head at the end of a rest, for the releases announced during it. */
+  #restTimer: unknown;
 
   /** @param onEmpty - Called once, when the last waiter is gone. */
   constructor(clock: Clock, leadNodeIndex: number, onEmpty: () => void) {
@@ -142,7 +165,7 @@ export class WaitQueue implements ReleaseSource {
       this.#acquisitions += 1;
       this.#isHeldHere = true;
       // Releases that came before are no news to the next head: the lock is held here now.
-      this.#isWakePending = false;
+      this.clearWake();
     }
     const next: QueuedWaiter | undefined = this.#queued?.values().next().value;
     this.#head = next;
@@ -176,7 +199,8 @@ export class WaitQueue implements ReleaseSource {
 
   /**
    * Watches the release notifications of `keys` for every head to come, if no head did yet; returns the
-   * watch. Its notifications wake the head like a local release does.
+   * watch. Its notifications wake the head like a local release does, but never during a rest (see
+   * {@link restWakes}).
    */
   listen(notifications: ReleaseNotifications, keys: readonly string[], timeoutMs: number): KeyWatch {
     if (this.watch !== undefined) return this.watch;
@@ -184,7 +208,7 @@ export class WaitQueue implements ReleaseSource {
     if (!this.isLeadAnswering) watch.watchEveryNode();
     const relay = (): void => {
       watch.onNextRelease(relay);
-      this.wake();
+      this.#wakeAfterRest();
     };
     watch.onNextRelease(relay);
     this.watch = watch;
@@ -192,26 +216,36 @@ export class WaitQueue implements ReleaseSource {
   }
 
   /**
-   * Tells the head that the lock may be free: a lock on these resources was released here, or a release
-   * was announced. If the head is not waiting, it will not wait at its next wait.
+   * Tells the head that a lock on these resources was released here, so it may be free. If the head is
+   * not waiting, it will not wait at its next wait.
    */
   wake(): void {
-    this.#isHeldHere = false;
-    const callback = this.#onWake;
-    this.#onWake = undefined;
-    if (callback !== undefined) callback();
-    else this.#isWakePending = true;
+    this.#wakeHead(true);
+  }
+
+  /**
+   * Rests the announced releases after a woken attempt that failed and took `attemptMs`: until
+   * `max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR × attemptMs)` from now, an announcement does not wake the
+   * head; the first one to come wakes it once, at the end, and so does a wake that came while the attempt
+   * ran, unless a local release is among them. Local releases are never rested: no one else can fake them.
+   */
+  restWakes(attemptMs: number): void {
+    this.#wakesRestUntil = this.#clock.now() + Math.max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR * attemptMs);
+    if (!this.#isWakePending || this.#isLocalWakePending) return;
+    this.clearWake();
+    this.#wakeAfterRest();
   }
 
   /** Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them. */
   clearWake(): void {
     this.#isWakePending = false;
+    this.#isLocalWakePending = false;
   }
 
   /** See {@link KeyWatch.onNextRelease}: calls `callback` once, at the next {@link wake} or at once if one is pending. */
   onNextRelease(callback: () => void): () => void {
     if (this.#isWakePending) {
-      this.#isWakePending = false;
+      this.clearWake();
       queueMicrotask(callback);
       return () => undefined;
     }
@@ -219,6 +253,34 @@ export class WaitQueue implements ReleaseSource {
     return () => {
       if (this.#onWake === callback) this.#onWake = undefined;
     };
+  }
+
+  /** Wakes the head for an announced release, at once, or once at the end of the current rest. */
+  #wakeAfterRest(): void {
+    const restMs = this.#wakesRestUntil - this.#clock.now();
+    if (restMs <= 0) {
+      this.#wakeHead(false);
+      return;
+    }
+    if (this.#restTimer !== undefined) return;
+    this.#restTimer = this.#clock.setTimeout(() => {
+      this.#restTimer = undefined;
+      // A local release may have woken an attempt that failed during the rest and made it longer.
+      this.#wakeAfterRest();
+    }, restMs);
+  }
+
+  /** Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here. */
+  #wakeHead(isLocal: boolean): void {
+    this.#isHeldHere = false;
+    const callback = this.#onWake;
+    this.#onWake = undefined;
+    if (callback !== undefined) {
+      callback();
+      return;
+    }
+    this.#isWakePending = true;
+    if (isLocal) this.#isLocalWakePending = true;
   }
 
   /** Removes a waiter from behind the head and ends its waiting; does nothing if it is not there. */
@@ -232,6 +294,8 @@ export class WaitQueue implements ReleaseSource {
     this.watch?.close();
     this.watch = undefined;
     this.#onWake = undefined;
+    this.#clock.clearTimeout(this.#restTimer);
+    this.#restTimer = undefined;
     this.#onEmpty();
   }
 

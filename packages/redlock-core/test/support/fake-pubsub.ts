@@ -70,6 +70,11 @@ export class PubSubFakeNode extends FakeNode {
     });
   }
 
+  /** Publishes on `channel` of this node's server, as any client of the server can: a forged announcement. */
+  publish(channel: string): void {
+    bus(this.keyspace).publish(channel);
+  }
+
   /** Channels published on this node's server, in order. */
   get published(): readonly string[] {
     return bus(this.keyspace).published;

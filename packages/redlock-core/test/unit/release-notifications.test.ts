@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
+import { WAKE_REST_MIN_MS } from '../../src/wait-queue.js';
 import { announceNodeIndexOf, type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-adapter.js';
@@ -375,6 +376,93 @@ describe('prompt hand-off through release notifications', () => {
     expect(nodes.map((node) => node.published)).toEqual(
       [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead || nodeIndex === (lead + 1) % 5 ? ['redlock:released:orders:42'] : [])),
     );
+  });
+});
+
+describe('forged announcements on the release channel', () => {
+  /**
+   * A holder near node `holderLead` that keeps "orders:42" for 10 s, a waiter (3 retries, 200 ms apart) near
+   * `waiterLead`, and a storm: a PUBLISH on the announce node every millisecond for `stormMs`, as anyone who
+   * can reach the node can send; it stops by itself.
+   */
+  async function storm(waiterLead: (announceNodeIndex: number) => number, stormMs: number) {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const lead = waiterLead(announceNodeIndex);
+    const holder = new Redlock(nodes, { clock, retryCount: 0 });
+    const connections = connectionsNearTo(nodes, lead);
+    const waiter = new Redlock(connections, { clock, retryCount: 3, retryDelayMs: 200, retryJitterMs: 0 });
+    await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const startedAtMs = clock.now();
+    const forge = (): void => {
+      nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
+      if (clock.now() - startedAtMs < stormMs) clock.setTimeout(forge, 1);
+    };
+    forge();
+    const leadCalls = (): number => connections[lead]!.adapter.acquireRequests().length;
+    const forgeOnce = (): void => nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
+    return { clock, waiting: waiter.acquire('orders:42', 10_000), leadCalls, startedAtMs, forgeOnce };
+  }
+
+  it('still gives up after its timed retries when its lead node is not the announce node', async () => {
+    const { clock, waiting, leadCalls, startedAtMs } = await storm((announceNodeIndex) => (announceNodeIndex + 3) % 5, 5_000);
+    const { error, atMs } = await within(clock, 2_000, waiting);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    // The first attempt and three timed retries, each at its time: no wake postponed one.
+    expect((error as LockAcquireError).attempts).toHaveLength(4);
+    expect(atMs - startedAtMs).toBe(600);
+    // Woken attempts ask the lead node patiently for 15 ms (half its 30 ms timeout), then rest 9 × 15 ms:
+    // at most 5 of them in 600 ms, 16 calls each, besides the 4 timed attempts.
+    expect(leadCalls()).toBeLessThanOrEqual(4 + 5 * 16);
+  });
+
+  it('rests woken attempts when its lead node is the announce node: one per 4 ms at most', async () => {
+    const { clock, waiting, leadCalls, startedAtMs } = await storm((announceNodeIndex) => announceNodeIndex, 5_000);
+    const { error, atMs } = await within(clock, 2_000, waiting);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(atMs - startedAtMs).toBe(600);
+    // A forged wake costs one call on the lead node, and the next waits WAKE_REST_MIN_MS: not one per message.
+    expect(leadCalls()).toBeLessThanOrEqual(4 + 600 / WAKE_REST_MIN_MS + 1);
+    expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MIN_MS / 2);
+  });
+
+  it('never rests a local release: the next call of the same Redlock gets the lock at once', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const local = new Redlock(connectionsNearTo(nodes, (announceNodeIndex + 3) % 5), { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    // A single try does not queue: to the queued call, its lock is held by another owner.
+    const held = (await clock.runUntilSettled(local.tryAcquire('orders:42', 10_000))) as Lock;
+    const waiting = local.acquire('orders:42', 10_000);
+    await clock.advance(20);
+    // A forged announcement wakes an attempt that asks the lead node patiently for 15 ms and fails:
+    // announcements now rest for 135 ms.
+    nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
+    await clock.advance(20);
+    await expectHandOffAtRelease(clock, held.release(), waiting);
+  });
+
+  it('wakes once at the end of a rest for every announcement that came during it, and at once after', async () => {
+    const { clock, waiting, leadCalls, forgeOnce } = await storm((announceNodeIndex) => announceNodeIndex, 0);
+    // The first attempt, subscribing and the look after it are done; the timed retry is due at 200 ms.
+    await clock.advance(10);
+    const before = leadCalls();
+    // Three messages at once wake one attempt, which finds the lock held: wakes rest 4 ms from now.
+    for (let message = 0; message < 3; message += 1) forgeOnce();
+    await clock.advance(0);
+    expect(leadCalls()).toBe(before + 1);
+    for (let message = 0; message < 3; message += 1) forgeOnce();
+    await clock.advance(WAKE_REST_MIN_MS - 1);
+    expect(leadCalls()).toBe(before + 1);
+    await clock.advance(1);
+    expect(leadCalls()).toBe(before + 2);
+    // Once that attempt's own rest has passed, the next message wakes the waiter at once.
+    await clock.advance(WAKE_REST_MIN_MS);
+    forgeOnce();
+    await clock.advance(0);
+    expect(leadCalls()).toBe(before + 3);
+    void waiting.catch(() => undefined);
   });
 });
 

@@ -102,3 +102,85 @@ describe('tryAcquire() on real nodes', () => {
     await holder.release();
   });
 });
+
+describe('forged release announcements on real nodes', () => {
+  /** An adapter that counts the acquire calls it sends (the script, or a plain SET), cleanups included. */
+  class CountingAdapter extends IoredisAdapter {
+    calls = 0;
+    override evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+      this.calls += 1;
+      return super.evalsha(sha1, keys, args);
+    }
+    override eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+      this.calls += 1;
+      return super.eval(source, keys, args);
+    }
+    override setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
+      this.calls += 1;
+      return super.setIfAbsent(key, value, ttlMs);
+    }
+  }
+
+  /** The nodes where a client subscribes to the release channel of `resource`, by PUBSUB NUMSUB. */
+  async function listenedOn(resource: string): Promise<number[]> {
+    const counts = await Promise.all(admins.map((admin) => admin.pubsub('NUMSUB', `redlock:released:${prefix}${resource}`)));
+    return counts.flatMap((reply, nodeIndex) => (Number((reply as unknown[])[1]) > 0 ? [nodeIndex] : []));
+  }
+
+  it('still gives up after its timed retries, long before the holder’s TTL, under a storm of forged PUBLISHes', async () => {
+    // The waiter is near node 0 (its own timeoutMs): its lead node. The announce node is a hash of the key,
+    // so the test takes the first resource whose announce node is another one (4 in 5 are).
+    for (let resource = 0; ; resource += 1) {
+      const name = `forged-${resource}`;
+      const holder = await newRedlock({ retryCount: 0 }).acquire(name, 10_000);
+      const adapters = redis.urls.map((_, index) => new CountingAdapter(redis.createClient(index)));
+      const waiter = new Redlock(
+        adapters.map((adapter, index) => ({ adapter, timeoutMs: index === 0 ? 50 : 100 })),
+        { keyPrefix: prefix },
+      );
+      const stopped = new AbortController();
+      const start = performance.now();
+      const waiting = waiter.acquire(name, 10_000, { signal: stopped.signal }).then(
+        () => 'acquired',
+        (error: unknown) => error,
+      );
+      const listened = await eventually(() => listenedOn(name), (nodes) => nodes.includes(0), 3_000);
+      const announceNodeIndex = listened.find((nodeIndex) => nodeIndex !== 0);
+      if (announceNodeIndex === undefined) {
+        // The lead node is the announce node for this key: try the next one.
+        stopped.abort();
+        await waiting;
+        await holder.release();
+        continue;
+      }
+      // 5 forged messages every millisecond on the announce node, until the waiter is done or 12 s passed
+      // (past the holder's 10 s TTL: a waiter that the storm kept from its timed retries acquires then).
+      const publisher = redis.createClient(announceNodeIndex);
+      const channel = `redlock:released:${prefix}${name}`;
+      let isDone = false;
+      void waiting.then(() => (isDone = true));
+      const storm = setInterval(() => {
+        if (isDone || performance.now() - start > 12_000) return clearInterval(storm);
+        for (let message = 0; message < 5; message += 1) void publisher.publish(channel, 'forged');
+      }, 1);
+      const error = await waiting;
+      const elapsedMs = performance.now() - start;
+      clearInterval(storm);
+      expect(error).toBeInstanceOf(LockAcquireError);
+      expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
+      // The first attempt and the 10 timed retries of the defaults (200 ± 100 ms apart): about 2 s.
+      expect((error as LockAcquireError).attemptCount).toBe(11);
+      // Wide on purpose: it only tells a give-up at the retries' time (about 2 s, whatever the storm) from one
+      // the storm postponed past its end, or an acquisition at the holder's TTL (10 s).
+      expect(elapsedMs).toBeLessThan(7_000);
+      // 11 attempts of 5 calls, plus woken attempts resting nine times their length: a few hundred calls.
+      // Without the rest, the woken attempts asked the lead node about once a millisecond (thousands).
+      const calls = adapters.reduce((sum, adapter) => sum + adapter.calls, 0);
+      expect(calls).toBeGreaterThanOrEqual(55);
+      expect(calls).toBeLessThan(1_000);
+      await holder.release();
+      await waiter.close();
+      return;
+    }
+  }, 30_000);
+});
