@@ -36,7 +36,8 @@ export interface AdapterContractOptions {
  * nested arrays); EVALSHA of an unknown script rejects with an error the core recognises as `NOSCRIPT`;
  * keys and arguments arrive in order, keys first; concurrent calls each get their own reply; command and
  * script errors reject, never throw synchronously, with the server's message; the client stays usable;
- * when the adapter has `setIfAbsent`, it sends `SET key value NX PX ttl GET` and passes its reply through;
+ * when the adapter has `trySet`, it sends `SET key value NX PX ttl` and passes its reply through, and
+ * likewise `setIfAbsent` with `SET key value NX PX ttl GET`;
  * and, when the adapter has `subscribe`, it delivers messages until the last listener unsubscribes. All
  * keys share one hash tag, so the same checks run over a cluster client.
  *
@@ -158,6 +159,10 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       equal(await adapter.evalsha(sha1Of('return 1'), keys, []), 1);
     });
 
+    it('has either a trySet method or none at all', async () => {
+      ok(adapter.trySet === undefined || typeof adapter.trySet === 'function', `trySet is ${typeof adapter.trySet}`);
+    });
+
     it('has either a setIfAbsent method or none at all', async () => {
       ok(adapter.setIfAbsent === undefined || typeof adapter.setIfAbsent === 'function', `setIfAbsent is ${typeof adapter.setIfAbsent}`);
     });
@@ -165,6 +170,31 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
     // Reads a key's value and remaining TTL through the adapter, so a client's key prefix applies alike.
     const valueAndTtlOf = (name: string): Promise<unknown> =>
       adapter.eval("return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}", [name], []);
+
+    it("sets a missing key with SET NX PX, resolving 'OK', with the value and the TTL (when it can trySet)", async () => {
+      const { trySet } = adapter;
+      if (trySet === undefined) return; // Checked above: the core then uses setIfAbsent, or the script.
+      const name = key('try-set-missing');
+      equal(await trySet.call(adapter, name, 'token-1', 60_000), 'OK');
+      const [value, ttlMs] = (await valueAndTtlOf(name)) as [unknown, number];
+      equal(value, 'token-1');
+      ok(ttlMs > 59_000 && ttlMs <= 60_000, `Expected a TTL of about 60,000 ms, got ${ttlMs}`);
+    });
+
+    it('resolves null for a key that exists, of any type, leaving it and its TTL unchanged (when it can trySet)', async () => {
+      const { trySet } = adapter;
+      if (trySet === undefined) return;
+      const name = key('try-set-existing');
+      const list = key('try-set-list');
+      await adapter.eval("return redis.call('SET', KEYS[1], ARGV[1], 'PX', 30000)", [name], ['owner-zß水']);
+      await adapter.eval("return redis.call('RPUSH', KEYS[1], 'x')", [list], []);
+      equal(await trySet.call(adapter, name, 'token-2', 60_000), null);
+      equal(await trySet.call(adapter, list, 'token-2', 60_000), null);
+      const [value, ttlMs] = (await valueAndTtlOf(name)) as [unknown, number];
+      equal(value, 'owner-zß水');
+      ok(ttlMs > 29_000 && ttlMs <= 30_000, `Expected the TTL of about 30,000 ms to be kept, got ${ttlMs}`);
+      equal(await adapter.eval("return redis.call('TYPE', KEYS[1])['ok']", [list], []), 'list');
+    });
 
     it('sets a missing key with SET NX PX GET, resolving null, with the value and the TTL (when it can set)', async () => {
       const { setIfAbsent } = adapter;

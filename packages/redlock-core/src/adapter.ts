@@ -18,7 +18,7 @@ export type Unsubscribe = () => Promise<void>;
  * const adapter: RedisAdapter = {
  *   evalsha: (sha1, keys, args) => client.sendCommand(['EVALSHA', sha1, String(keys.length), ...keys, ...args]),
  *   eval: (source, keys, args) => client.sendCommand(['EVAL', source, String(keys.length), ...keys, ...args]),
- *   setIfAbsent: (key, value, ttlMs) => client.sendCommand(['SET', key, value, 'NX', 'PX', String(ttlMs), 'GET']),
+ *   trySet: (key, value, ttlMs) => client.sendCommand(['SET', key, value, 'NX', 'PX', String(ttlMs)]),
  *   client,
  * };
  * ```
@@ -33,14 +33,27 @@ export interface RedisAdapter {
   /** Sends `EVAL source numkeys ...keys ...args` and resolves with the reply unchanged. */
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /**
-   * Optional: sends `SET key value NX PX ttlMs GET` and resolves with the reply unchanged: `null` when the
+   * Optional: sends `SET key value NX PX ttlMs` and resolves with the reply unchanged: `'OK'` when the key
+   * was missing (it now holds `value`, expiring in `ttlMs` milliseconds), `null` when the key exists, of
+   * any type (left unchanged). Rejects with the server's error unchanged. With it, the core takes a lock on
+   * one resource without fencing or restart grace by this one command instead of the acquire script, which
+   * costs the node several times as much; on `null` it asks the script, which tells our own key (a
+   * re-sent command), another owner's lock and a key that is not a lock apart without sending the value
+   * back. Every Redis version since 2.6.12 runs it. Adapters should offer it: leaving it out only costs
+   * speed. Preferred to {@link RedisAdapter.setIfAbsent} when both are there.
+   */
+  trySet?(key: string, value: string, ttlMs: number): Promise<unknown>;
+  /**
+   * Optional, superseded by {@link RedisAdapter.trySet}: the core uses it only on an adapter without
+   * `trySet` (and a core before `trySet` uses only this one: adapters keep it for them). Sends
+   * `SET key value NX PX ttlMs GET` and resolves with the reply unchanged: `null` when the
    * key was missing (it now holds `value`, expiring in `ttlMs` milliseconds), else the string the key
    * holds (left unchanged). Rejects with the server's error unchanged: `WRONGTYPE …` for a key that is not
    * a string, a syntax error from a server before Redis 7.0 (which cannot combine `NX` with `GET`).
    * With it, the core takes a lock on one resource without fencing or restart grace by this one command
-   * instead of the acquire script, which costs the node several times as much; it falls back to the
-   * script on a node that holds another value (to tell another owner's lock from a key that is not a lock)
-   * or that rejects it. Adapters should offer it: leaving it out only costs speed.
+   * instead of the acquire script; it falls back to the script on a node that holds another value (to tell
+   * another owner's lock from a key that is not a lock) or that rejects it. A node holding another value
+   * sends it back whole on every attempt, however large: implement `trySet`, which never does.
    */
   setIfAbsent?(key: string, value: string, ttlMs: number): Promise<unknown>;
   /**

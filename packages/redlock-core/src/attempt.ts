@@ -10,7 +10,7 @@ import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt }
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { announceNodeIndexOf } from './release-notifications.js';
 import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
-import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetIfAbsentReader } from './scripts/acquire.js';
+import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from './scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
 import { onNoScriptOf, runScript, ScriptReader } from './scripts/lua-script.js';
 import { createLockToken } from './token.js';
@@ -105,7 +105,7 @@ async function attemptOnNodes(
     // The usual lock (one resource, no fencing, no restart grace) is one plain SET per node where the
     // adapter can send it: a fraction of the script's cost on the node. Asking every node at once only:
     // a woken attempt's calls find the lock held more often than not, which only the script tells.
-    const bySet = isPlainAcquire(options.restartGraceMs, request.fencing) && keys.length === 1 ? new SetIfAbsentReader(keys[0] as string, token, ttlMs) : undefined;
+    const bySet = isPlainAcquire(options.restartGraceMs, request.fencing) && keys.length === 1 ? new SetReader(keys[0] as string, token, ttlMs) : undefined;
     let byScript: ScriptReader<AcquireStatus> | undefined;
     const acquireEverywhereOn = (adapter: RedisAdapter): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
       bySet !== undefined && canSetIfAbsent(adapter) ? bySet.send(adapter) : (byScript ??= new ScriptReader(acquireScript, scriptKeys, argsOf(), parseReply)).send(adapter);

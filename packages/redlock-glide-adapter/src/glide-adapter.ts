@@ -29,7 +29,7 @@ const OPTION_NAMES: readonly string[] = ['notifications'] satisfies (keyof Glide
  * (so all keys of one lock must share a hash tag, e.g. `{orders}:42:items` and `{orders}:42:payment`, or
  * the node replies `CROSSSLOT`). Works with Valkey and Redis servers.
  *
- * It sends EVALSHA, EVAL and the SET of the usual lock as raw commands (`customCommand`, replies decoded
+ * It sends EVALSHA, EVAL and the SETs of the usual lock as raw commands (`customCommand`, replies decoded
  * as strings whatever the client's `defaultDecoder`) and adds nothing: no retries, timeouts or script caching; replies and errors
  * pass through unchanged. GLIDE rewrites server errors (`NOSCRIPT …` arrives as `An error was signalled by
  * the server: - NoScriptError: …`), which the core recognises, so it still falls back to EVAL. The adapter
@@ -164,7 +164,15 @@ export class GlideAdapter implements RedisAdapter {
     return this.#call(['EVAL', source, String(keys.length), ...keys, ...args], keys[0]);
   }
 
-  /** Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds, unchanged. */
+  /** Sends `SET key value NX PX ttlMs`: `'OK'` when it set the key, `null` when the key exists. */
+  trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
+    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs)], key);
+  }
+
+  /**
+   * Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds,
+   * unchanged. The core uses {@link GlideAdapter.trySet} instead (a core before it used this).
+   */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
     return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs), 'GET'], key);
   }

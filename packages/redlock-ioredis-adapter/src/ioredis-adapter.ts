@@ -44,7 +44,7 @@ export interface IoredisAdapterOptions {
  * a `Cluster`, where the client routes each call by the slot of its first key (so all keys of one lock must
  * share a hash tag, e.g. `{orders}:42:items` and `{orders}:42:payment`, or the node replies `CROSSSLOT`).
  *
- * It maps EVALSHA, EVAL and the SET of the usual lock onto the client and adds nothing: no retries, timeouts or script caching, and
+ * It maps EVALSHA, EVAL and the SETs of the usual lock onto the client and adds nothing: no retries, timeouts or script caching, and
  * replies and errors pass through unchanged (the core relies on `NOSCRIPT` errors to fall back to EVAL).
  * It never closes or reconfigures the client: the client is yours, to create and to `quit()`. The client's
  * own options still apply, e.g. its `keyPrefix` is put before every lock key.
@@ -162,9 +162,22 @@ export class IoredisAdapter implements RedisAdapter {
     return this.client.eval(source, keys.length, ...keys, ...args);
   }
 
-  /** Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds, unchanged. */
-  setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
+  /** Sends `SET key value NX PX ttlMs`: `'OK'` when it set the key, `null` when the key exists. */
+  trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
     // Not `async`, as `evalsha`: it takes most locks.
+    try {
+      if (this.#coalescesWrites) holdWritesUntilTickEnd(this.client);
+      return this.client.set(key, value, 'PX', ttlMs, 'NX');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds,
+   * unchanged. The core uses {@link IoredisAdapter.trySet} instead (a core before it used this).
+   */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
     try {
       if (this.#coalescesWrites) holdWritesUntilTickEnd(this.client);
       return this.client.set(key, value, 'PX', ttlMs, 'NX', 'GET');

@@ -38,6 +38,8 @@ export interface IoredisClient extends SubscriberClient {
   evalsha(sha1: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   /** Sends `EVAL source numkeys ...keysAndArgs`. */
   eval(source: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Sends `SET key value PX milliseconds NX`. */
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number, nx: 'NX'): Promise<unknown>;
   /** Sends `SET key value PX milliseconds NX GET`. */
   set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number, nx: 'NX', get: 'GET'): Promise<unknown>;
   /** Adds a listener for messages (a `Cluster` subscribes on itself). */

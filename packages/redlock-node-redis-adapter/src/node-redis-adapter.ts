@@ -37,7 +37,7 @@ export interface NodeRedisAdapterOptions {
  * `{orders}:42:payment`, or the node replies `CROSSSLOT`). RESP2 and RESP3 clients both work: the core's
  * scripts reply with integers, strings and arrays of them, which read the same in both protocols.
  *
- * It sends EVALSHA, EVAL and the SET of the usual lock as raw commands (`sendCommand`), so the client's
+ * It sends EVALSHA, EVAL and the SETs of the usual lock as raw commands (`sendCommand`), so the client's
  * own script helpers, type mappings and command options play no part, and adds nothing: no retries,
  * timeouts or script caching;
  * replies and errors pass through unchanged (the core relies on `NOSCRIPT` errors to fall back to EVAL).
@@ -160,7 +160,15 @@ export class NodeRedisAdapter implements RedisAdapter {
     return this.#call(['EVAL', source, String(keys.length), ...keys, ...args], keys[0]);
   }
 
-  /** Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds, unchanged. */
+  /** Sends `SET key value NX PX ttlMs`: `'OK'` when it set the key, `null` when the key exists. */
+  trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
+    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs)], key);
+  }
+
+  /**
+   * Sends `SET key value NX PX ttlMs GET`: `null` when it set the key, else the value the key holds,
+   * unchanged. The core uses {@link NodeRedisAdapter.trySet} instead (a core before it used this).
+   */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
     return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs), 'GET'], key);
   }

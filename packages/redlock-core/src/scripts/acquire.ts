@@ -34,13 +34,17 @@ local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
 for i = 1, resourceCount do
-  -- One read per key: false when missing, an error reply (WRONGTYPE) for a key of another type.
-  local value = redis.pcall('GET', KEYS[i])
-  if value == false then
+  -- The length first, O(1) whatever the value: one longer than our token is not ours and is never read
+  -- into Lua, which for a value of 16 MB kept the node busy for about a second. An error reply
+  -- (WRONGTYPE) for a key of another type. GET then reads at most a token's length: false when missing.
+  local length = redis.pcall('STRLEN', KEYS[i])
+  local isShort = type(length) == 'number' and length <= #token
+  local value = isShort and redis.call('GET', KEYS[i])
+  if isShort and value == false then
     missing = missing + 1
   elseif value ~= token then
     -- Not ours either way, and left alone: another owner's lock, or a key that is not a lock at all.
-    if type(value) ~= 'string' or redis.call('PTTL', KEYS[i]) == -1 then
+    if type(length) ~= 'number' or redis.call('PTTL', KEYS[i]) == -1 then
       return -2
     end
     return 0
@@ -96,30 +100,74 @@ export function fenceCounterOf(reply: unknown): number | undefined {
 }
 
 /**
- * Adapters whose server refused `SET … NX … GET` with a syntax error, as servers before Redis 7.0 do: they
- * take every lock by the script from then on.
+ * Adapters without `trySet` whose server refused `SET … NX … GET` with a syntax error, as servers before
+ * Redis 7.0 do: they take every lock by the script from then on.
  */
 const withoutSetIfAbsent = new WeakSet<RedisAdapter>();
 /** Whether {@link withoutSetIfAbsent} ever had an adapter: until one, every acquisition skips the lookup. */
 let isAnyWithoutSetIfAbsent = false;
 
-/** Whether a lock can be taken on `adapter` by {@link SetIfAbsentReader}: it has `setIfAbsent`, and its server accepted it so far. */
+/**
+ * Whether a lock can be taken on `adapter` by a {@link SetReader}: it has `trySet`, or `setIfAbsent` and its
+ * server accepted it so far.
+ */
 export function canSetIfAbsent(adapter: RedisAdapter): boolean {
-  return adapter.setIfAbsent !== undefined && !(isAnyWithoutSetIfAbsent && withoutSetIfAbsent.has(adapter));
+  return adapter.trySet !== undefined || (adapter.setIfAbsent !== undefined && !(isAnyWithoutSetIfAbsent && withoutSetIfAbsent.has(adapter)));
 }
 
 /**
- * Takes the lock on one key by `SET key token NX PX ttlMs GET`, one command where the script runs three:
- * granted when the key was missing, or already held our token (the command ran before for this
- * attempt: a client re-sent it). Any other value is another owner's lock or a key that is not a lock,
- * which only its TTL tells apart: the acquire script then decides, atomically again (and grants a key
- * freed meanwhile); so it does for a key of another type (`WRONGTYPE`), which the script calls foreign. A
- * server that cannot combine `NX` with `GET` (a syntax error, before Redis 7.0) gets the script, now and
- * from then on; any other rejection fails the call, as it would have failed the script. Made once per
- * attempt; each node call reads its reply with it (see `NodeReply`). It keeps only its key, token and TTL,
- * not the attempt: a call still waiting for a far node keeps it alive.
+ * Takes the lock on one key by `SET key token NX PX ttlMs` (the adapter's `trySet`), one command where the
+ * script runs three: granted on `OK`. On nil the key exists, and holds another owner's lock, a key that is
+ * not a lock, or our own token (the command ran before for this attempt: a client re-sent it): the acquire
+ * script then decides, atomically again, and grants a key freed meanwhile. So no node ever sends back what
+ * a key holds: a foreign value may be megabytes, read back on every attempt (a 16 MB one made one
+ * `acquire()` pull 897 MB from 5 nodes, and time out). An adapter with only the older `setIfAbsent` gets
+ * {@link SetIfAbsentReader}. Made once per attempt; each node call reads its reply with it (see
+ * `NodeReply`). It keeps only its key, token and TTL, not the attempt: a call still waiting for a far node
+ * keeps it alive.
  */
-export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
+export class SetReader implements ReplyReader<AcquireStatus> {
+  readonly #key: string;
+  readonly #token: string;
+  readonly #ttlMs: number;
+  /** Made at the first adapter without `trySet`: the three adapters of this repository have it. */
+  #withGet: SetIfAbsentReader | undefined;
+
+  constructor(key: string, token: string, ttlMs: number) {
+    this.#key = key;
+    this.#token = token;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** Sends the SET to `adapter` (which must pass {@link canSetIfAbsent}). */
+  send(adapter: RedisAdapter): NodeReply<AcquireStatus> {
+    if (adapter.trySet === undefined) return (this.#withGet ??= new SetIfAbsentReader(this.#key, this.#token, this.#ttlMs)).send(adapter);
+    return { reply: adapter.trySet(this.#key, this.#token, this.#ttlMs), reader: this };
+  }
+
+  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): AcquireStatus | Promise<AcquireStatus> {
+    if (reply === 'OK') return 'acquired';
+    if (reply === null) return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
+    throw unexpectedReply('acquire', reply);
+  }
+
+  /** Any rejection fails the call, as it would have failed the script: `SET … NX PX` has no syntax error before Redis 7.0. */
+  recover(error: unknown): never {
+    throw error;
+  }
+}
+
+/**
+ * Takes the lock on one key by `SET key token NX PX ttlMs GET` (the adapter's `setIfAbsent`), for an
+ * adapter without `trySet`: granted when the key was missing, or already held our token (a client re-sent
+ * the command). Any other value (downloaded whole: why `trySet` replaced it) is another owner's lock or a
+ * key that is not a lock, which only its TTL tells apart: the acquire script then decides, atomically
+ * again (and grants a key freed meanwhile); so it does for a key of another type (`WRONGTYPE`), which the
+ * script calls foreign. A server that cannot combine `NX` with `GET` (a syntax error, before Redis 7.0)
+ * gets the script, now and from then on; any other rejection fails the call, as it would have failed the
+ * script.
+ */
+class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
   readonly #key: string;
   readonly #token: string;
   readonly #ttlMs: number;
@@ -130,30 +178,29 @@ export class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
     this.#ttlMs = ttlMs;
   }
 
-  /** Sends the SET to `adapter` (which must have `setIfAbsent`: see {@link canSetIfAbsent}). */
   send(adapter: RedisAdapter): NodeReply<AcquireStatus> {
     return { reply: (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs), reader: this };
   }
 
   read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): AcquireStatus | Promise<AcquireStatus> {
     if (reply === null || reply === this.#token) return 'acquired';
-    if (typeof reply === 'string') return this.#byScript(adapter, call);
+    if (typeof reply === 'string') return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
     throw unexpectedReply('acquire', reply);
   }
 
   recover(error: unknown, adapter: RedisAdapter, call: RenewableCall): Promise<AcquireStatus> {
     const message = errorMessageOf(error);
-    if (WRONG_TYPE_PATTERN.test(message)) return this.#byScript(adapter, call);
+    if (WRONG_TYPE_PATTERN.test(message)) return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
     if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
     withoutSetIfAbsent.add(adapter);
     isAnyWithoutSetIfAbsent = true;
-    return this.#byScript(adapter, call);
+    return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
   }
+}
 
-  /** The acquire script for the same lock: one key, no restart grace, no fencing (see `acquireArgsOf`). */
-  #byScript(adapter: RedisAdapter, call: RenewableCall): Promise<AcquireStatus> {
-    return runScript(adapter, acquireScript, [this.#key], acquireArgsOf(this.#token, this.#ttlMs, 0, false), onNoScriptOf(call), parseAcquireReply);
-  }
+/** The acquire script for a lock on one key: no restart grace, no fencing (see `acquireArgsOf`). */
+function acquireKeyByScript(adapter: RedisAdapter, call: RenewableCall, key: string, token: string, ttlMs: number): Promise<AcquireStatus> {
+  return runScript(adapter, acquireScript, [key], acquireArgsOf(token, ttlMs, 0, false), onNoScriptOf(call), parseAcquireReply);
 }
 
 /**

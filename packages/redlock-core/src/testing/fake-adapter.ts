@@ -45,7 +45,10 @@ export function defineFakeScript(script: LuaScript, run: FakeScriptBehaviour): (
 
 /** One command a node received, whether or not it was answered. */
 export interface NodeCallRecord {
-  /** The command: a script by SHA1 or by source, or a plain SET (`setIfAbsent`, recorded as the acquire script, with its token and TTL as `args`). */
+  /**
+   * The command: a script by SHA1 or by source, or a plain SET (`trySet` or `setIfAbsent`, recorded as the
+   * acquire script, with its token and TTL as `args`).
+   */
   readonly method: 'evalsha' | 'eval' | 'set';
   /** The script's name, or `undefined` for a script the fake does not know. */
   readonly script: ScriptName | undefined;
@@ -250,11 +253,11 @@ export class FakeNode implements RedisAdapter {
   errorReply: Error | undefined;
   /** Replies to every command with this value, without running it: a reply no script can produce. */
   garbageReply: { readonly value: unknown } | undefined;
-  /** Throws from `evalsha`/`eval`/`setIfAbsent` instead of returning a promise: a broken adapter. */
+  /** Throws from `evalsha`/`eval`/`trySet`/`setIfAbsent` instead of returning a promise: a broken adapter. */
   throwsSynchronously = false;
   /**
    * Rejects `setIfAbsent` with a syntax error, as a server before Redis 7.0 does (it cannot combine `NX`
-   * with `GET`); scripts still run.
+   * with `GET`); scripts and `trySet` still run.
    */
   isBeforeRedis7 = false;
 
@@ -293,6 +296,14 @@ export class FakeNode implements RedisAdapter {
     return this.#send('set', acquireScript, [key], [value, String(ttlMs)], () => undefined);
   }
 
+  /**
+   * `SET key value NX PX ttlMs`: sets a missing key and resolves with `'OK'`, else resolves with `null`,
+   * whatever the key holds. Recorded as a call of the acquire script, as {@link setIfAbsent} is.
+   */
+  trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
+    return this.#send('set', acquireScript, [key], [value, String(ttlMs)], () => undefined, true);
+  }
+
   /** Commands reaching the node from now on wait, unanswered, until {@link resume}. */
   hang(): void {
     this.#isHanging = true;
@@ -315,7 +326,7 @@ export class FakeNode implements RedisAdapter {
   }
 
   /**
-   * The acquisitions asked of this node, one record each: a script call, or a plain SET (`setIfAbsent`)
+   * The acquisitions asked of this node, one record each: a script call, or a plain SET (`trySet` or `setIfAbsent`)
    * without the script call that followed it with the same token to tell why the node refused. Count these
    * for how often a node was asked for the lock; {@link callsTo} counts commands.
    */
@@ -338,6 +349,7 @@ export class FakeNode implements RedisAdapter {
     keys: readonly string[],
     args: readonly string[],
     checkScriptCache: () => void,
+    isTrySet = false,
   ): Promise<unknown> {
     const extra = script === undefined ? undefined : EXTRA_SCRIPTS.get(script.sha1);
     const name = extra === undefined ? (script?.name as ScriptName | undefined) : undefined;
@@ -360,7 +372,7 @@ export class FakeNode implements RedisAdapter {
             extra !== undefined
               ? this.#executeExtra(extra.run, keys, args)
               : method === 'set'
-                ? this.#executeSet(keys[0] as string, args[0] as string, args[1])
+                ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet)
                 : this.#execute(name, keys, args);
           answer = () => resolve(reply);
         } catch (error) {
@@ -397,19 +409,19 @@ export class FakeNode implements RedisAdapter {
     return run(this.keyspace, keys, args);
   }
 
-  /** Runs `SET key value NX PX ttl GET`, with the fault knobs of the acquire script. */
-  #executeSet(key: string, value: string, ttlArg: string | undefined): unknown {
+  /** Runs `SET key value NX PX ttl`, with `GET` unless `isTrySet`, with the fault knobs of the acquire script. */
+  #executeSet(key: string, value: string, ttlArg: string | undefined, isTrySet: boolean): unknown {
     const fault = this.#fault('acquire');
     if (fault !== undefined) return fault.value;
-    if (this.isBeforeRedis7) throw new Error('ERR syntax error');
+    if (this.isBeforeRedis7 && !isTrySet) throw new Error('ERR syntax error');
     const ttlMs = parseTtl(ttlArg);
     const { keyspace } = this;
     if (keyspace.typeOf(key) === 'none') {
       keyspace.set(key, value, ttlMs);
-      return null;
+      return isTrySet ? 'OK' : null;
     }
     // GET's reply: WRONGTYPE for a key of another type.
-    return keyspace.get(key);
+    return isTrySet ? null : keyspace.get(key);
   }
 
   /** Runs one script atomically, with the semantics of its Lua source. */

@@ -12,6 +12,15 @@ function acquireMethods(nodes: readonly FakeNode[]): string[][] {
   return nodes.map((node) => node.callsTo('acquire').map((call) => (call.method === 'set' ? 'set' : 'script')));
 }
 
+/** `node` behind an adapter of before `trySet`: EVALSHA, EVAL and `SET … NX PX … GET` (`setIfAbsent`) only. */
+function withoutTrySet(node: FakeNode): RedisAdapter {
+  return {
+    evalsha: (sha1, keys, args) => node.evalsha(sha1, keys, args),
+    eval: (source, keys, args) => node.eval(source, keys, args),
+    setIfAbsent: (key, value, ttlMs) => node.setIfAbsent(key, value, ttlMs),
+  };
+}
+
 async function rejection(clock: FakeClock, pending: Promise<unknown>): Promise<unknown> {
   return clock.runUntilSettled(pending).then(
     () => undefined,
@@ -19,7 +28,7 @@ async function rejection(clock: FakeClock, pending: Promise<unknown>): Promise<u
   );
 }
 
-describe('a lock on one resource, taken by SET NX PX GET where the adapter can send it', () => {
+describe('a lock on one resource, taken by SET NX PX where the adapter can send it', () => {
   it('sends one SET per node and no script, and leaves the key with our token and the TTL', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
@@ -41,28 +50,35 @@ describe('a lock on one resource, taken by SET NX PX GET where the adapter can s
     expect(keysOf(nodes[0]!)).toEqual([]);
   });
 
+  const plantString = (node: FakeNode): void => node.keyspace.set('r', 'data');
+  const plantHash = (node: FakeNode): void => node.keyspace.setOfType('r', 'hash');
   it.each([
-    ['a string without a TTL', (node: FakeNode) => node.keyspace.set('r', 'data')],
-    ['a hash (WRONGTYPE)', (node: FakeNode) => node.keyspace.setOfType('r', 'hash')],
-  ])('reports %s as a foreign key, as the script does, and leaves it untouched', async (_, plant) => {
+    ['a string without a TTL', plantString, (node: FakeNode): RedisAdapter => node],
+    ['a hash', plantHash, (node: FakeNode): RedisAdapter => node],
+    ['a string without a TTL, over an adapter without trySet', plantString, withoutTrySet],
+    ['a hash, over an adapter without trySet (WRONGTYPE)', plantHash, withoutTrySet],
+  ])('reports %s as a foreign key, as the script does, and leaves it untouched', async (_, plant, adapterOf) => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     for (const node of nodes.slice(0, 2)) plant(node);
-    const error = await rejection(clock, redlockOver(nodes, clock, { retryCount: 3 }).acquire('r', 1000));
+    const error = await rejection(clock, redlockOver(nodes.map(adapterOf), clock, { retryCount: 3 }).acquire('r', 1000));
     expect((error as LockAcquireError).reason).toBe('foreign-key');
     expect(acquireMethods(nodes)).toEqual([['set', 'script'], ['set', 'script'], ['set']]);
     expect(nodes.slice(0, 2).map((node) => node.keyspace.peek('r')?.remainingMs)).toEqual([Infinity, Infinity]);
   });
 
-  it('grants a node whose key already holds our token: the SET was sent twice (a client re-sent it after a reconnect)', async () => {
+  it.each([
+    ['trySet', 'trySet'],
+    ['setIfAbsent (an adapter of before trySet)', 'setIfAbsent'],
+  ] as const)('grants a node whose key already holds our token by %s: the SET was sent twice (a client re-sent it after a reconnect)', async (_, method) => {
     const clock = new FakeClock();
     const resent = grantingNode(clock);
     const adapter: RedisAdapter = {
       evalsha: (sha1, keys, args) => resent.evalsha(sha1, keys, args),
       eval: (source, keys, args) => resent.eval(source, keys, args),
-      async setIfAbsent(key, value, ttlMs) {
-        await resent.setIfAbsent(key, value, ttlMs); // this reply is lost with the connection
-        return resent.setIfAbsent(key, value, ttlMs);
+      async [method](key: string, value: string, ttlMs: number) {
+        await resent[method](key, value, ttlMs); // this reply is lost with the connection
+        return resent[method](key, value, ttlMs);
       },
     };
     const nodes = [adapter, refusingNode(clock), grantingNode(clock)];
@@ -72,17 +88,53 @@ describe('a lock on one resource, taken by SET NX PX GET where the adapter can s
     expect(nodesHoldingToken([resent], lock.token)).toEqual([]);
   });
 
-  it('falls back to the script on a server before Redis 7.0 (a syntax error), and sends that node only scripts from then on', async () => {
+  it('takes the lock on a server before Redis 7.0 by trySet too: SET NX PX has no GET to refuse', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     nodes[0]!.isBeforeRedis7 = true;
-    const redlock = redlockOver(nodes, clock);
+    const lock = await clock.runUntilSettled(redlockOver(nodes, clock).acquire('r', 1000));
+    expect(lock.nodes.map((node) => node?.status)).toEqual(['acquired', 'acquired', 'acquired']);
+    expect(acquireMethods(nodes)).toEqual([['set'], ['set'], ['set']]);
+  });
+
+  it('never sends setIfAbsent, which reads a foreign value back, to an adapter that has trySet', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    for (const node of nodes) node.keyspace.set('r', 'another-owner', 60_000);
+    const sent: string[] = [];
+    const adapters: RedisAdapter[] = nodes.map((node) => ({
+      evalsha: (sha1, keys, args) => node.evalsha(sha1, keys, args),
+      eval: (source, keys, args) => node.eval(source, keys, args),
+      trySet: (key, value, ttlMs) => (sent.push('trySet'), node.trySet(key, value, ttlMs)),
+      setIfAbsent: (key, value, ttlMs) => (sent.push('setIfAbsent'), node.setIfAbsent(key, value, ttlMs)),
+    }));
+    const error = await rejection(clock, redlockOver(adapters, clock, { retryCount: 2 }).acquire('r', 1000));
+    expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
+    expect(sent).toEqual(Array(9).fill('trySet'));
+    // Each refusal is the script's small code, after a nil: the value never comes back.
+    expect(acquireMethods(nodes)).toEqual(Array(3).fill(['set', 'script', 'set', 'script', 'set', 'script']));
+  });
+
+  it('falls back to the script on a server before Redis 7.0 (a syntax error) over an adapter without trySet, and sends that node only scripts from then on', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    nodes[0]!.isBeforeRedis7 = true;
+    const redlock = redlockOver(nodes.map(withoutTrySet), clock);
     for (let round = 0; round < 2; round += 1) {
       const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
       expect(lock.nodes.map((node) => node?.status)).toEqual(['acquired', 'acquired', 'acquired']);
       await clock.runUntilSettled(lock.release());
     }
     expect(acquireMethods(nodes)).toEqual([['set', 'script', 'script'], ['set', 'set'], ['set', 'set']]);
+  });
+
+  it("asks the script where another owner's lock is over an adapter without trySet, as before it", async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const error = await rejection(clock, redlockOver(nodes.map(withoutTrySet), clock).acquire('r', 1000));
+    expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
+    expect(acquireMethods(nodes)).toEqual([['set'], ['set', 'script'], ['set', 'script']]);
+    expect(keysOf(nodes[0]!)).toEqual([]);
   });
 
   it('fails the node on any other error, as the script would have failed, without asking the script', async () => {
@@ -120,7 +172,7 @@ describe('a lock on one resource, taken by SET NX PX GET where the adapter can s
     for (const methods of acquireMethods(nodes)) expect(methods).not.toContain('set');
   });
 
-  it('takes every lock by the script over an adapter without setIfAbsent', async () => {
+  it('takes every lock by the script over an adapter without trySet or setIfAbsent', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     const adapters: RedisAdapter[] = nodes.map((node) => ({

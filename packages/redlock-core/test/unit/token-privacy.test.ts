@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
-import { type Lock, Redlock } from '../../src/index.js';
+import { type Lock, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes } from '../../src/testing/fake-adapter.js';
 
 async function heldLock(options: { fencing?: boolean } = {}): Promise<{ clock: FakeClock; lock: Lock; redlock: Redlock }> {
   const clock = new FakeClock();
@@ -59,5 +59,44 @@ describe('the token of a lock', () => {
     expect(again.token).toBe(lock.token);
     expect(JSON.stringify(again)).not.toContain(lock.token);
     expect(inspect(again)).not.toContain(lock.token);
+  });
+});
+
+/** An error reply as ioredis makes it: the failed command's name and arguments in `command`. */
+class ReplyError extends Error {
+  override name = 'ReplyError';
+  command: { name: string; args: string[] } = { name: '', args: [] };
+}
+
+describe("the token in a node's error", () => {
+  it('is left out of a NodeError cause that carries the command arguments, and the client error keeps them', async () => {
+    const clock = new FakeClock();
+    const replies: ReplyError[] = [];
+    const outOfMemory: RedisAdapter = {
+      evalsha: () => Promise.reject(new Error('NOSCRIPT No matching script. Please use EVAL.')),
+      eval: () => Promise.reject(new Error('ERR unexpected')),
+      trySet(key, value, ttlMs) {
+        const reply = Object.assign(new ReplyError('OOM command not allowed when used memory > maxmemory.'), { command: { name: 'set', args: [key, value, 'PX', String(ttlMs), 'NX'] } });
+        replies.push(reply);
+        return Promise.reject(reply);
+      },
+    };
+    const lock = await clock.runUntilSettled(new Redlock([outOfMemory, grantingNode(clock), grantingNode(clock)], { clock }).acquire('r', 10_000));
+    const outcome = lock.nodes[0];
+    const error = outcome?.status === 'error' ? outcome.error : undefined;
+    expect(error).toBeInstanceOf(NodeError);
+    expect(inspect(lock.nodes, { depth: null })).not.toContain(lock.token);
+    expect(error?.cause).toBeInstanceOf(ReplyError);
+    expect(error?.cause).toMatchObject({ name: 'ReplyError', message: 'OOM command not allowed when used memory > maxmemory.', command: { name: 'set' } });
+    expect((error?.cause as ReplyError).command).not.toHaveProperty('args');
+    expect((error?.cause as ReplyError).stack).toBe(replies[0]?.stack);
+    // A copy: the client's own error, which it may have handed to others too, is unchanged.
+    expect(error?.cause).not.toBe(replies[0]);
+    expect(replies[0]?.command.args).toEqual(['r', lock.token, 'PX', '10000', 'NX']);
+  });
+
+  it('keeps any other cause as it is', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(new NodeError('Node 0 failed', { nodeIndex: 0, isTimeout: false, cause }).cause).toBe(cause);
   });
 });

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { inspect } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { type Lock, LockAcquireError, LockExtendError, Redlock, type RedlockOptions } from 'redlock-core';
+import { DIAGNOSTICS_CHANNELS, type Lock, LockAcquireError, LockExtendError, Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { canInjectFaults, itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
@@ -158,6 +160,50 @@ describe('nodes that answer with Redis errors', () => {
     expect(error.nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual([0, 1, 2]);
     for (const nodeError of error.nodeErrors) expect(String((nodeError.cause as Error).message)).toMatch(/^OOM /);
     expect(await keysOfTest()).toEqual([]);
+  });
+
+  itWithFaults("hands out no token with a node's OOM reply: not in lock.nodes, LockAcquireError or any diagnostics payload", async () => {
+    // Every token the lock's attempts send, as the adapter sends them.
+    const tokens: string[] = [];
+    class TokenRecordingAdapter extends IoredisAdapter {
+      override trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
+        tokens.push(value);
+        return super.trySet(key, value, ttlMs);
+      }
+    }
+    const payloads: unknown[] = [];
+    const onPayload = (payload: unknown): void => {
+      payloads.push(payload);
+    };
+    const tracing = [DIAGNOSTICS_CHANNELS.acquire, DIAGNOSTICS_CHANNELS.attempt].map((name) => diagnosticsChannel.tracingChannel(name));
+    const handlers = { start: onPayload, end: () => undefined, asyncStart: () => undefined, asyncEnd: () => undefined, error: () => undefined };
+    for (const channel of tracing) channel.subscribe(handlers);
+    diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.nodeError, onPayload);
+    try {
+      const redlock = new Redlock(
+        redis.urls.map((_, index) => new TokenRecordingAdapter(redis.createClient(index, { maxRetriesPerRequest: 1 }))),
+        { keyPrefix: prefix, retryCount: 0, nodeTimeoutMs: 1_000 },
+      );
+      await outOfMemory([0]);
+      const lock = await redlock.acquire('oom-token', TTL_MS);
+      await outOfMemory([1, 2]);
+      const error = (await redlock.acquire('oom-token-2', TTL_MS).catch((failure: unknown) => failure)) as LockAcquireError;
+      expect(error).toBeInstanceOf(LockAcquireError);
+      await (await lock.release()).settled;
+      // The replies are still told apart: an ioredis ReplyError, OOM, from a SET.
+      const oomNode = lock.nodes[0];
+      expect(oomNode?.status === 'error' ? oomNode.error.cause : oomNode).toMatchObject({ name: 'ReplyError', message: expect.stringMatching(/^OOM /), command: { name: 'set' } });
+      expect(error.nodeErrors.map((nodeError) => (nodeError.cause as { command?: { name?: string } }).command?.name)).toEqual(['set', 'set', 'set']);
+      expect(tokens).toHaveLength(2 * NODE_COUNT);
+      expect(payloads.length).toBeGreaterThanOrEqual(4 + 4);
+      for (const [what, value] of [['lock.nodes', lock.nodes], ['LockAcquireError', error], ['payloads', payloads]] as const) {
+        const shown = inspect(value, { depth: null });
+        for (const token of tokens) expect(`${what}: ${shown.includes(token) ? `holds token ${token}` : 'no token'}`).toBe(`${what}: no token`);
+      }
+    } finally {
+      for (const channel of tracing) channel.unsubscribe(handlers);
+      diagnosticsChannel.unsubscribe(DIAGNOSTICS_CHANNELS.nodeError, onPayload);
+    }
   });
 
   itWithFaults('releases a held lock on nodes that ran out of memory meanwhile', async () => {

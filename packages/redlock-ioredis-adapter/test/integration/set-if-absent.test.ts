@@ -5,9 +5,9 @@ import { LockAcquireError, Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
-// What the nodes run for a lock on one resource, read from their own command statistics: one SET NX PX GET
-// each, where the acquire script would run three commands, and the script only where the SET found
-// another value.
+// What the nodes run for a lock on one resource, read from their own command statistics: one SET NX PX
+// each, where the acquire script would run three commands, and the script only where the SET found the
+// key there; and what they send back.
 
 const redis = useRedisNodes(3);
 let admins: Redis[] = [];
@@ -25,6 +25,11 @@ async function callsOf(command: string): Promise<number[]> {
       return Number(match?.[1] ?? 0);
     }),
   );
+}
+
+/** How many bytes each node has sent to its clients since it started (INFO stats). */
+async function bytesSentByNodes(): Promise<number[]> {
+  return Promise.all(admins.map(async (admin) => Number(/^total_net_output_bytes:(\d+)/m.exec(await admin.info('stats'))?.[1])));
 }
 
 async function resetStats(): Promise<void> {
@@ -75,5 +80,32 @@ describe('a lock on one resource over ioredis', () => {
     expect(await callsOf('get')).toEqual([1, 1, 1]);
     expect(await Promise.all(admins.map((admin) => admin.get(resource)))).toEqual(['another-owner', 'another-owner', null]);
     await redlock.close();
+  });
+
+  it("never reads another owner's value back: tryAcquire() on a 16 MB lock value ends as held, the nodes sending bytes, not megabytes", async () => {
+    const redlock = newRedlock({ retryCount: 3, retryDelayMs: 10 });
+    const resource = `set-if-absent:${randomUUID()}`;
+    await (await redlock.acquire(`${resource}:warm-up`, 5_000)).release();
+    const valueBytes = 16 * 1024 * 1024;
+    await Promise.all(admins.map((admin) => admin.set(resource, 'v'.repeat(valueBytes), 'PX', 60_000)));
+    try {
+      await resetStats();
+      const before = await bytesSentByNodes();
+      // Not nodes-unreachable: reading the value back took longer than a node's timeout.
+      expect(await redlock.tryAcquire(resource, 5_000)).toBeUndefined();
+      const after = await bytesSentByNodes();
+      // A small code per command (and the INFO reply that read `before`): a read-back is 16 MB per node.
+      for (const [index, sentBytes] of after.entries()) expect(sentBytes - (before[index] as number)).toBeLessThan(64 * 1024);
+      // One SET and one script per node: tryAcquire() makes one attempt, and the script gave the verdict.
+      expect(await callsOf('set')).toEqual([1, 1, 1]);
+      const [evalshaCalls, evalCalls] = await Promise.all([callsOf('evalsha'), callsOf('eval')]);
+      expect(evalshaCalls.map((calls, index) => calls + (evalCalls[index] ?? 0))).toEqual([1, 1, 1]);
+      // The script measured the value and never read it into Lua, which costs the node about a second.
+      expect(await callsOf('strlen')).toEqual([1, 1, 1]);
+      expect(await callsOf('get')).toEqual([0, 0, 0]);
+    } finally {
+      await Promise.all(admins.map((admin) => admin.del(resource)));
+      await redlock.close();
+    }
   });
 });
