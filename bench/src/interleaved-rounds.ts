@@ -79,6 +79,7 @@ export async function runInterleavedRounds(
   return entries.map(({ definition, rounds, na }) => ({
     name: definition.name,
     kind: definition.kind,
+    client: definition.client,
     packageName: definition.packageName,
     ...(na === undefined ? { values: medianPerKey(rounds), rounds } : { na }),
   }));

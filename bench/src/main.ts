@@ -21,13 +21,16 @@ import { checkTargets } from './targets.js';
 
 const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory, ...s6Topologies];
 
-const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--s3-shared-clients]
+const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--s3-shared-clients]
 
   --quick               short samples, one or two rounds: under a minute, rougher figures
   --json                print the JSON report on stdout instead of the tables (no file is written)
   --scenarios           run only these, of ${SCENARIO_IDS.join(', ')};
                         a prefix before a dash picks every one it starts (S6: S6-T1 to S6-T4)
   --contenders          run only these, of ${ALL_CONTENDERS.map((contender) => contender.name).join(', ')}
+  --ioredis             run the ioredis contenders on these majors only (default 5,6); those on 5 end in @io5
+                        and, like the autopipelined peers and the node-redis and GLIDE floors and peers,
+                        run in S1-S4 only
   --s3-shared-clients   S3's 8 workers share one lock instance and its clients (one process with
                         concurrent jobs) instead of one each (separate processes)
 
@@ -39,6 +42,7 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     scenarios: { type: 'string' },
     contenders: { type: 'string' },
+    ioredis: { type: 'string', default: '5,6' },
     's3-shared-clients': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -50,7 +54,10 @@ if (args.help) {
 
 const plan: BenchPlan = { ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' };
 const scenarios = pick(SCENARIOS, args.scenarios, (scenario) => scenario.id, 'scenario', true);
-const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender');
+const ioredisMajors = pick(['5', '6'], args.ioredis, (major) => major, 'ioredis major');
+const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender').filter(
+  ({ client }) => (client !== 'ioredis5' || ioredisMajors.includes('5')) && (client !== 'ioredis6' || ioredisMajors.includes('6')),
+);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const startedAt = new Date();
@@ -65,7 +72,8 @@ const results = new Map<ScenarioId, ScenarioResult>();
 try {
   for (const scenario of scenarios) {
     const scenarioStart = performance.now();
-    results.set(scenario.id, await scenario.run({ contenders, pool, nodes, plan, earlier: results, log }));
+    const runHere = contenders.filter((contender) => contender.scenarios?.includes(scenario.id) ?? true);
+    results.set(scenario.id, await scenario.run({ contenders: runHere, pool, nodes, plan, earlier: results, log }));
     log(`${scenario.id}: done in ${((performance.now() - scenarioStart) / 1000).toFixed(1)} s`);
   }
 } finally {

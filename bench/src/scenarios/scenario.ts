@@ -1,6 +1,6 @@
 import type { BenchNodes } from '../bench-nodes.js';
 import type { ContenderPool } from '../contender-pool.js';
-import type { ContenderDefinition, ContenderKind } from '../contenders/contender.js';
+import type { ContenderDefinition, ContenderKind, RedisClientName } from '../contenders/contender.js';
 import type { BenchPlan } from '../plan.js';
 
 /** The scenarios, in the order they run. */
@@ -25,6 +25,8 @@ export type SampleValues = Readonly<Record<string, number>>;
 export interface ContenderResult {
   readonly name: string;
   readonly kind: ContenderKind;
+  /** The client it locked through; absent in reports written before 2026-11-25, 12:00 UTC (all ioredis 6). */
+  readonly client?: RedisClientName;
   readonly packageName: string;
   /** Median over the rounds of each metric; absent when `na` is set. */
   readonly values?: SampleValues;
