@@ -20,8 +20,10 @@ export type RunSample = (sample: {
 
 /**
  * Samples every contender round by round: one warm-up each (unless the plan skips it), then in every
- * round each contender once, in an order rotated by one per round, so slow drifts of the machine (thermal,
- * other load) spread over all of them instead of favouring whoever runs first. A contender that cannot be
+ * round each contender once, in an order shuffled afresh each round, so slow drifts of the machine
+ * (thermal, other load) spread over all of them instead of favouring whoever runs first, and no contender
+ * always follows the same one, whose garbage (collected during the next sample) it would pay for in every
+ * round, as it did when the order was rotated by one per round. A contender that cannot be
  * built or whose sample fails gets `n/a` with the error's message and is left out of later rounds.
  */
 export async function runInterleavedRounds(
@@ -38,10 +40,12 @@ export async function runInterleavedRounds(
      * waits for a node that never answers). @defaultValue no bound
      */
     readonly buildTimeoutMs?: number;
+    /** Uniform in [0, 1), for the order of each round (tests pass a seeded one). @defaultValue `Math.random` */
+    readonly random?: () => number;
   },
   runSample: RunSample,
 ): Promise<ContenderResult[]> {
-  const { topology, retry, plan, label, instances = 1, buildTimeoutMs = Number.POSITIVE_INFINITY } = options;
+  const { topology, retry, plan, label, instances = 1, buildTimeoutMs = Number.POSITIVE_INFINITY, random = Math.random } = options;
   const entries = await Promise.all(
     context.contenders.map(async (definition) => {
       const rounds: SampleValues[] = [];
@@ -71,9 +75,7 @@ export async function runInterleavedRounds(
   }
   for (let round = 0; round < plan.rounds; round += 1) {
     context.log(`${label}: round ${round + 1} of ${plan.rounds}`);
-    for (let offset = 0; offset < entries.length; offset += 1) {
-      await sample(entries[(round + offset) % entries.length] as (typeof entries)[number], round, plan.sampleMs);
-    }
+    for (const entry of shuffled(entries, random)) await sample(entry, round, plan.sampleMs);
   }
 
   return entries.map(({ definition, rounds, na }) => ({
@@ -89,6 +91,16 @@ export async function runInterleavedRounds(
 export function describeSampling(plan: SamplePlan): string {
   const rounds = plan.rounds === 1 ? '1 round' : `${plan.rounds} rounds`;
   return `${rounds} × ${plan.sampleMs / 1000} s per contender, interleaved${plan.rounds > 1 ? ', median' : ''}`;
+}
+
+/** A copy of `items` in a uniformly random order (Fisher-Yates). */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const order = [...items];
+  for (let last = order.length - 1; last > 0; last -= 1) {
+    const pick = Math.floor(random() * (last + 1));
+    [order[last], order[pick]] = [order[pick] as T, order[last] as T];
+  }
+  return order;
 }
 
 function medianPerKey(rounds: readonly SampleValues[]): SampleValues {
