@@ -36,6 +36,11 @@ export interface ContenderResult {
   readonly na?: string;
 }
 
+/** The client a row locked through: ioredis 6 for reports written before rows named theirs. */
+export function clientOf(row: ContenderResult): RedisClientName {
+  return row.client ?? 'ioredis6';
+}
+
 /** What a scenario hands to the report. */
 export interface ScenarioResult {
   readonly id: ScenarioId;
