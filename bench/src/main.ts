@@ -21,7 +21,7 @@ import { checkTargets } from './targets.js';
 
 const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory, ...s6Topologies];
 
-const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--s3-shared-clients]
+const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--rounds=N] [--s3-shared-clients]
 
   --quick               short samples, one or two rounds: under a minute, rougher figures
   --json                print the JSON report on stdout instead of the tables (no file is written)
@@ -31,6 +31,8 @@ const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [-
   --ioredis             run the ioredis contenders on these majors only (default 5,6); those on 5 end in @io5
                         and, like the autopipelined peers and the node-redis and GLIDE floors and peers,
                         run in S1-S4 only
+  --rounds              rounds of S1, S2 and S4 instead of the plan's (e.g. --quick --rounds=9: an
+                        interval for the paired targets, which needs 6 rounds or more, in a few minutes)
   --s3-shared-clients   S3's 8 workers share one lock instance and its clients (one process with
                         concurrent jobs) instead of one each (separate processes)
 
@@ -43,6 +45,7 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     contenders: { type: 'string' },
     ioredis: { type: 'string', default: '5,6' },
+    rounds: { type: 'string' },
     's3-shared-clients': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -52,7 +55,7 @@ if (args.help) {
   process.exit(0);
 }
 
-const plan: BenchPlan = { ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' };
+const plan: BenchPlan = withRounds({ ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' }, args.rounds);
 const scenarios = pick(SCENARIOS, args.scenarios, (scenario) => scenario.id, 'scenario', true);
 const ioredisMajors = pick(['5', '6'], args.ioredis, (major) => major, 'ioredis major');
 const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender').filter(
@@ -123,6 +126,17 @@ function describeCommit(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** `plan` with `rounds` rounds of S1, S2 and S4 (the scenarios with paired targets), when given. */
+function withRounds(plan: BenchPlan, rounds: string | undefined): BenchPlan {
+  if (rounds === undefined) return plan;
+  const count = Number(rounds);
+  if (!Number.isInteger(count) || count < 1) {
+    console.error(`Expected --rounds to be a positive integer, got \`${rounds}\`\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return { ...plan, s1: { ...plan.s1, rounds: count }, s2: { ...plan.s2, rounds: count }, s4: { ...plan.s4, rounds: count } };
 }
 
 function round2(value: number): number {
