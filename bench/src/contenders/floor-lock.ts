@@ -93,3 +93,15 @@ function loadEverywhere(nodes: readonly FloorNode[], source: string, quorum: num
     }
   });
 }
+
+/**
+ * One node of the floor over a client that sends raw commands (`['SET', …]`), as our node-redis and GLIDE
+ * adapters send theirs: the least a command costs through such a client.
+ */
+export function rawCommandFloorNode(send: (args: string[]) => Promise<unknown>): FloorNode {
+  return {
+    loadScript: async (source) => String(await send(['SCRIPT', 'LOAD', source])),
+    setIfAbsent: async (resource, token, ttlMs) => String(await send(['SET', resource, token, 'PX', String(ttlMs), 'NX'])) === 'OK',
+    evalsha: (sha1, resource, token) => send(['EVALSHA', sha1, '1', resource, token]),
+  };
+}
