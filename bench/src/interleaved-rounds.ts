@@ -46,16 +46,20 @@ export async function runInterleavedRounds(
   runSample: RunSample,
 ): Promise<ContenderResult[]> {
   const { topology, retry, plan, label, instances = 1, buildTimeoutMs = Number.POSITIVE_INFINITY, random = Math.random } = options;
-  const entries = await Promise.all(
-    context.contenders.map(async (definition) => {
-      const rounds: SampleValues[] = [];
-      const building = Promise.all(Array.from({ length: instances }, (_, instance) => context.pool.get(definition, topology, retry, instance)));
-      const built = Number.isFinite(buildTimeoutMs) ? await settleWithin(building, buildTimeoutMs) : (await Promise.allSettled([building]))[0];
-      if (built.status === 'fulfilled') return { definition, instances: built.value, rounds, na: undefined as string | undefined };
-      const na = built.status === 'rejected' ? `cannot be built: ${describe(built.reason)}` : `cannot be built: not ready within ${buildTimeoutMs} ms`;
-      return { definition, instances: [] as Contender[], rounds, na };
-    }),
-  );
+  // One contender after another: with a few dozen contenders (the client matrix) and S3's 8 instances each,
+  // opening every client at once made some wait past their 5 s connection timeout on a busy machine.
+  const entries: { definition: ContenderDefinition; instances: Contender[]; rounds: SampleValues[]; na: string | undefined }[] = [];
+  for (const definition of context.contenders) {
+    const rounds: SampleValues[] = [];
+    const building = Promise.all(Array.from({ length: instances }, (_, instance) => context.pool.get(definition, topology, retry, instance)));
+    const built = Number.isFinite(buildTimeoutMs) ? await settleWithin(building, buildTimeoutMs) : (await Promise.allSettled([building]))[0];
+    if (built.status === 'fulfilled') {
+      entries.push({ definition, instances: built.value, rounds, na: undefined });
+      continue;
+    }
+    const na = built.status === 'rejected' ? `cannot be built: ${describe(built.reason)}` : `cannot be built: not ready within ${buildTimeoutMs} ms`;
+    entries.push({ definition, instances: [], rounds, na });
+  }
   const sample = async (entry: (typeof entries)[number], round: number, durationMs: number): Promise<void> => {
     if (entry.na !== undefined) return;
     try {
