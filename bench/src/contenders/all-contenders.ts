@@ -20,14 +20,15 @@ const IOREDIS_PEERS = [nodeRedlock5, nodeRedlock4, sesamecareRedlock, redlockUni
 const inMatrix = (definition: ContenderDefinition): ContenderDefinition => ({ ...definition, scenarios: MATRIX_SCENARIOS });
 
 /**
- * Every contender, in table order, client by client. ioredis 6: the floor (coalesced, then one write per
- * command), this library (plain, with no-op diagnostics subscribers), the peers at their defaults and
+ * Every contender, in table order, client by client. ioredis 6: the floor (coalesced by corking, then one
+ * write per command, then coalesced by ioredis's `enableAutoPipelining`), this library (plain, with no-op diagnostics subscribers), the peers at their defaults and
  * autopipelined. node-redis and GLIDE: the floor, this library, redlock-universal. ioredis 5: the same as on
  * ioredis 6 but the diagnostics variant.
  */
 export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
   floorCoalesced,
   floor,
+  withAutoPipelining(floor),
   redlockCore,
   redlockCoreObserved,
   ...IOREDIS_PEERS,
@@ -37,5 +38,5 @@ export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
   inMatrix(floorGlide),
   redlockCoreGlide,
   inMatrix(redlockUniversalGlide),
-  ...[floorCoalesced, floor, redlockCore, ...IOREDIS_PEERS].map(onIoredis5),
+  ...[floorCoalesced, floor, withAutoPipelining(floor), redlockCore, ...IOREDIS_PEERS].map(onIoredis5),
 ];
