@@ -46,8 +46,8 @@ export async function runInterleavedRounds(
   runSample: RunSample,
 ): Promise<ContenderResult[]> {
   const { topology, retry, plan, label, instances = 1, buildTimeoutMs = Number.POSITIVE_INFINITY, random = Math.random } = options;
-  // One contender after another: with a few dozen contenders (the client matrix) and S3's 8 instances each,
-  // opening every client at once made some wait past their 5 s connection timeout on a busy machine.
+  // One contender after another, so that the client matrix (a few dozen contenders, S3's 8 instances each)
+  // does not open all its connections at once, past the bench's 5 s connection timeout on a busy machine.
   const entries: { definition: ContenderDefinition; instances: Contender[]; rounds: SampleValues[]; na: string | undefined }[] = [];
   for (const definition of context.contenders) {
     const rounds: SampleValues[] = [];
