@@ -46,12 +46,13 @@ export async function runInterleavedRounds(
   runSample: RunSample,
 ): Promise<ContenderResult[]> {
   const { topology, retry, plan, label, instances = 1, buildTimeoutMs = Number.POSITIVE_INFINITY, random = Math.random } = options;
-  // One contender after another, so that the client matrix (a few dozen contenders, S3's 8 instances each)
-  // does not open all its connections at once, past the bench's 5 s connection timeout on a busy machine.
+  // One instance after another, so that the client matrix (a few dozen contenders, S3's 8 instances each)
+  // does not open all its connections at once: on a busy machine 8 node-redis instances opened together
+  // took 4-6 s, past the bench's 5 s connection timeout.
   const entries: { definition: ContenderDefinition; instances: Contender[]; rounds: SampleValues[]; na: string | undefined }[] = [];
   for (const definition of context.contenders) {
     const rounds: SampleValues[] = [];
-    const building = Promise.all(Array.from({ length: instances }, (_, instance) => context.pool.get(definition, topology, retry, instance)));
+    const building = buildInstances(context, definition, { topology, retry, instances });
     const built = Number.isFinite(buildTimeoutMs) ? await settleWithin(building, buildTimeoutMs) : (await Promise.allSettled([building]))[0];
     if (built.status === 'fulfilled') {
       entries.push({ definition, instances: built.value, rounds, na: undefined });
@@ -95,6 +96,17 @@ export async function runInterleavedRounds(
 export function describeSampling(plan: SamplePlan): string {
   const rounds = plan.rounds === 1 ? '1 round' : `${plan.rounds} rounds`;
   return `${rounds} × ${plan.sampleMs / 1000} s per contender, interleaved${plan.rounds > 1 ? ', median' : ''}`;
+}
+
+/** Instances `0` to `instances - 1` of `definition`, built one after another. */
+async function buildInstances(
+  context: ScenarioContext,
+  definition: ContenderDefinition,
+  { topology, retry, instances }: { readonly topology: Topology; readonly retry: RetryPolicy; readonly instances: number },
+): Promise<Contender[]> {
+  const built: Contender[] = [];
+  for (let instance = 0; instance < instances; instance += 1) built.push(await context.pool.get(definition, topology, retry, instance));
+  return built;
 }
 
 /** A copy of `items` in a uniformly random order (Fisher-Yates). */
