@@ -18,7 +18,10 @@ process.removeAllListeners('warning');
 process.on('warning', () => undefined);
 const nodes = await startBenchNodes();
 const opened = [];
-const clients = await connectClients(nodes.urls('near'));
+// As the bench's pool opens them: ioredis 5 for an `@io5` contender, its own options (`+autopipeline`).
+const clientOptions = definition?.clientOptions ?? {};
+const major = definition?.client === 'ioredis5' ? 5 : 6;
+const clients = await connectClients(nodes.urls('near'), clientOptions, [], major);
 opened.push(...clients);
 const contender =
   definition === undefined
@@ -28,7 +31,7 @@ const contender =
         retry: 'defaults',
         farNodeIndex: undefined,
         connectMore: async (overrides) => {
-          const more = await connectClients(nodes.urls('near'), overrides);
+          const more = await connectClients(nodes.urls('near'), { ...clientOptions, ...overrides }, [], major);
           opened.push(...more);
           return more;
         },

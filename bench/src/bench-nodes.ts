@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { Redis as Redis5 } from 'ioredis5';
 import { type LatencyProxy, type LocalRedisNodes, startLatencyProxy, startRedisNodes } from 'local-redis-nodes';
 
 /** How many independent nodes every contender locks on. */
@@ -52,6 +53,9 @@ export async function startBenchNodes(): Promise<BenchNodes> {
   }
 }
 
+/** Which major of ioredis {@link connectClients} opens its clients with. */
+export type IoredisMajor = 5 | 6;
+
 /**
  * Opens one ioredis client per url with the options a lock client should have (the adapter's advice):
  * no offline queue, one retry per request, so a down node fails fast; `overrides` change them (e.g. for
@@ -59,12 +63,14 @@ export async function startBenchNodes(): Promise<BenchNodes> {
  * `blackholed` nodes (S6: connections accepted, nothing ever answered) skip ioredis's handshake (the ready
  * check, `CLIENT SETINFO`, and `HELLO 3`: RESP2, since no reply is ever parsed), which would wait for an
  * answer: they are ready once connected, and their commands go out and hang, as they would on a node that
- * stopped answering after the client connected.
+ * stopped answering after the client connected. With `major` 5 they are ioredis 5.11 clients, typed as
+ * ioredis 6's: the bench and the contenders call nothing on them that differs between the two.
  */
-export async function connectClients(urls: readonly string[], overrides: RedisOptions = {}, blackholed: readonly number[] = []): Promise<Redis[]> {
+export async function connectClients(urls: readonly string[], overrides: RedisOptions = {}, blackholed: readonly number[] = [], major: IoredisMajor = 6): Promise<Redis[]> {
+  const RedisClass = major === 5 ? (Redis5 as unknown as typeof Redis) : Redis;
   const clients = urls.map(
     (url, index) =>
-      new Redis(url, {
+      new RedisClass(url, {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         ...(blackholed.includes(index) ? { enableReadyCheck: false, disableClientInfo: true, protocol: 2 } : {}),

@@ -41,7 +41,7 @@ export class ContenderPool {
           retry,
           farNodeIndex: topology === 'far' ? FAR_NODE_INDEX : undefined,
           connectMore: (overrides) => {
-            const more = connectClients(this.#nodes.urls(topology), overrides, this.#nodes.blackholed);
+            const more = connectClients(this.#nodes.urls(topology), { ...definition.clientOptions, ...overrides }, this.#nodes.blackholed, definition.client === 'ioredis5' ? 5 : 6);
             this.#extraClients.push(more);
             return more;
           },
@@ -62,7 +62,8 @@ export class ContenderPool {
     const key = `${definition.name}|${topology}|${instance}`;
     let clients = this.#clients.get(key);
     if (clients === undefined) {
-      clients = connectClients(this.#nodes.urls(topology), {}, this.#nodes.blackholed);
+      const major = definition.client === 'ioredis5' ? 5 : 6;
+      clients = connectClients(this.#nodes.urls(topology), definition.clientOptions, this.#nodes.blackholed, major);
       this.#clients.set(key, clients);
     }
     return clients;

@@ -21,13 +21,18 @@ import { checkTargets } from './targets.js';
 
 const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory, ...s6Topologies];
 
-const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--s3-shared-clients]
+const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--rounds=N] [--s3-shared-clients]
 
   --quick               short samples, one or two rounds: under a minute, rougher figures
   --json                print the JSON report on stdout instead of the tables (no file is written)
   --scenarios           run only these, of ${SCENARIO_IDS.join(', ')};
                         a prefix before a dash picks every one it starts (S6: S6-T1 to S6-T4)
   --contenders          run only these, of ${ALL_CONTENDERS.map((contender) => contender.name).join(', ')}
+  --ioredis             run the ioredis contenders on these majors only (default 5,6); those on 5 end in @io5
+                        and, like the autopipelined peers and the node-redis and GLIDE floors and peers,
+                        run in S1-S4 only
+  --rounds              rounds of S1, S2 and S4 instead of the plan's (e.g. --quick --rounds=9: an
+                        interval for the paired targets, which needs 6 rounds or more, in a few minutes)
   --s3-shared-clients   S3's 8 workers share one lock instance and its clients (one process with
                         concurrent jobs) instead of one each (separate processes)
 
@@ -39,6 +44,8 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     scenarios: { type: 'string' },
     contenders: { type: 'string' },
+    ioredis: { type: 'string', default: '5,6' },
+    rounds: { type: 'string' },
     's3-shared-clients': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -48,9 +55,12 @@ if (args.help) {
   process.exit(0);
 }
 
-const plan: BenchPlan = { ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' };
+const plan: BenchPlan = withRounds({ ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' }, args.rounds);
 const scenarios = pick(SCENARIOS, args.scenarios, (scenario) => scenario.id, 'scenario', true);
-const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender');
+const ioredisMajors = pick(['5', '6'], args.ioredis, (major) => major, 'ioredis major');
+const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender').filter(
+  ({ client }) => (client !== 'ioredis5' || ioredisMajors.includes('5')) && (client !== 'ioredis6' || ioredisMajors.includes('6')),
+);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const startedAt = new Date();
@@ -65,7 +75,8 @@ const results = new Map<ScenarioId, ScenarioResult>();
 try {
   for (const scenario of scenarios) {
     const scenarioStart = performance.now();
-    results.set(scenario.id, await scenario.run({ contenders, pool, nodes, plan, earlier: results, log }));
+    const runHere = contenders.filter((contender) => contender.scenarios?.includes(scenario.id) ?? true);
+    results.set(scenario.id, await scenario.run({ contenders: runHere, pool, nodes, plan, earlier: results, log }));
     log(`${scenario.id}: done in ${((performance.now() - scenarioStart) / 1000).toFixed(1)} s`);
   }
 } finally {
@@ -115,6 +126,17 @@ function describeCommit(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** `plan` with `rounds` rounds of S1, S2 and S4 (the scenarios with paired targets), when given. */
+function withRounds(plan: BenchPlan, rounds: string | undefined): BenchPlan {
+  if (rounds === undefined) return plan;
+  const count = Number(rounds);
+  if (!Number.isInteger(count) || count < 1) {
+    console.error(`Expected --rounds to be a positive integer, got \`${rounds}\`\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return { ...plan, s1: { ...plan.s1, rounds: count }, s2: { ...plan.s2, rounds: count }, s4: { ...plan.s4, rounds: count } };
 }
 
 function round2(value: number): number {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BenchPlan } from './plan.js';
-import type { ContenderResult, MetricSpec, ScenarioResult } from './scenarios/scenario.js';
+import { type ContenderResult, clientOf, type MetricSpec, type ScenarioResult } from './scenarios/scenario.js';
 import type { TargetCheck, Verdict } from './targets.js';
 
 /** How the tables show each verdict. */
@@ -36,15 +36,17 @@ export interface BenchReport extends RunInfo {
 }
 
 /**
- * Adds ratios to every figure that has a direction: `value / floor's value` and `value / best peer's
- * value`, where the best peer is the peer with the highest (or lowest, for latencies and CPU) figure.
+ * Adds ratios to every figure that has a direction: `value / floor's value` (the floor over the row's own
+ * client) and `value / best peer's value`, where the best peer is the peer with the highest (or lowest, for
+ * latencies and CPU) figure.
  */
 export function buildReport(info: RunInfo, results: readonly ScenarioResult[], targets: readonly TargetCheck[]): BenchReport {
   return { ...info, scenarios: results.map(rateScenario), targets };
 }
 
 function rateScenario(result: ScenarioResult): RatedScenario {
-  const floor = result.contenders.find((row) => row.kind === 'floor');
+  const floorOf = (row: ContenderResult): ContenderResult | undefined =>
+    result.contenders.find((candidate) => candidate.kind === 'floor' && clientOf(candidate) === clientOf(row));
   const peers = result.contenders.filter((row) => row.kind === 'peer' && row.values !== undefined);
   const bestPeer: Record<string, string> = {};
   const bestPeerValue: Record<string, number> = {};
@@ -64,6 +66,7 @@ function rateScenario(result: ScenarioResult): RatedScenario {
     if (row.values === undefined) return row;
     const toFloor: Record<string, number> = {};
     const toBestPeer: Record<string, number> = {};
+    const floor = floorOf(row);
     for (const metric of result.metrics) {
       const own = row.values[metric.key];
       if (metric.better === undefined || own === undefined) continue;
@@ -86,7 +89,8 @@ export function formatReport(report: BenchReport): string {
       .map(([key, value]) => `${key}: ${value}`)
       .join(' · '),
     '',
-    'Cells: value (f = ratio to the floor, p = ratio to the best peer). Above 1 is more, below 1 is less:',
+    'Cells: value (f = ratio to the floor over the same client: floor-coalesced on ioredis 6, floor-coalesced@io5,',
+    'floor/node-redis, floor/glide; p = ratio to the best peer). Above 1 is more, below 1 is less:',
     'for ops/s and acq/s more is better, for latencies, gaps and CPU less is better.',
   ];
   for (const scenario of report.scenarios) lines.push('', ...formatScenario(scenario));

@@ -1,5 +1,6 @@
 import { type Comparison, compare, formatPairedRatio, type PairedRatio, pairedRatio } from './measure/paired-ratio.js';
-import { type ContenderResult, SCENARIO_IDS, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
+import type { RedisClientName } from './contenders/contender.js';
+import { type ContenderResult, clientOf, SCENARIO_IDS, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
 
 /**
  * How a run judged a target: `level` when the target compares us with another contender and the run
@@ -26,21 +27,35 @@ const MIN_CYCLES_TO_JUDGE_HEAP = 50_000;
 
 type Results = ReadonlyMap<ScenarioId, ScenarioResult>;
 
-/** The peer whose client CPU per uncontended lock issue 15 asks us to stay below. */
-const CPU_YARDSTICK_PEER = 'redlock@5';
+/** The peer issues 15 and 32 measure us against when nothing contends: node-redlock 5 on the same client. */
+const YARDSTICK_PEER = 'redlock@5';
+/** Issue 32: S1 ops/s against {@link YARDSTICK_PEER}, the lowest the 95% interval's lower end may be. */
+export const MIN_OPS_VS_YARDSTICK = 0.97;
+/** Issue 32: S1 p99 against {@link YARDSTICK_PEER}'s, at most. */
+export const MAX_P99_VS_YARDSTICK = 1.2;
+/** Issues 5 and 15: ops/s against the floor over the same client, at least. */
+export const MIN_OPS_VS_FLOOR = 0.9;
+/** Issue 32: S4 p50 against our own S1 p50, at most (issue 5 asked for 1.5). */
+export const MAX_S4_P50_VS_S1 = 1.2;
 
-/** Checks each of issues 5's and 15's targets for `redlock-core` against a run's results. */
+/** The clients our variants run on besides ioredis 6, each judged against its own floor and peers; how targets name them. */
+const OTHER_CLIENTS: ReadonlyMap<RedisClientName, string> = new Map([
+  ['ioredis5', 'ioredis 5'],
+  ['node-redis', 'node-redis'],
+  ['glide', 'GLIDE'],
+]);
+
+/** Checks each of issues 5's, 15's and 32's targets for `redlock-core` against a run's results. */
 export function checkTargets(results: Results): TargetCheck[] {
   return [
     ...throughputTargets(results, 'S1'),
-    pairedCheck(results, 'S1', `S1: client CPU per acquire+release below ${CPU_YARDSTICK_PEER}'s`, ({ ours, peers }) => {
-      const yardstick = peers.find((row) => row.name === CPU_YARDSTICK_PEER);
-      if (yardstick === undefined) return undefined;
-      const ratio = pairedRatio(ours.rounds ?? [], yardstick.rounds ?? [], 'clientCpuUsPerOp');
-      const measured = `${formatPairedRatio(ratio)} ${CPU_YARDSTICK_PEER}'s (medians ${format(value(ours, 'clientCpuUsPerOp'))} µs against ${format(value(yardstick, 'clientCpuUsPerOp'))})`;
-      return { verdict: verdictOf(compare(ratio, 1), 'below'), measured, ratio };
-    }),
+    ...yardstickTargets(results, 'ioredis6'),
     ...throughputTargets(results, 'S2'),
+    ...[...OTHER_CLIENTS.keys()].flatMap((client) => [
+      ...throughputTargets(results, 'S1', client),
+      ...(client === 'ioredis5' ? yardstickTargets(results, client) : []),
+      ...throughputTargets(results, 'S2', client),
+    ]),
     check(results, 'S3-tuned', 'S3 tuned: acquisitions/s at least 2× the best peer', ({ ours, bestPeer }) => {
       const ratio = value(ours, 'acquisitionsPerSec') / value(bestPeer, 'acquisitionsPerSec');
       return [ratio >= 2, `${format(ratio)}× ${bestPeer.name}`, ratio];
@@ -55,11 +70,13 @@ export function checkTargets(results: Results): TargetCheck[] {
       return [giveUps === 0 && starved === 0, `${giveUps} give-ups, ${starved} starved workers, ${format(value(ours, 'handOffPercent'))}% hand-offs`, giveUps + starved];
     }),
     ...throughputTargets(results, 'S4'),
-    check(results, 'S4', 'S4: p50 (acquire+release) within 1.5× of S1 p50', ({ ours }) => {
-      const ratio = value(ours, 'p50VsS1');
-      const acquireRatio = value(ours, 'acquireP50VsS1');
-      return [ratio <= 1.5, `${format(ratio)}× (S4 p50 ${format(value(ours, 'p50Ms'))} ms); acquire alone ${format(acquireRatio)}×`, ratio];
-    }),
+    ...[1.5, MAX_S4_P50_VS_S1].map((maxRatio) =>
+      check(results, 'S4', `S4: p50 (acquire+release) at most ${maxRatio}× S1 p50`, ({ ours }) => {
+        const ratio = value(ours, 'p50VsS1');
+        const acquireRatio = value(ours, 'acquireP50VsS1');
+        return [ratio <= maxRatio, `${format(ratio)}× (S4 p50 ${format(value(ours, 'p50Ms'))} ms); acquire alone ${format(acquireRatio)}×`, ratio];
+      }),
+    ),
     check(results, 'S5', `S5: heap flat (trend under ${FLAT_HEAP_BYTES_PER_CYCLE} B per cycle)`, ({ ours }) => {
       const bytes = value(ours, 'slopeBytesPerCycle');
       const cycles = value(ours, 'cycles');
@@ -69,6 +86,39 @@ export function checkTargets(results: Results): TargetCheck[] {
       return [bytes < FLAT_HEAP_BYTES_PER_CYCLE, measured, bytes];
     }),
     s6Target(results),
+  ];
+}
+
+/**
+ * Issue 32's S1 targets against node-redlock 5 on the same client (ioredis 6 or 5), each round by round:
+ * ops/s ahead or level, the 95% interval's lower end at least {@link MIN_OPS_VS_YARDSTICK}; client CPU per
+ * acquire+release at most its (`level` when the interval holds 1); p99 at most
+ * {@link MAX_P99_VS_YARDSTICK}× its (`level` when the interval holds that).
+ */
+function yardstickTargets(results: Results, client: RedisClientName): TargetCheck[] {
+  const prefix = `S1${onClient(client)}`;
+  const against = (rows: Rows): ContenderResult | string => rows.peers.find((row) => baseName(row.name) === YARDSTICK_PEER) ?? `${YARDSTICK_PEER} did not run`;
+  const medians = (ours: ContenderResult, peer: ContenderResult, key: string): string => `medians ${format(value(ours, key))} against ${format(value(peer, key))}`;
+  return [
+    pairedCheck(results, 'S1', `${prefix}: ops/s ahead of or level with ${YARDSTICK_PEER} (95% interval's lower end ≥ ${MIN_OPS_VS_YARDSTICK})`, (rows) => {
+      const peer = against(rows);
+      if (typeof peer === 'string') return peer;
+      const ratio = pairedRatio(rows.ours.rounds ?? [], peer.rounds ?? [], 'opsPerSec');
+      const lowEnd = Number.isNaN(ratio.low) ? ratio.median : ratio.low;
+      return { verdict: lowEnd >= MIN_OPS_VS_YARDSTICK ? 'met' : 'missed', measured: `${formatPairedRatio(ratio)} ${peer.name}`, ratio };
+    }, client),
+    pairedCheck(results, 'S1', `${prefix}: client CPU per acquire+release at most ${YARDSTICK_PEER}'s`, (rows) => {
+      const peer = against(rows);
+      if (typeof peer === 'string') return peer;
+      const ratio = pairedRatio(rows.ours.rounds ?? [], peer.rounds ?? [], 'clientCpuUsPerOp');
+      return { verdict: verdictOf(compare(ratio, 1), 'below'), measured: `${formatPairedRatio(ratio)} ${peer.name}'s (${medians(rows.ours, peer, 'clientCpuUsPerOp')} µs)`, ratio };
+    }, client),
+    pairedCheck(results, 'S1', `${prefix}: p99 at most ${MAX_P99_VS_YARDSTICK}× ${YARDSTICK_PEER}'s`, (rows) => {
+      const peer = against(rows);
+      if (typeof peer === 'string') return peer;
+      const ratio = pairedRatio(rows.ours.rounds ?? [], peer.rounds ?? [], 'p99Ms');
+      return { verdict: verdictOf(compare(ratio, MAX_P99_VS_YARDSTICK), 'below'), measured: `${formatPairedRatio(ratio)} ${peer.name}'s (${medians(rows.ours, peer, 'p99Ms')} ms)`, ratio };
+    }, client),
   ];
 }
 
@@ -93,16 +143,21 @@ function s6Target(results: Results): TargetCheck {
 }
 
 /**
- * S1, S2, S4: ops/s at least 0.9× the floor's, and ahead of every peer. Both compare round by round (see
- * {@link pairedRatio}); against the peers, a peer the run cannot tell apart from us makes the target `level`.
+ * S1, S2, S4: ops/s at least {@link MIN_OPS_VS_FLOOR}× the floor's, and ahead of every peer, over `client`
+ * (our row, the floor and the peers over that client). Both compare round by round (see {@link pairedRatio})
+ * and are judged by the 95% interval: `level` when it holds the threshold.
  */
-function throughputTargets(results: Results, id: 'S1' | 'S2' | 'S4'): TargetCheck[] {
+function throughputTargets(results: Results, id: 'S1' | 'S2' | 'S4', client: RedisClientName = 'ioredis6'): TargetCheck[] {
+  const prefix = `${id}${onClient(client)}`;
   return [
-    pairedCheck(results, id, `${id}: ops/s at least 0.9× the floor`, ({ ours, floor }) => {
+    pairedCheck(results, id, `${prefix}: ops/s at least ${MIN_OPS_VS_FLOOR}× the floor`, ({ ours, floor }) => {
+      if (floor === undefined) return 'the floor did not run';
       const ratio = pairedRatio(ours.rounds ?? [], floor.rounds ?? [], 'opsPerSec');
-      return { verdict: ratio.median >= 0.9 ? 'met' : 'missed', measured: `${formatPairedRatio(ratio)} floor`, ratio };
-    }),
-    pairedCheck(results, id, `${id}: ops/s ahead of every peer`, ({ ours, peers }) => {
+      // "At least": an interval that starts at the threshold meets it.
+      const verdict = ratio.low >= MIN_OPS_VS_FLOOR ? 'met' : verdictOf(compare(ratio, MIN_OPS_VS_FLOOR), 'above');
+      return { verdict, measured: `${formatPairedRatio(ratio)} ${floor.name}`, ratio };
+    }, client),
+    pairedCheck(results, id, `${prefix}: ops/s ahead of every peer`, ({ ours, peers }) => {
       // The peer that decides comes first: one we trail, else one we are level with, else the closest.
       const [decisive, ...others] = peers
         .map((peer) => {
@@ -110,12 +165,23 @@ function throughputTargets(results: Results, id: 'S1' | 'S2' | 'S4'): TargetChec
           return { peer, ratio, comparison: compare(ratio, 1) };
         })
         .sort((a, b) => COMPARISON_ORDER[a.comparison] - COMPARISON_ORDER[b.comparison] || a.ratio.median - b.ratio.median);
-      if (decisive === undefined) return undefined;
+      if (decisive === undefined) return 'no peer ran';
       // That peer with its interval; the others by their median only.
       const measured = [`${formatPairedRatio(decisive.ratio)} ${decisive.peer.name}`, ...others.map(({ peer, ratio }) => `${ratio.median.toFixed(2)}× ${peer.name}`)].join('; ');
       return { verdict: verdictOf(decisive.comparison, 'above'), measured, ratio: decisive.ratio };
-    }),
+    }, client),
   ];
+}
+
+/** `''` for ioredis 6 (the targets as issues 5 and 15 name them), else ` on ioredis 5`, ` on node-redis`, ` on GLIDE`. */
+function onClient(client: RedisClientName): string {
+  const name = OTHER_CLIENTS.get(client);
+  return name === undefined ? '' : ` on ${name}`;
+}
+
+/** A contender's name without the client suffix of its ioredis 5 variant: `redlock@5@io5` → `redlock@5`. */
+function baseName(name: string): string {
+  return name.replace(/@io5$/, '');
 }
 
 /** Against the peers, a peer we trail decides the verdict before one we are level with, before one we lead. */
@@ -128,38 +194,59 @@ function verdictOf(comparison: Comparison, wanted: 'above' | 'below'): Verdict {
 }
 
 /**
- * A target judged from per-round ratios: `verdict` returns `undefined` when the rows it needs are absent
- * (a peer that did not run), and its result is `not measured` when the ratio has no rounds.
+ * A target judged from per-round ratios over `client`: `verdict` returns why it cannot judge (e.g. `the
+ * floor did not run`) when the rows it needs are absent, which makes the result `not measured`, as does a
+ * ratio without rounds.
  */
 function pairedCheck(
   results: Results,
   id: ScenarioId,
   target: string,
-  verdict: (rows: Rows) => { verdict: Verdict; measured: string; ratio: PairedRatio } | undefined,
+  verdict: (rows: Rows) => { verdict: Verdict; measured: string; ratio: PairedRatio } | string,
+  client: RedisClientName = 'ioredis6',
 ): TargetCheck {
-  return check(results, id, target, (rows) => {
-    const outcome = verdict(rows);
-    if (outcome === undefined) return ['not measured', rows.peers.length === 0 ? 'no peer ran' : 'the peer did not run', Number.NaN];
-    return [outcome.verdict, outcome.measured, outcome.ratio.rounds > 0 ? outcome.ratio.median : Number.NaN];
-  });
+  return check(
+    results,
+    id,
+    target,
+    (rows) => {
+      const outcome = verdict(rows);
+      if (typeof outcome === 'string') return ['not measured', outcome, Number.NaN];
+      return [outcome.verdict, outcome.measured, outcome.ratio.rounds > 0 ? outcome.ratio.median : Number.NaN];
+    },
+    client,
+  );
 }
 
+/** The rows over one client. */
 interface Rows {
+  /** Our row (the first of ours, so `redlock-core` rather than its diagnostics variant). */
   readonly ours: ContenderResult;
-  readonly floor: ContenderResult;
+  /** The reference floor; absent when it did not run. */
+  readonly floor: ContenderResult | undefined;
   /** The peer with the most ops/s (in S3, acquisitions/s). */
   readonly bestPeer: ContenderResult;
   /** Every peer that ran. */
   readonly peers: readonly ContenderResult[];
 }
 
-/** `verdict` returns the verdict (a boolean: met or missed), the figures as text, and the figure it rests on (NaN: not measured). */
-function check(results: Results, id: ScenarioId, target: string, verdict: (rows: Rows) => [Verdict | boolean, string, number]): TargetCheck {
+/**
+ * `verdict` returns the verdict (a boolean: met or missed), the figures as text, and the figure it rests on
+ * (NaN: not measured), from the rows over `client`.
+ */
+function check(
+  results: Results,
+  id: ScenarioId,
+  target: string,
+  verdict: (rows: Rows) => [Verdict | boolean, string, number],
+  client: RedisClientName = 'ioredis6',
+): TargetCheck {
   const result = results.get(id);
-  const ours = result?.contenders.find((row) => row.kind === 'ours' && row.values !== undefined);
-  if (result === undefined || ours === undefined) return { target, verdict: 'not measured', measured: `${id} did not run for redlock-core` };
-  const floor = result.contenders.find((row) => row.kind === 'floor') ?? ours;
-  const peers = result.contenders.filter((row) => row.kind === 'peer' && row.values !== undefined);
+  const rows = result?.contenders.filter((row) => clientOf(row) === client) ?? [];
+  const ours = rows.find((row) => row.kind === 'ours' && row.values !== undefined);
+  if (result === undefined || ours === undefined) return { target, verdict: 'not measured', measured: `${id} did not run for redlock-core${onClient(client)}` };
+  const floor = rows.find((row) => row.kind === 'floor' && row.values !== undefined);
+  const peers = rows.filter((row) => row.kind === 'peer' && row.values !== undefined);
   const key = id === 'S3-tuned' ? 'acquisitionsPerSec' : 'opsPerSec';
   const bestPeer = peers.reduce<ContenderResult | undefined>((best, row) => (best === undefined || value(row, key) > value(best, key) ? row : best), undefined);
   if (bestPeer === undefined && target.includes('peer')) return { target, verdict: 'not measured', measured: 'no peer ran' };

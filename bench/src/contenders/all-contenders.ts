@@ -1,5 +1,8 @@
-import type { ContenderDefinition } from './contender.js';
-import { floor } from './floor.js';
+import { onIoredis5, withAutoPipelining } from './client-variants.js';
+import { type ContenderDefinition, MATRIX_SCENARIOS } from './contender.js';
+import { floor, floorCoalesced } from './floor.js';
+import { floorGlide } from './floor-glide.js';
+import { floorNodeRedis } from './floor-node-redis.js';
 import { nodeRedlock4 } from './node-redlock-4.js';
 import { nodeRedlock5 } from './node-redlock-5.js';
 import { redisSemaphore } from './redis-semaphore.js';
@@ -7,22 +10,33 @@ import { redlockCore } from './redlock-core.js';
 import { redlockCoreGlide } from './redlock-core-glide.js';
 import { redlockCoreNodeRedis } from './redlock-core-node-redis.js';
 import { redlockCoreObserved } from './redlock-core-observed.js';
-import { redlockUniversal } from './redlock-universal.js';
+import { redlockUniversal, redlockUniversalGlide, redlockUniversalNodeRedis } from './redlock-universal.js';
 import { sesamecareRedlock } from './sesamecare-redlock.js';
 
+/** The peers over ioredis, each also with `enableAutoPipelining`. */
+const IOREDIS_PEERS = [nodeRedlock5, nodeRedlock4, sesamecareRedlock, redlockUniversal, redisSemaphore].flatMap((peer) => [peer, withAutoPipelining(peer)]);
+
+/** In S1-S4 only (see {@link MATRIX_SCENARIOS}). */
+const inMatrix = (definition: ContenderDefinition): ContenderDefinition => ({ ...definition, scenarios: MATRIX_SCENARIOS });
+
 /**
- * Every contender, in table order: the floor, this library (over ioredis, with no-op diagnostics
- * subscribers, over node-redis, over GLIDE), then the peers.
+ * Every contender, in table order, client by client. ioredis 6: the floor (coalesced by corking, then one
+ * write per command, then coalesced by ioredis's `enableAutoPipelining`), this library (plain, with no-op diagnostics subscribers), the peers at their defaults and
+ * autopipelined. node-redis and GLIDE: the floor, this library, redlock-universal. ioredis 5: the same as on
+ * ioredis 6 but the diagnostics variant.
  */
 export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
+  floorCoalesced,
   floor,
+  withAutoPipelining(floor),
   redlockCore,
   redlockCoreObserved,
+  ...IOREDIS_PEERS,
+  inMatrix(floorNodeRedis),
   redlockCoreNodeRedis,
+  inMatrix(redlockUniversalNodeRedis),
+  inMatrix(floorGlide),
   redlockCoreGlide,
-  nodeRedlock5,
-  nodeRedlock4,
-  sesamecareRedlock,
-  redlockUniversal,
-  redisSemaphore,
+  inMatrix(redlockUniversalGlide),
+  ...[floorCoalesced, floor, withAutoPipelining(floor), redlockCore, ...IOREDIS_PEERS].map(onIoredis5),
 ];

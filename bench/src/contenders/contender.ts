@@ -1,4 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import type { ScenarioId } from '../scenarios/scenario.js';
 
 /** How long every contender asks the nodes to keep a lock, in milliseconds. */
 export const LOCK_TTL_MS = 10_000;
@@ -16,7 +17,10 @@ export const TUNED_RETRY = { retryDelayMs: 50, retryJitterMs: 0, retryCount: 200
 
 /** What a contender is built on: ready ioredis clients, one per node, and how it retries. */
 export interface ContenderSetup {
-  /** One client per node, connected and ready; the contender never closes them. */
+  /**
+   * One client per node, connected and ready; the contender never closes them. ioredis 6, or ioredis 5 for
+   * a contender on `ioredis5` (typed as 6: the bench calls nothing on them that differs between the two).
+   */
   readonly clients: readonly Redis[];
   readonly retry: RetryPolicy;
   /**
@@ -49,14 +53,39 @@ export interface Contender {
   nodeTimeoutsInARow?(): readonly number[];
 }
 
-/** Whose numbers a row shows: this library, the floor, or a peer library. */
-export type ContenderKind = 'ours' | 'floor' | 'peer';
+/**
+ * Whose numbers a row shows: this library, the floor (the reference of its client's rows: the least work a
+ * Redlock can do, its writes coalesced as our adapters coalesce theirs), a baseline (shown for comparison
+ * and judged by nothing, e.g. the floor writing each command at once), or a peer library.
+ */
+export type ContenderKind = 'ours' | 'floor' | 'baseline' | 'peer';
+
+/**
+ * The Redis client a contender locks through: each row is compared with the floor over the same client,
+ * and our rows with the peers over the same client.
+ */
+export type RedisClientName = 'ioredis6' | 'ioredis5' | 'node-redis' | 'glide';
+
+/**
+ * The scenarios of the client matrix (ioredis 5, autopipelined peers, the node-redis and GLIDE floors and
+ * peers): S1-S4. S5 and S6 run the contenders without a variant only, as their passes are long.
+ */
+export const MATRIX_SCENARIOS: readonly ScenarioId[] = ['S1', 'S2', 'S3-defaults', 'S3-tuned', 'S4'];
 
 /** A contender as the bench lists it: a name, a kind, and how to build it. */
 export interface ContenderDefinition {
   /** Short, stable name used in tables, JSON and `--only`, e.g. `redlock@5`. */
   readonly name: string;
   readonly kind: ContenderKind;
+  /** The client it locks through. */
+  readonly client: RedisClientName;
+  /**
+   * What its ioredis clients get on top of the bench's options, e.g. `enableAutoPipelining` (an ioredis 5
+   * client takes the same ones). @defaultValue none
+   */
+  readonly clientOptions?: RedisOptions;
+  /** The only scenarios it runs in. @defaultValue all */
+  readonly scenarios?: readonly ScenarioId[];
   /** The package and version measured, for the report. */
   readonly packageName: string;
   /** Builds one instance over `setup`; may throw when the library cannot run on this setup. */

@@ -5,6 +5,7 @@ import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.
 export const nodeRedlock4: ContenderDefinition = {
   name: 'redlock@4',
   kind: 'peer',
+  client: 'ioredis6',
   packageName: 'redlock 4.2.0',
   async create({ clients, retry }) {
     const redlock = new Redlock(

@@ -26,6 +26,7 @@ export function nodeRedlock5Style(
   return {
     ...meta,
     kind: 'peer',
+    client: 'ioredis6',
     async create({ clients, retry }) {
       const redlock = construct(
         clients,

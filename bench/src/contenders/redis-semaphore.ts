@@ -8,6 +8,7 @@ import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.
 export const redisSemaphore: ContenderDefinition = {
   name: 'redis-semaphore',
   kind: 'peer',
+  client: 'ioredis6',
   packageName: 'redis-semaphore 5.8.0 (RedlockMutex)',
   async create({ clients, retry }) {
     const options =

@@ -52,6 +52,7 @@ function detachWhenIdle(): void {
 export const redlockCoreObserved: ContenderDefinition = {
   name: 'redlock-core-observed',
   kind: 'ours',
+  client: 'ioredis6',
   packageName: 'redlock-core (this repo), no-op diagnostics subscribers',
   async create(setup) {
     const plain = await redlockCore.create(setup);

@@ -11,6 +11,7 @@ import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.
 export const redlockCore: ContenderDefinition = {
   name: 'redlock-core',
   kind: 'ours',
+  client: 'ioredis6',
   packageName: 'redlock-core (this repo)',
   async create({ clients, retry }) {
     const redlock = new Redlock(

@@ -28,7 +28,7 @@ export const s5Memory: Scenario = {
     const cycles = context.plan.s5Cycles;
     const contenders: ContenderResult[] = [];
     for (const definition of context.contenders) {
-      const row = { name: definition.name, kind: definition.kind, packageName: definition.packageName };
+      const row = { name: definition.name, kind: definition.kind, client: definition.client, packageName: definition.packageName };
       if (!canCollectGarbage()) {
         contenders.push({ ...row, na: 'needs node --expose-gc' });
         continue;

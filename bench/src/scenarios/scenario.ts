@@ -1,6 +1,6 @@
 import type { BenchNodes } from '../bench-nodes.js';
 import type { ContenderPool } from '../contender-pool.js';
-import type { ContenderDefinition, ContenderKind } from '../contenders/contender.js';
+import type { ContenderDefinition, ContenderKind, RedisClientName } from '../contenders/contender.js';
 import type { BenchPlan } from '../plan.js';
 
 /** The scenarios, in the order they run. */
@@ -25,6 +25,8 @@ export type SampleValues = Readonly<Record<string, number>>;
 export interface ContenderResult {
   readonly name: string;
   readonly kind: ContenderKind;
+  /** The client it locked through; absent in reports written before 2026-11-25, 12:00 UTC (all ioredis 6). */
+  readonly client?: RedisClientName;
   readonly packageName: string;
   /** Median over the rounds of each metric; absent when `na` is set. */
   readonly values?: SampleValues;
@@ -32,6 +34,11 @@ export interface ContenderResult {
   readonly rounds?: readonly SampleValues[];
   /** Why this contender has no figures here (`n/a` in the table). */
   readonly na?: string;
+}
+
+/** The client a row locked through: ioredis 6 for reports written before rows named theirs. */
+export function clientOf(row: ContenderResult): RedisClientName {
+  return row.client ?? 'ioredis6';
 }
 
 /** What a scenario hands to the report. */

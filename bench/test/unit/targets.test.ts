@@ -96,3 +96,65 @@ describe('checkTargets', () => {
     expect(checks.every((check) => check.verdict === 'not measured')).toBe(true);
   });
 });
+
+describe('checkTargets against the floor', () => {
+  /** S1 rows with per-round ops/s, `client` left to its default (ioredis 6) unless given. */
+  const row = (name: string, kind: ContenderResult['kind'], ops: readonly number[], client?: ContenderResult['client']): ContenderResult => ({
+    name,
+    kind,
+    packageName: name,
+    ...(client === undefined ? {} : { client }),
+    rounds: ops.map((opsPerSec) => ({ opsPerSec, clientCpuUsPerOp: 300, p99Ms: 1 })),
+    values: { opsPerSec: ops[0] ?? Number.NaN, clientCpuUsPerOp: 300, p99Ms: 1 },
+  });
+  const s1 = (...contenders: ContenderResult[]): Map<ScenarioId, ScenarioResult> => new Map([['S1', { id: 'S1', title: 'S1', sampling: '', metrics: [], contenders }]]);
+  const find = (checks: TargetCheck[], target: string): TargetCheck | undefined => checks.find((check) => check.target === target);
+  /** 31 rounds of ratios to the floor: a median of 0.94 with a 95% interval of 0.87-1.04 (the 10th and 22nd). */
+  const ratios = [...Array(9).fill(0.8), 0.87, ...Array(5).fill(0.9), 0.94, ...Array(5).fill(1), 1.04, ...Array(9).fill(1.1)];
+
+  it('judges "at least 0.9× the floor" by its interval: level when the interval holds 0.9, though the median is above it', () => {
+    const checks = checkTargets(s1(row('floor-coalesced', 'floor', Array(31).fill(3_000)), row('redlock-core', 'ours', ratios.map((ratio) => 3_000 * ratio))));
+    expect(find(checks, 'S1: ops/s at least 0.9× the floor')).toMatchObject({ verdict: 'level', measured: expect.stringMatching(/^0\.94× \(95% CI 0\.87-1\.04/) });
+  });
+
+  it('says "not measured" when the floor did not run, instead of comparing us with ourselves', () => {
+    const checks = checkTargets(s1(row('redlock-core', 'ours', Array(31).fill(3_000)), row('redlock@5', 'peer', Array(31).fill(2_000))));
+    expect(find(checks, 'S1: ops/s at least 0.9× the floor')?.verdict).toBe('not measured');
+  });
+
+  it('compares each adapter variant with its own client\'s floor and peers, not with the ioredis floor', () => {
+    const checks = checkTargets(
+      s1(
+        row('floor-coalesced', 'floor', Array(31).fill(6_000)),
+        row('redlock-core', 'ours', Array(31).fill(6_000)),
+        row('floor/node-redis', 'floor', Array(31).fill(3_000), 'node-redis'),
+        row('redlock-core/node-redis', 'ours', Array(31).fill(2_970), 'node-redis'),
+        row('redlock-universal/node-redis', 'peer', Array(31).fill(2_000), 'node-redis'),
+      ),
+    );
+    expect(find(checks, 'S1 on node-redis: ops/s at least 0.9× the floor')?.verdict).toBe('met');
+    expect(find(checks, 'S1 on node-redis: ops/s ahead of every peer')).toMatchObject({ verdict: 'met', measured: expect.stringContaining('redlock-universal/node-redis') });
+    expect(find(checks, 'S1 on GLIDE: ops/s at least 0.9× the floor')?.verdict).toBe('not measured');
+  });
+
+  it('checks S1 against node-redlock 5 on ioredis 5 and 6 as issue 32 asks: ops/s lower bound 0.97, CPU at most, p99 at most 1.2×', () => {
+    const peerRounds = (name: string, client: ContenderResult['client'], p99Ms: number): ContenderResult => ({
+      ...row(name, 'peer', Array(31).fill(3_000), client),
+      rounds: Array.from({ length: 31 }, () => ({ opsPerSec: 3_000, clientCpuUsPerOp: 300, p99Ms })),
+    });
+    const checks = checkTargets(
+      s1(
+        row('redlock-core', 'ours', ratios.map((ratio) => 3_000 * (ratio + 0.1))),
+        peerRounds('redlock@5', 'ioredis6', 0.9),
+        row('redlock-core@io5', 'ours', Array(31).fill(3_000), 'ioredis5'),
+        peerRounds('redlock@5@io5', 'ioredis5', 0.5),
+      ),
+    );
+    // Ours on ioredis 6: 1.04× (0.97-1.14) in ops/s, 1/0.9 in p99; on ioredis 5: level in ops/s, p99 twice the peer's.
+    expect(find(checks, 'S1: ops/s ahead of or level with redlock@5 (95% interval\'s lower end ≥ 0.97)')?.verdict).toBe('met');
+    expect(find(checks, 'S1: client CPU per acquire+release at most redlock@5\'s')?.verdict).toBe('level');
+    expect(find(checks, 'S1: p99 at most 1.2× redlock@5\'s')?.verdict).toBe('met');
+    expect(find(checks, 'S1 on ioredis 5: ops/s ahead of or level with redlock@5 (95% interval\'s lower end ≥ 0.97)')?.verdict).toBe('met');
+    expect(find(checks, 'S1 on ioredis 5: p99 at most 1.2× redlock@5\'s')?.verdict).toBe('missed');
+  });
+});
