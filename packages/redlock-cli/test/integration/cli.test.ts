@@ -456,6 +456,27 @@ describe('bad configuration found on the nodes', () => {
   });
 });
 
+describe('passwords in node URLs', () => {
+  const secret = 'hunter2-in-a-url';
+  /** The test nodes, which need no password: ioredis sends AUTH and goes on when the server needs none. */
+  const live = (index: number): string => `${servers.urls[index] ?? ''}?password=${secret}`;
+  /** A node that is down, with a password in every form a user may give. */
+  const down = async (): Promise<string> => `redis://user:${secret}@127.0.0.1:${await closedPort()}/0?password=${secret}&pass=${secret}&sentinelPassword=${secret}`;
+
+  it.each([
+    ['-v with one node down', async () => [live(0), live(1), await down()], ['-v', '-n', 'res', 'true'], 0],
+    ['-v with a majority down', async () => [live(0), await down(), await down()], ['-v', '-n', 'res', 'true'], 69],
+    ['--inspect -v with one node down', async () => [live(0), live(1), await down()], ['-v', '--inspect', 'res'], 0],
+    ['one node listed twice', async () => [live(0), live(0), live(1)], ['-n', 'res', 'true'], 78],
+  ])('are never printed: %s', async (_, urlsOf, args, exitCode) => {
+    const result = await runCli(['--prefix', prefix, ...args], { REDLOCK_NODES: (await urlsOf()).join(',') });
+    expect(result.code).toBe(exitCode);
+    // The URL is printed (redacted), so the test would see a password that leaked.
+    expect(result.stderr).toContain('password=***');
+    expect(`${result.stdout}${result.stderr}`).not.toContain(secret);
+  });
+});
+
 describe('bad input', () => {
   it.each([
     [['res', 'true'], {}, 78, 'redlock: No Redis nodes: pass --nodes redis://host:port,... or set REDLOCK_NODES\n'],
