@@ -7,7 +7,7 @@ import { HELP_TEXT } from './help.js';
 import { isInputError } from './input-errors.js';
 import { type HeldLock, LockSession } from './lock-session.js';
 import { redactedUrl } from './node-urls.js';
-import { onHandledSignals, whenAborted } from './process-signals.js';
+import { ignoreTerminalStop, onHandledSignals, whenAborted } from './process-signals.js';
 
 /** What {@link runCli} reads and writes: the process's own in `main.ts`. */
 export interface CliIo {
@@ -181,10 +181,13 @@ async function runCommand(
   // An outer redlock's token must not pass for this lock's.
   delete env['REDLOCK_FENCING_TOKEN'];
   if (held.fencingToken !== undefined) env['REDLOCK_FENCING_TOKEN'] = String(held.fencingToken);
+  // Before the command starts: a Ctrl-Z from then on must find redlock ignoring it.
+  const stopIgnoringStop = ignoreTerminalStop();
   const command = startCommand(request.command, env);
   try {
     return await superviseCommand(command, request, held, report, setSignalHandler);
   } finally {
+    stopIgnoringStop();
     command.detach();
   }
 }

@@ -417,6 +417,17 @@ describe('signals while the command runs', () => {
     expect(await readFile(log, 'utf8')).toBe('got\n');
   });
 
+  it('is not stopped by SIGTSTP (a Ctrl-Z), which would stop the extensions while the command runs on', async () => {
+    const ready = tempPath('ready');
+    const cli = startCli(['--prefix', prefix, 'res', '-c', `trap 'kill $!; exit 5' TERM; echo > "${ready}"; sleep 60 & wait`], nodesEnv(), { limitMs: 10_000 });
+    await untilWritten(ready);
+    cli.child.kill('SIGTSTP');
+    await delay(200);
+    // A stopped redlock would hold this SIGTERM until the run limit kills it.
+    cli.child.kill('SIGTERM');
+    expect((await cli.result).code).toBe(5);
+  });
+
   it('exits 143 when the command dies of the SIGTERM passed to it', async () => {
     const ready = tempPath('ready');
     const cli = startRedlock(['res', '-c', `echo > "${ready}"; exec sleep 60`]);
