@@ -63,15 +63,37 @@ function nodeIdentityOf(text: string, source: string): string {
   return `${url.protocol}//${url.hostname.toLowerCase()}:${url.port || DEFAULT_REDIS_PORT}/${Number(database || '0')}`;
 }
 
-/** `text` with any password replaced by `***`, for messages and logs. */
+/**
+ * Query options whose value is a secret, by name: ioredis takes every query option as a client option, so
+ * `?password=` and `?sentinelPassword=` work, and `pass`, `secret` or `token` spellings are hidden too.
+ */
+const SECRET_OPTION_NAME = /pass|secret|token/i;
+
+/** A query option whose name looks secret, in text that does not parse as a URL: `?name=value` or `&name=value`. */
+const SECRET_OPTION_TEXT = /([?&][^=&#]*(?:pass|secret|token)[^=&#]*=)[^&#]*/gi;
+
+/**
+ * `text` with every credential replaced by `***`: the password of the user info (`redis://user:pw@host`)
+ * and the value of each query option named like a secret (`?password=`, `?sentinelPassword=`, `?pass=`).
+ * Every node URL redlock prints (messages, `-v`, `--inspect`) goes through it; user names stay visible.
+ *
+ * @example
+ * ```ts
+ * redactedUrl('redis://app:pw@a:6379/0?password=pw&family=6'); // 'redis://app:***@a:6379/0?password=***&family=6'
+ * ```
+ */
 export function redactedUrl(text: string): string {
+  let url: URL;
   try {
-    const url = new URL(text);
-    if (url.password === '') return text;
-    url.password = '***';
-    return url.toString();
+    url = new URL(text);
   } catch {
-    // Not a URL: hide whatever sits between "//user:" and "@", the usual place of a password.
-    return text.replace(/\/\/([^/:@]*):[^/@]*@/, '//$1:***@');
+    // Not a URL: hide whatever sits between "//user:" and "@", the usual place of a password, and secret options.
+    return text.replace(/\/\/([^/:@]*):[^/@]*@/, '//$1:***@').replace(SECRET_OPTION_TEXT, '$1***');
   }
+  // Names as decoded, so that a percent-encoded `pass%77ord` is found too.
+  const secretOptions = [...new Set(url.searchParams.keys())].filter((name) => SECRET_OPTION_NAME.test(name));
+  if (url.password === '' && secretOptions.length === 0) return text;
+  if (url.password !== '') url.password = '***';
+  for (const name of secretOptions) url.searchParams.set(name, '***');
+  return url.toString();
 }

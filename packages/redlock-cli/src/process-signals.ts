@@ -17,6 +17,19 @@ export function onHandledSignals(listener: (signal: NodeJS.Signals) => void): ()
   };
 }
 
+/**
+ * Ignores SIGTSTP (a terminal's Ctrl-Z) until the returned function is called. The command runs in a
+ * process group of its own, which a terminal's Ctrl-Z does not reach: a stopped redlock would stop
+ * extending the lock while the command runs on, so neither is stopped.
+ */
+export function ignoreTerminalStop(): () => void {
+  const ignore = (): void => undefined;
+  process.on('SIGTSTP', ignore);
+  return () => {
+    process.off('SIGTSTP', ignore);
+  };
+}
+
 /** Resolves with `signal.reason` once `signal` aborts (at once if it has). */
 export function whenAborted(signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) return Promise.resolve(signal.reason);

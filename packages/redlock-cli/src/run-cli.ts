@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { type CliRequest, type InspectRequest, parseCliArguments, type RunRequest, type Verbosity } from './arguments.js';
-import { type CommandOutcome, exitCodeOfOutcome, startCommand } from './command.js';
+import { type CommandOutcome, exitCodeOfOutcome, type RunningCommand, startCommand } from './command.js';
 import { formatDurationMs } from './duration.js';
 import { EXIT_CODES, exitCodeForLockError, exitCodeForSignal } from './exit-codes.js';
 import { HELP_TEXT } from './help.js';
 import { isInputError } from './input-errors.js';
 import { type HeldLock, LockSession } from './lock-session.js';
 import { redactedUrl } from './node-urls.js';
-import { onHandledSignals, whenAborted } from './process-signals.js';
+import { ignoreTerminalStop, onHandledSignals, whenAborted } from './process-signals.js';
 
 /** What {@link runCli} reads and writes: the process's own in `main.ts`. */
 export interface CliIo {
@@ -60,6 +60,12 @@ function reporterOf(stderr: CliIo['stderr'], verbosity: Verbosity): Reporter {
     info: (message) => verbosity === 'verbose' && stderr.write(`redlock: ${message}\n`),
   };
 }
+
+/**
+ * How long before the end of a lost lock's validity its command's group gets SIGKILL, in milliseconds: a
+ * timer fires late on a busy machine, and the kill must land while the lock is still ours.
+ */
+const KILL_MARGIN_MS = 100;
 
 /** What to do with a handled signal in the current phase: stop waiting, or pass it to the command. */
 type SignalHandler = (signal: NodeJS.Signals) => void;
@@ -175,11 +181,28 @@ async function runCommand(
   // An outer redlock's token must not pass for this lock's.
   delete env['REDLOCK_FENCING_TOKEN'];
   if (held.fencingToken !== undefined) env['REDLOCK_FENCING_TOKEN'] = String(held.fencingToken);
+  // Before the command starts: a Ctrl-Z from then on must find redlock ignoring it.
+  const stopIgnoringStop = ignoreTerminalStop();
   const command = startCommand(request.command, env);
+  try {
+    return await superviseCommand(command, request, held, report, setSignalHandler);
+  } finally {
+    stopIgnoringStop();
+    command.detach();
+  }
+}
+
+async function superviseCommand(
+  command: RunningCommand,
+  request: RunRequest,
+  held: HeldLock,
+  report: Reporter,
+  setSignalHandler: (handler: SignalHandler) => void,
+): Promise<number> {
   const forwarded = new Set<NodeJS.Signals>();
   setSignalHandler((signal) => {
-    // A terminal sends SIGINT to the whole foreground process group, the command included.
-    if (signal === 'SIGINT' || forwarded.has(signal)) return;
+    // The command's group is not the terminal's foreground group, so a Ctrl-C reaches only redlock: pass it on too.
+    if (forwarded.has(signal)) return;
     forwarded.add(signal);
     report.info(`passing ${signal} to the command`);
     command.signal(signal);
@@ -189,12 +212,13 @@ async function runCommand(
     whenAborted(held.lost).then((reason) => ({ kind: 'lost', reason }) as const),
   ]);
   if (ended.kind === 'lost') {
-    const graceMs = Math.min(request.killAfterMs, held.validityLeftMs());
+    const graceMs = Math.min(request.killAfterMs, Math.max(0, held.validityLeftMs() - KILL_MARGIN_MS));
     report.error(
       `${messageOf(ended.reason)}: stopping the command (SIGTERM, then SIGKILL after ${formatDurationMs(graceMs)})`,
     );
-    command.terminate(graceMs);
+    const stopped = command.terminate(graceMs);
     report.info(`the command ${describeOutcome(await command.outcome)}`);
+    await stopped;
     return EXIT_CODES.lockLost;
   }
   if (held.lost.aborted || held.validityLeftMs() === 0) {

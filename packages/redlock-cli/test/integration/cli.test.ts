@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,6 +96,44 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   if (address === null || typeof address === 'string') throw new Error('Expected a TCP address');
   return address.port;
+}
+
+/**
+ * The PIDs of the running processes with `argument` among their arguments (read from /proc: Linux only). A
+ * process that is dead but not yet reaped has an empty command line, so it is not listed.
+ */
+function pidsWithArgument(argument: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(argument);
+      } catch {
+        return false; // it ended while we read the list
+      }
+    })
+    .map(Number);
+}
+
+/** Waits (bounded) until one process with `argument` runs. */
+async function untilRunning(argument: string): Promise<void> {
+  expect(await eventually(() => pidsWithArgument(argument), (pids) => pids.length === 1, 15_000)).toHaveLength(1);
+}
+
+/** A `sleep` duration no other test uses: its processes are found by it, and killed by PID if a test fails. */
+function uniqueSleepSeconds(): string {
+  return `41.${process.pid}${testNumber}`;
+}
+
+/** Kills by PID any process a failed test left running with `argument`. */
+function killLeftovers(argument: string): void {
+  for (const pid of pidsWithArgument(argument)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
 }
 
 function median(values: readonly number[]): number {
@@ -298,6 +337,28 @@ describe('when the lock is lost while the command runs', () => {
     expect(result.stderr).toMatch(/SIGKILL after \d+ ms\)/);
   });
 
+  it.each([
+    ['a script running a program', (sleep: string, ready: string) => `echo > "${ready}"; sleep ${sleep}; echo after`],
+    ['a script and its program ignoring SIGTERM', (sleep: string, ready: string) => `trap '' TERM; echo > "${ready}"; sleep ${sleep}; echo after`],
+    ['a job in the background', (sleep: string, ready: string) => `echo > "${ready}"; sh -c 'sleep ${sleep} & wait'`],
+  ])('stops every process the command started before it exits 76: %s', async (_, scriptOf) => {
+    const ready = tempPath('ready');
+    const sleep = uniqueSleepSeconds();
+    try {
+      const cli = startRedlock(['--ttl', '2s', '-k', '500ms', 'res', '-c', scriptOf(sleep, ready)]);
+      await untilWritten(ready);
+      await untilRunning(sleep);
+      await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
+      const result = await cli.result;
+      expect(result.code).toBe(76);
+      // Not "eventually": redlock waits for the whole group to be gone before it exits, so that nothing of
+      // the job runs on while another machine takes the lock.
+      expect(pidsWithArgument(sleep)).toEqual([]);
+    } finally {
+      killLeftovers(sleep);
+    }
+  });
+
   itWithFaults('stops the command and exits 76 when a majority of nodes stops answering', async () => {
     const ready = tempPath('ready');
     const cli = startRedlock(['--ttl', '2s', 'res', '-c', `echo > "${ready}"; exec sleep 60`]);
@@ -316,12 +377,35 @@ describe('when the lock is lost while the command runs', () => {
   });
 });
 
+describe('when redlock itself is killed', () => {
+  it('the processes of the command die with it, while its lock still holds', async () => {
+    const ready = tempPath('ready');
+    const sleep = uniqueSleepSeconds();
+    try {
+      const cli = startRedlock(['--ttl', '5s', 'res', '-c', `echo > "${ready}"; sh -c 'sleep ${sleep} & wait'`]);
+      await untilWritten(ready);
+      await untilRunning(sleep);
+      cli.child.kill('SIGKILL');
+      expect(await cli.result).toMatchObject({ signal: 'SIGKILL' });
+      // The bound only tells the watcher (milliseconds) from nothing (the sleep runs 41 s).
+      expect(await eventually(() => pidsWithArgument(sleep), (pids) => pids.length === 0, 5_000)).toEqual([]);
+      // Gone before the lock of the dead redlock expired: no other machine could have held it meanwhile.
+      const keptMs = await Promise.all(clients.map((client) => client.pttl(`${prefix}res`)));
+      expect(keptMs.filter((ms) => ms > 0).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      killLeftovers(sleep);
+      await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
+    }
+  });
+});
+
 describe('signals while the command runs', () => {
   it.each([
+    ['SIGINT', 4],
     ['SIGTERM', 5],
     ['SIGHUP', 6],
     ['SIGQUIT', 7],
-  ] as const)('passes %s to the command once, waits for it and exits with its status', async (signal, status) => {
+  ] as const)('passes %s to the process group of the command once (a Ctrl-C too), waits for it and exits with its status', async (signal, status) => {
     const ready = tempPath('ready');
     const log = tempPath('log');
     const name = signal.replace('SIG', '');
@@ -331,6 +415,17 @@ describe('signals while the command runs', () => {
     cli.child.kill(signal);
     expect((await cli.result).code).toBe(status);
     expect(await readFile(log, 'utf8')).toBe('got\n');
+  });
+
+  it('is not stopped by SIGTSTP (a Ctrl-Z), which would stop the extensions while the command runs on', async () => {
+    const ready = tempPath('ready');
+    const cli = startCli(['--prefix', prefix, 'res', '-c', `trap 'kill $!; exit 5' TERM; echo > "${ready}"; sleep 60 & wait`], nodesEnv(), { limitMs: 10_000 });
+    await untilWritten(ready);
+    cli.child.kill('SIGTSTP');
+    await delay(200);
+    // A stopped redlock would hold this SIGTERM until the run limit kills it.
+    cli.child.kill('SIGTERM');
+    expect((await cli.result).code).toBe(5);
   });
 
   it('exits 143 when the command dies of the SIGTERM passed to it', async () => {
@@ -369,6 +464,27 @@ describe('bad configuration found on the nodes', () => {
     } finally {
       await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
     }
+  });
+});
+
+describe('passwords in node URLs', () => {
+  const secret = 'hunter2-in-a-url';
+  /** The test nodes, which need no password: ioredis sends AUTH and goes on when the server needs none. */
+  const live = (index: number): string => `${servers.urls[index] ?? ''}?password=${secret}`;
+  /** A node that is down, with a password in every form a user may give. */
+  const down = async (): Promise<string> => `redis://user:${secret}@127.0.0.1:${await closedPort()}/0?password=${secret}&pass=${secret}&sentinelPassword=${secret}`;
+
+  it.each([
+    ['-v with one node down', async () => [live(0), live(1), await down()], ['-v', '-n', 'res', 'true'], 0],
+    ['-v with a majority down', async () => [live(0), await down(), await down()], ['-v', '-n', 'res', 'true'], 69],
+    ['--inspect -v with one node down', async () => [live(0), live(1), await down()], ['-v', '--inspect', 'res'], 0],
+    ['one node listed twice', async () => [live(0), live(0), live(1)], ['-n', 'res', 'true'], 78],
+  ])('are never printed: %s', async (_, urlsOf, args, exitCode) => {
+    const result = await runCli(['--prefix', prefix, ...args], { REDLOCK_NODES: (await urlsOf()).join(',') });
+    expect(result.code).toBe(exitCode);
+    // The URL is printed (redacted), so the test would see a password that leaked.
+    expect(result.stderr).toContain('password=***');
+    expect(`${result.stdout}${result.stderr}`).not.toContain(secret);
   });
 });
 

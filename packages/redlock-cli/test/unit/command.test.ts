@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -17,6 +18,29 @@ async function within<T>(promise: Promise<T>, limitMs = 10_000): Promise<T> {
     return await Promise.race([promise, limit]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Resolves with the file's content once it has a whole line. */
+async function untilContent(path: string): Promise<string> {
+  for (;;) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function untilTrue(isDone: () => boolean): Promise<void> {
+  while (!isDone()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** Whether `pid` runs: a dead process not yet reaped (a zombie) does not. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\S+ \(.*\) [ZX] /s.test(stat);
+  } catch {
+    return false;
   }
 }
 
@@ -72,6 +96,37 @@ describe('startCommand', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     command.terminate(0);
     expect(await within(command.outcome)).toEqual({ kind: 'killed', signal: 'SIGKILL' });
+  });
+
+  it('terminate() stops the processes the command started too, even once the command itself exited, and resolves when they are gone', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'redlock-command-'));
+    const pidFile = join(directory, 'pid');
+    try {
+      // The shell exits at SIGTERM; its background child ignores SIGTERM (inherited) and needs the SIGKILL.
+      const command = startCommand({ kind: 'shell', script: `trap '' TERM; sleep 30 & echo $! > "${pidFile}"; trap - TERM; wait` }, ENV);
+      const backgroundPid = Number(await within(untilContent(pidFile)));
+      const start = performance.now();
+      await within(command.terminate(300));
+      expect(performance.now() - start).toBeGreaterThanOrEqual(290);
+      expect(await command.outcome).toEqual({ kind: 'killed', signal: 'SIGTERM' });
+      expect(isRunning(backgroundPid)).toBe(false);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('passes a signal to the processes the command started', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'redlock-command-'));
+    const pidFile = join(directory, 'pid');
+    try {
+      const command = startCommand({ kind: 'shell', script: `sleep 30 & echo $! > "${pidFile}"; wait` }, ENV);
+      const backgroundPid = Number(await within(untilContent(pidFile)));
+      command.signal('SIGHUP');
+      expect(await within(command.outcome)).toEqual({ kind: 'killed', signal: 'SIGHUP' });
+      await within(untilTrue(() => !isRunning(backgroundPid)));
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 
   it('does nothing once the command ended', async () => {

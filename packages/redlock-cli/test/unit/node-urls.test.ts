@@ -60,4 +60,26 @@ describe('redactedUrl', () => {
     expect(redactedUrl('redis://a:6379')).toBe('redis://a:6379');
     expect(redactedUrl('redis://u:se cret@a')).toBe('redis://u:***@a');
   });
+
+  it.each([
+    ['redis://a:6379?password=hunter2', 'redis://a:6379?password=***'],
+    ['redis://a:6379/0?family=6&pass=hunter2', 'redis://a:6379/0?family=6&pass=***'],
+    ['redis://a?sentinelPassword=hunter2&password=hunter2&password=hunter2', 'redis://a?sentinelPassword=***&password=***'],
+    ['redis://a?pass%77ord=hunter2', 'redis://a?password=***'],
+    ['rediss://u:hunter2@a:6380/2?password=hunter2', 'rediss://u:***@a:6380/2?password=***'],
+    ['redis://a:6379?family=6&db=2', 'redis://a:6379?family=6&db=2'],
+  ])('replaces the password given as a query option: %s', (url, redacted) => {
+    expect(redactedUrl(url)).toBe(redacted);
+  });
+
+  it('replaces passwords in text that is not a URL', () => {
+    expect(redactedUrl('redis://u:hunter2@a:99999?password=hunter2&db=1')).toBe('redis://u:***@a:99999?password=***&db=1');
+  });
+
+  it('never lets a message of parseNodeUrls show a password given as a query option', () => {
+    const attempt = (): unknown => parseNodeUrls('redis://a:6379?password=hunter2,redis://a:6379/0?pass=hunter2', '--nodes');
+    expect(attempt).toThrow('one server would count as two nodes');
+    expect(attempt).not.toThrow(/hunter2/);
+    expect(() => parseNodeUrls('redis://a:99999?password=hunter2', '--nodes')).not.toThrow(/hunter2/);
+  });
 });
