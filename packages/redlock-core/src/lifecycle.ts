@@ -11,11 +11,11 @@ import type { NodeCall } from './quorum.js';
 export const ASYNC_DISPOSE = (Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose;
 
 /**
- * How long `redlock.close()` waits for the work still running in the background, in milliseconds: releases
- * and failed-attempt cleanups in flight (with their re-sends after an error), an attempt that was running
- * when its caller was told the `Redlock` closed, and the end of release-notification subscriptions. What
- * is left then is given up: its keys expire after their TTL. Each adapter's `close()` then gets as long
- * again, so `close()` settles within twice this.
+ * How long `redlock.close()` waits at most for the work still running in the background, in milliseconds:
+ * releases and failed-attempt cleanups in flight, the re-sends of a lock's release that no quorum confirmed
+ * yet, an attempt that was running when its caller was told the `Redlock` closed, and the end of
+ * release-notification subscriptions. What is left then is given up: its keys expire after their TTL. Each
+ * adapter's `close()` then gets as long again, so `close()` settles within twice this.
  */
 export const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -196,6 +196,12 @@ export class Lifecycle {
     unrefTimer(handle);
     this.#timers.add(handle);
     return handle;
+  }
+
+  /** Clears a timer set with {@link setTimer} before it fires. */
+  clearTimer(handle: unknown): void {
+    if (!this.#timers.delete(handle)) return;
+    this.#clock.clearTimeout(handle);
   }
 
   /** Begins closing: aborts {@link signal} and runs the close hooks. Calling it again does nothing. */
