@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { onAbort } from './abort-listeners.js';
 import type { RedisAdapter } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
 import { NodeError, RedlockClosedError } from './errors.js';
@@ -71,17 +72,21 @@ export class Lifecycle {
     const closeSignal = this.#controller.signal;
     const onCallerAbort = (): void => controller.abort(callerSignal.reason);
     const onClose = (): void => controller.abort(closeSignal.reason);
-    const dispose = (): void => {
-      callerSignal.removeEventListener('abort', onCallerAbort);
-      closeSignal.removeEventListener('abort', onClose);
-    };
     if (callerSignal.aborted) onCallerAbort();
     else if (closeSignal.aborted) onClose();
     else {
-      callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+      // One listener on the caller's signal however many calls share it (see `onAbort`).
+      const stopListening = onAbort(callerSignal, onCallerAbort);
       closeSignal.addEventListener('abort', onClose, { once: true });
+      return {
+        signal: controller.signal,
+        dispose: () => {
+          stopListening();
+          closeSignal.removeEventListener('abort', onClose);
+        },
+      };
     }
-    return { signal: controller.signal, dispose };
+    return { signal: controller.signal, dispose: NOTHING_TO_DISPOSE };
   }
 
   /**
@@ -308,6 +313,9 @@ function closeHookRing(): CloseHookEntry {
   ring.next = ring;
   return ring;
 }
+
+/** The `dispose` of a signal made aborted: nothing listens. */
+const NOTHING_TO_DISPOSE = (): void => undefined;
 
 /** What {@link Lifecycle.trackCallCount} hands out once `close()` is done waiting: nothing is counted any more. */
 const IGNORE_SETTLED_CALL = (): void => undefined;

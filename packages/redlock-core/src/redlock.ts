@@ -1,4 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
+import { onAbort } from './abort-listeners.js';
 import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
 import { type ExtensionLimits, keepExtended } from './auto-extend.js';
 import { type AcquireTraceContext, isAcquireTraced, traceAcquire } from './diagnostics.js';
@@ -299,8 +300,8 @@ export class Redlock {
     // The routine's signal aborts on a lost lock, at a limit, at close() or on the caller's signal (by
     // hand: AbortSignal.any needs Node 20.3).
     const routineAbort = new AbortController();
-    const onCallerAbort = (): void => routineAbort.abort(callerSignal?.reason);
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    // One listener on the caller's signal however many calls share it (see `onAbort`).
+    const stopWatchingCaller = callerSignal === undefined ? undefined : onAbort(callerSignal, () => routineAbort.abort(callerSignal.reason));
     let reportedLoss: LockLostError | undefined;
     const extension = keepExtended(lock, ttlMs, settings.clock, limits, (error) => {
       if (error instanceof LockLostError) reportedLoss = error;
@@ -321,7 +322,7 @@ export class Redlock {
       outcome = { error };
     }
     const loss = reportedLoss ?? lossAtEnd(lock);
-    callerSignal?.removeEventListener('abort', onCallerAbort);
+    stopWatchingCaller?.();
     stopWatchingClose();
     await extension.stop();
     const releaseError = await lock.release().then(
