@@ -52,7 +52,7 @@ export function releaseOnNode(
   if (timeout !== undefined) return callNodeWithin(timeout, node, run, operation, 'cleanup');
   const call = callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, operation, 'cleanup');
   // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  set.lifecycle.trackCalls([call]);
+  set.lifecycle.trackCall(nodeIndex, call);
   return call;
 }
 

@@ -775,13 +775,13 @@ function releaseWhereWritten(
   const releasedOn = new Array<NodeCall<ReleaseStatus> | boolean>(nodeCount);
   hold.releasedOn = releasedOn;
   // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  const callSettled = set.lifecycle.trackCallCount(nodeCount);
+  const callSettled = set.lifecycle.trackCallOnEveryNode();
   // One listener for every call, and for all it needs besides the vote.
   const onReleaseOutcome = (outcome: ReleaseNodeOutcome): void => {
     releasedOn[outcome.nodeIndex] = outcome.status === 'released';
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
-    callSettled();
+    callSettled(outcome.nodeIndex);
     onOutcome(outcome);
   };
   const timeoutOf = sharedTimeoutsFor(set, release.ttlMs, release.keys.length);

@@ -286,6 +286,25 @@ describe('redlock.close()', () => {
     await clock.runUntilSettled(other.close());
   });
 
+  it('does not wait for a release in flight to a node whose latest call timed out; the command still runs when the node answers', async () => {
+    const { clock, nodes, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    nodes[2]!.hang();
+    // A call to node 2 times out: the node is not answering.
+    await clock.runUntilSettled(redlock.acquire('other', 10_000, { retryCount: 0 }));
+    await clock.advance(1_000);
+    expect(redlock.nodeHealth()[2]!.timeoutsInARow).toBe(1);
+    await clock.runUntilSettled(lock.release());
+    const releasedAt = clock.now();
+    await clock.runUntilSettled(redlock.close());
+    // Before, close() waited for the release to node 2 until its timeout.
+    expect(clock.now()).toBe(releasedAt);
+    expect(keysOf(nodes[2]!)).toContain('r');
+    nodes[2]!.resume();
+    await clock.advance(0);
+    expect(keysOf(nodes[2]!)).not.toContain('r');
+  });
+
   it('ends the release-notification subscriptions, lingering ones included', async () => {
     const clock = new FakeClock();
     const nodes: PubSubFakeNode[] = Array.from({ length: 3 }, () => pubSubNode(clock));
