@@ -360,9 +360,15 @@ export class Redlock {
    *   would let another owner in meanwhile. Each stays valid for its `remainingValidityMs`, and
    *   `release()` keeps working after `close()` while your clients are open, so `finally` blocks and
    *   `using()` still release; a lock nobody releases expires after its TTL;
-   * - waits up to `CLOSE_TIMEOUT_MS` (2 s) for releases and failed-attempt cleanups in flight, with their
-   *   re-sends after errors, and for release-notification subscriptions to end; then gives up what is
-   *   left (those keys expire after their TTL) and clears every timer it set;
+   * - waits up to `CLOSE_TIMEOUT_MS` (2 s) for the work that can still remove keys, and for
+   *   release-notification subscriptions to end; then gives up what is left (those keys expire after
+   *   their TTL) and clears every timer it set. The rule: it waits for what can still matter. Releases
+   *   and failed-attempt cleanups in flight are waited for, except to a node whose latest call timed out
+   *   (it is unlikely to answer in time, and the command already sent still runs if it does). A release
+   *   or cleanup that failed on a node (a refused or dropped connection) is sent there once more at once,
+   *   and given up if that fails too: the node is known down. Only the release of a lock that no quorum
+   *   confirmed yet (`release()` rejected) keeps being re-sent until the bound, since until a quorum
+   *   confirmed it the lock may block others for its TTL;
    * - calls `close()` on each distinct adapter that has one (what the adapter itself opened, such as its
    *   own subscriber connection), waiting up to `CLOSE_TIMEOUT_MS` again. A failure there is emitted as
    *   a process warning (a `NodeError`), never thrown.

@@ -241,12 +241,17 @@ describe('redlock.close()', () => {
     expect(await releasing).toBeInstanceOf(LockReleaseError);
   });
 
-  it('sends a waiting re-send at once and then stops when a quorum confirmed the release and the node still refuses', async () => {
+  /** A Redlock whose lock was released while node 1 refused connections: nodes 0 and 2 confirmed it, node 1's re-sends wait at pauses. */
+  async function releasedWhileNode1Refuses(): Promise<{ clock: FakeClock; nodes: FakeNode[]; redlock: Redlock }> {
     const { clock, nodes, redlock } = setup();
     const lock = await clock.runUntilSettled(redlock.acquire('r', 60_000));
     nodes[1]!.isDown = true;
-    // Nodes 0 and 2 confirm the release; node 1 refuses the connection, and its re-sends wait at pauses.
     await clock.runUntilSettled(lock.release());
+    return { clock, nodes, redlock };
+  }
+
+  it('sends a waiting re-send at once and then stops when a quorum confirmed the release and the node still refuses', async () => {
+    const { clock, nodes, redlock } = await releasedWhileNode1Refuses();
     await clock.advance(10);
     const sentBeforeClose = nodes[1]!.callsTo('release').length;
     await clock.runUntilSettled(redlock.close());
@@ -257,10 +262,7 @@ describe('redlock.close()', () => {
   });
 
   it("removes the keys of a node that is back when close() begins, without waiting for the re-send's pause", async () => {
-    const { clock, nodes, redlock } = setup();
-    const lock = await clock.runUntilSettled(redlock.acquire('r', 60_000));
-    nodes[1]!.isDown = true;
-    await clock.runUntilSettled(lock.release());
+    const { clock, nodes, redlock } = await releasedWhileNode1Refuses();
     // The first re-sends failed; the next waits for its pause (well over 100 ms by now).
     await clock.advance(100);
     nodes[1]!.isDown = false;
