@@ -1,7 +1,7 @@
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './options.js';
 import type { ReleaseNodeOutcome } from './outcomes.js';
-import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, type SharedTimeout } from './quorum.js';
+import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, quorumOf, type SharedTimeout } from './quorum.js';
 import { ScriptReader } from './scripts/lua-script.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from './scripts/release.js';
 
@@ -24,6 +24,13 @@ export interface Release {
   readonly keysExpireAt: number;
   /** Whether to announce the release to waiters: true for a lock that was held, false for a failed attempt's cleanup. */
   readonly announce: boolean;
+  /**
+   * For a held lock's release (`lock.release()`): how many nodes confirmed it so far, by either answer,
+   * its re-sends included; counted up as they answer. Until a quorum did, the lock may still block others
+   * for its TTL, so `redlock.close()` keeps re-sending it (see {@link sendAgainAfterError}). `undefined`
+   * for any other removal: a failed attempt's cleanup, or a late grant's once the lock was released.
+   */
+  confirmedCount?: number;
 }
 
 /**
@@ -45,7 +52,7 @@ export function releaseOnNode(
   if (timeout !== undefined) return callNodeWithin(timeout, node, run, operation, 'cleanup');
   const call = callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, operation, 'cleanup');
   // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  set.lifecycle.trackCalls([call]);
+  set.lifecycle.trackCall(nodeIndex, call);
   return call;
 }
 
@@ -55,12 +62,19 @@ export function releaseOnNode(
  * would have expired anyway, so a failed attempt or a release does not leave keys blocking others for
  * their TTL. Does nothing for any other outcome: a call that timed out is still queued on the
  * connection, behind the write it cleans up, and runs when the node answers.
+ *
+ * When `redlock.close()` begins, a re-send waiting for its pause goes out at once, and the series ends
+ * after the call in flight then, if that one fails too: the node is known down, and `close()` would
+ * otherwise wait its whole bound for it. Only the release of a held lock that no quorum confirmed yet
+ * goes on at its pauses, within `close()`'s bound: until a quorum did, the lock may block others for its
+ * TTL.
  */
 export function sendAgainAfterError(set: NodeSet, release: Release, outcome: ReleaseNodeOutcome): void {
   if (outcome.status !== 'error') return;
   const { clock } = set.options;
   const { lifecycle } = set;
   let pauseMs = FIRST_RELEASE_RETRY_MS;
+  let timer: unknown;
   // The whole series counts as background work for `redlock.close()`, which waits for it within its bound.
   let finish = (): void => undefined;
   lifecycle.track(
@@ -68,17 +82,40 @@ export function sendAgainAfterError(set: NodeSet, release: Release, outcome: Rel
       finish = resolve;
     }),
   );
+  const sendAgain = (nodeIndex: number): void => {
+    timer = undefined;
+    void releaseOnNode(set, nodeIndex, release).outcome.then(retryAfterError);
+  };
+  const stopWatchingClose = lifecycle.onClose(() => {
+    if (timer === undefined) return;
+    lifecycle.clearTimer(timer);
+    sendAgain(outcome.nodeIndex);
+  });
+  const end = (): void => {
+    stopWatchingClose();
+    finish();
+  };
   const retryAfterError = (next: ReleaseNodeOutcome): void => {
-    if (next.status !== 'error' || clock.now() + pauseMs >= release.keysExpireAt) return finish();
+    if (next.status !== 'error') {
+      if (release.confirmedCount !== undefined && next.status !== 'timeout') release.confirmedCount += 1;
+      return end();
+    }
+    if (clock.now() + pauseMs >= release.keysExpireAt) return end();
+    if (lifecycle.isClosed && !isUnconfirmedRelease(set, release)) return end();
     // Unref'd, so a pending retry does not keep the process alive (the keys expire by themselves), and
     // cleared by `redlock.close()` once it stops waiting; after that, none is set.
-    const timer = lifecycle.setTimer(() => {
+    timer = lifecycle.setTimer(() => {
       pauseMs = Math.min(MAX_RELEASE_RETRY_MS, pauseMs * 2);
-      void releaseOnNode(set, next.nodeIndex, release).outcome.then(retryAfterError);
+      sendAgain(next.nodeIndex);
     }, pauseMs);
-    if (timer === undefined) finish();
+    if (timer === undefined) end();
   };
   retryAfterError(outcome);
+}
+
+/** Whether `release` is a held lock's release that fewer than a quorum of nodes confirmed so far. */
+function isUnconfirmedRelease(set: NodeSet, release: Release): boolean {
+  return release.confirmedCount !== undefined && release.confirmedCount < quorumOf(set.nodes.length);
 }
 
 /**

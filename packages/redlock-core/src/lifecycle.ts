@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { onAbort } from './abort-listeners.js';
 import type { RedisAdapter } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
 import { NodeError, RedlockClosedError } from './errors.js';
@@ -11,11 +12,11 @@ import type { NodeCall } from './quorum.js';
 export const ASYNC_DISPOSE = (Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose;
 
 /**
- * How long `redlock.close()` waits for the work still running in the background, in milliseconds: releases
- * and failed-attempt cleanups in flight (with their re-sends after an error), an attempt that was running
- * when its caller was told the `Redlock` closed, and the end of release-notification subscriptions. What
- * is left then is given up: its keys expire after their TTL. Each adapter's `close()` then gets as long
- * again, so `close()` settles within twice this.
+ * How long `redlock.close()` waits at most for the work still running in the background, in milliseconds:
+ * releases and failed-attempt cleanups in flight, the re-sends of a lock's release that no quorum confirmed
+ * yet, an attempt that was running when its caller was told the `Redlock` closed, and the end of
+ * release-notification subscriptions. What is left then is given up: its keys expire after their TTL. Each
+ * adapter's `close()` then gets as long again, so `close()` settles within twice this.
  */
 export const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -39,15 +40,18 @@ export class Lifecycle {
   readonly #closeHooks: CloseHookEntry = closeHookRing();
   readonly #work = new Set<Promise<unknown>>();
   readonly #timers = new Set<unknown>();
-  /** How many node calls tracked by {@link trackCalls} have no outcome yet. */
-  #pendingCalls = 0;
-  /** What `settle()` waits on while tracked calls are pending: called when the last one settles. */
+  /** How many node calls tracked by {@link trackCall} and {@link trackCallOnEveryNode} have no outcome yet, by node index. */
+  readonly #pendingCalls: number[];
+  /** Whether `settle()` waits for the calls pending on a node: not on one known not to answer. */
+  #isWorthWaitingOn: (nodeIndex: number) => boolean = () => true;
+  /** What `settle()` waits on while tracked calls are pending: called when none is left worth waiting for. */
   #onCallsSettled: (() => void) | undefined;
   /** Whether close() is done waiting: no background work is tracked, and no timer is set, any more. */
   #isSettled = false;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, nodeCount: number) {
     this.#clock = clock;
+    this.#pendingCalls = new Array<number>(nodeCount).fill(0);
     // Every queued waiter and every vote listens to this one signal: many at once is normal, not a leak.
     setMaxListeners(0, this.#controller.signal);
   }
@@ -71,17 +75,21 @@ export class Lifecycle {
     const closeSignal = this.#controller.signal;
     const onCallerAbort = (): void => controller.abort(callerSignal.reason);
     const onClose = (): void => controller.abort(closeSignal.reason);
-    const dispose = (): void => {
-      callerSignal.removeEventListener('abort', onCallerAbort);
-      closeSignal.removeEventListener('abort', onClose);
-    };
     if (callerSignal.aborted) onCallerAbort();
     else if (closeSignal.aborted) onClose();
     else {
-      callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+      // One listener on the caller's signal however many calls share it (see `onAbort`).
+      const stopListening = onAbort(callerSignal, onCallerAbort);
       closeSignal.addEventListener('abort', onClose, { once: true });
+      return {
+        signal: controller.signal,
+        dispose: () => {
+          stopListening();
+          closeSignal.removeEventListener('abort', onClose);
+        },
+      };
     }
-    return { signal: controller.signal, dispose };
+    return { signal: controller.signal, dispose: NOTHING_TO_DISPOSE };
   }
 
   /**
@@ -158,30 +166,44 @@ export class Lifecycle {
   }
 
   /**
-   * Counts each of `calls` as background work that `close()` waits for, until its outcome is known: like
-   * {@link track}, without a promise per call or for the lot (a release's calls are tracked so, every time).
+   * Counts `call`, to node `nodeIndex`, as background work that `close()` waits for, until its outcome is
+   * known: like {@link track}, without a promise (a release's calls are tracked so, every time).
    */
-  trackCalls(calls: readonly NodeCall<string>[]): void {
-    const callSettled = this.trackCallCount(calls.length);
-    for (const call of calls) call.onOutcome(callSettled);
+  trackCall(nodeIndex: number, call: NodeCall<string>): void {
+    if (this.#isSettled) return;
+    this.#pendingCalls[nodeIndex] = (this.#pendingCalls[nodeIndex] as number) + 1;
+    call.onOutcome(this.#onOutcome);
   }
 
   /**
-   * Counts `count` node calls as background work that `close()` waits for, like {@link trackCalls}, for a
-   * fan-out that follows its calls with a listener of its own anyway (a release): it calls the returned
-   * function once per call, as the call's outcome is known.
+   * Counts one node call to each node as background work that `close()` waits for, like {@link trackCall},
+   * for a fan-out that follows its calls with a listener of its own anyway (a release): it calls the
+   * returned function with each call's node index, as the call's outcome is known.
    */
-  trackCallCount(count: number): () => void {
+  trackCallOnEveryNode(): (nodeIndex: number) => void {
     if (this.#isSettled) return IGNORE_SETTLED_CALL;
-    this.#pendingCalls += count;
+    const pending = this.#pendingCalls;
+    for (let nodeIndex = 0; nodeIndex < pending.length; nodeIndex += 1) pending[nodeIndex] = (pending[nodeIndex] as number) + 1;
     return this.#onCallSettled;
   }
 
-  /** One listener for every tracked call, rather than one made per call. */
-  readonly #onCallSettled = (): void => {
-    this.#pendingCalls -= 1;
-    if (this.#pendingCalls === 0) this.#onCallsSettled?.();
+  /** One listener for every call tracked by {@link trackCall}, rather than one made per call. */
+  readonly #onOutcome = (outcome: { readonly nodeIndex: number }): void => this.#onCallSettled(outcome.nodeIndex);
+
+  /** One function for every tracked call, rather than one made per call or fan-out. */
+  readonly #onCallSettled = (nodeIndex: number): void => {
+    this.#pendingCalls[nodeIndex] = (this.#pendingCalls[nodeIndex] as number) - 1;
+    if (this.#onCallsSettled !== undefined && !this.#hasCallsToWaitFor()) this.#onCallsSettled();
   };
+
+  /** Whether a tracked call is pending on a node worth waiting on (see {@link settle}). */
+  #hasCallsToWaitFor(): boolean {
+    const pending = this.#pendingCalls;
+    for (let nodeIndex = 0; nodeIndex < pending.length; nodeIndex += 1) {
+      if ((pending[nodeIndex] as number) > 0 && this.#isWorthWaitingOn(nodeIndex)) return true;
+    }
+    return false;
+  }
 
   /**
    * Sets a background timer: unref'd, so it never keeps the process alive, and cleared when `close()`
@@ -196,6 +218,12 @@ export class Lifecycle {
     unrefTimer(handle);
     this.#timers.add(handle);
     return handle;
+  }
+
+  /** Clears a timer set with {@link setTimer} before it fires. */
+  clearTimer(handle: unknown): void {
+    if (!this.#timers.delete(handle)) return;
+    this.#clock.clearTimeout(handle);
   }
 
   /** Begins closing: aborts {@link signal} and runs the close hooks. Calling it again does nothing. */
@@ -220,18 +248,19 @@ export class Lifecycle {
 
   /**
    * Waits until no tracked background work is left, or `timeoutMs` passed; then gives up what is left,
-   * clears every timer set with {@link setTimer}, and refuses new ones and new work.
+   * clears every timer set with {@link setTimer}, and refuses new ones and new work. A call pending on a
+   * node for which `isWorthWaitingOn` says no (asked again as calls settle) is not waited for.
    */
-  async settle(timeoutMs: number): Promise<void> {
+  async settle(timeoutMs: number, isWorthWaitingOn: (nodeIndex: number) => boolean = () => true): Promise<void> {
     const clock = this.#clock;
+    this.#isWorthWaitingOn = isWorthWaitingOn;
     let deadline: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {
       deadline = clock.setTimeout(() => resolve('timeout'), timeoutMs);
     });
     // Work may start more work (a failed release schedules a re-send): wait until none is left.
-    while (this.#work.size > 0 || this.#pendingCalls > 0) {
-      const callsSettled =
-        this.#pendingCalls === 0 ? undefined : new Promise<void>((resolve) => (this.#onCallsSettled = resolve));
+    while (this.#work.size > 0 || this.#hasCallsToWaitFor()) {
+      const callsSettled = this.#hasCallsToWaitFor() ? new Promise<void>((resolve) => (this.#onCallsSettled = resolve)) : undefined;
       const first = await Promise.race([Promise.allSettled([...this.#work, callsSettled]), timedOut]);
       if (first === 'timeout') break;
     }
@@ -303,7 +332,10 @@ function closeHookRing(): CloseHookEntry {
   return ring;
 }
 
-/** What {@link Lifecycle.trackCallCount} hands out once `close()` is done waiting: nothing is counted any more. */
+/** The `dispose` of a signal made aborted: nothing listens. */
+const NOTHING_TO_DISPOSE = (): void => undefined;
+
+/** What {@link Lifecycle.trackCallOnEveryNode} hands out once `close()` is done waiting: nothing is counted any more. */
 const IGNORE_SETTLED_CALL = (): void => undefined;
 
 /** Hears how a promise settled (see {@link Lifecycle.guard}). */

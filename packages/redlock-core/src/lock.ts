@@ -711,10 +711,13 @@ export class Lock {
     if (outcome.status === 'extended') this.removeLateGrant(nodeIndex);
   }
 
-  /** What a release of this hold removes, and until when it is worth sending again. */
-  #releaseOf(announce: boolean): Parameters<typeof releaseOnNode>[2] {
+  /**
+   * What a release of this hold removes, and until when it is worth sending again; `confirmedCount` 0 for
+   * `release()`'s own, whose confirmations are counted (see {@link Release.confirmedCount}).
+   */
+  #releaseOf(announce: boolean, confirmedCount?: number): Release {
     const hold = this.#hold;
-    return { keys: this.#keys, token: this.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce };
+    return { keys: this.#keys, token: this.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount };
   }
 
   /** {@link release}'s node calls, traced on `redlock-core.release` when someone listens. */
@@ -729,7 +732,7 @@ export class Lock {
     const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
     const all = outcomesOf<ReleaseStatus>(nodeCount);
-    const calls = releaseWhereWritten(this.#set, this.#releaseOf(true), hold, all.add);
+    const calls = releaseWhereWritten(this.#set, this.#releaseOf(true, 0), hold, all.add);
     const quorum = quorumOf(nodeCount);
     // Either answer confirms that the node holds none of our keys any more.
     const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
@@ -772,12 +775,13 @@ function releaseWhereWritten(
   const releasedOn = new Array<NodeCall<ReleaseStatus> | boolean>(nodeCount);
   hold.releasedOn = releasedOn;
   // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  const callSettled = set.lifecycle.trackCallCount(nodeCount);
+  const callSettled = set.lifecycle.trackCallOnEveryNode();
   // One listener for every call, and for all it needs besides the vote.
   const onReleaseOutcome = (outcome: ReleaseNodeOutcome): void => {
     releasedOn[outcome.nodeIndex] = outcome.status === 'released';
+    if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
-    callSettled();
+    callSettled(outcome.nodeIndex);
     onOutcome(outcome);
   };
   const timeoutOf = sharedTimeoutsFor(set, release.ttlMs, release.keys.length);

@@ -28,7 +28,7 @@ export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedO
     nodes: nodes.map((node, index) => new NodeState(node, index, servers)),
     options,
     servers,
-    lifecycle: new Lifecycle(options.clock),
+    lifecycle: new Lifecycle(options.clock, nodes.length),
   };
 }
 
@@ -197,6 +197,14 @@ export class NodeState implements ResolvedNode {
   /** Emits a process warning (type `RedlockWarning`) with `code` about this node, once per adapter and code. */
   warnOnce(code: string, message: string): void {
     warnOnce(this.adapter, code, message);
+  }
+
+  /**
+   * Whether the node's latest call timed out, with no answer since (it counts as down after
+   * `TIMEOUTS_BEFORE_DOWN` in a row): a call sent to it now is unlikely to be answered soon.
+   */
+  get isTimingOut(): boolean {
+    return this.breaker.timeoutsInARow > 0;
   }
 
   /** A snapshot of this node's health at `now`. */

@@ -104,7 +104,11 @@ export interface RedlockOptions {
 
 /** Per-call settings of `acquire()` and `using()`: retries override the `Redlock`'s for this call. */
 export interface AcquireOptions {
-  /** Gives up waiting: `acquire()` rejects with `signal.reason` and leaves no key behind. */
+  /**
+   * Gives up waiting: `acquire()` rejects with `signal.reason` and leaves no key behind. Many concurrent
+   * calls may share one signal: the `Redlock` listens to it once, not once per call, so Node prints no
+   * `MaxListenersExceededWarning`, and it stops listening when the calls are done.
+   */
   readonly signal?: AbortSignal;
   /** See {@link RedlockOptions.retryCount}. */
   readonly retryCount?: number;

@@ -1,4 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
+import { onAbort } from './abort-listeners.js';
 import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
 import { type ExtensionLimits, keepExtended } from './auto-extend.js';
 import { type AcquireTraceContext, isAcquireTraced, traceAcquire } from './diagnostics.js';
@@ -302,8 +303,8 @@ export class Redlock {
     // The routine's signal aborts on a lost lock, at a limit, at close() or on the caller's signal (by
     // hand: AbortSignal.any needs Node 20.3).
     const routineAbort = new AbortController();
-    const onCallerAbort = (): void => routineAbort.abort(callerSignal?.reason);
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    // One listener on the caller's signal however many calls share it (see `onAbort`).
+    const stopWatchingCaller = callerSignal === undefined ? undefined : onAbort(callerSignal, () => routineAbort.abort(callerSignal.reason));
     let reportedLoss: LockLostError | undefined;
     const extension = keepExtended(lock, ttlMs, settings.clock, limits, (error) => {
       if (error instanceof LockLostError) reportedLoss = error;
@@ -324,7 +325,7 @@ export class Redlock {
       outcome = { error };
     }
     const loss = reportedLoss ?? lossAtEnd(lock);
-    callerSignal?.removeEventListener('abort', onCallerAbort);
+    stopWatchingCaller?.();
     stopWatchingClose();
     await extension.stop();
     const releaseError = await lock.release().then(
@@ -362,9 +363,15 @@ export class Redlock {
    *   would let another owner in meanwhile. Each stays valid for its `remainingValidityMs`, and
    *   `release()` keeps working after `close()` while your clients are open, so `finally` blocks and
    *   `using()` still release; a lock nobody releases expires after its TTL;
-   * - waits up to `CLOSE_TIMEOUT_MS` (2 s) for releases and failed-attempt cleanups in flight, with their
-   *   re-sends after errors, and for release-notification subscriptions to end; then gives up what is
-   *   left (those keys expire after their TTL) and clears every timer it set;
+   * - waits up to `CLOSE_TIMEOUT_MS` (2 s) for the work that can still remove keys, and for
+   *   release-notification subscriptions to end; then gives up what is left (those keys expire after
+   *   their TTL) and clears every timer it set. The rule: it waits for what can still matter. Releases
+   *   and failed-attempt cleanups in flight are waited for, except to a node whose latest call timed out
+   *   (it is unlikely to answer in time, and the command already sent still runs if it does). A release
+   *   or cleanup that failed on a node (a refused or dropped connection) is sent there once more at once,
+   *   and given up if that fails too: the node is known down. Only the release of a lock that no quorum
+   *   confirmed yet (`release()` rejected) keeps being re-sent until the bound, since until a quorum
+   *   confirmed it the lock may block others for its TTL;
    * - calls `close()` on each distinct adapter that has one (what the adapter itself opened, such as its
    *   own subscriber connection), waiting up to `CLOSE_TIMEOUT_MS` again. A failure there is emitted as
    *   a process warning (a `NodeError`), never thrown.
@@ -398,7 +405,9 @@ export class Redlock {
     const { lifecycle, nodes, options } = this.#set;
     lifecycle.begin();
     if (this.#notifications !== undefined) lifecycle.track(this.#notifications.close());
-    await lifecycle.settle(CLOSE_TIMEOUT_MS);
+    // A release or cleanup in flight to a node whose latest call timed out is not waited for: it is
+    // unlikely to be answered within the bound, and the command already sent still runs if the node answers.
+    await lifecycle.settle(CLOSE_TIMEOUT_MS, (nodeIndex) => nodes[nodeIndex]?.isTimingOut !== true);
     await closeAdapters(
       nodes.map((node) => node.adapter),
       options.clock,

@@ -4,6 +4,7 @@ import {
   type Lock,
   LockAcquireError,
   LockLostError,
+  LockReleaseError,
   NodeError,
   Redlock,
   RedlockClosedError,
@@ -224,18 +225,86 @@ describe('redlock.close()', () => {
     const records = nodes.map((node) => withClose(clock, node));
     const lock = await clock.runUntilSettled(redlock.acquire('r', 60_000));
     nodes[1]!.isDown = true;
-    // The release fails on node 1 and is sent again at doubling pauses, until the keys would expire (60 s).
-    const releasing = lock.release();
+    nodes[2]!.isDown = true;
+    // No quorum confirms the release: it is sent again to nodes 1 and 2 at doubling pauses, until the keys
+    // would expire (60 s), and close() keeps waiting for that up to its bound.
+    const releasing = lock.release().catch((error: unknown) => error);
     await clock.advance(10);
     const closing = redlock.close();
     await clock.runUntilSettled(closing);
     expect(clock.now()).toBe(10 + CLOSE_TIMEOUT_MS);
     expect(records.map((record) => record.closes)).toEqual([1, 1, 1]);
     const releasesSent = nodes[1]!.callsTo('release').length;
-    expect(releasesSent).toBeGreaterThan(1);
+    expect(releasesSent).toBeGreaterThan(2);
     await clock.advance(10_000);
     expect(nodes[1]!.callsTo('release')).toHaveLength(releasesSent);
-    await releasing;
+    expect(await releasing).toBeInstanceOf(LockReleaseError);
+  });
+
+  /** A Redlock whose lock was released while node 1 refused connections: nodes 0 and 2 confirmed it, node 1's re-sends wait at pauses. */
+  async function releasedWhileNode1Refuses(): Promise<{ clock: FakeClock; nodes: FakeNode[]; redlock: Redlock }> {
+    const { clock, nodes, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 60_000));
+    nodes[1]!.isDown = true;
+    await clock.runUntilSettled(lock.release());
+    return { clock, nodes, redlock };
+  }
+
+  it('sends a waiting re-send at once and then stops when a quorum confirmed the release and the node still refuses', async () => {
+    const { clock, nodes, redlock } = await releasedWhileNode1Refuses();
+    await clock.advance(10);
+    const sentBeforeClose = nodes[1]!.callsTo('release').length;
+    await clock.runUntilSettled(redlock.close());
+    // One more try, sent when close() began rather than after its pause, and nothing after it fails.
+    expect(clock.now()).toBe(10);
+    expect(nodes[1]!.callsTo('release')).toHaveLength(sentBeforeClose + 1);
+    expect(clock.pendingTimerCount).toBe(0);
+  });
+
+  it("removes the keys of a node that is back when close() begins, without waiting for the re-send's pause", async () => {
+    const { clock, nodes, redlock } = await releasedWhileNode1Refuses();
+    // The first re-sends failed; the next waits for its pause (well over 100 ms by now).
+    await clock.advance(100);
+    nodes[1]!.isDown = false;
+    await clock.runUntilSettled(redlock.close());
+    expect(clock.now()).toBe(100);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it("does not wait for a failed attempt's cleanup on a node that refuses beyond one try at close", async () => {
+    const { clock, nodes, redlock } = setup(3, { retryCount: 0 });
+    const other = new Redlock([nodes[1]!], { clock });
+    await clock.runUntilSettled(other.acquire('r', 60_000));
+    nodes[0]!.isDown = true;
+    // Node 0 refuses, node 1 holds another owner's key: the attempt fails, and its cleanup of node 0 fails
+    // too and waits to be sent again.
+    await expect(clock.runUntilSettled(redlock.acquire('r', 60_000))).rejects.toBeInstanceOf(LockAcquireError);
+    await clock.advance(10);
+    const sentBeforeClose = nodes[0]!.callsTo('release').length;
+    expect(sentBeforeClose).toBeGreaterThan(0);
+    await clock.runUntilSettled(redlock.close());
+    expect(clock.now()).toBe(10);
+    expect(nodes[0]!.callsTo('release')).toHaveLength(sentBeforeClose + 1);
+    await clock.runUntilSettled(other.close());
+  });
+
+  it('does not wait for a release in flight to a node whose latest call timed out; the command still runs when the node answers', async () => {
+    const { clock, nodes, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    nodes[2]!.hang();
+    // A call to node 2 times out: the node is not answering.
+    await clock.runUntilSettled(redlock.acquire('other', 10_000, { retryCount: 0 }));
+    await clock.advance(1_000);
+    expect(redlock.nodeHealth()[2]!.timeoutsInARow).toBe(1);
+    await clock.runUntilSettled(lock.release());
+    const releasedAt = clock.now();
+    await clock.runUntilSettled(redlock.close());
+    // Before, close() waited for the release to node 2 until its timeout.
+    expect(clock.now()).toBe(releasedAt);
+    expect(keysOf(nodes[2]!)).toContain('r');
+    nodes[2]!.resume();
+    await clock.advance(0);
+    expect(keysOf(nodes[2]!)).not.toContain('r');
   });
 
   it('ends the release-notification subscriptions, lingering ones included', async () => {

@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { Redlock, RedlockClosedError } from 'redlock-core';
+import { CLOSE_TIMEOUT_MS, Redlock, RedlockClosedError } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
-import { useRedisNodes } from '../support/redis-servers.js';
+import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 // redlock.close() on real redis-server nodes: waiters stop at once, subscriptions end, held locks are left
 // to their TTL, and a process that closed its Redlock and quit its own clients exits by itself.
@@ -74,6 +75,36 @@ describe('redlock.close() on real nodes', () => {
     await held.release();
     await holder.close();
   });
+
+  itWithFaults('does not wait its whole bound for a node that refuses connections once a quorum confirmed the release', async () => {
+    const down = redis.nodes[2]!;
+    await down.kill();
+    try {
+      // Clients that fail a command at once while not connected, as the CLI's do: the release to the killed
+      // node fails at once, and is sent again at doubling pauses.
+      const clients = redis.urls.map((_, index) => redis.createClient(index, { enableOfflineQueue: false, maxRetriesPerRequest: 0 }));
+      await Promise.all(clients.slice(0, 2).map((client) => (client.status === 'ready' ? undefined : once(client, 'ready'))));
+      const redlock = new Redlock(
+        clients.map((client) => new IoredisAdapter(client)),
+        { keyPrefix: prefix, retryCount: 0 },
+      );
+      const lock = await redlock.acquire('r', 30_000);
+      await lock.release();
+      const errorsBeforeClose = redlock.stats().nodes[2]!.errors;
+      const closingAt = performance.now();
+      await redlock.close();
+      const closeMs = performance.now() - closingAt;
+      // The mechanism: one more try when close() began, then no re-send (before, one every 25 ms to 1 s for
+      // the whole bound).
+      expect(redlock.stats().nodes[2]!.errors - errorsBeforeClose).toBe(1);
+      // Before, close() waited for those re-sends for all of CLOSE_TIMEOUT_MS (2 s); one try that fails at
+      // once takes a few ms, so half the bound tells the two apart even on a loaded machine.
+      expect(closeMs).toBeLessThan(CLOSE_TIMEOUT_MS / 2);
+      expect(await Promise.all(admins.slice(0, 2).map((admin) => admin.get(`${prefix}r`)))).toEqual([null, null]);
+    } finally {
+      await down.start();
+    }
+  });
 });
 
 /**
@@ -84,7 +115,7 @@ describe('redlock.close() on real nodes', () => {
  */
 const CHILD_SOURCE = `
 import { Redis } from 'ioredis';
-import { Redlock, RedlockClosedError } from 'redlock-core';
+import { CLOSE_TIMEOUT_MS, Redlock, RedlockClosedError } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 
 const urls = JSON.parse(process.env.REDLOCK_CLOSE_URLS);

@@ -74,6 +74,35 @@ await client.quit();
 console.log('quit');
 `;
 
+/**
+ * Starts 50 acquisitions that wait for a held lock with one shared signal, aborts it, and prints how they
+ * ended, how many listeners the signal had meanwhile and after, and the process warnings (Node prints a
+ * \`MaxListenersExceededWarning\` from the eleventh listener on one signal).
+ */
+const SHARED_SIGNAL = `
+import { getEventListeners } from 'node:events';
+import { Redis } from 'ioredis';
+import { Redlock } from 'redlock-core';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+const warnings = [];
+process.on('warning', (warning) => warnings.push(warning.name));
+const client = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 0 });
+const redlock = new Redlock([new IoredisAdapter(client)], { retryDelayMs: ${RETRY_DELAY_MS} });
+const held = await redlock.acquire(process.env.KEY, 30000, { retryCount: 0 });
+const controller = new AbortController();
+const reason = new Error('shutting down');
+const waiting = Array.from({ length: 50 }, () => redlock.acquire(process.env.KEY, 30000, { signal: controller.signal }).catch((error) => error));
+await new Promise((resolve) => setTimeout(resolve, 200));
+const listenersWhileWaiting = getEventListeners(controller.signal, 'abort').length;
+controller.abort(reason);
+const rejectedWithReason = (await Promise.all(waiting)).filter((outcome) => outcome === reason).length;
+await held.release();
+await redlock.close();
+await client.quit();
+await new Promise((resolve) => setImmediate(resolve));
+console.log(JSON.stringify({ rejectedWithReason, listenersWhileWaiting, listenersAfter: getEventListeners(controller.signal, 'abort').length, warnings }));
+`;
+
 /** A child process running `source`, with what it printed and when it printed its last line and exited. */
 interface Child {
   readonly process: ChildProcess;
@@ -130,6 +159,14 @@ describe('a process using the default adapter', () => {
     expect(printed.state).toBe('released');
     expect(printed.wokenAfterMs).toBeLessThan(RETRY_DELAY_MS / 3);
     expect(exitAfterLastLineMs).toBeLessThan(EXIT_LIMIT_MS);
+  }, 30_000);
+
+  it('prints no MaxListenersExceededWarning when 50 waiting acquisitions share one AbortSignal, and leaves no listener on it', async () => {
+    const child = runChild(SHARED_SIGNAL, { REDIS_URL: redis.urls[0]!, KEY: `process-exit-test:${randomUUID()}` });
+    const { code } = await child.exited;
+    expect(child.stderr()).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(await child.nextLine())).toEqual({ rejectedWithReason: 50, listenersWhileWaiting: 1, listenersAfter: 0, warnings: [] });
   }, 30_000);
 
   itWithFaults('prints no unhandled error event of its subscriber connection while the node is down', async () => {
