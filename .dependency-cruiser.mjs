@@ -1,5 +1,23 @@
 // The import rules of the packages' sources, checked by dependency-cruiser in `npm test`
-// (node scripts/check-imports.mjs). ARCHITECTURE.md explains the layers of redlock-core.
+// (`pnpm check:imports`). ARCHITECTURE.md explains the layers of redlock-core.
+
+/**
+ * redlock-core's layers, from the top down: a file may import its own folder (without a cycle) or a
+ * folder further down this list, never one above. The files directly in src/ (index.ts, redlock.ts, the
+ * option types) and the testing/ entry point sit above every folder.
+ */
+const CORE_LAYERS = ['acquire', 'lock', 'nodes', 'settings', 'scripts', 'base'];
+const CORE = '^packages/redlock-core/src/';
+
+/** One rule per layer: nothing in it imports a layer above it, or the top. */
+const oneWayRules = CORE_LAYERS.map((layer, index) => ({
+  name: `core-${layer}-imports-down`,
+  comment: `${layer}/ sits below ${['the top', ...CORE_LAYERS.slice(0, index)].join(', ')}: move what it needs down instead of importing up.`,
+  severity: 'error',
+  from: { path: `${CORE}${layer}/` },
+  to: { path: [`${CORE}[^/]+\\.ts$`, `${CORE}testing/`, ...CORE_LAYERS.slice(0, index).map((above) => `${CORE}${above}/`)] },
+}));
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
   forbidden: [
@@ -10,6 +28,7 @@ export default {
       from: { path: '^packages/[^/]+/src/' },
       to: { circular: true },
     },
+    ...oneWayRules,
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -1,5 +1,5 @@
-export type { RedisAdapter, Unsubscribe } from './adapter.js';
-export { type Clock, SYSTEM_CLOCK } from './clock.js';
+export type { RedisAdapter, Unsubscribe } from './base/adapter.js';
+export { type Clock, SYSTEM_CLOCK } from './base/clock.js';
 export {
   type AcquireTraceContext,
   type AcquireTraceResult,
@@ -14,7 +14,7 @@ export {
   type NodeOperation,
   type ReleaseTraceContext,
   type ReleaseTraceResult,
-} from './diagnostics.js';
+} from './base/diagnostics.js';
 export {
   type AcquireFailureReason,
   LockAcquireError,
@@ -28,10 +28,10 @@ export {
   NodeError,
   RedlockClosedError,
   RedlockError,
-} from './errors.js';
-export { CLOSE_TIMEOUT_MS } from './lifecycle.js';
-export { Lock, type LockState } from './lock.js';
-export type { NodeHealth } from './node-state.js';
+} from './base/errors.js';
+export { CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
+export { Lock, type LockState } from './lock/lock.js';
+export type { NodeHealth } from './nodes/node-state.js';
 export {
   type AcquireOptions,
   DEFAULT_OPTIONS,
@@ -51,6 +51,6 @@ export type {
   NodeOutcome,
   ReleaseNodeOutcome,
   ReleaseResult,
-} from './outcomes.js';
+} from './base/outcomes.js';
 export { Redlock } from './redlock.js';
-export type { NodeStats, RedlockStats } from './stats.js';
+export type { NodeStats, RedlockStats } from './nodes/stats.js';

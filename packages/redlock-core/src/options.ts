@@ -1,7 +1,7 @@
-import type { RedisAdapter } from './adapter.js';
-import type { Lock } from './lock.js';
-import { type Clock, SYSTEM_CLOCK, validityMs } from './clock.js';
-import type { NodeLatency } from './node-latency.js';
+import type { RedisAdapter } from './base/adapter.js';
+import type { Lock } from './lock/lock.js';
+import { type Clock, SYSTEM_CLOCK, validityMs } from './base/clock.js';
+import type { NodeLatency } from './nodes/node-latency.js';
 import { FENCE_KEY_SUFFIX } from './scripts/fence.js';
 
 /** A node with settings of its own, for deployments where some nodes are farther away than others. */

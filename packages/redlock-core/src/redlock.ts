@@ -1,12 +1,12 @@
-import type { RedisAdapter } from './adapter.js';
-import { onAbort } from './abort-listeners.js';
-import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
-import { type ExtensionLimits, keepExtended } from './auto-extend.js';
-import { type AcquireTraceContext, isAcquireTraced, traceAcquire } from './diagnostics.js';
-import { type AcquireFailureReason, LockAcquireError, LockInspectError, LockLostError, RedlockClosedError } from './errors.js';
-import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters, emitErrorWarning } from './lifecycle.js';
-import { describeResources, Lock } from './lock.js';
-import { createNodeSet, type NodeHealth, type NodeSet } from './node-state.js';
+import type { RedisAdapter } from './base/adapter.js';
+import { onAbort } from './base/abort-listeners.js';
+import { type AcquireRequest, AttemptLog, runAttempt } from './acquire/attempt.js';
+import { type ExtensionLimits, keepExtended } from './acquire/auto-extend.js';
+import { type AcquireTraceContext, isAcquireTraced, traceAcquire } from './base/diagnostics.js';
+import { type AcquireFailureReason, LockAcquireError, LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
+import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters, emitErrorWarning } from './base/lifecycle.js';
+import { describeResources, Lock } from './lock/lock.js';
+import { createNodeSet, type NodeHealth, type NodeSet } from './nodes/node-state.js';
 import {
   type AcquireOptions,
   type AcquireSettings,
@@ -28,15 +28,15 @@ import {
   describeOutcomes,
   type InspectNodeOutcome,
   type LockInspection,
-} from './outcomes.js';
-import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
-import { callEveryNode, quorumOf } from './quorum.js';
-import { leadNodeIndexIn, ReleaseNotifications, waitForRetry, waitUntilListening } from './release-notifications.js';
-import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
+} from './base/outcomes.js';
+import { misconfiguredNodeErrorOf } from './acquire/misconfigured-nodes.js';
+import { callEveryNode, quorumOf } from './nodes/quorum.js';
+import { leadNodeIndexIn, ReleaseNotifications, waitForRetry, waitUntilListening } from './nodes/release-notifications.js';
+import { retryDelayMs, startWaitDeadline, WaitExpired } from './acquire/retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';
 import { onNoScriptOf, runScript } from './scripts/lua-script.js';
-import { AcquisitionStats, type RedlockStats } from './stats.js';
-import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
+import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
+import { type Waiter, type WaitQueue, WaitQueues } from './acquire/wait-queue.js';
 
 /** One call of `acquire()` or `using()` after validation. */
 interface CallRequest extends AcquireRequest {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { RedisAdapter } from '../adapter.js';
+import type { RedisAdapter } from '../base/adapter.js';
 // Types only: this module loads nothing of the core's at run time, so that it has run (and its list of
 // scripts exists) before any script module that imports it defines a script, whatever loads first.
-import type { NodeReply, RenewableCall, ReplyReader } from '../quorum.js';
+import type { NodeReply, RenewableCall, ReplyReader } from '../nodes/quorum.js';
 
 /** A Lua script with its SHA1, hashed once when its module loads. */
 export interface LuaScript {

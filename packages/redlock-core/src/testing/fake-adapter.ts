@@ -1,5 +1,5 @@
-import type { RedisAdapter } from '../adapter.js';
-import { type Clock, SYSTEM_CLOCK } from '../clock.js';
+import type { RedisAdapter } from '../base/adapter.js';
+import { type Clock, SYSTEM_CLOCK } from '../base/clock.js';
 import { acquireScript } from '../scripts/acquire.js';
 import { extendScript } from '../scripts/extend.js';
 import { fenceScript } from '../scripts/fence.js';

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
-import { onAbort } from '../../src/abort-listeners.js';
+import { onAbort } from '../../src/base/abort-listeners.js';
 
 describe('onAbort()', () => {
   it('keeps one listener on a signal for all its callbacks, and removes it with the last callback', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { driftMs, SYSTEM_CLOCK, unrefTimer, validityMs } from '../../src/clock.js';
+import { driftMs, SYSTEM_CLOCK, unrefTimer, validityMs } from '../../src/base/clock.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 describe('driftMs', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SYSTEM_CLOCK } from '../../src/clock.js';
+import { SYSTEM_CLOCK } from '../../src/base/clock.js';
 import {
   checkTtl,
   DEFAULT_OPTIONS,

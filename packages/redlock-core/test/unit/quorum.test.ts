@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, LockAcquireError, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
-import { createNodeSet, type NodeSet, NodeState, ServerRegistry } from '../../src/node-state.js';
+import { createNodeSet, type NodeSet, NodeState, ServerRegistry } from '../../src/nodes/node-state.js';
 import { resolveNodes, resolveOptions } from '../../src/options.js';
-import type { NodeOutcome } from '../../src/outcomes.js';
-import { callEveryNode, callNode, callNodeWithin, collectVotes, type NodeCall, quorumOf, settledCall, SharedTimeout } from '../../src/quorum.js';
+import type { NodeOutcome } from '../../src/base/outcomes.js';
+import { callEveryNode, callNode, callNodeWithin, collectVotes, type NodeCall, quorumOf, settledCall, SharedTimeout } from '../../src/nodes/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
 import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
-import { WAKE_REST_MIN_MS } from '../../src/wait-queue.js';
-import { announceNodeIndexOf, type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/release-notifications.js';
+import { WAKE_REST_MIN_MS } from '../../src/acquire/wait-queue.js';
+import { announceNodeIndexOf, type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-adapter.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
-import { announceNodeIndexOf, leadNodeIndexOf } from '../../src/release-notifications.js';
+import { announceNodeIndexOf, leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import { quietReleaseScript, releaseScript } from '../../src/scripts/release.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
-import { NodeLatency } from '../../src/node-latency.js';
+import { NodeLatency } from '../../src/nodes/node-latency.js';
 import { defaultNodeTimeoutMs } from '../../src/options.js';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
 import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';

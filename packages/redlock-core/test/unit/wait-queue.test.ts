@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
-import type { AcquireAttempt } from '../../src/outcomes.js';
-import { leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/release-notifications.js';
-import { WaitQueues } from '../../src/wait-queue.js';
+import type { AcquireAttempt } from '../../src/base/outcomes.js';
+import { leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
+import { WaitQueues } from '../../src/acquire/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode, grantingNode, keysOf } from '../../src/testing/fake-adapter.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';

@@ -1,12 +1,12 @@
-import type { RedisAdapter } from './adapter.js';
+import type { RedisAdapter } from '../base/adapter.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { NodeLatency } from './node-latency.js';
-import type { Clock } from './clock.js';
-import { NodeConfigurationError, NodeError } from './errors.js';
-import { Lifecycle } from './lifecycle.js';
-import type { ResolvedNode, ResolvedOptions } from './options.js';
-import { runScript } from './scripts/lua-script.js';
-import { parseProbeReply, probeScript, type ServerFacts } from './scripts/probe.js';
+import type { Clock } from '../base/clock.js';
+import { NodeConfigurationError, NodeError } from '../base/errors.js';
+import { Lifecycle } from '../base/lifecycle.js';
+import type { ResolvedNode, ResolvedOptions } from '../options.js';
+import { runScript } from '../scripts/lua-script.js';
+import { parseProbeReply, probeScript, type ServerFacts } from '../scripts/probe.js';
 
 /**
  * The nodes of one `Redlock`, its settings and what it learnt about its servers, shared by every lock it

@@ -1,11 +1,11 @@
-import type { RedisAdapter } from './adapter.js';
-import type { Clock } from './clock.js';
+import type { RedisAdapter } from '../base/adapter.js';
+import type { Clock } from '../base/clock.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
-import { NodeError } from './errors.js';
+import { NodeError } from '../base/errors.js';
 import type { NodeSet, NodeState } from './node-state.js';
-import { nodeTimeoutMsFor } from './options.js';
-import type { NodeOutcome } from './outcomes.js';
-import type { NodeOperation } from './diagnostics.js';
+import { nodeTimeoutMsFor } from '../options.js';
+import type { NodeOutcome } from '../base/outcomes.js';
+import type { NodeOperation } from '../base/diagnostics.js';
 import { recordNodeOutcome } from './stats.js';
 
 /** The number of nodes that must agree: a strict majority, ⌊n/2⌋+1. */

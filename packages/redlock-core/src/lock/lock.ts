@@ -1,15 +1,15 @@
 import { type Release, releaseAndRetry, releaseOnNode, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
-import { unrefTimer, validityMs } from './clock.js';
-import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, RedlockClosedError } from './errors.js';
-import { ASYNC_DISPOSE } from './lifecycle.js';
-import type { NodeSet, NodeState } from './node-state.js';
-import { checkTtl, nodeTimeoutMsFor } from './options.js';
-import { isReleaseTraced, publishLockLost, traceExtend, traceRelease } from './diagnostics.js';
-import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from './outcomes.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeCallRun, outcomesOf, quorumOf, settledCall, sharedTimeoutsFor } from './quorum.js';
-import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from './release-notifications.js';
-import { extendScript, parseExtendReply } from './scripts/extend.js';
-import { ScriptReader } from './scripts/lua-script.js';
+import { unrefTimer, validityMs } from '../base/clock.js';
+import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, RedlockClosedError } from '../base/errors.js';
+import { ASYNC_DISPOSE } from '../base/lifecycle.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { checkTtl, nodeTimeoutMsFor } from '../options.js';
+import { isReleaseTraced, publishLockLost, traceExtend, traceRelease } from '../base/diagnostics.js';
+import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeCallRun, outcomesOf, quorumOf, settledCall, sharedTimeoutsFor } from '../nodes/quorum.js';
+import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from '../nodes/release-notifications.js';
+import { extendScript, parseExtendReply } from '../scripts/extend.js';
+import { ScriptReader } from '../scripts/lua-script.js';
 
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired' | 'lost';

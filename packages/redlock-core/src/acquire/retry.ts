@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../base/clock.js';
 
 /**
  * The pause before the next attempt, in milliseconds: `baseMs` plus a uniform random jitter in

@@ -1,19 +1,19 @@
-import type { RedisAdapter } from './adapter.js';
-import { type Release, releaseAndRetry } from './cleanup.js';
-import { validityMs } from './clock.js';
-import { Lock } from './lock.js';
-import type { NodeSet, NodeState } from './node-state.js';
-import { nodeTimeoutMsFor, type WaitSettings } from './options.js';
-import { NodeError } from './errors.js';
-import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from './outcomes.js';
-import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from './diagnostics.js';
+import type { RedisAdapter } from '../base/adapter.js';
+import { type Release, releaseAndRetry } from '../lock/cleanup.js';
+import { validityMs } from '../base/clock.js';
+import { Lock } from '../lock/lock.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { nodeTimeoutMsFor, type WaitSettings } from '../options.js';
+import { NodeError } from '../base/errors.js';
+import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from '../base/outcomes.js';
+import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from '../base/diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
-import { announceNodeIndexOf } from './release-notifications.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from './quorum.js';
-import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from './scripts/acquire.js';
-import { fenceKeyOf, fenceScript, parseFenceReply } from './scripts/fence.js';
-import { onNoScriptOf, runScript, ScriptReader } from './scripts/lua-script.js';
-import { createLockToken } from './token.js';
+import { announceNodeIndexOf } from '../nodes/release-notifications.js';
+import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, type NodeReply, quorumOf } from '../nodes/quorum.js';
+import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
+import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
+import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
+import { createLockToken } from '../base/token.js';
 
 /** Whether a node refused the acquisition: the script then changed nothing there, so nothing needs removing. */
 function isRefusal(status: string | undefined): boolean {

@@ -1,9 +1,9 @@
-import type { NodeSet, NodeState } from './node-state.js';
-import { nodeTimeoutMsFor } from './options.js';
-import type { ReleaseNodeOutcome } from './outcomes.js';
-import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, quorumOf, type SharedTimeout } from './quorum.js';
-import { ScriptReader } from './scripts/lua-script.js';
-import { parseReleaseReply, quietReleaseScript, releaseScript } from './scripts/release.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { nodeTimeoutMsFor } from '../options.js';
+import type { ReleaseNodeOutcome } from '../base/outcomes.js';
+import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, quorumOf, type SharedTimeout } from '../nodes/quorum.js';
+import { ScriptReader } from '../scripts/lua-script.js';
+import { parseReleaseReply, quietReleaseScript, releaseScript } from '../scripts/release.js';
 
 /** The first pause before a release that failed on a node is sent again, in milliseconds; it doubles each time. */
 export const FIRST_RELEASE_RETRY_MS = 25;

@@ -1,4 +1,4 @@
-import { defaultNodeTimeoutMs, NODE_TIMEOUT_MS_PER_KEY } from './options.js';
+import { defaultNodeTimeoutMs, NODE_TIMEOUT_MS_PER_KEY } from '../options.js';
 
 /**
  * The longest a node timeout may grow to by itself, in milliseconds, however long the TTL: far enough for

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../base/clock.js';
 
 /** Something due at a time on a clock: a {@link DeadlineTimer} calls `expire()` once `deadline` has passed. */
 export interface Due {

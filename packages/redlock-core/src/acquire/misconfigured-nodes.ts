@@ -1,8 +1,8 @@
-import { MisconfiguredNodeError, type NodeError } from './errors.js';
-import { describeResources } from './lock.js';
-import type { NodeState } from './node-state.js';
-import type { AcquireNodeOutcome } from './outcomes.js';
-import { errorMessageOf } from './scripts/lua-script.js';
+import { MisconfiguredNodeError, type NodeError } from '../base/errors.js';
+import { describeResources } from '../lock/lock.js';
+import type { NodeState } from '../nodes/node-state.js';
+import type { AcquireNodeOutcome } from '../base/outcomes.js';
+import { errorMessageOf } from '../scripts/lua-script.js';
 
 type Problem = MisconfiguredNodeError['problem'];
 

@@ -1,8 +1,8 @@
 import { AttemptLog } from './attempt.js';
-import type { Clock } from './clock.js';
-import type { RetrySettings } from './options.js';
-import type { AcquireAttempt, AcquireNodeOutcome } from './outcomes.js';
-import type { KeyWatch, ReleaseNotifications, ReleaseSource } from './release-notifications.js';
+import type { Clock } from '../base/clock.js';
+import type { RetrySettings } from '../options.js';
+import type { AcquireAttempt, AcquireNodeOutcome } from '../base/outcomes.js';
+import type { KeyWatch, ReleaseNotifications, ReleaseSource } from '../nodes/release-notifications.js';
 import { retryDelayMs } from './retry.js';
 
 /**

@@ -1,8 +1,8 @@
-import type { RedisAdapter, Unsubscribe } from './adapter.js';
-import { type Clock, unrefTimer } from './clock.js';
+import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
+import { type Clock, unrefTimer } from '../base/clock.js';
 import type { NodeSet } from './node-state.js';
-import { nodeTimeoutMsFor } from './options.js';
-import { releaseChannelOf } from './scripts/release.js';
+import { nodeTimeoutMsFor } from '../options.js';
+import { releaseChannelOf } from '../scripts/release.js';
 
 /**
  * How long a node's subscription to a channel outlives its last waiter, in milliseconds. A resource that

@@ -1,7 +1,7 @@
 import { channel, type TracingChannel, tracingChannel } from 'node:diagnostics_channel';
 import type { Clock } from './clock.js';
 import { LockAcquireError, type LockLostError, type NodeError } from './errors.js';
-import type { Lock } from './lock.js';
+import type { Lock } from '../lock/lock.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
 
 /**

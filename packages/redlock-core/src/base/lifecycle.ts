@@ -3,7 +3,7 @@ import { onAbort } from './abort-listeners.js';
 import type { RedisAdapter } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
 import { NodeError, RedlockClosedError } from './errors.js';
-import type { NodeCall } from './quorum.js';
+import type { NodeCall } from '../nodes/quorum.js';
 
 /**
  * `Symbol.asyncDispose`, which Node has from 20.4 (and 18.18) as the registered `nodejs.asyncDispose`;

@@ -1,7 +1,7 @@
-import { publishNodeError, type NodeOperation } from './diagnostics.js';
-import { type AcquireFailureReason, LockAcquireError } from './errors.js';
+import { publishNodeError, type NodeOperation } from '../base/diagnostics.js';
+import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
 import type { NodeState } from './node-state.js';
-import type { NodeOutcome } from './outcomes.js';
+import type { NodeOutcome } from '../base/outcomes.js';
 
 /**
  * Counters of one `Redlock` since it was made, from `redlock.stats()`: cheap to read, for a health
