@@ -25,22 +25,14 @@ export {
   LockReleaseError,
   MisconfiguredNodeError,
   NodeConfigurationError,
-  NodeError,
   RedlockClosedError,
-  RedlockError,
 } from './base/errors.js';
+export { NodeError, RedlockError } from './base/redlock-error.js';
 export { CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
 export { Lock, type LockState } from './lock/lock.js';
 export type { NodeHealth } from './nodes/node-state.js';
-export {
-  type AcquireOptions,
-  DEFAULT_OPTIONS,
-  MAX_TTL_MS,
-  type RedlockNode,
-  type RedlockOptions,
-  type TryAcquireOptions,
-  type UsingOptions,
-} from './options.js';
+export type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';
+export { DEFAULT_OPTIONS, MAX_TTL_MS } from './settings/defaults.js';
 export type {
   AcquireAttempt,
   AcquireNodeOutcome,

@@ -7,21 +7,12 @@ import { type AcquireFailureReason, LockAcquireError, LockInspectError, LockLost
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters, emitErrorWarning } from './base/lifecycle.js';
 import { describeResources, Lock } from './lock/lock.js';
 import { createNodeSet, type NodeHealth, type NodeSet } from './nodes/node-state.js';
-import {
-  type AcquireOptions,
-  type AcquireSettings,
-  checkAcquireTtl,
-  nodeTimeoutMsFor,
-  type RedlockNode,
-  type RedlockOptions,
-  resolveAcquireOptions,
-  resolveExtensionLimits,
-  resolveNodes,
-  resolveOptions,
-  resolveResources,
-  type TryAcquireOptions,
-  type UsingOptions,
-} from './options.js';
+import { nodeTimeoutMsFor } from './nodes/node-latency.js';
+import type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';
+import { resolveNodes } from './settings/resolve-nodes.js';
+import { type AcquireSettings, resolveAcquireOptions, resolveExtensionLimits, resolveOptions } from './settings/resolve-options.js';
+import { resolveResources } from './settings/resolve-resources.js';
+import { checkAcquireTtl } from './settings/ttl.js';
 import {
   type AcquireAttempt,
   countByStatus,

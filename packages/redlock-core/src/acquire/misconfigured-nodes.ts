@@ -1,4 +1,5 @@
-import { MisconfiguredNodeError, type NodeError } from '../base/errors.js';
+import { MisconfiguredNodeError } from '../base/errors.js';
+import { type NodeError } from '../base/redlock-error.js';
 import { describeResources } from '../lock/lock.js';
 import type { NodeState } from '../nodes/node-state.js';
 import type { AcquireNodeOutcome } from '../base/outcomes.js';

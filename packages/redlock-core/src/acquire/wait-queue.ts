@@ -1,6 +1,6 @@
 import { AttemptLog } from './attempt.js';
 import type { Clock } from '../base/clock.js';
-import type { RetrySettings } from '../options.js';
+import type { RetrySettings } from '../settings/resolve-options.js';
 import type { AcquireAttempt, AcquireNodeOutcome } from '../base/outcomes.js';
 import type { KeyWatch, ReleaseNotifications, ReleaseSource } from '../nodes/release-notifications.js';
 import { retryDelayMs } from './retry.js';

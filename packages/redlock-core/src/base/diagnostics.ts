@@ -1,7 +1,7 @@
 import { channel, type TracingChannel, tracingChannel } from 'node:diagnostics_channel';
 import type { Clock } from './clock.js';
-import { LockAcquireError, type LockLostError, type NodeError } from './errors.js';
-import type { Lock } from '../lock/lock.js';
+import { LockAcquireError, type LockLostError } from './errors.js';
+import { type NodeError } from './redlock-error.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
 
 /**
@@ -303,25 +303,32 @@ export interface AcquireTraceRequest {
   readonly isReentrant: boolean;
 }
 
+/** What the acquire and extend traces read of a lock (a `Lock`, lock/lock.ts): never its token. */
+export interface TracedLock {
+  readonly attempts: number;
+  readonly remainingValidityMs: number;
+  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+}
+
 /**
  * Runs one acquisition, traced on `redlock-core.acquire` when someone listens. `tryAcquire()`'s miss
  * (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace as a result with
  * `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve with `undefined`.
  */
-export function traceAcquire(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<Lock>): Promise<Lock> {
+export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
   // Not async: an untraced acquisition gets no promise of its own wrapped around it.
   if (!isTraced(acquireChannel)) return run();
   return traceAcquireOn(request, quorum, nodeCount, run);
 }
 
 /** {@link traceAcquire} when someone listens. */
-async function traceAcquireOn(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<Lock>): Promise<Lock> {
+async function traceAcquireOn<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
   const context: AcquireTraceContext = { ...request, quorum, nodeCount };
   let miss: LockAcquireError | undefined;
   const lock = await traceCall(
     acquireChannel,
     context,
-    async (): Promise<Lock | undefined> => {
+    async (): Promise<L | undefined> => {
       try {
         return await run();
       } catch (error) {
@@ -395,7 +402,11 @@ export function traceAttempt<T>(
 }
 
 /** Runs one extension, traced on `redlock-core.extend` when someone listens. */
-export function traceExtend(request: Omit<ExtendTraceContext, 'result' | 'error'>, run: () => Promise<Lock>, nodesOf: () => readonly (ExtendNodeOutcome | undefined)[]): Promise<Lock> {
+export function traceExtend<L extends Pick<TracedLock, 'remainingValidityMs'>>(
+  request: Omit<ExtendTraceContext, 'result' | 'error'>,
+  run: () => Promise<L>,
+  nodesOf: () => readonly (ExtendNodeOutcome | undefined)[],
+): Promise<L> {
   if (!isTraced(extendChannel)) return run();
   return traceCall(extendChannel, { ...request }, run, (lock) => ({ remainingValidityMs: lock.remainingValidityMs, nodes: nodesOf() }));
 }

@@ -1,54 +1,5 @@
 import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome } from './outcomes.js';
-
-/** Base class of every error this library rejects with on purpose; `instanceof RedlockError` catches them all. */
-export class RedlockError extends Error {
-  override name = 'RedlockError';
-}
-
-/**
- * One node failed to answer: it timed out, the connection failed, or Redis replied with an error.
- * The algorithm tolerates a minority of these; they are kept in `nodeErrors`, never swallowed.
- *
- * `cause` is the client's error, with one change: a client that attaches the failed command's arguments
- * to its error (ioredis: `error.command.args`) would hand out the lock's token with them, so `cause` is
- * then a copy without `command.args` (same class, message, stack and other fields; `command.name` stays).
- * The client's own error object is left unchanged.
- */
-export class NodeError extends RedlockError {
-  override name = 'NodeError';
-
-  /** Index of the node in the array passed to the `Redlock` constructor. */
-  readonly nodeIndex: number;
-  /** Whether the node did not answer within its per-node timeout (there is no `cause` then). */
-  readonly isTimeout: boolean;
-  /**
-   * Whether the node was not called at all because it counts as down: several calls in a row timed out,
-   * and it is left alone until a probe finds it answering again (see `redlock.nodeHealth()`).
-   */
-  readonly isDown: boolean;
-
-  constructor(message: string, options: { nodeIndex: number; isTimeout: boolean; cause: unknown; isDown?: boolean }) {
-    super(message, { cause: causeWithoutArguments(options.cause) });
-    this.nodeIndex = options.nodeIndex;
-    this.isTimeout = options.isTimeout;
-    this.isDown = options.isDown ?? false;
-  }
-}
-
-/**
- * `cause` without the arguments of the command it failed (see {@link NodeError}): a copy when it has
- * `command.args`, else `cause` itself. A copy, not a change to the client's error, which the client may
- * also have handed to your own code (its promise, an `'error'` listener).
- */
-function causeWithoutArguments(cause: unknown): unknown {
-  if (typeof cause !== 'object' || cause === null) return cause;
-  const command: unknown = (cause as { readonly command?: unknown }).command;
-  if (typeof command !== 'object' || command === null || !('args' in command)) return cause;
-  const { args: _args, ...commandWithoutArgs } = command as Record<string, unknown>;
-  const copy = Object.create(Object.getPrototypeOf(cause) as object | null) as object;
-  Object.defineProperties(copy, { ...Object.getOwnPropertyDescriptors(cause), command: { value: commandWithoutArgs, writable: true, enumerable: true, configurable: true } });
-  return copy;
-}
+import { type NodeError, RedlockError } from './redlock-error.js';
 
 /**
  * The nodes are not a valid Redlock deployment: two nodes are the same Redis server (`'same-server'`, found

@@ -2,8 +2,8 @@ import { setMaxListeners } from 'node:events';
 import { onAbort } from './abort-listeners.js';
 import type { RedisAdapter } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
-import { NodeError, RedlockClosedError } from './errors.js';
-import type { NodeCall } from '../nodes/quorum.js';
+import { RedlockClosedError } from './errors.js';
+import { NodeError } from './redlock-error.js';
 
 /**
  * `Symbol.asyncDispose`, which Node has from 20.4 (and 18.18) as the registered `nodejs.asyncDispose`;
@@ -19,6 +19,11 @@ export const ASYNC_DISPOSE = (Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDis
  * adapter's `close()` then gets as long again, so `close()` settles within twice this.
  */
 export const CLOSE_TIMEOUT_MS = 2_000;
+
+/** What {@link Lifecycle.trackCall} needs of a node call (see `NodeCall` in nodes/quorum.ts): its outcome, when known. */
+export interface TrackedCall {
+  onOutcome(listener: (outcome: { readonly nodeIndex: number }) => void): void;
+}
 
 /**
  * Whether a `Redlock` is open or closed, and what it still runs in the background: the one place that
@@ -169,7 +174,7 @@ export class Lifecycle {
    * Counts `call`, to node `nodeIndex`, as background work that `close()` waits for, until its outcome is
    * known: like {@link track}, without a promise (a release's calls are tracked so, every time).
    */
-  trackCall(nodeIndex: number, call: NodeCall<string>): void {
+  trackCall(nodeIndex: number, call: TrackedCall): void {
     if (this.#isSettled) return;
     this.#pendingCalls[nodeIndex] = (this.#pendingCalls[nodeIndex] as number) + 1;
     call.onOutcome(this.#onOutcome);

@@ -1,4 +1,4 @@
-import type { NodeError } from './errors.js';
+import type { NodeError } from './redlock-error.js';
 
 /**
  * What one node answered to one operation. `S` is the operation's own answers (`'acquired' | 'held' |

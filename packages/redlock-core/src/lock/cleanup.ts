@@ -1,5 +1,5 @@
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
-import { nodeTimeoutMsFor } from '../options.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { ReleaseNodeOutcome } from '../base/outcomes.js';
 import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, quorumOf, type SharedTimeout } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';

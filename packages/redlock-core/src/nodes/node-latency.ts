@@ -1,4 +1,5 @@
-import { defaultNodeTimeoutMs, NODE_TIMEOUT_MS_PER_KEY } from '../options.js';
+import { defaultNodeTimeoutMs, NODE_TIMEOUT_MS_PER_KEY } from '../settings/defaults.js';
+import type { ResolvedOptions } from '../settings/resolve-options.js';
 
 /**
  * The longest a node timeout may grow to by itself, in milliseconds, however long the TTL: far enough for
@@ -128,4 +129,17 @@ export class NodeLatency {
         : (smoothed + Math.max(ADAPTIVE_TIMEOUT_MIN_MARGIN_MS, 4 * this.#deviationMs)) * this.#backoff;
     return Math.ceil(Math.min(ceilingMs, Math.max(this.#floorMs, estimateMs))) + this.#perKeyMs;
   }
+}
+
+/**
+ * How long one call over `keyCount` keys to `node` may take for a TTL: the node's own timeout, else the
+ * Redlock's, else the one its measured latency calls for (see {@link NodeLatency}).
+ */
+export function nodeTimeoutMsFor(
+  node: { readonly timeoutMs: number | undefined; readonly latency: NodeLatency },
+  options: ResolvedOptions,
+  ttlMs: number,
+  keyCount = 1,
+): number {
+  return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.timeoutMs(ttlMs, keyCount);
 }

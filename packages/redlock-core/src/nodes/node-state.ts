@@ -2,9 +2,11 @@ import type { RedisAdapter } from '../base/adapter.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { NodeLatency } from './node-latency.js';
 import type { Clock } from '../base/clock.js';
-import { NodeConfigurationError, NodeError } from '../base/errors.js';
+import { NodeConfigurationError } from '../base/errors.js';
+import { NodeError } from '../base/redlock-error.js';
 import { Lifecycle } from '../base/lifecycle.js';
-import type { ResolvedNode, ResolvedOptions } from '../options.js';
+import type { ResolvedNode } from '../settings/resolve-nodes.js';
+import type { ResolvedOptions } from '../settings/resolve-options.js';
 import { runScript } from '../scripts/lua-script.js';
 import { parseProbeReply, probeScript, type ServerFacts } from '../scripts/probe.js';
 

@@ -1,9 +1,10 @@
 import type { RedisAdapter } from '../base/adapter.js';
+import type { NodeReply, RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
 import type { Clock } from '../base/clock.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
-import { NodeError } from '../base/errors.js';
+import { NodeError } from '../base/redlock-error.js';
 import type { NodeSet, NodeState } from './node-state.js';
-import { nodeTimeoutMsFor } from '../options.js';
+import { nodeTimeoutMsFor } from './node-latency.js';
 import type { NodeOutcome } from '../base/outcomes.js';
 import type { NodeOperation } from '../base/diagnostics.js';
 import { recordNodeOutcome } from './stats.js';
@@ -119,37 +120,6 @@ export class SharedTimeout implements Due {
 interface TimedCall {
   /** The timeout fired before the call answered. */
   timedOut(): void;
-}
-
-/**
- * A node call whose timeout can start again: told when its node answered `NOSCRIPT` (so it is alive),
- * before the EVAL that follows. A method of the call rather than a closure made for every call.
- */
-export interface RenewableCall {
-  renewTimeout(): void;
-}
-
-/**
- * How to read the replies of the calls of one fan-out, made once for all of them: each call hands it its
- * own adapter and itself, to renew its timeout after `NOSCRIPT` (see `onNoScriptOf` in scripts/lua-script.ts).
- */
-export interface ReplyReader<S extends string> {
-  /** Reads a reply: the status, or a promise of it when reading takes another command. May throw. */
-  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): S | Promise<S>;
-  /** Reads a rejection: a status (or a promise of one) when it recovers, else it throws. */
-  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall): S | Promise<S>;
-}
-
-/**
- * A node's reply still to be read, which a {@link NodeCallRun} returns instead of a promise of the status
- * when it can: the adapter's own promise, and how to read what it resolves or rejects with. The call
- * attaches its one pair of handlers to the adapter's promise, so reading the reply costs no promise and no
- * turn of the microtask queue of its own (see `ScriptReader`).
- */
-export interface NodeReply<S extends string> {
-  /** The adapter's promise. */
-  readonly reply: PromiseLike<unknown>;
-  readonly reader: ReplyReader<S>;
 }
 
 /**

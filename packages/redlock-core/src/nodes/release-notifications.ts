@@ -1,7 +1,7 @@
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { type Clock, unrefTimer } from '../base/clock.js';
 import type { NodeSet } from './node-state.js';
-import { nodeTimeoutMsFor } from '../options.js';
+import { nodeTimeoutMsFor } from './node-latency.js';
 import { releaseChannelOf } from '../scripts/release.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { RedisAdapter } from '../base/adapter.js';
-import type { NodeReply, RenewableCall, ReplyReader } from '../nodes/quorum.js';
+import type { NodeReply, RenewableCall, ReplyReader } from './reply-reader.js';
 import { defineScript, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../base/adapter.js';
 // Types only: this module loads nothing of the core's at run time, so that it has run (and its list of
 // scripts exists) before any script module that imports it defines a script, whatever loads first.
-import type { NodeReply, RenewableCall, ReplyReader } from '../nodes/quorum.js';
+import type { NodeReply, RenewableCall, ReplyReader } from './reply-reader.js';
 
 /** A Lua script with its SHA1, hashed once when its module loads. */
 export interface LuaScript {

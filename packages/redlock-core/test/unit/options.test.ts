@@ -1,15 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { SYSTEM_CLOCK } from '../../src/base/clock.js';
-import {
-  checkTtl,
-  DEFAULT_OPTIONS,
-  defaultNodeTimeoutMs,
-  MAX_TTL_MS,
-  resolveAcquireOptions,
-  resolveNodes,
-  resolveOptions,
-  resolveResources,
-} from '../../src/options.js';
+import { DEFAULT_OPTIONS, defaultNodeTimeoutMs, MAX_TTL_MS } from '../../src/settings/defaults.js';
+import { resolveNodes } from '../../src/settings/resolve-nodes.js';
+import { resolveAcquireOptions, resolveOptions } from '../../src/settings/resolve-options.js';
+import { resolveResources } from '../../src/settings/resolve-resources.js';
+import { checkTtl } from '../../src/settings/ttl.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode } from '../../src/testing/fake-adapter.js';
 

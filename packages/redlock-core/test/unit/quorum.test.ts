@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, LockAcquireError, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
 import { createNodeSet, type NodeSet, NodeState, ServerRegistry } from '../../src/nodes/node-state.js';
-import { resolveNodes, resolveOptions } from '../../src/options.js';
+import { resolveNodes } from '../../src/settings/resolve-nodes.js';
+import { resolveOptions } from '../../src/settings/resolve-options.js';
 import type { NodeOutcome } from '../../src/base/outcomes.js';
 import { callEveryNode, callNode, callNodeWithin, collectVotes, type NodeCall, quorumOf, settledCall, SharedTimeout } from '../../src/nodes/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';

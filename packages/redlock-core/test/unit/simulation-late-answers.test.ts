@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { NodeLatency } from '../../src/nodes/node-latency.js';
-import { defaultNodeTimeoutMs } from '../../src/options.js';
+import { defaultNodeTimeoutMs } from '../../src/settings/defaults.js';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
 import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';

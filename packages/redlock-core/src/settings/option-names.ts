@@ -1,0 +1,103 @@
+// Every option's name and where it may be given, and the check that refuses an unknown one with the name
+// intended (another scope's option, another library's name, ours in another case).
+
+/** Where an option may be given: the `Redlock` constructor, or the options of one method. */
+export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using';
+
+const PER_CALL = ['acquire', 'tryAcquire', 'using'] as const;
+const WAITING = ['Redlock', 'acquire', 'using'] as const;
+
+/**
+ * Every option name, with where it may be given. **A new option is registered here**, in one line: the
+ * option objects are checked against this table, so an unknown name is refused before any network call,
+ * and a type assertion in options.ts makes the build fail until the table and the option interfaces agree.
+ */
+export const OPTION_SCOPES = {
+  driftFactor: ['Redlock'],
+  retryCount: WAITING,
+  retryDelayMs: WAITING,
+  retryJitterMs: WAITING,
+  waitMs: WAITING,
+  nodeTimeoutMs: ['Redlock'],
+  restartGraceMs: ['Redlock'],
+  refuseEvictingNodes: ['Redlock'],
+  keyPrefix: ['Redlock'],
+  clock: ['Redlock'],
+  signal: PER_CALL,
+  fencing: PER_CALL,
+  reentrant: PER_CALL,
+  autoExtend: ['acquire', 'tryAcquire'],
+  maxExtensions: PER_CALL,
+  maxHoldMs: PER_CALL,
+} as const satisfies Record<string, readonly OptionScope[]>;
+
+type OptionName = keyof typeof OPTION_SCOPES;
+
+/** The option names `scope` takes, by the table: {@link OPTION_SCOPES}. */
+export type NamesIn<S extends OptionScope> = { [K in OptionName]: S extends (typeof OPTION_SCOPES)[K][number] ? K : never }[OptionName];
+
+/** The option names each scope accepts, made once: the check runs on every call with options. */
+const NAMES_BY_SCOPE = new Map<OptionScope, ReadonlySet<string>>(
+  (['Redlock', 'acquire', 'tryAcquire', 'using'] as const).map((scope) => [
+    scope,
+    new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : []))),
+  ]),
+);
+
+const SCOPE_LABELS: Record<OptionScope, string> = {
+  Redlock: 'the `Redlock` constructor',
+  acquire: '`acquire()`',
+  tryAcquire: '`tryAcquire()`',
+  using: '`using()`',
+};
+
+/**
+ * Names other Redis lock libraries use, with what to write here: a caller moving from node-redlock or
+ * redis-semaphore gets the intended name instead of an option silently ignored. Names that differ only
+ * in case from one of ours are caught without an entry.
+ */
+/** What replaces another library's extension setting: there is no interval to tune, only whether to extend. */
+const AUTO_EXTEND_HINT = 'use `autoExtend: true` in the options of `acquire()` or `tryAcquire()`, or `using()`, which extend the lock when half its TTL of validity is left';
+
+const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly from: string }>> = {
+  retryDelay: { use: 'write `retryDelayMs` (milliseconds)', from: 'node-redlock' },
+  retryJitter: { use: 'write `retryJitterMs` (milliseconds)', from: 'node-redlock' },
+  automaticExtensionThreshold: { use: AUTO_EXTEND_HINT, from: 'node-redlock' },
+  retryInterval: { use: 'write `retryDelayMs` (milliseconds)', from: 'redis-semaphore' },
+  acquireTimeout: { use: 'write `waitMs` (milliseconds)', from: 'redis-semaphore' },
+  acquireAttemptsLimit: { use: 'write `retryCount`, the attempts after the first', from: 'redis-semaphore' },
+  lockTimeout: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'redis-semaphore' },
+  refreshInterval: { use: AUTO_EXTEND_HINT, from: 'redis-semaphore' },
+  ttl: { use: 'pass the TTL as the `ttlMs` argument (milliseconds)', from: 'other lock libraries' },
+  ttlMs: { use: 'pass the TTL as the `ttlMs` argument', from: 'other lock libraries' },
+  timeout: {
+    use: 'write `waitMs` for how long to wait for the lock, or `nodeTimeoutMs` on the `Redlock` for one call to one node',
+    from: 'other lock libraries',
+  },
+  retries: { use: 'write `retryCount`', from: 'other lock libraries' },
+  prefix: { use: 'write `keyPrefix` on the `Redlock`', from: 'other lock libraries' },
+};
+
+/**
+ * Throws a `TypeError` naming the first option of `given` that `scope` does not take, with the intended
+ * name when it is known: another scope's option, one of {@link OPTION_ALIASES}, or ours in another case.
+ */
+export function checkOptionNames(given: object, scope: OptionScope): void {
+  const allowed = NAMES_BY_SCOPE.get(scope) as ReadonlySet<string>;
+  for (const name of Object.keys(given)) {
+    if (allowed.has(name)) continue;
+    const where = `Unknown option \`${name}\` in the options of ${SCOPE_LABELS[scope]}`;
+    const scopes: readonly OptionScope[] | undefined = Object.hasOwn(OPTION_SCOPES, name) ? OPTION_SCOPES[name as OptionName] : undefined;
+    if (scope === 'tryAcquire' && scopes?.includes('acquire') === true) {
+      throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use \`acquire()\` to wait for the lock`);
+    }
+    if (scopes !== undefined) {
+      throw new TypeError(`${where}: \`${name}\` is an option of ${scopes.map((other) => SCOPE_LABELS[other]).join(', ')}`);
+    }
+    const alias = Object.hasOwn(OPTION_ALIASES, name) ? OPTION_ALIASES[name] : undefined;
+    if (alias !== undefined) throw new TypeError(`${where}: ${alias.use}; \`${name}\` is the name in ${alias.from}`);
+    const sameButCase = [...allowed].find((known) => known.toLowerCase() === name.toLowerCase());
+    if (sameButCase !== undefined) throw new TypeError(`${where}: did you mean \`${sameButCase}\`?`);
+    throw new TypeError(`${where}: it takes ${[...allowed].map((known) => `\`${known}\``).join(', ')}`);
+  }
+}

@@ -1,0 +1,158 @@
+// The options of a `Redlock` and of one call, checked once and filled in with the defaults.
+import { type Clock, SYSTEM_CLOCK } from '../base/clock.js';
+import { DEFAULT_OPTIONS, MAX_TTL_MS } from './defaults.js';
+import { checkDurationMs, checkInteger, checkOptionsObject, formatValue } from './value-checks.js';
+
+/** The options of a `Redlock` after validation, with defaults filled in. */
+export interface ResolvedOptions {
+  readonly driftFactor: number;
+  readonly retryCount: number;
+  readonly retryDelayMs: number;
+  readonly retryJitterMs: number;
+  readonly waitMs: number;
+  readonly nodeTimeoutMs: number | undefined;
+  readonly keyPrefix: string;
+  readonly restartGraceMs: number;
+  readonly refuseEvictingNodes: boolean;
+  readonly clock: Clock;
+}
+
+
+/** Options as given, each read as `unknown` until its check narrows it. */
+type GivenOptions = { readonly [name: string]: unknown };
+
+/** Whether `value` has the methods of a {@link Clock}. */
+function isClock(value: unknown): value is Clock {
+  return ['now', 'wallNow', 'setTimeout', 'clearTimeout'].every((method) => typeof Reflect.get(Object(value), method) === 'function');
+}
+
+/** Validates a `Redlock`'s options and fills in the defaults. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  const given = checkOptionsObject('options', options, 'Redlock');
+  const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
+  if (typeof driftFactor !== 'number') {
+    throw new TypeError(`Expected \`driftFactor\` to be a number, got ${formatValue(driftFactor)}`);
+  }
+  if (!(driftFactor >= 0 && driftFactor < 1)) {
+    throw new RangeError(`Expected \`driftFactor\` to be a number in [0, 1), got ${formatValue(driftFactor)}`);
+  }
+  const keyPrefix = given.keyPrefix === undefined ? DEFAULT_OPTIONS.keyPrefix : given.keyPrefix;
+  if (typeof keyPrefix !== 'string') {
+    throw new TypeError(`Expected \`keyPrefix\` to be a string, got ${formatValue(keyPrefix)}`);
+  }
+  const clock = given.clock === undefined ? SYSTEM_CLOCK : given.clock;
+  if (!isClock(clock)) {
+    throw new TypeError(`Expected \`clock\` to implement now, wallNow, setTimeout and clearTimeout, got ${formatValue(clock)}`);
+  }
+  const { nodeTimeoutMs } = given;
+  if (nodeTimeoutMs !== undefined) checkDurationMs('nodeTimeoutMs', nodeTimeoutMs, 1);
+  const restartGraceMs = given.restartGraceMs === undefined ? DEFAULT_OPTIONS.restartGraceMs : given.restartGraceMs;
+  checkDurationMs('restartGraceMs', restartGraceMs, 0);
+  const { refuseEvictingNodes = DEFAULT_OPTIONS.refuseEvictingNodes } = given;
+  if (typeof refuseEvictingNodes !== 'boolean') {
+    throw new TypeError(`Expected \`refuseEvictingNodes\` to be a boolean, got ${formatValue(refuseEvictingNodes)}`);
+  }
+  return {
+    restartGraceMs,
+    refuseEvictingNodes,
+    ...resolveRetries(given, DEFAULT_OPTIONS),
+    driftFactor,
+    keyPrefix,
+    clock,
+    nodeTimeoutMs,
+  };
+}
+
+/** The retry settings of one call: its own where given, else the `Redlock`'s. */
+export interface RetrySettings {
+  /** A non-negative integer, or `Infinity`. */
+  readonly retryCount: number;
+  readonly retryDelayMs: number;
+  readonly retryJitterMs: number;
+}
+
+/** The retry settings and time limit of one call: its own where given, else the `Redlock`'s. */
+export interface WaitSettings extends RetrySettings {
+  /** A positive integer, or `Infinity` for no time limit. */
+  readonly waitMs: number;
+}
+
+/** The per-call settings of `acquire()` and `using()` after validation; `reentrant` is checked by the caller. */
+export interface AcquireSettings extends WaitSettings {
+  readonly signal: AbortSignal | undefined;
+  readonly fencing: boolean;
+  readonly reentrant: unknown;
+  readonly autoExtend: boolean;
+}
+
+/** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
+export function resolveAcquireOptions(
+  options: unknown,
+  defaults: RetrySettings & { readonly waitMs?: number },
+  scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
+): AcquireSettings {
+  const given = checkOptionsObject('options', options, scope);
+  const { signal, fencing, reentrant, autoExtend } = given;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
+  }
+  if (fencing !== undefined && typeof fencing !== 'boolean') {
+    throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(fencing)}`);
+  }
+  if (autoExtend !== undefined && typeof autoExtend !== 'boolean') {
+    throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
+  }
+  const { retryCount, retryDelayMs, retryJitterMs, waitMs } = resolveRetries(given, defaults);
+  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false };
+}
+
+/** Validates the limits of automatic extension (`using()`, or `acquire()` with `autoExtend`). */
+export function resolveExtensionLimits(options: unknown): {
+  readonly maxExtensions: number | undefined;
+  readonly maxHoldMs: number | undefined;
+} {
+  // The names were checked with the other options of the call.
+  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options, undefined);
+  if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
+  if (maxHoldMs !== undefined) checkDurationMs('maxHoldMs', maxHoldMs, 1);
+  return { maxExtensions, maxHoldMs };
+}
+
+/** Validates the retry settings given and fills in the others from `defaults`, which are valid already. */
+function resolveRetries(given: GivenOptions, defaults: RetrySettings & { readonly waitMs?: number }): WaitSettings {
+  const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
+  if (retryCount !== undefined) checkRetryCount(retryCount);
+  if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);
+  if (retryJitterMs !== undefined) checkDurationMs('retryJitterMs', retryJitterMs, 0);
+  if (waitMs !== undefined) checkWaitMs(waitMs);
+  return {
+    retryCount: retryCount === undefined ? defaults.retryCount : retryCount,
+    retryDelayMs: retryDelayMs === undefined ? defaults.retryDelayMs : retryDelayMs,
+    retryJitterMs: retryJitterMs === undefined ? defaults.retryJitterMs : retryJitterMs,
+    waitMs: waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs,
+  };
+}
+
+/** A non-negative integer or `Infinity`; `-1` gets a message of its own (see {@link RedlockOptions.retryCount}). */
+function checkRetryCount(value: unknown): asserts value is number {
+  if (value === Infinity) return;
+  if (value === -1) {
+    throw new RangeError(
+      'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`',
+    );
+  }
+  if (typeof value !== 'number') throw new TypeError(`Expected \`retryCount\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Expected \`retryCount\` to be a non-negative integer or \`Infinity\`, got ${formatValue(value)}`);
+  }
+}
+
+/** A positive integer up to {@link MAX_TTL_MS}, or `Infinity`. */
+function checkWaitMs(value: unknown): asserts value is number {
+  if (value === Infinity) return;
+  if (typeof value !== 'number') throw new TypeError(`Expected \`waitMs\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_TTL_MS) {
+    const advice = value === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '';
+    throw new RangeError(`Expected \`waitMs\` to be a positive integer up to ${MAX_TTL_MS} or \`Infinity\`, got ${formatValue(value)}${advice}`);
+  }
+}

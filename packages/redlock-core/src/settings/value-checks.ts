@@ -1,0 +1,50 @@
+// The checks every option and argument goes through, and how a bad value is shown in their messages.
+import { MAX_TTL_MS } from './defaults.js';
+import { checkOptionNames, type OptionScope } from './option-names.js';
+
+/** Checks a duration in milliseconds: an integer from `min` up to the largest delay a timer accepts. */
+export function checkDurationMs(name: string, value: unknown, min: 0 | 1): asserts value is number {
+  checkInteger(name, value, min, MAX_TTL_MS);
+}
+
+export function checkInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const kind = min === 0 ? 'a non-negative integer' : 'a positive integer';
+    const bound = max === Number.MAX_SAFE_INTEGER ? '' : ` up to ${max}`;
+    throw new RangeError(`Expected \`${name}\` to be ${kind}${bound}, got ${formatValue(value)}`);
+  }
+}
+
+/**
+ * Checks that options are an object and copies them: every option is read once, here, so that a getter or
+ * a Proxy cannot answer one value to the validation and another to the use.
+ */
+export function checkOptionsObject(name: string, value: unknown, scope: OptionScope | undefined): { readonly [name: string]: unknown } {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`Expected \`${name}\` to be an object, got ${formatValue(value)}`);
+  }
+  const copy = { ...value };
+  if (scope !== undefined) checkOptionNames(copy, scope);
+  return copy;
+}
+
+/** Shows a bad value in a message, in backticks, cut to 60 characters. */
+export function formatValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'function') text = `function ${value.name}`.trim();
+  else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    text = value.constructor?.name && value.constructor !== Object ? `${value.constructor.name} {…}` : safeJson(value);
+  } else text = typeof value === 'bigint' ? `${value}n` : Array.isArray(value) ? safeJson(value) : String(value);
+  return `\`${text.length > 60 ? `${text.slice(0, 57)}...` : text}\``;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
