@@ -1,5 +1,26 @@
-/** How many calls to a node must time out in a row before it counts as down. */
+import { ADAPTIVE_TIMEOUT_MAX_MS } from './node-latency.js';
+
+/** How many calls to a node must go unanswered in a row (see {@link unansweredAfterMs}) before it counts as down. */
 export const TIMEOUTS_BEFORE_DOWN = 3;
+
+/**
+ * How many of its timeouts a call that timed out may still wait for its answer before it counts against
+ * its node: a near node measured at the 50 ms floor that steps to a 300-400 ms round trip answers within
+ * 8 × 50 ms, and its late answer widens the next timeouts instead of counting the node down.
+ */
+export const UNANSWERED_AFTER_TIMEOUTS = 8;
+
+/**
+ * How long after its start a call with a timeout of `timeoutMs` may go without any answer before it counts
+ * against its node, in milliseconds: {@link UNANSWERED_AFTER_TIMEOUTS} timeouts, at most
+ * {@link ADAPTIVE_TIMEOUT_MAX_MS} (an answer later than the longest adaptive timeout could never be waited
+ * for, so such a node is as good as down), never less than the timeout itself. The call's outcome is still
+ * a timeout at `timeoutMs`: this only decides whether the node answered at all, so that a node that slowed
+ * down is measured (its late answer widens its timeout) rather than counted down.
+ */
+export function unansweredAfterMs(timeoutMs: number): number {
+  return Math.max(timeoutMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, UNANSWERED_AFTER_TIMEOUTS * timeoutMs));
+}
 
 /**
  * How long a down node is left alone before one call probes it, in milliseconds. Each probe that times
@@ -11,14 +32,15 @@ export const FIRST_PROBE_DELAY_MS = 250;
 export const MAX_PROBE_DELAY_MS = 10_000;
 
 /**
- * Whether a node answers, judged from its calls: after {@link TIMEOUTS_BEFORE_DOWN} calls in a row time
- * out, the node is down and new calls are refused at once, without a command sent, so a node that accepts
+ * Whether a node answers, judged from its calls: after {@link TIMEOUTS_BEFORE_DOWN} calls in a row got no
+ * answer within {@link unansweredAfterMs} (a call that timed out and is answered later counts as answered:
+ * the node is slow, not gone), the node is down and new calls are refused at once, without a command sent, so a node that accepts
  * commands and never answers cannot pile up pending commands (and the memory they hold) in the client,
  * and no attempt waits for it. While down, one call at a time is let through as a probe, first after
- * {@link FIRST_PROBE_DELAY_MS}, then at doubling intervals; any answer in time brings the node back up.
+ * {@link FIRST_PROBE_DELAY_MS}, then at doubling intervals; any answer to it brings the node back up.
  *
- * up ──3 timeouts in a row──▶ down ──probe delay passed──▶ probing ──answer──▶ up
- *                             down ◀──probe timed out (delay doubles)── probing
+ * up ──3 calls unanswered in a row──▶ down ──probe delay passed──▶ probing ──answer──▶ up
+ *                                     down ◀──probe unanswered (delay doubles)── probing
  */
 export class CircuitBreaker {
   #timeoutsInARow = 0;
@@ -37,7 +59,7 @@ export class CircuitBreaker {
     return this.#probeAt !== undefined;
   }
 
-  /** How many calls in a row timed out, until one is answered. */
+  /** How many calls in a row went unanswered, until one is answered. */
   get timeoutsInARow(): number {
     return this.#timeoutsInARow;
   }
@@ -58,7 +80,10 @@ export class CircuitBreaker {
     return true;
   }
 
-  /** A call was answered within its timeout (an error reply counts: the node is there). */
+  /**
+   * A call was answered: within its timeout (an error reply counts: the node is there), or a call that
+   * timed out was answered before it counted as unanswered.
+   */
   recordAnswer(): void {
     this.#timeoutsInARow = 0;
     this.#probeAt = undefined;
@@ -66,7 +91,7 @@ export class CircuitBreaker {
     this.#probeDelayMs = FIRST_PROBE_DELAY_MS;
   }
 
-  /** A call timed out at `now`. */
+  /** A call went unanswered (no answer within {@link unansweredAfterMs} of its start), found at `now`. */
   recordTimeout(now: number): void {
     this.#timeoutsInARow += 1;
     if (this.#isProbing) {

@@ -25,7 +25,7 @@ export interface NodeSet {
 export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedOptions): NodeSet {
   const servers = new ServerRegistry(options.refuseEvictingNodes);
   return {
-    nodes: nodes.map((node, index) => new NodeState(node, index, servers)),
+    nodes: nodes.map((node, index) => new NodeState(node, index, servers, options.nodeTimeoutMs)),
     options,
     servers,
     lifecycle: new Lifecycle(options.clock),
@@ -42,7 +42,11 @@ export interface NodeHealth {
    * unusable (see `refuseEvictingNodes`).
    */
   readonly state: 'up' | 'down' | 'refused';
-  /** How many calls in a row timed out, until one is answered. */
+  /**
+   * How many calls in a row went unanswered, until one is answered. With the adaptive timeout a call that
+   * timed out counts only once it also had no answer within 8 of its timeouts (at most 1 s): a late answer
+   * counts as an answer. With a fixed timeout (`nodeTimeoutMs`, a node's `timeoutMs`) it counts at its timeout.
+   */
   readonly timeoutsInARow: number;
   /** While down, milliseconds until the next probe may go out. */
   readonly probeInMs: number;
@@ -118,6 +122,12 @@ export class NodeState implements ResolvedNode {
   readonly breaker = new CircuitBreaker();
   /** The node's measured round trip, which sets its timeout unless one is configured. */
   readonly latency = new NodeLatency();
+  /**
+   * Whether the node's timeout follows its round trip (no `timeoutMs` of its own, no `nodeTimeoutMs`): only
+   * then may a call that timed out still be answered late without counting against the node, since its late
+   * answer widens the next timeouts. A fixed timeout is how long the user lets the node take.
+   */
+  readonly isTimeoutAdaptive: boolean;
   readonly #servers: ServerRegistry;
   /** `undefined` until the server is known; a pending probe; or what it told. */
   #facts: Promise<void> | ServerFacts | 'unverifiable' | undefined;
@@ -126,9 +136,11 @@ export class NodeState implements ResolvedNode {
   /** Why the last probe failed, while the server is not known. */
   #probeError: unknown;
 
-  constructor(node: ResolvedNode, index: number, servers: ServerRegistry) {
+  /** @param redlockTimeoutMs - The `Redlock`'s `nodeTimeoutMs`, if set. */
+  constructor(node: ResolvedNode, index: number, servers: ServerRegistry, redlockTimeoutMs?: number) {
     this.adapter = node.adapter;
     this.timeoutMs = node.timeoutMs;
+    this.isTimeoutAdaptive = node.timeoutMs === undefined && redlockTimeoutMs === undefined;
     this.index = index;
     this.#servers = servers;
   }

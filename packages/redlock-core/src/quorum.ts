@@ -1,4 +1,5 @@
 import type { RedisAdapter } from './adapter.js';
+import { unansweredAfterMs } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
 import { NodeError } from './errors.js';
@@ -53,6 +54,10 @@ export function stallThresholdMs(timeoutMs: number): number {
  * {@link stallThresholdMs}, the calls still pending get one more full `timeoutMs` from then, whichever
  * client carries them (one that writes at once, like ioredis, or on a later turn, like node-redis), before
  * they time out. Validity is unaffected: it always counts the whole time from the attempt's start.
+ *
+ * Calls that timed out stay listed until {@link unansweredAfterMs} from their start: one answered by then
+ * (late) tells its node's breaker the node answers; one still silent then counts against its node
+ * (`unanswered()`). That wait has a timer of its own, unref'd, since only timeouts need it.
  */
 export class SharedTimeout implements Due {
   readonly timeoutMs: number;
@@ -68,6 +73,10 @@ export class SharedTimeout implements Due {
   #hasFired = false;
   /** Whether the deadline already passed late once and gave the pending calls a fresh window. */
   #hasRenewedAfterStall = false;
+  /** Whether the listed calls were told they timed out: they now wait for their answer or their verdict. */
+  #hasTimedOut = false;
+  /** The timer of the verdict on the calls that timed out, while some wait for their answer. */
+  #verdictTimer: unknown;
 
   /** @param startedAtMs - When the calls start, if the caller just read the clock: it is not read again. */
   constructor(clock: Clock, timeoutMs: number, startedAtMs = clock.now()) {
@@ -85,13 +94,25 @@ export class SharedTimeout implements Due {
     return this.#calls.push(call) - 1;
   }
 
-  /** Marks the call in `slot` as answered; the last answer stops the wait. Returns whether it was still pending. */
-  remove(slot: number): boolean {
-    if (this.#calls[slot] === undefined) return false;
+  /** Whether the calls still listed timed out (and wait for a late answer or their verdict). */
+  get hasTimedOut(): boolean {
+    return this.#hasTimedOut;
+  }
+
+  /**
+   * Marks the call in `slot` as answered; the last answer stops the wait. Returns `'on-time'` or `'late'`
+   * (after it timed out, before its verdict) if it was still listed, else `undefined`.
+   */
+  remove(slot: number): 'on-time' | 'late' | undefined {
+    if (this.#calls[slot] === undefined) return undefined;
     this.#calls[slot] = undefined;
     this.#pendingCount -= 1;
+    if (this.#hasTimedOut) {
+      if (this.#pendingCount === 0 && this.#verdictTimer !== undefined) this.clock.clearTimeout(this.#verdictTimer);
+      return 'late';
+    }
     if (this.#pendingCount === 0 && !this.#hasFired) this.#timer.delete(this);
-    return true;
+    return 'on-time';
   }
 
   expire(now: number): void {
@@ -105,20 +126,37 @@ export class SharedTimeout implements Due {
     // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
     // already arrived one turn of the loop to settle their calls before calling the nodes timed out.
     setImmediate(() => {
+      this.#hasTimedOut = true;
+      for (const call of this.#calls) call?.timedOut();
+      if (this.#pendingCount === 0) return;
+      const verdictInMs = this.startedAtMs + unansweredAfterMs(this.timeoutMs) - this.clock.now();
+      const timer = this.clock.setTimeout(this.#judge, Math.max(0, verdictInMs));
+      // A verdict on a node never keeps the process alive.
+      (timer as { unref?: () => void } | undefined)?.unref?.();
+      this.#verdictTimer = timer;
+    });
+  }
+
+  /** Counts every call still listed as unanswered, one turn of the loop later (as for the timeout). */
+  readonly #judge = (): void => {
+    this.#verdictTimer = undefined;
+    setImmediate(() => {
       for (const [slot, call] of this.#calls.entries()) {
         if (call === undefined) continue;
         this.#calls[slot] = undefined;
-        call.timedOut();
+        call.unanswered();
       }
       this.#pendingCount = 0;
     });
-  }
+  };
 }
 
 /** A call bounded by a {@link SharedTimeout}. */
 interface TimedCall {
   /** The timeout fired before the call answered. */
   timedOut(): void;
+  /** The call timed out and had no answer either within {@link unansweredAfterMs} of its start. */
+  unanswered(): void;
 }
 
 /**
@@ -187,8 +225,8 @@ export function callNode<S extends string>(
 /**
  * Like {@link callNode}, bounded by a deadline shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
- * Every outcome tells the node's circuit breaker whether the node answered in time, and an answer of a
- * `'call'` tells its latency how long it took, when it wants that one (see `NodeLatency.wantsRoundTripOf`).
+ * Every outcome tells the node's circuit breaker whether the node answered (in time, or late: see
+ * {@link SharedTimeout}), and an answer of a `'call'` tells its latency how long it took, when it wants that one (see `NodeLatency.wantsRoundTripOf`).
  * Every outcome without an answer is counted for `redlock.stats()` and published on
  * `redlock-core.node.error`, as part of `operation`.
  */
@@ -331,7 +369,7 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
 /**
  * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,
  * waits for the server check of a first contact when there is one, and settles the call. Every outcome
- * tells the node's circuit breaker whether the node answered in time, and an answer of a `'call'`
+ * tells the node's circuit breaker whether the node answered (in time, or late), and an answer of a `'call'`
  * (`isMeasured`) tells its latency how long it took, when it wants that one. Every outcome without an
  * answer is counted for `redlock.stats()` and published on `redlock-core.node.error`.
  */
@@ -412,7 +450,10 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
 
   /** The node answered `NOSCRIPT`, so it is alive: the call gets a fresh timeout for the EVAL that follows. */
   renewTimeout(): void {
-    if (!this.#timeout.remove(this.#slot)) return;
+    const standing = this.#timeout.remove(this.#slot);
+    if (standing === undefined) return;
+    // A late NOSCRIPT: the node answers, but the call's outcome is settled; its EVAL needs no timeout.
+    if (standing === 'late') return this.#node.breaker.recordAnswer();
     this.#timeout = new SharedTimeout(this.#timeout.clock, this.#timeout.timeoutMs);
     this.#slot = this.#timeout.add(this);
   }
@@ -420,7 +461,12 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   timedOut(): void {
     const node = this.#node;
     const timeout = this.#timeout;
-    node.breaker.recordTimeout(timeout.clock.now());
+    // With an adaptive timeout the breaker waits for the verdict (`unanswered()`): a late answer shows a
+    // slow node, not a gone one, and widens its next timeouts. A fixed timeout is the user's verdict.
+    if (!node.isTimeoutAdaptive) {
+      timeout.remove(this.#slot);
+      this.unanswered();
+    }
     node.latency.recordTimeout();
     node.noteTimedOut();
     const error = new NodeError(`Node ${node.index} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex: node.index, isTimeout: true, cause: undefined });
@@ -429,10 +475,15 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
     this.settle(timedOut);
   }
 
+  unanswered(): void {
+    this.#node.breaker.recordTimeout(this.#timeout.clock.now());
+  }
+
   #answered(status: S): void {
     const node = this.#node;
     const timeout = this.#timeout;
-    if (timeout.remove(this.#slot)) node.breaker.recordAnswer();
+    // On time or late (before its verdict): either way the node answers.
+    if (timeout.remove(this.#slot) !== undefined) node.breaker.recordAnswer();
     // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
     const { startedAtMs } = timeout;
     if (this.#isMeasured && node.latency.wantsRoundTripOf(startedAtMs)) node.latency.recordAnswer(timeout.clock.now() - startedAtMs, startedAtMs);
@@ -440,7 +491,8 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   }
 
   #failed(cause: unknown): void {
-    if (!this.#timeout.remove(this.#slot)) return;
+    // A rejection after the timeout (often the client giving up, not the node answering) waits for the verdict.
+    if (this.#timeout.hasTimedOut || this.#timeout.remove(this.#slot) === undefined) return;
     const node = this.#node;
     node.breaker.recordAnswer();
     const error = new NodeError(`Node ${node.index} failed: ${describeCause(cause)}`, { nodeIndex: node.index, isTimeout: false, cause });
