@@ -43,9 +43,10 @@ export interface NodeHealth {
    */
   readonly state: 'up' | 'down' | 'refused';
   /**
-   * How many calls in a row went unanswered, until one is answered. With the adaptive timeout a call that
-   * timed out counts only once it also had no answer within 8 of its timeouts (at most 1 s): a late answer
-   * counts as an answer. With a fixed timeout (`nodeTimeoutMs`, a node's `timeoutMs`) it counts at its timeout.
+   * How many calls in a row timed out, until one is answered: with the adaptive timeout, an answer within 8
+   * of its timeouts (at most 1 s) to a call that timed out counts as an answer, and the node counts as
+   * `'down'` only once the first of 3 such calls had no answer by then; with a fixed timeout
+   * (`nodeTimeoutMs`, a node's `timeoutMs`), at the third timeout.
    */
   readonly timeoutsInARow: number;
   /** While down, milliseconds until the next probe may go out. */
@@ -216,7 +217,7 @@ export class NodeState implements ResolvedNode {
     const facts = this.#facts;
     return {
       nodeIndex: this.index,
-      state: this.#refusal !== undefined ? 'refused' : this.breaker.isDown ? 'down' : 'up',
+      state: this.#refusal !== undefined ? 'refused' : this.breaker.isDownAt(now) ? 'down' : 'up',
       timeoutsInARow: this.breaker.timeoutsInARow,
       probeInMs: this.breaker.probeInMs(now),
       maxmemoryPolicy: typeof facts === 'object' && !(facts instanceof Promise) ? facts.maxmemoryPolicy : undefined,

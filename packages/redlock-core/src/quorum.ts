@@ -54,10 +54,6 @@ export function stallThresholdMs(timeoutMs: number): number {
  * {@link stallThresholdMs}, the calls still pending get one more full `timeoutMs` from then, whichever
  * client carries them (one that writes at once, like ioredis, or on a later turn, like node-redis), before
  * they time out. Validity is unaffected: it always counts the whole time from the attempt's start.
- *
- * Calls that timed out stay listed until {@link unansweredAfterMs} from their start: one answered by then
- * (late) tells its node's breaker the node answers; one still silent then counts against its node
- * (`unanswered()`). That wait has a timer of its own, unref'd, since only timeouts need it.
  */
 export class SharedTimeout implements Due {
   readonly timeoutMs: number;
@@ -73,10 +69,6 @@ export class SharedTimeout implements Due {
   #hasFired = false;
   /** Whether the deadline already passed late once and gave the pending calls a fresh window. */
   #hasRenewedAfterStall = false;
-  /** Whether the listed calls were told they timed out: they now wait for their answer or their verdict. */
-  #hasTimedOut = false;
-  /** The timer of the verdict on the calls that timed out, while some wait for their answer. */
-  #verdictTimer: unknown;
 
   /** @param startedAtMs - When the calls start, if the caller just read the clock: it is not read again. */
   constructor(clock: Clock, timeoutMs: number, startedAtMs = clock.now()) {
@@ -94,25 +86,13 @@ export class SharedTimeout implements Due {
     return this.#calls.push(call) - 1;
   }
 
-  /** Whether the calls still listed timed out (and wait for a late answer or their verdict). */
-  get hasTimedOut(): boolean {
-    return this.#hasTimedOut;
-  }
-
-  /**
-   * Marks the call in `slot` as answered; the last answer stops the wait. Returns `'on-time'` or `'late'`
-   * (after it timed out, before its verdict) if it was still listed, else `undefined`.
-   */
-  remove(slot: number): 'on-time' | 'late' | undefined {
-    if (this.#calls[slot] === undefined) return undefined;
+  /** Marks the call in `slot` as answered; the last answer stops the wait. Returns whether it was still pending. */
+  remove(slot: number): boolean {
+    if (this.#calls[slot] === undefined) return false;
     this.#calls[slot] = undefined;
     this.#pendingCount -= 1;
-    if (this.#hasTimedOut) {
-      if (this.#pendingCount === 0 && this.#verdictTimer !== undefined) this.clock.clearTimeout(this.#verdictTimer);
-      return 'late';
-    }
     if (this.#pendingCount === 0 && !this.#hasFired) this.#timer.delete(this);
-    return 'on-time';
+    return true;
   }
 
   expire(now: number): void {
@@ -126,37 +106,20 @@ export class SharedTimeout implements Due {
     // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
     // already arrived one turn of the loop to settle their calls before calling the nodes timed out.
     setImmediate(() => {
-      this.#hasTimedOut = true;
-      for (const call of this.#calls) call?.timedOut();
-      if (this.#pendingCount === 0) return;
-      const verdictInMs = this.startedAtMs + unansweredAfterMs(this.timeoutMs) - this.clock.now();
-      const timer = this.clock.setTimeout(this.#judge, Math.max(0, verdictInMs));
-      // A verdict on a node never keeps the process alive.
-      (timer as { unref?: () => void } | undefined)?.unref?.();
-      this.#verdictTimer = timer;
-    });
-  }
-
-  /** Counts every call still listed as unanswered, one turn of the loop later (as for the timeout). */
-  readonly #judge = (): void => {
-    this.#verdictTimer = undefined;
-    setImmediate(() => {
       for (const [slot, call] of this.#calls.entries()) {
         if (call === undefined) continue;
         this.#calls[slot] = undefined;
-        call.unanswered();
+        call.timedOut();
       }
       this.#pendingCount = 0;
     });
-  };
+  }
 }
 
 /** A call bounded by a {@link SharedTimeout}. */
 interface TimedCall {
   /** The timeout fired before the call answered. */
   timedOut(): void;
-  /** The call timed out and had no answer either within {@link unansweredAfterMs} of its start. */
-  unanswered(): void;
 }
 
 /**
@@ -226,7 +189,7 @@ export function callNode<S extends string>(
  * Like {@link callNode}, bounded by a deadline shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
  * Every outcome tells the node's circuit breaker whether the node answered (in time, or late: see
- * {@link SharedTimeout}), and an answer of a `'call'` tells its latency how long it took, when it wants that one (see `NodeLatency.wantsRoundTripOf`).
+ * `TimedNodeCall`), and an answer of a `'call'` tells its latency how long it took, when it wants that one (see `NodeLatency.wantsRoundTripOf`).
  * Every outcome without an answer is counted for `redlock.stats()` and published on
  * `redlock-core.node.error`, as part of `operation`.
  */
@@ -369,9 +332,13 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
 /**
  * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,
  * waits for the server check of a first contact when there is one, and settles the call. Every outcome
- * tells the node's circuit breaker whether the node answered (in time, or late), and an answer of a `'call'`
+ * tells the node's circuit breaker whether the node answered, and an answer of a `'call'`
  * (`isMeasured`) tells its latency how long it took, when it wants that one. Every outcome without an
  * answer is counted for `redlock.stats()` and published on `redlock-core.node.error`.
+ *
+ * Under the adaptive timeout an answer that comes after the timeout, within {@link unansweredAfterMs} of
+ * the call's start, still tells the breaker the node answers: the node is slow, not gone, and that late
+ * answer widens its next timeouts. A fixed timeout is the user's verdict: a later answer counts for nothing.
  */
 class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall, RenewableCall {
   /** The server check of a first contact, if any: the outcome waits for it. */
@@ -450,10 +417,7 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
 
   /** The node answered `NOSCRIPT`, so it is alive: the call gets a fresh timeout for the EVAL that follows. */
   renewTimeout(): void {
-    const standing = this.#timeout.remove(this.#slot);
-    if (standing === undefined) return;
-    // A late NOSCRIPT: the node answers, but the call's outcome is settled; its EVAL needs no timeout.
-    if (standing === 'late') return this.#node.breaker.recordAnswer();
+    if (!this.#timeout.remove(this.#slot)) return;
     this.#timeout = new SharedTimeout(this.#timeout.clock, this.#timeout.timeoutMs);
     this.#slot = this.#timeout.add(this);
   }
@@ -461,12 +425,8 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   timedOut(): void {
     const node = this.#node;
     const timeout = this.#timeout;
-    // With an adaptive timeout the breaker waits for the verdict (`unanswered()`): a late answer shows a
-    // slow node, not a gone one, and widens its next timeouts. A fixed timeout is the user's verdict.
-    if (!node.isTimeoutAdaptive) {
-      timeout.remove(this.#slot);
-      this.unanswered();
-    }
+    const now = timeout.clock.now();
+    node.breaker.recordTimeout(now, node.isTimeoutAdaptive ? timeout.startedAtMs + unansweredAfterMs(timeout.timeoutMs) : now);
     node.latency.recordTimeout();
     node.noteTimedOut();
     const error = new NodeError(`Node ${node.index} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex: node.index, isTimeout: true, cause: undefined });
@@ -475,15 +435,12 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
     this.settle(timedOut);
   }
 
-  unanswered(): void {
-    this.#node.breaker.recordTimeout(this.#timeout.clock.now());
-  }
-
   #answered(status: S): void {
     const node = this.#node;
     const timeout = this.#timeout;
-    // On time or late (before its verdict): either way the node answers.
-    if (timeout.remove(this.#slot) !== undefined) node.breaker.recordAnswer();
+    if (timeout.remove(this.#slot) || (node.isTimeoutAdaptive && timeout.clock.now() - timeout.startedAtMs <= unansweredAfterMs(timeout.timeoutMs))) {
+      node.breaker.recordAnswer();
+    }
     // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
     const { startedAtMs } = timeout;
     if (this.#isMeasured && node.latency.wantsRoundTripOf(startedAtMs)) node.latency.recordAnswer(timeout.clock.now() - startedAtMs, startedAtMs);
@@ -491,8 +448,7 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   }
 
   #failed(cause: unknown): void {
-    // A rejection after the timeout (often the client giving up, not the node answering) waits for the verdict.
-    if (this.#timeout.hasTimedOut || this.#timeout.remove(this.#slot) === undefined) return;
+    if (!this.#timeout.remove(this.#slot)) return;
     const node = this.#node;
     node.breaker.recordAnswer();
     const error = new NodeError(`Node ${node.index} failed: ${describeCause(cause)}`, { nodeIndex: node.index, isTimeout: false, cause });
