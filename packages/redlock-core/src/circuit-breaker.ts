@@ -1,26 +1,25 @@
-import { ADAPTIVE_TIMEOUT_MAX_MS } from './node-latency.js';
-
 /** How many calls to a node must time out in a row, unanswered (see {@link unansweredAfterMs}), before it counts as down. */
 export const TIMEOUTS_BEFORE_DOWN = 3;
 
 /**
- * How many of its timeouts a call that timed out may still be answered in, and count as answered for its
- * node: a near node measured at the 50 ms floor that steps to a 300-400 ms round trip answers within
- * 8 × 50 ms, and its late answer widens the next timeouts instead of counting the node down.
+ * How long after its start a call that timed out may still be answered and count as answered for its node,
+ * in milliseconds, under the adaptive timeout: 8 × the shortest timeout (50 ms, for a TTL up to 10 s), so a
+ * near node that steps to a 300-400 ms round trip (another region) is measured by its late answer, which
+ * widens its next timeouts, instead of counted down; and short enough that a node that stopped answering
+ * still counts as down well within a second.
  */
-export const UNANSWERED_AFTER_TIMEOUTS = 8;
+export const LATE_ANSWER_WINDOW_MS = 400;
 
 /**
  * How long after its start a call with an adaptive timeout of `timeoutMs` may still be answered, late, and
- * count as answered for its node, in milliseconds: {@link UNANSWERED_AFTER_TIMEOUTS} timeouts, at most
- * {@link ADAPTIVE_TIMEOUT_MAX_MS} (an answer later than the longest adaptive timeout could never be waited
- * for, so such a node is as good as down), never less than the timeout itself. The call's outcome is still
- * a timeout at `timeoutMs`: this only decides whether the node answered at all, so that a node that slowed
- * down is measured (its late answer widens its timeout) rather than counted down. A node whose calls time
- * out in a row counts as down no earlier than this long after the first of them started.
+ * count as answered for its node, in milliseconds: {@link LATE_ANSWER_WINDOW_MS}, or the timeout itself
+ * when longer. The call's outcome is still a timeout at `timeoutMs`: this only decides whether the node
+ * answered at all, so that a node that slowed down is measured (its late answer widens its timeout) rather
+ * than counted down. A node whose calls time out in a row counts as down no earlier than this long after
+ * the first of them started.
  */
 export function unansweredAfterMs(timeoutMs: number): number {
-  return Math.max(timeoutMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, UNANSWERED_AFTER_TIMEOUTS * timeoutMs));
+  return Math.max(timeoutMs, LATE_ANSWER_WINDOW_MS);
 }
 
 /**
