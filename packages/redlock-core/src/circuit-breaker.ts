@@ -3,12 +3,13 @@ export const TIMEOUTS_BEFORE_DOWN = 3;
 
 /**
  * How long after its start a call that timed out may still be answered and count as answered for its node,
- * in milliseconds, under the adaptive timeout: 8 × the shortest timeout (50 ms, for a TTL up to 10 s), so a
- * near node that steps to a 300-400 ms round trip (another region) is measured by its late answer, which
- * widens its next timeouts, instead of counted down; and short enough that a node that stopped answering
- * still counts as down well within a second.
+ * in milliseconds, under the adaptive timeout: 12 × the shortest timeout (50 ms, for a TTL up to 10 s), so a
+ * near node that steps to a round trip of up to about 500 ms (another continent) is measured by its late
+ * answer, which widens its next timeouts, instead of counted down (a 400 ms step still was with a 400 ms
+ * window, answering in 400-440 ms); and short enough that a node that stopped answering still counts as
+ * down well within a second.
  */
-export const LATE_ANSWER_WINDOW_MS = 400;
+export const LATE_ANSWER_WINDOW_MS = 600;
 
 /**
  * How long after its start a call with an adaptive timeout of `timeoutMs` may still be answered, late, and
