@@ -37,16 +37,17 @@ export interface NodeHealth {
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
   /**
-   * `'up'` while it answers; `'down'` after several calls in a row timed out: new calls are then refused at
+   * `'up'` while it answers; `'down'` after several calls in a row timed out unanswered (see
+   * {@link NodeHealth.timeoutsInARow}): new calls are then refused at
    * once without a command sent, except one probe at growing intervals; `'refused'` when its server is
    * unusable (see `refuseEvictingNodes`).
    */
   readonly state: 'up' | 'down' | 'refused';
   /**
-   * How many calls in a row timed out, until one is answered: with the adaptive timeout, an answer within 8
-   * of its timeouts (at most 1 s) to a call that timed out counts as an answer, and the node counts as
-   * `'down'` only once the first of 3 such calls had no answer by then; with a fixed timeout
-   * (`nodeTimeoutMs`, a node's `timeoutMs`), at the third timeout.
+   * How many calls in a row timed out, until one is answered: with the adaptive timeout, an answer to a
+   * call that timed out counts as an answer if it comes within 600 ms of the call's start (or within its
+   * timeout, when longer), and the node counts as `'down'` only once the first of 3 such calls had no
+   * answer by then; with a fixed timeout (`nodeTimeoutMs`, a node's `timeoutMs`), at the third timeout.
    */
   readonly timeoutsInARow: number;
   /** While down, milliseconds until the next probe may go out. */
