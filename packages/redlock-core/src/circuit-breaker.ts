@@ -5,9 +5,9 @@ export const TIMEOUTS_BEFORE_DOWN = 3;
  * How long after its start a call that timed out may still be answered and count as answered for its node,
  * in milliseconds, under the adaptive timeout: 12 × the shortest timeout (50 ms, for a TTL up to 10 s), so a
  * near node that steps to a round trip of up to about 500 ms (another continent) is measured by its late
- * answer, which widens its next timeouts, instead of counted down (a 400 ms step still was with a 400 ms
- * window, answering in 400-440 ms); and short enough that a node that stopped answering still counts as
- * down well within a second.
+ * answer, which widens its next timeouts, instead of counted down (with a 400 ms window, a node stepping
+ * to 400 ms answered in 400-440 ms and was still counted down); and short enough that a node that stopped
+ * answering still counts as down well within a second.
  */
 export const LATE_ANSWER_WINDOW_MS = 600;
 
@@ -36,9 +36,9 @@ export const MAX_PROBE_DELAY_MS = 10_000;
  * Whether a node answers, judged from its calls: once {@link TIMEOUTS_BEFORE_DOWN} calls in a row timed out
  * and the first of them got no answer either by its verdict time ({@link unansweredAfterMs} after its start
  * under the adaptive timeout, its timeout under a fixed one; an answer by then, even late, counts as an
- * answer: the node is slow, not gone), the node is down and new calls are refused at once, without a command sent, so a node that accepts
- * commands and never answers cannot pile up pending commands (and the memory they hold) in the client,
- * and no attempt waits for it. While down, one call at a time is let through as a probe, first after
+ * answer: the node is slow, not gone), the node is down and new calls are refused at once, without a
+ * command sent, so a node that accepts commands and never answers cannot pile up pending commands (and
+ * the memory they hold) in the client, and no attempt waits for it. While down, one call at a time is let through as a probe, first after
  * {@link FIRST_PROBE_DELAY_MS}, then at doubling intervals; any answer to it brings the node back up.
  *
  * up ──3 timeouts in a row, the first unanswered by its verdict time──▶ down ──probe delay passed──▶ probing ──answer──▶ up
