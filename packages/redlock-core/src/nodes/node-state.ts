@@ -27,7 +27,7 @@ export interface NodeSet {
 export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedOptions): NodeSet {
   const servers = new ServerRegistry(options.refuseEvictingNodes);
   return {
-    nodes: nodes.map((node, index) => new NodeState(node, index, servers)),
+    nodes: nodes.map((node, index) => new NodeState(node, index, servers, options.nodeTimeoutMs)),
     options,
     servers,
     lifecycle: new Lifecycle(options.clock, nodes.length),
@@ -39,12 +39,18 @@ export interface NodeHealth {
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
   /**
-   * `'up'` while it answers; `'down'` after several calls in a row timed out: new calls are then refused at
+   * `'up'` while it answers; `'down'` after several calls in a row timed out unanswered (see
+   * {@link NodeHealth.timeoutsInARow}): new calls are then refused at
    * once without a command sent, except one probe at growing intervals; `'refused'` when its server is
    * unusable (see `refuseEvictingNodes`).
    */
   readonly state: 'up' | 'down' | 'refused';
-  /** How many calls in a row timed out, until one is answered. */
+  /**
+   * How many calls in a row timed out, until one is answered: with the adaptive timeout, an answer to a
+   * call that timed out counts as an answer if it comes within 600 ms of the call's start (or within its
+   * timeout, when longer), and the node counts as `'down'` only once the first of 3 such calls had no
+   * answer by then; with a fixed timeout (`nodeTimeoutMs`, a node's `timeoutMs`), at the third timeout.
+   */
   readonly timeoutsInARow: number;
   /** While down, milliseconds until the next probe may go out. */
   readonly probeInMs: number;
@@ -120,6 +126,12 @@ export class NodeState implements ResolvedNode {
   readonly breaker = new CircuitBreaker();
   /** The node's measured round trip, which sets its timeout unless one is configured. */
   readonly latency = new NodeLatency();
+  /**
+   * Whether the node's timeout follows its round trip (no `timeoutMs` of its own, no `nodeTimeoutMs`): only
+   * then may a call that timed out still be answered late without counting against the node, since its late
+   * answer widens the next timeouts. A fixed timeout is how long the user lets the node take.
+   */
+  readonly isTimeoutAdaptive: boolean;
   readonly #servers: ServerRegistry;
   /** `undefined` until the server is known; a pending probe; or what it told. */
   #facts: Promise<void> | ServerFacts | 'unverifiable' | undefined;
@@ -128,9 +140,11 @@ export class NodeState implements ResolvedNode {
   /** Why the last probe failed, while the server is not known. */
   #probeError: unknown;
 
-  constructor(node: ResolvedNode, index: number, servers: ServerRegistry) {
+  /** @param redlockTimeoutMs - The `Redlock`'s `nodeTimeoutMs`, if set. */
+  constructor(node: ResolvedNode, index: number, servers: ServerRegistry, redlockTimeoutMs?: number) {
     this.adapter = node.adapter;
     this.timeoutMs = node.timeoutMs;
+    this.isTimeoutAdaptive = node.timeoutMs === undefined && redlockTimeoutMs === undefined;
     this.index = index;
     this.#servers = servers;
   }
@@ -214,7 +228,7 @@ export class NodeState implements ResolvedNode {
     const facts = this.#facts;
     return {
       nodeIndex: this.index,
-      state: this.#refusal !== undefined ? 'refused' : this.breaker.isDown ? 'down' : 'up',
+      state: this.#refusal !== undefined ? 'refused' : this.breaker.isDownAt(now) ? 'down' : 'up',
       timeoutsInARow: this.breaker.timeoutsInARow,
       probeInMs: this.breaker.probeInMs(now),
       maxmemoryPolicy: typeof facts === 'object' && !(facts instanceof Promise) ? facts.maxmemoryPolicy : undefined,

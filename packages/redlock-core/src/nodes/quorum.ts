@@ -1,6 +1,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { NodeReply, RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
 import type { Clock } from '../base/clock.js';
+import { unansweredAfterMs } from './circuit-breaker.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
 import { NodeError } from '../base/redlock-error.js';
 import type { NodeSet, NodeState } from './node-state.js';
@@ -157,8 +158,8 @@ export function callNode<S extends string>(
 /**
  * Like {@link callNode}, bounded by a deadline shared with the other calls of a fan-out. A new call is refused
  * at once, with no command sent, when the node is down or its server unusable, unless it is a cleanup.
- * Every outcome tells the node's circuit breaker whether the node answered in time, and an answer of a
- * `'call'` tells its latency how long it took, when it wants that one (see `NodeLatency.wantsRoundTripOf`).
+ * Every outcome tells the node's circuit breaker whether the node answered (in time, or late: see
+ * `TimedNodeCall`), and an answer of a `'call'` tells its latency how long it took, when it wants that one (see `NodeLatency.wantsRoundTripOf`).
  * Every outcome without an answer is counted for `redlock.stats()` and published on
  * `redlock-core.node.error`, as part of `operation`.
  */
@@ -301,9 +302,13 @@ class PendingNodeCall<S extends string> implements NodeCall<S> {
 /**
  * A call sent to a node, bounded by a {@link SharedTimeout}. Its one pair of handlers reads the reply,
  * waits for the server check of a first contact when there is one, and settles the call. Every outcome
- * tells the node's circuit breaker whether the node answered in time, and an answer of a `'call'`
+ * tells the node's circuit breaker whether the node answered, and an answer of a `'call'`
  * (`isMeasured`) tells its latency how long it took, when it wants that one. Every outcome without an
  * answer is counted for `redlock.stats()` and published on `redlock-core.node.error`.
+ *
+ * Under the adaptive timeout an answer that comes after the timeout, within {@link unansweredAfterMs} of
+ * the call's start, still tells the breaker the node answers: the node is slow, not gone, and that late
+ * answer widens its next timeouts. A fixed timeout is the user's verdict: a later answer counts for nothing.
  */
 class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements TimedCall, RenewableCall {
   /** The server check of a first contact, if any: the outcome waits for it. */
@@ -390,7 +395,8 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   timedOut(): void {
     const node = this.#node;
     const timeout = this.#timeout;
-    node.breaker.recordTimeout(timeout.clock.now());
+    const now = timeout.clock.now();
+    node.breaker.recordTimeout(now, node.isTimeoutAdaptive ? timeout.startedAtMs + unansweredAfterMs(timeout.timeoutMs) : now);
     node.latency.recordTimeout();
     node.noteTimedOut();
     const error = new NodeError(`Node ${node.index} did not answer within ${timeout.timeoutMs} ms`, { nodeIndex: node.index, isTimeout: true, cause: undefined });
@@ -402,7 +408,9 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
   #answered(status: S): void {
     const node = this.#node;
     const timeout = this.#timeout;
-    if (timeout.remove(this.#slot)) node.breaker.recordAnswer();
+    if (timeout.remove(this.#slot) || (node.isTimeoutAdaptive && timeout.clock.now() - timeout.startedAtMs <= unansweredAfterMs(timeout.timeoutMs))) {
+      node.breaker.recordAnswer();
+    }
     // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
     const { startedAtMs } = timeout;
     if (this.#isMeasured && node.latency.wantsRoundTripOf(startedAtMs)) node.latency.recordAnswer(timeout.clock.now() - startedAtMs, startedAtMs);

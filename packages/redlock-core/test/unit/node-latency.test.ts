@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock } from '../../src/index.js';
+import { LATE_ANSWER_WINDOW_MS } from '../../src/nodes/circuit-breaker.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode, grantingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';
 
@@ -61,6 +62,53 @@ describe('adaptive node timeouts', () => {
     for (let index = 0; index < 5; index += 1) expect(await cycle(clock, redlock, `after-${index}`)).toBe(120);
     expect(redlock.nodeHealth()[2]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
     expect(redlock.nodeHealth()[2]?.rttMs).toBeGreaterThan(60);
+  });
+
+  it('never counts a node that steps from near to a 300 ms round trip as down: its late answers widen its timeout first', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    for (let index = 0; index < 5; index += 1) await cycle(clock, redlock, `warm-${index}`);
+    // Node 0 refuses, so every vote needs node 2, measured near (a 50 ms timeout) and now 300 ms away.
+    nodes[0]!.keyspace.isHeldByAnotherOwner = true;
+    nodes[2]!.latencyMs = 300;
+    const states = new Set<string>();
+    const failedAtMs: number[] = [];
+    const startMs = clock.now();
+    // A try every 50 ms or so for 2 s, each releasing in the background, as a busy worker does.
+    while (clock.now() - startMs < 2_000) {
+      const triedAtMs = clock.now();
+      const lock = await clock.runUntilSettled(redlock.acquire(`step-${triedAtMs}`, 10_000)).catch(() => undefined);
+      if (lock === undefined) failedAtMs.push(triedAtMs - startMs);
+      else void lock.release();
+      states.add(redlock.nodeHealth()[2]?.state ?? 'missing');
+      await clock.advance(50);
+    }
+    expect([...states]).toEqual(['up']);
+    // Only the tries sent before node 2's first late answer came back (at 300 ms) can fail.
+    expect(failedAtMs.every((atMs) => atMs < 300)).toBe(true);
+    expect(redlock.nodeHealth()[2]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
+  });
+
+  it('still counts a node that stopped answering as down, 600 ms after its first silent call (the late-answer window)', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    for (let index = 0; index < 5; index += 1) await cycle(clock, redlock, `warm-${index}`);
+    nodes[2]!.hang();
+    const startMs = clock.now();
+    // Three calls (acquire, release, acquire) with the near node's 50 ms timeout, then none.
+    await cycle(clock, redlock, 'a');
+    void redlock.acquire('b', 10_000).then((lock) => lock.release());
+    let downAfterMs: number | undefined;
+    while (downAfterMs === undefined && clock.now() - startMs < 2_000) {
+      await clock.advance(10);
+      if (redlock.nodeHealth()[2]?.state === 'down') downAfterMs = clock.now() - startMs;
+    }
+    // Not at the third timeout (50-200 ms), but once the first call had no late answer either, 600 ms after it started.
+    expect(downAfterMs).toBeGreaterThanOrEqual(LATE_ANSWER_WINDOW_MS);
+    expect(downAfterMs).toBeLessThanOrEqual(1_000);
+    expect(redlock.nodeHealth()[2]?.timeoutsInARow).toBeGreaterThanOrEqual(3);
   });
 
   it('takes the round trip of one of the calls that start within the same millisecond, and of each call after that', async () => {

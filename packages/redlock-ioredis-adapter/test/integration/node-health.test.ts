@@ -75,14 +75,15 @@ describe('a node that accepts commands and never answers', () => {
         expect(await eventually(() => redlock.nodeHealth()[SILENT_NODE]?.rttMs, (rttMs) => rttMs !== undefined, 2_000)).toBeDefined();
 
         // Cycles run on, back to back, until the node is counted down: its calls time out after 50 ms, and
-        // three in a row count it down, however many cycles fit in that time on this machine.
+        // three in a row count it down once the first had no late answer either, 600 ms after it was sent,
+        // however many cycles fit in that time on this machine.
         proxy.partition();
         const partitionedAt = performance.now();
         while (redlock.nodeHealth()[SILENT_NODE]?.state !== 'down' && performance.now() - partitionedAt < 5_000) {
           await cycle(redlock, 'cycled');
         }
         expect(redlock.nodeHealth()[SILENT_NODE]?.state).toBe('down');
-        // 50 ms timeouts count it down in well under 1 s; the 1 s an unmeasured node gets could not.
+        // Short timeouts count it down in well under 1 s (at about 600 ms); the 1 s an unmeasured node gets could not.
         expect(performance.now() - partitionedAt).toBeLessThan(1_000);
         const pendingWhenDown = pendingCommands(silentClient);
 
@@ -119,6 +120,61 @@ describe('a node that accepts commands and never answers', () => {
       }
     },
     40_000,
+  );
+});
+
+describe('a node that slows down', () => {
+  const SLOW_NODE = 3;
+  const STEP_DELAY_MS = 150;
+  /** As many concurrent acquires as the timeouts in a row that count a node down. */
+  const CONCURRENT = 3;
+
+  itWithFaults(
+    `is waited for longer, never counted down, when it steps from near to a ${2 * STEP_DELAY_MS} ms round trip while every vote needs it`,
+    async () => {
+      const proxy = await proxies.start((redis.nodes[SLOW_NODE] as { port: number }).port);
+      const urls = redis.urls.map((url, index) => (index === SLOW_NODE ? proxy.url : url));
+      const { redlock } = newRedlock(urls, { retryCount: 0 });
+      const resources = Array.from({ length: CONCURRENT }, (_, index) => `needs-node-${SLOW_NODE}-${index}`);
+      // Another owner holds these resources on nodes 0 and 1: each quorum of 3 needs nodes 2, 3 and 4.
+      await Promise.all(resources.flatMap((resource) => [0, 1].map((index) => admins[index]?.set(`${prefix}${resource}`, 'another-owner', 'PX', 30_000))));
+      try {
+        // Measured near (its first answer, with the connection's setup, measures it farther): its calls time
+        // out after the shortest timeout, 50 ms for this TTL, once rttMs + max(10, 4 × deviation) is below it.
+        const near = await eventually(
+          async () => {
+            await cycle(redlock, 'warm-up');
+            return redlock.nodeHealth()[SLOW_NODE];
+          },
+          (node) => node?.rttMs !== undefined && node.rttMs + Math.max(10, 4 * node.rttDeviationMs) <= 50,
+          5_000,
+        );
+        expect(near?.rttMs).toBeLessThan(50);
+
+        // Now 300 ms away: three acquires sent together time out together, after 50 ms, before any answer
+        // can come. Before the fix that alone counted the node down. Now it is counted down only if the
+        // first of them has no answer within 600 ms (LATE_ANSWER_WINDOW_MS) of being sent.
+        proxy.delayMs = STEP_DELAY_MS;
+        const tries = Promise.all(resources.map((resource) => redlock.acquire(resource, TTL_MS).catch((error: unknown) => error)));
+        const timedOut = await eventually(() => redlock.nodeHealth()[SLOW_NODE], (node) => (node?.timeoutsInARow ?? 0) >= CONCURRENT, 250);
+        expect(timedOut?.state).toBe('up');
+        expect(timedOut?.timeoutsInARow).toBeGreaterThanOrEqual(CONCURRENT);
+        expect((await tries).map((error) => (error as LockAcquireError).reason)).toEqual(Array(CONCURRENT).fill('nodes-unreachable'));
+        // Their answers, 300 ms after they were sent, count as answers and widen its timeout.
+        const answered = await eventually(() => redlock.nodeHealth()[SLOW_NODE], (node) => node?.timeoutsInARow === 0, 3_000);
+        expect(answered).toMatchObject({ state: 'up', timeoutsInARow: 0 });
+        expect(answered?.rttMs).toBeGreaterThan(near?.rttMs ?? Infinity);
+
+        // Waited for from then on: each of these acquires needs its vote.
+        for (const resource of resources) await (await (await redlock.acquire(resource, TTL_MS)).release()).settled;
+        expect(redlock.nodeHealth()[SLOW_NODE]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
+      } finally {
+        proxy.delayMs = 0;
+        await Promise.all(admins.map((admin) => admin.del(...resources.map((resource) => `${prefix}${resource}`))));
+      }
+      expect(await noKeysWithin(3_000)).toEqual([]);
+    },
+    20_000,
   );
 });
 
