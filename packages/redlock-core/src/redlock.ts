@@ -21,7 +21,8 @@ import {
   type LockInspection,
 } from './base/outcomes.js';
 import { misconfiguredNodeErrorOf } from './acquire/misconfigured-nodes.js';
-import { callEveryNode, quorumOf } from './nodes/quorum.js';
+import { callEveryNode } from './nodes/node-call.js';
+import { quorumOf } from './nodes/quorum.js';
 import { leadNodeIndexIn, ReleaseNotifications, waitForRetry, waitUntilListening } from './nodes/release-notifications.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './acquire/retry.js';
 import { inspectScript, parseInspectReply } from './scripts/inspect.js';

@@ -10,7 +10,8 @@ import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from '../ba
 import { AttemptTiming, type AttemptTraceResult, isAttemptTraced, traceAttempt } from '../base/diagnostics.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { announceNodeIndexOf } from '../nodes/release-notifications.js';
-import { allOutcomes, callEveryNode, callNode, collectVotes, type NodeCall, quorumOf } from '../nodes/quorum.js';
+import { callEveryNode, callNode, type NodeCall } from '../nodes/node-call.js';
+import { allOutcomes, collectVotes, quorumOf } from '../nodes/quorum.js';
 import type { NodeReply } from '../scripts/reply-reader.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';

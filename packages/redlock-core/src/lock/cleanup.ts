@@ -1,7 +1,9 @@
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { ReleaseNodeOutcome } from '../base/outcomes.js';
-import { callNode, callNodeWithin, type NodeCall, type NodeCallRun, quorumOf, type SharedTimeout } from '../nodes/quorum.js';
+import { callNode, callNodeWithin, type NodeCall, type NodeCallRun } from '../nodes/node-call.js';
+import { quorumOf } from '../nodes/quorum.js';
+import type { SharedTimeout } from '../nodes/shared-timeout.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../scripts/release.js';
 

@@ -1,7 +1,9 @@
 import type { RedisAdapter } from '../base/adapter.js';
-import { CircuitBreaker } from './circuit-breaker.js';
+import { CircuitBreaker, unansweredAfterMs } from './circuit-breaker.js';
 import { NodeLatency } from './node-latency.js';
 import type { Clock } from '../base/clock.js';
+import { type NodeOperation, publishNodeError } from '../base/diagnostics.js';
+import type { NodeOutcome } from '../base/outcomes.js';
 import { NodeConfigurationError } from '../base/errors.js';
 import { NodeError } from '../base/redlock-error.js';
 import { Lifecycle } from '../base/lifecycle.js';
@@ -9,6 +11,7 @@ import type { ResolvedNode } from '../settings/resolve-nodes.js';
 import type { ResolvedOptions } from '../settings/resolve-options.js';
 import { runScript } from '../scripts/lua-script.js';
 import { parseProbeReply, probeScript, type ServerFacts } from '../scripts/probe.js';
+import { NodeCallCounters } from './stats.js';
 
 /**
  * The nodes of one `Redlock`, its settings and what it learnt about its servers, shared by every lock it
@@ -65,6 +68,9 @@ export interface NodeHealth {
   /** The mean deviation of the node's round trip from `rttMs`, in milliseconds; 0 before the first answer. */
   readonly rttDeviationMs: number;
 }
+
+/** The outcome of a call without an answer. */
+type FailedOutcome = Extract<NodeOutcome<never>, { readonly error: NodeError }>;
 
 /** Eviction policies under which Redis may delete keys with a TTL, lock keys first among them. */
 const EVICTING_POLICIES = new Set([
@@ -126,6 +132,8 @@ export class NodeState implements ResolvedNode {
   readonly breaker = new CircuitBreaker();
   /** The node's measured round trip, which sets its timeout unless one is configured. */
   readonly latency = new NodeLatency();
+  /** The calls that got no answer, for `redlock.stats()`. */
+  readonly callCounters = new NodeCallCounters();
   /**
    * Whether the node's timeout follows its round trip (no `timeoutMs` of its own, no `nodeTimeoutMs`): only
    * then may a call that timed out still be answered late without counting against the node, since its late
@@ -162,6 +170,63 @@ export class NodeState implements ResolvedNode {
       `Node ${this.index} is down: ${this.breaker.timeoutsInARow} calls in a row timed out, so it is not called until a probe in ${Math.ceil(this.breaker.probeInMs(now))} ms`,
       { nodeIndex: this.index, isTimeout: false, cause: undefined, isDown: true },
     );
+  }
+
+  /**
+   * Opens a call to this node: the outcome to settle it with at once, nothing sent, when it must not be
+   * sent now (see {@link refusalAt}; counted and published as part of `operation`), else `undefined`.
+   * With {@link checkServer}, {@link callAnswered}, {@link callTimedOut} and {@link callFailed}, the one
+   * way a node call reaches the node's health: its breaker, latency, counters and first-contact check.
+   */
+  refuseCall<S extends string>(clock: Clock, operation: NodeOperation): NodeOutcome<S> | undefined {
+    const refusal = this.refusalAt(clock);
+    if (refusal === undefined) return undefined;
+    return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error: refusal });
+  }
+
+  /**
+   * The node answered a call that started at `startedAtMs` on `clock` with a deadline of `timeoutMs`,
+   * before it (`wasInTime`) or after. Tells the breaker the node answers, and the latency the round trip
+   * when the call `isMeasured` and the latency wants it. Under the adaptive timeout an answer that comes
+   * after the deadline but within {@link unansweredAfterMs} of the start still counts as an answer: the
+   * node is slow, not gone, and that late round trip widens its next timeouts. A fixed timeout is the
+   * user's verdict: a later answer counts for nothing there.
+   */
+  callAnswered(clock: Clock, startedAtMs: number, timeoutMs: number, wasInTime: boolean, isMeasured: boolean): void {
+    if (wasInTime || (this.isTimeoutAdaptive && clock.now() - startedAtMs <= unansweredAfterMs(timeoutMs))) this.breaker.recordAnswer();
+    // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
+    if (isMeasured && this.latency.wantsRoundTripOf(startedAtMs)) this.latency.recordAnswer(clock.now() - startedAtMs, startedAtMs);
+  }
+
+  /**
+   * A call that started at `startedAtMs` on `clock` did not answer within `timeoutMs`: tells the breaker
+   * (under the adaptive timeout, when an answer would still count, see {@link callAnswered}) and the
+   * latency, and returns the timed-out outcome, counted and published as part of `operation`.
+   */
+  callTimedOut<S extends string>(clock: Clock, startedAtMs: number, timeoutMs: number, operation: NodeOperation): NodeOutcome<S> {
+    const now = clock.now();
+    this.breaker.recordTimeout(now, this.isTimeoutAdaptive ? startedAtMs + unansweredAfterMs(timeoutMs) : now);
+    this.latency.recordTimeout();
+    this.noteTimedOut();
+    const error = new NodeError(`Node ${this.index} did not answer within ${timeoutMs} ms`, { nodeIndex: this.index, isTimeout: true, cause: undefined });
+    return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
+  }
+
+  /**
+   * A call failed in time with `cause` (the adapter rejected, or the reply made no sense): the node did
+   * answer, so the breaker counts it as up. Returns the failed outcome, counted and published as part of `operation`.
+   */
+  callFailed<S extends string>(cause: unknown, operation: NodeOperation): NodeOutcome<S> {
+    this.breaker.recordAnswer();
+    const error = new NodeError(`Node ${this.index} failed: ${describeCause(cause)}`, { nodeIndex: this.index, isTimeout: false, cause });
+    return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error });
+  }
+
+  /** Counts an outcome without an answer for `redlock.stats()` and publishes it on `redlock-core.node.error`. */
+  #recorded(operation: NodeOperation, outcome: FailedOutcome): FailedOutcome {
+    this.callCounters.count(outcome.error);
+    publishNodeError(operation, outcome);
+    return outcome;
   }
 
   /**
@@ -280,4 +345,14 @@ function warnOnce(adapter: RedisAdapter, code: string, message: string): void {
   if (codes.has(code)) return;
   codes.add(code);
   process.emitWarning(message, { type: 'RedlockWarning', code });
+}
+
+/** Describes whatever an adapter rejected with; never throws, even for objects without a prototype. */
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message;
+  try {
+    return String(cause);
+  } catch {
+    return Object.prototype.toString.call(cause);
+  }
 }

@@ -1,7 +1,5 @@
-import { publishNodeError, type NodeOperation } from '../base/diagnostics.js';
 import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
-import type { NodeState } from './node-state.js';
-import type { NodeOutcome } from '../base/outcomes.js';
+import type { NodeError } from '../base/redlock-error.js';
 
 /**
  * Counters of one `Redlock` since it was made, from `redlock.stats()`: cheap to read, for a health
@@ -34,36 +32,18 @@ export interface NodeStats {
   readonly skippedWhileDown: number;
 }
 
-/** One node's counters; kept beside the node, so that every call of any operation can count. */
-interface NodeCounters {
-  errors: number;
-  timeouts: number;
-  skippedWhileDown: number;
-}
+/** The calls of one node that got no answer, kept beside the node (`NodeState.callCounters`). */
+export class NodeCallCounters {
+  errors = 0;
+  timeouts = 0;
+  skippedWhileDown = 0;
 
-const countersByNode = new WeakMap<NodeState, NodeCounters>();
-
-function countersOf(node: NodeState): NodeCounters {
-  let counters = countersByNode.get(node);
-  if (counters === undefined) {
-    counters = { errors: 0, timeouts: 0, skippedWhileDown: 0 };
-    countersByNode.set(node, counters);
+  /** Counts one call that ended with `error`: refused while down, timed out, or failed. */
+  count(error: NodeError): void {
+    if (error.isDown) this.skippedWhileDown += 1;
+    else if (error.isTimeout) this.timeouts += 1;
+    else this.errors += 1;
   }
-  return counters;
-}
-
-/**
- * Records a node call that ended without an answer (`'error'` or `'timeout'`): counts it for
- * `redlock.stats()` and publishes it on `redlock-core.node.error`. Does nothing for an answer.
- */
-export function recordNodeOutcome(node: NodeState, operation: NodeOperation, outcome: NodeOutcome<string>): void {
-  if (!('error' in outcome)) return;
-  const counters = countersOf(node);
-  const { error } = outcome;
-  if (error.isDown) counters.skippedWhileDown += 1;
-  else if (error.isTimeout) counters.timeouts += 1;
-  else counters.errors += 1;
-  publishNodeError(operation, outcome);
 }
 
 /** The acquisition counters of one `Redlock`. */
@@ -124,15 +104,17 @@ export class AcquisitionStats {
   }
 
   /** A snapshot, with the node counters of `nodes`. */
-  snapshot(nodes: readonly NodeState[]): RedlockStats {
+  snapshot(nodes: readonly { readonly index: number; readonly callCounters: NodeCallCounters }[]): RedlockStats {
     return {
       acquisitions: this.#acquisitions,
       failures: { ...this.#failures },
       waiting: this.#waiting,
-      nodes: nodes.map((node) => {
-        const counters = countersByNode.get(node);
-        return { nodeIndex: node.index, errors: counters?.errors ?? 0, timeouts: counters?.timeouts ?? 0, skippedWhileDown: counters?.skippedWhileDown ?? 0 };
-      }),
+      nodes: nodes.map(({ index, callCounters }) => ({
+        nodeIndex: index,
+        errors: callCounters.errors,
+        timeouts: callCounters.timeouts,
+        skippedWhileDown: callCounters.skippedWhileDown,
+      })),
     };
   }
 }

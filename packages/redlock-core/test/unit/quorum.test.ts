@@ -4,7 +4,9 @@ import { createNodeSet, type NodeSet, NodeState, ServerRegistry } from '../../sr
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';
 import { resolveOptions } from '../../src/settings/resolve-options.js';
 import type { NodeOutcome } from '../../src/base/outcomes.js';
-import { callEveryNode, callNode, callNodeWithin, collectVotes, type NodeCall, quorumOf, settledCall, SharedTimeout } from '../../src/nodes/quorum.js';
+import { callEveryNode, callNode, callNodeWithin, type NodeCall, settledCall } from '../../src/nodes/node-call.js';
+import { collectVotes, quorumOf } from '../../src/nodes/quorum.js';
+import { SharedTimeout } from '../../src/nodes/shared-timeout.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
 import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, LockAcquireError, LockExtendError, type RedisAdapter, Redlock, type RedlockOptions } from '../../src/index.js';
 import { NodeState, ServerRegistry } from '../../src/nodes/node-state.js';
-import { callNode } from '../../src/nodes/quorum.js';
+import { callNode } from '../../src/nodes/node-call.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
 import { probeScript } from '../../src/scripts/probe.js';
 import { FakeClock } from '../support/fake-clock.js';
