@@ -37,7 +37,7 @@ async function runInNode(source: string, inputType: 'module' | 'commonjs'): Prom
 
 /**
  * Uses both packages together without Redis: a stand-in ioredis client answers the probe of first contact
- * (no keys), sets every key and grants every other script, so acquire and release succeed; it records what the adapter
+ * (no keys), sets every key as a server does (`OK` to `SET … NX`, nil to `SET … NX … GET`) and grants every other script, so acquire and release succeed; it records what the adapter
  * sent (the command, numkeys and the key, after the script or its SHA1).
  */
 const USE_BOTH_PACKAGES = `
@@ -46,7 +46,7 @@ const USE_BOTH_PACKAGES = `
   const client = {
     evalsha: async (...args) => (sent.push(['evalsha', ...args.slice(1, 3)]), 1),
     eval: async (...args) => (sent.push(['eval', ...args.slice(1, 3)]), args[1] === 0 ? ['run-id', 'noeviction'] : 1),
-    set: async (...args) => (sent.push(['set', args[0]]), null),
+    set: async (...args) => (sent.push(['set', args[0]]), args.includes('GET') ? null : 'OK'),
   };
   const redlock = new core.Redlock([new adapter.IoredisAdapter(client)], { retryCount: 0 });
   const lock = await redlock.acquire('resource', 1000);
@@ -88,7 +88,7 @@ describe('the built packages', () => {
 
   it('block deep imports with their exports maps, for import() and require() alike', async () => {
     const blocked = [
-      'redlock-core/dist/lock.js',
+      'redlock-core/dist/lock/lock.js',
       'redlock-core/dist/index.js',
       'redlock-core/dist/scripts/acquire.js',
       'redlock-ioredis-adapter/dist/ioredis-adapter.js',

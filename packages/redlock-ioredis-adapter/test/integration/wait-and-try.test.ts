@@ -119,6 +119,10 @@ describe('forged release announcements on real nodes', () => {
       this.calls += 1;
       return super.setIfAbsent(key, value, ttlMs);
     }
+    override trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
+      this.calls += 1;
+      return super.trySet(key, value, ttlMs);
+    }
   }
 
   /** The nodes where a client subscribes to the release channel of `resource`, by PUBSUB NUMSUB. */
@@ -168,8 +172,10 @@ describe('forged release announcements on real nodes', () => {
       clearInterval(storm);
       expect(error).toBeInstanceOf(LockAcquireError);
       expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
-      // The first attempt and the 10 timed retries of the defaults (200 ± 100 ms apart): about 2 s.
-      expect((error as LockAcquireError).attemptCount).toBe(11);
+      // The first attempt and the 10 timed retries of the defaults (200 ± 100 ms apart): about 2 s. The log
+      // also holds any woken attempt that had to ask every node (its lead node did not answer in time, as on
+      // a loaded machine), so at least 11; the time and call bounds below are what a storm would break.
+      expect((error as LockAcquireError).attemptCount).toBeGreaterThanOrEqual(11);
       // Wide on purpose: it only tells a give-up at the retries' time (about 2 s, whatever the storm) from one
       // the storm postponed past its end, or an acquisition at the holder's TTL (10 s).
       expect(elapsedMs).toBeLessThan(7_000);
