@@ -59,8 +59,8 @@ const MAX_BACKOFF = 16;
  *   the ceiling and took about 18 answers to come down;
  * - a step up is covered from its first late answer on, as with RFC 6298 (which covered 1.125 × the step);
  * - a step down is followed once fewer than two slow answers are left among the last 16.
- * The timeout doubles after each timeout in a row, until an answer comes, and stays within two bounds
- * for the TTL at hand:
+ * The timeout doubles after each timeout in a row (once for calls that were given the same timeout),
+ * until an answer comes, and stays within two bounds for the TTL at hand:
  * - the floor is the fixed default (`ttlMs / 200` within [50, 1000] ms, see `defaultNodeTimeoutMs`), so
  *   a near node keeps the timeout it always had and the event-loop-stall grace it relies on; the doubling
  *   starts from it (50, 100, 200 ms for a near node), as a timeout tells the node is slower than that;
@@ -81,6 +81,13 @@ export class NodeLatency {
   /** The round trip the timeout covers, from {@link #recentMs}; `undefined` before the first answer. */
   #coveredMs: number | undefined;
   #backoff = 1;
+  /**
+   * Whether a call was given the timeout since it last changed by an answer or a doubling. Calls in flight
+   * together that time out together were given the same timeout: only the first of those timeouts doubles
+   * it (as TCP's one retransmission timer backs off once), so 4 calls timing out at 50 ms make it 100 ms,
+   * not 800 ms, and a failing attempt's cleanup does not wait out a timeout no answer called for.
+   */
+  #isTimeoutGiven = false;
   /**
    * The bounds and the timeout last worked out, for a TTL of {@link #boundsTtlMs} and a call over
    * {@link #boundsKeyCount} keys (`ttlMs` -1 before the first): every fan-out asks every node its timeout,
@@ -133,17 +140,24 @@ export class NodeLatency {
     this.#recentCount += 1;
     this.#coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
     this.#backoff = 1;
+    this.#isTimeoutGiven = false;
     this.#lastTimeoutMs = this.#timeoutWithinBounds();
   }
 
-  /** Notes a call that timed out: the next calls wait twice as long, until the node answers again. */
+  /**
+   * Notes a call that timed out: the next calls wait twice as long, until the node answers again, unless
+   * no call was given the timeout since it last changed (the call had an earlier one, see {@link #isTimeoutGiven}).
+   */
   recordTimeout(): void {
+    if (!this.#isTimeoutGiven) return;
+    this.#isTimeoutGiven = false;
     this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
     this.#lastTimeoutMs = this.#timeoutWithinBounds();
   }
 
   /** The timeout for a call over `keyCount` keys with a TTL of `ttlMs`, in whole milliseconds. */
   timeoutMs(ttlMs: number, keyCount: number): number {
+    this.#isTimeoutGiven = true;
     if (ttlMs === this.#boundsTtlMs && keyCount === this.#boundsKeyCount) return this.#lastTimeoutMs;
     const floorMs = defaultNodeTimeoutMs(ttlMs);
     this.#boundsTtlMs = ttlMs;

@@ -302,4 +302,20 @@ describe('adaptive node timeouts on synthetic round trips', () => {
     const calls = callInALoop(() => (random() < 0.1 ? 5_000 * random() : 1 + 400 * random()), { pauseMs: 10, callCount: 5_000 });
     expect(Math.max(...calls.map((call) => call.timeoutMs))).toBe(1_000);
   });
+
+  it('doubles the timeout once when calls that were given the same timeout time out together, and again for a call given the doubled one', () => {
+    const latency = new NodeLatency();
+    latency.recordAnswer(1, 0);
+    const givenMs = [1, 2, 3, 4].map(() => latency.timeoutMs(10_000, 1));
+    expect(givenMs).toEqual([50, 50, 50, 50]);
+    for (const _ of givenMs) latency.recordTimeout();
+    expect(latency.timeoutMs(10_000, 1)).toBe(100);
+    latency.recordTimeout();
+    latency.recordTimeout();
+    expect(latency.timeoutMs(10_000, 1)).toBe(200);
+    latency.recordAnswer(1, 1_000);
+    // A call given 200 ms before that answer times out after it: the answer tells the node is back.
+    latency.recordTimeout();
+    expect(latency.timeoutMs(10_000, 1)).toBe(50);
+  });
 });
