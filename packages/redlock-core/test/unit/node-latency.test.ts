@@ -308,7 +308,7 @@ describe('adaptive node timeouts on synthetic round trips', () => {
     latency.recordAnswer(1, 0);
     const givenMs = [1, 2, 3, 4].map(() => latency.timeoutMs(10_000, 1));
     expect(givenMs).toEqual([50, 50, 50, 50]);
-    for (const _ of givenMs) latency.recordTimeout();
+    givenMs.forEach(() => latency.recordTimeout());
     expect(latency.timeoutMs(10_000, 1)).toBe(100);
     latency.recordTimeout();
     latency.recordTimeout();
