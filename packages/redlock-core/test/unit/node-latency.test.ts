@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock } from '../../src/index.js';
 import { LATE_ANSWER_WINDOW_MS } from '../../src/nodes/circuit-breaker.js';
+import { NodeLatency } from '../../src/nodes/node-latency.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode, grantingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';
 
@@ -160,5 +161,161 @@ describe('adaptive node timeouts', () => {
     await clock.advance(500);
     expect(redlock.nodeHealth()[2]?.timeoutsInARow).toBeGreaterThan(0);
     expect(redlock.nodeHealth()[2]?.rttMs).toBe(70);
+  });
+});
+
+/** One call of {@link callInALoop}: when it started, the timeout it got, the node's round trip, whether it timed out. */
+interface EvaluatedCall {
+  readonly startMs: number;
+  readonly timeoutMs: number;
+  readonly rttMs: number;
+  readonly timedOut: boolean;
+}
+
+/**
+ * One caller on a virtual clock calling one node over and over, as a worker retrying does: each call gets
+ * the node's timeout for a 10 s TTL (floor 50 ms, ceiling 1 s), settles at its answer or at its timeout,
+ * and the next one starts `pauseMs` later. A late answer still reaches the latency when it comes (in
+ * time order with the timeouts, as the fan-out hands them over), so later calls see it.
+ */
+function callInALoop(rttMsOf: (startMs: number) => number, options: { readonly pauseMs: number; readonly untilMs?: number; readonly callCount?: number }): EvaluatedCall[] {
+  const latency = new NodeLatency();
+  const pending: { readonly atMs: number; readonly rttMs?: number; readonly startMs: number }[] = [];
+  const deliverUntil = (nowMs: number): void => {
+    pending.sort((a, b) => a.atMs - b.atMs);
+    while (pending.length > 0 && pending[0]!.atMs <= nowMs) {
+      const event = pending.shift()!;
+      if (event.rttMs === undefined) latency.recordTimeout();
+      else if (latency.wantsRoundTripOf(event.startMs)) latency.recordAnswer(event.rttMs, event.startMs);
+    }
+  };
+  const calls: EvaluatedCall[] = [];
+  const { untilMs = Infinity, callCount = Infinity } = options;
+  for (let startMs = 0; startMs < untilMs && calls.length < callCount; ) {
+    deliverUntil(startMs);
+    const timeoutMs = latency.timeoutMs(10_000, 1);
+    const rttMs = rttMsOf(startMs);
+    const timedOut = rttMs > timeoutMs;
+    // At one instant the answer goes first, as an answer due with the timeout beats it in the fan-out.
+    pending.push({ atMs: startMs + rttMs, rttMs, startMs });
+    if (timedOut) pending.push({ atMs: startMs + timeoutMs, startMs });
+    calls.push({ startMs, timeoutMs, rttMs, timedOut });
+    startMs += (timedOut ? timeoutMs : rttMs) + options.pauseMs;
+  }
+  return calls;
+}
+
+/** A fixed pseudo-random sequence in [0, 1) (a 32-bit linear congruential generator), the same on every run. */
+function pseudoRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function mostInARow(calls: readonly EvaluatedCall[]): number {
+  let most = 0;
+  let inARow = 0;
+  for (const call of calls) {
+    inARow = call.timedOut ? inARow + 1 : 0;
+    most = Math.max(most, inARow);
+  }
+  return most;
+}
+
+const countTimeouts = (calls: readonly EvaluatedCall[]): number => calls.filter((call) => call.timedOut).length;
+
+/**
+ * What RFC 6298's rule (SRTT + max(10 ms, 4 × RTTVAR), the rule before the window, with the doubling applied
+ * below the floor) gave in each scenario below, measured by this harness: the bar each figure must meet.
+ */
+const RFC_6298 = {
+  outlier: { firstTimeoutMs: 1_000, answersUntilBack: 18 },
+  stepUp: { timeouts: 2, mostInARow: 2, firstAfterLateAnswerTimedOut: false },
+  jitter: { uniform: 10, exponentialTail: 649 },
+  alternating: { pause100Ms: { failed: 20, calls: 326 }, pause20Ms: { failed: 135, calls: 1255 } },
+};
+
+/**
+ * The timeout rule on synthetic round trips: one caller, a 10 s TTL, see {@link callInALoop}. Each scenario
+ * states the figures the rule gives, so a change of rule shows what it changes, and holds them to
+ * {@link RFC_6298}'s.
+ */
+describe('adaptive node timeouts on synthetic round trips', () => {
+  it('(a) one 900 ms answer on a 1 ms link: answers until the timeout is back under 100 ms', () => {
+    let outlierStartMs: number | undefined;
+    const calls = callInALoop(
+      (startMs) => {
+        if (startMs < 2_000 || outlierStartMs !== undefined) return 1;
+        outlierStartMs = startMs;
+        return 900;
+      },
+      { pauseMs: 100, untilMs: 10_000 },
+    );
+    const afterOutlier = calls.filter((call) => call.startMs > outlierStartMs! + 900);
+    const answersUntilBack = afterOutlier.findIndex((call) => call.timeoutMs <= 100);
+    // The next call still waits for a node this slow (it may be the first of a step up); one fast answer later, no more.
+    expect({ firstTimeoutMs: afterOutlier[0]?.timeoutMs, answersUntilBack }).toEqual({ firstTimeoutMs: 1_000, answersUntilBack: 1 });
+    expect(answersUntilBack).toBeLessThanOrEqual(5);
+    expect(RFC_6298.outlier.answersUntilBack).toBeGreaterThan(5);
+  });
+
+  it('(b) a step from 1 ms to 300 ms, retrying 200 ms after each call: timeouts, most in a row, and the first call after the first late answer', () => {
+    const calls = callInALoop((startMs) => (startMs < 2_000 ? 1 : 300), { pauseMs: 200, untilMs: 10_000 });
+    const firstLateAnswerAtMs = calls.find((call) => call.timedOut)!.startMs + 300;
+    const afterIt = calls.find((call) => call.startMs >= firstLateAnswerAtMs)!;
+    const figures = { timeouts: countTimeouts(calls), mostInARow: mostInARow(calls), firstAfterLateAnswerTimedOut: afterIt.timedOut };
+    expect(figures).toEqual({ timeouts: 2, mostInARow: 2, firstAfterLateAnswerTimedOut: false });
+    expect(figures).toEqual(RFC_6298.stepUp);
+  });
+
+  it('(c) a jittery 70 ms link: spurious timeouts in 20 000 calls, uniform 50-90 ms and with an exponential tail', () => {
+    const uniform = pseudoRandom(7);
+    const tail = pseudoRandom(7);
+    const uniformCalls = callInALoop(() => 50 + 40 * uniform(), { pauseMs: 100, callCount: 20_000 });
+    // 60 ms plus an exponential wait of mean 20 ms: mostly 60-100 ms, one answer in 50 above 140 ms.
+    const tailCalls = callInALoop(() => 60 - 20 * Math.log(1 - tail()), { pauseMs: 100, callCount: 20_000 });
+    const figures = { uniform: countTimeouts(uniformCalls), exponentialTail: countTimeouts(tailCalls) };
+    expect(figures).toEqual({ uniform: 1, exponentialTail: 374 });
+    expect(figures.uniform).toBeLessThanOrEqual(RFC_6298.jitter.uniform);
+    expect(figures.exponentialTail).toBeLessThanOrEqual(RFC_6298.jitter.exponentialTail);
+  });
+
+  it('(d) a node alternating between 1 ms and 400 ms each second for 60 s: failed calls, retrying after 100 ms and after 20 ms', () => {
+    const alternating = (startMs: number): number => (Math.floor(startMs / 1_000) % 2 === 1 ? 400 : 1);
+    const every100Ms = callInALoop(alternating, { pauseMs: 100, untilMs: 60_000 });
+    const every20Ms = callInALoop(alternating, { pauseMs: 20, untilMs: 60_000 });
+    const figures = {
+      pause100Ms: { failed: countTimeouts(every100Ms), calls: every100Ms.length },
+      pause20Ms: { failed: countTimeouts(every20Ms), calls: every20Ms.length },
+    };
+    // After 100 ms, the window still holds the last slow second's answers when the next one starts; after
+    // 20 ms it does not, and the fewer failures come from the doubling starting at the floor.
+    expect(figures).toEqual({ pause100Ms: { failed: 3, calls: 358 }, pause20Ms: { failed: 90, calls: 1234 } });
+    expect(figures.pause100Ms.failed / figures.pause100Ms.calls).toBeLessThanOrEqual(RFC_6298.alternating.pause100Ms.failed / RFC_6298.alternating.pause100Ms.calls);
+    expect(figures.pause20Ms.failed / figures.pause20Ms.calls).toBeLessThanOrEqual(RFC_6298.alternating.pause20Ms.failed / RFC_6298.alternating.pause20Ms.calls);
+  });
+
+  it('never sets a timeout above the ceiling (1 s for a 10 s TTL), whatever the round trips', () => {
+    const random = pseudoRandom(3);
+    const calls = callInALoop(() => (random() < 0.1 ? 5_000 * random() : 1 + 400 * random()), { pauseMs: 10, callCount: 5_000 });
+    expect(Math.max(...calls.map((call) => call.timeoutMs))).toBe(1_000);
+  });
+
+  it('doubles the timeout once when calls that were given the same timeout time out together, and again for a call given the doubled one', () => {
+    const latency = new NodeLatency();
+    latency.recordAnswer(1, 0);
+    const givenMs = [1, 2, 3, 4].map(() => latency.timeoutMs(10_000, 1));
+    expect(givenMs).toEqual([50, 50, 50, 50]);
+    givenMs.forEach(() => latency.recordTimeout());
+    expect(latency.timeoutMs(10_000, 1)).toBe(100);
+    latency.recordTimeout();
+    latency.recordTimeout();
+    expect(latency.timeoutMs(10_000, 1)).toBe(200);
+    latency.recordAnswer(1, 1_000);
+    // A call given 200 ms before that answer times out after it: the answer tells the node is back.
+    latency.recordTimeout();
+    expect(latency.timeoutMs(10_000, 1)).toBe(50);
   });
 });
