@@ -62,8 +62,9 @@ export interface RedlockOptions {
   /**
    * How long one call to one node may take, in milliseconds, before that node counts as failed for the
    * attempt, so a hung node cannot stall an attempt. A node's own `timeoutMs` overrides it.
-   * @defaultValue adaptive, per node: the node's smoothed round trip + max(10 ms, 4 × its deviation), as TCP
-   *   sets its retransmission timeout, doubled after each timeout until the node answers again; never below
+   * @defaultValue adaptive, per node: 1.25 × the slower of the node's latest round trip and the second-slowest
+   *   of its last 16, + 10 ms (one slow outlier is forgotten at the next answer), doubled from the floor after
+   *   each timeout until the node answers again; never below
    *   `ttlMs / 200` within [50, 1000] (50 ms for a 10 s TTL) and never above `ttlMs / 10`, at most 1000 (1 s
    *   for a 10 s TTL), which is also what a node gets before its first answer; plus 25 µs for each key after
    *   the first a call carries (250 ms more for a lock of 10,001 resources). `redlock.nodeHealth()` shows

@@ -61,8 +61,8 @@ export interface NodeHealth {
   readonly maxmemoryPolicy: string | undefined;
   /**
    * The node's smoothed round trip in milliseconds, from its answers (the time from sending a script to its
-   * reply), or `undefined` before the first. Unless a timeout is configured, it sets the node's timeout:
-   * `rttMs + max(10, 4 × rttDeviationMs)`, within bounds set by the TTL (see `nodeTimeoutMs`).
+   * reply), or `undefined` before the first. Unless a timeout is configured, the node's recent round trips
+   * set its timeout, within bounds set by the TTL (see `nodeTimeoutMs`).
    */
   readonly rttMs: number | undefined;
   /** The mean deviation of the node's round trip from `rttMs`, in milliseconds; 0 before the first answer. */
