@@ -1,6 +1,7 @@
 import { type Clock, unrefTimer } from '../base/clock.js';
 import { type LockExtendError, LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
-import { describeResources, type Lock } from '../lock/lock.js';
+import { describeResources } from '../base/describe.js';
+import type { Lock } from '../lock/lock.js';
 
 /** A running auto-extension; `stop()` ends it and waits for an extension in flight. */
 export interface AutoExtension {

@@ -1,6 +1,6 @@
 import { MisconfiguredNodeError } from '../base/errors.js';
 import { type NodeError } from '../base/redlock-error.js';
-import { describeResources } from '../lock/lock.js';
+import { describeResources } from '../base/describe.js';
 import type { NodeState } from '../nodes/node-state.js';
 import type { AcquireNodeOutcome } from '../base/outcomes.js';
 import { errorMessageOf } from '../scripts/lua-script.js';

@@ -1,82 +1,19 @@
-import { type Release, releaseAndRetry, releaseOnNode, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
-import { unrefTimer, validityMs } from '../base/clock.js';
-import { LockExtendError, type LockLimitError, LockLostError, LockReleaseError, RedlockClosedError } from '../base/errors.js';
+// The handle a caller holds: its state, its signal, extend() and release(). The state shared by re-entrant
+// handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
+import { validityMs } from '../base/clock.js';
+import { isReleaseTraced, traceExtend, traceRelease } from '../base/diagnostics.js';
+import { LockExtendError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
-import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
 import { checkTtl } from '../settings/ttl.js';
-import { isReleaseTraced, publishLockLost, traceExtend, traceRelease } from '../base/diagnostics.js';
-import { type AcquireNodeOutcome, countByStatus, describeOutcomes, type ExtendNodeOutcome, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
-import { callEveryNode, callNode, type NodeCall, type NodeCallRun, settledCall, sharedTimeoutsFor } from '../nodes/node-call.js';
-import { allOutcomes, collectVotes, outcomesOf, quorumOf } from '../nodes/quorum.js';
-import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from '../nodes/release-notifications.js';
-import { extendScript, parseExtendReply } from '../scripts/extend.js';
-import { ScriptReader } from '../scripts/lua-script.js';
+import { extendOnEveryNode } from './extend.js';
+import { type ExtensionStop, Hold, type HandleExtension, type HoldInit } from './hold.js';
+import { releaseOnEveryNode, removeLateGrant } from './release.js';
 
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired' | 'lost';
-
-
-/** A running automatic extension of one handle (see `keepExtended`). */
-interface HandleExtension {
-  stop(): Promise<void>;
-}
-
-/** Why an automatic extension stopped on its own. */
-type ExtensionStop = LockLostError | LockLimitError;
-
-/**
- * The state one acquisition holds on the nodes, shared by the lock and its re-entrant handles: the keys
- * are released when the last handle is.
- */
-interface Hold {
-  ttlMs: number;
-  /** Monotonic time at which validity ends. */
-  validUntil: number;
-  /** Monotonic time at which the keys expire on the nodes if nobody extends them: the last TTL from its call's start. */
-  keysExpireAt: number;
-  expiresAt: number;
-  /** Handles not yet released. */
-  holders: number;
-  /** Whether the keys are being or have been released on the nodes. */
-  isReleased: boolean;
-  /** Why the lock is known lost (a quorum no longer holds our token), once it is. */
-  lostBecause: LockLostError | undefined;
-  /** Whether the loss was published on `redlock-core.lock.lost`: once per hold. */
-  isLossPublished: boolean;
-  /** Each node's outcome in the attempt that acquired the hold, at the decision. */
-  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
-  /** Called once when the lock is found lost; see {@link Lock.onLost}. Made on first use: most locks have none. */
-  lostListeners: Set<(error: LockLostError) => void> | undefined;
-  /**
-   * By node index, whether a command that may write our keys was sent there (the acquisition, a re-seed):
-   * releases go only there, so a node that was down all along costs nothing.
-   */
-  readonly written: boolean[];
-  /** The node waiters listen to and ask first (see `leadNodeIndexOf`), if the acquisition knew it. */
-  readonly leadNodeIndex: number | undefined;
-  release: Promise<ReleaseResult> | undefined;
-  /**
-   * The latest release on each node, by node index: its call while it runs, then whether it deleted our
-   * keys there. Settled calls are not kept: a call still waiting for a far node keeps this array alive.
-   */
-  releasedOn: (NodeCall<ReleaseStatus> | boolean)[];
-  /** Extensions run concurrently; only the latest started one may set the validity. */
-  extensionsStarted: number;
-  extensionApplied: number;
-  /** The extensions whose node calls are running; made on first use. See {@link Lock.removeLateGrant}. */
-  extensionsInFlight: Set<Promise<unknown>> | undefined;
-  /** See {@link Lock.afterRelease}. */
-  onReleased: ((keys: readonly string[]) => void) | undefined;
-  /** The controller of `lock.signal`, made on its first read or at its first abort: most locks have none. */
-  controller: AbortController | undefined;
-  /** The unref'd timer that aborts `lock.signal` when validity runs out. */
-  signalTimer: unknown;
-  /** The running automatic extensions of the hold's handles (`autoExtend`); made on first use. */
-  extensions: Set<HandleExtension> | undefined;
-  /** Removes the hold's `redlock.close()` hook, while it has one: while its signal or an extension can be stopped. */
-  stopWatchingClose: (() => void) | undefined;
-}
 
 /**
  * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
@@ -131,8 +68,6 @@ export class Lock {
   }
 
   readonly #token: string;
-  readonly #set: NodeSet;
-  readonly #keys: readonly string[];
   readonly #hold: Hold;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
@@ -140,51 +75,12 @@ export class Lock {
   #extension: HandleExtension | undefined;
 
   /** @internal */
-  constructor(init: {
-    set: NodeSet;
-    resources: readonly string[];
-    keys: readonly string[];
-    token: string;
-    attempts: number;
-    fencingToken: number | undefined;
-    ttlMs: number;
-    validUntil: number;
-    keysExpireAt: number;
-    expiresAt: number;
-    written: boolean[];
-    leadNodeIndex: number | undefined;
-    nodes: readonly (AcquireNodeOutcome | undefined)[];
-  }, sharedHold?: Hold) {
-    this.#set = init.set;
+  constructor(init: HoldInit & { readonly attempts: number; readonly fencingToken: number | undefined }, sharedHold?: Hold) {
     this.resources = init.resources;
-    this.#keys = init.keys;
     this.#token = init.token;
     this.attempts = init.attempts;
     this.fencingToken = init.fencingToken;
-    this.#hold = sharedHold ?? {
-      ttlMs: init.ttlMs,
-      validUntil: init.validUntil,
-      keysExpireAt: init.keysExpireAt,
-      expiresAt: init.expiresAt,
-      holders: 1,
-      isReleased: false,
-      lostBecause: undefined,
-      isLossPublished: false,
-      nodes: init.nodes,
-      lostListeners: undefined,
-      written: init.written,
-      leadNodeIndex: init.leadNodeIndex,
-      release: undefined,
-      releasedOn: [],
-      extensionsStarted: 0,
-      extensionApplied: 0,
-      extensionsInFlight: undefined,
-      onReleased: undefined,
-      controller: undefined,
-      signalTimer: undefined,
-      extensions: undefined,
-      stopWatchingClose: undefined,
-    };
+    this.#hold = sharedHold ?? new Hold(init);
   }
 
   /**
@@ -201,7 +97,7 @@ export class Lock {
   get remainingValidityMs(): number {
     const hold = this.#hold;
     if (this.#isReleased || hold.isReleased || hold.lostBecause !== undefined) return 0;
-    return Math.max(0, hold.validUntil - this.#set.options.clock.now());
+    return Math.max(0, hold.validUntil - hold.set.options.clock.now());
   }
 
   /**
@@ -236,7 +132,7 @@ export class Lock {
     const state = this.state;
     if (state === 'held') return;
     const lost = this.#hold.lostBecause;
-    throw new LockLostError(`The lock on ${this.#describe()} is ${state}`, {
+    throw new LockLostError(`The lock on ${this.#hold.describe()} is ${state}`, {
       resources: this.resources,
       cause: state === 'lost' ? lost?.cause : undefined,
     });
@@ -269,20 +165,7 @@ export class Lock {
    * ```
    */
   get signal(): AbortSignal {
-    const hold = this.#hold;
-    if (hold.controller !== undefined) return hold.controller.signal;
-    const controller = (hold.controller = new AbortController());
-    if (hold.lostBecause !== undefined) {
-      controller.abort(hold.lostBecause);
-    } else if (!hold.isReleased) {
-      if (this.#set.lifecycle.isClosed) this.#abortSignal(this.#closedReason());
-      else if (hold.validUntil <= this.#set.options.clock.now()) this.#abortSignal(this.#expiredReason());
-      else {
-        this.#armSignalTimer();
-        this.#watchClose();
-      }
-    }
-    return controller.signal;
+    return this.#hold.signal;
   }
 
   /**
@@ -318,79 +201,15 @@ export class Lock {
       hasStopped = true;
       if (extension !== undefined) hold.extensions?.delete(extension);
       if (this.#extension === extension) this.#extension = undefined;
-      this.#abortSignal(reason);
+      hold.abortSignal(reason);
     };
     extension = start(onStop);
     // It may have stopped at once, on a loss found meanwhile.
     if (hasStopped) return;
     this.#extension = extension;
     (hold.extensions ??= new Set()).add(extension);
-    this.#watchClose();
-  }
-
-  /** Aborts the hold's signal (making it if nobody read it yet); clears its timer, and its close hook when idle. */
-  #abortSignal(reason: unknown): void {
-    const hold = this.#hold;
-    const controller = (hold.controller ??= new AbortController());
-    this.#clearSignalTimer();
-    if (!controller.signal.aborted) controller.abort(reason);
-    this.#unwatchCloseWhenIdle();
-  }
-
-  /** Aborts the signal when the hold's validity ends; re-armed when an extension moved the end meanwhile. */
-  #armSignalTimer(): void {
-    const hold = this.#hold;
-    const { clock } = this.#set.options;
-    const remainingMs = hold.validUntil - clock.now();
-    hold.signalTimer = clock.setTimeout(() => {
-      hold.signalTimer = undefined;
-      if (hold.isReleased || hold.controller?.signal.aborted === true) return;
-      if (hold.validUntil > clock.now()) this.#armSignalTimer();
-      else {
-        const reason = this.#expiredReason();
-        this.publishLoss('validity-ran-out', reason);
-        this.#abortSignal(reason);
-      }
-    }, Math.max(1, Math.ceil(remainingMs)));
-    unrefTimer(hold.signalTimer);
-  }
-
-  #clearSignalTimer(): void {
-    const hold = this.#hold;
-    if (hold.signalTimer === undefined) return;
-    this.#set.options.clock.clearTimeout(hold.signalTimer);
-    hold.signalTimer = undefined;
-  }
-
-  /** Makes `redlock.close()` stop the hold's extensions and abort its signal, if it does not already. */
-  #watchClose(): void {
-    const hold = this.#hold;
-    hold.stopWatchingClose ??= this.#set.lifecycle.onClose(() => {
-      hold.stopWatchingClose = undefined;
-      const { lifecycle } = this.#set;
-      for (const extension of hold.extensions ?? []) lifecycle.track(extension.stop());
-      hold.extensions = undefined;
+    hold.watchClose(() => {
       this.#extension = undefined;
-      if (!hold.isReleased && hold.lostBecause === undefined) this.#abortSignal(this.#closedReason());
-    });
-  }
-
-  /** Removes the close hook once there is nothing left for `close()` to stop, so the hook never outlives the hold. */
-  #unwatchCloseWhenIdle(): void {
-    const hold = this.#hold;
-    const hasSignalToAbort = hold.controller !== undefined && !hold.controller.signal.aborted && !hold.isReleased;
-    if (hasSignalToAbort || (hold.extensions?.size ?? 0) > 0) return;
-    hold.stopWatchingClose?.();
-    hold.stopWatchingClose = undefined;
-  }
-
-  #expiredReason(): LockLostError {
-    return new LockLostError(`Lost the lock on ${this.#describe()}: its validity ran out`, { resources: this.resources });
-  }
-
-  #closedReason(): RedlockClosedError {
-    return new RedlockClosedError(`The Redlock was closed: the lock on ${this.#describe()} is no longer extended`, {
-      resources: this.resources,
     });
   }
 
@@ -400,14 +219,7 @@ export class Lock {
    * @internal
    */
   onLost(listener: (error: LockLostError) => void): () => void {
-    const hold = this.#hold;
-    if (hold.lostBecause !== undefined) {
-      listener(hold.lostBecause);
-      return () => undefined;
-    }
-    const listeners = (hold.lostListeners ??= new Set());
-    listeners.add(listener);
-    return () => listeners.delete(listener);
+    return this.#hold.onLost(listener);
   }
 
   /**
@@ -415,14 +227,7 @@ export class Lock {
    * @internal
    */
   markLost(error: LockLostError): void {
-    const hold = this.#hold;
-    if (hold.lostBecause !== undefined || hold.isReleased) return;
-    this.publishLoss('quorum-lost', error);
-    hold.lostBecause = error;
-    const listeners = [...(hold.lostListeners ?? [])];
-    hold.lostListeners = undefined;
-    for (const listener of listeners) listener(error);
-    if (hold.controller !== undefined) this.#abortSignal(error);
+    this.#hold.markLost(error);
   }
 
   /**
@@ -431,11 +236,7 @@ export class Lock {
    * @internal
    */
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
-    const hold = this.#hold;
-    if (hold.isLossPublished || hold.isReleased) return;
-    hold.isLossPublished = true;
-    const remainingValidityMs = Math.max(0, hold.validUntil - this.#set.options.clock.now());
-    publishLockLost(() => ({ resources: this.resources, reason, remainingValidityMs, error }));
+    this.#hold.publishLoss(reason, error);
   }
 
   /**
@@ -453,9 +254,10 @@ export class Lock {
    * @internal
    */
   covers(set: NodeSet, keys: readonly string[]): boolean {
-    if (set !== this.#set) return false;
-    if (keys.length === 1) return this.#keys.includes(keys[0] as string);
-    const own = new Set(this.#keys);
+    const hold = this.#hold;
+    if (set !== hold.set) return false;
+    if (keys.length === 1) return hold.keys.includes(keys[0] as string);
+    const own = new Set(hold.keys);
     return keys.every((key) => own.has(key));
   }
 
@@ -475,28 +277,26 @@ export class Lock {
    * @internal
    */
   async reenter(ttlMs: number): Promise<Lock> {
-    const { driftFactor } = this.#set.options;
+    const hold = this.#hold;
     const state = this.state;
     if (state !== 'held') {
-      throw new LockExtendError(`Could not re-enter ${this.#describe()}: the lock is already ${state}`, {
+      throw new LockExtendError(`Could not re-enter ${hold.describe()}: the lock is already ${state}`, {
         resources: this.resources,
         nodes: [],
         isLost: true,
       });
     }
     // Never shorten the hold: PEXPIRE would cut the keys' TTL to `ttlMs` from now.
-    if (validityMs({ ttlMs, elapsedMs: 0, driftFactor }) > this.remainingValidityMs) await this.extend(ttlMs);
-    if (this.#hold.isReleased) {
-      throw new LockExtendError(`Could not re-enter ${this.#describe()}: the lock was released meanwhile`, {
+    if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) await this.extend(ttlMs);
+    if (hold.isReleased) {
+      throw new LockExtendError(`Could not re-enter ${hold.describe()}: the lock was released meanwhile`, {
         resources: this.resources,
         nodes: [],
         isLost: true,
       });
     }
-    const hold = this.#hold;
     hold.holders += 1;
-    const init = { set: this.#set, resources: this.resources, keys: this.#keys, token: this.token, fencingToken: this.fencingToken };
-    return new Lock({ ...init, attempts: 0, ttlMs: hold.ttlMs, validUntil: hold.validUntil, keysExpireAt: hold.keysExpireAt, expiresAt: hold.expiresAt, written: hold.written, leadNodeIndex: hold.leadNodeIndex, nodes: hold.nodes }, hold);
+    return new Lock({ ...hold, attempts: 0, fencingToken: this.fencingToken }, hold);
   }
 
   /**
@@ -512,25 +312,26 @@ export class Lock {
    * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called.
    */
   async extend(ttlMs: number): Promise<Lock> {
-    const { options, lifecycle } = this.#set;
+    const hold = this.#hold;
+    const { options, lifecycle } = hold.set;
     checkTtl(ttlMs, options.driftFactor);
     if (lifecycle.isClosed) {
-      throw new RedlockClosedError(`Could not extend ${this.#describe()}: the Redlock was closed`, { resources: this.resources });
+      throw new RedlockClosedError(`Could not extend ${hold.describe()}: the Redlock was closed`, { resources: this.resources });
     }
     const state = this.state;
     if (state !== 'held') {
-      throw new LockExtendError(`Could not extend ${this.#describe()}: the lock is already ${state}`, {
+      throw new LockExtendError(`Could not extend ${hold.describe()}: the lock is already ${state}`, {
         resources: this.resources,
         nodes: [],
         isLost: true,
       });
     }
-    const hold = this.#hold;
     const extension = this.#tracedExtension(ttlMs);
     const inFlight = (hold.extensionsInFlight ??= new Set());
     inFlight.add(extension);
     try {
-      return await extension;
+      await extension;
+      return this;
     } finally {
       inFlight.delete(extension);
     }
@@ -538,85 +339,15 @@ export class Lock {
 
   /** {@link extend}'s node calls, traced on `redlock-core.extend` when someone listens. */
   #tracedExtension(ttlMs: number): Promise<Lock> {
-    const nodeCount = this.#set.nodes.length;
+    const hold = this.#hold;
+    const nodeCount = hold.set.nodes.length;
     let decided: readonly (ExtendNodeOutcome | undefined)[] = [];
+    const remainingValidityMs = (): number => this.remainingValidityMs;
     return traceExtend(
       { resources: this.resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount },
-      () => this.#extendOnEveryNode(ttlMs, (outcomes) => (decided = outcomes)),
+      () => extendOnEveryNode(hold, ttlMs, remainingValidityMs, (outcomes) => (decided = outcomes)).then(() => this),
       () => decided,
     );
-  }
-
-  /** Extends on every node; `onDecided` gets the outcomes known at the decision of a successful extension. */
-  async #extendOnEveryNode(ttlMs: number, onDecided?: (outcomes: readonly (ExtendNodeOutcome | undefined)[]) => void): Promise<Lock> {
-    const { options, nodes, servers } = this.#set;
-    const hold = this.#hold;
-    const sequence = ++hold.extensionsStarted;
-    const { clock, driftFactor } = options;
-    const start = clock.now();
-    const wallStart = clock.wallNow();
-    const quorum = quorumOf(nodes.length);
-    const reader = new ScriptReader(extendScript, this.#keys, [this.token, String(ttlMs), '0'], parseExtendReply);
-    const calls = callEveryNode(this.#set, ttlMs, this.#keys.length, (adapter) => reader.send(adapter), 'extend', start);
-    const vote = await collectVotes(
-      calls,
-      'extended',
-      quorum,
-    );
-    const elapsedMs = clock.now() - start;
-    const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-    if (vote.hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined) {
-      if (sequence > hold.extensionApplied) {
-        hold.extensionApplied = sequence;
-        hold.ttlMs = ttlMs;
-        // Validity is what is left now, at the decision: it runs from here, not from the start.
-        hold.validUntil = start + elapsedMs + validity;
-        hold.keysExpireAt = Math.max(hold.keysExpireAt, start + elapsedMs + ttlMs);
-        hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
-      }
-      // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
-      // the lock regains its full margin. In the background: the validity was decided with the quorum,
-      // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.
-      calls.forEach((call, nodeIndex) => {
-        call.onAnswer((status) => {
-          if (status === 'missing') void this.#reseed(nodeIndex, ttlMs);
-        });
-      });
-      // An older extension that settled after a newer one applied did not set the validity.
-      if (this.remainingValidityMs > 0) {
-        onDecided?.([...vote.outcomes]);
-        return this;
-      }
-      throw new LockExtendError(`Could not extend ${this.#describe()}: no validity left after ${Math.round(clock.now() - start)} ms`, {
-        resources: this.resources,
-        nodes: await allOutcomes(calls),
-        isLost: false,
-      });
-    }
-    // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-    const outcomes = await allOutcomes(calls);
-    if (servers.configurationError !== undefined) throw servers.configurationError;
-    const counts = countByStatus(outcomes);
-    const isLost = (counts['not-held'] ?? 0) + (counts['missing'] ?? 0) > nodes.length - quorum || hold.isReleased;
-    const why = hold.isReleased
-      ? 'the lock was released meanwhile'
-      : vote.hasQuorum
-        ? `no validity left after ${Math.round(elapsedMs)} ms`
-        : `${describeOutcomes(outcomes)}, quorum is ${quorum}`;
-    const error = new LockExtendError(`Could not extend ${this.#describe()}: ${why}`, {
-      resources: this.resources,
-      nodes: outcomes,
-      isLost,
-    });
-    if (isLost && !hold.isReleased) {
-      this.markLost(
-        new LockLostError(`Lost the lock on ${this.#describe()}: a quorum of nodes no longer holds our token`, {
-          resources: this.resources,
-          cause: error,
-        }),
-      );
-    }
-    throw error;
   }
 
   /**
@@ -649,14 +380,11 @@ export class Lock {
       }
     }
     if (hold.holders > 0) {
-      this.#unwatchCloseWhenIdle();
+      hold.unwatchCloseWhenIdle();
       return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
     }
-    hold.isReleased = true;
-    hold.lostListeners = undefined;
-    this.#clearSignalTimer();
-    this.#unwatchCloseWhenIdle();
-    // A failed release is forgotten (see #releaseOnEveryNode), so that calling release() again retries.
+    hold.markReleased();
+    // A failed release is forgotten (see releaseOnEveryNode), so that calling release() again retries.
     hold.release ??= this.#tracedRelease();
     return hold.release;
   }
@@ -669,147 +397,17 @@ export class Lock {
    * @internal
    */
   removeLateGrant(nodeIndex: number): void {
-    const hold = this.#hold;
-    if (this.#isHoldActive()) return;
-    // An extension still running may count this node's keys in its quorum and make the hold active
-    // again: removing them now would leave it extended on fewer nodes than it counted. Decide once every
-    // running extension settled; an inactive hold cannot start another.
-    if (hold.extensionsInFlight !== undefined) {
-      void Promise.allSettled(hold.extensionsInFlight).then(() => {
-        if (!this.#isHoldActive()) this.#removeUnlessReleased(nodeIndex);
-      });
-    } else this.#removeUnlessReleased(nodeIndex);
-  }
-
-  /** Removes our keys from a node, unless the latest release there deleted them (so ran after they were set). */
-  #removeUnlessReleased(nodeIndex: number): void {
-    const remove = (): void => void releaseAndRetry(this.#set, nodeIndex, this.#releaseOf(true));
-    const released = this.#hold.releasedOn[nodeIndex];
-    if (released === undefined || released === false) remove();
-    else if (released !== true)
-      released.onOutcome((outcome) => {
-        if (outcome.status !== 'released') remove();
-      });
-  }
-
-  /** Whether any handle may still rely on the hold: not released, not lost, validity left. */
-  #isHoldActive(): boolean {
-    const hold = this.#hold;
-    return !hold.isReleased && hold.lostBecause === undefined && hold.validUntil > this.#set.options.clock.now();
-  }
-
-  /**
-   * Sets our keys again on a node that answered an extension with `'missing'` (it restarted empty, or
-   * evicted them), while the hold is active. Should the hold end before the node answers, its release
-   * may have reached the node first: the keys are then removed as a late grant's are.
-   */
-  async #reseed(nodeIndex: number, ttlMs: number): Promise<void> {
-    if (!this.#isHoldActive()) return;
-    const { nodes, options } = this.#set;
-    const node = nodes[nodeIndex] as NodeState;
-    this.#hold.written[nodeIndex] = true;
-    const reader = new ScriptReader(extendScript, this.#keys, [this.token, String(ttlMs), '1'], parseExtendReply);
-    const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, this.#keys.length), options.clock, (adapter) => reader.send(adapter), 'reseed').outcome;
-    if (outcome.status === 'extended') this.removeLateGrant(nodeIndex);
-  }
-
-  /**
-   * What a release of this hold removes, and until when it is worth sending again; `confirmedCount` 0 for
-   * `release()`'s own, whose confirmations are counted (see {@link Release.confirmedCount}).
-   */
-  #releaseOf(announce: boolean, confirmedCount?: number): Release {
-    const hold = this.#hold;
-    return { keys: this.#keys, token: this.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount };
+    removeLateGrant(this.#hold, nodeIndex);
   }
 
   /** {@link release}'s node calls, traced on `redlock-core.release` when someone listens. */
   #tracedRelease(): Promise<ReleaseResult> {
-    // No context object and no closure for the usual, untraced release.
-    if (!isReleaseTraced()) return this.#releaseOnEveryNode();
-    const nodeCount = this.#set.nodes.length;
-    return traceRelease({ resources: this.resources, quorum: quorumOf(nodeCount), nodeCount }, () => this.#releaseOnEveryNode());
-  }
-
-  async #releaseOnEveryNode(): Promise<ReleaseResult> {
-    const nodeCount = this.#set.nodes.length;
     const hold = this.#hold;
-    const all = outcomesOf<ReleaseStatus>(nodeCount);
-    const calls = releaseWhereWritten(this.#set, this.#releaseOf(true, 0), hold, all.add);
-    const quorum = quorumOf(nodeCount);
-    // Either answer confirms that the node holds none of our keys any more.
-    const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
-    this.#hold.onReleased?.(this.#keys);
-    if (!vote.hasQuorum) {
-      // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-      const nodes = await all.settled;
-      // Forgotten, so that calling release() again retries.
-      hold.release = undefined;
-      throw new LockReleaseError(
-        `Could not confirm the release of ${this.#describe()}: ${describeOutcomes(nodes)}, quorum is ${quorum}`,
-        { resources: this.resources, nodes },
-      );
-    }
-    // A copy: the vote keeps filling in its own array as the other nodes answer.
-    const nodes = [...vote.outcomes];
-    const releasedCount = nodes.filter((node) => node?.status === 'released').length;
-    return { nodes, releasedCount, holders: 0, settled: all.settled };
+    // No context object and no closure for the usual, untraced release.
+    if (!isReleaseTraced()) return releaseOnEveryNode(hold);
+    const nodeCount = hold.set.nodes.length;
+    return traceRelease({ resources: this.resources, quorum: quorumOf(nodeCount), nodeCount }, () => releaseOnEveryNode(hold));
   }
-
-  #describe(): string {
-    return describeResources(this.resources);
-  }
-}
-
-/**
- * Sends `release` to every node of `hold` that was sent a write, the lead node first (announced only where
- * waiters listen: see `isAnnouncedOn`), and records each
- * call in `hold.releasedOn`; `onOutcome` hears every call's outcome. Returns the calls by node index. A
- * module function, so that a call still waiting for a far node keeps alive its listener, the hold and the
- * outcomes gathered so far: not the lock, nor the other calls (see bench/scripts/far-node-retention.mjs).
- */
-function releaseWhereWritten(
-  set: NodeSet,
-  release: Release,
-  hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>,
-  onOutcome: (outcome: ReleaseNodeOutcome) => void,
-): NodeCall<ReleaseStatus>[] {
-  const nodeCount = set.nodes.length;
-  const releasedOn = new Array<NodeCall<ReleaseStatus> | boolean>(nodeCount);
-  hold.releasedOn = releasedOn;
-  // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  const callSettled = set.lifecycle.trackCallOnEveryNode();
-  // One listener for every call, and for all it needs besides the vote.
-  const onReleaseOutcome = (outcome: ReleaseNodeOutcome): void => {
-    releasedOn[outcome.nodeIndex] = outcome.status === 'released';
-    if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
-    sendAgainAfterError(set, release, outcome);
-    callSettled(outcome.nodeIndex);
-    onOutcome(outcome);
-  };
-  const timeoutOf = sharedTimeoutsFor(set, release.ttlMs, release.keys.length);
-  const calls = new Array<NodeCall<ReleaseStatus>>(nodeCount);
-  // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
-  // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
-  // A loop rather than a closure per node: the listener must be the only closure made here.
-  const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);
-  // Announced only where waiters listen (see `isAnnouncedOn`).
-  const announceNodeIndex = announceNodeIndexOf(release.keys, nodeCount);
-  const announcing = releaseRunOf(release);
-  let quiet: NodeCallRun<ReleaseStatus> | undefined;
-  for (let step = 0; step < nodeCount; step += 1) {
-    const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
-    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf({ ...release, announce: false }));
-    // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
-    const call =
-      hold.written[nodeIndex] === true
-        ? releaseOnNode(set, nodeIndex, release, timeoutOf(set.nodes[nodeIndex] as NodeState), run)
-        : settledCall<ReleaseStatus>({ nodeIndex, status: 'not-held' });
-    calls[nodeIndex] = call;
-    // Before the listener, which replaces it at once if the call is settled already.
-    releasedOn[nodeIndex] = call;
-    call.onOutcome(onReleaseOutcome);
-  }
-  return calls;
 }
 
 /**
@@ -836,9 +434,3 @@ Object.defineProperty(Lock.prototype, Symbol.for('nodejs.util.inspect.custom'), 
 
 /** Shown by `util.inspect()` in place of a token. */
 const REDACTED = { [Symbol.for('nodejs.util.inspect.custom')]: (): string => '[redacted]' };
-
-/** Names resources in messages: `"orders:42"`, or `"a", "b"` for several, cut to keep messages short. */
-export function describeResources(resources: readonly string[]): string {
-  const shown = resources.slice(0, 3).map((resource) => JSON.stringify(resource.length > 60 ? `${resource.slice(0, 57)}...` : resource));
-  return resources.length > 3 ? `${shown.join(', ')} and ${resources.length - 3} more` : shown.join(', ');
-}

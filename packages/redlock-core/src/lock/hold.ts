@@ -1,0 +1,236 @@
+// What one acquisition holds on the nodes, shared by the lock and its re-entrant handles: its validity, the
+// signal that aborts when it can no longer be relied on, its loss, and what `redlock.close()` stops.
+import { unrefTimer } from '../base/clock.js';
+import { describeResources } from '../base/describe.js';
+import { publishLockLost } from '../base/diagnostics.js';
+import { type LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
+import type { AcquireNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import type { NodeCall } from '../nodes/node-call.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import type { ReleaseStatus } from './cleanup.js';
+
+/** A running automatic extension of one handle (see `keepExtended`). */
+export interface HandleExtension {
+  stop(): Promise<void>;
+}
+
+/** Why an automatic extension stopped on its own. */
+export type ExtensionStop = LockLostError | LockLimitError;
+
+/** What an acquisition hands its lock: where it holds, with which token, and until when. */
+export interface HoldInit {
+  readonly set: NodeSet;
+  readonly resources: readonly string[];
+  readonly keys: readonly string[];
+  readonly token: string;
+  readonly ttlMs: number;
+  readonly validUntil: number;
+  readonly keysExpireAt: number;
+  readonly expiresAt: number;
+  readonly written: boolean[];
+  readonly leadNodeIndex: number | undefined;
+  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+}
+
+/**
+ * The state one acquisition holds on the nodes, shared by the lock and its re-entrant handles: the keys
+ * are released when the last handle is.
+ * active ──release() of the last handle──▶ released · active ──extension finds a quorum lost──▶ lost ·
+ * active ──validity runs out──▶ expired. Only an active hold is extended.
+ */
+export class Hold {
+  readonly set: NodeSet;
+  readonly resources: readonly string[];
+  readonly keys: readonly string[];
+  readonly token: string;
+  ttlMs: number;
+  /** Monotonic time at which validity ends. */
+  validUntil: number;
+  /** Monotonic time at which the keys expire on the nodes if nobody extends them: the last TTL from its call's start. */
+  keysExpireAt: number;
+  expiresAt: number;
+  /** Handles not yet released. */
+  holders = 1;
+  /** Whether the keys are being or have been released on the nodes. */
+  isReleased = false;
+  /** Why the lock is known lost (a quorum no longer holds our token), once it is. */
+  lostBecause: LockLostError | undefined;
+  /** Whether the loss was published on `redlock-core.lock.lost`: once per hold. */
+  #isLossPublished = false;
+  /** Each node's outcome in the attempt that acquired the hold, at the decision. */
+  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+  /** Called once when the lock is found lost; see {@link onLost}. Made on first use: most locks have none. */
+  #lostListeners: Set<(error: LockLostError) => void> | undefined;
+  /**
+   * By node index, whether a command that may write our keys was sent there (the acquisition, a re-seed):
+   * releases go only there, so a node that was down all along costs nothing.
+   */
+  readonly written: boolean[];
+  /** The node waiters listen to and ask first (see `leadNodeIndexOf`), if the acquisition knew it. */
+  readonly leadNodeIndex: number | undefined;
+  release: Promise<ReleaseResult> | undefined;
+  /**
+   * The latest release on each node, by node index: its call while it runs, then whether it deleted our
+   * keys there. Settled calls are not kept: a call still waiting for a far node keeps this array alive.
+   */
+  releasedOn: (NodeCall<ReleaseStatus> | boolean)[] = [];
+  /** Extensions run concurrently; only the latest started one may set the validity. */
+  extensionsStarted = 0;
+  extensionApplied = 0;
+  /** The extensions whose node calls are running; made on first use. See `Lock.removeLateGrant`. */
+  extensionsInFlight: Set<Promise<unknown>> | undefined;
+  /** See `Lock.afterRelease`. */
+  onReleased: ((keys: readonly string[]) => void) | undefined;
+  /** The running automatic extensions of the hold's handles (`autoExtend`); made on first use. */
+  extensions: Set<HandleExtension> | undefined;
+  /** The controller of the lock's signal, made on its first read or at its first abort: most locks have none. */
+  #controller: AbortController | undefined;
+  /** The unref'd timer that aborts the signal when validity runs out. */
+  #signalTimer: unknown;
+  /** Removes the hold's `redlock.close()` hook, while it has one: while its signal or an extension can be stopped. */
+  #stopWatchingClose: (() => void) | undefined;
+
+  constructor(init: HoldInit) {
+    this.set = init.set;
+    this.resources = init.resources;
+    this.keys = init.keys;
+    this.token = init.token;
+    this.ttlMs = init.ttlMs;
+    this.validUntil = init.validUntil;
+    this.keysExpireAt = init.keysExpireAt;
+    this.expiresAt = init.expiresAt;
+    this.nodes = init.nodes;
+    this.written = init.written;
+    this.leadNodeIndex = init.leadNodeIndex;
+  }
+
+  /** Whether any handle may still rely on the hold: not released, not lost, validity left. */
+  get isActive(): boolean {
+    return !this.isReleased && this.lostBecause === undefined && this.validUntil > this.set.options.clock.now();
+  }
+
+  /** The resources, for messages. */
+  describe(): string {
+    return describeResources(this.resources);
+  }
+
+  /** The hold's signal (see `Lock.signal`), made on first read. */
+  get signal(): AbortSignal {
+    if (this.#controller !== undefined) return this.#controller.signal;
+    const controller = (this.#controller = new AbortController());
+    if (this.lostBecause !== undefined) {
+      controller.abort(this.lostBecause);
+    } else if (!this.isReleased) {
+      if (this.set.lifecycle.isClosed) this.abortSignal(this.#closedReason());
+      else if (this.validUntil <= this.set.options.clock.now()) this.abortSignal(this.#expiredReason());
+      else {
+        this.#armSignalTimer();
+        this.watchClose();
+      }
+    }
+    return controller.signal;
+  }
+
+  /** Aborts the hold's signal (making it if nobody read it yet); clears its timer, and its close hook when idle. */
+  abortSignal(reason: unknown): void {
+    const controller = (this.#controller ??= new AbortController());
+    this.clearSignalTimer();
+    if (!controller.signal.aborted) controller.abort(reason);
+    this.unwatchCloseWhenIdle();
+  }
+
+  /** Aborts the signal when the hold's validity ends; re-armed when an extension moved the end meanwhile. */
+  #armSignalTimer(): void {
+    const { clock } = this.set.options;
+    const remainingMs = this.validUntil - clock.now();
+    this.#signalTimer = clock.setTimeout(() => {
+      this.#signalTimer = undefined;
+      if (this.isReleased || this.#controller?.signal.aborted === true) return;
+      if (this.validUntil > clock.now()) this.#armSignalTimer();
+      else {
+        const reason = this.#expiredReason();
+        this.publishLoss('validity-ran-out', reason);
+        this.abortSignal(reason);
+      }
+    }, Math.max(1, Math.ceil(remainingMs)));
+    unrefTimer(this.#signalTimer);
+  }
+
+  clearSignalTimer(): void {
+    if (this.#signalTimer === undefined) return;
+    this.set.options.clock.clearTimeout(this.#signalTimer);
+    this.#signalTimer = undefined;
+  }
+
+  /**
+   * Makes `redlock.close()` stop the hold's extensions and abort its signal, if it does not already;
+   * `onClosed` (of the handle that installs the hook) runs then too.
+   */
+  watchClose(onClosed?: () => void): void {
+    this.#stopWatchingClose ??= this.set.lifecycle.onClose(() => {
+      this.#stopWatchingClose = undefined;
+      const { lifecycle } = this.set;
+      for (const extension of this.extensions ?? []) lifecycle.track(extension.stop());
+      this.extensions = undefined;
+      onClosed?.();
+      if (!this.isReleased && this.lostBecause === undefined) this.abortSignal(this.#closedReason());
+    });
+  }
+
+  /** Removes the close hook once there is nothing left for `close()` to stop, so the hook never outlives the hold. */
+  unwatchCloseWhenIdle(): void {
+    const controller = this.#controller;
+    const hasSignalToAbort = controller !== undefined && !controller.signal.aborted && !this.isReleased;
+    if (hasSignalToAbort || (this.extensions?.size ?? 0) > 0) return;
+    this.#stopWatchingClose?.();
+    this.#stopWatchingClose = undefined;
+  }
+
+  #expiredReason(): LockLostError {
+    return new LockLostError(`Lost the lock on ${this.describe()}: its validity ran out`, { resources: this.resources });
+  }
+
+  #closedReason(): RedlockClosedError {
+    return new RedlockClosedError(`The Redlock was closed: the lock on ${this.describe()} is no longer extended`, {
+      resources: this.resources,
+    });
+  }
+
+  /** See `Lock.onLost`. */
+  onLost(listener: (error: LockLostError) => void): () => void {
+    if (this.lostBecause !== undefined) {
+      listener(this.lostBecause);
+      return () => undefined;
+    }
+    const listeners = (this.#lostListeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  /** Marks the hold lost, for every handle on it: its validity is 0 from now on, and `onLost` listeners run. */
+  markLost(error: LockLostError): void {
+    if (this.lostBecause !== undefined || this.isReleased) return;
+    this.publishLoss('quorum-lost', error);
+    this.lostBecause = error;
+    const listeners = [...(this.#lostListeners ?? [])];
+    this.#lostListeners = undefined;
+    for (const listener of listeners) listener(error);
+    if (this.#controller !== undefined) this.abortSignal(error);
+  }
+
+  /** Publishes on `redlock-core.lock.lost` that the hold can no longer be guaranteed, once per hold and never after its release. */
+  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
+    if (this.#isLossPublished || this.isReleased) return;
+    this.#isLossPublished = true;
+    const remainingValidityMs = Math.max(0, this.validUntil - this.set.options.clock.now());
+    publishLockLost(() => ({ resources: this.resources, reason, remainingValidityMs, error }));
+  }
+
+  /** The last handle let go: the keys are being released, the signal's timer and loss listeners are dropped. */
+  markReleased(): void {
+    this.isReleased = true;
+    this.#lostListeners = undefined;
+    this.clearSignalTimer();
+    this.unwatchCloseWhenIdle();
+  }
+}

@@ -1,0 +1,129 @@
+// Releasing a hold on the nodes: compare-and-delete on every node that was sent a write, the lead node first,
+// announced only where waiters listen, decided by a quorum; and removing keys a late answer left behind.
+import { LockReleaseError } from '../base/errors.js';
+import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
+import { type NodeCall, type NodeCallRun, settledCall, sharedTimeoutsFor } from '../nodes/node-call.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { collectVotes, outcomesOf, quorumOf } from '../nodes/quorum.js';
+import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from '../nodes/release-notifications.js';
+import { type Release, releaseAndRetry, releaseOnNode, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
+import type { Hold } from './hold.js';
+
+/**
+ * What a release of `hold` removes, and until when it is worth sending again; `confirmedCount` 0 for
+ * `release()`'s own, whose confirmations are counted (see {@link Release.confirmedCount}).
+ */
+export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number): Release {
+  return { keys: hold.keys, token: hold.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount };
+}
+
+/**
+ * Releases `hold` on every node it wrote to; resolves once a quorum confirmed (the others finish in the
+ * background: `settled`), or rejects with a {@link LockReleaseError} once every node reported without a
+ * quorum, forgetting the release so that calling `release()` again retries.
+ */
+export async function releaseOnEveryNode(hold: Hold): Promise<ReleaseResult> {
+  const { set } = hold;
+  const nodeCount = set.nodes.length;
+  const all = outcomesOf<ReleaseStatus>(nodeCount);
+  const calls = releaseWhereWritten(set, releaseOf(hold, true, 0), hold, all.add);
+  const quorum = quorumOf(nodeCount);
+  // Either answer confirms that the node holds none of our keys any more.
+  const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
+  hold.onReleased?.(hold.keys);
+  if (!vote.hasQuorum) {
+    // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
+    const nodes = await all.settled;
+    // Forgotten, so that calling release() again retries.
+    hold.release = undefined;
+    throw new LockReleaseError(`Could not confirm the release of ${hold.describe()}: ${describeOutcomes(nodes)}, quorum is ${quorum}`, {
+      resources: hold.resources,
+      nodes,
+    });
+  }
+  // A copy: the vote keeps filling in its own array as the other nodes answer.
+  const nodes = [...vote.outcomes];
+  const releasedCount = nodes.filter((node) => node?.status === 'released').length;
+  return { nodes, releasedCount, holders: 0, settled: all.settled };
+}
+
+/** Removes our keys from a node, unless the latest release there deleted them (so ran after they were set). */
+function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
+  const remove = (): void => void releaseAndRetry(hold.set, nodeIndex, releaseOf(hold, true));
+  const released = hold.releasedOn[nodeIndex];
+  if (released === undefined || released === false) remove();
+  else if (released !== true)
+    released.onOutcome((outcome) => {
+      if (outcome.status !== 'released') remove();
+    });
+}
+
+/**
+ * Sends `release` to every node of `hold` that was sent a write, the lead node first (announced only where
+ * waiters listen: see `isAnnouncedOn`), and records each
+ * call in `hold.releasedOn`; `onOutcome` hears every call's outcome. Returns the calls by node index. A
+ * module function, so that a call still waiting for a far node keeps alive its listener, the hold and the
+ * outcomes gathered so far: not the lock, nor the other calls (see bench/scripts/far-node-retention.mjs).
+ */
+function releaseWhereWritten(
+  set: NodeSet,
+  release: Release,
+  hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>,
+  onOutcome: (outcome: ReleaseNodeOutcome) => void,
+): NodeCall<ReleaseStatus>[] {
+  const nodeCount = set.nodes.length;
+  const releasedOn = new Array<NodeCall<ReleaseStatus> | boolean>(nodeCount);
+  hold.releasedOn = releasedOn;
+  // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
+  const callSettled = set.lifecycle.trackCallOnEveryNode();
+  // One listener for every call, and for all it needs besides the vote.
+  const onReleaseOutcome = (outcome: ReleaseNodeOutcome): void => {
+    releasedOn[outcome.nodeIndex] = outcome.status === 'released';
+    if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
+    sendAgainAfterError(set, release, outcome);
+    callSettled(outcome.nodeIndex);
+    onOutcome(outcome);
+  };
+  const timeoutOf = sharedTimeoutsFor(set, release.ttlMs, release.keys.length);
+  const calls = new Array<NodeCall<ReleaseStatus>>(nodeCount);
+  // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
+  // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
+  // A loop rather than a closure per node: the listener must be the only closure made here.
+  const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);
+  // Announced only where waiters listen (see `isAnnouncedOn`).
+  const announceNodeIndex = announceNodeIndexOf(release.keys, nodeCount);
+  const announcing = releaseRunOf(release);
+  let quiet: NodeCallRun<ReleaseStatus> | undefined;
+  for (let step = 0; step < nodeCount; step += 1) {
+    const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
+    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf({ ...release, announce: false }));
+    // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
+    const call =
+      hold.written[nodeIndex] === true
+        ? releaseOnNode(set, nodeIndex, release, timeoutOf(set.nodes[nodeIndex] as NodeState), run)
+        : settledCall<ReleaseStatus>({ nodeIndex, status: 'not-held' });
+    calls[nodeIndex] = call;
+    // Before the listener, which replaces it at once if the call is settled already.
+    releasedOn[nodeIndex] = call;
+    call.onOutcome(onReleaseOutcome);
+  }
+  return calls;
+}
+
+/**
+ * A node that had not answered when the hold was granted set our keys later. While the hold is still
+ * held (by any handle), nothing is needed: its release will reach that node. Once it was released, lost
+ * or expired, the keys there would block others until their TTL, so they are removed, unless the
+ * release already deleted them there (so ran after the acquisition).
+ */
+export function removeLateGrant(hold: Hold, nodeIndex: number): void {
+  if (hold.isActive) return;
+  // An extension still running may count this node's keys in its quorum and make the hold active
+  // again: removing them now would leave it extended on fewer nodes than it counted. Decide once every
+  // running extension settled; an inactive hold cannot start another.
+  if (hold.extensionsInFlight !== undefined) {
+    void Promise.allSettled(hold.extensionsInFlight).then(() => {
+      if (!hold.isActive) removeUnlessReleased(hold, nodeIndex);
+    });
+  } else removeUnlessReleased(hold, nodeIndex);
+}
