@@ -19,21 +19,24 @@ const GROUP_POLL_MS = 10;
 
 /**
  * A command started by {@link startCommand}, with every process it starts (its process group).
- * running ──exits / is killed──▶ ended; `signal()` does nothing once it ended; `terminate()` still stops
- * what the command left running in its group.
+ * running ──the command exits / is killed──▶ ended, its group may still run ──no process of it left──▶ done.
+ * `signal()` reaches the group until it is done; `terminate()` stops whatever of it still runs.
  */
 export interface RunningCommand {
-  /** Resolves once the command itself ended, never rejects. */
+  /** Resolves once the command itself ended, never rejects; processes it left in its group may still run. */
   readonly outcome: Promise<CommandOutcome>;
-  /** Sends `signal` to the command and every process of its group, while the command runs. */
+  /** Sends `signal` to every process of the command's group (to the command alone without groups), while any runs. */
   signal(signal: NodeJS.Signals): void;
+  /** Whether a process of the command's group still runs: the command, or what it left behind once it ended. */
+  isGroupAlive(): boolean;
   /**
    * Stops the command and every process of its group: SIGTERM now, and SIGKILL to whatever of the group
    * still runs `graceMs` milliseconds later (at once for 0), even if the command itself exited meanwhile.
-   * Resolves once no process of the group is left (or, after the SIGKILL, at most {@link REAP_LIMIT_MS}
-   * later); calling it again returns the same promise.
+   * Resolves with `true` once no process of the group is left, or with `false` if some still run
+   * {@link REAP_LIMIT_MS} after the SIGKILL (a process of another user, one stuck in the kernel). Calling it
+   * again returns the same promise; a grace that ends sooner than the first brings the SIGKILL forward.
    */
-  terminate(graceMs: number): Promise<void>;
+  terminate(graceMs: number): Promise<boolean>;
   /** Tells the watcher that redlock is done with the command, so that redlock's exit kills nothing. */
   detach(): void;
 }
@@ -61,7 +64,6 @@ export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): Running
   const groupId = hasProcessGroups ? child.pid : undefined;
   const watcher = groupId === undefined ? undefined : watchForRedlockDeath(groupId);
   let hasEnded = false;
-  let stopped: Promise<void> | undefined;
   const outcome = new Promise<CommandOutcome>((resolve) => {
     const end = (result: CommandOutcome): void => {
       if (hasEnded) return;
@@ -77,6 +79,7 @@ export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): Running
       end(signal !== null ? { kind: 'killed', signal } : { kind: 'exited', code: code ?? 0 });
     });
   });
+  const isAlive = (): boolean => (groupId === undefined ? !hasEnded && child.pid !== undefined : isGroupAlive(groupId));
   const send = (signal: NodeJS.Signals): void => {
     if (child.pid === undefined) return;
     if (groupId === undefined) {
@@ -85,49 +88,71 @@ export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): Running
       signalGroup(groupId, signal);
     }
   };
+  const terminate = groupStopper(send, groupId, outcome);
   return {
     outcome,
     signal(signal) {
-      if (!hasEnded) send(signal);
+      // Checked first: once the group is empty, its ID may be given to another group.
+      if (isAlive()) send(signal);
     },
-    terminate(graceMs) {
-      stopped ??= stopGroup(send, groupId, graceMs, outcome);
-      return stopped;
-    },
+    isGroupAlive: isAlive,
+    terminate,
     detach() {
       watcher?.standDown();
     },
   };
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the group is empty (or the command ended, without a group). */
-async function stopGroup(
+/**
+ * The `terminate()` of a command: SIGTERM, then SIGKILL after a grace that a later call may shorten;
+ * resolves once the group is empty (or the command ended, without a group).
+ */
+function groupStopper(
   send: (signal: NodeJS.Signals) => void,
   groupId: number | undefined,
-  graceMs: number,
   outcome: Promise<CommandOutcome>,
-): Promise<void> {
-  send('SIGTERM');
+): (graceMs: number) => Promise<boolean> {
+  let stopped: Promise<boolean> | undefined;
+  let killAtMs = Infinity;
   let killedAtMs: number | undefined;
+  // Not unref()'d: this timer is the promise that the job stops; it is cleared once nothing is left to kill.
+  let killTimer: NodeJS.Timeout | undefined;
   const kill = (): void => {
+    clearTimeout(killTimer);
+    if (killedAtMs !== undefined) return;
     killedAtMs = performance.now();
     send('SIGKILL');
   };
-  if (graceMs <= 0) kill();
-  // Not unref()'d: this timer is the promise that the job stops; it is cleared once nothing is left to kill.
-  const killTimer = graceMs > 0 ? setTimeout(kill, graceMs) : undefined;
-  try {
+  const killAfter = (graceMs: number): void => {
+    const atMs = performance.now() + graceMs;
+    if (killedAtMs !== undefined || atMs >= killAtMs) return;
+    killAtMs = atMs;
+    clearTimeout(killTimer);
+    if (graceMs <= 0) kill();
+    else killTimer = setTimeout(kill, graceMs);
+  };
+  const untilEmpty = async (): Promise<boolean> => {
     await outcome;
-    if (groupId === undefined) return;
+    if (groupId === undefined) return true;
     // The leader may be gone while members still run (a job in the background, a child ignoring SIGTERM).
     while (isGroupAlive(groupId)) {
-      if (killedAtMs !== undefined && performance.now() - killedAtMs >= REAP_LIMIT_MS) return;
+      if (killedAtMs !== undefined && performance.now() - killedAtMs >= REAP_LIMIT_MS) return false;
       await delay(GROUP_POLL_MS);
     }
-  } finally {
-    clearTimeout(killTimer);
-  }
+    return true;
+  };
+  return (graceMs) => {
+    if (stopped === undefined) {
+      send('SIGTERM');
+      killAfter(graceMs);
+      stopped = untilEmpty().finally(() => clearTimeout(killTimer));
+    } else {
+      killAfter(graceMs);
+    }
+    return stopped;
+  };
 }
+
 /**
  * The exit status for how a command ended, as a shell reports it: its own status, 128 + N for signal N,
  * 127 when the program was not found, 126 when it could not be executed.
