@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CommandSpec } from './arguments.js';
 import { EXIT_CODES, exitCodeForSignal } from './exit-codes.js';
-import { watchForRedlockDeath } from './job-watcher.js';
+import { startJobWatcher } from './job-watcher.js';
 import { hasProcessGroups, isGroupAlive, signalGroup } from './process-group.js';
 
 /** How a command ended: it exited, a signal killed it, or it never started. */
@@ -46,23 +46,28 @@ export interface RunningCommand {
  * program is looked up in `PATH` and run directly, with its arguments untouched; a script runs with
  * `/bin/sh -c` (cmd.exe on Windows). Except on Windows, the command leads a process group and session of
  * its own (as `timeout` runs its command in a group of its own), so that a signal reaches every process it
- * starts; redlock forwards what a terminal sends (Ctrl-C included). A watcher process kills that group if
- * redlock dies first (see {@link watchForRedlockDeath}).
+ * starts; redlock forwards what a terminal sends (Ctrl-C included). A watcher process, started before the
+ * command and told its group by one pipe write right after the spawn, kills that group if redlock dies
+ * first (see {@link startJobWatcher}).
  *
  * @example
  * ```ts
  * const command = startCommand({ kind: 'exec', file: 'pg_dump', args: ['shop'] }, process.env);
  * const status = exitCodeOfOutcome(await command.outcome);
+ * await command.terminate(10_000); // what it left in its group
  * command.detach();
  * ```
  */
 export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): RunningCommand {
-  const options = { stdio: 'inherit', env, detached: hasProcessGroups } as const;
+  // Before the command, so that only one write separates its start from the watcher knowing its group.
+  const watcher = hasProcessGroups ? startJobWatcher() : undefined;
+  const spawnOptions = { stdio: 'inherit', env, detached: hasProcessGroups } as const;
   const child: ChildProcess =
-    spec.kind === 'exec' ? spawn(spec.file, [...spec.args], options) : spawn(spec.script, { ...options, shell: true });
-  // The leader's PID is the group's ID; no group (and no watcher) when the command did not start.
+    spec.kind === 'exec' ? spawn(spec.file, [...spec.args], spawnOptions) : spawn(spec.script, { ...spawnOptions, shell: true });
+  // The leader's PID is the group's ID; no group (and nothing to watch) when the command did not start.
   const groupId = hasProcessGroups ? child.pid : undefined;
-  const watcher = groupId === undefined ? undefined : watchForRedlockDeath(groupId);
+  if (groupId === undefined) watcher?.standDown();
+  else watcher?.watch(groupId);
   let hasEnded = false;
   const outcome = new Promise<CommandOutcome>((resolve) => {
     const end = (result: CommandOutcome): void => {
