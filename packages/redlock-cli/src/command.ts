@@ -93,13 +93,14 @@ export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): Running
       signalGroup(groupId, signal);
     }
   };
-  const terminate = groupStopper(send, groupId, outcome);
+  // Checked first: once the group is empty, its ID may be given to another group.
+  const sendWhileAlive = (signal: NodeJS.Signals): void => {
+    if (isAlive()) send(signal);
+  };
+  const terminate = groupStopper(sendWhileAlive, groupId, outcome);
   return {
     outcome,
-    signal(signal) {
-      // Checked first: once the group is empty, its ID may be given to another group.
-      if (isAlive()) send(signal);
-    },
+    signal: sendWhileAlive,
     isGroupAlive: isAlive,
     terminate,
     detach() {
