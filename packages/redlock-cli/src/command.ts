@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CommandSpec } from './arguments.js';
 import { EXIT_CODES, exitCodeForSignal } from './exit-codes.js';
-import { watchForRedlockDeath } from './job-watcher.js';
+import { startJobWatcher } from './job-watcher.js';
 import { hasProcessGroups, isGroupAlive, signalGroup } from './process-group.js';
 
 /** How a command ended: it exited, a signal killed it, or it never started. */
@@ -19,21 +19,24 @@ const GROUP_POLL_MS = 10;
 
 /**
  * A command started by {@link startCommand}, with every process it starts (its process group).
- * running ──exits / is killed──▶ ended; `signal()` does nothing once it ended; `terminate()` still stops
- * what the command left running in its group.
+ * running ──the command exits / is killed──▶ ended, its group may still run ──no process of it left──▶ done.
+ * `signal()` reaches the group until it is done; `terminate()` stops whatever of it still runs.
  */
 export interface RunningCommand {
-  /** Resolves once the command itself ended, never rejects. */
+  /** Resolves once the command itself ended, never rejects; processes it left in its group may still run. */
   readonly outcome: Promise<CommandOutcome>;
-  /** Sends `signal` to the command and every process of its group, while the command runs. */
+  /** Sends `signal` to every process of the command's group (to the command alone without groups), while any runs. */
   signal(signal: NodeJS.Signals): void;
+  /** Whether a process of the command's group still runs: the command, or what it left behind once it ended. */
+  isGroupAlive(): boolean;
   /**
    * Stops the command and every process of its group: SIGTERM now, and SIGKILL to whatever of the group
    * still runs `graceMs` milliseconds later (at once for 0), even if the command itself exited meanwhile.
-   * Resolves once no process of the group is left (or, after the SIGKILL, at most {@link REAP_LIMIT_MS}
-   * later); calling it again returns the same promise.
+   * Resolves with `true` once no process of the group is left, or with `false` if some still run
+   * {@link REAP_LIMIT_MS} after the SIGKILL (a process of another user, one stuck in the kernel). Calling it
+   * again returns the same promise; a grace that ends sooner than the first brings the SIGKILL forward.
    */
-  terminate(graceMs: number): Promise<void>;
+  terminate(graceMs: number): Promise<boolean>;
   /** Tells the watcher that redlock is done with the command, so that redlock's exit kills nothing. */
   detach(): void;
 }
@@ -43,25 +46,29 @@ export interface RunningCommand {
  * program is looked up in `PATH` and run directly, with its arguments untouched; a script runs with
  * `/bin/sh -c` (cmd.exe on Windows). Except on Windows, the command leads a process group and session of
  * its own (as `timeout` runs its command in a group of its own), so that a signal reaches every process it
- * starts; redlock forwards what a terminal sends (Ctrl-C included). A watcher process kills that group if
- * redlock dies first (see {@link watchForRedlockDeath}).
+ * starts; redlock forwards what a terminal sends (Ctrl-C included). A watcher process, started before the
+ * command and told its group by one pipe write right after the spawn, kills that group if redlock dies
+ * first (see {@link startJobWatcher}).
  *
  * @example
  * ```ts
  * const command = startCommand({ kind: 'exec', file: 'pg_dump', args: ['shop'] }, process.env);
  * const status = exitCodeOfOutcome(await command.outcome);
+ * await command.terminate(10_000); // what it left in its group
  * command.detach();
  * ```
  */
 export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): RunningCommand {
-  const options = { stdio: 'inherit', env, detached: hasProcessGroups } as const;
+  // Before the command, so that only one write separates its start from the watcher knowing its group.
+  const watcher = hasProcessGroups ? startJobWatcher() : undefined;
+  const spawnOptions = { stdio: 'inherit', env, detached: hasProcessGroups } as const;
   const child: ChildProcess =
-    spec.kind === 'exec' ? spawn(spec.file, [...spec.args], options) : spawn(spec.script, { ...options, shell: true });
-  // The leader's PID is the group's ID; no group (and no watcher) when the command did not start.
+    spec.kind === 'exec' ? spawn(spec.file, [...spec.args], spawnOptions) : spawn(spec.script, { ...spawnOptions, shell: true });
+  // The leader's PID is the group's ID; no group (and nothing to watch) when the command did not start.
   const groupId = hasProcessGroups ? child.pid : undefined;
-  const watcher = groupId === undefined ? undefined : watchForRedlockDeath(groupId);
+  if (groupId === undefined) watcher?.standDown();
+  else watcher?.watch(groupId);
   let hasEnded = false;
-  let stopped: Promise<void> | undefined;
   const outcome = new Promise<CommandOutcome>((resolve) => {
     const end = (result: CommandOutcome): void => {
       if (hasEnded) return;
@@ -77,6 +84,7 @@ export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): Running
       end(signal !== null ? { kind: 'killed', signal } : { kind: 'exited', code: code ?? 0 });
     });
   });
+  const isAlive = (): boolean => (groupId === undefined ? !hasEnded && child.pid !== undefined : isGroupAlive(groupId));
   const send = (signal: NodeJS.Signals): void => {
     if (child.pid === undefined) return;
     if (groupId === undefined) {
@@ -85,49 +93,72 @@ export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): Running
       signalGroup(groupId, signal);
     }
   };
+  // Checked first: once the group is empty, its ID may be given to another group.
+  const sendWhileAlive = (signal: NodeJS.Signals): void => {
+    if (isAlive()) send(signal);
+  };
+  const terminate = groupStopper(sendWhileAlive, groupId, outcome);
   return {
     outcome,
-    signal(signal) {
-      if (!hasEnded) send(signal);
-    },
-    terminate(graceMs) {
-      stopped ??= stopGroup(send, groupId, graceMs, outcome);
-      return stopped;
-    },
+    signal: sendWhileAlive,
+    isGroupAlive: isAlive,
+    terminate,
     detach() {
       watcher?.standDown();
     },
   };
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the group is empty (or the command ended, without a group). */
-async function stopGroup(
+/**
+ * The `terminate()` of a command: SIGTERM, then SIGKILL after a grace that a later call may shorten;
+ * resolves once the group is empty (or the command ended, without a group).
+ */
+function groupStopper(
   send: (signal: NodeJS.Signals) => void,
   groupId: number | undefined,
-  graceMs: number,
   outcome: Promise<CommandOutcome>,
-): Promise<void> {
-  send('SIGTERM');
+): (graceMs: number) => Promise<boolean> {
+  let stopped: Promise<boolean> | undefined;
+  let killAtMs = Infinity;
   let killedAtMs: number | undefined;
+  // Not unref()'d: this timer is the promise that the job stops; it is cleared once nothing is left to kill.
+  let killTimer: NodeJS.Timeout | undefined;
   const kill = (): void => {
+    clearTimeout(killTimer);
+    if (killedAtMs !== undefined) return;
     killedAtMs = performance.now();
     send('SIGKILL');
   };
-  if (graceMs <= 0) kill();
-  // Not unref()'d: this timer is the promise that the job stops; it is cleared once nothing is left to kill.
-  const killTimer = graceMs > 0 ? setTimeout(kill, graceMs) : undefined;
-  try {
+  const killAfter = (graceMs: number): void => {
+    const atMs = performance.now() + graceMs;
+    if (killedAtMs !== undefined || atMs >= killAtMs) return;
+    killAtMs = atMs;
+    clearTimeout(killTimer);
+    if (graceMs <= 0) kill();
+    else killTimer = setTimeout(kill, graceMs);
+  };
+  const untilEmpty = async (): Promise<boolean> => {
     await outcome;
-    if (groupId === undefined) return;
+    if (groupId === undefined) return true;
     // The leader may be gone while members still run (a job in the background, a child ignoring SIGTERM).
     while (isGroupAlive(groupId)) {
-      if (killedAtMs !== undefined && performance.now() - killedAtMs >= REAP_LIMIT_MS) return;
+      if (killedAtMs !== undefined && performance.now() - killedAtMs >= REAP_LIMIT_MS) return false;
       await delay(GROUP_POLL_MS);
     }
-  } finally {
-    clearTimeout(killTimer);
-  }
+    return true;
+  };
+  return (graceMs) => {
+    if (stopped === undefined) {
+      send('SIGTERM');
+      killAfter(graceMs);
+      stopped = untilEmpty().finally(() => clearTimeout(killTimer));
+    } else {
+      killAfter(graceMs);
+    }
+    return stopped;
+  };
 }
+
 /**
  * The exit status for how a command ended, as a shell reports it: its own status, 128 + N for signal N,
  * 127 when the program was not found, 126 when it could not be executed.

@@ -8,12 +8,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 /** Whether the command can run in a process group of its own: everywhere but Windows, which has none. */
 export const hasProcessGroups: boolean = process.platform !== 'win32';
 
-/** Sends `signal` to every process of group `groupId`; a group with no process left is not an error. */
+/**
+ * Sends `signal` to every process of group `groupId` that redlock may signal. A group with no process left
+ * (ESRCH) or none redlock may signal (EPERM: they changed their user) is not an error: {@link isGroupAlive}
+ * tells whether any still runs.
+ */
 export function signalGroup(groupId: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-groupId, signal);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code !== 'ESRCH' && code !== 'EPERM') throw error;
   }
 }
 

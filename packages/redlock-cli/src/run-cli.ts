@@ -212,22 +212,71 @@ async function superviseCommand(
     whenAborted(held.lost).then((reason) => ({ kind: 'lost', reason }) as const),
   ]);
   if (ended.kind === 'lost') {
-    const graceMs = Math.min(request.killAfterMs, Math.max(0, held.validityLeftMs() - KILL_MARGIN_MS));
+    const graceMs = killGraceMs(request, held);
     report.error(
       `${messageOf(ended.reason)}: stopping the command (SIGTERM, then SIGKILL after ${formatDurationMs(graceMs)})`,
     );
     const stopped = command.terminate(graceMs);
     report.info(`the command ${describeOutcome(await command.outcome)}`);
-    await stopped;
+    if (!(await stopped)) reportGroupLeft(request, report);
     return EXIT_CODES.lockLost;
   }
+  const hadLeftovers = await stopLeftovers(command, ended, request, held, report);
   if (held.lost.aborted || held.validityLeftMs() === 0) {
-    report.error(`the lock on "${request.resource}" was lost as the command ended (it ${describeOutcome(ended)})`);
+    const when = hadLeftovers ? 'while the processes the command left in its group were stopped' : 'as the command ended';
+    report.error(`the lock on "${request.resource}" was lost ${when} (it ${describeOutcome(ended)})`);
     return EXIT_CODES.lockLost;
   }
   if (ended.kind === 'not-started') report.error(describeOutcome(ended, request));
   else report.info(`the command ${describeOutcome(ended)}`);
   return exitCodeOfOutcome(ended);
+}
+
+/**
+ * The time between SIGTERM and SIGKILL, in milliseconds: `--kill-after`, cut short so that the SIGKILL lands
+ * {@link KILL_MARGIN_MS} before the validity the lock has left ends (at once when less is left).
+ */
+function killGraceMs(request: RunRequest, held: HeldLock): number {
+  return Math.min(request.killAfterMs, Math.max(0, held.validityLeftMs() - KILL_MARGIN_MS));
+}
+
+/**
+ * Stops what the command left running in its group once it ended (a job in the background, a daemon that
+ * forked without `setsid`), so that the lock covers every process of the group: SIGTERM, then SIGKILL after
+ * `--kill-after`, while the lock is still extended. If the lock is lost meanwhile, the SIGKILL comes before
+ * its validity ends, as for a command running when the lock is lost. A group that cannot be emptied is
+ * reported, and the lock released all the same: waiting for it could take for ever.
+ *
+ * @returns Whether the command had left processes in its group.
+ */
+async function stopLeftovers(
+  command: RunningCommand,
+  ended: CommandOutcome,
+  request: RunRequest,
+  held: HeldLock,
+  report: Reporter,
+): Promise<boolean> {
+  if (!command.isGroupAlive()) return false;
+  report.info(
+    `the command ${describeOutcome(ended)}; stopping the processes it left in its group ` +
+      `(SIGTERM, then SIGKILL after ${formatDurationMs(request.killAfterMs)})`,
+  );
+  const stopped = command.terminate(request.killAfterMs);
+  const hurry = (): void => void command.terminate(killGraceMs(request, held));
+  if (held.lost.aborted) hurry();
+  held.lost.addEventListener('abort', hurry, { once: true });
+  try {
+    if (!(await stopped)) reportGroupLeft(request, report);
+  } finally {
+    held.lost.removeEventListener('abort', hurry);
+  }
+  return true;
+}
+
+function reportGroupLeft(request: RunRequest, report: Reporter): void {
+  report.error(
+    `processes of the command's group still run after SIGKILL (another user's, or stuck in the kernel): releasing "${request.resource}" anyway`,
+  );
 }
 
 function describeOutcome(outcome: CommandOutcome, request?: RunRequest): string {

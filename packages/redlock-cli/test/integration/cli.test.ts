@@ -223,6 +223,68 @@ describe('running a command under the lock', () => {
   });
 });
 
+describe('processes the command leaves in its group', () => {
+  it('are stopped before the lock is released, and redlock exits with the command\'s status', async () => {
+    const sleep = uniqueSleepSeconds();
+    try {
+      // The background sleep ignores SIGTERM, so it outlives the command by the 5 s of -k: a window wide
+      // enough for a second redlock to try the lock while it runs.
+      const cli = startRedlock(['-k', '5s', 'res', '-c', `trap '' TERM; sleep ${sleep} & echo started; exit 3`]);
+      await untilRunning(sleep);
+      expect(await redlock(['-n', '-q', 'res', 'echo', 'must not run'])).toMatchObject({ code: 75, stdout: '' });
+      // The refusal counts only if the sleep still ran when it came.
+      expect(pidsWithArgument(sleep)).toHaveLength(1);
+      expect(await cli.result).toMatchObject({ code: 3, stdout: 'started\n' });
+      // Not "eventually": redlock releases the lock and exits only once its group is empty.
+      expect(pidsWithArgument(sleep)).toEqual([]);
+    } finally {
+      killLeftovers(sleep);
+    }
+  });
+
+  it('get SIGTERM, which ends a background job at once', async () => {
+    const sleep = uniqueSleepSeconds();
+    try {
+      const result = await redlock(['res', '-c', `sleep ${sleep} & echo started`]);
+      expect(result).toMatchObject({ code: 0, stdout: 'started\n' });
+      expect(pidsWithArgument(sleep)).toEqual([]);
+      // The bound only tells the SIGTERM (at once) from the SIGKILL (after the default -k of 10 s).
+      expect(result.wallMs).toBeLessThan(8_000);
+    } finally {
+      killLeftovers(sleep);
+    }
+  });
+
+  it('get SIGTERM, then SIGKILL after --kill-after when they ignore it', async () => {
+    const sleep = uniqueSleepSeconds();
+    try {
+      const cli = startRedlock(['-v', '-k', '300ms', 'res', '-c', `trap '' TERM; sleep ${sleep} & echo started`]);
+      const result = await cli.result;
+      expect(result).toMatchObject({ code: 0, stdout: 'started\n' });
+      expect(pidsWithArgument(sleep)).toEqual([]);
+      expect(result.stderr).toMatch(/stopping the processes it left in its group \(SIGTERM, then SIGKILL after 300 ms\)/);
+    } finally {
+      killLeftovers(sleep);
+    }
+  });
+
+  it('get SIGKILL before the validity ends if the lock is lost while they are stopped, and redlock exits 76', async () => {
+    const sleep = uniqueSleepSeconds();
+    try {
+      const cli = startRedlock(['--ttl', '2s', '-k', '1h', 'res', '-c', `trap '' TERM; sleep ${sleep} & exit 0`]);
+      await untilRunning(sleep);
+      await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
+      // Without the cut to the validity left it would wait an hour; the run limit of the helper is 30 s.
+      const result = await cli.result;
+      expect(result.code).toBe(76);
+      expect(result.stderr).toContain('was lost while the processes the command left in its group were stopped');
+      expect(pidsWithArgument(sleep)).toEqual([]);
+    } finally {
+      killLeftovers(sleep);
+    }
+  });
+});
+
 describe('when another owner holds the lock', () => {
   it('-n exits 75 at once, or the status -E gives, and says so unless -q', async () => {
     const lock = await holdWithLibrary('res');

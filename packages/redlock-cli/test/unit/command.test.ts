@@ -115,6 +115,34 @@ describe('startCommand', () => {
     }
   });
 
+  it('terminate() again with a shorter grace brings the SIGKILL forward', async () => {
+    const command = startCommand({ kind: 'shell', script: "trap '' TERM; exec sleep 30" }, ENV);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stopped = command.terminate(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The first grace would outlast the 10 s limit of within().
+    expect(command.terminate(0)).toBe(stopped);
+    expect(await within(stopped)).toBe(true);
+    expect(await command.outcome).toEqual({ kind: 'killed', signal: 'SIGKILL' });
+  });
+
+  it('reports and signals the processes the command left in its group once it exited', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'redlock-command-'));
+    const pidFile = join(directory, 'pid');
+    try {
+      const command = startCommand({ kind: 'shell', script: `sleep 30 & echo $! > "${pidFile}"` }, ENV);
+      const backgroundPid = Number(await within(untilContent(pidFile)));
+      expect(await within(command.outcome)).toEqual({ kind: 'exited', code: 0 });
+      expect(command.isGroupAlive()).toBe(true);
+      command.signal('SIGHUP');
+      await within(untilTrue(() => !isRunning(backgroundPid)));
+      await within(untilTrue(() => !command.isGroupAlive()));
+      expect(await within(command.terminate(0))).toBe(true);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
   it('passes a signal to the processes the command started', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'redlock-command-'));
     const pidFile = join(directory, 'pid');
