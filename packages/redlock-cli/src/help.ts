@@ -25,8 +25,10 @@ Options (before the resource; everything after it goes to the command untouched)
                              the wait timed out
   --fencing                  also take a fencing token, passed to the command in REDLOCK_FENCING_TOKEN
   -k, --kill-after <duration>
-                             when the lock is lost: time between SIGTERM and SIGKILL, cut short to the
-                             validity the lock had left (default: ${formatDurationMs(DEFAULT_KILL_AFTER_MS).replace(' ', '')})
+                             time between SIGTERM and SIGKILL for the command's process group when the
+                             lock is lost (cut short to the validity the lock had left), and for what the
+                             command left running in its group when it exits (the lock is held until
+                             then) (default: ${formatDurationMs(DEFAULT_KILL_AFTER_MS).replace(' ', '')})
   -c, --command <script>     (right after the resource) run the script with /bin/sh -c
   --inspect                  print whether <resource> is locked and for how long, then exit
   -v, --verbose              say what happens, on stderr

@@ -9,7 +9,7 @@ import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { checkTtl } from '../settings/ttl.js';
 import { extendOnEveryNode } from './extend.js';
-import { type ExtensionStop, Hold, type HandleExtension, type HoldInit } from './hold.js';
+import { type ExtensionStop, Hold, type HandleExtension } from './hold.js';
 import { releaseOnEveryNode, removeLateGrant } from './release.js';
 
 /** The state of a {@link Lock}. */
@@ -75,7 +75,21 @@ export class Lock {
   #extension: HandleExtension | undefined;
 
   /** @internal */
-  constructor(init: HoldInit & { readonly attempts: number; readonly fencingToken: number | undefined }, sharedHold?: Hold) {
+  constructor(init: {
+    set: NodeSet;
+    resources: readonly string[];
+    keys: readonly string[];
+    token: string;
+    attempts: number;
+    fencingToken: number | undefined;
+    ttlMs: number;
+    validUntil: number;
+    keysExpireAt: number;
+    expiresAt: number;
+    written: boolean[];
+    leadNodeIndex: number | undefined;
+    nodes: readonly (AcquireNodeOutcome | undefined)[];
+  }, sharedHold?: Hold) {
     this.resources = init.resources;
     this.#token = init.token;
     this.attempts = init.attempts;
