@@ -114,8 +114,9 @@ describe('redlock.close() on real nodes', () => {
  * clients it made, prints what it saw, and must then exit by itself: no `process.exit()`.
  */
 const CHILD_SOURCE = `
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
-import { CLOSE_TIMEOUT_MS, Redlock, RedlockClosedError } from 'redlock-core';
+import { CLOSE_TIMEOUT_MS, DIAGNOSTICS_CHANNELS, Redlock, RedlockClosedError } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 
 const urls = JSON.parse(process.env.REDLOCK_CLOSE_URLS);
@@ -129,13 +130,20 @@ const redlock = new Redlock(
   { keyPrefix, retryCount: 100, retryDelayMs: 5_000 },
 );
 
+// The waiter's attempts, from the core's attempt trace: released only after its first attempt and the look
+// it takes once it listens both found the lock held, so that only a wake or its timer can start the next.
+const attempts = [];
+const attemptEnd = 'tracing:' + DIAGNOSTICS_CHANNELS.attempt + ':asyncEnd';
+const onAttemptEnd = (context) => {
+  if (context.resources.includes('r') && context.result !== undefined) attempts.push({ outcome: context.result.outcome, asksLeadFirst: context.asksLeadFirst });
+};
 const first = await holder.acquire('r', 30_000);
+subscribe(attemptEnd, onAttemptEnd);
 const waiter = redlock.acquire('r', 30_000);
-await new Promise((resolve) => setTimeout(resolve, 300));
-const releasedAt = performance.now();
+while (attempts.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
 await first.release();
 const second = await waiter;
-const handOffMs = performance.now() - releasedAt;
+unsubscribe(attemptEnd, onAttemptEnd);
 await second.release();
 
 const kept = await redlock.acquire('kept', 30_000, { autoExtend: true });
@@ -148,7 +156,7 @@ await blocker.release();
 await holder.close();
 await Promise.all([...holderClients, ...clients, ...subscribers].map((client) => client.quit()));
 console.log(JSON.stringify({
-  handOffMs,
+  handOffAttempts: attempts,
   waiterOutcome,
   keptSignal: kept.signal.reason instanceof RedlockClosedError,
   keptToken: kept.token,
@@ -190,9 +198,17 @@ describe('a process that closed its Redlock and quit its own clients', () => {
     async () => {
       const { code, stdout, stderr, exitedAt } = await runChild();
       expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-      const report = JSON.parse(stdout) as { handOffMs: number; waiterOutcome: string; keptSignal: boolean; keptToken: string; quitAt: number };
-      // The waiter got the lock by notification, long before its 5 s retry pause.
-      expect(report.handOffMs).toBeLessThan(2_000);
+      const report = JSON.parse(stdout) as {
+        handOffAttempts: { outcome: string; asksLeadFirst: boolean }[];
+        waiterOutcome: string;
+        keptSignal: boolean;
+        keptToken: string;
+        quitAt: number;
+      };
+      // The waiter got the lock by the release notification, not at its 5 s retry timer: the attempt after
+      // the release asked the lead node alone first, which only a woken attempt does (a timed retry asks every node).
+      expect(report.handOffAttempts.map(({ outcome }) => outcome === 'acquired')).toEqual([false, false, true]);
+      expect(report.handOffAttempts[2]).toEqual({ outcome: 'acquired', asksLeadFirst: true });
       expect(report.waiterOutcome).toBe('RedlockClosedError');
       expect(report.keptSignal).toBe(true);
       expect(exitedAt - report.quitAt).toBeLessThan(EXIT_AFTER_QUIT_MS);

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { type LocalRedisTopology, startRedisTopology } from 'local-redis-nodes';
 import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
+import { recordAttempts } from '../support/attempt-trace.js';
 import { eventually } from '../support/eventually.js';
 import { canInjectFaults } from '../support/redis-servers.js';
 
@@ -69,16 +70,31 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         });
         expect(wasAborted).toBe(false);
 
-        // Hand-off to another client: it waits on its retry timer of 3 s unless the release wakes it.
+        // Hand-off to another client: it waits on its retry timer of 3 s unless the release wakes it. Its
+        // first lock measures the nodes, so that the node its woken attempts ask first is a near one that
+        // answers (a client that never heard from its nodes could pick a black-holed one).
         const other = redlockOver(topology, clients, keyPrefix);
+        await (await other.acquire('other-warm-up', 5_000)).release();
         const holder = await redlock.acquire('c', 5_000);
-        const waiting = other.acquire('c', 5_000, { retryDelayMs: 3_000, retryJitterMs: 0 });
-        await delay(400);
-        const releasedAt = performance.now();
-        await holder.release();
-        const next = await waiting;
-        expect(performance.now() - releasedAt).toBeLessThan(2_000);
-        await next.release();
+        const recording = recordAttempts('c');
+        try {
+          const waiting = other.acquire('c', 5_000, { retryDelayMs: 3_000, retryJitterMs: 0 });
+          // Released once its first attempt and the look it takes once it listens both found the lock held:
+          // from then on only a wake or its timer can start its next attempt.
+          await eventually(() => recording.attempts.length, (count) => count >= 2, 5_000);
+          expect(recording.attempts.map((attempt) => attempt.result?.outcome === 'acquired')).toEqual([false, false]);
+          await holder.release();
+          const next = await waiting;
+          // Woken by the release: only a woken attempt asks the lead node alone first; a timed retry asks every node.
+          expect(recording.attempts.map((attempt) => ({ outcome: attempt.result?.outcome, asksLeadFirst: attempt.asksLeadFirst })).at(-1)).toEqual({
+            outcome: 'acquired',
+            asksLeadFirst: true,
+          });
+          expect(recording.attempts).toHaveLength(3);
+          await next.release();
+        } finally {
+          recording.stop();
+        }
 
         const health = redlock.nodeHealth();
         for (const [index, node] of health.entries()) {
