@@ -46,7 +46,7 @@ await nodes.stop();
 /** The lean loop's lock (see core-loop.mjs) over `clients`, each behind an `IoredisAdapter` with its defaults. */
 async function leanOver(clients) {
   const { IoredisAdapter } = await import('redlock-ioredis-adapter');
-  const { createLockToken } = await import('../../packages/redlock-core/dist/token.js');
+  const { createLockToken } = await import('../../packages/redlock-core/dist/base/token.js');
   const { releaseScript } = await import('../../packages/redlock-core/dist/scripts/release.js');
   const { leanQuorum } = await import('./lean-quorum.mjs');
   await Promise.all(clients.map((client) => client.script('LOAD', releaseScript.source)));
@@ -57,7 +57,7 @@ async function leanOver(clients) {
     async acquire(resource) {
       const token = createLockToken();
       const start = performance.now();
-      const hasQuorum = await leanQuorum(adapters, (adapter) => adapter.setIfAbsent(resource, token, 10_000), (reply) => reply === null || reply === token, timeoutMs);
+      const hasQuorum = await leanQuorum(adapters, (adapter) => adapter.trySet(resource, token, 10_000), (reply) => reply === 'OK', timeoutMs);
       if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('lean: no quorum');
       return async () => {
         await leanQuorum(adapters, (adapter) => adapter.evalsha(releaseScript.sha1, [resource], [token]), () => true, timeoutMs);

@@ -5,17 +5,17 @@
 const [mode, cycles] = [process.argv[2] ?? 'core', Number(process.argv[3] ?? 1000)];
 process.removeAllListeners('warning');
 process.on('warning', () => undefined);
-const inMemoryNode = () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), setIfAbsent: () => Promise.resolve(null) });
+const inMemoryNode = () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), trySet: () => Promise.resolve('OK') });
 let cycle;
 if (mode === 'lean') {
   // The core's own token source, so that the two loops differ only in what the core does around it.
-  const { createLockToken } = await import('../../packages/redlock-core/dist/token.js');
+  const { createLockToken } = await import('../../packages/redlock-core/dist/base/token.js');
   const { leanQuorum } = await import('./lean-quorum.mjs');
   const nodes = Array.from({ length: 5 }, inMemoryNode);
   cycle = async () => {
     const token = createLockToken();
     const start = performance.now();
-    const hasQuorum = await leanQuorum(nodes, (node) => node.setIfAbsent('lean', token, 10_000), (reply) => reply === null || reply === token, 50);
+    const hasQuorum = await leanQuorum(nodes, (node) => node.trySet('lean', token, 10_000), (reply) => reply === 'OK', 50);
     if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('no quorum');
     await leanQuorum(nodes, (node) => node.evalsha('sha1', ['lean'], [token]), () => true, 50);
   };
