@@ -1,55 +1,21 @@
-import type { RedisAdapter } from './base/adapter.js';
-import { onAbort } from './base/abort-listeners.js';
-import { type AcquireRequest, AttemptLog, runAttempt } from './acquire/attempt.js';
+import { Acquisitions } from './acquire/acquisitions.js';
 import { type ExtensionLimits, keepExtended } from './acquire/auto-extend.js';
+import { type CallRequest, extensionLimitsOf, resolveRequest } from './acquire/request.js';
+import { runUnderLock } from './acquire/using.js';
+import type { RedisAdapter } from './base/adapter.js';
 import { type AcquireTraceContext, isAcquireTraced, traceAcquire } from './base/diagnostics.js';
-import { type AcquireFailureReason, LockAcquireError, LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
-import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters, emitErrorWarning } from './base/lifecycle.js';
-import { describeResources } from './base/describe.js';
-import { Lock } from './lock/lock.js';
+import { LockAcquireError } from './base/errors.js';
+import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters } from './base/lifecycle.js';
+import type { LockInspection } from './base/outcomes.js';
+import { inspectResource } from './lock/inspection.js';
+import type { Lock } from './lock/lock.js';
 import { createNodeSet, type NodeHealth, type NodeSet } from './nodes/node-state.js';
-import { nodeTimeoutMsFor } from './nodes/node-latency.js';
+import { quorumOf } from './nodes/quorum.js';
+import { ReleaseNotifications } from './nodes/release-notifications.js';
+import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
 import type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
 import { type AcquireSettings, resolveAcquireOptions, resolveExtensionLimits, resolveOptions } from './settings/resolve-options.js';
-import { resolveResources } from './settings/resolve-resources.js';
-import { checkAcquireTtl } from './settings/ttl.js';
-import {
-  type AcquireAttempt,
-  countByStatus,
-  describeOutcomes,
-  type InspectNodeOutcome,
-  type LockInspection,
-} from './base/outcomes.js';
-import { misconfiguredNodeErrorOf } from './acquire/misconfigured-nodes.js';
-import { callEveryNode } from './nodes/node-call.js';
-import { quorumOf } from './nodes/quorum.js';
-import { leadNodeIndexIn, ReleaseNotifications, waitForRetry, waitUntilListening } from './nodes/release-notifications.js';
-import { retryDelayMs, startWaitDeadline, WaitExpired } from './acquire/retry.js';
-import { inspectScript, parseInspectReply } from './scripts/inspect.js';
-import { onNoScriptOf, runScript } from './scripts/lua-script.js';
-import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
-import { type Waiter, type WaitQueue, WaitQueues } from './acquire/wait-queue.js';
-
-/** One call of `acquire()` or `using()` after validation. */
-interface CallRequest extends AcquireRequest {
-  /** The caller's own signal, if any; `signal` is the `Redlock`'s close signal when there is none. */
-  readonly callerSignal: AbortSignal | undefined;
-  readonly autoExtend: boolean;
-}
-
-/** The limits of a call that sets none. */
-const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
-
-/** The extension limits of an `acquire()` or `tryAcquire()` call; a limit without `autoExtend` is a mistake. */
-function extensionLimitsOf(request: CallRequest, options: unknown): ExtensionLimits {
-  const limits = options === undefined ? NO_LIMITS : resolveExtensionLimits(options);
-  if (!request.autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
-    const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
-    throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: ${String(request.autoExtend)}\``);
-  }
-  return limits;
-}
 
 /**
  * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
@@ -83,7 +49,7 @@ export class Redlock {
   readonly quorum: number;
   readonly #set: NodeSet;
   readonly #notifications: ReleaseNotifications | undefined;
-  readonly #queues: WaitQueues;
+  readonly #acquisitions: Acquisitions;
   /** The settings of a call without options, resolved once: most calls pass none. */
   readonly #callDefaults: AcquireSettings;
   /** The one `close()` in progress or done. */
@@ -101,11 +67,11 @@ export class Redlock {
     this.#set = createNodeSet(resolveNodes(nodes), resolveOptions(options));
     this.quorum = quorumOf(this.#set.nodes.length);
     this.#callDefaults = resolveAcquireOptions(undefined, this.#set.options);
-    this.#queues = new WaitQueues(this.#set.options.clock);
     this.#notifications = ReleaseNotifications.over(
       this.#set.nodes.map((node) => node.adapter),
       this.#set.options.clock,
     );
+    this.#acquisitions = new Acquisitions(this.#set, this.#notifications, this.#stats);
   }
 
   /**
@@ -159,11 +125,11 @@ export class Redlock {
     let limits: ExtensionLimits;
     let acquiring: Promise<Lock>;
     try {
-      request = this.#resolveRequest(resources, ttlMs, options, 'acquire');
+      request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
       limits = extensionLimitsOf(request, options);
       const call = request;
       // No closure for the usual, untraced acquisition.
-      acquiring = isAcquireTraced() ? this.#observed('acquire', call, () => this.#acquire(call)) : this.#acquire(call);
+      acquiring = isAcquireTraced() ? this.#observed('acquire', call, () => this.#acquisitions.acquire(call)) : this.#acquisitions.acquire(call);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -207,12 +173,12 @@ export class Redlock {
    * ```
    */
   async tryAcquire(resources: string | readonly string[], ttlMs: number, options?: TryAcquireOptions): Promise<Lock | undefined> {
-    const request = this.#resolveRequest(resources, ttlMs, options, 'tryAcquire');
+    const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'tryAcquire');
     const limits = extensionLimitsOf(request, options);
     let lock: Lock;
     try {
       // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
-      lock = await this.#observed('tryAcquire', request, () => this.#acquire({ ...request, retryCount: 0, waitMs: Infinity }));
+      lock = await this.#observed('tryAcquire', request, () => this.#acquisitions.acquire({ ...request, retryCount: 0, waitMs: Infinity }));
     } catch (error) {
       // Only the single attempt's own verdict: more nodes held it than a quorum could overcome.
       if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
@@ -285,62 +251,13 @@ export class Redlock {
     routine: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options?: UsingOptions,
   ): Promise<T> {
-    const request = this.#resolveRequest(resources, ttlMs, options, 'using');
+    const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'using');
     const limits = resolveExtensionLimits(options);
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     }
-    const lock = await this.#observed('using', request, () => this.#acquire(request));
-    const { lifecycle, options: settings } = this.#set;
-    const { callerSignal } = request;
-    // The routine's signal aborts on a lost lock, at a limit, at close() or on the caller's signal (by
-    // hand: AbortSignal.any needs Node 20.3).
-    const routineAbort = new AbortController();
-    // One listener on the caller's signal however many calls share it (see `onAbort`).
-    const stopWatchingCaller = callerSignal === undefined ? undefined : onAbort(callerSignal, () => routineAbort.abort(callerSignal.reason));
-    let reportedLoss: LockLostError | undefined;
-    const extension = keepExtended(lock, ttlMs, settings.clock, limits, (error) => {
-      if (error instanceof LockLostError) reportedLoss = error;
-      routineAbort.abort(error);
-    });
-    const stopWatchingClose = lifecycle.onClose(() => {
-      lifecycle.track(extension.stop());
-      routineAbort.abort(
-        new RedlockClosedError(`The Redlock was closed: the lock on ${describeResources(lock.resources)} is no longer extended`, {
-          resources: lock.resources,
-        }),
-      );
-    });
-    let outcome: { readonly value: T } | { readonly error: unknown };
-    try {
-      outcome = { value: await routine(routineAbort.signal, lock) };
-    } catch (error) {
-      outcome = { error };
-    }
-    const loss = reportedLoss ?? lossAtEnd(lock);
-    stopWatchingCaller?.();
-    stopWatchingClose();
-    await extension.stop();
-    const releaseError = await lock.release().then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
-    if ('error' in outcome) {
-      const { error } = outcome;
-      if (loss !== undefined && !(error instanceof LockLostError)) reportWith(error, 'lockLostError', loss);
-      if (releaseError !== undefined) reportWith(error, 'releaseError', releaseError);
-      throw error;
-    }
-    if (loss !== undefined) {
-      const rejection = new LockLostError(
-        `Lost the lock on ${describeResources(lock.resources)} while the routine ran; what it returned is in \`result\``,
-        { resources: lock.resources, cause: loss, result: outcome.value },
-      );
-      if (releaseError !== undefined) reportWith(rejection, 'releaseError', releaseError);
-      throw rejection;
-    }
-    if (releaseError !== undefined) warn(releaseError);
-    return outcome.value;
+    const lock = await this.#observed('using', request, () => this.#acquisitions.acquire(request));
+    return runUnderLock(this.#set, lock, request.ttlMs, request.callerSignal, limits, routine);
   }
 
   /**
@@ -424,38 +341,8 @@ export class Redlock {
    * const { isLocked, remainingMs } = await redlock.inspect('reports:daily');
    * ```
    */
-  async inspect(resource: string): Promise<LockInspection> {
-    const { options } = this.#set;
-    const {
-      resources: [name],
-      keys,
-    } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
-    const remaining: number[] = [];
-    if (this.#set.lifecycle.isClosed) throw closedError('inspect', [name as string]);
-    // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
-    this.#throwIfMisconfigured();
-    const calls = callEveryNode(this.#set, 10_000, keys.length, async (adapter, call, nodeIndex) => {
-      const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScriptOf(call)));
-      if (reply === 'free' || reply === 'foreign') return reply;
-      remaining[nodeIndex] = reply;
-      return 'locked';
-    }, 'inspect');
-    const outcomes = await Promise.all(calls.map((call) => call.outcome));
-    // The first contact with the nodes may have just found two of them to be one server.
-    this.#throwIfMisconfigured();
-    const inspected = outcomes.map((outcome): InspectNodeOutcome =>
-      outcome.status === 'locked' ? { ...outcome, status: 'locked', remainingMs: remaining[outcome.nodeIndex] as number } : (outcome as InspectNodeOutcome),
-    );
-    const answered = inspected.filter((node) => node.status !== 'timeout' && node.status !== 'error').length;
-    if (answered < this.quorum) {
-      throw new LockInspectError(
-        `Could not inspect ${describeResources([name as string])}: ${describeOutcomes(outcomes)}, quorum is ${this.quorum}`,
-        { resource: name as string, nodes: inspected },
-      );
-    }
-    const lockedMs = inspected.flatMap((node) => (node.status === 'locked' ? [node.remainingMs] : [])).sort((a, b) => b - a);
-    const remainingMs = lockedMs[this.quorum - 1] ?? 0;
-    return { resource: name as string, isLocked: remainingMs > 0, remainingMs, nodes: inspected };
+  inspect(resource: string): Promise<LockInspection> {
+    return inspectResource(this.#set, resource);
   }
 
   /**
@@ -491,347 +378,4 @@ export class Redlock {
   stats(): RedlockStats {
     return this.#stats.snapshot(this.#set.nodes);
   }
-
-  /** Throws a `MisconfiguredNodeError` when a node of a failed attempt replied with a setup mistake: no retry can help. */
-  #throwIfNodeMisconfigured(request: AcquireRequest, attempt: AcquireAttempt): void {
-    const error = misconfiguredNodeErrorOf(request.resources, attempt.nodes);
-    if (error !== undefined) throw error;
-  }
-
-  /** Rejects every operation once two nodes were found to be the same server. */
-  #throwIfMisconfigured(): void {
-    const error = this.#set.servers.configurationError;
-    if (error !== undefined) throw error;
-  }
-
-  #resolveRequest(resources: unknown, ttlMs: unknown, options: unknown, scope: 'acquire' | 'tryAcquire' | 'using'): CallRequest {
-    const { keyPrefix } = this.#set.options;
-    const names = resolveResources(resources, keyPrefix);
-    const settings = options === undefined ? this.#callDefaults : resolveAcquireOptions(options, this.#set.options, scope);
-    const checkedTtlMs = checkAcquireTtl(ttlMs, this.#set.nodes, this.#set.options, this.quorum, names.keys.length);
-    const { reentrant } = settings;
-    if (reentrant !== undefined && !Lock.isLock(reentrant)) {
-      const got = reentrant instanceof Lock ? 'an object that only looks like one (made from its prototype, or a copy)' : `\`${typeof reentrant}\``;
-      throw new TypeError(`Expected \`reentrant\` to be a Lock handed out by \`acquire()\` or \`using()\`, got ${got}`);
-    }
-    if (reentrant !== undefined && !reentrant.covers(this.#set, names.keys)) {
-      throw new RangeError(
-        `Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(names.resources)}, got one on ${describeResources(reentrant.resources)}`,
-      );
-    }
-    // Field by field rather than by spreading the parts: on this per-call path, spreads cost more than all
-    // the validation did.
-    return {
-      resources: names.resources,
-      keys: names.keys,
-      ttlMs: checkedTtlMs,
-      retryCount: settings.retryCount,
-      retryDelayMs: settings.retryDelayMs,
-      retryJitterMs: settings.retryJitterMs,
-      waitMs: settings.waitMs,
-      // Every call that waits stops when the Redlock closes; one with a signal of its own gets a signal
-      // for both in #acquire, made only once it is sure to run (it listens to both until then).
-      signal: settings.signal ?? this.#set.lifecycle.signal,
-      callerSignal: settings.signal,
-      fencing: settings.fencing,
-      reentrant,
-      autoExtend: settings.autoExtend,
-    };
-  }
-
-  /**
-   * Acquires through the local wait queue of the request's resources (see {@link WaitQueue}): a
-   * re-entrant acquisition never queues, nor does a single try (`retryCount: 0`), which asks every node
-   * at once; any other call waits for its turn behind the earlier calls of this `Redlock` on the same
-   * resources, then runs attempts as the head (see {@link #acquireInQueue}). It rejects at once when the
-   * `Redlock` closes meanwhile (see `Lifecycle.guard`). Called from async methods only, so its synchronous
-   * throws reach the caller as rejections.
-   */
-  #acquire(request: CallRequest): Promise<Lock> {
-    const { lifecycle } = this.#set;
-    if (lifecycle.isClosed) throw closedError('acquire', request.resources);
-    const { reentrant } = request;
-    if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
-    this.#throwIfMisconfigured();
-    const { callerSignal } = request;
-    callerSignal?.throwIfAborted();
-    let running: AcquireRequest = request;
-    let dispose: (() => void) | undefined;
-    if (callerSignal !== undefined) {
-      const both = lifecycle.signalWith(callerSignal);
-      running = { ...request, signal: both.signal };
-      dispose = both.dispose;
-    }
-    let stopDeadline: (() => void) | undefined;
-    if (request.waitMs !== Infinity) {
-      // The time limit travels as the signal: everything that waits already stops when it aborts.
-      const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, running.signal);
-      running = { ...running, signal: deadline.signal };
-      stopDeadline = deadline.stop;
-    }
-    const acquiring = running.retryCount === 0 ? this.#tryOnce(running) : this.#acquireInQueue(running);
-    // Counted for `stats()` by the guard's own handlers.
-    this.#stats.started();
-    return lifecycle.guard(
-      acquiring,
-      () => closedError('acquire', request.resources, ' while the call waited'),
-      releaseAbandoned,
-      stopDeadline === undefined && dispose === undefined
-        ? undefined
-        : () => {
-            stopDeadline?.();
-            dispose?.();
-          },
-      this.#stats,
-    );
-  }
-
-  /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
-  async #tryOnce(request: AcquireRequest): Promise<Lock> {
-    // No queue, so no lead node to ask first: its release works the lead node out.
-    const outcome = await runAttempt(this.#set, request, 1, undefined, false);
-    if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
-    this.#throwIfMisconfigured();
-    if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
-    const log = new AttemptLog();
-    // Never 'held-at-lead': it asked every node.
-    log.add(outcome as AcquireAttempt);
-    this.#throwIfAborted(request, log);
-    throw this.#acquireError(request, log);
-  }
-
-  /**
-   * Throws once the request's signal aborted: a {@link LockAcquireError} reporting `log` when its
-   * `waitMs` ran out, else the caller's `signal.reason`.
-   */
-  #throwIfAborted(request: AcquireRequest, log: AttemptLog): void {
-    const { signal } = request;
-    if (signal?.aborted !== true) return;
-    const reason: unknown = signal.reason;
-    throw reason instanceof WaitExpired ? this.#acquireError(request, log, reason.waitMs) : reason;
-  }
-
-  /**
-   * Joins the queue of the request's resources, waits for its turn, then runs attempts as the head until
-   * one succeeds. Timed retries follow each other at `retryDelayMs` ± jitter and are counted by
-   * `retryCount`, with the tries the waiter used up while it was queued (see {@link Waiter.failures}).
-   * When the lock is held by another owner and the nodes can notify, the queue also listens for its
-   * release, and a local release of the same resources wakes it too: the head tries again the moment
-   * either comes, and such a woken attempt uses up no retry, so a waiter gives up only after its timed
-   * retries, however often the lock changes hands. A woken attempt asks the lead node first and stops
-   * there if the lock was taken again (see `leadNodeIndexOf`); timed retries always ask every node, so a
-   * key left on the lead node alone cannot stall a waiter. Anyone who can PUBLISH on a node can wake the
-   * head, so a wake never postpones a timed retry (a due retry goes before any wake, and a woken attempt
-   * stops asking its lead node patiently when the retry is due), and after a woken attempt that failed,
-   * announcements rest (see {@link WaitQueue.restWakes}): the give-up time stays that of the timed retries.
-   */
-  async #acquireInQueue(request: AcquireRequest): Promise<Lock> {
-    const { signal, retryCount, keys, ttlMs } = request;
-    const { options, nodes } = this.#set;
-    const { clock } = options;
-    const queue = this.#queues.queueOf(request, this.#leadNodeIndexFor);
-    const waiter = queue.join(request);
-    const { leadNodeIndex } = queue;
-    let lock: Lock | undefined;
-    /** This call's own attempts, as the head. */
-    const attempts = new AttemptLog();
-    /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */
-    const reported = (): AttemptLog => {
-      if (attempts.count > 0) return attempts;
-      if (waiter.attemptsWhileQueued.count > 0) return waiter.attemptsWhileQueued;
-      const log = new AttemptLog();
-      if (queue.lastFailure !== undefined) log.add(queue.lastFailure);
-      return log;
-    };
-    try {
-      const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
-      if (turn === 'gave-up') throw this.#acquireError(request, reported());
-      const nextRetryAt = (): number => clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
-      let retryAt = turn === 'first' ? 0 : nextRetryAt();
-      /** What starts the next attempt: its timer, a release (a wake), or a look that no release asked for. */
-      let wokenBy: 'timer' | 'release' | 'look' = turn === 'look' ? 'look' : 'timer';
-      // The lock is held here: wait for its release before asking any node.
-      if (turn === 'held-here') wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
-      for (;;) {
-        signal?.throwIfAborted();
-        const isWoken = wokenBy !== 'timer';
-        queue.clearWake();
-        const startedAt = clock.now();
-        // A woken attempt asks patiently only until the timed retry is due: a wake never postpones it.
-        const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering, isWoken ? retryAt : Infinity);
-        if (outcome instanceof Lock) {
-          lock = outcome;
-          return this.#wakeQueueAtRelease(outcome);
-        }
-        // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
-        if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt);
-        this.#throwIfMisconfigured();
-        if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
-        // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
-        if (outcome !== 'held-at-lead') attempts.add(outcome);
-        signal?.throwIfAborted();
-        let isHeld = outcome === 'held-at-lead';
-        if (outcome !== 'held-at-lead') {
-          // A key that is not a lock never goes away by itself: once such keys deny a quorum, waiting is futile.
-          if (isBlockedByForeignKeys(outcome, this.quorum)) throw this.#acquireError(request, attempts);
-          queue.recordFailure(outcome);
-          queue.noteLeadAnswer(outcome.nodes[leadNodeIndex]?.status);
-          if (!isWoken) {
-            waiter.failures += 1;
-            if (waiter.failures > retryCount) throw this.#acquireError(request, attempts);
-            retryAt = nextRetryAt();
-          }
-          isHeld = outcome.nodes.some((node) => node.status === 'held');
-        }
-        if (isHeld && queue.watch === undefined && this.#notifications) {
-          const timeoutMs = Math.max(...nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length)));
-          await waitUntilListening(queue.listen(this.#notifications, keys, timeoutMs), signal);
-          // The holder may have released before we listened: look once more, at no cost to the retries.
-          wokenBy = 'look';
-          continue;
-        }
-        // A timed retry that is due goes first, however many wakes are pending: wakes never starve it.
-        wokenBy = retryAt <= clock.now() ? 'timer' : await waitForRetry(clock, retryAt - clock.now(), queue, signal);
-      }
-    } catch (error) {
-      // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
-      if (error instanceof WaitExpired) throw this.#acquireError(request, reported(), error.waitMs);
-      throw error;
-    } finally {
-      queue.leave(waiter, lock !== undefined);
-    }
-  }
-
-  /** Hands `lock` back after making its release wake the next local waiter on the same resources at once. */
-  #wakeQueueAtRelease(lock: Lock): Lock {
-    lock.afterRelease(this.#wakeQueue);
-    return lock;
-  }
-
-  /** Wakes the queue of exactly these resource keys; made once, as every lock calls it. */
-  readonly #wakeQueue = (keys: readonly string[]): void => this.#queues.wake(keys);
-
-  /** The node a woken head asks first, for a request that makes a queue (see `leadNodeIndexOf`). */
-  readonly #leadNodeIndexFor = (request: AcquireRequest): number => leadNodeIndexIn(this.#set, request.keys, request.ttlMs);
-
-  /**
-   * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
-   * (`waitMs` given). The reason is that of the last attempt in `log`; a call that gave up in the local
-   * queue before any attempt was made there reports the lock as held, by the earlier call ahead of it.
-   */
-  #acquireError(request: AcquireRequest, log: AttemptLog, waitMs?: number): LockAcquireError {
-    const kept = log.kept();
-    const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
-    const last = log.last;
-    if (last === undefined) {
-      return new LockAcquireError(
-        `Could not acquire ${describeResources(request.resources)}${within} after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`,
-        { resources: request.resources, attempts: kept, attemptCount: 0, reason: 'held-by-another-owner', ...(waitMs === undefined ? {} : { waitMs }) },
-      );
-    }
-    const reason = failureReasonIn(last, log.lastDecided, this.quorum);
-    const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
-    const isFenceFailed = fenced !== undefined && fenced < this.quorum;
-    const detail = isFenceFailed
-      ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
-      : reason === 'no-validity'
-        ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
-        : `${describeOutcomes(last.nodes)}, quorum is ${this.quorum}`;
-    const advice =
-      reason !== 'foreign-key'
-        ? ''
-        : request.fencing
-          ? '; a lock or fencing counter key holds data this library did not write, which never expires: give lock keys a namespace of their own, e.g. with `keyPrefix`'
-          : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (not a string with a TTL) and never expires: give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
-    const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
-    const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
-    return new LockAcquireError(
-      `Could not acquire ${describeResources(request.resources)}${within} after ${tries}${keptNote}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
-      { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) },
-    );
-  }
-}
-
-/**
- * Why a call failed: why its `last` attempt did. An attempt cut off by `waitMs` or the caller's signal
- * tells only what the nodes had answered by then; when that does not decide (`'nodes-unreachable'`: the
- * nodes still silent made the difference), the latest attempt that ran to its vote tells (`decided`), if
- * any did.
- */
-function failureReasonIn(last: AcquireAttempt, decided: AcquireAttempt | undefined, quorum: number): AcquireFailureReason {
-  const reason = failureReasonOf(last, quorum);
-  return reason === 'nodes-unreachable' && last.isCutOff === true && decided !== undefined ? failureReasonOf(decided, quorum) : reason;
-}
-
-/**
- * Why an attempt failed, from its outcomes; the rule `tryAcquire()` decides by:
- * - `'foreign-key'`: keys that are not locks deny a quorum on their own (see {@link isBlockedByForeignKeys});
- * - `'nodes-unreachable'`: with fencing, a quorum granted but too few nodes stored the fencing token;
- * - `'no-validity'`: a quorum granted, too late for any validity to remain;
- * - `'held-by-another-owner'`: the nodes that refused (another owner's lock, or a foreign key) deny a
- *   quorum on their own: whatever the other nodes had answered, no quorum was possible;
- * - `'nodes-unreachable'` otherwise: nodes that timed out, failed or were inside their restart grace made
- *   the difference, since with their grants a quorum would have been reached.
- */
-function failureReasonOf(attempt: AcquireAttempt, quorum: number): AcquireFailureReason {
-  if (isBlockedByForeignKeys(attempt, quorum)) return 'foreign-key';
-  const fenced = attempt.fenceNodes?.filter((node) => node.status === 'fenced').length;
-  if (fenced !== undefined && fenced < quorum) return 'nodes-unreachable';
-  const counts = countByStatus(attempt.nodes);
-  if ((counts['acquired'] ?? 0) >= quorum) return 'no-validity';
-  const refused = (counts['held'] ?? 0) + (counts['foreign'] ?? 0);
-  return refused > attempt.nodes.length - quorum ? 'held-by-another-owner' : 'nodes-unreachable';
-}
-
-/**
- * Whether foreign keys alone deny a quorum, in the acquire round or in storing the fencing token: more
- * than N − quorum nodes answered `'foreign'`, and no retry can change that.
- */
-function isBlockedByForeignKeys(attempt: AcquireAttempt, quorum: number): boolean {
-  const tolerated = attempt.nodes.length - quorum;
-  const foreignIn = (nodes: readonly { readonly status: string }[]): number => nodes.filter((node) => node.status === 'foreign').length;
-  return foreignIn(attempt.nodes) > tolerated || foreignIn(attempt.fenceNodes ?? []) > tolerated;
-}
-
-/** Releases a lock that a call acquired after `close()` had rejected it. */
-function releaseAbandoned(lock: Lock): Promise<unknown> {
-  return lock.release();
-}
-
-/** The error of a call refused because the `Redlock` is closed. */
-function closedError(operation: string, resources: readonly string[], when = ''): RedlockClosedError {
-  return new RedlockClosedError(`Could not ${operation} ${describeResources(resources)}: the Redlock was closed${when}`, { resources });
-}
-
-/**
- * The loss of a lock that `using()`'s routine held, found when the routine settled: the lock is lost or
- * expired (and not released by the routine itself), though no extension reported it before.
- */
-function lossAtEnd(lock: Lock): LockLostError | undefined {
-  const state = lock.state;
-  if (state !== 'lost' && state !== 'expired') return undefined;
-  try {
-    lock.assertValid();
-  } catch (error) {
-    return error as LockLostError;
-  }
-  return undefined;
-}
-
-/**
- * Attaches `report` (an error that must not be lost) to `error` as the property `key`, or, when `error`
- * cannot carry it (a primitive, a frozen object), emits it as a process warning.
- */
-function reportWith(error: unknown, key: 'releaseError' | 'lockLostError', report: unknown): void {
-  if ((typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error)) {
-    Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
-  } else {
-    warn(report);
-  }
-}
-
-/** Emits a report that nobody awaits as a process warning (see `emitErrorWarning`). */
-function warn(report: unknown): void {
-  if (report instanceof Error) emitErrorWarning(report);
-  else process.emitWarning(String(report), { type: 'RedlockWarning' });
 }

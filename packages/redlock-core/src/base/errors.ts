@@ -1,3 +1,4 @@
+import { describeResources } from './describe.js';
 import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome } from './outcomes.js';
 import { type NodeError, RedlockError } from './redlock-error.js';
 
@@ -269,4 +270,9 @@ export class MisconfiguredNodeError extends RedlockError {
     this.nodeErrors = options.nodeErrors;
     this.nodeIndexes = options.nodeErrors.map((error) => error.nodeIndex);
   }
+}
+
+/** The error of a call refused because the `Redlock` is closed. */
+export function closedErrorOf(operation: string, resources: readonly string[], when = ''): RedlockClosedError {
+  return new RedlockClosedError(`Could not ${operation} ${describeResources(resources)}: the Redlock was closed${when}`, { resources });
 }

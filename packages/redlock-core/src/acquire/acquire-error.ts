@@ -1,0 +1,83 @@
+// Why an acquisition gave up, and the LockAcquireError that says so with the numbers.
+import { describeResources } from '../base/describe.js';
+import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
+import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
+import type { AcquireRequest, AttemptLog } from './attempt.js';
+
+/**
+ * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
+ * (`waitMs` given). The reason is that of the last attempt in `log`; a call that gave up in the local
+ * queue before any attempt was made there reports the lock as held, by the earlier call ahead of it.
+ */
+export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum: number, waitMs?: number): LockAcquireError {
+  const kept = log.kept();
+  const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
+  const last = log.last;
+  if (last === undefined) {
+    return new LockAcquireError(
+      `Could not acquire ${describeResources(request.resources)}${within} after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`,
+      { resources: request.resources, attempts: kept, attemptCount: 0, reason: 'held-by-another-owner', ...(waitMs === undefined ? {} : { waitMs }) },
+    );
+  }
+  const reason = failureReasonIn(last, log.lastDecided, quorum);
+  const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
+  const isFenceFailed = fenced !== undefined && fenced < quorum;
+  const detail = isFenceFailed
+    ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
+    : reason === 'no-validity'
+      ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
+      : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
+  const advice =
+    reason !== 'foreign-key'
+      ? ''
+      : request.fencing
+        ? '; a lock or fencing counter key holds data this library did not write, which never expires: give lock keys a namespace of their own, e.g. with `keyPrefix`'
+        : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (not a string with a TTL) and never expires: give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
+  const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
+  const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
+  return new LockAcquireError(
+    `Could not acquire ${describeResources(request.resources)}${within} after ${tries}${keptNote}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
+    { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) },
+  );
+}
+
+/**
+ * Why a call failed: why its `last` attempt did. An attempt cut off by `waitMs` or the caller's signal
+ * tells only what the nodes had answered by then; when that does not decide (`'nodes-unreachable'`: the
+ * nodes still silent made the difference), the latest attempt that ran to its vote tells (`decided`), if
+ * any did.
+ */
+function failureReasonIn(last: AcquireAttempt, decided: AcquireAttempt | undefined, quorum: number): AcquireFailureReason {
+  const reason = failureReasonOf(last, quorum);
+  return reason === 'nodes-unreachable' && last.isCutOff === true && decided !== undefined ? failureReasonOf(decided, quorum) : reason;
+}
+
+/**
+ * Why an attempt failed, from its outcomes; the rule `tryAcquire()` decides by:
+ * - `'foreign-key'`: keys that are not locks deny a quorum on their own (see {@link isBlockedByForeignKeys});
+ * - `'nodes-unreachable'`: with fencing, a quorum granted but too few nodes stored the fencing token;
+ * - `'no-validity'`: a quorum granted, too late for any validity to remain;
+ * - `'held-by-another-owner'`: the nodes that refused (another owner's lock, or a foreign key) deny a
+ *   quorum on their own: whatever the other nodes had answered, no quorum was possible;
+ * - `'nodes-unreachable'` otherwise: nodes that timed out, failed or were inside their restart grace made
+ *   the difference, since with their grants a quorum would have been reached.
+ */
+function failureReasonOf(attempt: AcquireAttempt, quorum: number): AcquireFailureReason {
+  if (isBlockedByForeignKeys(attempt, quorum)) return 'foreign-key';
+  const fenced = attempt.fenceNodes?.filter((node) => node.status === 'fenced').length;
+  if (fenced !== undefined && fenced < quorum) return 'nodes-unreachable';
+  const counts = countByStatus(attempt.nodes);
+  if ((counts['acquired'] ?? 0) >= quorum) return 'no-validity';
+  const refused = (counts['held'] ?? 0) + (counts['foreign'] ?? 0);
+  return refused > attempt.nodes.length - quorum ? 'held-by-another-owner' : 'nodes-unreachable';
+}
+
+/**
+ * Whether foreign keys alone deny a quorum, in the acquire round or in storing the fencing token: more
+ * than N − quorum nodes answered `'foreign'`, and no retry can change that.
+ */
+export function isBlockedByForeignKeys(attempt: AcquireAttempt, quorum: number): boolean {
+  const tolerated = attempt.nodes.length - quorum;
+  const foreignIn = (nodes: readonly { readonly status: string }[]): number => nodes.filter((node) => node.status === 'foreign').length;
+  return foreignIn(attempt.nodes) > tolerated || foreignIn(attempt.fenceNodes ?? []) > tolerated;
+}

@@ -1,0 +1,224 @@
+// The acquisitions of one `Redlock`: a call waits its turn in the local queue of its resources, then runs
+// attempts as the head until one succeeds, its retries run out, or its signal or `close()` stops it.
+import { closedErrorOf } from '../base/errors.js';
+import { Lock } from '../lock/lock.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { AcquireAttempt } from '../base/outcomes.js';
+import { leadNodeIndexIn, type ReleaseNotifications, waitForRetry, waitUntilListening } from '../nodes/release-notifications.js';
+import type { AcquisitionStats } from '../nodes/stats.js';
+import { acquireErrorOf, isBlockedByForeignKeys } from './acquire-error.js';
+import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
+import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
+import type { CallRequest } from './request.js';
+import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
+import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
+
+/** Runs the acquisitions of one `Redlock` over its nodes. */
+export class Acquisitions {
+  readonly #set: NodeSet;
+  readonly #quorum: number;
+  readonly #notifications: ReleaseNotifications | undefined;
+  readonly #queues: WaitQueues;
+  readonly #stats: AcquisitionStats;
+
+  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, stats: AcquisitionStats) {
+    this.#set = set;
+    this.#quorum = Math.floor(set.nodes.length / 2) + 1;
+    this.#notifications = notifications;
+    this.#queues = new WaitQueues(set.options.clock);
+    this.#stats = stats;
+  }
+
+  /** Throws a `MisconfiguredNodeError` when a node of a failed attempt replied with a setup mistake: no retry can help. */
+  #throwIfNodeMisconfigured(request: AcquireRequest, attempt: AcquireAttempt): void {
+    const error = misconfiguredNodeErrorOf(request.resources, attempt.nodes);
+    if (error !== undefined) throw error;
+  }
+
+  /** Rejects every operation once two nodes were found to be the same server. */
+  throwIfMisconfigured(): void {
+    const error = this.#set.servers.configurationError;
+    if (error !== undefined) throw error;
+  }
+
+  /**
+   * Acquires through the local wait queue of the request's resources (see {@link WaitQueue}): a
+   * re-entrant acquisition never queues, nor does a single try (`retryCount: 0`), which asks every node
+   * at once; any other call waits for its turn behind the earlier calls of this `Redlock` on the same
+   * resources, then runs attempts as the head (see {@link #acquireInQueue}). It rejects at once when the
+   * `Redlock` closes meanwhile (see `Lifecycle.guard`). Called from async methods only, so its synchronous
+   * throws reach the caller as rejections.
+   */
+  acquire(request: CallRequest): Promise<Lock> {
+    const { lifecycle } = this.#set;
+    if (lifecycle.isClosed) throw closedErrorOf('acquire', request.resources);
+    const { reentrant } = request;
+    if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
+    this.throwIfMisconfigured();
+    const { callerSignal } = request;
+    callerSignal?.throwIfAborted();
+    let running: AcquireRequest = request;
+    let dispose: (() => void) | undefined;
+    if (callerSignal !== undefined) {
+      const both = lifecycle.signalWith(callerSignal);
+      running = { ...request, signal: both.signal };
+      dispose = both.dispose;
+    }
+    let stopDeadline: (() => void) | undefined;
+    if (request.waitMs !== Infinity) {
+      // The time limit travels as the signal: everything that waits already stops when it aborts.
+      const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, running.signal);
+      running = { ...running, signal: deadline.signal };
+      stopDeadline = deadline.stop;
+    }
+    const acquiring = running.retryCount === 0 ? this.#tryOnce(running) : this.#acquireInQueue(running);
+    // Counted for `stats()` by the guard's own handlers.
+    this.#stats.started();
+    return lifecycle.guard(
+      acquiring,
+      () => closedErrorOf('acquire', request.resources, ' while the call waited'),
+      releaseAbandoned,
+      stopDeadline === undefined && dispose === undefined
+        ? undefined
+        : () => {
+            stopDeadline?.();
+            dispose?.();
+          },
+      this.#stats,
+    );
+  }
+
+  /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
+  async #tryOnce(request: AcquireRequest): Promise<Lock> {
+    // No queue, so no lead node to ask first: its release works the lead node out.
+    const outcome = await runAttempt(this.#set, request, 1, undefined, false);
+    if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
+    this.throwIfMisconfigured();
+    if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
+    const log = new AttemptLog();
+    // Never 'held-at-lead': it asked every node.
+    log.add(outcome as AcquireAttempt);
+    this.#throwIfAborted(request, log);
+    throw acquireErrorOf(request, log, this.#quorum);
+  }
+
+  /**
+   * Throws once the request's signal aborted: a {@link LockAcquireError} reporting `log` when its
+   * `waitMs` ran out, else the caller's `signal.reason`.
+   */
+  #throwIfAborted(request: AcquireRequest, log: AttemptLog): void {
+    const { signal } = request;
+    if (signal?.aborted !== true) return;
+    const reason: unknown = signal.reason;
+    throw reason instanceof WaitExpired ? acquireErrorOf(request, log, this.#quorum, reason.waitMs) : reason;
+  }
+
+  /**
+   * Joins the queue of the request's resources, waits for its turn, then runs attempts as the head until
+   * one succeeds. Timed retries follow each other at `retryDelayMs` ± jitter and are counted by
+   * `retryCount`, with the tries the waiter used up while it was queued (see {@link Waiter.failures}).
+   * When the lock is held by another owner and the nodes can notify, the queue also listens for its
+   * release, and a local release of the same resources wakes it too: the head tries again the moment
+   * either comes, and such a woken attempt uses up no retry, so a waiter gives up only after its timed
+   * retries, however often the lock changes hands. A woken attempt asks the lead node first and stops
+   * there if the lock was taken again (see `leadNodeIndexOf`); timed retries always ask every node, so a
+   * key left on the lead node alone cannot stall a waiter. Anyone who can PUBLISH on a node can wake the
+   * head, so a wake never postpones a timed retry (a due retry goes before any wake, and a woken attempt
+   * stops asking its lead node patiently when the retry is due), and after a woken attempt that failed,
+   * announcements rest (see {@link WaitQueue.restWakes}): the give-up time stays that of the timed retries.
+   */
+  async #acquireInQueue(request: AcquireRequest): Promise<Lock> {
+    const { signal, retryCount, keys, ttlMs } = request;
+    const { options, nodes } = this.#set;
+    const { clock } = options;
+    const queue = this.#queues.queueOf(request, this.#leadNodeIndexFor);
+    const waiter = queue.join(request);
+    const { leadNodeIndex } = queue;
+    let lock: Lock | undefined;
+    /** This call's own attempts, as the head. */
+    const attempts = new AttemptLog();
+    /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */
+    const reported = (): AttemptLog => {
+      if (attempts.count > 0) return attempts;
+      if (waiter.attemptsWhileQueued.count > 0) return waiter.attemptsWhileQueued;
+      const log = new AttemptLog();
+      if (queue.lastFailure !== undefined) log.add(queue.lastFailure);
+      return log;
+    };
+    try {
+      const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
+      if (turn === 'gave-up') throw acquireErrorOf(request, reported(), this.#quorum);
+      const nextRetryAt = (): number => clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+      let retryAt = turn === 'first' ? 0 : nextRetryAt();
+      /** What starts the next attempt: its timer, a release (a wake), or a look that no release asked for. */
+      let wokenBy: 'timer' | 'release' | 'look' = turn === 'look' ? 'look' : 'timer';
+      // The lock is held here: wait for its release before asking any node.
+      if (turn === 'held-here') wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
+      for (;;) {
+        signal?.throwIfAborted();
+        const isWoken = wokenBy !== 'timer';
+        queue.clearWake();
+        const startedAt = clock.now();
+        // A woken attempt asks patiently only until the timed retry is due: a wake never postpones it.
+        const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering, isWoken ? retryAt : Infinity);
+        if (outcome instanceof Lock) {
+          lock = outcome;
+          return this.#wakeQueueAtRelease(outcome);
+        }
+        // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
+        if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt);
+        this.throwIfMisconfigured();
+        if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
+        // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
+        if (outcome !== 'held-at-lead') attempts.add(outcome);
+        signal?.throwIfAborted();
+        let isHeld = outcome === 'held-at-lead';
+        if (outcome !== 'held-at-lead') {
+          // A key that is not a lock never goes away by itself: once such keys deny a quorum, waiting is futile.
+          if (isBlockedByForeignKeys(outcome, this.#quorum)) throw acquireErrorOf(request, attempts, this.#quorum);
+          queue.recordFailure(outcome);
+          queue.noteLeadAnswer(outcome.nodes[leadNodeIndex]?.status);
+          if (!isWoken) {
+            waiter.failures += 1;
+            if (waiter.failures > retryCount) throw acquireErrorOf(request, attempts, this.#quorum);
+            retryAt = nextRetryAt();
+          }
+          isHeld = outcome.nodes.some((node) => node.status === 'held');
+        }
+        if (isHeld && queue.watch === undefined && this.#notifications) {
+          const timeoutMs = Math.max(...nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length)));
+          await waitUntilListening(queue.listen(this.#notifications, keys, timeoutMs), signal);
+          // The holder may have released before we listened: look once more, at no cost to the retries.
+          wokenBy = 'look';
+          continue;
+        }
+        // A timed retry that is due goes first, however many wakes are pending: wakes never starve it.
+        wokenBy = retryAt <= clock.now() ? 'timer' : await waitForRetry(clock, retryAt - clock.now(), queue, signal);
+      }
+    } catch (error) {
+      // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
+      if (error instanceof WaitExpired) throw acquireErrorOf(request, reported(), this.#quorum, error.waitMs);
+      throw error;
+    } finally {
+      queue.leave(waiter, lock !== undefined);
+    }
+  }
+
+  /** Hands `lock` back after making its release wake the next local waiter on the same resources at once. */
+  #wakeQueueAtRelease(lock: Lock): Lock {
+    lock.afterRelease(this.#wakeQueue);
+    return lock;
+  }
+
+  /** Wakes the queue of exactly these resource keys; made once, as every lock calls it. */
+  readonly #wakeQueue = (keys: readonly string[]): void => this.#queues.wake(keys);
+
+  /** The node a woken head asks first, for a request that makes a queue (see `leadNodeIndexOf`). */
+  readonly #leadNodeIndexFor = (request: AcquireRequest): number => leadNodeIndexIn(this.#set, request.keys, request.ttlMs);
+}
+
+/** Releases a lock that a call acquired after `close()` had rejected it. */
+function releaseAbandoned(lock: Lock): Promise<unknown> {
+  return lock.release();
+}

@@ -1,0 +1,73 @@
+// One call of `acquire()`, `tryAcquire()` or `using()`, checked before any node is called.
+import { describeResources } from '../base/describe.js';
+import { Lock } from '../lock/lock.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { type AcquireSettings, resolveAcquireOptions, resolveExtensionLimits } from '../settings/resolve-options.js';
+import { resolveResources } from '../settings/resolve-resources.js';
+import { checkAcquireTtl } from '../settings/ttl.js';
+import type { AcquireRequest } from './attempt.js';
+import type { ExtensionLimits } from './auto-extend.js';
+
+/** One call of `acquire()` or `using()` after validation. */
+export interface CallRequest extends AcquireRequest {
+  /** The caller's own signal, if any; `signal` is the `Redlock`'s close signal when there is none. */
+  readonly callerSignal: AbortSignal | undefined;
+  readonly autoExtend: boolean;
+}
+
+/** The limits of a call that sets none. */
+const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
+
+/** The extension limits of an `acquire()` or `tryAcquire()` call; a limit without `autoExtend` is a mistake. */
+export function extensionLimitsOf(request: CallRequest, options: unknown): ExtensionLimits {
+  const limits = options === undefined ? NO_LIMITS : resolveExtensionLimits(options);
+  if (!request.autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
+    const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
+    throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: ${String(request.autoExtend)}\``);
+  }
+  return limits;
+}
+
+/** Checks one call's arguments and options (the `Redlock`'s `callDefaults` when it passes none) and makes its request. */
+export function resolveRequest(
+set: NodeSet,
+callDefaults: AcquireSettings,
+resources: unknown,
+ttlMs: unknown,
+options: unknown,
+scope: 'acquire' | 'tryAcquire' | 'using',
+): CallRequest {
+  const { keyPrefix } = set.options;
+  const names = resolveResources(resources, keyPrefix);
+  const settings = options === undefined ? callDefaults : resolveAcquireOptions(options, set.options, scope);
+  const checkedTtlMs = checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), names.keys.length);
+  const { reentrant } = settings;
+  if (reentrant !== undefined && !Lock.isLock(reentrant)) {
+    const got = reentrant instanceof Lock ? 'an object that only looks like one (made from its prototype, or a copy)' : `\`${typeof reentrant}\``;
+    throw new TypeError(`Expected \`reentrant\` to be a Lock handed out by \`acquire()\` or \`using()\`, got ${got}`);
+  }
+  if (reentrant !== undefined && !reentrant.covers(set, names.keys)) {
+    throw new RangeError(
+      `Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(names.resources)}, got one on ${describeResources(reentrant.resources)}`,
+    );
+  }
+  // Field by field rather than by spreading the parts: on this per-call path, spreads cost more than all
+  // the validation did.
+  return {
+    resources: names.resources,
+    keys: names.keys,
+    ttlMs: checkedTtlMs,
+    retryCount: settings.retryCount,
+    retryDelayMs: settings.retryDelayMs,
+    retryJitterMs: settings.retryJitterMs,
+    waitMs: settings.waitMs,
+    // Every call that waits stops when the Redlock closes; one with a signal of its own gets a signal
+    // for both in #acquire, made only once it is sure to run (it listens to both until then).
+    signal: settings.signal ?? set.lifecycle.signal,
+    callerSignal: settings.signal,
+    fencing: settings.fencing,
+    reentrant,
+    autoExtend: settings.autoExtend,
+  };
+}

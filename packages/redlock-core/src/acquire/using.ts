@@ -1,0 +1,105 @@
+// `using()` once its lock is held: the routine runs with a signal for the lock's loss, the lock is kept
+// extended, always released at the end, and a loss or a failed release is never silent.
+import { onAbort } from '../base/abort-listeners.js';
+import { describeResources } from '../base/describe.js';
+import { LockLostError, RedlockClosedError } from '../base/errors.js';
+import { emitErrorWarning } from '../base/lifecycle.js';
+import type { Lock } from '../lock/lock.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { type ExtensionLimits, keepExtended } from './auto-extend.js';
+
+/**
+ * Runs `routine` under `lock` (acquired for `ttlMs`), kept extended within `limits`, and releases it; see
+ * `Redlock.using` for what it resolves and rejects with. `callerSignal` is the caller's own signal, if any.
+ */
+export async function runUnderLock<T>(
+  set: NodeSet,
+  lock: Lock,
+  ttlMs: number,
+  callerSignal: AbortSignal | undefined,
+  limits: ExtensionLimits,
+  routine: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
+): Promise<T> {
+  const { lifecycle, options: settings } = set;
+  // The routine's signal aborts on a lost lock, at a limit, at close() or on the caller's signal (by
+  // hand: AbortSignal.any needs Node 20.3).
+  const routineAbort = new AbortController();
+  // One listener on the caller's signal however many calls share it (see `onAbort`).
+  const stopWatchingCaller = callerSignal === undefined ? undefined : onAbort(callerSignal, () => routineAbort.abort(callerSignal.reason));
+  let reportedLoss: LockLostError | undefined;
+  const extension = keepExtended(lock, ttlMs, settings.clock, limits, (error) => {
+    if (error instanceof LockLostError) reportedLoss = error;
+    routineAbort.abort(error);
+  });
+  const stopWatchingClose = lifecycle.onClose(() => {
+    lifecycle.track(extension.stop());
+    routineAbort.abort(
+      new RedlockClosedError(`The Redlock was closed: the lock on ${describeResources(lock.resources)} is no longer extended`, {
+        resources: lock.resources,
+      }),
+    );
+  });
+  let outcome: { readonly value: T } | { readonly error: unknown };
+  try {
+    outcome = { value: await routine(routineAbort.signal, lock) };
+  } catch (error) {
+    outcome = { error };
+  }
+  const loss = reportedLoss ?? lossAtEnd(lock);
+  stopWatchingCaller?.();
+  stopWatchingClose();
+  await extension.stop();
+  const releaseError = await lock.release().then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  if ('error' in outcome) {
+    const { error } = outcome;
+    if (loss !== undefined && !(error instanceof LockLostError)) reportWith(error, 'lockLostError', loss);
+    if (releaseError !== undefined) reportWith(error, 'releaseError', releaseError);
+    throw error;
+  }
+  if (loss !== undefined) {
+    const rejection = new LockLostError(
+      `Lost the lock on ${describeResources(lock.resources)} while the routine ran; what it returned is in \`result\``,
+      { resources: lock.resources, cause: loss, result: outcome.value },
+    );
+    if (releaseError !== undefined) reportWith(rejection, 'releaseError', releaseError);
+    throw rejection;
+  }
+  if (releaseError !== undefined) warn(releaseError);
+  return outcome.value;
+}
+
+/**
+ * The loss of a lock that `using()`'s routine held, found when the routine settled: the lock is lost or
+ * expired (and not released by the routine itself), though no extension reported it before.
+ */
+function lossAtEnd(lock: Lock): LockLostError | undefined {
+  const state = lock.state;
+  if (state !== 'lost' && state !== 'expired') return undefined;
+  try {
+    lock.assertValid();
+  } catch (error) {
+    return error as LockLostError;
+  }
+  return undefined;
+}
+
+/**
+ * Attaches `report` (an error that must not be lost) to `error` as the property `key`, or, when `error`
+ * cannot carry it (a primitive, a frozen object), emits it as a process warning.
+ */
+function reportWith(error: unknown, key: 'releaseError' | 'lockLostError', report: unknown): void {
+  if ((typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error)) {
+    Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
+  } else {
+    warn(report);
+  }
+}
+
+/** Emits a report that nobody awaits as a process warning (see `emitErrorWarning`). */
+function warn(report: unknown): void {
+  if (report instanceof Error) emitErrorWarning(report);
+  else process.emitWarning(String(report), { type: 'RedlockWarning' });
+}

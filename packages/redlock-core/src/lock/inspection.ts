@@ -1,0 +1,52 @@
+// Whether a resource is locked and for how long, by the quorum's view, without seeing a token.
+import { describeResources } from '../base/describe.js';
+import { closedErrorOf, LockInspectError } from '../base/errors.js';
+import { describeOutcomes, type InspectNodeOutcome, type LockInspection } from '../base/outcomes.js';
+import { callEveryNode } from '../nodes/node-call.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { inspectScript, parseInspectReply } from '../scripts/inspect.js';
+import { onNoScriptOf, runScript } from '../scripts/lua-script.js';
+import { resolveResources } from '../settings/resolve-resources.js';
+
+/** Rejects every operation once two nodes were found to be the same server. */
+function throwIfMisconfigured(set: NodeSet): void {
+  const error = set.servers.configurationError;
+  if (error !== undefined) throw error;
+}
+
+/** Inspects `resource` on the nodes of `set`: see `Redlock.inspect`. */
+export async function inspectResource(set: NodeSet, resource: string): Promise<LockInspection> {
+  const quorum = quorumOf(set.nodes.length);
+  const { options } = set;
+  const {
+    resources: [name],
+    keys,
+  } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
+  const remaining: number[] = [];
+  if (set.lifecycle.isClosed) throw closedErrorOf('inspect', [name as string]);
+  // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
+  throwIfMisconfigured(set);
+  const calls = callEveryNode(set, 10_000, keys.length, async (adapter, call, nodeIndex) => {
+    const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScriptOf(call)));
+    if (reply === 'free' || reply === 'foreign') return reply;
+    remaining[nodeIndex] = reply;
+    return 'locked';
+  }, 'inspect');
+  const outcomes = await Promise.all(calls.map((call) => call.outcome));
+  // The first contact with the nodes may have just found two of them to be one server.
+  throwIfMisconfigured(set);
+  const inspected = outcomes.map((outcome): InspectNodeOutcome =>
+    outcome.status === 'locked' ? { ...outcome, status: 'locked', remainingMs: remaining[outcome.nodeIndex] as number } : (outcome as InspectNodeOutcome),
+  );
+  const answered = inspected.filter((node) => node.status !== 'timeout' && node.status !== 'error').length;
+  if (answered < quorum) {
+    throw new LockInspectError(
+      `Could not inspect ${describeResources([name as string])}: ${describeOutcomes(outcomes)}, quorum is ${quorum}`,
+      { resource: name as string, nodes: inspected },
+    );
+  }
+  const lockedMs = inspected.flatMap((node) => (node.status === 'locked' ? [node.remainingMs] : [])).sort((a, b) => b - a);
+  const remainingMs = lockedMs[quorum - 1] ?? 0;
+  return { resource: name as string, isLocked: remainingMs > 0, remainingMs, nodes: inspected };
+}
