@@ -3,7 +3,7 @@
 // LockSession and HeldLock, so a change of the library's API is a change here.
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Lock, LockAcquireError, type LockInspection, Redlock } from 'redlock-core';
-import { IoredisAdapter } from 'redlock-ioredis-adapter';
+import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import type { NodeSettings } from './arguments.js';
 
 /**
@@ -149,7 +149,7 @@ export class LockSession {
   async close(): Promise<void> {
     // First what the library opened (release notifications, timers), then our own clients.
     await this.#redlock.close();
-    await Promise.all(this.#clients.map(quitClient));
+    await Promise.all(this.#clients.map((client) => quitClient(client, QUIT_TIMEOUT_MS)));
   }
 }
 
@@ -182,17 +182,4 @@ function whenConnectedOrFailed(client: Redis): Promise<void> {
     const timer = setTimeout(done, CONNECT_TIMEOUT_MS + 100);
     client.once('ready', done).once('error', done).once('end', done);
   });
-}
-
-async function quitClient(client: Redis): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    client.quit().catch(() => undefined),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-  // disconnect() on a client that already ended would start a reconnection timer that nothing clears.
-  if (client.status !== 'end') client.disconnect();
 }

@@ -29,6 +29,15 @@ export {
 } from './base/errors.js';
 export { NodeError, RedlockError } from './base/redlock-error.js';
 export { CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
+export {
+  OWNED_SUBSCRIBER_IDLE_MS,
+  OwnedSubscriber,
+  type OwnedSubscriberClient,
+  type OwnedSubscriberConnection,
+  SUBSCRIBER_CONNECTION_NAME,
+  subscriberConnectionNameOf,
+} from './base/owned-subscriber.js';
+export { evalCommand, evalshaCommand, setIfAbsentCommand, trySetCommand } from './base/raw-commands.js';
 export { Lock, type LockState } from './lock/lock.js';
 export type { NodeHealth } from './nodes/node-state.js';
 export type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';

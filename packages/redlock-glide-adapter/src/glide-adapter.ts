@@ -1,4 +1,5 @@
 import type { RedisAdapter, Unsubscribe } from 'redlock-core';
+import { evalCommand, evalshaCommand, setIfAbsentCommand, trySetCommand } from 'redlock-core';
 import { GLIDE_PATTERN_MODE, GLIDE_STRING_DECODER, type GlideCluster, type GlideStandalone, isGlideCluster } from './glide-client.js';
 import { channelListenersOf, GlideReleaseNotifications } from './glide-release-notifications.js';
 
@@ -156,17 +157,17 @@ export class GlideAdapter implements RedisAdapter {
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with GLIDE's `NoScriptError`. */
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#call(['EVALSHA', sha1, String(keys.length), ...keys, ...args], keys[0]);
+    return this.#call(evalshaCommand(sha1, keys, args), keys[0]);
   }
 
   /** Sends `EVAL source numkeys ...keys ...args`. */
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#call(['EVAL', source, String(keys.length), ...keys, ...args], keys[0]);
+    return this.#call(evalCommand(source, keys, args), keys[0]);
   }
 
   /** Sends `SET key value NX PX ttlMs`: `'OK'` when it set the key, `null` when the key exists. */
   trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
-    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs)], key);
+    return this.#call(trySetCommand(key, value, ttlMs), key);
   }
 
   /**
@@ -174,7 +175,7 @@ export class GlideAdapter implements RedisAdapter {
    * unchanged. The core uses {@link GlideAdapter.trySet} instead (a core before it used this).
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
-    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs), 'GET'], key);
+    return this.#call(setIfAbsentCommand(key, value, ttlMs), key);
   }
 
   #call(command: string[], firstKey: string | undefined): Promise<unknown> {

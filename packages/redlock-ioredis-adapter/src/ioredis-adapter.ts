@@ -1,7 +1,7 @@
-import type { RedisAdapter, Unsubscribe } from 'redlock-core';
+import type { OwnedSubscriber, RedisAdapter, Unsubscribe } from 'redlock-core';
 import { holdWritesUntilTickEnd } from './coalesced-writes.js';
 import type { DuplicableClient, IoredisClient, SubscriberClient } from './ioredis-client.js';
-import { OwnedSubscriber } from './owned-subscriber.js';
+import { ownedSubscriberOf } from './owned-subscriber.js';
 import { publishedChannelOf } from './release-channel.js';
 import { subscriptionRegistryOf } from './subscription-registry.js';
 
@@ -121,7 +121,7 @@ export class IoredisAdapter implements RedisAdapter {
       const registry = subscriptionRegistryOf(subscriber ?? client);
       subscribeOnNode = (channel, onMessage) => registry.subscribe(channel, onMessage);
     } else {
-      const owned = new OwnedSubscriber(client as DuplicableClient);
+      const owned = ownedSubscriberOf(client as DuplicableClient);
       this.#ownedSubscriber = owned;
       subscribeOnNode = (channel, onMessage) => owned.subscribe(channel, onMessage);
     }

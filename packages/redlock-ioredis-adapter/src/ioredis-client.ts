@@ -52,7 +52,7 @@ export interface IoredisClient extends SubscriberClient {
   off(event: 'end', listener: () => void): unknown;
 }
 
-/** The options a subscriber connection needs on top of its client's own (see `SUBSCRIBER_OVERRIDES`). */
+/** The options a subscriber connection needs on top of its client's own (see `ownedSubscriberOf`). */
 export interface SubscriberOverrides {
   readonly maxRetriesPerRequest: null;
   readonly enableOfflineQueue: true;

@@ -1,4 +1,5 @@
-import type { RedisAdapter, Unsubscribe } from 'redlock-core';
+import type { OwnedSubscriber, RedisAdapter, Unsubscribe } from 'redlock-core';
+import { evalCommand, evalshaCommand, setIfAbsentCommand, trySetCommand } from 'redlock-core';
 import {
   isDuplicableNodeRedisClient,
   isNodeRedisCluster,
@@ -6,7 +7,7 @@ import {
   type NodeRedisCluster,
   type NodeRedisSubscriber,
 } from './node-redis-client.js';
-import { OwnedSubscriber } from './owned-subscriber.js';
+import { ownedSubscriberOf } from './owned-subscriber.js';
 
 /** Options of a {@link NodeRedisAdapter}. */
 export interface NodeRedisAdapterOptions {
@@ -124,7 +125,7 @@ export class NodeRedisAdapter implements RedisAdapter {
       const given = (subscriber ?? selfSubscriber) as NodeRedisSubscriber;
       subscribeOnNode = (channel, onMessage) => subscribeWithListenerOfItsOwn(given, channel, onMessage);
     } else if (isDuplicableNodeRedisClient(client)) {
-      const owned = new OwnedSubscriber(client);
+      const owned = ownedSubscriberOf(client);
       this.#ownedSubscriber = owned;
       subscribeOnNode = (channel, onMessage) => owned.subscribe(channel, onMessage);
     } else {
@@ -152,17 +153,17 @@ export class NodeRedisAdapter implements RedisAdapter {
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#call(['EVALSHA', sha1, String(keys.length), ...keys, ...args], keys[0]);
+    return this.#call(evalshaCommand(sha1, keys, args), keys[0]);
   }
 
   /** Sends `EVAL source numkeys ...keys ...args`. */
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#call(['EVAL', source, String(keys.length), ...keys, ...args], keys[0]);
+    return this.#call(evalCommand(source, keys, args), keys[0]);
   }
 
   /** Sends `SET key value NX PX ttlMs`: `'OK'` when it set the key, `null` when the key exists. */
   trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
-    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs)], key);
+    return this.#call(trySetCommand(key, value, ttlMs), key);
   }
 
   /**
@@ -170,7 +171,7 @@ export class NodeRedisAdapter implements RedisAdapter {
    * unchanged. The core uses {@link NodeRedisAdapter.trySet} instead (a core before it used this).
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
-    return this.#call(['SET', key, value, 'NX', 'PX', String(ttlMs), 'GET'], key);
+    return this.#call(setIfAbsentCommand(key, value, ttlMs), key);
   }
 
   #call(command: string[], firstKey: string | undefined): Promise<unknown> {

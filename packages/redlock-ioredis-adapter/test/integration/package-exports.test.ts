@@ -57,7 +57,7 @@ const USE_BOTH_PACKAGES = `
 
 const EXPECTED_USE = {
   coreExports: expect.arrayContaining(['Redlock', 'Lock', 'RedlockError', 'NodeError', 'LockAcquireError']),
-  adapterExports: ['IoredisAdapter'],
+  adapterExports: ['IoredisAdapter', 'QUIT_TIMEOUT_MS', 'quitClient'],
   state: 'released',
   // The probe, the SET that takes a lock on one resource, then the release script by EVAL at first contact.
   sent: [

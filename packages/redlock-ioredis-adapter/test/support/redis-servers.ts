@@ -7,6 +7,7 @@ import {
   startRedisCluster,
   startRedisNodes,
 } from 'local-redis-nodes';
+import { quitClient } from '../../src/index.js';
 
 /** Comma-separated `redis://` URLs of nodes to test against instead of local processes, e.g. the docker nodes. */
 const EXTERNAL_NODE_URLS = parseNodeUrls(process.env['REDLOCK_TEST_NODES']);
@@ -169,9 +170,6 @@ async function stopWhenStarted(starting: Promise<LocalRedisNodes> | undefined): 
   await started?.stop();
 }
 
-/** How long closing a client may wait for QUIT's reply, in milliseconds; a paused or killed node sends none. */
-const QUIT_TIMEOUT_MS = 1_000;
-
 /** The clients a test file created, so that none is left open. */
 class ClientPool {
   readonly #clients = new Set<Redis | Cluster>();
@@ -185,16 +183,8 @@ class ClientPool {
 
   async close(client: Redis | Cluster): Promise<void> {
     this.#clients.delete(client);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      client.quit().catch(() => undefined),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    // disconnect() on a client that already ended starts a reconnection timer that nothing clears.
-    if (client.status !== 'end') client.disconnect();
+    // QUIT bounded by 1 s: a paused or killed node sends no reply.
+    await quitClient(client);
   }
 
   async closeAll(): Promise<void> {

@@ -1,0 +1,215 @@
+import type { Unsubscribe } from './adapter.js';
+import { unrefTimer } from './clock.js';
+
+/**
+ * How long an adapter's own subscriber connection stays open with no subscription, in milliseconds: 5 s.
+ * The core already keeps each channel for 1 s after its last waiter; this keeps the connection through the
+ * gaps between bursts of contention, and closes it when locks stop being contended.
+ */
+export const OWNED_SUBSCRIBER_IDLE_MS = 5_000;
+
+/**
+ * The name an adapter's own subscriber connection shows in `CLIENT LIST`: `redlock-subscriber`, after the
+ * client's own name if it has one (see {@link subscriberConnectionNameOf}).
+ */
+export const SUBSCRIBER_CONNECTION_NAME = 'redlock-subscriber';
+
+/**
+ * The connection name for the subscriber of a client named `clientName`: `app:redlock-subscriber` for a
+ * client named `app`, {@link SUBSCRIBER_CONNECTION_NAME} alone when `clientName` is not a non-empty string
+ * (the client has no name).
+ */
+export function subscriberConnectionNameOf(clientName: unknown): string {
+  return typeof clientName === 'string' && clientName !== '' ? `${clientName}:${SUBSCRIBER_CONNECTION_NAME}` : SUBSCRIBER_CONNECTION_NAME;
+}
+
+/**
+ * One subscriber connection an adapter opened for an {@link OwnedSubscriber}, as it drives it. The
+ * adapter implements it over its client (e.g. a `duplicate()` of the user's client) and keeps there what
+ * is particular to that client: how it counts listeners per channel, how it waits to be connected.
+ */
+export interface OwnedSubscriberConnection {
+  /**
+   * Subscribes `onMessage` to `channel`, waiting for the connection if it is still connecting; resolves
+   * once the node confirmed, with the function that removes this listener (and sends UNSUBSCRIBE after the
+   * channel's last), or rejects with the error of the connection or of SUBSCRIBE. The same callback
+   * subscribed twice is two listeners, each removed by its own unsubscribe.
+   */
+  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe>;
+  /**
+   * Whether the connection ended without the `onEnd` given to {@link OwnedSubscriberClient.open} being
+   * called (yet); checked before each subscription, so that a new connection replaces it.
+   */
+  hasEnded(): boolean;
+  /**
+   * Closes the connection at once, rejecting whatever is pending on it (a SUBSCRIBE in flight, a wait for
+   * it to connect) and stopping its reconnections. Not QUIT: it would wait for a node that may be down.
+   * Never throws. Called once, including after the connection ended by itself.
+   */
+  close(): void;
+}
+
+/**
+ * The user's client as an {@link OwnedSubscriber} uses it: what an adapter implements to get a subscriber
+ * connection of its own that opens at the first subscription and closes when idle.
+ */
+export interface OwnedSubscriberClient {
+  /**
+   * Why the client can no longer carry subscriptions (it was closed, or gave up reconnecting), as the end
+   * of the sentence `Cannot subscribe to release notifications: …`; `undefined` while it can.
+   */
+  endedReason(): string | undefined;
+  /**
+   * Opens a new subscriber connection to the client's node, with the client's options (address, TLS,
+   * credentials, reconnection) and the name {@link subscriberConnectionNameOf} gives for the client's
+   * name; it does not wait for the connection. Calls `onEnd` once the connection ends by itself (its
+   * reconnection gave up), so that the next subscription opens a new one. Its errors are the adapter's to
+   * silence: a failure shows as a rejected subscription.
+   */
+  open(onEnd: () => void): OwnedSubscriberConnection;
+  /**
+   * Calls `listener` when the client ends (closed, quit, destroyed, or gave up reconnecting); returns the
+   * function that removes it.
+   */
+  onClientEnd(listener: () => void): () => void;
+}
+
+/** One connection opened by an {@link OwnedSubscriber} and the subscriptions made on it. */
+interface Opened {
+  readonly connection: OwnedSubscriberConnection;
+  /** Subscriptions made and not yet ended, including those whose SUBSCRIBE is in flight. */
+  subscriptionCount: number;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  isOpen: boolean;
+}
+
+/**
+ * The subscriber connection an adapter opens for itself over the user's client, for the adapter's
+ * `subscribe` (release notifications): one connection at a time, opened at the first subscription,
+ * closed {@link OWNED_SUBSCRIBER_IDLE_MS} after its last subscription ended, when the user's client ends,
+ * when it ends by itself, or by {@link OwnedSubscriber.close} (the adapter's `close()`, which
+ * `redlock.close()` calls); opened again at the next subscription. Its idle timer never keeps the process
+ * alive. The adapter supplies the client-specific part as an {@link OwnedSubscriberClient}.
+ *
+ * @example
+ * ```ts
+ * import { OwnedSubscriber, type RedisAdapter, subscriberConnectionNameOf } from 'redlock-core';
+ *
+ * class MyAdapter implements RedisAdapter {
+ *   readonly #owned: OwnedSubscriber;
+ *   readonly subscribe: NonNullable<RedisAdapter['subscribe']>;
+ *
+ *   constructor(readonly client: MyClient) {
+ *     this.#owned = new OwnedSubscriber({
+ *       endedReason: () => (client.isClosed ? 'the client was closed' : undefined),
+ *       open: (onEnd) => {
+ *         const subscriber = client.duplicate({ name: subscriberConnectionNameOf(client.name) });
+ *         subscriber.on('error', () => undefined);
+ *         subscriber.on('end', onEnd);
+ *         return {
+ *           subscribe: async (channel, onMessage) => {
+ *             const listener = () => onMessage();
+ *             await subscriber.subscribe(channel, listener);
+ *             return () => subscriber.unsubscribe(channel, listener);
+ *           },
+ *           hasEnded: () => subscriber.isClosed,
+ *           close: () => subscriber.destroy(),
+ *         };
+ *       },
+ *       onClientEnd: (listener) => {
+ *         client.on('end', listener);
+ *         return () => client.off('end', listener);
+ *       },
+ *     });
+ *     this.subscribe = (channel, onMessage) => this.#owned.subscribe(channel, onMessage);
+ *   }
+ *
+ *   async close(): Promise<void> {
+ *     this.#owned.close();
+ *   }
+ *   // evalsha, eval, trySet…
+ * }
+ * ```
+ */
+export class OwnedSubscriber {
+  readonly #client: OwnedSubscriberClient;
+  #current: Opened | undefined;
+  #removeClientEndListener: (() => void) | undefined;
+  readonly #onClientEnd = (): void => {
+    if (this.#current !== undefined) this.#close(this.#current);
+  };
+
+  /** @param client - The user's client, as the adapter presents it; see {@link OwnedSubscriberClient}. */
+  constructor(client: OwnedSubscriberClient) {
+    this.#client = client;
+  }
+
+  /**
+   * Subscribes `onMessage` to `channel` on the subscriber connection, opening it if needed; resolves once
+   * subscribed, with the function that ends the subscription, or rejects with the error of the connection
+   * or SUBSCRIBE, or at once with an `Error` when the user's client has ended.
+   */
+  async subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+    const endedReason = this.#client.endedReason();
+    if (endedReason !== undefined) throw new Error(`Cannot subscribe to release notifications: ${endedReason}`);
+    if (this.#current?.connection.hasEnded() === true) this.#close(this.#current);
+    const opened = this.#current ?? this.#open();
+    opened.subscriptionCount += 1;
+    clearTimeout(opened.idleTimer);
+    opened.idleTimer = undefined;
+    let unsubscribe: Unsubscribe;
+    try {
+      unsubscribe = await opened.connection.subscribe(channel, onMessage);
+    } catch (error) {
+      this.#release(opened);
+      throw error;
+    }
+    let isSubscribed = true;
+    return async () => {
+      if (!isSubscribed) return;
+      isSubscribed = false;
+      // Counted as ended before UNSUBSCRIBE is answered: a node that does not answer must not keep the
+      // connection open past its idle time.
+      this.#release(opened);
+      // A closed connection has no subscription left to end.
+      if (opened.isOpen) await unsubscribe();
+    };
+  }
+
+  /** Closes the subscriber connection now, if one is open; a later subscription opens a new one. */
+  close(): void {
+    if (this.#current !== undefined) this.#close(this.#current);
+  }
+
+  #open(): Opened {
+    let opened: Opened | undefined;
+    // If it ends by itself (its reconnection gave up), the next subscription opens a new one.
+    const connection = this.#client.open(() => {
+      if (opened !== undefined) this.#close(opened);
+    });
+    opened = { connection, subscriptionCount: 0, idleTimer: undefined, isOpen: true };
+    this.#removeClientEndListener = this.#client.onClientEnd(this.#onClientEnd);
+    this.#current = opened;
+    return opened;
+  }
+
+  #release(opened: Opened): void {
+    opened.subscriptionCount -= 1;
+    if (opened.subscriptionCount > 0 || !opened.isOpen) return;
+    opened.idleTimer = setTimeout(() => this.#close(opened), OWNED_SUBSCRIBER_IDLE_MS);
+    unrefTimer(opened.idleTimer);
+  }
+
+  #close(opened: Opened): void {
+    if (!opened.isOpen) return;
+    opened.isOpen = false;
+    clearTimeout(opened.idleTimer);
+    opened.idleTimer = undefined;
+    if (this.#current === opened) {
+      this.#current = undefined;
+      this.#removeClientEndListener?.();
+      this.#removeClientEndListener = undefined;
+    }
+    opened.connection.close();
+  }
+}
