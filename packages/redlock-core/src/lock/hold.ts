@@ -2,7 +2,7 @@
 // signal that aborts when it can no longer be relied on, its loss, and what `redlock.close()` stops.
 import { unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
-import { publishLockLost } from '../base/diagnostics.js';
+import { publishLockLost } from '../base/tracing.js';
 import { type LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import type { AcquireNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeCall } from '../nodes/node-call.js';

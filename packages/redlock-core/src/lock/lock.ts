@@ -1,7 +1,7 @@
 // The handle a caller holds: its state, its signal, extend() and release(). The state shared by re-entrant
 // handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
 import { validityMs } from '../base/clock.js';
-import { isReleaseTraced, traceExtend, traceRelease } from '../base/diagnostics.js';
+import { isReleaseTraced, traceExtend, traceRelease } from '../base/tracing.js';
 import { LockExtendError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';

@@ -1,0 +1,240 @@
+// Publishing on the diagnostics channels: each traced operation runs inside its tracing channel's events
+// when someone listens, and costs nothing when nobody does. The channel names and payloads are in diagnostics.ts.
+import { channel, type TracingChannel, tracingChannel } from 'node:diagnostics_channel';
+import type { Clock } from './clock.js';
+import {
+  type AcquireTraceContext,
+  type AcquireTraceResult,
+  type AttemptNodeReport,
+  type AttemptTraceContext,
+  type AttemptTraceResult,
+  DIAGNOSTICS_CHANNELS,
+  type ExtendTraceContext,
+  type LockLostMessage,
+  type NodeErrorMessage,
+  type NodeOperation,
+  type ReleaseTraceContext,
+} from './diagnostics.js';
+import { LockAcquireError } from './errors.js';
+import type { AcquireNodeOutcome, ExtendNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
+
+const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire);
+const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
+const extendChannel = tracingChannel<unknown, ExtendTraceContext>(DIAGNOSTICS_CHANNELS.extend);
+const releaseChannel = tracingChannel<unknown, ReleaseTraceContext>(DIAGNOSTICS_CHANNELS.release);
+const lockLostChannel = channel(DIAGNOSTICS_CHANNELS.lockLost);
+const nodeErrorChannel = channel(DIAGNOSTICS_CHANNELS.nodeError);
+
+/**
+ * Whether anyone listens to a tracing channel. Node 20.0–20.12 lack `TracingChannel.hasSubscribers`:
+ * then any of its five channels having subscribers counts, as the Node docs suggest.
+ */
+function isTraced(traced: TracingChannel<unknown, object>): boolean {
+  const { hasSubscribers } = traced as { readonly hasSubscribers?: boolean };
+  if (hasSubscribers !== undefined) return hasSubscribers;
+  return (
+    traced.start.hasSubscribers ||
+    traced.end.hasSubscribers ||
+    traced.asyncStart.hasSubscribers ||
+    traced.asyncEnd.hasSubscribers ||
+    traced.error.hasSubscribers
+  );
+}
+
+/** Whether the acquire channel has subscribers: only then is an acquisition traced. */
+export function isAcquireTraced(): boolean {
+  return isTraced(acquireChannel);
+}
+
+/** Whether the release channel has subscribers: only then is a release traced. */
+export function isReleaseTraced(): boolean {
+  return isTraced(releaseChannel);
+}
+
+/** Whether the attempt channel has subscribers: only then does an attempt time its node calls. */
+export function isAttemptTraced(): boolean {
+  return isTraced(attemptChannel);
+}
+
+/**
+ * Runs `run` as one traced call on `traced`, with the events `tracePromise()` publishes (`start`, `end`,
+ * then `asyncStart` and `asyncEnd`, after `error` on a rejection), and `run` inside `start.runStores()`
+ * so that stores bound on `start` are the async context of everything it does. Published by hand rather
+ * than through `tracePromise()`, which on Node 20.13 and later runs `run` untraced when
+ * `TracingChannel.hasSubscribers` is false, and so trusts it where {@link isTraced} does not. Its `result`
+ * is `resultOf(value)`, never the value itself: a `Lock` would hand subscribers its token.
+ */
+function traceCall<C extends { result?: R; error?: unknown }, T, R>(
+  traced: TracingChannel<unknown, C>,
+  context: C,
+  run: () => Promise<T>,
+  resultOf: (value: T) => R,
+): Promise<T> {
+  const { start, end, asyncStart, asyncEnd, error } = traced;
+  const settle = (): void => {
+    asyncStart.publish(context);
+    asyncEnd.publish(context);
+  };
+  return start.runStores(context, () => {
+    let pending: Promise<T>;
+    try {
+      pending = run();
+    } catch (thrown) {
+      context.error = thrown;
+      error.publish(context);
+      throw thrown;
+    } finally {
+      end.publish(context);
+    }
+    return pending.then(
+      (value) => {
+        context.result = resultOf(value);
+        settle();
+        return value;
+      },
+      (rejection: unknown) => {
+        context.error = rejection;
+        error.publish(context);
+        settle();
+        throw rejection;
+      },
+    );
+  });
+}
+
+/** What an acquisition asked for, for its trace context. */
+export interface AcquireTraceRequest {
+  readonly operation: AcquireTraceContext['operation'];
+  readonly resources: readonly string[];
+  readonly ttlMs: number;
+  readonly isReentrant: boolean;
+}
+
+/** What the acquire and extend traces read of a lock (a `Lock`, lock/lock.ts): never its token. */
+export interface TracedLock {
+  readonly attempts: number;
+  readonly remainingValidityMs: number;
+  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+}
+
+/**
+ * Runs one acquisition, traced on `redlock-core.acquire` when someone listens. `tryAcquire()`'s miss
+ * (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace as a result with
+ * `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve with `undefined`.
+ */
+export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
+  // Not async: an untraced acquisition gets no promise of its own wrapped around it.
+  if (!isTraced(acquireChannel)) return run();
+  return traceAcquireOn(request, quorum, nodeCount, run);
+}
+
+/** {@link traceAcquire} when someone listens. */
+async function traceAcquireOn<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
+  const context: AcquireTraceContext = { ...request, quorum, nodeCount };
+  let miss: LockAcquireError | undefined;
+  const lock = await traceCall(
+    acquireChannel,
+    context,
+    async (): Promise<L | undefined> => {
+      try {
+        return await run();
+      } catch (error) {
+        if (request.operation !== 'tryAcquire' || !(error instanceof LockAcquireError) || error.reason !== 'held-by-another-owner') throw error;
+        miss = error;
+        return undefined;
+      }
+    },
+    (acquired): AcquireTraceResult =>
+      acquired === undefined
+        ? { isAcquired: false, attempts: miss?.attemptCount ?? 0, remainingValidityMs: 0, nodes: miss?.attempts.at(-1)?.nodes ?? [] }
+        : { isAcquired: true, attempts: acquired.attempts, remainingValidityMs: acquired.remainingValidityMs, nodes: acquired.nodes },
+  );
+  if (lock === undefined) throw miss as LockAcquireError;
+  return lock;
+}
+
+/**
+ * Times the node calls of one attempt, for its trace: each call's latency from when it was sent to its
+ * outcome. Made only when the attempt channel has subscribers.
+ */
+export class AttemptTiming {
+  readonly #clock: Clock;
+  readonly #latencies: (number | undefined)[] = [];
+  /** The outcomes as they came, by node index. */
+  readonly answered: (AcquireNodeOutcome | undefined)[] = [];
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Starts timing node `nodeIndex`'s call, sent now. */
+  watch(nodeIndex: number, outcome: Promise<AcquireNodeOutcome>): void {
+    const sentAtMs = this.#clock.now();
+    this.#latencies[nodeIndex] = undefined;
+    void outcome.then((answer) => {
+      this.#latencies[nodeIndex] = this.#clock.now() - sentAtMs;
+      this.answered[nodeIndex] = answer;
+    });
+  }
+
+  /**
+   * The nodes' reports, from the outcomes that count for the attempt (`known`): a node missing there
+   * is `'pending'` if it was asked, else `'not-asked'`.
+   */
+  reportOf(known: readonly (AcquireNodeOutcome | undefined)[], nodeCount: number): AttemptNodeReport[] {
+    return Array.from({ length: nodeCount }, (_, nodeIndex): AttemptNodeReport => {
+      const outcome = known[nodeIndex];
+      if (outcome === undefined) {
+        return { nodeIndex, status: nodeIndex in this.#latencies ? 'pending' : 'not-asked', latencyMs: undefined, error: undefined };
+      }
+      return { nodeIndex, status: outcome.status, latencyMs: this.#latencies[nodeIndex], error: 'error' in outcome ? outcome.error : undefined };
+    });
+  }
+}
+
+/** What one attempt asked for, for its trace context. */
+export type AttemptTraceRequest = Omit<AttemptTraceContext, 'result' | 'error'>;
+
+/**
+ * Runs one attempt traced on `redlock-core.attempt` (call it only when {@link isAttemptTraced}):
+ * `run` gets the timing to record its node calls in, and `resultOf` turns its outcome into the result.
+ */
+export function traceAttempt<T>(
+  request: AttemptTraceRequest,
+  timing: AttemptTiming,
+  run: () => Promise<T>,
+  resultOf: (value: T, timing: AttemptTiming) => AttemptTraceResult,
+): Promise<T> {
+  return traceCall(attemptChannel, { ...request }, run, (value) => resultOf(value, timing));
+}
+
+/** Runs one extension, traced on `redlock-core.extend` when someone listens. */
+export function traceExtend<L extends Pick<TracedLock, 'remainingValidityMs'>>(
+  request: Omit<ExtendTraceContext, 'result' | 'error'>,
+  run: () => Promise<L>,
+  nodesOf: () => readonly (ExtendNodeOutcome | undefined)[],
+): Promise<L> {
+  if (!isTraced(extendChannel)) return run();
+  return traceCall(extendChannel, { ...request }, run, (lock) => ({ remainingValidityMs: lock.remainingValidityMs, nodes: nodesOf() }));
+}
+
+/** Runs one release on the nodes, traced on `redlock-core.release` when someone listens. */
+export function traceRelease<T extends { readonly releasedCount: number; readonly nodes: readonly (ReleaseNodeOutcome | undefined)[] }>(
+  request: Omit<ReleaseTraceContext, 'result' | 'error'>,
+  run: () => Promise<T>,
+): Promise<T> {
+  if (!isTraced(releaseChannel)) return run();
+  return traceCall(releaseChannel, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
+}
+
+/** Publishes a lost lock on `redlock-core.lock.lost`, if anyone listens. */
+export function publishLockLost(message: () => LockLostMessage): void {
+  if (lockLostChannel.hasSubscribers) lockLostChannel.publish(message());
+}
+
+/** Publishes a node's failed call on `redlock-core.node.error`, if anyone listens. */
+export function publishNodeError(operation: NodeOperation, outcome: NodeOutcome<string>): void {
+  if (!('error' in outcome) || !nodeErrorChannel.hasSubscribers) return;
+  const message: NodeErrorMessage = { nodeIndex: outcome.nodeIndex, operation, error: outcome.error };
+  nodeErrorChannel.publish(message);
+}
