@@ -7,21 +7,17 @@ import { inspectScript } from '../scripts/inspect.js';
 import type { LuaScript } from '../scripts/lua-script.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
+import { FakeKeyspace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
 export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe';
 
-const SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript, probeScript];
+/** The scripts the fake knows by name, and runs by their semantics. */
+export const KNOWN_SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript, probeScript];
 
-/** The token a {@link refusingNode} reports for every key: some other owner's. */
-export const OTHER_OWNER_TOKEN = 'another-owner';
-
-/** A key's type, as TYPE reports it. Lock keys and fencing counters are strings; the others are data a test plants. */
-export type FakeKeyType = 'string' | 'hash' | 'list' | 'set' | 'zset';
-
-/** The error Redis replies to GET on a key of another type. */
-function wrongTypeError(): Error {
-  return new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+/** A refused connection, as a client reports a node that is down. */
+export function connectionRefused(): Error {
+  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
 }
 
 /**
@@ -58,154 +54,6 @@ export interface NodeCallRecord {
   readonly args: readonly string[];
   /** Virtual time at which the core sent it. */
   readonly sentAtMs: number;
-}
-
-/** A refused connection, as a client reports a node that is down. */
-export function connectionRefused(): Error {
-  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
-}
-
-/**
- * The clock a server expires keys by. A `Clock` (the core's, or a test's virtual one) is one; a simulation passes a drifting or jumping
- * view of it, since Redis expires keys by its own clock.
- */
-export interface ServerClock {
-  now(): number;
-}
-
-/** How a server comes back after a crash: with its data (AOF with fsync always) or empty. */
-export interface RestartOptions {
-  readonly persistence: boolean;
-}
-
-let nextRunNumber = 1;
-
-/** A Redis-like run id (40 hex characters), different for every start of every server in this process. */
-function createRunId(): string {
-  return (nextRunNumber++).toString(16).padStart(40, '0');
-}
-
-/**
- * The state of one Redis server: a keyspace whose TTLs run on the fake clock, and a script cache.
- * Several {@link FakeNode} connections may share one, like several clients of one server.
- */
-export class FakeKeyspace {
-  readonly #clock: ServerClock;
-  readonly #entries = new Map<string, { type: FakeKeyType; value: string; expiresAtMs: number }>();
-  /** SHA1s of the scripts this server has cached (by EVAL or SCRIPT LOAD). */
-  readonly scripts = new Set<string>();
-  /**
-   * Makes every absent key look like another owner's lock (a string with a TTL holding
-   * {@link OTHER_OWNER_TOKEN}), so no acquisition ever succeeds. Fencing counters are not affected.
-   */
-  isHeldByAnotherOwner = false;
-  /**
-   * The server's `run_id` (INFO server): a new one on every {@link restart}, which is how a client can
-   * tell that a node restarted, and perhaps lost its keys, since it last answered.
-   */
-  runId: string = createRunId();
-  /** Server-clock time of the last start, for `uptime` (INFO server). */
-  startedAtMs: number;
-  /** The server's `maxmemory-policy` (INFO memory). */
-  maxmemoryPolicy = 'noeviction';
-
-  constructor(clock: ServerClock) {
-    this.#clock = clock;
-    this.startedAtMs = clock.now();
-  }
-
-  /** Milliseconds since the server last started, on its own clock. */
-  get uptimeMs(): number {
-    return this.#clock.now() - this.startedAtMs;
-  }
-
-  /**
-   * Starts the server again after a crash: a new run id, uptime from zero, an empty script cache (Redis
-   * never persists it), and the keys kept only with `persistence` (expiry is absolute, so keys whose TTL
-   * ran out meanwhile are gone either way).
-   */
-  restart(options: RestartOptions): void {
-    this.flushScripts();
-    if (!options.persistence) this.#entries.clear();
-    this.runId = createRunId();
-    this.startedAtMs = this.#clock.now();
-  }
-
-  /**
-   * The key's value, or `undefined` once absent (GET); a key is gone from the moment its TTL runs out.
-   * Throws WRONGTYPE, as GET does, for a key of another type.
-   */
-  get(key: string): string | undefined {
-    const entry = this.#live(key);
-    if (entry !== undefined && entry.type !== 'string') throw wrongTypeError();
-    return entry?.value ?? (this.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined);
-  }
-
-  /**
-   * Sets a string key, for `ttlMs` or for ever. Every lock key has a TTL; without one the key is no lock
-   * (a fencing counter, or data that is not ours).
-   */
-  set(key: string, value: string, ttlMs = Infinity): void {
-    this.#entries.set(key, { type: 'string', value, expiresAtMs: this.#clock.now() + ttlMs });
-  }
-
-  /** Creates a key of another type than string, for `ttlMs` or for ever, as HSET or RPUSH would. */
-  setOfType(key: string, type: Exclude<FakeKeyType, 'string'>, ttlMs = Infinity): void {
-    this.#entries.set(key, { type, value: '', expiresAtMs: this.#clock.now() + ttlMs });
-  }
-
-  /** The key's type (TYPE), `'none'` when absent; an absent key on a node held by another owner is a string. */
-  typeOf(key: string): FakeKeyType | 'none' {
-    return this.#live(key)?.type ?? (this.isHeldByAnotherOwner ? 'string' : 'none');
-  }
-
-  /**
-   * What is stored at a key, if anything, ignoring {@link isHeldByAnotherOwner}: its type, its value (`''`
-   * for other types) and its remaining milliseconds (`Infinity` without a TTL).
-   */
-  peek(key: string): { readonly type: FakeKeyType; readonly value: string; readonly remainingMs: number } | undefined {
-    const entry = this.#live(key);
-    return entry === undefined ? undefined : { type: entry.type, value: entry.value, remainingMs: entry.expiresAtMs - this.#clock.now() };
-  }
-
-  /** Resets a live key's TTL (PEXPIRE). */
-  pexpire(key: string, ttlMs: number): void {
-    const entry = this.#live(key);
-    if (entry !== undefined) entry.expiresAtMs = this.#clock.now() + ttlMs;
-  }
-
-  /** Deletes a key (DEL); returns 1 if it existed. */
-  delete(key: string): number {
-    const existed = this.#live(key) !== undefined;
-    this.#entries.delete(key);
-    return existed ? 1 : 0;
-  }
-
-  /** Milliseconds until the key expires (PTTL), `undefined` when absent. */
-  pttl(key: string): number | undefined {
-    const entry = this.#live(key);
-    return entry === undefined ? undefined : entry.expiresAtMs - this.#clock.now();
-  }
-
-  /** Every live key. */
-  keys(): string[] {
-    return [...this.#entries.keys()].filter((key) => this.#live(key) !== undefined);
-  }
-
-  /** Forgets every cached script (SCRIPT FLUSH, or a restarted server). */
-  flushScripts(): void {
-    this.scripts.clear();
-  }
-
-  /** The entry of a key that has not expired; drops it once expired, as Redis does on access. */
-  #live(key: string): { type: FakeKeyType; value: string; expiresAtMs: number } | undefined {
-    const entry = this.#entries.get(key);
-    if (entry !== undefined && this.#clock.now() >= entry.expiresAtMs) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return entry;
-  }
 }
 
 /**
@@ -272,7 +120,7 @@ export class FakeNode implements RedisAdapter {
   }
 
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const script = SCRIPTS.find((candidate) => candidate.sha1 === sha1) ?? EXTRA_SCRIPTS.get(sha1)?.script;
+    const script = KNOWN_SCRIPTS.find((candidate) => candidate.sha1 === sha1) ?? EXTRA_SCRIPTS.get(sha1)?.script;
     return this.#send('evalsha', script, keys, args, () => {
       if (!this.keyspace.scripts.has(sha1)) throw new Error('NOSCRIPT No matching script. Please use EVAL.');
     });
@@ -280,7 +128,7 @@ export class FakeNode implements RedisAdapter {
 
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const script =
-      SCRIPTS.find((candidate) => candidate.source === source) ??
+      KNOWN_SCRIPTS.find((candidate) => candidate.source === source) ??
       [...EXTRA_SCRIPTS.values()].find((extra) => extra.script.source === source)?.script;
     return this.#send('eval', script, keys, args, () => {
       if (script !== undefined) this.keyspace.scripts.add(script.sha1);
@@ -521,68 +369,4 @@ export class FakeNode implements RedisAdapter {
 function parseTtl(arg: string | undefined): number {
   if (arg === undefined || !/^[1-9][0-9]*$/.test(arg)) throw new Error(`ERR invalid expire time, got ${String(arg)}`);
   return Number(arg);
-}
-
-/** A healthy node that has every script cached: it grants any lock that nobody else holds. */
-export function grantingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
-  const node = new FakeNode(clock);
-  for (const script of SCRIPTS) node.keyspace.scripts.add(script.sha1);
-  return node;
-}
-
-/** A healthy node on which another owner holds every key, so it refuses every acquisition. */
-export function refusingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
-  const node = grantingNode(clock);
-  node.keyspace.isHeldByAnotherOwner = true;
-  return node;
-}
-
-/** A node that replies to every command with `error` (a refused connection by default). */
-export function failingNode(clock: Clock = SYSTEM_CLOCK, error: Error = connectionRefused()): FakeNode {
-  const node = grantingNode(clock);
-  node.errorReply = error;
-  return node;
-}
-
-/** A node whose writes take effect at once but whose replies arrive `ms` later. */
-export function slowNode(clock: Clock, ms: number): FakeNode {
-  const node = grantingNode(clock);
-  node.latencyMs = ms;
-  return node;
-}
-
-/** A node with an empty script cache: the first EVALSHA fails with NOSCRIPT, EVAL then caches it. */
-export function noScriptOnceNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
-  return new FakeNode(clock);
-}
-
-/** A node that never answers until `resume()` is called. */
-export function hangingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
-  const node = grantingNode(clock);
-  node.hang();
-  return node;
-}
-
-/** `count` granting nodes. */
-export function grantingNodes(clock: Clock, count: number): FakeNode[] {
-  return Array.from({ length: count }, () => grantingNode(clock));
-}
-
-/** The live keys on `node`. */
-export function keysOf(node: FakeNode): string[] {
-  return node.keyspace.keys();
-}
-
-/** Whether `key` is live on `node` as a string, optionally holding `token`. */
-export function hasKey(node: FakeNode, key: string, token?: string): boolean {
-  if (node.keyspace.typeOf(key) !== 'string') return false;
-  const value = node.keyspace.get(key);
-  return value !== undefined && value !== OTHER_OWNER_TOKEN && (token === undefined || value === token);
-}
-
-/** The nodes on which any key holds `token`: after a failed acquisition this must be empty. */
-export function nodesHoldingToken(nodes: readonly FakeNode[], token: string): number[] {
-  return nodes.flatMap((node, index) =>
-    keysOf(node).some((key) => node.keyspace.typeOf(key) === 'string' && node.keyspace.get(key) === token) ? [index] : [],
-  );
 }

@@ -2,24 +2,28 @@
 // Nothing in the core imports it, so it costs the main entry point nothing.
 export {
   connectionRefused,
-  failingNode,
+  FakeNode,
+  type NodeCallRecord,
+  type ScriptName,
+} from './fake-adapter.js';
+export {
   FakeKeyspace,
   type FakeKeyType,
-  FakeNode,
+  OTHER_OWNER_TOKEN,
+  type RestartOptions,
+  type ServerClock,
+} from './fake-keyspace.js';
+export {
+  failingNode,
   grantingNode,
   grantingNodes,
   hangingNode,
   hasKey,
   keysOf,
-  type NodeCallRecord,
   nodesHoldingToken,
   noScriptOnceNode,
-  OTHER_OWNER_TOKEN,
   refusingNode,
-  type RestartOptions,
-  type ScriptName,
-  type ServerClock,
   slowNode,
-} from './fake-adapter.js';
+} from './fake-nodes.js';
 // The core's own test of a NOSCRIPT error, for adapter tests: what an adapter's EVALSHA must reject with.
 export { isNoScriptError } from '../scripts/lua-script.js';

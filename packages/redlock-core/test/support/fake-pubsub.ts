@@ -1,7 +1,9 @@
 import type { Unsubscribe } from '../../src/index.js';
 import { releaseChannelOf, releaseScript } from '../../src/scripts/release.js';
 import type { FakeClock } from './fake-clock.js';
-import { FakeKeyspace, FakeNode, grantingNode } from '../../src/testing/fake-adapter.js';
+import { FakeNode } from '../../src/testing/fake-adapter.js';
+import { FakeKeyspace } from '../../src/testing/fake-keyspace.js';
+import { grantingNode } from '../../src/testing/fake-nodes.js';
 
 /** The pub/sub side of one fake server: channels and their subscribers, shared by its connections. */
 class FakeBus {

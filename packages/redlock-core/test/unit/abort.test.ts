@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, grantingNodes, hangingNode, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, hangingNode, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
 
 describe('aborting acquire()', () => {
   it('rejects with signal.reason and sends nothing when the signal is already aborted', async () => {

@@ -4,6 +4,11 @@ import { FakeClock } from '../support/fake-clock.js';
 import {
   connectionRefused,
   FakeNode,
+} from '../../src/testing/fake-adapter.js';
+import {
+  OTHER_OWNER_TOKEN,
+} from '../../src/testing/fake-keyspace.js';
+import {
   failingNode,
   grantingNode,
   grantingNodes,
@@ -12,10 +17,9 @@ import {
   keysOf,
   noScriptOnceNode,
   nodesHoldingToken,
-  OTHER_OWNER_TOKEN,
   refusingNode,
   slowNode,
-} from '../../src/testing/fake-adapter.js';
+} from '../../src/testing/fake-nodes.js';
 
 /** A Redlock on the fake clock that makes one attempt unless told otherwise. */
 function redlockOver(nodes: readonly FakeNode[], clock: FakeClock, options: RedlockOptions = {}): Redlock {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Redlock, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { connectionRefused, grantingNode, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
+import { connectionRefused } from '../../src/testing/fake-adapter.js';
+import { grantingNode, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
 
 /** Node 0 grants, the two others are held by another owner: every attempt fails and cleans up node 0. */
 function failingAttemptSetup(options: RedlockOptions = {}) {

@@ -12,7 +12,8 @@ import {
   type RedlockOptions,
 } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 
 /** Gives `node` an adapter `close()` that records its calls and resolves after `ms` of virtual time. */

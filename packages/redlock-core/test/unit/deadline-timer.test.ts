@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Redlock } from '../../src/index.js';
-import { grantingNode, hangingNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, hangingNode } from '../../src/testing/fake-nodes.js';
 
 /** The timers keeping the process alive now (an unref'd timer is not among them). */
 function refTimerCount(): number {

@@ -14,7 +14,8 @@ import {
   Redlock,
   type ReleaseTraceContext,
 } from '../../src/index.js';
-import { type FakeNode, failingNode, grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { failingNode, grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const TRACING = ['acquire', 'attempt', 'extend', 'release'] as const;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockExtendError, LockLostError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FakeNode, grantingNode, grantingNodes, hangingNode, hasKey, keysOf } from '../../src/testing/fake-adapter.js';
+import { FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, hangingNode, hasKey, keysOf } from '../../src/testing/fake-nodes.js';
 
 const WALL_START_MS = 1_700_000_000_000;
 

@@ -5,7 +5,7 @@ import { fenceScript } from '../../src/scripts/fence.js';
 import { inspectScript } from '../../src/scripts/inspect.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, hangingNode, keysOf, noScriptOnceNode, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, hangingNode, keysOf, noScriptOnceNode, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 
 // The unit tests trust the fake to behave like the Lua scripts on a real node; these pin that down.
 describe('FakeNode', () => {

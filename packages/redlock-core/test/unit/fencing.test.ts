@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { LockAcquireError, Redlock } from '../../src/index.js';
 import { fenceKeyOf } from '../../src/scripts/fence.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 
 describe('fencing tokens', () => {
   it('hands out increasing tokens, and none without fencing', async () => {

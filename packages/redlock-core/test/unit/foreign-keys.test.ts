@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf, nodesHoldingToken, refusingNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf, nodesHoldingToken, refusingNode } from '../../src/testing/fake-nodes.js';
 
 // A key at a lock's key that is not a lock (another type, or a string without a TTL: every lock key has
 // one) never goes away by itself. Acquisitions report it as a foreign key and stop retrying once such keys

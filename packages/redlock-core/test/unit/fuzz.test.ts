@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { Lock, LockAcquireError, LockExtendError, MAX_TTL_MS, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
 import { parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 import { simulationParameters } from '../support/simulation/run-parameters.js';
 
 // Fuzzes the public API with fast-check, a bounded number of runs (SIM_RUNS raises it, SIM_SEED replays

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { Lock, LockAcquireError, MAX_TTL_MS, NodeError, type RedisAdapter, Redlock, RedlockError } from '../../src/index.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { failingNode, FakeNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
+import { FakeNode } from '../../src/testing/fake-adapter.js';
+import { failingNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 
 // Inputs a careless or hostile caller, adapter or node can produce. Each gets a clear typed error or the
 // right behaviour, and no key is left behind. (Ordinary bad arguments are in validation.test.ts.)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockInspectError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes } from '../../src/testing/fake-adapter.js';
+import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 // The quorum view itself is checked on real Redis nodes (the redlock suite of the adapter package).
 describe('redlock.inspect()', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockExtendError, LockLostError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes } from '../../src/testing/fake-adapter.js';
+import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 function setup() {
   const clock = new FakeClock();

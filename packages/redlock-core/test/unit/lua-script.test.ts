@@ -8,7 +8,8 @@ import { parseInspectReply } from '../../src/scripts/inspect.js';
 import { defineScript, runScript, unexpectedReply } from '../../src/scripts/lua-script.js';
 import { parseReleaseReply, releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FakeNode, grantingNode, keysOf } from '../../src/testing/fake-adapter.js';
+import { FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, keysOf } from '../../src/testing/fake-nodes.js';
 
 describe('defineScript', () => {
   it('hashes the source with SHA1, as SCRIPT LOAD does', () => {

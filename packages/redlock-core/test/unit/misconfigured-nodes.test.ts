@@ -1,6 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { LockAcquireError, MisconfiguredNodeError, NodeError, Redlock, RedlockError } from '../../src/index.js';
-import { type FakeNode, failingNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { failingNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { FIRST_PROBE_DELAY_MS, TIMEOUTS_BEFORE_DOWN } from '../../src/nodes/circuit-breaker.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, grantingNodes, hangingNode, keysOf } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, hangingNode, keysOf } from '../../src/testing/fake-nodes.js';
 
 /** Five nodes, the last of which accepts commands and never answers until resumed. */
 function withSilentNode(options: RedlockOptions = {}) {

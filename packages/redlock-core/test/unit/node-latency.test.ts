@@ -3,7 +3,8 @@ import { LockAcquireError, Redlock } from '../../src/index.js';
 import { LATE_ANSWER_WINDOW_MS } from '../../src/nodes/circuit-breaker.js';
 import { NodeLatency } from '../../src/nodes/node-latency.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
 
 /** Five nodes whose replies take these round trips, in milliseconds. */
 function topology(clock: FakeClock, rttsMs: readonly number[]): FakeNode[] {

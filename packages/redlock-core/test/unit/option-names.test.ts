@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, Redlock, type RedlockOptions, type TryAcquireOptions, type UsingOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, grantingNodes } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes } from '../../src/testing/fake-nodes.js';
 
 /** Bypasses the option types, to pass what a JavaScript caller could. */
 function loose<T>(value: unknown): T {

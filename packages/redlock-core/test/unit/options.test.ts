@@ -6,7 +6,7 @@ import { resolveAcquireOptions, resolveOptions } from '../../src/settings/resolv
 import { resolveResources } from '../../src/settings/resolve-resources.js';
 import { checkTtl } from '../../src/settings/ttl.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode } from '../../src/testing/fake-nodes.js';
 
 describe('defaultNodeTimeoutMs', () => {
   it.each([

@@ -9,7 +9,8 @@ import { collectVotes, quorumOf } from '../../src/nodes/quorum.js';
 import { SharedTimeout } from '../../src/nodes/shared-timeout.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
-import { FakeNode, grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../../src/testing/fake-adapter.js';
+import { FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
 
 type Answer = 'yes' | 'no';
 

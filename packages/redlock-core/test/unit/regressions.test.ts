@@ -5,7 +5,8 @@ import { callNode } from '../../src/nodes/node-call.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
 import { probeScript } from '../../src/scripts/probe.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, grantingNodes, keysOf, nodesHoldingToken, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, keysOf, nodesHoldingToken, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 
 // Core bugs found by the simulation and the hostile-input tests (issue 3), each reduced to the smallest
 // deterministic scenario, and fixed: each test guards its fix.

@@ -3,7 +3,7 @@ import { type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../..
 import { WAKE_REST_MIN_MS } from '../../src/acquire/wait-queue.js';
 import { announceNodeIndexOf, type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes } from '../../src/testing/fake-adapter.js';
+import { grantingNodes } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 
 /** Five pub/sub-capable nodes, a holder's Redlock and a waiter's, each over connections of its own. */

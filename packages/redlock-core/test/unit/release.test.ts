@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
+import { FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
 import { announceNodeIndexOf, leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import { quietReleaseScript, releaseScript } from '../../src/scripts/release.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes, hasKey, keysOf } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, hasKey, keysOf } from '../../src/testing/fake-nodes.js';
 
 describe('restartGraceMs: the delayed-restart rule', () => {
   it('does not count a node that started less than the grace ago, and grants nothing there', async () => {

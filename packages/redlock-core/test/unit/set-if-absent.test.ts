@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, type RedisAdapter, Redlock, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, grantingNodes, keysOf, nodesHoldingToken, refusingNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, keysOf, nodesHoldingToken, refusingNode } from '../../src/testing/fake-nodes.js';
 
 function redlockOver(nodes: readonly RedisAdapter[], clock: FakeClock, options: RedlockOptions = {}): Redlock {
   return new Redlock(nodes, { clock, retryCount: 0, ...options });

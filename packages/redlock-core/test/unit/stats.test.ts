@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, NodeError, Redlock } from '../../src/index.js';
-import { failingNode, grantingNode, grantingNodes, hangingNode, refusingNode } from '../../src/testing/fake-adapter.js';
+import { failingNode, grantingNode, grantingNodes, hangingNode, refusingNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 describe('redlock.stats()', () => {

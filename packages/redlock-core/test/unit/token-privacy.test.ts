@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, grantingNodes } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes } from '../../src/testing/fake-nodes.js';
 
 async function heldLock(options: { fencing?: boolean } = {}): Promise<{ clock: FakeClock; lock: Lock; redlock: Redlock }> {
   const clock = new FakeClock();

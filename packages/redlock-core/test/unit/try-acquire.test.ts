@@ -2,15 +2,17 @@ import { describe, expect, it } from '@jest/globals';
 import { Lock, LockAcquireError, Redlock, type TryAcquireOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import {
-  failingNode,
   type FakeNode,
+} from '../../src/testing/fake-adapter.js';
+import {
+  failingNode,
   grantingNode,
   grantingNodes,
   hangingNode,
   keysOf,
   refusingNode,
   slowNode,
-} from '../../src/testing/fake-adapter.js';
+} from '../../src/testing/fake-nodes.js';
 
 /** A Redlock that would retry 10 times in acquire(): tryAcquire() must not. */
 function redlockOver(nodes: readonly FakeNode[], clock: FakeClock): Redlock {

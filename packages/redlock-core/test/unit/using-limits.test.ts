@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockLimitError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 
 function setup(): { clock: FakeClock; nodes: FakeNode[]; redlock: Redlock } {
   const clock = new FakeClock();

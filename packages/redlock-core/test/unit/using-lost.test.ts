@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { LockLimitError, LockLostError, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 
 function work(clock: FakeClock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms));

@@ -1,7 +1,8 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { Lock, LockAcquireError, LockExtendError, LockLostError, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
 
 /** Waits `ms` on the fake clock: the routine's "work". */
 function work(clock: FakeClock, ms: number): Promise<void> {

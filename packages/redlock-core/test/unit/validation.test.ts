@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, type Lock, MAX_TTL_MS, Redlock, type RedisAdapter, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, grantingNodes } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes } from '../../src/testing/fake-nodes.js';
 
 /** Values as a caller without types could pass them. */
 const loose = <T>(value: unknown): T => value as T;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 
 const WALL_START_MS = 1_700_000_000_000;
 

@@ -5,7 +5,8 @@ import type { AcquireAttempt } from '../../src/base/outcomes.js';
 import { leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
 import { WaitQueues } from '../../src/acquire/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { type FakeNode, grantingNode, keysOf } from '../../src/testing/fake-adapter.js';
+import { type FakeNode } from '../../src/testing/fake-adapter.js';
+import { grantingNode, keysOf } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 import { seededRandom } from '../support/simulation/seeded-random.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-adapter.js';
+import { grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 
 /** Runs the clock until `acquiring` settles and returns its LockAcquireError (fails on anything else). */
 async function acquireError(clock: FakeClock, acquiring: Promise<unknown>, quickly = false): Promise<LockAcquireError> {
