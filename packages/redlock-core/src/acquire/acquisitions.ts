@@ -2,8 +2,9 @@
 // attempts as the head until one succeeds, its retries run out, or its signal or `close()` stops it.
 import { closedErrorOf } from '../base/errors.js';
 import { Lock } from '../lock/lock.js';
-import type { NodeSet } from '../nodes/node-state.js';
+import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import { quorumOf } from '../nodes/quorum.js';
 import type { AcquireAttempt } from '../base/outcomes.js';
 import { leadNodeIndexIn, type ReleaseNotifications, waitForRetry, waitUntilListening } from '../nodes/release-notifications.js';
 import type { AcquisitionStats } from '../nodes/stats.js';
@@ -24,7 +25,7 @@ export class Acquisitions {
 
   constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, stats: AcquisitionStats) {
     this.#set = set;
-    this.#quorum = Math.floor(set.nodes.length / 2) + 1;
+    this.#quorum = quorumOf(set.nodes.length);
     this.#notifications = notifications;
     this.#queues = new WaitQueues(set.options.clock);
     this.#stats = stats;
@@ -33,12 +34,6 @@ export class Acquisitions {
   /** Throws a `MisconfiguredNodeError` when a node of a failed attempt replied with a setup mistake: no retry can help. */
   #throwIfNodeMisconfigured(request: AcquireRequest, attempt: AcquireAttempt): void {
     const error = misconfiguredNodeErrorOf(request.resources, attempt.nodes);
-    if (error !== undefined) throw error;
-  }
-
-  /** Rejects every operation once two nodes were found to be the same server. */
-  throwIfMisconfigured(): void {
-    const error = this.#set.servers.configurationError;
     if (error !== undefined) throw error;
   }
 
@@ -55,7 +50,7 @@ export class Acquisitions {
     if (lifecycle.isClosed) throw closedErrorOf('acquire', request.resources);
     const { reentrant } = request;
     if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
-    this.throwIfMisconfigured();
+    throwIfMisconfigured(this.#set);
     const { callerSignal } = request;
     callerSignal?.throwIfAborted();
     let running: AcquireRequest = request;
@@ -94,7 +89,7 @@ export class Acquisitions {
     // No queue, so no lead node to ask first: its release works the lead node out.
     const outcome = await runAttempt(this.#set, request, 1, undefined, false);
     if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
-    this.throwIfMisconfigured();
+    throwIfMisconfigured(this.#set);
     if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
     const log = new AttemptLog();
     // Never 'held-at-lead': it asked every node.
@@ -168,7 +163,7 @@ export class Acquisitions {
         }
         // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
         if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt);
-        this.throwIfMisconfigured();
+        throwIfMisconfigured(this.#set);
         if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
         // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
         if (outcome !== 'held-at-lead') attempts.add(outcome);

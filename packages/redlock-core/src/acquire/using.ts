@@ -2,7 +2,7 @@
 // extended, always released at the end, and a loss or a failed release is never silent.
 import { onAbort } from '../base/abort-listeners.js';
 import { describeResources } from '../base/describe.js';
-import { LockLostError, RedlockClosedError } from '../base/errors.js';
+import { lockClosedErrorOf, LockLostError } from '../base/errors.js';
 import { emitErrorWarning } from '../base/lifecycle.js';
 import type { Lock } from '../lock/lock.js';
 import type { NodeSet } from '../nodes/node-state.js';
@@ -33,11 +33,7 @@ export async function runUnderLock<T>(
   });
   const stopWatchingClose = lifecycle.onClose(() => {
     lifecycle.track(extension.stop());
-    routineAbort.abort(
-      new RedlockClosedError(`The Redlock was closed: the lock on ${describeResources(lock.resources)} is no longer extended`, {
-        resources: lock.resources,
-      }),
-    );
+    routineAbort.abort(lockClosedErrorOf(lock.resources));
   });
   let outcome: { readonly value: T } | { readonly error: unknown };
   try {

@@ -272,6 +272,11 @@ export class MisconfiguredNodeError extends RedlockError {
   }
 }
 
+/** Why a held lock is no longer extended once its `Redlock` closed: its signal's reason (see `Redlock.close`). */
+export function lockClosedErrorOf(resources: readonly string[]): RedlockClosedError {
+  return new RedlockClosedError(`The Redlock was closed: the lock on ${describeResources(resources)} is no longer extended`, { resources });
+}
+
 /** The error of a call refused because the `Redlock` is closed. */
 export function closedErrorOf(operation: string, resources: readonly string[], when = ''): RedlockClosedError {
   return new RedlockClosedError(`Could not ${operation} ${describeResources(resources)}: the Redlock was closed${when}`, { resources });

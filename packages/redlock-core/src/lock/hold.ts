@@ -3,7 +3,7 @@
 import { unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
-import { type LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
+import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/errors.js';
 import type { AcquireNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeCall } from '../nodes/node-call.js';
 import type { NodeSet } from '../nodes/node-state.js';
@@ -121,7 +121,7 @@ export class Hold {
     if (this.lostBecause !== undefined) {
       controller.abort(this.lostBecause);
     } else if (!this.isReleased) {
-      if (this.set.lifecycle.isClosed) this.abortSignal(this.#closedReason());
+      if (this.set.lifecycle.isClosed) this.abortSignal(lockClosedErrorOf(this.resources));
       else if (this.validUntil <= this.set.options.clock.now()) this.abortSignal(this.#expiredReason());
       else {
         this.#armSignalTimer();
@@ -173,7 +173,7 @@ export class Hold {
       for (const extension of this.extensions ?? []) lifecycle.track(extension.stop());
       this.extensions = undefined;
       onClosed?.();
-      if (!this.isReleased && this.lostBecause === undefined) this.abortSignal(this.#closedReason());
+      if (!this.isReleased && this.lostBecause === undefined) this.abortSignal(lockClosedErrorOf(this.resources));
     });
   }
 
@@ -190,11 +190,6 @@ export class Hold {
     return new LockLostError(`Lost the lock on ${this.describe()}: its validity ran out`, { resources: this.resources });
   }
 
-  #closedReason(): RedlockClosedError {
-    return new RedlockClosedError(`The Redlock was closed: the lock on ${this.describe()} is no longer extended`, {
-      resources: this.resources,
-    });
-  }
 
   /** See `Lock.onLost`. */
   onLost(listener: (error: LockLostError) => void): () => void {

@@ -3,17 +3,11 @@ import { describeResources } from '../base/describe.js';
 import { closedErrorOf, LockInspectError } from '../base/errors.js';
 import { describeOutcomes, type InspectNodeOutcome, type LockInspection } from '../base/outcomes.js';
 import { callEveryNode } from '../nodes/node-call.js';
-import type { NodeSet } from '../nodes/node-state.js';
+import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { inspectScript, parseInspectReply } from '../scripts/inspect.js';
 import { onNoScriptOf, runScript } from '../scripts/lua-script.js';
 import { resolveResources } from '../settings/resolve-resources.js';
-
-/** Rejects every operation once two nodes were found to be the same server. */
-function throwIfMisconfigured(set: NodeSet): void {
-  const error = set.servers.configurationError;
-  if (error !== undefined) throw error;
-}
 
 /** Inspects `resource` on the nodes of `set`: see `Redlock.inspect`. */
 export async function inspectResource(set: NodeSet, resource: string): Promise<LockInspection> {

@@ -27,6 +27,12 @@ export interface NodeSet {
   readonly lifecycle: Lifecycle;
 }
 
+/** Rejects every operation once two nodes were found to be the same server (see {@link ServerRegistry}). */
+export function throwIfMisconfigured(set: NodeSet): void {
+  const error = set.servers.configurationError;
+  if (error !== undefined) throw error;
+}
+
 /** The node set of validated nodes and options. */
 export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedOptions): NodeSet {
   const servers = new ServerRegistry(options.refuseEvictingNodes);
