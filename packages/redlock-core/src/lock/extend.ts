@@ -11,6 +11,28 @@ import { extendScript, parseExtendReply } from '../scripts/extend.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import type { Hold } from './hold.js';
 import { removeLateGrant } from './release.js';
+import { traceExtend } from '../base/tracing.js';
+
+/**
+ * `lock.extend()`'s node calls ({@link extendOnEveryNode}), traced on `redlock-core.extend` when someone
+ * listens, and counted among the hold's extensions in flight while they run (see `removeLateGrant`).
+ */
+export async function extendTraced(hold: Hold, resources: readonly string[], ttlMs: number, remainingValidityMs: () => number): Promise<void> {
+  const nodeCount = hold.set.nodes.length;
+  let decided: readonly (ExtendNodeOutcome | undefined)[] = [];
+  const extension = traceExtend(
+    { resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount },
+    () => extendOnEveryNode(hold, ttlMs, remainingValidityMs, (outcomes) => (decided = outcomes)).then(() => ({ remainingValidityMs: remainingValidityMs() })),
+    () => decided,
+  );
+  const inFlight = (hold.extensionsInFlight ??= new Set());
+  inFlight.add(extension);
+  try {
+    await extension;
+  } finally {
+    inFlight.delete(extension);
+  }
+}
 
 /**
  * Extends `hold` to `ttlMs` on every node. Resolves once a quorum agreed with validity left, as

@@ -1,15 +1,16 @@
 // The handle a caller holds: its state, its signal, extend() and release(). The state shared by re-entrant
 // handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
 import { validityMs } from '../base/clock.js';
-import { isReleaseTraced, traceExtend, traceRelease } from '../base/tracing.js';
+import { isReleaseTraced, traceRelease } from '../base/tracing.js';
 import { LockExtendError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
-import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import type { AcquireNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { checkTtl } from '../settings/ttl.js';
-import { extendOnEveryNode } from './extend.js';
+import { extendTraced } from './extend.js';
 import { type ExtensionStop, Hold, type HandleExtension } from './hold.js';
+import { inspectLock } from './log-view.js';
 import { releaseOnEveryNode, removeLateGrant } from './release.js';
 
 /** The state of a {@link Lock}. */
@@ -237,14 +238,6 @@ export class Lock {
   }
 
   /**
-   * Marks the hold lost, for every handle on it: its validity is 0 from now on, and `onLost` listeners run.
-   * @internal
-   */
-  markLost(error: LockLostError): void {
-    this.#hold.markLost(error);
-  }
-
-  /**
    * Publishes on `redlock-core.lock.lost` that the hold can no longer be guaranteed, once per hold and
    * never after its release.
    * @internal
@@ -284,6 +277,16 @@ export class Lock {
     this.#hold.onReleased = callback;
   }
 
+  /** Throws a {@link LockExtendError} (`isLost`) unless the lock is held, before `operation` calls any node. */
+  #throwUnlessHeld(operation: 'extend' | 're-enter'): void {
+    const state = this.state;
+    if (state !== 'held') throw this.#notHeldError(operation, `is already ${state}`);
+  }
+
+  #notHeldError(operation: 'extend' | 're-enter', why: string): LockExtendError {
+    return new LockExtendError(`Could not ${operation} ${this.#hold.describe()}: the lock ${why}`, { resources: this.resources, nodes: [], isLost: true });
+  }
+
   /**
    * Another handle on this lock's hold, for a re-entrant acquisition by the same owner: it extends the
    * hold first if `ttlMs` asks for more validity than is left, and shares the keys, token, validity and
@@ -292,23 +295,10 @@ export class Lock {
    */
   async reenter(ttlMs: number): Promise<Lock> {
     const hold = this.#hold;
-    const state = this.state;
-    if (state !== 'held') {
-      throw new LockExtendError(`Could not re-enter ${hold.describe()}: the lock is already ${state}`, {
-        resources: this.resources,
-        nodes: [],
-        isLost: true,
-      });
-    }
+    this.#throwUnlessHeld('re-enter');
     // Never shorten the hold: PEXPIRE would cut the keys' TTL to `ttlMs` from now.
     if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) await this.extend(ttlMs);
-    if (hold.isReleased) {
-      throw new LockExtendError(`Could not re-enter ${hold.describe()}: the lock was released meanwhile`, {
-        resources: this.resources,
-        nodes: [],
-        isLost: true,
-      });
-    }
+    if (hold.isReleased) throw this.#notHeldError('re-enter', 'was released meanwhile');
     hold.holders += 1;
     return new Lock({ ...hold, attempts: 0, fencingToken: this.fencingToken }, hold);
   }
@@ -332,36 +322,9 @@ export class Lock {
     if (lifecycle.isClosed) {
       throw new RedlockClosedError(`Could not extend ${hold.describe()}: the Redlock was closed`, { resources: this.resources });
     }
-    const state = this.state;
-    if (state !== 'held') {
-      throw new LockExtendError(`Could not extend ${hold.describe()}: the lock is already ${state}`, {
-        resources: this.resources,
-        nodes: [],
-        isLost: true,
-      });
-    }
-    const extension = this.#tracedExtension(ttlMs);
-    const inFlight = (hold.extensionsInFlight ??= new Set());
-    inFlight.add(extension);
-    try {
-      await extension;
-      return this;
-    } finally {
-      inFlight.delete(extension);
-    }
-  }
-
-  /** {@link extend}'s node calls, traced on `redlock-core.extend` when someone listens. */
-  #tracedExtension(ttlMs: number): Promise<Lock> {
-    const hold = this.#hold;
-    const nodeCount = hold.set.nodes.length;
-    let decided: readonly (ExtendNodeOutcome | undefined)[] = [];
-    const remainingValidityMs = (): number => this.remainingValidityMs;
-    return traceExtend(
-      { resources: this.resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount },
-      () => extendOnEveryNode(hold, ttlMs, remainingValidityMs, (outcomes) => (decided = outcomes)).then(() => this),
-      () => decided,
-    );
+    this.#throwUnlessHeld('extend');
+    await extendTraced(hold, this.resources, ttlMs, () => this.remainingValidityMs);
+    return this;
   }
 
   /**
@@ -424,27 +387,5 @@ export class Lock {
   }
 }
 
-/**
- * What `util.inspect()` and `console.log()` show of a lock: its fields and state, with the token redacted,
- * so that logs never carry it. Set on the prototype rather than declared in the class: the interface that
- * declares `[Symbol.asyncDispose]` would clash with a second symbol-keyed member.
- */
-function inspectLock(this: Lock, depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
-  if (depth < 0) return '[Lock]';
-  const shown = {
-    resources: this.resources,
-    token: REDACTED,
-    attempts: this.attempts,
-    fencingToken: this.fencingToken,
-    state: this.state,
-    expiresAt: this.expiresAt,
-    remainingValidityMs: this.remainingValidityMs,
-  };
-  // One level down, as Node's own objects count depth (`null` is unlimited).
-  const { depth: optionsDepth } = options as { depth?: number | null };
-  return `Lock ${inspect(shown, { ...options, depth: optionsDepth === null || optionsDepth === undefined ? optionsDepth : optionsDepth - 1 })}`;
-}
+// What `util.inspect()` and `console.log()` show of a lock, with the token redacted.
 Object.defineProperty(Lock.prototype, Symbol.for('nodejs.util.inspect.custom'), { value: inspectLock, writable: true, configurable: true });
-
-/** Shown by `util.inspect()` in place of a token. */
-const REDACTED = { [Symbol.for('nodejs.util.inspect.custom')]: (): string => '[redacted]' };

@@ -1,0 +1,35 @@
+// What `util.inspect()` (so `console.log()`) shows of a lock: its fields and state, never its token.
+
+/** What the log view of a lock shows: the `Lock`'s public fields but its token. */
+interface LoggedLock {
+  readonly resources: readonly string[];
+  readonly attempts: number;
+  readonly fencingToken: number | undefined;
+  readonly state: string;
+  readonly expiresAt: number;
+  readonly remainingValidityMs: number;
+}
+
+/**
+ * What `util.inspect()` and `console.log()` show of a lock: its fields and state, with the token redacted,
+ * so that logs never carry it. Set on `Lock`'s prototype rather than declared in the class: the interface
+ * that declares `[Symbol.asyncDispose]` would clash with a second symbol-keyed member.
+ */
+export function inspectLock(this: LoggedLock, depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+  if (depth < 0) return '[Lock]';
+  const shown = {
+    resources: this.resources,
+    token: REDACTED,
+    attempts: this.attempts,
+    fencingToken: this.fencingToken,
+    state: this.state,
+    expiresAt: this.expiresAt,
+    remainingValidityMs: this.remainingValidityMs,
+  };
+  // One level down, as Node's own objects count depth (`null` is unlimited).
+  const { depth: optionsDepth } = options as { depth?: number | null };
+  return `Lock ${inspect(shown, { ...options, depth: optionsDepth === null || optionsDepth === undefined ? optionsDepth : optionsDepth - 1 })}`;
+}
+
+/** Shown by `util.inspect()` in place of a token. */
+const REDACTED = { [Symbol.for('nodejs.util.inspect.custom')]: (): string => '[redacted]' };
