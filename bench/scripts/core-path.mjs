@@ -1,0 +1,94 @@
+// What one uncontended acquire+release costs the core besides instructions (core-instructions.sh): the
+// source files whose functions run, the bytes allocated, and the functions that allocate them. Over 5
+// in-memory nodes that answer at once, after 20,000 cycles of warm-up; `lean` runs the reference loop of
+// core-loop.mjs, the least a Redlock can do in-process. Run after `pnpm run build`.
+// Usage: node --expose-gc bench/scripts/core-path.mjs [core|lean]
+import { Session } from 'node:inspector/promises';
+import v8 from 'node:v8';
+
+const mode = process.argv[2] ?? 'core';
+if (typeof globalThis.gc !== 'function') throw new Error('Run with node --expose-gc');
+process.removeAllListeners('warning');
+process.on('warning', () => undefined);
+const inMemoryNode = () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), trySet: () => Promise.resolve('OK') });
+
+let cycle;
+if (mode === 'lean') {
+  const { createLockToken } = await import('../../packages/redlock-core/dist/base/token.js');
+  const { leanQuorum } = await import('./lean-quorum.mjs');
+  const nodes = Array.from({ length: 5 }, inMemoryNode);
+  cycle = async () => {
+    const token = createLockToken();
+    const start = performance.now();
+    const hasQuorum = await leanQuorum(nodes, (node) => node.trySet('lean', token, 10_000), (reply) => reply === 'OK', 50);
+    if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('no quorum');
+    await leanQuorum(nodes, (node) => node.evalsha('sha1', ['lean'], [token]), () => true, 50);
+  };
+} else {
+  const { Redlock } = await import('redlock-core');
+  const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode));
+  cycle = async () => {
+    const lock = await redlock.acquire('core', 10_000);
+    await lock.release();
+  };
+}
+for (let index = 0; index < 20_000; index += 1) await cycle();
+
+const shortUrl = (url) => url.replace(/^.*\/packages\/redlock-core\/dist\//, '').replace(/^file:\/\/.*\/bench\/scripts\//, 'bench/scripts/');
+const session = new Session();
+session.connect();
+
+// The files: precise coverage counts calls per function, and each take resets the counts.
+await session.post('Profiler.enable');
+await session.post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+await cycle();
+await session.post('Profiler.takePreciseCoverage');
+await cycle();
+const { result } = await session.post('Profiler.takePreciseCoverage');
+await session.post('Profiler.stopPreciseCoverage');
+const files = result
+  // The library's files, and for `lean` its reference vote; not this driver's loop.
+  .filter((script) => script.url.includes('/redlock-core/dist/') || script.url.endsWith('/bench/scripts/lean-quorum.mjs'))
+  .filter((script) => script.functions.some((fn) => fn.functionName !== '' && fn.ranges[0].count > 0))
+  .map((script) => shortUrl(script.url))
+  .sort();
+
+// The bytes: new-space growth over batches small enough to run between two scavenges.
+const newSpaceUsed = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_used_size;
+let bytes = 0;
+let measured = 0;
+for (let batch = 0; batch < 200; batch += 1) {
+  globalThis.gc({ type: 'minor' });
+  const before = newSpaceUsed();
+  for (let index = 0; index < 25; index += 1) await cycle();
+  const grown = newSpaceUsed() - before;
+  // A batch that met a scavenge anyway shrank the space: left out.
+  if (grown > 0) {
+    bytes += grown;
+    measured += 25;
+  }
+}
+
+// Who allocates: the sampling heap profiler, counting objects collected since.
+const sampledCycles = 20_000;
+await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+for (let index = 0; index < sampledCycles; index += 1) await cycle();
+const { profile } = await session.post('HeapProfiler.stopSampling');
+const byFunction = new Map();
+const walk = (node) => {
+  const { functionName, url, lineNumber } = node.callFrame;
+  if (node.selfSize > 0) {
+    const name = `${functionName || '(anonymous)'} ${shortUrl(url) || '(native)'}:${lineNumber + 1}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
+  }
+  for (const child of node.children) walk(child);
+};
+walk(profile.head);
+session.disconnect();
+
+console.log(`${mode}: ${files.length} files run per acquire+release: ${files.join(', ')}`);
+console.log(`${mode}: ${Math.round(bytes / measured)} bytes allocated per acquire+release`);
+console.log(`${mode}: bytes per acquire+release by allocating function (sampled, compiled dist lines):`);
+for (const [name, size] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+  console.log(`  ${String(Math.round(size / sampledCycles)).padStart(6)}  ${name}`);
+}
