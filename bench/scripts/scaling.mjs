@@ -38,9 +38,10 @@ const HELD_CONCURRENCY = 64;
 /** Held locks: repetitions per row, timed and again untimed, so the small rows are not one reading. */
 const HELD_REPETITIONS = { 1: isQuick ? 51 : 201, 1_000: isQuick ? 3 : 5, 100_000: 1, 10_000: 1 };
 /**
- * The fewest locks or waiters whose retained heap is reported: a heap reading after forced GCs wanders by a
- * few KB between repetitions (-6.6 to +6.2 KB for one held lock, 10th to 90th percentile of 201), which
- * divided by 100 or more stays under ~60 B; below that the figure is noise and goes to the JSON only.
+ * The fewest locks or waiters whose retained heap is reported: a heap reading after forced GCs wanders by
+ * several KB between repetitions (for one held lock, 10th to 90th percentile of 201: -6.6 to +6.2 KB in one
+ * run, -3.4 to +7.4 KB in another), which divided by 100 or more stays under ~70 B; below that the figure is
+ * noise and goes to the JSON only.
  */
 const MIN_COUNT_FOR_RETAINED = 100;
 /** Waiters: each holds the lock this long (a 1 ms timer, as S3), then releases it. */
