@@ -16,7 +16,7 @@ import { ReleaseNotifications } from './nodes/release-notifications.js';
 import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
 import type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
-import { type AcquireSettings, resolveAcquireOptions, resolveExtensionLimits, resolveOptions } from './settings/resolve-options.js';
+import { type AcquireSettings, checkExtensionLimits, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
 
 /**
  * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
@@ -127,7 +127,7 @@ export class Redlock {
     let acquiring: Promise<Lock>;
     try {
       request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
-      limits = extensionLimitsOf(request, options);
+      limits = extensionLimitsOf(request);
       const call = request;
       // No closure for the usual, untraced acquisition.
       acquiring = isAcquireTraced() ? this.#observed('acquire', call, () => this.#acquisitions.acquire(call)) : this.#acquisitions.acquire(call);
@@ -175,7 +175,7 @@ export class Redlock {
    */
   async tryAcquire(resources: string | readonly string[], ttlMs: number, options?: TryAcquireOptions): Promise<Lock | undefined> {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'tryAcquire');
-    const limits = extensionLimitsOf(request, options);
+    const limits = extensionLimitsOf(request);
     let lock: Lock;
     try {
       // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
@@ -253,7 +253,7 @@ export class Redlock {
     options?: UsingOptions,
   ): Promise<T> {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'using');
-    const limits = resolveExtensionLimits(options);
+    const limits = checkExtensionLimits(request);
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     }

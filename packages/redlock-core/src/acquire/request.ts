@@ -3,14 +3,14 @@ import { describeResources } from '../base/describe.js';
 import { Lock } from '../lock/lock.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { type AcquireSettings, resolveAcquireOptions, resolveExtensionLimits } from '../settings/resolve-options.js';
+import { type AcquireSettings, checkExtensionLimits, resolveAcquireOptions } from '../settings/resolve-options.js';
 import { resolveResources } from '../settings/resolve-resources.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import type { AcquireRequest } from './attempt.js';
 import type { ExtensionLimits } from './auto-extend.js';
 
 /** One call of `acquire()` or `using()` after validation. */
-export interface CallRequest extends AcquireRequest {
+export interface CallRequest extends AcquireRequest, Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'> {
   /** The caller's own signal, if any; `signal` is the `Redlock`'s close signal when there is none. */
   readonly callerSignal: AbortSignal | undefined;
   readonly autoExtend: boolean;
@@ -20,8 +20,8 @@ export interface CallRequest extends AcquireRequest {
 const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
 
 /** The extension limits of an `acquire()` or `tryAcquire()` call; a limit without `autoExtend` is a mistake. */
-export function extensionLimitsOf(request: CallRequest, options: unknown): ExtensionLimits {
-  const limits = options === undefined ? NO_LIMITS : resolveExtensionLimits(options);
+export function extensionLimitsOf(request: CallRequest): ExtensionLimits {
+  const limits = request.maxExtensions === undefined && request.maxHoldMs === undefined ? NO_LIMITS : checkExtensionLimits(request);
   if (!request.autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
     const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
     throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: ${String(request.autoExtend)}\``);
@@ -69,5 +69,7 @@ scope: 'acquire' | 'tryAcquire' | 'using',
     fencing: settings.fencing,
     reentrant,
     autoExtend: settings.autoExtend,
+    maxExtensions: settings.maxExtensions,
+    maxHoldMs: settings.maxHoldMs,
   };
 }

@@ -83,6 +83,10 @@ export interface AcquireSettings extends WaitSettings {
   readonly fencing: boolean;
   readonly reentrant: unknown;
   readonly autoExtend: boolean;
+  /** As given, read with the other options and checked after them, by {@link checkExtensionLimits}. */
+  readonly maxExtensions: unknown;
+  /** As given, like {@link maxExtensions}. */
+  readonly maxHoldMs: unknown;
 }
 
 /** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
@@ -92,7 +96,7 @@ export function resolveAcquireOptions(
   scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
 ): AcquireSettings {
   const given = checkOptionsObject('options', options, scope);
-  const { signal, fencing, reentrant, autoExtend } = given;
+  const { signal, fencing, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
   }
@@ -103,16 +107,18 @@ export function resolveAcquireOptions(
     throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
   }
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = resolveRetries(given, defaults);
-  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false };
+  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
 }
 
-/** Validates the limits of automatic extension (`using()`, or `acquire()` with `autoExtend`). */
-export function resolveExtensionLimits(options: unknown): {
+/**
+ * Validates the limits of automatic extension (`using()`, or `acquire()` with `autoExtend`), as read with the
+ * other options of the call (see {@link AcquireSettings.maxExtensions}): the options are read once.
+ */
+export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'>): {
   readonly maxExtensions: number | undefined;
   readonly maxHoldMs: number | undefined;
 } {
-  // The names were checked with the other options of the call.
-  const { maxExtensions, maxHoldMs } = checkOptionsObject('options', options, undefined);
+  const { maxExtensions, maxHoldMs } = settings;
   if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
   if (maxHoldMs !== undefined) checkDurationMs('maxHoldMs', maxHoldMs, 1);
   return { maxExtensions, maxHoldMs };
