@@ -1,24 +1,32 @@
 import type { Redis } from 'ioredis';
 
-/** The sockets held in the current turn of the event loop, sent together by {@link sendHeldWrites}. */
+/** The sockets written to in the current turn of the event loop: their next write in it is held. */
+let writtenThisTurn: Redis['stream'][] = [];
+/** The sockets held in the current turn, sent together by {@link endTurn}. */
 let heldThisTurn: Redis['stream'][] = [];
 
 /**
- * Holds what `client` writes to its socket until the current turn of the event loop ends (`process.nextTick`),
- * then sends it in one system call: what `redlock-ioredis-adapter` does at its defaults (its `coalesceWrites`,
- * not exported), written again here so that the floor does the same, and only that, with no adapter in between.
- * A socket already held (`writableCorked`) is left as it is: whoever holds it sends these writes too.
+ * From the second write `client` makes to its socket in the current turn of the event loop, holds its
+ * writes until the turn ends (`process.nextTick`), then sends them in one system call; the first goes out at
+ * once. What `redlock-ioredis-adapter` does at its defaults (its `coalesceWrites`, not exported), written
+ * again here so that the floor does the same, and only that, with no adapter in between. A socket already
+ * held (`writableCorked`) is left as it is: whoever holds it sends these writes too.
  */
 export function holdWritesUntilTurnEnds(client: Redis): void {
   const { stream } = client;
   if (stream === undefined || stream.writableCorked > 0) return;
+  if (!writtenThisTurn.includes(stream)) {
+    if (writtenThisTurn.push(stream) === 1) process.nextTick(endTurn);
+    return;
+  }
   stream.cork();
-  if (heldThisTurn.push(stream) === 1) process.nextTick(sendHeldWrites);
+  heldThisTurn.push(stream);
 }
 
-function sendHeldWrites(): void {
-  // A fresh list first: a socket held while these are sent belongs to the next turn.
+function endTurn(): void {
+  // Fresh lists first: a socket written to while these are sent belongs to the next turn.
   const held = heldThisTurn;
   heldThisTurn = [];
+  writtenThisTurn = [];
   for (const stream of held) stream.uncork();
 }

@@ -9,33 +9,44 @@ interface CorkableStream {
 }
 
 /**
- * Holds back what `client` writes to its socket until the current turn of the event loop is done with its
- * callbacks, promise continuations included, then sends it in one system call. ioredis writes every command
- * at once; a lock's calls come in bursts (every lock that proceeds on the same reply sends its next command
- * to every node in the same turn), so under load one write carries the commands of many locks, which saves
- * CPU on both sides of the wire. node-redis does the same by itself. A command waits until the code running
- * now returns: microseconds, unless that code goes on with long synchronous work, which would hold up the
- * handling of its reply just as long (the core gives calls a fresh timeout after such a stall). Nothing is
- * held for a `Cluster` (its commands go to several connections), for a `Redis` without a socket yet (it
- * queues commands until it connects), or when the socket is already held by someone else (their
- * `uncork()` sends ours too).
+ * Holds back what `client` writes to its socket from its second command in the current turn of the event
+ * loop until the turn is done with its callbacks, promise continuations included, then sends the held
+ * commands in one system call. ioredis writes every command at once; a lock's calls come in bursts (every
+ * lock that proceeds on the same reply sends its next command to every node in the same turn), so under
+ * load one write carries the commands of many locks, which saves CPU on both sides of the wire. node-redis
+ * does the same by itself. The first command of a turn goes out at once, as ioredis sends it: a lone lock
+ * sends one command per node per turn, and holding that one back would only add the cost of holding it
+ * (a buffered write, a callback to release it). A held command waits until the code running now returns:
+ * microseconds, unless that code goes on with long synchronous work, which would hold up the handling of
+ * its reply just as long (the core gives calls a fresh timeout after such a stall). Nothing is held for a
+ * `Cluster` (its commands go to several connections), for a `Redis` without a socket yet (it queues
+ * commands until it connects), or when the socket is already held by someone else (their `uncork()` sends
+ * ours too).
  */
 export function holdWritesUntilTickEnd(client: IoredisClient): void {
   const { stream } = client;
   if (!isCorkable(stream) || stream.writableCorked > 0) return;
+  if (!writtenThisTurn.includes(stream)) {
+    // One callback for the turn, however many sockets it sees.
+    if (writtenThisTurn.push(stream) === 1) process.nextTick(endTurn);
+    return;
+  }
   stream.cork();
-  // One callback for the turn, however many sockets it holds.
-  if (heldThisTurn.push(stream) === 1) process.nextTick(releaseWrites);
+  heldThisTurn.push(stream);
 }
 
-/** The sockets held in the current turn, released together by {@link releaseWrites}. */
+/** The sockets that were sent a command in the current turn: their next command in it is held. */
+let writtenThisTurn: CorkableStream[] = [];
+
+/** The sockets held in the current turn, released together by {@link endTurn}. */
 let heldThisTurn: CorkableStream[] = [];
 
-/** Sends what every socket held in the turn that ended. */
-function releaseWrites(): void {
-  // A fresh list first: a socket held while these are sent belongs to the next turn.
+/** Sends what every socket held in the turn that ended, and starts the next turn with no socket seen. */
+function endTurn(): void {
+  // Fresh lists first: a socket written to while these are sent belongs to the next turn.
   const held = heldThisTurn;
   heldThisTurn = [];
+  writtenThisTurn = [];
   for (const stream of held) stream.uncork();
 }
 

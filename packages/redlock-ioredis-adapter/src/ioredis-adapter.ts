@@ -27,13 +27,14 @@ export interface IoredisAdapterOptions {
    */
   readonly subscriber?: SubscriberClient;
   /**
-   * Whether the commands the adapter sends to a `Redis` in the same turn of the event loop leave in one
-   * write to its socket (it is corked until `process.nextTick`), instead of one system call each as ioredis
-   * sends them. Locks taken and released concurrently then cost far less CPU, on the client and on the
-   * node. A command waits until the code running now returns (microseconds, unless it goes on with long
+   * Whether the commands the adapter sends to a `Redis` in the same turn of the event loop after its first
+   * leave in one write to its socket (it is corked from the second until `process.nextTick`), instead of one
+   * system call each as ioredis sends them. Locks taken and released concurrently then cost far less CPU, on
+   * the client and on the node; a lone lock, which sends one command per node per turn, is never held. A
+   * held command waits until the code running now returns (microseconds, unless it goes on with long
    * synchronous work, which would delay the reply's handling as much anyway). It holds back the other
-   * writes `client` makes in that turn too (yours, if any), and sends them in order with ours. No effect on
-   * a `Cluster`.
+   * writes `client` makes in that turn after ours too (yours, if any), and sends them in order with ours.
+   * No effect on a `Cluster`.
    * @defaultValue `true`
    */
   readonly coalesceWrites?: boolean;

@@ -6,9 +6,9 @@ import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
-// How many times the adapter's commands reach a real node's socket: the commands sent in one turn of the
-// event loop leave in one write, and each still gets its own reply, in order with the client's other
-// commands.
+// How many times the adapter's commands reach a real node's socket: the first command of a turn of the
+// event loop leaves at once, the rest of the turn in one write, and each still gets its own reply, in order
+// with the client's other commands.
 
 const redis = useRedisNodes(3);
 
@@ -32,25 +32,25 @@ async function clientWithWriteCount(index: number): Promise<{ client: Redis; wri
 }
 
 describe('coalesced writes over ioredis', () => {
-  it('sends the commands of one turn of the event loop in one write, each with its own reply', async () => {
+  it('sends the first command of a turn of the event loop at once and the rest of the turn in one write, each with its own reply', async () => {
     const { client, writes } = await clientWithWriteCount(0);
     const adapter = new IoredisAdapter(client, { notifications: false });
     const keys = Array.from({ length: 20 }, (_, index) => `coalesced:${randomUUID()}:${index}`);
     await client.set(keys[3] as string, 'taken');
     const before = writes();
     const replies = await Promise.all(keys.map((key) => adapter.setIfAbsent(key, `token-of-${key}`, 5_000)));
-    expect(writes() - before).toBe(1);
+    expect(writes() - before).toBe(2);
     expect(replies).toEqual(keys.map((_, index) => (index === 3 ? 'taken' : null)));
     expect(await client.mget(keys)).toEqual(keys.map((key, index) => (index === 3 ? 'taken' : `token-of-${key}`)));
   });
 
-  it('releases every socket held in the same turn, one write each', async () => {
+  it('releases every socket held in the same turn, two writes each', async () => {
     const counted = await Promise.all(redis.urls.map((_, index) => clientWithWriteCount(index)));
     const adapters = counted.map(({ client }) => new IoredisAdapter(client, { notifications: false }));
     const keys = Array.from({ length: 10 }, (_, index) => `coalesced-nodes:${randomUUID()}:${index}`);
     const before = counted.map(({ writes }) => writes());
     const replies = await Promise.all(keys.flatMap((key) => adapters.map((adapter) => adapter.setIfAbsent(key, 'token', 5_000))));
-    expect(counted.map(({ writes }, index) => writes() - (before[index] as number))).toEqual(counted.map(() => 1));
+    expect(counted.map(({ writes }, index) => writes() - (before[index] as number))).toEqual(counted.map(() => 2));
     expect(replies).toEqual(replies.map(() => null));
   });
 
@@ -76,8 +76,34 @@ describe('coalesced writes over ioredis', () => {
       client.get(key),
       adapter.eval("return redis.call('GET', KEYS[1])", [key], []),
     ]);
-    expect(writes() - before).toBe(1);
+    // The adapter's first command and the client's DEL before its second go out at once; the rest together.
+    expect(writes() - before).toBe(3);
     expect(replies).toEqual([null, 1, null, 'second', 'second']);
+  });
+
+  it('never holds a lone lock\'s commands: one per socket per turn goes out at once, without cork()', async () => {
+    const counted = await Promise.all(redis.urls.map((_, index) => clientWithWriteCount(index)));
+    const redlock = new Redlock(counted.map(({ client }) => new IoredisAdapter(client)));
+    const resource = `coalesced-serial:${randomUUID()}`;
+    // First contact (the server probe, the release script's EVAL) out of the count.
+    await (await redlock.acquire(resource, 5_000)).release();
+    let corks = 0;
+    for (const { client } of counted) {
+      const cork = client.stream.cork.bind(client.stream);
+      client.stream.cork = () => {
+        corks += 1;
+        cork();
+      };
+    }
+    const before = counted.map(({ writes }) => writes());
+    for (let cycle = 0; cycle < 20; cycle += 1) {
+      const lock = await redlock.acquire(resource, 5_000);
+      await (await lock.release()).settled;
+    }
+    expect(corks).toBe(0);
+    // A SET and a release per node and cycle, each in a write of its own.
+    expect(counted.map(({ writes }, index) => writes() - (before[index] as number))).toEqual(counted.map(() => 40));
+    await redlock.close();
   });
 
   it('sends the commands of later turns too, each turn in a write of its own', async () => {
@@ -124,7 +150,7 @@ describe('coalesced writes over ioredis', () => {
     const resources = Array.from({ length: 30 }, (_, index) => `coalesced-locks:${randomUUID()}:${index}`);
     const locks = await Promise.all(resources.map((resource) => redlock.acquire(resource, 5_000)));
     await Promise.all(locks.map((lock) => lock.release().then((result) => result.settled)));
-    // 30 SETs and 30 release scripts per node: the 30 SETs alone went out in one write.
+    // 30 SETs and 30 release scripts per node: the 30 SETs alone went out in two writes.
     for (const [index, { writes }] of counted.entries()) {
       expect(writes() - (before[index] as number)).toBeLessThan(60);
       expect(writes() - (before[index] as number)).toBeGreaterThanOrEqual(2);
