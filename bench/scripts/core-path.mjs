@@ -1,8 +1,8 @@
 // What one uncontended acquire+release costs the core besides instructions (core-instructions.sh): the
 // source files whose functions run, the bytes allocated, and the functions that allocate them. Over 5
 // in-memory nodes that answer at once, after 20,000 cycles of warm-up; `lean` runs the reference loop of
-// core-loop.mjs, the least a Redlock can do in-process. Run after `pnpm run build`.
-// Usage: node --expose-gc bench/scripts/core-path.mjs [core|lean]
+// core-loop.mjs, the least a Redlock can do in-process, and `redlock5` node-redlock 5 over the same nodes. Run after `pnpm run build`.
+// Usage: node --expose-gc bench/scripts/core-path.mjs [core|lean|redlock5]
 import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
 
@@ -24,6 +24,14 @@ if (mode === 'lean') {
     if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('no quorum');
     await leanQuorum(nodes, (node) => node.evalsha('sha1', ['lean'], [token]), () => true, 50);
   };
+} else if (mode === 'redlock5') {
+  const { default: NodeRedlock } = await import('redlock5');
+  const inMemoryClient = () => ({ evalsha: (_sha, keyCount) => Promise.resolve(keyCount), eval: (_source, keyCount) => Promise.resolve(keyCount) });
+  const redlock = new NodeRedlock(Array.from({ length: 5 }, inMemoryClient));
+  cycle = async () => {
+    const lock = await redlock.acquire(['redlock5'], 10_000);
+    await lock.release();
+  };
 } else {
   const { Redlock } = await import('redlock-core');
   const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode));
@@ -34,7 +42,11 @@ if (mode === 'lean') {
 }
 for (let index = 0; index < 20_000; index += 1) await cycle();
 
-const shortUrl = (url) => url.replace(/^.*\/packages\/redlock-core\/dist\//, '').replace(/^file:\/\/.*\/bench\/scripts\//, 'bench/scripts/');
+const shortUrl = (url) =>
+  url
+    .replace(/^.*\/packages\/redlock-core\/dist\//, '')
+    .replace(/^file:\/\/.*\/redlock@5[^/]*\/node_modules\/redlock\//, 'redlock5/')
+    .replace(/^file:\/\/.*\/bench\/scripts\//, 'bench/scripts/');
 const session = new Session();
 session.connect();
 
@@ -48,7 +60,7 @@ const { result } = await session.post('Profiler.takePreciseCoverage');
 await session.post('Profiler.stopPreciseCoverage');
 const files = result
   // The library's files, and for `lean` its reference vote; not this driver's loop.
-  .filter((script) => script.url.includes('/redlock-core/dist/') || script.url.endsWith('/bench/scripts/lean-quorum.mjs'))
+  .filter((script) => script.url.includes('/redlock-core/dist/') || script.url.includes('/redlock@5') || script.url.endsWith('/bench/scripts/lean-quorum.mjs'))
   .filter((script) => script.functions.some((fn) => fn.functionName !== '' && fn.ranges[0].count > 0))
   .map((script) => shortUrl(script.url))
   .sort();
