@@ -65,21 +65,17 @@ const files = result
   .map((script) => shortUrl(script.url))
   .sort();
 
-// The bytes: new-space growth over batches small enough to run between two scavenges.
-const newSpaceUsed = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').space_used_size;
-let bytes = 0;
-let measured = 0;
-for (let batch = 0; batch < 200; batch += 1) {
-  globalThis.gc({ type: 'minor' });
-  const before = newSpaceUsed();
-  for (let index = 0; index < 25; index += 1) await cycle();
-  const grown = newSpaceUsed() - before;
-  // A batch that met a scavenge anyway shrank the space: left out.
-  if (grown > 0) {
-    bytes += grown;
-    measured += 25;
-  }
-}
+// The bytes: heap growth over 20,000 cycles plus what every GC in them freed (`v8.GCProfiler`), after a
+// forced GC, so that garbage made before is not counted.
+globalThis.gc();
+const measured = 20_000;
+const profiler = new v8.GCProfiler();
+profiler.start();
+const heapStart = process.memoryUsage().heapUsed;
+for (let index = 0; index < measured; index += 1) await cycle();
+const heapEnd = process.memoryUsage().heapUsed;
+const freed = profiler.stop().statistics.reduce((sum, gc) => sum + gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize, 0);
+const bytes = heapEnd - heapStart + freed;
 
 // Who allocates: the sampling heap profiler, counting objects collected since.
 const sampledCycles = 20_000;

@@ -46,7 +46,7 @@ export function releaseOnNode(
   nodeIndex: number,
   release: Release,
   timeout?: SharedTimeout,
-  run: NodeCallRun<ReleaseStatus> = releaseRunOf(release),
+  run: NodeCallRun<ReleaseStatus> = releaseRunOf(release, release.announce),
 ): NodeCall<ReleaseStatus> {
   const node = set.nodes[nodeIndex] as NodeState;
   // A failed attempt's removal is not announced; a held lock's release is.
@@ -137,8 +137,8 @@ export type ReleaseStatus = 'released' | 'not-held';
  * What a node call of `release` runs: the release script (compare-and-delete, announced to waiters when
  * `announce`). Made once per release and shared by its calls to every node.
  */
-export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce'>): NodeCallRun<ReleaseStatus> {
-  const { keys, token, announce } = release;
+export function releaseRunOf(release: Pick<Release, 'keys' | 'token'>, announce: boolean): NodeCallRun<ReleaseStatus> {
+  const { keys, token } = release;
   const reader = new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, [token], (reply): ReleaseStatus => parseReleaseReply(reply, keys.length));
   return (adapter) => reader.send(adapter);
 }

@@ -43,7 +43,8 @@ export async function releaseOnEveryNode(hold: Hold): Promise<ReleaseResult> {
   }
   // A copy: the vote keeps filling in its own array as the other nodes answer.
   const nodes = [...vote.outcomes];
-  const releasedCount = nodes.filter((node) => node?.status === 'released').length;
+  let releasedCount = 0;
+  for (const node of nodes) if (node?.status === 'released') releasedCount += 1;
   return { nodes, releasedCount, holders: 0, settled: all.settled };
 }
 
@@ -92,16 +93,16 @@ function releaseWhereWritten(
   const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);
   // Announced only where waiters listen (see `isAnnouncedOn`).
   const announceNodeIndex = announceNodeIndexOf(release.keys, nodeCount);
-  const announcing = releaseRunOf(release);
+  const announcing = releaseRunOf(release, release.announce);
   let quiet: NodeCallRun<ReleaseStatus> | undefined;
   for (let step = 0; step < nodeCount; step += 1) {
     const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
-    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf({ ...release, announce: false }));
+    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf(release, false));
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
     const call =
       hold.written[nodeIndex] === true
         ? releaseOnNode(set, nodeIndex, release, timeoutOf(set.nodes[nodeIndex] as NodeState), run)
-        : settledCall<ReleaseStatus>({ nodeIndex, status: 'not-held' });
+        : settledCall((set.nodes[nodeIndex] as NodeState).answerOf<ReleaseStatus>('not-held'));
     calls[nodeIndex] = call;
     // Before the listener, which replaces it at once if the call is settled already.
     releasedOn[nodeIndex] = call;

@@ -298,7 +298,7 @@ class TimedNodeCall<S extends string> extends PendingNodeCall<S> implements Time
     const node = this.#node;
     const timeout = this.#timeout;
     node.callAnswered(timeout.clock, timeout.startedAtMs, timeout.timeoutMs, timeout.remove(this.#slot), this.#isMeasured);
-    this.settle({ nodeIndex: node.index, status });
+    this.settle(node.answerOf(status));
   }
 
   #failed(cause: unknown): void {

@@ -155,6 +155,22 @@ export class NodeState implements ResolvedNode {
   /** Why the last probe failed, while the server is not known. */
   #probeError: unknown;
 
+  /** The outcomes of this node's answers, by status, made once each: see {@link answerOf}. */
+  readonly #answers = new Map<string, NodeOutcome<string>>();
+
+  /**
+   * The outcome of a call this node answered with `status`: one frozen object per status, shared by every
+   * call that got that answer, rather than one allocated per answer.
+   */
+  answerOf<S extends string>(status: S): NodeOutcome<S> {
+    let outcome = this.#answers.get(status);
+    if (outcome === undefined) {
+      outcome = Object.freeze({ nodeIndex: this.index, status });
+      this.#answers.set(status, outcome);
+    }
+    return outcome as NodeOutcome<S>;
+  }
+
   /** @param redlockTimeoutMs - The `Redlock`'s `nodeTimeoutMs`, if set. */
   constructor(node: ResolvedNode, index: number, servers: ServerRegistry, redlockTimeoutMs?: number) {
     this.adapter = node.adapter;
