@@ -1,45 +1,18 @@
 // What one uncontended acquire+release costs the core besides instructions (core-instructions.sh): the
 // source files whose functions run, the bytes allocated, and the functions that allocate them. Over 5
-// in-memory nodes that answer at once, after 20,000 cycles of warm-up; `lean` runs the reference loop of
-// core-loop.mjs, the least a Redlock can do in-process, and `redlock5` node-redlock 5 over the same nodes. Run after `pnpm run build`.
+// in-memory nodes that answer at once (core-cycles.mjs), after 20,000 cycles of warm-up; `lean` runs the
+// reference loop, the least a Redlock can do in-process, and `redlock5` node-redlock 5. Run after
+// `pnpm run build`.
 // Usage: node --expose-gc bench/scripts/core-path.mjs [core|lean|redlock5]
 import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
+import { cycleOf } from './core-cycles.mjs';
 
 const mode = process.argv[2] ?? 'core';
 if (typeof globalThis.gc !== 'function') throw new Error('Run with node --expose-gc');
 process.removeAllListeners('warning');
 process.on('warning', () => undefined);
-const inMemoryNode = () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), trySet: () => Promise.resolve('OK') });
-
-let cycle;
-if (mode === 'lean') {
-  const { createLockToken } = await import('../../packages/redlock-core/dist/base/token.js');
-  const { leanQuorum } = await import('./lean-quorum.mjs');
-  const nodes = Array.from({ length: 5 }, inMemoryNode);
-  cycle = async () => {
-    const token = createLockToken();
-    const start = performance.now();
-    const hasQuorum = await leanQuorum(nodes, (node) => node.trySet('lean', token, 10_000), (reply) => reply === 'OK', 50);
-    if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('no quorum');
-    await leanQuorum(nodes, (node) => node.evalsha('sha1', ['lean'], [token]), () => true, 50);
-  };
-} else if (mode === 'redlock5') {
-  const { default: NodeRedlock } = await import('redlock5');
-  const inMemoryClient = () => ({ evalsha: (_sha, keyCount) => Promise.resolve(keyCount), eval: (_source, keyCount) => Promise.resolve(keyCount) });
-  const redlock = new NodeRedlock(Array.from({ length: 5 }, inMemoryClient));
-  cycle = async () => {
-    const lock = await redlock.acquire(['redlock5'], 10_000);
-    await lock.release();
-  };
-} else {
-  const { Redlock } = await import('redlock-core');
-  const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode));
-  cycle = async () => {
-    const lock = await redlock.acquire('core', 10_000);
-    await lock.release();
-  };
-}
+const cycle = await cycleOf(mode);
 for (let index = 0; index < 20_000; index += 1) await cycle();
 
 const shortUrl = (url) =>
