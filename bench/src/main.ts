@@ -1,5 +1,5 @@
 // Benchmarks redlock-core against the floor and peer libraries on 5 local redis-server nodes.
-// Run: `pnpm bench` (full, a few minutes) or `pnpm bench --quick` (under a minute); `--help` for options.
+// Run: `npm run bench` (full, about 50 minutes) or `npm run bench -- --quick` (about 4 minutes); `-- --help` for options.
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { checkTargets } from './targets.js';
 
 const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory, ...s6Topologies];
 
-const USAGE = `Usage: pnpm bench [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--rounds=N] [--s3-shared-clients]
+const USAGE = `Usage: npm run bench -- [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--rounds=N] [--s3-shared-clients]
 
   --quick               short samples, one or two rounds: under a minute, rougher figures
   --json                print the JSON report on stdout instead of the tables (no file is written)
@@ -87,7 +87,7 @@ try {
 const report = buildReport(
   {
     date: startedAt.toISOString(),
-    command: ['pnpm bench', ...process.argv.slice(2)].join(' '),
+    command: process.argv.length > 2 ? ['npm run bench --', ...process.argv.slice(2)].join(' ') : 'npm run bench',
     commit,
     plan,
     machine: {

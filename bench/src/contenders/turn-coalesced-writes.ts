@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 
 /** The sockets written to in the current turn of the event loop: their next write in it is held. */
-let writtenThisTurn: Redis['stream'][] = [];
+const writtenThisTurn = new Set<Redis['stream']>();
 /** The sockets held in the current turn, sent together by {@link endTurn}. */
 let heldThisTurn: Redis['stream'][] = [];
 
@@ -15,8 +15,9 @@ let heldThisTurn: Redis['stream'][] = [];
 export function holdWritesUntilTurnEnds(client: Redis): void {
   const { stream } = client;
   if (stream === undefined || stream.writableCorked > 0) return;
-  if (!writtenThisTurn.includes(stream)) {
-    if (writtenThisTurn.push(stream) === 1) process.nextTick(endTurn);
+  if (!writtenThisTurn.has(stream)) {
+    if (writtenThisTurn.size === 0) process.nextTick(endTurn);
+    writtenThisTurn.add(stream);
     return;
   }
   stream.cork();
@@ -27,6 +28,6 @@ function endTurn(): void {
   // Fresh lists first: a socket written to while these are sent belongs to the next turn.
   const held = heldThisTurn;
   heldThisTurn = [];
-  writtenThisTurn = [];
+  writtenThisTurn.clear();
   for (const stream of held) stream.uncork();
 }

@@ -26,9 +26,10 @@ interface CorkableStream {
 export function holdWritesUntilTickEnd(client: IoredisClient): void {
   const { stream } = client;
   if (!isCorkable(stream) || stream.writableCorked > 0) return;
-  if (!writtenThisTurn.includes(stream)) {
+  if (!writtenThisTurn.has(stream)) {
     // One callback for the turn, however many sockets it sees.
-    if (writtenThisTurn.push(stream) === 1) process.nextTick(endTurn);
+    if (writtenThisTurn.size === 0) process.nextTick(endTurn);
+    writtenThisTurn.add(stream);
     return;
   }
   stream.cork();
@@ -36,7 +37,7 @@ export function holdWritesUntilTickEnd(client: IoredisClient): void {
 }
 
 /** The sockets that were sent a command in the current turn: their next command in it is held. */
-let writtenThisTurn: CorkableStream[] = [];
+const writtenThisTurn = new Set<CorkableStream>();
 
 /** The sockets held in the current turn, released together by {@link endTurn}. */
 let heldThisTurn: CorkableStream[] = [];
@@ -46,7 +47,7 @@ function endTurn(): void {
   // Fresh lists first: a socket written to while these are sent belongs to the next turn.
   const held = heldThisTurn;
   heldThisTurn = [];
-  writtenThisTurn = [];
+  writtenThisTurn.clear();
   for (const stream of held) stream.uncork();
 }
 

@@ -3,6 +3,7 @@
 import { validityMs } from '../base/clock.js';
 import { LockExtendError, LockLostError } from '../base/errors.js';
 import { countByStatus, describeOutcomes, type ExtendNodeOutcome } from '../base/outcomes.js';
+import { traceExtend } from '../base/tracing.js';
 import { callEveryNode, callNode } from '../nodes/node-call.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeState } from '../nodes/node-state.js';
@@ -11,7 +12,6 @@ import { extendScript, parseExtendReply } from '../scripts/extend.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import type { Hold } from './hold.js';
 import { removeLateGrant } from './release.js';
-import { traceExtend } from '../base/tracing.js';
 
 /**
  * `lock.extend()`'s node calls ({@link extendOnEveryNode}), traced on `redlock-core.extend` when someone
