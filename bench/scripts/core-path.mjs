@@ -5,7 +5,7 @@
 // `pnpm run build`.
 // Usage: node --expose-gc bench/scripts/core-path.mjs [core|lean|redlock5]
 import { Session } from 'node:inspector/promises';
-import v8 from 'node:v8';
+import { allocatedDuring, heapUsedAfterGc } from '../dist/measure/heap.js';
 import { cycleOf } from './core-cycles.mjs';
 
 const mode = process.argv[2] ?? 'core';
@@ -38,17 +38,12 @@ const files = result
   .map((script) => shortUrl(script.url))
   .sort();
 
-// The bytes: heap growth over 20,000 cycles plus what every GC in them freed (`v8.GCProfiler`), after a
-// forced GC, so that garbage made before is not counted.
-globalThis.gc();
+// The bytes: what 20,000 cycles allocate (heap growth plus what every GC in them freed), after a forced GC.
+heapUsedAfterGc();
 const measured = 20_000;
-const profiler = new v8.GCProfiler();
-profiler.start();
-const heapStart = process.memoryUsage().heapUsed;
-for (let index = 0; index < measured; index += 1) await cycle();
-const heapEnd = process.memoryUsage().heapUsed;
-const freed = profiler.stop().statistics.reduce((sum, gc) => sum + gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize, 0);
-const bytes = heapEnd - heapStart + freed;
+const { bytes } = await allocatedDuring(async () => {
+  for (let index = 0; index < measured; index += 1) await cycle();
+});
 
 // Who allocates: the sampling heap profiler, counting objects collected since.
 const sampledCycles = 20_000;

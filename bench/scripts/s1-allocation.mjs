@@ -5,11 +5,10 @@
 // coalescing floor, each on both clients), about a minute. Allocated = heap growth over a sample plus what each
 // GC in it freed (`v8.GCProfiler`), after a forced GC, so garbage of earlier samples is not counted. Samples
 // interleave the contenders in a fresh random order each round; each figure is the median of the rounds.
-import { GCProfiler } from 'node:v8';
 import { startBenchNodes } from '../dist/bench-nodes.js';
 import { ContenderPool } from '../dist/contender-pool.js';
 import { ALL_CONTENDERS } from '../dist/contenders/all-contenders.js';
-import { canCollectGarbage, heapUsedAfterGc } from '../dist/measure/heap.js';
+import { allocatedDuring, canCollectGarbage, heapUsedAfterGc } from '../dist/measure/heap.js';
 
 const ROUNDS = 9;
 const CYCLES_PER_SAMPLE = 2_000;
@@ -42,14 +41,8 @@ async function loop(contender, cycles) {
 /** One sample: bytes allocated per cycle. (Its CPU is not reported: the profiler's own work at each GC weighs on it.) */
 async function sample(contender) {
   heapUsedAfterGc();
-  const profiler = new GCProfiler();
-  profiler.start();
-  const heapStart = process.memoryUsage().heapUsed;
-  await loop(contender, CYCLES_PER_SAMPLE);
-  const heapEnd = process.memoryUsage().heapUsed;
-  const { statistics } = profiler.stop();
-  const freed = statistics.reduce((sum, gc) => sum + gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize, 0);
-  return (heapEnd - heapStart + freed) / CYCLES_PER_SAMPLE;
+  const { bytes } = await allocatedDuring(() => loop(contender, CYCLES_PER_SAMPLE));
+  return bytes / CYCLES_PER_SAMPLE;
 }
 
 const nodes = await startBenchNodes();

@@ -11,12 +11,11 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { GCProfiler } from 'node:v8';
 import { startRedisNodes } from 'local-redis-nodes';
 import { LockAcquireError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { connectClients } from '../dist/bench-nodes.js';
-import { canCollectGarbage, heapUsedAfterGc } from '../dist/measure/heap.js';
+import { allocatedDuring, canCollectGarbage, heapUsedAfterGc } from '../dist/measure/heap.js';
 import { takeUsageSnapshot, usageBetween } from '../dist/measure/usage-snapshot.js';
 
 const isQuick = process.argv.includes('--quick');
@@ -88,16 +87,10 @@ async function forEachBounded(count, concurrency, task) {
 async function measured(monitors, work) {
   heapUsedAfterGc();
   const start = await takeUsageSnapshot(monitors, false);
-  const profiler = new GCProfiler();
-  profiler.start();
-  const heapStart = process.memoryUsage().heapUsed;
   const startMs = performance.now();
-  const ops = await work();
+  const { value: ops, bytes } = await allocatedDuring(work);
   const elapsedMs = performance.now() - startMs;
-  const heapEnd = process.memoryUsage().heapUsed;
-  const { statistics } = profiler.stop();
   const usage = usageBetween(start, await takeUsageSnapshot(monitors, true));
-  const freed = statistics.reduce((sum, gc) => sum + gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize, 0);
   return {
     ops,
     elapsedMs,
@@ -105,7 +98,7 @@ async function measured(monitors, work) {
     clientCpuUsPerOp: usage.clientCpuUs / ops,
     redisCpuUsPerOp: usage.redisCpuUs / ops,
     redisCallsPerOp: usage.redisCalls / ops,
-    allocatedBytesPerOp: (heapEnd - heapStart + freed) / ops,
+    allocatedBytesPerOp: bytes / ops,
   };
 }
 
