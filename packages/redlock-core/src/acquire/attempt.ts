@@ -11,8 +11,8 @@ import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { announceNodeIndexOf } from '../nodes/release-notifications.js';
-import { callEveryNode, callNode, type NodeCall } from '../nodes/node-call.js';
-import { allOutcomes, collectVotes, quorumOf } from '../nodes/quorum.js';
+import { FanOut } from '../nodes/fan-out.js';
+import { quorumOf } from '../nodes/quorum.js';
 import type { NodeReply } from '../scripts/reply-reader.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
@@ -95,16 +95,16 @@ async function attemptOnNodes(
   const argsOf = (): string[] => acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
   /** Made for a woken attempt only: whether its vote is decided, which ends the patient calls' asking. */
   let vote: { isDecided: boolean } | undefined;
-  let calls: NodeCall<AcquireStatus>[];
+  const calls = new FanOut<AcquireStatus>(set, 'acquire', 'acquired');
   if (asksLeadFirst && leadNodeIndex !== undefined) {
     vote = { isDecided: false };
-    const callOn = patientCaller(set, scriptKeys, argsOf(), parseReply, ttlMs, { start, until: patientUntil }, vote, timing);
+    const callOn = patientCaller(set, calls, scriptKeys, argsOf(), parseReply, ttlMs, { start, until: patientUntil }, vote, timing);
     // Waiters near different nodes than the releaser hear it on the announce node, whose release may
     // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
-    const lead = callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, nodes.length));
-    const leadStatus = (await lead.outcome).status;
+    callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, nodes.length));
+    const leadStatus = (await calls.outcomeOf(leadNodeIndex)).status;
     if (leadStatus === 'held') return 'held-at-lead';
-    calls = nodes.map((_, nodeIndex) => (nodeIndex === leadNodeIndex ? lead : callOn(nodeIndex, leadStatus === 'acquired')));
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) callOn(nodeIndex, leadStatus === 'acquired');
   } else {
     // The usual lock (one resource, no fencing, no restart grace) is one plain SET per node where the
     // adapter can send it: a fraction of the script's cost on the node. Asking every node at once only:
@@ -113,28 +113,30 @@ async function attemptOnNodes(
     let byScript: ScriptReader<AcquireStatus> | undefined;
     const acquireEverywhereOn = (adapter: RedisAdapter): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
       bySet !== undefined && canSetIfAbsent(adapter) ? bySet.send(adapter) : (byScript ??= new ScriptReader(acquireScript, scriptKeys, argsOf(), parseReply)).send(adapter);
-    calls = callEveryNode(set, ttlMs, scriptKeys.length, acquireEverywhereOn, 'acquire', start);
-    if (timing !== undefined) calls.forEach((call, nodeIndex) => timing.watch(nodeIndex, call.outcome));
+    calls.sendToEveryNode(ttlMs, scriptKeys.length, acquireEverywhereOn, start);
+    if (timing !== undefined) for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) timing.watch(nodeIndex, calls.outcomeOf(nodeIndex));
   }
   // The Redlock's own signal (a call without a signal or `waitMs` of its own) never cuts a vote short:
   // `close()` rejects the call at once through its guard, which releases whatever this attempt wins, so
   // the vote need not listen to it: one abort listener less to add and remove per attempt.
   const cutSignal = signal === set.lifecycle.signal ? undefined : signal;
-  const tally = await collectVotes(calls, 'acquired', quorumOf(nodes.length), cutSignal);
+  const hasQuorum = await calls.decided(cutSignal);
   if (vote !== undefined) vote.isDecided = true;
   // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
   // moment, since later ones did not count, and the nodes still silent as timed out.
-  const cutOffAt = !tally.hasQuorum && cutSignal?.aborted === true ? { outcomes: [...tally.outcomes], elapsedMs: clock.now() - start } : undefined;
+  const cutOffAt = !hasQuorum && cutSignal?.aborted === true ? { outcomes: [...calls.outcomes], elapsedMs: clock.now() - start } : undefined;
   // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
   // counter it reported is above all of them.
-  const fencingToken = tally.hasQuorum && fence !== undefined ? Math.max(...fence.counters) + 1 : undefined;
+  const fencingToken = hasQuorum && fence !== undefined ? Math.max(...fence.counters) + 1 : undefined;
   const fenceNodes = fencingToken === undefined || fence === undefined ? undefined : await storeFencingToken(set, fencingToken, fence.keys, ttlMs, cutSignal);
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.
   const isMisconfigured = set.servers.configurationError !== undefined;
 
-  if (tally.hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(tally.outcomes)) {
+  if (hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(calls.outcomes)) {
+    const written = new Array<boolean>(nodes.length);
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) written[nodeIndex] = calls.wasSent(nodeIndex);
     const lock = new Lock({
       set: set,
       resources: request.resources,
@@ -147,12 +149,12 @@ async function attemptOnNodes(
       validUntil: start + elapsedMs + validity,
       keysExpireAt: start + ttlMs,
       expiresAt: Math.floor(wallStart + elapsedMs + validity),
-      written: calls.map((call) => call.wasSent),
+      written,
       leadNodeIndex,
-      // A copy: the vote keeps filling in its own array as the other nodes answer.
-      nodes: [...tally.outcomes],
+      // A copy: the fan-out keeps filling in its own array as the other nodes answer.
+      nodes: [...calls.outcomes],
     });
-    watchLateGrants(lock, calls, tally.outcomes, request.resources, nodes);
+    watchLateGrants(lock, calls, lock.nodes, request.resources, nodes);
     return lock;
   }
 
@@ -162,12 +164,12 @@ async function attemptOnNodes(
 
   // Before the next attempt, remove our keys from every node that may hold them: all but those that
   // refused. Nodes still running the acquire script are released as soon as they answer.
-  const cleanups = calls.map((call, nodeIndex) =>
-    call.outcome.then(async (outcome) => {
-      if (isRefusal(outcome.status) || !call.wasSent) return;
+  const cleanups = nodes.map((_, nodeIndex) =>
+    calls.outcomeOf(nodeIndex).then(async (outcome) => {
+      if (isRefusal(outcome.status) || !calls.wasSent(nodeIndex)) return;
       if (outcome.status === 'timeout') {
         // The script may still run after the timeout; release again if it reports that it did.
-        void call.lateAnswer.then((answer) => {
+        void calls.lateAnswerOf(nodeIndex).then((answer) => {
           if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
         });
       }
@@ -176,7 +178,7 @@ async function attemptOnNodes(
   );
   await Promise.all(cleanups);
   if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
-  const outcomes = await allOutcomes(calls);
+  const outcomes = await calls.allSettled();
   return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
 }
 
@@ -187,6 +189,7 @@ async function attemptOnNodes(
  */
 function patientCaller(
   set: NodeSet,
+  calls: FanOut<AcquireStatus>,
   scriptKeys: readonly string[],
   args: readonly string[],
   parseReply: (reply: unknown) => AcquireStatus,
@@ -194,7 +197,7 @@ function patientCaller(
   patience: { readonly start: number; readonly until: number },
   vote: { readonly isDecided: boolean },
   timing: AttemptTiming | undefined,
-): (nodeIndex: number, isPatient: boolean) => NodeCall<AcquireStatus> {
+): (nodeIndex: number, isPatient: boolean) => void {
   const { nodes, options } = set;
   const { clock } = options;
   const acquireOn = (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> =>
@@ -202,8 +205,8 @@ function patientCaller(
   return (nodeIndex, isPatient) => {
     const node = nodes[nodeIndex] as NodeState;
     const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
-    const call = callNode(node, timeoutMs, clock, async (adapter, renewable) => {
-      const onNoScript = onNoScriptOf(renewable);
+    calls.send(nodeIndex, timeoutMs, async (adapter, call) => {
+      const onNoScript = onNoScriptOf(call, nodeIndex);
       // A node may still be running the previous owner's release, sent with the one that woke us (on the
       // lead node, or on the announce node): ask it again, every millisecond, for up to half its timeout
       // or until the vote is decided or the caller's timed retry is due. The script grants a key that
@@ -214,9 +217,8 @@ function patientCaller(
         if (status !== 'held' || !isPatient || vote.isDecided || now - patience.start >= timeoutMs / 2 || now >= patience.until) return status;
         await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
       }
-    }, 'acquire', isPatient ? 'repeating' : 'call');
-    timing?.watch(nodeIndex, call.outcome);
-    return call;
+    }, isPatient ? 'repeating' : 'call');
+    timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));
   };
 }
 
@@ -228,16 +230,16 @@ function patientCaller(
  */
 function watchLateGrants(
   lock: Lock,
-  calls: readonly NodeCall<AcquireStatus>[],
+  calls: FanOut<AcquireStatus>,
   known: readonly (AcquireNodeOutcome | undefined)[],
   resources: readonly string[],
   nodes: readonly NodeState[],
 ): void {
-  const onLateOutcome = (call: NodeCall<AcquireStatus>, outcome: AcquireNodeOutcome, wasKnown: boolean): void => {
+  const onLateOutcome = (outcome: AcquireNodeOutcome, wasKnown: boolean): void => {
     const { nodeIndex, status } = outcome;
     if (status === 'acquired') return lock.removeLateGrant(nodeIndex);
     if (status === 'timeout' || status === 'error') {
-      void call.lateAnswer.then((answer) => {
+      void calls.lateAnswerOf(nodeIndex).then((answer) => {
         if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
       });
     }
@@ -245,13 +247,12 @@ function watchLateGrants(
     // the lock stands on the nodes that granted it, and the mistake is reported once per node.
     if (!wasKnown) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
   };
-  for (let nodeIndex = 0; nodeIndex < calls.length; nodeIndex += 1) {
-    const call = calls[nodeIndex] as NodeCall<AcquireStatus>;
+  for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
     const outcome = known[nodeIndex];
     const status = outcome?.status;
-    if (status === 'acquired' || isRefusal(status) || !call.wasSent) continue;
-    if (outcome === undefined) call.onOutcome((late) => onLateOutcome(call, late, false));
-    else onLateOutcome(call, outcome, true);
+    if (status === 'acquired' || isRefusal(status) || !calls.wasSent(nodeIndex)) continue;
+    if (outcome === undefined) calls.onOutcomeOf(nodeIndex, (late) => onLateOutcome(late, false));
+    else onLateOutcome(outcome, true);
   }
 }
 
@@ -295,17 +296,10 @@ async function storeFencingToken(
   ttlMs: number,
   signal: AbortSignal | undefined,
 ): Promise<FenceNodeOutcome[] | undefined> {
-  const calls = callEveryNode(set, ttlMs, fenceKeys.length, async (adapter, call) =>
-    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScriptOf(call))),
-    'fence',
+  const calls = new FanOut<'fenced' | 'foreign'>(set, 'fence', 'fenced').sendToEveryNode(ttlMs, fenceKeys.length, async (adapter, call, nodeIndex) =>
+    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScriptOf(call, nodeIndex))),
   );
-  const vote = await collectVotes(
-    calls,
-    'fenced',
-    quorumOf(set.nodes.length),
-    signal,
-  );
-  return vote.hasQuorum ? undefined : allOutcomes(calls);
+  return (await calls.decided(signal)) ? undefined : calls.allSettled();
 }
 
 

@@ -20,11 +20,6 @@ export const ASYNC_DISPOSE = (Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDis
  */
 export const CLOSE_TIMEOUT_MS = 2_000;
 
-/** What {@link Lifecycle.trackCall} needs of a node call (see `NodeCall` in nodes/quorum.ts): its outcome, when known. */
-export interface TrackedCall {
-  onOutcome(listener: (outcome: { readonly nodeIndex: number }) => void): void;
-}
-
 /**
  * Whether a `Redlock` is open or closed, and what it still runs in the background: the one place that
  * `close()` stops. While open it tracks background work and timers at little cost; at close it aborts
@@ -45,7 +40,7 @@ export class Lifecycle {
   readonly #closeHooks: CloseHookEntry = closeHookRing();
   readonly #work = new Set<Promise<unknown>>();
   readonly #timers = new Set<unknown>();
-  /** How many node calls tracked by {@link trackCall} and {@link trackCallOnEveryNode} have no outcome yet, by node index. */
+  /** How many node calls counted by {@link callStarted} have no outcome yet, by node index. */
   readonly #pendingCalls: number[];
   /** Whether `settle()` waits for the calls pending on a node: not on one known not to answer. */
   #isWorthWaitingOn: (nodeIndex: number) => boolean = () => true;
@@ -171,35 +166,21 @@ export class Lifecycle {
   }
 
   /**
-   * Counts `call`, to node `nodeIndex`, as background work that `close()` waits for, until its outcome is
-   * known: like {@link track}, without a promise (a release's calls are tracked so, every time).
+   * Counts one node call to node `nodeIndex` as background work that `close()` waits for, until
+   * {@link callEnded} tells its outcome is known: like {@link track}, without a promise (a release's and a
+   * cleanup's calls are tracked so, every time; see `FanOut`).
    */
-  trackCall(nodeIndex: number, call: TrackedCall): void {
+  callStarted(nodeIndex: number): void {
     if (this.#isSettled) return;
     this.#pendingCalls[nodeIndex] = (this.#pendingCalls[nodeIndex] as number) + 1;
-    call.onOutcome(this.#onOutcome);
   }
 
-  /**
-   * Counts one node call to each node as background work that `close()` waits for, like {@link trackCall},
-   * for a fan-out that follows its calls with a listener of its own anyway (a release): it calls the
-   * returned function with each call's node index, as the call's outcome is known.
-   */
-  trackCallOnEveryNode(): (nodeIndex: number) => void {
-    if (this.#isSettled) return IGNORE_SETTLED_CALL;
-    const pending = this.#pendingCalls;
-    for (let nodeIndex = 0; nodeIndex < pending.length; nodeIndex += 1) pending[nodeIndex] = (pending[nodeIndex] as number) + 1;
-    return this.#onCallSettled;
-  }
-
-  /** One listener for every call tracked by {@link trackCall}, rather than one made per call. */
-  readonly #onOutcome = (outcome: { readonly nodeIndex: number }): void => this.#onCallSettled(outcome.nodeIndex);
-
-  /** One function for every tracked call, rather than one made per call or fan-out. */
-  readonly #onCallSettled = (nodeIndex: number): void => {
+  /** The outcome of a call counted by {@link callStarted} is known. */
+  callEnded(nodeIndex: number): void {
+    if (this.#isSettled) return;
     this.#pendingCalls[nodeIndex] = (this.#pendingCalls[nodeIndex] as number) - 1;
     if (this.#onCallsSettled !== undefined && !this.#hasCallsToWaitFor()) this.#onCallsSettled();
-  };
+  }
 
   /** Whether a tracked call is pending on a node worth waiting on (see {@link settle}). */
   #hasCallsToWaitFor(): boolean {
@@ -340,8 +321,6 @@ function closeHookRing(): CloseHookEntry {
 /** The `dispose` of a signal made aborted: nothing listens. */
 const NOTHING_TO_DISPOSE = (): void => undefined;
 
-/** What {@link Lifecycle.trackCallOnEveryNode} hands out once `close()` is done waiting: nothing is counted any more. */
-const IGNORE_SETTLED_CALL = (): void => undefined;
 
 /** Hears how a promise settled (see {@link Lifecycle.guard}). */
 export interface SettleListener {

@@ -1,9 +1,8 @@
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { ReleaseNodeOutcome } from '../base/outcomes.js';
-import { callNode, callNodeWithin, type NodeCall, type NodeCallRun } from '../nodes/node-call.js';
+import { FanOut, type NodeCallRun } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
-import type { SharedTimeout } from '../nodes/shared-timeout.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../scripts/release.js';
 
@@ -36,25 +35,15 @@ export interface Release {
 }
 
 /**
- * Releases our keys on one node; the outcome never rejects. Releases are cleanups: sent even to a node
- * that is down. `timeout` is the timer of a fan-out for the call to share; such a call is left for the
- * fan-out to track as background work for `redlock.close()` (once for all its calls), while a call of
- * its own is tracked here. If the call fails, pass its outcome to {@link sendAgainAfterError}.
+ * Releases our keys on node `nodeIndex`, on a call of its own; its outcome (`outcomeOf(nodeIndex)`) never
+ * rejects. Releases are cleanups: sent even to a node that is down, and tracked as background work that
+ * `redlock.close()` waits for. If the call fails, pass its outcome to {@link sendAgainAfterError}.
  */
-export function releaseOnNode(
-  set: NodeSet,
-  nodeIndex: number,
-  release: Release,
-  timeout?: SharedTimeout,
-  run: NodeCallRun<ReleaseStatus> = releaseRunOf(release, release.announce),
-): NodeCall<ReleaseStatus> {
+export function releaseOnNode(set: NodeSet, nodeIndex: number, release: Release, run: NodeCallRun<ReleaseStatus> = releaseRunOf(release, release.announce)): FanOut<ReleaseStatus> {
   const node = set.nodes[nodeIndex] as NodeState;
   // A failed attempt's removal is not announced; a held lock's release is.
-  const operation = release.announce ? 'release' : 'cleanup';
-  if (timeout !== undefined) return callNodeWithin(timeout, node, run, operation, 'cleanup');
-  const call = callNode(node, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), set.options.clock, run, operation, 'cleanup');
-  // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  set.lifecycle.trackCall(nodeIndex, call);
+  const call = new FanOut<ReleaseStatus>(set, release.announce ? 'release' : 'cleanup', undefined, true);
+  call.send(nodeIndex, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), run, 'cleanup');
   return call;
 }
 
@@ -86,7 +75,7 @@ export function sendAgainAfterError(set: NodeSet, release: Release, outcome: Rel
   );
   const sendAgain = (nodeIndex: number): void => {
     timer = undefined;
-    void releaseOnNode(set, nodeIndex, release).outcome.then(retryAfterError);
+    void releaseOnNode(set, nodeIndex, release).outcomeOf(nodeIndex).then(retryAfterError);
   };
   const stopWatchingClose = lifecycle.onClose(() => {
     if (timer === undefined) return;
@@ -125,7 +114,7 @@ function isUnconfirmedRelease(set: NodeSet, release: Release): boolean {
  * {@link sendAgainAfterError}); resolves with the first call's outcome, never rejects.
  */
 export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: Release): Promise<ReleaseNodeOutcome> {
-  const outcome = await releaseOnNode(set, nodeIndex, release).outcome;
+  const outcome = await releaseOnNode(set, nodeIndex, release).outcomeOf(nodeIndex);
   sendAgainAfterError(set, release, outcome);
   return outcome;
 }

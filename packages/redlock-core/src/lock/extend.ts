@@ -4,11 +4,11 @@ import { validityMs } from '../base/clock.js';
 import { LockExtendError, LockLostError } from '../base/errors.js';
 import { countByStatus, describeOutcomes, type ExtendNodeOutcome } from '../base/outcomes.js';
 import { traceExtend } from '../base/tracing.js';
-import { callEveryNode, callNode } from '../nodes/node-call.js';
+import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeState } from '../nodes/node-state.js';
-import { allOutcomes, collectVotes, quorumOf } from '../nodes/quorum.js';
-import { extendScript, parseExtendReply } from '../scripts/extend.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { type ExtendStatus, extendScript, parseExtendReply } from '../scripts/extend.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import type { Hold } from './hold.js';
 import { removeLateGrant } from './release.js';
@@ -54,11 +54,11 @@ export async function extendOnEveryNode(
   const wallStart = clock.wallNow();
   const quorum = quorumOf(nodes.length);
   const reader = new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply);
-  const calls = callEveryNode(set, ttlMs, hold.keys.length, (adapter) => reader.send(adapter), 'extend', start);
-  const vote = await collectVotes(calls, 'extended', quorum);
+  const calls = new FanOut<ExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, hold.keys.length, (adapter) => reader.send(adapter), start);
+  const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  if (vote.hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined) {
+  if (hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined) {
     if (sequence > hold.extensionApplied) {
       hold.extensionApplied = sequence;
       hold.ttlMs = ttlMs;
@@ -70,30 +70,30 @@ export async function extendOnEveryNode(
     // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
     // the lock regains its full margin. In the background: the validity was decided with the quorum,
     // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.
-    calls.forEach((call, nodeIndex) => {
-      call.onAnswer((status) => {
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
+      calls.onAnswerOf(nodeIndex, (status) => {
         if (status === 'missing') void reseed(hold, nodeIndex, ttlMs);
       });
-    });
+    }
     // An older extension that settled after a newer one applied did not set the validity.
     if (remainingValidityMs() > 0) {
-      onDecided?.([...vote.outcomes]);
+      onDecided?.([...calls.outcomes]);
       return;
     }
     throw new LockExtendError(`Could not extend ${hold.describe()}: no validity left after ${Math.round(clock.now() - start)} ms`, {
       resources: hold.resources,
-      nodes: await allOutcomes(calls),
+      nodes: await calls.allSettled(),
       isLost: false,
     });
   }
   // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-  const outcomes = await allOutcomes(calls);
+  const outcomes = await calls.allSettled();
   if (servers.configurationError !== undefined) throw servers.configurationError;
   const counts = countByStatus(outcomes);
   const isLost = (counts['not-held'] ?? 0) + (counts['missing'] ?? 0) > nodes.length - quorum || hold.isReleased;
   const why = hold.isReleased
     ? 'the lock was released meanwhile'
-    : vote.hasQuorum
+    : hasQuorum
       ? `no validity left after ${Math.round(elapsedMs)} ms`
       : `${describeOutcomes(outcomes)}, quorum is ${quorum}`;
   const error = new LockExtendError(`Could not extend ${hold.describe()}: ${why}`, { resources: hold.resources, nodes: outcomes, isLost });
@@ -119,6 +119,8 @@ async function reseed(hold: Hold, nodeIndex: number, ttlMs: number): Promise<voi
   const node = nodes[nodeIndex] as NodeState;
   hold.written[nodeIndex] = true;
   const reader = new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply);
-  const outcome = await callNode(node, nodeTimeoutMsFor(node, options, ttlMs, hold.keys.length), options.clock, (adapter) => reader.send(adapter), 'reseed').outcome;
+  const call = new FanOut<ExtendStatus>(hold.set, 'reseed');
+  call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, hold.keys.length), (adapter) => reader.send(adapter));
+  const outcome = await call.outcomeOf(nodeIndex);
   if (outcome.status === 'extended') removeLateGrant(hold, nodeIndex);
 }

@@ -5,7 +5,7 @@ import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
 import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/errors.js';
 import type { AcquireNodeOutcome, ReleaseResult } from '../base/outcomes.js';
-import type { NodeCall } from '../nodes/node-call.js';
+import type { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseStatus } from './cleanup.js';
 
@@ -70,10 +70,10 @@ export class Hold {
   readonly leadNodeIndex: number | undefined;
   release: Promise<ReleaseResult> | undefined;
   /**
-   * The latest release on each node, by node index: its call while it runs, then whether it deleted our
-   * keys there. Settled calls are not kept: a call still waiting for a far node keeps this array alive.
+   * The latest release's calls, by node index: whether each deleted our keys there, once it answered
+   * (see `removeLateGrant`); `undefined` before the first release.
    */
-  releasedOn: (NodeCall<ReleaseStatus> | boolean)[] = [];
+  releasedOn: FanOut<ReleaseStatus> | undefined;
   /** Extensions run concurrently; only the latest started one may set the validity. */
   extensionsStarted = 0;
   extensionApplied = 0;

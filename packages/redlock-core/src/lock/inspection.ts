@@ -2,7 +2,7 @@
 import { describeResources } from '../base/describe.js';
 import { closedErrorOf, LockInspectError } from '../base/errors.js';
 import { describeOutcomes, type InspectNodeOutcome, type LockInspection } from '../base/outcomes.js';
-import { callEveryNode } from '../nodes/node-call.js';
+import { FanOut } from '../nodes/fan-out.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { inspectScript, parseInspectReply } from '../scripts/inspect.js';
@@ -21,13 +21,13 @@ export async function inspectResource(set: NodeSet, resource: string): Promise<L
   if (set.lifecycle.isClosed) throw closedErrorOf('inspect', [name as string]);
   // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
   throwIfMisconfigured(set);
-  const calls = callEveryNode(set, 10_000, keys.length, async (adapter, call, nodeIndex) => {
-    const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScriptOf(call)));
+  const calls = new FanOut<'locked' | 'free' | 'foreign'>(set, 'inspect').sendToEveryNode(10_000, keys.length, async (adapter, call, nodeIndex) => {
+    const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScriptOf(call, nodeIndex)));
     if (reply === 'free' || reply === 'foreign') return reply;
     remaining[nodeIndex] = reply;
     return 'locked';
-  }, 'inspect');
-  const outcomes = await Promise.all(calls.map((call) => call.outcome));
+  });
+  const outcomes = await calls.allSettled();
   // The first contact with the nodes may have just found two of them to be one server.
   throwIfMisconfigured(set);
   const inspected = outcomes.map((outcome): InspectNodeOutcome =>

@@ -2,11 +2,12 @@
 // announced only where waiters listen, decided by a quorum; and removing keys a late answer left behind.
 import { LockReleaseError } from '../base/errors.js';
 import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
-import { type NodeCall, type NodeCallRun, settledCall, sharedTimeoutsFor } from '../nodes/node-call.js';
+import { FanOut, type NodeCallRun } from '../nodes/fan-out.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
-import { collectVotes, outcomesOf, quorumOf } from '../nodes/quorum.js';
+import { quorumOf } from '../nodes/quorum.js';
 import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from '../nodes/release-notifications.js';
-import { type Release, releaseAndRetry, releaseOnNode, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
+import { type Release, releaseAndRetry, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
 import type { Hold } from './hold.js';
 
 /**
@@ -23,73 +24,57 @@ export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number
  * quorum, forgetting the release so that calling `release()` again retries.
  */
 export async function releaseOnEveryNode(hold: Hold): Promise<ReleaseResult> {
-  const { set } = hold;
-  const nodeCount = set.nodes.length;
-  const all = outcomesOf<ReleaseStatus>(nodeCount);
-  const calls = releaseWhereWritten(set, releaseOf(hold, true, 0), hold, all.add);
-  const quorum = quorumOf(nodeCount);
-  // Either answer confirms that the node holds none of our keys any more.
-  const vote = await collectVotes(calls, ['released', 'not-held'], quorum);
+  const calls = releaseWhereWritten(hold.set, releaseOf(hold, true, 0), hold);
+  const hasQuorum = await calls.decided();
   hold.onReleased?.(hold.keys);
-  if (!vote.hasQuorum) {
+  if (!hasQuorum) {
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
-    const nodes = await all.settled;
+    const nodes = await calls.allSettled();
     // Forgotten, so that calling release() again retries.
     hold.release = undefined;
-    throw new LockReleaseError(`Could not confirm the release of ${hold.describe()}: ${describeOutcomes(nodes)}, quorum is ${quorum}`, {
+    throw new LockReleaseError(`Could not confirm the release of ${hold.describe()}: ${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, {
       resources: hold.resources,
       nodes,
     });
   }
-  // A copy: the vote keeps filling in its own array as the other nodes answer.
-  const nodes = [...vote.outcomes];
+  // A copy: the fan-out keeps filling in its own array as the other nodes answer.
+  const nodes = [...calls.outcomes];
   let releasedCount = 0;
   for (const node of nodes) if (node?.status === 'released') releasedCount += 1;
-  return { nodes, releasedCount, holders: 0, settled: all.settled };
+  return { nodes, releasedCount, holders: 0, settled: calls.allSettled() };
 }
 
 /** Removes our keys from a node, unless the latest release there deleted them (so ran after they were set). */
 function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
   const remove = (): void => void releaseAndRetry(hold.set, nodeIndex, releaseOf(hold, true));
-  const released = hold.releasedOn[nodeIndex];
-  if (released === undefined || released === false) remove();
-  else if (released !== true)
-    released.onOutcome((outcome) => {
+  const releasedOn = hold.releasedOn;
+  if (releasedOn === undefined) remove();
+  else
+    releasedOn.onOutcomeOf(nodeIndex, (outcome) => {
       if (outcome.status !== 'released') remove();
     });
 }
 
 /**
  * Sends `release` to every node of `hold` that was sent a write, the lead node first (announced only where
- * waiters listen: see `isAnnouncedOn`), and records each
- * call in `hold.releasedOn`; `onOutcome` hears every call's outcome. Returns the calls by node index. A
- * module function, so that a call still waiting for a far node keeps alive its listener, the hold and the
- * outcomes gathered so far: not the lock, nor the other calls (see bench/scripts/far-node-retention.mjs).
+ * waiters listen: see `isAnnouncedOn`), as one fan-out whose vote counts either answer as a confirmation
+ * that the node holds none of our keys any more, and records it as `hold.releasedOn`. A module function,
+ * so that a call still waiting for a far node keeps alive the fan-out and the release: not the lock (see
+ * bench/scripts/far-node-retention.mjs).
  */
-function releaseWhereWritten(
-  set: NodeSet,
-  release: Release,
-  hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>,
-  onOutcome: (outcome: ReleaseNodeOutcome) => void,
-): NodeCall<ReleaseStatus>[] {
-  const nodeCount = set.nodes.length;
-  const releasedOn = new Array<NodeCall<ReleaseStatus> | boolean>(nodeCount);
-  hold.releasedOn = releasedOn;
-  // `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  const callSettled = set.lifecycle.trackCallOnEveryNode();
-  // One listener for every call, and for all it needs besides the vote.
-  const onReleaseOutcome = (outcome: ReleaseNodeOutcome): void => {
-    releasedOn[outcome.nodeIndex] = outcome.status === 'released';
+function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>): FanOut<ReleaseStatus> {
+  const { nodes, options } = set;
+  const nodeCount = nodes.length;
+  // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
+  const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], true);
+  hold.releasedOn = calls;
+  calls.listen((outcome) => {
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
-    callSettled(outcome.nodeIndex);
-    onOutcome(outcome);
-  };
-  const timeoutOf = sharedTimeoutsFor(set, release.ttlMs, release.keys.length);
-  const calls = new Array<NodeCall<ReleaseStatus>>(nodeCount);
+  });
+  const startedAtMs = options.clock.now();
   // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
   // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
-  // A loop rather than a closure per node: the listener must be the only closure made here.
   const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);
   // Announced only where waiters listen (see `isAnnouncedOn`).
   const announceNodeIndex = announceNodeIndexOf(release.keys, nodeCount);
@@ -97,16 +82,14 @@ function releaseWhereWritten(
   let quiet: NodeCallRun<ReleaseStatus> | undefined;
   for (let step = 0; step < nodeCount; step += 1) {
     const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
-    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf(release, false));
+    const node = nodes[nodeIndex] as NodeState;
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
-    const call =
-      hold.written[nodeIndex] === true
-        ? releaseOnNode(set, nodeIndex, release, timeoutOf(set.nodes[nodeIndex] as NodeState), run)
-        : settledCall((set.nodes[nodeIndex] as NodeState).answerOf<ReleaseStatus>('not-held'));
-    calls[nodeIndex] = call;
-    // Before the listener, which replaces it at once if the call is settled already.
-    releasedOn[nodeIndex] = call;
-    call.onOutcome(onReleaseOutcome);
+    if (hold.written[nodeIndex] !== true) {
+      calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
+      continue;
+    }
+    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf(release, false));
+    calls.send(nodeIndex, nodeTimeoutMsFor(node, options, release.ttlMs, release.keys.length), run, 'cleanup', startedAtMs);
   }
   return calls;
 }

@@ -120,12 +120,17 @@ function isUnrefable(timer: unknown): timer is NodeJS.Timeout {
 
 const timersByClock = new WeakMap<Clock, DeadlineTimer>();
 
+/** The clock of the latest {@link deadlineTimerOf} call and its timer: most processes have one clock. */
+let latest: { readonly clock: Clock; readonly timer: DeadlineTimer } | undefined;
+
 /** The one {@link DeadlineTimer} of `clock`, shared by every `Redlock` on it. */
 export function deadlineTimerOf(clock: Clock): DeadlineTimer {
+  if (latest?.clock === clock) return latest.timer;
   let timer = timersByClock.get(clock);
   if (timer === undefined) {
     timer = new DeadlineTimer(clock);
     timersByClock.set(clock, timer);
   }
+  latest = { clock, timer };
   return timer;
 }

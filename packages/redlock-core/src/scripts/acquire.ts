@@ -145,9 +145,9 @@ export class SetReader implements ReplyReader<AcquireStatus> {
     return { reply: adapter.trySet(this.#key, this.#token, this.#ttlMs), reader: this };
   }
 
-  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): AcquireStatus | Promise<AcquireStatus> {
+  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): AcquireStatus | Promise<AcquireStatus> {
     if (reply === 'OK') return 'acquired';
-    if (reply === null) return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
+    if (reply === null) return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
     throw unexpectedReply('acquire', reply);
   }
 
@@ -182,25 +182,25 @@ class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
     return { reply: (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs), reader: this };
   }
 
-  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): AcquireStatus | Promise<AcquireStatus> {
+  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): AcquireStatus | Promise<AcquireStatus> {
     if (reply === null || reply === this.#token) return 'acquired';
-    if (typeof reply === 'string') return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
+    if (typeof reply === 'string') return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
     throw unexpectedReply('acquire', reply);
   }
 
-  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall): Promise<AcquireStatus> {
+  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
     const message = errorMessageOf(error);
-    if (WRONG_TYPE_PATTERN.test(message)) return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
+    if (WRONG_TYPE_PATTERN.test(message)) return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
     if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
     withoutSetIfAbsent.add(adapter);
     isAnyWithoutSetIfAbsent = true;
-    return acquireKeyByScript(adapter, call, this.#key, this.#token, this.#ttlMs);
+    return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
   }
 }
 
 /** The acquire script for a lock on one key: no restart grace, no fencing (see `acquireArgsOf`). */
-function acquireKeyByScript(adapter: RedisAdapter, call: RenewableCall, key: string, token: string, ttlMs: number): Promise<AcquireStatus> {
-  return runScript(adapter, acquireScript, [key], acquireArgsOf(token, ttlMs, 0, false), onNoScriptOf(call), parseAcquireReply);
+function acquireKeyByScript(adapter: RedisAdapter, call: RenewableCall, nodeIndex: number, key: string, token: string, ttlMs: number): Promise<AcquireStatus> {
+  return runScript(adapter, acquireScript, [key], acquireArgsOf(token, ttlMs, 0, false), onNoScriptOf(call, nodeIndex), parseAcquireReply);
 }
 
 /**

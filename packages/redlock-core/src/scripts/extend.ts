@@ -40,11 +40,14 @@ return 1
 `,
 );
 
+/** What an extend call answers: our keys extended, some of them gone, or another owner's there. */
+export type ExtendStatus = 'extended' | 'missing' | 'not-held';
+
 /**
  * Parses the extend script's reply: `'extended'`, `'missing'` (some of our keys are gone there; set
  * again if re-seeding) or `'not-held'` (another owner holds a key there).
  */
-export function parseExtendReply(reply: unknown): 'extended' | 'missing' | 'not-held' {
+export function parseExtendReply(reply: unknown): ExtendStatus {
   if (reply === 1) return 'extended';
   if (reply === 2) return 'missing';
   if (reply === 0) return 'not-held';

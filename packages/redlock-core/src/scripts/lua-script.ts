@@ -37,7 +37,7 @@ export function defineScript(name: string, source: string): LuaScript {
  * the call's timeout: the node did answer), and the node counts as having lost every script, so the next
  * script there goes by EVAL at once instead of costing two round trips too. Resolves with the reply
  * passed through `parse`, when given (in the same step: no promise more per call). Throws synchronously
- * only if the adapter does, breaking its contract; `callNode` turns that into a failed call.
+ * only if the adapter does, breaking its contract; the fan-out (`FanOut.send`) turns that into a failed call.
  */
 export function runScript<T = unknown>(
   node: RedisAdapter,
@@ -81,14 +81,14 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
     return this.#parse(reply);
   }
 
-  recover(error: unknown, node: RedisAdapter, call: RenewableCall): Promise<S> {
-    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScriptOf(call), this.#parse);
+  recover(error: unknown, node: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<S> {
+    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScriptOf(call, nodeIndex), this.#parse);
   }
 }
 
-/** The `onNoScript` of {@link runScript} for `call`: renews its timeout. Made only where a script may need it. */
-export function onNoScriptOf(call: RenewableCall): () => void {
-  return () => call.renewTimeout();
+/** The `onNoScript` of {@link runScript} for the call to node `nodeIndex`: renews its timeout. Made only where a script may need it. */
+export function onNoScriptOf(call: RenewableCall, nodeIndex: number): () => void {
+  return () => call.renewTimeout(nodeIndex);
 }
 
 /** Whether `node` is known to have cached `script`, so that EVALSHA runs it in one round trip. */

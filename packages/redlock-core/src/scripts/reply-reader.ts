@@ -1,5 +1,5 @@
 // How a node call reads its node's reply: the types shared by the scripts' readers (below the node calls)
-// and the node call that uses them (nodes/quorum.ts), so that neither imports the other's layer upward.
+// and the fan-out that uses them (nodes/fan-out.ts), so that neither imports the other's layer upward.
 import type { RedisAdapter } from '../base/adapter.js';
 
 /**
@@ -7,7 +7,7 @@ import type { RedisAdapter } from '../base/adapter.js';
  * before the EVAL that follows. A method of the call rather than a closure made for every call.
  */
 export interface RenewableCall {
-  renewTimeout(): void;
+  renewTimeout(nodeIndex: number): void;
 }
 
 /**
@@ -16,13 +16,13 @@ export interface RenewableCall {
  */
 export interface ReplyReader<S extends string> {
   /** Reads a reply: the status, or a promise of it when reading takes another command. May throw. */
-  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall): S | Promise<S>;
+  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): S | Promise<S>;
   /** Reads a rejection: a status (or a promise of one) when it recovers, else it throws. */
-  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall): S | Promise<S>;
+  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): S | Promise<S>;
 }
 
 /**
- * A node's reply still to be read, which a node call's run (`NodeCallRun`, nodes/quorum.ts) returns instead of a promise of the status
+ * A node's reply still to be read, which a node call's run (`NodeCallRun`, nodes/fan-out.ts) returns instead of a promise of the status
  * when it can: the adapter's own promise, and how to read what it resolves or rejects with. The call
  * attaches its one pair of handlers to the adapter's promise, so reading the reply costs no promise and no
  * turn of the microtask queue of its own (see `ScriptReader`).

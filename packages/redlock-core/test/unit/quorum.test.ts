@@ -1,12 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, LockAcquireError, NodeError, type RedisAdapter, Redlock } from '../../src/index.js';
-import { createNodeSet, type NodeSet, NodeState, ServerRegistry } from '../../src/nodes/node-state.js';
+import { createNodeSet, type NodeSet } from '../../src/nodes/node-state.js';
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';
 import { resolveOptions } from '../../src/settings/resolve-options.js';
-import type { NodeOutcome } from '../../src/base/outcomes.js';
-import { callEveryNode, callNode, callNodeWithin, type NodeCall, settledCall } from '../../src/nodes/node-call.js';
-import { collectVotes, quorumOf } from '../../src/nodes/quorum.js';
-import { SharedTimeout } from '../../src/nodes/shared-timeout.js';
+import { FanOut, type NodeCallRun } from '../../src/nodes/fan-out.js';
+import { quorumOf } from '../../src/nodes/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
@@ -14,26 +12,30 @@ import { grantingNode, grantingNodes, hangingNode, keysOf, slowNode } from '../.
 
 type Answer = 'yes' | 'no';
 
-/** Node `index` of a Redlock, as the core's calls see it. */
-const nodeStateOf = (adapter: RedisAdapter, index = 0): NodeState => new NodeState({ adapter, timeoutMs: undefined }, index, new ServerRegistry(false));
+/** The node set of `adapters`, with the Redlock's options. */
+const setOf = (adapters: readonly (RedisAdapter | { adapter: RedisAdapter; timeoutMs: number })[], options: Parameters<typeof resolveOptions>[0] = {}): NodeSet =>
+  createNodeSet(resolveNodes(adapters), resolveOptions(options));
 
-/** A node call the test settles by hand, to feed collectVotes() outcomes in a chosen order. */
-function deferredOutcome(nodeIndex: number): {
-  call: NodeCall<Answer>;
-  answer: (status: Answer) => void;
-} {
-  let answer!: (status: Answer) => void;
-  const promise = new Promise<NodeOutcome<Answer>>((resolve) => {
-    answer = (status) => resolve({ nodeIndex, status });
-  });
-  const call: NodeCall<Answer> = {
-    outcome: promise,
-    onOutcome: (listener) => void promise.then(listener),
-    onAnswer: (listener) => void promise.then((outcome) => listener(outcome.status === 'timeout' || outcome.status === 'error' ? undefined : outcome.status)),
-    lateAnswer: promise.then((outcome) => (outcome.status === 'timeout' || outcome.status === 'error' ? undefined : outcome.status)),
-    wasSent: true,
-  };
-  return { call, answer };
+/** An adapter whose probe of first contact answers as server `runId` would (each node its own server). */
+const probedAdapter = (runId: string): RedisAdapter => ({ evalsha: async () => 1, eval: async () => [runId, 'noeviction'] });
+
+/** A fan-out over `count` nodes whose answers the test gives by hand, in a chosen order. */
+function answeredByHand(count: number, signal?: AbortSignal) {
+  const set = setOf(Array.from({ length: count }, (_, index) => probedAdapter(`run-${index}`)), { clock: new FakeClock() });
+  const calls = new FanOut<Answer>(set, 'acquire', 'yes');
+  const answers: ((status: Answer) => void)[] = [];
+  for (let nodeIndex = 0; nodeIndex < count; nodeIndex += 1) {
+    calls.send(nodeIndex, 1000, () => new Promise<Answer>((resolve) => (answers[nodeIndex] = resolve)));
+  }
+  return { calls, answers, decided: track(calls.decided(signal)) };
+}
+
+/** One call to one node of its own, as a cleanup or a re-seed makes. */
+function callOne<S extends string>(adapter: RedisAdapter, timeoutMs: number, clock: Clock, run: NodeCallRun<S>, nodeIndex = 0): FanOut<S> {
+  const adapters = Array.from({ length: nodeIndex + 1 }, (_, index) => (index === nodeIndex ? adapter : probedAdapter(`other-${index}`)));
+  const calls = new FanOut<S>(setOf(adapters, { clock }), 'acquire');
+  calls.send(nodeIndex, timeoutMs, run);
+  return calls;
 }
 
 /** Records when a promise settles, so a test can check that it has not settled yet. */
@@ -60,76 +62,74 @@ describe('quorumOf', () => {
   });
 });
 
-describe('collectVotes', () => {
+describe('the vote of a fan-out', () => {
   it('decides with a quorum as soon as a majority said yes, without waiting for a slow minority', async () => {
-    const nodes = [0, 1, 2, 3, 4].map(deferredOutcome);
-    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', 3));
-    nodes[0]?.answer('yes');
-    nodes[1]?.answer('yes');
+    const { calls, answers, decided } = answeredByHand(5);
+    answers[0]?.('yes');
+    answers[1]?.('yes');
     await flushPromises();
-    expect(vote.isSettled).toBe(false);
-    nodes[2]?.answer('yes');
+    expect(decided.isSettled).toBe(false);
+    answers[2]?.('yes');
     await flushPromises();
-    expect(vote.value?.hasQuorum).toBe(true);
-    expect(vote.value?.outcomes.map((outcome) => outcome?.status)).toEqual(['yes', 'yes', 'yes', undefined, undefined]);
+    expect(decided.value).toBe(true);
+    expect(calls.outcomes.map((outcome) => outcome?.status)).toEqual(['yes', 'yes', 'yes', undefined, undefined]);
   });
 
   it('decides without a quorum as soon as a quorum has become impossible', async () => {
-    const nodes = [0, 1, 2, 3, 4].map(deferredOutcome);
-    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', 3));
-    nodes[0]?.answer('no');
-    nodes[1]?.answer('no');
-    nodes[2]?.answer('yes');
+    const { answers, decided } = answeredByHand(5);
+    answers[0]?.('no');
+    answers[1]?.('no');
+    answers[2]?.('yes');
     await flushPromises();
-    expect(vote.isSettled).toBe(false);
-    nodes[3]?.answer('no');
+    expect(decided.isSettled).toBe(false);
+    answers[3]?.('no');
     await flushPromises();
-    expect(vote.value?.hasQuorum).toBe(false);
+    expect(decided.value).toBe(false);
   });
 
-  it('fills in outcomes that arrive after the decision', async () => {
-    const nodes = [0, 1, 2].map(deferredOutcome);
-    const vote = await (async () => {
-      const pending = collectVotes(nodes.map((node) => node.call), 'yes', 2);
-      nodes[0]?.answer('yes');
-      nodes[1]?.answer('yes');
-      return pending;
-    })();
-    expect(vote.outcomes[2]).toBeUndefined();
-    nodes[2]?.answer('no');
+  it('fills in outcomes that arrive after the decision, and settles them all', async () => {
+    const { calls, answers, decided } = answeredByHand(3);
+    answers[0]?.('yes');
+    answers[1]?.('yes');
     await flushPromises();
-    expect(vote.outcomes[2]?.status).toBe('no');
+    expect(decided.value).toBe(true);
+    expect(calls.outcomes[2]).toBeUndefined();
+    const settled = track(calls.allSettled());
+    await flushPromises();
+    expect(settled.isSettled).toBe(false);
+    answers[2]?.('no');
+    await flushPromises();
+    expect(calls.outcomes[2]?.status).toBe('no');
+    expect(settled.value?.map((outcome) => outcome.status)).toEqual(['yes', 'yes', 'no']);
   });
 
   it('settles an even split of 2 against 2 nodes without a quorum', async () => {
-    const nodes = [0, 1, 2, 3].map(deferredOutcome);
-    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', quorumOf(4)));
-    nodes[0]?.answer('yes');
-    nodes[1]?.answer('yes');
-    nodes[2]?.answer('no');
-    nodes[3]?.answer('no');
+    const { answers, decided } = answeredByHand(4);
+    answers[0]?.('yes');
+    answers[1]?.('yes');
+    answers[2]?.('no');
+    answers[3]?.('no');
     await flushPromises();
-    expect(vote.value?.hasQuorum).toBe(false);
+    expect(decided.value).toBe(false);
   });
 
-  it('decides without a quorum at once when the signal aborts, and removes its listener', async () => {
-    const nodes = [0, 1, 2].map(deferredOutcome);
+  it('decides without a quorum at once when the signal aborts, whatever comes after', async () => {
     const controller = new AbortController();
-    const vote = track(collectVotes(nodes.map((node) => node.call), 'yes', 2, controller.signal));
-    nodes[0]?.answer('yes');
+    const { answers, decided } = answeredByHand(3, controller.signal);
+    answers[0]?.('yes');
     await flushPromises();
     controller.abort();
     await flushPromises();
-    expect(vote.value?.hasQuorum).toBe(false);
-    nodes[1]?.answer('yes');
+    expect(decided.value).toBe(false);
+    answers[1]?.('yes');
     await flushPromises();
-    expect(vote.value?.hasQuorum).toBe(false);
+    expect(decided.value).toBe(false);
   });
 
   it('decides without a quorum at once when the signal is already aborted', async () => {
-    const nodes = [0, 1, 2].map(deferredOutcome);
-    const vote = await collectVotes(nodes.map((node) => node.call), 'yes', 2, AbortSignal.abort());
-    expect(vote).toEqual({ hasQuorum: false, outcomes: [undefined, undefined, undefined] });
+    const { calls } = answeredByHand(3);
+    await expect(calls.decided(AbortSignal.abort())).resolves.toBe(false);
+    expect(calls.outcomes).toEqual([undefined, undefined, undefined]);
   });
 
   it('removes its abort listener once decided', async () => {
@@ -146,73 +146,90 @@ describe('collectVotes', () => {
       listeners -= 1;
       remove(...args);
     }) as typeof signal.removeEventListener;
-    await collectVotes([settledCall<'yes'>({ nodeIndex: 0, status: 'yes' })], 'yes', 1, signal);
+    const { answers, decided } = answeredByHand(3, signal);
+    answers[0]?.('yes');
+    answers[1]?.('yes');
+    await flushPromises();
+    expect(decided.value).toBe(true);
     expect(listeners).toBe(0);
+  });
+
+  it('counts a node settled without a call (skipped) as it counts an answer', async () => {
+    const set = setOf([probedAdapter('a'), probedAdapter('b'), probedAdapter('c')], { clock: new FakeClock() });
+    const calls = new FanOut<Answer>(set, 'release', 'yes');
+    calls.skip(0, { nodeIndex: 0, status: 'yes' });
+    calls.skip(1, { nodeIndex: 1, status: 'yes' });
+    await expect(calls.decided()).resolves.toBe(true);
+    expect(calls.wasSent(0)).toBe(false);
+    expect(await calls.lateAnswerOf(0)).toBeUndefined();
   });
 });
 
-describe('callNode', () => {
+describe('one node call', () => {
   it('turns a synchronous throw from the adapter into an error outcome', async () => {
     const clock = new FakeClock();
     const node = grantingNode(clock);
     node.throwsSynchronously = true;
-    const call = callNode(nodeStateOf(node, 3), 50, clock, (adapter) => adapter.evalsha('sha', [], []) as Promise<'ok'>, 'acquire');
-    const outcome = await clock.runUntilSettled(call.outcome);
+    const call = callOne(node, 50, clock, (adapter) => adapter.evalsha('sha', [], []) as Promise<'ok'>, 3);
+    const outcome = await clock.runUntilSettled(call.outcomeOf(3));
     expect(outcome).toMatchObject({ nodeIndex: 3, status: 'error' });
     expect('error' in outcome && outcome.error).toBeInstanceOf(NodeError);
     expect('error' in outcome && outcome.error.message).toBe('Node 3 failed: Adapter bug: threw synchronously');
-    expect(await call.lateAnswer).toBeUndefined();
+    expect(await call.lateAnswerOf(3)).toBeUndefined();
   });
 
   it('reports a timeout after timeoutMs on the clock, and still delivers the late answer', async () => {
     const clock = new FakeClock();
     const node = hangingNode(clock);
-    const call = callNode(nodeStateOf(node, 1), 80, clock, (adapter) =>
-      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply), 'acquire',
-    );
-    const outcome = await clock.runUntilSettled(call.outcome);
+    const call = callOne(node, 80, clock, (adapter) => adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply), 1);
+    const outcome = await clock.runUntilSettled(call.outcomeOf(1));
     expect(clock.now()).toBe(80);
     expect(outcome.status).toBe('timeout');
     const error = 'error' in outcome ? outcome.error : undefined;
     expect(error).toMatchObject({ nodeIndex: 1, isTimeout: true, message: 'Node 1 did not answer within 80 ms' });
     node.resume();
-    expect(await call.lateAnswer).toBe('acquired');
+    expect(await call.lateAnswerOf(1)).toBe('acquired');
   });
 
   it('resolves the late answer with undefined when the node finally fails', async () => {
     const clock = new FakeClock();
     const node = hangingNode(clock);
     node.errorReply = new Error('ERR late failure');
-    const call = callNode(nodeStateOf(node, 0), 50, clock, (adapter) =>
-      adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply), 'acquire',
-    );
-    await clock.runUntilSettled(call.outcome);
+    const call = callOne(node, 50, clock, (adapter) => adapter.evalsha(acquireScript.sha1, ['late'], ['token', '1000']).then(parseAcquireReply));
+    await clock.runUntilSettled(call.outcomeOf(0));
     node.resume();
-    expect(await call.lateAnswer).toBeUndefined();
+    expect(await call.lateAnswerOf(0)).toBeUndefined();
   });
 
   it('clears its timeout timer when the node answers in time', async () => {
     const clock = new FakeClock();
-    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const, 'acquire');
-    expect(await call.outcome).toEqual({ nodeIndex: 0, status: 'ok' });
+    const call = callOne(grantingNode(clock), 50, clock, async () => 'ok' as const);
+    expect(await call.outcomeOf(0)).toEqual({ nodeIndex: 0, status: 'ok' });
     await flushPromises();
     expect(clock.pendingTimerCount).toBe(0);
   });
+
+  it('gives the same late answer on every read', async () => {
+    const clock = new FakeClock();
+    const call = callOne(grantingNode(clock), 50, clock, async () => 'ok' as const);
+    expect(await call.lateAnswerOf(0)).toBe('ok');
+    expect(await call.lateAnswerOf(0)).toBe('ok');
+  });
 });
 
-describe('callEveryNode timeouts', () => {
+describe('fan-out timeouts', () => {
   /** Runs the acquire script on every node of `set`, as an attempt does. */
   function acquireOnEveryNode(set: NodeSet) {
-    return callEveryNode(set, 1000, 1, (adapter) => adapter.evalsha(acquireScript.sha1, ['k'], ['token', '1000']).then(parseAcquireReply), 'acquire');
+    const calls = new FanOut<'acquired' | 'held' | 'restarting' | 'foreign'>(set, 'acquire', 'acquired');
+    return calls.sendToEveryNode(1000, 1, (adapter) => adapter.evalsha(acquireScript.sha1, ['k'], ['token', '1000']).then(parseAcquireReply));
   }
 
-  it('uses one timer for nodes that share a timeout, and times out every node still pending when it fires', async () => {
+  it('uses one timer for the whole fan-out, and times out every node still pending when it fires', async () => {
     const clock = new FakeClock();
     const nodes = [grantingNode(clock), hangingNode(clock), grantingNode(clock), hangingNode(clock), grantingNode(clock)];
-    const set = createNodeSet(resolveNodes(nodes), resolveOptions({ clock, nodeTimeoutMs: 50 }));
-    const calls = acquireOnEveryNode(set);
+    const calls = acquireOnEveryNode(setOf(nodes, { clock, nodeTimeoutMs: 50 }));
     expect(clock.pendingTimerCount).toBe(1);
-    const outcomes = await clock.runUntilSettled(Promise.all(calls.map((call) => call.outcome)));
+    const outcomes = await clock.runUntilSettled(calls.allSettled());
     expect(clock.now()).toBe(50);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['acquired', 'timeout', 'acquired', 'timeout', 'acquired']);
     expect(outcomes.map((outcome) => ('error' in outcome ? outcome.error.message : undefined))).toEqual([
@@ -228,10 +245,9 @@ describe('callEveryNode timeouts', () => {
   it('waits for every distinct timeout on one timer, and each node times out after its own', async () => {
     const clock = new FakeClock();
     const nodes = [hangingNode(clock), { adapter: hangingNode(clock), timeoutMs: 120 }, hangingNode(clock)];
-    const set = createNodeSet(resolveNodes(nodes), resolveOptions({ clock, nodeTimeoutMs: 50 }));
-    const calls = acquireOnEveryNode(set);
+    const calls = acquireOnEveryNode(setOf(nodes, { clock, nodeTimeoutMs: 50 }));
     expect(clock.pendingTimerCount).toBe(1);
-    const settled = Promise.all(calls.map((call) => call.outcome.then((outcome) => ({ status: outcome.status, atMs: clock.now() }))));
+    const settled = Promise.all([0, 1, 2].map((nodeIndex) => calls.outcomeOf(nodeIndex).then((outcome) => ({ status: outcome.status, atMs: clock.now() }))));
     expect(await clock.runUntilSettled(settled)).toEqual([
       { status: 'timeout', atMs: 50 },
       { status: 'timeout', atMs: 120 },
@@ -251,10 +267,10 @@ describe('callEveryNode timeouts', () => {
     };
     // Every node answers after 40 ms, within the 50 ms timeout; a fan-out starts every 10 ms, so the one
     // timer is armed again from its own firing, over and over.
-    const set = createNodeSet(resolveNodes([slowNode(clock, 40), slowNode(clock, 40), slowNode(clock, 40)]), resolveOptions({ clock: early, nodeTimeoutMs: 50 }));
+    const set = setOf([slowNode(clock, 40), slowNode(clock, 40), slowNode(clock, 40)], { clock: early, nodeTimeoutMs: 50 });
     const fanOuts: Promise<string[]>[] = [];
     for (let index = 0; index < 30; index += 1) {
-      fanOuts.push(Promise.all(acquireOnEveryNode(set).map(async (call) => (await call.outcome).status)));
+      fanOuts.push(acquireOnEveryNode(set).allSettled().then((outcomes) => outcomes.map((outcome) => outcome.status)));
       await clock.advance(10);
     }
     const statuses = (await clock.runUntilSettled(Promise.all(fanOuts))).flat();
@@ -264,9 +280,8 @@ describe('callEveryNode timeouts', () => {
 
   it('clears the shared timer once every node answered in time', async () => {
     const clock = new FakeClock();
-    const set = createNodeSet(resolveNodes([slowNode(clock, 10), grantingNode(clock), slowNode(clock, 20)]), resolveOptions({ clock }));
-    const calls = acquireOnEveryNode(set);
-    const outcomes = await clock.runUntilSettled(Promise.all(calls.map((call) => call.outcome)));
+    const calls = acquireOnEveryNode(setOf([slowNode(clock, 10), grantingNode(clock), slowNode(clock, 20)], { clock }));
+    const outcomes = await clock.runUntilSettled(calls.allSettled());
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['acquired', 'acquired', 'acquired']);
     await flushPromises();
     expect(clock.pendingTimerCount).toBe(0);
@@ -286,26 +301,17 @@ describe('callEveryNode timeouts', () => {
       clearTimeout: () => undefined,
     };
     const answers: ((status: 'ok') => void)[] = [];
-    // EVAL answers the probe script of first contact, as a known server would.
-    const adapter = (): RedisAdapter => ({ evalsha: async () => 1, eval: async () => ['run-id', 'noeviction'] });
-    const timeout = new SharedTimeout(clock, 50);
-    const calls = [0, 1, 2].map((nodeIndex) =>
-      callNodeWithin(timeout, nodeStateOf(adapter(), nodeIndex), () => new Promise<'ok'>((resolve) => answers.push(resolve)), 'acquire'),
-    );
-    const states = calls.map((call) => track(call.outcome));
+    const set = setOf([0, 1, 2].map((index) => probedAdapter(`run-${index}`)), { clock });
+    const calls = new FanOut<'ok'>(set, 'acquire', 'ok');
+    for (const nodeIndex of [0, 1, 2]) calls.send(nodeIndex, 50, () => new Promise<'ok'>((resolve) => answers.push(resolve)));
+    const states = [0, 1, 2].map((nodeIndex) => track(calls.outcomeOf(nodeIndex)));
     fire?.();
     answers[0]?.('ok');
     await flushPromises();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(states.map((state) => state.value?.status)).toEqual(['ok', 'timeout', 'timeout']);
     answers[1]?.('ok');
-    expect(await calls[1]?.lateAnswer).toBe('ok');
-  });
-
-  it('gives the same late answer on every read', async () => {
-    const clock = new FakeClock();
-    const call = callNode(nodeStateOf(grantingNode(clock), 0), 50, clock, async () => 'ok' as const, 'acquire');
-    expect(call.lateAnswer).toBe(call.lateAnswer);
-    expect(await call.lateAnswer).toBe('ok');
+    expect(await calls.lateAnswerOf(1)).toBe('ok');
   });
 });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, LockAcquireError, LockExtendError, type RedisAdapter, Redlock, type RedlockOptions } from '../../src/index.js';
-import { NodeState, ServerRegistry } from '../../src/nodes/node-state.js';
-import { callNode } from '../../src/nodes/node-call.js';
+import { createNodeSet } from '../../src/nodes/node-state.js';
+import { FanOut } from '../../src/nodes/fan-out.js';
+import { resolveNodes } from '../../src/settings/resolve-nodes.js';
+import { resolveOptions } from '../../src/settings/resolve-options.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
 import { probeScript } from '../../src/scripts/probe.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -127,18 +129,19 @@ describe('options are validated on one read and used from another', () => {
 });
 
 describe('a rejection value that cannot be turned into a string', () => {
-  // quorum.ts callNode(): the rejection handler builds `Node ${nodeIndex} failed: ${String(cause)}`, and
+  // quorum.ts callNode() (now nodes/fan-out.ts): the rejection handler built `Node ${nodeIndex} failed: ${String(cause)}`, and
   // String() throws for a null-prototype object (or one whose toString throws). The handler then throws,
   // so the outcome promise, documented as "never rejects", rejects. collectVotes() never counts that node
   // and leaves an unhandled rejection; with two such adapters of three the vote never decides and
   // acquire() never settles (seen with the fake clock: "The promise never settles"). Fix: describe the
   // cause defensively (try String(), fall back to Object.prototype.toString.call(cause)).
-  it('callNode() settles with an error outcome, never a rejection, whatever the adapter rejects with', async () => {
+  it('a node call settles with an error outcome, never a rejection, whatever the adapter rejects with', async () => {
     const clock = new FakeClock();
     const reject = () => Promise.reject(Object.create(null) as unknown);
-    const node = new NodeState({ adapter: { evalsha: reject, eval: reject }, timeoutMs: undefined }, 0, new ServerRegistry(false));
-    const call = callNode(node, 50, clock, (adapter) => adapter.evalsha('sha1', [], []).then(() => 'done' as const), 'acquire');
-    await expect(call.outcome).resolves.toMatchObject({ nodeIndex: 0, status: 'error' });
+    const set = createNodeSet(resolveNodes([{ evalsha: reject, eval: reject }]), resolveOptions({ clock }));
+    const call = new FanOut<'done'>(set, 'acquire');
+    call.send(0, 50, (adapter) => adapter.evalsha('sha1', [], []).then(() => 'done' as const));
+    await expect(call.outcomeOf(0)).resolves.toMatchObject({ nodeIndex: 0, status: 'error' });
   });
 });
 
@@ -226,7 +229,7 @@ function lossyConnection(clock: FakeClock, node: FakeNode, options: { probesLost
 }
 
 describe('a server probe that is never answered', () => {
-  // quorum.ts callNodeWithin(): a call's answer waited for the server probe sent ahead of it, and so did
+  // quorum.ts callNodeWithin() (now nodes/fan-out.ts): a call's answer waited for the server probe sent ahead of it, and so did
   // its late answer. A probe lost on the way held back every later answer of that node for ever: a
   // failed attempt's key that the node set after the cleanup release was never removed (simulation seed
   // -1423074443: NOSCRIPT, then EVAL arriving after the cleanup), and the node never counted again.

@@ -1,0 +1,445 @@
+// One operation's calls to the nodes, in one object: each call bounded by its node's timeout on one shared
+// deadline, each answer told to its node's health, the vote over the answers, and the outcomes by node.
+import type { RedisAdapter } from '../base/adapter.js';
+import type { Clock } from '../base/clock.js';
+import type { NodeOperation } from '../base/diagnostics.js';
+import type { NodeOutcome } from '../base/outcomes.js';
+import type { NodeReply, RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
+import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
+import { nodeTimeoutMsFor } from './node-latency.js';
+import type { NodeSet, NodeState } from './node-state.js';
+import { quorumOf } from './quorum.js';
+
+/**
+ * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and reads the reply, as a
+ * promise of the status or a {@link NodeReply}. `call` goes to `onNoScriptOf(call, nodeIndex)` for
+ * `runScript`: after `NOSCRIPT` the node answered, so its call gets a fresh timeout for the EVAL.
+ */
+export type NodeCallRun<S extends string> = (adapter: RedisAdapter, call: RenewableCall, nodeIndex: number) => Promise<S> | NodeReply<S>;
+
+/**
+ * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
+ * is always sent, since it follows that call on the same connection, and skips the first-contact check and
+ * the round-trip measure (the call it follows measured the same connection); a `'repeating'` call asks
+ * several times before it answers, so its answer does not measure the node's round trip (see `NodeLatency`).
+ */
+export type NodeCallKind = 'call' | 'cleanup' | 'repeating';
+
+/**
+ * How late a timeout timer may fire, in milliseconds, before its calls are owed a fresh window: the larger
+ * of 5 ms and a tenth of the timeout. Later than that, the event loop was blocked (a long synchronous task,
+ * a GC pause, a paused VM), and a client that sends its commands on a later turn of the loop (node-redis
+ * writes on `setImmediate`) may have sent them only after the block: their answers cannot have come yet.
+ */
+export function stallThresholdMs(timeoutMs: number): number {
+  return Math.max(5, timeoutMs / 10);
+}
+
+// A node's call, as bits of `FanOut.#flags`.
+/** A command was sent (not refused at once, not skipped). */
+const SENT = 1;
+/** Sent and not answered, failed or timed out yet: its deadline counts. */
+const PENDING = 2;
+/** What the script did there is known: an answer (`#answers`) or none (it failed, or nothing was sent). */
+const ANSWER_KNOWN = 4;
+/** Its answer measures the node's round trip (a `'call'`). */
+const MEASURED = 8;
+
+/**
+ * The calls of one operation to the nodes of a `Redlock`, by node index: one object rather than one per
+ * call, one deadline, one tally. Each call:
+ * - is refused at once, with no command sent, when its node is down or its server unusable (unless it is
+ *   a `'cleanup'`), and at first contact sends the server probe ahead of it (see `NodeState.checkServer`);
+ * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); when the
+ *   timer finds the deadline passed by more than {@link stallThresholdMs}, the event loop was stalled,
+ *   and the calls still pending get one more full timeout from then, once per fan-out. Validity is
+ *   unaffected: it always counts the whole time from the attempt's start;
+ * - tells its node's health how it went, through the node's `call…` methods: the breaker, the latency
+ *   (a `'call'`'s answer), the counters and the `redlock-core.node.error` channel;
+ * - settles with one outcome, which never rejects; its answer is still read after a timeout (a late
+ *   answer still needs cleaning up: {@link lateAnswerOf}).
+ *
+ * With `yes`, the fan-out also holds a vote ({@link decided}): decided the moment a quorum of the
+ * `Redlock`'s nodes answered yes, or so many answered otherwise that a quorum is impossible; it never waits
+ * for a slow minority, and with an even node count a split still ends, as every call settles within its
+ * timeout.
+ */
+export class FanOut<S extends string> implements Due, RenewableCall {
+  /** The outcomes by node index, filled in as the calls settle (also after the vote was decided). */
+  readonly outcomes: (NodeOutcome<S> | undefined)[];
+  /** The earliest deadline of a pending call: what the clock's timer waits for (see {@link Due}). */
+  deadline = Infinity;
+  pendingSlot = -1;
+  readonly #set: NodeSet;
+  readonly #operation: NodeOperation;
+  readonly #clock: Clock;
+  readonly #timer: DeadlineTimer;
+  /** A bit set per node: {@link SENT}, {@link PENDING}, {@link ANSWER_KNOWN}, {@link MEASURED}. */
+  readonly #flags: number[];
+  /** When each call started on the clock: what its round trip is measured from. */
+  readonly #startedAt: number[];
+  readonly #timeoutsMs: number[];
+  readonly #deadlines: number[];
+  /** What each script answered, once known; `undefined` for no answer. */
+  readonly #answers: (S | undefined)[];
+  /** The server checks of first contacts, by node; made when there is one. */
+  #checks: (Promise<Error | undefined> | undefined)[] | undefined;
+  #pendingCount = 0;
+  #unsettledCount: number;
+  /** Whether the timer fired and the expiry of the calls due then waits for the next turn of the loop. */
+  #isExpiring = false;
+  #hasRenewedAfterStall = false;
+  /** The operation's own listener, told every outcome. */
+  #listener: ((outcome: NodeOutcome<S>) => void) | undefined;
+  /** Listeners of one node's outcome or late answer; made when someone asks (most operations read `outcomes`). */
+  #nodeListeners: (((outcome: NodeOutcome<S>) => void)[] | undefined)[] | undefined;
+  #answerListeners: (((answer: S | undefined) => void)[] | undefined)[] | undefined;
+  #onAllSettled: ((outcomes: NodeOutcome<S>[]) => void) | undefined;
+  #allSettled: Promise<NodeOutcome<S>[]> | undefined;
+  /** Whether each call is tracked as background work that `redlock.close()` waits for. */
+  readonly #isTracked: boolean;
+
+  // The vote, with `yes`.
+  readonly #yes: S | readonly S[] | undefined;
+  readonly #quorum: number;
+  #yesCount = 0;
+  #noCount = 0;
+  /** Whether the vote is decided: a quorum said yes ({@link hasQuorum}), or none can. */
+  isDecided = false;
+  hasQuorum = false;
+  #onDecided: ((hasQuorum: boolean) => void) | undefined;
+  #decided: Promise<boolean> | undefined;
+
+  /**
+   * @param yes - The status (or statuses) that count as yes in the vote; none for a fan-out without one.
+   * @param isTracked - Whether `redlock.close()` waits for the calls (within its bound): releases and cleanups.
+   */
+  constructor(set: NodeSet, operation: NodeOperation, yes?: S | readonly S[], isTracked = false) {
+    const nodeCount = set.nodes.length;
+    this.#set = set;
+    this.#operation = operation;
+    this.#clock = set.options.clock;
+    this.#timer = deadlineTimerOf(this.#clock);
+    this.#yes = yes;
+    this.#quorum = quorumOf(nodeCount);
+    this.#isTracked = isTracked;
+    this.#unsettledCount = nodeCount;
+    this.outcomes = arrayOf<NodeOutcome<S> | undefined>(nodeCount, undefined);
+    this.#flags = arrayOf(nodeCount, 0);
+    this.#startedAt = arrayOf(nodeCount, 0);
+    this.#timeoutsMs = arrayOf(nodeCount, 0);
+    this.#deadlines = arrayOf(nodeCount, Infinity);
+    this.#answers = arrayOf<S | undefined>(nodeCount, undefined);
+  }
+
+  /**
+   * Calls node `nodeIndex`, bounded by `timeoutMs` from `startedAtMs` (the clock's time by default). `run`
+   * sends the script and parses its reply; a rejection, a synchronous throw or an unparseable reply is an
+   * `'error'` outcome with a `NodeError`, a call that outlives its deadline a `'timeout'`.
+   */
+  send(nodeIndex: number, timeoutMs: number, run: NodeCallRun<S>, kind: NodeCallKind = 'call', startedAtMs?: number): void {
+    const node = this.#set.nodes[nodeIndex] as NodeState;
+    const isCleanup = kind === 'cleanup';
+    if (!isCleanup) {
+      const refused = node.refuseCall<S>(this.#clock, this.#operation);
+      if (refused !== undefined) return this.skip(nodeIndex, refused);
+    }
+    const startedAt = startedAtMs ?? this.#clock.now();
+    this.#flags[nodeIndex] = kind === 'call' ? SENT | PENDING | MEASURED : SENT | PENDING;
+    this.#startedAt[nodeIndex] = startedAt;
+    this.#timeoutsMs[nodeIndex] = timeoutMs;
+    this.#setDeadline(nodeIndex, startedAt + timeoutMs);
+    this.#pendingCount += 1;
+    if (this.#isTracked) this.#set.lifecycle.callStarted(nodeIndex);
+    try {
+      if (!isCleanup) {
+        const check = node.checkServer();
+        if (check !== undefined) (this.#checks ??= [])[nodeIndex] = check;
+      }
+      const running = run(node.adapter, this, nodeIndex);
+      if ('reply' in running) this.#readLater(nodeIndex, running.reply, running.reader);
+      else this.#follow(nodeIndex, running);
+    } catch (error) {
+      // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
+      this.#scriptFailed(nodeIndex, error);
+    }
+  }
+
+  /** Calls every node at once, each bounded by its timeout for `ttlMs` over `keyCount` keys, from `startedAtMs`. */
+  sendToEveryNode(ttlMs: number, keyCount: number, run: NodeCallRun<S>, startedAtMs = this.#clock.now()): this {
+    const { nodes, options } = this.#set;
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
+      this.send(nodeIndex, nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, ttlMs, keyCount), run, 'call', startedAtMs);
+    }
+    return this;
+  }
+
+  /** Settles node `nodeIndex` with `outcome` and sends nothing there: refused at once, or nothing to do. */
+  skip(nodeIndex: number, outcome: NodeOutcome<S>): void {
+    this.#flags[nodeIndex] = ANSWER_KNOWN;
+    this.#settle(nodeIndex, outcome);
+  }
+
+  /** Whether a command was sent to node `nodeIndex`. */
+  wasSent(nodeIndex: number): boolean {
+    return ((this.#flags[nodeIndex] as number) & SENT) !== 0;
+  }
+
+  /**
+   * Resolves once the vote is decided, with whether a quorum said yes; with `false` at once when `signal`
+   * aborts first (the outcomes keep filling in).
+   */
+  decided(signal?: AbortSignal): Promise<boolean> {
+    if (this.isDecided) return Promise.resolve(this.hasQuorum);
+    const decided = (this.#decided ??= new Promise((resolve) => {
+      this.#onDecided = resolve;
+    }));
+    if (signal === undefined) return decided;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onAbort = (): void => resolve(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void decided.then((hasQuorum) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(hasQuorum);
+      });
+    });
+  }
+
+  /** Resolves with every outcome, by node index, once all the calls settled. */
+  allSettled(): Promise<NodeOutcome<S>[]> {
+    if (this.#unsettledCount === 0) return Promise.resolve(this.outcomes as NodeOutcome<S>[]);
+    return (this.#allSettled ??= new Promise((resolve) => {
+      this.#onAllSettled = resolve;
+    }));
+  }
+
+  /** Tells `listener` every outcome as it settles, those settled already at once. One per fan-out; it must not throw. */
+  listen(listener: (outcome: NodeOutcome<S>) => void): void {
+    this.#listener = listener;
+    for (const outcome of this.outcomes) if (outcome !== undefined) listener(outcome);
+  }
+
+  /** Calls `listener` with node `nodeIndex`'s outcome once it settles (at once if it did). `listener` must not throw. */
+  onOutcomeOf(nodeIndex: number, listener: (outcome: NodeOutcome<S>) => void): void {
+    const outcome = this.outcomes[nodeIndex];
+    if (outcome !== undefined) return listener(outcome);
+    const listeners = (this.#nodeListeners ??= []);
+    (listeners[nodeIndex] ??= []).push(listener);
+  }
+
+  /** Node `nodeIndex`'s outcome, once it settles; never rejects. */
+  outcomeOf(nodeIndex: number): Promise<NodeOutcome<S>> {
+    const outcome = this.outcomes[nodeIndex];
+    if (outcome !== undefined) return Promise.resolve(outcome);
+    return new Promise((resolve) => this.onOutcomeOf(nodeIndex, resolve));
+  }
+
+  /**
+   * What the script did on node `nodeIndex`, whenever the node answers, even after its call timed out or
+   * failed a server check: the status, or `undefined` when it never answers one (an error, or nothing sent).
+   */
+  lateAnswerOf(nodeIndex: number): Promise<S | undefined> {
+    if (((this.#flags[nodeIndex] as number) & ANSWER_KNOWN) !== 0) return Promise.resolve(this.#answers[nodeIndex]);
+    return new Promise((resolve) => {
+      const listeners = (this.#answerListeners ??= []);
+      (listeners[nodeIndex] ??= []).push(resolve);
+    });
+  }
+
+  /** Calls `listener` with node `nodeIndex`'s answer: at once from an answered outcome, else whenever it comes (see {@link lateAnswerOf}). */
+  onAnswerOf(nodeIndex: number, listener: (answer: S | undefined) => void): void {
+    this.onOutcomeOf(nodeIndex, (outcome) => {
+      if (outcome.status !== 'timeout' && outcome.status !== 'error') listener(outcome.status as S);
+      else void this.lateAnswerOf(nodeIndex).then(listener);
+    });
+  }
+
+  /** Node `nodeIndex` answered `NOSCRIPT`, so it is alive: its call gets a fresh timeout for the EVAL that follows. */
+  renewTimeout(nodeIndex: number): void {
+    if (((this.#flags[nodeIndex] as number) & PENDING) === 0) return;
+    const now = this.#clock.now();
+    this.#startedAt[nodeIndex] = now;
+    this.#setDeadline(nodeIndex, now + (this.#timeoutsMs[nodeIndex] as number));
+  }
+
+  /** The timer found {@link deadline} passed: see the class's comment. */
+  expire(now: number): void {
+    if (!this.#hasRenewedAfterStall && now - this.deadline > stallThresholdMs(this.#timeoutOfEarliest())) {
+      this.#hasRenewedAfterStall = true;
+      this.deadline = Infinity;
+      for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+        if (((this.#flags[nodeIndex] as number) & PENDING) !== 0) this.#setDeadline(nodeIndex, now + (this.#timeoutsMs[nodeIndex] as number));
+      }
+      return;
+    }
+    this.#isExpiring = true;
+    // The timer ran its course, so every call due by the deadline it was armed for is due, even if the
+    // clock reads a little earlier (see `DeadlineTimer`).
+    const reached = Math.max(now, this.deadline);
+    // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
+    // already arrived one turn of the loop to settle their calls before calling the nodes timed out.
+    setImmediate(() => {
+      this.#isExpiring = false;
+      this.deadline = Infinity;
+      for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+        if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
+        const deadline = this.#deadlines[nodeIndex] as number;
+        // A call with a later deadline (another timeout, or renewed after `NOSCRIPT`) waits for its own.
+        if (deadline > reached) this.#setDeadline(nodeIndex, deadline);
+        else this.#timedOut(nodeIndex);
+      }
+    });
+  }
+
+  /** The timeout of the pending call due first: how late the timer may fire before it counts as a stall. */
+  #timeoutOfEarliest(): number {
+    let timeoutMs = Infinity;
+    for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+      if (((this.#flags[nodeIndex] as number) & PENDING) !== 0 && this.#deadlines[nodeIndex] === this.deadline) timeoutMs = Math.min(timeoutMs, this.#timeoutsMs[nodeIndex] as number);
+    }
+    return timeoutMs === Infinity ? 0 : timeoutMs;
+  }
+
+  /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */
+  #setDeadline(nodeIndex: number, deadline: number): void {
+    this.#deadlines[nodeIndex] = deadline;
+    // While the expiry waits for its turn of the loop, it arms the timer again for what is left.
+    if (this.#isExpiring || deadline >= this.deadline) return;
+    if (this.pendingSlot !== -1) this.#timer.delete(this);
+    this.deadline = deadline;
+    this.#timer.add(this);
+  }
+
+  /** Takes a call out of the pending ones; returns whether it was pending (answered in time). */
+  #removePending(nodeIndex: number): boolean {
+    const flags = this.#flags[nodeIndex] as number;
+    if ((flags & PENDING) === 0) return false;
+    this.#flags[nodeIndex] = flags & ~PENDING;
+    this.#pendingCount -= 1;
+    if (this.#pendingCount === 0 && this.pendingSlot !== -1) {
+      this.#timer.delete(this);
+      this.deadline = Infinity;
+    }
+    return true;
+  }
+
+  /** Follows the adapter's promise with one pair of handlers that read the reply with `reader` (see {@link NodeReply}). */
+  #readLater(nodeIndex: number, reply: PromiseLike<unknown>, reader: ReplyReader<S>): void {
+    reply.then(
+      (value) => this.#read(nodeIndex, reader, false, value),
+      (error: unknown) => this.#read(nodeIndex, reader, true, error),
+    );
+  }
+
+  /** Reads what the adapter's promise settled with (a rejection when `isRejection`): the status at once, or the promise of it. */
+  #read(nodeIndex: number, reader: ReplyReader<S>, isRejection: boolean, value: unknown): void {
+    let status: S | Promise<S>;
+    try {
+      const { adapter } = this.#set.nodes[nodeIndex] as NodeState;
+      status = isRejection ? reader.recover(value, adapter, this, nodeIndex) : reader.read(value, adapter, this, nodeIndex);
+    } catch (error) {
+      return this.#scriptFailed(nodeIndex, error);
+    }
+    if (typeof status === 'string') this.#scriptAnswered(nodeIndex, status);
+    else this.#follow(nodeIndex, status);
+  }
+
+  #follow(nodeIndex: number, status: Promise<S>): void {
+    status.then(
+      (answer) => this.#scriptAnswered(nodeIndex, answer),
+      (error: unknown) => this.#scriptFailed(nodeIndex, error),
+    );
+  }
+
+  /** Records what the script did on the node, and tells who waits for its late answer. */
+  #answerKnown(nodeIndex: number, answer: S | undefined): void {
+    const flags = this.#flags[nodeIndex] as number;
+    if ((flags & ANSWER_KNOWN) !== 0) return;
+    this.#flags[nodeIndex] = flags | ANSWER_KNOWN;
+    this.#answers[nodeIndex] = answer;
+    const listeners = this.#answerListeners?.[nodeIndex];
+    if (listeners === undefined) return;
+    (this.#answerListeners as unknown[])[nodeIndex] = undefined;
+    for (const listener of listeners) listener(answer);
+  }
+
+  /** The script answered `status`: the call answers it, once the server check (if any) found no problem. */
+  #scriptAnswered(nodeIndex: number, status: S): void {
+    this.#answerKnown(nodeIndex, status);
+    const check = this.#checks?.[nodeIndex];
+    if (check === undefined) return this.#answered(nodeIndex, status);
+    check.then(
+      (problem) => {
+        if (problem !== undefined) return this.#failed(nodeIndex, problem);
+        (this.#set.nodes[nodeIndex] as NodeState).noteAnswered();
+        this.#answered(nodeIndex, status);
+      },
+      (error: unknown) => this.#failed(nodeIndex, error),
+    );
+  }
+
+  /** The script failed (the adapter rejected, threw, or replied what no script can): the call fails at once. */
+  #scriptFailed(nodeIndex: number, cause: unknown): void {
+    this.#answerKnown(nodeIndex, undefined);
+    this.#failed(nodeIndex, cause);
+  }
+
+  #answered(nodeIndex: number, status: S): void {
+    const node = this.#set.nodes[nodeIndex] as NodeState;
+    const wasInTime = this.#removePending(nodeIndex);
+    const isMeasured = ((this.#flags[nodeIndex] as number) & MEASURED) !== 0;
+    node.callAnswered(this.#clock, this.#startedAt[nodeIndex] as number, this.#timeoutsMs[nodeIndex] as number, wasInTime, isMeasured);
+    this.#settle(nodeIndex, node.answerOf(status));
+  }
+
+  #failed(nodeIndex: number, cause: unknown): void {
+    if (!this.#removePending(nodeIndex)) return;
+    this.#settle(nodeIndex, (this.#set.nodes[nodeIndex] as NodeState).callFailed<S>(cause, this.#operation));
+  }
+
+  #timedOut(nodeIndex: number): void {
+    this.#removePending(nodeIndex);
+    const node = this.#set.nodes[nodeIndex] as NodeState;
+    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#startedAt[nodeIndex] as number, this.#timeoutsMs[nodeIndex] as number, this.#operation));
+  }
+
+  /** Settles node `nodeIndex`'s call with `outcome`, once: counts it in the vote and tells the listeners. */
+  #settle(nodeIndex: number, outcome: NodeOutcome<S>): void {
+    if (this.outcomes[nodeIndex] !== undefined) return;
+    this.outcomes[nodeIndex] = outcome;
+    this.#unsettledCount -= 1;
+    if (this.#isTracked && ((this.#flags[nodeIndex] as number) & SENT) !== 0) this.#set.lifecycle.callEnded(nodeIndex);
+    if (this.#yes !== undefined && !this.isDecided) this.#count(outcome.status);
+    this.#listener?.(outcome);
+    const listeners = this.#nodeListeners?.[nodeIndex];
+    if (listeners !== undefined) {
+      (this.#nodeListeners as unknown[])[nodeIndex] = undefined;
+      for (const listener of listeners) listener(outcome);
+    }
+    if (this.#unsettledCount === 0) this.#onAllSettled?.(this.outcomes as NodeOutcome<S>[]);
+  }
+
+  /** Counts one outcome in the vote, and decides it when a quorum said yes or none can. */
+  #count(status: string): void {
+    const yes = this.#yes as S | readonly S[];
+    const isYes = typeof yes === 'string' ? status === yes : (yes as readonly string[]).includes(status);
+    if (isYes) this.#yesCount += 1;
+    else this.#noCount += 1;
+    const hasQuorum = this.#yesCount === this.#quorum;
+    if (!hasQuorum && this.#noCount !== this.outcomes.length - this.#quorum + 1) return;
+    this.isDecided = true;
+    this.hasQuorum = hasQuorum;
+    this.#onDecided?.(hasQuorum);
+  }
+}
+
+/**
+ * An array of `length` times `value`, built by pushing: a packed array, which V8 reads and writes faster
+ * than the holey one `new Array(length).fill(value)` makes, and with no call into a builtin.
+ */
+function arrayOf<T>(length: number, value: T): T[] {
+  const array: T[] = [];
+  for (let index = 0; index < length; index += 1) array.push(value);
+  return array;
+}
