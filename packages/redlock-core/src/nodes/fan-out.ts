@@ -40,7 +40,7 @@ export function stallThresholdMs(timeoutMs: number): number {
 const SENT = 1;
 /** Sent and not answered, failed or timed out yet: its deadline counts. */
 const PENDING = 2;
-/** What the script did there is known: an answer (`#answers`) or none (it failed, or nothing was sent). */
+/** What the script did there is known: an answer (see {@link FanOut.lateAnswerOf}) or none (it failed, or nothing was sent). */
 const ANSWER_KNOWN = 4;
 /** Its answer measures the node's round trip (a `'call'`). */
 const MEASURED = 8;
@@ -76,12 +76,16 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   readonly #timer: DeadlineTimer;
   /** A bit set per node: {@link SENT}, {@link PENDING}, {@link ANSWER_KNOWN}, {@link MEASURED}. */
   readonly #flags: number[];
-  /** When each call started on the clock: what its round trip is measured from. */
-  readonly #startedAt: number[];
-  readonly #timeoutsMs: number[];
-  readonly #deadlines: number[];
-  /** What each script answered, once known; `undefined` for no answer. */
-  readonly #answers: (S | undefined)[];
+  /**
+   * Three numbers per node, at `3 × nodeIndex`: when its call started on the clock (what its round trip is
+   * measured from), its timeout, and its deadline. One array rather than three: one allocation per fan-out.
+   */
+  readonly #timing: number[];
+  /**
+   * What a script answered, where its call's outcome does not tell it: the call had timed out, or the
+   * answer waits for a server check. Made when there is one.
+   */
+  #lateAnswers: (S | undefined)[] | undefined;
   /** The server checks of first contacts, by node; made when there is one. */
   #checks: (Promise<Error | undefined> | undefined)[] | undefined;
   #pendingCount = 0;
@@ -126,10 +130,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#unsettledCount = nodeCount;
     this.outcomes = arrayOf<NodeOutcome<S> | undefined>(nodeCount, undefined);
     this.#flags = arrayOf(nodeCount, 0);
-    this.#startedAt = arrayOf(nodeCount, 0);
-    this.#timeoutsMs = arrayOf(nodeCount, 0);
-    this.#deadlines = arrayOf(nodeCount, Infinity);
-    this.#answers = arrayOf<S | undefined>(nodeCount, undefined);
+    this.#timing = arrayOf(3 * nodeCount, 0);
   }
 
   /**
@@ -146,8 +147,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     }
     const startedAt = startedAtMs ?? this.#clock.now();
     this.#flags[nodeIndex] = kind === 'call' ? SENT | PENDING | MEASURED : SENT | PENDING;
-    this.#startedAt[nodeIndex] = startedAt;
-    this.#timeoutsMs[nodeIndex] = timeoutMs;
+    this.#timing[3 * nodeIndex] = startedAt;
+    this.#timing[3 * nodeIndex + 1] = timeoutMs;
     this.#setDeadline(nodeIndex, startedAt + timeoutMs);
     this.#pendingCount += 1;
     if (this.#isTracked) this.#set.lifecycle.callStarted(nodeIndex);
@@ -240,7 +241,13 @@ export class FanOut<S extends string> implements Due, RenewableCall {
    * failed a server check: the status, or `undefined` when it never answers one (an error, or nothing sent).
    */
   lateAnswerOf(nodeIndex: number): Promise<S | undefined> {
-    if (((this.#flags[nodeIndex] as number) & ANSWER_KNOWN) !== 0) return Promise.resolve(this.#answers[nodeIndex]);
+    const flags = this.#flags[nodeIndex] as number;
+    if ((flags & SENT) === 0) return Promise.resolve(undefined);
+    if ((flags & ANSWER_KNOWN) !== 0) {
+      const outcome = this.outcomes[nodeIndex];
+      const answered = outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error' ? undefined : (outcome.status as S);
+      return Promise.resolve(this.#lateAnswers?.[nodeIndex] ?? answered);
+    }
     return new Promise((resolve) => {
       const listeners = (this.#answerListeners ??= []);
       (listeners[nodeIndex] ??= []).push(resolve);
@@ -259,8 +266,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   renewTimeout(nodeIndex: number): void {
     if (((this.#flags[nodeIndex] as number) & PENDING) === 0) return;
     const now = this.#clock.now();
-    this.#startedAt[nodeIndex] = now;
-    this.#setDeadline(nodeIndex, now + (this.#timeoutsMs[nodeIndex] as number));
+    this.#timing[3 * nodeIndex] = now;
+    this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
   }
 
   /** The timer found {@link deadline} passed: see the class's comment. */
@@ -269,7 +276,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       this.#hasRenewedAfterStall = true;
       this.deadline = Infinity;
       for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
-        if (((this.#flags[nodeIndex] as number) & PENDING) !== 0) this.#setDeadline(nodeIndex, now + (this.#timeoutsMs[nodeIndex] as number));
+        if (((this.#flags[nodeIndex] as number) & PENDING) !== 0) this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
       }
       return;
     }
@@ -284,7 +291,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       this.deadline = Infinity;
       for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
         if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
-        const deadline = this.#deadlines[nodeIndex] as number;
+        const deadline = this.#timing[3 * nodeIndex + 2] as number;
         // A call with a later deadline (another timeout, or renewed after `NOSCRIPT`) waits for its own.
         if (deadline > reached) this.#setDeadline(nodeIndex, deadline);
         else this.#timedOut(nodeIndex);
@@ -296,14 +303,14 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #timeoutOfEarliest(): number {
     let timeoutMs = Infinity;
     for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
-      if (((this.#flags[nodeIndex] as number) & PENDING) !== 0 && this.#deadlines[nodeIndex] === this.deadline) timeoutMs = Math.min(timeoutMs, this.#timeoutsMs[nodeIndex] as number);
+      if (((this.#flags[nodeIndex] as number) & PENDING) !== 0 && this.#timing[3 * nodeIndex + 2] === this.deadline) timeoutMs = Math.min(timeoutMs, this.#timeoutOf(nodeIndex));
     }
     return timeoutMs === Infinity ? 0 : timeoutMs;
   }
 
   /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */
   #setDeadline(nodeIndex: number, deadline: number): void {
-    this.#deadlines[nodeIndex] = deadline;
+    this.#timing[3 * nodeIndex + 2] = deadline;
     // While the expiry waits for its turn of the loop, it arms the timer again for what is left.
     if (this.#isExpiring || deadline >= this.deadline) return;
     if (this.pendingSlot !== -1) this.#timer.delete(this);
@@ -357,7 +364,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const flags = this.#flags[nodeIndex] as number;
     if ((flags & ANSWER_KNOWN) !== 0) return;
     this.#flags[nodeIndex] = flags | ANSWER_KNOWN;
-    this.#answers[nodeIndex] = answer;
+    // Where the outcome will not tell it (see `lateAnswerOf`).
+    if (answer !== undefined && (this.outcomes[nodeIndex] !== undefined || this.#checks?.[nodeIndex] !== undefined)) (this.#lateAnswers ??= [])[nodeIndex] = answer;
     const listeners = this.#answerListeners?.[nodeIndex];
     if (listeners === undefined) return;
     (this.#answerListeners as unknown[])[nodeIndex] = undefined;
@@ -389,7 +397,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const node = this.#set.nodes[nodeIndex] as NodeState;
     const wasInTime = this.#removePending(nodeIndex);
     const isMeasured = ((this.#flags[nodeIndex] as number) & MEASURED) !== 0;
-    node.callAnswered(this.#clock, this.#startedAt[nodeIndex] as number, this.#timeoutsMs[nodeIndex] as number, wasInTime, isMeasured);
+    node.callAnswered(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), wasInTime, isMeasured);
     this.#settle(nodeIndex, node.answerOf(status));
   }
 
@@ -401,7 +409,11 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #timedOut(nodeIndex: number): void {
     this.#removePending(nodeIndex);
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#startedAt[nodeIndex] as number, this.#timeoutsMs[nodeIndex] as number, this.#operation));
+    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), this.#operation));
+  }
+
+  #timeoutOf(nodeIndex: number): number {
+    return this.#timing[3 * nodeIndex + 1] as number;
   }
 
   /** Settles node `nodeIndex`'s call with `outcome`, once: counts it in the vote and tells the listeners. */
