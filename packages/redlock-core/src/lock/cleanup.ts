@@ -1,7 +1,8 @@
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { ReleaseNodeOutcome } from '../base/outcomes.js';
-import { FanOut, type NodeCallRun } from '../nodes/fan-out.js';
+import { FanOut } from '../nodes/fan-out.js';
+import type { NodeCallRun } from '../nodes/node-call.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../scripts/release.js';

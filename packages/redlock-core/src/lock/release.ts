@@ -2,7 +2,8 @@
 // announced only where waiters listen, decided by a quorum; and removing keys a late answer left behind.
 import { LockReleaseError } from '../base/errors.js';
 import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
-import { FanOut, type NodeCallRun } from '../nodes/fan-out.js';
+import { FanOut } from '../nodes/fan-out.js';
+import type { NodeCallRun } from '../nodes/node-call.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';

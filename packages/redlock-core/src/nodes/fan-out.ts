@@ -4,26 +4,12 @@ import type { RedisAdapter } from '../base/adapter.js';
 import type { Clock } from '../base/clock.js';
 import type { NodeOperation } from '../base/diagnostics.js';
 import type { NodeOutcome } from '../base/outcomes.js';
-import type { NodeReply, RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
+import type { RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
+import type { NodeCallKind, NodeCallRun } from './node-call.js';
 import { nodeTimeoutMsFor } from './node-latency.js';
 import type { NodeSet, NodeState } from './node-state.js';
-import { quorumOf } from './quorum.js';
-
-/**
- * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and reads the reply, as a
- * promise of the status or a {@link NodeReply}. `call` goes to `onNoScriptOf(call, nodeIndex)` for
- * `runScript`: after `NOSCRIPT` the node answered, so its call gets a fresh timeout for the EVAL.
- */
-export type NodeCallRun<S extends string> = (adapter: RedisAdapter, call: RenewableCall, nodeIndex: number) => Promise<S> | NodeReply<S>;
-
-/**
- * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
- * is always sent, since it follows that call on the same connection, and skips the first-contact check and
- * the round-trip measure (the call it follows measured the same connection); a `'repeating'` call asks
- * several times before it answers, so its answer does not measure the node's round trip (see `NodeLatency`).
- */
-export type NodeCallKind = 'call' | 'cleanup' | 'repeating';
+import { Vote } from './quorum.js';
 
 /**
  * How late a timeout timer may fire, in milliseconds, before its calls are owed a fresh window: the larger
@@ -59,10 +45,7 @@ const MEASURED = 8;
  * - settles with one outcome, which never rejects; its answer is still read after a timeout (a late
  *   answer still needs cleaning up: {@link lateAnswerOf}).
  *
- * With `yes`, the fan-out also holds a vote ({@link decided}): decided the moment a quorum of the
- * `Redlock`'s nodes answered yes, or so many answered otherwise that a quorum is impossible; it never waits
- * for a slow minority, and with an even node count a split still ends, as every call settles within its
- * timeout.
+ * With `yes`, the fan-out also holds the {@link Vote} over its outcomes ({@link decided}).
  */
 export class FanOut<S extends string> implements Due, RenewableCall {
   /** The outcomes by node index, filled in as the calls settle (also after the vote was decided). */
@@ -103,16 +86,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** Whether each call is tracked as background work that `redlock.close()` waits for. */
   readonly #isTracked: boolean;
 
-  // The vote, with `yes`.
-  readonly #yes: S | readonly S[] | undefined;
-  readonly #quorum: number;
-  #yesCount = 0;
-  #noCount = 0;
-  /** Whether the vote is decided: a quorum said yes ({@link hasQuorum}), or none can. */
-  isDecided = false;
-  hasQuorum = false;
-  #onDecided: ((hasQuorum: boolean) => void) | undefined;
-  #decided: Promise<boolean> | undefined;
+  /** The vote over the outcomes, with `yes`. */
+  readonly #vote: Vote<S> | undefined;
 
   /**
    * @param yes - The status (or statuses) that count as yes in the vote; none for a fan-out without one.
@@ -124,8 +99,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#operation = operation;
     this.#clock = set.options.clock;
     this.#timer = deadlineTimerOf(this.#clock);
-    this.#yes = yes;
-    this.#quorum = quorumOf(nodeCount);
+    this.#vote = yes === undefined ? undefined : new Vote(nodeCount, yes);
     this.#isTracked = isTracked;
     this.#unsettledCount = nodeCount;
     this.outcomes = arrayOf<NodeOutcome<S> | undefined>(nodeCount, undefined);
@@ -191,20 +165,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
    * aborts first (the outcomes keep filling in).
    */
   decided(signal?: AbortSignal): Promise<boolean> {
-    if (this.isDecided) return Promise.resolve(this.hasQuorum);
-    const decided = (this.#decided ??= new Promise((resolve) => {
-      this.#onDecided = resolve;
-    }));
-    if (signal === undefined) return decided;
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const onAbort = (): void => resolve(false);
-      signal.addEventListener('abort', onAbort, { once: true });
-      void decided.then((hasQuorum) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(hasQuorum);
-      });
-    });
+    return (this.#vote as Vote<S>).decided(signal);
   }
 
   /** Resolves with every outcome, by node index, once all the calls settled. */
@@ -422,7 +383,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.outcomes[nodeIndex] = outcome;
     this.#unsettledCount -= 1;
     if (this.#isTracked && ((this.#flags[nodeIndex] as number) & SENT) !== 0) this.#set.lifecycle.callEnded(nodeIndex);
-    if (this.#yes !== undefined && !this.isDecided) this.#count(outcome.status);
+    this.#vote?.count(outcome.status);
     this.#listener?.(outcome);
     const listeners = this.#nodeListeners?.[nodeIndex];
     if (listeners !== undefined) {
@@ -430,19 +391,6 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       for (const listener of listeners) listener(outcome);
     }
     if (this.#unsettledCount === 0) this.#onAllSettled?.(this.outcomes as NodeOutcome<S>[]);
-  }
-
-  /** Counts one outcome in the vote, and decides it when a quorum said yes or none can. */
-  #count(status: string): void {
-    const yes = this.#yes as S | readonly S[];
-    const isYes = typeof yes === 'string' ? status === yes : (yes as readonly string[]).includes(status);
-    if (isYes) this.#yesCount += 1;
-    else this.#noCount += 1;
-    const hasQuorum = this.#yesCount === this.#quorum;
-    if (!hasQuorum && this.#noCount !== this.outcomes.length - this.#quorum + 1) return;
-    this.isDecided = true;
-    this.hasQuorum = hasQuorum;
-    this.#onDecided?.(hasQuorum);
   }
 }
 

@@ -1,6 +1,69 @@
-// How many nodes must agree. The vote itself is tallied by the fan-out that makes the calls (fan-out.ts).
+// How many nodes must agree, and the vote that counts their answers as they come. The calls whose outcomes
+// it counts are made by a fan-out (fan-out.ts).
 
 /** The number of nodes that must agree: a strict majority, ⌊n/2⌋+1. */
 export function quorumOf(nodeCount: number): number {
   return Math.floor(nodeCount / 2) + 1;
+}
+
+/**
+ * The vote over the outcomes of one operation's calls to `nodeCount` nodes: decided the moment a quorum
+ * answered a status that counts as yes, or so many answered otherwise that a quorum is impossible. It
+ * never waits for a slow minority, and with an even node count a split still ends, as every call settles
+ * within its timeout.
+ */
+export class Vote<S extends string> {
+  /** Whether the vote is decided: a quorum said yes ({@link hasQuorum}), or none can. */
+  isDecided = false;
+  hasQuorum = false;
+  readonly #yes: S | readonly S[];
+  readonly #quorum: number;
+  /** How many `no`s make a quorum impossible. */
+  readonly #noToFail: number;
+  #yesCount = 0;
+  #noCount = 0;
+  #onDecided: ((hasQuorum: boolean) => void) | undefined;
+  #decided: Promise<boolean> | undefined;
+
+  /** @param yes - The status, or statuses, that count as yes. */
+  constructor(nodeCount: number, yes: S | readonly S[]) {
+    this.#yes = yes;
+    this.#quorum = quorumOf(nodeCount);
+    this.#noToFail = nodeCount - this.#quorum + 1;
+  }
+
+  /** Counts one node's outcome; after the decision, counts nothing. */
+  count(status: string): void {
+    if (this.isDecided) return;
+    const yes = this.#yes;
+    const isYes = typeof yes === 'string' ? status === yes : (yes as readonly string[]).includes(status);
+    if (isYes) this.#yesCount += 1;
+    else this.#noCount += 1;
+    const hasQuorum = this.#yesCount === this.#quorum;
+    if (!hasQuorum && this.#noCount !== this.#noToFail) return;
+    this.isDecided = true;
+    this.hasQuorum = hasQuorum;
+    this.#onDecided?.(hasQuorum);
+  }
+
+  /**
+   * Resolves once the vote is decided, with whether a quorum said yes; with `false` at once when `signal`
+   * aborts first.
+   */
+  decided(signal?: AbortSignal): Promise<boolean> {
+    if (this.isDecided) return Promise.resolve(this.hasQuorum);
+    const decided = (this.#decided ??= new Promise((resolve) => {
+      this.#onDecided = resolve;
+    }));
+    if (signal === undefined) return decided;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onAbort = (): void => resolve(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void decided.then((hasQuorum) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(hasQuorum);
+      });
+    });
+  }
 }

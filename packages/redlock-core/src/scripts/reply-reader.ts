@@ -22,7 +22,7 @@ export interface ReplyReader<S extends string> {
 }
 
 /**
- * A node's reply still to be read, which a node call's run (`NodeCallRun`, nodes/fan-out.ts) returns instead of a promise of the status
+ * A node's reply still to be read, which a node call's run (`NodeCallRun`, nodes/node-call.ts) returns instead of a promise of the status
  * when it can: the adapter's own promise, and how to read what it resolves or rejects with. The call
  * attaches its one pair of handlers to the adapter's promise, so reading the reply costs no promise and no
  * turn of the microtask queue of its own (see `ScriptReader`).

@@ -3,7 +3,8 @@ import { type Clock, LockAcquireError, NodeError, type RedisAdapter, Redlock } f
 import { createNodeSet, type NodeSet } from '../../src/nodes/node-state.js';
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';
 import { resolveOptions } from '../../src/settings/resolve-options.js';
-import { FanOut, type NodeCallRun } from '../../src/nodes/fan-out.js';
+import { FanOut } from '../../src/nodes/fan-out.js';
+import type { NodeCallRun } from '../../src/nodes/node-call.js';
 import { quorumOf } from '../../src/nodes/quorum.js';
 import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { FakeClock, flushPromises } from '../support/fake-clock.js';

@@ -1,0 +1,19 @@
+// What one node call is: how it sends its script and reads the reply, and what kind of call it is. The
+// calls themselves are made, timed and counted by a fan-out (fan-out.ts).
+import type { RedisAdapter } from '../base/adapter.js';
+import type { NodeReply, RenewableCall } from '../scripts/reply-reader.js';
+
+/**
+ * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and reads the reply, as a
+ * promise of the status or a {@link NodeReply}. `call` goes to `onNoScriptOf(call, nodeIndex)` for
+ * `runScript`: after `NOSCRIPT` the node answered, so its call gets a fresh timeout for the EVAL.
+ */
+export type NodeCallRun<S extends string> = (adapter: RedisAdapter, call: RenewableCall, nodeIndex: number) => Promise<S> | NodeReply<S>;
+
+/**
+ * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
+ * is always sent, since it follows that call on the same connection, and skips the first-contact check and
+ * the round-trip measure (the call it follows measured the same connection); a `'repeating'` call asks
+ * several times before it answers, so its answer does not measure the node's round trip (see `NodeLatency`).
+ */
+export type NodeCallKind = 'call' | 'cleanup' | 'repeating';
