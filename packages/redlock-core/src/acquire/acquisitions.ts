@@ -1,5 +1,6 @@
 // The acquisitions of one `Redlock`: a call waits its turn in the local queue of its resources, then runs
 // attempts as the head until one succeeds, its retries run out, or its signal or `close()` stops it.
+import type { Clock } from '../base/clock.js';
 import { closedErrorOf } from '../base/errors.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
@@ -133,19 +134,10 @@ export class Acquisitions {
     let lock: Lock | undefined;
     /** This call's own attempts, as the head. */
     const attempts = new AttemptLog();
-    /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */
-    const reported = (): AttemptLog => {
-      if (attempts.count > 0) return attempts;
-      if (waiter.attemptsWhileQueued.count > 0) return waiter.attemptsWhileQueued;
-      const log = new AttemptLog();
-      if (queue.lastFailure !== undefined) log.add(queue.lastFailure);
-      return log;
-    };
     try {
       const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
-      if (turn === 'gave-up') throw acquireErrorOf(request, reported(), this.#quorum);
-      const nextRetryAt = (): number => clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
-      let retryAt = turn === 'first' ? 0 : nextRetryAt();
+      if (turn === 'gave-up') throw acquireErrorOf(request, reportedAttempts(attempts, waiter, queue), this.#quorum);
+      let retryAt = turn === 'first' ? 0 : nextRetryAtOf(clock, request);
       /** What starts the next attempt: its timer, a release (a wake), or a look that no release asked for. */
       let wokenBy: 'timer' | 'release' | 'look' = turn === 'look' ? 'look' : 'timer';
       // The lock is held here: wait for its release before asking any node.
@@ -177,7 +169,7 @@ export class Acquisitions {
           if (!isWoken) {
             waiter.failures += 1;
             if (waiter.failures > retryCount) throw acquireErrorOf(request, attempts, this.#quorum);
-            retryAt = nextRetryAt();
+            retryAt = nextRetryAtOf(clock, request);
           }
           isHeld = outcome.nodes.some((node) => node.status === 'held');
         }
@@ -193,7 +185,7 @@ export class Acquisitions {
       }
     } catch (error) {
       // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
-      if (error instanceof WaitExpired) throw acquireErrorOf(request, reported(), this.#quorum, error.waitMs);
+      if (error instanceof WaitExpired) throw acquireErrorOf(request, reportedAttempts(attempts, waiter, queue), this.#quorum, error.waitMs);
       throw error;
     } finally {
       queue.leave(waiter, lock !== undefined);
@@ -211,6 +203,20 @@ export class Acquisitions {
 
   /** The node a woken head asks first, for a request that makes a queue (see `leadNodeIndexOf`). */
   readonly #leadNodeIndexFor = (request: AcquireRequest): number => leadNodeIndexIn(this.#set, request.keys, request.ttlMs);
+}
+
+/** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */
+function reportedAttempts(attempts: AttemptLog, waiter: Waiter, queue: WaitQueue): AttemptLog {
+  if (attempts.count > 0) return attempts;
+  if (waiter.attemptsWhileQueued.count > 0) return waiter.attemptsWhileQueued;
+  const log = new AttemptLog();
+  if (queue.lastFailure !== undefined) log.add(queue.lastFailure);
+  return log;
+}
+
+/** When the next timed retry of `request` is due on `clock`: `retryDelayMs` ± jitter from now. */
+function nextRetryAtOf(clock: Clock, request: AcquireRequest): number {
+  return clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
 }
 
 /** Releases a lock that a call acquired after `close()` had rejected it. */

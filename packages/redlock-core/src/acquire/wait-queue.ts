@@ -127,7 +127,8 @@ export class WaitQueue implements ReleaseSource {
       failures: 0,
       attemptsWhileQueued: new AttemptLog(),
       turn: undefined,
-      settle: () => undefined,
+      // The head's turn is never settled: only a waiter behind it gets a `settle` of its own (below).
+      settle: NO_TURN,
       periodTimer: undefined,
       onAbort: undefined,
     };
@@ -331,6 +332,9 @@ export class WaitQueue implements ReleaseSource {
     }, periodMs);
   }
 }
+
+/** The `settle` of a waiter that is the head from the start: its turn is never settled. */
+const NO_TURN = (): void => undefined;
 
 /**
  * The wait queues of one `Redlock`, one per set of resources (in any order) that has local waiters; a
