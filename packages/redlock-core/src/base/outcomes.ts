@@ -92,6 +92,11 @@ export interface ReleaseResult {
   readonly settled: Promise<readonly ReleaseNodeOutcome[]>;
 }
 
+/** The node's answer in `outcome`: its status, or `undefined` for a call that timed out or failed. */
+export function answerIn<S extends string>(outcome: NodeOutcome<S> | undefined): S | undefined {
+  return outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error' ? undefined : (outcome.status as S);
+}
+
 /** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */
 export function countByStatus(nodes: readonly NodeOutcome<string>[]): Readonly<Record<string, number>> {
   const counts: Record<string, number> = {};

@@ -3,7 +3,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { Clock } from '../base/clock.js';
 import type { NodeOperation } from '../base/diagnostics.js';
-import type { NodeOutcome } from '../base/outcomes.js';
+import { answerIn, type NodeOutcome } from '../base/outcomes.js';
 import type { RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
 import type { NodeCallKind, NodeCallRun } from './node-call.js';
@@ -205,9 +205,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const flags = this.#flags[nodeIndex] as number;
     if ((flags & SENT) === 0) return Promise.resolve(undefined);
     if ((flags & ANSWER_KNOWN) !== 0) {
-      const outcome = this.outcomes[nodeIndex];
-      const answered = outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error' ? undefined : (outcome.status as S);
-      return Promise.resolve(this.#lateAnswers?.[nodeIndex] ?? answered);
+      return Promise.resolve(this.#lateAnswers?.[nodeIndex] ?? answerIn(this.outcomes[nodeIndex]));
     }
     return new Promise((resolve) => {
       const listeners = (this.#answerListeners ??= []);
@@ -218,7 +216,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** Calls `listener` with node `nodeIndex`'s answer: at once from an answered outcome, else whenever it comes (see {@link lateAnswerOf}). */
   onAnswerOf(nodeIndex: number, listener: (answer: S | undefined) => void): void {
     this.onOutcomeOf(nodeIndex, (outcome) => {
-      if (outcome.status !== 'timeout' && outcome.status !== 'error') listener(outcome.status as S);
+      const answer = answerIn(outcome);
+      if (answer !== undefined) listener(answer);
       else void this.lateAnswerOf(nodeIndex).then(listener);
     });
   }
