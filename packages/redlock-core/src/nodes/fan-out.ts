@@ -9,6 +9,7 @@ import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.
 import type { NodeCallKind, NodeCallRun } from './node-call.js';
 import { nodeTimeoutMsFor } from './node-latency.js';
 import type { NodeSet, NodeState } from './node-state.js';
+import { blankArraysFor } from './blank-arrays.js';
 import { Vote } from './quorum.js';
 
 /**
@@ -102,9 +103,10 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#vote = yes === undefined ? undefined : new Vote(nodeCount, yes);
     this.#isTracked = isTracked;
     this.#unsettledCount = nodeCount;
-    this.outcomes = arrayOf<NodeOutcome<S> | undefined>(nodeCount, undefined);
-    this.#flags = arrayOf(nodeCount, 0);
-    this.#timing = arrayOf(3 * nodeCount, 0);
+    const blank = blankArraysFor(nodeCount);
+    this.outcomes = blank.outcomes.slice() as (NodeOutcome<S> | undefined)[];
+    this.#flags = blank.flags.slice();
+    this.#timing = blank.timing.slice();
   }
 
   /**
@@ -391,14 +393,4 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     }
     if (this.#unsettledCount === 0) this.#onAllSettled?.(this.outcomes as NodeOutcome<S>[]);
   }
-}
-
-/**
- * An array of `length` times `value`, built by pushing: a packed array, which V8 reads and writes faster
- * than the holey one `new Array(length).fill(value)` makes, and with no call into a builtin.
- */
-function arrayOf<T>(length: number, value: T): T[] {
-  const array: T[] = [];
-  for (let index = 0; index < length; index += 1) array.push(value);
-  return array;
 }
