@@ -1,37 +1,54 @@
 // One uncontended acquire+release over 5 in-memory nodes that answer at once, by mode: `core` (redlock-core),
 // `lean` (the least a Redlock can do in-process: the core's token, the lean vote, nothing else) and
 // `redlock5` (node-redlock 5 over stand-in ioredis clients). Shared by core-loop.mjs and core-path.mjs.
+// With `-turns` after the mode (`core-turns`), every node answers on a turn of the event loop of its own
+// (`setImmediate`), as replies from sockets do: the vote is then decided before the last nodes answered, and
+// what a library does with answers that come after its decision counts too (at once, every answer is in
+// before the first is read). Each mode pays the same turns, so compare modes within one of the two kinds.
 
-const inMemoryNode = () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), trySet: () => Promise.resolve('OK') });
+/** A reply on a turn of its own, as a socket's. */
+const onLaterTurn = (value) => new Promise((resolve) => setImmediate(resolve, value));
+
+/** The in-memory node of `core` and `lean`: it grants every lock and confirms every release, at once or on a later turn. */
+const inMemoryNode = (isTurns) =>
+  isTurns
+    ? () => ({ client: {}, evalsha: () => onLaterTurn(1), eval: () => onLaterTurn(1), trySet: () => onLaterTurn('OK') })
+    : () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), trySet: () => Promise.resolve('OK') });
 
 /** The cycle of `mode`, ready to be called again and again. */
-export async function cycleOf(mode) {
+export async function cycleOf(modeName) {
+  const isTurns = modeName.endsWith('-turns');
+  const mode = isTurns ? modeName.slice(0, -'-turns'.length) : modeName;
   if (mode === 'lean') {
     // The core's own token source, so that the loops differ only in what the core does around it.
     const { createLockToken } = await import('../../packages/redlock-core/dist/base/token.js');
     const { leanQuorum } = await import('./lean-quorum.mjs');
-    const nodes = Array.from({ length: 5 }, inMemoryNode);
+    const nodes = Array.from({ length: 5 }, inMemoryNode(isTurns));
+    // Answers on later turns take milliseconds under valgrind: a timeout that would not fire there.
+    const timeoutMs = isTurns ? 5_000 : 50;
     return async () => {
       const token = createLockToken();
       const start = performance.now();
-      const hasQuorum = await leanQuorum(nodes, (node) => node.trySet('lean', token, 10_000), (reply) => reply === 'OK', 50);
+      const hasQuorum = await leanQuorum(nodes, (node) => node.trySet('lean', token, 10_000), (reply) => reply === 'OK', timeoutMs);
       if (!hasQuorum || 10_000 - (performance.now() - start) - 102 <= 0) throw new Error('no quorum');
-      await leanQuorum(nodes, (node) => node.evalsha('sha1', ['lean'], [token]), () => true, 50);
+      await leanQuorum(nodes, (node) => node.evalsha('sha1', ['lean'], [token]), () => true, timeoutMs);
     };
   }
   if (mode === 'redlock5') {
-    // The established peer's own work per acquire+release, beside ours: its clients answer every script at once.
+    // The established peer's own work per acquire+release, beside ours: its clients answer every script (at once, or on turns).
     const { default: NodeRedlock } = await import('redlock5');
-    const inMemoryClient = () => ({ evalsha: (_sha, keyCount) => Promise.resolve(keyCount), eval: (_source, keyCount) => Promise.resolve(keyCount) });
+    const inMemoryClient = isTurns
+      ? () => ({ evalsha: (_sha, keyCount) => onLaterTurn(keyCount), eval: (_source, keyCount) => onLaterTurn(keyCount) })
+      : () => ({ evalsha: (_sha, keyCount) => Promise.resolve(keyCount), eval: (_source, keyCount) => Promise.resolve(keyCount) });
     const redlock = new NodeRedlock(Array.from({ length: 5 }, inMemoryClient));
     return async () => {
       const lock = await redlock.acquire(['redlock5'], 10_000);
       await lock.release();
     };
   }
-  if (mode !== 'core') throw new Error(`Unknown mode ${mode}: core, lean or redlock5`);
+  if (mode !== 'core') throw new Error(`Unknown mode ${modeName}: core, lean or redlock5, each also with -turns`);
   const { Redlock } = await import('redlock-core');
-  const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode));
+  const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode(isTurns)));
   return async () => {
     const lock = await redlock.acquire('core', 10_000);
     await lock.release();

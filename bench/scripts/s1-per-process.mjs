@@ -1,0 +1,125 @@
+// S1 and S4 with every contender in a process of its own, as an application runs one lock library: the
+// bench's scenarios run all contenders in one process (rounds interleaved), where each shares the heap,
+// the collector and the timers of the others, and their tails with it. Here each run starts a fresh
+// process with its own 5 redis-server nodes, warms up, then times serial acquire+release cycles on the
+// near nodes (S1) and, with node 0 behind the 20 ms proxy, for a fixed time (S4). Rounds rotate the order
+// of the contenders; each figure is compared with the baseline's of the same round (paired ratio, 95%
+// interval of its median, bench/src/measure/paired-ratio.ts). Run after `pnpm run build`.
+// Usage: node bench/scripts/s1-per-process.mjs [--rounds=8] [--cycles=6000] [--vs=redlock@5] [contender...]
+//   Every contender is compared with the baseline on its own ioredis major: `x@io5` with `<vs>@io5`.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const FAR_MS = 1_500;
+const WARM_UP_CYCLES = 2_000;
+
+if (process.argv[2] === '--child') await child(process.argv[3], Number(process.argv[4]));
+else await driver();
+
+async function driver() {
+  const flags = Object.fromEntries(process.argv.slice(2).filter((arg) => arg.startsWith('--')).map((arg) => arg.slice(2).split('=')));
+  const names = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+  const contenders = names.length > 0 ? names : ['redlock-core', 'redlock@5', 'redlock-core@io5', 'redlock@5@io5'];
+  const rounds = Number(flags.rounds ?? 8);
+  const cycles = Number(flags.cycles ?? 6_000);
+  const baseline = flags.vs ?? 'redlock@5';
+  const { pairedRatio, formatPairedRatio } = await import('../dist/measure/paired-ratio.js');
+  const samples = new Map(contenders.map((name) => [name, []]));
+  const self = fileURLToPath(import.meta.url);
+  for (let round = 0; round < rounds; round += 1) {
+    // A rotating order, so that no contender always runs first (or right after the same one).
+    const order = contenders.map((_, index) => contenders[(index + round) % contenders.length]);
+    for (const name of order) {
+      const output = execFileSync(process.execPath, [self, '--child', name, String(cycles)], { encoding: 'utf8' });
+      const figures = JSON.parse(output.trim().split('\n').at(-1));
+      samples.get(name)[round] = figures;
+      console.error(`round ${round + 1}/${rounds} ${name}: ${JSON.stringify(figures)}`);
+    }
+  }
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  console.log(`S1 (${cycles} serial cycles after ${WARM_UP_CYCLES}) and S4 (${FAR_MS} ms, node 0 20 ms away each way), each contender in its own process, ${rounds} rounds`);
+  console.log('| contender | S1 ops/s | S1 client CPU µs/lock | S1 p50 µs | S1 p99 µs | S4 p50 µs | S4 p50 ÷ own S1 p50 |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const name of contenders) {
+    const rows = samples.get(name);
+    const s4VsS1 = rows.map((row) => ({ ratio: row.s4P50Us / row.s1P50Us }));
+    const cells = ['opsPerS', 'cpuUsPerLock', 's1P50Us', 's1P99Us', 's4P50Us'].map((key) => String(median(rows.map((row) => row[key]))));
+    console.log(`| ${name} | ${cells.join(' | ')} | ${median(s4VsS1.map((row) => row.ratio)).toFixed(2)} |`);
+  }
+  console.log('');
+  for (const name of contenders) {
+    const other = name.endsWith('@io5') ? `${baseline}@io5` : baseline;
+    if (name === other || !samples.has(other)) continue;
+    const mine = samples.get(name);
+    const theirs = samples.get(other);
+    const line = [
+      ['S1 ops/s', 'opsPerS'],
+      ['client CPU per lock', 'cpuUsPerLock'],
+      ['p99', 's1P99Us'],
+    ].map(([label, key]) => `${label} ${formatPairedRatio(pairedRatio(mine, theirs, key))}`);
+    console.log(`${name} ÷ ${other}: ${line.join('; ')}`);
+  }
+}
+
+/** One contender in this process: S1 on the near nodes, then S4 with node 0 far; prints its figures as JSON. */
+async function child(name, cycles) {
+  const { connectClients, startBenchNodes } = await import('../dist/bench-nodes.js');
+  const { ALL_CONTENDERS } = await import('../dist/contenders/all-contenders.js');
+  const definition = ALL_CONTENDERS.find((each) => each.name === name);
+  if (definition === undefined) throw new Error(`No contender "${name}": ${ALL_CONTENDERS.map((each) => each.name).join(', ')}`);
+  process.removeAllListeners('warning');
+  process.on('warning', () => undefined);
+  const nodes = await startBenchNodes();
+  const opened = [];
+  const contenderOver = async (topology) => {
+    const major = definition.client === 'ioredis5' ? 5 : 6;
+    const clients = await connectClients(nodes.urls(topology), definition.clientOptions ?? {}, [], major);
+    opened.push(...clients);
+    return definition.create({
+      clients,
+      retry: 'defaults',
+      farNodeIndex: topology === 'far' ? 0 : undefined,
+      connectMore: () => Promise.reject(new Error('S1 and S4 open no more clients')),
+    });
+  };
+  try {
+    const near = await contenderOver('near');
+    for (let index = 0; index < WARM_UP_CYCLES; index += 1) await (await near.acquire('s1'))();
+    const latenciesMs = new Float64Array(cycles);
+    const cpuBefore = process.cpuUsage();
+    const startedAt = performance.now();
+    for (let index = 0; index < cycles; index += 1) {
+      const cycleStart = performance.now();
+      await (await near.acquire('s1'))();
+      latenciesMs[index] = performance.now() - cycleStart;
+    }
+    const wallMs = performance.now() - startedAt;
+    const cpu = process.cpuUsage(cpuBefore);
+    latenciesMs.sort();
+    const far = await contenderOver('far');
+    const farLatenciesMs = [];
+    const farUntil = performance.now() + FAR_MS;
+    while (performance.now() < farUntil) {
+      const cycleStart = performance.now();
+      await (await far.acquire('s4'))();
+      farLatenciesMs.push(performance.now() - cycleStart);
+    }
+    farLatenciesMs.sort((a, b) => a - b);
+    const at = (sorted, share) => Math.round(1_000 * sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))]);
+    console.log(
+      JSON.stringify({
+        opsPerS: Math.round((cycles / wallMs) * 1_000),
+        cpuUsPerLock: Math.round((cpu.user + cpu.system) / cycles),
+        s1P50Us: at(latenciesMs, 0.5),
+        s1P99Us: at(latenciesMs, 0.99),
+        s4P50Us: at(farLatenciesMs, 0.5),
+      }),
+    );
+  } finally {
+    for (const client of opened) client.disconnect();
+    await nodes.stop();
+  }
+}
