@@ -224,9 +224,10 @@ function patientCaller(
 
 /**
  * A node that had not answered when `lock` was granted may still set our keys later (see
- * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once. A module function, so
- * that what a call still waiting for a far node keeps alive is its own listener, the lock and the
- * resources: not the attempt's variables (see bench/scripts/far-node-retention.mjs).
+ * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once. One listener on the
+ * fan-out for every node (the outcomes known at the decision, `known`, are replayed to it at once). A
+ * module function, so that what a call still waiting for a far node keeps alive is its listener, the lock
+ * and the resources: not the attempt's variables (see bench/scripts/far-node-retention.mjs).
  */
 function watchLateGrants(
   lock: Lock,
@@ -235,9 +236,15 @@ function watchLateGrants(
   resources: readonly string[],
   nodes: readonly NodeState[],
 ): void {
-  const onLateOutcome = (outcome: AcquireNodeOutcome, wasKnown: boolean): void => {
+  calls.listen((outcome) => {
     const { nodeIndex, status } = outcome;
-    if (status === 'acquired') return lock.removeLateGrant(nodeIndex);
+    const isLate = known[nodeIndex] === undefined;
+    if (status === 'acquired') {
+      // Granted at the decision, the lock holds it; granted since, it is a late grant.
+      if (isLate) lock.removeLateGrant(nodeIndex);
+      return;
+    }
+    if (!isLate && (isRefusal(status) || !calls.wasSent(nodeIndex))) return;
     if (status === 'timeout' || status === 'error') {
       void calls.lateAnswerOf(nodeIndex).then((answer) => {
         if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
@@ -245,15 +252,8 @@ function watchLateGrants(
     }
     // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
     // the lock stands on the nodes that granted it, and the mistake is reported once per node.
-    if (!wasKnown) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
-  };
-  for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
-    const outcome = known[nodeIndex];
-    const status = outcome?.status;
-    if (status === 'acquired' || isRefusal(status) || !calls.wasSent(nodeIndex)) continue;
-    if (outcome === undefined) calls.onOutcomeOf(nodeIndex, (late) => onLateOutcome(late, false));
-    else onLateOutcome(outcome, true);
-  }
+    if (isLate) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
+  });
 }
 
 /**
