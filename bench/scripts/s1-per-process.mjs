@@ -2,18 +2,22 @@
 // bench's scenarios run all contenders in one process (rounds interleaved), where each shares the heap,
 // the collector and the timers of the others, and their tails with it. Here each run starts a fresh
 // process with its own 5 redis-server nodes, warms up, then times serial acquire+release cycles on the
-// near nodes (S1) and, with node 0 behind the 20 ms proxy, for a fixed time (S4). Rounds rotate the order
+// near nodes (S1) and, with node 0 behind a proxy adding 20 ms each way, for a fixed time (S4). The proxy
+// runs in a process of its own too, as a network does: in the bench's S4 it runs in the contenders'
+// process, and its work on every far command lands in their cycles. Rounds rotate the order
 // of the contenders; each figure is compared with the baseline's of the same round (paired ratio, 95%
 // interval of its median, bench/src/measure/paired-ratio.ts). Run after `pnpm run build`.
 // Usage: node bench/scripts/s1-per-process.mjs [--rounds=8] [--cycles=6000] [--vs=redlock@5] [contender...]
 //   Every contender is compared with the baseline on its own ioredis major: `x@io5` with `<vs>@io5`.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const FAR_MS = 1_500;
 const WARM_UP_CYCLES = 2_000;
 
 if (process.argv[2] === '--child') await child(process.argv[3], Number(process.argv[4]));
+else if (process.argv[2] === '--proxy') await proxy(Number(process.argv[3]));
 else await driver();
 
 async function driver() {
@@ -74,9 +78,15 @@ async function child(name, cycles) {
   process.on('warning', () => undefined);
   const nodes = await startBenchNodes();
   const opened = [];
+  let farProxy;
   const contenderOver = async (topology) => {
     const major = definition.client === 'ioredis5' ? 5 : 6;
-    const clients = await connectClients(nodes.urls(topology), definition.clientOptions ?? {}, [], major);
+    let urls = nodes.urls('near');
+    if (topology === 'far') {
+      farProxy = await startProxyProcess(Number(new URL(urls[0]).port));
+      urls = urls.map((url, index) => (index === 0 ? farProxy.url : url));
+    }
+    const clients = await connectClients(urls, definition.clientOptions ?? {}, [], major);
     opened.push(...clients);
     return definition.create({
       clients,
@@ -120,6 +130,25 @@ async function child(name, cycles) {
     );
   } finally {
     for (const client of opened) client.disconnect();
+    farProxy?.process.kill();
     await nodes.stop();
   }
+}
+
+/** Starts {@link proxy} in a process of its own in front of node port `targetPort`; resolves with its url once it listens. */
+async function startProxyProcess(targetPort) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--proxy', String(targetPort)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = await once(child.stdout, 'data');
+  return { process: child, url: String(line).trim() };
+}
+
+/** The far node's proxy (20 ms each way): prints its url, then forwards until its parent kills it or goes away. */
+async function proxy(targetPort) {
+  const { startLatencyProxy } = await import('local-redis-nodes');
+  const { FAR_NODE_DELAY_MS } = await import('../dist/bench-nodes.js');
+  const latencyProxy = await startLatencyProxy({ targetPort, delayMs: FAR_NODE_DELAY_MS });
+  console.log(latencyProxy.url);
+  // Ends with its parent: a parent that died without killing it closes this pipe.
+  process.stdin.resume();
+  process.stdin.on('close', () => process.exit(0));
 }
