@@ -70,18 +70,20 @@ async function driver() {
 
 /** One contender in this process: S1 on the near nodes, then S4 with node 0 far; prints its figures as JSON. */
 async function child(name, cycles) {
-  const { connectClients, startBenchNodes } = await import('../dist/bench-nodes.js');
+  const { connectClients, NODE_COUNT } = await import('../dist/bench-nodes.js');
+  const { startRedisNodes } = await import('local-redis-nodes');
   const { ALL_CONTENDERS } = await import('../dist/contenders/all-contenders.js');
   const definition = ALL_CONTENDERS.find((each) => each.name === name);
   if (definition === undefined) throw new Error(`No contender "${name}": ${ALL_CONTENDERS.map((each) => each.name).join(', ')}`);
   process.removeAllListeners('warning');
   process.on('warning', () => undefined);
-  const nodes = await startBenchNodes();
+  // The nodes alone: the bench's startBenchNodes() would also start its own proxy in this process.
+  const nodes = await startRedisNodes({ count: NODE_COUNT });
   const opened = [];
   let farProxy;
   const contenderOver = async (topology) => {
     const major = definition.client === 'ioredis5' ? 5 : 6;
-    let urls = nodes.urls('near');
+    let urls = nodes.urls;
     if (topology === 'far') {
       farProxy = await startProxyProcess(Number(new URL(urls[0]).port));
       urls = urls.map((url, index) => (index === 0 ? farProxy.url : url));
