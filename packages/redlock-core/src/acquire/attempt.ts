@@ -302,7 +302,6 @@ async function storeFencingToken(
   return (await calls.decided(signal)) ? undefined : calls.allSettled();
 }
 
-
 /**
  * How many of the latest failed attempts an {@link AttemptLog} keeps, besides the first: with the default
  * `retryCount` (10), every attempt is kept.

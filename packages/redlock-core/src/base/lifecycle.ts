@@ -321,7 +321,6 @@ function closeHookRing(): CloseHookEntry {
 /** The `dispose` of a signal made aborted: nothing listens. */
 const NOTHING_TO_DISPOSE = (): void => undefined;
 
-
 /** Hears how a promise settled (see {@link Lifecycle.guard}). */
 export interface SettleListener {
   onResolved(): void;
