@@ -7,6 +7,7 @@ const common = {
     '^redlock-core/testing$': '<rootDir>/packages/redlock-core/src/testing/index.ts',
     '^redlock-ioredis-adapter$': '<rootDir>/packages/redlock-ioredis-adapter/src/index.ts',
     '^redlock-adapter-test-kit$': '<rootDir>/packages/redlock-adapter-test-kit/src/index.ts',
+    '^redlock-node-redlock-compat$': '<rootDir>/packages/redlock-node-redlock-compat/src/index.ts',
     '^redlock-node-redis-adapter$': '<rootDir>/packages/redlock-node-redis-adapter/src/index.ts',
     '^local-redis-nodes$': '<rootDir>/packages/local-redis-nodes/src/index.ts',
     // Relative imports end in `.js` (NodeNext); map them back to the `.ts` sources.

@@ -1,0 +1,272 @@
+// node-redlock 5's `Redlock` and `Lock` over redlock-core: the same calls, settings, errors and events,
+// with the core's algorithm underneath (adaptive node timeouts, cleanup of failed attempts, prompt
+// hand-off to waiters). Where the two differ, the README's migration guide says how.
+import { EventEmitter } from 'node:events';
+import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, Redlock as CoreRedlock, type ReleaseNodeOutcome } from 'redlock-core';
+import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
+import { ExecutionError, NO_QUORUM_MESSAGE } from './errors.js';
+import { statsOf } from './execution-stats.js';
+import { acquireOptionsOf, coreOptionsOf, DEFAULT_SETTINGS, type Settings, settingsOf } from './settings.js';
+import type { Client, ExecutionResult, ExecutionStats } from './types.js';
+import { type RedlockAbortSignal, runWithExtension } from './using.js';
+
+/** The core lock behind each `Lock` this library made; a `Lock` made with `new Lock(…)` has none. */
+const coreLocks = new WeakMap<Lock, CoreLock>();
+
+/**
+ * A lock on `resources`, held until `expiration`: what `acquire()` and `extend()` resolve with. Its
+ * `release()` and `extend()` call the `Redlock`'s.
+ */
+export class Lock {
+  /**
+   * @param redlock - The `Redlock` that acquired it.
+   * @param resources - The locked resources.
+   * @param value - The random value that identifies the owner on every node.
+   * @param attempts - The votes of the attempts that acquired or extended it.
+   * @param expiration - When validity ends, in milliseconds since the epoch.
+   */
+  constructor(
+    /** The `Redlock` that acquired it. */
+    readonly redlock: Redlock,
+    /** The locked resources. */
+    readonly resources: string[],
+    /** The random value that identifies the owner on every node. Keep it secret: it can release the lock. */
+    readonly value: string,
+    /**
+     * The votes of the attempt that acquired or extended the lock, and of the failed extension attempts
+     * before it. Earlier failed acquisition attempts are not kept (see the migration guide).
+     */
+    readonly attempts: ReadonlyArray<Promise<ExecutionStats>>,
+    /** When validity ends, in milliseconds since the epoch (`Date.now()`); 0 once released or replaced by `extend()`. */
+    public expiration: number,
+  ) {}
+
+  /** Releases the lock: see {@link Redlock.release}. */
+  async release(): Promise<ExecutionResult> {
+    return this.redlock.release(this);
+  }
+
+  /** Extends the lock to `duration` milliseconds from now: see {@link Redlock.extend}. */
+  async extend(duration: number): Promise<Lock> {
+    return this.redlock.extend(this, duration);
+  }
+}
+
+/**
+ * node-redlock 5's `Redlock` over redlock-core and ioredis: a lock is held when a quorum (⌊N/2⌋+1) of the
+ * clients' nodes granted it. Each client is one independent node: a `Redis`, or a `Cluster`.
+ *
+ * Like node-redlock, it emits `"error"` for every vote against an operation (a
+ * {@link ResourceLockedError} when another owner holds a resource, else the node's error), and listens to
+ * its own `"error"` so that an unheard event never crashes the process.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import Redlock from 'redlock-node-redlock-compat'; // was: from 'redlock'
+ *
+ * const redlock = new Redlock([new Redis('redis://a:6379'), new Redis('redis://b:6379'), new Redis('redis://c:6379')]);
+ * await redlock.using(['orders:42'], 5000, async (signal) => {
+ *   await chargeOrder(42);
+ *   if (signal.aborted) throw signal.error;
+ * });
+ * ```
+ */
+export default class Redlock extends EventEmitter {
+  /** The clients, one per node, in the order given. */
+  readonly clients: Set<Client>;
+  /** The settings of every call, with node-redlock's defaults for those not given. */
+  readonly settings: Settings;
+  readonly #clients: readonly Client[];
+  readonly #core: CoreRedlock;
+
+  /**
+   * @param clients - One ioredis client per independent node (a `Redis` or a `Cluster`); at least one.
+   * @param settings - See {@link Settings}.
+   * @param scripts - node-redlock's custom scripts: refused, as the core runs its own (see the migration guide).
+   * @throws `Error` without clients, as node-redlock; `TypeError` or `RangeError` for a bad setting, or for custom scripts.
+   */
+  constructor(
+    clients: Iterable<Client>,
+    settings: Partial<Settings> = {},
+    scripts?: {
+      readonly acquireScript?: string | ((script: string) => string);
+      readonly extendScript?: string | ((script: string) => string);
+      readonly releaseScript?: string | ((script: string) => string);
+    },
+  ) {
+    super();
+    // As node-redlock: an "error" event nobody listens to must not crash the process.
+    this.on('error', () => undefined);
+    this.clients = new Set(clients);
+    if (this.clients.size === 0) throw new Error('Redlock must be instantiated with at least one redis client.');
+    this.settings = settingsOf(settings, DEFAULT_SETTINGS, 'the Redlock settings');
+    if (scripts !== undefined && Object.values(scripts).some((script) => script !== undefined)) {
+      throw new TypeError('Custom scripts are not supported: the core runs its own scripts, which other clients of the same nodes rely on (see the migration guide)');
+    }
+    this.#clients = [...this.clients];
+    this.#core = new CoreRedlock(
+      this.#clients.map((client) => new IoredisAdapter(client)),
+      coreOptionsOf(this.settings),
+    );
+  }
+
+  /**
+   * Closes what the library opened (the notification connections), then every client, as node-redlock
+   * does: QUIT, so that commands in flight reach their node, and a disconnect when a node has not replied
+   * within 1 s (node-redlock's would wait for a node that is down). Never rejects.
+   */
+  async quit(): Promise<void> {
+    await this.#core.close();
+    await Promise.all(this.#clients.map((client) => quitClient(client)));
+  }
+
+  /**
+   * Acquires a lock on `resources` for `duration` milliseconds, retrying `retryCount` times (`-1`: until
+   * acquired) `retryDelay` ± `retryJitter` apart. An attempt that fails removes whatever it set.
+   * @throws {@link ExecutionError} when no attempt won a quorum; `TypeError` or `RangeError` for a bad
+   *   argument, before any node is called.
+   */
+  async acquire(resources: string[], duration: number, settings?: Partial<Settings>): Promise<Lock> {
+    checkDuration(duration);
+    const merged = this.#callSettings(settings, 'acquire()');
+    let core: CoreLock;
+    try {
+      core = await this.#core.acquire(resources, duration, acquireOptionsOf(merged));
+    } catch (error) {
+      if (!(error instanceof LockAcquireError)) throw error;
+      const attempts = error.attempts.map((attempt) => this.#votes(statsOf(this.#clients, attempt.nodes, 'acquired', resources.length)));
+      throw new ExecutionError(NO_QUORUM_MESSAGE, attempts, { cause: error });
+    }
+    const stats = this.#votes(statsOf(this.#clients, core.nodes, 'acquired', resources.length));
+    return this.#lockOf(core, [...resources], [stats]);
+  }
+
+  /**
+   * Releases `lock` on every node, and sets its `expiration` to 0. Resolves once a quorum of nodes
+   * deleted the lock's keys.
+   * @throws {@link ExecutionError} when fewer than a quorum held the lock any more (it had expired, or was
+   *   released already), or fewer than a quorum answered.
+   */
+  async release(lock: Lock, settings?: Partial<Settings>): Promise<ExecutionResult> {
+    this.#callSettings(settings, 'release()');
+    const core = this.#coreLockOf(lock, 'release');
+    lock.expiration = 0;
+    const keyCount = lock.resources.length;
+    let nodes: readonly (ReleaseNodeOutcome | undefined)[];
+    try {
+      const result = await core.release();
+      // node-redlock counts a vote for only where the node deleted our keys: with fewer than a quorum so
+      // far, the other nodes' answers decide.
+      nodes = result.releasedCount >= this.#quorum ? result.nodes : await result.settled;
+    } catch (error) {
+      if (!(error instanceof LockReleaseError)) throw error;
+      throw new ExecutionError(NO_QUORUM_MESSAGE, [this.#votes(statsOf(this.#clients, error.nodes, 'released', keyCount))], { cause: error });
+    }
+    const stats = statsOf(this.#clients, nodes, 'released', keyCount);
+    const attempts = [this.#votes(stats)];
+    if (stats.votesFor.size < this.#quorum) throw new ExecutionError(NO_QUORUM_MESSAGE, attempts);
+    return { attempts };
+  }
+
+  /**
+   * Extends `existing` to `duration` milliseconds from now and resolves with a new `Lock`; `existing`'s
+   * `expiration` becomes 0. A failed attempt is retried `retryCount` times while the lock is still valid
+   * and no other owner took it.
+   * @throws {@link ExecutionError} when the lock had expired, or no attempt won a quorum.
+   */
+  async extend(existing: Lock, duration: number, settings?: Partial<Settings>): Promise<Lock> {
+    checkDuration(duration);
+    const merged = this.#callSettings(settings, 'extend()');
+    if (existing.expiration < Date.now()) throw new ExecutionError('Cannot extend an already-expired lock.', []);
+    const core = this.#coreLockOf(existing, 'extend');
+    const keyCount = existing.resources.length;
+    const attempts: Promise<ExecutionStats>[] = [];
+    for (let retries = 0; ; retries += 1) {
+      try {
+        await core.extend(duration);
+        break;
+      } catch (error) {
+        if (!(error instanceof LockExtendError)) throw error;
+        attempts.push(this.#votes(statsOf(this.#clients, error.nodes, 'extended', keyCount)));
+        const canRetry = !error.isLost && core.remainingValidityMs > 0 && (merged.retryCount === -1 || retries < merged.retryCount);
+        if (!canRetry) throw new ExecutionError(NO_QUORUM_MESSAGE, attempts, { cause: error });
+        await pause(merged);
+      }
+    }
+    existing.expiration = 0;
+    return this.#lockOf(core, existing.resources, attempts);
+  }
+
+  /**
+   * Runs `routine` under a lock on `resources` that is extended by `duration` each time its expiration is
+   * `automaticExtensionThreshold` milliseconds away, and released when `routine` settles. When an
+   * extension fails, or the lock is lost, the signal aborts and `signal.error` says why: check it before
+   * each step that needs the lock. Resolves with `routine`'s value.
+   * @throws what `acquire()` throws, what `routine` throws, or the release's {@link ExecutionError}.
+   */
+  using<T>(resources: string[], duration: number, settings: Partial<Settings>, routine?: (signal: RedlockAbortSignal) => Promise<T>): Promise<T>;
+  /** `using()` with the `Redlock`'s settings. */
+  using<T>(resources: string[], duration: number, routine: (signal: RedlockAbortSignal) => Promise<T>): Promise<T>;
+  async using<T>(
+    resources: string[],
+    duration: number,
+    settingsOrRoutine: Partial<Settings> | ((signal: RedlockAbortSignal) => Promise<T>),
+    optionalRoutine?: (signal: RedlockAbortSignal) => Promise<T>,
+  ): Promise<T> {
+    checkDuration(duration);
+    const settings = this.#callSettings(typeof settingsOrRoutine === 'function' ? undefined : settingsOrRoutine, 'using()');
+    const routine = optionalRoutine ?? settingsOrRoutine;
+    if (typeof routine !== 'function') throw new TypeError('Expected a routine: using(resources, duration, [settings,] routine)');
+    if (settings.automaticExtensionThreshold > duration - 100) {
+      throw new RangeError('A lock `duration` must be at least 100ms greater than the `automaticExtensionThreshold` setting.');
+    }
+    const lock = await this.acquire(resources, duration, settings);
+    const core = coreLocks.get(lock) as CoreLock;
+    return runWithExtension(lock, core.signal, duration, settings.automaticExtensionThreshold, () => pause(settings), routine);
+  }
+
+  get #quorum(): number {
+    return this.#core.quorum;
+  }
+
+  /** A call's settings over the `Redlock`'s; a `driftFactor` of its own is refused (the core has one per `Redlock`). */
+  #callSettings(settings: Partial<Settings> | undefined, where: string): Settings {
+    const merged = settingsOf(settings, this.settings, where);
+    if (merged.driftFactor !== this.settings.driftFactor) {
+      throw new TypeError(`A \`driftFactor\` for one call is not supported (${where} got ${merged.driftFactor}, the Redlock has ${this.settings.driftFactor}): set it on the Redlock`);
+    }
+    return merged;
+  }
+
+  /** Emits every vote against in `stats` as an `"error"` event, and hands the votes on as an attempt. */
+  #votes(stats: ExecutionStats): Promise<ExecutionStats> {
+    for (const error of stats.votesAgainst.values()) this.emit('error', error);
+    return Promise.resolve(stats);
+  }
+
+  #lockOf(core: CoreLock, resources: string[], attempts: ReadonlyArray<Promise<ExecutionStats>>): Lock {
+    const lock = new Lock(this, resources, core.token, attempts, core.expiresAt);
+    coreLocks.set(lock, core);
+    return lock;
+  }
+
+  #coreLockOf(lock: Lock, operation: 'release' | 'extend'): CoreLock {
+    const core = coreLocks.get(lock);
+    if (core === undefined || lock.redlock !== this) {
+      throw new TypeError(`Cannot ${operation} a Lock that this Redlock did not acquire (a Lock made with \`new Lock(…)\` is not supported yet: see the migration guide)`);
+    }
+    return core;
+  }
+}
+
+/** node-redlock's check of a duration, with its message. */
+function checkDuration(duration: number): void {
+  if (Math.floor(duration) !== duration) throw new TypeError('Duration must be an integer value in milliseconds.');
+}
+
+/** Waits `retryDelay` ± `retryJitter` milliseconds, as node-redlock between attempts. */
+function pause(settings: Settings): Promise<void> {
+  const ms = Math.max(0, settings.retryDelay + Math.floor((Math.random() * 2 - 1) * settings.retryJitter));
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,26 @@
+// node-redlock 5's types of clients and votes.
+import type { Cluster, Redis } from 'ioredis';
+
+/** A node-redlock client: an ioredis `Redis` (one independent node) or `Cluster`. */
+export type Client = Redis | Cluster;
+
+/** The votes of one attempt, by client, once every node answered or timed out. */
+export interface ExecutionStats {
+  /** How many clients (nodes) the `Redlock` has. */
+  readonly membershipSize: number;
+  /** How many must vote for: ⌊membershipSize / 2⌋ + 1. */
+  readonly quorumSize: number;
+  /** The clients whose node did what was asked on every resource. */
+  readonly votesFor: Set<Client>;
+  /** The clients whose node did not, with why: a `ResourceLockedError`, or the node's error or timeout. */
+  readonly votesAgainst: Map<Client, Error>;
+}
+
+/** What `release()` resolves with: the votes of its attempt. */
+export interface ExecutionResult {
+  /** The votes of each attempt (one for a release). */
+  readonly attempts: ReadonlyArray<Promise<ExecutionStats>>;
+}
+
+/** One client's vote, as node-redlock 5's types declare it. */
+export type ClientExecutionResult = { readonly client: Client; readonly vote: 'for'; readonly value: number } | { readonly client: Client; readonly vote: 'against'; readonly error: Error };

@@ -1,0 +1,83 @@
+// `using()`'s schedule, as node-redlock's: extend the lock each time its expiration comes within the
+// threshold, abort the routine's signal when that fails, release when the routine settles.
+import { LockExtendError } from 'redlock-core';
+
+/** The signal `using()` passes its routine: aborted when the lock can no longer be guaranteed, with why in `error`. */
+export type RedlockAbortSignal = AbortSignal & {
+  /** Why the signal aborted: the failed extension's error, or the core's `LockLostError`. */
+  error?: Error;
+};
+
+/** The part of a `Lock` that `using()` drives. */
+interface ExtendableLock {
+  readonly expiration: number;
+  extend(duration: number): Promise<ExtendableLock>;
+  release(): Promise<unknown>;
+}
+
+/**
+ * Runs `routine` while `lock` is extended by `duration` whenever its expiration is `threshold` ms away;
+ * aborts the routine's signal when an extension fails for good or `lost` (the core lock's own signal, which
+ * aborts when the lock is lost or its validity runs out) aborts; `pause` waits between two failed rounds of
+ * extend()'s own retries. Once `routine` settles, stops extending,
+ * waits for an extension in flight, and releases the latest lock; its error, if any, is what rejects.
+ */
+export async function runWithExtension<T>(
+  first: ExtendableLock,
+  lost: AbortSignal,
+  duration: number,
+  threshold: number,
+  pause: () => Promise<void>,
+  routine: (signal: RedlockAbortSignal) => Promise<T>,
+): Promise<T> {
+  let lock = first;
+  const controller = new AbortController();
+  const signal = controller.signal as RedlockAbortSignal;
+  const abort = (error: unknown): void => {
+    if (signal.aborted) return;
+    signal.error = error instanceof Error ? error : new Error(String(error));
+    controller.abort(signal.error);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let extension: Promise<void> | undefined;
+  let isDone = false;
+  const onLost = (): void => abort(lost.reason);
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      extension = extend();
+    }, Math.max(0, lock.expiration - Date.now() - threshold));
+  };
+  const extend = async (): Promise<void> => {
+    // Each extend() retries by itself; another round only while validity remains, as node-redlock.
+    while (!isDone) {
+      try {
+        lock = await lock.extend(duration);
+        if (!isDone) schedule();
+        return;
+      } catch (error) {
+        if (lock.expiration <= Date.now() || signal.aborted || isLostIn(error)) return abort(error);
+        await pause();
+      }
+    }
+  };
+  if (lost.aborted) onLost();
+  else lost.addEventListener('abort', onLost, { once: true });
+  schedule();
+  try {
+    return await routine(signal);
+  } finally {
+    isDone = true;
+    lost.removeEventListener('abort', onLost);
+    if (timer !== undefined) clearTimeout(timer);
+    // Let an extension in flight finish: releasing beside it could race with it on the nodes.
+    await extension?.catch(() => undefined);
+    await lock.release();
+  }
+}
+
+/** Whether `error` comes from an extension that found the lock taken by another owner: no retry can help. */
+function isLostIn(error: unknown): boolean {
+  const cause: unknown = error instanceof Error ? error.cause : undefined;
+  return cause instanceof LockExtendError && cause.isLost;
+}

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Redis as Redis5 } from 'ioredis-v5';
+import { type LocalRedisNodes, startRedisNodes } from 'local-redis-nodes';
+import NodeRedlock from 'redlock';
+import { LockAcquireError, LockExtendError } from 'redlock-core';
+import Redlock, { ExecutionError, Lock, ResourceLockedError } from '../../src/index.js';
+
+// node-redlock 5's documented behaviour (its README and types), through the compat package, on three real
+// standalone nodes shared by the whole file. Each test locks resources of its own.
+
+let nodes: LocalRedisNodes;
+const opened: { quit(): Promise<unknown>; status: string }[] = [];
+const clientsOf = (): Redis[] => {
+  const clients = nodes.urls.map((url) => new Redis(url, { maxRetriesPerRequest: 0 }));
+  opened.push(...clients);
+  return clients;
+};
+/** Each node's value at `key`. */
+const valuesAt = async (admin: readonly Redis[], key: string): Promise<(string | null)[]> => Promise.all(admin.map((client) => client.get(key)));
+let admin: Redis[];
+const resource = (): string => `compat:${randomUUID()}`;
+
+beforeAll(async () => {
+  nodes = await startRedisNodes({ count: 3 });
+  admin = clientsOf();
+}, 30_000);
+afterAll(async () => {
+  await Promise.all(opened.filter((client) => client.status !== 'end').map((client) => client.quit()));
+  await nodes?.stop();
+});
+
+describe('node-redlock compat on standalone nodes', () => {
+  it('acquires and releases: the value on every node, the votes, the expiration, then no key', async () => {
+    const redlock = new Redlock(clientsOf());
+    const key = resource();
+    const before = Date.now();
+    const lock = await redlock.acquire([key], 5_000);
+    expect(lock).toBeInstanceOf(Lock);
+    expect(lock.resources).toEqual([key]);
+    expect(lock.redlock).toBe(redlock);
+    expect(await valuesAt(admin, key)).toEqual([lock.value, lock.value, lock.value]);
+    // Validity: the start plus the duration, less round(0.01 × 5000) + 2 ms of drift.
+    expect(lock.expiration).toBeGreaterThanOrEqual(before + 5_000 - 52);
+    expect(lock.expiration).toBeLessThanOrEqual(Date.now() + 5_000 - 52);
+    expect(lock.attempts).toHaveLength(1);
+    const stats = await lock.attempts[0];
+    expect(stats?.membershipSize).toBe(3);
+    expect(stats?.quorumSize).toBe(2);
+    expect(stats?.votesFor.size).toBeGreaterThanOrEqual(2);
+    expect(stats?.votesAgainst.size).toBe(0);
+
+    const result = await lock.release();
+    expect(lock.expiration).toBe(0);
+    expect((await result.attempts[0])?.votesFor.size).toBeGreaterThanOrEqual(2);
+    // The release resolves at a quorum; the third node follows within its timeout.
+    await waitFor(async () => (await valuesAt(admin, key)).every((value) => value === null));
+  });
+
+  it('fails a lock another owner holds with an ExecutionError whose votes are ResourceLockedErrors, emitted as "error" events', async () => {
+    const redlock = new Redlock(clientsOf(), { retryCount: 2, retryDelay: 20, retryJitter: 0 });
+    const key = resource();
+    const held = await redlock.acquire([key], 5_000);
+    const events: Error[] = [];
+    redlock.on('error', (error: Error) => events.push(error));
+    const error = await redlock.acquire([key], 5_000).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as ExecutionError).message).toBe('The operation was unable to achieve a quorum during its retry window.');
+    expect((error as ExecutionError).cause).toBeInstanceOf(LockAcquireError);
+    // The first try and two retries.
+    expect((error as ExecutionError).attempts).toHaveLength(3);
+    for (const attempt of (error as ExecutionError).attempts) {
+      const stats = await attempt;
+      expect(stats.votesFor.size).toBe(0);
+      expect([...stats.votesAgainst.values()].every((vote) => vote instanceof ResourceLockedError)).toBe(true);
+    }
+    expect(events.length).toBeGreaterThanOrEqual(6);
+    expect(events.every((event) => event instanceof ResourceLockedError && event.message === 'The operation was applied to: 0 of the 1 requested resources.')).toBe(true);
+    // The failed attempts left nothing: the holder's value is still on every node.
+    expect(await valuesAt(admin, key)).toEqual([held.value, held.value, held.value]);
+    await held.release();
+  });
+
+  it('waits for the lock with retryCount -1 until its holder releases it', async () => {
+    const redlock = new Redlock(clientsOf(), { retryCount: -1, retryDelay: 50, retryJitter: 10 });
+    const key = resource();
+    const held = await redlock.acquire([key], 5_000);
+    let isAcquired = false;
+    const waiting = redlock.acquire([key], 5_000).then((lock) => {
+      isAcquired = true;
+      return lock;
+    });
+    await sleep(300);
+    expect(isAcquired).toBe(false);
+    await held.release();
+    const lock = await waiting;
+    expect(await valuesAt(admin, key)).toEqual([lock.value, lock.value, lock.value]);
+    await lock.release();
+  });
+
+  it('extends a lock into a new Lock, zeroes the old expiration, and refuses to extend a released one', async () => {
+    const redlock = new Redlock(clientsOf());
+    const key = resource();
+    const lock = await redlock.acquire([key], 1_000);
+    const extended = await lock.extend(20_000);
+    expect(extended).not.toBe(lock);
+    expect(lock.expiration).toBe(0);
+    expect(extended.value).toBe(lock.value);
+    expect(extended.expiration).toBeGreaterThan(Date.now() + 19_000);
+    const ttls = await Promise.all(admin.map((client) => client.pttl(key)));
+    expect(Math.min(...ttls)).toBeGreaterThan(15_000);
+    await extended.release();
+    await expect(extended.extend(1_000)).rejects.toThrow(new ExecutionError('Cannot extend an already-expired lock.', []));
+  });
+
+  it('rejects the release of a lock that expired, as no node deleted its keys', async () => {
+    const redlock = new Redlock(clientsOf());
+    const key = resource();
+    const lock = await redlock.acquire([key], 200);
+    await waitFor(async () => (await valuesAt(admin, key)).every((value) => value === null));
+    const error = await lock.release().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ExecutionError);
+    const stats = await (error as ExecutionError).attempts[0];
+    expect(stats?.votesFor.size).toBe(0);
+    expect(stats?.votesAgainst.size).toBe(3);
+  });
+
+  it('fails the extension of a lock another owner took, without retrying', async () => {
+    const redlock = new Redlock(clientsOf(), { retryCount: 5, retryDelay: 1_000 });
+    const key = resource();
+    const lock = await redlock.acquire([key], 5_000);
+    await Promise.all(admin.map((client) => client.set(key, 'someone-else', 'PX', 5_000)));
+    const startedAt = Date.now();
+    const error = await lock.extend(5_000).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as ExecutionError).cause).toBeInstanceOf(LockExtendError);
+    expect((error as ExecutionError).attempts).toHaveLength(1);
+    // No retry pause of 1 s was taken: retrying cannot win back a lock someone else holds.
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    await Promise.all(admin.map((client) => client.del(key)));
+  });
+
+  it('runs a routine with using(), extending the lock past its duration, and resolves with its value', async () => {
+    const redlock = new Redlock(clientsOf(), { automaticExtensionThreshold: 200 });
+    const key = resource();
+    let ttlLate = 0;
+    const value = await redlock.using([key], 400, async (signal) => {
+      // Past the first expiration: only an extension keeps the keys.
+      await sleep(600);
+      ttlLate = Math.min(...(await Promise.all(admin.map((client) => client.pttl(key)))));
+      expect(signal.aborted).toBe(false);
+      return 'done';
+    });
+    expect(value).toBe('done');
+    expect(ttlLate).toBeGreaterThan(0);
+    await waitFor(async () => (await valuesAt(admin, key)).every((value) => value === null));
+  });
+
+  it('aborts the signal of using() with the error when the lock is lost, and rejects with the final release\'s', async () => {
+    const redlock = new Redlock(clientsOf(), { automaticExtensionThreshold: 200, retryCount: 0 });
+    const key = resource();
+    let signalError: Error | undefined;
+    const outcome = await redlock
+      .using([key], 400, async (signal) => {
+        // Another owner takes the resource on every node: the next extension finds it and fails.
+        await Promise.all(admin.map((client) => client.set(key, 'someone-else', 'PX', 10_000)));
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        signalError = signal.error;
+        return 'finished';
+      })
+      .catch((caught: unknown) => caught);
+    expect(signalError).toBeInstanceOf(Error);
+    expect(outcome).toBeInstanceOf(ExecutionError);
+    expect(await valuesAt(admin, key)).toEqual(['someone-else', 'someone-else', 'someone-else']);
+    await Promise.all(admin.map((client) => client.del(key)));
+  });
+
+  it('excludes node-redlock 5 and is excluded by it on the same nodes, so both can run during a rolling migration', async () => {
+    const ours = new Redlock(clientsOf(), { retryCount: 0 });
+    const theirs = new NodeRedlock(clientsOf(), { retryCount: 0 });
+    const key = resource();
+    const lock = await ours.acquire([key], 5_000);
+    await expect(theirs.acquire([key], 5_000)).rejects.toThrow('The operation was unable to achieve a quorum during its retry window.');
+    await lock.release();
+    await waitFor(async () => (await valuesAt(admin, key)).every((value) => value === null));
+    const theirLock = await theirs.acquire([key], 5_000);
+    await expect(ours.acquire([key], 5_000)).rejects.toThrow(ExecutionError);
+    await theirLock.release();
+  });
+
+  it('runs on ioredis 5 clients too, and quit() closes the clients', async () => {
+    const clients = nodes.urls.map((url) => new Redis5(url, { maxRetriesPerRequest: 0 }));
+    const redlock = new Redlock(clients as never);
+    const lock = await redlock.acquire([resource()], 5_000);
+    await lock.release();
+    await redlock.quit();
+    await waitFor(async () => clients.every((client) => client.status === 'end'));
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until `condition` holds, looking every 10 ms, for at most 5 s. */
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 5_000; Date.now() < deadline; await sleep(10)) if (await condition()) return;
+  throw new Error('The condition did not hold within 5 s');
+}

@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import Redlock from '../../src/index.js';
+
+// Bad arguments fail with a typed error before any node is called: these clients never connect.
+const clients = [1, 2, 3].map((port) => new Redis({ port, lazyConnect: true, enableOfflineQueue: false }));
+afterAll(() => {
+  for (const client of clients) client.disconnect();
+});
+
+describe('node-redlock compat: arguments', () => {
+  it('refuses no clients with node-redlock\'s message', () => {
+    expect(() => new Redlock([])).toThrow(new Error('Redlock must be instantiated with at least one redis client.'));
+  });
+
+  it.each([
+    [{ retryCount: '3' }, TypeError, 'Expected `retryCount` in the Redlock settings to be a finite number, got "3"'],
+    [{ retryDelay: Number.NaN }, TypeError, 'Expected `retryDelay` in the Redlock settings to be a finite number, got NaN'],
+    [{ retryCount: -2 }, RangeError, 'Expected `retryCount` in the Redlock settings to be an integer ≥ 0, or -1 to retry until the lock is acquired, got -2'],
+    [{ driftFactor: 1 }, RangeError, 'Expected `driftFactor` in the Redlock settings to be in [0, 1), got 1'],
+    [{ retryJitter: -1 }, RangeError, 'Expected `retryJitter` in the Redlock settings to be ≥ 0, got -1'],
+    [{ retryCounts: 3 }, TypeError, 'Unknown setting `retryCounts` in the Redlock settings'],
+  ])('refuses the settings %p', (settings, type, message) => {
+    expect(() => new Redlock(clients, settings as never)).toThrow(type);
+    expect(() => new Redlock(clients, settings as never)).toThrow(message);
+  });
+
+  it('refuses custom scripts, which the core cannot run', () => {
+    expect(() => new Redlock(clients, {}, { acquireScript: (script) => script })).toThrow(/^Custom scripts are not supported/);
+    expect(() => new Redlock(clients, {}, {})).not.toThrow();
+  });
+
+  it('has node-redlock\'s defaults, and reads retryCount -1 as for ever', () => {
+    expect(new Redlock(clients).settings).toEqual({ driftFactor: 0.01, retryCount: 10, retryDelay: 200, retryJitter: 100, automaticExtensionThreshold: 500 });
+    expect(new Redlock(clients, { retryCount: -1 }).settings.retryCount).toBe(-1);
+  });
+
+  it('refuses a duration that is not an integer, a driftFactor of one call, and a using() without room for its threshold', async () => {
+    const redlock = new Redlock(clients);
+    await expect(redlock.acquire(['a'], 1000.5)).rejects.toThrow(new TypeError('Duration must be an integer value in milliseconds.'));
+    await expect(redlock.acquire(['a'], 1000, { driftFactor: 0.1 })).rejects.toThrow(/^A `driftFactor` for one call is not supported/);
+    await expect(redlock.acquire(['a'], 1000, { retryDelay: -5 })).rejects.toThrow(RangeError);
+    await expect(redlock.using(['a'], 550, async () => 1)).rejects.toThrow(
+      new RangeError('A lock `duration` must be at least 100ms greater than the `automaticExtensionThreshold` setting.'),
+    );
+    await expect(redlock.using(['a'], 1000, {} as never)).rejects.toThrow(TypeError);
+  });
+});
