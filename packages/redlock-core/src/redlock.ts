@@ -1,13 +1,13 @@
 import { Acquisitions } from './acquire/acquisitions.js';
-import { type ExtensionLimits, keepExtended } from './acquire/auto-extend.js';
+import { extendIfAsked, type ExtensionLimits } from './acquire/auto-extend.js';
 import { type CallRequest, extensionLimitsOf, resolveRequest } from './acquire/request.js';
 import { runUnderLock } from './acquire/using.js';
 import type { RedisAdapter } from './base/adapter.js';
-import { type AcquireTraceContext } from './base/diagnostics.js';
-import { isAcquireTraced, traceAcquire } from './base/tracing.js';
-import { LockAcquireError } from './base/errors.js';
+import { isAcquireTraced } from './base/tracing.js';
+import { closedErrorOf, LockAcquireError } from './base/errors.js';
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters } from './base/lifecycle.js';
-import type { LockInspection } from './base/outcomes.js';
+import type { LockInspection, ReleaseResult } from './base/outcomes.js';
+import { adoptLock, checkToken, releaseByToken } from './lock/by-token.js';
 import { inspectResource } from './lock/inspection.js';
 import type { Lock } from './lock/lock.js';
 import { createNodeSet, type NodeHealth, type NodeSet } from './nodes/node-state.js';
@@ -16,6 +16,8 @@ import { ReleaseNotifications } from './nodes/release-notifications.js';
 import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
 import type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
+import { resolveResources } from './settings/resolve-resources.js';
+import { checkAcquireTtl } from './settings/ttl.js';
 import { type AcquireSettings, checkExtensionLimits, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
 
 /**
@@ -130,11 +132,11 @@ export class Redlock {
       limits = extensionLimitsOf(request);
       const call = request;
       // No closure for the usual, untraced acquisition.
-      acquiring = isAcquireTraced() ? this.#observed('acquire', call, () => this.#acquisitions.acquire(call)) : this.#acquisitions.acquire(call);
+      acquiring = isAcquireTraced() ? this.#acquisitions.observed('acquire', call, () => this.#acquisitions.acquire(call)) : this.#acquisitions.acquire(call);
     } catch (error) {
       return Promise.reject(error);
     }
-    return request.autoExtend ? acquiring.then((lock) => this.#extendIfAsked(lock, request, limits)) : acquiring;
+    return request.autoExtend ? acquiring.then((lock) => extendIfAsked(lock, request.autoExtend, request.ttlMs, this.#set.options.clock, limits)) : acquiring;
   }
 
   /**
@@ -179,30 +181,46 @@ export class Redlock {
     let lock: Lock;
     try {
       // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
-      lock = await this.#observed('tryAcquire', request, () => this.#acquisitions.acquire({ ...request, retryCount: 0, waitMs: Infinity }));
+      lock = await this.#acquisitions.observed('tryAcquire', request, () => this.#acquisitions.acquire({ ...request, retryCount: 0, waitMs: Infinity }));
     } catch (error) {
       // Only the single attempt's own verdict: more nodes held it than a quorum could overcome.
       if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
       throw error;
     }
-    return this.#extendIfAsked(lock, request, limits);
+    return extendIfAsked(lock, request.autoExtend, request.ttlMs, this.#set.options.clock, limits);
   }
 
-  /** Runs one acquisition traced on `redlock-core.acquire` when someone listens (see `traceAcquire`). */
-  #observed(operation: AcquireTraceContext['operation'], request: CallRequest, acquiring: () => Promise<Lock>): Promise<Lock> {
-    if (!isAcquireTraced()) return acquiring();
-    const { resources, ttlMs, reentrant } = request;
-    const traced = { operation, resources, ttlMs, isReentrant: reentrant !== undefined };
-    return traceAcquire(traced, this.quorum, this.#set.nodes.length, acquiring);
+  /**
+   * Takes over a lock acquired elsewhere (another process; a scheduler handing a job to a worker) from its
+   * resources and `lock.token`: extends it to `ttlMs` on every node, which succeeds only where its keys
+   * still hold that token, and resolves with a handle whose validity runs from that extension (`attempts`
+   * 0, no fencing token). The token is the lock: hand it over, and stop using the lock where it was.
+   *
+   * @throws {@link LockExtendError} when no quorum holds the token with validity left: `isLost` when the
+   *   lock expired, was released or another owner took it (published on `redlock-core.lock.lost`, as for
+   *   any lock found lost); {@link RedlockClosedError} once `close()` was called; `TypeError` or
+   *   `RangeError` for bad arguments, before any node is called.
+   */
+  async adopt(resources: string | readonly string[], token: string, ttlMs: number): Promise<Lock> {
+    const { resources: names, keys } = resolveResources(resources, this.#set.options.keyPrefix);
+    checkToken(token);
+    checkAcquireTtl(ttlMs, this.#set.nodes, this.#set.options, this.quorum, keys.length);
+    if (this.#set.lifecycle.isClosed) throw closedErrorOf('adopt', names);
+    return adoptLock(this.#set, names, keys, token, ttlMs);
   }
 
-  /** Starts automatic extension of a new lock when its call asked for it (`autoExtend`). */
-  #extendIfAsked(lock: Lock, request: CallRequest, limits: ExtensionLimits): Lock {
-    if (request.autoExtend) {
-      const { clock } = this.#set.options;
-      lock.keepExtendedBy((onStop) => keepExtended(lock, request.ttlMs, clock, limits, onStop));
-    }
-    return lock;
+  /**
+   * Releases a lock acquired elsewhere, from its resources and `lock.token`, as `lock.release()` does
+   * (`releasedCount` 0 when no node held the token any more), except that a node whose call failed is not
+   * sent it again in the background: the lock's TTL, which bounds that, is not known here.
+   *
+   * @throws {@link LockReleaseError} when fewer than a quorum answered; `TypeError` or `RangeError` for bad
+   *   arguments, before any node is called. It works after `close()`, as `lock.release()` does.
+   */
+  async releaseByToken(resources: string | readonly string[], token: string): Promise<ReleaseResult> {
+    const { resources: names, keys } = resolveResources(resources, this.#set.options.keyPrefix);
+    checkToken(token);
+    return releaseByToken(this.#set, names, keys, token);
   }
 
   /**
@@ -257,7 +275,7 @@ export class Redlock {
     if (typeof routine !== 'function') {
       throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     }
-    const lock = await this.#observed('using', request, () => this.#acquisitions.acquire(request));
+    const lock = await this.#acquisitions.observed('using', request, () => this.#acquisitions.acquire(request));
     return runUnderLock(this.#set, lock, request.ttlMs, request.callerSignal, limits, routine);
   }
 

@@ -150,12 +150,13 @@ export default class Redlock extends EventEmitter {
    */
   async release(lock: Lock, settings?: Partial<Settings>): Promise<ExecutionResult> {
     this.#callSettings(settings, 'release()');
-    const core = this.#coreLockOf(lock, 'release');
+    const core = this.#coreLockOf(lock);
     lock.expiration = 0;
     const keyCount = lock.resources.length;
     let nodes: readonly (ReleaseNodeOutcome | undefined)[];
     try {
-      const result = await core.release();
+      // A Lock made elsewhere (`new Lock(…)`) is released by its value.
+      const result = await (core === undefined ? this.#core.releaseByToken(lock.resources, lock.value) : core.release());
       // node-redlock counts a vote for only where the node deleted our keys: with fewer than a quorum so
       // far, the other nodes' answers decide.
       nodes = result.releasedCount >= this.#quorum ? result.nodes : await result.settled;
@@ -179,17 +180,20 @@ export default class Redlock extends EventEmitter {
     checkDuration(duration);
     const merged = this.#callSettings(settings, 'extend()');
     if (existing.expiration < Date.now()) throw new ExecutionError('Cannot extend an already-expired lock.', []);
-    const core = this.#coreLockOf(existing, 'extend');
+    let core = this.#coreLockOf(existing);
     const keyCount = existing.resources.length;
     const attempts: Promise<ExecutionStats>[] = [];
     for (let retries = 0; ; retries += 1) {
       try {
-        await core.extend(duration);
+        // A Lock made elsewhere (`new Lock(…)`) is taken over by its value: extended, then held here.
+        if (core === undefined) core = await this.#core.adopt(existing.resources, existing.value, duration);
+        else await core.extend(duration);
         break;
       } catch (error) {
         if (!(error instanceof LockExtendError)) throw error;
         attempts.push(this.#votes(statsOf(this.#clients, error.nodes, 'extended', keyCount)));
-        const canRetry = !error.isLost && core.remainingValidityMs > 0 && (merged.retryCount === -1 || retries < merged.retryCount);
+        const isValid = core === undefined ? existing.expiration > Date.now() : core.remainingValidityMs > 0;
+        const canRetry = !error.isLost && isValid && (merged.retryCount === -1 || retries < merged.retryCount);
         if (!canRetry) throw new ExecutionError(NO_QUORUM_MESSAGE, attempts, { cause: error });
         await pause(merged);
       }
@@ -251,12 +255,9 @@ export default class Redlock extends EventEmitter {
     return lock;
   }
 
-  #coreLockOf(lock: Lock, operation: 'release' | 'extend'): CoreLock {
-    const core = coreLocks.get(lock);
-    if (core === undefined || lock.redlock !== this) {
-      throw new TypeError(`Cannot ${operation} a Lock that this Redlock did not acquire (a Lock made with \`new Lock(…)\` is not supported yet: see the migration guide)`);
-    }
-    return core;
+  /** The core lock behind `lock` when this `Redlock` acquired it; `undefined` for a Lock made elsewhere. */
+  #coreLockOf(lock: Lock): CoreLock | undefined {
+    return lock.redlock === this ? coreLocks.get(lock) : undefined;
   }
 }
 

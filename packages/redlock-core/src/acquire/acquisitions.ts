@@ -1,6 +1,8 @@
 // The acquisitions of one `Redlock`: a call waits its turn in the local queue of its resources, then runs
 // attempts as the head until one succeeds, its retries run out, or its signal or `close()` stops it.
 import type { Clock } from '../base/clock.js';
+import type { AcquireTraceContext } from '../base/diagnostics.js';
+import { isAcquireTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf } from '../base/errors.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
@@ -190,6 +192,13 @@ export class Acquisitions {
     } finally {
       queue.leave(waiter, lock !== undefined);
     }
+  }
+
+  /** Runs `acquiring`, traced on `redlock-core.acquire` as `operation` when someone listens. */
+  observed(operation: AcquireTraceContext['operation'], request: CallRequest, acquiring: () => Promise<Lock>): Promise<Lock> {
+    if (!isAcquireTraced()) return acquiring();
+    const { resources, ttlMs, reentrant } = request;
+    return traceAcquire({ operation, resources, ttlMs, isReentrant: reentrant !== undefined }, this.#quorum, this.#set.nodes.length, acquiring);
   }
 
   /** Hands `lock` back after making its release wake the next local waiter on the same resources at once. */

@@ -14,6 +14,12 @@ export interface ExtensionLimits {
   readonly maxHoldMs: number | undefined;
 }
 
+/** Starts the automatic extension of a new lock when its call asked for it (`autoExtend`); returns the lock. */
+export function extendIfAsked(lock: Lock, autoExtend: boolean, ttlMs: number, clock: Clock, limits: ExtensionLimits): Lock {
+  if (autoExtend) lock.keepExtendedBy((onStop) => keepExtended(lock, ttlMs, clock, limits, onStop));
+  return lock;
+}
+
 /**
  * Keeps `lock` extended by `ttlMs`, while `using()`'s routine runs or, with `autoExtend`, until the lock
  * is released: each extension starts when half the TTL of

@@ -198,6 +198,35 @@ describe('node-redlock compat on standalone nodes', () => {
     await Promise.all(admin.map((client) => client.del(key)));
   });
 
+  it('releases and extends a Lock made with new Lock(…) from a value acquired elsewhere, as node-redlock does', async () => {
+    const scheduler = redlockOf();
+    const worker = redlockOf();
+    const key = resource();
+    const acquired = await scheduler.acquire([key], 2_000);
+    // The worker knows only what the scheduler handed it.
+    const handed = new Lock(worker, [key], acquired.value, [], acquired.expiration);
+    const extended = await handed.extend(20_000);
+    expect(handed.expiration).toBe(0);
+    expect(extended.expiration).toBeGreaterThan(Date.now() + 19_000);
+    expect(atQuorum(await Promise.all(admin.map((client) => client.pttl(key))))).toBeGreaterThan(15_000);
+    await extended.release();
+    // A quorum at least: the scheduler's own SET to the third node, on its own connection, may come later.
+    expect((await valuesAt(admin, key)).filter((value) => value === null).length).toBeGreaterThanOrEqual(2);
+    // A value that holds nothing: the release is refused, as node-redlock refuses it.
+    await expect(new Lock(worker, [key], 'not-the-value', [], Date.now() + 1_000).release()).rejects.toThrow(ExecutionError);
+  });
+
+  it('releases a lock node-redlock 5 acquired, from its value', async () => {
+    const theirs = new NodeRedlock(clientsOf(), { retryCount: 0 });
+    const ours = redlockOf();
+    const key = resource();
+    const theirLock = await theirs.acquire([key], 5_000);
+    const result = await new Lock(ours, [key], theirLock.value, [], Date.now() + 4_000).release();
+    expect((await result.attempts[0])?.votesFor.size).toBeGreaterThanOrEqual(2);
+    // A quorum at least: node-redlock's SET to the third node, on its own connection, may come later.
+    expect((await valuesAt(admin, key)).filter((value) => value === null).length).toBeGreaterThanOrEqual(2);
+  });
+
   it('excludes node-redlock 5 and is excluded by it on the same nodes, so both can run during a rolling migration', async () => {
     const ours = redlockOf({ retryCount: 0 });
     const theirs = new NodeRedlock(clientsOf(), { retryCount: 0 });

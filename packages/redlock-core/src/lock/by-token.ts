@@ -1,0 +1,73 @@
+// A lock taken elsewhere, known by its resources and token: taken over by extending it (`redlock.adopt()`),
+// or released (`redlock.releaseByToken()`), e.g. when a scheduler acquires and a worker finishes the job.
+import type { ReleaseResult } from '../base/outcomes.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { checkTtl } from '../settings/ttl.js';
+import { extendTraced } from './extend.js';
+import { Hold, type HoldInit } from './hold.js';
+import { Lock } from './lock.js';
+import { releaseOnEveryNode } from './release.js';
+
+/** The longest token accepted, in characters: far above any token this library or node-redlock makes. */
+export const MAX_TOKEN_LENGTH = 1_024;
+
+/**
+ * The TTL a release by token bounds its node timeouts with, not knowing the lock's own: a 10 s lock's,
+ * 50 ms to 1 s before a node's first answer, then following its round trip as for every call.
+ */
+const UNKNOWN_TTL_MS = 10_000;
+
+/** Checks a token given back by a caller: a non-empty string of at most {@link MAX_TOKEN_LENGTH} characters. */
+export function checkToken(token: unknown): asserts token is string {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+    const got = typeof token === 'string' ? `a string of ${token.length} characters` : `\`${typeof token}\``;
+    throw new TypeError(`Expected \`token\` to be the token of a lock (\`lock.token\`), a non-empty string of at most ${MAX_TOKEN_LENGTH} characters, got ${got}`);
+  }
+}
+
+/**
+ * A hold on `keys` with `token` that no call of this process acquired: no validity yet, sent everywhere
+ * (any node may hold the keys), with no acquisition outcomes.
+ */
+function holdOf(set: NodeSet, resources: readonly string[], keys: readonly string[], token: string, ttlMs: number): HoldInit {
+  const { clock } = set.options;
+  const now = clock.now();
+  return {
+    set,
+    resources,
+    keys,
+    token,
+    ttlMs,
+    validUntil: now,
+    // Unknown: the keys' own TTL. A failed release is then not sent again in the background.
+    keysExpireAt: now,
+    expiresAt: clock.wallNow(),
+    written: set.nodes.map(() => true),
+    leadNodeIndex: undefined,
+    nodes: set.nodes.map(() => undefined),
+  };
+}
+
+/**
+ * Takes over the lock that `token` holds on `keys`: extends it to `ttlMs` on every node, which succeeds only
+ * where the keys still hold `token`, and resolves with a handle whose validity runs from that extension, as
+ * `lock.extend()`'s does. Rejects as `lock.extend()` does, with `isLost` when no quorum holds the token.
+ */
+export async function adoptLock(set: NodeSet, resources: readonly string[], keys: readonly string[], token: string, ttlMs: number): Promise<Lock> {
+  checkTtl(ttlMs, set.options.driftFactor);
+  const init = { ...holdOf(set, resources, keys, token, ttlMs), attempts: 0, fencingToken: undefined };
+  const hold = new Hold(init);
+  const { clock } = set.options;
+  await extendTraced(hold, resources, ttlMs, () => Math.max(0, hold.validUntil - clock.now()));
+  return new Lock(init, hold);
+}
+
+/**
+ * Deletes the keys that still hold `token` on every node (compare-and-delete), announced to waiters, as
+ * `lock.release()` does; resolves once a quorum answered, `releasedCount` 0 when no node held the token.
+ */
+export function releaseByToken(set: NodeSet, resources: readonly string[], keys: readonly string[], token: string): Promise<ReleaseResult> {
+  const hold = new Hold(holdOf(set, resources, keys, token, UNKNOWN_TTL_MS));
+  hold.markReleased();
+  return releaseOnEveryNode(hold);
+}
