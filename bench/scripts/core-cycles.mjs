@@ -1,6 +1,7 @@
 // One uncontended acquire+release over 5 in-memory nodes that answer at once, by mode: `core` (redlock-core),
-// `lean` (the least a Redlock can do in-process: the core's token, the lean vote, nothing else) and
-// `redlock5` (node-redlock 5 over stand-in ioredis clients). Shared by core-loop.mjs and core-path.mjs.
+// `lean` (the least a Redlock can do in-process: the core's token, the lean vote, nothing else),
+// `redlock5` (node-redlock 5 over stand-in ioredis clients) and `compat` (this library's node-redlock 5 API over
+// the same kind of stand-ins). Shared by core-loop.mjs and core-path.mjs.
 // With `-turns` after the mode (`core-turns`), every node answers on a turn of the event loop of its own
 // (`setImmediate`), as replies from sockets do: the vote is then decided before the last nodes answered, and
 // what a library does with answers that come after its decision counts too (at once, every answer is in
@@ -46,7 +47,28 @@ export async function cycleOf(modeName) {
       await lock.release();
     };
   }
-  if (mode !== 'core') throw new Error(`Unknown mode ${modeName}: core, lean or redlock5, each also with -turns`);
+  if (mode === 'compat') {
+    // This library through its node-redlock 5 compatibility package, used as `redlock5` is, over stand-in
+    // ioredis clients behind the package's own `IoredisAdapter`s: what the compat layer adds to `core`.
+    const { default: CompatRedlock } = await import('redlock-node-redlock-compat');
+    const reply = isTurns ? onLaterTurn : (value) => Promise.resolve(value);
+    const inMemoryClient = () => ({
+      isCluster: false,
+      status: 'ready',
+      options: {},
+      evalsha: () => reply(1),
+      eval: () => reply(1),
+      set: () => reply('OK'),
+      on: () => undefined,
+      off: () => undefined,
+    });
+    const redlock = new CompatRedlock(Array.from({ length: 5 }, inMemoryClient));
+    return async () => {
+      const lock = await redlock.acquire(['compat'], 10_000);
+      await lock.release();
+    };
+  }
+  if (mode !== 'core') throw new Error(`Unknown mode ${modeName}: core, lean, redlock5 or compat, each also with -turns`);
   const { Redlock } = await import('redlock-core');
   const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode(isTurns)));
   return async () => {

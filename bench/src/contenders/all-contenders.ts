@@ -6,6 +6,7 @@ import { floorNodeRedis } from './floor-node-redis.js';
 import { nodeRedlock4 } from './node-redlock-4.js';
 import { nodeRedlock5 } from './node-redlock-5.js';
 import { redisSemaphore } from './redis-semaphore.js';
+import { redlockCompat } from './redlock-compat.js';
 import { redlockCore } from './redlock-core.js';
 import { redlockCoreGlide } from './redlock-core-glide.js';
 import { redlockCoreNodeRedis } from './redlock-core-node-redis.js';
@@ -21,7 +22,8 @@ const inMatrix = (definition: ContenderDefinition): ContenderDefinition => ({ ..
 
 /**
  * Every contender, in table order, client by client. ioredis 6: the floor (coalesced by corking, then one
- * write per command, then coalesced by ioredis's `enableAutoPipelining`), this library (plain, with no-op diagnostics subscribers), the peers at their defaults and
+ * write per command, then coalesced by ioredis's `enableAutoPipelining`), this library (plain, with no-op diagnostics subscribers, and
+ * through its node-redlock 5 compatibility package), the peers at their defaults and
  * autopipelined. node-redis and GLIDE: the floor, this library, redlock-universal. ioredis 5: the same as on
  * ioredis 6 but the diagnostics variant.
  */
@@ -31,6 +33,7 @@ export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
   withAutoPipelining(floor),
   redlockCore,
   redlockCoreObserved,
+  redlockCompat,
   ...IOREDIS_PEERS,
   inMatrix(floorNodeRedis),
   redlockCoreNodeRedis,
@@ -38,5 +41,5 @@ export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
   inMatrix(floorGlide),
   redlockCoreGlide,
   inMatrix(redlockUniversalGlide),
-  ...[floorCoalesced, floor, withAutoPipelining(floor), redlockCore, ...IOREDIS_PEERS].map(onIoredis5),
+  ...[floorCoalesced, floor, withAutoPipelining(floor), redlockCore, redlockCompat, ...IOREDIS_PEERS].map(onIoredis5),
 ];

@@ -8,17 +8,49 @@ import type { Client, ExecutionStats } from './types.js';
  * The votes in `outcomes` (by node index, as the core reports them; `undefined` for a node whose answer is
  * not known) of an operation whose yes is `yes`, over `resourceCount` resources. A node that answered
  * anything else voted against with a {@link ResourceLockedError}, as node-redlock's scripts, which apply to
- * every resource or none, report it; a node that failed or timed out, with its `NodeError`.
+ * every resource or none, report it; a node that failed or timed out, with its `NodeError`. The errors are
+ * made at once (they are emitted as events); the sets of {@link ExecutionStats} when someone reads them.
  */
-export function statsOf(clients: readonly Client[], outcomes: readonly (NodeOutcome<string> | undefined)[], yes: string, resourceCount: number): ExecutionStats {
-  const votesFor = new Set<Client>();
-  const votesAgainst = new Map<Client, Error>();
-  for (const outcome of outcomes) {
-    if (outcome === undefined) continue;
-    const client = clients[outcome.nodeIndex] as Client;
-    if (outcome.status === yes) votesFor.add(client);
-    else if (outcome.status === 'error' || outcome.status === 'timeout') votesAgainst.set(client, (outcome as Extract<typeof outcome, { error: unknown }>).error);
-    else votesAgainst.set(client, new ResourceLockedError(`The operation was applied to: 0 of the ${resourceCount} requested resources.`));
+export class Votes {
+  /** The error of each client that voted against; `undefined` when none did, as usual. */
+  readonly against: Map<Client, Error> | undefined;
+  readonly #clients: readonly Client[];
+  readonly #outcomes: readonly (NodeOutcome<string> | undefined)[];
+  readonly #yes: string;
+
+  constructor(clients: readonly Client[], outcomes: readonly (NodeOutcome<string> | undefined)[], yes: string, resourceCount: number) {
+    this.#clients = clients;
+    this.#outcomes = outcomes;
+    this.#yes = yes;
+    let against: Map<Client, Error> | undefined;
+    for (const outcome of outcomes) {
+      if (outcome === undefined || outcome.status === yes) continue;
+      const error =
+        outcome.status === 'error' || outcome.status === 'timeout'
+          ? (outcome as Extract<typeof outcome, { error: unknown }>).error
+          : new ResourceLockedError(`The operation was applied to: 0 of the ${resourceCount} requested resources.`);
+      (against ??= new Map()).set(clients[outcome.nodeIndex] as Client, error);
+    }
+    this.against = against;
   }
-  return { membershipSize: clients.length, quorumSize: Math.floor(clients.length / 2) + 1, votesFor, votesAgainst };
+
+  /** How many clients voted for. */
+  get forCount(): number {
+    let count = 0;
+    for (const outcome of this.#outcomes) if (outcome?.status === this.#yes) count += 1;
+    return count;
+  }
+
+  /** The votes as node-redlock reports them. */
+  stats(): ExecutionStats {
+    const votesFor = new Set<Client>();
+    for (const outcome of this.#outcomes) if (outcome?.status === this.#yes) votesFor.add(this.#clients[outcome.nodeIndex] as Client);
+    const clientCount = this.#clients.length;
+    return { membershipSize: clientCount, quorumSize: Math.floor(clientCount / 2) + 1, votesFor, votesAgainst: new Map(this.against) };
+  }
+}
+
+/** The attempts of `votes`, each a promise of its stats, as node-redlock hands them out. */
+export function attemptsOf(votes: readonly Votes[]): ReadonlyArray<Promise<ExecutionStats>> {
+  return votes.map((vote) => Promise.resolve(vote.stats()));
 }

@@ -5,13 +5,19 @@ import { EventEmitter } from 'node:events';
 import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, Redlock as CoreRedlock, type ReleaseNodeOutcome } from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import { ExecutionError, NO_QUORUM_MESSAGE } from './errors.js';
-import { statsOf } from './execution-stats.js';
+import { attemptsOf, Votes } from './execution-stats.js';
 import { acquireOptionsOf, coreOptionsOf, DEFAULT_SETTINGS, type Settings, settingsOf } from './settings.js';
 import type { Client, ExecutionResult, ExecutionStats } from './types.js';
 import { type RedlockAbortSignal, runWithExtension } from './using.js';
 
-/** The core lock behind each `Lock` this library made; a `Lock` made with `new Lock(…)` has none. */
-const coreLocks = new WeakMap<Lock, CoreLock>();
+/**
+ * Sets the core lock behind a `Lock` this library made (a `Lock` made with `new Lock(…)` has none). A private
+ * field rather than a `WeakMap`: a `WeakMap` entry for every lock made the collector's minor pass walk them
+ * all, the compat layer's largest cost (bench/scripts/core-instructions.sh compat).
+ */
+let attachCore: (lock: Lock, core: CoreLock, votes: readonly Votes[]) => void;
+/** The core lock behind a `Lock`, when this library acquired it. */
+let coreOf: (lock: Lock) => CoreLock | undefined;
 
 /**
  * A lock on `resources`, held until `expiration`: what `acquire()` and `extend()` resolve with. Its
@@ -22,7 +28,7 @@ export class Lock {
    * @param redlock - The `Redlock` that acquired it.
    * @param resources - The locked resources.
    * @param value - The random value that identifies the owner on every node.
-   * @param attempts - The votes of the attempts that acquired or extended it.
+   * @param attempts - The votes of the attempts that acquired or extended it (see {@link Lock.attempts}).
    * @param expiration - When validity ends, in milliseconds since the epoch.
    */
   constructor(
@@ -32,14 +38,35 @@ export class Lock {
     readonly resources: string[],
     /** The random value that identifies the owner on every node. Keep it secret: it can release the lock. */
     readonly value: string,
-    /**
-     * The votes of the attempt that acquired or extended the lock, and of the failed extension attempts
-     * before it. Earlier failed acquisition attempts are not kept (see the migration guide).
-     */
-    readonly attempts: ReadonlyArray<Promise<ExecutionStats>>,
+    attempts: ReadonlyArray<Promise<ExecutionStats>>,
     /** When validity ends, in milliseconds since the epoch (`Date.now()`); 0 once released or replaced by `extend()`. */
     public expiration: number,
-  ) {}
+  ) {
+    this.#attempts = attempts;
+  }
+
+  /**
+   * The votes of the attempt that acquired or extended the lock, and of the failed extension attempts
+   * before it. Earlier failed acquisition attempts are not kept (see the migration guide).
+   */
+  get attempts(): ReadonlyArray<Promise<ExecutionStats>> {
+    return (this.#attempts ??= attemptsOf(this.#votes ?? []));
+  }
+
+  #attempts: ReadonlyArray<Promise<ExecutionStats>> | undefined;
+  /** The votes behind `attempts`, made into its stats on first read. */
+  #votes: readonly Votes[] | undefined;
+  /** The core lock behind this one, when this library acquired it. */
+  #core: CoreLock | undefined;
+
+  static {
+    attachCore = (lock, core, votes) => {
+      lock.#core = core;
+      lock.#votes = votes;
+      lock.#attempts = undefined;
+    };
+    coreOf = (lock) => lock.#core;
+  }
 
   /** Releases the lock: see {@link Redlock.release}. */
   async release(): Promise<ExecutionResult> {
@@ -132,14 +159,16 @@ export default class Redlock extends EventEmitter {
     const merged = this.#callSettings(settings, 'acquire()');
     let core: CoreLock;
     try {
-      core = await this.#core.acquire(resources, duration, acquireOptionsOf(merged));
+      // The core already has the Redlock's settings: a call without its own passes no options, which the
+      // core resolves once rather than on every call.
+      core = await this.#core.acquire(resources, duration, merged === this.settings ? undefined : acquireOptionsOf(merged));
     } catch (error) {
       if (!(error instanceof LockAcquireError)) throw error;
-      const attempts = error.attempts.map((attempt) => this.#votes(statsOf(this.#clients, attempt.nodes, 'acquired', resources.length)));
-      throw new ExecutionError(NO_QUORUM_MESSAGE, attempts, { cause: error });
+      const votes = error.attempts.map((attempt) => this.#emitted(new Votes(this.#clients, attempt.nodes, 'acquired', resources.length)));
+      throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf(votes), { cause: error });
     }
-    const stats = this.#votes(statsOf(this.#clients, core.nodes, 'acquired', resources.length));
-    return this.#lockOf(core, [...resources], [stats]);
+    const votes = this.#emitted(new Votes(this.#clients, core.nodes, 'acquired', resources.length));
+    return this.#lockOf(core, [...resources], [votes]);
   }
 
   /**
@@ -162,12 +191,11 @@ export default class Redlock extends EventEmitter {
       nodes = result.releasedCount >= this.#quorum ? result.nodes : await result.settled;
     } catch (error) {
       if (!(error instanceof LockReleaseError)) throw error;
-      throw new ExecutionError(NO_QUORUM_MESSAGE, [this.#votes(statsOf(this.#clients, error.nodes, 'released', keyCount))], { cause: error });
+      throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf([this.#emitted(new Votes(this.#clients, error.nodes, 'released', keyCount))]), { cause: error });
     }
-    const stats = statsOf(this.#clients, nodes, 'released', keyCount);
-    const attempts = [this.#votes(stats)];
-    if (stats.votesFor.size < this.#quorum) throw new ExecutionError(NO_QUORUM_MESSAGE, attempts);
-    return { attempts };
+    const votes = this.#emitted(new Votes(this.#clients, nodes, 'released', keyCount));
+    if (votes.forCount < this.#quorum) throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf([votes]));
+    return new Released(votes);
   }
 
   /**
@@ -182,7 +210,7 @@ export default class Redlock extends EventEmitter {
     if (existing.expiration < Date.now()) throw new ExecutionError('Cannot extend an already-expired lock.', []);
     let core = this.#coreLockOf(existing);
     const keyCount = existing.resources.length;
-    const attempts: Promise<ExecutionStats>[] = [];
+    const attempts: Votes[] = [];
     for (let retries = 0; ; retries += 1) {
       try {
         // A Lock made elsewhere (`new Lock(…)`) is taken over by its value: extended, then held here.
@@ -191,10 +219,10 @@ export default class Redlock extends EventEmitter {
         break;
       } catch (error) {
         if (!(error instanceof LockExtendError)) throw error;
-        attempts.push(this.#votes(statsOf(this.#clients, error.nodes, 'extended', keyCount)));
+        attempts.push(this.#emitted(new Votes(this.#clients, error.nodes, 'extended', keyCount)));
         const isValid = core === undefined ? existing.expiration > Date.now() : core.remainingValidityMs > 0;
         const canRetry = !error.isLost && isValid && (merged.retryCount === -1 || retries < merged.retryCount);
-        if (!canRetry) throw new ExecutionError(NO_QUORUM_MESSAGE, attempts, { cause: error });
+        if (!canRetry) throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf(attempts), { cause: error });
         await pause(merged);
       }
     }
@@ -226,7 +254,7 @@ export default class Redlock extends EventEmitter {
       throw new RangeError('A lock `duration` must be at least 100ms greater than the `automaticExtensionThreshold` setting.');
     }
     const lock = await this.acquire(resources, duration, settings);
-    const core = coreLocks.get(lock) as CoreLock;
+    const core = coreOf(lock) as CoreLock;
     return runWithExtension(lock, core.signal, duration, settings.automaticExtensionThreshold, () => pause(settings), routine);
   }
 
@@ -243,21 +271,35 @@ export default class Redlock extends EventEmitter {
     return merged;
   }
 
-  /** Emits every vote against in `stats` as an `"error"` event, and hands the votes on as an attempt. */
-  #votes(stats: ExecutionStats): Promise<ExecutionStats> {
-    for (const error of stats.votesAgainst.values()) this.emit('error', error);
-    return Promise.resolve(stats);
+  /** Emits every vote against in `votes` as an `"error"` event, as node-redlock does, and hands the votes on. */
+  #emitted(votes: Votes): Votes {
+    if (votes.against !== undefined) for (const error of votes.against.values()) this.emit('error', error);
+    return votes;
   }
 
-  #lockOf(core: CoreLock, resources: string[], attempts: ReadonlyArray<Promise<ExecutionStats>>): Lock {
-    const lock = new Lock(this, resources, core.token, attempts, core.expiresAt);
-    coreLocks.set(lock, core);
+  #lockOf(core: CoreLock, resources: string[], votes: readonly Votes[]): Lock {
+    const lock = new Lock(this, resources, core.token, [], core.expiresAt);
+    attachCore(lock, core, votes);
     return lock;
   }
 
   /** The core lock behind `lock` when this `Redlock` acquired it; `undefined` for a Lock made elsewhere. */
   #coreLockOf(lock: Lock): CoreLock | undefined {
-    return lock.redlock === this ? coreLocks.get(lock) : undefined;
+    return lock.redlock === this ? coreOf(lock) : undefined;
+  }
+}
+
+/** What `release()` resolves with: its votes, made into node-redlock's stats on first read (most callers never look). */
+class Released implements ExecutionResult {
+  readonly #votes: Votes;
+  #attempts: ReadonlyArray<Promise<ExecutionStats>> | undefined;
+
+  constructor(votes: Votes) {
+    this.#votes = votes;
+  }
+
+  get attempts(): ReadonlyArray<Promise<ExecutionStats>> {
+    return (this.#attempts ??= attemptsOf([this.#votes]));
   }
 }
 

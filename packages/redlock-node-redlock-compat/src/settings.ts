@@ -51,7 +51,7 @@ const SETTING_NAMES = Object.keys(DEFAULT_SETTINGS) as readonly (keyof Settings)
  * default for a value that is not a number).
  */
 export function settingsOf(settings: Partial<Settings> | undefined, base: Settings, where: string): Settings {
-  if (settings === undefined) return base;
+  if (settings === undefined || settings === base) return base;
   if (typeof settings !== 'object' || settings === null) {
     throw new TypeError(`Expected the settings of ${where} to be an object, got ${String(settings)}`);
   }
