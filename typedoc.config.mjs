@@ -29,6 +29,8 @@ export default {
     ...sourceLinks,
   },
   readme: 'none',
+  // TypeDoc's own list, and `diff` for the migration guide's one-line change.
+  highlightLanguages: ['bash', 'console', 'css', 'html', 'javascript', 'json', 'jsonc', 'json5', 'yaml', 'tsx', 'typescript', 'diff'],
   out: 'api-docs',
   treatWarningsAsErrors: true,
   ...sourceLinks,

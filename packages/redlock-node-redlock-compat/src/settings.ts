@@ -1,7 +1,7 @@
 // node-redlock's settings, their defaults, and what they become in redlock-core's options.
 import type { AcquireOptions, RedlockOptions } from 'redlock-core';
 
-/** The settings of a {@link Redlock} and of each of its calls, as in node-redlock 5. */
+/** The settings of a `Redlock` and of each of its calls, as in node-redlock 5. */
 export interface Settings {
   /**
    * The share of the duration allowed for clock drift between nodes: a lock's `expiration` is its start

@@ -23,4 +23,20 @@ export interface ExecutionResult {
 }
 
 /** One client's vote, as node-redlock 5's types declare it. */
-export type ClientExecutionResult = { readonly client: Client; readonly vote: 'for'; readonly value: number } | { readonly client: Client; readonly vote: 'against'; readonly error: Error };
+export type ClientExecutionResult =
+  | {
+      /** The client whose node voted. */
+      readonly client: Client;
+      /** It did what was asked on every resource. */
+      readonly vote: 'for';
+      /** How many resources it applied to: all of them. */
+      readonly value: number;
+    }
+  | {
+      /** The client whose node voted. */
+      readonly client: Client;
+      /** It did not. */
+      readonly vote: 'against';
+      /** Why: a `ResourceLockedError`, or the node's error or timeout. */
+      readonly error: Error;
+    };

@@ -76,6 +76,8 @@ describe('node-redlock compat on standalone nodes', () => {
     const result = await lock.release();
     expect(lock.expiration).toBe(0);
     expect((await result.attempts[0])?.votesFor.size).toBeGreaterThanOrEqual(2);
+    // Released again: the first release's votes (node-redlock would throw after its retries).
+    expect((await (await lock.release()).attempts[0])?.votesFor.size).toBeGreaterThanOrEqual(2);
     // The release resolves at a quorum; the third node follows within its timeout.
     await waitFor(async () => (await valuesAt(admin, key)).every((value) => value === null));
   });
@@ -102,6 +104,20 @@ describe('node-redlock compat on standalone nodes', () => {
     // The failed attempts left nothing: the holder's value is still on every node.
     expect(await valuesAt(admin, key)).toEqual([held.value, held.value, held.value]);
     await held.release();
+  });
+
+  it('fails at once, without its retries, on a key that is not a lock (a value without a TTL)', async () => {
+    const redlock = redlockOf({ retryCount: 5, retryDelay: 1_000 });
+    const key = resource();
+    await Promise.all(admin.map((client) => client.set(key, 'not a lock')));
+    const startedAt = Date.now();
+    const error = await redlock.acquire([key], 5_000).catch((caught: unknown) => caught);
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect(((error as ExecutionError).cause as LockAcquireError).reason).toBe('foreign-key');
+    expect((error as ExecutionError).attempts).toHaveLength(1);
+    expect(await valuesAt(admin, key)).toEqual(['not a lock', 'not a lock', 'not a lock']);
+    await Promise.all(admin.map((client) => client.del(key)));
   });
 
   it('waits for the lock with retryCount -1 until its holder releases it', async () => {
