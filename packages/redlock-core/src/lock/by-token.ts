@@ -2,7 +2,6 @@
 // or released (`redlock.releaseByToken()`), e.g. when a scheduler acquires and a worker finishes the job.
 import type { ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
-import { checkTtl } from '../settings/ttl.js';
 import { extendTraced } from './extend.js';
 import { Hold, type HoldInit } from './hold.js';
 import { Lock } from './lock.js';
@@ -52,9 +51,9 @@ function holdOf(set: NodeSet, resources: readonly string[], keys: readonly strin
  * Takes over the lock that `token` holds on `keys`: extends it to `ttlMs` on every node, which succeeds only
  * where the keys still hold `token`, and resolves with a handle whose validity runs from that extension, as
  * `lock.extend()`'s does. Rejects as `lock.extend()` does, with `isLost` when no quorum holds the token.
+ * The caller checked `ttlMs` (as an acquisition's: `checkAcquireTtl`).
  */
 export async function adoptLock(set: NodeSet, resources: readonly string[], keys: readonly string[], token: string, ttlMs: number): Promise<Lock> {
-  checkTtl(ttlMs, set.options.driftFactor);
   const init = { ...holdOf(set, resources, keys, token, ttlMs), attempts: 0, fencingToken: undefined };
   const hold = new Hold(init);
   const { clock } = set.options;
