@@ -1,7 +1,11 @@
 import type { Redis } from 'ioredis';
 
-/** The sockets written to in the current turn of the event loop: their next write in it is held. */
-const writtenThisTurn = new Set<Redis['stream']>();
+/** The turn in which each socket was last written to: its next write in the same turn is held. */
+const turnOf = new WeakMap<object, number>();
+/** The current turn of the event loop, counted by {@link endTurn}. */
+let turn = 0;
+/** Whether {@link endTurn} is due at the end of this turn. */
+let isTurnEnding = false;
 /** The sockets held in the current turn, sent together by {@link endTurn}. */
 let heldThisTurn: Redis['stream'][] = [];
 
@@ -15,9 +19,12 @@ let heldThisTurn: Redis['stream'][] = [];
 export function holdWritesUntilTurnEnds(client: Redis): void {
   const { stream } = client;
   if (stream === undefined || stream.writableCorked > 0) return;
-  if (!writtenThisTurn.has(stream)) {
-    if (writtenThisTurn.size === 0) process.nextTick(endTurn);
-    writtenThisTurn.add(stream);
+  if (turnOf.get(stream) !== turn) {
+    if (!isTurnEnding) {
+      isTurnEnding = true;
+      process.nextTick(endTurn);
+    }
+    turnOf.set(stream, turn);
     return;
   }
   stream.cork();
@@ -25,9 +32,10 @@ export function holdWritesUntilTurnEnds(client: Redis): void {
 }
 
 function endTurn(): void {
-  // Fresh lists first: a socket written to while these are sent belongs to the next turn.
+  // A new turn first: a socket written to while these are sent belongs to it.
+  turn += 1;
+  isTurnEnding = false;
   const held = heldThisTurn;
   heldThisTurn = [];
-  writtenThisTurn.clear();
   for (const stream of held) stream.uncork();
 }

@@ -25,29 +25,46 @@ interface CorkableStream {
  */
 export function holdWritesUntilTickEnd(client: IoredisClient): void {
   const { stream } = client;
-  if (!isCorkable(stream) || stream.writableCorked > 0) return;
-  if (!writtenThisTurn.has(stream)) {
+  if (stream === undefined) return;
+  let seen = turnOf.get(stream as object);
+  if (seen === undefined) {
+    // Looked at once per socket: most sockets are seen many times.
+    if (!isCorkable(stream)) return;
+    seen = NEVER;
+  }
+  if ((stream as CorkableStream).writableCorked > 0) return;
+  if (seen !== turn) {
     // One callback for the turn, however many sockets it sees.
-    if (writtenThisTurn.size === 0) process.nextTick(endTurn);
-    writtenThisTurn.add(stream);
+    if (!isTurnEnding) {
+      isTurnEnding = true;
+      process.nextTick(endTurn);
+    }
+    turnOf.set(stream as object, turn);
     return;
   }
-  stream.cork();
-  heldThisTurn.push(stream);
+  (stream as CorkableStream).cork();
+  heldThisTurn.push(stream as CorkableStream);
 }
 
-/** The sockets that were sent a command in the current turn: their next command in it is held. */
-const writtenThisTurn = new Set<CorkableStream>();
+/** The turn in which each socket was last sent a command: its next command in the same turn is held. */
+const turnOf = new WeakMap<object, number>();
+/** A turn no socket was sent a command in. */
+const NEVER = -1;
+/** The current turn of the event loop, as far as the sockets' commands are concerned: counted by {@link endTurn}. */
+let turn = 0;
+/** Whether {@link endTurn} is due at the end of this turn. */
+let isTurnEnding = false;
 
 /** The sockets held in the current turn, released together by {@link endTurn}. */
 let heldThisTurn: CorkableStream[] = [];
 
 /** Sends what every socket held in the turn that ended, and starts the next turn with no socket seen. */
 function endTurn(): void {
-  // Fresh lists first: a socket written to while these are sent belongs to the next turn.
+  // A new turn first: a socket written to while these are sent belongs to it.
+  turn += 1;
+  isTurnEnding = false;
   const held = heldThisTurn;
   heldThisTurn = [];
-  writtenThisTurn.clear();
   for (const stream of held) stream.uncork();
 }
 
