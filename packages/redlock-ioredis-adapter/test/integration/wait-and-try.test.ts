@@ -79,11 +79,15 @@ describe('tryAcquire() on real nodes', () => {
 
   it('resolves undefined while another owner holds the lock, leaving only its keys, and acquires once it is released', async () => {
     const holder = await newRedlock().acquire('taken', TTL_MS);
+    // acquire() resolves at a quorum: a node's SET may still be on its way, and the attempt below, on
+    // connections of its own, could reach that node first. The holder must hold every node for the attempt
+    // to be refused everywhere.
+    await eventually(() => valuesOf('taken'), (found) => found.every((value) => value === holder.token), 3_000);
     const trying = newRedlock();
     await expect(trying.tryAcquire('taken', TTL_MS)).resolves.toBeUndefined();
-    // Only the holder's keys: the attempt set none (every node refused), and took none away.
-    const values = await eventually(() => valuesOf('taken'), (found) => found.every((value) => value === holder.token), 3_000);
-    expect(values).toEqual(Array(NODE_COUNT).fill(holder.token));
+    // Only the holder's keys: the attempt set none (every node refused), and took none away. Read at once:
+    // with the holder's key on every node, no call of the attempt, even one still in flight, can set one.
+    expect(await valuesOf('taken')).toEqual(Array(NODE_COUNT).fill(holder.token));
     await holder.release();
     const lock = await trying.tryAcquire('taken', TTL_MS);
     expect(lock?.state).toBe('held');
