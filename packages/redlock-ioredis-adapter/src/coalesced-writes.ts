@@ -26,30 +26,26 @@ interface CorkableStream {
 export function holdWritesUntilTickEnd(client: IoredisClient): void {
   const { stream } = client;
   if (stream === undefined) return;
-  let seen = turnOf.get(stream as object);
-  if (seen === undefined) {
-    // Looked at once per socket: most sockets are seen many times.
-    if (!isCorkable(stream)) return;
-    seen = NEVER;
-  }
-  if ((stream as CorkableStream).writableCorked > 0) return;
+  const seen = turnOf.get(stream as CorkableStream);
+  // Whether it can be corked is looked at once per socket: most sockets are seen many times.
+  if (seen === undefined && !isCorkable(stream)) return;
+  const socket = stream as CorkableStream;
+  if (socket.writableCorked > 0) return;
   if (seen !== turn) {
     // One callback for the turn, however many sockets it sees.
     if (!isTurnEnding) {
       isTurnEnding = true;
       process.nextTick(endTurn);
     }
-    turnOf.set(stream as object, turn);
+    turnOf.set(socket, turn);
     return;
   }
-  (stream as CorkableStream).cork();
-  heldThisTurn.push(stream as CorkableStream);
+  socket.cork();
+  heldThisTurn.push(socket);
 }
 
 /** The turn in which each socket was last sent a command: its next command in the same turn is held. */
-const turnOf = new WeakMap<object, number>();
-/** A turn no socket was sent a command in. */
-const NEVER = -1;
+const turnOf = new WeakMap<CorkableStream, number>();
 /** The current turn of the event loop, as far as the sockets' commands are concerned: counted by {@link endTurn}. */
 let turn = 0;
 /** Whether {@link endTurn} is due at the end of this turn. */

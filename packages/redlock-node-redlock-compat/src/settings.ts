@@ -78,18 +78,13 @@ export function settingsOf(settings: Partial<Settings> | undefined, base: Settin
 }
 
 /** node-redlock's `retryCount`, where `-1` means for ever, as redlock-core's (`Infinity`). */
-export function coreRetryCountOf(settings: Settings): number {
+function coreRetryCountOf(settings: Settings): number {
   return settings.retryCount === -1 ? Infinity : settings.retryCount;
 }
 
 /** The options of the core `Redlock` behind a compat `Redlock` with `settings`. */
 export function coreOptionsOf(settings: Settings): RedlockOptions {
-  return {
-    driftFactor: settings.driftFactor,
-    retryCount: coreRetryCountOf(settings),
-    retryDelayMs: settings.retryDelay,
-    retryJitterMs: settings.retryJitter,
-  };
+  return { driftFactor: settings.driftFactor, ...acquireOptionsOf(settings) };
 }
 
 /** The per-call options of a core `acquire()` with `settings`. */
