@@ -1,5 +1,5 @@
 import { AttemptLog } from './attempt.js';
-import type { Clock } from '../base/clock.js';
+import { type Clock, recheckDelayMs } from '../base/clock.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import type { AcquireAttempt, AcquireNodeOutcome } from '../base/outcomes.js';
 import type { KeyWatch, ReleaseNotifications, ReleaseSource } from '../nodes/release-notifications.js';
@@ -268,7 +268,7 @@ export class WaitQueue implements ReleaseSource {
       this.#restTimer = undefined;
       // A local release may have woken an attempt that failed during the rest and made it longer.
       this.#wakeAfterRest();
-    }, restMs);
+    }, recheckDelayMs(restMs));
   }
 
   /** Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here. */

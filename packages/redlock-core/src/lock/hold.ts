@@ -1,6 +1,6 @@
 // What one acquisition holds on the nodes, shared by the lock and its re-entrant handles: its validity, the
 // signal that aborts when it can no longer be relied on, its loss, and what `redlock.close()` stops.
-import { unrefTimer } from '../base/clock.js';
+import { recheckDelayMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
 import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/errors.js';
@@ -152,7 +152,7 @@ export class Hold {
         this.publishLoss('validity-ran-out', reason);
         this.abortSignal(reason);
       }
-    }, Math.max(1, Math.ceil(remainingMs)));
+    }, recheckDelayMs(remainingMs));
     unrefTimer(this.#signalTimer);
   }
 

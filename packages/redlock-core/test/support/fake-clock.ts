@@ -149,6 +149,10 @@ export class FakeClock implements Clock {
       },
     );
     const deadlineMs = this.#nowMs + limitMs;
+    // Virtual time only moves when a timer is due later: timers that keep falling due at one instant
+    // would never reach the limit above, so they are counted.
+    let instantMs = this.#nowMs;
+    let timersAtInstant = 0;
     await flush();
     while (!isSettled) {
       const next = this.#nextTimer();
@@ -157,6 +161,12 @@ export class FakeClock implements Clock {
       }
       if (next.dueAtMs > deadlineMs) {
         throw new Error(`The promise did not settle within ${limitMs} ms of virtual time`);
+      }
+      if (next.dueAtMs > instantMs) {
+        instantMs = next.dueAtMs;
+        timersAtInstant = 0;
+      } else if (++timersAtInstant > MAX_TIMERS_PER_ADVANCE) {
+        throw new Error(`Ran ${MAX_TIMERS_PER_ADVANCE} timers at ${this.#nowMs} ms: something reschedules itself without a pause`);
       }
       await runTimer(next);
     }
