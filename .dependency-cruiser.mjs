@@ -6,7 +6,7 @@
  * folder further down this list, never one above. The files directly in src/ (index.ts, redlock.ts, the
  * option types) and the testing/ entry point sit above every folder.
  */
-const CORE_LAYERS = ['acquire', 'lock', 'nodes', 'settings', 'scripts', 'base'];
+const CORE_LAYERS = ['permits', 'acquire', 'lock', 'nodes', 'settings', 'scripts', 'base'];
 const CORE = '^packages/redlock-core/src/';
 
 /** One rule per layer: nothing in it imports a layer above it, or the top. */

@@ -25,6 +25,8 @@ export {
   LockReleaseError,
   MisconfiguredNodeError,
   NodeConfigurationError,
+  PermitError,
+  type PermitFailureReason,
   RedlockClosedError,
 } from './base/errors.js';
 export { NodeError, RedlockError } from './base/redlock-error.js';
@@ -40,7 +42,19 @@ export {
 export { evalCommand, evalshaCommand, setIfAbsentCommand, trySetCommand } from './base/raw-commands.js';
 export { Lock, type LockState } from './lock/lock.js';
 export type { NodeHealth } from './nodes/node-state.js';
-export type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';
+export type {
+  AcquireOptions,
+  PermitOptions,
+  RedlockNode,
+  RedlockOptions,
+  SemaphoreOptions,
+  TryAcquireOptions,
+  TryPermitOptions,
+  UsingOptions,
+} from './options.js';
+export { Permit, type PermitState } from './permits/permit.js';
+export { Semaphore } from './semaphore.js';
+export { MAX_PERMIT_LIMIT } from './scripts/permit-acquire.js';
 export { DEFAULT_OPTIONS, MAX_TTL_MS } from './settings/defaults.js';
 export type {
   AcquireAttempt,
@@ -50,6 +64,10 @@ export type {
   InspectNodeOutcome,
   LockInspection,
   NodeOutcome,
+  PermitAcquireNodeOutcome,
+  PermitAcquireStatus,
+  PermitAttempt,
+  PermitExtendNodeOutcome,
   ReleaseNodeOutcome,
   ReleaseResult,
 } from './base/outcomes.js';

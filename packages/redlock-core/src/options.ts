@@ -184,6 +184,38 @@ export interface UsingOptions extends Omit<AcquireOptions, 'autoExtend'> {}
  */
 export type TryAcquireOptions = Pick<AcquireOptions, 'signal' | 'fencing' | 'reentrant' | 'autoExtend' | 'maxExtensions' | 'maxHoldMs'>;
 
+/** Settings of `redlock.semaphore()`. */
+export interface SemaphoreOptions {
+  /**
+   * How many permits may be held at once across every holder: an integer from 1 to 1,000. Every client
+   * of a resource must give the same limit: while permits are held, a call with another limit is refused
+   * with a `PermitError` (`'limit-mismatch'`), never admitted beyond either limit.
+   */
+  readonly limit: number;
+}
+
+/** Per-call settings of a semaphore's `acquire()`: retries override the `Redlock`'s for this call. */
+export interface PermitOptions {
+  /**
+   * How many permits to take at once, all or none: an integer from 1 to the semaphore's limit.
+   * @defaultValue `1`
+   */
+  readonly permits?: number;
+  /** Gives up waiting: `acquire()` rejects with `signal.reason` and leaves no permit behind. */
+  readonly signal?: AbortSignal;
+  /** See {@link RedlockOptions.retryCount}. */
+  readonly retryCount?: number;
+  /** See {@link RedlockOptions.retryDelayMs}. */
+  readonly retryDelayMs?: number;
+  /** See {@link RedlockOptions.retryJitterMs}. */
+  readonly retryJitterMs?: number;
+  /** See {@link RedlockOptions.waitMs}. */
+  readonly waitMs?: number;
+}
+
+/** Per-call settings of a semaphore's `tryAcquire()`: those of `acquire()` that do not wait. */
+export type TryPermitOptions = Pick<PermitOptions, 'permits' | 'signal'>;
+
 type IsSame<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /**
  * Fails to compile (`true` is not assignable to `false`) when `OPTION_SCOPES` (settings/option-names.ts) and the option
@@ -194,5 +226,8 @@ const OPTION_SCOPES_MATCH_TYPES: [
   IsSame<NamesIn<'acquire'>, keyof AcquireOptions>,
   IsSame<NamesIn<'tryAcquire'>, keyof TryAcquireOptions>,
   IsSame<NamesIn<'using'>, keyof UsingOptions>,
-] = [true, true, true, true];
+  IsSame<NamesIn<'semaphore'>, keyof SemaphoreOptions>,
+  IsSame<NamesIn<'acquirePermits'>, keyof PermitOptions>,
+  IsSame<NamesIn<'tryAcquirePermits'>, keyof TryPermitOptions>,
+] = [true, true, true, true, true, true, true];
 void OPTION_SCOPES_MATCH_TYPES;

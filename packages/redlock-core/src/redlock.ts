@@ -5,16 +5,19 @@ import { runUnderLock } from './acquire/using.js';
 import type { RedisAdapter } from './base/adapter.js';
 import { isAcquireTraced } from './base/tracing.js';
 import { closedErrorOf, LockAcquireError } from './base/errors.js';
-import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS, closeAdapters } from './base/lifecycle.js';
+import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
 import type { LockInspection, ReleaseResult } from './base/outcomes.js';
 import { adoptLock, checkToken, releaseByToken } from './lock/by-token.js';
 import { inspectResource } from './lock/inspection.js';
 import type { Lock } from './lock/lock.js';
+import { closeNodes } from './nodes/close-nodes.js';
 import { createNodeSet, type NodeHealth, type NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import { ReleaseNotifications } from './nodes/release-notifications.js';
 import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
-import type { AcquireOptions, RedlockNode, RedlockOptions, TryAcquireOptions, UsingOptions } from './options.js';
+import type { AcquireOptions, RedlockNode, RedlockOptions, SemaphoreOptions, TryAcquireOptions, UsingOptions } from './options.js';
+import { Semaphore } from './semaphore.js';
+import { resolveSemaphore } from './settings/resolve-permits.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
 import { resolveResources } from './settings/resolve-resources.js';
 import { checkAcquireTtl } from './settings/ttl.js';
@@ -321,27 +324,13 @@ export class Redlock {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= closeNodes(this.#set, this.#notifications);
     return this.#closing;
   }
 
   /** Closes this `Redlock`, for `await using redlock = new Redlock(…)`: see {@link close}. */
   [ASYNC_DISPOSE](): Promise<void> {
     return this.close();
-  }
-
-  async #close(): Promise<void> {
-    const { lifecycle, nodes, options } = this.#set;
-    lifecycle.begin();
-    if (this.#notifications !== undefined) lifecycle.track(this.#notifications.close());
-    // A release or cleanup in flight to a node whose latest call timed out is not waited for: it is
-    // unlikely to be answered within the bound, and the command already sent still runs if the node answers.
-    await lifecycle.settle(CLOSE_TIMEOUT_MS, (nodeIndex) => nodes[nodeIndex]?.isTimingOut !== true);
-    await closeAdapters(
-      nodes.map((node) => node.adapter),
-      options.clock,
-      CLOSE_TIMEOUT_MS,
-    );
   }
 
   /**
@@ -362,6 +351,14 @@ export class Redlock {
    */
   inspect(resource: string): Promise<LockInspection> {
     return inspectResource(this.#set, resource);
+  }
+
+  /**
+   * Returns the counting semaphore on `resource` with `options.limit` permits: see {@link Semaphore}.
+   * @throws `TypeError` or `RangeError` for a bad resource or limit (an integer from 1 to 1,000).
+   */
+  semaphore(resource: string, options: SemaphoreOptions): Semaphore {
+    return new Semaphore(this.#set, this.#notifications, resolveSemaphore(resource, options, this.#set.options.keyPrefix));
   }
 
   /**

@@ -5,8 +5,7 @@ import { Lock } from '../lock/lock.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { WaitSettings } from '../settings/resolve-options.js';
-import { NodeError } from '../base/redlock-error.js';
-import type { AcquireAttempt, AcquireNodeOutcome, FenceNodeOutcome } from '../base/outcomes.js';
+import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff } from '../base/outcomes.js';
 import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
@@ -268,21 +267,6 @@ function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatu
   };
 }
 
-/** The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node still silent. */
-function outcomesAtCutOff(known: readonly (AcquireNodeOutcome | undefined)[], elapsedMs: number): AcquireNodeOutcome[] {
-  return known.map(
-    (outcome, nodeIndex) =>
-      outcome ?? {
-        nodeIndex,
-        status: 'timeout',
-        error: new NodeError(`Node ${nodeIndex} had not answered when the wait ended, after ${Math.round(elapsedMs)} ms`, {
-          nodeIndex,
-          isTimeout: true,
-          cause: undefined,
-        }),
-      },
-  );
-}
 
 /**
  * The second phase of fencing: stores the token on every node, so that it is ours once a quorum did.

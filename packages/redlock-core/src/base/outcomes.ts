@@ -1,4 +1,4 @@
-import type { NodeError } from './redlock-error.js';
+import { NodeError } from './redlock-error.js';
 
 /**
  * What one node answered to one operation. `S` is the operation's own answers (`'acquired' | 'held' |
@@ -72,6 +72,28 @@ export interface AcquireAttempt {
 }
 
 /**
+ * What one node answered to a semaphore's permit request: `'admitted'`; `'full'` when too few of its
+ * permits are free there; `'restarting'` inside the node's restart grace; `'foreign'` when the key holds
+ * something that is not a semaphore (a lock, another type); `'other-limit'` when it is a semaphore whose
+ * holders agreed on another limit.
+ */
+export type PermitAcquireStatus = 'admitted' | 'full' | 'restarting' | 'foreign' | 'other-limit';
+/** Per-node outcome of a permit request (see {@link PermitAcquireStatus}). */
+export type PermitAcquireNodeOutcome = NodeOutcome<PermitAcquireStatus>;
+/** Per-node outcome of a permit extension: `'not-held'` when our permits are gone or expired there. */
+export type PermitExtendNodeOutcome = NodeOutcome<'extended' | 'not-held'>;
+
+/** One failed permit attempt: one round over all nodes. */
+export interface PermitAttempt {
+  /** Each node's answer, by node index. */
+  readonly nodes: readonly PermitAcquireNodeOutcome[];
+  /** Milliseconds from the start of the attempt until its outcome was known, on the monotonic clock. */
+  readonly elapsedMs: number;
+  /** `true` when `waitMs` or the caller's signal ended the attempt before its vote was decided (see `AcquireAttempt.isCutOff`). */
+  readonly isCutOff?: true;
+}
+
+/**
  * Resolution value of `lock.release()`, which resolves as soon as a quorum of nodes answered: from then
  * on no quorum holds our keys, so others can acquire. The other nodes finish in the background.
  */
@@ -97,6 +119,22 @@ export function answerIn<S extends string>(outcome: NodeOutcome<S> | undefined):
   return outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error' ? undefined : (outcome.status as S);
 }
 
+/** The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node still silent. */
+export function outcomesAtCutOff<S extends string>(known: readonly (NodeOutcome<S> | undefined)[], elapsedMs: number): NodeOutcome<S>[] {
+  return known.map(
+    (outcome, nodeIndex) =>
+      outcome ?? {
+        nodeIndex,
+        status: 'timeout',
+        error: new NodeError(`Node ${nodeIndex} had not answered when the wait ended, after ${Math.round(elapsedMs)} ms`, {
+          nodeIndex,
+          isTimeout: true,
+          cause: undefined,
+        }),
+      },
+  );
+}
+
 /** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */
 export function countByStatus(nodes: readonly NodeOutcome<string>[]): Readonly<Record<string, number>> {
   const counts: Record<string, number> = {};
@@ -110,6 +148,8 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
   missing: 'missing our keys',
   restarting: 'restarted recently',
   foreign: 'holding a foreign key',
+  full: 'with too few permits free',
+  'other-limit': 'holding a semaphore of another limit',
   timeout: 'timed out',
   error: 'failed',
 };

@@ -33,6 +33,11 @@ export interface Release {
    * for any other removal: a failed attempt's cleanup, or a late grant's once the lock was released.
    */
   confirmedCount?: number;
+  /**
+   * What a call to one node runs, when it is not the lock's release script (a semaphore's permits are
+   * removed by a script of their own); shared by the re-sends.
+   */
+  readonly run?: NodeCallRun<ReleaseStatus>;
 }
 
 /**
@@ -40,7 +45,7 @@ export interface Release {
  * rejects. Releases are cleanups: sent even to a node that is down, and tracked as background work that
  * `redlock.close()` waits for. If the call fails, pass its outcome to {@link sendAgainAfterError}.
  */
-export function releaseOnNode(set: NodeSet, nodeIndex: number, release: Release, run: NodeCallRun<ReleaseStatus> = releaseRunOf(release, release.announce)): FanOut<ReleaseStatus> {
+export function releaseOnNode(set: NodeSet, nodeIndex: number, release: Release, run: NodeCallRun<ReleaseStatus> = release.run ?? releaseRunOf(release, release.announce)): FanOut<ReleaseStatus> {
   const node = set.nodes[nodeIndex] as NodeState;
   // A failed attempt's removal is not announced; a held lock's release is.
   const call = new FanOut<ReleaseStatus>(set, release.announce ? 'release' : 'cleanup', undefined, true);

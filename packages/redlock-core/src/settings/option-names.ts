@@ -1,11 +1,14 @@
 // Every option's name and where it may be given, and the check that refuses an unknown one with the name
 // intended (another scope's option, another library's name, ours in another case).
 
-/** Where an option may be given: the `Redlock` constructor, or the options of one method. */
-export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using';
+/**
+ * Where an option may be given: the `Redlock` constructor, the options of one of its methods, or those of
+ * a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`.
+ */
+export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using' | 'semaphore' | 'acquirePermits' | 'tryAcquirePermits';
 
 const PER_CALL = ['acquire', 'tryAcquire', 'using'] as const;
-const WAITING = ['Redlock', 'acquire', 'using'] as const;
+const WAITING = ['Redlock', 'acquire', 'using', 'acquirePermits'] as const;
 
 /**
  * Every option name, with where it may be given. **A new option is registered here**, in one line: the
@@ -23,12 +26,14 @@ export const OPTION_SCOPES = {
   refuseEvictingNodes: ['Redlock'],
   keyPrefix: ['Redlock'],
   clock: ['Redlock'],
-  signal: PER_CALL,
+  signal: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits'],
   fencing: PER_CALL,
   reentrant: PER_CALL,
   autoExtend: ['acquire', 'tryAcquire'],
   maxExtensions: PER_CALL,
   maxHoldMs: PER_CALL,
+  limit: ['semaphore'],
+  permits: ['acquirePermits', 'tryAcquirePermits'],
 } as const satisfies Record<string, readonly OptionScope[]>;
 
 type OptionName = keyof typeof OPTION_SCOPES;
@@ -38,7 +43,7 @@ export type NamesIn<S extends OptionScope> = { [K in OptionName]: S extends (typ
 
 /** The option names each scope accepts, made once: the check runs on every call with options. */
 const NAMES_BY_SCOPE = new Map<OptionScope, ReadonlySet<string>>(
-  (['Redlock', 'acquire', 'tryAcquire', 'using'] as const).map((scope) => [
+  (['Redlock', 'acquire', 'tryAcquire', 'using', 'semaphore', 'acquirePermits', 'tryAcquirePermits'] as const).map((scope) => [
     scope,
     new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : []))),
   ]),
@@ -49,6 +54,9 @@ const SCOPE_LABELS: Record<OptionScope, string> = {
   acquire: '`acquire()`',
   tryAcquire: '`tryAcquire()`',
   using: '`using()`',
+  semaphore: '`redlock.semaphore()`',
+  acquirePermits: "a semaphore's `acquire()`",
+  tryAcquirePermits: "a semaphore's `tryAcquire()`",
 };
 
 /**
@@ -88,8 +96,9 @@ export function checkOptionNames(given: object, scope: OptionScope): void {
     if (allowed.has(name)) continue;
     const where = `Unknown option \`${name}\` in the options of ${SCOPE_LABELS[scope]}`;
     const scopes: readonly OptionScope[] | undefined = Object.hasOwn(OPTION_SCOPES, name) ? OPTION_SCOPES[name as OptionName] : undefined;
-    if (scope === 'tryAcquire' && scopes?.includes('acquire') === true) {
-      throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use \`acquire()\` to wait for the lock`);
+    if ((scope === 'tryAcquire' && scopes?.includes('acquire') === true) || (scope === 'tryAcquirePermits' && scopes?.includes('acquirePermits') === true)) {
+      const what = scope === 'tryAcquire' ? 'the lock' : 'permits';
+      throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use \`acquire()\` to wait for ${what}`);
     }
     if (scopes !== undefined) {
       throw new TypeError(`${where}: \`${name}\` is an option of ${scopes.map((other) => SCOPE_LABELS[other]).join(', ')}`);

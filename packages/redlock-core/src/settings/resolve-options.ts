@@ -125,7 +125,7 @@ export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensi
 }
 
 /** Validates the retry settings given and fills in the others from `defaults`, which are valid already. */
-function resolveRetries(given: GivenOptions, defaults: RetrySettings & { readonly waitMs?: number }): WaitSettings {
+export function resolveRetries(given: GivenOptions, defaults: RetrySettings & { readonly waitMs?: number }): WaitSettings {
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
   if (retryCount !== undefined) checkRetryCount(retryCount);
   if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);

@@ -7,6 +7,9 @@ import { extendScript, parseExtendReply } from '../../../redlock-core/src/script
 import { fenceScript, parseFenceReply } from '../../../redlock-core/src/scripts/fence.js';
 import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scripts/inspect.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
+import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../../../redlock-core/src/scripts/permit-acquire.js';
+import { parsePermitExtendReply, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
+import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../../../redlock-core/src/scripts/permit-release.js';
 import {
   parseReleaseReply,
   quietReleaseScript,
@@ -43,7 +46,18 @@ async function valuesOf(keys: readonly string[]): Promise<(string | null)[]> {
   return Promise.all(keys.map((key) => client.get(key)));
 }
 
-describe.each([acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript])('the $name script $sha1', (script) => {
+describe.each([
+  acquireScript,
+  extendScript,
+  releaseScript,
+  quietReleaseScript,
+  fenceScript,
+  inspectScript,
+  permitAcquireScript,
+  permitExtendScript,
+  permitReleaseScript,
+  quietPermitReleaseScript,
+])('the $name script $sha1', (script) => {
   it('has the SHA1 that SCRIPT LOAD returns', async () => {
     await expect(client.script('LOAD', script.source)).resolves.toBe(script.sha1);
   });
@@ -277,5 +291,68 @@ describe('the inspect script', () => {
     expect(replies.slice(1)).toEqual([-1, -1, -1, -2]);
     expect(replies.map(parseInspectReply).slice(1)).toEqual(['foreign', 'foreign', 'foreign', 'free']);
     await client.del(...keys.slice(1));
+  });
+});
+
+describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () => {
+  const take = (key: string, token: string, permits: number, firstSlot: number, { ttlMs = 10_000, limit = 3, graceMs = 0 } = {}) =>
+    run(permitAcquireScript, [key], permitAcquireArgsOf(token, ttlMs, permits, limit, graceMs, firstSlot)).then((reply) => parsePermitAcquireReply(reply, permits, limit));
+
+  it('takes free slots from the first one asked, wrapping around, and records the limit', async () => {
+    const [key] = keysFor('permit-order', 1) as [string];
+    expect(await take(key, TOKEN, 2, 3)).toEqual({ status: 'admitted', slots: [3, 1] });
+    expect(await client.hget(key, 'limit')).toBe('3');
+    expect(await client.pttl(key)).toBeGreaterThan(9_000);
+    // A re-sent call gets the slots it took, and takes no more.
+    expect(await take(key, TOKEN, 2, 2)).toEqual({ status: 'admitted', slots: [3, 1] });
+    expect(await take(key, OTHER_TOKEN, 1, 1)).toEqual({ status: 'admitted', slots: [2] });
+    expect(await take(key, 'a-third-owner', 1, 1)).toEqual({ status: 'full' });
+  });
+
+  it('frees a slot whose expiry passed on the node, and refuses other limits and foreign keys, changing nothing', async () => {
+    const [key, lockKey, otherHash] = keysFor('permit-refusals', 3) as [string, string, string];
+    await take(key, TOKEN, 1, 1, { ttlMs: 1, limit: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await take(key, OTHER_TOKEN, 1, 1, { limit: 1 })).toEqual({ status: 'admitted', slots: [1] });
+    expect(await take(key, TOKEN, 1, 1, { limit: 2 })).toEqual({ status: 'other-limit', recordedLimit: 1 });
+    await client.set(lockKey, OTHER_TOKEN, 'PX', 10_000);
+    expect(await take(lockKey, TOKEN, 1, 1)).toEqual({ status: 'foreign' });
+    await client.hset(otherHash, 'field', 'value');
+    expect(await take(otherHash, TOKEN, 1, 1)).toEqual({ status: 'foreign' });
+    expect(await client.hgetall(otherHash)).toEqual({ field: 'value' });
+    // A node inside its restart grace admits nothing.
+    expect(await take(keysFor('permit-grace', 1)[0] as string, TOKEN, 1, 1, { graceMs: 2_000_000_000 })).toEqual({ status: 'restarting' });
+  });
+
+  it('extends only slots that hold our token unexpired, all or none', async () => {
+    const [key] = keysFor('permit-extend', 1) as [string];
+    await take(key, TOKEN, 2, 1);
+    await take(key, OTHER_TOKEN, 1, 1);
+    const extend = (token: string, slots: string[]) => run(permitExtendScript, [key], [token, '60000', ...slots]).then(parsePermitExtendReply);
+    expect(await extend(TOKEN, ['1', '2'])).toBe('extended');
+    expect(await client.pttl(key)).toBeGreaterThan(50_000);
+    expect(await extend(TOKEN, ['1', '3'])).toBe('not-held');
+    expect(await extend(OTHER_TOKEN, ['3'])).toBe('extended');
+  });
+
+  it('frees only our slots (but those kept), announces when asked, and removes the key with the last slot', async () => {
+    const [key] = keysFor('permit-release', 1) as [string];
+    await take(key, TOKEN, 2, 1);
+    await take(key, OTHER_TOKEN, 1, 1);
+    const release = (script: LuaScript, token: string, kept: string[] = []) => run(script, [key], [token, ...kept]).then(parsePermitReleaseReply);
+    expect(await release(quietPermitReleaseScript, TOKEN, ['2'])).toBe('released');
+    expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['2', '3', 'limit']);
+    expect(await release(quietPermitReleaseScript, 'nobody')).toBe('not-held');
+    const subscriber = client.duplicate();
+    try {
+      await subscriber.subscribe(releaseChannelOf(key));
+      const announced = new Promise((resolve) => subscriber.once('message', resolve));
+      expect(await release(permitReleaseScript, TOKEN)).toBe('released');
+      await expect(announced).resolves.toBe(releaseChannelOf(key));
+    } finally {
+      subscriber.disconnect();
+    }
+    expect(await release(permitReleaseScript, OTHER_TOKEN)).toBe('released');
+    expect(await client.exists(key)).toBe(0);
   });
 });

@@ -1,0 +1,141 @@
+// A semaphore's acquisition: attempts over the nodes until one wins a quorum, with retries, waits and wakes.
+import { type Clock, recheckDelayMs } from '../base/clock.js';
+import { describeResources } from '../base/describe.js';
+import { closedErrorOf, PermitError } from '../base/errors.js';
+import { describeOutcomes } from '../base/outcomes.js';
+import { retryDelayMs, startWaitDeadline, WaitExpired } from '../acquire/retry.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { type KeyWatch, leadNodeIndexIn, type ReleaseNotifications, type ReleaseSource, waitForRetry } from '../nodes/release-notifications.js';
+import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
+import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
+import { Permit } from './permit.js';
+
+/** The shortest rest of release announcements after a woken attempt that failed, in milliseconds. */
+export const PERMIT_WAKE_REST_MIN_MS = 4;
+/** The rest after a woken attempt that failed, as a multiple of that attempt's duration. */
+const WAKE_REST_FACTOR = 9;
+/** How many attempts a `PermitError` keeps besides the first: memory stays bounded however long a call waits. */
+const KEPT_LATEST_ATTEMPTS = 10;
+
+/** One validated call of a semaphore's `acquire()` or `tryAcquire()`. */
+export interface PermitRequest extends PermitSettings {
+  readonly ttlMs: number;
+}
+
+/**
+ * Runs attempts until one wins a quorum: timed retries after `retryDelayMs` ± jitter, counted by
+ * `retryCount`, and between them an extra attempt whenever a release is announced on the semaphore's key,
+ * which uses up no retry and never postpones a timed one. After a woken attempt that failed, announcements
+ * rest for `max(4 ms, 9 × its duration)`: anyone who can PUBLISH on a node can send one. Ends at once for
+ * a foreign key or another limit, at `signal` (or `waitMs`), and at `close()`.
+ */
+export async function acquirePermits(
+  set: NodeSet,
+  notifications: ReleaseNotifications | undefined,
+  semaphore: SemaphoreSettings,
+  request: PermitRequest,
+): Promise<Permit> {
+  const { clock } = set.options;
+  const { lifecycle } = set;
+  const callSignal = request.signal === undefined ? undefined : lifecycle.signalWith(request.signal);
+  const baseSignal = callSignal?.signal ?? lifecycle.signal;
+  const deadline = request.waitMs === Infinity ? undefined : startWaitDeadline(clock, request.waitMs, baseSignal);
+  const signal = deadline?.signal ?? baseSignal;
+  const attempts: FailedPermitAttempt[] = [];
+  let attemptCount = 0;
+  let watch: KeyWatch | undefined;
+  try {
+    let timedTries = 0;
+    let retryAt = 0;
+    let restUntil = -Infinity;
+    let isWoken = false;
+    for (;;) {
+      const startedAt = clock.now();
+      const result = await runPermitAttempt(set, semaphore, request.permits, request.ttlMs, (attemptCount += 1), signal);
+      if (result instanceof Permit) return result;
+      keepAttempt(attempts, result);
+      signal.throwIfAborted();
+      if (result.reason === 'foreign-key' || result.reason === 'limit-mismatch') throw permitAcquireError(semaphore, request, attempts, attemptCount);
+      const now = clock.now();
+      if (isWoken) restUntil = now + Math.max(PERMIT_WAKE_REST_MIN_MS, WAKE_REST_FACTOR * (now - startedAt));
+      else {
+        timedTries += 1;
+        if (timedTries > request.retryCount) throw permitAcquireError(semaphore, request, attempts, attemptCount);
+        retryAt = now + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+      }
+      watch ??= watchReleases(set, notifications, semaphore.key, request.ttlMs);
+      const wakes = watch === undefined ? undefined : restingUntil(watch, clock, restUntil);
+      isWoken = (await waitForRetry(clock, Math.max(0, retryAt - clock.now()), wakes, signal)) === 'release';
+    }
+  } catch (error) {
+    if (error instanceof WaitExpired) throw permitAcquireError(semaphore, request, attempts, attemptCount, request.waitMs);
+    if (lifecycle.isClosed && error === lifecycle.signal.reason) throw closedErrorOf('acquire permits of', [semaphore.resource], ' while waiting');
+    throw error;
+  } finally {
+    watch?.close();
+    deadline?.stop();
+    callSignal?.dispose();
+  }
+}
+
+/** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
+export function permitAcquireError(
+  semaphore: SemaphoreSettings,
+  request: PermitSettings,
+  attempts: readonly FailedPermitAttempt[],
+  attemptCount: number,
+  waitMs?: number,
+): PermitError {
+  // An attempt cut off by `waitMs` decides nothing: the latest that ran to its vote says why.
+  const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
+  const what = `${request.permits} of ${semaphore.limit} permits of ${describeResources([semaphore.resource])}`;
+  const reason = last?.reason ?? 'no-permits-free';
+  const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
+  let why: string;
+  if (last === undefined) why = `\`waitMs\` (${waitMs} ms) ran out before any attempt`;
+  else if (reason === 'limit-mismatch') why = `a node holds it with limit ${last.recordedLimit}: every client of a semaphore must give the same limit`;
+  else why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}`;
+  return new PermitError(`Could not acquire ${what}: ${why}`, {
+    operation: 'acquire',
+    resource: semaphore.resource,
+    permits: request.permits,
+    reason,
+    attempts,
+    attemptCount,
+    ...(waitMs === undefined ? {} : { waitMs }),
+    ...(last?.recordedLimit === undefined ? {} : { recordedLimit: last.recordedLimit }),
+  });
+}
+
+/** Watches the release announcements of `key` (on its lead node and announce node), where the nodes can notify. */
+function watchReleases(set: NodeSet, notifications: ReleaseNotifications | undefined, key: string, ttlMs: number): KeyWatch | undefined {
+  if (notifications === undefined) return undefined;
+  const leadNodeIndex = leadNodeIndexIn(set, [key], ttlMs);
+  return notifications.watch([key], nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), leadNodeIndex);
+}
+
+/** Keeps the first attempt and the latest {@link KEPT_LATEST_ATTEMPTS}. */
+function keepAttempt(attempts: FailedPermitAttempt[], attempt: FailedPermitAttempt): void {
+  attempts.push(attempt);
+  if (attempts.length > KEPT_LATEST_ATTEMPTS + 1) attempts.splice(1, 1);
+}
+
+/** `watch`'s announcements, each held back until `restUntil` on the clock: one during the rest comes at its end. */
+function restingUntil(watch: KeyWatch, clock: Clock, restUntil: number): ReleaseSource {
+  return {
+    onNextRelease(callback) {
+      let timer: unknown;
+      const cancel = watch.onNextRelease(() => {
+        const restMs = restUntil - clock.now();
+        if (restMs <= 0) callback();
+        else timer = clock.setTimeout(callback, recheckDelayMs(restMs));
+      });
+      return () => {
+        cancel();
+        clock.clearTimeout(timer);
+      };
+    },
+  };
+}

@@ -1,0 +1,174 @@
+// One round of a permit request over every node: the vote on slots, the permit it wins, or the cleanup of a failed round.
+import { validityMs } from '../base/clock.js';
+import { countByStatus, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
+import { createLockToken } from '../base/token.js';
+import { type Release, releaseAndRetry } from '../lock/cleanup.js';
+import { FanOut } from '../nodes/fan-out.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { ScriptReader } from '../scripts/lua-script.js';
+import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../scripts/permit-acquire.js';
+import type { SemaphoreSettings } from '../settings/resolve-permits.js';
+import { Permit, permitReleaseRunOf } from './permit.js';
+
+/** A failed round, with why it failed: see `PermitFailureReason`. */
+export interface FailedPermitAttempt extends PermitAttempt {
+  readonly reason: 'no-permits-free' | 'nodes-unreachable' | 'no-validity' | 'foreign-key' | 'limit-mismatch';
+  /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
+  readonly recordedLimit?: number;
+}
+
+/** Whether a node refused the request: the script then changed nothing there. */
+function isRefusal(status: string): boolean {
+  return status === 'full' || status === 'restarting' || status === 'foreign' || status === 'other-limit';
+}
+
+/**
+ * Asks every node at once to give a holder `permits` free slots of `semaphore` for `ttlMs`, with a fresh
+ * token, each node looking at the slots from one random slot on (see `permitAcquireScript`), and resolves
+ * with the {@link Permit} the moment a quorum of nodes gave the same slots with validity left; the slots
+ * another node gave are freed there at once. Otherwise it frees what the round took (on
+ * every node that did not refuse, and on a node that timed out once it answers that it admitted) and
+ * resolves with the failed attempt. `signal` cuts the vote short.
+ */
+export async function runPermitAttempt(
+  set: NodeSet,
+  semaphore: SemaphoreSettings,
+  permits: number,
+  ttlMs: number,
+  attemptNumber: number,
+  signal: AbortSignal | undefined,
+): Promise<Permit | FailedPermitAttempt> {
+  const { clock, driftFactor, restartGraceMs } = set.options;
+  const { key, limit } = semaphore;
+  const nodeCount = set.nodes.length;
+  const token = createLockToken();
+  const start = clock.now();
+  const firstSlot = 1 + Math.floor(Math.random() * limit);
+  const args = permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, firstSlot);
+  /** The slots each admitting node gave, by node index. */
+  const slotsByNode: (readonly number[] | undefined)[] = new Array(nodeCount);
+  let recordedLimit: number | undefined;
+  const readers = Array.from(
+    { length: nodeCount },
+    (_, nodeIndex) =>
+      new ScriptReader<PermitAcquireStatus>(permitAcquireScript, [key], args, (reply) => {
+        const answer = parsePermitAcquireReply(reply, permits, limit);
+        slotsByNode[nodeIndex] = answer.slots;
+        recordedLimit ??= answer.recordedLimit;
+        return answer.status;
+      }),
+  );
+  const calls = new FanOut<PermitAcquireStatus>(set, 'acquire').sendToEveryNode(ttlMs, 1, (adapter, _, nodeIndex) => (readers[nodeIndex] as ScriptReader<PermitAcquireStatus>).send(adapter), start);
+  const slots = await slotsWithQuorum(calls, slotsByNode, signal);
+  const elapsedMs = clock.now() - start;
+  // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
+  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs) : undefined;
+  const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+  if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {
+    const written = new Array<boolean>(nodeCount);
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) written[nodeIndex] = calls.wasSent(nodeIndex);
+    const permit = new Permit({
+      set,
+      resource: semaphore.resource,
+      key,
+      token,
+      permits,
+      slots,
+      limit,
+      attempts: attemptNumber,
+      ttlMs,
+      // Validity is what is left now, at the decision: it runs from here, not from the start.
+      validUntil: start + elapsedMs + validity,
+      keysExpireAt: start + ttlMs,
+      written,
+    });
+    // A node that gave other slots, now or in a late answer, holds them for nothing: they are freed there.
+    // The permit's own release reaches every node that was sent the request.
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
+      if (!calls.wasSent(nodeIndex)) continue;
+      calls.onAnswerOf(nodeIndex, (answer) => {
+        if (answer === 'admitted') permit.settleGrant(nodeIndex, slotsByNode[nodeIndex] as readonly number[]);
+      });
+    }
+    return permit;
+  }
+
+  // No announcement: the round freed nothing anyone waits for.
+  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: start + ttlMs, announce: false, run: permitReleaseRunOf(key, token, false, []) };
+  await Promise.all(
+    set.nodes.map(async (_, nodeIndex) => {
+      if (!calls.wasSent(nodeIndex)) return;
+      const outcome = await calls.outcomeOf(nodeIndex);
+      if (isRefusal(outcome.status)) return;
+      if (outcome.status === 'timeout') {
+        // The script may still run after the timeout: free again if it reports that it admitted.
+        void calls.lateAnswerOf(nodeIndex).then((answer) => {
+          if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
+        });
+      }
+      await releaseAndRetry(set, nodeIndex, cleanup);
+    }),
+  );
+  const nodes = cutOff ?? (await calls.allSettled());
+  const reason = failureOf(nodes, slots !== undefined, recordedLimit !== undefined);
+  return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }), ...(recordedLimit === undefined ? {} : { recordedLimit }) };
+}
+
+/**
+ * Counts the slots the nodes give as they answer, and resolves with them the moment a quorum of nodes gave
+ * the same slots (nodes that see the same slots free do); with `undefined` once that is not possible any
+ * more, or when `signal` aborts. Asking for the same set on a quorum, rather than a quorum for each slot,
+ * keeps an extension simple: it needs a quorum of nodes where every slot is still ours.
+ */
+function slotsWithQuorum(
+  calls: FanOut<PermitAcquireStatus>,
+  slotsByNode: readonly (readonly number[] | undefined)[],
+  signal: AbortSignal | undefined,
+): Promise<number[] | undefined> {
+  const nodeCount = slotsByNode.length;
+  const quorum = quorumOf(nodeCount);
+  return new Promise((resolve) => {
+    let isDecided = false;
+    const decide = (slots: number[] | undefined): void => {
+      if (isDecided) return;
+      isDecided = true;
+      signal?.removeEventListener('abort', onAbort);
+      resolve(slots);
+    };
+    const onAbort = (): void => decide(undefined);
+    if (signal?.aborted === true) return decide(undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    /** How many nodes gave each set of slots, by the set in order (`"2,3"`). */
+    const grants = new Map<string, number>();
+    let silent = nodeCount;
+    calls.listen((outcome) => {
+      silent -= 1;
+      if (isDecided) return;
+      const given = outcome.status === 'admitted' ? slotsByNode[outcome.nodeIndex] : undefined;
+      let most = 0;
+      if (given !== undefined) {
+        const slots = [...given].sort((a, b) => a - b);
+        const count = (grants.get(slots.join()) ?? 0) + 1;
+        if (count >= quorum) return decide(slots);
+        grants.set(slots.join(), count);
+      }
+      for (const count of grants.values()) most = Math.max(most, count);
+      if (most + silent < quorum) decide(undefined);
+    });
+  });
+}
+
+/** Why a round without a permit failed. */
+function failureOf(nodes: PermitAttempt['nodes'], hasQuorum: boolean, hasOtherLimit: boolean): FailedPermitAttempt['reason'] {
+  if (hasOtherLimit) return 'limit-mismatch';
+  if (hasQuorum) return 'no-validity';
+  const counts = countByStatus(nodes);
+  const denying = nodes.length - quorumOf(nodes.length);
+  const foreign = counts['foreign'] ?? 0;
+  if (foreign > denying) return 'foreign-key';
+  if ((counts['full'] ?? 0) + foreign > denying) return 'no-permits-free';
+  // Every node answered, yet no slot got a quorum: contenders took different slots on different nodes.
+  const unreachable = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
+  return unreachable === 0 ? 'no-permits-free' : 'nodes-unreachable';
+}

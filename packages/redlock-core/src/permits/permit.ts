@@ -1,0 +1,212 @@
+// A holder's permits of a semaphore: the handle `acquire()` resolves with, its extension and its release.
+import { validityMs } from '../base/clock.js';
+import { describeResources } from '../base/describe.js';
+import { PermitError } from '../base/errors.js';
+import { ASYNC_DISPOSE } from '../base/lifecycle.js';
+import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
+import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
+import { FanOut } from '../nodes/fan-out.js';
+import type { NodeCallRun } from '../nodes/node-call.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { ScriptReader } from '../scripts/lua-script.js';
+import { parsePermitExtendReply, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
+import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
+import { checkTtl } from '../settings/ttl.js';
+
+/** Where a {@link Permit} stands: `'held'` while it has validity left, then `'released'` or `'expired'` (lost included). */
+export type PermitState = 'held' | 'released' | 'expired';
+
+/** What an attempt that won a quorum hands the permit. */
+export interface PermitGrant {
+  readonly set: NodeSet;
+  readonly resource: string;
+  readonly key: string;
+  readonly token: string;
+  readonly permits: number;
+  /** The slots held on a quorum, in order (see `permitAcquireScript`). */
+  readonly slots: readonly number[];
+  readonly limit: number;
+  readonly attempts: number;
+  readonly ttlMs: number;
+  /** Monotonic time when the validity ends. */
+  readonly validUntil: number;
+  /** Monotonic time after which the permits have expired on every node anyway. */
+  readonly keysExpireAt: number;
+  /** Whether each node was sent the request, by node index: those the release goes to. */
+  readonly written: boolean[];
+}
+
+/**
+ * The call a permit's release or cleanup runs on one node: the permit-release script, announced or not,
+ * freeing every slot of `token` there but `kept`.
+ */
+export function permitReleaseRunOf(key: string, token: string, announce: boolean, kept: readonly number[]): NodeCallRun<ReleaseStatus> {
+  const reader = new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, ...kept.map(String)], parsePermitReleaseReply);
+  return (adapter) => reader.send(adapter);
+}
+
+/**
+ * `permits` permits of a semaphore, held on a quorum of nodes until `remainingValidityMs` runs out.
+ *
+ * held ──extend()──▶ held · held ──release()──▶ released · held ──validity runs out / extend finds it gone──▶ expired
+ *
+ * Only a held permit can be extended; `release()` is safe in any state and always removes what is left on
+ * the nodes. `await using permit = await semaphore.acquire(…)` releases it at the end of the block.
+ */
+export class Permit {
+  /** The semaphore's resource, without the key prefix. */
+  readonly resource: string;
+  /** How many permits this handle holds. */
+  readonly permits: number;
+  /** The semaphore's limit. */
+  readonly limit: number;
+  /** Which attempt of the call won them, from 1. */
+  readonly attempts: number;
+  readonly #grant: PermitGrant;
+  #validUntil: number;
+  #keysExpireAt: number;
+  #ttlMs: number;
+  #isLost = false;
+  #releasing: Promise<void> | undefined;
+  #isReleased = false;
+
+  /** @internal Made by a semaphore's `acquire()` or `tryAcquire()`. */
+  constructor(grant: PermitGrant) {
+    this.#grant = grant;
+    this.resource = grant.resource;
+    this.permits = grant.permits;
+    this.limit = grant.limit;
+    this.attempts = grant.attempts;
+    this.#validUntil = grant.validUntil;
+    this.#keysExpireAt = grant.keysExpireAt;
+    this.#ttlMs = grant.ttlMs;
+  }
+
+  /** Where the permit stands, read from the monotonic clock now. */
+  get state(): PermitState {
+    if (this.#isReleased) return 'released';
+    return this.#isLost || this.#validUntil <= this.#grant.set.options.clock.now() ? 'expired' : 'held';
+  }
+
+  /** Milliseconds of validity left: how long the permits may still be relied on; 0 once not held. */
+  get remainingValidityMs(): number {
+    return this.state === 'held' ? Math.max(0, this.#validUntil - this.#grant.set.options.clock.now()) : 0;
+  }
+
+  /**
+   * Extends the permits to `ttlMs` from now on every node, and resolves once a quorum did with validity
+   * left. A node extends only permits that it still holds unexpired, so an extension can never revive a
+   * permit another holder may have taken since.
+   *
+   * @throws {@link PermitError} (`operation` `'extend'`): `'not-held'` when the permit is released or expired
+   *   (before any node is called), or when a quorum no longer holds it (it is then `'expired'`);
+   *   `'nodes-unreachable'` or `'no-validity'` otherwise. `TypeError` or `RangeError` for a bad `ttlMs`.
+   */
+  async extend(ttlMs: number): Promise<void> {
+    const { set, key, token } = this.#grant;
+    const { clock, driftFactor } = set.options;
+    checkTtl(ttlMs, driftFactor);
+    if (this.state !== 'held') throw this.#error('extend', 'not-held', `it is ${this.state}`);
+    const start = clock.now();
+    const reader = new ScriptReader(permitExtendScript, [key], [token, String(ttlMs), ...this.#grant.slots.map(String)], parsePermitExtendReply);
+    const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, (adapter) => reader.send(adapter), start);
+    const hasQuorum = await calls.decided();
+    const elapsedMs = clock.now() - start;
+    const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+    if (hasQuorum && validity > 0 && !this.#isReleased) {
+      // Validity is what is left now, at the decision: it runs from here, not from the start.
+      this.#validUntil = Math.max(this.#validUntil, start + elapsedMs + validity);
+      this.#keysExpireAt = Math.max(this.#keysExpireAt, start + elapsedMs + ttlMs);
+      this.#ttlMs = ttlMs;
+      return;
+    }
+    const nodes = await calls.allSettled();
+    const quorum = quorumOf(nodes.length);
+    if ((countByStatus(nodes)['not-held'] ?? 0) > nodes.length - quorum) {
+      this.#isLost = true;
+      throw this.#error('extend', 'not-held', `${describeOutcomes(nodes)}, quorum is ${quorum}`, nodes);
+    }
+    const why = hasQuorum ? `no validity left after ${Math.round(elapsedMs)} ms` : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
+    throw this.#error('extend', hasQuorum ? 'no-validity' : 'nodes-unreachable', why, nodes);
+  }
+
+  /**
+   * Releases the permits on every node that was asked for them, announcing it to waiters, and resolves once
+   * a quorum confirmed (the others finish in the background, a failed node is sent it again until the
+   * permits would have expired). Calling it again returns the same promise, or retries after a failure.
+   *
+   * @throws {@link PermitError} (`operation` `'release'`, `'nodes-unreachable'`) when fewer than a quorum
+   *   answered; the permits then expire after their TTL.
+   */
+  release(): Promise<void> {
+    return (this.#releasing ??= this.#releaseOnEveryNode());
+  }
+
+  /** Releases the permits at the end of an `await using` block: see {@link release}. */
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.release();
+  }
+
+  /**
+   * Node `nodeIndex` gave `slots` to the request that won this permit, maybe after the permit was decided.
+   * Slots other than the permit's are freed there at once; all of them, if the permit is released already
+   * (its release may have reached that node first).
+   */
+  settleGrant(nodeIndex: number, slots: readonly number[]): void {
+    this.#grant.written[nodeIndex] = true;
+    const isReleased = this.#releasing !== undefined;
+    if (!isReleased && slots.every((slot) => this.#grant.slots.includes(slot))) return;
+    const { set, key, token } = this.#grant;
+    const release = this.#releaseOf(false);
+    void releaseAndRetry(set, nodeIndex, { ...release, run: permitReleaseRunOf(key, token, false, isReleased ? [] : this.#grant.slots) });
+  }
+
+  async #releaseOnEveryNode(): Promise<void> {
+    const { set, written } = this.#grant;
+    const release = this.#releaseOf(true, 0);
+    const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], true);
+    calls.listen((outcome) => {
+      if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
+      sendAgainAfterError(set, release, outcome);
+    });
+    const startedAtMs = set.options.clock.now();
+    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
+      const node = set.nodes[nodeIndex] as NodeState;
+      // Nothing was written on a node that was never sent the request (it was known down).
+      if (written[nodeIndex] !== true) calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
+      else calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, this.#ttlMs), release.run as NodeCallRun<ReleaseStatus>, 'cleanup', startedAtMs);
+    }
+    this.#isReleased = true;
+    if (await calls.decided()) return;
+    const nodes: ReleaseNodeOutcome[] = await calls.allSettled();
+    // Forgotten, so that calling release() again retries.
+    this.#releasing = undefined;
+    throw this.#error('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
+  }
+
+  #releaseOf(announce: boolean, confirmedCount?: number): Release {
+    const { key, token } = this.#grant;
+    return {
+      keys: [key],
+      token,
+      ttlMs: this.#ttlMs,
+      keysExpireAt: this.#keysExpireAt,
+      announce,
+      confirmedCount,
+      run: permitReleaseRunOf(key, token, announce, []),
+    };
+  }
+
+  #error(operation: 'extend' | 'release', reason: PermitError['reason'], why: string, nodes?: readonly NodeOutcome<string>[]): PermitError {
+    const what = operation === 'extend' ? 'extend' : 'confirm the release of';
+    return new PermitError(`Could not ${what} ${this.permits} of ${this.limit} permits of ${describeResources([this.resource])}: ${why}`, {
+      operation,
+      resource: this.resource,
+      permits: this.permits,
+      reason,
+      nodes,
+    });
+  }
+}

@@ -1,0 +1,127 @@
+import type { PermitAcquireStatus } from '../base/outcomes.js';
+import { defineScript, unexpectedReply } from './lua-script.js';
+
+/**
+ * The most permits a semaphore may have: a node's script reads every slot of the semaphore on each call,
+ * so one call's cost on a node grows with the limit.
+ */
+export const MAX_PERMIT_LIMIT = 1_000;
+
+/**
+ * The layout, written once for the three permit scripts. A semaphore of limit L is L slots, each a mutex
+ * held as a Redlock lock is held: a holder of k permits holds k slots, each on a quorum of nodes, so no
+ * more than L holders can have validity at once (a count per node would not do: with a quorum of 3 of 5
+ * nodes, 5 holders of a limit of 3 can each find 3 nodes with room). On each node the semaphore is one
+ * hash at the resource key: field `limit` holds L, every client of the resource must agree on it, and
+ * field `<slot>` (1 to L) holds `<expiry on the node's clock, ms>:<token>` while taken. The key lives as
+ * long as its longest slot. A lock on the same resource is a string at the same key, so each finds the
+ * other foreign and neither can overcommit the other.
+ */
+export const permitAcquireScript = defineScript(
+  'permit-acquire',
+  /* lua */ `
+--[[ Takes ARGV[3] free slots of the semaphore at KEYS[1] for a holder, all or none, looking at the slots
+     in the order ARGV[6], ARGV[6]+1, ... (wrapping around): nodes that see the same slots free take the
+     same ones, and the holder needs a quorum on each. A slot is free when missing or expired by this
+     node's clock, so a holder that crashed frees its slots when their TTL runs out. Atomic, so two holders
+     cannot take one slot. A semaphore whose recorded limit differs is refused with that limit. A key that
+     is not a semaphore (a lock, another type, a hash without the limit field) is foreign, left alone.
+     KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] permits   ARGV[4] limit
+     ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit
+     Returns {1, slot, ...} with the slots taken (or taken before with this token: a re-sent call), 0 if
+     too few are free, -1 if the node is inside its restart grace, -2 if the key is foreign, {-3, limit}
+     for a semaphore of another limit. Nothing is changed but on {1, ...}. ]]
+local key, token = KEYS[1], ARGV[1]
+local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
+local keyType = redis.call('TYPE', key)['ok']
+if keyType ~= 'none' and keyType ~= 'hash' then
+  return -2
+end
+local fields = {}
+if keyType == 'hash' then
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    fields[all[i]] = all[i + 1]
+  end
+  if fields['limit'] == nil then
+    return -2
+  end
+  if tonumber(fields['limit']) ~= limit then
+    return {-3, tonumber(fields['limit'])}
+  end
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ours, free = {1}, {}
+for step = 0, limit - 1 do
+  local slot = (first - 1 + step) % limit + 1
+  local value = fields[tostring(slot)]
+  if value == nil then
+    free[#free + 1] = slot
+  else
+    local colon = string.find(value, ':', 1, true)
+    if string.sub(value, colon + 1) == token then
+      ours[#ours + 1] = slot
+    elseif tonumber(string.sub(value, 1, colon - 1)) <= now then
+      free[#free + 1] = slot
+    end
+  end
+end
+if #ours > 1 then
+  return ours
+end
+if #free < permits then
+  return 0
+end
+if restartGraceMs > 0 then
+  -- Uptime has 1 s precision, rounded down, so the grace errs long.
+  local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+  if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
+    return -1
+  end
+end
+local value = (now + ttlMs) .. ':' .. token
+redis.call('HSET', key, 'limit', limit)
+for i = 1, permits do
+  redis.call('HSET', key, free[i], value)
+  ours[#ours + 1] = free[i]
+end
+if redis.call('PTTL', key) < ttlMs then
+  redis.call('PEXPIRE', key, ttlMs)
+end
+return ours
+`,
+);
+
+/** The arguments of the permit-acquire script after its key. */
+export function permitAcquireArgsOf(token: string, ttlMs: number, permits: number, limit: number, restartGraceMs: number, firstSlot: number): string[] {
+  return [token, String(ttlMs), String(permits), String(limit), String(restartGraceMs), String(firstSlot)];
+}
+
+/** What a node answered, with the slots it gave when it admitted, or the limit it holds the semaphore with. */
+export interface PermitAcquireReply {
+  readonly status: PermitAcquireStatus;
+  readonly slots?: readonly number[];
+  readonly recordedLimit?: number;
+}
+
+/** Parses the permit-acquire script's reply; `limit` bounds the slots a node may name. */
+export function parsePermitAcquireReply(reply: unknown, permits: number, limit: number): PermitAcquireReply {
+  switch (reply) {
+    case 0:
+      return { status: 'full' };
+    case -1:
+      return { status: 'restarting' };
+    case -2:
+      return { status: 'foreign' };
+  }
+  if (Array.isArray(reply) && reply.every((item) => Number.isInteger(item))) {
+    const [code, ...rest] = reply as number[];
+    if (code === -3 && rest.length === 1 && (rest[0] as number) > 0) return { status: 'other-limit', recordedLimit: rest[0] as number };
+    if (code === 1 && rest.length === permits && rest.every((slot) => slot >= 1 && slot <= limit) && new Set(rest).size === permits) {
+      return { status: 'admitted', slots: rest };
+    }
+  }
+  throw unexpectedReply('permit-acquire', reply);
+}

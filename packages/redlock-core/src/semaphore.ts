@@ -1,0 +1,100 @@
+import { closedErrorOf } from './base/errors.js';
+import type { NodeSet } from './nodes/node-state.js';
+import { quorumOf } from './nodes/quorum.js';
+import type { ReleaseNotifications } from './nodes/release-notifications.js';
+import type { PermitOptions, TryPermitOptions } from './options.js';
+import { acquirePermits, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';
+import { runPermitAttempt } from './permits/permit-attempt.js';
+import { Permit } from './permits/permit.js';
+import { resolvePermitOptions, type SemaphoreSettings } from './settings/resolve-permits.js';
+import { checkAcquireTtl } from './settings/ttl.js';
+
+/**
+ * A counting semaphore over the nodes of a `Redlock`: at most `limit` permits of `resource` are held at
+ * once, across every process and machine that uses it with the same limit. A holder takes one permit or
+ * several at once; each holder has its own token and TTL, and holds its permits while a quorum of nodes
+ * admitted them and validity (TTL − elapsed − drift) remains, as a lock is held. The nodes evict expired
+ * permits by their own clocks, so a holder that crashed frees its permits when their TTL runs out.
+ *
+ * Made by `redlock.semaphore()`; it holds no connection of its own and costs nothing while unused.
+ */
+export class Semaphore {
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  /** How many permits may be held at once. */
+  readonly limit: number;
+  readonly #set: NodeSet;
+  readonly #notifications: ReleaseNotifications | undefined;
+  readonly #settings: SemaphoreSettings;
+
+  /** @internal Made by `redlock.semaphore()`, which checks the arguments. */
+  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, settings: SemaphoreSettings) {
+    this.#set = set;
+    this.#notifications = notifications;
+    this.#settings = settings;
+    this.resource = settings.resource;
+    this.limit = settings.limit;
+  }
+
+  /**
+   * Takes `permits` permits (1 by default) for `ttlMs`, waiting while too few are free: each attempt asks
+   * every node at once with a fresh token and succeeds the moment a quorum admitted it with validity left;
+   * a failed attempt removes what it wrote, and the next follows after `retryDelayMs` ± `retryJitterMs`, or
+   * at once when a holder's release is announced by the nodes (such a woken attempt uses up no retry; after
+   * one that failed, announcements rest for at least 4 ms and nine times its duration, since anyone who can
+   * PUBLISH on a node can send one).
+   *
+   * @param ttlMs - How long the nodes keep the permits, in milliseconds, if they are not released or extended.
+   * @returns The held {@link Permit}.
+   * @throws {@link PermitError} (`operation` `'acquire'`) when the attempts or `waitMs` ran out (`reason`
+   *   `'no-permits-free'`, `'nodes-unreachable'` or `'no-validity'`), and at once, without retrying, for
+   *   `'foreign-key'` and `'limit-mismatch'`; `signal.reason` the moment `signal` aborts;
+   *   {@link RedlockClosedError} once `close()` was called, or when it is called while this waits;
+   *   `TypeError` or `RangeError` for bad arguments (a `permits` above the limit, an unknown option, a
+   *   TTL that leaves less validity than one node timeout), before any node is called.
+   *
+   * @example
+   * ```ts
+   * const imports = redlock.semaphore('imports', { limit: 3 });
+   * const permit = await imports.acquire(30_000, { waitMs: 60_000 });
+   * try {
+   *   await importFeed();
+   * } finally {
+   *   await permit.release();
+   * }
+   * ```
+   */
+  async acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
+    return acquirePermits(this.#set, this.#notifications, this.#settings, this.#resolve(ttlMs, options, 'acquirePermits'));
+  }
+
+  /**
+   * Makes exactly one attempt to take `permits` permits (1 by default), without retrying or waiting, and
+   * tells whether too few are free: it resolves with the {@link Permit}, or with `undefined` when the
+   * nodes with too few permits free are more than N − quorum, so that no quorum was possible.
+   *
+   * @throws {@link PermitError} (`operation` `'acquire'`) when the nodes could not decide
+   *   (`'nodes-unreachable'`), a quorum admitted too late (`'no-validity'`), or for `'foreign-key'` and
+   *   `'limit-mismatch'`; `signal.reason` when `signal` aborts; {@link RedlockClosedError} once `close()`
+   *   was called; `TypeError` for a retry option or `waitMs`, and `TypeError` or `RangeError` for bad
+   *   arguments, before any node is called.
+   */
+  async tryAcquire(ttlMs: number, options?: TryPermitOptions): Promise<Permit | undefined> {
+    const request = this.#resolve(ttlMs, options, 'tryAcquirePermits');
+    request.signal?.throwIfAborted();
+    const result = await runPermitAttempt(this.#set, this.#settings, request.permits, request.ttlMs, 1, request.signal);
+    if (result instanceof Permit) return result;
+    request.signal?.throwIfAborted();
+    if (result.reason === 'no-permits-free') return undefined;
+    throw permitAcquireError(this.#settings, request, [result], 1);
+  }
+
+  /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */
+  #resolve(ttlMs: unknown, options: unknown, scope: 'acquirePermits' | 'tryAcquirePermits'): PermitRequest {
+    const { nodes, options: defaults, lifecycle } = this.#set;
+    const settings = resolvePermitOptions(options, this.limit, defaults, scope);
+    const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);
+    if (lifecycle.isClosed) throw closedErrorOf('acquire permits of', [this.resource]);
+    return { ...settings, ttlMs: checkedTtlMs };
+  }
+}

@@ -1,0 +1,50 @@
+// The arguments of a semaphore and of its calls, checked before any node is called.
+import { MAX_PERMIT_LIMIT } from '../scripts/permit-acquire.js';
+import { resolveResources } from './resolve-resources.js';
+import { resolveRetries, type RetrySettings, type WaitSettings } from './resolve-options.js';
+import { checkInteger, checkOptionsObject, formatValue } from './value-checks.js';
+
+/** A semaphore after validation. */
+export interface SemaphoreSettings {
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  /** Its key on every node: the key prefix and the resource. */
+  readonly key: string;
+  readonly limit: number;
+}
+
+/** One call of a semaphore's `acquire()` or `tryAcquire()` after validation. */
+export interface PermitSettings extends WaitSettings {
+  readonly permits: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Validates `redlock.semaphore()`'s arguments: one resource, as a lock's, and its limit. */
+export function resolveSemaphore(resource: unknown, options: unknown, keyPrefix: string): SemaphoreSettings {
+  if (typeof resource !== 'string') throw new TypeError(`Expected \`resource\` to be a string, got ${formatValue(resource)}`);
+  const { keys } = resolveResources(resource, keyPrefix);
+  if (options === undefined) throw new TypeError('Expected the options of `redlock.semaphore()` with a `limit`, got `undefined`');
+  const { limit } = checkOptionsObject('options', options, 'semaphore');
+  if (limit === undefined) throw new TypeError('Expected the options of `redlock.semaphore()` to set `limit`, how many permits may be held at once');
+  checkInteger('limit', limit, 1, MAX_PERMIT_LIMIT);
+  return { resource, key: keys[0] as string, limit };
+}
+
+/**
+ * Validates the options of a semaphore's `acquire()` (`scope` `'acquirePermits'`) or `tryAcquire()`
+ * (`'tryAcquirePermits'`, which refuses the retry options), filling in the `Redlock`'s retry defaults.
+ */
+export function resolvePermitOptions(
+  options: unknown,
+  limit: number,
+  defaults: RetrySettings & { readonly waitMs: number },
+  scope: 'acquirePermits' | 'tryAcquirePermits',
+): PermitSettings {
+  const given = checkOptionsObject('options', options, scope);
+  const { permits = 1, signal } = given;
+  checkInteger('permits', permits, 1, limit);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
+  }
+  return { permits, signal, ...resolveRetries(given, defaults) };
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from '@jest/globals';
+import { MAX_PERMIT_LIMIT, Redlock, RedlockClosedError } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNodes } from '../../src/testing/fake-nodes.js';
+
+// A semaphore's bad inputs: each is a TypeError or RangeError that names the argument, thrown (or rejected)
+// before any node is called. Its behaviour on nodes is tested on real Redis (the adapters' semaphore tests).
+
+const loose = <T>(value: unknown): T => value as T;
+
+function setup() {
+  const clock = new FakeClock();
+  const nodes = grantingNodes(clock, 3);
+  return { nodes, redlock: new Redlock(nodes, { clock }) };
+}
+
+describe('redlock.semaphore() arguments', () => {
+  it.each<[string, unknown, unknown, ErrorConstructor, RegExp]>([
+    ['a limit of 0', 'jobs', { limit: 0 }, RangeError, /`limit` to be a positive integer up to 1000, got `0`/],
+    ['a negative limit', 'jobs', { limit: -3 }, RangeError, /`limit`.*got `-3`/],
+    ['a NaN limit', 'jobs', { limit: Number.NaN }, RangeError, /`limit`.*got `NaN`/],
+    ['a fractional limit', 'jobs', { limit: 2.5 }, RangeError, /`limit`.*got `2.5`/],
+    ['a limit above the most', 'jobs', { limit: MAX_PERMIT_LIMIT + 1 }, RangeError, /`limit`.*got `1001`/],
+    ['a limit given as a string', 'jobs', { limit: '3' }, TypeError, /`limit` to be a number, got `"3"`/],
+    ['no limit', 'jobs', {}, TypeError, /set `limit`/],
+    ['no options', 'jobs', undefined, TypeError, /with a `limit`/],
+    ['an unknown option, named as redis-semaphore names the wait', 'jobs', { limit: 3, acquireTimeout: 10 }, TypeError, /`acquireTimeout`.*`waitMs`/],
+    ['a lock option', 'jobs', { limit: 3, retryCount: 2 }, TypeError, /`retryCount` is an option of/],
+    ['an empty resource', '', { limit: 3 }, RangeError, /non-empty string/],
+    ['several resources', ['a', 'b'], { limit: 3 }, TypeError, /`resource` to be a string/],
+  ])('refuses %s at once', (_, resource, options, type, message) => {
+    const { nodes, redlock } = setup();
+    expect(() => redlock.semaphore(loose(resource), loose(options))).toThrow(type);
+    expect(() => redlock.semaphore(loose(resource), loose(options))).toThrow(message);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+});
+
+describe("a semaphore's acquire() and tryAcquire() arguments", () => {
+  it.each<[string, unknown, unknown, ErrorConstructor, RegExp]>([
+    ['more permits than the limit', 10_000, { permits: 4 }, RangeError, /`permits` to be a positive integer up to 3, got `4`/],
+    ['0 permits', 10_000, { permits: 0 }, RangeError, /`permits`.*got `0`/],
+    ['NaN permits', 10_000, { permits: Number.NaN }, RangeError, /`permits`.*got `NaN`/],
+    ['a TTL in seconds', 10, {}, RangeError, /did you mean 10_000/],
+    ['a NaN TTL', Number.NaN, {}, RangeError, /`ttlMs`.*got `NaN`/],
+    ['a signal that is not an AbortSignal', 10_000, { signal: {} }, TypeError, /`signal` to be an AbortSignal/],
+    ['a lock-only option', 10_000, { fencing: true }, TypeError, /`fencing` is an option of/],
+  ])('acquire() refuses %s before any node call', async (_, ttlMs, options, type, message) => {
+    const { nodes, redlock } = setup();
+    const semaphore = redlock.semaphore('jobs', { limit: 3 });
+    await expect(semaphore.acquire(loose(ttlMs), loose(options))).rejects.toThrow(type);
+    await expect(semaphore.acquire(loose(ttlMs), loose(options))).rejects.toThrow(message);
+    await expect(semaphore.tryAcquire(loose(ttlMs), loose(options))).rejects.toThrow(type);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it('tryAcquire() refuses the retry options and waitMs, since it makes one attempt', async () => {
+    const { nodes, redlock } = setup();
+    const semaphore = redlock.semaphore('jobs', { limit: 3 });
+    for (const option of [{ retryCount: 2 }, { waitMs: 100 }, { retryDelayMs: 5 }]) {
+      await expect(semaphore.tryAcquire(10_000, loose(option))).rejects.toThrow(/it makes exactly one attempt.*wait for permits/);
+    }
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it('rejects with a RedlockClosedError once the Redlock is closed, before any node call', async () => {
+    const { nodes, redlock } = setup();
+    const semaphore = redlock.semaphore('jobs', { limit: 3 });
+    await redlock.close();
+    await expect(semaphore.acquire(10_000)).rejects.toThrow(RedlockClosedError);
+    await expect(semaphore.tryAcquire(10_000)).rejects.toThrow(RedlockClosedError);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+
+  it('rejects with the reason of a signal that aborted already, before any node call', async () => {
+    const { nodes, redlock } = setup();
+    const reason = new Error('shutting down');
+    const signal = AbortSignal.abort(reason);
+    await expect(redlock.semaphore('jobs', { limit: 3 }).tryAcquire(10_000, { signal })).rejects.toBe(reason);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+});

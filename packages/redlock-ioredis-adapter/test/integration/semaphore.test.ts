@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { LockAcquireError, type Permit, PermitError, Redlock, type RedlockOptions } from 'redlock-core';
+import { IoredisAdapter } from '../../src/index.js';
+import { eventually } from '../support/eventually.js';
+import { useRedisNodes } from '../support/redis-servers.js';
+
+// Counting semaphores on 5 real redis-server nodes, through the public API: each `Redlock` here is another
+// client (its own connections), as another process would be.
+
+const NODE_COUNT = 5;
+const TTL_MS = 30_000;
+
+const redis = useRedisNodes(NODE_COUNT);
+
+/** Direct clients to the nodes, for looking at keys; never used for permits. */
+let admins: Redis[] = [];
+let prefix = '';
+const redlocks: Redlock[] = [];
+
+beforeAll(() => {
+  admins = redis.urls.map((_, index) => redis.createClient(index, { maxRetriesPerRequest: 1 }));
+});
+beforeEach(() => {
+  prefix = `semaphore:${randomUUID()}:`;
+});
+afterAll(async () => {
+  await Promise.all(redlocks.map((redlock) => redlock.close()));
+});
+
+function newRedlock(options: RedlockOptions = {}): Redlock {
+  const redlock = new Redlock(
+    redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))),
+    { keyPrefix: prefix, ...options },
+  );
+  redlocks.push(redlock);
+  return redlock;
+}
+
+/** The slots taken of `resource` on each node: every field of its hash but the limit's. */
+const permitsOn = (resource: string): Promise<number[]> =>
+  Promise.all(admins.map(async (admin) => Object.keys(await admin.hgetall(`${prefix}${resource}`)).filter((field) => field !== 'limit').length));
+
+describe('a counting semaphore on real nodes', () => {
+  it('admits at most `limit` holders at once, and admits another once one releases', async () => {
+    const holders = await Promise.all([1, 2, 3].map(() => newRedlock().semaphore('imports', { limit: 3 }).tryAcquire(TTL_MS)));
+    expect(holders.every((permit) => permit?.state === 'held')).toBe(true);
+    const fourth = newRedlock().semaphore('imports', { limit: 3 });
+    expect(await fourth.tryAcquire(TTL_MS)).toBeUndefined();
+    // The refused request left nothing: three permits on every node.
+    expect(await eventually(() => permitsOn('imports'), (counts) => counts.every((count) => count === 3), 3_000)).toEqual(Array(NODE_COUNT).fill(3));
+    await (holders[0] as Permit).release();
+    const admitted = await fourth.tryAcquire(TTL_MS);
+    expect(admitted?.state).toBe('held');
+    await Promise.all([admitted, holders[1], holders[2]].map((permit) => permit?.release()));
+    // The last release removes the key itself (the limit's member with it).
+    expect(await eventually(() => Promise.all(admins.map((admin) => admin.exists(`${prefix}imports`))), (found) => found.every((n) => n === 0), 3_000)).toEqual(
+      Array(NODE_COUNT).fill(0),
+    );
+  });
+
+  it('takes several permits at once, all or none', async () => {
+    const pool = newRedlock().semaphore('pool', { limit: 3 });
+    const two = await pool.acquire(TTL_MS, { permits: 2 });
+    expect(two.permits).toBe(2);
+    expect(await newRedlock().semaphore('pool', { limit: 3 }).tryAcquire(TTL_MS, { permits: 2 })).toBeUndefined();
+    const one = await newRedlock().semaphore('pool', { limit: 3 }).tryAcquire(TTL_MS, { permits: 1 });
+    expect(one?.state).toBe('held');
+    expect(await eventually(() => permitsOn('pool'), (counts) => counts.every((count) => count === 3), 3_000)).toEqual(Array(NODE_COUNT).fill(3));
+    await two.release();
+    expect(await eventually(() => permitsOn('pool'), (counts) => counts.every((count) => count === 1), 3_000)).toEqual(Array(NODE_COUNT).fill(1));
+    await one?.release();
+  });
+
+  it('refuses a semaphore of another limit at the first conflicting call, without retrying, and writes nothing', async () => {
+    const held = await newRedlock().semaphore('jobs', { limit: 3 }).acquire(TTL_MS);
+    const error = await newRedlock({ retryCount: 5, retryDelayMs: 10_000 })
+      .semaphore('jobs', { limit: 5 })
+      .acquire(TTL_MS)
+      .catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(PermitError);
+    expect(error).toMatchObject({ operation: 'acquire', reason: 'limit-mismatch', recordedLimit: 3, attemptCount: 1, permits: 1 });
+    expect((error as PermitError).message).toContain('limit 3');
+    expect(await permitsOn('jobs')).toEqual(Array(NODE_COUNT).fill(1));
+    await held.release();
+  });
+
+  it('keeps a resource a lock or a semaphore: each finds the other foreign, with a typed error', async () => {
+    const lock = await newRedlock().acquire('report', TTL_MS);
+    const permitError = await newRedlock().semaphore('report', { limit: 2 }).acquire(TTL_MS).catch((failure: unknown) => failure);
+    expect(permitError).toMatchObject({ name: 'PermitError', reason: 'foreign-key', attemptCount: 1 });
+    await lock.release();
+    const permit = await newRedlock().semaphore('report', { limit: 2 }).acquire(TTL_MS);
+    const lockError = await newRedlock({ retryCount: 0 }).acquire('report', TTL_MS).catch((failure: unknown) => failure);
+    expect(lockError).toBeInstanceOf(LockAcquireError);
+    expect((lockError as LockAcquireError).reason).toBe('foreign-key');
+    await permit.release();
+  });
+
+  it('frees the permits of a holder that never releases when their TTL runs out, by the nodes\' clocks', async () => {
+    const crashed = await newRedlock().semaphore('short', { limit: 1 }).acquire(300);
+    expect(await newRedlock().semaphore('short', { limit: 1 }).tryAcquire(TTL_MS)).toBeUndefined();
+    await delay(400);
+    expect(crashed.state).toBe('expired');
+    const next = await newRedlock().semaphore('short', { limit: 1 }).tryAcquire(TTL_MS);
+    expect(next?.state).toBe('held');
+    await next?.release();
+  });
+
+  it('wakes a waiter when a holder releases, long before its retry timer', async () => {
+    const holder = await newRedlock().semaphore('handoff', { limit: 1 }).acquire(TTL_MS);
+    // One timed retry, a minute away, and a wait of 20 s: only the release announcement can get it the permit.
+    const waiting = newRedlock({ retryCount: 1, retryDelayMs: 60_000, retryJitterMs: 0 }).semaphore('handoff', { limit: 1 }).acquire(TTL_MS, { waitMs: 20_000 });
+    // Its first attempt found the semaphore full and it listens: the announce node has a subscriber.
+    await eventually(
+      () => Promise.all(admins.map(async (admin) => ((await admin.pubsub('NUMSUB', `redlock:released:${prefix}handoff`)) as [string, number])[1])),
+      (counts) => counts.some((count) => count > 0),
+      5_000,
+    );
+    await holder.release();
+    const permit = await waiting;
+    expect(permit.state).toBe('held');
+    expect(permit.attempts).toBe(2);
+    await permit.release();
+  });
+
+  it('extends held permits, and finds them gone once a quorum lost them', async () => {
+    const permit = await newRedlock().semaphore('extend', { limit: 2 }).acquire(1_000);
+    await permit.extend(TTL_MS);
+    expect(permit.remainingValidityMs).toBeGreaterThan(10_000);
+    // Three nodes lose the permit's members (another client deleted the key there).
+    await Promise.all(admins.slice(0, 3).map((admin) => admin.del(`${prefix}extend`)));
+    const error = await permit.extend(TTL_MS).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ name: 'PermitError', operation: 'extend', reason: 'not-held' });
+    expect(permit.state).toBe('expired');
+    await permit.release();
+    expect(permit.state).toBe('released');
+  });
+
+  it('gives up when waitMs runs out, with a PermitError that says so, and leaves no permit of its own', async () => {
+    const holder = await newRedlock().semaphore('busy', { limit: 1 }).acquire(TTL_MS);
+    const error = await newRedlock({ retryCount: Infinity, retryDelayMs: 50, retryJitterMs: 10 })
+      .semaphore('busy', { limit: 1 })
+      .acquire(TTL_MS, { waitMs: 400 })
+      .catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ name: 'PermitError', reason: 'no-permits-free', waitMs: 400 });
+    expect((error as PermitError).attemptCount).toBeGreaterThan(1);
+    expect(await eventually(() => permitsOn('busy'), (counts) => counts.every((count) => count === 1), 3_000)).toEqual(Array(NODE_COUNT).fill(1));
+    await holder.release();
+  });
+
+  it('never has more holders with validity left than the limit, with 8 clients contending', async () => {
+    const limit = 3;
+    let holding = 0;
+    let mostAtOnce = 0;
+    let acquired = 0;
+    const stopAt = performance.now() + 1_500;
+    const worker = async (): Promise<void> => {
+      const semaphore = newRedlock({ retryDelayMs: 20, retryJitterMs: 10, retryCount: Infinity }).semaphore('chaos', { limit });
+      while (performance.now() < stopAt) {
+        const permit = await semaphore.acquire(2_000, { waitMs: 5_000 });
+        holding += 1;
+        acquired += 1;
+        mostAtOnce = Math.max(mostAtOnce, holding);
+        await delay(1 + Math.floor(Math.random() * 5));
+        // Counted out while its validity certainly remains: well inside a 2 s TTL.
+        expect(permit.state).toBe('held');
+        holding -= 1;
+        await permit.release();
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    expect(mostAtOnce).toBeLessThanOrEqual(limit);
+    expect(mostAtOnce).toBe(limit);
+    expect(acquired).toBeGreaterThan(8);
+  });
+});
