@@ -5,15 +5,31 @@ import { extendScript } from '../scripts/extend.js';
 import { fenceScript } from '../scripts/fence.js';
 import { inspectScript } from '../scripts/inspect.js';
 import type { LuaScript } from '../scripts/lua-script.js';
+import { permitAcquireScript } from '../scripts/permit-acquire.js';
+import { permitExtendScript } from '../scripts/permit-extend.js';
+import { permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
 import { FakeKeyspace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
+import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
-export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe';
+export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe' | PermitScriptName;
 
 /** The scripts the fake knows by name, and runs by their semantics. */
-export const KNOWN_SCRIPTS: readonly LuaScript[] = [acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript, probeScript];
+export const KNOWN_SCRIPTS: readonly LuaScript[] = [
+  acquireScript,
+  extendScript,
+  releaseScript,
+  quietReleaseScript,
+  fenceScript,
+  inspectScript,
+  probeScript,
+  permitAcquireScript,
+  permitExtendScript,
+  permitReleaseScript,
+  quietPermitReleaseScript,
+];
 
 /** A refused connection, as a client reports a node that is down. */
 export function connectionRefused(): Error {
@@ -279,6 +295,7 @@ export class FakeNode implements RedisAdapter {
     if (fault !== undefined) return fault.value;
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
+    if (script.startsWith('permit-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string.
       const key = keys[0] as string;

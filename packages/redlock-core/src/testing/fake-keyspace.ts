@@ -25,6 +25,14 @@ export interface RestartOptions {
   readonly persistence: boolean;
 }
 
+/** One key: its type, a string's value (`''` for other types), a hash's fields, and its expiry on the server's clock. */
+interface Entry {
+  type: FakeKeyType;
+  value: string;
+  fields?: Map<string, string>;
+  expiresAtMs: number;
+}
+
 let nextRunNumber = 1;
 
 /** A Redis-like run id (40 hex characters), different for every start of every server in this process. */
@@ -38,7 +46,7 @@ function createRunId(): string {
  */
 export class FakeKeyspace {
   readonly #clock: ServerClock;
-  readonly #entries = new Map<string, { type: FakeKeyType; value: string; expiresAtMs: number }>();
+  readonly #entries = new Map<string, Entry>();
   /** SHA1s of the scripts this server has cached (by EVAL or SCRIPT LOAD). */
   readonly scripts = new Set<string>();
   /**
@@ -59,6 +67,11 @@ export class FakeKeyspace {
   constructor(clock: ServerClock) {
     this.#clock = clock;
     this.startedAtMs = clock.now();
+  }
+
+  /** The server's clock, in milliseconds (what TIME reports). */
+  now(): number {
+    return this.#clock.now();
   }
 
   /** Milliseconds since the server last started, on its own clock. */
@@ -99,6 +112,20 @@ export class FakeKeyspace {
   /** Creates a key of another type than string, for `ttlMs` or for ever, as HSET or RPUSH would. */
   setOfType(key: string, type: Exclude<FakeKeyType, 'string'>, ttlMs = Infinity): void {
     this.#entries.set(key, { type, value: '', expiresAtMs: this.#clock.now() + ttlMs });
+  }
+
+  /**
+   * The fields of a hash key (HGETALL), live: changes to the map are the key's. A hash without fields is
+   * gone, as in Redis. `undefined` when the key is absent or not a hash.
+   */
+  hashOf(key: string): Map<string, string> | undefined {
+    const entry = this.#live(key);
+    return entry?.type === 'hash' ? (entry.fields ??= new Map()) : undefined;
+  }
+
+  /** Creates a hash key with `fields` and no TTL, as a first HSET does. */
+  createHash(key: string, fields: Map<string, string>): void {
+    this.#entries.set(key, { type: 'hash', value: '', fields, expiresAtMs: Infinity });
   }
 
   /** The key's type (TYPE), `'none'` when absent; an absent key on a node held by another owner is a string. */
@@ -145,7 +172,7 @@ export class FakeKeyspace {
   }
 
   /** The entry of a key that has not expired; drops it once expired, as Redis does on access. */
-  #live(key: string): { type: FakeKeyType; value: string; expiresAtMs: number } | undefined {
+  #live(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry !== undefined && this.#clock.now() >= entry.expiresAtMs) {
       this.#entries.delete(key);

@@ -13,6 +13,7 @@ export {
   type RestartOptions,
   type ServerClock,
 } from './fake-keyspace.js';
+export type { PermitScriptName } from './fake-permits.js';
 export {
   failingNode,
   grantingNode,

@@ -1,4 +1,5 @@
 import type { Unsubscribe } from '../../src/index.js';
+import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { releaseChannelOf, releaseScript } from '../../src/scripts/release.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
@@ -56,7 +57,8 @@ export class PubSubFakeNode extends FakeNode {
   }
 
   override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#announce(releaseScript.source === source ? releaseScript.sha1 : '', keys, await super.eval(source, keys, args));
+    const announcing = [releaseScript, permitReleaseScript].find((script) => script.source === source);
+    return this.#announce(announcing?.sha1 ?? '', keys, await super.eval(source, keys, args));
   }
 
   subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
@@ -92,9 +94,12 @@ export class PubSubFakeNode extends FakeNode {
     return new PubSubFakeNode(this.#clock, this.keyspace);
   }
 
-  /** The release script announces each of its keys (the quiet one, for a failed attempt's keys, none). */
+  /**
+   * The release script announces each of its keys, and a permit's release its semaphore's key (the quiet
+   * ones, for a failed attempt's keys, none).
+   */
   #announce(sha1: string, keys: readonly string[], reply: unknown): unknown {
-    if (sha1 === releaseScript.sha1 && typeof reply === 'number') {
+    if ((sha1 === releaseScript.sha1 || sha1 === permitReleaseScript.sha1) && typeof reply === 'number') {
       for (const key of keys) bus(this.keyspace).publish(releaseChannelOf(key));
     }
     return reply;

@@ -290,7 +290,7 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
   return history;
 }
 
-function scheduleFaults(
+export function scheduleFaults(
   spec: WorldSpec,
   clock: FakeClock,
   nodes: readonly SimNode[],

@@ -1,10 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_PERMIT_LIMIT, Redlock, RedlockClosedError } from '../../src/index.js';
+import { MAX_PERMIT_LIMIT, PermitError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 // A semaphore's bad inputs: each is a TypeError or RangeError that names the argument, thrown (or rejected)
-// before any node is called. Its behaviour on nodes is tested on real Redis (the adapters' semaphore tests).
+// before any node is called; and a semaphore on the fake nodes of `redlock-core/testing`, as a user's own
+// tests use it. Its behaviour on real nodes is in the adapters' semaphore tests, under faults in
+// simulation-semaphore.test.ts.
 
 const loose = <T>(value: unknown): T => value as T;
 
@@ -78,5 +80,28 @@ describe("a semaphore's acquire() and tryAcquire() arguments", () => {
     const signal = AbortSignal.abort(reason);
     await expect(redlock.semaphore('jobs', { limit: 3 }).tryAcquire(10_000, { signal })).rejects.toBe(reason);
     expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+});
+
+describe('a semaphore on the fake nodes of redlock-core/testing', () => {
+  it('admits up to its limit, refuses more, frees a released permit and extends a held one', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const semaphore = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 2 });
+    const first = await clock.runUntilSettled(semaphore.acquire(10_000));
+    const second = await clock.runUntilSettled(semaphore.tryAcquire(10_000));
+    expect([first.state, second?.state]).toEqual(['held', 'held']);
+    expect(await clock.runUntilSettled(semaphore.tryAcquire(10_000))).toBeUndefined();
+    const other = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: 0 }).semaphore('jobs', { limit: 3 });
+    await expect(clock.runUntilSettled(other.acquire(10_000))).rejects.toMatchObject({ reason: 'limit-mismatch', recordedLimit: 2 });
+    await clock.runUntilSettled(first.release());
+    expect(first.state).toBe('released');
+    const third = await clock.runUntilSettled(semaphore.tryAcquire(10_000));
+    expect(third?.state).toBe('held');
+    await clock.advance(9_000);
+    await clock.runUntilSettled((third as NonNullable<typeof third>).extend(10_000));
+    await clock.advance(2_000);
+    expect([second?.state, third?.state]).toEqual(['expired', 'held']);
+    await expect(clock.runUntilSettled((second as NonNullable<typeof second>).extend(10_000))).rejects.toBeInstanceOf(PermitError);
   });
 });
