@@ -255,18 +255,26 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
     });
 
     itWithFaults('grants nothing on a node inside its restart grace', async () => {
-      const graceMs = 2_000;
-      // The other nodes must be older than the grace (an earlier test may have restarted one), node 1 younger.
-      const uptimesMs = await Promise.all(
-        Array.from({ length: NODE_COUNT }, async (_, index) => {
-          const info = String(await command(index, 'INFO', 'server'));
-          return Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1]) * 1000;
-        }),
-      );
-      const youngestMs = Math.min(...uptimesMs.filter((_, index) => index !== 1));
-      if (youngestMs < graceMs) await delay(graceMs - youngestMs + 1_000);
+      // The grace must be longer than node 1's uptime when the acquisition reaches it, and no longer than the
+      // others' uptimes. It is the youngest other node's uptime (INFO rounds it down, so the others grant):
+      // at least MIN_OTHER_UPTIME_MS, and usually the time since the file started its nodes, so that a slow
+      // machine has that long to reach node 1 after its restart (a fixed 2 s grace ran out once on a loaded one).
+      const MIN_OTHER_UPTIME_MS = 5_000;
+      const othersYoungestUptimeMs = async (): Promise<number> => {
+        const uptimesMs = await Promise.all(
+          Array.from({ length: NODE_COUNT }, async (_, index) => {
+            const info = String(await command(index, 'INFO', 'server'));
+            return Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1]) * 1000;
+          }),
+        );
+        return Math.min(...uptimesMs.filter((_, index) => index !== 1));
+      };
+      // An earlier test may have restarted one of the others.
+      const youngestMs = await othersYoungestUptimeMs();
+      if (youngestMs < MIN_OTHER_UPTIME_MS) await delay(MIN_OTHER_UPTIME_MS - youngestMs + 1_000);
       await redis.nodes[1]?.kill();
       await redis.nodes[1]?.start();
+      const graceMs = await othersYoungestUptimeMs();
       const redlock = await newRedlock({ restartGraceMs: graceMs });
       const lock = await redlock.acquire('orders:grace', TTL_MS);
       await eventually(async () => (await valuesOf('orders:grace')).map((value) => value === lock.token), [true, false, true, true, true]);
