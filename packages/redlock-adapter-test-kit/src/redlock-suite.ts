@@ -447,6 +447,20 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       );
     });
 
+    it("hands out at most a semaphore's limit of permits, passes a freed one to a waiter, and leaves no key", async () => {
+      const semaphoreOf = async (retryCount: number) => (await newRedlock({ retryCount })).semaphore('pool', { limit: 3 });
+      const two = await (await semaphoreOf(0)).acquire(TTL_MS, { permits: 2 });
+      const one = await (await semaphoreOf(0)).acquire(TTL_MS);
+      equal(await (await semaphoreOf(0)).tryAcquire(TTL_MS), undefined);
+      // Woken by the release where the adapter can subscribe, else by its timer (20 ms ± 10).
+      const waiting = (await semaphoreOf(100)).acquire(TTL_MS, { permits: 2 });
+      await two.release();
+      const next = await waiting;
+      deepStrictEqual([two.state, one.state, next.state, next.permits], ['released', 'held', 'held', 2]);
+      await Promise.all([one.release(), next.release()]);
+      await eventuallyNoKeys();
+    });
+
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
       const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
       let seen: Lock | undefined;
