@@ -45,6 +45,7 @@ export type { NodeHealth } from './nodes/node-state.js';
 export type {
   AcquireOptions,
   PermitOptions,
+  PermitUsingOptions,
   RedlockNode,
   RedlockOptions,
   SemaphoreOptions,

@@ -216,6 +216,12 @@ export interface PermitOptions {
 /** Per-call settings of a semaphore's `tryAcquire()`: those of `acquire()` that do not wait. */
 export type TryPermitOptions = Pick<PermitOptions, 'permits' | 'signal'>;
 
+/**
+ * Settings of a semaphore's `using()`: those of its `acquire()`, with `maxExtensions` and `maxHoldMs`
+ * bounding how long a routine keeps its permits extended (see {@link AcquireOptions.maxExtensions}).
+ */
+export interface PermitUsingOptions extends PermitOptions, Pick<AcquireOptions, 'maxExtensions' | 'maxHoldMs'> {}
+
 type IsSame<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /**
  * Fails to compile (`true` is not assignable to `false`) when `OPTION_SCOPES` (settings/option-names.ts) and the option
@@ -229,5 +235,6 @@ const OPTION_SCOPES_MATCH_TYPES: [
   IsSame<NamesIn<'semaphore'>, keyof SemaphoreOptions>,
   IsSame<NamesIn<'acquirePermits'>, keyof PermitOptions>,
   IsSame<NamesIn<'tryAcquirePermits'>, keyof TryPermitOptions>,
-] = [true, true, true, true, true, true, true];
+  IsSame<NamesIn<'usingPermits'>, keyof PermitUsingOptions>,
+] = [true, true, true, true, true, true, true, true];
 void OPTION_SCOPES_MATCH_TYPES;

@@ -1,11 +1,14 @@
+import { runUnderLock } from './acquire/using.js';
 import { closedErrorOf } from './base/errors.js';
+import { describeResources } from './base/describe.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
-import type { PermitOptions, TryPermitOptions } from './options.js';
+import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
 import { acquirePermits, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';
 import { runPermitAttempt } from './permits/permit-attempt.js';
 import { Permit } from './permits/permit.js';
+import { checkExtensionLimits } from './settings/resolve-options.js';
 import { resolvePermitOptions, type SemaphoreSettings } from './settings/resolve-permits.js';
 import { checkAcquireTtl } from './settings/ttl.js';
 
@@ -89,8 +92,40 @@ export class Semaphore {
     throw permitAcquireError(this.#settings, request, [result], 1);
   }
 
+  /**
+   * Takes `permits` permits (1 by default) as `acquire()` does, runs `routine` while keeping them
+   * extended, and always releases them at the end, as `redlock.using()` does for a lock: the routine's
+   * signal aborts with a {@link LockLostError} when the permits can no longer be guaranteed (with a
+   * {@link LockLimitError} at `maxExtensions` or `maxHoldMs`, with a {@link RedlockClosedError} at
+   * `close()`, or with your reason when `options.signal` aborts). Each extension starts when half the TTL
+   * of validity is left.
+   *
+   * @returns What `routine` returns, when the permits were held from start to end.
+   * @throws {@link LockLostError} when the routine returned but the permits were lost meanwhile (its
+   *   `result` holds what the routine returned); whatever `routine` throws, with a loss attached as its
+   *   `lockLostError` and a failed release as its `releaseError`; {@link PermitError} if the permits could
+   *   not be taken (the routine does not run); {@link RedlockClosedError} once `close()` was called;
+   *   `TypeError` or `RangeError` for bad arguments, before any node is called.
+   *
+   * @example
+   * ```ts
+   * // At most 3 imports at once, across every process of the fleet.
+   * await redlock.semaphore('imports', { limit: 3 }).using(30_000, async (signal) => {
+   *   await importFeed({ signal });
+   * });
+   * ```
+   */
+  async using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
+    const request = this.#resolve(ttlMs, options, 'usingPermits');
+    const limits = checkExtensionLimits(request);
+    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
+    const permit = await acquirePermits(this.#set, this.#notifications, this.#settings, request);
+    const what = `${permit.permits} of ${this.limit} permits of ${describeResources([this.resource])}`;
+    return runUnderLock(this.#set, permit, request.ttlMs, request.signal, limits, routine, what);
+  }
+
   /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */
-  #resolve(ttlMs: unknown, options: unknown, scope: 'acquirePermits' | 'tryAcquirePermits'): PermitRequest {
+  #resolve(ttlMs: unknown, options: unknown, scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits'): PermitRequest {
     const { nodes, options: defaults, lifecycle } = this.#set;
     const settings = resolvePermitOptions(options, this.limit, defaults, scope);
     const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);

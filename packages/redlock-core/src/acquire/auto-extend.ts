@@ -1,5 +1,5 @@
 import { type Clock, unrefTimer } from '../base/clock.js';
-import { type LockExtendError, LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
+import { LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
 import type { Lock } from '../lock/lock.js';
 
@@ -14,6 +14,30 @@ export interface ExtensionLimits {
   readonly maxHoldMs: number | undefined;
 }
 
+/**
+ * What automatic extension needs of what it keeps: a {@link Lock}, or a semaphore's `Permit`.
+ */
+export interface Extendable {
+  readonly resources: readonly string[];
+  /** Read for `'released'` and `'expired'`. */
+  readonly state: string;
+  readonly remainingValidityMs: number;
+  /**
+   * Extends it by `ttlMs`; rejects with an error whose `isLost` is `true` when a quorum no longer holds it,
+   * or a `RedlockClosedError`.
+   */
+  extend(ttlMs: number): Promise<unknown>;
+  /** Calls `listener` once when it is found lost; returns the function that removes the listener. */
+  onLost(listener: (error: LockLostError) => void): () => void;
+  /** Publishes on `redlock-core.lock.lost` that it can no longer be guaranteed. */
+  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void;
+}
+
+/** Whether an extension's rejection says that a quorum of nodes no longer holds what it extends. */
+function isLoss(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && Reflect.get(error, 'isLost') === true;
+}
+
 /** Starts the automatic extension of a new lock when its call asked for it (`autoExtend`); returns the lock. */
 export function extendIfAsked(lock: Lock, autoExtend: boolean, ttlMs: number, clock: Clock, limits: ExtensionLimits): Lock {
   if (autoExtend) lock.keepExtendedBy((onStop) => keepExtended(lock, ttlMs, clock, limits, onStop));
@@ -21,7 +45,7 @@ export function extendIfAsked(lock: Lock, autoExtend: boolean, ttlMs: number, cl
 }
 
 /**
- * Keeps `lock` extended by `ttlMs`, while `using()`'s routine runs or, with `autoExtend`, until the lock
+ * Keeps `lock` (or a semaphore's permits, named `what` in messages) extended by `ttlMs`, while `using()`'s routine runs or, with `autoExtend`, until the lock
  * is released: each extension starts when half the TTL of
  * validity is left, so a failed one can be retried before validity runs out. Calls `onStop` once, the
  * moment the lock can no longer be guaranteed (a {@link LockLostError}: a quorum of nodes no longer holds
@@ -30,11 +54,12 @@ export function extendIfAsked(lock: Lock, autoExtend: boolean, ttlMs: number, cl
  * lock is released (at the next extension, or at once through `stop()`). Its timers are unref'd.
  */
 export function keepExtended(
-  lock: Lock,
+  lock: Extendable,
   ttlMs: number,
   clock: Clock,
   limits: ExtensionLimits,
   onStop: (error: LockLostError | LockLimitError) => void,
+  what = `the lock on ${describeResources(lock.resources)}`,
 ): AutoExtension {
   let isStopped = false;
   let extensions = 0;
@@ -61,16 +86,16 @@ export function keepExtended(
     if (isStopped) return;
     stop();
     onStop(
-      new LockLimitError(`Stopped extending the lock on ${describeResources(lock.resources)}: ${detail}`, {
+      new LockLimitError(`Stopped extending ${what}: ${detail}`, {
         resources: lock.resources,
         limit,
       }),
     );
   };
-  const lose = (message: string, reason: 'quorum-lost' | 'validity-ran-out', cause?: LockExtendError): void => {
+  const lose = (message: string, reason: 'quorum-lost' | 'validity-ran-out', cause?: unknown): void => {
     if (isStopped) return;
     stop();
-    const error = new LockLostError(`Lost the lock on ${describeResources(lock.resources)}: ${message}`, { resources: lock.resources, cause });
+    const error = new LockLostError(`Lost ${what}: ${message}`, { resources: lock.resources, cause });
     lock.publishLoss(reason, error);
     onStop(error);
   };
@@ -83,13 +108,13 @@ export function keepExtended(
         extensions += 1;
         watch();
       },
-      (error: LockExtendError | RedlockClosedError) => {
+      (error: unknown) => {
         if (isStopped) return;
         // Released, or the Redlock closed (its close() stops every extension; this one lost the race).
         if (lock.state === 'released' || error instanceof RedlockClosedError) return stop();
         // After a stalled event loop this timer can fire past the expiry; say so, not "quorum lost".
         if (lock.state === 'expired') return lose('its validity ran out before it could be extended', 'validity-ran-out', error);
-        if (error.isLost) return lose('a quorum of nodes no longer holds our token', 'quorum-lost', error);
+        if (isLoss(error)) return lose('a quorum of nodes no longer holds our token', 'quorum-lost', error);
         // Nodes failed to answer: try again while validity remains; the expiry timer bounds the tries.
         clock.clearTimeout(extendTimer);
         extendTimer = setTimer(extendNow, Math.max(1, Math.floor(lock.remainingValidityMs / 2)));

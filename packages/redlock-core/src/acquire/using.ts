@@ -4,21 +4,29 @@ import { onAbort } from '../base/abort-listeners.js';
 import { describeResources } from '../base/describe.js';
 import { lockClosedErrorOf, LockLostError } from '../base/errors.js';
 import { emitErrorWarning } from '../base/lifecycle.js';
-import type { Lock } from '../lock/lock.js';
 import type { NodeSet } from '../nodes/node-state.js';
-import { type ExtensionLimits, keepExtended } from './auto-extend.js';
+import { type Extendable, type ExtensionLimits, keepExtended } from './auto-extend.js';
+
+/** What `using()` needs of what its routine holds: a lock, or a semaphore's `Permit`. */
+export interface Held extends Extendable {
+  release(): Promise<unknown>;
+  /** Throws a {@link LockLostError} unless it is held at this very moment. */
+  assertValid(): void;
+}
 
 /**
- * Runs `routine` under `lock` (acquired for `ttlMs`), kept extended within `limits`, and releases it; see
- * `Redlock.using` for what it resolves and rejects with. `callerSignal` is the caller's own signal, if any.
+ * Runs `routine` under `lock` (acquired for `ttlMs`; or a semaphore's permits, named `what` in messages),
+ * kept extended within `limits`, and releases it; see `Redlock.using` for what it resolves and rejects
+ * with. `callerSignal` is the caller's own signal, if any.
  */
-export async function runUnderLock<T>(
+export async function runUnderLock<T, H extends Held>(
   set: NodeSet,
-  lock: Lock,
+  lock: H,
   ttlMs: number,
   callerSignal: AbortSignal | undefined,
   limits: ExtensionLimits,
-  routine: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
+  routine: (signal: AbortSignal, lock: H) => Promise<T> | T,
+  what = `the lock on ${describeResources(lock.resources)}`,
 ): Promise<T> {
   const { lifecycle, options: settings } = set;
   // The routine's signal aborts on a lost lock, at a limit, at close() or on the caller's signal (by
@@ -27,13 +35,20 @@ export async function runUnderLock<T>(
   // One listener on the caller's signal however many calls share it (see `onAbort`).
   const stopWatchingCaller = callerSignal === undefined ? undefined : onAbort(callerSignal, () => routineAbort.abort(callerSignal.reason));
   let reportedLoss: LockLostError | undefined;
-  const extension = keepExtended(lock, ttlMs, settings.clock, limits, (error) => {
-    if (error instanceof LockLostError) reportedLoss = error;
-    routineAbort.abort(error);
-  });
+  const extension = keepExtended(
+    lock,
+    ttlMs,
+    settings.clock,
+    limits,
+    (error) => {
+      if (error instanceof LockLostError) reportedLoss = error;
+      routineAbort.abort(error);
+    },
+    what,
+  );
   const stopWatchingClose = lifecycle.onClose(() => {
     lifecycle.track(extension.stop());
-    routineAbort.abort(lockClosedErrorOf(lock.resources));
+    routineAbort.abort(lockClosedErrorOf(lock.resources, what));
   });
   let outcome: { readonly value: T } | { readonly error: unknown };
   try {
@@ -57,7 +72,7 @@ export async function runUnderLock<T>(
   }
   if (loss !== undefined) {
     const rejection = new LockLostError(
-      `Lost the lock on ${describeResources(lock.resources)} while the routine ran; what it returned is in \`result\``,
+      `Lost ${what} while the routine ran; what it returned is in \`result\``,
       { resources: lock.resources, cause: loss, result: outcome.value },
     );
     if (releaseError !== undefined) reportWith(rejection, 'releaseError', releaseError);
@@ -71,7 +86,7 @@ export async function runUnderLock<T>(
  * The loss of a lock that `using()`'s routine held, found when the routine settled: the lock is lost or
  * expired (and not released by the routine itself), though no extension reported it before.
  */
-function lossAtEnd(lock: Lock): LockLostError | undefined {
+function lossAtEnd(lock: Held): LockLostError | undefined {
   const state = lock.state;
   if (state !== 'lost' && state !== 'expired') return undefined;
   try {

@@ -272,9 +272,12 @@ export class MisconfiguredNodeError extends RedlockError {
   }
 }
 
-/** Why a held lock is no longer extended once its `Redlock` closed: its signal's reason (see `Redlock.close`). */
-export function lockClosedErrorOf(resources: readonly string[]): RedlockClosedError {
-  return new RedlockClosedError(`The Redlock was closed: the lock on ${describeResources(resources)} is no longer extended`, { resources });
+/**
+ * Why a held lock (or what `what` names: a semaphore's permits) is no longer extended once its `Redlock`
+ * closed: its signal's reason (see `Redlock.close`).
+ */
+export function lockClosedErrorOf(resources: readonly string[], what = `the lock on ${describeResources(resources)}`): RedlockClosedError {
+  return new RedlockClosedError(`The Redlock was closed: ${what} is no longer extended`, { resources });
 }
 
 /** The error of a call refused because the `Redlock` is closed. */
@@ -321,6 +324,8 @@ export class PermitError extends RedlockError {
   readonly nodes: readonly NodeOutcome<string>[];
   /** The `waitMs` that ran out, in milliseconds, when that ended an `acquire()`. */
   readonly waitMs: number | undefined;
+  /** For `'extend'`: whether the permits are not held any more (`'not-held'`), so stop relying on them. */
+  readonly isLost: boolean;
   /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
   readonly recordedLimit: number | undefined;
   /** Every node error among `attempts` and `nodes`, in order. */
@@ -349,6 +354,7 @@ export class PermitError extends RedlockError {
     this.attemptCount = options.attemptCount ?? this.attempts.length;
     this.nodes = options.nodes ?? [];
     this.waitMs = options.waitMs;
+    this.isLost = options.operation === 'extend' && options.reason === 'not-held';
     this.recordedLimit = options.recordedLimit;
     this.nodeErrors = [...this.attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(this.nodes)];
   }

@@ -1,7 +1,7 @@
 // A holder's permits of a semaphore: the handle `acquire()` resolves with, its extension and its release.
 import { validityMs } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
-import { PermitError } from '../base/errors.js';
+import { closedErrorOf, LockLostError, PermitError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
@@ -14,9 +14,13 @@ import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitExtendReply, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
 import { checkTtl } from '../settings/ttl.js';
+import { publishLockLost } from '../base/tracing.js';
 
-/** Where a {@link Permit} stands: `'held'` while it has validity left, then `'released'` or `'expired'` (lost included). */
-export type PermitState = 'held' | 'released' | 'expired';
+/**
+ * Where a {@link Permit} stands: `'held'` while it has validity left; then `'released'`, `'lost'` once an
+ * extension found that a quorum of nodes no longer holds it, or `'expired'`.
+ */
+export type PermitState = 'held' | 'released' | 'lost' | 'expired';
 
 /** What an attempt that won a quorum hands the permit. */
 export interface PermitGrant {
@@ -50,7 +54,8 @@ export function permitReleaseRunOf(key: string, token: string, announce: boolean
 /**
  * `permits` permits of a semaphore, held on a quorum of nodes until `remainingValidityMs` runs out.
  *
- * held ──extend()──▶ held · held ──release()──▶ released · held ──validity runs out / extend finds it gone──▶ expired
+ * held ──extend()──▶ held · held ──release()──▶ released · held ──extend() finds it gone──▶ lost ·
+ * held ──validity runs out──▶ expired
  *
  * Only a held permit can be extended; `release()` is safe in any state and always removes what is left on
  * the nodes. `await using permit = await semaphore.acquire(…)` releases it at the end of the block.
@@ -68,7 +73,10 @@ export class Permit {
   #validUntil: number;
   #keysExpireAt: number;
   #ttlMs: number;
-  #isLost = false;
+  /** Why the permits were found lost, once they were; see {@link onLost}. */
+  #lostBecause: LockLostError | undefined;
+  #lostListeners: Set<(error: LockLostError) => void> | undefined;
+  #isLossPublished = false;
   #releasing: Promise<void> | undefined;
   #isReleased = false;
 
@@ -87,7 +95,29 @@ export class Permit {
   /** Where the permit stands, read from the monotonic clock now. */
   get state(): PermitState {
     if (this.#isReleased) return 'released';
-    return this.#isLost || this.#validUntil <= this.#grant.set.options.clock.now() ? 'expired' : 'held';
+    if (this.#lostBecause !== undefined) return 'lost';
+    return this.#validUntil <= this.#grant.set.options.clock.now() ? 'expired' : 'held';
+  }
+
+  /**
+   * The semaphore's resource, as a one-element list: what automatic extension and the
+   * `redlock-core.lock.lost` channel report.
+   * @internal
+   */
+  get resources(): readonly string[] {
+    return [this.resource];
+  }
+
+  /**
+   * Throws unless the permits are held at this very moment, by the monotonic clock: call it right before
+   * each action they guard (see `Lock.assertValid`).
+   *
+   * @throws {@link LockLostError} if the permits are released, lost or expired.
+   */
+  assertValid(): void {
+    const state = this.state;
+    if (state === 'held') return;
+    throw new LockLostError(`${this.#describe()} are ${state}`, { resources: this.resources, cause: this.#lostBecause?.cause });
   }
 
   /** Milliseconds of validity left: how long the permits may still be relied on; 0 once not held. */
@@ -100,14 +130,17 @@ export class Permit {
    * left. A node extends only permits that it still holds unexpired, so an extension can never revive a
    * permit another holder may have taken since.
    *
-   * @throws {@link PermitError} (`operation` `'extend'`): `'not-held'` when the permit is released or expired
-   *   (before any node is called), or when a quorum no longer holds it (it is then `'expired'`);
-   *   `'nodes-unreachable'` or `'no-validity'` otherwise. `TypeError` or `RangeError` for a bad `ttlMs`.
+   * @throws {@link PermitError} (`operation` `'extend'`): `'not-held'` when the permit is released, lost or
+   *   expired (before any node is called), or when a quorum no longer holds it (`isLost`: it is `'lost'`
+   *   then); `'nodes-unreachable'` or `'no-validity'` otherwise. {@link RedlockClosedError} once
+   *   `redlock.close()` was called. `TypeError` or `RangeError` for a bad `ttlMs`. All but a quorum's
+   *   answer before any node is called.
    */
   async extend(ttlMs: number): Promise<void> {
     const { set, key, token } = this.#grant;
     const { clock, driftFactor } = set.options;
     checkTtl(ttlMs, driftFactor);
+    if (set.lifecycle.isClosed) throw closedErrorOf('extend', [this.resource]);
     if (this.state !== 'held') throw this.#error('extend', 'not-held', `it is ${this.state}`);
     const start = clock.now();
     const reader = new ScriptReader(permitExtendScript, [key], [token, String(ttlMs), ...this.#grant.slots.map(String)], parsePermitExtendReply);
@@ -125,8 +158,9 @@ export class Permit {
     const nodes = await calls.allSettled();
     const quorum = quorumOf(nodes.length);
     if ((countByStatus(nodes)['not-held'] ?? 0) > nodes.length - quorum) {
-      this.#isLost = true;
-      throw this.#error('extend', 'not-held', `${describeOutcomes(nodes)}, quorum is ${quorum}`, nodes);
+      const error = this.#error('extend', 'not-held', `${describeOutcomes(nodes)}, quorum is ${quorum}`, nodes);
+      this.#markLost(new LockLostError(`Lost ${this.#describe()}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
+      throw error;
     }
     const why = hasQuorum ? `no validity left after ${Math.round(elapsedMs)} ms` : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
     throw this.#error('extend', hasQuorum ? 'no-validity' : 'nodes-unreachable', why, nodes);
@@ -142,6 +176,33 @@ export class Permit {
    */
   release(): Promise<void> {
     return (this.#releasing ??= this.#releaseOnEveryNode());
+  }
+
+  /**
+   * Calls `listener` once, when the permits are found lost, with the {@link LockLostError}; at once if they
+   * are. Returns the function that removes the listener.
+   * @internal
+   */
+  onLost(listener: (error: LockLostError) => void): () => void {
+    if (this.#lostBecause !== undefined) {
+      listener(this.#lostBecause);
+      return () => undefined;
+    }
+    const listeners = (this.#lostListeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  /**
+   * Publishes on `redlock-core.lock.lost` that the permits can no longer be guaranteed, once, and never
+   * after their release.
+   * @internal
+   */
+  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
+    if (this.#isLossPublished || this.#isReleased) return;
+    this.#isLossPublished = true;
+    const remainingValidityMs = Math.max(0, this.#validUntil - this.#grant.set.options.clock.now());
+    publishLockLost(() => ({ resources: this.resources, reason, remainingValidityMs, error }));
   }
 
   /** Releases the permits at the end of an `await using` block: see {@link release}. */
@@ -186,6 +247,20 @@ export class Permit {
     throw this.#error('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
   }
 
+  #markLost(error: LockLostError): void {
+    if (this.#lostBecause !== undefined || this.#isReleased) return;
+    this.publishLoss('quorum-lost', error);
+    this.#lostBecause = error;
+    const listeners = [...(this.#lostListeners ?? [])];
+    this.#lostListeners = undefined;
+    for (const listener of listeners) listener(error);
+  }
+
+  /** How messages name the permits: `2 permits of "imports"`. */
+  #describe(): string {
+    return `${this.permits} of ${this.limit} permits of ${describeResources([this.resource])}`;
+  }
+
   #releaseOf(announce: boolean, confirmedCount?: number): Release {
     const { key, token } = this.#grant;
     return {
@@ -201,7 +276,7 @@ export class Permit {
 
   #error(operation: 'extend' | 'release', reason: PermitError['reason'], why: string, nodes?: readonly NodeOutcome<string>[]): PermitError {
     const what = operation === 'extend' ? 'extend' : 'confirm the release of';
-    return new PermitError(`Could not ${what} ${this.permits} of ${this.limit} permits of ${describeResources([this.resource])}: ${why}`, {
+    return new PermitError(`Could not ${what} ${this.#describe()}: ${why}`, {
       operation,
       resource: this.resource,
       permits: this.permits,

@@ -5,10 +5,10 @@
  * Where an option may be given: the `Redlock` constructor, the options of one of its methods, or those of
  * a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`.
  */
-export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using' | 'semaphore' | 'acquirePermits' | 'tryAcquirePermits';
+export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using' | 'semaphore' | 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits';
 
 const PER_CALL = ['acquire', 'tryAcquire', 'using'] as const;
-const WAITING = ['Redlock', 'acquire', 'using', 'acquirePermits'] as const;
+const WAITING = ['Redlock', 'acquire', 'using', 'acquirePermits', 'usingPermits'] as const;
 
 /**
  * Every option name, with where it may be given. **A new option is registered here**, in one line: the
@@ -26,14 +26,14 @@ export const OPTION_SCOPES = {
   refuseEvictingNodes: ['Redlock'],
   keyPrefix: ['Redlock'],
   clock: ['Redlock'],
-  signal: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits'],
+  signal: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits', 'usingPermits'],
   fencing: PER_CALL,
   reentrant: PER_CALL,
   autoExtend: ['acquire', 'tryAcquire'],
-  maxExtensions: PER_CALL,
-  maxHoldMs: PER_CALL,
+  maxExtensions: [...PER_CALL, 'usingPermits'],
+  maxHoldMs: [...PER_CALL, 'usingPermits'],
   limit: ['semaphore'],
-  permits: ['acquirePermits', 'tryAcquirePermits'],
+  permits: ['acquirePermits', 'tryAcquirePermits', 'usingPermits'],
 } as const satisfies Record<string, readonly OptionScope[]>;
 
 type OptionName = keyof typeof OPTION_SCOPES;
@@ -43,7 +43,7 @@ export type NamesIn<S extends OptionScope> = { [K in OptionName]: S extends (typ
 
 /** The option names each scope accepts, made once: the check runs on every call with options. */
 const NAMES_BY_SCOPE = new Map<OptionScope, ReadonlySet<string>>(
-  (['Redlock', 'acquire', 'tryAcquire', 'using', 'semaphore', 'acquirePermits', 'tryAcquirePermits'] as const).map((scope) => [
+  (['Redlock', 'acquire', 'tryAcquire', 'using', 'semaphore', 'acquirePermits', 'tryAcquirePermits', 'usingPermits'] as const).map((scope) => [
     scope,
     new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : []))),
   ]),
@@ -57,6 +57,7 @@ const SCOPE_LABELS: Record<OptionScope, string> = {
   semaphore: '`redlock.semaphore()`',
   acquirePermits: "a semaphore's `acquire()`",
   tryAcquirePermits: "a semaphore's `tryAcquire()`",
+  usingPermits: "a semaphore's `using()`",
 };
 
 /**

@@ -13,10 +13,13 @@ export interface SemaphoreSettings {
   readonly limit: number;
 }
 
-/** One call of a semaphore's `acquire()` or `tryAcquire()` after validation. */
+/** One call of a semaphore's `acquire()`, `tryAcquire()` or `using()` after validation. */
 export interface PermitSettings extends WaitSettings {
   readonly permits: number;
   readonly signal: AbortSignal | undefined;
+  /** For `using()`: the extension limits, as given (checked by `checkExtensionLimits`). */
+  readonly maxExtensions: unknown;
+  readonly maxHoldMs: unknown;
 }
 
 /** Validates `redlock.semaphore()`'s arguments: one resource, as a lock's, and its limit. */
@@ -31,20 +34,21 @@ export function resolveSemaphore(resource: unknown, options: unknown, keyPrefix:
 }
 
 /**
- * Validates the options of a semaphore's `acquire()` (`scope` `'acquirePermits'`) or `tryAcquire()`
- * (`'tryAcquirePermits'`, which refuses the retry options), filling in the `Redlock`'s retry defaults.
+ * Validates the options of a semaphore's `acquire()` (`scope` `'acquirePermits'`), `tryAcquire()`
+ * (`'tryAcquirePermits'`, which refuses the retry options) or `using()` (`'usingPermits'`), filling in
+ * the `Redlock`'s retry defaults.
  */
 export function resolvePermitOptions(
   options: unknown,
   limit: number,
   defaults: RetrySettings & { readonly waitMs: number },
-  scope: 'acquirePermits' | 'tryAcquirePermits',
+  scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits',
 ): PermitSettings {
   const given = checkOptionsObject('options', options, scope);
-  const { permits = 1, signal } = given;
+  const { permits = 1, signal, maxExtensions, maxHoldMs } = given;
   checkInteger('permits', permits, 1, limit);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
   }
-  return { permits, signal, ...resolveRetries(given, defaults) };
+  return { permits, signal, maxExtensions, maxHoldMs, ...resolveRetries(given, defaults) };
 }

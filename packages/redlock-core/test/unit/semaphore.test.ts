@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_PERMIT_LIMIT, PermitError, Redlock, RedlockClosedError } from '../../src/index.js';
+import { LockLostError, MAX_PERMIT_LIMIT, type Permit, PermitError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes } from '../../src/testing/fake-nodes.js';
+import { grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 
 // A semaphore's bad inputs: each is a TypeError or RangeError that names the argument, thrown (or rejected)
 // before any node is called; and a semaphore on the fake nodes of `redlock-core/testing`, as a user's own
@@ -103,5 +103,58 @@ describe('a semaphore on the fake nodes of redlock-core/testing', () => {
     await clock.advance(2_000);
     expect([second?.state, third?.state]).toEqual(['expired', 'held']);
     await expect(clock.runUntilSettled((second as NonNullable<typeof second>).extend(10_000))).rejects.toBeInstanceOf(PermitError);
+  });
+});
+
+describe("a semaphore's using() on fake nodes", () => {
+  /** A semaphore of limit 2 on 3 fake nodes, and a routine under `using()` that runs until `finish()`. */
+  async function usingUntilFinished(ttlMs: number) {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const semaphore = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 2 });
+    let finish: (value: string) => void = () => undefined;
+    let routine: { signal: AbortSignal; permit: Permit } | undefined;
+    const running = semaphore.using(ttlMs, (signal, permit) => {
+      routine = { signal, permit };
+      return new Promise<string>((resolve) => (finish = resolve));
+    });
+    await clock.advance(0);
+    if (routine === undefined) throw new Error('the routine did not start');
+    return { clock, nodes, running, finish, ...routine };
+  }
+
+  it('keeps the permits extended while the routine runs past their TTL, and releases them at the end', async () => {
+    const { clock, nodes, running, finish, signal, permit } = await usingUntilFinished(1_000);
+    await clock.advance(3_500);
+    expect([signal.aborted, permit.state]).toEqual([false, 'held']);
+    // Extended about every half TTL: 6 or more extensions in 3.5 s of a 1 s TTL.
+    expect(nodes[0]?.callsTo('permit-extend').length).toBeGreaterThanOrEqual(6);
+    finish('done');
+    expect(await clock.runUntilSettled(running)).toBe('done');
+    expect(permit.state).toBe('released');
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it("aborts the routine's signal with a LockLostError when a quorum loses the permits, and rejects with what it returned", async () => {
+    const { clock, nodes, running, finish, signal, permit } = await usingUntilFinished(1_000);
+    // Two of three nodes lose the semaphore's key (deleted by someone, or restarted empty).
+    for (const node of nodes.slice(0, 2)) node.keyspace.delete('jobs');
+    await clock.advance(600);
+    expect(signal.reason).toBeInstanceOf(LockLostError);
+    expect((signal.reason as LockLostError).message).toBe('Lost 1 of 2 permits of "jobs": a quorum of nodes no longer holds our token');
+    expect(permit.state).toBe('lost');
+    finish('partial');
+    const error = await clock.runUntilSettled(running).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(error).toMatchObject({ result: 'partial', message: 'Lost 1 of 2 permits of "jobs" while the routine ran; what it returned is in `result`' });
+  });
+
+  it('refuses a routine that is not a function, and a limit option without using(), before any node call', async () => {
+    const { nodes, redlock } = setup();
+    const semaphore = redlock.semaphore('jobs', { limit: 3 });
+    await expect(semaphore.using(10_000, loose('not a function'))).rejects.toThrow(/`routine` to be a function, got `string`/);
+    await expect(semaphore.using(10_000, async () => undefined, { maxExtensions: -1 })).rejects.toThrow(/`maxExtensions`/);
+    await expect(semaphore.acquire(10_000, loose({ maxHoldMs: 1_000 }))).rejects.toThrow(/`maxHoldMs` is an option of/);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
   });
 });

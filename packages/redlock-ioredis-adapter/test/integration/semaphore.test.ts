@@ -133,10 +133,23 @@ describe('a counting semaphore on real nodes', () => {
     // Three nodes lose the permit's members (another client deleted the key there).
     await Promise.all(admins.slice(0, 3).map((admin) => admin.del(`${prefix}extend`)));
     const error = await permit.extend(TTL_MS).catch((failure: unknown) => failure);
-    expect(error).toMatchObject({ name: 'PermitError', operation: 'extend', reason: 'not-held' });
-    expect(permit.state).toBe('expired');
+    expect(error).toMatchObject({ name: 'PermitError', operation: 'extend', reason: 'not-held', isLost: true });
+    expect(permit.state).toBe('lost');
     await permit.release();
     expect(permit.state).toBe('released');
+  });
+
+  it('keeps permits extended under using() while the routine outlasts their TTL, and frees them at the end', async () => {
+    const semaphore = newRedlock().semaphore('long', { limit: 1 });
+    const value = await semaphore.using(400, async (signal, permit) => {
+      await delay(1_000);
+      expect([signal.aborted, permit.state]).toEqual([false, 'held']);
+      // Another client still finds the only permit taken.
+      expect(await newRedlock().semaphore('long', { limit: 1 }).tryAcquire(TTL_MS)).toBeUndefined();
+      return 'imported';
+    });
+    expect(value).toBe('imported');
+    expect(await eventually(() => permitsOn('long'), (counts) => counts.every((count) => count === 0), 3_000)).toEqual(Array(NODE_COUNT).fill(0));
   });
 
   it('gives up when waitMs runs out, with a PermitError that says so, and leaves no permit of its own', async () => {
