@@ -69,6 +69,8 @@ export type {
   PermitAcquireStatus,
   PermitAttempt,
   PermitExtendNodeOutcome,
+  SemaphoreInspection,
+  SemaphoreInspectNodeOutcome,
   ReleaseNodeOutcome,
   ReleaseResult,
 } from './base/outcomes.js';

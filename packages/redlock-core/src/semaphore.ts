@@ -5,7 +5,9 @@ import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
+import type { SemaphoreInspection } from './base/outcomes.js';
 import { acquirePermits, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';
+import { inspectPermits } from './permits/inspect-permits.js';
 import { runPermitAttempt } from './permits/permit-attempt.js';
 import { Permit } from './permits/permit.js';
 import { checkExtensionLimits } from './settings/resolve-options.js';
@@ -122,6 +124,25 @@ export class Semaphore {
     const permit = await acquirePermits(this.#set, this.#notifications, this.#settings, request);
     const what = `${permit.permits} of ${this.limit} permits of ${describeResources([this.resource])}`;
     return runUnderLock(this.#set, permit, request.ttlMs, request.signal, limits, routine, what);
+  }
+
+  /**
+   * Tells how many permits are in use and by how many holders, by the quorum's view, for dashboards and
+   * tools: a permit is in use when its holder holds it on a quorum of nodes. Each node reports its slots
+   * taken with an opaque holder id (a hash of the token, which can release nothing) and the time each
+   * has left; no token is read or revealed, and nothing is changed. A snapshot: permits may be taken or
+   * freed right after it.
+   *
+   * @throws {@link PermitError} (`operation` `'inspect'`, `'nodes-unreachable'`) if fewer than a quorum of
+   *   nodes answered; {@link RedlockClosedError} once `close()` was called, before any node is called.
+   *
+   * @example
+   * ```ts
+   * const { permitsInUse, holders, limit } = await redlock.semaphore('imports', { limit: 3 }).inspect();
+   * ```
+   */
+  inspect(): Promise<SemaphoreInspection> {
+    return inspectPermits(this.#set, this.#settings);
   }
 
   /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */

@@ -300,7 +300,8 @@ export type PermitFailureReason = 'no-permits-free' | 'nodes-unreachable' | 'no-
 
 /**
  * A semaphore's `acquire()` or `tryAcquire()` found no quorum with validity left within its attempts (or
- * within `waitMs`), or `permit.extend()` or `permit.release()` found no quorum. `reason` tells why; the
+ * within `waitMs`), `permit.extend()` or `permit.release()` found no quorum, or fewer than a quorum of
+ * nodes answered `semaphore.inspect()` (`'nodes-unreachable'`). `reason` tells why; the
  * `'foreign-key'` and `'limit-mismatch'` reasons end `acquire()` at once, without retrying.
  *
  * Memory stays bounded however long the call waited: `attempts` keeps the first attempt and the latest 10.
@@ -309,7 +310,7 @@ export class PermitError extends RedlockError {
   override name = 'PermitError';
 
   /** What failed. */
-  readonly operation: 'acquire' | 'extend' | 'release';
+  readonly operation: 'acquire' | 'extend' | 'release' | 'inspect';
   /** The semaphore's resource, without the key prefix. */
   readonly resource: string;
   /** How many permits the call asked for or held. */
@@ -320,7 +321,7 @@ export class PermitError extends RedlockError {
   readonly attempts: readonly PermitAttempt[];
   /** For `'acquire'`: how many attempts were made, kept or not. */
   readonly attemptCount: number;
-  /** For `'extend'` and `'release'`: each node's answer (empty for `'acquire'`). */
+  /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
   readonly nodes: readonly NodeOutcome<string>[];
   /** The `waitMs` that ran out, in milliseconds, when that ended an `acquire()`. */
   readonly waitMs: number | undefined;
@@ -334,7 +335,7 @@ export class PermitError extends RedlockError {
   constructor(
     message: string,
     options: {
-      operation: 'acquire' | 'extend' | 'release';
+      operation: 'acquire' | 'extend' | 'release' | 'inspect';
       resource: string;
       permits: number;
       reason: PermitFailureReason;

@@ -83,6 +83,45 @@ export type PermitAcquireNodeOutcome = NodeOutcome<PermitAcquireStatus>;
 /** Per-node outcome of a permit extension: `'not-held'` when our permits are gone or expired there. */
 export type PermitExtendNodeOutcome = NodeOutcome<'extended' | 'not-held'>;
 
+/**
+ * Per-node outcome of a semaphore's inspection: `'semaphore'` with the limit its holders gave and the
+ * slots the node holds taken (each with an opaque holder id, never a token, and its milliseconds left
+ * there), `'free'` when there is no key, or `'foreign'` when the key is not a semaphore.
+ */
+export type SemaphoreInspectNodeOutcome =
+  | {
+      /** The node, by its index in the array passed to the `Redlock` constructor. */
+      readonly nodeIndex: number;
+      /** The key is a semaphore. */
+      readonly status: 'semaphore';
+      /** The limit its holders gave. */
+      readonly limit: number;
+      /** The slots this node holds taken, unexpired by its clock. */
+      readonly slots: readonly {
+        /** The slot's number, from 1 to the limit. */
+        readonly slot: number;
+        /** An opaque id of its holder (a hash of the token): the same on every node, and unable to release anything. */
+        readonly holder: string;
+        /** Milliseconds the slot has left on this node. */
+        readonly remainingMs: number;
+      }[];
+    }
+  | NodeOutcome<'free' | 'foreign'>;
+
+/** Resolution value of `semaphore.inspect()`: the quorum's view of one semaphore, without any token. */
+export interface SemaphoreInspection {
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  /** The limit the nodes hold the semaphore with (most of those answering), `undefined` when none does. */
+  readonly limit: number | undefined;
+  /** How many permits are in use: slots that one holder holds on a quorum of nodes. */
+  readonly permitsInUse: number;
+  /** How many holders those permits belong to. */
+  readonly holders: number;
+  /** Each node's answer, by node index. */
+  readonly nodes: readonly SemaphoreInspectNodeOutcome[];
+}
+
 /** One failed permit attempt: one round over all nodes. */
 export interface PermitAttempt {
   /** Each node's answer, by node index. */

@@ -7,6 +7,7 @@ import { inspectScript } from '../scripts/inspect.js';
 import type { LuaScript } from '../scripts/lua-script.js';
 import { permitAcquireScript } from '../scripts/permit-acquire.js';
 import { permitExtendScript } from '../scripts/permit-extend.js';
+import { permitInspectScript } from '../scripts/permit-inspect.js';
 import { permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
@@ -29,6 +30,7 @@ export const KNOWN_SCRIPTS: readonly LuaScript[] = [
   permitExtendScript,
   permitReleaseScript,
   quietPermitReleaseScript,
+  permitInspectScript,
 ];
 
 /** A refused connection, as a client reports a node that is down. */

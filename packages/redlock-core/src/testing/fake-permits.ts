@@ -1,9 +1,10 @@
 // The semantics of a semaphore's three scripts (scripts/permit-*.ts) on a fake server, where the layout is
 // written: one hash at the resource key, field `limit`, and `<slot>` = `<expiry on the server's clock>:<token>`.
+import { createHash } from 'node:crypto';
 import type { FakeKeyspace } from './fake-keyspace.js';
 
 /** The names of the permit scripts, as the fake knows them. */
-export type PermitScriptName = 'permit-acquire' | 'permit-extend' | 'permit-release';
+export type PermitScriptName = 'permit-acquire' | 'permit-extend' | 'permit-release' | 'permit-inspect';
 
 /** Runs one permit script atomically on `keyspace`, as its Lua source does. */
 export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName, keys: readonly string[], args: readonly string[]): unknown {
@@ -58,6 +59,17 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       for (const slot of held) slots.set(slot, `${now + ttlMs}:${token}`);
       lengthenTtl(keyspace, key, ttlMs);
       return 1;
+    }
+    case 'permit-inspect': {
+      if (type === 'none') return 0;
+      const limit = slots?.get('limit');
+      if (limit === undefined) return -2;
+      const taken: (number | string)[] = [];
+      for (const [field, value] of slots ?? []) {
+        const remainingMs = slotOf(value).expiresAtMs - now;
+        if (field !== 'limit' && remainingMs > 0) taken.push(Number(field), createHash('sha1').update(slotOf(value).token).digest('hex').slice(0, 12), remainingMs);
+      }
+      return [Number(limit), ...taken];
     }
     case 'permit-release': {
       const kept = new Set(args.slice(1));

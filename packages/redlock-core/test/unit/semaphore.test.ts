@@ -158,3 +158,20 @@ describe("a semaphore's using() on fake nodes", () => {
     expect(nodes.flatMap((node) => node.calls)).toEqual([]);
   });
 });
+
+describe("a semaphore's inspect() on fake nodes", () => {
+  it('counts the permits held on a quorum and their holders, and rejects when fewer than a quorum answer', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const semaphore = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 3 });
+    await clock.runUntilSettled(semaphore.acquire(10_000, { permits: 2 }));
+    await clock.runUntilSettled(semaphore.acquire(10_000));
+    expect(await clock.runUntilSettled(semaphore.inspect())).toMatchObject({ resource: 'jobs', limit: 3, permitsInUse: 3, holders: 2 });
+    // A slot one node alone holds is not in use: the holder's request failed on the others.
+    nodes[1]?.keyspace.delete('jobs');
+    nodes[2]?.keyspace.delete('jobs');
+    expect(await clock.runUntilSettled(semaphore.inspect())).toMatchObject({ permitsInUse: 0, holders: 0 });
+    for (const node of nodes.slice(0, 2)) node.isDown = true;
+    await expect(clock.runUntilSettled(semaphore.inspect())).rejects.toMatchObject({ name: 'PermitError', operation: 'inspect', reason: 'nodes-unreachable' });
+  });
+});

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 // Test-only deep imports: the scripts are internal to the core, and this file checks them against real Redis.
@@ -9,6 +9,7 @@ import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scri
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../../../redlock-core/src/scripts/permit-acquire.js';
 import { parsePermitExtendReply, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
+import { parsePermitInspectReply, permitInspectScript } from '../../../redlock-core/src/scripts/permit-inspect.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../../../redlock-core/src/scripts/permit-release.js';
 import {
   parseReleaseReply,
@@ -57,6 +58,7 @@ describe.each([
   permitExtendScript,
   permitReleaseScript,
   quietPermitReleaseScript,
+  permitInspectScript,
 ])('the $name script $sha1', (script) => {
   it('has the SHA1 that SCRIPT LOAD returns', async () => {
     await expect(client.script('LOAD', script.source)).resolves.toBe(script.sha1);
@@ -333,6 +335,26 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await client.pttl(key)).toBeGreaterThan(50_000);
     expect(await extend(TOKEN, ['1', '3'])).toBe('not-held');
     expect(await extend(OTHER_TOKEN, ['3'])).toBe('extended');
+  });
+
+  it('inspects the slots taken by this node\'s clock with an opaque holder id, never a token, and changes nothing', async () => {
+    const [key, lockKey, otherHash, missing] = keysFor('permit-inspect', 4) as [string, string, string, string];
+    const inspect = (target: string) => run(permitInspectScript, [target], []).then(parsePermitInspectReply);
+    await take(key, TOKEN, 2, 1);
+    await take(key, OTHER_TOKEN, 1, 1, { ttlMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = await client.hgetall(key);
+    const holder = createHash('sha1').update(TOKEN).digest('hex').slice(0, 12);
+    const found = await inspect(key);
+    expect(found).toEqual({ limit: 3, slots: expect.arrayContaining([expect.objectContaining({ slot: 1, holder }), expect.objectContaining({ slot: 2, holder })]) });
+    // The expired slot of the other owner is not reported; each slot has about its TTL left.
+    expect(typeof found === 'object' && found.slots.length).toBe(2);
+    expect(typeof found === 'object' && found.slots.every((slot) => slot.remainingMs > 9_000 && slot.remainingMs <= 10_000)).toBe(true);
+    expect(JSON.stringify(found)).not.toContain(TOKEN);
+    expect(await client.hgetall(key)).toEqual(before);
+    await client.set(lockKey, OTHER_TOKEN, 'PX', 10_000);
+    await client.hset(otherHash, 'field', 'value');
+    expect([await inspect(lockKey), await inspect(otherHash), await inspect(missing)]).toEqual(['foreign', 'foreign', 'free']);
   });
 
   it('frees only our slots (but those kept), announces when asked, and removes the key with the last slot', async () => {

@@ -87,6 +87,25 @@ describe('a counting semaphore on real nodes', () => {
     await held.release();
   });
 
+  it('inspects the permits in use and their holders by the quorum\'s view, without a token', async () => {
+    const semaphore = newRedlock().semaphore('watched', { limit: 3 });
+    expect(await semaphore.inspect()).toMatchObject({ resource: 'watched', limit: undefined, permitsInUse: 0, holders: 0 });
+    const two = await semaphore.acquire(TTL_MS, { permits: 2 });
+    const one = await newRedlock().semaphore('watched', { limit: 3 }).acquire(TTL_MS);
+    const inspection = await eventually(
+      () => semaphore.inspect(),
+      (found) => found.nodes.every((node) => node.status === 'semaphore' && node.slots.length === 3),
+      3_000,
+    );
+    expect(inspection).toMatchObject({ limit: 3, permitsInUse: 3, holders: 2 });
+    // The holders' tokens, read from a node's hash (`<expiry>:<token>` per slot), appear nowhere in it.
+    const tokens = Object.entries(await (admins[0] as Redis).hgetall(`${prefix}watched`)).flatMap(([field, value]) => (field === 'limit' ? [] : [value.slice(value.indexOf(':') + 1)]));
+    expect(new Set(tokens).size).toBe(2);
+    for (const token of tokens) expect(JSON.stringify(inspection)).not.toContain(token);
+    await Promise.all([two.release(), one.release()]);
+    expect(await eventually(() => semaphore.inspect(), (found) => found.permitsInUse === 0, 3_000)).toMatchObject({ permitsInUse: 0, holders: 0 });
+  });
+
   it('keeps a resource a lock or a semaphore: each finds the other foreign, with a typed error', async () => {
     const lock = await newRedlock().acquire('report', TTL_MS);
     const permitError = await newRedlock().semaphore('report', { limit: 2 }).acquire(TTL_MS).catch((failure: unknown) => failure);
