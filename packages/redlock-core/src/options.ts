@@ -211,16 +211,26 @@ export interface PermitOptions {
   readonly retryJitterMs?: number;
   /** See {@link RedlockOptions.waitMs}. */
   readonly waitMs?: number;
+  /**
+   * Keeps the permits extended until they are released, as {@link AcquireOptions.autoExtend} does for a
+   * lock; `permit.signal` tells when they can no longer be relied on.
+   * @defaultValue `false`
+   */
+  readonly autoExtend?: boolean;
+  /** See {@link AcquireOptions.maxExtensions}. */
+  readonly maxExtensions?: number;
+  /** See {@link AcquireOptions.maxHoldMs}. */
+  readonly maxHoldMs?: number;
 }
 
 /** Per-call settings of a semaphore's `tryAcquire()`: those of `acquire()` that do not wait. */
-export type TryPermitOptions = Pick<PermitOptions, 'permits' | 'signal'>;
+export type TryPermitOptions = Pick<PermitOptions, 'permits' | 'signal' | 'autoExtend' | 'maxExtensions' | 'maxHoldMs'>;
 
 /**
- * Settings of a semaphore's `using()`: those of its `acquire()`, with `maxExtensions` and `maxHoldMs`
- * bounding how long a routine keeps its permits extended (see {@link AcquireOptions.maxExtensions}).
+ * Settings of a semaphore's `using()`: those of its `acquire()` but `autoExtend` (`using()` always
+ * extends), with `maxExtensions` and `maxHoldMs` bounding how long a routine keeps its permits.
  */
-export interface PermitUsingOptions extends PermitOptions, Pick<AcquireOptions, 'maxExtensions' | 'maxHoldMs'> {}
+export interface PermitUsingOptions extends Omit<PermitOptions, 'autoExtend'> {}
 
 type IsSame<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /**

@@ -10,7 +10,6 @@ import { acquirePermits, permitAcquireError, type PermitRequest } from './permit
 import { inspectPermits } from './permits/inspect-permits.js';
 import { runPermitAttempt } from './permits/permit-attempt.js';
 import { Permit } from './permits/permit.js';
-import { checkExtensionLimits } from './settings/resolve-options.js';
 import { resolvePermitOptions, type SemaphoreSettings } from './settings/resolve-permits.js';
 import { checkAcquireTtl } from './settings/ttl.js';
 
@@ -70,7 +69,10 @@ export class Semaphore {
    * ```
    */
   async acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
-    return acquirePermits(this.#set, this.#notifications, this.#settings, this.#resolve(ttlMs, options, 'acquirePermits'));
+    const request = this.#resolve(ttlMs, options, 'acquirePermits');
+    const permit = await acquirePermits(this.#set, this.#notifications, this.#settings, request);
+    if (request.autoExtend) permit.keepExtended(request.ttlMs, request.limits);
+    return permit;
   }
 
   /**
@@ -88,7 +90,10 @@ export class Semaphore {
     const request = this.#resolve(ttlMs, options, 'tryAcquirePermits');
     request.signal?.throwIfAborted();
     const result = await runPermitAttempt(this.#set, this.#settings, request.permits, request.ttlMs, 1, request.signal);
-    if (result instanceof Permit) return result;
+    if (result instanceof Permit) {
+      if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
+      return result;
+    }
     request.signal?.throwIfAborted();
     if (result.reason === 'no-permits-free') return undefined;
     throw permitAcquireError(this.#settings, request, [result], 1);
@@ -119,11 +124,10 @@ export class Semaphore {
    */
   async using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
     const request = this.#resolve(ttlMs, options, 'usingPermits');
-    const limits = checkExtensionLimits(request);
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     const permit = await acquirePermits(this.#set, this.#notifications, this.#settings, request);
     const what = `${permit.permits} of ${this.limit} permits of ${describeResources([this.resource])}`;
-    return runUnderLock(this.#set, permit, request.ttlMs, request.signal, limits, routine, what);
+    return runUnderLock(this.#set, permit, request.ttlMs, request.signal, request.limits, routine, what);
   }
 
   /**

@@ -30,6 +30,8 @@ export interface HoldInit {
   readonly written: boolean[];
   readonly leadNodeIndex: number | undefined;
   readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+  /** How messages name what is held; by default `the lock on "<resources>"` (a semaphore's: its permits). */
+  readonly what?: string;
 }
 
 /**
@@ -43,6 +45,8 @@ export class Hold {
   readonly resources: readonly string[];
   readonly keys: readonly string[];
   readonly token: string;
+  /** See {@link what}; `undefined` for a lock, named only when a message needs it (not on every acquisition). */
+  readonly #what: string | undefined;
   ttlMs: number;
   /** Monotonic time at which validity ends. */
   validUntil: number;
@@ -95,6 +99,7 @@ export class Hold {
     this.resources = init.resources;
     this.keys = init.keys;
     this.token = init.token;
+    this.#what = init.what;
     this.ttlMs = init.ttlMs;
     this.validUntil = init.validUntil;
     this.keysExpireAt = init.keysExpireAt;
@@ -109,6 +114,11 @@ export class Hold {
     return !this.isReleased && this.lostBecause === undefined && this.validUntil > this.set.options.clock.now();
   }
 
+  /** How messages name what is held: `the lock on "orders:42"`, or a semaphore's permits. */
+  get what(): string {
+    return this.#what ?? `the lock on ${this.describe()}`;
+  }
+
   /** The resources, for messages. */
   describe(): string {
     return describeResources(this.resources);
@@ -121,7 +131,7 @@ export class Hold {
     if (this.lostBecause !== undefined) {
       controller.abort(this.lostBecause);
     } else if (!this.isReleased) {
-      if (this.set.lifecycle.isClosed) this.abortSignal(lockClosedErrorOf(this.resources));
+      if (this.set.lifecycle.isClosed) this.abortSignal(lockClosedErrorOf(this.resources, this.what));
       else if (this.validUntil <= this.set.options.clock.now()) this.abortSignal(this.#expiredReason());
       else {
         this.#armSignalTimer();
@@ -173,7 +183,7 @@ export class Hold {
       for (const extension of this.extensions ?? []) lifecycle.track(extension.stop());
       this.extensions = undefined;
       onClosed?.();
-      if (!this.isReleased && this.lostBecause === undefined) this.abortSignal(lockClosedErrorOf(this.resources));
+      if (!this.isReleased && this.lostBecause === undefined) this.abortSignal(lockClosedErrorOf(this.resources, this.what));
     });
   }
 
@@ -187,7 +197,7 @@ export class Hold {
   }
 
   #expiredReason(): LockLostError {
-    return new LockLostError(`Lost the lock on ${this.describe()}: its validity ran out`, { resources: this.resources });
+    return new LockLostError(`Lost ${this.what}: its validity ran out`, { resources: this.resources });
   }
 
 

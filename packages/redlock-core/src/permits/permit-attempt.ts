@@ -62,6 +62,7 @@ export async function runPermitAttempt(
   const calls = new FanOut<PermitAcquireStatus>(set, 'acquire').sendToEveryNode(ttlMs, 1, (adapter, _, nodeIndex) => (readers[nodeIndex] as ScriptReader<PermitAcquireStatus>).send(adapter), start);
   const slots = await slotsWithQuorum(calls, slotsByNode, signal);
   const elapsedMs = clock.now() - start;
+  const wallStart = clock.wallNow() - elapsedMs;
   // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
   const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs) : undefined;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
@@ -80,6 +81,7 @@ export async function runPermitAttempt(
       ttlMs,
       // Validity is what is left now, at the decision: it runs from here, not from the start.
       validUntil: start + elapsedMs + validity,
+      expiresAt: Math.floor(wallStart + elapsedMs + validity),
       keysExpireAt: start + ttlMs,
       written,
     });

@@ -1,10 +1,13 @@
 // A holder's permits of a semaphore: the handle `acquire()` resolves with, its extension and its release.
+// What it holds (validity, loss, signal, what close() stops) is a Hold, as a lock's is.
+import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
 import { validityMs } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { closedErrorOf, LockLostError, PermitError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
+import { type HandleExtension, Hold } from '../lock/hold.js';
 import { FanOut } from '../nodes/fan-out.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -14,7 +17,6 @@ import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitExtendReply, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
 import { checkTtl } from '../settings/ttl.js';
-import { publishLockLost } from '../base/tracing.js';
 
 /**
  * Where a {@link Permit} stands: `'held'` while it has validity left; then `'released'`, `'lost'` once an
@@ -36,6 +38,8 @@ export interface PermitGrant {
   readonly ttlMs: number;
   /** Monotonic time when the validity ends. */
   readonly validUntil: number;
+  /** Wall-clock time when the validity ends. */
+  readonly expiresAt: number;
   /** Monotonic time after which the permits have expired on every node anyway. */
   readonly keysExpireAt: number;
   /** Whether each node was sent the request, by node index: those the release goes to. */
@@ -69,34 +73,58 @@ export class Permit {
   readonly limit: number;
   /** Which attempt of the call won them, from 1. */
   readonly attempts: number;
-  readonly #grant: PermitGrant;
-  #validUntil: number;
-  #keysExpireAt: number;
-  #ttlMs: number;
-  /** Why the permits were found lost, once they were; see {@link onLost}. */
-  #lostBecause: LockLostError | undefined;
-  #lostListeners: Set<(error: LockLostError) => void> | undefined;
-  #isLossPublished = false;
+  readonly #hold: Hold;
+  readonly #key: string;
+  readonly #slots: readonly number[];
+  /** The automatic extension (`autoExtend`), while it runs. */
+  #extension: HandleExtension | undefined;
   #releasing: Promise<void> | undefined;
-  #isReleased = false;
 
   /** @internal Made by a semaphore's `acquire()` or `tryAcquire()`. */
   constructor(grant: PermitGrant) {
-    this.#grant = grant;
     this.resource = grant.resource;
     this.permits = grant.permits;
     this.limit = grant.limit;
     this.attempts = grant.attempts;
-    this.#validUntil = grant.validUntil;
-    this.#keysExpireAt = grant.keysExpireAt;
-    this.#ttlMs = grant.ttlMs;
+    this.#key = grant.key;
+    this.#slots = grant.slots;
+    this.#hold = new Hold({
+      set: grant.set,
+      resources: [grant.resource],
+      keys: [grant.key],
+      token: grant.token,
+      ttlMs: grant.ttlMs,
+      validUntil: grant.validUntil,
+      keysExpireAt: grant.keysExpireAt,
+      expiresAt: grant.expiresAt,
+      written: grant.written,
+      leadNodeIndex: undefined,
+      nodes: [],
+      what: `${grant.permits} of ${grant.limit} permits of ${describeResources([grant.resource])}`,
+    });
   }
 
   /** Where the permit stands, read from the monotonic clock now. */
   get state(): PermitState {
-    if (this.#isReleased) return 'released';
-    if (this.#lostBecause !== undefined) return 'lost';
-    return this.#validUntil <= this.#grant.set.options.clock.now() ? 'expired' : 'held';
+    const hold = this.#hold;
+    if (hold.isReleased) return 'released';
+    if (hold.lostBecause !== undefined) return 'lost';
+    return hold.validUntil <= hold.set.options.clock.now() ? 'expired' : 'held';
+  }
+
+  /** Milliseconds of validity left: how long the permits may still be relied on; 0 once not held. */
+  get remainingValidityMs(): number {
+    return this.state === 'held' ? Math.max(0, this.#hold.validUntil - this.#hold.set.options.clock.now()) : 0;
+  }
+
+  /**
+   * Aborts when the permits should no longer be relied on, as `lock.signal` does for a lock: with a
+   * {@link LockLostError} when they are found lost or their validity ran out, a {@link LockLimitError}
+   * when `autoExtend` stops at a limit, a {@link RedlockClosedError} at `redlock.close()`; not on
+   * `release()`. Made on first read; its timer is unref'd and cleared on release.
+   */
+  get signal(): AbortSignal {
+    return this.#hold.signal;
   }
 
   /**
@@ -105,7 +133,7 @@ export class Permit {
    * @internal
    */
   get resources(): readonly string[] {
-    return [this.resource];
+    return this.#hold.resources;
   }
 
   /**
@@ -117,12 +145,7 @@ export class Permit {
   assertValid(): void {
     const state = this.state;
     if (state === 'held') return;
-    throw new LockLostError(`${this.#describe()} are ${state}`, { resources: this.resources, cause: this.#lostBecause?.cause });
-  }
-
-  /** Milliseconds of validity left: how long the permits may still be relied on; 0 once not held. */
-  get remainingValidityMs(): number {
-    return this.state === 'held' ? Math.max(0, this.#validUntil - this.#grant.set.options.clock.now()) : 0;
+    throw new LockLostError(`${this.#hold.what} are ${state}`, { resources: this.resources, cause: this.#hold.lostBecause?.cause });
   }
 
   /**
@@ -137,29 +160,34 @@ export class Permit {
    *   answer before any node is called.
    */
   async extend(ttlMs: number): Promise<void> {
-    const { set, key, token } = this.#grant;
+    const hold = this.#hold;
+    const { set, token } = hold;
     const { clock, driftFactor } = set.options;
     checkTtl(ttlMs, driftFactor);
     if (set.lifecycle.isClosed) throw closedErrorOf('extend', [this.resource]);
     if (this.state !== 'held') throw this.#error('extend', 'not-held', `it is ${this.state}`);
     const start = clock.now();
-    const reader = new ScriptReader(permitExtendScript, [key], [token, String(ttlMs), ...this.#grant.slots.map(String)], parsePermitExtendReply);
+    const wallStart = clock.wallNow();
+    const reader = new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#slots.map(String)], parsePermitExtendReply);
     const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, (adapter) => reader.send(adapter), start);
     const hasQuorum = await calls.decided();
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-    if (hasQuorum && validity > 0 && !this.#isReleased) {
+    if (hasQuorum && validity > 0 && !hold.isReleased) {
       // Validity is what is left now, at the decision: it runs from here, not from the start.
-      this.#validUntil = Math.max(this.#validUntil, start + elapsedMs + validity);
-      this.#keysExpireAt = Math.max(this.#keysExpireAt, start + elapsedMs + ttlMs);
-      this.#ttlMs = ttlMs;
+      if (start + elapsedMs + validity > hold.validUntil) {
+        hold.validUntil = start + elapsedMs + validity;
+        hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
+      }
+      hold.keysExpireAt = Math.max(hold.keysExpireAt, start + elapsedMs + ttlMs);
+      hold.ttlMs = ttlMs;
       return;
     }
     const nodes = await calls.allSettled();
     const quorum = quorumOf(nodes.length);
     if ((countByStatus(nodes)['not-held'] ?? 0) > nodes.length - quorum) {
       const error = this.#error('extend', 'not-held', `${describeOutcomes(nodes)}, quorum is ${quorum}`, nodes);
-      this.#markLost(new LockLostError(`Lost ${this.#describe()}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
+      hold.markLost(new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
       throw error;
     }
     const why = hasQuorum ? `no validity left after ${Math.round(elapsedMs)} ms` : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
@@ -169,40 +197,21 @@ export class Permit {
   /**
    * Releases the permits on every node that was asked for them, announcing it to waiters, and resolves once
    * a quorum confirmed (the others finish in the background, a failed node is sent it again until the
-   * permits would have expired). Calling it again returns the same promise, or retries after a failure.
+   * permits would have expired). It stops the automatic extension (`autoExtend`) at once. Calling it again
+   * returns the same promise, or retries after a failure.
    *
    * @throws {@link PermitError} (`operation` `'release'`, `'nodes-unreachable'`) when fewer than a quorum
    *   answered; the permits then expire after their TTL.
    */
   release(): Promise<void> {
-    return (this.#releasing ??= this.#releaseOnEveryNode());
-  }
-
-  /**
-   * Calls `listener` once, when the permits are found lost, with the {@link LockLostError}; at once if they
-   * are. Returns the function that removes the listener.
-   * @internal
-   */
-  onLost(listener: (error: LockLostError) => void): () => void {
-    if (this.#lostBecause !== undefined) {
-      listener(this.#lostBecause);
-      return () => undefined;
+    const extension = this.#extension;
+    if (extension !== undefined) {
+      this.#extension = undefined;
+      this.#hold.extensions?.delete(extension);
+      // An extension in flight may still answer; its result no longer matters.
+      void extension.stop();
     }
-    const listeners = (this.#lostListeners ??= new Set());
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  }
-
-  /**
-   * Publishes on `redlock-core.lock.lost` that the permits can no longer be guaranteed, once, and never
-   * after their release.
-   * @internal
-   */
-  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
-    if (this.#isLossPublished || this.#isReleased) return;
-    this.#isLossPublished = true;
-    const remainingValidityMs = Math.max(0, this.#validUntil - this.#grant.set.options.clock.now());
-    publishLockLost(() => ({ resources: this.resources, reason, remainingValidityMs, error }));
+    return (this.#releasing ??= this.#releaseOnEveryNode());
   }
 
   /** Releases the permits at the end of an `await using` block: see {@link release}. */
@@ -211,21 +220,63 @@ export class Permit {
   }
 
   /**
+   * Keeps the permits extended by `ttlMs` within `limits` until they are released, the extension stops on
+   * its own (its reason then aborts {@link signal}), or the `Redlock` closes: `acquire()`'s `autoExtend`.
+   * @internal
+   */
+  keepExtended(ttlMs: number, limits: ExtensionLimits): void {
+    const hold = this.#hold;
+    if (this.state !== 'held' || this.#extension !== undefined) return;
+    let hasStopped = false;
+    const extension = keepExtended(
+      this,
+      ttlMs,
+      hold.set.options.clock,
+      limits,
+      (reason) => {
+        hasStopped = true;
+        hold.extensions?.delete(extension);
+        if (this.#extension === extension) this.#extension = undefined;
+        hold.abortSignal(reason);
+      },
+      hold.what,
+    );
+    // It may have stopped at once, on a loss found meanwhile.
+    if (hasStopped) return;
+    this.#extension = extension;
+    (hold.extensions ??= new Set()).add(extension);
+    hold.watchClose(() => {
+      this.#extension = undefined;
+    });
+  }
+
+  /** See `Lock.onLost`. @internal */
+  onLost(listener: (error: LockLostError) => void): () => void {
+    return this.#hold.onLost(listener);
+  }
+
+  /** See `Lock.publishLoss`. @internal */
+  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
+    this.#hold.publishLoss(reason, error);
+  }
+
+  /**
    * Node `nodeIndex` gave `slots` to the request that won this permit, maybe after the permit was decided.
    * Slots other than the permit's are freed there at once; all of them, if the permit is released already
    * (its release may have reached that node first).
+   * @internal
    */
   settleGrant(nodeIndex: number, slots: readonly number[]): void {
-    this.#grant.written[nodeIndex] = true;
-    const isReleased = this.#releasing !== undefined;
-    if (!isReleased && slots.every((slot) => this.#grant.slots.includes(slot))) return;
-    const { set, key, token } = this.#grant;
-    const release = this.#releaseOf(false);
-    void releaseAndRetry(set, nodeIndex, { ...release, run: permitReleaseRunOf(key, token, false, isReleased ? [] : this.#grant.slots) });
+    const hold = this.#hold;
+    hold.written[nodeIndex] = true;
+    const isReleased = hold.isReleased;
+    if (!isReleased && slots.every((slot) => this.#slots.includes(slot))) return;
+    void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: permitReleaseRunOf(this.#key, hold.token, false, isReleased ? [] : this.#slots) });
   }
 
   async #releaseOnEveryNode(): Promise<void> {
-    const { set, written } = this.#grant;
+    const hold = this.#hold;
+    const { set, written } = hold;
     const release = this.#releaseOf(true, 0);
     const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], true);
     calls.listen((outcome) => {
@@ -237,9 +288,9 @@ export class Permit {
       const node = set.nodes[nodeIndex] as NodeState;
       // Nothing was written on a node that was never sent the request (it was known down).
       if (written[nodeIndex] !== true) calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
-      else calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, this.#ttlMs), release.run as NodeCallRun<ReleaseStatus>, 'cleanup', startedAtMs);
+      else calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, hold.ttlMs), release.run as NodeCallRun<ReleaseStatus>, 'cleanup', startedAtMs);
     }
-    this.#isReleased = true;
+    hold.markReleased();
     if (await calls.decided()) return;
     const nodes: ReleaseNodeOutcome[] = await calls.allSettled();
     // Forgotten, so that calling release() again retries.
@@ -247,41 +298,13 @@ export class Permit {
     throw this.#error('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
   }
 
-  #markLost(error: LockLostError): void {
-    if (this.#lostBecause !== undefined || this.#isReleased) return;
-    this.publishLoss('quorum-lost', error);
-    this.#lostBecause = error;
-    const listeners = [...(this.#lostListeners ?? [])];
-    this.#lostListeners = undefined;
-    for (const listener of listeners) listener(error);
-  }
-
-  /** How messages name the permits: `2 permits of "imports"`. */
-  #describe(): string {
-    return `${this.permits} of ${this.limit} permits of ${describeResources([this.resource])}`;
-  }
-
   #releaseOf(announce: boolean, confirmedCount?: number): Release {
-    const { key, token } = this.#grant;
-    return {
-      keys: [key],
-      token,
-      ttlMs: this.#ttlMs,
-      keysExpireAt: this.#keysExpireAt,
-      announce,
-      confirmedCount,
-      run: permitReleaseRunOf(key, token, announce, []),
-    };
+    const { token, ttlMs, keysExpireAt } = this.#hold;
+    return { keys: [this.#key], token, ttlMs, keysExpireAt, announce, confirmedCount, run: permitReleaseRunOf(this.#key, token, announce, []) };
   }
 
   #error(operation: 'extend' | 'release', reason: PermitError['reason'], why: string, nodes?: readonly NodeOutcome<string>[]): PermitError {
     const what = operation === 'extend' ? 'extend' : 'confirm the release of';
-    return new PermitError(`Could not ${what} ${this.#describe()}: ${why}`, {
-      operation,
-      resource: this.resource,
-      permits: this.permits,
-      reason,
-      nodes,
-    });
+    return new PermitError(`Could not ${what} ${this.#hold.what}: ${why}`, { operation, resource: this.resource, permits: this.permits, reason, nodes });
   }
 }

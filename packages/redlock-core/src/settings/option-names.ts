@@ -29,9 +29,9 @@ export const OPTION_SCOPES = {
   signal: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits', 'usingPermits'],
   fencing: PER_CALL,
   reentrant: PER_CALL,
-  autoExtend: ['acquire', 'tryAcquire'],
-  maxExtensions: [...PER_CALL, 'usingPermits'],
-  maxHoldMs: [...PER_CALL, 'usingPermits'],
+  autoExtend: ['acquire', 'tryAcquire', 'acquirePermits', 'tryAcquirePermits'],
+  maxExtensions: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits', 'usingPermits'],
+  maxHoldMs: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits', 'usingPermits'],
   limit: ['semaphore'],
   permits: ['acquirePermits', 'tryAcquirePermits', 'usingPermits'],
 } as const satisfies Record<string, readonly OptionScope[]>;

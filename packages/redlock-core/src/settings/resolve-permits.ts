@@ -1,7 +1,7 @@
 // The arguments of a semaphore and of its calls, checked before any node is called.
 import { MAX_PERMIT_LIMIT } from '../scripts/permit-acquire.js';
 import { resolveResources } from './resolve-resources.js';
-import { resolveRetries, type RetrySettings, type WaitSettings } from './resolve-options.js';
+import { checkExtensionLimits, resolveRetries, type RetrySettings, type WaitSettings } from './resolve-options.js';
 import { checkInteger, checkOptionsObject, formatValue } from './value-checks.js';
 
 /** A semaphore after validation. */
@@ -17,9 +17,9 @@ export interface SemaphoreSettings {
 export interface PermitSettings extends WaitSettings {
   readonly permits: number;
   readonly signal: AbortSignal | undefined;
-  /** For `using()`: the extension limits, as given (checked by `checkExtensionLimits`). */
-  readonly maxExtensions: unknown;
-  readonly maxHoldMs: unknown;
+  readonly autoExtend: boolean;
+  /** The limits of automatic extension (`autoExtend`, or `using()`). */
+  readonly limits: ReturnType<typeof checkExtensionLimits>;
 }
 
 /** Validates `redlock.semaphore()`'s arguments: one resource, as a lock's, and its limit. */
@@ -45,10 +45,16 @@ export function resolvePermitOptions(
   scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits',
 ): PermitSettings {
   const given = checkOptionsObject('options', options, scope);
-  const { permits = 1, signal, maxExtensions, maxHoldMs } = given;
+  const { permits = 1, signal, autoExtend = false } = given;
   checkInteger('permits', permits, 1, limit);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
   }
-  return { permits, signal, maxExtensions, maxHoldMs, ...resolveRetries(given, defaults) };
+  if (typeof autoExtend !== 'boolean') throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
+  const limits = checkExtensionLimits({ maxExtensions: given['maxExtensions'], maxHoldMs: given['maxHoldMs'] });
+  if (scope !== 'usingPermits' && !autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
+    const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
+    throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: false\``);
+  }
+  return { permits, signal, autoExtend, limits, ...resolveRetries(given, defaults) };
 }

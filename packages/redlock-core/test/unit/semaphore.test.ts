@@ -154,7 +154,8 @@ describe("a semaphore's using() on fake nodes", () => {
     const semaphore = redlock.semaphore('jobs', { limit: 3 });
     await expect(semaphore.using(10_000, loose('not a function'))).rejects.toThrow(/`routine` to be a function, got `string`/);
     await expect(semaphore.using(10_000, async () => undefined, { maxExtensions: -1 })).rejects.toThrow(/`maxExtensions`/);
-    await expect(semaphore.acquire(10_000, loose({ maxHoldMs: 1_000 }))).rejects.toThrow(/`maxHoldMs` is an option of/);
+    await expect(semaphore.acquire(10_000, { maxHoldMs: 1_000 })).rejects.toThrow(/Expected `autoExtend: true` with `maxHoldMs`/);
+    await expect(semaphore.tryAcquire(10_000, loose({ autoExtend: 'yes' }))).rejects.toThrow(/`autoExtend` to be a boolean/);
     expect(nodes.flatMap((node) => node.calls)).toEqual([]);
   });
 });
@@ -173,5 +174,54 @@ describe("a semaphore's inspect() on fake nodes", () => {
     expect(await clock.runUntilSettled(semaphore.inspect())).toMatchObject({ permitsInUse: 0, holders: 0 });
     for (const node of nodes.slice(0, 2)) node.isDown = true;
     await expect(clock.runUntilSettled(semaphore.inspect())).rejects.toMatchObject({ name: 'PermitError', operation: 'inspect', reason: 'nodes-unreachable' });
+  });
+});
+
+describe("a semaphore's autoExtend and permit.signal on fake nodes", () => {
+  function setupSemaphore() {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock });
+    return { clock, nodes, redlock, semaphore: redlock.semaphore('jobs', { limit: 2 }) };
+  }
+
+  it('keeps the permits extended until release, then stops extending', async () => {
+    const { clock, nodes, semaphore } = setupSemaphore();
+    const permit = await clock.runUntilSettled(semaphore.acquire(1_000, { autoExtend: true }));
+    await clock.advance(3_000);
+    expect([permit.state, permit.signal.aborted]).toEqual(['held', false]);
+    await clock.runUntilSettled(permit.release());
+    const extensions = nodes[0]?.callsTo('permit-extend').length;
+    await clock.advance(3_000);
+    expect(nodes[0]?.callsTo('permit-extend').length).toBe(extensions);
+    expect([permit.state, permit.signal.aborted]).toEqual(['released', false]);
+  });
+
+  it('aborts the signal with a LockLostError when a quorum loses the permits, and with a LockLimitError at maxExtensions', async () => {
+    const { clock, nodes, semaphore } = setupSemaphore();
+    const lost = await clock.runUntilSettled(semaphore.acquire(1_000, { autoExtend: true }));
+    for (const node of nodes.slice(0, 2)) node.keyspace.delete('jobs');
+    await clock.advance(600);
+    expect(lost.state).toBe('lost');
+    expect(lost.signal.reason).toBeInstanceOf(LockLostError);
+    const limited = await clock.runUntilSettled(semaphore.tryAcquire(1_000, { autoExtend: true, maxExtensions: 1 }));
+    await clock.advance(1_000);
+    expect(limited?.signal.reason).toMatchObject({ name: 'LockLimitError', limit: 'maxExtensions' });
+    // The last extension's validity is still there: the permits stay held until it runs out.
+    expect(limited?.state).toBe('held');
+    await clock.advance(1_000);
+    expect(limited?.state).toBe('expired');
+  });
+
+  it('aborts the signal of a held permit with a RedlockClosedError at close(), and of an expired one with a LockLostError', async () => {
+    const { clock, redlock, semaphore } = setupSemaphore();
+    const expiring = await clock.runUntilSettled(semaphore.acquire(1_000));
+    const { signal } = expiring;
+    await clock.advance(1_000);
+    expect(signal.reason).toMatchObject({ name: 'LockLostError', message: 'Lost 1 of 2 permits of "jobs": its validity ran out' });
+    const held = await clock.runUntilSettled(semaphore.acquire(10_000, { autoExtend: true }));
+    await clock.runUntilSettled(redlock.close());
+    expect(held.signal.reason).toBeInstanceOf(RedlockClosedError);
+    expect((held.signal.reason as Error).message).toBe('The Redlock was closed: 1 of 2 permits of "jobs" is no longer extended');
   });
 });

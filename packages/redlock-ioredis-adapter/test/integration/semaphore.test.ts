@@ -43,14 +43,26 @@ function newRedlock(options: RedlockOptions = {}): Redlock {
 const permitsOn = (resource: string): Promise<number[]> =>
   Promise.all(admins.map(async (admin) => Object.keys(await admin.hgetall(`${prefix}${resource}`)).filter((field) => field !== 'limit').length));
 
+/**
+ * The tokens that hold slots of `resource` on any node. Contenders that reach the nodes in different
+ * orders may be given different slots, and a holder then keeps its slots only on the quorum that agreed
+ * (the others are freed), so per-node counts vary with timing; who holds slots anywhere does not.
+ */
+async function holdersAnywhere(resource: string): Promise<Set<string>> {
+  const hashes = await Promise.all(admins.map((admin) => admin.hgetall(`${prefix}${resource}`)));
+  return new Set(hashes.flatMap((hash) => Object.entries(hash).flatMap(([field, value]) => (field === 'limit' ? [] : [value.slice(value.indexOf(':') + 1)]))));
+}
+
 describe('a counting semaphore on real nodes', () => {
   it('admits at most `limit` holders at once, and admits another once one releases', async () => {
     const holders = await Promise.all([1, 2, 3].map(() => newRedlock().semaphore('imports', { limit: 3 }).tryAcquire(TTL_MS)));
     expect(holders.every((permit) => permit?.state === 'held')).toBe(true);
     const fourth = newRedlock().semaphore('imports', { limit: 3 });
     expect(await fourth.tryAcquire(TTL_MS)).toBeUndefined();
-    // The refused request left nothing: three permits on every node.
-    expect(await eventually(() => permitsOn('imports'), (counts) => counts.every((count) => count === 3), 3_000)).toEqual(Array(NODE_COUNT).fill(3));
+    // The refused request left nothing: the three holders' slots only, no node over the limit.
+    expect((await eventually(() => holdersAnywhere('imports'), (found) => found.size === 3, 3_000)).size).toBe(3);
+    expect(Math.max(...(await permitsOn('imports')))).toBeLessThanOrEqual(3);
+    expect(await fourth.inspect()).toMatchObject({ permitsInUse: 3, holders: 3 });
     await (holders[0] as Permit).release();
     const admitted = await fourth.tryAcquire(TTL_MS);
     expect(admitted?.state).toBe('held');
@@ -68,9 +80,10 @@ describe('a counting semaphore on real nodes', () => {
     expect(await newRedlock().semaphore('pool', { limit: 3 }).tryAcquire(TTL_MS, { permits: 2 })).toBeUndefined();
     const one = await newRedlock().semaphore('pool', { limit: 3 }).tryAcquire(TTL_MS, { permits: 1 });
     expect(one?.state).toBe('held');
-    expect(await eventually(() => permitsOn('pool'), (counts) => counts.every((count) => count === 3), 3_000)).toEqual(Array(NODE_COUNT).fill(3));
+    expect(await pool.inspect()).toMatchObject({ permitsInUse: 3, holders: 2 });
     await two.release();
-    expect(await eventually(() => permitsOn('pool'), (counts) => counts.every((count) => count === 1), 3_000)).toEqual(Array(NODE_COUNT).fill(1));
+    expect(await eventually(() => pool.inspect(), (found) => found.permitsInUse === 1, 3_000)).toMatchObject({ permitsInUse: 1, holders: 1 });
+    expect((await holdersAnywhere('pool')).size).toBe(1);
     await one?.release();
   });
 
@@ -83,7 +96,9 @@ describe('a counting semaphore on real nodes', () => {
     expect(error).toBeInstanceOf(PermitError);
     expect(error).toMatchObject({ operation: 'acquire', reason: 'limit-mismatch', recordedLimit: 3, attemptCount: 1, permits: 1 });
     expect((error as PermitError).message).toContain('limit 3');
-    expect(await permitsOn('jobs')).toEqual(Array(NODE_COUNT).fill(1));
+    // The refused call wrote nothing: the holder's slot only, on each node that answered it.
+    expect((await holdersAnywhere('jobs')).size).toBe(1);
+    expect(Math.max(...(await permitsOn('jobs')))).toBe(1);
     await held.release();
   });
 
@@ -179,7 +194,7 @@ describe('a counting semaphore on real nodes', () => {
       .catch((failure: unknown) => failure);
     expect(error).toMatchObject({ name: 'PermitError', reason: 'no-permits-free', waitMs: 400 });
     expect((error as PermitError).attemptCount).toBeGreaterThan(1);
-    expect(await eventually(() => permitsOn('busy'), (counts) => counts.every((count) => count === 1), 3_000)).toEqual(Array(NODE_COUNT).fill(1));
+    expect((await eventually(() => holdersAnywhere('busy'), (found) => found.size === 1, 3_000)).size).toBe(1);
     await holder.release();
   });
 
