@@ -7,7 +7,7 @@ import { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
-import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../scripts/permit-acquire.js';
+import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
 import type { SemaphoreSettings } from '../settings/resolve-permits.js';
 import { Permit, permitReleaseRunOf } from './permit.js';
 
@@ -23,13 +23,21 @@ function isRefusal(status: string): boolean {
   return status === 'full' || status === 'restarting' || status === 'foreign' || status === 'other-limit';
 }
 
+/** One round of an attempt: its calls, and what each node answered as they come. */
+interface Round {
+  readonly calls: FanOut<PermitAcquireStatus>;
+  readonly answers: (PermitAcquireReply | undefined)[];
+}
+
 /**
  * Asks every node at once to give a holder `permits` free slots of `semaphore` for `ttlMs`, with a fresh
  * token, each node looking at the slots from one random slot on (see `permitAcquireScript`), and resolves
  * with the {@link Permit} the moment a quorum of nodes gave the same slots with validity left; the slots
- * another node gave are freed there at once. Otherwise it frees what the round took (on
- * every node that did not refuse, and on a node that timed out once it answers that it admitted) and
- * resolves with the failed attempt. `signal` cuts the vote short.
+ * another node gave are freed there at once. When the nodes gave different slots (contenders reached them
+ * in different orders, or their free slots differ) while their answers show slots free on a quorum, a
+ * second round asks every node for exactly those. Otherwise it frees what the rounds took (on every node
+ * that did not refuse, and on a node that timed out once it answers that it admitted) and resolves with
+ * the failed attempt. `signal` cuts the vote short.
  */
 export async function runPermitAttempt(
   set: NodeSet,
@@ -44,31 +52,41 @@ export async function runPermitAttempt(
   const nodeCount = set.nodes.length;
   const token = createLockToken();
   const start = clock.now();
-  const firstSlot = 1 + Math.floor(Math.random() * limit);
-  const args = permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, firstSlot);
-  /** The slots each admitting node gave, by node index. */
-  const slotsByNode: (readonly number[] | undefined)[] = new Array(nodeCount);
-  let recordedLimit: number | undefined;
-  const readers = Array.from(
-    { length: nodeCount },
-    (_, nodeIndex) =>
-      new ScriptReader<PermitAcquireStatus>(permitAcquireScript, [key], args, (reply) => {
-        const answer = parsePermitAcquireReply(reply, permits, limit);
-        slotsByNode[nodeIndex] = answer.slots;
-        recordedLimit ??= answer.recordedLimit;
-        return answer.status;
-      }),
-  );
-  const calls = new FanOut<PermitAcquireStatus>(set, 'acquire').sendToEveryNode(ttlMs, 1, (adapter, _, nodeIndex) => (readers[nodeIndex] as ScriptReader<PermitAcquireStatus>).send(adapter), start);
-  const slots = await slotsWithQuorum(calls, slotsByNode, signal);
+  const sendRound = (firstSlot: number, slots?: readonly number[]): Round => {
+    const args = permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, firstSlot, slots);
+    const answers: (PermitAcquireReply | undefined)[] = new Array(nodeCount);
+    const readers = Array.from(
+      { length: nodeCount },
+      (_, nodeIndex) =>
+        new ScriptReader<PermitAcquireStatus>(permitAcquireScript, [key], args, (reply) => {
+          const answer = parsePermitAcquireReply(reply, permits, limit);
+          answers[nodeIndex] = answer;
+          return answer.status;
+        }),
+    );
+    const calls = new FanOut<PermitAcquireStatus>(set, 'acquire').sendToEveryNode(ttlMs, 1, (adapter, _, nodeIndex) => (readers[nodeIndex] as ScriptReader<PermitAcquireStatus>).send(adapter));
+    return { calls, answers };
+  };
+  const rounds = [sendRound(1 + Math.floor(Math.random() * limit))];
+  let slots = await slotsWithQuorum(rounds[0] as Round, signal);
+  const recordedLimitOf = (): number | undefined => rounds.flatMap((round) => round.answers.map((answer) => answer?.recordedLimit)).find((limitThere) => limitThere !== undefined);
+  if (slots === undefined && signal?.aborted !== true && recordedLimitOf() === undefined) {
+    const planned = slotsFreeOnQuorum((rounds[0] as Round).answers, permits);
+    if (planned !== undefined) {
+      rounds.push(sendRound(0, planned));
+      slots = await slotsWithQuorum(rounds[1] as Round, signal);
+    }
+  }
+  const last = rounds.at(-1) as Round;
   const elapsedMs = clock.now() - start;
   const wallStart = clock.wallNow() - elapsedMs;
   // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
-  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs) : undefined;
+  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs) : undefined;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+  const wasSent = (nodeIndex: number): boolean => rounds.some((round) => round.calls.wasSent(nodeIndex));
   if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {
     const written = new Array<boolean>(nodeCount);
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) written[nodeIndex] = calls.wasSent(nodeIndex);
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) written[nodeIndex] = wasSent(nodeIndex);
     const permit = new Permit({
       set,
       resource: semaphore.resource,
@@ -82,39 +100,63 @@ export async function runPermitAttempt(
       // Validity is what is left now, at the decision: it runs from here, not from the start.
       validUntil: start + elapsedMs + validity,
       expiresAt: Math.floor(wallStart + elapsedMs + validity),
-      keysExpireAt: start + ttlMs,
+      keysExpireAt: clock.now() + ttlMs,
       written,
     });
     // A node that gave other slots, now or in a late answer, holds them for nothing: they are freed there.
     // The permit's own release reaches every node that was sent the request.
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
-      if (!calls.wasSent(nodeIndex)) continue;
-      calls.onAnswerOf(nodeIndex, (answer) => {
-        if (answer === 'admitted') permit.settleGrant(nodeIndex, slotsByNode[nodeIndex] as readonly number[]);
-      });
+    for (const { calls, answers } of rounds) {
+      for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
+        if (!calls.wasSent(nodeIndex)) continue;
+        calls.onAnswerOf(nodeIndex, (answer) => {
+          if (answer === 'admitted') permit.settleGrant(nodeIndex, answers[nodeIndex]?.slots ?? []);
+        });
+      }
     }
     return permit;
   }
 
-  // No announcement: the round freed nothing anyone waits for.
-  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: start + ttlMs, announce: false, run: permitReleaseRunOf(key, token, false, []) };
+  // No announcement: the rounds freed nothing anyone waits for. The keys live a TTL from the last round.
+  const keysExpireAt = clock.now() + ttlMs;
+  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt, announce: false, run: permitReleaseRunOf(key, token, false, []) };
   await Promise.all(
     set.nodes.map(async (_, nodeIndex) => {
-      if (!calls.wasSent(nodeIndex)) return;
-      const outcome = await calls.outcomeOf(nodeIndex);
-      if (isRefusal(outcome.status)) return;
-      if (outcome.status === 'timeout') {
+      const outcomes = await Promise.all(rounds.filter((round) => round.calls.wasSent(nodeIndex)).map((round) => round.calls.outcomeOf(nodeIndex)));
+      if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
+      for (const round of rounds) {
+        if (round.calls.outcomes[nodeIndex]?.status !== 'timeout') continue;
         // The script may still run after the timeout: free again if it reports that it admitted.
-        void calls.lateAnswerOf(nodeIndex).then((answer) => {
+        void round.calls.lateAnswerOf(nodeIndex).then((answer) => {
           if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
         });
       }
       await releaseAndRetry(set, nodeIndex, cleanup);
     }),
   );
-  const nodes = cutOff ?? (await calls.allSettled());
+  const nodes = cutOff ?? (await last.calls.allSettled());
+  const recordedLimit = recordedLimitOf();
   const reason = failureOf(nodes, slots !== undefined, recordedLimit !== undefined);
   return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }), ...(recordedLimit === undefined ? {} : { recordedLimit }) };
+}
+
+/**
+ * The `permits` slots that the answers show free (or given to us) on a quorum of nodes at once, for a
+ * second round; `undefined` when there are none: the semaphore is full, or too few nodes answered.
+ */
+function slotsFreeOnQuorum(answers: readonly (PermitAcquireReply | undefined)[], permits: number): number[] | undefined {
+  const quorum = quorumOf(answers.length);
+  // Array.from, not map: the answers of nodes still silent are holes, which map would keep.
+  const available = Array.from(answers, (answer) => new Set([...(answer?.slots ?? []), ...(answer?.free ?? [])]));
+  const nodesBySlot = new Map<number, number>();
+  for (const slots of available) for (const slot of slots) nodesBySlot.set(slot, (nodesBySlot.get(slot) ?? 0) + 1);
+  const chosen = [...nodesBySlot]
+    .filter(([, count]) => count >= quorum)
+    .sort(([slotA, a], [slotB, b]) => b - a || slotA - slotB)
+    .slice(0, permits)
+    .map(([slot]) => slot);
+  if (chosen.length < permits) return undefined;
+  const nodesWithAll = available.filter((slots) => chosen.every((slot) => slots.has(slot))).length;
+  return nodesWithAll >= quorum ? chosen.sort((a, b) => a - b) : undefined;
 }
 
 /**
@@ -123,12 +165,8 @@ export async function runPermitAttempt(
  * more, or when `signal` aborts. Asking for the same set on a quorum, rather than a quorum for each slot,
  * keeps an extension simple: it needs a quorum of nodes where every slot is still ours.
  */
-function slotsWithQuorum(
-  calls: FanOut<PermitAcquireStatus>,
-  slotsByNode: readonly (readonly number[] | undefined)[],
-  signal: AbortSignal | undefined,
-): Promise<number[] | undefined> {
-  const nodeCount = slotsByNode.length;
+function slotsWithQuorum({ calls, answers }: Round, signal: AbortSignal | undefined): Promise<number[] | undefined> {
+  const nodeCount = answers.length;
   const quorum = quorumOf(nodeCount);
   return new Promise((resolve) => {
     let isDecided = false;
@@ -147,7 +185,7 @@ function slotsWithQuorum(
     calls.listen((outcome) => {
       silent -= 1;
       if (isDecided) return;
-      const given = outcome.status === 'admitted' ? slotsByNode[outcome.nodeIndex] : undefined;
+      const given = outcome.status === 'admitted' ? answers[outcome.nodeIndex]?.slots : undefined;
       let most = 0;
       if (given !== undefined) {
         const slots = [...given].sort((a, b) => a - b);

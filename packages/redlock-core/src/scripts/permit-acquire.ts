@@ -20,17 +20,23 @@ export const MAX_PERMIT_LIMIT = 1_000;
 export const permitAcquireScript = defineScript(
   'permit-acquire',
   /* lua */ `
---[[ Takes ARGV[3] free slots of the semaphore at KEYS[1] for a holder, all or none, looking at the slots
-     in the order ARGV[6], ARGV[6]+1, ... (wrapping around): nodes that see the same slots free take the
-     same ones, and the holder needs a quorum on each. A slot is free when missing or expired by this
-     node's clock, so a holder that crashed frees its slots when their TTL runs out. Atomic, so two holders
-     cannot take one slot. A semaphore whose recorded limit differs is refused with that limit. A key that
-     is not a semaphore (a lock, another type, a hash without the limit field) is foreign, left alone.
+--[[ Takes ARGV[3] free slots of the semaphore at KEYS[1] for a holder, all or none, and reports the slots
+     still free. With ARGV[6] > 0, it looks at the slots in the order ARGV[6], ARGV[6]+1, ... (wrapping
+     around): nodes that see the same slots free take the same ones, and the holder needs a quorum of
+     nodes that gave the same slots. With ARGV[6] = 0 it takes exactly the slots ARGV[7..], where every
+     one of them is free or already ours, and frees our other slots: the second round of an attempt whose
+     nodes gave different slots, asking for slots the answers showed free on a quorum. A slot is free when
+     missing or expired by this node's clock, so a holder that crashed frees its slots when their TTL runs
+     out. Atomic, so two holders cannot take one slot. A semaphore whose recorded limit differs is refused
+     with that limit. A key that is not a semaphore (a lock, another type, a hash without the limit field)
+     is foreign, left alone.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] permits   ARGV[4] limit
-     ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit
-     Returns {1, slot, ...} with the slots taken (or taken before with this token: a re-sent call), 0 if
-     too few are free, -1 if the node is inside its restart grace, -2 if the key is foreign, {-3, limit}
-     for a semaphore of another limit. Nothing is changed but on {1, ...}. ]]
+     ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit,
+     or 0   ARGV[7..] with 0, the slots to take
+     Returns {1, n, slot 1, ..., slot n, free slot, ...} with the n slots now ours (a re-sent first call
+     gets those it took) and the slots still free, {0, free slot, ...} when too few are free (nothing
+     changed), -1 if the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a
+     semaphore of another limit (nothing changed in these cases either). ]]
 local key, token = KEYS[1], ARGV[1]
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -53,75 +59,120 @@ if keyType == 'hash' then
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local ours, free = {1}, {}
-for step = 0, limit - 1 do
-  local slot = (first - 1 + step) % limit + 1
+-- By slot: 'ours', 'free' (missing or expired), or nil (another holder's).
+local stateOf, ours = {}, {}
+for slot = 1, limit do
   local value = fields[tostring(slot)]
   if value == nil then
-    free[#free + 1] = slot
+    stateOf[slot] = 'free'
   else
     local colon = string.find(value, ':', 1, true)
     if string.sub(value, colon + 1) == token then
+      stateOf[slot] = 'ours'
       ours[#ours + 1] = slot
     elseif tonumber(string.sub(value, 1, colon - 1)) <= now then
-      free[#free + 1] = slot
+      stateOf[slot] = 'free'
     end
   end
 end
-if #ours > 1 then
-  return ours
-end
-if #free < permits then
-  return 0
-end
-if restartGraceMs > 0 then
-  -- Uptime has 1 s precision, rounded down, so the grace errs long.
-  local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-  if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
-    return -1
+local wanted, isWanted = {}, {}
+if first > 0 and #ours > 0 then
+  wanted = ours
+else
+  if first > 0 then
+    for step = 0, limit - 1 do
+      local slot = (first - 1 + step) % limit + 1
+      if stateOf[slot] == 'free' and #wanted < permits then
+        wanted[#wanted + 1] = slot
+      end
+    end
+  else
+    for i = 7, #ARGV do
+      local slot = tonumber(ARGV[i])
+      if stateOf[slot] ~= nil then
+        wanted[#wanted + 1] = slot
+      end
+    end
+  end
+  if #wanted < permits then
+    local reply = {0}
+    for slot = 1, limit do
+      if stateOf[slot] == 'free' then
+        reply[#reply + 1] = slot
+      end
+    end
+    return reply
+  end
+  if restartGraceMs > 0 then
+    -- Uptime has 1 s precision, rounded down, so the grace errs long.
+    local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+    if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
+      return -1
+    end
+  end
+  local value = (now + ttlMs) .. ':' .. token
+  redis.call('HSET', key, 'limit', limit)
+  for i = 1, #wanted do
+    redis.call('HSET', key, wanted[i], value)
+  end
+  for i = 1, #wanted do
+    isWanted[wanted[i]] = true
+  end
+  for i = 1, #ours do
+    if not isWanted[ours[i]] then
+      redis.call('HDEL', key, ours[i])
+      stateOf[ours[i]] = 'free'
+    end
+  end
+  if redis.call('PTTL', key) < ttlMs then
+    redis.call('PEXPIRE', key, ttlMs)
   end
 end
-local value = (now + ttlMs) .. ':' .. token
-redis.call('HSET', key, 'limit', limit)
-for i = 1, permits do
-  redis.call('HSET', key, free[i], value)
-  ours[#ours + 1] = free[i]
+for i = 1, #wanted do
+  isWanted[wanted[i]] = true
 end
-if redis.call('PTTL', key) < ttlMs then
-  redis.call('PEXPIRE', key, ttlMs)
+local reply = {1, #wanted}
+for i = 1, #wanted do
+  reply[#reply + 1] = wanted[i]
 end
-return ours
+for slot = 1, limit do
+  if stateOf[slot] == 'free' and not isWanted[slot] then
+    reply[#reply + 1] = slot
+  end
+end
+return reply
 `,
 );
 
-/** The arguments of the permit-acquire script after its key. */
-export function permitAcquireArgsOf(token: string, ttlMs: number, permits: number, limit: number, restartGraceMs: number, firstSlot: number): string[] {
-  return [token, String(ttlMs), String(permits), String(limit), String(restartGraceMs), String(firstSlot)];
+/**
+ * The arguments of the permit-acquire script after its key: from `firstSlot` on, or with `slots`, exactly
+ * those (the second round of an attempt).
+ */
+export function permitAcquireArgsOf(token: string, ttlMs: number, permits: number, limit: number, restartGraceMs: number, firstSlot: number, slots: readonly number[] = []): string[] {
+  return [token, String(ttlMs), String(permits), String(limit), String(restartGraceMs), String(firstSlot), ...slots.map(String)];
 }
 
-/** What a node answered, with the slots it gave when it admitted, or the limit it holds the semaphore with. */
+/**
+ * What a node answered: the slots it gave when it admitted, the slots still free there (when it admitted or
+ * had too few free), or the limit it holds the semaphore with.
+ */
 export interface PermitAcquireReply {
   readonly status: PermitAcquireStatus;
   readonly slots?: readonly number[];
+  readonly free?: readonly number[];
   readonly recordedLimit?: number;
 }
 
 /** Parses the permit-acquire script's reply; `limit` bounds the slots a node may name. */
 export function parsePermitAcquireReply(reply: unknown, permits: number, limit: number): PermitAcquireReply {
-  switch (reply) {
-    case 0:
-      return { status: 'full' };
-    case -1:
-      return { status: 'restarting' };
-    case -2:
-      return { status: 'foreign' };
-  }
+  if (reply === -1) return { status: 'restarting' };
+  if (reply === -2) return { status: 'foreign' };
   if (Array.isArray(reply) && reply.every((item) => Number.isInteger(item))) {
     const [code, ...rest] = reply as number[];
+    const isSlots = (slots: readonly number[]): boolean => slots.every((slot) => slot >= 1 && slot <= limit) && new Set(slots).size === slots.length;
     if (code === -3 && rest.length === 1 && (rest[0] as number) > 0) return { status: 'other-limit', recordedLimit: rest[0] as number };
-    if (code === 1 && rest.length === permits && rest.every((slot) => slot >= 1 && slot <= limit) && new Set(rest).size === permits) {
-      return { status: 'admitted', slots: rest };
-    }
+    if (code === 0 && isSlots(rest)) return { status: 'full', free: rest };
+    if (code === 1 && rest[0] === permits && isSlots(rest.slice(1))) return { status: 'admitted', slots: rest.slice(1, 1 + permits), free: rest.slice(1 + permits) };
   }
   throw unexpectedReply('permit-acquire', reply);
 }

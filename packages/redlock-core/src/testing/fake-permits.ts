@@ -20,7 +20,7 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
   };
   switch (script) {
     case 'permit-acquire': {
-      const [, ttlArg, permitsArg, limitArg, graceArg, firstArg] = args;
+      const [, ttlArg, permitsArg, limitArg, graceArg, firstArg, ...explicit] = args;
       const [ttlMs, permits, limit, graceMs, first] = [ttlArg, permitsArg, limitArg, graceArg, firstArg].map(Number) as [number, number, number, number, number];
       if (type !== 'none' && type !== 'hash') return -2;
       if (slots !== undefined) {
@@ -28,25 +28,37 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
         if (recorded === undefined) return -2;
         if (Number(recorded) !== limit) return [-3, Number(recorded)];
       }
-      const ours: number[] = [];
-      const free: number[] = [];
-      for (let step = 0; step < limit; step += 1) {
-        const slot = ((first - 1 + step) % limit) + 1;
+      /** By slot: ours, free (missing or expired), or another holder's (absent). */
+      const stateOf = new Map<number, 'ours' | 'free'>();
+      for (let slot = 1; slot <= limit; slot += 1) {
         const value = slots?.get(String(slot));
-        if (value === undefined) free.push(slot);
-        else if (slotOf(value).token === token) ours.push(slot);
-        else if (slotOf(value).expiresAtMs <= now) free.push(slot);
+        if (value === undefined || (slotOf(value).token !== token && slotOf(value).expiresAtMs <= now)) stateOf.set(slot, 'free');
+        else if (slotOf(value).token === token) stateOf.set(slot, 'ours');
       }
-      if (ours.length > 0) return [1, ...ours];
-      if (free.length < permits) return 0;
-      // Redis reports uptime in whole seconds, rounded down.
-      if (graceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < graceMs) return -1;
-      const fields = slots ?? new Map<string, string>();
-      fields.set('limit', String(limit));
-      for (const slot of free.slice(0, permits)) fields.set(String(slot), `${now + ttlMs}:${token}`);
-      if (slots === undefined) keyspace.createHash(key, fields);
-      lengthenTtl(keyspace, key, ttlMs);
-      return [1, ...free.slice(0, permits)];
+      const ours = [...stateOf].filter(([, state]) => state === 'ours').map(([slot]) => slot);
+      const freeSlots = (except: readonly number[]): number[] => [...stateOf].filter(([slot, state]) => state === 'free' && !except.includes(slot)).map(([slot]) => slot);
+      let wanted: number[];
+      if (first > 0 && ours.length > 0) wanted = ours;
+      else {
+        wanted =
+          first > 0
+            ? Array.from({ length: limit }, (_, step) => ((first - 1 + step) % limit) + 1).filter((slot) => stateOf.get(slot) === 'free').slice(0, permits)
+            : explicit.map(Number).filter((slot) => stateOf.has(slot));
+        if (wanted.length < permits) return [0, ...freeSlots([])];
+        // Redis reports uptime in whole seconds, rounded down.
+        if (graceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < graceMs) return -1;
+        const fields = slots ?? new Map<string, string>();
+        fields.set('limit', String(limit));
+        for (const slot of wanted) fields.set(String(slot), `${now + ttlMs}:${token}`);
+        for (const slot of ours) {
+          if (wanted.includes(slot)) continue;
+          fields.delete(String(slot));
+          stateOf.set(slot, 'free');
+        }
+        if (slots === undefined) keyspace.createHash(key, fields);
+        lengthenTtl(keyspace, key, ttlMs);
+      }
+      return [1, wanted.length, ...wanted, ...freeSlots(wanted)];
     }
     case 'permit-extend': {
       const ttlMs = Number(args[1]);

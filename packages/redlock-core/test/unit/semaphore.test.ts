@@ -225,3 +225,32 @@ describe("a semaphore's autoExtend and permit.signal on fake nodes", () => {
     expect((held.signal.reason as Error).message).toBe('The Redlock was closed: 1 of 2 permits of "jobs" is no longer extended');
   });
 });
+
+describe("a semaphore's attempt when the nodes give different slots", () => {
+  it('asks again for slots its answers show free on a quorum, in the same attempt, and frees the others', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    // Other holders' slots, as trims and races leave them: nodes 0 and 1 lack slot 2, nodes 3 and 4 slot 1.
+    const taken = [[2], [2], [1, 2], [1], [1]];
+    nodes.forEach((node, nodeIndex) =>
+      node.keyspace.createHash('jobs', new Map([['limit', '3'], ...(taken[nodeIndex] ?? []).map((slot): [string, string] => [String(slot), `${1e13}:other-holder`])])),
+    );
+    const semaphore = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 3 });
+    // From slot 1 on: nodes 0 and 1 give slot 1, node 2 slot 3, nodes 3 and 4 slot 2; slot 3 is free everywhere.
+    const random = Math.random;
+    Math.random = () => 0;
+    let permit: Permit | undefined;
+    try {
+      permit = await clock.runUntilSettled(semaphore.tryAcquire(10_000));
+    } finally {
+      Math.random = random;
+    }
+    expect([permit?.state, permit?.attempts]).toEqual(['held', 1]);
+    expect(nodes.map((node) => node.callsTo('permit-acquire').length)).toEqual([2, 2, 2, 2, 2]);
+    // Slot 3 is ours on every node, and no node keeps the slot it gave in the first round.
+    await clock.advance(10);
+    expect(nodes.map((node) => [...(node.keyspace.hashOf('jobs')?.keys() ?? [])].sort())).toEqual(
+      taken.map((slots) => [...slots.map(String), '3', 'limit'].sort()),
+    );
+  });
+});

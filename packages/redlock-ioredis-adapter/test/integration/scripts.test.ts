@@ -302,20 +302,34 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
 
   it('takes free slots from the first one asked, wrapping around, and records the limit', async () => {
     const [key] = keysFor('permit-order', 1) as [string];
-    expect(await take(key, TOKEN, 2, 3)).toEqual({ status: 'admitted', slots: [3, 1] });
+    expect(await take(key, TOKEN, 2, 3)).toEqual({ status: 'admitted', slots: [3, 1], free: [2] });
     expect(await client.hget(key, 'limit')).toBe('3');
     expect(await client.pttl(key)).toBeGreaterThan(9_000);
     // A re-sent call gets the slots it took, and takes no more.
-    expect(await take(key, TOKEN, 2, 2)).toEqual({ status: 'admitted', slots: [3, 1] });
-    expect(await take(key, OTHER_TOKEN, 1, 1)).toEqual({ status: 'admitted', slots: [2] });
-    expect(await take(key, 'a-third-owner', 1, 1)).toEqual({ status: 'full' });
+    expect(await take(key, TOKEN, 2, 2)).toEqual({ status: 'admitted', slots: [1, 3], free: [2] });
+    expect(await take(key, OTHER_TOKEN, 1, 1)).toEqual({ status: 'admitted', slots: [2], free: [] });
+    expect(await take(key, 'a-third-owner', 1, 1)).toEqual({ status: 'full', free: [] });
+  });
+
+  it('takes exactly the slots asked for in a second round, where each is free or ours, and frees our others', async () => {
+    const [key] = keysFor('permit-settle', 1) as [string];
+    const settle = (token: string, slots: number[]) =>
+      run(permitAcquireScript, [key], permitAcquireArgsOf(token, 10_000, slots.length, 3, 0, 0, slots)).then((reply) => parsePermitAcquireReply(reply, slots.length, 3));
+    await take(key, TOKEN, 1, 1);
+    await take(key, OTHER_TOKEN, 1, 2);
+    // Slot 2 is another holder's: nothing changes.
+    expect(await settle(TOKEN, [2])).toEqual({ status: 'full', free: [3] });
+    expect(await client.hget(key, '1')).toMatch(new RegExp(`:${TOKEN}$`));
+    // Slot 3 is free: ours now, and our slot 1 is freed.
+    expect(await settle(TOKEN, [3])).toEqual({ status: 'admitted', slots: [3], free: [1] });
+    expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['2', '3', 'limit']);
   });
 
   it('frees a slot whose expiry passed on the node, and refuses other limits and foreign keys, changing nothing', async () => {
     const [key, lockKey, otherHash] = keysFor('permit-refusals', 3) as [string, string, string];
     await take(key, TOKEN, 1, 1, { ttlMs: 1, limit: 1 });
     await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(await take(key, OTHER_TOKEN, 1, 1, { limit: 1 })).toEqual({ status: 'admitted', slots: [1] });
+    expect(await take(key, OTHER_TOKEN, 1, 1, { limit: 1 })).toEqual({ status: 'admitted', slots: [1], free: [] });
     expect(await take(key, TOKEN, 1, 1, { limit: 2 })).toEqual({ status: 'other-limit', recordedLimit: 1 });
     await client.set(lockKey, OTHER_TOKEN, 'PX', 10_000);
     expect(await take(lockKey, TOKEN, 1, 1)).toEqual({ status: 'foreign' });
