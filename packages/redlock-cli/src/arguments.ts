@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, MAX_TTL_MS } from 'redlock-core';
+import { DEFAULT_OPTIONS, MAX_PERMIT_LIMIT, MAX_TTL_MS } from 'redlock-core';
 import { parseDurationMs } from './duration.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { ConfigurationError, UsageError } from './input-errors.js';
@@ -46,6 +46,11 @@ export interface RunRequest extends NodeSettings {
   readonly conflictExitCode: number;
   /** Whether to acquire a fencing token and pass it in `REDLOCK_FENCING_TOKEN`. */
   readonly fencing: boolean;
+  /**
+   * With `--permits N`: run while holding one permit of a counting semaphore of N permits on the
+   * resource (at most N such commands at once), instead of its lock; `undefined` for the lock.
+   */
+  readonly permits: number | undefined;
   /** The longest pause between SIGTERM and SIGKILL when the lock is lost, in milliseconds. */
   readonly killAfterMs: number;
   readonly verbosity: Verbosity;
@@ -55,6 +60,8 @@ export interface RunRequest extends NodeSettings {
 export interface InspectRequest extends NodeSettings {
   readonly kind: 'inspect';
   readonly resource: string;
+  /** With `--permits N`: inspect the semaphore of N permits on the resource rather than its lock. */
+  readonly permits: number | undefined;
   readonly verbosity: Verbosity;
 }
 
@@ -69,6 +76,7 @@ const OPTIONS = {
   timeout: { type: 'string', short: 'w' },
   'conflict-exit-code': { type: 'string', short: 'E' },
   fencing: { type: 'boolean' },
+  permits: { type: 'string' },
   'kill-after': { type: 'string', short: 'k' },
   inspect: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
@@ -113,7 +121,7 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
     const runOnly = RUN_ONLY_OPTIONS.find((name) => values[name] !== undefined);
     if (runOnly !== undefined) throw new UsageError(`\`--${runOnly}\` does not go with \`--inspect\``);
     if (rest.length > 0) throw new UsageError(`\`--inspect\` takes a resource and no command, got \`${rest[0]}\` too`);
-    return { kind: 'inspect', resource, verbosity, ...nodeSettingsOf(values, env) };
+    return { kind: 'inspect', resource, permits: permitsOf(values.permits), verbosity, ...nodeSettingsOf(values, env) };
   }
 
   const command = commandOf(rest);
@@ -126,6 +134,8 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
   const killAfterMs =
     values['kill-after'] === undefined ? DEFAULT_KILL_AFTER_MS : parseDurationMs(values['kill-after'], '--kill-after', bounds);
   const conflictExitCode = exitCodeOf(values['conflict-exit-code']);
+  const permits = permitsOf(values.permits);
+  if (permits !== undefined && values.fencing) throw new UsageError('`--fencing` and `--permits` cannot be used together: a semaphore hands out no fencing token');
   return {
     kind: 'run',
     resource,
@@ -134,6 +144,7 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
     waitMs,
     conflictExitCode,
     fencing: values.fencing ?? false,
+    permits,
     killAfterMs,
     verbosity,
     ...nodeSettingsOf(values, env),
@@ -183,6 +194,15 @@ function commandOf(rest: readonly string[]): CommandSpec {
   const [file, ...args] = first === '--' ? others : rest;
   if (file === undefined || file === '') throw new UsageError('Expected a command to run after the resource, got none');
   return { kind: 'exec', file, args };
+}
+
+/** `--permits`: an integer from 1 to `MAX_PERMIT_LIMIT`, or `undefined` when not given. */
+function permitsOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > MAX_PERMIT_LIMIT) {
+    throw new UsageError(`Expected \`--permits\` to be an integer from 1 to ${MAX_PERMIT_LIMIT}, got \`${text}\``);
+  }
+  return Number(text);
 }
 
 function exitCodeOf(text: string | undefined): number {

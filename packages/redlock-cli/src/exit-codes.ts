@@ -33,7 +33,7 @@ export function exitCodeForSignal(signal: NodeJS.Signals): number {
  * The exit status for an error of the lock library, read from its public `name` and `reason` fields:
  * contention is {@link EXIT_CODES.conflict} (or `conflictExitCode`), nodes that failed or were too slow
  * for the TTL are {@link EXIT_CODES.unavailable}, a deployment problem (one server listed twice, a key
- * that is not a lock where the lock goes) is {@link EXIT_CODES.configuration}, a resource the library
+ * that is not a lock where the lock goes, a semaphore held with another `--permits`) is {@link EXIT_CODES.configuration}, a resource the library
  * refuses is {@link EXIT_CODES.usage}, anything else {@link EXIT_CODES.internal}.
  */
 export function exitCodeForLockError(error: unknown, conflictExitCode: number = EXIT_CODES.conflict): number {
@@ -47,6 +47,19 @@ export function exitCodeForLockError(error: unknown, conflictExitCode: number = 
         case 'no-validity':
           return EXIT_CODES.unavailable;
         case 'foreign-key':
+          return EXIT_CODES.configuration;
+        default:
+          return EXIT_CODES.internal;
+      }
+    case 'PermitError':
+      switch ((error as { readonly reason?: unknown }).reason) {
+        case 'no-permits-free':
+          return conflictExitCode;
+        case 'nodes-unreachable':
+        case 'no-validity':
+          return EXIT_CODES.unavailable;
+        case 'foreign-key':
+        case 'limit-mismatch':
           return EXIT_CODES.configuration;
         default:
           return EXIT_CODES.internal;

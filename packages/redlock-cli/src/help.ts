@@ -24,6 +24,9 @@ Options (before the resource; everything after it goes to the command untouched)
                              exit with this status instead of ${EXIT_CODES.conflict} when the lock is held or
                              the wait timed out
   --fencing                  also take a fencing token, passed to the command in REDLOCK_FENCING_TOKEN
+  --permits <N>              run while holding one of N permits of <resource> instead of its lock: at
+                             most N such commands at once across machines (1 to 1000; every client of
+                             <resource> must give the same N); with --inspect, count the permits in use
   -k, --kill-after <duration>
                              time between SIGTERM and SIGKILL for the command's process group when the
                              lock is lost (cut short to the validity the lock had left), and for what the
@@ -51,10 +54,11 @@ Exit status:
   ${EXIT_CODES.usage}        usage error: unknown option, missing resource or command, bad value
   ${EXIT_CODES.unavailable}        no quorum of Redis nodes reachable (or fast enough for the TTL)
   ${EXIT_CODES.internal}        internal error
-  ${EXIT_CODES.conflict}        the lock is held by another owner (-n), or --timeout passed (see -E)
+  ${EXIT_CODES.conflict}        the lock is held by another owner, or all N permits are (-n), or --timeout
+            passed (see -E)
   ${EXIT_CODES.lockLost}        the lock was lost while the command ran; the command was stopped
   ${EXIT_CODES.configuration}        bad configuration: no nodes, a bad node URL, one server listed twice, a key
-            at the lock's place that is not a lock
+            at the lock's place that is not a lock, a semaphore held with another --permits
   ${EXIT_CODES.cannotExecute}       the command could not be executed
   ${EXIT_CODES.notFound}       the command was not found
   128+N     interrupted by signal N while waiting for the lock (130 SIGINT, 143 SIGTERM)

@@ -2,7 +2,7 @@
 // extended with a signal for its loss, releasing it, closing the connections. The rest of the CLI sees only
 // LockSession and HeldLock, so a change of the library's API is a change here.
 import { Redis, type RedisOptions } from 'ioredis';
-import { type Lock, LockAcquireError, type LockInspection, Redlock } from 'redlock-core';
+import { type Lock, LockAcquireError, type LockInspection, type Permit, PermitError, Redlock, type SemaphoreInspection } from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import type { NodeSettings } from './arguments.js';
 
@@ -44,6 +44,8 @@ export interface AcquireSettings {
   /** How long to wait while the lock is held by another owner, in milliseconds; 0 for one attempt, `undefined` for ever. */
   readonly waitMs: number | undefined;
   readonly fencing: boolean;
+  /** With a number: one permit of the semaphore of that many permits on the resource, instead of its lock. */
+  readonly permits: number | undefined;
   /** Stops waiting: `acquire()` rejects with its reason, and no key is left on any node. */
   readonly signal: AbortSignal;
 }
@@ -117,7 +119,8 @@ export class LockSession {
    *   resource the library refuses.
    */
   async acquire(resource: string, settings: AcquireSettings): Promise<HeldLock | undefined> {
-    const { ttlMs, waitMs, fencing, signal } = settings;
+    const { ttlMs, waitMs, fencing, signal, permits } = settings;
+    if (permits !== undefined) return this.#acquirePermit(resource, permits, settings);
     if (waitMs === 0) {
       const lock = await this.#redlock.tryAcquire(resource, ttlMs, { autoExtend: true, fencing, signal });
       return lock === undefined ? undefined : heldLockOf(lock, ttlMs);
@@ -137,6 +140,36 @@ export class LockSession {
     }
   }
 
+  /**
+   * Takes one permit of the semaphore of `limit` permits on the resource, waiting as `settings.waitMs`
+   * allows while they are all held, and keeps it extended until released; see {@link acquire}.
+   */
+  async #acquirePermit(resource: string, limit: number, settings: AcquireSettings): Promise<HeldLock | undefined> {
+    const { ttlMs, waitMs, signal } = settings;
+    const semaphore = this.#redlock.semaphore(resource, { limit });
+    if (waitMs === 0) {
+      const permit = await semaphore.tryAcquire(ttlMs, { autoExtend: true, signal });
+      return permit === undefined ? undefined : heldLockOf(permit, ttlMs);
+    }
+    const deadline = waitMs === undefined ? Infinity : performance.now() + waitMs;
+    for (;;) {
+      // As for a lock: rounds at the library's retry defaults, until the signal or `waitMs` ends the wait.
+      const leftMs = Math.ceil(deadline - performance.now());
+      try {
+        const options = { autoExtend: true, signal, ...(leftMs === Infinity ? {} : { waitMs: Math.max(1, leftMs) }) };
+        return heldLockOf(await semaphore.acquire(ttlMs, options), ttlMs);
+      } catch (error) {
+        if (!(error instanceof PermitError) || error.reason !== 'no-permits-free') throw error;
+        if (error.waitMs !== undefined || performance.now() >= deadline) return undefined;
+      }
+    }
+  }
+
+  /** The permits in use of the semaphore of `limit` permits on the resource, and its holders; see `Semaphore.inspect`. */
+  inspectPermits(resource: string, limit: number): Promise<SemaphoreInspection> {
+    return this.#redlock.semaphore(resource, { limit }).inspect();
+  }
+
   /** Whether the resource is locked and for how long, by the quorum's view; see `Redlock.inspect`. */
   inspect(resource: string): Promise<LockInspection> {
     return this.#redlock.inspect(resource);
@@ -153,9 +186,9 @@ export class LockSession {
   }
 }
 
-function heldLockOf(lock: Lock, ttlMs: number): HeldLock {
+function heldLockOf(lock: Lock | Permit, ttlMs: number): HeldLock {
   return {
-    fencingToken: lock.fencingToken,
+    fencingToken: 'fencingToken' in lock ? lock.fencingToken : undefined,
     lost: lock.signal,
     validityLeftMs() {
       if (lock.state === 'held') return lock.remainingValidityMs;

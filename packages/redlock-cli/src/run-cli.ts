@@ -113,7 +113,31 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
   }
 }
 
+/** `--inspect --permits N`: how many of the semaphore's permits are in use, by how many holders. */
+async function inspectPermits(session: LockSession, request: InspectRequest, limit: number, io: CliIo, report: Reporter): Promise<number> {
+  const { permitsInUse, holders, limit: recordedLimit, nodes } = await session.inspectPermits(request.resource, limit);
+  const holderWord = holders === 1 ? 'holder' : 'holders';
+  io.stdout.write(`${request.resource}: ${permitsInUse} of ${limit} permits in use${permitsInUse > 0 ? ` by ${holders} ${holderWord}` : ''}\n`);
+  for (const node of nodes) {
+    const url = redactedUrl(request.nodeUrls[node.nodeIndex] ?? '');
+    const detail =
+      node.status === 'semaphore'
+        ? `${node.slots.length} of ${node.limit} permits taken`
+        : node.status === 'foreign'
+          ? 'the key holds something that is not a semaphore'
+          : node.status === 'timeout' || node.status === 'error'
+            ? `${node.status}: ${node.error.message}`
+            : node.status;
+    report.info(`node ${node.nodeIndex} (${url}): ${detail}`);
+  }
+  if (recordedLimit !== undefined && recordedLimit !== limit) {
+    report.error(`the nodes hold "${request.resource}" as a semaphore of ${recordedLimit} permits, not ${limit}: every client must give the same --permits`);
+  }
+  return 0;
+}
+
 async function inspect(session: LockSession, request: InspectRequest, io: CliIo, report: Reporter): Promise<number> {
+  if (request.permits !== undefined) return inspectPermits(session, request, request.permits, io, report);
   const { isLocked, remainingMs, nodes } = await session.inspect(request.resource);
   io.stdout.write(
     isLocked ? `${request.resource}: locked, ${formatDurationMs(remainingMs)} left\n` : `${request.resource}: not locked\n`,
@@ -145,14 +169,15 @@ async function runUnderLock(
   interrupt: AbortSignal,
   setSignalHandler: (handler: SignalHandler) => void,
 ): Promise<number> {
-  const { resource, ttlMs, waitMs, fencing } = request;
+  const { resource, ttlMs, waitMs, fencing, permits } = request;
   const waitStart = performance.now();
-  const held = await session.acquire(resource, { ttlMs, waitMs, fencing, signal: interrupt });
+  const held = await session.acquire(resource, { ttlMs, waitMs, fencing, permits, signal: interrupt });
+  // What the command runs under, for messages: the lock, or one permit of the semaphore.
+  const what = permits === undefined ? `"${resource}"` : `a permit of "${resource}" (${permits} at once)`;
   if (held === undefined) {
+    const taken = permits === undefined ? 'locked by another owner' : `at its limit: all ${permits} permits held`;
     report.error(
-      waitMs === 0 || waitMs === undefined
-        ? `"${resource}" is locked by another owner`
-        : `"${resource}" was still locked by another owner after ${formatDurationMs(waitMs)}`,
+      waitMs === 0 || waitMs === undefined ? `"${resource}" is ${taken}` : `"${resource}" was still ${taken} after ${formatDurationMs(waitMs)}`,
     );
     return request.conflictExitCode;
   }
@@ -160,13 +185,13 @@ async function runUnderLock(
     // A signal that came while the lock was being granted: do not start the command.
     interrupt.throwIfAborted();
     report.info(
-      `acquired "${resource}" in ${Math.round(performance.now() - waitStart)} ms` +
+      `acquired ${what} in ${Math.round(performance.now() - waitStart)} ms` +
         `${held.fencingToken === undefined ? '' : ` with fencing token ${held.fencingToken}`}; running the command`,
     );
     return await runCommand(request, held, io, report, setSignalHandler);
   } finally {
     await held.release();
-    report.info(`released "${resource}"`);
+    report.info(`released ${what}`);
   }
 }
 
@@ -224,7 +249,8 @@ async function superviseCommand(
   const hadLeftovers = await stopLeftovers(command, ended, request, held, report);
   if (held.lost.aborted || held.validityLeftMs() === 0) {
     const when = hadLeftovers ? 'while the processes the command left in its group were stopped' : 'as the command ended';
-    report.error(`the lock on "${request.resource}" was lost ${when} (it ${describeOutcome(ended)})`);
+    const lost = request.permits === undefined ? `the lock on "${request.resource}"` : `the permit of "${request.resource}"`;
+    report.error(`${lost} was lost ${when} (it ${describeOutcome(ended)})`);
     return EXIT_CODES.lockLost;
   }
   if (ended.kind === 'not-started') report.error(describeOutcome(ended, request));

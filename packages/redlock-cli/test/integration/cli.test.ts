@@ -223,6 +223,44 @@ describe('running a command under the lock', () => {
   });
 });
 
+describe('--permits N: one of N permits of a counting semaphore instead of the lock', () => {
+  it('runs at most 2 of 4 concurrent commands at once, each of them, and leaves no key', async () => {
+    const log = tempPath('log');
+    // Each command notes when it starts and ends; 4 at once under --permits 2 must take turns in pairs.
+    const section = `echo "start $$" >> "${log}"; sleep 0.3; echo "end $$" >> "${log}"`;
+    const results = await Promise.all([0, 1, 2, 3].map(() => redlock(['--permits', '2', 'pool', '-c', section])));
+    expect(results.map((result) => result.code)).toEqual([0, 0, 0, 0]);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(8);
+    let running = 0;
+    let mostAtOnce = 0;
+    for (const line of lines) {
+      running += line.startsWith('start ') ? 1 : -1;
+      mostAtOnce = Math.max(mostAtOnce, running);
+    }
+    expect(mostAtOnce).toBe(2);
+  });
+
+  it('-n exits 75 when every permit is held, --inspect --permits counts them, and another N is refused with 78', async () => {
+    const holder = startRedlock(['--permits', '1', 'pool', 'sleep', '5']);
+    try {
+      await eventually(() => redlock(['--inspect', '--permits', '1', 'pool']), (result) => result.stdout.startsWith('pool: 1 of 1 permits in use'), 10_000);
+      expect(await redlock(['--inspect', '--permits', '1', 'pool'])).toMatchObject({ code: 0, stdout: 'pool: 1 of 1 permits in use by 1 holder\n' });
+      expect(await redlock(['-n', '--permits', '1', 'pool', 'echo', 'must not run'])).toMatchObject({
+        code: 75,
+        stdout: '',
+        stderr: 'redlock: "pool" is at its limit: all 1 permits held\n',
+      });
+      const mismatch = await redlock(['-n', '--permits', '3', 'pool', 'echo', 'must not run']);
+      expect(mismatch).toMatchObject({ code: 78, stdout: '' });
+      expect(mismatch.stderr).toContain('a node holds it with limit 1');
+    } finally {
+      holder.child.kill('SIGTERM');
+      await holder.result;
+    }
+  });
+});
+
 describe('processes the command leaves in its group', () => {
   it('are stopped before the lock is released, and redlock exits with the command\'s status', async () => {
     const sleep = uniqueSleepSeconds();

@@ -23,6 +23,7 @@ describe('parseCliArguments', () => {
       waitMs: undefined,
       conflictExitCode: EXIT_CODES.conflict,
       fencing: false,
+      permits: undefined,
       killAfterMs: DEFAULT_KILL_AFTER_MS,
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
@@ -74,10 +75,20 @@ describe('parseCliArguments', () => {
     ]);
   });
 
+  it('reads --permits as the limit of a semaphore to hold one permit of, alone or with --inspect', () => {
+    expect(run(['--permits', '3', 'imports', 'run-import']).permits).toBe(3);
+    expect(parseCliArguments(['--inspect', '--permits', '3', 'imports'], ENV)).toMatchObject({ kind: 'inspect', permits: 3 });
+    for (const bad of ['0', '-1', '2.5', 'three', '1001', '']) {
+      expect(() => run([`--permits=${bad}`, 'imports', 'true'])).toThrow(new UsageError(`Expected \`--permits\` to be an integer from 1 to 1000, got \`${bad}\``));
+    }
+    expect(() => run(['--permits', '3', '--fencing', 'imports', 'true'])).toThrow(/`--fencing` and `--permits` cannot be used together/);
+  });
+
   it('reads --inspect with a resource and no command', () => {
     expect(parseCliArguments(['--inspect', '--prefix', 'p:', 'res'], ENV)).toEqual({
       kind: 'inspect',
       resource: 'res',
+      permits: undefined,
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
       keyPrefix: 'p:',

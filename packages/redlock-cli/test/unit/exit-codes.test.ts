@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { LockAcquireError, LockInspectError, NodeConfigurationError, type AcquireFailureReason } from 'redlock-core';
+import { LockAcquireError, LockInspectError, NodeConfigurationError, PermitError, type AcquireFailureReason, type PermitFailureReason } from 'redlock-core';
 import { EXIT_CODES, exitCodeForLockError, exitCodeForSignal } from '../../src/exit-codes.js';
 
 const acquireError = (reason: AcquireFailureReason): LockAcquireError =>
@@ -13,6 +13,18 @@ describe('exitCodeForLockError', () => {
     ['foreign-key', EXIT_CODES.configuration],
   ] as const)('maps a LockAcquireError with reason %s to %d', (reason, exitCode) => {
     expect(exitCodeForLockError(acquireError(reason))).toBe(exitCode);
+  });
+
+  it.each([
+    ['no-permits-free', EXIT_CODES.conflict],
+    ['nodes-unreachable', EXIT_CODES.unavailable],
+    ['no-validity', EXIT_CODES.unavailable],
+    ['foreign-key', EXIT_CODES.configuration],
+    ['limit-mismatch', EXIT_CODES.configuration],
+  ] as const)('maps a PermitError (--permits) with reason %s to %d, the conflict status as -E gives it', (reason: PermitFailureReason, exitCode) => {
+    const error = new PermitError('Could not acquire 1 of 3 permits of "r"', { operation: 'acquire', resource: 'r', permits: 1, reason });
+    expect(exitCodeForLockError(error)).toBe(exitCode);
+    expect(exitCodeForLockError(error, 3)).toBe(reason === 'no-permits-free' ? 3 : exitCode);
   });
 
   it('uses the conflict status given by -E for contention only', () => {

@@ -112,6 +112,14 @@ export class Permit {
     return hold.validUntil <= hold.set.options.clock.now() ? 'expired' : 'held';
   }
 
+  /**
+   * Wall-clock time, in milliseconds since the epoch, at which validity ends (see `Lock.expiresAt`): for
+   * display and logs; decide with `remainingValidityMs`, `state` or {@link assertValid}.
+   */
+  get expiresAt(): number {
+    return this.#hold.expiresAt;
+  }
+
   /** Milliseconds of validity left: how long the permits may still be relied on; 0 once not held. */
   get remainingValidityMs(): number {
     return this.state === 'held' ? Math.max(0, this.#hold.validUntil - this.#hold.set.options.clock.now()) : 0;
