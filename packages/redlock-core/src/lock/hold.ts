@@ -173,6 +173,36 @@ export class Hold {
   }
 
   /**
+   * Starts the extension `start` makes for one handle (see `keepExtended`) and counts it among the hold's,
+   * until it stops on its own (its reason then aborts the signal), the handle lets it go
+   * ({@link letGoOf}), or the `Redlock` closes; `onEnded` is told when it ends by itself or at close.
+   * Returns it, or `undefined` when it stopped at once (on a loss found meanwhile).
+   */
+  keepHandleExtended(
+    start: (onStop: (reason: ExtensionStop) => void) => HandleExtension,
+    onEnded: (extension: HandleExtension | undefined) => void,
+  ): HandleExtension | undefined {
+    let hasStopped = false;
+    let extension: HandleExtension | undefined;
+    extension = start((reason) => {
+      hasStopped = true;
+      if (extension !== undefined) this.extensions?.delete(extension);
+      onEnded(extension);
+      this.abortSignal(reason);
+    });
+    if (hasStopped) return undefined;
+    (this.extensions ??= new Set()).add(extension);
+    this.watchClose(() => onEnded(extension));
+    return extension;
+  }
+
+  /** Stops a handle's extension because the handle was released; one in flight may still answer, unheeded. */
+  letGoOf(extension: HandleExtension): void {
+    this.extensions?.delete(extension);
+    void extension.stop();
+  }
+
+  /**
    * Makes `redlock.close()` stop the hold's extensions and abort its signal, if it does not already;
    * `onClosed` (of the handle that installs the hook) runs then too.
    */

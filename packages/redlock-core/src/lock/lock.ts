@@ -208,25 +208,12 @@ export class Lock {
    * @internal
    */
   keepExtendedBy(start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
-    const hold = this.#hold;
     if (this.state !== 'held' || this.#extension !== undefined) return;
-    let hasStopped = false;
-    let extension: HandleExtension | undefined;
-    const onStop = (reason: ExtensionStop): void => {
-      hasStopped = true;
-      if (extension !== undefined) hold.extensions?.delete(extension);
+    this.#extension = this.#hold.keepHandleExtended(start, (extension) => {
       if (this.#extension === extension) this.#extension = undefined;
-      hold.abortSignal(reason);
-    };
-    extension = start(onStop);
-    // It may have stopped at once, on a loss found meanwhile.
-    if (hasStopped) return;
-    this.#extension = extension;
-    (hold.extensions ??= new Set()).add(extension);
-    hold.watchClose(() => {
-      this.#extension = undefined;
     });
   }
+
 
   /**
    * Calls `listener` once, when the lock is found lost (a quorum no longer holds our token), with the
@@ -348,13 +335,8 @@ export class Lock {
     if (!this.#isReleased) {
       this.#isReleased = true;
       hold.holders -= 1;
-      const extension = this.#extension;
-      if (extension !== undefined) {
-        this.#extension = undefined;
-        hold.extensions?.delete(extension);
-        // An extension in flight may still answer; its result no longer matters.
-        void extension.stop();
-      }
+      if (this.#extension !== undefined) hold.letGoOf(this.#extension);
+      this.#extension = undefined;
     }
     if (hold.holders > 0) {
       hold.unwatchCloseWhenIdle();

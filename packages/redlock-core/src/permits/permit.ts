@@ -212,13 +212,8 @@ export class Permit {
    *   answered; the permits then expire after their TTL.
    */
   release(): Promise<void> {
-    const extension = this.#extension;
-    if (extension !== undefined) {
-      this.#extension = undefined;
-      this.#hold.extensions?.delete(extension);
-      // An extension in flight may still answer; its result no longer matters.
-      void extension.stop();
-    }
+    if (this.#extension !== undefined) this.#hold.letGoOf(this.#extension);
+    this.#extension = undefined;
     return (this.#releasing ??= this.#releaseOnEveryNode());
   }
 
@@ -235,28 +230,15 @@ export class Permit {
   keepExtended(ttlMs: number, limits: ExtensionLimits): void {
     const hold = this.#hold;
     if (this.state !== 'held' || this.#extension !== undefined) return;
-    let hasStopped = false;
-    const extension = keepExtended(
-      this,
-      ttlMs,
-      hold.set.options.clock,
-      limits,
-      (reason) => {
-        hasStopped = true;
-        hold.extensions?.delete(extension);
+    const { clock } = hold.set.options;
+    this.#extension = hold.keepHandleExtended(
+      (onStop) => keepExtended(this, ttlMs, clock, limits, onStop, hold.what),
+      (extension) => {
         if (this.#extension === extension) this.#extension = undefined;
-        hold.abortSignal(reason);
       },
-      hold.what,
     );
-    // It may have stopped at once, on a loss found meanwhile.
-    if (hasStopped) return;
-    this.#extension = extension;
-    (hold.extensions ??= new Set()).add(extension);
-    hold.watchClose(() => {
-      this.#extension = undefined;
-    });
   }
+
 
   /** See `Lock.onLost`. @internal */
   onLost(listener: (error: LockLostError) => void): () => void {

@@ -1,9 +1,9 @@
-import { type Permit, PermitError, Redlock, RedlockError } from '../../../src/index.js';
+import { type Permit, PermitError } from '../../../src/index.js';
 import { FakeClock } from '../fake-clock.js';
 import { DriftingClock } from './drifting-clock.js';
 import { seededRandom } from './seeded-random.js';
-import { type CallRecord, SimConnection, SimNode } from './sim-node.js';
-import { KEY_PREFIX, type NodeSpec, type OpSpec, scheduleFaults, type WorldSpec } from './world.js';
+import { type CallRecord, SimNode } from './sim-node.js';
+import { clientRedlock, type OpSpec, recordError, scheduleFaults, type WorldSpec } from './world.js';
 
 // The worlds of world.ts with a counting semaphore in place of the lock: each client's operations take
 // permits of one semaphore instead of locking their resources, hold them, extend them when the operation
@@ -54,28 +54,7 @@ export async function runSemaphoreWorld(spec: WorldSpec, limit: number): Promise
   scheduleFaults(spec, clock, nodes, clientClocks, log);
   const runs = spec.clients.map(async (client, clientIndex) => {
     const clientClock = clientClocks[clientIndex] as DriftingClock;
-    const connections = nodes.map(
-      (node) =>
-        new SimConnection({
-          node,
-          clientIndex,
-          link: (spec.nodes[node.index] as NodeSpec).link,
-          random: noise,
-          trueClock: clock,
-          log: history.calls,
-          notifications: client.notifications,
-        }),
-    );
-    const redlock = new Redlock(connections, {
-      keyPrefix: KEY_PREFIX,
-      driftFactor: spec.redlock.driftFactor,
-      retryCount: spec.redlock.retryCount,
-      retryDelayMs: spec.redlock.retryDelayMs,
-      retryJitterMs: spec.redlock.retryJitterMs,
-      ...(spec.redlock.nodeTimeoutMs === undefined ? {} : { nodeTimeoutMs: spec.redlock.nodeTimeoutMs }),
-      restartGraceMs: spec.redlock.restartGraceMs,
-      clock: clientClock,
-    });
+    const redlock = clientRedlock({ spec, clientIndex, nodes, clock, clientClock, random: noise, calls: history.calls });
     const semaphore = redlock.semaphore(SEMAPHORE_RESOURCE, { limit });
     for (const op of client.ops) {
       await wait(clientClock, op.startAfterMs);
@@ -83,14 +62,7 @@ export async function runSemaphoreWorld(spec: WorldSpec, limit: number): Promise
         const permit = await semaphore.acquire(op.ttlMs, { permits: permitsOf(op, limit) });
         await hold(permit, op, clientIndex, clientClock, clock, history, log);
       } catch (error) {
-        if (error instanceof RedlockError) {
-          history.typedErrors.set(error.name, (history.typedErrors.get(error.name) ?? 0) + 1);
-          log(`client ${clientIndex}: ${error.name}: ${error.message}`);
-        } else {
-          const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-          history.untypedErrors.push(text);
-          log(`client ${clientIndex}: UNTYPED ${text}`);
-        }
+        recordError(history, clientIndex, log, error);
       }
     }
   });

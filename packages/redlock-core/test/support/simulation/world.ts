@@ -238,29 +238,7 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
   scheduleFaults(spec, clock, nodes, clientClocks, log);
   const runs = spec.clients.map((client, clientIndex) => {
     const clientClock = clientClocks[clientIndex] as DriftingClock;
-    const connections = nodes.map(
-      (node) =>
-        new SimConnection({
-          node,
-          clientIndex,
-          link: (spec.nodes[node.index] as NodeSpec).link,
-          random: noise,
-          trueClock: clock,
-          log: calls,
-          notifications: client.notifications,
-        }),
-    );
-    const redlock = new Redlock(connections, {
-      keyPrefix: KEY_PREFIX,
-      driftFactor: spec.redlock.driftFactor,
-      retryCount: spec.redlock.retryCount,
-      retryDelayMs: spec.redlock.retryDelayMs,
-      retryJitterMs: spec.redlock.retryJitterMs,
-      ...(spec.redlock.nodeTimeoutMs === undefined ? {} : { nodeTimeoutMs: spec.redlock.nodeTimeoutMs }),
-      restartGraceMs: spec.redlock.restartGraceMs,
-      ...options.redlockOptions,
-      clock: clientClock,
-    });
+    const redlock = clientRedlock({ spec, clientIndex, nodes, clock, clientClock, random: noise, calls }, options.redlockOptions);
     return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now });
   });
 
@@ -288,6 +266,62 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     process.emitWarning = originalEmitWarning;
   }
   return history;
+}
+
+/** Counts an operation's error in `history`: typed errors by name; any other is a failure of the run. */
+export function recordError(
+  history: Pick<History, 'typedErrors' | 'untypedErrors'>,
+  clientIndex: number,
+  log: (text: string) => void,
+  error: unknown,
+): void {
+  if (error instanceof RedlockError) {
+    history.typedErrors.set(error.name, (history.typedErrors.get(error.name) ?? 0) + 1);
+    log(`client ${clientIndex}: ${error.name}: ${error.message}`);
+  } else {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    history.untypedErrors.push(text);
+    log(`client ${clientIndex}: UNTYPED ${text}`);
+  }
+}
+
+/** What one client of a world connects with: the world, its nodes and clocks, the message noise and the call log. */
+export interface ClientWorld {
+  readonly spec: WorldSpec;
+  readonly clientIndex: number;
+  readonly nodes: readonly SimNode[];
+  readonly clock: FakeClock;
+  readonly clientClock: DriftingClock;
+  readonly random: () => number;
+  readonly calls: CallRecord[];
+}
+
+/** Client `clientIndex`'s Redlock: connections of its own to every node, the world's settings, its own clock. */
+export function clientRedlock(world: ClientWorld, redlockOptions?: RunOptions['redlockOptions']): Redlock {
+  const { spec, clientIndex, clock, clientClock } = world;
+  const connections = world.nodes.map(
+    (node) =>
+      new SimConnection({
+        node,
+        clientIndex,
+        link: (spec.nodes[node.index] as NodeSpec).link,
+        random: world.random,
+        trueClock: clock,
+        log: world.calls,
+        notifications: (spec.clients[clientIndex] as ClientSpec).notifications,
+      }),
+  );
+  return new Redlock(connections, {
+    keyPrefix: KEY_PREFIX,
+    driftFactor: spec.redlock.driftFactor,
+    retryCount: spec.redlock.retryCount,
+    retryDelayMs: spec.redlock.retryDelayMs,
+    retryJitterMs: spec.redlock.retryJitterMs,
+    ...(spec.redlock.nodeTimeoutMs === undefined ? {} : { nodeTimeoutMs: spec.redlock.nodeTimeoutMs }),
+    restartGraceMs: spec.redlock.restartGraceMs,
+    ...redlockOptions,
+    clock: clientClock,
+  });
 }
 
 export function scheduleFaults(
@@ -387,14 +421,7 @@ async function runClient(context: ClientContext): Promise<void> {
       if (op.kind === 'acquire') await acquireByHand(context, op);
       else await acquireWithUsing(context, op);
     } catch (error) {
-      if (error instanceof RedlockError) {
-        history.typedErrors.set(error.name, (history.typedErrors.get(error.name) ?? 0) + 1);
-        log(`client ${clientIndex}: ${error.name}: ${error.message}`);
-      } else {
-        const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        history.untypedErrors.push(text);
-        log(`client ${clientIndex}: UNTYPED ${text}`);
-      }
+      recordError(history, clientIndex, log, error);
     }
     history.nodesSeenDown += context.redlock.nodeHealth().filter((node) => node.state === 'down').length;
   }
