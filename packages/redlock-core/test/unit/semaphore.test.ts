@@ -254,3 +254,29 @@ describe("a semaphore's attempt when the nodes give different slots", () => {
     );
   });
 });
+
+describe("a semaphore's waiting acquire() on fake nodes", () => {
+  it('stops waiting at once with signal.reason, or with a RedlockClosedError at close(), leaving no slot of its own', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const holderSemaphore = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 });
+    await clock.runUntilSettled(holderSemaphore.acquire(10_000));
+    const waiter = new Redlock(
+      nodes.map((node) => node.connectAnotherClient()),
+      { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 },
+    );
+    const controller = new AbortController();
+    const aborted = waiter.semaphore('jobs', { limit: 1 }).acquire(10_000, { signal: controller.signal });
+    const closed = waiter.semaphore('jobs', { limit: 1 }).acquire(10_000);
+    void aborted.catch(() => undefined);
+    void closed.catch(() => undefined);
+    await clock.advance(250);
+    const reason = new Error('shutting down');
+    controller.abort(reason);
+    await expect(aborted).rejects.toBe(reason);
+    await clock.runUntilSettled(waiter.close());
+    await expect(closed).rejects.toBeInstanceOf(RedlockClosedError);
+    // Only the holder's slot is left on every node.
+    expect(nodes.map((node) => [...(node.keyspace.hashOf('jobs')?.keys() ?? [])].filter((field) => field !== 'limit').length)).toEqual([1, 1, 1]);
+  });
+});
