@@ -1,0 +1,148 @@
+// A counting semaphore under contention (issue 34, item 6): 8 workers, each with clients of its own as
+// separate processes would have, share a semaphore of limit 3 on 5 local nodes; each takes a permit, holds
+// it about 1 ms (a 1 ms timer), releases it and asks again, for a window. Every library runs at its
+// documented defaults: redlock-core's `semaphore().acquire()`, redis-semaphore's `RedlockSemaphore` and
+// `RedlockMultiSemaphore` (1 permit of 3). Contenders run one after the other in each round, the order
+// rotating; each figure is the median over the rounds. Run after `pnpm run build`.
+// Usage: node bench/scripts/semaphore.mjs [--rounds=5] [--window-ms=3000] [--workers=8] [--limit=3]
+//
+// Figures, over the acquisitions that resolved within the window:
+// - acq/s: acquisitions per second;
+// - give-ups: rejected acquire() calls (the library ran out of retries or time);
+// - idle permits: the time-average of permits free while at least one worker waits (0 is a perfect hand-off);
+// - most at once: the most workers holding a permit at the same time, by this process's clock (above the
+//   limit is an overcommit);
+// - client CPU µs/acq: process.cpuUsage() over the window divided by the acquisitions (the nodes run in
+//   processes of their own).
+import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { startRedisNodes } from 'local-redis-nodes';
+import { RedlockMultiSemaphore, RedlockSemaphore } from 'redis-semaphore';
+import { Redlock } from 'redlock-core';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+
+const flags = Object.fromEntries(process.argv.slice(2).filter((arg) => arg.startsWith('--')).map((arg) => arg.slice(2).split('=')));
+const ROUNDS = Number(flags.rounds ?? 5);
+const WINDOW_MS = Number(flags['window-ms'] ?? 3_000);
+const WORKERS = Number(flags.workers ?? 8);
+const LIMIT = Number(flags.limit ?? 3);
+const TTL_MS = 10_000;
+
+/** Each contender makes, for one worker on its own clients, a function that takes a permit and returns its release. */
+const CONTENDERS = {
+  'redlock-core': (clients) => {
+    const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
+    const semaphore = redlock.semaphore('bench:semaphore', { limit: LIMIT });
+    return {
+      acquire: async () => {
+        const permit = await semaphore.acquire(TTL_MS);
+        return () => permit.release();
+      },
+      close: () => redlock.close(),
+    };
+  },
+  'redis-semaphore RedlockSemaphore': (clients) => ({
+    acquire: async () => {
+      const semaphore = new RedlockSemaphore(clients, 'bench:rs-semaphore', LIMIT, { lockTimeout: TTL_MS });
+      await semaphore.acquire();
+      return () => semaphore.release();
+    },
+    close: async () => undefined,
+  }),
+  'redis-semaphore RedlockMultiSemaphore': (clients) => ({
+    acquire: async () => {
+      const semaphore = new RedlockMultiSemaphore(clients, 'bench:rs-multi', LIMIT, 1, { lockTimeout: TTL_MS });
+      await semaphore.acquire();
+      return () => semaphore.release();
+    },
+    close: async () => undefined,
+  }),
+};
+
+const nodes = await startRedisNodes({ count: 5, persistence: false });
+try {
+  const names = Object.keys(CONTENDERS);
+  const samples = new Map(names.map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const order = names.map((_, index) => names[(index + round) % names.length]);
+    for (const name of order) {
+      const figures = await runSample(CONTENDERS[name]);
+      samples.get(name).push(figures);
+      console.error(`round ${round + 1}/${ROUNDS} ${name}: ${JSON.stringify(figures)}`);
+    }
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  console.log(`${WORKERS} workers, a semaphore of ${LIMIT} on 5 nodes, ~1 ms holds, ${WINDOW_MS} ms windows, ${ROUNDS} rounds (medians; give-ups summed)`);
+  console.log('| library | acq/s | give-ups | idle permits while waited for | most at once | client CPU µs/acq |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const name of names) {
+    const rows = samples.get(name);
+    const cell = (key, digits = 0) => median(rows.map((row) => row[key])).toFixed(digits);
+    const giveUps = rows.reduce((sum, row) => sum + row.giveUps, 0);
+    const most = Math.max(...rows.map((row) => row.mostAtOnce));
+    console.log(`| ${name} | ${cell('acqPerS')} | ${giveUps} | ${cell('idlePermits', 2)} | ${most} | ${cell('cpuUsPerAcq')} |`);
+  }
+} finally {
+  await nodes.stop();
+}
+
+/** One window of one contender: every worker on clients of its own, the figures of the header. */
+async function runSample(makeContender) {
+  const workers = Array.from({ length: WORKERS }, () => {
+    const clients = nodes.urls.map((url) => new Redis(url, { maxRetriesPerRequest: 0 }));
+    return { clients, contender: makeContender(clients) };
+  });
+  await Promise.all(workers.flatMap(({ clients }) => clients.map((client) => client.ping())));
+  let holding = 0;
+  let waiting = 0;
+  let mostAtOnce = 0;
+  let acquisitions = 0;
+  let giveUps = 0;
+  let idleIntegral = 0;
+  let lastChange = performance.now();
+  /** Accumulates the free permits over the time since the last change, while someone waited. */
+  const change = (holdingDelta, waitingDelta) => {
+    const now = performance.now();
+    if (waiting > 0) idleIntegral += Math.max(0, LIMIT - holding) * (now - lastChange);
+    lastChange = now;
+    holding += holdingDelta;
+    waiting += waitingDelta;
+    mostAtOnce = Math.max(mostAtOnce, holding);
+  };
+  const startedAt = performance.now();
+  const endsAt = startedAt + WINDOW_MS;
+  const cpuStart = process.cpuUsage();
+  await Promise.all(
+    workers.map(async ({ contender }) => {
+      while (performance.now() < endsAt) {
+        change(0, 1);
+        let release;
+        try {
+          release = await contender.acquire();
+        } catch {
+          change(0, -1);
+          giveUps += 1;
+          continue;
+        }
+        change(1, -1);
+        if (performance.now() < endsAt) acquisitions += 1;
+        await delay(1);
+        change(-1, 0);
+        await release().catch(() => undefined);
+      }
+    }),
+  );
+  const cpu = process.cpuUsage(cpuStart);
+  const elapsedMs = Math.max(WINDOW_MS, performance.now() - startedAt);
+  await Promise.all(workers.map(({ contender }) => contender.close()));
+  await Promise.all(workers.flatMap(({ clients }) => clients.map((client) => client.quit())));
+  // Let the nodes forget this sample's keys before the next contender's.
+  await delay(50);
+  return {
+    acqPerS: (acquisitions * 1000) / WINDOW_MS,
+    giveUps,
+    idlePermits: idleIntegral / elapsedMs,
+    mostAtOnce,
+    cpuUsPerAcq: (cpu.user + cpu.system) / Math.max(1, acquisitions),
+  };
+}
