@@ -3,7 +3,7 @@ import { FakeClock } from '../fake-clock.js';
 import { DriftingClock } from './drifting-clock.js';
 import { seededRandom } from './seeded-random.js';
 import { type CallRecord, SimNode } from './sim-node.js';
-import { clientRedlock, type OpSpec, recordError, scheduleFaults, type WorldSpec } from './world.js';
+import { clientRedlock, type OpSpec, recordError, runToTheEnd, scheduleFaults, type WorldSpec } from './world.js';
 
 // The worlds of world.ts with a counting semaphore in place of the lock: each client's operations take
 // permits of one semaphore instead of locking their resources, hold them, extend them when the operation
@@ -32,9 +32,6 @@ export interface SemaphoreHistory {
   hang: string | undefined;
   readonly events: string[];
 }
-
-/** How long, in virtual milliseconds, every client together may take before the run counts as hung. */
-const RUN_LIMIT_MS = 600_000;
 
 /** How many permits an operation takes: 1, and for some operations 2 where the limit allows. */
 function permitsOf(op: OpSpec, limit: number): number {
@@ -66,16 +63,7 @@ export async function runSemaphoreWorld(spec: WorldSpec, limit: number): Promise
       }
     }
   });
-  // The core draws its retry jitter and first slots from Math.random: seed it too, so the run replays exactly.
-  const originalRandom = Math.random;
-  Math.random = seededRandom(spec.noiseSeed ^ 0x5bd1e995);
-  try {
-    await clock.runQuicklyUntilSettled(Promise.all(runs), RUN_LIMIT_MS);
-  } catch (error) {
-    history.hang = error instanceof Error ? error.message : String(error);
-  } finally {
-    Math.random = originalRandom;
-  }
+  await runToTheEnd(spec, clock, runs, history);
   return history;
 }
 

@@ -242,9 +242,6 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now });
   });
 
-  // The core draws its retry jitter from Math.random: seed it too, so the run replays exactly.
-  const originalRandom = Math.random;
-  Math.random = seededRandom(spec.noiseSeed ^ 0x5bd1e995);
   // using() reports a release that failed after its routine returned as a process warning: in a world of
   // lost replies that is an outcome like any other, so it goes into the history as a typed error (which
   // worlds that must succeed refuse) instead of onto the test run's stderr. Other warnings still print.
@@ -258,14 +255,28 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     (originalEmitWarning as (warning: string | Error, ...rest: unknown[]) => void).call(process, warning, ...rest);
   }) as typeof process.emitWarning;
   try {
+    await runToTheEnd(spec, clock, runs, history);
+  } finally {
+    process.emitWarning = originalEmitWarning;
+  }
+  return history;
+}
+
+/**
+ * Runs the clients of a world on its virtual clock until they all settle, with `Math.random` seeded from
+ * the world (the core draws its retry jitter from it, and a semaphore its first slots), so that a run
+ * replays exactly; a run that does not settle is recorded as `history.hang`.
+ */
+export async function runToTheEnd(spec: WorldSpec, clock: FakeClock, runs: readonly Promise<void>[], history: { hang: string | undefined }): Promise<void> {
+  const originalRandom = Math.random;
+  Math.random = seededRandom(spec.noiseSeed ^ 0x5bd1e995);
+  try {
     await clock.runQuicklyUntilSettled(Promise.all(runs), RUN_LIMIT_MS);
   } catch (error) {
     history.hang = error instanceof Error ? error.message : String(error);
   } finally {
     Math.random = originalRandom;
-    process.emitWarning = originalEmitWarning;
   }
-  return history;
 }
 
 /** Counts an operation's error in `history`: typed errors by name; any other is a failure of the run. */
