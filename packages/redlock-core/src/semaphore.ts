@@ -95,7 +95,8 @@ export class Semaphore {
       return result;
     }
     request.signal?.throwIfAborted();
-    if (result.reason === 'no-permits-free') return undefined;
+    // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "full".
+    if (result === 'full-at-lead' || result.reason === 'no-permits-free') return undefined;
     throw permitAcquireError(this.#settings, request, [result], 1);
   }
 

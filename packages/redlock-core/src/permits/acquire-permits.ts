@@ -27,7 +27,8 @@ export interface PermitRequest extends PermitSettings {
 /**
  * Runs attempts until one wins a quorum: timed retries after `retryDelayMs` ± jitter, counted by
  * `retryCount`, and between them an extra attempt whenever a release is announced on the semaphore's key,
- * which uses up no retry and never postpones a timed one. After a woken attempt that failed, announcements
+ * which uses up no retry and never postpones a timed one, and asks the lead node alone first (see
+ * `runPermitAttempt`). After a woken attempt that failed, announcements
  * rest for `max(4 ms, 9 × its duration)`: anyone who can PUBLISH on a node can send one. Ends at once for
  * a foreign key or another limit, at `signal` (or `waitMs`), and at `close()`.
  */
@@ -51,13 +52,19 @@ export async function acquirePermits(
     let retryAt = 0;
     let restUntil = -Infinity;
     let isWoken = false;
+    // The node a woken attempt asks first: the one waiters watch, where a release shows soonest.
+    const leadNodeIndex = leadNodeIndexIn(set, [semaphore.key], request.ttlMs);
     for (;;) {
       const startedAt = clock.now();
-      const result = await runPermitAttempt(set, semaphore, request.permits, request.ttlMs, (attemptCount += 1), signal);
+      const result = await runPermitAttempt(set, semaphore, request.permits, request.ttlMs, attemptCount + 1, signal, isWoken ? leadNodeIndex : undefined);
       if (result instanceof Permit) return result;
-      keepAttempt(attempts, result);
+      // Found full at the lead node, a woken attempt asked no other node: no attempt to count or report.
+      if (result !== 'full-at-lead') {
+        attemptCount += 1;
+        keepAttempt(attempts, result);
+      }
       signal.throwIfAborted();
-      if (result.reason === 'foreign-key' || result.reason === 'limit-mismatch') throw permitAcquireError(semaphore, request, attempts, attemptCount);
+      if (result !== 'full-at-lead' && (result.reason === 'foreign-key' || result.reason === 'limit-mismatch')) throw permitAcquireError(semaphore, request, attempts, attemptCount);
       const now = clock.now();
       if (isWoken) restUntil = now + Math.max(PERMIT_WAKE_REST_MIN_MS, WAKE_REST_FACTOR * (now - startedAt));
       else {
@@ -65,7 +72,7 @@ export async function acquirePermits(
         if (timedTries > request.retryCount) throw permitAcquireError(semaphore, request, attempts, attemptCount);
         retryAt = now + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
       }
-      watch ??= watchReleases(set, notifications, semaphore.key, request.ttlMs);
+      watch ??= watchReleases(set, notifications, semaphore.key, request.ttlMs, leadNodeIndex);
       const wakes = watch === undefined ? undefined : restingUntil(watch, clock, restUntil);
       isWoken = (await waitForRetry(clock, Math.max(0, retryAt - clock.now()), wakes, signal)) === 'release';
     }
@@ -110,9 +117,8 @@ export function permitAcquireError(
 }
 
 /** Watches the release announcements of `key` (on its lead node and announce node), where the nodes can notify. */
-function watchReleases(set: NodeSet, notifications: ReleaseNotifications | undefined, key: string, ttlMs: number): KeyWatch | undefined {
+function watchReleases(set: NodeSet, notifications: ReleaseNotifications | undefined, key: string, ttlMs: number, leadNodeIndex: number): KeyWatch | undefined {
   if (notifications === undefined) return undefined;
-  const leadNodeIndex = leadNodeIndexIn(set, [key], ttlMs);
   return notifications.watch([key], nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), leadNodeIndex);
 }
 

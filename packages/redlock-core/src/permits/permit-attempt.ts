@@ -4,7 +4,9 @@ import { countByStatus, outcomesAtCutOff, type PermitAcquireStatus, type PermitA
 import { createLockToken } from '../base/token.js';
 import { type Release, releaseAndRetry } from '../lock/cleanup.js';
 import { FanOut } from '../nodes/fan-out.js';
-import type { NodeSet } from '../nodes/node-state.js';
+import type { RedisAdapter } from '../base/adapter.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
@@ -37,7 +39,8 @@ interface Round {
  * in different orders, or their free slots differ) while their answers show slots free on a quorum, a
  * second round asks every node for exactly those. Otherwise it frees what the rounds took (on every node
  * that did not refuse, and on a node that timed out once it answers that it admitted) and resolves with
- * the failed attempt. `signal` cuts the vote short.
+ * the failed attempt. `signal` cuts the vote short. With `leadNodeIndex` (a woken attempt), the lead node
+ * is asked alone first: `'full-at-lead'` when it has too few free, and no other node was asked.
  */
 export async function runPermitAttempt(
   set: NodeSet,
@@ -46,13 +49,15 @@ export async function runPermitAttempt(
   ttlMs: number,
   attemptNumber: number,
   signal: AbortSignal | undefined,
-): Promise<Permit | FailedPermitAttempt> {
+  leadNodeIndex?: number,
+): Promise<Permit | FailedPermitAttempt | 'full-at-lead'> {
   const { clock, driftFactor, restartGraceMs } = set.options;
   const { key, limit } = semaphore;
   const nodeCount = set.nodes.length;
   const token = createLockToken();
   const start = clock.now();
-  const sendRound = (firstSlot: number, slots?: readonly number[]): Round => {
+  /** Sends a round to every node, or to node `onlyNodeIndex` alone. */
+  const sendRound = (firstSlot: number, slots?: readonly number[], onlyNodeIndex?: number): Round => {
     const args = permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, firstSlot, slots);
     const answers: (PermitAcquireReply | undefined)[] = new Array(nodeCount);
     const readers = Array.from(
@@ -64,17 +69,34 @@ export async function runPermitAttempt(
           return answer.status;
         }),
     );
-    const calls = new FanOut<PermitAcquireStatus>(set, 'acquire').sendToEveryNode(ttlMs, 1, (adapter, _, nodeIndex) => (readers[nodeIndex] as ScriptReader<PermitAcquireStatus>).send(adapter));
+    const run = (adapter: RedisAdapter, _: unknown, nodeIndex: number) => (readers[nodeIndex] as ScriptReader<PermitAcquireStatus>).send(adapter);
+    const calls = new FanOut<PermitAcquireStatus>(set, 'acquire');
+    if (onlyNodeIndex === undefined) calls.sendToEveryNode(ttlMs, 1, run);
+    else calls.send(onlyNodeIndex, nodeTimeoutMsFor(set.nodes[onlyNodeIndex] as NodeState, set.options, ttlMs), run);
     return { calls, answers };
   };
-  const rounds = [sendRound(1 + Math.floor(Math.random() * limit))];
-  let slots = await slotsWithQuorum(rounds[0] as Round, signal);
+  const firstSlot = 1 + Math.floor(Math.random() * limit);
+  const rounds: Round[] = [];
+  let slots: number[] | undefined;
+  if (leadNodeIndex !== undefined) {
+    // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
+    // one find the permit taken again there, at the cost of one call and no cleanup. Where the lead gave
+    // slots, every node is asked for those; where it failed, every node is asked as usual.
+    const probe = sendRound(firstSlot, undefined, leadNodeIndex);
+    const atLead = await probe.calls.outcomeOf(leadNodeIndex);
+    if (atLead.status === 'full') return 'full-at-lead';
+    rounds.push(probe);
+    const given = probe.answers[leadNodeIndex]?.slots;
+    if (given !== undefined) rounds.push(sendRound(0, given));
+  }
+  if (rounds.length === 0 || rounds.at(-1) === rounds[0]) rounds.push(sendRound(firstSlot));
+  slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
   const recordedLimitOf = (): number | undefined => rounds.flatMap((round) => round.answers.map((answer) => answer?.recordedLimit)).find((limitThere) => limitThere !== undefined);
   if (slots === undefined && signal?.aborted !== true && recordedLimitOf() === undefined) {
-    const planned = slotsFreeOnQuorum((rounds[0] as Round).answers, permits);
+    const planned = slotsFreeOnQuorum((rounds.at(-1) as Round).answers, permits);
     if (planned !== undefined) {
       rounds.push(sendRound(0, planned));
-      slots = await slotsWithQuorum(rounds[1] as Round, signal);
+      slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
     }
   }
   const last = rounds.at(-1) as Round;

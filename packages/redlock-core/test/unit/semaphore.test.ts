@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { LockLostError, MAX_PERMIT_LIMIT, type Permit, PermitError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
+import { pubSubNode } from '../support/fake-pubsub.js';
 
 // A semaphore's bad inputs: each is a TypeError or RangeError that names the argument, thrown (or rejected)
 // before any node is called; and a semaphore on the fake nodes of `redlock-core/testing`, as a user's own
@@ -278,5 +279,28 @@ describe("a semaphore's waiting acquire() on fake nodes", () => {
     await expect(closed).rejects.toBeInstanceOf(RedlockClosedError);
     // Only the holder's slot is left on every node.
     expect(nodes.map((node) => [...(node.keyspace.hashOf('jobs')?.keys() ?? [])].filter((field) => field !== 'limit').length)).toEqual([1, 1, 1]);
+  });
+});
+
+describe("a semaphore's woken attempt", () => {
+  it('asks the lead node alone first, and no other node when the permits are taken there', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const holder = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 });
+    await clock.runUntilSettled(holder.acquire(10_000));
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const waiting = new Redlock(connections, { clock, retryCount: 1, retryDelayMs: 5_000, retryJitterMs: 0 }).semaphore('jobs', { limit: 1 }).acquire(10_000);
+    void waiting.catch(() => undefined);
+    await clock.advance(50);
+    const afterFirst = connections.map((connection) => connection.callsTo('permit-acquire').length);
+    expect(afterFirst).toEqual([1, 1, 1, 1, 1]);
+    // A release announced (here forged: the permit is still held) wakes the waiter on every node it watches.
+    for (const node of nodes) node.publish('redlock:released:jobs');
+    await clock.advance(50);
+    const woken = connections.map((connection, nodeIndex) => connection.callsTo('permit-acquire').length - (afterFirst[nodeIndex] ?? 0));
+    expect(woken.filter((count) => count === 1)).toHaveLength(1);
+    expect(woken.reduce((sum, count) => sum + count, 0)).toBe(1);
+    // Nothing was written, so nothing is cleaned up.
+    expect(connections.flatMap((connection) => connection.callsTo('permit-release'))).toEqual([]);
   });
 });
