@@ -1,6 +1,5 @@
 import { runUnderLock } from './acquire/using.js';
 import { closedErrorOf } from './base/errors.js';
-import { describeResources } from './base/describe.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
@@ -127,8 +126,7 @@ export class Semaphore {
     const request = this.#resolve(ttlMs, options, 'usingPermits');
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     const permit = await acquirePermits(this.#set, this.#notifications, this.#settings, request);
-    const what = `${permit.permits} of ${this.limit} permits of ${describeResources([this.resource])}`;
-    return runUnderLock(this.#set, permit, request.ttlMs, request.signal, request.limits, routine, what);
+    return runUnderLock(this.#set, permit, request.ttlMs, request.signal, request.limits, routine, permit.what);
   }
 
   /**

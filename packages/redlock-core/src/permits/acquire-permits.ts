@@ -1,6 +1,5 @@
 // A semaphore's acquisition: attempts over the nodes until one wins a quorum, with retries, waits and wakes.
 import { type Clock, recheckDelayMs } from '../base/clock.js';
-import { describeResources } from '../base/describe.js';
 import { closedErrorOf, PermitError } from '../base/errors.js';
 import { describeOutcomes } from '../base/outcomes.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from '../acquire/retry.js';
@@ -10,7 +9,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { type KeyWatch, leadNodeIndexIn, type ReleaseNotifications, type ReleaseSource, waitForRetry } from '../nodes/release-notifications.js';
 import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
-import { Permit } from './permit.js';
+import { describePermits, Permit } from './permit.js';
 
 /** The shortest rest of release announcements after a woken attempt that failed, in milliseconds. */
 export const PERMIT_WAKE_REST_MIN_MS = 4;
@@ -97,7 +96,7 @@ export function permitAcquireError(
 ): PermitError {
   // An attempt cut off by `waitMs` decides nothing: the latest that ran to its vote says why.
   const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
-  const what = `${request.permits} of ${semaphore.limit} permits of ${describeResources([semaphore.resource])}`;
+  const what = describePermits(request.permits, semaphore.limit, semaphore.resource);
   const reason = last?.reason ?? 'no-permits-free';
   const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
   let why: string;

@@ -1,5 +1,6 @@
 // One round of a permit request over every node: the vote on slots, the permit it wins, or the cleanup of a failed round.
 import { validityMs } from '../base/clock.js';
+import type { PermitFailureReason } from '../base/errors.js';
 import { countByStatus, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { type Release, releaseAndRetry } from '../lock/cleanup.js';
@@ -15,7 +16,7 @@ import { Permit, permitReleaseRunOf } from './permit.js';
 
 /** A failed round, with why it failed: see `PermitFailureReason`. */
 export interface FailedPermitAttempt extends PermitAttempt {
-  readonly reason: 'no-permits-free' | 'nodes-unreachable' | 'no-validity' | 'foreign-key' | 'limit-mismatch';
+  readonly reason: Exclude<PermitFailureReason, 'not-held'>;
   /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
   readonly recordedLimit?: number;
 }
@@ -77,20 +78,18 @@ export async function runPermitAttempt(
   };
   const firstSlot = 1 + Math.floor(Math.random() * limit);
   const rounds: Round[] = [];
-  let slots: number[] | undefined;
+  /** The slots the lead node gave a woken attempt: what every node is then asked for. */
+  let givenAtLead: readonly number[] | undefined;
   if (leadNodeIndex !== undefined) {
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
-    // one find the permit taken again there, at the cost of one call and no cleanup. Where the lead gave
-    // slots, every node is asked for those; where it failed, every node is asked as usual.
+    // one find the permit taken again there, at the cost of one call and no cleanup.
     const probe = sendRound(firstSlot, undefined, leadNodeIndex);
-    const atLead = await probe.calls.outcomeOf(leadNodeIndex);
-    if (atLead.status === 'full') return 'full-at-lead';
+    if ((await probe.calls.outcomeOf(leadNodeIndex)).status === 'full') return 'full-at-lead';
     rounds.push(probe);
-    const given = probe.answers[leadNodeIndex]?.slots;
-    if (given !== undefined) rounds.push(sendRound(0, given));
+    givenAtLead = probe.answers[leadNodeIndex]?.slots;
   }
-  if (rounds.length === 0 || rounds.at(-1) === rounds[0]) rounds.push(sendRound(firstSlot));
-  slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
+  rounds.push(givenAtLead === undefined ? sendRound(firstSlot) : sendRound(0, givenAtLead));
+  let slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
   const recordedLimitOf = (): number | undefined => rounds.flatMap((round) => round.answers.map((answer) => answer?.recordedLimit)).find((limitThere) => limitThere !== undefined);
   if (slots === undefined && signal?.aborted !== true && recordedLimitOf() === undefined) {
     const planned = slotsFreeOnQuorum((rounds.at(-1) as Round).answers, permits);
@@ -101,7 +100,6 @@ export async function runPermitAttempt(
   }
   const last = rounds.at(-1) as Round;
   const elapsedMs = clock.now() - start;
-  const wallStart = clock.wallNow() - elapsedMs;
   // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
   const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs) : undefined;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
@@ -121,7 +119,7 @@ export async function runPermitAttempt(
       ttlMs,
       // Validity is what is left now, at the decision: it runs from here, not from the start.
       validUntil: start + elapsedMs + validity,
-      expiresAt: Math.floor(wallStart + elapsedMs + validity),
+      expiresAt: Math.floor(clock.wallNow() + validity),
       keysExpireAt: clock.now() + ttlMs,
       written,
     });

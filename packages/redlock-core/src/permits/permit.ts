@@ -46,6 +46,11 @@ export interface PermitGrant {
   readonly written: boolean[];
 }
 
+/** How messages name `permits` permits of a semaphore: `2 of 3 permits of "imports"`. */
+export function describePermits(permits: number, limit: number, resource: string): string {
+  return `${permits} of ${limit} permits of ${describeResources([resource])}`;
+}
+
 /**
  * The call a permit's release or cleanup runs on one node: the permit-release script, announced or not,
  * freeing every slot of `token` there but `kept`.
@@ -100,7 +105,7 @@ export class Permit {
       written: grant.written,
       leadNodeIndex: undefined,
       nodes: [],
-      what: `${grant.permits} of ${grant.limit} permits of ${describeResources([grant.resource])}`,
+      what: describePermits(grant.permits, grant.limit, grant.resource),
     });
   }
 
@@ -133,6 +138,11 @@ export class Permit {
    */
   get signal(): AbortSignal {
     return this.#hold.signal;
+  }
+
+  /** How messages name these permits (see {@link describePermits}). @internal */
+  get what(): string {
+    return this.#hold.what;
   }
 
   /**

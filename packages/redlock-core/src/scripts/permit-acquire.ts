@@ -75,34 +75,40 @@ for slot = 1, limit do
     end
   end
 end
-local wanted, isWanted = {}, {}
-if first > 0 and #ours > 0 then
+-- A re-sent first call gets the slots it took; otherwise the slots to take, in order.
+local isResent = first > 0 and #ours > 0
+local wanted = {}
+if isResent then
   wanted = ours
+elseif first > 0 then
+  for step = 0, limit - 1 do
+    local slot = (first - 1 + step) % limit + 1
+    if stateOf[slot] == 'free' and #wanted < permits then
+      wanted[#wanted + 1] = slot
+    end
+  end
 else
-  if first > 0 then
-    for step = 0, limit - 1 do
-      local slot = (first - 1 + step) % limit + 1
-      if stateOf[slot] == 'free' and #wanted < permits then
-        wanted[#wanted + 1] = slot
-      end
-    end
-  else
-    for i = 7, #ARGV do
-      local slot = tonumber(ARGV[i])
-      if stateOf[slot] ~= nil then
-        wanted[#wanted + 1] = slot
-      end
+  for i = 7, #ARGV do
+    local slot = tonumber(ARGV[i])
+    if stateOf[slot] ~= nil then
+      wanted[#wanted + 1] = slot
     end
   end
-  if #wanted < permits then
-    local reply = {0}
-    for slot = 1, limit do
-      if stateOf[slot] == 'free' then
-        reply[#reply + 1] = slot
-      end
+end
+if #wanted < permits then
+  local reply = {0}
+  for slot = 1, limit do
+    if stateOf[slot] == 'free' then
+      reply[#reply + 1] = slot
     end
-    return reply
   end
+  return reply
+end
+local isWanted = {}
+for i = 1, #wanted do
+  isWanted[wanted[i]] = true
+end
+if not isResent then
   if restartGraceMs > 0 then
     -- Uptime has 1 s precision, rounded down, so the grace errs long.
     local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
@@ -115,9 +121,6 @@ else
   for i = 1, #wanted do
     redis.call('HSET', key, wanted[i], value)
   end
-  for i = 1, #wanted do
-    isWanted[wanted[i]] = true
-  end
   for i = 1, #ours do
     if not isWanted[ours[i]] then
       redis.call('HDEL', key, ours[i])
@@ -127,9 +130,6 @@ else
   if redis.call('PTTL', key) < ttlMs then
     redis.call('PEXPIRE', key, ttlMs)
   end
-end
-for i = 1, #wanted do
-  isWanted[wanted[i]] = true
 end
 local reply = {1, #wanted}
 for i = 1, #wanted do
