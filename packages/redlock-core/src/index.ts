@@ -25,10 +25,9 @@ export {
   LockReleaseError,
   MisconfiguredNodeError,
   NodeConfigurationError,
-  PermitError,
-  type PermitFailureReason,
   RedlockClosedError,
 } from './base/errors.js';
+export { PermitError, type PermitFailureReason, ReadWriteLockError, type ReadWriteFailureReason } from './base/claim-errors.js';
 export { NodeError, RedlockError } from './base/redlock-error.js';
 export { CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
 export {

@@ -232,6 +232,19 @@ export type TryPermitOptions = Pick<PermitOptions, 'permits' | 'signal' | 'autoE
  */
 export interface PermitUsingOptions extends Omit<PermitOptions, 'autoExtend'> {}
 
+/**
+ * Per-call settings of a read-write lock's `acquireRead()` and `acquireWrite()`: those of a semaphore's
+ * `acquire()` but `permits`; retries override the `Redlock`'s for this call, and `autoExtend` keeps the
+ * lock extended until it is released.
+ */
+export interface ReadWriteOptions extends Omit<PermitOptions, 'permits'> {}
+
+/** Per-call settings of a read-write lock's `tryAcquireRead()` and `tryAcquireWrite()`: those that do not wait. */
+export type TryReadWriteOptions = Pick<ReadWriteOptions, 'signal' | 'autoExtend' | 'maxExtensions' | 'maxHoldMs'>;
+
+/** Settings of a read-write lock's `usingRead()` and `usingWrite()`: those of its acquisitions but `autoExtend`. */
+export interface ReadWriteUsingOptions extends Omit<ReadWriteOptions, 'autoExtend'> {}
+
 type IsSame<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /**
  * Fails to compile (`true` is not assignable to `false`) when `OPTION_SCOPES` (settings/option-names.ts) and the option
@@ -246,5 +259,8 @@ const OPTION_SCOPES_MATCH_TYPES: [
   IsSame<NamesIn<'acquirePermits'>, keyof PermitOptions>,
   IsSame<NamesIn<'tryAcquirePermits'>, keyof TryPermitOptions>,
   IsSame<NamesIn<'usingPermits'>, keyof PermitUsingOptions>,
-] = [true, true, true, true, true, true, true, true];
+  IsSame<NamesIn<'acquireReadWrite'>, keyof ReadWriteOptions>,
+  IsSame<NamesIn<'tryAcquireReadWrite'>, keyof TryReadWriteOptions>,
+  IsSame<NamesIn<'usingReadWrite'>, keyof ReadWriteUsingOptions>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
 void OPTION_SCOPES_MATCH_TYPES;

@@ -133,6 +133,63 @@ export interface PermitAttempt {
 }
 
 /**
+ * What one node answered to a read-write lock request: `'admitted'`; `'writer-holds'` when a writer holds
+ * it there; `'readers-hold'` (to a writer) when readers hold it there; `'writer-waiting'` (to a reader)
+ * when a waiting writer's intent lives there; `'restarting'` inside the node's restart grace; `'foreign'`
+ * when the key holds something that is not a read-write lock (a lock, a semaphore, another type).
+ */
+export type ReadWriteAcquireStatus = 'admitted' | 'writer-holds' | 'readers-hold' | 'writer-waiting' | 'restarting' | 'foreign';
+/** Per-node outcome of a read-write lock request (see {@link ReadWriteAcquireStatus}). */
+export type ReadWriteAcquireNodeOutcome = NodeOutcome<ReadWriteAcquireStatus>;
+
+/** One failed attempt to take a read-write lock: one round over all nodes. */
+export interface ReadWriteAttempt {
+  /** Each node's answer, by node index. */
+  readonly nodes: readonly ReadWriteAcquireNodeOutcome[];
+  /** Milliseconds from the start of the attempt until its outcome was known, on the monotonic clock. */
+  readonly elapsedMs: number;
+  /** `true` when `waitMs` or the caller's signal ended the attempt before its vote was decided (see `AcquireAttempt.isCutOff`). */
+  readonly isCutOff?: true;
+}
+
+/**
+ * Per-node outcome of a read-write lock's inspection: `'read-write'` with the live entries the node holds
+ * (each with an opaque holder id, never a token, and its milliseconds left there), `'free'` when there is
+ * no key, or `'foreign'` when the key is not a read-write lock.
+ */
+export type ReadWriteInspectNodeOutcome =
+  | {
+      /** The node, by its index in the array passed to the `Redlock` constructor. */
+      readonly nodeIndex: number;
+      /** The key is a read-write lock. */
+      readonly status: 'read-write';
+      /** Its live entries on this node, by its clock. */
+      readonly entries: readonly {
+        /** `'w'` the writer, `'r'` a reader, `'i'` a waiting writer's intent. */
+        readonly kind: 'w' | 'r' | 'i';
+        /** An opaque id of its holder (a hash of the token): the same on every node, and unable to release anything. */
+        readonly holder: string;
+        /** Milliseconds the entry has left on this node. */
+        readonly remainingMs: number;
+      }[];
+    }
+  | NodeOutcome<'free' | 'foreign'>;
+
+/** Resolution value of `readWriteLock.inspect()`: the quorum's view of one read-write lock, without any token. */
+export interface ReadWriteInspection {
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  /** Whether a writer holds it on a quorum of nodes. */
+  readonly isWriteLocked: boolean;
+  /** How many readers hold it on a quorum of nodes. */
+  readonly readers: number;
+  /** Whether a waiting writer's intent lives on any node that answered: new readers are refused there. */
+  readonly isWriterWaiting: boolean;
+  /** Each node's answer, by node index. */
+  readonly nodes: readonly ReadWriteInspectNodeOutcome[];
+}
+
+/**
  * Resolution value of `lock.release()`, which resolves as soon as a quorum of nodes answered: from then
  * on no quorum holds our keys, so others can acquire. The other nodes finish in the background.
  */
@@ -189,6 +246,9 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
   foreign: 'holding a foreign key',
   full: 'with too few permits free',
   'other-limit': 'holding a semaphore of another limit',
+  'writer-holds': 'held by a writer',
+  'readers-hold': 'held by readers',
+  'writer-waiting': 'with a writer waiting',
   timeout: 'timed out',
   error: 'failed',
 };

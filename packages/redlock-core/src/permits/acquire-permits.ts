@@ -1,6 +1,8 @@
-// A semaphore's acquisition: attempts over the nodes until one wins a quorum, with retries, waits and wakes.
+// The acquisition of a semaphore's permits or a read-write lock: attempts over the nodes until one wins a
+// quorum, with retries, waits and wakes.
 import { type Clock, recheckDelayMs } from '../base/clock.js';
-import { closedErrorOf, PermitError } from '../base/errors.js';
+import { PermitError } from '../base/claim-errors.js';
+import { closedErrorOf } from '../base/errors.js';
 import { describeOutcomes } from '../base/outcomes.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from '../acquire/retry.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
@@ -23,27 +25,50 @@ export interface PermitRequest extends PermitSettings {
   readonly ttlMs: number;
 }
 
+/** What the loop reads of a validated call. */
+type ClaimRequest = Pick<PermitRequest, 'ttlMs' | 'signal' | 'waitMs' | 'retryCount' | 'retryDelayMs' | 'retryJitterMs'>;
+
+/** A failed attempt, as the loop reads it. */
+interface FailedClaimAttempt {
+  readonly isCutOff?: true;
+}
+
+/** What the loop of {@link acquireClaim} needs of one kind of claim: a semaphore's permits, a read-write lock. */
+export interface ClaimAcquisition<H, F extends FailedClaimAttempt> {
+  readonly key: string;
+  readonly resource: string;
+  /** How `close()`'s error names the call: `'acquire permits of'`. */
+  readonly closedOperation: string;
+  /** One attempt; with `leadNodeIndex` (a woken attempt) it may ask that node alone first: `'full-at-lead'`. */
+  attempt(attemptNumber: number, signal: AbortSignal, leadNodeIndex: number | undefined): Promise<H | F | 'full-at-lead'>;
+  isHeld(result: H | F): result is H;
+  /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
+  isFinal(failure: F): boolean;
+  /** The error of a call whose attempts failed, or that `waitMs` ended. */
+  errorOf(attempts: readonly F[], attemptCount: number, waitMs?: number): Error;
+}
+
 /**
  * Runs attempts until one wins a quorum: timed retries after `retryDelayMs` ± jitter, counted by
- * `retryCount`, and between them an extra attempt whenever a release is announced on the semaphore's key,
- * which uses up no retry and never postpones a timed one, and asks the lead node alone first (see
- * `runPermitAttempt`). After a woken attempt that failed, announcements
- * rest for `max(4 ms, 9 × its duration)`: anyone who can PUBLISH on a node can send one. Ends at once for
- * a foreign key or another limit, at `signal` (or `waitMs`), and at `close()`.
+ * `retryCount`, and between them an extra attempt whenever a release is announced on the key, which uses
+ * up no retry and never postpones a timed one, and asks the lead node alone first (see
+ * `runPermitAttempt`). After a woken attempt that failed, announcements rest for
+ * `max(4 ms, 9 × its duration)`: anyone who can PUBLISH on a node can send one. Ends at once for a final
+ * failure (a foreign key, another limit), at `signal` (or `waitMs`), and at `close()`.
  */
-export async function acquirePermits(
+export async function acquireClaim<H, F extends FailedClaimAttempt>(
   set: NodeSet,
   notifications: ReleaseNotifications | undefined,
-  semaphore: SemaphoreSettings,
-  request: PermitRequest,
-): Promise<Permit> {
+  request: ClaimRequest,
+  claim: ClaimAcquisition<H, F>,
+): Promise<H> {
   const { clock } = set.options;
   const { lifecycle } = set;
   const callSignal = request.signal === undefined ? undefined : lifecycle.signalWith(request.signal);
   const baseSignal = callSignal?.signal ?? lifecycle.signal;
   const deadline = request.waitMs === Infinity ? undefined : startWaitDeadline(clock, request.waitMs, baseSignal);
   const signal = deadline?.signal ?? baseSignal;
-  const attempts: FailedPermitAttempt[] = [];
+  const attempts: F[] = [];
   let attemptCount = 0;
   let watch: KeyWatch | undefined;
   try {
@@ -52,38 +77,52 @@ export async function acquirePermits(
     let restUntil = -Infinity;
     let isWoken = false;
     // The node a woken attempt asks first: the one waiters watch, where a release shows soonest.
-    const leadNodeIndex = leadNodeIndexIn(set, [semaphore.key], request.ttlMs);
+    const leadNodeIndex = leadNodeIndexIn(set, [claim.key], request.ttlMs);
     for (;;) {
       const startedAt = clock.now();
-      const result = await runPermitAttempt(set, semaphore, request.permits, request.ttlMs, attemptCount + 1, signal, isWoken ? leadNodeIndex : undefined);
-      if (result instanceof Permit) return result;
-      // Found full at the lead node, a woken attempt asked no other node: no attempt to count or report.
-      if (result !== 'full-at-lead') {
+      const result: H | F | 'full-at-lead' = await claim.attempt(attemptCount + 1, signal, isWoken ? leadNodeIndex : undefined);
+      if (result !== 'full-at-lead' && claim.isHeld(result)) return result;
+      // Found taken at the lead node, a woken attempt asked no other node: no attempt to count or report.
+      const failure = result === 'full-at-lead' ? undefined : (result as F);
+      if (failure !== undefined) {
         attemptCount += 1;
-        keepAttempt(attempts, result);
+        keepAttempt(attempts, failure);
       }
       signal.throwIfAborted();
-      if (result !== 'full-at-lead' && (result.reason === 'foreign-key' || result.reason === 'limit-mismatch')) throw permitAcquireError(semaphore, request, attempts, attemptCount);
+      if (failure !== undefined && claim.isFinal(failure)) throw claim.errorOf(attempts, attemptCount);
       const now = clock.now();
       if (isWoken) restUntil = now + Math.max(PERMIT_WAKE_REST_MIN_MS, WAKE_REST_FACTOR * (now - startedAt));
       else {
         timedTries += 1;
-        if (timedTries > request.retryCount) throw permitAcquireError(semaphore, request, attempts, attemptCount);
+        if (timedTries > request.retryCount) throw claim.errorOf(attempts, attemptCount);
         retryAt = now + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
       }
-      watch ??= watchReleases(set, notifications, semaphore.key, request.ttlMs, leadNodeIndex);
+      watch ??= watchReleases(set, notifications, claim.key, request.ttlMs, leadNodeIndex);
       const wakes = watch === undefined ? undefined : restingUntil(watch, clock, restUntil);
       isWoken = (await waitForRetry(clock, Math.max(0, retryAt - clock.now()), wakes, signal)) === 'release';
     }
   } catch (error) {
-    if (error instanceof WaitExpired) throw permitAcquireError(semaphore, request, attempts, attemptCount, request.waitMs);
-    if (lifecycle.isClosed && error === lifecycle.signal.reason) throw closedErrorOf('acquire permits of', [semaphore.resource], ' while waiting');
+    if (error instanceof WaitExpired) throw claim.errorOf(attempts, attemptCount, request.waitMs);
+    if (lifecycle.isClosed && error === lifecycle.signal.reason) throw closedErrorOf(claim.closedOperation, [claim.resource], ' while waiting');
     throw error;
   } finally {
     watch?.close();
     deadline?.stop();
     callSignal?.dispose();
   }
+}
+
+/** Runs a semaphore's attempts until one wins a quorum: see {@link acquireClaim}. */
+export function acquirePermits(set: NodeSet, notifications: ReleaseNotifications | undefined, semaphore: SemaphoreSettings, request: PermitRequest): Promise<Permit> {
+  return acquireClaim<Permit, FailedPermitAttempt>(set, notifications, request, {
+    key: semaphore.key,
+    resource: semaphore.resource,
+    closedOperation: 'acquire permits of',
+    attempt: (attemptNumber, signal, leadNodeIndex) => runPermitAttempt(set, semaphore, request.permits, request.ttlMs, attemptNumber, signal, leadNodeIndex),
+    isHeld: (result): result is Permit => result instanceof Permit,
+    isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
+    errorOf: (attempts, attemptCount, waitMs) => permitAcquireError(semaphore, request, attempts, attemptCount, waitMs),
+  });
 }
 
 /** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
@@ -122,7 +161,7 @@ function watchReleases(set: NodeSet, notifications: ReleaseNotifications | undef
 }
 
 /** Keeps the first attempt and the latest {@link KEPT_LATEST_ATTEMPTS}. */
-function keepAttempt(attempts: FailedPermitAttempt[], attempt: FailedPermitAttempt): void {
+function keepAttempt<F>(attempts: F[], attempt: F): void {
   attempts.push(attempt);
   if (attempts.length > KEPT_LATEST_ATTEMPTS + 1) attempts.splice(1, 1);
 }

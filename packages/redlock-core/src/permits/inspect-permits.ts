@@ -1,6 +1,7 @@
 // A semaphore's permits in use and its holders, by the quorum's view, without seeing a token.
 import { describeResources } from '../base/describe.js';
-import { closedErrorOf, PermitError } from '../base/errors.js';
+import { PermitError } from '../base/claim-errors.js';
+import { closedErrorOf } from '../base/errors.js';
 import { describeOutcomes, type SemaphoreInspection, type SemaphoreInspectNodeOutcome } from '../base/outcomes.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';

@@ -1,6 +1,6 @@
 // One round of a permit request over every node: the vote on slots, the permit it wins, or the cleanup of a failed round.
 import { validityMs } from '../base/clock.js';
-import type { PermitFailureReason } from '../base/errors.js';
+import type { PermitFailureReason } from '../base/claim-errors.js';
 import { countByStatus, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { type Release, releaseAndRetry } from '../lock/cleanup.js';
@@ -12,7 +12,8 @@ import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
 import type { SemaphoreSettings } from '../settings/resolve-permits.js';
-import { Permit, permitReleaseRunOf } from './permit.js';
+import { hashReleaseRunOf } from './claim.js';
+import { Permit } from './permit.js';
 
 /** A failed round, with why it failed: see `PermitFailureReason`. */
 export interface FailedPermitAttempt extends PermitAttempt {
@@ -138,7 +139,7 @@ export async function runPermitAttempt(
 
   // No announcement: the rounds freed nothing anyone waits for. The keys live a TTL from the last round.
   const keysExpireAt = clock.now() + ttlMs;
-  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt, announce: false, run: permitReleaseRunOf(key, token, false, []) };
+  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
   await Promise.all(
     set.nodes.map(async (_, nodeIndex) => {
       const outcomes = await Promise.all(rounds.filter((round) => round.calls.wasSent(nodeIndex)).map((round) => round.calls.outcomeOf(nodeIndex)));

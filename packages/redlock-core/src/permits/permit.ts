@@ -1,28 +1,18 @@
-// A holder's permits of a semaphore: the handle `acquire()` resolves with, its extension and its release.
-// What it holds (validity, loss, signal, what close() stops) is a Hold, as a lock's is.
-import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
-import { validityMs } from '../base/clock.js';
+// A holder's permits of a semaphore: the handle `acquire()` resolves with. What it holds on the nodes, its
+// extension and its release are a Claim's, shared with the read-write lock's handle.
+import type { ExtensionLimits } from '../acquire/auto-extend.js';
 import { describeResources } from '../base/describe.js';
-import { closedErrorOf, LockLostError, PermitError } from '../base/errors.js';
+import { PermitError } from '../base/claim-errors.js';
+import type { LockLostError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
-import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
-import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
-import { type HandleExtension, Hold } from '../lock/hold.js';
-import { FanOut } from '../nodes/fan-out.js';
-import type { NodeCallRun } from '../nodes/node-call.js';
-import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
-import { quorumOf } from '../nodes/quorum.js';
-import { ScriptReader } from '../scripts/lua-script.js';
-import { parsePermitExtendReply, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
-import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
-import { checkTtl } from '../settings/ttl.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { Claim, type ClaimState } from './claim.js';
 
 /**
  * Where a {@link Permit} stands: `'held'` while it has validity left; then `'released'`, `'lost'` once an
  * extension found that a quorum of nodes no longer holds it, or `'expired'`.
  */
-export type PermitState = 'held' | 'released' | 'lost' | 'expired';
+export type PermitState = ClaimState;
 
 /** What an attempt that won a quorum hands the permit. */
 export interface PermitGrant {
@@ -52,15 +42,6 @@ export function describePermits(permits: number, limit: number, resource: string
 }
 
 /**
- * The call a permit's release or cleanup runs on one node: the permit-release script, announced or not,
- * freeing every slot of `token` there but `kept`.
- */
-export function permitReleaseRunOf(key: string, token: string, announce: boolean, kept: readonly number[]): NodeCallRun<ReleaseStatus> {
-  const reader = new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, ...kept.map(String)], parsePermitReleaseReply);
-  return (adapter) => reader.send(adapter);
-}
-
-/**
  * `permits` permits of a semaphore, held on a quorum of nodes until `remainingValidityMs` runs out.
  *
  * held ──extend()──▶ held · held ──release()──▶ released · held ──extend() finds it gone──▶ lost ·
@@ -78,12 +59,7 @@ export class Permit {
   readonly limit: number;
   /** Which attempt of the call won them, from 1. */
   readonly attempts: number;
-  readonly #hold: Hold;
-  readonly #key: string;
-  readonly #slots: readonly number[];
-  /** The automatic extension (`autoExtend`), while it runs. */
-  #extension: HandleExtension | undefined;
-  #releasing: Promise<void> | undefined;
+  readonly #claim: Claim;
 
   /** @internal Made by a semaphore's `acquire()` or `tryAcquire()`. */
   constructor(grant: PermitGrant) {
@@ -91,30 +67,23 @@ export class Permit {
     this.permits = grant.permits;
     this.limit = grant.limit;
     this.attempts = grant.attempts;
-    this.#key = grant.key;
-    this.#slots = grant.slots;
-    this.#hold = new Hold({
-      set: grant.set,
-      resources: [grant.resource],
-      keys: [grant.key],
-      token: grant.token,
-      ttlMs: grant.ttlMs,
-      validUntil: grant.validUntil,
-      keysExpireAt: grant.keysExpireAt,
-      expiresAt: grant.expiresAt,
-      written: grant.written,
-      leadNodeIndex: undefined,
-      nodes: [],
+    const { resource, permits } = grant;
+    this.#claim = new Claim({
+      ...grant,
+      fields: grant.slots.map(String),
+      alsoFrees: '',
       what: describePermits(grant.permits, grant.limit, grant.resource),
+      isPlural: true,
+      errorOf: (operation, reason, why, nodes) => {
+        const what = operation === 'extend' ? 'extend' : 'confirm the release of';
+        return new PermitError(`Could not ${what} ${this.#claim.what}: ${why}`, { operation, resource, permits, reason, nodes });
+      },
     });
   }
 
   /** Where the permit stands, read from the monotonic clock now. */
   get state(): PermitState {
-    const hold = this.#hold;
-    if (hold.isReleased) return 'released';
-    if (hold.lostBecause !== undefined) return 'lost';
-    return hold.validUntil <= hold.set.options.clock.now() ? 'expired' : 'held';
+    return this.#claim.state;
   }
 
   /**
@@ -122,12 +91,12 @@ export class Permit {
    * display and logs; decide with `remainingValidityMs`, `state` or {@link assertValid}.
    */
   get expiresAt(): number {
-    return this.#hold.expiresAt;
+    return this.#claim.expiresAt;
   }
 
   /** Milliseconds of validity left: how long the permits may still be relied on; 0 once not held. */
   get remainingValidityMs(): number {
-    return this.state === 'held' ? Math.max(0, this.#hold.validUntil - this.#hold.set.options.clock.now()) : 0;
+    return this.#claim.remainingValidityMs;
   }
 
   /**
@@ -137,12 +106,12 @@ export class Permit {
    * `release()`. Made on first read; its timer is unref'd and cleared on release.
    */
   get signal(): AbortSignal {
-    return this.#hold.signal;
+    return this.#claim.signal;
   }
 
   /** How messages name these permits (see {@link describePermits}). @internal */
   get what(): string {
-    return this.#hold.what;
+    return this.#claim.what;
   }
 
   /**
@@ -151,7 +120,7 @@ export class Permit {
    * @internal
    */
   get resources(): readonly string[] {
-    return this.#hold.resources;
+    return this.#claim.resources;
   }
 
   /**
@@ -161,9 +130,7 @@ export class Permit {
    * @throws {@link LockLostError} if the permits are released, lost or expired.
    */
   assertValid(): void {
-    const state = this.state;
-    if (state === 'held') return;
-    throw new LockLostError(`${this.#hold.what} are ${state}`, { resources: this.resources, cause: this.#hold.lostBecause?.cause });
+    this.#claim.assertValid();
   }
 
   /**
@@ -177,39 +144,8 @@ export class Permit {
    *   `redlock.close()` was called. `TypeError` or `RangeError` for a bad `ttlMs`. All but a quorum's
    *   answer before any node is called.
    */
-  async extend(ttlMs: number): Promise<void> {
-    const hold = this.#hold;
-    const { set, token } = hold;
-    const { clock, driftFactor } = set.options;
-    checkTtl(ttlMs, driftFactor);
-    if (set.lifecycle.isClosed) throw closedErrorOf('extend', [this.resource]);
-    if (this.state !== 'held') throw this.#error('extend', 'not-held', `it is ${this.state}`);
-    const start = clock.now();
-    const wallStart = clock.wallNow();
-    const reader = new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#slots.map(String)], parsePermitExtendReply);
-    const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, (adapter) => reader.send(adapter), start);
-    const hasQuorum = await calls.decided();
-    const elapsedMs = clock.now() - start;
-    const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-    if (hasQuorum && validity > 0 && !hold.isReleased) {
-      // Validity is what is left now, at the decision: it runs from here, not from the start.
-      if (start + elapsedMs + validity > hold.validUntil) {
-        hold.validUntil = start + elapsedMs + validity;
-        hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
-      }
-      hold.keysExpireAt = Math.max(hold.keysExpireAt, start + elapsedMs + ttlMs);
-      hold.ttlMs = ttlMs;
-      return;
-    }
-    const nodes = await calls.allSettled();
-    const quorum = quorumOf(nodes.length);
-    if ((countByStatus(nodes)['not-held'] ?? 0) > nodes.length - quorum) {
-      const error = this.#error('extend', 'not-held', `${describeOutcomes(nodes)}, quorum is ${quorum}`, nodes);
-      hold.markLost(new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
-      throw error;
-    }
-    const why = hasQuorum ? `no validity left after ${Math.round(elapsedMs)} ms` : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
-    throw this.#error('extend', hasQuorum ? 'no-validity' : 'nodes-unreachable', why, nodes);
+  extend(ttlMs: number): Promise<void> {
+    return this.#claim.extend(ttlMs);
   }
 
   /**
@@ -222,9 +158,7 @@ export class Permit {
    *   answered; the permits then expire after their TTL.
    */
   release(): Promise<void> {
-    if (this.#extension !== undefined) this.#hold.letGoOf(this.#extension);
-    this.#extension = undefined;
-    return (this.#releasing ??= this.#releaseOnEveryNode());
+    return this.#claim.release();
   }
 
   /** Releases the permits at the end of an `await using` block: see {@link release}. */
@@ -238,73 +172,25 @@ export class Permit {
    * @internal
    */
   keepExtended(ttlMs: number, limits: ExtensionLimits): void {
-    const hold = this.#hold;
-    if (this.state !== 'held' || this.#extension !== undefined) return;
-    const { clock } = hold.set.options;
-    this.#extension = hold.keepHandleExtended(
-      (onStop) => keepExtended(this, ttlMs, clock, limits, onStop, hold.what),
-      (extension) => {
-        if (this.#extension === extension) this.#extension = undefined;
-      },
-    );
+    this.#claim.keepExtended(this, ttlMs, limits);
   }
-
 
   /** See `Lock.onLost`. @internal */
   onLost(listener: (error: LockLostError) => void): () => void {
-    return this.#hold.onLost(listener);
+    return this.#claim.onLost(listener);
   }
 
   /** See `Lock.publishLoss`. @internal */
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
-    this.#hold.publishLoss(reason, error);
+    this.#claim.publishLoss(reason, error);
   }
 
   /**
-   * Node `nodeIndex` gave `slots` to the request that won this permit, maybe after the permit was decided.
-   * Slots other than the permit's are freed there at once; all of them, if the permit is released already
-   * (its release may have reached that node first).
+   * Node `nodeIndex` gave `slots` to the request that won this permit, maybe after the permit was decided:
+   * see `Claim.settleGrant`.
    * @internal
    */
   settleGrant(nodeIndex: number, slots: readonly number[]): void {
-    const hold = this.#hold;
-    hold.written[nodeIndex] = true;
-    const isReleased = hold.isReleased;
-    if (!isReleased && slots.every((slot) => this.#slots.includes(slot))) return;
-    void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: permitReleaseRunOf(this.#key, hold.token, false, isReleased ? [] : this.#slots) });
-  }
-
-  async #releaseOnEveryNode(): Promise<void> {
-    const hold = this.#hold;
-    const { set, written } = hold;
-    const release = this.#releaseOf(true, 0);
-    const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], true);
-    calls.listen((outcome) => {
-      if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
-      sendAgainAfterError(set, release, outcome);
-    });
-    const startedAtMs = set.options.clock.now();
-    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
-      const node = set.nodes[nodeIndex] as NodeState;
-      // Nothing was written on a node that was never sent the request (it was known down).
-      if (written[nodeIndex] !== true) calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
-      else calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, hold.ttlMs), release.run as NodeCallRun<ReleaseStatus>, 'cleanup', startedAtMs);
-    }
-    hold.markReleased();
-    if (await calls.decided()) return;
-    const nodes: ReleaseNodeOutcome[] = await calls.allSettled();
-    // Forgotten, so that calling release() again retries.
-    this.#releasing = undefined;
-    throw this.#error('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
-  }
-
-  #releaseOf(announce: boolean, confirmedCount?: number): Release {
-    const { token, ttlMs, keysExpireAt } = this.#hold;
-    return { keys: [this.#key], token, ttlMs, keysExpireAt, announce, confirmedCount, run: permitReleaseRunOf(this.#key, token, announce, []) };
-  }
-
-  #error(operation: 'extend' | 'release', reason: PermitError['reason'], why: string, nodes?: readonly NodeOutcome<string>[]): PermitError {
-    const what = operation === 'extend' ? 'extend' : 'confirm the release of';
-    return new PermitError(`Could not ${what} ${this.#hold.what}: ${why}`, { operation, resource: this.resource, permits: this.permits, reason, nodes });
+    this.#claim.settleGrant(nodeIndex, slots.map(String));
   }
 }

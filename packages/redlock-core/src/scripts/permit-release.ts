@@ -4,20 +4,23 @@ import { RELEASE_CHANNEL_PREFIX } from './release.js';
 /** The source of a permit-release script, announcing the release on the key's release channel when `announces`. */
 function permitReleaseSource(announces: boolean): string {
   return /* lua */ `
---[[ Frees a holder's slots of the semaphore at KEYS[1] (the layout is written on the permit-acquire
-     script), all but the slots ARGV[2..] if given, and removes the key once no slot is left in it${
+--[[ Frees a holder's entries in the semaphore or read-write lock at KEYS[1] (their layouts are written on
+     the permit-acquire and read-write-acquire scripts): every field that holds token ARGV[1], or ARGV[2]
+     when not empty (a writer's intent id), but the fields ARGV[3..] if given, and removes the key once only
+     its marker (the field without a holder) is left${
        announces
          ? `; announces
      the release on the key's release channel in the same step, so a waiter cannot miss it`
          : `; announces
-     nothing: a failed attempt's slots, or those a holder was given beyond the ones it holds on a quorum`
-     }. Only slots that hold our token are touched, so a late release can never free another holder's.
+     nothing: a failed attempt's entries, or those a holder was given beyond the ones it holds on a quorum`
+     }. Only fields that hold our token are touched, so a late release can never free another holder's.
      Atomic.
-     KEYS[1] resource key   ARGV[1] token   ARGV[2..] the slots to keep, if any
-     Returns 1 if any of our slots was freed, 0 if none was there. ]]
-local key, token = KEYS[1], ARGV[1]
+     KEYS[1] resource key   ARGV[1] token   ARGV[2] a second holder to free, or ''
+     ARGV[3..] the fields to keep, if any
+     Returns 1 if any of our fields was freed, 0 if none was there. ]]
+local key, token, other = KEYS[1], ARGV[1], ARGV[2]
 local kept = {}
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   kept[ARGV[i]] = true
 end
 local freed = 0
@@ -25,8 +28,12 @@ if redis.call('TYPE', key)['ok'] == 'hash' then
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
     local field, value = all[i], all[i + 1]
-    if field ~= 'limit' and not kept[field] and string.sub(value, string.find(value, ':', 1, true) + 1) == token then
-      freed = freed + redis.call('HDEL', key, field)
+    local colon = string.find(value, ':', 1, true)
+    if colon ~= nil and not kept[field] then
+      local holder = string.sub(value, colon + 1)
+      if holder == token or (other ~= '' and holder == other) then
+        freed = freed + redis.call('HDEL', key, field)
+      end
     end
   end
   if freed > 0 and redis.call('HLEN', key) == 1 then
@@ -45,10 +52,10 @@ return 0
 `;
 }
 
-/** Releases a held permit: frees its slots and announces the release to waiters. */
+/** Releases held permits or a held read-write lock: frees its entries and announces the release to waiters. */
 export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true));
 
-/** Frees a failed attempt's slots, or a holder's extra ones, announcing nothing. */
+/** Frees a failed attempt's entries, or a holder's extra ones, announcing nothing. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false));
 
 /** Parses the permit-release script's reply: `'released'` if any of our slots was freed, else `'not-held'`. */

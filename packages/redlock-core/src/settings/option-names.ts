@@ -3,12 +3,25 @@
 
 /**
  * Where an option may be given: the `Redlock` constructor, the options of one of its methods, or those of
- * a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`.
+ * a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`, or those of a read-write
+ * lock's acquisitions (read or write alike).
  */
-export type OptionScope = 'Redlock' | 'acquire' | 'tryAcquire' | 'using' | 'semaphore' | 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits';
+export type OptionScope =
+  | 'Redlock'
+  | 'acquire'
+  | 'tryAcquire'
+  | 'using'
+  | 'semaphore'
+  | 'acquirePermits'
+  | 'tryAcquirePermits'
+  | 'usingPermits'
+  | 'acquireReadWrite'
+  | 'tryAcquireReadWrite'
+  | 'usingReadWrite';
 
 const PER_CALL = ['acquire', 'tryAcquire', 'using'] as const;
-const WAITING = ['Redlock', 'acquire', 'using', 'acquirePermits', 'usingPermits'] as const;
+const WAITING = ['Redlock', 'acquire', 'using', 'acquirePermits', 'usingPermits', 'acquireReadWrite', 'usingReadWrite'] as const;
+const HELD = ['acquirePermits', 'tryAcquirePermits', 'usingPermits', 'acquireReadWrite', 'tryAcquireReadWrite', 'usingReadWrite'] as const;
 
 /**
  * Every option name, with where it may be given. **A new option is registered here**, in one line: the
@@ -26,12 +39,12 @@ export const OPTION_SCOPES = {
   refuseEvictingNodes: ['Redlock'],
   keyPrefix: ['Redlock'],
   clock: ['Redlock'],
-  signal: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits', 'usingPermits'],
+  signal: [...PER_CALL, ...HELD],
   fencing: PER_CALL,
   reentrant: PER_CALL,
-  autoExtend: ['acquire', 'tryAcquire', 'acquirePermits', 'tryAcquirePermits'],
-  maxExtensions: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits', 'usingPermits'],
-  maxHoldMs: [...PER_CALL, 'acquirePermits', 'tryAcquirePermits', 'usingPermits'],
+  autoExtend: ['acquire', 'tryAcquire', 'acquirePermits', 'tryAcquirePermits', 'acquireReadWrite', 'tryAcquireReadWrite'],
+  maxExtensions: [...PER_CALL, ...HELD],
+  maxHoldMs: [...PER_CALL, ...HELD],
   limit: ['semaphore'],
   permits: ['acquirePermits', 'tryAcquirePermits', 'usingPermits'],
 } as const satisfies Record<string, readonly OptionScope[]>;
@@ -43,7 +56,7 @@ export type NamesIn<S extends OptionScope> = { [K in OptionName]: S extends (typ
 
 /** The option names each scope accepts, made once: the check runs on every call with options. */
 const NAMES_BY_SCOPE = new Map<OptionScope, ReadonlySet<string>>(
-  (['Redlock', 'acquire', 'tryAcquire', 'using', 'semaphore', 'acquirePermits', 'tryAcquirePermits', 'usingPermits'] as const).map((scope) => [
+  (['Redlock', 'acquire', 'tryAcquire', 'using', 'semaphore', 'acquirePermits', 'tryAcquirePermits', 'usingPermits', 'acquireReadWrite', 'tryAcquireReadWrite', 'usingReadWrite'] as const).map((scope) => [
     scope,
     new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : []))),
   ]),
@@ -58,6 +71,9 @@ const SCOPE_LABELS: Record<OptionScope, string> = {
   acquirePermits: "a semaphore's `acquire()`",
   tryAcquirePermits: "a semaphore's `tryAcquire()`",
   usingPermits: "a semaphore's `using()`",
+  acquireReadWrite: "a read-write lock's `acquireRead()` or `acquireWrite()`",
+  tryAcquireReadWrite: "a read-write lock's `tryAcquireRead()` or `tryAcquireWrite()`",
+  usingReadWrite: "a read-write lock's `usingRead()` or `usingWrite()`",
 };
 
 /**
@@ -87,6 +103,13 @@ const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly f
   prefix: { use: 'write `keyPrefix` on the `Redlock`', from: 'other lock libraries' },
 };
 
+/** The scope that waits, for each scope that makes one attempt, and what to tell its callers. */
+const WAITING_SCOPE_OF: Partial<Record<OptionScope, { readonly scope: OptionScope; readonly use: string }>> = {
+  tryAcquire: { scope: 'acquire', use: '`acquire()` to wait for the lock' },
+  tryAcquirePermits: { scope: 'acquirePermits', use: '`acquire()` to wait for permits' },
+  tryAcquireReadWrite: { scope: 'acquireReadWrite', use: '`acquireRead()` or `acquireWrite()` to wait for the lock' },
+};
+
 /**
  * Throws a `TypeError` naming the first option of `given` that `scope` does not take, with the intended
  * name when it is known: another scope's option, one of {@link OPTION_ALIASES}, or ours in another case.
@@ -97,9 +120,9 @@ export function checkOptionNames(given: object, scope: OptionScope): void {
     if (allowed.has(name)) continue;
     const where = `Unknown option \`${name}\` in the options of ${SCOPE_LABELS[scope]}`;
     const scopes: readonly OptionScope[] | undefined = Object.hasOwn(OPTION_SCOPES, name) ? OPTION_SCOPES[name as OptionName] : undefined;
-    if ((scope === 'tryAcquire' && scopes?.includes('acquire') === true) || (scope === 'tryAcquirePermits' && scopes?.includes('acquirePermits') === true)) {
-      const what = scope === 'tryAcquire' ? 'the lock' : 'permits';
-      throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use \`acquire()\` to wait for ${what}`);
+    const waitingScope = WAITING_SCOPE_OF[scope];
+    if (waitingScope !== undefined && scopes?.includes(waitingScope.scope) === true) {
+      throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use ${waitingScope.use}`);
     }
     if (scopes !== undefined) {
       throw new TypeError(`${where}: \`${name}\` is an option of ${scopes.map((other) => SCOPE_LABELS[other]).join(', ')}`);

@@ -35,14 +35,15 @@ export function resolveSemaphore(resource: unknown, options: unknown, keyPrefix:
 
 /**
  * Validates the options of a semaphore's `acquire()` (`scope` `'acquirePermits'`), `tryAcquire()`
- * (`'tryAcquirePermits'`, which refuses the retry options) or `using()` (`'usingPermits'`), filling in
- * the `Redlock`'s retry defaults.
+ * (`'tryAcquirePermits'`, which refuses the retry options) or `using()` (`'usingPermits'`), or of a
+ * read-write lock's (`'…ReadWrite'`, which take no `permits`: 1, with a `limit` of 1), filling in the
+ * `Redlock`'s retry defaults.
  */
 export function resolvePermitOptions(
   options: unknown,
   limit: number,
   defaults: RetrySettings & { readonly waitMs: number },
-  scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits',
+  scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits' | 'acquireReadWrite' | 'tryAcquireReadWrite' | 'usingReadWrite',
 ): PermitSettings {
   const given = checkOptionsObject('options', options, scope);
   const { permits = 1, signal, autoExtend = false } = given;
@@ -52,7 +53,7 @@ export function resolvePermitOptions(
   }
   if (typeof autoExtend !== 'boolean') throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
   const limits = checkExtensionLimits({ maxExtensions: given['maxExtensions'], maxHoldMs: given['maxHoldMs'] });
-  if (scope !== 'usingPermits' && !autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
+  if (scope !== 'usingPermits' && scope !== 'usingReadWrite' && !autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
     const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
     throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: false\``);
   }

@@ -9,6 +9,8 @@ import { permitAcquireScript } from '../scripts/permit-acquire.js';
 import { permitExtendScript } from '../scripts/permit-extend.js';
 import { permitInspectScript } from '../scripts/permit-inspect.js';
 import { permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
+import { readWriteAcquireScript } from '../scripts/read-write-acquire.js';
+import { readWriteInspectScript } from '../scripts/read-write-inspect.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
 import { FakeKeyspace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
@@ -31,6 +33,8 @@ export const KNOWN_SCRIPTS: readonly LuaScript[] = [
   permitReleaseScript,
   quietPermitReleaseScript,
   permitInspectScript,
+  readWriteAcquireScript,
+  readWriteInspectScript,
 ];
 
 /** A refused connection, as a client reports a node that is down. */
@@ -297,7 +301,7 @@ export class FakeNode implements RedisAdapter {
     if (fault !== undefined) return fault.value;
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
-    if (script.startsWith('permit-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
+    if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string.
       const key = keys[0] as string;

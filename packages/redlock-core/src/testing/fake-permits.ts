@@ -1,10 +1,10 @@
-// The semantics of a semaphore's three scripts (scripts/permit-*.ts) on a fake server, where the layout is
-// written: one hash at the resource key, field `limit`, and `<slot>` = `<expiry on the server's clock>:<token>`.
+// The semantics of the scripts of semaphores (scripts/permit-*.ts) and read-write locks (scripts/read-write-*.ts)
+// on a fake server; their layouts are written on permitAcquireScript and readWriteAcquireScript.
 import { createHash } from 'node:crypto';
 import type { FakeKeyspace } from './fake-keyspace.js';
 
 /** The names of the permit scripts, as the fake knows them. */
-export type PermitScriptName = 'permit-acquire' | 'permit-extend' | 'permit-release' | 'permit-inspect';
+export type PermitScriptName = 'permit-acquire' | 'permit-extend' | 'permit-release' | 'permit-inspect' | 'read-write-acquire' | 'read-write-inspect';
 
 /** Runs one permit script atomically on `keyspace`, as its Lua source does. */
 export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName, keys: readonly string[], args: readonly string[]): unknown {
@@ -13,11 +13,6 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
   const type = keyspace.typeOf(key);
   const slots = keyspace.hashOf(key);
   const now = Math.floor(keyspace.now());
-  /** A slot's holder and expiry, from its field. */
-  const slotOf = (value: string): { readonly token: string; readonly expiresAtMs: number } => {
-    const colon = value.indexOf(':');
-    return { token: value.slice(colon + 1), expiresAtMs: Number(value.slice(0, colon)) };
-  };
   switch (script) {
     case 'permit-acquire': {
       const [, ttlArg, permitsArg, limitArg, graceArg, firstArg, ...explicit] = args;
@@ -32,8 +27,8 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       const stateOf = new Map<number, 'ours' | 'free'>();
       for (let slot = 1; slot <= limit; slot += 1) {
         const value = slots?.get(String(slot));
-        if (value === undefined || (slotOf(value).token !== token && slotOf(value).expiresAtMs <= now)) stateOf.set(slot, 'free');
-        else if (slotOf(value).token === token) stateOf.set(slot, 'ours');
+        if (value === undefined || (entryOf(value).holder !== token && entryOf(value).expiresAtMs <= now)) stateOf.set(slot, 'free');
+        else if (entryOf(value).holder === token) stateOf.set(slot, 'ours');
       }
       const ours = [...stateOf].filter(([, state]) => state === 'ours').map(([slot]) => slot);
       const freeSlots = (except: readonly number[]): number[] => [...stateOf].filter(([slot, state]) => state === 'free' && !except.includes(slot)).map(([slot]) => slot);
@@ -66,7 +61,7 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       if (slots === undefined) return 0;
       for (const slot of held) {
         const value = slots.get(slot);
-        if (value === undefined || slotOf(value).token !== token || slotOf(value).expiresAtMs <= now) return 0;
+        if (value === undefined || entryOf(value).holder !== token || entryOf(value).expiresAtMs <= now) return 0;
       }
       for (const slot of held) slots.set(slot, `${now + ttlMs}:${token}`);
       lengthenTtl(keyspace, key, ttlMs);
@@ -78,16 +73,20 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       if (limit === undefined) return -2;
       const taken: (number | string)[] = [];
       for (const [field, value] of slots ?? []) {
-        const remainingMs = slotOf(value).expiresAtMs - now;
-        if (field !== 'limit' && remainingMs > 0) taken.push(Number(field), createHash('sha1').update(slotOf(value).token).digest('hex').slice(0, 12), remainingMs);
+        const remainingMs = entryOf(value).expiresAtMs - now;
+        if (field !== 'limit' && remainingMs > 0) taken.push(Number(field), createHash('sha1').update(entryOf(value).holder).digest('hex').slice(0, 12), remainingMs);
       }
       return [Number(limit), ...taken];
     }
     case 'permit-release': {
-      const kept = new Set(args.slice(1));
+      const [, other = '', ...keptFields] = args;
+      const kept = new Set(keptFields);
       let freed = 0;
       for (const [field, value] of slots ?? []) {
-        if (field !== 'limit' && !kept.has(field) && slotOf(value).token === token) {
+        // A marker (`limit`, `rw`) holds no holder.
+        if (!value.includes(':') || kept.has(field)) continue;
+        const holder = entryOf(value).holder;
+        if (holder === token || (other !== '' && holder === other)) {
           slots?.delete(field);
           freed += 1;
         }
@@ -95,7 +94,76 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       if (freed > 0 && slots?.size === 1) keyspace.delete(key);
       return freed > 0 ? 1 : 0;
     }
+    case 'read-write-acquire':
+      return acquireReadWrite(keyspace, key, args, now);
+    case 'read-write-inspect':
+      return inspectReadWrite(keyspace, key, now);
   }
+}
+
+/** A hash entry's holder and expiry, from its value `<expiry>:<holder>`. */
+function entryOf(value: string): { readonly holder: string; readonly expiresAtMs: number } {
+  const colon = value.indexOf(':');
+  return { holder: value.slice(colon + 1), expiresAtMs: Number(value.slice(0, colon)) };
+}
+
+/** The read-write-acquire script (scripts/read-write-acquire.ts), where its layout is written. */
+function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly string[], now: number): number {
+  const [token = '', ttlArg, mode, graceArg, intent = ''] = args;
+  const ttlMs = Number(ttlArg);
+  const type = keyspace.typeOf(key);
+  if (type !== 'none' && type !== 'hash') return -2;
+  const fields = keyspace.hashOf(key);
+  let [writer, readers, waiting, isOurIntent] = [false, false, false, false];
+  const expired: string[] = [];
+  if (fields !== undefined) {
+    if (!fields.has('rw')) return -2;
+    for (const [field, value] of fields) {
+      if (field === 'rw' || !value.includes(':')) continue;
+      const { holder, expiresAtMs } = entryOf(value);
+      if (expiresAtMs <= now) expired.push(field);
+      else if (holder === token) return 1;
+      else if (field === 'w') writer = true;
+      else if (field === 'i') {
+        if (holder === intent) isOurIntent = true;
+        else waiting = true;
+      } else readers = true;
+    }
+  }
+  if (writer) return 0;
+  if (mode === 'read' && waiting) return 3;
+  if (mode === 'write' && readers) {
+    if (!waiting) {
+      fields?.set('i', `${now + ttlMs}:${intent}`);
+      lengthenTtl(keyspace, key, ttlMs);
+    }
+    return 2;
+  }
+  // Redis reports uptime in whole seconds, rounded down.
+  if (Number(graceArg) > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < Number(graceArg)) return -1;
+  const hash = fields ?? new Map<string, string>();
+  hash.set('rw', '1');
+  hash.set(mode === 'write' ? 'w' : `r:${token}`, `${now + ttlMs}:${token}`);
+  for (const field of expired) hash.delete(field);
+  if (isOurIntent) hash.delete('i');
+  if (fields === undefined) keyspace.createHash(key, hash);
+  lengthenTtl(keyspace, key, ttlMs);
+  return 1;
+}
+
+/** The read-write-inspect script (scripts/read-write-inspect.ts). */
+function inspectReadWrite(keyspace: FakeKeyspace, key: string, now: number): unknown {
+  const type = keyspace.typeOf(key);
+  if (type === 'none') return 0;
+  const fields = keyspace.hashOf(key);
+  if (fields?.has('rw') !== true) return -2;
+  const reply: (string | number)[] = [1];
+  for (const [field, value] of fields) {
+    if (field === 'rw' || !value.includes(':')) continue;
+    const { holder, expiresAtMs } = entryOf(value);
+    if (expiresAtMs > now) reply.push(field === 'w' || field === 'i' ? field : 'r', createHash('sha1').update(holder).digest('hex').slice(0, 12), expiresAtMs - now);
+  }
+  return reply;
 }
 
 /** Gives the key `ttlMs` when it has less, or no TTL (a new hash): it lives as long as its longest slot. */

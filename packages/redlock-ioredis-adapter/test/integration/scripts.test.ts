@@ -365,7 +365,7 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     const [key] = keysFor('permit-release', 1) as [string];
     await take(key, TOKEN, 2, 1);
     await take(key, OTHER_TOKEN, 1, 1);
-    const release = (script: LuaScript, token: string, kept: string[] = []) => run(script, [key], [token, ...kept]).then(parsePermitReleaseReply);
+    const release = (script: LuaScript, token: string, kept: string[] = []) => run(script, [key], [token, '', ...kept]).then(parsePermitReleaseReply);
     expect(await release(quietPermitReleaseScript, TOKEN, ['2'])).toBe('released');
     expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['2', '3', 'limit']);
     expect(await release(quietPermitReleaseScript, 'nobody')).toBe('not-held');

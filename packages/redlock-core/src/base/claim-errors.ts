@@ -1,0 +1,149 @@
+// The errors of semaphores and read-write locks: what their acquisitions, extensions, releases and
+// inspections reject with. The lock's errors, and what every primitive shares, are in errors.ts.
+import type { NodeOutcome, PermitAttempt, ReadWriteAttempt } from './outcomes.js';
+import { type NodeError, RedlockError } from './redlock-error.js';
+import { errorsOf } from './errors.js';
+
+/**
+ * Why a semaphore's permits could not be taken, extended or released:
+ * - `'no-permits-free'`: enough nodes had too few permits free to deny a quorum;
+ * - `'nodes-unreachable'`: nodes that timed out, failed or were in their restart grace made the difference;
+ * - `'no-validity'`: a quorum agreed too late for any validity to remain;
+ * - `'foreign-key'`: on enough nodes to deny a quorum, the key holds something that is not a semaphore
+ *   (a lock on the same resource, another type), which never goes away by itself;
+ * - `'limit-mismatch'`: a node holds the semaphore with another limit (`recordedLimit`): its holders and
+ *   this call disagree on what the resource means, which retrying cannot mend;
+ * - `'not-held'`: extending permits that are released, expired or gone from a quorum of nodes.
+ */
+export type PermitFailureReason = 'no-permits-free' | 'nodes-unreachable' | 'no-validity' | 'foreign-key' | 'limit-mismatch' | 'not-held';
+
+/**
+ * A semaphore's `acquire()` or `tryAcquire()` found no quorum with validity left within its attempts (or
+ * within `waitMs`), `permit.extend()` or `permit.release()` found no quorum, or fewer than a quorum of
+ * nodes answered `semaphore.inspect()` (`'nodes-unreachable'`). `reason` tells why; the
+ * `'foreign-key'` and `'limit-mismatch'` reasons end `acquire()` at once, without retrying.
+ *
+ * Memory stays bounded however long the call waited: `attempts` keeps the first attempt and the latest 10.
+ */
+export class PermitError extends RedlockError {
+  override name = 'PermitError';
+
+  /** What failed. */
+  readonly operation: 'acquire' | 'extend' | 'release' | 'inspect';
+  /** The semaphore's resource, without the key prefix. */
+  readonly resource: string;
+  /** How many permits the call asked for or held. */
+  readonly permits: number;
+  /** Why it failed: see {@link PermitFailureReason}. */
+  readonly reason: PermitFailureReason;
+  /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
+  readonly attempts: readonly PermitAttempt[];
+  /** For `'acquire'`: how many attempts were made, kept or not. */
+  readonly attemptCount: number;
+  /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
+  readonly nodes: readonly NodeOutcome<string>[];
+  /** The `waitMs` that ran out, in milliseconds, when that ended an `acquire()`. */
+  readonly waitMs: number | undefined;
+  /** For `'extend'`: whether the permits are not held any more (`'not-held'`), so stop relying on them. */
+  readonly isLost: boolean;
+  /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
+  readonly recordedLimit: number | undefined;
+  /** Every node error among `attempts` and `nodes`, in order. */
+  readonly nodeErrors: readonly NodeError[];
+
+  constructor(
+    message: string,
+    options: {
+      operation: 'acquire' | 'extend' | 'release' | 'inspect';
+      resource: string;
+      permits: number;
+      reason: PermitFailureReason;
+      attempts?: readonly PermitAttempt[];
+      attemptCount?: number;
+      nodes?: readonly NodeOutcome<string>[];
+      waitMs?: number;
+      recordedLimit?: number;
+    },
+  ) {
+    super(message);
+    this.operation = options.operation;
+    this.resource = options.resource;
+    this.permits = options.permits;
+    this.reason = options.reason;
+    this.attempts = options.attempts ?? [];
+    this.attemptCount = options.attemptCount ?? this.attempts.length;
+    this.nodes = options.nodes ?? [];
+    this.waitMs = options.waitMs;
+    this.isLost = options.operation === 'extend' && options.reason === 'not-held';
+    this.recordedLimit = options.recordedLimit;
+    this.nodeErrors = [...this.attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(this.nodes)];
+  }
+}
+
+/**
+ * Why a read-write lock could not be taken, extended or released:
+ * - `'locked'`: enough nodes refused (a writer held it, readers held it from a writer, or a writer waited
+ *   for it, refusing a reader) to deny a quorum;
+ * - `'nodes-unreachable'`, `'no-validity'`, `'foreign-key'` and `'not-held'`: as for a semaphore's permits
+ *   (see {@link PermitFailureReason}); a foreign key is a lock or a semaphore on the same resource.
+ */
+export type ReadWriteFailureReason = 'locked' | 'nodes-unreachable' | 'no-validity' | 'foreign-key' | 'not-held';
+
+/**
+ * A read-write lock's `acquireRead()`, `acquireWrite()` or their `tryAcquire…()` found no quorum with
+ * validity left within its attempts (or within `waitMs`), `extend()` or `release()` of its handle found no
+ * quorum, or fewer than a quorum of nodes answered `inspect()` (`'nodes-unreachable'`). `reason` tells
+ * why; `'foreign-key'` ends an acquisition at once, without retrying.
+ *
+ * Memory stays bounded however long the call waited: `attempts` keeps the first attempt and the latest 10.
+ */
+export class ReadWriteLockError extends RedlockError {
+  override name = 'ReadWriteLockError';
+
+  /** What failed. */
+  readonly operation: 'acquire' | 'extend' | 'release' | 'inspect';
+  /** The lock's resource, without the key prefix. */
+  readonly resource: string;
+  /** Whether the call read or wrote; `undefined` for `'inspect'`. */
+  readonly mode: 'read' | 'write' | undefined;
+  /** Why it failed: see {@link ReadWriteFailureReason}. */
+  readonly reason: ReadWriteFailureReason;
+  /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
+  readonly attempts: readonly ReadWriteAttempt[];
+  /** For `'acquire'`: how many attempts were made, kept or not. */
+  readonly attemptCount: number;
+  /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
+  readonly nodes: readonly NodeOutcome<string>[];
+  /** The `waitMs` that ran out, in milliseconds, when that ended an acquisition. */
+  readonly waitMs: number | undefined;
+  /** For `'extend'`: whether the lock is not held any more (`'not-held'`), so stop relying on it. */
+  readonly isLost: boolean;
+  /** Every node error among `attempts` and `nodes`, in order. */
+  readonly nodeErrors: readonly NodeError[];
+
+  constructor(
+    message: string,
+    options: {
+      operation: 'acquire' | 'extend' | 'release' | 'inspect';
+      resource: string;
+      mode: 'read' | 'write' | undefined;
+      reason: ReadWriteFailureReason;
+      attempts?: readonly ReadWriteAttempt[];
+      attemptCount?: number;
+      nodes?: readonly NodeOutcome<string>[];
+      waitMs?: number;
+    },
+  ) {
+    super(message);
+    this.operation = options.operation;
+    this.resource = options.resource;
+    this.mode = options.mode;
+    this.reason = options.reason;
+    this.attempts = options.attempts ?? [];
+    this.attemptCount = options.attemptCount ?? this.attempts.length;
+    this.nodes = options.nodes ?? [];
+    this.waitMs = options.waitMs;
+    this.isLost = options.operation === 'extend' && options.reason === 'not-held';
+    this.nodeErrors = [...this.attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(this.nodes)];
+  }
+}

@@ -1,0 +1,238 @@
+// What a semaphore's permits and a read-write lock have in common once held: entries in one hash per node,
+// with their validity, extension, release, and the entries a node gave beyond them. The public handles
+// (`Permit`, `ReadWriteHandle`) are faces over it; its Hold keeps validity, loss, signal and close().
+import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
+import { validityMs } from '../base/clock.js';
+import { closedErrorOf, LockLostError } from '../base/errors.js';
+import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
+import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
+import { type HandleExtension, Hold } from '../lock/hold.js';
+import { FanOut } from '../nodes/fan-out.js';
+import type { NodeCallRun } from '../nodes/node-call.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { ScriptReader } from '../scripts/lua-script.js';
+import { parsePermitExtendReply, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
+import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
+import { checkTtl } from '../settings/ttl.js';
+
+/** Where a held claim stands: see `PermitState`. */
+export type ClaimState = 'held' | 'released' | 'lost' | 'expired';
+
+/** Why an extension or a release of a claim failed. */
+export type ClaimFailure = 'not-held' | 'nodes-unreachable' | 'no-validity';
+
+/** What an attempt that won a quorum hands its claim. */
+export interface ClaimGrant {
+  readonly set: NodeSet;
+  readonly resource: string;
+  readonly key: string;
+  readonly token: string;
+  /** The hash fields held on a quorum: a semaphore's slots, a read-write lock's entry. */
+  readonly fields: readonly string[];
+  /** A second holder id the release frees too (a writer's intent id), or `''`. */
+  readonly alsoFrees: string;
+  readonly ttlMs: number;
+  /** Monotonic time when the validity ends. */
+  readonly validUntil: number;
+  /** Wall-clock time when the validity ends. */
+  readonly expiresAt: number;
+  /** Monotonic time after which the entries have expired on every node anyway. */
+  readonly keysExpireAt: number;
+  /** Whether each node was sent the request, by node index: those the release goes to. */
+  readonly written: boolean[];
+  /** How messages name what is held: `2 of 3 permits of "imports"`. */
+  readonly what: string;
+  /** Whether `what` takes a plural verb (`permits … are`, `the read lock … is`). */
+  readonly isPlural: boolean;
+  /** The typed error of a failed extension or release, with `why` for its message. */
+  readonly errorOf: (operation: 'extend' | 'release', reason: ClaimFailure, why: string, nodes?: readonly NodeOutcome<string>[]) => Error;
+}
+
+/**
+ * The call a release or cleanup runs on one node: the release script, announced or not, freeing every
+ * field of `token` (and of `alsoFrees`, when not empty) there but `kept`.
+ */
+export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, announce: boolean, kept: readonly string[]): NodeCallRun<ReleaseStatus> {
+  const reader = new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, alsoFrees, ...kept], parsePermitReleaseReply);
+  return (adapter) => reader.send(adapter);
+}
+
+/**
+ * A holder's entries on a quorum of nodes until `remainingValidityMs` runs out.
+ * held ──extend()──▶ held · held ──release()──▶ released · held ──extend() finds it gone──▶ lost ·
+ * held ──validity runs out──▶ expired
+ */
+export class Claim {
+  readonly #hold: Hold;
+  readonly #key: string;
+  readonly #fields: readonly string[];
+  readonly #alsoFrees: string;
+  readonly #errorOf: ClaimGrant['errorOf'];
+  readonly #isPlural: boolean;
+  /** The automatic extension (`autoExtend`), while it runs. */
+  #extension: HandleExtension | undefined;
+  #releasing: Promise<void> | undefined;
+
+  constructor(grant: ClaimGrant) {
+    this.#key = grant.key;
+    this.#fields = grant.fields;
+    this.#alsoFrees = grant.alsoFrees;
+    this.#errorOf = grant.errorOf;
+    this.#isPlural = grant.isPlural;
+    this.#hold = new Hold({
+      set: grant.set,
+      resources: [grant.resource],
+      keys: [grant.key],
+      token: grant.token,
+      ttlMs: grant.ttlMs,
+      validUntil: grant.validUntil,
+      keysExpireAt: grant.keysExpireAt,
+      expiresAt: grant.expiresAt,
+      written: grant.written,
+      leadNodeIndex: undefined,
+      nodes: [],
+      what: grant.what,
+    });
+  }
+
+  get state(): ClaimState {
+    const hold = this.#hold;
+    if (hold.isReleased) return 'released';
+    if (hold.lostBecause !== undefined) return 'lost';
+    return hold.validUntil <= hold.set.options.clock.now() ? 'expired' : 'held';
+  }
+
+  get expiresAt(): number {
+    return this.#hold.expiresAt;
+  }
+
+  get remainingValidityMs(): number {
+    return this.state === 'held' ? Math.max(0, this.#hold.validUntil - this.#hold.set.options.clock.now()) : 0;
+  }
+
+  get signal(): AbortSignal {
+    return this.#hold.signal;
+  }
+
+  get what(): string {
+    return this.#hold.what;
+  }
+
+  get resources(): readonly string[] {
+    return this.#hold.resources;
+  }
+
+  assertValid(): void {
+    const state = this.state;
+    if (state === 'held') return;
+    throw new LockLostError(`${this.#hold.what} ${this.#isPlural ? 'are' : 'is'} ${state}`, { resources: this.resources, cause: this.#hold.lostBecause?.cause });
+  }
+
+  /** Extends the entries to `ttlMs` from now on every node: see `Permit.extend`. */
+  async extend(ttlMs: number): Promise<void> {
+    const hold = this.#hold;
+    const { set, token } = hold;
+    const { clock, driftFactor } = set.options;
+    checkTtl(ttlMs, driftFactor);
+    if (set.lifecycle.isClosed) throw closedErrorOf('extend', hold.resources);
+    if (this.state !== 'held') throw this.#errorOf('extend', 'not-held', `it is ${this.state}`);
+    const start = clock.now();
+    const wallStart = clock.wallNow();
+    const reader = new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#fields], parsePermitExtendReply);
+    const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, (adapter) => reader.send(adapter), start);
+    const hasQuorum = await calls.decided();
+    const elapsedMs = clock.now() - start;
+    const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+    if (hasQuorum && validity > 0 && !hold.isReleased) {
+      // Validity is what is left now, at the decision: it runs from here, not from the start.
+      if (start + elapsedMs + validity > hold.validUntil) {
+        hold.validUntil = start + elapsedMs + validity;
+        hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
+      }
+      hold.keysExpireAt = Math.max(hold.keysExpireAt, start + elapsedMs + ttlMs);
+      hold.ttlMs = ttlMs;
+      return;
+    }
+    const nodes = await calls.allSettled();
+    const quorum = quorumOf(nodes.length);
+    if ((countByStatus(nodes)['not-held'] ?? 0) > nodes.length - quorum) {
+      const error = this.#errorOf('extend', 'not-held', `${describeOutcomes(nodes)}, quorum is ${quorum}`, nodes);
+      hold.markLost(new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
+      throw error;
+    }
+    const why = hasQuorum ? `no validity left after ${Math.round(elapsedMs)} ms` : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
+    throw this.#errorOf('extend', hasQuorum ? 'no-validity' : 'nodes-unreachable', why, nodes);
+  }
+
+  /** Releases the entries on every node that was asked for them: see `Permit.release`. */
+  release(): Promise<void> {
+    if (this.#extension !== undefined) this.#hold.letGoOf(this.#extension);
+    this.#extension = undefined;
+    return (this.#releasing ??= this.#releaseOnEveryNode());
+  }
+
+  /** Keeps `handle` (this claim's public face) extended by `ttlMs` within `limits`: see `Permit.keepExtended`. */
+  keepExtended(handle: Parameters<typeof keepExtended>[0], ttlMs: number, limits: ExtensionLimits): void {
+    const hold = this.#hold;
+    if (this.state !== 'held' || this.#extension !== undefined) return;
+    const { clock } = hold.set.options;
+    this.#extension = hold.keepHandleExtended(
+      (onStop) => keepExtended(handle, ttlMs, clock, limits, onStop, hold.what),
+      (extension) => {
+        if (this.#extension === extension) this.#extension = undefined;
+      },
+    );
+  }
+
+  onLost(listener: (error: LockLostError) => void): () => void {
+    return this.#hold.onLost(listener);
+  }
+
+  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
+    this.#hold.publishLoss(reason, error);
+  }
+
+  /**
+   * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided. Fields
+   * other than the claim's are freed there at once; all of them, if the claim is released already (its
+   * release may have reached that node first).
+   */
+  settleGrant(nodeIndex: number, fields: readonly string[]): void {
+    const hold = this.#hold;
+    hold.written[nodeIndex] = true;
+    const isReleased = hold.isReleased;
+    if (!isReleased && fields.every((field) => this.#fields.includes(field))) return;
+    void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#fields) });
+  }
+
+  async #releaseOnEveryNode(): Promise<void> {
+    const hold = this.#hold;
+    const { set, written } = hold;
+    const release = this.#releaseOf(true, 0);
+    const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], true);
+    calls.listen((outcome) => {
+      if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
+      sendAgainAfterError(set, release, outcome);
+    });
+    const startedAtMs = set.options.clock.now();
+    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
+      const node = set.nodes[nodeIndex] as NodeState;
+      // Nothing was written on a node that was never sent the request (it was known down).
+      if (written[nodeIndex] !== true) calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
+      else calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, hold.ttlMs), release.run as NodeCallRun<ReleaseStatus>, 'cleanup', startedAtMs);
+    }
+    hold.markReleased();
+    if (await calls.decided()) return;
+    const nodes: ReleaseNodeOutcome[] = await calls.allSettled();
+    // Forgotten, so that calling release() again retries.
+    this.#releasing = undefined;
+    throw this.#errorOf('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
+  }
+
+  #releaseOf(announce: boolean, confirmedCount?: number): Release {
+    const { token, ttlMs, keysExpireAt } = this.#hold;
+    return { keys: [this.#key], token, ttlMs, keysExpireAt, announce, confirmedCount, run: hashReleaseRunOf(this.#key, token, this.#alsoFrees, announce, []) };
+  }
+}

@@ -1,0 +1,141 @@
+import type { ReadWriteAcquireStatus } from '../base/outcomes.js';
+import { defineScript, unexpectedReply } from './lua-script.js';
+
+/**
+ * The layout, written once for the read-write scripts. A read-write lock is held as a Redlock lock is,
+ * with a compatibility rule: a reader holds it on a quorum of nodes where no writer held it, the writer on a
+ * quorum where no reader and no other writer held it, and any two quorums share a node, whose script
+ * admits a writer only beside no one. On each node the lock is one hash at the resource key: field `rw`
+ * (`1`) marks it as a read-write lock, `w` holds the writer as `<expiry on the node's clock, ms>:<token>`,
+ * `r:<token>` each reader the same way, and `i` a waiting writer's intent, `<expiry>:<intent id>`: a
+ * writer that finds readers there leaves it, and new readers are refused while it lives, so a stream of
+ * readers cannot starve a writer. The key lives as long as its longest entry. A lock or a semaphore on the
+ * same resource holds another type or a hash without `rw`, and each finds the other foreign.
+ */
+export const readWriteAcquireScript = defineScript(
+  'read-write-acquire',
+  /* lua */ `
+--[[ Takes the read-write lock at KEYS[1] for a reader (ARGV[3] 'read') or the writer (ARGV[3] 'write').
+     Entries expired by this node's clock do not count, so a holder that crashed frees the lock when its
+     TTL runs out. A reader is admitted unless a writer holds the lock or a writer's intent lives there; the
+     writer unless a writer or a reader holds it. A writer refused because readers hold it leaves its intent
+     (ARGV[5], one id for every attempt of one acquisition) for the TTL, unless another writer's intent
+     lives there; once admitted it removes its own intent. Atomic.
+     KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] 'read' or 'write'
+     ARGV[4] restart grace in milliseconds, '0' for none   ARGV[5] the writer's intent id ('' for a reader)
+     Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
+     the lock, 2 (to a writer) if readers hold it, 3 (to a reader) if a writer waits for it, -1 if the node
+     is inside its restart grace, -2 if the key is not a read-write lock (nothing changed but the intent). ]]
+local key, token, ttlMs, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local restartGraceMs, intent = tonumber(ARGV[4]), ARGV[5]
+local keyType = redis.call('TYPE', key)['ok']
+if keyType ~= 'none' and keyType ~= 'hash' then
+  return -2
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local writer, readers, waiting, isOurIntent = false, false, false, false
+local expired = {}
+if keyType == 'hash' then
+  local all = redis.call('HGETALL', key)
+  local isReadWrite = false
+  for i = 1, #all, 2 do
+    local field, value = all[i], all[i + 1]
+    local colon = string.find(value, ':', 1, true)
+    if field == 'rw' then
+      isReadWrite = true
+    elseif colon ~= nil then
+      local holder = string.sub(value, colon + 1)
+      if tonumber(string.sub(value, 1, colon - 1)) <= now then
+        expired[#expired + 1] = field
+      elseif holder == token then
+        return 1
+      elseif field == 'w' then
+        writer = true
+      elseif field == 'i' then
+        if holder == intent then
+          isOurIntent = true
+        else
+          waiting = true
+        end
+      else
+        readers = true
+      end
+    end
+  end
+  if not isReadWrite then
+    return -2
+  end
+end
+if writer then
+  return 0
+end
+if mode == 'read' and waiting then
+  return 3
+end
+if mode == 'write' and readers then
+  if not waiting then
+    redis.call('HSET', key, 'i', (now + ttlMs) .. ':' .. intent)
+    if redis.call('PTTL', key) < ttlMs then
+      redis.call('PEXPIRE', key, ttlMs)
+    end
+  end
+  return 2
+end
+if restartGraceMs > 0 then
+  -- Uptime has 1 s precision, rounded down, so the grace errs long.
+  local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+  if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
+    return -1
+  end
+end
+local field = 'w'
+if mode == 'read' then
+  field = 'r:' .. token
+end
+redis.call('HSET', key, 'rw', '1', field, (now + ttlMs) .. ':' .. token)
+for i = 1, #expired do
+  redis.call('HDEL', key, expired[i])
+end
+if isOurIntent then
+  redis.call('HDEL', key, 'i')
+end
+if redis.call('PTTL', key) < ttlMs then
+  redis.call('PEXPIRE', key, ttlMs)
+end
+return 1
+`,
+);
+
+/** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */
+export type ReadWriteMode = 'read' | 'write';
+
+/** The hash field a holder's entry is kept in on every node (see `readWriteAcquireScript`). */
+export function readWriteFieldOf(mode: ReadWriteMode, token: string): string {
+  return mode === 'write' ? 'w' : `r:${token}`;
+}
+
+/** The arguments of the read-write-acquire script after its key. */
+export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadWriteMode, restartGraceMs: number, intentId: string): string[] {
+  return [token, String(ttlMs), mode, String(restartGraceMs), mode === 'write' ? intentId : ''];
+}
+
+/** Parses the read-write-acquire script's reply. */
+export function parseReadWriteAcquireReply(reply: unknown): ReadWriteAcquireStatus {
+  switch (reply) {
+    case 1:
+      return 'admitted';
+    case 0:
+      return 'writer-holds';
+    case 2:
+      return 'readers-hold';
+    case 3:
+      return 'writer-waiting';
+    case -1:
+      return 'restarting';
+    case -2:
+      return 'foreign';
+    default:
+      throw unexpectedReply('read-write-acquire', reply);
+  }
+}
