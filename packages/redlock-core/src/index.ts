@@ -50,10 +50,16 @@ export type {
   SemaphoreOptions,
   TryAcquireOptions,
   TryPermitOptions,
+  ReadWriteOptions,
+  TryReadWriteOptions,
+  ReadWriteUsingOptions,
   UsingOptions,
 } from './options.js';
 export { Permit, type PermitState } from './permits/permit.js';
 export { Semaphore } from './semaphore.js';
+export { ReadWriteLock } from './read-write-lock.js';
+export { ReadWriteHandle, type ReadWriteState } from './permits/read-write-handle.js';
+export type { ReadWriteMode } from './scripts/read-write-acquire.js';
 export { MAX_PERMIT_LIMIT } from './scripts/permit-acquire.js';
 export { DEFAULT_OPTIONS, MAX_TTL_MS } from './settings/defaults.js';
 export type {
@@ -67,6 +73,11 @@ export type {
   PermitAcquireNodeOutcome,
   PermitAcquireStatus,
   PermitAttempt,
+  ReadWriteAcquireNodeOutcome,
+  ReadWriteAcquireStatus,
+  ReadWriteAttempt,
+  ReadWriteInspection,
+  ReadWriteInspectNodeOutcome,
   PermitExtendNodeOutcome,
   SemaphoreInspection,
   SemaphoreInspectNodeOutcome,

@@ -16,8 +16,9 @@ import { quorumOf } from './nodes/quorum.js';
 import { ReleaseNotifications } from './nodes/release-notifications.js';
 import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
 import type { AcquireOptions, RedlockNode, RedlockOptions, SemaphoreOptions, TryAcquireOptions, UsingOptions } from './options.js';
+import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
-import { resolveSemaphore } from './settings/resolve-permits.js';
+import { resolveReadWriteLock, resolveSemaphore } from './settings/resolve-permits.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
 import { resolveResources } from './settings/resolve-resources.js';
 import { checkAcquireTtl } from './settings/ttl.js';
@@ -359,6 +360,15 @@ export class Redlock {
    */
   semaphore(resource: string, options: SemaphoreOptions): Semaphore {
     return new Semaphore(this.#set, this.#notifications, resolveSemaphore(resource, options, this.#set.options.keyPrefix));
+  }
+
+  /**
+   * Returns the read-write lock on `resource`: many readers at once, or one writer alone; see
+   * {@link ReadWriteLock}.
+   * @throws `TypeError` or `RangeError` for a bad resource.
+   */
+  readWriteLock(resource: string): ReadWriteLock {
+    return new ReadWriteLock(this.#set, this.#notifications, resolveReadWriteLock(resource, this.#set.options.keyPrefix));
   }
 
   /**

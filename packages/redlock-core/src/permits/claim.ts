@@ -60,6 +60,37 @@ export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, 
 }
 
 /**
+ * Frees what a failed attempt's rounds (`rounds`, its fan-outs in order) wrote with `token`, announcing
+ * nothing: the rounds freed nothing anyone waits for. Every node that did not refuse in each round it was
+ * sent is sent the release (with re-sends); a node that timed out is sent it again if it answers late that
+ * it admitted. Resolves when each node's first release settled.
+ */
+export async function freeFailedRounds<S extends string>(
+  set: NodeSet,
+  rounds: readonly FanOut<S>[],
+  written: { readonly key: string; readonly token: string; readonly ttlMs: number },
+  isRefusal: (status: S | 'timeout' | 'error') => boolean,
+): Promise<void> {
+  const { key, token, ttlMs } = written;
+  // The keys live a TTL from the last round.
+  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
+  await Promise.all(
+    set.nodes.map(async (_, nodeIndex) => {
+      const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
+      if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
+      for (const calls of rounds) {
+        if (calls.outcomes[nodeIndex]?.status !== 'timeout') continue;
+        // The script may still run after the timeout: free again if it reports that it admitted.
+        void calls.lateAnswerOf(nodeIndex).then((answer) => {
+          if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
+        });
+      }
+      await releaseAndRetry(set, nodeIndex, cleanup);
+    }),
+  );
+}
+
+/**
  * A holder's entries on a quorum of nodes until `remainingValidityMs` runs out.
  * held ──extend()──▶ held · held ──release()──▶ released · held ──extend() finds it gone──▶ lost ·
  * held ──validity runs out──▶ expired

@@ -3,7 +3,6 @@ import { validityMs } from '../base/clock.js';
 import type { PermitFailureReason } from '../base/claim-errors.js';
 import { countByStatus, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
-import { type Release, releaseAndRetry } from '../lock/cleanup.js';
 import { FanOut } from '../nodes/fan-out.js';
 import type { RedisAdapter } from '../base/adapter.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -12,7 +11,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
 import type { SemaphoreSettings } from '../settings/resolve-permits.js';
-import { hashReleaseRunOf } from './claim.js';
+import { freeFailedRounds } from './claim.js';
 import { Permit } from './permit.js';
 
 /** A failed round, with why it failed: see `PermitFailureReason`. */
@@ -137,22 +136,11 @@ export async function runPermitAttempt(
     return permit;
   }
 
-  // No announcement: the rounds freed nothing anyone waits for. The keys live a TTL from the last round.
-  const keysExpireAt = clock.now() + ttlMs;
-  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
-  await Promise.all(
-    set.nodes.map(async (_, nodeIndex) => {
-      const outcomes = await Promise.all(rounds.filter((round) => round.calls.wasSent(nodeIndex)).map((round) => round.calls.outcomeOf(nodeIndex)));
-      if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
-      for (const round of rounds) {
-        if (round.calls.outcomes[nodeIndex]?.status !== 'timeout') continue;
-        // The script may still run after the timeout: free again if it reports that it admitted.
-        void round.calls.lateAnswerOf(nodeIndex).then((answer) => {
-          if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
-        });
-      }
-      await releaseAndRetry(set, nodeIndex, cleanup);
-    }),
+  await freeFailedRounds(
+    set,
+    rounds.map((round) => round.calls),
+    { key, token, ttlMs },
+    (status) => isRefusal(status),
   );
   const nodes = cutOff ?? (await last.calls.allSettled());
   const recordedLimit = recordedLimitOf();

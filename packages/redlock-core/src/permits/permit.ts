@@ -6,13 +6,13 @@ import { PermitError } from '../base/claim-errors.js';
 import type { LockLostError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { NodeSet } from '../nodes/node-state.js';
-import { Claim, type ClaimState } from './claim.js';
+import { Claim } from './claim.js';
 
 /**
  * Where a {@link Permit} stands: `'held'` while it has validity left; then `'released'`, `'lost'` once an
  * extension found that a quorum of nodes no longer holds it, or `'expired'`.
  */
-export type PermitState = ClaimState;
+export type PermitState = 'held' | 'released' | 'lost' | 'expired';
 
 /** What an attempt that won a quorum hands the permit. */
 export interface PermitGrant {

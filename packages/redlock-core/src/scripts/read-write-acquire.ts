@@ -19,8 +19,8 @@ export const readWriteAcquireScript = defineScript(
      Entries expired by this node's clock do not count, so a holder that crashed frees the lock when its
      TTL runs out. A reader is admitted unless a writer holds the lock or a writer's intent lives there; the
      writer unless a writer or a reader holds it. A writer refused because readers hold it leaves its intent
-     (ARGV[5], one id for every attempt of one acquisition) for the TTL, unless another writer's intent
-     lives there; once admitted it removes its own intent. Atomic.
+     (ARGV[5], one id for every attempt of one acquisition; '' for a single try, which leaves none) for the
+     TTL, unless another writer's intent lives there; once admitted it removes its own intent. Atomic.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] 'read' or 'write'
      ARGV[4] restart grace in milliseconds, '0' for none   ARGV[5] the writer's intent id ('' for a reader)
      Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
@@ -74,7 +74,7 @@ if mode == 'read' and waiting then
   return 3
 end
 if mode == 'write' and readers then
-  if not waiting then
+  if not waiting and intent ~= '' then
     redis.call('HSET', key, 'i', (now + ttlMs) .. ':' .. intent)
     if redis.call('PTTL', key) < ttlMs then
       redis.call('PEXPIRE', key, ttlMs)
@@ -115,9 +115,9 @@ export function readWriteFieldOf(mode: ReadWriteMode, token: string): string {
   return mode === 'write' ? 'w' : `r:${token}`;
 }
 
-/** The arguments of the read-write-acquire script after its key. */
+/** The arguments of the read-write-acquire script after its key; `intentId` is `''` for a reader or a single try. */
 export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadWriteMode, restartGraceMs: number, intentId: string): string[] {
-  return [token, String(ttlMs), mode, String(restartGraceMs), mode === 'write' ? intentId : ''];
+  return [token, String(ttlMs), mode, String(restartGraceMs), intentId];
 }
 
 /** Parses the read-write-acquire script's reply. */

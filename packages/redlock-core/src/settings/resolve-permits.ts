@@ -1,4 +1,4 @@
-// The arguments of a semaphore and of its calls, checked before any node is called.
+// The arguments of a semaphore or a read-write lock and of their calls, checked before any node is called.
 import { MAX_PERMIT_LIMIT } from '../scripts/permit-acquire.js';
 import { resolveResources } from './resolve-resources.js';
 import { checkExtensionLimits, resolveRetries, type RetrySettings, type WaitSettings } from './resolve-options.js';
@@ -11,6 +11,14 @@ export interface SemaphoreSettings {
   /** Its key on every node: the key prefix and the resource. */
   readonly key: string;
   readonly limit: number;
+}
+
+/** A read-write lock after validation: its resource and its key on every node. */
+export interface ReadWriteSettings {
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  /** Its key on every node: the key prefix and the resource. */
+  readonly key: string;
 }
 
 /** One call of a semaphore's `acquire()`, `tryAcquire()` or `using()` after validation. */
@@ -31,6 +39,13 @@ export function resolveSemaphore(resource: unknown, options: unknown, keyPrefix:
   if (limit === undefined) throw new TypeError('Expected the options of `redlock.semaphore()` to set `limit`, how many permits may be held at once');
   checkInteger('limit', limit, 1, MAX_PERMIT_LIMIT);
   return { resource, key: keys[0] as string, limit };
+}
+
+/** Validates `redlock.readWriteLock()`'s argument: one resource, as a lock's. */
+export function resolveReadWriteLock(resource: unknown, keyPrefix: string): ReadWriteSettings {
+  if (typeof resource !== 'string') throw new TypeError(`Expected \`resource\` to be a string, got ${formatValue(resource)}`);
+  const { keys } = resolveResources(resource, keyPrefix);
+  return { resource, key: keys[0] as string };
 }
 
 /**

@@ -133,7 +133,7 @@ function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly st
   if (writer) return 0;
   if (mode === 'read' && waiting) return 3;
   if (mode === 'write' && readers) {
-    if (!waiting) {
+    if (!waiting && intent !== '') {
       fields?.set('i', `${now + ttlMs}:${intent}`);
       lengthenTtl(keyspace, key, ttlMs);
     }

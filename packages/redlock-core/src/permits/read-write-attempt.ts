@@ -1,0 +1,118 @@
+// One attempt to take a read-write lock over every node: the vote, the handle it wins, or the cleanup of a failed one.
+import type { ReadWriteFailureReason } from '../base/claim-errors.js';
+import { validityMs } from '../base/clock.js';
+import { countByStatus, outcomesAtCutOff, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
+import { createLockToken } from '../base/token.js';
+import { FanOut } from '../nodes/fan-out.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { ScriptReader } from '../scripts/lua-script.js';
+import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, readWriteFieldOf, type ReadWriteMode } from '../scripts/read-write-acquire.js';
+import type { ReadWriteSettings } from '../settings/resolve-permits.js';
+import { freeFailedRounds } from './claim.js';
+import { ReadWriteHandle } from './read-write-handle.js';
+
+/** A failed attempt, with why it failed: see `ReadWriteFailureReason`. */
+export interface FailedReadWriteAttempt extends ReadWriteAttempt {
+  readonly reason: Exclude<ReadWriteFailureReason, 'not-held'>;
+}
+
+/** Whether a node refused because the lock is taken there: the script then changed nothing but a writer's intent. */
+export function isTakenThere(status: string): boolean {
+  return status === 'writer-holds' || status === 'readers-hold' || status === 'writer-waiting';
+}
+
+/** Whether a node refused the request: the script then wrote nothing of this attempt's token there. */
+function isRefusal(status: string): boolean {
+  return isTakenThere(status) || status === 'restarting' || status === 'foreign';
+}
+
+/**
+ * Asks every node at once to admit a reader or the writer (`mode`) for `ttlMs` with a fresh token, and
+ * resolves with the {@link ReadWriteHandle} the moment a quorum admitted it with validity left. Otherwise it
+ * frees what the attempt wrote (on every node that did not refuse, and on a node that timed out once it
+ * answers that it admitted) and resolves with the failed attempt. A writer whose attempt finds readers
+ * leaves its intent (`intentId`) there, which this cleanup keeps: it stops new readers while the writer
+ * waits. `signal` cuts the vote short. With `leadNodeIndex` (a woken attempt), the lead node is asked
+ * alone first: `'full-at-lead'` when the lock is taken there, and no other node was asked.
+ */
+export async function runReadWriteAttempt(
+  set: NodeSet,
+  lock: ReadWriteSettings,
+  mode: ReadWriteMode,
+  intentId: string,
+  ttlMs: number,
+  attemptNumber: number,
+  signal: AbortSignal | undefined,
+  leadNodeIndex?: number,
+): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'full-at-lead'> {
+  const { clock, driftFactor, restartGraceMs } = set.options;
+  const { key, resource } = lock;
+  const token = createLockToken();
+  const start = clock.now();
+  const reader = new ScriptReader<ReadWriteAcquireStatus>(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, restartGraceMs, intentId), parseReadWriteAcquireReply);
+  const run = (adapter: Parameters<typeof reader.send>[0]) => reader.send(adapter);
+  const rounds: FanOut<ReadWriteAcquireStatus>[] = [];
+  if (leadNodeIndex !== undefined) {
+    // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
+    // one find the lock taken again there, at the cost of one call and no cleanup.
+    const probe = new FanOut<ReadWriteAcquireStatus>(set, 'acquire');
+    probe.send(leadNodeIndex, nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), run);
+    if (isTakenThere((await probe.outcomeOf(leadNodeIndex)).status)) return 'full-at-lead';
+    rounds.push(probe);
+  }
+  // A node that admitted the probe admits the same token again.
+  const calls = new FanOut<ReadWriteAcquireStatus>(set, 'acquire', 'admitted').sendToEveryNode(ttlMs, 1, run);
+  rounds.push(calls);
+  const hasQuorum = await calls.decided(signal);
+  const elapsedMs = clock.now() - start;
+  const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+  const field = readWriteFieldOf(mode, token);
+  if (hasQuorum && validity > 0 && set.servers.configurationError === undefined) {
+    const written = new Array<boolean>(set.nodes.length);
+    for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) written[nodeIndex] = rounds.some((round) => round.wasSent(nodeIndex));
+    const handle = new ReadWriteHandle({
+      set,
+      resource,
+      key,
+      token,
+      mode,
+      fields: [field],
+      alsoFrees: intentId,
+      attempts: attemptNumber,
+      ttlMs,
+      // Validity is what is left now, at the decision: it runs from here, not from the start.
+      validUntil: start + elapsedMs + validity,
+      expiresAt: Math.floor(clock.wallNow() + validity),
+      keysExpireAt: clock.now() + ttlMs,
+      written,
+    });
+    // A node that admits after the lock was released holds an entry for nothing: it is freed there.
+    for (const round of rounds) {
+      for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) {
+        if (!round.wasSent(nodeIndex)) continue;
+        round.onAnswerOf(nodeIndex, (answer) => {
+          if (answer === 'admitted') handle.settleGrant(nodeIndex);
+        });
+      }
+    }
+    return handle;
+  }
+  // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
+  const cutOff = !hasQuorum && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs) : undefined;
+  await freeFailedRounds(set, rounds, { key, token, ttlMs }, isRefusal);
+  const nodes = cutOff ?? (await calls.allSettled());
+  return { nodes, elapsedMs, reason: failureOf(nodes, hasQuorum), ...(cutOff === undefined ? {} : { isCutOff: true }) };
+}
+
+/** Why an attempt without the lock failed. */
+function failureOf(nodes: ReadWriteAttempt['nodes'], hasQuorum: boolean): FailedReadWriteAttempt['reason'] {
+  if (hasQuorum) return 'no-validity';
+  const counts = countByStatus(nodes);
+  const denying = nodes.length - quorumOf(nodes.length);
+  const foreign = counts['foreign'] ?? 0;
+  if (foreign > denying) return 'foreign-key';
+  const taken = (counts['writer-holds'] ?? 0) + (counts['readers-hold'] ?? 0) + (counts['writer-waiting'] ?? 0);
+  return taken + foreign > denying ? 'locked' : 'nodes-unreachable';
+}

@@ -1,0 +1,265 @@
+import { runUnderLock } from './acquire/using.js';
+import { ReadWriteLockError } from './base/claim-errors.js';
+import { closedErrorOf } from './base/errors.js';
+import { describeOutcomes } from './base/outcomes.js';
+import type { ReadWriteInspection } from './base/outcomes.js';
+import { createLockToken } from './base/token.js';
+import { releaseAndRetry } from './lock/cleanup.js';
+import type { NodeSet } from './nodes/node-state.js';
+import { quorumOf } from './nodes/quorum.js';
+import type { ReleaseNotifications } from './nodes/release-notifications.js';
+import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
+import { acquireClaim, type PermitRequest } from './permits/acquire-permits.js';
+import { hashReleaseRunOf } from './permits/claim.js';
+import { inspectReadWrite } from './permits/inspect-read-write.js';
+import { type FailedReadWriteAttempt, runReadWriteAttempt } from './permits/read-write-attempt.js';
+import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
+import type { ReadWriteMode } from './scripts/read-write-acquire.js';
+import { resolvePermitOptions, type ReadWriteSettings } from './settings/resolve-permits.js';
+import { checkAcquireTtl } from './settings/ttl.js';
+
+/**
+ * A read-write lock over the nodes of a `Redlock`: many readers at once, or one writer alone, across every
+ * process and machine that uses it. Each holder has its own token and TTL, and holds the lock while a
+ * quorum of nodes admitted it and validity (TTL − elapsed − drift) remains, as a lock is held; the nodes
+ * evict an entry by their own clocks when its TTL runs out, so a crashed holder blocks no one for longer.
+ *
+ * **Order.** Writers come first: a writer that waits for readers to leave stops new readers on the nodes it
+ * reached (its intent, which lives as long as its TTL and is refreshed by each of its attempts), so a
+ * stream of readers cannot starve it; readers already holding may extend and finish. A writer that waits
+ * for another writer leaves no intent, so readers and writers alternate instead of writers starving
+ * readers. Among readers, or among writers, there is no queue: whoever reaches a quorum first.
+ *
+ * Made by `redlock.readWriteLock()`; it holds no connection of its own and costs nothing while unused.
+ */
+export class ReadWriteLock {
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  readonly #set: NodeSet;
+  readonly #notifications: ReleaseNotifications | undefined;
+  readonly #settings: ReadWriteSettings;
+
+  /** @internal Made by `redlock.readWriteLock()`, which checks the arguments. */
+  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, settings: ReadWriteSettings) {
+    this.#set = set;
+    this.#notifications = notifications;
+    this.#settings = settings;
+    this.resource = settings.resource;
+  }
+
+  /**
+   * Takes the lock for reading for `ttlMs`, waiting while a writer holds it or waits for it: each attempt
+   * asks every node at once with a fresh token and succeeds the moment a quorum admitted it with validity
+   * left; a failed attempt removes what it wrote, and the next follows after `retryDelayMs` ±
+   * `retryJitterMs`, or at once when a release is announced by the nodes (using up no retry).
+   *
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
+   * @returns The held {@link ReadWriteHandle}, `mode` `'read'`.
+   * @throws {@link ReadWriteLockError} (`operation` `'acquire'`) when the attempts or `waitMs` ran out
+   *   (`reason` `'locked'`, `'nodes-unreachable'` or `'no-validity'`), and at once for `'foreign-key'`;
+   *   `signal.reason` the moment `signal` aborts; {@link RedlockClosedError} once `close()` was called, or
+   *   when it is called while this waits; `TypeError` or `RangeError` for bad arguments, before any node is
+   *   called.
+   *
+   * @example
+   * ```ts
+   * const catalog = redlock.readWriteLock('catalog');
+   * const reading = await catalog.acquireRead(10_000);
+   * try {
+   *   await renderFromCatalog();
+   * } finally {
+   *   await reading.release();
+   * }
+   * ```
+   */
+  async acquireRead(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
+    return this.#acquire('read', this.#resolve(ttlMs, options, 'acquireReadWrite'));
+  }
+
+  /**
+   * Takes the lock for writing for `ttlMs`, alone, waiting while readers or another writer hold it; while
+   * it waits for readers, new readers are refused (see the class's order). Attempts, retries and wakes are
+   * those of {@link acquireRead}; when the call gives up, its intent is withdrawn and waiting readers woken.
+   *
+   * @returns The held {@link ReadWriteHandle}, `mode` `'write'`.
+   * @throws As {@link acquireRead}.
+   *
+   * @example
+   * ```ts
+   * await using writing = await redlock.readWriteLock('catalog').acquireWrite(10_000, { waitMs: 30_000 });
+   * await rebuildCatalog();
+   * ```
+   */
+  async acquireWrite(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
+    return this.#acquire('write', this.#resolve(ttlMs, options, 'acquireReadWrite'));
+  }
+
+  /**
+   * Makes exactly one attempt to take the lock for reading, without retrying or waiting: it resolves with
+   * the {@link ReadWriteHandle}, or with `undefined` when a writer holds or waits for it on enough nodes to
+   * deny a quorum.
+   *
+   * @throws {@link ReadWriteLockError} (`operation` `'acquire'`) when the nodes could not decide
+   *   (`'nodes-unreachable'`), a quorum admitted too late (`'no-validity'`), or for `'foreign-key'`;
+   *   `signal.reason` when `signal` aborts; {@link RedlockClosedError} once `close()` was called;
+   *   `TypeError` for a retry option or `waitMs`, and `TypeError` or `RangeError` for bad arguments,
+   *   before any node is called.
+   */
+  async tryAcquireRead(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
+    return this.#tryAcquire('read', ttlMs, options);
+  }
+
+  /**
+   * Makes exactly one attempt to take the lock for writing, as {@link tryAcquireRead} does: `undefined`
+   * when readers or a writer hold it. A single try leaves no intent: it never makes readers wait.
+   *
+   * @throws As {@link tryAcquireRead}.
+   */
+  async tryAcquireWrite(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
+    return this.#tryAcquire('write', ttlMs, options);
+  }
+
+  /**
+   * Takes the lock for reading as {@link acquireRead} does, runs `routine` while keeping it extended, and
+   * always releases it at the end, as `redlock.using()` does for a lock: the routine's signal aborts with a
+   * {@link LockLostError} when the lock can no longer be guaranteed.
+   *
+   * @returns What `routine` returns, when the lock was held from start to end.
+   * @throws {@link LockLostError} when the routine returned but the lock was lost meanwhile (its `result`
+   *   holds what the routine returned); whatever `routine` throws; {@link ReadWriteLockError} if the lock
+   *   could not be taken (the routine does not run); {@link RedlockClosedError} once `close()` was called;
+   *   `TypeError` or `RangeError` for bad arguments, before any node is called.
+   *
+   * @example
+   * ```ts
+   * const price = await redlock.readWriteLock('catalog').usingRead(10_000, () => readPrice(sku));
+   * ```
+   */
+  async usingRead<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
+    return this.#using('read', ttlMs, routine, options);
+  }
+
+  /**
+   * Takes the lock for writing as {@link acquireWrite} does and runs `routine` under it, as
+   * {@link usingRead} does.
+   *
+   * @throws As {@link usingRead}.
+   *
+   * @example
+   * ```ts
+   * await redlock.readWriteLock('catalog').usingWrite(30_000, async (signal) => {
+   *   await rebuildCatalog({ signal });
+   * });
+   * ```
+   */
+  async usingWrite<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
+    return this.#using('write', ttlMs, routine, options);
+  }
+
+  /**
+   * Tells whether a writer holds the lock, how many readers do, and whether a writer waits, by the
+   * quorum's view, for dashboards and tools. Each node reports its live entries with an opaque holder id
+   * (a hash of the token, which can release nothing); no token is read or revealed, and nothing changes.
+   * A snapshot: the lock may be taken or freed right after it.
+   *
+   * @throws {@link ReadWriteLockError} (`operation` `'inspect'`, `'nodes-unreachable'`) if fewer than a
+   *   quorum of nodes answered; {@link RedlockClosedError} once `close()` was called, before any node is called.
+   *
+   * @example
+   * ```ts
+   * const { isWriteLocked, readers, isWriterWaiting } = await redlock.readWriteLock('catalog').inspect();
+   * ```
+   */
+  inspect(): Promise<ReadWriteInspection> {
+    return inspectReadWrite(this.#set, this.#settings);
+  }
+
+  async #acquire(mode: ReadWriteMode, request: PermitRequest): Promise<ReadWriteHandle> {
+    const set = this.#set;
+    const lock = this.#settings;
+    // One intent id for every attempt of this call: each attempt refreshes the same intent.
+    const intentId = mode === 'write' ? createLockToken() : '';
+    let mayHaveLeftIntent = false;
+    try {
+      const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(set, this.#notifications, request, {
+        key: lock.key,
+        resource: lock.resource,
+        closedOperation: `take the ${mode} lock on`,
+        attempt: async (attemptNumber, signal, leadNodeIndex) => {
+          const result = await runReadWriteAttempt(set, lock, mode, intentId, request.ttlMs, attemptNumber, signal, leadNodeIndex);
+          // A writer leaves its intent where it found readers, or maybe where it did not hear back.
+          if (mode === 'write' && !mayHaveLeftIntent) mayHaveLeftIntent = result === 'full-at-lead' || (!(result instanceof ReadWriteHandle) && result.nodes.some((node) => mayHoldIntent(node.status)));
+          return result;
+        },
+        isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
+        isFinal: (failure) => failure.reason === 'foreign-key',
+        errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, attempts, attemptCount, waitMs),
+      });
+      if (request.autoExtend) held.keepExtended(request.ttlMs, request.limits);
+      return held;
+    } catch (error) {
+      if (mayHaveLeftIntent) this.#withdrawIntent(intentId, request.ttlMs);
+      throw error;
+    }
+  }
+
+  /** Removes a writer's intent from every node in the background, announcing it so that waiting readers wake. */
+  #withdrawIntent(intentId: string, ttlMs: number): void {
+    const set = this.#set;
+    const { key } = this.#settings;
+    const withdrawal = { keys: [key], token: intentId, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, intentId, '', true, []) };
+    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) void releaseAndRetry(set, nodeIndex, withdrawal);
+  }
+
+  async #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {
+    const request = this.#resolve(ttlMs, options, 'tryAcquireReadWrite');
+    request.signal?.throwIfAborted();
+    const result = await runReadWriteAttempt(this.#set, this.#settings, mode, '', request.ttlMs, 1, request.signal);
+    if (result instanceof ReadWriteHandle) {
+      if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
+      return result;
+    }
+    request.signal?.throwIfAborted();
+    // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "taken".
+    if (result === 'full-at-lead' || result.reason === 'locked') return undefined;
+    throw readWriteAcquireError(this.#settings, mode, [result], 1);
+  }
+
+  async #using<T>(mode: ReadWriteMode, ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options: unknown): Promise<T> {
+    const request = this.#resolve(ttlMs, options, 'usingReadWrite');
+    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
+    const held = await this.#acquire(mode, request);
+    return runUnderLock(this.#set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
+  }
+
+  /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */
+  #resolve(ttlMs: unknown, options: unknown, scope: 'acquireReadWrite' | 'tryAcquireReadWrite' | 'usingReadWrite'): PermitRequest {
+    const { nodes, options: defaults, lifecycle } = this.#set;
+    const settings = resolvePermitOptions(options, 1, defaults, scope);
+    const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);
+    if (lifecycle.isClosed) throw closedErrorOf('take the read-write lock on', [this.resource]);
+    return { ...settings, ttlMs: checkedTtlMs };
+  }
+}
+
+/** Whether a node that answered a writer's attempt with `status` may hold its intent. */
+function mayHoldIntent(status: string): boolean {
+  return status === 'readers-hold' || status === 'timeout' || status === 'error';
+}
+
+/** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
+function readWriteAcquireError(lock: ReadWriteSettings, mode: ReadWriteMode, attempts: readonly FailedReadWriteAttempt[], attemptCount: number, waitMs?: number): ReadWriteLockError {
+  // An attempt cut off by `waitMs` decides nothing: the latest that ran to its vote says why.
+  const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
+  const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
+  const why = last === undefined ? `\`waitMs\` (${waitMs} ms) ran out before any attempt` : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}`;
+  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}: ${why}`, {
+    operation: 'acquire',
+    resource: lock.resource,
+    mode,
+    reason: last?.reason ?? 'locked',
+    attempts,
+    attemptCount,
+    ...(waitMs === undefined ? {} : { waitMs }),
+  });
+}

@@ -1,0 +1,177 @@
+import { describe, expect, it } from '@jest/globals';
+import { PermitError, ReadWriteHandle, ReadWriteLockError, Redlock, RedlockClosedError } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNodes } from '../../src/testing/fake-nodes.js';
+
+// A read-write lock's bad inputs (typed errors before any node call), and its rules on the fake nodes of
+// `redlock-core/testing`: readers share, a writer is alone, a waiting writer stops new readers, and a
+// resource means one thing. Real nodes: the adapters' read-write tests; faults: simulation-read-write.test.ts.
+
+const loose = <T>(value: unknown): T => value as T;
+
+/** A read-write lock on 3 fake nodes, and a way to make other clients of the same nodes. */
+function setup(options: { retryCount?: number; retryDelayMs?: number } = {}) {
+  const clock = new FakeClock();
+  const nodes = grantingNodes(clock, 3);
+  const client = (more: { retryCount?: number; retryDelayMs?: number; waitMs?: number } = {}) =>
+    new Redlock(
+      nodes.map((node) => node.connectAnotherClient()),
+      { clock, retryJitterMs: 0, ...options, ...more },
+    );
+  return { clock, nodes, client, lock: client().readWriteLock('catalog') };
+}
+
+/** The fields of the lock's hash on each node. */
+const fieldsOn = (nodes: ReturnType<typeof setup>['nodes']) => nodes.map((node) => [...(node.keyspace.hashOf('catalog')?.keys() ?? [])].sort());
+
+describe("a read-write lock's arguments", () => {
+  it.each<[string, () => Promise<unknown>, ErrorConstructor, RegExp]>([
+    ['a TTL in seconds', () => setup().lock.acquireRead(10), RangeError, /did you mean 10_000/],
+    ['a NaN TTL', () => setup().lock.acquireWrite(Number.NaN), RangeError, /`ttlMs`.*got `NaN`/],
+    ["a semaphore's option", () => setup().lock.acquireWrite(10_000, loose({ permits: 2 })), TypeError, /`permits` is an option of/],
+    ['a lock-only option', () => setup().lock.acquireRead(10_000, loose({ fencing: true })), TypeError, /`fencing` is an option of/],
+    ['a retry option on a single try', () => setup().lock.tryAcquireWrite(10_000, loose({ retryCount: 3 })), TypeError, /exactly one attempt.*`acquireRead\(\)` or `acquireWrite\(\)`/],
+    ['maxExtensions without autoExtend', () => setup().lock.acquireRead(10_000, { maxExtensions: 2 }), TypeError, /`autoExtend: true` with `maxExtensions`/],
+    ['a routine that is not a function', () => setup().lock.usingWrite(10_000, loose('rebuild')), TypeError, /`routine` to be a function/],
+  ])('refuses %s before any node call', async (_, call, type, message) => {
+    await expect(call()).rejects.toThrow(type);
+    await expect(call()).rejects.toThrow(message);
+  });
+
+  it('calls no node for a bad argument, and refuses a bad resource at once', async () => {
+    const { nodes, lock, client } = setup();
+    await expect(lock.acquireRead(10)).rejects.toThrow(RangeError);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+    expect(() => client().readWriteLock(loose(['a', 'b']))).toThrow(/`resource` to be a string/);
+    expect(() => client().readWriteLock('')).toThrow(RangeError);
+  });
+
+  it('rejects with a RedlockClosedError once the Redlock is closed, before any node call', async () => {
+    const { clock, client } = setup();
+    const redlock = client();
+    await clock.runUntilSettled(redlock.close());
+    await expect(redlock.readWriteLock('catalog').acquireWrite(10_000)).rejects.toBeInstanceOf(RedlockClosedError);
+  });
+});
+
+describe('a read-write lock on fake nodes', () => {
+  it('lets readers share it and keeps a writer alone, each way round', async () => {
+    const { clock, lock, client } = setup({ retryCount: 0 });
+    const readers = [await clock.runUntilSettled(lock.acquireRead(10_000)), await clock.runUntilSettled(client().readWriteLock('catalog').acquireRead(10_000))];
+    expect(readers.map((reader) => [reader.mode, reader.state])).toEqual([
+      ['read', 'held'],
+      ['read', 'held'],
+    ]);
+    const other = client().readWriteLock('catalog');
+    expect(await clock.runUntilSettled(other.tryAcquireWrite(10_000))).toBeUndefined();
+    await expect(clock.runUntilSettled(other.acquireWrite(10_000))).rejects.toMatchObject({ name: 'ReadWriteLockError', reason: 'locked', mode: 'write' });
+    for (const reader of readers) await clock.runUntilSettled(reader.release());
+    const writer = await clock.runUntilSettled(other.acquireWrite(10_000));
+    expect(writer).toBeInstanceOf(ReadWriteHandle);
+    expect(await clock.runUntilSettled(lock.tryAcquireRead(10_000))).toBeUndefined();
+    expect(await clock.runUntilSettled(lock.tryAcquireWrite(10_000))).toBeUndefined();
+    await expect(clock.runUntilSettled(lock.acquireRead(10_000))).rejects.toThrow(/Could not take the read lock on "catalog": 3 held by a writer, quorum is 2/);
+    await clock.runUntilSettled(writer.release());
+    expect((await clock.runUntilSettled(lock.tryAcquireRead(10_000)))?.state).toBe('held');
+  });
+
+  it("frees a crashed holder's entry by the nodes' clocks, and extends only what it still holds", async () => {
+    const { clock, lock, client } = setup({ retryCount: 0 });
+    const writer = await clock.runUntilSettled(lock.acquireWrite(1_000));
+    await clock.advance(800);
+    await clock.runUntilSettled(writer.extend(1_000));
+    await clock.advance(900);
+    expect(await clock.runUntilSettled(client().readWriteLock('catalog').tryAcquireRead(10_000))).toBeUndefined();
+    await clock.advance(200);
+    expect(writer.state).toBe('expired');
+    expect(() => writer.assertValid()).toThrow(/the write lock on "catalog" is expired/);
+    const reader = await clock.runUntilSettled(client().readWriteLock('catalog').tryAcquireRead(10_000));
+    expect(reader?.state).toBe('held');
+    await expect(clock.runUntilSettled(writer.extend(1_000))).rejects.toMatchObject({ operation: 'extend', reason: 'not-held' });
+  });
+
+  it('stops new readers while a writer waits for readers, lets those holding finish, and hands the lock to the writer', async () => {
+    const { clock, nodes, lock, client } = setup({ retryCount: Infinity, retryDelayMs: 100 });
+    const reader = await clock.runUntilSettled(lock.acquireRead(10_000));
+    const writing = client().readWriteLock('catalog').acquireWrite(10_000);
+    await clock.advance(50);
+    // The writer's intent is on every node: a new reader is refused, even by a single try.
+    expect(fieldsOn(nodes)).toEqual(Array.from({ length: 3 }, () => ['i', `r:${fieldsOn(nodes)[0]?.[1]?.slice(2)}`, 'rw']));
+    expect(await clock.runUntilSettled(client().readWriteLock('catalog').tryAcquireRead(10_000))).toBeUndefined();
+    // The reader already holding may extend and finish.
+    await clock.runUntilSettled(reader.extend(10_000));
+    await clock.runUntilSettled(reader.release());
+    const writer = await clock.runUntilSettled(writing);
+    expect([writer.mode, writer.state]).toEqual(['write', 'held']);
+    // Admitted, the writer removed its intent; released, nothing is left.
+    expect(fieldsOn(nodes)).toEqual(Array.from({ length: 3 }, () => ['rw', 'w']));
+    await clock.runUntilSettled(writer.release());
+    expect(fieldsOn(nodes)).toEqual([[], [], []]);
+  });
+
+  it('withdraws the intent of a writer that gives up, and a single try leaves none', async () => {
+    const { clock, nodes, lock, client } = setup({ retryCount: Infinity, retryDelayMs: 100 });
+    const reader = await clock.runUntilSettled(lock.acquireRead(10_000));
+    expect(await clock.runUntilSettled(client().readWriteLock('catalog').tryAcquireWrite(10_000))).toBeUndefined();
+    expect(fieldsOn(nodes).every((fields) => !fields.includes('i'))).toBe(true);
+    const waiting = client().readWriteLock('catalog').acquireWrite(10_000, { waitMs: 350 });
+    await expect(clock.runUntilSettled(waiting)).rejects.toMatchObject({ reason: 'locked', waitMs: 350 });
+    await clock.advance(10);
+    expect(fieldsOn(nodes).every((fields) => !fields.includes('i'))).toBe(true);
+    expect((await clock.runUntilSettled(client().readWriteLock('catalog').tryAcquireRead(10_000)))?.state).toBe('held');
+    await clock.runUntilSettled(reader.release());
+  });
+
+  it('is a typed error at once, without retrying, where the resource is a lock or a semaphore', async () => {
+    const { clock, lock, client } = setup({ retryCount: 5, retryDelayMs: 100 });
+    const other = client();
+    const held = await clock.runUntilSettled(other.acquire(['catalog'], 10_000));
+    const error = await clock.runUntilSettled(lock.acquireWrite(10_000).catch((caught: unknown) => caught));
+    expect(error).toBeInstanceOf(ReadWriteLockError);
+    expect(error).toMatchObject({ reason: 'foreign-key', attemptCount: 1 });
+    await clock.runUntilSettled(held.release());
+    const reading = await clock.runUntilSettled(lock.acquireRead(10_000));
+    await expect(clock.runUntilSettled(other.semaphore('catalog', { limit: 3 }).acquire(10_000))).rejects.toBeInstanceOf(PermitError);
+    await expect(clock.runUntilSettled(other.semaphore('catalog', { limit: 3 }).acquire(10_000))).rejects.toMatchObject({ reason: 'foreign-key' });
+    await expect(clock.runUntilSettled(other.acquire(['catalog'], 10_000, { retryCount: 0 }))).rejects.toMatchObject({ reason: 'foreign-key' });
+    await clock.runUntilSettled(reading.release());
+  });
+
+  it('inspects readers, a writer and a waiting writer by the quorum, without a token', async () => {
+    const { clock, nodes, lock, client } = setup({ retryCount: Infinity, retryDelayMs: 100 });
+    expect(await clock.runUntilSettled(lock.inspect())).toMatchObject({ isWriteLocked: false, readers: 0, isWriterWaiting: false });
+    const readers = [await clock.runUntilSettled(lock.acquireRead(10_000)), await clock.runUntilSettled(lock.acquireRead(10_000))];
+    const writing = client().readWriteLock('catalog').acquireWrite(10_000);
+    await clock.advance(50);
+    const seen = await clock.runUntilSettled(lock.inspect());
+    expect(seen).toMatchObject({ resource: 'catalog', isWriteLocked: false, readers: 2, isWriterWaiting: true });
+    expect(JSON.stringify(seen)).not.toMatch(/[0-9a-f]{20}/);
+    for (const reader of readers) await clock.runUntilSettled(reader.release());
+    const writer = await clock.runUntilSettled(writing);
+    expect(await clock.runUntilSettled(lock.inspect())).toMatchObject({ isWriteLocked: true, readers: 0, isWriterWaiting: false });
+    const inspector = new Redlock(nodes, { clock });
+    nodes[0]?.hang();
+    nodes[1]?.hang();
+    await expect(clock.runUntilSettled(inspector.readWriteLock('catalog').inspect())).rejects.toMatchObject({ operation: 'inspect', reason: 'nodes-unreachable' });
+    nodes[0]?.resume();
+    nodes[1]?.resume();
+    await clock.runUntilSettled(writer.release());
+  });
+
+  it("keeps the lock extended under using*() while the routine runs past its TTL, and releases it at the end", async () => {
+    const { clock, nodes, lock } = setup();
+    let finish: () => void = () => undefined;
+    let signal: AbortSignal | undefined;
+    const running = lock.usingWrite(1_000, (routineSignal) => {
+      signal = routineSignal;
+      return new Promise<string>((resolve) => (finish = () => resolve('rebuilt')));
+    });
+    await clock.advance(3_500);
+    expect(signal?.aborted).toBe(false);
+    expect(fieldsOn(nodes)).toEqual(Array.from({ length: 3 }, () => ['rw', 'w']));
+    finish();
+    expect(await clock.runUntilSettled(running)).toBe('rebuilt');
+    expect(fieldsOn(nodes)).toEqual([[], [], []]);
+    expect(await clock.runUntilSettled(lock.usingRead(1_000, () => 'read'))).toBe('read');
+  });
+});
