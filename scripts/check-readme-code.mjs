@@ -7,7 +7,7 @@
 //     must exit by itself, with status 0, within RUN_TIMEOUT_MS: a block that forgets to close its clients
 //     fails here.
 // Names a block uses without defining them get a prelude: `redlock` (the README's setup, closed after
-// the block), the user functions the READMEs call (`chargeOrder`, `importFeed`, `buildReport`), and a
+// the block), the user functions the READMEs call (`chargeOrder`, `importFeed`, `rebuildCatalog`, `buildReport`), and a
 // missing import of a `redlock-core` export or of node-redis's `RedisClientType`.
 // An HTML comment on the line before a block marks an exception, with a reason (keep them few):
 //   <!-- readme-code: compile-only, why it cannot run -->
@@ -93,6 +93,10 @@ const USER_FUNCTIONS = {
   options.signal?.throwIfAborted();
 }`,
   importFeed: `async function importFeed(options: { signal?: AbortSignal } = {}): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  options.signal?.throwIfAborted();
+}`,
+  rebuildCatalog: `async function rebuildCatalog(options: { signal?: AbortSignal } = {}): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 10));
   options.signal?.throwIfAborted();
 }`,
