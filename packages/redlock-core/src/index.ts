@@ -13,6 +13,8 @@ export {
   type NodeErrorMessage,
   type NodeOperation,
   type ReleaseTraceContext,
+  type HoldTraceContext,
+  type HoldTraceResult,
   type ReleaseTraceResult,
 } from './base/diagnostics.js';
 export {

@@ -1,6 +1,7 @@
 import { runUnderLock } from './acquire/using.js';
 import { ReadWriteLockError } from './base/claim-errors.js';
 import { closedErrorOf } from './base/errors.js';
+import { traceHold } from './base/tracing.js';
 import { describeOutcomes } from './base/outcomes.js';
 import type { ReadWriteInspection } from './base/outcomes.js';
 import { createLockToken } from './base/token.js';
@@ -73,7 +74,7 @@ export class ReadWriteLock {
    * ```
    */
   async acquireRead(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
-    return this.#acquire('read', this.#resolve(ttlMs, options, 'acquireReadWrite'));
+    return this.#acquire('read', this.#resolve(ttlMs, options, 'acquireReadWrite'), 'acquire');
   }
 
   /**
@@ -91,7 +92,7 @@ export class ReadWriteLock {
    * ```
    */
   async acquireWrite(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
-    return this.#acquire('write', this.#resolve(ttlMs, options, 'acquireReadWrite'));
+    return this.#acquire('write', this.#resolve(ttlMs, options, 'acquireReadWrite'), 'acquire');
   }
 
   /**
@@ -174,7 +175,11 @@ export class ReadWriteLock {
     return inspectReadWrite(this.#set, this.#settings);
   }
 
-  async #acquire(mode: ReadWriteMode, request: PermitRequest): Promise<ReadWriteHandle> {
+  #acquire(mode: ReadWriteMode, request: PermitRequest, operation: 'acquire' | 'using'): Promise<ReadWriteHandle> {
+    return this.#traced(operation, mode, request, () => this.#acquireWithRetries(mode, request));
+  }
+
+  async #acquireWithRetries(mode: ReadWriteMode, request: PermitRequest): Promise<ReadWriteHandle> {
     const set = this.#set;
     const lock = this.#settings;
     // One intent id for every attempt of this call: each attempt refreshes the same intent.
@@ -214,21 +219,30 @@ export class ReadWriteLock {
   async #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {
     const request = this.#resolve(ttlMs, options, 'tryAcquireReadWrite');
     request.signal?.throwIfAborted();
-    const result = await runReadWriteAttempt(this.#set, this.#settings, mode, '', request.ttlMs, 1, request.signal);
-    if (result instanceof ReadWriteHandle) {
-      if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
-      return result;
-    }
-    request.signal?.throwIfAborted();
-    // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "taken".
-    if (result === 'full-at-lead' || result.reason === 'locked') return undefined;
-    throw readWriteAcquireError(this.#settings, mode, [result], 1);
+    return this.#traced('tryAcquire', mode, request, async () => {
+      const result = await runReadWriteAttempt(this.#set, this.#settings, mode, '', request.ttlMs, 1, request.signal);
+      if (result instanceof ReadWriteHandle) {
+        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
+        return result;
+      }
+      request.signal?.throwIfAborted();
+      // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "taken".
+      if (result === 'full-at-lead' || result.reason === 'locked') return undefined;
+      throw readWriteAcquireError(this.#settings, mode, [result], 1);
+    });
+  }
+
+  /** Runs one acquisition, traced on `redlock-core.hold.acquire` when someone listens. */
+  #traced<T extends ReadWriteHandle | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: ReadWriteMode, request: PermitRequest, run: () => Promise<T>): Promise<T> {
+    const nodeCount = this.#set.nodes.length;
+    const context = () => ({ primitive: 'read-write', operation, resource: this.resource, mode, permits: 1, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
+    return traceHold('acquire', context, run);
   }
 
   async #using<T>(mode: ReadWriteMode, ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options: unknown): Promise<T> {
     const request = this.#resolve(ttlMs, options, 'usingReadWrite');
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const held = await this.#acquire(mode, request);
+    const held = await this.#acquire(mode, request, 'using');
     return runUnderLock(this.#set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
   }
 

@@ -1,5 +1,6 @@
 import { runUnderLock } from './acquire/using.js';
 import { closedErrorOf } from './base/errors.js';
+import { traceHold } from './base/tracing.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
@@ -69,7 +70,7 @@ export class Semaphore {
    */
   async acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
     const request = this.#resolve(ttlMs, options, 'acquirePermits');
-    const permit = await acquirePermits(this.#set, this.#notifications, this.#settings, request);
+    const permit = await this.#traced('acquire', request, () => acquirePermits(this.#set, this.#notifications, this.#settings, request));
     if (request.autoExtend) permit.keepExtended(request.ttlMs, request.limits);
     return permit;
   }
@@ -88,15 +89,17 @@ export class Semaphore {
   async tryAcquire(ttlMs: number, options?: TryPermitOptions): Promise<Permit | undefined> {
     const request = this.#resolve(ttlMs, options, 'tryAcquirePermits');
     request.signal?.throwIfAborted();
-    const result = await runPermitAttempt(this.#set, this.#settings, request.permits, request.ttlMs, 1, request.signal);
-    if (result instanceof Permit) {
-      if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
-      return result;
-    }
-    request.signal?.throwIfAborted();
-    // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "full".
-    if (result === 'full-at-lead' || result.reason === 'no-permits-free') return undefined;
-    throw permitAcquireError(this.#settings, request, [result], 1);
+    return this.#traced('tryAcquire', request, async () => {
+      const result = await runPermitAttempt(this.#set, this.#settings, request.permits, request.ttlMs, 1, request.signal);
+      if (result instanceof Permit) {
+        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
+        return result;
+      }
+      request.signal?.throwIfAborted();
+      // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "full".
+      if (result === 'full-at-lead' || result.reason === 'no-permits-free') return undefined;
+      throw permitAcquireError(this.#settings, request, [result], 1);
+    });
   }
 
   /**
@@ -125,7 +128,7 @@ export class Semaphore {
   async using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
     const request = this.#resolve(ttlMs, options, 'usingPermits');
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const permit = await acquirePermits(this.#set, this.#notifications, this.#settings, request);
+    const permit = await this.#traced('using', request, () => acquirePermits(this.#set, this.#notifications, this.#settings, request));
     return runUnderLock(this.#set, permit, request.ttlMs, request.signal, request.limits, routine, permit.what);
   }
 
@@ -146,6 +149,13 @@ export class Semaphore {
    */
   inspect(): Promise<SemaphoreInspection> {
     return inspectPermits(this.#set, this.#settings);
+  }
+
+  /** Runs one acquisition, traced on `redlock-core.hold.acquire` when someone listens. */
+  #traced<T extends Permit | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', request: PermitRequest, run: () => Promise<T>): Promise<T> {
+    const nodeCount = this.#set.nodes.length;
+    const context = () => ({ primitive: 'semaphore', operation, resource: this.resource, mode: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
+    return traceHold('acquire', context, run);
   }
 
   /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */

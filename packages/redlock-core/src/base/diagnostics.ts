@@ -5,7 +5,7 @@ import type { NodeError } from './redlock-error.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
 
 /**
- * The names of the `node:diagnostics_channel` channels the core publishes on. `acquire`, `attempt`,
+ * The names of the `node:diagnostics_channel` channels the core publishes on. `acquire`, `attempt`, `hold*`,
  * `extend` and `release` are tracing channels (`diagnostics_channel.tracingChannel(name)`: `start`,
  * `end`, `asyncStart`, `asyncEnd` and `error` events on one context object per call); `lockLost` and
  * `nodeError` are plain channels (`diagnostics_channel.subscribe(name, onMessage)`). No payload ever
@@ -31,7 +31,16 @@ export const DIAGNOSTICS_CHANNELS = {
   extend: 'redlock-core.extend',
   /** Tracing channel: one release of a lock's keys on the nodes; context {@link ReleaseTraceContext}. */
   release: 'redlock-core.release',
-  /** Channel: a held lock can no longer be guaranteed; message {@link LockLostMessage}. */
+  /**
+   * Tracing channel: one acquisition of a semaphore's permits or of a read-write lock (its `acquire…()`,
+   * `tryAcquire…()` or `using…()`); context {@link HoldTraceContext}.
+   */
+  holdAcquire: 'redlock-core.hold.acquire',
+  /** Tracing channel: one extension of a semaphore's permits or a read-write lock, automatic or not; context {@link HoldTraceContext}. */
+  holdExtend: 'redlock-core.hold.extend',
+  /** Tracing channel: one release of a semaphore's permits or a read-write lock; context {@link HoldTraceContext}. */
+  holdRelease: 'redlock-core.hold.release',
+  /** Channel: a held lock (or a semaphore's permits, a read-write lock) can no longer be guaranteed; message {@link LockLostMessage}. */
   lockLost: 'redlock-core.lock.lost',
   /** Channel: a node failed, timed out or was skipped as down, in any operation; message {@link NodeErrorMessage}. */
   nodeError: 'redlock-core.node.error',
@@ -174,6 +183,44 @@ export interface ReleaseTraceResult {
   readonly releasedCount: number;
   /** Each node's answer, by node index; `undefined` for a node still answering. */
   readonly nodes: readonly (ReleaseNodeOutcome | undefined)[];
+}
+
+/**
+ * Context of the `redlock-core.hold.acquire`, `.extend` and `.release` tracing channels: one call on a
+ * semaphore's permits or a read-write lock. The channel sets `result` when the call resolves, or `error`
+ * (e.g. a `PermitError` or a `ReadWriteLockError`) when it rejects.
+ */
+export interface HoldTraceContext {
+  /** What is held: a semaphore's permits, or a read-write lock. */
+  readonly primitive: 'semaphore' | 'read-write';
+  /** The call: `'acquire'`, `'tryAcquire'` or `'using'` on `hold.acquire`, `'extend'` and `'release'` on the others. */
+  readonly operation: 'acquire' | 'tryAcquire' | 'using' | 'extend' | 'release';
+  /** The resource, without the key prefix. */
+  readonly resource: string;
+  /** For a read-write lock, `'read'` or `'write'`; `undefined` for a semaphore. */
+  readonly mode: 'read' | 'write' | undefined;
+  /** How many permits are asked for or held (1 for a read-write lock). */
+  readonly permits: number;
+  /** The TTL asked for, in milliseconds; `undefined` for a release. */
+  readonly ttlMs: number | undefined;
+  /** How many nodes must agree. */
+  readonly quorum: number;
+  /** How many nodes the `Redlock` has. */
+  readonly nodeCount: number;
+  /** Set by the channel when the call resolved. */
+  result?: HoldTraceResult;
+  /** Set by the channel when it rejected. */
+  error?: unknown;
+}
+
+/** How a call on a semaphore's permits or a read-write lock ended, in {@link HoldTraceContext.result}. */
+export interface HoldTraceResult {
+  /** `false` only when a single try resolved with `undefined` (taken), or after a release. */
+  readonly isHeld: boolean;
+  /** How many attempts an acquisition made (0 for an extension or a release). */
+  readonly attempts: number;
+  /** Milliseconds of validity left when the call resolved; 0 after a release. */
+  readonly remainingValidityMs: number;
 }
 
 /**

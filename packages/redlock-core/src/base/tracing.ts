@@ -10,6 +10,8 @@ import {
   type AttemptTraceResult,
   DIAGNOSTICS_CHANNELS,
   type ExtendTraceContext,
+  type HoldTraceContext,
+  type HoldTraceResult,
   type LockLostMessage,
   type NodeErrorMessage,
   type NodeOperation,
@@ -22,6 +24,11 @@ const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_
 const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
 const extendChannel = tracingChannel<unknown, ExtendTraceContext>(DIAGNOSTICS_CHANNELS.extend);
 const releaseChannel = tracingChannel<unknown, ReleaseTraceContext>(DIAGNOSTICS_CHANNELS.release);
+const holdChannels = {
+  acquire: tracingChannel<unknown, HoldTraceContext>(DIAGNOSTICS_CHANNELS.holdAcquire),
+  extend: tracingChannel<unknown, HoldTraceContext>(DIAGNOSTICS_CHANNELS.holdExtend),
+  release: tracingChannel<unknown, HoldTraceContext>(DIAGNOSTICS_CHANNELS.holdRelease),
+};
 const lockLostChannel = channel(DIAGNOSTICS_CHANNELS.lockLost);
 const nodeErrorChannel = channel(DIAGNOSTICS_CHANNELS.nodeError);
 
@@ -225,6 +232,34 @@ export function traceRelease<T extends { readonly releasedCount: number; readonl
 ): Promise<T> {
   if (!isTraced(releaseChannel)) return run();
   return traceCall(releaseChannel, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
+}
+
+/** What a hold's trace reads of what a call resolved with: a semaphore's `Permit`, a read-write lock's handle, or nothing. */
+interface TracedHold {
+  readonly attempts?: number;
+  readonly remainingValidityMs: number;
+}
+
+/**
+ * Runs one call on a semaphore's permits or a read-write lock, traced on `redlock-core.hold.acquire`,
+ * `.extend` or `.release` (by `channel`) when someone listens; `context` is built only then. The result
+ * is read from what the call resolved with (a `Permit`, a read-write lock's handle, or `undefined` for a
+ * single try that found it taken), or from `heldAfter` for calls that resolve with nothing (an extension).
+ */
+export function traceHold<T extends TracedHold | undefined | void>(
+  channel: keyof typeof holdChannels,
+  context: () => Omit<HoldTraceContext, 'result' | 'error'>,
+  run: () => Promise<T>,
+  heldAfter?: () => TracedHold,
+): Promise<T> {
+  const traced = holdChannels[channel];
+  if (!isTraced(traced)) return run();
+  const traceContext: HoldTraceContext = context();
+  return traceCall(traced, traceContext, run, (value): HoldTraceResult => {
+    const held = heldAfter?.() ?? value;
+    if (held === undefined || channel === 'release') return { isHeld: false, attempts: 0, remainingValidityMs: 0 };
+    return { isHeld: true, attempts: held.attempts ?? 0, remainingValidityMs: held.remainingValidityMs };
+  });
 }
 
 /** Publishes a lost lock on `redlock-core.lock.lost`, if anyone listens. */

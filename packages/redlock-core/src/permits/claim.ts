@@ -3,7 +3,9 @@
 // (`Permit`, `ReadWriteHandle`) are faces over it; its Hold keeps validity, loss, signal and close().
 import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
 import { validityMs } from '../base/clock.js';
+import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf, LockLostError } from '../base/errors.js';
+import { traceHold } from '../base/tracing.js';
 import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
 import { type HandleExtension, Hold } from '../lock/hold.js';
@@ -46,6 +48,8 @@ export interface ClaimGrant {
   readonly what: string;
   /** Whether `what` takes a plural verb (`permits … are`, `the read lock … is`). */
   readonly isPlural: boolean;
+  /** What the `redlock-core.hold.*` traces say of it. */
+  readonly traced: Pick<HoldTraceContext, 'primitive' | 'mode' | 'permits'>;
   /** The typed error of a failed extension or release, with `why` for its message. */
   readonly errorOf: (operation: 'extend' | 'release', reason: ClaimFailure, why: string, nodes?: readonly NodeOutcome<string>[]) => Error;
 }
@@ -102,6 +106,7 @@ export class Claim {
   readonly #alsoFrees: string;
   readonly #errorOf: ClaimGrant['errorOf'];
   readonly #isPlural: boolean;
+  readonly #traced: ClaimGrant['traced'];
   /** The automatic extension (`autoExtend`), while it runs. */
   #extension: HandleExtension | undefined;
   #releasing: Promise<void> | undefined;
@@ -112,6 +117,7 @@ export class Claim {
     this.#alsoFrees = grant.alsoFrees;
     this.#errorOf = grant.errorOf;
     this.#isPlural = grant.isPlural;
+    this.#traced = grant.traced;
     this.#hold = new Hold({
       set: grant.set,
       resources: [grant.resource],
@@ -162,7 +168,11 @@ export class Claim {
   }
 
   /** Extends the entries to `ttlMs` from now on every node: see `Permit.extend`. */
-  async extend(ttlMs: number): Promise<void> {
+  extend(ttlMs: number): Promise<void> {
+    return traceHold('extend', () => this.#traceContext('extend', ttlMs), () => this.#extend(ttlMs), () => this);
+  }
+
+  async #extend(ttlMs: number): Promise<void> {
     const hold = this.#hold;
     const { set, token } = hold;
     const { clock, driftFactor } = set.options;
@@ -201,7 +211,12 @@ export class Claim {
   release(): Promise<void> {
     if (this.#extension !== undefined) this.#hold.letGoOf(this.#extension);
     this.#extension = undefined;
-    return (this.#releasing ??= this.#releaseOnEveryNode());
+    return (this.#releasing ??= traceHold('release', () => this.#traceContext('release', undefined), () => this.#releaseOnEveryNode()));
+  }
+
+  #traceContext(operation: 'extend' | 'release', ttlMs: number | undefined): Omit<HoldTraceContext, 'result' | 'error'> {
+    const { set, resources } = this.#hold;
+    return { ...this.#traced, operation, resource: resources[0] as string, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
   }
 
   /** Keeps `handle` (this claim's public face) extended by `ttlMs` within `limits`: see `Permit.keepExtended`. */

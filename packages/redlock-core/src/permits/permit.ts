@@ -74,6 +74,7 @@ export class Permit {
       alsoFrees: '',
       what: describePermits(grant.permits, grant.limit, grant.resource),
       isPlural: true,
+      traced: { primitive: 'semaphore', mode: undefined, permits },
       errorOf: (operation, reason, why, nodes) => {
         const what = operation === 'extend' ? 'extend' : 'confirm the release of';
         return new PermitError(`Could not ${what} ${this.#claim.what}: ${why}`, { operation, resource, permits, reason, nodes });

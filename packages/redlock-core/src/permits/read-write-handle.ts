@@ -72,6 +72,7 @@ export class ReadWriteHandle {
       ...grant,
       what: describeReadWrite(mode, resource),
       isPlural: false,
+      traced: { primitive: 'read-write', mode, permits: 1 },
       errorOf: (operation, reason, why, nodes) => {
         const what = operation === 'extend' ? 'extend' : 'confirm the release of';
         return new ReadWriteLockError(`Could not ${what} ${this.#claim.what}: ${why}`, { operation, resource, mode, reason, nodes });

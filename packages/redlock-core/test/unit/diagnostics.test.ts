@@ -6,6 +6,7 @@ import {
   type AttemptTraceContext,
   DIAGNOSTICS_CHANNELS,
   type ExtendTraceContext,
+  type HoldTraceContext,
   LockAcquireError,
   LockExtendError,
   type LockLostMessage,
@@ -18,7 +19,7 @@ import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { failingNode, grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
 
-const TRACING = ['acquire', 'attempt', 'extend', 'release'] as const;
+const TRACING = ['acquire', 'attempt', 'extend', 'release', 'holdAcquire', 'holdExtend', 'holdRelease'] as const;
 type Traced = (typeof TRACING)[number];
 const EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const;
 type TraceEvent = (typeof EVENTS)[number];
@@ -83,7 +84,8 @@ function tokensSentTo(nodes: readonly FakeNode[]): Set<string> {
   const tokens = new Set<string>();
   for (const node of nodes) {
     for (const call of node.calls) {
-      if ((call.script === 'acquire' || call.script === 'extend' || call.script === 'release') && call.args[0] !== undefined) tokens.add(call.args[0]);
+      const carriesToken = ['acquire', 'extend', 'release', 'permit-acquire', 'permit-extend', 'permit-release', 'read-write-acquire'].includes(call.script ?? '');
+      if (carriesToken && call.args[0] !== undefined) tokens.add(call.args[0]);
     }
   }
   return tokens;
@@ -278,6 +280,44 @@ describe('the redlock-core.extend and redlock-core.release channels', () => {
       expect.arrayContaining(['0:extend', '1:extend', '0:release', '1:release']),
     );
     for (const node of nodes) node.isDown = false;
+    expectNoToken(recorder, nodes);
+  });
+});
+
+describe('the redlock-core.hold.* channels', () => {
+  it("trace a semaphore's and a read-write lock's acquisitions, extensions and releases, never a token", async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const semaphore = redlock.semaphore('pool', { limit: 2 });
+    const permit = await clock.runUntilSettled(semaphore.acquire(10_000, { permits: 2 }));
+    expect(await clock.runUntilSettled(semaphore.tryAcquire(10_000))).toBeUndefined();
+    await clock.runUntilSettled(permit.extend(20_000));
+    await clock.runUntilSettled(permit.release());
+    const catalog = redlock.readWriteLock('catalog');
+    const writer = await clock.runUntilSettled(catalog.acquireWrite(10_000));
+    await expect(clock.runUntilSettled(catalog.acquireRead(10_000))).rejects.toMatchObject({ reason: 'locked' });
+    await clock.runUntilSettled(writer.release());
+
+    const acquisitions = recorder.contexts<HoldTraceContext>('holdAcquire');
+    expect(acquisitions.map(({ primitive, operation, resource, mode, permits, result }) => ({ primitive, operation, resource, mode, permits, isHeld: result?.isHeld }))).toEqual([
+      { primitive: 'semaphore', operation: 'acquire', resource: 'pool', mode: undefined, permits: 2, isHeld: true },
+      { primitive: 'semaphore', operation: 'tryAcquire', resource: 'pool', mode: undefined, permits: 1, isHeld: false },
+      { primitive: 'read-write', operation: 'acquire', resource: 'catalog', mode: 'write', permits: 1, isHeld: true },
+      { primitive: 'read-write', operation: 'acquire', resource: 'catalog', mode: 'read', permits: 1, isHeld: undefined },
+    ]);
+    expect(acquisitions[0]).toMatchObject({ ttlMs: 10_000, quorum: 2, nodeCount: 3, result: { attempts: 1 } });
+    expect(acquisitions[3]?.error).toMatchObject({ name: 'ReadWriteLockError' });
+    expect(recorder.eventsOf(acquisitions[3] as object)).toEqual(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
+    const [extension] = recorder.contexts<HoldTraceContext>('holdExtend');
+    expect(extension).toMatchObject({ primitive: 'semaphore', operation: 'extend', ttlMs: 20_000, result: { isHeld: true } });
+    expect(extension?.result?.remainingValidityMs).toBeGreaterThan(10_000);
+    expect(recorder.contexts<HoldTraceContext>('holdRelease').map(({ primitive, mode, result }) => [primitive, mode, result?.isHeld])).toEqual([
+      ['semaphore', undefined, false],
+      ['read-write', 'write', false],
+    ]);
+    // The lock's own channels saw none of it.
+    expect(recorder.contexts('acquire')).toEqual([]);
     expectNoToken(recorder, nodes);
   });
 });
