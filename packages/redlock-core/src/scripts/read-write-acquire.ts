@@ -93,10 +93,11 @@ local field = 'w'
 if mode == 'read' then
   field = 'r:' .. token
 end
-redis.call('HSET', key, 'rw', '1', field, (now + ttlMs) .. ':' .. token)
+-- Expired entries go first: the writer's own field may hold an expired writer's entry.
 for i = 1, #expired do
   redis.call('HDEL', key, expired[i])
 end
+redis.call('HSET', key, 'rw', '1', field, (now + ttlMs) .. ':' .. token)
 if isOurIntent then
   redis.call('HDEL', key, 'i')
 end

@@ -12,6 +12,8 @@ import { KNOWN_SCRIPTS } from '../../../redlock-core/src/testing/fake-adapter.js
 import { parsePermitExtendReply, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
 import { parsePermitInspectReply, permitInspectScript } from '../../../redlock-core/src/scripts/permit-inspect.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../../../redlock-core/src/scripts/permit-release.js';
+import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
+import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import {
   parseReleaseReply,
   quietReleaseScript,
@@ -380,5 +382,214 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     }
     expect(await release(permitReleaseScript, OTHER_TOKEN)).toBe('released');
     expect(await client.exists(key)).toBe(0);
+  });
+});
+
+describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` readers, `i` waiting writer)', () => {
+  const INTENT = 'intent-of-a-waiting-writer';
+  /** Sends read-write-acquire and resolves with its raw reply. */
+  const take = (key: string, token: string, mode: ReadWriteMode, { ttlMs = 10_000, graceMs = 0, intent = '' } = {}) =>
+    run(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, graceMs, intent));
+  const release = (key: string, token: string, secondHolder = '') => run(permitReleaseScript, [key], [token, secondHolder]).then(parsePermitReleaseReply);
+  const fieldsOf = async (key: string): Promise<string[]> => Object.keys(await client.hgetall(key)).sort();
+  /** The node's clock, in milliseconds, as the scripts read it. */
+  const nodeNowMs = async (): Promise<number> => {
+    const [seconds, microseconds] = await client.time();
+    return Number(seconds) * 1000 + Math.floor(Number(microseconds) / 1000);
+  };
+  /** An entry's expiry on the node's clock and its holder, from `<expiry ms>:<token>`. */
+  const entryOf = (value: string | null | undefined): { expiresAt: number; holder: string } => {
+    const colon = (value ?? '').indexOf(':');
+    return { expiresAt: Number(value?.slice(0, colon)), holder: String(value?.slice(colon + 1)) };
+  };
+
+  it('admits readers beside readers (1), refuses a writer while they hold (2), and admits a re-sent call again', async () => {
+    const [key] = keysFor('read-write-readers', 1) as [string];
+    const before = await nodeNowMs();
+    expect(await take(key, TOKEN, 'read')).toBe(1);
+    expect(parseReadWriteAcquireReply(1)).toBe('admitted');
+    expect(await client.hget(key, 'rw')).toBe('1');
+    const entry = entryOf(await client.hget(key, `r:${TOKEN}`));
+    expect(entry.holder).toBe(TOKEN);
+    expect(entry.expiresAt).toBeGreaterThanOrEqual(before + 10_000);
+    expect(entry.expiresAt).toBeLessThanOrEqual((await nodeNowMs()) + 10_000);
+    expect(await client.pttl(key)).toBeGreaterThan(9_000);
+    expect(await take(key, OTHER_TOKEN, 'read')).toBe(1);
+    // The re-sent call finds its own entry and changes nothing.
+    const hash = await client.hgetall(key);
+    expect(await take(key, TOKEN, 'read', { ttlMs: 60_000 })).toBe(1);
+    expect(await client.hgetall(key)).toEqual(hash);
+    // A single try of a writer ('' intent) is refused and leaves no intent.
+    expect(await take(key, 'a-writer', 'write')).toBe(2);
+    expect(parseReadWriteAcquireReply(2)).toBe('readers-hold');
+    expect(await fieldsOf(key)).toEqual([`r:${OTHER_TOKEN}`, `r:${TOKEN}`, 'rw']);
+  });
+
+  it('admits the writer alone: refuses another writer and readers (0), admits its re-sent call, and leaves no intent against a writer', async () => {
+    const [key] = keysFor('read-write-writer', 1) as [string];
+    expect(await take(key, TOKEN, 'write', { intent: INTENT })).toBe(1);
+    expect(await fieldsOf(key)).toEqual(['rw', 'w']);
+    expect(entryOf(await client.hget(key, 'w')).holder).toBe(TOKEN);
+    expect(await take(key, TOKEN, 'write', { intent: INTENT })).toBe(1);
+    expect(await take(key, OTHER_TOKEN, 'write', { intent: 'another-intent' })).toBe(0);
+    expect(await take(key, OTHER_TOKEN, 'read')).toBe(0);
+    expect(parseReadWriteAcquireReply(0)).toBe('writer-holds');
+    expect(await fieldsOf(key)).toEqual(['rw', 'w']);
+  });
+
+  it("leaves a writer's intent where readers hold, for its TTL, refreshes it, and refuses new readers (3) but not those holding", async () => {
+    const [key] = keysFor('read-write-intent', 1) as [string];
+    expect(await take(key, TOKEN, 'read', { ttlMs: 1_000 })).toBe(1);
+    expect(await take(key, 'the-writer', 'write', { ttlMs: 5_000, intent: INTENT })).toBe(2);
+    const first = entryOf(await client.hget(key, 'i'));
+    expect(first.holder).toBe(INTENT);
+    // The key lives as long as its longest entry: the intent's.
+    expect(await client.pttl(key)).toBeGreaterThan(4_000);
+    // The writer's next attempt (same intent id, a fresh token) refreshes it for its TTL.
+    expect(await take(key, 'its-next-attempt', 'write', { ttlMs: 20_000, intent: INTENT })).toBe(2);
+    const refreshed = entryOf(await client.hget(key, 'i'));
+    expect(refreshed.holder).toBe(INTENT);
+    expect(refreshed.expiresAt).toBeGreaterThan(first.expiresAt + 10_000);
+    expect(await client.pttl(key)).toBeGreaterThan(19_000);
+    // Another waiting writer, or a single try, does not replace it.
+    expect(await take(key, 'another-writer', 'write', { ttlMs: 60_000, intent: 'another-intent' })).toBe(2);
+    expect(await take(key, 'a-single-try', 'write')).toBe(2);
+    expect(await client.hget(key, 'i')).toBe(`${refreshed.expiresAt}:${INTENT}`);
+    // A new reader is refused; the reader holding is admitted again (a re-sent call).
+    expect(await take(key, OTHER_TOKEN, 'read')).toBe(3);
+    expect(parseReadWriteAcquireReply(3)).toBe('writer-waiting');
+    expect(await take(key, TOKEN, 'read')).toBe(1);
+    expect(await fieldsOf(key)).toEqual(['i', `r:${TOKEN}`, 'rw']);
+    // Once the readers left, the waiting writer is admitted and removes its own intent.
+    expect(await release(key, TOKEN)).toBe('released');
+    expect(await take(key, 'the-writer', 'write', { intent: INTENT })).toBe(1);
+    expect(await fieldsOf(key)).toEqual(['rw', 'w']);
+  });
+
+  it("counts no entry that expired by the node's clock, and deletes those on admission", async () => {
+    const [key] = keysFor('read-write-expired', 1) as [string];
+    const past = (await nodeNowMs()) - 1;
+    await client.hset(key, 'rw', '1', 'w', `${past}:a-crashed-writer`, 'r:a-crashed-reader', `${past}:a-crashed-reader`, 'i', `${past}:a-gone-intent`);
+    await client.pexpire(key, 10_000);
+    // Neither the crashed writer nor the gone intent refuses the reader; its admission deletes all three.
+    expect(await take(key, TOKEN, 'read')).toBe(1);
+    expect(await fieldsOf(key)).toEqual([`r:${TOKEN}`, 'rw']);
+    // A crashed reader does not refuse a writer, nor keep its intent: the writer is admitted at once.
+    await client.hset(key, `r:${TOKEN}`, `${past}:${TOKEN}`);
+    expect(await take(key, OTHER_TOKEN, 'write', { intent: INTENT })).toBe(1);
+    expect(await fieldsOf(key)).toEqual(['rw', 'w']);
+    expect(entryOf(await client.hget(key, 'w')).holder).toBe(OTHER_TOKEN);
+  });
+
+  // Fails against the script as committed (f3198f0): the admission writes `w`, then deletes the expired
+  // fields it found, `w` among them, and replies 1 with no entry left. A key outlives an expired writer
+  // whenever an earlier entry had a longer TTL (a reader's, an intent's: PEXPIRE only lengthens), and a
+  // reader is then admitted beside the writer that holds the lock.
+  it("admits a writer where a crashed writer's expired entry is left, and keeps the new writer's entry", async () => {
+    const [key] = keysFor('read-write-expired-writer', 1) as [string];
+    const past = (await nodeNowMs()) - 1;
+    await client.hset(key, 'rw', '1', 'w', `${past}:a-crashed-writer`);
+    await client.pexpire(key, 10_000);
+    expect(await take(key, OTHER_TOKEN, 'write', { intent: INTENT })).toBe(1);
+    expect(entryOf(await client.hget(key, 'w')).holder).toBe(OTHER_TOKEN);
+    expect(await take(key, TOKEN, 'read')).toBe(0);
+  });
+
+  it('refuses foreign keys (-2) and admits nothing inside the restart grace (-1), changing nothing', async () => {
+    const [lockKey, semaphoreKey, plainHash, list, graced] = keysFor('read-write-refusals', 5) as [string, string, string, string, string];
+    await client.set(lockKey, OTHER_TOKEN, 'PX', 10_000);
+    await client.hset(semaphoreKey, 'limit', '3', '1', `${(await nodeNowMs()) + 10_000}:${OTHER_TOKEN}`);
+    await client.hset(plainHash, 'field', 'value');
+    await client.rpush(list, TOKEN);
+    for (const key of [lockKey, semaphoreKey, plainHash, list]) {
+      const type = await client.type(key);
+      const dump = await client.dump(key);
+      const ttlMs = await client.pttl(key);
+      for (const mode of ['read', 'write'] as const) {
+        const reply = await take(key, TOKEN, mode, { intent: mode === 'write' ? INTENT : '' });
+        expect(reply).toBe(-2);
+        expect(parseReadWriteAcquireReply(reply)).toBe('foreign');
+      }
+      expect([await client.type(key), await client.dump(key), Math.sign(await client.pttl(key))]).toEqual([type, dump, Math.sign(ttlMs)]);
+    }
+    const reply = await take(graced, TOKEN, 'write', { graceMs: 2_000_000_000 });
+    expect(reply).toBe(-1);
+    expect(parseReadWriteAcquireReply(reply)).toBe('restarting');
+    expect(await take(graced, TOKEN, 'read', { graceMs: 2_000_000_000 })).toBe(-1);
+    expect(await client.exists(graced)).toBe(0);
+    expect(() => parseReadWriteAcquireReply(4)).toThrow();
+    await client.del(lockKey, semaphoreKey, plainHash, list);
+  });
+
+  it('inspects the live entries by the node\'s clock with an opaque holder id, never a token or an intent id, and changes nothing', async () => {
+    const [key, lockKey, semaphoreKey, missing] = keysFor('read-write-inspect', 4) as [string, string, string, string];
+    const inspect = (target: string) => run(readWriteInspectScript, [target], []);
+    const holderOf = (secret: string): string => createHash('sha1').update(secret).digest('hex').slice(0, 12);
+    await take(key, TOKEN, 'read');
+    await take(key, 'the-writer', 'write', { intent: INTENT });
+    await client.hset(key, 'r:a-crashed-reader', `${(await nodeNowMs()) - 1}:a-crashed-reader`);
+    const before = await client.hgetall(key);
+    const reply = await inspect(key);
+    expect(Array.isArray(reply) && reply[0]).toBe(1);
+    const found = parseReadWriteInspectReply(reply);
+    // The expired reader is not reported; each live entry has about its TTL left.
+    expect(found).toEqual(
+      expect.arrayContaining([
+        { kind: 'r', holder: holderOf(TOKEN), remainingMs: expect.any(Number) },
+        { kind: 'i', holder: holderOf(INTENT), remainingMs: expect.any(Number) },
+      ]),
+    );
+    expect(typeof found === 'object' && found.length).toBe(2);
+    expect(typeof found === 'object' && found.every((entry) => entry.remainingMs > 9_000 && entry.remainingMs <= 10_000)).toBe(true);
+    for (const secret of [TOKEN, INTENT, 'the-writer', 'a-crashed-reader']) expect(JSON.stringify(reply)).not.toContain(secret);
+    expect(await client.hgetall(key)).toEqual(before);
+    // A writer's entry is reported as 'w'.
+    await release(key, TOKEN, '');
+    await take(key, 'the-writer', 'write', { intent: INTENT });
+    expect(parseReadWriteInspectReply(await inspect(key))).toEqual([{ kind: 'w', holder: holderOf('the-writer'), remainingMs: expect.any(Number) }]);
+    await client.set(lockKey, OTHER_TOKEN, 'PX', 10_000);
+    await client.hset(semaphoreKey, 'limit', '3');
+    expect([await inspect(lockKey), await inspect(semaphoreKey), await inspect(missing)]).toEqual([-2, -2, 0]);
+    expect(parseReadWriteInspectReply(-2)).toBe('foreign');
+    expect(parseReadWriteInspectReply(0)).toBe('free');
+    await client.del(lockKey, semaphoreKey);
+  });
+
+  it("frees a waiting writer's intent by its second holder id, keeps the readers', and removes the key with the last entry", async () => {
+    const [key] = keysFor('read-write-release', 1) as [string];
+    await take(key, TOKEN, 'read');
+    await take(key, OTHER_TOKEN, 'read');
+    // A writer that gave up: its attempts' tokens hold nothing, its intent id frees the intent.
+    expect(await take(key, 'a-failed-attempt', 'write', { intent: INTENT })).toBe(2);
+    expect(await release(key, 'a-failed-attempt')).toBe('not-held');
+    expect(await fieldsOf(key)).toEqual(['i', `r:${OTHER_TOKEN}`, `r:${TOKEN}`, 'rw']);
+    expect(await release(key, 'a-failed-attempt', INTENT)).toBe('released');
+    expect(await fieldsOf(key)).toEqual([`r:${OTHER_TOKEN}`, `r:${TOKEN}`, 'rw']);
+    // The writer's intent gone, a new reader is admitted again.
+    expect(await take(key, 'a-new-reader', 'read')).toBe(1);
+    for (const reader of ['a-new-reader', OTHER_TOKEN]) expect(await release(key, reader)).toBe('released');
+    expect(await client.exists(key)).toBe(1);
+    // The last entry leaves the marker alone: the key goes.
+    expect(await release(key, TOKEN)).toBe('released');
+    expect(await client.exists(key)).toBe(0);
+    // A writer released with its intent id (there is none left once admitted) frees its entry and the key.
+    expect(await take(key, 'the-writer', 'write', { intent: INTENT })).toBe(1);
+    expect(await release(key, 'the-writer', INTENT)).toBe('released');
+    expect(await client.exists(key)).toBe(0);
+  });
+
+  it("extends a holder's entry only while it is ours and unexpired by the node's clock", async () => {
+    const [key] = keysFor('read-write-extend', 1) as [string];
+    const extend = (token: string, field: string) => run(permitExtendScript, [key], [token, '60000', field]).then(parsePermitExtendReply);
+    await take(key, TOKEN, 'read', { ttlMs: 1_000 });
+    await take(key, OTHER_TOKEN, 'read', { ttlMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await extend(TOKEN, `r:${TOKEN}`)).toBe('extended');
+    expect(entryOf(await client.hget(key, `r:${TOKEN}`)).expiresAt).toBeGreaterThan((await nodeNowMs()) + 50_000);
+    expect(await client.pttl(key)).toBeGreaterThan(50_000);
+    // Expired: never revived. Another's: never touched.
+    expect(await extend(OTHER_TOKEN, `r:${OTHER_TOKEN}`)).toBe('not-held');
+    expect(await extend(OTHER_TOKEN, `r:${TOKEN}`)).toBe('not-held');
+    expect(await extend(TOKEN, 'w')).toBe('not-held');
   });
 });
