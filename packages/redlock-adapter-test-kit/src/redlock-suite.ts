@@ -56,9 +56,10 @@ export interface RedlockSuiteOptions {
 /**
  * Registers Redlock end to end on 5 real nodes through the adapter: the lock cycle (acquire, extend,
  * release, inspect), contention between clients, expiry, fencing, re-entrance, hand-off to a waiter (at
- * once when the adapter has `subscribe`, at the retry timer otherwise), a stalled event loop, and faults:
- * one and three nodes killed, a node restarted empty, a paused node. Fault tests are registered as skipped when
- * `REDLOCK_TEST_NODES` points at nodes the kit does not control. Each test uses a key prefix of its own.
+ * once when the adapter has `subscribe`, at the retry timer otherwise), a stalled event loop, a counting
+ * semaphore and a read-write lock, and faults: one and three nodes killed, a node restarted empty, a paused
+ * node. Fault tests are registered as skipped when `REDLOCK_TEST_NODES` points at nodes the kit does not
+ * control. Each test uses a key prefix of its own.
  *
  * @example
  * ```ts
@@ -458,6 +459,33 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       const next = await waiting;
       deepStrictEqual([two.state, one.state, next.state, next.permits], ['released', 'held', 'held', 2]);
       await Promise.all([one.release(), next.release()]);
+      await eventuallyNoKeys();
+    });
+
+    it('lets two readers share a read-write lock, hands it to a writer waiting for them, and leaves no key', async () => {
+      // One client for all three (each holder has a token of its own): connections are what costs here.
+      const catalog = (await newRedlock({ retryCount: 0 })).readWriteLock('catalog');
+      const readers = [await catalog.acquireRead(TTL_MS), await catalog.acquireRead(TTL_MS)];
+      deepStrictEqual(
+        readers.map((reader) => [reader.mode, reader.state]),
+        [
+          ['read', 'held'],
+          ['read', 'held'],
+        ],
+      );
+      // Woken by the release where the adapter can subscribe, else by its timer (20 ms ± 10).
+      const writing = catalog.acquireWrite(TTL_MS, { retryCount: 100 });
+      // It waits: its intent, which refuses new readers, is on the nodes where it found the readers.
+      await eventually(async () => (await onEveryNode(['HEXISTS', prefix + 'catalog', 'i'])).includes(1), true);
+      await Promise.all(readers.map((reader) => reader.release()));
+      const writer = await writing;
+      deepStrictEqual([writer.mode, writer.state, ...readers.map((reader) => reader.state)], ['write', 'held', 'released', 'released']);
+      // The writer's late nodes remove its intent as they admit it.
+      await eventually(async () => {
+        const { isWriteLocked, readers: readerCount, isWriterWaiting } = await catalog.inspect();
+        return [isWriteLocked, readerCount, isWriterWaiting];
+      }, [true, 0, false]);
+      await writer.release();
       await eventuallyNoKeys();
     });
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_OPTIONS, MAX_PERMIT_LIMIT, MAX_TTL_MS } from 'redlock-core';
+import { DEFAULT_OPTIONS, MAX_PERMIT_LIMIT, MAX_TTL_MS, type ReadWriteMode } from 'redlock-core';
 import { parseDurationMs } from './duration.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { ConfigurationError, UsageError } from './input-errors.js';
@@ -51,6 +51,11 @@ export interface RunRequest extends NodeSettings {
    * resource (at most N such commands at once), instead of its lock; `undefined` for the lock.
    */
   readonly permits: number | undefined;
+  /**
+   * With `--read` or `--write`: run while holding the read-write lock on the resource in that mode (many
+   * `'read'` commands at once, or one `'write'` command alone), instead of its lock; `undefined` for the lock.
+   */
+  readonly readWrite: ReadWriteMode | undefined;
   /** The longest pause between SIGTERM and SIGKILL when the lock is lost, in milliseconds. */
   readonly killAfterMs: number;
   readonly verbosity: Verbosity;
@@ -62,6 +67,11 @@ export interface InspectRequest extends NodeSettings {
   readonly resource: string;
   /** With `--permits N`: inspect the semaphore of N permits on the resource rather than its lock. */
   readonly permits: number | undefined;
+  /**
+   * With `--read` or `--write`: inspect the read-write lock on the resource rather than its lock (either
+   * flag: the inspection is the same).
+   */
+  readonly readWrite: ReadWriteMode | undefined;
   readonly verbosity: Verbosity;
 }
 
@@ -77,6 +87,8 @@ const OPTIONS = {
   'conflict-exit-code': { type: 'string', short: 'E' },
   fencing: { type: 'boolean' },
   permits: { type: 'string' },
+  read: { type: 'boolean' },
+  write: { type: 'boolean' },
   'kill-after': { type: 'string', short: 'k' },
   inspect: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
@@ -116,12 +128,13 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
   if (resource === undefined) throw new UsageError('Expected a resource to lock, got none');
   if (resource === '') throw new UsageError('Expected a resource to lock, got an empty string');
   const rest = argv.slice(resourceIndex + 1);
+  const readWrite = readWriteOf(values);
 
   if (values.inspect) {
     const runOnly = RUN_ONLY_OPTIONS.find((name) => values[name] !== undefined);
     if (runOnly !== undefined) throw new UsageError(`\`--${runOnly}\` does not go with \`--inspect\``);
     if (rest.length > 0) throw new UsageError(`\`--inspect\` takes a resource and no command, got \`${rest[0]}\` too`);
-    return { kind: 'inspect', resource, permits: permitsOf(values.permits), verbosity, ...nodeSettingsOf(values, env) };
+    return { kind: 'inspect', resource, permits: permitsOf(values.permits), readWrite, verbosity, ...nodeSettingsOf(values, env) };
   }
 
   const command = commandOf(rest);
@@ -136,6 +149,9 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
   const conflictExitCode = exitCodeOf(values['conflict-exit-code']);
   const permits = permitsOf(values.permits);
   if (permits !== undefined && values.fencing) throw new UsageError('`--fencing` and `--permits` cannot be used together: a semaphore hands out no fencing token');
+  if (readWrite !== undefined && values.fencing) {
+    throw new UsageError(`\`--fencing\` and \`--${readWrite}\` cannot be used together: a read-write lock hands out no fencing token`);
+  }
   return {
     kind: 'run',
     resource,
@@ -145,6 +161,7 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
     conflictExitCode,
     fencing: values.fencing ?? false,
     permits,
+    readWrite,
     killAfterMs,
     verbosity,
     ...nodeSettingsOf(values, env),
@@ -203,6 +220,21 @@ function permitsOf(text: string | undefined): number | undefined {
     throw new UsageError(`Expected \`--permits\` to be an integer from 1 to ${MAX_PERMIT_LIMIT}, got \`${text}\``);
   }
   return Number(text);
+}
+
+/**
+ * `--read` or `--write`: the mode of the read-write lock to hold or inspect, or `undefined` for neither;
+ * the same checks for a run and for `--inspect`, since both name the primitive the resource is.
+ */
+function readWriteOf(values: ParsedValues): ReadWriteMode | undefined {
+  if (values.read && values.write) {
+    throw new UsageError('`--read` and `--write` cannot be used together: a command holds the read-write lock in one mode');
+  }
+  const mode = values.read ? 'read' : values.write ? 'write' : undefined;
+  if (mode !== undefined && values.permits !== undefined) {
+    throw new UsageError(`\`--${mode}\` and \`--permits\` cannot be used together: the resource is a read-write lock or a semaphore, not both`);
+  }
+  return mode;
 }
 
 function exitCodeOf(text: string | undefined): number {

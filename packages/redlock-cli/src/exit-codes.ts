@@ -12,11 +12,14 @@ export const EXIT_CODES = {
   unavailable: 69,
   /** EX_SOFTWARE: an error redlock did not expect (a bug). */
   internal: 70,
-  /** EX_TEMPFAIL: the lock is held by another owner (`-n`), or `--timeout` passed; `-E` replaces it. */
+  /**
+   * EX_TEMPFAIL: the lock is held by another owner, all N permits are, or the read-write lock is taken for
+   * the mode asked (`-n`), or `--timeout` passed; `-E` replaces it.
+   */
   conflict: 75,
   /** The lock was lost while the command ran, so the command was stopped: never a success. */
   lockLost: 76,
-  /** EX_CONFIG: no nodes, a bad node URL, two nodes that are one server, a key that is not a lock. */
+  /** EX_CONFIG: no nodes, a bad node URL, two nodes that are one server, a key that is not what the mode asks for. */
   configuration: 78,
   /** The command exists but could not be executed (as the shells report it). */
   cannotExecute: 126,
@@ -33,8 +36,10 @@ export function exitCodeForSignal(signal: NodeJS.Signals): number {
  * The exit status for an error of the lock library, read from its public `name` and `reason` fields:
  * contention is {@link EXIT_CODES.conflict} (or `conflictExitCode`), nodes that failed or were too slow
  * for the TTL are {@link EXIT_CODES.unavailable}, a deployment problem (one server listed twice, a key
- * that is not a lock where the lock goes, a semaphore held with another `--permits`) is {@link EXIT_CODES.configuration}, a resource the library
- * refuses is {@link EXIT_CODES.usage}, anything else {@link EXIT_CODES.internal}.
+ * that is not a lock where the lock goes, nor a semaphore where `--permits` goes, nor a read-write lock
+ * where `--read`/`--write` goes, a semaphore held with another `--permits`) is
+ * {@link EXIT_CODES.configuration}, a resource the library refuses is {@link EXIT_CODES.usage}, anything
+ * else {@link EXIT_CODES.internal}.
  */
 export function exitCodeForLockError(error: unknown, conflictExitCode: number = EXIT_CODES.conflict): number {
   if (!(error instanceof Error)) return EXIT_CODES.internal;
@@ -60,6 +65,18 @@ export function exitCodeForLockError(error: unknown, conflictExitCode: number = 
           return EXIT_CODES.unavailable;
         case 'foreign-key':
         case 'limit-mismatch':
+          return EXIT_CODES.configuration;
+        default:
+          return EXIT_CODES.internal;
+      }
+    case 'ReadWriteLockError':
+      switch ((error as { readonly reason?: unknown }).reason) {
+        case 'locked':
+          return conflictExitCode;
+        case 'nodes-unreachable':
+        case 'no-validity':
+          return EXIT_CODES.unavailable;
+        case 'foreign-key':
           return EXIT_CODES.configuration;
         default:
           return EXIT_CODES.internal;

@@ -27,13 +27,19 @@ Options (before the resource; everything after it goes to the command untouched)
   --permits <N>              run while holding one of N permits of <resource> instead of its lock: at
                              most N such commands at once across machines (1 to 1000; every client of
                              <resource> must give the same N); with --inspect, count the permits in use
+  --read                     run while holding the read lock of <resource> instead of its lock: any
+                             number of --read commands at once, none while a --write one runs or waits
+  --write                    run while holding the write lock of <resource>: alone, no --read or other
+                             --write command meanwhile; with --inspect, --read or --write prints whether
+                             it is write-locked, by how many readers, and whether a writer waits
   -k, --kill-after <duration>
                              time between SIGTERM and SIGKILL for the command's process group when the
                              lock is lost (cut short to the validity the lock had left), and for what the
                              command left running in its group when it exits (the lock is held until
                              then) (default: ${formatDurationMs(DEFAULT_KILL_AFTER_MS).replace(' ', '')})
   -c, --command <script>     (right after the resource) run the script with /bin/sh -c
-  --inspect                  print whether <resource> is locked and for how long, then exit
+  --inspect                  print whether <resource> is locked and for how long, then exit (see
+                             --permits, --read and --write for the other kinds of lock)
   -v, --verbose              say what happens, on stderr
   -q, --quiet                print only usage and configuration errors (the status still tells)
   -h, --help                 print this help
@@ -54,11 +60,13 @@ Exit status:
   ${EXIT_CODES.usage}        usage error: unknown option, missing resource or command, bad value
   ${EXIT_CODES.unavailable}        no quorum of Redis nodes reachable (or fast enough for the TTL)
   ${EXIT_CODES.internal}        internal error
-  ${EXIT_CODES.conflict}        the lock is held by another owner, or all N permits are (-n), or --timeout
-            passed (see -E)
+  ${EXIT_CODES.conflict}        the lock is held by another owner, or all N permits are, or the read-write
+            lock is (by a writer, holding or waiting, for --read; by anyone for --write)
+            (-n), or --timeout passed (see -E)
   ${EXIT_CODES.lockLost}        the lock was lost while the command ran; the command was stopped
   ${EXIT_CODES.configuration}        bad configuration: no nodes, a bad node URL, one server listed twice, a key
-            at the lock's place that is not a lock, a semaphore held with another --permits
+            at the lock's place that is not a lock (nor a semaphore with --permits, nor a
+            read-write lock with --read/--write), a semaphore held with another --permits
   ${EXIT_CODES.cannotExecute}       the command could not be executed
   ${EXIT_CODES.notFound}       the command was not found
   128+N     interrupted by signal N while waiting for the lock (130 SIGINT, 143 SIGTERM)

@@ -2,7 +2,19 @@
 // extended with a signal for its loss, releasing it, closing the connections. The rest of the CLI sees only
 // LockSession and HeldLock, so a change of the library's API is a change here.
 import { Redis, type RedisOptions } from 'ioredis';
-import { type Lock, LockAcquireError, type LockInspection, type Permit, PermitError, Redlock, type SemaphoreInspection } from 'redlock-core';
+import {
+  type Lock,
+  LockAcquireError,
+  type LockInspection,
+  type Permit,
+  PermitError,
+  type ReadWriteHandle,
+  type ReadWriteInspection,
+  ReadWriteLockError,
+  type ReadWriteMode,
+  Redlock,
+  type SemaphoreInspection,
+} from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import type { NodeSettings } from './arguments.js';
 
@@ -46,6 +58,8 @@ export interface AcquireSettings {
   readonly fencing: boolean;
   /** With a number: one permit of the semaphore of that many permits on the resource, instead of its lock. */
   readonly permits: number | undefined;
+  /** With a mode: the read-write lock on the resource, for reading or for writing, instead of its lock. */
+  readonly readWrite: ReadWriteMode | undefined;
   /** Stops waiting: `acquire()` rejects with its reason, and no key is left on any node. */
   readonly signal: AbortSignal;
 }
@@ -116,28 +130,23 @@ export class LockSession {
    * @returns The held lock, or `undefined` when another owner held it for the whole wait.
    * @throws `LockAcquireError` when the nodes failed (`reason` other than `'held-by-another-owner'`),
    *   `NodeConfigurationError`, `signal.reason` when the signal aborted, `TypeError`/`RangeError` for a
-   *   resource the library refuses.
+   *   resource the library refuses; with `permits` or `readWrite`, `PermitError` or `ReadWriteLockError`
+   *   instead of `LockAcquireError`.
    */
   async acquire(resource: string, settings: AcquireSettings): Promise<HeldLock | undefined> {
-    const { ttlMs, waitMs, fencing, signal, permits } = settings;
+    const { ttlMs, waitMs, fencing, signal, permits, readWrite } = settings;
     if (permits !== undefined) return this.#acquirePermit(resource, permits, settings);
-    if (waitMs === 0) {
-      const lock = await this.#redlock.tryAcquire(resource, ttlMs, { autoExtend: true, fencing, signal });
-      return lock === undefined ? undefined : heldLockOf(lock, ttlMs);
-    }
-    const deadline = waitMs === undefined ? Infinity : performance.now() + waitMs;
-    for (;;) {
-      // Each round retries at the library's defaults, so nodes that stay unreachable end the wait (exit 69);
-      // a lock held all through a round starts another, until the signal or `waitMs` ends the wait.
-      const leftMs = Math.ceil(deadline - performance.now());
-      try {
-        const options = { autoExtend: true, fencing, signal, ...(leftMs === Infinity ? {} : { waitMs: Math.max(1, leftMs) }) };
-        return heldLockOf(await this.#redlock.acquire(resource, ttlMs, options), ttlMs);
-      } catch (error) {
-        if (!(error instanceof LockAcquireError) || error.reason !== 'held-by-another-owner') throw error;
-        if (error.waitMs !== undefined || performance.now() >= deadline) return undefined;
-      }
-    }
+    if (readWrite !== undefined) return this.#acquireReadWrite(resource, readWrite, settings);
+    const options = { autoExtend: true, fencing, signal };
+    const lock =
+      waitMs === 0
+        ? await this.#redlock.tryAcquire(resource, ttlMs, options)
+        : await acquireWithinWait(
+            waitMs,
+            (wait) => this.#redlock.acquire(resource, ttlMs, { ...options, ...wait }),
+            (error): error is LockAcquireError => error instanceof LockAcquireError && error.reason === 'held-by-another-owner',
+          );
+    return lock === undefined ? undefined : heldLockOf(lock, ttlMs);
   }
 
   /**
@@ -147,27 +156,48 @@ export class LockSession {
   async #acquirePermit(resource: string, limit: number, settings: AcquireSettings): Promise<HeldLock | undefined> {
     const { ttlMs, waitMs, signal } = settings;
     const semaphore = this.#redlock.semaphore(resource, { limit });
-    if (waitMs === 0) {
-      const permit = await semaphore.tryAcquire(ttlMs, { autoExtend: true, signal });
-      return permit === undefined ? undefined : heldLockOf(permit, ttlMs);
-    }
-    const deadline = waitMs === undefined ? Infinity : performance.now() + waitMs;
-    for (;;) {
-      // As for a lock: rounds at the library's retry defaults, until the signal or `waitMs` ends the wait.
-      const leftMs = Math.ceil(deadline - performance.now());
-      try {
-        const options = { autoExtend: true, signal, ...(leftMs === Infinity ? {} : { waitMs: Math.max(1, leftMs) }) };
-        return heldLockOf(await semaphore.acquire(ttlMs, options), ttlMs);
-      } catch (error) {
-        if (!(error instanceof PermitError) || error.reason !== 'no-permits-free') throw error;
-        if (error.waitMs !== undefined || performance.now() >= deadline) return undefined;
-      }
-    }
+    const options = { autoExtend: true, signal };
+    const permit =
+      waitMs === 0
+        ? await semaphore.tryAcquire(ttlMs, options)
+        : await acquireWithinWait(
+            waitMs,
+            (wait) => semaphore.acquire(ttlMs, { ...options, ...wait }),
+            (error): error is PermitError => error instanceof PermitError && error.reason === 'no-permits-free',
+          );
+    return permit === undefined ? undefined : heldLockOf(permit, ttlMs);
+  }
+
+  /**
+   * Takes the read-write lock on the resource in `mode`, waiting as `settings.waitMs` allows while it is
+   * taken (a writer holds it or waits for it, for reading; anyone holds it, for writing), and keeps it
+   * extended until released; see {@link acquire}. A waiting writer stops new readers meanwhile (writers
+   * first); one that gives up withdraws that intent, which {@link close} waits for within its bound (else
+   * it expires with the TTL), and `-n`'s single try leaves none.
+   */
+  async #acquireReadWrite(resource: string, mode: ReadWriteMode, settings: AcquireSettings): Promise<HeldLock | undefined> {
+    const { ttlMs, waitMs, signal } = settings;
+    const lock = this.#redlock.readWriteLock(resource);
+    const options = { autoExtend: true, signal };
+    const held =
+      waitMs === 0
+        ? await (mode === 'read' ? lock.tryAcquireRead(ttlMs, options) : lock.tryAcquireWrite(ttlMs, options))
+        : await acquireWithinWait(
+            waitMs,
+            (wait) => (mode === 'read' ? lock.acquireRead(ttlMs, { ...options, ...wait }) : lock.acquireWrite(ttlMs, { ...options, ...wait })),
+            (error): error is ReadWriteLockError => error instanceof ReadWriteLockError && error.reason === 'locked',
+          );
+    return held === undefined ? undefined : heldLockOf(held, ttlMs);
   }
 
   /** The permits in use of the semaphore of `limit` permits on the resource, and its holders; see `Semaphore.inspect`. */
   inspectPermits(resource: string, limit: number): Promise<SemaphoreInspection> {
     return this.#redlock.semaphore(resource, { limit }).inspect();
+  }
+
+  /** Whether a writer or how many readers hold the read-write lock on the resource, and whether a writer waits; see `ReadWriteLock.inspect`. */
+  inspectReadWrite(resource: string): Promise<ReadWriteInspection> {
+    return this.#redlock.readWriteLock(resource).inspect();
   }
 
   /** Whether the resource is locked and for how long, by the quorum's view; see `Redlock.inspect`. */
@@ -186,7 +216,33 @@ export class LockSession {
   }
 }
 
-function heldLockOf(lock: Lock | Permit, ttlMs: number): HeldLock {
+/**
+ * Acquires in rounds until the resource is ours or `waitMs` (milliseconds; `undefined` for ever) ran out.
+ * Each round retries at the library's defaults, so nodes that stay unreachable end the wait (exit 69); a
+ * resource taken all through a round (`isTaken`) starts another, until the signal or `waitMs` ends the wait.
+ *
+ * @param acquireRound - One round: the library's `acquire()`, given the `waitMs` left, if any.
+ * @returns What a round resolved with, or `undefined` when the resource was taken for the whole wait.
+ */
+async function acquireWithinWait<Held>(
+  waitMs: number | undefined,
+  acquireRound: (options: { readonly waitMs?: number }) => Promise<Held>,
+  isTaken: (error: unknown) => error is { readonly waitMs: number | undefined },
+): Promise<Held | undefined> {
+  const deadline = waitMs === undefined ? Infinity : performance.now() + waitMs;
+  for (;;) {
+    const leftMs = Math.ceil(deadline - performance.now());
+    try {
+      return await acquireRound(leftMs === Infinity ? {} : { waitMs: Math.max(1, leftMs) });
+    } catch (error) {
+      if (!isTaken(error)) throw error;
+      // A round that `waitMs` ended is the last one.
+      if (error.waitMs !== undefined || performance.now() >= deadline) return undefined;
+    }
+  }
+}
+
+function heldLockOf(lock: Lock | Permit | ReadWriteHandle, ttlMs: number): HeldLock {
   return {
     fencingToken: 'fencingToken' in lock ? lock.fencingToken : undefined,
     lost: lock.signal,

@@ -136,8 +136,51 @@ async function inspectPermits(session: LockSession, request: InspectRequest, lim
   return 0;
 }
 
+/** `--inspect --read` or `--inspect --write`: whether a writer holds the read-write lock, how many readers do, whether a writer waits. */
+async function inspectReadWrite(session: LockSession, request: InspectRequest, io: CliIo, report: Reporter): Promise<number> {
+  const { isWriteLocked, readers, isWriterWaiting, nodes } = await session.inspectReadWrite(request.resource);
+  const held = isWriteLocked ? 'write-locked' : readers > 0 ? `read-locked by ${countOf(readers, 'reader')}` : 'not locked';
+  io.stdout.write(`${request.resource}: ${held}${isWriterWaiting ? ', a writer waiting' : ''}\n`);
+  for (const node of nodes) {
+    const url = redactedUrl(request.nodeUrls[node.nodeIndex] ?? '');
+    const detail =
+      node.status === 'read-write'
+        ? describeReadWriteEntries(node.entries)
+        : node.status === 'foreign'
+          ? 'the key holds something that is not a read-write lock'
+          : node.status === 'timeout' || node.status === 'error'
+            ? `${node.status}: ${node.error.message}`
+            : node.status;
+    report.info(`node ${node.nodeIndex} (${url}): ${detail}`);
+  }
+  const foreign = nodes.filter((node) => node.status === 'foreign').length;
+  if (foreign > 0) {
+    report.error(
+      `on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not a read-write lock (a lock or a semaphore): ` +
+        'no read or write lock can be taken there (see --prefix)',
+    );
+  }
+  return 0;
+}
+
+/** One node's live entries of a read-write lock, counted by kind: `2 readers, 1 waiting writer`. */
+function describeReadWriteEntries(entries: readonly { readonly kind: 'w' | 'r' | 'i' }[]): string {
+  const nouns = { w: 'writer', r: 'reader', i: 'waiting writer' } as const;
+  const described = (['w', 'r', 'i'] as const)
+    .map((kind) => ({ amount: entries.filter((entry) => entry.kind === kind).length, noun: nouns[kind] }))
+    .filter(({ amount }) => amount > 0)
+    .map(({ amount, noun }) => countOf(amount, noun));
+  return described.length === 0 ? 'no live holder' : described.join(', ');
+}
+
+/** `1 reader`, `2 readers`. */
+function countOf(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 async function inspect(session: LockSession, request: InspectRequest, io: CliIo, report: Reporter): Promise<number> {
   if (request.permits !== undefined) return inspectPermits(session, request, request.permits, io, report);
+  if (request.readWrite !== undefined) return inspectReadWrite(session, request, io, report);
   const { isLocked, remainingMs, nodes } = await session.inspect(request.resource);
   io.stdout.write(
     isLocked ? `${request.resource}: locked, ${formatDurationMs(remainingMs)} left\n` : `${request.resource}: not locked\n`,
@@ -169,13 +212,12 @@ async function runUnderLock(
   interrupt: AbortSignal,
   setSignalHandler: (handler: SignalHandler) => void,
 ): Promise<number> {
-  const { resource, ttlMs, waitMs, fencing, permits } = request;
+  const { resource, ttlMs, waitMs, fencing, permits, readWrite } = request;
   const waitStart = performance.now();
-  const held = await session.acquire(resource, { ttlMs, waitMs, fencing, permits, signal: interrupt });
-  // What the command runs under, for messages: the lock, or one permit of the semaphore.
-  const what = permits === undefined ? `"${resource}"` : `a permit of "${resource}" (${permits} at once)`;
+  const held = await session.acquire(resource, { ttlMs, waitMs, fencing, permits, readWrite, signal: interrupt });
+  const what = describeHold(request);
   if (held === undefined) {
-    const taken = permits === undefined ? 'locked by another owner' : `at its limit: all ${permits} permits held`;
+    const taken = describeTaken(request);
     report.error(
       waitMs === 0 || waitMs === undefined ? `"${resource}" is ${taken}` : `"${resource}" was still ${taken} after ${formatDurationMs(waitMs)}`,
     );
@@ -193,6 +235,24 @@ async function runUnderLock(
     await held.release();
     report.info(`released ${what}`);
   }
+}
+
+/**
+ * What the command runs under, as messages name it: `"res"` (the lock), `a permit of "res" (3 at once)`,
+ * `the read lock on "res"`.
+ */
+function describeHold(request: RunRequest): string {
+  if (request.permits !== undefined) return `a permit of "${request.resource}" (${request.permits} at once)`;
+  if (request.readWrite !== undefined) return `the ${request.readWrite} lock on "${request.resource}"`;
+  return `"${request.resource}"`;
+}
+
+/** Why the command did not run when the wait ended without the resource: `"res" is <this>`. */
+function describeTaken(request: RunRequest): string {
+  if (request.permits !== undefined) return `at its limit: all ${request.permits} permits held`;
+  if (request.readWrite === 'read') return 'locked by a writer (holding or waiting)';
+  if (request.readWrite === 'write') return 'locked by readers or a writer';
+  return 'locked by another owner';
 }
 
 async function runCommand(
@@ -249,7 +309,12 @@ async function superviseCommand(
   const hadLeftovers = await stopLeftovers(command, ended, request, held, report);
   if (held.lost.aborted || held.validityLeftMs() === 0) {
     const when = hadLeftovers ? 'while the processes the command left in its group were stopped' : 'as the command ended';
-    const lost = request.permits === undefined ? `the lock on "${request.resource}"` : `the permit of "${request.resource}"`;
+    const lost =
+      request.permits !== undefined
+        ? `the permit of "${request.resource}"`
+        : request.readWrite !== undefined
+          ? describeHold(request)
+          : `the lock on "${request.resource}"`;
     report.error(`${lost} was lost ${when} (it ${describeOutcome(ended)})`);
     return EXIT_CODES.lockLost;
   }

@@ -261,6 +261,72 @@ describe('--permits N: one of N permits of a counting semaphore instead of the l
   });
 });
 
+describe('--read and --write: the read-write lock instead of the lock', () => {
+  /** Non-empty lines of `path`, or none while it does not exist. */
+  const linesOf = (path: string): Promise<string[]> => readFile(path, 'utf8').then((text) => text.split('\n').filter(Boolean), () => []);
+
+  it('runs 2 --read commands at once and a --write command alone, after them, refusing new readers while it waits', async () => {
+    const log = tempPath('log');
+    const go = tempPath('go');
+    // Each command notes its start and end; the readers hold the read lock until the test says go.
+    const read = `echo "start read $$" >> "${log}"; while [ ! -e "${go}" ]; do sleep 0.05; done; echo "end read $$" >> "${log}"`;
+    const write = `echo "start write $$" >> "${log}"; sleep 0.2; echo "end write $$" >> "${log}"`;
+    const readers = [startRedlock(['--read', 'catalog', '-c', read]), startRedlock(['--read', 'catalog', '-c', read])];
+    try {
+      expect(await eventually(() => linesOf(log), (lines) => lines.length === 2, 15_000)).toHaveLength(2);
+      const writer = startRedlock(['--write', 'catalog', '-c', write]);
+      // Its intent shows once the writer tried while the readers held the lock: from then on it waits.
+      const waiting = await eventually(() => redlock(['--inspect', '--read', 'catalog']), (result) => result.stdout.includes('writer waiting'), 15_000);
+      expect(waiting).toMatchObject({ code: 0, stdout: 'catalog: read-locked by 2 readers, a writer waiting\n', stderr: '' });
+      expect(await redlock(['-n', '--read', 'catalog', 'echo', 'must not run'])).toMatchObject({
+        code: 75,
+        stdout: '',
+        stderr: 'redlock: "catalog" is locked by a writer (holding or waiting)\n',
+      });
+      await writeFile(go, '');
+      expect((await Promise.all([...readers, writer].map((cli) => cli.result))).map((result) => result.code)).toEqual([0, 0, 0]);
+      // Both readers ran at once; the writer started after both ended, and nothing else ran meanwhile.
+      const events = (await linesOf(log)).map((line) => line.replace(/ \d+$/, ''));
+      expect(events).toEqual(['start read', 'start read', 'end read', 'end read', 'start write', 'end write']);
+    } finally {
+      await writeFile(go, '');
+    }
+  });
+
+  it('-n exits 75 while the lock is taken for the mode asked, a writer that gives up lets readers in, a lock\'s key exits 78', async () => {
+    const catalog = new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: prefix }).readWriteLock('catalog');
+    const writing = await catalog.acquireWrite(10_000, { retryCount: 0 });
+    const lock = await holdWithLibrary('res');
+    try {
+      // At once: none of these writes anything that stays on a node.
+      const [inspected, write, foreign, inspectedForeign] = await Promise.all([
+        redlock(['--inspect', '--write', 'catalog']),
+        redlock(['-n', '--write', 'catalog', 'echo', 'must not run']),
+        redlock(['-n', '--read', 'res', 'echo', 'must not run']),
+        redlock(['--inspect', '--read', 'res']),
+      ]);
+      expect(inspected).toMatchObject({ code: 0, stdout: 'catalog: write-locked\n', stderr: '' });
+      expect(write).toMatchObject({ code: 75, stdout: '', stderr: 'redlock: "catalog" is locked by readers or a writer\n' });
+      expect(foreign).toMatchObject({ code: 78, stdout: '' });
+      expect(foreign.stderr).toContain('foreign key');
+      expect(inspectedForeign).toMatchObject({ code: 0, stdout: 'res: not locked\n' });
+      expect(inspectedForeign.stderr).toContain('on 3 of 3 nodes the key of "res" holds something that is not a read-write lock');
+    } finally {
+      await writing.release();
+      await lock.release();
+    }
+    const reading = await catalog.acquireRead(10_000, { retryCount: 0 });
+    try {
+      const gaveUp = await redlock(['-w', '300ms', '--write', 'catalog', 'echo', 'must not run']);
+      expect(gaveUp).toMatchObject({ code: 75, stdout: '', stderr: 'redlock: "catalog" was still locked by readers or a writer after 300 ms\n' });
+      // Its intent, which refused new readers while it waited, was withdrawn before it exited.
+      expect(await redlock(['-n', '--read', 'catalog', 'echo', 'read'])).toMatchObject({ code: 0, stdout: 'read\n', stderr: '' });
+    } finally {
+      await reading.release();
+    }
+  });
+});
+
 describe('processes the command leaves in its group', () => {
   it('are stopped before the lock is released, and redlock exits with the command\'s status', async () => {
     const sleep = uniqueSleepSeconds();
@@ -603,7 +669,7 @@ describe('bad input', () => {
   it('--help documents the options and every exit status', async () => {
     const result = await runCli(['--help'], {});
     expect(result.code).toBe(0);
-    for (const text of ['--nodes', '--ttl', '--nonblock', '--timeout', '--conflict-exit-code', '--fencing', '--kill-after', '--inspect']) {
+    for (const text of ['--nodes', '--ttl', '--nonblock', '--timeout', '--conflict-exit-code', '--fencing', '--permits', '--read', '--write', '--kill-after', '--inspect']) {
       expect(result.stdout).toContain(text);
     }
     for (const code of ['64', '69', '75', '76', '78', '126', '127', '128+N']) expect(result.stdout).toMatch(new RegExp(`^  ${code.replace('+', '\\+')} `, 'm'));

@@ -24,6 +24,7 @@ describe('parseCliArguments', () => {
       conflictExitCode: EXIT_CODES.conflict,
       fencing: false,
       permits: undefined,
+      readWrite: undefined,
       killAfterMs: DEFAULT_KILL_AFTER_MS,
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
@@ -84,11 +85,20 @@ describe('parseCliArguments', () => {
     expect(() => run(['--permits', '3', '--fencing', 'imports', 'true'])).toThrow(/`--fencing` and `--permits` cannot be used together/);
   });
 
+  it('reads --read and --write as the mode of the read-write lock to hold, alone or with --inspect', () => {
+    expect(run(['--read', 'catalog', 'render']).readWrite).toBe('read');
+    expect(run(['--write', '-n', '--ttl', '5s', 'catalog', 'rebuild'])).toMatchObject({ readWrite: 'write', waitMs: 0, ttlMs: 5_000, permits: undefined });
+    expect(run(['catalog', 'render', '--write']).readWrite).toBeUndefined(); // after the resource: the command's
+    expect(parseCliArguments(['--inspect', '--read', 'catalog'], ENV)).toMatchObject({ kind: 'inspect', readWrite: 'read', permits: undefined });
+    expect(parseCliArguments(['--inspect', '--write', 'catalog'], ENV)).toMatchObject({ kind: 'inspect', readWrite: 'write' });
+  });
+
   it('reads --inspect with a resource and no command', () => {
     expect(parseCliArguments(['--inspect', '--prefix', 'p:', 'res'], ENV)).toEqual({
       kind: 'inspect',
       resource: 'res',
       permits: undefined,
+      readWrite: undefined,
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
       keyPrefix: 'p:',
@@ -130,6 +140,14 @@ describe('parseCliArguments', () => {
     [['--inspect', 'res', 'true'], '`--inspect` takes a resource and no command'],
     [['--inspect', '--ttl', '1s', 'res'], '`--ttl` does not go with `--inspect`'],
     [['--inspect', '-n', 'res'], '`--nonblock` does not go with `--inspect`'],
+    [['--read', '--write', 'res', 'true'], '`--read` and `--write` cannot be used together'],
+    [['--inspect', '--read', '--write', 'res'], '`--read` and `--write` cannot be used together'],
+    [['--read', '--permits', '3', 'res', 'true'], '`--read` and `--permits` cannot be used together'],
+    [['--permits', '3', '--write', 'res', 'true'], '`--write` and `--permits` cannot be used together'],
+    [['--inspect', '--permits', '3', '--read', 'res'], '`--read` and `--permits` cannot be used together'],
+    [['--read', '--fencing', 'res', 'true'], '`--fencing` and `--read` cannot be used together: a read-write lock hands out no fencing token'],
+    [['--write', '--fencing', 'res', 'true'], '`--fencing` and `--write` cannot be used together'],
+    [['--read=yes', 'res', 'true'], "Option '--read' does not take an argument"],
   ])('refuses %j with a UsageError: %s', (argv, message) => {
     const parse = (): unknown => parseCliArguments(argv, ENV);
     expect(parse).toThrow(UsageError);
@@ -148,6 +166,7 @@ describe('parseCliArguments', () => {
     [['--nodes', 'redis://a,localhost:6379', 'res', 'true'], ENV, 'Expected `--nodes` to list redis:// or rediss:// URLs'],
     [['res', 'true'], { REDLOCK_NODES: 'redis://a,redis://a' }, 'Expected `REDLOCK_NODES` to list each Redis node once'],
     [['--inspect', 'res'], {}, 'No Redis nodes'],
+    [['--write', 'res', 'true'], {}, 'No Redis nodes'],
   ])('refuses %j with %j with a ConfigurationError: %s', (argv, env, message) => {
     const parse = (): unknown => parseCliArguments(argv, env);
     expect(parse).toThrow(ConfigurationError);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { LockAcquireError, LockInspectError, NodeConfigurationError, PermitError, type AcquireFailureReason, type PermitFailureReason } from 'redlock-core';
+import {
+  LockAcquireError,
+  LockInspectError,
+  NodeConfigurationError,
+  PermitError,
+  ReadWriteLockError,
+  type AcquireFailureReason,
+  type PermitFailureReason,
+  type ReadWriteFailureReason,
+} from 'redlock-core';
 import { EXIT_CODES, exitCodeForLockError, exitCodeForSignal } from '../../src/exit-codes.js';
 
 const acquireError = (reason: AcquireFailureReason): LockAcquireError =>
@@ -25,6 +34,25 @@ describe('exitCodeForLockError', () => {
     const error = new PermitError('Could not acquire 1 of 3 permits of "r"', { operation: 'acquire', resource: 'r', permits: 1, reason });
     expect(exitCodeForLockError(error)).toBe(exitCode);
     expect(exitCodeForLockError(error, 3)).toBe(reason === 'no-permits-free' ? 3 : exitCode);
+  });
+
+  it.each([
+    ['locked', EXIT_CODES.conflict],
+    ['nodes-unreachable', EXIT_CODES.unavailable],
+    ['no-validity', EXIT_CODES.unavailable],
+    ['foreign-key', EXIT_CODES.configuration],
+    ['not-held', EXIT_CODES.internal],
+  ] as const)('maps a ReadWriteLockError (--read, --write) with reason %s to %d, the conflict status as -E gives it', (reason: ReadWriteFailureReason, exitCode) => {
+    for (const mode of ['read', 'write'] as const) {
+      const error = new ReadWriteLockError(`Could not take the ${mode} lock on "r"`, { operation: 'acquire', resource: 'r', mode, reason });
+      expect(exitCodeForLockError(error)).toBe(exitCode);
+      expect(exitCodeForLockError(error, 3)).toBe(reason === 'locked' ? 3 : exitCode);
+    }
+  });
+
+  it('maps a read-write lock inspection that too few nodes answered (--inspect --read) to unavailable', () => {
+    const error = new ReadWriteLockError('Could not inspect "r"', { operation: 'inspect', resource: 'r', mode: undefined, reason: 'nodes-unreachable' });
+    expect(exitCodeForLockError(error)).toBe(EXIT_CODES.unavailable);
   });
 
   it('uses the conflict status given by -E for contention only', () => {
