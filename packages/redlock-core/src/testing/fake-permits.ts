@@ -142,9 +142,10 @@ function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly st
   // Redis reports uptime in whole seconds, rounded down.
   if (Number(graceArg) > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < Number(graceArg)) return -1;
   const hash = fields ?? new Map<string, string>();
+  // Expired entries go first, as in the script: the writer's own field may hold an expired writer's entry.
+  for (const field of expired) hash.delete(field);
   hash.set('rw', '1');
   hash.set(mode === 'write' ? 'w' : `r:${token}`, `${now + ttlMs}:${token}`);
-  for (const field of expired) hash.delete(field);
   if (isOurIntent) hash.delete('i');
   if (fields === undefined) keyspace.createHash(key, hash);
   lengthenTtl(keyspace, key, ttlMs);

@@ -90,6 +90,20 @@ describe('a read-write lock on fake nodes', () => {
     await expect(clock.runUntilSettled(writer.extend(1_000))).rejects.toMatchObject({ operation: 'extend', reason: 'not-held' });
   });
 
+  it("keeps a new writer alone where a crashed writer's expired entry was left in a key that outlived it", async () => {
+    const { clock, lock, client } = setup({ retryCount: Infinity, retryDelayMs: 100 });
+    const reader = await clock.runUntilSettled(lock.acquireRead(10_000));
+    const writing = client().readWriteLock('catalog').acquireWrite(1_000);
+    await clock.advance(50);
+    await clock.runUntilSettled(reader.release());
+    // This writer crashes: never released, its entry expires while the readers' TTL keeps the key.
+    await clock.runUntilSettled(writing);
+    await clock.advance(1_100);
+    const writer = await clock.runUntilSettled(client().readWriteLock('catalog').tryAcquireWrite(10_000));
+    expect(writer?.state).toBe('held');
+    expect(await clock.runUntilSettled(client().readWriteLock('catalog').tryAcquireRead(10_000))).toBeUndefined();
+  });
+
   it('stops new readers while a writer waits for readers, lets those holding finish, and hands the lock to the writer', async () => {
     const { clock, nodes, lock, client } = setup({ retryCount: Infinity, retryDelayMs: 100 });
     const reader = await clock.runUntilSettled(lock.acquireRead(10_000));
