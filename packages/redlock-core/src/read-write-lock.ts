@@ -200,6 +200,8 @@ export class ReadWriteLock {
         isFinal: (failure) => failure.reason === 'foreign-key',
         errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, attempts, attemptCount, waitMs),
       });
+      // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
+      if (mayHaveLeftIntent) held.releaseOnEveryNode();
       if (request.autoExtend) held.keepExtended(request.ttlMs, request.limits);
       return held;
     } catch (error) {

@@ -253,6 +253,22 @@ export class Claim {
     void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#fields) });
   }
 
+  /**
+   * Node `nodeIndex` answered, maybe after the claim was decided, that it left `alsoFrees` (a writer's
+   * intent) but wrote no entry: nothing to do while the claim is held, since its release frees it there;
+   * freed there at once if the release went first (a call re-sent after a `NOSCRIPT` may run after it).
+   */
+  settleLeftBehind(nodeIndex: number): void {
+    const hold = this.#hold;
+    if (!hold.isReleased || this.#alsoFrees === '') return;
+    void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, this.#alsoFrees, '', false, []) });
+  }
+
+  /** Sends the release to every node, not only those the winning attempt asked: earlier attempts may have left `alsoFrees` there. */
+  releaseOnEveryNode(): void {
+    this.#hold.written.fill(true);
+  }
+
   async #releaseOnEveryNode(): Promise<void> {
     const hold = this.#hold;
     const { set, written } = hold;

@@ -88,13 +88,11 @@ export async function runReadWriteAttempt(
       keysExpireAt: clock.now() + ttlMs,
       written,
     });
-    // A node that admits after the lock was released holds an entry for nothing: it is freed there.
+    // A node that admits (or leaves a writer's intent) after the lock was released holds it for nothing: it
+    // is freed there.
     for (const round of rounds) {
       for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) {
-        if (!round.wasSent(nodeIndex)) continue;
-        round.onAnswerOf(nodeIndex, (answer) => {
-          if (answer === 'admitted') handle.settleGrant(nodeIndex);
-        });
+        if (round.wasSent(nodeIndex)) round.onAnswerOf(nodeIndex, (answer) => handle.settleAnswer(nodeIndex, answer));
       }
     }
     return handle;

@@ -6,6 +6,7 @@ import { describeResources } from '../base/describe.js';
 import type { LockLostError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { NodeSet } from '../nodes/node-state.js';
+import type { ReadWriteAcquireStatus } from '../base/outcomes.js';
 import type { ReadWriteMode } from '../scripts/read-write-acquire.js';
 import { Claim } from './claim.js';
 
@@ -176,8 +177,18 @@ export class ReadWriteHandle {
     this.#claim.publishLoss(reason, error);
   }
 
-  /** Node `nodeIndex` admitted the request that won this handle, maybe late: see `Claim.settleGrant`. @internal */
-  settleGrant(nodeIndex: number): void {
-    this.#claim.settleGrant(nodeIndex, []);
+  /**
+   * Node `nodeIndex` answered the request that won this handle, maybe late: an entry it admitted, or a
+   * writer's intent it left, is freed there if the handle was released meanwhile (see `Claim.settleGrant`).
+   * @internal
+   */
+  settleAnswer(nodeIndex: number, answer: ReadWriteAcquireStatus | undefined): void {
+    if (answer === 'admitted') this.#claim.settleGrant(nodeIndex, []);
+    else if (answer === 'readers-hold') this.#claim.settleLeftBehind(nodeIndex);
+  }
+
+  /** Makes the release reach every node: earlier attempts of a writer may have left its intent where the winning one did not ask. @internal */
+  releaseOnEveryNode(): void {
+    this.#claim.releaseOnEveryNode();
   }
 }

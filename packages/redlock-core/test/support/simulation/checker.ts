@@ -36,7 +36,7 @@ export interface Violation {
 }
 
 /** Tolerance for comparing true times computed through different clock rates, in milliseconds. */
-const EPSILON_MS = 1e-6;
+export const EPSILON_MS = 1e-6;
 
 /** A half-open stretch of true time, [fromMs, untilMs). */
 interface Interval {

@@ -2,6 +2,13 @@ import type { RedisAdapter, Unsubscribe } from '../../../src/index.js';
 import { acquireScript } from '../../../src/scripts/acquire.js';
 import { extendScript } from '../../../src/scripts/extend.js';
 import { fenceScript } from '../../../src/scripts/fence.js';
+import type { LuaScript } from '../../../src/scripts/lua-script.js';
+import { permitAcquireScript } from '../../../src/scripts/permit-acquire.js';
+import { permitExtendScript } from '../../../src/scripts/permit-extend.js';
+import { permitInspectScript } from '../../../src/scripts/permit-inspect.js';
+import { permitReleaseScript, quietPermitReleaseScript } from '../../../src/scripts/permit-release.js';
+import { readWriteAcquireScript } from '../../../src/scripts/read-write-acquire.js';
+import { readWriteInspectScript } from '../../../src/scripts/read-write-inspect.js';
 import { quietReleaseScript, releaseScript } from '../../../src/scripts/release.js';
 import { connectionRefused } from '../../../src/testing/fake-adapter.js';
 import { FakeKeyspace } from '../../../src/testing/fake-keyspace.js';
@@ -21,14 +28,38 @@ export interface LinkSpec {
 /** How a reply reached the client: a script's value, a `NOSCRIPT` error (no effect), or another error. */
 export type ReplyKind = 'value' | 'noscript' | 'error';
 
+/** The scripts the simulation names in its call log: the lock's, a semaphore's and a read-write lock's. */
+const NAMED_SCRIPTS: readonly LuaScript[] = [
+  acquireScript,
+  extendScript,
+  releaseScript,
+  quietReleaseScript,
+  fenceScript,
+  permitAcquireScript,
+  permitExtendScript,
+  permitReleaseScript,
+  quietPermitReleaseScript,
+  permitInspectScript,
+  readWriteAcquireScript,
+  readWriteInspectScript,
+];
+
+/** A script's name, as a call record gives it. */
+export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'permit-acquire' | 'permit-extend' | 'permit-release' | 'permit-inspect' | 'read-write-acquire' | 'read-write-inspect';
+
 /** One call from one client to one node, as the network saw it. */
 export interface CallRecord {
   readonly clientIndex: number;
   readonly nodeIndex: number;
-  /** The lock script, `'subscribe'` for a SUBSCRIBE to a release channel, `undefined` for an unknown script. */
-  readonly script: 'acquire' | 'extend' | 'release' | 'fence' | 'subscribe' | undefined;
-  /** `ARGV[1]` of every lock script: the token (`undefined` for `'fence'`, whose ARGV[1] is a fencing token). */
+  /** The script, `'subscribe'` for a SUBSCRIBE to a release channel, `undefined` for an unknown script. */
+  readonly script: ScriptName | 'subscribe' | undefined;
+  /**
+   * `ARGV[1]` of every script but `'fence'` (whose ARGV[1] is a fencing token): the token of a lock, of a
+   * semaphore's or a read-write lock's holder; `undefined` for `'fence'` and SUBSCRIBE.
+   */
   readonly token: string | undefined;
+  /** Every `ARGV` of a script (a writer's intent id is one), `[]` for SUBSCRIBE. */
+  readonly args: readonly string[];
   /** True time the client sent it. */
   readonly sentAtMs: number;
   /** When and how the reply reached the client; `undefined` while it has not (or never will). */
@@ -136,16 +167,25 @@ export class SimNode {
     return keys.every((key) => this.keyspace.get(key) === token);
   }
 
-  /** Whether any key holds `token` on this node now. */
-  holdsAny(token: string): boolean {
-    return this.keyspace.keys().some((key) => this.keyspace.get(key) === token);
+  /**
+   * Whether any key holds `holder` (a token, or a writer's intent id) on this node now: a lock's key, or
+   * an unexpired entry `<expiry>:<holder>` of a semaphore's or a read-write lock's hash.
+   */
+  holdsAny(holder: string): boolean {
+    const { keyspace } = this;
+    const now = Math.floor(keyspace.now());
+    return keyspace.keys().some((key) => {
+      const fields = keyspace.hashOf(key);
+      if (fields === undefined) return keyspace.typeOf(key) === 'string' && keyspace.get(key) === holder;
+      return [...fields.values()].some((value) => value.endsWith(`:${holder}`) && Number(value.slice(0, value.indexOf(':'))) > now);
+    });
   }
 }
 
-const SCRIPT_NAMES = new Map<string, CallRecord['script']>(
-  [acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript].flatMap((script) => [
-    [script.sha1, script.name as CallRecord['script']],
-    [script.source, script.name as CallRecord['script']],
+const SCRIPT_NAMES = new Map<string, ScriptName>(
+  NAMED_SCRIPTS.flatMap((script) => [
+    [script.sha1, script.name as ScriptName],
+    [script.source, script.name as ScriptName],
   ]),
 );
 
@@ -199,7 +239,7 @@ export class SimConnection implements RedisAdapter {
    * message travels back like a reply, and is lost like one, or while the node is partitioned.
    */
   #subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
-    const record = this.#record('subscribe', undefined);
+    const record = this.#record('subscribe', undefined, []);
     const answer = (kind: ReplyKind, settle: () => void): void =>
       this.#sendBack(() => {
         record.replied = { atMs: this.#trueClock.now(), kind };
@@ -217,7 +257,7 @@ export class SimConnection implements RedisAdapter {
 
   #call(method: 'evalsha' | 'eval', first: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const script = SCRIPT_NAMES.get(first);
-    const record = this.#record(script, script === 'fence' ? undefined : args[0]);
+    const record = this.#record(script, script === 'fence' ? undefined : args[0], args);
     return new Promise((resolve, reject) => {
       const answer = (kind: ReplyKind, value: unknown): void =>
         this.#sendBack(() => {
@@ -238,12 +278,13 @@ export class SimConnection implements RedisAdapter {
   }
 
   /** Logs a request as sent now, not yet answered. */
-  #record(script: CallRecord['script'], token: string | undefined): CallRecord {
+  #record(script: CallRecord['script'], token: string | undefined, args: readonly string[]): CallRecord {
     const record: CallRecord = {
       clientIndex: this.#clientIndex,
       nodeIndex: this.node.index,
       script,
       token,
+      args,
       sentAtMs: this.#trueClock.now(),
       replied: undefined,
     };

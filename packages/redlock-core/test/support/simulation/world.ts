@@ -1,6 +1,16 @@
-import { type Lock, LockExtendError, LockReleaseError, Redlock, RedlockError, type RedlockOptions } from '../../../src/index.js';
+import {
+  type Lock,
+  LockExtendError,
+  LockReleaseError,
+  PermitError,
+  ReadWriteLockError,
+  Redlock,
+  RedlockError,
+  type RedlockOptions,
+} from '../../../src/index.js';
 import { FakeClock } from '../fake-clock.js';
 import { DriftingClock } from './drifting-clock.js';
+import { verdictOn } from './left-behind.js';
 import { seededRandom } from './seeded-random.js';
 import { type CallRecord, type LinkSpec, SimConnection, SimNode } from './sim-node.js';
 
@@ -242,12 +252,29 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now });
   });
 
-  // using() reports a release that failed after its routine returned as a process warning: in a world of
-  // lost replies that is an outcome like any other, so it goes into the history as a typed error (which
-  // worlds that must succeed refuse) instead of onto the test run's stderr. Other warnings still print.
+  await recordingReleaseWarnings(history, log, () => runToTheEnd(spec, clock, runs, history));
+  return history;
+}
+
+/** Whether a process warning is a release that failed: a lock's, a semaphore's permits', a read-write lock's. */
+function isFailedRelease(warning: unknown): warning is RedlockError {
+  return warning instanceof LockReleaseError || ((warning instanceof PermitError || warning instanceof ReadWriteLockError) && warning.operation === 'release');
+}
+
+/**
+ * Runs `run` with the release failures that `using()` reports as process warnings recorded in `history`.
+ * `using()` reports a release that failed after its routine returned as a warning: in a world of lost
+ * replies that is an outcome like any other, so it goes into the history as a typed error (which worlds
+ * that must succeed refuse) instead of onto the test run's stderr. Other warnings still print.
+ */
+export async function recordingReleaseWarnings(
+  history: Pick<History, 'typedErrors'>,
+  log: (text: string) => void,
+  run: () => Promise<void>,
+): Promise<void> {
   const originalEmitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    if (warning instanceof LockReleaseError) {
+    if (isFailedRelease(warning)) {
       history.typedErrors.set(warning.name, (history.typedErrors.get(warning.name) ?? 0) + 1);
       log(`warning: ${warning.name}: ${warning.message}`);
       return;
@@ -255,11 +282,10 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     (originalEmitWarning as (warning: string | Error, ...rest: unknown[]) => void).call(process, warning, ...rest);
   }) as typeof process.emitWarning;
   try {
-    await runToTheEnd(spec, clock, runs, history);
+    await run();
   } finally {
     process.emitWarning = originalEmitWarning;
   }
-  return history;
 }
 
 /**
@@ -554,8 +580,7 @@ function recordLeaks(context: ClientContext, token: string, resources: readonly 
     const callsWithToken = history.calls.filter(
       (call) => call.clientIndex === clientIndex && call.nodeIndex === node.index && call.token === token,
     );
-    const hasAnsweredAll = callsWithToken.every((call) => call.replied !== undefined && call.replied.kind !== 'error');
-    if (callsWithToken.length > 0 && hasAnsweredAll && node.holdsAny(token)) {
+    if (verdictOn(node, callsWithToken, token) === 'left-behind') {
       history.leaks.push({ clientIndex, nodeIndex: node.index, token, atMs: clock.now() });
       log(`client ${clientIndex}: LEAK of a failed attempt's key on node ${node.index} (${resources.join(',')})`);
     }
