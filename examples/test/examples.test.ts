@@ -51,7 +51,8 @@ describe('the examples', () => {
     expect(examples).toEqual(expect.arrayContaining(['acquire-and-release', 'command-line', 'cron-once-per-slot', 'opentelemetry']));
   });
 
-  it.each(examples)('runs %s to a clean exit', async (name) => {
+  // The OpenTelemetry example runs once, in its own test below, which checks what it printed too.
+  it.each(examples.filter((name) => name !== 'opentelemetry'))('runs %s to a clean exit', async (name) => {
     const { code, signal, output } = await runExample(name);
     writeTestLog(output);
     expect({ code, signal, output }).toEqual({ code: 0, signal: null, output: expect.any(String) });

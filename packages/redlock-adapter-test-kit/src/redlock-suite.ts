@@ -256,30 +256,31 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
     });
 
     itWithFaults('grants nothing on a node inside its restart grace', async () => {
-      // The grace must be longer than node 1's uptime when the acquisition reaches it, and no longer than the
-      // others' uptimes. It is the youngest other node's uptime (INFO rounds it down, so the others grant):
-      // at least MIN_OTHER_UPTIME_MS, and usually the time since the file started its nodes, so that a slow
-      // machine has that long to reach node 1 after its restart (a fixed 2 s grace ran out once on a loaded one).
-      const MIN_OTHER_UPTIME_MS = 5_000;
-      const othersYoungestUptimeMs = async (): Promise<number> => {
-        const uptimesMs = await Promise.all(
-          Array.from({ length: NODE_COUNT }, async (_, index) => {
-            const info = String(await command(index, 'INFO', 'server'));
-            return Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1]) * 1000;
-          }),
-        );
-        return Math.min(...uptimesMs.filter((_, index) => index !== 1));
-      };
-      // An earlier test may have restarted one of the others.
-      const youngestMs = await othersYoungestUptimeMs();
-      if (youngestMs < MIN_OTHER_UPTIME_MS) await delay(MIN_OTHER_UPTIME_MS - youngestMs + 1_000);
-      await redis.nodes[1]?.kill();
-      await redis.nodes[1]?.start();
-      const graceMs = await othersYoungestUptimeMs();
-      const redlock = await newRedlock({ restartGraceMs: graceMs });
-      const lock = await redlock.acquire('orders:grace', TTL_MS);
-      await eventually(async () => (await valuesOf('orders:grace')).map((value) => value === lock.token), [true, false, true, true, true]);
-      await lock.release();
+      // Node 1 restarts, and the grace is the youngest other node's uptime (INFO rounds it down to whole
+      // seconds, so the others grant), at least MIN_GRACE_MS. Node 1 must still be inside its grace when the
+      // acquisition reaches it: its uptime, read after the acquisition, tells whether it was. When it was not
+      // (a machine too slow to reach it within a second or more), nothing can be concluded and the
+      // experiment runs again, with older nodes and so a longer grace: waiting for that every time cost each
+      // adapter variant 5 s.
+      const MIN_GRACE_MS = 2_000;
+      const uptimeMsOf = async (index: number): Promise<number> => Number(/uptime_in_seconds:(\d+)/.exec(String(await command(index, 'INFO', 'server')))?.[1]) * 1000;
+      const othersYoungestUptimeMs = async (): Promise<number> =>
+        Math.min(...(await Promise.all(Array.from({ length: NODE_COUNT }, (_, index) => (index === 1 ? Infinity : uptimeMsOf(index))))));
+      for (let round = 1; ; round += 1) {
+        // An earlier test may have restarted one of the others.
+        const youngestMs = await othersYoungestUptimeMs();
+        if (youngestMs < MIN_GRACE_MS) await delay(MIN_GRACE_MS - youngestMs + 100);
+        await redis.nodes[1]?.kill();
+        await redis.nodes[1]?.start();
+        const graceMs = await othersYoungestUptimeMs();
+        const redlock = await newRedlock({ restartGraceMs: graceMs });
+        const lock = await redlock.acquire('orders:grace', TTL_MS);
+        const wasInsideGrace = (await uptimeMsOf(1)) < graceMs;
+        if (wasInsideGrace) await eventually(async () => (await valuesOf('orders:grace')).map((value) => value === lock.token), [true, false, true, true, true]);
+        await lock.release();
+        if (wasInsideGrace) return;
+        ok(round < 3, `node 1 was past its ${graceMs} ms grace when the acquisition reached it, ${round} times: the machine is too slow for this test`);
+      }
     });
 
     itWithFaults('finishes an attempt within about the per-node timeout while a node is paused', async () => {
