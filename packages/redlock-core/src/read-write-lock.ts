@@ -3,7 +3,7 @@ import { ReadWriteLockError } from './base/claim-errors.js';
 import { closedErrorOf } from './base/errors.js';
 import { traceHold } from './base/tracing.js';
 import { describeOutcomes } from './base/outcomes.js';
-import type { ReadWriteInspection } from './base/outcomes.js';
+import type { ReadWriteAcquireStatus, ReadWriteInspection } from './base/outcomes.js';
 import { createLockToken } from './base/token.js';
 import { releaseAndRetry } from './lock/cleanup.js';
 import type { NodeSet } from './nodes/node-state.js';
@@ -185,13 +185,22 @@ export class ReadWriteLock {
     // One intent id for every attempt of this call: each attempt refreshes the same intent.
     const intentId = mode === 'write' ? createLockToken() : '';
     let mayHaveLeftIntent = false;
+    /** How the call ended, for a late answer that left the intent after the fact: see `onLateAnswer`. */
+    let ended: ReadWriteHandle | 'gave-up' | undefined;
+    // A node that timed out may run the request later and leave the intent then: a held writer's release
+    // frees it (or frees it there at once, once released); after a give-up it is withdrawn there.
+    const onLateAnswer = (nodeIndex: number, answer: ReadWriteAcquireStatus | undefined): void => {
+      if (answer !== 'readers-hold') return;
+      if (ended === 'gave-up') this.#withdrawIntent(intentId, request.ttlMs, [nodeIndex]);
+      else ended?.settleAnswer(nodeIndex, answer);
+    };
     try {
       const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(set, this.#notifications, request, {
         key: lock.key,
         resource: lock.resource,
         closedOperation: `take the ${mode} lock on`,
         attempt: async (attemptNumber, signal, leadNodeIndex) => {
-          const result = await runReadWriteAttempt(set, lock, mode, intentId, request.ttlMs, attemptNumber, signal, leadNodeIndex);
+          const result = await runReadWriteAttempt(set, lock, mode, intentId, request.ttlMs, attemptNumber, signal, leadNodeIndex, mode === 'write' ? onLateAnswer : undefined);
           // A writer leaves its intent where it found readers, or maybe where it did not hear back.
           if (mode === 'write' && !mayHaveLeftIntent) mayHaveLeftIntent = result === 'full-at-lead' || (!(result instanceof ReadWriteHandle) && result.nodes.some((node) => mayHoldIntent(node.status)));
           return result;
@@ -203,19 +212,24 @@ export class ReadWriteLock {
       // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
       if (mayHaveLeftIntent) held.releaseOnEveryNode();
       if (request.autoExtend) held.keepExtended(request.ttlMs, request.limits);
+      ended = held;
       return held;
     } catch (error) {
+      ended = 'gave-up';
       if (mayHaveLeftIntent) this.#withdrawIntent(intentId, request.ttlMs);
       throw error;
     }
   }
 
-  /** Removes a writer's intent from every node in the background, announcing it so that waiting readers wake. */
-  #withdrawIntent(intentId: string, ttlMs: number): void {
+  /**
+   * Removes a writer's intent from every node (or from `nodeIndexes`) in the background, announcing it so
+   * that waiting readers wake.
+   */
+  #withdrawIntent(intentId: string, ttlMs: number, nodeIndexes: readonly number[] = this.#set.nodes.map((_, nodeIndex) => nodeIndex)): void {
     const set = this.#set;
     const { key } = this.#settings;
     const withdrawal = { keys: [key], token: intentId, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, intentId, '', true, []) };
-    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) void releaseAndRetry(set, nodeIndex, withdrawal);
+    for (const nodeIndex of nodeIndexes) void releaseAndRetry(set, nodeIndex, withdrawal);
   }
 
   async #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {

@@ -67,13 +67,14 @@ export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, 
  * Frees what a failed attempt's rounds (`rounds`, its fan-outs in order) wrote with `token`, announcing
  * nothing: the rounds freed nothing anyone waits for. Every node that did not refuse in each round it was
  * sent is sent the release (with re-sends); a node that timed out is sent it again if it answers late that
- * it admitted. Resolves when each node's first release settled.
+ * it admitted, and `onLateAnswer` hears any late answer. Resolves when each node's first release settled.
  */
 export async function freeFailedRounds<S extends string>(
   set: NodeSet,
   rounds: readonly FanOut<S>[],
   written: { readonly key: string; readonly token: string; readonly ttlMs: number },
   isRefusal: (status: S | 'timeout' | 'error') => boolean,
+  onLateAnswer?: (nodeIndex: number, answer: S | undefined) => void,
 ): Promise<void> {
   const { key, token, ttlMs } = written;
   // The keys live a TTL from the last round.
@@ -87,6 +88,7 @@ export async function freeFailedRounds<S extends string>(
         // The script may still run after the timeout: free again if it reports that it admitted.
         void calls.lateAnswerOf(nodeIndex).then((answer) => {
           if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
+          onLateAnswer?.(nodeIndex, answer);
         });
       }
       await releaseAndRetry(set, nodeIndex, cleanup);

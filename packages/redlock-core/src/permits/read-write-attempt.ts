@@ -35,7 +35,8 @@ function isRefusal(status: string): boolean {
  * answers that it admitted) and resolves with the failed attempt. A writer whose attempt finds readers
  * leaves its intent (`intentId`) there, which this cleanup keeps: it stops new readers while the writer
  * waits. `signal` cuts the vote short. With `leadNodeIndex` (a woken attempt), the lead node is asked
- * alone first: `'full-at-lead'` when the lock is taken there, and no other node was asked.
+ * alone first: `'full-at-lead'` when the lock is taken there, and no other node was asked. A failed
+ * attempt's node that answers only after its timeout is told to `onLateAnswer`.
  */
 export async function runReadWriteAttempt(
   set: NodeSet,
@@ -46,6 +47,7 @@ export async function runReadWriteAttempt(
   attemptNumber: number,
   signal: AbortSignal | undefined,
   leadNodeIndex?: number,
+  onLateAnswer?: (nodeIndex: number, answer: ReadWriteAcquireStatus | undefined) => void,
 ): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'full-at-lead'> {
   const { clock, driftFactor, restartGraceMs } = set.options;
   const { key, resource } = lock;
@@ -99,7 +101,7 @@ export async function runReadWriteAttempt(
   }
   // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
   const cutOff = !hasQuorum && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs) : undefined;
-  await freeFailedRounds(set, rounds, { key, token, ttlMs }, isRefusal);
+  await freeFailedRounds(set, rounds, { key, token, ttlMs }, isRefusal, onLateAnswer);
   const nodes = cutOff ?? (await calls.allSettled());
   return { nodes, elapsedMs, reason: failureOf(nodes, hasQuorum), ...(cutOff === undefined ? {} : { isCutOff: true }) };
 }

@@ -136,6 +136,25 @@ describe('a read-write lock on fake nodes', () => {
     await clock.runUntilSettled(reader.release());
   });
 
+  it('withdraws the intent a slow node leaves after the writer gave up, when its call was re-sent after a NOSCRIPT', async () => {
+    const { clock, nodes, lock } = setup();
+    const reader = await clock.runUntilSettled(lock.acquireRead(10_000));
+    const writerNodes = nodes.map((node) => node.connectAnotherClient());
+    const writer = new Redlock(writerNodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 }).readWriteLock('catalog');
+    // A first try caches the acquire script on every node for this client, so its next calls go by EVALSHA.
+    expect(await clock.runUntilSettled(writer.tryAcquireWrite(10_000))).toBeUndefined();
+    // Node 2 then loses its scripts (a SCRIPT FLUSH) and holds this client's calls until resumed.
+    nodes[2]?.keyspace.scripts.clear();
+    writerNodes[2]?.hang();
+    await expect(clock.runUntilSettled(writer.acquireWrite(10_000, { waitMs: 300 }))).rejects.toMatchObject({ reason: 'locked' });
+    // Node 2 now answers NOSCRIPT to the held calls, after it ran the give-up's withdrawal; their
+    // re-sent scripts find the reader and leave the intent, and their late answers have it withdrawn.
+    writerNodes[2]?.resume();
+    await clock.advance(100);
+    expect(fieldsOn(nodes).map((fields) => fields.includes('i'))).toEqual([false, false, false]);
+    await clock.runUntilSettled(reader.release());
+  });
+
   it('is a typed error at once, without retrying, where the resource is a lock or a semaphore', async () => {
     const { clock, lock, client } = setup({ retryCount: 5, retryDelayMs: 100 });
     const other = client();
