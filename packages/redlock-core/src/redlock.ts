@@ -7,7 +7,7 @@ import { isAcquireTraced } from './base/tracing.js';
 import { closedErrorOf, LockAcquireError } from './base/errors.js';
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
 import type { LockInspection, ReleaseResult } from './base/outcomes.js';
-import { adoptLock, checkToken, releaseByToken } from './lock/by-token.js';
+import { adoptLock, releaseByToken } from './lock/by-token.js';
 import { inspectResource } from './lock/inspection.js';
 import type { Lock } from './lock/lock.js';
 import { closeNodes } from './nodes/close-nodes.js';
@@ -205,12 +205,8 @@ export class Redlock {
    *   any lock found lost); {@link RedlockClosedError} once `close()` was called; `TypeError` or
    *   `RangeError` for bad arguments, before any node is called.
    */
-  async adopt(resources: string | readonly string[], token: string, ttlMs: number): Promise<Lock> {
-    const { resources: names, keys } = resolveResources(resources, this.#set.options.keyPrefix);
-    checkToken(token);
-    checkAcquireTtl(ttlMs, this.#set.nodes, this.#set.options, this.quorum, keys.length);
-    if (this.#set.lifecycle.isClosed) throw closedErrorOf('adopt', names);
-    return adoptLock(this.#set, names, keys, token, ttlMs);
+  adopt(resources: string | readonly string[], token: string, ttlMs: number): Promise<Lock> {
+    return adoptLock(this.#set, resources, token, ttlMs);
   }
 
   /**
@@ -221,10 +217,8 @@ export class Redlock {
    * @throws {@link LockReleaseError} when fewer than a quorum answered; `TypeError` or `RangeError` for bad
    *   arguments, before any node is called. It works after `close()`, as `lock.release()` does.
    */
-  async releaseByToken(resources: string | readonly string[], token: string): Promise<ReleaseResult> {
-    const { resources: names, keys } = resolveResources(resources, this.#set.options.keyPrefix);
-    checkToken(token);
-    return releaseByToken(this.#set, names, keys, token);
+  releaseByToken(resources: string | readonly string[], token: string): Promise<ReleaseResult> {
+    return releaseByToken(this.#set, resources, token);
   }
 
   /**
@@ -363,8 +357,7 @@ export class Redlock {
   }
 
   /**
-   * Returns the read-write lock on `resource`: many readers at once, or one writer alone; see
-   * {@link ReadWriteLock}.
+   * Returns the read-write lock on `resource` (many readers or one writer): see {@link ReadWriteLock}.
    * @throws `TypeError` or `RangeError` for a bad resource.
    */
   readWriteLock(resource: string): ReadWriteLock {

@@ -1,7 +1,11 @@
 // A lock taken elsewhere, known by its resources and token: taken over by extending it (`redlock.adopt()`),
 // or released (`redlock.releaseByToken()`), e.g. when a scheduler acquires and a worker finishes the job.
+import { closedErrorOf } from '../base/errors.js';
 import type { ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { resolveResources } from '../settings/resolve-resources.js';
+import { checkAcquireTtl } from '../settings/ttl.js';
 import { extendTraced } from './extend.js';
 import { Hold, type HoldInit } from './hold.js';
 import { Lock } from './lock.js';
@@ -17,7 +21,7 @@ export const MAX_TOKEN_LENGTH = 1_024;
 const UNKNOWN_TTL_MS = 10_000;
 
 /** Checks a token given back by a caller: a non-empty string of at most {@link MAX_TOKEN_LENGTH} characters. */
-export function checkToken(token: unknown): asserts token is string {
+function checkToken(token: unknown): asserts token is string {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
     const got = typeof token === 'string' ? `a string of ${token.length} characters` : `\`${typeof token}\``;
     throw new TypeError(`Expected \`token\` to be the token of a lock (\`lock.token\`), a non-empty string of at most ${MAX_TOKEN_LENGTH} characters, got ${got}`);
@@ -48,12 +52,17 @@ function holdOf(set: NodeSet, resources: readonly string[], keys: readonly strin
 }
 
 /**
- * Takes over the lock that `token` holds on `keys`: extends it to `ttlMs` on every node, which succeeds only
- * where the keys still hold `token`, and resolves with a handle whose validity runs from that extension, as
- * `lock.extend()`'s does. Rejects as `lock.extend()` does, with `isLost` when no quorum holds the token.
- * The caller checked `ttlMs` (as an acquisition's: `checkAcquireTtl`).
+ * Takes over the lock that `token` holds on `resources`: extends it to `ttlMs` on every node, which succeeds
+ * only where the keys still hold `token`, and resolves with a handle whose validity runs from that
+ * extension, as `lock.extend()`'s does. Rejects as `lock.extend()` does, with `isLost` when no quorum holds
+ * the token; with a `TypeError` or `RangeError` for bad arguments (`ttlMs` checked as an acquisition's), or a
+ * `RedlockClosedError`, before any node is called.
  */
-export async function adoptLock(set: NodeSet, resources: readonly string[], keys: readonly string[], token: string, ttlMs: number): Promise<Lock> {
+export async function adoptLock(set: NodeSet, given: string | readonly string[], token: string, ttlMs: number): Promise<Lock> {
+  const { resources, keys } = resolveResources(given, set.options.keyPrefix);
+  checkToken(token);
+  checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), keys.length);
+  if (set.lifecycle.isClosed) throw closedErrorOf('adopt', resources);
   const init = { ...holdOf(set, resources, keys, token, ttlMs), attempts: 0, fencingToken: undefined };
   const hold = new Hold(init);
   const { clock } = set.options;
@@ -62,10 +71,13 @@ export async function adoptLock(set: NodeSet, resources: readonly string[], keys
 }
 
 /**
- * Deletes the keys that still hold `token` on every node (compare-and-delete), announced to waiters, as
- * `lock.release()` does; resolves once a quorum answered, `releasedCount` 0 when no node held the token.
+ * Deletes the keys of `resources` that still hold `token` on every node (compare-and-delete), announced to
+ * waiters, as `lock.release()` does; resolves once a quorum answered, `releasedCount` 0 when no node held
+ * the token. Rejects with a `TypeError` or `RangeError` for bad arguments, before any node is called.
  */
-export function releaseByToken(set: NodeSet, resources: readonly string[], keys: readonly string[], token: string): Promise<ReleaseResult> {
+export async function releaseByToken(set: NodeSet, given: string | readonly string[], token: string): Promise<ReleaseResult> {
+  const { resources, keys } = resolveResources(given, set.options.keyPrefix);
+  checkToken(token);
   const hold = new Hold(holdOf(set, resources, keys, token, UNKNOWN_TTL_MS));
   hold.markReleased();
   return releaseOnEveryNode(hold);
