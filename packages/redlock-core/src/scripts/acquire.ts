@@ -1,6 +1,6 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { NodeReply, RenewableCall, ReplyReader } from './reply-reader.js';
-import { defineScript, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
+import { defineScript, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -30,6 +30,7 @@ export const acquireScript = defineScript(
      Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
      any key holds another owner's token, -1 if the node is inside its restart grace, -2 if a key is
      foreign (nothing is changed in these three cases). ]]
+${RESTART_GRACE_LUA}
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
@@ -50,12 +51,9 @@ for i = 1, resourceCount do
     return 0
   end
 end
-if missing > 0 and restartGraceMs > 0 then
-  -- Read only when about to grant; uptime has 1 s precision, rounded down, so the grace errs long.
-  local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-  if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
-    return -1
-  end
+-- Read only when about to grant.
+if missing > 0 and isInsideRestartGrace(restartGraceMs) then
+  return -1
 end
 local highest = 0
 if isFencing then

@@ -19,6 +19,19 @@ export interface LuaScript {
   readonly cachedOn: WeakSet<RedisAdapter>;
 }
 
+/**
+ * Lua shared by the scripts that admit a holder (a lock, permits, a read-write lock), put at the head of
+ * their source: `isInsideRestartGrace(graceMs)` tells whether this node started less than `graceMs` ago (0
+ * for no grace). Uptime has 1 s precision, rounded down, so the grace errs long.
+ */
+export const RESTART_GRACE_LUA = `local function isInsideRestartGrace(graceMs)
+  if graceMs <= 0 then
+    return false
+  end
+  local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+  return uptimeSeconds == nil or uptimeSeconds * 1000 < graceMs
+end`;
+
 /** Every script defined, so that a node's `NOSCRIPT` can forget them all there. */
 const definedScripts: LuaScript[] = [];
 

@@ -1,5 +1,5 @@
 import type { PermitAcquireStatus } from '../base/outcomes.js';
-import { defineScript, unexpectedReply } from './lua-script.js';
+import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
 
 /**
  * The most permits a semaphore may have: a node's script reads every slot of the semaphore on each call,
@@ -37,6 +37,7 @@ export const permitAcquireScript = defineScript(
      gets those it took) and the slots still free, {0, free slot, ...} when too few are free (nothing
      changed), -1 if the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a
      semaphore of another limit (nothing changed in these cases either). ]]
+${RESTART_GRACE_LUA}
 local key, token = KEYS[1], ARGV[1]
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -109,12 +110,8 @@ for i = 1, #wanted do
   isWanted[wanted[i]] = true
 end
 if not isResent then
-  if restartGraceMs > 0 then
-    -- Uptime has 1 s precision, rounded down, so the grace errs long.
-    local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-    if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
-      return -1
-    end
+  if isInsideRestartGrace(restartGraceMs) then
+    return -1
   end
   local value = (now + ttlMs) .. ':' .. token
   redis.call('HSET', key, 'limit', limit)

@@ -1,5 +1,5 @@
 import type { ReadWriteAcquireStatus } from '../base/outcomes.js';
-import { defineScript, unexpectedReply } from './lua-script.js';
+import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
 
 /**
  * The layout, written once for the read-write scripts. A read-write lock is held as a Redlock lock is,
@@ -26,6 +26,7 @@ export const readWriteAcquireScript = defineScript(
      Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
      the lock, 2 (to a writer) if readers hold it, 3 (to a reader) if a writer waits for it, -1 if the node
      is inside its restart grace, -2 if the key is not a read-write lock (nothing changed but the intent). ]]
+${RESTART_GRACE_LUA}
 local key, token, ttlMs, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local restartGraceMs, intent = tonumber(ARGV[4]), ARGV[5]
 local keyType = redis.call('TYPE', key)['ok']
@@ -82,12 +83,8 @@ if mode == 'write' and readers then
   end
   return 2
 end
-if restartGraceMs > 0 then
-  -- Uptime has 1 s precision, rounded down, so the grace errs long.
-  local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-  if uptimeSeconds == nil or uptimeSeconds * 1000 < restartGraceMs then
-    return -1
-  end
+if isInsideRestartGrace(restartGraceMs) then
+  return -1
 end
 local field = 'w'
 if mode == 'read' then
