@@ -1,4 +1,4 @@
-import { deepStrictEqual, equal, match, ok } from 'node:assert/strict';
+import { deepStrictEqual, equal, ok } from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -8,7 +8,6 @@ import {
   DIAGNOSTICS_CHANNELS,
   type Lock,
   LockAcquireError,
-  LockInspectError,
   LockLostError,
   type RedisAdapter,
   Redlock,
@@ -17,23 +16,12 @@ import {
 import type { AdapterFactory, AdapterHandle } from './adapter-factory.js';
 import { eventually, rejectionOf, waitFor } from './assertions.js';
 import { closeAll } from './close-handles.js';
+import { registerFaultTests } from './redlock-suite-faults.js';
+import { registerPrimitiveTests } from './redlock-suite-primitives.js';
+import { NODE_COUNT, NODE_TIMEOUT_MS, SHORT_TTL_NODE_TIMEOUT_MS, type SuiteContext, TTL_MS } from './suite-context.js';
 import { type TestNodes, useTestNodes } from './test-nodes.js';
 import { HOOK_TIMEOUT_MS, skipOf, TEST_TIMEOUT_MS, type TestFunctions } from './test-functions.js';
 
-/** How many independent nodes the suite runs on. */
-const NODE_COUNT = 5;
-/** A TTL long enough that no test depends on speed, in milliseconds. */
-const TTL_MS = 3_000;
-/**
- * The per-node timeout, in milliseconds: room for a loaded machine, so that only the fault tests see
- * timeouts; they set a shorter one where they measure it.
- */
-const NODE_TIMEOUT_MS = 1_000;
-/**
- * The node timeout of the tests that lock for 200 ms to 1 s: `acquire()` refuses a TTL that leaves less
- * validity than one node timeout.
- */
-const SHORT_TTL_NODE_TIMEOUT_MS = 150;
 /** The end of each attempt, as `node:diagnostics_channel` names the `asyncEnd` event of the core's attempt trace. */
 const ATTEMPT_END_CHANNEL = `tracing:${DIAGNOSTICS_CHANNELS.attempt}:asyncEnd`;
 
@@ -113,6 +101,7 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
     /** Waits, bounded, until no node holds a key of this test: cleanups of late nodes run in the background. */
     const eventuallyNoKeys = (): Promise<void> => eventually(keysOnNodes, []);
     const command = (index: number, ...args: string[]): Promise<unknown> => redis.command(index, args);
+    const context: SuiteContext = { it, itWithFaults, redis, newRedlock, onEveryNode, valuesOf, keysOnNodes, eventuallyNoKeys, command, prefix: () => prefix };
 
     test.beforeEach(async () => {
       prefix = `redlock-suite:${randomUUID()}:`;
@@ -209,112 +198,7 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       await next.release();
     });
 
-    itWithFaults('keeps working with one node killed, and reports that node', async () => {
-      const redlock = await newRedlock();
-      await redis.nodes[1]?.kill();
-      const lock = await redlock.acquire('orders:killed-one', TTL_MS);
-      await eventually(async () => (await valuesOf('orders:killed-one')).filter((value) => value === lock.token).length, NODE_COUNT - 1);
-      const result = await lock.release();
-      ok(result.releasedCount >= Math.floor(NODE_COUNT / 2) + 1);
-      const settled = await result.settled;
-      equal(settled.filter((node) => node.status === 'released').length, NODE_COUNT - 1);
-      match(String(settled[1]?.status), /^(timeout|error)$/);
-    });
-
-    itWithFaults('fails with nodes-unreachable when three of five nodes are killed, leaving no key', async () => {
-      const redlock = await newRedlock({ retryCount: 2, nodeTimeoutMs: 200 });
-      const inspecting = await newRedlock({ nodeTimeoutMs: 200 });
-      await Promise.all([redis.nodes[0]?.kill(), redis.nodes[2]?.kill(), redis.nodes[4]?.kill()]);
-      const error = await rejectionOf(redlock.acquire('orders:killed-three', TTL_MS));
-      ok(error instanceof LockAcquireError, String(error));
-      equal(error.reason, 'nodes-unreachable');
-      match(error.message, /^Could not acquire "orders:killed-three" after 3 attempts: nodes unreachable/);
-      equal(error.attempts.length, 3);
-      deepStrictEqual(
-        error.nodeErrors.map((nodeError) => nodeError.nodeIndex),
-        [0, 2, 4, 0, 2, 4, 0, 2, 4],
-      );
-      deepStrictEqual(await keysOnNodes(), []);
-      const inspectError = await rejectionOf(inspecting.inspect('orders:killed-three'));
-      ok(inspectError instanceof LockInspectError, String(inspectError));
-      equal(inspectError.nodeErrors.length, 3);
-    });
-
-    itWithFaults('re-seeds a node that restarted empty when the lock is extended', async () => {
-      const redlock = await newRedlock();
-      const lock = await redlock.acquire('orders:restarted', TTL_MS);
-      await eventually(() => valuesOf('orders:restarted'), Array(NODE_COUNT).fill(lock.token));
-      await redis.nodes[2]?.kill();
-      await redis.nodes[2]?.start(); // persistence is off: the node comes back empty
-      await eventually(async () => (await valuesOf('orders:restarted'))[2], null);
-      // The client reconnects on its own; retry until the extension also reaches the restarted node.
-      await eventually(async () => {
-        await lock.extend(TTL_MS);
-        return (await valuesOf('orders:restarted'))[2];
-      }, lock.token);
-      await lock.release();
-    });
-
-    itWithFaults('grants nothing on a node inside its restart grace', async () => {
-      // Node 1 restarts, and the grace is the youngest other node's uptime (INFO rounds it down to whole
-      // seconds, so the others grant), at least MIN_GRACE_MS. Node 1 must still be inside its grace when the
-      // acquisition reaches it: its uptime, read after the acquisition, tells whether it was. When it was not
-      // (a machine too slow to reach it within a second or more), nothing can be concluded and the
-      // experiment runs again, with older nodes and so a longer grace: waiting for that every time cost each
-      // adapter variant 5 s.
-      const MIN_GRACE_MS = 2_000;
-      const uptimeMsOf = async (index: number): Promise<number> => Number(/uptime_in_seconds:(\d+)/.exec(String(await command(index, 'INFO', 'server')))?.[1]) * 1000;
-      const othersYoungestUptimeMs = async (): Promise<number> =>
-        Math.min(...(await Promise.all(Array.from({ length: NODE_COUNT }, (_, index) => (index === 1 ? Infinity : uptimeMsOf(index))))));
-      for (let round = 1; ; round += 1) {
-        // An earlier test may have restarted one of the others.
-        const youngestMs = await othersYoungestUptimeMs();
-        if (youngestMs < MIN_GRACE_MS) await delay(MIN_GRACE_MS - youngestMs + 100);
-        await redis.nodes[1]?.kill();
-        await redis.nodes[1]?.start();
-        const graceMs = await othersYoungestUptimeMs();
-        const redlock = await newRedlock({ restartGraceMs: graceMs });
-        const lock = await redlock.acquire('orders:grace', TTL_MS);
-        const wasInsideGrace = (await uptimeMsOf(1)) < graceMs;
-        if (wasInsideGrace) await eventually(async () => (await valuesOf('orders:grace')).map((value) => value === lock.token), [true, false, true, true, true]);
-        await lock.release();
-        if (wasInsideGrace) return;
-        ok(round < 3, `node 1 was past its ${graceMs} ms grace when the acquisition reached it, ${round} times: the machine is too slow for this test`);
-      }
-    });
-
-    itWithFaults('finishes an attempt within about the per-node timeout while a node is paused', async () => {
-      const redlock = await newRedlock({ nodeTimeoutMs: 250 });
-      redis.nodes[3]?.pause();
-      const started = performance.now();
-      const lock = await redlock.acquire('orders:paused', TTL_MS);
-      ok(performance.now() - started < 2_000, 'without the timeout it would wait for ever');
-      const released = await lock.release();
-      // Resolved by the healthy nodes, without waiting for the paused one.
-      equal(released.nodes[3], undefined);
-      ok(released.releasedCount >= redlock.quorum);
-      equal((await released.settled)[3]?.status, 'timeout');
-    });
-
-    itWithFaults('cleans up a paused node once it answers, after a successful and a failed attempt', async () => {
-      const succeeding = await newRedlock({ nodeTimeoutMs: 250 });
-      const failing = await newRedlock({ nodeTimeoutMs: 250, retryCount: 0 });
-      // Success: node 4 is paused, 4 nodes grant, release; the paused node runs the queued commands later.
-      redis.nodes[4]?.pause();
-      const lock = await succeeding.acquire('orders:late', TTL_MS);
-      await lock.release();
-      // Failure: a majority is paused, so the attempt fails and must clean up on all of them.
-      redis.nodes[0]?.pause();
-      redis.nodes[1]?.pause();
-      const error = await rejectionOf(failing.acquire('orders:late-failed', TTL_MS));
-      ok(error instanceof LockAcquireError, String(error));
-      deepStrictEqual(
-        error.attempts[0]?.nodes.map((node) => node.status),
-        ['timeout', 'timeout', 'acquired', 'acquired', 'timeout'],
-      );
-      for (const node of redis.nodes) node.resume();
-      await eventuallyNoKeys();
-    });
+    registerFaultTests(context);
 
     it('aborts the routine of using() when a majority of nodes no longer holds the lock', async () => {
       const lost = await rejectionOf(
@@ -449,46 +333,7 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       );
     });
 
-    it("hands out at most a semaphore's limit of permits, passes a freed one to a waiter, and leaves no key", async () => {
-      const semaphoreOf = async (retryCount: number) => (await newRedlock({ retryCount })).semaphore('pool', { limit: 3 });
-      const two = await (await semaphoreOf(0)).acquire(TTL_MS, { permits: 2 });
-      const one = await (await semaphoreOf(0)).acquire(TTL_MS);
-      equal(await (await semaphoreOf(0)).tryAcquire(TTL_MS), undefined);
-      // Woken by the release where the adapter can subscribe, else by its timer (20 ms ± 10).
-      const waiting = (await semaphoreOf(100)).acquire(TTL_MS, { permits: 2 });
-      await two.release();
-      const next = await waiting;
-      deepStrictEqual([two.state, one.state, next.state, next.permits], ['released', 'held', 'held', 2]);
-      await Promise.all([one.release(), next.release()]);
-      await eventuallyNoKeys();
-    });
-
-    it('lets two readers share a read-write lock, hands it to a writer waiting for them, and leaves no key', async () => {
-      // One client for all three (each holder has a token of its own): connections are what costs here.
-      const catalog = (await newRedlock({ retryCount: 0 })).readWriteLock('catalog');
-      const readers = [await catalog.acquireRead(TTL_MS), await catalog.acquireRead(TTL_MS)];
-      deepStrictEqual(
-        readers.map((reader) => [reader.mode, reader.state]),
-        [
-          ['read', 'held'],
-          ['read', 'held'],
-        ],
-      );
-      // Woken by the release where the adapter can subscribe, else by its timer (20 ms ± 10).
-      const writing = catalog.acquireWrite(TTL_MS, { retryCount: 100 });
-      // It waits: its intent, which refuses new readers, is on the nodes where it found the readers.
-      await eventually(async () => (await onEveryNode(['HEXISTS', prefix + 'catalog', 'i'])).includes(1), true);
-      await Promise.all(readers.map((reader) => reader.release()));
-      const writer = await writing;
-      deepStrictEqual([writer.mode, writer.state, ...readers.map((reader) => reader.state)], ['write', 'held', 'released', 'released']);
-      // The writer's late nodes remove its intent as they admit it.
-      await eventually(async () => {
-        const { isWriteLocked, readers: readerCount, isWriterWaiting } = await catalog.inspect();
-        return [isWriteLocked, readerCount, isWriterWaiting];
-      }, [true, 0, false]);
-      await writer.release();
-      await eventuallyNoKeys();
-    });
+    registerPrimitiveTests(context);
 
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
       const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
