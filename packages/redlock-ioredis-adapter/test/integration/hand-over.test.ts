@@ -44,6 +44,11 @@ describe('handing a lock over by its token', () => {
     const [scheduler, worker, waiter] = [redlockOn(), redlockOn(), new Redlock(redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))), { retryDelayMs: 10_000, retryCount: 1 })];
     const resource = `hand-over-release:${randomUUID()}`;
     const lock = await scheduler.acquire(resource, 30_000);
+    // acquire() resolved at a quorum: the third node's SET, on a connection of its own, may come later than
+    // the worker's release, which then finds one key fewer than it should. Every node holds it first.
+    for (const deadline = Date.now() + 5_000; (await valuesOf(resource)).some((value) => value !== lock.token); await new Promise((resolve) => setTimeout(resolve, 10))) {
+      if (Date.now() > deadline) throw new Error('The lock did not reach every node within 5 s');
+    }
     const waiting = waiter.acquire(resource, 5_000);
     // The waiter's first attempt found the lock held, and it listens for the release: its next timed retry
     // is 10 s away.
