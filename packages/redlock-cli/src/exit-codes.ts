@@ -33,6 +33,16 @@ export function exitCodeForSignal(signal: NodeJS.Signals): number {
 }
 
 /**
+ * For each error of an acquisition (a lock's, a semaphore's, a read-write lock's): the reason that means
+ * "taken by others", and those that mean a deployment problem (a key of another kind, another limit).
+ */
+const ACQUISITION_REASONS: Readonly<Record<'LockAcquireError' | 'PermitError' | 'ReadWriteLockError', { readonly taken: string; readonly misconfigured: readonly string[] }>> = {
+  LockAcquireError: { taken: 'held-by-another-owner', misconfigured: ['foreign-key'] },
+  PermitError: { taken: 'no-permits-free', misconfigured: ['foreign-key', 'limit-mismatch'] },
+  ReadWriteLockError: { taken: 'locked', misconfigured: ['foreign-key'] },
+};
+
+/**
  * The exit status for an error of the lock library, read from its public `name` and `reason` fields:
  * contention is {@link EXIT_CODES.conflict} (or `conflictExitCode`), nodes that failed or were too slow
  * for the TTL are {@link EXIT_CODES.unavailable}, a deployment problem (one server listed twice, a key
@@ -45,42 +55,14 @@ export function exitCodeForLockError(error: unknown, conflictExitCode: number = 
   if (!(error instanceof Error)) return EXIT_CODES.internal;
   switch (error.name) {
     case 'LockAcquireError':
-      switch ((error as { readonly reason?: unknown }).reason) {
-        case 'held-by-another-owner':
-          return conflictExitCode;
-        case 'nodes-unreachable':
-        case 'no-validity':
-          return EXIT_CODES.unavailable;
-        case 'foreign-key':
-          return EXIT_CODES.configuration;
-        default:
-          return EXIT_CODES.internal;
-      }
     case 'PermitError':
-      switch ((error as { readonly reason?: unknown }).reason) {
-        case 'no-permits-free':
-          return conflictExitCode;
-        case 'nodes-unreachable':
-        case 'no-validity':
-          return EXIT_CODES.unavailable;
-        case 'foreign-key':
-        case 'limit-mismatch':
-          return EXIT_CODES.configuration;
-        default:
-          return EXIT_CODES.internal;
-      }
-    case 'ReadWriteLockError':
-      switch ((error as { readonly reason?: unknown }).reason) {
-        case 'locked':
-          return conflictExitCode;
-        case 'nodes-unreachable':
-        case 'no-validity':
-          return EXIT_CODES.unavailable;
-        case 'foreign-key':
-          return EXIT_CODES.configuration;
-        default:
-          return EXIT_CODES.internal;
-      }
+    case 'ReadWriteLockError': {
+      const reasons = ACQUISITION_REASONS[error.name];
+      const reason = String((error as { readonly reason?: unknown }).reason);
+      if (reason === reasons.taken) return conflictExitCode;
+      if (reason === 'nodes-unreachable' || reason === 'no-validity') return EXIT_CODES.unavailable;
+      return reasons.misconfigured.includes(reason) ? EXIT_CODES.configuration : EXIT_CODES.internal;
+    }
     case 'LockInspectError':
       return EXIT_CODES.unavailable;
     case 'NodeConfigurationError':

@@ -119,16 +119,7 @@ async function inspectPermits(session: LockSession, request: InspectRequest, lim
   const holderWord = holders === 1 ? 'holder' : 'holders';
   io.stdout.write(`${request.resource}: ${permitsInUse} of ${limit} permits in use${permitsInUse > 0 ? ` by ${holders} ${holderWord}` : ''}\n`);
   for (const node of nodes) {
-    const url = redactedUrl(request.nodeUrls[node.nodeIndex] ?? '');
-    const detail =
-      node.status === 'semaphore'
-        ? `${node.slots.length} of ${node.limit} permits taken`
-        : node.status === 'foreign'
-          ? 'the key holds something that is not a semaphore'
-          : node.status === 'timeout' || node.status === 'error'
-            ? `${node.status}: ${node.error.message}`
-            : node.status;
-    report.info(`node ${node.nodeIndex} (${url}): ${detail}`);
+    reportNode(request, report, node.nodeIndex, node.status === 'semaphore' ? `${node.slots.length} of ${node.limit} permits taken` : otherNodeDetail(node, 'a semaphore'));
   }
   if (recordedLimit !== undefined && recordedLimit !== limit) {
     report.error(`the nodes hold "${request.resource}" as a semaphore of ${recordedLimit} permits, not ${limit}: every client must give the same --permits`);
@@ -142,16 +133,7 @@ async function inspectReadWrite(session: LockSession, request: InspectRequest, i
   const held = isWriteLocked ? 'write-locked' : readers > 0 ? `read-locked by ${countOf(readers, 'reader')}` : 'not locked';
   io.stdout.write(`${request.resource}: ${held}${isWriterWaiting ? ', a writer waiting' : ''}\n`);
   for (const node of nodes) {
-    const url = redactedUrl(request.nodeUrls[node.nodeIndex] ?? '');
-    const detail =
-      node.status === 'read-write'
-        ? describeReadWriteEntries(node.entries)
-        : node.status === 'foreign'
-          ? 'the key holds something that is not a read-write lock'
-          : node.status === 'timeout' || node.status === 'error'
-            ? `${node.status}: ${node.error.message}`
-            : node.status;
-    report.info(`node ${node.nodeIndex} (${url}): ${detail}`);
+    reportNode(request, report, node.nodeIndex, node.status === 'read-write' ? describeReadWriteEntries(node.entries) : otherNodeDetail(node, 'a read-write lock'));
   }
   const foreign = nodes.filter((node) => node.status === 'foreign').length;
   if (foreign > 0) {
@@ -173,6 +155,18 @@ function describeReadWriteEntries(entries: readonly { readonly kind: 'w' | 'r' |
   return described.length === 0 ? 'no live holder' : described.join(', ');
 }
 
+/** Prints one node's answer to an inspection, for `-v`. */
+function reportNode(request: InspectRequest, report: Reporter, nodeIndex: number, detail: string): void {
+  report.info(`node ${nodeIndex} (${redactedUrl(request.nodeUrls[nodeIndex] ?? '')}): ${detail}`);
+}
+
+/** A node's answer to an inspection when it does not hold the key as `what` (`'a lock'`): foreign, failed, timed out, free. */
+function otherNodeDetail(node: { readonly status: string; readonly error?: { readonly message: string } }, what: string): string {
+  if (node.status === 'foreign') return `the key holds something that is not ${what}`;
+  if (node.status === 'timeout' || node.status === 'error') return `${node.status}: ${node.error?.message}`;
+  return node.status;
+}
+
 /** `1 reader`, `2 readers`. */
 function countOf(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
@@ -186,16 +180,7 @@ async function inspect(session: LockSession, request: InspectRequest, io: CliIo,
     isLocked ? `${request.resource}: locked, ${formatDurationMs(remainingMs)} left\n` : `${request.resource}: not locked\n`,
   );
   for (const node of nodes) {
-    const url = redactedUrl(request.nodeUrls[node.nodeIndex] ?? '');
-    const detail =
-      node.status === 'locked'
-        ? `locked, ${formatDurationMs(node.remainingMs)} left`
-        : node.status === 'foreign'
-          ? 'the key holds something that is not a lock'
-          : node.status === 'timeout' || node.status === 'error'
-            ? `${node.status}: ${node.error.message}`
-            : node.status;
-    report.info(`node ${node.nodeIndex} (${url}): ${detail}`);
+    reportNode(request, report, node.nodeIndex, node.status === 'locked' ? `locked, ${formatDurationMs(node.remainingMs)} left` : otherNodeDetail(node, 'a lock'));
   }
   const foreign = nodes.filter((node) => node.status === 'foreign').length;
   if (foreign > 0) {
