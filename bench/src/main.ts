@@ -21,7 +21,7 @@ import { checkTargets } from './targets.js';
 
 const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory, ...s6Topologies];
 
-const USAGE = `Usage: npm run bench -- [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--rounds=N] [--s3-shared-clients]
+const USAGE = `Usage: npm run bench -- [--quick] [--json] [--scenarios=S1,S3-tuned] [--contenders=floor,redlock-core] [--ioredis=5,6] [--rounds=N] [--s3-rounds=N] [--s3-shared-clients]
 
   --quick               short samples, one or two rounds: under a minute, rougher figures
   --json                print the JSON report on stdout instead of the tables (no file is written)
@@ -33,6 +33,8 @@ const USAGE = `Usage: npm run bench -- [--quick] [--json] [--scenarios=S1,S3-tun
                         run in S1-S4 only
   --rounds              rounds of S1, S2 and S4 instead of the plan's (e.g. --quick --rounds=9: an
                         interval for the paired targets, which needs 6 rounds or more, in a few minutes)
+  --s3-rounds           rounds of both S3s instead of the plan's 3 (samples stay 5 s and 3 s: long enough
+                        for a waiter at the defaults to give up); 9 or more give an interval for S3's ratios
   --s3-shared-clients   S3's 8 workers share one lock instance and its clients (one process with
                         concurrent jobs) instead of one each (separate processes)
 
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     contenders: { type: 'string' },
     ioredis: { type: 'string', default: '5,6' },
     rounds: { type: 'string' },
+    's3-rounds': { type: 'string' },
     's3-shared-clients': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -55,7 +58,10 @@ if (args.help) {
   process.exit(0);
 }
 
-const plan: BenchPlan = withRounds({ ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' }, args.rounds);
+const plan: BenchPlan = withS3Rounds(
+  withRounds({ ...(args.quick ? QUICK_PLAN : FULL_PLAN), s3Clients: args['s3-shared-clients'] ? 'shared' : 'own' }, args.rounds),
+  args['s3-rounds'],
+);
 const scenarios = pick(SCENARIOS, args.scenarios, (scenario) => scenario.id, 'scenario', true);
 const ioredisMajors = pick(['5', '6'], args.ioredis, (major) => major, 'ioredis major');
 const contenders = pick(ALL_CONTENDERS, args.contenders, (contender) => contender.name, 'contender').filter(
@@ -131,12 +137,25 @@ function describeCommit(): string {
 /** `plan` with `rounds` rounds of S1, S2 and S4 (the scenarios with paired targets), when given. */
 function withRounds(plan: BenchPlan, rounds: string | undefined): BenchPlan {
   if (rounds === undefined) return plan;
-  const count = Number(rounds);
+  const count = roundCountOf('--rounds', rounds);
+  return { ...plan, s1: { ...plan.s1, rounds: count }, s2: { ...plan.s2, rounds: count }, s4: { ...plan.s4, rounds: count } };
+}
+
+/** `plan` with `rounds` rounds of both S3s, when given. */
+function withS3Rounds(plan: BenchPlan, rounds: string | undefined): BenchPlan {
+  if (rounds === undefined) return plan;
+  const count = roundCountOf('--s3-rounds', rounds);
+  return { ...plan, s3Defaults: { ...plan.s3Defaults, rounds: count }, s3Tuned: { ...plan.s3Tuned, rounds: count } };
+}
+
+/** The positive integer an option's value names; exits with the usage otherwise. */
+function roundCountOf(option: string, value: string): number {
+  const count = Number(value);
   if (!Number.isInteger(count) || count < 1) {
-    console.error(`Expected --rounds to be a positive integer, got \`${rounds}\`\n\n${USAGE}`);
+    console.error(`Expected ${option} to be a positive integer, got \`${value}\`\n\n${USAGE}`);
     process.exit(2);
   }
-  return { ...plan, s1: { ...plan.s1, rounds: count }, s2: { ...plan.s2, rounds: count }, s4: { ...plan.s4, rounds: count } };
+  return count;
 }
 
 function round2(value: number): number {
