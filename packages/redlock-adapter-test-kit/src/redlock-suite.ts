@@ -16,7 +16,7 @@ import {
 import type { AdapterFactory, AdapterHandle } from './adapter-factory.js';
 import { eventually, rejectionOf, waitFor } from './assertions.js';
 import { closeAll } from './close-handles.js';
-import { registerFaultTests } from './redlock-suite-faults.js';
+import { registerFaultTests, registerRestartGraceTest } from './redlock-suite-faults.js';
 import { registerPrimitiveTests } from './redlock-suite-primitives.js';
 import { NODE_COUNT, NODE_TIMEOUT_MS, SHORT_TTL_NODE_TIMEOUT_MS, type SuiteContext, TTL_MS } from './suite-context.js';
 import { type TestNodes, useTestNodes } from './test-nodes.js';
@@ -349,6 +349,8 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       equal(seen?.state, 'released');
       await eventuallyNoKeys();
     });
+
+    registerRestartGraceTest(context);
   });
 }
 
