@@ -156,7 +156,7 @@ export class Acquisitions {
           return this.#wakeQueueAtRelease(outcome);
         }
         // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
-        if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt);
+        if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt, request.retryDelayMs);
         throwIfMisconfigured(this.#set);
         if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
         // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.

@@ -3,6 +3,7 @@ import { type Clock, unrefTimer } from '../base/clock.js';
 import type { NodeSet } from './node-state.js';
 import { nodeTimeoutMsFor } from './node-latency.js';
 import { releaseChannelOf } from '../scripts/release.js';
+import { ReleaseCrowd } from './release-crowd.js';
 
 /**
  * How long a node's subscription to a channel outlives its last waiter, in milliseconds. A resource that
@@ -98,6 +99,12 @@ export interface KeyWatch {
   onNextRelease(callback: () => void): () => void;
   /** Watches every node from now on, not only the lead and announce nodes (the lead failed to answer). */
   watchEveryNode(): void;
+  /**
+   * How long a woken attempt that failed lets announcements rest because many wait: see
+   * `ReleaseCrowd.restMs`, read on the announce node (every waiter listens there, and every release is
+   * announced there); 0 while it cannot tell.
+   */
+  crowdRestMs(): number;
   /** Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them. */
   close(): void;
 }
@@ -144,6 +151,8 @@ export class ReleaseNotifications {
       else hasPending = true;
     };
     const subscriptions: ChannelSubscription[] = [];
+    /** The announce node's subscription of the first key, whose announcements tell how crowded it is. */
+    let crowdSource: ChannelSubscription | undefined;
     let isClosed = false;
     /** Subscribes on these nodes; resolves once one channel is subscribed, rejects if none can be. */
     const subscribeOn = (nodeIndexes: readonly number[]): Promise<void> =>
@@ -153,9 +162,10 @@ export class ReleaseNotifications {
         (isClosed || this.#isClosed ? [] : nodeIndexes).flatMap((nodeIndex) => {
           const adapter = this.#adapters[nodeIndex];
           if (adapter === undefined) return [];
-          return keys.map((key) => {
+          return keys.map((key, keyIndex) => {
             const subscription = this.#channel(adapter, nodeIndex, releaseChannelOf(key));
             subscriptions.push(subscription);
+            if (nodeIndex === announceNodeIndex && keyIndex === 0) crowdSource = subscription;
             return subscription.add(listener);
           });
         }),
@@ -200,6 +210,9 @@ export class ReleaseNotifications {
       watchEveryNode() {
         void followEveryNode().catch(() => undefined);
       },
+      crowdRestMs() {
+        return crowdSource?.crowd.restMs() ?? 0;
+      },
       close() {
         isClosed = true;
         clock.clearTimeout(readyTimer);
@@ -238,6 +251,8 @@ export class ReleaseNotifications {
  * unsubscribed.
  */
 class ChannelSubscription {
+  /** What the channel's announcements tell of how many wait, and how often it is released. */
+  readonly crowd = new ReleaseCrowd();
   readonly #listeners = new Set<() => void>();
   #unsubscribe: Unsubscribe | undefined;
   #queue: Promise<void> = Promise.resolve();
@@ -286,7 +301,8 @@ class ChannelSubscription {
   #sync(): Promise<void> {
     const step = this.#queue.then(async () => {
       if (this.#listeners.size > 0 && this.#unsubscribe === undefined && !this.#isClosed) {
-        this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, () => {
+        this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, (message) => {
+          this.crowd.hear(message, this.clock.now());
           for (const listener of [...this.#listeners]) listener();
         });
       } else if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe !== undefined) {

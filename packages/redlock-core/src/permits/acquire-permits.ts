@@ -53,7 +53,8 @@ export interface ClaimAcquisition<H, F extends FailedClaimAttempt> {
  * `retryCount`, and between them an extra attempt whenever a release is announced on the key, which uses
  * up no retry and never postpones a timed one, and asks the lead node alone first (see
  * `runPermitAttempt`). After a woken attempt that failed, announcements rest for
- * `max(4 ms, 9 × its duration)`: anyone who can PUBLISH on a node can send one. Ends at once for a final
+ * `max(4 ms, 9 × its duration)`, or longer when many processes wait (see `KeyWatch.crowdRestMs`): anyone
+ * who can PUBLISH on a node can send one. Ends at once for a final
  * failure (a foreign key, another limit), at `signal` (or `waitMs`), and at `close()`.
  */
 export async function acquireClaim<H, F extends FailedClaimAttempt>(
@@ -91,7 +92,11 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
       signal.throwIfAborted();
       if (failure !== undefined && claim.isFinal(failure)) throw claim.errorOf(attempts, attemptCount);
       const now = clock.now();
-      if (isWoken) restUntil = now + Math.max(PERMIT_WAKE_REST_MIN_MS, WAKE_REST_FACTOR * (now - startedAt));
+      if (isWoken) {
+        // As a lock's waiters rest (see `WaitQueue.restWakes`), the crowd's rest included.
+        const crowdMs = Math.min(request.retryDelayMs, watch?.crowdRestMs() ?? 0);
+        restUntil = now + Math.max(PERMIT_WAKE_REST_MIN_MS, WAKE_REST_FACTOR * (now - startedAt), crowdMs);
+      }
       else {
         timedTries += 1;
         if (timedTries > request.retryCount) throw claim.errorOf(attempts, attemptCount);

@@ -8,12 +8,13 @@ import { grantingNode } from '../../src/testing/fake-nodes.js';
 
 /** The pub/sub side of one fake server: channels and their subscribers, shared by its connections. */
 class FakeBus {
-  readonly subscribers = new Map<string, Set<() => void>>();
+  readonly subscribers = new Map<string, Set<(message?: string) => void>>();
   readonly published: string[] = [];
 
-  publish(channel: string): void {
+  /** Publishes `message` on `channel`; by default, as the release scripts do, how many listen there. */
+  publish(channel: string, message: string = String(this.subscribers.get(channel)?.size ?? 0)): void {
     this.published.push(channel);
-    for (const subscriber of [...(this.subscribers.get(channel) ?? [])]) subscriber();
+    for (const subscriber of [...(this.subscribers.get(channel) ?? [])]) subscriber(message);
   }
 
   /** How many subscriptions are active on every channel together. */
@@ -61,7 +62,7 @@ export class PubSubFakeNode extends FakeNode {
     return this.#announce(announcing?.sha1 ?? '', keys, await super.eval(source, keys, args));
   }
 
-  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+  subscribe(channel: string, onMessage: (message?: string) => void): Promise<Unsubscribe> {
     this.subscribeCalls.push(channel);
     if (this.subscribeError !== undefined) return Promise.reject(this.subscribeError);
     if (this.isSubscribeHanging) return new Promise(() => undefined);
@@ -74,9 +75,12 @@ export class PubSubFakeNode extends FakeNode {
     });
   }
 
-  /** Publishes on `channel` of this node's server, as any client of the server can: a forged announcement. */
-  publish(channel: string): void {
-    bus(this.keyspace).publish(channel);
+  /**
+   * Publishes on `channel` of this node's server, as any client of the server can: a forged announcement,
+   * with `message` (by default, how many listen there, as the release scripts send).
+   */
+  publish(channel: string, message?: string): void {
+    bus(this.keyspace).publish(channel, message);
   }
 
   /** Channels published on this node's server, in order. */

@@ -391,27 +391,34 @@ function timersEarlyBy(clock: FakeClock, earlyMs: number): Clock {
 
 describe('forged announcements on the release channel', () => {
   /**
-   * A holder near node `holderLead` that keeps "orders:42" for 10 s, a waiter (3 retries, 200 ms apart) near
-   * `waiterLead`, and a storm: a PUBLISH on the announce node every millisecond for `stormMs`, as anyone who
-   * can reach the node can send; it stops by itself.
+   * A holder near node `holderLead` that keeps "orders:42" for 10 s, a waiter (`retryCount` retries, 200 ms
+   * apart) near `waiterLead`, and a storm: a PUBLISH on the announce node every millisecond for `stormMs`,
+   * as anyone who can reach the node can send; it stops by itself. Each message is `message`, by default how
+   * many listen (as the release scripts send).
    */
-  async function storm(waiterLead: (announceNodeIndex: number) => number, stormMs: number, waiterClockOf: (clock: FakeClock) => Clock = (clock) => clock) {
+  async function storm(
+    waiterLead: (announceNodeIndex: number) => number,
+    stormMs: number,
+    waiterClockOf: (clock: FakeClock) => Clock = (clock) => clock,
+    message?: string,
+    retryCount = 3,
+  ) {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
     const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
     const lead = waiterLead(announceNodeIndex);
     const holder = new Redlock(nodes, { clock, retryCount: 0 });
     const connections = connectionsNearTo(nodes, lead);
-    const waiter = new Redlock(connections, { clock: waiterClockOf(clock), retryCount: 3, retryDelayMs: 200, retryJitterMs: 0 });
+    const waiter = new Redlock(connections, { clock: waiterClockOf(clock), retryCount, retryDelayMs: 200, retryJitterMs: 0 });
     await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const startedAtMs = clock.now();
     const forge = (): void => {
-      nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
+      nodes[announceNodeIndex]!.publish('redlock:released:orders:42', message);
       if (clock.now() - startedAtMs < stormMs) clock.setTimeout(forge, 1);
     };
     forge();
     const leadCalls = (): number => connections[lead]!.adapter.acquireRequests().length;
-    const forgeOnce = (): void => nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
+    const forgeOnce = (text?: string): void => nodes[announceNodeIndex]!.publish('redlock:released:orders:42', text);
     return { clock, waiting: waiter.acquire('orders:42', 10_000), leadCalls, startedAtMs, forgeOnce };
   }
 
@@ -435,6 +442,51 @@ describe('forged announcements on the release channel', () => {
     // A forged wake costs one call on the lead node, and the next waits WAKE_REST_MIN_MS: not one per message.
     expect(leadCalls()).toBeLessThanOrEqual(4 + 600 / WAKE_REST_MIN_MS + 1);
     expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MIN_MS / 2);
+  });
+
+  it('spreads woken attempts when the announcements say many wait: it rests while half that many releases come', async () => {
+    // 80 listening, a release every millisecond: a woken attempt that failed rests 80 × 1 / 4 = 20 ms ± 50%,
+    // so the 80 would send about four attempts per release between them, instead of one each.
+    const { clock, waiting, leadCalls, startedAtMs } = await storm((announceNodeIndex) => announceNodeIndex, 5_000, undefined, '80');
+    const { error, atMs } = await within(clock, 2_000, waiting);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    // The timed retries are where they were: a rest never postpones one.
+    expect((error as LockAcquireError).attempts).toHaveLength(4);
+    expect(atMs - startedAtMs).toBe(600);
+    // Resting 10-30 ms (alone it would rest 4 ms: over 150 calls).
+    expect(leadCalls()).toBeLessThanOrEqual(4 + 600 / 10 + 2);
+    // Still woken, once per rest: the wakes are spread, not silenced.
+    expect(leadCalls()).toBeGreaterThan(600 / 30 / 2);
+  });
+
+  it('reads the pace of the releases that follow a quiet spell, not the spell: it does not rest through them', async () => {
+    const { clock, waiting, leadCalls, forgeOnce } = await storm((announceNodeIndex) => announceNodeIndex, 0, undefined, '80', 20);
+    // Once the waiter listens, one announcement, a second of quiet (timed retries only), then one every
+    // millisecond for 150 ms.
+    await clock.advance(10);
+    forgeOnce('80');
+    await clock.advance(1_000);
+    const before = leadCalls();
+    for (let elapsedMs = 0; elapsedMs < 150; elapsedMs += 1) {
+      forgeOnce('80');
+      await clock.advance(1);
+    }
+    // Rests of 10-30 ms from the start, as without the quiet spell; read from it, the first would be the
+    // 200 ms cap: one woken attempt in the burst (and at most one timed retry).
+    expect(leadCalls() - before).toBeGreaterThanOrEqual(4);
+    expect(leadCalls() - before).toBeLessThanOrEqual(1 + 150 / 10 + 2);
+    void waiting.catch(() => undefined);
+  });
+
+  it('rests at most its retry delay whatever count an announcement claims, and gives up on time', async () => {
+    const { clock, waiting, leadCalls, startedAtMs } = await storm((announceNodeIndex) => announceNodeIndex, 5_000, undefined, '999999');
+    const { error, atMs } = await within(clock, 2_000, waiting);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as LockAcquireError).attempts).toHaveLength(4);
+    expect(atMs - startedAtMs).toBe(600);
+    // One woken attempt per 200 ms retry delay at most, besides the 4 timed ones.
+    expect(leadCalls()).toBeLessThanOrEqual(4 + 600 / 200 + 2);
+    expect(leadCalls()).toBeGreaterThanOrEqual(4 + 1);
   });
 
   it('never rests a local release: the next call of the same Redlock gets the lock at once', async () => {
@@ -493,6 +545,7 @@ describe('waitForRetry', () => {
         };
       },
       watchEveryNode() {},
+      crowdRestMs: () => 0,
       close() {},
       release() {
         waiting?.();

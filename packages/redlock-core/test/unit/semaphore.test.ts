@@ -283,7 +283,8 @@ describe("a semaphore's waiting acquire() on fake nodes", () => {
 });
 
 describe("a semaphore's woken attempt", () => {
-  it('asks the lead node alone first, and no other node when the permits are taken there', async () => {
+  /** The only permit of "jobs" held, and a waiter in another process (5 s between its timed retries) past its first attempt. */
+  async function waiterBehindHolder() {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
     const holder = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 });
@@ -292,6 +293,11 @@ describe("a semaphore's woken attempt", () => {
     const waiting = new Redlock(connections, { clock, retryCount: 1, retryDelayMs: 5_000, retryJitterMs: 0 }).semaphore('jobs', { limit: 1 }).acquire(10_000);
     void waiting.catch(() => undefined);
     await clock.advance(50);
+    return { clock, nodes, connections };
+  }
+
+  it('asks the lead node alone first, and no other node when the permits are taken there', async () => {
+    const { clock, nodes, connections } = await waiterBehindHolder();
     const afterFirst = connections.map((connection) => connection.callsTo('permit-acquire').length);
     expect(afterFirst).toEqual([1, 1, 1, 1, 1]);
     // A release announced (here forged: the permit is still held) wakes the waiter on every node it watches.
@@ -302,5 +308,23 @@ describe("a semaphore's woken attempt", () => {
     expect(woken.reduce((sum, count) => sum + count, 0)).toBe(1);
     // Nothing was written, so nothing is cleaned up.
     expect(connections.flatMap((connection) => connection.callsTo('permit-release'))).toEqual([]);
+  });
+
+  it('is spread when the announcements say many wait: after one that failed it rests while half that many releases come', async () => {
+    const { clock, nodes, connections } = await waiterBehindHolder();
+    const calls = (): number => connections.reduce((sum, connection) => sum + connection.callsTo('permit-acquire').length, 0);
+    const before = calls();
+    // 80 listening and a release every millisecond (forged: the permit stays held): a woken attempt that
+    // failed rests 80 × 1 / 4 = 20 ms ± 50%, where alone it would rest 4 ms (about 100 attempts here).
+    const until = clock.now() + 400;
+    const forge = (): void => {
+      for (const node of nodes) node.publish('redlock:released:jobs', '80');
+      if (clock.now() < until) clock.setTimeout(forge, 1);
+    };
+    forge();
+    await clock.advance(400);
+    const woken = calls() - before;
+    expect(woken).toBeLessThanOrEqual(400 / 10 + 2);
+    expect(woken).toBeGreaterThan(400 / 30 / 2);
   });
 });

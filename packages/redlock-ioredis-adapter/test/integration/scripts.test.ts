@@ -254,12 +254,19 @@ describe('the release script', () => {
     expect(await valuesOf(keys)).toEqual([OTHER_TOKEN, null]);
   });
 
-  it('announces each key on its release channel, deleted or not, where the quiet release announces nothing', async () => {
+  it('announces each key on its release channel, deleted or not, with how many listen there, where the quiet release announces nothing', async () => {
     const keys = keysFor('release-announce', 3);
     const subscriber = redis.createClient(0);
+    const second = redis.createClient(0);
     const heard: string[] = [];
-    subscriber.on('message', (channel: string) => heard.push(channel));
+    const messages: string[] = [];
+    subscriber.on('message', (channel: string, message: string) => {
+      heard.push(channel);
+      messages.push(message);
+    });
     await subscriber.subscribe(...keys.map(releaseChannelOf));
+    // A second listener on key 1's channel only: its announcement counts two.
+    await second.subscribe(releaseChannelOf(keys[1] as string));
     await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
     await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
     await client.set(keys[2] as string, TOKEN, 'PX', 10_000);
@@ -269,6 +276,8 @@ describe('the release script', () => {
     await subscriber.unsubscribe();
     // Not deleted, still announced: key 0 (already released) and key 1 (another owner's).
     expect(heard).toEqual(keys.map(releaseChannelOf));
+    expect(messages).toEqual(['1', '2', '1']);
+    second.disconnect();
     expect(await valuesOf(keys)).toEqual([null, OTHER_TOKEN, null]);
   });
 });
@@ -374,9 +383,10 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     const subscriber = client.duplicate();
     try {
       await subscriber.subscribe(releaseChannelOf(key));
-      const announced = new Promise((resolve) => subscriber.once('message', resolve));
+      const announced = new Promise((resolve) => subscriber.once('message', (channel: string, message: string) => resolve([channel, message])));
       expect(await release(permitReleaseScript, TOKEN)).toBe('released');
-      await expect(announced).resolves.toBe(releaseChannelOf(key));
+      // With how many listen on the channel.
+      await expect(announced).resolves.toEqual([releaseChannelOf(key), '1']);
     } finally {
       subscriber.disconnect();
     }
