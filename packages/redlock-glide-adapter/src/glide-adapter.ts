@@ -78,7 +78,7 @@ export class GlideAdapter implements RedisAdapter {
    * unsubscribe. Rejects when the channel is outside the pattern (another `keyPrefix`), or when the
    * client was not created with the notifications' `pubsubSubscriptions`.
    */
-  declare readonly subscribe?: (channel: string, onMessage: (message?: string) => void) => Promise<Unsubscribe>;
+  declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
    * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
    * refuse one client in two adapters, which would count one server as two nodes.
@@ -145,7 +145,7 @@ export class GlideAdapter implements RedisAdapter {
       const found = await problem;
       if (found !== undefined) throw new Error(found);
       // A listener of its own, so the same callback subscribed twice is two listeners.
-      const remove = listeners.add(channel, (message) => onMessage(message));
+      const remove = listeners.add(channel, () => onMessage());
       let isListening = true;
       return async () => {
         if (!isListening) return;

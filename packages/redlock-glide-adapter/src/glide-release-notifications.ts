@@ -7,12 +7,10 @@ import { GLIDE_PATTERN_MODE } from './glide-client.js';
  */
 export const RELEASE_CHANNEL_PREFIX = 'redlock:released:';
 
-/** A message GLIDE hands to the pub/sub callback: its channel, and its text (how many listen there). */
+/** A message GLIDE hands to the pub/sub callback; only the channel is read (the release is the message). */
 export interface GlidePubSubMessage {
   /** The channel the message was published on: a string, or a Buffer with the `Bytes` decoder. */
   readonly channel: string | Uint8Array;
-  /** What was published: a string, or a Buffer with the `Bytes` decoder. */
-  readonly message?: string | Uint8Array;
 }
 
 /**
@@ -43,10 +41,10 @@ export interface GlideReleaseNotificationsOptions {
 
 /** The listeners of one client's release channels; messages from GLIDE's callback are dispatched here. */
 export class ChannelListeners {
-  readonly #listeners = new Map<string, Set<(message?: string) => void>>();
+  readonly #listeners = new Map<string, Set<() => void>>();
 
-  /** Calls `listener` with every message on `channel`; returns the function that stops it. */
-  add(channel: string, listener: (message?: string) => void): () => void {
+  /** Calls `listener` for every message on `channel`; returns the function that stops it. */
+  add(channel: string, listener: () => void): () => void {
     let listeners = this.#listeners.get(channel);
     if (listeners === undefined) {
       listeners = new Set();
@@ -59,11 +57,11 @@ export class ChannelListeners {
     };
   }
 
-  /** Calls the listeners of `channel` with `message`. */
-  dispatch(channel: string, message?: string): void {
+  /** Calls the listeners of `channel`. */
+  dispatch(channel: string): void {
     const listeners = this.#listeners.get(channel);
     if (listeners === undefined) return;
-    for (const listener of [...listeners]) listener(message);
+    for (const listener of [...listeners]) listener();
   }
 }
 
@@ -123,7 +121,7 @@ export class GlideReleaseNotifications {
     this.pattern = `${RELEASE_CHANNEL_PREFIX}${escapeGlob(keyPrefix)}*`;
     this.pubsubSubscriptions = {
       channelsAndPatterns: { [GLIDE_PATTERN_MODE]: new Set([this.pattern]) },
-      callback: (message) => listeners.dispatch(textOf(message.channel), message.message === undefined ? undefined : textOf(message.message)),
+      callback: (message) => listeners.dispatch(channelNameOf(message.channel)),
     };
   }
 
@@ -133,9 +131,9 @@ export class GlideReleaseNotifications {
   }
 }
 
-/** A channel or message as a string, from a string or the Buffer of the `Bytes` decoder. */
-function textOf(value: string | Uint8Array): string {
-  return typeof value === 'string' ? value : Buffer.from(value).toString();
+/** `channel` as a string, from a string or the Buffer of the `Bytes` decoder. */
+function channelNameOf(channel: string | Uint8Array): string {
+  return typeof channel === 'string' ? channel : Buffer.from(channel).toString();
 }
 
 /** `text` with Redis glob characters (`*`, `?`, `[`, `]`, `\`) escaped, so it matches only itself. */

@@ -94,7 +94,7 @@ export class IoredisAdapter implements RedisAdapter {
    * Rejects once the adapter is closed. With `notifications: false` the adapter has no `subscribe` member
    * at all (it is `declare`d, so no field is emitted).
    */
-  declare readonly subscribe?: (channel: string, onMessage: (message?: string) => void) => Promise<Unsubscribe>;
+  declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
    * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
    * refuse one client in two adapters, which would count one server as two nodes.
@@ -117,7 +117,7 @@ export class IoredisAdapter implements RedisAdapter {
     this.client = client;
     this.#coalescesWrites = coalesceWrites;
     if (!notifications) return;
-    let subscribeOnNode: (channel: string, onMessage: (message?: string) => void) => Promise<Unsubscribe>;
+    let subscribeOnNode: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
     if (subscriber !== undefined || client.isCluster === true) {
       const registry = subscriptionRegistryOf(subscriber ?? client);
       subscribeOnNode = (channel, onMessage) => registry.subscribe(channel, onMessage);

@@ -19,7 +19,7 @@ export function subscriptionRegistryOf(subscriber: Subscriber): SubscriptionRegi
 
 /** The listeners of one channel and what the connection was last told about it. */
 interface Channel {
-  readonly listeners: Set<(message?: string) => void>;
+  readonly listeners: Set<() => void>;
   /** True once SUBSCRIBE succeeded, false from the moment UNSUBSCRIBE is sent. */
   isSubscribed: boolean;
   /** The last SUBSCRIBE or UNSUBSCRIBE step queued, never rejecting: each step waits for the one before. */
@@ -43,10 +43,10 @@ interface Channel {
 export class SubscriptionRegistry {
   readonly #subscriber: Subscriber;
   readonly #channels = new Map<string, Channel>();
-  readonly #onMessage = (channelName: string, message?: string): void => {
+  readonly #onMessage = (channelName: string): void => {
     const channel = this.#channels.get(channelName);
     if (channel === undefined) return;
-    for (const listener of [...channel.listeners]) listener(message);
+    for (const listener of [...channel.listeners]) listener();
   };
 
   constructor(subscriber: Subscriber) {
@@ -54,13 +54,13 @@ export class SubscriptionRegistry {
   }
 
   /**
-   * Calls `onMessage` with every message published on `channelName`; resolves once the connection is
+   * Calls `onMessage` for every message published on `channelName`; resolves once the connection is
    * subscribed, with the function that removes this listener, or rejects with the error of SUBSCRIBE.
    */
-  async subscribe(channelName: string, onMessage: (message?: string) => void): Promise<Unsubscribe> {
+  async subscribe(channelName: string, onMessage: () => void): Promise<Unsubscribe> {
     const channel = this.#channelNamed(channelName);
     // Wrapped, so the same callback subscribed twice is still two listeners.
-    const listener = (message?: string): void => onMessage(message);
+    const listener = (): void => onMessage();
     channel.listeners.add(listener);
     try {
       await this.#sync(channelName, channel);

@@ -5,7 +5,6 @@ import {
   isNodeRedisCluster,
   type NodeRedisClient,
   type NodeRedisCluster,
-  type NodeRedisMessageListener,
   type NodeRedisSubscriber,
 } from './node-redis-client.js';
 import { ownedSubscriberOf } from './owned-subscriber.js';
@@ -92,7 +91,7 @@ export class NodeRedisAdapter implements RedisAdapter {
    * the last listener. Rejects once the adapter is closed. With `notifications: false` the adapter has no
    * `subscribe` member at all (it is `declare`d, so no field is emitted).
    */
-  declare readonly subscribe?: (channel: string, onMessage: (message?: string) => void) => Promise<Unsubscribe>;
+  declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
    * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
    * refuse one client in two adapters, which would count one server as two nodes.
@@ -120,7 +119,7 @@ export class NodeRedisAdapter implements RedisAdapter {
       ? (args, firstKey) => client.sendCommand(firstKey, false, args)
       : (args) => client.sendCommand(args);
     if (!notifications) return;
-    let subscribeOnNode: (channel: string, onMessage: (message?: string) => void) => Promise<Unsubscribe>;
+    let subscribeOnNode: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
     const selfSubscriber = isNodeRedisCluster(client) && isSubscriber(client) ? client : undefined;
     if (subscriber !== undefined || selfSubscriber !== undefined) {
       const given = (subscriber ?? selfSubscriber) as NodeRedisSubscriber;
@@ -187,9 +186,9 @@ export class NodeRedisAdapter implements RedisAdapter {
 }
 
 /** Subscribes a listener of its own on a subscriber the adapter does not own, and returns how to remove it. */
-async function subscribeWithListenerOfItsOwn(subscriber: NodeRedisSubscriber, channel: string, onMessage: (message?: string) => void): Promise<Unsubscribe> {
+async function subscribeWithListenerOfItsOwn(subscriber: NodeRedisSubscriber, channel: string, onMessage: () => void): Promise<Unsubscribe> {
   // A listener of its own: node-redis keeps a Set per channel, so a shared callback would be one entry.
-  const listener: NodeRedisMessageListener = (message) => onMessage(message === undefined ? undefined : String(message));
+  const listener = (): void => onMessage();
   await subscriber.subscribe(channel, listener);
   let isListening = true;
   return async () => {

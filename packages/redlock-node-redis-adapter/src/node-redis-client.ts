@@ -19,10 +19,10 @@ export interface NodeRedisCluster {
 }
 
 /**
- * A listener the adapter adds: it reads the message as text (a release notification carries how many
- * listen) and never the channel, so it fits every node-redis listener type, strings or Buffers alike.
+ * A listener the adapter adds: it reads neither the message nor the channel (a release notification is
+ * the message itself), so it fits every node-redis listener type, strings or Buffers alike.
  */
-export type NodeRedisMessageListener = (message?: unknown) => void;
+export type NodeRedisMessageListener = () => void;
 
 /**
  * A client for pub/sub: a single client (e.g. `client.duplicate()`, connected) or a cluster. node-redis

@@ -1,5 +1,5 @@
 import { OwnedSubscriber, type OwnedSubscriberConnection, subscriberConnectionNameOf } from 'redlock-core';
-import type { DuplicableNodeRedisClient, NodeRedisMessageListener, OwnedNodeRedisConnection } from './node-redis-client.js';
+import type { DuplicableNodeRedisClient, OwnedNodeRedisConnection } from './node-redis-client.js';
 
 export { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from 'redlock-core';
 
@@ -56,7 +56,7 @@ function openSubscriber(client: DuplicableNodeRedisClient, onEnd: () => void): O
   return {
     async subscribe(channel, onMessage) {
       // A listener of its own: node-redis keeps a Set per channel, so a shared callback would be one entry.
-      const listener: NodeRedisMessageListener = (message) => onMessage(message === undefined ? undefined : String(message));
+      const listener = (): void => onMessage();
       await ready;
       await subscriber.subscribe(channel, listener);
       return async () => {

@@ -58,15 +58,13 @@ export interface RedisAdapter {
   setIfAbsent?(key: string, value: string, ttlMs: number): Promise<unknown>;
   /**
    * Optional: subscribes to a pub/sub channel of this node (Redis `SUBSCRIBE`, on a connection of its own)
-   * and calls `onMessage` with each message published there, as a string. Resolves once the subscription
-   * is active, with the function that ends it. A `Redlock` subscribes at most once per channel at a time,
-   * but several adapters (say one per `Redlock`) may share one subscriber connection, where one
-   * UNSUBSCRIBE ends the channel for all of them: count listeners per connection and channel, and
-   * unsubscribe after the last. Release notifications use it to wake waiters the moment a lock frees; the
-   * message tells how many processes listen, which spreads their retries when many wait (an adapter that
-   * passes no message still wakes them).
+   * and calls `onMessage` for every message published there. Resolves once the subscription is active,
+   * with the function that ends it. A `Redlock` subscribes at most once per channel at a time, but several
+   * adapters (say one per `Redlock`) may share one subscriber connection, where one UNSUBSCRIBE ends the
+   * channel for all of them: count listeners per connection and channel, and unsubscribe after the last.
+   * Release notifications use it to wake waiters the moment a lock frees.
    */
-  subscribe?(channel: string, onMessage: (message?: string) => void): Promise<Unsubscribe>;
+  subscribe?(channel: string, onMessage: () => void): Promise<Unsubscribe>;
   /**
    * Optional: closes what the adapter itself opened, never the user's client. `redlock.close()` calls it
    * once on each distinct adapter, after its releases in flight finished and its release-notification

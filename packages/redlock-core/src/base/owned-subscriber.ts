@@ -35,7 +35,7 @@ export interface OwnedSubscriberConnection {
    * channel's last), or rejects with the error of the connection or of SUBSCRIBE. The same callback
    * subscribed twice is two listeners, each removed by its own unsubscribe.
    */
-  subscribe(channel: string, onMessage: (message?: string) => void): Promise<Unsubscribe>;
+  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe>;
   /**
    * Whether the connection ended without the `onEnd` given to {@link OwnedSubscriberClient.open} being
    * called (yet); checked before each subscription, so that a new connection replaces it.
@@ -149,7 +149,7 @@ export class OwnedSubscriber {
    * subscribed, with the function that ends the subscription, or rejects with the error of the connection
    * or SUBSCRIBE, or at once with an `Error` when the user's client has ended.
    */
-  async subscribe(channel: string, onMessage: (message?: string) => void): Promise<Unsubscribe> {
+  async subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
     const endedReason = this.#client.endedReason();
     if (endedReason !== undefined) throw new Error(`Cannot subscribe to release notifications: ${endedReason}`);
     if (this.#current?.connection.hasEnded() === true) this.#close(this.#current);

@@ -3,6 +3,8 @@ import { type Clock, unrefTimer } from '../base/clock.js';
 import type { NodeSet } from './node-state.js';
 import { nodeTimeoutMsFor } from './node-latency.js';
 import { releaseChannelOf } from '../scripts/release.js';
+import { listenersScript, parseListenersReply } from '../scripts/listeners.js';
+import { runScript } from '../scripts/lua-script.js';
 import { ReleaseCrowd } from './release-crowd.js';
 
 /**
@@ -101,7 +103,7 @@ export interface KeyWatch {
   watchEveryNode(): void;
   /**
    * How long a woken attempt that failed lets announcements rest because many wait: see
-   * `ReleaseCrowd.restMs`, read on the announce node (every waiter listens there, and every release is
+   * `ReleaseCrowd.restMs`, on the announce node (every waiter listens there, and every release is
    * announced there); 0 while it cannot tell.
    */
   crowdRestMs(): number;
@@ -211,7 +213,7 @@ export class ReleaseNotifications {
         void followEveryNode().catch(() => undefined);
       },
       crowdRestMs() {
-        return crowdSource?.crowd.restMs() ?? 0;
+        return crowdSource?.crowd.restMs(clock.now()) ?? 0;
       },
       close() {
         isClosed = true;
@@ -251,8 +253,8 @@ export class ReleaseNotifications {
  * unsubscribed.
  */
 class ChannelSubscription {
-  /** What the channel's announcements tell of how many wait, and how often it is released. */
-  readonly crowd = new ReleaseCrowd();
+  /** How many wait on the channel, and how often it is released. */
+  readonly crowd = new ReleaseCrowd(() => runScript(this.adapter, listenersScript, [], [this.channel], undefined, parseListenersReply));
   readonly #listeners = new Set<() => void>();
   #unsubscribe: Unsubscribe | undefined;
   #queue: Promise<void> = Promise.resolve();
@@ -301,8 +303,8 @@ class ChannelSubscription {
   #sync(): Promise<void> {
     const step = this.#queue.then(async () => {
       if (this.#listeners.size > 0 && this.#unsubscribe === undefined && !this.#isClosed) {
-        this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, (message) => {
-          this.crowd.hear(message, this.clock.now());
+        this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, () => {
+          this.crowd.hear(this.clock.now());
           for (const listener of [...this.#listeners]) listener();
         });
       } else if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe !== undefined) {

@@ -1,5 +1,5 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
-import { announceLua } from './release.js';
+import { RELEASE_CHANNEL_PREFIX } from './release.js';
 
 /** The source of a permit-release script, announcing the release on the key's release channel when `announces`. */
 function permitReleaseSource(announces: boolean): string {
@@ -10,8 +10,7 @@ function permitReleaseSource(announces: boolean): string {
      its marker (the field without a holder) is left${
        announces
          ? `; announces
-     the release on the key's release channel in the same step, so a waiter cannot miss it (the message is how
-     many listen there)`
+     the release on the key's release channel in the same step, so a waiter cannot miss it`
          : `; announces
      nothing: a failed attempt's entries, or those a holder was given beyond the ones it holds on a quorum`
      }. Only fields that hold our token are touched, so a late release can never free another holder's.
@@ -43,7 +42,7 @@ if redis.call('TYPE', key)['ok'] == 'hash' then
 end${
     announces
       ? `
-${announceLua('key')}`
+redis.call('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. key, '1')`
       : ''
   }
 if freed > 0 then

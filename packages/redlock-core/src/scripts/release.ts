@@ -12,16 +12,6 @@ export function releaseChannelOf(key: string): string {
 }
 
 /**
- * The Lua that announces a release of the key that `keyExpression` (a Lua expression) names, on its release
- * channel. The message is the number of connections subscribed there (`PUBSUB NUMSUB`), so waiters can tell
- * how many processes wait with them and spread their woken attempts (see `ReleaseCrowd`).
- */
-export function announceLua(keyExpression: string, indent = ''): string {
-  return `${indent}local channel = '${RELEASE_CHANNEL_PREFIX}' .. ${keyExpression}
-${indent}redis.call('PUBLISH', channel, redis.call('PUBSUB', 'NUMSUB', channel)[2])`;
-}
-
-/**
  * The source of a release script: compare-and-delete of each key, followed on each key by a PUBLISH on its
  * release channel when `announces`. The channel prefix is written into the source rather than sent with
  * every call: one argument fewer for the client to encode and the node to parse, about 1 µs of each node's
@@ -32,7 +22,7 @@ function releaseSource(announces: boolean): string {
     ? `Deletes each resource key only if it still holds our token, and announces each key on its release
      channel in the same step, so no waiter can miss a release between the two; even where the key was not
      ours: waiters listen to one node, which may not have been among those that granted the lock, and a
-     needless announcement costs a waiter one look. The message is how many listen on the channel.`
+     needless announcement costs a waiter one look.`
     : `Deletes each resource key only if it still holds our token, and announces nothing: the removal of a
      failed attempt's keys, which freed no lock that anyone waits for.`;
   return /* lua */ `
@@ -49,7 +39,7 @@ for i = 1, #KEYS do
   end${
     announces
       ? `
-${announceLua('KEYS[i]', '  ')}`
+  redis.call('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. KEYS[i], '1')`
       : ''
   }
 end

@@ -1,4 +1,5 @@
 import type { Unsubscribe } from '../../src/index.js';
+import { listenersScript } from '../../src/scripts/listeners.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { releaseChannelOf, releaseScript } from '../../src/scripts/release.js';
 import type { FakeClock } from './fake-clock.js';
@@ -8,13 +9,12 @@ import { grantingNode } from '../../src/testing/fake-nodes.js';
 
 /** The pub/sub side of one fake server: channels and their subscribers, shared by its connections. */
 class FakeBus {
-  readonly subscribers = new Map<string, Set<(message?: string) => void>>();
+  readonly subscribers = new Map<string, Set<() => void>>();
   readonly published: string[] = [];
 
-  /** Publishes `message` on `channel`; by default, as the release scripts do, how many listen there. */
-  publish(channel: string, message: string = String(this.subscribers.get(channel)?.size ?? 0)): void {
+  publish(channel: string): void {
     this.published.push(channel);
-    for (const subscriber of [...(this.subscribers.get(channel) ?? [])]) subscriber(message);
+    for (const subscriber of [...(this.subscribers.get(channel) ?? [])]) subscriber();
   }
 
   /** How many subscriptions are active on every channel together. */
@@ -54,15 +54,18 @@ export class PubSubFakeNode extends FakeNode {
   }
 
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    // The listeners script counts a channel's subscribers on this server (PUBSUB NUMSUB).
+    if (sha1 === listenersScript.sha1) return bus(this.keyspace).subscribers.get(args[0] ?? '')?.size ?? 0;
     return this.#announce(sha1, keys, await super.evalsha(sha1, keys, args));
   }
 
   override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    if (source === listenersScript.source) return this.evalsha(listenersScript.sha1, keys, args);
     const announcing = [releaseScript, permitReleaseScript].find((script) => script.source === source);
     return this.#announce(announcing?.sha1 ?? '', keys, await super.eval(source, keys, args));
   }
 
-  subscribe(channel: string, onMessage: (message?: string) => void): Promise<Unsubscribe> {
+  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
     this.subscribeCalls.push(channel);
     if (this.subscribeError !== undefined) return Promise.reject(this.subscribeError);
     if (this.isSubscribeHanging) return new Promise(() => undefined);
@@ -75,12 +78,17 @@ export class PubSubFakeNode extends FakeNode {
     });
   }
 
-  /**
-   * Publishes on `channel` of this node's server, as any client of the server can: a forged announcement,
-   * with `message` (by default, how many listen there, as the release scripts send).
-   */
-  publish(channel: string, message?: string): void {
-    bus(this.keyspace).publish(channel, message);
+  /** Subscribes `count` listeners of other processes to `channel` on this node's server, which never act. */
+  addIdleListeners(channel: string, count: number): void {
+    const subscribers = bus(this.keyspace).subscribers;
+    const set = subscribers.get(channel) ?? new Set();
+    subscribers.set(channel, set);
+    for (let index = 0; index < count; index += 1) set.add(() => undefined);
+  }
+
+  /** Publishes on `channel` of this node's server, as any client of the server can: a forged announcement. */
+  publish(channel: string): void {
+    bus(this.keyspace).publish(channel);
   }
 
   /** Channels published on this node's server, in order. */
