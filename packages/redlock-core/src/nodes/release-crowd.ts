@@ -65,8 +65,16 @@ export class ReleaseCrowd {
 
   #recount(now: number): void {
     this.#countedAt = now;
-    // A count that fails (a node down, an adapter that cannot run it) leaves the waiters resting as alone.
-    this.#count().then(
+    // A count that fails (a node down, an adapter that cannot run it, or one that throws instead of
+    // rejecting) leaves the waiters resting as alone; it never fails the waiter that asked.
+    let counting: Promise<number>;
+    try {
+      counting = this.#count();
+    } catch {
+      this.#listeners = 0;
+      return;
+    }
+    counting.then(
       (listeners) => {
         this.#listeners = listeners;
       },

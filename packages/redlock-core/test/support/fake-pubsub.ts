@@ -46,6 +46,8 @@ export class PubSubFakeNode extends FakeNode {
   subscribeError: Error | undefined;
   /** Makes `subscribe` never settle, as a hung node would. */
   isSubscribeHanging = false;
+  /** Makes the listeners script throw synchronously, as a faulty adapter might. */
+  isCountThrowing = false;
   readonly #clock: FakeClock;
 
   constructor(clock: FakeClock, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
@@ -59,7 +61,13 @@ export class PubSubFakeNode extends FakeNode {
     return this.#announce(sha1, keys, await super.evalsha(sha1, keys, args));
   }
 
-  override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  /** The listeners script by EVAL throws at once with {@link isCountThrowing}: not async, so it can. */
+  override eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    if (this.isCountThrowing && source === listenersScript.source) throw new Error('a faulty adapter');
+    return this.#evalAsync(source, keys, args);
+  }
+
+  async #evalAsync(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (source === listenersScript.source) return this.evalsha(listenersScript.sha1, keys, args);
     const announcing = [releaseScript, permitReleaseScript].find((script) => script.source === source);
     return this.#announce(announcing?.sha1 ?? '', keys, await super.eval(source, keys, args));

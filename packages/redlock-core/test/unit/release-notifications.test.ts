@@ -420,7 +420,7 @@ describe('forged announcements on the release channel', () => {
     forge();
     const leadCalls = (): number => connections[lead]!.adapter.acquireRequests().length;
     const forgeOnce = (): void => nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
-    return { clock, waiting: waiter.acquire('orders:42', 10_000), leadCalls, startedAtMs, forgeOnce };
+    return { clock, waiting: waiter.acquire('orders:42', 10_000), leadCalls, startedAtMs, forgeOnce, connections, announceNodeIndex };
   }
 
   it('still gives up after its timed retries when its lead node is not the announce node', async () => {
@@ -477,6 +477,17 @@ describe('forged announcements on the release channel', () => {
     expect(leadCalls() - before).toBeGreaterThanOrEqual(4);
     expect(leadCalls() - before).toBeLessThanOrEqual(1 + 150 / 10 + 2);
     void waiting.catch(() => undefined);
+  });
+
+  it('rests as alone when the listeners cannot be counted, even by an adapter that throws', async () => {
+    const { clock, waiting, leadCalls, startedAtMs, connections, announceNodeIndex } = await storm((announceNodeIndex) => announceNodeIndex, 5_000, undefined, 79);
+    // The waiter's own connection to the announce node (its lead node here), where it counts.
+    connections[announceNodeIndex]!.adapter.isCountThrowing = true;
+    const { error, atMs } = await within(clock, 2_000, waiting);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(atMs - startedAtMs).toBe(600);
+    // Rests of 4 ms, as in the storm without listeners.
+    expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MIN_MS / 2);
   });
 
   it('rests at most its retry delay however many listen, and gives up on time', async () => {
