@@ -229,12 +229,11 @@ export class WaitQueue implements ReleaseSource {
    * `max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR × attemptMs, crowd)` from now, an announcement does not wake
    * the head; the first one to come wakes it once, at the end, and so does a wake that came while the
    * attempt ran, unless a local release is among them. Local releases are never rested: no one else can
-   * fake them. `crowd` is the rest that many processes waiting on the resource call for (see
-   * `KeyWatch.crowdRestMs`), at most `longestRestMs` (the head's retry delay: a timed retry is never
-   * postponed anyway, and a forged count must not silence the wakes for longer).
+   * fake them. `crowd` is the rest that many processes waiting on the resource call for, at most
+   * `longestRestMs`, the head's retry delay (see `KeyWatch.crowdRestMs`).
    */
   restWakes(attemptMs: number, longestRestMs: number): void {
-    const crowdMs = Math.min(longestRestMs, this.watch?.crowdRestMs() ?? 0);
+    const crowdMs = this.watch?.crowdRestMs(longestRestMs) ?? 0;
     this.#wakesRestUntil = this.#clock.now() + Math.max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR * attemptMs, crowdMs);
     if (!this.#isWakePending || this.#isLocalWakePending) return;
     this.clearWake();

@@ -104,9 +104,11 @@ export interface KeyWatch {
   /**
    * How long a woken attempt that failed lets announcements rest because many wait: see
    * `ReleaseCrowd.restMs`, on the announce node (every waiter listens there, and every release is
-   * announced there); 0 while it cannot tell.
+   * announced there), at most `longestRestMs` (the waiter's retry delay: a timed retry is never postponed
+   * anyway, and anyone can subscribe, so a crowd of idle subscribers must not silence the wakes for
+   * longer); 0 while it cannot tell.
    */
-  crowdRestMs(): number;
+  crowdRestMs(longestRestMs: number): number;
   /** Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them. */
   close(): void;
 }
@@ -212,8 +214,8 @@ export class ReleaseNotifications {
       watchEveryNode() {
         void followEveryNode().catch(() => undefined);
       },
-      crowdRestMs() {
-        return crowdSource?.crowd.restMs(clock.now()) ?? 0;
+      crowdRestMs(longestRestMs) {
+        return Math.min(longestRestMs, crowdSource?.crowd.restMs(clock.now()) ?? 0);
       },
       close() {
         isClosed = true;

@@ -54,8 +54,8 @@ export interface ClaimAcquisition<H, F extends FailedClaimAttempt> {
  * up no retry and never postpones a timed one, and asks the lead node alone first (see
  * `runPermitAttempt`). After a woken attempt that failed, announcements rest for
  * `max(4 ms, 9 × its duration)`, or longer when many processes wait (see `KeyWatch.crowdRestMs`): anyone
- * who can PUBLISH on a node can send one. Ends at once for a final
- * failure (a foreign key, another limit), at `signal` (or `waitMs`), and at `close()`.
+ * who can PUBLISH on a node can send one. Ends at once for a final failure (a foreign key, another
+ * limit), at `signal` (or `waitMs`), and at `close()`.
  */
 export async function acquireClaim<H, F extends FailedClaimAttempt>(
   set: NodeSet,
@@ -94,10 +94,9 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
       const now = clock.now();
       if (isWoken) {
         // As a lock's waiters rest (see `WaitQueue.restWakes`), the crowd's rest included.
-        const crowdMs = Math.min(request.retryDelayMs, watch?.crowdRestMs() ?? 0);
+        const crowdMs = watch?.crowdRestMs(request.retryDelayMs) ?? 0;
         restUntil = now + Math.max(PERMIT_WAKE_REST_MIN_MS, WAKE_REST_FACTOR * (now - startedAt), crowdMs);
-      }
-      else {
+      } else {
         timedTries += 1;
         if (timedTries > request.retryCount) throw claim.errorOf(attempts, attemptCount);
         retryAt = now + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
