@@ -3,24 +3,7 @@ import { type Clock, recheckDelayMs } from '../base/clock.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import type { AcquireAttempt, AcquireNodeOutcome } from '../base/outcomes.js';
 import type { KeyWatch, ReleaseNotifications, ReleaseSource } from '../nodes/release-notifications.js';
-import { retryDelayMs } from './retry.js';
-
-/**
- * The least rest between a woken attempt that failed and the next one, in milliseconds: announcements
- * that arrive meanwhile wait for its end and wake the head once. Anyone who can PUBLISH on a node can
- * announce a release; without a rest, a storm of forged announcements would have the head ask its lead
- * node as fast as the node answers. Short enough that a lock handed on between other owners every few
- * milliseconds still wakes the head at each release.
- */
-export const WAKE_REST_MIN_MS = 4;
-
-/**
- * How many times its own duration a woken attempt that failed rests the next one at least: a woken
- * attempt that asks its lead node patiently (up to half the node's timeout, a call a millisecond) then
- * rests nine times as long, so woken attempts take at most a tenth of the head's time, however many
- * announcements come.
- */
-export const WAKE_REST_FACTOR = 9;
+import { retryDelayMs, wokenRestMs } from './retry.js';
 
 /**
  * How a waiter's turn at the head of its queue began, which decides its first move:
@@ -226,7 +209,7 @@ export class WaitQueue implements ReleaseSource {
 
   /**
    * Rests the announced releases after a woken attempt that failed and took `attemptMs`: until
-   * `max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR × attemptMs, crowd)` from now, an announcement does not wake
+   * `wokenRestMs(attemptMs, crowd)` from now, an announcement does not wake
    * the head; the first one to come wakes it once, at the end, and so does a wake that came while the
    * attempt ran, unless a local release is among them. Local releases are never rested: no one else can
    * fake them. `crowd` is the rest that many processes waiting on the resource call for, at most
@@ -234,7 +217,7 @@ export class WaitQueue implements ReleaseSource {
    */
   restWakes(attemptMs: number, longestRestMs: number): void {
     const crowdMs = this.watch?.crowdRestMs(longestRestMs) ?? 0;
-    this.#wakesRestUntil = this.#clock.now() + Math.max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR * attemptMs, crowdMs);
+    this.#wakesRestUntil = this.#clock.now() + wokenRestMs(attemptMs, crowdMs);
     if (!this.#isWakePending || this.#isLocalWakePending) return;
     this.clearWake();
     this.#wakeAfterRest();

@@ -4,7 +4,7 @@ import { type Clock, recheckDelayMs } from '../base/clock.js';
 import { PermitError } from '../base/claim-errors.js';
 import { closedErrorOf } from '../base/errors.js';
 import { describeOutcomes } from '../base/outcomes.js';
-import { retryDelayMs, startWaitDeadline, WaitExpired } from '../acquire/retry.js';
+import { retryDelayMs, startWaitDeadline, WaitExpired, wokenRestMs } from '../acquire/retry.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -13,10 +13,6 @@ import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-perm
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';
 
-/** The shortest rest of release announcements after a woken attempt that failed, in milliseconds. */
-export const PERMIT_WAKE_REST_MIN_MS = 4;
-/** The rest after a woken attempt that failed, as a multiple of that attempt's duration. */
-const WAKE_REST_FACTOR = 9;
 /** How many attempts a `PermitError` keeps besides the first: memory stays bounded however long a call waits. */
 const KEPT_LATEST_ATTEMPTS = 10;
 
@@ -53,7 +49,7 @@ export interface ClaimAcquisition<H, F extends FailedClaimAttempt> {
  * `retryCount`, and between them an extra attempt whenever a release is announced on the key, which uses
  * up no retry and never postpones a timed one, and asks the lead node alone first (see
  * `runPermitAttempt`). After a woken attempt that failed, announcements rest for
- * `max(4 ms, 9 × its duration)`, or longer when many processes wait (see `KeyWatch.crowdRestMs`): anyone
+ * `wokenRestMs` (4 ms or 9 × its duration, longer when many processes wait): anyone
  * who can PUBLISH on a node can send one. Ends at once for a final failure (a foreign key, another
  * limit), at `signal` (or `waitMs`), and at `close()`.
  */
@@ -94,8 +90,7 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
       const now = clock.now();
       if (isWoken) {
         // As a lock's waiters rest (see `WaitQueue.restWakes`), the crowd's rest included.
-        const crowdMs = watch?.crowdRestMs(request.retryDelayMs) ?? 0;
-        restUntil = now + Math.max(PERMIT_WAKE_REST_MIN_MS, WAKE_REST_FACTOR * (now - startedAt), crowdMs);
+        restUntil = now + wokenRestMs(now - startedAt, watch?.crowdRestMs(request.retryDelayMs) ?? 0);
       } else {
         timedTries += 1;
         if (timedTries > request.retryCount) throw claim.errorOf(attempts, attemptCount);

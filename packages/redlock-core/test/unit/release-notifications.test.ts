@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
-import { WAKE_REST_MIN_MS } from '../../src/acquire/wait-queue.js';
+import { WAKE_REST_MIN_MS } from '../../src/acquire/retry.js';
 import { announceNodeIndexOf, type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
