@@ -56,6 +56,17 @@ describe('NodeRedisAdapter', () => {
     await Promise.all(closing.map((client) => client.disconnect().catch(() => undefined)));
   });
 
+  it('is tested in every version with the protocol its name says (node-redis 6 speaks RESP3 unless told otherwise)', async () => {
+    for (const version of NODE_REDIS_VERSIONS) {
+      const client = version.createClient(nodes.urls[0] as string);
+      client.on('error', () => undefined);
+      opened.push(client);
+      await client.connect();
+      const info = String(await client.sendCommand(['CLIENT', 'INFO']));
+      expect(`${version.name}: resp=${/resp=(\d)/.exec(info)?.[1]}`).toBe(`${version.name}: resp=${/RESP(\d)/.exec(version.name)?.[1]}`);
+    }
+  });
+
   it('exposes the client it wraps, as given, so Redlock refuses one client in two adapters', async () => {
     const client = await connected();
     const adapter = new NodeRedisAdapter(client);

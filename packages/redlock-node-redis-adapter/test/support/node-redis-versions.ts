@@ -40,16 +40,19 @@ export interface NodeRedisVersion {
   createCluster(url: string): TestClient & NodeRedisCluster;
 }
 
-/** Every supported major, each with every protocol it speaks (v4 speaks RESP2 only). */
+/**
+ * Every supported major, each with every protocol it speaks (v4 speaks RESP2 only). The protocol is always
+ * set: node-redis 6 speaks RESP3 unless told otherwise, so a client made without it is not a RESP2 client.
+ */
 export const NODE_REDIS_VERSIONS: readonly NodeRedisVersion[] = [
   { name: 'redis 4, RESP2', createClient: viaDuplicate(() => createClient4()), createCluster: (url) => createCluster4({ rootNodes: [{ url }] }) },
-  { name: 'redis 5, RESP2', createClient: viaDuplicate(() => createClient5()), createCluster: (url) => createCluster5({ rootNodes: [{ url }] }) },
+  { name: 'redis 5, RESP2', createClient: viaDuplicate(() => createClient5({ RESP: 2 })), createCluster: (url) => createCluster5({ rootNodes: [{ url }], RESP: 2 }) },
   {
     name: 'redis 5, RESP3',
     createClient: viaDuplicate(() => createClient5({ RESP: 3 })),
     createCluster: (url) => createCluster5({ rootNodes: [{ url }], RESP: 3 }),
   },
-  { name: 'redis 6, RESP2', createClient: viaDuplicate(() => createClient6()), createCluster: (url) => createCluster6({ rootNodes: [{ url }] }) },
+  { name: 'redis 6, RESP2', createClient: viaDuplicate(() => createClient6({ RESP: 2 })), createCluster: (url) => createCluster6({ rootNodes: [{ url }], RESP: 2 }) },
   {
     name: 'redis 6, RESP3',
     createClient: viaDuplicate(() => createClient6({ RESP: 3 })),
