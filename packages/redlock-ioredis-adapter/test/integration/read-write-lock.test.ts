@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { LockAcquireError, PermitError, type ReadWriteHandle, ReadWriteLockError, Redlock, type RedlockOptions } from 'redlock-core';
-import { IoredisAdapter } from '../../src/index.js';
+import { LockAcquireError, PermitError, type ReadWriteHandle, ReadWriteLockError } from 'redlock-core';
 import { eventually } from '../support/eventually.js';
+import { usePrefixedRedlocks } from '../support/prefixed-redlocks.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
 // Read-write locks on 5 real redis-server nodes, through the public API: each `Redlock` here is another
@@ -16,36 +15,15 @@ const TTL_MS = 30_000;
 
 const redis = useRedisNodes(NODE_COUNT);
 
-/** Direct clients to the nodes, for looking at keys; never used for locks. */
-let admins: Redis[] = [];
-let prefix = '';
-const redlocks: Redlock[] = [];
-
-beforeAll(() => {
-  admins = redis.urls.map((_, index) => redis.createClient(index, { maxRetriesPerRequest: 1 }));
-});
-beforeEach(() => {
-  prefix = `read-write:${randomUUID()}:`;
-});
-afterAll(async () => {
-  await Promise.all(redlocks.map((redlock) => redlock.close()));
-});
-
-function newRedlock(options: RedlockOptions = {}): Redlock {
-  const redlock = new Redlock(
-    redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))),
-    { keyPrefix: prefix, ...options },
-  );
-  redlocks.push(redlock);
-  return redlock;
-}
+const fleet = usePrefixedRedlocks(redis, 'read-write');
+const { newRedlock } = fleet;
 
 /** The fields of the lock's hash on each node, sorted: `rw`, `w`, `r:<token>`, `i`. */
-const fieldsOn = (resource: string): Promise<string[][]> => Promise.all(admins.map(async (admin) => Object.keys(await admin.hgetall(`${prefix}${resource}`)).sort()));
+const fieldsOn = (resource: string): Promise<string[][]> => Promise.all(fleet.admins.map(async (admin) => Object.keys(await admin.hgetall(`${fleet.prefix}${resource}`)).sort()));
 
 /** Waits, bounded, until no node holds the key: releases finish on the last nodes in the background. */
 const eventuallyFree = (resource: string): Promise<number[]> =>
-  eventually(() => Promise.all(admins.map((admin) => admin.exists(`${prefix}${resource}`))), (found) => found.every((count) => count === 0), 3_000);
+  eventually(() => Promise.all(fleet.admins.map((admin) => admin.exists(`${fleet.prefix}${resource}`))), (found) => found.every((count) => count === 0), 3_000);
 
 /**
  * Who held the lock when, as this process saw it: each holder is counted in from its acquisition resolving
@@ -297,7 +275,7 @@ describe('a read-write lock on real nodes', () => {
     );
     expect(inspection).toMatchObject({ isWriteLocked: false, readers: 2, isWriterWaiting: true });
     // The readers' tokens and the writer's intent id, read from a node's hash (`r:<token>`, `<expiry>:<id>`), appear nowhere in it.
-    const secrets = Object.entries(await (admins[0] as Redis).hgetall(`${prefix}watched`)).flatMap(([field, value]) => (field === 'rw' ? [] : [value.slice(value.indexOf(':') + 1)]));
+    const secrets = Object.entries(await (fleet.admins[0] as Redis).hgetall(`${fleet.prefix}watched`)).flatMap(([field, value]) => (field === 'rw' ? [] : [value.slice(value.indexOf(':') + 1)]));
     expect(secrets).toHaveLength(3);
     for (const secret of secrets) expect(JSON.stringify(inspection)).not.toContain(secret);
     await Promise.all(readers.map((reader) => reader.release()));

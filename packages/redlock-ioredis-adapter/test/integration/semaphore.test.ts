@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { LockAcquireError, type Permit, PermitError, Redlock, type RedlockOptions } from 'redlock-core';
-import { IoredisAdapter } from '../../src/index.js';
+import { LockAcquireError, type Permit, PermitError } from 'redlock-core';
 import { eventually } from '../support/eventually.js';
+import { usePrefixedRedlocks } from '../support/prefixed-redlocks.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
 // Counting semaphores on 5 real redis-server nodes, through the public API: each `Redlock` here is another
@@ -15,33 +14,12 @@ const TTL_MS = 30_000;
 
 const redis = useRedisNodes(NODE_COUNT);
 
-/** Direct clients to the nodes, for looking at keys; never used for permits. */
-let admins: Redis[] = [];
-let prefix = '';
-const redlocks: Redlock[] = [];
-
-beforeAll(() => {
-  admins = redis.urls.map((_, index) => redis.createClient(index, { maxRetriesPerRequest: 1 }));
-});
-beforeEach(() => {
-  prefix = `semaphore:${randomUUID()}:`;
-});
-afterAll(async () => {
-  await Promise.all(redlocks.map((redlock) => redlock.close()));
-});
-
-function newRedlock(options: RedlockOptions = {}): Redlock {
-  const redlock = new Redlock(
-    redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))),
-    { keyPrefix: prefix, ...options },
-  );
-  redlocks.push(redlock);
-  return redlock;
-}
+const fleet = usePrefixedRedlocks(redis, 'semaphore');
+const { newRedlock } = fleet;
 
 /** The slots taken of `resource` on each node: every field of its hash but the limit's. */
 const permitsOn = (resource: string): Promise<number[]> =>
-  Promise.all(admins.map(async (admin) => Object.keys(await admin.hgetall(`${prefix}${resource}`)).filter((field) => field !== 'limit').length));
+  Promise.all(fleet.admins.map(async (admin) => Object.keys(await admin.hgetall(`${fleet.prefix}${resource}`)).filter((field) => field !== 'limit').length));
 
 /**
  * The tokens that hold slots of `resource` on any node. Contenders that reach the nodes in different
@@ -49,7 +27,7 @@ const permitsOn = (resource: string): Promise<number[]> =>
  * (the others are freed), so per-node counts vary with timing; who holds slots anywhere does not.
  */
 async function holdersAnywhere(resource: string): Promise<Set<string>> {
-  const hashes = await Promise.all(admins.map((admin) => admin.hgetall(`${prefix}${resource}`)));
+  const hashes = await Promise.all(fleet.admins.map((admin) => admin.hgetall(`${fleet.prefix}${resource}`)));
   return new Set(hashes.flatMap((hash) => Object.entries(hash).flatMap(([field, value]) => (field === 'limit' ? [] : [value.slice(value.indexOf(':') + 1)]))));
 }
 
@@ -68,7 +46,7 @@ describe('a counting semaphore on real nodes', () => {
     expect(admitted?.state).toBe('held');
     await Promise.all([admitted, holders[1], holders[2]].map((permit) => permit?.release()));
     // The last release removes the key itself (the limit's member with it).
-    expect(await eventually(() => Promise.all(admins.map((admin) => admin.exists(`${prefix}imports`))), (found) => found.every((n) => n === 0), 3_000)).toEqual(
+    expect(await eventually(() => Promise.all(fleet.admins.map((admin) => admin.exists(`${fleet.prefix}imports`))), (found) => found.every((n) => n === 0), 3_000)).toEqual(
       Array(NODE_COUNT).fill(0),
     );
   });
@@ -114,7 +92,7 @@ describe('a counting semaphore on real nodes', () => {
     );
     expect(inspection).toMatchObject({ limit: 3, permitsInUse: 3, holders: 2 });
     // The holders' tokens, read from a node's hash (`<expiry>:<token>` per slot), appear nowhere in it.
-    const tokens = Object.entries(await (admins[0] as Redis).hgetall(`${prefix}watched`)).flatMap(([field, value]) => (field === 'limit' ? [] : [value.slice(value.indexOf(':') + 1)]));
+    const tokens = Object.entries(await (fleet.admins[0] as Redis).hgetall(`${fleet.prefix}watched`)).flatMap(([field, value]) => (field === 'limit' ? [] : [value.slice(value.indexOf(':') + 1)]));
     expect(new Set(tokens).size).toBe(2);
     for (const token of tokens) expect(JSON.stringify(inspection)).not.toContain(token);
     await Promise.all([two.release(), one.release()]);
@@ -149,7 +127,7 @@ describe('a counting semaphore on real nodes', () => {
     const waiting = newRedlock({ retryCount: 1, retryDelayMs: 60_000, retryJitterMs: 0 }).semaphore('handoff', { limit: 1 }).acquire(TTL_MS, { waitMs: 20_000 });
     // Its first attempt found the semaphore full and it listens: the announce node has a subscriber.
     await eventually(
-      () => Promise.all(admins.map(async (admin) => ((await admin.pubsub('NUMSUB', `redlock:released:${prefix}handoff`)) as [string, number])[1])),
+      () => Promise.all(fleet.admins.map(async (admin) => ((await admin.pubsub('NUMSUB', `redlock:released:${fleet.prefix}handoff`)) as [string, number])[1])),
       (counts) => counts.some((count) => count > 0),
       5_000,
     );
@@ -165,7 +143,7 @@ describe('a counting semaphore on real nodes', () => {
     await permit.extend(TTL_MS);
     expect(permit.remainingValidityMs).toBeGreaterThan(10_000);
     // Three nodes lose the permit's members (another client deleted the key there).
-    await Promise.all(admins.slice(0, 3).map((admin) => admin.del(`${prefix}extend`)));
+    await Promise.all(fleet.admins.slice(0, 3).map((admin) => admin.del(`${fleet.prefix}extend`)));
     const error = await permit.extend(TTL_MS).catch((failure: unknown) => failure);
     expect(error).toMatchObject({ name: 'PermitError', operation: 'extend', reason: 'not-held', isLost: true });
     expect(permit.state).toBe('lost');
