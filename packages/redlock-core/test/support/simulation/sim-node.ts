@@ -1,16 +1,8 @@
 import type { RedisAdapter, Unsubscribe } from '../../../src/index.js';
-import { acquireScript } from '../../../src/scripts/acquire.js';
-import { extendScript } from '../../../src/scripts/extend.js';
-import { fenceScript } from '../../../src/scripts/fence.js';
 import type { LuaScript } from '../../../src/scripts/lua-script.js';
-import { permitAcquireScript } from '../../../src/scripts/permit-acquire.js';
-import { permitExtendScript } from '../../../src/scripts/permit-extend.js';
-import { permitInspectScript } from '../../../src/scripts/permit-inspect.js';
-import { permitReleaseScript, quietPermitReleaseScript } from '../../../src/scripts/permit-release.js';
-import { readWriteAcquireScript } from '../../../src/scripts/read-write-acquire.js';
-import { readWriteInspectScript } from '../../../src/scripts/read-write-inspect.js';
-import { quietReleaseScript, releaseScript } from '../../../src/scripts/release.js';
-import { connectionRefused } from '../../../src/testing/fake-adapter.js';
+import { inspectScript } from '../../../src/scripts/inspect.js';
+import { probeScript } from '../../../src/scripts/probe.js';
+import { connectionRefused, KNOWN_SCRIPTS } from '../../../src/testing/fake-adapter.js';
 import { FakeKeyspace } from '../../../src/testing/fake-keyspace.js';
 import type { FakeClock } from '../fake-clock.js';
 import { PubSubFakeNode } from '../fake-pubsub.js';
@@ -28,21 +20,11 @@ export interface LinkSpec {
 /** How a reply reached the client: a script's value, a `NOSCRIPT` error (no effect), or another error. */
 export type ReplyKind = 'value' | 'noscript' | 'error';
 
-/** The scripts the simulation names in its call log: the lock's, a semaphore's and a read-write lock's. */
-const NAMED_SCRIPTS: readonly LuaScript[] = [
-  acquireScript,
-  extendScript,
-  releaseScript,
-  quietReleaseScript,
-  fenceScript,
-  permitAcquireScript,
-  permitExtendScript,
-  permitReleaseScript,
-  quietPermitReleaseScript,
-  permitInspectScript,
-  readWriteAcquireScript,
-  readWriteInspectScript,
-];
+/**
+ * The scripts the simulation names in its call log: those the fake adapter knows, but the inspections and
+ * the server probe, which its worlds never send.
+ */
+const NAMED_SCRIPTS: readonly LuaScript[] = KNOWN_SCRIPTS.filter((script) => script !== inspectScript && script !== probeScript);
 
 /** A script's name, as a call record gives it. */
 export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'permit-acquire' | 'permit-extend' | 'permit-release' | 'permit-inspect' | 'read-write-acquire' | 'read-write-inspect';
