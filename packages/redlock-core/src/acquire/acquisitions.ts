@@ -75,7 +75,7 @@ export class Acquisitions {
     this.#stats.started();
     return lifecycle.guard(
       acquiring,
-      () => closedErrorOf('acquire', request.resources, ' while the call waited'),
+      { operation: 'acquire', resources: request.resources, when: ' while the call waited' },
       releaseAbandoned,
       stopDeadline === undefined && dispose === undefined
         ? undefined
@@ -148,7 +148,8 @@ export class Acquisitions {
         signal?.throwIfAborted();
         const isWoken = wokenBy !== 'timer';
         queue.clearWake();
-        const startedAt = clock.now();
+        // What a woken attempt's rest is measured from; the clock is not read for the others.
+        const startedAt = wokenBy === 'release' ? clock.now() : 0;
         // A woken attempt asks patiently only until the timed retry is due: a wake never postpones it.
         const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering, isWoken ? retryAt : Infinity);
         if (outcome instanceof Lock) {

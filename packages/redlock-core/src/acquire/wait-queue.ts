@@ -281,7 +281,8 @@ export class WaitQueue implements ReleaseSource {
     this.watch?.close();
     this.watch = undefined;
     this.#onWake = undefined;
-    this.#clock.clearTimeout(this.#restTimer);
+    // Most queues never rest: no native call for a timer that was never set.
+    if (this.#restTimer !== undefined) this.#clock.clearTimeout(this.#restTimer);
     this.#restTimer = undefined;
     this.#onEmpty();
   }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { onAbort } from './abort-listeners.js';
 import type { RedisAdapter } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
-import { RedlockClosedError } from './errors.js';
+import { closedErrorOf, RedlockClosedError } from './errors.js';
 import { NodeError } from './redlock-error.js';
 
 /**
@@ -48,6 +48,8 @@ export class Lifecycle {
   #onCallsSettled: (() => void) | undefined;
   /** Whether close() is done waiting: no background work is tracked, and no timer is set, any more. */
   #isSettled = false;
+  /** Whether {@link begin} ran. */
+  #isClosed = false;
 
   constructor(clock: Clock, nodeCount: number) {
     this.#clock = clock;
@@ -61,9 +63,9 @@ export class Lifecycle {
     return this.#controller.signal;
   }
 
-  /** Whether `close()` was called. */
+  /** Whether `close()` was called. A field rather than the signal's `aborted`: every call reads it. */
   get isClosed(): boolean {
-    return this.#controller.signal.aborted;
+    return this.#isClosed;
   }
 
   /**
@@ -102,55 +104,34 @@ export class Lifecycle {
       hook();
       return () => undefined;
     }
+    const entry: CloseHookEntry = { hook, previous: undefined, next: undefined };
+    this.#link(entry);
+    return () => unlink(entry);
+  }
+
+  /** Adds `entry` at the end of the close hooks. */
+  #link(entry: CloseHookEntry): void {
     const ring = this.#closeHooks;
-    const entry: CloseHookEntry = { hook, previous: ring.previous, next: ring };
+    entry.previous = ring.previous;
+    entry.next = ring;
     (ring.previous as CloseHookEntry).next = entry;
     ring.previous = entry;
-    return () => {
-      const { previous, next } = entry;
-      if (previous === undefined || next === undefined) return;
-      previous.next = next;
-      next.previous = previous;
-      entry.previous = undefined;
-      entry.next = undefined;
-    };
   }
 
   /**
-   * Settles like `operation`, except that it rejects at once, with `closedError()`, when the `Redlock`
-   * closes first. What `operation` still yields then is handed to `abandon` (e.g. a lock to release),
-   * as background work that `close()` waits for. `dispose` runs once `operation` settled; `settled` hears
-   * how the returned promise settled, once.
+   * Settles like `operation`, except that it rejects at once, with a {@link RedlockClosedError} for
+   * `closed` (see `closedErrorOf`), when the `Redlock` closes first. What `operation` still yields then is
+   * handed to `abandon` (e.g. a lock to release), as background work that `close()` waits for. `dispose`
+   * runs once `operation` settled; `settled` hears how the returned promise settled, once.
    */
-  guard<T>(
-    operation: Promise<T>,
-    closedError: () => RedlockClosedError,
-    abandon: (value: T) => Promise<unknown>,
-    dispose?: () => void,
-    settled?: SettleListener,
-  ): Promise<T> {
+  guard<T>(operation: Promise<T>, closed: ClosedCall, abandon: (value: T) => Promise<unknown>, dispose?: () => void, settled?: SettleListener): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let isClosedFirst = false;
-      const removeHook = this.onClose(() => {
-        isClosedFirst = true;
-        const error = closedError();
-        reject(error);
-        settled?.onRejected(error);
-        this.track(operation.then(abandon, () => undefined));
-      });
+      const call = new GuardedCall(this, operation, resolve, reject, closed, abandon, dispose, settled);
+      if (this.isClosed) call.hook();
+      else this.#link(call);
       operation.then(
-        (value) => {
-          removeHook();
-          dispose?.();
-          resolve(value);
-          if (!isClosedFirst) settled?.onResolved();
-        },
-        (error: unknown) => {
-          removeHook();
-          dispose?.();
-          reject(error);
-          if (!isClosedFirst) settled?.onRejected(error);
-        },
+        (value) => call.resolved(value),
+        (error: unknown) => call.rejected(error),
       );
     });
   }
@@ -214,14 +195,15 @@ export class Lifecycle {
 
   /** Begins closing: aborts {@link signal} and runs the close hooks. Calling it again does nothing. */
   begin(): void {
-    if (this.isClosed) return;
+    if (this.#isClosed) return;
+    this.#isClosed = true;
     this.#controller.abort(new RedlockClosedError('The Redlock was closed', { resources: [] }));
     const ring = this.#closeHooks;
-    const hooks: (() => void)[] = [];
+    const hooks: CloseHookEntry[] = [];
     let entry = ring.next as CloseHookEntry;
     while (entry !== ring) {
       const next = entry.next as CloseHookEntry;
-      hooks.push(entry.hook);
+      hooks.push(entry);
       // Removed, so that a hook's remover called later leaves the list alone.
       entry.previous = undefined;
       entry.next = undefined;
@@ -229,7 +211,7 @@ export class Lifecycle {
     }
     ring.next = ring;
     ring.previous = ring;
-    for (const hook of hooks) hook();
+    for (const hooked of hooks) hooked.hook();
   }
 
   /**
@@ -305,9 +287,89 @@ export function emitErrorWarning(error: Error): void {
 
 /** A close hook in a {@link Lifecycle}'s list; `previous` and `next` are `undefined` once it was removed. */
 interface CloseHookEntry {
-  readonly hook: () => void;
+  /** Runs at close, as a method of the entry. */
+  hook(): void;
   previous: CloseHookEntry | undefined;
   next: CloseHookEntry | undefined;
+}
+
+/** Takes `entry` out of its list of close hooks; does nothing once it is out. */
+function unlink(entry: CloseHookEntry): void {
+  const { previous, next } = entry;
+  if (previous === undefined || next === undefined) return;
+  previous.next = next;
+  next.previous = previous;
+  entry.previous = undefined;
+  entry.next = undefined;
+}
+
+/** What a call that {@link Lifecycle.guard} watches rejects with at close: `closedErrorOf(operation, resources, when)`. */
+export interface ClosedCall {
+  readonly operation: string;
+  readonly resources: readonly string[];
+  readonly when: string;
+}
+
+/**
+ * One call that {@link Lifecycle.guard} watches, and its own entry in the close hooks: guarding a call
+ * makes no hook closure and no remover besides the promise's handlers (every acquisition is guarded).
+ */
+class GuardedCall<T> implements CloseHookEntry {
+  previous: CloseHookEntry | undefined = undefined;
+  next: CloseHookEntry | undefined = undefined;
+  #isClosedFirst = false;
+  readonly #lifecycle: Lifecycle;
+  readonly #operation: Promise<T>;
+  readonly #resolve: (value: T) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #closed: ClosedCall;
+  readonly #abandon: (value: T) => Promise<unknown>;
+  readonly #dispose: (() => void) | undefined;
+  readonly #settled: SettleListener | undefined;
+
+  constructor(
+    lifecycle: Lifecycle,
+    operation: Promise<T>,
+    resolve: (value: T) => void,
+    reject: (error: unknown) => void,
+    closed: ClosedCall,
+    abandon: (value: T) => Promise<unknown>,
+    dispose: (() => void) | undefined,
+    settled: SettleListener | undefined,
+  ) {
+    this.#lifecycle = lifecycle;
+    this.#operation = operation;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#closed = closed;
+    this.#abandon = abandon;
+    this.#dispose = dispose;
+    this.#settled = settled;
+  }
+
+  /** The `Redlock` closed first: rejects now, and hands what the operation still yields to `abandon`. */
+  hook(): void {
+    this.#isClosedFirst = true;
+    const { operation, resources, when } = this.#closed;
+    const error = closedErrorOf(operation, resources, when);
+    this.#reject(error);
+    this.#settled?.onRejected(error);
+    this.#lifecycle.track(this.#operation.then(this.#abandon, () => undefined));
+  }
+
+  resolved(value: T): void {
+    unlink(this);
+    this.#dispose?.();
+    this.#resolve(value);
+    if (!this.#isClosedFirst) this.#settled?.onResolved();
+  }
+
+  rejected(error: unknown): void {
+    unlink(this);
+    this.#dispose?.();
+    this.#reject(error);
+    if (!this.#isClosedFirst) this.#settled?.onRejected(error);
+  }
 }
 
 /** The ring of an empty list of close hooks: it links to itself. */
