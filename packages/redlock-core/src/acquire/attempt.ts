@@ -12,7 +12,6 @@ import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes
 import { announceNodeIndexOf } from '../nodes/release-notifications.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
-import type { NodeReply } from '../scripts/reply-reader.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
@@ -110,9 +109,11 @@ async function attemptOnNodes(
     // a woken attempt's calls find the lock held more often than not, which only the script tells.
     const bySet = isPlainAcquire(options.restartGraceMs, request.fencing) && keys.length === 1 ? new SetReader(keys[0] as string, token, ttlMs) : undefined;
     let byScript: ScriptReader<AcquireStatus> | undefined;
-    const acquireEverywhereOn = (adapter: RedisAdapter): NodeReply<AcquireStatus> | Promise<AcquireStatus> =>
-      bySet !== undefined && canSetIfAbsent(adapter) ? bySet.send(adapter) : (byScript ??= new ScriptReader(acquireScript, scriptKeys, argsOf(), parseReply)).send(adapter);
-    calls.sendToEveryNode(ttlMs, scriptKeys.length, acquireEverywhereOn, start);
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
+      const node = nodes[nodeIndex] as NodeState;
+      const reader = bySet !== undefined && canSetIfAbsent(node.adapter) ? bySet : (byScript ??= new ScriptReader(acquireScript, scriptKeys, argsOf(), parseReply));
+      calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length), reader, 'call', start);
+    }
     if (timing !== undefined) for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) timing.watch(nodeIndex, calls.outcomeOf(nodeIndex));
   }
   // The Redlock's own signal (a call without a signal or `waitMs` of its own) never cuts a vote short:
@@ -235,6 +236,8 @@ function watchLateGrants(
   resources: readonly string[],
   nodes: readonly NodeState[],
 ): void {
+  // Every node answered by the decision, none with a timeout or an error: nothing can come later.
+  if (isEveryAnswerIn(known)) return;
   calls.listen((outcome) => {
     const { nodeIndex, status } = outcome;
     const isLate = known[nodeIndex] === undefined;
@@ -253,6 +256,12 @@ function watchLateGrants(
     // the lock stands on the nodes that granted it, and the mistake is reported once per node.
     if (isLate) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
   });
+}
+
+/** Whether every node's outcome is known and is an answer (no timeout, no error, none still pending). */
+function isEveryAnswerIn(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
+  for (const outcome of outcomes) if (outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error') return false;
+  return true;
 }
 
 /**

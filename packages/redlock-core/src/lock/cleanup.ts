@@ -128,12 +128,15 @@ export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: 
 /** What a release call answers: the node deleted our keys, or held none of them. */
 export type ReleaseStatus = 'released' | 'not-held';
 
+/** Parses the release script's reply for one key: made once, where most releases made a parser each. */
+const parseOneKeyRelease = (reply: unknown): ReleaseStatus => parseReleaseReply(reply, 1);
+
 /**
  * What a node call of `release` runs: the release script (compare-and-delete, announced to waiters when
  * `announce`). Made once per release and shared by its calls to every node.
  */
 export function releaseRunOf(release: Pick<Release, 'keys' | 'token'>, announce: boolean): NodeCallRun<ReleaseStatus> {
   const { keys, token } = release;
-  const reader = new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, [token], (reply): ReleaseStatus => parseReleaseReply(reply, keys.length));
-  return (adapter) => reader.send(adapter);
+  const parse = keys.length === 1 ? parseOneKeyRelease : (reply: unknown): ReleaseStatus => parseReleaseReply(reply, keys.length);
+  return new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, [token], parse);
 }

@@ -54,7 +54,7 @@ export async function extendOnEveryNode(
   const wallStart = clock.wallNow();
   const quorum = quorumOf(nodes.length);
   const reader = new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply);
-  const calls = new FanOut<ExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, hold.keys.length, (adapter) => reader.send(adapter), start);
+  const calls = new FanOut<ExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, hold.keys.length, reader, start);
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
@@ -120,7 +120,7 @@ async function reseed(hold: Hold, nodeIndex: number, ttlMs: number): Promise<voi
   hold.written[nodeIndex] = true;
   const reader = new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply);
   const call = new FanOut<ExtendStatus>(hold.set, 'reseed');
-  call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, hold.keys.length), (adapter) => reader.send(adapter));
+  call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, hold.keys.length), reader);
   const outcome = await call.outcomeOf(nodeIndex);
   if (outcome.status === 'extended') removeLateGrant(hold, nodeIndex);
 }

@@ -111,7 +111,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /**
    * Calls node `nodeIndex`, bounded by `timeoutMs` from `startedAtMs` (the clock's time by default). `run`
-   * sends the script and parses its reply; a rejection, a synchronous throw or an unparseable reply is an
+   * sends the command and reads its reply; a rejection, a synchronous throw or an unparseable reply is an
    * `'error'` outcome with a `NodeError`, a call that outlives its deadline a `'timeout'`.
    */
   send(nodeIndex: number, timeoutMs: number, run: NodeCallRun<S>, kind: NodeCallKind = 'call', startedAtMs?: number): void {
@@ -133,9 +133,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
         const check = node.checkServer();
         if (check !== undefined) (this.#checks ??= [])[nodeIndex] = check;
       }
-      const running = run(node.adapter, this, nodeIndex);
-      if ('reply' in running) this.#readLater(nodeIndex, running.reply, running.reader);
-      else this.#follow(nodeIndex, running);
+      if (typeof run === 'function') this.#follow(nodeIndex, run(node.adapter, this, nodeIndex));
+      else this.#readLater(nodeIndex, run.send(node.adapter), run);
     } catch (error) {
       // A faulty adapter may throw instead of rejecting: that is a failed call like any other.
       this.#scriptFailed(nodeIndex, error);
@@ -293,7 +292,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return true;
   }
 
-  /** Follows the adapter's promise with one pair of handlers that read the reply with `reader` (see {@link NodeReply}). */
+  /** Follows the adapter's promise with one pair of handlers that read the reply with `reader` (see {@link ReplyReader}). */
   #readLater(nodeIndex: number, reply: PromiseLike<unknown>, reader: ReplyReader<S>): void {
     reply.then(
       (value) => this.#read(nodeIndex, reader, false, value),

@@ -1,14 +1,15 @@
 // What one node call is: how it sends its script and reads the reply, and what kind of call it is. The
 // calls themselves are made, timed and counted by a fan-out (fan-out.ts).
 import type { RedisAdapter } from '../base/adapter.js';
-import type { NodeReply, RenewableCall } from '../scripts/reply-reader.js';
+import type { RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
 
 /**
- * What a node call does: sends its script on `adapter` (of node `nodeIndex`) and reads the reply, as a
- * promise of the status or a {@link NodeReply}. `call` goes to `onNoScriptOf(call, nodeIndex)` for
- * `runScript`: after `NOSCRIPT` the node answered, so its call gets a fresh timeout for the EVAL.
+ * What a node call does: a {@link ReplyReader}, which sends one command and reads its reply (the calls of
+ * the usual lock), or a function that sends its script on `adapter` (of node `nodeIndex`) and resolves
+ * with the status. `call` goes to `onNoScriptOf(call, nodeIndex)` for `runScript`: after `NOSCRIPT` the
+ * node answered, so its call gets a fresh timeout for the EVAL.
  */
-export type NodeCallRun<S extends string> = (adapter: RedisAdapter, call: RenewableCall, nodeIndex: number) => Promise<S> | NodeReply<S>;
+export type NodeCallRun<S extends string> = ReplyReader<S> | ((adapter: RedisAdapter, call: RenewableCall, nodeIndex: number) => Promise<S>);
 
 /**
  * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)

@@ -1,6 +1,6 @@
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { type Clock, unrefTimer } from '../base/clock.js';
-import type { NodeSet } from './node-state.js';
+import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor } from './node-latency.js';
 import { releaseChannelOf } from '../scripts/release.js';
 import { listenersScript, parseListenersReply } from '../scripts/listeners.js';
@@ -74,11 +74,32 @@ export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announce
  * current timeout: what a queue's waiters ask first, and what a release goes to first.
  */
 export function leadNodeIndexIn(set: NodeSet, keys: readonly string[], ttlMs: number): number {
-  return leadNodeIndexOf(keys, set.nodes.map((node) => nodeTimeoutMsFor(node, set.options, ttlMs, keys.length)));
+  const { nodes, options } = set;
+  // One array per node count, filled in again each time: this runs for every acquisition that queues.
+  if (timeoutsScratch.length !== nodes.length) timeoutsScratch = new Array<number>(nodes.length).fill(0);
+  for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
+    timeoutsScratch[nodeIndex] = nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, ttlMs, keys.length);
+  }
+  return leadNodeIndexOf(keys, timeoutsScratch);
 }
+
+/** The node timeouts {@link leadNodeIndexIn} works on; read only within one synchronous call. */
+let timeoutsScratch: number[] = [];
+
+/** The latest text {@link fnv1a} hashed, and its hash: a lock's acquisition and its release hash the same key. */
+let lastHashed = '';
+let lastHash = fnv1aOf('');
 
 /** The 32-bit FNV-1a hash of a string's UTF-16 code units: cheap, and well spread for short keys. */
 function fnv1a(text: string): number {
+  if (text !== lastHashed) {
+    lastHash = fnv1aOf(text);
+    lastHashed = text;
+  }
+  return lastHash;
+}
+
+function fnv1aOf(text: string): number {
   let hash = 0x811c9dc5;
   for (let index = 0; index < text.length; index += 1) {
     hash ^= text.charCodeAt(index);

@@ -59,8 +59,7 @@ export interface ClaimGrant {
  * field of `token` (and of `alsoFrees`, when not empty) there but `kept`.
  */
 export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, announce: boolean, kept: readonly string[]): NodeCallRun<ReleaseStatus> {
-  const reader = new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, alsoFrees, ...kept], parsePermitReleaseReply);
-  return (adapter) => reader.send(adapter);
+  return new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, alsoFrees, ...kept], parsePermitReleaseReply);
 }
 
 /**
@@ -184,7 +183,7 @@ export class Claim {
     const start = clock.now();
     const wallStart = clock.wallNow();
     const reader = new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#fields], parsePermitExtendReply);
-    const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, (adapter) => reader.send(adapter), start);
+    const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, reader, start);
     const hasQuorum = await calls.decided();
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });

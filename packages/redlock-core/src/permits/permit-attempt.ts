@@ -4,7 +4,6 @@ import type { PermitFailureReason } from '../base/claim-errors.js';
 import { countByStatus, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { FanOut } from '../nodes/fan-out.js';
-import type { RedisAdapter } from '../base/adapter.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -70,10 +69,13 @@ export async function runPermitAttempt(
           return answer.status;
         }),
     );
-    const run = (adapter: RedisAdapter, _: unknown, nodeIndex: number) => (readers[nodeIndex] as ScriptReader<PermitAcquireStatus>).send(adapter);
     const calls = new FanOut<PermitAcquireStatus>(set, 'acquire');
-    if (onlyNodeIndex === undefined) calls.sendToEveryNode(ttlMs, 1, run);
-    else calls.send(onlyNodeIndex, nodeTimeoutMsFor(set.nodes[onlyNodeIndex] as NodeState, set.options, ttlMs), run);
+    const sentAt = clock.now();
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
+      if (onlyNodeIndex !== undefined && nodeIndex !== onlyNodeIndex) continue;
+      const reader = readers[nodeIndex] as ScriptReader<PermitAcquireStatus>;
+      calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs), reader, 'call', sentAt);
+    }
     return { calls, answers };
   };
   const firstSlot = 1 + Math.floor(Math.random() * limit);

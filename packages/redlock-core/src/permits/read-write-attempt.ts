@@ -54,7 +54,7 @@ export async function runReadWriteAttempt(
   const token = createLockToken();
   const start = clock.now();
   const reader = new ScriptReader<ReadWriteAcquireStatus>(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, restartGraceMs, intentId), parseReadWriteAcquireReply);
-  const run = (adapter: Parameters<typeof reader.send>[0]) => reader.send(adapter);
+  const run = reader;
   const rounds: FanOut<ReadWriteAcquireStatus>[] = [];
   if (leadNodeIndex !== undefined) {
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but

@@ -1,5 +1,5 @@
 import type { RedisAdapter } from '../base/adapter.js';
-import type { NodeReply, RenewableCall, ReplyReader } from './reply-reader.js';
+import type { RenewableCall, ReplyReader } from './reply-reader.js';
 import { defineScript, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
@@ -120,8 +120,8 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * script then decides, atomically again, and grants a key freed meanwhile. So no node ever sends back what
  * a key holds: a foreign value may be megabytes, read back on every attempt (a 16 MB one made one
  * `acquire()` pull 897 MB from 5 nodes, and time out). An adapter with only the older `setIfAbsent` gets
- * {@link SetIfAbsentReader}. Made once per attempt; each node call reads its reply with it (see
- * `NodeReply`). It keeps only its key, token and TTL, not the attempt: a call still waiting for a far node
+ * {@link SetIfAbsentReader}. Made once per attempt; each node call sends with it and reads its reply with
+ * it (see `ReplyReader`). It keeps only its key, token and TTL, not the attempt: a call still waiting for a far node
  * keeps it alive.
  */
 export class SetReader implements ReplyReader<AcquireStatus> {
@@ -138,20 +138,27 @@ export class SetReader implements ReplyReader<AcquireStatus> {
   }
 
   /** Sends the SET to `adapter` (which must pass {@link canSetIfAbsent}). */
-  send(adapter: RedisAdapter): NodeReply<AcquireStatus> {
-    if (adapter.trySet === undefined) return (this.#withGet ??= new SetIfAbsentReader(this.#key, this.#token, this.#ttlMs)).send(adapter);
-    return { reply: adapter.trySet(this.#key, this.#token, this.#ttlMs), reader: this };
+  send(adapter: RedisAdapter): Promise<unknown> {
+    if (adapter.trySet === undefined) return this.#setIfAbsent().send(adapter);
+    return adapter.trySet(this.#key, this.#token, this.#ttlMs);
   }
 
   read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): AcquireStatus | Promise<AcquireStatus> {
+    if (adapter.trySet === undefined) return this.#setIfAbsent().read(reply, adapter, call, nodeIndex);
     if (reply === 'OK') return 'acquired';
     if (reply === null) return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
     throw unexpectedReply('acquire', reply);
   }
 
-  /** Any rejection fails the call, as it would have failed the script: `SET … NX PX` has no syntax error before Redis 7.0. */
-  recover(error: unknown): never {
+  /** Any rejection of `trySet` fails the call, as it would have failed the script: `SET … NX PX` has no syntax error before Redis 7.0. */
+  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
+    if (adapter.trySet === undefined) return this.#setIfAbsent().recover(error, adapter, call, nodeIndex);
     throw error;
+  }
+
+  /** The reader for an adapter with `setIfAbsent` only: the one way this reader sends to such an adapter. */
+  #setIfAbsent(): SetIfAbsentReader {
+    return (this.#withGet ??= new SetIfAbsentReader(this.#key, this.#token, this.#ttlMs));
   }
 }
 
@@ -176,8 +183,8 @@ class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
     this.#ttlMs = ttlMs;
   }
 
-  send(adapter: RedisAdapter): NodeReply<AcquireStatus> {
-    return { reply: (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs), reader: this };
+  send(adapter: RedisAdapter): Promise<unknown> {
+    return (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs);
   }
 
   read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): AcquireStatus | Promise<AcquireStatus> {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../base/adapter.js';
 // Types only: this module loads nothing of the core's at run time, so that it has run (and its list of
 // scripts exists) before any script module that imports it defines a script, whatever loads first.
-import type { NodeReply, RenewableCall, ReplyReader } from './reply-reader.js';
+import type { RenewableCall, ReplyReader } from './reply-reader.js';
 
 /** A Lua script with its SHA1, hashed once when its module loads. */
 export interface LuaScript {
@@ -68,8 +68,8 @@ export function runScript<T = unknown>(
 
 /**
  * {@link runScript} for the node calls of a fan-out, made once for all of them: the same commands, but the
- * EVALSHA goes back unread (a `NodeReply`), for the call to read with this reader from its own handlers
- * on the adapter's promise (one promise per node call instead of two).
+ * reply goes back unread, for the call to read with this reader from its own handlers on the adapter's
+ * promise (one promise per node call instead of two).
  */
 export class ScriptReader<S extends string> implements ReplyReader<S> {
   readonly #script: LuaScript;
@@ -84,10 +84,23 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
     this.#parse = parse;
   }
 
-  /** Sends the script to `node`: by EVALSHA, unread, once the node is known to have cached it, else by EVAL. */
-  send(node: RedisAdapter): NodeReply<S> | Promise<S> {
-    if (!isCachedOn(node, this.#script)) return evalScript(node, this.#script, this.#keys, this.#args, this.#parse);
-    return { reply: node.evalsha(this.#script.sha1, this.#keys, this.#args), reader: this };
+  /**
+   * Sends the script to `node`: by EVALSHA once the node is known to have cached it, else by EVAL, whose
+   * rejection comes back as an {@link EvalRejection}: only an EVALSHA's `NOSCRIPT` is followed by an EVAL.
+   */
+  send(node: RedisAdapter): Promise<unknown> {
+    const script = this.#script;
+    if (isCachedOn(node, script)) return node.evalsha(script.sha1, this.#keys, this.#args);
+    // One step, as `evalScript` takes: the reply comes no later than it did.
+    return node.eval(script.source, this.#keys, this.#args).then(
+      (reply) => {
+        script.cachedOn.add(node);
+        return reply;
+      },
+      (error: unknown) => {
+        throw new EvalRejection(error);
+      },
+    );
   }
 
   read(reply: unknown): S {
@@ -95,7 +108,17 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
   }
 
   recover(error: unknown, node: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<S> {
+    if (error instanceof EvalRejection) throw error.cause;
     return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScriptOf(call, nodeIndex), this.#parse);
+  }
+}
+
+/** What a {@link ScriptReader}'s EVAL rejected with, told apart from an EVALSHA's rejection: never sent again. */
+class EvalRejection {
+  readonly cause: unknown;
+
+  constructor(cause: unknown) {
+    this.cause = cause;
   }
 }
 

@@ -11,24 +11,17 @@ export interface RenewableCall {
 }
 
 /**
- * How to read the replies of the calls of one fan-out, made once for all of them: each call hands it its
- * own adapter and itself, to renew its timeout after `NOSCRIPT` (see `onNoScriptOf` in lua-script.ts).
+ * How the calls of one fan-out send their command and read its reply, made once for all of them: a node
+ * call hands it its node's adapter, then reads what the adapter's promise settled with, from its own pair
+ * of handlers on that promise, so reading a reply costs no promise and no turn of the microtask queue of
+ * its own. Each call hands it itself, to renew its timeout after `NOSCRIPT` (see `onNoScriptOf` in
+ * lua-script.ts).
  */
 export interface ReplyReader<S extends string> {
+  /** Sends the command to `adapter`; resolves or rejects with the reply, unread. */
+  send(adapter: RedisAdapter): PromiseLike<unknown>;
   /** Reads a reply: the status, or a promise of it when reading takes another command. May throw. */
   read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): S | Promise<S>;
   /** Reads a rejection: a status (or a promise of one) when it recovers, else it throws. */
   recover(error: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): S | Promise<S>;
-}
-
-/**
- * A node's reply still to be read, which a node call's run (`NodeCallRun`, nodes/node-call.ts) returns instead of a promise of the status
- * when it can: the adapter's own promise, and how to read what it resolves or rejects with. The call
- * attaches its one pair of handlers to the adapter's promise, so reading the reply costs no promise and no
- * turn of the microtask queue of its own (see `ScriptReader`).
- */
-export interface NodeReply<S extends string> {
-  /** The adapter's promise. */
-  readonly reply: PromiseLike<unknown>;
-  readonly reader: ReplyReader<S>;
 }

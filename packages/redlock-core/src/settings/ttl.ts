@@ -16,6 +16,12 @@ export function checkTtl(ttlMs: unknown, driftFactor: number): number {
   return ttlMs;
 }
 
+/** Whether a node has a timeout of its own; a loop rather than `every()`: it runs for every acquisition. */
+function hasOwnTimeout(nodes: readonly ResolvedNode[]): boolean {
+  for (const node of nodes) if (node.timeoutMs !== undefined) return true;
+  return false;
+}
+
 /**
  * Validates the TTL of an acquisition: a positive integer up to {@link MAX_TTL_MS} that leaves more
  * validity (after the drift allowance) than the time an attempt may take to hear from a quorum, the
@@ -36,7 +42,7 @@ export function checkAcquireTtl(
 ): number {
   checkDurationMs('ttlMs', ttlMs, 1);
   const validity = validityMs({ ttlMs, elapsedMs: 0, driftFactor: options.driftFactor });
-  const isDefaultTimeout = options.nodeTimeoutMs === undefined && nodes.every((node) => node.timeoutMs === undefined);
+  const isDefaultTimeout = options.nodeTimeoutMs === undefined && !hasOwnTimeout(nodes);
   // Usually every node has the same timeout: no list to sort on the path of every call.
   const decisionMs = isDefaultTimeout
     ? defaultNodeTimeoutMs(ttlMs, keyCount)
