@@ -89,14 +89,13 @@ async function attemptOnNodes(
   const scriptKeys = fence === undefined ? keys : [...keys, ...fence.keys];
   // Not async: one promise per node call fewer.
   const parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
-  /** What the script of a node call sends besides the keys; not made for an attempt of plain SETs only. */
-  const argsOf = (): string[] => acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
   /** Made for a woken attempt only: whether its vote is decided, which ends the patient calls' asking. */
   let vote: { isDecided: boolean } | undefined;
   const calls = new FanOut<AcquireStatus>(set, 'acquire', 'acquired');
   if (asksLeadFirst && leadNodeIndex !== undefined) {
     vote = { isDecided: false };
-    const callOn = patientCaller(set, calls, scriptKeys, argsOf(), parseReply, ttlMs, { start, until: patientUntil }, vote, timing);
+    const args = acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
+    const callOn = patientCaller(set, calls, scriptKeys, args, parseReply, ttlMs, { start, until: patientUntil }, vote, timing);
     // Waiters near different nodes than the releaser hear it on the announce node, whose release may
     // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
     callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, nodes.length));
@@ -111,7 +110,10 @@ async function attemptOnNodes(
     let byScript: ScriptReader<AcquireStatus> | undefined;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;
-      const reader = bySet !== undefined && canSetIfAbsent(node.adapter) ? bySet : (byScript ??= new ScriptReader(acquireScript, scriptKeys, argsOf(), parseReply));
+      const reader =
+        bySet !== undefined && canSetIfAbsent(node.adapter)
+          ? bySet
+          : (byScript ??= new ScriptReader(acquireScript, scriptKeys, acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing), parseReply));
       calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length), reader, 'call', start);
     }
     if (timing !== undefined) for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) timing.watch(nodeIndex, calls.outcomeOf(nodeIndex));
@@ -160,11 +162,19 @@ async function attemptOnNodes(
 
   // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
   // split the nodes between them from waking each other in lockstep.
-  const cleanup: Release = { keys, token, ttlMs, keysExpireAt: start + ttlMs, announce: false };
+  await cleanUp(set, calls, { keys, token, ttlMs, keysExpireAt: start + ttlMs, announce: false });
+  if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
+  const outcomes = await calls.allSettled();
+  return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+}
 
-  // Before the next attempt, remove our keys from every node that may hold them: all but those that
-  // refused. Nodes still running the acquire script are released as soon as they answer.
-  const cleanups = nodes.map((_, nodeIndex) =>
+/**
+ * Removes a failed attempt's keys from every node that may hold them, before the next attempt: all but
+ * those that refused. Nodes still running the acquire script are released as soon as they answer. A
+ * module function, so that the attempt's own variables need no closure on its usual path.
+ */
+async function cleanUp(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Release): Promise<void> {
+  const cleanups = set.nodes.map((_, nodeIndex) =>
     calls.outcomeOf(nodeIndex).then(async (outcome) => {
       if (isRefusal(outcome.status) || !calls.wasSent(nodeIndex)) return;
       if (outcome.status === 'timeout') {
@@ -177,9 +187,6 @@ async function attemptOnNodes(
     }),
   );
   await Promise.all(cleanups);
-  if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
-  const outcomes = await calls.allSettled();
-  return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
 }
 
 /**
