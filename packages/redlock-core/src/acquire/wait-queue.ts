@@ -71,7 +71,9 @@ export class WaitQueue implements ReleaseSource {
   lastFailure: AcquireAttempt | undefined;
 
   readonly #clock: Clock;
-  readonly #onEmpty: () => void;
+  /** The queues this one is in, under {@link #id}: it leaves them when its last waiter is gone. */
+  readonly #queues: WaitQueues;
+  readonly #id: string;
   #head: QueuedWaiter | undefined;
   /** The waiters behind the head, in arrival order; made when the first one comes (most locks have none). */
   #queued: Set<QueuedWaiter> | undefined;
@@ -88,11 +90,12 @@ export class WaitQueue implements ReleaseSource {
   /** The timer that wakes the head at the end of a rest, for the releases announced during it. */
   #restTimer: unknown;
 
-  /** @param onEmpty - Called once, when the last waiter is gone. */
-  constructor(clock: Clock, leadNodeIndex: number, onEmpty: () => void) {
+  /** @param id - The queue's key in `queues` (see {@link WaitQueues.remove}), which it leaves when its last waiter is gone. */
+  constructor(clock: Clock, leadNodeIndex: number, queues: WaitQueues, id: string) {
     this.#clock = clock;
     this.leadNodeIndex = leadNodeIndex;
-    this.#onEmpty = onEmpty;
+    this.#queues = queues;
+    this.#id = id;
   }
 
   /** How many waiters the queue holds, its head included. */
@@ -284,7 +287,7 @@ export class WaitQueue implements ReleaseSource {
     // Most queues never rest: no native call for a timer that was never set.
     if (this.#restTimer !== undefined) this.#clock.clearTimeout(this.#restTimer);
     this.#restTimer = undefined;
-    this.#onEmpty();
+    this.#queues.remove(this, this.#id);
   }
 
   #stopWaiting(waiter: QueuedWaiter): void {
@@ -330,7 +333,14 @@ const NO_TURN = (): void => undefined;
  */
 export class WaitQueues {
   readonly #clock: Clock;
-  /** The queues of one key, by key. */
+  /**
+   * The queue of one key while no other one-key queue is in {@link #singles}, and its key: a process that
+   * locks one resource at a time (the usual loop) makes and drops a queue at every acquisition, and a
+   * `Map` that goes from one entry to none reallocates its table each time.
+   */
+  #soloKey: string | undefined;
+  #solo: WaitQueue | undefined;
+  /** The other queues of one key, by key. */
   readonly #singles = new Map<string, WaitQueue>();
   /** The queues of several keys, by {@link setIdOf}. */
   readonly #sets = new Map<string, WaitQueue>();
@@ -341,7 +351,13 @@ export class WaitQueues {
 
   /** How many queues have waiters. */
   get size(): number {
-    return this.#singles.size + this.#sets.size;
+    return (this.#solo === undefined ? 0 : 1) + this.#singles.size + this.#sets.size;
+  }
+
+  /** The queue of the one key `key`, if it has waiters. */
+  #singleOf(key: string): WaitQueue | undefined {
+    if (this.#soloKey === key) return this.#solo;
+    return this.#singles.size === 0 ? undefined : this.#singles.get(key);
   }
 
   /**
@@ -350,23 +366,38 @@ export class WaitQueues {
    */
   queueOf<R extends { readonly keys: readonly string[] }>(request: R, leadNodeIndexFor: (request: R) => number): WaitQueue {
     const { keys } = request;
-    // One key is the usual lock: its key is its id, in a map of its own, with nothing to sort or join.
-    const queues = keys.length === 1 ? this.#singles : this.#sets;
-    const id = keys.length === 1 ? (keys[0] as string) : setIdOf(keys);
-    let queue = queues.get(id);
-    if (queue === undefined) {
-      const created = new WaitQueue(this.#clock, leadNodeIndexFor(request), () => {
-        if (queues.get(id) === created) queues.delete(id);
-      });
-      queues.set(id, created);
-      queue = created;
+    // One key is the usual lock: its key is its id, with nothing to sort or join.
+    if (keys.length === 1) {
+      const key = keys[0] as string;
+      const queue = this.#singleOf(key);
+      if (queue !== undefined) return queue;
+      const created = new WaitQueue(this.#clock, leadNodeIndexFor(request), this, key);
+      if (this.#solo === undefined) {
+        this.#soloKey = key;
+        this.#solo = created;
+      } else this.#singles.set(key, created);
+      return created;
     }
-    return queue;
+    const id = setIdOf(keys);
+    const queue = this.#sets.get(id);
+    if (queue !== undefined) return queue;
+    const created = new WaitQueue(this.#clock, leadNodeIndexFor(request), this, id);
+    this.#sets.set(id, created);
+    return created;
+  }
+
+  /** Forgets `queue`, whose last waiter is gone; `id` is its key, or its {@link setIdOf} for several keys. */
+  remove(queue: WaitQueue, id: string): void {
+    if (this.#solo === queue) {
+      this.#solo = undefined;
+      this.#soloKey = undefined;
+    } else if (this.#singles.get(id) === queue) this.#singles.delete(id);
+    else if (this.#sets.get(id) === queue) this.#sets.delete(id);
   }
 
   /** Wakes the head of the queue of exactly `keys`, if it has one: a lock on them was released here. */
   wake(keys: readonly string[]): void {
-    (keys.length === 1 ? this.#singles.get(keys[0] as string) : this.#sets.get(setIdOf(keys)))?.wake();
+    (keys.length === 1 ? this.#singleOf(keys[0] as string) : this.#sets.get(setIdOf(keys)))?.wake();
   }
 }
 
