@@ -155,20 +155,26 @@ export class NodeState implements ResolvedNode {
   /** Why the last probe failed, while the server is not known. */
   #probeError: unknown;
 
-  /** The outcomes of this node's answers, by status, made once each: see {@link answerOf}. */
-  readonly #answers = new Map<string, NodeOutcome<string>>();
+  /**
+   * The outcomes of this node's answers, made once each (see {@link answerOf}), in the order their statuses
+   * first came: a node answers a handful of statuses, looked up at every answer, and comparing a few
+   * interned strings costs less than hashing one for a `Map`.
+   */
+  readonly #answers: NodeOutcome<string>[] = [];
 
   /**
    * The outcome of a call this node answered with `status`: one frozen object per status, shared by every
    * call that got that answer, rather than one allocated per answer.
    */
   answerOf<S extends string>(status: S): NodeOutcome<S> {
-    let outcome = this.#answers.get(status);
-    if (outcome === undefined) {
-      outcome = Object.freeze({ nodeIndex: this.index, status });
-      this.#answers.set(status, outcome);
+    const answers = this.#answers;
+    for (let index = 0; index < answers.length; index += 1) {
+      const answer = answers[index] as NodeOutcome<string>;
+      if (answer.status === status) return answer as NodeOutcome<S>;
     }
-    return outcome as NodeOutcome<S>;
+    const outcome = Object.freeze({ nodeIndex: this.index, status }) as NodeOutcome<S>;
+    answers.push(outcome);
+    return outcome;
   }
 
   /** @param redlockTimeoutMs - The `Redlock`'s `nodeTimeoutMs`, if set. */
