@@ -96,11 +96,16 @@ function pacedClock() {
     clock: {
       now: () => performance.now() * 0 + now,
       wallNow: () => Date.now(),
-      setTimeout: (callback, ms) => setTimeout(callback, ms),
+      // Node's timers, for what arming and clearing them costs, but never due while the count runs: on
+      // the real clock a node's timeout could fire under valgrind's slowness, which a real cycle never sees.
+      setTimeout: (callback, ms) => setTimeout(callback, ms * TIMER_STRETCH),
       clearTimeout: (handle) => clearTimeout(handle),
     },
   };
 }
+
+/** How much longer than asked the timers of `core`'s clock take: see `pacedClock`. */
+const TIMER_STRETCH = 1_000;
 
 /** The time one cycle takes on the clock of `core`: S1's pace on real nodes here (some 3,500 cycles a second). */
 const CYCLE_MS = 0.285;
