@@ -16,7 +16,8 @@ import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { CallRequest } from './request.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
-import { type Waiter, type WaitQueue, WaitQueues } from './wait-queue.js';
+import type { Waiter, WaitQueue } from './wait-queue.js';
+import { WaitQueues } from './wait-queues.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */
 export class Acquisitions {

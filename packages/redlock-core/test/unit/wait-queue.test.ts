@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import type { AcquireAttempt } from '../../src/base/outcomes.js';
 import { leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
-import { WaitQueues } from '../../src/acquire/wait-queue.js';
+import { WaitQueues } from '../../src/acquire/wait-queues.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNode, keysOf } from '../../src/testing/fake-nodes.js';
