@@ -6,28 +6,66 @@
 // (`setImmediate`), as replies from sockets do: the vote is then decided before the last nodes answered, and
 // what a library does with answers that come after its decision counts too (at once, every answer is in
 // before the first is read). Each mode pays the same turns, so compare modes within one of the two kinds.
+// With `-far` (`core-far`), node 0 answers 140 cycles later (S4's far node: 40 ms at S1's pace) and the
+// others at once: what a library does for a node that answers long after its decision, with some 280 of its
+// calls in flight, counts too.
 
 /** A reply on a turn of its own, as a socket's. */
 const onLaterTurn = (value) => new Promise((resolve) => setImmediate(resolve, value));
 
-/** The in-memory node of `core` and `lean`: it grants every lock and confirms every release, at once or on a later turn. */
-const inMemoryNode = (isTurns) =>
-  isTurns
-    ? () => ({ client: {}, evalsha: () => onLaterTurn(1), eval: () => onLaterTurn(1), trySet: () => onLaterTurn('OK') })
-    : () => ({ client: {}, evalsha: () => Promise.resolve(1), eval: () => Promise.resolve(1), trySet: () => Promise.resolve('OK') });
+/** How many cycles later the far node of `-far` answers: 40 ms (S4's round trip) at {@link CYCLE_MS} per cycle. */
+const FAR_CYCLES = 140;
+
+/** The cycles begun so far, and the far node's replies not delivered yet, in the order they are due. */
+let cycleCount = 0;
+const farReplies = [];
+let nextFarReply = 0;
+
+/** A reply of the far node: delivered at the start of the cycle it is due (see {@link nextCycle}). */
+const onFarTurn = (value) => new Promise((resolve) => farReplies.push({ due: cycleCount + FAR_CYCLES, resolve, value }));
+
+/** Starts a cycle: delivers the far node's replies that are due. Every mode calls it, so each pays the same. */
+function nextCycle() {
+  cycleCount += 1;
+  while (nextFarReply < farReplies.length && farReplies[nextFarReply].due <= cycleCount) {
+    const { resolve, value } = farReplies[nextFarReply];
+    farReplies[nextFarReply] = undefined;
+    nextFarReply += 1;
+    resolve(value);
+  }
+  if (nextFarReply > 1_000) {
+    farReplies.splice(0, nextFarReply);
+    nextFarReply = 0;
+  }
+}
+
+/** How a node of a mode replies: at once, on a later turn (`-turns`), or, for node 0 of `-far`, 140 cycles later. */
+function replyOf(kind, nodeIndex) {
+  if (kind === 'turns') return onLaterTurn;
+  if (kind === 'far' && nodeIndex === 0) return onFarTurn;
+  return (value) => Promise.resolve(value);
+}
+
+/** The in-memory node of `core` and `lean`: it grants every lock and confirms every release, answering as `kind` says. */
+const inMemoryNode = (kind) => (_, nodeIndex) => {
+  const reply = replyOf(kind, nodeIndex);
+  return { client: {}, evalsha: () => reply(1), eval: () => reply(1), trySet: () => reply('OK') };
+};
 
 /** The cycle of `mode`, ready to be called again and again. */
 export async function cycleOf(modeName) {
-  const isTurns = modeName.endsWith('-turns');
-  const mode = isTurns ? modeName.slice(0, -'-turns'.length) : modeName;
+  const kind = modeName.endsWith('-turns') ? 'turns' : modeName.endsWith('-far') ? 'far' : 'at once';
+  const mode = kind === 'at once' ? modeName : modeName.slice(0, modeName.lastIndexOf('-'));
+  const answersLater = kind !== 'at once';
   if (mode === 'lean') {
     // The core's own token source, so that the loops differ only in what the core does around it.
     const { createLockToken } = await import('../../packages/redlock-core/dist/base/token.js');
     const { leanQuorum } = await import('./lean-quorum.mjs');
-    const nodes = Array.from({ length: 5 }, inMemoryNode(isTurns));
+    const nodes = Array.from({ length: 5 }, inMemoryNode(kind));
     // Answers on later turns take milliseconds under valgrind: a timeout that would not fire there.
-    const timeoutMs = isTurns ? 5_000 : 50;
+    const timeoutMs = answersLater ? 5_000 : 50;
     return async () => {
+      nextCycle();
       const token = createLockToken();
       const start = performance.now();
       const hasQuorum = await leanQuorum(nodes, (node) => node.trySet('lean', token, 10_000), (reply) => reply === 'OK', timeoutMs);
@@ -38,11 +76,13 @@ export async function cycleOf(modeName) {
   if (mode === 'redlock5') {
     // The established peer's own work per acquire+release, beside ours: its clients answer every script (at once, or on turns).
     const { default: NodeRedlock } = await import('redlock5');
-    const inMemoryClient = isTurns
-      ? () => ({ evalsha: (_sha, keyCount) => onLaterTurn(keyCount), eval: (_source, keyCount) => onLaterTurn(keyCount) })
-      : () => ({ evalsha: (_sha, keyCount) => Promise.resolve(keyCount), eval: (_source, keyCount) => Promise.resolve(keyCount) });
+    const inMemoryClient = (_, nodeIndex) => {
+      const reply = replyOf(kind, nodeIndex);
+      return { evalsha: (_sha, keyCount) => reply(keyCount), eval: (_source, keyCount) => reply(keyCount) };
+    };
     const redlock = new NodeRedlock(Array.from({ length: 5 }, inMemoryClient));
     return async () => {
+      nextCycle();
       const lock = await redlock.acquire(['redlock5'], 10_000);
       await lock.release();
     };
@@ -51,28 +91,32 @@ export async function cycleOf(modeName) {
     // This library through its node-redlock 5 compatibility package, used as `redlock5` is, over stand-in
     // ioredis clients behind the package's own `IoredisAdapter`s: what the compat layer adds to `core`.
     const { default: CompatRedlock } = await import('redlock-node-redlock-compat');
-    const reply = isTurns ? onLaterTurn : (value) => Promise.resolve(value);
-    const inMemoryClient = () => ({
-      isCluster: false,
-      status: 'ready',
-      options: {},
-      evalsha: () => reply(1),
-      eval: () => reply(1),
-      set: () => reply('OK'),
-      on: () => undefined,
-      off: () => undefined,
-    });
+    const inMemoryClient = (_, nodeIndex) => {
+      const reply = replyOf(kind, nodeIndex);
+      return {
+        isCluster: false,
+        status: 'ready',
+        options: {},
+        evalsha: () => reply(1),
+        eval: () => reply(1),
+        set: () => reply('OK'),
+        on: () => undefined,
+        off: () => undefined,
+      };
+    };
     const redlock = new CompatRedlock(Array.from({ length: 5 }, inMemoryClient));
     return async () => {
+      nextCycle();
       const lock = await redlock.acquire(['compat'], 10_000);
       await lock.release();
     };
   }
-  if (mode !== 'core') throw new Error(`Unknown mode ${modeName}: core, lean, redlock5 or compat, each also with -turns`);
+  if (mode !== 'core') throw new Error(`Unknown mode ${modeName}: core, lean, redlock5 or compat, each also with -turns or -far`);
   const { Redlock } = await import('redlock-core');
   const clock = pacedClock();
-  const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode(isTurns)), { clock: clock.clock });
+  const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode(kind)), { clock: clock.clock });
   return async () => {
+    nextCycle();
     clock.advance();
     const lock = await redlock.acquire('core', 10_000);
     await lock.release();

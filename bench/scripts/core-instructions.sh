@@ -5,7 +5,7 @@
 # run from a long one so that start-up cancels out. Both runs are past the first 12,000 cycles, when V8
 # has settled its optimizations: a function it compiles again costs tens of millions of instructions, which
 # an earlier window would count as if every cycle paid it. Run after `pnpm run build`.
-# Usage: bash bench/scripts/core-instructions.sh [core|lean|redlock5|compat, each also as core-turns…]... (see core-cycles.mjs)
+# Usage: bash bench/scripts/core-instructions.sh [core|lean|redlock5|compat, each also as core-turns or core-far…]... (see core-cycles.mjs)
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v valgrind >/dev/null || { echo 'needs valgrind: apt-get install valgrind' >&2; exit 1; }
