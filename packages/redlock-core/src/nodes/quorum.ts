@@ -43,7 +43,11 @@ export class Vote<S extends string> {
     if (!hasQuorum && this.#noCount !== this.#noToFail) return;
     this.isDecided = true;
     this.hasQuorum = hasQuorum;
-    this.#onDecided?.(hasQuorum);
+    const onDecided = this.#onDecided;
+    // Dropped: a fan-out still waiting for a far node keeps its vote alive, not the vote's promise.
+    this.#onDecided = undefined;
+    this.#decided = undefined;
+    onDecided?.(hasQuorum);
   }
 
   /**
