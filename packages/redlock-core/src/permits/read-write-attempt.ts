@@ -54,18 +54,17 @@ export async function runReadWriteAttempt(
   const token = createLockToken();
   const start = clock.now();
   const reader = new ScriptReader<ReadWriteAcquireStatus>(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, restartGraceMs, intentId), parseReadWriteAcquireReply);
-  const run = reader;
   const rounds: FanOut<ReadWriteAcquireStatus>[] = [];
   if (leadNodeIndex !== undefined) {
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
     // one find the lock taken again there, at the cost of one call and no cleanup.
     const probe = new FanOut<ReadWriteAcquireStatus>(set, 'acquire');
-    probe.send(leadNodeIndex, nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), run);
+    probe.send(leadNodeIndex, nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), reader);
     if (isTakenThere((await probe.outcomeOf(leadNodeIndex)).status)) return 'full-at-lead';
     rounds.push(probe);
   }
   // A node that admitted the probe admits the same token again.
-  const calls = new FanOut<ReadWriteAcquireStatus>(set, 'acquire', 'admitted').sendToEveryNode(ttlMs, 1, run);
+  const calls = new FanOut<ReadWriteAcquireStatus>(set, 'acquire', 'admitted').sendToEveryNode(ttlMs, 1, reader);
   rounds.push(calls);
   const hasQuorum = await calls.decided(signal);
   const elapsedMs = clock.now() - start;

@@ -91,16 +91,7 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
   send(node: RedisAdapter): Promise<unknown> {
     const script = this.#script;
     if (isCachedOn(node, script)) return node.evalsha(script.sha1, this.#keys, this.#args);
-    // One step, as `evalScript` takes: the reply comes no later than it did.
-    return node.eval(script.source, this.#keys, this.#args).then(
-      (reply) => {
-        script.cachedOn.add(node);
-        return reply;
-      },
-      (error: unknown) => {
-        throw new EvalRejection(error);
-      },
-    );
+    return evalScript(node, script, this.#keys, this.#args, undefined, throwEvalRejection);
   }
 
   read(reply: unknown): S {
@@ -120,6 +111,10 @@ class EvalRejection {
   constructor(cause: unknown) {
     this.cause = cause;
   }
+}
+
+function throwEvalRejection(error: unknown): never {
+  throw new EvalRejection(error);
 }
 
 /** The `onNoScript` of {@link runScript} for the call to node `nodeIndex`: renews its timeout. Made only where a script may need it. */
@@ -148,12 +143,22 @@ function evalAfterNoScript<T>(
   return evalScript(node, script, keys, args, parse);
 }
 
-/** Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. */
-function evalScript<T>(node: RedisAdapter, script: LuaScript, keys: readonly string[], args: readonly string[], parse?: (reply: unknown) => T): Promise<T> {
+/**
+ * Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. A
+ * rejection goes to `onRejected` when given, in the same step: the reply comes no later for it.
+ */
+function evalScript<T>(
+  node: RedisAdapter,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly string[],
+  parse?: (reply: unknown) => T,
+  onRejected?: (error: unknown) => never,
+): Promise<T> {
   return node.eval(script.source, keys, args).then((reply) => {
     script.cachedOn.add(node);
     return parse === undefined ? (reply as T) : parse(reply);
-  });
+  }, onRejected);
 }
 
 /**
