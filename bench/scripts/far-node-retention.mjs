@@ -22,7 +22,8 @@ const inMemoryNode = (index) => ({
   client: {},
   evalsha: () => (index === 0 ? late(1) : Promise.resolve(1)),
   eval: () => Promise.resolve(1),
-  setIfAbsent: () => (index === 0 ? late(null) : Promise.resolve(null)),
+  // SET NX PX, as the ioredis and node-redis adapters send it.
+  trySet: () => (index === 0 ? late('OK') : Promise.resolve('OK')),
 });
 const nodes = Array.from({ length: 5 }, (_, index) => inMemoryNode(index));
 let cycle;
@@ -34,7 +35,7 @@ if (mode === 'lean') {
     });
   cycle = async () => {
     const token = `token-${Math.random()}`;
-    await quorumOf(nodes.map((node) => node.setIfAbsent('lean', token, 10_000)));
+    await quorumOf(nodes.map((node) => node.trySet('lean', token, 10_000)));
     await quorumOf(nodes.map((node) => node.evalsha('sha1', ['lean'], [token])));
   };
 } else {

@@ -102,6 +102,8 @@ export class CircuitBreaker {
    * timed out was answered before it counted as unanswered.
    */
   recordAnswer(): void {
+    // Nothing to reset on a node that is up without a timeout since its last answer: the usual answer.
+    if (this.#timeoutsInARow === 0 && this.#probeAt === undefined) return;
     this.#timeoutsInARow = 0;
     this.#probeAt = undefined;
     this.#isProbing = false;

@@ -41,10 +41,13 @@ export const RTT_WINDOW_SIZE = 16;
 /**
  * The least time between the starts of two calls whose round trips a node's latency takes, in
  * milliseconds. Calls that start closer together (a busy lock loop starts one every few hundred
- * microseconds) travel the same path at the same moment: their round trips tell nothing new, and measuring
- * each would cost a clock reading per answer. TCP likewise times one segment per round trip, not each one.
+ * microseconds) travel the same path at nearly the same moment: their round trips tell little new, and
+ * measuring each costs a clock reading per answer. TCP likewise times one segment per round trip, not each
+ * one. 4 ms keeps 250 samples a second per node in a busy loop (the window then spans 64 ms or more), and
+ * takes nearly every call of a serial loop to a node a few milliseconds away; how soon a step up is seen
+ * does not depend on it, as the first slow answer is taken (after a timeout, every answer is).
  */
-export const RTT_SAMPLE_SPACING_MS = 1;
+export const RTT_SAMPLE_SPACING_MS = 4;
 
 /** How many times a node's timeout may double after timeouts in a row (up to the ceiling anyway). */
 const MAX_BACKOFF = 16;
@@ -73,13 +76,14 @@ const MAX_BACKOFF = 16;
  * State: unmeasured ──answer──▶ measured ──timeout──▶ backing off ──answer──▶ measured.
  */
 export class NodeLatency {
-  #smoothedMs: number | undefined;
+  /** The smoothed round trip; meaningless before the first answer ({@link #recentCount} 0). Always a number, so that V8 keeps it unboxed. */
+  #smoothedMs = 0;
   #deviationMs = 0;
   /** The last {@link RTT_WINDOW_SIZE} round trips taken, oldest overwritten first, in milliseconds. */
   readonly #recentMs = new Float64Array(RTT_WINDOW_SIZE);
   #recentCount = 0;
-  /** The round trip the timeout covers, from {@link #recentMs}; `undefined` before the first answer. */
-  #coveredMs: number | undefined;
+  /** The round trip the timeout covers, from {@link #recentMs}; -1 before the first answer. */
+  #coveredMs = -1;
   #backoff = 1;
   /**
    * Whether a call was given the timeout since it last changed by an answer or a doubling. Calls in flight
@@ -104,7 +108,7 @@ export class NodeLatency {
 
   /** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
   get smoothedRttMs(): number | undefined {
-    return this.#smoothedMs;
+    return this.#recentCount === 0 ? undefined : this.#smoothedMs;
   }
 
   /** The mean deviation of the round trip from {@link smoothedRttMs}, in milliseconds. */
@@ -128,7 +132,7 @@ export class NodeLatency {
   recordAnswer(rttMs: number, startedAtMs: number): void {
     this.#lastSampleStartMs = startedAtMs;
     const smoothed = this.#smoothedMs;
-    if (smoothed === undefined) {
+    if (this.#recentCount === 0) {
       this.#smoothedMs = rttMs;
       this.#deviationMs = rttMs / 2;
     } else {
@@ -194,7 +198,7 @@ export class NodeLatency {
     const ceilingMs = this.#ceilingMs;
     const coveredMs = this.#coveredMs;
     const timeoutMs =
-      coveredMs === undefined
+      coveredMs < 0
         ? ceilingMs
         : Math.max(this.#floorMs, coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS) * this.#backoff;
     return Math.ceil(Math.min(ceilingMs, timeoutMs)) + this.#perKeyMs;

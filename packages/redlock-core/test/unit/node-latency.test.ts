@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock } from '../../src/index.js';
 import { LATE_ANSWER_WINDOW_MS } from '../../src/nodes/circuit-breaker.js';
-import { NodeLatency } from '../../src/nodes/node-latency.js';
+import { NodeLatency, RTT_SAMPLE_SPACING_MS } from '../../src/nodes/node-latency.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNode, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
@@ -113,7 +113,7 @@ describe('adaptive node timeouts', () => {
     expect(redlock.nodeHealth()[2]?.timeoutsInARow).toBeGreaterThanOrEqual(3);
   });
 
-  it('takes the round trip of one of the calls that start within the same millisecond, and of each call after that', async () => {
+  it('takes the round trip of one of the calls that start together, and of a call that starts later', async () => {
     const clock = new FakeClock();
     const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
     const redlock = new Redlock(nodes, { clock, retryCount: 0 });
@@ -130,6 +130,22 @@ describe('adaptive node timeouts', () => {
     // Released at 40 ms (releases are not measured): the next call starts later, and is measured.
     await cycle(clock, redlock, 'c');
     expect(rttMs()).toBe(0.875 * 10 + 0.125 * 40);
+  });
+
+  it(`takes one round trip per ${RTT_SAMPLE_SPACING_MS} ms of call starts, the first one, and every one after a timeout`, () => {
+    const latency = new NodeLatency();
+    expect(latency.wantsRoundTripOf(100)).toBe(true);
+    latency.recordAnswer(5, 100);
+    // Calls that start within the spacing of the last measured one (either side: answers come in any order).
+    for (const startMs of [100, 100 + RTT_SAMPLE_SPACING_MS - 0.5, 100 - RTT_SAMPLE_SPACING_MS + 0.5]) expect(latency.wantsRoundTripOf(startMs)).toBe(false);
+    expect(latency.wantsRoundTripOf(100 + RTT_SAMPLE_SPACING_MS)).toBe(true);
+    // After a timeout the node may have slowed down: every answer counts until one resets the backoff.
+    latency.timeoutMs(10_000, 1);
+    latency.recordTimeout();
+    expect(latency.wantsRoundTripOf(100.5)).toBe(true);
+    latency.recordAnswer(60, 100.5);
+    expect(latency.wantsRoundTripOf(101)).toBe(false);
+    expect(latency.smoothedRttMs).toBe(0.875 * 5 + 0.125 * 60);
   });
 
   it('never waits longer than TTL / 10 for a node, and still counts a node that stopped answering as down', async () => {
