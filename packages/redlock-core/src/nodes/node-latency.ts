@@ -49,6 +49,19 @@ export const RTT_WINDOW_SIZE = 16;
  */
 export const RTT_SAMPLE_SPACING_MS = 4;
 
+/** See {@link timeoutChangeCount}. */
+let timeoutChanges = 0;
+
+/**
+ * A count that moves on whenever the timeout some node of the process gives a call may have changed: an
+ * answer or a timeout changed it, or it was worked out for another TTL or key count. A choice made from
+ * nodes' timeouts (the lead node, see `leadNodeIndexIn`) holds while this count has not moved; near nodes
+ * keep their floor, so it moves seldom.
+ */
+export function timeoutChangeCount(): number {
+  return timeoutChanges;
+}
+
 /** How many times a node's timeout may double after timeouts in a row (up to the ceiling anyway). */
 const MAX_BACKOFF = 16;
 
@@ -145,7 +158,7 @@ export class NodeLatency {
     this.#coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
     this.#backoff = 1;
     this.#isTimeoutGiven = false;
-    this.#lastTimeoutMs = this.#timeoutWithinBounds();
+    this.#updateTimeout();
   }
 
   /**
@@ -156,7 +169,7 @@ export class NodeLatency {
     if (!this.#isTimeoutGiven) return;
     this.#isTimeoutGiven = false;
     this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
-    this.#lastTimeoutMs = this.#timeoutWithinBounds();
+    this.#updateTimeout();
   }
 
   /** The timeout for a call over `keyCount` keys with a TTL of `ttlMs`, in whole milliseconds. */
@@ -169,7 +182,9 @@ export class NodeLatency {
     this.#floorMs = floorMs;
     this.#ceilingMs = Math.max(floorMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_TTL_SHARE)));
     this.#perKeyMs = Math.ceil((keyCount - 1) * NODE_TIMEOUT_MS_PER_KEY);
-    this.#lastTimeoutMs = this.#timeoutWithinBounds();
+    // Other bounds: whatever it works out, the timeout for the TTL asked before may differ now.
+    timeoutChanges += 1;
+    this.#updateTimeout();
     return this.#lastTimeoutMs;
   }
 
@@ -191,6 +206,13 @@ export class NodeLatency {
       }
     }
     return count === 1 ? slowestMs : secondMs;
+  }
+
+  /** Works the timeout out again, and moves {@link timeoutChangeCount} on when it changed. */
+  #updateTimeout(): void {
+    const timeoutMs = this.#timeoutWithinBounds();
+    if (timeoutMs !== this.#lastTimeoutMs) timeoutChanges += 1;
+    this.#lastTimeoutMs = timeoutMs;
   }
 
   /** The timeout from what the answers tell, within the bounds last worked out (see {@link timeoutMs}). */

@@ -25,6 +25,21 @@ export interface NodeSet {
   readonly servers: ServerRegistry;
   /** Whether the `Redlock` is closed, and the background work and timers that `close()` stops. */
   readonly lifecycle: Lifecycle;
+  /** The lead node last worked out (see `leadNodeIndexIn`), and what it was worked out for. */
+  readonly leadNode: LeadNodeMemo;
+}
+
+/**
+ * The lead node of the latest lock asked for (see `leadNodeIndexIn`): for the first key `key` of
+ * `keyCount` keys, a TTL of `ttlMs`, while `timeoutChangeCount()` reads `timeoutChanges`. A process that
+ * locks one resource again and again asks for the same one every time.
+ */
+export interface LeadNodeMemo {
+  key: string;
+  keyCount: number;
+  ttlMs: number;
+  timeoutChanges: number;
+  nodeIndex: number;
 }
 
 /** Rejects every operation once two nodes were found to be the same server (see {@link ServerRegistry}). */
@@ -41,6 +56,7 @@ export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedO
     options,
     servers,
     lifecycle: new Lifecycle(options.clock, nodes.length),
+    leadNode: { key: '', keyCount: 0, ttlMs: -1, timeoutChanges: -1, nodeIndex: 0 },
   };
 }
 

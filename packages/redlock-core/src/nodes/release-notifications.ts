@@ -1,7 +1,7 @@
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { type Clock, unrefTimer } from '../base/clock.js';
 import type { NodeSet, NodeState } from './node-state.js';
-import { nodeTimeoutMsFor } from './node-latency.js';
+import { nodeTimeoutMsFor, timeoutChangeCount } from './node-latency.js';
 import { releaseChannelOf } from '../scripts/release.js';
 import { listenersScript, parseListenersReply } from '../scripts/listeners.js';
 import { runScript } from '../scripts/lua-script.js';
@@ -29,7 +29,8 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
   // Runs for every acquire that makes a queue, so two plain loops rather than arrays built on the way.
   let shortestMs = Infinity;
   let candidateCount = 0;
-  for (const timeoutMs of timeoutsMs) {
+  for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
+    const timeoutMs = timeoutsMs[nodeIndex] as number;
     if (timeoutMs < shortestMs) {
       shortestMs = timeoutMs;
       candidateCount = 0;
@@ -38,9 +39,9 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
   }
   const hash = fnv1a(keys[0] ?? '');
   // The announce node, as announceNodeIndexOf() works it out, from the hash already made.
-  const announceNodeIndex = hash % timeoutsMs.length;
+  const announceNodeIndex = moduloOf(hash, timeoutsMs.length);
   if (timeoutsMs[announceNodeIndex] === shortestMs) return announceNodeIndex;
-  let skip = hash % candidateCount;
+  let skip = moduloOf(hash, candidateCount);
   for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
     if (timeoutsMs[nodeIndex] === shortestMs && skip-- === 0) return nodeIndex;
   }
@@ -55,7 +56,7 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
  * other's releases there.
  */
 export function announceNodeIndexOf(keys: readonly string[], nodeCount: number): number {
-  return fnv1a(keys[0] ?? '') % nodeCount;
+  return moduloOf(fnv1a(keys[0] ?? ''), nodeCount);
 }
 
 /**
@@ -71,16 +72,26 @@ export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announce
 
 /**
  * {@link leadNodeIndexOf} for a lock on `keys` for `ttlMs` over the nodes of `set`, with each node's
- * current timeout: what a queue's waiters ask first, and what a release goes to first.
+ * current timeout: what a queue's waiters ask first, and what a release goes to first. The same as last
+ * time while no node's timeout changed (see `timeoutChangeCount`), for the same key, key count and TTL.
  */
 export function leadNodeIndexIn(set: NodeSet, keys: readonly string[], ttlMs: number): number {
+  const memo = set.leadNode;
+  const key = keys[0] ?? '';
+  if (memo.timeoutChanges === timeoutChangeCount() && memo.ttlMs === ttlMs && memo.keyCount === keys.length && memo.key === key) return memo.nodeIndex;
   const { nodes, options } = set;
-  // One array per node count, filled in again each time: this runs for every acquisition that queues.
+  // One array per node count, filled in again each time.
   if (timeoutsScratch.length !== nodes.length) timeoutsScratch = new Array<number>(nodes.length).fill(0);
   for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
     timeoutsScratch[nodeIndex] = nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, ttlMs, keys.length);
   }
-  return leadNodeIndexOf(keys, timeoutsScratch);
+  memo.nodeIndex = leadNodeIndexOf(keys, timeoutsScratch);
+  memo.key = key;
+  memo.keyCount = keys.length;
+  memo.ttlMs = ttlMs;
+  // Read after the timeouts: working one out for a new TTL moves the count.
+  memo.timeoutChanges = timeoutChangeCount();
+  return memo.nodeIndex;
 }
 
 /** The node timeouts {@link leadNodeIndexIn} works on; read only within one synchronous call. */
@@ -90,7 +101,10 @@ let timeoutsScratch: number[] = [];
 let lastHashed = '';
 let lastHash = fnv1aOf('');
 
-/** The 32-bit FNV-1a hash of a string's UTF-16 code units: cheap, and well spread for short keys. */
+/**
+ * The 32-bit FNV-1a hash of a string's UTF-16 code units: cheap, and well spread for short keys. Its bits
+ * as a signed 32-bit integer, which V8 keeps unboxed; {@link moduloOf} reads them as unsigned.
+ */
 function fnv1a(text: string): number {
   if (text !== lastHashed) {
     lastHash = fnv1aOf(text);
@@ -105,7 +119,16 @@ function fnv1aOf(text: string): number {
     hash ^= text.charCodeAt(index);
     hash = Math.imul(hash, 0x01000193);
   }
-  return hash >>> 0;
+  return hash | 0;
+}
+
+/**
+ * `hash % count` for the unsigned value of the 32 bits of `hash`, worked out in two steps of 16 bits that
+ * stay small integers: the same node for every client and version, where `%` on an unsigned hash of 2^31 or
+ * more works on doubles (a call into the C library's `fmod`, in V8).
+ */
+function moduloOf(hash: number, count: number): number {
+  return (((hash >>> 16) % count) * 0x10000 + (hash & 0xffff)) % count;
 }
 
 /** A waiter's subscription to the release notifications of its keys. */

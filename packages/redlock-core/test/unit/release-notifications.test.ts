@@ -1,7 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { WAKE_REST_MIN_MS } from '../../src/acquire/retry.js';
-import { announceNodeIndexOf, type KeyWatch, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
+import { announceNodeIndexOf, type KeyWatch, leadNodeIndexIn, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
+import { createNodeSet } from '../../src/nodes/node-state.js';
+import { nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
+import { resolveNodes } from '../../src/settings/resolve-nodes.js';
+import { resolveOptions } from '../../src/settings/resolve-options.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
@@ -622,6 +626,16 @@ describe('leadNodeIndexOf', () => {
     expect(leads).toEqual(new Set([0, 1, 2, 3, 4]));
   });
 
+  it('announces on the 32-bit FNV-1a hash of the first key modulo the node count: the same node for every client and version', () => {
+    // Hashes 0xa2a70d0a, 0x80d69dec, 0xe40c292c and 0xdd2d280e: each 2^31 or more, taken as unsigned.
+    const expected = { 'redlock:orders:42': [1, 2, 5], 'redlock:jobs:nightly': [0, 0, 6], a: [1, 0, 5], '🔒': [2, 0, 2] };
+    for (const [key, nodeIndexes] of Object.entries(expected)) {
+      expect([3, 5, 7].map((nodeCount) => announceNodeIndexOf([key, 'other'], nodeCount))).toEqual(nodeIndexes);
+      // All timeouts equal: the lead node is the announce node.
+      expect([3, 5, 7].map((nodeCount) => leadNodeIndexOf([key], new Array<number>(nodeCount).fill(50)))).toEqual(nodeIndexes);
+    }
+  });
+
   it('is the announce node whenever that node is among the nearest, so a release announces on two nodes', () => {
     // Node 0 is far (another datacenter): its timeout is the longest.
     const timeouts = [120, 50, 50, 50, 50];
@@ -636,5 +650,34 @@ describe('leadNodeIndexOf', () => {
     const farAnnounced = keys.filter((key) => announceNodeIndexOf([key], 5) === 0);
     expect(farAnnounced.length).toBeGreaterThan(5);
     expect(new Set(farAnnounced.map((key) => leadNodeIndexOf([key], timeouts))).size).toBeGreaterThan(1);
+  });
+});
+
+describe('leadNodeIndexIn', () => {
+  it("follows the nodes' timeouts: worked out again once one changed, or for another TTL", () => {
+    const set = createNodeSet(resolveNodes(grantingNodes(new FakeClock(), 5)), resolveOptions({}));
+    const keys = ['redlock:orders:42'];
+    const announce = announceNodeIndexOf(keys, 5);
+    const leadNow = (ttlMs: number): number => {
+      const lead = leadNodeIndexIn(set, keys, ttlMs);
+      expect(lead).toBe(leadNodeIndexOf(keys, set.nodes.map((node) => nodeTimeoutMsFor(node, set.options, ttlMs))));
+      return lead;
+    };
+    const answer = (nodeIndex: number, rttMs: number, startedAtMs: number): void => set.nodes[nodeIndex]!.latency.recordAnswer(rttMs, startedAtMs);
+    // No answer yet, every node at the ceiling; then every node 1 ms away, at the floor: the announce node leads.
+    expect(leadNow(10_000)).toBe(announce);
+    for (let nodeIndex = 0; nodeIndex < 5; nodeIndex += 1) answer(nodeIndex, 1, 0);
+    expect(leadNow(10_000)).toBe(announce);
+    // The announce node slows down to 300 ms: a near node leads, and again when asked again.
+    answer(announce, 300, 10);
+    const near = leadNow(10_000);
+    expect(near).not.toBe(announce);
+    expect(leadNow(10_000)).toBe(near);
+    // For a 100 ms TTL every node's timeout is 50 ms, far or not; back to 10 s, the near node again.
+    expect(leadNow(100)).toBe(announce);
+    expect(leadNow(10_000)).toBe(near);
+    // The announce node answers fast again: only one slow answer is left in its window, and it leads again.
+    answer(announce, 1, 20);
+    expect(leadNow(10_000)).toBe(announce);
   });
 });
