@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where the core's instructions per acquire+release go, by function: core-instructions.sh's count, split.
-# Runs core-loop.mjs under valgrind's callgrind twice (12,000 and 32,000 cycles, as core-instructions.sh
+# Runs core-loop.mjs under valgrind's callgrind twice (32,000 and 52,000 cycles, as core-instructions.sh
 # does), with `--perf-basic-prof` so that V8 writes where it put each compiled function, and prints the
 # difference per cycle by function: JavaScript by its name and file (`*` optimized, `^` baseline, `~`
 # interpreted), V8's builtins by theirs (`Builtins_PerformPromiseThen`...). An optimized function counts the
@@ -27,6 +27,6 @@ profile() {
     mv "$(ls -t /tmp/perf-*.map | head -n 1)" "$work/perf.$cycles"
   callgrind_annotate --inclusive=no --threshold=100 "$work/callgrind.$cycles" >"$work/annotated.$cycles"
 }
-profile 12000
 profile 32000
-node profile-by-function.mjs "$work" 12000 32000 "$shown"
+profile 52000
+node profile-by-function.mjs "$work" 32000 52000 "$shown"

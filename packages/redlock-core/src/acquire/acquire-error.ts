@@ -2,7 +2,8 @@
 import { describeResources } from '../base/describe.js';
 import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
 import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
-import type { AcquireRequest, AttemptLog } from './attempt.js';
+import type { AcquireRequest } from './attempt.js';
+import type { AttemptLog } from './attempt-log.js';
 
 /**
  * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out

@@ -2,7 +2,7 @@
 // attempts as the head until one succeeds, its retries run out, or its signal or `close()` stops it.
 import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
-import { isAcquireTraced, traceAcquire } from '../base/tracing.js';
+import { isAcquireTraced, isAttemptTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf } from '../base/errors.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
@@ -12,7 +12,8 @@ import type { AcquireAttempt } from '../base/outcomes.js';
 import { leadNodeIndexIn, type ReleaseNotifications, waitForRetry, waitUntilListening } from '../nodes/release-notifications.js';
 import type { AcquisitionStats } from '../nodes/stats.js';
 import { acquireErrorOf, isBlockedByForeignKeys } from './acquire-error.js';
-import { type AcquireRequest, AttemptLog, runAttempt } from './attempt.js';
+import { type AcquireRequest, Attempt, runAttempt } from './attempt.js';
+import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { CallRequest } from './request.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
@@ -151,8 +152,17 @@ export class Acquisitions {
         queue.clearWake();
         // What a woken attempt's rest is measured from; the clock is not read for the others.
         const startedAt = wokenBy === 'release' ? clock.now() : 0;
-        // A woken attempt asks patiently only until the timed retry is due: a wake never postpones it.
-        const outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, isWoken && queue.isLeadAnswering, isWoken ? retryAt : Infinity);
+        const asksLeadFirst = isWoken && queue.isLeadAnswering;
+        let outcome: Lock | AcquireAttempt | 'held-at-lead';
+        if (asksLeadFirst || isAttemptTraced()) {
+          // A woken attempt asks patiently only until the timed retry is due: a wake never postpones it.
+          outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, asksLeadFirst, isWoken ? retryAt : Infinity);
+        } else {
+          // The usual attempt, its vote awaited here: no promise of its outcome in between.
+          const attempt = new Attempt(this.#set, request, attempts.count + 1, leadNodeIndex).sendToEveryNode();
+          const concluded = attempt.conclude(await attempt.decided());
+          outcome = concluded instanceof Lock ? concluded : await concluded;
+        }
         if (outcome instanceof Lock) {
           lock = outcome;
           return this.#wakeQueueAtRelease(outcome);

@@ -8,19 +8,15 @@ import type { WaitSettings } from '../settings/resolve-options.js';
 import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff } from '../base/outcomes.js';
 import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
-import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
+import { hasMisconfiguredNode } from './misconfigured-nodes.js';
+import { watchLateGrants } from './late-grants.js';
 import { announceNodeIndexOf } from '../nodes/release-notifications.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
+import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, isRefusal, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
 import { createLockToken } from '../base/token.js';
-
-/** Whether a node refused the acquisition: the script then changed nothing there, so nothing needs removing. */
-function isRefusal(status: string | undefined): boolean {
-  return status === 'held' || status === 'restarting' || status === 'foreign';
-}
 
 /** One validated call of `acquire()` or `using()`. */
 export interface AcquireRequest extends WaitSettings {
@@ -78,94 +74,200 @@ async function attemptOnNodes(
   patientUntil: number,
   timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  const { keys, ttlMs, signal } = request;
-  const { options, nodes } = set;
-  const { clock, driftFactor } = options;
-  const token = createLockToken();
-  const start = clock.now();
-  const wallStart = clock.wallNow();
-  /** With fencing: the counter keys, and the highest counter each granting node reported. */
-  const fence = request.fencing ? { keys: keys.map(fenceKeyOf), counters: [] as number[] } : undefined;
-  const scriptKeys = fence === undefined ? keys : [...keys, ...fence.keys];
-  // Not async: one promise per node call fewer.
-  const parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
-  /** Made for a woken attempt only: whether its vote is decided, which ends the patient calls' asking. */
-  let vote: { isDecided: boolean } | undefined;
-  const calls = new FanOut<AcquireStatus>(set, 'acquire', 'acquired');
+  const attempt = new Attempt(set, request, attemptNumber, leadNodeIndex);
   if (asksLeadFirst && leadNodeIndex !== undefined) {
-    vote = { isDecided: false };
-    const args = acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing);
-    const callOn = patientCaller(set, calls, scriptKeys, args, parseReply, ttlMs, { start, until: patientUntil }, vote, timing);
-    // Waiters near different nodes than the releaser hear it on the announce node, whose release may
-    // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
-    callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, nodes.length));
-    const leadStatus = (await calls.outcomeOf(leadNodeIndex)).status;
-    if (leadStatus === 'held') return 'held-at-lead';
-    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) callOn(nodeIndex, leadStatus === 'acquired');
-  } else {
-    // The usual lock (one resource, no fencing, no restart grace) is one plain SET per node where the
-    // adapter can send it: a fraction of the script's cost on the node. Asking every node at once only:
-    // a woken attempt's calls find the lock held more often than not, which only the script tells.
-    const bySet = isPlainAcquire(options.restartGraceMs, request.fencing) && keys.length === 1 ? new SetReader(keys[0] as string, token, ttlMs) : undefined;
+    if ((await attempt.sendLeadFirst(leadNodeIndex, patientUntil, timing)) === 'held-at-lead') return 'held-at-lead';
+  } else attempt.sendToEveryNode(timing);
+  return attempt.conclude(await attempt.decided());
+}
+
+/** With fencing: the counter keys, and the highest counter each granting node reported. */
+interface Fence {
+  readonly keys: readonly string[];
+  readonly counters: number[];
+}
+
+/**
+ * One attempt over the nodes, step by step: its token and start, its calls and their vote, and what the
+ * decision makes of them ({@link conclude}). {@link runAttempt} runs one whole; the usual acquisition
+ * (see `Acquisitions`) sends with {@link sendToEveryNode} and awaits the vote itself, which spares every
+ * acquisition a promise resolved with its lock. Nothing keeps the attempt alive once concluded: what
+ * waits for a far node holds the fan-out and the lock (see {@link watchLateGrants}), not this.
+ */
+export class Attempt {
+  readonly calls: FanOut<AcquireStatus>;
+  readonly #set: NodeSet;
+  readonly #request: AcquireRequest;
+  readonly #attemptNumber: number;
+  /** The queue's lead node, which the lock remembers (`undefined` for a call that never queues). */
+  readonly #leadNodeIndex: number | undefined;
+  readonly #token: string;
+  readonly #start: number;
+  readonly #wallStart: number;
+  readonly #fence: Fence | undefined;
+  readonly #scriptKeys: readonly string[];
+  readonly #parseReply: (reply: unknown) => AcquireStatus;
+  /**
+   * The signal that may cut the vote short. The Redlock's own signal (a call without a signal or `waitMs`
+   * of its own) never does: `close()` rejects the call at once through its guard, which releases whatever
+   * this attempt wins, so the vote need not listen to it: one abort listener less to add and remove.
+   */
+  readonly #cutSignal: AbortSignal | undefined;
+  /** Made for a woken attempt only: whether its vote is decided, which ends the patient calls' asking. */
+  #vote: { isDecided: boolean } | undefined;
+
+  constructor(set: NodeSet, request: AcquireRequest, attemptNumber: number, leadNodeIndex: number | undefined) {
+    const { clock } = set.options;
+    const { keys, signal } = request;
+    this.#set = set;
+    this.#request = request;
+    this.#attemptNumber = attemptNumber;
+    this.#leadNodeIndex = leadNodeIndex;
+    this.#token = createLockToken();
+    this.#start = clock.now();
+    this.#wallStart = clock.wallNow();
+    const fence = request.fencing ? { keys: keys.map(fenceKeyOf), counters: [] as number[] } : undefined;
+    this.#fence = fence;
+    this.#scriptKeys = fence === undefined ? keys : [...keys, ...fence.keys];
+    // Not async: one promise per node call fewer.
+    this.#parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
+    this.calls = new FanOut<AcquireStatus>(set, 'acquire', 'acquired');
+    this.#cutSignal = signal === set.lifecycle.signal ? undefined : signal;
+  }
+
+  /**
+   * Asks every node at once. The usual lock (one resource, no fencing, no restart grace) is one plain SET
+   * per node where the adapter can send it: a fraction of the script's cost on the node. Asking every node
+   * at once only: a woken attempt's calls find the lock held more often than not, which only the script tells.
+   */
+  sendToEveryNode(timing?: AttemptTiming): this {
+    const { nodes, options } = this.#set;
+    const { keys, ttlMs, fencing } = this.#request;
+    const calls = this.calls;
+    const bySet = isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.#token, ttlMs) : undefined;
     let byScript: ScriptReader<AcquireStatus> | undefined;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;
       const reader =
         bySet !== undefined && canSetIfAbsent(node.adapter)
           ? bySet
-          : (byScript ??= new ScriptReader(acquireScript, scriptKeys, acquireArgsOf(token, ttlMs, options.restartGraceMs, request.fencing), parseReply));
-      calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length), reader, 'call', start);
+          : (byScript ??= new ScriptReader(acquireScript, this.#scriptKeys, acquireArgsOf(this.#token, ttlMs, options.restartGraceMs, fencing), this.#parseReply));
+      calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, this.#scriptKeys.length), reader, 'call', this.#start);
     }
     if (timing !== undefined) for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) timing.watch(nodeIndex, calls.outcomeOf(nodeIndex));
+    return this;
   }
-  // The Redlock's own signal (a call without a signal or `waitMs` of its own) never cuts a vote short:
-  // `close()` rejects the call at once through its guard, which releases whatever this attempt wins, so
-  // the vote need not listen to it: one abort listener less to add and remove per attempt.
-  const cutSignal = signal === set.lifecycle.signal ? undefined : signal;
-  const hasQuorum = await calls.decided(cutSignal);
-  if (vote !== undefined) vote.isDecided = true;
-  // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
-  // moment, since later ones did not count, and the nodes still silent as timed out.
-  const cutOffAt = !hasQuorum && cutSignal?.aborted === true ? { outcomes: [...calls.outcomes], elapsedMs: clock.now() - start } : undefined;
-  // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
-  // counter it reported is above all of them.
-  const fencingToken = hasQuorum && fence !== undefined ? Math.max(...fence.counters) + 1 : undefined;
-  const fenceNodes = fencingToken === undefined || fence === undefined ? undefined : await storeFencingToken(set, fencingToken, fence.keys, ttlMs, cutSignal);
-  const elapsedMs = clock.now() - start;
-  const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.
-  const isMisconfigured = set.servers.configurationError !== undefined;
 
-  if (hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(calls.outcomes)) {
+  /**
+   * Asks the lead node alone first, then the others: `'held-at-lead'`, with no other node asked, when the
+   * lead refused because the lock is held there. A woken attempt's patient calls stop asking at
+   * `patientUntil` at the latest (see `runAttempt`).
+   */
+  async sendLeadFirst(leadNodeIndex: number, patientUntil: number, timing: AttemptTiming | undefined): Promise<'held-at-lead' | undefined> {
+    const set = this.#set;
+    const { keys, ttlMs, fencing } = this.#request;
+    const calls = this.calls;
+    const vote = { isDecided: false };
+    this.#vote = vote;
+    const args = acquireArgsOf(this.#token, ttlMs, set.options.restartGraceMs, fencing);
+    const callOn = patientCaller(set, calls, this.#scriptKeys, args, this.#parseReply, ttlMs, { start: this.#start, until: patientUntil }, vote, timing);
+    // Waiters near different nodes than the releaser hear it on the announce node, whose release may
+    // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
+    callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, set.nodes.length));
+    const leadStatus = (await calls.outcomeOf(leadNodeIndex)).status;
+    if (leadStatus === 'held') return 'held-at-lead';
+    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) callOn(nodeIndex, leadStatus === 'acquired');
+    return undefined;
+  }
+
+  /** Resolves once the vote is decided, with whether a quorum granted; with `false` once the call's own signal aborted first. */
+  decided(): Promise<boolean> {
+    return this.calls.decided(this.#cutSignal);
+  }
+
+  /**
+   * What the vote's decision makes of the attempt: the lock at once; with fencing, the lock once the
+   * fencing token is stored; or the failed attempt, once its keys were removed.
+   */
+  conclude(hasQuorum: boolean): Lock | Promise<Lock | AcquireAttempt> {
+    if (this.#vote !== undefined) this.#vote.isDecided = true;
+    if (hasQuorum && this.#fence !== undefined) return this.#concludeFenced(this.#fence);
+    // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
+    // moment, since later ones did not count, and the nodes still silent as timed out.
+    const cutOffAt =
+      !hasQuorum && this.#cutSignal?.aborted === true ? { outcomes: [...this.calls.outcomes], elapsedMs: this.#set.options.clock.now() - this.#start } : undefined;
+    return this.#outcome(hasQuorum, undefined, undefined, cutOffAt);
+  }
+
+  async #concludeFenced(fence: Fence): Promise<Lock | AcquireAttempt> {
+    // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
+    // counter it reported is above all of them.
+    const fencingToken = Math.max(...fence.counters) + 1;
+    const fenceNodes = await storeFencingToken(this.#set, fencingToken, fence.keys, this.#request.ttlMs, this.#cutSignal);
+    return this.#outcome(true, fencingToken, fenceNodes, undefined);
+  }
+
+  /** The lock, if the quorum granted it with validity left and no node is misconfigured; else the failed attempt, cleaned up. */
+  #outcome(
+    hasQuorum: boolean,
+    fencingToken: number | undefined,
+    fenceNodes: FenceNodeOutcome[] | undefined,
+    cutOffAt: { readonly outcomes: (AcquireNodeOutcome | undefined)[]; readonly elapsedMs: number } | undefined,
+  ): Lock | Promise<AcquireAttempt> {
+    const set = this.#set;
+    const { ttlMs } = this.#request;
+    const elapsedMs = set.options.clock.now() - this.#start;
+    const validity = validityMs({ ttlMs, elapsedMs, driftFactor: set.options.driftFactor });
+    // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.
+    const isMisconfigured = set.servers.configurationError !== undefined;
+    if (hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(this.calls.outcomes)) {
+      return this.#lock(elapsedMs, validity, fencingToken);
+    }
+    return this.#failed(elapsedMs, fenceNodes, cutOffAt);
+  }
+
+  #lock(elapsedMs: number, validity: number, fencingToken: number | undefined): Lock {
+    const { nodes } = this.#set;
+    const { resources, keys, ttlMs } = this.#request;
+    const calls = this.calls;
+    const start = this.#start;
     const written = new Array<boolean>(nodes.length);
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) written[nodeIndex] = calls.wasSent(nodeIndex);
     const lock = new Lock({
-      set: set,
-      resources: request.resources,
+      set: this.#set,
+      resources,
       keys,
-      token,
-      attempts: attemptNumber,
+      token: this.#token,
+      attempts: this.#attemptNumber,
       fencingToken,
       ttlMs,
       // Validity is what is left now, at the decision: it runs from here, not from the start.
       validUntil: start + elapsedMs + validity,
       keysExpireAt: start + ttlMs,
-      expiresAt: Math.floor(wallStart + elapsedMs + validity),
+      expiresAt: Math.floor(this.#wallStart + elapsedMs + validity),
       written,
-      leadNodeIndex,
+      leadNodeIndex: this.#leadNodeIndex,
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
       nodes: [...calls.outcomes],
     });
-    watchLateGrants(lock, calls, lock.nodes, request.resources, nodes);
+    watchLateGrants(lock, calls, lock.nodes, resources, nodes);
     return lock;
   }
 
-  // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
-  // split the nodes between them from waking each other in lockstep.
-  await cleanUp(set, calls, { keys, token, ttlMs, keysExpireAt: start + ttlMs, announce: false });
-  if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
-  const outcomes = await calls.allSettled();
-  return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+  async #failed(
+    elapsedMs: number,
+    fenceNodes: FenceNodeOutcome[] | undefined,
+    cutOffAt: { readonly outcomes: (AcquireNodeOutcome | undefined)[]; readonly elapsedMs: number } | undefined,
+  ): Promise<AcquireAttempt> {
+    const { keys, ttlMs } = this.#request;
+    const calls = this.calls;
+    // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
+    // split the nodes between them from waking each other in lockstep.
+    await cleanUp(this.#set, calls, { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false });
+    if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
+    const outcomes = await calls.allSettled();
+    return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+  }
 }
 
 /**
@@ -230,48 +332,6 @@ function patientCaller(
 }
 
 /**
- * A node that had not answered when `lock` was granted may still set our keys later (see
- * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once. One listener on the
- * fan-out for every node (the outcomes known at the decision, `known`, are replayed to it at once). A
- * module function, so that what a call still waiting for a far node keeps alive is its listener, the lock
- * and the resources: not the attempt's variables (see bench/scripts/far-node-retention.mjs).
- */
-function watchLateGrants(
-  lock: Lock,
-  calls: FanOut<AcquireStatus>,
-  known: readonly (AcquireNodeOutcome | undefined)[],
-  resources: readonly string[],
-  nodes: readonly NodeState[],
-): void {
-  // Every node answered by the decision, none with a timeout or an error: nothing can come later.
-  if (isEveryAnswerIn(known)) return;
-  calls.listen((outcome) => {
-    const { nodeIndex, status } = outcome;
-    const isLate = known[nodeIndex] === undefined;
-    if (status === 'acquired') {
-      // Granted at the decision, the lock holds it; granted since, it is a late grant.
-      if (isLate) lock.removeLateGrant(nodeIndex);
-      return;
-    }
-    if (!isLate && (isRefusal(status) || !calls.wasSent(nodeIndex))) return;
-    if (status === 'timeout' || status === 'error') {
-      void calls.lateAnswerOf(nodeIndex).then((answer) => {
-        if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
-      });
-    }
-    // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
-    // the lock stands on the nodes that granted it, and the mistake is reported once per node.
-    if (isLate) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
-  });
-}
-
-/** Whether every node's outcome is known and is an answer (no timeout, no error, none still pending). */
-function isEveryAnswerIn(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
-  for (const outcome of outcomes) if (outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error') return false;
-  return true;
-}
-
-/**
  * Parses the acquire script's fenced replies, pushing the counter each granting node reported onto
  * `counters`. A module function: the parser keeps only `counters` alive, not the attempt.
  */
@@ -300,52 +360,4 @@ async function storeFencingToken(
     parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScriptOf(call, nodeIndex))),
   );
   return (await calls.decided(signal)) ? undefined : calls.allSettled();
-}
-
-/**
- * How many of the latest failed attempts an {@link AttemptLog} keeps, besides the first: with the default
- * `retryCount` (10), every attempt is kept.
- */
-export const KEPT_LATEST_ATTEMPTS = 10;
-
-/**
- * The failed attempts of one call, in bounded memory however long it waits: the first, the latest
- * {@link KEPT_LATEST_ATTEMPTS}, and a count of all. A call that retries for an hour makes tens of
- * thousands of attempts (about 380 bytes each); what a caller needs from them is how it began and how it
- * ended.
- */
-export class AttemptLog {
-  /** How many attempts were added, kept or not. */
-  count = 0;
-  #first: AcquireAttempt | undefined;
-  /** The latest attempts after the first, oldest first; made with the second attempt (most calls make one). */
-  #latest: AcquireAttempt[] | undefined;
-  #lastDecided: AcquireAttempt | undefined;
-
-  add(attempt: AcquireAttempt): void {
-    this.count += 1;
-    if (attempt.isCutOff !== true) this.#lastDecided = attempt;
-    if (this.#first === undefined) {
-      this.#first = attempt;
-      return;
-    }
-    const latest = (this.#latest ??= []);
-    latest.push(attempt);
-    if (latest.length > KEPT_LATEST_ATTEMPTS) latest.shift();
-  }
-
-  /** The latest attempt added, if any. */
-  get last(): AcquireAttempt | undefined {
-    return this.#latest?.at(-1) ?? this.#first;
-  }
-
-  /** The latest attempt added that was not cut off (see {@link AcquireAttempt.isCutOff}), kept or not. */
-  get lastDecided(): AcquireAttempt | undefined {
-    return this.#lastDecided;
-  }
-
-  /** The kept attempts, in order: the first, then the latest. */
-  kept(): AcquireAttempt[] {
-    return this.#first === undefined ? [] : [this.#first, ...(this.#latest ?? [])];
-  }
 }

@@ -1,4 +1,4 @@
-import { AttemptLog } from './attempt.js';
+import { AttemptLog } from './attempt-log.js';
 import { type Clock, recheckDelayMs } from '../base/clock.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import type { AcquireAttempt, AcquireNodeOutcome } from '../base/outcomes.js';

@@ -97,6 +97,11 @@ export function fenceCounterOf(reply: unknown): number | undefined {
   return typeof counter === 'number' && Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
 }
 
+/** Whether a node refused the acquisition: the script then changed nothing there, so nothing needs removing. */
+export function isRefusal(status: string | undefined): boolean {
+  return status === 'held' || status === 'restarting' || status === 'foreign';
+}
+
 /**
  * Adapters without `trySet` whose server refused `SET … NX … GET` with a syntax error, as servers before
  * Redis 7.0 do: they take every lock by the script from then on.

@@ -1,0 +1,50 @@
+// The failed attempts of one acquisition, kept in bounded memory for the error that reports them.
+import type { AcquireAttempt } from '../base/outcomes.js';
+
+/**
+ * How many of the latest failed attempts an {@link AttemptLog} keeps, besides the first: with the default
+ * `retryCount` (10), every attempt is kept.
+ */
+export const KEPT_LATEST_ATTEMPTS = 10;
+
+/**
+ * The failed attempts of one call, in bounded memory however long it waits: the first, the latest
+ * {@link KEPT_LATEST_ATTEMPTS}, and a count of all. A call that retries for an hour makes tens of
+ * thousands of attempts (about 380 bytes each); what a caller needs from them is how it began and how it
+ * ended.
+ */
+export class AttemptLog {
+  /** How many attempts were added, kept or not. */
+  count = 0;
+  #first: AcquireAttempt | undefined;
+  /** The latest attempts after the first, oldest first; made with the second attempt (most calls make one). */
+  #latest: AcquireAttempt[] | undefined;
+  #lastDecided: AcquireAttempt | undefined;
+
+  add(attempt: AcquireAttempt): void {
+    this.count += 1;
+    if (attempt.isCutOff !== true) this.#lastDecided = attempt;
+    if (this.#first === undefined) {
+      this.#first = attempt;
+      return;
+    }
+    const latest = (this.#latest ??= []);
+    latest.push(attempt);
+    if (latest.length > KEPT_LATEST_ATTEMPTS) latest.shift();
+  }
+
+  /** The latest attempt added, if any. */
+  get last(): AcquireAttempt | undefined {
+    return this.#latest?.at(-1) ?? this.#first;
+  }
+
+  /** The latest attempt added that was not cut off (see {@link AcquireAttempt.isCutOff}), kept or not. */
+  get lastDecided(): AcquireAttempt | undefined {
+    return this.#lastDecided;
+  }
+
+  /** The kept attempts, in order: the first, then the latest. */
+  kept(): AcquireAttempt[] {
+    return this.#first === undefined ? [] : [this.#first, ...(this.#latest ?? [])];
+  }
+}

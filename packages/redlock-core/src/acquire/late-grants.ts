@@ -1,0 +1,50 @@
+// What a lock granted before every node answered still listens for: a node that sets our keys after the
+// decision (a late grant), and a setup mistake that a node reveals only then.
+import type { AcquireNodeOutcome } from '../base/outcomes.js';
+import type { Lock } from '../lock/lock.js';
+import type { FanOut } from '../nodes/fan-out.js';
+import type { NodeState } from '../nodes/node-state.js';
+import { type AcquireStatus, isRefusal } from '../scripts/acquire.js';
+import { warnIfMisconfigured } from './misconfigured-nodes.js';
+
+/**
+ * A node that had not answered when `lock` was granted may still set our keys later (see
+ * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once. One listener on the
+ * fan-out for every node (the outcomes known at the decision, `known`, are replayed to it at once). A
+ * module function, so that what a call still waiting for a far node keeps alive is its listener, the lock
+ * and the resources: not the attempt (see bench/scripts/far-node-retention.mjs).
+ */
+export function watchLateGrants(
+  lock: Lock,
+  calls: FanOut<AcquireStatus>,
+  known: readonly (AcquireNodeOutcome | undefined)[],
+  resources: readonly string[],
+  nodes: readonly NodeState[],
+): void {
+  // Every node answered by the decision, none with a timeout or an error: nothing can come later.
+  if (isEveryAnswerIn(known)) return;
+  calls.listen((outcome) => {
+    const { nodeIndex, status } = outcome;
+    const isLate = known[nodeIndex] === undefined;
+    if (status === 'acquired') {
+      // Granted at the decision, the lock holds it; granted since, it is a late grant.
+      if (isLate) lock.removeLateGrant(nodeIndex);
+      return;
+    }
+    if (!isLate && (isRefusal(status) || !calls.wasSent(nodeIndex))) return;
+    if (status === 'timeout' || status === 'error') {
+      void calls.lateAnswerOf(nodeIndex).then((answer) => {
+        if (answer === 'acquired') lock.removeLateGrant(nodeIndex);
+      });
+    }
+    // A setup mistake that a node reveals only after the quorum granted cannot fail this call any more:
+    // the lock stands on the nodes that granted it, and the mistake is reported once per node.
+    if (isLate) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
+  });
+}
+
+/** Whether every node's outcome is known and is an answer (no timeout, no error, none still pending). */
+function isEveryAnswerIn(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
+  for (const outcome of outcomes) if (outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error') return false;
+  return true;
+}
