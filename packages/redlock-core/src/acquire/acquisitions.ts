@@ -4,6 +4,7 @@ import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
 import { isAcquireTraced, isAttemptTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf } from '../base/errors.js';
+import type { GuardedCall } from '../base/lifecycle.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -47,7 +48,7 @@ export class Acquisitions {
    * re-entrant acquisition never queues, nor does a single try (`retryCount: 0`), which asks every node
    * at once; any other call waits for its turn behind the earlier calls of this `Redlock` on the same
    * resources, then runs attempts as the head (see {@link #acquireInQueue}). It rejects at once when the
-   * `Redlock` closes meanwhile (see `Lifecycle.guard`). Called from async methods only, so its synchronous
+   * `Redlock` closes meanwhile (see `Lifecycle.guardedCall`). Called from async methods only, so its synchronous
    * throws reach the caller as rejections.
    */
   acquire(request: CallRequest): Promise<Lock> {
@@ -72,11 +73,9 @@ export class Acquisitions {
       running = { ...running, signal: deadline.signal };
       stopDeadline = deadline.stop;
     }
-    const acquiring = running.retryCount === 0 ? this.#tryOnce(running) : this.#acquireInQueue(running);
-    // Counted for `stats()` by the guard's own handlers.
+    // Counted for `stats()` by the call's own reports.
     this.#stats.started();
-    return lifecycle.guard(
-      acquiring,
+    const call = lifecycle.guardedCall<Lock>(
       { operation: 'acquire', resources: request.resources, when: ' while the call waited' },
       releaseAbandoned,
       stopDeadline === undefined && dispose === undefined
@@ -87,20 +86,27 @@ export class Acquisitions {
           },
       this.#stats,
     );
+    // Each reports to `call` and never rejects.
+    void (running.retryCount === 0 ? this.#tryOnce(running, call) : this.#acquireInQueue(running, call));
+    return call.promise;
   }
 
-  /** One attempt over every node, without queueing: what `retryCount: 0` asks for. */
-  async #tryOnce(request: AcquireRequest): Promise<Lock> {
-    // No queue, so no lead node to ask first: its release works the lead node out.
-    const outcome = await runAttempt(this.#set, request, 1, undefined, false);
-    if (outcome instanceof Lock) return this.#wakeQueueAtRelease(outcome);
-    throwIfMisconfigured(this.#set);
-    if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
-    const log = new AttemptLog();
-    // Never 'held-at-lead': it asked every node.
-    log.add(outcome as AcquireAttempt);
-    this.#throwIfAborted(request, log);
-    throw acquireErrorOf(request, log, this.#quorum);
+  /** One attempt over every node, without queueing: what `retryCount: 0` asks for. Reports to `call`; never rejects. */
+  async #tryOnce(request: AcquireRequest, call: GuardedCall<Lock>): Promise<void> {
+    try {
+      // No queue, so no lead node to ask first: its release works the lead node out.
+      const outcome = await runAttempt(this.#set, request, 1, undefined, false);
+      if (outcome instanceof Lock) return call.resolved(this.#wakeQueueAtRelease(outcome));
+      throwIfMisconfigured(this.#set);
+      if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
+      const log = new AttemptLog();
+      // Never 'held-at-lead': it asked every node.
+      log.add(outcome as AcquireAttempt);
+      this.#throwIfAborted(request, log);
+      throw acquireErrorOf(request, log, this.#quorum);
+    } catch (error) {
+      call.rejected(error);
+    }
   }
 
   /**
@@ -127,18 +133,21 @@ export class Acquisitions {
    * head, so a wake never postpones a timed retry (a due retry goes before any wake, and a woken attempt
    * stops asking its lead node patiently when the retry is due), and after a woken attempt that failed,
    * announcements rest (see {@link WaitQueue.restWakes}): the give-up time stays that of the timed retries.
+   * Reports to `call` (the lock, or why not); never rejects.
    */
-  async #acquireInQueue(request: AcquireRequest): Promise<Lock> {
+  async #acquireInQueue(request: AcquireRequest, call: GuardedCall<Lock>): Promise<void> {
     const { signal, retryCount, keys, ttlMs } = request;
     const { options, nodes } = this.#set;
     const { clock } = options;
-    const queue = this.#queues.queueOf(request, this.#leadNodeIndexFor);
-    const waiter = queue.join(request);
-    const { leadNodeIndex } = queue;
+    let queue: WaitQueue | undefined;
+    let waiter: Waiter | undefined;
     let lock: Lock | undefined;
     /** This call's own attempts, as the head. */
     const attempts = new AttemptLog();
     try {
+      queue = this.#queues.queueOf(request, this.#leadNodeIndexFor);
+      waiter = queue.join(request);
+      const { leadNodeIndex } = queue;
       const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
       if (turn === 'gave-up') throw acquireErrorOf(request, reportedAttempts(attempts, waiter, queue), this.#quorum);
       let retryAt = turn === 'first' ? 0 : nextRetryAtOf(clock, request);
@@ -165,7 +174,7 @@ export class Acquisitions {
         }
         if (outcome instanceof Lock) {
           lock = outcome;
-          return this.#wakeQueueAtRelease(outcome);
+          return call.resolved(this.#wakeQueueAtRelease(outcome));
         }
         // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
         if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt, request.retryDelayMs);
@@ -199,10 +208,11 @@ export class Acquisitions {
       }
     } catch (error) {
       // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
-      if (error instanceof WaitExpired) throw acquireErrorOf(request, reportedAttempts(attempts, waiter, queue), this.#quorum, error.waitMs);
-      throw error;
+      if (error instanceof WaitExpired && waiter !== undefined && queue !== undefined) {
+        call.rejected(acquireErrorOf(request, reportedAttempts(attempts, waiter, queue), this.#quorum, error.waitMs));
+      } else call.rejected(error);
     } finally {
-      queue.leave(waiter, lock !== undefined);
+      if (waiter !== undefined) queue?.leave(waiter, lock !== undefined);
     }
   }
 

@@ -119,21 +119,19 @@ export class Lifecycle {
   }
 
   /**
-   * Settles like `operation`, except that it rejects at once, with a {@link RedlockClosedError} for
-   * `closed` (see `closedErrorOf`), when the `Redlock` closes first. What `operation` still yields then is
-   * handed to `abandon` (e.g. a lock to release), as background work that `close()` waits for. `dispose`
-   * runs once `operation` settled; `settled` hears how the returned promise settled, once.
+   * A call that `close()` cuts short: its `promise` settles as the call reports it ({@link GuardedCall.resolved},
+   * {@link GuardedCall.rejected}, exactly once), except that it rejects at once, with a
+   * {@link RedlockClosedError} for `closed` (see `closedErrorOf`), when the `Redlock` closes first. What the
+   * call still yields then is handed to `abandon` (e.g. a lock to release), and `close()` waits for the call
+   * and for that, as background work. `dispose` runs once the call reported; `settled` hears how the promise
+   * settled, once. The call reports to it rather than through a promise of its own, so that the caller's
+   * promise is the only one resolved with the result.
    */
-  guard<T>(operation: Promise<T>, closed: ClosedCall, abandon: (value: T) => Promise<unknown>, dispose?: () => void, settled?: SettleListener): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const call = new GuardedCall(this, operation, resolve, reject, closed, abandon, dispose, settled);
-      if (this.isClosed) call.hook();
-      else this.#link(call);
-      operation.then(
-        (value) => call.resolved(value),
-        (error: unknown) => call.rejected(error),
-      );
-    });
+  guardedCall<T>(closed: ClosedCall, abandon: (value: T) => Promise<unknown>, dispose?: () => void, settled?: SettleListener): GuardedCall<T> {
+    const call = new GuardedCall(this, closed, abandon, dispose, settled);
+    if (this.isClosed) call.hook();
+    else this.#link(call);
+    return call;
   }
 
   /** Counts `work` (which may reject) as background work that `close()` waits for, until it settles. */
@@ -303,7 +301,7 @@ function unlink(entry: CloseHookEntry): void {
   entry.next = undefined;
 }
 
-/** What a call that {@link Lifecycle.guard} watches rejects with at close: `closedErrorOf(operation, resources, when)`. */
+/** What a call that {@link Lifecycle.guardedCall} watches rejects with at close: `closedErrorOf(operation, resources, when)`. */
 export interface ClosedCall {
   readonly operation: string;
   readonly resources: readonly string[];
@@ -311,64 +309,75 @@ export interface ClosedCall {
 }
 
 /**
- * One call that {@link Lifecycle.guard} watches, and its own entry in the close hooks: guarding a call
- * makes no hook closure and no remover besides the promise's handlers (every acquisition is guarded).
+ * One call that {@link Lifecycle.guardedCall} watches, and its own entry in the close hooks: guarding a
+ * call makes no hook closure and no remover (every acquisition is guarded).
  */
-class GuardedCall<T> implements CloseHookEntry {
+export class GuardedCall<T> implements CloseHookEntry {
   previous: CloseHookEntry | undefined = undefined;
   next: CloseHookEntry | undefined = undefined;
+  /** What the caller awaits: see {@link Lifecycle.guardedCall}. */
+  readonly promise: Promise<T>;
+  #resolve!: (value: T) => void;
+  #reject!: (error: unknown) => void;
   #isClosedFirst = false;
+  /** Once closed first, until the call reports: ends the background work that `close()` waits for. */
+  #onReportedAfterClose: ((work?: Promise<unknown>) => void) | undefined;
   readonly #lifecycle: Lifecycle;
-  readonly #operation: Promise<T>;
-  readonly #resolve: (value: T) => void;
-  readonly #reject: (error: unknown) => void;
   readonly #closed: ClosedCall;
   readonly #abandon: (value: T) => Promise<unknown>;
   readonly #dispose: (() => void) | undefined;
   readonly #settled: SettleListener | undefined;
 
-  constructor(
-    lifecycle: Lifecycle,
-    operation: Promise<T>,
-    resolve: (value: T) => void,
-    reject: (error: unknown) => void,
-    closed: ClosedCall,
-    abandon: (value: T) => Promise<unknown>,
-    dispose: (() => void) | undefined,
-    settled: SettleListener | undefined,
-  ) {
+  constructor(lifecycle: Lifecycle, closed: ClosedCall, abandon: (value: T) => Promise<unknown>, dispose: (() => void) | undefined, settled: SettleListener | undefined) {
     this.#lifecycle = lifecycle;
-    this.#operation = operation;
-    this.#resolve = resolve;
-    this.#reject = reject;
     this.#closed = closed;
     this.#abandon = abandon;
     this.#dispose = dispose;
     this.#settled = settled;
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
   }
 
-  /** The `Redlock` closed first: rejects now, and hands what the operation still yields to `abandon`. */
+  /** The `Redlock` closed first: rejects now; `close()` waits for the call to report, and for what `abandon` makes of its result. */
   hook(): void {
     this.#isClosedFirst = true;
     const { operation, resources, when } = this.#closed;
     const error = closedErrorOf(operation, resources, when);
     this.#reject(error);
     this.#settled?.onRejected(error);
-    this.#lifecycle.track(this.#operation.then(this.#abandon, () => undefined));
+    this.#lifecycle.track(
+      new Promise<unknown>((resolve) => {
+        this.#onReportedAfterClose = resolve;
+      }),
+    );
   }
 
+  /** The call yielded `value`: resolves with it, or hands it to `abandon` if the `Redlock` closed first. */
   resolved(value: T): void {
     unlink(this);
     this.#dispose?.();
+    if (this.#isClosedFirst) {
+      let abandoning: Promise<unknown>;
+      try {
+        abandoning = this.#abandon(value);
+      } catch (error) {
+        abandoning = Promise.reject(error);
+      }
+      return this.#onReportedAfterClose?.(abandoning);
+    }
     this.#resolve(value);
-    if (!this.#isClosedFirst) this.#settled?.onResolved();
+    this.#settled?.onResolved();
   }
 
+  /** The call failed with `error`: rejects with it, unless the `Redlock` closed first. */
   rejected(error: unknown): void {
     unlink(this);
     this.#dispose?.();
+    if (this.#isClosedFirst) return this.#onReportedAfterClose?.();
     this.#reject(error);
-    if (!this.#isClosedFirst) this.#settled?.onRejected(error);
+    this.#settled?.onRejected(error);
   }
 }
 
@@ -383,7 +392,7 @@ function closeHookRing(): CloseHookEntry {
 /** The `dispose` of a signal made aborted: nothing listens. */
 const NOTHING_TO_DISPOSE = (): void => undefined;
 
-/** Hears how a promise settled (see {@link Lifecycle.guard}). */
+/** Hears how a promise settled (see {@link Lifecycle.guardedCall}). */
 export interface SettleListener {
   onResolved(): void;
   onRejected(error: unknown): void;
