@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Where the core's instructions per acquire+release go, by function: core-instructions.sh's count, split.
-# Runs core-loop.mjs under valgrind's callgrind twice (32,000 and 52,000 cycles, as core-instructions.sh
-# does), with `--perf-basic-prof` so that V8 writes where it put each compiled function, and prints the
-# difference per cycle by function: JavaScript by its name and file (`*` optimized, `^` baseline, `~`
+# Runs core-loop.mjs under valgrind's callgrind twice (32,000 and 52,000 cycles, or 52,000 and 72,000 with
+# a far node, as core-instructions.sh does), with `--perf-basic-prof` so that V8 writes where it put each
+# compiled function, and prints the difference per cycle by function: JavaScript by its name and file (`*` optimized, `^` baseline, `~`
 # interpreted), V8's builtins by theirs (`Builtins_PerformPromiseThen`...). An optimized function counts the
 # functions V8 inlined into it; NODE_FLAGS=--no-turbo-inlining splits them (and makes every count larger).
 # Run after `pnpm run build`; needs valgrind (apt-get install valgrind).
@@ -27,6 +27,9 @@ profile() {
     mv "$(ls -t /tmp/perf-*.map | head -n 1)" "$work/perf.$cycles"
   callgrind_annotate --inclusive=no --threshold=100 "$work/callgrind.$cycles" >"$work/annotated.$cycles"
 }
-profile 32000
-profile 52000
-node profile-by-function.mjs "$work" 32000 52000 "$shown"
+# As core-instructions.sh counts: from cycle 32,000, or 52,000 with a far node.
+start=32000
+[[ "$mode" == *-far ]] && start=52000
+profile "$start"
+profile $((start + 20000))
+node profile-by-function.mjs "$work" "$start" $((start + 20000)) "$shown"
