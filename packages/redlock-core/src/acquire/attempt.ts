@@ -248,7 +248,7 @@ export class Attempt {
       written,
       leadNodeIndex: this.#leadNodeIndex,
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
-      nodes: [...calls.outcomes],
+      nodes: calls.outcomes.slice(),
     });
     watchLateGrants(lock, calls, lock.nodes, resources, nodes);
     return lock;

@@ -39,7 +39,7 @@ export async function releaseOnEveryNode(hold: Hold): Promise<ReleaseResult> {
     });
   }
   // A copy: the fan-out keeps filling in its own array as the other nodes answer.
-  const nodes = [...calls.outcomes];
+  const nodes = calls.outcomes.slice();
   let releasedCount = 0;
   for (const node of nodes) if (node?.status === 'released') releasedCount += 1;
   return { nodes, releasedCount, holders: 0, settled: calls.allSettled() };
