@@ -124,8 +124,8 @@ export class Lifecycle {
    * {@link RedlockClosedError} for `closed` (see `closedErrorOf`), when the `Redlock` closes first. What the
    * call still yields then is handed to `abandon` (e.g. a lock to release), and `close()` waits for the call
    * and for that, as background work. `dispose` runs once the call reported; `settled` hears how the promise
-   * settled, once. The call reports to it rather than through a promise of its own, so that the caller's
-   * promise is the only one resolved with the result.
+   * settled, once. The call reports here instead of returning a promise for the guard to follow, so the
+   * caller's promise is the only one resolved with the result (each costs every acquisition).
    */
   guardedCall<T>(closed: ClosedCall, abandon: (value: T) => Promise<unknown>, dispose?: () => void, settled?: SettleListener): GuardedCall<T> {
     const call = new GuardedCall(this, closed, abandon, dispose, settled);
