@@ -10,7 +10,7 @@ import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
 import { hasMisconfiguredNode } from './misconfigured-nodes.js';
 import { watchLateGrants } from './late-grants.js';
-import { announceNodeIndexOf } from '../nodes/release-notifications.js';
+import { announceNodeIndexOf } from '../nodes/lead-node.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, isRefusal, parseAcquireReply, SetReader } from '../scripts/acquire.js';

@@ -7,7 +7,7 @@ import type { NodeCallRun } from '../nodes/node-call.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from '../nodes/release-notifications.js';
+import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from '../nodes/lead-node.js';
 import { type Release, releaseAndRetry, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
 import type { Hold } from './hold.js';
 

@@ -29,11 +29,7 @@ export interface NodeSet {
   readonly leadNode: LeadNodeMemo;
 }
 
-/**
- * The lead node of the latest lock asked for (see `leadNodeIndexIn`): for the first key `key` of
- * `keyCount` keys, a TTL of `ttlMs`, while `timeoutChangeCount()` reads `timeoutChanges`. A process that
- * locks one resource again and again asks for the same one every time.
- */
+/** The lead node of a lock on `key`'s keys, `keyCount` of them, for `ttlMs`, while `timeoutChangeCount()` reads `timeoutChanges`. */
 export interface LeadNodeMemo {
   key: string;
   keyCount: number;

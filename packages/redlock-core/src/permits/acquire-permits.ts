@@ -8,7 +8,8 @@ import { retryDelayMs, startWaitDeadline, WaitExpired, wokenRestMs } from '../ac
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { type KeyWatch, leadNodeIndexIn, type ReleaseNotifications, type ReleaseSource, waitForRetry } from '../nodes/release-notifications.js';
+import { leadNodeIndexIn } from '../nodes/lead-node.js';
+import { type KeyWatch, type ReleaseNotifications, type ReleaseSource, waitForRetry } from '../nodes/release-notifications.js';
 import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';

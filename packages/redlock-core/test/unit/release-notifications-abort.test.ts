@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Redlock } from '../../src/index.js';
-import { leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
+import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
+import { SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 

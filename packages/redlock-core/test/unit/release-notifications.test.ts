@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { WAKE_REST_MIN_MS } from '../../src/acquire/retry.js';
-import { announceNodeIndexOf, type KeyWatch, leadNodeIndexIn, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
+import { announceNodeIndexOf, leadNodeIndexIn, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
+import { type KeyWatch, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
 import { createNodeSet } from '../../src/nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';

@@ -3,7 +3,7 @@ import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
-import { announceNodeIndexOf, leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
+import { announceNodeIndexOf, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import { quietReleaseScript, releaseScript } from '../../src/scripts/release.js';
 

@@ -1,0 +1,122 @@
+// Which node a lock's waiters ask first and listen to, and where its release is announced: chosen from the
+// first key's hash and the nodes' timeouts, the same for every client and version that lists the nodes in
+// the same order.
+import type { NodeSet, NodeState } from './node-state.js';
+import { nodeTimeoutMsFor, timeoutChangeCount } from './node-latency.js';
+
+/**
+ * The node a woken waiter asks first, for resource keys `keys`: the same for every client that lists the
+ * nodes in the same order, chosen by a hash of the first key among the nodes with the shortest timeout
+ * (the nearest, by the user's own settings), so different resources spread over the nodes. It is the
+ * announce node ({@link announceNodeIndexOf}) whenever that one is among the nearest: a release is then
+ * announced on two nodes instead of three, and a waiter listens on one node instead of two.
+ *
+ * Waiters that all ask one node first are ordered by it: one wins that node and then asks the rest, the
+ * others learn at the cost of one call that the lock was taken, instead of every waiter sending a full
+ * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
+ */
+export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly number[]): number {
+  // Runs for every acquire that makes a queue, so two plain loops rather than arrays built on the way.
+  let shortestMs = Infinity;
+  let candidateCount = 0;
+  for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
+    const timeoutMs = timeoutsMs[nodeIndex] as number;
+    if (timeoutMs < shortestMs) {
+      shortestMs = timeoutMs;
+      candidateCount = 0;
+    }
+    if (timeoutMs === shortestMs) candidateCount += 1;
+  }
+  const hash = fnv1a(keys[0] ?? '');
+  // The announce node, as announceNodeIndexOf() works it out, from the hash already made.
+  const announceNodeIndex = moduloOf(hash, timeoutsMs.length);
+  if (timeoutsMs[announceNodeIndex] === shortestMs) return announceNodeIndex;
+  let skip = moduloOf(hash, candidateCount);
+  for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
+    if (timeoutsMs[nodeIndex] === shortestMs && skip-- === 0) return nodeIndex;
+  }
+  return 0;
+}
+
+/**
+ * The node every client listens to and announces the release of `keys` on, whatever its own view of the
+ * nodes' latencies: a hash of the first key over all `nodeCount` nodes. Where it is among a client's
+ * nearest nodes (always, where every node has the same timeout) it is that client's lead node too
+ * ({@link leadNodeIndexOf}); clients whose lead nodes differ (one near each datacenter) still hear each
+ * other's releases there.
+ */
+export function announceNodeIndexOf(keys: readonly string[], nodeCount: number): number {
+  return moduloOf(fnv1a(keys[0] ?? ''), nodeCount);
+}
+
+/**
+ * Whether a release of a lock whose lead node is `leadNodeIndex` announces itself on node `nodeIndex`: on
+ * its lead node, the announce node ({@link announceNodeIndexOf}) and the node after that one, the backup
+ * for waiters that cannot listen on the announce node (they listen on every node then). Not on every
+ * node: a PUBLISH is about an eighth of the instructions a node runs per lock (bench/RESULTS.md), and no
+ * waiter listens on the other nodes unless those fail it.
+ */
+export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announceNodeIndex: number, nodeCount: number): boolean {
+  return nodeIndex === leadNodeIndex || nodeIndex === announceNodeIndex || nodeIndex === (announceNodeIndex + 1) % nodeCount;
+}
+
+/**
+ * {@link leadNodeIndexOf} for a lock on `keys` for `ttlMs` over the nodes of `set`, with each node's
+ * current timeout: what a queue's waiters ask first, and what a release goes to first. The same as last
+ * time while no node's timeout changed (see `timeoutChangeCount`), for the same key, key count and TTL.
+ */
+export function leadNodeIndexIn(set: NodeSet, keys: readonly string[], ttlMs: number): number {
+  const memo = set.leadNode;
+  const key = keys[0] ?? '';
+  if (memo.timeoutChanges === timeoutChangeCount() && memo.ttlMs === ttlMs && memo.keyCount === keys.length && memo.key === key) return memo.nodeIndex;
+  const { nodes, options } = set;
+  // One array per node count, filled in again each time.
+  if (timeoutsScratch.length !== nodes.length) timeoutsScratch = new Array<number>(nodes.length).fill(0);
+  for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
+    timeoutsScratch[nodeIndex] = nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, ttlMs, keys.length);
+  }
+  memo.nodeIndex = leadNodeIndexOf(keys, timeoutsScratch);
+  memo.key = key;
+  memo.keyCount = keys.length;
+  memo.ttlMs = ttlMs;
+  // Read after the timeouts: working one out for a new TTL moves the count.
+  memo.timeoutChanges = timeoutChangeCount();
+  return memo.nodeIndex;
+}
+
+/** The node timeouts {@link leadNodeIndexIn} works on; read only within one synchronous call. */
+let timeoutsScratch: number[] = [];
+
+/** The latest text {@link fnv1a} hashed, and its hash: a lock's acquisition and its release hash the same key. */
+let lastHashed = '';
+let lastHash = fnv1aOf('');
+
+/**
+ * The 32-bit FNV-1a hash of a string's UTF-16 code units: cheap, and well spread for short keys. Its bits
+ * as a signed 32-bit integer, which V8 keeps unboxed; {@link moduloOf} reads them as unsigned.
+ */
+function fnv1a(text: string): number {
+  if (text !== lastHashed) {
+    lastHash = fnv1aOf(text);
+    lastHashed = text;
+  }
+  return lastHash;
+}
+
+function fnv1aOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}
+
+/**
+ * `hash % count` for the unsigned value of the 32 bits of `hash`, worked out in two steps of 16 bits that
+ * stay small integers: the same node for every client and version, where `%` on an unsigned hash of 2^31 or
+ * more works on doubles (a call into the C library's `fmod`, in V8).
+ */
+function moduloOf(hash: number, count: number): number {
+  return (((hash >>> 16) % count) * 0x10000 + (hash & 0xffff)) % count;
+}
