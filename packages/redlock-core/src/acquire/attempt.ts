@@ -81,6 +81,12 @@ async function attemptOnNodes(
   return attempt.conclude(await attempt.decided());
 }
 
+/** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */
+interface CutOff {
+  readonly outcomes: (AcquireNodeOutcome | undefined)[];
+  readonly elapsedMs: number;
+}
+
 /** With fencing: the counter keys, and the highest counter each granting node reported. */
 interface Fence {
   readonly keys: readonly string[];
@@ -194,7 +200,7 @@ export class Attempt {
     if (hasQuorum && this.#fence !== undefined) return this.#concludeFenced(this.#fence);
     // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
     // moment, since later ones did not count, and the nodes still silent as timed out.
-    const cutOffAt =
+    const cutOffAt: CutOff | undefined =
       !hasQuorum && this.#cutSignal?.aborted === true ? { outcomes: [...this.calls.outcomes], elapsedMs: this.#set.options.clock.now() - this.#start } : undefined;
     return this.#outcome(hasQuorum, undefined, undefined, cutOffAt);
   }
@@ -212,7 +218,7 @@ export class Attempt {
     hasQuorum: boolean,
     fencingToken: number | undefined,
     fenceNodes: FenceNodeOutcome[] | undefined,
-    cutOffAt: { readonly outcomes: (AcquireNodeOutcome | undefined)[]; readonly elapsedMs: number } | undefined,
+    cutOffAt: CutOff | undefined,
   ): Lock | Promise<AcquireAttempt> {
     const set = this.#set;
     const { ttlMs } = this.#request;
@@ -257,7 +263,7 @@ export class Attempt {
   async #failed(
     elapsedMs: number,
     fenceNodes: FenceNodeOutcome[] | undefined,
-    cutOffAt: { readonly outcomes: (AcquireNodeOutcome | undefined)[]; readonly elapsedMs: number } | undefined,
+    cutOffAt: CutOff | undefined,
   ): Promise<AcquireAttempt> {
     const { keys, ttlMs } = this.#request;
     const calls = this.calls;

@@ -16,7 +16,7 @@ import { nodeTimeoutMsFor, timeoutChangeCount } from './node-latency.js';
  * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
  */
 export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly number[]): number {
-  // Runs for every acquire that makes a queue, so two plain loops rather than arrays built on the way.
+  // Runs again whenever a node's timeout changed (see leadNodeIndexIn): two plain loops, no arrays built on the way.
   let shortestMs = Infinity;
   let candidateCount = 0;
   for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
