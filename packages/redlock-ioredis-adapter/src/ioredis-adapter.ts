@@ -1,5 +1,5 @@
 import type { OwnedSubscriber, RedisAdapter, Unsubscribe } from 'redlock-core';
-import { holdWritesUntilTickEnd } from './coalesced-writes.js';
+import { CoalescedWrites } from './coalesced-writes.js';
 import type { DuplicableClient, IoredisClient, SubscriberClient } from './ioredis-client.js';
 import { ownedSubscriberOf } from './owned-subscriber.js';
 import { publishedChannelOf } from './release-channel.js';
@@ -27,9 +27,10 @@ export interface IoredisAdapterOptions {
    */
   readonly subscriber?: SubscriberClient;
   /**
-   * Whether the commands the adapter sends to a `Redis` in the same turn of the event loop after its first
-   * leave in one write to its socket (it is corked from the second until `process.nextTick`), instead of one
-   * system call each as ioredis sends them. Locks taken and released concurrently then cost far less CPU, on
+   * Whether the commands the adapter sends to a `Redis` in a burst after its first (a burst: before the
+   * promise continuations queued so far have run) leave in one write to its socket with the rest of that
+   * turn of the event loop (it is corked from the second until `process.nextTick`), instead of one system
+   * call each as ioredis sends them. Locks taken and released concurrently then cost far less CPU, on
    * the client and on the node; a lone lock, which sends one command per node per turn, is never held. A
    * held command waits until the code running now returns (microseconds, unless it goes on with long
    * synchronous work, which would delay the reply's handling as much anyway). It holds back the other
@@ -101,7 +102,8 @@ export class IoredisAdapter implements RedisAdapter {
    */
   readonly client: IoredisClient;
   readonly #ownedSubscriber: OwnedSubscriber | undefined;
-  readonly #coalescesWrites: boolean;
+  /** What holds the client's writes back, unless `coalesceWrites` is `false`. */
+  readonly #writes: CoalescedWrites | undefined;
   #isClosed = false;
 
   /**
@@ -115,7 +117,7 @@ export class IoredisAdapter implements RedisAdapter {
   constructor(client: IoredisClient, options: IoredisAdapterOptions = {}) {
     const { notifications, subscriber, coalesceWrites } = validatedOptions(client, options);
     this.client = client;
-    this.#coalescesWrites = coalesceWrites;
+    this.#writes = coalesceWrites ? new CoalescedWrites() : undefined;
     if (!notifications) return;
     let subscribeOnNode: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
     if (subscriber !== undefined || client.isCluster === true) {
@@ -150,7 +152,7 @@ export class IoredisAdapter implements RedisAdapter {
     // Not `async`, which would wrap the client's promise in another one on every call; the seam still
     // requires a rejection, never a synchronous throw.
     try {
-      if (this.#coalescesWrites) holdWritesUntilTickEnd(this.client);
+      this.#writes?.hold(this.client);
       return this.client.evalsha(sha1, keys.length, ...keys, ...args);
     } catch (error) {
       return Promise.reject(error);
@@ -159,7 +161,7 @@ export class IoredisAdapter implements RedisAdapter {
 
   /** Sends `EVAL source numkeys ...keys ...args`. */
   async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    if (this.#coalescesWrites) holdWritesUntilTickEnd(this.client);
+    this.#writes?.hold(this.client);
     return this.client.eval(source, keys.length, ...keys, ...args);
   }
 
@@ -167,7 +169,7 @@ export class IoredisAdapter implements RedisAdapter {
   trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
     // Not `async`, as `evalsha`: it takes most locks.
     try {
-      if (this.#coalescesWrites) holdWritesUntilTickEnd(this.client);
+      this.#writes?.hold(this.client);
       return this.client.set(key, value, 'PX', ttlMs, 'NX');
     } catch (error) {
       return Promise.reject(error);
@@ -180,7 +182,7 @@ export class IoredisAdapter implements RedisAdapter {
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
     try {
-      if (this.#coalescesWrites) holdWritesUntilTickEnd(this.client);
+      this.#writes?.hold(this.client);
       return this.client.set(key, value, 'PX', ttlMs, 'NX', 'GET');
     } catch (error) {
       return Promise.reject(error);

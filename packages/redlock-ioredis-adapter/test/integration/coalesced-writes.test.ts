@@ -6,9 +6,10 @@ import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
-// How many times the adapter's commands reach a real node's socket: the first command of a turn of the
-// event loop leaves at once, the rest of the turn in one write, and each still gets its own reply, in order
-// with the client's other commands.
+// How many times the adapter's commands reach a real node's socket: the first command of a burst (what is
+// sent before the promise continuations queued so far have run) leaves at once, the rest of the burst and
+// of its turn of the event loop in one write, and each still gets its own reply, in order with the client's
+// other commands.
 
 const redis = useRedisNodes(3);
 
@@ -32,7 +33,7 @@ async function clientWithWriteCount(index: number): Promise<{ client: Redis; wri
 }
 
 describe('coalesced writes over ioredis', () => {
-  it('sends the first command of a turn of the event loop at once and the rest of the turn in one write, each with its own reply', async () => {
+  it('sends the first command of a burst at once and the rest of the turn in one write, each with its own reply', async () => {
     const { client, writes } = await clientWithWriteCount(0);
     const adapter = new IoredisAdapter(client, { notifications: false });
     const keys = Array.from({ length: 20 }, (_, index) => `coalesced:${randomUUID()}:${index}`);
@@ -116,6 +117,26 @@ describe('coalesced writes over ioredis', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(await adapter.eval("return redis.call('GET', KEYS[1])", [key], [])).toBe('token');
     expect(writes() - before).toBe(3);
+  });
+
+  it('sends a burst\'s first command at once even later in the same turn, and holds the socket once a burst sends two', async () => {
+    const { client, writes } = await clientWithWriteCount(0);
+    const adapter = new IoredisAdapter(client, { notifications: false });
+    const key = `coalesced-bursts:${randomUUID()}`;
+    const before = writes();
+    const first = adapter.setIfAbsent(key, 'token', 5_000);
+    // Continuations of this turn, each a burst of its own: one command each goes out at once.
+    await Promise.resolve();
+    const second = adapter.setIfAbsent(key, 'other', 5_000);
+    expect(writes() - before).toBe(2);
+    await Promise.resolve();
+    // A burst of two: the second and whatever the turn sends after it wait for the end of the turn.
+    const rest = [adapter.eval("return redis.call('GET', KEYS[1])", [key], []), adapter.setIfAbsent(key, 'third', 5_000)];
+    await Promise.resolve();
+    rest.push(adapter.eval("return redis.call('GET', KEYS[1])", [key], []));
+    expect(writes() - before).toBe(3);
+    expect(await Promise.all([first, second, ...rest])).toEqual([null, 'token', 'token', 'token', 'token']);
+    expect(writes() - before).toBe(4);
   });
 
   it('leaves a socket you corked to your own uncork()', async () => {
