@@ -4,7 +4,8 @@
 # calls), unlike timings on a shared machine. Counts with valgrind (apt-get install valgrind) under
 # `node --single-threaded --predictable`, cycles 12,000 to 32,000 as core-instructions.sh does, contenders in
 # parallel (each counts its own process). Under valgrind the client runs some 50× slower, so every reply is
-# already there when it looks: the figures compare libraries; they do not replay S1's timing.
+# already there when it looks: the figures compare libraries; they do not replay S1's timing. redlock-core
+# runs on a paced clock (client-loop.mjs), so its time-based work happens as often per cycle as in S1.
 # `lean` counts core-loop.mjs's lean loop through the ioredis adapter instead: the yardstick for what the
 # core adds on real nodes. Run after `pnpm run build`.
 # Usage: bash bench/scripts/client-instructions.sh [contender name | lean]...

@@ -126,12 +126,13 @@ export async function cycleOf(modeName) {
 /**
  * The clock of `core`: the system's, except that its monotonic time moves on by {@link CYCLE_MS} per cycle
  * rather than with the wall. The core does some work only every so often (a node's round trip is taken
- * once per millisecond, not at every answer): on the real clock, how often that work ran followed how
+ * once per 4 ms of call starts, not at every answer): on the real clock, how often that work ran followed how
  * fast the loop ran, so a count under valgrind (some 50 times slower, slower still beside other work)
  * moved by thousands of instructions between runs of one build. Each reading still calls
- * `performance.now()`, so it costs what the system clock's does.
+ * `performance.now()`, so it costs what the system clock's does. client-loop.mjs paces the core's clock on
+ * real nodes too.
  */
-function pacedClock() {
+export function pacedClock() {
   let now = 0;
   return {
     advance() {

@@ -1,3 +1,4 @@
+import type { Clock } from 'redlock-core';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { ScenarioId } from '../scenarios/scenario.js';
 
@@ -34,6 +35,12 @@ export interface ContenderSetup {
    * pub/sub subscribers). They are the bench's to close, like `clients`.
    */
   connectMore(overrides?: RedisOptions): Promise<readonly Redis[]>;
+  /**
+   * The time source of a library that takes one (redlock-core's `clock` option): client-loop.mjs paces it,
+   * so that under valgrind the core's timing (a node's timeout, its round-trip samples) runs as at S1's
+   * speed rather than 50× slower. @defaultValue the library's own (the system clock)
+   */
+  readonly clock?: Clock;
 }
 
 /** Releases a held lock; resolves once the library's release resolved. */

@@ -13,12 +13,13 @@ export const redlockCore: ContenderDefinition = {
   kind: 'ours',
   client: 'ioredis6',
   packageName: 'redlock-core (this repo)',
-  async create({ clients, retry }) {
+  async create({ clients, retry, clock }) {
     const redlock = new Redlock(
       clients.map((client) => new IoredisAdapter(client)),
-      retry === 'tuned'
-        ? { retryDelayMs: TUNED_RETRY.retryDelayMs, retryJitterMs: TUNED_RETRY.retryJitterMs, retryCount: TUNED_RETRY.retryCount }
-        : {},
+      {
+        ...(retry === 'tuned' ? { retryDelayMs: TUNED_RETRY.retryDelayMs, retryJitterMs: TUNED_RETRY.retryJitterMs, retryCount: TUNED_RETRY.retryCount } : {}),
+        ...(clock === undefined ? {} : { clock }),
+      },
     );
     return {
       async acquire(resource) {
