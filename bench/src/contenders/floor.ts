@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ContenderDefinition } from './contender.js';
 import { type FloorNode, floorLock } from './floor-lock.js';
-import { holdWritesUntilTurnEnds } from './turn-coalesced-writes.js';
+import { TurnCoalescedWrites } from './turn-coalesced-writes.js';
 
 /**
  * The floor's commands through ioredis ({@link floorLock}), each written to its socket as it is sent: one
@@ -33,14 +33,15 @@ export const floorCoalesced: ContenderDefinition = {
 
 /** One node of the floor over an ioredis client; with `coalesce`, its writes wait for the end of the turn. */
 function ioredisFloorNode(client: Redis, coalesce: boolean): FloorNode {
+  const writes = coalesce ? new TurnCoalescedWrites(client) : undefined;
   return {
     loadScript: (source) => client.script('LOAD', source) as Promise<string>,
     setIfAbsent(resource, token, ttlMs) {
-      if (coalesce) holdWritesUntilTurnEnds(client);
+      writes?.hold();
       return client.set(resource, token, 'PX', ttlMs, 'NX').then((reply) => reply === 'OK');
     },
     evalsha(sha1, resource, token) {
-      if (coalesce) holdWritesUntilTurnEnds(client);
+      writes?.hold();
       return client.evalsha(sha1, 1, resource, token);
     },
   };

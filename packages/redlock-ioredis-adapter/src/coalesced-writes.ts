@@ -29,6 +29,7 @@ interface CorkableStream {
  * connects), or when the socket is already held by someone else (their `uncork()` sends ours too).
  */
 export class CoalescedWrites {
+  readonly #client: IoredisClient;
   /** The socket seen last, as `client.stream` gave it (a reconnection brings a new one). */
   #stream: unknown;
   /** Whether {@link #stream} can be held: looked at once per socket. */
@@ -36,9 +37,13 @@ export class CoalescedWrites {
   /** The burst in which the socket was last sent a command: its next command in the same burst is held. */
   #burst = -1;
 
-  /** Call before each command sent on `client`: see {@link CoalescedWrites}. */
-  hold(client: IoredisClient): void {
-    const { stream } = client;
+  constructor(client: IoredisClient) {
+    this.#client = client;
+  }
+
+  /** Call before each command sent on the client: see {@link CoalescedWrites}. */
+  hold(): void {
+    const { stream } = this.#client;
     if (stream !== this.#stream) {
       this.#stream = stream;
       this.#isCorkable = isCorkable(stream);

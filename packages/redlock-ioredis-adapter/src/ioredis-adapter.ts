@@ -117,7 +117,7 @@ export class IoredisAdapter implements RedisAdapter {
   constructor(client: IoredisClient, options: IoredisAdapterOptions = {}) {
     const { notifications, subscriber, coalesceWrites } = validatedOptions(client, options);
     this.client = client;
-    this.#writes = coalesceWrites ? new CoalescedWrites() : undefined;
+    this.#writes = coalesceWrites ? new CoalescedWrites(client) : undefined;
     if (!notifications) return;
     let subscribeOnNode: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
     if (subscriber !== undefined || client.isCluster === true) {
@@ -152,7 +152,7 @@ export class IoredisAdapter implements RedisAdapter {
     // Not `async`, which would wrap the client's promise in another one on every call; the seam still
     // requires a rejection, never a synchronous throw.
     try {
-      this.#writes?.hold(this.client);
+      this.#writes?.hold();
       return this.client.evalsha(sha1, keys.length, ...keys, ...args);
     } catch (error) {
       return Promise.reject(error);
@@ -161,7 +161,7 @@ export class IoredisAdapter implements RedisAdapter {
 
   /** Sends `EVAL source numkeys ...keys ...args`. */
   async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    this.#writes?.hold(this.client);
+    this.#writes?.hold();
     return this.client.eval(source, keys.length, ...keys, ...args);
   }
 
@@ -169,7 +169,7 @@ export class IoredisAdapter implements RedisAdapter {
   trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
     // Not `async`, as `evalsha`: it takes most locks.
     try {
-      this.#writes?.hold(this.client);
+      this.#writes?.hold();
       return this.client.set(key, value, 'PX', ttlMs, 'NX');
     } catch (error) {
       return Promise.reject(error);
@@ -182,7 +182,7 @@ export class IoredisAdapter implements RedisAdapter {
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
     try {
-      this.#writes?.hold(this.client);
+      this.#writes?.hold();
       return this.client.set(key, value, 'PX', ttlMs, 'NX', 'GET');
     } catch (error) {
       return Promise.reject(error);
