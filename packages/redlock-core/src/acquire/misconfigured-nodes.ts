@@ -36,9 +36,13 @@ export function misconfigurationOf(outcome: AcquireNodeOutcome | undefined): Pro
   return PROBLEM_PATTERNS.find(([pattern]) => pattern.test(message))?.[1];
 }
 
-/** Whether any of the outcomes reveals a setup mistake: then no lock may be handed out on the others. */
+/**
+ * Whether any of the outcomes reveals a setup mistake: then no lock may be handed out on the others. A loop
+ * over the statuses: it runs for every acquisition, and almost every one has no error to read.
+ */
 export function hasMisconfiguredNode(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
-  return outcomes.some((outcome) => misconfigurationOf(outcome) !== undefined);
+  for (const outcome of outcomes) if (outcome?.status === 'error' && misconfigurationOf(outcome) !== undefined) return true;
+  return false;
 }
 
 /** The error of an acquisition whose attempt met a misconfigured node, or `undefined` if it met none. */

@@ -16,7 +16,9 @@ export class Vote<S extends string> {
   /** Whether the vote is decided: a quorum said yes ({@link hasQuorum}), or none can. */
   isDecided = false;
   hasQuorum = false;
-  readonly #yes: S | readonly S[];
+  /** The status that counts as yes, and a second one where two do (a release's `'released'` and `'not-held'`). */
+  readonly #yes: S;
+  readonly #alsoYes: S | undefined;
   readonly #quorum: number;
   /** How many `no`s make a quorum impossible. */
   readonly #noToFail: number;
@@ -25,9 +27,10 @@ export class Vote<S extends string> {
   #onDecided: ((hasQuorum: boolean) => void) | undefined;
   #decided: Promise<boolean> | undefined;
 
-  /** @param yes - The status, or statuses, that count as yes. */
-  constructor(nodeCount: number, yes: S | readonly S[]) {
-    this.#yes = yes;
+  /** @param yes - The status, or the two statuses, that count as yes. */
+  constructor(nodeCount: number, yes: S | readonly [S, S]) {
+    this.#yes = typeof yes === 'string' ? yes : yes[0];
+    this.#alsoYes = typeof yes === 'string' ? undefined : yes[1];
     this.#quorum = quorumOf(nodeCount);
     this.#noToFail = nodeCount - this.#quorum + 1;
   }
@@ -35,9 +38,7 @@ export class Vote<S extends string> {
   /** Counts one node's outcome; after the decision, counts nothing. */
   count(status: string): void {
     if (this.isDecided) return;
-    const yes = this.#yes;
-    const isYes = typeof yes === 'string' ? status === yes : (yes as readonly string[]).includes(status);
-    if (isYes) this.#yesCount += 1;
+    if (status === this.#yes || status === this.#alsoYes) this.#yesCount += 1;
     else this.#noCount += 1;
     const hasQuorum = this.#yesCount === this.#quorum;
     if (!hasQuorum && this.#noCount !== this.#noToFail) return;

@@ -41,7 +41,7 @@ function checkResource(resource: unknown): asserts resource is string {
   }
   if (resource === '') throw new RangeError('Expected every resource to be a non-empty string, got `""`');
   // A lone surrogate has no UTF-8 encoding: clients send U+FFFD instead, so distinct names would share a key.
-  if (LONE_SURROGATE.test(resource)) {
+  if (!resource.isWellFormed()) {
     throw new RangeError(`Expected every resource to be well-formed Unicode, got ${formatValue(resource)} with a lone surrogate`);
   }
 }
@@ -55,4 +55,3 @@ function checkKey(key: string, resource: string): void {
   );
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
