@@ -1,11 +1,12 @@
 // S1 and S4 with every contender in a process of its own, as an application runs one lock library: the
 // bench's scenarios run all contenders in one process (rounds interleaved), where each shares the heap,
 // the collector and the timers of the others, and their tails with it. Here each run starts a fresh
-// process with its own 5 redis-server nodes, warms up, then times serial acquire+release cycles on the
-// near nodes (S1) and, with node 0 behind a proxy adding 20 ms each way, for a fixed time (S4). The proxy
-// runs in a process of its own too, as a network does: in the bench's S4 it runs in the contenders'
-// process, and its work on every far command lands in their cycles. Rounds rotate the order
-// of the contenders; each figure is compared with the baseline's of the same round (paired ratio, 95%
+// process with its own 5 redis-server nodes and two instances of the contender, one over the near nodes
+// and one with node 0 behind a proxy adding 20 ms each way, warms both up, then times serial
+// acquire+release cycles on the first (S1) and, for a fixed time, on the second (S4), in alternating
+// blocks. The proxy runs in a process of its own too, as a network does: in the bench's S4 it runs in
+// the contenders' process, and its work on every far command lands in their cycles. Rounds rotate the
+// order of the contenders; each figure is compared with the baseline's of the same round (paired ratio, 95%
 // interval of its median, bench/src/measure/paired-ratio.ts). Run after `pnpm run build`.
 // Usage: node bench/scripts/s1-per-process.mjs [--rounds=8] [--cycles=6000] [--vs=redlock@5] [contender...]
 //   Every contender is compared with the baseline on its own ioredis major: `x@io5` with `<vs>@io5`.
@@ -13,8 +14,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-const FAR_MS = 1_500;
+const FAR_MS = 3_000;
 const WARM_UP_CYCLES = 2_000;
+/** S1's cycles and S4's time are each cut into this many blocks, S1's and S4's taking turns. */
+const BLOCKS = 6;
+/** Lets the far node's answers to the latest S4 cycles arrive (its round trip is 40 ms) before S1 runs on. */
+const settleFarAnswers = () => new Promise((resolve) => setTimeout(resolve, 150));
 
 if (process.argv[2] === '--child') await child(process.argv[3], Number(process.argv[4]));
 else if (process.argv[2] === '--proxy') await proxy(Number(process.argv[3]));
@@ -44,7 +49,7 @@ async function driver() {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
   };
-  console.log(`S1 (${cycles} serial cycles after ${WARM_UP_CYCLES}) and S4 (${FAR_MS} ms, node 0 20 ms away each way), each contender in its own process, ${rounds} rounds`);
+  console.log(`S1 (${cycles} serial cycles) and S4 (${FAR_MS} ms, node 0 20 ms away each way), in ${BLOCKS} blocks each, taking turns, after ${WARM_UP_CYCLES} cycles of each; each contender in its own process, ${rounds} rounds`);
   console.log('| contender | S1 ops/s | S1 client CPU µs/lock | S1 p50 µs | S1 p99 µs | S4 p50 µs | S4 p50 ÷ own S1 p50 |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const name of contenders) {
@@ -99,32 +104,50 @@ async function child(name, cycles) {
   };
   try {
     const near = await contenderOver('near');
-    for (let index = 0; index < WARM_UP_CYCLES; index += 1) await (await near.acquire('s1'))();
-    const latenciesMs = new Float64Array(cycles);
-    const cpuBefore = process.cpuUsage();
-    const startedAt = performance.now();
-    for (let index = 0; index < cycles; index += 1) {
-      const cycleStart = performance.now();
-      await (await near.acquire('s1'))();
-      latenciesMs[index] = performance.now() - cycleStart;
-    }
-    const wallMs = performance.now() - startedAt;
-    const cpu = process.cpuUsage(cpuBefore);
-    latenciesMs.sort();
     const far = await contenderOver('far');
-    const farLatenciesMs = [];
-    const farUntil = performance.now() + FAR_MS;
-    while (performance.now() < farUntil) {
-      const cycleStart = performance.now();
+    // Both warmed up alike: a far node's late answers take code paths of their own, which V8 compiles
+    // during the first thousands of S4 cycles (S4's p50 read 1.2-1.4× its later value there, ours and the
+    // floor's alike, bench/RESULTS.md), and a fresh Redlock learns its nodes' round trips.
+    for (let index = 0; index < WARM_UP_CYCLES; index += 1) {
+      await (await near.acquire('s1'))();
       await (await far.acquire('s4'))();
-      farLatenciesMs.push(performance.now() - cycleStart);
     }
+    await settleFarAnswers();
+    // S1 and S4 in alternating blocks, so that the machine's load, which drifts over seconds here, weighs
+    // on both alike: S4's p50 is compared with the S1 p50 of the same minutes.
+    const latenciesMs = new Float64Array(cycles);
+    const farLatenciesMs = [];
+    let wallMs = 0;
+    let cpuUs = 0;
+    let done = 0;
+    for (let block = 0; block < BLOCKS; block += 1) {
+      const blockEnd = Math.round(((block + 1) * cycles) / BLOCKS);
+      const cpuBefore = process.cpuUsage();
+      const startedAt = performance.now();
+      for (; done < blockEnd; done += 1) {
+        const cycleStart = performance.now();
+        await (await near.acquire('s1'))();
+        latenciesMs[done] = performance.now() - cycleStart;
+      }
+      wallMs += performance.now() - startedAt;
+      const cpu = process.cpuUsage(cpuBefore);
+      cpuUs += cpu.user + cpu.system;
+      const farUntil = performance.now() + FAR_MS / BLOCKS;
+      while (performance.now() < farUntil) {
+        const cycleStart = performance.now();
+        await (await far.acquire('s4'))();
+        farLatenciesMs.push(performance.now() - cycleStart);
+      }
+      // The far node's answers to the last S4 cycles come 40 ms later: not in the next S1 block's time.
+      await settleFarAnswers();
+    }
+    latenciesMs.sort();
     farLatenciesMs.sort((a, b) => a - b);
     const at = (sorted, share) => Math.round(1_000 * sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))]);
     console.log(
       JSON.stringify({
         opsPerS: Math.round((cycles / wallMs) * 1_000),
-        cpuUsPerLock: Math.round((cpu.user + cpu.system) / cycles),
+        cpuUsPerLock: Math.round(cpuUs / cycles),
         s1P50Us: at(latenciesMs, 0.5),
         s1P99Us: at(latenciesMs, 0.99),
         s4P50Us: at(farLatenciesMs, 0.5),
