@@ -4,8 +4,8 @@
 export interface BlankArrays {
   readonly nodeCount: number;
   readonly outcomes: readonly undefined[];
-  /** Four numbers per node: see `FanOut.#calls`. */
-  readonly calls: readonly number[];
+  readonly flags: readonly number[];
+  readonly timing: readonly number[];
 }
 
 /** The blank arrays of the latest node count asked for: nearly every process has one. */
@@ -13,19 +13,21 @@ let latestBlank: BlankArrays | undefined;
 
 /**
  * A fan-out's arrays as they start, for `nodeCount` nodes, to be copied with `slice()`: one allocation per
- * array, of the right length and kind (packed; `calls` already holds doubles), where building each by
+ * array, of the right length and kind (packed; `timing` already holds doubles), where building each by
  * pushing grew it twice or three times on every fan-out.
  */
 export function blankArraysFor(nodeCount: number): BlankArrays {
   if (latestBlank?.nodeCount === nodeCount) return latestBlank;
   const outcomes: undefined[] = [];
-  const calls: number[] = [];
+  const flags: number[] = [];
+  const timing: number[] = [];
   for (let index = 0; index < nodeCount; index += 1) {
     outcomes.push(undefined);
+    flags.push(0);
     // A double first, so the array is made of doubles (its start times and deadlines are), then zeros.
-    calls.push(0.5, 0.5, 0.5, 0.5);
+    timing.push(0.5, 0.5, 0.5);
   }
-  calls.fill(0);
-  latestBlank = { nodeCount, outcomes, calls };
+  timing.fill(0);
+  latestBlank = { nodeCount, outcomes, flags, timing };
   return latestBlank;
 }

@@ -22,7 +22,7 @@ export function stallThresholdMs(timeoutMs: number): number {
   return Math.max(5, timeoutMs / 10);
 }
 
-// A node's call, as bits of its flags (in `FanOut.#calls`).
+// A node's call, as bits of `FanOut.#flags`.
 /** A command was sent (not refused at once, not skipped). */
 const SENT = 1;
 /** Sent and not answered, failed or timed out yet: its deadline counts. */
@@ -58,13 +58,13 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   readonly #operation: NodeOperation;
   readonly #clock: Clock;
   readonly #timer: DeadlineTimer;
+  /** A bit set per node: {@link SENT}, {@link PENDING}, {@link ANSWER_KNOWN}, {@link MEASURED}. */
+  readonly #flags: number[];
   /**
-   * Four numbers per node, at `4 × nodeIndex`: its call's flags (a bit set of {@link SENT}, {@link PENDING},
-   * {@link ANSWER_KNOWN} and {@link MEASURED}), when it started on the clock (what its round trip is
-   * measured from), its timeout, and its deadline. One array of doubles rather than one per field: one
-   * allocation per fan-out.
+   * Three numbers per node, at `3 × nodeIndex`: when its call started on the clock (what its round trip is
+   * measured from), its timeout, and its deadline. One array rather than three: one allocation per fan-out.
    */
-  readonly #calls: number[];
+  readonly #timing: number[];
   /**
    * What a script answered, where its call's outcome does not tell it: the call had timed out, or the
    * answer waits for a server check. Made when there is one.
@@ -105,7 +105,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#unsettledCount = nodeCount;
     const blank = blankArraysFor(nodeCount);
     this.outcomes = blank.outcomes.slice() as (NodeOutcome<S> | undefined)[];
-    this.#calls = blank.calls.slice();
+    this.#flags = blank.flags.slice();
+    this.#timing = blank.timing.slice();
   }
 
   /**
@@ -121,9 +122,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       if (refused !== undefined) return this.skip(nodeIndex, refused);
     }
     const startedAt = startedAtMs ?? this.#clock.now();
-    this.#calls[4 * nodeIndex] = kind === 'call' ? SENT | PENDING | MEASURED : SENT | PENDING;
-    this.#calls[4 * nodeIndex + 1] = startedAt;
-    this.#calls[4 * nodeIndex + 2] = timeoutMs;
+    this.#flags[nodeIndex] = kind === 'call' ? SENT | PENDING | MEASURED : SENT | PENDING;
+    this.#timing[3 * nodeIndex] = startedAt;
+    this.#timing[3 * nodeIndex + 1] = timeoutMs;
     this.#setDeadline(nodeIndex, startedAt + timeoutMs);
     this.#pendingCount += 1;
     if (this.#isTracked) this.#set.lifecycle.callStarted(nodeIndex);
@@ -151,13 +152,13 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** Settles node `nodeIndex` with `outcome` and sends nothing there: refused at once, or nothing to do. */
   skip(nodeIndex: number, outcome: NodeOutcome<S>): void {
-    this.#calls[4 * nodeIndex] = ANSWER_KNOWN;
+    this.#flags[nodeIndex] = ANSWER_KNOWN;
     this.#settle(nodeIndex, outcome);
   }
 
   /** Whether a command was sent to node `nodeIndex`. */
   wasSent(nodeIndex: number): boolean {
-    return ((this.#calls[4 * nodeIndex] as number) & SENT) !== 0;
+    return ((this.#flags[nodeIndex] as number) & SENT) !== 0;
   }
 
   /**
@@ -202,7 +203,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
    * failed a server check: the status, or `undefined` when it never answers one (an error, or nothing sent).
    */
   lateAnswerOf(nodeIndex: number): Promise<S | undefined> {
-    const flags = this.#calls[4 * nodeIndex] as number;
+    const flags = this.#flags[nodeIndex] as number;
     if ((flags & SENT) === 0) return Promise.resolve(undefined);
     if ((flags & ANSWER_KNOWN) !== 0) {
       return Promise.resolve(this.#lateAnswers?.[nodeIndex] ?? answerIn(this.outcomes[nodeIndex]));
@@ -224,9 +225,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** Node `nodeIndex` answered `NOSCRIPT`, so it is alive: its call gets a fresh timeout for the EVAL that follows. */
   renewTimeout(nodeIndex: number): void {
-    if (((this.#calls[4 * nodeIndex] as number) & PENDING) === 0) return;
+    if (((this.#flags[nodeIndex] as number) & PENDING) === 0) return;
     const now = this.#clock.now();
-    this.#calls[4 * nodeIndex + 1] = now;
+    this.#timing[3 * nodeIndex] = now;
     this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
   }
 
@@ -235,8 +236,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     if (!this.#hasRenewedAfterStall && now - this.deadline > stallThresholdMs(this.#timeoutOfEarliest())) {
       this.#hasRenewedAfterStall = true;
       this.deadline = Infinity;
-      for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) {
-        if (((this.#calls[4 * nodeIndex] as number) & PENDING) !== 0) this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
+      for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+        if (((this.#flags[nodeIndex] as number) & PENDING) !== 0) this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
       }
       return;
     }
@@ -249,9 +250,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     setImmediate(() => {
       this.#isExpiring = false;
       this.deadline = Infinity;
-      for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) {
-        if (((this.#calls[4 * nodeIndex] as number) & PENDING) === 0) continue;
-        const deadline = this.#calls[4 * nodeIndex + 3] as number;
+      for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+        if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
+        const deadline = this.#timing[3 * nodeIndex + 2] as number;
         // A call with a later deadline (another timeout, or renewed after `NOSCRIPT`) waits for its own.
         if (deadline > reached) this.#setDeadline(nodeIndex, deadline);
         else this.#timedOut(nodeIndex);
@@ -262,15 +263,15 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** The timeout of the pending call due first: how late the timer may fire before it counts as a stall. */
   #timeoutOfEarliest(): number {
     let timeoutMs = Infinity;
-    for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) {
-      if (((this.#calls[4 * nodeIndex] as number) & PENDING) !== 0 && this.#calls[4 * nodeIndex + 3] === this.deadline) timeoutMs = Math.min(timeoutMs, this.#timeoutOf(nodeIndex));
+    for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+      if (((this.#flags[nodeIndex] as number) & PENDING) !== 0 && this.#timing[3 * nodeIndex + 2] === this.deadline) timeoutMs = Math.min(timeoutMs, this.#timeoutOf(nodeIndex));
     }
     return timeoutMs === Infinity ? 0 : timeoutMs;
   }
 
   /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */
   #setDeadline(nodeIndex: number, deadline: number): void {
-    this.#calls[4 * nodeIndex + 3] = deadline;
+    this.#timing[3 * nodeIndex + 2] = deadline;
     // While the expiry waits for its turn of the loop, it arms the timer again for what is left.
     if (this.#isExpiring || deadline >= this.deadline) return;
     if (this.pendingSlot !== -1) this.#timer.delete(this);
@@ -280,9 +281,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** Takes a call out of the pending ones; returns whether it was pending (answered in time). */
   #removePending(nodeIndex: number): boolean {
-    const flags = this.#calls[4 * nodeIndex] as number;
+    const flags = this.#flags[nodeIndex] as number;
     if ((flags & PENDING) === 0) return false;
-    this.#calls[4 * nodeIndex] = flags & ~PENDING;
+    this.#flags[nodeIndex] = flags & ~PENDING;
     this.#pendingCount -= 1;
     if (this.#pendingCount === 0 && this.pendingSlot !== -1) {
       this.#timer.delete(this);
@@ -321,9 +322,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** Records what the script did on the node, and tells who waits for its late answer. */
   #answerKnown(nodeIndex: number, answer: S | undefined): void {
-    const flags = this.#calls[4 * nodeIndex] as number;
+    const flags = this.#flags[nodeIndex] as number;
     if ((flags & ANSWER_KNOWN) !== 0) return;
-    this.#calls[4 * nodeIndex] = flags | ANSWER_KNOWN;
+    this.#flags[nodeIndex] = flags | ANSWER_KNOWN;
     // Where the outcome will not tell it (see `lateAnswerOf`).
     if (answer !== undefined && (this.outcomes[nodeIndex] !== undefined || this.#checks?.[nodeIndex] !== undefined)) (this.#lateAnswers ??= [])[nodeIndex] = answer;
     const listeners = this.#answerListeners?.[nodeIndex];
@@ -356,8 +357,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #answered(nodeIndex: number, status: S): void {
     const node = this.#set.nodes[nodeIndex] as NodeState;
     const wasInTime = this.#removePending(nodeIndex);
-    const isMeasured = ((this.#calls[4 * nodeIndex] as number) & MEASURED) !== 0;
-    node.callAnswered(this.#clock, this.#calls[4 * nodeIndex + 1] as number, this.#timeoutOf(nodeIndex), wasInTime, isMeasured);
+    const isMeasured = ((this.#flags[nodeIndex] as number) & MEASURED) !== 0;
+    node.callAnswered(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), wasInTime, isMeasured);
     this.#settle(nodeIndex, node.answerOf(status));
   }
 
@@ -369,11 +370,11 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #timedOut(nodeIndex: number): void {
     this.#removePending(nodeIndex);
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#calls[4 * nodeIndex + 1] as number, this.#timeoutOf(nodeIndex), this.#operation));
+    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), this.#operation));
   }
 
   #timeoutOf(nodeIndex: number): number {
-    return this.#calls[4 * nodeIndex + 2] as number;
+    return this.#timing[3 * nodeIndex + 1] as number;
   }
 
   /** Settles node `nodeIndex`'s call with `outcome`, once: counts it in the vote and tells the listeners. */
@@ -381,7 +382,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     if (this.outcomes[nodeIndex] !== undefined) return;
     this.outcomes[nodeIndex] = outcome;
     this.#unsettledCount -= 1;
-    if (this.#isTracked && ((this.#calls[4 * nodeIndex] as number) & SENT) !== 0) this.#set.lifecycle.callEnded(nodeIndex);
+    if (this.#isTracked && ((this.#flags[nodeIndex] as number) & SENT) !== 0) this.#set.lifecycle.callEnded(nodeIndex);
     this.#vote?.count(outcome.status);
     this.#listener?.(outcome);
     const listeners = this.#nodeListeners?.[nodeIndex];
