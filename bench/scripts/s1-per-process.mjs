@@ -106,8 +106,9 @@ async function child(name, cycles) {
     const near = await contenderOver('near');
     const far = await contenderOver('far');
     // Both warmed up alike: a far node's late answers take code paths of their own, which V8 compiles
-    // during the first thousands of S4 cycles (S4's p50 read 1.2-1.4× its later value there, ours and the
-    // floor's alike, bench/RESULTS.md), and a fresh Redlock learns its nodes' round trips.
+    // during the first thousands of S4 cycles (a fresh instance of ours read an S4 p50 of 410-490 µs over
+    // its first 2,000 cycles and 334-377 µs after, the floor's 349-404 µs then 275-356; bench/RESULTS.md),
+    // and a fresh Redlock learns its nodes' round trips.
     for (let index = 0; index < WARM_UP_CYCLES; index += 1) {
       await (await near.acquire('s1'))();
       await (await far.acquire('s4'))();

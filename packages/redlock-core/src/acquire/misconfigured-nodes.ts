@@ -38,10 +38,10 @@ export function misconfigurationOf(outcome: AcquireNodeOutcome | undefined): Pro
 
 /**
  * Whether any of the outcomes reveals a setup mistake: then no lock may be handed out on the others. A loop
- * over the statuses: it runs for every acquisition, and almost every one has no error to read.
+ * rather than `some()` with a closure: it runs for every acquisition.
  */
 export function hasMisconfiguredNode(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
-  for (const outcome of outcomes) if (outcome?.status === 'error' && misconfigurationOf(outcome) !== undefined) return true;
+  for (const outcome of outcomes) if (misconfigurationOf(outcome) !== undefined) return true;
   return false;
 }
 
