@@ -91,7 +91,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   readonly #vote: Vote<S> | undefined;
 
   /**
-   * @param yes - The status (or statuses) that count as yes in the vote; none for a fan-out without one.
+   * @param yes - The status (or the two statuses) that count as yes in the vote; none for a fan-out without one.
    * @param isTracked - Whether `redlock.close()` waits for the calls (within its bound): releases and cleanups.
    */
   constructor(set: NodeSet, operation: NodeOperation, yes?: S | readonly [S, S], isTracked = false) {

@@ -54,4 +54,3 @@ function checkKey(key: string, resource: string): void {
     `Expected every resource to make a key that does not end with "${FENCE_KEY_SUFFIX}", which is reserved for fencing counters, got ${formatValue(resource)}${madeKey}`,
   );
 }
-
