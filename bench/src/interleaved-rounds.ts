@@ -2,7 +2,8 @@ import type { Topology } from './bench-nodes.js';
 import type { Contender, ContenderDefinition, RetryPolicy } from './contenders/contender.js';
 import { median } from './measure/percentiles.js';
 import type { SamplePlan } from './plan.js';
-import type { ContenderResult, SampleValues, ScenarioContext } from './scenarios/scenario.js';
+import type { SampleValues } from './measure/sample-values.js';
+import type { ContenderResult, ScenarioContext } from './scenario.js';
 import { settleWithin } from './settle-within.js';
 
 /**

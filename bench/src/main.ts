@@ -16,7 +16,8 @@ import { s3Defaults, s3Tuned } from './scenarios/s3-contention.js';
 import { s4FarNode } from './scenarios/s4-far-node.js';
 import { s5Memory } from './scenarios/s5-memory.js';
 import { s6Topologies } from './scenarios/s6-topologies.js';
-import { SCENARIO_IDS, type Scenario, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
+import { SCENARIO_IDS, type ScenarioId } from './scenario-ids.js';
+import type { Scenario, ScenarioResult } from './scenario.js';
 import { checkTargets } from './targets.js';
 
 const SCENARIOS: readonly Scenario[] = [s1SingleLoop, s2ConcurrentLoops, s3Defaults, s3Tuned, s4FarNode, s5Memory, ...s6Topologies];

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BenchPlan } from './plan.js';
-import { type ContenderResult, clientOf, type MetricSpec, type ScenarioResult } from './scenarios/scenario.js';
+import { type ContenderResult, clientOf, type MetricSpec, type ScenarioResult } from './scenario.js';
 import type { TargetCheck, Verdict } from './targets.js';
 
 /** How the tables show each verdict. */

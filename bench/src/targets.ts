@@ -1,6 +1,7 @@
 import { type Comparison, compare, formatPairedRatio, type PairedRatio, pairedRatio } from './measure/paired-ratio.js';
 import type { RedisClientName } from './contenders/contender.js';
-import { type ContenderResult, clientOf, SCENARIO_IDS, type ScenarioId, type ScenarioResult } from './scenarios/scenario.js';
+import { SCENARIO_IDS, type ScenarioId } from './scenario-ids.js';
+import { type ContenderResult, clientOf, type ScenarioResult } from './scenario.js';
 
 /**
  * How a run judged a target: `level` when the target compares us with another contender and the run

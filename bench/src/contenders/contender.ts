@@ -1,6 +1,6 @@
 import type { Clock } from 'redlock-core';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { ScenarioId } from '../scenarios/scenario.js';
+import type { ScenarioId } from '../scenario-ids.js';
 
 /** How long every contender asks the nodes to keep a lock, in milliseconds. */
 export const LOCK_TTL_MS = 10_000;

@@ -1,4 +1,4 @@
-import type { SampleValues } from '../scenarios/scenario.js';
+import type { SampleValues } from './sample-values.js';
 import { median } from './percentiles.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { MetricSpec } from './scenario.js';
+import type { MetricSpec } from '../scenario.js';
 
 /** The figures of the acquire+release loop scenarios (S1, S2, S4), in table order. */
 export const LOOP_METRICS = {

@@ -1,7 +1,7 @@
 import { describeSampling, runInterleavedRounds } from '../interleaved-rounds.js';
 import { sampleLoops } from './acquire-release-loops.js';
 import { LOOP_METRICS } from './loop-metrics.js';
-import type { Scenario } from './scenario.js';
+import type { Scenario } from '../scenario.js';
 
 /** S1: one loop of acquire+release on one resource: latency and throughput of a lone client. */
 export const s1SingleLoop: Scenario = {

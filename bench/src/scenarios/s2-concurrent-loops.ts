@@ -1,7 +1,7 @@
 import { describeSampling, runInterleavedRounds } from '../interleaved-rounds.js';
 import { sampleLoops } from './acquire-release-loops.js';
 import { LOOP_METRICS } from './loop-metrics.js';
-import type { Scenario } from './scenario.js';
+import type { Scenario } from '../scenario.js';
 
 /** How many loops run at once in S2, each on its own resource. */
 export const S2_LOOPS = 64;

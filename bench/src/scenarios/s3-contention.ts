@@ -2,7 +2,8 @@ import type { RetryPolicy } from '../contenders/contender.js';
 import { describeSampling, runInterleavedRounds } from '../interleaved-rounds.js';
 import type { SamplePlan } from '../plan.js';
 import { type ContentionSettings, contentionFigures, runContention } from './contention-workers.js';
-import type { MetricSpec, Scenario, ScenarioId } from './scenario.js';
+import type { ScenarioId } from '../scenario-ids.js';
+import type { MetricSpec, Scenario } from '../scenario.js';
 
 /** How many workers contend for the one resource. */
 export const S3_WORKERS = 8;

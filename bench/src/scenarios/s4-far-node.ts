@@ -2,7 +2,7 @@ import { FAR_NODE_DELAY_MS } from '../bench-nodes.js';
 import { describeSampling, runInterleavedRounds } from '../interleaved-rounds.js';
 import { sampleLoops } from './acquire-release-loops.js';
 import { LOOP_METRICS } from './loop-metrics.js';
-import type { ContenderResult, MetricSpec, Scenario } from './scenario.js';
+import type { ContenderResult, MetricSpec, Scenario } from '../scenario.js';
 
 const VS_S1: MetricSpec = { key: 'p50VsS1', label: 'p50 ÷ own S1 p50', better: 'lower', digits: 2 };
 const ACQUIRE_VS_S1: MetricSpec = { key: 'acquireP50VsS1', label: 'acquire p50 ÷ own S1', better: 'lower', digits: 2 };

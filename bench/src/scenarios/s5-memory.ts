@@ -1,6 +1,6 @@
 import { canCollectGarbage, heapUsedAfterGc } from '../measure/heap.js';
 import { runAcquireReleaseLoops } from './acquire-release-loops.js';
-import type { ContenderResult, MetricSpec, Scenario } from './scenario.js';
+import type { ContenderResult, MetricSpec, Scenario } from '../scenario.js';
 
 /** How many loops S5 runs at once (on distinct resources, as in S2), so 100k cycles take under a minute. */
 export const S5_LOOPS = 64;

@@ -3,7 +3,8 @@ import { NODE_COUNT } from '../bench-nodes.js';
 import { ContenderPool } from '../contender-pool.js';
 import { describeSampling, runInterleavedRounds } from '../interleaved-rounds.js';
 import { runBoundedLoop } from './bounded-loop.js';
-import type { ContenderResult, MetricSpec, Scenario, ScenarioId } from './scenario.js';
+import type { ScenarioId } from '../scenario-ids.js';
+import type { ContenderResult, MetricSpec, Scenario } from '../scenario.js';
 
 /** One multi-datacenter topology of S6: the client's round trip to each node, and the silent nodes. */
 export interface S6Topology {

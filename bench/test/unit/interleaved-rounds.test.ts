@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { ContenderPool } from '../../src/contender-pool.js';
 import type { Contender, ContenderDefinition } from '../../src/contenders/contender.js';
 import { runInterleavedRounds } from '../../src/interleaved-rounds.js';
-import type { ScenarioContext } from '../../src/scenarios/scenario.js';
+import type { ScenarioContext } from '../../src/scenario.js';
 
 // The order in which contenders sample within a round: a contender pays for the garbage its predecessor
 // left, so no contender may follow the same one in every round.

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { compare, pairedRatio } from '../../src/measure/paired-ratio.js';
-import type { ContenderResult, SampleValues, ScenarioId, ScenarioResult } from '../../src/scenarios/scenario.js';
+import type { ScenarioId } from '../../src/scenario-ids.js';
+import type { SampleValues } from '../../src/measure/sample-values.js';
+import type { ContenderResult, ScenarioResult } from '../../src/scenario.js';
 import { checkTargets, type TargetCheck } from '../../src/targets.js';
 
 // The bench's verdicts on the issues' targets, from figures made up here: the paired ratio and its

@@ -1,11 +1,10 @@
-import type { BenchNodes } from '../bench-nodes.js';
-import type { ContenderPool } from '../contender-pool.js';
-import type { ContenderDefinition, ContenderKind, RedisClientName } from '../contenders/contender.js';
-import type { BenchPlan } from '../plan.js';
+import type { BenchNodes } from './bench-nodes.js';
+import type { ContenderPool } from './contender-pool.js';
+import type { ContenderDefinition, ContenderKind, RedisClientName } from './contenders/contender.js';
+import type { BenchPlan } from './plan.js';
+import type { SampleValues } from './measure/sample-values.js';
+import type { ScenarioId } from './scenario-ids.js';
 
-/** The scenarios, in the order they run. */
-export const SCENARIO_IDS = ['S1', 'S2', 'S3-defaults', 'S3-tuned', 'S4', 'S5', 'S6-T1', 'S6-T2', 'S6-T3', 'S6-T4'] as const;
-export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 /** One figure a scenario reports per contender. */
 export interface MetricSpec {
@@ -17,9 +16,6 @@ export interface MetricSpec {
   /** Decimal places in the table. */
   readonly digits: number;
 }
-
-/** One sample's figures, by metric key. */
-export type SampleValues = Readonly<Record<string, number>>;
 
 /** A contender's figures in one scenario: medians over rounds, or why there are none. */
 export interface ContenderResult {

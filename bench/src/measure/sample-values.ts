@@ -1,0 +1,2 @@
+/** One sample's figures, by metric key. */
+export type SampleValues = Readonly<Record<string, number>>;
