@@ -48,10 +48,9 @@ export async function extendOnEveryNode(
 ): Promise<void> {
   const { set } = hold;
   const { options, nodes, servers } = set;
-  const sequence = ++hold.extensionsStarted;
   const { clock, driftFactor } = options;
   const start = clock.now();
-  const wallStart = clock.wallNow();
+  const sequence = hold.beginExtension(start, clock.wallNow(), ttlMs);
   const quorum = quorumOf(nodes.length);
   const reader = new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply);
   const calls = new FanOut<ExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, hold.keys.length, reader, start);
@@ -59,14 +58,7 @@ export async function extendOnEveryNode(
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   if (hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined) {
-    if (sequence > hold.extensionApplied) {
-      hold.extensionApplied = sequence;
-      hold.ttlMs = ttlMs;
-      // Validity is what is left now, at the decision: it runs from here, not from the start.
-      hold.validUntil = start + elapsedMs + validity;
-      hold.keysExpireAt = Math.max(hold.keysExpireAt, start + elapsedMs + ttlMs);
-      hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
-    }
+    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs);
     // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
     // the lock regains its full margin. In the background: the validity was decided with the quorum,
     // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.

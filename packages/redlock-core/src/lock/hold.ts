@@ -1,6 +1,6 @@
 // What one acquisition holds on the nodes, shared by the lock and its re-entrant handles: its validity, the
 // signal that aborts when it can no longer be relied on, its loss, and what `redlock.close()` stops.
-import { recheckDelayMs, unrefTimer } from '../base/clock.js';
+import { driftMs, recheckDelayMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
 import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/errors.js';
@@ -12,6 +12,16 @@ import type { ReleaseStatus } from './cleanup.js';
 /** A running automatic extension of one handle (see `keepExtended`). */
 export interface HandleExtension {
   stop(): Promise<void>;
+}
+
+/**
+ * What one extension guarantees, whatever its outcome, once the nodes may have run it: its TTL minus the
+ * drift, from its start, on the monotonic (`validUntil`) and the wall (`expiresAt`) clock.
+ */
+interface ExtensionBound {
+  readonly sequence: number;
+  readonly validUntil: number;
+  readonly expiresAt: number;
 }
 
 /** Why an automatic extension stopped on its own. */
@@ -78,9 +88,11 @@ export class Hold {
    * (see `removeLateGrant`); `undefined` before the first release.
    */
   releasedOn: FanOut<ReleaseStatus> | undefined;
-  /** Extensions run concurrently; only the latest started one may set the validity. */
+  /** Extensions run concurrently; only the latest started one may set the validity (see {@link beginExtension}). */
   extensionsStarted = 0;
   extensionApplied = 0;
+  /** What each extension started after the one applied last guarantees, in the order they started. */
+  #extensionBounds: ExtensionBound[] | undefined;
   /** The extensions whose node calls are running; made on first use. See `Lock.removeLateGrant`. */
   extensionsInFlight: Set<Promise<unknown>> | undefined;
   /** See `Lock.afterRelease`. */
@@ -107,6 +119,57 @@ export class Hold {
     this.nodes = init.nodes;
     this.written = init.written;
     this.leadNodeIndex = init.leadNodeIndex;
+  }
+
+  /**
+   * Starts an extension to `ttlMs` from `startMs` (`wallStartMs` on the wall clock) and returns its
+   * sequence number. A node may run it any time from now, whether or not a quorum ends up agreeing, and
+   * a TTL shorter than what is left cuts our keys' life there: so the validity is capped at once at what
+   * this extension guarantees, `ttlMs` − drift from its start. An extension to at least what is left
+   * changes nothing until it is applied ({@link applyExtension}).
+   */
+  beginExtension(startMs: number, wallStartMs: number, ttlMs: number): number {
+    const sequence = ++this.extensionsStarted;
+    const guaranteedMs = ttlMs - driftMs(ttlMs, this.set.options.driftFactor);
+    const bound = { sequence, validUntil: startMs + guaranteedMs, expiresAt: Math.floor(wallStartMs + guaranteedMs) };
+    (this.#extensionBounds ??= []).push(bound);
+    if (bound.validUntil < this.validUntil) this.#setValidity(bound.validUntil, Math.min(this.expiresAt, bound.expiresAt));
+    return sequence;
+  }
+
+  /**
+   * Extension `sequence` ({@link beginExtension}) was agreed by a quorum with validity left: the validity
+   * runs to what it guarantees, capped by the extensions started after it, which every node runs after
+   * it. Does nothing when one started after it was applied already. The keys expire on the nodes at
+   * `keysExpireAt` at the latest, unless extended again.
+   */
+  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number): void {
+    this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
+    if (sequence <= this.extensionApplied) return;
+    this.extensionApplied = sequence;
+    this.ttlMs = ttlMs;
+    const bounds = (this.#extensionBounds ?? []).filter((bound) => bound.sequence >= sequence);
+    let validUntil = Infinity;
+    let expiresAt = Infinity;
+    for (const bound of bounds) {
+      validUntil = Math.min(validUntil, bound.validUntil);
+      expiresAt = Math.min(expiresAt, bound.expiresAt);
+    }
+    // Only those started after it can still cap a later one.
+    this.#extensionBounds = bounds.filter((bound) => bound.sequence > sequence);
+    this.#setValidity(validUntil, expiresAt);
+  }
+
+  /** Moves the end of validity, and the signal's timer with it when it comes earlier. */
+  #setValidity(validUntil: number, expiresAt: number): void {
+    const isEarlier = validUntil < this.validUntil;
+    this.validUntil = validUntil;
+    this.expiresAt = expiresAt;
+    // A later end needs nothing: the timer reads the clock when it fires and waits again.
+    if (isEarlier && this.#signalTimer !== undefined) {
+      this.clearSignalTimer();
+      this.#armSignalTimer();
+    }
   }
 
   /** Whether any handle may still rely on the hold: not released, not lost, validity left. */
@@ -229,7 +292,6 @@ export class Hold {
   #expiredReason(): LockLostError {
     return new LockLostError(`Lost ${this.what}: its validity ran out`, { resources: this.resources });
   }
-
 
   /** See `Lock.onLost`. */
   onLost(listener: (error: LockLostError) => void): () => void {

@@ -293,7 +293,8 @@ export class Lock {
   /**
    * Sets the TTL of every key to `ttlMs` again on every node that still holds our token. Succeeds like an
    * acquisition: a quorum must agree, and validity (`ttlMs` − elapsed − drift, measured from the start of
-   * this call) must remain. Resolves with this lock, whose `expiresAt` has moved.
+   * this call) must remain. Resolves with this lock, whose `expiresAt` has moved. A `ttlMs` shorter than the
+   * validity left shortens it from the call on, whatever the outcome: any node may have run it.
    *
    * @param ttlMs - The new time to live, in milliseconds, counted from now.
    * @throws {@link LockExtendError} if the lock is released, lost or expired (no node is asked then), if no

@@ -181,20 +181,14 @@ export class Claim {
     if (set.lifecycle.isClosed) throw closedErrorOf('extend', hold.resources);
     if (this.state !== 'held') throw this.#errorOf('extend', 'not-held', `it is ${this.state}`);
     const start = clock.now();
-    const wallStart = clock.wallNow();
+    const sequence = hold.beginExtension(start, clock.wallNow(), ttlMs);
     const reader = new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#fields], parsePermitExtendReply);
     const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, reader, start);
     const hasQuorum = await calls.decided();
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
     if (hasQuorum && validity > 0 && !hold.isReleased) {
-      // Validity is what is left now, at the decision: it runs from here, not from the start.
-      if (start + elapsedMs + validity > hold.validUntil) {
-        hold.validUntil = start + elapsedMs + validity;
-        hold.expiresAt = Math.floor(wallStart + elapsedMs + validity);
-      }
-      hold.keysExpireAt = Math.max(hold.keysExpireAt, start + elapsedMs + ttlMs);
-      hold.ttlMs = ttlMs;
+      hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs);
       return;
     }
     const nodes = await calls.allSettled();

@@ -137,7 +137,8 @@ export class Permit {
   /**
    * Extends the permits to `ttlMs` from now on every node, and resolves once a quorum did with validity
    * left. A node extends only permits that it still holds unexpired, so an extension can never revive a
-   * permit another holder may have taken since.
+   * permit another holder may have taken since. A `ttlMs` shorter than the validity left shortens it from
+   * the call on, whatever the outcome: any node may have run it.
    *
    * @throws {@link PermitError} (`operation` `'extend'`): `'not-held'` when the permit is released, lost or
    *   expired (before any node is called), or when a quorum no longer holds it (`isLost`: it is `'lost'`

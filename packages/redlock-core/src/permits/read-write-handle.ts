@@ -133,7 +133,8 @@ export class ReadWriteHandle {
    * Extends the lock to `ttlMs` from now on every node, and resolves once a quorum did with validity left.
    * A node extends only an entry that it still holds unexpired, so an extension never revives a lock that
    * ran out (and that a writer may have taken since). A reader's extension is not refused by a waiting
-   * writer: readers already holding may finish.
+   * writer: readers already holding may finish. A `ttlMs` shorter than the validity left shortens it from
+   * the call on, whatever the outcome: any node may have run it.
    *
    * @throws {@link ReadWriteLockError} (`operation` `'extend'`): `'not-held'` when the lock is released,
    *   lost or expired (before any node is called), or when a quorum no longer holds it (`isLost`: it is

@@ -124,6 +124,29 @@ describe('lock.extend()', () => {
     const error = await extendError(clock, lock.extend(1000));
     expect(error.isLost).toBe(false);
     expect(error.message).toBe('Could not extend "r": no validity left after 990 ms');
+    // The nodes ran it at once: our keys there expire 1 s after its start, long before the first TTL's end.
+    expect(lock.remainingValidityMs).toBe(0);
+    expect(lock.state).toBe('expired');
+  });
+
+  it('caps the validity at a shorter TTL from the moment the extension starts, and keeps it capped when it fails', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 10_000));
+    const { signal } = lock;
+    for (const node of nodes.slice(0, 3)) node.hang();
+    const extending = lock.extend(1000);
+    extending.catch(() => undefined);
+    // Two nodes ran it at once, so our keys there expire in 1 s; no quorum ever answers.
+    expect(lock.remainingValidityMs).toBe(1000 - 12);
+    expect(nodes[4]!.keyspace.pttl('r')).toBe(1000);
+    const error = await extendError(clock, extending);
+    expect(error.isLost).toBe(false);
+    expect(lock.remainingValidityMs).toBe(1000 - 12 - clock.now());
+    expect(signal.aborted).toBe(false);
+    await clock.advance(1000 - 12 - clock.now());
+    expect(lock.state).toBe('expired');
+    expect(signal.reason).toBeInstanceOf(LockLostError);
   });
 
   it('rejects without calling any node once the lock was released', async () => {
@@ -186,7 +209,11 @@ describe('lock.extend()', () => {
     const first = lock.extend(5000);
     for (const node of nodes) node.latencyMs = 20;
     const second = lock.extend(2000);
-    await clock.runUntilSettled(Promise.all([first, second]));
+    await clock.runUntilSettled(first);
+    // At 10 ms the first is applied, but the nodes ran the second after it: its 2 s TTL caps the validity.
+    expect(clock.now()).toBe(10);
+    expect(lock.remainingValidityMs).toBe(2000 - 22 - 10);
+    await clock.runUntilSettled(second);
     // The second's validity, 2000 − 20 − 22 ms left at 20 ms, its answer.
     expect(lock.remainingValidityMs).toBe(2000 - 20 - 22);
   });

@@ -105,6 +105,18 @@ describe('a semaphore on the fake nodes of redlock-core/testing', () => {
     expect([second?.state, third?.state]).toEqual(['expired', 'held']);
     await expect(clock.runUntilSettled((second as NonNullable<typeof second>).extend(10_000))).rejects.toBeInstanceOf(PermitError);
   });
+
+  it('extends a permit to a shorter TTL: its validity follows, and the permit is free for others once it ran out', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const permit = await clock.runUntilSettled(new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 }).acquire(10_000));
+    await clock.runUntilSettled(permit.extend(1_000));
+    expect(permit.remainingValidityMs).toBe(1_000 - 12);
+    await clock.advance(1_000);
+    expect(permit.state).toBe('expired');
+    const other = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: 0 }).semaphore('jobs', { limit: 1 });
+    expect((await clock.runUntilSettled(other.tryAcquire(10_000)))?.state).toBe('held');
+  });
 });
 
 describe("a semaphore's using() on fake nodes", () => {
