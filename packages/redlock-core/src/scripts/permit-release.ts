@@ -42,7 +42,8 @@ if redis.call('TYPE', key)['ok'] == 'hash' then
 end${
     announces
       ? `
-redis.call('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. key, '1')`
+-- pcall: a user the ACL denies the channel still releases; its waiters wake on their timers.
+redis.pcall('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. key, '1')`
       : ''
   }
 if freed > 0 then

@@ -39,7 +39,8 @@ for i = 1, #KEYS do
   end${
     announces
       ? `
-  redis.call('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. KEYS[i], '1')`
+  -- pcall: a user the ACL denies the channel still releases; its waiters wake on their timers.
+  redis.pcall('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. KEYS[i], '1')`
       : ''
   }
 end

@@ -21,8 +21,9 @@ import {
   releaseChannelOf,
   releaseScript,
 } from '../../../redlock-core/src/scripts/release.js';
+import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
-import { useRedisNodes } from '../support/redis-servers.js';
+import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 // One prefix per run, so keys left by an interrupted run on shared nodes cannot interfere.
 const KEY_PREFIX = `scripts-test:${randomUUID()}:`;
@@ -605,5 +606,29 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
     expect(await extend(OTHER_TOKEN, `r:${OTHER_TOKEN}`)).toBe('not-held');
     expect(await extend(OTHER_TOKEN, `r:${TOKEN}`)).toBe('not-held');
     expect(await extend(TOKEN, 'w')).toBe('not-held');
+  });
+});
+
+describe('as an ACL user denied every channel, as Redis 7 makes new users by default', () => {
+  // The releases announce on a channel; a user the ACL denies it must still release (its waiters wake on
+  // their timers). A user of its own on the node: a change to the server, so not on shared nodes.
+  itWithFaults('a lock, permits and a read-write lock are released though the announcements are refused', async () => {
+    const user = `no-channels-${randomUUID()}`;
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', 'resetchannels');
+    const restricted = redis.createClient(0, { username: user, password: 'secret' });
+    const redlock = new Redlock([new IoredisAdapter(restricted)], { keyPrefix: `${KEY_PREFIX}acl:` });
+    try {
+      await expect(restricted.publish(releaseChannelOf(`${KEY_PREFIX}acl:r`), '1')).rejects.toThrow(/NOPERM/);
+      await expect((await redlock.acquire('r', 10_000)).release()).resolves.toMatchObject({ releasedCount: 1 });
+      const permit = await redlock.semaphore('s', { limit: 2 }).acquire(10_000);
+      await expect(permit.release()).resolves.toBeUndefined();
+      const writer = await redlock.readWriteLock('rw').acquireWrite(10_000);
+      await expect(writer.release()).resolves.toBeUndefined();
+      expect([permit.state, writer.state]).toEqual(['released', 'released']);
+      expect(await client.keys(`${KEY_PREFIX}acl:*`)).toEqual([]);
+    } finally {
+      await redlock.close();
+      await client.call('ACL', 'DELUSER', user);
+    }
   });
 });
