@@ -58,7 +58,7 @@ export async function extendOnEveryNode(
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   if (hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined) {
-    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs);
+    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes]);
     // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
     // the lock regains its full margin. In the background: the validity was decided with the quorum,
     // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.

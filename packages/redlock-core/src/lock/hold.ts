@@ -4,7 +4,7 @@ import { driftMs, recheckDelayMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
 import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/errors.js';
-import type { AcquireNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseStatus } from './cleanup.js';
@@ -73,6 +73,8 @@ export class Hold {
   #isLossPublished = false;
   /** Each node's outcome in the attempt that acquired the hold, at the decision. */
   readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+  /** Each node's outcome in the extension applied last, at its decision (see `Lock.extensionNodes`). */
+  extensionNodes: readonly (ExtendNodeOutcome | undefined)[] | undefined;
   /** Called once when the lock is found lost; see {@link onLost}. Made on first use: most locks have none. */
   #lostListeners: Set<(error: LockLostError) => void> | undefined;
   /**
@@ -140,14 +142,15 @@ export class Hold {
   /**
    * Extension `sequence` ({@link beginExtension}) was agreed by a quorum with validity left: the validity
    * runs to what it guarantees, capped by the extensions started after it, which every node runs after
-   * it. Does nothing when one started after it was applied already. The keys expire on the nodes at
-   * `keysExpireAt` at the latest, unless extended again.
+   * it; `nodes` are its outcomes at the decision. Does nothing when one started after it was applied
+   * already. The keys expire on the nodes at `keysExpireAt` at the latest, unless extended again.
    */
-  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number): void {
+  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes?: readonly (ExtendNodeOutcome | undefined)[]): void {
     this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
     if (sequence <= this.extensionApplied) return;
     this.extensionApplied = sequence;
     this.ttlMs = ttlMs;
+    this.extensionNodes = nodes;
     const bounds = (this.#extensionBounds ?? []).filter((bound) => bound.sequence >= sequence);
     let validUntil = Infinity;
     let expiresAt = Infinity;

@@ -4,7 +4,7 @@ import { validityMs } from '../base/clock.js';
 import { isReleaseTraced, traceRelease } from '../base/tracing.js';
 import { LockExtendError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
-import type { AcquireNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { checkTtl } from '../settings/ttl.js';
@@ -66,6 +66,16 @@ export class Lock {
    */
   get nodes(): readonly (AcquireNodeOutcome | undefined)[] {
     return this.#hold.nodes;
+  }
+
+  /**
+   * Each node's outcome in the extension that set the lock's current validity, by node index, as known
+   * when its quorum was reached: `'extended'`, `'missing'` (our keys were gone there), `'not-held'`, or
+   * `'timeout'` or `'error'` with its {@link NodeError}; `undefined` for a node that had not answered yet,
+   * and as a whole before any extension was applied. As {@link nodes} for the acquisition.
+   */
+  get extensionNodes(): readonly (ExtendNodeOutcome | undefined)[] | undefined {
+    return this.#hold.extensionNodes;
   }
 
   readonly #token: string;

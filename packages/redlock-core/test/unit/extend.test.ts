@@ -57,6 +57,16 @@ describe('lock.extend()', () => {
     expect(lock.state).toBe('held');
   });
 
+  it('tells each node\'s outcome in the extension that set the validity', async () => {
+    const clock = new FakeClock();
+    const nodes = [...grantingNodes(clock, 4), hangingNode(clock)];
+    const lock = await heldLock(nodes, clock);
+    expect(lock.extensionNodes).toBeUndefined();
+    nodes[0]!.keyspace.delete('r');
+    await clock.runUntilSettled(lock.extend(1000));
+    expect(lock.extensionNodes?.map((node) => node?.status)).toEqual(['missing', 'extended', 'extended', 'extended', undefined]);
+  });
+
   it('tolerates a minority of failed nodes', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 5);
