@@ -2,7 +2,7 @@
 // with the core's algorithm underneath (adaptive node timeouts, cleanup of failed attempts, prompt
 // hand-off to waiters). Where the two differ, the README's migration guide says how.
 import { EventEmitter } from 'node:events';
-import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, Redlock as CoreRedlock, type ReleaseNodeOutcome } from 'redlock-core';
+import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, Redlock as CoreRedlock, RedlockClosedError, type ReleaseNodeOutcome } from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import { ExecutionError, NO_QUORUM_MESSAGE } from './errors.js';
 import { attemptsOf, Votes } from './execution-stats.js';
@@ -84,8 +84,9 @@ export class Lock {
  * clients' nodes granted it. Each client is one independent node: a `Redis`, or a `Cluster`.
  *
  * Like node-redlock, it emits `"error"` for every vote against an operation (a
- * {@link ResourceLockedError} when another owner holds a resource, else the node's error), and listens to
- * its own `"error"` so that an unheard event never crashes the process.
+ * {@link ResourceLockedError} when another owner holds a resource, else the core's `NodeError`, whose
+ * `cause` is the client's error), and listens to its own `"error"` so that an unheard event never crashes
+ * the process.
  *
  * @example
  * ```ts
@@ -161,8 +162,9 @@ export default class Redlock extends EventEmitter {
     try {
       // The core already has the Redlock's settings: a call without its own passes no options, which the
       // core resolves once rather than on every call.
-      core = await this.#core.acquire(resources, duration, merged === this.settings ? undefined : acquireOptionsOf(merged));
+      core = await this.#core.acquire(distinct(resources), duration, merged === this.settings ? undefined : acquireOptionsOf(merged));
     } catch (error) {
+      if (error instanceof RedlockClosedError) throw closedError(error);
       if (!(error instanceof LockAcquireError)) throw error;
       const votes = error.attempts.map((attempt) => this.#emitted(new Votes(this.#clients, attempt.nodes, 'acquired', resources.length)));
       throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf(votes), { cause: error });
@@ -185,7 +187,7 @@ export default class Redlock extends EventEmitter {
     let nodes: readonly (ReleaseNodeOutcome | undefined)[];
     try {
       // A Lock made elsewhere (`new Lock(…)`) is released by its value.
-      const result = await (core === undefined ? this.#core.releaseByToken(lock.resources, lock.value) : core.release());
+      const result = await (core === undefined ? this.#core.releaseByToken(distinct(lock.resources), lock.value) : core.release());
       // node-redlock counts a vote for only where the node deleted our keys: with fewer than a quorum so
       // far, the other nodes' answers decide.
       nodes = result.releasedCount >= this.#quorum ? result.nodes : await result.settled;
@@ -212,13 +214,18 @@ export default class Redlock extends EventEmitter {
     const keyCount = existing.resources.length;
     const attempts: Votes[] = [];
     for (let retries = 0; ; retries += 1) {
+      const startedAt = Date.now();
       try {
         // A Lock made elsewhere (`new Lock(…)`) is taken over by its value: extended, then held here.
-        if (core === undefined) core = await this.#core.adopt(existing.resources, existing.value, duration);
+        if (core === undefined) core = await this.#core.adopt(distinct(existing.resources), existing.value, duration);
         else await core.extend(duration);
+        attempts.push(this.#emitted(new Votes(this.#clients, core.extensionNodes ?? [], 'extended', keyCount)));
         break;
       } catch (error) {
+        if (error instanceof RedlockClosedError) throw closedError(error);
         if (!(error instanceof LockExtendError)) throw error;
+        // The nodes may have run it: a shorter duration cut the keys' life there, whatever the outcome.
+        existing.expiration = Math.min(existing.expiration, core?.expiresAt ?? startedAt + duration - driftOf(duration, this.settings.driftFactor));
         attempts.push(this.#emitted(new Votes(this.#clients, error.nodes, 'extended', keyCount)));
         const isValid = core === undefined ? existing.expiration > Date.now() : core.remainingValidityMs > 0;
         const canRetry = !error.isLost && isValid && (merged.retryCount === -1 || retries < merged.retryCount);
@@ -301,6 +308,21 @@ class Released implements ExecutionResult {
   get attempts(): ReadonlyArray<Promise<ExecutionStats>> {
     return (this.#attempts ??= attemptsOf([this.#votes]));
   }
+}
+
+/** The resources once each: node-redlock locks `[a, a]` as `[a]` (its script sets a key once), the core refuses duplicates. */
+function distinct(resources: string[]): string[] {
+  return resources.length < 2 || new Set(resources).size === resources.length ? resources : [...new Set(resources)];
+}
+
+/** What a call gets after `quit()`: node-redlock's `ExecutionError`, as its closed clients fail every attempt. */
+function closedError(error: RedlockClosedError): ExecutionError {
+  return new ExecutionError(NO_QUORUM_MESSAGE, [], { cause: error });
+}
+
+/** node-redlock's drift for a duration: `round(duration × driftFactor) + 2` milliseconds. */
+function driftOf(duration: number, driftFactor: number): number {
+  return Math.round(duration * driftFactor) + 2;
 }
 
 /** node-redlock's check of a duration, with its message. */

@@ -48,7 +48,8 @@ const SETTING_NAMES = Object.keys(DEFAULT_SETTINGS) as readonly (keyof Settings)
 /**
  * `settings` over `base`, checked: an unknown name or a value that is not a finite number of the right
  * range is a `TypeError` or `RangeError` here, before any node is called (node-redlock silently used its
- * default for a value that is not a number).
+ * default for a value that is not a number). A setting given as `undefined` keeps `base`'s, as node-redlock's
+ * constructor does (`{ retryCount: config.retryCount }` with nothing configured).
  */
 export function settingsOf(settings: Partial<Settings> | undefined, base: Settings, where: string): Settings {
   if (settings === undefined || settings === base) return base;
@@ -60,7 +61,11 @@ export function settingsOf(settings: Partial<Settings> | undefined, base: Settin
       throw new TypeError(`Unknown setting \`${name}\` in ${where}: node-redlock's settings are ${SETTING_NAMES.map((known) => `\`${known}\``).join(', ')}`);
     }
   }
-  const merged = { ...base, ...settings };
+  const merged: { -readonly [Name in keyof Settings]: Settings[Name] } = { ...base };
+  for (const name of SETTING_NAMES) {
+    const value = settings[name];
+    if (value !== undefined) merged[name] = value;
+  }
   for (const name of SETTING_NAMES) {
     const value: unknown = merged[name];
     if (typeof value !== 'number' || !Number.isFinite(value)) {

@@ -12,14 +12,14 @@ export interface ExecutionStats {
   readonly quorumSize: number;
   /** The clients whose node did what was asked on every resource. */
   readonly votesFor: Set<Client>;
-  /** The clients whose node did not, with why: a `ResourceLockedError`, or the node's error or timeout. */
+  /** The clients whose node did not, with why: a `ResourceLockedError`, or the core's `NodeError` for a node that failed (its `cause` the client's error) or timed out. */
   readonly votesAgainst: Map<Client, Error>;
 }
 
 /** What `release()` resolves with: the votes of its attempt. */
 export interface ExecutionResult {
-  /** The votes of each attempt (one for a release). */
-  readonly attempts: ReadonlyArray<Promise<ExecutionStats>>;
+  /** The votes of each attempt (one for a release). Not read-only, as node-redlock declares it. */
+  attempts: ReadonlyArray<Promise<ExecutionStats>>;
 }
 
 /** One client's vote, as node-redlock 5's types declare it. */

@@ -4,7 +4,7 @@ import { Cluster, Redis } from 'ioredis';
 import { Redis as Redis5 } from 'ioredis-v5';
 import { type LocalRedisNodes, startRedisCluster, startRedisNodes } from 'local-redis-nodes';
 import NodeRedlock from 'redlock';
-import { LockAcquireError, LockExtendError, MisconfiguredNodeError } from 'redlock-core';
+import { LockAcquireError, LockExtendError, MisconfiguredNodeError, RedlockClosedError } from 'redlock-core';
 import Redlock, { ExecutionError, Lock, ResourceLockedError } from '../../src/index.js';
 
 // node-redlock 5's documented behaviour (its README and types), through the compat package, on three real
@@ -146,10 +146,39 @@ describe('node-redlock compat on standalone nodes', () => {
     expect(lock.expiration).toBe(0);
     expect(extended.value).toBe(lock.value);
     expect(extended.expiration).toBeGreaterThan(Date.now() + 19_000);
+    // Its attempts: the winning extension's votes, as node-redlock's.
+    expect(extended.attempts).toHaveLength(1);
+    expect((await extended.attempts[0])?.votesFor.size).toBeGreaterThanOrEqual(2);
     // extend() resolves at a quorum (2 of 3): the third node may still be on its way.
     expect(atQuorum(await Promise.all(admin.map((client) => client.pttl(key))))).toBeGreaterThan(15_000);
     await extended.release();
     await expect(extended.extend(1_000)).rejects.toThrow(new ExecutionError('Cannot extend an already-expired lock.', []));
+  });
+
+  it('leaves a lock whose extension to a shorter duration failed expiring with that duration, which the nodes ran', async () => {
+    const redlock = redlockOf({ retryCount: 3 });
+    const key = resource();
+    const lock = await redlock.acquire([key], 10_000);
+    const extending = lock.extend(250);
+    // The event loop stalls (CPU load, a long GC) while the nodes run it: no validity is left at the decision.
+    const stalledUntil = Date.now() + 400;
+    while (Date.now() < stalledUntil);
+    await expect(extending).rejects.toThrow(ExecutionError);
+    expect(lock.expiration).toBeLessThan(Date.now());
+    await expect(lock.extend(10_000)).rejects.toThrow(new ExecutionError('Cannot extend an already-expired lock.', []));
+    // The keys expired with the 250 ms: another owner gets the resource.
+    await waitFor(async () => (await valuesAt(admin, key)).every((value) => value === null));
+    await (await redlockOf({ retryCount: 0 }).acquire([key], 1_000)).release();
+  });
+
+  it('locks a resource listed twice as node-redlock does, once', async () => {
+    const redlock = redlockOf();
+    const key = resource();
+    const lock = await redlock.acquire([key, key], 5_000);
+    expect(lock.resources).toEqual([key, key]);
+    expect(await valuesAt(admin, key)).toEqual([lock.value, lock.value, lock.value]);
+    await redlock.release(lock);
+    expect(await valuesAt(admin, key)).toEqual([null, null, null]);
   });
 
   it('rejects the release of a lock that expired, as no node deleted its keys', async () => {
@@ -263,6 +292,16 @@ describe('node-redlock compat on standalone nodes', () => {
     await lock.release();
     await redlock.quit();
     await waitFor(async () => clients.every((client) => client.status === 'end'));
+  });
+
+  it('rejects calls after quit() with an ExecutionError, as node-redlock\'s closed clients fail them', async () => {
+    const redlock = new Redlock(clientsOf());
+    const lock = await redlock.acquire([resource()], 5_000);
+    await redlock.quit();
+    const acquiring = redlock.acquire([resource()], 5_000);
+    await expect(acquiring).rejects.toThrow(ExecutionError);
+    await expect(acquiring.catch((error: unknown) => (error as Error).cause)).resolves.toBeInstanceOf(RedlockClosedError);
+    await expect(lock.extend(5_000)).rejects.toThrow(ExecutionError);
   });
 });
 

@@ -30,8 +30,9 @@ describe('node-redlock compat: arguments', () => {
     expect(() => new Redlock(clients, {}, {})).not.toThrow();
   });
 
-  it('has node-redlock\'s defaults, and reads retryCount -1 as for ever', () => {
+  it('has node-redlock\'s defaults, also for a setting given as undefined, and reads retryCount -1 as for ever', () => {
     expect(new Redlock(clients).settings).toEqual({ driftFactor: 0.01, retryCount: 10, retryDelay: 200, retryJitter: 100, automaticExtensionThreshold: 500 });
+    expect(new Redlock(clients, { retryCount: undefined, retryDelay: 50 } as never).settings).toMatchObject({ retryCount: 10, retryDelay: 50 });
     expect(new Redlock(clients, { retryCount: -1 }).settings.retryCount).toBe(-1);
   });
 
