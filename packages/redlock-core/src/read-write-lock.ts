@@ -10,7 +10,7 @@ import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
-import { acquireClaim, type PermitRequest } from './permits/acquire-permits.js';
+import { acquireClaim, guardedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
 import { hashReleaseRunOf } from './permits/claim.js';
 import { inspectReadWrite } from './permits/inspect-read-write.js';
 import { type FailedReadWriteAttempt, runReadWriteAttempt } from './permits/read-write-attempt.js';
@@ -248,11 +248,11 @@ export class ReadWriteLock {
     });
   }
 
-  /** Runs one acquisition, traced on `redlock-core.hold.acquire` when someone listens. */
+  /** Runs one acquisition, guarded against `close()` (see `guardedAcquisition`), traced on `redlock-core.hold.acquire` when someone listens. */
   #traced<T extends ReadWriteHandle | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: ReadWriteMode, request: PermitRequest, run: () => Promise<T>): Promise<T> {
     const nodeCount = this.#set.nodes.length;
     const context = () => ({ primitive: 'read-write', operation, resource: this.resource, mode, permits: 1, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
-    return traceHold('acquire', context, run);
+    return traceHold('acquire', context, () => guardedAcquisition(this.#set, `take the ${mode} lock on`, this.resource, run));
   }
 
   async #using<T>(mode: ReadWriteMode, ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options: unknown): Promise<T> {

@@ -6,7 +6,7 @@ import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
 import type { SemaphoreInspection } from './base/outcomes.js';
-import { acquirePermits, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';
+import { acquirePermits, guardedAcquisition, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';
 import { inspectPermits } from './permits/inspect-permits.js';
 import { runPermitAttempt } from './permits/permit-attempt.js';
 import { Permit } from './permits/permit.js';
@@ -151,11 +151,11 @@ export class Semaphore {
     return inspectPermits(this.#set, this.#settings);
   }
 
-  /** Runs one acquisition, traced on `redlock-core.hold.acquire` when someone listens. */
+  /** Runs one acquisition, guarded against `close()` (see `guardedAcquisition`), traced on `redlock-core.hold.acquire` when someone listens. */
   #traced<T extends Permit | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', request: PermitRequest, run: () => Promise<T>): Promise<T> {
     const nodeCount = this.#set.nodes.length;
     const context = () => ({ primitive: 'semaphore', operation, resource: this.resource, mode: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
-    return traceHold('acquire', context, run);
+    return traceHold('acquire', context, () => guardedAcquisition(this.#set, 'acquire permits of', this.resource, run));
   }
 
   /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */

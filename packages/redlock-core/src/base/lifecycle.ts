@@ -134,6 +134,27 @@ export class Lifecycle {
     return call;
   }
 
+  /**
+   * Runs `run` as a {@link guardedCall}: the caller's promise settles as `run`'s does, unless the `Redlock`
+   * closes first; it then rejects at once, `close()` waits for `run` to settle, and what `run` still
+   * yields goes to `abandon` (a hold to release). For calls whose result is worth a promise more than a
+   * lock's acquisition (a semaphore's, a read-write lock's).
+   */
+  guard<T>(closed: ClosedCall, run: () => Promise<T>, abandon: (value: T) => Promise<unknown>): Promise<T> {
+    const call = this.guardedCall<T>(closed, abandon);
+    let running: Promise<T>;
+    try {
+      running = run();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(
+      (value) => call.resolved(value),
+      (error: unknown) => call.rejected(error),
+    );
+    return call.promise;
+  }
+
   /** Counts `work` (which may reject) as background work that `close()` waits for, until it settles. */
   track(work: Promise<unknown>): void {
     if (this.#isSettled) return;

@@ -62,6 +62,7 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
 ): Promise<H> {
   const { clock } = set.options;
   const { lifecycle } = set;
+  request.signal?.throwIfAborted();
   const callSignal = request.signal === undefined ? undefined : lifecycle.signalWith(request.signal);
   const baseSignal = callSignal?.signal ?? lifecycle.signal;
   const deadline = request.waitMs === Infinity ? undefined : startWaitDeadline(clock, request.waitMs, baseSignal);
@@ -110,6 +111,19 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
     deadline?.stop();
     callSignal?.dispose();
   }
+}
+
+/**
+ * Runs one acquisition of a claim (`run`) guarded against `close()` (see `Lifecycle.guard`): the caller gets
+ * a {@link RedlockClosedError} at once, `close()` waits for the attempt in flight and its cleanup, and
+ * releases the hold it still yields. `operation` names the call in the error: `'acquire permits of'`.
+ */
+export function guardedAcquisition<H extends { release(): Promise<unknown> } | undefined>(set: NodeSet, operation: string, resource: string, run: () => Promise<H>): Promise<H> {
+  return set.lifecycle.guard({ operation, resources: [resource], when: ' while the call ran' }, run, releaseAbandoned);
+}
+
+function releaseAbandoned(held: { release(): Promise<unknown> } | undefined): Promise<unknown> {
+  return held === undefined ? Promise.resolve() : held.release();
 }
 
 /** Runs a semaphore's attempts until one wins a quorum: see {@link acquireClaim}. */

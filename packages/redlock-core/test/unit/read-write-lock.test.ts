@@ -208,3 +208,46 @@ describe('a read-write lock on fake nodes', () => {
     expect(await clock.runUntilSettled(lock.usingRead(1_000, () => 'read'))).toBe('read');
   });
 });
+
+describe('close() while a read-write acquisition runs', () => {
+  it("withdraws a waiting writer's intent before close() resolves", async () => {
+    const { clock, nodes, lock } = setup();
+    const reader = await clock.runUntilSettled(lock.acquireRead(60_000));
+    const writerNodes = nodes.map((node) => node.connectAnotherClient());
+    for (const node of writerNodes) node.latencyMs = 30;
+    const writerRedlock = new Redlock(writerNodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 });
+    const writing = writerRedlock.readWriteLock('catalog').acquireWrite(60_000);
+    void writing.catch(() => undefined);
+    // Its intent is on every node, and its second attempt in flight.
+    await clock.advance(150);
+    expect(fieldsOn(nodes).map((fields) => fields.includes('i'))).toEqual([true, true, true]);
+    let intentAtClose: boolean[] | undefined;
+    await clock.runUntilSettled(writerRedlock.close().then(() => (intentAtClose = fieldsOn(nodes).map((fields) => fields.includes('i')))));
+    await expect(writing).rejects.toBeInstanceOf(RedlockClosedError);
+    expect(intentAtClose).toEqual([false, false, false]);
+    await clock.runUntilSettled(reader.release());
+  });
+
+  it('never hands out a lock a single try took after close(), which releases it', async () => {
+    const { clock, nodes } = setup();
+    const tryingNodes = nodes.map((node) => node.connectAnotherClient());
+    for (const node of tryingNodes) node.latencyMs = 30;
+    const redlock = new Redlock(tryingNodes, { clock });
+    const trying = redlock.readWriteLock('catalog').tryAcquireWrite(10_000);
+    void trying.catch(() => undefined);
+    await clock.advance(5);
+    let fieldsAtClose: string[][] | undefined;
+    await clock.runUntilSettled(redlock.close().then(() => (fieldsAtClose = fieldsOn(nodes))));
+    await expect(trying).rejects.toBeInstanceOf(RedlockClosedError);
+    expect(fieldsAtClose).toEqual([[], [], []]);
+  });
+
+  it('sends nothing for a signal aborted already', async () => {
+    const { clock, nodes } = setup();
+    const lock = new Redlock(nodes, { clock }).readWriteLock('catalog');
+    const reason = new Error('shutting down');
+    await expect(clock.runUntilSettled(lock.acquireWrite(10_000, { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    await expect(clock.runUntilSettled(lock.usingRead(10_000, () => 1, { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+});

@@ -294,6 +294,51 @@ describe("a semaphore's waiting acquire() on fake nodes", () => {
   });
 });
 
+describe('close() while a semaphore acquisition runs', () => {
+  /** The slots taken on each node of `nodes`, by number. */
+  const slotsOn = (nodes: ReturnType<typeof grantingNodes>) => nodes.map((node) => [...(node.keyspace.hashOf('jobs')?.keys() ?? [])].filter((field) => field !== 'limit'));
+
+  it('rejects the call at once, and resolves only once the attempt in flight freed its slots', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    // The nodes take the slots at once and answer 30 ms later.
+    for (const node of nodes) node.latencyMs = 30;
+    const redlock = new Redlock(nodes, { clock });
+    const acquiring = redlock.semaphore('jobs', { limit: 2 }).acquire(10_000);
+    void acquiring.catch(() => undefined);
+    await clock.advance(5);
+    expect(slotsOn(nodes).map((slots) => slots.length)).toEqual([1, 1, 1]);
+    let slotsAtClose: string[][] | undefined;
+    await clock.runUntilSettled(redlock.close().then(() => (slotsAtClose = slotsOn(nodes))));
+    await expect(acquiring).rejects.toBeInstanceOf(RedlockClosedError);
+    expect(slotsAtClose).toEqual([[], [], []]);
+  });
+
+  it('never hands out permits a single try took after close(), which releases them', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    for (const node of nodes) node.latencyMs = 30;
+    const redlock = new Redlock(nodes, { clock });
+    const trying = redlock.semaphore('jobs', { limit: 2 }).tryAcquire(10_000);
+    void trying.catch(() => undefined);
+    await clock.advance(5);
+    let slotsAtClose: string[][] | undefined;
+    await clock.runUntilSettled(redlock.close().then(() => (slotsAtClose = slotsOn(nodes))));
+    await expect(trying).rejects.toBeInstanceOf(RedlockClosedError);
+    expect(slotsAtClose).toEqual([[], [], []]);
+  });
+
+  it('sends nothing for a signal aborted already', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const semaphore = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 3 });
+    const reason = new Error('shutting down');
+    await expect(clock.runUntilSettled(semaphore.acquire(10_000, { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    await expect(clock.runUntilSettled(semaphore.using(10_000, () => 1, { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+});
+
 describe("a semaphore's woken attempt", () => {
   /** The only permit of "jobs" held, and a waiter in another process (5 s between its timed retries) past its first attempt. */
   async function waiterBehindHolder() {
