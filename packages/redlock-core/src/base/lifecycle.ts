@@ -1,9 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { onAbort } from './abort-listeners.js';
-import type { RedisAdapter } from './adapter.js';
 import { type Clock, unrefTimer } from './clock.js';
 import { closedErrorOf, RedlockClosedError } from './errors.js';
-import { NodeError } from './redlock-error.js';
 
 /**
  * `Symbol.asyncDispose`, which Node has from 20.4 (and 18.18) as the registered `nodejs.asyncDispose`;
@@ -258,37 +256,6 @@ export class Lifecycle {
     for (const timer of this.#timers) clock.clearTimeout(timer);
     this.#timers.clear();
   }
-}
-
-/**
- * Calls the optional `close()` of each distinct adapter, in parallel, each bounded by `timeoutMs`. Never
- * rejects: a failure or a timeout is emitted as a process warning (a {@link NodeError} naming the node),
- * since the `Redlock` is gone and shutdown code should not need a `try`.
- */
-export async function closeAdapters(adapters: readonly RedisAdapter[], clock: Clock, timeoutMs: number): Promise<void> {
-  const closes = adapters.map(async (adapter, nodeIndex) => {
-    if (adapters.indexOf(adapter) !== nodeIndex || typeof adapter.close !== 'function') return;
-    let timer: unknown;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = clock.setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    try {
-      const closing = Promise.resolve().then(() => (adapter.close as () => Promise<void>).call(adapter));
-      // A close that fails after the timeout has been reported as a timeout already.
-      closing.catch(() => undefined);
-      if ((await Promise.race([closing, timedOut])) === 'timeout') {
-        emitErrorWarning(
-          new NodeError(`Node ${nodeIndex}'s adapter did not close within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined }),
-        );
-      }
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      emitErrorWarning(new NodeError(`Node ${nodeIndex}'s adapter failed to close: ${message}`, { nodeIndex, isTimeout: false, cause: error }));
-    } finally {
-      clock.clearTimeout(timer);
-    }
-  });
-  await Promise.all(closes);
 }
 
 /**

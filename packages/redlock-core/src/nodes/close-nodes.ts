@@ -1,5 +1,8 @@
 // What `redlock.close()` does on the nodes, once: let the work that can still remove keys finish, then close the adapters.
-import { CLOSE_TIMEOUT_MS, closeAdapters } from '../base/lifecycle.js';
+import type { RedisAdapter } from '../base/adapter.js';
+import type { Clock } from '../base/clock.js';
+import { CLOSE_TIMEOUT_MS, emitErrorWarning } from '../base/lifecycle.js';
+import { NodeError } from '../base/redlock-error.js';
 import type { NodeSet } from './node-state.js';
 import type { ReleaseNotifications } from './release-notifications.js';
 
@@ -19,4 +22,35 @@ export async function closeNodes(set: NodeSet, notifications: ReleaseNotificatio
     options.clock,
     CLOSE_TIMEOUT_MS,
   );
+}
+
+/**
+ * Calls the optional `close()` of each distinct adapter, in parallel, each bounded by `timeoutMs`. Never
+ * rejects: a failure or a timeout is emitted as a process warning (a {@link NodeError} naming the node),
+ * since the `Redlock` is gone and shutdown code should not need a `try`.
+ */
+export async function closeAdapters(adapters: readonly RedisAdapter[], clock: Clock, timeoutMs: number): Promise<void> {
+  const closes = adapters.map(async (adapter, nodeIndex) => {
+    if (adapters.indexOf(adapter) !== nodeIndex || typeof adapter.close !== 'function') return;
+    let timer: unknown;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = clock.setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const closing = Promise.resolve().then(() => (adapter.close as () => Promise<void>).call(adapter));
+      // A close that fails after the timeout has been reported as a timeout already.
+      closing.catch(() => undefined);
+      if ((await Promise.race([closing, timedOut])) === 'timeout') {
+        emitErrorWarning(
+          new NodeError(`Node ${nodeIndex}'s adapter did not close within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined }),
+        );
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      emitErrorWarning(new NodeError(`Node ${nodeIndex}'s adapter failed to close: ${message}`, { nodeIndex, isTimeout: false, cause: error }));
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  });
+  await Promise.all(closes);
 }
