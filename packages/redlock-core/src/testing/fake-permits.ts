@@ -32,14 +32,15 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       }
       const ours = [...stateOf].filter(([, state]) => state === 'ours').map(([slot]) => slot);
       const freeSlots = (except: readonly number[]): number[] => [...stateOf].filter(([slot, state]) => state === 'free' && !except.includes(slot)).map(([slot]) => slot);
-      let wanted: number[];
-      if (first > 0 && ours.length > 0) wanted = ours;
-      else {
-        wanted =
-          first > 0
-            ? Array.from({ length: limit }, (_, step) => ((first - 1 + step) % limit) + 1).filter((slot) => stateOf.get(slot) === 'free').slice(0, permits)
-            : explicit.map(Number).filter((slot) => stateOf.has(slot));
-        if (wanted.length < permits) return [0, ...freeSlots([])];
+      // A re-sent first call gets the slots it took, if it still has enough of them.
+      const isResent = first > 0 && ours.length > 0;
+      const wanted = isResent
+        ? ours
+        : first > 0
+          ? Array.from({ length: limit }, (_, step) => ((first - 1 + step) % limit) + 1).filter((slot) => stateOf.get(slot) === 'free').slice(0, permits)
+          : explicit.map(Number).filter((slot) => stateOf.has(slot));
+      if (wanted.length < permits) return [0, ...freeSlots([])];
+      if (!isResent) {
         // Redis reports uptime in whole seconds, rounded down.
         if (graceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < graceMs) return -1;
         const fields = slots ?? new Map<string, string>();

@@ -5,6 +5,9 @@ import { fenceScript } from '../../src/scripts/fence.js';
 import { inspectScript } from '../../src/scripts/inspect.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { permitAcquireArgsOf } from '../../src/scripts/permit-acquire.js';
+import { FakeKeyspace } from '../../src/testing/fake-keyspace.js';
+import { runPermitScript } from '../../src/testing/fake-permits.js';
 import { grantingNode, hangingNode, keysOf, noScriptOnceNode, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 
 // The unit tests trust the fake to behave like the Lua scripts on a real node; these pin that down.
@@ -139,5 +142,15 @@ describe('FakeNode', () => {
     expect(await other.evalsha(acquireScript.sha1, ['a'], ['u', '100'])).toBe(0);
     expect(other.calls).toHaveLength(1);
     expect(node.calls).toHaveLength(1);
+  });
+});
+
+describe("the fake's permit scripts", () => {
+  it('refuse a re-sent first call whose token holds fewer slots than it asks for, as the Lua does (scripts.test.ts)', () => {
+    const keyspace = new FakeKeyspace(new FakeClock());
+    const take = (permits: number) => runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf('t', 10_000, permits, 3, 0, 1));
+    expect(take(1)).toEqual([1, 1, 1, 2, 3]);
+    expect(take(2)).toEqual([0, 2, 3]);
+    expect([...(keyspace.hashOf('jobs')?.keys() ?? [])].sort()).toEqual(['1', 'limit']);
   });
 });

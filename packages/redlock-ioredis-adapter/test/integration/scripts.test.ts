@@ -318,6 +318,13 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await take(key, 'a-third-owner', 1, 1)).toEqual({ status: 'full', free: [] });
   });
 
+  it('refuses a re-sent first call whose token holds fewer slots than it asks for, changing nothing', async () => {
+    const [key] = keysFor('permit-resent-short', 1) as [string];
+    await take(key, TOKEN, 1, 1);
+    expect(await take(key, TOKEN, 2, 1)).toEqual({ status: 'full', free: [2, 3] });
+    expect((await client.hkeys(key)).sort()).toEqual(['1', 'limit']);
+  });
+
   it('takes exactly the slots asked for in a second round, where each is free or ours, and frees our others', async () => {
     const [key] = keysFor('permit-settle', 1) as [string];
     const settle = (token: string, slots: number[]) =>
