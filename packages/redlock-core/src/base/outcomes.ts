@@ -183,7 +183,10 @@ export interface ReadWriteInspection {
   readonly isWriteLocked: boolean;
   /** How many readers hold it on a quorum of nodes. */
   readonly readers: number;
-  /** Whether a waiting writer's intent lives on any node that answered: new readers are refused there. */
+  /**
+   * Whether a waiting writer's intent lives on more nodes than a reader's quorum can do without (N − quorum):
+   * new readers are refused then. An intent an earlier attempt left on fewer nodes does not count.
+   */
   readonly isWriterWaiting: boolean;
   /** Each node's answer, by node index. */
   readonly nodes: readonly ReadWriteInspectNodeOutcome[];

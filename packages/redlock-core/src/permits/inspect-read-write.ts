@@ -41,16 +41,15 @@ export async function inspectReadWrite(set: NodeSet, lock: ReadWriteSettings): P
       nodes: outcomes,
     });
   }
-  // A holder holds the lock when a quorum of nodes reports its entry.
+  // A holder holds the lock when a quorum of nodes reports its entry; a writer's intent keeps new readers
+  // out when it lives on more nodes than a reader's quorum can do without.
   const nodesByEntry = new Map<string, number>();
-  let isWriterWaiting = false;
   for (const node of nodes) {
     if (node.status !== 'read-write') continue;
-    for (const { kind, holder } of node.entries) {
-      if (kind === 'i') isWriterWaiting = true;
-      else nodesByEntry.set(`${kind}:${holder}`, (nodesByEntry.get(`${kind}:${holder}`) ?? 0) + 1);
-    }
+    for (const { kind, holder } of node.entries) nodesByEntry.set(`${kind}:${holder}`, (nodesByEntry.get(`${kind}:${holder}`) ?? 0) + 1);
   }
-  const held = [...nodesByEntry].filter(([, count]) => count >= quorum).map(([entry]) => entry);
+  const entries = [...nodesByEntry];
+  const held = entries.filter(([, count]) => count >= quorum).map(([entry]) => entry);
+  const isWriterWaiting = entries.some(([entry, count]) => entry.startsWith('i:') && count > nodes.length - quorum);
   return { resource, isWriteLocked: held.some((entry) => entry.startsWith('w:')), readers: held.filter((entry) => entry.startsWith('r:')).length, isWriterWaiting, nodes };
 }

@@ -170,6 +170,22 @@ describe('a read-write lock on fake nodes', () => {
     await clock.runUntilSettled(reading.release());
   });
 
+  it('counts a waiting writer only where its intent keeps readers from a quorum, not an intent left on one node', async () => {
+    const { clock, nodes } = setup();
+    const redlock = new Redlock(nodes, { clock, retryDelayMs: 100 });
+    const reader = await clock.runUntilSettled(redlock.readWriteLock('catalog').acquireRead(60_000));
+    // The reader's entry is left on node 2 alone, as a cleanup that never reached it would leave it.
+    for (const node of nodes.slice(0, 2)) {
+      const hash = node.keyspace.hashOf('catalog');
+      for (const field of [...(hash?.keys() ?? [])]) if (field.startsWith('r:')) hash?.delete(field);
+    }
+    const writer = await clock.runUntilSettled(redlock.readWriteLock('catalog').acquireWrite(60_000));
+    // Its first attempt left its intent on node 2, where the reader's entry refused it.
+    expect(fieldsOn(nodes).map((fields) => fields.includes('i'))).toEqual([false, false, true]);
+    expect(await clock.runUntilSettled(redlock.readWriteLock('catalog').inspect())).toMatchObject({ isWriteLocked: true, readers: 0, isWriterWaiting: false });
+    await clock.runUntilSettled(writer.release());
+  });
+
   it('inspects readers, a writer and a waiting writer by the quorum, without a token', async () => {
     const { clock, nodes, lock, client } = setup({ retryCount: Infinity, retryDelayMs: 100 });
     expect(await clock.runUntilSettled(lock.inspect())).toMatchObject({ isWriteLocked: false, readers: 0, isWriterWaiting: false });
