@@ -14,7 +14,8 @@ export const MAX_PERMIT_LIMIT = 1_000;
  * nodes, 5 holders of a limit of 3 can each find 3 nodes with room). On each node the semaphore is one
  * hash at the resource key: field `limit` holds L, every client of the resource must agree on it, and
  * field `<slot>` (1 to L) holds `<expiry on the node's clock, ms>:<token>` while taken. The key lives as
- * long as its longest slot. A lock on the same resource is a string at the same key, so each finds the
+ * long as its longest slot: taking and extending slots lengthen it, a release (permit-release.ts)
+ * shortens it to the longest slot still live, or removes it with the last. A lock on the same resource is a string at the same key, so each finds the
  * other foreign and neither can overcommit the other.
  */
 export const permitAcquireScript = defineScript(

@@ -6,8 +6,10 @@ function permitReleaseSource(announces: boolean): string {
   return /* lua */ `
 --[[ Frees a holder's entries in the semaphore or read-write lock at KEYS[1] (their layouts are written on
      the permit-acquire and read-write-acquire scripts): every field that holds token ARGV[1], or ARGV[2]
-     when not empty (a writer's intent id), but the fields ARGV[3..] if given, and removes the key once only
-     its marker (the field without a holder) is left${
+     when not empty (a writer's intent id), but the fields ARGV[3..] if given. Once it freed one, the key
+     lives as long as its longest live entry: it is removed with the expired ones when none is live, so
+     neither a holder gone long ago nor a long TTL since released keeps the marker (the field without a
+     holder, which holds a semaphore's limit) alive${
        announces
          ? `; announces
      the release on the key's release channel in the same step, so a waiter cannot miss it`
@@ -23,21 +25,30 @@ local kept = {}
 for i = 3, #ARGV do
   kept[ARGV[i]] = true
 end
-local freed = 0
+local freed, longest = 0, nil
 if redis.call('TYPE', key)['ok'] == 'hash' then
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
     local field, value = all[i], all[i + 1]
     local colon = string.find(value, ':', 1, true)
-    if colon ~= nil and not kept[field] then
+    if colon ~= nil then
       local holder = string.sub(value, colon + 1)
-      if holder == token or (other ~= '' and holder == other) then
+      local expiresAt = tonumber(string.sub(value, 1, colon - 1))
+      if not kept[field] and (holder == token or (other ~= '' and holder == other)) then
         freed = freed + redis.call('HDEL', key, field)
+      elseif expiresAt > now and (longest == nil or expiresAt > longest) then
+        longest = expiresAt
       end
     end
   end
-  if freed > 0 and redis.call('HLEN', key) == 1 then
-    redis.call('DEL', key)
+  if freed > 0 then
+    if longest == nil then
+      redis.call('DEL', key)
+    else
+      redis.call('PEXPIRE', key, longest - now)
+    end
   end
 end${
     announces

@@ -83,16 +83,21 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       const [, other = '', ...keptFields] = args;
       const kept = new Set(keptFields);
       let freed = 0;
+      let longest: number | undefined;
       for (const [field, value] of slots ?? []) {
         // A marker (`limit`, `rw`) holds no holder.
-        if (!value.includes(':') || kept.has(field)) continue;
-        const holder = entryOf(value).holder;
-        if (holder === token || (other !== '' && holder === other)) {
+        if (!value.includes(':')) continue;
+        const { holder, expiresAtMs } = entryOf(value);
+        if (!kept.has(field) && (holder === token || (other !== '' && holder === other))) {
           slots?.delete(field);
           freed += 1;
-        }
+        } else if (expiresAtMs > now && (longest === undefined || expiresAtMs > longest)) longest = expiresAtMs;
       }
-      if (freed > 0 && slots?.size === 1) keyspace.delete(key);
+      // The key lives as long as its longest live entry, and goes with the expired ones when none is.
+      if (freed > 0) {
+        if (longest === undefined) keyspace.delete(key);
+        else keyspace.pexpire(key, longest - now);
+      }
       return freed > 0 ? 1 : 0;
     }
     case 'read-write-acquire':

@@ -106,6 +106,22 @@ describe('a semaphore on the fake nodes of redlock-core/testing', () => {
     await expect(clock.runUntilSettled((second as NonNullable<typeof second>).extend(10_000))).rejects.toBeInstanceOf(PermitError);
   });
 
+  it('lives as long as its longest permit held: after a release, a holder gone long ago keeps neither key nor limit', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock });
+    const three = redlock.semaphore('jobs', { limit: 3 });
+    const long = await clock.runUntilSettled(three.acquire(600_000));
+    // A holder that crashes: never released.
+    await clock.runUntilSettled(three.acquire(1_000));
+    await clock.runUntilSettled(long.release());
+    // The key now lives as long as the crashed holder's permit, not as long as the released one's.
+    expect(nodes.map((node) => node.keyspace.pttl('jobs'))).toEqual([1_000, 1_000, 1_000]);
+    await clock.advance(1_000);
+    expect(nodes.map((node) => node.keyspace.pttl('jobs'))).toEqual([undefined, undefined, undefined]);
+    await expect(clock.runUntilSettled(redlock.semaphore('jobs', { limit: 5 }).acquire(10_000))).resolves.toMatchObject({ state: 'held' });
+  });
+
   it('extends a permit to a shorter TTL: its validity follows, and the permit is free for others once it ran out', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);

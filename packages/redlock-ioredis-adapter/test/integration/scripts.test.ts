@@ -318,6 +318,22 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await take(key, 'a-third-owner', 1, 1)).toEqual({ status: 'full', free: [] });
   });
 
+  it('shortens the key to its longest live slot on release, and removes it with expired slots when none is live', async () => {
+    const [key] = keysFor('permit-release-ttl', 1) as [string];
+    const release = (token: string) => run(permitReleaseScript, [key], [token, '']).then(parsePermitReleaseReply);
+    await take(key, TOKEN, 1, 1, { ttlMs: 600_000 });
+    await take(key, OTHER_TOKEN, 1, 2, { ttlMs: 2_000 });
+    expect(await release(TOKEN)).toBe('released');
+    const pttl = await client.pttl(key);
+    expect(pttl).toBeGreaterThan(1_500);
+    expect(pttl).toBeLessThanOrEqual(2_000);
+    // A slot that expired (its holder crashed) does not keep the key once the last live one is released.
+    await take(key, 'a-third-owner', 1, 1, { ttlMs: 600_000 });
+    await client.hset(key, '2', `1:${OTHER_TOKEN}`);
+    expect(await release('a-third-owner')).toBe('released');
+    expect(await client.exists(key)).toBe(0);
+  });
+
   it('refuses a re-sent first call whose token holds fewer slots than it asks for, changing nothing', async () => {
     const [key] = keysFor('permit-resent-short', 1) as [string];
     await take(key, TOKEN, 1, 1);
