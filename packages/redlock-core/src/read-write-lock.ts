@@ -15,7 +15,7 @@ import { hashReleaseRunOf } from './permits/claim.js';
 import { inspectReadWrite } from './permits/inspect-read-write.js';
 import { type FailedReadWriteAttempt, runReadWriteAttempt } from './permits/read-write-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
-import type { ReadWriteMode } from './scripts/read-write-acquire.js';
+import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from './scripts/read-write-acquire.js';
 import { resolvePermitOptions, type ReadWriteSettings } from './settings/resolve-permits.js';
 import { checkAcquireTtl } from './settings/ttl.js';
 
@@ -183,7 +183,7 @@ export class ReadWriteLock {
     const set = this.#set;
     const lock = this.#settings;
     // One intent id for every attempt of this call: each attempt refreshes the same intent.
-    const intentId = mode === 'write' ? createLockToken() : '';
+    const intent = mode === 'write' ? writerIntentOf(createLockToken(), request.ttlMs, request.retryDelayMs, request.retryJitterMs) : NO_INTENT;
     let mayHaveLeftIntent = false;
     /** How the call ended, for a late answer that left the intent after the fact: see `onLateAnswer`. */
     let ended: ReadWriteHandle | 'gave-up' | undefined;
@@ -191,7 +191,7 @@ export class ReadWriteLock {
     // frees it (or frees it there at once, once released); after a give-up it is withdrawn there.
     const onLateAnswer = (nodeIndex: number, answer: ReadWriteAcquireStatus | undefined): void => {
       if (answer !== 'readers-hold') return;
-      if (ended === 'gave-up') this.#withdrawIntent(intentId, request.ttlMs, [nodeIndex]);
+      if (ended === 'gave-up') this.#withdrawIntent(intent, [nodeIndex]);
       else ended?.settleAnswer(nodeIndex, answer);
     };
     try {
@@ -200,7 +200,7 @@ export class ReadWriteLock {
         resource: lock.resource,
         closedOperation: `take the ${mode} lock on`,
         attempt: async (attemptNumber, signal, leadNodeIndex) => {
-          const result = await runReadWriteAttempt(set, lock, mode, intentId, request.ttlMs, attemptNumber, signal, leadNodeIndex, mode === 'write' ? onLateAnswer : undefined);
+          const result = await runReadWriteAttempt(set, lock, mode, intent, request.ttlMs, attemptNumber, signal, leadNodeIndex, mode === 'write' ? onLateAnswer : undefined);
           // A writer leaves its intent where it found readers, or maybe where it did not hear back.
           if (mode === 'write' && !mayHaveLeftIntent) mayHaveLeftIntent = result === 'full-at-lead' || (!(result instanceof ReadWriteHandle) && result.nodes.some((node) => mayHoldIntent(node.status)));
           return result;
@@ -216,7 +216,7 @@ export class ReadWriteLock {
       return held;
     } catch (error) {
       ended = 'gave-up';
-      if (mayHaveLeftIntent) this.#withdrawIntent(intentId, request.ttlMs);
+      if (mayHaveLeftIntent) this.#withdrawIntent(intent);
       throw error;
     }
   }
@@ -225,10 +225,11 @@ export class ReadWriteLock {
    * Removes a writer's intent from every node (or from `nodeIndexes`) in the background, announcing it so
    * that waiting readers wake.
    */
-  #withdrawIntent(intentId: string, ttlMs: number, nodeIndexes: readonly number[] = this.#set.nodes.map((_, nodeIndex) => nodeIndex)): void {
+  #withdrawIntent(intent: WriterIntent, nodeIndexes: readonly number[] = this.#set.nodes.map((_, nodeIndex) => nodeIndex)): void {
     const set = this.#set;
     const { key } = this.#settings;
-    const withdrawal = { keys: [key], token: intentId, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, intentId, '', true, []) };
+    const { id, ttlMs } = intent;
+    const withdrawal = { keys: [key], token: id, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, id, '', true, []) };
     for (const nodeIndex of nodeIndexes) void releaseAndRetry(set, nodeIndex, withdrawal);
   }
 
@@ -236,7 +237,7 @@ export class ReadWriteLock {
     const request = this.#resolve(ttlMs, options, 'tryAcquireReadWrite');
     request.signal?.throwIfAborted();
     return this.#traced('tryAcquire', mode, request, async () => {
-      const result = await runReadWriteAttempt(this.#set, this.#settings, mode, '', request.ttlMs, 1, request.signal);
+      const result = await runReadWriteAttempt(this.#set, this.#settings, mode, NO_INTENT, request.ttlMs, 1, request.signal);
       if (result instanceof ReadWriteHandle) {
         if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
         return result;

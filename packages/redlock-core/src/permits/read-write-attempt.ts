@@ -8,7 +8,7 @@ import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
-import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, readWriteFieldOf, type ReadWriteMode } from '../scripts/read-write-acquire.js';
+import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, readWriteFieldOf, type ReadWriteMode, type WriterIntent } from '../scripts/read-write-acquire.js';
 import type { ReadWriteSettings } from '../settings/resolve-permits.js';
 import { freeFailedRounds } from './claim.js';
 import { ReadWriteHandle } from './read-write-handle.js';
@@ -33,7 +33,7 @@ function isRefusal(status: string): boolean {
  * resolves with the {@link ReadWriteHandle} the moment a quorum admitted it with validity left. Otherwise it
  * frees what the attempt wrote (on every node that did not refuse, and on a node that timed out once it
  * answers that it admitted) and resolves with the failed attempt. A writer whose attempt finds readers
- * leaves its intent (`intentId`) there, which this cleanup keeps: it stops new readers while the writer
+ * leaves its intent (`intent`) there, which this cleanup keeps: it stops new readers while the writer
  * waits. `signal` cuts the vote short. With `leadNodeIndex` (a woken attempt), the lead node is asked
  * alone first: `'full-at-lead'` when the lock is taken there, and no other node was asked. A failed
  * attempt's node that answers only after its timeout is told to `onLateAnswer`.
@@ -42,7 +42,7 @@ export async function runReadWriteAttempt(
   set: NodeSet,
   lock: ReadWriteSettings,
   mode: ReadWriteMode,
-  intentId: string,
+  intent: WriterIntent,
   ttlMs: number,
   attemptNumber: number,
   signal: AbortSignal | undefined,
@@ -53,7 +53,7 @@ export async function runReadWriteAttempt(
   const { key, resource } = lock;
   const token = createLockToken();
   const start = clock.now();
-  const reader = new ScriptReader<ReadWriteAcquireStatus>(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, restartGraceMs, intentId), parseReadWriteAcquireReply);
+  const reader = new ScriptReader<ReadWriteAcquireStatus>(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, restartGraceMs, intent), parseReadWriteAcquireReply);
   const rounds: FanOut<ReadWriteAcquireStatus>[] = [];
   if (leadNodeIndex !== undefined) {
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
@@ -80,7 +80,7 @@ export async function runReadWriteAttempt(
       token,
       mode,
       fields: [field],
-      alsoFrees: intentId,
+      alsoFrees: intent.id,
       attempts: attemptNumber,
       ttlMs,
       // Validity is what is left now, at the decision: it runs from here, not from the start.

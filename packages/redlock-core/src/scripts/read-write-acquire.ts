@@ -8,8 +8,8 @@ import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.j
  * admits a writer only beside no one. On each node the lock is one hash at the resource key: field `rw`
  * (`1`) marks it as a read-write lock, `w` holds the writer as `<expiry on the node's clock, ms>:<token>`,
  * `r:<token>` each reader the same way, and `i` a waiting writer's intent, `<expiry>:<intent id>`: a
- * writer that finds readers there leaves it, and new readers are refused while it lives, so a stream of
- * readers cannot starve a writer. The key lives as long as its longest entry. A lock or a semaphore on the
+ * writer that finds readers there leaves it, and new readers are refused while it lives (until the
+ * writer's next attempt can have come: see `writerIntentOf`), so a stream of readers cannot starve a writer. The key lives as long as its longest entry. A lock or a semaphore on the
  * same resource holds another type or a hash without `rw`, and each finds the other foreign.
  */
 export const readWriteAcquireScript = defineScript(
@@ -19,16 +19,18 @@ export const readWriteAcquireScript = defineScript(
      Entries expired by this node's clock do not count, so a holder that crashed frees the lock when its
      TTL runs out. A reader is admitted unless a writer holds the lock or a writer's intent lives there; the
      writer unless a writer or a reader holds it. A writer refused because readers hold it leaves its intent
-     (ARGV[5], one id for every attempt of one acquisition; '' for a single try, which leaves none) for the
-     TTL, unless another writer's intent lives there; once admitted it removes its own intent. Atomic.
+     (ARGV[5], one id for every attempt of one acquisition; '' for a single try, which leaves none) for
+     ARGV[6] milliseconds, unless another writer's intent lives there; once admitted it removes its own
+     intent. Atomic.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] 'read' or 'write'
      ARGV[4] restart grace in milliseconds, '0' for none   ARGV[5] the writer's intent id ('' for a reader)
+     ARGV[6] how long the intent lives, in milliseconds
      Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
      the lock, 2 (to a writer) if readers hold it, 3 (to a reader) if a writer waits for it, -1 if the node
      is inside its restart grace, -2 if the key is not a read-write lock (nothing changed but the intent). ]]
 ${RESTART_GRACE_LUA}
 local key, token, ttlMs, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local restartGraceMs, intent = tonumber(ARGV[4]), ARGV[5]
+local restartGraceMs, intent, intentTtlMs = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local keyType = redis.call('TYPE', key)['ok']
 if keyType ~= 'none' and keyType ~= 'hash' then
   return -2
@@ -76,9 +78,9 @@ if mode == 'read' and waiting then
 end
 if mode == 'write' and readers then
   if not waiting and intent ~= '' then
-    redis.call('HSET', key, 'i', (now + ttlMs) .. ':' .. intent)
-    if redis.call('PTTL', key) < ttlMs then
-      redis.call('PEXPIRE', key, ttlMs)
+    redis.call('HSET', key, 'i', (now + intentTtlMs) .. ':' .. intent)
+    if redis.call('PTTL', key) < intentTtlMs then
+      redis.call('PEXPIRE', key, intentTtlMs)
     end
   end
   return 2
@@ -113,9 +115,31 @@ export function readWriteFieldOf(mode: ReadWriteMode, token: string): string {
   return mode === 'write' ? 'w' : `r:${token}`;
 }
 
-/** The arguments of the read-write-acquire script after its key; `intentId` is `''` for a reader or a single try. */
-export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadWriteMode, restartGraceMs: number, intentId: string): string[] {
-  return [token, String(ttlMs), mode, String(restartGraceMs), intentId];
+/** A waiting writer's intent: one id for every attempt of one acquisition, and how long it lives on a node. */
+export interface WriterIntent {
+  readonly id: string;
+  readonly ttlMs: number;
+}
+
+/** What a reader or a single try leaves: no intent. */
+export const NO_INTENT: WriterIntent = { id: '', ttlMs: 0 };
+
+/**
+ * The intent of a writer that waits for readers with a lock of `ttlMs` and retries `retryDelayMs` ±
+ * `retryJitterMs` apart: it lives for the TTL plus the longest pause between attempts, so that the next
+ * timed attempt finds it still keeping new readers out (an attempt takes less than a node timeout, which is
+ * less than the TTL); with a TTL shorter than the pause, readers slipped in between attempts for ever.
+ */
+export function writerIntentOf(id: string, ttlMs: number, retryDelayMs: number, retryJitterMs: number): WriterIntent {
+  return { id, ttlMs: Math.min(MAX_INTENT_TTL_MS, ttlMs + retryDelayMs + retryJitterMs) };
+}
+
+/** The longest an intent lives, in milliseconds: the longest TTL, 2³¹ − 1 (its expiry stays exact in Lua's numbers). */
+const MAX_INTENT_TTL_MS = 2 ** 31 - 1;
+
+/** The arguments of the read-write-acquire script after its key. */
+export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadWriteMode, restartGraceMs: number, intent: WriterIntent): string[] {
+  return [token, String(ttlMs), mode, String(restartGraceMs), intent.id, String(intent.ttlMs)];
 }
 
 /** Parses the read-write-acquire script's reply. */

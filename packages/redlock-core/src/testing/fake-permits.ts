@@ -115,7 +115,7 @@ function entryOf(value: string): { readonly holder: string; readonly expiresAtMs
 
 /** The read-write-acquire script (scripts/read-write-acquire.ts), where its layout is written. */
 function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly string[], now: number): number {
-  const [token = '', ttlArg, mode, graceArg, intent = ''] = args;
+  const [token = '', ttlArg, mode, graceArg, intent = '', intentTtlArg] = args;
   const ttlMs = Number(ttlArg);
   const type = keyspace.typeOf(key);
   if (type !== 'none' && type !== 'hash') return -2;
@@ -140,8 +140,9 @@ function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly st
   if (mode === 'read' && waiting) return 3;
   if (mode === 'write' && readers) {
     if (!waiting && intent !== '') {
-      fields?.set('i', `${now + ttlMs}:${intent}`);
-      lengthenTtl(keyspace, key, ttlMs);
+      const intentTtlMs = Number(intentTtlArg);
+      fields?.set('i', `${now + intentTtlMs}:${intent}`);
+      lengthenTtl(keyspace, key, intentTtlMs);
     }
     return 2;
   }

@@ -267,3 +267,32 @@ describe('close() while a read-write acquisition runs', () => {
     expect(nodes.flatMap((node) => node.calls)).toEqual([]);
   });
 });
+
+describe('a writer behind a stream of readers', () => {
+  // Four readers in turn, each holding 150 ms, overlapping: the lock is never free of readers by itself.
+  it.each([1_000, 100])('gets the lock with a TTL of %i ms (the 100 ms one shorter than its retry delay)', async (ttlMs) => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = new Redlock(nodes, { clock, retryJitterMs: 0 }).readWriteLock('catalog');
+    const sleep = (ms: number) => new Promise((resolve) => clock.setTimeout(() => resolve(undefined), ms));
+    let isStopped = false;
+    const readerLoop = async (startMs: number) => {
+      await sleep(startMs);
+      while (!isStopped) {
+        const held = await lock.acquireRead(10_000, { retryCount: Infinity, retryDelayMs: 20 }).catch(() => undefined);
+        if (held === undefined) continue;
+        await sleep(150);
+        await held.release();
+        await sleep(10);
+      }
+    };
+    const loops = [0, 40, 80, 120].map(readerLoop);
+    await clock.advance(300);
+    const writing = lock.acquireWrite(ttlMs, { waitMs: 10_000, retryCount: Infinity, retryDelayMs: 200 });
+    const writer = await clock.runUntilSettled(writing);
+    isStopped = true;
+    expect(writer.attempts).toBeLessThanOrEqual(3);
+    await clock.runUntilSettled(writer.release());
+    await clock.runUntilSettled(Promise.all(loops));
+  });
+});

@@ -426,8 +426,8 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
 describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` readers, `i` waiting writer)', () => {
   const INTENT = 'intent-of-a-waiting-writer';
   /** Sends read-write-acquire and resolves with its raw reply. */
-  const take = (key: string, token: string, mode: ReadWriteMode, { ttlMs = 10_000, graceMs = 0, intent = '' } = {}) =>
-    run(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, graceMs, intent));
+  const take = (key: string, token: string, mode: ReadWriteMode, { ttlMs = 10_000, graceMs = 0, intent = '', intentTtlMs = undefined as number | undefined } = {}) =>
+    run(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, graceMs, { id: intent, ttlMs: intentTtlMs ?? ttlMs }));
   const release = (key: string, token: string, secondHolder = '') => run(permitReleaseScript, [key], [token, secondHolder]).then(parsePermitReleaseReply);
   const fieldsOf = async (key: string): Promise<string[]> => Object.keys(await client.hgetall(key)).sort();
   /** The node's clock, in milliseconds, as the scripts read it. */
@@ -493,6 +493,10 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
     expect(await take(key, 'another-writer', 'write', { ttlMs: 60_000, intent: 'another-intent' })).toBe(2);
     expect(await take(key, 'a-single-try', 'write')).toBe(2);
     expect(await client.hget(key, 'i')).toBe(`${refreshed.expiresAt}:${INTENT}`);
+    // An intent lives as long as the writer says, which may be longer than its TTL (see writerIntentOf).
+    expect(await take(key, 'its-third-attempt', 'write', { ttlMs: 100, intent: INTENT, intentTtlMs: 30_000 })).toBe(2);
+    const lasting = entryOf(await client.hget(key, 'i'));
+    expect(lasting.expiresAt - (await nodeNowMs())).toBeGreaterThan(29_000);
     // A new reader is refused; the reader holding is admitted again (a re-sent call).
     expect(await take(key, OTHER_TOKEN, 'read')).toBe(3);
     expect(parseReadWriteAcquireReply(3)).toBe('writer-waiting');
