@@ -8,6 +8,7 @@ import type { NodeOutcome } from '../base/outcomes.js';
 import { NodeConfigurationError } from '../base/errors.js';
 import { NodeError } from '../base/redlock-error.js';
 import { Lifecycle } from '../base/lifecycle.js';
+import { warnOnce } from '../base/warnings.js';
 import type { ResolvedNode } from '../settings/resolve-nodes.js';
 import type { ResolvedOptions } from '../settings/resolve-options.js';
 import { runScript } from '../scripts/lua-script.js';
@@ -101,9 +102,6 @@ const EVICTING_POLICIES = new Set([
   'allkeys-lfu',
   'allkeys-random',
 ]);
-
-/** The warning codes each adapter was given, so each is given once per node, however many `Redlock`s use it. */
-const warningsGiven = new WeakMap<RedisAdapter, Set<string>>();
 
 /**
  * The servers behind the nodes of one `Redlock`, learnt at first contact with each node: two nodes must
@@ -375,17 +373,6 @@ export class NodeState implements ResolvedNode {
  */
 function isRefusedByServer(error: unknown): boolean {
   return error instanceof TypeError || (error instanceof Error && /^[A-Z]{2,} /.test(error.message));
-}
-
-function warnOnce(adapter: RedisAdapter, code: string, message: string): void {
-  let codes = warningsGiven.get(adapter);
-  if (codes === undefined) {
-    codes = new Set();
-    warningsGiven.set(adapter, codes);
-  }
-  if (codes.has(code)) return;
-  codes.add(code);
-  process.emitWarning(message, { type: 'RedlockWarning', code });
 }
 
 /** Describes whatever an adapter rejected with; never throws, even for objects without a prototype. */

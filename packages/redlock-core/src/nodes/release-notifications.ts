@@ -5,6 +5,7 @@ import { releaseChannelOf } from '../scripts/release.js';
 import { listenersScript, parseListenersReply } from '../scripts/listeners.js';
 import { runScript } from '../scripts/lua-script.js';
 import { ReleaseCrowd } from './release-crowd.js';
+import { warnOnce } from '../base/warnings.js';
 
 /**
  * How long a node's subscription to a channel outlives its last waiter, in milliseconds. A resource that
@@ -167,7 +168,7 @@ export class ReleaseNotifications {
     const id = `${nodeIndex} ${channel}`;
     let subscription = this.#channels.get(id);
     if (subscription === undefined) {
-      subscription = new ChannelSubscription(adapter, channel, this.#clock, () => this.#channels.delete(id));
+      subscription = new ChannelSubscription(adapter, nodeIndex, channel, this.#clock, () => this.#channels.delete(id));
       this.#channels.set(id, subscription);
     }
     return subscription;
@@ -191,6 +192,7 @@ class ChannelSubscription {
 
   constructor(
     private readonly adapter: RedisAdapter,
+    private readonly nodeIndex: number,
     private readonly channel: string,
     private readonly clock: Clock,
     private readonly onIdle: () => void,
@@ -234,6 +236,15 @@ class ChannelSubscription {
         this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, () => {
           this.crowd.hear(this.clock.now());
           for (const listener of [...this.#listeners]) listener();
+        }).catch((error: unknown) => {
+          if (isDeniedChannel(error)) {
+            warnOnce(
+              this.adapter,
+              'REDLOCK_NO_CHANNEL_PERMISSION',
+              `Node ${this.nodeIndex} refused to subscribe to a release channel (${(error as Error).message}): waiters there wake on their retry timers instead of at each release. Give the Redis user the channels \`&redlock:released:*\``,
+            );
+          }
+          throw error;
         });
       } else if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe !== undefined) {
         const unsubscribe = this.#unsubscribe;
@@ -246,6 +257,11 @@ class ChannelSubscription {
     this.#queue = step.catch(() => undefined);
     return step;
   }
+}
+
+/** Whether a subscription failed because the ACL denies the user the channel (Redis 7 denies a new user every channel). */
+function isDeniedChannel(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOPERM');
 }
 
 /** Whatever tells a waiter that the lock may be free: a {@link KeyWatch}, or a local queue of waiters. */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
 // Test-only deep imports: the scripts are internal to the core, and this file checks them against real Redis.
 import { acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
@@ -21,7 +21,7 @@ import {
   releaseChannelOf,
   releaseScript,
 } from '../../../redlock-core/src/scripts/release.js';
-import { Redlock } from 'redlock-core';
+import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
@@ -655,6 +655,28 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
       expect(await client.keys(`${KEY_PREFIX}acl:*`)).toEqual([]);
     } finally {
       await redlock.close();
+      await client.call('ACL', 'DELUSER', user);
+    }
+  });
+
+  itWithFaults('a waiter is told once that it cannot subscribe, and still gets the lock on its retry timer', async () => {
+    const user = `no-channels-${randomUUID()}`;
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', 'resetchannels');
+    const connect = (options: RedlockOptions = {}) =>
+      new Redlock([new IoredisAdapter(redis.createClient(0, { username: user, password: 'secret' }))], { keyPrefix: `${KEY_PREFIX}acl:`, ...options });
+    const [holding, waiting] = [connect(), connect({ retryCount: Infinity, waitMs: 10_000, retryDelayMs: 50, retryJitterMs: 0 })];
+    const warnings: string[] = [];
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((_: unknown, options?: { code?: string }) => void warnings.push(options?.code ?? '')) as typeof process.emitWarning);
+    try {
+      const holder = await holding.acquire('w', 10_000);
+      const waiter = waiting.acquire('w', 10_000);
+      for (const deadline = Date.now() + 5_000; !warnings.includes('REDLOCK_NO_CHANNEL_PERMISSION') && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+      await holder.release();
+      await (await waiter).release();
+      expect(warnings.filter((code) => code === 'REDLOCK_NO_CHANNEL_PERMISSION')).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+      await Promise.all([holding.close(), waiting.close()]);
       await client.call('ACL', 'DELUSER', user);
     }
   });
