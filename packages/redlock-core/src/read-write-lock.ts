@@ -197,8 +197,6 @@ export class ReadWriteLock {
     try {
       const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(set, this.#notifications, request, {
         key: lock.key,
-        resource: lock.resource,
-        closedOperation: `take the ${mode} lock on`,
         attempt: async (attemptNumber, signal, leadNodeIndex) => {
           const result = await runReadWriteAttempt(set, lock, mode, intent, request.ttlMs, attemptNumber, signal, leadNodeIndex, mode === 'write' ? onLateAnswer : undefined);
           // A writer leaves its intent where it found readers, or maybe where it did not hear back.

@@ -2,7 +2,6 @@
 // quorum, with retries, waits and wakes.
 import { type Clock, recheckDelayMs } from '../base/clock.js';
 import { PermitError } from '../base/claim-errors.js';
-import { closedErrorOf } from '../base/errors.js';
 import { describeOutcomes } from '../base/outcomes.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired, wokenRestMs } from '../acquire/retry.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
@@ -33,9 +32,6 @@ interface FailedClaimAttempt {
 /** What the loop of {@link acquireClaim} needs of one kind of claim: a semaphore's permits, a read-write lock. */
 export interface ClaimAcquisition<H, F extends FailedClaimAttempt> {
   readonly key: string;
-  readonly resource: string;
-  /** How `close()`'s error names the call: `'acquire permits of'`. */
-  readonly closedOperation: string;
   /** One attempt; with `leadNodeIndex` (a woken attempt) it may ask that node alone first: `'full-at-lead'`. */
   attempt(attemptNumber: number, signal: AbortSignal, leadNodeIndex: number | undefined): Promise<H | F | 'full-at-lead'>;
   isHeld(result: H | F): result is H;
@@ -104,7 +100,6 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
     }
   } catch (error) {
     if (error instanceof WaitExpired) throw claim.errorOf(attempts, attemptCount, request.waitMs);
-    if (lifecycle.isClosed && error === lifecycle.signal.reason) throw closedErrorOf(claim.closedOperation, [claim.resource], ' while waiting');
     throw error;
   } finally {
     watch?.close();
@@ -130,8 +125,6 @@ function releaseAbandoned(held: { release(): Promise<unknown> } | undefined): Pr
 export function acquirePermits(set: NodeSet, notifications: ReleaseNotifications | undefined, semaphore: SemaphoreSettings, request: PermitRequest): Promise<Permit> {
   return acquireClaim<Permit, FailedPermitAttempt>(set, notifications, request, {
     key: semaphore.key,
-    resource: semaphore.resource,
-    closedOperation: 'acquire permits of',
     attempt: (attemptNumber, signal, leadNodeIndex) => runPermitAttempt(set, semaphore, request.permits, request.ttlMs, attemptNumber, signal, leadNodeIndex),
     isHeld: (result): result is Permit => result instanceof Permit,
     isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',

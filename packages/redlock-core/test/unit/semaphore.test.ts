@@ -314,33 +314,35 @@ describe('close() while a semaphore acquisition runs', () => {
   /** The slots taken on each node of `nodes`, by number. */
   const slotsOn = (nodes: ReturnType<typeof grantingNodes>) => nodes.map((node) => [...(node.keyspace.hashOf('jobs')?.keys() ?? [])].filter((field) => field !== 'limit'));
 
-  it('rejects the call at once, and resolves only once the attempt in flight freed its slots', async () => {
+  /**
+   * Starts `call` on nodes that take the slots at once and answer 30 ms later, closes the Redlock 5 ms in,
+   * and tells the slots each node held then, and those when `close()` resolved.
+   */
+  async function closedWhileInFlight(call: (redlock: Redlock) => Promise<unknown>) {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
-    // The nodes take the slots at once and answer 30 ms later.
     for (const node of nodes) node.latencyMs = 30;
     const redlock = new Redlock(nodes, { clock });
-    const acquiring = redlock.semaphore('jobs', { limit: 2 }).acquire(10_000);
-    void acquiring.catch(() => undefined);
+    const running = call(redlock);
+    void running.catch(() => undefined);
     await clock.advance(5);
-    expect(slotsOn(nodes).map((slots) => slots.length)).toEqual([1, 1, 1]);
+    const slotsInFlight = slotsOn(nodes);
     let slotsAtClose: string[][] | undefined;
     await clock.runUntilSettled(redlock.close().then(() => (slotsAtClose = slotsOn(nodes))));
-    await expect(acquiring).rejects.toBeInstanceOf(RedlockClosedError);
+    return { running, slotsInFlight, slotsAtClose };
+  }
+
+  it('rejects the call at once, and resolves only once the attempt in flight freed its slots', async () => {
+    const { running, slotsInFlight, slotsAtClose } = await closedWhileInFlight((redlock) => redlock.semaphore('jobs', { limit: 2 }).acquire(10_000));
+    expect(slotsInFlight.map((slots) => slots.length)).toEqual([1, 1, 1]);
+    await expect(running).rejects.toBeInstanceOf(RedlockClosedError);
     expect(slotsAtClose).toEqual([[], [], []]);
   });
 
   it('never hands out permits a single try took after close(), which releases them', async () => {
-    const clock = new FakeClock();
-    const nodes = grantingNodes(clock, 3);
-    for (const node of nodes) node.latencyMs = 30;
-    const redlock = new Redlock(nodes, { clock });
-    const trying = redlock.semaphore('jobs', { limit: 2 }).tryAcquire(10_000);
-    void trying.catch(() => undefined);
-    await clock.advance(5);
-    let slotsAtClose: string[][] | undefined;
-    await clock.runUntilSettled(redlock.close().then(() => (slotsAtClose = slotsOn(nodes))));
-    await expect(trying).rejects.toBeInstanceOf(RedlockClosedError);
+    const { running, slotsInFlight, slotsAtClose } = await closedWhileInFlight((redlock) => redlock.semaphore('jobs', { limit: 2 }).tryAcquire(10_000));
+    expect(slotsInFlight.map((slots) => slots.length)).toEqual([1, 1, 1]);
+    await expect(running).rejects.toBeInstanceOf(RedlockClosedError);
     expect(slotsAtClose).toEqual([[], [], []]);
   });
 
