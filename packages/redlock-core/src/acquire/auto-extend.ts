@@ -22,6 +22,8 @@ export interface Extendable {
   /** Read for `'released'` and `'expired'`. */
   readonly state: string;
   readonly remainingValidityMs: number;
+  /** Aborts when it can no longer be relied on; the hold re-arms it whenever its validity comes to end earlier. */
+  readonly signal: AbortSignal;
   /**
    * Extends it by `ttlMs`; rejects with an error whose `isLost` is `true` when a quorum no longer holds it,
    * or a `RedlockClosedError`.
@@ -69,6 +71,13 @@ export function keepExtended(
   let inFlight: Promise<void> | undefined;
   // A loss found by any extension, this one's or the routine's own `lock.extend()`, stops it at once.
   let stopListeningForLoss: () => void = () => undefined;
+  // The validity can come to end earlier than this extension set it: another handle's extension of a
+  // shared (re-entrant) hold, or the routine's own `lock.extend()` to a shorter TTL. The lock's signal
+  // follows the hold's validity, wherever it was set: its end ends this too.
+  const { signal } = lock;
+  const onSignalAbort = (): void => {
+    if (lock.state === 'expired') lose('its validity ran out before it could be extended', 'validity-ran-out');
+  };
 
   const setTimer = (callback: () => void, ms: number): unknown => {
     const handle = clock.setTimeout(callback, ms);
@@ -78,6 +87,7 @@ export function keepExtended(
   const stop = (): void => {
     isStopped = true;
     stopListeningForLoss();
+    signal.removeEventListener('abort', onSignalAbort);
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(expiryTimer);
     clock.clearTimeout(holdTimer);
@@ -126,7 +136,8 @@ export function keepExtended(
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(expiryTimer);
     const remainingMs = lock.remainingValidityMs;
-    expiryTimer = setTimer(() => lose('its validity ran out before it could be extended', 'validity-ran-out'), remainingMs);
+    // The validity may also have moved later meanwhile (the routine's own `lock.extend()`): look again then.
+    expiryTimer = setTimer(() => (lock.remainingValidityMs > 0 ? watch() : lose('its validity ran out before it could be extended', 'validity-ran-out')), remainingMs);
     // When drift or a tiny TTL leaves less than half the TTL of validity, waiting for "half the TTL left"
     // would mean 0 ms, and extensions would run back to back; use a quarter of the validity then.
     extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));
@@ -138,6 +149,7 @@ export function keepExtended(
     onStop(error);
   });
   if (isStopped) return { stop: async () => undefined };
+  signal.addEventListener('abort', onSignalAbort);
   if (limits.maxHoldMs !== undefined) {
     holdTimer = setTimer(() => reachLimit('maxHoldMs', `it was held for ${limits.maxHoldMs} ms, the most \`maxHoldMs\` allows`), limits.maxHoldMs);
   }

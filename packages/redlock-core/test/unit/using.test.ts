@@ -316,3 +316,60 @@ describe('automatic extension after the event loop stalled', () => {
     expect(nodes[0]!.callsTo('extend').map((call) => call.sentAtMs)).toEqual([900]);
   });
 });
+
+describe("using()'s signal follows the hold's validity, wherever it was set", () => {
+  it('aborts when a shared re-entrant hold runs out, which the outer handle had cut back', async () => {
+    const clock = new FakeClock();
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock, retryCount: 0 });
+    const outer = await clock.runUntilSettled(redlock.acquire('r', 1000, { autoExtend: true }));
+    let abortedAt: number | undefined;
+    let expiredAt: number | undefined;
+    const inner = redlock.using(
+      'r',
+      10_000,
+      async (signal, lock) => {
+        signal.addEventListener('abort', () => (abortedAt = clock.now()));
+        lock.signal.addEventListener('abort', () => (expiredAt = clock.now()));
+        await work(clock, 600);
+        // The outer handle lets go; its autoExtend had set the shared hold to its own 1 s.
+        await outer.release();
+        await work(clock, 8000);
+      },
+      { reentrant: outer },
+    );
+    await clock.runUntilSettled(inner.catch(() => undefined));
+    expect(expiredAt).toBeDefined();
+    expect(abortedAt).toBe(expiredAt);
+  });
+
+  it("aborts when the routine's own lock.extend() shortened the validity, and it ran out", async () => {
+    const clock = new FakeClock();
+    const redlock = new Redlock(grantingNodes(clock, 3), { clock, retryCount: 0 });
+    let seen: unknown;
+    const done = redlock.using('r', 1000, async (signal, lock) => {
+      await lock.extend(200);
+      await work(clock, 300);
+      seen = { lockState: lock.state, lockSignal: lock.signal.aborted, routineSignal: signal.aborted };
+    });
+    await clock.runUntilSettled(done.catch(() => undefined));
+    expect(seen).toEqual({ lockState: 'expired', lockSignal: true, routineSignal: true });
+  });
+
+  it("reports no loss while the routine's own lock.extend() keeps the lock valid", async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    let lostWhileValid: number | undefined;
+    const done = redlock.using('r', 1000, async (signal, lock) => {
+      signal.addEventListener('abort', () => {
+        if (lock.remainingValidityMs > 0) lostWhileValid = lock.remainingValidityMs;
+      });
+      await lock.extend(10_000);
+      // Every later automatic extension fails: the validity the routine won must still hold.
+      for (const node of nodes) node.errorReply = new Error('ERR injected');
+      await work(clock, 1200);
+    });
+    await clock.runUntilSettled(done.catch(() => undefined));
+    expect(lostWhileValid).toBeUndefined();
+  });
+});
