@@ -55,11 +55,10 @@ export class Acquisitions {
   acquire(request: CallRequest): Promise<Lock> {
     const { lifecycle } = this.#set;
     if (lifecycle.isClosed) throw closedErrorOf('acquire', request.resources);
-    const { reentrant } = request;
+    const { reentrant, callerSignal } = request;
+    callerSignal?.throwIfAborted();
     if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
     throwIfMisconfigured(this.#set);
-    const { callerSignal } = request;
-    callerSignal?.throwIfAborted();
     let running: AcquireRequest = request;
     let dispose: (() => void) | undefined;
     if (callerSignal !== undefined) {

@@ -52,6 +52,10 @@ scope: 'acquire' | 'tryAcquire' | 'using',
       `Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(names.resources)}, got one on ${describeResources(reentrant.resources)}`,
     );
   }
+  // A re-entrant handle shares its hold's fencing token: it cannot have one the hold was not given.
+  if (reentrant !== undefined && settings.fencing && reentrant.fencingToken === undefined) {
+    throw new TypeError('Expected `reentrant` to be a lock acquired with `fencing: true`, as this call asks for a fencing token: a re-entrant handle shares its hold\'s');
+  }
   // Field by field rather than by spreading the parts: on this per-call path, spreads cost more than all
   // the validation did.
   return {

@@ -40,6 +40,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof keyPrefix !== 'string') {
     throw new TypeError(`Expected \`keyPrefix\` to be a string, got ${formatValue(keyPrefix)}`);
   }
+  // As for resources: a client sends a lone surrogate as U+FFFD, so two prefixes would share every key.
+  if (!keyPrefix.isWellFormed()) {
+    throw new RangeError(`Expected \`keyPrefix\` to be well-formed Unicode, got ${formatValue(keyPrefix)} with a lone surrogate`);
+  }
   const clock = given.clock === undefined ? SYSTEM_CLOCK : given.clock;
   if (!isClock(clock)) {
     throw new TypeError(`Expected \`clock\` to implement now, wallNow, setTimeout and clearTimeout, got ${formatValue(clock)}`);

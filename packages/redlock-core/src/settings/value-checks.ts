@@ -25,6 +25,13 @@ export function checkOptionsObject(name: string, value: unknown, scope: OptionSc
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`Expected \`${name}\` to be an object, got ${formatValue(value)}`);
   }
+  // Only own properties are read: a Map's entries, or options inherited from a prototype, would be
+  // ignored without a word. A plain object of any realm has a prototype whose own prototype is null.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== null && Object.getPrototypeOf(prototype) !== null) {
+    const kind = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+    throw new TypeError(`Expected \`${name}\` to be a plain object, got ${typeof kind === 'string' && kind !== '' ? `a ${kind}` : 'an object with a prototype of its own'}`);
+  }
   const copy = { ...value };
   if (scope !== undefined) checkOptionNames(copy, scope);
   return copy;

@@ -152,3 +152,22 @@ describe('a late grant under re-entrant handles', () => {
     expect(nodes.flatMap(keysOf)).toEqual([]);
   });
 });
+
+describe('a re-entrant acquisition checks what it is asked', () => {
+  it('rejects with the reason of a signal aborted already, calling no node', async () => {
+    const { clock, nodes, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    const callsBefore = nodes.map((node) => node.calls.length);
+    const reason = new Error('cancelled');
+    await expect(clock.runUntilSettled(redlock.acquire('r', 5000, { reentrant: lock, signal: AbortSignal.abort(reason) }))).rejects.toBe(reason);
+    expect(nodes.map((node) => node.calls.length)).toEqual(callsBefore);
+  });
+
+  it('refuses fencing on a lock acquired without it, which has no token to share', async () => {
+    const { clock, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    await expect(clock.runUntilSettled(redlock.acquire('r', 1000, { reentrant: lock, fencing: true }))).rejects.toThrow(/acquired with `fencing: true`/);
+    const fenced = await clock.runUntilSettled(redlock.acquire('f', 1000, { fencing: true }));
+    expect((await clock.runUntilSettled(redlock.acquire('f', 1000, { reentrant: fenced, fencing: true }))).fencingToken).toBe(fenced.fencingToken);
+  });
+});

@@ -262,3 +262,23 @@ describe('nodes that would count one server twice or cannot work', () => {
     expect(() => new Redlock(nodes)).not.toThrow();
   });
 });
+
+describe('options a spread would read wrong', () => {
+  it('refuses a keyPrefix with a lone surrogate, which Redis would share with other prefixes', () => {
+    const clock = new FakeClock();
+    expect(() => new Redlock(grantingNodes(clock, 3), { clock, keyPrefix: '\uD800' })).toThrow(RangeError);
+    expect(() => new Redlock(grantingNodes(clock, 3), { clock, keyPrefix: 'lock:\uD83D\uDD12:' })).not.toThrow();
+  });
+
+  it('refuses options given as a Map or inherited from a prototype, calling no node', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    await expect(redlock.acquire('r', 1000, loose(new Map([['retryCount', 5]])))).rejects.toThrow('Expected `options` to be a plain object, got a Map');
+    await expect(redlock.acquire('r', 1000, loose(Object.create({ retryCount: 5 })))).rejects.toThrow(/to be a plain object/);
+    expect(() => new Redlock(nodes, loose(new Map()))).toThrow(TypeError);
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+    // A plain object without a prototype is fine.
+    await expect(clock.runUntilSettled(redlock.acquire('r', 1000, Object.assign(Object.create(null), { retryCount: 0 })))).resolves.toMatchObject({ resources: ['r'] });
+  });
+});
