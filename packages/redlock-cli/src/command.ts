@@ -25,7 +25,7 @@ const GROUP_POLL_MS = 10;
 export interface RunningCommand {
   /** Resolves once the command itself ended, never rejects; processes it left in its group may still run. */
   readonly outcome: Promise<CommandOutcome>;
-  /** Sends `signal` to every process of the command's group (to the command alone without groups), while any runs. */
+  /** Sends `signal` to every process of the command's group (to the command alone without groups), while any runs, then SIGCONT, so that a stopped group gets it too. */
   signal(signal: NodeJS.Signals): void;
   /** Whether a process of the command's group still runs: the command, or what it left behind once it ended. */
   isGroupAlive(): boolean;
@@ -100,7 +100,11 @@ export function startCommand(spec: CommandSpec, env: NodeJS.ProcessEnv): Running
   const terminate = groupStopper(sendWhileAlive, groupId, outcome);
   return {
     outcome,
-    signal: sendWhileAlive,
+    signal(signal) {
+      sendWhileAlive(signal);
+      // As timeout(1) does: a stopped group would hold the signal until someone continued it.
+      sendWhileAlive('SIGCONT');
+    },
     isGroupAlive: isAlive,
     terminate,
     detach() {
@@ -150,6 +154,7 @@ function groupStopper(
   return (graceMs) => {
     if (stopped === undefined) {
       send('SIGTERM');
+      send('SIGCONT');
       killAfter(graceMs);
       stopped = untilEmpty().finally(() => clearTimeout(killTimer));
     } else {

@@ -50,10 +50,10 @@ Durations are a number and a unit: 500ms, 30s, 1.5s, 2m, 1h (0 needs none).
 The command gets redlock's stdin, stdout, stderr and environment, plus REDLOCK_RESOURCE (and
 REDLOCK_FENCING_TOKEN with --fencing); never the lock's token. It runs in a process group and session of
 its own (no controlling terminal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed once to every process of
-that group; redlock then waits for the command, releases the lock and exits with its status; SIGTSTP is
-ignored. If the lock is lost, the whole group is stopped. If redlock itself is killed, a watcher kills the
-group at once. While redlock waits for the lock, any of these signals stops the wait and leaves nothing on
-the nodes.
+that group (then SIGCONT); redlock then waits for the command, releases the lock and exits with its status;
+SIGTSTP, SIGTTIN and SIGTTOU are ignored. If the lock is lost, the whole group is stopped. If redlock
+itself is killed, a watcher kills the group at once. While redlock waits for the lock, any of these
+signals stops the wait and leaves nothing on the nodes.
 
 Exit status:
   <status>  the command's own status (128+N if signal N killed it)

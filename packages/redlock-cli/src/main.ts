@@ -9,6 +9,10 @@ import { runCli } from './run-cli.js';
  */
 const EXIT_GRACE_MS = 2_000;
 
+// A reader that went away (EPIPE) or a terminal that hung up must not crash redlock before it released
+// the lock: what it writes then is lost, and it goes on.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
 const exitCode = await runCli({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr }).catch(
   (error: unknown) => {
     process.stderr.write(`redlock: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

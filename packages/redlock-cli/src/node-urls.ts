@@ -29,9 +29,11 @@ export function parseNodeUrls(list: string, source: string): readonly string[] {
   if (urls.length === 0) {
     throw new ConfigurationError(`Expected \`${source}\` to list Redis nodes as redis://host:port URLs separated by commas, got none`);
   }
+  // A comma inside a password splits it: an entry of such a list that does not parse shows no text of its own.
+  const mayHoldPasswordPart = list.includes('@') || SECRET_OPTION_NAME.test(list);
   const seen = new Map<string, string>();
   for (const url of urls) {
-    const identity = nodeIdentityOf(url, source);
+    const identity = nodeIdentityOf(url, source, mayHoldPasswordPart);
     const earlier = seen.get(identity);
     if (earlier !== undefined) {
       throw new ConfigurationError(
@@ -44,14 +46,24 @@ export function parseNodeUrls(list: string, source: string): readonly string[] {
 }
 
 /** Protocol, host, port and database of a node URL, so that two spellings of one node compare equal. */
-function nodeIdentityOf(text: string, source: string): string {
+function nodeIdentityOf(text: string, source: string, mayHoldPasswordPart: boolean): string {
   const invalid = (why: string): ConfigurationError =>
     new ConfigurationError(`Expected \`${source}\` to list redis:// or rediss:// URLs, got \`${redactedUrl(text)}\`: ${why}`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
+    if (mayHoldPasswordPart && !text.includes('@')) {
+      throw new ConfigurationError(`Expected \`${source}\` to list redis:// or rediss:// URLs, got an entry that is not a URL (not shown: it may be part of a password with a comma, which must be written %2C)`);
+    }
     throw invalid('not a URL');
+  }
+  // The client decodes the user and password: a malformed %-escape there would fail only when connecting.
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    throw invalid('a malformed %-escape in the user or password (write % as %25)');
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw invalid(`the scheme is ${url.protocol.slice(0, -1)}`);
   if (url.hostname === '') throw invalid('no host');
@@ -83,16 +95,18 @@ const SECRET_OPTION_TEXT = /([?&][^=&#]*(?:pass|secret|token)[^=&#]*=)[^&#]*/gi;
  * ```
  */
 export function redactedUrl(text: string): string {
+  // Whatever sits between "//user:" and the last "@" is hidden first, as text: a password with a `/`, `#` or
+  // `@` in it makes a URL parser read part of it as the path, the fragment or the host.
+  const hidden = text.replace(/\/\/([^/:@]*):.*@/, '//$1:***@');
   let url: URL;
   try {
-    url = new URL(text);
+    url = new URL(hidden);
   } catch {
-    // Not a URL: hide whatever sits between "//user:" and "@", the usual place of a password, and secret options.
-    return text.replace(/\/\/([^/:@]*):[^/@]*@/, '//$1:***@').replace(SECRET_OPTION_TEXT, '$1***');
+    return hidden.replace(SECRET_OPTION_TEXT, '$1***');
   }
   // Names as decoded, so that a percent-encoded `pass%77ord` is found too.
   const secretOptions = [...new Set(url.searchParams.keys())].filter((name) => SECRET_OPTION_NAME.test(name));
-  if (url.password === '' && secretOptions.length === 0) return text;
+  if (url.password === '' && secretOptions.length === 0) return hidden;
   if (url.password !== '') url.password = '***';
   for (const name of secretOptions) url.searchParams.set(name, '***');
   return url.toString();

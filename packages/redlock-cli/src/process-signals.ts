@@ -18,15 +18,21 @@ export function onHandledSignals(listener: (signal: NodeJS.Signals) => void): ()
 }
 
 /**
- * Ignores SIGTSTP (a terminal's Ctrl-Z) until the returned function is called. The command runs in a
- * process group of its own, which a terminal's Ctrl-Z does not reach: a stopped redlock would stop
- * extending the lock while the command runs on, so neither is stopped.
+ * The signals a terminal stops a process with: Ctrl-Z (SIGTSTP), and a background job's read from it or,
+ * under `stty tostop`, its write to it (SIGTTIN, SIGTTOU).
+ */
+const TERMINAL_STOPS: readonly NodeJS.Signals[] = ['SIGTSTP', 'SIGTTIN', 'SIGTTOU'];
+
+/**
+ * Ignores the terminal's stop signals ({@link TERMINAL_STOPS}) until the returned function is called. The
+ * command runs in a process group of its own, which the terminal's do not reach: a stopped redlock would
+ * stop extending the lock, and stop stopping the command when the lock is lost, while the command runs on.
  */
 export function ignoreTerminalStop(): () => void {
   const ignore = (): void => undefined;
-  process.on('SIGTSTP', ignore);
+  for (const signal of TERMINAL_STOPS) process.on(signal, ignore);
   return () => {
-    process.off('SIGTSTP', ignore);
+    for (const signal of TERMINAL_STOPS) process.off(signal, ignore);
   };
 }
 

@@ -283,10 +283,11 @@ async function superviseCommand(
   ]);
   if (ended.kind === 'lost') {
     const graceMs = killGraceMs(request, held);
+    // Stopped first, then said: a write to a blocked or stopped terminal must not delay it.
+    const stopped = command.terminate(graceMs);
     report.error(
       `${messageOf(ended.reason)}: stopping the command (SIGTERM, then SIGKILL after ${formatDurationMs(graceMs)})`,
     );
-    const stopped = command.terminate(graceMs);
     report.info(`the command ${describeOutcome(await command.outcome)}`);
     if (!(await stopped)) reportGroupLeft(request, report);
     return EXIT_CODES.lockLost;

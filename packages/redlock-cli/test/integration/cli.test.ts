@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -10,7 +11,7 @@ import { type Lock, Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { eventually } from '../../../redlock-ioredis-adapter/test/support/eventually.js';
 import { itWithFaults, useRedisNodes } from '../../../redlock-ioredis-adapter/test/support/redis-servers.js';
-import { type CliProcess, type CliResult, ensureCliBuilt, runCli, startCli } from '../support/cli-process.js';
+import { CLI_PATH, type CliProcess, type CliResult, ensureCliBuilt, runCli, startCli } from '../support/cli-process.js';
 
 // The built `redlock` runs as a child process against 3 real redis-server nodes. Each test has a key
 // prefix of its own, and afterEach checks that no lock key under it is left on any node.
@@ -191,6 +192,18 @@ describe('running a command under the lock', () => {
     expect(env).not.toContain('REDLOCK_FENCING_TOKEN');
     expect(token).toEqual(expect.any(String));
     expect(env).not.toContain(token as string);
+  });
+
+  it("goes on, releases the lock and exits with the command's status when nobody reads its stderr any more", async () => {
+    const child = spawn(process.execPath, [CLI_PATH, '-v', '--prefix', prefix, 'res', 'sh', '-c', 'sleep 0.3; exit 3'], {
+      env: { ...nodesEnv(), PATH: process.env['PATH'] ?? '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    // The reader goes away at once: each line redlock writes from then on fails with EPIPE.
+    child.stderr.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(3);
+    // afterEach: no key left on any node.
   });
 
   it('with --fencing, passes a fencing token that grows with each acquisition', async () => {
@@ -583,15 +596,24 @@ describe('signals while the command runs', () => {
     expect(await readFile(log, 'utf8')).toBe('got\n');
   });
 
-  it('is not stopped by SIGTSTP (a Ctrl-Z), which would stop the extensions while the command runs on', async () => {
+  it('is not stopped by SIGTSTP (a Ctrl-Z), SIGTTIN or SIGTTOU, which would stop the extensions while the command runs on', async () => {
     const ready = tempPath('ready');
     const cli = startCli(['--prefix', prefix, 'res', '-c', `trap 'kill $!; exit 5' TERM; echo > "${ready}"; sleep 60 & wait`], nodesEnv(), { limitMs: 10_000 });
     await untilWritten(ready);
-    cli.child.kill('SIGTSTP');
+    for (const signal of ['SIGTSTP', 'SIGTTIN', 'SIGTTOU'] as const) cli.child.kill(signal);
     await delay(200);
     // A stopped redlock would hold this SIGTERM until the run limit kills it.
     cli.child.kill('SIGTERM');
     expect((await cli.result).code).toBe(5);
+  });
+
+  it('continues a command that stopped itself after passing it SIGTERM, as timeout(1) does, so that it gets it', async () => {
+    const ready = tempPath('ready');
+    const cli = startCli(['--prefix', prefix, 'res', '-c', `echo > "${ready}"; kill -STOP $$; exec sleep 60`], nodesEnv(), { limitMs: 10_000 });
+    await untilWritten(ready);
+    await delay(200);
+    cli.child.kill('SIGTERM');
+    expect((await cli.result).code).toBe(143);
   });
 
   it('exits 143 when the command dies of the SIGTERM passed to it', async () => {

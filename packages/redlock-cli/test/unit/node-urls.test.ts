@@ -54,6 +54,29 @@ describe('parseNodeUrls', () => {
   });
 });
 
+describe('parseNodeUrls on passwords it must not print', () => {
+  it.each([
+    ['redis://u:Ab3/x+Yz==@127.0.0.1:6379', 'Ab3'],
+    ['redis://:p@ss#wq9rd@a:6379', 'wq9'],
+    ['redis://:qx7,qx8@a:6379', 'qx7'],
+    ['redis://a:6379?password=zq1,zq2', 'zq2'],
+  ])('refuses %j without printing the password', (list, secret) => {
+    let message = '';
+    try {
+      parseNodeUrls(list, 'REDLOCK_NODES');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toBe('');
+    expect(message).not.toContain(secret);
+  });
+
+  it('refuses a malformed %-escape in the password, which the client would fail on when connecting', () => {
+    expect(() => parseNodeUrls('redis://:100%@127.0.0.1:6379', '--nodes')).toThrow(/malformed %-escape/);
+    expect(() => parseNodeUrls('redis://:100%25@127.0.0.1:6379', '--nodes')).not.toThrow();
+  });
+});
+
 describe('redactedUrl', () => {
   it('replaces the password only', () => {
     expect(redactedUrl('redis://user:secret@a:6379/1')).toBe('redis://user:***@a:6379/1');
@@ -69,6 +92,14 @@ describe('redactedUrl', () => {
     ['rediss://u:hunter2@a:6380/2?password=hunter2', 'rediss://u:***@a:6380/2?password=***'],
     ['redis://a:6379?family=6&db=2', 'redis://a:6379?family=6&db=2'],
   ])('replaces the password given as a query option: %s', (url, redacted) => {
+    expect(redactedUrl(url)).toBe(redacted);
+  });
+
+  it.each([
+    ['redis://u:Ab3/x+Yz==@127.0.0.1:6379', 'redis://u:***@127.0.0.1:6379'],
+    ['redis://:pa/ss@a:6379', 'redis://:***@a:6379'],
+    ['redis://:p@ss#word@a:6379', 'redis://:***@a:6379'],
+  ])('hides a password with a /, # or @ in it, which a URL parser splits: %s', (url, redacted) => {
     expect(redactedUrl(url)).toBe(redacted);
   });
 
