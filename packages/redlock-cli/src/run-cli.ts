@@ -48,14 +48,16 @@ export async function runCli(io: CliIo): Promise<number> {
   }
 }
 
-/** Writes redlock's own lines on stderr: errors unless `--quiet`, steps with `--verbose`. */
+/** Writes redlock's own lines on stderr: configuration errors always, other errors unless `--quiet`, steps with `--verbose`. */
 interface Reporter {
+  configuration(message: string): void;
   error(message: string): void;
   info(message: string): void;
 }
 
 function reporterOf(stderr: CliIo['stderr'], verbosity: Verbosity): Reporter {
   return {
+    configuration: (message) => stderr.write(`redlock: ${message}\n`),
     error: (message) => verbosity !== 'quiet' && stderr.write(`redlock: ${message}\n`),
     info: (message) => verbosity === 'verbose' && stderr.write(`redlock: ${message}\n`),
   };
@@ -104,7 +106,10 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
       return exitCodeForSignal(interruptedBy);
     }
     const exitCode = exitCodeForLockError(error, request.kind === 'run' ? request.conflictExitCode : undefined);
-    report.error(exitCode === EXIT_CODES.internal && error instanceof Error ? (error.stack ?? error.message) : messageOf(error));
+    const message = exitCode === EXIT_CODES.internal && error instanceof Error ? (error.stack ?? error.message) : messageOf(error);
+    // `--quiet` keeps the errors the setup must fix (the help says so).
+    if (exitCode === EXIT_CODES.configuration) report.configuration(message);
+    else report.error(message);
     return exitCode;
   } finally {
     onSignal = () => undefined;
@@ -122,7 +127,7 @@ async function inspectPermits(session: LockSession, request: InspectRequest, lim
     reportNode(request, report, node.nodeIndex, node.status === 'semaphore' ? `${node.slots.length} of ${node.limit} permits taken` : otherNodeDetail(node, 'a semaphore'));
   }
   if (recordedLimit !== undefined && recordedLimit !== limit) {
-    report.error(`the nodes hold "${request.resource}" as a semaphore of ${recordedLimit} permits, not ${limit}: every client must give the same --permits`);
+    report.configuration(`the nodes hold "${request.resource}" as a semaphore of ${recordedLimit} permits, not ${limit}: every client must give the same --permits`);
   }
   return 0;
 }
@@ -184,7 +189,7 @@ async function inspect(session: LockSession, request: InspectRequest, io: CliIo,
   }
   const foreign = nodes.filter((node) => node.status === 'foreign').length;
   if (foreign > 0) {
-    report.error(`on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not a lock: no lock can be acquired there (see --prefix)`);
+    report.configuration(`on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not a lock: no lock can be acquired there (see --prefix)`);
   }
   return 0;
 }
