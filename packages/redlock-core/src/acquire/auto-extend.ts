@@ -131,13 +131,21 @@ export function keepExtended(
       },
     );
   };
+  // The validity may have moved later meanwhile (the routine's own `lock.extend()`): the expiry looks
+  // again then, and waits for the new end; the extensions keep their own schedule.
+  const armExpiry = (remainingMs: number): void => {
+    expiryTimer = setTimer(() => {
+      const leftMs = lock.remainingValidityMs;
+      if (leftMs > 0) armExpiry(leftMs);
+      else lose('its validity ran out before it could be extended', 'validity-ran-out');
+    }, remainingMs);
+  };
   const watch = (): void => {
     if (isStopped) return;
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(expiryTimer);
     const remainingMs = lock.remainingValidityMs;
-    // The validity may also have moved later meanwhile (the routine's own `lock.extend()`): look again then.
-    expiryTimer = setTimer(() => (lock.remainingValidityMs > 0 ? watch() : lose('its validity ran out before it could be extended', 'validity-ran-out')), remainingMs);
+    armExpiry(remainingMs);
     // When drift or a tiny TTL leaves less than half the TTL of validity, waiting for "half the TTL left"
     // would mean 0 ms, and extensions would run back to back; use a quarter of the validity then.
     extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));
