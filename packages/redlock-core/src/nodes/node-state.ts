@@ -287,7 +287,18 @@ export class NodeState implements ResolvedNode {
         });
       this.#facts = probe;
     }
-    return (this.#facts as Promise<void>).then(() => this.#problem());
+    return (this.#facts as Promise<void>).then(() => this.#problem() ?? this.#unchecked());
+  }
+
+  /**
+   * Why a call's answer must not count although no problem is known: the probe ahead of it failed on the
+   * way (a dropped connection), so the server is still unknown, and it may be another node's server
+   * counted twice. A server that refused the probe is used without the check instead (see {@link noteAnswered}).
+   */
+  #unchecked(): Error | undefined {
+    const cause = this.#probeError;
+    if (this.#facts !== undefined || cause === undefined || isRefusedByServer(cause)) return undefined;
+    return new Error(`its server could not be checked at first contact (${describeCause(cause)}), so its vote cannot count yet`);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { LockAcquireError, MisconfiguredNodeError, NodeError, Redlock, RedlockError } from '../../src/index.js';
+import { LockAcquireError, MisconfiguredNodeError, NodeConfigurationError, NodeError, Redlock, RedlockError } from '../../src/index.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { failingNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -134,5 +134,24 @@ describe('a node that replies with a setup mistake', () => {
     const nodes = [failingNode(clock), failingNode(clock), grantingNode(clock)];
     const error = await rejectionOf(clock, new Redlock(nodes, { clock, retryCount: 0 }).acquire('r', 10_000));
     expect(error).toBeInstanceOf(LockAcquireError);
+  });
+});
+
+describe('a server check that failed on the way', () => {
+  it('keeps the vote of its node from counting, so that one server cannot vote twice unchecked', async () => {
+    const clock = new FakeClock();
+    const server = grantingNode(clock);
+    // The same server behind a second adapter, whose first-contact probe is lost to a dropped connection.
+    const sameServer = server.connectAnotherClient();
+    sameServer.failNext('probe', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+    const redlock = new Redlock([server, sameServer, failingNode(clock)], { clock, retryCount: 0 });
+    const error = await clock.runUntilSettled(redlock.acquire('r', 1000)).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as LockAcquireError).attempts[0]?.nodes.map((node) => node.status)).toEqual(['acquired', 'error', 'error']);
+    // Its next call probes again, which finds the two nodes to be one server.
+    await expect(clock.runUntilSettled(redlock.acquire('s', 1000))).rejects.toBeInstanceOf(NodeConfigurationError);
   });
 });
