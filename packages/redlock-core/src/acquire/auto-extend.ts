@@ -1,4 +1,4 @@
-import { type Clock, unrefTimer } from '../base/clock.js';
+import { type Clock, recheckDelayMs, unrefTimer } from '../base/clock.js';
 import { LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
 import type { Lock } from '../lock/lock.js';
@@ -136,7 +136,8 @@ export function keepExtended(
   const armExpiry = (remainingMs: number): void => {
     expiryTimer = setTimer(() => {
       const leftMs = lock.remainingValidityMs;
-      if (leftMs > 0) armExpiry(leftMs);
+      // Whole milliseconds, at least 1: a fraction would fire again at the same instant (see `recheckDelayMs`).
+      if (leftMs > 0) armExpiry(recheckDelayMs(leftMs));
       else lose('its validity ran out before it could be extended', 'validity-ran-out');
     }, remainingMs);
   };
