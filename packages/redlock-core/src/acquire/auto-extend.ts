@@ -1,4 +1,4 @@
-import { type Clock, recheckDelayMs, unrefTimer } from '../base/clock.js';
+import { type Clock, unrefTimer } from '../base/clock.js';
 import { LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
 import type { Lock } from '../lock/lock.js';
@@ -67,13 +67,12 @@ export function keepExtended(
   let extensions = 0;
   let holdTimer: unknown;
   let extendTimer: unknown;
-  let expiryTimer: unknown;
   let inFlight: Promise<void> | undefined;
   // A loss found by any extension, this one's or the routine's own `lock.extend()`, stops it at once.
   let stopListeningForLoss: () => void = () => undefined;
-  // The validity can come to end earlier than this extension set it: another handle's extension of a
-  // shared (re-entrant) hold, or the routine's own `lock.extend()` to a shorter TTL. The lock's signal
-  // follows the hold's validity, wherever it was set: its end ends this too.
+  // The end of validity is the lock's signal's, which follows the hold's validity wherever it was set
+  // (this extension, another handle's of a shared re-entrant hold, the routine's own `lock.extend()`),
+  // rather than a timer of this extension's own, which knew only what this extension set.
   const { signal } = lock;
   const onSignalAbort = (): void => {
     if (lock.state === 'expired') lose('its validity ran out before it could be extended', 'validity-ran-out');
@@ -89,7 +88,6 @@ export function keepExtended(
     stopListeningForLoss();
     signal.removeEventListener('abort', onSignalAbort);
     clock.clearTimeout(extendTimer);
-    clock.clearTimeout(expiryTimer);
     clock.clearTimeout(holdTimer);
   };
   const reachLimit = (limit: LockLimitError['limit'], detail: string): void => {
@@ -125,28 +123,16 @@ export function keepExtended(
         // After a stalled event loop this timer can fire past the expiry; say so, not "quorum lost".
         if (lock.state === 'expired') return lose('its validity ran out before it could be extended', 'validity-ran-out', error);
         if (isLoss(error)) return lose('a quorum of nodes no longer holds our token', 'quorum-lost', error);
-        // Nodes failed to answer: try again while validity remains; the expiry timer bounds the tries.
+        // Nodes failed to answer: try again while validity remains; the end of validity (the lock's signal) bounds the tries.
         clock.clearTimeout(extendTimer);
         extendTimer = setTimer(extendNow, Math.max(1, Math.floor(lock.remainingValidityMs / 2)));
       },
     );
   };
-  // The validity may have moved later meanwhile (the routine's own `lock.extend()`): the expiry looks
-  // again then, and waits for the new end; the extensions keep their own schedule.
-  const armExpiry = (remainingMs: number): void => {
-    expiryTimer = setTimer(() => {
-      const leftMs = lock.remainingValidityMs;
-      // Whole milliseconds, at least 1: a fraction would fire again at the same instant (see `recheckDelayMs`).
-      if (leftMs > 0) armExpiry(recheckDelayMs(leftMs));
-      else lose('its validity ran out before it could be extended', 'validity-ran-out');
-    }, remainingMs);
-  };
   const watch = (): void => {
     if (isStopped) return;
     clock.clearTimeout(extendTimer);
-    clock.clearTimeout(expiryTimer);
     const remainingMs = lock.remainingValidityMs;
-    armExpiry(remainingMs);
     // When drift or a tiny TTL leaves less than half the TTL of validity, waiting for "half the TTL left"
     // would mean 0 ms, and extensions would run back to back; use a quarter of the validity then.
     extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));
