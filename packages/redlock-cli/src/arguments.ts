@@ -9,6 +9,12 @@ import { parseNodeUrls } from './node-urls.js';
 export const DEFAULT_TTL_MS = 30_000;
 
 /**
+ * The shortest `--ttl`, in milliseconds: the lock is extended when half of it is left, and redlock gives up
+ * on a lock no extension renewed 200 ms before its end, to stop the command within it.
+ */
+export const MIN_TTL_MS = 1_000;
+
+/**
  * The longest `--kill-after` grace when none is given, in milliseconds; it is capped by the validity the
  * lost lock had left.
  */
@@ -142,7 +148,7 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
     throw new UsageError('`--nonblock` and `--timeout` cannot be used together (`--timeout 0` is `--nonblock`)');
   }
   const bounds = { minMs: 0, maxMs: MAX_TTL_MS };
-  const ttlMs = values.ttl === undefined ? DEFAULT_TTL_MS : parseDurationMs(values.ttl, '--ttl', { minMs: 1, maxMs: MAX_TTL_MS });
+  const ttlMs = values.ttl === undefined ? DEFAULT_TTL_MS : parseDurationMs(values.ttl, '--ttl', { minMs: MIN_TTL_MS, maxMs: MAX_TTL_MS });
   const waitMs = values.nonblock ? 0 : values.timeout === undefined ? undefined : parseDurationMs(values.timeout, '--timeout', bounds);
   const killAfterMs =
     values['kill-after'] === undefined ? DEFAULT_KILL_AFTER_MS : parseDurationMs(values['kill-after'], '--kill-after', bounds);

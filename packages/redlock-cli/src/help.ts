@@ -16,7 +16,7 @@ Options (before the resource; everything after it goes to the command untouched)
                              (default: $${NODES_VARIABLE}); list them in the same order everywhere
   --prefix <text>            put before the resource to make the key (default: none)
   --ttl <duration>           how long the nodes keep the lock unless extended; it is extended while
-                             the command runs (default: ${formatDurationMs(DEFAULT_TTL_MS).replace(' ', '')})
+                             the command runs (at least 1s; default: ${formatDurationMs(DEFAULT_TTL_MS).replace(' ', '')})
   -n, --nonblock             try once: if the lock is held, exit ${EXIT_CODES.conflict} at once
   -w, --timeout <duration>   wait at most this long for the lock, then exit ${EXIT_CODES.conflict} (0: like -n;
                              default: wait as long as it takes)

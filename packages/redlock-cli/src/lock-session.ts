@@ -17,6 +17,7 @@ import {
 } from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import type { NodeSettings } from './arguments.js';
+import { GIVE_UP_MS, watchValidityEnd } from './validity-end.js';
 
 /**
  * How long connecting to one node may take, in milliseconds, before it counts as unreachable: `redlock -n`
@@ -71,7 +72,11 @@ export interface AcquireSettings {
 export interface HeldLock {
   /** The fencing token, with `fencing`; else `undefined`. */
   readonly fencingToken: number | undefined;
-  /** Aborts, with a `LockLostError` as its reason, the moment the lock can no longer be guaranteed. */
+  /**
+   * Aborts the moment the lock can no longer be guaranteed: with the library's `LockLostError` when a quorum
+   * lost it, or with an `Error` once no extension has come and only {@link GIVE_UP_MS} of validity is left
+   * (nodes down or paused), so that the command can be stopped while the lock is still ours.
+   */
   readonly lost: AbortSignal;
   /**
    * The validity left, in milliseconds: while held, by the monotonic clock; once `lost`, what the local
@@ -146,7 +151,7 @@ export class LockSession {
             (wait) => this.#redlock.acquire(resource, ttlMs, { ...options, ...wait }),
             (error): error is LockAcquireError => error instanceof LockAcquireError && error.reason === 'held-by-another-owner',
           );
-    return lock === undefined ? undefined : heldLockOf(lock, ttlMs);
+    return lock === undefined ? undefined : heldLockOf(lock, ttlMs, `the lock on "${resource}"`);
   }
 
   /**
@@ -165,7 +170,7 @@ export class LockSession {
             (wait) => semaphore.acquire(ttlMs, { ...options, ...wait }),
             (error): error is PermitError => error instanceof PermitError && error.reason === 'no-permits-free',
           );
-    return permit === undefined ? undefined : heldLockOf(permit, ttlMs);
+    return permit === undefined ? undefined : heldLockOf(permit, ttlMs, `the permit of "${resource}"`);
   }
 
   /**
@@ -187,7 +192,7 @@ export class LockSession {
             (wait) => (mode === 'read' ? lock.acquireRead(ttlMs, { ...options, ...wait }) : lock.acquireWrite(ttlMs, { ...options, ...wait })),
             (error): error is ReadWriteLockError => error instanceof ReadWriteLockError && error.reason === 'locked',
           );
-    return held === undefined ? undefined : heldLockOf(held, ttlMs);
+    return held === undefined ? undefined : heldLockOf(held, ttlMs, `the ${mode} lock on "${resource}"`);
   }
 
   /** The permits in use of the semaphore of `limit` permits on the resource, and its holders; see `Semaphore.inspect`. */
@@ -242,20 +247,25 @@ async function acquireWithinWait<Held>(
   }
 }
 
-function heldLockOf(lock: Lock | Permit | ReadWriteHandle, ttlMs: number): HeldLock {
+/** @param what - The hold as messages name it: `the lock on "res"`. */
+function heldLockOf(lock: Lock | Permit | ReadWriteHandle, ttlMs: number, what: string): HeldLock {
+  const validityEnd = watchValidityEnd(lock, what);
   return {
     fencingToken: 'fencingToken' in lock ? lock.fencingToken : undefined,
-    lost: lock.signal,
+    lost: validityEnd.signal,
     validityLeftMs() {
       if (lock.state === 'held') return lock.remainingValidityMs;
       // A lost lock reads 0 validity; its deadline is still in `expiresAt` (wall clock, so bounded by the TTL).
       return Math.min(ttlMs, Math.max(0, lock.expiresAt - Date.now()));
     },
     // Keys a release could not remove expire with their TTL; the command's status is what matters here.
-    release: () => lock.release().then(
-      () => undefined,
-      () => undefined,
-    ),
+    release: () => {
+      validityEnd.stop();
+      return lock.release().then(
+        () => undefined,
+        () => undefined,
+      );
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { isInputError } from './input-errors.js';
 import { type HeldLock, LockSession } from './lock-session.js';
 import { redactedUrl } from './node-urls.js';
 import { ignoreTerminalStop, onHandledSignals, whenAborted } from './process-signals.js';
+import { KILL_MARGIN_MS } from './validity-end.js';
 
 /** What {@link runCli} reads and writes: the process's own in `main.ts`. */
 export interface CliIo {
@@ -62,12 +63,6 @@ function reporterOf(stderr: CliIo['stderr'], verbosity: Verbosity): Reporter {
     info: (message) => verbosity === 'verbose' && stderr.write(`redlock: ${message}\n`),
   };
 }
-
-/**
- * How long before the end of a lost lock's validity its command's group gets SIGKILL, in milliseconds: a
- * timer fires late on a busy machine, and the kill must land while the lock is still ours.
- */
-const KILL_MARGIN_MS = 100;
 
 /** What to do with a handled signal in the current phase: stop waiting, or pass it to the command. */
 type SignalHandler = (signal: NodeJS.Signals) => void;
@@ -319,7 +314,7 @@ async function superviseCommand(
  * {@link KILL_MARGIN_MS} before the validity the lock has left ends (at once when less is left).
  */
 function killGraceMs(request: RunRequest, held: HeldLock): number {
-  return Math.min(request.killAfterMs, Math.max(0, held.validityLeftMs() - KILL_MARGIN_MS));
+  return Math.min(request.killAfterMs, Math.max(0, Math.floor(held.validityLeftMs() - KILL_MARGIN_MS)));
 }
 
 /**

@@ -123,9 +123,10 @@ describe('parseCliArguments', () => {
     [['--ttl'], "Option '--ttl <value>' argument missing"],
     [['--ttl', 'res', 'true'], 'Expected a command to run after the resource'], // `res` is the TTL, `true` the resource
     [['--ttl', '30000', 'res', 'true'], 'Expected `--ttl` to be a duration'],
-    [['--ttl', '0', 'res', 'true'], 'Expected `--ttl` to be from 1 ms'],
+    [['--ttl', '0', 'res', 'true'], 'Expected `--ttl` to be from 1 s'],
+    [['--ttl', '999ms', 'res', 'true'], 'Expected `--ttl` to be from 1 s'],
     [['--ttl', '25d', 'res', 'true'], 'Expected `--ttl` to be a duration'],
-    [['--ttl', `${MAX_TTL_MS + 1}ms`, 'res', 'true'], 'Expected `--ttl` to be from 1 ms'],
+    [['--ttl', `${MAX_TTL_MS + 1}ms`, 'res', 'true'], 'Expected `--ttl` to be from 1 s'],
     [['-w', 'soon', 'res', 'true'], 'Expected `--timeout` to be a duration'],
     [['-w', '--', 'res', 'true'], "Option '-w' argument is ambiguous. Did you forget to specify the option argument for '-w'?"],
     [['-k', '-1s', 'res', 'true'], "Option '-k' argument is ambiguous"],
