@@ -379,11 +379,19 @@ export class NodeState implements ResolvedNode {
 }
 
 /**
- * Whether a probe failed because the server refused it (an error reply such as `ERR unknown command` or
- * `NOPERM`, or a reply the probe cannot parse), not for a reason that may pass (a dropped connection).
+ * Error replies by which a server says "not now" rather than "never": a script running (`BUSY`), a dataset
+ * loading (`LOADING`), a replica cut off from its master (`MASTERDOWN`), a cluster or a key in motion.
+ */
+const PASSING_REFUSAL = /^(?:BUSY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPLICAS) /;
+
+/**
+ * Whether a probe failed because the server refused it for good (an error reply such as `ERR unknown
+ * command` or `NOPERM`, or a reply the probe cannot parse), not for a reason that may pass (a dropped
+ * connection, a {@link PASSING_REFUSAL}): only then is the node used without the check, for good.
  */
 function isRefusedByServer(error: unknown): boolean {
-  return error instanceof TypeError || (error instanceof Error && /^[A-Z]{2,} /.test(error.message));
+  if (error instanceof TypeError) return true;
+  return error instanceof Error && /^[A-Z]{2,} /.test(error.message) && !PASSING_REFUSAL.test(error.message);
 }
 
 /** Describes whatever an adapter rejected with; never throws, even for objects without a prototype. */

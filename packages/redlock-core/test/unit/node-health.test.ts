@@ -211,6 +211,25 @@ describe('the servers behind the nodes', () => {
     expect(warnings.map(([, options]) => options)).toEqual([{ type: 'RedlockWarning', code: 'REDLOCK_UNVERIFIED_NODE' }]);
   });
 
+  it.each(['BUSY Redis is busy running a script.', 'LOADING Redis is loading the dataset in memory'])(
+    'probes again, with no warning, after a probe refused for a passing reason: %s',
+    async (refusal) => {
+      const warnings: unknown[][] = [];
+      jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+      const clock = new FakeClock();
+      const nodes = grantingNodes(clock, 3);
+      nodes[0]!.failNext('probe', new Error(refusal));
+      const redlock = new Redlock(nodes, { clock });
+      const first = await clock.runUntilSettled(redlock.acquire('res', 1000));
+      // The call behind the failed probe was answered, but its server is still unknown: no vote yet.
+      expect(first.nodes[0]).toMatchObject({ status: 'error' });
+      await clock.runUntilSettled(first.release());
+      await cycle(clock, redlock);
+      expect(nodes[0]!.callsTo('probe')).toHaveLength(2);
+      expect(warnings).toEqual([]);
+    },
+  );
+
   it('probes again after a probe lost to a dropped connection', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
