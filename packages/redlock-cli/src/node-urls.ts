@@ -7,7 +7,8 @@ const DEFAULT_REDIS_PORT = '6379';
  * Splits a comma-separated list of node URLs (from `--nodes` or `REDLOCK_NODES`) and checks each one
  * before anything connects: `redis://` or `rediss://` (TLS), a host, an optional port, user and password,
  * an optional database number as the path (`redis://a:6379/2`), and query options for ioredis. Spaces
- * around the commas are ignored. The same node twice would count one server as two votes, so it is refused.
+ * around the commas are ignored. The same server twice (one host and port, whatever the database or scheme)
+ * would count as two votes, so it is refused.
  *
  * @param list - The URLs, separated by commas.
  * @param source - Where the list came from, for the message: `--nodes` or `REDLOCK_NODES`.
@@ -45,7 +46,10 @@ export function parseNodeUrls(list: string, source: string): readonly string[] {
   return urls;
 }
 
-/** Protocol, host, port and database of a node URL, so that two spellings of one node compare equal. */
+/**
+ * Host and port of a node URL, so that two spellings of one server compare equal: its databases (the path)
+ * and a TLS or plain connection to it are one server, which fails as one, so they must not count as two.
+ */
 function nodeIdentityOf(text: string, source: string, mayHoldPasswordPart: boolean): string {
   const invalid = (why: string): ConfigurationError =>
     new ConfigurationError(`Expected \`${source}\` to list redis:// or rediss:// URLs, got \`${redactedUrl(text)}\`: ${why}`);
@@ -72,7 +76,7 @@ function nodeIdentityOf(text: string, source: string, mayHoldPasswordPart: boole
   const database = url.pathname.replace(/^\//, '');
   if (database !== '' && !/^\d+$/.test(database)) throw invalid('the path must be a database number');
   // Host names are case-insensitive, but URL leaves the host of a non-special scheme such as redis: as typed.
-  return `${url.protocol}//${url.hostname.toLowerCase()}:${url.port || DEFAULT_REDIS_PORT}/${Number(database || '0')}`;
+  return `${url.hostname.toLowerCase()}:${url.port || DEFAULT_REDIS_PORT}`;
 }
 
 /**

@@ -37,12 +37,14 @@ describe('parseNodeUrls', () => {
     ['redis://a,redis://a:6379', 'the default port spelled out'],
     ['redis://A:6379,redis://a:6379/0', 'another case and database 0 spelled out'],
     ['redis://u:p@a:6379,redis://a:6379', 'credentials that differ'],
+    ['redis://a:6379/1,redis://a:6379/2', 'two databases of one server, which fails as one'],
+    ['redis://a:6379,rediss://a:6379', 'one port with and without TLS'],
   ])('refuses one node listed twice: %s (%s)', (list) => {
     expect(() => parseNodeUrls(list, '--nodes')).toThrow('one server would count as two nodes');
   });
 
-  it('tells apart nodes on other ports, databases or schemes', () => {
-    expect(parseNodeUrls('redis://a:6379,redis://a:6380,redis://a:6379/1,rediss://a:6379', '--nodes')).toHaveLength(4);
+  it('tells apart nodes on other hosts or ports', () => {
+    expect(parseNodeUrls('redis://a:6379,redis://a:6380,redis://b:6379/1,rediss://c:6379', '--nodes')).toHaveLength(4);
   });
 
   it('never shows a password in a message', () => {
