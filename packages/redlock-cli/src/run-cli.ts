@@ -121,10 +121,25 @@ async function inspectPermits(session: LockSession, request: InspectRequest, lim
   for (const node of nodes) {
     reportNode(request, report, node.nodeIndex, node.status === 'semaphore' ? `${node.slots.length} of ${node.limit} permits taken` : otherNodeDetail(node, 'a semaphore'));
   }
+  let status = 0;
   if (recordedLimit !== undefined && recordedLimit !== limit) {
     report.configuration(`the nodes hold "${request.resource}" as a semaphore of ${recordedLimit} permits, not ${limit}: every client must give the same --permits`);
+    status = EXIT_CODES.configuration;
   }
-  return 0;
+  return reportForeignKeys(request, nodes, 'a semaphore', report) ?? status;
+}
+
+/**
+ * Says on how many nodes the resource's key holds something other than `what` (`'a lock'`), which no
+ * acquisition of this kind can take, and returns 78 then (as acquiring would), else `undefined`.
+ */
+function reportForeignKeys(request: InspectRequest, nodes: readonly { readonly status: string }[], what: string, report: Reporter): number | undefined {
+  const foreign = nodes.filter((node) => node.status === 'foreign').length;
+  if (foreign === 0) return undefined;
+  report.configuration(
+    `on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not ${what}: it cannot be acquired there (see --prefix)`,
+  );
+  return EXIT_CODES.configuration;
 }
 
 /** `--inspect --read` or `--inspect --write`: whether a writer holds the read-write lock, how many readers do, whether a writer waits. */
@@ -135,14 +150,7 @@ async function inspectReadWrite(session: LockSession, request: InspectRequest, i
   for (const node of nodes) {
     reportNode(request, report, node.nodeIndex, node.status === 'read-write' ? describeReadWriteEntries(node.entries) : otherNodeDetail(node, 'a read-write lock'));
   }
-  const foreign = nodes.filter((node) => node.status === 'foreign').length;
-  if (foreign > 0) {
-    report.error(
-      `on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not a read-write lock (a lock or a semaphore): ` +
-        'no read or write lock can be taken there (see --prefix)',
-    );
-  }
-  return 0;
+  return reportForeignKeys(request, nodes, 'a read-write lock', report) ?? 0;
 }
 
 /** One node's live entries of a read-write lock, counted by kind: `2 readers, 1 waiting writer`. */
@@ -182,11 +190,7 @@ async function inspect(session: LockSession, request: InspectRequest, io: CliIo,
   for (const node of nodes) {
     reportNode(request, report, node.nodeIndex, node.status === 'locked' ? `locked, ${formatDurationMs(node.remainingMs)} left` : otherNodeDetail(node, 'a lock'));
   }
-  const foreign = nodes.filter((node) => node.status === 'foreign').length;
-  if (foreign > 0) {
-    report.configuration(`on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not a lock: no lock can be acquired there (see --prefix)`);
-  }
-  return 0;
+  return reportForeignKeys(request, nodes, 'a lock', report) ?? 0;
 }
 
 async function runUnderLock(

@@ -268,6 +268,7 @@ describe('--permits N: one of N permits of a counting semaphore instead of the l
       const mismatch = await redlock(['-n', '-q', '--permits', '3', 'pool', 'echo', 'must not run']);
       expect(mismatch).toMatchObject({ code: 78, stdout: '' });
       expect(mismatch.stderr).toContain('a node holds it with limit 1');
+      expect(await redlock(['--inspect', '--permits', '3', 'pool'])).toMatchObject({ code: 78, stderr: expect.stringContaining('as a semaphore of 1 permits, not 3') });
     } finally {
       holder.child.kill('SIGTERM');
       await holder.result;
@@ -323,7 +324,8 @@ describe('--read and --write: the read-write lock instead of the lock', () => {
       expect(write).toMatchObject({ code: 75, stdout: '', stderr: 'redlock: "catalog" is locked by readers or a writer\n' });
       expect(foreign).toMatchObject({ code: 78, stdout: '' });
       expect(foreign.stderr).toContain('foreign key');
-      expect(inspectedForeign).toMatchObject({ code: 0, stdout: 'res: not locked\n' });
+      // As acquiring does: a script that inspects first learns that no read or write lock can be taken.
+      expect(inspectedForeign).toMatchObject({ code: 78, stdout: 'res: not locked\n' });
       expect(inspectedForeign.stderr).toContain('on 3 of 3 nodes the key of "res" holds something that is not a read-write lock');
     } finally {
       await writing.release();
@@ -633,27 +635,33 @@ describe('signals while the command runs', () => {
 describe('bad configuration found on the nodes', () => {
   it('exits 78 when two URLs reach one server', async () => {
     const [first = ''] = servers.urls;
-    // Another database of the same server: a different URL, the same run_id. The third node refuses
-    // connections, so only the server's double vote could make a quorum: the probes that find it answer
-    // before the acquire script on those two connections. (With a third node that answers, a quorum of
-    // two distinct servers may be reached before the second probe is read: see the closing note.)
-    const sameServer = `${first}/1`;
-    const result = await runCli(['--prefix', prefix, 'res', 'echo', 'must not run'], { REDLOCK_NODES: [first, sameServer, 'redis://127.0.0.1:1'].join(',') });
+    // Another database of the same server is refused before connecting.
+    const otherDatabase = await runCli(['--prefix', prefix, 'res', 'echo', 'must not run'], { REDLOCK_NODES: [first, `${first}/1`, 'redis://127.0.0.1:1'].join(',') });
+    expect(otherDatabase).toMatchObject({ code: 78, stdout: '' });
+    expect(otherDatabase.stderr).toContain('one server would count as two nodes');
+    // Another spelling of its address (127.1 is 127.0.0.1) is found by the library's probe: the same run_id.
+    // The third node refuses connections, so only the server's double vote could make a quorum: the probes
+    // that find it answer before the acquire script on those two connections. (With a third node that
+    // answers, a quorum of two distinct servers may be reached before the second probe is read.)
+    const alias = first.replace('127.0.0.1', '127.1');
+    const result = await runCli(['--prefix', prefix, 'res', 'echo', 'must not run'], { REDLOCK_NODES: [first, alias, 'redis://127.0.0.1:1'].join(',') });
     expect(result).toMatchObject({ code: 78, stdout: '' });
     expect(result.stderr).toContain('are the same Redis server');
   });
 
-  it('exits 78 when the key of the lock holds something that is not a lock, and --inspect warns about it', async () => {
+  it('exits 78 when the key of the lock holds something that is not a lock, and so does --inspect, saying why', async () => {
     await Promise.all(clients.map((client) => client.hset(`${prefix}res`, 'field', 'value')));
     try {
       const result = await redlock(['res', 'echo', 'must not run']);
       expect(result).toMatchObject({ code: 78, stdout: '' });
       expect(result.stderr).toContain('foreign key');
       expect(await redlock(['--inspect', 'res'])).toMatchObject({
-        code: 0,
+        code: 78,
         stdout: 'res: not locked\n',
-        stderr: 'redlock: on 3 of 3 nodes the key of "res" holds something that is not a lock: no lock can be acquired there (see --prefix)\n',
+        stderr: 'redlock: on 3 of 3 nodes the key of "res" holds something that is not a lock: it cannot be acquired there (see --prefix)\n',
       });
+      // Even with -q: a configuration error is always said.
+      expect(await redlock(['-q', '--inspect', '--permits', '2', 'res'])).toMatchObject({ code: 78, stderr: expect.stringContaining('is not a semaphore') });
     } finally {
       await Promise.all(clients.map((client) => client.del(`${prefix}res`)));
     }
