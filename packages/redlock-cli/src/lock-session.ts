@@ -48,6 +48,8 @@ const CLIENT_OPTIONS: RedisOptions = {
 export interface LockSessionOptions extends NodeSettings {
   /** Called with each connection error of node `nodeIndex` (ioredis reports them as events). */
   readonly onNodeError: (nodeIndex: number, error: Error) => void;
+  /** Stops connecting: `open()` closes what it opened and rejects with its reason. */
+  readonly signal: AbortSignal;
 }
 
 /** Settings of {@link LockSession.acquire}. */
@@ -100,7 +102,7 @@ export class LockSession {
 
   /**
    * Connects to every node (waiting at most {@link CONNECT_TIMEOUT_MS} for each: a node that is down is
-   * left to fail its calls at once) and builds the `Redlock`. Each adapter opens its own connection for
+   * left to fail its calls at once, or until `signal` aborts) and builds the `Redlock`. Each adapter opens its own connection for
    * release notifications when a wait needs one, so a waiter takes the lock the moment it is released.
    */
   static async open(options: LockSessionOptions): Promise<LockSession> {
@@ -109,8 +111,9 @@ export class LockSession {
       client.on('error', (error: Error) => options.onNodeError(nodeIndex, error));
       return client;
     });
-    await Promise.all(clients.map(whenConnectedOrFailed));
+    await Promise.all(clients.map((client) => whenConnectedOrFailed(client, options.signal)));
     try {
+      options.signal.throwIfAborted();
       return new LockSession(new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: options.keyPrefix }), clients);
     } catch (error) {
       clients.forEach((client) => client.disconnect());
@@ -269,16 +272,21 @@ function heldLockOf(lock: Lock | Permit | ReadWriteHandle, ttlMs: number, what: 
   };
 }
 
-/** Resolves once `client` is ready, or failed to connect (an `'error'` or `'end'`), or after the connect timeout. */
-function whenConnectedOrFailed(client: Redis): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
+/**
+ * Resolves once `client` is ready, or failed to connect (an `'error'` or `'end'`), or after the connect
+ * timeout, or at once when `signal` aborts.
+ */
+function whenConnectedOrFailed(client: Redis, signal: AbortSignal): Promise<void> {
+  if (client.status === 'ready' || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
       client.off('ready', done).off('error', done).off('end', done);
+      signal.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, CONNECT_TIMEOUT_MS + 100);
     client.once('ready', done).once('error', done).once('end', done);
+    signal.addEventListener('abort', done);
   });
 }

@@ -81,8 +81,10 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
   const lastNodeErrors = new Map<number, string>();
   let session: LockSession | undefined;
   try {
+    report.info(`connecting to ${countOf(request.nodeUrls.length, 'node')}`);
     session = await LockSession.open({
       ...request,
+      signal: interrupt.signal,
       onNodeError(nodeIndex, error) {
         // ioredis repeats the error at every reconnection attempt; say it once until it changes.
         if (lastNodeErrors.get(nodeIndex) === error.message) return;

@@ -12,6 +12,7 @@ import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { eventually } from '../../../redlock-ioredis-adapter/test/support/eventually.js';
 import { itWithFaults, useRedisNodes } from '../../../redlock-ioredis-adapter/test/support/redis-servers.js';
 import { CLI_PATH, type CliProcess, type CliResult, ensureCliBuilt, runCli, startCli } from '../support/cli-process.js';
+import { CONNECT_TIMEOUT_MS } from '../../src/lock-session.js';
 
 // The built `redlock` runs as a child process against 3 real redis-server nodes. Each test has a key
 // prefix of its own, and afterEach checks that no lock key under it is left on any node.
@@ -429,6 +430,23 @@ describe('when another owner holds the lock', () => {
       expect(result.wallMs).toBeGreaterThanOrEqual(1_000);
     } finally {
       await lock.release();
+    }
+  });
+
+  itWithFaults('a signal while connecting to a node that does not answer stops at once, not after the connect timeout', async () => {
+    const [, second] = servers.nodes;
+    second?.pause();
+    try {
+      const cli = startRedlock(['-v', 'res', 'echo', 'must not run']);
+      await eventually(() => cli.stderr(), (text) => text.includes('connecting to 3 nodes'), 15_000);
+      const signalledAt = performance.now();
+      cli.child.kill('SIGINT');
+      const result = await cli.result;
+      expect(result).toMatchObject({ code: 130, stdout: '' });
+      // Before, it waited for the paused node's connect timeout (2 s) before it looked at the signal.
+      expect(performance.now() - signalledAt).toBeLessThan(CONNECT_TIMEOUT_MS * 0.75);
+    } finally {
+      second?.resume();
     }
   });
 
