@@ -18,6 +18,23 @@ function redlock(args: readonly string[], extraEnv: Record<string, string> = {})
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
+/** Resolves once a quorum of the nodes holds `key`: the lock was acquired (a start takes longer on a busy machine). */
+async function untilLocked(key: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const held = await Promise.all(nodes.clients.map((client) => client.exists(key).catch(() => 0)));
+    if (held.filter((count) => count === 1).length >= 2) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${key} was not locked within 15 s`);
+}
+
+/** Says what happened, and makes the example fail when it is not what the step shows. */
+function expectStatus(what: string, status: number | null, expected: number): void {
+  console.log(`   ${what} exited ${status}`);
+  if (status !== expected) throw new Error(`Expected ${what} to exit ${expected}, got ${status}`);
+}
+
 try {
   console.log(`\nredlock over ${nodes.urls.length} nodes: REDLOCK_NODES=${env.REDLOCK_NODES}`);
 
@@ -27,20 +44,19 @@ try {
     ['job-a', 'job-b', 'job-c'].map((name) => redlock(['--prefix', 'lock:', 'reports:nightly', '-c', job], { JOB: name })),
   );
   console.log(`   exit statuses: ${statuses.join(', ')}`);
+  if (statuses.some((status) => status !== 0)) throw new Error('Expected every job to exit 0');
 
   console.log('\n2. While a job holds the lock, `redlock -n` does not wait: it exits 75');
   const holder = redlock(['--prefix', 'lock:', 'reports:nightly', 'sleep', '1']);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  console.log(`   redlock -n exited ${await redlock(['--prefix', 'lock:', '-n', 'reports:nightly', 'echo', 'never printed'])}`);
-  console.log(`   the holder exited ${await holder}`);
+  await untilLocked('lock:reports:nightly');
+  expectStatus('redlock -n', await redlock(['--prefix', 'lock:', '-n', 'reports:nightly', 'echo', 'never printed']), 75);
+  expectStatus('the holder', await holder, 0);
 
   console.log('\n3. The lock is lost while a job runs (its keys are deleted): the job is stopped, redlock exits 76');
-  // `exec`, so that the SIGTERM reaches the job itself: it goes to the command only, and a shell that
-  // dies would leave its `sleep` running (and holding our stdout) for a minute.
-  const lost = redlock(['--prefix', 'lock:', '--ttl', '2s', 'reports:nightly', '-c', 'echo "  the job starts"; exec sleep 60']);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  const lost = redlock(['--prefix', 'lock:', '--ttl', '2s', 'reports:nightly', '-c', 'echo "  the job starts"; sleep 60']);
+  await untilLocked('lock:reports:nightly');
   await Promise.all(nodes.clients.map((client) => client.del('lock:reports:nightly').catch(() => 0)));
-  console.log(`   redlock exited ${await lost}`);
+  expectStatus('redlock', await lost, 76);
 } finally {
   await nodes.close();
 }
