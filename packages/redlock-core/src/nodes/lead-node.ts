@@ -1,12 +1,12 @@
 // Which node a lock's waiters ask first and listen to, and where its release is announced: chosen from the
-// first key's hash and the nodes' timeouts, the same for every client and version that lists the nodes in
-// the same order.
+// hash of the lock's smallest key and the nodes' timeouts, the same for every client and version that lists
+// the nodes in the same order, whatever order each lists a lock's resources in.
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor, timeoutChangeCount } from './node-latency.js';
 
 /**
  * The node a woken waiter asks first, for resource keys `keys`: the same for every client that lists the
- * nodes in the same order, chosen by a hash of the first key among the nodes with the shortest timeout
+ * nodes in the same order, chosen by a hash of the smallest key ({@link hashedKeyOf}) among the nodes with the shortest timeout
  * (the nearest, by the user's own settings), so different resources spread over the nodes. It is the
  * announce node ({@link announceNodeIndexOf}) whenever that one is among the nearest: a release is then
  * announced on two nodes instead of three, and a waiter listens on one node instead of two.
@@ -27,7 +27,7 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
     }
     if (timeoutMs === shortestMs) candidateCount += 1;
   }
-  const hash = fnv1a(keys[0] ?? '');
+  const hash = fnv1a(hashedKeyOf(keys));
   // The announce node, as announceNodeIndexOf() works it out, from the hash already made.
   const announceNodeIndex = moduloOf(hash, timeoutsMs.length);
   if (timeoutsMs[announceNodeIndex] === shortestMs) return announceNodeIndex;
@@ -40,13 +40,13 @@ export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly nu
 
 /**
  * The node every client listens to and announces the release of `keys` on, whatever its own view of the
- * nodes' latencies: a hash of the first key over all `nodeCount` nodes. Where it is among a client's
+ * nodes' latencies: a hash of the smallest key over all `nodeCount` nodes. Where it is among a client's
  * nearest nodes (always, where every node has the same timeout) it is that client's lead node too
  * ({@link leadNodeIndexOf}); clients whose lead nodes differ (one near each datacenter) still hear each
  * other's releases there.
  */
 export function announceNodeIndexOf(keys: readonly string[], nodeCount: number): number {
-  return moduloOf(fnv1a(keys[0] ?? ''), nodeCount);
+  return moduloOf(fnv1a(hashedKeyOf(keys)), nodeCount);
 }
 
 /**
@@ -67,7 +67,7 @@ export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announce
  */
 export function leadNodeIndexIn(set: NodeSet, keys: readonly string[], ttlMs: number): number {
   const memo = set.leadNode;
-  const key = keys[0] ?? '';
+  const key = hashedKeyOf(keys);
   if (memo.timeoutChanges === timeoutChangeCount() && memo.ttlMs === ttlMs && memo.keyCount === keys.length && memo.key === key) return memo.nodeIndex;
   const { nodes, options } = set;
   // One array per node count, filled in again each time.
@@ -86,6 +86,19 @@ export function leadNodeIndexIn(set: NodeSet, keys: readonly string[], ttlMs: nu
 
 /** The node timeouts {@link leadNodeIndexIn} works on; read only within one synchronous call. */
 let timeoutsScratch: number[] = [];
+
+/**
+ * The key a lock's nodes are chosen by: its smallest, in code-unit order, so that a holder of `[a, b]` and
+ * a waiter for `[b, a]` (a transfer and the one back) pick the same nodes, as their local queue is the same.
+ */
+function hashedKeyOf(keys: readonly string[]): string {
+  let smallest = keys[0] ?? '';
+  for (let index = 1; index < keys.length; index += 1) {
+    const key = keys[index] as string;
+    if (key < smallest) smallest = key;
+  }
+  return smallest;
+}
 
 /** The latest text {@link fnv1a} hashed, and its hash: a lock's acquisition and its release hash the same key. */
 let lastHashed = '';

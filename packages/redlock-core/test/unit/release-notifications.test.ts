@@ -73,6 +73,24 @@ describe('prompt hand-off through release notifications', () => {
     await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
+  it('hands a lock of several resources over to a waiter that lists them in another order', async () => {
+    // Two resources whose own lead and announce nodes differ, so that only a choice made from both finds them.
+    const resources = ['account:1', 'account:2', 'account:3', 'account:4'];
+    const nodesOf = (resource: string): number[] => {
+      const announce = announceNodeIndexOf([resource], 5);
+      return [leadNodeIndexOf([resource], [50, 50, 50, 50, 50]), announce, (announce + 1) % 5];
+    };
+    const pair = resources.flatMap((a) => resources.map((b) => [a, b] as const)).find(([a, b]) => a < b && !nodesOf(b).includes(nodesOf(a)[0]!));
+    expect(pair).toBeDefined();
+    const [first, second] = pair!;
+    const { clock, holder, waiter } = setup();
+    const held = await clock.runUntilSettled(holder.acquire([first, second], 10_000));
+    // A transfer back: the same lock, the resources the other way round.
+    const waiting = waiter.acquire([second, first], 10_000);
+    await clock.advance(37);
+    await expectHandOffAtRelease(clock, held.release(), waiting);
+  });
+
   it('falls back to the retry timer when the nodes cannot notify', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 5);
@@ -627,11 +645,14 @@ describe('leadNodeIndexOf', () => {
     expect(leads).toEqual(new Set([0, 1, 2, 3, 4]));
   });
 
-  it('announces on the 32-bit FNV-1a hash of the first key modulo the node count: the same node for every client and version', () => {
+  it('announces on the 32-bit FNV-1a hash of the smallest key modulo the node count: the same node for every client and version', () => {
     // Hashes 0xa2a70d0a, 0x80d69dec, 0xe40c292c and 0xdd2d280e: each 2^31 or more, taken as unsigned.
     const expected = { 'redlock:orders:42': [1, 2, 5], 'redlock:jobs:nightly': [0, 0, 6], a: [1, 0, 5], '🔒': [2, 0, 2] };
+    // A key after every one of them in code-unit order, listed first or last: the smallest key decides.
+    const larger = '\uffff';
     for (const [key, nodeIndexes] of Object.entries(expected)) {
-      expect([3, 5, 7].map((nodeCount) => announceNodeIndexOf([key, 'other'], nodeCount))).toEqual(nodeIndexes);
+      expect([3, 5, 7].map((nodeCount) => announceNodeIndexOf([key, larger], nodeCount))).toEqual(nodeIndexes);
+      expect([3, 5, 7].map((nodeCount) => announceNodeIndexOf([larger, key], nodeCount))).toEqual(nodeIndexes);
       // All timeouts equal: the lead node is the announce node.
       expect([3, 5, 7].map((nodeCount) => leadNodeIndexOf([key], new Array<number>(nodeCount).fill(50)))).toEqual(nodeIndexes);
     }
