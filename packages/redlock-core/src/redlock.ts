@@ -105,7 +105,9 @@ export class Redlock {
    *
    * @throws {@link LockAcquireError} when every attempt failed, or when its retries ran out in the queue
    *   (`attempts` then holds the failed attempts made while it waited), or when `waitMs` ran out (its
-   *   `waitMs` is set); `signal.reason` the moment `signal` aborts, whatever it waits for;
+   *   `waitMs` is set); `signal.reason` once `signal` aborts, whatever it waits for: at once in the queue
+   *   or between attempts, and during an attempt once the keys it set are removed (no node is asked after
+   *   the abort, and each call is bounded by its node's timeout);
    *   {@link RedlockClosedError} once `close()` was called (before any node is called), or at once when
    *   `close()` is called while it waits or retries; `TypeError` or `RangeError` for bad arguments, before
    *   any node is called: an unknown option name (`TypeError`), `maxExtensions` without `autoExtend`, or a

@@ -17,6 +17,7 @@ import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fence
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
 import { createLockToken } from '../base/token.js';
+import { onAbort } from '../base/abort-listeners.js';
 
 /** One validated call of `acquire()` or `using()`. */
 export interface AcquireRequest extends WaitSettings {
@@ -79,6 +80,19 @@ async function attemptOnNodes(
     if ((await attempt.sendLeadFirst(leadNodeIndex, patientUntil, timing)) === 'held-at-lead') return 'held-at-lead';
   } else attempt.sendToEveryNode(timing);
   return attempt.conclude(await attempt.decided());
+}
+
+/** The status of `outcome`, or `undefined` as soon as `signal` aborts first. */
+function statusUnlessCut(outcome: Promise<AcquireNodeOutcome>, signal: AbortSignal | undefined): Promise<AcquireNodeOutcome['status'] | undefined> {
+  if (signal === undefined) return outcome.then((settled) => settled.status);
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const stopListening = onAbort(signal, () => resolve(undefined));
+    void outcome.then((settled) => {
+      stopListening();
+      resolve(settled.status);
+    });
+  });
 }
 
 /** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */
@@ -180,7 +194,10 @@ export class Attempt {
     // Waiters near different nodes than the releaser hear it on the announce node, whose release may
     // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
     callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, set.nodes.length));
-    const leadStatus = (await calls.outcomeOf(leadNodeIndex)).status;
+    const leadStatus = await statusUnlessCut(calls.outcomeOf(leadNodeIndex), this.#cutSignal);
+    // Cut off while the lead node had not answered (it hangs, or is slow): no other node is asked, and
+    // the vote, decided at once as cut, removes whatever the lead node may still grant.
+    if (leadStatus === undefined) return undefined;
     if (leadStatus === 'held') return 'held-at-lead';
     for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) callOn(nodeIndex, leadStatus === 'acquired');
     return undefined;
@@ -270,7 +287,9 @@ export class Attempt {
     // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
     // split the nodes between them from waking each other in lockstep.
     await cleanUp(this.#set, calls, { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false });
-    if (cutOffAt !== undefined) return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
+    if (cutOffAt !== undefined) {
+      return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, (nodeIndex) => calls.wasSent(nodeIndex)), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
+    }
     const outcomes = await calls.allSettled();
     return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
   }
@@ -283,8 +302,9 @@ export class Attempt {
  */
 async function cleanUp(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Release): Promise<void> {
   const cleanups = set.nodes.map((_, nodeIndex) =>
-    calls.outcomeOf(nodeIndex).then(async (outcome) => {
-      if (isRefusal(outcome.status) || !calls.wasSent(nodeIndex)) return;
+    // A node not asked when the attempt ended (cut off while its lead node had not answered) never will be.
+    !calls.wasSent(nodeIndex) ? undefined : calls.outcomeOf(nodeIndex).then(async (outcome) => {
+      if (isRefusal(outcome.status)) return;
       if (outcome.status === 'timeout') {
         // The script may still run after the timeout; release again if it reports that it did.
         void calls.lateAnswerOf(nodeIndex).then((answer) => {

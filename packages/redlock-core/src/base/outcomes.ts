@@ -218,14 +218,22 @@ export function answerIn<S extends string>(outcome: NodeOutcome<S> | undefined):
   return outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error' ? undefined : (outcome.status as S);
 }
 
-/** The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node still silent. */
-export function outcomesAtCutOff<S extends string>(known: readonly (NodeOutcome<S> | undefined)[], elapsedMs: number): NodeOutcome<S>[] {
+/**
+ * The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node
+ * still silent, or not asked yet (`wasSent` false: a woken attempt asks its lead node first).
+ */
+export function outcomesAtCutOff<S extends string>(
+  known: readonly (NodeOutcome<S> | undefined)[],
+  elapsedMs: number,
+  wasSent: (nodeIndex: number) => boolean,
+): NodeOutcome<S>[] {
+  const after = `when the wait ended, after ${Math.round(elapsedMs)} ms`;
   return known.map(
     (outcome, nodeIndex) =>
       outcome ?? {
         nodeIndex,
         status: 'timeout',
-        error: new NodeError(`Node ${nodeIndex} had not answered when the wait ended, after ${Math.round(elapsedMs)} ms`, {
+        error: new NodeError(wasSent(nodeIndex) ? `Node ${nodeIndex} had not answered ${after}` : `Node ${nodeIndex} was not asked yet ${after}`, {
           nodeIndex,
           isTimeout: true,
           cause: undefined,

@@ -187,6 +187,39 @@ describe('prompt hand-off through release notifications', () => {
     expect(holders.size).toBe(4);
   });
 
+  it.each(['signal', 'waitMs'] as const)(
+    'asks no other node in a woken attempt whose lead node hangs once its %s ended, and removes what it set',
+    async (how) => {
+      const clock = new FakeClock();
+      const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+      const holder = new Redlock(nodes, { clock, retryCount: 0 });
+      const connections = nodes.map((node) => node.connectAnotherClient());
+      const waiter = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
+      const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
+      const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+      const controller = new AbortController();
+      const waiting = waiter.acquire('orders:42', 10_000, how === 'signal' ? { signal: controller.signal } : { waitMs: 100 });
+      await clock.advance(90);
+      const asked = connections.map((connection) => connection.acquireRequests().length);
+      // A wake (here forged: nothing was released) while the lead node hangs.
+      connections[lead]!.hang();
+      nodes[lead]!.publish('redlock:released:orders:42');
+      await clock.advance(10);
+      controller.abort(new Error('stop'));
+      const { error } = await within(clock, 1_000, waiting);
+      // Once the lead node's call timed out and its cleanup was sent: the promise of no key left behind.
+      expect(error).toBeDefined();
+      if (how === 'waitMs') expect((error as LockAcquireError).attempts.at(-1)?.nodes.map((node) => 'error' in node && node.error.message.includes('was not asked yet'))).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => nodeIndex !== lead));
+      // The woken attempt asked the lead node only, and nothing after the end.
+      const askedAfter = connections.map((connection) => connection.acquireRequests().length);
+      expect(askedAfter).toEqual(asked.map((count, nodeIndex) => (nodeIndex === lead ? count + 1 : count)));
+      connections[lead]!.resume();
+      await clock.advance(1_000);
+      // The holder's lock is untouched everywhere.
+      expect(nodes.map((node) => node.keyspace.get('orders:42'))).toEqual(Array(5).fill(held.token));
+    },
+  );
+
   it('gives the other nodes a moment to finish the release that freed the lead node', async () => {
     const { clock, nodes, holder, waiter } = setup();
     const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
