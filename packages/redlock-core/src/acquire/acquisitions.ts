@@ -198,9 +198,10 @@ export class Acquisitions {
         }
         if (isHeld && queue.watch === undefined && this.#notifications) {
           const timeoutMs = Math.max(...nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length)));
-          await waitUntilListening(queue.listen(this.#notifications, keys, timeoutMs), signal);
+          const listening = await waitUntilListening(queue.listen(this.#notifications, keys, timeoutMs), queue, clock, retryAt, signal);
           // The holder may have released before we listened: look once more, at no cost to the retries.
-          wokenBy = 'look';
+          // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.
+          wokenBy = listening === 'ready' ? 'look' : listening;
           continue;
         }
         // A timed retry that is due goes first, however many wakes are pending: wakes never starve it.

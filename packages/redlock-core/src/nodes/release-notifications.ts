@@ -17,8 +17,10 @@ export const SUBSCRIPTION_LINGER_MS = 1_000;
 /** A waiter's subscription to the release notifications of its keys. */
 export interface KeyWatch {
   /**
-   * Settles once the lead node's subscription is active (or, if it cannot be, another node's), when
-   * subscribing failed or timed out everywhere, or when the watch is closed; never rejects.
+   * Settles once the lead node's and the announce node's subscriptions are active (where one cannot be,
+   * once another node's is), when subscribing failed or timed out everywhere, at most a node timeout after
+   * the watch began, or when the watch is closed; never rejects. A waiter need not wait for it: see
+   * {@link waitUntilListening}.
    */
   readonly ready: Promise<void>;
   /**
@@ -300,21 +302,41 @@ export function waitForRetry(
 }
 
 /**
- * Waits until `watch` is ready (see {@link KeyWatch.ready}); rejects with `signal.reason` the moment
- * `signal` aborts, since `ready` may take up to a node timeout when a node does not answer.
+ * Waits until `watch` is ready (`'ready'`, see {@link KeyWatch.ready}), a release wakes `wakes` first
+ * (`'release'`: heard on a node already listening, or a local release), or the clock reaches `retryAt`
+ * (`'timer'`: a timed retry never waits for listening); rejects with `signal.reason` the moment `signal`
+ * aborts. `ready` may take up to a node timeout when a node does not answer its SUBSCRIBE.
  */
-export function waitUntilListening(watch: KeyWatch, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return watch.ready;
+export function waitUntilListening(
+  watch: KeyWatch,
+  wakes: ReleaseSource,
+  clock: Clock,
+  retryAt: number,
+  signal: AbortSignal | undefined,
+): Promise<'ready' | 'release' | 'timer'> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) {
+    if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void watch.ready.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
+    let isDone = false;
+    const end = (): boolean => {
+      if (isDone) return false;
+      isDone = true;
+      clock.clearTimeout(timer);
+      cancelWake();
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const onAbort = (): void => {
+      if (end()) reject(signal?.reason);
+    };
+    const finish = (how: 'ready' | 'release' | 'timer'): void => {
+      if (end()) resolve(how);
+    };
+    const timer = clock.setTimeout(() => finish('timer'), Math.max(0, retryAt - clock.now()));
+    const cancelWake = wakes.onNextRelease(() => finish('release'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    void watch.ready.then(() => finish('ready'));
   });
 }

@@ -290,6 +290,25 @@ describe('prompt hand-off through release notifications', () => {
     await expectHandOffAtRelease(clock, Promise.resolve(), waiting);
   });
 
+  it('acts on a release heard on its lead node while the announce node does not answer its SUBSCRIBE', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const lead = (announceNodeIndex + 2) % 5;
+    // Both near the same lead node; the announce node is far, so the largest node timeout is long.
+    const connections = (): { adapter: PubSubFakeNode; timeoutMs: number }[] =>
+      nodes.map((node, nodeIndex) => ({ adapter: node.connectAnotherClient(), timeoutMs: nodeIndex === lead ? 30 : nodeIndex === announceNodeIndex ? 300 : 80 }));
+    const holder = new Redlock(connections(), { clock, retryCount: 0 });
+    const waiterConnections = connections();
+    waiterConnections[announceNodeIndex]!.adapter.isSubscribeHanging = true;
+    const waiter = new Redlock(waiterConnections, { clock, retryDelayMs: 1_000, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(20);
+    // Announced on the holder's lead node, the waiter's too: heard there, though the waiter is not yet ready.
+    await expectHandOffAtRelease(clock, held.release(), waiting);
+  });
+
   it('asks its own lead node again when the release reaches it after the announce node woke the waiter', async () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
