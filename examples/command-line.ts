@@ -2,6 +2,9 @@
 // with 75, and a job whose lock is lost is stopped and reported with 76. Run: `pnpm run build && node examples/dist/command-line.js`.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openExampleNodes } from './redis-nodes.js';
 
@@ -47,10 +50,14 @@ try {
   if (statuses.some((status) => status !== 0)) throw new Error('Expected every job to exit 0');
 
   console.log('\n2. While a job holds the lock, `redlock -n` does not wait: it exits 75');
-  const holder = redlock(['--prefix', 'lock:', 'reports:nightly', 'sleep', '1']);
+  // The holder's job runs until the example says it is done: however long `redlock -n` takes to start.
+  const done = join(await mkdtemp(join(tmpdir(), 'redlock-example-')), 'done');
+  const holder = redlock(['--prefix', 'lock:', 'reports:nightly', '-c', 'while [ ! -e "$DONE" ]; do sleep 0.05; done'], { DONE: done });
   await untilLocked('lock:reports:nightly');
   expectStatus('redlock -n', await redlock(['--prefix', 'lock:', '-n', 'reports:nightly', 'echo', 'never printed']), 75);
+  await writeFile(done, '');
   expectStatus('the holder', await holder, 0);
+  await rm(dirname(done), { recursive: true });
 
   console.log('\n3. The lock is lost while a job runs (its keys are deleted): the job is stopped, redlock exits 76');
   const lost = redlock(['--prefix', 'lock:', '--ttl', '2s', 'reports:nightly', '-c', 'echo "  the job starts"; sleep 60']);

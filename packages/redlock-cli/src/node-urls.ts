@@ -47,8 +47,9 @@ export function parseNodeUrls(list: string, source: string): readonly string[] {
 }
 
 /**
- * Host and port of a node URL, so that two spellings of one server compare equal: its databases (the path)
- * and a TLS or plain connection to it are one server, which fails as one, so they must not count as two.
+ * Host and port of a node URL (or its socket path), as ioredis connects to it, so that two spellings of one
+ * server compare equal: its databases (the path) and a TLS or plain connection to it are one server, which
+ * fails as one, so they must not count as two.
  */
 function nodeIdentityOf(text: string, source: string, mayHoldPasswordPart: boolean): string {
   const invalid = (why: string): ConfigurationError =>
@@ -75,8 +76,12 @@ function nodeIdentityOf(text: string, source: string, mayHoldPasswordPart: boole
   if (url.hash !== '') throw invalid('a #fragment');
   const database = url.pathname.replace(/^\//, '');
   if (database !== '' && !/^\d+$/.test(database)) throw invalid('the path must be a database number');
+  // ioredis takes a query option only where the URL gives none: `?port=` without a port, `?path=` (a Unix
+  // socket) instead of the host and port.
+  const socketPath = url.searchParams.get('path');
+  if (socketPath !== null) return `unix:${socketPath}`;
   // Host names are case-insensitive, but URL leaves the host of a non-special scheme such as redis: as typed.
-  return `${url.hostname.toLowerCase()}:${url.port || DEFAULT_REDIS_PORT}`;
+  return `${url.hostname.toLowerCase()}:${url.port || url.searchParams.get('port') || DEFAULT_REDIS_PORT}`;
 }
 
 /**

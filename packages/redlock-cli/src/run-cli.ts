@@ -128,22 +128,31 @@ async function inspectPermits(session: LockSession, request: InspectRequest, lim
     report.configuration(`the nodes hold "${request.resource}" as a semaphore of ${recordedLimit} permits, not ${limit}: every client must give the same --permits`);
     status = EXIT_CODES.configuration;
   }
-  return reportForeignKeys(request, nodes, 'a semaphore', report) ?? status;
+  return reportForeignKeys(request, nodes, session.quorum, 'a semaphore', report) ?? status;
 }
 
 /**
- * Says on how many nodes the resource's key holds something other than `what` (`'a lock'`), which no
- * acquisition of this kind can take, and returns 78 then (as acquiring would), else `undefined`.
+ * Says on how many nodes the resource's key holds something other than `what` (`'a lock'`). Where they are
+ * more than the nodes a quorum can do without, no acquisition of this kind can succeed: 78, as acquiring
+ * would exit. Fewer only cost the acquisitions those nodes' votes: a warning (not with `-q`), and `undefined`.
  */
-function reportForeignKeys(request: InspectRequest, nodes: readonly { readonly status: string }[], what: string, report: Reporter): number | undefined {
+function reportForeignKeys(
+  request: InspectRequest,
+  nodes: readonly { readonly status: string }[],
+  quorum: number,
+  what: string,
+  report: Reporter,
+): number | undefined {
   const foreign = nodes.filter((node) => node.status === 'foreign').length;
   if (foreign === 0) return undefined;
-  report.configuration(
-    `on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not ${what}: it cannot be acquired there (see --prefix)`,
-  );
-  return EXIT_CODES.configuration;
+  const where = `on ${foreign} of ${nodes.length} nodes the key of "${request.resource}" holds something that is not ${what}`;
+  if (foreign > nodes.length - quorum) {
+    report.configuration(`${where}: it cannot be acquired (see --prefix)`);
+    return EXIT_CODES.configuration;
+  }
+  report.error(`${where}: acquisitions go on without ${foreign === 1 ? 'that node' : 'those nodes'} (see --prefix)`);
+  return undefined;
 }
-
 /** `--inspect --read` or `--inspect --write`: whether a writer holds the read-write lock, how many readers do, whether a writer waits. */
 async function inspectReadWrite(session: LockSession, request: InspectRequest, io: CliIo, report: Reporter): Promise<number> {
   const { isWriteLocked, readers, isWriterWaiting, nodes } = await session.inspectReadWrite(request.resource);
@@ -152,7 +161,7 @@ async function inspectReadWrite(session: LockSession, request: InspectRequest, i
   for (const node of nodes) {
     reportNode(request, report, node.nodeIndex, node.status === 'read-write' ? describeReadWriteEntries(node.entries) : otherNodeDetail(node, 'a read-write lock'));
   }
-  return reportForeignKeys(request, nodes, 'a read-write lock', report) ?? 0;
+  return reportForeignKeys(request, nodes, session.quorum, 'a read-write lock', report) ?? 0;
 }
 
 /** One node's live entries of a read-write lock, counted by kind: `2 readers, 1 waiting writer`. */
@@ -192,7 +201,7 @@ async function inspect(session: LockSession, request: InspectRequest, io: CliIo,
   for (const node of nodes) {
     reportNode(request, report, node.nodeIndex, node.status === 'locked' ? `locked, ${formatDurationMs(node.remainingMs)} left` : otherNodeDetail(node, 'a lock'));
   }
-  return reportForeignKeys(request, nodes, 'a lock', report) ?? 0;
+  return reportForeignKeys(request, nodes, session.quorum, 'a lock', report) ?? 0;
 }
 
 async function runUnderLock(

@@ -39,12 +39,15 @@ describe('parseNodeUrls', () => {
     ['redis://u:p@a:6379,redis://a:6379', 'credentials that differ'],
     ['redis://a:6379/1,redis://a:6379/2', 'two databases of one server, which fails as one'],
     ['redis://a:6379,rediss://a:6379', 'one port with and without TLS'],
+    ['redis://a:7101,redis://a?port=7101', 'the port as a query option, which ioredis takes where the URL has none'],
+    ['redis://a?path=/tmp/r.sock,redis://b?path=/tmp/r.sock', 'one Unix socket'],
   ])('refuses one node listed twice: %s (%s)', (list) => {
     expect(() => parseNodeUrls(list, '--nodes')).toThrow('one server would count as two nodes');
   });
 
   it('tells apart nodes on other hosts or ports', () => {
     expect(parseNodeUrls('redis://a:6379,redis://a:6380,redis://b:6379/1,rediss://c:6379', '--nodes')).toHaveLength(4);
+    expect(parseNodeUrls('redis://a?port=7101,redis://a?port=7102,redis://a:7103?port=7101', '--nodes')).toHaveLength(3);
   });
 
   it('never shows a password in a message', () => {
