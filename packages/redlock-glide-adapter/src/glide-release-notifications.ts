@@ -106,11 +106,14 @@ export class GlideReleaseNotifications {
 
   /**
    * @param options - See {@link GlideReleaseNotificationsOptions}.
-   * @throws `TypeError` if `options` is not an object or `keyPrefix` is not a string.
+   * @throws `TypeError` if `options` is not an object, has an unknown option, or `keyPrefix` is not a string.
    */
   constructor(options: GlideReleaseNotificationsOptions = {}) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Expected \`options\` to be an object, got \`${String(options)}\``);
+    }
+    for (const name of Object.keys(options)) {
+      if (name !== 'keyPrefix') throw new TypeError(`Unknown option \`${name}\` in the options of GlideReleaseNotifications: it takes \`keyPrefix\``);
     }
     const { keyPrefix = '' } = options;
     if (typeof keyPrefix !== 'string') {

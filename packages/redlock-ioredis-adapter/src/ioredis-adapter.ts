@@ -116,6 +116,13 @@ export class IoredisAdapter implements RedisAdapter {
    */
   constructor(client: IoredisClient, options: IoredisAdapterOptions = {}) {
     const { notifications, subscriber, coalesceWrites } = validatedOptions(client, options);
+    const clientOptions = (client as { options?: { stringNumbers?: unknown; redisOptions?: { stringNumbers?: unknown } } }).options;
+    // A Cluster's connections take theirs from `redisOptions`.
+    if (clientOptions?.stringNumbers === true || clientOptions?.redisOptions?.stringNumbers === true) {
+      throw new TypeError(
+        'Expected an ioredis client without `stringNumbers`, got one with it: its integer replies come back as strings, which the lock scripts do not answer with. Give the locks a client of their own',
+      );
+    }
     this.client = client;
     this.#writes = coalesceWrites ? new CoalescedWrites(client) : undefined;
     if (!notifications) return;

@@ -24,7 +24,7 @@ export interface IoredisClient extends SubscriberClient {
   readonly isCluster: boolean;
   /** The connection state; `'end'` once the client was quit or gave up reconnecting. */
   readonly status: string;
-  /** The client's options; only `keyPrefix` is read: ioredis puts it before every key, not before channels. */
+  /** The client's options: `keyPrefix` is read (ioredis puts it before every key, not before channels), and `stringNumbers` refused. */
   readonly options: {
     /** Put by ioredis before every key of a command (not before channels). */
     readonly keyPrefix?: string | undefined;

@@ -38,9 +38,11 @@ export interface NodeRedisAdapterOptions {
  * `{orders}:42:payment`, or the node replies `CROSSSLOT`). RESP2 and RESP3 clients both work: the core's
  * scripts reply with integers, strings and arrays of them, which read the same in both protocols.
  *
- * It sends EVALSHA, EVAL and the SETs of the usual lock as raw commands (`sendCommand`), so the client's
- * own script helpers, type mappings and command options play no part, and adds nothing: no retries,
- * timeouts or script caching;
+ * It sends EVALSHA, EVAL and the SETs of the usual lock as raw commands (`sendCommand`), with the default
+ * reply types whatever `typeMapping` the client has, so the client's own script helpers and type mappings
+ * play no part, and adds nothing: no retries, timeouts or script caching. A client with a `keyPrefix`
+ * (node-redis 6) is refused: node-redis does not put it before a raw command's keys (give it to the
+ * Redlock instead);
  * replies and errors pass through unchanged (the core relies on `NOSCRIPT` errors to fall back to EVAL).
  * It never connects, closes or reconfigures the client: it is yours, to `connect()` and to close.
  *
@@ -114,10 +116,20 @@ export class NodeRedisAdapter implements RedisAdapter {
       throw new TypeError(`Expected \`client\` to be a node-redis client or cluster (with sendCommand), got ${describe(client)}`);
     }
     const { notifications, subscriber } = validatedOptions(client, options);
+    const keyPrefix: unknown = Reflect.get(client, '_keyPrefix');
+    if (keyPrefix !== undefined && keyPrefix !== '') {
+      throw new TypeError(
+        `Expected a node-redis client without \`keyPrefix\`, got one with \`${String(keyPrefix)}\`: node-redis puts it before the keys of its typed commands only, not of the raw commands this adapter sends, ` +
+          'so lock keys would be written without it. Give the prefix to the Redlock instead (its `keyPrefix` option), over a client without one',
+      );
+    }
     this.client = client;
+    // `typeMapping: {}` overrides whatever mapping the client was made with (node-redis 5 and later merge
+    // the client's command options into each command's): replies come back as the strings and integers the
+    // core reads, not as Buffers or Maps. node-redis 4 ignores the option.
     this.#send = isNodeRedisCluster(client)
-      ? (args, firstKey) => client.sendCommand(firstKey, false, args)
-      : (args) => client.sendCommand(args);
+      ? (args, firstKey) => (client.sendCommand as RawClusterSend)(firstKey, false, args, RAW_REPLIES)
+      : (args) => (client.sendCommand as RawSend)(args, RAW_REPLIES);
     if (!notifications) return;
     let subscribeOnNode: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
     const selfSubscriber = isNodeRedisCluster(client) && isSubscriber(client) ? client : undefined;
@@ -207,6 +219,12 @@ function isSubscriber(value: unknown): value is NodeRedisSubscriber {
 
 /** The names of {@link NodeRedisAdapterOptions}. */
 const OPTION_NAMES: readonly string[] = ['notifications', 'subscriber'] satisfies (keyof NodeRedisAdapterOptions)[];
+
+/** Command options that give every reply node-redis' default types, whatever the client maps them to. */
+const RAW_REPLIES = Object.freeze({ typeMapping: Object.freeze({}) });
+
+type RawSend = (args: string[], options: typeof RAW_REPLIES) => Promise<unknown>;
+type RawClusterSend = (firstKey: string | undefined, isReadonly: boolean, args: string[], options: typeof RAW_REPLIES) => Promise<unknown>;
 
 /** The constructor's options, checked, with their defaults. */
 function validatedOptions(

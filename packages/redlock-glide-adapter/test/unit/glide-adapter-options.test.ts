@@ -39,6 +39,12 @@ describe('GlideAdapter options', () => {
     expect(() => new GlideAdapter(standIn(), options as never)).toThrow(message);
   });
 
+  it('refuses an unknown option of GlideReleaseNotifications, such as a misspelt keyPrefix', () => {
+    expect(() => new GlideReleaseNotifications({ keyprefix: 'lock:' } as never)).toThrow(
+      'Unknown option `keyprefix` in the options of GlideReleaseNotifications: it takes `keyPrefix`',
+    );
+  });
+
   it('refuses the notifications of one client for an adapter of another, but not for a second adapter of the same', () => {
     const notifications = new GlideReleaseNotifications();
     const client = standIn();

@@ -35,6 +35,17 @@ describe('IoredisAdapter options', () => {
     expect(() => adapterWith(options)).toThrow(message);
   });
 
+  it('refuses a client whose integer replies are strings (stringNumbers), which no lock script answers with', () => {
+    const stringy = new Redis({ lazyConnect: true, stringNumbers: true });
+    const stringyCluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, redisOptions: { stringNumbers: true } });
+    try {
+      for (const over of [stringy, stringyCluster]) expect(() => adapterWith({}, over)).toThrow('Expected an ioredis client without `stringNumbers`');
+    } finally {
+      stringy.disconnect();
+      stringyCluster.disconnect();
+    }
+  });
+
   it('tells to leave `subscriber` out for a Cluster given as its own subscriber', () => {
     expect(() => adapterWith({ subscriber: cluster }, cluster)).toThrow(TypeError);
     expect(() => adapterWith({ subscriber: cluster }, cluster)).toThrow('a Cluster subscribes by itself, leave `subscriber` out');

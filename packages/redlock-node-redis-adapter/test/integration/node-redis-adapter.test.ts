@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Redlock } from 'redlock-core';
 import { describeAdapterContract, type TestFunctions, useTestCluster, useTestNodes } from 'redlock-adapter-test-kit';
+import { createClient as createClient6, RESP_TYPES } from 'redis';
+import { createClient as createClient5 } from 'redis5';
 import { NodeRedisAdapter, type NodeRedisClient } from '../../src/index.js';
 import { NODE_REDIS_VERSIONS, type NodeRedisVersion, nodeRedisFactory, type TestClient } from '../support/node-redis-versions.js';
 
@@ -97,6 +99,29 @@ describe('NodeRedisAdapter', () => {
     const given = options !== null && (options as { subscriber?: unknown }).subscriber === 'duplicate' ? { ...options, subscriber: client.duplicate() } : options;
     expect(() => new NodeRedisAdapter(client, given as never)).toThrow(TypeError);
     expect(() => new NodeRedisAdapter(client, given as never)).toThrow(message);
+  });
+
+  it('refuses a node-redis 6 client with a keyPrefix, which it would not put before the lock keys', () => {
+    const prefixed = createClient6({ url: nodes.urls[0] as string, keyPrefix: 'app:' });
+    expect(() => new NodeRedisAdapter(prefixed as never)).toThrow(TypeError);
+    expect(() => new NodeRedisAdapter(prefixed as never)).toThrow('Expected a node-redis client without `keyPrefix`, got one with `app:`');
+  });
+
+  it.each([
+    ['redis 5', createClient5],
+    ['redis 6', createClient6],
+  ] as const)('locks over a %s client whose type mapping turns strings into Buffers', async (_, createClient) => {
+    const mapping = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer };
+    const client = (createClient as (options: unknown) => unknown)({ url: nodes.urls[0] as string, RESP: 3, commandOptions: { typeMapping: mapping } }) as TestClient & NodeRedisClient;
+    client.on('error', () => undefined);
+    opened.push(client);
+    await client.connect();
+    const redlock = new Redlock([new NodeRedisAdapter(client, { notifications: false })], { retryCount: 0 });
+    const lock = await redlock.acquire(`mapped:${Math.random()}`, 10_000);
+    expect(lock.state).toBe('held');
+    await lock.extend(10_000);
+    expect((await lock.release()).releasedCount).toBe(1);
+    await redlock.close();
   });
 
   it.each([
