@@ -1,6 +1,6 @@
 // What one acquisition holds on the nodes, shared by the lock and its re-entrant handles: its validity, the
 // signal that aborts when it can no longer be relied on, its loss, and what `redlock.close()` stops.
-import { driftMs, recheckDelayMs, unrefTimer } from '../base/clock.js';
+import { driftMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
 import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/errors.js';
@@ -215,20 +215,26 @@ export class Hold {
     this.unwatchCloseWhenIdle();
   }
 
-  /** Aborts the signal when the hold's validity ends; re-armed when an extension moved the end meanwhile. */
+  /**
+   * Aborts the signal when the hold's validity ends, never after: the timer waits the whole milliseconds
+   * left, rounded down, and is re-armed when an extension moved the end meanwhile. The fraction of a
+   * millisecond left then is given up (the validity ends there): a timer cannot wait for it, and one that
+   * waited a whole millisecond more would let the holder act on the lock for up to 1 ms past its validity.
+   */
   #armSignalTimer(): void {
     const { clock } = this.set.options;
     const remainingMs = this.validUntil - clock.now();
     this.#signalTimer = clock.setTimeout(() => {
       this.#signalTimer = undefined;
       if (this.isReleased || this.#controller?.signal.aborted === true) return;
-      if (this.validUntil > clock.now()) this.#armSignalTimer();
-      else {
-        const reason = this.#expiredReason();
-        this.publishLoss('validity-ran-out', reason);
-        this.abortSignal(reason);
-      }
-    }, recheckDelayMs(remainingMs));
+      const now = clock.now();
+      // Re-armed only with a whole millisecond or more left, so each timer moves the clock on.
+      if (this.validUntil - now >= 1) return this.#armSignalTimer();
+      if (this.validUntil > now) this.validUntil = now;
+      const reason = this.#expiredReason();
+      this.publishLoss('validity-ran-out', reason);
+      this.abortSignal(reason);
+    }, Math.max(0, Math.floor(remainingMs)));
     unrefTimer(this.#signalTimer);
   }
 

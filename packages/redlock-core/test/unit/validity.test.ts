@@ -75,6 +75,26 @@ describe('validity of an acquired lock', () => {
   });
 });
 
+describe('the signal of a lock', () => {
+  it('aborts no later than the validity ends, giving up the last fraction of a millisecond', async () => {
+    const clock = new FakeClock();
+    await clock.advance(0.3);
+    const lock = await clock.runUntilSettled(new Redlock(grantingNodes(clock, 3), { clock }).acquire('r', 1000));
+    // Validity ends at 0.3 + 988 = 988.3 ms; read at 0.5 ms, the signal has 987.8 ms to wait.
+    await clock.advance(0.2);
+    const { signal } = lock;
+    await clock.advance(986.9);
+    expect(signal.aborted).toBe(false);
+    expect(lock.remainingValidityMs).toBeCloseTo(0.9, 5);
+    // Its timer of 987 ms (rounded down) fires at 987.5 ms and gives up the 0.8 ms left: one of 988 ms
+    // (rounded up) would abort it at 988.5, after the end, and the routine could still act meanwhile.
+    await clock.advance(0.1);
+    expect(signal.aborted).toBe(true);
+    expect(lock.state).toBe('expired');
+    expect(clock.now()).toBeLessThan(988.3);
+  });
+});
+
 describe('validity lost to a stalled event loop', () => {
   it('counts a stall between sending and reading the replies as elapsed time', async () => {
     const clock = new FakeClock();
