@@ -285,6 +285,29 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       await two();
     });
 
+    it('leaves no connection of its own on the node once close() resolved, after subscribing (when it can subscribe)', async () => {
+      // A cluster client subscribes on a connection it keeps itself, which is the user's to close.
+      if (cluster) return;
+      const fresh = await open();
+      const { subscribe } = fresh;
+      if (subscribe === undefined) return;
+      const connectionCount = async (): Promise<number> => String(await nodes.command(0, ['CLIENT', 'LIST'])).trim().split('\n').length;
+      // With the adapter's client connected, and this suite's own connections; the count itself is one of them.
+      const before = await connectionCount();
+      const unsubscribe = await subscribe.call(fresh, `redlock:released:${key('close')}`, () => undefined);
+      await unsubscribe();
+      await fresh.close?.();
+      // What the adapter opened for its subscriptions (a connection of its own) is closed once close() resolved;
+      // the server may take a moment to drop it from CLIENT LIST.
+      let count = await connectionCount();
+      for (let tries = 0; tries < 100 && count > before; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        count = await connectionCount();
+      }
+      ok(count <= before, `${count - before} connection(s) opened for notifications still open 2 s after close() resolved`);
+      equal(await fresh.eval('return 1', [], []), 1, 'close() left the client usable: it is the user\'s');
+    });
+
     if (cluster) {
       it('rejects a call over keys of two hash slots with the CROSSSLOT error of the server', async () => {
         const error = await rejectionOf(adapter.eval('return 1', ['{slot-a}:x', '{slot-b}:y'], []));
