@@ -96,7 +96,7 @@ export class ReleaseNotifications {
           const adapter = this.#adapters[nodeIndex];
           if (adapter === undefined) return [];
           return keys.map((key, keyIndex) => {
-            const subscription = this.#channel(adapter, nodeIndex, releaseChannelOf(key));
+            const subscription = this.#channel(adapter, nodeIndex, key);
             subscriptions.push(subscription);
             if (nodeIndex === announceNodeIndex && keyIndex === 0) crowdSource = subscription;
             return subscription.add(listener);
@@ -166,11 +166,12 @@ export class ReleaseNotifications {
     return Promise.all([...this.#channels.values()].map((subscription) => subscription.close())).then(() => undefined);
   }
 
-  #channel(adapter: RedisAdapter, nodeIndex: number, channel: string): ChannelSubscription {
-    const id = `${nodeIndex} ${channel}`;
+  /** The subscription to the release channel of lock key `key` on node `nodeIndex`, made on first use. */
+  #channel(adapter: RedisAdapter, nodeIndex: number, key: string): ChannelSubscription {
+    const id = `${nodeIndex} ${key}`;
     let subscription = this.#channels.get(id);
     if (subscription === undefined) {
-      subscription = new ChannelSubscription(adapter, nodeIndex, channel, this.#clock, () => this.#channels.delete(id));
+      subscription = new ChannelSubscription(adapter, nodeIndex, key, this.#clock, () => this.#channels.delete(id));
       this.#channels.set(id, subscription);
     }
     return subscription;
@@ -185,20 +186,29 @@ export class ReleaseNotifications {
  */
 class ChannelSubscription {
   /** How many wait on the channel, and how often it is released. */
-  readonly crowd = new ReleaseCrowd(() => runScript(this.adapter, listenersScript, [], [this.channel], undefined, parseListenersReply));
+  readonly crowd = new ReleaseCrowd(() => runScript(this.adapter, listenersScript, [this.key], [], undefined, parseListenersReply));
   readonly #listeners = new Set<() => void>();
   #unsubscribe: Unsubscribe | undefined;
   #queue: Promise<void> = Promise.resolve();
   #lingerTimer: unknown;
   #isClosed = false;
 
+  /** The release channel of {@link key}. */
+  private readonly channel: string;
+
+  /**
+   * @param key - The lock key whose release channel this is: the listeners script names the channel from
+   *   it as the release script does, so that a client that prefixes keys counts the channel it publishes on.
+   */
   constructor(
     private readonly adapter: RedisAdapter,
     private readonly nodeIndex: number,
-    private readonly channel: string,
+    private readonly key: string,
     private readonly clock: Clock,
     private readonly onIdle: () => void,
-  ) {}
+  ) {
+    this.channel = releaseChannelOf(key);
+  }
 
   /** Adds a listener; resolves once the node is subscribed, rejects if subscribing failed. */
   add(listener: () => void): Promise<void> {

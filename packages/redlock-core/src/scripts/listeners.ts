@@ -1,4 +1,5 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
+import { RELEASE_CHANNEL_PREFIX } from './release.js';
 
 /**
  * Counts the connections subscribed to a release channel on one node. Sent only by waiters whose woken
@@ -8,10 +9,11 @@ import { defineScript, unexpectedReply } from './lua-script.js';
 export const listenersScript = defineScript(
   'listeners',
   /* lua */ `
---[[ Counts the subscribers of one pub/sub channel on this node. Reads only.
-     No KEYS.   ARGV[1] the channel
-     Returns the number of connections subscribed to it. ]]
-return redis.call('PUBSUB', 'NUMSUB', ARGV[1])[2]
+--[[ Counts the subscribers of a lock key's release channel on this node. Reads only.
+     KEYS[1] the lock key, as the release script gets it: its channel is named the same way there
+             (a client that prefixes keys, such as ioredis with keyPrefix, prefixes it in both)
+     Returns the number of connections subscribed to the channel. ]]
+return redis.call('PUBSUB', 'NUMSUB', '${RELEASE_CHANNEL_PREFIX}' .. KEYS[1])[2]
 `,
 );
 

@@ -57,7 +57,7 @@ export class PubSubFakeNode extends FakeNode {
 
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     // The listeners script counts a channel's subscribers on this server (PUBSUB NUMSUB).
-    if (sha1 === listenersScript.sha1) return bus(this.keyspace).subscribers.get(args[0] ?? '')?.size ?? 0;
+    if (sha1 === listenersScript.sha1) return bus(this.keyspace).subscribers.get(releaseChannelOf(keys[0] ?? ''))?.size ?? 0;
     return this.#announce(sha1, keys, await super.evalsha(sha1, keys, args));
   }
 

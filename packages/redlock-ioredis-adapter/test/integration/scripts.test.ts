@@ -278,13 +278,26 @@ describe('the release script', () => {
 describe('the listeners script', () => {
   it('has the SHA1 that SCRIPT LOAD returns, and counts the connections subscribed to a channel', async () => {
     await expect(client.script('LOAD', listenersScript.source)).resolves.toBe(listenersScript.sha1);
-    const channel = releaseChannelOf(keysFor('listeners', 1)[0] as string);
-    const count = (): Promise<number> => run(listenersScript, [], [channel]).then(parseListenersReply);
+    const key = keysFor('listeners', 1)[0] as string;
+    const channel = releaseChannelOf(key);
+    // Given the lock key, as the release script is, it counts that key's release channel.
+    const count = (): Promise<number> => run(listenersScript, [key], []).then(parseListenersReply);
     expect(await count()).toBe(0);
     const subscribers = [redis.createClient(0), redis.createClient(0)];
     for (const subscriber of subscribers) await subscriber.subscribe(channel);
     expect(await count()).toBe(2);
     for (const subscriber of subscribers) subscriber.disconnect();
+  });
+
+  it("counts the channel a client that prefixes keys publishes on: ioredis' keyPrefix goes before the key", async () => {
+    const prefixed = redis.createClient(0, { keyPrefix: 'app:' });
+    const key = keysFor('listeners-prefixed', 1)[0] as string;
+    // Where the release script of a client with that keyPrefix publishes, and its adapter subscribes.
+    const subscriber = redis.createClient(0);
+    await subscriber.subscribe(releaseChannelOf(`app:${key}`));
+    const reply = await prefixed.eval(listenersScript.source, 1, key);
+    expect(parseListenersReply(reply)).toBe(1);
+    subscriber.disconnect();
   });
 });
 
