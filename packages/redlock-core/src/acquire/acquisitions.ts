@@ -198,9 +198,13 @@ export class Acquisitions {
         }
         if (isHeld && queue.watch === undefined && this.#notifications) {
           const timeoutMs = Math.max(...nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length)));
-          const listening = await waitUntilListening(queue.listen(this.#notifications, keys, timeoutMs), queue, clock, retryAt, signal);
+          const watch = queue.listen(this.#notifications, keys, timeoutMs);
+          const listening = await waitUntilListening(watch, queue, clock, retryAt, signal);
           // The holder may have released before we listened: look once more, at no cost to the retries.
-          // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.
+          // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry; the
+          // look then comes when the subscriptions are in place (a wake of the queue, as a local release).
+          const listened = queue;
+          if (listening !== 'ready') void watch.ready.then(() => listened.wake());
           wokenBy = listening === 'ready' ? 'look' : listening;
           continue;
         }

@@ -17,7 +17,6 @@ import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fence
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
 import { createLockToken } from '../base/token.js';
-import { onAbort } from '../base/abort-listeners.js';
 
 /** One validated call of `acquire()` or `using()`. */
 export interface AcquireRequest extends WaitSettings {
@@ -80,19 +79,6 @@ async function attemptOnNodes(
     if ((await attempt.sendLeadFirst(leadNodeIndex, patientUntil, timing)) === 'held-at-lead') return 'held-at-lead';
   } else attempt.sendToEveryNode(timing);
   return attempt.conclude(await attempt.decided());
-}
-
-/** The status of `outcome`, or `undefined` as soon as `signal` aborts first. */
-function statusUnlessCut(outcome: Promise<AcquireNodeOutcome>, signal: AbortSignal | undefined): Promise<AcquireNodeOutcome['status'] | undefined> {
-  if (signal === undefined) return outcome.then((settled) => settled.status);
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const stopListening = onAbort(signal, () => resolve(undefined));
-    void outcome.then((settled) => {
-      stopListening();
-      resolve(settled.status);
-    });
-  });
 }
 
 /** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */
@@ -194,7 +180,7 @@ export class Attempt {
     // Waiters near different nodes than the releaser hear it on the announce node, whose release may
     // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
     callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, set.nodes.length));
-    const leadStatus = await statusUnlessCut(calls.outcomeOf(leadNodeIndex), this.#cutSignal);
+    const leadStatus = (await calls.outcomeUnlessCut(leadNodeIndex, this.#cutSignal))?.status;
     // Cut off while the lead node had not answered (it hangs, or is slow): no other node is asked, and
     // the vote, decided at once as cut, removes whatever the lead node may still grant.
     if (leadStatus === undefined) return undefined;
@@ -351,6 +337,8 @@ function patientCaller(
         const now = clock.now();
         if (status !== 'held' || !isPatient || vote.isDecided || now - patience.start >= timeoutMs / 2 || now >= patience.until) return status;
         await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
+        // Decided meanwhile (the call's signal ended it, or a quorum): the node is not asked again.
+        if (vote.isDecided) return status;
       }
     }, isPatient ? 'repeating' : 'call');
     timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));

@@ -57,8 +57,13 @@ export async function extendOnEveryNode(
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  if (hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined) {
-    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes]);
+  if (
+    hasQuorum &&
+    validity > 0 &&
+    !hold.isReleased &&
+    servers.configurationError === undefined &&
+    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes])
+  ) {
     // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
     // the lock regains its full margin. In the background: the validity was decided with the quorum,
     // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.
@@ -86,7 +91,9 @@ export async function extendOnEveryNode(
   const why = hold.isReleased
     ? 'the lock was released meanwhile'
     : hasQuorum
-      ? `no validity left after ${Math.round(elapsedMs)} ms`
+      ? hold.hasRunOut
+        ? 'its validity ran out before a quorum agreed'
+        : `no validity left after ${Math.round(elapsedMs)} ms`
       : `${describeOutcomes(outcomes)}, quorum is ${quorum}`;
   const error = new LockExtendError(`Could not extend ${hold.describe()}: ${why}`, { resources: hold.resources, nodes: outcomes, isLost });
   if (isLost && !hold.isReleased) {

@@ -103,6 +103,11 @@ export class Hold {
   extensions: Set<HandleExtension> | undefined;
   /** The controller of the lock's signal, made on its first read or at its first abort: most locks have none. */
   #controller: AbortController | undefined;
+  /**
+   * Whether the signal aborted because the validity ran out: final, so an extension agreed afterwards is
+   * not applied (the handle would read `'held'` beside a signal that says the lock is gone).
+   */
+  hasRunOut = false;
   /** The unref'd timer that aborts the signal when validity runs out. */
   #signalTimer: unknown;
   /** Removes the hold's `redlock.close()` hook, while it has one: while its signal or an extension can be stopped. */
@@ -144,10 +149,13 @@ export class Hold {
    * runs to what it guarantees, capped by the extensions started after it, which every node runs after
    * it; `nodes` are its outcomes at the decision. Does nothing when one started after it was applied
    * already. The keys expire on the nodes at `keysExpireAt` at the latest, unless extended again.
+   * Returns `false`, applying nothing, once the validity ran out as the signal told ({@link hasRunOut}).
    */
-  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes?: readonly (ExtendNodeOutcome | undefined)[]): void {
+  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes?: readonly (ExtendNodeOutcome | undefined)[]): boolean {
     this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
-    if (sequence <= this.extensionApplied) return;
+    // A hold whose signal said its validity ran out stays so: the holder was told to stop.
+    if (this.hasRunOut) return false;
+    if (sequence <= this.extensionApplied) return true;
     this.extensionApplied = sequence;
     this.ttlMs = ttlMs;
     this.extensionNodes = nodes;
@@ -161,6 +169,7 @@ export class Hold {
     // Only those started after it can still cap a later one.
     this.#extensionBounds = bounds.filter((bound) => bound.sequence > sequence);
     this.#setValidity(validUntil, expiresAt);
+    return true;
   }
 
   /** Moves the end of validity, and the signal's timer with it when it comes earlier. */
@@ -198,7 +207,10 @@ export class Hold {
       controller.abort(this.lostBecause);
     } else if (!this.isReleased) {
       if (this.set.lifecycle.isClosed) this.abortSignal(lockClosedErrorOf(this.resources, this.what));
-      else if (this.validUntil <= this.set.options.clock.now()) this.abortSignal(this.#expiredReason());
+      else if (this.validUntil <= this.set.options.clock.now()) {
+        this.hasRunOut = true;
+        this.abortSignal(this.#expiredReason());
+      }
       else {
         this.#armSignalTimer();
         this.watchClose();
@@ -230,7 +242,11 @@ export class Hold {
       const now = clock.now();
       // Re-armed only with a whole millisecond or more left, so each timer moves the clock on.
       if (this.validUntil - now >= 1) return this.#armSignalTimer();
-      if (this.validUntil > now) this.validUntil = now;
+      if (this.validUntil > now) {
+        this.validUntil = now;
+        this.expiresAt = Math.min(this.expiresAt, Math.floor(clock.wallNow()));
+      }
+      this.hasRunOut = true;
       const reason = this.#expiredReason();
       this.publishLoss('validity-ran-out', reason);
       this.abortSignal(reason);

@@ -1,5 +1,6 @@
 // One operation's calls to the nodes, in one object: each call bounded by its node's timeout on one shared
 // deadline, each answer told to its node's health, the vote over the answers, and the outcomes by node.
+import { onAbort } from '../base/abort-listeners.js';
 import type { RedisAdapter } from '../base/adapter.js';
 import type { Clock } from '../base/clock.js';
 import type { NodeOperation } from '../base/diagnostics.js';
@@ -196,6 +197,21 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const outcome = this.outcomes[nodeIndex];
     if (outcome !== undefined) return Promise.resolve(outcome);
     return new Promise((resolve) => this.onOutcomeOf(nodeIndex, resolve));
+  }
+
+  /** Node `nodeIndex`'s outcome once it settles, or `undefined` as soon as `signal` aborts first; never rejects. */
+  outcomeUnlessCut(nodeIndex: number, signal: AbortSignal | undefined): Promise<NodeOutcome<S> | undefined> {
+    const outcome = this.outcomes[nodeIndex];
+    if (outcome !== undefined) return Promise.resolve(outcome);
+    if (signal === undefined) return this.outcomeOf(nodeIndex);
+    if (signal.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const stopListening = onAbort(signal, () => resolve(undefined));
+      this.onOutcomeOf(nodeIndex, (settled) => {
+        stopListening();
+        resolve(settled);
+      });
+    });
   }
 
   /**

@@ -1,6 +1,7 @@
 // Which node a lock's waiters ask first and listen to, and where its release is announced: chosen from the
-// hash of the lock's smallest key and the nodes' timeouts, the same for every client and version that lists
-// the nodes in the same order, whatever order each lists a lock's resources in.
+// hash of the lock's smallest key and the nodes' timeouts, the same for every client that lists the nodes
+// in the same order, whatever order each lists a lock's resources in (versions before the smallest key was
+// used hashed the first: they agree with this one on locks of one resource).
 import type { NodeSet, NodeState } from './node-state.js';
 import { nodeTimeoutMsFor, timeoutChangeCount } from './node-latency.js';
 

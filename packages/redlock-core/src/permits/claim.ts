@@ -187,10 +187,7 @@ export class Claim {
     const hasQuorum = await calls.decided();
     const elapsedMs = clock.now() - start;
     const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-    if (hasQuorum && validity > 0 && !hold.isReleased) {
-      hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs);
-      return;
-    }
+    if (hasQuorum && validity > 0 && !hold.isReleased && hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs)) return;
     const nodes = await calls.allSettled();
     const quorum = quorumOf(nodes.length);
     if ((countByStatus(nodes)['not-held'] ?? 0) > nodes.length - quorum) {
@@ -198,7 +195,11 @@ export class Claim {
       hold.markLost(new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
       throw error;
     }
-    const why = hasQuorum ? `no validity left after ${Math.round(elapsedMs)} ms` : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
+    const why = !hasQuorum
+      ? `${describeOutcomes(nodes)}, quorum is ${quorum}`
+      : hold.hasRunOut
+        ? 'its validity ran out before a quorum agreed'
+        : `no validity left after ${Math.round(elapsedMs)} ms`;
     throw this.#errorOf('extend', hasQuorum ? 'no-validity' : 'nodes-unreachable', why, nodes);
   }
 

@@ -86,11 +86,12 @@ export async function runPermitAttempt(
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
     // one find the permit taken again there, at the cost of one call and no cleanup.
     const probe = sendRound(firstSlot, undefined, leadNodeIndex);
-    if ((await probe.calls.outcomeOf(leadNodeIndex)).status === 'full') return 'full-at-lead';
+    if ((await probe.calls.outcomeUnlessCut(leadNodeIndex, signal))?.status === 'full') return 'full-at-lead';
     rounds.push(probe);
     givenAtLead = probe.answers[leadNodeIndex]?.slots;
   }
-  rounds.push(givenAtLead === undefined ? sendRound(firstSlot) : sendRound(0, givenAtLead));
+  // Cut off while the lead node had not answered: no other node is asked (the probe's round is the last).
+  if (leadNodeIndex === undefined || signal?.aborted !== true) rounds.push(givenAtLead === undefined ? sendRound(firstSlot) : sendRound(0, givenAtLead));
   let slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
   const recordedLimitOf = (): number | undefined => rounds.flatMap((round) => round.answers.map((answer) => answer?.recordedLimit)).find((limitThere) => limitThere !== undefined);
   if (slots === undefined && signal?.aborted !== true && recordedLimitOf() === undefined) {

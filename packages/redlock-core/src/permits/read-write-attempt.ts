@@ -55,18 +55,22 @@ export async function runReadWriteAttempt(
   const start = clock.now();
   const reader = new ScriptReader<ReadWriteAcquireStatus>(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, restartGraceMs, intent), parseReadWriteAcquireReply);
   const rounds: FanOut<ReadWriteAcquireStatus>[] = [];
+  let probe: FanOut<ReadWriteAcquireStatus> | undefined;
   if (leadNodeIndex !== undefined) {
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
     // one find the lock taken again there, at the cost of one call and no cleanup.
-    const probe = new FanOut<ReadWriteAcquireStatus>(set, 'acquire');
+    probe = new FanOut<ReadWriteAcquireStatus>(set, 'acquire');
     probe.send(leadNodeIndex, nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), reader);
-    if (isTakenThere((await probe.outcomeOf(leadNodeIndex)).status)) return 'full-at-lead';
+    const leadOutcome = await probe.outcomeUnlessCut(leadNodeIndex, signal);
+    if (leadOutcome !== undefined && isTakenThere(leadOutcome.status)) return 'full-at-lead';
     rounds.push(probe);
   }
+  // Cut off while the lead node had not answered: no other node is asked, and the probe is the last round.
+  const isCut = probe !== undefined && signal?.aborted === true;
   // A node that admitted the probe admits the same token again.
-  const calls = new FanOut<ReadWriteAcquireStatus>(set, 'acquire', 'admitted').sendToEveryNode(ttlMs, 1, reader);
-  rounds.push(calls);
-  const hasQuorum = await calls.decided(signal);
+  const calls = isCut ? (probe as FanOut<ReadWriteAcquireStatus>) : new FanOut<ReadWriteAcquireStatus>(set, 'acquire', 'admitted').sendToEveryNode(ttlMs, 1, reader);
+  if (!isCut) rounds.push(calls);
+  const hasQuorum = isCut ? false : await calls.decided(signal);
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   const field = readWriteFieldOf(mode, token);

@@ -48,6 +48,8 @@ export class PubSubFakeNode extends FakeNode {
   isSubscribeHanging = false;
   /** Makes the listeners script throw synchronously, as a faulty adapter might. */
   isCountThrowing = false;
+  /** How long a SUBSCRIBE takes to be in place (and `subscribe` to resolve), as on a slow node: 0 by default. */
+  subscribeDelayMs = 0;
   readonly #clock: FakeClock;
 
   constructor(clock: FakeClock, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
@@ -77,6 +79,14 @@ export class PubSubFakeNode extends FakeNode {
     this.subscribeCalls.push(channel);
     if (this.subscribeError !== undefined) return Promise.reject(this.subscribeError);
     if (this.isSubscribeHanging) return new Promise(() => undefined);
+    if (this.subscribeDelayMs > 0) {
+      const delayMs = this.subscribeDelayMs;
+      return new Promise<void>((resolve) => this.#clock.setTimeout(() => resolve(), delayMs)).then(() => this.#subscribeNow(channel, onMessage));
+    }
+    return this.#subscribeNow(channel, onMessage);
+  }
+
+  #subscribeNow(channel: string, onMessage: () => void): Promise<Unsubscribe> {
     const subscribers = bus(this.keyspace).subscribers;
     const set = subscribers.get(channel) ?? new Set();
     subscribers.set(channel, set);

@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { PermitError, ReadWriteHandle, ReadWriteLockError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
+import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
+import { pubSubNode } from '../support/fake-pubsub.js';
 
 // A read-write lock's bad inputs (typed errors before any node call), and its rules on the fake nodes of
 // `redlock-core/testing`: readers share, a writer is alone, a waiting writer stops new readers, and a
@@ -294,5 +296,29 @@ describe('a writer behind a stream of readers', () => {
     expect(writer.attempts).toBeLessThanOrEqual(3);
     await clock.runUntilSettled(writer.release());
     await clock.runUntilSettled(Promise.all(loops));
+  });
+});
+
+describe("a read-write lock's woken attempt", () => {
+  it('asks no other node once its signal aborted while the lead node had not answered', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    await clock.runUntilSettled(new Redlock(nodes, { clock }).readWriteLock('catalog').acquireWrite(10_000));
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const controller = new AbortController();
+    const waiting = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 }).readWriteLock('catalog').acquireRead(10_000, { signal: controller.signal });
+    void waiting.catch(() => undefined);
+    await clock.advance(50);
+    const lead = leadNodeIndexOf(['catalog'], [50, 50, 50, 50, 50]);
+    const before = connections.map((connection) => connection.callsTo('read-write-acquire').length);
+    connections[lead]!.hang();
+    nodes[lead]!.publish('redlock:released:catalog');
+    await clock.advance(10);
+    controller.abort(new Error('stop'));
+    await clock.advance(2_000);
+    await expect(waiting).rejects.toThrow('stop');
+    expect(connections.map((connection, nodeIndex) => connection.callsTo('read-write-acquire').length - before[nodeIndex]!)).toEqual(
+      [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead ? 1 : 0)),
+    );
   });
 });

@@ -309,6 +309,30 @@ describe('prompt hand-off through release notifications', () => {
     await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
+  it('looks once more when its subscriptions are in place, after a wake ended its wait for them', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const other = new Redlock(nodes, { clock, retryCount: 0 });
+    // The waiter's SUBSCRIBEs take 100 ms on every node.
+    const connections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { subscribeDelayMs: 100, latencyMs: 1 }));
+    const waiter = new Redlock(connections, { clock, retryDelayMs: 2_000, retryJitterMs: 0 });
+    const first = await clock.runUntilSettled(waiter.acquire('r', 10_000, { retryCount: 0 }));
+    const waiting = waiter.acquire('r', 10_000);
+    await clock.advance(10);
+    // A local release wakes the waiter while it waits for its subscriptions; another process takes the lock first.
+    void first.release();
+    await clock.advance(0.5);
+    const taken = await clock.runUntilSettled(other.acquire('r', 10_000));
+    // Released before the subscriptions are in place: its announcement reaches nobody.
+    await clock.advance(30);
+    await clock.runUntilSettled(taken.release());
+    const releasedAtMs = clock.now();
+    const { value: lock, atMs } = await within(clock, 3_000, waiting);
+    expect(lock?.state).toBe('held');
+    // At the look once subscribed (100 ms), not at the 2 s retry timer.
+    expect(atMs - releasedAtMs).toBeLessThan(100);
+  });
+
   it('asks its own lead node again when the release reaches it after the announce node woke the waiter', async () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
@@ -697,7 +721,7 @@ describe('leadNodeIndexOf', () => {
     expect(leads).toEqual(new Set([0, 1, 2, 3, 4]));
   });
 
-  it('announces on the 32-bit FNV-1a hash of the smallest key modulo the node count: the same node for every client and version', () => {
+  it('announces on the 32-bit FNV-1a hash of the smallest key modulo the node count: the same node for every client', () => {
     // Hashes 0xa2a70d0a, 0x80d69dec, 0xe40c292c and 0xdd2d280e: each 2^31 or more, taken as unsigned.
     const expected = { 'redlock:orders:42': [1, 2, 5], 'redlock:jobs:nightly': [0, 0, 6], a: [1, 0, 5], '🔒': [2, 0, 2] };
     // A key after every one of them in code-unit order, listed first or last: the smallest key decides.

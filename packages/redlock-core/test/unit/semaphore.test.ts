@@ -3,6 +3,7 @@ import { LockLostError, MAX_PERMIT_LIMIT, type Permit, PermitError, Redlock, Red
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
 import { pubSubNode } from '../support/fake-pubsub.js';
+import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 
 // A semaphore's bad inputs: each is a TypeError or RangeError that names the argument, thrown (or rejected)
 // before any node is called; and a semaphore on the fake nodes of `redlock-core/testing`, as a user's own
@@ -370,6 +371,26 @@ describe("a semaphore's woken attempt", () => {
     await clock.advance(50);
     return { clock, nodes, connections };
   }
+
+  it('asks no other node once its signal aborted while the lead node had not answered', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    await clock.runUntilSettled(new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 }).acquire(10_000));
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const controller = new AbortController();
+    const waiting = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 }).semaphore('jobs', { limit: 1 }).acquire(10_000, { signal: controller.signal });
+    void waiting.catch(() => undefined);
+    await clock.advance(50);
+    const lead = leadNodeIndexOf(['jobs'], [50, 50, 50, 50, 50]);
+    const before = connections.map((connection) => connection.callsTo('permit-acquire').length);
+    connections[lead]!.hang();
+    nodes[lead]!.publish('redlock:released:jobs');
+    await clock.advance(10);
+    controller.abort(new Error('stop'));
+    await clock.advance(2_000);
+    await expect(waiting).rejects.toThrow('stop');
+    expect(connections.map((connection, nodeIndex) => connection.callsTo('permit-acquire').length - before[nodeIndex]!)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead ? 1 : 0)));
+  });
 
   it('asks the lead node alone first, and no other node when the permits are taken there', async () => {
     const { clock, nodes, connections } = await waiterBehindHolder();

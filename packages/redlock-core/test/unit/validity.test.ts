@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { LockAcquireError, Redlock } from '../../src/index.js';
+import { LockAcquireError, LockExtendError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 
@@ -92,6 +92,27 @@ describe('the signal of a lock', () => {
     expect(signal.aborted).toBe(true);
     expect(lock.state).toBe('expired');
     expect(clock.now()).toBeLessThan(988.3);
+    // The wall-clock end follows: no later than now.
+    expect(lock.expiresAt).toBeLessThanOrEqual(clock.wallNow());
+  });
+
+  it('stays aborted: an extension agreed after it gave the validity up is not applied', async () => {
+    const clock = new FakeClock();
+    await clock.advance(0.3);
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 1000));
+    await clock.advance(0.2);
+    const { signal } = lock;
+    for (const node of nodes) node.latencyMs = 0.6;
+    await clock.advance(986.7);
+    // Sent at 987.2 ms, agreed at 987.8 ms: after the signal gave up the last 0.8 ms at 987.5 ms.
+    const extending = lock.extend(1000).catch((error: unknown) => error);
+    await clock.advance(1);
+    const error = (await extending) as LockExtendError;
+    expect(error).toBeInstanceOf(LockExtendError);
+    expect(error.message).toContain('its validity ran out before a quorum agreed');
+    expect(error.isLost).toBe(false);
+    expect({ state: lock.state, aborted: signal.aborted }).toEqual({ state: 'expired', aborted: true });
   });
 });
 
