@@ -175,8 +175,10 @@ export class Lock {
    *
    * It does not abort on `release()`: the holder let go on purpose. One signal serves the hold: every
    * re-entrant handle on it returns the same one. Pass it to the work the lock protects
-   * (`fetch(url, { signal: lock.signal })`). Like any signal it aborts only when the event loop runs its
-   * timers, late after a stall: call {@link assertValid} right before each write. Made on first read, so
+   * (`fetch(url, { signal: lock.signal })`). Its timer is set to fire before the validity ends, never after
+   * (it gives up the last fraction of a millisecond, and the lock then reads `'expired'`), but like any
+   * signal it aborts only when the event loop runs its timers, late after a stall: call
+   * {@link assertValid} right before each write. Made on first read, so
    * a lock whose signal is never read costs no timer; the timer is unref'd and cleared on release.
    *
    * @example
