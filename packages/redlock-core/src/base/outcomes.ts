@@ -235,7 +235,8 @@ export function outcomesAtCutOff<S extends string>(
         status: 'timeout',
         error: new NodeError(wasSent(nodeIndex) ? `Node ${nodeIndex} had not answered ${after}` : `Node ${nodeIndex} was not asked yet ${after}`, {
           nodeIndex,
-          isTimeout: true,
+          // Not asked, so it did not time out: its status says only that no answer counted.
+          isTimeout: wasSent(nodeIndex),
           cause: undefined,
         }),
       },
@@ -266,8 +267,19 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
 
 /** Describes outcomes for a message, most common first: `3 held by another owner, 1 acquired, 1 timed out`. */
 export function describeOutcomes(nodes: readonly NodeOutcome<string>[]): string {
-  return Object.entries(countByStatus(nodes))
+  const counts: Record<string, number> = {};
+  // A node an attempt cut off never asked (see `outcomesAtCutOff`) is reported apart from those that timed out.
+  for (const node of nodes) {
+    const word = isNotAsked(node) ? 'not asked' : node.status;
+    counts[word] = (counts[word] ?? 0) + 1;
+  }
+  return Object.entries(counts)
     .sort(([, a], [, b]) => b - a)
     .map(([status, count]) => `${count} ${STATUS_WORDS[status] ?? status}`)
     .join(', ');
+}
+
+/** Whether `node` is a node an attempt was cut off before asking: a timeout that is not one. */
+function isNotAsked(node: NodeOutcome<string>): boolean {
+  return node.status === 'timeout' && 'error' in node && node.error instanceof NodeError && !node.error.isTimeout;
 }
