@@ -31,6 +31,8 @@ export interface Extendable {
   extend(ttlMs: number): Promise<unknown>;
   /** Calls `listener` once when it is found lost; returns the function that removes the listener. */
   onLost(listener: (error: LockLostError) => void): () => void;
+  /** Calls `listener` whenever its validity comes to end earlier; returns the function that removes it. */
+  onEarlierEnd?(listener: () => void): () => void;
   /** Publishes on `redlock-core.lock.lost` that it can no longer be guaranteed. */
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void;
 }
@@ -68,8 +70,12 @@ export function keepExtended(
   let holdTimer: unknown;
   let extendTimer: unknown;
   let inFlight: Promise<void> | undefined;
+  let isExtending = false;
   // A loss found by any extension, this one's or the routine's own `lock.extend()`, stops it at once.
   let stopListeningForLoss: () => void = () => undefined;
+  // A shorter extension (the routine's own, or another re-entrant handle's) moves the end earlier: the
+  // next extension is scheduled from the new end, or the lock would run out before it.
+  let stopListeningForEarlierEnd: () => void = () => undefined;
   // The end of validity is the lock's signal's, which follows the hold's validity wherever it was set
   // (this extension, another handle's of a shared re-entrant hold, the routine's own `lock.extend()`),
   // rather than a timer of this extension's own, which knew only what this extension set.
@@ -86,6 +92,7 @@ export function keepExtended(
   const stop = (): void => {
     isStopped = true;
     stopListeningForLoss();
+    stopListeningForEarlierEnd();
     signal.removeEventListener('abort', onSignalAbort);
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(holdTimer);
@@ -111,12 +118,15 @@ export function keepExtended(
     if (limits.maxExtensions !== undefined && extensions >= limits.maxExtensions) {
       return reachLimit('maxExtensions', `it was extended ${extensions} times, the most \`maxExtensions\` allows`);
     }
+    isExtending = true;
     inFlight = lock.extend(ttlMs).then(
       () => {
+        isExtending = false;
         extensions += 1;
         watch();
       },
       (error: unknown) => {
+        isExtending = false;
         if (isStopped) return;
         // Released, or the Redlock closed (its close() stops every extension; this one lost the race).
         if (lock.state === 'released' || error instanceof RedlockClosedError) return stop();
@@ -144,6 +154,10 @@ export function keepExtended(
     onStop(error);
   });
   if (isStopped) return { stop: async () => undefined };
+  // While one is in flight, its end schedules the next: two at once could apply out of order.
+  stopListeningForEarlierEnd = lock.onEarlierEnd?.(() => {
+    if (!isExtending) watch();
+  }) ?? stopListeningForEarlierEnd;
   signal.addEventListener('abort', onSignalAbort);
   if (limits.maxHoldMs !== undefined) {
     holdTimer = setTimer(() => reachLimit('maxHoldMs', `it was held for ${limits.maxHoldMs} ms, the most \`maxHoldMs\` allows`), limits.maxHoldMs);

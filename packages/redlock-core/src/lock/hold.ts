@@ -178,10 +178,26 @@ export class Hold {
     this.validUntil = validUntil;
     this.expiresAt = expiresAt;
     // A later end needs nothing: the timer reads the clock when it fires and waits again.
-    if (isEarlier && this.#signalTimer !== undefined) {
+    if (!isEarlier) return;
+    if (this.#signalTimer !== undefined) {
       this.clearSignalTimer();
       this.#armSignalTimer();
     }
+    // The automatic extensions schedule theirs from the end: an earlier one needs them sooner.
+    for (const listener of this.#earlierEndListeners ?? []) listener();
+  }
+
+  /** Told whenever the validity comes to end earlier than it did (see {@link onEarlierEnd}). */
+  #earlierEndListeners: Set<() => void> | undefined;
+
+  /**
+   * Calls `listener` whenever the validity comes to end earlier (a shorter extension, by any handle of the
+   * hold); returns the function that removes it. Automatic extensions listen, to extend in time.
+   */
+  onEarlierEnd(listener: () => void): () => void {
+    const listeners = (this.#earlierEndListeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   /** Whether any handle may still rely on the hold: not released, not lost, validity left. */

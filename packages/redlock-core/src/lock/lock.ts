@@ -237,6 +237,15 @@ export class Lock {
   }
 
   /**
+   * Calls `listener` whenever the lock's validity comes to end earlier (a shorter extension, by this or
+   * another re-entrant handle). Returns a function that removes the listener.
+   * @internal
+   */
+  onEarlierEnd(listener: () => void): () => void {
+    return this.#hold.onEarlierEnd(listener);
+  }
+
+  /**
    * Publishes on `redlock-core.lock.lost` that the hold can no longer be guaranteed, once per hold and
    * never after its release.
    * @internal

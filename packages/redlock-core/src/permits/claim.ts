@@ -232,6 +232,10 @@ export class Claim {
     return this.#hold.onLost(listener);
   }
 
+  onEarlierEnd(listener: () => void): () => void {
+    return this.#hold.onEarlierEnd(listener);
+  }
+
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
     this.#hold.publishLoss(reason, error);
   }

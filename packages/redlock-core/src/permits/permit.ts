@@ -182,6 +182,11 @@ export class Permit {
     return this.#claim.onLost(listener);
   }
 
+  /** See `Lock.onEarlierEnd`. @internal */
+  onEarlierEnd(listener: () => void): () => void {
+    return this.#claim.onEarlierEnd(listener);
+  }
+
   /** See `Lock.publishLoss`. @internal */
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
     this.#claim.publishLoss(reason, error);

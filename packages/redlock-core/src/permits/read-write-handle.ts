@@ -173,6 +173,11 @@ export class ReadWriteHandle {
     return this.#claim.onLost(listener);
   }
 
+  /** See `Lock.onEarlierEnd`. @internal */
+  onEarlierEnd(listener: () => void): () => void {
+    return this.#claim.onEarlierEnd(listener);
+  }
+
   /** See `Lock.publishLoss`. @internal */
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
     this.#claim.publishLoss(reason, error);

@@ -133,6 +133,38 @@ describe('re-entrant acquisition', () => {
   });
 });
 
+describe('automatic extension under a shorter extension', () => {
+  const sleep = (clock: FakeClock, ms: number): Promise<void> => new Promise((resolve) => clock.setTimeout(resolve, ms));
+
+  it("keeps the outer handle's lock after an inner using() with a shorter TTL extended it", async () => {
+    const { clock, nodes, redlock } = setup();
+    const other = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: 0 });
+    let stolenAt: number | undefined;
+    const run = redlock.using('r', 10_000, async (signal, outer) => {
+      // The inner routine's 1 s extensions cut the shared lock's end to about 1 s ahead.
+      await redlock.using('r', 1_000, () => sleep(clock, 12_000), { reentrant: outer });
+      for (let step = 0; step < 20 && stolenAt === undefined; step += 1) {
+        await sleep(clock, 500);
+        if ((await other.tryAcquire('r', 5_000)) !== undefined) stolenAt = clock.now();
+      }
+      return signal.aborted;
+    });
+    expect(await clock.runUntilSettled(run)).toBe(false);
+    expect(stolenAt).toBeUndefined();
+  });
+
+  it('extends in time after the routine shortened an autoExtend lock by hand', async () => {
+    const { clock, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000, { autoExtend: true }));
+    await clock.advance(1_000);
+    await clock.runUntilSettled(lock.extend(1_000));
+    await clock.advance(20_000);
+    expect(lock.state).toBe('held');
+    expect(lock.signal.aborted).toBe(false);
+    await clock.runUntilSettled(lock.release());
+  });
+});
+
 describe('a late grant under re-entrant handles', () => {
   it('leaves the key of a node that answered after the outer handle was released, while an inner handle holds', async () => {
     const clock = new FakeClock();

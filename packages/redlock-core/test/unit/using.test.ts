@@ -320,7 +320,8 @@ describe('automatic extension after the event loop stalled', () => {
 describe("using()'s signal follows the hold's validity, wherever it was set", () => {
   it('aborts when a shared re-entrant hold runs out, which the outer handle had cut back', async () => {
     const clock = new FakeClock();
-    const redlock = new Redlock(grantingNodes(clock, 3), { clock, retryCount: 0 });
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
     const outer = await clock.runUntilSettled(redlock.acquire('r', 1000, { autoExtend: true }));
     let abortedAt: number | undefined;
     let expiredAt: number | undefined;
@@ -331,8 +332,10 @@ describe("using()'s signal follows the hold's validity, wherever it was set", ()
         signal.addEventListener('abort', () => (abortedAt = clock.now()));
         lock.signal.addEventListener('abort', () => (expiredAt = clock.now()));
         await work(clock, 600);
-        // The outer handle lets go; its autoExtend had set the shared hold to its own 1 s.
+        // The outer handle lets go; its autoExtend had set the shared hold to its own 1 s. The inner
+        // routine's extensions, scheduled from that earlier end, all fail: the hold runs out there.
         await outer.release();
+        for (const node of nodes) node.errorReply = new Error('ERR injected');
         await work(clock, 8000);
       },
       { reentrant: outer },
@@ -344,10 +347,13 @@ describe("using()'s signal follows the hold's validity, wherever it was set", ()
 
   it("aborts when the routine's own lock.extend() shortened the validity, and it ran out", async () => {
     const clock = new FakeClock();
-    const redlock = new Redlock(grantingNodes(clock, 3), { clock, retryCount: 0 });
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
     let seen: unknown;
     const done = redlock.using('r', 1000, async (signal, lock) => {
       await lock.extend(200);
+      // The automatic extensions, scheduled from the earlier end, all fail: the lock runs out there.
+      for (const node of nodes) node.errorReply = new Error('ERR injected');
       await work(clock, 300);
       seen = { lockState: lock.state, lockSignal: lock.signal.aborted, routineSignal: signal.aborted };
     });
