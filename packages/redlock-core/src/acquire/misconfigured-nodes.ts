@@ -17,6 +17,8 @@ const PROBLEM_PATTERNS: readonly (readonly [RegExp, Problem])[] = [
   [/(?:^|[^A-Za-z0-9_])(?:CROSSSLOT|CrossSlot)(?![A-Za-z0-9_])/, 'cross-slot'],
   [/(?:^|[^A-Za-z0-9_])(?:MOVED|Moved)(?![A-Za-z0-9_])/, 'moved'],
   [/(?:^|[^A-Za-z0-9_])NOPERM(?![A-Za-z0-9_])/, 'no-permission'],
+  // Redis 7's words for a command a script runs that the user's ACL denies (the reply is an ERR there).
+  [/user executing the script can't run this command/, 'no-permission'],
   [/(?:^|[^A-Za-z0-9_])(?:NOAUTH|WRONGPASS)(?![A-Za-z0-9_])/, 'no-auth'],
 ];
 

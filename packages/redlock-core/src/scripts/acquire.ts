@@ -1,6 +1,6 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
-import { defineScript, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
+import { defineScript, READ_KEY_LUA, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -31,6 +31,7 @@ export const acquireScript = defineScript(
      any key holds another owner's token, -1 if the node is inside its restart grace, -2 if a key is
      foreign (nothing is changed in these three cases). ]]
 ${RESTART_GRACE_LUA}
+${READ_KEY_LUA}
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
@@ -38,7 +39,7 @@ for i = 1, resourceCount do
   -- The length first, O(1) whatever the value: one longer than our token is not ours and is never read
   -- into Lua, which for a value of 16 MB kept the node busy for about a second. An error reply
   -- (WRONGTYPE) for a key of another type. GET then reads at most a token's length: false when missing.
-  local length = redis.pcall('STRLEN', KEYS[i])
+  local length = readKey('STRLEN', KEYS[i])
   local isShort = type(length) == 'number' and length <= #token
   local value = isShort and redis.call('GET', KEYS[i])
   if isShort and value == false then
@@ -58,7 +59,7 @@ end
 local highest = 0
 if isFencing then
   for i = resourceCount + 1, #KEYS do
-    local counter = redis.pcall('GET', KEYS[i])
+    local counter = readKey('GET', KEYS[i])
     if counter ~= false then
       if type(counter) ~= 'string' or not string.match(counter, '^[1-9][0-9]*$') or redis.call('PTTL', KEYS[i]) ~= -1 then
         return -2

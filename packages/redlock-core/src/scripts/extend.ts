@@ -1,4 +1,4 @@
-import { defineScript, unexpectedReply } from './lua-script.js';
+import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
 
 export const extendScript = defineScript(
   'extend',
@@ -13,11 +13,12 @@ export const extendScript = defineScript(
      Returns 1 if every key held our token and was extended, 2 if some were missing (set again when
      re-seeding, else nothing changed), 0 if any key holds another owner's token or is not a string
      (nothing changed). ]]
+${READ_KEY_LUA}
 local token, ttlMs, reseed = ARGV[1], ARGV[2], ARGV[3] == '1'
 local missing = 0
 for i = 1, #KEYS do
-  -- pcall: a key of another type is an error reply, never our token: not held, and left alone.
-  local value = redis.pcall('GET', KEYS[i])
+  -- A key of another type reads as an error reply, never our token: not held, and left alone.
+  local value = readKey('GET', KEYS[i])
   if value == false then
     missing = missing + 1
   elseif value ~= token then

@@ -1,4 +1,4 @@
-import { defineScript, unexpectedReply } from './lua-script.js';
+import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
 
 /**
  * What every fencing counter key ends with, and so what no lock key may end with (`resolveResources`
@@ -30,11 +30,12 @@ export const fenceScript = defineScript(
      overwrite: then nothing is changed, all or nothing, as for the resource keys.
      KEYS[1..n] fencing counter keys   ARGV[1] the new fencing token
      Returns 1, or -2 if any key holds something that is not a counter (nothing is changed then). ]]
+${READ_KEY_LUA}
 local token = tonumber(ARGV[1])
 local raise = {}
 for i = 1, #KEYS do
   -- One read per key: false when missing, an error reply (WRONGTYPE) for a key of another type.
-  local value = redis.pcall('GET', KEYS[i])
+  local value = readKey('GET', KEYS[i])
   if value == false then
     raise[#raise + 1] = KEYS[i]
   elseif type(value) ~= 'string' or not string.match(value, '^[1-9][0-9]*$') or redis.call('PTTL', KEYS[i]) ~= -1 then

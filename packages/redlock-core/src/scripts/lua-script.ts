@@ -33,6 +33,21 @@ export const RESTART_GRACE_LUA = `local function isInsideRestartGrace(graceMs)
 end`;
 
 /** Every script defined, so that a node's `NOSCRIPT` can forget them all there. */
+/**
+ * Lua: `readKey(command, key)`, a read by `redis.pcall` where a key of another type (`WRONGTYPE`) reads as
+ * the error reply, for the script to take as not ours, while any other error (a command the user's ACL
+ * denies, which Redis 7 words "The user executing the script can't run this command") fails the script:
+ * read as a key that is not ours, it would let a release resolve and leave our keys, or an extension call
+ * the lock lost.
+ */
+export const READ_KEY_LUA = `local function readKey(command, key)
+  local reply = redis.pcall(command, key)
+  if type(reply) == 'table' and reply.err ~= nil and string.sub(reply.err, 1, 9) ~= 'WRONGTYPE' then
+    error(reply)
+  end
+  return reply
+end`;
+
 const definedScripts: LuaScript[] = [];
 
 /** Defines a script and computes its SHA1 once. */

@@ -1,4 +1,4 @@
-import { defineScript, unexpectedReply } from './lua-script.js';
+import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
 
 /**
  * Where a node announces that a resource key was released: this prefix followed by the key. Waiters in
@@ -30,11 +30,12 @@ function releaseSource(announces: boolean): string {
      A late release can never remove a lock that someone else acquired after ours expired. Atomic per node.
      KEYS[1..n] resource keys   ARGV[1] token
      Returns the number of keys deleted, 0 if none was ours. ]]
+${READ_KEY_LUA}
 local token = ARGV[1]
 local deleted = 0
 for i = 1, #KEYS do
-  -- pcall: a key of another type is an error reply, never our token, and is left alone.
-  if redis.pcall('GET', KEYS[i]) == token then
+  -- A key of another type reads as an error reply, never our token, and is left alone.
+  if readKey('GET', KEYS[i]) == token then
     deleted = deleted + redis.call('DEL', KEYS[i])
   end${
     announces

@@ -694,3 +694,27 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
     }
   });
 });
+
+describe('as an ACL user that may run the scripts but not the reads in them', () => {
+  // Redis 7 reports a command a script may not run as an ERR, not NOPERM: read as a key that is not ours,
+  // it let a release resolve and leave the keys, an extension call the lock lost, and a lock look foreign.
+  itWithFaults('a release and an extension fail, and an acquisition reports the missing permission, leaving no doubt', async () => {
+    const user = `no-reads-${randomUUID()}`;
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+eval', '+evalsha', '+set', '+ping', '+info', '+script', '+time');
+    const restricted = redis.createClient(0, { username: user, password: 'secret' });
+    const redlock = new Redlock([new IoredisAdapter(restricted, { notifications: false })], { keyPrefix: `${KEY_PREFIX}no-reads:`, retryCount: 0 });
+    try {
+      // A plain SET NX takes the lock; the release script's GET is denied.
+      const lock = await redlock.acquire('r', 10_000);
+      await expect(lock.extend(10_000)).rejects.toMatchObject({ name: 'LockExtendError', isLost: false });
+      await expect(lock.release()).rejects.toMatchObject({ name: 'LockReleaseError' });
+      expect(await client.get(`${KEY_PREFIX}no-reads:r`)).toBe(lock.token);
+      // The acquire script's STRLEN is denied too: a permission problem, not a foreign key.
+      await expect(redlock.acquire('r', 10_000)).rejects.toMatchObject({ name: 'MisconfiguredNodeError', problem: 'no-permission' });
+    } finally {
+      await redlock.close();
+      await client.del(`${KEY_PREFIX}no-reads:r`);
+      await client.call('ACL', 'DELUSER', user);
+    }
+  });
+});
