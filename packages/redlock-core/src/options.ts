@@ -134,7 +134,9 @@ export interface AcquireOptions {
    * handle on it instead of waiting for it. The resources must be among the lock's. No node is called
    * unless `ttlMs` asks for more validity than is left, which extends the lock; the handles share the keys,
    * the validity and the extensions, and the keys are released with the last handle. Pass `undefined` to
-   * acquire normally, so code can take an optional context.
+   * acquire normally, so code can take an optional context. A re-entry that cannot be granted rejects
+   * with a `LockExtendError`, not a `LockAcquireError`: the lock is no longer held (expired, lost,
+   * released; `isLost` tells), or the extension it needed failed.
    * @defaultValue `undefined`
    */
   readonly reentrant?: Lock;
