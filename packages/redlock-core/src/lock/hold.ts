@@ -292,6 +292,9 @@ export class Hold {
       hasStopped = true;
       if (extension !== undefined) this.extensions?.delete(extension);
       onEnded(extension);
+      // One handle's limit ends its extensions only: while another handle keeps the hold extended, the
+      // shared signal must not tell every holder to wrap up (it would stay aborted for good).
+      if (!(reason instanceof LockLostError) && (this.extensions?.size ?? 0) > 0) return;
       this.abortSignal(reason);
     });
     if (hasStopped) return undefined;

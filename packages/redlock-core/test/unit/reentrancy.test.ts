@@ -165,6 +165,20 @@ describe('automatic extension under a shorter extension', () => {
   });
 });
 
+describe("one re-entrant handle's extension limit", () => {
+  it("stops that handle's extensions only, while another handle keeps the lock extended", async () => {
+    const { clock, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('r', 10_000, { autoExtend: true }));
+    const inner = await clock.runUntilSettled(redlock.acquire('r', 10_000, { reentrant: outer, autoExtend: true, maxExtensions: 0 }));
+    await clock.advance(6_000);
+    await clock.runUntilSettled(inner.release());
+    await clock.advance(60_000);
+    expect(outer.state).toBe('held');
+    expect(outer.signal.aborted).toBe(false);
+    await clock.runUntilSettled(outer.release());
+  });
+});
+
 describe('a late grant under re-entrant handles', () => {
   it('leaves the key of a node that answered after the outer handle was released, while an inner handle holds', async () => {
     const clock = new FakeClock();
