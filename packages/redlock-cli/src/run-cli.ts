@@ -119,7 +119,8 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
 async function inspectPermits(session: LockSession, request: InspectRequest, limit: number, io: CliIo, report: Reporter): Promise<number> {
   const { permitsInUse, holders, limit: recordedLimit, nodes } = await session.inspectPermits(request.resource, limit);
   const holderWord = holders === 1 ? 'holder' : 'holders';
-  io.stdout.write(`${request.resource}: ${permitsInUse} of ${limit} permits in use${permitsInUse > 0 ? ` by ${holders} ${holderWord}` : ''}\n`);
+  // The semaphore's own limit where the nodes hold one: a --permits that differs is reported below.
+  io.stdout.write(`${request.resource}: ${permitsInUse} of ${recordedLimit ?? limit} permits in use${permitsInUse > 0 ? ` by ${holders} ${holderWord}` : ''}\n`);
   for (const node of nodes) {
     reportNode(request, report, node.nodeIndex, node.status === 'semaphore' ? `${node.slots.length} of ${node.limit} permits taken` : otherNodeDetail(node, 'a semaphore'));
   }

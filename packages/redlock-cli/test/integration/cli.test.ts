@@ -269,7 +269,11 @@ describe('--permits N: one of N permits of a counting semaphore instead of the l
       const mismatch = await redlock(['-n', '-q', '--permits', '3', 'pool', 'echo', 'must not run']);
       expect(mismatch).toMatchObject({ code: 78, stdout: '' });
       expect(mismatch.stderr).toContain('a node holds it with limit 1');
-      expect(await redlock(['--inspect', '--permits', '3', 'pool'])).toMatchObject({ code: 78, stderr: expect.stringContaining('as a semaphore of 1 permits, not 3') });
+      expect(await redlock(['--inspect', '--permits', '3', 'pool'])).toMatchObject({
+        code: 78,
+        stdout: 'pool: 1 of 1 permits in use by 1 holder\n',
+        stderr: expect.stringContaining('as a semaphore of 1 permits, not 3'),
+      });
     } finally {
       holder.child.kill('SIGTERM');
       await holder.result;
