@@ -39,7 +39,7 @@ export interface Lock {
  * `Redlock.using()`, never directly.
  */
 export class Lock {
-  /** The locked resources as given to `acquire()`, without the key prefix. */
+  /** The locked resources as given to `acquire()`, without the key prefix; a re-entrant handle has the lock's, all of them. */
   readonly resources: readonly string[];
   /**
    * The random value that identifies this owner on every node. Keep it secret: it can release the lock.
@@ -82,6 +82,8 @@ export class Lock {
   readonly #hold: Hold;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
+  /** What `release()` resolved with when this handle let go while other handles still held the lock. */
+  #letGo: Promise<ReleaseResult> | undefined;
   /** This handle's automatic extension (`autoExtend`), while it runs. */
   #extension: HandleExtension | undefined;
 
@@ -354,6 +356,8 @@ export class Lock {
    */
   release(): Promise<ReleaseResult> {
     const hold = this.#hold;
+    // A handle that let go while others held the lock: its first result, however the hold went on since.
+    if (this.#letGo !== undefined) return this.#letGo;
     if (!this.#isReleased) {
       this.#isReleased = true;
       hold.holders -= 1;
@@ -362,7 +366,8 @@ export class Lock {
     }
     if (hold.holders > 0) {
       hold.unwatchCloseWhenIdle();
-      return Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
+      this.#letGo = Promise.resolve({ nodes: [], releasedCount: 0, holders: hold.holders, settled: Promise.resolve([]) });
+      return this.#letGo;
     }
     hold.markReleased();
     // A failed release is forgotten (see releaseOnEveryNode), so that calling release() again retries.

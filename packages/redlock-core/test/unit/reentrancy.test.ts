@@ -165,6 +165,19 @@ describe('automatic extension under a shorter extension', () => {
   });
 });
 
+describe("a re-entrant handle's release()", () => {
+  it('resolves again with its first result, however the lock went on since', async () => {
+    const { clock, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    const inner = await clock.runUntilSettled(redlock.acquire('r', 10_000, { reentrant: outer }));
+    const first = inner.release();
+    expect(inner.release()).toBe(first);
+    expect((await clock.runUntilSettled(outer.release())).releasedCount).toBe(3);
+    expect(inner.release()).toBe(first);
+    expect(await first).toMatchObject({ releasedCount: 0, holders: 1 });
+  });
+});
+
 describe("one re-entrant handle's extension limit", () => {
   it("stops that handle's extensions only, while another handle keeps the lock extended", async () => {
     const { clock, redlock } = setup();
