@@ -32,8 +32,8 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
     reason !== 'foreign-key'
       ? ''
       : request.fencing
-        ? '; a lock or fencing counter key holds something that is not a lock or a counter (another type, such as a semaphore\'s, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
-        : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
+        ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
+        : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, or a string without a TTL): give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
   const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
   const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
   return new LockAcquireError(

@@ -136,7 +136,7 @@ describe('the fencing counter namespace', () => {
     expect(acquireError.attempts[0]?.nodes.map((node) => node.status)).toEqual(['foreign', 'foreign', 'acquired']);
     expect(acquireError.message).toBe(
       'Could not acquire "r" after 1 attempt: foreign key (last attempt: 2 holding a foreign key, 1 acquired, quorum is 2); ' +
-        "a lock or fencing counter key holds something that is not a lock or a counter (another type, such as a semaphore's, or a value without a TTL): " +
+        "a lock or fencing counter key holds something else (another type, or a value without a TTL): " +
         'give lock keys a namespace of their own, e.g. with `keyPrefix`',
     );
     expect(nodes.map((node) => node.keyspace.peek(counterKey))).toEqual(before);
