@@ -668,6 +668,8 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
       expect(await client.keys(`${KEY_PREFIX}acl:*`)).toEqual([]);
     } finally {
       await redlock.close();
+      // Before its user goes: the server would drop the connection, and the client retry a failing AUTH.
+      restricted.disconnect();
       await client.call('ACL', 'DELUSER', user);
     }
   });
@@ -675,8 +677,12 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
   itWithFaults('a waiter is told once that it cannot subscribe, and still gets the lock on its retry timer', async () => {
     const user = `no-channels-${randomUUID()}`;
     await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', 'resetchannels');
-    const connect = (options: RedlockOptions = {}) =>
-      new Redlock([new IoredisAdapter(redis.createClient(0, { username: user, password: 'secret' }))], { keyPrefix: `${KEY_PREFIX}acl:`, ...options });
+    const restricted: Redis[] = [];
+    const connect = (options: RedlockOptions = {}) => {
+      const connection = redis.createClient(0, { username: user, password: 'secret' });
+      restricted.push(connection);
+      return new Redlock([new IoredisAdapter(connection)], { keyPrefix: `${KEY_PREFIX}acl:`, ...options });
+    };
     const [holding, waiting] = [connect(), connect({ retryCount: Infinity, waitMs: 10_000, retryDelayMs: 50, retryJitterMs: 0 })];
     const warnings: string[] = [];
     const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((_: unknown, options?: { code?: string }) => void warnings.push(options?.code ?? '')) as typeof process.emitWarning);
@@ -690,6 +696,7 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
     } finally {
       spy.mockRestore();
       await Promise.all([holding.close(), waiting.close()]);
+      for (const connection of restricted) connection.disconnect();
       await client.call('ACL', 'DELUSER', user);
     }
   });
@@ -713,6 +720,7 @@ describe('as an ACL user that may run the scripts but not the reads in them', ()
       await expect(redlock.acquire('r', 10_000)).rejects.toMatchObject({ name: 'MisconfiguredNodeError', problem: 'no-permission' });
     } finally {
       await redlock.close();
+      restricted.disconnect();
       await client.del(`${KEY_PREFIX}no-reads:r`);
       await client.call('ACL', 'DELUSER', user);
     }
