@@ -208,7 +208,7 @@ export class Redlock {
    *   `RangeError` for bad arguments, before any node is called.
    */
   adopt(resources: string | readonly string[], token: string, ttlMs: number): Promise<Lock> {
-    return adoptLock(this.#set, resources, token, ttlMs);
+    return adoptLock(this.#set, resources, token, ttlMs, this.#acquisitions.wakeQueue);
   }
 
   /**
@@ -220,7 +220,7 @@ export class Redlock {
    *   arguments, before any node is called. It works after `close()`, as `lock.release()` does.
    */
   releaseByToken(resources: string | readonly string[], token: string): Promise<ReleaseResult> {
-    return releaseByToken(this.#set, resources, token);
+    return releaseByToken(this.#set, resources, token, this.#acquisitions.wakeQueue);
   }
 
   /**

@@ -230,12 +230,15 @@ export class Acquisitions {
 
   /** Hands `lock` back after making its release wake the next local waiter on the same resources at once. */
   #wakeQueueAtRelease(lock: Lock): Lock {
-    lock.afterRelease(this.#wakeQueue);
+    lock.afterRelease(this.wakeQueue);
     return lock;
   }
 
-  /** Wakes the queue of exactly these resource keys; made once, as every lock calls it. */
-  readonly #wakeQueue = (keys: readonly string[]): void => this.#queues.wake(keys);
+  /**
+   * Wakes the queue of exactly these resource keys: what a release of them calls, a lock's, an adopted
+   * lock's or one by token. Made once, as every lock calls it.
+   */
+  readonly wakeQueue = (keys: readonly string[]): void => this.#queues.wake(keys);
 
   /** The node a woken head asks first, for a request that makes a queue (see `leadNodeIndexOf`). */
   readonly #leadNodeIndexFor = (request: AcquireRequest): number => leadNodeIndexIn(this.#set, request.keys, request.ttlMs);

@@ -56,15 +56,23 @@ function holdOf(set: NodeSet, resources: readonly string[], keys: readonly strin
  * only where the keys still hold `token`, and resolves with a handle whose validity runs from that
  * extension, as `lock.extend()`'s does. Rejects as `lock.extend()` does, with `isLost` when no quorum holds
  * the token; with a `TypeError` or `RangeError` for bad arguments (`ttlMs` checked as an acquisition's), or a
- * `RedlockClosedError`, before any node is called.
+ * `RedlockClosedError`, before any node is called. `onReleased` is told the keys when the handle's release
+ * was decided, as an acquired lock's is (it wakes the local queue of the same resources).
  */
-export async function adoptLock(set: NodeSet, given: string | readonly string[], token: string, ttlMs: number): Promise<Lock> {
+export async function adoptLock(
+  set: NodeSet,
+  given: string | readonly string[],
+  token: string,
+  ttlMs: number,
+  onReleased?: (keys: readonly string[]) => void,
+): Promise<Lock> {
   const { resources, keys } = resolveResources(given, set.options.keyPrefix);
   checkToken(token);
   checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), keys.length);
   if (set.lifecycle.isClosed) throw closedErrorOf('adopt', resources);
   const init = { ...holdOf(set, resources, keys, token, ttlMs), attempts: 0, fencingToken: undefined };
   const hold = new Hold(init);
+  hold.onReleased = onReleased;
   const { clock } = set.options;
   await extendTraced(hold, resources, ttlMs, () => Math.max(0, hold.validUntil - clock.now()));
   return new Lock(init, hold);
@@ -74,11 +82,18 @@ export async function adoptLock(set: NodeSet, given: string | readonly string[],
  * Deletes the keys of `resources` that still hold `token` on every node (compare-and-delete), announced to
  * waiters, as `lock.release()` does; resolves once a quorum answered, `releasedCount` 0 when no node held
  * the token. Rejects with a `TypeError` or `RangeError` for bad arguments, before any node is called.
+ * `onReleased` is told the keys once the release was decided (it wakes the local queue of the same resources).
  */
-export async function releaseByToken(set: NodeSet, given: string | readonly string[], token: string): Promise<ReleaseResult> {
+export async function releaseByToken(
+  set: NodeSet,
+  given: string | readonly string[],
+  token: string,
+  onReleased?: (keys: readonly string[]) => void,
+): Promise<ReleaseResult> {
   const { resources, keys } = resolveResources(given, set.options.keyPrefix);
   checkToken(token);
   const hold = new Hold(holdOf(set, resources, keys, token, UNKNOWN_TTL_MS));
+  hold.onReleased = onReleased;
   hold.markReleased();
   return releaseOnEveryNode(hold);
 }

@@ -100,3 +100,21 @@ describe('redlock.releaseByToken()', () => {
     expect(nodes[1]!.calls.length).toBe(calls);
   });
 });
+
+describe('a release by an adopted handle or by token, in the Redlock where a call waits', () => {
+  it.each(['adopted', 'by token'] as const)('wakes the local waiter on the same resources at once (%s), not at its retry timer', async (how) => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('job', 10_000));
+    // The worker's nodes cannot notify: only its own queue can wake its waiter before the 5 s retry.
+    const worker = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
+    const adopted = how === 'adopted' ? await clock.runUntilSettled(worker.adopt('job', lock.token, 10_000)) : undefined;
+    const waiting = worker.acquire('job', 10_000);
+    await clock.advance(100);
+    const releasedAt = clock.now();
+    await clock.runUntilSettled(adopted !== undefined ? adopted.release() : worker.releaseByToken('job', lock.token));
+    const next = await clock.runUntilSettled(waiting);
+    expect(next.state).toBe('held');
+    expect(clock.now() - releasedAt).toBeLessThan(50);
+  });
+});
