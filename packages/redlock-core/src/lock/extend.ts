@@ -91,9 +91,7 @@ export async function extendOnEveryNode(
   const why = hold.isReleased
     ? 'the lock was released meanwhile'
     : hasQuorum
-      ? hold.hasRunOut
-        ? 'its validity ran out before a quorum agreed'
-        : `no validity left after ${Math.round(elapsedMs)} ms`
+      ? hold.whyNoValidity(elapsedMs)
       : `${describeOutcomes(outcomes)}, quorum is ${quorum}`;
   const error = new LockExtendError(`Could not extend ${hold.describe()}: ${why}`, { resources: hold.resources, nodes: outcomes, isLost });
   if (isLost && !hold.isReleased) {

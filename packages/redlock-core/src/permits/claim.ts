@@ -195,11 +195,7 @@ export class Claim {
       hold.markLost(new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
       throw error;
     }
-    const why = !hasQuorum
-      ? `${describeOutcomes(nodes)}, quorum is ${quorum}`
-      : hold.hasRunOut
-        ? 'its validity ran out before a quorum agreed'
-        : `no validity left after ${Math.round(elapsedMs)} ms`;
+    const why = hasQuorum ? hold.whyNoValidity(elapsedMs) : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
     throw this.#errorOf('extend', hasQuorum ? 'no-validity' : 'nodes-unreachable', why, nodes);
   }
 
