@@ -274,7 +274,7 @@ export class Attempt {
     // split the nodes between them from waking each other in lockstep.
     await cleanUp(this.#set, calls, { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false });
     if (cutOffAt !== undefined) {
-      return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, (nodeIndex) => calls.wasSent(nodeIndex)), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
+      return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
     }
     const outcomes = await calls.allSettled();
     return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };

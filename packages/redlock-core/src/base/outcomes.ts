@@ -220,12 +220,12 @@ export function answerIn<S extends string>(outcome: NodeOutcome<S> | undefined):
 
 /**
  * The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node
- * still silent, or not asked yet (`wasSent` false: a woken attempt asks its lead node first).
+ * still silent, or not asked yet (`calls.wasSent` false: a woken attempt asks its lead node first).
  */
 export function outcomesAtCutOff<S extends string>(
   known: readonly (NodeOutcome<S> | undefined)[],
   elapsedMs: number,
-  wasSent: (nodeIndex: number) => boolean,
+  calls: { wasSent(nodeIndex: number): boolean },
 ): NodeOutcome<S>[] {
   const after = `when the wait ended, after ${Math.round(elapsedMs)} ms`;
   return known.map(
@@ -233,10 +233,10 @@ export function outcomesAtCutOff<S extends string>(
       outcome ?? {
         nodeIndex,
         status: 'timeout',
-        error: new NodeError(wasSent(nodeIndex) ? `Node ${nodeIndex} had not answered ${after}` : `Node ${nodeIndex} was not asked yet ${after}`, {
+        error: new NodeError(calls.wasSent(nodeIndex) ? `Node ${nodeIndex} had not answered ${after}` : `Node ${nodeIndex} was not asked yet ${after}`, {
           nodeIndex,
           // Not asked, so it did not time out: its status says only that no answer counted.
-          isTimeout: wasSent(nodeIndex),
+          isTimeout: calls.wasSent(nodeIndex),
           cause: undefined,
         }),
       },

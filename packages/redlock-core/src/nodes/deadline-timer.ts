@@ -14,6 +14,16 @@ export interface Due {
 }
 
 /**
+ * How late a timeout timer may fire, in milliseconds, before its calls are owed a fresh window: the larger
+ * of 5 ms and a tenth of the timeout. Later than that, the event loop was blocked (a long synchronous task,
+ * a GC pause, a paused VM), and a client that sends its commands on a later turn of the loop (node-redis
+ * writes on `setImmediate`) may have sent them only after the block: their answers cannot have come yet.
+ */
+export function stallThresholdMs(timeoutMs: number): number {
+  return Math.max(5, timeoutMs / 10);
+}
+
+/**
  * One timer for every pending deadline on a clock, armed for the earliest, instead of a timer set and
  * cleared for each of them: every acquisition and release waits for its nodes under a deadline that it
  * rarely reaches, and Node's `setTimeout()` with its `clearTimeout()` was the costliest step of the core's

@@ -6,22 +6,12 @@ import type { Clock } from '../base/clock.js';
 import type { NodeOperation } from '../base/diagnostics.js';
 import { answerIn, type NodeOutcome } from '../base/outcomes.js';
 import type { RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
-import { deadlineTimerOf, type DeadlineTimer, type Due } from './deadline-timer.js';
+import { deadlineTimerOf, type DeadlineTimer, type Due, stallThresholdMs } from './deadline-timer.js';
 import type { NodeCallKind, NodeCallRun } from './node-call.js';
 import { nodeTimeoutMsFor } from './node-latency.js';
 import type { NodeSet, NodeState } from './node-state.js';
 import { blankArraysFor } from './blank-arrays.js';
 import { Vote } from './quorum.js';
-
-/**
- * How late a timeout timer may fire, in milliseconds, before its calls are owed a fresh window: the larger
- * of 5 ms and a tenth of the timeout. Later than that, the event loop was blocked (a long synchronous task,
- * a GC pause, a paused VM), and a client that sends its commands on a later turn of the loop (node-redis
- * writes on `setImmediate`) may have sent them only after the block: their answers cannot have come yet.
- */
-export function stallThresholdMs(timeoutMs: number): number {
-  return Math.max(5, timeoutMs / 10);
-}
 
 // A node's call, as bits of `FanOut.#flags`.
 /** A command was sent (not refused at once, not skipped). */
@@ -87,7 +77,6 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #allSettled: Promise<NodeOutcome<S>[]> | undefined;
   /** Whether each call is tracked as background work that `redlock.close()` waits for. */
   readonly #isTracked: boolean;
-
   /** The vote over the outcomes, with `yes`. */
   readonly #vote: Vote<S> | undefined;
 

@@ -14,6 +14,7 @@ import type { ResolvedOptions } from '../settings/resolve-options.js';
 import { runScript } from '../scripts/lua-script.js';
 import { parseProbeReply, probeScript, type ServerFacts } from '../scripts/probe.js';
 import { NodeCallCounters } from './stats.js';
+import { isEvictingPolicy, ServerRegistry } from './server-registry.js';
 
 /**
  * The nodes of one `Redlock`, its settings and what it learnt about its servers, shared by every lock it
@@ -91,48 +92,6 @@ export interface NodeHealth {
 
 /** The outcome of a call without an answer. */
 type FailedOutcome = Extract<NodeOutcome<never>, { readonly error: NodeError }>;
-
-/** Eviction policies under which Redis may delete keys with a TTL, lock keys first among them. */
-const EVICTING_POLICIES = new Set([
-  'volatile-lru',
-  'volatile-lfu',
-  'volatile-random',
-  'volatile-ttl',
-  'allkeys-lru',
-  'allkeys-lfu',
-  'allkeys-random',
-]);
-
-/**
- * The servers behind the nodes of one `Redlock`, learnt at first contact with each node: two nodes must
- * never be one server (it would count one vote twice). Once that is found, every operation fails with it.
- */
-export class ServerRegistry {
-  readonly refuseEvictingNodes: boolean;
-  /** Set once two nodes were found to be one server; every operation then rejects with it. */
-  configurationError: NodeConfigurationError | undefined;
-  readonly #nodeByRunId = new Map<string, number>();
-
-  constructor(refuseEvictingNodes: boolean) {
-    this.refuseEvictingNodes = refuseEvictingNodes;
-  }
-
-  /** Records that node `nodeIndex` is the server `runId`; returns the error if another node is it too. */
-  claim(nodeIndex: number, runId: string): NodeConfigurationError | undefined {
-    if (runId === '') return undefined;
-    const other = this.#nodeByRunId.get(runId);
-    if (other === undefined || other === nodeIndex) {
-      this.#nodeByRunId.set(runId, nodeIndex);
-      return undefined;
-    }
-    const nodeIndexes = [Math.min(other, nodeIndex), Math.max(other, nodeIndex)];
-    this.configurationError ??= new NodeConfigurationError(
-      `Nodes ${nodeIndexes[0]} and ${nodeIndexes[1]} are the same Redis server (run_id ${runId}): every node must be an independent server, or one vote counts twice`,
-      { nodeIndexes, problem: 'same-server' },
-    );
-    return this.configurationError;
-  }
-}
 
 /**
  * One node as a `Redlock` sees it: its adapter and timeout, plus what its calls taught: whether it
@@ -357,7 +316,7 @@ export class NodeState implements ResolvedNode {
     this.#probeError = undefined;
     const duplicate = this.#servers.claim(this.index, facts.runId);
     if (duplicate !== undefined) return;
-    if (!EVICTING_POLICIES.has(facts.maxmemoryPolicy)) return;
+    if (!isEvictingPolicy(facts.maxmemoryPolicy)) return;
     const risk = `Node ${this.index} runs with maxmemory-policy ${facts.maxmemoryPolicy}, which deletes keys with a TTL under memory pressure, lock keys among them: give lock nodes \`noeviction\` or an instance of their own`;
     if (this.#servers.refuseEvictingNodes) {
       this.#refusal = new NodeError(`${risk} (refused: \`refuseEvictingNodes\` is on)`, {

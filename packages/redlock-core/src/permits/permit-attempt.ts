@@ -104,7 +104,7 @@ export async function runPermitAttempt(
   const last = rounds.at(-1) as Round;
   const elapsedMs = clock.now() - start;
   // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
-  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs, (nodeIndex) => last.calls.wasSent(nodeIndex)) : undefined;
+  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs, last.calls) : undefined;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   const wasSent = (nodeIndex: number): boolean => rounds.some((round) => round.calls.wasSent(nodeIndex));
   if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {

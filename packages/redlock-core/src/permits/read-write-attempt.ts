@@ -103,7 +103,7 @@ export async function runReadWriteAttempt(
     return handle;
   }
   // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
-  const cutOff = !hasQuorum && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs, (nodeIndex) => calls.wasSent(nodeIndex)) : undefined;
+  const cutOff = !hasQuorum && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs, calls) : undefined;
   await freeFailedRounds(set, rounds, { key, token, ttlMs }, isRefusal, onLateAnswer);
   const nodes = cutOff ?? (await calls.allSettled());
   return { nodes, elapsedMs, reason: failureOf(nodes, hasQuorum), ...(cutOff === undefined ? {} : { isCutOff: true }) };
