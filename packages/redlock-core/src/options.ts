@@ -66,9 +66,10 @@ export interface RedlockOptions {
    *   of its last 16, + 10 ms (one slow outlier is forgotten at the next answer), doubled from the floor after
    *   each timeout until the node answers again; never below
    *   `ttlMs / 200` within [50, 1000] (50 ms for a 10 s TTL) and never above `ttlMs / 10`, at most 1000 (1 s
-   *   for a 10 s TTL), which is also what a node gets before its first answer; plus 25 µs for each key after
-   *   the first a call carries (250 ms more for a lock of 10,001 resources). `redlock.nodeHealth()` shows
-   *   each node's round trip.
+   *   for a 10 s TTL), which is also what a node gets before its first answer, except that a node's measured
+   *   pace (the rule before the doubling) may take it up to `ttlMs / 2`, at most 1000 (a node 120 ms away
+   *   under a 1 s TTL); plus 25 µs for each key after the first a call carries (250 ms more for a lock of
+   *   10,001 resources). `redlock.nodeHealth()` shows each node's round trip.
    */
   readonly nodeTimeoutMs?: number;
   /**

@@ -15,6 +15,16 @@ export const ADAPTIVE_TIMEOUT_MAX_MS = 1_000;
 export const ADAPTIVE_TIMEOUT_MAX_TTL_SHARE = 0.1;
 
 /**
+ * The largest share of the TTL a node's timeout may take when its measured pace (its covered round trip
+ * with the margin) needs more than {@link ADAPTIVE_TIMEOUT_MAX_TTL_SHARE}: half the TTL, still at most
+ * {@link ADAPTIVE_TIMEOUT_MAX_MS}. A node 120 ms away cannot answer within a tenth of a 1 s TTL, and every
+ * lock on such nodes failed, where waiting for them leaves a validity of some 0.87 s. Only a measured pace
+ * reaches this far: a first contact and a timeout's doubling stay within the tenth (a node that never
+ * answered must not hold every call up for half the TTL), and a node slower than half the TTL is not waited for.
+ */
+export const ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE = 0.5;
+
+/**
  * The least margin over the round trip a node timeout covers, in milliseconds: on a steady link the
  * recent round trips are all alike, and a timeout equal to them would fire on every slightly slower answer.
  */
@@ -80,9 +90,12 @@ const MAX_BACKOFF = 16;
  * - the floor is the fixed default (`ttlMs / 200` within [50, 1000] ms, see `defaultNodeTimeoutMs`), so
  *   a near node keeps the timeout it always had and the event-loop-stall grace it relies on; the doubling
  *   starts from it (50, 100, 200 ms for a near node), as a timeout tells the node is slower than that;
- * - the ceiling is `ttlMs × 0.1`, at most 1 s (never below the floor), so waiting cannot eat the validity.
+ * - the ceiling is `ttlMs × 0.1`, at most 1 s (never below the floor), so waiting cannot eat the validity;
+ *   a node whose measured pace needs more (a far node under a short TTL) gets its pace, up to half the
+ *   TTL and 1 s ({@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}), but no doubling beyond the ceiling.
  * Before its first answer a node gets the ceiling: a timeout that is too long only delays a decision that
- * needs that node's vote, while one too short would misjudge a far node and fail every first attempt.
+ * needs that node's vote, while one too short would misjudge a far node and fail every first attempt (one
+ * whose round trip needs more than the ceiling fails its first, and its late answer sets its pace).
  * The smoothed round trip and its deviation (RFC 6298's SRTT and RTTVAR) are still kept, for
  * `nodeHealth()`: they describe the link, the window sets the timeout.
  *
@@ -114,6 +127,8 @@ export class NodeLatency {
   #boundsKeyCount = 0;
   #floorMs = 0;
   #ceilingMs = 0;
+  /** How far a measured pace may take the timeout: see {@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}. */
+  #paceCeilingMs = 0;
   #perKeyMs = 0;
   #lastTimeoutMs = 0;
   /** When the call whose round trip was taken last started, on the clock; `-Infinity` before the first. */
@@ -181,6 +196,7 @@ export class NodeLatency {
     this.#boundsKeyCount = keyCount;
     this.#floorMs = floorMs;
     this.#ceilingMs = Math.max(floorMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_TTL_SHARE)));
+    this.#paceCeilingMs = Math.max(this.#ceilingMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE)));
     this.#perKeyMs = Math.ceil((keyCount - 1) * NODE_TIMEOUT_MS_PER_KEY);
     // Other bounds: whatever it works out, the timeout for the TTL asked before may differ now.
     timeoutChanges += 1;
@@ -217,13 +233,12 @@ export class NodeLatency {
 
   /** The timeout from what the answers tell, within the bounds last worked out (see {@link timeoutMs}). */
   #timeoutWithinBounds(): number {
-    const ceilingMs = this.#ceilingMs;
     const coveredMs = this.#coveredMs;
-    const timeoutMs =
-      coveredMs < 0
-        ? ceilingMs
-        : Math.max(this.#floorMs, coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS) * this.#backoff;
-    return Math.ceil(Math.min(ceilingMs, timeoutMs)) + this.#perKeyMs;
+    if (coveredMs < 0) return this.#ceilingMs + this.#perKeyMs;
+    const paceMs = Math.max(this.#floorMs, coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS);
+    // A pace above the ceiling is the node's, not a doubling's: it may take up to half the TTL.
+    const ceilingMs = Math.max(this.#ceilingMs, Math.min(paceMs, this.#paceCeilingMs));
+    return Math.ceil(Math.min(ceilingMs, paceMs * this.#backoff)) + this.#perKeyMs;
   }
 }
 

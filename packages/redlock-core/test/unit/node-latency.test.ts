@@ -148,7 +148,7 @@ describe('adaptive node timeouts', () => {
     expect(latency.smoothedRttMs).toBe(0.875 * 5 + 0.125 * 60);
   });
 
-  it('never waits longer than TTL / 10 for a node, and still counts a node that stopped answering as down', async () => {
+  it('never waits longer than TTL / 10 for a near node that stopped answering, and counts it as down', async () => {
     const clock = new FakeClock();
     const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock), grantingNode(clock), grantingNode(clock)];
     const redlock = new Redlock(nodes, { clock, retryCount: 0 });
@@ -167,6 +167,56 @@ describe('adaptive node timeouts', () => {
     for (const ms of elapsedMs) expect(ms).toBeLessThanOrEqual(2 * 100);
     expect(redlock.nodeHealth()[4]?.state).toBe('down');
     expect(elapsedMs.at(-1)).toBe(0);
+  });
+
+  it('acquires, extends and releases over nodes 120 ms away under a 1 s TTL, from the second attempt on, with the validity left', async () => {
+    const clock = new FakeClock();
+    const nodes = topology(clock, [120, 120, 120]);
+    const redlock = new Redlock(nodes, { clock });
+    // Unmeasured, the nodes get a tenth of the TTL: the first attempt times out, and their late answers set their pace.
+    const first = await clock.runUntilSettled(redlock.acquire('first', 1_000));
+    expect(first.attempts).toBe(2);
+    await clock.runUntilSettled(first.release());
+    for (let index = 0; index < 3; index += 1) {
+      const start = clock.now();
+      const lock = await clock.runUntilSettled(redlock.acquire(`r${index}`, 1_000));
+      expect(clock.now() - start).toBe(120);
+      // 1,000 - 120 - the drift (1% of the TTL + 2 ms).
+      expect(lock.remainingValidityMs).toBe(868);
+      await clock.runUntilSettled(lock.extend(1_000));
+      expect(lock.remainingValidityMs).toBe(868);
+      await clock.runUntilSettled(lock.release());
+    }
+    await clock.advance(1_000);
+    expect(redlock.nodeHealth().map((node) => node.timeoutsInARow)).toEqual([0, 0, 0]);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('gives a node its measured pace beyond TTL / 10, up to TTL / 2 and 1 s, and never doubles it beyond TTL / 10', () => {
+    const far = new NodeLatency();
+    // Unmeasured: a tenth of a 1 s TTL.
+    expect(far.timeoutMs(1_000, 1)).toBe(100);
+    far.recordAnswer(120, 0);
+    expect(far.timeoutMs(1_000, 1)).toBe(160);
+    far.recordTimeout();
+    far.recordTimeout();
+    expect(far.timeoutMs(1_000, 1)).toBe(160);
+    // Slower than half the TTL: not waited for beyond it; 1 s at most, however long the TTL.
+    far.recordAnswer(700, 10);
+    far.recordAnswer(700, 20);
+    expect(far.timeoutMs(1_000, 1)).toBe(500);
+    far.recordAnswer(1_500, 30);
+    far.recordAnswer(1_500, 40);
+    expect(far.timeoutMs(60_000, 1)).toBe(1_000);
+    // A near node's doubling stays within the tenth: 50, 100, 100 ms for a 1 s TTL.
+    const near = new NodeLatency();
+    near.recordAnswer(1, 0);
+    const timeoutsMs = [near.timeoutMs(1_000, 1)];
+    for (let index = 0; index < 2; index += 1) {
+      near.recordTimeout();
+      timeoutsMs.push(near.timeoutMs(1_000, 1));
+    }
+    expect(timeoutsMs).toEqual([50, 100, 100]);
   });
 
   it('lets a node of its own timeoutMs keep it, whatever its round trip', async () => {

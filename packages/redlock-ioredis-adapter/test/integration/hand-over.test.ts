@@ -15,8 +15,8 @@ describe('handing a lock over by its token', () => {
   it('adopt() takes it over with a fresh TTL, and the adopted handle releases it', async () => {
     const [scheduler, worker] = [redlockOn(), redlockOn()];
     const resource = `hand-over:${randomUUID()}`;
-    // 10 s, under the adopted 30 s: its 1 s timeout on first contact (a tenth of the TTL, while the node is
-    // unmeasured) outlasts a loaded machine, where 1 s of TTL gave 100 ms, and retryCount 0 no second try.
+    // 10 s, under the adopted 30 s: its 1 s timeout on first contact (the most an unmeasured node gets)
+    // outlasts a loaded machine, where 1 s of TTL gave 100 ms, and retryCount 0 no second try.
     const held = await scheduler.acquire(`${resource}:job`, 10_000);
     const adopted = await worker.adopt(`${resource}:job`, held.token, 30_000);
     expect(adopted.remainingValidityMs).toBeGreaterThan(29_000);
