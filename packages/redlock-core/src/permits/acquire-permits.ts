@@ -8,7 +8,7 @@ import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { leadNodeIndexIn } from '../nodes/lead-node.js';
-import { type KeyWatch, type ReleaseNotifications, type ReleaseSource, waitForRetry } from '../nodes/release-notifications.js';
+import { type KeyWatch, type ReleaseNotifications, type ReleaseSource, waitForRetry, waitUntilListening } from '../nodes/release-notifications.js';
 import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';
@@ -26,6 +26,7 @@ type ClaimRequest = Pick<PermitRequest, 'ttlMs' | 'signal' | 'waitMs' | 'retryCo
 
 /** A failed attempt, as the loop reads it. */
 interface FailedClaimAttempt {
+  readonly nodes: readonly { readonly status: string }[];
   readonly isCutOff?: true;
 }
 
@@ -45,10 +46,13 @@ export interface ClaimAcquisition<H, F extends FailedClaimAttempt> {
  * Runs attempts until one wins a quorum: timed retries after `retryDelayMs` ± jitter, counted by
  * `retryCount`, and between them an extra attempt whenever a release is announced on the key, which uses
  * up no retry and never postpones a timed one, and asks the lead node alone first (see
- * `runPermitAttempt`). After a woken attempt that failed, announcements rest for
- * `wokenRestMs` (4 ms or 9 × its duration, longer when many processes wait): anyone
- * who can PUBLISH on a node can send one. Ends at once for a final failure (a foreign key, another
- * limit), at `signal` (or `waitMs`), and at `close()`.
+ * `runPermitAttempt`) while it answers; once it failed, the watch covers every node. After a woken
+ * attempt that failed, announcements rest for `wokenRestMs` (4 ms or 9 × its duration, longer when many
+ * processes wait): anyone who can PUBLISH on a node can send one. When the watch begins, the loop waits
+ * for its subscriptions (no longer than a release heard meanwhile or the timed retry) and looks once more,
+ * at no cost to the retries: a release may have come before it listened (as a lock's queue does, see
+ * `Acquisitions`). Ends at once for a final failure (a foreign key, another limit), at `signal` (or
+ * `waitMs`), and at `close()`.
  */
 export async function acquireClaim<H, F extends FailedClaimAttempt>(
   set: NodeSet,
@@ -69,13 +73,17 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
   try {
     let timedTries = 0;
     let retryAt = 0;
-    let restUntil = -Infinity;
     let isWoken = false;
+    /** Whether the woken attempt is the look once listening, which no announcement asked for: no rest follows it. */
+    let isLook = false;
+    /** Whether woken attempts ask the lead node first: while it answered the latest full attempt. */
+    let isLeadAnswering = true;
+    let wakes: ClaimWakes | undefined;
     // The node a woken attempt asks first: the one waiters watch, where a release shows soonest.
     const leadNodeIndex = leadNodeIndexIn(set, [claim.key], request.ttlMs);
     for (;;) {
       const startedAt = clock.now();
-      const result: H | F | 'full-at-lead' = await claim.attempt(attemptCount + 1, signal, isWoken ? leadNodeIndex : undefined);
+      const result: H | F | 'full-at-lead' = await claim.attempt(attemptCount + 1, signal, isWoken && isLeadAnswering ? leadNodeIndex : undefined);
       if (result !== 'full-at-lead' && claim.isHeld(result)) return result;
       // Found taken at the lead node, a woken attempt asked no other node: no attempt to count or report.
       const failure = result === 'full-at-lead' ? undefined : (result as F);
@@ -85,18 +93,39 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
       }
       signal.throwIfAborted();
       if (failure !== undefined && claim.isFinal(failure)) throw claim.errorOf(attempts, attemptCount);
+      if (failure !== undefined) {
+        // As a lock's queue notes its lead node's answer (see `WaitQueue.noteLeadAnswer`).
+        const leadStatus = failure.nodes[leadNodeIndex]?.status;
+        const isAnswering = leadStatus !== 'timeout' && leadStatus !== 'error';
+        if (!isAnswering && isLeadAnswering) watch?.watchEveryNode();
+        isLeadAnswering = isAnswering;
+      }
       const now = clock.now();
       if (isWoken) {
         // As a lock's waiters rest (see `WaitQueue.restWakes`), the crowd's rest included.
-        restUntil = now + wokenRestMs(now - startedAt, watch?.crowdRestMs(request.retryDelayMs) ?? 0);
+        if (wakes !== undefined && !isLook) wakes.restUntil = now + wokenRestMs(now - startedAt, watch?.crowdRestMs(request.retryDelayMs) ?? 0);
       } else {
         timedTries += 1;
         if (timedTries > request.retryCount) throw claim.errorOf(attempts, attemptCount);
         retryAt = now + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
       }
-      watch ??= watchReleases(set, notifications, claim.key, request.ttlMs, leadNodeIndex);
-      const wakes = watch === undefined ? undefined : restingUntil(watch, clock, restUntil);
+      if (watch === undefined) {
+        watch = watchReleases(set, notifications, claim.key, request.ttlMs, leadNodeIndex);
+        if (watch !== undefined) {
+          if (!isLeadAnswering) watch.watchEveryNode();
+          wakes = new ClaimWakes(watch, clock);
+          // The holder may have released before we listened: look once more when listening, at no cost to
+          // the retries; a release heard meanwhile or the timed retry does not wait for that, and the look
+          // then comes when the subscriptions are in place.
+          const listening = await waitUntilListening(watch, wakes, clock, retryAt, signal);
+          if (listening !== 'ready') wakes.lookWhenReady();
+          isWoken = listening !== 'timer';
+          isLook = listening === 'ready';
+          continue;
+        }
+      }
       isWoken = (await waitForRetry(clock, Math.max(0, retryAt - clock.now()), wakes, signal)) === 'release';
+      isLook = false;
     }
   } catch (error) {
     if (error instanceof WaitExpired) throw claim.errorOf(attempts, attemptCount, request.waitMs);
@@ -173,20 +202,65 @@ function keepAttempt<F>(attempts: F[], attempt: F): void {
   if (attempts.length > KEPT_LATEST_ATTEMPTS + 1) attempts.splice(1, 1);
 }
 
-/** `watch`'s announcements, each held back until `restUntil` on the clock: one during the rest comes at its end. */
-function restingUntil(watch: KeyWatch, clock: Clock, restUntil: number): ReleaseSource {
-  return {
-    onNextRelease(callback) {
-      let timer: unknown;
-      const cancel = watch.onNextRelease(() => {
-        const restMs = restUntil - clock.now();
-        if (restMs <= 0) callback();
-        else timer = clock.setTimeout(callback, recheckDelayMs(restMs));
-      });
-      return () => {
-        cancel();
-        clock.clearTimeout(timer);
-      };
-    },
-  };
+/**
+ * What wakes a claim's waiter: `watch`'s announcements, each held back until {@link restUntil} on the clock
+ * (one during the rest comes at its end), and the look once the watch is listening, when the waiter
+ * stopped waiting for that before it was ({@link lookWhenReady}), which no rest holds back.
+ */
+class ClaimWakes implements ReleaseSource {
+  /** Before this time on the clock, announcements wait for it (after a woken attempt that failed). */
+  restUntil = -Infinity;
+  readonly #watch: KeyWatch;
+  readonly #clock: Clock;
+  /** Whether the watch became ready, with the look still to come. */
+  #isLookDue = false;
+  /** Fires the pending {@link onNextRelease} callback, for the look. */
+  #onLook: (() => void) | undefined;
+
+  constructor(watch: KeyWatch, clock: Clock) {
+    this.#watch = watch;
+    this.#clock = clock;
+  }
+
+  /** Wakes the waiter once, when the watch is ready. */
+  lookWhenReady(): void {
+    void this.#watch.ready.then(() => {
+      this.#isLookDue = true;
+      this.#onLook?.();
+    });
+  }
+
+  onNextRelease(callback: () => void): () => void {
+    if (this.#isLookDue) {
+      this.#isLookDue = false;
+      // Never from within this call, as a watch's own pending release: the caller has not its canceller yet.
+      queueMicrotask(callback);
+      return () => undefined;
+    }
+    let timer: unknown;
+    let isDone = false;
+    let cancelWatch: (() => void) | undefined;
+    const cancel = (): void => {
+      isDone = true;
+      cancelWatch?.();
+      this.#clock.clearTimeout(timer);
+      if (this.#onLook === onLook) this.#onLook = undefined;
+    };
+    const fire = (): void => {
+      if (isDone) return;
+      cancel();
+      callback();
+    };
+    const onLook = (): void => {
+      this.#isLookDue = false;
+      fire();
+    };
+    this.#onLook = onLook;
+    cancelWatch = this.#watch.onNextRelease(() => {
+      const restMs = this.restUntil - this.#clock.now();
+      if (restMs <= 0) fire();
+      else timer = this.#clock.setTimeout(fire, recheckDelayMs(restMs));
+    });
+    return cancel;
+  }
 }

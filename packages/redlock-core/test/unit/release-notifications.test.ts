@@ -492,6 +492,61 @@ function timersEarlyBy(clock: FakeClock, earlyMs: number): Clock {
   };
 }
 
+describe('prompt hand-off of semaphores and read-write locks', () => {
+  /** A holder's and a waiter's claim of one kind on "jobs", each Redlock over connections of its own. */
+  const kinds = [
+    { kind: 'semaphore', claim: (redlock: Redlock, ttlMs: number) => redlock.semaphore('jobs', { limit: 1 }).acquire(ttlMs) },
+    { kind: 'read-write lock', claim: (redlock: Redlock, ttlMs: number) => redlock.readWriteLock('jobs').acquireWrite(ttlMs) },
+  ] as const;
+
+  for (const { kind, claim } of kinds) {
+    it(`a ${kind}'s waiter looks once more when its subscriptions are in place: a release before that is not missed`, async () => {
+      const clock = new FakeClock();
+      const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+      const holder = new Redlock(nodes, { clock, retryCount: 0 });
+      // The waiter's SUBSCRIBEs take 100 ms on every node.
+      const connections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { subscribeDelayMs: 100 }));
+      const waiter = new Redlock(connections, { clock, retryDelayMs: 2_000, retryJitterMs: 0 });
+      const held = await clock.runUntilSettled(claim(holder, 10_000));
+      const waiting = claim(waiter, 10_000);
+      await clock.advance(10);
+      // Released while the waiter subscribes: its announcement reaches nobody.
+      await clock.runUntilSettled(held.release());
+      const releasedAtMs = clock.now();
+      const { value, atMs } = await within(clock, 3_000, waiting);
+      expect(value).toBeDefined();
+      // At the look once subscribed (100 ms after the first attempt), not at the 2 s retry timer.
+      expect(atMs - releasedAtMs).toBeLessThan(100);
+      await clock.runUntilSettled(value!.release());
+    });
+
+    it(`a ${kind}'s waiter watches every node once its lead node stops answering, and acquires at the release`, async () => {
+      const clock = new FakeClock();
+      const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+      const holder = new Redlock(nodes, { clock, retryCount: 0 });
+      const connections = nodes.map((node) => node.connectAnotherClient());
+      const waiter = new Redlock(connections, { clock, retryDelayMs: 1_000, retryJitterMs: 0 });
+      const held = await clock.runUntilSettled(claim(holder, 10_000));
+      const waiting = claim(waiter, 10_000);
+      await clock.advance(50);
+      // Every node alike: the waiter's lead node is the announce node, the only one it listens to.
+      const listened = nodes.flatMap((node, nodeIndex) => (node.subscriptionCount > 0 ? [nodeIndex] : []));
+      expect(listened).toHaveLength(1);
+      // That node goes down; its timed retry at 1 s finds it so, and the release at 1.5 s is announced on the backup node.
+      nodes[listened[0]!]!.isDown = true;
+      connections[listened[0]!]!.isDown = true;
+      await clock.advance(1_450);
+      await clock.runUntilSettled(held.release());
+      const releasedAtMs = clock.now();
+      const { value, atMs } = await within(clock, 2_000, waiting);
+      expect(value).toBeDefined();
+      // At the release, not at the next timed retry (2 s).
+      expect(atMs - releasedAtMs).toBeLessThan(50);
+      await clock.runUntilSettled(value!.release());
+    });
+  }
+});
+
 describe('forged announcements on the release channel', () => {
   /**
    * A holder near node `holderLead` that keeps "orders:42" for 10 s, a waiter (`retryCount` retries, 200 ms
