@@ -494,10 +494,11 @@ function timersEarlyBy(clock: FakeClock, earlyMs: number): Clock {
 
 describe('prompt hand-off of semaphores and read-write locks', () => {
   /** A holder's and a waiter's claim of one kind on "jobs", each Redlock over connections of its own. */
-  const kinds = [
-    { kind: 'semaphore', claim: (redlock: Redlock, ttlMs: number) => redlock.semaphore('jobs', { limit: 1 }).acquire(ttlMs) },
-    { kind: 'read-write lock', claim: (redlock: Redlock, ttlMs: number) => redlock.readWriteLock('jobs').acquireWrite(ttlMs) },
-  ] as const;
+  type Claim = (redlock: Redlock, ttlMs: number) => Promise<{ release(): Promise<unknown> }>;
+  const kinds: readonly { kind: string; claim: Claim }[] = [
+    { kind: 'semaphore', claim: (redlock, ttlMs) => redlock.semaphore('jobs', { limit: 1 }).acquire(ttlMs) },
+    { kind: 'read-write lock', claim: (redlock, ttlMs) => redlock.readWriteLock('jobs').acquireWrite(ttlMs) },
+  ];
 
   for (const { kind, claim } of kinds) {
     it(`a ${kind}'s waiter looks once more when its subscriptions are in place: a release before that is not missed`, async () => {
