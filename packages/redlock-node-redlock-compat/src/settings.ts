@@ -11,8 +11,8 @@ export interface Settings {
    */
   readonly driftFactor: number;
   /**
-   * How many more attempts `acquire()` and `extend()` make after the first fails; `-1` retries until the
-   * lock is acquired.
+   * How many more attempts `acquire()` and `extend()` make after the first fails; `-1` (or `Infinity`)
+   * retries until the lock is acquired.
    * @defaultValue `10`
    */
   readonly retryCount: number;
@@ -68,13 +68,15 @@ export function settingsOf(settings: Partial<Settings> | undefined, base: Settin
   }
   for (const name of SETTING_NAMES) {
     const value: unknown = merged[name];
+    // `retryCount: Infinity` retries for ever, as `-1` does (node-redlock's loop never ends either).
+    if (name === 'retryCount' && value === Infinity) continue;
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       throw new TypeError(`Expected \`${name}\` in ${where} to be a finite number, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
     }
   }
   if (!(merged.driftFactor >= 0 && merged.driftFactor < 1)) throw new RangeError(`Expected \`driftFactor\` in ${where} to be in [0, 1), got ${merged.driftFactor}`);
-  if (!Number.isInteger(merged.retryCount) || merged.retryCount < -1) {
-    throw new RangeError(`Expected \`retryCount\` in ${where} to be an integer ≥ 0, or -1 to retry until the lock is acquired, got ${merged.retryCount}`);
+  if ((!Number.isInteger(merged.retryCount) && merged.retryCount !== Infinity) || merged.retryCount < -1) {
+    throw new RangeError(`Expected \`retryCount\` in ${where} to be an integer ≥ 0, or -1 (or Infinity) to retry until the lock is acquired, got ${merged.retryCount}`);
   }
   for (const name of ['retryDelay', 'retryJitter', 'automaticExtensionThreshold'] as const) {
     if (merged[name] < 0) throw new RangeError(`Expected \`${name}\` in ${where} to be ≥ 0, got ${merged[name]}`);
@@ -94,5 +96,6 @@ export function coreOptionsOf(settings: Settings): RedlockOptions {
 
 /** The per-call options of a core `acquire()` with `settings`. */
 export function acquireOptionsOf(settings: Settings): AcquireOptions {
-  return { retryCount: coreRetryCountOf(settings), retryDelayMs: settings.retryDelay, retryJitterMs: settings.retryJitter };
+  // node-redlock waits fractional milliseconds as its timer does (`100 * 1.1`); the core takes whole ones.
+  return { retryCount: coreRetryCountOf(settings), retryDelayMs: Math.round(settings.retryDelay), retryJitterMs: Math.round(settings.retryJitter) };
 }

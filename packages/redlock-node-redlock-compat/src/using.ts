@@ -1,10 +1,14 @@
 // `using()`'s schedule, as node-redlock's: extend the lock each time its expiration comes within the
 // threshold, abort the routine's signal when that fails, release when the routine settles.
 import { LockExtendError } from 'redlock-core';
+import { ExecutionError } from './errors.js';
 
 /** The signal `using()` passes its routine: aborted when the lock can no longer be guaranteed, with why in `error`. */
 export type RedlockAbortSignal = AbortSignal & {
-  /** Why the signal aborted: the failed extension's error, or the core's `LockLostError`. */
+  /**
+   * Why the signal aborted, an `ExecutionError` as with node-redlock: the failed extension's, or one whose
+   * `cause` is the core's `LockLostError` (the lock was lost, or its validity ran out).
+   */
   error?: Error;
 };
 
@@ -41,7 +45,11 @@ export async function runWithExtension<T>(
   let timer: NodeJS.Timeout | undefined;
   let extension: Promise<void> | undefined;
   let isDone = false;
-  const onLost = (): void => abort(lost.reason);
+  // node-redlock's signal carries an `ExecutionError`: code that tests its class finds one here too.
+  const onLost = (): void => {
+    const reason: unknown = lost.reason;
+    abort(new ExecutionError(`The lock was lost: ${reason instanceof Error ? reason.message : String(reason)}`, [], { cause: reason }));
+  };
   const schedule = (): void => {
     timer = setTimeout(() => {
       timer = undefined;

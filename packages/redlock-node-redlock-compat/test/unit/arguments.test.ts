@@ -16,7 +16,7 @@ describe('node-redlock compat: arguments', () => {
   it.each([
     [{ retryCount: '3' }, TypeError, 'Expected `retryCount` in the Redlock settings to be a finite number, got "3"'],
     [{ retryDelay: Number.NaN }, TypeError, 'Expected `retryDelay` in the Redlock settings to be a finite number, got NaN'],
-    [{ retryCount: -2 }, RangeError, 'Expected `retryCount` in the Redlock settings to be an integer ≥ 0, or -1 to retry until the lock is acquired, got -2'],
+    [{ retryCount: -2 }, RangeError, 'Expected `retryCount` in the Redlock settings to be an integer ≥ 0, or -1 (or Infinity) to retry until the lock is acquired, got -2'],
     [{ driftFactor: 1 }, RangeError, 'Expected `driftFactor` in the Redlock settings to be in [0, 1), got 1'],
     [{ retryJitter: -1 }, RangeError, 'Expected `retryJitter` in the Redlock settings to be ≥ 0, got -1'],
     [{ retryCounts: 3 }, TypeError, 'Unknown setting `retryCounts` in the Redlock settings'],
@@ -34,6 +34,15 @@ describe('node-redlock compat: arguments', () => {
     expect(new Redlock(clients).settings).toEqual({ driftFactor: 0.01, retryCount: 10, retryDelay: 200, retryJitter: 100, automaticExtensionThreshold: 500 });
     expect(new Redlock(clients, { retryCount: undefined, retryDelay: 50 } as never).settings).toMatchObject({ retryCount: 10, retryDelay: 50 });
     expect(new Redlock(clients, { retryCount: -1 }).settings.retryCount).toBe(-1);
+  });
+
+  it('takes what node-redlock took: retryCount Infinity for ever, and fractional delays (100 * 1.1), waited to the nearest millisecond', async () => {
+    expect(new Redlock(clients, { retryCount: Infinity }).settings.retryCount).toBe(Infinity);
+    const redlock = new Redlock(clients, { retryDelay: 100 * 1.1, retryJitter: 50.5, automaticExtensionThreshold: 300.5 });
+    expect(redlock.settings).toMatchObject({ retryDelay: 110.00000000000001, retryJitter: 50.5 });
+    // Past the checks, to the nodes (which these clients never reach): no RangeError about `retryDelayMs`.
+    const error = await redlock.acquire(['a'], 1000, { retryCount: 0, retryDelay: 20.5 }).catch((failure: unknown) => failure);
+    expect((error as Error).name).toBe('ExecutionError');
   });
 
   it('refuses a duration that is not an integer, a driftFactor of one call, and a using() without room for its threshold', async () => {
