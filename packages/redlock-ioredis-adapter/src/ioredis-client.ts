@@ -12,6 +12,8 @@ export interface SubscriberClient {
   on(event: 'message', listener: (channel: string) => void): unknown;
   /** Removes a listener added with `on`. */
   off(event: 'message', listener: (channel: string) => void): unknown;
+  /** The connection state (`'ready'` when connected), where the client tells it. */
+  readonly status?: string;
 }
 
 /**

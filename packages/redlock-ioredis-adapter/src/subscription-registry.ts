@@ -100,7 +100,13 @@ export class SubscriptionRegistry {
           // Not subscribed from now on, even if UNSUBSCRIBE fails: a later SUBSCRIBE is harmless, and
           // messages for a channel nobody listens to are dropped.
           channel.isSubscribed = false;
-          await this.#subscriber.unsubscribe(channelName);
+          const unsubscribing = this.#subscriber.unsubscribe(channelName);
+          // A connection that is not ready (its node is down, it reconnects) holds the UNSUBSCRIBE until it
+          // is, which may be never: nobody waits for that (`redlock.close()` would wait out its bound). It
+          // still goes out once the connection is back, or is dropped with the connection.
+          const { status } = this.#subscriber;
+          if (status !== undefined && status !== 'ready') unsubscribing.catch(() => undefined);
+          else await unsubscribing;
         }
       })
       .finally(() => {

@@ -4,7 +4,7 @@ import { IoredisAdapter } from '../../src/index.js';
 import { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from '../../src/owned-subscriber.js';
 import { RELEASE_CHANNEL_PREFIX } from '../../src/release-channel.js';
 import { eventually } from '../support/eventually.js';
-import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, subscriberCountOf, subscribersOf } from '../support/handoff.js';
+import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, subscriberCountOf, subscribersOf, within } from '../support/handoff.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 /** How long the owned subscriber may take to close once idle: the core's 1 s linger, the idle time, and room. */
@@ -129,16 +129,24 @@ describe('the subscriber connection of an IoredisAdapter when its node is killed
     const client = node.createClient(0);
     const adapter = new IoredisAdapter(client);
     const channel = RELEASE_CHANNEL_PREFIX + keyNamed('killed');
+    const left = RELEASE_CHANNEL_PREFIX + keyNamed('left-while-down');
     let heard = 0;
     try {
       await adapter.subscribe!(channel, () => (heard += 1));
+      const unsubscribe = await adapter.subscribe!(left, () => undefined);
       await node.nodes[0]!.kill();
+      // Left while the node is down: not held until it is back (redlock.close() waited its 2 s bound for it).
+      await eventually(() => client.status, (status) => status !== 'ready', 5_000);
+      // The subscriber connection sees its socket close with the client's; a moment for its own event.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await within(1_000, unsubscribe(), 'leaving a channel waited for the node that is down');
       // Long enough for several failed reconnection attempts, each an 'error' event on the connection.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       await node.nodes[0]!.start();
 
       const admin = node.createClient(0);
       expect(await subscribersOf(admin, channel, 1)).toBe(1); // subscribed again after the reconnect
+      expect(await subscribersOf(admin, left, 0)).toBe(0); // and no longer to the channel it left
       await admin.publish(channel, '1');
       expect(await eventually(() => heard, (count) => count === 1, 5_000)).toBe(1);
       // Reconnected before the file's clients are quit: QUIT on a client still reconnecting leaves a 2 s timer.
