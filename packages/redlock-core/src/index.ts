@@ -37,6 +37,7 @@ export {
   OwnedSubscriber,
   type OwnedSubscriberClient,
   type OwnedSubscriberConnection,
+  type OwnedSubscriberLease,
   SUBSCRIBER_CONNECTION_NAME,
   subscriberConnectionNameOf,
 } from './base/owned-subscriber.js';

@@ -1,4 +1,4 @@
-import type { OwnedSubscriber, RedisAdapter, Unsubscribe } from 'redlock-core';
+import type { OwnedSubscriberLease, RedisAdapter, Unsubscribe } from 'redlock-core';
 import { CoalescedWrites } from './coalesced-writes.js';
 import type { DuplicableClient, IoredisClient, SubscriberClient } from './ioredis-client.js';
 import { ownedSubscriberOf } from './owned-subscriber.js';
@@ -101,7 +101,7 @@ export class IoredisAdapter implements RedisAdapter {
    * refuse one client in two adapters, which would count one server as two nodes.
    */
   readonly client: IoredisClient;
-  readonly #ownedSubscriber: OwnedSubscriber | undefined;
+  readonly #ownedSubscriber: OwnedSubscriberLease | undefined;
   /** What holds the client's writes back, unless `coalesceWrites` is `false`. */
   readonly #writes: CoalescedWrites | undefined;
   #isClosed = false;
@@ -131,7 +131,7 @@ export class IoredisAdapter implements RedisAdapter {
       const registry = subscriptionRegistryOf(subscriber ?? client);
       subscribeOnNode = (channel, onMessage) => registry.subscribe(channel, onMessage);
     } else {
-      const owned = ownedSubscriberOf(client as DuplicableClient);
+      const owned = ownedSubscriberOf(client as DuplicableClient).lease();
       this.#ownedSubscriber = owned;
       subscribeOnNode = (channel, onMessage) => owned.subscribe(channel, onMessage);
     }

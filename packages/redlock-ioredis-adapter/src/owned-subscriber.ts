@@ -31,10 +31,11 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
  *   client's own name, if it has one), so it shows in `CLIENT LIST`.
  *
  * Its channels are counted by a {@link SubscriptionRegistry} of its own. Its `'error'` events are ignored (a
- * failure shows as waiters relying on their retry timers).
+ * failure shows as waiters relying on their retry timers). Every adapter over `client` shares it, each
+ * through a lease of its own: one connection and one `'end'` listener per client, however many `Redlock`s.
  */
 export function ownedSubscriberOf(client: DuplicableClient): OwnedSubscriber {
-  return new OwnedSubscriber({
+  return OwnedSubscriber.of(client, () => ({
     endedReason: () => (client.status === 'end' ? 'the client has ended (it was quit, or gave up reconnecting)' : undefined),
     open: (onEnd) => {
       const subscriber = client.duplicate(subscriberOverridesOf(client));
@@ -56,5 +57,5 @@ export function ownedSubscriberOf(client: DuplicableClient): OwnedSubscriber {
       client.on('end', listener);
       return () => client.off('end', listener);
     },
-  });
+  }));
 }

@@ -1,4 +1,4 @@
-import type { OwnedSubscriber, RedisAdapter, Unsubscribe } from 'redlock-core';
+import type { OwnedSubscriberLease, RedisAdapter, Unsubscribe } from 'redlock-core';
 import { evalCommand, evalshaCommand, setIfAbsentCommand, trySetCommand } from 'redlock-core';
 import {
   isDuplicableNodeRedisClient,
@@ -100,7 +100,7 @@ export class NodeRedisAdapter implements RedisAdapter {
    */
   readonly client: NodeRedisClient | NodeRedisCluster;
   readonly #send: (args: string[], firstKey: string | undefined) => Promise<unknown>;
-  readonly #ownedSubscriber: OwnedSubscriber | undefined;
+  readonly #ownedSubscriber: OwnedSubscriberLease | undefined;
   #isClosed = false;
 
   /**
@@ -137,7 +137,7 @@ export class NodeRedisAdapter implements RedisAdapter {
       const given = (subscriber ?? selfSubscriber) as NodeRedisSubscriber;
       subscribeOnNode = (channel, onMessage) => subscribeWithListenerOfItsOwn(given, channel, onMessage);
     } else if (isDuplicableNodeRedisClient(client)) {
-      const owned = ownedSubscriberOf(client);
+      const owned = ownedSubscriberOf(client).lease();
       this.#ownedSubscriber = owned;
       subscribeOnNode = (channel, onMessage) => owned.subscribe(channel, onMessage);
     } else {

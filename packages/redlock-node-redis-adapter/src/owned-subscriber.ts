@@ -10,17 +10,18 @@ export { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from 'redlock-co
  * credentials, RESP version, reconnect strategy) named `redlock-subscriber` (after the client's own name,
  * if it has one), then `connect()`ed. node-redis counts listeners per channel on it and subscribes again
  * after a reconnection by itself. Its `'error'` events are ignored (a failure shows as waiters relying on
- * their retry timers).
+ * their retry timers). Every adapter over `client` shares it, each through a lease of its own: one
+ * connection and one `'end'` listener per client, however many `Redlock`s.
  */
 export function ownedSubscriberOf(client: DuplicableNodeRedisClient): OwnedSubscriber {
-  return new OwnedSubscriber({
+  return OwnedSubscriber.of(client, () => ({
     endedReason: () => (client.isOpen === false ? 'the client is not open (it was closed, or connect() was not called)' : undefined),
     open: (onEnd) => openSubscriber(client, onEnd),
     onClientEnd: (listener) => {
       client.on('end', listener);
       return () => client.off('end', listener);
     },
-  });
+  }));
 }
 
 /** Opens and connects a subscriber connection for `client`; `onEnd` is called if it ends by itself. */

@@ -74,6 +74,24 @@ export interface OwnedSubscriberClient {
   onClientEnd(listener: () => void): () => void;
 }
 
+/**
+ * One adapter's share of an {@link OwnedSubscriber} that every adapter over the same client uses (see
+ * {@link OwnedSubscriber.of} and {@link OwnedSubscriber.lease}): its own subscriptions, which its
+ * {@link close} ends.
+ */
+export interface OwnedSubscriberLease {
+  /** {@link OwnedSubscriber.subscribe}, for this lease; rejects once it was closed. */
+  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe>;
+  /**
+   * Ends this lease's subscriptions, and closes the connection at once when no other lease is open (a
+   * SUBSCRIBE in flight then rejects). Final; safe to call more than once.
+   */
+  close(): void;
+}
+
+/** The subscriber of each client, shared by every adapter over it: see {@link OwnedSubscriber.of}. */
+const SHARED = new WeakMap<object, OwnedSubscriber>();
+
 /** One connection opened by an {@link OwnedSubscriber} and the subscriptions made on it. */
 interface Opened {
   readonly connection: OwnedSubscriberConnection;
@@ -93,14 +111,15 @@ interface Opened {
  *
  * @example
  * ```ts
- * import { OwnedSubscriber, type RedisAdapter, subscriberConnectionNameOf } from 'redlock-core';
+ * import { OwnedSubscriber, type OwnedSubscriberLease, type RedisAdapter, subscriberConnectionNameOf } from 'redlock-core';
  *
  * class MyAdapter implements RedisAdapter {
- *   readonly #owned: OwnedSubscriber;
+ *   readonly #owned: OwnedSubscriberLease;
  *   readonly subscribe: NonNullable<RedisAdapter['subscribe']>;
  *
  *   constructor(readonly client: MyClient) {
- *     this.#owned = new OwnedSubscriber({
+ *     // Every adapter over `client` (one per `Redlock`) shares one connection.
+ *     this.#owned = OwnedSubscriber.of(client, () => ({
  *       endedReason: () => (client.isClosed ? 'the client was closed' : undefined),
  *       open: (onEnd) => {
  *         const subscriber = client.duplicate({ name: subscriberConnectionNameOf(client.name) });
@@ -120,7 +139,7 @@ interface Opened {
  *         client.on('end', listener);
  *         return () => client.off('end', listener);
  *       },
- *     });
+ *     })).lease();
  *     this.subscribe = (channel, onMessage) => this.#owned.subscribe(channel, onMessage);
  *   }
  *
@@ -134,6 +153,8 @@ interface Opened {
 export class OwnedSubscriber {
   readonly #client: OwnedSubscriberClient;
   #current: Opened | undefined;
+  /** How many leases are open (see {@link lease}). */
+  #leaseCount = 0;
   #removeClientEndListener: (() => void) | undefined;
   readonly #onClientEnd = (): void => {
     if (this.#current !== undefined) this.#close(this.#current);
@@ -142,6 +163,54 @@ export class OwnedSubscriber {
   /** @param client - The user's client, as the adapter presents it; see {@link OwnedSubscriberClient}. */
   constructor(client: OwnedSubscriberClient) {
     this.#client = client;
+  }
+
+  /**
+   * The one subscriber of `key` (the user's client), made over `makeClient()` the first time: every
+   * adapter over one client (one per `Redlock`, as many apps make) shares one connection and one `'end'`
+   * listener on the client, each through a {@link lease} of its own.
+   */
+  static of(key: object, makeClient: () => OwnedSubscriberClient): OwnedSubscriber {
+    let owned = SHARED.get(key);
+    if (owned === undefined) {
+      owned = new OwnedSubscriber(makeClient());
+      SHARED.set(key, owned);
+    }
+    return owned;
+  }
+
+  /** One adapter's share of this subscriber: see {@link OwnedSubscriberLease}. */
+  lease(): OwnedSubscriberLease {
+    this.#leaseCount += 1;
+    const unsubscribes = new Set<Unsubscribe>();
+    let isClosed = false;
+    const closedError = (): Error => new Error('Cannot subscribe to release notifications: the adapter was closed');
+    return {
+      subscribe: async (channel, onMessage) => {
+        if (isClosed) throw closedError();
+        const unsubscribe = await this.subscribe(channel, onMessage);
+        // Closed while SUBSCRIBE was in flight on a connection other leases keep open.
+        if (isClosed) {
+          await unsubscribe();
+          throw closedError();
+        }
+        const tracked: Unsubscribe = () => {
+          unsubscribes.delete(tracked);
+          return unsubscribe();
+        };
+        unsubscribes.add(tracked);
+        return tracked;
+      },
+      close: () => {
+        if (isClosed) return;
+        isClosed = true;
+        this.#leaseCount -= 1;
+        if (this.#leaseCount === 0) this.close();
+        // Ended without waiting: a node that does not answer UNSUBSCRIBE must not hold the adapter's close.
+        else for (const unsubscribe of [...unsubscribes]) void Promise.resolve(unsubscribe()).catch(() => undefined);
+        unsubscribes.clear();
+      },
+    };
   }
 
   /**

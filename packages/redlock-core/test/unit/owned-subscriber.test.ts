@@ -183,4 +183,36 @@ describe('OwnedSubscriber', () => {
     await owned.subscribe('b', () => undefined);
     expect(client.connections).toHaveLength(2);
   });
+
+  it('is one per client with of(): the adapters of one client share one connection and one end listener', async () => {
+    const key = {};
+    const client = fakeClient();
+    const makeClient = jest.fn(() => client);
+    const leases = Array.from({ length: 30 }, () => OwnedSubscriber.of(key, makeClient).lease());
+    for (const lease of leases) await lease.subscribe('a', () => undefined);
+    expect(makeClient).toHaveBeenCalledTimes(1);
+    expect(client.connections).toHaveLength(1);
+    expect(client.endListenerCount()).toBe(1);
+    expect(OwnedSubscriber.of({}, fakeClient)).not.toBe(OwnedSubscriber.of(key, makeClient));
+  });
+
+  it("ends a closed lease's own subscriptions only, rejects its later ones, and closes the connection with the last lease", async () => {
+    const client = fakeClient();
+    const shared = new OwnedSubscriber(client);
+    const [first, second] = [shared.lease(), shared.lease()];
+    await first.subscribe('a', () => undefined);
+    await second.subscribe('b', () => undefined);
+    first.close();
+    first.close();
+    await Promise.resolve();
+    const connection = client.connections[0]!;
+    expect(connection.unsubscribed).toEqual(['a']);
+    expect(connection.closeCount).toBe(0);
+    await expect(first.subscribe('c', () => undefined)).rejects.toThrow('the adapter was closed');
+    await second.subscribe('d', () => undefined);
+    second.close();
+    // The last lease: the connection closes at once, whatever its subscriptions.
+    expect(connection.closeCount).toBe(1);
+    expect(client.connections).toHaveLength(1);
+  });
 });

@@ -97,6 +97,26 @@ describe('an IoredisAdapter given only a Redis client', () => {
     await expect(adapter.eval('return 7', [], [])).resolves.toBe(7);
   });
 
+  it('shares one subscriber connection between the adapters of one client (one per Redlock), until the last one closes', async () => {
+    const connectionName = connectionNamed('shared');
+    const client = redis.createClient(0, { connectionName });
+    const adapters = [1, 2, 3].map(() => new IoredisAdapter(client));
+    const channels = adapters.map((_, index) => RELEASE_CHANNEL_PREFIX + keyNamed(`shared-${index}`));
+    let heard = 0;
+    await Promise.all(adapters.map((adapter, index) => adapter.subscribe!(channels[index]!, () => (heard += 1))));
+    const admin = redis.createClient(0);
+    const subscribers = async (): Promise<number> => (await connectionNamesOn(admin)).filter((name) => name === `${connectionName}:${SUBSCRIBER_CONNECTION_NAME}`).length;
+    expect(await subscribers()).toBe(1);
+    // One adapter closed: its channel is left, the others still hear theirs on the same connection.
+    await adapters[0]!.close();
+    expect(await subscribersOf(admin, channels[0]!, 0)).toBe(0);
+    await admin.publish(channels[1]!, '1');
+    expect(await eventually(() => heard, (count) => count === 1, 5_000)).toBe(1);
+    // The last one closed: the connection goes at once, not after its idle time.
+    await Promise.all(adapters.slice(1).map((adapter) => adapter.close()));
+    expect(await eventually(subscribers, (count) => count === 0, 2_000)).toBe(0);
+  });
+
   it('rejects a subscription still in flight when closed, and leaves no connection behind', async () => {
     const connectionName = connectionNamed('in-flight');
     const adapter = new IoredisAdapter(redis.createClient(0, { connectionName }));
