@@ -283,8 +283,11 @@ export class Attempt {
 
 /**
  * Removes a failed attempt's keys from every node that may hold them, before the next attempt: all but
- * those that refused. Nodes still running the acquire script are released as soon as they answer. A
- * module function, so that the attempt's own variables need no closure on its usual path.
+ * those that refused. Nodes still running the acquire script are released as soon as they answer. The
+ * release sent to a node whose call timed out is not waited for: it would likely time out too, holding the
+ * waiter (and its listening) up for a second timeout, and it goes out on the node's connection after the
+ * acquire it cleans up and before any later attempt's. A module function, so that the attempt's own
+ * variables need no closure on its usual path.
  */
 async function cleanUp(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Release): Promise<void> {
   const cleanups = set.nodes.map((_, nodeIndex) =>
@@ -296,6 +299,8 @@ async function cleanUp(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Rele
         void calls.lateAnswerOf(nodeIndex).then((answer) => {
           if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
         });
+        void releaseAndRetry(set, nodeIndex, cleanup);
+        return;
       }
       await releaseAndRetry(set, nodeIndex, cleanup);
     }),

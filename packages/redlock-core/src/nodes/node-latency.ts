@@ -19,8 +19,9 @@ export const ADAPTIVE_TIMEOUT_MAX_TTL_SHARE = 0.1;
  * with the margin) needs more than {@link ADAPTIVE_TIMEOUT_MAX_TTL_SHARE}: half the TTL, still at most
  * {@link ADAPTIVE_TIMEOUT_MAX_MS}. A node 120 ms away cannot answer within a tenth of a 1 s TTL, and every
  * lock on such nodes failed, where waiting for them leaves a validity of some 0.87 s. Only a measured pace
- * reaches this far: a first contact and a timeout's doubling stay within the tenth (a node that never
- * answered must not hold every call up for half the TTL), and a node slower than half the TTL is not waited for.
+ * reaches this far, until the node's next timeout: a first contact and the calls after a timeout stay within
+ * the tenth until it answers again (a node that stopped answering must not hold every call up for half the
+ * TTL), and a node slower than half the TTL is not waited for.
  */
 export const ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE = 0.5;
 
@@ -92,7 +93,8 @@ const MAX_BACKOFF = 16;
  *   starts from it (50, 100, 200 ms for a near node), as a timeout tells the node is slower than that;
  * - the ceiling is `ttlMs × 0.1`, at most 1 s (never below the floor), so waiting cannot eat the validity;
  *   a node whose measured pace needs more (a far node under a short TTL) gets its pace, up to half the
- *   TTL and 1 s ({@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}), but no doubling beyond the ceiling.
+ *   TTL and 1 s ({@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}), until its next timeout (then the ceiling
+ *   holds, until it answers again).
  * Before its first answer a node gets the ceiling: a timeout that is too long only delays a decision that
  * needs that node's vote, while one too short would misjudge a far node and fail every first attempt (one
  * whose round trip needs more than the ceiling fails its first, and its late answer sets its pace).
@@ -236,8 +238,9 @@ export class NodeLatency {
     const coveredMs = this.#coveredMs;
     if (coveredMs < 0) return this.#ceilingMs + this.#perKeyMs;
     const paceMs = Math.max(this.#floorMs, coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS);
-    // A pace above the ceiling is the node's, not a doubling's: it may take up to half the TTL.
-    const ceilingMs = Math.max(this.#ceilingMs, Math.min(paceMs, this.#paceCeilingMs));
+    // A pace above the ceiling is the node's, not a doubling's: it may take up to half the TTL, until a
+    // timeout (the node may have stopped answering: it must not hold every call up for half the TTL).
+    const ceilingMs = this.#backoff > 1 ? this.#ceilingMs : Math.max(this.#ceilingMs, Math.min(paceMs, this.#paceCeilingMs));
     return Math.ceil(Math.min(ceilingMs, paceMs * this.#backoff)) + this.#perKeyMs;
   }
 }

@@ -114,18 +114,34 @@ export class ReleaseNotifications {
     const clock = this.#clock;
     let readyTimer: unknown;
     let settleReady = (): void => undefined;
+    /** Whether `ready` settled at its timer, before any subscription was in place. */
+    let isReadyByTimer = false;
+    /**
+     * A subscription in place after `ready` settled at its timer: a release may have come unheard since the
+     * waiter's look, so it is told as one (once), and looks again.
+     */
+    const onLateSubscription = (): void => {
+      if (!isReadyByTimer || isClosed) return;
+      isReadyByTimer = false;
+      listener();
+    };
     const ready = new Promise<void>((resolve) => {
       settleReady = resolve;
       readyTimer = clock.setTimeout(() => {
-        void followEveryNode().catch(() => undefined);
+        isReadyByTimer = true;
+        followEveryNode().then(onLateSubscription, () => undefined);
         resolve();
       }, timeoutMs);
       const settle = (): void => {
         clock.clearTimeout(readyTimer);
         resolve();
       };
+      const subscribed = (): void => {
+        onLateSubscription();
+        settle();
+      };
       const watched = announceNodeIndex === leadNodeIndex ? subscribeOn([leadNodeIndex]) : Promise.all([subscribeOn([leadNodeIndex]), subscribeOn([announceNodeIndex])]);
-      watched.then(settle, () => followEveryNode().then(settle, settle));
+      watched.then(subscribed, () => followEveryNode().then(subscribed, settle));
     });
     return {
       ready,

@@ -184,7 +184,9 @@ describe('cleanup after a failed attempt', () => {
     const error = await acquireError(clock, redlockOver(nodes, clock).acquire('r', 1000));
     // 1 held of 5 cannot deny a quorum: the failed nodes made the difference.
     expect(error.reason).toBe('nodes-unreachable');
-    // The failing node is sent its cleanup again (see the next tests); the others once.
+    // The failing node is sent its cleanup again (see the next tests), after a pause the rejection does not
+    // wait for (nor for the hung node's cleanup); the others once.
+    await clock.advance(200);
     expect(nodes.map((node) => Math.min(node.callsTo('release').length, 2))).toEqual([1, 1, 0, 2, 1]);
     const [token] = acquireTokens(nodes);
     expect(nodes.map((node) => node.callsTo('release')[0]?.args[0])).toEqual([token, token, undefined, token, token]);
@@ -452,8 +454,9 @@ describe('node timeouts', () => {
       'Node 4 did not answer within 300 ms',
     ]);
     expect(error.attempts[0]?.elapsedMs).toBe(300);
-    // Cleanup on the far node is bounded by its own timeout as well.
-    expect(clock.now()).toBe(600);
+    // The far node's cleanup is sent, not waited for: it timed out, so it would likely time out again.
+    expect(clock.now()).toBe(300);
+    expect(far.callsTo('release')).toHaveLength(1);
   });
 });
 

@@ -157,16 +157,19 @@ describe('adaptive node timeouts', () => {
     nodes[3]!.keyspace.isHeldByAnotherOwner = true;
     nodes[2]!.keyspace.isHeldByAnotherOwner = true;
     const elapsedMs: number[] = [];
-    for (let index = 0; index < 5; index += 1) {
+    for (let index = 0; index < 20 && redlock.nodeHealth()[4]?.state !== 'down'; index += 1) {
       const start = clock.now();
       await clock.runUntilSettled(redlock.acquire(`x${index}`, 1000).catch(() => undefined));
       elapsedMs.push(clock.now() - start);
     }
-    // Each attempt waits for node 4's vote, then for its cleanup there: 50 ms at first (it was measured
-    // near), longer after each timeout, never above 100 ms for a 1 s TTL; down after 3 timeouts in a row.
-    for (const ms of elapsedMs) expect(ms).toBeLessThanOrEqual(2 * 100);
+    // Each attempt waits for node 4's vote: 50 ms at first (it was measured near), longer after each
+    // timeout, never above 100 ms for a 1 s TTL (its cleanup there is sent, not waited for); down once 3
+    // calls in a row timed out with no answer within the late-answer window.
+    for (const ms of elapsedMs) expect(ms).toBeLessThanOrEqual(100);
     expect(redlock.nodeHealth()[4]?.state).toBe('down');
-    expect(elapsedMs.at(-1)).toBe(0);
+    const start = clock.now();
+    await clock.runUntilSettled(redlock.acquire('after-down', 1000).catch(() => undefined));
+    expect(clock.now() - start).toBe(0);
   });
 
   it('acquires, extends and releases over nodes 120 ms away under a 1 s TTL, from the second attempt on, with the validity left', async () => {
@@ -192,18 +195,23 @@ describe('adaptive node timeouts', () => {
     expect(nodes.flatMap(keysOf)).toEqual([]);
   });
 
-  it('gives a node its measured pace beyond TTL / 10, up to TTL / 2 and 1 s, and never doubles it beyond TTL / 10', () => {
+  it('gives a node its measured pace beyond TTL / 10, up to TTL / 2 and 1 s, and TTL / 10 after a timeout until it answers again', () => {
     const far = new NodeLatency();
     // Unmeasured: a tenth of a 1 s TTL.
     expect(far.timeoutMs(1_000, 1)).toBe(100);
     far.recordAnswer(120, 0);
     expect(far.timeoutMs(1_000, 1)).toBe(160);
+    // It may have stopped answering: the tenth again, however often it times out, until an answer.
     far.recordTimeout();
+    expect(far.timeoutMs(1_000, 1)).toBe(100);
     far.recordTimeout();
+    expect(far.timeoutMs(1_000, 1)).toBe(100);
+    far.recordAnswer(120, 5);
     expect(far.timeoutMs(1_000, 1)).toBe(160);
     // Slower than half the TTL: not waited for beyond it; 1 s at most, however long the TTL.
     far.recordAnswer(700, 10);
     far.recordAnswer(700, 20);
+    far.recordAnswer(700, 25);
     expect(far.timeoutMs(1_000, 1)).toBe(500);
     far.recordAnswer(1_500, 30);
     far.recordAnswer(1_500, 40);

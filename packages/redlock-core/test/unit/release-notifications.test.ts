@@ -337,6 +337,23 @@ describe('prompt hand-off through release notifications', () => {
     expect(atMs - releasedAtMs).toBeLessThan(100);
   });
 
+  it('looks again when its subscriptions come after their wait timed out: a release between the two is not missed', async () => {
+    const { clock, nodes, holder } = setup();
+    // The waiter's SUBSCRIBEs take 100 ms, twice its nodes' 50 ms timeout: its wait for them times out first.
+    const connections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { subscribeDelayMs: 100, latencyMs: 1 }));
+    const waiter = new Redlock(connections, { clock, retryDelayMs: 2_000, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    // Past the look at the timed-out wait (some 55 ms), before the subscriptions are in place (some 105 ms).
+    await clock.advance(70);
+    await clock.runUntilSettled(held.release());
+    const releasedAtMs = clock.now();
+    const { value: lock, atMs } = await within(clock, 3_000, waiting);
+    expect(lock?.state).toBe('held');
+    // When the subscriptions came, not at the 2 s retry timer.
+    expect(atMs - releasedAtMs).toBeLessThan(100);
+  });
+
   it('asks its own lead node again when the release reaches it after the announce node woke the waiter', async () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
