@@ -54,8 +54,8 @@ export interface IoredisAdapterOptions {
  * **Release notifications (prompt hand-off) are on by default.** Over a `Redis`, the adapter opens a
  * subscriber connection of its own (`client.duplicate()` with `maxRetriesPerRequest: null` and the offline
  * queue on, named `redlock-subscriber`) at the first wait, closes it 5 s after its last subscription ended,
- * when `client` ends, or at {@link IoredisAdapter.close}, and opens it again
- * when needed. A `Cluster` already subscribes on a connection of its own, which ioredis keeps and moves to
+ * when `client` ends, or at the {@link IoredisAdapter.close} of the last adapter over `client` (every
+ * adapter over one client shares it), and opens it again when needed. A `Cluster` already subscribes on a connection of its own, which ioredis keeps and moves to
  * another node when one fails; the release script PUBLISHes, which a cluster broadcasts to every node, so
  * that connection hears every release. `notifications: false` turns it off; `subscriber` brings your own.
  * With an ioredis `keyPrefix` the scripts publish on channels of the prefixed keys: the adapter subscribes
@@ -144,8 +144,9 @@ export class IoredisAdapter implements RedisAdapter {
   }
 
   /**
-   * Closes what the adapter opened: its own subscriber connection, at once, rejecting a SUBSCRIBE still in
-   * flight. Never closes `client` or a `subscriber` you gave; `evalsha` and `eval` keep working through
+   * Closes what the adapter opened: it leaves its channels, and closes the subscriber connection at once
+   * (rejecting a SUBSCRIBE still in flight) unless another open adapter over the same client shares it.
+   * Never closes `client` or a `subscriber` you gave; `evalsha` and `eval` keep working through
    * `client`. Final: from then on `subscribe` rejects, so waiters of a `Redlock` still using this adapter
    * fall back to their retry timers. Safe to call more than once. `Redlock.close()` calls it.
    */

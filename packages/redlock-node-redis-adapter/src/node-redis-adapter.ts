@@ -49,7 +49,8 @@ export interface NodeRedisAdapterOptions {
  * **Release notifications (prompt hand-off) are on by default.** Over a single client, the adapter opens
  * a subscriber connection of its own (`client.duplicate()`, named `redlock-subscriber`, then `connect()`)
  * at the first wait, closes it 5 s after its last subscription ended, when `client` ends (`close()`,
- * `quit()`, `destroy()`), or at {@link NodeRedisAdapter.close}, and opens it again when needed. A cluster
+ * `quit()`, `destroy()`), or at the {@link NodeRedisAdapter.close} of the last adapter over `client` (every
+ * adapter over one client shares it), and opens it again when needed. A cluster
  * client subscribes on a connection it keeps for pub/sub itself; the release script PUBLISHes, which a
  * cluster broadcasts to every node, so that connection hears every release. `notifications: false` turns
  * it off; `subscriber` brings your own.
@@ -153,8 +154,9 @@ export class NodeRedisAdapter implements RedisAdapter {
   }
 
   /**
-   * Closes what the adapter opened: its own subscriber connection, at once, rejecting a SUBSCRIBE still in
-   * flight. Never closes `client` or a `subscriber` you gave; `evalsha` and `eval` keep working through
+   * Closes what the adapter opened: it leaves its channels, and closes the subscriber connection at once
+   * (rejecting a SUBSCRIBE still in flight) unless another open adapter over the same client shares it.
+   * Never closes `client` or a `subscriber` you gave; `evalsha` and `eval` keep working through
    * `client`. Final: from then on `subscribe` rejects, so waiters of a `Redlock` still using this adapter
    * fall back to their retry timers. Safe to call more than once. `Redlock.close()` calls it.
    */

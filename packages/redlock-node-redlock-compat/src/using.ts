@@ -7,7 +7,8 @@ import { ExecutionError } from './errors.js';
 export type RedlockAbortSignal = AbortSignal & {
   /**
    * Why the signal aborted, an `ExecutionError` as with node-redlock: the failed extension's, or one whose
-   * `cause` is the core's `LockLostError` (the lock was lost, or its validity ran out).
+   * `cause` is the core's `LockLostError` (the lock was lost, or its validity ran out) or `RedlockClosedError`
+   * (`quit()` while the routine ran).
    */
   error?: Error;
 };
@@ -48,7 +49,7 @@ export async function runWithExtension<T>(
   // node-redlock's signal carries an `ExecutionError`: code that tests its class finds one here too.
   const onLost = (): void => {
     const reason: unknown = lost.reason;
-    abort(new ExecutionError(`The lock was lost: ${reason instanceof Error ? reason.message : String(reason)}`, [], { cause: reason }));
+    abort(new ExecutionError(`The lock can no longer be guaranteed: ${reason instanceof Error ? reason.message : String(reason)}`, [], { cause: reason }));
   };
   const schedule = (): void => {
     timer = setTimeout(() => {
