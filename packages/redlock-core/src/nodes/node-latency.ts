@@ -238,10 +238,10 @@ export class NodeLatency {
     const coveredMs = this.#coveredMs;
     if (coveredMs < 0) return this.#ceilingMs + this.#perKeyMs;
     const paceMs = Math.max(this.#floorMs, coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS);
-    // A pace above the ceiling is the node's, not a doubling's: it may take up to half the TTL, until a
-    // timeout (the node may have stopped answering: it must not hold every call up for half the TTL).
-    const ceilingMs = this.#backoff > 1 ? this.#ceilingMs : Math.max(this.#ceilingMs, Math.min(paceMs, this.#paceCeilingMs));
-    return Math.ceil(Math.min(ceilingMs, paceMs * this.#backoff)) + this.#perKeyMs;
+    // The pace may pass the ceiling, up to half the TTL; a doubling may not: after a timeout the node may
+    // have stopped answering, and must not hold every call up for half the TTL.
+    const timeoutMs = this.#backoff > 1 ? Math.min(this.#ceilingMs, paceMs * this.#backoff) : Math.min(paceMs, this.#paceCeilingMs);
+    return Math.ceil(timeoutMs) + this.#perKeyMs;
   }
 }
 
