@@ -302,7 +302,7 @@ async function cleanUp(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Rele
         void releaseAndRetry(set, nodeIndex, cleanup);
         return;
       }
-      await releaseAndRetry(set, nodeIndex, cleanup);
+      await releaseAndRetry(set, nodeIndex, cleanup, true);
     }),
   );
   await Promise.all(cleanups);

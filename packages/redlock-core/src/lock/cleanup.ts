@@ -42,14 +42,15 @@ export interface Release {
 
 /**
  * Releases our keys on node `nodeIndex`, on a call of its own; its outcome (`outcomeOf(nodeIndex)`) never
- * rejects. Releases are cleanups: sent even to a node that is down, and tracked as background work that
- * `redlock.close()` waits for. If the call fails, pass its outcome to {@link sendAgainAfterError}.
+ * rejects. Releases are cleanups: sent even to a node that is down, and tracked as work that
+ * `redlock.close()` waits for. Unless `isAwaited`, the call never keeps the process alive: no one waits
+ * for it, and the keys expire by themselves. If the call fails, pass its outcome to {@link sendAgainAfterError}.
  */
-export function releaseOnNode(set: NodeSet, nodeIndex: number, release: Release, run: NodeCallRun<ReleaseStatus> = release.run ?? releaseRunOf(release, release.announce)): FanOut<ReleaseStatus> {
+export function releaseOnNode(set: NodeSet, nodeIndex: number, release: Release, isAwaited: boolean): FanOut<ReleaseStatus> {
   const node = set.nodes[nodeIndex] as NodeState;
   // A failed attempt's removal is not announced; a held lock's release is.
-  const call = new FanOut<ReleaseStatus>(set, release.announce ? 'release' : 'cleanup', undefined, true);
-  call.send(nodeIndex, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), run, 'cleanup');
+  const call = new FanOut<ReleaseStatus>(set, release.announce ? 'release' : 'cleanup', undefined, isAwaited ? 'tracked' : 'background');
+  call.send(nodeIndex, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), release.run ?? releaseRunOf(release, release.announce), 'cleanup');
   return call;
 }
 
@@ -81,7 +82,7 @@ export function sendAgainAfterError(set: NodeSet, release: Release, outcome: Rel
   );
   const sendAgain = (nodeIndex: number): void => {
     timer = undefined;
-    void releaseOnNode(set, nodeIndex, release).outcomeOf(nodeIndex).then(retryAfterError);
+    void releaseOnNode(set, nodeIndex, release, false).outcomeOf(nodeIndex).then(retryAfterError);
   };
   const stopWatchingClose = lifecycle.onClose(() => {
     if (timer === undefined) return;
@@ -117,10 +118,12 @@ function isUnconfirmedRelease(set: NodeSet, release: Release): boolean {
 
 /**
  * Releases our keys on one node on a call of its own, and sends it again after an error (see
- * {@link sendAgainAfterError}); resolves with the first call's outcome, never rejects.
+ * {@link sendAgainAfterError}); resolves with the first call's outcome, never rejects. Pass `isAwaited`
+ * when an operation someone awaits waits for that outcome (a failed attempt, before the next one); the
+ * re-sends are background work either way.
  */
-export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: Release): Promise<ReleaseNodeOutcome> {
-  const outcome = await releaseOnNode(set, nodeIndex, release).outcomeOf(nodeIndex);
+export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: Release, isAwaited = false): Promise<ReleaseNodeOutcome> {
+  const outcome = await releaseOnNode(set, nodeIndex, release, isAwaited).outcomeOf(nodeIndex);
   sendAgainAfterError(set, release, outcome);
   return outcome;
 }

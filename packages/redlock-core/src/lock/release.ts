@@ -67,7 +67,7 @@ function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'w
   const { nodes, options } = set;
   const nodeCount = nodes.length;
   // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], true);
+  const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked');
   hold.releasedOn = calls;
   calls.listen((outcome) => {
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;

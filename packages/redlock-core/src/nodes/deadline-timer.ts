@@ -9,6 +9,12 @@ export interface Due {
    * or -1 (the value to start with) when it is not pending.
    */
   pendingSlot: number;
+  /**
+   * Whether a caller waits for it. While one that is pending does, the timer keeps the process alive, so
+   * that an awaited operation settles even when no connection is left to do so; background work (a
+   * cleanup no one awaits) never keeps it alive, as the lifecycle's background timers do not.
+   */
+  readonly isAwaited: boolean;
   /** Called once the deadline has passed (late when the event loop was blocked), with the clock's time then. */
   expire(now: number): void;
 }
@@ -30,7 +36,8 @@ export function stallThresholdMs(timeoutMs: number): number {
  * part of an acquire+release (about 14% of its instructions; bench/RESULTS.md). A deadline that passes is
  * expired on the timer's next firing, in the order of the deadlines.
  *
- * While nothing is pending, a timer that can be unref'd (Node's) stays armed but unref'd, so the next
+ * A timer that can be unref'd (Node's) keeps the process alive only while a deadline someone awaits is
+ * pending (see {@link Due.isAwaited}). While nothing is pending, it stays armed but unref'd, so the next
  * deadline usually needs no new timer, and an idle `Redlock` never keeps the process alive; a timer of
  * another clock (a virtual one in tests) is cleared, so that none is left behind.
  */
@@ -45,8 +52,10 @@ export class DeadlineTimer {
   #timer: unknown;
   /** The deadline the timer is armed for; `Infinity` when none is armed. */
   #armedFor = Infinity;
-  /** Whether the armed timer is unref'd, while nothing is pending. */
-  #isIdle = false;
+  /** How many of the pending deadlines someone awaits. */
+  #awaitedCount = 0;
+  /** Whether the armed timer keeps the process alive (a Node timer is ref'd when set). */
+  #isHolding = false;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -56,25 +65,32 @@ export class DeadlineTimer {
   add(due: Due): void {
     if (due.pendingSlot !== -1) return;
     due.pendingSlot = this.#pending.push(due) - 1;
+    if (due.isAwaited) this.#awaitedCount += 1;
     if (due.deadline < this.#armedFor) this.#arm(due.deadline);
-    else if (this.#isIdle) {
-      (this.#timer as NodeJS.Timeout).ref();
-      this.#isIdle = false;
-    }
+    else this.#holdWhileAwaited();
   }
 
   /** Stops waiting for `due`, which no longer has anything to expire. */
   delete(due: Due): void {
-    if (!this.#remove(due) || this.#pending.length > 0) return;
+    if (!this.#remove(due)) return;
     const timer = this.#timer;
-    if (isUnrefable(timer)) {
-      timer.unref();
-      this.#isIdle = true;
-    } else {
+    if (this.#pending.length > 0 || isUnrefable(timer)) this.#holdWhileAwaited();
+    else {
       this.#clock.clearTimeout(timer);
       this.#timer = undefined;
       this.#armedFor = Infinity;
     }
+  }
+
+  /** Refs or unrefs a Node timer: it keeps the process alive while a pending deadline is awaited. */
+  #holdWhileAwaited(): void {
+    const shouldHold = this.#awaitedCount > 0;
+    if (shouldHold === this.#isHolding) return;
+    const timer = this.#timer;
+    if (!isUnrefable(timer)) return;
+    if (shouldHold) timer.ref();
+    else timer.unref();
+    this.#isHolding = shouldHold;
   }
 
   /** Takes `due` out of the pending list, moving the last one into its slot; returns whether it was pending. */
@@ -82,6 +98,7 @@ export class DeadlineTimer {
     const slot = due.pendingSlot;
     if (slot === -1) return false;
     due.pendingSlot = -1;
+    if (due.isAwaited) this.#awaitedCount -= 1;
     const last = this.#pending.pop() as Due;
     if (last !== due) {
       this.#pending[slot] = last;
@@ -93,15 +110,16 @@ export class DeadlineTimer {
   #arm(deadline: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#armedFor = deadline;
-    this.#isIdle = false;
     this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, deadline - this.#clock.now()));
+    this.#isHolding = true;
+    this.#holdWhileAwaited();
   }
 
   readonly #fire = (): void => {
     const armedFor = this.#armedFor;
     this.#timer = undefined;
     this.#armedFor = Infinity;
-    this.#isIdle = false;
+    this.#isHolding = false;
     const now = this.#clock.now();
     // The timer ran its course, so the deadline it was armed for has passed, even if the clock reads a
     // little earlier (Node's timers count from the loop's cached time) or was stepped back meanwhile.

@@ -23,6 +23,9 @@ const ANSWER_KNOWN = 4;
 /** Its answer measures the node's round trip (a `'call'`). */
 const MEASURED = 8;
 
+/** Who waits for a fan-out's calls: see the {@link FanOut} constructor. */
+export type FanOutWork = 'awaited' | 'tracked' | 'background';
+
 /**
  * The calls of one operation to the nodes of a `Redlock`, by node index: one object rather than one per
  * call, one deadline, one tally. Each call:
@@ -45,6 +48,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** The earliest deadline of a pending call: what the clock's timer waits for (see {@link Due}). */
   deadline = Infinity;
   pendingSlot = -1;
+  readonly isAwaited: boolean;
   readonly #set: NodeSet;
   readonly #operation: NodeOperation;
   readonly #clock: Clock;
@@ -82,16 +86,19 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /**
    * @param yes - The status (or the two statuses) that count as yes in the vote; none for a fan-out without one.
-   * @param isTracked - Whether `redlock.close()` waits for the calls (within its bound): releases and cleanups.
+   * @param work - Who waits for the calls: their caller only (`'awaited'`); their caller and `redlock.close()`,
+   *   within its bound (`'tracked'`: releases, a failed attempt's cleanup); or `redlock.close()` only
+   *   (`'background'`: a cleanup no one awaits, which never keeps the process alive; see {@link Due.isAwaited}).
    */
-  constructor(set: NodeSet, operation: NodeOperation, yes?: S | readonly [S, S], isTracked = false) {
+  constructor(set: NodeSet, operation: NodeOperation, yes?: S | readonly [S, S], work: FanOutWork = 'awaited') {
     const nodeCount = set.nodes.length;
     this.#set = set;
     this.#operation = operation;
     this.#clock = set.options.clock;
     this.#timer = deadlineTimerOf(this.#clock);
     this.#vote = yes === undefined ? undefined : new Vote(nodeCount, yes);
-    this.#isTracked = isTracked;
+    this.#isTracked = work !== 'awaited';
+    this.isAwaited = work !== 'background';
     this.#unsettledCount = nodeCount;
     const blank = blankArraysFor(nodeCount);
     this.outcomes = blank.outcomes.slice() as (NodeOutcome<S> | undefined)[];

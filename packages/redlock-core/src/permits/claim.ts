@@ -90,7 +90,7 @@ export async function freeFailedRounds<S extends string>(
           onLateAnswer?.(nodeIndex, answer);
         });
       }
-      await releaseAndRetry(set, nodeIndex, cleanup);
+      await releaseAndRetry(set, nodeIndex, cleanup, true);
     }),
   );
 }
@@ -269,7 +269,7 @@ export class Claim {
     const hold = this.#hold;
     const { set, written } = hold;
     const release = this.#releaseOf(true, 0);
-    const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], true);
+    const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked');
     calls.listen((outcome) => {
       if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
       sendAgainAfterError(set, release, outcome);

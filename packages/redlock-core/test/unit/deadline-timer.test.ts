@@ -1,25 +1,62 @@
 import { describe, expect, it } from '@jest/globals';
-import { Redlock } from '../../src/index.js';
-import { grantingNode, hangingNode } from '../../src/testing/fake-nodes.js';
+import { type Clock, LockAcquireError, Redlock, SYSTEM_CLOCK } from '../../src/index.js';
+import { grantingNode, hangingNode, refusingNode } from '../../src/testing/fake-nodes.js';
 
-/** The timers keeping the process alive now (an unref'd timer is not among them). */
-function refTimerCount(): number {
-  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+/**
+ * The system clock, with a count of its timers that keep the process alive: set, not yet fired or cleared,
+ * and ref'd. A clock of its own, so it counts this test's timers only, not Jest's or another test's.
+ */
+function countingClock(): Clock & { heldTimerCount(): number } {
+  const live = new Set<NodeJS.Timeout>();
+  return {
+    now: SYSTEM_CLOCK.now,
+    wallNow: SYSTEM_CLOCK.wallNow,
+    setTimeout(callback, ms) {
+      const timer: NodeJS.Timeout = setTimeout(() => {
+        live.delete(timer);
+        callback();
+      }, ms);
+      live.add(timer);
+      return timer;
+    },
+    clearTimeout(handle) {
+      live.delete(handle as NodeJS.Timeout);
+      clearTimeout(handle as NodeJS.Timeout);
+    },
+    heldTimerCount: () => [...live].filter((timer) => timer.hasRef()).length,
+  };
 }
 
 describe('the deadline timer on the system clock', () => {
   it('keeps the process alive while a node call is pending, and not once every call answered', async () => {
-    const before = refTimerCount();
+    const clock = countingClock();
     const hanging = hangingNode();
     // Three nodes answer at once, one never does until it is resumed: its call waits on the timer.
-    const redlock = new Redlock([grantingNode(), grantingNode(), grantingNode(), hanging], { nodeTimeoutMs: 5_000, retryCount: 0 });
+    const redlock = new Redlock([grantingNode(), grantingNode(), grantingNode(), hanging], { nodeTimeoutMs: 5_000, retryCount: 0, clock });
     const lock = await redlock.acquire('deadline-timer', 10_000);
-    expect(refTimerCount()).toBeGreaterThan(before);
+    expect(clock.heldTimerCount()).toBe(1);
     hanging.resume();
     // Every node's release answered, the resumed one's too.
     await (await lock.release()).settled;
     // Armed for the next deadline but unref'd: it does not hold the process.
-    expect(refTimerCount()).toBe(before);
+    expect(clock.heldTimerCount()).toBe(0);
+    await redlock.close();
+  });
+
+  it('does not keep the process alive for a cleanup no one awaits', async () => {
+    const clock = countingClock();
+    const hanging = hangingNode();
+    // The hanging node's acquire times out and the two others refuse: the attempt fails, and its cleanup
+    // on the node that timed out goes out in the background, where it waits on the timer too.
+    const redlock = new Redlock([hanging, refusingNode(), refusingNode()], { nodeTimeoutMs: 200, retryCount: 0, clock });
+    const acquiring = redlock.acquire('background-cleanup', 60_000);
+    // While the acquire someone awaits is pending, the timer holds the process.
+    expect(clock.heldTimerCount()).toBe(1);
+    await expect(acquiring).rejects.toThrow(LockAcquireError);
+    expect(hanging.calls.at(-1)?.script).toBe('release');
+    // The cleanup is still pending on the hanging node, but no one awaits it: the keys expire by themselves.
+    expect(clock.heldTimerCount()).toBe(0);
+    hanging.resume();
     await redlock.close();
   });
 });
