@@ -61,6 +61,7 @@ export interface SubscriberOverrides {
   readonly autoResubscribe: true;
   readonly lazyConnect: false;
   readonly connectionName: string;
+  readonly disconnectTimeout: number;
 }
 
 /** A subscriber connection the adapter opened itself, with what it needs to close it and hear it fail. */

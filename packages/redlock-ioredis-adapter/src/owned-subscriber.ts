@@ -13,6 +13,7 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
     autoResubscribe: true,
     lazyConnect: false,
     connectionName: subscriberConnectionNameOf(connectionName),
+    disconnectTimeout: 0,
   };
 }
 
@@ -28,7 +29,10 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
  *   connect rather than fail (the core bounds how long a waiter waits for a subscription, so a SUBSCRIBE
  *   queued for a down node delays no one);
  * - `autoResubscribe: true`, `lazyConnect: false`, and `connectionName` `redlock-subscriber` (after the
- *   client's own name, if it has one), so it shows in `CLIENT LIST`.
+ *   client's own name, if it has one), so it shows in `CLIENT LIST`;
+ * - `disconnectTimeout: 0`: at its close, nothing sent on it is worth waiting for, and ioredis' 2 s would
+ *   keep the process alive that long when it closes while reconnecting to a node that is down (ioredis
+ *   then arms that timer for a socket that has already closed, and nothing clears it).
  *
  * Its channels are counted by a {@link SubscriptionRegistry} of its own. Its `'error'` events are ignored (a
  * failure shows as waiters relying on their retry timers). Every adapter over `client` shares it, each

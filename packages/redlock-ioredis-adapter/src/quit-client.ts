@@ -11,6 +11,10 @@ export const QUIT_TIMEOUT_MS = 1_000;
  * socket or reconnection timer keeps the process alive. Never rejects. The adapter never closes your
  * client: call this after `redlock.close()`.
  *
+ * A client that was reconnecting (its node is down) keeps the process alive for its `disconnectTimeout`
+ * (ioredis' default: 2 s) after this: ioredis arms that timer to destroy a socket that has already closed,
+ * and nothing clears it. Give your clients a shorter `disconnectTimeout` if a prompt exit matters.
+ *
  * @param client - The client to close; one that already ended is left as it is.
  * @param timeoutMs - How long to wait for QUIT's reply, in milliseconds.
  *   Default: {@link QUIT_TIMEOUT_MS} (1 s).

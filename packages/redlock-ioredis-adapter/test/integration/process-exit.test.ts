@@ -75,6 +75,30 @@ console.log('quit');
 `;
 
 /**
+ * Subscribes with a default adapter, says so, waits for a line on stdin (sent once the node is down), then
+ * closes the adapter and disconnects its client, and prints how many timers keep the process alive 100 ms
+ * later. Its own client is given a \`disconnectTimeout\` of 0, so that only the adapter's connection counts.
+ */
+const CLOSE_WHILE_DOWN = `
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { IoredisAdapter } from 'redlock-ioredis-adapter';
+const client = new Redis(process.env.REDIS_URL, { disconnectTimeout: 0 });
+client.on('error', () => undefined);
+const adapter = new IoredisAdapter(client);
+await adapter.subscribe('${RELEASE_CHANNEL_PREFIX}' + process.env.KEY, () => undefined);
+console.log('subscribed');
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) if (line === 'done') break;
+lines.close();
+process.stdin.destroy();
+await adapter.close();
+client.disconnect();
+await new Promise((resolve) => setTimeout(resolve, 100));
+console.log(JSON.stringify(process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length));
+`;
+
+/**
  * Starts 50 acquisitions that wait for a held lock with one shared signal, aborts it, and prints how they
  * ended, how many listeners the signal had meanwhile and after, and the process warnings (Node prints a
  * \`MaxListenersExceededWarning\` from the eleventh listener on one signal).
@@ -187,6 +211,25 @@ describe('a process using the default adapter', () => {
       expect(code).toBe(0);
     } finally {
       child.process.kill();
+    }
+  }, 30_000);
+
+  itWithFaults('is not kept alive by its subscriber connection closed while reconnecting to a node that is down', async () => {
+    const child = runChild(CLOSE_WHILE_DOWN, { REDIS_URL: redis.urls[0]!, KEY: `process-exit-test:${randomUUID()}` });
+    try {
+      expect(await child.nextLine()).toBe('subscribed');
+      await redis.nodes[0]!.kill();
+      // The connection lost, it waits to reconnect (ioredis' first pause is 50 ms, then 100…).
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      child.process.stdin!.end('done\n');
+      // ioredis would have armed a 2 s timer for the socket already closed.
+      expect(JSON.parse(await child.nextLine())).toBe(0);
+      const { code } = await child.exited;
+      expect(child.stderr()).toBe('');
+      expect(code).toBe(0);
+    } finally {
+      child.process.kill();
+      await redis.nodes[0]!.start();
     }
   }, 30_000);
 });
