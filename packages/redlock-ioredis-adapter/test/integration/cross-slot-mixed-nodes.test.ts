@@ -4,7 +4,7 @@ import { type LatencyProxy, startLatencyProxy } from 'local-redis-nodes';
 import { MisconfiguredNodeError, NodeError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
-import { canStartCluster, useRedisCluster, useRedisNodes } from '../support/redis-servers.js';
+import { canStartCluster, TEST_DISCONNECT_TIMEOUT_MS, useRedisCluster, useRedisNodes } from '../support/redis-servers.js';
 
 // One Redlock node is a Redis Cluster, the other two are standalone masters: a lock on two resources
 // without a shared hash tag is refused with CROSSSLOT by the cluster only, while the standalone nodes
@@ -36,7 +36,8 @@ const RESOURCES = ['orders:1', 'orders:2'];
     proxies = await Promise.all(
       standalone.urls.map((url) => startLatencyProxy({ targetPort: Number(new URL(url).port), delayMs: STANDALONE_DELAY_MS })),
     );
-    delayedClients = proxies.map((proxy) => new Redis(proxy.url));
+    // A short disconnectTimeout: closed with their proxies, they would keep the test process alive 2 s.
+    delayedClients = proxies.map((proxy) => new Redis(proxy.url, { disconnectTimeout: TEST_DISCONNECT_TIMEOUT_MS }));
     // Slot discovery happens on the first command: do it before the tests.
     await Promise.all([clusterClient.ping(), ...standaloneClients.map((client) => client.ping()), ...delayedClients.map((client) => client.ping())]);
     redlock = new Redlock([clusterClient, ...delayedClients].map((client) => new IoredisAdapter(client)), {

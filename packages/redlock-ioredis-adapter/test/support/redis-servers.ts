@@ -9,6 +9,13 @@ import {
 } from 'local-redis-nodes';
 import { quitClient } from '../../src/index.js';
 
+/**
+ * The `disconnectTimeout` of the clients tests make, in milliseconds: ioredis' 2 s would keep the test
+ * process alive that long after closing a client whose node a test killed (see `quitClient`), and Jest
+ * force-exits a worker still alive 0.5 s after its last test file.
+ */
+export const TEST_DISCONNECT_TIMEOUT_MS = 100;
+
 /** Comma-separated `redis://` URLs of nodes to test against instead of local processes, e.g. the docker nodes. */
 const EXTERNAL_NODE_URLS = parseNodeUrls(process.env['REDLOCK_TEST_NODES']);
 
@@ -103,8 +110,8 @@ export function useRedisNodes(count: number, options: UseRedisNodesOptions = {})
       }
       return local.nodes;
     },
-    createClient: (index, clientOptions = {}) => clients.add(new Redis(urlOf(index), clientOptions)),
-    connect: (url, clientOptions = {}) => clients.add(new Redis(url, clientOptions)),
+    createClient: (index, clientOptions = {}) => clients.add(new Redis(urlOf(index), { disconnectTimeout: TEST_DISCONNECT_TIMEOUT_MS, ...clientOptions })),
+    connect: (url, clientOptions = {}) => clients.add(new Redis(url, { disconnectTimeout: TEST_DISCONNECT_TIMEOUT_MS, ...clientOptions })),
     async flushAll() {
       const admins = started().map((_, index) => clients.add(new Redis(urlOf(index), { commandTimeout: 5_000 })));
       try {
