@@ -50,6 +50,8 @@ export class DeadlineTimer {
    */
   readonly #pending: Due[] = [];
   #timer: unknown;
+  /** The armed timer when it is Node's, which can stop keeping the process alive and start again. */
+  #nodeTimer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for; `Infinity` when none is armed. */
   #armedFor = Infinity;
   /** How many of the pending deadlines someone awaits. */
@@ -67,30 +69,31 @@ export class DeadlineTimer {
     due.pendingSlot = this.#pending.push(due) - 1;
     if (due.isAwaited) this.#awaitedCount += 1;
     if (due.deadline < this.#armedFor) this.#arm(due.deadline);
-    else this.#holdWhileAwaited();
+    else if (this.#isHolding !== this.#awaitedCount > 0) this.#toggleHold();
   }
 
   /** Stops waiting for `due`, which no longer has anything to expire. */
   delete(due: Due): void {
     if (!this.#remove(due)) return;
-    const timer = this.#timer;
-    if (this.#pending.length > 0 || isUnrefable(timer)) this.#holdWhileAwaited();
-    else {
-      this.#clock.clearTimeout(timer);
+    if (this.#pending.length > 0 || this.#nodeTimer !== undefined) {
+      if (this.#isHolding !== this.#awaitedCount > 0) this.#toggleHold();
+    } else {
+      this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#armedFor = Infinity;
     }
   }
 
-  /** Refs or unrefs a Node timer: it keeps the process alive while a pending deadline is awaited. */
-  #holdWhileAwaited(): void {
-    const shouldHold = this.#awaitedCount > 0;
-    if (shouldHold === this.#isHolding) return;
-    const timer = this.#timer;
-    if (!isUnrefable(timer)) return;
-    if (shouldHold) timer.ref();
+  /**
+   * Refs a Node timer that did not keep the process alive, or unrefs one that did: called when whether a
+   * pending deadline is awaited changed.
+   */
+  #toggleHold(): void {
+    this.#isHolding = !this.#isHolding;
+    const timer = this.#nodeTimer;
+    if (timer === undefined) return;
+    if (this.#isHolding) timer.ref();
     else timer.unref();
-    this.#isHolding = shouldHold;
   }
 
   /** Takes `due` out of the pending list, moving the last one into its slot; returns whether it was pending. */
@@ -110,14 +113,17 @@ export class DeadlineTimer {
   #arm(deadline: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#armedFor = deadline;
-    this.#timer = this.#clock.setTimeout(this.#fire, Math.max(0, deadline - this.#clock.now()));
+    const timer = this.#clock.setTimeout(this.#fire, Math.max(0, deadline - this.#clock.now()));
+    this.#timer = timer;
+    this.#nodeTimer = isUnrefable(timer) ? timer : undefined;
     this.#isHolding = true;
-    this.#holdWhileAwaited();
+    if (this.#awaitedCount === 0) this.#toggleHold();
   }
 
   readonly #fire = (): void => {
     const armedFor = this.#armedFor;
     this.#timer = undefined;
+    this.#nodeTimer = undefined;
     this.#armedFor = Infinity;
     this.#isHolding = false;
     const now = this.#clock.now();
