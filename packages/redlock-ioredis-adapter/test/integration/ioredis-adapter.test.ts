@@ -53,7 +53,10 @@ describeAdapterContract({
       await client.ping();
       redlock = new Redlock([new IoredisAdapter(client)], { keyPrefix: KEY_PREFIX, retryCount: 0, nodeTimeoutMs: 2_000 });
     });
-    afterAll(() => client.disconnect());
+    afterAll(async () => {
+      await redlock.close();
+      client.disconnect();
+    });
 
     it('acquires, extends and releases resources that share a hash tag', async () => {
       const resources = ['{order:42}:items', '{order:42}:payment'];
