@@ -227,23 +227,30 @@ export class LockSession {
 }
 
 /**
+ * How many times one round of {@link acquireWithinWait} retries: the library's default, given explicitly,
+ * since a call with `waitMs` and no `retryCount` would retry until `waitMs` whatever failed.
+ */
+const ROUND_RETRY_COUNT = 10;
+
+/**
  * Acquires in rounds until the resource is ours or `waitMs` (milliseconds; `undefined` for ever) ran out.
- * Each round retries at the library's defaults, so nodes that stay unreachable end the wait (exit 69); a
- * resource taken all through a round (`isTaken`) starts another, until the signal or `waitMs` ends the wait.
+ * Each round retries {@link ROUND_RETRY_COUNT} times, so nodes that stay unreachable end the wait (exit 69)
+ * within some 2 s, whatever `-w` says; a resource taken all through a round (`isTaken`) starts another,
+ * until the signal or `waitMs` ends the wait.
  *
- * @param acquireRound - One round: the library's `acquire()`, given the `waitMs` left, if any.
+ * @param acquireRound - One round: the library's `acquire()`, given its retry count and the `waitMs` left, if any.
  * @returns What a round resolved with, or `undefined` when the resource was taken for the whole wait.
  */
 async function acquireWithinWait<Held>(
   waitMs: number | undefined,
-  acquireRound: (options: { readonly waitMs?: number }) => Promise<Held>,
+  acquireRound: (options: { readonly waitMs?: number; readonly retryCount: number }) => Promise<Held>,
   isTaken: (error: unknown) => error is { readonly waitMs: number | undefined },
 ): Promise<Held | undefined> {
   const deadline = waitMs === undefined ? Infinity : performance.now() + waitMs;
   for (;;) {
     const leftMs = Math.ceil(deadline - performance.now());
     try {
-      return await acquireRound(leftMs === Infinity ? {} : { waitMs: Math.max(1, leftMs) });
+      return await acquireRound(leftMs === Infinity ? { retryCount: ROUND_RETRY_COUNT } : { waitMs: Math.max(1, leftMs), retryCount: ROUND_RETRY_COUNT });
     } catch (error) {
       if (!isTaken(error)) throw error;
       // A round that `waitMs` ended is the last one.

@@ -27,13 +27,15 @@ export interface RedlockOptions {
    * How many more attempts `acquire()` makes after the first fails; `0` makes a single, non-blocking try,
    * which never queues. A call queued behind others of the same `Redlock` counts its retry pauses in which
    * none of them acquired the lock instead (see `acquire()`). `Infinity` retries until the lock is
-   * acquired, `signal` aborts or `waitMs` runs out.
+   * acquired, `signal` aborts or `waitMs` runs out. When no `retryCount` is given (here or on the call),
+   * a call with a time limit (`waitMs`) retries until that limit: the default applies only to calls
+   * without one.
    *
    * `-1`, which node-redlock reads as "for ever", is refused with a `RangeError` that says to write
    * `Infinity`: a count that went negative is more often a bug (say `maxTries - 1` with `maxTries` 0)
    * than a wish to wait for ever, and turning that bug into a wait without end is the worst outcome;
    * `Infinity` says what it means, in the same type.
-   * @defaultValue `10`
+   * @defaultValue `10`, or `Infinity` for a call with a time limit (`waitMs`)
    */
   readonly retryCount?: number;
   /**
@@ -42,8 +44,8 @@ export interface RedlockOptions {
    * round trip, at most two node timeouts when nodes hang) and rejects with a `LockAcquireError` whose
    * `waitMs` is set, with the `reason` of its last attempt (of the latest one that ran to its vote, when
    * the answers the cut-off one had decide nothing). It bounds the wait in the local queue too.
-   * Whichever ends first, `waitMs` or the retries, ends the call; with `retryCount: Infinity`, `waitMs`
-   * alone does. A positive integer up to 2³¹−1, or `Infinity` for no time limit (to override a
+   * Whichever ends first, `waitMs` or a `retryCount` given here or on the call, ends the call; without a
+   * `retryCount`, or with `retryCount: Infinity`, `waitMs` alone does. A positive integer up to 2³¹−1, or `Infinity` for no time limit (to override a
    * `Redlock`'s default in one call). For a single try without waiting, use `tryAcquire()`.
    * @defaultValue `Infinity` (the wait is bounded by `retryCount` only)
    */

@@ -30,7 +30,9 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
       : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
   const advice =
     reason !== 'foreign-key'
-      ? ''
+      ? reason === 'held-by-another-owner' && waitMs === undefined && request.isRetryCountDefault && request.retryCount !== Infinity
+        ? `; its ${request.retryCount} retries (the default) ran out: give \`waitMs\` to wait longer`
+        : ''
       : request.fencing
         ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
         : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, or a string without a TTL): give lock keys a namespace of their own, e.g. with \`keyPrefix\``;
@@ -82,3 +84,4 @@ export function isBlockedByForeignKeys(attempt: AcquireAttempt, quorum: number):
   const foreignIn = (nodes: readonly { readonly status: string }[]): number => nodes.filter((node) => node.status === 'foreign').length;
   return foreignIn(attempt.nodes) > tolerated || foreignIn(attempt.fenceNodes ?? []) > tolerated;
 }
+

@@ -66,6 +66,7 @@ scope: 'acquire' | 'tryAcquire' | 'using',
     retryDelayMs: settings.retryDelayMs,
     retryJitterMs: settings.retryJitterMs,
     waitMs: settings.waitMs,
+    isRetryCountDefault: settings.isRetryCountDefault,
     // Every call that waits stops when the Redlock closes; one with a signal of its own gets a signal
     // for both in #acquire, made only once it is sure to run (it listens to both until then).
     signal: settings.signal ?? set.lifecycle.signal,

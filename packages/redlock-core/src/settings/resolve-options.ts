@@ -7,6 +7,8 @@ import { checkDurationMs, checkInteger, checkOptionsObject, formatValue } from '
 export interface ResolvedOptions {
   readonly driftFactor: number;
   readonly retryCount: number;
+  /** Whether `retryCount` was not given, so that each call's `waitMs` decides it (see {@link resolveRetries}). */
+  readonly isRetryCountDefault: boolean;
   readonly retryDelayMs: number;
   readonly retryJitterMs: number;
   readonly waitMs: number;
@@ -79,6 +81,15 @@ export interface RetrySettings {
 export interface WaitSettings extends RetrySettings {
   /** A positive integer, or `Infinity` for no time limit. */
   readonly waitMs: number;
+  /** Whether no `retryCount` was given, on the call or the `Redlock` (see {@link resolveRetries}). */
+  readonly isRetryCountDefault: boolean;
+}
+
+/** The `Redlock`'s settings that a call's retry settings default to. */
+export interface RetryDefaults extends RetrySettings {
+  readonly waitMs?: number;
+  /** Whether the `Redlock` was given no `retryCount`: then a call with a time limit retries until it (see {@link resolveRetries}). */
+  readonly isRetryCountDefault?: boolean;
 }
 
 /** The per-call settings of `acquire()` and `using()` after validation; `reentrant` is checked by the caller. */
@@ -96,7 +107,7 @@ export interface AcquireSettings extends WaitSettings {
 /** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
 export function resolveAcquireOptions(
   options: unknown,
-  defaults: RetrySettings & { readonly waitMs?: number },
+  defaults: RetryDefaults,
   scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
 ): AcquireSettings {
   const given = checkOptionsObject('options', options, scope);
@@ -110,8 +121,8 @@ export function resolveAcquireOptions(
   if (autoExtend !== undefined && typeof autoExtend !== 'boolean') {
     throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
   }
-  const { retryCount, retryDelayMs, retryJitterMs, waitMs } = resolveRetries(given, defaults);
-  return { retryCount, retryDelayMs, retryJitterMs, waitMs, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
+  const { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault } = resolveRetries(given, defaults);
+  return { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
 }
 
 /**
@@ -128,18 +139,29 @@ export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensi
   return { maxExtensions, maxHoldMs };
 }
 
-/** Validates the retry settings given and fills in the others from `defaults`, which are valid already. */
-export function resolveRetries(given: GivenOptions, defaults: RetrySettings & { readonly waitMs?: number }): WaitSettings {
+/**
+ * Validates the retry settings given and fills in the others from `defaults`, which are valid already. A
+ * call with a time limit (`waitMs`, its own or the `Redlock`'s) and no `retryCount` anywhere retries until
+ * that limit: a caller who says how long to wait means it, where the default count alone would give up
+ * after some 2 s of retries.
+ */
+export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): WaitSettings {
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
   if (retryCount !== undefined) checkRetryCount(retryCount);
   if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);
   if (retryJitterMs !== undefined) checkDurationMs('retryJitterMs', retryJitterMs, 0);
   if (waitMs !== undefined) checkWaitMs(waitMs);
+  const resolvedWaitMs = waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs;
+  let resolvedRetryCount = retryCount === undefined ? defaults.retryCount : retryCount;
+  // Only for a call: the `Redlock`'s own options (resolved over defaults without the flag) keep the default
+  // count, so that a call lifting the time limit (`waitMs: Infinity`) gets it.
+  if (retryCount === undefined && defaults.isRetryCountDefault === true && resolvedWaitMs !== Infinity) resolvedRetryCount = Infinity;
   return {
-    retryCount: retryCount === undefined ? defaults.retryCount : retryCount,
+    retryCount: resolvedRetryCount,
     retryDelayMs: retryDelayMs === undefined ? defaults.retryDelayMs : retryDelayMs,
     retryJitterMs: retryJitterMs === undefined ? defaults.retryJitterMs : retryJitterMs,
-    waitMs: waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs,
+    waitMs: resolvedWaitMs,
+    isRetryCountDefault: retryCount === undefined && defaults.isRetryCountDefault !== false,
   };
 }
 

@@ -1,7 +1,7 @@
 // The arguments of a semaphore or a read-write lock and of their calls, checked before any node is called.
 import { MAX_PERMIT_LIMIT } from '../scripts/permit-acquire.js';
 import { resolveResources } from './resolve-resources.js';
-import { checkExtensionLimits, resolveRetries, type RetrySettings, type WaitSettings } from './resolve-options.js';
+import { checkExtensionLimits, resolveRetries, type RetryDefaults, type WaitSettings } from './resolve-options.js';
 import { checkInteger, checkOptionsObject, formatValue } from './value-checks.js';
 
 /** A semaphore after validation. */
@@ -57,7 +57,7 @@ export function resolveReadWriteLock(resource: unknown, keyPrefix: string): Read
 export function resolvePermitOptions(
   options: unknown,
   limit: number,
-  defaults: RetrySettings & { readonly waitMs: number },
+  defaults: RetryDefaults & { readonly waitMs: number },
   scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits' | 'acquireReadWrite' | 'tryAcquireReadWrite' | 'usingReadWrite',
 ): PermitSettings {
   const given = checkOptionsObject('options', options, scope);

@@ -35,6 +35,7 @@ describe('resolveOptions', () => {
     expect(resolveOptions(undefined)).toEqual({
       driftFactor: 0.01,
       retryCount: 10,
+      isRetryCountDefault: true,
       retryDelayMs: 200,
       retryJitterMs: 100,
       waitMs: Infinity,
@@ -70,13 +71,14 @@ describe('resolveOptions', () => {
       clock,
       nodeTimeoutMs: 5,
     };
-    expect(resolveOptions(options)).toEqual(options);
+    expect(resolveOptions(options)).toEqual({ ...options, isRetryCountDefault: false });
   });
 });
 
 describe('resolveAcquireOptions', () => {
   it("overrides the Redlock's retry settings one by one", () => {
-    const defaults = { retryCount: 3, retryDelayMs: 200, retryJitterMs: 100, waitMs: Infinity };
+    // A Redlock given `retryCount: 3`.
+    const defaults = { retryCount: 3, retryDelayMs: 200, retryJitterMs: 100, waitMs: Infinity, isRetryCountDefault: false };
     const signal = new AbortController().signal;
     expect(resolveAcquireOptions({ retryCount: 0, signal, fencing: true, autoExtend: true }, defaults)).toEqual({
       ...defaults,

@@ -85,6 +85,20 @@ describe("a semaphore's acquire() and tryAcquire() arguments", () => {
   });
 });
 
+describe("a semaphore's wait", () => {
+  it('retries until waitMs runs out when no retryCount is given, past the default 10 retries', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const holder = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 });
+    const held = await clock.runUntilSettled(holder.acquire(60_000));
+    const waiter = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryDelayMs: 100, retryJitterMs: 0 }).semaphore('jobs', { limit: 1 });
+    // 10 retries take 1 s at this pace: the wait goes on to 5.5 s.
+    await expect(clock.runUntilSettled(waiter.acquire(10_000, { waitMs: 5_500 }))).rejects.toMatchObject({ reason: 'no-permits-free' });
+    expect(clock.now()).toBe(5_500);
+    await clock.runUntilSettled(held.release());
+  });
+});
+
 describe('a semaphore on the fake nodes of redlock-core/testing', () => {
   it('admits up to its limit, refuses more, frees a released permit and extends a held one', async () => {
     const clock = new FakeClock();

@@ -132,6 +132,41 @@ describe('waitMs', () => {
     expect(clock.now()).toBe(1_000 + 30 * 100);
   });
 
+  it('retries until waitMs runs out when no retryCount is given, past the default 10 retries', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryDelayMs: 1_000, retryJitterMs: 0 });
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { waitMs: 15_500 }));
+    // Attempts at 0, 1000, …, 15000 ms: 16, where the default retryCount alone stops at 11.
+    expect(error.waitMs).toBe(15_500);
+    expect(error.attemptCount).toBe(16);
+    expect(clock.now()).toBe(15_500);
+    // The Redlock's own waitMs does the same.
+    const waiting = new Redlock(nodes, { clock, retryDelayMs: 1_000, retryJitterMs: 0, waitMs: 15_500 });
+    const byDefault = await acquireError(clock, waiting.acquire('r', 10_000));
+    expect([byDefault.waitMs, byDefault.attemptCount]).toEqual([15_500, 16]);
+    // Without a time limit, the default retryCount bounds the call.
+    const unbounded = await acquireError(clock, waiting.acquire('r', 10_000, { waitMs: Infinity }));
+    expect([unbounded.waitMs, unbounded.attemptCount]).toEqual([undefined, 11]);
+    // Its message says how to wait longer.
+    expect(unbounded.message).toBe(
+      'Could not acquire "r" after 11 attempts: held by another owner (last attempt: 3 held by another owner, quorum is 2); its 10 retries (the default) ran out: give `waitMs` to wait longer',
+    );
+  });
+
+  it('stops at a retryCount given on the Redlock or the call, whichever of it and waitMs ends first', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const counted = new Redlock(nodes, { clock, retryCount: 3, retryDelayMs: 1_000, retryJitterMs: 0 });
+    const byRedlock = await acquireError(clock, counted.acquire('r', 10_000, { waitMs: 15_500 }));
+    expect([byRedlock.waitMs, byRedlock.attemptCount]).toEqual([undefined, 4]);
+    const redlock = new Redlock(nodes, { clock, retryDelayMs: 1_000, retryJitterMs: 0, waitMs: 15_500 });
+    const byCall = await acquireError(clock, redlock.acquire('r', 10_000, { retryCount: 3 }));
+    expect([byCall.waitMs, byCall.attemptCount]).toEqual([undefined, 4]);
+    // Retries the caller counted need no advice.
+    expect(byCall.message).not.toContain('give `waitMs`');
+  });
+
   it('bounds using() too: the routine never runs', async () => {
     const clock = new FakeClock();
     const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
