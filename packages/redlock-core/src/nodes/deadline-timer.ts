@@ -138,12 +138,13 @@ export class DeadlineTimer {
       // An expiry may add a deadline again (a fresh window after a stall), which arms the timer.
       for (const due of passed) due.expire(now);
     }
-    if (this.#timer !== undefined || this.#pending.length === 0) return;
+    if (this.#pending.length === 0) return;
     let earliest = Infinity;
     for (const due of this.#pending) earliest = Math.min(earliest, due.deadline);
-    // From the clock's time, not from `reached`: a timer that fires early would otherwise carry its
-    // earliness into the next one, and the next, until calls time out long before their deadline.
-    this.#arm(earliest);
+    // An expiry that waits again armed the timer for its own new deadline, which another pending one may
+    // precede. From the clock's time, not from `reached`: a timer that fires early would otherwise carry
+    // its earliness into the next one, and the next, until calls time out long before their deadline.
+    if (earliest < this.#armedFor) this.#arm(earliest);
   };
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, LockAcquireError, Redlock, SYSTEM_CLOCK } from '../../src/index.js';
 import { grantingNode, hangingNode, refusingNode } from '../../src/testing/fake-nodes.js';
+import { DeadlineTimer, type Due } from '../../src/nodes/deadline-timer.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 /**
  * The system clock, with a count of its timers that keep the process alive: set, not yet fired or cleared,
@@ -58,5 +60,32 @@ describe('the deadline timer on the system clock', () => {
     expect(clock.heldTimerCount()).toBe(0);
     hanging.resume();
     await redlock.close();
+  });
+});
+
+describe('the deadline timer after a stall', () => {
+  it('expires a pending deadline on time when an earlier one, expired late, waits again for a later one', async () => {
+    const clock = new FakeClock();
+    const timer = new DeadlineTimer(clock);
+    const expired: string[] = [];
+    const dueAt = (deadline: number, name: string, onExpire: (due: Due, now: number) => void = () => undefined): Due => ({
+      deadline,
+      pendingSlot: -1,
+      isAwaited: true,
+      expire(now) {
+        expired.push(`${name}@${now}`);
+        onExpire(this, now);
+      },
+    });
+    // A stalled call gets a fresh window from the time its deadline is found passed, as a fan-out's does.
+    const early = dueAt(10, 'early', (due, now) => {
+      if (now > 100) timer.add({ ...due, deadline: now + 1_000, pendingSlot: -1 });
+    });
+    const later = dueAt(170, 'later');
+    timer.add(early);
+    timer.add(later);
+    clock.stall(160);
+    await clock.advance(10);
+    expect(expired).toEqual(['early@160', 'later@170']);
   });
 });
