@@ -32,7 +32,9 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
  *   client's own name, if it has one), so it shows in `CLIENT LIST`;
  * - `disconnectTimeout: 0`: at its close, nothing sent on it is worth waiting for, and ioredis' 2 s would
  *   keep the process alive that long when it closes while reconnecting to a node that is down (ioredis
- *   then arms that timer for a socket that has already closed, and nothing clears it).
+ *   then arms that timer for a socket that has already closed, and nothing clears it). It also applies
+ *   when ioredis drops the connection to reconnect (a `reconnectOnError` copied from your client's
+ *   options): notifications in flight then may be lost, and their waiters retry on their timers.
  *
  * Its channels are counted by a {@link SubscriptionRegistry} of its own. Its `'error'` events are ignored (a
  * failure shows as waiters relying on their retry timers). Every adapter over `client` shares it, each

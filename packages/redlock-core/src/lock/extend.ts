@@ -116,7 +116,8 @@ async function reseed(hold: Hold, nodeIndex: number, ttlMs: number): Promise<voi
   const node = nodes[nodeIndex] as NodeState;
   hold.written[nodeIndex] = true;
   const reader = new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply);
-  const call = new FanOut<ExtendStatus>(hold.set, 'reseed');
+  // Started in the background, and not waited for by `redlock.close()`: it never keeps the process alive.
+  const call = new FanOut<ExtendStatus>(hold.set, 'reseed', undefined, 'detached');
   call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, hold.keys.length), reader);
   const outcome = await call.outcomeOf(nodeIndex);
   if (outcome.status === 'extended') removeLateGrant(hold, nodeIndex);

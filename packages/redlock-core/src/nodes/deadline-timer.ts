@@ -10,9 +10,10 @@ export interface Due {
    */
   pendingSlot: number;
   /**
-   * Whether a caller waits for it. While one that is pending does, the timer keeps the process alive, so
-   * that an awaited operation settles even when no connection is left to do so; background work (a
-   * cleanup no one awaits) never keeps it alive, as the lifecycle's background timers do not.
+   * Whether it belongs to an operation a caller awaits (the nodes its decision did not need included, until
+   * they answer or time out). While one that is pending does, the timer keeps the process alive, so that
+   * an awaited operation settles even when no connection is left to do so; work started in the
+   * background (a cleanup no one awaits) never keeps it alive, as the lifecycle's background timers do not.
    */
   readonly isAwaited: boolean;
   /** Called once the deadline has passed (late when the event loop was blocked), with the clock's time then. */

@@ -24,7 +24,7 @@ const ANSWER_KNOWN = 4;
 const MEASURED = 8;
 
 /** Who waits for a fan-out's calls: see the {@link FanOut} constructor. */
-export type FanOutWork = 'awaited' | 'tracked' | 'background';
+export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
 
 /**
  * The calls of one operation to the nodes of a `Redlock`, by node index: one object rather than one per
@@ -87,8 +87,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /**
    * @param yes - The status (or the two statuses) that count as yes in the vote; none for a fan-out without one.
    * @param work - Who waits for the calls: their caller only (`'awaited'`); their caller and `redlock.close()`,
-   *   within its bound (`'tracked'`: releases, a failed attempt's cleanup); or `redlock.close()` only
-   *   (`'background'`: a cleanup no one awaits, which never keeps the process alive; see {@link Due.isAwaited}).
+   *   within its bound (`'tracked'`: releases, a failed attempt's cleanup); `redlock.close()` only
+   *   (`'background'`: a cleanup no one awaits); or no one (`'detached'`: re-setting keys a node lost). The
+   *   last two never keep the process alive (see {@link Due.isAwaited}).
    */
   constructor(set: NodeSet, operation: NodeOperation, yes?: S | readonly [S, S], work: FanOutWork = 'awaited') {
     const nodeCount = set.nodes.length;
@@ -97,8 +98,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#clock = set.options.clock;
     this.#timer = deadlineTimerOf(this.#clock);
     this.#vote = yes === undefined ? undefined : new Vote(nodeCount, yes);
-    this.#isTracked = work !== 'awaited';
-    this.isAwaited = work !== 'background';
+    this.#isTracked = work === 'tracked' || work === 'background';
+    this.isAwaited = work === 'awaited' || work === 'tracked';
     this.#unsettledCount = nodeCount;
     const blank = blankArraysFor(nodeCount);
     this.outcomes = blank.outcomes.slice() as (NodeOutcome<S> | undefined)[];

@@ -63,6 +63,27 @@ describe('the deadline timer on the system clock', () => {
   });
 });
 
+describe('the deadline timer and work started in the background', () => {
+  it('does not keep the process alive for keys set again on a node that lost them', async () => {
+    const clock = countingClock();
+    const nodes = [grantingNode(), grantingNode(), grantingNode()];
+    const redlock = new Redlock(nodes, { nodeTimeoutMs: 5_000, retryCount: 0, clock });
+    const lock = await redlock.acquire('reseed', 60_000);
+    // Node 2 lost our key (it restarted empty): it answers the extension with 'missing', 50 ms late, and
+    // then hangs, so the keys sent there again stay pending.
+    const lost = nodes[2]!;
+    lost.keyspace.delete('reseed');
+    lost.latencyMs = 50;
+    await lock.extend(60_000);
+    lost.hang();
+    while (!lost.calls.some((call) => call.script === 'extend' && call.args[2] === '1')) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(clock.heldTimerCount()).toBe(0);
+    lost.resume();
+    await (await lock.release()).settled;
+    await redlock.close();
+  });
+});
+
 describe('the deadline timer after a stall', () => {
   it('expires a pending deadline on time when an earlier one, expired late, waits again for a later one', async () => {
     const clock = new FakeClock();
