@@ -45,8 +45,9 @@ export interface RedlockOptions {
    * `waitMs` is set, with the `reason` of its last attempt (of the latest one that ran to its vote, when
    * the answers the cut-off one had decide nothing). It bounds the wait in the local queue too.
    * Whichever ends first, `waitMs` or a `retryCount` given here or on the call, ends the call; without a
-   * `retryCount`, or with `retryCount: Infinity`, `waitMs` alone does. A positive integer up to 2³¹−1, or `Infinity` for no time limit (to override a
-   * `Redlock`'s default in one call). For a single try without waiting, use `tryAcquire()`.
+   * `retryCount`, or with `retryCount: Infinity`, `waitMs` alone does. A positive integer up to 2³¹−1, or
+   * `Infinity` for no time limit (to override a `Redlock`'s default in one call). For a single try without
+   * waiting, use `tryAcquire()`.
    * @defaultValue `Infinity` (the wait is bounded by `retryCount` only)
    */
   readonly waitMs?: number;
