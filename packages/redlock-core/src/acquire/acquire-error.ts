@@ -35,7 +35,7 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
         : ''
       : request.fencing
         ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
-        : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's on the same resource, or a string without a TTL): give each lock a resource of its own, and lock keys a namespace of their own, e.g. with \`keyPrefix\``;
+        : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): give each lock a resource of its own, and lock keys a namespace (\`keyPrefix\`)`;
   const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
   const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
   return new LockAcquireError(
@@ -84,4 +84,3 @@ export function isBlockedByForeignKeys(attempt: AcquireAttempt, quorum: number):
   const foreignIn = (nodes: readonly { readonly status: string }[]): number => nodes.filter((node) => node.status === 'foreign').length;
   return foreignIn(attempt.nodes) > tolerated || foreignIn(attempt.fenceNodes ?? []) > tolerated;
 }
-

@@ -49,8 +49,8 @@ describe('acquire() on a foreign key', () => {
       expect(error.attempts[0]?.nodes.map((node) => node.status)).toEqual(['foreign', 'foreign', 'acquired']);
       expect(error.message).toBe(
         'Could not acquire "r" after 1 attempt: foreign key (last attempt: 2 holding a foreign key, 1 acquired, quorum is 2); ' +
-          "the key is not a lock (another type, such as a semaphore's or a read-write lock's on the same resource, or a string without a TTL): " +
-          'give each lock a resource of its own, and lock keys a namespace of their own, e.g. with `keyPrefix`',
+          "the key is not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): " +
+          'give each lock a resource of its own, and lock keys a namespace (`keyPrefix`)',
       );
       expect(nodes.map((node) => node.acquireRequests().length)).toEqual([1, 1, 1]);
       expect(nodes.map((node) => node.keyspace.peek('lock:r'))).toEqual(before);

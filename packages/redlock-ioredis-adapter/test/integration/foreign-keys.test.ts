@@ -83,7 +83,7 @@ describe('a key at a lock key that is not a lock', () => {
     expect(error.reason).toBe('foreign-key');
     expect(error.attempts).toHaveLength(1);
     expect(error.attempts[0]?.nodes.map((node) => node.status)).toEqual(Array(NODE_COUNT).fill('foreign'));
-    expect(error.message).toContain("the key is not a lock (another type, such as a semaphore's or a read-write lock's on the same resource, or a string without a TTL)");
+    expect(error.message).toContain("the key is not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL)");
     expect(await snapshotOf(key)).toEqual(before);
     await Promise.all(admins.map((admin) => admin.del(key)));
   });
