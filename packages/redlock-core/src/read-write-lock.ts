@@ -18,6 +18,7 @@ import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.
 import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from './scripts/read-write-acquire.js';
 import { resolvePermitOptions, type ReadWriteSettings } from './settings/resolve-permits.js';
 import { checkAcquireTtl } from './settings/ttl.js';
+import { defaultRetriesAdvice } from './settings/resolve-options.js';
 
 /**
  * A read-write lock over the nodes of a `Redlock`: many readers at once, or one writer alone, across every
@@ -205,7 +206,7 @@ export class ReadWriteLock {
         },
         isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
         isFinal: (failure) => failure.reason === 'foreign-key',
-        errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, attempts, attemptCount, waitMs),
+        errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, request, attempts, attemptCount, waitMs),
       });
       // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
       if (mayHaveLeftIntent) held.releaseOnEveryNode();
@@ -243,7 +244,7 @@ export class ReadWriteLock {
       request.signal?.throwIfAborted();
       // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "taken".
       if (result === 'full-at-lead' || result.reason === 'locked') return undefined;
-      throw readWriteAcquireError(this.#settings, mode, [result], 1);
+      throw readWriteAcquireError(this.#settings, mode, request, [result], 1);
     });
   }
 
@@ -277,16 +278,25 @@ function mayHoldIntent(status: string): boolean {
 }
 
 /** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
-function readWriteAcquireError(lock: ReadWriteSettings, mode: ReadWriteMode, attempts: readonly FailedReadWriteAttempt[], attemptCount: number, waitMs?: number): ReadWriteLockError {
+function readWriteAcquireError(
+  lock: ReadWriteSettings,
+  mode: ReadWriteMode,
+  request: PermitRequest,
+  attempts: readonly FailedReadWriteAttempt[],
+  attemptCount: number,
+  waitMs?: number,
+): ReadWriteLockError {
   // An attempt cut off by `waitMs` decides nothing: the latest that ran to its vote says why.
   const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
+  const reason = last?.reason ?? 'locked';
   const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
-  const why = last === undefined ? `\`waitMs\` (${waitMs} ms) ran out before any attempt` : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}`;
+  const advice = reason === 'locked' ? defaultRetriesAdvice(request, waitMs) : '';
+  const why = last === undefined ? `\`waitMs\` (${waitMs} ms) ran out before any attempt` : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}${advice}`;
   return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}: ${why}`, {
     operation: 'acquire',
     resource: lock.resource,
     mode,
-    reason: last?.reason ?? 'locked',
+    reason,
     attempts,
     attemptCount,
     ...(waitMs === undefined ? {} : { waitMs }),

@@ -4,6 +4,7 @@ import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
 import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
 import type { AcquireRequest } from './attempt.js';
 import type { AttemptLog } from './attempt-log.js';
+import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 
 /**
  * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
@@ -30,8 +31,8 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
       : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
   const advice =
     reason !== 'foreign-key'
-      ? reason === 'held-by-another-owner' && waitMs === undefined && request.isRetryCountDefault && request.retryCount !== Infinity
-        ? `; its ${request.retryCount} retries (the default) ran out: give \`waitMs\` to wait longer`
+      ? reason === 'held-by-another-owner'
+        ? defaultRetriesAdvice(request, waitMs)
         : ''
       : request.fencing
         ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'

@@ -12,6 +12,7 @@ import { type KeyWatch, type ReleaseNotifications, type ReleaseSource, waitForRe
 import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';
+import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 
 /** How many attempts a `PermitError` keeps besides the first: memory stays bounded however long a call waits. */
 const KEPT_LATEST_ATTEMPTS = 10;
@@ -177,7 +178,7 @@ export function permitAcquireError(
   let why: string;
   if (last === undefined) why = `\`waitMs\` (${waitMs} ms) ran out before any attempt`;
   else if (reason === 'limit-mismatch') why = `a node holds it with limit ${last.recordedLimit}: every client of a semaphore must give the same limit`;
-  else why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}`;
+  else why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}${reason === 'no-permits-free' ? defaultRetriesAdvice(request, waitMs) : ''}`;
   return new PermitError(`Could not acquire ${what}: ${why}`, {
     operation: 'acquire',
     resource: semaphore.resource,

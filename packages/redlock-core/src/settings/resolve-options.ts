@@ -165,6 +165,15 @@ export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): Wa
   };
 }
 
+/**
+ * What the error of an acquisition that gave up on a resource held by others adds when its default retries
+ * ran out (neither `retryCount` nor `waitMs` was given): how to wait longer. Empty otherwise.
+ */
+export function defaultRetriesAdvice(settings: Pick<WaitSettings, 'retryCount' | 'isRetryCountDefault'>, waitMs: number | undefined): string {
+  if (waitMs !== undefined || !settings.isRetryCountDefault || settings.retryCount === Infinity) return '';
+  return `; its ${settings.retryCount} retries (the default) ran out: give \`waitMs\` to wait longer`;
+}
+
 /** A non-negative integer or `Infinity`; `-1` gets a message of its own (see {@link RedlockOptions.retryCount}). */
 function checkRetryCount(value: unknown): asserts value is number {
   if (value === Infinity) return;

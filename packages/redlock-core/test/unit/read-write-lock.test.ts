@@ -56,6 +56,20 @@ describe("a read-write lock's arguments", () => {
   });
 });
 
+describe("a read-write lock's wait", () => {
+  it('retries until waitMs when no retryCount is given, and says how to wait longer when its default retries ran out', async () => {
+    const { clock, client } = setup({ retryDelayMs: 100 });
+    const writer = await clock.runUntilSettled(client().readWriteLock('catalog').acquireWrite(60_000));
+    // 10 retries take 1 s at this pace: the wait goes on to 5.5 s.
+    await expect(clock.runUntilSettled(client().readWriteLock('catalog').acquireRead(10_000, { waitMs: 5_500 }))).rejects.toMatchObject({ reason: 'locked', waitMs: 5_500 });
+    expect(clock.now()).toBe(5_500);
+    const error = await clock.runUntilSettled(client().readWriteLock('catalog').acquireRead(10_000)).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(ReadWriteLockError);
+    expect((error as ReadWriteLockError).message).toMatch(/; its 10 retries \(the default\) ran out: give `waitMs` to wait longer$/);
+    await clock.runUntilSettled(writer.release());
+  });
+});
+
 describe('a read-write lock on fake nodes', () => {
   it('lets readers share it and keeps a writer alone, each way round', async () => {
     const { clock, lock, client } = setup({ retryCount: 0 });

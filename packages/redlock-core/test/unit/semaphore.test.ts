@@ -95,6 +95,10 @@ describe("a semaphore's wait", () => {
     // 10 retries take 1 s at this pace: the wait goes on to 5.5 s.
     await expect(clock.runUntilSettled(waiter.acquire(10_000, { waitMs: 5_500 }))).rejects.toMatchObject({ reason: 'no-permits-free' });
     expect(clock.now()).toBe(5_500);
+    // Without waitMs, the default retries end the wait, and the error says how to wait longer.
+    const error = await clock.runUntilSettled(waiter.acquire(10_000)).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(PermitError);
+    expect((error as PermitError).message).toMatch(/; its 10 retries \(the default\) ran out: give `waitMs` to wait longer$/);
     await clock.runUntilSettled(held.release());
   });
 });
