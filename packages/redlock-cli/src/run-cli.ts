@@ -4,7 +4,7 @@ import { type CommandOutcome, exitCodeOfOutcome, type RunningCommand, startComma
 import { formatDurationMs } from './duration.js';
 import { EXIT_CODES, exitCodeForLockError, exitCodeForSignal } from './exit-codes.js';
 import { HELP_TEXT } from './help.js';
-import { isInputError } from './input-errors.js';
+import { isInputError, UsageError } from './input-errors.js';
 import { type HeldLock, LockSession } from './lock-session.js';
 import { redactedUrl } from './node-urls.js';
 import { ignoreTerminalStop, onHandledSignals, whenAborted } from './process-signals.js';
@@ -33,8 +33,8 @@ export async function runCli(io: CliIo): Promise<number> {
     request = parseCliArguments(io.argv, io.env);
   } catch (error) {
     if (!isInputError(error)) throw error;
-    // Printed even with --quiet: a wrong command line is always worth a line.
-    io.stderr.write(`redlock: ${error.message}\n`);
+    // Printed even with --quiet: a wrong command line is always worth a line, and where to read how to write it.
+    io.stderr.write(`redlock: ${error.message}\n${error instanceof UsageError ? "Try 'redlock --help' for more information.\n" : ''}`);
     return error.exitCode;
   }
   switch (request.kind) {
