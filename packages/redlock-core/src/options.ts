@@ -28,14 +28,15 @@ export interface RedlockOptions {
    * which never queues. A call queued behind others of the same `Redlock` counts its retry pauses in which
    * none of them acquired the lock instead (see `acquire()`). `Infinity` retries until the lock is
    * acquired, `signal` aborts or `waitMs` runs out. When no `retryCount` is given (here or on the call),
-   * a call with a time limit (`waitMs`) retries until that limit: the default applies only to calls
-   * without one.
+   * a call that says how long to wait (its own `waitMs`, `Infinity` included, or a time limit of the
+   * `Redlock`'s) retries until then, whatever failed (a held lock, or nodes that cannot be reached): the
+   * default applies only to calls that say nothing of how long to wait.
    *
    * `-1`, which node-redlock reads as "for ever", is refused with a `RangeError` that says to write
    * `Infinity`: a count that went negative is more often a bug (say `maxTries - 1` with `maxTries` 0)
    * than a wish to wait for ever, and turning that bug into a wait without end is the worst outcome;
    * `Infinity` says what it means, in the same type.
-   * @defaultValue `10`, or `Infinity` for a call with a time limit (`waitMs`)
+   * @defaultValue `10`, or `Infinity` for a call given `waitMs` (see above)
    */
   readonly retryCount?: number;
   /**
@@ -46,8 +47,8 @@ export interface RedlockOptions {
    * the answers the cut-off one had decide nothing). It bounds the wait in the local queue too.
    * Whichever ends first, `waitMs` or a `retryCount` given here or on the call, ends the call; without a
    * `retryCount`, or with `retryCount: Infinity`, `waitMs` alone does. A positive integer up to 2³¹−1, or
-   * `Infinity` for no time limit (to override a `Redlock`'s default in one call). For a single try without
-   * waiting, use `tryAcquire()`.
+   * `Infinity` for no time limit (to override a `Redlock`'s default in one call: without a `retryCount`,
+   * that call then retries until it acquires). For a single try without waiting, use `tryAcquire()`.
    * @defaultValue `Infinity` (the wait is bounded by `retryCount` only)
    */
   readonly waitMs?: number;

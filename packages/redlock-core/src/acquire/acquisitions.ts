@@ -208,8 +208,13 @@ export class Acquisitions {
           wokenBy = listening === 'ready' ? 'look' : listening;
           continue;
         }
-        // A timed retry that is due goes first, however many wakes are pending: wakes never starve it.
-        wokenBy = retryAt <= clock.now() ? 'timer' : await waitForRetry(clock, retryAt - clock.now(), queue, signal);
+        // A timed retry that is due goes first, however many wakes are pending: wakes never starve it. It
+        // still lets the event loop turn: attempts that fail at once (nodes refused, no pause between
+        // retries) would otherwise run on microtasks alone, and no timer could end the wait, not even `waitMs`.
+        if (retryAt <= clock.now()) {
+          await nextTimerTurn(clock);
+          wokenBy = 'timer';
+        } else wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
       }
     } catch (error) {
       // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
@@ -261,4 +266,11 @@ function nextRetryAtOf(clock: Clock, request: AcquireRequest): number {
 /** Releases a lock that a call acquired after `close()` had rejected it. */
 function releaseAbandoned(lock: Lock): Promise<unknown> {
   return lock.release();
+}
+
+/** Resolves on a timer of `clock` due at once: after the timers and I/O due now, on the system clock. */
+function nextTimerTurn(clock: Clock): Promise<void> {
+  return new Promise((resolve) => {
+    clock.setTimeout(resolve, 0);
+  });
 }

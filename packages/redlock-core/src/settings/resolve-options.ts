@@ -141,9 +141,9 @@ export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensi
 
 /**
  * Validates the retry settings given and fills in the others from `defaults`, which are valid already. A
- * call with a time limit (`waitMs`, its own or the `Redlock`'s) and no `retryCount` anywhere retries until
- * that limit: a caller who says how long to wait means it, where the default count alone would give up
- * after some 2 s of retries.
+ * call that says how long to wait (its own `waitMs`, `Infinity` included, or the `Redlock`'s time limit)
+ * and has no `retryCount` anywhere retries until then: it means it, where the default count alone would
+ * give up after some 2 s of retries.
  */
 export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): WaitSettings {
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
@@ -154,8 +154,8 @@ export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): Wa
   const resolvedWaitMs = waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs;
   let resolvedRetryCount = retryCount === undefined ? defaults.retryCount : retryCount;
   // Only for a call: the `Redlock`'s own options (resolved over defaults without the flag) keep the default
-  // count, so that a call lifting the time limit (`waitMs: Infinity`) gets it.
-  if (retryCount === undefined && defaults.isRetryCountDefault === true && resolvedWaitMs !== Infinity) resolvedRetryCount = Infinity;
+  // count, for the calls that say nothing of how long to wait.
+  if (retryCount === undefined && defaults.isRetryCountDefault === true && (waitMs !== undefined || resolvedWaitMs !== Infinity)) resolvedRetryCount = Infinity;
   return {
     retryCount: resolvedRetryCount,
     retryDelayMs: retryDelayMs === undefined ? defaults.retryDelayMs : retryDelayMs,
@@ -167,7 +167,8 @@ export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): Wa
 
 /**
  * What the error of an acquisition that gave up on a resource held by others adds when its default retries
- * ran out (neither `retryCount` nor `waitMs` was given): how to wait longer. Empty otherwise.
+ * ran out (neither `retryCount` nor `waitMs` was given, or the retries would not run out): how to wait
+ * longer. Empty otherwise.
  */
 export function defaultRetriesAdvice(settings: Pick<WaitSettings, 'retryCount' | 'isRetryCountDefault'>, waitMs: number | undefined): string {
   if (waitMs !== undefined || !settings.isRetryCountDefault || settings.retryCount === Infinity) return '';

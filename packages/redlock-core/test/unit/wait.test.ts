@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
+import type { FakeNode } from '../../src/testing/fake-adapter.js';
 
 /** Runs the clock until `acquiring` settles and returns its LockAcquireError (fails on anything else). */
 async function acquireError(clock: FakeClock, acquiring: Promise<unknown>, quickly = false): Promise<LockAcquireError> {
@@ -145,13 +146,49 @@ describe('waitMs', () => {
     const waiting = new Redlock(nodes, { clock, retryDelayMs: 1_000, retryJitterMs: 0, waitMs: 15_500 });
     const byDefault = await acquireError(clock, waiting.acquire('r', 10_000));
     expect([byDefault.waitMs, byDefault.attemptCount]).toEqual([15_500, 16]);
-    // Without a time limit, the default retryCount bounds the call.
-    const unbounded = await acquireError(clock, waiting.acquire('r', 10_000, { waitMs: Infinity }));
+    // A call that says nothing of how long to wait stops after the default 10 retries, and its message
+    // says how to wait longer.
+    const unbounded = await acquireError(clock, redlock.acquire('r', 10_000));
     expect([unbounded.waitMs, unbounded.attemptCount]).toEqual([undefined, 11]);
-    // Its message says how to wait longer.
     expect(unbounded.message).toBe(
       'Could not acquire "r" after 11 attempts: held by another owner (last attempt: 3 held by another owner, quorum is 2); its 10 retries (the default) ran out: give `waitMs` to wait longer',
     );
+  });
+
+  it('ends at waitMs on the system clock when every attempt fails at once and retries have no pause', async () => {
+    // Attempts that fail on microtasks alone once kept the loop from turning: the waitMs timer never fired.
+    // After 20,000 node calls the guard aborts the call instead, so a regression fails rather than hangs.
+    const guard = new AbortController();
+    let callCount = 0;
+    const counted = (node: FakeNode): FakeNode =>
+      new Proxy(node, {
+        get(target, property) {
+          const value: unknown = Reflect.get(target, property);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (++callCount > 20_000) guard.abort(new Error('the retry loop never let the event loop turn'));
+            return (value as (...rest: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    const redlock = new Redlock([refusingNode(), refusingNode(), refusingNode()].map(counted), { retryDelayMs: 0, retryJitterMs: 0 });
+    const error = await redlock.acquire('r', 10_000, { waitMs: 50, signal: guard.signal }).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as LockAcquireError).waitMs).toBe(50);
+    await redlock.close();
+  });
+
+  it('retries until it acquires with waitMs: Infinity on the call and no retryCount, past the Redlock\'s time limit', async () => {
+    const clock = new FakeClock();
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryDelayMs: 100, retryJitterMs: 0, waitMs: 1_000 });
+    const acquiring = redlock.acquire('r', 10_000, { waitMs: Infinity });
+    await clock.advance(5_000);
+    for (const node of nodes) node.keyspace.isHeldByAnotherOwner = false;
+    const lock = await clock.runUntilSettled(acquiring);
+    // Attempts every 100 ms for 5 s: some 50, where the default count stops at 11.
+    expect(lock.attempts).toBeGreaterThan(40);
+    await clock.runUntilSettled(lock.release());
   });
 
   it('stops at a retryCount given on the Redlock or the call, whichever of it and waitMs ends first', async () => {
