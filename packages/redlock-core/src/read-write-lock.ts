@@ -16,9 +16,9 @@ import { inspectReadWrite } from './permits/inspect-read-write.js';
 import { type FailedReadWriteAttempt, runReadWriteAttempt } from './permits/read-write-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
 import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from './scripts/read-write-acquire.js';
+import { defaultRetriesAdvice } from './settings/resolve-options.js';
 import { resolvePermitOptions, type ReadWriteSettings } from './settings/resolve-permits.js';
 import { checkAcquireTtl } from './settings/ttl.js';
-import { defaultRetriesAdvice } from './settings/resolve-options.js';
 
 /**
  * A read-write lock over the nodes of a `Redlock`: many readers at once, or one writer alone, across every

@@ -2,9 +2,9 @@
 import { describeResources } from '../base/describe.js';
 import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
 import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
+import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import type { AcquireRequest } from './attempt.js';
 import type { AttemptLog } from './attempt-log.js';
-import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 
 /**
  * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out

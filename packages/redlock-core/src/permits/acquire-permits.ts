@@ -9,10 +9,10 @@ import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { leadNodeIndexIn } from '../nodes/lead-node.js';
 import { type KeyWatch, type ReleaseNotifications, type ReleaseSource, waitForRetry, waitUntilListening } from '../nodes/release-notifications.js';
+import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';
-import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 
 /** How many attempts a `PermitError` keeps besides the first: memory stays bounded however long a call waits. */
 const KEPT_LATEST_ATTEMPTS = 10;

@@ -88,7 +88,7 @@ export interface WaitSettings extends RetrySettings {
 /** The `Redlock`'s settings that a call's retry settings default to. */
 export interface RetryDefaults extends RetrySettings {
   readonly waitMs?: number;
-  /** Whether the `Redlock` was given no `retryCount`: then a call with a time limit retries until it (see {@link resolveRetries}). */
+  /** Whether the `Redlock` was given no `retryCount`: then a call that says how long to wait retries until then (see {@link resolveRetries}). */
   readonly isRetryCountDefault?: boolean;
 }
 

@@ -55,12 +55,16 @@ await Promise.all(clients.map((client) => client.quit()));
 console.log(JSON.stringify({ wokenAfterMs, state: next.state }));
 `;
 
-/** Subscribes with a default adapter, says so, waits for a line on stdin, then closes the adapter and quits. */
-const SUBSCRIBE_UNTIL_TOLD = `
+/**
+ * A child that subscribes with a default adapter over a client made with `clientOptions` (source text),
+ * says so, waits for `done` on stdin, closes the adapter, then runs `then` (source text).
+ */
+function subscribeUntilTold(clientOptions: string, then: string): string {
+  return `
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
-const client = new Redis(process.env.REDIS_URL);
+const client = new Redis(process.env.REDIS_URL, ${clientOptions});
 client.on('error', () => undefined);
 const adapter = new IoredisAdapter(client);
 await adapter.subscribe('${RELEASE_CHANNEL_PREFIX}' + process.env.KEY, () => undefined);
@@ -70,33 +74,24 @@ for await (const line of lines) if (line === 'done') break;
 lines.close();
 process.stdin.destroy();
 await adapter.close();
-await client.quit();
-console.log('quit');
+${then}
 `;
+}
+
+/** Subscribes, waits for a line on stdin, then closes the adapter and quits. */
+const SUBSCRIBE_UNTIL_TOLD = subscribeUntilTold('{}', "await client.quit();\nconsole.log('quit');");
 
 /**
- * Subscribes with a default adapter, says so, waits for a line on stdin (sent once the node is down), then
- * closes the adapter and disconnects its client, and prints how many timers keep the process alive 100 ms
- * later. Its own client is given a \`disconnectTimeout\` of 0, so that only the adapter's connection counts.
+ * Subscribes, waits for a line on stdin (sent once the node is down), then closes the adapter and
+ * disconnects its client, and prints how many timers keep the process alive 100 ms later. Its own client
+ * is given a \`disconnectTimeout\` of 0, so that only the adapter's connection counts.
  */
-const CLOSE_WHILE_DOWN = `
-import { createInterface } from 'node:readline';
-import { Redis } from 'ioredis';
-import { IoredisAdapter } from 'redlock-ioredis-adapter';
-const client = new Redis(process.env.REDIS_URL, { disconnectTimeout: 0 });
-client.on('error', () => undefined);
-const adapter = new IoredisAdapter(client);
-await adapter.subscribe('${RELEASE_CHANNEL_PREFIX}' + process.env.KEY, () => undefined);
-console.log('subscribed');
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) if (line === 'done') break;
-lines.close();
-process.stdin.destroy();
-await adapter.close();
-client.disconnect();
+const CLOSE_WHILE_DOWN = subscribeUntilTold(
+  '{ disconnectTimeout: 0 }',
+  `client.disconnect();
 await new Promise((resolve) => setTimeout(resolve, 100));
-console.log(JSON.stringify(process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length));
-`;
+console.log(JSON.stringify(process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length));`,
+);
 
 /**
  * Starts 50 acquisitions that wait for a held lock with one shared signal, aborts it, and prints how they
