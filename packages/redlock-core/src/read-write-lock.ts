@@ -1,5 +1,6 @@
 import { runUnderLock } from './acquire/using.js';
 import { ReadWriteLockError } from './base/claim-errors.js';
+import { describeAttemptCount } from './base/describe.js';
 import { closedErrorOf } from './base/errors.js';
 import { traceHold } from './base/tracing.js';
 import { describeOutcomes } from './base/outcomes.js';
@@ -292,7 +293,8 @@ function readWriteAcquireError(
   const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
   const advice = reason === 'locked' ? defaultRetriesAdvice(request, waitMs) : '';
   const why = last === undefined ? `\`waitMs\` (${waitMs} ms) ran out before any attempt` : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}${advice}`;
-  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}: ${why}`, {
+  const after = last === undefined ? '' : ` ${describeAttemptCount(attemptCount, attempts.length)}`;
+  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}${after}: ${why}`, {
     operation: 'acquire',
     resource: lock.resource,
     mode,

@@ -1,5 +1,5 @@
 // Why an acquisition gave up, and the LockAcquireError that says so with the numbers.
-import { describeResources } from '../base/describe.js';
+import { describeAttemptCount, describeResources } from '../base/describe.js';
 import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
 import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
@@ -37,10 +37,8 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
       : request.fencing
         ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
         : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): give each lock a resource of its own, and lock keys a namespace (\`keyPrefix\`)`;
-  const tries = log.count === 1 ? '1 attempt' : `${log.count} attempts`;
-  const keptNote = log.count > kept.length ? ` (the error keeps the first and the latest ${kept.length - 1})` : '';
   return new LockAcquireError(
-    `Could not acquire ${describeResources(request.resources)}${within} after ${tries}${keptNote}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
+    `Could not acquire ${describeResources(request.resources)}${within} ${describeAttemptCount(log.count, kept.length)}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
     { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) },
   );
 }

@@ -2,7 +2,9 @@
 // quorum, with retries, waits and wakes.
 import { type Clock, recheckDelayMs } from '../base/clock.js';
 import { PermitError } from '../base/claim-errors.js';
+import { describeAttemptCount } from '../base/describe.js';
 import { describeOutcomes } from '../base/outcomes.js';
+import { KEPT_LATEST_ATTEMPTS } from '../acquire/attempt-log.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired, wokenRestMs } from '../acquire/retry.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -13,9 +15,6 @@ import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';
-
-/** How many attempts a `PermitError` keeps besides the first: memory stays bounded however long a call waits. */
-const KEPT_LATEST_ATTEMPTS = 10;
 
 /** One validated call of a semaphore's `acquire()` or `tryAcquire()`. */
 export interface PermitRequest extends PermitSettings {
@@ -179,7 +178,8 @@ export function permitAcquireError(
   if (last === undefined) why = `\`waitMs\` (${waitMs} ms) ran out before any attempt`;
   else if (reason === 'limit-mismatch') why = `a node holds it with limit ${last.recordedLimit}: every client of a semaphore must give the same limit`;
   else why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}${reason === 'no-permits-free' ? defaultRetriesAdvice(request, waitMs) : ''}`;
-  return new PermitError(`Could not acquire ${what}: ${why}`, {
+  const after = last === undefined ? '' : ` ${describeAttemptCount(attemptCount, attempts.length)}`;
+  return new PermitError(`Could not acquire ${what}${after}: ${why}`, {
     operation: 'acquire',
     resource: semaphore.resource,
     permits: request.permits,

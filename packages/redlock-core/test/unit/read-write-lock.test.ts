@@ -61,11 +61,15 @@ describe("a read-write lock's wait", () => {
     const { clock, client } = setup({ retryDelayMs: 100 });
     const writer = await clock.runUntilSettled(client().readWriteLock('catalog').acquireWrite(60_000));
     // 10 retries take 1 s at this pace: the wait goes on to 5.5 s.
-    await expect(clock.runUntilSettled(client().readWriteLock('catalog').acquireRead(10_000, { waitMs: 5_500 }))).rejects.toMatchObject({ reason: 'locked', waitMs: 5_500 });
+    const waited = await clock.runUntilSettled(client().readWriteLock('catalog').acquireRead(10_000, { waitMs: 5_500 })).catch((failure: unknown) => failure);
+    expect(waited).toMatchObject({ reason: 'locked', waitMs: 5_500 });
+    // It says how many attempts it made, and that it kept 11 of them, as a lock's error does.
+    expect((waited as ReadWriteLockError).attempts).toHaveLength(11);
+    expect((waited as ReadWriteLockError).message).toMatch(new RegExp(`^Could not take the read lock on "catalog" after ${(waited as ReadWriteLockError).attemptCount} attempts \\(the error keeps the first and the latest 10\\): `));
     expect(clock.now()).toBe(5_500);
     const error = await clock.runUntilSettled(client().readWriteLock('catalog').acquireRead(10_000)).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(ReadWriteLockError);
-    expect((error as ReadWriteLockError).message).toMatch(/; its 10 retries \(the default\) ran out: give `waitMs` to wait longer$/);
+    expect((error as ReadWriteLockError).message).toMatch(/ after 11 attempts: .*; its 10 retries \(the default\) ran out: give `waitMs` to wait longer$/);
     await clock.runUntilSettled(writer.release());
   });
 });
@@ -86,7 +90,7 @@ describe('a read-write lock on fake nodes', () => {
     expect(writer).toBeInstanceOf(ReadWriteHandle);
     expect(await clock.runUntilSettled(lock.tryAcquireRead(10_000))).toBeUndefined();
     expect(await clock.runUntilSettled(lock.tryAcquireWrite(10_000))).toBeUndefined();
-    await expect(clock.runUntilSettled(lock.acquireRead(10_000))).rejects.toThrow(/Could not take the read lock on "catalog": 3 held by a writer, quorum is 2/);
+    await expect(clock.runUntilSettled(lock.acquireRead(10_000))).rejects.toThrow(/Could not take the read lock on "catalog" after 1 attempt: 3 held by a writer, quorum is 2/);
     await clock.runUntilSettled(writer.release());
     expect((await clock.runUntilSettled(lock.tryAcquireRead(10_000)))?.state).toBe('held');
   });

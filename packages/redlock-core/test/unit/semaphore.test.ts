@@ -93,12 +93,16 @@ describe("a semaphore's wait", () => {
     const held = await clock.runUntilSettled(holder.acquire(60_000));
     const waiter = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryDelayMs: 100, retryJitterMs: 0 }).semaphore('jobs', { limit: 1 });
     // 10 retries take 1 s at this pace: the wait goes on to 5.5 s.
-    await expect(clock.runUntilSettled(waiter.acquire(10_000, { waitMs: 5_500 }))).rejects.toMatchObject({ reason: 'no-permits-free' });
+    const waited = await clock.runUntilSettled(waiter.acquire(10_000, { waitMs: 5_500 })).catch((failure: unknown) => failure);
+    expect(waited).toMatchObject({ reason: 'no-permits-free', attemptCount: 55 });
+    // It keeps 11 of its attempts, and says how many it made, as a lock's error does.
+    expect((waited as PermitError).attempts).toHaveLength(11);
+    expect((waited as PermitError).message).toMatch(/^Could not acquire 1 of 1 permits of "jobs" after 55 attempts \(the error keeps the first and the latest 10\): /);
     expect(clock.now()).toBe(5_500);
     // Without waitMs, the default retries end the wait, and the error says how to wait longer.
     const error = await clock.runUntilSettled(waiter.acquire(10_000)).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(PermitError);
-    expect((error as PermitError).message).toMatch(/; its 10 retries \(the default\) ran out: give `waitMs` to wait longer$/);
+    expect((error as PermitError).message).toMatch(/ after 11 attempts: .*; its 10 retries \(the default\) ran out: give `waitMs` to wait longer$/);
     await clock.runUntilSettled(held.release());
   });
 });
