@@ -60,9 +60,10 @@ export class ReadWriteLock {
    * @returns The held {@link ReadWriteHandle}, `mode` `'read'`.
    * @throws {@link ReadWriteLockError} (`operation` `'acquire'`) when the attempts or `waitMs` ran out
    *   (`reason` `'locked'`, `'nodes-unreachable'` or `'no-validity'`), and at once for `'foreign-key'`;
-   *   `signal.reason` the moment `signal` aborts; {@link RedlockClosedError} once `close()` was called, or
-   *   when it is called while this waits; `TypeError` or `RangeError` for bad arguments, before any node is
-   *   called.
+   *   `signal.reason` once `signal` aborts: at once between attempts, and during an attempt once what it
+   *   wrote is freed (no node is asked after the abort, and each call is bounded by its node's timeout);
+   *   {@link RedlockClosedError} once `close()` was called, or when it is called while this waits;
+   *   `TypeError` or `RangeError` for bad arguments, before any node is called.
    *
    * @example
    * ```ts

@@ -52,8 +52,10 @@ export class Semaphore {
    * @returns The held {@link Permit}.
    * @throws {@link PermitError} (`operation` `'acquire'`) when the attempts or `waitMs` ran out (`reason`
    *   `'no-permits-free'`, `'nodes-unreachable'` or `'no-validity'`), and at once, without retrying, for
-   *   `'foreign-key'` and `'limit-mismatch'`; `signal.reason` the moment `signal` aborts;
-   *   {@link RedlockClosedError} once `close()` was called, or when it is called while this waits;
+   *   `'foreign-key'` and `'limit-mismatch'`; `signal.reason` once `signal` aborts: at once between
+   *   attempts, and during an attempt once what it wrote is freed (no node is asked after the abort, and
+   *   each call is bounded by its node's timeout); {@link RedlockClosedError} once `close()` was called, or
+   *   when it is called while this waits;
    *   `TypeError` or `RangeError` for bad arguments (a `permits` above the limit, an unknown option, a
    *   TTL that leaves less validity than one node timeout), before any node is called.
    *

@@ -66,7 +66,10 @@ export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, 
  * Frees what a failed attempt's rounds (`rounds`, its fan-outs in order) wrote with `token`, announcing
  * nothing: the rounds freed nothing anyone waits for. Every node that did not refuse in each round it was
  * sent is sent the release (with re-sends); a node that timed out is sent it again if it answers late that
- * it admitted, and `onLateAnswer` hears any late answer. Resolves when each node's first release settled.
+ * it admitted, and `onLateAnswer` hears any late answer. Resolves when each node's first release settled,
+ * except on a node whose call timed out: as for a lock's failed attempt (see `cleanUp` in
+ * `acquire/attempt.ts`), that release would likely time out too and hold the caller up for a second
+ * timeout, and it goes out on the node's connection behind the request it frees.
  */
 export async function freeFailedRounds<S extends string>(
   set: NodeSet,
@@ -82,15 +85,18 @@ export async function freeFailedRounds<S extends string>(
     set.nodes.map(async (_, nodeIndex) => {
       const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
       if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
+      let hasTimedOut = false;
       for (const calls of rounds) {
         if (calls.outcomes[nodeIndex]?.status !== 'timeout') continue;
+        hasTimedOut = true;
         // The script may still run after the timeout: free again if it reports that it admitted.
         void calls.lateAnswerOf(nodeIndex).then((answer) => {
           if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
           onLateAnswer?.(nodeIndex, answer);
         });
       }
-      await releaseAndRetry(set, nodeIndex, cleanup, true);
+      if (hasTimedOut) void releaseAndRetry(set, nodeIndex, cleanup);
+      else await releaseAndRetry(set, nodeIndex, cleanup, true);
     }),
   );
 }

@@ -56,6 +56,22 @@ describe("a read-write lock's arguments", () => {
   });
 });
 
+describe("a read-write lock's failed attempt", () => {
+  it('sends the cleanup to a node that timed out without waiting for it, as a lock does', async () => {
+    const { clock, nodes, lock } = setup();
+    const reader = await clock.runUntilSettled(lock.acquireRead(60_000));
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    connections[2]!.hang();
+    const writer = new Redlock(connections, { clock, nodeTimeoutMs: 100 }).readWriteLock('catalog');
+    // Readers hold it on nodes 0 and 1, node 2 does not answer: the attempt ends at its timeout, not a second one later.
+    await expect(clock.runUntilSettled(writer.tryAcquireWrite(10_000))).resolves.toBeUndefined();
+    expect(clock.now()).toBe(100);
+    expect(connections[2]!.callsTo('permit-release')).toHaveLength(1);
+    connections[2]!.resume();
+    await clock.runUntilSettled(reader.release());
+  });
+});
+
 describe("a read-write lock's wait", () => {
   it('retries until waitMs when no retryCount is given, and says how to wait longer when its default retries ran out', async () => {
     const { clock, client } = setup({ retryDelayMs: 100 });
