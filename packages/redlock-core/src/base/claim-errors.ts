@@ -11,8 +11,9 @@ import { errorsOf } from './errors.js';
  * - `'no-validity'`: a quorum agreed too late for any validity to remain;
  * - `'foreign-key'`: on enough nodes to deny a quorum, the key holds something that is not a semaphore
  *   (a lock on the same resource, another type), which never goes away by itself;
- * - `'limit-mismatch'`: a node holds the semaphore with another limit (`recordedLimit`): its holders and
- *   this call disagree on what the resource means, which retrying cannot mend;
+ * - `'limit-mismatch'`: on enough nodes to deny a quorum, the semaphore is held with another limit
+ *   (`recordedLimit`): its holders and this call disagree on what the resource means, which retrying cannot
+ *   mend (fewer such nodes, such as one left over from an earlier configuration, refuse as a full node does);
  * - `'not-held'`: extending permits that are released, expired or gone from a quorum of nodes.
  */
 export type PermitFailureReason = 'no-permits-free' | 'nodes-unreachable' | 'no-validity' | 'foreign-key' | 'limit-mismatch' | 'not-held';

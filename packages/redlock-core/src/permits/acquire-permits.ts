@@ -176,7 +176,7 @@ export function permitAcquireError(
   const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
   let why: string;
   if (last === undefined) why = `\`waitMs\` (${waitMs} ms) ran out before any attempt`;
-  else if (reason === 'limit-mismatch') why = `a node holds it with limit ${last.recordedLimit}: every client of a semaphore must give the same limit`;
+  else if (reason === 'limit-mismatch') why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}: held with limit ${last.recordedLimit}, and every client of a semaphore must give the same limit`;
   else why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}${reason === 'no-permits-free' ? defaultRetriesAdvice(request, waitMs) : ''}`;
   const after = last === undefined ? '' : ` ${describeAttemptCount(attemptCount, attempts.length)}`;
   return new PermitError(`Could not acquire ${what}${after}: ${why}`, {

@@ -93,8 +93,8 @@ export async function runPermitAttempt(
   // Cut off while the lead node had not answered: no other node is asked (the probe's round is the last).
   if (leadNodeIndex === undefined || signal?.aborted !== true) rounds.push(givenAtLead === undefined ? sendRound(firstSlot) : sendRound(0, givenAtLead));
   let slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
-  const recordedLimitOf = (): number | undefined => rounds.flatMap((round) => round.answers.map((answer) => answer?.recordedLimit)).find((limitThere) => limitThere !== undefined);
-  if (slots === undefined && signal?.aborted !== true && recordedLimitOf() === undefined) {
+  // Nodes that hold the semaphore with another limit give no slots: the second round counts without them.
+  if (slots === undefined && signal?.aborted !== true) {
     const planned = slotsFreeOnQuorum((rounds.at(-1) as Round).answers, permits);
     if (planned !== undefined) {
       rounds.push(sendRound(0, planned));
@@ -146,8 +146,9 @@ export async function runPermitAttempt(
     (status) => isRefusal(status),
   );
   const nodes = cutOff ?? (await last.calls.allSettled());
-  const recordedLimit = recordedLimitOf();
-  const reason = failureOf(nodes, slots !== undefined, recordedLimit !== undefined);
+  const reason = failureOf(nodes, slots !== undefined);
+  if (reason !== 'limit-mismatch') return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }) };
+  const recordedLimit = last.answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit;
   return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }), ...(recordedLimit === undefined ? {} : { recordedLimit }) };
 }
 
@@ -211,15 +212,20 @@ function slotsWithQuorum({ calls, answers }: Round, signal: AbortSignal | undefi
   });
 }
 
-/** Why a round without a permit failed. */
-function failureOf(nodes: PermitAttempt['nodes'], hasQuorum: boolean, hasOtherLimit: boolean): FailedPermitAttempt['reason'] {
-  if (hasOtherLimit) return 'limit-mismatch';
+/**
+ * Why a round without a permit failed. Keys that are not the semaphore's (`'foreign-key'`), or that hold it
+ * with another limit (`'limit-mismatch'`), end the call only when they alone deny a quorum: a node or two
+ * left over from an earlier configuration are refusals like a full node's, while a quorum agrees.
+ */
+function failureOf(nodes: PermitAttempt['nodes'], hasQuorum: boolean): FailedPermitAttempt['reason'] {
   if (hasQuorum) return 'no-validity';
   const counts = countByStatus(nodes);
   const denying = nodes.length - quorumOf(nodes.length);
   const foreign = counts['foreign'] ?? 0;
+  const otherLimit = counts['other-limit'] ?? 0;
   if (foreign > denying) return 'foreign-key';
-  if ((counts['full'] ?? 0) + foreign > denying) return 'no-permits-free';
+  if (otherLimit > denying) return 'limit-mismatch';
+  if ((counts['full'] ?? 0) + foreign + otherLimit > denying) return 'no-permits-free';
   // Every node answered, yet no slot got a quorum: contenders took different slots on different nodes.
   const unreachable = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
   return unreachable === 0 ? 'no-permits-free' : 'nodes-unreachable';

@@ -86,6 +86,32 @@ describe("a semaphore's acquire() and tryAcquire() arguments", () => {
 });
 
 describe("a semaphore's failed attempt", () => {
+  it('waits as for a full semaphore when a node left over from another limit refuses, and ends at once when a quorum holds that limit', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    // Node 2 alone holds the semaphore with limit 2, left over from an earlier configuration.
+    await clock.runUntilSettled(new Redlock([nodes[2]!.connectAnotherClient()], { clock }).semaphore('jobs', { limit: 2 }).acquire(60_000));
+    const client = () => new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryDelayMs: 100, retryJitterMs: 0 }).semaphore('jobs', { limit: 1 });
+    // Nodes 0 and 1 agree on limit 1: a quorum.
+    const held = await clock.runUntilSettled(client().acquire(60_000));
+    const waiting = client().acquire(10_000, { waitMs: 5_000 });
+    await clock.advance(1_000);
+    await clock.runUntilSettled(held.release());
+    const next = await clock.runUntilSettled(waiting);
+    expect(next.state).toBe('held');
+    expect(clock.now()).toBeLessThan(1_200);
+    await clock.runUntilSettled(next.release());
+    // Where the other limit denies a quorum (nodes 1 and 2), the call ends at once, without retrying.
+    await clock.runUntilSettled(new Redlock([nodes[1]!.connectAnotherClient()], { clock }).semaphore('jobs', { limit: 2 }).acquire(60_000));
+    const startedAt = clock.now();
+    const error = await clock.runUntilSettled(client().acquire(10_000, { waitMs: 5_000 })).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: 'limit-mismatch', recordedLimit: 2, attemptCount: 1 });
+    expect((error as PermitError).message).toBe(
+      'Could not acquire 1 of 1 permits of "jobs" after 1 attempt: 2 holding a semaphore of another limit, 1 admitted, quorum is 2: held with limit 2, and every client of a semaphore must give the same limit',
+    );
+    expect(clock.now()).toBe(startedAt);
+  });
+
   it('sends the cleanup to a node that timed out without waiting for it, as a lock does', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
