@@ -2,12 +2,12 @@
 // with their validity, extension, release, and the entries a node gave beyond them. The public handles
 // (`Permit`, `ReadWriteHandle`) are faces over it; its Hold keeps validity, loss, signal and close().
 import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
-import { validityMs } from '../base/clock.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf, LockLostError } from '../base/errors.js';
 import { traceHold } from '../base/tracing.js';
-import { countByStatus, describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
+import { describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
+import { extendHold } from '../lock/extend.js';
 import { type HandleExtension, Hold } from '../lock/hold.js';
 import { FanOut } from '../nodes/fan-out.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -182,27 +182,22 @@ export class Claim {
   async #extend(ttlMs: number): Promise<void> {
     const hold = this.#hold;
     const { set, token } = hold;
-    const { clock, driftFactor } = set.options;
-    checkTtl(ttlMs, driftFactor);
+    checkTtl(ttlMs, set.options.driftFactor);
     if (set.lifecycle.isClosed) throw closedErrorOf('extend', hold.resources);
     if (this.state !== 'held') throw this.#errorOf('extend', 'not-held', `it is ${this.state}`);
-    const start = clock.now();
-    const sequence = hold.beginExtension(start, clock.wallNow(), ttlMs);
-    const reader = new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#fields], parsePermitExtendReply);
-    const calls = new FanOut<PermitExtendStatus>(set, 'extend', 'extended').sendToEveryNode(ttlMs, 1, reader, start);
-    const hasQuorum = await calls.decided();
-    const elapsedMs = clock.now() - start;
-    const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-    if (hasQuorum && validity > 0 && !hold.isReleased && hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs)) return;
-    const nodes = await calls.allSettled();
-    const quorum = quorumOf(nodes.length);
-    if ((countByStatus(nodes)['not-held'] ?? 0) > nodes.length - quorum) {
-      const error = this.#errorOf('extend', 'not-held', `${describeOutcomes(nodes)}, quorum is ${quorum}`, nodes);
-      hold.markLost(new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }));
-      throw error;
-    }
-    const why = hasQuorum ? hold.whyNoValidity(elapsedMs) : `${describeOutcomes(nodes)}, quorum is ${quorum}`;
-    throw this.#errorOf('extend', hasQuorum ? 'no-validity' : 'nodes-unreachable', why, nodes);
+    await extendHold<PermitExtendStatus>(
+      hold,
+      ttlMs,
+      {
+        run: new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#fields], parsePermitExtendReply),
+        keyCount: 1,
+        yes: 'extended',
+        errorOf: (failure) => this.#errorOf('extend', failure.reason, failure.why, failure.nodes),
+        releasedWhy: `${this.#isPlural ? 'they were' : 'it was'} released meanwhile`,
+        lostErrorOf: (error) => new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }),
+      },
+      () => this.remainingValidityMs,
+    );
   }
 
   /** Releases the entries on every node that was asked for them: see `Permit.release`. */

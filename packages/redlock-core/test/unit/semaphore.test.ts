@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockLostError, MAX_PERMIT_LIMIT, type Permit, PermitError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
+import { grantingNodes, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
 import { pubSubNode } from '../support/fake-pubsub.js';
 import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 
@@ -82,6 +82,21 @@ describe("a semaphore's acquire() and tryAcquire() arguments", () => {
     const signal = AbortSignal.abort(reason);
     await expect(redlock.semaphore('jobs', { limit: 3 }).tryAcquire(10_000, { signal })).rejects.toBe(reason);
     expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+});
+
+describe("a permit's extension", () => {
+  it('rejects as not held, and lost, when the permit was released while it ran, as a lock does', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 3 }, () => slowNode(clock, 50));
+    const permit = await clock.runUntilSettled(new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 }).acquire(10_000));
+    const extending = permit.extend(10_000).catch((failure: unknown) => failure);
+    await clock.runUntilSettled(permit.release());
+    const error = await clock.runUntilSettled(extending);
+    expect(error).toBeInstanceOf(PermitError);
+    expect(error).toMatchObject({ operation: 'extend', reason: 'not-held', isLost: true });
+    expect((error as PermitError).message).toBe('Could not extend 1 of 1 permits of "jobs": they were released meanwhile');
+    expect(permit.state).toBe('released');
   });
 });
 
