@@ -14,10 +14,43 @@ export const MAX_PERMIT_LIMIT = 1_000;
  * nodes, 5 holders of a limit of 3 can each find 3 nodes with room). On each node the semaphore is one
  * hash at the resource key: field `limit` holds L, every client of the resource must agree on it, and
  * field `<slot>` (1 to L) holds `<expiry on the node's clock, ms>:<token>` while taken. The key lives as
- * long as its longest slot: taking and extending slots lengthen it, a release (permit-release.ts)
- * shortens it to the longest slot still live, or removes it with the last. A lock on the same resource is a string at the same key, so each finds the
- * other foreign and neither can overcommit the other.
+ * long as its longest live slot: taking slots lengthens it, an extension (permit-extend.ts) and a release
+ * (permit-release.ts) set it to the longest slot still live, and a release removes it with the last. A
+ * lock on the same resource is a string at the same key, so each finds the other foreign and neither can
+ * overcommit the other; so is any hash that does not keep this layout (see {@link SEMAPHORE_LAYOUT_LUA}).
  */
+/**
+ * Lua: `isSemaphoreHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as
+ * HGETALL lists them), keeps a semaphore's layout: a TTL (every script that writes it sets one), a
+ * `limit` that is a positive integer, and every other field a slot from 1 to it holding
+ * `<expiry>:<token>`. Anything else is someone else's hash (a user's, with a `limit` field of its own),
+ * which no permit script may change, and which must not fail a script that reads it.
+ */
+export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
+  if redis.call('PTTL', key) < 0 then
+    return false
+  end
+  local limit = nil
+  for i = 1, #all, 2 do
+    if all[i] == 'limit' then
+      limit = tonumber(all[i + 1])
+    end
+  end
+  if limit == nil or limit < 1 or limit % 1 ~= 0 then
+    return false
+  end
+  for i = 1, #all, 2 do
+    local field = all[i]
+    if field ~= 'limit' then
+      local slot = tonumber(field)
+      if slot == nil or slot < 1 or slot > limit or slot % 1 ~= 0 or tostring(slot) ~= field or string.match(all[i + 1], '^%d+:.') == nil then
+        return false
+      end
+    end
+  end
+  return true
+end`;
+
 export const permitAcquireScript = defineScript(
   'permit-acquire',
   /* lua */ `
@@ -29,8 +62,8 @@ export const permitAcquireScript = defineScript(
      nodes gave different slots, asking for slots the answers showed free on a quorum. A slot is free when
      missing or expired by this node's clock, so a holder that crashed frees its slots when their TTL runs
      out. Atomic, so two holders cannot take one slot. A semaphore whose recorded limit differs is refused
-     with that limit. A key that is not a semaphore (a lock, another type, a hash without the limit field)
-     is foreign, left alone.
+     with that limit. A key that is not a semaphore (a lock, another type, a hash that does not keep the
+     layout) is foreign, left alone.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] permits   ARGV[4] limit
      ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit,
      or 0   ARGV[7..] with 0, the slots to take
@@ -39,6 +72,7 @@ export const permitAcquireScript = defineScript(
      changed), -1 if the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a
      semaphore of another limit (nothing changed in these cases either). ]]
 ${RESTART_GRACE_LUA}
+${SEMAPHORE_LAYOUT_LUA}
 local key, token = KEYS[1], ARGV[1]
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -49,11 +83,11 @@ end
 local fields = {}
 if keyType == 'hash' then
   local all = redis.call('HGETALL', key)
+  if not isSemaphoreHash(key, all) then
+    return -2
+  end
   for i = 1, #all, 2 do
     fields[all[i]] = all[i + 1]
-  end
-  if fields['limit'] == nil then
-    return -2
   end
   if tonumber(fields['limit']) ~= limit then
     return {-3, tonumber(fields['limit'])}

@@ -6,7 +6,9 @@ export const permitExtendScript = defineScript(
   /* lua */ `
 --[[ Extends a holder's slots on this node: gives each a new expiry, all or nothing, and only while every
      one of them holds our token unexpired by this node's clock, so a slot that ran out (and may have been
-     taken by another holder since) is never revived. Atomic.
+     taken by another holder since) is never revived. The key then lives as long as its longest live
+     entry, as after a release: an extension to a shorter TTL shortens it, so that a semaphore whose last
+     holder is gone does not outlive its slots (and its limit can change). Atomic.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3..] the slots
      Returns 1 if extended, 0 if any of the slots is not ours or has expired (nothing changed). ]]
 local key, token, ttlMs = KEYS[1], ARGV[1], tonumber(ARGV[2])
@@ -29,9 +31,16 @@ local value = (now + ttlMs) .. ':' .. token
 for i = 3, #ARGV do
   redis.call('HSET', key, ARGV[i], value)
 end
-if redis.call('PTTL', key) < ttlMs then
-  redis.call('PEXPIRE', key, ttlMs)
+local longest = now + ttlMs
+local all = redis.call('HGETALL', key)
+for i = 2, #all, 2 do
+  local colon = string.find(all[i], ':', 1, true)
+  local expiresAt = colon and tonumber(string.sub(all[i], 1, colon - 1))
+  if expiresAt and expiresAt > longest then
+    longest = expiresAt
+  end
 end
+redis.call('PEXPIRE', key, longest - now)
 return 1
 `,
 );

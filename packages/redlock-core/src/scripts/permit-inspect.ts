@@ -1,4 +1,5 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
+import { SEMAPHORE_LAYOUT_LUA } from './permit-acquire.js';
 
 /** The semaphore's layout is written on `permitAcquireScript` (permit-acquire.ts). */
 export const permitInspectScript = defineScript(
@@ -11,17 +12,21 @@ export const permitInspectScript = defineScript(
      KEYS[1] resource key
      Returns 0 if there is no key, -2 if it is not a semaphore, else {limit, slot, holder id, remaining
      milliseconds, slot, holder id, remaining milliseconds, ...}. ]]
+${SEMAPHORE_LAYOUT_LUA}
 local key = KEYS[1]
 local keyType = redis.call('TYPE', key)['ok']
 if keyType == 'none' then
   return 0
 end
-if keyType ~= 'hash' or redis.call('HEXISTS', key, 'limit') == 0 then
+if keyType ~= 'hash' then
+  return -2
+end
+local all = redis.call('HGETALL', key)
+if not isSemaphoreHash(key, all) then
   return -2
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local all = redis.call('HGETALL', key)
 local reply = {0}
 for i = 1, #all, 2 do
   local field, value = all[i], all[i + 1]

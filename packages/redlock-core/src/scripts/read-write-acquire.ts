@@ -9,9 +9,34 @@ import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.j
  * (`1`) marks it as a read-write lock, `w` holds the writer as `<expiry on the node's clock, ms>:<token>`,
  * `r:<token>` each reader the same way, and `i` a waiting writer's intent, `<expiry>:<intent id>`: a
  * writer that finds readers there leaves it, and new readers are refused while it lives (until the
- * writer's next attempt can have come: see `writerIntentOf`), so a stream of readers cannot starve a writer. The key lives as long as its longest entry. A lock or a semaphore on the
- * same resource holds another type or a hash without `rw`, and each finds the other foreign.
+ * writer's next attempt can have come: see `writerIntentOf`), so a stream of readers cannot starve a
+ * writer. The key lives as long as its longest entry. A lock or a semaphore on the same resource holds
+ * another type or a hash without `rw`, and each finds the other foreign; so is any hash that does not keep
+ * this layout (see {@link READ_WRITE_LAYOUT_LUA}).
  */
+/**
+ * Lua: `isReadWriteHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as
+ * HGETALL lists them), keeps a read-write lock's layout: a TTL (every script that writes it sets one),
+ * `rw` set to `1`, and every other field `w`, `i` or `r:<token>`, holding `<expiry>:<holder>`. Anything
+ * else is someone else's hash, which no read-write script may change, and which must not fail a script
+ * that reads it.
+ */
+export const READ_WRITE_LAYOUT_LUA = `local function isReadWriteHash(key, all)
+  if redis.call('PTTL', key) < 0 then
+    return false
+  end
+  local isMarked = false
+  for i = 1, #all, 2 do
+    local field, value = all[i], all[i + 1]
+    if field == 'rw' then
+      isMarked = value == '1'
+    elseif (field ~= 'w' and field ~= 'i' and string.sub(field, 1, 2) ~= 'r:') or string.match(value, '^%d+:.') == nil then
+      return false
+    end
+  end
+  return isMarked
+end`;
+
 export const readWriteAcquireScript = defineScript(
   'read-write-acquire',
   /* lua */ `
@@ -27,8 +52,9 @@ export const readWriteAcquireScript = defineScript(
      ARGV[6] how long the intent lives, in milliseconds
      Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
      the lock, 2 (to a writer) if readers hold it, 3 (to a reader) if a writer waits for it, -1 if the node
-     is inside its restart grace, -2 if the key is not a read-write lock (nothing changed but the intent). ]]
+     is inside its restart grace, -2 if the key is not a read-write lock (nothing changed). ]]
 ${RESTART_GRACE_LUA}
+${READ_WRITE_LAYOUT_LUA}
 local key, token, ttlMs, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local restartGraceMs, intent, intentTtlMs = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local keyType = redis.call('TYPE', key)['ok']
@@ -41,13 +67,13 @@ local writer, readers, waiting, isOurIntent = false, false, false, false
 local expired = {}
 if keyType == 'hash' then
   local all = redis.call('HGETALL', key)
-  local isReadWrite = false
+  if not isReadWriteHash(key, all) then
+    return -2
+  end
   for i = 1, #all, 2 do
     local field, value = all[i], all[i + 1]
     local colon = string.find(value, ':', 1, true)
-    if field == 'rw' then
-      isReadWrite = true
-    elseif colon ~= nil then
+    if field ~= 'rw' then
       local holder = string.sub(value, colon + 1)
       if tonumber(string.sub(value, 1, colon - 1)) <= now then
         expired[#expired + 1] = field
@@ -65,9 +91,6 @@ if keyType == 'hash' then
         readers = true
       end
     end
-  end
-  if not isReadWrite then
-    return -2
   end
 end
 if writer then

@@ -19,8 +19,8 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       const [ttlMs, permits, limit, graceMs, first] = [ttlArg, permitsArg, limitArg, graceArg, firstArg].map(Number) as [number, number, number, number, number];
       if (type !== 'none' && type !== 'hash') return -2;
       if (slots !== undefined) {
+        if (!isSemaphoreHash(keyspace, key, slots)) return -2;
         const recorded = slots.get('limit');
-        if (recorded === undefined) return -2;
         if (Number(recorded) !== limit) return [-3, Number(recorded)];
       }
       /** By slot: ours, free (missing or expired), or another holder's (absent). */
@@ -65,13 +65,16 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
         if (value === undefined || entryOf(value).holder !== token || entryOf(value).expiresAtMs <= now) return 0;
       }
       for (const slot of held) slots.set(slot, `${now + ttlMs}:${token}`);
-      lengthenTtl(keyspace, key, ttlMs);
+      // The key lives as long as its longest live entry: a shorter extension shortens it.
+      let longest = now + ttlMs;
+      for (const value of slots.values()) if (value.includes(':')) longest = Math.max(longest, entryOf(value).expiresAtMs);
+      keyspace.pexpire(key, longest - now);
       return 1;
     }
     case 'permit-inspect': {
       if (type === 'none') return 0;
-      const limit = slots?.get('limit');
-      if (limit === undefined) return -2;
+      if (slots === undefined || !isSemaphoreHash(keyspace, key, slots)) return -2;
+      const limit = slots.get('limit');
       const taken: (number | string)[] = [];
       for (const [field, value] of slots ?? []) {
         const remainingMs = entryOf(value).expiresAtMs - now;
@@ -107,6 +110,32 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
   }
 }
 
+/** Whether an entry's value is `<expiry>:<holder>`, as every permit script writes it. */
+const isEntry = (value: string): boolean => /^\d+:./s.test(value);
+
+/** `isSemaphoreHash` of the permit scripts (see `SEMAPHORE_LAYOUT_LUA`): a TTL, a positive integer limit, slots 1 to it. */
+function isSemaphoreHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMap<string, string>): boolean {
+  if (keyspace.pttl(key) === Infinity) return false;
+  const limit = Number(fields.get('limit'));
+  if (!Number.isInteger(limit) || limit < 1) return false;
+  for (const [field, value] of fields) {
+    if (field === 'limit') continue;
+    const slot = Number(field);
+    if (!Number.isInteger(slot) || slot < 1 || slot > limit || String(slot) !== field || !isEntry(value)) return false;
+  }
+  return true;
+}
+
+/** `isReadWriteHash` of the read-write scripts (see `READ_WRITE_LAYOUT_LUA`): a TTL, `rw` 1, entries `w`, `i`, `r:<token>`. */
+function isReadWriteHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMap<string, string>): boolean {
+  if (keyspace.pttl(key) === Infinity || fields.get('rw') !== '1') return false;
+  for (const [field, value] of fields) {
+    if (field === 'rw') continue;
+    if ((field !== 'w' && field !== 'i' && !field.startsWith('r:')) || !isEntry(value)) return false;
+  }
+  return true;
+}
+
 /** A hash entry's holder and expiry, from its value `<expiry>:<holder>`. */
 function entryOf(value: string): { readonly holder: string; readonly expiresAtMs: number } {
   const colon = value.indexOf(':');
@@ -123,7 +152,7 @@ function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly st
   let [writer, readers, waiting, isOurIntent] = [false, false, false, false];
   const expired: string[] = [];
   if (fields !== undefined) {
-    if (!fields.has('rw')) return -2;
+    if (!isReadWriteHash(keyspace, key, fields)) return -2;
     for (const [field, value] of fields) {
       if (field === 'rw' || !value.includes(':')) continue;
       const { holder, expiresAtMs } = entryOf(value);
@@ -164,7 +193,7 @@ function inspectReadWrite(keyspace: FakeKeyspace, key: string, now: number): unk
   const type = keyspace.typeOf(key);
   if (type === 'none') return 0;
   const fields = keyspace.hashOf(key);
-  if (fields?.has('rw') !== true) return -2;
+  if (fields === undefined || !isReadWriteHash(keyspace, key, fields)) return -2;
   const reply: (string | number)[] = [1];
   for (const [field, value] of fields) {
     if (field === 'rw' || !value.includes(':')) continue;

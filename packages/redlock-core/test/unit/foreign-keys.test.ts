@@ -151,3 +151,29 @@ describe('inspect() on a foreign key', () => {
     expect(inspection.remainingMs).toBe(0);
   });
 });
+
+describe("a semaphore's or a read-write lock's acquisition on a user's hash", () => {
+  it.each<[string, [string, string][], number | undefined]>([
+    ['a hash with a limit field and no TTL', [['limit', '3'], ['owner', 'billing']], undefined],
+    ['a hash whose limit is no number', [['limit', 'unlimited']], 60_000],
+    ['a hash whose slot holds no entry', [['limit', '3'], ['1', 'taken']], 60_000],
+    ['a hash marked rw and no TTL', [['rw', '1'], ['theme', 'dark']], undefined],
+    ['a hash marked rw whose writer holds no entry', [['rw', '1'], ['w', 'someone']], 60_000],
+  ])('fails at once with foreign-key on %s, and leaves it untouched', async (_, fields, ttlMs) => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    for (const node of nodes) {
+      node.keyspace.createHash('r', new Map(fields));
+      if (ttlMs !== undefined) node.keyspace.pexpire('r', ttlMs);
+    }
+    const redlock = redlockOver(nodes, clock);
+    const isSemaphoreLike = fields.some(([field]) => field === 'limit');
+    const acquiring: Promise<unknown> = isSemaphoreLike ? redlock.semaphore('r', { limit: 3 }).acquire(10_000) : redlock.readWriteLock('r').acquireWrite(10_000);
+    await expect(clock.runUntilSettled(acquiring)).rejects.toMatchObject({ reason: 'foreign-key', attemptCount: 1 });
+    expect(clock.now()).toBe(0);
+    for (const node of nodes) {
+      expect([...(node.keyspace.hashOf('r') ?? [])]).toEqual(fields);
+      expect(node.keyspace.pttl('r')).toBe(ttlMs ?? Infinity);
+    }
+  });
+});

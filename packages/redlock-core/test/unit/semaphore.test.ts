@@ -342,9 +342,11 @@ describe("a semaphore's attempt when the nodes give different slots", () => {
     const nodes = grantingNodes(clock, 5);
     // Other holders' slots, as trims and races leave them: nodes 0 and 1 lack slot 2, nodes 3 and 4 slot 1.
     const taken = [[2], [2], [1, 2], [1], [1]];
-    nodes.forEach((node, nodeIndex) =>
-      node.keyspace.createHash('jobs', new Map([['limit', '3'], ...(taken[nodeIndex] ?? []).map((slot): [string, string] => [String(slot), `${1e13}:other-holder`])])),
-    );
+    nodes.forEach((node, nodeIndex) => {
+      node.keyspace.createHash('jobs', new Map([['limit', '3'], ...(taken[nodeIndex] ?? []).map((slot): [string, string] => [String(slot), `${1e13}:other-holder`])]));
+      // With a TTL, as the scripts always give a semaphore's key: a hash without one is not a semaphore.
+      node.keyspace.pexpire('jobs', 60_000);
+    });
     const semaphore = new Redlock(nodes, { clock }).semaphore('jobs', { limit: 3 });
     // From slot 1 on: nodes 0 and 1 give slot 1, node 2 slot 3, nodes 3 and 4 slot 2; slot 3 is free everywhere.
     const random = Math.random;

@@ -220,6 +220,30 @@ describe('a read-write lock on real nodes', () => {
     await writer?.release();
   });
 
+  it("leaves a user's hash alone, refused as foreign at once, however much it looks like a read-write lock", async () => {
+    const patient = { retryCount: 5, retryDelayMs: 10_000 };
+    const key = (resource: string): string => `${fleet.prefix}${resource}`;
+    // A user's hash with a field named rw and no TTL; one with an entry that is no entry.
+    const hashes: [string, Record<string, string>, number | undefined][] = [
+      ['settings', { rw: '1', theme: 'dark' }, undefined],
+      ['odd-entry', { rw: '1', w: 'someone' }, 60_000],
+    ];
+    for (const [resource, fields, ttlMs] of hashes) {
+      await Promise.all(fleet.admins.map((admin) => (ttlMs === undefined ? admin.hset(key(resource), fields) : admin.multi().hset(key(resource), fields).pexpire(key(resource), ttlMs).exec())));
+      const lock = newRedlock(patient).readWriteLock(resource);
+      for (const call of [() => lock.acquireWrite(TTL_MS), () => lock.acquireRead(TTL_MS)]) {
+        const error = await call().catch((failure: unknown) => failure);
+        expect(error).toBeInstanceOf(ReadWriteLockError);
+        expect(error).toMatchObject({ reason: 'foreign-key', attemptCount: 1 });
+      }
+      expect((await lock.inspect()).nodes.map((node) => node.status)).toEqual(Array(NODE_COUNT).fill('foreign'));
+      for (const admin of fleet.admins) {
+        expect(await admin.hgetall(key(resource))).toEqual(fields);
+        if (ttlMs === undefined) expect(await admin.pttl(key(resource))).toBe(-1);
+      }
+    }
+  });
+
   it('keeps a resource one of a lock, a read-write lock or a semaphore: each finds the others foreign, with a typed error', async () => {
     // Retries a long way off: a foreign key ends the call at its first attempt.
     const patient = { retryCount: 5, retryDelayMs: 10_000 };

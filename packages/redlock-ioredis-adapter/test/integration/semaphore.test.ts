@@ -111,6 +111,37 @@ describe('a counting semaphore on real nodes', () => {
     await permit.release();
   });
 
+  it("leaves a user's hash alone, refused as foreign at once, however much it looks like a semaphore", async () => {
+    const patient = { retryCount: 5, retryDelayMs: 10_000 };
+    const key = (resource: string): string => `${fleet.prefix}${resource}`;
+    // A user's hash with a field named limit and no TTL; one whose limit is no number; one with a slot that is no entry.
+    const hashes: [string, Record<string, string>, number | undefined][] = [
+      ['quota', { limit: '3', remaining: '2', owner: 'billing' }, undefined],
+      ['unlimited', { limit: 'unlimited' }, 60_000],
+      ['odd-slot', { limit: '3', '1': 'taken' }, 60_000],
+    ];
+    for (const [resource, fields, ttlMs] of hashes) {
+      await Promise.all(fleet.admins.map((admin) => (ttlMs === undefined ? admin.hset(key(resource), fields) : admin.multi().hset(key(resource), fields).pexpire(key(resource), ttlMs).exec())));
+      const error = await newRedlock(patient).semaphore(resource, { limit: 3 }).acquire(TTL_MS).catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(PermitError);
+      expect(error).toMatchObject({ reason: 'foreign-key', attemptCount: 1 });
+      expect((await newRedlock().semaphore(resource, { limit: 3 }).inspect()).nodes.map((node) => node.status)).toEqual(Array(NODE_COUNT).fill('foreign'));
+      // Untouched: the same fields, and no TTL where it had none.
+      for (const admin of fleet.admins) {
+        expect(await admin.hgetall(key(resource))).toEqual(fields);
+        if (ttlMs === undefined) expect(await admin.pttl(key(resource))).toBe(-1);
+      }
+    }
+  });
+
+  it('shortens the key with an extension to a shorter TTL, so that it does not outlive its slots', async () => {
+    const permit = await newRedlock().semaphore('shrinking', { limit: 1 }).acquire(60_000);
+    await permit.extend(2_000);
+    const ttls = await Promise.all(fleet.admins.map((admin) => admin.pttl(`${fleet.prefix}shrinking`)));
+    for (const ttlMs of ttls) expect(ttlMs).toBeLessThanOrEqual(2_000);
+    await permit.release();
+  });
+
   it('frees the permits of a holder that never releases when their TTL runs out, by the nodes\' clocks', async () => {
     const crashed = await newRedlock().semaphore('short', { limit: 1 }).acquire(300);
     expect(await newRedlock().semaphore('short', { limit: 1 }).tryAcquire(TTL_MS)).toBeUndefined();
