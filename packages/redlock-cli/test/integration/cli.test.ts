@@ -268,7 +268,7 @@ describe('--permits N: one of N permits of a counting semaphore instead of the l
       // -q keeps configuration errors, as the help says.
       const mismatch = await redlock(['-n', '-q', '--permits', '3', 'pool', 'echo', 'must not run']);
       expect(mismatch).toMatchObject({ code: 78, stdout: '' });
-      expect(mismatch.stderr).toContain('a node holds it with limit 1');
+      expect(mismatch.stderr).toContain('held with limit 1, and every client of a semaphore must give the same limit');
       expect(await redlock(['--inspect', '--permits', '3', 'pool'])).toMatchObject({
         code: 78,
         stdout: 'pool: 1 of 1 permits in use by 1 holder\n',
