@@ -8,10 +8,13 @@ export const probeScript = defineScript(
      once per node, ahead of the first script on its connection.
      No KEYS, no ARGV.
      Returns {run_id, maxmemory_policy}: the server's run id (new at every start) and its eviction
-     policy, each '' if INFO does not report it. ]]
-local server = redis.call('INFO', 'server')
-local memory = redis.call('INFO', 'memory')
-return { string.match(server, 'run_id:(%x+)') or '', string.match(memory, 'maxmemory_policy:([%w%-]+)') or '' }
+     policy, each '' if INFO does not report it (or, as in stand-ins for Redis such as ioredis-mock, does
+     not answer text). ]]
+local function field(section, pattern)
+  local info = redis.call('INFO', section)
+  return type(info) == 'string' and string.match(info, pattern) or ''
+end
+return { field('server', 'run_id:(%x+)'), field('memory', 'maxmemory_policy:([%w%-]+)') }
 `,
 );
 
