@@ -6,7 +6,7 @@ import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseEr
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import { ExecutionError, NO_QUORUM_MESSAGE } from './errors.js';
 import { attemptsOf, Votes } from './execution-stats.js';
-import { acquireOptionsOf, coreOptionsOf, DEFAULT_SETTINGS, type Settings, settingsOf } from './settings.js';
+import { acquireOptionsOf, coreOptionsOf, DEFAULT_SETTINGS, isSameSettings, type Settings, settingsOf } from './settings.js';
 import type { Client, ExecutionResult, ExecutionStats } from './types.js';
 import { type RedlockAbortSignal, runWithExtension } from './using.js';
 
@@ -103,10 +103,18 @@ export class Lock {
 export default class Redlock extends EventEmitter {
   /** The clients, one per node, in the order given. */
   readonly clients: Set<Client>;
-  /** The settings of every call, with node-redlock's defaults for those not given. */
+  /**
+   * The settings of every call, with node-redlock's defaults for those not given. As in node-redlock, a
+   * setting changed here applies to the calls that follow (checked at each call, like a call's own
+   * settings), but `driftFactor`, which the `Redlock` is made with.
+   */
   readonly settings: Settings;
   readonly #clients: readonly Client[];
   readonly #core: CoreRedlock;
+  /** The settings the core was made with: a call with these passes it no options. */
+  readonly #coreSettings: Settings;
+  /** {@link settings} as last checked: see {@link #ownSettings}. */
+  #checkedSettings: Settings;
 
   /**
    * @param clients - One ioredis client per independent node (a `Redis` or a `Cluster`); at least one.
@@ -128,14 +136,17 @@ export default class Redlock extends EventEmitter {
     this.on('error', () => undefined);
     this.clients = new Set(clients);
     if (this.clients.size === 0) throw new Error('Redlock must be instantiated with at least one redis client.');
-    this.settings = settingsOf(settings, DEFAULT_SETTINGS, 'the Redlock settings');
+    this.#coreSettings = settingsOf(settings, DEFAULT_SETTINGS, 'the Redlock settings');
+    this.#checkedSettings = this.#coreSettings;
+    // A copy that the user may change (see `settings`), the core's own kept apart.
+    this.settings = { ...this.#coreSettings };
     if (scripts !== undefined && Object.values(scripts).some((script) => script !== undefined)) {
       throw new TypeError('Custom scripts are not supported: the core runs its own scripts, which other clients of the same nodes rely on (see the migration guide)');
     }
     this.#clients = [...this.clients];
     this.#core = new CoreRedlock(
       this.#clients.map((client) => new IoredisAdapter(client)),
-      coreOptionsOf(this.settings),
+      coreOptionsOf(this.#coreSettings),
     );
   }
 
@@ -162,7 +173,7 @@ export default class Redlock extends EventEmitter {
     try {
       // The core already has the Redlock's settings: a call without its own passes no options, which the
       // core resolves once rather than on every call.
-      core = await this.#core.acquire(distinct(resources), duration, merged === this.settings ? undefined : acquireOptionsOf(merged));
+      core = await this.#core.acquire(distinct(resources), duration, merged === this.#coreSettings ? undefined : acquireOptionsOf(merged));
     } catch (error) {
       if (error instanceof RedlockClosedError) throw closedError(error);
       if (!(error instanceof LockAcquireError)) throw error;
@@ -225,7 +236,7 @@ export default class Redlock extends EventEmitter {
         if (error instanceof RedlockClosedError) throw closedError(error);
         if (!(error instanceof LockExtendError)) throw error;
         // The nodes may have run it: a shorter duration cut the keys' life there, whatever the outcome.
-        existing.expiration = Math.min(existing.expiration, core?.expiresAt ?? startedAt + duration - driftOf(duration, this.settings.driftFactor));
+        existing.expiration = Math.min(existing.expiration, core?.expiresAt ?? startedAt + duration - driftOf(duration, this.#coreSettings.driftFactor));
         attempts.push(this.#emitted(new Votes(this.#clients, error.nodes, 'extended', keyCount)));
         const isValid = core === undefined ? existing.expiration > Date.now() : core.remainingValidityMs > 0;
         const canRetry = !error.isLost && isValid && (merged.retryCount === -1 || retries < merged.retryCount);
@@ -271,11 +282,29 @@ export default class Redlock extends EventEmitter {
 
   /** A call's settings over the `Redlock`'s; a `driftFactor` of its own is refused (the core has one per `Redlock`). */
   #callSettings(settings: Partial<Settings> | undefined, where: string): Settings {
-    const merged = settingsOf(settings, this.settings, where);
-    if (merged.driftFactor !== this.settings.driftFactor) {
-      throw new TypeError(`A \`driftFactor\` for one call is not supported (${where} got ${merged.driftFactor}, the Redlock has ${this.settings.driftFactor}): set it on the Redlock`);
+    const own = this.#ownSettings();
+    const merged = settingsOf(settings, own, where);
+    if (merged.driftFactor !== own.driftFactor) {
+      throw new TypeError(`A \`driftFactor\` for one call is not supported (${where} got ${merged.driftFactor}, the Redlock has ${own.driftFactor}): set it on the Redlock`);
     }
     return merged;
+  }
+
+  /**
+   * {@link settings} as they are now, checked again when the user changed them since the last call (the
+   * same object while they did not, the core's own while they are those): a bad value is a `TypeError` or
+   * `RangeError` before any node is called, and so is a new `driftFactor`.
+   */
+  #ownSettings(): Settings {
+    if (isSameSettings(this.settings, this.#checkedSettings)) return this.#checkedSettings;
+    const checked = settingsOf({ ...this.settings }, DEFAULT_SETTINGS, 'the Redlock settings');
+    if (checked.driftFactor !== this.#coreSettings.driftFactor) {
+      throw new TypeError(
+        `The \`driftFactor\` of a Redlock cannot change once it is made (its settings have ${checked.driftFactor}, it was made with ${this.#coreSettings.driftFactor}): make another Redlock`,
+      );
+    }
+    this.#checkedSettings = isSameSettings(checked, this.#coreSettings) ? this.#coreSettings : checked;
+    return this.#checkedSettings;
   }
 
   /** Emits every vote against in `votes` as an `"error"` event, as node-redlock does, and hands the votes on. */

@@ -84,6 +84,11 @@ export function settingsOf(settings: Partial<Settings> | undefined, base: Settin
   return merged;
 }
 
+/** Whether `a` and `b` hold the same value for every setting. */
+export function isSameSettings(a: Settings, b: Settings): boolean {
+  return SETTING_NAMES.every((name) => a[name] === b[name]);
+}
+
 /** node-redlock's `retryCount`, where `-1` means for ever, as redlock-core's (`Infinity`). */
 function coreRetryCountOf(settings: Settings): number {
   return settings.retryCount === -1 ? Infinity : settings.retryCount;

@@ -7,7 +7,8 @@ import Redlock, { ExecutionError } from '../../src/index.js';
 // that as a server that reports nothing, as node-redlock never asked.
 const clients = [1, 2, 3].map((port) => new RedisMock({ port }));
 const redlock = new Redlock(clients, { retryCount: 0 });
-afterAll(() => redlock.quit());
+const live = new Redlock([4, 5, 6].map((port) => new RedisMock({ port })));
+afterAll(() => Promise.all([redlock.quit(), live.quit()]));
 
 describe('node-redlock compat over ioredis-mock', () => {
   it('acquires, refuses a second owner, extends, releases and runs using()', async () => {
@@ -22,5 +23,22 @@ describe('node-redlock compat over ioredis-mock', () => {
     await expect(redlock.using(['mock:b', 'mock:c'], 2_000, async (signal) => signal.aborted)).resolves.toBe(false);
     // The refused acquisition's votes, as node-redlock reports them; no node error.
     expect(errors.map((error) => (error as Error).name)).toEqual(['ResourceLockedError', 'ResourceLockedError', 'ResourceLockedError']);
+  });
+
+  it("applies a change to redlock.settings to the calls that follow, checked as a call's own settings are", async () => {
+    const settings = live.settings as { -readonly [Name in keyof typeof live.settings]: unknown };
+    const held = await live.acquire(['mock:live'], 5_000);
+    // node-redlock's default of 10 retries, changed to none: the contended call makes one attempt.
+    settings.retryCount = 0;
+    const error = await live.acquire(['mock:live'], 5_000).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as ExecutionError).attempts).toHaveLength(1);
+    settings.retryCount = '3';
+    await expect(live.acquire(['mock:live'], 5_000)).rejects.toThrow(new TypeError('Expected `retryCount` in the Redlock settings to be a finite number, got "3"'));
+    settings.retryCount = 0;
+    settings.driftFactor = 0.02;
+    await expect(live.acquire(['mock:live'], 5_000)).rejects.toThrow(/^The `driftFactor` of a Redlock cannot change once it is made/);
+    settings.driftFactor = 0.01;
+    await held.release();
   });
 });
