@@ -168,6 +168,7 @@ export default class Redlock extends EventEmitter {
    */
   async acquire(resources: string[], duration: number, settings?: Partial<Settings>): Promise<Lock> {
     checkDuration(duration);
+    checkResources(resources);
     const merged = this.#callSettings(settings, 'acquire()');
     let core: CoreLock;
     try {
@@ -340,6 +341,16 @@ class Released implements ExecutionResult {
 }
 
 /** The resources once each: node-redlock locks `[a, a]` as `[a]` (its script sets a key once), the core refuses duplicates. */
+/**
+ * Refuses `resources` that are not an array, before any node is called: node-redlock took a string as the
+ * list of its characters, so that `'order:1'` and `'order:2'` locked each other out.
+ */
+function checkResources(resources: unknown): void {
+  if (Array.isArray(resources)) return;
+  const got = typeof resources === 'string' ? `the string ${JSON.stringify(resources.length > 60 ? `${resources.slice(0, 57)}...` : resources)}` : `\`${typeof resources}\``;
+  throw new TypeError(`Expected \`resources\` to be an array of resource names, got ${got}: write [${typeof resources === 'string' ? JSON.stringify(resources.slice(0, 60)) : 'name'}] for one resource`);
+}
+
 function distinct(resources: string[]): string[] {
   return resources.length < 2 || new Set(resources).size === resources.length ? resources : [...new Set(resources)];
 }

@@ -58,4 +58,13 @@ describe('node-redlock compat: arguments', () => {
     );
     await expect(redlock.using(['a'], 1000, {} as never)).rejects.toThrow(TypeError);
   });
+
+  it('refuses resources that are not an array, which node-redlock locked character by character', async () => {
+    const redlock = new Redlock(clients);
+    await expect(redlock.acquire('order:1' as never, 1000)).rejects.toThrow(
+      new TypeError('Expected `resources` to be an array of resource names, got the string "order:1": write ["order:1"] for one resource'),
+    );
+    await expect(redlock.using('order:1' as never, 1000, async () => 1)).rejects.toThrow(/^Expected `resources` to be an array/);
+    await expect(redlock.acquire(undefined as never, 1000)).rejects.toThrow(new TypeError('Expected `resources` to be an array of resource names, got `undefined`: write [name] for one resource'));
+  });
 });
