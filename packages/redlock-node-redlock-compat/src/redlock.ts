@@ -42,6 +42,7 @@ export class Lock {
     /** When validity ends, in milliseconds since the epoch (`Date.now()`); 0 once released or replaced by `extend()`. */
     public expiration: number,
   ) {
+    checkResources(resources);
     this.#attempts = attempts;
   }
 
@@ -192,7 +193,9 @@ export default class Redlock extends EventEmitter {
    *   released already), or fewer than a quorum answered.
    */
   async release(lock: Lock, settings?: Partial<Settings>): Promise<ExecutionResult> {
-    this.#callSettings(settings, 'release()');
+    // One round, with no retries to pace: only a call's own settings are checked, never `redlock.settings`,
+    // so that a change there cannot keep a held lock from being released.
+    if (settings !== undefined) settingsOf(settings, this.#checkedSettings, 'release()');
     const core = this.#coreLockOf(lock);
     lock.expiration = 0;
     const keyCount = lock.resources.length;
@@ -220,7 +223,7 @@ export default class Redlock extends EventEmitter {
    */
   async extend(existing: Lock, duration: number, settings?: Partial<Settings>): Promise<Lock> {
     checkDuration(duration);
-    const merged = this.#callSettings(settings, 'extend()');
+    const merged = this.#callSettings(settings, 'extend()', false);
     if (existing.expiration < Date.now()) throw new ExecutionError('Cannot extend an already-expired lock.', []);
     let core = this.#coreLockOf(existing);
     const keyCount = existing.resources.length;
@@ -281,9 +284,12 @@ export default class Redlock extends EventEmitter {
     return this.#core.quorum;
   }
 
-  /** A call's settings over the `Redlock`'s; a `driftFactor` of its own is refused (the core has one per `Redlock`). */
-  #callSettings(settings: Partial<Settings> | undefined, where: string): Settings {
-    const own = this.#ownSettings();
+  /**
+   * A call's settings over the `Redlock`'s (see {@link #ownSettings} for `isStrict`); a `driftFactor` of
+   * its own is refused (the core has one per `Redlock`).
+   */
+  #callSettings(settings: Partial<Settings> | undefined, where: string, isStrict = true): Settings {
+    const own = this.#ownSettings(isStrict);
     const merged = settingsOf(settings, own, where);
     if (merged.driftFactor !== own.driftFactor) {
       throw new TypeError(`A \`driftFactor\` for one call is not supported (${where} got ${merged.driftFactor}, the Redlock has ${own.driftFactor}): set it on the Redlock`);
@@ -293,16 +299,25 @@ export default class Redlock extends EventEmitter {
 
   /**
    * {@link settings} as they are now, checked again when the user changed them since the last call (the
-   * same object while they did not, the core's own while they are those): a bad value is a `TypeError` or
-   * `RangeError` before any node is called, and so is a new `driftFactor`.
+   * same object while they did not, the core's own while they are those; a setting set to `undefined`
+   * keeps the one the `Redlock` was made with). A bad value, an unknown name or a new `driftFactor` is a
+   * `TypeError` or `RangeError` before any node is called, when `isStrict` (an acquisition); otherwise (an
+   * extension of a lock already held, which a change of settings must not cost) the settings last found
+   * good serve.
    */
-  #ownSettings(): Settings {
+  #ownSettings(isStrict: boolean): Settings {
     if (isSameSettings(this.settings, this.#checkedSettings)) return this.#checkedSettings;
-    const checked = settingsOf({ ...this.settings }, DEFAULT_SETTINGS, 'the Redlock settings');
-    if (checked.driftFactor !== this.#coreSettings.driftFactor) {
-      throw new TypeError(
-        `The \`driftFactor\` of a Redlock cannot change once it is made (its settings have ${checked.driftFactor}, it was made with ${this.#coreSettings.driftFactor}): make another Redlock`,
-      );
+    let checked: Settings;
+    try {
+      checked = settingsOf({ ...this.settings }, this.#coreSettings, 'the Redlock settings');
+      if (checked.driftFactor !== this.#coreSettings.driftFactor) {
+        throw new TypeError(
+          `The \`driftFactor\` of a Redlock cannot change once it is made (its settings have ${checked.driftFactor}, it was made with ${this.#coreSettings.driftFactor}): make another Redlock`,
+        );
+      }
+    } catch (error) {
+      if (isStrict) throw error;
+      return this.#checkedSettings;
     }
     this.#checkedSettings = isSameSettings(checked, this.#coreSettings) ? this.#coreSettings : checked;
     return this.#checkedSettings;
@@ -340,7 +355,6 @@ class Released implements ExecutionResult {
   }
 }
 
-/** The resources once each: node-redlock locks `[a, a]` as `[a]` (its script sets a key once), the core refuses duplicates. */
 /**
  * Refuses `resources` that are not an array, before any node is called: node-redlock took a string as the
  * list of its characters, so that `'order:1'` and `'order:2'` locked each other out.
@@ -351,6 +365,7 @@ function checkResources(resources: unknown): void {
   throw new TypeError(`Expected \`resources\` to be an array of resource names, got ${got}: write [${typeof resources === 'string' ? JSON.stringify(resources.slice(0, 60)) : 'name'}] for one resource`);
 }
 
+/** The resources once each: node-redlock locks `[a, a]` as `[a]` (its script sets a key once), the core refuses duplicates. */
 function distinct(resources: string[]): string[] {
   return resources.length < 2 || new Set(resources).size === resources.length ? resources : [...new Set(resources)];
 }

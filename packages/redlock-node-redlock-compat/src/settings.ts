@@ -84,9 +84,9 @@ export function settingsOf(settings: Partial<Settings> | undefined, base: Settin
   return merged;
 }
 
-/** Whether `a` and `b` hold the same value for every setting. */
+/** Whether `a` and `b` hold the same value for every setting, and `a` no other name. */
 export function isSameSettings(a: Settings, b: Settings): boolean {
-  return SETTING_NAMES.every((name) => a[name] === b[name]);
+  return Object.keys(a).length === SETTING_NAMES.length && SETTING_NAMES.every((name) => a[name] === b[name]);
 }
 
 /** node-redlock's `retryCount`, where `-1` means for ever, as redlock-core's (`Infinity`). */

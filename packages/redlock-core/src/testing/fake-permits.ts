@@ -67,7 +67,11 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       for (const slot of held) slots.set(slot, `${now + ttlMs}:${token}`);
       // The key lives as long as its longest live entry: a shorter extension shortens it.
       let longest = now + ttlMs;
-      for (const value of slots.values()) if (value.includes(':')) longest = Math.max(longest, entryOf(value).expiresAtMs);
+      for (const value of slots.values()) {
+        // As the script: a value whose part before ':' is no number does not count.
+        const expiresAtMs = luaNumber(value.slice(0, value.indexOf(':')));
+        if (value.includes(':') && expiresAtMs !== undefined) longest = Math.max(longest, expiresAtMs);
+      }
       keyspace.pexpire(key, longest - now);
       return 1;
     }
@@ -110,14 +114,23 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
   }
 }
 
+/**
+ * A hash value read as Lua 5.1's `tonumber` reads it: a decimal number (an exponent, spaces around) or
+ * hexadecimal `0x…`; `undefined` for anything else, such as JavaScript's `0b10` or `0o2`.
+ */
+function luaNumber(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\s*(-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?|0x[\da-f]+)\s*$/i.test(text)) return undefined;
+  return Number(text.trim());
+}
+
 /** Whether an entry's value is `<expiry>:<holder>`, as every permit script writes it. */
 const isEntry = (value: string): boolean => /^\d+:./s.test(value);
 
 /** `isSemaphoreHash` of the permit scripts (see `SEMAPHORE_LAYOUT_LUA`): a TTL, a positive integer limit, slots 1 to it. */
 function isSemaphoreHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMap<string, string>): boolean {
   if (keyspace.pttl(key) === Infinity) return false;
-  const limit = Number(fields.get('limit'));
-  if (!Number.isInteger(limit) || limit < 1) return false;
+  const limit = luaNumber(fields.get('limit'));
+  if (limit === undefined || !Number.isInteger(limit) || limit < 1) return false;
   for (const [field, value] of fields) {
     if (field === 'limit') continue;
     const slot = Number(field);

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import RedisMock from 'ioredis-mock';
-import Redlock, { ExecutionError } from '../../src/index.js';
+import Redlock, { ExecutionError, Lock } from '../../src/index.js';
 
 // Users' own unit tests often run node-redlock over ioredis-mock: they keep working after the one-line
 // migration. ioredis-mock runs Lua in fengari, where INFO answers no text: the first-contact probe reads
@@ -26,7 +26,7 @@ describe('node-redlock compat over ioredis-mock', () => {
   });
 
   it("applies a change to redlock.settings to the calls that follow, checked as a call's own settings are", async () => {
-    const settings = live.settings as { -readonly [Name in keyof typeof live.settings]: unknown };
+    const settings = live.settings as { -readonly [Name in keyof typeof live.settings]: unknown } & { retryDelayMs?: number };
     const held = await live.acquire(['mock:live'], 5_000);
     // node-redlock's default of 10 retries, changed to none: the contended call makes one attempt.
     settings.retryCount = 0;
@@ -38,7 +38,28 @@ describe('node-redlock compat over ioredis-mock', () => {
     settings.retryCount = 0;
     settings.driftFactor = 0.02;
     await expect(live.acquire(['mock:live'], 5_000)).rejects.toThrow(/^The `driftFactor` of a Redlock cannot change once it is made/);
+    // A lock already held is still extended (with the settings last found good) and released.
+    const extended = await held.extend(5_000);
+    settings.retryDelay = -5;
+    await expect(live.acquire(['mock:other'], 5_000)).rejects.toThrow(RangeError);
+    await expect(extended.release()).resolves.toBeDefined();
     settings.driftFactor = 0.01;
+    settings.retryDelay = 200;
+    // An unknown name is refused as in the constructor, until it is gone.
+    settings.retryDelayMs = 5;
+    await expect(live.acquire(['mock:live'], 5_000)).rejects.toThrow(/^Unknown setting `retryDelayMs` in the Redlock settings/);
+    delete settings.retryDelayMs;
+    await (await live.acquire(['mock:live'], 5_000)).release();
+  });
+
+  it('keeps the setting the Redlock was made with for one set to undefined, and refuses a Lock made with a string of resources', async () => {
+    const held = await redlock.acquire(['mock:undefined'], 5_000);
+    (redlock.settings as { retryCount?: number }).retryCount = undefined;
+    // Its own retryCount, 0: one attempt, where node-redlock's default would make 11.
+    const error = await redlock.acquire(['mock:undefined'], 5_000).catch((failure: unknown) => failure);
+    expect((error as ExecutionError).attempts).toHaveLength(1);
+    (redlock.settings as { retryCount?: number }).retryCount = 0;
     await held.release();
+    expect(() => new Lock(redlock, 'order:1' as never, 'value', [], 0)).toThrow(/^Expected `resources` to be an array of resource names, got the string "order:1"/);
   });
 });
