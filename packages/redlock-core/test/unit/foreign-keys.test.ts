@@ -156,6 +156,7 @@ describe("a semaphore's or a read-write lock's acquisition on a user's hash", ()
   it.each<[string, [string, string][], number | undefined]>([
     ['a hash with a limit field and no TTL', [['limit', '3'], ['owner', 'billing']], undefined],
     ['a hash whose limit is no number', [['limit', 'unlimited']], 60_000],
+    ["a hash whose limit is a number only to JavaScript (Lua's tonumber reads no 0b10)", [['limit', '0b10']], 60_000],
     ['a hash whose slot holds no entry', [['limit', '3'], ['1', 'taken']], 60_000],
     ['a hash marked rw and no TTL', [['rw', '1'], ['theme', 'dark']], undefined],
     ['a hash marked rw whose writer holds no entry', [['rw', '1'], ['w', 'someone']], 60_000],
