@@ -106,8 +106,9 @@ export default class Redlock extends EventEmitter {
   readonly clients: Set<Client>;
   /**
    * The settings of every call, with node-redlock's defaults for those not given. As in node-redlock, a
-   * setting changed here applies to the calls that follow (checked at each call, like a call's own
-   * settings), but `driftFactor`, which the `Redlock` is made with.
+   * setting changed here applies to the calls that follow, but `driftFactor`, which the `Redlock` is made
+   * with. Each acquisition checks them as it checks a call's own settings; a lock already held is never
+   * refused over them (`release()` does not read them, `extend()` uses the settings last found good).
    */
   readonly settings: Settings;
   readonly #clients: readonly Client[];

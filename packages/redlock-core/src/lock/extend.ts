@@ -154,7 +154,7 @@ export async function extendOnEveryNode(
     },
     remainingValidityMs,
   );
-  onDecided?.(outcomes as readonly (ExtendNodeOutcome | undefined)[]);
+  onDecided?.(outcomes);
 }
 
 /**
