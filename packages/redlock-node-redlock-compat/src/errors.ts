@@ -12,6 +12,7 @@ export class ResourceLockedError extends Error {
    */
   constructor(message: string) {
     super(message);
+    enumerableMessage(this, message);
     this.name = 'ResourceLockedError';
   }
 }
@@ -32,9 +33,18 @@ export class ExecutionError extends Error {
    */
   constructor(message: string, attempts: ReadonlyArray<Promise<ExecutionStats>>, options?: { readonly cause?: unknown }) {
     super(message, options);
+    enumerableMessage(this, message);
     this.name = 'ExecutionError';
     this.attempts = attempts;
   }
+}
+
+/**
+ * Makes `message` an own enumerable property of `error`, as node-redlock's errors have it (they assign it
+ * after `super()`): loggers that serialize an error with `JSON.stringify` or a spread keep it.
+ */
+function enumerableMessage(error: Error, message: string): void {
+  Object.defineProperty(error, 'message', { value: message, enumerable: true, writable: true, configurable: true });
 }
 
 /** node-redlock's message when an operation ran out of attempts without a quorum. */
