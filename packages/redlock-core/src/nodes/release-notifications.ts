@@ -208,6 +208,8 @@ class ChannelSubscription {
   #queue: Promise<void> = Promise.resolve();
   #lingerTimer: unknown;
   #isClosed = false;
+  /** Whether a SUBSCRIBE is in flight: it waits for the connection, which may be to a node that is down. */
+  #isSubscribing = false;
 
   /** The release channel of {@link key}. */
   private readonly channel: string;
@@ -248,32 +250,44 @@ class ChannelSubscription {
     unrefTimer(this.#lingerTimer);
   }
 
-  /** Unsubscribes now, whoever still listens, and never subscribes again; never rejects. */
+  /**
+   * Unsubscribes now, whoever still listens, and never subscribes again; never rejects. It does not wait
+   * for a SUBSCRIBE still in flight, which waits for its connection (to a node that may be down, for the
+   * client's connect timeout): the unsubscribe follows it when it lands, and the adapter's `close()`, which
+   * `redlock.close()` calls next, ends that connection and what is pending on it.
+   */
   close(): Promise<void> {
     this.#isClosed = true;
     this.#listeners.clear();
     this.clock.clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
+    const isSubscribing = this.#isSubscribing;
     // An UNSUBSCRIBE that fails leaves a channel on a connection that the adapter's close() ends next.
-    return this.#sync().catch(() => undefined);
+    const closing = this.#sync().catch(() => undefined);
+    return isSubscribing ? Promise.resolve() : closing;
   }
 
   #sync(): Promise<void> {
     const step = this.#queue.then(async () => {
       if (this.#listeners.size > 0 && this.#unsubscribe === undefined && !this.#isClosed) {
+        this.#isSubscribing = true;
         this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, () => {
           this.crowd.hear(this.clock.now());
           for (const listener of [...this.#listeners]) listener();
-        }).catch((error: unknown) => {
-          if (isDeniedChannel(error)) {
-            warnOnce(
-              this.adapter,
-              'REDLOCK_NO_CHANNEL_PERMISSION',
-              `Node ${this.nodeIndex} refused to subscribe to a release channel (${(error as Error).message}): waiters there wake on their retry timers instead of at each release. Give the Redis user the channels \`&redlock:released:*\``,
-            );
-          }
-          throw error;
-        });
+        })
+          .catch((error: unknown) => {
+            if (isDeniedChannel(error)) {
+              warnOnce(
+                this.adapter,
+                'REDLOCK_NO_CHANNEL_PERMISSION',
+                `Node ${this.nodeIndex} refused to subscribe to a release channel (${(error as Error).message}): waiters there wake on their retry timers instead of at each release. Give the Redis user the channels \`&redlock:released:*\``,
+              );
+            }
+            throw error;
+          })
+          .finally(() => {
+            this.#isSubscribing = false;
+          });
       } else if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe !== undefined) {
         const unsubscribe = this.#unsubscribe;
         this.#unsubscribe = undefined;

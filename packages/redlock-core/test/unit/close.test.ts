@@ -331,6 +331,28 @@ describe('redlock.close()', () => {
     await clock.runUntilSettled(holder.close());
   });
 
+  it('does not wait for a SUBSCRIBE still in flight, as to a node that is down; the channel is left once it lands', async () => {
+    const clock = new FakeClock();
+    const nodes: PubSubFakeNode[] = Array.from({ length: 3 }, () => pubSubNode(clock));
+    const holder = new Redlock(nodes, { clock, retryCount: 0 });
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    // The waiter's subscriptions wait 5 s for their connection, as to a node that does not answer.
+    for (const connection of connections) connection.subscribeDelayMs = 5_000;
+    const waiter = new Redlock(connections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('r', 10_000));
+    const waiting = waiter.acquire('r', 10_000).catch((error: unknown) => error);
+    await clock.advance(5);
+    const closedAt = clock.now();
+    await clock.runUntilSettled(waiter.close());
+    expect(clock.now()).toBe(closedAt);
+    expect(await waiting).toBeInstanceOf(RedlockClosedError);
+    // Once the SUBSCRIBE lands, the subscription is ended.
+    await clock.advance(5_000);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0]);
+    await clock.runUntilSettled(held.release());
+    await clock.runUntilSettled(holder.close());
+  });
+
   it("reports an adapter's failed or hung close() as a warning with a NodeError, and still resolves", async () => {
     const { clock, nodes, redlock } = setup();
     const warnings: unknown[] = [];
