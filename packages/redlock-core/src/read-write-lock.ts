@@ -14,7 +14,7 @@ import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } fro
 import { acquireClaim, guardedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
 import { hashReleaseRunOf } from './permits/claim.js';
 import { inspectReadWrite } from './permits/inspect-read-write.js';
-import { type FailedReadWriteAttempt, runReadWriteAttempt } from './permits/read-write-attempt.js';
+import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/read-write-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
 import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from './scripts/read-write-acquire.js';
 import { defaultRetriesAdvice } from './settings/resolve-options.js';
@@ -208,6 +208,7 @@ export class ReadWriteLock {
         },
         isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
         isFinal: (failure) => failure.reason === 'foreign-key',
+        isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
         errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, request, attempts, attemptCount, waitMs),
       });
       // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.

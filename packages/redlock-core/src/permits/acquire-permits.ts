@@ -38,6 +38,11 @@ export interface ClaimAcquisition<H, F extends FailedClaimAttempt> {
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
   isFinal(failure: F): boolean;
+  /**
+   * Whether a node told a failed attempt that others hold what it asked for: only then is a release worth
+   * listening for (nodes that cannot be reached announce nothing, and subscribing there would only wait).
+   */
+  isTaken(failure: F): boolean;
   /** The error of a call whose attempts failed, or that `waitMs` ended. */
   errorOf(attempts: readonly F[], attemptCount: number, waitMs?: number): Error;
 }
@@ -109,7 +114,8 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
         if (timedTries > request.retryCount) throw claim.errorOf(attempts, attemptCount);
         retryAt = now + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
       }
-      if (watch === undefined) {
+      // As a lock's queue does: listen for releases once the resource was found taken.
+      if (watch === undefined && (failure === undefined || claim.isTaken(failure))) {
         watch = watchReleases(set, notifications, claim.key, request.ttlMs, leadNodeIndex);
         if (watch !== undefined) {
           if (!isLeadAnswering) watch.watchEveryNode();
@@ -157,6 +163,7 @@ export function acquirePermits(set: NodeSet, notifications: ReleaseNotifications
     attempt: (attemptNumber, signal, leadNodeIndex) => runPermitAttempt(set, semaphore, request.permits, request.ttlMs, attemptNumber, signal, leadNodeIndex),
     isHeld: (result): result is Permit => result instanceof Permit,
     isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
+    isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
     errorOf: (attempts, attemptCount, waitMs) => permitAcquireError(semaphore, request, attempts, attemptCount, waitMs),
   });
 }

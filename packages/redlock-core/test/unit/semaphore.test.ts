@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockLostError, MAX_PERMIT_LIMIT, type Permit, PermitError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { connectionRefused } from '../../src/testing/fake-adapter.js';
 import { grantingNodes, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
 import { pubSubNode } from '../support/fake-pubsub.js';
 import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
@@ -144,6 +145,21 @@ describe("a semaphore's failed attempt", () => {
 });
 
 describe("a semaphore's wait", () => {
+  it('listens for releases only once a node found the permits taken, not while the nodes cannot be reached', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 3 }, () => pubSubNode(clock));
+    for (const node of nodes) node.errorReply = connectionRefused();
+    const error = await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 2 }).semaphore('jobs', { limit: 1 }).acquire(10_000)).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ reason: 'nodes-unreachable', attemptCount: 3 });
+    // No SUBSCRIBE, which to a node that is down would wait for its connection (and hold close() until then).
+    expect(nodes.map((node) => node.subscribeCalls.length)).toEqual([0, 0, 0]);
+    for (const node of nodes) node.errorReply = undefined;
+    const held = await clock.runUntilSettled(new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock }).semaphore('jobs', { limit: 1 }).acquire(10_000));
+    await expect(clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 1 }).semaphore('jobs', { limit: 1 }).acquire(10_000))).rejects.toMatchObject({ reason: 'no-permits-free' });
+    expect(nodes.some((node) => node.subscribeCalls.length > 0)).toBe(true);
+    await clock.runUntilSettled(held.release());
+  });
+
   it('retries until waitMs runs out when no retryCount is given, past the default 10 retries', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
