@@ -237,10 +237,11 @@ export class Redlock {
    * {@link RedlockClosedError}; the lock stays valid for its `remainingValidityMs` and is released when
    * the routine returns.
    *
-   * @returns What `routine` returns, when the lock was held from start to end (or the routine released
-   *   it itself).
+   * @returns What `routine` returns, when the lock was held from start to end (or until the routine
+   *   released it itself).
    * @throws {@link LockLostError} when the routine returned but the lock was lost meanwhile (its signal
-   *   aborted with a `LockLostError`, or the lock was lost or expired when it returned): the error's
+   *   aborted with a `LockLostError`, or the lock was lost or expired when it returned, or when the
+   *   routine released it itself): the error's
    *   `result` holds what the routine returned, and its `cause` the loss. The work may be done, but
    *   nothing kept others out meanwhile, so a lost lock is never silent.
    * @throws whatever `routine` throws, the same object, even when the lock was lost too: then the

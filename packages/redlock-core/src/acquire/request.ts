@@ -48,9 +48,8 @@ scope: 'acquire' | 'tryAcquire' | 'using',
     throw new TypeError(`Expected \`reentrant\` to be a Lock handed out by \`acquire()\` or \`using()\`, got ${got}`);
   }
   if (reentrant !== undefined && !reentrant.covers(set, names.keys)) {
-    throw new RangeError(
-      `Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(names.resources)}, got one on ${describeResources(reentrant.resources)}`,
-    );
+    const got = reentrant.isOf(set) ? `one on ${describeResources(reentrant.resources)}` : 'a lock of another Redlock';
+    throw new RangeError(`Expected \`reentrant\` to be a lock of this Redlock on ${describeResources(names.resources)}, got ${got}`);
   }
   // A re-entrant handle shares its hold's fencing token: it cannot have one the hold was not given.
   if (reentrant !== undefined && settings.fencing && reentrant.fencingToken === undefined) {

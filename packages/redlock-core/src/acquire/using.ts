@@ -12,6 +12,8 @@ export interface Held extends Extendable {
   release(): Promise<unknown>;
   /** Throws a {@link LockLostError} unless it is held at this very moment. */
   assertValid(): void;
+  /** The loss it had suffered when `release()` was first called, if it expired or was lost by then. */
+  lossBeforeRelease(): LockLostError | undefined;
 }
 
 /**
@@ -83,11 +85,12 @@ export async function runUnderLock<T, H extends Held>(
 }
 
 /**
- * The loss of a lock that `using()`'s routine held, found when the routine settled: the lock is lost or
- * expired (and not released by the routine itself), though no extension reported it before.
+ * The loss of a lock that `using()`'s routine held, found when the routine settled, though no extension
+ * reported it before: the lock is lost or expired, or the routine released it itself only after that.
  */
 function lossAtEnd(lock: Held): LockLostError | undefined {
   const state = lock.state;
+  if (state === 'released') return lock.lossBeforeRelease();
   if (state !== 'lost' && state !== 'expired') return undefined;
   try {
     lock.assertValid();

@@ -7,7 +7,7 @@ import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { checkTtl } from '../settings/ttl.js';
+import { checkAcquireTtl } from '../settings/ttl.js';
 import { extendTraced } from './extend.js';
 import { type ExtensionStop, Hold, type HandleExtension } from './hold.js';
 import { inspectLock } from './log-view.js';
@@ -82,6 +82,8 @@ export class Lock {
   readonly #hold: Hold;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
+  /** Its state when `release()` was first called on it (see {@link lossBeforeRelease}). */
+  #stateAtRelease: LockState | undefined;
   /** What `release()` resolved with when this handle let go while other handles still held the lock. */
   #letGo: Promise<ReleaseResult> | undefined;
   /** This handle's automatic extension (`autoExtend`), while it runs. */
@@ -157,11 +159,23 @@ export class Lock {
    */
   assertValid(): void {
     const state = this.state;
-    if (state === 'held') return;
-    const lost = this.#hold.lostBecause;
-    throw new LockLostError(`The lock on ${this.#hold.describe()} is ${state}`, {
+    if (state !== 'held') throw this.#lossError(state, 'is');
+  }
+
+  /**
+   * The loss of a lock that expired or was found lost before this handle was released, which `using()`
+   * reports though its routine released the lock itself; `undefined` if it was held then, or not released.
+   * @internal
+   */
+  lossBeforeRelease(): LockLostError | undefined {
+    const state = this.#stateAtRelease;
+    return state === 'expired' || state === 'lost' ? this.#lossError(state, 'was', ' when it was released') : undefined;
+  }
+
+  #lossError(state: LockState, verb: 'is' | 'was', when = ''): LockLostError {
+    return new LockLostError(`The lock on ${this.#hold.describe()} ${verb} ${state}${when}`, {
       resources: this.resources,
-      cause: state === 'lost' ? lost?.cause : undefined,
+      cause: state === 'lost' ? this.#hold.lostBecause?.cause : undefined,
     });
   }
 
@@ -267,6 +281,14 @@ export class Lock {
   }
 
   /**
+   * Whether this lock was handed out by the `Redlock` of `set`.
+   * @internal
+   */
+  isOf(set: NodeSet): boolean {
+    return this.#hold.set === set;
+  }
+
+  /**
    * Whether this lock was handed out by the `Redlock` of `set` and covers `keys`.
    * @internal
    */
@@ -307,7 +329,7 @@ export class Lock {
     const hold = this.#hold;
     this.#throwUnlessHeld('re-enter');
     // Never shorten the hold: PEXPIRE would cut the keys' TTL to `ttlMs` from now.
-    if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) await this.extend(ttlMs);
+    if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) await this.#extend(ttlMs);
     if (hold.isReleased) throw this.#notHeldError('re-enter', 'was released meanwhile');
     hold.holders += 1;
     return new Lock({ ...hold, attempts: 0, fencingToken: this.fencingToken }, hold);
@@ -324,13 +346,19 @@ export class Lock {
    *   quorum holds our token any more (`isLost`: the lock's `state` becomes `'lost'` then), or if nodes
    *   failed to answer.
    * @throws {@link RedlockClosedError} once `redlock.close()` was called, before any node is called.
-   * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called.
+   * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called: as for `acquire()`,
+   *   one that leaves no more validity than a node timeout (seconds written as milliseconds, as a rule).
    */
   async extend(ttlMs: number): Promise<Lock> {
+    const { set, keys } = this.#hold;
+    checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), keys.length);
+    return this.#extend(ttlMs);
+  }
+
+  /** {@link extend} of a checked `ttlMs` (a re-entry's was checked as its call's). */
+  async #extend(ttlMs: number): Promise<Lock> {
     const hold = this.#hold;
-    const { options, lifecycle } = hold.set;
-    checkTtl(ttlMs, options.driftFactor);
-    if (lifecycle.isClosed) {
+    if (hold.set.lifecycle.isClosed) {
       throw new RedlockClosedError(`Could not extend ${hold.describe()}: the Redlock was closed`, { resources: this.resources });
     }
     this.#throwUnlessHeld('extend');
@@ -359,6 +387,7 @@ export class Lock {
     // A handle that let go while others held the lock: its first result, however the hold went on since.
     if (this.#letGo !== undefined) return this.#letGo;
     if (!this.#isReleased) {
+      this.#stateAtRelease = this.state;
       this.#isReleased = true;
       hold.holders -= 1;
       if (this.#extension !== undefined) hold.letGoOf(this.#extension);

@@ -17,7 +17,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitExtendReply, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
-import { checkTtl } from '../settings/ttl.js';
+import { checkAcquireTtl } from '../settings/ttl.js';
 
 /** Where a held claim stands: see `PermitState`. */
 export type ClaimState = 'held' | 'released' | 'lost' | 'expired';
@@ -117,6 +117,8 @@ export class Claim {
   /** The automatic extension (`autoExtend`), while it runs. */
   #extension: HandleExtension | undefined;
   #releasing: Promise<void> | undefined;
+  /** Its state when `release()` was first called (see {@link lossBeforeRelease}). */
+  #stateAtRelease: ClaimState | undefined;
 
   constructor(grant: ClaimGrant) {
     this.#key = grant.key;
@@ -170,8 +172,17 @@ export class Claim {
 
   assertValid(): void {
     const state = this.state;
-    if (state === 'held') return;
-    throw new LockLostError(`${this.#hold.what} ${this.#isPlural ? 'are' : 'is'} ${state}`, { resources: this.resources, cause: this.#hold.lostBecause?.cause });
+    if (state !== 'held') throw this.#lossError(state, this.#isPlural ? 'are' : 'is');
+  }
+
+  /** See `Lock.lossBeforeRelease`. */
+  lossBeforeRelease(): LockLostError | undefined {
+    const state = this.#stateAtRelease;
+    return state === 'expired' || state === 'lost' ? this.#lossError(state, this.#isPlural ? 'were' : 'was', ' when released') : undefined;
+  }
+
+  #lossError(state: ClaimState, verb: string, when = ''): LockLostError {
+    return new LockLostError(`${this.#hold.what} ${verb} ${state}${when}`, { resources: this.resources, cause: this.#hold.lostBecause?.cause });
   }
 
   /** Extends the entries to `ttlMs` from now on every node: see `Permit.extend`. */
@@ -182,7 +193,7 @@ export class Claim {
   async #extend(ttlMs: number): Promise<void> {
     const hold = this.#hold;
     const { set, token } = hold;
-    checkTtl(ttlMs, set.options.driftFactor);
+    checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), 1);
     if (set.lifecycle.isClosed) throw closedErrorOf('extend', hold.resources);
     if (this.state !== 'held') throw this.#errorOf('extend', 'not-held', `it is ${this.state}`);
     await extendHold<PermitExtendStatus>(
@@ -202,6 +213,7 @@ export class Claim {
 
   /** Releases the entries on every node that was asked for them: see `Permit.release`. */
   release(): Promise<void> {
+    this.#stateAtRelease ??= this.state;
     if (this.#extension !== undefined) this.#hold.letGoOf(this.#extension);
     this.#extension = undefined;
     return (this.#releasing ??= traceHold('release', () => this.#traceContext('release', undefined), () => this.#releaseOnEveryNode()));

@@ -134,6 +134,11 @@ export class Permit {
     this.#claim.assertValid();
   }
 
+  /** See `Lock.lossBeforeRelease`. @internal */
+  lossBeforeRelease(): LockLostError | undefined {
+    return this.#claim.lossBeforeRelease();
+  }
+
   /**
    * Extends the permits to `ttlMs` from now on every node, and resolves once a quorum did with validity
    * left. A node extends only permits that it still holds unexpired, so an extension can never revive a

@@ -129,6 +129,11 @@ export class ReadWriteHandle {
     this.#claim.assertValid();
   }
 
+  /** See `Lock.lossBeforeRelease`. @internal */
+  lossBeforeRelease(): LockLostError | undefined {
+    return this.#claim.lossBeforeRelease();
+  }
+
   /**
    * Extends the lock to `ttlMs` from now on every node, and resolves once a quorum did with validity left.
    * A node extends only an entry that it still holds unexpired, so an extension never revives a lock that

@@ -1,20 +1,9 @@
-// The checks of a TTL: long enough to leave validity, and for an acquisition more than one node timeout.
+// The check of a TTL: it must leave more validity than one node timeout, for an acquisition or an extension.
 import { validityMs } from '../base/clock.js';
 import { defaultNodeTimeoutMs, MAX_TTL_MS } from './defaults.js';
 import type { ResolvedNode } from './resolve-nodes.js';
 import type { ResolvedOptions } from './resolve-options.js';
 import { checkDurationMs } from './value-checks.js';
-
-/** Validates a TTL: a positive integer up to {@link MAX_TTL_MS} that leaves validity after drift. */
-export function checkTtl(ttlMs: unknown, driftFactor: number): number {
-  checkDurationMs('ttlMs', ttlMs, 1);
-  if (validityMs({ ttlMs, elapsedMs: 0, driftFactor }) <= 0) {
-    throw new RangeError(
-      `Expected \`ttlMs\` to be longer than its clock drift allowance (driftFactor ${driftFactor} + 2 ms), got \`${ttlMs}\``,
-    );
-  }
-  return ttlMs;
-}
 
 /** Whether a node has a timeout of its own; a loop rather than `every()`: it runs for every acquisition. */
 function hasOwnTimeout(nodes: readonly ResolvedNode[]): boolean {
@@ -23,7 +12,7 @@ function hasOwnTimeout(nodes: readonly ResolvedNode[]): boolean {
 }
 
 /**
- * Validates the TTL of an acquisition: a positive integer up to {@link MAX_TTL_MS} that leaves more
+ * Validates the TTL of an acquisition or an extension: a positive integer up to {@link MAX_TTL_MS} that leaves more
  * validity (after the drift allowance) than the time an attempt may take to hear from a quorum, the
  * `quorum`-th shortest node timeout for a call over `keyCount` keys (for adaptive timeouts, their lower
  * bound). A lock with less could be granted

@@ -4,7 +4,6 @@ import { DEFAULT_OPTIONS, defaultNodeTimeoutMs, MAX_TTL_MS } from '../../src/set
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';
 import { resolveAcquireOptions, resolveOptions } from '../../src/settings/resolve-options.js';
 import { resolveResources } from '../../src/settings/resolve-resources.js';
-import { checkTtl } from '../../src/settings/ttl.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode } from '../../src/testing/fake-nodes.js';
 
@@ -139,15 +138,3 @@ describe('resolveResources', () => {
   });
 });
 
-describe('checkTtl', () => {
-  it('accepts the smallest TTL that leaves validity after drift, and MAX_TTL_MS', () => {
-    expect(checkTtl(3, 0.01)).toBe(3);
-    expect(checkTtl(MAX_TTL_MS, 0.01)).toBe(MAX_TTL_MS);
-    expect(MAX_TTL_MS).toBe(2_147_483_647);
-  });
-
-  it('rejects a TTL that the drift allowance uses up entirely', () => {
-    expect(() => checkTtl(2, 0.01)).toThrow(RangeError);
-    expect(() => checkTtl(100, 0.99)).toThrow('Expected `ttlMs` to be longer than its clock drift allowance (driftFactor 0.99 + 2 ms), got `100`');
-  });
-});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { PermitError, ReadWriteHandle, ReadWriteLockError, Redlock, RedlockClosedError } from '../../src/index.js';
+import { LockLostError, PermitError, ReadWriteHandle, ReadWriteLockError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
@@ -258,6 +258,18 @@ describe('a read-write lock on fake nodes', () => {
     expect(await clock.runUntilSettled(running)).toBe('rebuilt');
     expect(fieldsOn(nodes)).toEqual([[], [], []]);
     expect(await clock.runUntilSettled(lock.usingRead(1_000, () => 'read'))).toBe('read');
+  });
+
+  it('rejects under using*() with LockLostError when the routine released the lock itself only after it expired', async () => {
+    const { clock, lock } = setup();
+    const running = lock.usingWrite(1_000, async (_, held) => {
+      clock.stall(1_500);
+      await held.release();
+      return 'rebuilt';
+    });
+    const error = await clock.runUntilSettled(running).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(error).toMatchObject({ result: 'rebuilt', cause: { message: 'the write lock on "catalog" was expired when released' } });
   });
 });
 

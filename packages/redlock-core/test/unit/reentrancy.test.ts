@@ -129,7 +129,9 @@ describe('re-entrant acquisition', () => {
     const { clock, nodes, redlock } = setup();
     const other = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: 0 });
     const outer = await clock.runUntilSettled(other.acquire('a', 1_000));
-    await expect(redlock.acquire('a', 1_000, { reentrant: outer })).rejects.toThrow(RangeError);
+    await expect(redlock.acquire('a', 1_000, { reentrant: outer })).rejects.toThrow(
+      new RangeError('Expected `reentrant` to be a lock of this Redlock on "a", got a lock of another Redlock'),
+    );
   });
 });
 

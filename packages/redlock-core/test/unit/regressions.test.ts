@@ -154,21 +154,21 @@ describe('an extension that re-seeded a node past its validity', () => {
   it('resolves at the decision while the re-seed of a silent node is still running', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
-    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 50 });
-    // Acquired for 10 s (acquire() refuses a TTL that leaves less validity than a node timeout); the
-    // extension asks for 40 ms.
+    // Node 2 may take 500 ms; a quorum's timeout is 50 ms, which the extension's 60 ms TTL leaves more
+    // validity than (as extend() requires), but not the 500 ms its re-seed of node 2 may wait.
+    const redlock = new Redlock([nodes[0]!, nodes[1]!, { adapter: nodes[2]!, timeoutMs: 500 }], { clock, retryCount: 0, nodeTimeoutMs: 50 });
     const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
     nodes[2]!.keyspace.delete('r');
     nodes[0]!.latencyMs = 5;
     nodes[1]!.latencyMs = 5;
-    const extension = lock.extend(40);
+    const extension = lock.extend(60);
     // Node 2 answers "missing" at once, then stops answering: its re-seed would wait out the node timeout.
     await clock.advance(1);
     nodes[2]!.hang();
     await expect(clock.runUntilSettled(extension)).resolves.toBe(lock);
     expect(clock.now()).toBe(5);
     expect(lock.state).toBe('held');
-    expect(lock.remainingValidityMs).toBeGreaterThan(30);
+    expect(lock.remainingValidityMs).toBeGreaterThan(50);
     expect(nodes[2]!.callsTo('extend').map((call) => call.args[2])).toEqual(['0', '1']);
   });
 });

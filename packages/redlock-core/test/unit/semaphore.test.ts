@@ -275,6 +275,16 @@ describe("a semaphore's using() on fake nodes", () => {
     expect(error).toMatchObject({ result: 'partial', message: 'Lost 1 of 2 permits of "jobs" while the routine ran; what it returned is in `result`' });
   });
 
+  it('rejects with LockLostError when the routine released the permits itself only after they expired', async () => {
+    const { clock, running, finish, permit } = await usingUntilFinished(1_000);
+    clock.stall(1_500);
+    await clock.runUntilSettled(permit.release());
+    finish('late');
+    const error = await clock.runUntilSettled(running).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(error).toMatchObject({ result: 'late', cause: { message: '1 of 2 permits of "jobs" were expired when released' } });
+  });
+
   it('refuses a routine that is not a function, and a limit option without using(), before any node call', async () => {
     const { nodes, redlock } = setup();
     const semaphore = redlock.semaphore('jobs', { limit: 3 });

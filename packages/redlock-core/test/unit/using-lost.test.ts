@@ -101,6 +101,53 @@ describe('using() never lets a lost lock pass silently', () => {
     await expect(clock.runUntilSettled(using)).resolves.toBe('done');
   });
 
+  it('rejects with LockLostError when the routine released the lock itself only after it expired', async () => {
+    const { clock, redlock } = setup();
+    let stateAtRelease = '';
+    const using = redlock.using('job', 1000, async (_, lock) => {
+      // The event loop stalls past the TTL, so no timer tells before the routine lets go.
+      clock.stall(1500);
+      stateAtRelease = lock.state;
+      await lock.release();
+      return 'done';
+    });
+    const error = (await clock.runUntilSettled(using).catch((rejection: unknown) => rejection)) as LockLostError;
+    expect(stateAtRelease).toBe('expired');
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(error.result).toBe('done');
+    expect((error.cause as Error).message).toBe('The lock on "job" was expired when it was released');
+  });
+
+  it('rejects with LockLostError when the routine released the lock itself after a limit stopped extension and it expired', async () => {
+    const { clock, redlock } = setup();
+    const using = redlock.using(
+      'job',
+      1000,
+      async (_, lock) => {
+        await work(clock, 1500);
+        await lock.release();
+        return 'done';
+      },
+      { maxExtensions: 0 },
+    );
+    const error = (await clock.runUntilSettled(using).catch((rejection: unknown) => rejection)) as LockLostError;
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(error.result).toBe('done');
+  });
+
+  it('rejects with LockLostError when the routine released the lock itself after an extension found it lost', async () => {
+    const { clock, nodes, redlock } = setup();
+    const using = redlock.using('job', 1000, async (signal, lock) => {
+      for (const node of nodes.slice(0, 3)) node.keyspace.set('job', 'someone', 60_000);
+      await work(clock, 600);
+      await lock.release();
+      return signal.reason instanceof LockLostError;
+    });
+    const error = (await clock.runUntilSettled(using).catch((rejection: unknown) => rejection)) as LockLostError;
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(error.result).toBe(true);
+  });
+
   it("does not take the caller's own LockLostError, passed through options.signal, for a loss of its lock", async () => {
     const { clock, redlock } = setup();
     const outer = new AbortController();

@@ -111,6 +111,21 @@ describe('bad arguments to acquire() and using()', () => {
     expect((error as Error).message).toBe('Expected `ttlMs` to be a positive integer up to 2147483647, got `0`');
     expect(nodes[0]!.calls.length).toBe(callsBefore);
   });
+
+  it('rejects an extension TTL that acquire() would refuse (seconds written as milliseconds), without a node call', async () => {
+    const { clock, nodes, redlock } = setup();
+    const lock: Lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    const permit = await clock.runUntilSettled(redlock.semaphore('jobs', { limit: 2 }).acquire(10_000));
+    const callsBefore = nodes[0]!.calls.length;
+    const advice = 'Expected `ttlMs` to leave more validity than one node timeout (50 ms), got `30` ms, which leaves 28 ms after the clock drift allowance: the unit is milliseconds: did you mean 30_000 (30 s)?';
+    for (const extend of [() => lock.extend(30), () => permit.extend(30)]) {
+      const error = await rejectionOf(extend);
+      expect(error).toBeInstanceOf(RangeError);
+      expect((error as Error).message).toBe(advice);
+    }
+    expect(nodes[0]!.calls.length).toBe(callsBefore);
+    expect([lock.state, permit.state]).toEqual(['held', 'held']);
+  });
 });
 
 describe('bad arguments to the Redlock constructor', () => {
