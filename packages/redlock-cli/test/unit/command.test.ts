@@ -44,6 +44,22 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * Starts a shell script whose first line installs a trap, and resolves once the trap is in place: the
+ * script says so in a file, since a fixed pause may be too short for the shell on a loaded machine.
+ */
+async function startTrapped(trap: string, rest: string): Promise<ReturnType<typeof startCommand>> {
+  const directory = await mkdtemp(join(tmpdir(), 'redlock-command-'));
+  const readyFile = join(directory, 'ready');
+  try {
+    const command = startCommand({ kind: 'shell', script: `${trap}; echo ready > "${readyFile}"; ${rest}` }, ENV);
+    await within(untilContent(readyFile));
+    return command;
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
 describe('startCommand', () => {
   it('runs a program with its arguments untouched and reports its status', async () => {
     const command = startCommand({ kind: 'exec', file: 'sh', args: ['-c', 'exit "$1"', 'sh', '7'] }, ENV);
@@ -76,15 +92,13 @@ describe('startCommand', () => {
   });
 
   it('terminate() sends SIGTERM, which a command may handle', async () => {
-    const command = startCommand({ kind: 'shell', script: "trap 'exit 9' TERM; sleep 30 & wait" }, ENV);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let the shell install its trap
+    const command = await startTrapped("trap 'exit 9' TERM", 'sleep 30 & wait');
     command.terminate(5_000);
     expect(await within(command.outcome)).toEqual({ kind: 'exited', code: 9 });
   });
 
   it('terminate() sends SIGKILL after the grace to a command that ignores SIGTERM', async () => {
-    const command = startCommand({ kind: 'shell', script: "trap '' TERM; exec sleep 30" }, ENV);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const command = await startTrapped("trap '' TERM", 'exec sleep 30');
     const start = performance.now();
     command.terminate(300);
     expect(await within(command.outcome)).toEqual({ kind: 'killed', signal: 'SIGKILL' });
@@ -92,8 +106,7 @@ describe('startCommand', () => {
   });
 
   it('terminate(0) kills at once', async () => {
-    const command = startCommand({ kind: 'shell', script: "trap '' TERM; exec sleep 30" }, ENV);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const command = await startTrapped("trap '' TERM", 'exec sleep 30');
     command.terminate(0);
     expect(await within(command.outcome)).toEqual({ kind: 'killed', signal: 'SIGKILL' });
   });
@@ -116,8 +129,7 @@ describe('startCommand', () => {
   });
 
   it('terminate() again with a shorter grace brings the SIGKILL forward', async () => {
-    const command = startCommand({ kind: 'shell', script: "trap '' TERM; exec sleep 30" }, ENV);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const command = await startTrapped("trap '' TERM", 'exec sleep 30');
     const stopped = command.terminate(60_000);
     await new Promise((resolve) => setTimeout(resolve, 100));
     // The first grace would outlast the 10 s limit of within().
