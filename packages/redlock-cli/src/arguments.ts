@@ -37,6 +37,11 @@ export interface NodeSettings {
   readonly nodeUrls: readonly string[];
   /** Put before the resource to make its key. */
   readonly keyPrefix: string;
+  /**
+   * How long after its restart a node grants nothing, in milliseconds (the core's `restartGraceMs`; 0 for
+   * none): the protection of nodes that restart without persistence, which every client of them must ask for.
+   */
+  readonly restartGraceMs: number;
 }
 
 /** `redlock [options] <resource> <command> [args...]` or `... <resource> -c <script>`. */
@@ -87,6 +92,7 @@ export type CliRequest = { readonly kind: 'help' } | { readonly kind: 'version' 
 const OPTIONS = {
   nodes: { type: 'string', multiple: true },
   prefix: { type: 'string' },
+  'restart-grace': { type: 'string' },
   ttl: { type: 'string' },
   nonblock: { type: 'boolean', short: 'n' },
   timeout: { type: 'string', short: 'w' },
@@ -253,10 +259,12 @@ function exitCodeOf(text: string | undefined): number {
 
 function nodeSettingsOf(values: ParsedValues, env: Readonly<Record<string, string | undefined>>): NodeSettings {
   const keyPrefix = values.prefix ?? DEFAULT_OPTIONS.keyPrefix;
-  if (values.nodes !== undefined) return { nodeUrls: parseNodeUrls(values.nodes.join(','), '--nodes'), keyPrefix };
+  const grace = values['restart-grace'];
+  const restartGraceMs = grace === undefined ? DEFAULT_OPTIONS.restartGraceMs : parseDurationMs(grace, '--restart-grace', { minMs: 0, maxMs: MAX_TTL_MS });
+  if (values.nodes !== undefined) return { nodeUrls: parseNodeUrls(values.nodes.join(','), '--nodes'), keyPrefix, restartGraceMs };
   const fromEnv = env[NODES_VARIABLE];
   if (fromEnv === undefined || fromEnv.trim() === '') {
     throw new ConfigurationError(`No Redis nodes: pass --nodes redis://host:port,... or set ${NODES_VARIABLE}`);
   }
-  return { nodeUrls: parseNodeUrls(fromEnv, NODES_VARIABLE), keyPrefix };
+  return { nodeUrls: parseNodeUrls(fromEnv, NODES_VARIABLE), keyPrefix, restartGraceMs };
 }

@@ -15,6 +15,9 @@ Options (before the resource; everything after it goes to the command untouched)
   --nodes <urls>             the Redis nodes: redis:// or rediss:// URLs separated by commas
                              (default: $${NODES_VARIABLE}); list them in the same order everywhere
   --prefix <text>            put before the resource to make the key (default: none)
+  --restart-grace <duration> a node that restarted less than this long ago grants nothing: set it, in
+                             every client of the nodes, to the longest TTL when they restart without
+                             persistence (default: 0, none)
   --ttl <duration>           how long the nodes keep the lock unless extended; it is extended while
                              the command runs (at least 1s; default: ${formatDurationMs(DEFAULT_TTL_MS).replace(' ', '')})
   -n, --nonblock             try once: if the lock is held, exit ${EXIT_CODES.conflict} at once
@@ -58,7 +61,8 @@ signals stops the wait and leaves nothing on the nodes.
 Exit status:
   <status>  the command's own status (128+N if signal N killed it)
   ${EXIT_CODES.usage}        usage error: unknown option, missing resource or command, bad value
-  ${EXIT_CODES.unavailable}        no quorum of Redis nodes reachable (or fast enough for the TTL)
+  ${EXIT_CODES.unavailable}        no quorum of Redis nodes reachable (or fast enough for the TTL, or up longer
+            than --restart-grace)
   ${EXIT_CODES.internal}        internal error
   ${EXIT_CODES.conflict}        the lock is held by another owner, or all N permits are, or the read-write
             lock is (by a writer, holding or waiting, for --read; by anyone for --write)

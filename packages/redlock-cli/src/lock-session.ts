@@ -116,7 +116,7 @@ export class LockSession {
     await Promise.race([Promise.all(clients.map(whenConnectedOrFailed)), whenAborted(options.signal)]);
     try {
       options.signal.throwIfAborted();
-      return new LockSession(new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: options.keyPrefix }), clients);
+      return new LockSession(new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: options.keyPrefix, restartGraceMs: options.restartGraceMs }), clients);
     } catch (error) {
       clients.forEach((client) => client.disconnect());
       throw error;

@@ -216,6 +216,17 @@ describe('running a command under the lock', () => {
     expect(Number(first.stdout)).toBeGreaterThan(0);
   });
 
+  it('with --restart-grace, takes no grant from a node that restarted within it, and runs nothing', async () => {
+    const ran = tempPath('ran');
+    // This file's nodes started moments ago: with an hour's grace, every one of them counts as restarted.
+    const refused = await redlock(['-n', '--restart-grace', '1h', 'res', '-c', `touch "${ran}"`]);
+    expect(refused.code).toBe(69);
+    expect(refused.stderr).toContain('3 restarted recently');
+    expect(await fileExists(ran)).toBe(false);
+    expect((await redlock(['-n', 'res', '-c', `touch "${ran}"`])).code).toBe(0);
+    expect(await fileExists(ran)).toBe(true);
+  });
+
   it('3 concurrent CLIs around a shell command that appends to a file never overlap', async () => {
     const log = tempPath('log');
     const section = `echo "start $$" >> "${log}"; sleep 0.2; echo "end $$" >> "${log}"`;

@@ -29,6 +29,7 @@ describe('parseCliArguments', () => {
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
       keyPrefix: '',
+      restartGraceMs: 0,
     });
   });
 
@@ -67,6 +68,13 @@ describe('parseCliArguments', () => {
     expect(run(['--conflict-exit-code=0', '--kill-after', '0', 'res', 'true'])).toMatchObject({ conflictExitCode: 0, killAfterMs: 0 });
   });
 
+  it('reads --restart-grace as the restart grace every node is given, with a run and with --inspect', () => {
+    expect(run(['--restart-grace', '2m', 'res', 'true']).restartGraceMs).toBe(120_000);
+    expect(run(['--restart-grace=0', 'res', 'true']).restartGraceMs).toBe(0);
+    expect(parseCliArguments(['--inspect', '--restart-grace', '30s', 'res'], ENV)).toMatchObject({ kind: 'inspect', restartGraceMs: 30_000 });
+    expect(() => run(['--restart-grace', '30000', 'res', 'true'])).toThrow(new UsageError('Expected `--restart-grace` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got `30000`'));
+  });
+
   it('takes --nodes over REDLOCK_NODES, and joins a repeated --nodes', () => {
     expect(run(['--nodes', 'redis://x', 'res', 'true']).nodeUrls).toEqual(['redis://x']);
     expect(run(['--nodes', 'redis://x', '--nodes', 'redis://y,redis://z', 'res', 'true'], {}).nodeUrls).toEqual([
@@ -102,6 +110,7 @@ describe('parseCliArguments', () => {
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
       keyPrefix: 'p:',
+      restartGraceMs: 0,
     });
   });
 
