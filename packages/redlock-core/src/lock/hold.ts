@@ -67,6 +67,8 @@ export class Hold {
   holders = 1;
   /** Whether the keys are being or have been released on the nodes. */
   isReleased = false;
+  /** Monotonic time at which a lock's release was first sent to the nodes (see `releaseOnEveryNode`). */
+  releasedAtMs: number | undefined;
   /** Why the lock is known lost (a quorum no longer holds our token), once it is. */
   lostBecause: LockLostError | undefined;
   /** Whether the loss was published on `redlock-core.lock.lost`: once per hold. */

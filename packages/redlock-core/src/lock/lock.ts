@@ -82,7 +82,10 @@ export class Lock {
   readonly #hold: Hold;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
-  /** Its state when `release()` was first called on it (see {@link lossBeforeRelease}). */
+  /**
+   * Its state when `release()` was first called on it while other handles still held the lock (see
+   * {@link lossBeforeRelease}); the last handle's is the hold's when its release was sent.
+   */
   #stateAtRelease: LockState | undefined;
   /** What `release()` resolved with when this handle let go while other handles still held the lock. */
   #letGo: Promise<ReleaseResult> | undefined;
@@ -168,8 +171,17 @@ export class Lock {
    * @internal
    */
   lossBeforeRelease(): LockLostError | undefined {
-    const state = this.#stateAtRelease;
+    if (!this.#isReleased) return undefined;
+    const { releasedAtMs } = this.#hold;
+    const state = this.#stateAtRelease ?? (releasedAtMs === undefined ? undefined : this.#holdStateAt(releasedAtMs));
     return state === 'expired' || state === 'lost' ? this.#lossError(state, 'was', ' when it was released') : undefined;
+  }
+
+  /** The hold's state at monotonic time `atMs`, whatever this handle's. */
+  #holdStateAt(atMs: number): LockState {
+    const hold = this.#hold;
+    if (hold.lostBecause !== undefined) return 'lost';
+    return hold.validUntil > atMs ? 'held' : 'expired';
   }
 
   #lossError(state: LockState, verb: 'is' | 'was', when = ''): LockLostError {
@@ -387,11 +399,12 @@ export class Lock {
     // A handle that let go while others held the lock: its first result, however the hold went on since.
     if (this.#letGo !== undefined) return this.#letGo;
     if (!this.#isReleased) {
-      this.#stateAtRelease = this.state;
       this.#isReleased = true;
       hold.holders -= 1;
       if (this.#extension !== undefined) hold.letGoOf(this.#extension);
       this.#extension = undefined;
+      // Letting go alone: no release is sent, whose start would tell the state it let go in.
+      if (hold.holders > 0) this.#stateAtRelease = this.#holdStateAt(hold.set.options.clock.now());
     }
     if (hold.holders > 0) {
       hold.unwatchCloseWhenIdle();

@@ -25,7 +25,9 @@ export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number
  * quorum, forgetting the release so that calling `release()` again retries.
  */
 export async function releaseOnEveryNode(hold: Hold): Promise<ReleaseResult> {
-  const calls = releaseWhereWritten(hold.set, releaseOf(hold, true, 0), hold);
+  const startedAtMs = hold.set.options.clock.now();
+  hold.releasedAtMs ??= startedAtMs;
+  const calls = releaseWhereWritten(hold.set, releaseOf(hold, true, 0), hold, startedAtMs);
   const hasQuorum = await calls.decided();
   hold.onReleased?.(hold.keys);
   if (!hasQuorum) {
@@ -63,7 +65,12 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
  * so that a call still waiting for a far node keeps alive the fan-out and the release: not the lock (see
  * bench/scripts/far-node-retention.mjs).
  */
-function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>): FanOut<ReleaseStatus> {
+function releaseWhereWritten(
+  set: NodeSet,
+  release: Release,
+  hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>,
+  startedAtMs: number,
+): FanOut<ReleaseStatus> {
   const { nodes, options } = set;
   const nodeCount = nodes.length;
   // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
@@ -73,7 +80,6 @@ function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'w
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
   });
-  const startedAtMs = options.clock.now();
   // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
   // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
   const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);

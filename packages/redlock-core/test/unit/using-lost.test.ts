@@ -118,6 +118,26 @@ describe('using() never lets a lost lock pass silently', () => {
     expect((error.cause as Error).message).toBe('The lock on "job" was expired when it was released');
   });
 
+  it('rejects with LockLostError when the routine released its re-entrant handle itself only after the lock expired', async () => {
+    const { clock, redlock } = setup();
+    const outer = await clock.runUntilSettled(redlock.acquire('job', 1000));
+    const using = redlock.using(
+      'job',
+      1000,
+      async (_, inner) => {
+        clock.stall(1500);
+        // Another handle (outer) still holds the lock: this one lets go alone, sending nothing.
+        expect((await inner.release()).holders).toBe(1);
+        return 'done';
+      },
+      { reentrant: outer },
+    );
+    const error = (await clock.runUntilSettled(using).catch((rejection: unknown) => rejection)) as LockLostError;
+    expect(error).toBeInstanceOf(LockLostError);
+    expect((error.cause as Error).message).toBe('The lock on "job" was expired when it was released');
+    await clock.runUntilSettled(outer.release());
+  });
+
   it('rejects with LockLostError when the routine released the lock itself after a limit stopped extension and it expired', async () => {
     const { clock, redlock } = setup();
     const using = redlock.using(
