@@ -151,7 +151,10 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
       const refusal = await rejectionOf(second.acquire('reports:daily', TTL_MS));
       ok(refusal instanceof LockAcquireError, String(refusal));
       equal(refusal.reason, 'held-by-another-owner');
-      ok(refusal.message.includes(`${NODE_COUNT} held by another owner`), refusal.message);
+      // A single try ends once the refusals deny a quorum: the nodes still silent then are not waited for.
+      const statuses = refusal.attempts[0]?.nodes.map((node) => (node.status === 'timeout' && !node.error.isTimeout ? 'not answered yet' : node.status));
+      ok(statuses !== undefined && statuses.filter((status) => status === 'held').length > NODE_COUNT / 2, refusal.message);
+      ok(statuses.every((status) => status === 'held' || status === 'not answered yet'), refusal.message);
       // The refused attempt left nothing of its own behind, and the owner's keys are intact.
       await eventually(() => valuesOf('reports:daily'), Array(NODE_COUNT).fill(lock.token));
 

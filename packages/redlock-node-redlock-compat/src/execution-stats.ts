@@ -24,7 +24,7 @@ export class Votes {
     this.#yes = yes;
     let against: Map<Client, Error> | undefined;
     for (const outcome of outcomes) {
-      if (outcome === undefined || outcome.status === yes) continue;
+      if (outcome === undefined || outcome.status === yes || hasNotVoted(outcome)) continue;
       const error =
         outcome.status === 'error' || outcome.status === 'timeout'
           ? (outcome as Extract<typeof outcome, { error: unknown }>).error
@@ -48,6 +48,15 @@ export class Votes {
     const clientCount = this.#clients.length;
     return { membershipSize: clientCount, quorumSize: Math.floor(clientCount / 2) + 1, votesFor, votesAgainst: new Map(this.against) };
   }
+}
+
+/**
+ * Whether the core reports a node that gave no answer the attempt counted, without failing or timing out:
+ * not asked (a cut-off attempt), or not answered yet when a single try ended (a `'timeout'` whose
+ * `NodeError` has `isTimeout` false). Like an unknown answer, it is no vote.
+ */
+function hasNotVoted(outcome: NodeOutcome<string>): boolean {
+  return outcome.status === 'timeout' && 'error' in outcome && !(outcome as Extract<typeof outcome, { error: unknown }>).error.isTimeout;
 }
 
 /** The attempts of `votes`, each a promise of its stats, as node-redlock hands them out. */

@@ -1,9 +1,9 @@
 // Why an acquisition gave up, and the LockAcquireError that says so with the numbers.
 import { describeAttemptCount, describeResources } from '../base/describe.js';
 import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
-import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
+import { type AcquireAttempt, type AcquireNodeOutcome, countByStatus, describeOutcomes } from '../base/outcomes.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
-import type { AcquireRequest } from './attempt.js';
+import type { AcquireRequest } from './request.js';
 import type { AttemptLog } from './attempt-log.js';
 
 /**
@@ -72,6 +72,25 @@ function failureReasonOf(attempt: AcquireAttempt, quorum: number): AcquireFailur
   if ((counts['acquired'] ?? 0) >= quorum) return 'no-validity';
   const refused = (counts['held'] ?? 0) + (counts['foreign'] ?? 0);
   return refused > attempt.nodes.length - quorum ? 'held-by-another-owner' : 'nodes-unreachable';
+}
+
+/**
+ * Whether the refusals known of a failed vote settle why it failed ({@link failureReasonOf}) whatever the
+ * nodes still silent (`undefined`) answer: foreign keys already deny a quorum (`'foreign-key'`), or the
+ * refusals do and foreign keys no longer can (`'held-by-another-owner'`). A failure that nodes which timed
+ * out or failed may have caused is never settled before every node answered: its report names them all.
+ */
+export function isSettledByRefusals(outcomes: readonly (AcquireNodeOutcome | undefined)[], quorum: number): boolean {
+  const tolerated = outcomes.length - quorum;
+  let silent = 0;
+  let foreign = 0;
+  let refused = 0;
+  for (const outcome of outcomes) {
+    if (outcome === undefined) silent += 1;
+    else if (outcome.status === 'foreign') foreign += 1;
+    if (outcome?.status === 'foreign' || outcome?.status === 'held') refused += 1;
+  }
+  return foreign > tolerated || (refused > tolerated && foreign + silent <= tolerated);
 }
 
 /**

@@ -14,10 +14,10 @@ import { leadNodeIndexIn } from '../nodes/lead-node.js';
 import { type ReleaseNotifications, waitForRetry, waitUntilListening } from '../nodes/release-notifications.js';
 import type { AcquisitionStats } from '../nodes/stats.js';
 import { acquireErrorOf, isBlockedByForeignKeys } from './acquire-error.js';
-import { type AcquireRequest, Attempt, runAttempt } from './attempt.js';
+import { Attempt, runAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
-import type { CallRequest } from './request.js';
+import type { AcquireRequest, CallRequest } from './request.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired } from './retry.js';
 import type { Waiter, WaitQueue } from './wait-queue.js';
 import { WaitQueues } from './wait-queues.js';
@@ -95,7 +95,7 @@ export class Acquisitions {
   async #tryOnce(request: AcquireRequest, call: GuardedCall<Lock>): Promise<void> {
     try {
       // No queue, so no lead node to ask first: its release works the lead node out.
-      const outcome = await runAttempt(this.#set, request, 1, undefined, false);
+      const outcome = await runAttempt(this.#set, request, 1, undefined, false, Infinity, true);
       if (outcome instanceof Lock) return call.resolved(this.#wakeQueueAtRelease(outcome));
       throwIfMisconfigured(this.#set);
       if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);

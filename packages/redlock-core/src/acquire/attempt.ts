@@ -1,11 +1,12 @@
 import type { RedisAdapter } from '../base/adapter.js';
-import { type Release, releaseAndRetry } from '../lock/cleanup.js';
+import { cleanUpFailedAttempt, type Release } from '../lock/cleanup.js';
 import { validityMs } from '../base/clock.js';
 import { Lock } from '../lock/lock.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import type { WaitSettings } from '../settings/resolve-options.js';
-import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff } from '../base/outcomes.js';
+import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff, outcomesOfSettledFailure } from '../base/outcomes.js';
+import { isSettledByRefusals } from './acquire-error.js';
+import type { AcquireRequest } from './request.js';
 import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
 import { hasMisconfiguredNode } from './misconfigured-nodes.js';
@@ -13,20 +14,10 @@ import { watchLateGrants } from './late-grants.js';
 import { announceNodeIndexOf } from '../nodes/lead-node.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, isRefusal, parseAcquireReply, SetReader } from '../scripts/acquire.js';
+import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
 import { createLockToken } from '../base/token.js';
-
-/** One validated call of `acquire()` or `using()`. */
-export interface AcquireRequest extends WaitSettings {
-  readonly resources: readonly string[];
-  readonly keys: readonly string[];
-  readonly fencing: boolean;
-  readonly reentrant: Lock | undefined;
-  readonly ttlMs: number;
-  readonly signal: AbortSignal | undefined;
-}
 
 /**
  * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
@@ -45,8 +36,9 @@ export function runAttempt(
   leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
   patientUntil = Infinity,
+  isSingleTry = false,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, undefined);
+  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
@@ -54,7 +46,7 @@ export function runAttempt(
   return traceAttempt(
     traced,
     timing,
-    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, timing),
+    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, isSingleTry, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;
       if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
@@ -72,13 +64,14 @@ async function attemptOnNodes(
   leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
   patientUntil: number,
+  isSingleTry: boolean,
   timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
   const attempt = new Attempt(set, request, attemptNumber, leadNodeIndex);
   if (asksLeadFirst && leadNodeIndex !== undefined) {
     if ((await attempt.sendLeadFirst(leadNodeIndex, patientUntil, timing)) === 'held-at-lead') return 'held-at-lead';
   } else attempt.sendToEveryNode(timing);
-  return attempt.conclude(await attempt.decided());
+  return attempt.conclude(await attempt.decided(), isSingleTry);
 }
 
 /** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */
@@ -196,16 +189,18 @@ export class Attempt {
 
   /**
    * What the vote's decision makes of the attempt: the lock at once; with fencing, the lock once the
-   * fencing token is stored; or the failed attempt, once its keys were removed.
+   * fencing token is stored; or the failed attempt, once its keys were removed, or for a single try (no
+   * attempt follows: `isSingleTry`), as soon as the nodes still silent could no longer change why it
+   * failed, its keys being removed in the background (see `#failed`).
    */
-  conclude(hasQuorum: boolean): Lock | Promise<Lock | AcquireAttempt> {
+  conclude(hasQuorum: boolean, isSingleTry = false): Lock | Promise<Lock | AcquireAttempt> {
     if (this.#vote !== undefined) this.#vote.isDecided = true;
     if (hasQuorum && this.#fence !== undefined) return this.#concludeFenced(this.#fence);
     // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
     // moment, since later ones did not count, and the nodes still silent as timed out.
     const cutOffAt: CutOff | undefined =
       !hasQuorum && this.#cutSignal?.aborted === true ? { outcomes: [...this.calls.outcomes], elapsedMs: this.#set.options.clock.now() - this.#start } : undefined;
-    return this.#outcome(hasQuorum, undefined, undefined, cutOffAt);
+    return this.#outcome(hasQuorum, undefined, undefined, cutOffAt, isSingleTry);
   }
 
   async #concludeFenced(fence: Fence): Promise<Lock | AcquireAttempt> {
@@ -213,7 +208,7 @@ export class Attempt {
     // counter it reported is above all of them.
     const fencingToken = Math.max(...fence.counters) + 1;
     const fenceNodes = await storeFencingToken(this.#set, fencingToken, fence.keys, this.#request.ttlMs, this.#cutSignal);
-    return this.#outcome(true, fencingToken, fenceNodes, undefined);
+    return this.#outcome(true, fencingToken, fenceNodes, undefined, false);
   }
 
   /** The lock, if the quorum granted it with validity left and no node is misconfigured; else the failed attempt, cleaned up. */
@@ -222,6 +217,7 @@ export class Attempt {
     fencingToken: number | undefined,
     fenceNodes: FenceNodeOutcome[] | undefined,
     cutOffAt: CutOff | undefined,
+    isSingleTry: boolean,
   ): Lock | Promise<AcquireAttempt> {
     const set = this.#set;
     const { ttlMs } = this.#request;
@@ -232,7 +228,8 @@ export class Attempt {
     if (hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(this.calls.outcomes)) {
       return this.#lock(elapsedMs, validity, fencingToken);
     }
-    return this.#failed(elapsedMs, fenceNodes, cutOffAt);
+    // A single try whose vote failed reports early; a quorum without validity (a stall) waits for every node.
+    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum);
   }
 
   #lock(elapsedMs: number, validity: number, fencingToken: number | undefined): Lock {
@@ -267,12 +264,28 @@ export class Attempt {
     elapsedMs: number,
     fenceNodes: FenceNodeOutcome[] | undefined,
     cutOffAt: CutOff | undefined,
+    reportsOnceSettled: boolean,
   ): Promise<AcquireAttempt> {
     const { keys, ttlMs } = this.#request;
+    const set = this.#set;
     const calls = this.calls;
     // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
     // split the nodes between them from waking each other in lockstep.
-    await cleanUp(this.#set, calls, { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false });
+    const release: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
+    if (reportsOnceSettled && cutOffAt === undefined) {
+      // No attempt follows that our keys on a slow node could refuse, and the nodes still silent cannot
+      // change the verdict (the lock is held by another owner, or foreign keys block it, whatever they say):
+      // they are not waited for. Their release goes out now, behind the acquire on their connection, as to
+      // a node that timed out; `close()` waits for it, within its bound. The nodes that answered are
+      // cleaned before the call ends, as after any failed attempt.
+      await failureSettled(calls, quorumOf(set.nodes.length));
+      const known = calls.outcomes.slice();
+      const cleanups = cleanUpFailedAttempt(set, calls, release, true);
+      set.lifecycle.track(Promise.all(cleanups));
+      await Promise.all(cleanups.filter((_, nodeIndex) => known[nodeIndex] !== undefined));
+      return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
+    }
+    await Promise.all(cleanUpFailedAttempt(set, calls, release, false));
     if (cutOffAt !== undefined) {
       return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
     }
@@ -282,30 +295,20 @@ export class Attempt {
 }
 
 /**
- * Removes a failed attempt's keys from every node that may hold them, before the next attempt: all but
- * those that refused. Nodes still running the acquire script are released as soon as they answer. The
- * release sent to a node whose call timed out is not waited for: it would likely time out too, holding the
- * waiter (and its listening) up for a second timeout, and it goes out on the node's connection after the
- * acquire it cleans up and before any later attempt's. A module function, so that the attempt's own
- * variables need no closure on its usual path.
+ * Resolves once the refusals known of a failed vote settle why it failed (see `isSettledByRefusals`), or
+ * every node answered or timed out.
  */
-async function cleanUp(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Release): Promise<void> {
-  const cleanups = set.nodes.map((_, nodeIndex) =>
-    // A node not asked when the attempt ended (cut off while its lead node had not answered) never will be.
-    !calls.wasSent(nodeIndex) ? undefined : calls.outcomeOf(nodeIndex).then(async (outcome) => {
-      if (isRefusal(outcome.status)) return;
-      if (outcome.status === 'timeout') {
-        // The script may still run after the timeout; release again if it reports that it did.
-        void calls.lateAnswerOf(nodeIndex).then((answer) => {
-          if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
-        });
-        void releaseAndRetry(set, nodeIndex, cleanup);
-        return;
-      }
-      await releaseAndRetry(set, nodeIndex, cleanup, true);
+function failureSettled(calls: FanOut<AcquireStatus>, quorum: number): Promise<unknown> | undefined {
+  if (isSettledByRefusals(calls.outcomes, quorum)) return undefined;
+  return Promise.race([
+    calls.allSettled(),
+    new Promise<void>((resolve) => {
+      const onOutcome = (): void => {
+        if (isSettledByRefusals(calls.outcomes, quorum)) resolve();
+      };
+      for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (calls.outcomes[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, onOutcome);
     }),
-  );
-  await Promise.all(cleanups);
+  ]);
 }
 
 /**

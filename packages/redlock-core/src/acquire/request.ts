@@ -3,11 +3,20 @@ import { describeResources } from '../base/describe.js';
 import { Lock } from '../lock/lock.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { type AcquireSettings, checkExtensionLimits, resolveAcquireOptions } from '../settings/resolve-options.js';
+import { type AcquireSettings, checkExtensionLimits, resolveAcquireOptions, type WaitSettings } from '../settings/resolve-options.js';
 import { resolveResources } from '../settings/resolve-resources.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
-import type { AcquireRequest } from './attempt.js';
 import type { ExtensionLimits } from './auto-extend.js';
+
+/** One validated call of `acquire()` or `using()`. */
+export interface AcquireRequest extends WaitSettings {
+  readonly resources: readonly string[];
+  readonly keys: readonly string[];
+  readonly fencing: boolean;
+  readonly reentrant: Lock | undefined;
+  readonly ttlMs: number;
+  readonly signal: AbortSignal | undefined;
+}
 
 /** One call of `acquire()` or `using()` after validation. */
 export interface CallRequest extends AcquireRequest, Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'> {

@@ -67,6 +67,9 @@ export interface AcquireAttempt {
   /**
    * `true` when `waitMs` or the caller's signal ended the attempt before the vote was decided: the nodes
    * still silent then are reported as `'timeout'`, though they may only have been slower than the wait.
+   * A single try (`tryAcquire()`, `retryCount: 0`) that failed reports as soon as the nodes still silent
+   * could no longer change why it failed: they are `'timeout'` outcomes whose `NodeError` says they had
+   * not answered yet (`isTimeout` `false`), and `isCutOff` is not set.
    */
   readonly isCutOff?: true;
 }
@@ -243,6 +246,27 @@ export function outcomesAtCutOff<S extends string>(
   );
 }
 
+/** The errors of nodes that had not answered when a failed single try reported (see {@link outcomesOfSettledFailure}). */
+const unanswered = new WeakSet<NodeError>();
+
+/**
+ * The outcomes of a failed attempt that reports before every node answered, `elapsedMs` after its start: the
+ * answers known, and for each node still silent a `'timeout'` whose `NodeError` says it had not answered
+ * (`isTimeout` `false`: it did not time out, its answer came too late to matter).
+ */
+export function outcomesOfSettledFailure<S extends string>(known: readonly (NodeOutcome<S> | undefined)[], elapsedMs: number): NodeOutcome<S>[] {
+  return known.map((outcome, nodeIndex) => {
+    if (outcome !== undefined) return outcome;
+    const error = new NodeError(`Node ${nodeIndex} had not answered when the attempt's failure was settled, after ${Math.round(elapsedMs)} ms`, {
+      nodeIndex,
+      isTimeout: false,
+      cause: undefined,
+    });
+    unanswered.add(error);
+    return { nodeIndex, status: 'timeout', error };
+  });
+}
+
 /** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */
 export function countByStatus(nodes: readonly NodeOutcome<string>[]): Readonly<Record<string, number>> {
   const counts: Record<string, number> = {};
@@ -270,13 +294,18 @@ export function describeOutcomes(nodes: readonly NodeOutcome<string>[]): string 
   const counts: Record<string, number> = {};
   // A node an attempt cut off never asked (see `outcomesAtCutOff`) is reported apart from those that timed out.
   for (const node of nodes) {
-    const word = isNotAsked(node) ? 'not asked' : node.status;
+    const word = isUnanswered(node) ? 'not answered yet' : isNotAsked(node) ? 'not asked' : node.status;
     counts[word] = (counts[word] ?? 0) + 1;
   }
   return Object.entries(counts)
     .sort(([, a], [, b]) => b - a)
     .map(([status, count]) => `${count} ${STATUS_WORDS[status] ?? status}`)
     .join(', ');
+}
+
+/** Whether `node` had not answered when its failed attempt reported (see {@link outcomesOfSettledFailure}). */
+function isUnanswered(node: NodeOutcome<string>): boolean {
+  return node.status === 'timeout' && 'error' in node && unanswered.has(node.error);
 }
 
 /** Whether `node` is a node an attempt was cut off before asking: a timeout that is not one. */

@@ -6,6 +6,7 @@ import type { NodeCallRun } from '../nodes/node-call.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../scripts/release.js';
+import { type AcquireStatus, isRefusal } from '../scripts/acquire.js';
 
 /** The first pause before a release that failed on a node is sent again, in milliseconds; it doubles each time. */
 export const FIRST_RELEASE_RETRY_MS = 25;
@@ -142,4 +143,33 @@ export function releaseRunOf(release: Pick<Release, 'keys' | 'token'>, announce:
   const { keys, token } = release;
   const parse = keys.length === 1 ? parseOneKeyRelease : (reply: unknown): ReleaseStatus => parseReleaseReply(reply, keys.length);
   return new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, [token], parse);
+}
+
+/**
+ * Removes a failed attempt's keys from every node that may hold them, before the next attempt: all but
+ * those that refused; one promise per node, settled once its cleanup is done (or sent, where it is not
+ * waited for). Nodes still running the acquire script are released as soon as they answer, or with
+ * `silentAsTimedOut` at once, as a node whose call timed out is. The release sent to a node whose call
+ * timed out is not waited for: it would likely time out too, holding the waiter (and its listening) up for
+ * a second timeout, and it goes out on the node's connection after the acquire it cleans up and before any
+ * later attempt's.
+ */
+export function cleanUpFailedAttempt(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Release, silentAsTimedOut: boolean): (Promise<void> | undefined)[] {
+  const releaseLate = (nodeIndex: number): void => {
+    // The script may still run after the timeout; release again if it reports that it did.
+    void calls.lateAnswerOf(nodeIndex).then((answer) => {
+      if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
+    });
+    void releaseAndRetry(set, nodeIndex, cleanup);
+  };
+  return set.nodes.map((_, nodeIndex) => {
+    // A node not asked when the attempt ended (cut off while its lead node had not answered) never will be.
+    if (!calls.wasSent(nodeIndex)) return undefined;
+    if (silentAsTimedOut && calls.outcomes[nodeIndex] === undefined) return void releaseLate(nodeIndex);
+    return calls.outcomeOf(nodeIndex).then(async (outcome) => {
+      if (isRefusal(outcome.status)) return;
+      if (outcome.status === 'timeout') return releaseLate(nodeIndex);
+      await releaseAndRetry(set, nodeIndex, cleanup, true);
+    });
+  });
 }

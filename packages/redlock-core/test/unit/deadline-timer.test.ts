@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, LockAcquireError, Redlock, SYSTEM_CLOCK } from '../../src/index.js';
-import { grantingNode, hangingNode, refusingNode } from '../../src/testing/fake-nodes.js';
+import { failingNode, grantingNode, hangingNode } from '../../src/testing/fake-nodes.js';
 import { DeadlineTimer, type Due } from '../../src/nodes/deadline-timer.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -48,9 +48,10 @@ describe('the deadline timer on the system clock', () => {
   it('does not keep the process alive for a cleanup no one awaits', async () => {
     const clock = countingClock();
     const hanging = hangingNode();
-    // The hanging node's acquire times out and the two others refuse: the attempt fails, and its cleanup
-    // on the node that timed out goes out in the background, where it waits on the timer too.
-    const redlock = new Redlock([hanging, refusingNode(), refusingNode()], { nodeTimeoutMs: 200, retryCount: 0, clock });
+    // The hanging node's acquire times out and the two others fail: the attempt fails once every node
+    // answered or timed out, and its cleanup on the node that timed out goes out in the background, where
+    // it waits on the timer too.
+    const redlock = new Redlock([hanging, failingNode(), failingNode()], { nodeTimeoutMs: 200, retryCount: 0, clock });
     const acquiring = redlock.acquire('background-cleanup', 60_000);
     // While the acquire someone awaits is pending, the timer holds the process.
     expect(clock.heldTimerCount()).toBe(1);

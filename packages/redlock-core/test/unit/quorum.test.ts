@@ -352,6 +352,9 @@ describe('even node counts through Redlock', () => {
     for (const result of results) {
       expect(result.status === 'rejected' && result.reason).toMatchObject({ reason: 'held-by-another-owner' });
     }
+    // Each single try rejected once the split was known; its cleanup finishes in the background, and
+    // close() waits for it.
+    await clock.runUntilSettled(Promise.all([a.close(), b.close()]));
     expect(nodesOfA.flatMap(keysOf)).toEqual([]);
   });
 

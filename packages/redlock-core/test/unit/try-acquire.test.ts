@@ -111,6 +111,38 @@ describe('tryAcquire()', () => {
     expect(nodes.flatMap(keysOf)).toEqual([]);
   });
 
+  it('resolves undefined as soon as the refusals deny a quorum, without waiting for hung nodes, which it reports as not answered yet', async () => {
+    const clock = new FakeClock();
+    const late = [hangingNode(clock), hangingNode(clock)];
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock), ...late];
+    const redlock = redlockOver(nodes, clock);
+    await expect(clock.runUntilSettled(redlock.tryAcquire('r', 10_000))).resolves.toBeUndefined();
+    // Not one node timeout later: at once.
+    expect(clock.now()).toBe(0);
+    const error = await rejection(clock, redlock.acquire('r', 10_000, { retryCount: 0 }));
+    expect(clock.now()).toBe(0);
+    expect((error as LockAcquireError).message).toBe(
+      'Could not acquire "r" after 1 attempt: held by another owner (last attempt: 3 held by another owner, 2 not answered yet, quorum is 3)',
+    );
+    const silent = (error as LockAcquireError).attempts[0]!.nodes[3]!;
+    expect(silent).toMatchObject({ status: 'timeout', error: { isTimeout: false, message: expect.stringMatching(/^Node 3 had not answered when the attempt's failure was settled, after 0 ms$/) } });
+    // The hung nodes set our keys when they answer at last: removed then, and close() waits for that.
+    for (const node of late) node.resume();
+    await clock.runUntilSettled(redlock.close());
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it('waits for silent nodes while they could still change why it failed: held, or nodes unreachable', async () => {
+    const clock = new FakeClock();
+    const slow = [slowNode(clock, 300), slowNode(clock, 300)];
+    for (const node of slow) node.keyspace.set('r', 'another owner', 60_000);
+    const nodes = [refusingNode(clock), refusingNode(clock), failingNode(clock), ...slow];
+    // 2 held and 1 failed already deny a quorum, but held by another owner or not takes the slow nodes' answers.
+    await expect(clock.runUntilSettled(redlockOver(nodes, clock).tryAcquire('r', 10_000))).resolves.toBeUndefined();
+    // Two round trips: a SET refused is asked why by the script (held, or a foreign key).
+    expect(clock.now()).toBe(600);
+  });
+
   it('counts a lock this Redlock holds as held by another owner, and never queues behind it', async () => {
     const clock = new FakeClock();
     const redlock = redlockOver(grantingNodes(clock, 3), clock);
