@@ -77,10 +77,13 @@ export interface RedlockOptions {
    */
   readonly nodeTimeoutMs?: number;
   /**
-   * How long after its start a node grants no lock, in milliseconds: the spec's delayed restart, enforced
-   * by each node from its own uptime (read with INFO by the acquire script, only when about to grant).
-   * A node that restarts without persistence forgets the keys of locks that are still valid; set this to
-   * the longest TTL used on these nodes so it grants none of them again before they would have expired.
+   * How long after its start a node grants this `Redlock` no lock, in milliseconds: the spec's delayed
+   * restart, checked against each node's uptime (read with INFO by the acquire script, only when about to
+   * grant). The grace is sent by this client with each acquisition; the node keeps none, so it still
+   * grants to a client that does not set it. A node that restarts without persistence forgets the keys of
+   * locks that are still valid; set this to the longest TTL used on these nodes, in every client of them
+   * (every process, every `Redlock`), so a restarted node grants none of them again before they would have
+   * expired.
    * `0` turns it off, for nodes that persist every write (`appendonly yes`, `appendfsync always`).
    * @defaultValue `0`
    */

@@ -7,8 +7,8 @@ export const QUIT_TIMEOUT_MS = 1_000;
  * Closes an ioredis or iovalkey `Redis` or `Cluster` of yours within `timeoutMs`: QUIT first, so that
  * commands already sent (say a release still in flight on a slow node) reach the node before the
  * connection closes; then, if its reply has not come within `timeoutMs` (a paused or unreachable node sends
- * none, and with the offline queue on, QUIT waits for a node that is down), `disconnect()`, so that no
- * socket or reconnection timer keeps the process alive. Never rejects. The adapter never closes your
+ * none, and with the offline queue on, QUIT waits behind the commands queued for a node that is down),
+ * `disconnect()`, so that no socket or reconnection timer keeps the process alive. Never rejects. The adapter never closes your
  * client: call this after `redlock.close()`.
  *
  * A client that was reconnecting (its node is down) keeps the process alive for its `disconnectTimeout`

@@ -19,7 +19,8 @@ export const acquireScript = defineScript(
      usual grant costs nothing more.
      With a restart grace, a node that started less than that long ago grants nothing: if it restarted
      without persistence it may have lost keys of locks that are still valid, and granting them again
-     would give a second owner a quorum (the spec's "delayed restart", enforced by the node itself).
+     would give a second owner a quorum (the spec's "delayed restart"). The grace comes from each client
+     (ARGV[3]): the node keeps none, so a client that sends none gets grants.
      With fencing, the keys of the resources' fencing counters follow the resource keys, and a grant
      also reports the highest counter: the first phase of handing out a fencing token. A counter key
      that holds anything but a counter (a string of digits without a TTL, as the fence script writes) is
