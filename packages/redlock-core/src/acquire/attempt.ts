@@ -9,7 +9,7 @@ import { isSettledByRefusals } from './acquire-error.js';
 import type { AcquireRequest } from './request.js';
 import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
-import { hasMisconfiguredNode } from './misconfigured-nodes.js';
+import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { watchLateGrants } from './late-grants.js';
 import { announceNodeIndexOf } from '../nodes/lead-node.js';
 import { FanOut } from '../nodes/fan-out.js';
@@ -275,17 +275,21 @@ export class Attempt {
     if (reportsOnceSettled && cutOffAt === undefined) {
       // No attempt follows that our keys on a slow node could refuse, and the nodes still silent cannot
       // change the verdict (the lock is held by another owner, or foreign keys block it, whatever they say):
-      // they are not waited for. Their release goes out now, behind the acquire on their connection, as to
-      // a node that timed out; `close()` waits for it, within its bound. The nodes that answered are
-      // cleaned before the call ends, as after any failed attempt.
+      // they are not waited for. Each is released in the background the moment it reports a grant (no
+      // release goes to a node that will most likely refuse), or at its timeout; `close()` waits for that,
+      // within its bound. The nodes that answered are cleaned before the call ends, as after any failed attempt.
       await failureSettled(calls, quorumOf(set.nodes.length));
       const known = calls.outcomes.slice();
-      const cleanups = cleanUpFailedAttempt(set, calls, release, true);
+      const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => known[nodeIndex] === undefined);
       set.lifecycle.track(Promise.all(cleanups));
+      // A setup mistake such a node reveals later no longer fails the call: it is warned of.
+      for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) {
+        if (known[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, (outcome) => warnIfMisconfigured(this.#request.resources, set.nodes[nodeIndex] as NodeState, outcome, 'refused'));
+      }
       await Promise.all(cleanups.filter((_, nodeIndex) => known[nodeIndex] !== undefined));
       return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
     }
-    await Promise.all(cleanUpFailedAttempt(set, calls, release, false));
+    await Promise.all(cleanUpFailedAttempt(set, calls, release));
     if (cutOffAt !== undefined) {
       return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
     }

@@ -69,13 +69,14 @@ export function misconfiguredNodeErrorOf(resources: readonly string[], outcomes:
 /**
  * Warns once per node (a process warning, code `REDLOCK_MISCONFIGURED_NODE`) when `outcome` reveals a
  * setup mistake that came too late to fail the acquisition: a quorum of the other nodes had already
- * granted the lock.
+ * granted the lock, or refused it and so ended a single try.
  */
-export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: AcquireNodeOutcome): void {
+export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: AcquireNodeOutcome, after: 'granted' | 'refused' = 'granted'): void {
   const error = misconfiguredNodeErrorOf(resources, [outcome]);
   if (error === undefined) return;
-  node.warnOnce(
-    'REDLOCK_MISCONFIGURED_NODE',
-    `${error.message}. It answered after a quorum of the other nodes had granted the lock, which stands on them; until the setup is fixed, this node counts against every such lock`,
-  );
+  const why =
+    after === 'granted'
+      ? 'It answered after a quorum of the other nodes had granted the lock, which stands on them'
+      : 'It answered after a quorum of the other nodes had refused the lock (held by another owner), which ended the single try';
+  node.warnOnce('REDLOCK_MISCONFIGURED_NODE', `${error.message}. ${why}; until the setup is fixed, this node counts against every such lock`);
 }

@@ -148,27 +148,43 @@ export function releaseRunOf(release: Pick<Release, 'keys' | 'token'>, announce:
 /**
  * Removes a failed attempt's keys from every node that may hold them, before the next attempt: all but
  * those that refused; one promise per node, settled once its cleanup is done (or sent, where it is not
- * waited for). Nodes still running the acquire script are released as soon as they answer, or with
- * `silentAsTimedOut` at once, as a node whose call timed out is. The release sent to a node whose call
- * timed out is not waited for: it would likely time out too, holding the waiter (and its listening) up for
- * a second timeout, and it goes out on the node's connection after the acquire it cleans up and before any
- * later attempt's.
+ * waited for). Nodes still running the acquire script are released as soon as they answer. The release
+ * sent to a node whose call timed out is not waited for: it would likely time out too, holding the waiter
+ * (and its listening) up for a second timeout, and it goes out on the node's connection after the acquire
+ * it cleans up and before any later attempt's.
+ *
+ * A node `isLeftSilent` (a single try ended without its answer) is released the moment it reports a grant,
+ * even while its answer waits for a first-contact check, or when its call times out or fails (the script
+ * may have run); its promise settles with its outcome.
  */
-export function cleanUpFailedAttempt(set: NodeSet, calls: FanOut<AcquireStatus>, cleanup: Release, silentAsTimedOut: boolean): (Promise<void> | undefined)[] {
-  const releaseLate = (nodeIndex: number): void => {
-    // The script may still run after the timeout; release again if it reports that it did.
-    void calls.lateAnswerOf(nodeIndex).then((answer) => {
-      if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
-    });
-    void releaseAndRetry(set, nodeIndex, cleanup);
-  };
+export function cleanUpFailedAttempt(
+  set: NodeSet,
+  calls: FanOut<AcquireStatus>,
+  cleanup: Release,
+  isLeftSilent?: (nodeIndex: number) => boolean,
+): (Promise<void> | undefined)[] {
   return set.nodes.map((_, nodeIndex) => {
     // A node not asked when the attempt ended (cut off while its lead node had not answered) never will be.
     if (!calls.wasSent(nodeIndex)) return undefined;
-    if (silentAsTimedOut && calls.outcomes[nodeIndex] === undefined) return void releaseLate(nodeIndex);
+    if (isLeftSilent?.(nodeIndex) === true) {
+      void calls.lateAnswerOf(nodeIndex).then((answer) => {
+        if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
+      });
+      // Its reply may be lost while the script ran: released at its timeout or failure too, as below.
+      return calls.outcomeOf(nodeIndex).then((outcome) => {
+        if (outcome.status === 'timeout' || outcome.status === 'error') void releaseAndRetry(set, nodeIndex, cleanup);
+      });
+    }
     return calls.outcomeOf(nodeIndex).then(async (outcome) => {
       if (isRefusal(outcome.status)) return;
-      if (outcome.status === 'timeout') return releaseLate(nodeIndex);
+      if (outcome.status === 'timeout') {
+        // The script may still run after the timeout; release again if it reports that it did.
+        void calls.lateAnswerOf(nodeIndex).then((answer) => {
+          if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
+        });
+        void releaseAndRetry(set, nodeIndex, cleanup);
+        return;
+      }
       await releaseAndRetry(set, nodeIndex, cleanup, true);
     });
   });

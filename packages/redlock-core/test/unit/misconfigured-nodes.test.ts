@@ -73,6 +73,30 @@ describe('a node that replies with a setup mistake', () => {
     }
   });
 
+  it('warns once, when the mistake comes only after a quorum of the other nodes refused a single try, which then ended', async () => {
+    const clock = new FakeClock();
+    const late = clusterNode(clock);
+    late.latencyMs = 20;
+    const holders = grantingNodes(clock, 2);
+    const other = new Redlock(holders.map((node) => node.connectAnotherClient()), { clock });
+    await clock.runUntilSettled(other.acquire(['orders:1', 'orders:2'], 10_000));
+    const warnings: unknown[][] = [];
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    try {
+      const redlock = new Redlock([...holders, late], { clock });
+      // Held on a quorum: the try ends before the misconfigured node answers.
+      expect(await clock.runUntilSettled(redlock.tryAcquire(['orders:1', 'orders:2'], 10_000))).toBeUndefined();
+      expect(clock.now()).toBe(0);
+      await clock.advance(50);
+      const misconfigured = warnings.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'REDLOCK_MISCONFIGURED_NODE');
+      expect(misconfigured).toHaveLength(1);
+      expect(misconfigured[0]?.[0]).toContain('node 2 replied');
+      expect(misconfigured[0]?.[0]).toContain('after a quorum of the other nodes had refused the lock');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('fails tryAcquire() and using() the same way, without running the routine', async () => {
     const clock = new FakeClock();
     const nodes = [clusterNode(clock), ...grantingNodes(clock, 2)];

@@ -132,6 +132,24 @@ describe('tryAcquire()', () => {
     expect(nodes.flatMap(keysOf)).toEqual([]);
   });
 
+  it('sends no release to nodes still silent when it ended that then refuse, and removes what a late one granted, before close() resolves', async () => {
+    const clock = new FakeClock();
+    const slow = [slowNode(clock, 20), slowNode(clock, 20)];
+    for (const node of slow.slice(0, 1)) node.keyspace.set('r', 'another owner', 60_000);
+    const nodes = [refusingNode(clock), refusingNode(clock), refusingNode(clock), ...slow];
+    // Node 4 has lost the script: its EVALSHA is answered NOSCRIPT and the script sent again by EVAL, after the try ended.
+    slow[1]!.keyspace.scripts.clear();
+    const redlock = redlockOver(nodes, clock);
+    await expect(clock.runUntilSettled(redlock.tryAcquire(['r', 's'], 10_000))).resolves.toBeUndefined();
+    expect(clock.now()).toBe(0);
+    await clock.runUntilSettled(redlock.close());
+    // Node 3 refused: nothing to release there. Node 4 granted late: released after its grant, not before.
+    expect(slow[0]!.callsTo('release')).toEqual([]);
+    expect(slow[1]!.callsTo('release')).toHaveLength(1);
+    expect(nodes.flatMap(keysOf)).toEqual(['r']);
+    expect(slow[0]!.keyspace.get('r')).toBe('another owner');
+  });
+
   it('waits for silent nodes while they could still change why it failed: held, or nodes unreachable', async () => {
     const clock = new FakeClock();
     const slow = [slowNode(clock, 300), slowNode(clock, 300)];
