@@ -148,7 +148,9 @@ export class Redlock {
   /**
    * Makes exactly one attempt to acquire a lock, without retrying or queueing, and tells whether another
    * owner holds it: it resolves with the {@link Lock}, or with `undefined` when the lock is held by
-   * another owner, after removing any key it set (as a failed attempt does).
+   * another owner, as soon as enough nodes refused to tell (slower nodes are not waited for), after
+   * removing any key it set on the nodes that had answered; a slower node that grants is cleaned up in
+   * the background, which `close()` waits for.
    *
    * The rule, on N nodes with a quorum Q: "held by another owner" means the nodes that refused, because
    * another owner's lock is there (or a key that is not a lock, while such keys alone do not deny a
