@@ -191,7 +191,7 @@ export class Attempt {
    * What the vote's decision makes of the attempt: the lock at once; with fencing, the lock once the
    * fencing token is stored; or the failed attempt, once its keys were removed, or for a single try (no
    * attempt follows: `isSingleTry`), as soon as the nodes still silent could no longer change why it
-   * failed, its keys being removed in the background (see `#failed`).
+   * failed, those nodes being cleaned up in the background (see `#failed`).
    */
   conclude(hasQuorum: boolean, isSingleTry = false): Lock | Promise<Lock | AcquireAttempt> {
     if (this.#vote !== undefined) this.#vote.isDecided = true;
@@ -276,8 +276,9 @@ export class Attempt {
       // No attempt follows that our keys on a slow node could refuse, and the nodes still silent cannot
       // change the verdict (the lock is held by another owner, or foreign keys block it, whatever they say):
       // they are not waited for. Each is released in the background the moment it reports a grant (no
-      // release goes to a node that will most likely refuse), or at its timeout; `close()` waits for that,
-      // within its bound. The nodes that answered are cleaned before the call ends, as after any failed attempt.
+      // release goes to a node that will most likely refuse), or when its call times out or fails; `close()`
+      // waits for that, within its bound. The nodes that answered are cleaned before the call ends, as
+      // after any failed attempt.
       await failureSettled(calls, quorumOf(set.nodes.length));
       const known = calls.outcomes.slice();
       const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => known[nodeIndex] === undefined);

@@ -163,13 +163,16 @@ export function cleanUpFailedAttempt(
   cleanup: Release,
   isLeftSilent?: (nodeIndex: number) => boolean,
 ): (Promise<void> | undefined)[] {
+  /** Releases node `nodeIndex` in the background whenever it reports that the script granted. */
+  const releaseAtGrant = (nodeIndex: number): void =>
+    void calls.lateAnswerOf(nodeIndex).then((answer) => {
+      if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
+    });
   return set.nodes.map((_, nodeIndex) => {
     // A node not asked when the attempt ended (cut off while its lead node had not answered) never will be.
     if (!calls.wasSent(nodeIndex)) return undefined;
     if (isLeftSilent?.(nodeIndex) === true) {
-      void calls.lateAnswerOf(nodeIndex).then((answer) => {
-        if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
-      });
+      releaseAtGrant(nodeIndex);
       // Its reply may be lost while the script ran: released at its timeout or failure too, as below.
       return calls.outcomeOf(nodeIndex).then((outcome) => {
         if (outcome.status === 'timeout' || outcome.status === 'error') void releaseAndRetry(set, nodeIndex, cleanup);
@@ -179,9 +182,7 @@ export function cleanUpFailedAttempt(
       if (isRefusal(outcome.status)) return;
       if (outcome.status === 'timeout') {
         // The script may still run after the timeout; release again if it reports that it did.
-        void calls.lateAnswerOf(nodeIndex).then((answer) => {
-          if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
-        });
+        releaseAtGrant(nodeIndex);
         void releaseAndRetry(set, nodeIndex, cleanup);
         return;
       }
