@@ -24,7 +24,9 @@ export default {
   testTimeout: 20_000,
   // Two test files at a time even on 2 cores, where Jest's default is one: integration tests mostly wait on
   // their nodes and timers. On this repository's 2-core machine, integration took 332 s with one worker and
-  // 197-202 s with two (three full runs, all passing), the unit tests 40 s and 29 s. `--maxWorkers` overrides it.
+  // 197-202 s with two (three full runs, all passing), the unit tests 40 s and 29 s. `--maxWorkers` overrides
+  // it: `npm run test:integration` runs three files at a time, 133-138 s against 177-185 s with two (three
+  // runs each, all passing, 2026-11-27; four workers read 117 s once), the unit tests keep two.
   maxWorkers: 2,
   projects: [
     // bench/test/unit: the bench's own logic (its verdicts on the targets), on figures made up in the test.
