@@ -210,6 +210,12 @@ export class Hold {
     return () => listeners.delete(listener);
   }
 
+  /** Where the hold stands at monotonic time `atMs`, release aside: lost, validity left, or expired. */
+  stateAt(atMs: number): 'held' | 'expired' | 'lost' {
+    if (this.lostBecause !== undefined) return 'lost';
+    return this.validUntil > atMs ? 'held' : 'expired';
+  }
+
   /** Whether any handle may still rely on the hold: not released, not lost, validity left. */
   get isActive(): boolean {
     return !this.isReleased && this.lostBecause === undefined && this.validUntil > this.set.options.clock.now();

@@ -1,7 +1,6 @@
 // The handle a caller holds: its state, its signal, extend() and release(). The state shared by re-entrant
 // handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
 import { validityMs } from '../base/clock.js';
-import { isReleaseTraced, traceRelease } from '../base/tracing.js';
 import { LockExtendError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
@@ -9,9 +8,9 @@ import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import { extendTraced } from './extend.js';
-import { type ExtensionStop, Hold, type HandleExtension } from './hold.js';
+import { type ExtensionStop, Hold, type HandleExtension, type HoldInit } from './hold.js';
 import { inspectLock } from './log-view.js';
-import { releaseOnEveryNode, removeLateGrant } from './release.js';
+import { releaseTraced, removeLateGrant } from './release.js';
 
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired' | 'lost';
@@ -82,10 +81,7 @@ export class Lock {
   readonly #hold: Hold;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
-  /**
-   * Its state when `release()` was first called on it while other handles still held the lock (see
-   * {@link lossBeforeRelease}); the last handle's is the hold's when its release was sent.
-   */
+  /** Its state when `release()` let go while other handles held on (see {@link lossBeforeRelease}). */
   #stateAtRelease: LockState | undefined;
   /** What `release()` resolved with when this handle let go while other handles still held the lock. */
   #letGo: Promise<ReleaseResult> | undefined;
@@ -93,21 +89,7 @@ export class Lock {
   #extension: HandleExtension | undefined;
 
   /** @internal */
-  constructor(init: {
-    set: NodeSet;
-    resources: readonly string[];
-    keys: readonly string[];
-    token: string;
-    attempts: number;
-    fencingToken: number | undefined;
-    ttlMs: number;
-    validUntil: number;
-    keysExpireAt: number;
-    expiresAt: number;
-    written: boolean[];
-    leadNodeIndex: number | undefined;
-    nodes: readonly (AcquireNodeOutcome | undefined)[];
-  }, sharedHold?: Hold) {
+  constructor(init: HoldInit & { readonly attempts: number; readonly fencingToken: number | undefined }, sharedHold?: Hold) {
     this.resources = init.resources;
     this.#token = init.token;
     this.attempts = init.attempts;
@@ -173,15 +155,8 @@ export class Lock {
   lossBeforeRelease(): LockLostError | undefined {
     if (!this.#isReleased) return undefined;
     const { releasedAtMs } = this.#hold;
-    const state = this.#stateAtRelease ?? (releasedAtMs === undefined ? undefined : this.#holdStateAt(releasedAtMs));
+    const state = this.#stateAtRelease ?? (releasedAtMs === undefined ? undefined : this.#hold.stateAt(releasedAtMs));
     return state === 'expired' || state === 'lost' ? this.#lossError(state, 'was', ' when it was released') : undefined;
-  }
-
-  /** The hold's state at monotonic time `atMs`, whatever this handle's. */
-  #holdStateAt(atMs: number): LockState {
-    const hold = this.#hold;
-    if (hold.lostBecause !== undefined) return 'lost';
-    return hold.validUntil > atMs ? 'held' : 'expired';
   }
 
   #lossError(state: LockState, verb: 'is' | 'was', when = ''): LockLostError {
@@ -404,7 +379,7 @@ export class Lock {
       if (this.#extension !== undefined) hold.letGoOf(this.#extension);
       this.#extension = undefined;
       // Letting go alone: no release is sent, whose start would tell the state it let go in.
-      if (hold.holders > 0) this.#stateAtRelease = this.#holdStateAt(hold.set.options.clock.now());
+      if (hold.holders > 0) this.#stateAtRelease = hold.stateAt(hold.set.options.clock.now());
     }
     if (hold.holders > 0) {
       hold.unwatchCloseWhenIdle();
@@ -413,7 +388,7 @@ export class Lock {
     }
     hold.markReleased();
     // A failed release is forgotten (see releaseOnEveryNode), so that calling release() again retries.
-    hold.release ??= this.#tracedRelease();
+    hold.release ??= releaseTraced(hold, this.resources);
     return hold.release;
   }
 
@@ -426,15 +401,6 @@ export class Lock {
    */
   removeLateGrant(nodeIndex: number): void {
     removeLateGrant(this.#hold, nodeIndex);
-  }
-
-  /** {@link release}'s node calls, traced on `redlock-core.release` when someone listens. */
-  #tracedRelease(): Promise<ReleaseResult> {
-    const hold = this.#hold;
-    // No context object and no closure for the usual, untraced release.
-    if (!isReleaseTraced()) return releaseOnEveryNode(hold);
-    const nodeCount = hold.set.nodes.length;
-    return traceRelease({ resources: this.resources, quorum: quorumOf(nodeCount), nodeCount }, () => releaseOnEveryNode(hold));
   }
 }
 

@@ -1,6 +1,7 @@
 // Releasing a hold on the nodes: compare-and-delete on every node that was sent a write, the lead node first,
 // announced only where waiters listen, decided by a quorum; and removing keys a late answer left behind.
 import { LockReleaseError } from '../base/errors.js';
+import { isReleaseTraced, traceRelease } from '../base/tracing.js';
 import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
 import { FanOut } from '../nodes/fan-out.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -17,6 +18,14 @@ import type { Hold } from './hold.js';
  */
 export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number): Release {
   return { keys: hold.keys, token: hold.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount };
+}
+
+/** A lock's release ({@link releaseOnEveryNode}), traced on `redlock-core.release` when someone listens. */
+export function releaseTraced(hold: Hold, resources: readonly string[]): Promise<ReleaseResult> {
+  // No context object and no closure for the usual, untraced release.
+  if (!isReleaseTraced()) return releaseOnEveryNode(hold);
+  const nodeCount = hold.set.nodes.length;
+  return traceRelease({ resources, quorum: quorumOf(nodeCount), nodeCount }, () => releaseOnEveryNode(hold));
 }
 
 /**

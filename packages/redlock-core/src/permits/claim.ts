@@ -145,9 +145,7 @@ export class Claim {
 
   get state(): ClaimState {
     const hold = this.#hold;
-    if (hold.isReleased) return 'released';
-    if (hold.lostBecause !== undefined) return 'lost';
-    return hold.validUntil <= hold.set.options.clock.now() ? 'expired' : 'held';
+    return hold.isReleased ? 'released' : hold.stateAt(hold.set.options.clock.now());
   }
 
   get expiresAt(): number {
