@@ -210,8 +210,14 @@ class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
   }
 }
 
-/** The acquire script for a lock on one key: no restart grace, no fencing (see `acquireArgsOf`). */
+/**
+ * The acquire script for a lock on one key: no restart grace, no fencing (see `acquireArgsOf`). It follows a
+ * command the node just answered, so it is alive: the call gets a fresh timeout for the script, as for the
+ * EVAL after `NOSCRIPT`. Else a node more than half its timeout away would time out on every lock another
+ * owner holds (its two round trips), and a waiter would report it unreachable and back its timeout off.
+ */
 function acquireKeyByScript(adapter: RedisAdapter, call: RenewableCall, nodeIndex: number, key: string, token: string, ttlMs: number): Promise<AcquireStatus> {
+  call.renewTimeout(nodeIndex);
   return runScript(adapter, acquireScript, [key], acquireArgsOf(token, ttlMs, 0, false), onNoScriptOf(call, nodeIndex), parseAcquireReply);
 }
 

@@ -399,6 +399,30 @@ describe('script cache', () => {
     await clock.runUntilSettled(lock.extend(10_000));
     expect(lock.state).toBe('held');
   });
+
+  it('does not time out a node that refused the SET: the script that tells why gets a fresh timeout', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = redlockOver(nodes, clock);
+    // Two resources take the script: every node has it cached from here on, so no NOSCRIPT renews anything below.
+    await clock.runUntilSettled((await clock.runUntilSettled(redlock.acquire(['w', 'x'], 10_000))).release());
+    // 30 ms a round trip: the refused SET and then the script take 60 ms, past the 50 ms node timeout.
+    for (const node of nodes) {
+      node.requestLatencyMs = 15;
+      node.latencyMs = 15;
+      node.keyspace.set('r', 'someone', 10_000);
+    }
+    // With a retry, each attempt waits for every node (a single try would end at the refusals that settle it).
+    const error = await acquireError(clock, redlock.acquire('r', 10_000, { retryCount: 1, retryDelayMs: 100, retryJitterMs: 0 }));
+    expect(error.reason).toBe('held-by-another-owner');
+    expect(error.attempts.map((attempt) => attempt.nodes.map((node) => node.status))).toEqual([
+      ['held', 'held', 'held'],
+      ['held', 'held', 'held'],
+    ]);
+    expect(redlock.nodeHealth().map((node) => node.timeoutsInARow)).toEqual([0, 0, 0]);
+    // The round trip taken is the script's, not the two commands'.
+    for (const node of redlock.nodeHealth()) expect(node.rttMs).toBeLessThan(35);
+  });
 });
 
 describe('node timeouts', () => {

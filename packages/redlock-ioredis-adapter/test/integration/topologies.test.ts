@@ -71,10 +71,11 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         expect(wasAborted).toBe(false);
 
         // Hand-off to another client: it waits on its retry timer of 3 s unless the release wakes it. Its
-        // first lock measures the nodes, so that the node its woken attempts ask first is a near one that
-        // answers (a client that never heard from its nodes could pick a black-holed one).
+        // first locks measure the nodes, so that the node its woken attempts ask first is a near one that
+        // answers (a client that never heard from its nodes could pick a black-holed one), and so that each
+        // node's timeout follows its round trip rather than its first contact's (connection and probe included).
         const other = redlockOver(topology, clients, keyPrefix);
-        await (await other.acquire('other-warm-up', 5_000)).release();
+        for (let cycle = 0; cycle < 3; cycle += 1) await (await other.acquire('other-warm-up', 5_000)).release();
         const holder = await redlock.acquire('c', 5_000);
         const recording = recordAttempts('c');
         try {
@@ -83,6 +84,10 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
           // from then on only a wake or its timer can start its next attempt.
           await eventually(() => recording.attempts.length, (count) => count >= 2, 5_000);
           expect(recording.attempts.map((attempt) => attempt.result?.outcome === 'acquired')).toEqual([false, false]);
+          // Its first attempt asked every node: each that answers says the lock is held, however far. The
+          // refused SET and the script that tells why are two round trips, each within the node's timeout.
+          const firstAnswers = recording.attempts[0]?.result?.nodes.filter((node) => !blackholed.includes(node.nodeIndex));
+          expect(firstAnswers?.map((node) => node.status)).toEqual(Array.from({ length: rttsMs.length - blackholed.length }, () => 'held'));
           await holder.release();
           const next = await waiting;
           // Woken by the release: only a woken attempt asks the lead node alone first; a timed retry asks every node.
