@@ -7,7 +7,7 @@ import { closedErrorOf } from '../base/errors.js';
 import type { GuardedCall } from '../base/lifecycle.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
-import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { AcquireAttempt } from '../base/outcomes.js';
 import { leadNodeIndexIn } from '../nodes/lead-node.js';
@@ -197,8 +197,7 @@ export class Acquisitions {
           isHeld = outcome.nodes.some((node) => node.status === 'held');
         }
         if (isHeld && queue.watch === undefined && this.#notifications) {
-          const timeoutMs = Math.max(...nodes.map((node) => nodeTimeoutMsFor(node, options, ttlMs, keys.length)));
-          const watch = queue.listen(this.#notifications, keys, timeoutMs);
+          const watch = queue.listen(this.#notifications, keys, longestNodeTimeoutMs(nodes, options, ttlMs, keys.length));
           const listening = await waitUntilListening(watch, queue, clock, retryAt, signal);
           // The holder may have released before we listened: look once more, at no cost to the retries.
           // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry; the

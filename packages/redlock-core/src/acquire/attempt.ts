@@ -344,7 +344,8 @@ function patientCaller(
       // A node may still be running the previous owner's release, sent with the one that woke us (on the
       // lead node, or on the announce node): ask it again, every millisecond, for up to half its timeout
       // or until the vote is decided or the caller's timed retry is due. The script grants a key that
-      // already holds our token, so asking again is safe.
+      // already holds our token, so asking again is safe. The node just answered, so each ask gets a
+      // fresh timeout: an ask sent near half the timeout to a node that far away would outlive the first.
       for (;;) {
         const status = await acquireOn(adapter, onNoScript);
         const now = clock.now();
@@ -352,6 +353,7 @@ function patientCaller(
         await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
         // Decided meanwhile (the call's signal ended it, or a quorum): the node is not asked again.
         if (vote.isDecided) return status;
+        call.renewTimeout(nodeIndex);
       }
     }, isPatient ? 'repeating' : 'call');
     timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));

@@ -257,3 +257,18 @@ export function nodeTimeoutMsFor(
 ): number {
   return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.timeoutMs(ttlMs, keyCount);
 }
+
+/**
+ * The longest of {@link nodeTimeoutMsFor} over `nodes`: how long a waiter gives its subscriptions to be in
+ * place, so that a far node that answers is not taken for one that cannot subscribe.
+ */
+export function longestNodeTimeoutMs(
+  nodes: readonly { readonly timeoutMs: number | undefined; readonly latency: NodeLatency }[],
+  options: ResolvedOptions,
+  ttlMs: number,
+  keyCount = 1,
+): number {
+  let longestMs = 0;
+  for (const node of nodes) longestMs = Math.max(longestMs, nodeTimeoutMsFor(node, options, ttlMs, keyCount));
+  return longestMs;
+}

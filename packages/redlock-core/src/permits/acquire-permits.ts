@@ -6,8 +6,8 @@ import { describeAttemptCount } from '../base/describe.js';
 import { describeOutcomes } from '../base/outcomes.js';
 import { KEPT_LATEST_ATTEMPTS } from '../acquire/attempt-log.js';
 import { retryDelayMs, startWaitDeadline, WaitExpired, wokenRestMs } from '../acquire/retry.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
-import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { leadNodeIndexIn } from '../nodes/lead-node.js';
 import { type KeyWatch, type ReleaseNotifications, type ReleaseSource, waitForRetry, waitUntilListening } from '../nodes/release-notifications.js';
@@ -198,10 +198,14 @@ export function permitAcquireError(
   });
 }
 
-/** Watches the release announcements of `key` (on its lead node and announce node), where the nodes can notify. */
+/**
+ * Watches the release announcements of `key` (on its lead node and announce node), where the nodes can
+ * notify, giving the subscriptions the longest node timeout, as a lock's waiter does: the announce node may
+ * be a far one.
+ */
 function watchReleases(set: NodeSet, notifications: ReleaseNotifications | undefined, key: string, ttlMs: number, leadNodeIndex: number): KeyWatch | undefined {
   if (notifications === undefined) return undefined;
-  return notifications.watch([key], nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), leadNodeIndex);
+  return notifications.watch([key], longestNodeTimeoutMs(set.nodes, set.options, ttlMs), leadNodeIndex);
 }
 
 /** Keeps the first attempt and the latest {@link KEPT_LATEST_ATTEMPTS}. */

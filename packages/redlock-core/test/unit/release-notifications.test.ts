@@ -538,6 +538,27 @@ describe('prompt hand-off of semaphores and read-write locks', () => {
       await clock.runUntilSettled(value!.release());
     });
 
+    it(`a ${kind}'s waiter listens on its lead and announce nodes only, however far the announce node`, async () => {
+      const clock = new FakeClock();
+      const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+      const holder = new Redlock(nodes, { clock, retryCount: 0 });
+      // The announce node is far (an 80 ms timeout; its SUBSCRIBE takes 60 ms), the waiter's lead node near (30 ms).
+      const announce = announceNodeIndexOf(['jobs'], nodes.length);
+      const lead = (announce + 2) % nodes.length;
+      const connections = connectionsNearTo(nodes, lead);
+      connections[announce]!.adapter.subscribeDelayMs = 60;
+      const waiter = new Redlock(connections, { clock, retryDelayMs: 2_000, retryJitterMs: 0 });
+      const held = await clock.runUntilSettled(claim(holder, 10_000));
+      const waiting = claim(waiter, 10_000);
+      await clock.advance(500);
+      // Not taken for a node that cannot subscribe: no subscription on the other three nodes.
+      expect(connections.map((connection) => connection.adapter.subscribeCalls.length > 0)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => nodeIndex === lead || nodeIndex === announce));
+      await clock.runUntilSettled(held.release());
+      const { value } = await within(clock, 100, waiting);
+      expect(value).toBeDefined();
+      await clock.runUntilSettled(value!.release());
+    });
+
     it(`a ${kind}'s waiter watches every node once its lead node stops answering, and acquires at the release`, async () => {
       const clock = new FakeClock();
       const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
@@ -717,6 +738,40 @@ describe('forged announcements on the release channel', () => {
     await clock.advance(0);
     expect(leadCalls()).toBe(before + 3);
     void waiting.catch(() => undefined);
+  });
+});
+
+describe('a woken attempt that asks its lead node again', () => {
+  it('gives each ask a fresh timeout: a lead node that keeps answering is never timed out', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const holder = new Redlock(nodes, { clock, retryCount: 0 });
+    // The waiter's lead node is a near one that is not the announce node, so it is asked patiently, and
+    // 14.7 ms away on a 30 ms timeout: an ask sent after the first answer ends 30.4 ms after the first.
+    const announce = announceNodeIndexOf(['orders:42'], nodes.length);
+    const lead = (announce + 2) % nodes.length;
+    const connections = connectionsNearTo(nodes, lead);
+    connections[lead]!.adapter.requestLatencyMs = 7.35;
+    connections[lead]!.adapter.latencyMs = 7.35;
+    const waiter = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    // Its first attempt, its subscriptions and the look after them, all finding the lock held.
+    await clock.advance(200);
+    for (let wake = 0; wake < 3; wake += 1) {
+      // Forged: the holder still holds the lock, so the lead node answers 'held' to every ask. Far enough
+      // apart that no wake falls in the rest the failed woken attempt before it set.
+      nodes[announce]!.publish('redlock:released:orders:42');
+      await clock.advance(400);
+    }
+    // The look and the woken attempts asked it again, each with its own token.
+    const leadCalls = connections[lead]!.adapter.callsTo('acquire');
+    expect(leadCalls.length).toBeGreaterThanOrEqual(new Set(leadCalls.map((call) => call.args[0])).size + 3);
+    expect(waiter.stats().nodes[lead]?.timeouts).toBe(0);
+    expect(waiter.nodeHealth()[lead]?.timeoutsInARow).toBe(0);
+    await clock.runUntilSettled(held.release());
+    const { value: lock } = await within(clock, 100, waiting);
+    expect(lock?.state).toBe('held');
   });
 });
 
