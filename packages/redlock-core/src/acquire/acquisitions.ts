@@ -245,7 +245,7 @@ export class Acquisitions {
   readonly wakeQueue = (keys: readonly string[]): void => this.#queues.wake(keys);
 
   /** The node a woken head asks first, for a request that makes a queue (see `leadNodeIndexOf`). */
-  readonly #leadNodeIndexFor = (request: AcquireRequest): number => leadNodeIndexIn(this.#set, request.keys, request.ttlMs);
+  readonly #leadNodeIndexFor = (request: AcquireRequest): number => leadNodeIndexIn(this.#set, request.keys);
 }
 
 /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */

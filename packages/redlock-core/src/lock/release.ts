@@ -91,7 +91,7 @@ function releaseWhereWritten(
   });
   // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
   // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
-  const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys, release.ttlMs);
+  const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys);
   // Announced only where waiters listen (see `isAnnouncedOn`).
   const announceNodeIndex = announceNodeIndexOf(release.keys, nodeCount);
   const announcing = releaseRunOf(release, release.announce);

@@ -1,14 +1,26 @@
 // Which node a lock's waiters ask first and listen to, and where its release is announced: chosen from the
-// hash of the lock's smallest key and the nodes' timeouts, the same for every client that lists the nodes
+// hash of the lock's smallest key and the nodes' distances, the same for every client that lists the nodes
 // in the same order, whatever order each lists a lock's resources in (versions before the smallest key was
 // used hashed the first: they agree with this one on locks of one resource).
 import type { NodeSet, NodeState } from './node-state.js';
-import { nodeTimeoutMsFor, timeoutChangeCount } from './node-latency.js';
+import { nodeDistanceMsFor, timeoutChangeCount } from './node-latency.js';
+
+/**
+ * How far a node may be and still count among the nearest: up to half as far again as the nearest, plus
+ * {@link LEAD_NODE_SLACK_MS}. In round trips (a measured distance is 1.25 times the round trip plus 10 ms,
+ * see `NodeLatency.distanceMs`), up to 1.5 times the nearest's plus 12 ms: the nodes of one datacenter tie,
+ * whatever their jitter, and a node in another datacenter 25 ms away does not.
+ */
+export const LEAD_NODE_BAND = 1.5;
+
+/** See {@link LEAD_NODE_BAND}, in milliseconds. */
+export const LEAD_NODE_SLACK_MS = 10;
 
 /**
  * The node a woken waiter asks first, for resource keys `keys`: the same for every client that lists the
- * nodes in the same order, chosen by a hash of the smallest key ({@link hashedKeyOf}) among the nodes with the shortest timeout
- * (the nearest, by the user's own settings), so different resources spread over the nodes. It is the
+ * nodes in the same order and sees the same nodes as the nearest, chosen by a hash of the smallest key
+ * ({@link hashedKeyOf}) among the nodes about as near as the nearest ({@link LEAD_NODE_BAND}), by
+ * `distancesMs` (see `nodeDistanceMsFor`), so different resources spread over the nodes. It is the
  * announce node ({@link announceNodeIndexOf}) whenever that one is among the nearest: a release is then
  * announced on two nodes instead of three, and a waiter listens on one node instead of two.
  *
@@ -16,25 +28,21 @@ import { nodeTimeoutMsFor, timeoutChangeCount } from './node-latency.js';
  * others learn at the cost of one call that the lock was taken, instead of every waiter sending a full
  * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
  */
-export function leadNodeIndexOf(keys: readonly string[], timeoutsMs: readonly number[]): number {
-  // Runs again whenever a node's timeout changed (see leadNodeIndexIn): two plain loops, no arrays built on the way.
-  let shortestMs = Infinity;
+export function leadNodeIndexOf(keys: readonly string[], distancesMs: readonly number[]): number {
+  // Runs again whenever a node's distance changed (see leadNodeIndexIn): plain loops, no arrays built on the way.
+  let nearestMs = Infinity;
+  for (const distanceMs of distancesMs) if (distanceMs < nearestMs) nearestMs = distanceMs;
+  // Every node unmeasured (Infinity) ties too.
+  const bandMs = nearestMs * LEAD_NODE_BAND + LEAD_NODE_SLACK_MS;
   let candidateCount = 0;
-  for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
-    const timeoutMs = timeoutsMs[nodeIndex] as number;
-    if (timeoutMs < shortestMs) {
-      shortestMs = timeoutMs;
-      candidateCount = 0;
-    }
-    if (timeoutMs === shortestMs) candidateCount += 1;
-  }
+  for (const distanceMs of distancesMs) if (distanceMs <= bandMs) candidateCount += 1;
   const hash = fnv1a(hashedKeyOf(keys));
   // The announce node, as announceNodeIndexOf() works it out, from the hash already made.
-  const announceNodeIndex = moduloOf(hash, timeoutsMs.length);
-  if (timeoutsMs[announceNodeIndex] === shortestMs) return announceNodeIndex;
+  const announceNodeIndex = moduloOf(hash, distancesMs.length);
+  if ((distancesMs[announceNodeIndex] as number) <= bandMs) return announceNodeIndex;
   let skip = moduloOf(hash, candidateCount);
-  for (let nodeIndex = 0; nodeIndex < timeoutsMs.length; nodeIndex += 1) {
-    if (timeoutsMs[nodeIndex] === shortestMs && skip-- === 0) return nodeIndex;
+  for (let nodeIndex = 0; nodeIndex < distancesMs.length; nodeIndex += 1) {
+    if ((distancesMs[nodeIndex] as number) <= bandMs && skip-- === 0) return nodeIndex;
   }
   return 0;
 }
@@ -62,31 +70,28 @@ export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announce
 }
 
 /**
- * {@link leadNodeIndexOf} for a lock on `keys` for `ttlMs` over the nodes of `set`, with each node's
- * current timeout: what a queue's waiters ask first, and what a release goes to first. The same as last
- * time while no node's timeout changed (see `timeoutChangeCount`), for the same key, key count and TTL.
+ * {@link leadNodeIndexOf} for a lock on `keys` over the nodes of `set`, by each node's current distance:
+ * what a queue's waiters ask first, and what a release goes to first. The same as last time while no
+ * node's timeout or distance changed (see `timeoutChangeCount`), for the same keys.
  */
-export function leadNodeIndexIn(set: NodeSet, keys: readonly string[], ttlMs: number): number {
+export function leadNodeIndexIn(set: NodeSet, keys: readonly string[]): number {
   const memo = set.leadNode;
   const key = hashedKeyOf(keys);
-  if (memo.timeoutChanges === timeoutChangeCount() && memo.ttlMs === ttlMs && memo.keyCount === keys.length && memo.key === key) return memo.nodeIndex;
+  if (memo.timeoutChanges === timeoutChangeCount() && memo.key === key) return memo.nodeIndex;
   const { nodes, options } = set;
   // One array per node count, filled in again each time.
-  if (timeoutsScratch.length !== nodes.length) timeoutsScratch = new Array<number>(nodes.length).fill(0);
+  if (distancesScratch.length !== nodes.length) distancesScratch = new Array<number>(nodes.length).fill(0);
   for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
-    timeoutsScratch[nodeIndex] = nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, ttlMs, keys.length);
+    distancesScratch[nodeIndex] = nodeDistanceMsFor(nodes[nodeIndex] as NodeState, options);
   }
-  memo.nodeIndex = leadNodeIndexOf(keys, timeoutsScratch);
+  memo.nodeIndex = leadNodeIndexOf(keys, distancesScratch);
   memo.key = key;
-  memo.keyCount = keys.length;
-  memo.ttlMs = ttlMs;
-  // Read after the timeouts: working one out for a new TTL moves the count.
   memo.timeoutChanges = timeoutChangeCount();
   return memo.nodeIndex;
 }
 
-/** The node timeouts {@link leadNodeIndexIn} works on; read only within one synchronous call. */
-let timeoutsScratch: number[] = [];
+/** The node distances {@link leadNodeIndexIn} works on; read only within one synchronous call. */
+let distancesScratch: number[] = [];
 
 /**
  * The key a lock's nodes are chosen by: its smallest, in code-unit order, so that a holder of `[a, b]` and

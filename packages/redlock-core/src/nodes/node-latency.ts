@@ -64,10 +64,10 @@ export const RTT_SAMPLE_SPACING_MS = 4;
 let timeoutChanges = 0;
 
 /**
- * A count that moves on whenever the timeout some node of the process gives a call may have changed: an
- * answer or a timeout changed it, or it was worked out for another TTL or key count. A choice made from
- * nodes' timeouts (the lead node, see `leadNodeIndexIn`) holds while this count has not moved; near nodes
- * keep their floor, so it moves seldom.
+ * A count that moves on whenever the timeout some node of the process gives a call, or its distance (see
+ * {@link NodeLatency.distanceMs}), may have changed: an answer or a timeout changed it, or it was worked out
+ * for another TTL or key count. A choice made from them (the lead node, see `leadNodeIndexIn`) holds while
+ * this count has not moved.
  */
 export function timeoutChangeCount(): number {
   return timeoutChanges;
@@ -141,6 +141,20 @@ export class NodeLatency {
     return this.#recentCount === 0 ? undefined : this.#smoothedMs;
   }
 
+  /**
+   * How far the node is, for choosing a lead node among the nearest (see `leadNodeIndexOf`): the pace its
+   * timeout follows (the covered round trip with its margin), before the floor and ceiling a timeout is
+   * kept within; `Infinity` before its first answer, and after a timeout until it answers again (it may
+   * have stopped answering). Not the timeout: its floor (50 ms under a 10 s TTL) makes nodes 0 and 30 ms
+   * away look alike, and a jitter of a millisecond moves a node in or out of that tie, so that clients side
+   * by side choose different nodes.
+   */
+  distanceMs(): number {
+    const coveredMs = this.#coveredMs;
+    if (coveredMs < 0 || this.#backoff > 1) return Infinity;
+    return coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS;
+  }
+
   /** The mean deviation of the round trip from {@link smoothedRttMs}, in milliseconds. */
   get rttDeviationMs(): number {
     return this.#deviationMs;
@@ -172,7 +186,10 @@ export class NodeLatency {
     }
     this.#recentMs[this.#recentCount % RTT_WINDOW_SIZE] = rttMs;
     this.#recentCount += 1;
-    this.#coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
+    const coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
+    // The distance changed (see distanceMs): a choice made from it is made again.
+    if (coveredMs !== this.#coveredMs || this.#backoff !== 1) timeoutChanges += 1;
+    this.#coveredMs = coveredMs;
     this.#backoff = 1;
     this.#isTimeoutGiven = false;
     this.#updateTimeout();
@@ -185,7 +202,9 @@ export class NodeLatency {
   recordTimeout(): void {
     if (!this.#isTimeoutGiven) return;
     this.#isTimeoutGiven = false;
-    this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
+    const backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
+    if (backoff !== this.#backoff) timeoutChanges += 1;
+    this.#backoff = backoff;
     this.#updateTimeout();
   }
 
@@ -256,6 +275,14 @@ export function nodeTimeoutMsFor(
   keyCount = 1,
 ): number {
   return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.timeoutMs(ttlMs, keyCount);
+}
+
+/**
+ * How far `node` is, for choosing a lead node (see `leadNodeIndexOf`): its own timeout, else the Redlock's
+ * (the user's word for it), else its measured distance (see {@link NodeLatency.distanceMs}).
+ */
+export function nodeDistanceMsFor(node: { readonly timeoutMs: number | undefined; readonly latency: NodeLatency }, options: ResolvedOptions): number {
+  return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.distanceMs();
 }
 
 /**

@@ -31,11 +31,9 @@ export interface NodeSet {
   readonly leadNode: LeadNodeMemo;
 }
 
-/** The lead node of a lock on `key`'s keys, `keyCount` of them, for `ttlMs`, while `timeoutChangeCount()` reads `timeoutChanges`. */
+/** The lead node of a lock whose smallest key is `key`, while `timeoutChangeCount()` reads `timeoutChanges`. */
 export interface LeadNodeMemo {
   key: string;
-  keyCount: number;
-  ttlMs: number;
   timeoutChanges: number;
   nodeIndex: number;
 }
@@ -54,7 +52,7 @@ export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedO
     options,
     servers,
     lifecycle: new Lifecycle(options.clock, nodes.length),
-    leadNode: { key: '', keyCount: 0, ttlMs: -1, timeoutChanges: -1, nodeIndex: 0 },
+    leadNode: { key: '', timeoutChanges: -1, nodeIndex: 0 },
   };
 }
 

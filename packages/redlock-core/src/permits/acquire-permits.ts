@@ -85,7 +85,7 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
     let isLeadAnswering = true;
     let wakes: ClaimWakes | undefined;
     // The node a woken attempt asks first: the one waiters watch, where a release shows soonest.
-    const leadNodeIndex = leadNodeIndexIn(set, [claim.key], request.ttlMs);
+    const leadNodeIndex = leadNodeIndexIn(set, [claim.key]);
     for (;;) {
       const startedAt = clock.now();
       const result: H | F | 'full-at-lead' = await claim.attempt(attemptCount + 1, signal, isWoken && isLeadAnswering ? leadNodeIndex : undefined);

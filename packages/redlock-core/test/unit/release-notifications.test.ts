@@ -4,7 +4,7 @@ import { WAKE_REST_MIN_MS } from '../../src/acquire/retry.js';
 import { announceNodeIndexOf, leadNodeIndexIn, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 import { type KeyWatch, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
 import { createNodeSet } from '../../src/nodes/node-state.js';
-import { nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
+import { nodeDistanceMsFor, nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';
 import { resolveOptions } from '../../src/settings/resolve-options.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -884,30 +884,65 @@ describe('leadNodeIndexOf', () => {
 });
 
 describe('leadNodeIndexIn', () => {
-  it("follows the nodes' timeouts: worked out again once one changed, or for another TTL", () => {
-    const set = createNodeSet(resolveNodes(grantingNodes(new FakeClock(), 5)), resolveOptions({}));
+  /** A node set of 5 fake nodes with its options, and a way to feed one node's latency an answer. */
+  function nodeSet(options: RedlockOptions = {}) {
+    const set = createNodeSet(resolveNodes(grantingNodes(new FakeClock(), 5)), resolveOptions(options));
+    const answer = (nodeIndex: number, rttMs: number, startedAtMs: number): void => set.nodes[nodeIndex]!.latency.recordAnswer(rttMs, startedAtMs);
+    return { set, answer };
+  }
+
+  it("follows the nodes' distances: worked out again once one changed", () => {
+    const { set, answer } = nodeSet();
     const keys = ['redlock:orders:42'];
     const announce = announceNodeIndexOf(keys, 5);
-    const leadNow = (ttlMs: number): number => {
-      const lead = leadNodeIndexIn(set, keys, ttlMs);
-      expect(lead).toBe(leadNodeIndexOf(keys, set.nodes.map((node) => nodeTimeoutMsFor(node, set.options, ttlMs))));
+    const leadNow = (): number => {
+      const lead = leadNodeIndexIn(set, keys);
+      expect(lead).toBe(leadNodeIndexOf(keys, set.nodes.map((node) => nodeDistanceMsFor(node, set.options))));
       return lead;
     };
-    const answer = (nodeIndex: number, rttMs: number, startedAtMs: number): void => set.nodes[nodeIndex]!.latency.recordAnswer(rttMs, startedAtMs);
-    // No answer yet, every node at the ceiling; then every node 1 ms away, at the floor: the announce node leads.
-    expect(leadNow(10_000)).toBe(announce);
+    // No answer yet, every node as far as can be; then every node 1 ms away: the announce node leads.
+    expect(leadNow()).toBe(announce);
     for (let nodeIndex = 0; nodeIndex < 5; nodeIndex += 1) answer(nodeIndex, 1, 0);
-    expect(leadNow(10_000)).toBe(announce);
+    expect(leadNow()).toBe(announce);
     // The announce node slows down to 300 ms: a near node leads, and again when asked again.
     answer(announce, 300, 10);
-    const near = leadNow(10_000);
+    const near = leadNow();
     expect(near).not.toBe(announce);
-    expect(leadNow(10_000)).toBe(near);
-    // For a 100 ms TTL every node's timeout is 50 ms, far or not; back to 10 s, the near node again.
-    expect(leadNow(100)).toBe(announce);
-    expect(leadNow(10_000)).toBe(near);
+    expect(leadNow()).toBe(near);
     // The announce node answers fast again: only one slow answer is left in its window, and it leads again.
     answer(announce, 1, 20);
-    expect(leadNow(10_000)).toBe(announce);
+    expect(leadNow()).toBe(announce);
+    // It times out (a call was given its timeout first): the doubling takes it out of the nearest.
+    set.nodes[announce]!.latency.timeoutMs(10_000, 1);
+    set.nodes[announce]!.latency.recordTimeout();
+    expect(leadNow()).not.toBe(announce);
+  });
+
+  it('is a node of the nearest datacenter, the same for clients side by side, whatever the TTL puts each timeout at', () => {
+    // Two clients in one datacenter: nodes 0 and 1 beside them, 2 and 3 25 ms away, 4 80 ms away; each
+    // client measures its own jitter. Under a 5 s TTL every node up to about 32 ms away has the same 50 ms timeout.
+    const clients = [
+      [0.3, 0.4, 25, 25.5, 80],
+      [0.9, 0.2, 26, 24.5, 81],
+    ].map((rttsMs) => {
+      const { set, answer } = nodeSet();
+      rttsMs.forEach((rttMs, nodeIndex) => answer(nodeIndex, rttMs, 0));
+      return set;
+    });
+    expect(clients[0]!.nodes.map((node) => nodeTimeoutMsFor(node, clients[0]!.options, 5_000))).toEqual([50, 50, 50, 50, 110]);
+    for (let index = 0; index < 50; index += 1) {
+      const keys = [`redlock:orders:${index}`];
+      const leads = clients.map((set) => leadNodeIndexIn(set, keys));
+      expect([0, 1]).toContain(leads[0]);
+      expect(leads[1]).toBe(leads[0]);
+    }
+  });
+
+  it("takes the user's node timeouts as the distances, where they are set", () => {
+    const { set, answer } = nodeSet({ nodeTimeoutMs: 200 });
+    // Measured round trips do not count: every node is 200 ms away by the user's word.
+    [0.3, 0.4, 25, 25, 80].forEach((rttMs, nodeIndex) => answer(nodeIndex, rttMs, 0));
+    const keys = ['redlock:orders:42'];
+    expect(leadNodeIndexIn(set, keys)).toBe(announceNodeIndexOf(keys, 5));
   });
 });
