@@ -154,7 +154,7 @@ export class Acquisitions {
       /** What starts the next attempt: its timer, a release (a wake), or a look that no release asked for. */
       let wokenBy: 'timer' | 'release' | 'look' = turn === 'look' ? 'look' : 'timer';
       // The lock is held here: wait for its release before asking any node.
-      if (turn === 'held-here') wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
+      if (turn === 'held-here') wokenBy = wokenByOf(await waitForRetry(clock, retryAt - clock.now(), queue, signal), queue);
       for (;;) {
         signal?.throwIfAborted();
         const isWoken = wokenBy !== 'timer';
@@ -164,8 +164,9 @@ export class Acquisitions {
         const asksLeadFirst = isWoken && queue.isLeadAnswering;
         let outcome: Lock | AcquireAttempt | 'held-at-lead';
         if (asksLeadFirst || isAttemptTraced()) {
-          // A woken attempt asks patiently only until the timed retry is due: a wake never postpones it.
-          outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, asksLeadFirst, isWoken ? retryAt : Infinity);
+          // An attempt woken by a release asks patiently only until the timed retry is due: a wake never
+          // postpones it. A look asks once: no release was heard that could still be on its way to a node.
+          outcome = await runAttempt(this.#set, request, attempts.count + 1, leadNodeIndex, asksLeadFirst, wokenBy === 'release' ? retryAt : -Infinity);
         } else {
           // The usual attempt, its vote awaited here: no promise of its outcome in between.
           const attempt = new Attempt(this.#set, request, attempts.count + 1, leadNodeIndex).sendToEveryNode();
@@ -203,8 +204,8 @@ export class Acquisitions {
           // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry; the
           // look then comes when the subscriptions are in place (a wake of the queue, as a local release).
           const listened = queue;
-          if (listening !== 'ready') void watch.ready.then(() => listened.wake());
-          wokenBy = listening === 'ready' ? 'look' : listening;
+          if (listening !== 'ready') void watch.ready.then(() => listened.look());
+          wokenBy = listening === 'ready' ? 'look' : wokenByOf(listening, queue);
           continue;
         }
         // A timed retry that is due goes first, however many wakes are pending: wakes never starve it. It
@@ -213,7 +214,7 @@ export class Acquisitions {
         if (retryAt <= clock.now()) {
           await nextTimerTurn(clock);
           wokenBy = 'timer';
-        } else wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
+        } else wokenBy = wokenByOf(await waitForRetry(clock, retryAt - clock.now(), queue, signal), queue);
       }
     } catch (error) {
       // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
@@ -255,6 +256,11 @@ function reportedAttempts(attempts: AttemptLog, waiter: Waiter, queue: WaitQueue
   const log = new AttemptLog();
   if (queue.lastFailure !== undefined) log.add(queue.lastFailure);
   return log;
+}
+
+/** What woke the head of `queue`: its timer, a release, or a look of its own (see `WaitQueue.look`). */
+function wokenByOf(how: 'timer' | 'release', queue: WaitQueue): 'timer' | 'release' | 'look' {
+  return how === 'release' && queue.wasWokenByLook ? 'look' : how;
 }
 
 /** When the next timed retry of `request` is due on `clock`: `retryDelayMs` ± jitter from now. */

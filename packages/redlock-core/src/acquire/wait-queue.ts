@@ -90,6 +90,10 @@ export class WaitQueue implements ReleaseSource {
   #isWakePending = false;
   /** Whether a local release is among the pending wakes: those are never rested. */
   #isLocalWakePending = false;
+  /** Whether every wake pending is a look ({@link look}): no release was heard. */
+  #isLookPending = false;
+  /** Whether the wake handed to the head last was a look only: see {@link wasWokenByLook}. */
+  #wasLookDelivered = false;
   #onWake: (() => void) | undefined;
   /** Before this time on the clock, announced releases wait for it (see {@link restWakes}). */
   #wakesRestUntil = -Infinity;
@@ -199,6 +203,8 @@ export class WaitQueue implements ReleaseSource {
     if (this.watch !== undefined) return this.watch;
     const watch = notifications.watch(keys, timeoutMs, this.leadNodeIndex);
     if (!this.isLeadAnswering) watch.watchEveryNode();
+    // A late subscription is a look of the waiter's own, not an announced release.
+    watch.setLateLook(() => this.look());
     const relay = (): void => {
       watch.onNextRelease(relay);
       this.#wakeAfterRest();
@@ -236,11 +242,27 @@ export class WaitQueue implements ReleaseSource {
   clearWake(): void {
     this.#isWakePending = false;
     this.#isLocalWakePending = false;
+    this.#isLookPending = false;
+  }
+
+  /**
+   * Wakes the head for a look of its own: a subscription came in late, so a release may have come unheard.
+   * Not a release: the head neither asks its lead node patiently nor rests the wakes after it (see
+   * {@link wasWokenByLook}), and a look is never rested. A release heard meanwhile makes the wake a release.
+   */
+  look(): void {
+    this.#wakeHead(true, true);
+  }
+
+  /** Whether the wake the head got last was a look ({@link look}) with no release among what woke it. */
+  get wasWokenByLook(): boolean {
+    return this.#wasLookDelivered;
   }
 
   /** See {@link KeyWatch.onNextRelease}: calls `callback` once, at the next {@link wake} or at once if one is pending. */
   onNextRelease(callback: () => void): () => void {
     if (this.#isWakePending) {
+      this.#wasLookDelivered = this.#isLookPending;
       this.clearWake();
       queueMicrotask(callback);
       return () => undefined;
@@ -266,15 +288,20 @@ export class WaitQueue implements ReleaseSource {
     }, recheckDelayMs(restMs));
   }
 
-  /** Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here. */
-  #wakeHead(isLocal: boolean): void {
+  /**
+   * Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here (or a look),
+   * `isLook` for a look ({@link look}).
+   */
+  #wakeHead(isLocal: boolean, isLook = false): void {
     this.#isHeldHere = false;
     const callback = this.#onWake;
     this.#onWake = undefined;
     if (callback !== undefined) {
+      this.#wasLookDelivered = isLook;
       callback();
       return;
     }
+    this.#isLookPending = isLook && (this.#isLookPending || !this.#isWakePending);
     this.#isWakePending = true;
     if (isLocal) this.#isLocalWakePending = true;
   }

@@ -31,6 +31,11 @@ export interface KeyWatch {
   /** Watches every node from now on, not only the lead and announce nodes (the lead failed to answer). */
   watchEveryNode(): void;
   /**
+   * Where to tell a subscription that comes in after {@link ready} settled at its timer: a release may
+   * have come unheard, so the waiter looks. Without it, it is told as a release (see {@link onNextRelease}).
+   */
+  setLateLook(callback: () => void): void;
+  /**
    * How long a woken attempt that failed lets announcements rest because many wait: see
    * `ReleaseCrowd.restMs`, on the announce node (every waiter listens there, and every release is
    * announced there), at most `longestRestMs` (the waiter's retry delay: a timed retry is never postponed
@@ -116,14 +121,16 @@ export class ReleaseNotifications {
     let settleReady = (): void => undefined;
     /** Whether `ready` settled at its timer, before any subscription was in place. */
     let isReadyByTimer = false;
+    /** Where a late subscription is told, if not as a release: see `setLateLook`. */
+    let lateLook: (() => void) | undefined;
     /**
      * A subscription in place after `ready` settled at its timer: a release may have come unheard since the
-     * waiter's look, so it is told as one (once), and looks again.
+     * waiter's look, so the waiter is told (once), and looks again.
      */
     const onLateSubscription = (): void => {
       if (!isReadyByTimer || isClosed) return;
       isReadyByTimer = false;
-      listener();
+      (lateLook ?? listener)();
     };
     const ready = new Promise<void>((resolve) => {
       settleReady = resolve;
@@ -158,6 +165,9 @@ export class ReleaseNotifications {
       },
       watchEveryNode() {
         void followEveryNode().catch(() => undefined);
+      },
+      setLateLook(callback) {
+        lateLook = callback;
       },
       crowdRestMs(longestRestMs) {
         return Math.min(longestRestMs, crowdSource?.crowd.restMs(clock.now()) ?? 0);

@@ -131,7 +131,7 @@ export async function acquireClaim<H, F extends FailedClaimAttempt>(
         }
       }
       isWoken = (await waitForRetry(clock, Math.max(0, retryAt - clock.now()), wakes, signal)) === 'release';
-      isLook = false;
+      isLook = isWoken && wakes?.wasLook === true;
     }
   } catch (error) {
     if (error instanceof WaitExpired) throw claim.errorOf(attempts, attemptCount, request.waitMs);
@@ -228,23 +228,35 @@ class ClaimWakes implements ReleaseSource {
   #isLookDue = false;
   /** Fires the pending {@link onNextRelease} callback, for the look. */
   #onLook: (() => void) | undefined;
+  /** Whether the last wake handed out was a look, which no announcement asked for (see {@link wasLook}). */
+  #wasLook = false;
 
   constructor(watch: KeyWatch, clock: Clock) {
     this.#watch = watch;
     this.#clock = clock;
+    // A subscription that came in late is a look of the waiter's own, not an announced release.
+    watch.setLateLook(() => this.#look());
+  }
+
+  /** Whether the last wake was a look: the attempt it starts rests no announcement after it. */
+  get wasLook(): boolean {
+    return this.#wasLook;
   }
 
   /** Wakes the waiter once, when the watch is ready. */
   lookWhenReady(): void {
-    void this.#watch.ready.then(() => {
-      this.#isLookDue = true;
-      this.#onLook?.();
-    });
+    void this.#watch.ready.then(() => this.#look());
+  }
+
+  #look(): void {
+    this.#isLookDue = true;
+    this.#onLook?.();
   }
 
   onNextRelease(callback: () => void): () => void {
     if (this.#isLookDue) {
       this.#isLookDue = false;
+      this.#wasLook = true;
       // Never from within this call, as a watch's own pending release: the caller has not its canceller yet.
       queueMicrotask(callback);
       return () => undefined;
@@ -264,14 +276,21 @@ class ClaimWakes implements ReleaseSource {
       callback();
     };
     const onLook = (): void => {
+      if (isDone) return;
       this.#isLookDue = false;
+      this.#wasLook = true;
       fire();
     };
     this.#onLook = onLook;
+    const fireRelease = (): void => {
+      if (isDone) return;
+      this.#wasLook = false;
+      fire();
+    };
     cancelWatch = this.#watch.onNextRelease(() => {
       const restMs = this.restUntil - this.#clock.now();
-      if (restMs <= 0) fire();
-      else timer = this.#clock.setTimeout(fire, recheckDelayMs(restMs));
+      if (restMs <= 0) fireRelease();
+      else timer = this.#clock.setTimeout(fireRelease, recheckDelayMs(restMs));
     });
     return cancel;
   }

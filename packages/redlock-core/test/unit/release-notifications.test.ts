@@ -775,6 +775,59 @@ describe('a woken attempt that asks its lead node again', () => {
   });
 });
 
+describe("a waiter's own looks", () => {
+  it('neither asks its lead node patiently nor holds back a release: a hung announce node costs no hand-off time', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const holder = new Redlock(nodes, { clock, retryCount: 0 });
+    // The waiter's lead node is near and not the announce node, whose SUBSCRIBE never completes: the watch's
+    // wait for it ends at its timer, the waiter looks, then subscribes on every node and looks again.
+    const announce = announceNodeIndexOf(['orders:42'], nodes.length);
+    const lead = (announce + 2) % nodes.length;
+    const connections = connectionsNearTo(nodes, lead);
+    connections[announce]!.adapter.isSubscribeHanging = true;
+    const waiter = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(150);
+    // Its first attempt, then two looks: the lead node was asked once by each (not every millisecond).
+    const leadCalls = connections[lead]!.adapter.callsTo('acquire');
+    expect(new Set(leadCalls.map((call) => call.args[0])).size).toBe(3);
+    expect(leadCalls.length).toBeLessThanOrEqual(4);
+    // A release now is heard (on the other nodes) and handed off at once: no rest after the looks.
+    await expectHandOffAtRelease(clock, held.release(), waiting);
+  });
+
+  it.each([
+    ['semaphore', (redlock: Redlock): Promise<{ release(): Promise<unknown> }> => redlock.semaphore('jobs', { limit: 1 }).acquire(10_000)],
+    ["read-write lock's writer", (redlock: Redlock): Promise<{ release(): Promise<unknown> }> => redlock.readWriteLock('jobs').acquireWrite(10_000)],
+  ] as const)('of a %s rest no release after them where the announce node hangs', async (_, claim) => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const holder = new Redlock(nodes, { clock, retryCount: 0 });
+    const announce = announceNodeIndexOf(['jobs'], nodes.length);
+    const lead = (announce + 2) % nodes.length;
+    const connections = connectionsNearTo(nodes, lead);
+    // The lead node 10 ms away: a woken attempt that failed there would rest announcements for 90 ms.
+    connections[lead]!.adapter.requestLatencyMs = 5;
+    connections[lead]!.adapter.latencyMs = 5;
+    connections[announce]!.adapter.isSubscribeHanging = true;
+    const waiter = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
+    const held = await clock.runUntilSettled(claim(holder));
+    const waiting = claim(waiter);
+    // Its first attempt (10 ms), the look when the wait for its subscriptions ends (at 80 ms), and the look
+    // when they are in place, on the other nodes: released 20 ms after those looks.
+    await clock.advance(130);
+    await clock.runUntilSettled(held.release());
+    const releasedAtMs = clock.now();
+    const { value, atMs } = await within(clock, 1_000, waiting);
+    expect(value).toBeDefined();
+    // The lead node's round trip, and no rest after the looks.
+    expect(atMs - releasedAtMs).toBeLessThanOrEqual(15);
+    await clock.runUntilSettled(value!.release());
+  });
+});
+
 describe('waitForRetry', () => {
   /** A watch whose release the test triggers by hand. */
   function manualWatch(): KeyWatch & { release(): void } {
@@ -788,6 +841,7 @@ describe('waitForRetry', () => {
         };
       },
       watchEveryNode() {},
+      setLateLook() {},
       crowdRestMs: () => 0,
       close() {},
       release() {
