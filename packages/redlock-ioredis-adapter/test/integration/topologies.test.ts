@@ -81,9 +81,14 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         try {
           const waiting = other.acquire('c', 5_000, { retryDelayMs: 3_000, retryJitterMs: 0 });
           // Released once its first attempt and the look it takes once it listens both found the lock held:
-          // from then on only a wake or its timer can start its next attempt.
+          // from then on only a wake or its timer can start its next attempt. Where the announce node is
+          // black-holed, the wait for its subscriptions ends at a timer and the waiter looks then, and once
+          // more when its subscriptions on the other nodes are in place (a round trip later): let that pass.
           await eventually(() => recording.attempts.length, (count) => count >= 2, 5_000);
-          expect(recording.attempts.map((attempt) => attempt.result?.outcome === 'acquired')).toEqual([false, false]);
+          await delay(200);
+          const attemptsBefore = recording.attempts.length;
+          expect(attemptsBefore).toBeLessThanOrEqual(3);
+          expect(recording.attempts.map((attempt) => attempt.result?.outcome === 'acquired')).toEqual(Array.from({ length: attemptsBefore }, () => false));
           // Its first attempt asked every node: a node 30 ms away or more says the lock is held, though the
           // refused SET and the script that tells why are two round trips, longer than its timeout (each gets
           // one of its own; when they shared one, every such node timed out). Any of them, not all: on a
@@ -97,7 +102,7 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
             outcome: 'acquired',
             asksLeadFirst: true,
           });
-          expect(recording.attempts).toHaveLength(3);
+          expect(recording.attempts).toHaveLength(attemptsBefore + 1);
           await next.release();
         } finally {
           recording.stop();
