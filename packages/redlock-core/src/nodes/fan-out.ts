@@ -246,7 +246,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** The timer found {@link deadline} passed: see the class's comment. */
   expire(now: number): void {
-    if (!this.#hasRenewedAfterStall && now - this.deadline > stallThresholdMs(this.#timeoutOfEarliest())) {
+    // Late against the earliest deadline pending: a call renewed since the timer was armed has a later one.
+    const first = this.#firstDue();
+    if (!this.#hasRenewedAfterStall && first !== -1 && now - this.#deadlineOf(first) > stallThresholdMs(this.#timeoutOf(first))) {
       this.#hasRenewedAfterStall = true;
       this.deadline = Infinity;
       for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
@@ -265,7 +267,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       this.deadline = Infinity;
       for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
         if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
-        const deadline = this.#timing[3 * nodeIndex + 2] as number;
+        const deadline = this.#deadlineOf(nodeIndex);
         // A call with a later deadline (another timeout, or renewed after `NOSCRIPT`) waits for its own.
         if (deadline > reached) this.#setDeadline(nodeIndex, deadline);
         else this.#timedOut(nodeIndex);
@@ -273,13 +275,19 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     });
   }
 
-  /** The timeout of the pending call due first: how late the timer may fire before it counts as a stall. */
-  #timeoutOfEarliest(): number {
-    let timeoutMs = Infinity;
+  /** The pending call due first (the shortest timeout of those due together: how late the timer may fire before it is a stall); -1 if none. */
+  #firstDue(): number {
+    let first = -1;
     for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
-      if (((this.#flags[nodeIndex] as number) & PENDING) !== 0 && this.#timing[3 * nodeIndex + 2] === this.deadline) timeoutMs = Math.min(timeoutMs, this.#timeoutOf(nodeIndex));
+      if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
+      const later = first === -1 ? -1 : this.#deadlineOf(nodeIndex) - this.#deadlineOf(first);
+      if (later < 0 || (later === 0 && this.#timeoutOf(nodeIndex) < this.#timeoutOf(first))) first = nodeIndex;
     }
-    return timeoutMs === Infinity ? 0 : timeoutMs;
+    return first;
+  }
+
+  #deadlineOf(nodeIndex: number): number {
+    return this.#timing[3 * nodeIndex + 2] as number;
   }
 
   /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */

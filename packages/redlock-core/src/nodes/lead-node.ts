@@ -50,7 +50,7 @@ export function leadNodeIndexOf(keys: readonly string[], distancesMs: readonly n
 /**
  * The node every client listens to and announces the release of `keys` on, whatever its own view of the
  * nodes' latencies: a hash of the smallest key over all `nodeCount` nodes. Where it is among a client's
- * nearest nodes (always, where every node has the same timeout) it is that client's lead node too
+ * nearest nodes (always, where every node is as near) it is that client's lead node too
  * ({@link leadNodeIndexOf}); clients whose lead nodes differ (one near each datacenter) still hear each
  * other's releases there.
  */

@@ -416,6 +416,37 @@ describe('a stalled event loop', () => {
     expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(250);
   });
 
+  it('takes no timer lag for a stall once a call got a fresh timeout: the renewed call ends at its own deadline', async () => {
+    const clock = new FakeClock();
+    // Node 0 answers the SET 40 ms after it was sent (the lock is held there), then never answers the script
+    // that tells why; node 1 grants, node 2 refuses: the vote waits for node 0.
+    const node = grantingNode(clock);
+    let isScriptHanging = false;
+    const hangs = <T>(run: () => Promise<T>): Promise<T> => (isScriptHanging ? new Promise<T>(() => undefined) : run());
+    const setThenHang: RedisAdapter = {
+      trySet: (key, value, ttlMs) => node.trySet(key, value, ttlMs),
+      evalsha: (sha1, keys, args) => hangs(() => node.evalsha(sha1, keys, args)),
+      eval: (source, keys, args) => hangs(() => node.eval(source, keys, args)),
+    };
+    const nodes = [setThenHang, grantingNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, nodeTimeoutMs: 100, retryCount: 1, retryDelayMs: 1_000, retryJitterMs: 0 });
+    // First contact (the server probe) and the scripts' cache out of the way.
+    await clock.runUntilSettled((await clock.runUntilSettled(redlock.acquire(['w', 'x'], 10_000))).release());
+    node.keyspace.set('r', 'someone', 10_000);
+    (nodes[2] as FakeNode).keyspace.set('r', 'someone', 10_000);
+    node.latencyMs = 40;
+    isScriptHanging = true;
+    const acquiring = redlock.acquire('r', 10_000);
+    acquiring.catch(() => undefined);
+    await clock.advance(99);
+    // The timer armed for the SET's deadline (100 ms) fires at 108 ms: late, but before the deadline the
+    // script's call got (40 + 100 ms), so nothing was stalled, and node 0 times out at 140 ms.
+    clock.stall(9);
+    await clock.advance(0);
+    const error = await clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
+    expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(140);
+  });
+
   it('keeps a timer that fires a little late (normal timer lag) as it was', async () => {
     const clock = new FakeClock();
     const nodes = [slowNode(clock, 1), hangingNode(clock), hangingNode(clock)];
