@@ -46,6 +46,22 @@ function connectionsNearTo(nodes: readonly PubSubFakeNode[], nearNodeIndex: numb
   return nodes.map((node, nodeIndex) => ({ adapter: node.connectAnotherClient(), timeoutMs: nodeIndex === nearNodeIndex ? 30 : 80 }));
 }
 
+/**
+ * Five pub/sub nodes, a holder over them, and a waiter over connections of its own whose lead node for
+ * `resource` is near (a 30 ms timeout, the others 80 ms) and not the announce node: a woken waiter asks it
+ * patiently, and releases are announced elsewhere too.
+ */
+function waiterLedBesideAnnounce(resource: string, retryDelayMs = 5_000) {
+  const clock = new FakeClock();
+  const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+  const holder = new Redlock(nodes, { clock, retryCount: 0 });
+  const announce = announceNodeIndexOf([resource], nodes.length);
+  const lead = (announce + 2) % nodes.length;
+  const connections = connectionsNearTo(nodes, lead);
+  const waiter = new Redlock(connections, { clock, retryDelayMs, retryJitterMs: 0 });
+  return { clock, nodes, holder, announce, lead, connections, waiter };
+}
+
 function leadOnly(resource: string): number[] {
   const lead = leadNodeIndexOf([resource], [50, 50, 50, 50, 50]);
   return [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead ? 1 : 0));
@@ -539,15 +555,9 @@ describe('prompt hand-off of semaphores and read-write locks', () => {
     });
 
     it(`a ${kind}'s waiter listens on its lead and announce nodes only, however far the announce node`, async () => {
-      const clock = new FakeClock();
-      const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-      const holder = new Redlock(nodes, { clock, retryCount: 0 });
+      const { clock, holder, announce, lead, connections, waiter } = waiterLedBesideAnnounce('jobs', 2_000);
       // The announce node is far (an 80 ms timeout; its SUBSCRIBE takes 60 ms), the waiter's lead node near (30 ms).
-      const announce = announceNodeIndexOf(['jobs'], nodes.length);
-      const lead = (announce + 2) % nodes.length;
-      const connections = connectionsNearTo(nodes, lead);
       connections[announce]!.adapter.subscribeDelayMs = 60;
-      const waiter = new Redlock(connections, { clock, retryDelayMs: 2_000, retryJitterMs: 0 });
       const held = await clock.runUntilSettled(claim(holder, 10_000));
       const waiting = claim(waiter, 10_000);
       await clock.advance(500);
@@ -743,17 +753,11 @@ describe('forged announcements on the release channel', () => {
 
 describe('a woken attempt that asks its lead node again', () => {
   it('gives each ask a fresh timeout: a lead node that keeps answering is never timed out', async () => {
-    const clock = new FakeClock();
-    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const holder = new Redlock(nodes, { clock, retryCount: 0 });
-    // The waiter's lead node is a near one that is not the announce node, so it is asked patiently, and
-    // 14.7 ms away on a 30 ms timeout: an ask sent after the first answer ends 30.4 ms after the first.
-    const announce = announceNodeIndexOf(['orders:42'], nodes.length);
-    const lead = (announce + 2) % nodes.length;
-    const connections = connectionsNearTo(nodes, lead);
+    const { clock, nodes, holder, announce, lead, connections, waiter } = waiterLedBesideAnnounce('orders:42');
+    // The waiter's lead node, asked patiently, is 14.7 ms away on a 30 ms timeout: an ask sent after the
+    // first answer ends 30.4 ms after the first.
     connections[lead]!.adapter.requestLatencyMs = 7.35;
     connections[lead]!.adapter.latencyMs = 7.35;
-    const waiter = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     // Its first attempt, its subscriptions and the look after them, all finding the lock held.
@@ -777,16 +781,10 @@ describe('a woken attempt that asks its lead node again', () => {
 
 describe("a waiter's own looks", () => {
   it('neither asks its lead node patiently nor holds back a release: a hung announce node costs no hand-off time', async () => {
-    const clock = new FakeClock();
-    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const holder = new Redlock(nodes, { clock, retryCount: 0 });
-    // The waiter's lead node is near and not the announce node, whose SUBSCRIBE never completes: the watch's
-    // wait for it ends at its timer, the waiter looks, then subscribes on every node and looks again.
-    const announce = announceNodeIndexOf(['orders:42'], nodes.length);
-    const lead = (announce + 2) % nodes.length;
-    const connections = connectionsNearTo(nodes, lead);
+    const { clock, holder, announce, lead, connections, waiter } = waiterLedBesideAnnounce('orders:42');
+    // The announce node's SUBSCRIBE never completes: the watch's wait for it ends at its timer, the waiter
+    // looks, then subscribes on every node and looks again.
     connections[announce]!.adapter.isSubscribeHanging = true;
-    const waiter = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(150);
@@ -802,17 +800,11 @@ describe("a waiter's own looks", () => {
     ['semaphore', (redlock: Redlock): Promise<{ release(): Promise<unknown> }> => redlock.semaphore('jobs', { limit: 1 }).acquire(10_000)],
     ["read-write lock's writer", (redlock: Redlock): Promise<{ release(): Promise<unknown> }> => redlock.readWriteLock('jobs').acquireWrite(10_000)],
   ] as const)('of a %s rest no release after them where the announce node hangs', async (_, claim) => {
-    const clock = new FakeClock();
-    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const holder = new Redlock(nodes, { clock, retryCount: 0 });
-    const announce = announceNodeIndexOf(['jobs'], nodes.length);
-    const lead = (announce + 2) % nodes.length;
-    const connections = connectionsNearTo(nodes, lead);
+    const { clock, holder, announce, lead, connections, waiter } = waiterLedBesideAnnounce('jobs');
     // The lead node 10 ms away: a woken attempt that failed there would rest announcements for 90 ms.
     connections[lead]!.adapter.requestLatencyMs = 5;
     connections[lead]!.adapter.latencyMs = 5;
     connections[announce]!.adapter.isSubscribeHanging = true;
-    const waiter = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 });
     const held = await clock.runUntilSettled(claim(holder));
     const waiting = claim(waiter);
     // Its first attempt (10 ms), the look when the wait for its subscriptions ends (at 80 ms), and the look
