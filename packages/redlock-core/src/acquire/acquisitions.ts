@@ -202,7 +202,7 @@ export class Acquisitions {
           const listening = await waitUntilListening(watch, queue, clock, retryAt, signal);
           // The holder may have released before we listened: look once more, at no cost to the retries.
           // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry; the
-          // look then comes when the subscriptions are in place (a wake of the queue, as a local release).
+          // look then comes when the subscriptions are in place (the queue's own look, never rested).
           const listened = queue;
           if (listening !== 'ready') void watch.ready.then(() => listened.look());
           wokenBy = listening === 'ready' ? 'look' : wokenByOf(listening, queue);
