@@ -3,7 +3,7 @@
 // in the same order, whatever order each lists a lock's resources in (versions before the smallest key was
 // used hashed the first: they agree with this one on locks of one resource).
 import type { NodeSet, NodeState } from './node-state.js';
-import { nodeDistanceMsFor, timeoutChangeCount } from './node-latency.js';
+import { distanceChangeCount, nodeDistanceMsFor } from './node-latency.js';
 
 /**
  * How far a node may be and still count among the nearest: up to half as far again as the nearest, plus
@@ -72,12 +72,12 @@ export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announce
 /**
  * {@link leadNodeIndexOf} for a lock on `keys` over the nodes of `set`, by each node's current distance:
  * what a queue's waiters ask first, and what a release goes to first. The same as last time while no
- * node's timeout or distance changed (see `timeoutChangeCount`), for the same keys.
+ * node's distance changed (see `distanceChangeCount`), for the same keys.
  */
 export function leadNodeIndexIn(set: NodeSet, keys: readonly string[]): number {
   const memo = set.leadNode;
   const key = hashedKeyOf(keys);
-  if (memo.timeoutChanges === timeoutChangeCount() && memo.key === key) return memo.nodeIndex;
+  if (memo.distanceChanges === distanceChangeCount() && memo.key === key) return memo.nodeIndex;
   const { nodes, options } = set;
   // One array per node count, filled in again each time.
   if (distancesScratch.length !== nodes.length) distancesScratch = new Array<number>(nodes.length).fill(0);
@@ -86,7 +86,7 @@ export function leadNodeIndexIn(set: NodeSet, keys: readonly string[]): number {
   }
   memo.nodeIndex = leadNodeIndexOf(keys, distancesScratch);
   memo.key = key;
-  memo.timeoutChanges = timeoutChangeCount();
+  memo.distanceChanges = distanceChangeCount();
   return memo.nodeIndex;
 }
 

@@ -60,17 +60,16 @@ export const RTT_WINDOW_SIZE = 16;
  */
 export const RTT_SAMPLE_SPACING_MS = 4;
 
-/** See {@link timeoutChangeCount}. */
-let timeoutChanges = 0;
+/** See {@link distanceChangeCount}. */
+let distanceChanges = 0;
 
 /**
- * A count that moves on whenever the timeout some node of the process gives a call, or its distance (see
- * {@link NodeLatency.distanceMs}), may have changed: an answer or a timeout changed it, or it was worked out
- * for another TTL or key count. A choice made from them (the lead node, see `leadNodeIndexIn`) holds while
- * this count has not moved.
+ * A count that moves on whenever the distance of some node of the process (see
+ * {@link NodeLatency.distanceMs}) may have changed: an answer or a timeout changed it. A choice made from
+ * the distances (the lead node, see `leadNodeIndexIn`) holds while this count has not moved.
  */
-export function timeoutChangeCount(): number {
-  return timeoutChanges;
+export function distanceChangeCount(): number {
+  return distanceChanges;
 }
 
 /** How many times a node's timeout may double after timeouts in a row (up to the ceiling anyway). */
@@ -188,7 +187,7 @@ export class NodeLatency {
     this.#recentCount += 1;
     const coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
     // The distance changed (see distanceMs): a choice made from it is made again.
-    if (coveredMs !== this.#coveredMs || this.#backoff !== 1) timeoutChanges += 1;
+    if (coveredMs !== this.#coveredMs || this.#backoff !== 1) distanceChanges += 1;
     this.#coveredMs = coveredMs;
     this.#backoff = 1;
     this.#isTimeoutGiven = false;
@@ -202,9 +201,9 @@ export class NodeLatency {
   recordTimeout(): void {
     if (!this.#isTimeoutGiven) return;
     this.#isTimeoutGiven = false;
-    const backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
-    if (backoff !== this.#backoff) timeoutChanges += 1;
-    this.#backoff = backoff;
+    // The first doubling takes the node out of the nearest (see distanceMs).
+    if (this.#backoff === 1) distanceChanges += 1;
+    this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
     this.#updateTimeout();
   }
 
@@ -219,8 +218,6 @@ export class NodeLatency {
     this.#ceilingMs = Math.max(floorMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_TTL_SHARE)));
     this.#paceCeilingMs = Math.max(this.#ceilingMs, Math.min(ADAPTIVE_TIMEOUT_MAX_MS, Math.round(ttlMs * ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE)));
     this.#perKeyMs = Math.ceil((keyCount - 1) * NODE_TIMEOUT_MS_PER_KEY);
-    // Other bounds: whatever it works out, the timeout for the TTL asked before may differ now.
-    timeoutChanges += 1;
     this.#updateTimeout();
     return this.#lastTimeoutMs;
   }
@@ -245,11 +242,9 @@ export class NodeLatency {
     return count === 1 ? slowestMs : secondMs;
   }
 
-  /** Works the timeout out again, and moves {@link timeoutChangeCount} on when it changed. */
+  /** Works the timeout out again. */
   #updateTimeout(): void {
-    const timeoutMs = this.#timeoutWithinBounds();
-    if (timeoutMs !== this.#lastTimeoutMs) timeoutChanges += 1;
-    this.#lastTimeoutMs = timeoutMs;
+    this.#lastTimeoutMs = this.#timeoutWithinBounds();
   }
 
   /** The timeout from what the answers tell, within the bounds last worked out (see {@link timeoutMs}). */

@@ -31,10 +31,10 @@ export interface NodeSet {
   readonly leadNode: LeadNodeMemo;
 }
 
-/** The lead node of a lock whose smallest key is `key`, while `timeoutChangeCount()` reads `timeoutChanges`. */
+/** The lead node of a lock whose smallest key is `key`, while `distanceChangeCount()` reads `distanceChanges`. */
 export interface LeadNodeMemo {
   key: string;
-  timeoutChanges: number;
+  distanceChanges: number;
   nodeIndex: number;
 }
 
@@ -52,7 +52,7 @@ export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedO
     options,
     servers,
     lifecycle: new Lifecycle(options.clock, nodes.length),
-    leadNode: { key: '', timeoutChanges: -1, nodeIndex: 0 },
+    leadNode: { key: '', distanceChanges: -1, nodeIndex: 0 },
   };
 }
 
