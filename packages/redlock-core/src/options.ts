@@ -67,12 +67,11 @@ export interface RedlockOptions {
    * How long one call to one node may take, in milliseconds, before that node counts as failed for the
    * attempt, so a hung node cannot stall an attempt. A node's own `timeoutMs` overrides it.
    * @defaultValue adaptive, per node: 1.25 × the slower of the node's latest round trip and the second-slowest
-   *   of its last 16, + 10 ms (one slow outlier is forgotten at the next answer), doubled from the floor after
-   *   each timeout until the node answers again; never below
+   *   of its last 16, + 10 ms (one slow outlier is forgotten at the next answer); never below
    *   `ttlMs / 200` within [50, 1000] (50 ms for a 10 s TTL) and never above `ttlMs / 10`, at most 1000 (1 s
-   *   for a 10 s TTL), which is also what a node gets before its first answer, except that a node's measured
-   *   pace (the rule before the doubling) may take it up to `ttlMs / 2`, at most 1000 (a node 120 ms away
-   *   under a 1 s TTL); plus 25 µs for each key after the first a call carries (250 ms more for a lock of
+   *   for a 10 s TTL), which is also what a node gets before its first answer and after a timeout until it
+   *   answers again (its probes), except that a node's measured pace may take it up to `ttlMs / 2`, at most
+   *   1000 (a node 120 ms away under a 1 s TTL); plus 25 µs for each key after the first a call carries (250 ms more for a lock of
    *   10,001 resources). `redlock.nodeHealth()` shows each node's round trip.
    */
   readonly nodeTimeoutMs?: number;

@@ -371,9 +371,9 @@ export class Redlock {
 
   /**
    * Each node's health as its calls have shown it, without calling any node: whether it answers (a node
-   * whose calls time out several times in a row is `'down'`: it is not called, so it cannot slow
-   * attempts or pile up commands, except for a probe at growing intervals), and its eviction policy once
-   * it answered. For dashboards and health checks.
+   * with a call timed out and no answer since that call was sent is `'down'` until it answers again: it is
+   * not called, so it cannot slow attempts or pile up commands, except for one probe at a time), and its
+   * eviction policy once it answered. For dashboards and health checks.
    *
    * @example
    * ```ts

@@ -23,8 +23,9 @@ export class NodeError extends RedlockError {
   /** Whether the node did not answer within its per-node timeout (there is no `cause` then). */
   readonly isTimeout: boolean;
   /**
-   * Whether the node was not called at all because it counts as down: several calls in a row timed out,
-   * and it is left alone until a probe finds it answering again (see `redlock.nodeHealth()`).
+   * Whether the node was not called at all because it counts as down: a call timed out with no answer from
+   * the node since it was sent, and it is left alone, but for one probe at a time, until it answers again
+   * (see `redlock.nodeHealth()`).
    */
   readonly isDown: boolean;
 

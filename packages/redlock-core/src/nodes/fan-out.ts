@@ -22,6 +22,8 @@ const PENDING = 2;
 const ANSWER_KNOWN = 4;
 /** Its answer measures the node's round trip (a `'call'`). */
 const MEASURED = 8;
+/** The one call a silent node was sent to find out whether it answers again (see `CircuitBreaker`). */
+const PROBE = 16;
 
 /** Who waits for a fan-out's calls: see the {@link FanOut} constructor. */
 export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
@@ -29,8 +31,8 @@ export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
 /**
  * The calls of one operation to the nodes of a `Redlock`, by node index: one object rather than one per
  * call, one deadline, one tally. Each call:
- * - is refused at once, with no command sent, when its node is down or its server unusable (unless it is
- *   a `'cleanup'`), and at first contact sends the server probe ahead of it (see `NodeState.checkServer`);
+ * - is refused at once, with no command sent, when its node is silent or its server unusable (unless it is
+ *   a `'cleanup'`; a silent node is sent one probe at a time, see `CircuitBreaker`), and at first contact sends the server probe ahead of it (see `NodeState.checkServer`);
  * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); when the
  *   timer finds the deadline passed by more than {@link stallThresholdMs}, the event loop was stalled,
  *   and the calls still pending get one more full timeout from then, once per fan-out. Validity is
@@ -53,7 +55,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   readonly #operation: NodeOperation;
   readonly #clock: Clock;
   readonly #timer: DeadlineTimer;
-  /** A bit set per node: {@link SENT}, {@link PENDING}, {@link ANSWER_KNOWN}, {@link MEASURED}. */
+  /** A bit set per node: {@link SENT}, {@link PENDING}, {@link ANSWER_KNOWN}, {@link MEASURED}, {@link PROBE}. */
   readonly #flags: number[];
   /**
    * Three numbers per node, at `3 × nodeIndex`: when its call started on the clock (what its round trip is
@@ -115,12 +117,14 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   send(nodeIndex: number, timeoutMs: number, run: NodeCallRun<S>, kind: NodeCallKind = 'call', startedAtMs?: number): void {
     const node = this.#set.nodes[nodeIndex] as NodeState;
     const isCleanup = kind === 'cleanup';
+    let flags = kind === 'call' ? SENT | PENDING | MEASURED : SENT | PENDING;
     if (!isCleanup) {
-      const refused = node.refuseCall<S>(this.#clock, this.#operation);
-      if (refused !== undefined) return this.skip(nodeIndex, refused);
+      const admission = node.admitCall<S>(this.#clock, this.#operation);
+      if (typeof admission === 'object') return this.skip(nodeIndex, admission);
+      if (admission === 'probe') flags |= PROBE;
     }
     const startedAt = startedAtMs ?? this.#clock.now();
-    this.#flags[nodeIndex] = kind === 'call' ? SENT | PENDING | MEASURED : SENT | PENDING;
+    this.#flags[nodeIndex] = flags;
     this.#timing[3 * nodeIndex] = startedAt;
     this.#timing[3 * nodeIndex + 1] = timeoutMs;
     this.#setDeadline(nodeIndex, startedAt + timeoutMs);
@@ -377,21 +381,22 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   #answered(nodeIndex: number, status: S): void {
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    const wasInTime = this.#removePending(nodeIndex);
+    this.#removePending(nodeIndex);
     const isMeasured = ((this.#flags[nodeIndex] as number) & MEASURED) !== 0;
-    node.callAnswered(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), wasInTime, isMeasured);
+    node.callAnswered(this.#clock, this.#timing[3 * nodeIndex] as number, isMeasured);
     this.#settle(nodeIndex, node.answerOf(status));
   }
 
   #failed(nodeIndex: number, cause: unknown): void {
     if (!this.#removePending(nodeIndex)) return;
-    this.#settle(nodeIndex, (this.#set.nodes[nodeIndex] as NodeState).callFailed<S>(cause, this.#operation));
+    this.#settle(nodeIndex, (this.#set.nodes[nodeIndex] as NodeState).callFailed<S>(this.#clock, cause, this.#operation));
   }
 
   #timedOut(nodeIndex: number): void {
     this.#removePending(nodeIndex);
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), this.#operation));
+    const wasProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
+    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), this.#operation, wasProbe));
   }
 
   #timeoutOf(nodeIndex: number): number {

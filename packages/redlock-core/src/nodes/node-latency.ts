@@ -72,9 +72,6 @@ export function distanceChangeCount(): number {
   return distanceChanges;
 }
 
-/** How many times a node's timeout may double after timeouts in a row (up to the ceiling anyway). */
-const MAX_BACKOFF = 16;
-
 /**
  * A node's round trip as its answers show it, and the timeout that follows from it: the timeout covers
  * the slower of the latest round trip and the second-slowest of the last {@link RTT_WINDOW_SIZE}, plus a
@@ -85,22 +82,20 @@ const MAX_BACKOFF = 16;
  *   the ceiling and took about 18 answers to come down;
  * - a step up is covered from its first late answer on, as with RFC 6298 (which covered 1.125 × the step);
  * - a step down is followed once fewer than two slow answers are left among the last 16.
- * The timeout doubles after each timeout in a row (once for calls that were given the same timeout),
- * until an answer comes, and stays within two bounds for the TTL at hand:
+ * The timeout stays within two bounds for the TTL at hand:
  * - the floor is the fixed default (`ttlMs / 200` within [50, 1000] ms, see `defaultNodeTimeoutMs`), so
- *   a near node keeps the timeout it always had and the event-loop-stall grace it relies on; the doubling
- *   starts from it (50, 100, 200 ms for a near node), as a timeout tells the node is slower than that;
+ *   a near node keeps the timeout it always had and the event-loop-stall grace it relies on;
  * - the ceiling is `ttlMs × 0.1`, at most 1 s (never below the floor), so waiting cannot eat the validity;
  *   a node whose measured pace needs more (a far node under a short TTL) gets its pace, up to half the
- *   TTL and 1 s ({@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}), until its next timeout (then the ceiling
- *   holds, until it answers again).
- * Before its first answer a node gets the ceiling: a timeout that is too long only delays a decision that
- * needs that node's vote, while one too short would misjudge a far node and fail every first attempt (one
- * whose round trip needs more than the ceiling fails its first, and its late answer sets its pace).
+ *   TTL and 1 s ({@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}).
+ * Before its first answer, and after a timeout until it answers again, a node gets the ceiling: its calls
+ * are then first contacts and probes (a silent node gets no other call, see `CircuitBreaker`), and a
+ * timeout that is too long only delays a decision that needs that node's vote, while one too short would
+ * misjudge a node that stepped farther away and fail its calls until one answer came back in time.
  * The smoothed round trip and its deviation (RFC 6298's SRTT and RTTVAR) are still kept, for
  * `nodeHealth()`: they describe the link, the window sets the timeout.
  *
- * State: unmeasured ──answer──▶ measured ──timeout──▶ backing off ──answer──▶ measured.
+ * State: unmeasured ──answer──▶ measured ──timeout──▶ silent ──answer──▶ measured.
  */
 export class NodeLatency {
   /** The smoothed round trip; meaningless before the first answer ({@link #recentCount} 0). Always a number, so that V8 keeps it unboxed. */
@@ -111,14 +106,8 @@ export class NodeLatency {
   #recentCount = 0;
   /** The round trip the timeout covers, from {@link #recentMs}; -1 before the first answer. */
   #coveredMs = -1;
-  #backoff = 1;
-  /**
-   * Whether a call was given the timeout since it last changed by an answer or a doubling. Calls in flight
-   * together that time out together were given the same timeout: only the first of those timeouts doubles
-   * it (as TCP's one retransmission timer backs off once), so 4 calls timing out at 50 ms make it 100 ms,
-   * not 800 ms, and a failing attempt's cleanup does not wait out a timeout no answer called for.
-   */
-  #isTimeoutGiven = false;
+  /** Whether a call timed out since the node last answered. */
+  #isSilent = false;
   /**
    * The bounds and the timeout last worked out, for a TTL of {@link #boundsTtlMs} and a call over
    * {@link #boundsKeyCount} keys (`ttlMs` -1 before the first): every fan-out asks every node its timeout,
@@ -135,7 +124,7 @@ export class NodeLatency {
   /** When the call whose round trip was taken last started, on the clock; `-Infinity` before the first. */
   #lastSampleStartMs = -Infinity;
 
-  /** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
+/** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
   get smoothedRttMs(): number | undefined {
     return this.#recentCount === 0 ? undefined : this.#smoothedMs;
   }
@@ -144,13 +133,13 @@ export class NodeLatency {
    * How far the node is, for choosing a lead node among the nearest (see `leadNodeIndexOf`): the pace its
    * timeout follows (the covered round trip with its margin), before the floor and ceiling a timeout is
    * kept within; `Infinity` before its first answer, and after a timeout until it answers again (it may
-   * have stopped answering). Not the timeout: its floor (50 ms under a 10 s TTL) makes nodes 0 and 30 ms
+   * may have stopped answering). Not the timeout: its floor (50 ms under a 10 s TTL) makes nodes 0 and 30 ms
    * away look alike, and a jitter of a millisecond moves a node in or out of that tie, so that clients side
    * by side choose different nodes.
    */
   distanceMs(): number {
     const coveredMs = this.#coveredMs;
-    if (coveredMs < 0 || this.#backoff > 1) return Infinity;
+    if (coveredMs < 0 || this.#isSilent) return Infinity;
     return coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS;
   }
 
@@ -165,7 +154,7 @@ export class NodeLatency {
    * needs), and otherwise one of the calls that start {@link RTT_SAMPLE_SPACING_MS} or more apart.
    */
   wantsRoundTripOf(startedAtMs: number): boolean {
-    return this.#backoff > 1 || Math.abs(startedAtMs - this.#lastSampleStartMs) >= RTT_SAMPLE_SPACING_MS;
+    return this.#isSilent || Math.abs(startedAtMs - this.#lastSampleStartMs) >= RTT_SAMPLE_SPACING_MS;
   }
 
   /**
@@ -187,29 +176,23 @@ export class NodeLatency {
     this.#recentCount += 1;
     const coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
     // The distance changed (see distanceMs): a choice made from it is made again.
-    if (coveredMs !== this.#coveredMs || this.#backoff !== 1) distanceChanges += 1;
+    if (coveredMs !== this.#coveredMs || this.#isSilent) distanceChanges += 1;
     this.#coveredMs = coveredMs;
-    this.#backoff = 1;
-    this.#isTimeoutGiven = false;
+    this.#isSilent = false;
     this.#updateTimeout();
   }
 
-  /**
-   * Notes a call that timed out: the next calls wait twice as long, until the node answers again, unless
-   * no call was given the timeout since it last changed (the call had an earlier one, see {@link #isTimeoutGiven}).
-   */
+  /** Notes a call that timed out: the node's next calls get the ceiling, until it answers again. */
   recordTimeout(): void {
-    if (!this.#isTimeoutGiven) return;
-    this.#isTimeoutGiven = false;
-    // The first doubling takes the node out of the nearest (see distanceMs).
-    if (this.#backoff === 1) distanceChanges += 1;
-    this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
+    if (this.#isSilent) return;
+    this.#isSilent = true;
+    // Out of the nearest (see distanceMs).
+    distanceChanges += 1;
     this.#updateTimeout();
   }
 
   /** The timeout for a call over `keyCount` keys with a TTL of `ttlMs`, in whole milliseconds. */
   timeoutMs(ttlMs: number, keyCount: number): number {
-    this.#isTimeoutGiven = true;
     if (ttlMs === this.#boundsTtlMs && keyCount === this.#boundsKeyCount) return this.#lastTimeoutMs;
     const floorMs = defaultNodeTimeoutMs(ttlMs);
     this.#boundsTtlMs = ttlMs;
@@ -250,12 +233,9 @@ export class NodeLatency {
   /** The timeout from what the answers tell, within the bounds last worked out (see {@link timeoutMs}). */
   #timeoutWithinBounds(): number {
     const coveredMs = this.#coveredMs;
-    if (coveredMs < 0) return this.#ceilingMs + this.#perKeyMs;
+    if (coveredMs < 0 || this.#isSilent) return this.#ceilingMs + this.#perKeyMs;
     const paceMs = Math.max(this.#floorMs, coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS);
-    // The pace may pass the ceiling, up to half the TTL; a doubling may not: after a timeout the node may
-    // have stopped answering, and must not hold every call up for half the TTL.
-    const timeoutMs = this.#backoff > 1 ? Math.min(this.#ceilingMs, paceMs * this.#backoff) : Math.min(paceMs, this.#paceCeilingMs);
-    return Math.ceil(timeoutMs) + this.#perKeyMs;
+    return Math.ceil(Math.min(paceMs, this.#paceCeilingMs)) + this.#perKeyMs;
   }
 }
 

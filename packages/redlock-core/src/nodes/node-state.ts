@@ -1,5 +1,5 @@
 import type { RedisAdapter } from '../base/adapter.js';
-import { CircuitBreaker, unansweredAfterMs } from './circuit-breaker.js';
+import { type Admission, CircuitBreaker } from './circuit-breaker.js';
 import { NodeLatency } from './node-latency.js';
 import type { Clock } from '../base/clock.js';
 import { type NodeOperation } from '../base/diagnostics.js';
@@ -61,20 +61,16 @@ export interface NodeHealth {
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
   /**
-   * `'up'` while it answers; `'down'` after several calls in a row timed out unanswered (see
-   * {@link NodeHealth.timeoutsInARow}): new calls are then refused at
-   * once without a command sent, except one probe at growing intervals; `'refused'` when its server is
-   * unusable (see `refuseEvictingNodes`).
+   * `'up'` while it answers; `'down'` from the moment a call passed its timeout unanswered until the node
+   * answers anything again (that call late, or a later one): new calls are then refused at once without a
+   * command sent, except one probe at a time (the first at once, the next ones at growing intervals), so a
+   * node that hangs holds no pile of commands in its client; `'refused'` when its server is unusable (see
+   * `refuseEvictingNodes`).
    */
   readonly state: 'up' | 'down' | 'refused';
-  /**
-   * How many calls in a row timed out, until one is answered: with the adaptive timeout, an answer to a
-   * call that timed out counts as an answer if it comes within 600 ms of the call's start (or within its
-   * timeout, when longer), and the node counts as `'down'` only once the first of 3 such calls had no
-   * answer by then; with a fixed timeout (`nodeTimeoutMs`, a node's `timeoutMs`), at the third timeout.
-   */
+  /** How many calls timed out since the node last answered (late answers count); 0 while `'up'`. */
   readonly timeoutsInARow: number;
-  /** While down, milliseconds until the next probe may go out. */
+  /** While down, milliseconds until the next probe may go out: 0 when one may go now or is in flight. */
   readonly probeInMs: number;
   /** The server's `maxmemory-policy` as it reported it, or `undefined` until the node first answered. */
   readonly maxmemoryPolicy: string | undefined;
@@ -154,55 +150,46 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
-   * Why a new call must not be sent now, or `undefined` if it may be: a refused server, or a node that is
-   * down (unless this call is the probe that finds out whether it is back).
-   */
-  refusalAt(clock: Clock): NodeError | undefined {
-    if (this.#refusal !== undefined) return this.#refusal;
-    if (this.breaker.isUp) return undefined;
-    const now = clock.now();
-    if (this.breaker.admits(now)) return undefined;
-    return new NodeError(
-      `Node ${this.index} is down: ${this.breaker.timeoutsInARow} calls in a row timed out, so it is not called until a probe in ${Math.ceil(this.breaker.probeInMs(now))} ms`,
-      { nodeIndex: this.index, isTimeout: false, cause: undefined, isDown: true },
-    );
-  }
-
-  /**
-   * Opens a call to this node: the outcome to settle it with at once, nothing sent, when it must not be
-   * sent now (see {@link refusalAt}; counted and published as part of `operation`), else `undefined`.
+   * Opens a call to this node: how it may be sent (`'call'`, or `'probe'` for a silent node's one call at a
+   * time, see {@link CircuitBreaker}), or the outcome to settle it with at once, nothing sent, when it must
+   * not be sent now: a refused server, or a silent node (counted and published as part of `operation`).
    * With {@link checkServer}, {@link callAnswered}, {@link callTimedOut} and {@link callFailed}, the one
    * way a node call reaches the node's health: its breaker, latency, counters and first-contact check.
    */
-  refuseCall<S extends string>(clock: Clock, operation: NodeOperation): NodeOutcome<S> | undefined {
-    const refusal = this.refusalAt(clock);
-    if (refusal === undefined) return undefined;
+  admitCall<S extends string>(clock: Clock, operation: NodeOperation): Exclude<Admission, 'refused'> | NodeOutcome<S> {
+    let refusal = this.#refusal;
+    if (refusal === undefined) {
+      if (this.breaker.isUp) return 'call';
+      const now = clock.now();
+      const admission = this.breaker.admit(now);
+      if (admission !== 'refused') return admission;
+      refusal = new NodeError(
+        `Node ${this.index} is not answering: ${this.breaker.timeoutsInARow === 1 ? 'a call' : `${this.breaker.timeoutsInARow} calls`} timed out since its last answer, so it is not called until it answers (next probe in ${Math.ceil(this.breaker.probeInMs(now))} ms)`,
+        { nodeIndex: this.index, isTimeout: false, cause: undefined, isDown: true },
+      );
+    }
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error: refusal });
   }
 
   /**
-   * The node answered a call that started at `startedAtMs` on `clock` with a deadline of `timeoutMs`,
-   * before it (`wasInTime`) or after. Tells the breaker the node answers, and the latency the round trip
-   * when the call `isMeasured` and the latency wants it. Under the adaptive timeout an answer that comes
-   * after the deadline but within {@link unansweredAfterMs} of the start still counts as an answer: the
-   * node is slow, not gone, and that late round trip widens its next timeouts. A fixed timeout is the
-   * user's verdict: a later answer counts for nothing there.
+   * The node answered a call that started at `startedAtMs` on `clock`, in time or late: either way it is
+   * there (see {@link CircuitBreaker}). Tells the latency the round trip when the call `isMeasured` and the
+   * latency wants it: a late answer is measured too, as it is how long this node takes, which its next
+   * timeout must allow.
    */
-  callAnswered(clock: Clock, startedAtMs: number, timeoutMs: number, wasInTime: boolean, isMeasured: boolean): void {
-    if (wasInTime || (this.isTimeoutAdaptive && clock.now() - startedAtMs <= unansweredAfterMs(timeoutMs))) this.breaker.recordAnswer();
-    // A late answer is measured too: it is how long this node takes, which its next timeout must allow.
-    if (isMeasured && this.latency.wantsRoundTripOf(startedAtMs)) this.latency.recordAnswer(clock.now() - startedAtMs, startedAtMs);
+  callAnswered(clock: Clock, startedAtMs: number, isMeasured: boolean): void {
+    const now = clock.now();
+    this.breaker.recordAnswer(now);
+    if (isMeasured && this.latency.wantsRoundTripOf(startedAtMs)) this.latency.recordAnswer(now - startedAtMs, startedAtMs);
   }
 
   /**
-   * A call that started at `startedAtMs` on `clock` did not answer within `timeoutMs`: tells the breaker
-   * (under the adaptive timeout, when an answer would still count, see {@link callAnswered}) and the
-   * latency, and returns the timed-out outcome, counted and published as part of `operation`.
+   * A call that started at `startedAtMs` (the probe, when `wasProbe`) did not answer within `timeoutMs`:
+   * tells the breaker, and the latency when the node is silent for it (see {@link CircuitBreaker}), and
+   * returns the timed-out outcome, counted and published as part of `operation`.
    */
-  callTimedOut<S extends string>(clock: Clock, startedAtMs: number, timeoutMs: number, operation: NodeOperation): NodeOutcome<S> {
-    const now = clock.now();
-    this.breaker.recordTimeout(now, this.isTimeoutAdaptive ? startedAtMs + unansweredAfterMs(timeoutMs) : now);
-    this.latency.recordTimeout();
+  callTimedOut<S extends string>(clock: Clock, startedAtMs: number, timeoutMs: number, operation: NodeOperation, wasProbe: boolean): NodeOutcome<S> {
+    if (this.breaker.recordTimeout(clock.now(), startedAtMs, wasProbe)) this.latency.recordTimeout();
     this.noteTimedOut();
     const error = new NodeError(`Node ${this.index} did not answer within ${timeoutMs} ms`, { nodeIndex: this.index, isTimeout: true, cause: undefined });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
@@ -212,8 +199,8 @@ export class NodeState implements ResolvedNode {
    * A call failed in time with `cause` (the adapter rejected, or the reply made no sense): the node did
    * answer, so the breaker counts it as up. Returns the failed outcome, counted and published as part of `operation`.
    */
-  callFailed<S extends string>(cause: unknown, operation: NodeOperation): NodeOutcome<S> {
-    this.breaker.recordAnswer();
+  callFailed<S extends string>(clock: Clock, cause: unknown, operation: NodeOperation): NodeOutcome<S> {
+    this.breaker.recordAnswer(clock.now());
     const error = new NodeError(`Node ${this.index} failed: ${describeCause(cause)}`, { nodeIndex: this.index, isTimeout: false, cause });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error });
   }
@@ -288,8 +275,8 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
-   * Whether the node's latest call timed out, with no answer since (it counts as down after
-   * `TIMEOUTS_BEFORE_DOWN` in a row): a call sent to it now is unlikely to be answered soon.
+   * Whether a call timed out since the node last answered (it is silent, see {@link CircuitBreaker}): a
+   * call sent to it now is unlikely to be answered soon.
    */
   get isTimingOut(): boolean {
     return this.breaker.timeoutsInARow > 0;
@@ -300,7 +287,7 @@ export class NodeState implements ResolvedNode {
     const facts = this.#facts;
     return {
       nodeIndex: this.index,
-      state: this.#refusal !== undefined ? 'refused' : this.breaker.isDownAt(now) ? 'down' : 'up',
+      state: this.#refusal !== undefined ? 'refused' : this.breaker.isUp ? 'up' : 'down',
       timeoutsInARow: this.breaker.timeoutsInARow,
       probeInMs: this.breaker.probeInMs(now),
       maxmemoryPolicy: typeof facts === 'object' && !(facts instanceof Promise) ? facts.maxmemoryPolicy : undefined,

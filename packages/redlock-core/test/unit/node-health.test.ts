@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from '../../src/index.js';
-import { FIRST_PROBE_DELAY_MS, TIMEOUTS_BEFORE_DOWN } from '../../src/nodes/circuit-breaker.js';
+import { FIRST_PROBE_DELAY_MS } from '../../src/nodes/circuit-breaker.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode, grantingNodes, hangingNode, keysOf } from '../../src/testing/fake-nodes.js';
 
@@ -22,22 +22,37 @@ afterEach(() => {
   jest.restoreAllMocks();
 });
 
+/** Runs cycles until node `nodeIndex` counts as down, advancing the clock 10 ms between them; resolves with how many ran. */
+async function cycleUntilDown(clock: FakeClock, redlock: Redlock, nodeIndex: number): Promise<number> {
+  let cycles = 0;
+  while (redlock.nodeHealth()[nodeIndex]?.state !== 'down' && cycles < 100) {
+    await cycle(clock, redlock, `until-down-${cycles}`);
+    await clock.advance(10);
+    cycles += 1;
+  }
+  return cycles;
+}
+
 describe('a node that stops answering (circuit breaker)', () => {
-  it(`counts as down after ${TIMEOUTS_BEFORE_DOWN} calls in a row timed out, and is then not sent any command`, async () => {
+  it('counts as down at its first call past the timeout, and is then sent only one probe at a time', async () => {
     const { clock, silent, redlock } = withSilentNode();
-    for (let index = 0; index < 200; index += 1) {
-      await cycle(clock, redlock);
-      // The cycles run at once while the silent node's calls wait out their timeout.
-      if (index % 20 === 19) await clock.advance(50);
-    }
-    await clock.advance(60);
-    // Acquires and releases sent before the first timeouts fired, then one probe at growing intervals:
-    // a bounded number, not one per cycle.
-    expect(silent.calls.length).toBeLessThan(60);
-    const sentBefore = silent.calls.length;
+    // The cycles run at once while the silent node's first calls wait out their timeout: each sends it
+    // an acquire and that lock's release.
+    const lockCalls = (): number => silent.callsTo('acquire').length + silent.callsTo('release').length;
+    for (let index = 0; index < 20; index += 1) await cycle(clock, redlock);
+    expect(lockCalls()).toBe(40);
+    expect(redlock.nodeHealth()[4]?.state).toBe('up');
+    await clock.advance(50);
+    // Its 20 acquires and 20 releases timed out together.
+    expect(redlock.nodeHealth()[4]).toMatchObject({ nodeIndex: 4, state: 'down', timeoutsInARow: 40, probeInMs: 0 });
+    // From then on: the probe (an acquire) and its lock's release, however many cycles run.
     for (let index = 0; index < 200; index += 1) await cycle(clock, redlock);
-    expect(silent.calls.length - sentBefore).toBeLessThanOrEqual(1);
-    expect(redlock.nodeHealth()[4]).toMatchObject({ nodeIndex: 4, state: 'down' });
+    expect(lockCalls()).toBe(42);
+    await clock.advance(50);
+    for (let index = 0; index < 200; index += 1) await cycle(clock, redlock);
+    expect(lockCalls()).toBe(42);
+    // The probe timed out just now (a fixed 50 ms timeout): the next one waits.
+    expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'down', probeInMs: FIRST_PROBE_DELAY_MS });
     expect(redlock.nodeHealth().slice(0, 4).map((node) => node.state)).toEqual(['up', 'up', 'up', 'up']);
   });
 
@@ -45,12 +60,10 @@ describe('a node that stops answering (circuit breaker)', () => {
     const clock = new FakeClock();
     const nodes = [grantingNode(clock), grantingNode(clock), hangingNode(clock), hangingNode(clock), hangingNode(clock)];
     const redlock = new Redlock(nodes, { clock, retryCount: 0 });
-    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
-      await clock.runUntilSettled(redlock.acquire(`warm-${index}`, 1000).catch(() => undefined));
-    }
-    // With adaptive timeouts a call that timed out counts against its node only once it also had no late
-    // answer (see unansweredAfterMs): until then the silent nodes are still up.
-    for (let waitedMs = 0; redlock.nodeHealth()[2]?.state !== 'down' && waitedMs < 1_000; waitedMs += 10) await clock.advance(10);
+    // The first attempt times out on the silent nodes; the second is their probe, with the longest
+    // timeout (a tenth of the TTL); after it, none is sent for a while.
+    for (let index = 0; index < 2; index += 1) await clock.runUntilSettled(redlock.acquire(`warm-${index}`, 1000).catch(() => undefined));
+    expect(redlock.nodeHealth().map((node) => node.state)).toEqual(['up', 'up', 'down', 'down', 'down']);
     const startedAt = clock.now();
     const error = await clock.runUntilSettled(redlock.acquire('r', 1000).catch((failure: unknown) => failure));
     expect(clock.now()).toBe(startedAt);
@@ -62,22 +75,21 @@ describe('a node that stops answering (circuit breaker)', () => {
       [3, true],
       [4, true],
     ]);
-    expect(nodeErrors[0]?.message).toMatch(/^Node 2 is down: \d+ calls in a row timed out, so it is not called until a probe in \d+ ms$/);
+    expect(nodeErrors[0]?.message).toMatch(/^Node 2 is not answering: \d+ calls timed out since its last answer, so it is not called until it answers \(next probe in \d+ ms\)$/);
   });
 
-  it('probes a down node after a while, and counts it again once it answers', async () => {
-    const { clock, silent, redlock } = withSilentNode();
-    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
-      await cycle(clock, redlock, `warm-${index}`);
-      await clock.advance(60);
-    }
-    expect(redlock.nodeHealth()[4]?.state).toBe('down');
+  it('is up again at its first answer, a late one included, and measured by it', async () => {
+    const { clock, silent, redlock } = withSilentNode({ nodeTimeoutMs: undefined });
+    for (let index = 0; index < 5; index += 1) await cycle(clock, redlock, `warm-${index}`);
+    await cycleUntilDown(clock, redlock, 4);
+    await cycle(clock, redlock, 'probe');
     const sent = silent.calls.length;
+    // A probe is in flight: nothing more is sent.
     await cycle(clock, redlock);
     expect(silent.calls.length).toBe(sent);
-    await clock.advance(FIRST_PROBE_DELAY_MS);
+    silent.latencyMs = 80;
     silent.resume();
-    await cycle(clock, redlock, 'probe');
+    await clock.advance(80);
     expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
     const lock = await clock.runUntilSettled(redlock.acquire('after', 1000));
     expect(keysOf(silent)).toContain('after');
@@ -86,29 +98,26 @@ describe('a node that stops answering (circuit breaker)', () => {
 
   it('doubles the wait after each probe that times out', async () => {
     const { clock, silent, redlock } = withSilentNode();
-    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
-      await cycle(clock, redlock, `warm-${index}`);
-      await clock.advance(60);
-    }
+    await cycleUntilDown(clock, redlock, 4);
     const probeTimes: number[] = [];
     for (let elapsed = 0; elapsed < 4000; elapsed += 10) {
-      const before = silent.calls.length;
+      const before = silent.callsTo('acquire').length;
       await cycle(clock, redlock);
-      if (silent.calls.length > before) probeTimes.push(clock.now());
+      if (silent.callsTo('acquire').length > before) probeTimes.push(clock.now());
       await clock.advance(10);
     }
     const gaps = probeTimes.slice(1).map((at, index) => at - (probeTimes[index] as number));
-    expect(gaps.length).toBeGreaterThanOrEqual(3);
-    for (const [index, gap] of gaps.entries()) if (index > 0) expect(gap).toBeGreaterThan(gaps[index - 1] as number);
+    // Each gap is the probe's 50 ms timeout plus the wait: 250, 500, 1000, 2000 ms.
+    expect(gaps).toEqual([300, 550, 1050, 2050]);
   });
 
   it('still sends the release of keys it wrote before the node went down, and nothing for keys it never wrote', async () => {
     const { clock, silent, redlock } = withSilentNode();
     const early = await clock.runUntilSettled(redlock.acquire('early', 1000));
-    for (let index = 0; index < TIMEOUTS_BEFORE_DOWN; index += 1) {
-      await cycle(clock, redlock, `warm-${index}`);
-      await clock.advance(60);
-    }
+    // Down, and its probe timed out: no call goes to it for a while.
+    await cycleUntilDown(clock, redlock, 4);
+    await cycle(clock, redlock, 'probe');
+    await clock.advance(60);
     const late = await clock.runUntilSettled(redlock.acquire('late', 1000));
     await clock.runUntilSettled(early.release());
     await clock.runUntilSettled(late.release());
