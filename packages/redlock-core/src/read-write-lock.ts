@@ -10,6 +10,7 @@ import { releaseAndRetry } from './lock/cleanup.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
+import type { WaitQueues } from './acquire/wait-queues.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
 import { acquireClaim, guardedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
 import { hashReleaseRunOf } from './permits/claim.js';
@@ -40,12 +41,15 @@ export class ReadWriteLock {
   readonly resource: string;
   readonly #set: NodeSet;
   readonly #notifications: ReleaseNotifications | undefined;
+  /** The wait queues of the `Redlock`, shared with its locks. */
+  readonly #queues: WaitQueues;
   readonly #settings: ReadWriteSettings;
 
   /** @internal Made by `redlock.readWriteLock()`, which checks the arguments. */
-  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, settings: ReadWriteSettings) {
+  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: ReadWriteSettings) {
     this.#set = set;
     this.#notifications = notifications;
+    this.#queues = queues;
     this.#settings = settings;
     this.resource = settings.resource;
   }
@@ -198,8 +202,11 @@ export class ReadWriteLock {
       else ended?.settleAnswer(nodeIndex, answer);
     };
     try {
-      const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(set, this.#notifications, request, {
-        key: lock.key,
+      const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(set, this.#notifications, this.#queues, request, {
+        queueKeys: [`${mode} ${lock.key}`],
+        keys: [lock.key],
+        // Readers share: the next reader of this process tries at once; a writer keeps the others out.
+        isExclusive: mode === 'write',
         attempt: async (attemptNumber, signal, leadNodeIndex) => {
           const result = await runReadWriteAttempt(set, lock, mode, intent, request.ttlMs, attemptNumber, signal, leadNodeIndex, mode === 'write' ? onLateAnswer : undefined);
           // A writer leaves its intent where it found readers, or maybe where it did not hear back.

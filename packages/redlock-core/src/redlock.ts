@@ -358,7 +358,7 @@ export class Redlock {
    * @throws `TypeError` or `RangeError` for a bad resource or limit (an integer from 1 to 1,000).
    */
   semaphore(resource: string, options: SemaphoreOptions): Semaphore {
-    return new Semaphore(this.#set, this.#notifications, resolveSemaphore(resource, options, this.#set.options.keyPrefix));
+    return new Semaphore(this.#set, this.#notifications, this.#acquisitions.queues, resolveSemaphore(resource, options, this.#set.options.keyPrefix));
   }
 
   /**
@@ -366,7 +366,7 @@ export class Redlock {
    * @throws `TypeError` or `RangeError` for a bad resource.
    */
   readWriteLock(resource: string): ReadWriteLock {
-    return new ReadWriteLock(this.#set, this.#notifications, resolveReadWriteLock(resource, this.#set.options.keyPrefix));
+    return new ReadWriteLock(this.#set, this.#notifications, this.#acquisitions.queues, resolveReadWriteLock(resource, this.#set.options.keyPrefix));
   }
 
   /**

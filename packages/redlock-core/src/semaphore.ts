@@ -4,6 +4,7 @@ import { traceHold } from './base/tracing.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
+import type { WaitQueues } from './acquire/wait-queues.js';
 import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
 import type { SemaphoreInspection } from './base/outcomes.js';
 import { acquirePermits, guardedAcquisition, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';
@@ -29,12 +30,15 @@ export class Semaphore {
   readonly limit: number;
   readonly #set: NodeSet;
   readonly #notifications: ReleaseNotifications | undefined;
+  /** The wait queues of the `Redlock`, shared with its locks. */
+  readonly #queues: WaitQueues;
   readonly #settings: SemaphoreSettings;
 
   /** @internal Made by `redlock.semaphore()`, which checks the arguments. */
-  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, settings: SemaphoreSettings) {
+  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: SemaphoreSettings) {
     this.#set = set;
     this.#notifications = notifications;
+    this.#queues = queues;
     this.#settings = settings;
     this.resource = settings.resource;
     this.limit = settings.limit;
@@ -72,7 +76,7 @@ export class Semaphore {
    */
   async acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
     const request = this.#resolve(ttlMs, options, 'acquirePermits');
-    const permit = await this.#traced('acquire', request, () => acquirePermits(this.#set, this.#notifications, this.#settings, request));
+    const permit = await this.#traced('acquire', request, () => acquirePermits(this.#set, this.#notifications, this.#queues, this.#settings, request));
     if (request.autoExtend) permit.keepExtended(request.ttlMs, request.limits);
     return permit;
   }
@@ -130,7 +134,7 @@ export class Semaphore {
   async using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
     const request = this.#resolve(ttlMs, options, 'usingPermits');
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const permit = await this.#traced('using', request, () => acquirePermits(this.#set, this.#notifications, this.#settings, request));
+    const permit = await this.#traced('using', request, () => acquirePermits(this.#set, this.#notifications, this.#queues, this.#settings, request));
     return runUnderLock(this.#set, permit, request.ttlMs, request.signal, request.limits, routine, permit.what);
   }
 

@@ -1,6 +1,11 @@
 // The failed attempts of one acquisition, kept in bounded memory for the error that reports them.
 import type { AcquireAttempt } from '../base/outcomes.js';
 
+/** What the log reads of a failed attempt: whether its signal cut it off before its vote was decided. */
+export interface LoggedAttempt {
+  readonly isCutOff?: true;
+}
+
 /**
  * How many of the latest failed attempts an {@link AttemptLog} keeps, besides the first: with the default
  * `retryCount` (10), every attempt is kept.
@@ -8,20 +13,20 @@ import type { AcquireAttempt } from '../base/outcomes.js';
 export const KEPT_LATEST_ATTEMPTS = 10;
 
 /**
- * The failed attempts of one call, in bounded memory however long it waits: the first, the latest
+ * The failed attempts of one call (a lock's, a semaphore's or a read-write lock's), in bounded memory however long it waits: the first, the latest
  * {@link KEPT_LATEST_ATTEMPTS}, and a count of all. A call that retries for an hour makes tens of
  * thousands of attempts (about 380 bytes each); what a caller needs from them is how it began and how it
  * ended.
  */
-export class AttemptLog {
+export class AttemptLog<F extends LoggedAttempt = AcquireAttempt> {
   /** How many attempts were added, kept or not. */
   count = 0;
-  #first: AcquireAttempt | undefined;
+  #first: F | undefined;
   /** The latest attempts after the first, oldest first; made with the second attempt (most calls make one). */
-  #latest: AcquireAttempt[] | undefined;
-  #lastDecided: AcquireAttempt | undefined;
+  #latest: F[] | undefined;
+  #lastDecided: F | undefined;
 
-  add(attempt: AcquireAttempt): void {
+  add(attempt: F): void {
     this.count += 1;
     if (attempt.isCutOff !== true) this.#lastDecided = attempt;
     if (this.#first === undefined) {
@@ -34,17 +39,17 @@ export class AttemptLog {
   }
 
   /** The latest attempt added, if any. */
-  get last(): AcquireAttempt | undefined {
+  get last(): F | undefined {
     return this.#latest?.at(-1) ?? this.#first;
   }
 
   /** The latest attempt added that was not cut off (see {@link AcquireAttempt.isCutOff}), kept or not. */
-  get lastDecided(): AcquireAttempt | undefined {
+  get lastDecided(): F | undefined {
     return this.#lastDecided;
   }
 
   /** The kept attempts, in order: the first, then the latest. */
-  kept(): AcquireAttempt[] {
+  kept(): F[] {
     return this.#first === undefined ? [] : [this.#first, ...(this.#latest ?? [])];
   }
 }

@@ -1,17 +1,16 @@
-import { AttemptLog } from './attempt-log.js';
+import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
 import { type Clock, recheckDelayMs } from '../base/clock.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
-import type { AcquireAttempt, AcquireNodeOutcome } from '../base/outcomes.js';
 import type { KeyWatch, ReleaseNotifications, ReleaseSource } from '../nodes/release-notifications.js';
 import { retryDelayMs, wokenRestMs } from './retry.js';
 
 /**
  * How a waiter's turn at the head of its queue began, which decides its first move:
  * - `'first'`: it found no queue; it tries at once, and that attempt counts as its first try.
- * - `'held-here'`: a waiter of the queue acquired the lock and has not released it: the head waits for
- *   that release (or its own retry timer) before it asks any node.
- * - `'look'`: the waiter before it left without the lock (gave up, aborted or failed): it looks at once,
- *   at no cost to its retries, as a waiter woken by a release does.
+ * - `'held-here'`: a waiter of the queue acquired a hold that keeps the others out (a lock, a write lock)
+ *   and has not released it: the head waits for that release (or its own retry timer) before it asks any node.
+ * - `'look'`: the waiter before it left without the lock (gave up, aborted or failed), or with a hold
+ *   others may share (permits, a read lock): it looks at once, at no cost to its retries.
  */
 export type Turn = 'first' | 'held-here' | 'look';
 
@@ -38,7 +37,7 @@ export interface Waiter {
    */
   failures: number;
   /** The full attempts that heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}). */
-  readonly attemptsWhileQueued: AttemptLog;
+  readonly attemptsWhileQueued: AttemptLog<LoggedAttempt>;
   /**
    * `undefined` for a waiter that was the head from the start; else settles when its turn comes, with
    * `'gave-up'` when its retries ran out in the queue, or rejects with `signal.reason` when its signal
@@ -58,10 +57,11 @@ interface QueuedWaiter extends Waiter {
 }
 
 /**
- * The local waiters of one `Redlock` on one set of resources, in arrival order: only the first, the
- * head, runs attempts over the network; the others wait for their turn, which comes when the head leaves
- * (with the lock or without it). So a release costs one woken attempt however many waiters this process
- * has, and the lock goes to them in the order they called `acquire()`.
+ * The local waiters of one `Redlock` on one set of resources (a lock's keys, a semaphore, one mode of a
+ * read-write lock), in arrival order: only the first, the head, runs attempts over the network; the
+ * others wait for their turn, which comes when the head leaves (with the hold or without it). So a release
+ * costs one woken attempt however many waiters this process has, and the holds go to them in the order
+ * they called `acquire()`.
  *
  * State of a waiter: queued ──turn──▶ head ──acquired / gave up / aborted / failed──▶ gone, and queued
  * ──retries ran out / signal aborted──▶ gone. The queue removes itself when its last waiter is gone.
@@ -74,7 +74,7 @@ export class WaitQueue implements ReleaseSource {
   /** The release notifications of the queue's keys, from the first time a head found the lock held. */
   watch: KeyWatch | undefined;
   /** The latest full attempt a head made and failed: what a waiter that gives up in the queue reports. */
-  lastFailure: AcquireAttempt | undefined;
+  lastFailure: LoggedAttempt | undefined;
 
   readonly #clock: Clock;
   /** The queues this one is in, under {@link #id}: it leaves them when its last waiter is gone. */
@@ -90,10 +90,6 @@ export class WaitQueue implements ReleaseSource {
   #isWakePending = false;
   /** Whether a local release is among the pending wakes: those are never rested. */
   #isLocalWakePending = false;
-  /** Whether every wake pending is a look ({@link look}): no release was heard. */
-  #isLookPending = false;
-  /** Whether the wake handed to the head last was a look only: see {@link wasWokenByLook}. */
-  #wasLookDelivered = false;
   #onWake: (() => void) | undefined;
   /** Before this time on the clock, announced releases wait for it (see {@link restWakes}). */
   #wakesRestUntil = -Infinity;
@@ -151,16 +147,17 @@ export class WaitQueue implements ReleaseSource {
 
   /**
    * Takes a waiter out of the queue, whatever its state; `hasAcquired` tells that it leaves as the head
-   * with the lock. When the head leaves, the next waiter's turn begins. Calling it again does nothing.
+   * with its hold, and `keepsOthersOut` that the hold is exclusive (a lock, a write lock). When the head
+   * leaves, the next waiter's turn begins. Calling it again does nothing.
    */
-  leave(waiter: Waiter, hasAcquired: boolean): void {
+  leave(waiter: Waiter, hasAcquired: boolean, keepsOthersOut: boolean): void {
     if (waiter !== this.#head) {
       this.#remove(waiter as QueuedWaiter);
       return;
     }
     if (hasAcquired) {
       this.#acquisitions += 1;
-      this.#isHeldHere = true;
+      this.#isHeldHere = keepsOthersOut;
       // Releases that came before are no news to the next head: the lock is held here now.
       this.clearWake();
     }
@@ -179,7 +176,7 @@ export class WaitQueue implements ReleaseSource {
    * Counts a full attempt that a head made and failed: waiters that give up in the queue report the
    * attempts made while they waited.
    */
-  recordFailure(attempt: AcquireAttempt): void {
+  recordFailure(attempt: LoggedAttempt): void {
     this.lastFailure = attempt;
     for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
   }
@@ -188,7 +185,7 @@ export class WaitQueue implements ReleaseSource {
    * Notes how the lead node answered a full attempt: woken heads ask it first only while it answers, and
    * once it failed, the watch covers every node for the rest of the queue's life.
    */
-  noteLeadAnswer(status: AcquireNodeOutcome['status'] | undefined): void {
+  noteLeadAnswer(status: string | undefined): void {
     const isAnswering = status !== 'timeout' && status !== 'error';
     if (!isAnswering && this.isLeadAnswering) this.watch?.watchEveryNode();
     this.isLeadAnswering = isAnswering;
@@ -203,8 +200,6 @@ export class WaitQueue implements ReleaseSource {
     if (this.watch !== undefined) return this.watch;
     const watch = notifications.watch(keys, timeoutMs, this.leadNodeIndex);
     if (!this.isLeadAnswering) watch.watchEveryNode();
-    // A late subscription is a look of the waiter's own, not an announced release.
-    watch.setLateLook(() => this.look());
     const relay = (): void => {
       watch.onNextRelease(relay);
       this.#wakeAfterRest();
@@ -242,27 +237,11 @@ export class WaitQueue implements ReleaseSource {
   clearWake(): void {
     this.#isWakePending = false;
     this.#isLocalWakePending = false;
-    this.#isLookPending = false;
-  }
-
-  /**
-   * Wakes the head for a look of its own: a subscription came in late, so a release may have come unheard.
-   * Not a release: the head neither asks its lead node patiently nor rests the wakes after it (see
-   * {@link wasWokenByLook}), and a look is never rested. A release heard meanwhile makes the wake a release.
-   */
-  look(): void {
-    this.#wakeHead(true, true);
-  }
-
-  /** Whether the wake the head got last was a look ({@link look}) with no release among what woke it. */
-  get wasWokenByLook(): boolean {
-    return this.#wasLookDelivered;
   }
 
   /** See {@link KeyWatch.onNextRelease}: calls `callback` once, at the next {@link wake} or at once if one is pending. */
   onNextRelease(callback: () => void): () => void {
     if (this.#isWakePending) {
-      this.#wasLookDelivered = this.#isLookPending;
       this.clearWake();
       queueMicrotask(callback);
       return () => undefined;
@@ -288,20 +267,15 @@ export class WaitQueue implements ReleaseSource {
     }, recheckDelayMs(restMs));
   }
 
-  /**
-   * Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here (or a look),
-   * `isLook` for a look ({@link look}).
-   */
-  #wakeHead(isLocal: boolean, isLook = false): void {
+  /** Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here. */
+  #wakeHead(isLocal: boolean): void {
     this.#isHeldHere = false;
     const callback = this.#onWake;
     this.#onWake = undefined;
     if (callback !== undefined) {
-      this.#wasLookDelivered = isLook;
       callback();
       return;
     }
-    this.#isLookPending = isLook && (this.#isLookPending || !this.#isWakePending);
     this.#isWakePending = true;
     if (isLocal) this.#isLocalWakePending = true;
   }

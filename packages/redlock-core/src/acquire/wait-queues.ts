@@ -38,17 +38,16 @@ export class WaitQueues implements QueueRegistry {
   }
 
   /**
-   * The queue of `request.keys`, made if none has waiters, with its lead node from
-   * `leadNodeIndexFor(request)`.
+   * The queue of `keys` (a lock's keys, or the one id of a semaphore's or a read-write lock's waiters),
+   * made if none has waiters, with its lead node from `leadNodeIndexOf()`.
    */
-  queueOf<R extends { readonly keys: readonly string[] }>(request: R, leadNodeIndexFor: (request: R) => number): WaitQueue {
-    const { keys } = request;
+  queueOf(keys: readonly string[], leadNodeIndexOf: () => number): WaitQueue {
     // One key is the usual lock: its key is its id, with nothing to sort or join.
     if (keys.length === 1) {
       const key = keys[0] as string;
       const queue = this.#singleOf(key);
       if (queue !== undefined) return queue;
-      const created = new WaitQueue(this.#clock, leadNodeIndexFor(request), this, key);
+      const created = new WaitQueue(this.#clock, leadNodeIndexOf(), this, key);
       if (this.#solo === undefined) {
         this.#soloKey = key;
         this.#solo = created;
@@ -58,7 +57,7 @@ export class WaitQueues implements QueueRegistry {
     const id = setIdOf(keys);
     const queue = this.#sets.get(id);
     if (queue !== undefined) return queue;
-    const created = new WaitQueue(this.#clock, leadNodeIndexFor(request), this, id);
+    const created = new WaitQueue(this.#clock, leadNodeIndexOf(), this, id);
     this.#sets.set(id, created);
     return created;
   }

@@ -18,9 +18,9 @@ export const SUBSCRIPTION_LINGER_MS = 1_000;
 export interface KeyWatch {
   /**
    * Settles once the lead node's and the announce node's subscriptions are active (where one cannot be,
-   * once another node's is), when subscribing failed or timed out everywhere, at most a node timeout after
-   * the watch began, or when the watch is closed; never rejects. A waiter need not wait for it: see
-   * {@link waitUntilListening}.
+   * once another node's is), when subscribing failed everywhere, or when the watch is closed; never
+   * rejects. Where a node does not answer its SUBSCRIBE within a node timeout, the watch subscribes on
+   * every other node. A release announced before it settled may have gone unheard: the waiter looks then.
    */
   readonly ready: Promise<void>;
   /**
@@ -30,11 +30,6 @@ export interface KeyWatch {
   onNextRelease(callback: () => void): () => void;
   /** Watches every node from now on, not only the lead and announce nodes (the lead failed to answer). */
   watchEveryNode(): void;
-  /**
-   * Where to tell a subscription that comes in after {@link ready} settled at its timer: a release may
-   * have come unheard, so the waiter looks. Without it, it is told as a release (see {@link onNextRelease}).
-   */
-  setLateLook(callback: () => void): void;
   /**
    * How long a woken attempt that failed lets announcements rest because many wait: see
    * `ReleaseCrowd.restMs`, on the announce node (every waiter listens there, and every release is
@@ -119,36 +114,16 @@ export class ReleaseNotifications {
     const clock = this.#clock;
     let readyTimer: unknown;
     let settleReady = (): void => undefined;
-    /** Whether `ready` settled at its timer, before any subscription was in place. */
-    let isReadyByTimer = false;
-    /** Where a late subscription is told, if not as a release: see `setLateLook`. */
-    let lateLook: (() => void) | undefined;
-    /**
-     * A subscription in place after `ready` settled at its timer: a release may have come unheard since the
-     * waiter's look, so the waiter is told (once), and looks again.
-     */
-    const onLateSubscription = (): void => {
-      if (!isReadyByTimer || isClosed) return;
-      isReadyByTimer = false;
-      (lateLook ?? listener)();
-    };
     const ready = new Promise<void>((resolve) => {
       settleReady = resolve;
-      readyTimer = clock.setTimeout(() => {
-        isReadyByTimer = true;
-        followEveryNode().then(onLateSubscription, () => undefined);
-        resolve();
-      }, timeoutMs);
+      // A node slow to subscribe: the other nodes' subscriptions cover for it.
+      readyTimer = clock.setTimeout(() => followEveryNode().then(settle, settle), timeoutMs);
       const settle = (): void => {
         clock.clearTimeout(readyTimer);
         resolve();
       };
-      const subscribed = (): void => {
-        onLateSubscription();
-        settle();
-      };
       const watched = announceNodeIndex === leadNodeIndex ? subscribeOn([leadNodeIndex]) : Promise.all([subscribeOn([leadNodeIndex]), subscribeOn([announceNodeIndex])]);
-      watched.then(subscribed, () => followEveryNode().then(subscribed, settle));
+      watched.then(settle, () => followEveryNode().then(settle, settle));
     });
     return {
       ready,
@@ -165,9 +140,6 @@ export class ReleaseNotifications {
       },
       watchEveryNode() {
         void followEveryNode().catch(() => undefined);
-      },
-      setLateLook(callback) {
-        lateLook = callback;
       },
       crowdRestMs(longestRestMs) {
         return Math.min(longestRestMs, crowdSource?.crowd.restMs(clock.now()) ?? 0);
@@ -320,50 +292,17 @@ function isDeniedChannel(error: unknown): boolean {
 export type ReleaseSource = Pick<KeyWatch, 'onNextRelease'>;
 
 /**
- * Waits until `delayMs` passed (`'timer'`) or a watched key was released (`'release'`), whichever comes
- * first; rejects with `signal.reason` if `signal` aborts first.
+ * Waits until `delayMs` passed (`'timer'`), a watched key was released (`'release'`), or `look` settled
+ * (`'look'`: a watch's subscriptions came in place), whichever comes first; rejects with `signal.reason`
+ * if `signal` aborts first.
  */
 export function waitForRetry(
   clock: Clock,
   delayMs: number,
   watch: ReleaseSource | undefined,
   signal: AbortSignal | undefined,
-): Promise<'timer' | 'release'> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const finish = (how: 'timer' | 'release'): void => {
-      clock.clearTimeout(timer);
-      cancelWatch?.();
-      signal?.removeEventListener('abort', onAbort);
-      resolve(how);
-    };
-    const onAbort = (): void => {
-      clock.clearTimeout(timer);
-      cancelWatch?.();
-      reject(signal?.reason);
-    };
-    const timer = clock.setTimeout(() => finish('timer'), delayMs);
-    const cancelWatch = watch?.onNextRelease(() => finish('release'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/**
- * Waits until `watch` is ready (`'ready'`, see {@link KeyWatch.ready}), a release wakes `wakes` first
- * (`'release'`: heard on a node already listening, or a local release), or the clock reaches `retryAt`
- * (`'timer'`: a timed retry never waits for listening); rejects with `signal.reason` the moment `signal`
- * aborts. `ready` may take up to a node timeout when a node does not answer its SUBSCRIBE.
- */
-export function waitUntilListening(
-  watch: KeyWatch,
-  wakes: ReleaseSource,
-  clock: Clock,
-  retryAt: number,
-  signal: AbortSignal | undefined,
-): Promise<'ready' | 'release' | 'timer'> {
+  look?: Promise<void>,
+): Promise<'timer' | 'release' | 'look'> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -374,19 +313,19 @@ export function waitUntilListening(
       if (isDone) return false;
       isDone = true;
       clock.clearTimeout(timer);
-      cancelWake();
+      cancelWatch?.();
       signal?.removeEventListener('abort', onAbort);
       return true;
+    };
+    const finish = (how: 'timer' | 'release' | 'look'): void => {
+      if (end()) resolve(how);
     };
     const onAbort = (): void => {
       if (end()) reject(signal?.reason);
     };
-    const finish = (how: 'ready' | 'release' | 'timer'): void => {
-      if (end()) resolve(how);
-    };
-    const timer = clock.setTimeout(() => finish('timer'), Math.max(0, retryAt - clock.now()));
-    const cancelWake = wakes.onNextRelease(() => finish('release'));
+    const timer = clock.setTimeout(() => finish('timer'), delayMs);
+    const cancelWatch = watch?.onNextRelease(() => finish('release'));
     signal?.addEventListener('abort', onAbort, { once: true });
-    void watch.ready.then(() => finish('ready'));
+    void look?.then(() => finish('look'));
   });
 }

@@ -271,6 +271,11 @@ export class Claim {
     void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, this.#alsoFrees, '', false, []) });
   }
 
+  /** Calls `callback` once a release of the claim was decided: it wakes this process's next waiter. */
+  afterRelease(callback: () => void): void {
+    this.#hold.onReleased = callback;
+  }
+
   /** Sends the release to every node, not only those the winning attempt asked: earlier attempts may have left `alsoFrees` there. */
   releaseOnEveryNode(): void {
     this.#hold.written.fill(true);
@@ -293,7 +298,9 @@ export class Claim {
       else calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, hold.ttlMs), release.run as NodeCallRun<ReleaseStatus>, 'cleanup', startedAtMs);
     }
     hold.markReleased();
-    if (await calls.decided()) return;
+    const hasQuorum = await calls.decided();
+    hold.onReleased?.(hold.keys);
+    if (hasQuorum) return;
     const nodes: ReleaseNodeOutcome[] = await calls.allSettled();
     // Forgotten, so that calling release() again retries.
     this.#releasing = undefined;

@@ -182,6 +182,11 @@ export class Permit {
     this.#claim.keepExtended(this, ttlMs, limits);
   }
 
+  /** See `Lock.afterRelease`. @internal */
+  afterRelease(callback: () => void): void {
+    this.#claim.afterRelease(callback);
+  }
+
   /** See `Lock.onLost`. @internal */
   onLost(listener: (error: LockLostError) => void): () => void {
     return this.#claim.onLost(listener);

@@ -173,6 +173,11 @@ export class ReadWriteHandle {
     this.#claim.keepExtended(this, ttlMs, limits);
   }
 
+  /** See `Lock.afterRelease`. @internal */
+  afterRelease(callback: () => void): void {
+    this.#claim.afterRelease(callback);
+  }
+
   /** See `Lock.onLost`. @internal */
   onLost(listener: (error: LockLostError) => void): () => void {
     return this.#claim.onLost(listener);
