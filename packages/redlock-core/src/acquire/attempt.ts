@@ -290,11 +290,17 @@ export class Attempt {
       await Promise.all(cleanups.filter((_, nodeIndex) => known[nodeIndex] !== undefined));
       return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
     }
-    await Promise.all(cleanUpFailedAttempt(set, calls, release));
+    // A silent node's probe still pending is not waited for: no later attempt calls that node before it
+    // settles, so none can meet our keys there. It is cleaned up in the background, as a single try's
+    // silent nodes are (waiting for it held a waiter up to a node timeout of a second at each probe).
+    const probes = calls.outcomes.map((_, nodeIndex) => calls.isPendingProbe(nodeIndex));
+    const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => probes[nodeIndex] === true);
+    if (probes.includes(true)) set.lifecycle.track(Promise.all(cleanups));
+    await Promise.all(cleanups.filter((_, nodeIndex) => probes[nodeIndex] !== true));
     if (cutOffAt !== undefined) {
       return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
     }
-    const outcomes = await calls.allSettled();
+    const outcomes = await calls.settledButProbes(elapsedMs);
     return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
   }
 }

@@ -4,7 +4,7 @@ import { onAbort } from '../base/abort-listeners.js';
 import type { RedisAdapter } from '../base/adapter.js';
 import type { Clock } from '../base/clock.js';
 import type { NodeOperation } from '../base/diagnostics.js';
-import { answerIn, type NodeOutcome } from '../base/outcomes.js';
+import { answerIn, type NodeOutcome, outcomesOfSettledFailure } from '../base/outcomes.js';
 import type { RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due, stallThresholdMs } from './deadline-timer.js';
 import type { NodeCallKind, NodeCallRun } from './node-call.js';
@@ -177,6 +177,26 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return (this.#allSettled ??= new Promise((resolve) => {
       this.#onAllSettled = resolve;
     }));
+  }
+
+  /**
+   * Whether node `nodeIndex`'s call is a silent node's probe still unanswered (see `CircuitBreaker`): no
+   * other call goes to that node until it settles, so a failed operation need not wait for it.
+   */
+  isPendingProbe(nodeIndex: number): boolean {
+    return ((this.#flags[nodeIndex] as number) & (PROBE | PENDING)) === (PROBE | PENDING);
+  }
+
+  /**
+   * Resolves with every outcome once all the calls settled but the probes still pending now (see
+   * {@link isPendingProbe}), which are reported as not answered `elapsedMs` after the operation's start.
+   */
+  async settledButProbes(elapsedMs: number): Promise<NodeOutcome<S>[]> {
+    const waitedFor: Promise<NodeOutcome<S>>[] = [];
+    for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) if (!this.isPendingProbe(nodeIndex)) waitedFor.push(this.outcomeOf(nodeIndex));
+    if (waitedFor.length === this.outcomes.length) return this.allSettled();
+    await Promise.all(waitedFor);
+    return outcomesOfSettledFailure(this.outcomes, elapsedMs);
   }
 
   /** Tells `listener` every outcome as it settles, those settled already at once. One per fan-out; it must not throw. */

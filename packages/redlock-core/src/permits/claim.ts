@@ -83,11 +83,16 @@ export async function freeFailedRounds<S extends string>(
   const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
   await Promise.all(
     set.nodes.map(async (_, nodeIndex) => {
-      const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
-      if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
-      let hasTimedOut = false;
+      // A silent node's probe still pending is not waited for (no later attempt calls that node before it
+      // settles): it is freed in the background, as a call that timed out is.
+      const isProbing = rounds.some((calls) => calls.isPendingProbe(nodeIndex));
+      if (!isProbing) {
+        const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
+        if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
+      }
+      let hasTimedOut = isProbing;
       for (const calls of rounds) {
-        if (calls.outcomes[nodeIndex]?.status !== 'timeout') continue;
+        if (!(calls.isPendingProbe(nodeIndex) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
         hasTimedOut = true;
         // The script may still run after the timeout: free again if it reports that it admitted.
         void calls.lateAnswerOf(nodeIndex).then((answer) => {

@@ -145,7 +145,7 @@ export async function runPermitAttempt(
     { key, token, ttlMs },
     (status) => isRefusal(status),
   );
-  const nodes = cutOff ?? (await last.calls.allSettled());
+  const nodes = cutOff ?? (await last.calls.settledButProbes(elapsedMs));
   const reason = failureOf(nodes, slots !== undefined);
   if (reason !== 'limit-mismatch') return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }) };
   const recordedLimit = last.answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit;

@@ -989,3 +989,38 @@ describe('leadNodeIndexIn', () => {
     expect(leadNodeIndexIn(set, keys)).toBe(announceNodeIndexOf(keys, 5));
   });
 });
+
+describe('a hand-off while the announce node hangs', () => {
+  const kinds: readonly (readonly [string, (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>])[] = [
+    ['lock', (redlock: Redlock) => redlock.acquire('jobs', 10_000)],
+    ["semaphore's permit", (redlock: Redlock) => redlock.semaphore('jobs', { limit: 1 }).acquire(10_000)],
+    ['write lock', (redlock: Redlock) => redlock.readWriteLock('jobs').acquireWrite(10_000)],
+  ];
+
+  it.each(kinds)('%s: takes a few node round trips at defaults, never the timeout of a probe to the hung node', async (_, take) => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const announce = announceNodeIndexOf(['jobs'], nodes.length);
+    const holderConnections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { latencyMs: 1 }));
+    const waiterConnections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { latencyMs: 1 }));
+    const holder = new Redlock(holderConnections, { clock });
+    const waiter = new Redlock(waiterConnections, { clock });
+    // Both meet every node, then the announce node (where releases are announced and waiters listen)
+    // stops answering anything, SUBSCRIBE included.
+    for (const redlock of [holder, waiter]) await clock.runUntilSettled(take(redlock).then((hold) => hold.release()));
+    for (const connection of [holderConnections[announce]!, waiterConnections[announce]!]) {
+      connection.hang();
+      connection.isSubscribeHanging = true;
+    }
+    const handOffsMs: number[] = [];
+    // Over some 8 s: the silent node's probes (1 s timeouts, then 250, 500, 1000, 2000 ms apart) are in
+    // flight during some of the waiter's attempts.
+    for (let round = 0; round < 20; round += 1) {
+      const held = await clock.runUntilSettled(take(holder));
+      const waiting = take(waiter);
+      await clock.advance(300 + 17 * round);
+      handOffsMs.push(await handOffMsAfter(clock, held.release(), waiting, 3_000));
+    }
+    expect(Math.max(...handOffsMs)).toBeLessThanOrEqual(150);
+  });
+});
