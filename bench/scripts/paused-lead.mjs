@@ -1,7 +1,7 @@
-// Hand-off with the lead and announce node paused (SIGSTOP: connected, never answers), at default options,
+// Hand-off with the lead node paused (SIGSTOP: connected, never answers), at default options,
 // for a lock, a one-permit semaphore and a write lock: client A holds, client B waits, A releases; the
 // hand-off is from A's release() call to B's hold. 5 local nodes; the resource is chosen so that node 0 is
-// its announce node (where releases are announced and waiters listen), and node 0 is paused for the whole
+// its lead node (where waiters listen and ask first, every client seeing the nodes alike), and node 0 is paused for the whole
 // run, after both clients met it. Each client has its own connections and subscriber, as a process would.
 // Run after `pnpm run build`. Usage: node bench/scripts/paused-lead.mjs [rounds=10] [pause=1]
 //   pause=0 runs the same with every node answering, the baseline.
@@ -10,16 +10,16 @@ import { Redis } from 'ioredis';
 import { startRedisNodes } from 'local-redis-nodes';
 import { Redlock } from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
-import { announceNodeIndexOf } from '../../packages/redlock-core/dist/nodes/lead-node.js';
+import { leadNodeIndexOf } from '../../packages/redlock-core/dist/nodes/lead-node.js';
 
 const rounds = Number(process.argv[2] ?? 10);
 const isPaused = process.argv[3] !== '0';
 const PAUSED = 0;
 const TTL_MS = 10_000;
 const keyPrefix = `paused-lead:${process.pid}:`;
-// A resource whose announce node is node 0.
+// A resource whose lead node is node 0 for clients that see the nodes alike.
 let resource = 'jobs';
-for (let index = 0; announceNodeIndexOf([`${keyPrefix}${resource}`], 5) !== PAUSED; index += 1) resource = `jobs-${index}`;
+for (let index = 0; leadNodeIndexOf([`${keyPrefix}${resource}`], [50, 50, 50, 50, 50]) !== PAUSED; index += 1) resource = `jobs-${index}`;
 
 const nodes = await startRedisNodes({ count: 5 });
 const clients = [];

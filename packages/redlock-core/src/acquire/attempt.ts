@@ -1,4 +1,3 @@
-import type { RedisAdapter } from '../base/adapter.js';
 import { cleanUpFailedAttempt, type Release } from '../lock/cleanup.js';
 import { validityMs } from '../base/clock.js';
 import { Lock } from '../lock/lock.js';
@@ -11,7 +10,6 @@ import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { watchLateGrants } from './late-grants.js';
-import { announceNodeIndexOf } from '../nodes/lead-node.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
@@ -24,10 +22,8 @@ import { createLockToken } from '../base/token.js';
  * `asksLeadFirst`, the lead node is asked alone first, and `'held-at-lead'` means it refused because the
  * lock is held there: nothing was set anywhere, and no other node was asked. `leadNodeIndex` is the
  * queue's lead node (`undefined` for a call that never queues): the lock remembers it, and its release
- * goes there first. A woken attempt's patient calls stop asking at `patientUntil` on the clock at the
- * latest (the caller's next timed retry, which a wake must not postpone). Traced on
- * `redlock-core.attempt` when someone listens. A node that replied with a setup mistake (see
- * `misconfigurationOf`) fails the attempt whatever the others said.
+ * goes there first. Traced on `redlock-core.attempt` when someone listens. A node that replied with a
+ * setup mistake (see `misconfigurationOf`) fails the attempt whatever the others said.
  */
 export function runAttempt(
   set: NodeSet,
@@ -35,10 +31,9 @@ export function runAttempt(
   attemptNumber: number,
   leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
-  patientUntil = Infinity,
   isSingleTry = false,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, isSingleTry, undefined);
+  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
@@ -46,7 +41,7 @@ export function runAttempt(
   return traceAttempt(
     traced,
     timing,
-    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, patientUntil, isSingleTry, timing),
+    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, isSingleTry, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;
       if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
@@ -63,13 +58,12 @@ async function attemptOnNodes(
   attemptNumber: number,
   leadNodeIndex: number | undefined,
   asksLeadFirst: boolean,
-  patientUntil: number,
   isSingleTry: boolean,
   timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
   const attempt = new Attempt(set, request, attemptNumber, leadNodeIndex);
   if (asksLeadFirst && leadNodeIndex !== undefined) {
-    if ((await attempt.sendLeadFirst(leadNodeIndex, patientUntil, timing)) === 'held-at-lead') return 'held-at-lead';
+    if ((await attempt.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
   } else attempt.sendToEveryNode(timing);
   return attempt.conclude(await attempt.decided(), isSingleTry);
 }
@@ -112,8 +106,6 @@ export class Attempt {
    * this attempt wins, so the vote need not listen to it: one abort listener less to add and remove.
    */
   readonly #cutSignal: AbortSignal | undefined;
-  /** Made for a woken attempt only: whether its vote is decided, which ends the patient calls' asking. */
-  #vote: { isDecided: boolean } | undefined;
 
   constructor(set: NodeSet, request: AcquireRequest, attemptNumber: number, leadNodeIndex: number | undefined) {
     const { clock } = set.options;
@@ -159,26 +151,29 @@ export class Attempt {
 
   /**
    * Asks the lead node alone first, then the others: `'held-at-lead'`, with no other node asked, when the
-   * lead refused because the lock is held there. A woken attempt's patient calls stop asking at
-   * `patientUntil` at the latest (see `runAttempt`).
+   * lead refused because the lock is held there. Every node announces its own release, and the waiter
+   * listens to its lead node: woken by it, the lead node has deleted the previous owner's key, and the
+   * others have had it sent first (see `watch` in release-notifications.ts).
    */
-  async sendLeadFirst(leadNodeIndex: number, patientUntil: number, timing: AttemptTiming | undefined): Promise<'held-at-lead' | undefined> {
+  async sendLeadFirst(leadNodeIndex: number, timing: AttemptTiming | undefined): Promise<'held-at-lead' | undefined> {
     const set = this.#set;
-    const { keys, ttlMs, fencing } = this.#request;
+    const { ttlMs } = this.#request;
     const calls = this.calls;
-    const vote = { isDecided: false };
-    this.#vote = vote;
-    const args = acquireArgsOf(this.#token, ttlMs, set.options.restartGraceMs, fencing);
-    const callOn = patientCaller(set, calls, this.#scriptKeys, args, this.#parseReply, ttlMs, { start: this.#start, until: patientUntil }, vote, timing);
-    // Waiters near different nodes than the releaser hear it on the announce node, whose release may
-    // have run before the one sent to our lead node: the lead is asked patiently then (see `patientCaller`).
-    callOn(leadNodeIndex, leadNodeIndex !== announceNodeIndexOf(keys, set.nodes.length));
+    const args = acquireArgsOf(this.#token, ttlMs, set.options.restartGraceMs, this.#request.fencing);
+    // The script, which tells a lock held from a free one (a plain SET would not).
+    const reader = new ScriptReader(acquireScript, this.#scriptKeys, args, this.#parseReply);
+    const callOn = (nodeIndex: number): void => {
+      const node = set.nodes[nodeIndex] as NodeState;
+      calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, ttlMs, this.#scriptKeys.length), reader);
+      timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));
+    };
+    callOn(leadNodeIndex);
     const leadStatus = (await calls.outcomeUnlessCut(leadNodeIndex, this.#cutSignal))?.status;
     // Cut off while the lead node had not answered (it hangs, or is slow): no other node is asked, and
     // the vote, decided at once as cut, removes whatever the lead node may still grant.
     if (leadStatus === undefined) return undefined;
     if (leadStatus === 'held') return 'held-at-lead';
-    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) callOn(nodeIndex, leadStatus === 'acquired');
+    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) callOn(nodeIndex);
     return undefined;
   }
 
@@ -194,7 +189,6 @@ export class Attempt {
    * failed, those nodes being cleaned up in the background (see `#failed`).
    */
   conclude(hasQuorum: boolean, isSingleTry = false): Lock | Promise<Lock | AcquireAttempt> {
-    if (this.#vote !== undefined) this.#vote.isDecided = true;
     if (hasQuorum && this.#fence !== undefined) return this.#concludeFenced(this.#fence);
     // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
     // moment, since later ones did not count, and the nodes still silent as timed out.
@@ -320,50 +314,6 @@ function failureSettled(calls: FanOut<AcquireStatus>, quorum: number): Promise<u
       for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (calls.outcomes[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, onOutcome);
     }),
   ]);
-}
-
-/**
- * How a woken attempt calls one node (see `runAttempt`'s `asksLeadFirst`): the acquire script, which tells
- * a lock held from a free one, and with `isPatient` asked again while the node still holds the previous
- * owner's key. A module function, made only for woken attempts: the usual attempt asks every node at once.
- */
-function patientCaller(
-  set: NodeSet,
-  calls: FanOut<AcquireStatus>,
-  scriptKeys: readonly string[],
-  args: readonly string[],
-  parseReply: (reply: unknown) => AcquireStatus,
-  ttlMs: number,
-  patience: { readonly start: number; readonly until: number },
-  vote: { readonly isDecided: boolean },
-  timing: AttemptTiming | undefined,
-): (nodeIndex: number, isPatient: boolean) => void {
-  const { nodes, options } = set;
-  const { clock } = options;
-  const acquireOn = (adapter: RedisAdapter, onNoScript: () => void): Promise<AcquireStatus> =>
-    runScript(adapter, acquireScript, scriptKeys, args, onNoScript, parseReply);
-  return (nodeIndex, isPatient) => {
-    const node = nodes[nodeIndex] as NodeState;
-    const timeoutMs = nodeTimeoutMsFor(node, options, ttlMs, scriptKeys.length);
-    calls.send(nodeIndex, timeoutMs, async (adapter, call) => {
-      const onNoScript = onNoScriptOf(call, nodeIndex);
-      // A node may still be running the previous owner's release, sent with the one that woke us (on the
-      // lead node, or on the announce node): ask it again, every millisecond, for up to half its timeout
-      // or until the vote is decided or the caller's timed retry is due. The script grants a key that
-      // already holds our token, so asking again is safe. The node just answered, so each ask gets a
-      // fresh timeout: an ask sent near half the timeout to a node that far away would outlive the first.
-      for (;;) {
-        const status = await acquireOn(adapter, onNoScript);
-        const now = clock.now();
-        if (status !== 'held' || !isPatient || vote.isDecided || now - patience.start >= timeoutMs / 2 || now >= patience.until) return status;
-        await new Promise<void>((resolve) => clock.setTimeout(resolve, 1));
-        // Decided meanwhile (the call's signal ended it, or a quorum): the node is not asked again.
-        if (vote.isDecided) return status;
-        call.renewTimeout(nodeIndex);
-      }
-    }, isPatient ? 'repeating' : 'call');
-    timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));
-  };
 }
 
 /**

@@ -19,10 +19,8 @@ export function retryDelayMs(baseMs: number, jitterMs: number, random: () => num
 export const WAKE_REST_MIN_MS = 4;
 
 /**
- * How many times its own duration a woken attempt that failed rests the next one at least: a woken
- * attempt that asks its lead node patiently (up to half the node's timeout, a call a millisecond) then
- * rests nine times as long, so woken attempts take at most a tenth of a waiter's time, however many
- * announcements come.
+ * How many times its own duration a woken attempt that failed rests the next one at least: woken attempts
+ * then take at most a tenth of a waiter's time, however many announcements come.
  */
 export const WAKE_REST_FACTOR = 9;
 

@@ -17,15 +17,6 @@ export interface FailedAttempt extends LoggedAttempt {
   readonly nodes: readonly { readonly status: string }[];
 }
 
-/**
- * How an attempt woken by a release (or a look once listening) asks: its lead node alone first, and
- * while that node still holds the previous owner's key, again until `patientUntil` on the clock
- * (`-Infinity` for a look, which no release asked for: it asks once).
- */
-export interface Woken {
-  readonly patientUntil: number;
-}
-
 /** A call that waits: its retries, and its signal, which carries its `waitMs` and the `Redlock`'s `close()`. */
 export interface WaitRequest extends RetrySettings {
   readonly signal: AbortSignal | undefined;
@@ -44,8 +35,11 @@ export interface Contender<H, F extends FailedAttempt> {
   readonly keys: readonly string[];
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
-  /** One attempt, `woken` when a release (or a look) started it; `leadNodeIndex` is the queue's lead node. */
-  attempt(attemptNumber: number, leadNodeIndex: number, woken: Woken | undefined): Promise<H | F | string>;
+  /**
+   * One attempt; `leadNodeIndex` is the queue's lead node, which an attempt that `isWoken` (by a release,
+   * or a look once listening) asks alone first, to stop there if the hold was taken again.
+   */
+  attempt(attemptNumber: number, leadNodeIndex: number, isWoken: boolean): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
   isFinal(failure: F): boolean;
@@ -99,9 +93,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
       queue.clearWake();
       // What a woken attempt's rest is measured from; the clock is not read for the others.
       const startedAt = wokenBy === 'release' ? clock.now() : 0;
-      // A release asks patiently only until the timed retry is due: a wake never postpones it.
-      const woken = wokenBy !== 'timer' && queue.isLeadAnswering ? { patientUntil: wokenBy === 'release' ? retryAt : -Infinity } : undefined;
-      const result = await contender.attempt(log.count + 1, leadNodeIndex, woken);
+      const result = await contender.attempt(log.count + 1, leadNodeIndex, wokenBy !== 'timer' && queue.isLeadAnswering);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;
         return result;

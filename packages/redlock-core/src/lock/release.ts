@@ -4,11 +4,10 @@ import { LockReleaseError } from '../base/errors.js';
 import { isReleaseTraced, traceRelease } from '../base/tracing.js';
 import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
 import { FanOut } from '../nodes/fan-out.js';
-import type { NodeCallRun } from '../nodes/node-call.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { announceNodeIndexOf, isAnnouncedOn, leadNodeIndexIn } from '../nodes/lead-node.js';
+import { leadNodeIndexIn } from '../nodes/lead-node.js';
 import { type Release, releaseAndRetry, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
 import type { Hold } from './hold.js';
 
@@ -68,8 +67,8 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
 }
 
 /**
- * Sends `release` to every node of `hold` that was sent a write, the lead node first (announced only where
- * waiters listen: see `isAnnouncedOn`), as one fan-out whose vote counts either answer as a confirmation
+ * Sends `release` to every node of `hold` that was sent a write, the lead node first, each announcing its
+ * own release to the waiters that listen there, as one fan-out whose vote counts either answer as a confirmation
  * that the node holds none of our keys any more, and records it as `hold.releasedOn`. A module function,
  * so that a call still waiting for a far node keeps alive the fan-out and the release: not the lock (see
  * bench/scripts/far-node-retention.mjs).
@@ -89,13 +88,11 @@ function releaseWhereWritten(
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
   });
-  // The lead node first: the node waiters elsewhere listen to and ask first (see `leadNodeIndexOf`), so
-  // they wake, and their woken attempt starts, while the other nodes are still being sent the release.
+  // The lead node first: the node this process's waiters listen to and ask first (see `leadNodeIndexOf`).
   const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys);
-  // Announced only where waiters listen (see `isAnnouncedOn`).
-  const announceNodeIndex = announceNodeIndexOf(release.keys, nodeCount);
-  const announcing = releaseRunOf(release, release.announce);
-  let quiet: NodeCallRun<ReleaseStatus> | undefined;
+  // Every node announces its own release: a waiter listens to its lead node, the node it asks first, and
+  // is woken only once the previous owner's key is gone there (see `watch` in release-notifications.ts).
+  const run = releaseRunOf(release, release.announce);
   for (let step = 0; step < nodeCount; step += 1) {
     const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
     const node = nodes[nodeIndex] as NodeState;
@@ -104,7 +101,6 @@ function releaseWhereWritten(
       calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
       continue;
     }
-    const run = !release.announce || isAnnouncedOn(nodeIndex, leadNodeIndex, announceNodeIndex, nodeCount) ? announcing : (quiet ??= releaseRunOf(release, false));
     calls.send(nodeIndex, nodeTimeoutMsFor(node, options, release.ttlMs, release.keys.length), run, 'cleanup', startedAtMs);
   }
   return calls;

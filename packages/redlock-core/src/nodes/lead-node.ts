@@ -1,7 +1,7 @@
-// Which node a lock's waiters ask first and listen to, and where its release is announced: chosen from the
-// hash of the lock's smallest key and the nodes' distances, the same for every client that lists the nodes
-// in the same order, whatever order each lists a lock's resources in (versions before the smallest key was
-// used hashed the first: they agree with this one on locks of one resource).
+// Which node a lock's waiters ask first and listen to (every node announces its own release): chosen from
+// the hash of the lock's smallest key and the nodes' distances, the same for every client that lists the
+// nodes in the same order and sees the same nodes as the nearest, whatever order each lists a lock's
+// resources in.
 import type { NodeSet, NodeState } from './node-state.js';
 import { distanceChangeCount, nodeDistanceMsFor } from './node-latency.js';
 
@@ -17,16 +17,16 @@ export const LEAD_NODE_BAND = 1.5;
 export const LEAD_NODE_SLACK_MS = 10;
 
 /**
- * The node a woken waiter asks first, for resource keys `keys`: the same for every client that lists the
- * nodes in the same order and sees the same nodes as the nearest, chosen by a hash of the smallest key
- * ({@link hashedKeyOf}) among the nodes about as near as the nearest ({@link LEAD_NODE_BAND}), by
- * `distancesMs` (see `nodeDistanceMsFor`), so different resources spread over the nodes. It is the
- * announce node ({@link announceNodeIndexOf}) whenever that one is among the nearest: a release is then
- * announced on two nodes instead of three, and a waiter listens on one node instead of two.
+ * The node a woken waiter asks first and listens to, for resource keys `keys`: chosen by a hash of the
+ * smallest key ({@link hashedKeyOf}) among the nodes about as near as the nearest ({@link LEAD_NODE_BAND}),
+ * by `distancesMs` (see `nodeDistanceMsFor`), so different resources spread over the nodes, and clients
+ * side by side (which see the same nodes as the nearest) choose the same node.
  *
  * Waiters that all ask one node first are ordered by it: one wins that node and then asks the rest, the
  * others learn at the cost of one call that the lock was taken, instead of every waiter sending a full
- * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
+ * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release). Clients
+ * whose lead nodes differ (one near each datacenter) each hear the release on their own, as every node
+ * announces its own.
  */
 export function leadNodeIndexOf(keys: readonly string[], distancesMs: readonly number[]): number {
   // Runs again whenever a node's distance changed (see leadNodeIndexIn): plain loops, no arrays built on the way.
@@ -36,37 +36,11 @@ export function leadNodeIndexOf(keys: readonly string[], distancesMs: readonly n
   const bandMs = nearestMs * LEAD_NODE_BAND + LEAD_NODE_SLACK_MS;
   let candidateCount = 0;
   for (const distanceMs of distancesMs) if (distanceMs <= bandMs) candidateCount += 1;
-  const hash = fnv1a(hashedKeyOf(keys));
-  // The announce node, as announceNodeIndexOf() works it out, from the hash already made.
-  const announceNodeIndex = moduloOf(hash, distancesMs.length);
-  if ((distancesMs[announceNodeIndex] as number) <= bandMs) return announceNodeIndex;
-  let skip = moduloOf(hash, candidateCount);
+  let skip = moduloOf(fnv1a(hashedKeyOf(keys)), candidateCount);
   for (let nodeIndex = 0; nodeIndex < distancesMs.length; nodeIndex += 1) {
     if ((distancesMs[nodeIndex] as number) <= bandMs && skip-- === 0) return nodeIndex;
   }
   return 0;
-}
-
-/**
- * The node every client listens to and announces the release of `keys` on, whatever its own view of the
- * nodes' latencies: a hash of the smallest key over all `nodeCount` nodes. Where it is among a client's
- * nearest nodes (always, where every node is as near) it is that client's lead node too
- * ({@link leadNodeIndexOf}); clients whose lead nodes differ (one near each datacenter) still hear each
- * other's releases there.
- */
-export function announceNodeIndexOf(keys: readonly string[], nodeCount: number): number {
-  return moduloOf(fnv1a(hashedKeyOf(keys)), nodeCount);
-}
-
-/**
- * Whether a release of a lock whose lead node is `leadNodeIndex` announces itself on node `nodeIndex`: on
- * its lead node, the announce node ({@link announceNodeIndexOf}) and the node after that one, the backup
- * for waiters that cannot listen on the announce node (they listen on every node then). Not on every
- * node: a PUBLISH is about an eighth of the instructions a node runs per lock (bench/RESULTS.md), and no
- * waiter listens on the other nodes unless those fail it.
- */
-export function isAnnouncedOn(nodeIndex: number, leadNodeIndex: number, announceNodeIndex: number, nodeCount: number): boolean {
-  return nodeIndex === leadNodeIndex || nodeIndex === announceNodeIndex || nodeIndex === (announceNodeIndex + 1) % nodeCount;
 }
 
 /**

@@ -14,7 +14,6 @@ export type NodeCallRun<S extends string> = ReplyReader<S> | ((adapter: RedisAda
 /**
  * What a node call is, for what it skips: a `'cleanup'` (releasing what an earlier call may have written)
  * is always sent, since it follows that call on the same connection, and skips the first-contact check and
- * the round-trip measure (the call it follows measured the same connection); a `'repeating'` call asks
- * several times before it answers, so its answer does not measure the node's round trip (see `NodeLatency`).
+ * the round-trip measure (the call it follows measured the same connection).
  */
-export type NodeCallKind = 'call' | 'cleanup' | 'repeating';
+export type NodeCallKind = 'call' | 'cleanup';

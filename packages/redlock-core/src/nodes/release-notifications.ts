@@ -1,6 +1,5 @@
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { type Clock, unrefTimer } from '../base/clock.js';
-import { announceNodeIndexOf } from './lead-node.js';
 import { releaseChannelOf } from '../scripts/release.js';
 import { listenersScript, parseListenersReply } from '../scripts/listeners.js';
 import { runScript } from '../scripts/lua-script.js';
@@ -17,9 +16,8 @@ export const SUBSCRIPTION_LINGER_MS = 1_000;
 /** A waiter's subscription to the release notifications of its keys. */
 export interface KeyWatch {
   /**
-   * Settles once the lead node's and the announce node's subscriptions are active (where one cannot be,
-   * once another node's is), when subscribing failed everywhere, or when the watch is closed; never
-   * rejects. Where a node does not answer its SUBSCRIBE within a node timeout, the watch subscribes on
+   * Settles once the lead node's subscriptions are active (where they cannot be, once another node's
+   * are), when subscribing failed everywhere, or when the watch is closed; never rejects. Where a node does not answer its SUBSCRIBE within a node timeout, the watch subscribes on
    * every other node. A release announced before it settled may have gone unheard: the waiter looks then.
    */
   readonly ready: Promise<void>;
@@ -28,11 +26,11 @@ export interface KeyWatch {
    * since the last callback. Returns a function that cancels the call.
    */
   onNextRelease(callback: () => void): () => void;
-  /** Watches every node from now on, not only the lead and announce nodes (the lead failed to answer). */
+  /** Watches every node from now on, not only the lead node (it failed to answer). */
   watchEveryNode(): void;
   /**
    * How long a woken attempt that failed lets announcements rest because many wait: see
-   * `ReleaseCrowd.restMs`, on the announce node (every waiter listens there, and every release is
+   * `ReleaseCrowd.restMs`, on the lead node (the waiters near it listen there, and every release is
    * announced there), at most `longestRestMs` (the waiter's retry delay: a timed retry is never postponed
    * anyway, and anyone can subscribe, so a crowd of idle subscribers must not silence the wakes for
    * longer); 0 while it cannot tell.
@@ -65,14 +63,12 @@ export class ReleaseNotifications {
   }
 
   /**
-   * Watches the release channels of `keys` on the lead node and on the announce node
-   * ({@link announceNodeIndexOf}; usually the same node), the nodes where releases are announced: the lead
-   * node is the one a woken waiter asks first, and its releaser's too when both see the nodes alike; the
-   * announce node hears every release, whoever made it. One subscription per waiter instead of one per node
-   * keeps every release from costing each waiter a message from every node. If either cannot subscribe (no
-   * capability, an error, no answer within `timeoutMs`), or after {@link KeyWatch.watchEveryNode}, it
-   * watches every capable node. `ready` waits at most `timeoutMs`, so a hung node cannot stall the waiter;
-   * it then relies on its timer.
+   * Watches the release channels of `keys` on the lead node, the node a woken waiter asks first: every
+   * node announces its own release, so a waiter woken there finds the previous owner's key gone there, and
+   * the releaser sent the other nodes theirs no later. One subscription per waiter instead of one per node
+   * keeps every release from costing each waiter a message from every node. If the lead node cannot
+   * subscribe (no capability, an error, no answer within `timeoutMs`), or after
+   * {@link KeyWatch.watchEveryNode}, it watches every capable node.
    */
   watch(keys: readonly string[], timeoutMs: number, leadNodeIndex: number): KeyWatch {
     let hasPending = false;
@@ -84,7 +80,7 @@ export class ReleaseNotifications {
       else hasPending = true;
     };
     const subscriptions: ChannelSubscription[] = [];
-    /** The announce node's subscription of the first key, whose announcements tell how crowded it is. */
+    /** The lead node's subscription of the first key, whose announcements tell how crowded it is. */
     let crowdSource: ChannelSubscription | undefined;
     let isClosed = false;
     /** Subscribes on these nodes; resolves once one channel is subscribed, rejects if none can be. */
@@ -98,18 +94,16 @@ export class ReleaseNotifications {
           return keys.map((key, keyIndex) => {
             const subscription = this.#channel(adapter, nodeIndex, key);
             subscriptions.push(subscription);
-            if (nodeIndex === announceNodeIndex && keyIndex === 0) crowdSource = subscription;
+            if (nodeIndex === leadNodeIndex && keyIndex === 0) crowdSource = subscription;
             return subscription.add(listener);
           });
         }),
       );
-    const announceNodeIndex = announceNodeIndexOf(keys, this.#adapters.length);
-    const isWatched = (nodeIndex: number): boolean => nodeIndex === leadNodeIndex || nodeIndex === announceNodeIndex;
     let followsEveryNode = false;
     const followEveryNode = (): Promise<void> => {
       if (followsEveryNode) return Promise.resolve();
       followsEveryNode = true;
-      return subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => !isWatched(nodeIndex)));
+      return subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => nodeIndex !== leadNodeIndex));
     };
     const clock = this.#clock;
     let readyTimer: unknown;
@@ -122,8 +116,7 @@ export class ReleaseNotifications {
         clock.clearTimeout(readyTimer);
         resolve();
       };
-      const watched = announceNodeIndex === leadNodeIndex ? subscribeOn([leadNodeIndex]) : Promise.all([subscribeOn([leadNodeIndex]), subscribeOn([announceNodeIndex])]);
-      watched.then(settle, () => followEveryNode().then(settle, settle));
+      subscribeOn([leadNodeIndex]).then(settle, () => followEveryNode().then(settle, settle));
     });
     return {
       ready,

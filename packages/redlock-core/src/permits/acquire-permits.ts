@@ -55,7 +55,7 @@ export async function acquireClaim<H extends { afterRelease(callback: () => void
     queueKeys: claim.queueKeys,
     keys: claim.keys,
     isExclusive: claim.isExclusive,
-    attempt: (attemptNumber, leadNodeIndex, woken) => claim.attempt(attemptNumber, signal, woken === undefined ? undefined : leadNodeIndex),
+    attempt: (attemptNumber, leadNodeIndex, isWoken) => claim.attempt(attemptNumber, signal, isWoken ? leadNodeIndex : undefined),
     isHeld: (result): result is H => claim.isHeld(result),
     isFinal: (failure) => claim.isFinal(failure),
     isTaken: (failure) => claim.isTaken(failure),
@@ -75,7 +75,7 @@ export async function acquireClaim<H extends { afterRelease(callback: () => void
 async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
   const log = new AttemptLog<F>();
   try {
-    const result = await contender.attempt(1, 0, undefined);
+    const result = await contender.attempt(1, 0, false);
     if (typeof result !== 'string' && contender.isHeld(result)) return result;
     if (typeof result !== 'string') log.add(result);
     signal.throwIfAborted();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { WAKE_REST_MIN_MS } from '../../src/acquire/retry.js';
-import { announceNodeIndexOf, leadNodeIndexIn, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
+import { leadNodeIndexIn, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 import { type KeyWatch, SUBSCRIPTION_LINGER_MS, waitForRetry } from '../../src/nodes/release-notifications.js';
 import { createNodeSet } from '../../src/nodes/node-state.js';
 import { nodeDistanceMsFor, nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
@@ -10,6 +10,11 @@ import { resolveOptions } from '../../src/settings/resolve-options.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
+
+/** The lead node of `keys` for clients that see all `nodeCount` nodes equally near (the hash of the smallest key modulo the count). */
+function sharedLeadNodeOf(keys: readonly string[], nodeCount: number): number {
+  return leadNodeIndexOf(keys, Array<number>(nodeCount).fill(50));
+}
 
 /** Five pub/sub-capable nodes, a holder's Redlock and a waiter's, each over connections of its own. */
 function setup(options: RedlockOptions = {}): { clock: FakeClock; nodes: PubSubFakeNode[]; holder: Redlock; waiter: Redlock } {
@@ -60,15 +65,15 @@ function connectionsNearTo(nodes: readonly PubSubFakeNode[], nearNodeIndex: numb
 }
 
 /**
- * Five pub/sub nodes, a holder over them, and a waiter over connections of its own whose lead node for
- * `resource` is near (a 30 ms timeout, the others 80 ms) and not the announce node: a woken waiter asks it
- * patiently, and releases are announced elsewhere too.
+ * Five pub/sub nodes, a holder over them (which sees every node as near), and a waiter over connections of
+ * its own whose lead node for `resource` is near (a 30 ms timeout, the others 80 ms) and not the holder's
+ * lead node (`announce`, for the node where clients that see every node alike would listen).
  */
 function waiterLedBesideAnnounce(resource: string, retryDelayMs = 5_000) {
   const clock = new FakeClock();
   const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
   const holder = new Redlock(nodes, { clock, retryCount: 0 });
-  const announce = announceNodeIndexOf([resource], nodes.length);
+  const announce = sharedLeadNodeOf([resource], nodes.length);
   const lead = (announce + 2) % nodes.length;
   const connections = connectionsNearTo(nodes, lead);
   const waiter = new Redlock(connections, { clock, retryDelayMs, retryJitterMs: 0 });
@@ -106,7 +111,7 @@ describe('prompt hand-off through release notifications', () => {
     // Two resources whose own lead and announce nodes differ, so that only a choice made from both finds them.
     const resources = ['account:1', 'account:2', 'account:3', 'account:4'];
     const nodesOf = (resource: string): number[] => {
-      const announce = announceNodeIndexOf([resource], 5);
+      const announce = sharedLeadNodeOf([resource], 5);
       return [leadNodeIndexOf([resource], [50, 50, 50, 50, 50]), announce, (announce + 1) % 5];
     };
     const pair = resources.flatMap((a) => resources.map((b) => [a, b] as const)).find(([a, b]) => a < b && !nodesOf(b).includes(nodesOf(a)[0]!));
@@ -253,42 +258,6 @@ describe('prompt hand-off through release notifications', () => {
     },
   );
 
-  it('gives the other nodes a moment to finish the release that freed the lead node', async () => {
-    const { clock, nodes, holder, waiter } = setup();
-    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
-    const others = [0, 1, 2, 3, 4].filter((nodeIndex) => nodeIndex !== lead);
-    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
-    const waiting = waiter.acquire('orders:42', 10_000);
-    await clock.advance(37);
-    // The release reaches the lead node at once, three of the others only 3 ms later.
-    const releasing = held.release();
-    for (const nodeIndex of others.slice(0, 3)) nodes[nodeIndex]!.keyspace.set('orders:42', held.token, 10_000);
-    clock.setTimeout(() => {
-      for (const nodeIndex of others.slice(0, 3)) nodes[nodeIndex]!.keyspace.delete('orders:42');
-    }, 3);
-    // Not at the 200 ms retry timer: the woken attempt asked the three nodes again until they were free.
-    await expectHandOffAtRelease(clock, releasing, waiting);
-  });
-
-  it('stops asking a held node again once the vote is decided', async () => {
-    const { clock, nodes, holder } = setup();
-    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
-    const others = [0, 1, 2, 3, 4].filter((nodeIndex) => nodeIndex !== lead);
-    const connections = nodes.map((node) => node.connectAnotherClient());
-    const waiter = new Redlock(connections, { clock, retryDelayMs: 200, retryJitterMs: 0 });
-    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
-    const waiting = waiter.acquire('orders:42', 10_000);
-    await clock.advance(37);
-    const callsBefore = connections.map((connection) => connection.acquireRequests().length);
-    // Two of the other nodes stay held by someone else: the lead node and the two free ones are a quorum.
-    const releasing = held.release();
-    for (const nodeIndex of others.slice(0, 2)) nodes[nodeIndex]!.keyspace.set('orders:42', 'someone-else', 10_000);
-    await expectHandOffAtRelease(clock, releasing, waiting);
-    await clock.advance(50);
-    const asked = connections.map((connection, nodeIndex) => connection.acquireRequests().length - callsBefore[nodeIndex]!);
-    for (const nodeIndex of others.slice(0, 2)) expect(asked[nodeIndex]).toBeLessThanOrEqual(2);
-  });
-
   it('wakes the waiters of a lock that was granted without its lead node when it is released', async () => {
     const { clock, nodes, holder, waiter } = setup();
     const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
@@ -303,30 +272,29 @@ describe('prompt hand-off through release notifications', () => {
     await expectHandOffAtRelease(clock, held.release(), waiting);
   });
 
-  it('hands off between clients whose lead nodes differ (each near its own datacenter) through the announce node', async () => {
+  it('hands off between clients whose lead nodes differ (each near its own datacenter): each hears the release on its own', async () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
-    const holderLead = (announceNodeIndex + 2) % 5;
-    const waiterLead = (announceNodeIndex + 3) % 5;
+    const equalLead = sharedLeadNodeOf(['orders:42'], 5);
+    const holderLead = (equalLead + 2) % 5;
+    const waiterLead = (equalLead + 3) % 5;
     const holder = new Redlock(connectionsNearTo(nodes, holderLead), { clock, retryCount: 0 });
     const waiter = new Redlock(connectionsNearTo(nodes, waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
     const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(37);
-    // The waiter listens on its own lead node and on the announce node, and nowhere else.
-    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === waiterLead || nodeIndex === announceNodeIndex ? 1 : 0)));
-    // The holder announces on its own lead node, the announce node and its backup: the waiter hears the announce node.
+    // The waiter listens on its own lead node, and nowhere else.
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === waiterLead ? 1 : 0)));
+    // Every node announces its own release: the waiter hears its lead node's.
     await clock.runUntilSettled(held.release());
-    const announced = [holderLead, announceNodeIndex, (announceNodeIndex + 1) % 5];
-    expect(nodes.map((node) => node.published.length)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => (announced.includes(nodeIndex) ? 1 : 0)));
+    expect(nodes.map((node) => node.published.length)).toEqual([1, 1, 1, 1, 1]);
     await expectHandOffAtRelease(clock, Promise.resolve(), waiting);
   });
 
-  it('acts on a release heard on its lead node while the announce node does not answer its SUBSCRIBE', async () => {
+  it('acts on a release heard on its lead node while another node does not answer its SUBSCRIBE', async () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const announceNodeIndex = sharedLeadNodeOf(['orders:42'], 5);
     const lead = (announceNodeIndex + 2) % 5;
     // Both near the same lead node; the announce node is far, so the largest node timeout is long.
     const connections = (): { adapter: PubSubFakeNode; timeoutMs: number }[] =>
@@ -381,52 +349,6 @@ describe('prompt hand-off through release notifications', () => {
     expect(lock?.state).toBe('held');
     // When the subscriptions came, not at the 2 s retry timer.
     expect(atMs - releasedAtMs).toBeLessThan(100);
-  });
-
-  it('asks its own lead node again when the release reaches it after the announce node woke the waiter', async () => {
-    const clock = new FakeClock();
-    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
-    const waiterLead = (announceNodeIndex + 3) % 5;
-    const holder = new Redlock(connectionsNearTo(nodes, (announceNodeIndex + 2) % 5), { clock, retryCount: 0 });
-    const waiter = new Redlock(connectionsNearTo(nodes, waiterLead), { clock, retryDelayMs: 200, retryJitterMs: 0 });
-    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
-    const waiting = waiter.acquire('orders:42', 10_000);
-    await clock.advance(37);
-    // The announce node publishes at once; the release reaches the waiter's lead node 1 ms later.
-    const releasing = held.release();
-    nodes[waiterLead]!.keyspace.set('orders:42', held.token, 10_000);
-    clock.setTimeout(() => nodes[waiterLead]!.keyspace.delete('orders:42'), 1);
-    // Not at the 200 ms retry timer: the woken attempt asked its lead node again until it was free.
-    await expectHandOffAtRelease(clock, releasing, waiting);
-  });
-
-  it('asks its own lead node again for at most half its timeout when another owner took the lock there', async () => {
-    const clock = new FakeClock();
-    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
-    const waiterLead = (announceNodeIndex + 3) % 5;
-    const connections = nodes.map((node) => node.connectAnotherClient());
-    const holder = new Redlock(nodes, { clock, retryCount: 0 });
-    const waiter = new Redlock(
-      connections.map((adapter, nodeIndex) => ({ adapter, timeoutMs: nodeIndex === waiterLead ? 30 : 80 })),
-      { clock, retryDelayMs: 200, retryJitterMs: 0 },
-    );
-    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
-    const waiting = waiter.acquire('orders:42', 10_000);
-    await clock.advance(37);
-    const before = connections[waiterLead]!.acquireRequests().length;
-    // Someone else takes the waiter's lead node at the release, and keeps it.
-    const releasing = held.release();
-    nodes[waiterLead]!.keyspace.set('orders:42', 'someone-else', 10_000);
-    await clock.runUntilSettled(releasing);
-    const { value } = await within(clock, 100, waiting);
-    expect(value).toBeUndefined();
-    // Asked once, then every millisecond for half of its 30 ms timeout, and not again until the retry timer.
-    const asked = connections[waiterLead]!.acquireRequests().length - before;
-    expect(asked).toBeGreaterThan(1);
-    expect(asked).toBeLessThanOrEqual(17);
-    expect(connections.filter((_, nodeIndex) => nodeIndex !== waiterLead).map((connection) => connection.acquireRequests().length)).toEqual([1, 1, 1, 1]);
   });
 
   it('watches every other node when the lead node cannot subscribe, and still acquires at the release', async () => {
@@ -520,11 +442,8 @@ describe('prompt hand-off through release notifications', () => {
     for (const node of nodes.slice(2)) node.keyspace.delete('orders:42');
     const lock = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
     await clock.runUntilSettled(lock.release());
-    // Where waiters listen: the lead node (the announce node, with equal timeouts) and its backup.
-    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
-    expect(nodes.map((node) => node.published)).toEqual(
-      [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead || nodeIndex === (lead + 1) % 5 ? ['redlock:released:orders:42'] : [])),
-    );
+    // Every node announces its own release: a waiter listens to its lead node, whichever that is.
+    expect(nodes.map((node) => node.published)).toEqual(Array(5).fill(['redlock:released:orders:42']));
   });
 });
 
@@ -562,15 +481,15 @@ describe('prompt hand-off of semaphores and read-write locks', () => {
       expect(await handOffMsAfter(clock, held.release(), waiting, 3_000)).toBeLessThan(100);
     });
 
-    it(`a ${kind}'s waiter listens on its lead and announce nodes only, however far the announce node`, async () => {
+    it(`a ${kind}'s waiter listens on its lead node only, and no other node that is slow to subscribe`, async () => {
       const { clock, holder, announce, lead, connections, waiter } = waiterLedBesideAnnounce('jobs', 2_000);
-      // The announce node is far (an 80 ms timeout; its SUBSCRIBE takes 60 ms), the waiter's lead node near (30 ms).
+      // The node every client of equal nodes would lead on is far (an 80 ms timeout; its SUBSCRIBE takes
+      // 60 ms), the waiter's lead node near (30 ms).
       connections[announce]!.adapter.subscribeDelayMs = 60;
       const held = await clock.runUntilSettled(claim(holder, 10_000));
       const waiting = claim(waiter, 10_000);
       await clock.advance(500);
-      // Not taken for a node that cannot subscribe: no subscription on the other three nodes.
-      expect(connections.map((connection) => connection.adapter.subscribeCalls.length > 0)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => nodeIndex === lead || nodeIndex === announce));
+      expect(connections.map((connection) => connection.adapter.subscribeCalls.length > 0)).toEqual([0, 1, 2, 3, 4].map((nodeIndex) => nodeIndex === lead));
       await clock.runUntilSettled(held.release());
       const { value } = await within(clock, 100, waiting);
       expect(value).toBeDefined();
@@ -586,10 +505,10 @@ describe('prompt hand-off of semaphores and read-write locks', () => {
       const held = await clock.runUntilSettled(claim(holder, 10_000));
       const waiting = claim(waiter, 10_000);
       await clock.advance(50);
-      // Every node alike: the waiter's lead node is the announce node, the only one it listens to.
+      // The waiter listens on its lead node only.
       const listened = nodes.flatMap((node, nodeIndex) => (node.subscriptionCount > 0 ? [nodeIndex] : []));
       expect(listened).toHaveLength(1);
-      // That node goes down; its timed retry at 1 s finds it so, and the release at 1.5 s is announced on the backup node.
+      // That node goes down; its timed retry at 1 s finds it so, and the release at 1.5 s is heard on another node.
       nodes[listened[0]!]!.isDown = true;
       connections[listened[0]!]!.isDown = true;
       await clock.advance(1_450);
@@ -615,7 +534,7 @@ describe('forged announcements on the release channel', () => {
   ) {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const announceNodeIndex = sharedLeadNodeOf(['orders:42'], 5);
     nodes[announceNodeIndex]!.addIdleListeners('redlock:released:orders:42', idleListeners);
     const lead = waiterLead(announceNodeIndex);
     const holder = new Redlock(nodes, { clock, retryCount: 0 });
@@ -714,7 +633,7 @@ describe('forged announcements on the release channel', () => {
   it('never rests a local release: the next call of the same Redlock gets the lock at once', async () => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const announceNodeIndex = announceNodeIndexOf(['orders:42'], 5);
+    const announceNodeIndex = sharedLeadNodeOf(['orders:42'], 5);
     const local = new Redlock(connectionsNearTo(nodes, (announceNodeIndex + 3) % 5), { clock, retryDelayMs: 200, retryJitterMs: 0 });
     // A single try does not queue: to the queued call, its lock is held by another owner.
     const held = (await clock.runUntilSettled(local.tryAcquire('orders:42', 10_000))) as Lock;
@@ -751,34 +670,6 @@ describe('forged announcements on the release channel', () => {
     await clock.advance(0);
     expect(leadCalls()).toBe(before + 3);
     void waiting.catch(() => undefined);
-  });
-});
-
-describe('a woken attempt that asks its lead node again', () => {
-  it('gives each ask a fresh timeout: a lead node that keeps answering is never timed out', async () => {
-    const { clock, nodes, holder, announce, lead, connections, waiter } = waiterLedBesideAnnounce('orders:42');
-    // The waiter's lead node, asked patiently, is 14.7 ms away on a 30 ms timeout: an ask sent after the
-    // first answer ends 30.4 ms after the first.
-    connections[lead]!.adapter.requestLatencyMs = 7.35;
-    connections[lead]!.adapter.latencyMs = 7.35;
-    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
-    const waiting = waiter.acquire('orders:42', 10_000);
-    // Its first attempt, its subscriptions and the look after them, all finding the lock held.
-    await clock.advance(200);
-    for (let wake = 0; wake < 3; wake += 1) {
-      // Forged: the holder still holds the lock, so the lead node answers 'held' to every ask. Far enough
-      // apart that no wake falls in the rest the failed woken attempt before it set.
-      nodes[announce]!.publish('redlock:released:orders:42');
-      await clock.advance(400);
-    }
-    // The look and the woken attempts asked it again, each with its own token.
-    const leadCalls = connections[lead]!.adapter.callsTo('acquire');
-    expect(leadCalls.length).toBeGreaterThanOrEqual(new Set(leadCalls.map((call) => call.args[0])).size + 3);
-    expect(waiter.stats().nodes[lead]?.timeouts).toBe(0);
-    expect(waiter.nodeHealth()[lead]?.timeoutsInARow).toBe(0);
-    await clock.runUntilSettled(held.release());
-    const { value: lock } = await within(clock, 100, waiting);
-    expect(lock?.state).toBe('held');
   });
 });
 
@@ -886,7 +777,8 @@ describe('leadNodeIndexOf', () => {
     const timeouts = [50, 100, 50, 50, 100];
     for (const key of ['a', 'orders:42', 'jobs:nightly', '🔒']) {
       const lead = leadNodeIndexOf([key], timeouts);
-      expect(leadNodeIndexOf([key, 'other'], timeouts)).toBe(lead);
+      // The smallest key decides: any key after it changes nothing.
+      expect(leadNodeIndexOf([key, '\uffff'], timeouts)).toBe(lead);
       expect([0, 2, 3]).toContain(lead);
     }
   });
@@ -896,33 +788,16 @@ describe('leadNodeIndexOf', () => {
     expect(leads).toEqual(new Set([0, 1, 2, 3, 4]));
   });
 
-  it('announces on the 32-bit FNV-1a hash of the smallest key modulo the node count: the same node for every client', () => {
+  it('is the 32-bit FNV-1a hash of the smallest key modulo the node count where every node is as near: the same node for every client', () => {
     // Hashes 0xa2a70d0a, 0x80d69dec, 0xe40c292c and 0xdd2d280e: each 2^31 or more, taken as unsigned.
     const expected = { 'redlock:orders:42': [1, 2, 5], 'redlock:jobs:nightly': [0, 0, 6], a: [1, 0, 5], '🔒': [2, 0, 2] };
     // A key after every one of them in code-unit order, listed first or last: the smallest key decides.
     const larger = '\uffff';
     for (const [key, nodeIndexes] of Object.entries(expected)) {
-      expect([3, 5, 7].map((nodeCount) => announceNodeIndexOf([key, larger], nodeCount))).toEqual(nodeIndexes);
-      expect([3, 5, 7].map((nodeCount) => announceNodeIndexOf([larger, key], nodeCount))).toEqual(nodeIndexes);
-      // All timeouts equal: the lead node is the announce node.
+      expect([3, 5, 7].map((nodeCount) => sharedLeadNodeOf([key, larger], nodeCount))).toEqual(nodeIndexes);
+      expect([3, 5, 7].map((nodeCount) => sharedLeadNodeOf([larger, key], nodeCount))).toEqual(nodeIndexes);
       expect([3, 5, 7].map((nodeCount) => leadNodeIndexOf([key], new Array<number>(nodeCount).fill(50)))).toEqual(nodeIndexes);
     }
-  });
-
-  it('is the announce node whenever that node is among the nearest, so a release announces on two nodes', () => {
-    // Node 0 is far (another datacenter): its timeout is the longest.
-    const timeouts = [120, 50, 50, 50, 50];
-    const keys = Array.from({ length: 100 }, (_, index) => `orders:${index}`);
-    for (const key of keys) {
-      const lead = leadNodeIndexOf([key], timeouts);
-      const announceNodeIndex = announceNodeIndexOf([key], 5);
-      if (announceNodeIndex !== 0) expect(lead).toBe(announceNodeIndex);
-      expect([1, 2, 3, 4]).toContain(lead);
-    }
-    // Where the announce node is the far one, the lead is still spread over the near nodes.
-    const farAnnounced = keys.filter((key) => announceNodeIndexOf([key], 5) === 0);
-    expect(farAnnounced.length).toBeGreaterThan(5);
-    expect(new Set(farAnnounced.map((key) => leadNodeIndexOf([key], timeouts))).size).toBeGreaterThan(1);
   });
 });
 
@@ -937,7 +812,7 @@ describe('leadNodeIndexIn', () => {
   it("follows the nodes' distances: worked out again once one changed", () => {
     const { set, answer } = nodeSet();
     const keys = ['redlock:orders:42'];
-    const announce = announceNodeIndexOf(keys, 5);
+    const announce = sharedLeadNodeOf(keys, 5);
     const leadNow = (): number => {
       const lead = leadNodeIndexIn(set, keys);
       expect(lead).toBe(leadNodeIndexOf(keys, set.nodes.map((node) => nodeDistanceMsFor(node, set.options))));
@@ -986,7 +861,7 @@ describe('leadNodeIndexIn', () => {
     // Measured round trips do not count: every node is 200 ms away by the user's word.
     [0.3, 0.4, 25, 25, 80].forEach((rttMs, nodeIndex) => answer(nodeIndex, rttMs, 0));
     const keys = ['redlock:orders:42'];
-    expect(leadNodeIndexIn(set, keys)).toBe(announceNodeIndexOf(keys, 5));
+    expect(leadNodeIndexIn(set, keys)).toBe(sharedLeadNodeOf(keys, 5));
   });
 });
 
@@ -1000,7 +875,7 @@ describe('a hand-off while the announce node hangs', () => {
   it.each(kinds)('%s: takes a few node round trips at defaults, never the timeout of a probe to the hung node', async (_, take) => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
-    const announce = announceNodeIndexOf(['jobs'], nodes.length);
+    const announce = sharedLeadNodeOf(['jobs'], nodes.length);
     const holderConnections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { latencyMs: 1 }));
     const waiterConnections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { latencyMs: 1 }));
     const holder = new Redlock(holderConnections, { clock });

@@ -3,38 +3,12 @@ import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
-import { announceNodeIndexOf, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
+import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import { quietReleaseScript, releaseScript } from '../../src/scripts/release.js';
 
 async function heldLock(nodes: readonly FakeNode[], clock: FakeClock, resources: string | string[] = 'r'): Promise<Lock> {
   return clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire(resources, 1000));
-}
-
-/**
- * Acquires and releases `resource` over 5 granting nodes whose timeouts are `timeoutMsOf(nodeIndex)`, and
- * returns the nodes that ran the announcing release script, in order.
- */
-async function nodesAnnouncingRelease(resource: string, timeoutMsOf: (nodeIndex: number) => number): Promise<number[]> {
-  const clock = new FakeClock();
-  const announcedOn = new Set<number>();
-  const recording = grantingNodes(clock, 5).map((node, nodeIndex) => ({
-    adapter: {
-      client: node,
-      evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
-        if (sha1 === releaseScript.sha1) announcedOn.add(nodeIndex);
-        return node.evalsha(sha1, keys, args);
-      },
-      eval: (source: string, keys: readonly string[], args: readonly string[]) => {
-        if (source === releaseScript.source) announcedOn.add(nodeIndex);
-        return node.eval(source, keys, args);
-      },
-    },
-    timeoutMs: timeoutMsOf(nodeIndex),
-  }));
-  const lock = await clock.runUntilSettled(new Redlock(recording, { clock }).acquire(resource, 1000));
-  await clock.runUntilSettled(lock.release());
-  return [...announcedOn].sort();
 }
 
 describe('lock.release()', () => {
@@ -59,7 +33,7 @@ describe('lock.release()', () => {
     expect(nodes[0]!.callsTo('release')[0]).toMatchObject({ keys: ['a', 'b'], args: [lock.token] });
   });
 
-  it('sends the release to the lead node first, where waiters listen, then to the others in order, and announces it on the lead node and its backup only', async () => {
+  it('sends the release to the lead node first, where waiters listen, then to the others in order, each announcing its own release', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 5);
     const sentTo: number[] = [];
@@ -87,30 +61,11 @@ describe('lock.release()', () => {
       sentTo.length = 0;
       announcedOn.length = 0;
       await clock.runUntilSettled(lock.release());
-      // With equal timeouts, the lead node is the announce node; the node after it is the backup.
       const lead = leadNodeIndexOf([resource], [50, 50, 50, 50, 50]);
-      expect(announceNodeIndexOf([resource], 5)).toBe(lead);
       expect(sentTo).toEqual([lead, ...[0, 1, 2, 3, 4].filter((nodeIndex) => nodeIndex !== lead)]);
-      expect(announcedOn).toEqual([lead, (lead + 1) % 5]);
+      // Every node: a waiter listens to its own lead node, whichever node that is.
+      expect(announcedOn).toEqual(sentTo);
     }
-  });
-
-  it('announces a release on its own lead node, the announce node and its backup, where lead nodes differ between clients', async () => {
-    const resource = 'orders:7';
-    const announceNodeIndex = announceNodeIndexOf([resource], 5);
-    // This client's nearest node (its lead) is another one: its timeout is the shortest.
-    const nearNodeIndex = (announceNodeIndex + 2) % 5;
-    const announcedOn = await nodesAnnouncingRelease(resource, (nodeIndex) => (nodeIndex === nearNodeIndex ? 30 : 80));
-    expect(announcedOn).toEqual([nearNodeIndex, announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
-  });
-
-  it('announces a release on two nodes only when one node is far but the announce node is near: it is the lead node too', async () => {
-    // A resource whose announce node is one of the near nodes 1 to 4.
-    const resource = ['orders:1', 'orders:2', 'orders:3'].find((each) => announceNodeIndexOf([each], 5) !== 0) as string;
-    const announceNodeIndex = announceNodeIndexOf([resource], 5);
-    // Node 0 is in another datacenter.
-    const announcedOn = await nodesAnnouncingRelease(resource, (nodeIndex) => (nodeIndex === 0 ? 120 : 50));
-    expect(announcedOn).toEqual([announceNodeIndex, (announceNodeIndex + 1) % 5].sort());
   });
 
   it('resolves with the first result when called again, without calling any node', async () => {
