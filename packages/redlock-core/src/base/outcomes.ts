@@ -83,8 +83,11 @@ export interface AcquireAttempt {
 export type PermitAcquireStatus = 'admitted' | 'full' | 'restarting' | 'foreign' | 'other-limit';
 /** Per-node outcome of a permit request (see {@link PermitAcquireStatus}). */
 export type PermitAcquireNodeOutcome = NodeOutcome<PermitAcquireStatus>;
-/** Per-node outcome of a permit extension: `'not-held'` when our permits are gone or expired there. */
-export type PermitExtendNodeOutcome = NodeOutcome<'extended' | 'not-held'>;
+/**
+ * Per-node outcome of a permit extension (or a read-write lock's): `'missing'` when every entry of ours is
+ * gone there (the node restarted empty); `'not-held'` when another holder has one, or one expired there.
+ */
+export type PermitExtendNodeOutcome = NodeOutcome<'extended' | 'missing' | 'not-held'>;
 
 /**
  * Per-node outcome of a semaphore's inspection: `'semaphore'` with the limit its holders gave and the

@@ -1,5 +1,5 @@
 // Extending a hold on the nodes: the extend script on every node, decided by a quorum with validity left,
-// and re-seeding nodes that lost our keys while a quorum still holds them.
+// and re-seeding nodes that lost our keys or entries while a quorum still holds them, for every kind of hold.
 import { validityMs } from '../base/clock.js';
 import { LockExtendError, LockLostError } from '../base/errors.js';
 import { describeOutcomes, type ExtendNodeOutcome, type NodeOutcome } from '../base/outcomes.js';
@@ -48,10 +48,24 @@ export interface ExtensionFailure<S extends string = string> {
   readonly nodes: NodeOutcome<S>[];
 }
 
-/** How a kind of hold extends: its calls, and its errors. */
-export interface HoldExtension<S extends string> {
+/**
+ * How a kind of hold extends: its calls, its re-seeding, and its errors. Every kind answers as the lock's
+ * extend script does: `'extended'`, `'missing'` (the node lost what we hold there, e.g. it restarted empty)
+ * or `'not-held'`.
+ */
+export interface HoldExtension<S extends ExtendStatus> {
   /** What each node runs: the lock's extend script, or a claim's over its fields in one hash. */
   readonly run: NodeCallRun<S>;
+  /**
+   * What a node that answered `'missing'` runs once a quorum agreed: the same script with re-seeding on,
+   * which sets our keys or entries there again where that is safe, and answers `'missing'` when it did.
+   */
+  readonly reseedRun: NodeCallRun<S>;
+  /**
+   * Node `nodeIndex` holds our keys or entries again after a re-seed, maybe once the hold had ended: removes
+   * them then, as a late grant's (the hold's release may have reached that node first).
+   */
+  settleReseed(nodeIndex: number): void;
   readonly keyCount: number;
   /** The status of a node that extended. */
   readonly yes: S;
@@ -63,19 +77,17 @@ export interface HoldExtension<S extends string> {
   lostErrorOf(error: Error): LockLostError;
   /** What the hold records of an applied extension's outcomes (`Lock.extensionNodes`), for a lock. */
   recorded?(calls: FanOut<S>): readonly (ExtendNodeOutcome | undefined)[];
-  /** Hears the fan-out of an extension applied to the hold. */
-  onAgreed?(calls: FanOut<S>): void;
 }
 
 /**
  * Extends `hold` to `ttlMs` on every node, as `extension` says: the one rule for every kind of hold.
  * Resolves with the outcomes known at the decision once a quorum agreed with validity left, as
  * `remainingValidityMs()` of the handle reads it then (an older extension that settled after a newer one
- * applied did not set the validity). Otherwise rejects, once every node reported, with
- * `extension.errorOf(…)` (or a node's configuration error), marking the hold lost when no quorum holds our
- * token any more.
+ * applied did not set the validity); nodes that answer `'missing'` are then re-seeded ({@link reseed}).
+ * Otherwise rejects, once every node reported, with `extension.errorOf(…)` (or a node's configuration
+ * error), marking the hold lost when no quorum holds our token any more.
  */
-export async function extendHold<S extends string>(
+export async function extendHold<S extends ExtendStatus>(
   hold: Hold,
   ttlMs: number,
   extension: HoldExtension<S>,
@@ -98,7 +110,14 @@ export async function extendHold<S extends string>(
     servers.configurationError === undefined &&
     hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, extension.recorded?.(calls))
   ) {
-    extension.onAgreed?.(calls);
+    // A quorum still holds it, so nodes that lost our keys (restarted empty) may get them back: the hold
+    // regains its full margin. In the background: the validity was decided with the quorum, re-seeding
+    // only adds holders of ours, and waiting for a slow node would eat the validity just won.
+    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
+      calls.onAnswerOf(nodeIndex, (answer) => {
+        if (answer === 'missing') reseed(hold, nodeIndex, ttlMs, extension);
+      });
+    }
     // An older extension that settled after a newer one applied did not set the validity.
     if (remainingValidityMs() > 0) return [...calls.outcomes];
     throw extension.errorOf({ reason: 'no-validity', why: `no validity left after ${Math.round(clock.now() - start)} ms`, nodes: await calls.allSettled() });
@@ -134,6 +153,8 @@ export async function extendOnEveryNode(
     ttlMs,
     {
       run: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply),
+      reseedRun: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply),
+      settleReseed: (nodeIndex) => removeLateGrant(hold, nodeIndex),
       keyCount: hold.keys.length,
       yes: 'extended',
       errorOf: (failure) =>
@@ -141,16 +162,6 @@ export async function extendOnEveryNode(
       releasedWhy: 'the lock was released meanwhile',
       lostErrorOf: (error) => new LockLostError(`Lost the lock on ${hold.describe()}: a quorum of nodes no longer holds our token`, { resources: hold.resources, cause: error }),
       recorded: (calls) => [...calls.outcomes],
-      // A quorum still holds the lock, so nodes that lost our keys (restarted empty) may get them back:
-      // the lock regains its full margin. In the background: the validity was decided with the quorum,
-      // re-seeding only adds holders, and waiting for a slow node would eat the validity just won.
-      onAgreed: (calls) => {
-        for (let nodeIndex = 0; nodeIndex < hold.set.nodes.length; nodeIndex += 1) {
-          calls.onAnswerOf(nodeIndex, (status) => {
-            if (status === 'missing') void reseed(hold, nodeIndex, ttlMs);
-          });
-        }
-      },
     },
     remainingValidityMs,
   );
@@ -158,19 +169,20 @@ export async function extendOnEveryNode(
 }
 
 /**
- * Sets our keys again on a node that answered an extension with `'missing'` (it restarted empty, or
- * evicted them), while the hold is active. Should the hold end before the node answers, its release
- * may have reached the node first: the keys are then removed as a late grant's are.
+ * Sets our keys or entries again on node `nodeIndex`, which answered an extension with `'missing'` (it
+ * restarted empty, or evicted them), while the hold is active; the script leaves the node alone where that
+ * would not be safe. Should the hold end before the node answers (even after the call timed out), its
+ * release may have reached the node first: what the re-seed set is removed then (`settleReseed`).
  */
-async function reseed(hold: Hold, nodeIndex: number, ttlMs: number): Promise<void> {
+function reseed<S extends ExtendStatus>(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExtension<S>): void {
   if (!hold.isActive) return;
   const { nodes, options } = hold.set;
   const node = nodes[nodeIndex] as NodeState;
   hold.written[nodeIndex] = true;
-  const reader = new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply);
   // Started in the background, and not waited for by `redlock.close()`: it never keeps the process alive.
-  const call = new FanOut<ExtendStatus>(hold.set, 'reseed', undefined, 'detached');
-  call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, hold.keys.length), reader);
-  const outcome = await call.outcomeOf(nodeIndex);
-  if (outcome.status === 'extended') removeLateGrant(hold, nodeIndex);
+  const call = new FanOut<S>(hold.set, 'reseed', undefined, 'detached');
+  call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, extension.keyCount), extension.reseedRun);
+  call.onAnswerOf(nodeIndex, (answer) => {
+    if (answer === 'missing' || answer === 'extended') extension.settleReseed(nodeIndex);
+  });
 }

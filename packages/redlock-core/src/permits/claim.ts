@@ -15,7 +15,7 @@ import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
-import { parsePermitExtendReply, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
+import { type HashLayout, parsePermitExtendReply, permitExtendArgsOf, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 
@@ -33,6 +33,8 @@ export interface ClaimGrant {
   readonly token: string;
   /** The hash fields held on a quorum: a semaphore's slots, a read-write lock's entry. */
   readonly fields: readonly string[];
+  /** The hash's layout, which tells an extension where it may set the fields again on a node that lost them. */
+  readonly layout: HashLayout;
   /** A second holder id the release frees too (a writer's intent id), or `''`. */
   readonly alsoFrees: string;
   readonly ttlMs: number;
@@ -115,6 +117,7 @@ export class Claim {
   readonly #hold: Hold;
   readonly #key: string;
   readonly #fields: readonly string[];
+  readonly #layout: HashLayout;
   readonly #alsoFrees: string;
   readonly #errorOf: ClaimGrant['errorOf'];
   readonly #isPlural: boolean;
@@ -128,6 +131,7 @@ export class Claim {
   constructor(grant: ClaimGrant) {
     this.#key = grant.key;
     this.#fields = grant.fields;
+    this.#layout = grant.layout;
     this.#alsoFrees = grant.alsoFrees;
     this.#errorOf = grant.errorOf;
     this.#isPlural = grant.isPlural;
@@ -203,7 +207,10 @@ export class Claim {
       hold,
       ttlMs,
       {
-        run: new ScriptReader(permitExtendScript, [this.#key], [token, String(ttlMs), ...this.#fields], parsePermitExtendReply),
+        run: new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, false, this.#layout, this.#fields), parsePermitExtendReply),
+        reseedRun: new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, true, this.#layout, this.#fields), parsePermitExtendReply),
+        // Our own fields: kept while the claim is held, freed if it was released (see settleGrant).
+        settleReseed: (nodeIndex) => this.settleGrant(nodeIndex, this.#fields),
         keyCount: 1,
         yes: 'extended',
         errorOf: (failure) => this.#errorOf('extend', failure.reason, failure.why, failure.nodes),
@@ -253,9 +260,10 @@ export class Claim {
   }
 
   /**
-   * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided. Fields
-   * other than the claim's are freed there at once; all of them, if the claim is released already (its
-   * release may have reached that node first).
+   * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided, or set
+   * the claim's own fields again for an extension's re-seed (see `extendHold`). Fields other than the
+   * claim's are freed there at once; all of them, if the claim is released already (its release may have
+   * reached that node first).
    */
   settleGrant(nodeIndex: number, fields: readonly string[]): void {
     const hold = this.#hold;

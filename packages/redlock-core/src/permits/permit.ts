@@ -71,6 +71,7 @@ export class Permit {
     this.#claim = new Claim({
       ...grant,
       fields: grant.slots.map(String),
+      layout: { kind: 'semaphore', limit: grant.limit },
       alsoFrees: '',
       what: describePermits(grant.permits, grant.limit, grant.resource),
       isPlural: true,

@@ -71,6 +71,7 @@ export class ReadWriteHandle {
     const { resource, mode } = grant;
     this.#claim = new Claim({
       ...grant,
+      layout: { kind: 'read-write' },
       what: describeReadWrite(mode, resource),
       isPlural: false,
       traced: { primitive: 'read-write', mode, permits: 1 },

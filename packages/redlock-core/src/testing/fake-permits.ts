@@ -56,25 +56,8 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       }
       return [1, wanted.length, ...wanted, ...freeSlots(wanted)];
     }
-    case 'permit-extend': {
-      const ttlMs = Number(args[1]);
-      const held = args.slice(2);
-      if (slots === undefined) return 0;
-      for (const slot of held) {
-        const value = slots.get(slot);
-        if (value === undefined || entryOf(value).holder !== token || entryOf(value).expiresAtMs <= now) return 0;
-      }
-      for (const slot of held) slots.set(slot, `${now + ttlMs}:${token}`);
-      // The key lives as long as its longest live entry: a shorter extension shortens it.
-      let longest = now + ttlMs;
-      for (const value of slots.values()) {
-        // As the script: a value whose part before ':' is no number does not count.
-        const expiresAtMs = luaNumber(value.slice(0, value.indexOf(':')));
-        if (value.includes(':') && expiresAtMs !== undefined) longest = Math.max(longest, expiresAtMs);
-      }
-      keyspace.pexpire(key, longest - now);
-      return 1;
-    }
+    case 'permit-extend':
+      return extendEntries(keyspace, key, args, now);
     case 'permit-inspect': {
       if (type === 'none') return 0;
       if (slots === undefined || !isSemaphoreHash(keyspace, key, slots)) return -2;
@@ -153,6 +136,59 @@ function isReadWriteHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMa
 function entryOf(value: string): { readonly holder: string; readonly expiresAtMs: number } {
   const colon = value.indexOf(':');
   return { holder: value.slice(colon + 1), expiresAtMs: Number(value.slice(0, colon)) };
+}
+
+/**
+ * The permit-extend script (scripts/permit-extend.ts): extends our entries, all of them live and ours;
+ * tells apart entries that are all missing on a key that is absent or keeps the layout, and with re-seeding
+ * sets them again where no other holder's entry conflicts with ours.
+ */
+function extendEntries(keyspace: FakeKeyspace, key: string, args: readonly string[], now: number): number {
+  const [token = '', ttlArg, reseedArg, layout = ''] = args;
+  const ttlMs = Number(ttlArg);
+  const held = args.slice(4);
+  const type = keyspace.typeOf(key);
+  if (type !== 'none' && type !== 'hash') return 0;
+  const fields = keyspace.hashOf(key);
+  let missing = 0;
+  for (const field of held) {
+    const value = fields?.get(field);
+    if (value === undefined) missing += 1;
+    else if (!value.includes(':') || entryOf(value).holder !== token || entryOf(value).expiresAtMs <= now) return 0;
+  }
+  if (missing > 0) {
+    if (missing < held.length) return 0;
+    if (fields !== undefined) {
+      const isOfLayout = layout === 'rw' ? isReadWriteHash(keyspace, key, fields) : isSemaphoreHash(keyspace, key, fields) && luaNumber(fields.get('limit')) === luaNumber(layout);
+      if (!isOfLayout) return 0;
+    }
+    if (reseedArg !== '1') return 2;
+    // A read-write lock's live entries that ours would sit beside: readers beside a writer, a writer or an
+    // intent beside a reader. A semaphore's slots of ours are free here: they are missing.
+    if (layout === 'rw' && fields !== undefined) {
+      const isWriter = held[0] === 'w';
+      for (const [field, value] of fields) {
+        if (field === 'rw' || entryOf(value).expiresAtMs <= now) continue;
+        if (isWriter ? field.startsWith('r:') : field === 'w' || field === 'i') return 0;
+      }
+    }
+  }
+  const hash = fields ?? new Map<string, string>();
+  if (missing > 0) {
+    if (layout === 'rw') hash.set('rw', '1');
+    else hash.set('limit', layout);
+  }
+  for (const field of held) hash.set(field, `${now + ttlMs}:${token}`);
+  if (fields === undefined) keyspace.createHash(key, hash);
+  // The key lives as long as its longest live entry: a shorter extension shortens it.
+  let longest = now + ttlMs;
+  for (const value of hash.values()) {
+    // As the script: a value whose part before ':' is no number does not count.
+    const expiresAtMs = luaNumber(value.slice(0, value.indexOf(':')));
+    if (value.includes(':') && expiresAtMs !== undefined) longest = Math.max(longest, expiresAtMs);
+  }
+  keyspace.pexpire(key, longest - now);
+  return missing > 0 ? 2 : 1;
 }
 
 /** The read-write-acquire script (scripts/read-write-acquire.ts), where its layout is written. */

@@ -10,7 +10,7 @@ import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../../../redlock-core/src/scripts/permit-acquire.js';
 import { KNOWN_SCRIPTS } from '../../../redlock-core/src/testing/fake-adapter.js';
 import { listenersScript, parseListenersReply } from '../../../redlock-core/src/scripts/listeners.js';
-import { parsePermitExtendReply, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
+import { parsePermitExtendReply, permitExtendArgsOf, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
 import { parsePermitInspectReply, permitInspectScript } from '../../../redlock-core/src/scripts/permit-inspect.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../../../redlock-core/src/scripts/permit-release.js';
 import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
@@ -387,11 +387,47 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     const [key] = keysFor('permit-extend', 1) as [string];
     await take(key, TOKEN, 2, 1);
     await take(key, OTHER_TOKEN, 1, 1);
-    const extend = (token: string, slots: string[]) => run(permitExtendScript, [key], [token, '60000', ...slots]).then(parsePermitExtendReply);
+    const extend = (token: string, slots: string[]) =>
+      run(permitExtendScript, [key], permitExtendArgsOf(token, 60_000, false, { kind: 'semaphore', limit: 3 }, slots)).then(parsePermitExtendReply);
     expect(await extend(TOKEN, ['1', '2'])).toBe('extended');
     expect(await client.pttl(key)).toBeGreaterThan(50_000);
     expect(await extend(TOKEN, ['1', '3'])).toBe('not-held');
     expect(await extend(OTHER_TOKEN, ['3'])).toBe('extended');
+  });
+
+  it('tells slots that are all missing apart (2), and re-seeds them only where the slots are free and the limit ours', async () => {
+    const [absent, other, otherLimit, partial, plainHash, lockKey] = keysFor('permit-reseed', 6) as [string, string, string, string, string, string];
+    const extend = (key: string, slots: string[], isReseeding: boolean, limit = 3) =>
+      run(permitExtendScript, [key], permitExtendArgsOf(TOKEN, 60_000, isReseeding, { kind: 'semaphore', limit }, slots)).then(parsePermitExtendReply);
+    // The node lost the key (it restarted empty): without re-seeding, nothing changes.
+    expect(await extend(absent, ['1', '2'], false)).toBe('missing');
+    expect(await client.exists(absent)).toBe(0);
+    expect(await extend(absent, ['1', '2'], true)).toBe('missing');
+    const hash = await client.hgetall(absent);
+    expect(Object.keys(hash).sort()).toEqual(['1', '2', 'limit']);
+    expect(hash['limit']).toBe('3');
+    expect([hash['1'], hash['2']].every((value) => value?.endsWith(`:${TOKEN}`))).toBe(true);
+    expect(await client.pttl(absent)).toBeGreaterThan(50_000);
+    expect(await extend(absent, ['1', '2'], false)).toBe('extended');
+    // Another holder's slot 3, live longer than our TTL: re-seeding our free slot 1 keeps the key that long.
+    await take(other, OTHER_TOKEN, 1, 3, { ttlMs: 120_000 });
+    expect(await extend(other, ['1'], true)).toBe('missing');
+    expect(await client.hget(other, '1')).toMatch(new RegExp(`:${TOKEN}$`));
+    expect(await client.pttl(other)).toBeGreaterThan(110_000);
+    // Our slot taken by another holder, another limit, some of ours there and some not, a hash of someone
+    // else's, a lock: never ours, never touched.
+    await take(otherLimit, OTHER_TOKEN, 1, 2, { limit: 2 });
+    await take(partial, TOKEN, 1, 1);
+    await client.hset(plainHash, 'field', 'value');
+    await client.pexpire(plainHash, 60_000);
+    await client.set(lockKey, OTHER_TOKEN, 'PX', 60_000);
+    for (const [key, slots] of [[other, ['3']], [otherLimit, ['1']], [partial, ['1', '2']], [plainHash, ['1']], [lockKey, ['1']]] as const) {
+      const dump = await client.dump(key);
+      expect(await extend(key, [...slots], false)).toBe('not-held');
+      expect(await extend(key, [...slots], true)).toBe('not-held');
+      expect(await client.dump(key)).toEqual(dump);
+    }
+    await client.del(absent, other, otherLimit, partial, plainHash, lockKey);
   });
 
   it('inspects the slots taken by this node\'s clock with an opaque holder id, never a token, and changes nothing', async () => {
@@ -635,7 +671,8 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
 
   it("extends a holder's entry only while it is ours and unexpired by the node's clock", async () => {
     const [key] = keysFor('read-write-extend', 1) as [string];
-    const extend = (token: string, field: string) => run(permitExtendScript, [key], [token, '60000', field]).then(parsePermitExtendReply);
+    const extend = (token: string, field: string) =>
+      run(permitExtendScript, [key], permitExtendArgsOf(token, 60_000, false, { kind: 'read-write' }, [field])).then(parsePermitExtendReply);
     await take(key, TOKEN, 'read', { ttlMs: 1_000 });
     await take(key, OTHER_TOKEN, 'read', { ttlMs: 1 });
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -645,7 +682,50 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
     // Expired: never revived. Another's: never touched.
     expect(await extend(OTHER_TOKEN, `r:${OTHER_TOKEN}`)).toBe('not-held');
     expect(await extend(OTHER_TOKEN, `r:${TOKEN}`)).toBe('not-held');
-    expect(await extend(TOKEN, 'w')).toBe('not-held');
+    // No entry of ours there at all: missing, as on a node that lost the key (re-seeding is tested below).
+    expect(await extend(TOKEN, 'w')).toBe('missing');
+  });
+
+  it("tells an entry missing apart (2), and re-seeds it only where it cannot sit beside a writer, or a writer beside readers", async () => {
+    const keys = keysFor('read-write-reseed', 7) as [string, string, string, string, string, string, string];
+    const [absent, writing, intended, expiredWriter, reading, intendedOnly, plainHash] = keys;
+    const extend = (key: string, field: string, isReseeding: boolean, token = TOKEN) =>
+      run(permitExtendScript, [key], permitExtendArgsOf(token, 60_000, isReseeding, { kind: 'read-write' }, [field])).then(parsePermitExtendReply);
+    // The node lost the key (it restarted empty): without re-seeding, nothing changes.
+    expect(await extend(absent, `r:${TOKEN}`, false)).toBe('missing');
+    expect(await client.exists(absent)).toBe(0);
+    expect(await extend(absent, `r:${TOKEN}`, true)).toBe('missing');
+    expect(await fieldsOf(absent)).toEqual([`r:${TOKEN}`, 'rw']);
+    expect(entryOf(await client.hget(absent, `r:${TOKEN}`)).holder).toBe(TOKEN);
+    expect(await client.pttl(absent)).toBeGreaterThan(50_000);
+    expect(await extend(absent, 'w', true, 'a-writer')).toBe('not-held');
+    // A reader never beside a writer, nor beside a waiting writer's intent, which keeps new readers out.
+    await take(writing, 'a-writer', 'write');
+    await take(intended, OTHER_TOKEN, 'read');
+    expect(await take(intended, 'a-waiting-writer', 'write', { intent: INTENT })).toBe(2);
+    await release(intended, OTHER_TOKEN);
+    // A writer never beside a reader.
+    await take(reading, OTHER_TOKEN, 'read');
+    await client.hset(plainHash, 'field', 'value');
+    await client.pexpire(plainHash, 60_000);
+    const refusals = [[writing, `r:${TOKEN}`, 'missing'], [intended, `r:${TOKEN}`, 'missing'], [reading, 'w', 'missing'], [plainHash, 'w', 'not-held']] as const;
+    for (const [key, field, withoutReseeding] of refusals) {
+      const dump = await client.dump(key);
+      expect(await extend(key, field, false)).toBe(withoutReseeding);
+      expect(await extend(key, field, true)).toBe('not-held');
+      expect(await client.dump(key)).toEqual(dump);
+    }
+    // An expired writer does not count; a writer may sit beside another writer's intent, as it is admitted.
+    await client.hset(expiredWriter, 'rw', '1', 'w', `${(await nodeNowMs()) - 1}:a-crashed-writer`, `r:${OTHER_TOKEN}`, `${(await nodeNowMs()) + 10_000}:${OTHER_TOKEN}`);
+    await client.pexpire(expiredWriter, 10_000);
+    expect(await extend(expiredWriter, `r:${TOKEN}`, true)).toBe('missing');
+    expect(entryOf(await client.hget(expiredWriter, `r:${TOKEN}`)).holder).toBe(TOKEN);
+    await client.hset(intendedOnly, 'rw', '1', 'i', `${(await nodeNowMs()) + 10_000}:${INTENT}`);
+    await client.pexpire(intendedOnly, 10_000);
+    expect(await extend(intendedOnly, 'w', true)).toBe('missing');
+    expect(entryOf(await client.hget(intendedOnly, 'w')).holder).toBe(TOKEN);
+    expect(await client.pttl(intendedOnly)).toBeGreaterThan(50_000);
+    await client.del(...keys);
   });
 });
 

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, expect } from '@jest/globals';
+import type { Redis, RedisOptions } from 'ioredis';
+import { Redlock } from 'redlock-core';
+import { IoredisAdapter } from '../../src/index.js';
+import { eventually } from '../support/eventually.js';
+import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
+
+// A rolling restart of real redis-server nodes without persistence, with `restartGraceMs` set: each node in
+// turn is killed and started again, empty, while a lock, a semaphore's permit, a read lock and a write lock
+// are held under using(). Each node that comes back empty is re-seeded by the next extension, so every hold
+// keeps a quorum through the whole round: before semaphores and read-write locks re-seeded, their holds
+// were lost at the second restart (issue 57). Bounded in time; the assertions are about the holds only.
+
+const NODE_COUNT = 3;
+const TTL_MS = 2_000;
+/** Between the restarts of two nodes, and after the last. */
+const RESTART_EVERY_MS = 3_000;
+
+const redis = useRedisNodes(NODE_COUNT);
+
+/** Client options as the adapter README recommends: fail at once while disconnected, reconnect soon. */
+const CLIENT_OPTIONS: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50, connectTimeout: 1_000 };
+
+/** One kind of hold, taken under using() on a resource of its own. */
+interface Kind {
+  readonly name: string;
+  using(redlock: Redlock, routine: (signal: AbortSignal) => Promise<string>): Promise<string>;
+}
+
+const KINDS: readonly Kind[] = [
+  { name: 'a lock', using: (redlock, routine) => redlock.using('lock', TTL_MS, routine) },
+  { name: 'a semaphore permit', using: (redlock, routine) => redlock.semaphore('permits', { limit: 2 }).using(TTL_MS, routine) },
+  { name: 'a read lock', using: (redlock, routine) => redlock.readWriteLock('read').usingRead(TTL_MS, routine) },
+  { name: 'a write lock', using: (redlock, routine) => redlock.readWriteLock('write').usingWrite(TTL_MS, routine) },
+];
+
+/** Milliseconds each node has been up, as INFO reports it (whole seconds), by node index. */
+async function uptimesMs(admins: readonly Redis[]): Promise<number[]> {
+  const infos = await Promise.all(admins.map((admin) => admin.info('server')));
+  return infos.map((info) => Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0) * 1000);
+}
+
+describe('a rolling restart of nodes without persistence, with restartGraceMs set', () => {
+  itWithFaults(
+    'keeps a lock, a semaphore permit, a read lock and a write lock under using() to their end, their signals never aborted',
+    async () => {
+      const admins = redis.urls.map((_, index) => redis.createClient(index));
+      const clients = redis.urls.map((_, index) => redis.createClient(index, CLIENT_OPTIONS));
+      const redlock = new Redlock(
+        clients.map((client) => new IoredisAdapter(client)),
+        { keyPrefix: `rolling-restart:${randomUUID()}:`, restartGraceMs: TTL_MS },
+      );
+      try {
+        // The nodes just started: inside their grace they grant nothing, so the holds are taken after it.
+        await eventually(() => uptimesMs(admins), (uptimes) => uptimes.every((uptimeMs) => uptimeMs >= TTL_MS), 10_000);
+        await eventually(() => clients.map((client) => client.status), (statuses) => statuses.every((status) => status === 'ready'), 5_000);
+        let restartsDone: () => void = () => undefined;
+        const whenRestartsDone = new Promise<void>((resolve) => (restartsDone = resolve));
+        const aborted: string[] = [];
+        const started: Promise<void>[] = [];
+        const runs = KINDS.map((kind) => {
+          let onStart: () => void = () => undefined;
+          started.push(new Promise<void>((resolve) => (onStart = resolve)));
+          return kind.using(redlock, async (signal) => {
+            signal.addEventListener('abort', () => aborted.push(`${kind.name}: ${String(signal.reason)}`), { once: true });
+            onStart();
+            await whenRestartsDone;
+            return signal.aborted ? 'aborted' : 'done';
+          });
+        });
+        // A routine that fails to start ends its run: stop waiting for it then.
+        await Promise.race([Promise.all(started), Promise.allSettled(runs)]);
+        for (const node of redis.nodes) {
+          await delay(RESTART_EVERY_MS);
+          await node.kill();
+          await node.start();
+        }
+        await delay(RESTART_EVERY_MS);
+        restartsDone();
+        const outcomes = await Promise.allSettled(runs);
+        expect(outcomes.map((outcome, index) => `${KINDS[index]?.name}: ${outcome.status === 'fulfilled' ? outcome.value : String(outcome.reason)}`)).toEqual(
+          KINDS.map((kind) => `${kind.name}: done`),
+        );
+        expect(aborted).toEqual([]);
+      } finally {
+        await redlock.close();
+      }
+    },
+    30_000,
+  );
+});
