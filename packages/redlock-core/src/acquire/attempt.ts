@@ -284,17 +284,21 @@ export class Attempt {
       await Promise.all(cleanups.filter((_, nodeIndex) => known[nodeIndex] !== undefined));
       return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
     }
-    // A silent node's probe still pending is not waited for: no later attempt calls that node before it
-    // settles, so none can meet our keys there. It is cleaned up in the background, as a single try's
-    // silent nodes are (waiting for it held a waiter up to a node timeout of a second at each probe).
-    const probes = calls.outcomes.map((_, nodeIndex) => calls.isPendingProbe(nodeIndex));
-    const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => probes[nodeIndex] === true);
-    if (probes.includes(true)) set.lifecycle.track(Promise.all(cleanups));
-    await Promise.all(cleanups.filter((_, nodeIndex) => probes[nodeIndex] !== true));
+    // Not waited for, and cleaned up in the background as a single try's silent nodes are: a silent node's
+    // probe still pending (no later attempt calls that node before it settles, so none can meet our keys
+    // there; waiting held a waiter up to a second at each probe), and, once the refusals settle why the
+    // attempt failed (the lock is held by another owner), a first contact still pending (a node never heard
+    // from, given a second for a 10 s TTL, that has not answered while the others did: waiting held a new
+    // waiter's first attempt, and its listening, that long).
+    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorumOf(set.nodes.length));
+    const isLeftOut = calls.outcomes.map((_, nodeIndex) => calls.isPendingProbe(nodeIndex) || (isSettled && calls.isPendingFirstContact(nodeIndex)));
+    const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => isLeftOut[nodeIndex] === true);
+    if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
+    await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));
     if (cutOffAt !== undefined) {
       return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
     }
-    const outcomes = await calls.settledButProbes(elapsedMs);
+    const outcomes = await calls.settledExcept(isLeftOut, elapsedMs);
     return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
   }
 }

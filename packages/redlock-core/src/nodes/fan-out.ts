@@ -24,6 +24,8 @@ const ANSWER_KNOWN = 4;
 const MEASURED = 8;
 /** The one call a silent node was sent to find out whether it answers again (see `CircuitBreaker`). */
 const PROBE = 16;
+/** A call to a node never heard from, under the adaptive timeout: it gets the longest timeout there is. */
+const FIRST_CONTACT = 32;
 
 /** Who waits for a fan-out's calls: see the {@link FanOut} constructor. */
 export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
@@ -122,6 +124,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       const admission = node.admitCall<S>(this.#clock, this.#operation);
       if (typeof admission === 'object') return this.skip(nodeIndex, admission);
       if (admission === 'probe') flags |= PROBE;
+      else if (node.isTimeoutAdaptive && node.latency.smoothedRttMs === undefined) flags |= FIRST_CONTACT;
     }
     const startedAt = startedAtMs ?? this.#clock.now();
     this.#flags[nodeIndex] = flags;
@@ -187,14 +190,27 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return ((this.#flags[nodeIndex] as number) & (PROBE | PENDING)) === (PROBE | PENDING);
   }
 
+  /** Whether node `nodeIndex`'s call is a first contact (a node never heard from) still unanswered. */
+  isPendingFirstContact(nodeIndex: number): boolean {
+    return ((this.#flags[nodeIndex] as number) & (FIRST_CONTACT | PENDING)) === (FIRST_CONTACT | PENDING);
+  }
+
   /**
    * Resolves with every outcome once all the calls settled but the probes still pending now (see
    * {@link isPendingProbe}), which are reported as not answered `elapsedMs` after the operation's start.
    */
-  async settledButProbes(elapsedMs: number): Promise<NodeOutcome<S>[]> {
+  settledButProbes(elapsedMs: number): Promise<NodeOutcome<S>[]> {
+    return this.settledExcept(this.outcomes.map((_, nodeIndex) => this.isPendingProbe(nodeIndex)), elapsedMs);
+  }
+
+  /**
+   * Resolves with every outcome once all the calls settled but those `isLeftOut` marks (by node index),
+   * which are reported as not answered `elapsedMs` after the operation's start unless they settled by then.
+   */
+  async settledExcept(isLeftOut: readonly boolean[], elapsedMs: number): Promise<NodeOutcome<S>[]> {
+    if (!isLeftOut.includes(true)) return this.allSettled();
     const waitedFor: Promise<NodeOutcome<S>>[] = [];
-    for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) if (!this.isPendingProbe(nodeIndex)) waitedFor.push(this.outcomeOf(nodeIndex));
-    if (waitedFor.length === this.outcomes.length) return this.allSettled();
+    for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) if (isLeftOut[nodeIndex] !== true) waitedFor.push(this.outcomeOf(nodeIndex));
     await Promise.all(waitedFor);
     return outcomesOfSettledFailure(this.outcomes, elapsedMs);
   }
