@@ -90,14 +90,26 @@ async function untilConnected(cli: CliProcess): Promise<void> {
   expect(await eventually(() => cli.stderr(), (text) => text.includes('connected to'), 15_000)).toContain('connected to');
 }
 
+/**
+ * `count` distinct loopback ports nothing listens on: nodes that are down. Found with every server open at
+ * once, so that the system cannot hand the same free port out twice (two equal URLs are one node listed
+ * twice, which the CLI refuses with 78).
+ */
+async function closedPorts(count: number): Promise<number[]> {
+  const opened = Array.from({ length: count }, () => createServer());
+  await Promise.all(opened.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+  const ports = opened.map((server) => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('Expected a TCP address');
+    return address.port;
+  });
+  await Promise.all(opened.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
 /** A loopback port nothing listens on: a node that is down. */
 async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('Expected a TCP address');
-  return address.port;
+  return (await closedPorts(1))[0] as number;
 }
 
 /**
@@ -512,7 +524,7 @@ describe('when nodes are down', () => {
   it.each([[[]], [['-n']], [['-w', '30s']]])(
     'exits 69 with %j when a majority of nodes cannot be reached',
     async (options) => {
-      const urls = [servers.urls[0] ?? '', `redis://127.0.0.1:${await closedPort()}`, `redis://127.0.0.1:${await closedPort()}`];
+      const urls = [servers.urls[0] ?? '', ...(await closedPorts(2)).map((port) => `redis://127.0.0.1:${port}`)];
       const result = await runCli(['--prefix', prefix, ...options, 'res', 'echo', 'must not run'], { REDLOCK_NODES: urls.join(',') });
       expect(result).toMatchObject({ code: 69, stdout: '' });
       expect(result.stderr).toMatch(/^redlock: Could not acquire "res".*\n$/);
@@ -714,11 +726,12 @@ describe('passwords in node URLs', () => {
   /** The test nodes, which need no password: ioredis sends AUTH and goes on when the server needs none. */
   const live = (index: number): string => `${servers.urls[index] ?? ''}?password=${secret}`;
   /** A node that is down, with a password in every form a user may give. */
-  const down = async (): Promise<string> => `redis://user:${secret}@127.0.0.1:${await closedPort()}/0?password=${secret}&pass=${secret}&sentinelPassword=${secret}`;
+  const downAt = (port: number): string => `redis://user:${secret}@127.0.0.1:${port}/0?password=${secret}&pass=${secret}&sentinelPassword=${secret}`;
+  const down = async (): Promise<string> => downAt(await closedPort());
 
   it.each([
     ['-v with one node down', async () => [live(0), live(1), await down()], ['-v', '-n', 'res', 'true'], 0],
-    ['-v with a majority down', async () => [live(0), await down(), await down()], ['-v', '-n', 'res', 'true'], 69],
+    ['-v with a majority down', async () => [live(0), ...(await closedPorts(2)).map(downAt)], ['-v', '-n', 'res', 'true'], 69],
     ['--inspect -v with one node down', async () => [live(0), live(1), await down()], ['-v', '--inspect', 'res'], 0],
     ['one node listed twice', async () => [live(0), live(0), live(1)], ['-n', 'res', 'true'], 78],
   ])('are never printed: %s', async (_, urlsOf, args, exitCode) => {
