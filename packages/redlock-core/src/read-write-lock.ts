@@ -6,14 +6,13 @@ import { traceHold } from './base/tracing.js';
 import { describeOutcomes } from './base/outcomes.js';
 import type { ReadWriteAcquireStatus, ReadWriteInspection } from './base/outcomes.js';
 import { createLockToken } from './base/token.js';
-import { releaseAndRetry } from './lock/cleanup.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { WaitQueues } from './acquire/wait-queues.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
 import { acquireClaim, guardedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
-import { hashReleaseRunOf } from './permits/claim.js';
+import { withdrawIntent } from './permits/claim.js';
 import { inspectReadWrite } from './permits/inspect-read-write.js';
 import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/read-write-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
@@ -230,16 +229,9 @@ export class ReadWriteLock {
     }
   }
 
-  /**
-   * Removes a writer's intent from every node (or from `nodeIndexes`) in the background, announcing it so
-   * that waiting readers wake.
-   */
-  #withdrawIntent(intent: WriterIntent, nodeIndexes: readonly number[] = this.#set.nodes.map((_, nodeIndex) => nodeIndex)): void {
-    const set = this.#set;
-    const { key } = this.#settings;
-    const { id, ttlMs } = intent;
-    const withdrawal = { keys: [key], token: id, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, id, '', true, []) };
-    for (const nodeIndex of nodeIndexes) void releaseAndRetry(set, nodeIndex, withdrawal);
+  /** Removes a writer's intent from every node (or from `nodeIndexes`): see `withdrawIntent`. */
+  #withdrawIntent(intent: WriterIntent, nodeIndexes?: readonly number[]): void {
+    withdrawIntent(this.#set, this.#settings.key, intent.id, intent.ttlMs, nodeIndexes);
   }
 
   async #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {

@@ -11,6 +11,7 @@ import { acquirePermits, guardedAcquisition, permitAcquireError, type PermitRequ
 import { inspectPermits } from './permits/inspect-permits.js';
 import { runPermitAttempt } from './permits/permit-attempt.js';
 import { Permit } from './permits/permit.js';
+import { NO_INTENT } from './scripts/read-write-acquire.js';
 import { resolvePermitOptions, type SemaphoreSettings } from './settings/resolve-permits.js';
 import { checkAcquireTtl } from './settings/ttl.js';
 
@@ -20,6 +21,12 @@ import { checkAcquireTtl } from './settings/ttl.js';
  * several at once; each holder has its own token and TTL, and holds its permits while a quorum of nodes
  * admitted them and validity (TTL − elapsed − drift) remains, as a lock is held. The nodes evict expired
  * permits by their own clocks, so a holder that crashed frees its permits when their TTL runs out.
+ *
+ * **Order.** A request for several permits that waits is not starved by holders of one: it leaves an
+ * intent on the nodes where too few are free (which lives as long as its TTL plus the longest pause
+ * between its attempts, and is refreshed by each of them), and while it lives, other requests are admitted
+ * there only if they leave that many free. One waiting request's intent at a time; otherwise there is no
+ * queue: whoever reaches a quorum first.
  *
  * Made by `redlock.semaphore()`; it holds no connection of its own and costs nothing while unused.
  */
@@ -50,7 +57,8 @@ export class Semaphore {
    * a failed attempt removes what it wrote, and the next follows after `retryDelayMs` ± `retryJitterMs`, or
    * at once when a holder's release is announced by the nodes (such a woken attempt uses up no retry; after
    * one that failed, announcements rest for at least 4 ms and nine times its duration, since anyone who can
-   * PUBLISH on a node can send one).
+   * PUBLISH on a node can send one). While it waits for more than 1 permit, others keep that many free for
+   * it (see the class's order); when the call gives up, its intent is withdrawn and waiting requests woken.
    *
    * @param ttlMs - How long the nodes keep the permits, in milliseconds, if they are not released or extended.
    * @returns The held {@link Permit}.
@@ -84,7 +92,8 @@ export class Semaphore {
   /**
    * Makes exactly one attempt to take `permits` permits (1 by default), without retrying or waiting, and
    * tells whether too few are free: it resolves with the {@link Permit}, or with `undefined` when the
-   * nodes with too few permits free are more than N − quorum, so that no quorum was possible.
+   * nodes with too few permits free are more than N − quorum, so that no quorum was possible. A single
+   * try leaves no intent: it never makes others keep permits free.
    *
    * @throws {@link PermitError} (`operation` `'acquire'`) when the nodes could not decide
    *   (`'nodes-unreachable'`), a quorum admitted too late (`'no-validity'`), or for `'foreign-key'` and
@@ -96,7 +105,7 @@ export class Semaphore {
     const request = this.#resolve(ttlMs, options, 'tryAcquirePermits');
     request.signal?.throwIfAborted();
     return this.#traced('tryAcquire', request, async () => {
-      const result = await runPermitAttempt(this.#set, this.#settings, request.permits, request.ttlMs, 1, request.signal);
+      const result = await runPermitAttempt(this.#set, this.#settings, request.permits, NO_INTENT, request.ttlMs, 1, request.signal);
       if (result instanceof Permit) {
         if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
         return result;

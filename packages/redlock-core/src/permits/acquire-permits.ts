@@ -11,7 +11,9 @@ import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
+import { permitIntentOf } from '../scripts/permit-acquire.js';
 import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
+import { withdrawIntent } from './claim.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';
 
@@ -99,25 +101,58 @@ function releaseAbandoned(held: { release(): Promise<unknown> } | undefined): Pr
   return held === undefined ? Promise.resolve() : held.release();
 }
 
-/** Runs a semaphore's attempts until one wins a quorum: see {@link acquireClaim}. */
-export function acquirePermits(
+/**
+ * Runs a semaphore's attempts until one wins a quorum: see {@link acquireClaim}. A request for more than 1
+ * permit leaves one intent for all its attempts where too few are free (see `permitAcquireScript`): the
+ * permit's release frees it, and it is withdrawn when the call gives up.
+ */
+export async function acquirePermits(
   set: NodeSet,
   notifications: ReleaseNotifications | undefined,
   queues: WaitQueues,
   semaphore: SemaphoreSettings,
   request: PermitRequest,
 ): Promise<Permit> {
-  return acquireClaim<Permit, FailedPermitAttempt>(set, notifications, queues, request, {
-    queueKeys: [`permits ${semaphore.key}`],
-    keys: [semaphore.key],
-    // Others may take the permits left.
-    isExclusive: false,
-    attempt: (attemptNumber, signal, leadNodeIndex) => runPermitAttempt(set, semaphore, request.permits, request.ttlMs, attemptNumber, signal, leadNodeIndex),
-    isHeld: (result): result is Permit => result instanceof Permit,
-    isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
-    isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
-    errorOf: (attempts, attemptCount, waitMs) => permitAcquireError(semaphore, request, attempts, attemptCount, waitMs),
-  });
+  const { key } = semaphore;
+  const { permits, ttlMs } = request;
+  // One intent id for every attempt of this call: each attempt refreshes the same intent.
+  const intent = permitIntentOf(permits, ttlMs, request.retryDelayMs, request.retryJitterMs);
+  let mayHaveLeftIntent = false;
+  /** How the call ended, for a late answer that left the intent after the fact: see `onLateAnswer`. */
+  let ended: Permit | 'gave-up' | undefined;
+  // A node that timed out may run the request later and leave the intent then: the permit's release frees
+  // it (or frees it there at once, once released); after a give-up it is withdrawn there.
+  const onLateAnswer = (nodeIndex: number, answer: string | undefined): void => {
+    if (answer !== 'full') return;
+    if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
+    else ended?.settleLeftBehind(nodeIndex);
+  };
+  try {
+    const held = await acquireClaim<Permit, FailedPermitAttempt>(set, notifications, queues, request, {
+      queueKeys: [`permits ${key}`],
+      keys: [key],
+      // Others may take the permits left.
+      isExclusive: false,
+      attempt: async (attemptNumber, signal, leadNodeIndex) => {
+        const result = await runPermitAttempt(set, semaphore, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, intent.id === '' ? undefined : onLateAnswer);
+        // Any failed attempt may have left the intent: where it found too few free, or did not hear back.
+        if (intent.id !== '' && !(result instanceof Permit)) mayHaveLeftIntent = true;
+        return result;
+      },
+      isHeld: (result): result is Permit => result instanceof Permit,
+      isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
+      isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
+      errorOf: (attempts, attemptCount, waitMs) => permitAcquireError(semaphore, request, attempts, attemptCount, waitMs),
+    });
+    // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
+    if (mayHaveLeftIntent) held.releaseOnEveryNode();
+    ended = held;
+    return held;
+  } catch (error) {
+    ended = 'gave-up';
+    if (mayHaveLeftIntent) withdrawIntent(set, key, intent.id, intent.ttlMs);
+    throw error;
+  }
 }
 
 /** The error of an acquisition whose attempts failed, or that `waitMs` ended. */

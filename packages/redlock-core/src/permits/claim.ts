@@ -35,7 +35,7 @@ export interface ClaimGrant {
   readonly fields: readonly string[];
   /** The hash's layout, which tells an extension where it may set the fields again on a node that lost them. */
   readonly layout: HashLayout;
-  /** A second holder id the release frees too (a writer's intent id), or `''`. */
+  /** A second holder id the release frees too (a waiting writer's or request's intent), or `''`. */
   readonly alsoFrees: string;
   readonly ttlMs: number;
   /** Monotonic time when the validity ends. */
@@ -62,6 +62,16 @@ export interface ClaimGrant {
  */
 export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, announce: boolean, kept: readonly string[]): NodeCallRun<ReleaseStatus> {
   return new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, alsoFrees, ...kept], parsePermitReleaseReply);
+}
+
+/**
+ * Removes the intent `intentId` (a waiting writer's or request's, living `ttlMs`) from every node of
+ * `nodeIndexes` in the background, announcing it so that the waiters it kept out wake: the call that left
+ * it gave up.
+ */
+export function withdrawIntent(set: NodeSet, key: string, intentId: string, ttlMs: number, nodeIndexes: readonly number[] = set.nodes.map((_, nodeIndex) => nodeIndex)): void {
+  const withdrawal: Release = { keys: [key], token: intentId, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, intentId, '', true, []) };
+  for (const nodeIndex of nodeIndexes) void releaseAndRetry(set, nodeIndex, withdrawal);
 }
 
 /**
@@ -274,7 +284,7 @@ export class Claim {
   }
 
   /**
-   * Node `nodeIndex` answered, maybe after the claim was decided, that it left `alsoFrees` (a writer's
+   * Node `nodeIndex` answered, maybe after the claim was decided, that it left `alsoFrees` (an
    * intent) but wrote no entry: nothing to do while the claim is held, since its release frees it there;
    * freed there at once if the release went first (a call re-sent after a `NOSCRIPT` may run after it).
    */

@@ -9,6 +9,7 @@ import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
+import type { WriterIntent } from '../scripts/read-write-acquire.js';
 import type { SemaphoreSettings } from '../settings/resolve-permits.js';
 import { freeFailedRounds } from './claim.js';
 import { Permit } from './permit.js';
@@ -39,17 +40,22 @@ interface Round {
  * in different orders, or their free slots differ) while their answers show slots free on a quorum, a
  * second round asks every node for exactly those. Otherwise it frees what the rounds took (on every node
  * that did not refuse, and on a node that timed out once it answers that it admitted) and resolves with
- * the failed attempt. `signal` cuts the vote short. With `leadNodeIndex` (a woken attempt), the lead node
- * is asked alone first: `'full-at-lead'` when it has too few free, and no other node was asked.
+ * the failed attempt. A node that has too few free keeps the request's `intent` there (see
+ * `permitAcquireScript`), which this cleanup keeps: the permit's release frees it, or the caller withdraws
+ * it. `signal` cuts the vote short. With `leadNodeIndex` (a woken attempt), the lead node is asked alone
+ * first: `'full-at-lead'` when it has too few free, and no other node was asked. A failed attempt's node
+ * that answers only after its timeout is told to `onLateAnswer`.
  */
 export async function runPermitAttempt(
   set: NodeSet,
   semaphore: SemaphoreSettings,
   permits: number,
+  intent: WriterIntent,
   ttlMs: number,
   attemptNumber: number,
   signal: AbortSignal | undefined,
   leadNodeIndex?: number,
+  onLateAnswer?: (nodeIndex: number, answer: PermitAcquireStatus | undefined) => void,
 ): Promise<Permit | FailedPermitAttempt | 'full-at-lead'> {
   const { clock, driftFactor, restartGraceMs } = set.options;
   const { key, limit } = semaphore;
@@ -58,7 +64,7 @@ export async function runPermitAttempt(
   const start = clock.now();
   /** Sends a round to every node, or to node `onlyNodeIndex` alone. */
   const sendRound = (firstSlot: number, slots?: readonly number[], onlyNodeIndex?: number): Round => {
-    const args = permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, firstSlot, slots);
+    const args = permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, firstSlot, intent, slots);
     const answers: (PermitAcquireReply | undefined)[] = new Array(nodeCount);
     const readers = Array.from(
       { length: nodeCount },
@@ -118,6 +124,7 @@ export async function runPermitAttempt(
       permits,
       slots,
       limit,
+      alsoFrees: intent.id,
       attempts: attemptNumber,
       ttlMs,
       // Validity is what is left now, at the decision: it runs from here, not from the start.
@@ -126,13 +133,15 @@ export async function runPermitAttempt(
       keysExpireAt: clock.now() + ttlMs,
       written,
     });
-    // A node that gave other slots, now or in a late answer, holds them for nothing: they are freed there.
-    // The permit's own release reaches every node that was sent the request.
+    // A node that gave other slots, now or in a late answer, holds them for nothing: they are freed there;
+    // so is an intent left after the release. The permit's own release reaches every node that was sent
+    // the request.
     for (const { calls, answers } of rounds) {
       for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
         if (!calls.wasSent(nodeIndex)) continue;
         calls.onAnswerOf(nodeIndex, (answer) => {
           if (answer === 'admitted') permit.settleGrant(nodeIndex, answers[nodeIndex]?.slots ?? []);
+          else if (answer === 'full') permit.settleLeftBehind(nodeIndex);
         });
       }
     }
@@ -144,6 +153,7 @@ export async function runPermitAttempt(
     rounds.map((round) => round.calls),
     { key, token, ttlMs },
     (status) => isRefusal(status),
+    onLateAnswer,
   );
   const nodes = cutOff ?? (await last.calls.settledButProbes(elapsedMs));
   const reason = failureOf(nodes, slots !== undefined);

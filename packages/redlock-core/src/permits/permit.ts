@@ -24,6 +24,8 @@ export interface PermitGrant {
   /** The slots held on a quorum, in order (see `permitAcquireScript`). */
   readonly slots: readonly number[];
   readonly limit: number;
+  /** The request's intent id (see `permitIntentOf`), freed with the permits; `''` for none. */
+  readonly alsoFrees: string;
   readonly attempts: number;
   readonly ttlMs: number;
   /** Monotonic time when the validity ends. */
@@ -72,7 +74,6 @@ export class Permit {
       ...grant,
       fields: grant.slots.map(String),
       layout: { kind: 'semaphore', limit: grant.limit },
-      alsoFrees: '',
       what: describePermits(grant.permits, grant.limit, grant.resource),
       isPlural: true,
       traced: { primitive: 'semaphore', mode: undefined, permits },
@@ -210,5 +211,19 @@ export class Permit {
    */
   settleGrant(nodeIndex: number, slots: readonly number[]): void {
     this.#claim.settleGrant(nodeIndex, slots.map(String));
+  }
+
+  /**
+   * Node `nodeIndex` had too few free for the request that won this permit, maybe after the permit was
+   * decided, and may have left its intent there: see `Claim.settleLeftBehind`.
+   * @internal
+   */
+  settleLeftBehind(nodeIndex: number): void {
+    this.#claim.settleLeftBehind(nodeIndex);
+  }
+
+  /** Sends the release to every node: earlier attempts may have left the request's intent where the winning one did not ask. @internal */
+  releaseOnEveryNode(): void {
+    this.#claim.releaseOnEveryNode();
   }
 }

@@ -1,5 +1,7 @@
 import type { PermitAcquireStatus } from '../base/outcomes.js';
+import { createLockToken } from '../base/token.js';
 import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
+import { NO_INTENT, type WriterIntent, writerIntentOf } from './read-write-acquire.js';
 
 /**
  * The most permits a semaphore may have: a node's script reads every slot of the semaphore on each call,
@@ -13,18 +15,24 @@ export const MAX_PERMIT_LIMIT = 1_000;
  * more than L holders can have validity at once (a count per node would not do: with a quorum of 3 of 5
  * nodes, 5 holders of a limit of 3 can each find 3 nodes with room). On each node the semaphore is one
  * hash at the resource key: field `limit` holds L, every client of the resource must agree on it, and
- * field `<slot>` (1 to L) holds `<expiry on the node's clock, ms>:<token>` while taken. The key lives as
- * long as its longest live slot: taking slots lengthens it, an extension (permit-extend.ts) and a release
- * (permit-release.ts) set it to the longest slot still live, and a release removes it with the last. A
- * lock on the same resource is a string at the same key, so each finds the other foreign and neither can
- * overcommit the other; so is any hash that does not keep this layout (see {@link SEMAPHORE_LAYOUT_LUA}).
+ * field `<slot>` (1 to L) holds `<expiry on the node's clock, ms>:<token>` while taken. Field `i` holds a
+ * waiting request's intent, `<expiry>:<intent id>`, the id naming its permits (`<k>:<random>`): a request
+ * for k > 1 permits that finds too few free leaves it, and while it lives (until the request's next
+ * attempt can have come: see `permitIntentOf`) another request is admitted only where it leaves k slots
+ * free, so a stream of 1-permit holders cannot starve it (k free at once would otherwise rarely be seen).
+ * The key lives as long as its longest live entry: taking slots or leaving an intent lengthens it, an
+ * extension (permit-extend.ts) and a release (permit-release.ts) set it to the longest entry still live,
+ * and a release removes it with the last. A lock on the same resource is a string at the same key, so
+ * each finds the other foreign and neither can overcommit the other; so is any hash that does not keep
+ * this layout (see {@link SEMAPHORE_LAYOUT_LUA}).
  */
 /**
  * Lua: `isSemaphoreHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as
  * HGETALL lists them), keeps a semaphore's layout: a TTL (every script that writes it sets one), a
- * `limit` that is a positive integer, and every other field a slot from 1 to it holding
- * `<expiry>:<token>`. Anything else is someone else's hash (a user's, with a `limit` field of its own),
- * which no permit script may change, and which must not fail a script that reads it.
+ * `limit` that is a positive integer, field `i` (if there) holding `<expiry>:<permits>:<random>`, and
+ * every other field a slot from 1 to the limit holding `<expiry>:<token>`. Anything else is someone else's
+ * hash (a user's, with a `limit` field of its own), which no permit script may change, and which must not
+ * fail a script that reads it.
  */
 export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
   if redis.call('PTTL', key) < 0 then
@@ -41,7 +49,11 @@ export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
   end
   for i = 1, #all, 2 do
     local field = all[i]
-    if field ~= 'limit' then
+    if field == 'i' then
+      if string.match(all[i + 1], '^%d+:%d+:.') == nil then
+        return false
+      end
+    elseif field ~= 'limit' then
       local slot = tonumber(field)
       if slot == nil or slot < 1 or slot > limit or slot % 1 ~= 0 or tostring(slot) ~= field or string.match(all[i + 1], '^%d+:.') == nil then
         return false
@@ -57,25 +69,37 @@ export const permitAcquireScript = defineScript(
 --[[ Takes ARGV[3] free slots of the semaphore at KEYS[1] for a holder, all or none, and reports the slots
      still free. With ARGV[6] > 0, it looks at the slots in the order ARGV[6], ARGV[6]+1, ... (wrapping
      around): nodes that see the same slots free take the same ones, and the holder needs a quorum of
-     nodes that gave the same slots. With ARGV[6] = 0 it takes exactly the slots ARGV[7..], where every
+     nodes that gave the same slots. With ARGV[6] = 0 it takes exactly the slots ARGV[9..], where every
      one of them is free or already ours, and frees our other slots: the second round of an attempt whose
      nodes gave different slots, asking for slots the answers showed free on a quorum. A slot is free when
      missing or expired by this node's clock, so a holder that crashed frees its slots when their TTL runs
-     out. Atomic, so two holders cannot take one slot. A semaphore whose recorded limit differs is refused
-     with that limit. A key that is not a semaphore (a lock, another type, a hash that does not keep the
+     out. While another request's intent lives there (field 'i', for k permits), a request is admitted
+     only if it leaves k slots free. A request refused for want of free slots leaves its intent (ARGV[7],
+     one id for every attempt of one acquisition; '' for none: a request for 1 permit or a single try) for
+     ARGV[8] milliseconds, or refreshes it, unless another request's intent lives there; once admitted it
+     removes its own intent.
+     Atomic, so two holders cannot take one slot. A semaphore whose recorded limit differs is refused with
+     that limit. A key that is not a semaphore (a lock, another type, a hash that does not keep the
      layout) is foreign, left alone.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] permits   ARGV[4] limit
      ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit,
-     or 0   ARGV[7..] with 0, the slots to take
+     or 0   ARGV[7] the request's intent id, '<ARGV[3]>:<random>' (any other is ignored), or ''
+     ARGV[8] how long the intent lives, in milliseconds   ARGV[9..] with 0, the slots to take
      Returns {1, n, slot 1, ..., slot n, free slot, ...} with the n slots now ours (a re-sent first call
-     gets those it took) and the slots still free, {0, free slot, ...} when too few are free (nothing
-     changed), -1 if the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a
-     semaphore of another limit (nothing changed in these cases either). ]]
+     gets those it took) and the slots still free; {0, free slot, ...} when too few are free, or just {0}
+     when another request's intent keeps them (nothing changed but our intent, left or refreshed); -1 if
+     the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a semaphore of another
+     limit (nothing changed in these cases). ]]
 ${RESTART_GRACE_LUA}
 ${SEMAPHORE_LAYOUT_LUA}
 local key, token = KEYS[1], ARGV[1]
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
+local intent, intentTtlMs = ARGV[7], tonumber(ARGV[8])
+-- The intent's entry names its permits, which others keep free: an id that names others would lie.
+if string.match(intent, '^(%d+):.') ~= tostring(permits) then
+  intent = ''
+end
 local keyType = redis.call('TYPE', key)['ok']
 if keyType ~= 'none' and keyType ~= 'hash' then
   return -2
@@ -111,6 +135,18 @@ for slot = 1, limit do
     end
   end
 end
+-- A live intent: ours, or another request's, which keeps its permits' worth of slots free.
+local isOurIntent, kept = false, 0
+if fields['i'] ~= nil then
+  local expiresAt, waiting = string.match(fields['i'], '^(%d+):(%d+):')
+  if tonumber(expiresAt) > now then
+    if intent ~= '' and string.sub(fields['i'], #expiresAt + 2) == intent then
+      isOurIntent = true
+    else
+      kept = tonumber(waiting)
+    end
+  end
+end
 -- A re-sent first call gets the slots it took; otherwise the slots to take, in order.
 local isResent = first > 0 and #ours > 0
 local wanted = {}
@@ -124,25 +160,38 @@ elseif first > 0 then
     end
   end
 else
-  for i = 7, #ARGV do
+  for i = 9, #ARGV do
     local slot = tonumber(ARGV[i])
     if stateOf[slot] ~= nil then
       wanted[#wanted + 1] = slot
     end
   end
 end
-if #wanted < permits then
+local isWanted = {}
+for i = 1, #wanted do
+  isWanted[wanted[i]] = true
+end
+-- The slots free once we take ours (our other slots are freed): another's intent keeps that many.
+local freeAfter = 0
+for slot = 1, limit do
+  if stateOf[slot] ~= nil and not isWanted[slot] then
+    freeAfter = freeAfter + 1
+  end
+end
+if #wanted < permits or (not isResent and freeAfter < kept) then
+  if intent ~= '' and kept == 0 and keyType == 'hash' then
+    redis.call('HSET', key, 'i', (now + intentTtlMs) .. ':' .. intent)
+    if redis.call('PTTL', key) < intentTtlMs then
+      redis.call('PEXPIRE', key, intentTtlMs)
+    end
+  end
   local reply = {0}
   for slot = 1, limit do
-    if stateOf[slot] == 'free' then
+    if stateOf[slot] == 'free' and kept == 0 then
       reply[#reply + 1] = slot
     end
   end
   return reply
-end
-local isWanted = {}
-for i = 1, #wanted do
-  isWanted[wanted[i]] = true
 end
 if not isResent then
   if isInsideRestartGrace(restartGraceMs) then
@@ -158,6 +207,9 @@ if not isResent then
       redis.call('HDEL', key, ours[i])
       stateOf[ours[i]] = 'free'
     end
+  end
+  if isOurIntent then
+    redis.call('HDEL', key, 'i')
   end
   if redis.call('PTTL', key) < ttlMs then
     redis.call('PEXPIRE', key, ttlMs)
@@ -178,10 +230,29 @@ return reply
 
 /**
  * The arguments of the permit-acquire script after its key: from `firstSlot` on, or with `slots`, exactly
- * those (the second round of an attempt).
+ * those (the second round of an attempt); `intent` is left where too few slots are free.
  */
-export function permitAcquireArgsOf(token: string, ttlMs: number, permits: number, limit: number, restartGraceMs: number, firstSlot: number, slots: readonly number[] = []): string[] {
-  return [token, String(ttlMs), String(permits), String(limit), String(restartGraceMs), String(firstSlot), ...slots.map(String)];
+export function permitAcquireArgsOf(
+  token: string,
+  ttlMs: number,
+  permits: number,
+  limit: number,
+  restartGraceMs: number,
+  firstSlot: number,
+  intent: WriterIntent,
+  slots: readonly number[] = [],
+): string[] {
+  return [token, String(ttlMs), String(permits), String(limit), String(restartGraceMs), String(firstSlot), intent.id, String(intent.ttlMs), ...slots.map(String)];
+}
+
+/**
+ * The intent of a request for `permits` permits that waits for free slots, made as a writer's (see
+ * `writerIntentOf`: it lives until the next timed attempt can have come), with a fresh id that names the
+ * permits, `<permits>:<random>`, as its entry must (see `permitAcquireScript`). A request for 1 permit
+ * leaves none: it needs one slot free at once, which every release gives.
+ */
+export function permitIntentOf(permits: number, ttlMs: number, retryDelayMs: number, retryJitterMs: number): WriterIntent {
+  return permits > 1 ? writerIntentOf(`${permits}:${createLockToken()}`, ttlMs, retryDelayMs, retryJitterMs) : NO_INTENT;
 }
 
 /**

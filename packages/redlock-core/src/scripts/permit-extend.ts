@@ -18,7 +18,8 @@ export const permitExtendScript = defineScript(
      are told apart: the node lost them (it restarted empty). With re-seeding on, they are set again with our
      token and the new expiry, only where they cannot sit beside a holder they exclude on this node: a
      semaphore's slots are then free here (they are missing), and the recorded limit is ours (set when the
-     key is absent); a writer is set only where no live reader is, a reader only where no live writer and
+     key is absent; a waiting request's intent does not stop them: it guards admissions, and the holder
+     was admitted); a writer is set only where no live reader is, a reader only where no live writer and
      no live writer's intent is (the intent keeps new readers out, so it keeps ours out too). The client
      asks for re-seeding only once a quorum of nodes has extended, so a hold that is gone stays gone; the
      restart grace does not apply, as it guards grants to new holders. The key then lives as long as its

@@ -8,7 +8,8 @@ export const permitInspectScript = defineScript(
 --[[ Reports the slots of the semaphore at KEYS[1] that this node holds taken, by its own clock, without
      any token: inspection must never reveal one, which would let the reader release or extend another
      holder's permits. Each slot comes with an opaque holder id, the first 12 hex digits of the SHA1 of
-     its holder's token, which tells holders apart across nodes and can do nothing else. Changes nothing.
+     its holder's token, which tells holders apart across nodes and can do nothing else. A waiting
+     request's intent (field 'i') holds no slot and is not reported. Changes nothing.
      KEYS[1] resource key
      Returns 0 if there is no key, -2 if it is not a semaphore, else {limit, slot, holder id, remaining
      milliseconds, slot, holder id, remaining milliseconds, ...}. ]]
@@ -32,7 +33,7 @@ for i = 1, #all, 2 do
   local field, value = all[i], all[i + 1]
   if field == 'limit' then
     reply[1] = tonumber(value)
-  else
+  elseif field ~= 'i' then
     local colon = string.find(value, ':', 1, true)
     local remainingMs = tonumber(string.sub(value, 1, colon - 1)) - now
     if remainingMs > 0 then

@@ -6,10 +6,10 @@ function permitReleaseSource(announces: boolean): string {
   return /* lua */ `
 --[[ Frees a holder's entries in the semaphore or read-write lock at KEYS[1] (their layouts are written on
      the permit-acquire and read-write-acquire scripts): every field that holds token ARGV[1], or ARGV[2]
-     when not empty (a writer's intent id), but the fields ARGV[3..] if given. Once it freed one, the key
-     lives as long as its longest live entry: it is removed with the expired ones when none is live, so
-     neither a holder gone long ago nor a long TTL since released keeps the marker (the field without a
-     holder, which holds a semaphore's limit) alive${
+     when not empty (a waiting writer's or request's intent), but the fields ARGV[3..] if given. Once it
+     freed one, the key lives as long as its longest live entry: it is removed with the expired ones when
+     none is live, so neither a holder gone long ago nor a long TTL since released keeps the marker (the
+     field without a holder, which holds a semaphore's limit) alive${
        announces
          ? `; announces
      the release on the key's release channel in the same step, so a waiter cannot miss it`

@@ -15,8 +15,10 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
   const now = Math.floor(keyspace.now());
   switch (script) {
     case 'permit-acquire': {
-      const [, ttlArg, permitsArg, limitArg, graceArg, firstArg, ...explicit] = args;
-      const [ttlMs, permits, limit, graceMs, first] = [ttlArg, permitsArg, limitArg, graceArg, firstArg].map(Number) as [number, number, number, number, number];
+      const [, ttlArg, permitsArg, limitArg, graceArg, firstArg, intentArg = '', intentTtlArg, ...explicit] = args;
+      const [ttlMs, permits, limit, graceMs, first, intentTtlMs] = [ttlArg, permitsArg, limitArg, graceArg, firstArg, intentTtlArg].map(Number) as [number, number, number, number, number, number];
+      // The intent's entry names its permits, which others keep free: an id that names others is ignored.
+      const intent = /^(\d+):./s.exec(intentArg)?.[1] === String(permits) ? intentArg : '';
       if (type !== 'none' && type !== 'hash') return -2;
       if (slots !== undefined) {
         if (!isSemaphoreHash(keyspace, key, slots)) return -2;
@@ -30,6 +32,9 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
         if (value === undefined || (entryOf(value).holder !== token && entryOf(value).expiresAtMs <= now)) stateOf.set(slot, 'free');
         else if (entryOf(value).holder === token) stateOf.set(slot, 'ours');
       }
+      // A live intent: ours, or another request's, which keeps its permits' worth of slots free.
+      const waiting = slots?.get('i');
+      const [isOurIntent, kept] = waiting === undefined || entryOf(waiting).expiresAtMs <= now ? [false, 0] : intentOf(entryOf(waiting).holder, intent);
       const ours = [...stateOf].filter(([, state]) => state === 'ours').map(([slot]) => slot);
       const freeSlots = (except: readonly number[]): number[] => [...stateOf].filter(([slot, state]) => state === 'free' && !except.includes(slot)).map(([slot]) => slot);
       // A re-sent first call gets the slots it took, if it still has enough of them.
@@ -39,7 +44,15 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
         : first > 0
           ? Array.from({ length: limit }, (_, step) => ((first - 1 + step) % limit) + 1).filter((slot) => stateOf.get(slot) === 'free').slice(0, permits)
           : explicit.map(Number).filter((slot) => stateOf.has(slot));
-      if (wanted.length < permits) return [0, ...freeSlots([])];
+      // The slots free once we take ours (our other slots are freed): another's intent keeps that many.
+      const freeAfter = [...stateOf.keys()].filter((slot) => !wanted.includes(slot)).length;
+      if (wanted.length < permits || (!isResent && freeAfter < kept)) {
+        if (intent !== '' && kept === 0 && slots !== undefined) {
+          slots.set('i', `${now + intentTtlMs}:${intent}`);
+          lengthenTtl(keyspace, key, intentTtlMs);
+        }
+        return [0, ...(kept === 0 ? freeSlots([]) : [])];
+      }
       if (!isResent) {
         // Redis reports uptime in whole seconds, rounded down.
         if (graceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < graceMs) return -1;
@@ -51,6 +64,7 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
           fields.delete(String(slot));
           stateOf.set(slot, 'free');
         }
+        if (isOurIntent) fields.delete('i');
         if (slots === undefined) keyspace.createHash(key, fields);
         lengthenTtl(keyspace, key, ttlMs);
       }
@@ -65,7 +79,7 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       const taken: (number | string)[] = [];
       for (const [field, value] of slots ?? []) {
         const remainingMs = entryOf(value).expiresAtMs - now;
-        if (field !== 'limit' && remainingMs > 0) taken.push(Number(field), createHash('sha1').update(entryOf(value).holder).digest('hex').slice(0, 12), remainingMs);
+        if (field !== 'limit' && field !== 'i' && remainingMs > 0) taken.push(Number(field), createHash('sha1').update(entryOf(value).holder).digest('hex').slice(0, 12), remainingMs);
       }
       return [Number(limit), ...taken];
     }
@@ -109,13 +123,20 @@ function luaNumber(text: string | undefined): number | undefined {
 /** Whether an entry's value is `<expiry>:<holder>`, as every permit script writes it. */
 const isEntry = (value: string): boolean => /^\d+:./s.test(value);
 
-/** `isSemaphoreHash` of the permit scripts (see `SEMAPHORE_LAYOUT_LUA`): a TTL, a positive integer limit, slots 1 to it. */
+/**
+ * `isSemaphoreHash` of the permit scripts (see `SEMAPHORE_LAYOUT_LUA`): a TTL, a positive integer limit,
+ * an intent `<expiry>:<permits>:<random>` if any, slots 1 to the limit.
+ */
 function isSemaphoreHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMap<string, string>): boolean {
   if (keyspace.pttl(key) === Infinity) return false;
   const limit = luaNumber(fields.get('limit'));
   if (limit === undefined || !Number.isInteger(limit) || limit < 1) return false;
   for (const [field, value] of fields) {
     if (field === 'limit') continue;
+    if (field === 'i') {
+      if (!/^\d+:\d+:./s.test(value)) return false;
+      continue;
+    }
     const slot = Number(field);
     if (!Number.isInteger(slot) || slot < 1 || slot > limit || String(slot) !== field || !isEntry(value)) return false;
   }
@@ -130,6 +151,15 @@ function isReadWriteHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMa
     if ((field !== 'w' && field !== 'i' && !field.startsWith('r:')) || !isEntry(value)) return false;
   }
   return true;
+}
+
+/**
+ * A live semaphore intent whose id is `<permits>:<random>`, seen by a request whose intent id is `intent`:
+ * whether it is that request's own, and otherwise how many slots it keeps free.
+ */
+function intentOf(holder: string, intent: string): [isOurs: boolean, kept: number] {
+  if (intent !== '' && holder === intent) return [true, 0];
+  return [false, Number(holder.slice(0, holder.indexOf(':')))];
 }
 
 /** A hash entry's holder and expiry, from its value `<expiry>:<holder>`. */

@@ -6,6 +6,7 @@ import { inspectScript } from '../../src/scripts/inspect.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { permitAcquireArgsOf } from '../../src/scripts/permit-acquire.js';
+import { NO_INTENT } from '../../src/scripts/read-write-acquire.js';
 import { FakeKeyspace } from '../../src/testing/fake-keyspace.js';
 import { runPermitScript } from '../../src/testing/fake-permits.js';
 import { grantingNode, hangingNode, keysOf, noScriptOnceNode, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
@@ -146,9 +147,61 @@ describe('FakeNode', () => {
 });
 
 describe("the fake's permit scripts", () => {
+  it("keep a waiting request's intent as the Lua does (scripts.test.ts): left, respected, refreshed, removed on admission and release", async () => {
+    const clock = new FakeClock();
+    const keyspace = new FakeKeyspace(clock);
+    const waiter = { id: '3:intent-of-three', ttlMs: 60_000 };
+    const take = (token: string, permits: number, firstSlot: number, intent = NO_INTENT) =>
+      runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf(token, 10_000, permits, 3, 0, firstSlot, intent));
+    const release = (token: string, other = '') => runPermitScript(keyspace, 'permit-release', ['jobs'], [token, other]);
+    take('holder-1', 1, 1);
+    take('holder-2', 1, 2);
+    expect(take('attempt-1', 3, 1, waiter)).toEqual([0, 3]);
+    const left = keyspace.hashOf('jobs')?.get('i');
+    expect(left).toMatch(/^\d+:3:intent-of-three$/);
+    expect(keyspace.pttl('jobs')).toBe(60_000);
+    expect(take('other', 1, 3)).toEqual([0]);
+    expect(take('other', 2, 3, { id: '2:intent-of-two', ttlMs: 60_000 })).toEqual([0]);
+    await clock.advance(5);
+    expect(take('attempt-2', 3, 1, waiter)).toEqual([0, 3]);
+    expect(Number(keyspace.hashOf('jobs')?.get('i')?.split(':')[0])).toBe(Number(left?.split(':')[0]) + 5);
+    release('holder-1');
+    release('holder-2');
+    expect(take('attempt-3', 3, 2, waiter)).toEqual([1, 3, 2, 3, 1]);
+    expect([...(keyspace.hashOf('jobs')?.keys() ?? [])].sort()).toEqual(['1', '2', '3', 'limit']);
+    release('attempt-3', '3:intent-of-three');
+    expect(keyspace.typeOf('jobs')).toBe('none');
+  });
+
+  it('admit others beside a live intent only where they leave its permits free, as the Lua does (scripts.test.ts)', async () => {
+    const clock = new FakeClock();
+    const keyspace = new FakeKeyspace(clock);
+    const take = (token: string, permits: number, firstSlot: number, intent = NO_INTENT) =>
+      runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf(token, 10_000, permits, 3, 0, firstSlot, intent));
+    take('holder-1', 1, 1);
+    take('holder-2', 1, 2);
+    expect(take('liar', 2, 1, { id: '3:liar', ttlMs: 60_000 })).toEqual([0, 3]);
+    expect(keyspace.hashOf('jobs')?.has('i')).toBe(false);
+    expect(take('attempt-1', 2, 1, { id: '2:intent-of-two', ttlMs: 60_000 })).toEqual([0, 3]);
+    runPermitScript(keyspace, 'permit-release', ['jobs'], ['holder-1', '']);
+    expect(take('other', 1, 1)).toEqual([0]);
+    runPermitScript(keyspace, 'permit-release', ['jobs'], ['holder-2', '']);
+    expect(take('other', 1, 1)).toEqual([1, 1, 1, 2, 3]);
+    expect(runPermitScript(keyspace, 'permit-inspect', ['jobs'], [])).toEqual([3, 1, expect.any(String), 10_000]);
+    expect(runPermitScript(keyspace, 'permit-release', ['jobs'], ['2:intent-of-two', ''])).toBe(1);
+    expect([...(keyspace.hashOf('jobs')?.keys() ?? [])].sort()).toEqual(['1', 'limit']);
+    // An expired intent keeps nothing free.
+    await clock.advance(10);
+    keyspace.hashOf('jobs')?.set('i', '1:2:intent-of-two');
+    expect(take('third', 2, 2)).toEqual([1, 2, 2, 3]);
+    // An `i` field that is not an intent makes the hash someone else's.
+    keyspace.hashOf('jobs')?.set('i', 'not-an-intent');
+    expect(take('fourth', 1, 1)).toEqual(-2);
+  });
+
   it('refuse a re-sent first call whose token holds fewer slots than it asks for, as the Lua does (scripts.test.ts)', () => {
     const keyspace = new FakeKeyspace(new FakeClock());
-    const take = (permits: number) => runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf('t', 10_000, permits, 3, 0, 1));
+    const take = (permits: number) => runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf('t', 10_000, permits, 3, 0, 1, NO_INTENT));
     expect(take(1)).toEqual([1, 1, 1, 2, 3]);
     expect(take(2)).toEqual([0, 2, 3]);
     expect([...(keyspace.hashOf('jobs')?.keys() ?? [])].sort()).toEqual(['1', 'limit']);

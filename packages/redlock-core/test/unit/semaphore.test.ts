@@ -535,3 +535,98 @@ describe("a semaphore's woken attempt", () => {
     expect(woken).toBeGreaterThan(400 / 30 / 2);
   });
 });
+
+describe('a request for several permits behind 1-permit holders (issue 57)', () => {
+  /** Two of 3 permits held on 3 fake nodes, and a way to make other clients of the same nodes. */
+  async function twoHeld() {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const client = () => new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 }).semaphore('jobs', { limit: 3 });
+    const holders = await clock.runUntilSettled(Promise.all([client().acquire(10_000), client().acquire(10_000)]));
+    const fieldsOn = () => nodes.map((node) => [...(node.keyspace.hashOf('jobs')?.keys() ?? [])].sort());
+    return { clock, nodes, client, holders, fieldsOn };
+  }
+
+  it('leaves its intent while it waits, keeps 1-permit requests out, and removes it once admitted; released, nothing is left', async () => {
+    const { clock, client, holders, fieldsOn } = await twoHeld();
+    const acquiring = client().acquire(10_000, { permits: 3 });
+    await clock.advance(50);
+    // The intent is on every node: a request for the free permit is refused, even a single try.
+    expect(fieldsOn().every((fields) => fields.includes('i'))).toBe(true);
+    expect(await clock.runUntilSettled(client().tryAcquire(10_000))).toBeUndefined();
+    // Its next attempts refresh the same intent, which outlives the wait.
+    await clock.advance(1_000);
+    expect(fieldsOn().every((fields) => fields.includes('i'))).toBe(true);
+    await clock.runUntilSettled(Promise.all(holders.map((held) => held.release())));
+    const permit = await clock.runUntilSettled(acquiring);
+    expect([permit.permits, permit.state]).toEqual([3, 'held']);
+    // Admitted, it removed its intent; released, nothing is left.
+    expect(fieldsOn()).toEqual(Array.from({ length: 3 }, () => ['1', '2', '3', 'limit']));
+    await clock.runUntilSettled(permit.release());
+    expect(fieldsOn()).toEqual([[], [], []]);
+  });
+
+  it('withdraws the intent of a request that gives up, and a single try or a request for 1 permit leaves none', async () => {
+    const { clock, client, holders, fieldsOn } = await twoHeld();
+    expect(await clock.runUntilSettled(client().tryAcquire(10_000, { permits: 2 }))).toBeUndefined();
+    const one = await clock.runUntilSettled(client().acquire(10_000));
+    const waitingForOne = client().acquire(10_000, { waitMs: 250 });
+    await expect(clock.runUntilSettled(waitingForOne)).rejects.toMatchObject({ reason: 'no-permits-free', waitMs: 250 });
+    expect(fieldsOn().every((fields) => !fields.includes('i'))).toBe(true);
+    await clock.runUntilSettled(one.release());
+    await expect(clock.runUntilSettled(client().acquire(10_000, { permits: 3, waitMs: 250 }))).rejects.toMatchObject({ reason: 'no-permits-free', waitMs: 250 });
+    await clock.advance(10);
+    expect(fieldsOn().every((fields) => !fields.includes('i'))).toBe(true);
+    expect((await clock.runUntilSettled(client().tryAcquire(10_000)))?.state).toBe('held');
+    await clock.runUntilSettled(Promise.all(holders.map((held) => held.release())));
+  });
+
+  it('withdraws the intent a slow node leaves after the request gave up, when its call was re-sent after a NOSCRIPT', async () => {
+    const { clock, nodes, holders, fieldsOn } = await twoHeld();
+    const waiterNodes = nodes.map((node) => node.connectAnotherClient());
+    const waiter = new Redlock(waiterNodes, { clock, retryCount: Infinity, retryDelayMs: 100, retryJitterMs: 0 }).semaphore('jobs', { limit: 3 });
+    // A first try caches the acquire script on every node for this client, so its next calls go by EVALSHA.
+    expect(await clock.runUntilSettled(waiter.tryAcquire(10_000, { permits: 3 }))).toBeUndefined();
+    // Node 2 then loses its scripts (a SCRIPT FLUSH) and holds this client's calls until resumed.
+    nodes[2]?.keyspace.scripts.clear();
+    waiterNodes[2]?.hang();
+    await expect(clock.runUntilSettled(waiter.acquire(10_000, { permits: 3, waitMs: 300 }))).rejects.toMatchObject({ reason: 'no-permits-free' });
+    // Node 2 now answers NOSCRIPT to the held calls, after it ran the give-up's withdrawal; their re-sent
+    // scripts find too few free and leave the intent, and their late answers have it withdrawn.
+    waiterNodes[2]?.resume();
+    await clock.advance(100);
+    expect(fieldsOn().map((fields) => fields.includes('i'))).toEqual([false, false, false]);
+    await clock.runUntilSettled(Promise.all(holders.map((held) => held.release())));
+  });
+
+  // Four other processes take 1 permit of 3 for 40 ms in turns, back to back, on nodes that announce releases:
+  // 3 free permits at once were never seen without the waiter's intent.
+  it('gets 3 of 3 permits within 3 s', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const sleep = (ms: number) => new Promise((resolve) => clock.setTimeout(() => resolve(undefined), ms));
+    let isStopped = false;
+    const holderLoop = async (startMs: number) => {
+      const semaphore = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock }).semaphore('jobs', { limit: 3 });
+      await sleep(startMs);
+      while (!isStopped) {
+        const permit = await semaphore.acquire(10_000, { retryCount: Infinity }).catch(() => undefined);
+        if (permit === undefined) continue;
+        await sleep(40);
+        await permit.release();
+      }
+    };
+    const loops = [0, 10, 20, 30].map(holderLoop);
+    await clock.advance(200);
+    const semaphore = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock }).semaphore('jobs', { limit: 3 });
+    const startedAt = clock.now();
+    let tookMs: number | undefined;
+    const acquiring = semaphore.acquire(10_000, { permits: 3, waitMs: 10_000 }).then((permit) => ((tookMs = clock.now() - startedAt), permit));
+    const permit = await clock.runUntilSettled(acquiring.catch((error: unknown) => error));
+    isStopped = true;
+    expect(permit).not.toBeInstanceOf(PermitError);
+    expect(tookMs).toBeLessThan(3_000);
+    await clock.runUntilSettled((permit as Permit).release());
+    await clock.runUntilSettled(Promise.all(loops));
+  });
+});

@@ -13,7 +13,7 @@ import { listenersScript, parseListenersReply } from '../../../redlock-core/src/
 import { parsePermitExtendReply, permitExtendArgsOf, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
 import { parsePermitInspectReply, permitInspectScript } from '../../../redlock-core/src/scripts/permit-inspect.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../../../redlock-core/src/scripts/permit-release.js';
-import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
+import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import {
   parseReleaseReply,
@@ -317,8 +317,8 @@ describe('the inspect script', () => {
 });
 
 describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () => {
-  const take = (key: string, token: string, permits: number, firstSlot: number, { ttlMs = 10_000, limit = 3, graceMs = 0 } = {}) =>
-    run(permitAcquireScript, [key], permitAcquireArgsOf(token, ttlMs, permits, limit, graceMs, firstSlot)).then((reply) => parsePermitAcquireReply(reply, permits, limit));
+  const take = (key: string, token: string, permits: number, firstSlot: number, { ttlMs = 10_000, limit = 3, graceMs = 0, intent = NO_INTENT } = {}) =>
+    run(permitAcquireScript, [key], permitAcquireArgsOf(token, ttlMs, permits, limit, graceMs, firstSlot, intent)).then((reply) => parsePermitAcquireReply(reply, permits, limit));
 
   it('takes free slots from the first one asked, wrapping around, and records the limit', async () => {
     const [key] = keysFor('permit-order', 1) as [string];
@@ -329,6 +329,60 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await take(key, TOKEN, 2, 2)).toEqual({ status: 'admitted', slots: [1, 3], free: [2] });
     expect(await take(key, OTHER_TOKEN, 1, 1)).toEqual({ status: 'admitted', slots: [2], free: [] });
     expect(await take(key, 'a-third-owner', 1, 1)).toEqual({ status: 'full', free: [] });
+  });
+
+  it("leaves the intent of a request for more permits than are free, keeps that many free for it, and removes it once admitted", async () => {
+    const [key] = keysFor('permit-intent', 1) as [string];
+    const waiter = { id: '3:intent-of-three', ttlMs: 60_000 };
+    await take(key, 'holder-1', 1, 1);
+    await take(key, 'holder-2', 1, 2);
+    // Too few free: the request for 3 leaves its intent, `<expiry>:<permits>:<id>`, for the intent's TTL.
+    expect(await take(key, 'attempt-1', 3, 1, { intent: waiter })).toEqual({ status: 'full', free: [3] });
+    const left = await client.hget(key, 'i');
+    expect(left).toMatch(/^\d+:3:intent-of-three$/);
+    expect(await client.pttl(key)).toBeGreaterThan(50_000);
+    // Slot 3 is free, but the intent keeps 3 free: a request for 1 is refused, and sees none free.
+    expect(await take(key, 'other', 1, 3)).toEqual({ status: 'full', free: [] });
+    // Another waiting request leaves no intent of its own while this one lives.
+    expect(await take(key, 'other', 2, 3, { intent: { id: '2:intent-of-two', ttlMs: 60_000 } })).toEqual({ status: 'full', free: [] });
+    // The request's next attempt (another token, the same intent) refreshes it.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await take(key, 'attempt-2', 3, 1, { intent: waiter })).toEqual({ status: 'full', free: [3] });
+    const refreshed = await client.hget(key, 'i');
+    expect(Number(refreshed?.split(':')[0])).toBeGreaterThan(Number(left?.split(':')[0]));
+    // Released, the holders leave the key to the intent; the request is admitted and removes it.
+    await run(permitReleaseScript, [key], ['holder-1', '']);
+    await run(permitReleaseScript, [key], ['holder-2', '']);
+    expect(await take(key, 'attempt-3', 3, 2, { intent: waiter })).toEqual({ status: 'admitted', slots: [2, 3, 1], free: [] });
+    expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['1', '2', '3', 'limit']);
+    await run(permitReleaseScript, [key], ['attempt-3', '3:intent-of-three']);
+    expect(await client.exists(key)).toBe(0);
+  });
+
+  it('admits others beside a live intent only where they leave its permits free, and not beside an intent of the layout it breaks', async () => {
+    const [key, broken] = keysFor('permit-intent-room', 2) as [string, string];
+    const waiter = { id: '2:intent-of-two', ttlMs: 60_000 };
+    await take(key, 'holder-1', 1, 1);
+    await take(key, 'holder-2', 1, 2);
+    // An intent id that names other permits than the request's is ignored: none is left.
+    expect(await take(key, 'liar', 2, 1, { intent: { id: '3:liar', ttlMs: 60_000 } })).toEqual({ status: 'full', free: [3] });
+    expect(await client.hexists(key, 'i')).toBe(0);
+    expect(await take(key, 'attempt-1', 2, 1, { intent: waiter })).toEqual({ status: 'full', free: [3] });
+    await run(permitReleaseScript, [key], ['holder-1', '']);
+    // Two free, two kept: a request for 1 would leave 1.
+    expect(await take(key, 'other', 1, 1)).toEqual({ status: 'full', free: [] });
+    await run(permitReleaseScript, [key], ['holder-2', '']);
+    expect(await take(key, 'other', 1, 1)).toEqual({ status: 'admitted', slots: [1], free: [2, 3] });
+    // Inspection reports slots only; the release of the intent's holder withdraws it.
+    expect(await run(permitInspectScript, [key], []).then(parsePermitInspectReply)).toMatchObject({ limit: 3, slots: [expect.objectContaining({ slot: 1 })] });
+    expect(await run(quietPermitReleaseScript, [key], ['2:intent-of-two', '']).then(parsePermitReleaseReply)).toBe('released');
+    expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['1', 'limit']);
+    // An expired intent keeps nothing free; an `i` field that is not an intent makes the hash someone else's.
+    await client.hset(key, 'i', `1:${waiter.id}`);
+    expect(await take(key, 'third', 2, 2)).toEqual({ status: 'admitted', slots: [2, 3], free: [] });
+    await client.multi().hset(broken, 'limit', '3', 'i', 'not-an-intent').pexpire(broken, 60_000).exec();
+    expect(await take(broken, TOKEN, 1, 1)).toEqual({ status: 'foreign' });
+    await client.del(key, broken);
   });
 
   it('shortens the key to its longest live slot on release, and removes it with expired slots when none is live', async () => {
@@ -357,7 +411,7 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
   it('takes exactly the slots asked for in a second round, where each is free or ours, and frees our others', async () => {
     const [key] = keysFor('permit-settle', 1) as [string];
     const settle = (token: string, slots: number[]) =>
-      run(permitAcquireScript, [key], permitAcquireArgsOf(token, 10_000, slots.length, 3, 0, 0, slots)).then((reply) => parsePermitAcquireReply(reply, slots.length, 3));
+      run(permitAcquireScript, [key], permitAcquireArgsOf(token, 10_000, slots.length, 3, 0, 0, NO_INTENT, slots)).then((reply) => parsePermitAcquireReply(reply, slots.length, 3));
     await take(key, TOKEN, 1, 1);
     await take(key, OTHER_TOKEN, 1, 2);
     // Slot 2 is another holder's: nothing changes.
