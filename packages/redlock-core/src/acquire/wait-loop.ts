@@ -2,6 +2,7 @@
 // write lock): take turns with the other waiters of this process, then attempt until one attempt wins, with
 // timed retries between the attempts, and an attempt at each release heard in between.
 import type { Clock } from '../base/clock.js';
+import { isUnanswered, type NodeOutcome } from '../base/outcomes.js';
 import { leadNodeIndexIn } from '../nodes/lead-node.js';
 import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
 import type { NodeSet } from '../nodes/node-state.js';
@@ -108,7 +109,10 @@ export async function waitForHold<H, F extends FailedAttempt>(
       if (failure !== undefined) {
         if (contender.isFinal(failure)) throw contender.errorOf(log);
         queue.recordFailure(failure);
-        queue.noteLeadAnswer(failure.nodes[leadNodeIndex]?.status);
+        // A lead node the attempt did not wait for (a first contact, once the others settled the failure)
+        // tells nothing yet of whether it answers.
+        const lead = failure.nodes[leadNodeIndex];
+        if (lead === undefined || !isUnanswered(lead as NodeOutcome<string>)) queue.noteLeadAnswer(lead?.status);
         if (wokenBy === 'timer') {
           waiter.failures += 1;
           if (waiter.failures > request.retryCount) throw contender.errorOf(log);

@@ -307,7 +307,7 @@ export function describeOutcomes(nodes: readonly NodeOutcome<string>[]): string 
 }
 
 /** Whether `node` had not answered when its failed attempt reported (see {@link outcomesOfSettledFailure}). */
-function isUnanswered(node: NodeOutcome<string>): boolean {
+export function isUnanswered(node: NodeOutcome<string>): boolean {
   return node.status === 'timeout' && 'error' in node && unanswered.has(node.error);
 }
 

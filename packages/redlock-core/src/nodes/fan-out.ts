@@ -196,14 +196,6 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   }
 
   /**
-   * Resolves with every outcome once all the calls settled but the probes still pending now (see
-   * {@link isPendingProbe}), which are reported as not answered `elapsedMs` after the operation's start.
-   */
-  settledButProbes(elapsedMs: number): Promise<NodeOutcome<S>[]> {
-    return this.settledExcept(this.outcomes.map((_, nodeIndex) => this.isPendingProbe(nodeIndex)), elapsedMs);
-  }
-
-  /**
    * Resolves with every outcome once all the calls settled but those `isLeftOut` marks (by node index),
    * which are reported as not answered `elapsedMs` after the operation's start unless they settled by then.
    */

@@ -148,14 +148,15 @@ export async function runPermitAttempt(
     return permit;
   }
 
-  await freeFailedRounds(
+  const isLeftOut = await freeFailedRounds(
     set,
     rounds.map((round) => round.calls),
     { key, token, ttlMs },
     (status) => isRefusal(status),
     onLateAnswer,
+    cutOff !== undefined,
   );
-  const nodes = cutOff ?? (await last.calls.settledButProbes(elapsedMs));
+  const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
   const reason = failureOf(nodes, slots !== undefined);
   if (reason !== 'limit-mismatch') return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }) };
   const recordedLimit = last.answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit;

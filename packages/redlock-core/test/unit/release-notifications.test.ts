@@ -901,7 +901,13 @@ describe('a hand-off while the announce node hangs', () => {
 });
 
 describe('a new waiter whose first attempt meets a hung node it never heard from', () => {
-  it('listens once the other nodes settled that the lock is held, not after the hung node’s first-contact timeout', async () => {
+  const kinds: readonly (readonly [string, (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>])[] = [
+    ['lock', (redlock: Redlock) => redlock.acquire('jobs', 10_000)],
+    ["semaphore's permit", (redlock: Redlock) => redlock.semaphore('jobs', { limit: 1 }).acquire(10_000)],
+    ['write lock', (redlock: Redlock) => redlock.readWriteLock('jobs').acquireWrite(10_000)],
+  ];
+
+  it.each(kinds)('%s: listens once the other nodes settled that it is taken, not after the hung node’s first-contact timeout', async (_, take) => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
     const holder = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock });
@@ -910,8 +916,8 @@ describe('a new waiter whose first attempt meets a hung node it never heard from
     waiterConnections[4]!.hang();
     waiterConnections[4]!.isSubscribeHanging = true;
     const waiter = new Redlock(waiterConnections, { clock });
-    const held = await clock.runUntilSettled(holder.acquire('jobs', 10_000));
-    const waiting = waiter.acquire('jobs', 10_000);
+    const held = await clock.runUntilSettled(take(holder));
+    const waiting = take(waiter);
     await clock.advance(300);
     // 700 ms before: the first attempt waited for node 4 until 1 s, and listened only then.
     expect(await handOffMsAfter(clock, held.release(), waiting, 2_000)).toBeLessThanOrEqual(50);
