@@ -284,14 +284,10 @@ export class Attempt {
       await Promise.all(cleanups.filter((_, nodeIndex) => known[nodeIndex] !== undefined));
       return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
     }
-    // Not waited for, and cleaned up in the background as a single try's silent nodes are: a silent node's
-    // probe still pending (no later attempt calls that node before it settles, so none can meet our keys
-    // there; waiting held a waiter up to a second at each probe), and, once the refusals settle why the
-    // attempt failed (the lock is held by another owner), a first contact still pending (a node never heard
-    // from, given a second for a 10 s TTL, that has not answered while the others did: waiting held a new
-    // waiter's first attempt, and its listening, that long).
+    // Nodes not waited for (see `FanOut.isLeftOutOfFailure`: waiting held a waiter, and its listening, up
+    // to a second), cleaned up in the background as a single try's silent nodes are.
     const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorumOf(set.nodes.length));
-    const isLeftOut = calls.outcomes.map((_, nodeIndex) => calls.isPendingProbe(nodeIndex) || (isSettled && calls.isPendingFirstContact(nodeIndex)));
+    const isLeftOut = calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
     const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => isLeftOut[nodeIndex] === true);
     if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
     await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));

@@ -183,16 +183,16 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   }
 
   /**
-   * Whether node `nodeIndex`'s call is a silent node's probe still unanswered (see `CircuitBreaker`): no
-   * other call goes to that node until it settles, so a failed operation need not wait for it.
+   * Whether a failed operation need not wait for node `nodeIndex`'s call: a silent node's probe still
+   * unanswered (see `CircuitBreaker`: the node gets no other call until it settles, so no later attempt
+   * can meet what it may write), and, once the refusals settled why the operation failed (`isSettled`), a
+   * first contact still unanswered (a node never heard from, given the longest timeout there is, that has
+   * not answered while the others did). Either is cleaned up in the background.
    */
-  isPendingProbe(nodeIndex: number): boolean {
-    return ((this.#flags[nodeIndex] as number) & (PROBE | PENDING)) === (PROBE | PENDING);
-  }
-
-  /** Whether node `nodeIndex`'s call is a first contact (a node never heard from) still unanswered. */
-  isPendingFirstContact(nodeIndex: number): boolean {
-    return ((this.#flags[nodeIndex] as number) & (FIRST_CONTACT | PENDING)) === (FIRST_CONTACT | PENDING);
+  isLeftOutOfFailure(nodeIndex: number, isSettled: boolean): boolean {
+    const flags = this.#flags[nodeIndex] as number;
+    if ((flags & PENDING) === 0) return false;
+    return (flags & PROBE) !== 0 || (isSettled && (flags & FIRST_CONTACT) !== 0);
   }
 
   /**

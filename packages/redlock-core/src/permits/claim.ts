@@ -101,8 +101,7 @@ export async function freeFailedRounds<S extends string>(
   let refusals = 0;
   for (const outcome of last.outcomes) if (outcome !== undefined && outcome.status !== 'timeout' && outcome.status !== 'error' && isRefusal(outcome.status)) refusals += 1;
   const isSettled = !isCutOff && refusals > set.nodes.length - quorumOf(set.nodes.length);
-  const isLeftOutIn = (calls: FanOut<S>, nodeIndex: number): boolean => calls.isPendingProbe(nodeIndex) || (isSettled && calls.isPendingFirstContact(nodeIndex));
-  const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => isLeftOutIn(calls, nodeIndex)));
+  const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
   // The keys live a TTL from the last round.
   const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
   await Promise.all(
@@ -115,7 +114,7 @@ export async function freeFailedRounds<S extends string>(
       }
       let hasTimedOut = isProbing;
       for (const calls of rounds) {
-        if (!(isLeftOutIn(calls, nodeIndex) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
+        if (!(calls.isLeftOutOfFailure(nodeIndex, isSettled) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
         hasTimedOut = true;
         // The script may still run after the timeout: free again if it reports that it admitted.
         void calls.lateAnswerOf(nodeIndex).then((answer) => {
