@@ -865,14 +865,15 @@ describe('leadNodeIndexIn', () => {
   });
 });
 
-describe('a hand-off while the announce node hangs', () => {
-  const kinds: readonly (readonly [string, (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>])[] = [
-    ['lock', (redlock: Redlock) => redlock.acquire('jobs', 10_000)],
-    ["semaphore's permit", (redlock: Redlock) => redlock.semaphore('jobs', { limit: 1 }).acquire(10_000)],
-    ['write lock', (redlock: Redlock) => redlock.readWriteLock('jobs').acquireWrite(10_000)],
-  ];
+/** One hold of each kind on "jobs", for the behaviours every primitive shares (a semaphore of one permit). */
+const HOLD_KINDS: readonly (readonly [string, (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>])[] = [
+  ['lock', (redlock: Redlock) => redlock.acquire('jobs', 10_000)],
+  ["semaphore's permit", (redlock: Redlock) => redlock.semaphore('jobs', { limit: 1 }).acquire(10_000)],
+  ['write lock', (redlock: Redlock) => redlock.readWriteLock('jobs').acquireWrite(10_000)],
+];
 
-  it.each(kinds)('%s: takes a few node round trips at defaults, never the timeout of a probe to the hung node', async (_, take) => {
+describe('a hand-off while the announce node hangs', () => {
+  it.each(HOLD_KINDS)('%s: takes a few node round trips at defaults, never the timeout of a probe to the hung node', async (_, take) => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
     const announce = sharedLeadNodeOf(['jobs'], nodes.length);
@@ -901,13 +902,7 @@ describe('a hand-off while the announce node hangs', () => {
 });
 
 describe('a new waiter whose first attempt meets a hung node it never heard from', () => {
-  const kinds: readonly (readonly [string, (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>])[] = [
-    ['lock', (redlock: Redlock) => redlock.acquire('jobs', 10_000)],
-    ["semaphore's permit", (redlock: Redlock) => redlock.semaphore('jobs', { limit: 1 }).acquire(10_000)],
-    ['write lock', (redlock: Redlock) => redlock.readWriteLock('jobs').acquireWrite(10_000)],
-  ];
-
-  it.each(kinds)('%s: listens once the other nodes settled that it is taken, not after the hung node’s first-contact timeout', async (_, take) => {
+  it.each(HOLD_KINDS)('%s: listens once the other nodes settled that it is taken, not after the hung node’s first-contact timeout', async (_, take) => {
     const clock = new FakeClock();
     const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
     const holder = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock });
