@@ -154,7 +154,6 @@ export async function runPermitAttempt(
     { key, token, ttlMs },
     (status) => isRefusal(status),
     onLateAnswer,
-    cutOff !== undefined,
   );
   const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
   const reason = failureOf(nodes, slots !== undefined);
