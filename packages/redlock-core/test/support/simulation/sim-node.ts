@@ -86,6 +86,8 @@ export class SimNode {
   /** Runs scripts with the fake's semantics (and publishes releases), at once: delays live in the connections. */
   readonly #server: PubSubFakeNode;
   #queued: Delivery[] = [];
+  /** How many times the node went down: see {@link crash}. */
+  #outage = 0;
 
   constructor(index: number, trueClock: FakeClock, clockRate: number) {
     this.index = index;
@@ -116,16 +118,26 @@ export class SimNode {
     return this.#server.subscribe(channel, onMessage);
   }
 
-  /** The process dies: queued requests are lost, new ones are refused. */
-  crash(): void {
+  /**
+   * The process dies, if it is up: queued requests are lost, new ones are refused. Returns the number of
+   * the outage it began, or `undefined` if the node was down already (that crash changes nothing).
+   */
+  crash(): number | undefined {
+    if (this.isDown) return undefined;
     this.isDown = true;
     this.isPaused = false;
     this.#queued = [];
+    this.#outage += 1;
+    return this.#outage;
   }
 
-  /** The process starts again, if it is down; see {@link FakeKeyspace.restart}. Returns whether it did. */
-  restart(persistence: boolean): boolean {
-    if (!this.isDown) return false;
+  /**
+   * The process starts again, if it is still down in `outage` (see {@link crash}; a restart belongs to the
+   * crash that took the node down, so a world's rule that an empty restart comes after every TTL holds
+   * however faults overlap); see {@link FakeKeyspace.restart}. Returns whether it did.
+   */
+  restart(outage: number | undefined, persistence: boolean): boolean {
+    if (!this.isDown || outage !== this.#outage) return false;
     this.isDown = false;
     this.keyspace.restart({ persistence });
     this.restarts.push({ atMs: this.#trueClock.now(), persistence, runId: this.keyspace.runId });

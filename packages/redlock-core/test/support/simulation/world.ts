@@ -382,17 +382,19 @@ export function scheduleFaults(
     }
     const node = nodes[fault.node] as SimNode;
     switch (fault.kind) {
-      case 'crash':
+      case 'crash': {
+        let outage: number | undefined;
         at(fault.atMs, () => {
-          log(`node ${node.index}: crashes`);
-          node.crash();
+          outage = node.crash();
+          log(`node ${node.index}: ${outage === undefined ? 'crashes while down (no effect)' : 'crashes'}`);
         });
         at(fault.atMs + fault.downForMs, () => {
-          if (node.restart(fault.persistence)) {
+          if (node.restart(outage, fault.persistence)) {
             log(`node ${node.index}: restarts ${fault.persistence ? 'with its data' : 'EMPTY'} (run id …${node.keyspace.runId.slice(-4)})`);
           }
         });
         break;
+      }
       case 'pause':
         at(fault.atMs, () => {
           log(`node ${node.index}: paused`);
