@@ -285,8 +285,9 @@ export class Attempt {
       return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
     }
     // Nodes not waited for (see `FanOut.isLeftOutOfFailure`: waiting held a waiter, and its listening, up
-    // to a second at each probe), cleaned up in the background as a single try's silent nodes are.
-    const isLeftOut = calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex));
+    // to a second), cleaned up in the background as a single try's silent nodes are.
+    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorumOf(set.nodes.length));
+    const isLeftOut = calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
     const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => isLeftOut[nodeIndex] === true);
     if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
     await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));

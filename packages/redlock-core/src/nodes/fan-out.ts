@@ -24,6 +24,8 @@ const ANSWER_KNOWN = 4;
 const MEASURED = 8;
 /** The one call a silent node was sent to find out whether it answers again (see `CircuitBreaker`). */
 const PROBE = 16;
+/** A call to a node never heard from, under the adaptive timeout: it gets the longest timeout there is. */
+const FIRST_CONTACT = 32;
 
 /** Who waits for a fan-out's calls: see the {@link FanOut} constructor. */
 export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
@@ -122,6 +124,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       const admission = node.admitCall<S>(this.#clock, this.#operation);
       if (typeof admission === 'object') return this.skip(nodeIndex, admission);
       if (admission === 'probe') flags |= PROBE;
+      else if (node.isTimeoutAdaptive && node.latency.smoothedRttMs === undefined) flags |= FIRST_CONTACT;
     }
     const startedAt = startedAtMs ?? this.#clock.now();
     this.#flags[nodeIndex] = flags;
@@ -182,10 +185,14 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /**
    * Whether a failed operation need not wait for node `nodeIndex`'s call: a silent node's probe still
    * unanswered (see `CircuitBreaker`: the node gets no other call until it settles, so no later attempt
-   * can meet what it may write). It is cleaned up in the background.
+   * can meet what it may write), and, once the refusals settled why the operation failed (`isSettled`), a
+   * first contact still unanswered (a node never heard from, given the longest timeout there is, that has
+   * not answered while the others did). Either is cleaned up in the background.
    */
-  isLeftOutOfFailure(nodeIndex: number): boolean {
-    return ((this.#flags[nodeIndex] as number) & (PROBE | PENDING)) === (PROBE | PENDING);
+  isLeftOutOfFailure(nodeIndex: number, isSettled: boolean): boolean {
+    const flags = this.#flags[nodeIndex] as number;
+    if ((flags & PENDING) === 0) return false;
+    return (flags & PROBE) !== 0 || (isSettled && (flags & FIRST_CONTACT) !== 0);
   }
 
   /**

@@ -82,7 +82,8 @@ export function withdrawIntent(set: NodeSet, key: string, intentId: string, ttlM
  * except on a node whose call timed out: as for a lock's failed attempt (see `cleanUp` in
  * `acquire/attempt.ts`), that release would likely time out too and hold the caller up for a second
  * timeout, and it goes out on the node's connection behind the request it frees. Resolves with the nodes
- * it did not wait for at all, by node index (a silent node's probe), which the attempt reports as not answered.
+ * it did not wait for at all, by node index (a probe, or a first contact once refusals settled the
+ * failure; not after a cut-off, `isCutOff`), which the attempt reports as not answered.
  */
 export async function freeFailedRounds<S extends string>(
   set: NodeSet,
@@ -90,10 +91,17 @@ export async function freeFailedRounds<S extends string>(
   written: { readonly key: string; readonly token: string; readonly ttlMs: number },
   isRefusal: (status: S | 'timeout' | 'error') => boolean,
   onLateAnswer?: (nodeIndex: number, answer: S | undefined) => void,
+  isCutOff = false,
 ): Promise<boolean[]> {
   const { key, token, ttlMs } = written;
-  // Not waited for, as a lock's failed attempt does not wait for them: a silent node's probe still pending.
-  const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex)));
+  // Not waited for, as a lock's failed attempt does not wait for them (see `Attempt`): a silent node's
+  // probe still pending, and, once the refusals of the last round settle why the attempt failed, a first
+  // contact still pending.
+  const last = rounds[rounds.length - 1] as FanOut<S>;
+  let refusals = 0;
+  for (const outcome of last.outcomes) if (outcome !== undefined && outcome.status !== 'timeout' && outcome.status !== 'error' && isRefusal(outcome.status)) refusals += 1;
+  const isSettled = !isCutOff && refusals > set.nodes.length - quorumOf(set.nodes.length);
+  const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
   // The keys live a TTL from the last round.
   const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
   await Promise.all(
@@ -106,7 +114,7 @@ export async function freeFailedRounds<S extends string>(
       }
       let hasTimedOut = isProbing;
       for (const calls of rounds) {
-        if (!(calls.isLeftOutOfFailure(nodeIndex) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
+        if (!(calls.isLeftOutOfFailure(nodeIndex, isSettled) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
         hasTimedOut = true;
         // The script may still run after the timeout: free again if it reports that it admitted.
         void calls.lateAnswerOf(nodeIndex).then((answer) => {

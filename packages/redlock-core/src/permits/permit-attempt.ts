@@ -154,6 +154,7 @@ export async function runPermitAttempt(
     { key, token, ttlMs },
     (status) => isRefusal(status),
     onLateAnswer,
+    cutOff !== undefined,
   );
   const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
   const reason = failureOf(nodes, slots !== undefined);

@@ -104,7 +104,7 @@ export async function runReadWriteAttempt(
   }
   // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
   const cutOff = !hasQuorum && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs, calls) : undefined;
-  const isLeftOut = await freeFailedRounds(set, rounds, { key, token, ttlMs }, isRefusal, onLateAnswer);
+  const isLeftOut = await freeFailedRounds(set, rounds, { key, token, ttlMs }, isRefusal, onLateAnswer, cutOff !== undefined);
   const nodes = cutOff ?? (await calls.settledExcept(isLeftOut, elapsedMs));
   return { nodes, elapsedMs, reason: failureOf(nodes, hasQuorum), ...(cutOff === undefined ? {} : { isCutOff: true }) };
 }

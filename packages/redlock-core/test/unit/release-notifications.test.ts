@@ -900,3 +900,21 @@ describe('a hand-off while the announce node hangs', () => {
     expect(Math.max(...handOffsMs)).toBeLessThanOrEqual(150);
   });
 });
+
+describe('a new waiter whose first attempt meets a hung node it never heard from', () => {
+  it.each(HOLD_KINDS)('%s: listens once the other nodes settled that it is taken, not after the hung node’s first-contact timeout', async (_, take) => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const holder = new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock });
+    const waiterConnections = nodes.map((node) => node.connectAnotherClient());
+    // The waiter's first contact with node 4 (a 1 s timeout for a 10 s TTL) is never answered.
+    waiterConnections[4]!.hang();
+    waiterConnections[4]!.isSubscribeHanging = true;
+    const waiter = new Redlock(waiterConnections, { clock });
+    const held = await clock.runUntilSettled(take(holder));
+    const waiting = take(waiter);
+    await clock.advance(300);
+    // 700 ms before: the first attempt waited for node 4 until 1 s, and listened only then.
+    expect(await handOffMsAfter(clock, held.release(), waiting, 2_000)).toBeLessThanOrEqual(50);
+  });
+});
