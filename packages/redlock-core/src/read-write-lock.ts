@@ -9,7 +9,7 @@ import { createLockToken } from './base/token.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
-import type { WaitQueues } from './acquire/wait-queues.js';
+import type { WaitQueues } from './acquire/wait-queue.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
 import { acquireClaim, guardedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
 import { withdrawIntent } from './permits/claim.js';

@@ -4,7 +4,7 @@ import { traceHold } from './base/tracing.js';
 import type { NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
-import type { WaitQueues } from './acquire/wait-queues.js';
+import type { WaitQueues } from './acquire/wait-queue.js';
 import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
 import type { SemaphoreInspection } from './base/outcomes.js';
 import { acquirePermits, guardedAcquisition, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';

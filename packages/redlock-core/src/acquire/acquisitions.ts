@@ -17,7 +17,7 @@ import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
 import { startWaitDeadline, WaitExpired } from './retry.js';
 import { type Contender, waitForHold } from './wait-loop.js';
-import { WaitQueues } from './wait-queues.js';
+import { WaitQueues } from './wait-queue.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */
 export class Acquisitions {
@@ -98,7 +98,7 @@ export class Acquisitions {
   async #tryOnce(request: AcquireRequest, call: GuardedCall<Lock>): Promise<void> {
     try {
       // No queue, so no lead node to ask first: its release works the lead node out.
-      const outcome = await runAttempt(this.#set, request, 1, undefined, false, true);
+      const outcome = await runAttempt(this.#set, request, 1, undefined, true);
       if (outcome instanceof Lock) return call.resolved(this.#wakeQueueAtRelease(outcome));
       throwIfMisconfigured(this.#set);
       if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
@@ -165,15 +165,15 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
   }
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
-  async attempt(attemptNumber: number, leadNodeIndex: number, isWoken: boolean): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
+  async attempt(attemptNumber: number, leadNodeIndex: number | undefined): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
     const set = this.#set;
     const request = this.#request;
     let outcome: Lock | AcquireAttempt | 'held-at-lead';
-    if (isWoken || isAttemptTraced()) {
-      outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex, isWoken);
+    if (leadNodeIndex !== undefined || isAttemptTraced()) {
+      outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex);
     } else {
       // The usual attempt, its vote awaited here: no promise of its outcome in between.
-      const attempt = new Attempt(set, request, attemptNumber, leadNodeIndex).sendToEveryNode();
+      const attempt = new Attempt(set, request, attemptNumber).sendToEveryNode();
       const concluded = attempt.conclude(await attempt.decided());
       outcome = concluded instanceof Lock ? concluded : await concluded;
     }

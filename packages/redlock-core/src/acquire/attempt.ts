@@ -19,10 +19,8 @@ import { createLockToken } from '../base/token.js';
 
 /**
  * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
- * `asksLeadFirst`, the lead node is asked alone first, and `'held-at-lead'` means it refused because the
- * lock is held there: nothing was set anywhere, and no other node was asked. `leadNodeIndex` is the
- * queue's lead node (`undefined` for a call that never queues): the lock remembers it, and its release
- * goes there first. Traced on `redlock-core.attempt` when someone listens. A node that replied with a
+ * `leadNodeIndex` (a woken attempt), that node is asked alone first, and `'held-at-lead'` means it refused
+ * because the lock is held there: nothing was set anywhere, and no other node was asked. Traced on `redlock-core.attempt` when someone listens. A node that replied with a
  * setup mistake (see `misconfigurationOf`) fails the attempt whatever the others said.
  */
 export function runAttempt(
@@ -30,18 +28,17 @@ export function runAttempt(
   request: AcquireRequest,
   attemptNumber: number,
   leadNodeIndex: number | undefined,
-  asksLeadFirst: boolean,
   isSingleTry = false,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, isSingleTry, undefined);
+  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
-  const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst };
+  const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
   return traceAttempt(
     traced,
     timing,
-    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, asksLeadFirst, isSingleTry, timing),
+    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;
       if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
@@ -57,12 +54,11 @@ async function attemptOnNodes(
   request: AcquireRequest,
   attemptNumber: number,
   leadNodeIndex: number | undefined,
-  asksLeadFirst: boolean,
   isSingleTry: boolean,
   timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  const attempt = new Attempt(set, request, attemptNumber, leadNodeIndex);
-  if (asksLeadFirst && leadNodeIndex !== undefined) {
+  const attempt = new Attempt(set, request, attemptNumber);
+  if (leadNodeIndex !== undefined) {
     if ((await attempt.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
   } else attempt.sendToEveryNode(timing);
   return attempt.conclude(await attempt.decided(), isSingleTry);
@@ -92,8 +88,6 @@ export class Attempt {
   readonly #set: NodeSet;
   readonly #request: AcquireRequest;
   readonly #attemptNumber: number;
-  /** The queue's lead node, which the lock remembers (`undefined` for a call that never queues). */
-  readonly #leadNodeIndex: number | undefined;
   readonly #token: string;
   readonly #start: number;
   readonly #wallStart: number;
@@ -107,13 +101,12 @@ export class Attempt {
    */
   readonly #cutSignal: AbortSignal | undefined;
 
-  constructor(set: NodeSet, request: AcquireRequest, attemptNumber: number, leadNodeIndex: number | undefined) {
+  constructor(set: NodeSet, request: AcquireRequest, attemptNumber: number) {
     const { clock } = set.options;
     const { keys, signal } = request;
     this.#set = set;
     this.#request = request;
     this.#attemptNumber = attemptNumber;
-    this.#leadNodeIndex = leadNodeIndex;
     this.#token = createLockToken();
     this.#start = clock.now();
     this.#wallStart = clock.wallNow();
@@ -246,7 +239,6 @@ export class Attempt {
       keysExpireAt: start + ttlMs,
       expiresAt: Math.floor(this.#wallStart + elapsedMs + validity),
       written,
-      leadNodeIndex: this.#leadNodeIndex,
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
       nodes: calls.outcomes.slice(),
     });

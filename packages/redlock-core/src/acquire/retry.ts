@@ -10,28 +10,20 @@ export function retryDelayMs(baseMs: number, jitterMs: number, random: () => num
 }
 
 /**
- * The least rest between a woken attempt that failed and the next one, in milliseconds: announcements
- * that arrive meanwhile wait for its end and wake the waiter once. Anyone who can PUBLISH on a node can
- * announce a release; without a rest, a storm of forged announcements would have a waiter ask its lead
- * node as fast as the node answers. Short enough that a lock handed on between other owners every few
- * milliseconds still wakes a waiter at each release.
+ * The least rest after a woken attempt that failed, in milliseconds (see {@link wokenRestMs}). Anyone who
+ * can PUBLISH on a node can announce a release: without a rest, forged announcements would have a waiter
+ * ask its lead node as fast as it answers. Short enough that a hold handed on every few milliseconds
+ * still wakes a waiter at each release.
  */
 export const WAKE_REST_MIN_MS = 4;
 
 /**
- * How many times its own duration a woken attempt that failed rests the next one at least: woken attempts
- * then take at most a tenth of a waiter's time, however many announcements come.
- */
-export const WAKE_REST_FACTOR = 9;
-
-/**
- * How long release announcements rest after a woken attempt that failed and took `attemptMs`:
- * `max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR × attemptMs, crowdMs)`, where `crowdMs` is what the number of
- * waiting processes calls for (see `KeyWatch.crowdRestMs`). The same rule for a lock's queue and for a
- * semaphore's or read-write lock's waiter.
+ * How long announcements rest after a woken attempt that failed and took `attemptMs`: at least
+ * {@link WAKE_REST_MIN_MS}, 9 times the attempt (woken attempts then take at most a tenth of a waiter's
+ * time, however many announcements come), and `crowdMs` (see `KeyWatch.crowdRestMs`).
  */
 export function wokenRestMs(attemptMs: number, crowdMs: number): number {
-  return Math.max(WAKE_REST_MIN_MS, WAKE_REST_FACTOR * attemptMs, crowdMs);
+  return Math.max(WAKE_REST_MIN_MS, 9 * attemptMs, crowdMs);
 }
 
 /**

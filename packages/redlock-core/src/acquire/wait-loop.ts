@@ -6,12 +6,11 @@ import { isUnanswered, type NodeOutcome } from '../base/outcomes.js';
 import { leadNodeIndexIn } from '../nodes/lead-node.js';
 import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
 import type { NodeSet } from '../nodes/node-state.js';
-import { type ReleaseNotifications, waitForRetry } from '../nodes/release-notifications.js';
+import type { KeyWatch, ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
-import { retryDelayMs, WaitExpired } from './retry.js';
-import type { Waiter, WaitQueue } from './wait-queue.js';
-import type { WaitQueues } from './wait-queues.js';
+import { retryDelayMs, WaitExpired, wokenRestMs } from './retry.js';
+import type { Waiter, WaitQueue, WaitQueues } from './wait-queue.js';
 
 /** What a failed attempt shows the loop: each node's answer, by node index. */
 export interface FailedAttempt extends LoggedAttempt {
@@ -37,10 +36,10 @@ export interface Contender<H, F extends FailedAttempt> {
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
   /**
-   * One attempt; `leadNodeIndex` is the queue's lead node, which an attempt that `isWoken` (by a release,
-   * or a look once listening) asks alone first, to stop there if the hold was taken again.
+   * One attempt. A woken one (by a release, or a look once listening) gets the queue's lead node, which
+   * it asks alone first, to stop there if the hold was taken again.
    */
-  attempt(attemptNumber: number, leadNodeIndex: number, isWoken: boolean): Promise<H | F | string>;
+  attempt(attemptNumber: number, leadNodeIndex: number | undefined): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
   isFinal(failure: F): boolean;
@@ -51,19 +50,15 @@ export interface Contender<H, F extends FailedAttempt> {
 }
 
 /**
- * Waits for a hold (see the file's header). A call joins the queue of its hold and waits for its turn
- * (see `WaitQueue`), then runs attempts as the head until one wins. Timed retries follow each other at
- * `retryDelayMs` ± jitter and are counted by `retryCount`, with the tries the waiter used up while it was
- * queued (see `Waiter.failures`). Once a node says the resource is taken, the queue listens for its
- * release (and looks once more when its subscriptions are in place: the holder may have released before,
- * unheard), and a local release
- * wakes it too: the head tries again the moment either comes, and such a woken attempt uses up no retry,
- * so a waiter gives up only after its timed retries, however often the hold changes hands. A woken attempt
- * asks the lead node first while it answers (see `leadNodeIndexOf`); timed retries always ask every node,
- * so a key left on the lead node alone cannot stall a waiter. Anyone who can PUBLISH on a node can wake
- * the head, so a wake never postpones a timed retry, and after a woken attempt that failed, announcements
- * rest (see `WaitQueue.restWakes`). Rejects with the contender's error when the retries run out, with it
- * too when `waitMs` runs out (the signal aborts with a `WaitExpired`), else with `signal.reason`.
+ * Waits for a hold: joins the queue of its hold and waits for its turn (see `WaitQueue`), then attempts
+ * as the head until one attempt wins. Timed retries come every `retryDelayMs` ± jitter and count against
+ * `retryCount` (with the tries used up while queued). Once a node says the resource is taken, the queue
+ * listens for its release and looks once more when the subscriptions are in place (the holder may have
+ * released unheard before). A release heard, or made here, wakes the head at once; a woken attempt uses up
+ * no retry and asks the lead node first while it answers (timed retries ask every node, so a key left on
+ * the lead node alone cannot stall a waiter). Anyone who can PUBLISH can wake the head, so a wake never
+ * postpones a timed retry, and after a woken attempt that failed, announcements rest (`wokenRestMs`).
+ * Rejects with the contender's error when the retries or `waitMs` run out, else with `signal.reason`.
  */
 export async function waitForHold<H, F extends FailedAttempt>(
   set: NodeSet,
@@ -76,7 +71,6 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const { signal } = request;
   const queue = queues.queueOf(contender.queueKeys, () => leadNodeIndexIn(set, contender.keys));
   const waiter = queue.join(request);
-  const { leadNodeIndex } = queue;
   const log = new AttemptLog<F>();
   let isHeld = false;
   /** The watch's subscriptions coming in place, until the waiter looked after them. */
@@ -94,13 +88,14 @@ export async function waitForHold<H, F extends FailedAttempt>(
       queue.clearWake();
       // What a woken attempt's rest is measured from; the clock is not read for the others.
       const startedAt = wokenBy === 'release' ? clock.now() : 0;
-      const result = await contender.attempt(log.count + 1, leadNodeIndex, wokenBy !== 'timer' && queue.isLeadAnswering);
+      const isWoken = wokenBy !== 'timer' && queue.isLeadAnswering;
+      const result = await contender.attempt(log.count + 1, isWoken ? queue.leadNodeIndex : undefined);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;
         return result;
       }
       // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
-      if (wokenBy === 'release') queue.restWakes(clock.now() - startedAt, request.retryDelayMs);
+      if (wokenBy === 'release') queue.restWakes(wokenRestMs(clock.now() - startedAt, queue.watch?.crowdRestMs(request.retryDelayMs) ?? 0));
       // Taken at the lead node, a woken attempt asked no other node: nothing to count or report.
       const failure = typeof result === 'string' ? undefined : result;
       // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
@@ -111,7 +106,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
         queue.recordFailure(failure);
         // A lead node the attempt did not wait for (a first contact, once the others settled the failure)
         // tells nothing yet of whether it answers.
-        const lead = failure.nodes[leadNodeIndex];
+        const lead = failure.nodes[queue.leadNodeIndex];
         if (lead === undefined || !isUnanswered(lead as NodeOutcome<string>)) queue.noteLeadAnswer(lead?.status);
         if (wokenBy === 'timer') {
           waiter.failures += 1;
@@ -162,5 +157,46 @@ function nextRetryAt(clock: Clock, request: RetrySettings): number {
 function nextTimerTurn(clock: Clock): Promise<void> {
   return new Promise((resolve) => {
     clock.setTimeout(resolve, 0);
+  });
+}
+
+/** Whatever tells a waiter that the hold may be free: a {@link KeyWatch}, or a local {@link WaitQueue}. */
+export type ReleaseSource = Pick<KeyWatch, 'onNextRelease'>;
+
+/**
+ * Waits until `delayMs` passed (`'timer'`), a release came (`'release'`), or `look` settled (`'look'`: a
+ * watch's subscriptions came in place), whichever comes first; rejects with `signal.reason` if it aborts.
+ */
+export function waitForRetry(
+  clock: Clock,
+  delayMs: number,
+  source: ReleaseSource | undefined,
+  signal: AbortSignal | undefined,
+  look?: Promise<void>,
+): Promise<'timer' | 'release' | 'look'> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    let isDone = false;
+    const end = (): boolean => {
+      if (isDone) return false;
+      isDone = true;
+      clock.clearTimeout(timer);
+      cancelWake?.();
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const finish = (how: 'timer' | 'release' | 'look'): void => {
+      if (end()) resolve(how);
+    };
+    const onAbort = (): void => {
+      if (end()) reject(signal?.reason);
+    };
+    const timer = clock.setTimeout(() => finish('timer'), delayMs);
+    const cancelWake = source?.onNextRelease(() => finish('release'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    void look?.then(() => finish('look'));
   });
 }

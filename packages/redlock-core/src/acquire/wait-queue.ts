@@ -1,107 +1,95 @@
+// Local turn-taking: the waiters of one `Redlock` for one hold, in arrival order. Only the head asks the
+// nodes, so a release costs one woken attempt however many waiters this process has, and holds go to
+// them in the order they called `acquire()`.
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
 import { type Clock, recheckDelayMs } from '../base/clock.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
-import type { KeyWatch, ReleaseNotifications, ReleaseSource } from '../nodes/release-notifications.js';
-import { retryDelayMs, wokenRestMs } from './retry.js';
+import type { KeyWatch, ReleaseNotifications } from '../nodes/release-notifications.js';
+import { retryDelayMs } from './retry.js';
 
 /**
- * How a waiter's turn at the head of its queue began, which decides its first move:
+ * How a waiter's turn at the head began, which decides its first move:
  * - `'first'`: it found no queue; it tries at once, and that attempt counts as its first try.
- * - `'held-here'`: a waiter of the queue acquired a hold that keeps the others out (a lock, a write lock)
- *   and has not released it: the head waits for that release (or its own retry timer) before it asks any node.
- * - `'look'`: the waiter before it left without the lock (gave up, aborted or failed), or with a hold
- *   others may share (permits, a read lock): it looks at once, at no cost to its retries.
+ * - `'held-here'`: the waiter before it left with a hold that keeps others out (a lock, a write lock),
+ *   not yet released: it waits for that release (or its retry timer) before asking any node.
+ * - `'look'`: the waiter before it left without a hold, or with one others may share (permits, a read
+ *   lock): it looks at once, at no cost to its retries.
  */
 export type Turn = 'first' | 'held-here' | 'look';
 
-/**
- * The settings of one waiter: its own retries and signal. A finite `waitMs` reaches the queue as the
- * signal, which aborts when it runs out.
- */
+/** The settings of one waiter: its retries, and its signal (which carries a finite `waitMs`). */
 export interface WaiterSettings extends RetrySettings {
   readonly signal: AbortSignal | undefined;
-}
-
-/** Where a {@link WaitQueue} is kept (`WaitQueues`, wait-queues.ts): it leaves when its last waiter is gone. */
-export interface QueueRegistry {
-  /** Forgets `queue`, kept under `id`. */
-  remove(queue: WaitQueue, id: string): void;
 }
 
 /** One call of `acquire()` in a {@link WaitQueue}. */
 export interface Waiter {
   /**
-   * Failed tries counted against `retryCount`; the waiter gives up when there are more. As the head: each
-   * failed timed attempt. While queued: joining (its first try found the lock taken by a waiter ahead), and
-   * each of its retry periods in which no waiter of the queue acquired the lock.
+   * Failed tries counted against `retryCount`. As the head: each failed timed attempt. While queued:
+   * joining (the waiters ahead hold or want the hold), and each retry period in which nobody here
+   * acquired it, once a head found it unavailable.
    */
   failures: number;
-  /** The full attempts that heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}). */
+  /** The full attempts heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}). */
   readonly attemptsWhileQueued: AttemptLog<LoggedAttempt>;
-  /**
-   * `undefined` for a waiter that was the head from the start; else settles when its turn comes, with
-   * `'gave-up'` when its retries ran out in the queue, or rejects with `signal.reason` when its signal
-   * aborts first.
-   */
+  /** `undefined` for the first head; else settles when its turn comes (or its retries ran out), rejects when its signal aborts. */
   readonly turn: Promise<Turn | 'gave-up'> | undefined;
 }
 
-/** A waiter with what only its queue touches. */
 interface QueuedWaiter extends Waiter {
   readonly settings: WaiterSettings;
   turn: Promise<Turn | 'gave-up'> | undefined;
   settle: (turn: Turn | 'gave-up') => void;
-  /** The timer of its current retry period while queued. */
   periodTimer: unknown;
   onAbort: (() => void) | undefined;
 }
 
 /**
- * The local waiters of one `Redlock` on one set of resources (a lock's keys, a semaphore, one mode of a
- * read-write lock), in arrival order: only the first, the head, runs attempts over the network; the
- * others wait for their turn, which comes when the head leaves (with the hold or without it). So a release
- * costs one woken attempt however many waiters this process has, and the holds go to them in the order
- * they called `acquire()`.
- *
- * State of a waiter: queued ──turn──▶ head ──acquired / gave up / aborted / failed──▶ gone, and queued
- * ──retries ran out / signal aborted──▶ gone. The queue removes itself when its last waiter is gone.
+ * The local waiters for one set of resources (a lock's keys, a semaphore, one mode of a read-write lock).
+ * State of a waiter: queued ──turn──▶ head ──leaves──▶ gone, or queued ──gave up / aborted──▶ gone. The
+ * queue leaves its {@link WaitQueues} with its last waiter.
  */
-export class WaitQueue implements ReleaseSource {
-  /** The node a woken head asks first (see `leadNodeIndexOf`), fixed by the waiter that made the queue. */
-  readonly leadNodeIndex: number;
+export class WaitQueue {
   /** Whether woken heads ask the lead node first: while it answered the latest full attempt. */
   isLeadAnswering = true;
-  /** The release notifications of the queue's keys, from the first time a head found the lock held. */
+  /** The release notifications of the queue's keys, from the first time a head found the hold taken. */
   watch: KeyWatch | undefined;
   /** The latest full attempt a head made and failed: what a waiter that gives up in the queue reports. */
   lastFailure: LoggedAttempt | undefined;
 
   readonly #clock: Clock;
-  /** The queues this one is in, under {@link #id}: it leaves them when its last waiter is gone. */
-  readonly #queues: QueueRegistry;
+  readonly #queues: WaitQueues;
   readonly #id: string;
+  #leadNodeIndexOf: (() => number) | undefined;
+  #leadNodeIndex = 0;
   #head: QueuedWaiter | undefined;
-  /** The waiters behind the head, in arrival order; made when the first one comes (most locks have none). */
+  /** The waiters behind the head; made when the first one comes (most locks have none). */
   #queued: Set<QueuedWaiter> | undefined;
-  /** How many waiters acquired the lock from the head of this queue: each one is progress for the others. */
+  /** How many heads acquired: progress for the queued waiters' retry periods. */
   #acquisitions = 0;
-  /** Whether a waiter of the queue acquired the lock, and no release (here or announced) came since. */
+  /** Whether a head acquired an exclusive hold and no release came since. */
   #isHeldHere = false;
-  #isWakePending = false;
-  /** Whether a local release is among the pending wakes: those are never rested. */
-  #isLocalWakePending = false;
+  /** A wake the head has not taken yet: `'local'` if a release made here is among them (never rested). */
+  #pendingWake: 'announced' | 'local' | undefined;
   #onWake: (() => void) | undefined;
-  /** Before this time on the clock, announced releases wait for it (see {@link restWakes}). */
-  #wakesRestUntil = -Infinity;
-  /** The timer that wakes the head at the end of a rest, for the releases announced during it. */
+  /** Until then on the clock, announced releases wait (see {@link restWakes}). */
+  #restUntil = -Infinity;
   #restTimer: unknown;
 
-  /** @param id - The queue's key in `queues`, which it leaves when its last waiter is gone. */
-  constructor(clock: Clock, leadNodeIndex: number, queues: QueueRegistry, id: string) {
+  constructor(clock: Clock, queues: WaitQueues, id: string, leadNodeIndexOf: () => number) {
     this.#clock = clock;
-    this.leadNodeIndex = leadNodeIndex;
     this.#queues = queues;
     this.#id = id;
+    this.#leadNodeIndexOf = leadNodeIndexOf;
+  }
+
+  /** The node woken heads ask first and listen to (see `leadNodeIndexIn`): worked out once, when first needed. */
+  get leadNodeIndex(): number {
+    if (this.#leadNodeIndexOf !== undefined) {
+      this.#leadNodeIndex = this.#leadNodeIndexOf();
+      this.#leadNodeIndexOf = undefined;
+    }
+    return this.#leadNodeIndex;
   }
 
   /** How many waiters the queue holds, its head included. */
@@ -109,27 +97,14 @@ export class WaitQueue implements ReleaseSource {
     return (this.#head === undefined ? 0 : 1) + (this.#queued?.size ?? 0);
   }
 
-  /**
-   * Adds a waiter at the end. The first waiter of an empty queue is its head at once (`turn` is
-   * `undefined`); any other waits for its turn, counting its retry periods (see {@link Waiter.failures}).
-   */
+  /** Adds a waiter at the end: the head at once if the queue is empty, else it waits for its turn. */
   join(settings: WaiterSettings): Waiter {
-    const waiter: QueuedWaiter = {
-      settings,
-      failures: 0,
-      attemptsWhileQueued: new AttemptLog(),
-      turn: undefined,
-      // The head's turn is never settled: only a waiter behind it gets a `settle` of its own (below).
-      settle: NO_TURN,
-      periodTimer: undefined,
-      onAbort: undefined,
-    };
+    const waiter: QueuedWaiter = { settings, failures: 0, attemptsWhileQueued: new AttemptLog(), turn: undefined, settle: NO_TURN, periodTimer: undefined, onAbort: undefined };
     if (this.#head === undefined) {
       this.#head = waiter;
       return waiter;
     }
     (this.#queued ??= new Set()).add(waiter);
-    // It found the lock taken, by the waiters ahead: its first try, as if it had asked the nodes.
     waiter.failures = 1;
     waiter.turn = new Promise<Turn | 'gave-up'>((resolve, reject) => {
       waiter.settle = resolve;
@@ -146,9 +121,8 @@ export class WaitQueue implements ReleaseSource {
   }
 
   /**
-   * Takes a waiter out of the queue, whatever its state; `hasAcquired` tells that it leaves as the head
-   * with its hold, and `keepsOthersOut` that the hold is exclusive (a lock, a write lock). When the head
-   * leaves, the next waiter's turn begins. Calling it again does nothing.
+   * Takes a waiter out, whatever its state; `hasAcquired`: it leaves as the head with a hold,
+   * `keepsOthersOut`: an exclusive one. When the head leaves, the next one's turn begins. Idempotent.
    */
   leave(waiter: Waiter, hasAcquired: boolean, keepsOthersOut: boolean): void {
     if (waiter !== this.#head) {
@@ -158,7 +132,7 @@ export class WaitQueue implements ReleaseSource {
     if (hasAcquired) {
       this.#acquisitions += 1;
       this.#isHeldHere = keepsOthersOut;
-      // Releases that came before are no news to the next head: the lock is held here now.
+      // Releases before this are no news to the next head.
       this.clearWake();
     }
     const next: QueuedWaiter | undefined = this.#queued?.values().next().value;
@@ -167,35 +141,24 @@ export class WaitQueue implements ReleaseSource {
       this.#close();
       return;
     }
-    (this.#queued as Set<QueuedWaiter>).delete(next);
-    this.#stopWaiting(next);
+    this.#remove(next);
     next.settle(this.#isHeldHere ? 'held-here' : 'look');
   }
 
-  /**
-   * Counts a full attempt that a head made and failed: waiters that give up in the queue report the
-   * attempts made while they waited.
-   */
+  /** Counts a full attempt a head made and failed, for the waiters that give up in the queue. */
   recordFailure(attempt: LoggedAttempt): void {
     this.lastFailure = attempt;
     for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
   }
 
-  /**
-   * Notes how the lead node answered a full attempt: woken heads ask it first only while it answers, and
-   * once it failed, the watch covers every node for the rest of the queue's life.
-   */
+  /** Notes how the lead node answered a full attempt; once it failed, the watch covers every node. */
   noteLeadAnswer(status: string | undefined): void {
     const isAnswering = status !== 'timeout' && status !== 'error';
     if (!isAnswering && this.isLeadAnswering) this.watch?.watchEveryNode();
     this.isLeadAnswering = isAnswering;
   }
 
-  /**
-   * Watches the release notifications of `keys` for every head to come, if no head did yet; returns the
-   * watch. Its notifications wake the head like a local release does, but never during a rest (see
-   * {@link restWakes}).
-   */
+  /** Watches the release notifications of `keys` for every head to come, once; returns the watch. */
   listen(notifications: ReleaseNotifications, keys: readonly string[], timeoutMs: number): KeyWatch {
     if (this.watch !== undefined) return this.watch;
     const watch = notifications.watch(keys, timeoutMs, this.leadNodeIndex);
@@ -209,39 +172,31 @@ export class WaitQueue implements ReleaseSource {
     return watch;
   }
 
-  /**
-   * Tells the head that a lock on these resources was released here, so it may be free. If the head is
-   * not waiting, it will not wait at its next wait.
-   */
+  /** A hold on these resources was released here: wakes the head now, or at its next wait. */
   wake(): void {
-    this.#wakeHead(true);
+    this.#wake('local');
   }
 
   /**
-   * Rests the announced releases after a woken attempt that failed and took `attemptMs`: until
-   * `wokenRestMs(attemptMs, crowd)` from now, an announcement does not wake
-   * the head; the first one to come wakes it once, at the end, and so does a wake that came while the
-   * attempt ran, unless a local release is among them. Local releases are never rested: no one else can
-   * fake them. `crowd` is the rest that many processes waiting on the resource call for, at most
-   * `longestRestMs`, the head's retry delay (see `KeyWatch.crowdRestMs`).
+   * Rests announced releases for `restMs` after a woken attempt that failed: one that comes meanwhile
+   * wakes the head once, at the end, as does one that came during the attempt. Releases made here are
+   * never rested: nobody else can forge them.
    */
-  restWakes(attemptMs: number, longestRestMs: number): void {
-    const crowdMs = this.watch?.crowdRestMs(longestRestMs) ?? 0;
-    this.#wakesRestUntil = this.#clock.now() + wokenRestMs(attemptMs, crowdMs);
-    if (!this.#isWakePending || this.#isLocalWakePending) return;
+  restWakes(restMs: number): void {
+    this.#restUntil = this.#clock.now() + restMs;
+    if (this.#pendingWake !== 'announced') return;
     this.clearWake();
     this.#wakeAfterRest();
   }
 
   /** Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them. */
   clearWake(): void {
-    this.#isWakePending = false;
-    this.#isLocalWakePending = false;
+    this.#pendingWake = undefined;
   }
 
-  /** See {@link KeyWatch.onNextRelease}: calls `callback` once, at the next {@link wake} or at once if one is pending. */
+  /** Calls `callback` once, at the next wake, or at once if one is pending; returns a cancel function. */
   onNextRelease(callback: () => void): () => void {
-    if (this.#isWakePending) {
+    if (this.#pendingWake !== undefined) {
       this.clearWake();
       queueMicrotask(callback);
       return () => undefined;
@@ -252,83 +207,126 @@ export class WaitQueue implements ReleaseSource {
     };
   }
 
-  /** Wakes the head for an announced release, at once, or once at the end of the current rest. */
   #wakeAfterRest(): void {
-    const restMs = this.#wakesRestUntil - this.#clock.now();
-    if (restMs <= 0) {
-      this.#wakeHead(false);
-      return;
+    const restMs = this.#restUntil - this.#clock.now();
+    if (restMs <= 0) this.#wake('announced');
+    else if (this.#restTimer === undefined) {
+      this.#restTimer = this.#clock.setTimeout(() => {
+        this.#restTimer = undefined;
+        // A local wake may have started an attempt that failed meanwhile and rested longer.
+        this.#wakeAfterRest();
+      }, recheckDelayMs(restMs));
     }
-    if (this.#restTimer !== undefined) return;
-    this.#restTimer = this.#clock.setTimeout(() => {
-      this.#restTimer = undefined;
-      // A local release may have woken an attempt that failed during the rest and made it longer.
-      this.#wakeAfterRest();
-    }, recheckDelayMs(restMs));
   }
 
-  /** Wakes the head now if it waits, else at its next wait; `isLocal` for a release made here. */
-  #wakeHead(isLocal: boolean): void {
+  #wake(kind: 'announced' | 'local'): void {
     this.#isHeldHere = false;
     const callback = this.#onWake;
     this.#onWake = undefined;
-    if (callback !== undefined) {
-      callback();
-      return;
-    }
-    this.#isWakePending = true;
-    if (isLocal) this.#isLocalWakePending = true;
+    if (callback !== undefined) callback();
+    else if (this.#pendingWake !== 'local') this.#pendingWake = kind;
   }
 
-  /** Removes a waiter from behind the head and ends its waiting; does nothing if it is not there. */
+  /** Takes a waiter from behind the head and ends its waiting; does nothing if it is not there. */
   #remove(waiter: QueuedWaiter): void {
     if (this.#queued?.delete(waiter) !== true) return;
-    this.#stopWaiting(waiter);
+    this.#clock.clearTimeout(waiter.periodTimer);
+    if (waiter.onAbort !== undefined) waiter.settings.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.onAbort = undefined;
   }
 
-  /** Ends the queue once its last waiter, the head, is gone. */
   #close(): void {
     this.watch?.close();
     this.watch = undefined;
     this.#onWake = undefined;
-    // Most queues never rest: no native call for a timer that was never set.
     if (this.#restTimer !== undefined) this.#clock.clearTimeout(this.#restTimer);
     this.#restTimer = undefined;
     this.#queues.remove(this, this.#id);
   }
 
-  #stopWaiting(waiter: QueuedWaiter): void {
-    this.#clock.clearTimeout(waiter.periodTimer);
-    waiter.periodTimer = undefined;
-    if (waiter.onAbort !== undefined) waiter.settings.signal?.removeEventListener('abort', waiter.onAbort);
-    waiter.onAbort = undefined;
-  }
-
   /**
-   * Starts one retry period of a queued waiter, `retryDelayMs` ± `retryJitterMs` as its own timed retries
-   * would have been. A period in which no waiter acquired the lock, while a head has found it unavailable
-   * (so it is held, here for long or by another owner, or the nodes are unreachable), counts as a failed
-   * try: the wait stays bounded by the waiter's own retries, while a lock that keeps changing hands here
-   * costs it nothing.
+   * One retry period of a queued waiter, as long as its own timed retries would wait. A period in which
+   * nobody here acquired, once a head found the hold unavailable, counts as a failed try: the wait stays
+   * bounded by the waiter's own retries, while a hold that keeps changing hands here costs it nothing.
    */
   #startPeriod(waiter: QueuedWaiter): void {
     const acquisitionsAtStart = this.#acquisitions;
     const { retryDelayMs: baseMs, retryJitterMs, retryCount } = waiter.settings;
-    // At least 1 ms: a period of 0 would spin at one instant without ever letting the head progress.
-    const periodMs = Math.max(1, retryDelayMs(baseMs, retryJitterMs));
+    // At least 1 ms: a period of 0 would spin without letting the head progress.
     waiter.periodTimer = this.#clock.setTimeout(() => {
-      if (this.#acquisitions === acquisitionsAtStart && this.lastFailure !== undefined) {
-        waiter.failures += 1;
-        if (waiter.failures > retryCount) {
-          this.#remove(waiter);
-          waiter.settle('gave-up');
-          return;
-        }
-      }
-      this.#startPeriod(waiter);
-    }, periodMs);
+      if (this.#acquisitions === acquisitionsAtStart && this.lastFailure !== undefined && ++waiter.failures > retryCount) {
+        this.#remove(waiter);
+        waiter.settle('gave-up');
+      } else this.#startPeriod(waiter);
+    }, Math.max(1, retryDelayMs(baseMs, retryJitterMs)));
   }
 }
 
-/** The `settle` of a waiter that is the head from the start: its turn is never settled. */
+/** The `settle` of the first head, whose turn is never settled. */
 const NO_TURN = (): void => undefined;
+
+/**
+ * The wait queues of one `Redlock`, one per set of resources with local waiters, in any order. Waiters of
+ * overlapping but different sets are in different queues and compete over the network.
+ */
+export class WaitQueues {
+  readonly #clock: Clock;
+  /**
+   * One queue kept outside {@link #queues}, and its id: a process that locks one resource at a time (the
+   * usual loop) makes and drops a queue at every acquisition, and a `Map` going from one entry to none
+   * and back costs more than the rest of the queue.
+   */
+  #soloId: string | undefined;
+  #solo: WaitQueue | undefined;
+  /** The others, by {@link idOf}. */
+  readonly #queues = new Map<string, WaitQueue>();
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** How many queues have waiters. */
+  get size(): number {
+    return (this.#solo === undefined ? 0 : 1) + this.#queues.size;
+  }
+
+  /** The queue of `keys`, made if none has waiters; `leadNodeIndexOf` gives its lead node when it needs one. */
+  queueOf(keys: readonly string[], leadNodeIndexOf: () => number): WaitQueue {
+    const id = idOf(keys);
+    const queue = this.#queueOf(id);
+    if (queue !== undefined) return queue;
+    const created = new WaitQueue(this.#clock, this, id, leadNodeIndexOf);
+    if (this.#solo === undefined) {
+      this.#soloId = id;
+      this.#solo = created;
+    } else this.#queues.set(id, created);
+    return created;
+  }
+
+  /** Forgets `queue`, whose last waiter is gone. */
+  remove(queue: WaitQueue, id: string): void {
+    if (this.#solo === queue) {
+      this.#solo = undefined;
+      this.#soloId = undefined;
+    } else if (this.#queues.get(id) === queue) this.#queues.delete(id);
+  }
+
+  /** Wakes the head of the queue of exactly `keys`, if any: a hold on them was released here. */
+  wake(keys: readonly string[]): void {
+    this.#queueOf(idOf(keys))?.wake();
+  }
+
+  #queueOf(id: string): WaitQueue | undefined {
+    if (this.#soloId === id) return this.#solo;
+    return this.#queues.size === 0 ? undefined : this.#queues.get(id);
+  }
+}
+
+/**
+ * The same for the same keys in any order, and different for any other set. One key is its own id,
+ * unless it could read as the JSON of several.
+ */
+function idOf(keys: readonly string[]): string {
+  const key = keys[0] as string;
+  return keys.length === 1 && !key.startsWith('[') ? key : JSON.stringify([...keys].sort());
+}

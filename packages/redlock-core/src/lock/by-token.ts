@@ -46,7 +46,6 @@ function holdOf(set: NodeSet, resources: readonly string[], keys: readonly strin
     keysExpireAt: now,
     expiresAt: clock.wallNow(),
     written: set.nodes.map(() => true),
-    leadNodeIndex: undefined,
     nodes: set.nodes.map(() => undefined),
   };
 }

@@ -38,7 +38,6 @@ export interface HoldInit {
   readonly keysExpireAt: number;
   readonly expiresAt: number;
   readonly written: boolean[];
-  readonly leadNodeIndex: number | undefined;
   readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
   /** How messages name what is held; by default `the lock on "<resources>"` (a semaphore's: its permits). */
   readonly what?: string;
@@ -84,8 +83,6 @@ export class Hold {
    * releases go only there, so a node that was down all along costs nothing.
    */
   readonly written: boolean[];
-  /** The node waiters listen to and ask first (see `leadNodeIndexOf`), if the acquisition knew it. */
-  readonly leadNodeIndex: number | undefined;
   release: Promise<ReleaseResult> | undefined;
   /**
    * The latest release's calls, by node index: whether each deleted our keys there, once it answered
@@ -127,7 +124,6 @@ export class Hold {
     this.expiresAt = init.expiresAt;
     this.nodes = init.nodes;
     this.written = init.written;
-    this.leadNodeIndex = init.leadNodeIndex;
   }
 
   /**

@@ -1,5 +1,5 @@
-// Releasing a hold on the nodes: compare-and-delete on every node that was sent a write, the lead node first,
-// announced only where waiters listen, decided by a quorum; and removing keys a late answer left behind.
+// Releasing a hold on the nodes: compare-and-delete on every node that was sent a write, each announcing its
+// own release, decided by a quorum; and removing keys a late answer left behind.
 import { LockReleaseError } from '../base/errors.js';
 import { isReleaseTraced, traceRelease } from '../base/tracing.js';
 import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
@@ -7,7 +7,6 @@ import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { leadNodeIndexIn } from '../nodes/lead-node.js';
 import { type Release, releaseAndRetry, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
 import type { Hold } from './hold.js';
 
@@ -67,8 +66,7 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
 }
 
 /**
- * Sends `release` to every node of `hold` that was sent a write, the lead node first, each announcing its
- * own release to the waiters that listen there, as one fan-out whose vote counts either answer as a confirmation
+ * Sends `release` to every node of `hold` that was sent a write, each announcing its own release to the waiters that listen there, as one fan-out whose vote counts either answer as a confirmation
  * that the node holds none of our keys any more, and records it as `hold.releasedOn`. A module function,
  * so that a call still waiting for a far node keeps alive the fan-out and the release: not the lock (see
  * bench/scripts/far-node-retention.mjs).
@@ -76,7 +74,7 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
 function releaseWhereWritten(
   set: NodeSet,
   release: Release,
-  hold: Pick<Hold, 'written' | 'leadNodeIndex' | 'releasedOn'>,
+  hold: Pick<Hold, 'written' | 'releasedOn'>,
   startedAtMs: number,
 ): FanOut<ReleaseStatus> {
   const { nodes, options } = set;
@@ -88,13 +86,10 @@ function releaseWhereWritten(
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
   });
-  // The lead node first: the node this process's waiters listen to and ask first (see `leadNodeIndexOf`).
-  const leadNodeIndex = hold.leadNodeIndex ?? leadNodeIndexIn(set, release.keys);
   // Every node announces its own release: a waiter listens to its lead node, the node it asks first, and
   // is woken only once the previous owner's key is gone there (see `watch` in release-notifications.ts).
   const run = releaseRunOf(release, release.announce);
-  for (let step = 0; step < nodeCount; step += 1) {
-    const nodeIndex = step === 0 ? leadNodeIndex : step <= leadNodeIndex ? step - 1 : step;
+  for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
     const node = nodes[nodeIndex] as NodeState;
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
     if (hold.written[nodeIndex] !== true) {

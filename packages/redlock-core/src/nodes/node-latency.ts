@@ -60,18 +60,6 @@ export const RTT_WINDOW_SIZE = 16;
  */
 export const RTT_SAMPLE_SPACING_MS = 4;
 
-/** See {@link distanceChangeCount}. */
-let distanceChanges = 0;
-
-/**
- * A count that moves on whenever the distance of some node of the process (see
- * {@link NodeLatency.distanceMs}) may have changed: an answer or a timeout changed it. A choice made from
- * the distances (the lead node, see `leadNodeIndexIn`) holds while this count has not moved.
- */
-export function distanceChangeCount(): number {
-  return distanceChanges;
-}
-
 /**
  * A node's round trip as its answers show it, and the timeout that follows from it: the timeout covers
  * the slower of the latest round trip and the second-slowest of the last {@link RTT_WINDOW_SIZE}, plus a
@@ -174,10 +162,7 @@ export class NodeLatency {
     }
     this.#recentMs[this.#recentCount % RTT_WINDOW_SIZE] = rttMs;
     this.#recentCount += 1;
-    const coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
-    // The distance changed (see distanceMs): a choice made from it is made again.
-    if (coveredMs !== this.#coveredMs || this.#isSilent) distanceChanges += 1;
-    this.#coveredMs = coveredMs;
+    this.#coveredMs = Math.max(rttMs, this.#secondSlowestRecentMs());
     this.#isSilent = false;
     this.#updateTimeout();
   }
@@ -186,8 +171,6 @@ export class NodeLatency {
   recordTimeout(): void {
     if (this.#isSilent) return;
     this.#isSilent = true;
-    // Out of the nearest (see distanceMs).
-    distanceChanges += 1;
     this.#updateTimeout();
   }
 

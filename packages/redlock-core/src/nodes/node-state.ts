@@ -27,15 +27,6 @@ export interface NodeSet {
   readonly servers: ServerRegistry;
   /** Whether the `Redlock` is closed, and the background work and timers that `close()` stops. */
   readonly lifecycle: Lifecycle;
-  /** The lead node last worked out (see `leadNodeIndexIn`), and what it was worked out for. */
-  readonly leadNode: LeadNodeMemo;
-}
-
-/** The lead node of a lock whose smallest key is `key`, while `distanceChangeCount()` reads `distanceChanges`. */
-export interface LeadNodeMemo {
-  key: string;
-  distanceChanges: number;
-  nodeIndex: number;
 }
 
 /** Rejects every operation once two nodes were found to be the same server (see {@link ServerRegistry}). */
@@ -52,7 +43,6 @@ export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedO
     options,
     servers,
     lifecycle: new Lifecycle(options.clock, nodes.length),
-    leadNode: { key: '', distanceChanges: -1, nodeIndex: 0 },
   };
 }
 

@@ -1,10 +1,11 @@
+// The release channels waiters listen to: one subscription per node and channel, shared by all the waiters
+// of a `Redlock`, and how crowded each channel is (how many listen, how fast it is released).
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { type Clock, unrefTimer } from '../base/clock.js';
-import { releaseChannelOf } from '../scripts/release.js';
+import { warnOnce } from '../base/warnings.js';
 import { listenersScript, parseListenersReply } from '../scripts/listeners.js';
 import { runScript } from '../scripts/lua-script.js';
-import { ReleaseCrowd } from './release-crowd.js';
-import { warnOnce } from '../base/warnings.js';
+import { releaseChannelOf } from '../scripts/release.js';
 
 /**
  * How long a node's subscription to a channel outlives its last waiter, in milliseconds. A resource that
@@ -13,37 +14,40 @@ import { warnOnce } from '../base/warnings.js';
  */
 export const SUBSCRIPTION_LINGER_MS = 1_000;
 
+/** How often a channel's listeners are counted again at most, in milliseconds (see {@link KeyWatch.crowdRestMs}). */
+export const LISTENER_COUNT_EVERY_MS = 250;
+
+/** How many of the latest intervals between a channel's announcements are kept. */
+const KEPT_INTERVALS = 5;
+
 /** A waiter's subscription to the release notifications of its keys. */
 export interface KeyWatch {
   /**
-   * Settles once the lead node's subscriptions are active (where they cannot be, once another node's
-   * are), when subscribing failed everywhere, or when the watch is closed; never rejects. Where a node does not answer its SUBSCRIBE within a node timeout, the watch subscribes on
-   * every other node. A release announced before it settled may have gone unheard: the waiter looks then.
+   * Settles once the lead node's subscriptions are active; where they cannot be (or take longer than a
+   * node timeout), once another node's are; when subscribing failed everywhere; or when the watch is
+   * closed. Never rejects. A release announced before it settled may have gone unheard: the waiter looks then.
    */
   readonly ready: Promise<void>;
-  /**
-   * Calls `callback` once, at the next release notification of any watched key, or at once if one arrived
-   * since the last callback. Returns a function that cancels the call.
-   */
+  /** Calls `callback` once, at the next release heard, or at once if one came since the last; returns a cancel function. */
   onNextRelease(callback: () => void): () => void;
   /** Watches every node from now on, not only the lead node (it failed to answer). */
   watchEveryNode(): void;
   /**
-   * How long a woken attempt that failed lets announcements rest because many wait: see
-   * `ReleaseCrowd.restMs`, on the lead node (the waiters near it listen there, and every release is
-   * announced there), at most `longestRestMs` (the waiter's retry delay: a timed retry is never postponed
-   * anyway, and anyone can subscribe, so a crowd of idle subscribers must not silence the wakes for
-   * longer); 0 while it cannot tell.
+   * How long a woken attempt that failed rests the announcements because many wait, at most
+   * `longestRestMs` (the waiter's retry delay: anyone can subscribe, and idle subscribers must not
+   * silence the wakes for longer); 0 while it cannot tell. The time in which a quarter as many releases
+   * as there are listeners on the lead node's channel come, at the recent pace (the lower median of the
+   * latest intervals: a quiet spell is an outlier), ±50% so that waiters that failed together do not wake
+   * together: about four woken attempts then follow each release, however many wait (bench/RESULTS.md).
+   * 0 with fewer than three listeners or two intervals. Counts the listeners again (`PUBSUB NUMSUB`) for
+   * the next call when the count is older than {@link LISTENER_COUNT_EVERY_MS}: a release never pays for it.
    */
   crowdRestMs(longestRestMs: number): number;
   /** Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them. */
   close(): void;
 }
 
-/**
- * The release notification subscriptions of one `Redlock`, shared by all its waiters: one subscription per
- * node and channel, however many waiters watch it, ended a while after the last one leaves.
- */
+/** The release notification subscriptions of one `Redlock`, shared by all its waiters. */
 export class ReleaseNotifications {
   readonly #clock: Clock;
   /** By node index; `undefined` for a node whose adapter cannot subscribe. */
@@ -64,65 +68,54 @@ export class ReleaseNotifications {
 
   /**
    * Watches the release channels of `keys` on the lead node, the node a woken waiter asks first: every
-   * node announces its own release, so a waiter woken there finds the previous owner's key gone there, and
-   * the releaser sent the other nodes theirs no later. One subscription per waiter instead of one per node
-   * keeps every release from costing each waiter a message from every node. If the lead node cannot
-   * subscribe (no capability, an error, no answer within `timeoutMs`), or after
-   * {@link KeyWatch.watchEveryNode}, it watches every capable node.
+   * node announces its own release, so a waiter woken there finds the previous owner's key gone there.
+   * One subscription per waiter, not one per node, spares each waiter a message from every node at every
+   * release. Where the lead node cannot subscribe (no capability, an error, no answer within
+   * `timeoutMs`), or after {@link KeyWatch.watchEveryNode}, it watches every capable node.
    */
   watch(keys: readonly string[], timeoutMs: number, leadNodeIndex: number): KeyWatch {
-    let hasPending = false;
+    const clock = this.#clock;
+    let pending = false;
     let waiting: (() => void) | undefined;
     const listener = (): void => {
       const callback = waiting;
       waiting = undefined;
       if (callback) callback();
-      else hasPending = true;
+      else pending = true;
     };
     const subscriptions: ChannelSubscription[] = [];
-    /** The lead node's subscription of the first key, whose announcements tell how crowded it is. */
-    let crowdSource: ChannelSubscription | undefined;
     let isClosed = false;
     /** Subscribes on these nodes; resolves once one channel is subscribed, rejects if none can be. */
     const subscribeOn = (nodeIndexes: readonly number[]): Promise<void> =>
       Promise.any(
-        // A closed watch subscribes nowhere: a lead node that fails or times out after the waiter left
-        // must not make it listen on every other node for ever.
+        // A closed watch subscribes nowhere: a lead node that fails after the waiter left must not make
+        // it listen on every other node for ever.
         (isClosed || this.#isClosed ? [] : nodeIndexes).flatMap((nodeIndex) => {
           const adapter = this.#adapters[nodeIndex];
-          if (adapter === undefined) return [];
-          return keys.map((key, keyIndex) => {
-            const subscription = this.#channel(adapter, nodeIndex, key);
-            subscriptions.push(subscription);
-            if (nodeIndex === leadNodeIndex && keyIndex === 0) crowdSource = subscription;
-            return subscription.add(listener);
-          });
+          return adapter === undefined ? [] : keys.map((key) => this.#channel(adapter, nodeIndex, key, subscriptions).add(listener));
         }),
       );
-    let followsEveryNode = false;
-    const followEveryNode = (): Promise<void> => {
-      if (followsEveryNode) return Promise.resolve();
-      followsEveryNode = true;
-      return subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => nodeIndex !== leadNodeIndex));
-    };
-    const clock = this.#clock;
+    let everyNode: Promise<void> | undefined;
+    const followEveryNode = (): Promise<void> => (everyNode ??= subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => nodeIndex !== leadNodeIndex)));
+    // The lead node's channel of the first key, subscribed first, tells how crowded the resource is.
+    const hasLeadChannel = this.#adapters[leadNodeIndex] !== undefined;
     let readyTimer: unknown;
     let settleReady = (): void => undefined;
     const ready = new Promise<void>((resolve) => {
-      settleReady = resolve;
-      // A node slow to subscribe: the other nodes' subscriptions cover for it.
-      readyTimer = clock.setTimeout(() => followEveryNode().then(settle, settle), timeoutMs);
       const settle = (): void => {
         clock.clearTimeout(readyTimer);
         resolve();
       };
+      settleReady = settle;
+      // A node slow to subscribe: the other nodes' subscriptions cover for it.
+      readyTimer = clock.setTimeout(() => followEveryNode().then(settle, settle), timeoutMs);
       subscribeOn([leadNodeIndex]).then(settle, () => followEveryNode().then(settle, settle));
     });
     return {
       ready,
       onNextRelease(callback) {
-        if (hasPending) {
-          hasPending = false;
+        if (pending) {
+          pending = false;
           queueMicrotask(callback);
           return () => undefined;
         }
@@ -135,11 +128,10 @@ export class ReleaseNotifications {
         void followEveryNode().catch(() => undefined);
       },
       crowdRestMs(longestRestMs) {
-        return Math.min(longestRestMs, crowdSource?.crowd.restMs(clock.now()) ?? 0);
+        return Math.min(longestRestMs, (hasLeadChannel ? subscriptions[0]?.crowdRestMs(clock.now()) : undefined) ?? 0);
       },
       close() {
         isClosed = true;
-        clock.clearTimeout(readyTimer);
         settleReady();
         waiting = undefined;
         for (const subscription of subscriptions) subscription.remove(listener);
@@ -148,23 +140,23 @@ export class ReleaseNotifications {
   }
 
   /**
-   * Ends every subscription now, lingering or not, and subscribes no more: for `redlock.close()`, once
-   * no waiter is left. Resolves when every node's UNSUBSCRIBE was answered (or failed: the adapter's own
-   * `close()` comes next); never rejects.
+   * Ends every subscription now, lingering or not, and subscribes no more: for `redlock.close()`, once no
+   * waiter is left. Resolves when every UNSUBSCRIBE was answered or failed; never rejects.
    */
   close(): Promise<void> {
     this.#isClosed = true;
     return Promise.all([...this.#channels.values()].map((subscription) => subscription.close())).then(() => undefined);
   }
 
-  /** The subscription to the release channel of lock key `key` on node `nodeIndex`, made on first use. */
-  #channel(adapter: RedisAdapter, nodeIndex: number, key: string): ChannelSubscription {
+  /** The subscription to lock key `key`'s release channel on node `nodeIndex`, made on first use; noted in `used`. */
+  #channel(adapter: RedisAdapter, nodeIndex: number, key: string, used: ChannelSubscription[]): ChannelSubscription {
     const id = `${nodeIndex} ${key}`;
     let subscription = this.#channels.get(id);
     if (subscription === undefined) {
       subscription = new ChannelSubscription(adapter, nodeIndex, key, this.#clock, () => this.#channels.delete(id));
       this.#channels.set(id, subscription);
     }
+    used.push(subscription);
     return subscription;
   }
 }
@@ -176,8 +168,6 @@ export class ReleaseNotifications {
  * unsubscribed.
  */
 class ChannelSubscription {
-  /** How many wait on the channel, and how often it is released. */
-  readonly crowd = new ReleaseCrowd(() => runScript(this.adapter, listenersScript, [this.key], [], undefined, parseListenersReply));
   readonly #listeners = new Set<() => void>();
   #unsubscribe: Unsubscribe | undefined;
   #queue: Promise<void> = Promise.resolve();
@@ -185,9 +175,13 @@ class ChannelSubscription {
   #isClosed = false;
   /** Whether a SUBSCRIBE is in flight: it waits for the connection, which may be to a node that is down. */
   #isSubscribing = false;
-
-  /** The release channel of {@link key}. */
-  private readonly channel: string;
+  /** How many listened at the latest count (see {@link crowdRestMs}); 0 before one answered, or when it failed. */
+  #listenerCount = 0;
+  #countedAt = -Infinity;
+  #lastHeardAt = Number.NaN;
+  /** The latest intervals between announcements, in milliseconds, as a ring of {@link KEPT_INTERVALS}. */
+  readonly #intervalsMs: number[] = [];
+  #heardCount = 0;
 
   /**
    * @param key - The lock key whose release channel this is: the listeners script names the channel from
@@ -199,18 +193,14 @@ class ChannelSubscription {
     private readonly key: string,
     private readonly clock: Clock,
     private readonly onIdle: () => void,
-  ) {
-    this.channel = releaseChannelOf(key);
-  }
+  ) {}
 
   /** Adds a listener; resolves once the node is subscribed, rejects if subscribing failed. */
   add(listener: () => void): Promise<void> {
     if (this.#isClosed) return Promise.reject(new Error('Release notifications are closed'));
     this.#listeners.add(listener);
-    if (this.#lingerTimer !== undefined) {
-      this.clock.clearTimeout(this.#lingerTimer);
-      this.#lingerTimer = undefined;
-    }
+    this.clock.clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
     return this.#sync();
   }
 
@@ -225,11 +215,20 @@ class ChannelSubscription {
     unrefTimer(this.#lingerTimer);
   }
 
+  /** See {@link KeyWatch.crowdRestMs}, unbounded, at `now` on the clock. */
+  crowdRestMs(now: number): number {
+    if (now - this.#countedAt >= LISTENER_COUNT_EVERY_MS) this.#recount(now);
+    const count = this.#intervalsMs.length;
+    if (this.#listenerCount < 3 || count < 2) return 0;
+    const paceMs = [...this.#intervalsMs].sort((a, b) => a - b)[(count - 1) >> 1] as number;
+    return ((this.#listenerCount * paceMs) / 4) * (0.5 + Math.random());
+  }
+
   /**
    * Unsubscribes now, whoever still listens, and never subscribes again; never rejects. It does not wait
-   * for a SUBSCRIBE still in flight, which waits for its connection (to a node that may be down, for the
-   * client's connect timeout): the unsubscribe follows it when it lands, and the adapter's `close()`, which
-   * `redlock.close()` calls next, ends that connection and what is pending on it.
+   * for a SUBSCRIBE still in flight, which waits for its connection (to a node that may be down): the
+   * unsubscribe follows it when it lands, and the adapter's `close()`, which `redlock.close()` calls next,
+   * ends that connection and what is pending on it.
    */
   close(): Promise<void> {
     this.#isClosed = true;
@@ -242,27 +241,51 @@ class ChannelSubscription {
     return isSubscribing ? Promise.resolve() : closing;
   }
 
+  #hear(now: number): void {
+    if (!Number.isNaN(this.#lastHeardAt)) this.#intervalsMs[this.#heardCount++ % KEPT_INTERVALS] = now - this.#lastHeardAt;
+    this.#lastHeardAt = now;
+  }
+
+  #recount(now: number): void {
+    this.#countedAt = now;
+    // A count that fails (a node down, an adapter that cannot run it, or one that throws instead of
+    // rejecting) leaves the waiters resting as alone; it never fails the waiter that asked.
+    try {
+      runScript(this.adapter, listenersScript, [this.key], [], undefined, parseListenersReply).then(
+        (listeners) => {
+          this.#listenerCount = listeners;
+        },
+        () => {
+          this.#listenerCount = 0;
+        },
+      );
+    } catch {
+      this.#listenerCount = 0;
+    }
+  }
+
   #sync(): Promise<void> {
     const step = this.#queue.then(async () => {
       if (this.#listeners.size > 0 && this.#unsubscribe === undefined && !this.#isClosed) {
         this.#isSubscribing = true;
-        this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(this.channel, () => {
-          this.crowd.hear(this.clock.now());
-          for (const listener of [...this.#listeners]) listener();
-        })
-          .catch((error: unknown) => {
-            if (isDeniedChannel(error)) {
-              warnOnce(
-                this.adapter,
-                'REDLOCK_NO_CHANNEL_PERMISSION',
-                `Node ${this.nodeIndex} refused to subscribe to a release channel (${(error as Error).message}): waiters there wake on their retry timers instead of at each release. Give the Redis user the channels \`&redlock:released:*\``,
-              );
-            }
-            throw error;
-          })
-          .finally(() => {
-            this.#isSubscribing = false;
+        try {
+          this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(releaseChannelOf(this.key), () => {
+            this.#hear(this.clock.now());
+            for (const listener of [...this.#listeners]) listener();
           });
+        } catch (error) {
+          if (error instanceof Error && error.message.startsWith('NOPERM')) {
+            // Redis 7 denies a new ACL user every channel.
+            warnOnce(
+              this.adapter,
+              'REDLOCK_NO_CHANNEL_PERMISSION',
+              `Node ${this.nodeIndex} refused to subscribe to a release channel (${error.message}): waiters there wake on their retry timers instead of at each release. Give the Redis user the channels \`&redlock:released:*\``,
+            );
+          }
+          throw error;
+        } finally {
+          this.#isSubscribing = false;
+        }
       } else if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe !== undefined) {
         const unsubscribe = this.#unsubscribe;
         this.#unsubscribe = undefined;
@@ -274,51 +297,4 @@ class ChannelSubscription {
     this.#queue = step.catch(() => undefined);
     return step;
   }
-}
-
-/** Whether a subscription failed because the ACL denies the user the channel (Redis 7 denies a new user every channel). */
-function isDeniedChannel(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOPERM');
-}
-
-/** Whatever tells a waiter that the lock may be free: a {@link KeyWatch}, or a local queue of waiters. */
-export type ReleaseSource = Pick<KeyWatch, 'onNextRelease'>;
-
-/**
- * Waits until `delayMs` passed (`'timer'`), a watched key was released (`'release'`), or `look` settled
- * (`'look'`: a watch's subscriptions came in place), whichever comes first; rejects with `signal.reason`
- * if `signal` aborts first.
- */
-export function waitForRetry(
-  clock: Clock,
-  delayMs: number,
-  watch: ReleaseSource | undefined,
-  signal: AbortSignal | undefined,
-  look?: Promise<void>,
-): Promise<'timer' | 'release' | 'look'> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    let isDone = false;
-    const end = (): boolean => {
-      if (isDone) return false;
-      isDone = true;
-      clock.clearTimeout(timer);
-      cancelWatch?.();
-      signal?.removeEventListener('abort', onAbort);
-      return true;
-    };
-    const finish = (how: 'timer' | 'release' | 'look'): void => {
-      if (end()) resolve(how);
-    };
-    const onAbort = (): void => {
-      if (end()) reject(signal?.reason);
-    };
-    const timer = clock.setTimeout(() => finish('timer'), delayMs);
-    const cancelWatch = watch?.onNextRelease(() => finish('release'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    void look?.then(() => finish('look'));
-  });
 }

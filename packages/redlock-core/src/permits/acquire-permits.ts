@@ -6,7 +6,7 @@ import { describeOutcomes } from '../base/outcomes.js';
 import { AttemptLog } from '../acquire/attempt-log.js';
 import { startWaitDeadline, WaitExpired } from '../acquire/retry.js';
 import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
-import type { WaitQueues } from '../acquire/wait-queues.js';
+import type { WaitQueues } from '../acquire/wait-queue.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
@@ -57,7 +57,7 @@ export async function acquireClaim<H extends { afterRelease(callback: () => void
     queueKeys: claim.queueKeys,
     keys: claim.keys,
     isExclusive: claim.isExclusive,
-    attempt: (attemptNumber, leadNodeIndex, isWoken) => claim.attempt(attemptNumber, signal, isWoken ? leadNodeIndex : undefined),
+    attempt: (attemptNumber, leadNodeIndex) => claim.attempt(attemptNumber, signal, leadNodeIndex),
     isHeld: (result): result is H => claim.isHeld(result),
     isFinal: (failure) => claim.isFinal(failure),
     isTaken: (failure) => claim.isTaken(failure),
@@ -77,7 +77,7 @@ export async function acquireClaim<H extends { afterRelease(callback: () => void
 async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
   const log = new AttemptLog<F>();
   try {
-    const result = await contender.attempt(1, 0, false);
+    const result = await contender.attempt(1, undefined);
     if (typeof result !== 'string' && contender.isHeld(result)) return result;
     if (typeof result !== 'string') log.add(result);
     signal.throwIfAborted();

@@ -167,7 +167,6 @@ export class Claim {
       keysExpireAt: grant.keysExpireAt,
       expiresAt: grant.expiresAt,
       written: grant.written,
-      leadNodeIndex: undefined,
       nodes: [],
       what: grant.what,
     });

@@ -3,7 +3,7 @@ import { RELEASE_CHANNEL_PREFIX } from './release.js';
 
 /**
  * Counts the connections subscribed to a release channel on one node. Sent only by waiters whose woken
- * attempt found the lock taken, at most a few times a second per channel (see `ReleaseCrowd`): a release
+ * attempt found the lock taken, at most a few times a second per channel (see `KeyWatch.crowdRestMs`): a release
  * never pays for it.
  */
 export const listenersScript = defineScript(

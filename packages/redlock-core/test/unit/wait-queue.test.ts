@@ -4,7 +4,7 @@ import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type Redlock
 import type { AcquireAttempt } from '../../src/base/outcomes.js';
 import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 import { SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
-import { WaitQueues } from '../../src/acquire/wait-queues.js';
+import { WaitQueues } from '../../src/acquire/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNode, keysOf } from '../../src/testing/fake-nodes.js';
@@ -321,13 +321,14 @@ describe('local wait queue: waiters of one Redlock on the same resources', () =>
       { clock, retryCount: 0 },
     );
     let held = await clock.runUntilSettled(other.acquire('orders:42', 10_000));
-    connections[lead]!.isDown = true;
     const waiting = local.acquire('orders:42', 10_000);
-    // The first attempt finds the lead node down: woken heads would ask every node.
     await clock.advance(10);
-    connections[lead]!.isDown = false;
-    // The timed retry at 200 ms hears from the lead node again.
+    // The timed retry at 200 ms finds the lead node down: woken heads would ask every node.
+    connections[lead]!.isDown = true;
     await clock.advance(200);
+    connections[lead]!.isDown = false;
+    // The next timed retry, at most 300 ms later, hears from the lead node again.
+    await clock.advance(300);
     const before = connections.map((connection) => connection.acquireRequests().length);
     // The lock changes hands: the release wakes the head, which finds it taken again at the lead node.
     const releasing = held.release();
