@@ -1,9 +1,11 @@
 // What a semaphore's permits and a read-write lock have in common once held: entries in one hash per node,
 // with their validity, extension, release, and the entries a node gave beyond them. The public handles
-// (`Permit`, `ReadWriteHandle`) are faces over it; its Hold keeps validity, loss, signal and close().
+// (`Permit`, `ReadWriteHandle`) extend it with what names them; its Hold keeps validity, loss, signal and
+// close().
 import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf, LockLostError } from '../base/errors.js';
+import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import { traceHold } from '../base/tracing.js';
 import { describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
@@ -19,24 +21,21 @@ import { type HashLayout, parsePermitExtendReply, permitExtendArgsOf, type Permi
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 
-/** Where a held claim stands: see `PermitState`. */
+/** Where a held claim stands: see `PermitState`, `ReadWriteState`, its names for each kind. */
 export type ClaimState = 'held' | 'released' | 'lost' | 'expired';
 
 /** Why an extension or a release of a claim failed. */
 export type ClaimFailure = 'not-held' | 'nodes-unreachable' | 'no-validity';
 
-/** What an attempt that won a quorum hands its claim. */
+/** What an attempt that won a quorum hands its claim; each kind's grant adds what names it. */
 export interface ClaimGrant {
   readonly set: NodeSet;
   readonly resource: string;
   readonly key: string;
   readonly token: string;
-  /** The hash fields held on a quorum: a semaphore's slots, a read-write lock's entry. */
-  readonly fields: readonly string[];
-  /** The hash's layout, which tells an extension where it may set the fields again on a node that lost them. */
-  readonly layout: HashLayout;
   /** A second holder id the release frees too (a waiting writer's or request's intent), or `''`. */
   readonly alsoFrees: string;
+  readonly attempts: number;
   readonly ttlMs: number;
   /** Monotonic time when the validity ends. */
   readonly validUntil: number;
@@ -46,14 +45,25 @@ export interface ClaimGrant {
   readonly keysExpireAt: number;
   /** Whether each node was sent the request, by node index: those the release goes to. */
   readonly written: boolean[];
+}
+
+/** What a kind of claim (permits, a read-write lock) tells the claim of itself. */
+export interface ClaimKind {
+  /** The hash fields held on a quorum: a semaphore's slots, a read-write lock's entry. */
+  readonly fields: readonly string[];
+  /** The hash's layout, which tells an extension where it may set the fields again on a node that lost them. */
+  readonly layout: HashLayout;
   /** How messages name what is held: `2 of 3 permits of "imports"`. */
   readonly what: string;
   /** Whether `what` takes a plural verb (`permits … are`, `the read lock … is`). */
   readonly isPlural: boolean;
   /** What the `redlock-core.hold.*` traces say of it. */
   readonly traced: Pick<HoldTraceContext, 'primitive' | 'mode' | 'permits'>;
-  /** The typed error of a failed extension or release, with `why` for its message. */
-  readonly errorOf: (operation: 'extend' | 'release', reason: ClaimFailure, why: string, nodes?: readonly NodeOutcome<string>[]) => Error;
+  /** The kind's typed error of a failed extension or release, with its message. */
+  readonly errorOf: (
+    message: string,
+    failure: { readonly operation: 'extend' | 'release'; readonly reason: ClaimFailure; readonly nodes: readonly NodeOutcome<string>[] | undefined },
+  ) => Error;
 }
 
 /**
@@ -75,88 +85,42 @@ export function withdrawIntent(set: NodeSet, key: string, intentId: string, ttlM
 }
 
 /**
- * Frees what a failed attempt's rounds (`rounds`, its fan-outs in order) wrote with `token`, announcing
- * nothing: the rounds freed nothing anyone waits for. Every node that did not refuse in each round it was
- * sent is sent the release (with re-sends); a node that timed out is sent it again if it answers late that
- * it admitted, and `onLateAnswer` hears any late answer. Resolves when each node's first release settled,
- * except on a node whose call timed out: as for a lock's failed attempt (see `cleanUp` in
- * `acquire/attempt.ts`), that release would likely time out too and hold the caller up for a second
- * timeout, and it goes out on the node's connection behind the request it frees. Resolves with the nodes
- * it did not wait for at all, by node index (a probe, or a first contact once refusals settled the
- * failure; not after a cut-off, `isCutOff`), which the attempt reports as not answered.
- */
-export async function freeFailedRounds<S extends string>(
-  set: NodeSet,
-  rounds: readonly FanOut<S>[],
-  written: { readonly key: string; readonly token: string; readonly ttlMs: number },
-  isRefusal: (status: S | 'timeout' | 'error') => boolean,
-  onLateAnswer?: (nodeIndex: number, answer: S | undefined) => void,
-  isCutOff = false,
-): Promise<boolean[]> {
-  const { key, token, ttlMs } = written;
-  // Not waited for, as a lock's failed attempt does not wait for them (see `Attempt`): a silent node's
-  // probe still pending, and, once the refusals of the last round settle why the attempt failed, a first
-  // contact still pending.
-  const last = rounds[rounds.length - 1] as FanOut<S>;
-  let refusals = 0;
-  for (const outcome of last.outcomes) if (outcome !== undefined && outcome.status !== 'timeout' && outcome.status !== 'error' && isRefusal(outcome.status)) refusals += 1;
-  const isSettled = !isCutOff && refusals > set.nodes.length - quorumOf(set.nodes.length);
-  const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
-  // The keys live a TTL from the last round.
-  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
-  await Promise.all(
-    set.nodes.map(async (_, nodeIndex) => {
-      // Freed in the background, as a call that timed out is.
-      const isProbing = isLeftOut[nodeIndex] === true;
-      if (!isProbing) {
-        const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
-        if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
-      }
-      let hasTimedOut = isProbing;
-      for (const calls of rounds) {
-        if (!(calls.isLeftOutOfFailure(nodeIndex, isSettled) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
-        hasTimedOut = true;
-        // The script may still run after the timeout: free again if it reports that it admitted.
-        void calls.lateAnswerOf(nodeIndex).then((answer) => {
-          if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
-          onLateAnswer?.(nodeIndex, answer);
-        });
-      }
-      if (hasTimedOut) void releaseAndRetry(set, nodeIndex, cleanup);
-      else await releaseAndRetry(set, nodeIndex, cleanup, true);
-    }),
-  );
-  return isLeftOut;
-}
-
-/**
- * A holder's entries on a quorum of nodes until `remainingValidityMs` runs out.
+ * A holder's entries on a quorum of nodes until `remainingValidityMs` runs out: what a semaphore's permits
+ * (`Permit`) and a read-write lock's handle (`ReadWriteHandle`) are. Written once for both, so that the two
+ * handles cannot drift apart; each adds only its grant, its error and what names it.
+ *
  * held ──extend()──▶ held · held ──release()──▶ released · held ──extend() finds it gone──▶ lost ·
  * held ──validity runs out──▶ expired
  */
 export class Claim {
+  /** The resource of the semaphore or the read-write lock, without the key prefix. */
+  readonly resource: string;
+  /** Which attempt of the call won this handle, from 1. */
+  readonly attempts: number;
   readonly #hold: Hold;
   readonly #key: string;
   readonly #fields: readonly string[];
   readonly #layout: HashLayout;
   readonly #alsoFrees: string;
-  readonly #errorOf: ClaimGrant['errorOf'];
+  readonly #errorOf: ClaimKind['errorOf'];
   readonly #isPlural: boolean;
-  readonly #traced: ClaimGrant['traced'];
+  readonly #traced: ClaimKind['traced'];
   /** The automatic extension (`autoExtend`), while it runs. */
   #extension: HandleExtension | undefined;
   #releasing: Promise<void> | undefined;
   /** Its state when `release()` was first called (see {@link lossBeforeRelease}). */
   #stateAtRelease: ClaimState | undefined;
 
-  constructor(grant: ClaimGrant) {
+  protected constructor(grant: ClaimGrant, kind: ClaimKind) {
+    this.resource = grant.resource;
+    this.attempts = grant.attempts;
     this.#key = grant.key;
-    this.#fields = grant.fields;
-    this.#layout = grant.layout;
+    this.#fields = kind.fields;
+    this.#layout = kind.layout;
     this.#alsoFrees = grant.alsoFrees;
-    this.#errorOf = grant.errorOf;
-    this.#isPlural = grant.isPlural;
-    this.#traced = grant.traced;
+    this.#errorOf = kind.errorOf;
+    this.#isPlural = kind.isPlural;
+    this.#traced = kind.traced;
     this.#hold = new Hold({
       set: grant.set,
       resources: [grant.resource],
@@ -168,41 +132,65 @@ export class Claim {
       expiresAt: grant.expiresAt,
       written: grant.written,
       nodes: [],
-      what: grant.what,
+      what: kind.what,
     });
   }
 
+  /** Where the claim stands, read from the monotonic clock now; each handle names the type its own way. */
   get state(): ClaimState {
     const hold = this.#hold;
     return hold.isReleased ? 'released' : hold.stateAt(hold.set.options.clock.now());
   }
 
+  /**
+   * Wall-clock time, in milliseconds since the epoch, at which validity ends (see `Lock.expiresAt`): for
+   * display and logs; decide with `remainingValidityMs`, `state` or {@link assertValid}.
+   */
   get expiresAt(): number {
     return this.#hold.expiresAt;
   }
 
+  /** Milliseconds of validity left: how long this handle may still be relied on; 0 once not held. */
   get remainingValidityMs(): number {
     return this.state === 'held' ? Math.max(0, this.#hold.validUntil - this.#hold.set.options.clock.now()) : 0;
   }
 
+  /**
+   * Aborts when this handle should no longer be relied on, as `lock.signal` does for a lock: with a
+   * {@link LockLostError} when it is found lost or its validity ran out, a {@link LockLimitError} when
+   * `autoExtend` stops at a limit, a {@link RedlockClosedError} at `redlock.close()`; not on `release()`.
+   * Made on first read; its timer is unref'd and cleared on release.
+   */
   get signal(): AbortSignal {
     return this.#hold.signal;
   }
 
+  /** How messages name what is held (see `describePermits`, `describeReadWrite`). @internal */
   get what(): string {
     return this.#hold.what;
   }
 
+  /**
+   * The resource, as a one-element list: what automatic extension and the `redlock-core.lock.lost`
+   * channel report.
+   * @internal
+   */
   get resources(): readonly string[] {
     return this.#hold.resources;
   }
 
+  /**
+   * Throws unless this handle is held at this very moment, by the monotonic clock: call it right before
+   * each action it guards (see `Lock.assertValid`).
+   *
+   * @throws {@link LockLostError} if it is released, lost or expired.
+   */
   assertValid(): void {
     const state = this.state;
     if (state !== 'held') throw this.#lossError(state, this.#isPlural ? 'are' : 'is');
   }
 
-  /** See `Lock.lossBeforeRelease`. */
+  /** See `Lock.lossBeforeRelease`. @internal */
   lossBeforeRelease(): LockLostError | undefined {
     const state = this.#stateAtRelease;
     return state === 'expired' || state === 'lost' ? this.#lossError(state, this.#isPlural ? 'were' : 'was', ' when released') : undefined;
@@ -212,9 +200,29 @@ export class Claim {
     return new LockLostError(`${this.#hold.what} ${verb} ${state}${when}`, { resources: this.resources, cause: this.#hold.lostBecause?.cause });
   }
 
-  /** Extends the entries to `ttlMs` from now on every node: see `Permit.extend`. */
+  /** The typed error of a failed `operation`, worded the same for both kinds. */
+  #failure(operation: 'extend' | 'release', reason: ClaimFailure, why: string, nodes?: readonly NodeOutcome<string>[]): Error {
+    const verb = operation === 'extend' ? 'extend' : 'confirm the release of';
+    return this.#errorOf(`Could not ${verb} ${this.#hold.what}: ${why}`, { operation, reason, nodes });
+  }
+
+  /**
+   * Extends this handle (its permits, or its read or write lock) to `ttlMs` from now on every node, and
+   * resolves once a quorum did with validity left. A node extends only entries that it still holds
+   * unexpired, so an extension can never revive what another holder may have taken since. A reader's
+   * extension is not refused by a waiting writer: readers already holding may finish. A `ttlMs` shorter
+   * than the validity left shortens it from the call on, whatever the outcome: any node may have run it.
+   *
+   * @throws {@link PermitError} for permits, {@link ReadWriteLockError} for a read-write lock (`operation`
+   *   `'extend'`): `'not-held'` when it is released, lost or expired (before any node is called), or when
+   *   a quorum no longer holds it (`isLost`: it is `'lost'` then); `'nodes-unreachable'` or
+   *   `'no-validity'` otherwise. {@link RedlockClosedError} once `redlock.close()` was called. `TypeError`
+   *   or `RangeError` for a bad `ttlMs`. All but a quorum's answer before any node is called.
+   */
   extend(ttlMs: number): Promise<void> {
-    return traceHold('extend', () => this.#traceContext('extend', ttlMs), () => this.#extend(ttlMs), () => this);
+    // Not `this`: an extension reports no attempts (see `HoldTraceResult.attempts`), and the handle's
+    // `attempts` counts its acquisition's.
+    return traceHold('extend', () => this.#traceContext('extend', ttlMs), () => this.#extend(ttlMs), () => ({ remainingValidityMs: this.remainingValidityMs }));
   }
 
   async #extend(ttlMs: number): Promise<void> {
@@ -222,18 +230,18 @@ export class Claim {
     const { set, token } = hold;
     checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), 1);
     if (set.lifecycle.isClosed) throw closedErrorOf('extend', hold.resources);
-    if (this.state !== 'held') throw this.#errorOf('extend', 'not-held', `it is ${this.state}`);
+    if (this.state !== 'held') throw this.#failure('extend', 'not-held', `it is ${this.state}`);
     await extendHold<PermitExtendStatus>(
       hold,
       ttlMs,
       {
         run: new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, false, this.#layout, this.#fields), parsePermitExtendReply),
         reseedRun: new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, true, this.#layout, this.#fields), parsePermitExtendReply),
-        // Our own fields: kept while the claim is held, freed if it was released (see settleGrant).
-        settleReseed: (nodeIndex) => this.settleGrant(nodeIndex, this.#fields),
+        // Our own fields: kept while the claim is held, freed if it was released (see settleFields).
+        settleReseed: (nodeIndex) => this.settleFields(nodeIndex, this.#fields),
         keyCount: 1,
         yes: 'extended',
-        errorOf: (failure) => this.#errorOf('extend', failure.reason, failure.why, failure.nodes),
+        errorOf: (failure) => this.#failure('extend', failure.reason, failure.why, failure.nodes),
         releasedWhy: `${this.#isPlural ? 'they were' : 'it was'} released meanwhile`,
         lostErrorOf: (error) => new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }),
       },
@@ -241,7 +249,16 @@ export class Claim {
     );
   }
 
-  /** Releases the entries on every node that was asked for them: see `Permit.release`. */
+  /**
+   * Releases this handle (its permits, or its read or write lock) on every node that was asked for it,
+   * with the intent its call left waiting, announcing it to waiters, and resolves once a quorum confirmed
+   * (the others finish in the background, a failed node is sent it again until the entries would have
+   * expired). It stops the automatic extension (`autoExtend`) at once. Calling it again returns the same
+   * promise, or retries after a failure.
+   *
+   * @throws {@link PermitError} for permits, {@link ReadWriteLockError} for a read-write lock (`operation`
+   *   `'release'`, `'nodes-unreachable'`) when fewer than a quorum answered; it then expires after its TTL.
+   */
   release(): Promise<void> {
     this.#stateAtRelease ??= this.state;
     if (this.#extension !== undefined) this.#hold.letGoOf(this.#extension);
@@ -249,32 +266,49 @@ export class Claim {
     return (this.#releasing ??= traceHold('release', () => this.#traceContext('release', undefined), () => this.#releaseOnEveryNode()));
   }
 
+  /** Releases this handle at the end of an `await using` block: see {@link release}. */
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.release();
+  }
+
   #traceContext(operation: 'extend' | 'release', ttlMs: number | undefined): Omit<HoldTraceContext, 'result' | 'error'> {
     const { set, resources } = this.#hold;
     return { ...this.#traced, operation, resource: resources[0] as string, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
   }
 
-  /** Keeps `handle` (this claim's public face) extended by `ttlMs` within `limits`: see `Permit.keepExtended`. */
-  keepExtended(handle: Parameters<typeof keepExtended>[0], ttlMs: number, limits: ExtensionLimits): void {
+  /**
+   * Keeps this handle extended by `ttlMs` within `limits` until it is released, the extension stops on
+   * its own (its reason then aborts {@link signal}), or the `Redlock` closes: the acquisitions' `autoExtend`.
+   * @internal
+   */
+  keepExtended(ttlMs: number, limits: ExtensionLimits): void {
     const hold = this.#hold;
     if (this.state !== 'held' || this.#extension !== undefined) return;
     const { clock } = hold.set.options;
     this.#extension = hold.keepHandleExtended(
-      (onStop) => keepExtended(handle, ttlMs, clock, limits, onStop, hold.what),
+      (onStop) => keepExtended(this, ttlMs, clock, limits, onStop, hold.what),
       (extension) => {
         if (this.#extension === extension) this.#extension = undefined;
       },
     );
   }
 
+  /** Calls `callback` once a release was decided: it wakes this process's next waiter (see `Lock.afterRelease`). @internal */
+  afterRelease(callback: () => void): void {
+    this.#hold.onReleased = callback;
+  }
+
+  /** See `Lock.onLost`. @internal */
   onLost(listener: (error: LockLostError) => void): () => void {
     return this.#hold.onLost(listener);
   }
 
+  /** See `Lock.onEarlierEnd`. @internal */
   onEarlierEnd(listener: () => void): () => void {
     return this.#hold.onEarlierEnd(listener);
   }
 
+  /** See `Lock.publishLoss`. @internal */
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
     this.#hold.publishLoss(reason, error);
   }
@@ -284,8 +318,9 @@ export class Claim {
    * the claim's own fields again for an extension's re-seed (see `extendHold`). Fields other than the
    * claim's are freed there at once; all of them, if the claim is released already (its release may have
    * reached that node first).
+   * @internal
    */
-  settleGrant(nodeIndex: number, fields: readonly string[]): void {
+  protected settleFields(nodeIndex: number, fields: readonly string[]): void {
     const hold = this.#hold;
     hold.written[nodeIndex] = true;
     const isReleased = hold.isReleased;
@@ -297,19 +332,15 @@ export class Claim {
    * Node `nodeIndex` answered, maybe after the claim was decided, that it left `alsoFrees` (an
    * intent) but wrote no entry: nothing to do while the claim is held, since its release frees it there;
    * freed there at once if the release went first (a call re-sent after a `NOSCRIPT` may run after it).
+   * @internal
    */
-  settleLeftBehind(nodeIndex: number): void {
+  protected settleLeftBehind(nodeIndex: number): void {
     const hold = this.#hold;
     if (!hold.isReleased || this.#alsoFrees === '') return;
     void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, this.#alsoFrees, '', false, []) });
   }
 
-  /** Calls `callback` once a release of the claim was decided: it wakes this process's next waiter. */
-  afterRelease(callback: () => void): void {
-    this.#hold.onReleased = callback;
-  }
-
-  /** Sends the release to every node, not only those the winning attempt asked: earlier attempts may have left `alsoFrees` there. */
+  /** Sends the release to every node, not only those the winning attempt asked: earlier attempts may have left an intent there. @internal */
   releaseOnEveryNode(): void {
     this.#hold.written.fill(true);
   }
@@ -337,7 +368,7 @@ export class Claim {
     const nodes: ReleaseNodeOutcome[] = await calls.allSettled();
     // Forgotten, so that calling release() again retries.
     this.#releasing = undefined;
-    throw this.#errorOf('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
+    throw this.#failure('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
   }
 
   #releaseOf(announce: boolean, confirmedCount?: number): Release {

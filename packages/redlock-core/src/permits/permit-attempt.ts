@@ -11,7 +11,7 @@ import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
 import type { WriterIntent } from '../scripts/read-write-acquire.js';
 import type { SemaphoreSettings } from '../settings/resolve-permits.js';
-import { freeFailedRounds } from './claim.js';
+import { freeFailedRounds } from './free-failed-rounds.js';
 import { Permit } from './permit.js';
 
 /** A failed round, with why it failed: see `PermitFailureReason`. */

@@ -10,7 +10,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, readWriteFieldOf, type ReadWriteMode, type WriterIntent } from '../scripts/read-write-acquire.js';
 import type { ReadWriteSettings } from '../settings/resolve-permits.js';
-import { freeFailedRounds } from './claim.js';
+import { freeFailedRounds } from './free-failed-rounds.js';
 import { ReadWriteHandle } from './read-write-handle.js';
 
 /** A failed attempt, with why it failed: see `ReadWriteFailureReason`. */

@@ -312,6 +312,8 @@ describe('the redlock-core.hold.* channels', () => {
     const [extension] = recorder.contexts<HoldTraceContext>('holdExtend');
     expect(extension).toMatchObject({ primitive: 'semaphore', operation: 'extend', ttlMs: 20_000, result: { isHeld: true } });
     expect(extension?.result?.remainingValidityMs).toBeGreaterThan(10_000);
+    // An extension is no acquisition: it reports no attempts.
+    expect(extension?.result?.attempts).toBe(0);
     expect(recorder.contexts<HoldTraceContext>('holdRelease').map(({ primitive, mode, result }) => [primitive, mode, result?.isHeld])).toEqual([
       ['semaphore', undefined, false],
       ['read-write', 'write', false],
