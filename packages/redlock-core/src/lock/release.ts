@@ -27,14 +27,20 @@ export function releaseTraced(hold: Hold, resources: readonly string[]): Promise
 }
 
 /**
- * Releases `hold` on every node it wrote to; resolves once a quorum confirmed (the others finish in the
- * background: `settled`), or rejects with a {@link LockReleaseError} once every node reported without a
- * quorum, forgetting the release so that calling `release()` again retries.
+ * Releases `hold` on every node it wrote to, a lock's by default, or a semaphore's or read-write lock's
+ * `release` with its `errorOf`; resolves once a quorum confirmed (the others finish in the background:
+ * `settled`), or rejects with `errorOf`'s error (a {@link LockReleaseError} for a lock) once every node
+ * reported without a quorum, forgetting the release so that calling `release()` again retries.
  */
-export async function releaseOnEveryNode(hold: Hold): Promise<ReleaseResult> {
+export async function releaseOnEveryNode(
+  hold: Hold,
+  release: Release = releaseOf(hold, true, 0),
+  errorOf: (nodes: ReleaseNodeOutcome[], why: string) => Error = (nodes, why) =>
+    new LockReleaseError(`Could not confirm the release of ${hold.describe()}: ${why}`, { resources: hold.resources, nodes }),
+): Promise<ReleaseResult> {
   const startedAtMs = hold.set.options.clock.now();
   hold.releasedAtMs ??= startedAtMs;
-  const calls = releaseWhereWritten(hold.set, releaseOf(hold, true, 0), hold, startedAtMs);
+  const calls = releaseWhereWritten(hold.set, release, hold, startedAtMs);
   const hasQuorum = await calls.decided();
   hold.onReleased?.(hold.keys);
   if (!hasQuorum) {
@@ -42,10 +48,7 @@ export async function releaseOnEveryNode(hold: Hold): Promise<ReleaseResult> {
     const nodes = await calls.allSettled();
     // Forgotten, so that calling release() again retries.
     hold.release = undefined;
-    throw new LockReleaseError(`Could not confirm the release of ${hold.describe()}: ${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, {
-      resources: hold.resources,
-      nodes,
-    });
+    throw errorOf(nodes, `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`);
   }
   // A copy: the fan-out keeps filling in its own array as the other nodes answer.
   const nodes = calls.outcomes.slice();
@@ -88,7 +91,7 @@ function releaseWhereWritten(
   });
   // Every node announces its own release: a waiter listens to its lead node, the node it asks first, and
   // is woken only once the previous owner's key is gone there (see `watch` in release-notifications.ts).
-  const run = releaseRunOf(release, release.announce);
+  const run = release.run ?? releaseRunOf(release, release.announce);
   for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
     const node = nodes[nodeIndex] as NodeState;
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.

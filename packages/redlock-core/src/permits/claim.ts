@@ -7,14 +7,13 @@ import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf, LockLostError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import { traceHold } from '../base/tracing.js';
-import { describeOutcomes, type NodeOutcome, type ReleaseNodeOutcome } from '../base/outcomes.js';
-import { type Release, releaseAndRetry, type ReleaseStatus, sendAgainAfterError } from '../lock/cleanup.js';
+import type { NodeOutcome } from '../base/outcomes.js';
+import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
 import { extendHold } from '../lock/extend.js';
+import { releaseOnEveryNode as releaseHold } from '../lock/release.js';
 import { type HandleExtension, Hold } from '../lock/hold.js';
-import { FanOut } from '../nodes/fan-out.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
-import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { type HashLayout, parsePermitExtendReply, permitExtendArgsOf, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
@@ -347,28 +346,14 @@ export class Claim {
 
   async #releaseOnEveryNode(): Promise<void> {
     const hold = this.#hold;
-    const { set, written } = hold;
-    const release = this.#releaseOf(true, 0);
-    const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked');
-    calls.listen((outcome) => {
-      if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
-      sendAgainAfterError(set, release, outcome);
-    });
-    const startedAtMs = set.options.clock.now();
-    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
-      const node = set.nodes[nodeIndex] as NodeState;
-      // Nothing was written on a node that was never sent the request (it was known down).
-      if (written[nodeIndex] !== true) calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
-      else calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, hold.ttlMs), release.run as NodeCallRun<ReleaseStatus>, 'cleanup', startedAtMs);
-    }
     hold.markReleased();
-    const hasQuorum = await calls.decided();
-    hold.onReleased?.(hold.keys);
-    if (hasQuorum) return;
-    const nodes: ReleaseNodeOutcome[] = await calls.allSettled();
-    // Forgotten, so that calling release() again retries.
-    this.#releasing = undefined;
-    throw this.#failure('release', 'nodes-unreachable', `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`, nodes);
+    try {
+      await releaseHold(hold, this.#releaseOf(true, 0), (nodes, why) => this.#failure('release', 'nodes-unreachable', why, nodes));
+    } catch (error) {
+      // Forgotten, so that calling release() again retries.
+      this.#releasing = undefined;
+      throw error;
+    }
   }
 
   #releaseOf(announce: boolean, confirmedCount?: number): Release {
