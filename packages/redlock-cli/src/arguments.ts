@@ -1,27 +1,10 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, MAX_PERMIT_LIMIT, MAX_TTL_MS, type ReadWriteMode } from 'redlock-core';
+import { DEFAULT_KILL_AFTER_MS, DEFAULT_TTL_MS, MIN_TTL_MS, NODES_VARIABLE } from './defaults.js';
 import { parseDurationMs } from './duration.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { ConfigurationError, UsageError } from './input-errors.js';
 import { parseNodeUrls } from './node-urls.js';
-
-/** The TTL when `--ttl` is not given, in milliseconds; it is extended while the command runs. */
-export const DEFAULT_TTL_MS = 30_000;
-
-/**
- * The shortest `--ttl`, in milliseconds: the lock is extended when half of it is left, and redlock gives up
- * on a lock no extension renewed 200 ms before its end, to stop the command within it.
- */
-export const MIN_TTL_MS = 1_000;
-
-/**
- * The longest `--kill-after` grace when none is given, in milliseconds; it is capped by the validity the
- * lost lock had left.
- */
-export const DEFAULT_KILL_AFTER_MS = 10_000;
-
-/** The environment variable read for the nodes when `--nodes` is not given. */
-export const NODES_VARIABLE = 'REDLOCK_NODES';
 
 /** How much `redlock` writes on stderr: `quiet` only usage and configuration errors, `verbose` each step. */
 export type Verbosity = 'quiet' | 'normal' | 'verbose';

@@ -1,4 +1,4 @@
-import { DEFAULT_KILL_AFTER_MS, DEFAULT_TTL_MS, NODES_VARIABLE } from './arguments.js';
+import { DEFAULT_KILL_AFTER_MS, DEFAULT_TTL_MS, NODES_VARIABLE } from './defaults.js';
 import { formatDurationMs } from './duration.js';
 import { EXIT_CODES } from './exit-codes.js';
 
@@ -76,3 +76,15 @@ Exit status:
   ${EXIT_CODES.notFound}       the command was not found
   128+N     interrupted by signal N while waiting for the lock (130 SIGINT, 143 SIGTERM)
 `;
+
+/**
+ * `--help` (`-h`) or `--version` (`-V`) when it is the only argument, which needs no parsing: the same
+ * request `parseCliArguments` makes of it, answered without loading the lock library.
+ */
+export function informationalRequestOf(argv: readonly string[]): { readonly kind: 'help' | 'version' } | undefined {
+  if (argv.length !== 1) return undefined;
+  const [flag] = argv;
+  if (flag === '--help' || flag === '-h') return { kind: 'help' };
+  if (flag === '--version' || flag === '-V') return { kind: 'version' };
+  return undefined;
+}

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { type CliRequest, type InspectRequest, parseCliArguments, type RunRequest, type Verbosity } from './arguments.js';
+import type { CliRequest, InspectRequest, RunRequest, Verbosity } from './arguments.js';
 import { type CommandOutcome, exitCodeOfOutcome, type RunningCommand, startCommand } from './command.js';
 import { formatDurationMs } from './duration.js';
 import { EXIT_CODES, exitCodeForLockError, exitCodeForSignal } from './exit-codes.js';
-import { HELP_TEXT } from './help.js';
+import { HELP_TEXT, informationalRequestOf } from './help.js';
 import { isInputError, UsageError } from './input-errors.js';
-import { type HeldLock, LockSession } from './lock-session.js';
+import type { HeldLock, LockSession } from './lock-session.js';
 import { redactedUrl } from './node-urls.js';
 import { ignoreTerminalStop, onHandledSignals, whenAborted } from './process-signals.js';
 import { KILL_MARGIN_MS } from './validity-end.js';
@@ -28,9 +28,10 @@ export interface CliIo {
  *   and answered with {@link EXIT_CODES.internal}; it rejects only on a bug of its own.
  */
 export async function runCli(io: CliIo): Promise<number> {
-  let request: CliRequest;
+  // `redlock --help` and `--version` alone answer before the lock library and the Redis client load.
+  let request: CliRequest | undefined = informationalRequestOf(io.argv);
   try {
-    request = parseCliArguments(io.argv, io.env);
+    request ??= (await import('./arguments.js')).parseCliArguments(io.argv, io.env);
   } catch (error) {
     if (!isInputError(error)) throw error;
     // Printed even with --quiet: a wrong command line is always worth a line, and where to read how to write it.
@@ -82,6 +83,7 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
   let session: LockSession | undefined;
   try {
     report.info(`connecting to ${countOf(request.nodeUrls.length, 'node')}`);
+    const { LockSession } = await import('./lock-session.js');
     session = await LockSession.open({
       ...request,
       signal: interrupt.signal,

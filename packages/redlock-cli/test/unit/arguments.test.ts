@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { MAX_TTL_MS } from 'redlock-core';
-import { DEFAULT_KILL_AFTER_MS, DEFAULT_TTL_MS, parseCliArguments, type RunRequest } from '../../src/arguments.js';
+import { parseCliArguments, type RunRequest } from '../../src/arguments.js';
+import { DEFAULT_KILL_AFTER_MS, DEFAULT_TTL_MS } from '../../src/defaults.js';
+import { informationalRequestOf } from '../../src/help.js';
 import { EXIT_CODES } from '../../src/exit-codes.js';
 import { ConfigurationError, UsageError } from '../../src/input-errors.js';
 
@@ -181,5 +183,16 @@ describe('parseCliArguments', () => {
     const parse = (): unknown => parseCliArguments(argv, env);
     expect(parse).toThrow(ConfigurationError);
     expect(parse).toThrow(message);
+  });
+});
+
+describe('informationalRequestOf', () => {
+  it('answers --help and --version alone as parseCliArguments does, and leaves every other command line to it', () => {
+    for (const argv of [['--help'], ['-h'], ['--version'], ['-V']]) {
+      expect(informationalRequestOf(argv)).toEqual(parseCliArguments(argv, {}));
+    }
+    for (const argv of [[], ['--help', 'jobs'], ['-hV'], ['jobs', '--help'], ['--ttl', '10s', '--help'], ['--helpx']]) {
+      expect(informationalRequestOf(argv)).toBeUndefined();
+    }
   });
 });
