@@ -4,6 +4,7 @@ import { describeResources } from '../base/describe.js';
 import type { NodeState } from '../nodes/node-state.js';
 import type { AcquireNodeOutcome } from '../base/outcomes.js';
 import { errorMessageOf } from '../scripts/lua-script.js';
+import { warnOnce } from '../base/warnings.js';
 
 type Problem = MisconfiguredNodeError['problem'];
 
@@ -78,5 +79,5 @@ export function warnIfMisconfigured(resources: readonly string[], node: NodeStat
     after === 'granted'
       ? 'It answered after a quorum of the other nodes had granted the lock, which stands on them'
       : 'It answered after a quorum of the other nodes had refused the lock (held by another owner), which ended the single try';
-  node.warnOnce('REDLOCK_MISCONFIGURED_NODE', `${error.message}. ${why}; until the setup is fixed, this node counts against every such lock`);
+  warnOnce(node.adapter, 'REDLOCK_MISCONFIGURED_NODE', `${error.message}. ${why}; until the setup is fixed, this node counts against every such lock`);
 }

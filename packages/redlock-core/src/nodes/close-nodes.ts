@@ -16,7 +16,7 @@ export async function closeNodes(set: NodeSet, notifications: ReleaseNotificatio
   if (notifications !== undefined) lifecycle.track(notifications.close());
   // A release or cleanup in flight to a node whose latest call timed out is not waited for: it is
   // unlikely to be answered within the bound, and the command already sent still runs if the node answers.
-  await lifecycle.settle(CLOSE_TIMEOUT_MS, (nodeIndex) => nodes[nodeIndex]?.isTimingOut !== true);
+  await lifecycle.settle(CLOSE_TIMEOUT_MS, (nodeIndex) => nodes[nodeIndex]?.breaker.isUp !== false);
   await closeAdapters(
     nodes.map((node) => node.adapter),
     options.clock,

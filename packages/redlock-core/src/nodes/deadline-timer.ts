@@ -4,10 +4,7 @@ import type { Clock } from '../base/clock.js';
 export interface Due {
   /** When it is due, on the clock. */
   readonly deadline: number;
-  /**
-   * The timer's own bookkeeping, which only it writes: where this is in its list of pending deadlines,
-   * or -1 (the value to start with) when it is not pending.
-   */
+  /** The timer's own bookkeeping, which only it writes: the slot in its pending list, or -1 (to start with). */
   pendingSlot: number;
   /**
    * Whether it belongs to an operation a caller awaits (the nodes its decision did not need included, until
@@ -51,7 +48,7 @@ export class DeadlineTimer {
    */
   readonly #pending: Due[] = [];
   #timer: unknown;
-  /** The armed timer when it is Node's, which can stop keeping the process alive and start again. */
+  /** The armed timer when it is Node's, which can be unref'd and ref'd again. */
   #nodeTimer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for; `Infinity` when none is armed. */
   #armedFor = Infinity;
@@ -70,31 +67,25 @@ export class DeadlineTimer {
     due.pendingSlot = this.#pending.push(due) - 1;
     if (due.isAwaited) this.#awaitedCount += 1;
     if (due.deadline < this.#armedFor) this.#arm(due.deadline);
-    else if (this.#isHolding !== this.#awaitedCount > 0) this.#toggleHold();
+    else this.#hold();
   }
 
   /** Stops waiting for `due`, which no longer has anything to expire. */
   delete(due: Due): void {
     if (!this.#remove(due)) return;
-    if (this.#pending.length > 0 || this.#nodeTimer !== undefined) {
-      if (this.#isHolding !== this.#awaitedCount > 0) this.#toggleHold();
-    } else {
-      this.#clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#armedFor = Infinity;
-    }
+    if (this.#pending.length > 0 || this.#nodeTimer !== undefined) return this.#hold();
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
   }
 
-  /**
-   * Refs a Node timer that did not keep the process alive, or unrefs one that did: called when whether a
-   * pending deadline is awaited changed.
-   */
-  #toggleHold(): void {
-    this.#isHolding = !this.#isHolding;
-    const timer = this.#nodeTimer;
-    if (timer === undefined) return;
-    if (this.#isHolding) timer.ref();
-    else timer.unref();
+  /** Makes a Node timer keep the process alive while a pending deadline is awaited, and only then. */
+  #hold(): void {
+    const isAwaited = this.#awaitedCount > 0;
+    if (this.#isHolding === isAwaited) return;
+    this.#isHolding = isAwaited;
+    if (isAwaited) this.#nodeTimer?.ref();
+    else this.#nodeTimer?.unref();
   }
 
   /** Takes `due` out of the pending list, moving the last one into its slot; returns whether it was pending. */
@@ -118,7 +109,7 @@ export class DeadlineTimer {
     this.#timer = timer;
     this.#nodeTimer = isUnrefable(timer) ? timer : undefined;
     this.#isHolding = true;
-    if (this.#awaitedCount === 0) this.#toggleHold();
+    this.#hold();
   }
 
   readonly #fire = (): void => {
@@ -131,15 +122,11 @@ export class DeadlineTimer {
     // The timer ran its course, so the deadline it was armed for has passed, even if the clock reads a
     // little earlier (Node's timers count from the loop's cached time) or was stepped back meanwhile.
     const reached = Math.max(now, armedFor);
-    let passed: Due[] | undefined;
-    for (const due of this.#pending) if (due.deadline <= reached) (passed ??= []).push(due);
-    if (passed !== undefined) {
-      for (const due of passed) this.#remove(due);
-      passed.sort((a, b) => a.deadline - b.deadline);
-      // An expiry may add a deadline again (a fresh window after a stall), which arms the timer.
-      for (const due of passed) due.expire(now);
-    }
-    if (this.#pending.length === 0) return;
+    const passed = this.#pending.filter((due) => due.deadline <= reached);
+    for (const due of passed) this.#remove(due);
+    passed.sort((a, b) => a.deadline - b.deadline);
+    // An expiry may add a deadline again (a fresh window after a stall), which arms the timer.
+    for (const due of passed) due.expire(now);
     let earliest = Infinity;
     for (const due of this.#pending) earliest = Math.min(earliest, due.deadline);
     // An expiry that waits again armed the timer for its own new deadline, which another pending one may
@@ -161,12 +148,10 @@ let latest: { readonly clock: Clock; readonly timer: DeadlineTimer } | undefined
 
 /** The one {@link DeadlineTimer} of `clock`, shared by every `Redlock` on it. */
 export function deadlineTimerOf(clock: Clock): DeadlineTimer {
-  if (latest?.clock === clock) return latest.timer;
-  let timer = timersByClock.get(clock);
-  if (timer === undefined) {
-    timer = new DeadlineTimer(clock);
-    timersByClock.set(clock, timer);
+  if (latest?.clock !== clock) {
+    let timer = timersByClock.get(clock);
+    if (timer === undefined) timersByClock.set(clock, (timer = new DeadlineTimer(clock)));
+    latest = { clock, timer };
   }
-  latest = { clock, timer };
-  return timer;
+  return latest.timer;
 }

@@ -1,50 +1,40 @@
 // One operation's calls to the nodes, in one object: each call bounded by its node's timeout on one shared
 // deadline, each answer told to its node's health, the vote over the answers, and the outcomes by node.
 import { onAbort } from '../base/abort-listeners.js';
-import type { RedisAdapter } from '../base/adapter.js';
 import type { Clock } from '../base/clock.js';
 import type { NodeOperation } from '../base/diagnostics.js';
 import { answerIn, type NodeOutcome, outcomesOfSettledFailure } from '../base/outcomes.js';
 import type { RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
+import { blankArraysFor } from './blank-arrays.js';
 import { deadlineTimerOf, type DeadlineTimer, type Due, stallThresholdMs } from './deadline-timer.js';
 import type { NodeCallKind, NodeCallRun } from './node-call.js';
 import { nodeTimeoutMsFor } from './node-latency.js';
 import type { NodeSet, NodeState } from './node-state.js';
-import { blankArraysFor } from './blank-arrays.js';
 import { Vote } from './quorum.js';
 
 // A node's call, as bits of `FanOut.#flags`.
-/** A command was sent (not refused at once, not skipped). */
-const SENT = 1;
-/** Sent and not answered, failed or timed out yet: its deadline counts. */
-const PENDING = 2;
-/** What the script did there is known: an answer (see {@link FanOut.lateAnswerOf}) or none (it failed, or nothing was sent). */
-const ANSWER_KNOWN = 4;
-/** Its answer measures the node's round trip (a `'call'`). */
-const MEASURED = 8;
-/** The one call a silent node was sent to find out whether it answers again (see `CircuitBreaker`). */
-const PROBE = 16;
-/** A call to a node never heard from, under the adaptive timeout: it gets the longest timeout there is. */
-const FIRST_CONTACT = 32;
+const SENT = 1; // a command went out: not refused at once, not skipped
+const PENDING = 2; // sent, and not answered, failed or timed out yet: its deadline counts
+const ANSWER_KNOWN = 4; // what the script did there is known: an answer, or none (see `lateAnswerOf`)
+const MEASURED = 8; // its answer measures the node's round trip (a `'call'`)
+const PROBE = 16; // the one call a silent node gets to show that it answers again (see `CircuitBreaker`)
+const FIRST_CONTACT = 32; // to a node never heard from, under the adaptive timeout: the longest timeout there is
 
 /** Who waits for a fan-out's calls: see the {@link FanOut} constructor. */
 export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
 
 /**
  * The calls of one operation to the nodes of a `Redlock`, by node index: one object rather than one per
- * call, one deadline, one tally. Each call:
- * - is refused at once, with no command sent, when its node is silent or its server unusable (unless it is
- *   a `'cleanup'`; a silent node is sent one probe at a time, see `CircuitBreaker`), and at first contact sends the server probe ahead of it (see `NodeState.checkServer`);
- * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); when the
- *   timer finds the deadline passed by more than {@link stallThresholdMs}, the event loop was stalled,
- *   and the calls still pending get one more full timeout from then, once per fan-out. Validity is
- *   unaffected: it always counts the whole time from the attempt's start;
- * - tells its node's health how it went, through the node's `call…` methods: the breaker, the latency
- *   (a `'call'`'s answer), the counters and the `redlock-core.node.error` channel;
- * - settles with one outcome, which never rejects; its answer is still read after a timeout (a late
- *   answer still needs cleaning up: {@link lateAnswerOf}).
- *
- * With `yes`, the fan-out also holds the {@link Vote} over its outcomes ({@link decided}).
+ * call, one deadline, one tally, and with `yes`, the {@link Vote} over the outcomes ({@link decided}). Each call:
+ * - is refused at once, nothing sent, when its node is silent or its server unusable (never a `'cleanup'`;
+ *   a silent node gets one probe at a time, see `CircuitBreaker`); at first contact the server probe goes
+ *   out ahead of it (see `NodeState.checkServer`);
+ * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); a timer
+ *   late by more than {@link stallThresholdMs} means the event loop stalled, and the calls still pending
+ *   get one more full timeout from then, once per fan-out (validity still counts from the attempt's start);
+ * - tells its node's health how it went (`NodeState.call…`: breaker, latency, counters, error channel);
+ * - settles with one outcome, which never rejects; its answer is still read after a timeout (a late answer
+ *   still needs cleaning up: {@link lateAnswerOf}).
  */
 export class FanOut<S extends string> implements Due, RenewableCall {
   /** The outcomes by node index, filled in as the calls settle (also after the vote was decided). */
@@ -57,35 +47,25 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   readonly #operation: NodeOperation;
   readonly #clock: Clock;
   readonly #timer: DeadlineTimer;
-  /** A bit set per node: {@link SENT}, {@link PENDING}, {@link ANSWER_KNOWN}, {@link MEASURED}, {@link PROBE}. */
+  /** The bits of each node's call: {@link SENT} and those after it. */
   readonly #flags: number[];
-  /**
-   * Three numbers per node, at `3 × nodeIndex`: when its call started on the clock (what its round trip is
-   * measured from), its timeout, and its deadline. One array rather than three: one allocation per fan-out.
-   */
+  /** Three numbers per node's call, at `3 × nodeIndex`: its start on the clock (its round trip counts from it), timeout and deadline. */
   readonly #timing: number[];
-  /**
-   * What a script answered, where its call's outcome does not tell it: the call had timed out, or the
-   * answer waits for a server check. Made when there is one.
-   */
+  /** What a script answered where its call's outcome will not tell it (it timed out, or waits for a server check). */
   #lateAnswers: (S | undefined)[] | undefined;
-  /** The server checks of first contacts, by node; made when there is one. */
+  /** The server checks of first contacts, by node. */
   #checks: (Promise<Error | undefined> | undefined)[] | undefined;
   #pendingCount = 0;
   #unsettledCount: number;
-  /** Whether the timer fired and the expiry of the calls due then waits for the next turn of the loop. */
-  #isExpiring = false;
   #hasRenewedAfterStall = false;
-  /** The operation's own listener, told every outcome. */
   #listener: ((outcome: NodeOutcome<S>) => void) | undefined;
-  /** Listeners of one node's outcome or late answer; made when someone asks (most operations read `outcomes`). */
+  /** Listeners of one node's outcome or late answer: made when someone asks (most operations read `outcomes`). */
   #nodeListeners: (((outcome: NodeOutcome<S>) => void)[] | undefined)[] | undefined;
   #answerListeners: (((answer: S | undefined) => void)[] | undefined)[] | undefined;
   #onAllSettled: ((outcomes: NodeOutcome<S>[]) => void) | undefined;
   #allSettled: Promise<NodeOutcome<S>[]> | undefined;
-  /** Whether each call is tracked as background work that `redlock.close()` waits for. */
+  /** Whether each call is background work that `redlock.close()` waits for. */
   readonly #isTracked: boolean;
-  /** The vote over the outcomes, with `yes`. */
   readonly #vote: Vote<S> | undefined;
 
   /**
@@ -118,9 +98,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
    */
   send(nodeIndex: number, timeoutMs: number, run: NodeCallRun<S>, kind: NodeCallKind = 'call', startedAtMs?: number): void {
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    const isCleanup = kind === 'cleanup';
-    let flags = kind === 'call' ? SENT | PENDING | MEASURED : SENT | PENDING;
-    if (!isCleanup) {
+    const isCall = kind === 'call';
+    let flags = isCall ? SENT | PENDING | MEASURED : SENT | PENDING;
+    if (isCall) {
       const admission = node.admitCall<S>(this.#clock, this.#operation);
       if (typeof admission === 'object') return this.skip(nodeIndex, admission);
       if (admission === 'probe') flags |= PROBE;
@@ -134,7 +114,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#pendingCount += 1;
     if (this.#isTracked) this.#set.lifecycle.callStarted(nodeIndex);
     try {
-      if (!isCleanup) {
+      if (isCall) {
         const check = node.checkServer();
         if (check !== undefined) (this.#checks ??= [])[nodeIndex] = check;
       }
@@ -161,15 +141,11 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#settle(nodeIndex, outcome);
   }
 
-  /** Whether a command was sent to node `nodeIndex`. */
   wasSent(nodeIndex: number): boolean {
     return ((this.#flags[nodeIndex] as number) & SENT) !== 0;
   }
 
-  /**
-   * Resolves once the vote is decided, with whether a quorum said yes; with `false` at once when `signal`
-   * aborts first (the outcomes keep filling in).
-   */
+  /** Resolves once the vote is decided, with whether a quorum said yes; with `false` at once if `signal` aborts first. */
   decided(signal?: AbortSignal): Promise<boolean> {
     return (this.#vote as Vote<S>).decided(signal);
   }
@@ -183,11 +159,10 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   }
 
   /**
-   * Whether a failed operation need not wait for node `nodeIndex`'s call: a silent node's probe still
-   * unanswered (see `CircuitBreaker`: the node gets no other call until it settles, so no later attempt
-   * can meet what it may write), and, once the refusals settled why the operation failed (`isSettled`), a
-   * first contact still unanswered (a node never heard from, given the longest timeout there is, that has
-   * not answered while the others did). Either is cleaned up in the background.
+   * Whether a failed operation need not wait for node `nodeIndex`'s call, cleaned up in the background: a
+   * silent node's probe still unanswered (the node gets no other call until it settles, so no later attempt
+   * can meet what it may write), or once the refusals settled the failure (`isSettled`), a first contact
+   * still unanswered (given the longest timeout there is, it has not answered while the others did).
    */
   isLeftOutOfFailure(nodeIndex: number, isSettled: boolean): boolean {
     const flags = this.#flags[nodeIndex] as number;
@@ -217,22 +192,17 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   onOutcomeOf(nodeIndex: number, listener: (outcome: NodeOutcome<S>) => void): void {
     const outcome = this.outcomes[nodeIndex];
     if (outcome !== undefined) return listener(outcome);
-    const listeners = (this.#nodeListeners ??= []);
-    (listeners[nodeIndex] ??= []).push(listener);
+    ((this.#nodeListeners ??= [])[nodeIndex] ??= []).push(listener);
   }
 
   /** Node `nodeIndex`'s outcome, once it settles; never rejects. */
   outcomeOf(nodeIndex: number): Promise<NodeOutcome<S>> {
-    const outcome = this.outcomes[nodeIndex];
-    if (outcome !== undefined) return Promise.resolve(outcome);
     return new Promise((resolve) => this.onOutcomeOf(nodeIndex, resolve));
   }
 
   /** Node `nodeIndex`'s outcome once it settles, or `undefined` as soon as `signal` aborts first; never rejects. */
   outcomeUnlessCut(nodeIndex: number, signal: AbortSignal | undefined): Promise<NodeOutcome<S> | undefined> {
-    const outcome = this.outcomes[nodeIndex];
-    if (outcome !== undefined) return Promise.resolve(outcome);
-    if (signal === undefined) return this.outcomeOf(nodeIndex);
+    if (signal === undefined || this.outcomes[nodeIndex] !== undefined) return this.outcomeOf(nodeIndex);
     if (signal.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const stopListening = onAbort(signal, () => resolve(undefined));
@@ -250,13 +220,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   lateAnswerOf(nodeIndex: number): Promise<S | undefined> {
     const flags = this.#flags[nodeIndex] as number;
     if ((flags & SENT) === 0) return Promise.resolve(undefined);
-    if ((flags & ANSWER_KNOWN) !== 0) {
-      return Promise.resolve(this.#lateAnswers?.[nodeIndex] ?? answerIn(this.outcomes[nodeIndex]));
-    }
-    return new Promise((resolve) => {
-      const listeners = (this.#answerListeners ??= []);
-      (listeners[nodeIndex] ??= []).push(resolve);
-    });
+    if ((flags & ANSWER_KNOWN) !== 0) return Promise.resolve(this.#lateAnswers?.[nodeIndex] ?? answerIn(this.outcomes[nodeIndex]));
+    return new Promise((resolve) => ((this.#answerListeners ??= [])[nodeIndex] ??= []).push(resolve));
   }
 
   /** Calls `listener` with node `nodeIndex`'s answer: at once from an answered outcome, else whenever it comes (see {@link lateAnswerOf}). */
@@ -278,8 +243,14 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** The timer found {@link deadline} passed: see the class's comment. */
   expire(now: number): void {
-    // Late against the earliest deadline pending: a call renewed since the timer was armed has a later one.
-    const first = this.#firstDue();
+    // A stall is judged by the pending call due first (one renewed since the timer was armed is due later)
+    // and, of those due together, of the shortest timeout: how late the timer may fire before it is a stall.
+    let first = -1;
+    for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+      if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
+      const later = first === -1 ? -1 : this.#deadlineOf(nodeIndex) - this.#deadlineOf(first);
+      if (later < 0 || (later === 0 && this.#timeoutOf(nodeIndex) < this.#timeoutOf(first))) first = nodeIndex;
+    }
     if (!this.#hasRenewedAfterStall && first !== -1 && now - this.#deadlineOf(first) > stallThresholdMs(this.#timeoutOf(first))) {
       this.#hasRenewedAfterStall = true;
       this.deadline = Infinity;
@@ -288,14 +259,12 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       }
       return;
     }
-    this.#isExpiring = true;
     // The timer ran its course, so every call due by the deadline it was armed for is due, even if the
     // clock reads a little earlier (see `DeadlineTimer`).
     const reached = Math.max(now, this.deadline);
     // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
     // already arrived one turn of the loop to settle their calls before calling the nodes timed out.
     setImmediate(() => {
-      this.#isExpiring = false;
       this.deadline = Infinity;
       for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
         if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
@@ -307,15 +276,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     });
   }
 
-  /** The pending call due first (the shortest timeout of those due together: how late the timer may fire before it is a stall); -1 if none. */
-  #firstDue(): number {
-    let first = -1;
-    for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
-      if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
-      const later = first === -1 ? -1 : this.#deadlineOf(nodeIndex) - this.#deadlineOf(first);
-      if (later < 0 || (later === 0 && this.#timeoutOf(nodeIndex) < this.#timeoutOf(first))) first = nodeIndex;
-    }
-    return first;
+  #timeoutOf(nodeIndex: number): number {
+    return this.#timing[3 * nodeIndex + 1] as number;
   }
 
   #deadlineOf(nodeIndex: number): number {
@@ -325,8 +287,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */
   #setDeadline(nodeIndex: number, deadline: number): void {
     this.#timing[3 * nodeIndex + 2] = deadline;
-    // While the expiry waits for its turn of the loop, it arms the timer again for what is left.
-    if (this.#isExpiring || deadline >= this.deadline) return;
+    // Off the timer with a deadline: the timer fired, and the expiry, waiting for its turn of the loop, arms it again then.
+    if (deadline >= this.deadline || (this.pendingSlot === -1 && this.deadline !== Infinity)) return;
     if (this.pendingSlot !== -1) this.#timer.delete(this);
     this.deadline = deadline;
     this.#timer.add(this);
@@ -345,12 +307,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return true;
   }
 
-  /** Follows the adapter's promise with one pair of handlers that read the reply with `reader` (see {@link ReplyReader}). */
+  /** Reads the adapter's reply with `reader` when it comes; not in `send`, where the closures cost some 130 instructions per acquire+release more. */
   #readLater(nodeIndex: number, reply: PromiseLike<unknown>, reader: ReplyReader<S>): void {
-    reply.then(
-      (value) => this.#read(nodeIndex, reader, false, value),
-      (error: unknown) => this.#read(nodeIndex, reader, true, error),
-    );
+    reply.then((value) => this.#read(nodeIndex, reader, false, value), (error: unknown) => this.#read(nodeIndex, reader, true, error));
   }
 
   /** Reads what the adapter's promise settled with (a rejection when `isRejection`): the status at once, or the promise of it. */
@@ -367,10 +326,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   }
 
   #follow(nodeIndex: number, status: Promise<S>): void {
-    status.then(
-      (answer) => this.#scriptAnswered(nodeIndex, answer),
-      (error: unknown) => this.#scriptFailed(nodeIndex, error),
-    );
+    status.then((answer) => this.#scriptAnswered(nodeIndex, answer), (error: unknown) => this.#scriptFailed(nodeIndex, error));
   }
 
   /** Records what the script did on the node, and tells who waits for its late answer. */
@@ -378,7 +334,6 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const flags = this.#flags[nodeIndex] as number;
     if ((flags & ANSWER_KNOWN) !== 0) return;
     this.#flags[nodeIndex] = flags | ANSWER_KNOWN;
-    // Where the outcome will not tell it (see `lateAnswerOf`).
     if (answer !== undefined && (this.outcomes[nodeIndex] !== undefined || this.#checks?.[nodeIndex] !== undefined)) (this.#lateAnswers ??= [])[nodeIndex] = answer;
     const listeners = this.#answerListeners?.[nodeIndex];
     if (listeners === undefined) return;
@@ -410,8 +365,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #answered(nodeIndex: number, status: S): void {
     const node = this.#set.nodes[nodeIndex] as NodeState;
     this.#removePending(nodeIndex);
-    const isMeasured = ((this.#flags[nodeIndex] as number) & MEASURED) !== 0;
-    node.callAnswered(this.#clock, this.#timing[3 * nodeIndex] as number, isMeasured);
+    node.callAnswered(this.#clock, this.#timing[3 * nodeIndex] as number, ((this.#flags[nodeIndex] as number) & MEASURED) !== 0);
     this.#settle(nodeIndex, node.answerOf(status));
   }
 
@@ -422,13 +376,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   #timedOut(nodeIndex: number): void {
     this.#removePending(nodeIndex);
+    const isProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    const wasProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
-    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), this.#operation, wasProbe));
-  }
-
-  #timeoutOf(nodeIndex: number): number {
-    return this.#timing[3 * nodeIndex + 1] as number;
+    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), this.#operation, isProbe));
   }
 
   /** Settles node `nodeIndex`'s call with `outcome`, once: counts it in the vote and tells the listeners. */

@@ -112,7 +112,7 @@ export class NodeLatency {
   /** When the call whose round trip was taken last started, on the clock; `-Infinity` before the first. */
   #lastSampleStartMs = -Infinity;
 
-/** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
+  /** The smoothed round trip in milliseconds, or `undefined` before the node's first answer. */
   get smoothedRttMs(): number | undefined {
     return this.#recentCount === 0 ? undefined : this.#smoothedMs;
   }
@@ -208,17 +208,11 @@ export class NodeLatency {
     return count === 1 ? slowestMs : secondMs;
   }
 
-  /** Works the timeout out again. */
+  /** Works the timeout out again: the ceiling before the first answer and while silent, else the pace ({@link distanceMs}) within the bounds. */
   #updateTimeout(): void {
-    this.#lastTimeoutMs = this.#timeoutWithinBounds();
-  }
-
-  /** The timeout from what the answers tell, within the bounds last worked out (see {@link timeoutMs}). */
-  #timeoutWithinBounds(): number {
     const coveredMs = this.#coveredMs;
-    if (coveredMs < 0 || this.#isSilent) return this.#ceilingMs + this.#perKeyMs;
-    const paceMs = Math.max(this.#floorMs, coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS);
-    return Math.ceil(Math.min(paceMs, this.#paceCeilingMs)) + this.#perKeyMs;
+    if (coveredMs < 0 || this.#isSilent) this.#lastTimeoutMs = this.#ceilingMs + this.#perKeyMs;
+    else this.#lastTimeoutMs = Math.ceil(Math.min(Math.max(this.#floorMs, this.distanceMs()), this.#paceCeilingMs)) + this.#perKeyMs;
   }
 }
 

@@ -180,7 +180,10 @@ export class NodeState implements ResolvedNode {
    */
   callTimedOut<S extends string>(clock: Clock, startedAtMs: number, timeoutMs: number, operation: NodeOperation, wasProbe: boolean): NodeOutcome<S> {
     if (this.breaker.recordTimeout(clock.now(), startedAtMs, wasProbe)) this.latency.recordTimeout();
-    this.noteTimedOut();
+    // If the probe ahead of it is still unanswered, the next call sends another: a probe that never answers
+    // (a dropped connection whose client forgot the command) would otherwise hold back every call's answer
+    // for ever. A later answer to the old probe is still learnt.
+    if (this.#facts instanceof Promise) this.#facts = undefined;
     const error = new NodeError(`Node ${this.index} did not answer within ${timeoutMs} ms`, { nodeIndex: this.index, isTimeout: true, cause: undefined });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
   }
@@ -236,15 +239,6 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
-   * A call timed out. If the probe ahead of it is still unanswered, the next call sends another: a probe
-   * that never answers (a dropped connection whose client forgot the command) would otherwise hold back
-   * every call's answer for ever. A later answer to the old probe is still learnt.
-   */
-  noteTimedOut(): void {
-    if (this.#facts instanceof Promise) this.#facts = undefined;
-  }
-
-  /**
    * A call answered although the probe ahead of it failed: the server refuses the probe (INFO may be
    * disabled there), so it cannot be identified. It is used without the check from then on, with a warning.
    */
@@ -257,19 +251,6 @@ export class NodeState implements ResolvedNode {
       'REDLOCK_UNVERIFIED_NODE',
       `Node ${this.index} could not tell which server it is (${cause instanceof Error ? cause.message : String(cause)}), so the Redlock cannot check that no other node is the same server`,
     );
-  }
-
-  /** Emits a process warning (type `RedlockWarning`) with `code` about this node, once per adapter and code. */
-  warnOnce(code: string, message: string): void {
-    warnOnce(this.adapter, code, message);
-  }
-
-  /**
-   * Whether a call timed out since the node last answered (it is silent, see {@link CircuitBreaker}): a
-   * call sent to it now is unlikely to be answered soon.
-   */
-  get isTimingOut(): boolean {
-    return this.breaker.timeoutsInARow > 0;
   }
 
   /** A snapshot of this node's health at `now`. */
