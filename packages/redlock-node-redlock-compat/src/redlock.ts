@@ -2,11 +2,12 @@
 // with the core's algorithm underneath (adaptive node timeouts, cleanup of failed attempts, prompt
 // hand-off to waiters). Where the two differ, the README's migration guide says how.
 import { EventEmitter } from 'node:events';
-import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, Redlock as CoreRedlock, RedlockClosedError, type ReleaseNodeOutcome } from 'redlock-core';
-import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
+import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, MAX_TTL_MS, Redlock as CoreRedlock, RedlockClosedError, type ReleaseNodeOutcome } from 'redlock-core';
+import { quitClient } from 'redlock-ioredis-adapter';
 import { ExecutionError, NO_QUORUM_MESSAGE } from './errors.js';
-import { attemptsOf, Votes } from './execution-stats.js';
-import { acquireOptionsOf, coreOptionsOf, DEFAULT_SETTINGS, isSameSettings, type Settings, settingsOf } from './settings.js';
+import { attemptsOf, keptAttempts, Votes } from './execution-stats.js';
+import { MAX_DURATION_MS, needsStandIn, StandInAdapter, StandInTtls } from './long-durations.js';
+import { acquireOptionsOf, coreOptionsOf, DEFAULT_SETTINGS, driftOf, isSameSettings, type Settings, settingsOf } from './settings.js';
 import type { Client, ExecutionResult, ExecutionStats } from './types.js';
 import { type RedlockAbortSignal, runWithExtension } from './using.js';
 
@@ -85,9 +86,9 @@ export class Lock {
  * clients' nodes granted it. Each client is one independent node: a `Redis`, or a `Cluster`.
  *
  * Like node-redlock, it emits `"error"` for every vote against an operation (a
- * {@link ResourceLockedError} when another owner holds a resource, else the core's `NodeError`, whose
- * `cause` is the client's error), and listens to its own `"error"` so that an unheard event never crashes
- * the process.
+ * {@link ResourceLockedError} when another owner holds a resource, else the client's error, or the core's
+ * `NodeError` for a node that timed out), and listens to its own `"error"` so that an unheard event never
+ * crashes the process.
  *
  * @example
  * ```ts
@@ -113,6 +114,8 @@ export default class Redlock extends EventEmitter {
   readonly settings: Settings;
   readonly #clients: readonly Client[];
   readonly #core: CoreRedlock;
+  /** The stand-in TTLs of calls for longer than the core's longest TTL (see long-durations.ts). */
+  readonly #standIns = new StandInTtls();
   /** The settings the core was made with: a call with these passes it no options. */
   readonly #coreSettings: Settings;
   /** {@link settings} as last checked: see {@link #ownSettings}. */
@@ -147,7 +150,7 @@ export default class Redlock extends EventEmitter {
     }
     this.#clients = [...this.clients];
     this.#core = new CoreRedlock(
-      this.#clients.map((client) => new IoredisAdapter(client)),
+      this.#clients.map((client) => new StandInAdapter(client, this.#standIns)),
       coreOptionsOf(this.#coreSettings),
     );
   }
@@ -172,19 +175,44 @@ export default class Redlock extends EventEmitter {
     checkDuration(duration);
     checkResources(resources);
     const merged = this.#callSettings(settings, 'acquire()');
-    let core: CoreLock;
+    const isClientErrors = merged.errors !== 'redlock-core';
+    const standIn = this.#standInFor(duration, merged);
+    // node-redlock's start, for the expiration of a lock whose core lock has a stand-in TTL.
+    const startedAt = standIn === undefined ? 0 : Date.now();
+    let failed: readonly Votes[] = [];
     try {
-      // The core already has the Redlock's settings: a call without its own passes no options, which the
-      // core resolves once rather than on every call.
-      core = await this.#core.acquire(distinct(resources), duration, merged === this.#coreSettings ? undefined : acquireOptionsOf(merged));
-    } catch (error) {
-      if (error instanceof RedlockClosedError) throw closedError(error);
-      if (!(error instanceof LockAcquireError)) throw error;
-      const votes = error.attempts.map((attempt) => this.#emitted(new Votes(this.#clients, attempt.nodes, 'acquired', resources.length)));
-      throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf(votes), { cause: error });
+      // node-redlock's attempts: the first, then `retryCount` retries. The core makes them all, but where
+      // keys that are not locks deny a quorum (it stops there; node-redlock goes on): then this loop does.
+      for (let attemptsLeft = merged.retryCount === -1 ? Infinity : merged.retryCount + 1; ; ) {
+        let core: CoreLock;
+        try {
+          // The core already has the Redlock's settings: a call without its own passes no options, which
+          // the core resolves once rather than on every call. This loop's last attempt asks for one retry: a
+          // call without any (a single try) rejects before the keys a silent node set are removed, where
+          // node-redlock's rejects once they are. Where keys that are not locks still deny a quorum, the core
+          // stops after that attempt anyway; only where they no longer do and another owner holds the lock
+          // does it make that one more.
+          const retryCount = failed.length === 0 ? attemptsLeft - 1 : Math.max(1, attemptsLeft - 1);
+          const options = merged === this.#coreSettings && failed.length === 0 ? undefined : { ...acquireOptionsOf(merged), retryCount };
+          core = await this.#core.acquire(distinct(resources), standIn ?? duration, options);
+        } catch (error) {
+          if (error instanceof RedlockClosedError) throw closedError(error);
+          if (!(error instanceof LockAcquireError)) throw error;
+          const votes = error.attempts.map((attempt) => this.#emitted(new Votes(this.#clients, attempt.nodes, 'acquired', resources.length, isClientErrors)));
+          failed = keptAttempts([...failed, ...votes]);
+          attemptsLeft -= error.attemptCount;
+          const isRetried = error.reason === 'foreign-key' && merged.foreignKeys !== 'redlock-core' && attemptsLeft > 0;
+          if (!isRetried) throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf(failed), { cause: error });
+          await pause(merged);
+          continue;
+        }
+        const votes = this.#emitted(new Votes(this.#clients, core.nodes, 'acquired', resources.length, isClientErrors));
+        const expiration = standIn === undefined ? core.expiresAt : startedAt + duration - driftOf(duration, this.#coreSettings.driftFactor);
+        return this.#lockOf(core, [...resources], [votes], expiration);
+      }
+    } finally {
+      if (standIn !== undefined) this.#standIns.release(standIn);
     }
-    const votes = this.#emitted(new Votes(this.#clients, core.nodes, 'acquired', resources.length));
-    return this.#lockOf(core, [...resources], [votes]);
   }
 
   /**
@@ -196,7 +224,7 @@ export default class Redlock extends EventEmitter {
   async release(lock: Lock, settings?: Partial<Settings>): Promise<ExecutionResult> {
     // One round, with no retries to pace: only a call's own settings are checked, never `redlock.settings`,
     // so that a change there cannot keep a held lock from being released.
-    if (settings !== undefined) settingsOf(settings, this.#checkedSettings, 'release()');
+    const isClientErrors = (settings === undefined ? this.#checkedSettings : settingsOf(settings, this.#checkedSettings, 'release()')).errors !== 'redlock-core';
     const core = this.#coreLockOf(lock);
     lock.expiration = 0;
     const keyCount = lock.resources.length;
@@ -209,9 +237,9 @@ export default class Redlock extends EventEmitter {
       nodes = result.releasedCount >= this.#quorum ? result.nodes : await result.settled;
     } catch (error) {
       if (!(error instanceof LockReleaseError)) throw error;
-      throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf([this.#emitted(new Votes(this.#clients, error.nodes, 'released', keyCount))]), { cause: error });
+      throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf([this.#emitted(new Votes(this.#clients, error.nodes, 'released', keyCount, isClientErrors))]), { cause: error });
     }
-    const votes = this.#emitted(new Votes(this.#clients, nodes, 'released', keyCount));
+    const votes = this.#emitted(new Votes(this.#clients, nodes, 'released', keyCount, isClientErrors));
     if (votes.forCount < this.#quorum) throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf([votes]));
     return new Released(votes);
   }
@@ -227,30 +255,40 @@ export default class Redlock extends EventEmitter {
     const merged = this.#callSettings(settings, 'extend()', false);
     if (existing.expiration < Date.now()) throw new ExecutionError('Cannot extend an already-expired lock.', []);
     let core = this.#coreLockOf(existing);
+    // A lock held past its core lock's validity, as one for longer than the core's longest TTL can be (see
+    // long-durations.ts): taken over by its value, as a Lock made elsewhere.
+    if (core?.state === 'expired') core = undefined;
+    const isClientErrors = merged.errors !== 'redlock-core';
+    const standIn = this.#standInFor(duration, merged);
+    const { driftFactor } = this.#coreSettings;
     const keyCount = existing.resources.length;
     const attempts: Votes[] = [];
-    for (let retries = 0; ; retries += 1) {
-      const startedAt = Date.now();
-      try {
-        // A Lock made elsewhere (`new Lock(…)`) is taken over by its value: extended, then held here.
-        if (core === undefined) core = await this.#core.adopt(distinct(existing.resources), existing.value, duration);
-        else await core.extend(duration);
-        attempts.push(this.#emitted(new Votes(this.#clients, core.extensionNodes ?? [], 'extended', keyCount)));
-        break;
-      } catch (error) {
-        if (error instanceof RedlockClosedError) throw closedError(error);
-        if (!(error instanceof LockExtendError)) throw error;
-        // The nodes may have run it: a shorter duration cut the keys' life there, whatever the outcome.
-        existing.expiration = Math.min(existing.expiration, core?.expiresAt ?? startedAt + duration - driftOf(duration, this.#coreSettings.driftFactor));
-        attempts.push(this.#emitted(new Votes(this.#clients, error.nodes, 'extended', keyCount)));
-        const isValid = core === undefined ? existing.expiration > Date.now() : core.remainingValidityMs > 0;
-        const canRetry = !error.isLost && isValid && (merged.retryCount === -1 || retries < merged.retryCount);
-        if (!canRetry) throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf(attempts), { cause: error });
-        await pause(merged);
+    try {
+      for (let retries = 0; ; retries += 1) {
+        const startedAt = Date.now();
+        try {
+          // A Lock made elsewhere (`new Lock(…)`) is taken over by its value: extended, then held here.
+          if (core === undefined) core = await this.#core.adopt(distinct(existing.resources), existing.value, standIn ?? duration);
+          else await core.extend(standIn ?? duration);
+          attempts.push(this.#emitted(new Votes(this.#clients, core.extensionNodes ?? [], 'extended', keyCount, isClientErrors)));
+          existing.expiration = 0;
+          return this.#lockOf(core, existing.resources, attempts, standIn === undefined ? core.expiresAt : startedAt + duration - driftOf(duration, driftFactor));
+        } catch (error) {
+          if (error instanceof RedlockClosedError) throw closedError(error);
+          if (!(error instanceof LockExtendError)) throw error;
+          // The nodes may have run it: a shorter duration cut the keys' life there, whatever the outcome.
+          const cutTo = standIn === undefined && core !== undefined ? core.expiresAt : startedAt + duration - driftOf(duration, driftFactor);
+          existing.expiration = Math.min(existing.expiration, cutTo);
+          attempts.push(this.#emitted(new Votes(this.#clients, error.nodes, 'extended', keyCount, isClientErrors)));
+          const isValid = core === undefined || standIn !== undefined ? existing.expiration > Date.now() : core.remainingValidityMs > 0;
+          const canRetry = !error.isLost && isValid && (merged.retryCount === -1 || retries < merged.retryCount);
+          if (!canRetry) throw new ExecutionError(NO_QUORUM_MESSAGE, attemptsOf(attempts), { cause: error });
+          await pause(merged);
+        }
       }
+    } finally {
+      if (standIn !== undefined) this.#standIns.release(standIn);
     }
-    existing.expiration = 0;
-    return this.#lockOf(core, existing.resources, attempts);
   }
 
   /**
@@ -278,7 +316,10 @@ export default class Redlock extends EventEmitter {
     }
     const lock = await this.acquire(resources, duration, settings);
     const core = coreOf(lock) as CoreLock;
-    return runWithExtension(lock, core.signal, duration, settings.automaticExtensionThreshold, () => pause(settings), routine);
+    // The threshold before the expiration, or before the core lock's validity ends when that comes first: a
+    // lock longer than the core's longest TTL is extended before its core lock expires (see long-durations.ts).
+    const extendAt = (held: Lock): number => Math.min(held.expiration, coreOf(held)?.expiresAt ?? Infinity) - settings.automaticExtensionThreshold;
+    return runWithExtension(lock, core.signal, duration, extendAt, () => pause(settings), routine);
   }
 
   get #quorum(): number {
@@ -330,8 +371,19 @@ export default class Redlock extends EventEmitter {
     return votes;
   }
 
-  #lockOf(core: CoreLock, resources: string[], votes: readonly Votes[]): Lock {
-    const lock = new Lock(this, resources, core.token, [], core.expiresAt);
+  /**
+   * The stand-in TTL the core gets instead of `duration` (see long-durations.ts), taken until its release;
+   * `undefined` when the core gets `duration` itself: a duration it takes, or one above its longest TTL
+   * with `durations: 'redlock-core'`, which it refuses with a `RangeError`.
+   */
+  #standInFor(duration: number, settings: Settings): number | undefined {
+    if (!needsStandIn(duration) || (duration > MAX_TTL_MS && settings.durations === 'redlock-core')) return undefined;
+    return this.#standIns.take(duration);
+  }
+
+  /** A compat `Lock` for `core`, valid until `expiration` (the core lock's, unless a stand-in TTL stood for its duration). */
+  #lockOf(core: CoreLock, resources: string[], votes: readonly Votes[], expiration: number): Lock {
+    const lock = new Lock(this, resources, core.token, [], expiration);
     attachCore(lock, core, votes);
     return lock;
   }
@@ -376,14 +428,13 @@ function closedError(error: RedlockClosedError): ExecutionError {
   return new ExecutionError(NO_QUORUM_MESSAGE, [], { cause: error });
 }
 
-/** node-redlock's drift for a duration: `round(duration × driftFactor) + 2` milliseconds. */
-function driftOf(duration: number, driftFactor: number): number {
-  return Math.round(duration * driftFactor) + 2;
-}
-
-/** node-redlock's check of a duration, with its message. */
+/**
+ * node-redlock's check of a duration, with its message; and a `RangeError` above `Number.MAX_SAFE_INTEGER`,
+ * which node-redlock sent on to fail on every node (`Infinity`, or `1e+21` as ioredis writes it).
+ */
 function checkDuration(duration: number): void {
   if (Math.floor(duration) !== duration) throw new TypeError('Duration must be an integer value in milliseconds.');
+  if (duration > MAX_DURATION_MS) throw new RangeError(`Expected a duration of at most Number.MAX_SAFE_INTEGER (${MAX_DURATION_MS}) ms, got ${duration}`);
 }
 
 /** Waits `retryDelay` ± `retryJitter` milliseconds, as node-redlock between attempts. */

@@ -32,7 +32,40 @@ export interface Settings {
    * @defaultValue `500`
    */
   readonly automaticExtensionThreshold: number;
+  /**
+   * Not in node-redlock. What a node that failed votes against with, in `ExecutionStats.votesAgainst` and
+   * the `"error"` events: `'node-redlock'`, the client's own error, as node-redlock (`Connection is
+   * closed.`; a copy without the command's arguments, which carry the lock's value, when the client put
+   * them on it); `'redlock-core'`, the core's `NodeError`, which names the node (`nodeIndex`) and has the
+   * client's error as its `cause`. A node that timed out or is left alone as silent has no error of the
+   * client's: it votes with the `NodeError` either way.
+   * @defaultValue `'node-redlock'`
+   */
+  readonly errors?: CompatBehaviour;
+  /**
+   * Not in node-redlock. What `acquire()` does when keys that are not locks (a value without a TTL,
+   * another type) deny a quorum: `'node-redlock'`, it retries `retryCount` times, as node-redlock;
+   * `'redlock-core'`, it fails after that attempt, as such a key never goes away by itself (the
+   * `ExecutionError`'s `cause` is the core's `LockAcquireError`, with reason `'foreign-key'`).
+   * @defaultValue `'node-redlock'`
+   */
+  readonly foreignKeys?: CompatBehaviour;
+  /**
+   * Not in node-redlock. Which durations the calls take: `'node-redlock'`, any integer number of
+   * milliseconds from the core's shortest (53 ms with the default timeouts) up to
+   * `Number.MAX_SAFE_INTEGER`, centuries included, each sent to Redis as it is; `'redlock-core'`, at
+   * most 2³¹−1 ms (24.8 days), the core's longest, and a `RangeError` above. See the README, "Durations
+   * longer than 24.8 days".
+   * @defaultValue `'node-redlock'`
+   */
+  readonly durations?: CompatBehaviour;
 }
+
+/**
+ * Which library a setting of this package's own follows: node-redlock 5, the default, or redlock-core,
+ * where the core is stricter.
+ */
+export type CompatBehaviour = 'node-redlock' | 'redlock-core';
 
 /** node-redlock 5's defaults. */
 export const DEFAULT_SETTINGS: Settings = {
@@ -43,7 +76,13 @@ export const DEFAULT_SETTINGS: Settings = {
   automaticExtensionThreshold: 500,
 };
 
-const SETTING_NAMES = Object.keys(DEFAULT_SETTINGS) as readonly (keyof Settings)[];
+/** The settings that are numbers: node-redlock's. */
+const NUMBER_NAMES = Object.keys(DEFAULT_SETTINGS) as readonly NumberName[];
+type NumberName = 'driftFactor' | 'retryCount' | 'retryDelay' | 'retryJitter' | 'automaticExtensionThreshold';
+/** The settings of this package's own, each a {@link CompatBehaviour}; absent from `redlock.settings` unless given. */
+const BEHAVIOUR_NAMES = ['errors', 'foreignKeys', 'durations'] as const satisfies readonly (keyof Settings)[];
+const SETTING_NAMES: readonly (keyof Settings)[] = [...NUMBER_NAMES, ...BEHAVIOUR_NAMES];
+const BEHAVIOURS: readonly CompatBehaviour[] = ['node-redlock', 'redlock-core'];
 
 /**
  * `settings` over `base`, checked: an unknown name or a value that is not a finite number of the right
@@ -58,15 +97,21 @@ export function settingsOf(settings: Partial<Settings> | undefined, base: Settin
   }
   for (const name of Object.keys(settings)) {
     if (!(SETTING_NAMES as readonly string[]).includes(name)) {
-      throw new TypeError(`Unknown setting \`${name}\` in ${where}: node-redlock's settings are ${SETTING_NAMES.map((known) => `\`${known}\``).join(', ')}`);
+      throw new TypeError(`Unknown setting \`${name}\` in ${where}: the settings are ${SETTING_NAMES.map((known) => `\`${known}\``).join(', ')}`);
     }
   }
   const merged: { -readonly [Name in keyof Settings]: Settings[Name] } = { ...base };
   for (const name of SETTING_NAMES) {
     const value = settings[name];
-    if (value !== undefined) merged[name] = value;
+    if (value !== undefined) (merged as Record<string, unknown>)[name] = value;
   }
-  for (const name of SETTING_NAMES) {
+  for (const name of BEHAVIOUR_NAMES) {
+    const value: unknown = merged[name];
+    if (value !== undefined && !(BEHAVIOURS as readonly unknown[]).includes(value)) {
+      throw new TypeError(`Expected \`${name}\` in ${where} to be 'node-redlock' or 'redlock-core', got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    }
+  }
+  for (const name of NUMBER_NAMES) {
     const value: unknown = merged[name];
     // `retryCount: Infinity` retries for ever, as `-1` does (node-redlock's loop never ends either).
     if (name === 'retryCount' && value === Infinity) continue;
@@ -84,9 +129,15 @@ export function settingsOf(settings: Partial<Settings> | undefined, base: Settin
   return merged;
 }
 
-/** Whether `a` and `b` hold the same value for every setting, and `a` no other name. */
+/** Whether `a` and `b` have the same names, each with the same value. */
 export function isSameSettings(a: Settings, b: Settings): boolean {
-  return Object.keys(a).length === SETTING_NAMES.length && SETTING_NAMES.every((name) => a[name] === b[name]);
+  const names = Object.keys(a) as (keyof Settings)[];
+  return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name]);
+}
+
+/** node-redlock's drift for a duration: `round(duration × driftFactor) + 2` milliseconds. */
+export function driftOf(duration: number, driftFactor: number): number {
+  return Math.round(duration * driftFactor) + 2;
 }
 
 /** node-redlock's `retryCount`, where `-1` means for ever, as redlock-core's (`Infinity`). */

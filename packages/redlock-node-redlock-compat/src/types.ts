@@ -12,7 +12,11 @@ export interface ExecutionStats {
   readonly quorumSize: number;
   /** The clients whose node did what was asked on every resource. */
   readonly votesFor: Set<Client>;
-  /** The clients whose node did not, with why: a `ResourceLockedError`, or the core's `NodeError` for a node that failed (its `cause` the client's error) or timed out. */
+  /**
+   * The clients whose node did not, with why: a `ResourceLockedError`; for a node that failed, the client's
+   * error, as node-redlock (or with the setting `errors: 'redlock-core'`, the core's `NodeError`, whose
+   * `cause` is the client's error); for a node that timed out, the core's `NodeError`.
+   */
   readonly votesAgainst: Map<Client, Error>;
 }
 
@@ -37,6 +41,6 @@ export type ClientExecutionResult =
       readonly client: Client;
       /** It did not. */
       readonly vote: 'against';
-      /** Why: a `ResourceLockedError`, or the node's error or timeout. */
+      /** Why: a `ResourceLockedError`, the client's error, or the node's timeout (see {@link ExecutionStats.votesAgainst}). */
       readonly error: Error;
     };

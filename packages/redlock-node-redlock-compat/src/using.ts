@@ -1,6 +1,6 @@
 // `using()`'s schedule, as node-redlock's: extend the lock each time its expiration comes within the
 // threshold, abort the routine's signal when that fails, release when the routine settles.
-import { LockExtendError } from 'redlock-core';
+import { LockExtendError, MAX_TTL_MS } from 'redlock-core';
 import { ExecutionError } from './errors.js';
 
 /** The signal `using()` passes its routine: aborted when the lock can no longer be guaranteed, with why in `error`. */
@@ -14,24 +14,25 @@ export type RedlockAbortSignal = AbortSignal & {
 };
 
 /** The part of a `Lock` that `using()` drives. */
-interface ExtendableLock {
+interface ExtendableLock<L> {
   readonly expiration: number;
-  extend(duration: number): Promise<ExtendableLock>;
+  extend(duration: number): Promise<L>;
   release(): Promise<unknown>;
 }
 
 /**
- * Runs `routine` while `lock` is extended by `duration` whenever its expiration is `threshold` ms away;
- * aborts the routine's signal when an extension fails for good or `lost` (the core lock's own signal, which
- * aborts when the lock is lost or its validity runs out) aborts; `pause` waits between two failed rounds of
- * extend()'s own retries. Once `routine` settles, stops extending,
- * waits for an extension in flight, and releases the latest lock; its error, if any, is what rejects.
+ * Runs `routine` while `lock` is extended by `duration` at `extendAt(lock)` (milliseconds since the epoch:
+ * its expiration less the threshold, as a rule); aborts the routine's signal when an extension fails for
+ * good or `lost` (the core lock's own signal, which aborts when the lock is lost or its validity runs out)
+ * aborts; `pause` waits between two failed rounds of extend()'s own retries. Once `routine` settles, stops
+ * extending, waits for an extension in flight, and releases the latest lock; its error, if any, is what
+ * rejects.
  */
-export async function runWithExtension<T>(
-  first: ExtendableLock,
+export async function runWithExtension<L extends ExtendableLock<L>, T>(
+  first: L,
   lost: AbortSignal,
   duration: number,
-  threshold: number,
+  extendAt: (lock: L) => number,
   pause: () => Promise<void>,
   routine: (signal: RedlockAbortSignal) => Promise<T>,
 ): Promise<T> {
@@ -52,10 +53,19 @@ export async function runWithExtension<T>(
     abort(new ExecutionError(`The lock can no longer be guaranteed: ${reason instanceof Error ? reason.message : String(reason)}`, [], { cause: reason }));
   };
   const schedule = (): void => {
-    timer = setTimeout(() => {
-      timer = undefined;
-      extension = extend();
-    }, Math.max(0, lock.expiration - Date.now() - threshold));
+    const delayMs = Math.max(0, extendAt(lock) - Date.now());
+    // A timer holds at most 2³¹−1 ms (node-redlock's fired at once for longer, and extended a lock of
+    // centuries without pause): a later extension waits through several. `using()` asks for none so far
+    // off, since it extends before the core lock's validity ends; a caller that did would still be safe.
+    const isTooLong = delayMs > MAX_TTL_MS;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        if (isTooLong) schedule();
+        else extension = extend();
+      },
+      isTooLong ? MAX_TTL_MS : delayMs,
+    );
   };
   const extend = async (): Promise<void> => {
     // Each extend() retries by itself; another round only while validity remains, as node-redlock.
@@ -65,7 +75,9 @@ export async function runWithExtension<T>(
         if (!isDone) schedule();
         return;
       } catch (error) {
-        if (lock.expiration <= Date.now() || signal.aborted || isLostIn(error)) return abort(error);
+        // Only a failure on the nodes can pass: a `RangeError` or `TypeError` (a duration one of the
+        // Redlock's settings refuses) never will.
+        if (!(error instanceof ExecutionError) || lock.expiration <= Date.now() || signal.aborted || isLostIn(error)) return abort(error);
         await pause();
       }
     }

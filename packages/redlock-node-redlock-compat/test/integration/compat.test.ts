@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { Cluster, Redis } from 'ioredis';
 import { Redis as Redis5 } from 'ioredis-v5';
 import { type LocalRedisNodes, startRedisCluster, startRedisNodes } from 'local-redis-nodes';
 import NodeRedlock from 'redlock';
-import { LockAcquireError, LockExtendError, MisconfiguredNodeError, RedlockClosedError } from 'redlock-core';
+import { DIAGNOSTICS_CHANNELS, LockAcquireError, LockExtendError, MisconfiguredNodeError, NodeError, RedlockClosedError } from 'redlock-core';
 import Redlock, { ExecutionError, Lock, ResourceLockedError } from '../../src/index.js';
 
 // node-redlock 5's documented behaviour (its README and types), through the compat package, on three real
@@ -31,6 +32,11 @@ const redlockOf = (settings?: ConstructorParameters<typeof Redlock>[1], clients:
 /** The quorum-th (2nd) largest of three nodes' figures: what a quorum of them at least has. */
 const atQuorum = (values: readonly number[]): number => [...values].sort((a, b) => b - a)[1] as number;
 const resource = (): string => `compat:${randomUUID()}`;
+/** 28,500 years, as node-redlock's own suite locks: far above the core's longest TTL (2³¹−1 ms). */
+const CENTURIES_MS = Math.floor(Number.MAX_SAFE_INTEGER / 10);
+/** Whether every node's TTL at `key` is within 1 s of `durationMs`. */
+const hasTtlOf = async (clients: readonly (Redis | Cluster)[], key: string, durationMs: number): Promise<boolean> =>
+  (await Promise.all(clients.map((client) => client.pttl(key)))).every((ttl) => ttl <= durationMs && durationMs - ttl < 1_000);
 
 beforeAll(async () => {
   // Side by side: the cluster takes about 2 s to agree on its slots.
@@ -106,8 +112,28 @@ describe('node-redlock compat on standalone nodes', () => {
     await held.release();
   });
 
-  it('fails at once, without its retries, on a key that is not a lock (a value without a TTL)', async () => {
-    const redlock = redlockOf({ retryCount: 5, retryDelay: 1_000 });
+  it('makes its 11 attempts on keys that are not locks (values without a TTL) on a quorum, as node-redlock, and leaves them alone', async () => {
+    // node-redlock's default retryCount (10), with short pauses.
+    const redlock = redlockOf({ retryDelay: 10, retryJitter: 0 });
+    const key = resource();
+    // Two of the three nodes: the third grants, and its key is removed after each attempt.
+    await Promise.all(admin.slice(1).map((client) => client.set(key, 'not a lock')));
+    const error = await redlock.acquire([key], 5_000).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect(((error as ExecutionError).cause as LockAcquireError).reason).toBe('foreign-key');
+    const attempts = await Promise.all((error as ExecutionError).attempts);
+    expect(attempts).toHaveLength(11);
+    const [, second, third] = [...redlock.clients];
+    for (const stats of attempts) {
+      expect([...stats.votesAgainst.keys()]).toEqual([second, third]);
+      for (const vote of stats.votesAgainst.values()) expect(vote).toEqual(new ResourceLockedError('The operation was applied to: 0 of the 1 requested resources.'));
+    }
+    await waitFor(async () => (await valuesAt(admin, key)).join() === ',not a lock,not a lock');
+    await Promise.all(admin.map((client) => client.del(key)));
+  });
+
+  it("fails after the first attempt on keys that are not locks with `foreignKeys: 'redlock-core'`: no retry makes them go", async () => {
+    const redlock = redlockOf({ retryCount: 5, retryDelay: 1_000, foreignKeys: 'redlock-core' });
     const key = resource();
     await Promise.all(admin.map((client) => client.set(key, 'not a lock')));
     const startedAt = Date.now();
@@ -118,6 +144,86 @@ describe('node-redlock compat on standalone nodes', () => {
     expect((error as ExecutionError).attempts).toHaveLength(1);
     expect(await valuesAt(admin, key)).toEqual(['not a lock', 'not a lock', 'not a lock']);
     await Promise.all(admin.map((client) => client.del(key)));
+  });
+
+  it('locks past a minority of nodes whose key is not a lock, and leaves that key alone through extend() and release()', async () => {
+    const redlock = redlockOf({ retryCount: 0 });
+    const key = resource();
+    await (admin[2] as Redis).set(key, 'not a lock');
+    const lock = await redlock.acquire([key], 5_000);
+    await waitFor(async () => (await valuesAt(admin, key)).join() === `${lock.value},${lock.value},not a lock`);
+    const extended = await lock.extend(10_000);
+    expect(await (admin[2] as Redis).pttl(key)).toBe(-1);
+    await extended.release();
+    await waitFor(async () => (await valuesAt(admin, key)).join() === ',,not a lock');
+    await (admin[2] as Redis).del(key);
+  });
+
+  it("votes against with the client's own error for a node it cannot reach, as node-redlock (`Connection is closed.`), or with `errors: 'redlock-core'` the core's NodeError", async () => {
+    // Nothing listens on port 1, and the client gives up at once: every command fails with its own error.
+    const unreachable = new Redis({ port: 1, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    unreachable.on('error', () => undefined);
+    opened.push(unreachable);
+    await waitFor(async () => unreachable.status === 'end');
+    const [first, second] = clientsOf();
+    const clients = [first as Redis, second as Redis, unreachable];
+    const votesOf = async (redlock: Redlock): Promise<Error | undefined> => {
+      const lock = await redlock.acquire([resource()], 5_000);
+      const vote = (await lock.attempts[0])?.votesAgainst.get(unreachable);
+      await lock.release();
+      return vote;
+    };
+    const asNodeRedlock = await votesOf(redlockOf({ retryCount: 0 }, clients));
+    expect(asNodeRedlock).not.toBeInstanceOf(NodeError);
+    expect(asNodeRedlock?.message).toBe('Connection is closed.');
+    const asCore = await votesOf(redlockOf({ retryCount: 0, errors: 'redlock-core' }, clients));
+    expect(asCore).toBeInstanceOf(NodeError);
+    expect((asCore as NodeError).nodeIndex).toBe(2);
+    expect((asCore?.cause as Error).message).toBe('Connection is closed.');
+  });
+
+  it('locks for 28,500 years, as node-redlock: that TTL on every node, through acquire(), extend() and using()', async () => {
+    const redlock = redlockOf({ retryCount: 0 });
+    const [one, two] = [resource(), resource()];
+    const startedAt = Date.now();
+    // One resource (the core sets it with SET), then two (with its acquire script).
+    const single = await redlock.acquire([one], CENTURIES_MS);
+    const double = await redlock.acquire([`{${two}}:a`, `{${two}}:b`], CENTURIES_MS);
+    const drift = Math.round(CENTURIES_MS * 0.01) + 2;
+    expect(single.expiration).toBeGreaterThanOrEqual(startedAt + CENTURIES_MS - drift);
+    expect(single.expiration).toBeLessThanOrEqual(Date.now() + CENTURIES_MS - drift);
+    await waitFor(async () => (await hasTtlOf(admin, one, CENTURIES_MS)) && (await hasTtlOf(admin, `{${two}}:b`, CENTURIES_MS)));
+    const extended = await single.extend(3 * CENTURIES_MS);
+    expect(extended.expiration).toBeGreaterThan(Date.now() + 2 * CENTURIES_MS);
+    await waitFor(async () => hasTtlOf(admin, one, 3 * CENTURIES_MS));
+    await Promise.all([extended.release(), double.release()]);
+    await waitFor(async () => (await valuesAt(admin, one)).every((value) => value === null));
+    // using() waits for an extension due in 30 days (node-redlock's timer fired at once, and extended without pause).
+    const thirtyDaysMs = 30 * 24 * 3_600_000;
+    const extensions: unknown[] = [];
+    const countExtension = (context: unknown): number => extensions.push(context);
+    const extendStart = `tracing:${DIAGNOSTICS_CHANNELS.extend}:start`;
+    diagnosticsChannel.subscribe(extendStart, countExtension);
+    try {
+      const aborted = await redlock.using([one], thirtyDaysMs, async (signal) => {
+        await waitFor(async () => hasTtlOf(admin, one, thirtyDaysMs));
+        await sleep(200);
+        return signal.aborted;
+      });
+      expect(aborted).toBe(false);
+      expect(extensions).toEqual([]);
+    } finally {
+      diagnosticsChannel.unsubscribe(extendStart, countExtension);
+    }
+    await waitFor(async () => (await valuesAt(admin, one)).every((value) => value === null));
+  });
+
+  it("refuses a duration above 2³¹−1 ms with `durations: 'redlock-core'`, the core's longest", async () => {
+    const redlock = redlockOf({ durations: 'redlock-core' });
+    await expect(redlock.acquire([resource()], CENTURIES_MS)).rejects.toThrow(RangeError);
+    const lock = await redlock.acquire([resource()], 5_000);
+    await expect(lock.extend(CENTURIES_MS)).rejects.toThrow(RangeError);
+    await lock.release();
   });
 
   it('waits for the lock with retryCount -1 until its holder releases it', async () => {
@@ -308,6 +414,18 @@ describe('node-redlock compat on standalone nodes', () => {
 });
 
 describe('node-redlock compat on cluster nodes', () => {
+  it('locks for 28,500 years on a Cluster client, as node-redlock', async () => {
+    const client = clusterClient();
+    const redlock = redlockOf({ retryCount: 0 }, [client]);
+    const tag = `{compat-${randomUUID()}}`;
+    const lock = await redlock.acquire([`${tag}:items`, `${tag}:payment`], CENTURIES_MS);
+    expect(await hasTtlOf([client], `${tag}:payment`, CENTURIES_MS)).toBe(true);
+    const extended = await lock.extend(2 * CENTURIES_MS);
+    expect(await hasTtlOf([client], `${tag}:items`, 2 * CENTURIES_MS)).toBe(true);
+    await extended.release();
+    expect(await client.exists(`${tag}:items`, `${tag}:payment`)).toBe(0);
+  });
+
   it('counts a Cluster client as one node, and locks resources that share a hash tag', async () => {
     const client = clusterClient();
     const redlock = redlockOf({}, [client]);

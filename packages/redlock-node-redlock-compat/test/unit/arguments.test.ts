@@ -20,6 +20,8 @@ describe('node-redlock compat: arguments', () => {
     [{ driftFactor: 1 }, RangeError, 'Expected `driftFactor` in the Redlock settings to be in [0, 1), got 1'],
     [{ retryJitter: -1 }, RangeError, 'Expected `retryJitter` in the Redlock settings to be ≥ 0, got -1'],
     [{ retryCounts: 3 }, TypeError, 'Unknown setting `retryCounts` in the Redlock settings'],
+    [{ errors: 'core' }, TypeError, "Expected `errors` in the Redlock settings to be 'node-redlock' or 'redlock-core', got \"core\""],
+    [{ durations: true }, TypeError, "Expected `durations` in the Redlock settings to be 'node-redlock' or 'redlock-core', got true"],
   ])('refuses the settings %p', (settings, type, message) => {
     expect(() => new Redlock(clients, settings as never)).toThrow(type);
     expect(() => new Redlock(clients, settings as never)).toThrow(message);
@@ -34,6 +36,13 @@ describe('node-redlock compat: arguments', () => {
     expect(new Redlock(clients).settings).toEqual({ driftFactor: 0.01, retryCount: 10, retryDelay: 200, retryJitter: 100, automaticExtensionThreshold: 500 });
     expect(new Redlock(clients, { retryCount: undefined, retryDelay: 50 } as never).settings).toMatchObject({ retryCount: 10, retryDelay: 50 });
     expect(new Redlock(clients, { retryCount: -1 }).settings.retryCount).toBe(-1);
+  });
+
+  it("shows this package's own settings only when given, and takes them on a call too", async () => {
+    expect(Object.keys(new Redlock(clients).settings)).toEqual(['driftFactor', 'retryCount', 'retryDelay', 'retryJitter', 'automaticExtensionThreshold']);
+    const redlock = new Redlock(clients, { errors: 'redlock-core', foreignKeys: 'redlock-core', durations: 'node-redlock' });
+    expect(redlock.settings).toMatchObject({ errors: 'redlock-core', foreignKeys: 'redlock-core', durations: 'node-redlock' });
+    await expect(redlock.acquire(['a'], 1000, { foreignKeys: 'fail' as never })).rejects.toThrow(/^Expected `foreignKeys` in acquire\(\) to be 'node-redlock' or 'redlock-core'/);
   });
 
   it('takes what node-redlock took: retryCount Infinity for ever, and fractional delays (100 * 1.1), waited to the nearest millisecond', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import RedisMock from 'ioredis-mock';
-import Redlock, { ExecutionError, Lock } from '../../src/index.js';
+import { LockAcquireError } from 'redlock-core';
+import Redlock, { ExecutionError, Lock, ResourceLockedError } from '../../src/index.js';
 
 // Users' own unit tests often run node-redlock over ioredis-mock: they keep working after the one-line
 // migration. ioredis-mock runs Lua in fengari, where INFO answers no text: the first-contact probe reads
@@ -50,6 +51,27 @@ describe('node-redlock compat over ioredis-mock', () => {
     await expect(live.acquire(['mock:live'], 5_000)).rejects.toThrow(/^Unknown setting `retryDelayMs` in the Redlock settings/);
     delete settings.retryDelayMs;
     await (await live.acquire(['mock:live'], 5_000)).release();
+  });
+
+  it("retries keys that are not locks `retryCount` times, as node-redlock; with `foreignKeys: 'redlock-core'` fails after the first attempt", async () => {
+    await Promise.all(clients.map((client) => client.set('mock:foreign', 'not a lock')));
+    const settings = { retryCount: 3, retryDelay: 0, retryJitter: 0 };
+    const retried = await redlock.acquire(['mock:foreign'], 2_000, settings).catch((failure: unknown) => failure);
+    expect(retried).toBeInstanceOf(ExecutionError);
+    expect(((retried as ExecutionError).cause as LockAcquireError).reason).toBe('foreign-key');
+    const attempts = await Promise.all((retried as ExecutionError).attempts);
+    expect(attempts).toHaveLength(4);
+    for (const stats of attempts) {
+      expect(stats.votesFor.size).toBe(0);
+      for (const vote of stats.votesAgainst.values()) {
+        expect(vote).toBeInstanceOf(ResourceLockedError);
+        expect(vote.message).toBe('The operation was applied to: 0 of the 1 requested resources.');
+      }
+    }
+    const failedAtOnce = await redlock.acquire(['mock:foreign'], 2_000, { ...settings, foreignKeys: 'redlock-core' }).catch((failure: unknown) => failure);
+    expect((failedAtOnce as ExecutionError).attempts).toHaveLength(1);
+    expect(await Promise.all(clients.map((client) => client.get('mock:foreign')))).toEqual(['not a lock', 'not a lock', 'not a lock']);
+    await Promise.all(clients.map((client) => client.del('mock:foreign')));
   });
 
   it('keeps the setting the Redlock was made with for one set to undefined, and refuses a Lock made with a string of resources', async () => {
