@@ -13,11 +13,14 @@ const EXIT_GRACE_MS = 2_000;
 // the lock: what it writes then is lost, and it goes on.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
-const exitCode = await runCli({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr }).catch(
-  (error: unknown) => {
+// A promise chain, not a top-level await: the published command is one CommonJS file, in which the
+// library is required only when a lock is taken (`--help` never loads it).
+void runCli({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr })
+  .catch((error: unknown) => {
     process.stderr.write(`redlock: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT_CODES.internal;
-  },
-);
-process.exitCode = exitCode;
-setTimeout(() => process.exit(exitCode), EXIT_GRACE_MS).unref();
+  })
+  .then((exitCode) => {
+    process.exitCode = exitCode;
+    setTimeout(() => process.exit(exitCode), EXIT_GRACE_MS).unref();
+  });
