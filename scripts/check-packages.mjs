@@ -1,23 +1,29 @@
 // Checks every public package as npm users will get it: packs each with pnpm (which rewrites the
-// workspace: protocol, as `pnpm publish` does), then, in a temporary project outside the workspace:
-//   - the tarball holds LICENSE, README.md, package.json, dist/ and the src/ its source maps point to
-//     (every source of every map is in it), no dist file without a source (a stale build), and a README
-//     without relative links;
-//   - publint (strict) and @arethetypeswrong/cli (profile esm-only: the packages are ES modules) pass;
+// workspace: protocol and applies publishConfig, as `pnpm publish` does), then, in a temporary project
+// outside the workspace:
+//   - the tarball holds LICENSE, README.md, package.json and exactly the bundles of
+//     scripts/lib/published-layout.mjs (nothing of tsc's per-file output), and a README without relative
+//     links; its unpacked size and file count are printed;
+//   - publint (strict) and @arethetypeswrong/cli (every resolution: node10, node16 from CommonJS and
+//     from ES modules, bundler) pass;
 //   - plain `npm install` of all the tarballs works (peer dependencies included), and every `bin` (of a
 //     command or of a library) starts with a node shebang and runs `--help` as npm linked it;
-//   - each package loads with `import` and with `require()` (Node >= 20.19, where Node can require ES
-//     modules; older Node 20 releases skip that step and say so), with the same exports both ways;
+//   - each entry point loads with `import` and with `require()`, with the same exports both ways, each
+//     the very same value (one copy of every class: no dual-package hazard);
 //   - a TypeScript consumer that imports every package type-checks under moduleResolution node16,
 //     nodenext and bundler (under nodenext with skipLibCheck off, so the declaration files are checked
-//     too), and a CommonJS consumer under nodenext (TypeScript >= 5.8 types require() of ES modules there).
+//     too), and a CommonJS consumer under nodenext;
+//   - two consumer projects take a lock on a real redis-server (started by the packed local-redis-nodes):
+//     a plain Jest project in CommonJS, and a TypeScript project compiled to CommonJS under module node16
+//     (scripts/fixtures/).
 // Also verifies the shared metadata (scripts/package-metadata.mjs --check). Needs a build (`pnpm build`).
 // Run: node scripts/check-packages.mjs
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { publishedLayoutOf } from './lib/published-layout.mjs';
 import { publicPackages, ROOT_DIR } from './lib/public-packages.mjs';
 
 const startedAt = performance.now();
@@ -79,23 +85,19 @@ try {
     const packageBins = manifest.bin === undefined ? {} : typeof manifest.bin === 'string' ? { [pkg.name]: manifest.bin } : manifest.bin;
     if (Object.keys(packageBins).length > 0) bins.set(pkg.name, packageBins);
     if (isCommand) commands.set(pkg.name, packageBins);
-    const entries = [...(isCommand ? [] : ['dist/index.js', 'dist/index.d.ts', 'src/index.ts']), ...Object.values(packageBins)];
-    for (const required of ['LICENSE', 'README.md', 'package.json', ...entries]) {
-      if (!existsSync(join(root, required))) failures.push(`${pkg.name}: the tarball has no ${required}`);
+    const layout = publishedLayoutOf(pkg.manifest);
+    const expected = new Set(['LICENSE', 'README.md', 'package.json', ...layout.files.flatMap((file) => (file.startsWith('dist/') ? [file] : filesUnder(join(pkg.dir, file)).map((inner) => join(file, inner))))]);
+    const packed = filesUnder(root);
+    for (const required of expected) {
+      if (!packed.includes(required)) failures.push(`${pkg.name}: the tarball has no ${required}`);
+    }
+    for (const file of packed.filter((path) => !expected.has(path) && path !== 'CHANGELOG.md')) {
+      failures.push(`${pkg.name}: the tarball has ${file}, which is no part of the published layout (scripts/lib/published-layout.mjs)`);
     }
     const published = JSON.stringify(manifest);
     if (published.includes('workspace:')) failures.push(`${pkg.name}: the packed package.json still uses the workspace: protocol`);
-    const sources = new Set(filesUnder(join(root, 'src')).map((file) => file.replace(/\.ts$/, '')));
-    for (const file of sources.size === 0 ? [] : filesUnder(join(root, 'dist'))) {
-      const source = file.replace(/(\.d\.ts|\.js)(\.map)?$/, '');
-      if (!sources.has(source)) failures.push(`${pkg.name}: dist/${file} has no source in src/ (a stale build? run \`pnpm clean && pnpm build\`)`);
-    }
-    for (const map of filesUnder(join(root, 'dist')).filter((file) => file.endsWith('.map'))) {
-      const mapDir = dirname(join(root, 'dist', map));
-      for (const source of JSON.parse(readFileSync(join(root, 'dist', map), 'utf8')).sources) {
-        if (!existsSync(join(mapDir, source))) failures.push(`${pkg.name}: dist/${map} points to ${source}, which is not in the tarball`);
-      }
-    }
+    const bytes = packed.reduce((sum, file) => sum + statSync(join(root, file)).size, 0);
+    console.log(`check-packages: ${pkg.name}: ${packed.length} files, ${(bytes / 1000).toFixed(1)} kB unpacked`);
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (!/^(https?:|mailto:|#)/.test(target)) failures.push(`${pkg.name}: README.md links to ${target}, which is not on npm: use an absolute URL`);
@@ -107,7 +109,13 @@ try {
   for (const [name, tarball] of tarballs) {
     run(`${name}: publint`, bin('publint'), ['run', '--strict', tarball]);
     // A command has no module to resolve types for.
-    if (!commands.has(name)) run(`${name}: attw`, bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'ascii', '--no-color']);
+    // attw reads esbuild's `module.exports = __toCommonJS(...)` as `export =` and so takes a default export
+    // (redlock-node-redlock-compat's, as node-redlock has) for a false one. It is not: the bundle sets
+    // `__esModule` and `default`, and the TypeScript node16 CommonJS fixture below constructs it.
+    const esmEntry = join(work, 'unpacked', name, 'package', 'dist', 'index.mjs');
+    const hasDefault = existsSync(esmEntry) && readFileSync(esmEntry, 'utf8').includes('export default');
+    const ignored = hasDefault ? ['--ignore-rules', 'false-export-default'] : [];
+    if (!commands.has(name)) run(`${name}: attw`, bin('attw'), [tarball, ...ignored, '--format', 'ascii', '--no-color']);
   }
   step('publint and attw');
 
@@ -132,26 +140,31 @@ try {
       }
     }
     const libraries = [...tarballs.keys()].filter((name) => !commands.has(name));
-    // 4b. Load each library with import and with require(), from the consumer.
-    const [major, minor] = process.versions.node.split('.').map(Number);
-    const canRequireEsm = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
+    // 4b. Load each entry point with import and with require(), from the consumer: the same values.
     for (const name of libraries) {
-      const importKeys = run(`${name}: import`, process.execPath, ['--input-type=module', '-e', `console.log(JSON.stringify(Object.keys(await import(${JSON.stringify(name)})).sort()))`], {
-        cwd: consumer,
-      });
-      if (importKeys !== undefined && JSON.parse(importKeys).length === 0) failures.push(`${name}: import gave a module with no exports`);
-      if (!canRequireEsm) {
-        console.log(`check-packages: ${name}: require() skipped: Node ${process.versions.node} cannot require ES modules (20.19 and 22.12 can)`);
-        continue;
-      }
-      const requireKeys = run(`${name}: require`, process.execPath, ['--input-type=commonjs', '-e', `console.log(JSON.stringify(Object.keys(require(${JSON.stringify(name)})).filter((key) => key !== '__esModule' && key !== 'module.exports').sort()))`], {
-        cwd: consumer,
-      });
-      if (importKeys !== undefined && requireKeys !== undefined && importKeys !== requireKeys) {
-        failures.push(`${name}: import and require() give different exports: ${importKeys.trim()} vs ${requireKeys.trim()}`);
+      const subpaths = Object.keys(JSON.parse(readFileSync(join(work, 'unpacked', name, 'package', 'package.json'), 'utf8')).exports ?? {})
+        .filter((subpath) => subpath !== './package.json')
+        .map((subpath) => `${name}${subpath.slice(1)}`);
+      for (const specifier of subpaths) {
+        const source = `
+          const required = require(${JSON.stringify(specifier)});
+          import(${JSON.stringify(specifier)}).then((imported) => {
+            const requiredKeys = Object.keys(required).filter((key) => key !== '__esModule').sort();
+            const importedKeys = Object.keys(imported).sort();
+            const different = requiredKeys.filter((key) => required[key] !== imported[key]);
+            console.log(JSON.stringify({ requiredKeys, importedKeys, different }));
+          });`;
+        const output = run(`${specifier}: import and require()`, process.execPath, ['--input-type=commonjs', '-e', source], { cwd: consumer });
+        if (output === undefined) continue;
+        const { requiredKeys, importedKeys, different } = JSON.parse(output);
+        if (importedKeys.length === 0) failures.push(`${specifier}: import gave a module with no exports`);
+        if (JSON.stringify(requiredKeys) !== JSON.stringify(importedKeys)) {
+          failures.push(`${specifier}: import and require() give different exports: ${importedKeys.join(', ')} vs ${requiredKeys.join(', ')}`);
+        }
+        if (different.length > 0) failures.push(`${specifier}: import and require() give two copies of ${different.join(', ')}`);
       }
     }
-    step('import and require()');
+    step('import and require(): one copy of every export');
 
     // 5. Type-check consumers with the workspace's TypeScript, declaration files included.
     const imports = libraries.map((name, index) => `import * as package${index} from '${name}';`);
@@ -172,6 +185,21 @@ try {
       run(`type-check (moduleResolution ${moduleResolution}: ${files.join(', ')})`, process.execPath, [typescript, ...options, ...files], { cwd: consumer });
     }
     step('type-checked under node16, nodenext and bundler');
+
+    // 6. Take a lock on a real redis-server from a plain Jest project in CommonJS and from TypeScript
+    // compiled to CommonJS under module node16. Each is a folder of the consumer (its own package.json,
+    // no "type": "module"), so it uses the tarballs npm installed there, and the workspace's Jest and tsc.
+    const fixtures = join(ROOT_DIR, 'scripts', 'fixtures');
+    const jestProject = join(consumer, 'jest-cjs');
+    cpSync(join(fixtures, 'jest-cjs'), jestProject, { recursive: true });
+    const jest = join(ROOT_DIR, 'node_modules', 'jest', 'bin', 'jest.js');
+    run('Jest (CommonJS) consumer', process.execPath, [jest, '--ci', '--rootDir', jestProject], { cwd: jestProject });
+    const tsProject = join(consumer, 'ts-node16-cjs');
+    cpSync(join(fixtures, 'ts-node16-cjs'), tsProject, { recursive: true });
+    if (run('TypeScript module node16 (CommonJS) consumer: tsc', process.execPath, [typescript, '-p', tsProject], { cwd: tsProject }) !== undefined) {
+      run('TypeScript module node16 (CommonJS) consumer: run', process.execPath, [join(tsProject, 'dist', 'lock.js')], { cwd: tsProject });
+    }
+    step('took a lock from Jest (CommonJS) and from TypeScript node16 (CommonJS)');
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -1,0 +1,190 @@
+// Bundles every public package for npm, from tsc's output of `pnpm build`: one file per entry point and
+// module system, declarations for both (scripts/lib/published-layout.mjs says which files and why).
+//   - JavaScript: esbuild bundles each entry's TypeScript sources into one CommonJS file, the
+//     implementation; every package import (redlock-core in an adapter, a client, node:*) stays external.
+//     The ES module entry is a generated `import cjs from './<name>-bridge.cjs'; export const { ...names } = cjs`,
+//     the bridge a `require('./<name>.cjs')`: Node loads the .cjs once for both, so an error thrown through
+//     `require` is `instanceof` the class that `import` gave, and each diagnostics channel is created once.
+//   - A second entry (redlock-core/testing) takes every module outside its own folder from the main
+//     bundle at run time, never a copy: the main bundle carries them under a symbol-keyed property that
+//     no `Object.keys`, named import or declaration shows, and the build fails if a source file lands in
+//     two bundles of one package.
+//   - Declarations: api-extractor rolls tsc's per-file .d.ts up into <name>.d.cts; <name>.d.mts is
+//     `export * from './<name>.cjs'`, so TypeScript too sees one declaration of each class.
+// Run: node scripts/bundle.mjs [package-dir ...]   (after `pnpm build`; all public packages by default)
+import { Extractor, ExtractorConfig } from '@microsoft/api-extractor';
+import { build } from 'esbuild';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { publishedLayoutOf } from './lib/published-layout.mjs';
+import { publicPackages } from './lib/public-packages.mjs';
+
+const startedAt = performance.now();
+const only = process.argv.slice(2).map((dir) => resolve(dir));
+const packages = publicPackages().filter((pkg) => only.length === 0 || only.includes(pkg.dir));
+/** The main bundle's property that holds the modules its sibling entries share (not enumerable). */
+const SHARED_MODULES = "Symbol.for('redlock:shared-modules')";
+
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  packages: 'external',
+  // Whitespace and syntax only: identifiers keep their names, so stack traces name the functions and
+  // classes as written. Lines are broken at about 160 characters, for a stack trace's line to point near.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  lineLimit: 160,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // `import.meta` is empty in CommonJS: fail rather than ship it (bins get a stand-in for its url, below).
+  logOverride: { 'empty-import-meta': 'error' },
+};
+
+/** For a bin: `import.meta.url` as the bundle's own file URL (the CLI reads its package.json beside dist/). */
+const BIN_OPTIONS = {
+  define: { 'import.meta.url': 'importMetaUrl' },
+  inject: [fileURLToPath(new URL('lib/import-meta-url.mjs', import.meta.url))],
+};
+
+/**
+ * An esbuild plugin for a second entry whose sources are in `ownDir`: each import of a module outside it
+ * becomes a lookup in the main bundle (`./index.cjs`, external), recorded in `shared` (absolute paths).
+ */
+function fromMainBundle(packageDir, ownDir, shared) {
+  return {
+    name: 'from-main-bundle',
+    setup(plugin) {
+      plugin.onResolve({ filter: /^\.\.?\// }, (args) => {
+        if (args.namespace !== 'file' || !args.importer.startsWith(ownDir)) return undefined;
+        const target = resolve(dirname(args.importer), args.path.replace(/\.js$/, '.ts'));
+        if (target.startsWith(ownDir)) return undefined;
+        shared.add(target);
+        return { path: target, namespace: 'main-bundle' };
+      });
+      plugin.onLoad({ filter: /.*/, namespace: 'main-bundle' }, (args) => ({
+        contents: `module.exports = require('./index.cjs')[${SHARED_MODULES}][${JSON.stringify(relative(packageDir, args.path))}];`,
+        loader: 'js',
+      }));
+      plugin.onResolve({ filter: /^\.\/index\.cjs$/ }, (args) => (args.namespace === 'main-bundle' ? { path: args.path, external: true } : undefined));
+    },
+  };
+}
+
+/** The names an entry exports, from an ES module build of it that is not written. */
+async function exportNamesOf(entryPoint) {
+  const result = await build({ ...COMMON, entryPoints: [entryPoint], format: 'esm', write: false, metafile: true, outdir: '/nonexistent' });
+  return Object.values(result.metafile.outputs).find((output) => output.entryPoint !== undefined).exports;
+}
+
+/** Rolls tsc's declarations of one entry up into `outfile`. */
+function rollUpDeclarations(pkg, source, outfile) {
+  const config = ExtractorConfig.prepare({
+    configObject: {
+      projectFolder: pkg.dir,
+      mainEntryPointFilePath: join(pkg.dir, source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.d.ts')),
+      bundledPackages: [],
+      compiler: { tsconfigFilePath: join(pkg.dir, 'tsconfig.json') },
+      apiReport: { enabled: false },
+      docModel: { enabled: false },
+      dtsRollup: { enabled: true, untrimmedFilePath: outfile },
+      tsdocMetadata: { enabled: false },
+      messages: {
+        extractorMessageReporting: { default: { logLevel: 'none' } },
+        tsdocMessageReporting: { default: { logLevel: 'none' } },
+        compilerMessageReporting: { default: { logLevel: 'error' } },
+      },
+    },
+    configObjectFullPath: join(pkg.dir, 'api-extractor.json'),
+    packageJsonFullPath: join(pkg.dir, 'package.json'),
+  });
+  const result = Extractor.invoke(config, { localBuild: true, messageCallback: (message) => { if (message.messageId.startsWith('console-')) message.handled = true; } });
+  if (!result.succeeded) throw new Error(`api-extractor failed on ${outfile} (${result.errorCount} errors)`);
+}
+
+const problems = [];
+for (const pkg of packages) {
+  const layout = publishedLayoutOf(pkg.manifest);
+  const dist = join(pkg.dir, 'dist');
+  for (const { source } of [...layout.entries, ...layout.bins]) {
+    const compiled = join(pkg.dir, source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'));
+    if (!existsSync(compiled)) throw new Error(`${relative(process.cwd(), compiled)} is missing: run \`pnpm build\` first`);
+  }
+  const [main, ...others] = layout.entries;
+  if (main !== undefined && main.name !== 'index') throw new Error(`${pkg.name}: the first entry in exports must be "."`);
+  // The modules the other entries take from the main bundle: found by a first build that is not written.
+  const shared = new Set();
+  for (const { source } of others) {
+    await build({ ...COMMON, entryPoints: [join(pkg.dir, source)], write: false, outdir: '/nonexistent', plugins: [fromMainBundle(pkg.dir, dirname(join(pkg.dir, source)), shared)] });
+  }
+  const inputsByFile = new Map();
+  const bundle = async (file, options) => {
+    const result = await build({ ...COMMON, outfile: join(dist, file), metafile: true, ...options });
+    inputsByFile.set(file, Object.keys(result.metafile.inputs).filter((input) => !input.includes(':')));
+  };
+  if (main !== undefined) {
+    const entryPoint = join(pkg.dir, main.source);
+    const names = await exportNamesOf(entryPoint);
+    // An ES module entry keeps esbuild's flat output and its `0 && (module.exports = {...})` annotation
+    // (a CommonJS one would wrap every module in a lazy initializer). `module` is the bundle's own here.
+    const contents = [
+      `export * from ${JSON.stringify(entryPoint)};`,
+      // `export *` leaves a default export out (redlock-node-redlock-compat has one, as node-redlock has).
+      ...(names.includes('default') ? [`export { default } from ${JSON.stringify(entryPoint)};`] : []),
+      ...[...shared].map((path, index) => `import * as shared${index} from ${JSON.stringify(path)};`),
+      ...(shared.size === 0 ? [] : [
+        `Object.defineProperty(module.exports, ${SHARED_MODULES}, { value: {`,
+        ...[...shared].map((path, index) => `  ${JSON.stringify(relative(pkg.dir, path))}: shared${index},`),
+        '} });',
+      ]),
+    ].join('\n');
+    await bundle(`${main.name}.cjs`, {
+      stdin: { contents, resolveDir: pkg.dir, sourcefile: `${main.name}.cjs`, loader: 'js' },
+      logOverride: { ...COMMON.logOverride, 'commonjs-variable-in-esm': 'silent' },
+    });
+  }
+  for (const { source, name } of others) {
+    await bundle(`${name}.cjs`, { entryPoints: [join(pkg.dir, source)], plugins: [fromMainBundle(pkg.dir, dirname(join(pkg.dir, source)), new Set())] });
+  }
+  for (const { source, name } of layout.entries) {
+    const names = await exportNamesOf(join(pkg.dir, source));
+    const what = name === 'index' ? pkg.name : `${pkg.name}/${name}`;
+    // A default export (redlock-node-redlock-compat's, as node-redlock has) is the .cjs's `default`.
+    const named = names.filter((exported) => exported !== 'default');
+    const hasDefault = named.length < names.length;
+    writeFileSync(
+      join(dist, `${name}.mjs`),
+      `// ${what} as an ES module: the CommonJS bundle beside it is the implementation, loaded once for import and require.\n` +
+        `import cjs from './${name}-bridge.cjs';\n\nexport const {\n${named.map((exported) => `  ${exported},\n`).join('')}} = cjs;\n` +
+        (hasDefault ? 'export default cjs.default;\n' : ''),
+    );
+    // Node scans a CommonJS file that an ES module imports for its export names (cjs-module-lexer): 30 ms
+    // for redlock-core's 200 KB. The bridge is all it scans; it hands over the bundle by require().
+    writeFileSync(
+      join(dist, `${name}-bridge.cjs`),
+      `// Loads ${name}.cjs for ${name}.mjs by require(), so that Node does not scan the bundle for export names: ${name}.mjs names them.\n` +
+        `const implementation = require('./${name}.cjs');\n\nmodule.exports = implementation;\n`,
+    );
+    rollUpDeclarations(pkg, source, join(dist, `${name}.d.cts`));
+    writeFileSync(join(dist, `${name}.d.mts`), `export * from './${name}.cjs';\n${hasDefault ? `export { default } from './${name}.cjs';\n` : ''}`);
+  }
+  for (const { source, name } of layout.bins) await bundle(`${name}.cjs`, { entryPoints: [join(pkg.dir, source)], ...BIN_OPTIONS });
+
+  // One copy of each module per package: no source file in two of its bundles (bins are commands, apart).
+  const libraryFiles = layout.entries.map(({ name }) => `${name}.cjs`);
+  for (const [index, file] of libraryFiles.entries()) {
+    for (const other of libraryFiles.slice(index + 1)) {
+      for (const input of inputsByFile.get(file).filter((path) => inputsByFile.get(other).includes(path))) {
+        problems.push(`${pkg.name}: ${input} is bundled into both ${file} and ${other}`);
+      }
+    }
+  }
+}
+
+if (problems.length > 0) {
+  for (const problem of problems) console.error(`bundle: ${problem}`);
+  process.exit(1);
+}
+console.log(`bundle: ${packages.length} package(s) in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
