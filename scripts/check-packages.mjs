@@ -27,6 +27,8 @@ import { publishedLayoutOf } from './lib/published-layout.mjs';
 import { publicPackages, ROOT_DIR } from './lib/public-packages.mjs';
 
 const startedAt = performance.now();
+/** The most a package may weigh unpacked, in bytes: redlock-core's target of issue 58 (2.1 MB before bundling). */
+const UNPACKED_BUDGET_BYTES = { 'redlock-core': 600_000 };
 const packages = publicPackages();
 const work = mkdtempSync(join(tmpdir(), 'redlock-check-packages-'));
 const bin = (name) => join(ROOT_DIR, 'node_modules', '.bin', name);
@@ -98,6 +100,8 @@ try {
     if (published.includes('workspace:')) failures.push(`${pkg.name}: the packed package.json still uses the workspace: protocol`);
     const bytes = packed.reduce((sum, file) => sum + statSync(join(root, file)).size, 0);
     console.log(`check-packages: ${pkg.name}: ${packed.length} files, ${(bytes / 1000).toFixed(1)} kB unpacked`);
+    const budget = UNPACKED_BUDGET_BYTES[pkg.name];
+    if (budget !== undefined && bytes > budget) failures.push(`${pkg.name}: ${bytes} bytes unpacked, over its budget of ${budget} (issue 58)`);
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (!/^(https?:|mailto:|#)/.test(target)) failures.push(`${pkg.name}: README.md links to ${target}, which is not on npm: use an absolute URL`);
