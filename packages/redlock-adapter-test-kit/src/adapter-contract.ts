@@ -8,6 +8,18 @@ import { closeAll } from './close-handles.js';
 import { type TestNodes, useTestCluster, useTestNodes } from './test-nodes.js';
 import { HOOK_TIMEOUT_MS, TEST_TIMEOUT_MS, type TestFunctions } from './test-functions.js';
 
+/** How long a client may take to notice that its node is gone, or to connect again once it is back. */
+const RECONNECT_WITHIN_MS = 10_000;
+
+/** Resolves once `condition()` holds, polling every 10 ms; rejects naming `what` after `limitMs`. */
+async function within(limitMs: number, condition: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out after ${limitMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Options of {@link describeAdapterContract}. */
 export interface AdapterContractOptions {
   /** Names the suite in the runner's report, e.g. `'MyAdapter over a standalone client'`. */
@@ -38,7 +50,8 @@ export interface AdapterContractOptions {
  * script errors reject, never throw synchronously, with the server's message; the client stays usable;
  * when the adapter has `trySet`, it sends `SET key value NX PX ttl` and passes its reply through, and
  * likewise `setIfAbsent` with `SET key value NX PX ttl GET`;
- * and, when the adapter has `subscribe`, it delivers messages until the last listener unsubscribes. All
+ * when the adapter has `subscribe`, it delivers messages until the last listener unsubscribes; and, when it
+ * has `connectionError`, that tells an error while the node is gone and none once it is back. All
  * keys share one hash tag, so the same checks run over a cluster client.
  *
  * @example
@@ -306,6 +319,28 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       }
       ok(count <= before, `${count - before} connection(s) opened for notifications still open 2 s after close() resolved`);
       equal(await fresh.eval('return 1', [], []), 1, 'close() left the client usable: it is the user\'s');
+    });
+
+    it('has either a connectionError method or none at all', async () => {
+      ok(adapter.connectionError === undefined || typeof adapter.connectionError === 'function');
+    });
+
+    it('tells no connection error while connected, one while its node is gone, and none once it is back (when it can tell)', async () => {
+      const { connectionError } = adapter;
+      if (connectionError === undefined) return;
+      equal(connectionError.call(adapter), undefined);
+      if (cluster || !nodes.canInjectFaults) return;
+      const node = nodes.nodes[0];
+      if (node === undefined) return;
+      await node.kill();
+      try {
+        await within(RECONNECT_WITHIN_MS, () => connectionError.call(adapter) !== undefined, 'a connection error once the node was killed');
+        ok(connectionError.call(adapter) instanceof Error, 'a connection error is an Error');
+      } finally {
+        await node.start();
+      }
+      await within(RECONNECT_WITHIN_MS, () => connectionError.call(adapter) === undefined, 'no connection error once the node was back');
+      equal(await adapter.eval('return 1', [], []), 1);
     });
 
     if (cluster) {

@@ -105,6 +105,8 @@ export class IoredisAdapter implements RedisAdapter {
   /** What holds the client's writes back, unless `coalesceWrites` is `false`. */
   readonly #writes: CoalescedWrites | undefined;
   #isClosed = false;
+  /** The error of the latest failed connection attempt since the client was last `ready` (see `connectionError`). */
+  #socketError: unknown;
 
   /**
    * @param client - A connected or connecting ioredis or iovalkey `Redis` or `Cluster`; the adapter never
@@ -153,6 +155,26 @@ export class IoredisAdapter implements RedisAdapter {
   async close(): Promise<void> {
     this.#isClosed = true;
     this.#ownedSubscriber?.close();
+  }
+
+  /**
+   * Whether `client` has no connection to its node now, and why: `undefined` while connected, and on a
+   * `Cluster`; for a `Redis` that is not `ready`, the error a connection attempt failed with since it was
+   * last ready (say `connect ECONNREFUSED 127.0.0.1:6379`), else `error` (what a call rejected with, say
+   * `Connection is closed.`), else an error naming the client's state. The core counts a node whose calls
+   * fail for want of a connection as down until the client connects again (see
+   * `RedisAdapter.connectionError`).
+   */
+  connectionError(error?: unknown): unknown {
+    const { client } = this;
+    if (client.isCluster || client.status === 'ready') {
+      this.#socketError = undefined;
+      return undefined;
+    }
+    // The socket of the latest connection attempt: Node keeps the error it was destroyed with.
+    const socketError: unknown = (client.stream as { readonly errored?: unknown } | undefined)?.errored;
+    if (socketError != null) this.#socketError = socketError;
+    return this.#socketError ?? error ?? new Error(`the client is not connected (ioredis status \`${client.status}\`)`);
   }
 
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */

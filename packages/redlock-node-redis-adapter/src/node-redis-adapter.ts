@@ -165,6 +165,19 @@ export class NodeRedisAdapter implements RedisAdapter {
     this.#ownedSubscriber?.close();
   }
 
+  /**
+   * Whether `client` has no connection to its node now, and why: `undefined` while ready, and on a
+   * cluster; while a single client's `isReady` is `false` (connecting, reconnecting, or closed), `error`
+   * (what a call rejected with), or an error saying so (node-redis hands its connection errors to its
+   * `'error'` listeners only). The core counts a node whose calls fail or time out for want of a
+   * connection as down until the client is ready again (see `RedisAdapter.connectionError`).
+   */
+  connectionError(error?: unknown): unknown {
+    const { client } = this;
+    if (isNodeRedisCluster(client) || (client as { readonly isReady?: unknown }).isReady !== false) return undefined;
+    return error ?? new Error('the client is not connected (node-redis `isReady` is false)');
+  }
+
   /** Sends `EVALSHA sha1 numkeys ...keys ...args`; a script the node has not cached rejects with its `NOSCRIPT` error. */
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return this.#call(evalshaCommand(sha1, keys, args), keys[0]);

@@ -86,14 +86,26 @@ export class StandInTtls {
 /** An `IoredisAdapter` that sends Redis the duration of each stand-in TTL (see {@link StandInTtls}) in its place. */
 export class StandInAdapter extends IoredisAdapter {
   readonly #standIns: StandInTtls;
+  readonly #tellsConnectionErrors: boolean;
 
   /**
    * @param client - As for `IoredisAdapter`.
    * @param standIns - The stand-ins of the `Redlock` that the adapter serves.
+   * @param tellsConnectionErrors - Whether the core learns that the client has no connection (see
+   *   {@link connectionError}).
    */
-  constructor(client: ConstructorParameters<typeof IoredisAdapter>[0], standIns: StandInTtls) {
+  constructor(client: ConstructorParameters<typeof IoredisAdapter>[0], standIns: StandInTtls, tellsConnectionErrors: boolean) {
     super(client);
     this.#standIns = standIns;
+    this.#tellsConnectionErrors = tellsConnectionErrors;
+  }
+
+  /**
+   * As `IoredisAdapter`'s when told to; else always `undefined`, so that, as in node-redlock, every attempt
+   * calls a node whose client has no connection, and the client's own error is its vote.
+   */
+  override connectionError(error?: unknown): unknown {
+    return this.#tellsConnectionErrors ? super.connectionError(error) : undefined;
   }
 
   override evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {

@@ -150,7 +150,7 @@ export default class Redlock extends EventEmitter {
     }
     this.#clients = [...this.clients];
     this.#core = new CoreRedlock(
-      this.#clients.map((client) => new StandInAdapter(client, this.#standIns)),
+      this.#clients.map((client) => new StandInAdapter(client, this.#standIns, this.#coreSettings.errors === 'redlock-core')),
       coreOptionsOf(this.#coreSettings),
     );
   }

@@ -38,7 +38,11 @@ export interface Settings {
    * closed.`; a copy without the command's arguments, which carry the lock's value, when the client put
    * them on it); `'redlock-core'`, the core's `NodeError`, which names the node (`nodeIndex`) and has the
    * client's error as its `cause`. A node that timed out or is left alone as silent has no error of the
-   * client's: it votes with the `NodeError` either way.
+   * client's: it votes with the `NodeError` either way. Given to the constructor, it also says how a node
+   * whose client has no connection (its server is down) is treated: `'node-redlock'`, called at every
+   * attempt, each waiting for the client to fail the command; `'redlock-core'`, counted as down after its
+   * first such failure and not called until its client connects again, so that a call with most nodes
+   * down gives up at the pace of its retries.
    * @defaultValue `'node-redlock'`
    */
   readonly errors?: CompatBehaviour;

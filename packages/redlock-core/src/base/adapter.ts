@@ -84,4 +84,17 @@ export interface RedisAdapter {
    * A method named `client` is not taken for it.
    */
   readonly client?: object;
+  /**
+   * Optional: whether the client has no connection to the node now (it cannot connect, or lost the
+   * connection), and why: `undefined` while it is connected; else the error to report, the client's
+   * connection error (say `connect ECONNREFUSED 127.0.0.1:6379`), or, when the client keeps none, `error`
+   * (what a call rejected with, when given) or an error of the adapter's own. Must not throw, and should
+   * cost no more than reading a field. The core asks it after a call failed or timed out: a call that
+   * failed without a connection is one the node did not answer, so the node counts as down
+   * (`nodeHealth()`) and its calls are refused at once, the returned error as their `NodeError`'s
+   * `cause`, instead of each waiting for the client to fail it. While the node is down for that reason,
+   * the core asks again before each call, and sends the next one (a probe) once the client has connected
+   * again. Without this member, a call that fails counts as the node's answer.
+   */
+  connectionError?(error?: unknown): unknown;
 }

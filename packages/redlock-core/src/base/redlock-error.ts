@@ -20,7 +20,10 @@ export class NodeError extends RedlockError {
 
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
-  /** Whether the node did not answer within its per-node timeout (there is no `cause` then). */
+  /**
+   * Whether the node did not answer within its per-node timeout. There is no `cause` then, unless the
+   * client had no connection to the node: `cause` is then the connection's error.
+   */
   readonly isTimeout: boolean;
   /**
    * Whether the node was not called at all because it counts as down: a call timed out with no answer from

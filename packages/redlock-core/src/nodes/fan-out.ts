@@ -371,7 +371,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   #failed(nodeIndex: number, cause: unknown): void {
     if (!this.#removePending(nodeIndex)) return;
-    this.#settle(nodeIndex, (this.#set.nodes[nodeIndex] as NodeState).callFailed<S>(this.#clock, cause, this.#operation));
+    const isProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
+    const node = this.#set.nodes[nodeIndex] as NodeState;
+    this.#settle(nodeIndex, node.callFailed<S>(this.#clock, cause, this.#operation, this.#timing[3 * nodeIndex] as number, isProbe));
   }
 
   #timedOut(nodeIndex: number): void {

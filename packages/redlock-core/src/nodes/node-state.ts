@@ -51,11 +51,13 @@ export interface NodeHealth {
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
   /**
-   * `'up'` while it answers; `'down'` from the moment a call passed its timeout unanswered until the node
-   * answers anything again (that call late, or a later one): new calls are then refused at once without a
-   * command sent, except one probe at a time (the first at once, the next ones at growing intervals), so a
-   * node that hangs holds no pile of commands in its client; `'refused'` when its server is unusable (see
-   * `refuseEvictingNodes`).
+   * `'up'` while it answers; `'down'` from the moment a call passed its timeout unanswered, or failed
+   * because its client had no connection (see `RedisAdapter.connectionError`), until the node answers
+   * anything again (that call late, or a later one): new calls are then refused at once without a command
+   * sent, except one probe at a time (the first at once, the next ones at growing intervals; for a node
+   * without a connection, once its client has connected again), so a node that hangs holds no pile of
+   * commands in its client and a node that refuses connections costs no wait; `'refused'` when its server
+   * is unusable (see `refuseEvictingNodes`).
    */
   readonly state: 'up' | 'down' | 'refused';
   /** How many calls timed out since the node last answered (late answers count); 0 while `'up'`. */
@@ -107,6 +109,12 @@ export class NodeState implements ResolvedNode {
   #refusal: NodeError | undefined;
   /** Why the last probe failed, while the server is not known. */
   #probeError: unknown;
+  /**
+   * While the node is down because its client had no connection (see {@link callFailed}), that
+   * connection's latest error: the cause of the calls refused meanwhile. `undefined` once the client has
+   * connected again, and when the last call the node did not answer timed out.
+   */
+  #connectionError: unknown;
 
   /**
    * The outcomes of this node's answers, made once each (see {@link answerOf}), in the order their statuses
@@ -142,7 +150,8 @@ export class NodeState implements ResolvedNode {
   /**
    * Opens a call to this node: how it may be sent (`'call'`, or `'probe'` for a silent node's one call at a
    * time, see {@link CircuitBreaker}), or the outcome to settle it with at once, nothing sent, when it must
-   * not be sent now: a refused server, or a silent node (counted and published as part of `operation`).
+   * not be sent now: a refused server, or a silent or disconnected node (counted and published as part of
+   * `operation`).
    * With {@link checkServer}, {@link callAnswered}, {@link callTimedOut} and {@link callFailed}, the one
    * way a node call reaches the node's health: its breaker, latency, counters and first-contact check.
    */
@@ -151,11 +160,17 @@ export class NodeState implements ResolvedNode {
     if (refusal === undefined) {
       if (this.breaker.isUp) return 'call';
       const now = clock.now();
-      const admission = this.breaker.admit(now);
+      // A node down for want of a connection gets its probe once its client has connected again.
+      if (this.#connectionError !== undefined) this.#connectionError = this.#connectionErrorNow(this.#connectionError);
+      const connectionError = this.#connectionError;
+      const admission = connectionError === undefined ? this.breaker.admit(now) : 'refused';
       if (admission !== 'refused') return admission;
+      const calls = this.breaker.timeoutsInARow === 1 ? 'a call' : `${this.breaker.timeoutsInARow} calls`;
       refusal = new NodeError(
-        `Node ${this.index} is not answering: ${this.breaker.timeoutsInARow === 1 ? 'a call' : `${this.breaker.timeoutsInARow} calls`} timed out since its last answer, so it is not called until it answers (next probe in ${Math.ceil(this.breaker.probeInMs(now))} ms)`,
-        { nodeIndex: this.index, isTimeout: false, cause: undefined, isDown: true },
+        connectionError === undefined
+          ? `Node ${this.index} is not answering: ${calls} timed out since its last answer, so it is not called until it answers (next probe in ${Math.ceil(this.breaker.probeInMs(now))} ms)`
+          : `Node ${this.index} is not connected (${describeCause(connectionError)}), so it is not called until its client connects again`,
+        { nodeIndex: this.index, isTimeout: false, cause: connectionError, isDown: true },
       );
     }
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error: refusal });
@@ -176,26 +191,62 @@ export class NodeState implements ResolvedNode {
   /**
    * A call that started at `startedAtMs` (the probe, when `wasProbe`) did not answer within `timeoutMs`:
    * tells the breaker, and the latency when the node is silent for it (see {@link CircuitBreaker}), and
-   * returns the timed-out outcome, counted and published as part of `operation`.
+   * returns the timed-out outcome, counted and published as part of `operation`. When the client has no
+   * connection now (see `RedisAdapter.connectionError`), the call never reached the node: the node is down
+   * for want of a connection, its timeout stays as it is, and the error's `cause` is the connection's.
    */
   callTimedOut<S extends string>(clock: Clock, startedAtMs: number, timeoutMs: number, operation: NodeOperation, wasProbe: boolean): NodeOutcome<S> {
-    if (this.breaker.recordTimeout(clock.now(), startedAtMs, wasProbe)) this.latency.recordTimeout();
+    const connectionError = this.#connectionErrorNow();
+    if (this.breaker.recordTimeout(clock.now(), startedAtMs, wasProbe)) {
+      if (connectionError === undefined) this.latency.recordTimeout();
+      this.#connectionError = connectionError;
+    }
     // If the probe ahead of it is still unanswered, the next call sends another: a probe that never answers
     // (a dropped connection whose client forgot the command) would otherwise hold back every call's answer
     // for ever. A later answer to the old probe is still learnt.
     if (this.#facts instanceof Promise) this.#facts = undefined;
-    const error = new NodeError(`Node ${this.index} did not answer within ${timeoutMs} ms`, { nodeIndex: this.index, isTimeout: true, cause: undefined });
+    const error = new NodeError(
+      connectionError === undefined ? `Node ${this.index} did not answer within ${timeoutMs} ms` : `Node ${this.index} did not answer within ${timeoutMs} ms: not connected (${describeCause(connectionError)})`,
+      { nodeIndex: this.index, isTimeout: true, cause: connectionError },
+    );
     return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
   }
 
   /**
-   * A call failed in time with `cause` (the adapter rejected, or the reply made no sense): the node did
-   * answer, so the breaker counts it as up. Returns the failed outcome, counted and published as part of `operation`.
+   * A call that started at `startedAtMs` (the probe, when `wasProbe`) failed with `cause`: the adapter
+   * rejected, or the reply made no sense. Usually the node answered, so the breaker counts it as up. When
+   * the adapter says the client has no connection to the node (see `RedisAdapter.connectionError`), the
+   * node answered nothing: the breaker counts the call as one the node did not answer, as a timeout, and
+   * its calls are refused until the client has connected again and a probe is answered. Returns the
+   * failed outcome, counted and published as part of `operation`.
    */
-  callFailed<S extends string>(clock: Clock, cause: unknown, operation: NodeOperation): NodeOutcome<S> {
-    this.breaker.recordAnswer(clock.now());
-    const error = new NodeError(`Node ${this.index} failed: ${describeCause(cause)}`, { nodeIndex: this.index, isTimeout: false, cause });
+  callFailed<S extends string>(clock: Clock, cause: unknown, operation: NodeOperation, startedAtMs: number, wasProbe: boolean): NodeOutcome<S> {
+    const connectionError = this.#connectionErrorNow(cause);
+    const now = clock.now();
+    if (connectionError === undefined) {
+      this.breaker.recordAnswer(now);
+    } else if (this.breaker.recordTimeout(now, startedAtMs, wasProbe)) {
+      this.#connectionError = connectionError;
+    }
+    const error =
+      connectionError === undefined
+        ? new NodeError(`Node ${this.index} failed: ${describeCause(cause)}`, { nodeIndex: this.index, isTimeout: false, cause })
+        : new NodeError(`Node ${this.index} is not connected: ${describeCause(connectionError)}`, { nodeIndex: this.index, isTimeout: false, cause: connectionError });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error });
+  }
+
+  /**
+   * Why the node's client has no connection now, as its adapter tells (see `RedisAdapter.connectionError`),
+   * given what a call rejected with if one did.
+   */
+  #connectionErrorNow(rejection?: unknown): unknown {
+    const { adapter } = this;
+    if (adapter.connectionError === undefined) return undefined;
+    try {
+      return adapter.connectionError(rejection) ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Counts an outcome without an answer for `redlock.stats()` and publishes it on `redlock-core.node.error`. */

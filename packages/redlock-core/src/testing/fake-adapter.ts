@@ -141,6 +141,12 @@ export class FakeNode implements RedisAdapter {
     this.keyspace = keyspace;
   }
 
+  /** While {@link isDown}, the refused connection a call rejected with, or a new one (see `RedisAdapter.connectionError`). */
+  connectionError(error?: unknown): unknown {
+    if (!this.isDown) return undefined;
+    return error ?? connectionRefused();
+  }
+
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const script = KNOWN_SCRIPTS.find((candidate) => candidate.sha1 === sha1) ?? EXTRA_SCRIPTS.get(sha1)?.script;
     return this.#send('evalsha', script, keys, args, () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from '../../src/index.js';
+import { type Lock, LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { FIRST_PROBE_DELAY_MS } from '../../src/nodes/circuit-breaker.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode, grantingNodes, hangingNode, keysOf } from '../../src/testing/fake-nodes.js';
@@ -126,6 +126,79 @@ describe('a node that stops answering (circuit breaker)', () => {
     expect(silent.callsTo('release').flatMap((call) => call.keys)).toContain('early');
     expect(silent.callsTo('release').flatMap((call) => call.keys)).not.toContain('late');
     expect(keysOf(silent)).toEqual([]);
+  });
+});
+
+describe('a node its client cannot connect to', () => {
+  /** Five nodes, the last `downCount` of which refuse connections (`isDown`). */
+  function withDownNodes(downCount: number, options: RedlockOptions = {}) {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    for (const node of nodes.slice(5 - downCount)) node.isDown = true;
+    return { clock, nodes, redlock: new Redlock(nodes, { clock, ...options }) };
+  }
+
+  it('counts as down at its first failed call, with the connection error as cause, and is called again once connected', async () => {
+    const { clock, nodes, redlock } = withDownNodes(1);
+    const down = nodes[4] as (typeof nodes)[number];
+    const errors: (NodeError | undefined)[] = [];
+    const errorOf = (lock: Lock): NodeError | undefined => {
+      const outcome = lock.nodes[4];
+      return outcome !== undefined && 'error' in outcome ? outcome.error : undefined;
+    };
+    const lock = await clock.runUntilSettled(redlock.acquire('first', 1000));
+    errors.push(errorOf(lock));
+    await clock.runUntilSettled(lock.release());
+    // Its acquire and that lock's release failed.
+    expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'down', timeoutsInARow: 2 });
+    const sent = down.calls.length;
+    // No lock is asked of it while its client has no connection, probes included, however long it lasts.
+    for (let index = 0; index < 20; index += 1) {
+      const each = await clock.runUntilSettled(redlock.acquire(`while-down-${index}`, 1000));
+      errors.push(errorOf(each));
+      await clock.runUntilSettled(each.release());
+      await clock.advance(1000);
+    }
+    // Only the release of the key its first acquire may have written goes on, re-sent until that lock's TTL.
+    expect(down.calls.slice(sent).map((call) => [call.script, call.keys])).toEqual(Array(5).fill(['release', ['first']]));
+    expect(errors.map((error) => [error?.nodeIndex, (error?.cause as { code?: string } | undefined)?.code])).toEqual(Array(21).fill([4, 'ECONNREFUSED']));
+    expect(errors[0]?.message).toBe('Node 4 is not connected: connect ECONNREFUSED 127.0.0.1:6379');
+    expect(errors.slice(1).every((error) => error?.isDown)).toBe(true);
+    expect(errors[1]?.message).toBe('Node 4 is not connected (connect ECONNREFUSED 127.0.0.1:6379), so it is not called until its client connects again');
+    // Connected again: the next call is its probe, and it answers.
+    down.isDown = false;
+    const after = await clock.runUntilSettled(redlock.acquire('after', 1000));
+    await clock.advance(0);
+    expect(keysOf(down)).toEqual(['after']);
+    expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
+    await clock.runUntilSettled(after.release());
+  });
+
+  it('lets a call with a majority of such nodes give up at the pace of its retries, without a wait on any of them', async () => {
+    const { clock, redlock } = withDownNodes(3);
+    const startedAt = clock.now();
+    const error = await clock.runUntilSettled(redlock.acquire('r', 1000).catch((failure: unknown) => failure));
+    expect(error).toBeInstanceOf(LockAcquireError);
+    const { reason, attempts, attemptCount } = error as LockAcquireError;
+    expect([reason, attemptCount]).toEqual(['nodes-unreachable', 11]);
+    expect(attempts.map((attempt) => attempt.elapsedMs)).toEqual(Array(attempts.length).fill(0));
+    // Ten retry pauses of 200 ms, give or take their jitter.
+    expect(clock.now() - startedAt).toBeGreaterThanOrEqual(10 * 100);
+    expect(clock.now() - startedAt).toBeLessThanOrEqual(10 * 300);
+    expect(redlock.nodeHealth().map((node) => node.state)).toEqual(['up', 'up', 'down', 'down', 'down']);
+  });
+
+  it('counts a failed call as an answer when the adapter cannot tell, or throws when asked', async () => {
+    const { clock, nodes, redlock } = withDownNodes(1);
+    const down = nodes[4] as (typeof nodes)[number];
+    jest.spyOn(down, 'connectionError').mockImplementation(() => {
+      throw new Error('adapter bug');
+    });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000));
+    const outcome = lock.nodes[4];
+    expect(outcome !== undefined && 'error' in outcome && outcome.error.message).toBe('Node 4 failed: connect ECONNREFUSED 127.0.0.1:6379');
+    expect(redlock.nodeHealth()[4]?.state).toBe('up');
+    await clock.runUntilSettled(lock.release());
   });
 });
 

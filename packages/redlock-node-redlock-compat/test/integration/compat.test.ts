@@ -159,7 +159,7 @@ describe('node-redlock compat on standalone nodes', () => {
     await (admin[2] as Redis).del(key);
   });
 
-  it("votes against with the client's own error for a node it cannot reach, as node-redlock (`Connection is closed.`), or with `errors: 'redlock-core'` the core's NodeError", async () => {
+  it("votes against with the client's own error at every attempt for a node it cannot reach, as node-redlock (`Connection is closed.`), or with `errors: 'redlock-core'` the core's NodeError, the node then down", async () => {
     // Nothing listens on port 1, and the client gives up at once: every command fails with its own error.
     const unreachable = new Redis({ port: 1, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     unreachable.on('error', () => undefined);
@@ -173,13 +173,19 @@ describe('node-redlock compat on standalone nodes', () => {
       await lock.release();
       return vote;
     };
-    const asNodeRedlock = await votesOf(redlockOf({ retryCount: 0 }, clients));
-    expect(asNodeRedlock).not.toBeInstanceOf(NodeError);
-    expect(asNodeRedlock?.message).toBe('Connection is closed.');
-    const asCore = await votesOf(redlockOf({ retryCount: 0, errors: 'redlock-core' }, clients));
-    expect(asCore).toBeInstanceOf(NodeError);
-    expect((asCore as NodeError).nodeIndex).toBe(2);
-    expect((asCore?.cause as Error).message).toBe('Connection is closed.');
+    // As node-redlock, the node is called at every attempt, each failing with the client's error.
+    const compat = redlockOf({ retryCount: 0 }, clients);
+    for (const asNodeRedlock of [await votesOf(compat), await votesOf(compat)]) {
+      expect(asNodeRedlock).not.toBeInstanceOf(NodeError);
+      expect(asNodeRedlock?.message).toBe('Connection is closed.');
+    }
+    // As the core: the client had no connection, so the node counts as down after its first failure, with
+    // the client's connection error as the cause, and is not called while its client has none.
+    const core = redlockOf({ retryCount: 0, errors: 'redlock-core' }, clients);
+    const [failed, refused] = [await votesOf(core), await votesOf(core)];
+    expect(failed).toBeInstanceOf(NodeError);
+    expect([(failed as NodeError).nodeIndex, (failed as NodeError).isDown, (failed?.cause as { code?: string }).code]).toEqual([2, false, 'ECONNREFUSED']);
+    expect([(refused as NodeError).nodeIndex, (refused as NodeError).isDown, (refused?.cause as { code?: string }).code]).toEqual([2, true, 'ECONNREFUSED']);
   });
 
   it('locks for 28,500 years, as node-redlock: that TTL on every node, through acquire(), extend() and using()', async () => {

@@ -42,7 +42,7 @@ describe('node-redlock compat: durations longer than the core takes', () => {
   it('sends the duration in place of the stand-in: as the TTL argument of the lock scripts, and in the SET', async () => {
     const standIns = new StandInTtls();
     const { client, sent } = recordingClient('OK');
-    const adapter = new StandInAdapter(client, standIns);
+    const adapter = new StandInAdapter(client, standIns, false);
     // Before any stand-in, the calls pass untouched.
     await adapter.evalsha('sha', ['k'], ['token', '10000']);
     const standIn = standIns.take(CENTURIES_MS);

@@ -220,6 +220,16 @@ export class SimConnection implements RedisAdapter {
     this.#log = init.log;
   }
 
+  /**
+   * While the node is down (crashed, not yet restarted), the client has no connection to it, as ioredis'
+   * does once it saw the socket close (see `RedisAdapter.connectionError`): the error a request was
+   * refused with, or a refused connection.
+   */
+  connectionError(error?: unknown): unknown {
+    if (!this.node.isDown) return undefined;
+    return error ?? Object.assign(new Error(`connect ECONNREFUSED (simulated node ${this.node.index})`), { code: 'ECONNREFUSED' });
+  }
+
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return this.#call('evalsha', sha1, keys, args);
   }
