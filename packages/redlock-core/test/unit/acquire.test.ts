@@ -486,11 +486,20 @@ describe('node timeouts', () => {
 
 describe('faulty adapters', () => {
   it('treats a garbage reply as an error of that node and tolerates it as a minority', async () => {
+    const warnings: unknown[][] = [];
+    jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
     const clock = new FakeClock();
     const garbage = grantingNode(clock);
     garbage.garbageReply = { value: 'OK' };
     const lock = await clock.runUntilSettled(redlockOver([...grantingNodes(clock, 3), garbage, refusingNode(clock)], clock).acquire('r', 1000));
     expect(lock.state).toBe('held');
+    // The garbage answers the identity probe too: the node is used unchecked, and the user is told once.
+    expect(warnings).toEqual([
+      [
+        'Node 3 could not tell which server it is (Unexpected reply to the probe script: "OK"), so the Redlock cannot check that no other node is the same server',
+        { type: 'RedlockWarning', code: 'REDLOCK_UNVERIFIED_NODE' },
+      ],
+    ]);
   });
 
   it('reports a garbage reply with a clear message', async () => {

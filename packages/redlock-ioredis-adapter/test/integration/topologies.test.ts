@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { type LocalRedisTopology, startRedisTopology } from 'local-redis-nodes';
-import { Redlock } from 'redlock-core';
+import { LockReleaseError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { recordAttempts } from '../support/attempt-trace.js';
 import { eventually } from '../support/eventually.js';
@@ -63,12 +63,31 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         await lock.extend(10_000);
         await lock.release();
 
+        // using() resolves with its routine's value even when a quorum did not confirm its release, and
+        // reports that as a process warning. On a loaded machine an answering node can still time out on
+        // that release (its key goes all the same, as the end checks): one such warning is allowed, where
+        // every node that did not confirm gave no answer (timed out, or left alone as down), and no other.
+        const warnings: unknown[] = [];
+        const warningSpy = jest.spyOn(process, 'emitWarning').mockImplementation((warning: unknown) => void warnings.push(warning));
         let wasAborted = true;
-        await redlock.using('b', 2_000, async (signal) => {
-          await delay(2_300);
-          wasAborted = signal.aborted;
-        });
+        try {
+          await redlock.using('b', 2_000, async (signal) => {
+            await delay(2_300);
+            wasAborted = signal.aborted;
+          });
+        } finally {
+          warningSpy.mockRestore();
+        }
         expect(wasAborted).toBe(false);
+        expect(warnings.length).toBeLessThanOrEqual(1);
+        for (const warning of warnings) {
+          expect(warning).toBeInstanceOf(LockReleaseError);
+          expect(warning).toMatchObject({ resources: ['b'] });
+          const answeredWithoutRelease = (warning as LockReleaseError).nodes.filter(
+            (node) => node.status !== 'released' && !('error' in node && (node.error.isTimeout || node.error.isDown)),
+          );
+          expect(answeredWithoutRelease).toEqual([]);
+        }
 
         // Hand-off to another client: it waits on its retry timer of 3 s unless the release wakes it. Its
         // first locks measure the nodes, so that the node its woken attempts ask first is a near one that
