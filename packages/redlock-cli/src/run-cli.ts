@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CliRequest, InspectRequest, RunRequest, Verbosity } from './arguments.js';
-import { type CommandOutcome, exitCodeOfOutcome, type RunningCommand, startCommand } from './command.js';
+import type { CommandOutcome, RunningCommand } from './command.js';
 import { formatDurationMs } from './duration.js';
 import { EXIT_CODES, exitCodeForLockError, exitCodeForSignal } from './exit-codes.js';
 import { HELP_TEXT, informationalRequestOf } from './help.js';
@@ -269,6 +269,9 @@ async function runCommand(
   // An outer redlock's token must not pass for this lock's.
   delete env['REDLOCK_FENCING_TOKEN'];
   if (held.fencingToken !== undefined) env['REDLOCK_FENCING_TOKEN'] = String(held.fencingToken);
+  // Loaded only here: `--help`, `--version` and `--inspect` start no command, and need neither
+  // node:child_process nor the ten built-in modules it loads (dgram, timers/promises…).
+  const { startCommand } = await import('./command.js');
   // Before the command starts: a Ctrl-Z from then on must find redlock ignoring it.
   const stopIgnoringStop = ignoreTerminalStop();
   const command = startCommand(request.command, env);
@@ -324,6 +327,8 @@ async function superviseCommand(
   }
   if (ended.kind === 'not-started') report.error(describeOutcome(ended, request));
   else report.info(`the command ${describeOutcome(ended)}`);
+  // Loaded by runCommand() already (see there).
+  const { exitCodeOfOutcome } = await import('./command.js');
   return exitCodeOfOutcome(ended);
 }
 

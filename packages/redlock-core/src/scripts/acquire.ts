@@ -77,6 +77,7 @@ if isFencing then
 end
 return 1
 `,
+  '2b6bf5d096451e668d98d0ed7f09e11df6a43ed5',
 );
 
 /**

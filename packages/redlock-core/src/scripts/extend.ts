@@ -39,6 +39,7 @@ if missing > 0 then
 end
 return 1
 `,
+  '8c714f3642bfbde4ab56e5b1f984cc2fc9ebb2fd',
 );
 
 /** What an extend call answers: our keys extended, some of them gone, or another owner's there. */

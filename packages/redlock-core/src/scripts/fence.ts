@@ -49,6 +49,7 @@ for i = 1, #raise do
 end
 return 1
 `,
+  'e6432389fc1a4225de34c25e096d049eacd9e5d4',
 );
 
 /** Parses the fence script's reply: `'fenced'`, or `'foreign'` (a counter key holds something else). */

@@ -16,6 +16,7 @@ if remainingMs >= 0 and redis.call('TYPE', resource).ok ~= 'string' then
 end
 return remainingMs
 `,
+  'd2a22f2ae9768e0faeab3ca4e10c5f1634d32660',
 );
 
 /**

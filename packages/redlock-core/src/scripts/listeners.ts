@@ -15,6 +15,7 @@ export const listenersScript = defineScript(
      Returns the number of connections subscribed to the channel. ]]
 return redis.call('PUBSUB', 'NUMSUB', '${RELEASE_CHANNEL_PREFIX}' .. KEYS[1])[2]
 `,
+  '799669c612460f276dc217cc04907e63cb812ced',
 );
 
 /** Parses the listeners script's reply: a count. */

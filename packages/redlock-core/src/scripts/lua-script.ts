@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../base/adapter.js';
 // Types only: this module loads nothing of the core's at run time, so that it has run (and its list of
 // scripts exists) before any script module that imports it defines a script, whatever loads first.
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
 
-/** A Lua script with its SHA1, hashed once when its module loads. */
+/** A Lua script with its SHA1. */
 export interface LuaScript {
   /** A short name for messages, e.g. `'acquire'`. */
   readonly name: string;
@@ -32,7 +31,6 @@ export const RESTART_GRACE_LUA = `local function isInsideRestartGrace(graceMs)
   return uptimeSeconds == nil or uptimeSeconds * 1000 < graceMs
 end`;
 
-/** Every script defined, so that a node's `NOSCRIPT` can forget them all there. */
 /**
  * Lua: `readKey(command, key)`, a read by `redis.pcall` where a key of another type (`WRONGTYPE`) reads as
  * the error reply, for the script to take as not ours, while any other error (a command the user's ACL
@@ -48,13 +46,24 @@ export const READ_KEY_LUA = `local function readKey(command, key)
   return reply
 end`;
 
+/** Every script defined, so that a node's `NOSCRIPT` can forget them all there. */
 const definedScripts: LuaScript[] = [];
 
-/** Defines a script and computes its SHA1 once. */
-export function defineScript(name: string, source: string): LuaScript {
-  const script = { name, source, sha1: createHash('sha1').update(source).digest('hex'), cachedOn: new WeakSet<RedisAdapter>() };
+/**
+ * Defines a script by its source and the hex SHA1 of that source, written beside it rather than hashed
+ * when the module loads: hashing loaded node:crypto, some 3 ms of every process that loads the package.
+ * A unit test checks each against the hash of its source (lua-script.test.ts), and prints the new one
+ * when a script changes.
+ */
+export function defineScript(name: string, source: string, sha1: string): LuaScript {
+  const script = { name, source, sha1, cachedOn: new WeakSet<RedisAdapter>() };
   definedScripts.push(script);
   return script;
+}
+
+/** Every script defined so far, in the order their modules loaded. */
+export function allDefinedScripts(): readonly LuaScript[] {
+  return definedScripts;
 }
 
 /**

@@ -226,6 +226,7 @@ for slot = 1, limit do
 end
 return reply
 `,
+  '553e9af3244d80b08edc2e22004839c021f3cf2c',
 );
 
 /**

@@ -110,6 +110,7 @@ if missing > 0 then
 end
 return 1
 `,
+  '49e6286c2d9bc1bb31dfe90f1802d23c75de3a8d',
 );
 
 /** The layout of the hash whose entries a permit-extend call extends: a semaphore of `limit`, or a read-write lock. */

@@ -65,10 +65,10 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and announces the release to waiters. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true));
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '757427ed675319d04a927b394e30abf4b6b714e6');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, announcing nothing. */
-export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false));
+export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'a9d361ad4448c6f8a475cd447cd6cd4876d1a267');
 
 /** Parses the permit-release script's reply: `'released'` if any of our slots was freed, else `'not-held'`. */
 export function parsePermitReleaseReply(reply: unknown): 'released' | 'not-held' {

@@ -16,6 +16,7 @@ local function field(section, pattern)
 end
 return { field('server', 'run_id:(%x+)'), field('memory', 'maxmemory_policy:([%w%-]+)') }
 `,
+  '395edaff28a4697410c652cf188bd183e974f7b5',
 );
 
 /** What the probe script tells about a server. */

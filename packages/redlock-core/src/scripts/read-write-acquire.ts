@@ -128,6 +128,7 @@ if redis.call('PTTL', key) < ttlMs then
 end
 return 1
 `,
+  '6dc3207dfe45689a6d0a6bc571e7aefbd2e0d1df',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

@@ -47,6 +47,7 @@ for i = 1, #all, 2 do
 end
 return reply
 `,
+  '6e3ec28a29cdf8286c743a6bfc303b451dd21674',
 );
 
 /** One live entry a node holds: a writer (`'w'`), a reader (`'r'`) or a waiting writer's intent (`'i'`). */

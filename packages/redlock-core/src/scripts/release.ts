@@ -50,13 +50,13 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and announces each on its release channel (see {@link releaseChannelOf}). */
-export const releaseScript = defineScript('release', releaseSource(true));
+export const releaseScript = defineScript('release', releaseSource(true), 'f1dc0fd30a0dd712c6340baaee2f193ca93ba07b');
 
 /**
  * Removes the keys of a failed attempt, announcing nothing: waiters blocked by the attempt retry on their
  * timers. Its replies read as the release script's ({@link parseReleaseReply}).
  */
-export const quietReleaseScript = defineScript('release', releaseSource(false));
+export const quietReleaseScript = defineScript('release', releaseSource(false), '8349099d93a917986c0320466415d35cefef2fa1');
 
 /** Parses the release script's reply: `'released'` if any of our keys was deleted, else `'not-held'`. */
 export function parseReleaseReply(reply: unknown, keyCount: number): 'released' | 'not-held' {
