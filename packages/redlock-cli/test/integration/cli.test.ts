@@ -134,9 +134,13 @@ async function untilRunning(argument: string): Promise<void> {
   expect(await eventually(() => pidsWithArgument(argument), (pids) => pids.length === 1, 15_000)).toHaveLength(1);
 }
 
-/** A `sleep` duration no other test uses: its processes are found by it, and killed by PID if a test fails. */
+/**
+ * A `sleep` duration no other test uses, in this process or another one running this file at the same time:
+ * its processes are found by it, and killed by PID if a test fails. The test's number, then the process's
+ * ID after the point: `41.${pid}${testNumber}` read the same for PID 221 in test 24 as for PID 2212 in test 4.
+ */
 function uniqueSleepSeconds(): string {
-  return `41.${process.pid}${testNumber}`;
+  return `${40 + testNumber}.${process.pid}`;
 }
 
 /** Kills by PID any process a failed test left running with `argument`. */
@@ -608,7 +612,7 @@ describe('when redlock itself is killed', () => {
       await untilRunning(sleep);
       cli.child.kill('SIGKILL');
       expect(await cli.result).toMatchObject({ signal: 'SIGKILL' });
-      // The bound only tells the watcher (milliseconds) from nothing (the sleep runs 41 s).
+      // The bound only tells the watcher (milliseconds) from nothing (the sleep runs 41 s or more).
       expect(await eventually(() => pidsWithArgument(sleep), (pids) => pids.length === 0, 5_000)).toEqual([]);
       // Gone before the lock of the dead redlock expired: no other machine could have held it meanwhile.
       const keptMs = await Promise.all(clients.map((client) => client.pttl(`${prefix}res`)));
