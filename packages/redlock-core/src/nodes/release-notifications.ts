@@ -14,6 +14,14 @@ import { releaseChannelOf } from '../scripts/release.js';
  */
 export const SUBSCRIPTION_LINGER_MS = 1_000;
 
+/**
+ * How many announcements a lingering subscription hears with no waiter here before it ends early: as many
+ * as cost about what the SUBSCRIBE and UNSUBSCRIBE it saves would (a command's write and its reply each),
+ * so that a channel busy with other processes' hand-offs is not heard for nothing for a whole
+ * {@link SUBSCRIPTION_LINGER_MS}, while a quiet one still lingers.
+ */
+export const LINGER_ANNOUNCEMENTS = 4;
+
 /** How often a channel's listeners are counted again at most, in milliseconds (see {@link KeyWatch.crowdRestMs}). */
 export const LISTENER_COUNT_EVERY_MS = 250;
 
@@ -43,7 +51,10 @@ export interface KeyWatch {
    * the next call when the count is older than {@link LISTENER_COUNT_EVERY_MS}: a release never pays for it.
    */
   crowdRestMs(longestRestMs: number): number;
-  /** Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them. */
+  /**
+   * Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them, or
+   * once they heard {@link LINGER_ANNOUNCEMENTS} releases meanwhile.
+   */
   close(): void;
 }
 
@@ -163,7 +174,7 @@ export class ReleaseNotifications {
 
 /**
  * One channel on one node: subscribed while any listener needs it, and for {@link SUBSCRIPTION_LINGER_MS}
- * after the last one left. Subscribing and unsubscribing run one after the other, each bringing the node in
+ * after the last one left (or until it heard {@link LINGER_ANNOUNCEMENTS} releases meanwhile). Subscribing and unsubscribing run one after the other, each bringing the node in
  * line with the listeners at that moment, so a waiter that arrives while the last one leaves is never left
  * unsubscribed.
  */
@@ -172,6 +183,8 @@ class ChannelSubscription {
   #unsubscribe: Unsubscribe | undefined;
   #queue: Promise<void> = Promise.resolve();
   #lingerTimer: unknown;
+  /** How many announcements came since the last listener left: see {@link LINGER_ANNOUNCEMENTS}. */
+  #heardWhileLingering = 0;
   #isClosed = false;
   /** Whether a SUBSCRIBE is in flight: it waits for the connection, which may be to a node that is down. */
   #isSubscribing = false;
@@ -207,12 +220,16 @@ class ChannelSubscription {
   remove(listener: () => void): void {
     this.#listeners.delete(listener);
     if (this.#listeners.size > 0 || this.#lingerTimer !== undefined || this.#isClosed) return;
-    this.#lingerTimer = this.clock.setTimeout(() => {
-      this.#lingerTimer = undefined;
-      void this.#sync().catch(() => undefined);
-    }, SUBSCRIPTION_LINGER_MS);
+    this.#heardWhileLingering = 0;
+    this.#lingerTimer = this.clock.setTimeout(() => this.#endLinger(), SUBSCRIPTION_LINGER_MS);
     // A lingering subscription must not keep the process alive.
     unrefTimer(this.#lingerTimer);
+  }
+
+  #endLinger(): void {
+    this.clock.clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    void this.#sync().catch(() => undefined);
   }
 
   /** See {@link KeyWatch.crowdRestMs}, unbounded, at `now` on the clock. */
@@ -271,7 +288,8 @@ class ChannelSubscription {
         try {
           this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(releaseChannelOf(this.key), () => {
             this.#hear(this.clock.now());
-            for (const listener of [...this.#listeners]) listener();
+            if (this.#listeners.size > 0) for (const listener of [...this.#listeners]) listener();
+            else if (this.#lingerTimer !== undefined && ++this.#heardWhileLingering >= LINGER_ANNOUNCEMENTS) this.#endLinger();
           });
         } catch (error) {
           if (error instanceof Error && error.message.startsWith('NOPERM')) {

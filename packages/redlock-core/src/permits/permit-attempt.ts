@@ -1,7 +1,7 @@
 // One round of a permit request over every node: the vote on slots, the permit it wins, or the cleanup of a failed round.
 import { validityMs } from '../base/clock.js';
 import type { PermitFailureReason } from '../base/claim-errors.js';
-import { countByStatus, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
+import { countByStatus, type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -62,8 +62,11 @@ export async function runPermitAttempt(
   const nodeCount = set.nodes.length;
   const token = createLockToken();
   const start = clock.now();
-  /** Sends a round to every node, or to node `onlyNodeIndex` alone. */
-  const sendRound = (firstSlot: number, slots?: readonly number[], onlyNodeIndex?: number): Round => {
+  /**
+   * Sends a round to every node, or to node `onlyNodeIndex` alone. `admitted` (a node that admitted exactly
+   * `slots` in an earlier round of this attempt) is not asked again: its answer counts in this round.
+   */
+  const sendRound = (firstSlot: number, slots?: readonly number[], onlyNodeIndex?: number, admitted?: { readonly nodeIndex: number; readonly round: Round }): Round => {
     const args = permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, firstSlot, intent, slots);
     const answers: (PermitAcquireReply | undefined)[] = new Array(nodeCount);
     const readers = Array.from(
@@ -79,6 +82,11 @@ export async function runPermitAttempt(
     const sentAt = clock.now();
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
       if (onlyNodeIndex !== undefined && nodeIndex !== onlyNodeIndex) continue;
+      if (nodeIndex === admitted?.nodeIndex) {
+        answers[nodeIndex] = admitted.round.answers[nodeIndex];
+        calls.skip(nodeIndex, admitted.round.calls.outcomes[nodeIndex] as NodeOutcome<PermitAcquireStatus>);
+        continue;
+      }
       const reader = readers[nodeIndex] as ScriptReader<PermitAcquireStatus>;
       calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs), reader, 'call', sentAt);
     }
@@ -88,16 +96,21 @@ export async function runPermitAttempt(
   const rounds: Round[] = [];
   /** The slots the lead node gave a woken attempt: what every node is then asked for. */
   let givenAtLead: readonly number[] | undefined;
+  let admittedAtLead: { readonly nodeIndex: number; readonly round: Round } | undefined;
   if (leadNodeIndex !== undefined) {
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
     // one find the permit taken again there, at the cost of one call and no cleanup.
     const probe = sendRound(firstSlot, undefined, leadNodeIndex);
-    if ((await probe.calls.outcomeUnlessCut(leadNodeIndex, signal))?.status === 'full') return 'full-at-lead';
+    const leadStatus = (await probe.calls.outcomeUnlessCut(leadNodeIndex, signal))?.status;
+    if (leadStatus === 'full') return 'full-at-lead';
     rounds.push(probe);
     givenAtLead = probe.answers[leadNodeIndex]?.slots;
+    // The lead node holds the slots it gave for our token: its answer counts in the next round, which
+    // then asks only the other nodes.
+    if (leadStatus === 'admitted' && givenAtLead !== undefined) admittedAtLead = { nodeIndex: leadNodeIndex, round: probe };
   }
   // Cut off while the lead node had not answered: no other node is asked (the probe's round is the last).
-  if (leadNodeIndex === undefined || signal?.aborted !== true) rounds.push(givenAtLead === undefined ? sendRound(firstSlot) : sendRound(0, givenAtLead));
+  if (leadNodeIndex === undefined || signal?.aborted !== true) rounds.push(givenAtLead === undefined ? sendRound(firstSlot) : sendRound(0, givenAtLead, undefined, admittedAtLead));
   let slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
   // Nodes that hold the semaphore with another limit give no slots: the second round counts without them.
   if (slots === undefined && signal?.aborted !== true) {

@@ -1,7 +1,7 @@
 // One attempt to take a read-write lock over every node: the vote, the handle it wins, or the cleanup of a failed one.
 import type { ReadWriteFailureReason } from '../base/claim-errors.js';
 import { validityMs } from '../base/clock.js';
-import { countByStatus, outcomesAtCutOff, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
+import { countByStatus, type NodeOutcome, outcomesAtCutOff, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -56,19 +56,19 @@ export async function runReadWriteAttempt(
   const reader = new ScriptReader<ReadWriteAcquireStatus>(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, restartGraceMs, intent), parseReadWriteAcquireReply);
   const rounds: FanOut<ReadWriteAcquireStatus>[] = [];
   let probe: FanOut<ReadWriteAcquireStatus> | undefined;
+  let leadOutcome: NodeOutcome<ReadWriteAcquireStatus> | undefined;
   if (leadNodeIndex !== undefined) {
     // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
     // one find the lock taken again there, at the cost of one call and no cleanup.
     probe = new FanOut<ReadWriteAcquireStatus>(set, 'acquire');
     probe.send(leadNodeIndex, nodeTimeoutMsFor(set.nodes[leadNodeIndex] as NodeState, set.options, ttlMs), reader);
-    const leadOutcome = await probe.outcomeUnlessCut(leadNodeIndex, signal);
+    leadOutcome = await probe.outcomeUnlessCut(leadNodeIndex, signal);
     if (leadOutcome !== undefined && isTakenThere(leadOutcome.status)) return 'full-at-lead';
     rounds.push(probe);
   }
   // Cut off while the lead node had not answered: no other node is asked, and the probe is the last round.
   const isCut = probe !== undefined && signal?.aborted === true;
-  // A node that admitted the probe admits the same token again.
-  const calls = isCut ? (probe as FanOut<ReadWriteAcquireStatus>) : new FanOut<ReadWriteAcquireStatus>(set, 'acquire', 'admitted').sendToEveryNode(ttlMs, 1, reader);
+  const calls = isCut ? (probe as FanOut<ReadWriteAcquireStatus>) : sendRound(set, ttlMs, reader, leadOutcome?.status === 'admitted' ? leadOutcome : undefined);
   if (!isCut) rounds.push(calls);
   const hasQuorum = isCut ? false : await calls.decided(signal);
   const elapsedMs = clock.now() - start;
@@ -118,4 +118,24 @@ function failureOf(nodes: ReadWriteAttempt['nodes'], hasQuorum: boolean): Failed
   if (foreign > denying) return 'foreign-key';
   const taken = (counts['writer-holds'] ?? 0) + (counts['readers-hold'] ?? 0) + (counts['writer-waiting'] ?? 0);
   return taken + foreign > denying ? 'locked' : 'nodes-unreachable';
+}
+
+/**
+ * Sends the attempt's round to every node, but to the lead node when it admitted the probe
+ * (`admittedAtLead`): it holds the lock for our token, and its answer counts in this round's vote.
+ */
+function sendRound(
+  set: NodeSet,
+  ttlMs: number,
+  reader: ScriptReader<ReadWriteAcquireStatus>,
+  admittedAtLead: NodeOutcome<ReadWriteAcquireStatus> | undefined,
+): FanOut<ReadWriteAcquireStatus> {
+  const calls = new FanOut<ReadWriteAcquireStatus>(set, 'acquire', 'admitted');
+  if (admittedAtLead === undefined) return calls.sendToEveryNode(ttlMs, 1, reader);
+  const startedAt = set.options.clock.now();
+  for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
+    if (nodeIndex === admittedAtLead.nodeIndex) calls.skip(nodeIndex, admittedAtLead);
+    else calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs, 1), reader, 'call', startedAt);
+  }
+  return calls;
 }

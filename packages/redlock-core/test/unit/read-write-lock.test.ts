@@ -367,4 +367,20 @@ describe("a read-write lock's woken attempt", () => {
       [0, 1, 2, 3, 4].map((nodeIndex) => (nodeIndex === lead ? 1 : 0)),
     );
   });
+  it('asks only the other nodes once the lead node admitted it: its answer counts in the vote', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const held = await clock.runUntilSettled(new Redlock(nodes, { clock }).readWriteLock('catalog').acquireWrite(10_000));
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const waiting = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 }).readWriteLock('catalog').acquireRead(10_000);
+    await clock.advance(50);
+    const before = connections.map((connection) => connection.callsTo('read-write-acquire').length);
+    await clock.runUntilSettled(held.release());
+    const reader = await clock.runUntilSettled(waiting);
+    expect(connections.map((connection, nodeIndex) => connection.callsTo('read-write-acquire').length - before[nodeIndex]!)).toEqual([1, 1, 1, 1, 1]);
+    expect(reader.state).toBe('held');
+    expect(nodes.every((node) => node.keyspace.peek('catalog') !== undefined)).toBe(true);
+    await clock.runUntilSettled(reader.release());
+    expect(nodes.map((node) => node.keyspace.peek('catalog'))).toEqual([undefined, undefined, undefined, undefined, undefined]);
+  });
 });

@@ -3,7 +3,7 @@ import { type Clock, type Lock, LockAcquireError, Redlock, type RedlockOptions }
 import { WAKE_REST_MIN_MS } from '../../src/acquire/retry.js';
 import { leadNodeIndexIn, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 import { waitForRetry } from '../../src/acquire/wait-loop.js';
-import { type KeyWatch, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
+import { type KeyWatch, LINGER_ANNOUNCEMENTS, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
 import { createNodeSet } from '../../src/nodes/node-state.js';
 import { nodeDistanceMsFor, nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';
@@ -185,6 +185,25 @@ describe('prompt hand-off through release notifications', () => {
     await clock.advance(SUBSCRIPTION_LINGER_MS);
     expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
     void waiter;
+  });
+
+  it('ends a lingering subscription early once it heard as many releases as re-subscribing costs, with no waiter here', async () => {
+    const { clock, nodes, holder, waiter } = setup();
+    const onLeadOnly = leadOnly('orders:42');
+    const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+    const waiting = waiter.acquire('orders:42', 10_000);
+    await clock.advance(10);
+    await clock.runUntilSettled(held.release());
+    await clock.runUntilSettled((await clock.runUntilSettled(waiting)).release());
+    // Lingering: releases (the waiter's own first) are heard here for nobody until re-subscribing would have cost less.
+    for (let release = 2; release <= LINGER_ANNOUNCEMENTS; release += 1) {
+      expect(nodes.map((node) => node.subscriptionCount)).toEqual(onLeadOnly);
+      await clock.runUntilSettled((await clock.runUntilSettled(holder.acquire('orders:42', 10_000))).release());
+      await clock.advance(1);
+    }
+    expect(clock.now()).toBeLessThan(SUBSCRIPTION_LINGER_MS);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+    expect(clock.pendingTimerCount).toBe(0);
   });
 
   it('wakes each waiter once per release, and lets it ask the lead node alone whether the lock is still free', async () => {

@@ -516,6 +516,24 @@ describe("a semaphore's woken attempt", () => {
     expect(connections.flatMap((connection) => connection.callsTo('permit-release'))).toEqual([]);
   });
 
+  it('asks only the other nodes once the lead node gave the permit: its grant counts in the vote', async () => {
+    const clock = new FakeClock();
+    const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
+    const held = await clock.runUntilSettled(new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 }).acquire(10_000));
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const waiting = new Redlock(connections, { clock, retryDelayMs: 5_000, retryJitterMs: 0 }).semaphore('jobs', { limit: 1 }).acquire(10_000);
+    await clock.advance(50);
+    const before = connections.map((connection) => connection.callsTo('permit-acquire').length);
+    await clock.runUntilSettled(held.release());
+    const permit = await clock.runUntilSettled(waiting);
+    const woken = connections.map((connection, nodeIndex) => connection.callsTo('permit-acquire').length - (before[nodeIndex] ?? 0));
+    expect(woken).toEqual([1, 1, 1, 1, 1]);
+    expect(permit.state).toBe('held');
+    expect(nodes.every((node) => node.keyspace.peek('jobs') !== undefined)).toBe(true);
+    await clock.runUntilSettled(permit.release());
+    expect(nodes.map((node) => node.keyspace.peek('jobs'))).toEqual([undefined, undefined, undefined, undefined, undefined]);
+  });
+
   it('is spread when many listen: after one that failed it rests while a quarter as many releases come', async () => {
     const { clock, nodes, connections } = await waiterBehindHolder();
     const calls = (): number => connections.reduce((sum, connection) => sum + connection.callsTo('permit-acquire').length, 0);
