@@ -13,7 +13,7 @@ import { readWriteAcquireScript } from '../scripts/read-write-acquire.js';
 import { readWriteInspectScript } from '../scripts/read-write-inspect.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
-import { FakeKeyspace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
+import { FakeKeyspace, isInsideRestartGrace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
@@ -335,9 +335,7 @@ export class FakeNode implements RedisAdapter {
           if (state === 'held') return 0;
           if (state === 'missing') missing.push(key);
         }
-        // Redis reports uptime in whole seconds, rounded down.
-        const restartGraceMs = Number(args[2] ?? 0);
-        if (missing.length > 0 && restartGraceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < restartGraceMs) return -1;
+        if (missing.length > 0 && isInsideRestartGrace(keyspace, Number(args[2] ?? 0))) return -1;
         const counters = keys.slice(resourceKeys.length).map((key) => this.#counterAt(key));
         if (counters.includes('foreign')) return -2;
         for (const key of missing) keyspace.set(key, token, ttlMs);
