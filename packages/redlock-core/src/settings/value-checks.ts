@@ -21,7 +21,8 @@ export function checkSignal(signal: unknown): asserts signal is AbortSignal | un
 }
 
 export function checkInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
-  checkType(name, value, 'number');
+  // A literal `typeof` rather than checkType(): this runs for every acquisition's TTL.
+  if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
     const kind = min === 0 ? 'a non-negative integer' : 'a positive integer';
     const bound = max === Number.MAX_SAFE_INTEGER ? '' : ` up to ${max}`;
