@@ -74,10 +74,7 @@ export class Redlock {
     this.#set = createNodeSet(resolveNodes(nodes), resolveOptions(options));
     this.quorum = quorumOf(this.#set.nodes.length);
     this.#callDefaults = resolveAcquireOptions(undefined, this.#set.options);
-    this.#notifications = ReleaseNotifications.over(
-      this.#set.nodes.map((node) => node.adapter),
-      this.#set.options.clock,
-    );
+    this.#notifications = ReleaseNotifications.over(this.#set.nodes.map((node) => node.adapter), this.#set.options.clock);
     this.#acquisitions = new Acquisitions(this.#set, this.#notifications, this.#stats);
   }
 
@@ -275,9 +272,7 @@ export class Redlock {
   ): Promise<T> {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'using');
     const limits = checkExtensionLimits(request);
-    if (typeof routine !== 'function') {
-      throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    }
+    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     const lock = await this.#acquisitions.observed('using', request, () => this.#acquisitions.acquire(request));
     return runUnderLock(this.#set, lock, request.ttlMs, request.callerSignal, limits, routine);
   }

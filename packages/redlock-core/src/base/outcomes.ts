@@ -234,19 +234,16 @@ export function outcomesAtCutOff<S extends string>(
   calls: { wasSent(nodeIndex: number): boolean },
 ): NodeOutcome<S>[] {
   const after = `when the wait ended, after ${Math.round(elapsedMs)} ms`;
-  return known.map(
-    (outcome, nodeIndex) =>
-      outcome ?? {
-        nodeIndex,
-        status: 'timeout',
-        error: new NodeError(calls.wasSent(nodeIndex) ? `Node ${nodeIndex} had not answered ${after}` : `Node ${nodeIndex} was not asked yet ${after}`, {
-          nodeIndex,
-          // Not asked, so it did not time out: its status says only that no answer counted.
-          isTimeout: calls.wasSent(nodeIndex),
-          cause: undefined,
-        }),
-      },
-  );
+  return withSilentAsTimeouts(known, (nodeIndex) => {
+    const wasSent = calls.wasSent(nodeIndex);
+    // Not asked, so it did not time out: its status says only that no answer counted.
+    return new NodeError(`Node ${nodeIndex} ${wasSent ? 'had not answered' : 'was not asked yet'} ${after}`, { nodeIndex, isTimeout: wasSent, cause: undefined });
+  });
+}
+
+/** `known`, with a `'timeout'` carrying `errorOf(nodeIndex)` for each node that has no outcome. */
+function withSilentAsTimeouts<S extends string>(known: readonly (NodeOutcome<S> | undefined)[], errorOf: (nodeIndex: number) => NodeError): NodeOutcome<S>[] {
+  return known.map((outcome, nodeIndex) => outcome ?? { nodeIndex, status: 'timeout', error: errorOf(nodeIndex) });
 }
 
 /** The errors of nodes that had not answered when a failed single try reported (see {@link outcomesOfSettledFailure}). */
@@ -258,20 +255,16 @@ const unanswered = new WeakSet<NodeError>();
  * (`isTimeout` `false`: it did not time out, its answer came too late to matter).
  */
 export function outcomesOfSettledFailure<S extends string>(known: readonly (NodeOutcome<S> | undefined)[], elapsedMs: number): NodeOutcome<S>[] {
-  return known.map((outcome, nodeIndex) => {
-    if (outcome !== undefined) return outcome;
-    const error = new NodeError(`Node ${nodeIndex} had not answered when the attempt's failure was settled, after ${Math.round(elapsedMs)} ms`, {
-      nodeIndex,
-      isTimeout: false,
-      cause: undefined,
-    });
+  return withSilentAsTimeouts(known, (nodeIndex) => {
+    const message = `Node ${nodeIndex} had not answered when the attempt's failure was settled, after ${Math.round(elapsedMs)} ms`;
+    const error = new NodeError(message, { nodeIndex, isTimeout: false, cause: undefined });
     unanswered.add(error);
-    return { nodeIndex, status: 'timeout', error };
+    return error;
   });
 }
 
 /** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */
-export function countByStatus(nodes: readonly NodeOutcome<string>[]): Readonly<Record<string, number>> {
+export function countByStatus(nodes: readonly { readonly status: string }[]): Readonly<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const node of nodes) counts[node.status] = (counts[node.status] ?? 0) + 1;
   return counts;
@@ -294,13 +287,9 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
 
 /** Describes outcomes for a message, most common first: `3 held by another owner, 1 acquired, 1 timed out`. */
 export function describeOutcomes(nodes: readonly NodeOutcome<string>[]): string {
-  const counts: Record<string, number> = {};
   // A node an attempt cut off never asked (see `outcomesAtCutOff`) is reported apart from those that timed out.
-  for (const node of nodes) {
-    const word = isUnanswered(node) ? 'not answered yet' : isNotAsked(node) ? 'not asked' : node.status;
-    counts[word] = (counts[word] ?? 0) + 1;
-  }
-  return Object.entries(counts)
+  const statuses = nodes.map((node) => ({ status: isUnanswered(node) ? 'not answered yet' : isNotAsked(node) ? 'not asked' : node.status }));
+  return Object.entries(countByStatus(statuses))
     .sort(([, a], [, b]) => b - a)
     .map(([status, count]) => `${count} ${STATUS_WORDS[status] ?? status}`)
     .join(', ');

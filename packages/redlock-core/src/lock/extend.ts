@@ -15,15 +15,20 @@ import type { Hold } from './hold.js';
 import { removeLateGrant } from './release.js';
 
 /**
- * `lock.extend()`'s node calls ({@link extendOnEveryNode}), traced on `redlock-core.extend` when someone
- * listens, and counted among the hold's extensions in flight while they run (see `removeLateGrant`).
+ * `lock.extend()`: extends the lock `hold` to `ttlMs` on every node (see {@link extendHold}), traced on
+ * `redlock-core.extend` when someone listens, and counted among the hold's extensions in flight while its
+ * calls run (see `removeLateGrant`). Rejects with a {@link LockExtendError} otherwise, whose `isLost` tells
+ * when the lock was released meanwhile or no quorum holds our token any more.
  */
 export async function extendTraced(hold: Hold, resources: readonly string[], ttlMs: number, remainingValidityMs: () => number): Promise<void> {
   const nodeCount = hold.set.nodes.length;
   let decided: readonly (ExtendNodeOutcome | undefined)[] = [];
   const extension = traceExtend(
     { resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount },
-    () => extendOnEveryNode(hold, ttlMs, remainingValidityMs, (outcomes) => (decided = outcomes)).then(() => ({ remainingValidityMs: remainingValidityMs() })),
+    async () => {
+      decided = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs), remainingValidityMs);
+      return { remainingValidityMs: remainingValidityMs() };
+    },
     () => decided,
   );
   const inFlight = (hold.extensionsInFlight ??= new Set());
@@ -137,35 +142,20 @@ export async function extendHold<S extends ExtendStatus>(
   throw extension.errorOf({ reason: 'nodes-unreachable', why: `${describeOutcomes(outcomes)}, quorum is ${quorum}`, nodes: outcomes });
 }
 
-/**
- * Extends the lock `hold` to `ttlMs` on every node (see {@link extendHold}); `onDecided` gets the outcomes
- * known at the decision. Rejects with a {@link LockExtendError} otherwise, whose `isLost` tells when the
- * lock was released meanwhile or no quorum holds our token any more.
- */
-export async function extendOnEveryNode(
-  hold: Hold,
-  ttlMs: number,
-  remainingValidityMs: () => number,
-  onDecided?: (outcomes: readonly (ExtendNodeOutcome | undefined)[]) => void,
-): Promise<void> {
-  const outcomes = await extendHold<ExtendStatus>(
-    hold,
-    ttlMs,
-    {
-      run: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply),
-      reseedRun: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply),
-      settleReseed: (nodeIndex) => removeLateGrant(hold, nodeIndex),
-      keyCount: hold.keys.length,
-      yes: 'extended',
-      errorOf: (failure) =>
-        new LockExtendError(`Could not extend ${hold.describe()}: ${failure.why}`, { resources: hold.resources, nodes: failure.nodes, isLost: failure.reason === 'not-held' }),
-      releasedWhy: 'the lock was released meanwhile',
-      lostErrorOf: (error) => new LockLostError(`Lost the lock on ${hold.describe()}: a quorum of nodes no longer holds our token`, { resources: hold.resources, cause: error }),
-      recorded: (calls) => [...calls.outcomes],
-    },
-    remainingValidityMs,
-  );
-  onDecided?.(outcomes);
+/** How a lock's hold extends: the extend script over its keys, and the lock's errors. */
+function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension<ExtendStatus> {
+  return {
+    run: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply),
+    reseedRun: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply),
+    settleReseed: (nodeIndex) => removeLateGrant(hold, nodeIndex),
+    keyCount: hold.keys.length,
+    yes: 'extended',
+    errorOf: (failure) =>
+      new LockExtendError(`Could not extend ${hold.describe()}: ${failure.why}`, { resources: hold.resources, nodes: failure.nodes, isLost: failure.reason === 'not-held' }),
+    releasedWhy: 'the lock was released meanwhile',
+    lostErrorOf: (error) => new LockLostError(`Lost the lock on ${hold.describe()}: a quorum of nodes no longer holds our token`, { resources: hold.resources, cause: error }),
+    recorded: (calls) => [...calls.outcomes],
+  };
 }
 
 /**

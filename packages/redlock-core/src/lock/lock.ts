@@ -229,7 +229,6 @@ export class Lock {
     });
   }
 
-
   /**
    * Calls `listener` once, when the lock is found lost (a quorum no longer holds our token), with the
    * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
@@ -239,20 +238,12 @@ export class Lock {
     return this.#hold.onLost(listener);
   }
 
-  /**
-   * Calls `listener` whenever the lock's validity comes to end earlier (a shorter extension, by this or
-   * another re-entrant handle). Returns a function that removes the listener.
-   * @internal
-   */
+  /** See `Hold.onEarlierEnd`: a shorter extension, by this or another re-entrant handle. @internal */
   onEarlierEnd(listener: () => void): () => void {
     return this.#hold.onEarlierEnd(listener);
   }
 
-  /**
-   * Publishes on `redlock-core.lock.lost` that the hold can no longer be guaranteed, once per hold and
-   * never after its release.
-   * @internal
-   */
+  /** See `Hold.publishLoss`. @internal */
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
     this.#hold.publishLoss(reason, error);
   }
@@ -392,13 +383,7 @@ export class Lock {
     return hold.release;
   }
 
-  /**
-   * A node that had not answered when this lock was granted set our keys later. While the hold is still
-   * held (by any handle), nothing is needed: its release will reach that node. Once it was released, lost
-   * or expired, the keys there would block others until their TTL, so they are removed, unless the
-   * release already deleted them there (so ran after the acquisition).
-   * @internal
-   */
+  /** A node that had not answered when this lock was granted set our keys later: see `removeLateGrant` (release.ts). @internal */
   removeLateGrant(nodeIndex: number): void {
     removeLateGrant(this.#hold, nodeIndex);
   }

@@ -85,13 +85,11 @@ function checkNotRedisClient(name: string, value: unknown): void {
  * `close` must be methods, and `client` an object (a function there is a method named `client`, which says nothing).
  */
 function checkOptionalMembers(name: string, adapter: RedisAdapter): object | undefined {
-  const subscribe: unknown = Reflect.get(adapter, 'subscribe');
-  if (subscribe !== undefined && typeof subscribe !== 'function') {
-    throw new TypeError(`Expected \`${name}.subscribe\` to be a method or absent, got ${formatValue(subscribe)}`);
-  }
-  const close: unknown = Reflect.get(adapter, 'close');
-  if (close !== undefined && typeof close !== 'function') {
-    throw new TypeError(`Expected \`${name}.close\` to be a method or absent, got ${formatValue(close)}`);
+  for (const method of ['subscribe', 'close']) {
+    const member: unknown = Reflect.get(adapter, method);
+    if (member !== undefined && typeof member !== 'function') {
+      throw new TypeError(`Expected \`${name}.${method}\` to be a method or absent, got ${formatValue(member)}`);
+    }
   }
   const client: unknown = Reflect.get(adapter, 'client');
   if (client === undefined || typeof client === 'function') return undefined;
@@ -100,7 +98,6 @@ function checkOptionalMembers(name: string, adapter: RedisAdapter): object | und
   }
   return client;
 }
-
 
 function isAdapter(value: unknown): value is RedisAdapter {
   return (

@@ -1,7 +1,7 @@
 // The options of a `Redlock` and of one call, checked once and filled in with the defaults.
 import { type Clock, SYSTEM_CLOCK } from '../base/clock.js';
 import { DEFAULT_OPTIONS, MAX_TTL_MS } from './defaults.js';
-import { checkDurationMs, checkInteger, checkOptionsObject, formatValue } from './value-checks.js';
+import { checkDurationMs, checkInteger, checkSignal, checkType, checkOptionsObject, formatValue } from './value-checks.js';
 
 /** The options of a `Redlock` after validation, with defaults filled in. */
 export interface ResolvedOptions {
@@ -19,7 +19,6 @@ export interface ResolvedOptions {
   readonly clock: Clock;
 }
 
-
 /** Options as given, each read as `unknown` until its check narrows it. */
 type GivenOptions = { readonly [name: string]: unknown };
 
@@ -32,16 +31,12 @@ function isClock(value: unknown): value is Clock {
 export function resolveOptions(options: unknown): ResolvedOptions {
   const given = checkOptionsObject('options', options, 'Redlock');
   const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
-  if (typeof driftFactor !== 'number') {
-    throw new TypeError(`Expected \`driftFactor\` to be a number, got ${formatValue(driftFactor)}`);
-  }
+  checkType('driftFactor', driftFactor, 'number');
   if (!(driftFactor >= 0 && driftFactor < 1)) {
     throw new RangeError(`Expected \`driftFactor\` to be a number in [0, 1), got ${formatValue(driftFactor)}`);
   }
   const keyPrefix = given.keyPrefix === undefined ? DEFAULT_OPTIONS.keyPrefix : given.keyPrefix;
-  if (typeof keyPrefix !== 'string') {
-    throw new TypeError(`Expected \`keyPrefix\` to be a string, got ${formatValue(keyPrefix)}`);
-  }
+  checkType('keyPrefix', keyPrefix, 'string');
   // As for resources: a client sends a lone surrogate as U+FFFD, so two prefixes would share every key.
   if (!keyPrefix.isWellFormed()) {
     throw new RangeError(`Expected \`keyPrefix\` to be well-formed Unicode, got ${formatValue(keyPrefix)} with a lone surrogate`);
@@ -55,9 +50,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const restartGraceMs = given.restartGraceMs === undefined ? DEFAULT_OPTIONS.restartGraceMs : given.restartGraceMs;
   checkDurationMs('restartGraceMs', restartGraceMs, 0);
   const { refuseEvictingNodes = DEFAULT_OPTIONS.refuseEvictingNodes } = given;
-  if (typeof refuseEvictingNodes !== 'boolean') {
-    throw new TypeError(`Expected \`refuseEvictingNodes\` to be a boolean, got ${formatValue(refuseEvictingNodes)}`);
-  }
+  checkType('refuseEvictingNodes', refuseEvictingNodes, 'boolean');
   return {
     restartGraceMs,
     refuseEvictingNodes,
@@ -112,15 +105,9 @@ export function resolveAcquireOptions(
 ): AcquireSettings {
   const given = checkOptionsObject('options', options, scope);
   const { signal, fencing, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
-  }
-  if (fencing !== undefined && typeof fencing !== 'boolean') {
-    throw new TypeError(`Expected \`fencing\` to be a boolean, got ${formatValue(fencing)}`);
-  }
-  if (autoExtend !== undefined && typeof autoExtend !== 'boolean') {
-    throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
-  }
+  checkSignal(signal);
+  if (fencing !== undefined) checkType('fencing', fencing, 'boolean');
+  if (autoExtend !== undefined) checkType('autoExtend', autoExtend, 'boolean');
   const { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault } = resolveRetries(given, defaults);
   return { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
 }
@@ -183,7 +170,7 @@ function checkRetryCount(value: unknown): asserts value is number {
       'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`',
     );
   }
-  if (typeof value !== 'number') throw new TypeError(`Expected \`retryCount\` to be a number, got ${formatValue(value)}`);
+  checkType('retryCount', value, 'number');
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(`Expected \`retryCount\` to be a non-negative integer or \`Infinity\`, got ${formatValue(value)}`);
   }
@@ -192,7 +179,7 @@ function checkRetryCount(value: unknown): asserts value is number {
 /** A positive integer up to {@link MAX_TTL_MS}, or `Infinity`. */
 function checkWaitMs(value: unknown): asserts value is number {
   if (value === Infinity) return;
-  if (typeof value !== 'number') throw new TypeError(`Expected \`waitMs\` to be a number, got ${formatValue(value)}`);
+  checkType('waitMs', value, 'number');
   if (!Number.isInteger(value) || value < 1 || value > MAX_TTL_MS) {
     const advice = value === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '';
     throw new RangeError(`Expected \`waitMs\` to be a positive integer up to ${MAX_TTL_MS} or \`Infinity\`, got ${formatValue(value)}${advice}`);

@@ -2,16 +2,7 @@
 import { MAX_PERMIT_LIMIT } from '../scripts/permit-acquire.js';
 import { resolveResources } from './resolve-resources.js';
 import { checkExtensionLimits, resolveRetries, type RetryDefaults, type WaitSettings } from './resolve-options.js';
-import { checkInteger, checkOptionsObject, formatValue } from './value-checks.js';
-
-/** A semaphore after validation. */
-export interface SemaphoreSettings {
-  /** The resource, without the key prefix. */
-  readonly resource: string;
-  /** Its key on every node: the key prefix and the resource. */
-  readonly key: string;
-  readonly limit: number;
-}
+import { checkInteger, checkSignal, checkType, checkOptionsObject } from './value-checks.js';
 
 /** A read-write lock after validation: its resource and its key on every node. */
 export interface ReadWriteSettings {
@@ -19,6 +10,11 @@ export interface ReadWriteSettings {
   readonly resource: string;
   /** Its key on every node: the key prefix and the resource. */
   readonly key: string;
+}
+
+/** A semaphore after validation: one resource and its key, as a read-write lock's, and its limit. */
+export interface SemaphoreSettings extends ReadWriteSettings {
+  readonly limit: number;
 }
 
 /** One call of a semaphore's `acquire()`, `tryAcquire()` or `using()` after validation. */
@@ -32,18 +28,17 @@ export interface PermitSettings extends WaitSettings {
 
 /** Validates `redlock.semaphore()`'s arguments: one resource, as a lock's, and its limit. */
 export function resolveSemaphore(resource: unknown, options: unknown, keyPrefix: string): SemaphoreSettings {
-  if (typeof resource !== 'string') throw new TypeError(`Expected \`resource\` to be a string, got ${formatValue(resource)}`);
-  const { keys } = resolveResources(resource, keyPrefix);
+  const resolved = resolveReadWriteLock(resource, keyPrefix);
   if (options === undefined) throw new TypeError('Expected the options of `redlock.semaphore()` with a `limit`, got `undefined`');
   const { limit } = checkOptionsObject('options', options, 'semaphore');
   if (limit === undefined) throw new TypeError('Expected the options of `redlock.semaphore()` to set `limit`, how many permits may be held at once');
   checkInteger('limit', limit, 1, MAX_PERMIT_LIMIT);
-  return { resource, key: keys[0] as string, limit };
+  return { ...resolved, limit };
 }
 
 /** Validates `redlock.readWriteLock()`'s argument: one resource, as a lock's. */
 export function resolveReadWriteLock(resource: unknown, keyPrefix: string): ReadWriteSettings {
-  if (typeof resource !== 'string') throw new TypeError(`Expected \`resource\` to be a string, got ${formatValue(resource)}`);
+  checkType('resource', resource, 'string');
   const { keys } = resolveResources(resource, keyPrefix);
   return { resource, key: keys[0] as string };
 }
@@ -63,10 +58,8 @@ export function resolvePermitOptions(
   const given = checkOptionsObject('options', options, scope);
   const { permits = 1, signal, autoExtend = false } = given;
   checkInteger('permits', permits, 1, limit);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
-  }
-  if (typeof autoExtend !== 'boolean') throw new TypeError(`Expected \`autoExtend\` to be a boolean, got ${formatValue(autoExtend)}`);
+  checkSignal(signal);
+  checkType('autoExtend', autoExtend, 'boolean');
   const limits = checkExtensionLimits({ maxExtensions: given['maxExtensions'], maxHoldMs: given['maxHoldMs'] });
   if (scope !== 'usingPermits' && scope !== 'usingReadWrite' && !autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
     const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';

@@ -7,7 +7,21 @@ export function checkDurationMs(name: string, value: unknown, min: 0 | 1): asser
   checkInteger(name, value, min, MAX_TTL_MS);
 }
 
+/** The types {@link checkType} requires, by their `typeof` name. */
+interface TypeNames { readonly boolean: boolean; readonly number: number; readonly string: string }
+
+/** Throws a `TypeError` naming `name` unless `value` is of `type`. */
+export function checkType<T extends keyof TypeNames>(name: string, value: unknown, type: T): asserts value is TypeNames[T] {
+  if (typeof value !== type) throw new TypeError(`Expected \`${name}\` to be a ${type}, got ${formatValue(value)}`);
+}
+
+/** Throws a `TypeError` unless `signal` is an `AbortSignal` or `undefined`. */
+export function checkSignal(signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
+}
+
 export function checkInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
+  // A literal `typeof` rather than checkType(): this runs for every acquisition's TTL.
   if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
     const kind = min === 0 ? 'a non-negative integer' : 'a positive integer';

@@ -13,7 +13,7 @@ import { readWriteAcquireScript } from '../scripts/read-write-acquire.js';
 import { readWriteInspectScript } from '../scripts/read-write-inspect.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
-import { FakeKeyspace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
+import { FakeKeyspace, isInsideRestartGrace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
@@ -244,12 +244,17 @@ export class FakeNode implements RedisAdapter {
         let answer: () => void;
         try {
           checkScriptCache();
+          if (extra === undefined && name === undefined) throw new Error('ERR unknown script');
+          // A taught script has no name (`failNext` cannot name it), and a SET is the acquire script's.
+          const fault = this.#fault(name);
           const reply =
-            extra !== undefined
-              ? this.#executeExtra(extra.run, keys, args)
-              : method === 'set'
-                ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet)
-                : this.#execute(name, keys, args);
+            fault !== undefined
+              ? fault.value
+              : extra !== undefined
+                ? extra.run(this.keyspace, keys, args)
+                : method === 'set'
+                  ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet)
+                  : this.#execute(name as ScriptName, keys, args);
           answer = () => resolve(reply);
         } catch (error) {
           answer = () => reject(error);
@@ -267,9 +272,8 @@ export class FakeNode implements RedisAdapter {
   }
 
   /**
-   * The fault knobs, for a command running `script` (`undefined` for a taught script, which `failNext`
-   * cannot name): throws the error injected with `failNext`, else `errorReply`; returns `garbageReply`;
-   * `undefined` when the command is to run.
+   * The fault knobs, checked before any command runs: throws the error injected with `failNext` for
+   * `script`, else `errorReply`; returns `garbageReply`; `undefined` when the command is to run.
    */
   #fault(script: ScriptName | undefined): { readonly value: unknown } | undefined {
     const injected = script === undefined ? undefined : this.#failNext.get(script)?.shift();
@@ -278,17 +282,8 @@ export class FakeNode implements RedisAdapter {
     return this.garbageReply;
   }
 
-  /** Runs a script taught with {@link defineFakeScript}, with the same fault knobs as the known ones. */
-  #executeExtra(run: FakeScriptBehaviour, keys: readonly string[], args: readonly string[]): unknown {
-    const fault = this.#fault(undefined);
-    if (fault !== undefined) return fault.value;
-    return run(this.keyspace, keys, args);
-  }
-
-  /** Runs `SET key value NX PX ttl`, with `GET` unless `isTrySet`, with the fault knobs of the acquire script. */
+  /** Runs `SET key value NX PX ttl`, with `GET` unless `isTrySet`. */
   #executeSet(key: string, value: string, ttlArg: string | undefined, isTrySet: boolean): unknown {
-    const fault = this.#fault('acquire');
-    if (fault !== undefined) return fault.value;
     if (this.isBeforeRedis7 && !isTrySet) throw new Error('ERR syntax error');
     const ttlMs = parseTtl(ttlArg);
     const { keyspace } = this;
@@ -301,10 +296,7 @@ export class FakeNode implements RedisAdapter {
   }
 
   /** Runs one script atomically, with the semantics of its Lua source. */
-  #execute(script: ScriptName | undefined, keys: readonly string[], args: readonly string[]): unknown {
-    if (script === undefined) throw new Error('ERR unknown script');
-    const fault = this.#fault(script);
-    if (fault !== undefined) return fault.value;
+  #execute(script: ScriptName, keys: readonly string[], args: readonly string[]): unknown {
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
     if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
@@ -343,9 +335,7 @@ export class FakeNode implements RedisAdapter {
           if (state === 'held') return 0;
           if (state === 'missing') missing.push(key);
         }
-        // Redis reports uptime in whole seconds, rounded down.
-        const restartGraceMs = Number(args[2] ?? 0);
-        if (missing.length > 0 && restartGraceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < restartGraceMs) return -1;
+        if (missing.length > 0 && isInsideRestartGrace(keyspace, Number(args[2] ?? 0))) return -1;
         const counters = keys.slice(resourceKeys.length).map((key) => this.#counterAt(key));
         if (counters.includes('foreign')) return -2;
         for (const key of missing) keyspace.set(key, token, ttlMs);

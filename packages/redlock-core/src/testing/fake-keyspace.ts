@@ -33,6 +33,11 @@ interface Entry {
   expiresAtMs: number;
 }
 
+/** The scripts' `isInsideRestartGrace`: the server started less than `graceMs` ago, by its uptime in whole seconds, rounded down. */
+export function isInsideRestartGrace(keyspace: FakeKeyspace, graceMs: number): boolean {
+  return graceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < graceMs;
+}
+
 let nextRunNumber = 1;
 
 /** A Redis-like run id (40 hex characters), different for every start of every server in this process. */

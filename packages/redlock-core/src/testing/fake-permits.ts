@@ -1,7 +1,7 @@
 // The semantics of the scripts of semaphores (scripts/permit-*.ts) and read-write locks (scripts/read-write-*.ts)
 // on a fake server; their layouts are written on permitAcquireScript and readWriteAcquireScript.
 import { createHash } from 'node:crypto';
-import type { FakeKeyspace } from './fake-keyspace.js';
+import { type FakeKeyspace, isInsideRestartGrace } from './fake-keyspace.js';
 
 /** The names of the permit scripts, as the fake knows them. */
 export type PermitScriptName = 'permit-acquire' | 'permit-extend' | 'permit-release' | 'permit-inspect' | 'read-write-acquire' | 'read-write-inspect';
@@ -54,8 +54,7 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
         return [0, ...(kept === 0 ? freeSlots([]) : [])];
       }
       if (!isResent) {
-        // Redis reports uptime in whole seconds, rounded down.
-        if (graceMs > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < graceMs) return -1;
+        if (isInsideRestartGrace(keyspace, graceMs)) return -1;
         const fields = slots ?? new Map<string, string>();
         fields.set('limit', String(limit));
         for (const slot of wanted) fields.set(String(slot), `${now + ttlMs}:${token}`);
@@ -254,8 +253,7 @@ function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly st
     }
     return 2;
   }
-  // Redis reports uptime in whole seconds, rounded down.
-  if (Number(graceArg) > 0 && Math.floor(keyspace.uptimeMs / 1000) * 1000 < Number(graceArg)) return -1;
+  if (isInsideRestartGrace(keyspace, Number(graceArg))) return -1;
   const hash = fields ?? new Map<string, string>();
   // Expired entries go first, as in the script: the writer's own field may hold an expired writer's entry.
   for (const field of expired) hash.delete(field);
