@@ -1,6 +1,5 @@
 // The errors of semaphores and read-write locks: what their acquisitions, extensions, releases and
 // inspections reject with. The lock's errors, and what every primitive shares, are in errors.ts.
-// A field declared with `!` is set by `Object.assign` in the constructor, after `super()`.
 import type { NodeOutcome, PermitAttempt, ReadWriteAttempt } from './outcomes.js';
 import { type NodeError, RedlockError } from './redlock-error.js';
 import { errorsOf } from './errors.js';
@@ -31,27 +30,27 @@ export class PermitError extends RedlockError {
   override name = 'PermitError';
 
   /** What failed. */
-  readonly operation!: 'acquire' | 'extend' | 'release' | 'inspect';
+  readonly operation: 'acquire' | 'extend' | 'release' | 'inspect';
   /** The semaphore's resource, without the key prefix. */
-  readonly resource!: string;
+  readonly resource: string;
   /** How many permits the call asked for or held. */
-  readonly permits!: number;
+  readonly permits: number;
   /** Why it failed: see {@link PermitFailureReason}. */
-  readonly reason!: PermitFailureReason;
+  readonly reason: PermitFailureReason;
   /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
-  readonly attempts!: readonly PermitAttempt[];
+  readonly attempts: readonly PermitAttempt[];
   /** For `'acquire'`: how many attempts were made, kept or not. */
-  readonly attemptCount!: number;
+  readonly attemptCount: number;
   /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
-  readonly nodes!: readonly NodeOutcome<string>[];
+  readonly nodes: readonly NodeOutcome<string>[];
   /** The `waitMs` that ran out, in milliseconds, when that ended an `acquire()`. */
-  readonly waitMs!: number | undefined;
+  readonly waitMs: number | undefined;
   /** For `'extend'`: whether the permits are not held any more (`'not-held'`), so stop relying on them. */
-  readonly isLost!: boolean;
+  readonly isLost: boolean;
   /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
-  readonly recordedLimit!: number | undefined;
+  readonly recordedLimit: number | undefined;
   /** Every node error among `attempts` and `nodes`, in order. */
-  readonly nodeErrors!: readonly NodeError[];
+  readonly nodeErrors: readonly NodeError[];
 
   constructor(
     message: string,
@@ -68,7 +67,17 @@ export class PermitError extends RedlockError {
     },
   ) {
     super(message);
-    Object.assign(this, claimFieldsOf(options), { permits: options.permits, recordedLimit: options.recordedLimit });
+    this.operation = options.operation;
+    this.resource = options.resource;
+    this.permits = options.permits;
+    this.reason = options.reason;
+    this.attempts = options.attempts ?? [];
+    this.attemptCount = options.attemptCount ?? this.attempts.length;
+    this.nodes = options.nodes ?? [];
+    this.waitMs = options.waitMs;
+    this.isLost = options.operation === 'extend' && options.reason === 'not-held';
+    this.recordedLimit = options.recordedLimit;
+    this.nodeErrors = [...this.attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(this.nodes)];
   }
 }
 
@@ -93,25 +102,25 @@ export class ReadWriteLockError extends RedlockError {
   override name = 'ReadWriteLockError';
 
   /** What failed. */
-  readonly operation!: 'acquire' | 'extend' | 'release' | 'inspect';
+  readonly operation: 'acquire' | 'extend' | 'release' | 'inspect';
   /** The lock's resource, without the key prefix. */
-  readonly resource!: string;
+  readonly resource: string;
   /** Whether the call read or wrote; `undefined` for `'inspect'`. */
-  readonly mode!: 'read' | 'write' | undefined;
+  readonly mode: 'read' | 'write' | undefined;
   /** Why it failed: see {@link ReadWriteFailureReason}. */
-  readonly reason!: ReadWriteFailureReason;
+  readonly reason: ReadWriteFailureReason;
   /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
-  readonly attempts!: readonly ReadWriteAttempt[];
+  readonly attempts: readonly ReadWriteAttempt[];
   /** For `'acquire'`: how many attempts were made, kept or not. */
-  readonly attemptCount!: number;
+  readonly attemptCount: number;
   /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
-  readonly nodes!: readonly NodeOutcome<string>[];
+  readonly nodes: readonly NodeOutcome<string>[];
   /** The `waitMs` that ran out, in milliseconds, when that ended an acquisition. */
-  readonly waitMs!: number | undefined;
+  readonly waitMs: number | undefined;
   /** For `'extend'`: whether the lock is not held any more (`'not-held'`), so stop relying on it. */
-  readonly isLost!: boolean;
+  readonly isLost: boolean;
   /** Every node error among `attempts` and `nodes`, in order. */
-  readonly nodeErrors!: readonly NodeError[];
+  readonly nodeErrors: readonly NodeError[];
 
   constructor(
     message: string,
@@ -127,14 +136,15 @@ export class ReadWriteLockError extends RedlockError {
     },
   ) {
     super(message);
-    Object.assign(this, claimFieldsOf(options), { mode: options.mode });
+    this.operation = options.operation;
+    this.resource = options.resource;
+    this.mode = options.mode;
+    this.reason = options.reason;
+    this.attempts = options.attempts ?? [];
+    this.attemptCount = options.attemptCount ?? this.attempts.length;
+    this.nodes = options.nodes ?? [];
+    this.waitMs = options.waitMs;
+    this.isLost = options.operation === 'extend' && options.reason === 'not-held';
+    this.nodeErrors = [...this.attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(this.nodes)];
   }
-}
-
-/** The fields both classes share, from their options; only these: a caller's options may carry more. */
-function claimFieldsOf(options: ConstructorParameters<typeof PermitError | typeof ReadWriteLockError>[1]) {
-  const { operation, resource, reason, attempts = [], nodes = [], waitMs } = options;
-  const nodeErrors = [...attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(nodes)];
-  const isLost = operation === 'extend' && reason === 'not-held';
-  return { operation, resource, reason, attempts, attemptCount: options.attemptCount ?? attempts.length, nodes, waitMs, isLost, nodeErrors };
 }

@@ -1,4 +1,3 @@
-// A field declared with `!` is set by `Object.assign` in the constructor, after `super()`, from the options.
 import { describeResources } from './describe.js';
 import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome, PermitAttempt, ReadWriteAttempt } from './outcomes.js';
 import { type NodeError, RedlockError } from './redlock-error.js';
@@ -14,13 +13,14 @@ export class NodeConfigurationError extends RedlockError {
   override name = 'NodeConfigurationError';
 
   /** The nodes concerned, by index in the array passed to the `Redlock` constructor. */
-  readonly nodeIndexes!: readonly number[];
+  readonly nodeIndexes: readonly number[];
   /** What is wrong with them. */
-  readonly problem!: 'same-server' | 'evicting-policy';
+  readonly problem: 'same-server' | 'evicting-policy';
 
   constructor(message: string, options: { nodeIndexes: readonly number[]; problem: 'same-server' | 'evicting-policy' }) {
     super(message);
-    Object.assign(this, options);
+    this.nodeIndexes = options.nodeIndexes;
+    this.problem = options.problem;
   }
 }
 
@@ -40,15 +40,17 @@ export class LockInspectError extends RedlockError {
   override name = 'LockInspectError';
 
   /** The inspected resource, without the key prefix. */
-  readonly resource!: string;
+  readonly resource: string;
   /** Each node's outcome. */
-  readonly nodes!: readonly InspectNodeOutcome[];
+  readonly nodes: readonly InspectNodeOutcome[];
   /** The errors among `nodes`. */
-  readonly nodeErrors!: readonly NodeError[];
+  readonly nodeErrors: readonly NodeError[];
 
   constructor(message: string, options: { resource: string; nodes: readonly InspectNodeOutcome[] }) {
     super(message);
-    Object.assign(this, options, { nodeErrors: errorsOf(options.nodes) });
+    this.resource = options.resource;
+    this.nodes = options.nodes;
+    this.nodeErrors = errorsOf(options.nodes);
   }
 }
 
@@ -115,20 +117,23 @@ export class LockExtendError extends RedlockError {
   override name = 'LockExtendError';
 
   /** The locked resources, without the key prefix. */
-  readonly resources!: readonly string[];
+  readonly resources: readonly string[];
   /** Each node's outcome; empty when the lock was already released or expired and no node was asked. */
-  readonly nodes!: readonly ExtendNodeOutcome[];
+  readonly nodes: readonly ExtendNodeOutcome[];
   /** Whether the lock is lost for sure: so many nodes lack our keys (missing, or another owner's) that no quorum is left. */
-  readonly isLost!: boolean;
+  readonly isLost: boolean;
   /** The errors among `nodes`. */
-  readonly nodeErrors!: readonly NodeError[];
+  readonly nodeErrors: readonly NodeError[];
 
   constructor(
     message: string,
     options: { resources: readonly string[]; nodes: readonly ExtendNodeOutcome[]; isLost: boolean },
   ) {
     super(message);
-    Object.assign(this, options, { nodeErrors: errorsOf(options.nodes) });
+    this.resources = options.resources;
+    this.nodes = options.nodes;
+    this.isLost = options.isLost;
+    this.nodeErrors = errorsOf(options.nodes);
   }
 }
 
@@ -140,18 +145,20 @@ export class LockReleaseError extends RedlockError {
   override name = 'LockReleaseError';
 
   /** The locked resources, without the key prefix. */
-  readonly resources!: readonly string[];
+  readonly resources: readonly string[];
   /** Each node's outcome. */
-  readonly nodes!: readonly NodeOutcome<'released' | 'not-held'>[];
+  readonly nodes: readonly NodeOutcome<'released' | 'not-held'>[];
   /** The errors among `nodes`. */
-  readonly nodeErrors!: readonly NodeError[];
+  readonly nodeErrors: readonly NodeError[];
 
   constructor(
     message: string,
     options: { resources: readonly string[]; nodes: readonly NodeOutcome<'released' | 'not-held'>[] },
   ) {
     super(message);
-    Object.assign(this, options, { nodeErrors: errorsOf(options.nodes) });
+    this.resources = options.resources;
+    this.nodes = options.nodes;
+    this.nodeErrors = errorsOf(options.nodes);
   }
 }
 
@@ -164,13 +171,14 @@ export class LockLimitError extends RedlockError {
   override name = 'LockLimitError';
 
   /** The locked resources, without the key prefix. */
-  readonly resources!: readonly string[];
+  readonly resources: readonly string[];
   /** The limit that was reached. */
-  readonly limit!: 'maxExtensions' | 'maxHoldMs';
+  readonly limit: 'maxExtensions' | 'maxHoldMs';
 
   constructor(message: string, options: { resources: readonly string[]; limit: 'maxExtensions' | 'maxHoldMs' }) {
     super(message);
-    Object.assign(this, options);
+    this.resources = options.resources;
+    this.limit = options.limit;
   }
 }
 
