@@ -11,15 +11,6 @@ import { HOOK_TIMEOUT_MS, TEST_TIMEOUT_MS, type TestFunctions } from './test-fun
 /** How long a client may take to notice that its node is gone, or to connect again once it is back. */
 const RECONNECT_WITHIN_MS = 10_000;
 
-/** Resolves once `condition()` holds, polling every 10 ms; rejects naming `what` after `limitMs`. */
-async function within(limitMs: number, condition: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + limitMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out after ${limitMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** Options of {@link describeAdapterContract}. */
 export interface AdapterContractOptions {
   /** Names the suite in the runner's report, e.g. `'MyAdapter over a standalone client'`. */
@@ -334,12 +325,12 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       if (node === undefined) return;
       await node.kill();
       try {
-        await within(RECONNECT_WITHIN_MS, () => connectionError.call(adapter) !== undefined, 'a connection error once the node was killed');
+        await waitFor(() => connectionError.call(adapter) !== undefined, 'a connection error once the node was killed', RECONNECT_WITHIN_MS);
         ok(connectionError.call(adapter) instanceof Error, 'a connection error is an Error');
       } finally {
         await node.start();
       }
-      await within(RECONNECT_WITHIN_MS, () => connectionError.call(adapter) === undefined, 'no connection error once the node was back');
+      await waitFor(() => connectionError.call(adapter) === undefined, 'no connection error once the node was back', RECONNECT_WITHIN_MS);
       equal(await adapter.eval('return 1', [], []), 1);
     });
 

@@ -36,10 +36,10 @@ export async function eventually<T>(read: () => Promise<T>, expected: T): Promis
   deepStrictEqual(await read(), expected);
 }
 
-/** Polls `condition` every 10 ms for at most 2 s; throws with `what` if it never holds. */
-export async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let tries = 0; tries < 200 && !condition(); tries += 1) await delay(10);
-  if (!condition()) throw new Error(`Timed out after 2 s waiting for ${what}`);
+/** Polls `condition` every 10 ms for at most `limitMs` (2 s by default); throws with `what` if it never holds. */
+export async function waitFor(condition: () => boolean, what: string, limitMs = 2_000): Promise<void> {
+  for (let tries = 0; tries < limitMs / 10 && !condition(); tries += 1) await delay(10);
+  if (!condition()) throw new Error(`Timed out after ${limitMs / 1000} s waiting for ${what}`);
 }
 
 /**

@@ -123,17 +123,18 @@ export class StandInAdapter extends IoredisAdapter {
 
   override trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
     if (!this.#standIns.isUsed) return super.trySet(key, value, ttlMs);
-    try {
-      return super.trySet(key, value, Number(this.#standIns.durationOf(String(ttlMs))));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#withDuration(ttlMs, (durationMs) => super.trySet(key, value, durationMs));
   }
 
   override setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
     if (!this.#standIns.isUsed) return super.setIfAbsent(key, value, ttlMs);
+    return this.#withDuration(ttlMs, (durationMs) => super.setIfAbsent(key, value, durationMs));
+  }
+
+  /** Sends a SET with the duration `ttlMs` stands in for; a stand-in no longer in use rejects, never throws. */
+  #withDuration(ttlMs: number, send: (durationMs: number) => Promise<unknown>): Promise<unknown> {
     try {
-      return super.setIfAbsent(key, value, Number(this.#standIns.durationOf(String(ttlMs))));
+      return send(Number(this.#standIns.durationOf(String(ttlMs))));
     } catch (error) {
       return Promise.reject(error);
     }
