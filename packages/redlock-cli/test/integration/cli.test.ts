@@ -274,7 +274,8 @@ describe('--permits N: one of N permits of a counting semaphore instead of the l
   });
 
   it('-n exits 75 when every permit is held, --inspect --permits counts them, and another N is refused with 78', async () => {
-    const holder = startRedlock(['--permits', '1', 'pool', 'sleep', '5']);
+    // It holds the permit until the finally below stops it: the checks take seconds on a loaded machine.
+    const holder = startRedlock(['--permits', '1', 'pool', 'sleep', '60']);
     try {
       await eventually(() => redlock(['--inspect', '--permits', '1', 'pool']), (result) => result.stdout.startsWith('pool: 1 of 1 permits in use'), 10_000);
       expect(await redlock(['--inspect', '--permits', '1', 'pool'])).toMatchObject({ code: 0, stdout: 'pool: 1 of 1 permits in use by 1 holder\n' });

@@ -103,6 +103,13 @@ describe('a node that accepts commands and never answers', () => {
       const { redlock, clients } = newRedlock(urls);
       const silentClient = clients[SILENT_NODE] as Redis;
       const timeouts = (): number => redlock.stats().nodes[SILENT_NODE]?.timeouts ?? 0;
+      // On a loaded machine the near nodes sometimes miss the 50 ms timeout too, and a cycle fails: the
+      // next one goes on, since what this test counts is what the silent node is sent. Few may fail.
+      let failedCycles = 0;
+      const cycleOn = (resource: string): Promise<void> =>
+        cycle(redlock, resource).catch(() => {
+          failedCycles += 1;
+        });
       try {
         // First contact (probe, scripts) while every node answers, as in a deployment where a node later hangs;
         // then as many cycles as the test runs, so that one-time caches and JIT feedback do not count as growth.
@@ -111,7 +118,7 @@ describe('a node that accepts commands and never answers', () => {
         // Its first answers measured it near, so its calls time out after the shortest node timeout (50 ms);
         // a node never heard from would get the longest (1 s for this TTL) before its first timeout.
         expect(await eventually(() => redlock.nodeHealth()[SILENT_NODE]?.rttMs, (rttMs) => rttMs !== undefined, 2_000)).toBeDefined();
-        for (let index = 0; index < CYCLES; index += 1) await cycle(redlock, 'warm-up');
+        for (let index = 0; index < CYCLES; index += 1) await cycleOn('warm-up');
 
         // Cycles run on, back to back, until the node counts as silent: at the first timeout of a call sent
         // after its last answer, 50 ms after the partition (a call sent just before it may have been
@@ -120,14 +127,15 @@ describe('a node that accepts commands and never answers', () => {
         // 3 timeouts in a row and the first had to stay unanswered for 600 ms: thousands of cycles here.
         proxy.partition();
         const partitionedAt = performance.now();
-        while (redlock.nodeHealth()[SILENT_NODE]?.state !== 'down' && performance.now() - partitionedAt < 5_000) await cycle(redlock, 'cycled');
+        while (redlock.nodeHealth()[SILENT_NODE]?.state !== 'down' && performance.now() - partitionedAt < 5_000) await cycleOn('cycled');
         const downAt = performance.now();
         expect(redlock.nodeHealth()[SILENT_NODE]?.state).toBe('down');
         expect(downAt - partitionedAt).toBeLessThan(500);
         const pendingWhenDown = pendingCommands(silentClient);
         const heapWhenDown = heapUsedAfterGc();
 
-        for (let index = 1; index <= CYCLES; index += 1) await cycle(redlock, 'cycled');
+        for (let index = 1; index <= CYCLES; index += 1) await cycleOn('cycled');
+        expect(failedCycles).toBeLessThan(CYCLES / 100);
         const heapGrowth = heapUsedAfterGc() - heapWhenDown;
         const pendingAtEnd = pendingCommands(silentClient);
 

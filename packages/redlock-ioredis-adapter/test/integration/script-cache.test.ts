@@ -183,7 +183,8 @@ describe(`nodes that lost their scripts, ${2 * ONE_WAY_DELAY_MS} ms away`, () =>
       async function afterFlush<T>(name: string, warm: () => Promise<unknown>, operation: () => Promise<T>): Promise<T | undefined> {
         await eventually(
           async () => {
-            await warm();
+            // Near nodes still time out when the machine is loaded: the next round tries again.
+            await warm().catch(() => undefined);
             await scriptCallsSettled();
             return redlock.nodeHealth();
           },
@@ -204,8 +205,9 @@ describe(`nodes that lost their scripts, ${2 * ONE_WAY_DELAY_MS} ms away`, () =>
           step = undefined;
         }
       }
+      // A release that a loaded machine timed out leaves keys that expire; every step uses keys of its own.
       const release = async (lock: Lock | undefined): Promise<void> => {
-        if (lock !== undefined) await (await lock.release()).settled;
+        if (lock !== undefined) await lock.release().then((result) => result.settled, () => undefined);
       };
       const cycle = async (resources: string[], options: { fencing?: boolean } = {}): Promise<void> => {
         await release(await redlock.acquire(resources, TTL_MS, options));
