@@ -12,11 +12,12 @@
 //   - Declarations: api-extractor rolls tsc's per-file .d.ts up into <name>.d.cts; <name>.d.mts is
 //     `export * from './<name>.cjs'`, so TypeScript too sees one declaration of each class.
 // Run: node scripts/bundle.mjs [package-dir ...]   (after `pnpm build`; all public packages by default)
-import { Extractor, ExtractorConfig } from '@microsoft/api-extractor';
+import { Extractor } from '@microsoft/api-extractor';
 import { build } from 'esbuild';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { extractorConfigOf } from './lib/api-extractor.mjs';
 import { publishedLayoutOf } from './lib/published-layout.mjs';
 import { publicPackages } from './lib/public-packages.mjs';
 
@@ -81,25 +82,8 @@ async function exportNamesOf(entryPoint) {
 
 /** Rolls tsc's declarations of one entry up into `outfile`. */
 function rollUpDeclarations(pkg, source, outfile) {
-  const config = ExtractorConfig.prepare({
-    configObject: {
-      projectFolder: pkg.dir,
-      mainEntryPointFilePath: join(pkg.dir, source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.d.ts')),
-      bundledPackages: [],
-      compiler: { tsconfigFilePath: join(pkg.dir, 'tsconfig.json') },
-      apiReport: { enabled: false },
-      docModel: { enabled: false },
-      dtsRollup: { enabled: true, untrimmedFilePath: outfile },
-      tsdocMetadata: { enabled: false },
-      messages: {
-        extractorMessageReporting: { default: { logLevel: 'none' } },
-        tsdocMessageReporting: { default: { logLevel: 'none' } },
-        compilerMessageReporting: { default: { logLevel: 'error' } },
-      },
-    },
-    configObjectFullPath: join(pkg.dir, 'api-extractor.json'),
-    packageJsonFullPath: join(pkg.dir, 'package.json'),
-  });
+  const typesPath = join(pkg.dir, source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.d.ts'));
+  const config = extractorConfigOf(pkg, typesPath, { dtsRollup: { enabled: true, untrimmedFilePath: outfile } });
   const result = Extractor.invoke(config, { localBuild: true, messageCallback: (message) => { if (message.messageId.startsWith('console-')) message.handled = true; } });
   if (!result.succeeded) throw new Error(`api-extractor failed on ${outfile} (${result.errorCount} errors)`);
 }

@@ -6,10 +6,11 @@
 // Needs a build (`pnpm build`).
 // Run: node scripts/check-api.mjs            (fails when a report differs; prints the difference)
 //      node scripts/check-api.mjs --update   (writes the reports anew; commit them with the change)
-import { Extractor, ExtractorConfig } from '@microsoft/api-extractor';
+import { Extractor } from '@microsoft/api-extractor';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { extractorConfigOf } from './lib/api-extractor.mjs';
 import { publicPackages } from './lib/public-packages.mjs';
 
 const isUpdate = process.argv.includes('--update');
@@ -34,31 +35,7 @@ for (const pkg of publicPackages()) {
     const reportFolder = join(pkg.dir, 'api');
     mkdirSync(reportFolder, { recursive: true });
     const reportFileName = reportNameOf(pkg, entry);
-    const config = ExtractorConfig.prepare({
-      configObject: {
-        projectFolder: pkg.dir,
-        mainEntryPointFilePath: typesPath,
-        bundledPackages: [],
-        compiler: { tsconfigFilePath: join(pkg.dir, 'tsconfig.json') },
-        apiReport: {
-          enabled: true,
-          reportFileName,
-          reportFolder,
-          reportTempFolder: work,
-        },
-        docModel: { enabled: false },
-        dtsRollup: { enabled: false },
-        tsdocMetadata: { enabled: false },
-        messages: {
-          // The report is the point here; TSDoc style and release tags are checked elsewhere (TypeDoc).
-          extractorMessageReporting: { default: { logLevel: 'none' } },
-          tsdocMessageReporting: { default: { logLevel: 'none' } },
-          compilerMessageReporting: { default: { logLevel: 'error' } },
-        },
-      },
-      configObjectFullPath: join(pkg.dir, 'api-extractor.json'),
-      packageJsonFullPath: join(pkg.dir, 'package.json'),
-    });
+    const config = extractorConfigOf(pkg, typesPath, { apiReport: { enabled: true, reportFileName, reportFolder, reportTempFolder: work } });
     const result = Extractor.invoke(config, { localBuild: isUpdate, showVerboseMessages: false, messageCallback: quietApiReportNotices });
     if (!result.succeeded && !result.apiReportChanged) {
       throw new Error(`api-extractor failed on ${pkg.manifest.name} ${entry} (${result.errorCount} errors)`);
