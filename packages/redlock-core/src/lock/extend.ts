@@ -22,15 +22,10 @@ import { removeLateGrant } from './release.js';
  */
 export async function extendTraced(hold: Hold, resources: readonly string[], ttlMs: number, remainingValidityMs: () => number): Promise<void> {
   const nodeCount = hold.set.nodes.length;
-  let decided: readonly (ExtendNodeOutcome | undefined)[] = [];
-  const extension = traceExtend(
-    { resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount },
-    async () => {
-      decided = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs), remainingValidityMs);
-      return { remainingValidityMs: remainingValidityMs() };
-    },
-    () => decided,
-  );
+  const extension = traceExtend({ resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount }, async () => {
+    const nodes = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs), remainingValidityMs);
+    return { remainingValidityMs: remainingValidityMs(), nodes };
+  });
   const inFlight = (hold.extensionsInFlight ??= new Set());
   inFlight.add(extension);
   try {
@@ -138,7 +133,11 @@ export async function extendHold<S extends ExtendStatus>(
     hold.markLost(extension.lostErrorOf(error));
     throw error;
   }
-  if (hasQuorum) throw extension.errorOf({ reason: 'no-validity', why: hold.whyNoValidity(elapsedMs), nodes: outcomes });
+  if (hasQuorum) {
+    // The signal told that the validity ran out meanwhile (`hasRunOut`), or the extension took too long.
+    const why = hold.hasRunOut ? 'its validity ran out before a quorum agreed' : `no validity left after ${Math.round(elapsedMs)} ms`;
+    throw extension.errorOf({ reason: 'no-validity', why, nodes: outcomes });
+  }
   throw extension.errorOf({ reason: 'nodes-unreachable', why: `${describeOutcomes(outcomes)}, quorum is ${quorum}`, nodes: outcomes });
 }
 

@@ -170,14 +170,6 @@ export class Hold {
     return true;
   }
 
-  /**
-   * Why an extension a quorum agreed to after `elapsedMs` left the hold without validity, for its error:
-   * the validity ran out meanwhile, as the signal told ({@link hasRunOut}), or the extension took too long.
-   */
-  whyNoValidity(elapsedMs: number): string {
-    return this.hasRunOut ? 'its validity ran out before a quorum agreed' : `no validity left after ${Math.round(elapsedMs)} ms`;
-  }
-
   /** Moves the end of validity, and the signal's timer with it when it comes earlier. */
   #setValidity(validUntil: number, expiresAt: number): void {
     const isEarlier = validUntil < this.validUntil;
