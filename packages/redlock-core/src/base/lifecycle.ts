@@ -258,19 +258,6 @@ export class Lifecycle {
   }
 }
 
-/**
- * Emits an error nobody awaits as a process warning: a `'warning'` event whose value is the error itself.
- * An error made in another realm (a `vm` context, as under some test runners) is not an `Error` to Node's
- * `emitWarning`: it then goes by message, with its name as the warning's type.
- */
-export function emitErrorWarning(error: Error): void {
-  try {
-    process.emitWarning(error);
-  } catch {
-    process.emitWarning(error.message, { type: error.name });
-  }
-}
-
 /** A close hook in a {@link Lifecycle}'s list; `previous` and `next` are `undefined` once it was removed. */
 interface CloseHookEntry {
   /** Runs at close, as a method of the entry. */

@@ -75,8 +75,6 @@ export interface HoldExtension<S extends ExtendStatus> {
   readonly releasedWhy: string;
   /** What the hold's signal aborts with when no quorum holds our token any more, caused by `error`. */
   lostErrorOf(error: Error): LockLostError;
-  /** What the hold records of an applied extension's outcomes (`Lock.extensionNodes`), for a lock. */
-  recorded?(calls: FanOut<S>): readonly (ExtendNodeOutcome | undefined)[];
 }
 
 /**
@@ -108,7 +106,7 @@ export async function extendHold<S extends ExtendStatus>(
     validity > 0 &&
     !hold.isReleased &&
     servers.configurationError === undefined &&
-    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, extension.recorded?.(calls))
+    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes])
   ) {
     // A quorum still holds it, so nodes that lost our keys (restarted empty) may get them back: the hold
     // regains its full margin. In the background: the validity was decided with the quorum, re-seeding
@@ -153,7 +151,6 @@ function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension<ExtendStatus>
       new LockExtendError(`Could not extend ${hold.describe()}: ${failure.why}`, { resources: hold.resources, nodes: failure.nodes, isLost: failure.reason === 'not-held' }),
     releasedWhy: 'the lock was released meanwhile',
     lostErrorOf: (error) => new LockLostError(`Lost the lock on ${hold.describe()}: a quorum of nodes no longer holds our token`, { resources: hold.resources, cause: error }),
-    recorded: (calls) => [...calls.outcomes],
   };
 }
 

@@ -149,7 +149,7 @@ export class Hold {
    * already. The keys expire on the nodes at `keysExpireAt` at the latest, unless extended again.
    * Returns `false`, applying nothing, once the validity ran out as the signal told ({@link hasRunOut}).
    */
-  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes?: readonly (ExtendNodeOutcome | undefined)[]): boolean {
+  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes: readonly (ExtendNodeOutcome | undefined)[]): boolean {
     this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
     // A hold whose signal said its validity ran out stays so: the holder was told to stop.
     if (this.hasRunOut) return false;
