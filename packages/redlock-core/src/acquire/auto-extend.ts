@@ -1,18 +1,11 @@
 import { type Clock, unrefTimer } from '../base/clock.js';
 import { LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
+import type { HandleExtension } from '../lock/hold.js';
 import type { Lock } from '../lock/lock.js';
+import type { ExtensionLimits } from '../settings/resolve-options.js';
 
-/** A running auto-extension; `stop()` ends it and waits for an extension in flight. */
-export interface AutoExtension {
-  stop(): Promise<void>;
-}
-
-/** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */
-export interface ExtensionLimits {
-  readonly maxExtensions: number | undefined;
-  readonly maxHoldMs: number | undefined;
-}
+export type { ExtensionLimits };
 
 /**
  * What automatic extension needs of what it keeps: a {@link Lock}, or a semaphore's `Permit`.
@@ -56,7 +49,7 @@ export function keepExtended(
   limits: ExtensionLimits,
   onStop: (error: LockLostError | LockLimitError) => void,
   what = `the lock on ${describeResources(lock.resources)}`,
-): AutoExtension {
+): HandleExtension {
   let isStopped = false;
   let extensions = 0;
   let holdTimer: unknown;

@@ -9,7 +9,7 @@ import type { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseStatus } from './cleanup.js';
 
-/** A running automatic extension of one handle (see `keepExtended`). */
+/** A running automatic extension of one handle (see `keepExtended`); `stop()` ends it and waits for an extension in flight. */
 export interface HandleExtension {
   stop(): Promise<void>;
 }

@@ -112,6 +112,12 @@ export function resolveAcquireOptions(
   return { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
 }
 
+/** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */
+export interface ExtensionLimits {
+  readonly maxExtensions: number | undefined;
+  readonly maxHoldMs: number | undefined;
+}
+
 /** The limits of a call that sets none. */
 const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
 
@@ -120,10 +126,7 @@ const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
  * other options of the call (see {@link AcquireSettings.maxExtensions}): the options are read once. With
  * `autoExtend` `false` (a call that could extend but does not), a limit is a mistake.
  */
-export function checkExtensionLimits(
-  settings: Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'>,
-  autoExtend?: boolean,
-): { readonly maxExtensions: number | undefined; readonly maxHoldMs: number | undefined } {
+export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'>, autoExtend?: boolean): ExtensionLimits {
   const { maxExtensions, maxHoldMs } = settings;
   if (maxExtensions === undefined && maxHoldMs === undefined) return NO_LIMITS;
   if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
