@@ -140,13 +140,8 @@ export class Lifecycle {
    */
   guard<T>(closed: ClosedCall, run: () => Promise<T>, abandon: (value: T) => Promise<unknown>): Promise<T> {
     const call = this.guardedCall<T>(closed, abandon);
-    let running: Promise<T>;
-    try {
-      running = run();
-    } catch (error) {
-      running = Promise.reject(error);
-    }
-    running.then(
+    // Run at once; a synchronous throw rejects like the promise would.
+    new Promise<T>((resolve) => resolve(run())).then(
       (value) => call.resolved(value),
       (error: unknown) => call.rejected(error),
     );
@@ -333,15 +328,7 @@ export class GuardedCall<T> implements CloseHookEntry {
   resolved(value: T): void {
     unlink(this);
     this.#dispose?.();
-    if (this.#isClosedFirst) {
-      let abandoning: Promise<unknown>;
-      try {
-        abandoning = this.#abandon(value);
-      } catch (error) {
-        abandoning = Promise.reject(error);
-      }
-      return this.#onReportedAfterClose?.(abandoning);
-    }
+    if (this.#isClosedFirst) return this.#onReportedAfterClose?.(new Promise((resolve) => resolve(this.#abandon(value))));
     this.#resolve(value);
     this.#settled?.onResolved();
   }
