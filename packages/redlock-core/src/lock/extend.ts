@@ -2,7 +2,7 @@
 // and re-seeding nodes that lost our keys or entries while a quorum still holds them, for every kind of hold.
 import { validityMs } from '../base/clock.js';
 import { LockExtendError, LockLostError } from '../base/errors.js';
-import { describeOutcomes, type ExtendNodeOutcome, type NodeOutcome } from '../base/outcomes.js';
+import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
 import { traceExtend } from '../base/tracing.js';
 import { FanOut } from '../nodes/fan-out.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
