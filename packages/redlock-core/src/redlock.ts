@@ -1,10 +1,10 @@
 import { Acquisitions } from './acquire/acquisitions.js';
-import { extendIfAsked, type ExtensionLimits } from './acquire/auto-extend.js';
-import { type CallRequest, extensionLimitsOf, resolveRequest } from './acquire/request.js';
+import { extendIfAsked } from './acquire/auto-extend.js';
+import { type CallRequest, resolveRequest } from './acquire/request.js';
 import { runUnderLock } from './acquire/using.js';
 import type { RedisAdapter } from './base/adapter.js';
 import { isAcquireTraced } from './base/tracing.js';
-import { closedErrorOf, LockAcquireError } from './base/errors.js';
+import { LockAcquireError } from './base/errors.js';
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
 import type { LockInspection, ReleaseResult } from './base/outcomes.js';
 import { adoptLock, releaseByToken } from './lock/by-token.js';
@@ -20,9 +20,7 @@ import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
 import { resolveReadWriteLock, resolveSemaphore } from './settings/resolve-permits.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
-import { resolveResources } from './settings/resolve-resources.js';
-import { checkAcquireTtl } from './settings/ttl.js';
-import { type AcquireSettings, checkExtensionLimits, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
+import { type AcquireSettings, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
 
 /**
  * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
@@ -128,18 +126,16 @@ export class Redlock {
     // Not async, so that the usual acquisition resolves with the promise that acquires, with no layer
     // of promises around it (each one costs every acquisition); a bad argument still rejects.
     let request: CallRequest;
-    let limits: ExtensionLimits;
     let acquiring: Promise<Lock>;
     try {
       request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
-      limits = extensionLimitsOf(request);
       const call = request;
       // No closure for the usual, untraced acquisition.
       acquiring = isAcquireTraced() ? this.#acquisitions.observed('acquire', call, () => this.#acquisitions.acquire(call)) : this.#acquisitions.acquire(call);
     } catch (error) {
       return Promise.reject(error);
     }
-    return request.autoExtend ? acquiring.then((lock) => extendIfAsked(lock, request.autoExtend, request.ttlMs, this.#set.options.clock, limits)) : acquiring;
+    return request.autoExtend ? acquiring.then((lock) => extendIfAsked(lock, request, this.#set.options.clock)) : acquiring;
   }
 
   /**
@@ -182,7 +178,6 @@ export class Redlock {
    */
   async tryAcquire(resources: string | readonly string[], ttlMs: number, options?: TryAcquireOptions): Promise<Lock | undefined> {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'tryAcquire');
-    const limits = extensionLimitsOf(request);
     let lock: Lock;
     try {
       // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
@@ -192,7 +187,7 @@ export class Redlock {
       if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
       throw error;
     }
-    return extendIfAsked(lock, request.autoExtend, request.ttlMs, this.#set.options.clock, limits);
+    return extendIfAsked(lock, request, this.#set.options.clock);
   }
 
   /**
@@ -271,10 +266,9 @@ export class Redlock {
     options?: UsingOptions,
   ): Promise<T> {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'using');
-    const limits = checkExtensionLimits(request);
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     const lock = await this.#acquisitions.observed('using', request, () => this.#acquisitions.acquire(request));
-    return runUnderLock(this.#set, lock, request.ttlMs, request.callerSignal, limits, routine);
+    return runUnderLock(this.#set, lock, request.ttlMs, request.callerSignal, request.limits, routine);
   }
 
   /**

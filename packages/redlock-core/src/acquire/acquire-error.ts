@@ -15,20 +15,19 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
   const kept = log.kept();
   const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
   const last = log.last;
+  const reason = last === undefined ? 'held-by-another-owner' : failureReasonIn(last, log.lastDecided, quorum);
+  const options = { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) };
+  const what = `Could not acquire ${describeResources(request.resources)}${within}`;
   if (last === undefined) {
-    return new LockAcquireError(
-      `Could not acquire ${describeResources(request.resources)}${within} after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`,
-      { resources: request.resources, attempts: kept, attemptCount: 0, reason: 'held-by-another-owner', ...(waitMs === undefined ? {} : { waitMs }) },
-    );
+    return new LockAcquireError(`${what} after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`, options);
   }
-  const reason = failureReasonIn(last, log.lastDecided, quorum);
   const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
-  const isFenceFailed = fenced !== undefined && fenced < quorum;
-  const detail = isFenceFailed
-    ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
-    : reason === 'no-validity'
-      ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
-      : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
+  const detail =
+    fenced !== undefined && fenced < quorum
+      ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
+      : reason === 'no-validity'
+        ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
+        : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
   const advice =
     reason !== 'foreign-key'
       ? reason === 'held-by-another-owner'
@@ -38,8 +37,8 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
         ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
         : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): give each lock a resource of its own, and lock keys a namespace (\`keyPrefix\`)`;
   return new LockAcquireError(
-    `Could not acquire ${describeResources(request.resources)}${within} ${describeAttemptCount(log.count, kept.length)}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
-    { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) },
+    `${what} ${describeAttemptCount(log.count, kept.length)}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
+    options,
   );
 }
 

@@ -1,18 +1,11 @@
 import { type Clock, unrefTimer } from '../base/clock.js';
 import { LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
+import type { HandleExtension } from '../lock/hold.js';
 import type { Lock } from '../lock/lock.js';
+import type { ExtensionLimits } from '../settings/resolve-options.js';
 
-/** A running auto-extension; `stop()` ends it and waits for an extension in flight. */
-export interface AutoExtension {
-  stop(): Promise<void>;
-}
-
-/** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */
-export interface ExtensionLimits {
-  readonly maxExtensions: number | undefined;
-  readonly maxHoldMs: number | undefined;
-}
+export type { ExtensionLimits };
 
 /**
  * What automatic extension needs of what it keeps: a {@link Lock}, or a semaphore's `Permit`.
@@ -24,10 +17,7 @@ export interface Extendable {
   readonly remainingValidityMs: number;
   /** Aborts when it can no longer be relied on; the hold re-arms it whenever its validity comes to end earlier. */
   readonly signal: AbortSignal;
-  /**
-   * Extends it by `ttlMs`; rejects with an error whose `isLost` is `true` when a quorum no longer holds it,
-   * or a `RedlockClosedError`.
-   */
+  /** Extends it by `ttlMs`; when a quorum no longer holds it, tells `onLost` before it rejects. */
   extend(ttlMs: number): Promise<unknown>;
   /** Calls `listener` once when it is found lost; returns the function that removes the listener. */
   onLost(listener: (error: LockLostError) => void): () => void;
@@ -37,14 +27,9 @@ export interface Extendable {
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void;
 }
 
-/** Whether an extension's rejection says that a quorum of nodes no longer holds what it extends. */
-function isLoss(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && Reflect.get(error, 'isLost') === true;
-}
-
 /** Starts the automatic extension of a new lock when its call asked for it (`autoExtend`); returns the lock. */
-export function extendIfAsked(lock: Lock, autoExtend: boolean, ttlMs: number, clock: Clock, limits: ExtensionLimits): Lock {
-  if (autoExtend) lock.keepExtendedBy((onStop) => keepExtended(lock, ttlMs, clock, limits, onStop));
+export function extendIfAsked(lock: Lock, request: { readonly autoExtend: boolean; readonly ttlMs: number; readonly limits: ExtensionLimits }, clock: Clock): Lock {
+  if (request.autoExtend) lock.keepExtendedBy((onStop) => keepExtended(lock, request.ttlMs, clock, request.limits, onStop));
   return lock;
 }
 
@@ -64,7 +49,7 @@ export function keepExtended(
   limits: ExtensionLimits,
   onStop: (error: LockLostError | LockLimitError) => void,
   what = `the lock on ${describeResources(lock.resources)}`,
-): AutoExtension {
+): HandleExtension {
   let isStopped = false;
   let extensions = 0;
   let holdTimer: unknown;
@@ -81,7 +66,7 @@ export function keepExtended(
   // rather than a timer of this extension's own, which knew only what this extension set.
   const { signal } = lock;
   const onSignalAbort = (): void => {
-    if (lock.state === 'expired') lose('its validity ran out before it could be extended', 'validity-ran-out');
+    if (lock.state === 'expired') runOut();
   };
 
   const setTimer = (callback: () => void, ms: number): unknown => {
@@ -107,11 +92,11 @@ export function keepExtended(
       }),
     );
   };
-  const lose = (message: string, reason: 'quorum-lost' | 'validity-ran-out', cause?: unknown): void => {
+  const runOut = (cause?: unknown): void => {
     if (isStopped) return;
     stop();
-    const error = new LockLostError(`Lost ${what}: ${message}`, { resources: lock.resources, cause });
-    lock.publishLoss(reason, error);
+    const error = new LockLostError(`Lost ${what}: its validity ran out before it could be extended`, { resources: lock.resources, cause });
+    lock.publishLoss('validity-ran-out', error);
     onStop(error);
   };
   const extendNow = (): void => {
@@ -127,12 +112,12 @@ export function keepExtended(
       },
       (error: unknown) => {
         isExtending = false;
+        // A quorum lost: the hold told `onLost` before the extension rejected, which stopped this.
         if (isStopped) return;
         // Released, or the Redlock closed (its close() stops every extension; this one lost the race).
         if (lock.state === 'released' || error instanceof RedlockClosedError) return stop();
         // After a stalled event loop this timer can fire past the expiry; say so, not "quorum lost".
-        if (lock.state === 'expired') return lose('its validity ran out before it could be extended', 'validity-ran-out', error);
-        if (isLoss(error)) return lose('a quorum of nodes no longer holds our token', 'quorum-lost', error);
+        if (lock.state === 'expired') return runOut(error);
         // Nodes failed to answer: try again while validity remains; the end of validity (the lock's signal) bounds the tries.
         clock.clearTimeout(extendTimer);
         extendTimer = setTimer(extendNow, Math.max(1, Math.floor(lock.remainingValidityMs / 2)));

@@ -19,23 +19,11 @@ export interface AcquireRequest extends WaitSettings {
 }
 
 /** One call of `acquire()` or `using()` after validation. */
-export interface CallRequest extends AcquireRequest, Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'> {
+export interface CallRequest extends AcquireRequest {
   /** The caller's own signal, if any; `signal` is the `Redlock`'s close signal when there is none. */
   readonly callerSignal: AbortSignal | undefined;
   readonly autoExtend: boolean;
-}
-
-/** The limits of a call that sets none. */
-const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
-
-/** The extension limits of an `acquire()` or `tryAcquire()` call; a limit without `autoExtend` is a mistake. */
-export function extensionLimitsOf(request: CallRequest): ExtensionLimits {
-  const limits = request.maxExtensions === undefined && request.maxHoldMs === undefined ? NO_LIMITS : checkExtensionLimits(request);
-  if (!request.autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
-    const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
-    throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: ${String(request.autoExtend)}\``);
-  }
-  return limits;
+  readonly limits: ExtensionLimits;
 }
 
 /** Checks one call's arguments and options (the `Redlock`'s `callDefaults` when it passes none) and makes its request. */
@@ -64,6 +52,8 @@ scope: 'acquire' | 'tryAcquire' | 'using',
   if (reentrant !== undefined && settings.fencing && reentrant.fencingToken === undefined) {
     throw new TypeError('Expected `reentrant` to be a lock acquired with `fencing: true`, as this call asks for a fencing token: a re-entrant handle shares its hold\'s');
   }
+  // `using()` always extends, and takes no `autoExtend`.
+  const limits = checkExtensionLimits(settings, scope === 'using' ? undefined : settings.autoExtend);
   // Field by field rather than by spreading the parts: on this per-call path, spreads cost more than all
   // the validation did.
   return {
@@ -82,7 +72,6 @@ scope: 'acquire' | 'tryAcquire' | 'using',
     fencing: settings.fencing,
     reentrant,
     autoExtend: settings.autoExtend,
-    maxExtensions: settings.maxExtensions,
-    maxHoldMs: settings.maxHoldMs,
+    limits,
   };
 }

@@ -3,7 +3,7 @@
 import { onAbort } from '../base/abort-listeners.js';
 import { describeResources } from '../base/describe.js';
 import { lockClosedErrorOf, LockLostError } from '../base/errors.js';
-import { emitErrorWarning } from '../base/lifecycle.js';
+import { emitErrorWarning } from '../base/warnings.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { type Extendable, type ExtensionLimits, keepExtended } from './auto-extend.js';
 
@@ -80,7 +80,7 @@ export async function runUnderLock<T, H extends Held>(
     if (releaseError !== undefined) reportWith(rejection, 'releaseError', releaseError);
     throw rejection;
   }
-  if (releaseError !== undefined) warn(releaseError);
+  if (releaseError !== undefined) emitErrorWarning(releaseError);
   return outcome.value;
 }
 
@@ -108,12 +108,6 @@ function reportWith(error: unknown, key: 'releaseError' | 'lockLostError', repor
   if ((typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error)) {
     Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
   } else {
-    warn(report);
+    emitErrorWarning(report);
   }
-}
-
-/** Emits a report that nobody awaits as a process warning (see `emitErrorWarning`). */
-function warn(report: unknown): void {
-  if (report instanceof Error) emitErrorWarning(report);
-  else process.emitWarning(String(report), { type: 'RedlockWarning' });
 }

@@ -1,5 +1,5 @@
 import { describeResources } from './describe.js';
-import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome, PermitAttempt, ReadWriteAttempt } from './outcomes.js';
+import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome } from './outcomes.js';
 import { type NodeError, RedlockError } from './redlock-error.js';
 
 /**

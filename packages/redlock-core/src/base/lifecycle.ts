@@ -140,13 +140,8 @@ export class Lifecycle {
    */
   guard<T>(closed: ClosedCall, run: () => Promise<T>, abandon: (value: T) => Promise<unknown>): Promise<T> {
     const call = this.guardedCall<T>(closed, abandon);
-    let running: Promise<T>;
-    try {
-      running = run();
-    } catch (error) {
-      running = Promise.reject(error);
-    }
-    running.then(
+    // Run at once; a synchronous throw rejects like the promise would.
+    new Promise<T>((resolve) => resolve(run())).then(
       (value) => call.resolved(value),
       (error: unknown) => call.rejected(error),
     );
@@ -258,19 +253,6 @@ export class Lifecycle {
   }
 }
 
-/**
- * Emits an error nobody awaits as a process warning: a `'warning'` event whose value is the error itself.
- * An error made in another realm (a `vm` context, as under some test runners) is not an `Error` to Node's
- * `emitWarning`: it then goes by message, with its name as the warning's type.
- */
-export function emitErrorWarning(error: Error): void {
-  try {
-    process.emitWarning(error);
-  } catch {
-    process.emitWarning(error.message, { type: error.name });
-  }
-}
-
 /** A close hook in a {@link Lifecycle}'s list; `previous` and `next` are `undefined` once it was removed. */
 interface CloseHookEntry {
   /** Runs at close, as a method of the entry. */
@@ -346,15 +328,7 @@ export class GuardedCall<T> implements CloseHookEntry {
   resolved(value: T): void {
     unlink(this);
     this.#dispose?.();
-    if (this.#isClosedFirst) {
-      let abandoning: Promise<unknown>;
-      try {
-        abandoning = this.#abandon(value);
-      } catch (error) {
-        abandoning = Promise.reject(error);
-      }
-      return this.#onReportedAfterClose?.(abandoning);
-    }
+    if (this.#isClosedFirst) return this.#onReportedAfterClose?.(new Promise((resolve) => resolve(this.#abandon(value))));
     this.#resolve(value);
     this.#settled?.onResolved();
   }

@@ -10,6 +10,7 @@ import {
   type AttemptTraceResult,
   DIAGNOSTICS_CHANNELS,
   type ExtendTraceContext,
+  type ExtendTraceResult,
   type HoldTraceContext,
   type HoldTraceResult,
   type LockLostMessage,
@@ -18,7 +19,7 @@ import {
   type ReleaseTraceContext,
 } from './diagnostics.js';
 import { LockAcquireError } from './errors.js';
-import type { AcquireNodeOutcome, ExtendNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
+import type { AcquireNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
 
 const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire);
 const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
@@ -128,20 +129,14 @@ export interface TracedLock {
  * Runs one acquisition, traced on `redlock-core.acquire` when someone listens. `tryAcquire()`'s miss
  * (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace as a result with
  * `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve with `undefined`.
+ * Not async: an untraced acquisition gets no promise of its own wrapped around it.
  */
 export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
-  // Not async: an untraced acquisition gets no promise of its own wrapped around it.
   if (!isTraced(acquireChannel)) return run();
-  return traceAcquireOn(request, quorum, nodeCount, run);
-}
-
-/** {@link traceAcquire} when someone listens. */
-async function traceAcquireOn<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
-  const context: AcquireTraceContext = { ...request, quorum, nodeCount };
   let miss: LockAcquireError | undefined;
-  const lock = await traceCall(
+  const traced = traceCall(
     acquireChannel,
-    context,
+    { ...request, quorum, nodeCount },
     async (): Promise<L | undefined> => {
       try {
         return await run();
@@ -156,8 +151,7 @@ async function traceAcquireOn<L extends TracedLock>(request: AcquireTraceRequest
         ? { isAcquired: false, attempts: miss?.attemptCount ?? 0, remainingValidityMs: 0, nodes: miss?.attempts.at(-1)?.nodes ?? [] }
         : { isAcquired: true, attempts: acquired.attempts, remainingValidityMs: acquired.remainingValidityMs, nodes: acquired.nodes },
   );
-  if (lock === undefined) throw miss as LockAcquireError;
-  return lock;
+  return traced.then((lock) => lock ?? Promise.reject(miss));
 }
 
 /**
@@ -215,14 +209,10 @@ export function traceAttempt<T>(
   return traceCall(attemptChannel, { ...request }, run, (value) => resultOf(value, timing));
 }
 
-/** Runs one extension, traced on `redlock-core.extend` when someone listens. */
-export function traceExtend<L extends Pick<TracedLock, 'remainingValidityMs'>>(
-  request: Omit<ExtendTraceContext, 'result' | 'error'>,
-  run: () => Promise<L>,
-  nodesOf: () => readonly (ExtendNodeOutcome | undefined)[],
-): Promise<L> {
+/** Runs one extension, traced on `redlock-core.extend` when someone listens; `run` resolves with its result. */
+export function traceExtend(request: Omit<ExtendTraceContext, 'result' | 'error'>, run: () => Promise<ExtendTraceResult>): Promise<unknown> {
   if (!isTraced(extendChannel)) return run();
-  return traceCall(extendChannel, { ...request }, run, (lock) => ({ remainingValidityMs: lock.remainingValidityMs, nodes: nodesOf() }));
+  return traceCall(extendChannel, { ...request }, run, (result) => result);
 }
 
 /** Runs one release on the nodes, traced on `redlock-core.release` when someone listens. */

@@ -14,3 +14,17 @@ export function warnOnce(adapter: RedisAdapter, code: string, message: string): 
   codes.add(code);
   process.emitWarning(message, { type: 'RedlockWarning', code });
 }
+
+/**
+ * Emits a report nobody awaits as a process warning: for an error, a `'warning'` event whose value is the
+ * error itself. An error made in another realm (a `vm` context, as under some test runners) is not an
+ * `Error` to Node's `emitWarning`: it then goes by message, with its name as the warning's type.
+ */
+export function emitErrorWarning(report: unknown): void {
+  if (!(report instanceof Error)) return process.emitWarning(String(report), { type: 'RedlockWarning' });
+  try {
+    process.emitWarning(report);
+  } catch {
+    process.emitWarning(report.message, { type: report.name });
+  }
+}

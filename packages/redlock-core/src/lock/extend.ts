@@ -2,7 +2,7 @@
 // and re-seeding nodes that lost our keys or entries while a quorum still holds them, for every kind of hold.
 import { validityMs } from '../base/clock.js';
 import { LockExtendError, LockLostError } from '../base/errors.js';
-import { describeOutcomes, type ExtendNodeOutcome, type NodeOutcome } from '../base/outcomes.js';
+import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
 import { traceExtend } from '../base/tracing.js';
 import { FanOut } from '../nodes/fan-out.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -22,15 +22,10 @@ import { removeLateGrant } from './release.js';
  */
 export async function extendTraced(hold: Hold, resources: readonly string[], ttlMs: number, remainingValidityMs: () => number): Promise<void> {
   const nodeCount = hold.set.nodes.length;
-  let decided: readonly (ExtendNodeOutcome | undefined)[] = [];
-  const extension = traceExtend(
-    { resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount },
-    async () => {
-      decided = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs), remainingValidityMs);
-      return { remainingValidityMs: remainingValidityMs() };
-    },
-    () => decided,
-  );
+  const extension = traceExtend({ resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount }, async () => {
+    const nodes = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs), remainingValidityMs);
+    return { remainingValidityMs: remainingValidityMs(), nodes };
+  });
   const inFlight = (hold.extensionsInFlight ??= new Set());
   inFlight.add(extension);
   try {
@@ -80,8 +75,6 @@ export interface HoldExtension<S extends ExtendStatus> {
   readonly releasedWhy: string;
   /** What the hold's signal aborts with when no quorum holds our token any more, caused by `error`. */
   lostErrorOf(error: Error): LockLostError;
-  /** What the hold records of an applied extension's outcomes (`Lock.extensionNodes`), for a lock. */
-  recorded?(calls: FanOut<S>): readonly (ExtendNodeOutcome | undefined)[];
 }
 
 /**
@@ -113,7 +106,7 @@ export async function extendHold<S extends ExtendStatus>(
     validity > 0 &&
     !hold.isReleased &&
     servers.configurationError === undefined &&
-    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, extension.recorded?.(calls))
+    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes])
   ) {
     // A quorum still holds it, so nodes that lost our keys (restarted empty) may get them back: the hold
     // regains its full margin. In the background: the validity was decided with the quorum, re-seeding
@@ -138,7 +131,11 @@ export async function extendHold<S extends ExtendStatus>(
     hold.markLost(extension.lostErrorOf(error));
     throw error;
   }
-  if (hasQuorum) throw extension.errorOf({ reason: 'no-validity', why: hold.whyNoValidity(elapsedMs), nodes: outcomes });
+  if (hasQuorum) {
+    // The signal told that the validity ran out meanwhile (`hasRunOut`), or the extension took too long.
+    const why = hold.hasRunOut ? 'its validity ran out before a quorum agreed' : `no validity left after ${Math.round(elapsedMs)} ms`;
+    throw extension.errorOf({ reason: 'no-validity', why, nodes: outcomes });
+  }
   throw extension.errorOf({ reason: 'nodes-unreachable', why: `${describeOutcomes(outcomes)}, quorum is ${quorum}`, nodes: outcomes });
 }
 
@@ -154,7 +151,6 @@ function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension<ExtendStatus>
       new LockExtendError(`Could not extend ${hold.describe()}: ${failure.why}`, { resources: hold.resources, nodes: failure.nodes, isLost: failure.reason === 'not-held' }),
     releasedWhy: 'the lock was released meanwhile',
     lostErrorOf: (error) => new LockLostError(`Lost the lock on ${hold.describe()}: a quorum of nodes no longer holds our token`, { resources: hold.resources, cause: error }),
-    recorded: (calls) => [...calls.outcomes],
   };
 }
 

@@ -9,7 +9,7 @@ import type { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseStatus } from './cleanup.js';
 
-/** A running automatic extension of one handle (see `keepExtended`). */
+/** A running automatic extension of one handle (see `keepExtended`); `stop()` ends it and waits for an extension in flight. */
 export interface HandleExtension {
   stop(): Promise<void>;
 }
@@ -149,7 +149,7 @@ export class Hold {
    * already. The keys expire on the nodes at `keysExpireAt` at the latest, unless extended again.
    * Returns `false`, applying nothing, once the validity ran out as the signal told ({@link hasRunOut}).
    */
-  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes?: readonly (ExtendNodeOutcome | undefined)[]): boolean {
+  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes: readonly (ExtendNodeOutcome | undefined)[]): boolean {
     this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
     // A hold whose signal said its validity ran out stays so: the holder was told to stop.
     if (this.hasRunOut) return false;
@@ -168,14 +168,6 @@ export class Hold {
     this.#extensionBounds = bounds.filter((bound) => bound.sequence > sequence);
     this.#setValidity(validUntil, expiresAt);
     return true;
-  }
-
-  /**
-   * Why an extension a quorum agreed to after `elapsedMs` left the hold without validity, for its error:
-   * the validity ran out meanwhile, as the signal told ({@link hasRunOut}), or the extension took too long.
-   */
-  whyNoValidity(elapsedMs: number): string {
-    return this.hasRunOut ? 'its validity ran out before a quorum agreed' : `no validity left after ${Math.round(elapsedMs)} ms`;
   }
 
   /** Moves the end of validity, and the signal's timer with it when it comes earlier. */

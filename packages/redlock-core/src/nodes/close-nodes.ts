@@ -1,14 +1,16 @@
 // What `redlock.close()` does on the nodes, once: let the work that can still remove keys finish, then close the adapters.
-import type { RedisAdapter } from '../base/adapter.js';
-import type { Clock } from '../base/clock.js';
-import { CLOSE_TIMEOUT_MS, emitErrorWarning } from '../base/lifecycle.js';
+import { CLOSE_TIMEOUT_MS } from '../base/lifecycle.js';
+import { emitErrorWarning } from '../base/warnings.js';
 import { NodeError } from '../base/redlock-error.js';
 import type { NodeSet } from './node-state.js';
 import type { ReleaseNotifications } from './release-notifications.js';
 
 /**
  * Ends `set`'s lifecycle (every waiting call rejects), stops the release notifications, waits up to
- * `CLOSE_TIMEOUT_MS` for the releases and cleanups in flight, then closes each adapter that has a `close()`.
+ * `CLOSE_TIMEOUT_MS` for the releases and cleanups in flight, then calls the optional `close()` of each
+ * distinct adapter, in parallel, each bounded by `CLOSE_TIMEOUT_MS` too. Never rejects: a failure or a
+ * timeout is emitted as a process warning (a {@link NodeError} naming the node), since the `Redlock` is
+ * gone and shutdown code should not need a `try`.
  */
 export async function closeNodes(set: NodeSet, notifications: ReleaseNotifications | undefined): Promise<void> {
   const { lifecycle, nodes, options } = set;
@@ -17,24 +19,13 @@ export async function closeNodes(set: NodeSet, notifications: ReleaseNotificatio
   // A release or cleanup in flight to a node whose latest call timed out is not waited for: it is
   // unlikely to be answered within the bound, and the command already sent still runs if the node answers.
   await lifecycle.settle(CLOSE_TIMEOUT_MS, (nodeIndex) => nodes[nodeIndex]?.breaker.isUp !== false);
-  await closeAdapters(
-    nodes.map((node) => node.adapter),
-    options.clock,
-    CLOSE_TIMEOUT_MS,
-  );
-}
-
-/**
- * Calls the optional `close()` of each distinct adapter, in parallel, each bounded by `timeoutMs`. Never
- * rejects: a failure or a timeout is emitted as a process warning (a {@link NodeError} naming the node),
- * since the `Redlock` is gone and shutdown code should not need a `try`.
- */
-export async function closeAdapters(adapters: readonly RedisAdapter[], clock: Clock, timeoutMs: number): Promise<void> {
+  const adapters = nodes.map((node) => node.adapter);
+  const { clock } = options;
   const closes = adapters.map(async (adapter, nodeIndex) => {
     if (adapters.indexOf(adapter) !== nodeIndex || typeof adapter.close !== 'function') return;
     let timer: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = clock.setTimeout(() => resolve('timeout'), timeoutMs);
+      timer = clock.setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS);
     });
     try {
       const closing = Promise.resolve().then(() => (adapter.close as () => Promise<void>).call(adapter));
@@ -42,7 +33,7 @@ export async function closeAdapters(adapters: readonly RedisAdapter[], clock: Cl
       closing.catch(() => undefined);
       if ((await Promise.race([closing, timedOut])) === 'timeout') {
         emitErrorWarning(
-          new NodeError(`Node ${nodeIndex}'s adapter did not close within ${timeoutMs} ms`, { nodeIndex, isTimeout: true, cause: undefined }),
+          new NodeError(`Node ${nodeIndex}'s adapter did not close within ${CLOSE_TIMEOUT_MS} ms`, { nodeIndex, isTimeout: true, cause: undefined }),
         );
       }
     } catch (error) {

@@ -59,17 +59,10 @@ export class AcquisitionStats {
 
   /**
    * Counts one acquisition while it runs, and how it ended; returns its promise itself, with no promise
-   * wrapped around it (each layer of promises costs every acquisition). A synchronous throw is counted
-   * and rethrown.
+   * wrapped around it (each layer of promises costs every acquisition).
    */
   track<T>(acquiring: () => Promise<T>): Promise<T> {
-    let running: Promise<T>;
-    try {
-      running = acquiring();
-    } catch (error) {
-      this.#onFailed(error);
-      throw error;
-    }
+    const running = acquiring();
     this.started();
     // The handlers' own promise never rejects: the caller handles `running`'s rejection.
     running.then(
@@ -96,10 +89,6 @@ export class AcquisitionStats {
   /** The acquisition counted by {@link started} failed with `error`. */
   onRejected(error: unknown): void {
     this.#waiting -= 1;
-    this.#onFailed(error);
-  }
-
-  #onFailed(error: unknown): void {
     if (error instanceof LockAcquireError) this.#failures[error.reason] += 1;
   }
 

@@ -2,22 +2,26 @@
 // intended (another scope's option, another library's name, ours in another case).
 
 /**
- * Where an option may be given: the `Redlock` constructor, the options of one of its methods, or those of
- * a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`, or those of a read-write
- * lock's acquisitions (read or write alike).
+ * Where an option may be given, and how messages name it: the `Redlock` constructor, the options of one of
+ * its methods, or those of a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`,
+ * or those of a read-write lock's acquisitions (read or write alike).
  */
-export type OptionScope =
-  | 'Redlock'
-  | 'acquire'
-  | 'tryAcquire'
-  | 'using'
-  | 'semaphore'
-  | 'acquirePermits'
-  | 'tryAcquirePermits'
-  | 'usingPermits'
-  | 'acquireReadWrite'
-  | 'tryAcquireReadWrite'
-  | 'usingReadWrite';
+const SCOPE_LABELS = {
+  Redlock: 'the `Redlock` constructor',
+  acquire: '`acquire()`',
+  tryAcquire: '`tryAcquire()`',
+  using: '`using()`',
+  semaphore: '`redlock.semaphore()`',
+  acquirePermits: "a semaphore's `acquire()`",
+  tryAcquirePermits: "a semaphore's `tryAcquire()`",
+  usingPermits: "a semaphore's `using()`",
+  acquireReadWrite: "a read-write lock's `acquireRead()` or `acquireWrite()`",
+  tryAcquireReadWrite: "a read-write lock's `tryAcquireRead()` or `tryAcquireWrite()`",
+  usingReadWrite: "a read-write lock's `usingRead()` or `usingWrite()`",
+} as const;
+
+/** Where an option may be given: see {@link SCOPE_LABELS}. */
+export type OptionScope = keyof typeof SCOPE_LABELS;
 
 const PER_CALL = ['acquire', 'tryAcquire', 'using'] as const;
 const WAITING = ['Redlock', 'acquire', 'using', 'acquirePermits', 'usingPermits', 'acquireReadWrite', 'usingReadWrite'] as const;
@@ -67,28 +71,15 @@ function namesOf(scope: OptionScope): ReadonlySet<string> {
   return names;
 }
 
-const SCOPE_LABELS: Record<OptionScope, string> = {
-  Redlock: 'the `Redlock` constructor',
-  acquire: '`acquire()`',
-  tryAcquire: '`tryAcquire()`',
-  using: '`using()`',
-  semaphore: '`redlock.semaphore()`',
-  acquirePermits: "a semaphore's `acquire()`",
-  tryAcquirePermits: "a semaphore's `tryAcquire()`",
-  usingPermits: "a semaphore's `using()`",
-  acquireReadWrite: "a read-write lock's `acquireRead()` or `acquireWrite()`",
-  tryAcquireReadWrite: "a read-write lock's `tryAcquireRead()` or `tryAcquireWrite()`",
-  usingReadWrite: "a read-write lock's `usingRead()` or `usingWrite()`",
-};
+
+/** What replaces another library's extension setting: there is no interval to tune, only whether to extend. */
+const AUTO_EXTEND_HINT = 'use `autoExtend: true` in the options of `acquire()` or `tryAcquire()`, or `using()`, which extend the lock when half its TTL of validity is left';
 
 /**
  * Names other Redis lock libraries use, with what to write here: a caller moving from node-redlock or
  * redis-semaphore gets the intended name instead of an option silently ignored. Names that differ only
  * in case from one of ours are caught without an entry.
  */
-/** What replaces another library's extension setting: there is no interval to tune, only whether to extend. */
-const AUTO_EXTEND_HINT = 'use `autoExtend: true` in the options of `acquire()` or `tryAcquire()`, or `using()`, which extend the lock when half its TTL of validity is left';
-
 const OPTION_ALIASES: Readonly<Record<string, { readonly use: string; readonly from: string }>> = {
   retryDelay: { use: 'write `retryDelayMs` (milliseconds)', from: 'node-redlock' },
   retryJitter: { use: 'write `retryJitterMs` (milliseconds)', from: 'node-redlock' },

@@ -35,20 +35,17 @@ export function resolveNodes(nodes: unknown): ResolvedNode[] {
       `Expected \`nodes[${index}]\` to be an adapter with \`evalsha\` and \`eval\` methods, or \`{ adapter }\`, got ${formatValue(node)}`,
     );
   });
-  // The same adapter twice would count one node's vote twice and fake a quorum.
-  resolved.forEach(({ adapter }, index) => {
-    const first = resolved.findIndex((node) => node.adapter === adapter);
-    if (first !== index) {
-      throw new RangeError(`Expected every node to be a distinct adapter, got the same one at \`nodes[${first}]\` and \`nodes[${index}]\``);
-    }
+  // The same adapter twice would count one node's vote twice and fake a quorum; so would two adapters
+  // over one client: one server, two votes.
+  const adapters = resolved.map((node) => node.adapter);
+  adapters.forEach((adapter, index) => {
+    const first = adapters.indexOf(adapter);
+    if (first !== index) throw new RangeError(`Expected every node to be a distinct adapter, got the same one at \`nodes[${first}]\` and \`nodes[${index}]\``);
   });
-  // So would two adapters over one client: one server, two votes.
   clients.forEach((client, index) => {
     const first = client === undefined ? index : clients.indexOf(client);
     if (first !== index) {
-      throw new TypeError(
-        `Expected every node to wrap a client of its own, got the same client at \`nodes[${first}]\` and \`nodes[${index}]\`, which would count one server twice`,
-      );
+      throw new TypeError(`Expected every node to wrap a client of its own, got the same client at \`nodes[${first}]\` and \`nodes[${index}]\`, which would count one server twice`);
     }
   });
   return resolved;

@@ -112,17 +112,29 @@ export function resolveAcquireOptions(
   return { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
 }
 
-/**
- * Validates the limits of automatic extension (`using()`, or `acquire()` with `autoExtend`), as read with the
- * other options of the call (see {@link AcquireSettings.maxExtensions}): the options are read once.
- */
-export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'>): {
+/** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */
+export interface ExtensionLimits {
   readonly maxExtensions: number | undefined;
   readonly maxHoldMs: number | undefined;
-} {
+}
+
+/** The limits of a call that sets none. */
+const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
+
+/**
+ * Validates the limits of automatic extension (`using()`, or `acquire()` with `autoExtend`), as read with the
+ * other options of the call (see {@link AcquireSettings.maxExtensions}): the options are read once. With
+ * `autoExtend` `false` (a call that could extend but does not), a limit is a mistake.
+ */
+export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensions' | 'maxHoldMs'>, autoExtend?: boolean): ExtensionLimits {
   const { maxExtensions, maxHoldMs } = settings;
+  if (maxExtensions === undefined && maxHoldMs === undefined) return NO_LIMITS;
   if (maxExtensions !== undefined) checkInteger('maxExtensions', maxExtensions, 0, Number.MAX_SAFE_INTEGER);
   if (maxHoldMs !== undefined) checkDurationMs('maxHoldMs', maxHoldMs, 1);
+  if (autoExtend === false) {
+    const name = maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
+    throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: false\``);
+  }
   return { maxExtensions, maxHoldMs };
 }
 

@@ -42,25 +42,6 @@ export function connectionRefused(): Error {
   return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
 }
 
-/**
- * How the fake runs a script it does not know by name: `keyspace` is the server's state (keys, `runId`,
- * `uptimeMs`), `keys` and `args` are the call's. Return the reply, or throw the server's error.
- */
-export type FakeScriptBehaviour = (keyspace: FakeKeyspace, keys: readonly string[], args: readonly string[]) => unknown;
-
-const EXTRA_SCRIPTS = new Map<string, { readonly script: LuaScript; readonly run: FakeScriptBehaviour }>();
-
-/**
- * Teaches every {@link FakeNode} a script beyond acquire, extend and release, e.g. one a new core feature
- * adds (a restart check reading `run_id`), by its semantics. Returns a function that forgets it again.
- */
-export function defineFakeScript(script: LuaScript, run: FakeScriptBehaviour): () => void {
-  EXTRA_SCRIPTS.set(script.sha1, { script, run });
-  return () => {
-    EXTRA_SCRIPTS.delete(script.sha1);
-  };
-}
-
 /** One command a node received, whether or not it was answered. */
 export interface NodeCallRecord {
   /**
@@ -70,7 +51,7 @@ export interface NodeCallRecord {
   readonly method: 'evalsha' | 'eval' | 'set';
   /** The script's name, or `undefined` for a script the fake does not know. */
   readonly script: ScriptName | undefined;
-  /** The name of a script taught with {@link defineFakeScript}, else `undefined`. */
+  /** Always `undefined`: the fake runs only the core's own scripts (kept for the `redlock-core/testing` API). */
   readonly extraScript?: string;
   readonly keys: readonly string[];
   readonly args: readonly string[];
@@ -148,16 +129,14 @@ export class FakeNode implements RedisAdapter {
   }
 
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const script = KNOWN_SCRIPTS.find((candidate) => candidate.sha1 === sha1) ?? EXTRA_SCRIPTS.get(sha1)?.script;
+    const script = KNOWN_SCRIPTS.find((candidate) => candidate.sha1 === sha1);
     return this.#send('evalsha', script, keys, args, () => {
       if (!this.keyspace.scripts.has(sha1)) throw new Error('NOSCRIPT No matching script. Please use EVAL.');
     });
   }
 
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const script =
-      KNOWN_SCRIPTS.find((candidate) => candidate.source === source) ??
-      [...EXTRA_SCRIPTS.values()].find((extra) => extra.script.source === source)?.script;
+    const script = KNOWN_SCRIPTS.find((candidate) => candidate.source === source);
     return this.#send('eval', script, keys, args, () => {
       if (script !== undefined) this.keyspace.scripts.add(script.sha1);
     });
@@ -227,12 +206,10 @@ export class FakeNode implements RedisAdapter {
     checkScriptCache: () => void,
     isTrySet = false,
   ): Promise<unknown> {
-    const extra = script === undefined ? undefined : EXTRA_SCRIPTS.get(script.sha1);
-    const name = extra === undefined ? (script?.name as ScriptName | undefined) : undefined;
+    const name = script?.name as ScriptName | undefined;
     this.calls.push({
       method,
       script: name,
-      ...(extra === undefined ? {} : { extraScript: extra.script.name }),
       keys: [...keys],
       args: [...args],
       sentAtMs: this.#clock.now(),
@@ -244,17 +221,15 @@ export class FakeNode implements RedisAdapter {
         let answer: () => void;
         try {
           checkScriptCache();
-          if (extra === undefined && name === undefined) throw new Error('ERR unknown script');
-          // A taught script has no name (`failNext` cannot name it), and a SET is the acquire script's.
+          if (name === undefined) throw new Error('ERR unknown script');
+          // A SET is the acquire script's.
           const fault = this.#fault(name);
           const reply =
             fault !== undefined
               ? fault.value
-              : extra !== undefined
-                ? extra.run(this.keyspace, keys, args)
-                : method === 'set'
-                  ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet)
-                  : this.#execute(name as ScriptName, keys, args);
+              : method === 'set'
+                ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet)
+                : this.#execute(name, keys, args);
           answer = () => resolve(reply);
         } catch (error) {
           answer = () => reject(error);
@@ -275,8 +250,8 @@ export class FakeNode implements RedisAdapter {
    * The fault knobs, checked before any command runs: throws the error injected with `failNext` for
    * `script`, else `errorReply`; returns `garbageReply`; `undefined` when the command is to run.
    */
-  #fault(script: ScriptName | undefined): { readonly value: unknown } | undefined {
-    const injected = script === undefined ? undefined : this.#failNext.get(script)?.shift();
+  #fault(script: ScriptName): { readonly value: unknown } | undefined {
+    const injected = this.#failNext.get(script)?.shift();
     if (injected !== undefined) throw injected;
     if (this.errorReply !== undefined) throw this.errorReply;
     return this.garbageReply;
