@@ -274,7 +274,10 @@ describe(`chaos on ${NODE_COUNT} real nodes`, () => {
           for (const outcome of outcomes) {
             expect(outcome).toBeInstanceOf(LockAcquireError);
             expect((outcome as LockAcquireError).reason).toBe('nodes-unreachable');
-            expect(new Set((outcome as LockAcquireError).nodeErrors.map((nodeError) => nodeError.nodeIndex))).toEqual(new Set([0, 1, 2]));
+            const { nodeErrors } = outcome as LockAcquireError;
+            expect(new Set(nodeErrors.filter((nodeError) => !nodeError.isTimeout).map((nodeError) => nodeError.nodeIndex))).toEqual(new Set([0, 1, 2]));
+            // A live node errs only by a timeout: a loaded machine can hold its reply past 300 ms.
+            expect(nodeErrors.filter((nodeError) => nodeError.nodeIndex > 2).every((nodeError) => nodeError.isTimeout)).toBe(true);
           }
           // Refused connections fail at once; room for a loaded machine, but never an unbounded wait.
           expect(slowestMs).toBeLessThan(boundMs + 3_000);
