@@ -94,7 +94,8 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         // answers (a client that never heard from its nodes could pick a black-holed one), and so that each
         // node's timeout follows its round trip rather than its first contact's (connection and probe included).
         const other = redlockOver(topology, clients, keyPrefix);
-        for (let cycle = 0; cycle < 3; cycle += 1) await (await other.acquire('other-warm-up', 5_000)).release();
+        // On a loaded machine a warm-up call may time out; its answers still measure the nodes.
+        for (let cycle = 0; cycle < 3; cycle += 1) await other.acquire(`other-warm-up-${cycle}`, 5_000).then((lock) => lock.release()).catch(() => undefined);
         const holder = await redlock.acquire('c', 5_000);
         const recording = recordAttempts('c');
         try {
