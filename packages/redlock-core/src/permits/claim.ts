@@ -101,7 +101,10 @@ export class Claim {
     this.#kind = kind;
     this.#key = grant.key;
     this.#alsoFrees = grant.alsoFrees;
-    this.#hold = new Hold({ ...grant, resources: [grant.resource], keys: [grant.key], nodes: [], what: kind.what });
+    // Field by field, not `...grant`: with a spread (a differently shaped init per kind) an uncontended
+    // acquire+release measured ~10-20% more client CPU.
+    const { set, token, ttlMs, validUntil, keysExpireAt, expiresAt, written } = grant;
+    this.#hold = new Hold({ set, resources: [grant.resource], keys: [grant.key], token, ttlMs, validUntil, keysExpireAt, expiresAt, written, nodes: [], what: kind.what });
   }
 
   /** Where the claim stands, read from the monotonic clock now; each handle names the type its own way. */
