@@ -1,25 +1,18 @@
-import { runUnderLock } from './acquire/using.js';
+import type { WaitQueues } from './acquire/wait-queue.js';
 import { ReadWriteLockError } from './base/claim-errors.js';
-import { describeAttemptCount } from './base/describe.js';
-import { closedErrorOf } from './base/errors.js';
-import { traceHold } from './base/tracing.js';
-import { describeOutcomes } from './base/outcomes.js';
 import type { ReadWriteAcquireStatus, ReadWriteInspection } from './base/outcomes.js';
 import { createLockToken } from './base/token.js';
 import type { NodeSet } from './nodes/node-state.js';
-import { quorumOf } from './nodes/quorum.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
-import type { WaitQueues } from './acquire/wait-queue.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
-import { acquireClaim, guardedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
+import { acquireClaim, ClaimCalls, describeFailedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
 import { withdrawIntent } from './permits/claim.js';
-import { inspectReadWrite } from './permits/inspect-read-write.js';
+import { inspectReadWrite } from './permits/inspect-permits.js';
 import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/read-write-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
-import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from './scripts/read-write-acquire.js';
+import { NO_INTENT, type ReadWriteMode, writerIntentOf } from './scripts/read-write-acquire.js';
 import { defaultRetriesAdvice } from './settings/resolve-options.js';
-import { resolvePermitOptions, type ReadWriteSettings } from './settings/resolve-permits.js';
-import { checkAcquireTtl } from './settings/ttl.js';
+import type { ReadWriteSettings } from './settings/resolve-permits.js';
 
 /**
  * A read-write lock over the nodes of a `Redlock`: many readers at once, or one writer alone, across every
@@ -38,17 +31,12 @@ import { checkAcquireTtl } from './settings/ttl.js';
 export class ReadWriteLock {
   /** The resource, without the key prefix. */
   readonly resource: string;
-  readonly #set: NodeSet;
-  readonly #notifications: ReleaseNotifications | undefined;
-  /** The wait queues of the `Redlock`, shared with its locks. */
-  readonly #queues: WaitQueues;
+  readonly #calls: ClaimCalls;
   readonly #settings: ReadWriteSettings;
 
   /** @internal Made by `redlock.readWriteLock()`, which checks the arguments. */
   constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: ReadWriteSettings) {
-    this.#set = set;
-    this.#notifications = notifications;
-    this.#queues = queues;
+    this.#calls = new ClaimCalls(set, notifications, queues, settings.resource, 'read-write');
     this.#settings = settings;
     this.resource = settings.resource;
   }
@@ -80,7 +68,7 @@ export class ReadWriteLock {
    * ```
    */
   async acquireRead(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
-    return this.#acquire('read', this.#resolve(ttlMs, options, 'acquireReadWrite'), 'acquire');
+    return this.#acquire('read', ttlMs, options);
   }
 
   /**
@@ -98,7 +86,7 @@ export class ReadWriteLock {
    * ```
    */
   async acquireWrite(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
-    return this.#acquire('write', this.#resolve(ttlMs, options, 'acquireReadWrite'), 'acquire');
+    return this.#acquire('write', ttlMs, options);
   }
 
   /**
@@ -178,15 +166,16 @@ export class ReadWriteLock {
    * ```
    */
   inspect(): Promise<ReadWriteInspection> {
-    return inspectReadWrite(this.#set, this.#settings);
+    return inspectReadWrite(this.#calls.set, this.#settings);
   }
 
-  #acquire(mode: ReadWriteMode, request: PermitRequest, operation: 'acquire' | 'using'): Promise<ReadWriteHandle> {
-    return this.#traced(operation, mode, request, () => this.#acquireWithRetries(mode, request));
+  #acquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle> {
+    const request = this.#calls.resolve(ttlMs, options, 1, 'acquireReadWrite');
+    return this.#calls.traced('acquire', mode, request, () => this.#acquireWithRetries(mode, request));
   }
 
   async #acquireWithRetries(mode: ReadWriteMode, request: PermitRequest): Promise<ReadWriteHandle> {
-    const set = this.#set;
+    const set = this.#calls.set;
     const lock = this.#settings;
     // One intent id for every attempt of this call: each attempt refreshes the same intent.
     const intent = mode === 'write' ? writerIntentOf(createLockToken(), request.ttlMs, request.retryDelayMs, request.retryJitterMs) : NO_INTENT;
@@ -197,11 +186,11 @@ export class ReadWriteLock {
     // frees it (or frees it there at once, once released); after a give-up it is withdrawn there.
     const onLateAnswer = (nodeIndex: number, answer: ReadWriteAcquireStatus | undefined): void => {
       if (answer !== 'readers-hold') return;
-      if (ended === 'gave-up') this.#withdrawIntent(intent, [nodeIndex]);
+      if (ended === 'gave-up') withdrawIntent(set, lock.key, intent.id, intent.ttlMs, [nodeIndex]);
       else ended?.settleAnswer(nodeIndex, answer);
     };
     try {
-      const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(set, this.#notifications, this.#queues, request, {
+      const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(this.#calls, request, {
         queueKeys: [`${mode} ${lock.key}`],
         keys: [lock.key],
         // Readers share: the next reader of this process tries at once; a writer keeps the others out.
@@ -219,58 +208,24 @@ export class ReadWriteLock {
       });
       // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
       if (mayHaveLeftIntent) held.releaseOnEveryNode();
-      if (request.autoExtend) held.keepExtended(request.ttlMs, request.limits);
       ended = held;
       return held;
     } catch (error) {
       ended = 'gave-up';
-      if (mayHaveLeftIntent) this.#withdrawIntent(intent);
+      if (mayHaveLeftIntent) withdrawIntent(set, lock.key, intent.id, intent.ttlMs);
       throw error;
     }
   }
 
-  /** Removes a writer's intent from every node (or from `nodeIndexes`): see `withdrawIntent`. */
-  #withdrawIntent(intent: WriterIntent, nodeIndexes?: readonly number[]): void {
-    withdrawIntent(this.#set, this.#settings.key, intent.id, intent.ttlMs, nodeIndexes);
+  #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {
+    const request = this.#calls.resolve(ttlMs, options, 1, 'tryAcquireReadWrite');
+    const attempt = () => runReadWriteAttempt(this.#calls.set, this.#settings, mode, NO_INTENT, request.ttlMs, 1, request.signal);
+    return this.#calls.tryOnce<ReadWriteHandle, FailedReadWriteAttempt>(request, mode, attempt, 'locked', (failure) => readWriteAcquireError(this.#settings, mode, request, [failure], 1));
   }
 
-  async #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {
-    const request = this.#resolve(ttlMs, options, 'tryAcquireReadWrite');
-    request.signal?.throwIfAborted();
-    return this.#traced('tryAcquire', mode, request, async () => {
-      const result = await runReadWriteAttempt(this.#set, this.#settings, mode, NO_INTENT, request.ttlMs, 1, request.signal);
-      if (result instanceof ReadWriteHandle) {
-        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
-        return result;
-      }
-      request.signal?.throwIfAborted();
-      // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "taken".
-      if (result === 'full-at-lead' || result.reason === 'locked') return undefined;
-      throw readWriteAcquireError(this.#settings, mode, request, [result], 1);
-    });
-  }
-
-  /** Runs one acquisition, guarded against `close()` (see `guardedAcquisition`), traced on `redlock-core.hold.acquire` when someone listens. */
-  #traced<T extends ReadWriteHandle | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: ReadWriteMode, request: PermitRequest, run: () => Promise<T>): Promise<T> {
-    const nodeCount = this.#set.nodes.length;
-    const context = () => ({ primitive: 'read-write', operation, resource: this.resource, mode, permits: 1, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
-    return traceHold('acquire', context, () => guardedAcquisition(this.#set, `take the ${mode} lock on`, this.resource, run));
-  }
-
-  async #using<T>(mode: ReadWriteMode, ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options: unknown): Promise<T> {
-    const request = this.#resolve(ttlMs, options, 'usingReadWrite');
-    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const held = await this.#acquire(mode, request, 'using');
-    return runUnderLock(this.#set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
-  }
-
-  /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */
-  #resolve(ttlMs: unknown, options: unknown, scope: 'acquireReadWrite' | 'tryAcquireReadWrite' | 'usingReadWrite'): PermitRequest {
-    const { nodes, options: defaults, lifecycle } = this.#set;
-    const settings = resolvePermitOptions(options, 1, defaults, scope);
-    const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);
-    if (lifecycle.isClosed) throw closedErrorOf('take the read-write lock on', [this.resource]);
-    return { ...settings, ttlMs: checkedTtlMs };
+  #using<T>(mode: ReadWriteMode, ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options: unknown): Promise<T> {
+    const request = this.#calls.resolve(ttlMs, options, 1, 'usingReadWrite');
+    return this.#calls.using(request, mode, routine, () => this.#acquireWithRetries(mode, request));
   }
 }
 
@@ -288,18 +243,12 @@ function readWriteAcquireError(
   attemptCount: number,
   waitMs?: number,
 ): ReadWriteLockError {
-  // An attempt cut off by `waitMs` decides nothing: the latest that ran to its vote says why.
-  const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
-  const reason = last?.reason ?? 'locked';
-  const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
-  const advice = reason === 'locked' ? defaultRetriesAdvice(request, waitMs) : '';
-  const why = last === undefined ? `\`waitMs\` (${waitMs} ms) ran out before any attempt` : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}${advice}`;
-  const after = last === undefined ? '' : ` ${describeAttemptCount(attemptCount, attempts.length)}`;
-  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}${after}: ${why}`, {
+  const { last, why } = describeFailedAcquisition(attempts, attemptCount, waitMs, (failed, whenWaitRanOut) => `${whenWaitRanOut}${failed.reason === 'locked' ? defaultRetriesAdvice(request, waitMs) : ''}`);
+  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}${why}`, {
     operation: 'acquire',
     resource: lock.resource,
     mode,
-    reason,
+    reason: last?.reason ?? 'locked',
     attempts,
     attemptCount,
     ...(waitMs === undefined ? {} : { waitMs }),

@@ -1,19 +1,14 @@
-import { runUnderLock } from './acquire/using.js';
-import { closedErrorOf } from './base/errors.js';
-import { traceHold } from './base/tracing.js';
-import type { NodeSet } from './nodes/node-state.js';
-import { quorumOf } from './nodes/quorum.js';
-import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { WaitQueues } from './acquire/wait-queue.js';
-import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
 import type { SemaphoreInspection } from './base/outcomes.js';
-import { acquirePermits, guardedAcquisition, permitAcquireError, type PermitRequest } from './permits/acquire-permits.js';
+import type { NodeSet } from './nodes/node-state.js';
+import type { ReleaseNotifications } from './nodes/release-notifications.js';
+import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
+import { acquirePermits, ClaimCalls, permitAcquireError } from './permits/acquire-permits.js';
 import { inspectPermits } from './permits/inspect-permits.js';
-import { runPermitAttempt } from './permits/permit-attempt.js';
-import { Permit } from './permits/permit.js';
+import { type FailedPermitAttempt, runPermitAttempt } from './permits/permit-attempt.js';
+import type { Permit } from './permits/permit.js';
 import { NO_INTENT } from './scripts/read-write-acquire.js';
-import { resolvePermitOptions, type SemaphoreSettings } from './settings/resolve-permits.js';
-import { checkAcquireTtl } from './settings/ttl.js';
+import type { SemaphoreSettings } from './settings/resolve-permits.js';
 
 /**
  * A counting semaphore over the nodes of a `Redlock`: at most `limit` permits of `resource` are held at
@@ -35,17 +30,12 @@ export class Semaphore {
   readonly resource: string;
   /** How many permits may be held at once. */
   readonly limit: number;
-  readonly #set: NodeSet;
-  readonly #notifications: ReleaseNotifications | undefined;
-  /** The wait queues of the `Redlock`, shared with its locks. */
-  readonly #queues: WaitQueues;
+  readonly #calls: ClaimCalls;
   readonly #settings: SemaphoreSettings;
 
   /** @internal Made by `redlock.semaphore()`, which checks the arguments. */
   constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: SemaphoreSettings) {
-    this.#set = set;
-    this.#notifications = notifications;
-    this.#queues = queues;
+    this.#calls = new ClaimCalls(set, notifications, queues, settings.resource, 'semaphore');
     this.#settings = settings;
     this.resource = settings.resource;
     this.limit = settings.limit;
@@ -83,10 +73,8 @@ export class Semaphore {
    * ```
    */
   async acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
-    const request = this.#resolve(ttlMs, options, 'acquirePermits');
-    const permit = await this.#traced('acquire', request, () => acquirePermits(this.#set, this.#notifications, this.#queues, this.#settings, request));
-    if (request.autoExtend) permit.keepExtended(request.ttlMs, request.limits);
-    return permit;
+    const request = this.#calls.resolve(ttlMs, options, this.limit, 'acquirePermits');
+    return this.#calls.traced('acquire', undefined, request, () => acquirePermits(this.#calls, this.#settings, request));
   }
 
   /**
@@ -102,19 +90,9 @@ export class Semaphore {
    *   arguments, before any node is called.
    */
   async tryAcquire(ttlMs: number, options?: TryPermitOptions): Promise<Permit | undefined> {
-    const request = this.#resolve(ttlMs, options, 'tryAcquirePermits');
-    request.signal?.throwIfAborted();
-    return this.#traced('tryAcquire', request, async () => {
-      const result = await runPermitAttempt(this.#set, this.#settings, request.permits, NO_INTENT, request.ttlMs, 1, request.signal);
-      if (result instanceof Permit) {
-        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
-        return result;
-      }
-      request.signal?.throwIfAborted();
-      // A single try asks every node (no lead first), so it is never 'full-at-lead'; both mean "full".
-      if (result === 'full-at-lead' || result.reason === 'no-permits-free') return undefined;
-      throw permitAcquireError(this.#settings, request, [result], 1);
-    });
+    const request = this.#calls.resolve(ttlMs, options, this.limit, 'tryAcquirePermits');
+    const attempt = () => runPermitAttempt(this.#calls.set, this.#settings, request.permits, NO_INTENT, request.ttlMs, 1, request.signal);
+    return this.#calls.tryOnce<Permit, FailedPermitAttempt>(request, undefined, attempt, 'no-permits-free', (failure) => permitAcquireError(this.#settings, request, [failure], 1));
   }
 
   /**
@@ -141,10 +119,8 @@ export class Semaphore {
    * ```
    */
   async using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
-    const request = this.#resolve(ttlMs, options, 'usingPermits');
-    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const permit = await this.#traced('using', request, () => acquirePermits(this.#set, this.#notifications, this.#queues, this.#settings, request));
-    return runUnderLock(this.#set, permit, request.ttlMs, request.signal, request.limits, routine, permit.what);
+    const request = this.#calls.resolve(ttlMs, options, this.limit, 'usingPermits');
+    return this.#calls.using(request, undefined, routine, () => acquirePermits(this.#calls, this.#settings, request));
   }
 
   /**
@@ -163,22 +139,6 @@ export class Semaphore {
    * ```
    */
   inspect(): Promise<SemaphoreInspection> {
-    return inspectPermits(this.#set, this.#settings);
-  }
-
-  /** Runs one acquisition, guarded against `close()` (see `guardedAcquisition`), traced on `redlock-core.hold.acquire` when someone listens. */
-  #traced<T extends Permit | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', request: PermitRequest, run: () => Promise<T>): Promise<T> {
-    const nodeCount = this.#set.nodes.length;
-    const context = () => ({ primitive: 'semaphore', operation, resource: this.resource, mode: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
-    return traceHold('acquire', context, () => guardedAcquisition(this.#set, 'acquire permits of', this.resource, run));
-  }
-
-  /** Checks a call's arguments before any node is called, and that the `Redlock` is open. */
-  #resolve(ttlMs: unknown, options: unknown, scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits'): PermitRequest {
-    const { nodes, options: defaults, lifecycle } = this.#set;
-    const settings = resolvePermitOptions(options, this.limit, defaults, scope);
-    const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);
-    if (lifecycle.isClosed) throw closedErrorOf('acquire permits of', [this.resource]);
-    return { ...settings, ttlMs: checkedTtlMs };
+    return inspectPermits(this.#calls.set, this.#settings);
   }
 }

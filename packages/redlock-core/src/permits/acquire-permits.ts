@@ -1,29 +1,32 @@
-// The acquisition of a semaphore's permits or a read-write lock: the wait loop (acquire/wait-loop.ts) over
-// a claim's attempts, guarded against `close()` and timed by `waitMs`.
-import { PermitError } from '../base/claim-errors.js';
-import { describeAttemptCount } from '../base/describe.js';
-import { describeOutcomes } from '../base/outcomes.js';
+// The calls of a semaphore and a read-write lock, written once for both: argument checks, the guard against
+// `close()`, the trace, a single try, `using()`, and the wait loop (acquire/wait-loop.ts) over a claim's
+// attempts, timed by `waitMs`.
 import { AttemptLog } from '../acquire/attempt-log.js';
 import { startWaitDeadline, WaitExpired } from '../acquire/retry.js';
+import { runUnderLock } from '../acquire/using.js';
 import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
 import type { WaitQueues } from '../acquire/wait-queue.js';
+import { PermitError } from '../base/claim-errors.js';
+import { describeAttemptCount } from '../base/describe.js';
+import type { HoldTraceContext } from '../base/diagnostics.js';
+import { closedErrorOf } from '../base/errors.js';
+import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
+import { traceHold } from '../base/tracing.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
-import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import { permitIntentOf } from '../scripts/permit-acquire.js';
-import type { PermitSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
-import { withdrawIntent } from './claim.js';
+import { defaultRetriesAdvice } from '../settings/resolve-options.js';
+import { type PermitScope, type PermitSettings, resolvePermitOptions, type SemaphoreSettings } from '../settings/resolve-permits.js';
+import { checkAcquireTtl } from '../settings/ttl.js';
+import { Claim, withdrawIntent } from './claim.js';
 import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
 import { describePermits, Permit } from './permit.js';
 
-/** One validated call of a semaphore's `acquire()` or `tryAcquire()`. */
+/** One validated call of a semaphore's or a read-write lock's `acquire…()`, `tryAcquire…()` or `using…()`. */
 export interface PermitRequest extends PermitSettings {
   readonly ttlMs: number;
 }
-
-/** What the wait loop reads of a validated call. */
-type ClaimRequest = Pick<PermitRequest, 'ttlMs' | 'signal' | 'waitMs' | 'retryCount' | 'retryDelayMs' | 'retryJitterMs'>;
 
 /** One kind of claim as the wait loop sees it (a semaphore's permits, a read-write lock's read or write lock): see `Contender`. */
 export interface ClaimAcquisition<H, F extends FailedAttempt> extends Omit<Contender<H, F>, 'attempt' | 'errorOf'> {
@@ -34,18 +37,83 @@ export interface ClaimAcquisition<H, F extends FailedAttempt> extends Omit<Conte
 }
 
 /**
+ * The calls every claim primitive makes the same way, for `Semaphore` and `ReadWriteLock`: the argument
+ * checks, the guard against `close()`, the trace, a single try and `using()`.
+ */
+export class ClaimCalls {
+  constructor(
+    readonly set: NodeSet,
+    readonly notifications: ReleaseNotifications | undefined,
+    /** The wait queues of the `Redlock`, shared with its locks. */
+    readonly queues: WaitQueues,
+    readonly resource: string,
+    readonly primitive: HoldTraceContext['primitive'],
+  ) {}
+
+  /** Checks a call's arguments before any node is called (up to `limit` permits), and that the `Redlock` is open. */
+  resolve(ttlMs: unknown, options: unknown, limit: number, scope: PermitScope): PermitRequest {
+    const { nodes, options: defaults, lifecycle } = this.set;
+    const settings = resolvePermitOptions(options, limit, defaults, scope);
+    const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);
+    if (lifecycle.isClosed) throw closedErrorOf(this.primitive === 'semaphore' ? 'acquire permits of' : 'take the read-write lock on', [this.resource]);
+    return { ...settings, ttlMs: checkedTtlMs };
+  }
+
+  /**
+   * Runs one acquisition (`run`) of a semaphore's permits or of a read-write lock in `mode`, traced on
+   * `redlock-core.hold.acquire` when someone listens, and guarded against `close()` (see `Lifecycle.guard`):
+   * the caller gets a {@link RedlockClosedError} at once, `close()` waits for the attempt in flight and its
+   * cleanup, and releases the claim it still yields.
+   */
+  traced<H extends Claim | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: HoldTraceContext['mode'], request: PermitRequest, run: () => Promise<H>): Promise<H> {
+    const { set, resource, primitive } = this;
+    const nodeCount = set.nodes.length;
+    const context = () => ({ primitive, operation, resource, mode, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
+    const closed = { operation: mode === undefined ? 'acquire permits of' : `take the ${mode} lock on`, resources: [resource], when: ' while the call ran' };
+    return traceHold('acquire', context, () => set.lifecycle.guard(closed, run, async (held) => held?.release()));
+  }
+
+  /**
+   * A `tryAcquire…()` call: its one attempt's claim, kept extended with `autoExtend`; `undefined` when the
+   * attempt failed for `takenReason` (a single try asks every node, no lead first, so it never ends
+   * `'full-at-lead'`, which means the same); else rejects with `errorOf` its failure.
+   */
+  async tryOnce<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(
+    request: PermitRequest,
+    mode: HoldTraceContext['mode'],
+    attempt: () => Promise<H | F | 'full-at-lead'>,
+    takenReason: F['reason'],
+    errorOf: (failure: F) => Error,
+  ): Promise<H | undefined> {
+    request.signal?.throwIfAborted();
+    return this.traced('tryAcquire', mode, request, async () => {
+      const result = await attempt();
+      if (result instanceof Claim) {
+        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
+        return result as H;
+      }
+      request.signal?.throwIfAborted();
+      if (result === 'full-at-lead' || result.reason === takenReason) return undefined;
+      throw errorOf(result as F);
+    });
+  }
+
+  /** A `using…()` call: takes the claim with `acquire` (after checking `routine`) and runs `routine` under it. */
+  async using<T, H extends Claim>(request: PermitRequest, mode: HoldTraceContext['mode'], routine: (signal: AbortSignal, held: H) => Promise<T> | T, acquire: () => Promise<H>): Promise<T> {
+    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
+    const held = await this.traced('using', mode, request, acquire);
+    return runUnderLock(this.set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
+  }
+}
+
+/**
  * Acquires a claim in the wait loop (see `waitForHold`: the turn among this process's waiters, timed
  * retries, a woken attempt at each release heard), or in one attempt with `retryCount: 0`. Ends at once for
  * a final failure (a foreign key, another limit), at `signal` (or `waitMs`), and at `close()`. Hands the
- * claim back with its release waking this process's next waiter.
+ * claim back with its release waking this process's next waiter, kept extended with `autoExtend`.
  */
-export async function acquireClaim<H extends { afterRelease(callback: () => void): void }, F extends FailedAttempt>(
-  set: NodeSet,
-  notifications: ReleaseNotifications | undefined,
-  queues: WaitQueues,
-  request: ClaimRequest,
-  claim: ClaimAcquisition<H, F>,
-): Promise<H> {
+export async function acquireClaim<H extends Claim, F extends FailedAttempt>(calls: ClaimCalls, request: PermitRequest, claim: ClaimAcquisition<H, F>): Promise<H> {
+  const { set, notifications, queues } = calls;
   const { clock } = set.options;
   const { lifecycle } = set;
   request.signal?.throwIfAborted();
@@ -54,18 +122,14 @@ export async function acquireClaim<H extends { afterRelease(callback: () => void
   const deadline = request.waitMs === Infinity ? undefined : startWaitDeadline(clock, request.waitMs, baseSignal);
   const signal = deadline?.signal ?? baseSignal;
   const contender: Contender<H, F> = {
-    queueKeys: claim.queueKeys,
-    keys: claim.keys,
-    isExclusive: claim.isExclusive,
+    ...claim,
     attempt: (attemptNumber, leadNodeIndex) => claim.attempt(attemptNumber, signal, leadNodeIndex),
-    isHeld: (result): result is H => claim.isHeld(result),
-    isFinal: (failure) => claim.isFinal(failure),
-    isTaken: (failure) => claim.isTaken(failure),
     errorOf: (log, waitMs) => claim.errorOf(log.kept(), log.count, waitMs),
   };
   try {
     const held = request.retryCount === 0 ? await attemptOnce(contender, signal) : await waitForHold(set, notifications, queues, { ...request, signal }, contender);
     held.afterRelease(() => queues.wake(claim.queueKeys));
+    if (request.autoExtend) held.keepExtended(request.ttlMs, request.limits);
     return held;
   } finally {
     deadline?.stop();
@@ -89,30 +153,12 @@ async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F
 }
 
 /**
- * Runs one acquisition of a claim (`run`) guarded against `close()` (see `Lifecycle.guard`): the caller gets
- * a {@link RedlockClosedError} at once, `close()` waits for the attempt in flight and its cleanup, and
- * releases the hold it still yields. `operation` names the call in the error: `'acquire permits of'`.
- */
-export function guardedAcquisition<H extends { release(): Promise<unknown> } | undefined>(set: NodeSet, operation: string, resource: string, run: () => Promise<H>): Promise<H> {
-  return set.lifecycle.guard({ operation, resources: [resource], when: ' while the call ran' }, run, releaseAbandoned);
-}
-
-function releaseAbandoned(held: { release(): Promise<unknown> } | undefined): Promise<unknown> {
-  return held === undefined ? Promise.resolve() : held.release();
-}
-
-/**
  * Runs a semaphore's attempts until one wins a quorum: see {@link acquireClaim}. A request for more than 1
  * permit leaves one intent for all its attempts where too few are free (see `permitAcquireScript`): the
  * permit's release frees it, and it is withdrawn when the call gives up.
  */
-export async function acquirePermits(
-  set: NodeSet,
-  notifications: ReleaseNotifications | undefined,
-  queues: WaitQueues,
-  semaphore: SemaphoreSettings,
-  request: PermitRequest,
-): Promise<Permit> {
+export async function acquirePermits(calls: ClaimCalls, semaphore: SemaphoreSettings, request: PermitRequest): Promise<Permit> {
+  const { set } = calls;
   const { key } = semaphore;
   const { permits, ttlMs } = request;
   // One intent id for every attempt of this call: each attempt refreshes the same intent.
@@ -128,7 +174,7 @@ export async function acquirePermits(
     else ended?.settleLeftBehind(nodeIndex);
   };
   try {
-    const held = await acquireClaim<Permit, FailedPermitAttempt>(set, notifications, queues, request, {
+    const held = await acquireClaim<Permit, FailedPermitAttempt>(calls, request, {
       queueKeys: [`permits ${key}`],
       keys: [key],
       // Others may take the permits left.
@@ -155,7 +201,26 @@ export async function acquirePermits(
   }
 }
 
-/** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
+/**
+ * The end of the message of an acquisition whose attempts failed, or that `waitMs` ended, after `Could not
+ * take …`, and the attempt that says why (`undefined` when none ran): the latest that ran to its vote, since
+ * one cut off by `waitMs` decides nothing. `explain` adds what that attempt's reason calls for, given
+ * `whenWaitRanOut` (`, when \`waitMs\` (… ms) ran out`, or `''`).
+ */
+export function describeFailedAcquisition<F extends { readonly nodes: readonly NodeOutcome<string>[]; readonly isCutOff?: true }>(
+  attempts: readonly F[],
+  attemptCount: number,
+  waitMs: number | undefined,
+  explain: (last: F, whenWaitRanOut: string) => string,
+): { readonly last: F | undefined; readonly why: string } {
+  const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
+  if (last === undefined) return { last, why: `: \`waitMs\` (${waitMs} ms) ran out before any attempt` };
+  const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
+  const why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${explain(last, whenWaitRanOut)}`;
+  return { last, why: ` ${describeAttemptCount(attemptCount, attempts.length)}: ${why}` };
+}
+
+/** The error of a semaphore's acquisition whose attempts failed, or that `waitMs` ended. */
 export function permitAcquireError(
   semaphore: SemaphoreSettings,
   request: PermitSettings,
@@ -163,21 +228,16 @@ export function permitAcquireError(
   attemptCount: number,
   waitMs?: number,
 ): PermitError {
-  // An attempt cut off by `waitMs` decides nothing: the latest that ran to its vote says why.
-  const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
-  const what = describePermits(request.permits, semaphore.limit, semaphore.resource);
-  const reason = last?.reason ?? 'no-permits-free';
-  const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
-  let why: string;
-  if (last === undefined) why = `\`waitMs\` (${waitMs} ms) ran out before any attempt`;
-  else if (reason === 'limit-mismatch') why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}: held with limit ${last.recordedLimit}, and every client of a semaphore must give the same limit`;
-  else why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${whenWaitRanOut}${reason === 'no-permits-free' ? defaultRetriesAdvice(request, waitMs) : ''}`;
-  const after = last === undefined ? '' : ` ${describeAttemptCount(attemptCount, attempts.length)}`;
-  return new PermitError(`Could not acquire ${what}${after}: ${why}`, {
+  const { last, why } = describeFailedAcquisition(attempts, attemptCount, waitMs, (failed, whenWaitRanOut) =>
+    failed.reason === 'limit-mismatch'
+      ? `: held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit`
+      : `${whenWaitRanOut}${failed.reason === 'no-permits-free' ? defaultRetriesAdvice(request, waitMs) : ''}`,
+  );
+  return new PermitError(`Could not acquire ${describePermits(request.permits, semaphore.limit, semaphore.resource)}${why}`, {
     operation: 'acquire',
     resource: semaphore.resource,
     permits: request.permits,
-    reason,
+    reason: last?.reason ?? 'no-permits-free',
     attempts,
     attemptCount,
     ...(waitMs === undefined ? {} : { waitMs }),

@@ -11,7 +11,7 @@ import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
 import { extendHold } from '../lock/extend.js';
 import { releaseOnEveryNode as releaseHold } from '../lock/release.js';
-import { type HandleExtension, Hold } from '../lock/hold.js';
+import { type HandleExtension, Hold, type HoldInit } from '../lock/hold.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -26,24 +26,13 @@ export type ClaimState = 'held' | 'released' | 'lost' | 'expired';
 /** Why an extension or a release of a claim failed. */
 export type ClaimFailure = 'not-held' | 'nodes-unreachable' | 'no-validity';
 
-/** What an attempt that won a quorum hands its claim; each kind's grant adds what names it. */
-export interface ClaimGrant {
-  readonly set: NodeSet;
+/** What an attempt that won a quorum hands its claim (a {@link HoldInit} of one key); each kind's grant adds what names it. */
+export interface ClaimGrant extends Omit<HoldInit, 'resources' | 'keys' | 'nodes' | 'what'> {
   readonly resource: string;
   readonly key: string;
-  readonly token: string;
   /** A second holder id the release frees too (a waiting writer's or request's intent), or `''`. */
   readonly alsoFrees: string;
   readonly attempts: number;
-  readonly ttlMs: number;
-  /** Monotonic time when the validity ends. */
-  readonly validUntil: number;
-  /** Wall-clock time when the validity ends. */
-  readonly expiresAt: number;
-  /** Monotonic time after which the entries have expired on every node anyway. */
-  readonly keysExpireAt: number;
-  /** Whether each node was sent the request, by node index: those the release goes to. */
-  readonly written: boolean[];
 }
 
 /** What a kind of claim (permits, a read-write lock) tells the claim of itself. */
@@ -97,13 +86,9 @@ export class Claim {
   /** Which attempt of the call won this handle, from 1. */
   readonly attempts: number;
   readonly #hold: Hold;
+  readonly #kind: ClaimKind;
   readonly #key: string;
-  readonly #fields: readonly string[];
-  readonly #layout: HashLayout;
   readonly #alsoFrees: string;
-  readonly #errorOf: ClaimKind['errorOf'];
-  readonly #isPlural: boolean;
-  readonly #traced: ClaimKind['traced'];
   /** The automatic extension (`autoExtend`), while it runs. */
   #extension: HandleExtension | undefined;
   #releasing: Promise<void> | undefined;
@@ -113,26 +98,13 @@ export class Claim {
   protected constructor(grant: ClaimGrant, kind: ClaimKind) {
     this.resource = grant.resource;
     this.attempts = grant.attempts;
+    this.#kind = kind;
     this.#key = grant.key;
-    this.#fields = kind.fields;
-    this.#layout = kind.layout;
     this.#alsoFrees = grant.alsoFrees;
-    this.#errorOf = kind.errorOf;
-    this.#isPlural = kind.isPlural;
-    this.#traced = kind.traced;
-    this.#hold = new Hold({
-      set: grant.set,
-      resources: [grant.resource],
-      keys: [grant.key],
-      token: grant.token,
-      ttlMs: grant.ttlMs,
-      validUntil: grant.validUntil,
-      keysExpireAt: grant.keysExpireAt,
-      expiresAt: grant.expiresAt,
-      written: grant.written,
-      nodes: [],
-      what: kind.what,
-    });
+    // Field by field, not `...grant`: with a spread (a differently shaped init per kind) an uncontended
+    // acquire+release measured ~10-20% more client CPU.
+    const { set, token, ttlMs, validUntil, keysExpireAt, expiresAt, written } = grant;
+    this.#hold = new Hold({ set, resources: [grant.resource], keys: [grant.key], token, ttlMs, validUntil, keysExpireAt, expiresAt, written, nodes: [], what: kind.what });
   }
 
   /** Where the claim stands, read from the monotonic clock now; each handle names the type its own way. */
@@ -186,13 +158,13 @@ export class Claim {
    */
   assertValid(): void {
     const state = this.state;
-    if (state !== 'held') throw this.#lossError(state, this.#isPlural ? 'are' : 'is');
+    if (state !== 'held') throw this.#lossError(state, this.#kind.isPlural ? 'are' : 'is');
   }
 
   /** See `Lock.lossBeforeRelease`. @internal */
   lossBeforeRelease(): LockLostError | undefined {
     const state = this.#stateAtRelease;
-    return state === 'expired' || state === 'lost' ? this.#lossError(state, this.#isPlural ? 'were' : 'was', ' when released') : undefined;
+    return state === 'expired' || state === 'lost' ? this.#lossError(state, this.#kind.isPlural ? 'were' : 'was', ' when released') : undefined;
   }
 
   #lossError(state: ClaimState, verb: string, when = ''): LockLostError {
@@ -202,7 +174,7 @@ export class Claim {
   /** The typed error of a failed `operation`, worded the same for both kinds. */
   #failure(operation: 'extend' | 'release', reason: ClaimFailure, why: string, nodes?: readonly NodeOutcome<string>[]): Error {
     const verb = operation === 'extend' ? 'extend' : 'confirm the release of';
-    return this.#errorOf(`Could not ${verb} ${this.#hold.what}: ${why}`, { operation, reason, nodes });
+    return this.#kind.errorOf(`Could not ${verb} ${this.#hold.what}: ${why}`, { operation, reason, nodes });
   }
 
   /**
@@ -230,18 +202,20 @@ export class Claim {
     checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), 1);
     if (set.lifecycle.isClosed) throw closedErrorOf('extend', hold.resources);
     if (this.state !== 'held') throw this.#failure('extend', 'not-held', `it is ${this.state}`);
+    const { fields, layout } = this.#kind;
+    const runOf = (isReseeding: boolean) => new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, isReseeding, layout, fields), parsePermitExtendReply);
     await extendHold<PermitExtendStatus>(
       hold,
       ttlMs,
       {
-        run: new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, false, this.#layout, this.#fields), parsePermitExtendReply),
-        reseedRun: new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, true, this.#layout, this.#fields), parsePermitExtendReply),
+        run: runOf(false),
+        reseedRun: runOf(true),
         // Our own fields: kept while the claim is held, freed if it was released (see settleFields).
-        settleReseed: (nodeIndex) => this.settleFields(nodeIndex, this.#fields),
+        settleReseed: (nodeIndex) => this.settleFields(nodeIndex, fields),
         keyCount: 1,
         yes: 'extended',
         errorOf: (failure) => this.#failure('extend', failure.reason, failure.why, failure.nodes),
-        releasedWhy: `${this.#isPlural ? 'they were' : 'it was'} released meanwhile`,
+        releasedWhy: `${this.#kind.isPlural ? 'they were' : 'it was'} released meanwhile`,
         lostErrorOf: (error) => new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }),
       },
       () => this.remainingValidityMs,
@@ -272,7 +246,7 @@ export class Claim {
 
   #traceContext(operation: 'extend' | 'release', ttlMs: number | undefined): Omit<HoldTraceContext, 'result' | 'error'> {
     const { set, resources } = this.#hold;
-    return { ...this.#traced, operation, resource: resources[0] as string, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
+    return { ...this.#kind.traced, operation, resource: resources[0] as string, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
   }
 
   /**
@@ -323,8 +297,8 @@ export class Claim {
     const hold = this.#hold;
     hold.written[nodeIndex] = true;
     const isReleased = hold.isReleased;
-    if (!isReleased && fields.every((field) => this.#fields.includes(field))) return;
-    void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#fields) });
+    if (!isReleased && fields.every((field) => this.#kind.fields.includes(field))) return;
+    void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#kind.fields) });
   }
 
   /**

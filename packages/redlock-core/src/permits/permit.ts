@@ -1,5 +1,3 @@
-// A holder's permits of a semaphore: the handle `acquire()` resolves with. What it holds on the nodes, its
-// extension and its release are its Claim's, as for the read-write lock's handle.
 import { describeResources } from '../base/describe.js';
 import { PermitError } from '../base/claim-errors.js';
 import { Claim, type ClaimGrant } from './claim.js';

@@ -1,5 +1,3 @@
-// A held read-write lock, for reading or for writing: the handle its acquisitions resolve with. What it holds
-// on the nodes, its extension and its release are its Claim's, as for a semaphore's permits.
 import { ReadWriteLockError } from '../base/claim-errors.js';
 import { describeResources } from '../base/describe.js';
 import type { ReadWriteAcquireStatus } from '../base/outcomes.js';

@@ -44,17 +44,14 @@ export function resolveReadWriteLock(resource: unknown, keyPrefix: string): Read
 }
 
 /**
- * Validates the options of a semaphore's `acquire()` (`scope` `'acquirePermits'`), `tryAcquire()`
- * (`'tryAcquirePermits'`, which refuses the retry options) or `using()` (`'usingPermits'`), or of a
- * read-write lock's (`'…ReadWrite'`, which take no `permits`: 1, with a `limit` of 1), filling in the
- * `Redlock`'s retry defaults.
+ * The calls whose options {@link resolvePermitOptions} checks: a semaphore's `acquire()`, `tryAcquire()`
+ * (which refuses the retry options) or `using()`, or a read-write lock's (which take no `permits`: 1, with
+ * a `limit` of 1).
  */
-export function resolvePermitOptions(
-  options: unknown,
-  limit: number,
-  defaults: RetryDefaults & { readonly waitMs: number },
-  scope: 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits' | 'acquireReadWrite' | 'tryAcquireReadWrite' | 'usingReadWrite',
-): PermitSettings {
+export type PermitScope = 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits' | 'acquireReadWrite' | 'tryAcquireReadWrite' | 'usingReadWrite';
+
+/** Validates the options of the call `scope`, filling in the `Redlock`'s retry defaults. */
+export function resolvePermitOptions(options: unknown, limit: number, defaults: RetryDefaults & { readonly waitMs: number }, scope: PermitScope): PermitSettings {
   const given = checkOptionsObject('options', options, scope);
   const { permits = 1, signal, autoExtend = false } = given;
   checkInteger('permits', permits, 1, limit);

@@ -71,17 +71,11 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
     }
     case 'permit-extend':
       return extendEntries(keyspace, key, args, now);
-    case 'permit-inspect': {
+    case 'permit-inspect':
       if (type === 'none') return 0;
       if (slots === undefined || !isSemaphoreHash(keyspace, key, slots)) return -2;
-      const limit = slots.get('limit');
-      const taken: (number | string)[] = [];
-      for (const [field, value] of slots ?? []) {
-        const remainingMs = entryOf(value).expiresAtMs - now;
-        if (field !== 'limit' && field !== 'i' && remainingMs > 0) taken.push(Number(field), createHash('sha1').update(entryOf(value).holder).digest('hex').slice(0, 12), remainingMs);
-      }
-      return [Number(limit), ...taken];
-    }
+      // A waiting request's intent holds no slot.
+      return [Number(slots.get('limit')), ...liveEntries(slots, now, (field) => (field === 'limit' || field === 'i' ? undefined : Number(field)))];
     case 'permit-release': {
       const [, other = '', ...keptFields] = args;
       const kept = new Set(keptFields);
@@ -267,15 +261,23 @@ function acquireReadWrite(keyspace: FakeKeyspace, key: string, args: readonly st
 
 /** The read-write-inspect script (scripts/read-write-inspect.ts). */
 function inspectReadWrite(keyspace: FakeKeyspace, key: string, now: number): unknown {
-  const type = keyspace.typeOf(key);
-  if (type === 'none') return 0;
+  if (keyspace.typeOf(key) === 'none') return 0;
   const fields = keyspace.hashOf(key);
   if (fields === undefined || !isReadWriteHash(keyspace, key, fields)) return -2;
-  const reply: (string | number)[] = [1];
+  return [1, ...liveEntries(fields, now, (field) => (field === 'rw' ? undefined : field === 'w' || field === 'i' ? field : 'r'))];
+}
+
+/**
+ * What the inspect scripts report of a hash's live entries, without any token: for each field that `nameOf`
+ * names, its name, the opaque holder id (the first 12 hex digits of the SHA1 of the holder) and the
+ * milliseconds it has left.
+ */
+function liveEntries(fields: ReadonlyMap<string, string>, now: number, nameOf: (field: string) => string | number | undefined): (string | number)[] {
+  const reply: (string | number)[] = [];
   for (const [field, value] of fields) {
-    if (field === 'rw' || !value.includes(':')) continue;
+    const name = nameOf(field);
     const { holder, expiresAtMs } = entryOf(value);
-    if (expiresAtMs > now) reply.push(field === 'w' || field === 'i' ? field : 'r', createHash('sha1').update(holder).digest('hex').slice(0, 12), expiresAtMs - now);
+    if (name !== undefined && value.includes(':') && expiresAtMs > now) reply.push(name, createHash('sha1').update(holder).digest('hex').slice(0, 12), expiresAtMs - now);
   }
   return reply;
 }
