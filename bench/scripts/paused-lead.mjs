@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { startRedisNodes } from 'local-redis-nodes';
 import { Redlock } from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
-import { leadNodeIndexOf } from '../../packages/redlock-core/dist/nodes/lead-node.js';
+import { leadNodeIndexOf } from '../../packages/redlock-core/dist/nodes/release-notifications.js';
 
 const rounds = Number(process.argv[2] ?? 10);
 const isPaused = process.argv[3] !== '0';

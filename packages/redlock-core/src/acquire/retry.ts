@@ -10,21 +10,13 @@ export function retryDelayMs(baseMs: number, jitterMs: number, random: () => num
 }
 
 /**
- * The least rest after a woken attempt that failed, in milliseconds (see {@link wokenRestMs}). Anyone who
- * can PUBLISH on a node can announce a release: without a rest, forged announcements would have a waiter
- * ask its lead node as fast as it answers. Short enough that a hold handed on every few milliseconds
- * still wakes a waiter at each release.
+ * The least wait, in milliseconds, before the attempt that follows a woken attempt that failed: the wait
+ * is the longest of this, 9 times that attempt (woken attempts then take at most a tenth of a waiter's
+ * time) and the crowd's share (`KeyWatch.crowdRestMs`). Anyone who can PUBLISH on a node can announce a
+ * release: without a rest, forged announcements would have a waiter ask its lead node as fast as it
+ * answers. Short enough that a hold handed on every few milliseconds still wakes a waiter at each release.
  */
-export const WAKE_REST_MIN_MS = 4;
-
-/**
- * How long announcements rest after a woken attempt that failed and took `attemptMs`: at least
- * {@link WAKE_REST_MIN_MS}, 9 times the attempt (woken attempts then take at most a tenth of a waiter's
- * time, however many announcements come), and `crowdMs` (see `KeyWatch.crowdRestMs`).
- */
-export function wokenRestMs(attemptMs: number, crowdMs: number): number {
-  return Math.max(WAKE_REST_MIN_MS, 9 * attemptMs, crowdMs);
-}
+export const WAKE_REST_MS = 4;
 
 /**
  * Why the signal of a call with a finite `waitMs` aborted when that time ran out. It never reaches the

@@ -2,14 +2,12 @@
 // write lock): take turns with the other waiters of this process, then attempt until one attempt wins, with
 // timed retries between the attempts, and an attempt at each release heard in between.
 import type { Clock } from '../base/clock.js';
-import { isUnanswered, type NodeOutcome } from '../base/outcomes.js';
-import { leadNodeIndexIn } from '../nodes/lead-node.js';
-import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
-import type { NodeSet } from '../nodes/node-state.js';
-import type { KeyWatch, ReleaseNotifications } from '../nodes/release-notifications.js';
+import { longestNodeTimeoutMs, nodeDistanceMsFor } from '../nodes/node-latency.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { leadNodeIndexOf, type ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
-import { retryDelayMs, WaitExpired, wokenRestMs } from './retry.js';
+import { retryDelayMs, WAKE_REST_MS, WaitExpired } from './retry.js';
 import type { Waiter, WaitQueue, WaitQueues } from './wait-queue.js';
 
 /** What a failed attempt shows the loop: each node's answer, by node index. */
@@ -36,8 +34,8 @@ export interface Contender<H, F extends FailedAttempt> {
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
   /**
-   * One attempt. A woken one (by a release, or a look once listening) gets the queue's lead node, which
-   * it asks alone first, to stop there if the hold was taken again.
+   * One attempt. A woken one gets the lead node of `keys` (see `leadNodeIndexOf`), which it asks alone
+   * first, to stop there if the hold was taken again.
    */
   attempt(attemptNumber: number, leadNodeIndex: number | undefined): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
@@ -53,12 +51,12 @@ export interface Contender<H, F extends FailedAttempt> {
  * Waits for a hold: joins the queue of its hold and waits for its turn (see `WaitQueue`), then attempts
  * as the head until one attempt wins. Timed retries come every `retryDelayMs` ± jitter and count against
  * `retryCount` (with the tries used up while queued). Once a node says the resource is taken, the queue
- * listens for its release and looks once more when the subscriptions are in place (the holder may have
- * released unheard before). A release heard, or made here, wakes the head at once; a woken attempt uses up
- * no retry and asks the lead node first while it answers (timed retries ask every node, so a key left on
- * the lead node alone cannot stall a waiter). Anyone who can PUBLISH can wake the head, so a wake never
- * postpones a timed retry, and after a woken attempt that failed, announcements rest (`wokenRestMs`).
- * Rejects with the contender's error when the retries or `waitMs` run out, else with `signal.reason`.
+ * listens for its release on the lead node (on every node while the lead node does not answer). A wake
+ * (a release heard or made here, or the subscriptions coming in place, since the holder may have released
+ * unheard before) starts an attempt at once that uses up no retry and asks the lead node first while it
+ * answers. Anyone who can PUBLISH can wake the head, so a wake never postpones a timed retry, and the
+ * attempt after a woken one that failed rests (see `WAKE_REST_MS`). Rejects with the contender's error when the
+ * retries or `waitMs` run out, else with `signal.reason`.
  */
 export async function waitForHold<H, F extends FailedAttempt>(
   set: NodeSet,
@@ -69,33 +67,37 @@ export async function waitForHold<H, F extends FailedAttempt>(
 ): Promise<H> {
   const { clock } = set.options;
   const { signal } = request;
-  const queue = queues.queueOf(contender.queueKeys, () => leadNodeIndexIn(set, contender.keys));
+  const queue = queues.queueOf(contender.queueKeys);
   const waiter = queue.join(request);
   const log = new AttemptLog<F>();
+  /** The queue's lead node, by each node's distance when first needed: an uncontended call never needs it. */
+  const leadOf = (): NodeState =>
+    set.nodes[(queue.leadNodeIndex ??= leadNodeIndexOf(contender.keys, set.nodes.map((node) => nodeDistanceMsFor(node, set.options))))] as NodeState;
   let isHeld = false;
-  /** The watch's subscriptions coming in place, until the waiter looked after them. */
-  let look: Promise<void> | undefined;
   try {
     const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
     if (turn === 'gave-up') throw contender.errorOf(reportedAttempts(log, waiter, queue));
     let retryAt = turn === 'first' ? 0 : nextRetryAt(clock, request);
-    /** What starts the next attempt: its timer, a release, or a look once listening, which no release asked for. */
-    let wokenBy: 'timer' | 'release' | 'look' = turn === 'look' ? 'look' : 'timer';
-    // Held here: wait for its release before asking any node.
-    if (turn === 'held-here') wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
+    // A turn after another head: at once if its leaving woke this one, else once the hold is released here.
+    let isWoken = turn !== 'first' && (await waitForRetry(clock, retryAt - clock.now(), queue, signal));
+    /** Until then on the clock, the next attempt waits: the one before was woken and failed. */
+    let restUntil = 0;
     for (;;) {
+      if (isWoken && restUntil > clock.now()) {
+        // A timed retry due meanwhile ends the rest: a rest never postpones one.
+        await waitForRetry(clock, Math.min(restUntil, retryAt) - clock.now(), undefined, signal);
+        isWoken = retryAt > restUntil;
+      }
       signal?.throwIfAborted();
       queue.clearWake();
-      // What a woken attempt's rest is measured from; the clock is not read for the others.
-      const startedAt = wokenBy === 'release' ? clock.now() : 0;
-      const isWoken = wokenBy !== 'timer' && queue.isLeadAnswering;
-      const result = await contender.attempt(log.count + 1, isWoken ? queue.leadNodeIndex : undefined);
+      const startedAt = isWoken ? clock.now() : 0;
+      const result = await contender.attempt(log.count + 1, isWoken && leadOf().breaker.isUp ? leadOf().index : undefined);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;
         return result;
       }
       // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
-      if (wokenBy === 'release') queue.restWakes(wokenRestMs(clock.now() - startedAt, queue.watch?.crowdRestMs(request.retryDelayMs) ?? 0));
+      if (isWoken) restUntil = clock.now() + Math.max(WAKE_REST_MS, 9 * (clock.now() - startedAt), queue.watch?.crowdRestMs(request.retryDelayMs) ?? 0);
       // Taken at the lead node, a woken attempt asked no other node: nothing to count or report.
       const failure = typeof result === 'string' ? undefined : result;
       // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
@@ -104,30 +106,25 @@ export async function waitForHold<H, F extends FailedAttempt>(
       if (failure !== undefined) {
         if (contender.isFinal(failure)) throw contender.errorOf(log);
         queue.recordFailure(failure);
-        // A lead node the attempt did not wait for (a first contact, once the others settled the failure)
-        // tells nothing yet of whether it answers.
-        const lead = failure.nodes[queue.leadNodeIndex];
-        if (lead === undefined || !isUnanswered(lead as NodeOutcome<string>)) queue.noteLeadAnswer(lead?.status);
-        if (wokenBy === 'timer') {
+        if (!isWoken) {
           waiter.failures += 1;
           if (waiter.failures > request.retryCount) throw contender.errorOf(log);
           retryAt = nextRetryAt(clock, request);
         }
       }
-      // The holder may release before we listen: once the subscriptions are in place, look once more, at
-      // no cost to the retries. A node slow to subscribe holds up neither a release heard meanwhile nor the
-      // timed retry.
+      // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.
       if ((failure === undefined || contender.isTaken(failure)) && queue.watch === undefined && notifications !== undefined) {
-        look = queue.listen(notifications, contender.keys, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)).ready;
+        queue.listen(notifications, contender.keys, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length), leadOf().index);
       }
+      // A silent lead node announces nothing: its neighbours' announcements wake the head instead.
+      if (queue.watch !== undefined && !leadOf().breaker.isUp) queue.watch.watchEveryNode();
       // A timed retry that is due goes first, however many wakes are pending: wakes never starve it. It
       // still lets the event loop turn: attempts that fail at once (nodes refused, no pause between
       // retries) would otherwise run on microtasks alone, and no timer could end the wait, not even `waitMs`.
       if (retryAt <= clock.now()) {
         await nextTimerTurn(clock);
-        wokenBy = 'timer';
-      } else wokenBy = await waitForRetry(clock, retryAt - clock.now(), queue, signal, look);
-      if (wokenBy === 'look') look = undefined;
+        isWoken = false;
+      } else isWoken = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
     }
   } catch (error) {
     // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
@@ -160,43 +157,25 @@ function nextTimerTurn(clock: Clock): Promise<void> {
   });
 }
 
-/** Whatever tells a waiter that the hold may be free: a {@link KeyWatch}, or a local {@link WaitQueue}. */
-export type ReleaseSource = Pick<KeyWatch, 'onNextRelease'>;
+/** Whatever tells a waiter that the hold may be free: its {@link WaitQueue}. */
+export type ReleaseSource = Pick<WaitQueue, 'onNextRelease'>;
 
 /**
- * Waits until `delayMs` passed (`'timer'`), a release came (`'release'`), or `look` settled (`'look'`: a
- * watch's subscriptions came in place), whichever comes first; rejects with `signal.reason` if it aborts.
+ * Waits until `delayMs` passed (`false`) or `source` tells of a release (`true`), whichever comes first;
+ * rejects with `signal.reason` if it aborts. Settling twice is harmless: each way out clears them all.
  */
-export function waitForRetry(
-  clock: Clock,
-  delayMs: number,
-  source: ReleaseSource | undefined,
-  signal: AbortSignal | undefined,
-  look?: Promise<void>,
-): Promise<'timer' | 'release' | 'look'> {
+export function waitForRetry(clock: Clock, delayMs: number, source: ReleaseSource | undefined, signal: AbortSignal | undefined): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    let isDone = false;
-    const end = (): boolean => {
-      if (isDone) return false;
-      isDone = true;
+    if (signal?.aborted) return reject(signal.reason);
+    const end = (settle: () => void): void => {
       clock.clearTimeout(timer);
       cancelWake?.();
       signal?.removeEventListener('abort', onAbort);
-      return true;
+      settle();
     };
-    const finish = (how: 'timer' | 'release' | 'look'): void => {
-      if (end()) resolve(how);
-    };
-    const onAbort = (): void => {
-      if (end()) reject(signal?.reason);
-    };
-    const timer = clock.setTimeout(() => finish('timer'), delayMs);
-    const cancelWake = source?.onNextRelease(() => finish('release'));
+    const onAbort = (): void => end(() => reject(signal?.reason));
+    const timer = clock.setTimeout(() => end(() => resolve(false)), delayMs);
+    const cancelWake = source?.onNextRelease(() => end(() => resolve(true)));
     signal?.addEventListener('abort', onAbort, { once: true });
-    void look?.then(() => finish('look'));
   });
 }

@@ -2,28 +2,19 @@
 // nodes, so a release costs one woken attempt however many waiters this process has, and holds go to
 // them in the order they called `acquire()`.
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
-import { type Clock, recheckDelayMs } from '../base/clock.js';
+import type { Clock } from '../base/clock.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import type { KeyWatch, ReleaseNotifications } from '../nodes/release-notifications.js';
 import { retryDelayMs } from './retry.js';
-
-/**
- * How a waiter's turn at the head began, which decides its first move:
- * - `'first'`: it found no queue; it tries at once, and that attempt counts as its first try.
- * - `'held-here'`: the waiter before it left with a hold that keeps others out (a lock, a write lock),
- *   not yet released: it waits for that release (or its retry timer) before asking any node.
- * - `'look'`: the waiter before it left without a hold, or with one others may share (permits, a read
- *   lock): it looks at once, at no cost to its retries.
- */
-export type Turn = 'first' | 'held-here' | 'look';
 
 /** The settings of one waiter: its retries, and its signal (which carries a finite `waitMs`). */
 export interface WaiterSettings extends RetrySettings {
   readonly signal: AbortSignal | undefined;
 }
 
-/** One call of `acquire()` in a {@link WaitQueue}. */
+/** One call of `acquire()` in a {@link WaitQueue}; the queue alone sets its fields. */
 export interface Waiter {
+  readonly settings: WaiterSettings;
   /**
    * Failed tries counted against `retryCount`. As the head: each failed timed attempt. While queued:
    * joining (the waiters ahead hold or want the hold), and each retry period in which nobody here
@@ -32,14 +23,13 @@ export interface Waiter {
   failures: number;
   /** The full attempts heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}). */
   readonly attemptsWhileQueued: AttemptLog<LoggedAttempt>;
-  /** `undefined` for the first head; else settles when its turn comes (or its retries ran out), rejects when its signal aborts. */
-  readonly turn: Promise<Turn | 'gave-up'> | undefined;
-}
-
-interface QueuedWaiter extends Waiter {
-  readonly settings: WaiterSettings;
-  turn: Promise<Turn | 'gave-up'> | undefined;
-  settle: (turn: Turn | 'gave-up') => void;
+  /**
+   * `undefined` for the first head, which tries at once. Else settles when its turn comes (`'turn'`, with a
+   * wake pending unless a waiter of the queue still holds what keeps others out), or its retries ran out;
+   * rejects when its signal aborts.
+   */
+  turn: Promise<'turn' | 'gave-up'> | undefined;
+  settle: (turn: 'turn' | 'gave-up') => void;
   periodTimer: unknown;
   onAbort: (() => void) | undefined;
 }
@@ -50,8 +40,8 @@ interface QueuedWaiter extends Waiter {
  * queue leaves its {@link WaitQueues} with its last waiter.
  */
 export class WaitQueue {
-  /** Whether woken heads ask the lead node first: while it answered the latest full attempt. */
-  isLeadAnswering = true;
+  /** The node woken heads ask first and listen to, once a head needed it: one for every head of the queue. */
+  leadNodeIndex: number | undefined;
   /** The release notifications of the queue's keys, from the first time a head found the hold taken. */
   watch: KeyWatch | undefined;
   /** The latest full attempt a head made and failed: what a waiter that gives up in the queue reports. */
@@ -60,36 +50,21 @@ export class WaitQueue {
   readonly #clock: Clock;
   readonly #queues: WaitQueues;
   readonly #id: string;
-  #leadNodeIndexOf: (() => number) | undefined;
-  #leadNodeIndex = 0;
-  #head: QueuedWaiter | undefined;
+  #head: Waiter | undefined;
   /** The waiters behind the head; made when the first one comes (most locks have none). */
-  #queued: Set<QueuedWaiter> | undefined;
+  #queued: Set<Waiter> | undefined;
   /** How many heads acquired: progress for the queued waiters' retry periods. */
   #acquisitions = 0;
   /** Whether a head acquired an exclusive hold and no release came since. */
   #isHeldHere = false;
-  /** A wake the head has not taken yet: `'local'` if a release made here is among them (never rested). */
-  #pendingWake: 'announced' | 'local' | undefined;
+  /** Whether a release came that the head has not taken yet. */
+  #isWakePending = false;
   #onWake: (() => void) | undefined;
-  /** Until then on the clock, announced releases wait (see {@link restWakes}). */
-  #restUntil = -Infinity;
-  #restTimer: unknown;
 
-  constructor(clock: Clock, queues: WaitQueues, id: string, leadNodeIndexOf: () => number) {
+  constructor(clock: Clock, queues: WaitQueues, id: string) {
     this.#clock = clock;
     this.#queues = queues;
     this.#id = id;
-    this.#leadNodeIndexOf = leadNodeIndexOf;
-  }
-
-  /** The node woken heads ask first and listen to (see `leadNodeIndexIn`): worked out once, when first needed. */
-  get leadNodeIndex(): number {
-    if (this.#leadNodeIndexOf !== undefined) {
-      this.#leadNodeIndex = this.#leadNodeIndexOf();
-      this.#leadNodeIndexOf = undefined;
-    }
-    return this.#leadNodeIndex;
   }
 
   /** How many waiters the queue holds, its head included. */
@@ -99,14 +74,14 @@ export class WaitQueue {
 
   /** Adds a waiter at the end: the head at once if the queue is empty, else it waits for its turn. */
   join(settings: WaiterSettings): Waiter {
-    const waiter: QueuedWaiter = { settings, failures: 0, attemptsWhileQueued: new AttemptLog(), turn: undefined, settle: NO_TURN, periodTimer: undefined, onAbort: undefined };
+    const waiter: Waiter = { settings, failures: 0, attemptsWhileQueued: new AttemptLog(), turn: undefined, settle: NO_TURN, periodTimer: undefined, onAbort: undefined };
     if (this.#head === undefined) {
       this.#head = waiter;
       return waiter;
     }
     (this.#queued ??= new Set()).add(waiter);
     waiter.failures = 1;
-    waiter.turn = new Promise<Turn | 'gave-up'>((resolve, reject) => {
+    waiter.turn = new Promise<'turn' | 'gave-up'>((resolve, reject) => {
       waiter.settle = resolve;
       const { signal } = settings;
       if (signal === undefined) return;
@@ -126,7 +101,7 @@ export class WaitQueue {
    */
   leave(waiter: Waiter, hasAcquired: boolean, keepsOthersOut: boolean): void {
     if (waiter !== this.#head) {
-      this.#remove(waiter as QueuedWaiter);
+      this.#remove(waiter);
       return;
     }
     if (hasAcquired) {
@@ -135,14 +110,16 @@ export class WaitQueue {
       // Releases before this are no news to the next head.
       this.clearWake();
     }
-    const next: QueuedWaiter | undefined = this.#queued?.values().next().value;
+    const next: Waiter | undefined = this.#queued?.values().next().value;
     this.#head = next;
     if (next === undefined) {
       this.#close();
       return;
     }
     this.#remove(next);
-    next.settle(this.#isHeldHere ? 'held-here' : 'look');
+    // Left without a hold, or with one others may share (permits, a read lock): the next head tries at once.
+    if (!this.#isHeldHere) this.#isWakePending = true;
+    next.settle('turn');
   }
 
   /** Counts a full attempt a head made and failed, for the waiters that give up in the queue. */
@@ -151,52 +128,28 @@ export class WaitQueue {
     for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
   }
 
-  /** Notes how the lead node answered a full attempt; once it failed, the watch covers every node. */
-  noteLeadAnswer(status: string | undefined): void {
-    const isAnswering = status !== 'timeout' && status !== 'error';
-    if (!isAnswering && this.isLeadAnswering) this.watch?.watchEveryNode();
-    this.isLeadAnswering = isAnswering;
+  /** Watches the release notifications of `keys` on node `leadNodeIndex` for every head to come, once. */
+  listen(notifications: ReleaseNotifications, keys: readonly string[], timeoutMs: number, leadNodeIndex: number): void {
+    this.watch ??= notifications.watch(keys, timeoutMs, leadNodeIndex, () => this.wake());
   }
 
-  /** Watches the release notifications of `keys` for every head to come, once; returns the watch. */
-  listen(notifications: ReleaseNotifications, keys: readonly string[], timeoutMs: number): KeyWatch {
-    if (this.watch !== undefined) return this.watch;
-    const watch = notifications.watch(keys, timeoutMs, this.leadNodeIndex);
-    if (!this.isLeadAnswering) watch.watchEveryNode();
-    const relay = (): void => {
-      watch.onNextRelease(relay);
-      this.#wakeAfterRest();
-    };
-    watch.onNextRelease(relay);
-    this.watch = watch;
-    return watch;
-  }
-
-  /** A hold on these resources was released here: wakes the head now, or at its next wait. */
+  /** A hold on these resources may be free (released here, or announced): wakes the head now, or at its next wait. */
   wake(): void {
-    this.#wake('local');
-  }
-
-  /**
-   * Rests announced releases for `restMs` after a woken attempt that failed: one that comes meanwhile
-   * wakes the head once, at the end, as does one that came during the attempt. Releases made here are
-   * never rested: nobody else can forge them.
-   */
-  restWakes(restMs: number): void {
-    this.#restUntil = this.#clock.now() + restMs;
-    if (this.#pendingWake !== 'announced') return;
-    this.clearWake();
-    this.#wakeAfterRest();
+    this.#isHeldHere = false;
+    const callback = this.#onWake;
+    this.#onWake = undefined;
+    if (callback !== undefined) callback();
+    else this.#isWakePending = true;
   }
 
   /** Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them. */
   clearWake(): void {
-    this.#pendingWake = undefined;
+    this.#isWakePending = false;
   }
 
   /** Calls `callback` once, at the next wake, or at once if one is pending; returns a cancel function. */
   onNextRelease(callback: () => void): () => void {
-    if (this.#pendingWake !== undefined) {
+    if (this.#isWakePending) {
       this.clearWake();
       queueMicrotask(callback);
       return () => undefined;
@@ -207,28 +160,8 @@ export class WaitQueue {
     };
   }
 
-  #wakeAfterRest(): void {
-    const restMs = this.#restUntil - this.#clock.now();
-    if (restMs <= 0) this.#wake('announced');
-    else if (this.#restTimer === undefined) {
-      this.#restTimer = this.#clock.setTimeout(() => {
-        this.#restTimer = undefined;
-        // A local wake may have started an attempt that failed meanwhile and rested longer.
-        this.#wakeAfterRest();
-      }, recheckDelayMs(restMs));
-    }
-  }
-
-  #wake(kind: 'announced' | 'local'): void {
-    this.#isHeldHere = false;
-    const callback = this.#onWake;
-    this.#onWake = undefined;
-    if (callback !== undefined) callback();
-    else if (this.#pendingWake !== 'local') this.#pendingWake = kind;
-  }
-
   /** Takes a waiter from behind the head and ends its waiting; does nothing if it is not there. */
-  #remove(waiter: QueuedWaiter): void {
+  #remove(waiter: Waiter): void {
     if (this.#queued?.delete(waiter) !== true) return;
     this.#clock.clearTimeout(waiter.periodTimer);
     if (waiter.onAbort !== undefined) waiter.settings.signal?.removeEventListener('abort', waiter.onAbort);
@@ -239,8 +172,6 @@ export class WaitQueue {
     this.watch?.close();
     this.watch = undefined;
     this.#onWake = undefined;
-    if (this.#restTimer !== undefined) this.#clock.clearTimeout(this.#restTimer);
-    this.#restTimer = undefined;
     this.#queues.remove(this, this.#id);
   }
 
@@ -249,7 +180,7 @@ export class WaitQueue {
    * nobody here acquired, once a head found the hold unavailable, counts as a failed try: the wait stays
    * bounded by the waiter's own retries, while a hold that keeps changing hands here costs it nothing.
    */
-  #startPeriod(waiter: QueuedWaiter): void {
+  #startPeriod(waiter: Waiter): void {
     const acquisitionsAtStart = this.#acquisitions;
     const { retryDelayMs: baseMs, retryJitterMs, retryCount } = waiter.settings;
     // At least 1 ms: a period of 0 would spin without letting the head progress.
@@ -290,12 +221,12 @@ export class WaitQueues {
     return (this.#solo === undefined ? 0 : 1) + this.#queues.size;
   }
 
-  /** The queue of `keys`, made if none has waiters; `leadNodeIndexOf` gives its lead node when it needs one. */
-  queueOf(keys: readonly string[], leadNodeIndexOf: () => number): WaitQueue {
+  /** The queue of `keys`, made if none has waiters. */
+  queueOf(keys: readonly string[]): WaitQueue {
     const id = idOf(keys);
     const queue = this.#queueOf(id);
     if (queue !== undefined) return queue;
-    const created = new WaitQueue(this.#clock, this, id, leadNodeIndexOf);
+    const created = new WaitQueue(this.#clock, this, id);
     if (this.#solo === undefined) {
       this.#soloId = id;
       this.#solo = created;

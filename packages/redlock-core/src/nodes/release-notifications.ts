@@ -1,11 +1,37 @@
 // The release channels waiters listen to: one subscription per node and channel, shared by all the waiters
-// of a `Redlock`, and how crowded each channel is (how many listen, how fast it is released).
+// of a `Redlock`, on the lead node of the keys (the node woken waiters ask first), and how crowded each
+// channel is (how many listen, how fast it is released).
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { type Clock, unrefTimer } from '../base/clock.js';
 import { warnOnce } from '../base/warnings.js';
 import { listenersScript, parseListenersReply } from '../scripts/listeners.js';
 import { runScript } from '../scripts/lua-script.js';
 import { releaseChannelOf } from '../scripts/release.js';
+
+/**
+ * The lead node for resource keys `keys`, the node woken waiters ask first and listen to: chosen by a
+ * hash of the smallest key among the nodes about as near as the nearest by `distancesMs` (see
+ * `nodeDistanceMsFor`), so different resources spread over the nodes and clients side by side choose the
+ * same node, whatever order each lists the resources in. About as near: up to half as far again as the
+ * nearest plus 10 ms, that is 1.5 times the nearest's round trip plus 12 ms: the nodes of one datacenter
+ * tie, whatever their jitter, and a node in another datacenter 25 ms away does not. (A hash over every
+ * node would need no distances, but puts a far node first for some resources: 2-3 far round trips more
+ * per hand-off, bench/RESULTS.md.)
+ *
+ * Waiters that all ask one node first are ordered by it: one wins that node and then asks the rest, the
+ * others learn at the cost of one call that the hold was taken, instead of every waiter sending a full
+ * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
+ */
+export function leadNodeIndexOf(keys: readonly string[], distancesMs: readonly number[]): number {
+  // Every node unmeasured (Infinity) ties too.
+  const bandMs = Math.min(...distancesMs) * 1.5 + 10;
+  const candidates = distancesMs.flatMap((distanceMs, nodeIndex) => (distanceMs <= bandMs ? [nodeIndex] : []));
+  const smallestKey = keys.reduce((smallest, key) => (key < smallest ? key : smallest), keys[0] ?? '');
+  // The 32-bit FNV-1a hash of the key's UTF-16 code units: cheap, and well spread for short keys.
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < smallestKey.length; index += 1) hash = Math.imul(hash ^ smallestKey.charCodeAt(index), 0x01000193);
+  return candidates[(hash >>> 0) % candidates.length] ?? 0;
+}
 
 /**
  * How long a node's subscription to a channel outlives its last waiter, in milliseconds. A resource that
@@ -28,27 +54,19 @@ export const LISTENER_COUNT_EVERY_MS = 250;
 /** How many of the latest intervals between a channel's announcements are kept. */
 const KEPT_INTERVALS = 5;
 
-/** A waiter's subscription to the release notifications of its keys. */
+/** A waiter's subscription to the release notifications of its keys (see {@link ReleaseNotifications.watch}). */
 export interface KeyWatch {
-  /**
-   * Settles once the lead node's subscriptions are active; where they cannot be (or take longer than a
-   * node timeout), once another node's are; when subscribing failed everywhere; or when the watch is
-   * closed. Never rejects. A release announced before it settled may have gone unheard: the waiter looks then.
-   */
-  readonly ready: Promise<void>;
-  /** Calls `callback` once, at the next release heard, or at once if one came since the last; returns a cancel function. */
-  onNextRelease(callback: () => void): () => void;
-  /** Watches every node from now on, not only the lead node (it failed to answer). */
+  /** Watches every node from now on, not only the lead node (it does not answer). */
   watchEveryNode(): void;
   /**
-   * How long a woken attempt that failed rests the announcements because many wait, at most
-   * `longestRestMs` (the waiter's retry delay: anyone can subscribe, and idle subscribers must not
-   * silence the wakes for longer); 0 while it cannot tell. The time in which a quarter as many releases
-   * as there are listeners on the lead node's channel come, at the recent pace (the lower median of the
-   * latest intervals: a quiet spell is an outlier), ±50% so that waiters that failed together do not wake
-   * together: about four woken attempts then follow each release, however many wait (bench/RESULTS.md).
-   * 0 with fewer than three listeners or two intervals. Counts the listeners again (`PUBSUB NUMSUB`) for
-   * the next call when the count is older than {@link LISTENER_COUNT_EVERY_MS}: a release never pays for it.
+   * How long a woken attempt that failed rests the wakes because many wait, at most `longestRestMs` (the
+   * waiter's retry delay: anyone can subscribe, and idle subscribers must not silence the wakes for
+   * longer); 0 while it cannot tell. The time in which a quarter as many releases as there are listeners
+   * on the lead node's channel come, at the recent pace (the lower median of the latest intervals: a quiet
+   * spell is an outlier), ±50% so that waiters that failed together do not wake together: about four
+   * woken attempts then follow each release, however many wait (bench/RESULTS.md). 0 with fewer than
+   * three listeners or two intervals. Counts the listeners again (`PUBSUB NUMSUB`) for the next call when
+   * the count is older than {@link LISTENER_COUNT_EVERY_MS}: a release never pays for it.
    */
   crowdRestMs(longestRestMs: number): number;
   /**
@@ -82,20 +100,17 @@ export class ReleaseNotifications {
    * node announces its own release, so a waiter woken there finds the previous owner's key gone there.
    * One subscription per waiter, not one per node, spares each waiter a message from every node at every
    * release. Where the lead node cannot subscribe (no capability, an error, no answer within
-   * `timeoutMs`), or after {@link KeyWatch.watchEveryNode}, it watches every capable node.
+   * `timeoutMs`), or after {@link KeyWatch.watchEveryNode}, it watches every capable node. Calls
+   * `onRelease` at each release heard, and once when the first subscriptions are in place (or could not
+   * be made anywhere): a release announced before may have gone unheard.
    */
-  watch(keys: readonly string[], timeoutMs: number, leadNodeIndex: number): KeyWatch {
+  watch(keys: readonly string[], timeoutMs: number, leadNodeIndex: number, onRelease: () => void): KeyWatch {
     const clock = this.#clock;
-    let pending = false;
-    let waiting: (() => void) | undefined;
+    let isClosed = false;
     const listener = (): void => {
-      const callback = waiting;
-      waiting = undefined;
-      if (callback) callback();
-      else pending = true;
+      if (!isClosed) onRelease();
     };
     const subscriptions: ChannelSubscription[] = [];
-    let isClosed = false;
     /** Subscribes on these nodes; resolves once one channel is subscribed, rejects if none can be. */
     const subscribeOn = (nodeIndexes: readonly number[]): Promise<void> =>
       Promise.any(
@@ -110,31 +125,17 @@ export class ReleaseNotifications {
     const followEveryNode = (): Promise<void> => (everyNode ??= subscribeOn(this.#adapters.map((_, nodeIndex) => nodeIndex).filter((nodeIndex) => nodeIndex !== leadNodeIndex)));
     // The lead node's channel of the first key, subscribed first, tells how crowded the resource is.
     const hasLeadChannel = this.#adapters[leadNodeIndex] !== undefined;
-    let readyTimer: unknown;
-    let settleReady = (): void => undefined;
-    const ready = new Promise<void>((resolve) => {
-      const settle = (): void => {
-        clock.clearTimeout(readyTimer);
-        resolve();
-      };
-      settleReady = settle;
-      // A node slow to subscribe: the other nodes' subscriptions cover for it.
-      readyTimer = clock.setTimeout(() => followEveryNode().then(settle, settle), timeoutMs);
-      subscribeOn([leadNodeIndex]).then(settle, () => followEveryNode().then(settle, settle));
-    });
+    let isReady = false;
+    const ready = (): void => {
+      if (isReady) return;
+      isReady = true;
+      clock.clearTimeout(readyTimer);
+      listener();
+    };
+    // A node slow to subscribe: the other nodes' subscriptions cover for it.
+    const readyTimer = clock.setTimeout(() => followEveryNode().then(ready, ready), timeoutMs);
+    subscribeOn([leadNodeIndex]).then(ready, () => followEveryNode().then(ready, ready));
     return {
-      ready,
-      onNextRelease(callback) {
-        if (pending) {
-          pending = false;
-          queueMicrotask(callback);
-          return () => undefined;
-        }
-        waiting = callback;
-        return () => {
-          if (waiting === callback) waiting = undefined;
-        };
-      },
       watchEveryNode() {
         void followEveryNode().catch(() => undefined);
       },
@@ -143,8 +144,7 @@ export class ReleaseNotifications {
       },
       close() {
         isClosed = true;
-        settleReady();
-        waiting = undefined;
+        clock.clearTimeout(readyTimer);
         for (const subscription of subscriptions) subscription.remove(listener);
       },
     };
@@ -234,9 +234,11 @@ class ChannelSubscription {
 
   /** See {@link KeyWatch.crowdRestMs}, unbounded, at `now` on the clock. */
   crowdRestMs(now: number): number {
-    if (now - this.#countedAt >= LISTENER_COUNT_EVERY_MS) this.#recount(now);
     const count = this.#intervalsMs.length;
-    if (this.#listenerCount < 3 || count < 2) return 0;
+    // Counted once releases come, not at a waiter's first look: the crowd may gather after it.
+    if (count < 2) return 0;
+    if (now - this.#countedAt >= LISTENER_COUNT_EVERY_MS) this.#recount(now);
+    if (this.#listenerCount < 3) return 0;
     const paceMs = [...this.#intervalsMs].sort((a, b) => a - b)[(count - 1) >> 1] as number;
     return ((this.#listenerCount * paceMs) / 4) * (0.5 + Math.random());
   }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
 import { LockLostError, PermitError, ReadWriteHandle, ReadWriteLockError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
-import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 import { pubSubNode } from '../support/fake-pubsub.js';
 
 // A read-write lock's bad inputs (typed errors before any node call), and its rules on the fake nodes of

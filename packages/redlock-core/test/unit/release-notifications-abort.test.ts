@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Redlock } from '../../src/index.js';
-import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
-import { SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
+import { SUBSCRIPTION_LINGER_MS, leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
 
@@ -11,7 +10,7 @@ async function heldWithHangingLead(nodeTimeoutMs: number): Promise<{ clock: Fake
   const nodes = Array.from({ length: 5 }, () => pubSubNode(clock));
   await clock.runUntilSettled(new Redlock(nodes, { clock, retryCount: 0 }).acquire('orders:42', 10_000));
   const connections = nodes.map((node) => node.connectAnotherClient());
-  connections[leadNodeIndexOf(['orders:42'], Array(5).fill(nodeTimeoutMs))]!.isSubscribeHanging = true;
+  connections[leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50])]!.isSubscribeHanging = true;
   return { clock, connections, waiter: new Redlock(connections, { clock, nodeTimeoutMs, retryDelayMs: 200, retryJitterMs: 0 }) };
 }
 

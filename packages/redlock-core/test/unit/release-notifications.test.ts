@@ -1,9 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
-import { WAKE_REST_MIN_MS } from '../../src/acquire/retry.js';
-import { leadNodeIndexIn, leadNodeIndexOf } from '../../src/nodes/lead-node.js';
-import { waitForRetry } from '../../src/acquire/wait-loop.js';
-import { type KeyWatch, LINGER_ANNOUNCEMENTS, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
+import { WAKE_REST_MS } from '../../src/acquire/retry.js';
+import { type ReleaseSource, waitForRetry } from '../../src/acquire/wait-loop.js';
+import { LINGER_ANNOUNCEMENTS, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
 import { createNodeSet } from '../../src/nodes/node-state.js';
 import { nodeDistanceMsFor, nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
 import { resolveNodes } from '../../src/settings/resolve-nodes.js';
@@ -11,6 +10,11 @@ import { resolveOptions } from '../../src/settings/resolve-options.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
+
+/** The lead node of `keys` over the nodes of `set`, by each node's current distance, as the wait loop picks it. */
+function leadNodeIndexInSet(set: ReturnType<typeof createNodeSet>, keys: readonly string[]): number {
+  return leadNodeIndexOf(keys, set.nodes.map((node) => nodeDistanceMsFor(node, set.options)));
+}
 
 /** The lead node of `keys` for clients that see all `nodeCount` nodes equally near (the hash of the smallest key modulo the count). */
 function sharedLeadNodeOf(keys: readonly string[], nodeCount: number): number {
@@ -589,9 +593,9 @@ describe('forged announcements on the release channel', () => {
     const { error, atMs } = await within(clock, 2_000, waiting);
     expect(error).toBeInstanceOf(LockAcquireError);
     expect(atMs - startedAtMs).toBe(600);
-    // A forged wake costs one call on the lead node, and the next waits WAKE_REST_MIN_MS: not one per message.
-    expect(leadCalls()).toBeLessThanOrEqual(4 + 600 / WAKE_REST_MIN_MS + 1);
-    expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MIN_MS / 2);
+    // A forged wake costs one call on the lead node, and the next waits WAKE_REST_MS: not one per message.
+    expect(leadCalls()).toBeLessThanOrEqual(4 + 600 / WAKE_REST_MS + 1);
+    expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MS / 2);
   });
 
   it('spreads woken attempts when many listen: it rests while a quarter as many releases come', async () => {
@@ -636,7 +640,7 @@ describe('forged announcements on the release channel', () => {
     expect(error).toBeInstanceOf(LockAcquireError);
     expect(atMs - startedAtMs).toBe(600);
     // Rests of 4 ms, as in the storm without listeners.
-    expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MIN_MS / 2);
+    expect(leadCalls()).toBeGreaterThan(600 / WAKE_REST_MS / 2);
   });
 
   it('rests at most its retry delay however many listen, and gives up on time', async () => {
@@ -659,8 +663,7 @@ describe('forged announcements on the release channel', () => {
     const held = (await clock.runUntilSettled(local.tryAcquire('orders:42', 10_000))) as Lock;
     const waiting = local.acquire('orders:42', 10_000);
     await clock.advance(20);
-    // A forged announcement wakes an attempt that asks the lead node patiently for 15 ms and fails:
-    // announcements now rest for 135 ms.
+    // A forged announcement wakes an attempt that fails: the next attempt rests a few milliseconds.
     nodes[announceNodeIndex]!.publish('redlock:released:orders:42');
     await clock.advance(20);
     await expectHandOffAtRelease(clock, held.release(), waiting);
@@ -680,12 +683,12 @@ describe('forged announcements on the release channel', () => {
     await clock.advance(0);
     expect(leadCalls()).toBe(before + 1);
     for (let message = 0; message < 3; message += 1) forgeOnce();
-    await clock.advance(WAKE_REST_MIN_MS - 1);
+    await clock.advance(WAKE_REST_MS - 1);
     expect(leadCalls()).toBe(before + 1);
     await clock.advance(1);
     expect(leadCalls()).toBe(before + 2);
     // Once that attempt's own rest has passed, the next message wakes the waiter at once.
-    await clock.advance(WAKE_REST_MIN_MS);
+    await clock.advance(WAKE_REST_MS);
     forgeOnce();
     await clock.advance(0);
     expect(leadCalls()).toBe(before + 3);
@@ -730,43 +733,39 @@ describe("a waiter's own looks", () => {
 });
 
 describe('waitForRetry', () => {
-  /** A watch whose release the test triggers by hand. */
-  function manualWatch(): KeyWatch & { release(): void } {
+  /** A release source whose release the test triggers by hand. */
+  function manualWatch(): ReleaseSource & { release(): void } {
     let waiting: (() => void) | undefined;
     return {
-      ready: Promise.resolve(),
       onNextRelease(callback) {
         waiting = callback;
         return () => {
           waiting = undefined;
         };
       },
-      watchEveryNode() {},
-      crowdRestMs: () => 0,
-      close() {},
       release() {
         waiting?.();
       },
     };
   }
 
-  it("resolves 'timer' after the delay on the clock, not before", async () => {
+  it('resolves false after the delay on the clock, not before', async () => {
     const clock = new FakeClock();
-    let how: string | undefined;
+    let how: boolean | undefined;
     void waitForRetry(clock, 200, undefined, undefined).then((result) => (how = result));
     await clock.advance(199);
     expect(how).toBeUndefined();
     await clock.advance(1);
-    expect(how).toBe('timer');
+    expect(how).toBe(false);
   });
 
-  it("resolves 'release' at a release notification and clears its timer", async () => {
+  it('resolves true at a release notification and clears its timer', async () => {
     const clock = new FakeClock();
     const watch = manualWatch();
     const waiting = waitForRetry(clock, 1000, watch, undefined);
     await clock.advance(10);
     watch.release();
-    await expect(waiting).resolves.toBe('release');
+    await expect(waiting).resolves.toBe(true);
     expect(clock.pendingTimerCount).toBe(0);
   });
 
@@ -834,7 +833,7 @@ describe('leadNodeIndexIn', () => {
     const keys = ['redlock:orders:42'];
     const announce = sharedLeadNodeOf(keys, 5);
     const leadNow = (): number => {
-      const lead = leadNodeIndexIn(set, keys);
+      const lead = leadNodeIndexInSet(set, keys);
       expect(lead).toBe(leadNodeIndexOf(keys, set.nodes.map((node) => nodeDistanceMsFor(node, set.options))));
       return lead;
     };
@@ -870,7 +869,7 @@ describe('leadNodeIndexIn', () => {
     expect(clients[0]!.nodes.map((node) => nodeTimeoutMsFor(node, clients[0]!.options, 5_000))).toEqual([50, 50, 50, 50, 110]);
     for (let index = 0; index < 50; index += 1) {
       const keys = [`redlock:orders:${index}`];
-      const leads = clients.map((set) => leadNodeIndexIn(set, keys));
+      const leads = clients.map((set) => leadNodeIndexInSet(set, keys));
       expect([0, 1]).toContain(leads[0]);
       expect(leads[1]).toBe(leads[0]);
     }
@@ -881,7 +880,7 @@ describe('leadNodeIndexIn', () => {
     // Measured round trips do not count: every node is 200 ms away by the user's word.
     [0.3, 0.4, 25, 25, 80].forEach((rttMs, nodeIndex) => answer(nodeIndex, rttMs, 0));
     const keys = ['redlock:orders:42'];
-    expect(leadNodeIndexIn(set, keys)).toBe(sharedLeadNodeOf(keys, 5));
+    expect(leadNodeIndexInSet(set, keys)).toBe(sharedLeadNodeOf(keys, 5));
   });
 });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
+import { leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
 import { LockLostError, MAX_PERMIT_LIMIT, type Permit, PermitError, Redlock, RedlockClosedError } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { connectionRefused } from '../../src/testing/fake-adapter.js';
 import { grantingNodes, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
 import { pubSubNode } from '../support/fake-pubsub.js';
-import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
 
 // A semaphore's bad inputs: each is a TypeError or RangeError that names the argument, thrown (or rejected)
 // before any node is called; and a semaphore on the fake nodes of `redlock-core/testing`, as a user's own

@@ -2,9 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import type { AcquireAttempt } from '../../src/base/outcomes.js';
-import { leadNodeIndexOf } from '../../src/nodes/lead-node.js';
-import { SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
-import { WaitQueues } from '../../src/acquire/wait-queue.js';
+import { SUBSCRIPTION_LINGER_MS, leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
+import { type WaitQueue, WaitQueues } from '../../src/acquire/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNode, keysOf } from '../../src/testing/fake-nodes.js';
@@ -459,7 +458,7 @@ describe('WaitQueues', () => {
   it('removes a queue when its last waiter leaves, gives up or aborts', async () => {
     const clock = new FakeClock();
     const queues = new WaitQueues(clock);
-    const queue = queues.queueOf(['k'], () => 0);
+    const queue = queues.queueOf(['k']);
     const head = queue.join(settings);
     const patient = queue.join({ ...settings, retryCount: 100 });
     const givingUp = queue.join(settings);
@@ -475,42 +474,55 @@ describe('WaitQueues', () => {
     expect(givingUp.attemptsWhileQueued.kept()).toEqual([failedAttempt]);
     expect(queue.size).toBe(2);
     queue.leave(head, false, true);
-    await expect(patient.turn).resolves.toBe('look');
+    await expect(patient.turn).resolves.toBe('turn');
+    expect(await isWakePending(queue)).toBe(true);
     queue.leave(patient, true, true);
     expect(queues.size).toBe(0);
     expect(clock.pendingTimerCount).toBe(0);
     // Leaving again does nothing, and the keys get a new queue.
     queue.leave(patient, true, true);
-    expect(queues.queueOf(['k'], () => 0)).not.toBe(queue);
+    expect(queues.queueOf(['k'])).not.toBe(queue);
   });
 
-  it("starts the next head's turn with 'held-here' while a waiter of the queue holds the lock", async () => {
+  /** Whether the queue has a wake pending, which the head takes at its next wait (and takes here). */
+  async function isWakePending(queue: WaitQueue): Promise<boolean> {
+    let isWoken = false;
+    const cancel = queue.onNextRelease(() => (isWoken = true));
+    await Promise.resolve();
+    cancel();
+    return isWoken;
+  }
+
+  it("starts the next head's turn without a wake while a waiter of the queue holds the lock", async () => {
     const clock = new FakeClock();
-    const queue = new WaitQueues(clock).queueOf(['a', 'b'], () => 0);
+    const queue = new WaitQueues(clock).queueOf(['a', 'b']);
     const head = queue.join(settings);
     const next = queue.join(settings);
     const last = queue.join(settings);
     queue.leave(head, true, true);
-    await expect(next.turn).resolves.toBe('held-here');
+    await expect(next.turn).resolves.toBe('turn');
+    expect(await isWakePending(queue)).toBe(false);
     // The holder is still holding when the next head leaves without it.
     queue.leave(next, false, true);
-    await expect(last.turn).resolves.toBe('held-here');
+    await expect(last.turn).resolves.toBe('turn');
+    expect(await isWakePending(queue)).toBe(false);
     queue.leave(last, false, true);
   });
 
-  it("starts the next head's turn with 'look' after a waiter took a hold others may share (permits, a read lock)", async () => {
+  it("starts the next head's turn with a wake after a waiter took a hold others may share (permits, a read lock)", async () => {
     const clock = new FakeClock();
-    const queue = new WaitQueues(clock).queueOf(['permits k'], () => 0);
+    const queue = new WaitQueues(clock).queueOf(['permits k']);
     const head = queue.join(settings);
     const next = queue.join(settings);
     queue.leave(head, true, false);
-    await expect(next.turn).resolves.toBe('look');
+    await expect(next.turn).resolves.toBe('turn');
+    expect(await isWakePending(queue)).toBe(true);
     queue.leave(next, false, false);
   });
 
   it('counts no retry period in which a waiter of the queue acquired the lock', async () => {
     const clock = new FakeClock();
-    const queue = new WaitQueues(clock).queueOf(['k'], () => 0);
+    const queue = new WaitQueues(clock).queueOf(['k']);
     queue.recordFailure(failedAttempt);
     let head = queue.join(settings);
     const waiters = Array.from({ length: 12 }, () => queue.join(settings));
@@ -520,11 +532,11 @@ describe('WaitQueues', () => {
       await clock.advance(90);
       queue.leave(head, true, true);
       head = waiter;
-      await expect(waiter.turn).resolves.toBe('held-here');
+      await expect(waiter.turn).resolves.toBe('turn');
     }
     expect(tail.failures).toBe(1);
     queue.leave(head, true, true);
-    await expect(tail.turn).resolves.toBe('held-here');
+    await expect(tail.turn).resolves.toBe('turn');
     queue.leave(tail, false, true);
   });
 });
