@@ -57,10 +57,8 @@ export function resolvePermitOptions(options: unknown, limit: number, defaults: 
   checkInteger('permits', permits, 1, limit);
   checkSignal(signal);
   checkType('autoExtend', autoExtend, 'boolean');
-  const limits = checkExtensionLimits({ maxExtensions: given['maxExtensions'], maxHoldMs: given['maxHoldMs'] });
-  if (scope !== 'usingPermits' && scope !== 'usingReadWrite' && !autoExtend && (limits.maxExtensions !== undefined || limits.maxHoldMs !== undefined)) {
-    const name = limits.maxExtensions !== undefined ? 'maxExtensions' : 'maxHoldMs';
-    throw new TypeError(`Expected \`autoExtend: true\` with \`${name}\`, which limits automatic extension, got \`autoExtend: false\``);
-  }
+  // `using()` always extends, and takes no `autoExtend`.
+  const isUsing = scope === 'usingPermits' || scope === 'usingReadWrite';
+  const limits = checkExtensionLimits({ maxExtensions: given['maxExtensions'], maxHoldMs: given['maxHoldMs'] }, isUsing ? undefined : autoExtend);
   return { permits, signal, autoExtend, limits, ...resolveRetries(given, defaults) };
 }
