@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { LockLostError } from 'redlock-core';
+import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
+import { eventually } from '../../../redlock-ioredis-adapter/test/support/eventually.js';
+import { TEST_DISCONNECT_TIMEOUT_MS, useRedisNodes } from '../../../redlock-ioredis-adapter/test/support/redis-servers.js';
+import { LockSignal, RedlockModule, WithLock } from '../../src/index.js';
+
+// Two Nest application instances, as two replicas of one service would be, each with its own clients to
+// the same 3 real redis-server nodes: the decorated method runs in one of them at a time, a lock whose
+// keys vanish from the nodes aborts the method's signal, and the application's shutdown closes the
+// clients the module made. No timing is asserted; every wait is bounded.
+
+const redis = useRedisNodes(3);
+/** How long each test waits for what it expects, at most, in milliseconds. */
+const LIMIT_MS = 15_000;
+
+let prefix = '';
+beforeEach(() => {
+  prefix = `nestjs:${randomUUID()}:`;
+});
+
+/** What the two applications' methods did, in order, across both. */
+const events: string[] = [];
+
+@Injectable()
+class NightlyJob {
+  #enter = (): void => undefined;
+  /** Resolves once the lost-lock method is running. */
+  readonly entered = new Promise<void>((resolve) => (this.#enter = resolve));
+
+  @WithLock('jobs:nightly', { ttlMs: 2_000, waitMs: 30_000 })
+  async run(app: string, call: number): Promise<string> {
+    events.push(`start ${app}:${call}`);
+    await delay(50);
+    events.push(`end ${app}:${call}`);
+    return `${app}:${call}`;
+  }
+
+  @WithLock('jobs:long', { ttlMs: 1_000 })
+  async runUntilAborted(@LockSignal() signal?: AbortSignal): Promise<unknown> {
+    this.#enter();
+    await eventually(() => signal?.aborted, Boolean, LIMIT_MS);
+    return signal?.reason;
+  }
+}
+
+/** An application with its own clients, made and closed by the module. */
+async function startApp(): Promise<{ app: INestApplicationContext; clients: Redis[] }> {
+  const clients: Redis[] = [];
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      RedlockModule.forRootAsync({
+        useFactory: () => {
+          clients.push(...redis.urls.map((url) => new Redis(url, { disconnectTimeout: TEST_DISCONNECT_TIMEOUT_MS })));
+          return {
+            nodes: clients.map((client) => new IoredisAdapter(client)),
+            redlockOptions: { keyPrefix: prefix },
+            closeClients: () => Promise.all(clients.map((client) => quitClient(client))),
+          };
+        },
+      }),
+    ],
+    providers: [NightlyJob],
+  }).compile();
+  return { app: await moduleRef.init(), clients };
+}
+
+describe('two application instances on real nodes', () => {
+  it('run the decorated method one at a time, and their shutdown closes the clients the module made', async () => {
+    const [first, second] = await Promise.all([startApp(), startApp()]);
+    events.length = 0;
+    const calls = (name: string, app: INestApplicationContext) => [1, 2, 3].map((call) => app.get(NightlyJob).run(name, call));
+    const results = await Promise.all([...calls('a', first.app), ...calls('b', second.app)]).finally(() => Promise.all([first.app.close(), second.app.close()]));
+    expect(results.sort()).toEqual(['a:1', 'a:2', 'a:3', 'b:1', 'b:2', 'b:3']);
+
+    // Every start is followed by its own end before the next start: never two at once.
+    expect(events).toHaveLength(12);
+    for (let index = 0; index < events.length; index += 2) {
+      expect(events[index + 1]).toBe(events[index]?.replace('start', 'end'));
+    }
+
+    // QUIT was answered; each connection then ends.
+    const statuses = () => [...first.clients, ...second.clients].map((client) => client.status);
+    expect(await eventually(statuses, (all) => all.every((status) => status === 'end'), LIMIT_MS)).toEqual(Array(6).fill('end'));
+  });
+
+  it("aborts the method's signal with a LockLostError when its keys vanish from the nodes, and rejects with one", async () => {
+    const { app } = await startApp();
+    const admins = redis.urls.map((_, index) => redis.createClient(index));
+    const job = app.get(NightlyJob);
+    const running = job.runUntilAborted();
+    const error = await (async () => {
+      await job.entered;
+      // As after a long pause past the TTL: the keys are gone from every node, so the next extension fails.
+      await Promise.all(admins.map((admin) => admin.del(`${prefix}jobs:long`)));
+      return running.then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+    })().finally(() => app.close());
+    expect(error).toBeInstanceOf(LockLostError);
+    // The method returned the signal's reason, which using() keeps as the error's result.
+    expect((error as LockLostError).result).toBeInstanceOf(LockLostError);
+  });
+});
