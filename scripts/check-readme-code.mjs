@@ -187,6 +187,9 @@ function compile(blocks) {
         moduleDetection: 'force',
         strict: true,
         noUncheckedIndexedAccess: true,
+        // redlock-nestjs's blocks: Nest's legacy decorators, as a Nest CLI project compiles them.
+        experimentalDecorators: true,
+        emitDecoratorMetadata: true,
         skipLibCheck: true,
         types: ['node'],
         typeRoots: [join(ROOT_DIR, 'node_modules', '@types')],
