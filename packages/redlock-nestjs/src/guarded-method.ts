@@ -11,7 +11,11 @@ const REDLOCK = Symbol('redlock-nestjs:redlock');
 /** Runs the method's body under a lock or permit, the body given the lock's signal. */
 export type GuardedRun = (redlock: Redlock, self: object, args: unknown[], body: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
 
-/** A method decorator that runs the method through `run`, typed for methods that return a promise. */
+/**
+ * What {@link WithLock} and {@link WithPermit} return: a method decorator for methods that return a
+ * promise (the lock is released when it settles).
+ * @typeParam Method - The decorated method's type, kept as it is.
+ */
 export type GuardedMethodDecorator = <Method extends (...args: never[]) => Promise<unknown>>(
   target: object,
   key: string | symbol,
