@@ -15,7 +15,9 @@
 //     too), and a CommonJS consumer under nodenext;
 //   - two consumer projects take a lock on a real redis-server (started by the packed local-redis-nodes):
 //     a plain Jest project in CommonJS, and a TypeScript project compiled to CommonJS under module node16
-//     (scripts/fixtures/).
+//     (scripts/fixtures/); and a Nest application (scripts/fixtures/nest-app.ts) runs redlock-nestjs's
+//     decorators, compiled as a Nest CLI project (CommonJS) and as an ES module project, on the
+//     workspace's Nest version.
 // Also verifies the shared metadata (scripts/package-metadata.mjs --check). Needs a build (`pnpm build`).
 // Run: node scripts/check-packages.mjs
 import { execFileSync } from 'node:child_process';
@@ -128,7 +130,10 @@ try {
   mkdirSync(consumer);
   writeFileSync(join(consumer, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`);
   const typesNode = `@types/node@${JSON.parse(readFileSync(join(ROOT_DIR, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version}`;
-  const installed = run('npm install', 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs.values(), typesNode], {
+  // The Nest version redlock-nestjs is tested with, @nestjs/core included (no dependency of the packages).
+  const nestVersion = JSON.parse(readFileSync(join(ROOT_DIR, 'packages', 'redlock-nestjs', 'node_modules', '@nestjs', 'core', 'package.json'), 'utf8')).version;
+  const nest = [`@nestjs/common@${nestVersion}`, `@nestjs/core@${nestVersion}`];
+  const installed = run('npm install', 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs.values(), typesNode, ...nest], {
     cwd: consumer,
   });
   step('installed with npm');
@@ -203,7 +208,15 @@ try {
     if (run('TypeScript module node16 (CommonJS) consumer: tsc', process.execPath, [typescript, '-p', tsProject], { cwd: tsProject }) !== undefined) {
       run('TypeScript module node16 (CommonJS) consumer: run', process.execPath, [join(tsProject, 'dist', 'lock.js')], { cwd: tsProject });
     }
-    step('took a lock from Jest (CommonJS) and from TypeScript node16 (CommonJS)');
+    for (const kind of ['nest-cjs', 'nest-esm']) {
+      const nestProject = join(consumer, kind);
+      cpSync(join(fixtures, kind), nestProject, { recursive: true });
+      cpSync(join(fixtures, 'nest-app.ts'), join(nestProject, 'nest-app.ts'));
+      if (run(`Nest (${kind}) consumer: tsc`, process.execPath, [typescript, '-p', nestProject], { cwd: nestProject }) !== undefined) {
+        run(`Nest (${kind}) consumer: run`, process.execPath, [join(nestProject, 'dist', 'nest-app.js')], { cwd: nestProject });
+      }
+    }
+    step(`took a lock from Jest (CommonJS), TypeScript node16 (CommonJS), and Nest ${nestVersion} (CommonJS and ESM)`);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
