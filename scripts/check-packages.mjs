@@ -16,8 +16,7 @@
 //   - two consumer projects take a lock on a real redis-server (started by the packed local-redis-nodes):
 //     a plain Jest project in CommonJS, and a TypeScript project compiled to CommonJS under module node16
 //     (scripts/fixtures/); and a Nest application (scripts/fixtures/nest-app.ts) runs redlock-nestjs's
-//     decorators, compiled as a Nest CLI project (CommonJS) and as an ES module project, on the
-//     workspace's Nest version.
+//     decorators, compiled as a Nest CLI project (CommonJS) and as an ES module project, on Nest 11 and 12.
 // Also verifies the shared metadata (scripts/package-metadata.mjs --check). Needs a build (`pnpm build`).
 // Run: node scripts/check-packages.mjs
 import { execFileSync } from 'node:child_process';
@@ -130,10 +129,7 @@ try {
   mkdirSync(consumer);
   writeFileSync(join(consumer, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`);
   const typesNode = `@types/node@${JSON.parse(readFileSync(join(ROOT_DIR, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version}`;
-  // The Nest version redlock-nestjs is tested with, @nestjs/core included (no dependency of the packages).
-  const nestVersion = JSON.parse(readFileSync(join(ROOT_DIR, 'packages', 'redlock-nestjs', 'node_modules', '@nestjs', 'core', 'package.json'), 'utf8')).version;
-  const nest = [`@nestjs/common@${nestVersion}`, `@nestjs/core@${nestVersion}`];
-  const installed = run('npm install', 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs.values(), typesNode, ...nest], {
+  const installed = run('npm install', 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs.values(), typesNode], {
     cwd: consumer,
   });
   step('installed with npm');
@@ -208,15 +204,32 @@ try {
     if (run('TypeScript module node16 (CommonJS) consumer: tsc', process.execPath, [typescript, '-p', tsProject], { cwd: tsProject }) !== undefined) {
       run('TypeScript module node16 (CommonJS) consumer: run', process.execPath, [join(tsProject, 'dist', 'lock.js')], { cwd: tsProject });
     }
-    for (const kind of ['nest-cjs', 'nest-esm']) {
-      const nestProject = join(consumer, kind);
-      cpSync(join(fixtures, kind), nestProject, { recursive: true });
-      cpSync(join(fixtures, 'nest-app.ts'), join(nestProject, 'nest-app.ts'));
-      if (run(`Nest (${kind}) consumer: tsc`, process.execPath, [typescript, '-p', nestProject], { cwd: nestProject }) !== undefined) {
-        run(`Nest (${kind}) consumer: run`, process.execPath, [join(nestProject, 'dist', 'nest-app.js')], { cwd: nestProject });
+    step('took a lock from Jest (CommonJS) and from TypeScript node16 (CommonJS)');
+
+    // 7. A Nest application on redlock-nestjs, compiled as a Nest CLI project (CommonJS) and as an ES
+    // module project, on each Nest major of its peer range: the workspace's 11 and the latest 12 (ESM
+    // only, which a CommonJS project loads through require() of ES modules, Node 20.19 and later). Each
+    // major gets a project of its own, with the tarballs it needs.
+    const devVersionOf = (name) => JSON.parse(readFileSync(join(ROOT_DIR, 'packages', 'redlock-nestjs', 'node_modules', name, 'package.json'), 'utf8')).version;
+    const nestVersions = [devVersionOf('@nestjs/core'), '12'];
+    const nestTarballs = ['local-redis-nodes', 'redlock-core', 'redlock-ioredis-adapter', 'redlock-nestjs'].map((name) => tarballs.get(name));
+    for (const version of nestVersions) {
+      const nestConsumer = join(work, `nest-${version}`);
+      mkdirSync(nestConsumer);
+      writeFileSync(join(nestConsumer, 'package.json'), `${JSON.stringify({ name: `nest-${version}`, private: true }, null, 2)}\n`);
+      // ioredis is an optional peer of the adapter: npm leaves it out unless asked.
+      const nest = [`@nestjs/common@${version}`, `@nestjs/core@${version}`, `ioredis@${devVersionOf('ioredis')}`];
+      if (run(`Nest ${version}: npm install`, 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...nestTarballs, typesNode, ...nest], { cwd: nestConsumer }) === undefined) continue;
+      for (const kind of ['nest-cjs', 'nest-esm']) {
+        const nestProject = join(nestConsumer, kind);
+        cpSync(join(fixtures, kind), nestProject, { recursive: true });
+        cpSync(join(fixtures, 'nest-app.ts'), join(nestProject, 'nest-app.ts'));
+        if (run(`Nest ${version} (${kind}) consumer: tsc`, process.execPath, [typescript, '-p', nestProject], { cwd: nestProject }) !== undefined) {
+          run(`Nest ${version} (${kind}) consumer: run`, process.execPath, [join(nestProject, 'dist', 'nest-app.js')], { cwd: nestProject });
+        }
       }
     }
-    step(`took a lock from Jest (CommonJS), TypeScript node16 (CommonJS), and Nest ${nestVersion} (CommonJS and ESM)`);
+    step(`ran a Nest application on Nest ${nestVersions.join(' and ')}, CommonJS and ESM`);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
