@@ -4,11 +4,11 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { LockLostError } from 'redlock-core';
+import { LockLostError, RedlockClosedError } from 'redlock-core';
 import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import { eventually } from '../../../redlock-ioredis-adapter/test/support/eventually.js';
 import { TEST_DISCONNECT_TIMEOUT_MS, useRedisNodes } from '../../../redlock-ioredis-adapter/test/support/redis-servers.js';
-import { LockSignal, RedlockModule, WithLock } from '../../src/index.js';
+import { LockSignal, RedlockModule, WithLock, WithPermit } from '../../src/index.js';
 
 // Two Nest application instances, as two replicas of one service would be, each with its own clients to
 // the same 3 real redis-server nodes: the decorated method runs in one of them at a time, a lock whose
@@ -49,6 +49,20 @@ class NightlyJob {
   }
 }
 
+/** How many `PartnerApi.call()`s run now, and the most that ever ran at once, across both applications. */
+const permits = { running: 0, mostAtOnce: 0 };
+
+@Injectable()
+class PartnerApi {
+  @WithPermit('partner-api', { limit: 2, ttlMs: 2_000, waitMs: 30_000 })
+  async call(): Promise<void> {
+    permits.running += 1;
+    permits.mostAtOnce = Math.max(permits.mostAtOnce, permits.running);
+    await delay(30);
+    permits.running -= 1;
+  }
+}
+
 /** An application with its own clients, made and closed by the module. */
 async function startApp(): Promise<{ app: INestApplicationContext; clients: Redis[] }> {
   const clients: Redis[] = [];
@@ -65,7 +79,7 @@ async function startApp(): Promise<{ app: INestApplicationContext; clients: Redi
         },
       }),
     ],
-    providers: [NightlyJob],
+    providers: [NightlyJob, PartnerApi],
   }).compile();
   return { app: await moduleRef.init(), clients };
 }
@@ -89,6 +103,14 @@ describe('two application instances on real nodes', () => {
     expect(await eventually(statuses, (all) => all.every((status) => status === 'end'), LIMIT_MS)).toEqual(Array(6).fill('end'));
   });
 
+  it('run a @WithPermit() method at most `limit` times at once', async () => {
+    const [first, second] = await Promise.all([startApp(), startApp()]);
+    const calls = [first, second].flatMap(({ app }) => Array.from({ length: 4 }, () => app.get(PartnerApi).call()));
+    await Promise.all(calls).finally(() => Promise.all([first.app.close(), second.app.close()]));
+    expect(permits.mostAtOnce).toBeGreaterThanOrEqual(1);
+    expect(permits.mostAtOnce).toBeLessThanOrEqual(2);
+  });
+
   it("aborts the method's signal with a LockLostError when its keys vanish from the nodes, and rejects with one", async () => {
     const { app } = await startApp();
     const admins = redis.urls.map((_, index) => redis.createClient(index));
@@ -106,5 +128,22 @@ describe('two application instances on real nodes', () => {
     expect(error).toBeInstanceOf(LockLostError);
     // The method returned the signal's reason, which using() keeps as the error's result.
     expect((error as LockLostError).result).toBeInstanceOf(LockLostError);
+  });
+
+  it("aborts a running method's signal with a RedlockClosedError at the application's shutdown", async () => {
+    const { app, clients } = await startApp();
+    const job = app.get(NightlyJob);
+    const running = job.runUntilAborted().then(
+      (reason) => ({ reason }),
+      (error: unknown) => ({ error }),
+    );
+    await job.entered;
+    await app.close();
+    // The method returns its signal's reason while the lock is still valid, so the call resolves with it
+    // (a close is no loss). Whether its release still reached the nodes depends on whether the clients
+    // were already quitting; the key expires after its TTL otherwise.
+    expect(await running).toEqual({ reason: expect.any(RedlockClosedError) });
+    const statuses = () => clients.map((client) => client.status);
+    expect(await eventually(statuses, (all) => all.every((status) => status === 'end'), LIMIT_MS)).toEqual(Array(3).fill('end'));
   });
 });
