@@ -307,7 +307,7 @@ export class Claim {
    * freed there at once if the release went first (a call re-sent after a `NOSCRIPT` may run after it).
    * @internal
    */
-  protected settleLeftBehind(nodeIndex: number): void {
+  settleLeftBehind(nodeIndex: number): void {
     const hold = this.#hold;
     if (!hold.isReleased || this.#alsoFrees === '') return;
     void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, this.#alsoFrees, '', false, []) });
