@@ -5,14 +5,14 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { type Attributes, context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
 import type { OpenTelemetryContextStore } from './context-store.js';
-import type { TracedOperation, TraceMessage } from './operations.js';
+import type { OperationFacts, TracedOperation, TraceMessage } from './operations.js';
 
 /** What the spans of one operation need from the instrumentation, read at each call so providers can change. */
 export interface SpanHooks {
   /** The tracer to start spans with now. */
   readonly tracer: () => Tracer;
   /** Called once per call when it settled, `durationMs` after it started. */
-  readonly onEnd: (operation: TracedOperation, message: TraceMessage, ended: CallEnd) => void;
+  readonly onEnd: (operation: TracedOperation, facts: OperationFacts, message: TraceMessage, ended: CallEnd) => void;
 }
 
 /** How a call ended, as its span recorded it. */
@@ -25,6 +25,7 @@ export interface CallEnd {
 
 interface OpenSpan {
   readonly span: Span;
+  readonly facts: OperationFacts;
   readonly startedAtMs: number;
 }
 
@@ -59,7 +60,7 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
         ...operation.startAttributes(message),
       };
       const span = hooks.tracer().startSpan(operation.spanName(message), { kind: SpanKind.INTERNAL, attributes }, parent);
-      open.set(message, { span, startedAtMs: performance.now() });
+      open.set(message, { span, facts, startedAtMs: performance.now() });
       return trace.setSpan(parent, span);
     } catch {
       return parent;
@@ -87,7 +88,7 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
       span.setAttributes({ [A.outcome]: isHeld ? 'acquired' : 'failed', ...(failureReason === undefined ? {} : { [A.failureReason]: failureReason }) });
     }
     span.end();
-    hooks.onEnd(operation, message, { durationMs: performance.now() - started.startedAtMs, failureReason });
+    hooks.onEnd(operation, started.facts, message, { durationMs: performance.now() - started.startedAtMs, failureReason });
   };
 
   const handlers: diagnosticsChannel.TracingChannelSubscribers<TraceMessage & object> = {

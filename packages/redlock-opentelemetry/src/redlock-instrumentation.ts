@@ -9,7 +9,7 @@ import { OpenTelemetryContextStore } from './context-store.js';
 import { HoldTimes } from './hold-times.js';
 import { LockMetrics } from './lock-metrics.js';
 import { type CallEnd, subscribeSpans } from './operation-spans.js';
-import { TRACED_OPERATIONS, type TracedOperation, type TraceMessage } from './operations.js';
+import { type OperationFacts, TRACED_OPERATIONS, type TracedOperation, type TraceMessage } from './operations.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Options of {@link RedlockInstrumentation}, the same shape as OpenTelemetry's `InstrumentationConfig`. */
@@ -121,8 +121,7 @@ export class RedlockInstrumentation {
     return { ...this.#config, enabled: this.#unsubscribe !== undefined };
   }
 
-  readonly #onEnd = (operation: TracedOperation, message: TraceMessage, ended: CallEnd): void => {
-    const facts = operation.facts(message);
+  readonly #onEnd = (operation: TracedOperation, facts: OperationFacts, message: TraceMessage, ended: CallEnd): void => {
     const nowMs = performance.now();
     if (operation.role === 'acquire') this.#metrics.acquired(facts, ended.failureReason, ended.durationMs, nowMs);
     else if (operation.role === 'extend' && message.error === undefined) this.#metrics.extended(facts, nowMs);
