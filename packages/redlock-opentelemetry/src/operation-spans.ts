@@ -2,7 +2,7 @@
 // is the active context for everything the call does (so the client's command spans nest inside it); it
 // ends when the call settles, with the result's attributes or the error recorded.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { type Attributes, context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
 import type { OpenTelemetryContextStore } from './context-store.js';
 import type { OperationFacts, TracedOperation, TraceMessage } from './operations.js';
@@ -50,7 +50,7 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
   // Runs inside the channel's `runStores()`, before the call: what it returns is the call's context.
   // It must not throw (Node would report it as an uncaught exception), hence the guard.
   const startSpan = (message: TraceMessage & object) => {
-    const parent = context.active();
+    const parent = store.active();
     try {
       const facts = operation.facts(message);
       const attributes: Attributes = {

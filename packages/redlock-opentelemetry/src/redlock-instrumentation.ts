@@ -2,10 +2,10 @@
 // publish into spans and metrics. It has OpenTelemetry's `Instrumentation` shape, implemented on the API
 // alone: `InstrumentationBase` patches modules on load, which a diagnostics_channel subscriber never needs.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { type MeterProvider, metrics, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { diag, type MeterProvider, metrics, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { DIAGNOSTICS_CHANNELS, type LockLostMessage, type NodeErrorMessage } from 'redlock-core';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
-import { OpenTelemetryContextStore } from './context-store.js';
+import { OpenTelemetryContextStore, runsStoresThroughRun } from './context-store.js';
 import { HoldTimes } from './hold-times.js';
 import { LockMetrics } from './lock-metrics.js';
 import { type CallEnd, subscribeSpans } from './operation-spans.js';
@@ -77,6 +77,9 @@ export class RedlockInstrumentation {
   /** Subscribes to redlock-core's channels. Calling it while enabled does nothing: never two subscriptions. */
   enable(): void {
     if (this.#unsubscribe !== undefined) return;
+    if (!runsStoresThroughRun()) {
+      diag.warn(`${PACKAGE_NAME}: this Node.js enters diagnostics_channel stores without run(); the client's command spans will not nest in redlock's spans`);
+    }
     const hooks = { tracer: () => this.#tracer, onEnd: this.#onEnd };
     const operations = TRACED_OPERATIONS.filter((operation) => operation.role !== 'attempt' || this.#config.attemptSpans);
     this.#unsubscribe = operations.map((operation) => subscribeSpans(operation, this.#store, hooks));

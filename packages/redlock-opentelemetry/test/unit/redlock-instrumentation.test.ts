@@ -6,6 +6,7 @@ import { type Instrumentation, registerInstrumentations } from '@opentelemetry/i
 import { DIAGNOSTICS_CHANNELS, LockAcquireError, type RedisAdapter, Redlock } from 'redlock-core';
 import { failingNode, grantingNodes, refusingNode } from 'redlock-core/testing';
 import { REDLOCK_METRICS, RedlockInstrumentation } from '../../src/index.js';
+import { runsStoresThroughRun } from '../../src/context-store.js';
 import { PACKAGE_VERSION } from '../../src/version.js';
 import { Telemetry, useStandardContextManager } from '../support/telemetry.js';
 
@@ -330,6 +331,10 @@ describe('RedlockInstrumentation as an instrumentation', () => {
     expect(instrumentation.instrumentationName).toBe('redlock-opentelemetry');
     expect(telemetry.spans()[0]?.instrumentationScope).toEqual({ name: 'redlock-opentelemetry', version: PACKAGE_VERSION, schemaUrl: undefined });
     await telemetry.shutdown();
+  });
+
+  it('finds that this Node runs bound stores through run(), the path command spans nest by', () => {
+    expect(runsStoresThroughRun()).toBe(true);
   });
 
   it("reports this package's version", () => {
