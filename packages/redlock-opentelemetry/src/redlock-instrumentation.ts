@@ -140,7 +140,7 @@ export class RedlockInstrumentation {
     };
     this.#metrics.nodeFailed(attributes);
     // The call's own span when it failed inside one (an attempt, an extension, a release).
-    trace.getActiveSpan()?.addEvent('redlock.node.error', attributes);
+    trace.getSpan(this.#store.active())?.addEvent('redlock.node.error', attributes);
   };
 
   readonly #onLockLost = (message: unknown): void => {
