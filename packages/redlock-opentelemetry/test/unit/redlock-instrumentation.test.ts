@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { context, SpanStatusCode, type TracerProvider } from '@opentelemetry/api';
+import { context, metrics, SpanStatusCode, trace, type TracerProvider } from '@opentelemetry/api';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { DIAGNOSTICS_CHANNELS, LockAcquireError, type RedisAdapter, Redlock } from 'redlock-core';
 import { failingNode, grantingNodes, refusingNode } from 'redlock-core/testing';
@@ -287,6 +287,23 @@ describe('RedlockInstrumentation as an instrumentation', () => {
     const instrumentation = new RedlockInstrumentation({ enabled: false });
     expect(isSubscribed()).toBe(false);
     expect(instrumentation.getConfig()).toEqual({ enabled: false, attemptSpans: true });
+  });
+
+  it('uses the global providers when given none: a tracer provider set after it, a meter provider set before', async () => {
+    const telemetry = new Telemetry();
+    metrics.setGlobalMeterProvider(telemetry.meterProvider);
+    const instrumentation = new RedlockInstrumentation();
+    trace.setGlobalTracerProvider(telemetry.tracerProvider);
+    try {
+      await (await redlockOn(grantingNodes(undefined as never, 3)).acquire('global', 10_000)).release();
+    } finally {
+      instrumentation.disable();
+      trace.disable();
+      metrics.disable();
+    }
+    expect(telemetry.named('redlock acquire')).toHaveLength(1);
+    expect(await telemetry.pointsOf(REDLOCK_METRICS.acquisitions)).toEqual([expect.objectContaining({ value: 1 })]);
+    await telemetry.shutdown();
   });
 
   it('makes spans and metrics with the providers set last', async () => {
