@@ -2,11 +2,11 @@
 // with the instrumentation off; with no-op subscribers on the core's acquire, attempt and release channels
 // instead (what the core's own tracing costs, whoever listens); on with spans that are not sampled; and
 // on with a real export pipeline (the SDK's BatchSpanProcessor and PeriodicExportingMetricReader, OTLP
-// over HTTP/JSON to a local sink that reads each request and answers 200). In every mode the standard
-// AsyncLocalStorageContextManager is installed and its AsyncLocalStorage in use, as in an application
-// under the NodeSDK (on Node 20 that turns on the promise hooks, whoever uses them first). Modes alternate
-// within each round, their order rotating; each figure is the median over the rounds. Run after
-// `pnpm run build`.
+// over HTTP/JSON to a local sink that reads each request and answers 200), with and without attempt
+// spans. In every mode the standard AsyncLocalStorageContextManager is installed and its
+// AsyncLocalStorage in use, as in an application under the NodeSDK (on Node 20 that turns on the promise
+// hooks, whoever uses them first). Modes alternate within each round, their order rotating; each figure
+// is the median over the rounds. Run after `pnpm run build`.
 // Usage: node bench/scripts/opentelemetry-cost.mjs [--rounds=7] [--cycles=3000]
 //
 // Figures per acquire+release: wall µs (the loop's time over its cycles, the export's flush at the end of
@@ -65,6 +65,13 @@ const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)))
 
 const noOp = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
 const coreChannels = [DIAGNOSTICS_CHANNELS.acquire, DIAGNOSTICS_CHANNELS.attempt, DIAGNOSTICS_CHANNELS.release].map((name) => diagnosticsChannel.tracingChannel(name));
+/** Enables the instrumentation afresh with these spans. */
+function enableWith(tracerProvider, attemptSpans) {
+  instrumentation.disable();
+  instrumentation.setConfig({ attemptSpans });
+  instrumentation.setTracerProvider(tracerProvider);
+  instrumentation.enable();
+}
 /** Each mode, set up from any other. */
 const MODES = {
   off: () => instrumentation.disable(),
@@ -72,14 +79,9 @@ const MODES = {
     instrumentation.disable();
     for (const channel of coreChannels) channel.subscribe(noOp);
   },
-  'on, not sampled': () => {
-    instrumentation.setTracerProvider(unsampled);
-    instrumentation.enable();
-  },
-  'on, OTLP export': () => {
-    instrumentation.setTracerProvider(exported);
-    instrumentation.enable();
-  },
+  'on, not sampled': () => enableWith(unsampled, true),
+  'on, OTLP export': () => enableWith(exported, true),
+  'on, OTLP export, no attempt spans': () => enableWith(exported, false),
 };
 
 async function loop(cycles) {
@@ -101,7 +103,7 @@ try {
       const cpuBefore = process.cpuUsage();
       const startedAt = performance.now();
       await loop(CYCLES);
-      if (mode === 'on, OTLP export') await exported.forceFlush();
+      if (mode.includes('OTLP')) await exported.forceFlush();
       const wallMs = performance.now() - startedAt;
       const cpu = process.cpuUsage(cpuBefore);
       results[mode].wallUs.push((wallMs * 1_000) / CYCLES);
