@@ -113,6 +113,18 @@ describe('RedlockInstrumentation on locks', () => {
     expect(commands.filter((span) => telemetry.parentOf(span) === undefined)).toEqual([]);
   });
 
+  it("traces using()'s acquisition as `redlock using`, and the release after its routine", async () => {
+    const { telemetry } = instrumented();
+    const result = await redlockOn(grantingNodes(undefined as never, 3)).using('job', 10_000, async () => {
+      expect(telemetry.named('redlock using')).toHaveLength(1);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(telemetry.named('redlock using')[0]?.attributes).toMatchObject({ 'redlock.operation': 'using', 'redlock.outcome': 'acquired' });
+    expect(telemetry.named('redlock release')).toHaveLength(1);
+    expect(await telemetry.pointsOf(REDLOCK_METRICS.holdDuration)).toEqual([expect.objectContaining({ value: 1 })]);
+  });
+
   it('traces an extension with its TTL and the validity it left', async () => {
     const { telemetry } = instrumented();
     const lock = await redlockOn(grantingNodes(undefined as never, 3)).acquire('extended', 10_000);
