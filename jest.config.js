@@ -10,6 +10,7 @@ const common = {
     '^redlock-node-redlock-compat$': '<rootDir>/packages/redlock-node-redlock-compat/src/index.ts',
     '^redlock-node-redis-adapter$': '<rootDir>/packages/redlock-node-redis-adapter/src/index.ts',
     '^redlock-nestjs$': '<rootDir>/packages/redlock-nestjs/src/index.ts',
+    '^redlock-opentelemetry$': '<rootDir>/packages/redlock-opentelemetry/src/index.ts',
     '^local-redis-nodes$': '<rootDir>/packages/local-redis-nodes/src/index.ts',
     // Relative imports end in `.js` (NodeNext); map them back to the `.ts` sources.
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -65,9 +65,11 @@ describe('the examples', () => {
     // The example asserts the span tree itself and exits non-zero otherwise; here, that it printed it.
     expect(output).toContain('OpenTelemetry example: every expected span was seen, none holds a token');
     expect(output).toMatch(/^ {2}redlock acquire .* attempts=[2-9]/m);
-    expect(output).toMatch(/^ {4}redlock attempt 1 .*outcome=failed/m);
+    expect(output).toMatch(/^ {4}redlock attempt .*attempt\.number=1 .*outcome=failed/m);
     expect(output).toMatch(/^ {6}redis EVALSHA/m);
-    expect(output).toMatch(/^ {2}redlock tryAcquire .*acquired=false/m);
-    expect(output).toMatch(/redlock\.node\.errors \{"redlock\.node":4,"redlock\.operation":"acquire","redlock\.kind":"error"\} 1/);
+    expect(output).toMatch(/^ {2}redlock tryAcquire .*outcome=failed failure\.reason=held-by-another-owner/m);
+    expect(output).toMatch(/^ {2}redlock semaphore acquire .*outcome=acquired/m);
+    expect(output).toMatch(/redlock\.node\.errors \{"redlock\.node\.index":4,"redlock\.node\.operation":"acquire","error\.type":"[^"]+"\} [1-9]/);
+    expect(output).toMatch(/redlock\.hold\.duration \{"redlock\.primitive":"lock","redlock\.hold\.end":"released"\} count=4/);
   }, EXAMPLE_TIMEOUT_MS + 10_000);
 });

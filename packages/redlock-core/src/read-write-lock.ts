@@ -1,12 +1,11 @@
 import type { WaitQueues } from './acquire/wait-queue.js';
 import { ReadWriteLockError } from './base/claim-errors.js';
-import type { ReadWriteAcquireStatus, ReadWriteInspection } from './base/outcomes.js';
+import type { ReadWriteInspection } from './base/outcomes.js';
 import { createLockToken } from './base/token.js';
 import type { NodeSet } from './nodes/node-state.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
 import { acquireClaim, ClaimCalls, describeFailedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
-import { withdrawIntent } from './permits/claim.js';
 import { inspectReadWrite } from './permits/inspect-permits.js';
 import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/read-write-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
@@ -174,47 +173,25 @@ export class ReadWriteLock {
     return this.#calls.traced('acquire', mode, request, () => this.#acquireWithRetries(mode, request));
   }
 
-  async #acquireWithRetries(mode: ReadWriteMode, request: PermitRequest): Promise<ReadWriteHandle> {
+  #acquireWithRetries(mode: ReadWriteMode, request: PermitRequest): Promise<ReadWriteHandle> {
     const set = this.#calls.set;
     const lock = this.#settings;
-    // One intent id for every attempt of this call: each attempt refreshes the same intent.
+    // One intent id for every attempt of a writer's call: each attempt refreshes the same intent.
     const intent = mode === 'write' ? writerIntentOf(createLockToken(), request.ttlMs, request.retryDelayMs, request.retryJitterMs) : NO_INTENT;
-    let mayHaveLeftIntent = false;
-    /** How the call ended, for a late answer that left the intent after the fact: see `onLateAnswer`. */
-    let ended: ReadWriteHandle | 'gave-up' | undefined;
-    // A node that timed out may run the request later and leave the intent then: a held writer's release
-    // frees it (or frees it there at once, once released); after a give-up it is withdrawn there.
-    const onLateAnswer = (nodeIndex: number, answer: ReadWriteAcquireStatus | undefined): void => {
-      if (answer !== 'readers-hold') return;
-      if (ended === 'gave-up') withdrawIntent(set, lock.key, intent.id, intent.ttlMs, [nodeIndex]);
-      else ended?.settleAnswer(nodeIndex, answer);
-    };
-    try {
-      const held = await acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(this.#calls, request, {
-        queueKeys: [`${mode} ${lock.key}`],
-        keys: [lock.key],
-        // Readers share: the next reader of this process tries at once; a writer keeps the others out.
-        isExclusive: mode === 'write',
-        attempt: async (attemptNumber, signal, leadNodeIndex) => {
-          const result = await runReadWriteAttempt(set, lock, mode, intent, request.ttlMs, attemptNumber, signal, leadNodeIndex, mode === 'write' ? onLateAnswer : undefined);
-          // A writer leaves its intent where it found readers, or maybe where it did not hear back.
-          if (mode === 'write' && !mayHaveLeftIntent) mayHaveLeftIntent = result === 'full-at-lead' || (!(result instanceof ReadWriteHandle) && result.nodes.some((node) => mayHoldIntent(node.status)));
-          return result;
-        },
-        isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
-        isFinal: (failure) => failure.reason === 'foreign-key',
-        isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
-        errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, request, attempts, attemptCount, waitMs),
-      });
-      // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
-      if (mayHaveLeftIntent) held.releaseOnEveryNode();
-      ended = held;
-      return held;
-    } catch (error) {
-      ended = 'gave-up';
-      if (mayHaveLeftIntent) withdrawIntent(set, lock.key, intent.id, intent.ttlMs);
-      throw error;
-    }
+    return acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(this.#calls, request, {
+      queueKeys: [`${mode} ${lock.key}`],
+      keys: [lock.key],
+      // Readers share: the next reader of this process tries at once; a writer keeps the others out.
+      isExclusive: mode === 'write',
+      intent,
+      intentStatus: 'readers-hold',
+      mayHaveLeftIntent: (failure) => failure.nodes.some(({ status }) => status === 'readers-hold' || status === 'timeout' || status === 'error'),
+      attempt: (attemptNumber, signal, leadNodeIndex, onLateAnswer) => runReadWriteAttempt(set, lock, mode, intent, request.ttlMs, attemptNumber, signal, leadNodeIndex, onLateAnswer),
+      isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
+      isFinal: (failure) => failure.reason === 'foreign-key',
+      isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
+      errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, request, attempts, attemptCount, waitMs),
+    });
   }
 
   #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {
@@ -227,11 +204,6 @@ export class ReadWriteLock {
     const request = this.#calls.resolve(ttlMs, options, 1, 'usingReadWrite');
     return this.#calls.using(request, mode, routine, () => this.#acquireWithRetries(mode, request));
   }
-}
-
-/** Whether a node that answered a writer's attempt with `status` may hold its intent. */
-function mayHoldIntent(status: string): boolean {
-  return status === 'readers-hold' || status === 'timeout' || status === 'error';
 }
 
 /** The error of an acquisition whose attempts failed, or that `waitMs` ended. */

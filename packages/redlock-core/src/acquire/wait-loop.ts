@@ -97,7 +97,10 @@ export async function waitForHold<H, F extends FailedAttempt>(
         return result;
       }
       // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
-      if (isWoken) restUntil = clock.now() + Math.max(WAKE_REST_MS, 9 * (clock.now() - startedAt), queue.watch?.crowdRestMs(request.retryDelayMs) ?? 0);
+      if (isWoken) {
+        const endedAt = clock.now();
+        restUntil = endedAt + Math.max(WAKE_REST_MS, 9 * (endedAt - startedAt), queue.watch?.crowdRestMs(request.retryDelayMs) ?? 0);
+      }
       // Taken at the lead node, a woken attempt asked no other node: nothing to count or report.
       const failure = typeof result === 'string' ? undefined : result;
       // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.

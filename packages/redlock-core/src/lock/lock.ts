@@ -8,7 +8,8 @@ import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import { extendTraced } from './extend.js';
-import { type ExtensionStop, Hold, type HandleExtension, type HoldInit } from './hold.js';
+import { HoldHandle } from './handle.js';
+import { type HandleExtension, Hold, type HoldInit } from './hold.js';
 import { inspectLock } from './log-view.js';
 import { releaseTraced, removeLateGrant } from './release.js';
 
@@ -37,7 +38,7 @@ export interface Lock {
  * released once, and the keys go when the last one is. Created by `Redlock.acquire()` and
  * `Redlock.using()`, never directly.
  */
-export class Lock {
+export class Lock extends HoldHandle {
   /** The locked resources as given to `acquire()`, without the key prefix; a re-entrant handle has the lock's, all of them. */
   readonly resources: readonly string[];
   /**
@@ -79,17 +80,17 @@ export class Lock {
 
   readonly #token: string;
   readonly #hold: Hold;
+  /** This handle's automatic extension (`autoExtend`), while it runs. */
+  #extension: HandleExtension | undefined;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
   /** Its state when `release()` let go while other handles held on (see {@link lossBeforeRelease}). */
   #stateAtRelease: LockState | undefined;
   /** What `release()` resolved with when this handle let go while other handles still held the lock. */
   #letGo: Promise<ReleaseResult> | undefined;
-  /** This handle's automatic extension (`autoExtend`), while it runs. */
-  #extension: HandleExtension | undefined;
-
   /** @internal */
   constructor(init: HoldInit & { readonly attempts: number; readonly fencingToken: number | undefined }, sharedHold?: Hold) {
+    super();
     this.resources = init.resources;
     this.#token = init.token;
     this.attempts = init.attempts;
@@ -97,18 +98,22 @@ export class Lock {
     this.#hold = sharedHold ?? new Hold(init);
   }
 
-  /**
-   * Wall-clock time, in milliseconds since the epoch (`Date.now()`), at which validity ends: the start of
-   * the attempt (or extension) that succeeded, plus its TTL, minus the drift allowance. For display and
-   * logs: it moves if the wall clock is set, so decide with `remainingValidityMs`, `state` or
-   * {@link assertValid}, which run on the monotonic clock.
-   */
-  get expiresAt(): number {
-    return this.#hold.expiresAt;
+  /** @internal */
+  protected override get hold(): Hold {
+    return this.#hold;
+  }
+
+  /** @internal */
+  protected override get extension(): HandleExtension | undefined {
+    return this.#extension;
+  }
+
+  protected override set extension(extension: HandleExtension | undefined) {
+    this.#extension = extension;
   }
 
   /** Milliseconds of validity left, measured on the monotonic clock now; 0 once expired, released or lost. */
-  get remainingValidityMs(): number {
+  override get remainingValidityMs(): number {
     const hold = this.#hold;
     if (this.#isReleased || hold.isReleased || hold.lostBecause !== undefined) return 0;
     return Math.max(0, hold.validUntil - hold.set.options.clock.now());
@@ -167,38 +172,6 @@ export class Lock {
   }
 
   /**
-   * Aborts when the lock should no longer be relied on, with the reason as `signal.reason`:
-   * - a {@link LockLostError} when the lock is known lost (an extension, automatic or by hand, found that
-   *   a quorum of nodes no longer holds our token) or its validity ran out (for a lock kept extended with
-   *   `autoExtend`, validity runs out only when extensions kept failing);
-   * - a {@link LockLimitError} when `autoExtend` stops at `maxExtensions` or `maxHoldMs`: the lock stays
-   *   valid for its `remainingValidityMs`, time to wrap up;
-   * - a {@link RedlockClosedError} when `redlock.close()` is called while the lock is held: it is no longer
-   *   extended, and stays valid for its `remainingValidityMs`.
-   *
-   * It does not abort on `release()`: the holder let go on purpose. One signal serves the hold: every
-   * re-entrant handle on it returns the same one. Pass it to the work the lock protects
-   * (`fetch(url, { signal: lock.signal })`). Its timer is set to fire before the validity ends, never after
-   * (it gives up the last fraction of a millisecond, and the lock then reads `'expired'`), but like any
-   * signal it aborts only when the event loop runs its timers, late after a stall: call
-   * {@link assertValid} right before each write. Made on first read, so
-   * a lock whose signal is never read costs no timer; the timer is unref'd and cleared on release.
-   *
-   * @example
-   * ```ts
-   * const lock = await redlock.acquire('reports:daily', 30_000, { autoExtend: true });
-   * try {
-   *   await buildReport({ signal: lock.signal });
-   * } finally {
-   *   await lock.release();
-   * }
-   * ```
-   */
-  get signal(): AbortSignal {
-    return this.#hold.signal;
-  }
-
-  /**
    * Releases the lock (see {@link release}), for `await using lock = await redlock.acquire(…)`: safe in
    * any state, so a lock released, expired or lost by then resolves normally.
    *
@@ -217,45 +190,13 @@ export class Lock {
   }
 
   /**
-   * Keeps this handle extended with the extension `start` makes (see `keepExtended`), until the handle
-   * is released, the extension stops on its own (its reason then aborts {@link signal}), or the `Redlock`
-   * closes. Does nothing for a handle that is not held.
-   * @internal
-   */
-  keepExtendedBy(start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
-    if (this.state !== 'held' || this.#extension !== undefined) return;
-    this.#extension = this.#hold.keepHandleExtended(start, (extension) => {
-      if (this.#extension === extension) this.#extension = undefined;
-    });
-  }
-
-  /**
-   * Calls `listener` once, when the lock is found lost (a quorum no longer holds our token), with the
-   * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
-   * @internal
-   */
-  onLost(listener: (error: LockLostError) => void): () => void {
-    return this.#hold.onLost(listener);
-  }
-
-  /** See `Hold.onEarlierEnd`: a shorter extension, by this or another re-entrant handle. @internal */
-  onEarlierEnd(listener: () => void): () => void {
-    return this.#hold.onEarlierEnd(listener);
-  }
-
-  /** See `Hold.publishLoss`. @internal */
-  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
-    this.#hold.publishLoss(reason, error);
-  }
-
-  /**
    * Whether `value` is a lock handed out by a `Redlock`: a brand check on a private field, since an
    * object made with `Object.create(Lock.prototype)` (or a spread copy of a lock) passes `instanceof`
    * but has none of a lock's state.
    * @internal
    */
   static isLock(value: unknown): value is Lock {
-    return typeof value === 'object' && value !== null && #hold in value;
+    return typeof value === 'object' && value !== null && #token in value;
   }
 
   /**
@@ -276,15 +217,6 @@ export class Lock {
     if (keys.length === 1) return hold.keys.includes(keys[0] as string);
     const own = new Set(hold.keys);
     return keys.every((key) => own.has(key));
-  }
-
-  /**
-   * Calls `callback` with the keys each time the nodes answered a release of them (with a quorum or
-   * not), so that the next waiter of this process can try at once instead of waiting for a notification.
-   * @internal
-   */
-  afterRelease(callback: (keys: readonly string[]) => void): void {
-    this.#hold.onReleased = callback;
   }
 
   /** Throws a {@link LockExtendError} (`isLost`) unless the lock is held, before `operation` calls any node. */
@@ -367,8 +299,7 @@ export class Lock {
     if (!this.#isReleased) {
       this.#isReleased = true;
       hold.holders -= 1;
-      if (this.#extension !== undefined) hold.letGoOf(this.#extension);
-      this.#extension = undefined;
+      this.letGoOfExtension();
       // Letting go alone: no release is sent, whose start would tell the state it let go in.
       if (hold.holders > 0) this.#stateAtRelease = hold.stateAt(hold.set.options.clock.now());
     }

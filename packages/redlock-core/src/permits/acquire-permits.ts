@@ -16,6 +16,7 @@ import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import { permitIntentOf } from '../scripts/permit-acquire.js';
+import type { WriterIntent } from '../scripts/read-write-acquire.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import { type PermitScope, type PermitSettings, resolvePermitOptions, type SemaphoreSettings } from '../settings/resolve-permits.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
@@ -30,8 +31,25 @@ export interface PermitRequest extends PermitSettings {
 
 /** One kind of claim as the wait loop sees it (a semaphore's permits, a read-write lock's read or write lock): see `Contender`. */
 export interface ClaimAcquisition<H, F extends FailedAttempt> extends Omit<Contender<H, F>, 'attempt' | 'errorOf'> {
-  /** One attempt; with `leadNodeIndex` (a woken attempt) it may ask that node alone first: `'full-at-lead'`. */
-  attempt(attemptNumber: number, signal: AbortSignal, leadNodeIndex: number | undefined): Promise<H | F | 'full-at-lead'>;
+  /**
+   * The intent every attempt of the call leaves or refreshes where the claim is taken, so that what holds
+   * it cannot starve the call (`NO_INTENT` for none): see `writerIntentOf`.
+   */
+  readonly intent: WriterIntent;
+  /** The status with which a node says it keeps the intent (too few permits free, readers hold): a late answer's. */
+  readonly intentStatus: string;
+  /** Whether a failed attempt may have left the intent on a node: one kept it there, or did not answer. */
+  mayHaveLeftIntent(failure: F): boolean;
+  /**
+   * One attempt; with `leadNodeIndex` (a woken attempt) it may ask that node alone first: `'full-at-lead'`.
+   * A failed attempt's node that answers after its timeout is told to `onLateAnswer`.
+   */
+  attempt(
+    attemptNumber: number,
+    signal: AbortSignal,
+    leadNodeIndex: number | undefined,
+    onLateAnswer: ((nodeIndex: number, answer: string | undefined) => void) | undefined,
+  ): Promise<H | F | 'full-at-lead'>;
   /** The error of a call whose attempts failed, or that `waitMs` ended. */
   errorOf(attempts: readonly F[], attemptCount: number, waitMs?: number): Error;
 }
@@ -111,26 +129,54 @@ export class ClaimCalls {
  * retries, a woken attempt at each release heard), or in one attempt with `retryCount: 0`. Ends at once for
  * a final failure (a foreign key, another limit), at `signal` (or `waitMs`), and at `close()`. Hands the
  * claim back with its release waking this process's next waiter, kept extended with `autoExtend`.
+ *
+ * The claim's intent, where a failed attempt may have left it (a node kept it, or did not answer), is
+ * freed by the claim's release, sent to every node for that, or withdrawn when the call gives up; a node
+ * that answers late that it kept the intent is settled the same way.
  */
 export async function acquireClaim<H extends Claim, F extends FailedAttempt>(calls: ClaimCalls, request: PermitRequest, claim: ClaimAcquisition<H, F>): Promise<H> {
   const { set, notifications, queues } = calls;
   const { clock } = set.options;
   const { lifecycle } = set;
+  const { intent, intentStatus } = claim;
+  const key = claim.keys[0] as string;
   request.signal?.throwIfAborted();
   const callSignal = request.signal === undefined ? undefined : lifecycle.signalWith(request.signal);
   const baseSignal = callSignal?.signal ?? lifecycle.signal;
   const deadline = request.waitMs === Infinity ? undefined : startWaitDeadline(clock, request.waitMs, baseSignal);
   const signal = deadline?.signal ?? baseSignal;
+  let mayHaveLeftIntent = false;
+  /** How the call ended, for a late answer that left the intent after the fact. */
+  let ended: H | 'gave-up' | undefined;
+  const onLateAnswer =
+    intent.id === ''
+      ? undefined
+      : (nodeIndex: number, answer: string | undefined): void => {
+          if (answer !== intentStatus) return;
+          if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
+          else ended?.settleLeftBehind(nodeIndex);
+        };
   const contender: Contender<H, F> = {
     ...claim,
-    attempt: (attemptNumber, leadNodeIndex) => claim.attempt(attemptNumber, signal, leadNodeIndex),
+    attempt: async (attemptNumber, leadNodeIndex) => {
+      const result = await claim.attempt(attemptNumber, signal, leadNodeIndex, onLateAnswer);
+      if (intent.id !== '' && (result === 'full-at-lead' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result)))) mayHaveLeftIntent = true;
+      return result;
+    },
     errorOf: (log, waitMs) => claim.errorOf(log.kept(), log.count, waitMs),
   };
   try {
     const held = request.retryCount === 0 ? await attemptOnce(contender, signal) : await waitForHold(set, notifications, queues, { ...request, signal }, contender);
+    // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
+    if (mayHaveLeftIntent) held.releaseOnEveryNode();
+    ended = held;
     held.afterRelease(() => queues.wake(claim.queueKeys));
     if (request.autoExtend) held.keepExtended(request.ttlMs, request.limits);
     return held;
+  } catch (error) {
+    ended = 'gave-up';
+    if (mayHaveLeftIntent) withdrawIntent(set, key, intent.id, intent.ttlMs);
+    throw error;
   } finally {
     deadline?.stop();
     callSignal?.dispose();
@@ -154,51 +200,29 @@ async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F
 
 /**
  * Runs a semaphore's attempts until one wins a quorum: see {@link acquireClaim}. A request for more than 1
- * permit leaves one intent for all its attempts where too few are free (see `permitAcquireScript`): the
- * permit's release frees it, and it is withdrawn when the call gives up.
+ * permit leaves one intent for all its attempts where too few are free (see `permitAcquireScript`).
  */
-export async function acquirePermits(calls: ClaimCalls, semaphore: SemaphoreSettings, request: PermitRequest): Promise<Permit> {
+export function acquirePermits(calls: ClaimCalls, semaphore: SemaphoreSettings, request: PermitRequest): Promise<Permit> {
   const { set } = calls;
   const { key } = semaphore;
   const { permits, ttlMs } = request;
   // One intent id for every attempt of this call: each attempt refreshes the same intent.
   const intent = permitIntentOf(permits, ttlMs, request.retryDelayMs, request.retryJitterMs);
-  let mayHaveLeftIntent = false;
-  /** How the call ended, for a late answer that left the intent after the fact: see `onLateAnswer`. */
-  let ended: Permit | 'gave-up' | undefined;
-  // A node that timed out may run the request later and leave the intent then: the permit's release frees
-  // it (or frees it there at once, once released); after a give-up it is withdrawn there.
-  const onLateAnswer = (nodeIndex: number, answer: string | undefined): void => {
-    if (answer !== 'full') return;
-    if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
-    else ended?.settleLeftBehind(nodeIndex);
-  };
-  try {
-    const held = await acquireClaim<Permit, FailedPermitAttempt>(calls, request, {
-      queueKeys: [`permits ${key}`],
-      keys: [key],
-      // Others may take the permits left.
-      isExclusive: false,
-      attempt: async (attemptNumber, signal, leadNodeIndex) => {
-        const result = await runPermitAttempt(set, semaphore, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, intent.id === '' ? undefined : onLateAnswer);
-        // Any failed attempt may have left the intent: where it found too few free, or did not hear back.
-        if (intent.id !== '' && !(result instanceof Permit)) mayHaveLeftIntent = true;
-        return result;
-      },
-      isHeld: (result): result is Permit => result instanceof Permit,
-      isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
-      isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
-      errorOf: (attempts, attemptCount, waitMs) => permitAcquireError(semaphore, request, attempts, attemptCount, waitMs),
-    });
-    // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
-    if (mayHaveLeftIntent) held.releaseOnEveryNode();
-    ended = held;
-    return held;
-  } catch (error) {
-    ended = 'gave-up';
-    if (mayHaveLeftIntent) withdrawIntent(set, key, intent.id, intent.ttlMs);
-    throw error;
-  }
+  return acquireClaim<Permit, FailedPermitAttempt>(calls, request, {
+    queueKeys: [`permits ${key}`],
+    keys: [key],
+    // Others may take the permits left.
+    isExclusive: false,
+    intent,
+    intentStatus: 'full',
+    // Any failed attempt: a first round's node may have kept the intent, and answered otherwise in the last.
+    mayHaveLeftIntent: () => true,
+    attempt: (attemptNumber, signal, leadNodeIndex, onLateAnswer) => runPermitAttempt(set, semaphore, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, onLateAnswer),
+    isHeld: (result): result is Permit => result instanceof Permit,
+    isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
+    isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
+    errorOf: (attempts, attemptCount, waitMs) => permitAcquireError(semaphore, request, attempts, attemptCount, waitMs),
+  });
 }
 
 /**

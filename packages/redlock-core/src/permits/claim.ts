@@ -11,6 +11,7 @@ import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
 import { extendHold } from '../lock/extend.js';
 import { releaseOnEveryNode as releaseHold } from '../lock/release.js';
+import { HoldHandle } from '../lock/handle.js';
 import { type HandleExtension, Hold, type HoldInit } from '../lock/hold.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
 import type { NodeSet } from '../nodes/node-state.js';
@@ -80,32 +81,48 @@ export function withdrawIntent(set: NodeSet, key: string, intentId: string, ttlM
  * held ──extend()──▶ held · held ──release()──▶ released · held ──extend() finds it gone──▶ lost ·
  * held ──validity runs out──▶ expired
  */
-export class Claim {
+export class Claim extends HoldHandle {
   /** The resource of the semaphore or the read-write lock, without the key prefix. */
   readonly resource: string;
   /** Which attempt of the call won this handle, from 1. */
   readonly attempts: number;
   readonly #hold: Hold;
+  /** The automatic extension (`autoExtend`), while it runs. */
+  #extension: HandleExtension | undefined;
   readonly #kind: ClaimKind;
   readonly #key: string;
   readonly #alsoFrees: string;
-  /** The automatic extension (`autoExtend`), while it runs. */
-  #extension: HandleExtension | undefined;
   #releasing: Promise<void> | undefined;
   /** Its state when `release()` was first called (see {@link lossBeforeRelease}). */
   #stateAtRelease: ClaimState | undefined;
 
   protected constructor(grant: ClaimGrant, kind: ClaimKind) {
+    // Field by field, not `...grant`: with a spread (a differently shaped init per kind) an uncontended
+    // acquire+release measured ~10-20% more client CPU.
+    const { set, token, ttlMs, validUntil, keysExpireAt, expiresAt, written } = grant;
+    super();
     this.resource = grant.resource;
     this.attempts = grant.attempts;
     this.#kind = kind;
     this.#key = grant.key;
     this.#alsoFrees = grant.alsoFrees;
-    // Field by field, not `...grant`: with a spread (a differently shaped init per kind) an uncontended
-    // acquire+release measured ~10-20% more client CPU.
-    const { set, token, ttlMs, validUntil, keysExpireAt, expiresAt, written } = grant;
     this.#hold = new Hold({ set, resources: [grant.resource], keys: [grant.key], token, ttlMs, validUntil, keysExpireAt, expiresAt, written, nodes: [], what: kind.what });
   }
+
+  /** @internal */
+  protected override get hold(): Hold {
+    return this.#hold;
+  }
+
+  /** @internal */
+  protected override get extension(): HandleExtension | undefined {
+    return this.#extension;
+  }
+
+  protected override set extension(extension: HandleExtension | undefined) {
+    this.#extension = extension;
+  }
+
 
   /** Where the claim stands, read from the monotonic clock now; each handle names the type its own way. */
   get state(): ClaimState {
@@ -113,27 +130,9 @@ export class Claim {
     return hold.isReleased ? 'released' : hold.stateAt(hold.set.options.clock.now());
   }
 
-  /**
-   * Wall-clock time, in milliseconds since the epoch, at which validity ends (see `Lock.expiresAt`): for
-   * display and logs; decide with `remainingValidityMs`, `state` or {@link assertValid}.
-   */
-  get expiresAt(): number {
-    return this.#hold.expiresAt;
-  }
-
   /** Milliseconds of validity left: how long this handle may still be relied on; 0 once not held. */
-  get remainingValidityMs(): number {
+  override get remainingValidityMs(): number {
     return this.state === 'held' ? Math.max(0, this.#hold.validUntil - this.#hold.set.options.clock.now()) : 0;
-  }
-
-  /**
-   * Aborts when this handle should no longer be relied on, as `lock.signal` does for a lock: with a
-   * {@link LockLostError} when it is found lost or its validity ran out, a {@link LockLimitError} when
-   * `autoExtend` stops at a limit, a {@link RedlockClosedError} at `redlock.close()`; not on `release()`.
-   * Made on first read; its timer is unref'd and cleared on release.
-   */
-  get signal(): AbortSignal {
-    return this.#hold.signal;
   }
 
   /** How messages name what is held (see `describePermits`, `describeReadWrite`). @internal */
@@ -234,8 +233,7 @@ export class Claim {
    */
   release(): Promise<void> {
     this.#stateAtRelease ??= this.state;
-    if (this.#extension !== undefined) this.#hold.letGoOf(this.#extension);
-    this.#extension = undefined;
+    this.letGoOfExtension();
     return (this.#releasing ??= traceHold('release', () => this.#traceContext('release', undefined), () => this.#releaseOnEveryNode()));
   }
 
@@ -255,35 +253,8 @@ export class Claim {
    * @internal
    */
   keepExtended(ttlMs: number, limits: ExtensionLimits): void {
-    const hold = this.#hold;
-    if (this.state !== 'held' || this.#extension !== undefined) return;
-    const { clock } = hold.set.options;
-    this.#extension = hold.keepHandleExtended(
-      (onStop) => keepExtended(this, ttlMs, clock, limits, onStop, hold.what),
-      (extension) => {
-        if (this.#extension === extension) this.#extension = undefined;
-      },
-    );
-  }
-
-  /** Calls `callback` once a release was decided: it wakes this process's next waiter (see `Lock.afterRelease`). @internal */
-  afterRelease(callback: () => void): void {
-    this.#hold.onReleased = callback;
-  }
-
-  /** See `Lock.onLost`. @internal */
-  onLost(listener: (error: LockLostError) => void): () => void {
-    return this.#hold.onLost(listener);
-  }
-
-  /** See `Lock.onEarlierEnd`. @internal */
-  onEarlierEnd(listener: () => void): () => void {
-    return this.#hold.onEarlierEnd(listener);
-  }
-
-  /** See `Lock.publishLoss`. @internal */
-  publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void {
-    this.#hold.publishLoss(reason, error);
+    const { set, what } = this.#hold;
+    this.keepExtendedBy((onStop) => keepExtended(this, ttlMs, set.options.clock, limits, onStop, what));
   }
 
   /**
@@ -307,7 +278,7 @@ export class Claim {
    * freed there at once if the release went first (a call re-sent after a `NOSCRIPT` may run after it).
    * @internal
    */
-  protected settleLeftBehind(nodeIndex: number): void {
+  settleLeftBehind(nodeIndex: number): void {
     const hold = this.#hold;
     if (!hold.isReleased || this.#alsoFrees === '') return;
     void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, this.#alsoFrees, '', false, []) });

@@ -64,13 +64,4 @@ export class Permit extends Claim {
   settleGrant(nodeIndex: number, slots: readonly number[]): void {
     this.settleFields(nodeIndex, slots.map(String));
   }
-
-  /**
-   * Node `nodeIndex` had too few free for the request that won this permit, maybe after the permit was
-   * decided, and may have left its intent there: see `Claim.settleLeftBehind`.
-   * @internal
-   */
-  override settleLeftBehind(nodeIndex: number): void {
-    super.settleLeftBehind(nodeIndex);
-  }
 }

@@ -1,0 +1,110 @@
+// One tracing channel turned into spans: a span starts on `start` as a child of the active context and
+// is the active context for everything the call does (so the client's command spans nest inside it); it
+// ends when the call settles, with the result's attributes or the error recorded.
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { type Attributes, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
+import type { OpenTelemetryContextStore } from './context-store.js';
+import type { OperationFacts, TracedOperation, TraceMessage } from './operations.js';
+
+/** What the spans of one operation need from the instrumentation, read at each call so providers can change. */
+export interface SpanHooks {
+  /** The tracer to start spans with now. */
+  readonly tracer: () => Tracer;
+  /** Called once per call when it settled, `durationMs` after it started. */
+  readonly onEnd: (operation: TracedOperation, facts: OperationFacts, message: TraceMessage, ended: CallEnd) => void;
+}
+
+/** How a call ended, as its span recorded it. */
+export interface CallEnd {
+  /** Milliseconds from its start. */
+  readonly durationMs: number;
+  /** For an acquisition that did not get its lock: why (see {@link failureReasonOf}); `undefined` otherwise. */
+  readonly failureReason: string | undefined;
+}
+
+interface OpenSpan {
+  readonly span: Span;
+  readonly facts: OperationFacts;
+  readonly startedAtMs: number;
+}
+
+/** Why an acquisition failed: the error's `reason` when it has one (`LockAcquireError`, `PermitError`…), else its name. */
+export function failureReasonOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const { reason, name } = error as { readonly reason?: unknown; readonly name?: unknown };
+    if (typeof reason === 'string') return reason;
+    if (typeof name === 'string') return name;
+  }
+  return 'error';
+}
+
+/** An error's name, for `error.type`. */
+const errorTypeOf = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
+
+/** Subscribes `operation`'s tracing channel; returns what unsubscribes it. */
+export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryContextStore, hooks: SpanHooks): () => void {
+  const channel = diagnosticsChannel.tracingChannel<unknown, TraceMessage & object>(operation.channel);
+  const open = new WeakMap<object, OpenSpan>();
+
+  // Runs inside the channel's `runStores()`, before the call: what it returns is the call's context.
+  // It must not throw (Node would report it as an uncaught exception), hence the guard.
+  const startSpan = (message: TraceMessage & object) => {
+    const parent = store.active();
+    try {
+      const facts = operation.facts(message);
+      const attributes: Attributes = {
+        [A.primitive]: facts.primitive,
+        [A.operation]: facts.operation,
+        [A.resources]: [...facts.resources],
+        ...operation.startAttributes(message),
+      };
+      const span = hooks.tracer().startSpan(operation.spanName(message), { kind: SpanKind.INTERNAL, attributes }, parent);
+      open.set(message, { span, facts, startedAtMs: performance.now() });
+      return trace.setSpan(parent, span);
+    } catch {
+      return parent;
+    }
+  };
+
+  const finish = (message: TraceMessage & object): void => {
+    const started = open.get(message);
+    if (started === undefined) return;
+    open.delete(message);
+    const { span } = started;
+    const { error } = message;
+    if (error === undefined) {
+      span.setAttributes(operation.resultAttributes(message));
+    } else {
+      if (error instanceof Error) span.recordException(error);
+      span.setAttribute(A.errorType, errorTypeOf(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : errorTypeOf(error) });
+    }
+    let failureReason: string | undefined;
+    if (operation.isHeld !== undefined) {
+      const isHeld = error === undefined && operation.isHeld(message);
+      // A single try that found the lock taken resolves without it: a failure, not an error.
+      if (!isHeld) failureReason = error === undefined ? 'held-by-another-owner' : failureReasonOf(error);
+      span.setAttributes({ [A.outcome]: isHeld ? 'acquired' : 'failed', ...(failureReason === undefined ? {} : { [A.failureReason]: failureReason }) });
+    }
+    span.end();
+    hooks.onEnd(operation, started.facts, message, { durationMs: performance.now() - started.startedAtMs, failureReason });
+  };
+
+  const handlers: diagnosticsChannel.TracingChannelSubscribers<TraceMessage & object> = {
+    start: () => undefined,
+    // A call that throws before it returns a promise publishes `error` and `end`, and no `asyncEnd`.
+    end: (message) => {
+      if (message.error !== undefined) finish(message);
+    },
+    asyncStart: () => undefined,
+    asyncEnd: finish,
+    error: () => undefined,
+  };
+  channel.start.bindStore(store, startSpan);
+  channel.subscribe(handlers);
+  return () => {
+    channel.unsubscribe(handlers);
+    channel.start.unbindStore(store);
+  };
+}
