@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { type DynamicModule, Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { Redlock } from 'redlock-core';
 import type { RedlockModuleAsyncOptions, RedlockModuleOptions, RedlockModuleScope } from './module-options.js';
+import { createModuleRedlock, type ModuleRedlock } from './module-redlock.js';
 import { RedlockHealthIndicator } from './redlock-health-indicator.js';
 
 /** The token of one module's {@link RedlockModuleOptions}. */
 const MODULE_OPTIONS = Symbol('redlock-nestjs:module-options');
+/** The token of one module's {@link ModuleRedlock}: its `Redlock` and how to close its clients. */
+const MODULE_REDLOCK = Symbol('redlock-nestjs:module-redlock');
 /**
  * A value of its own for each `forRoot()` call. Nest tells dynamic modules apart by a hash of their
  * providers, and a factory hashes as its source: without it, two scoped modules would be one.
@@ -18,19 +21,17 @@ const MODULE_ID = Symbol('redlock-nestjs:module-id');
  */
 @Injectable()
 class RedlockShutdown implements OnApplicationShutdown {
-  readonly #redlock: Redlock;
-  readonly #options: RedlockModuleOptions;
+  readonly #moduleRedlock: ModuleRedlock;
 
-  constructor(@Inject(Redlock) redlock: Redlock, @Inject(MODULE_OPTIONS) options: RedlockModuleOptions) {
-    this.#redlock = redlock;
-    this.#options = options;
+  constructor(@Inject(MODULE_REDLOCK) moduleRedlock: ModuleRedlock) {
+    this.#moduleRedlock = moduleRedlock;
   }
 
   async onApplicationShutdown(): Promise<void> {
     try {
-      await this.#redlock.close();
+      await this.#moduleRedlock.redlock.close();
     } finally {
-      await this.#options.closeClients?.();
+      await this.#moduleRedlock.closeClients();
     }
   }
 }
@@ -45,11 +46,12 @@ function moduleOf(scope: RedlockModuleScope, optionsProvider: Provider, imports:
       optionsProvider,
       { provide: MODULE_ID, useValue: randomUUID() },
       {
-        provide: Redlock,
-        // Bad nodes or options throw here, at the module's initialization, before any node is called.
-        useFactory: (options: RedlockModuleOptions) => new Redlock(options.nodes, options.redlockOptions),
+        provide: MODULE_REDLOCK,
+        // Bad nodes, clients or options throw here, at the module's initialization, before any node is called.
+        useFactory: (options: RedlockModuleOptions) => createModuleRedlock(options),
         inject: [MODULE_OPTIONS],
       },
+      { provide: Redlock, useFactory: ({ redlock }: ModuleRedlock) => redlock, inject: [MODULE_REDLOCK] },
       RedlockShutdown,
       RedlockHealthIndicator,
     ],
@@ -63,11 +65,13 @@ function moduleOf(scope: RedlockModuleScope, optionsProvider: Provider, imports:
  * decorators' lock, and a {@link RedlockHealthIndicator}; it closes the `Redlock` at the application's
  * shutdown (see {@link RedlockModuleOptions} for who closes which client).
  *
+ * It takes ioredis clients (`clients`, which it wraps in redlock-ioredis-adapter's `IoredisAdapter`, so
+ * that package must be installed) or adapters of any client (`nodes`, which need no such package).
+ *
  * @example
  * ```ts
  * import { Module } from '@nestjs/common';
  * import { Redis } from 'ioredis';
- * import { IoredisAdapter } from 'redlock-ioredis-adapter';
  * import { RedlockModule } from 'redlock-nestjs';
  *
  * const urls = ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'];
@@ -76,14 +80,12 @@ function moduleOf(scope: RedlockModuleScope, optionsProvider: Provider, imports:
  *   imports: [
  *     RedlockModule.forRootAsync({
  *       isGlobal: true,
- *       useFactory: () => {
- *         const clients = urls.map((url) => new Redis(url));
- *         return {
- *           nodes: clients.map((client) => new IoredisAdapter(client)),
- *           redlockOptions: { keyPrefix: 'orders:' },
- *           closeClients: () => Promise.all(clients.map((client) => client.quit())),
- *         };
- *       },
+ *       // The module's own clients: it quits them at shutdown (`closeClients: true`).
+ *       useFactory: () => ({
+ *         clients: urls.map((url) => new Redis(url)),
+ *         redlockOptions: { keyPrefix: 'orders:' },
+ *         closeClients: true,
+ *       }),
  *     }),
  *   ],
  * })
@@ -92,19 +94,21 @@ function moduleOf(scope: RedlockModuleScope, optionsProvider: Provider, imports:
  */
 export class RedlockModule {
   /**
-   * The module over ready nodes. The `Redlock` is made when the module initializes.
-   * @throws `TypeError` or `RangeError` at the module's initialization for no nodes or a bad option, as
-   *   the `Redlock` constructor does.
+   * The module over ready nodes or clients. The `Redlock` is made when the module initializes.
+   * @throws `TypeError` or `RangeError` at the module's initialization, before any node is called: for
+   *   both `nodes` and `clients` or neither, none of them, a `clients` entry that is not an ioredis client,
+   *   or a bad option, as the `Redlock` constructor does; an `Error` for `clients` without
+   *   redlock-ioredis-adapter installed.
    */
   static forRoot(options: RedlockModuleOptions & RedlockModuleScope): DynamicModule {
     return moduleOf(options, { provide: MODULE_OPTIONS, useFactory: () => options });
   }
 
   /**
-   * The module over nodes that a factory makes, which may inject providers (`inject`, from `imports`) and
-   * be async; the application waits for it at its initialization.
-   * @throws `TypeError` or `RangeError` at the module's initialization for no nodes or a bad option, as
-   *   the `Redlock` constructor does, and whatever the factory throws.
+   * The module over nodes or clients that a factory makes, which may inject providers (`inject`, from
+   * `imports`) and be async; the application waits for it at its initialization.
+   * @throws At the module's initialization, what {@link RedlockModule.forRoot} throws, and whatever the
+   *   factory throws.
    */
   static forRootAsync(options: RedlockModuleAsyncOptions): DynamicModule {
     const { useFactory, inject = [], imports = [] } = options;
