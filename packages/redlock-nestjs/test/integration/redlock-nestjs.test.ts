@@ -5,7 +5,7 @@ import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { LockLostError, RedlockClosedError } from 'redlock-core';
-import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
+import { quitClient } from 'redlock-ioredis-adapter';
 import { eventually } from '../../../redlock-ioredis-adapter/test/support/eventually.js';
 import { TEST_DISCONNECT_TIMEOUT_MS, useRedisNodes } from '../../../redlock-ioredis-adapter/test/support/redis-servers.js';
 import { LockSignal, RedlockModule, WithLock, WithPermit } from '../../src/index.js';
@@ -13,7 +13,8 @@ import { LockSignal, RedlockModule, WithLock, WithPermit } from '../../src/index
 // Two Nest application instances, as two replicas of one service would be, each with its own clients to
 // the same 3 real redis-server nodes: the decorated method runs in one of them at a time, a lock whose
 // keys vanish from the nodes aborts the method's signal, and the application's shutdown closes the
-// clients the module made. No timing is asserted; every wait is bounded.
+// clients the module made (`closeClients: true`), never those another part of the application owns. No
+// timing is asserted; every wait is bounded.
 
 const redis = useRedisNodes(3);
 /** How long each test waits for what it expects, at most, in milliseconds. */
@@ -71,11 +72,7 @@ async function startApp(): Promise<{ app: INestApplicationContext; clients: Redi
       RedlockModule.forRootAsync({
         useFactory: () => {
           clients.push(...redis.urls.map((url) => new Redis(url, { disconnectTimeout: TEST_DISCONNECT_TIMEOUT_MS })));
-          return {
-            nodes: clients.map((client) => new IoredisAdapter(client)),
-            redlockOptions: { keyPrefix: prefix },
-            closeClients: () => Promise.all(clients.map((client) => quitClient(client))),
-          };
+          return { clients, redlockOptions: { keyPrefix: prefix }, closeClients: true };
         },
       }),
     ],
@@ -145,5 +142,24 @@ describe('two application instances on real nodes', () => {
     expect(await running).toEqual({ reason: expect.any(RedlockClosedError) });
     const statuses = () => clients.map((client) => client.status);
     expect(await eventually(statuses, (all) => all.every((status) => status === 'end'), LIMIT_MS)).toEqual(Array(3).fill('end'));
+  });
+
+  it('leave open the clients they were given without `closeClients`, which their owner closes after the shutdown', async () => {
+    const clients = redis.urls.map((url) => new Redis(url, { disconnectTimeout: TEST_DISCONNECT_TIMEOUT_MS }));
+    const moduleRef = await Test.createTestingModule({
+      imports: [RedlockModule.forRoot({ clients: [clients[0]!, { client: clients[1]!, timeoutMs: 1_000 }, clients[2]!], redlockOptions: { keyPrefix: prefix } })],
+      providers: [NightlyJob],
+    }).compile();
+    const app = await moduleRef.init();
+    try {
+      expect(await app.get(NightlyJob).run('shared', 1)).toBe('shared:1');
+    } finally {
+      await app.close();
+    }
+    try {
+      expect(await Promise.all(clients.map((client) => client.ping()))).toEqual(['PONG', 'PONG', 'PONG']);
+    } finally {
+      await Promise.all(clients.map((client) => quitClient(client)));
+    }
   });
 });
