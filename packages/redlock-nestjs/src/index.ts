@@ -3,6 +3,7 @@ export type { GuardedMethodDecorator } from './guarded-method.js';
 export type {
   RedlockModuleAsyncOptions,
   RedlockModuleClient,
+  RedlockModuleClientNode,
   RedlockModuleClientsOptions,
   RedlockModuleCommonOptions,
   RedlockModuleNodesOptions,

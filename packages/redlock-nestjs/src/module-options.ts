@@ -27,6 +27,17 @@ export interface RedlockModuleClient {
   disconnect(): void;
 }
 
+/** One node as `clients` takes it with a timeout of its own, as `nodes` takes `{ adapter, timeoutMs }`. */
+export interface RedlockModuleClientNode {
+  /** The node's client. */
+  readonly client: RedlockModuleClient;
+  /**
+   * How long a call to this node may take, in milliseconds, overriding the `Redlock`'s `nodeTimeoutMs` and
+   * the adaptive default: `RedlockNode`'s `timeoutMs` in redlock-core.
+   */
+  readonly timeoutMs?: number;
+}
+
 /** The options of {@link RedlockModule} common to `nodes` and `clients`. */
 export interface RedlockModuleCommonOptions {
   /** The `Redlock`'s options (`keyPrefix`, `retryCount`, `waitMs`…): see `RedlockOptions` in redlock-core. */
@@ -62,7 +73,7 @@ export interface RedlockModuleClientsOptions extends RedlockModuleCommonOptions 
    * `{ adapter, timeoutMs }`. For the adapter's options (`notifications`, `subscriber`…), pass adapters in
    * `nodes` instead.
    */
-  readonly clients: readonly (RedlockModuleClient | { readonly client: RedlockModuleClient; readonly timeoutMs?: number })[];
+  readonly clients: readonly (RedlockModuleClient | RedlockModuleClientNode)[];
   /** Give either `nodes` or `clients`. */
   readonly nodes?: undefined;
   /**
