@@ -5,7 +5,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { IoredisAdapter, quitClient } from 'redlock-ioredis-adapter';
 import { LockSignal, RedlockHealthIndicator, RedlockModule, WithLock } from 'redlock-nestjs';
 import { openExampleNodes } from './redis-nodes.js';
 
@@ -29,15 +28,12 @@ class ReportService {
 @Module({
   imports: [
     RedlockModule.forRootAsync({
-      // Each instance opens its own clients, and the module quits them at shutdown.
-      useFactory: () => {
-        const clients = nodes.urls.map((url) => new Redis(url));
-        return {
-          nodes: clients.map((client) => new IoredisAdapter(client)),
-          redlockOptions: { keyPrefix: 'example:' },
-          closeClients: () => Promise.all(clients.map((client) => quitClient(client))),
-        };
-      },
+      // Each instance opens its own clients, and the module quits them at shutdown (`closeClients: true`).
+      useFactory: () => ({
+        clients: nodes.urls.map((url) => new Redis(url)),
+        redlockOptions: { keyPrefix: 'example:' },
+        closeClients: true,
+      }),
     }),
   ],
   providers: [ReportService],
