@@ -16,7 +16,9 @@
 //   - two consumer projects take a lock on a real redis-server (started by the packed local-redis-nodes):
 //     a plain Jest project in CommonJS, and a TypeScript project compiled to CommonJS under module node16
 //     (scripts/fixtures/); and a Nest application (scripts/fixtures/nest-app.ts) runs redlock-nestjs's
-//     decorators, compiled as a Nest CLI project (CommonJS) and as an ES module project, on Nest 11 and 12.
+//     decorators, compiled as a Nest CLI project (CommonJS) and as an ES module project, on Nest 11 and 12;
+//     then, with redlock-ioredis-adapter removed, `nodes` still works and `clients` names the package
+//     to install (scripts/fixtures/nest-without-adapter.ts).
 // Also verifies the shared metadata (scripts/package-metadata.mjs --check). Needs a build (`pnpm build`).
 // Run: node scripts/check-packages.mjs
 import { execFileSync } from 'node:child_process';
@@ -220,16 +222,24 @@ try {
       // ioredis is an optional peer of the adapter: npm leaves it out unless asked.
       const nest = [`@nestjs/common@${version}`, `@nestjs/core@${version}`, `ioredis@${devVersionOf('ioredis')}`];
       if (run(`Nest ${version}: npm install`, 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...nestTarballs, typesNode, ...nest], { cwd: nestConsumer }) === undefined) continue;
+      const compiled = [];
       for (const kind of ['nest-cjs', 'nest-esm']) {
         const nestProject = join(nestConsumer, kind);
         cpSync(join(fixtures, kind), nestProject, { recursive: true });
-        cpSync(join(fixtures, 'nest-app.ts'), join(nestProject, 'nest-app.ts'));
+        for (const file of ['nest-app.ts', 'nest-without-adapter.ts']) cpSync(join(fixtures, file), join(nestProject, file));
         if (run(`Nest ${version} (${kind}) consumer: tsc`, process.execPath, [typescript, '-p', nestProject], { cwd: nestProject }) !== undefined) {
+          compiled.push(kind);
           run(`Nest ${version} (${kind}) consumer: run`, process.execPath, [join(nestProject, 'dist', 'nest-app.js')], { cwd: nestProject });
         }
       }
+      // Then without redlock-ioredis-adapter, an optional peer that only `clients` loads.
+      rmSync(join(nestConsumer, 'node_modules', 'redlock-ioredis-adapter'), { recursive: true, force: true });
+      for (const kind of compiled) {
+        const nestProject = join(nestConsumer, kind);
+        run(`Nest ${version} (${kind}) consumer without redlock-ioredis-adapter: run`, process.execPath, [join(nestProject, 'dist', 'nest-without-adapter.js')], { cwd: nestProject });
+      }
     }
-    step(`ran a Nest application on Nest ${nestVersions.join(' and ')}, CommonJS and ESM`);
+    step(`ran a Nest application on Nest ${nestVersions.join(' and ')}, CommonJS and ESM, with and without redlock-ioredis-adapter`);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
