@@ -57,9 +57,11 @@ export async function createModuleRedlock(options: RedlockModuleOptions, load: (
 
   const entries = clientEntriesOf(clients);
   const { IoredisAdapter, quitClient } = await load();
-  const adapters = entries.map(({ client }) => new IoredisAdapter(client as never));
+  const adapters: RedisAdapter[] = [];
   let redlock: Redlock;
   try {
+    // The adapter refuses some clients (one with `stringNumbers`), after those before it were made.
+    for (const { client } of entries) adapters.push(new IoredisAdapter(client as never));
     redlock = new Redlock(
       entries.map(({ timeoutMs }, index) => (timeoutMs === undefined ? adapters[index]! : { adapter: adapters[index]!, timeoutMs: timeoutMs as number })),
       redlockOptions as never,

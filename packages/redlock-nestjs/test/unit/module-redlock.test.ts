@@ -79,6 +79,15 @@ describe('createModuleRedlock over clients', () => {
     await expect(createModuleRedlock({ clients: [redis6, { client: redis5, timeoutMs: -1 }] }, fake.load)).rejects.toThrow(/nodes\[1\]\.timeoutMs/);
     await expect(createModuleRedlock({ clients: [redis6, redis5], redlockOptions: { retryCount: -1 } }, fake.load)).rejects.toThrow(/retryCount/);
     expect(fake.closed).toEqual([redis6, redis5, redis6, redis5]);
+    // The adapter refuses the third client: the two made before it are closed too.
+    const refusing = { ...fake.adapterPackage, IoredisAdapter: class extends fake.adapterPackage.IoredisAdapter {
+      constructor(client: never) {
+        super(client);
+        if (client === redises[0]) throw new TypeError('Expected an ioredis client without `stringNumbers`');
+      }
+    } };
+    await expect(createModuleRedlock({ clients: [redis5, clusters[0]!, redis6] }, async () => refusing)).rejects.toThrow(/stringNumbers/);
+    expect(fake.closed.slice(4)).toEqual([redis5, clusters[0]]);
     // One client in two entries: one server counted twice.
     await expect(createModuleRedlock({ clients: [redis6, redis6] }, fake.load)).rejects.toThrow(/the same client/);
   });
