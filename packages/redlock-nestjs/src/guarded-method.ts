@@ -8,8 +8,47 @@ import { lockSignalIndexOf } from './lock-signal.js';
  */
 const REDLOCK = Symbol('redlock-nestjs:redlock');
 
-/** Runs the method's body under a lock or permit, the body given the lock's signal. */
-export type GuardedRun = (redlock: Redlock, self: object, args: unknown[], body: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
+/** What a guarded call reads of the lock or permit it holds. */
+interface Held {
+  readonly remainingValidityMs: number;
+}
+
+/** Runs the method's body under a lock or permit, the body given the lock's signal and the lock. */
+export type GuardedRun = (redlock: Redlock, self: object, args: unknown[], body: (signal: AbortSignal, held: Held) => Promise<unknown>) => Promise<unknown>;
+
+/** A guarded call that has not settled: what its module's shutdown waits for. */
+interface RunningCall {
+  readonly settled: Promise<unknown>;
+  /** Its lock or permit, once acquired. */
+  held: Held | undefined;
+}
+
+/** The guarded calls running now, by the `Redlock` they run under. */
+const RUNNING = new WeakMap<Redlock, Set<RunningCall>>();
+
+/**
+ * Resolves once every guarded call running under `redlock` has settled, or its lock's validity has run
+ * out, whichever comes first for each; never rejects. For the module's shutdown, after `redlock.close()`
+ * aborted their signals: a method that returns then still releases its lock while the clients are open,
+ * and one that does not stop is waited for no longer than its lock protects it (its lock expires then
+ * anyway). A call still acquiring is not waited for: `close()` rejects it.
+ */
+export function runningCallsSettled(redlock: Redlock): Promise<void> {
+  const calls = [...(RUNNING.get(redlock) ?? [])];
+  return Promise.all(
+    calls.map((call) => {
+      const validityMs = call.held?.remainingValidityMs ?? 0;
+      if (validityMs <= 0) return undefined;
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, validityMs);
+        void call.settled.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }),
+  ).then(() => undefined);
+}
 
 /**
  * What {@link WithLock} and {@link WithPermit} return: a method decorator for methods that return a
@@ -53,10 +92,20 @@ export function guardMethod(place: string, target: object, key: string | symbol,
     if (!(redlock instanceof Redlock)) {
       throw new TypeError(`${place}: no Redlock was injected; make the class a provider of a module that imports RedlockModule (or of an application where it is global)`);
     }
-    return run(redlock, this, args, (signal) => {
+    const call: { settled: Promise<unknown>; held: Held | undefined } = { settled: Promise.resolve(), held: undefined };
+    const result = run(redlock, this, args, (signal, held) => {
+      call.held = held;
       if (signalIndex !== undefined) args[signalIndex] = signal;
       return Promise.resolve(method.apply(this, args));
     });
+    const running = RUNNING.get(redlock) ?? new Set<RunningCall>();
+    RUNNING.set(redlock, running);
+    const forget = (): void => {
+      running.delete(call);
+    };
+    call.settled = result.then(forget, forget);
+    running.add(call);
+    return result;
   };
   Object.defineProperty(guarded, 'name', { value: method.name });
   copyMetadata(method, guarded);

@@ -94,7 +94,9 @@ export interface RedlockModuleClientsOptions extends RedlockModuleCommonOptions 
  * Who closes what, at the application's shutdown (`onApplicationShutdown`): the module calls
  * `redlock.close()`, which stops every auto-extension, aborts the signal of every lock still held, and
  * calls `close()` on each adapter, which closes only what the adapter itself opened (its subscriber
- * connection), never your clients. Then it closes your clients as `closeClients` says: by default none,
+ * connection), never your clients. It waits for the `@WithLock()` and `@WithPermit()` methods still running
+ * to return and release their locks (at most as long as each lock stays valid). Then it closes your
+ * clients as `closeClients` says: by default none,
  * as the clients are yours. So: clients you create for the module (in `forRootAsync`'s factory, say),
  * close with `closeClients` (`true` with `clients`); clients another part of the application owns (a
  * shared Redis connection), leave out of it and close where they were made, after the module's shutdown.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type DynamicModule, Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { Redlock } from 'redlock-core';
 import type { RedlockModuleAsyncOptions, RedlockModuleOptions, RedlockModuleScope } from './module-options.js';
+import { runningCallsSettled } from './guarded-method.js';
 import { createModuleRedlock, type ModuleRedlock } from './module-redlock.js';
 import { RedlockHealthIndicator } from './redlock-health-indicator.js';
 
@@ -28,10 +29,14 @@ class RedlockShutdown implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    const { redlock, closeClients } = this.#moduleRedlock;
     try {
-      await this.#moduleRedlock.redlock.close();
+      await redlock.close();
+      // The decorated methods still running saw their signals abort: each releases its lock as it
+      // returns, which needs the clients open.
+      await runningCallsSettled(redlock);
     } finally {
-      await this.#moduleRedlock.closeClients();
+      await closeClients();
     }
   }
 }

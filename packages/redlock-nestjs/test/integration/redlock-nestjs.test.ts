@@ -127,21 +127,34 @@ describe('two application instances on real nodes', () => {
     expect((error as LockLostError).result).toBeInstanceOf(LockLostError);
   });
 
-  it("aborts a running method's signal with a RedlockClosedError at the application's shutdown", async () => {
-    const { app, clients } = await startApp();
-    const job = app.get(NightlyJob);
-    const running = job.runUntilAborted().then(
-      (reason) => ({ reason }),
-      (error: unknown) => ({ error }),
-    );
-    await job.entered;
-    await app.close();
-    // The method returns its signal's reason while the lock is still valid, so the call resolves with it
-    // (a close is no loss). Whether its release still reached the nodes depends on whether the clients
-    // were already quitting; the key expires after its TTL otherwise.
-    expect(await running).toEqual({ reason: expect.any(RedlockClosedError) });
-    const statuses = () => clients.map((client) => client.status);
-    expect(await eventually(statuses, (all) => all.every((status) => status === 'end'), LIMIT_MS)).toEqual(Array(3).fill('end'));
+  it("aborts a running method's signal with a RedlockClosedError at the application's shutdown, which waits for its release", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    const checkers = redis.urls.map((url) => new Redis(url, { disconnectTimeout: TEST_DISCONNECT_TIMEOUT_MS }));
+    try {
+      const { app, clients } = await startApp();
+      const job = app.get(NightlyJob);
+      const running = job.runUntilAborted().then(
+        (reason) => ({ reason }),
+        (error: unknown) => ({ error }),
+      );
+      await job.entered;
+      await app.close();
+      // The method returns its signal's reason while the lock is still valid, so the call resolves with
+      // it (a close is no loss), and the shutdown waited for its release before it closed the clients:
+      // the key is gone from every node at once, not after its TTL, and no release failed.
+      expect(await running).toEqual({ reason: expect.any(RedlockClosedError) });
+      expect(await Promise.all(checkers.map((checker) => checker.exists(`${prefix}jobs:long`)))).toEqual([0, 0, 0]);
+      expect(warnings.filter((warning) => warning.name === 'LockReleaseError')).toEqual([]);
+      const statuses = () => clients.map((client) => client.status);
+      expect(await eventually(statuses, (all) => all.every((status) => status === 'end'), LIMIT_MS)).toEqual(Array(3).fill('end'));
+    } finally {
+      process.off('warning', onWarning);
+      await Promise.all(checkers.map((checker) => quitClient(checker)));
+    }
   });
 
   it('leave open the clients they were given without `closeClients`, which their owner closes after the shutdown', async () => {
