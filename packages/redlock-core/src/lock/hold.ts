@@ -43,6 +43,9 @@ export interface HoldInit {
   readonly what?: string;
 }
 
+/** The next {@link Hold.id}: process-wide, so that two `Redlock`s never hand out the same one. */
+let nextHoldId = 1;
+
 /**
  * The state one acquisition holds on the nodes, shared by the lock and its re-entrant handles: the keys
  * are released when the last handle is.
@@ -50,6 +53,11 @@ export interface HoldInit {
  * active ──validity runs out──▶ expired. Only an active hold is extended.
  */
 export class Hold {
+  /**
+   * Names this hold in the diagnostics payloads (`holdId`), from its acquisition to its release or loss:
+   * a process-wide counter, not a secret (the token is).
+   */
+  readonly id = nextHoldId++;
   readonly set: NodeSet;
   readonly resources: readonly string[];
   readonly keys: readonly string[];
@@ -368,7 +376,7 @@ export class Hold {
     if (this.#isLossPublished || this.isReleased) return;
     this.#isLossPublished = true;
     const remainingValidityMs = Math.max(0, this.validUntil - this.set.options.clock.now());
-    publishLockLost(() => ({ resources: this.resources, reason, remainingValidityMs, error }));
+    publishLockLost(() => ({ resources: this.resources, reason, remainingValidityMs, error, holdId: this.id }));
   }
 
   /** The last handle let go: the keys are being released, the signal's timer and loss listeners are dropped. */
