@@ -55,8 +55,11 @@ export class LockMetrics {
     this.#locksLost = meter.createCounter(REDLOCK_METRICS.locksLost, { unit: '{lock}', description: 'Held locks that could no longer be guaranteed' });
   }
 
-  /** Records one acquisition that ended after `durationMs`, holding what it asked for or failing for `reason`. */
-  acquired(facts: OperationFacts, reason: string | undefined, durationMs: number, nowMs: number): void {
+  /**
+   * Records one acquisition that ended after `durationMs`, holding hold `holdId` or failing for `reason`;
+   * a re-entrant one starts no hold of its own.
+   */
+  acquired(facts: OperationFacts, holdId: number | undefined, reason: string | undefined, durationMs: number, nowMs: number): void {
     const primitive = { [A.primitive]: facts.primitive };
     const attributes: Attributes = { ...primitive, [A.operation]: facts.operation, [A.outcome]: reason === undefined ? 'acquired' : 'failed' };
     this.#acquireDuration.record(durationMs / 1_000, reason === undefined ? attributes : { ...attributes, [A.failureReason]: reason });
@@ -65,23 +68,18 @@ export class LockMetrics {
       return;
     }
     this.#acquisitions.add(1, primitive);
-    if (!facts.isReentrant) this.#holds.start(facts.primitive, facts.resources, facts.ttlMs, nowMs);
+    if (!facts.isReentrant && holdId !== undefined) this.#holds.start(holdId, facts.primitive, nowMs);
   }
 
-  /** Notes a successful extension: the holds of its resources last another TTL. */
-  extended(facts: OperationFacts, nowMs: number): void {
-    this.#holds.extend(facts.primitive, facts.resources, facts.ttlMs, nowMs);
+  /** Records the end of hold `holdId` by a release, confirmed or not. */
+  released(holdId: number, nowMs: number): void {
+    this.#recordHold(this.#holds.end(holdId, nowMs), 'released');
   }
 
-  /** Records the end of a hold by a release, confirmed or not. */
-  released(facts: OperationFacts, nowMs: number): void {
-    this.#recordHold(this.#holds.end(facts.primitive, facts.resources, nowMs), 'released');
-  }
-
-  /** Records a lost lock, and the end of its hold. */
-  lost(resources: readonly string[], reason: string, nowMs: number): void {
+  /** Records a lost lock, and the end of its hold `holdId`. */
+  lost(holdId: number, reason: string, nowMs: number): void {
     this.#locksLost.add(1, { [A.lostReason]: reason });
-    this.#recordHold(this.#holds.end(undefined, resources, nowMs), 'lost');
+    this.#recordHold(this.#holds.end(holdId, nowMs), 'lost');
   }
 
   /** Records one failed node call. */

@@ -1,10 +1,10 @@
 // One tracing channel turned into spans: a span starts on `start` as a child of the active context and
-// is the active context for everything the call does (so the client's command spans nest inside it); it
-// ends when the call settles, with the result's attributes or the error recorded.
+// is the active context for everything the call does, through the core's `runInContext` hook (so the
+// client's command spans nest inside it); it ends when the call settles, with the result's attributes or
+// the error recorded.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { type Attributes, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Attributes, context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
-import type { OpenTelemetryContextStore } from './context-store.js';
 import type { OperationFacts, TracedOperation, TraceMessage } from './operations.js';
 
 /** What the spans of one operation need from the instrumentation, read at each call so providers can change. */
@@ -43,15 +43,17 @@ export function failureReasonOf(error: unknown): string {
 const errorTypeOf = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
 
 /** Subscribes `operation`'s tracing channel; returns what unsubscribes it. */
-export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryContextStore, hooks: SpanHooks): () => void {
+export function subscribeSpans(operation: TracedOperation, hooks: SpanHooks): () => void {
   const channel = diagnosticsChannel.tracingChannel<unknown, TraceMessage & object>(operation.channel);
   const open = new WeakMap<object, OpenSpan>();
 
-  // Runs inside the channel's `runStores()`, before the call: what it returns is the call's context.
-  // It must not throw (Node would report it as an uncaught exception), hence the guard.
-  const startSpan = (message: TraceMessage & object) => {
-    const parent = store.active();
+  // Runs on `start`, before the call: the span's parent is the context active now (the enclosing call's
+  // span, which its own `runInContext` made active), and the call runs inside `context.with()` our span,
+  // through the hook the core gives (`runInContext`), so the client's command spans nest in ours with any
+  // context manager. It must not throw (Node would report it as an uncaught exception), hence the guard.
+  const startSpan = (message: TraceMessage & object): void => {
     try {
+      const parent = context.active();
       const facts = operation.facts(message);
       const attributes: Attributes = {
         [A.primitive]: facts.primitive,
@@ -61,9 +63,13 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
       };
       const span = hooks.tracer().startSpan(operation.spanName(message), { kind: SpanKind.INTERNAL, attributes }, parent);
       open.set(message, { span, facts, startedAtMs: performance.now() });
-      return trace.setSpan(parent, span);
+      const active = trace.setSpan(parent, span);
+      const ours = <T>(call: () => T): T => context.with(active, call);
+      // Another subscriber's hook, set first, is wrapped, not replaced: the call runs in both contexts.
+      const theirs = message.runInContext;
+      message.runInContext = theirs === undefined ? ours : (call) => ours(() => theirs(call));
     } catch {
-      return parent;
+      // No span: the call runs as it would untraced by us.
     }
   };
 
@@ -92,7 +98,7 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
   };
 
   const handlers: diagnosticsChannel.TracingChannelSubscribers<TraceMessage & object> = {
-    start: () => undefined,
+    start: startSpan,
     // A call that throws before it returns a promise publishes `error` and `end`, and no `asyncEnd`.
     end: (message) => {
       if (message.error !== undefined) finish(message);
@@ -101,10 +107,6 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
     asyncEnd: finish,
     error: () => undefined,
   };
-  channel.start.bindStore(store, startSpan);
   channel.subscribe(handlers);
-  return () => {
-    channel.unsubscribe(handlers);
-    channel.start.unbindStore(store);
-  };
+  return () => void channel.unsubscribe(handlers);
 }

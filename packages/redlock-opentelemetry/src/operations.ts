@@ -10,10 +10,11 @@ import {
   type ExtendTraceContext,
   type HoldTraceContext,
   type ReleaseTraceContext,
+  type TracedCallContext,
 } from 'redlock-core';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
 
-/** What a traced call is, for the metrics and for pairing a release with its acquisition. */
+/** What a traced call is, for its span and its metrics. */
 export interface OperationFacts {
   /** `'lock'`, `'semaphore'`, `'read-write'` (and later `'election'`). */
   readonly primitive: string;
@@ -23,8 +24,6 @@ export interface OperationFacts {
   readonly resources: readonly string[];
   /** Whether an acquisition re-entered a lock already held: it starts no hold of its own. */
   readonly isReentrant: boolean;
-  /** The TTL asked for, in milliseconds: how long a hold lasts unless extended; `undefined` for a release. */
-  readonly ttlMs: number | undefined;
 }
 
 /**
@@ -33,10 +32,24 @@ export interface OperationFacts {
  */
 export type OperationRole = 'acquire' | 'attempt' | 'extend' | 'release';
 
-/** The context object every tracing channel of the core publishes: its own fields, then `result` or `error`. */
-export interface TraceMessage {
+/**
+ * The context object every tracing channel of the core publishes: its own fields (an extension's and a
+ * release's `holdId` among them), the `runInContext` hook a `start` subscriber sets, then `result` (an
+ * acquisition's with its `holdId`) or `error`.
+ */
+export interface TraceMessage extends TracedCallContext {
+  readonly holdId?: number | undefined;
   readonly result?: unknown;
   readonly error?: unknown;
+}
+
+/**
+ * The hold a call names, for pairing a release with its acquisition: an acquisition's is in its result
+ * (once it holds), an extension's or a release's in its context.
+ */
+export function holdIdOf(role: OperationRole, message: TraceMessage): number | undefined {
+  if (role !== 'acquire') return message.holdId;
+  return (message.result as { readonly holdId?: number | undefined } | undefined)?.holdId;
 }
 
 /** One tracing channel turned into spans. */
@@ -60,19 +73,17 @@ function traced<C extends TraceMessage>(operation: TracedOperation<C>): TracedOp
   return operation as unknown as TracedOperation;
 }
 
-const lockFacts = (operation: string, message: { readonly resources: readonly string[]; readonly ttlMs?: number }, isReentrant = false): OperationFacts => ({
+const lockFacts = (operation: string, message: { readonly resources: readonly string[] }, isReentrant = false): OperationFacts => ({
   primitive: 'lock',
   operation,
   resources: message.resources,
   isReentrant,
-  ttlMs: message.ttlMs,
 });
 const holdFacts = (message: HoldTraceContext): OperationFacts => ({
   primitive: message.primitive,
   operation: message.operation,
   resources: [message.resource],
   isReentrant: false,
-  ttlMs: message.ttlMs,
 });
 const holdStartAttributes = (message: HoldTraceContext): Attributes => ({
   [A.quorum]: message.quorum,
