@@ -11,12 +11,14 @@ import type { OperationFacts, TracedOperation, TraceMessage } from './operations
 export interface SpanHooks {
   /** The tracer to start spans with now. */
   readonly tracer: () => Tracer;
-  /** Called once per call when it settled, `durationMs` after it started. */
+  /** Called once per call when it settled, `durationMs` after it started; never for an attempt, which is a span only. */
   readonly onEnd: (operation: TracedOperation, facts: OperationFacts, message: TraceMessage, ended: CallEnd) => void;
 }
 
 /** How a call ended, as its span recorded it. */
 export interface CallEnd {
+  /** When it ended, in `performance.now()` milliseconds. */
+  readonly endedAtMs: number;
   /** Milliseconds from its start. */
   readonly durationMs: number;
   /** For an acquisition that did not get its lock: why (see {@link failureReasonOf}); `undefined` otherwise. */
@@ -46,6 +48,8 @@ const errorTypeOf = (error: unknown): string => (error instanceof Error ? error.
 export function subscribeSpans(operation: TracedOperation, hooks: SpanHooks): () => void {
   const channel = diagnosticsChannel.tracingChannel<unknown, TraceMessage & object>(operation.channel);
   const open = new WeakMap<object, OpenSpan>();
+  // An attempt is a span only (no metric): it needs no clock reading of ours, nor `onEnd`.
+  const isMeasured = operation.role !== 'attempt';
 
   // Runs on `start`, before the call: the span's parent is the context active now (the enclosing call's
   // span, which its own `runInContext` made active), and the call runs inside `context.with()` our span,
@@ -55,14 +59,11 @@ export function subscribeSpans(operation: TracedOperation, hooks: SpanHooks): ()
     try {
       const parent = context.active();
       const facts = operation.facts(message);
-      const attributes: Attributes = {
-        [A.primitive]: facts.primitive,
-        [A.operation]: facts.operation,
-        [A.resources]: [...facts.resources],
-        ...operation.startAttributes(message),
-      };
+      // The SDK copies the attributes and their arrays: `resources` is not copied here too.
+      const attributes: Attributes = { [A.primitive]: facts.primitive, [A.operation]: facts.operation, [A.resources]: facts.resources as string[] };
+      operation.startAttributes(message, attributes);
       const span = hooks.tracer().startSpan(operation.spanName(message), { kind: SpanKind.INTERNAL, attributes }, parent);
-      open.set(message, { span, facts, startedAtMs: performance.now() });
+      open.set(message, { span, facts, startedAtMs: isMeasured ? performance.now() : 0 });
       const active = trace.setSpan(parent, span);
       const ours = <T>(call: () => T): T => context.with(active, call);
       // Another subscriber's hook, set first, is wrapped, not replaced: the call runs in both contexts.
@@ -79,9 +80,11 @@ export function subscribeSpans(operation: TracedOperation, hooks: SpanHooks): ()
     open.delete(message);
     const { span } = started;
     const { error } = message;
-    if (error === undefined) {
+    // An unsampled span keeps nothing: what it would be given is not built.
+    const isRecording = span.isRecording();
+    if (isRecording && error === undefined) {
       span.setAttributes(operation.resultAttributes(message));
-    } else {
+    } else if (isRecording) {
       if (error instanceof Error) span.recordException(error);
       span.setAttribute(A.errorType, errorTypeOf(error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : errorTypeOf(error) });
@@ -91,10 +94,15 @@ export function subscribeSpans(operation: TracedOperation, hooks: SpanHooks): ()
       const isHeld = error === undefined && operation.isHeld(message);
       // A single try that found the lock taken resolves without it: a failure, not an error.
       if (!isHeld) failureReason = error === undefined ? 'held-by-another-owner' : failureReasonOf(error);
-      span.setAttributes({ [A.outcome]: isHeld ? 'acquired' : 'failed', ...(failureReason === undefined ? {} : { [A.failureReason]: failureReason }) });
+      if (isRecording) {
+        span.setAttribute(A.outcome, isHeld ? 'acquired' : 'failed');
+        if (failureReason !== undefined) span.setAttribute(A.failureReason, failureReason);
+      }
     }
     span.end();
-    hooks.onEnd(operation, started.facts, message, { durationMs: performance.now() - started.startedAtMs, failureReason });
+    if (!isMeasured) return;
+    const endedAtMs = performance.now();
+    hooks.onEnd(operation, started.facts, message, { endedAtMs, durationMs: endedAtMs - started.startedAtMs, failureReason });
   };
 
   const handlers: diagnosticsChannel.TracingChannelSubscribers<TraceMessage & object> = {

@@ -60,8 +60,11 @@ export interface TracedOperation<C extends TraceMessage = TraceMessage> {
   /** The span's name: low cardinality, so never a resource. */
   readonly spanName: (message: C) => string;
   readonly facts: (message: C) => OperationFacts;
-  /** Attributes known when the call starts, beyond the facts. */
-  readonly startAttributes: (message: C) => Attributes;
+  /**
+   * Adds the attributes known when the call starts, beyond the facts, to the span's `attributes`: into
+   * the one object the span starts with, which the SDK copies (no spread of ours per call).
+   */
+  readonly startAttributes: (message: C, attributes: Attributes) => void;
   /** Attributes of a call that resolved, read from its `result`. */
   readonly resultAttributes: (message: C) => Attributes;
   /** For an `'acquire'`: whether it resolved holding something (`tryAcquire()` may resolve without). */
@@ -85,13 +88,13 @@ const holdFacts = (message: HoldTraceContext): OperationFacts => ({
   resources: [message.resource],
   isReentrant: false,
 });
-const holdStartAttributes = (message: HoldTraceContext): Attributes => ({
-  [A.quorum]: message.quorum,
-  [A.nodeCount]: message.nodeCount,
-  [A.permits]: message.permits,
-  ...(message.mode === undefined ? {} : { [A.mode]: message.mode }),
-  ...(message.ttlMs === undefined ? {} : { [A.ttlMs]: message.ttlMs }),
-});
+const holdStartAttributes = (message: HoldTraceContext, attributes: Attributes): void => {
+  attributes[A.quorum] = message.quorum;
+  attributes[A.nodeCount] = message.nodeCount;
+  attributes[A.permits] = message.permits;
+  if (message.mode !== undefined) attributes[A.mode] = message.mode;
+  if (message.ttlMs !== undefined) attributes[A.ttlMs] = message.ttlMs;
+};
 const holdResultAttributes = ({ result }: HoldTraceContext): Attributes =>
   result === undefined ? {} : { [A.attempts]: result.attempts, [A.validityMs]: Math.round(result.remainingValidityMs) };
 const statusesOf = (nodes: readonly ({ readonly status: string } | undefined)[]): string[] => nodes.map((node) => node?.status ?? 'pending');
@@ -103,7 +106,12 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'acquire',
     spanName: (message) => `redlock ${message.operation}`,
     facts: (message) => lockFacts(message.operation, message, message.isReentrant),
-    startAttributes: (message) => ({ [A.ttlMs]: message.ttlMs, [A.quorum]: message.quorum, [A.nodeCount]: message.nodeCount, [A.reentrant]: message.isReentrant }),
+    startAttributes: (message, attributes) => {
+      attributes[A.ttlMs] = message.ttlMs;
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+      attributes[A.reentrant] = message.isReentrant;
+    },
     resultAttributes: ({ result }) =>
       result === undefined
         ? {}
@@ -115,12 +123,12 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'attempt',
     spanName: () => 'redlock attempt',
     facts: (message) => lockFacts('attempt', message),
-    startAttributes: (message) => ({
-      [A.attemptNumber]: message.attemptNumber,
-      [A.asksLeadFirst]: message.asksLeadFirst,
-      [A.quorum]: message.quorum,
-      [A.nodeCount]: message.nodeCount,
-    }),
+    startAttributes: (message, attributes) => {
+      attributes[A.attemptNumber] = message.attemptNumber;
+      attributes[A.asksLeadFirst] = message.asksLeadFirst;
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+    },
     resultAttributes: ({ result }) => (result === undefined ? {} : { [A.outcome]: result.outcome, [A.nodeStatuses]: statusesOf(result.nodes) }),
   }),
   traced<ExtendTraceContext>({
@@ -128,7 +136,11 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'extend',
     spanName: () => 'redlock extend',
     facts: (message) => lockFacts('extend', message),
-    startAttributes: (message) => ({ [A.ttlMs]: message.ttlMs, [A.quorum]: message.quorum, [A.nodeCount]: message.nodeCount }),
+    startAttributes: (message, attributes) => {
+      attributes[A.ttlMs] = message.ttlMs;
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+    },
     resultAttributes: ({ result }) => (result === undefined ? {} : { [A.validityMs]: Math.round(result.remainingValidityMs), [A.nodeStatuses]: statusesOf(result.nodes) }),
   }),
   traced<ReleaseTraceContext>({
@@ -136,7 +148,10 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'release',
     spanName: () => 'redlock release',
     facts: (message) => lockFacts('release', message),
-    startAttributes: (message) => ({ [A.quorum]: message.quorum, [A.nodeCount]: message.nodeCount }),
+    startAttributes: (message, attributes) => {
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+    },
     resultAttributes: ({ result }) => (result === undefined ? {} : { [A.releasedCount]: result.releasedCount, [A.nodeStatuses]: statusesOf(result.nodes) }),
   }),
   traced<HoldTraceContext>({

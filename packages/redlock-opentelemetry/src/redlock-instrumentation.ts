@@ -121,10 +121,10 @@ export class RedlockInstrumentation {
 
   readonly #onEnd = (operation: TracedOperation, facts: OperationFacts, message: TraceMessage, ended: CallEnd): void => {
     const { role } = operation;
-    if (role === 'acquire') this.#metrics.acquired(facts, holdIdOf(role, message), ended.failureReason, ended.durationMs, performance.now());
+    if (role === 'acquire') this.#metrics.acquired(facts, holdIdOf(role, message), ended.failureReason, ended.durationMs, ended.endedAtMs);
     else if (role === 'release') {
       const holdId = holdIdOf(role, message);
-      if (holdId !== undefined) this.#metrics.released(holdId, performance.now());
+      if (holdId !== undefined) this.#metrics.released(holdId, ended.endedAtMs);
     }
   };
 

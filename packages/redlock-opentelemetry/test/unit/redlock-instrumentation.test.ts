@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { context, metrics, SpanStatusCode, trace, type TracerProvider } from '@opentelemetry/api';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
+import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { DIAGNOSTICS_CHANNELS, LockAcquireError, type RedisAdapter, Redlock, type TracedCallContext } from 'redlock-core';
 import { failingNode, grantingNodes, refusingNode } from 'redlock-core/testing';
 import { REDLOCK_METRICS, RedlockInstrumentation } from '../../src/index.js';
@@ -219,6 +220,33 @@ describe('RedlockInstrumentation on locks', () => {
     expect(wait).toMatchObject({ unit: 's', value: 2, attributes: { 'redlock.primitive': 'lock', 'redlock.operation': 'acquire', 'redlock.outcome': 'acquired' } });
     const [hold] = await telemetry.pointsOf(REDLOCK_METRICS.holdDuration);
     expect(hold).toMatchObject({ unit: 's', value: 2, attributes: { 'redlock.primitive': 'lock', 'redlock.hold.end': 'released' } });
+  });
+
+  it('records the metrics of calls whose spans are not sampled, and keeps the unsampled span active for the commands', async () => {
+    const { telemetry, instrumentation } = instrumented();
+    const unsampled = new BasicTracerProvider({ sampler: new AlwaysOffSampler() });
+    instrumentation.setTracerProvider(unsampled);
+    const seen: (boolean | undefined)[] = [];
+    const nodes = grantingNodes(undefined as never, 3).map(
+      (node): RedisAdapter => ({
+        evalsha: (sha1, keys, args) => node.evalsha(sha1, keys, args),
+        eval: (source, keys, args) => {
+          seen.push(trace.getSpan(context.active())?.isRecording());
+          return node.eval(source, keys, args);
+        },
+      }),
+    );
+    await (await redlockOn(nodes).acquire('unsampled', 10_000)).release();
+
+    expect(telemetry.spans()).toEqual([]);
+    // The commands run in our (non-recording) span, so a client's spans follow its sampling decision.
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(seen)).toEqual(new Set([false]));
+    expect(await telemetry.pointsOf(REDLOCK_METRICS.acquisitions)).toEqual([expect.objectContaining({ value: 1 })]);
+    expect(await telemetry.pointsOf(REDLOCK_METRICS.holdDuration)).toEqual([
+      expect.objectContaining({ attributes: { 'redlock.primitive': 'lock', 'redlock.hold.end': 'released' }, value: 1 }),
+    ]);
+    await unsampled.shutdown();
   });
 
   it('counts a lost lock and ends its hold time as lost', async () => {
