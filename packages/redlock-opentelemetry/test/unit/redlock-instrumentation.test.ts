@@ -22,7 +22,10 @@ beforeAll(() => {
 afterAll(() => restoreContextManager());
 
 const opened: { instrumentation: RedlockInstrumentation; telemetry: Telemetry }[] = [];
+/** The test's Redlocks: closed after it, so that no cleanup re-sent in the background publishes into another test file's channels. */
+const redlocks: Redlock[] = [];
 afterEach(async () => {
+  await Promise.all(redlocks.splice(0).map((redlock) => redlock.close()));
   for (const { instrumentation, telemetry } of opened.splice(0)) {
     instrumentation.disable();
     await telemetry.shutdown();
@@ -41,7 +44,11 @@ function instrumented(config: ConstructorParameters<typeof RedlockInstrumentatio
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const redlockOn = (nodes: RedisAdapter[]) => new Redlock(nodes, { retryCount: 0 });
+function redlockOn(nodes: RedisAdapter[]): Redlock {
+  const redlock = new Redlock(nodes, { retryCount: 0 });
+  redlocks.push(redlock);
+  return redlock;
+}
 
 /**
  * A node whose script calls run inside a span of their own, as an instrumented Redis client's commands
