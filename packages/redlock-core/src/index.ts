@@ -16,6 +16,7 @@ export {
   type HoldTraceContext,
   type HoldTraceResult,
   type ReleaseTraceResult,
+  type TracedCallContext,
 } from './base/diagnostics.js';
 export {
   type AcquireFailureReason,

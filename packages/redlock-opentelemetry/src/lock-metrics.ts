@@ -35,6 +35,8 @@ export class LockMetrics {
   readonly #nodeErrors: Counter;
   readonly #locksLost: Counter;
   readonly #holds: HoldTimes;
+  /** The attribute sets recorded so far, by what they hold: made once each, not per call (see {@link #attributes}). */
+  readonly #attributeSets = new Map<string, Attributes>();
 
   /** Makes the instruments from `meter`; `holds` outlives them when the meter provider changes. */
   constructor(meter: Meter, holds: HoldTimes) {
@@ -55,33 +57,39 @@ export class LockMetrics {
     this.#locksLost = meter.createCounter(REDLOCK_METRICS.locksLost, { unit: '{lock}', description: 'Held locks that could no longer be guaranteed' });
   }
 
-  /** Records one acquisition that ended after `durationMs`, holding what it asked for or failing for `reason`. */
-  acquired(facts: OperationFacts, reason: string | undefined, durationMs: number, nowMs: number): void {
-    const primitive = { [A.primitive]: facts.primitive };
-    const attributes: Attributes = { ...primitive, [A.operation]: facts.operation, [A.outcome]: reason === undefined ? 'acquired' : 'failed' };
-    this.#acquireDuration.record(durationMs / 1_000, reason === undefined ? attributes : { ...attributes, [A.failureReason]: reason });
+  /**
+   * Records one acquisition that ended after `durationMs`, holding hold `holdId` or failing for `reason`;
+   * a re-entrant one starts no hold of its own.
+   */
+  acquired(facts: OperationFacts, holdId: number | undefined, reason: string | undefined, durationMs: number, nowMs: number): void {
+    const { primitive, operation } = facts;
+    const key = `${primitive} ${operation} ${reason ?? ''}`;
+    this.#acquireDuration.record(
+      durationMs / 1_000,
+      this.#attributes(`wait ${key}`, () => ({
+        [A.primitive]: primitive,
+        [A.operation]: operation,
+        [A.outcome]: reason === undefined ? 'acquired' : 'failed',
+        ...(reason === undefined ? {} : { [A.failureReason]: reason }),
+      })),
+    );
     if (reason !== undefined) {
-      this.#acquireFailures.add(1, { ...primitive, [A.failureReason]: reason });
+      this.#acquireFailures.add(1, this.#attributes(`failure ${key}`, () => ({ [A.primitive]: primitive, [A.failureReason]: reason })));
       return;
     }
-    this.#acquisitions.add(1, primitive);
-    if (!facts.isReentrant) this.#holds.start(facts.primitive, facts.resources, facts.ttlMs, nowMs);
+    this.#acquisitions.add(1, this.#attributes(`primitive ${primitive}`, () => ({ [A.primitive]: primitive })));
+    if (!facts.isReentrant && holdId !== undefined) this.#holds.start(holdId, primitive, nowMs);
   }
 
-  /** Notes a successful extension: the holds of its resources last another TTL. */
-  extended(facts: OperationFacts, nowMs: number): void {
-    this.#holds.extend(facts.primitive, facts.resources, facts.ttlMs, nowMs);
+  /** Records the end of hold `holdId` by a release, confirmed or not. */
+  released(holdId: number, nowMs: number): void {
+    this.#recordHold(this.#holds.end(holdId, nowMs), 'released');
   }
 
-  /** Records the end of a hold by a release, confirmed or not. */
-  released(facts: OperationFacts, nowMs: number): void {
-    this.#recordHold(this.#holds.end(facts.primitive, facts.resources, nowMs), 'released');
-  }
-
-  /** Records a lost lock, and the end of its hold. */
-  lost(resources: readonly string[], reason: string, nowMs: number): void {
+  /** Records a lost lock, and the end of its hold `holdId`. */
+  lost(holdId: number, reason: string, nowMs: number): void {
     this.#locksLost.add(1, { [A.lostReason]: reason });
-    this.#recordHold(this.#holds.end(undefined, resources, nowMs), 'lost');
+    this.#recordHold(this.#holds.end(holdId, nowMs), 'lost');
   }
 
   /** Records one failed node call. */
@@ -90,6 +98,21 @@ export class LockMetrics {
   }
 
   #recordHold(ended: EndedHold | undefined, end: 'released' | 'lost'): void {
-    if (ended !== undefined) this.#holdDuration.record(ended.heldMs / 1_000, { [A.primitive]: ended.primitive, [A.holdEnd]: end });
+    if (ended === undefined) return;
+    const { primitive } = ended;
+    this.#holdDuration.record(ended.heldMs / 1_000, this.#attributes(`hold ${primitive} ${end}`, () => ({ [A.primitive]: primitive, [A.holdEnd]: end })));
+  }
+
+  /**
+   * The attribute set named `key`, made by `make` the first time: the values are a few fixed names
+   * (primitives, operations, failure reasons), so the sets stay few, and the SDK only reads them.
+   */
+  #attributes(key: string, make: () => Attributes): Attributes {
+    let attributes = this.#attributeSets.get(key);
+    if (attributes === undefined) {
+      attributes = Object.freeze(make());
+      this.#attributeSets.set(key, attributes);
+    }
+    return attributes;
   }
 }

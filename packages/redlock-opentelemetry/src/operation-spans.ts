@@ -1,22 +1,24 @@
 // One tracing channel turned into spans: a span starts on `start` as a child of the active context and
-// is the active context for everything the call does (so the client's command spans nest inside it); it
-// ends when the call settles, with the result's attributes or the error recorded.
+// is the active context for everything the call does, through the core's `runInContext` hook (so the
+// client's command spans nest inside it); it ends when the call settles, with the result's attributes or
+// the error recorded.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { type Attributes, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Attributes, context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
-import type { OpenTelemetryContextStore } from './context-store.js';
 import type { OperationFacts, TracedOperation, TraceMessage } from './operations.js';
 
 /** What the spans of one operation need from the instrumentation, read at each call so providers can change. */
 export interface SpanHooks {
   /** The tracer to start spans with now. */
   readonly tracer: () => Tracer;
-  /** Called once per call when it settled, `durationMs` after it started. */
+  /** Called once per call when it settled, `durationMs` after it started; never for an attempt, which is a span only. */
   readonly onEnd: (operation: TracedOperation, facts: OperationFacts, message: TraceMessage, ended: CallEnd) => void;
 }
 
 /** How a call ended, as its span recorded it. */
 export interface CallEnd {
+  /** When it ended, in `performance.now()` milliseconds. */
+  readonly endedAtMs: number;
   /** Milliseconds from its start. */
   readonly durationMs: number;
   /** For an acquisition that did not get its lock: why (see {@link failureReasonOf}); `undefined` otherwise. */
@@ -43,27 +45,32 @@ export function failureReasonOf(error: unknown): string {
 const errorTypeOf = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
 
 /** Subscribes `operation`'s tracing channel; returns what unsubscribes it. */
-export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryContextStore, hooks: SpanHooks): () => void {
+export function subscribeSpans(operation: TracedOperation, hooks: SpanHooks): () => void {
   const channel = diagnosticsChannel.tracingChannel<unknown, TraceMessage & object>(operation.channel);
   const open = new WeakMap<object, OpenSpan>();
+  // An attempt is a span only (no metric): it needs no clock reading of ours, nor `onEnd`.
+  const isMeasured = operation.role !== 'attempt';
 
-  // Runs inside the channel's `runStores()`, before the call: what it returns is the call's context.
-  // It must not throw (Node would report it as an uncaught exception), hence the guard.
-  const startSpan = (message: TraceMessage & object) => {
-    const parent = store.active();
+  // Runs on `start`, before the call: the span's parent is the context active now (the enclosing call's
+  // span, which its own `runInContext` made active), and the call runs inside `context.with()` our span,
+  // through the hook the core gives (`runInContext`), so the client's command spans nest in ours with any
+  // context manager. It must not throw (Node would report it as an uncaught exception), hence the guard.
+  const startSpan = (message: TraceMessage & object): void => {
     try {
+      const parent = context.active();
       const facts = operation.facts(message);
-      const attributes: Attributes = {
-        [A.primitive]: facts.primitive,
-        [A.operation]: facts.operation,
-        [A.resources]: [...facts.resources],
-        ...operation.startAttributes(message),
-      };
+      // The SDK copies the attributes and their arrays: `resources` is not copied here too.
+      const attributes: Attributes = { [A.primitive]: facts.primitive, [A.operation]: facts.operation, [A.resources]: facts.resources as string[] };
+      operation.startAttributes(message, attributes);
       const span = hooks.tracer().startSpan(operation.spanName(message), { kind: SpanKind.INTERNAL, attributes }, parent);
-      open.set(message, { span, facts, startedAtMs: performance.now() });
-      return trace.setSpan(parent, span);
+      open.set(message, { span, facts, startedAtMs: isMeasured ? performance.now() : 0 });
+      const active = trace.setSpan(parent, span);
+      const ours = <T>(call: () => T): T => context.with(active, call);
+      // Another subscriber's hook, set first, is wrapped, not replaced: the call runs in both contexts.
+      const theirs = message.runInContext;
+      message.runInContext = theirs === undefined ? ours : (call) => ours(() => theirs(call));
     } catch {
-      return parent;
+      // No span: the call runs as it would untraced by us.
     }
   };
 
@@ -73,9 +80,11 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
     open.delete(message);
     const { span } = started;
     const { error } = message;
-    if (error === undefined) {
+    // An unsampled span keeps nothing: what it would be given is not built.
+    const isRecording = span.isRecording();
+    if (isRecording && error === undefined) {
       span.setAttributes(operation.resultAttributes(message));
-    } else {
+    } else if (isRecording) {
       if (error instanceof Error) span.recordException(error);
       span.setAttribute(A.errorType, errorTypeOf(error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : errorTypeOf(error) });
@@ -85,14 +94,19 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
       const isHeld = error === undefined && operation.isHeld(message);
       // A single try that found the lock taken resolves without it: a failure, not an error.
       if (!isHeld) failureReason = error === undefined ? 'held-by-another-owner' : failureReasonOf(error);
-      span.setAttributes({ [A.outcome]: isHeld ? 'acquired' : 'failed', ...(failureReason === undefined ? {} : { [A.failureReason]: failureReason }) });
+      if (isRecording) {
+        span.setAttribute(A.outcome, isHeld ? 'acquired' : 'failed');
+        if (failureReason !== undefined) span.setAttribute(A.failureReason, failureReason);
+      }
     }
     span.end();
-    hooks.onEnd(operation, started.facts, message, { durationMs: performance.now() - started.startedAtMs, failureReason });
+    if (!isMeasured) return;
+    const endedAtMs = performance.now();
+    hooks.onEnd(operation, started.facts, message, { endedAtMs, durationMs: endedAtMs - started.startedAtMs, failureReason });
   };
 
   const handlers: diagnosticsChannel.TracingChannelSubscribers<TraceMessage & object> = {
-    start: () => undefined,
+    start: startSpan,
     // A call that throws before it returns a promise publishes `error` and `end`, and no `asyncEnd`.
     end: (message) => {
       if (message.error !== undefined) finish(message);
@@ -101,10 +115,6 @@ export function subscribeSpans(operation: TracedOperation, store: OpenTelemetryC
     asyncEnd: finish,
     error: () => undefined,
   };
-  channel.start.bindStore(store, startSpan);
   channel.subscribe(handlers);
-  return () => {
-    channel.unsubscribe(handlers);
-    channel.start.unbindStore(store);
-  };
+  return () => void channel.unsubscribe(handlers);
 }

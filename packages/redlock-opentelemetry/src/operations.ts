@@ -10,10 +10,11 @@ import {
   type ExtendTraceContext,
   type HoldTraceContext,
   type ReleaseTraceContext,
+  type TracedCallContext,
 } from 'redlock-core';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
 
-/** What a traced call is, for the metrics and for pairing a release with its acquisition. */
+/** What a traced call is, for its span and its metrics. */
 export interface OperationFacts {
   /** `'lock'`, `'semaphore'`, `'read-write'` (and later `'election'`). */
   readonly primitive: string;
@@ -23,8 +24,6 @@ export interface OperationFacts {
   readonly resources: readonly string[];
   /** Whether an acquisition re-entered a lock already held: it starts no hold of its own. */
   readonly isReentrant: boolean;
-  /** The TTL asked for, in milliseconds: how long a hold lasts unless extended; `undefined` for a release. */
-  readonly ttlMs: number | undefined;
 }
 
 /**
@@ -33,10 +32,24 @@ export interface OperationFacts {
  */
 export type OperationRole = 'acquire' | 'attempt' | 'extend' | 'release';
 
-/** The context object every tracing channel of the core publishes: its own fields, then `result` or `error`. */
-export interface TraceMessage {
+/**
+ * The context object every tracing channel of the core publishes: its own fields (an extension's and a
+ * release's `holdId` among them), the `runInContext` hook a `start` subscriber sets, then `result` (an
+ * acquisition's with its `holdId`) or `error`.
+ */
+export interface TraceMessage extends TracedCallContext {
+  readonly holdId?: number | undefined;
   readonly result?: unknown;
   readonly error?: unknown;
+}
+
+/**
+ * The hold a call names, for pairing a release with its acquisition: an acquisition's is in its result
+ * (once it holds), an extension's or a release's in its context.
+ */
+export function holdIdOf(role: OperationRole, message: TraceMessage): number | undefined {
+  if (role !== 'acquire') return message.holdId;
+  return (message.result as { readonly holdId?: number | undefined } | undefined)?.holdId;
 }
 
 /** One tracing channel turned into spans. */
@@ -47,8 +60,11 @@ export interface TracedOperation<C extends TraceMessage = TraceMessage> {
   /** The span's name: low cardinality, so never a resource. */
   readonly spanName: (message: C) => string;
   readonly facts: (message: C) => OperationFacts;
-  /** Attributes known when the call starts, beyond the facts. */
-  readonly startAttributes: (message: C) => Attributes;
+  /**
+   * Adds the attributes known when the call starts, beyond the facts, to the span's `attributes`: into
+   * the one object the span starts with, which the SDK copies (no spread of ours per call).
+   */
+  readonly startAttributes: (message: C, attributes: Attributes) => void;
   /** Attributes of a call that resolved, read from its `result`. */
   readonly resultAttributes: (message: C) => Attributes;
   /** For an `'acquire'`: whether it resolved holding something (`tryAcquire()` may resolve without). */
@@ -60,27 +76,25 @@ function traced<C extends TraceMessage>(operation: TracedOperation<C>): TracedOp
   return operation as unknown as TracedOperation;
 }
 
-const lockFacts = (operation: string, message: { readonly resources: readonly string[]; readonly ttlMs?: number }, isReentrant = false): OperationFacts => ({
+const lockFacts = (operation: string, message: { readonly resources: readonly string[] }, isReentrant = false): OperationFacts => ({
   primitive: 'lock',
   operation,
   resources: message.resources,
   isReentrant,
-  ttlMs: message.ttlMs,
 });
 const holdFacts = (message: HoldTraceContext): OperationFacts => ({
   primitive: message.primitive,
   operation: message.operation,
   resources: [message.resource],
   isReentrant: false,
-  ttlMs: message.ttlMs,
 });
-const holdStartAttributes = (message: HoldTraceContext): Attributes => ({
-  [A.quorum]: message.quorum,
-  [A.nodeCount]: message.nodeCount,
-  [A.permits]: message.permits,
-  ...(message.mode === undefined ? {} : { [A.mode]: message.mode }),
-  ...(message.ttlMs === undefined ? {} : { [A.ttlMs]: message.ttlMs }),
-});
+const holdStartAttributes = (message: HoldTraceContext, attributes: Attributes): void => {
+  attributes[A.quorum] = message.quorum;
+  attributes[A.nodeCount] = message.nodeCount;
+  attributes[A.permits] = message.permits;
+  if (message.mode !== undefined) attributes[A.mode] = message.mode;
+  if (message.ttlMs !== undefined) attributes[A.ttlMs] = message.ttlMs;
+};
 const holdResultAttributes = ({ result }: HoldTraceContext): Attributes =>
   result === undefined ? {} : { [A.attempts]: result.attempts, [A.validityMs]: Math.round(result.remainingValidityMs) };
 const statusesOf = (nodes: readonly ({ readonly status: string } | undefined)[]): string[] => nodes.map((node) => node?.status ?? 'pending');
@@ -92,7 +106,12 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'acquire',
     spanName: (message) => `redlock ${message.operation}`,
     facts: (message) => lockFacts(message.operation, message, message.isReentrant),
-    startAttributes: (message) => ({ [A.ttlMs]: message.ttlMs, [A.quorum]: message.quorum, [A.nodeCount]: message.nodeCount, [A.reentrant]: message.isReentrant }),
+    startAttributes: (message, attributes) => {
+      attributes[A.ttlMs] = message.ttlMs;
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+      attributes[A.reentrant] = message.isReentrant;
+    },
     resultAttributes: ({ result }) =>
       result === undefined
         ? {}
@@ -104,12 +123,12 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'attempt',
     spanName: () => 'redlock attempt',
     facts: (message) => lockFacts('attempt', message),
-    startAttributes: (message) => ({
-      [A.attemptNumber]: message.attemptNumber,
-      [A.asksLeadFirst]: message.asksLeadFirst,
-      [A.quorum]: message.quorum,
-      [A.nodeCount]: message.nodeCount,
-    }),
+    startAttributes: (message, attributes) => {
+      attributes[A.attemptNumber] = message.attemptNumber;
+      attributes[A.asksLeadFirst] = message.asksLeadFirst;
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+    },
     resultAttributes: ({ result }) => (result === undefined ? {} : { [A.outcome]: result.outcome, [A.nodeStatuses]: statusesOf(result.nodes) }),
   }),
   traced<ExtendTraceContext>({
@@ -117,7 +136,11 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'extend',
     spanName: () => 'redlock extend',
     facts: (message) => lockFacts('extend', message),
-    startAttributes: (message) => ({ [A.ttlMs]: message.ttlMs, [A.quorum]: message.quorum, [A.nodeCount]: message.nodeCount }),
+    startAttributes: (message, attributes) => {
+      attributes[A.ttlMs] = message.ttlMs;
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+    },
     resultAttributes: ({ result }) => (result === undefined ? {} : { [A.validityMs]: Math.round(result.remainingValidityMs), [A.nodeStatuses]: statusesOf(result.nodes) }),
   }),
   traced<ReleaseTraceContext>({
@@ -125,7 +148,10 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     role: 'release',
     spanName: () => 'redlock release',
     facts: (message) => lockFacts('release', message),
-    startAttributes: (message) => ({ [A.quorum]: message.quorum, [A.nodeCount]: message.nodeCount }),
+    startAttributes: (message, attributes) => {
+      attributes[A.quorum] = message.quorum;
+      attributes[A.nodeCount] = message.nodeCount;
+    },
     resultAttributes: ({ result }) => (result === undefined ? {} : { [A.releasedCount]: result.releasedCount, [A.nodeStatuses]: statusesOf(result.nodes) }),
   }),
   traced<HoldTraceContext>({

@@ -2,14 +2,13 @@
 // publish into spans and metrics. It has OpenTelemetry's `Instrumentation` shape, implemented on the API
 // alone: `InstrumentationBase` patches modules on load, which a diagnostics_channel subscriber never needs.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { diag, type MeterProvider, metrics, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, type MeterProvider, metrics, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { DIAGNOSTICS_CHANNELS, type LockLostMessage, type NodeErrorMessage } from 'redlock-core';
 import { REDLOCK_ATTRIBUTES as A } from './attributes.js';
-import { OpenTelemetryContextStore, runsStoresThroughRun } from './context-store.js';
 import { HoldTimes } from './hold-times.js';
 import { LockMetrics } from './lock-metrics.js';
 import { type CallEnd, subscribeSpans } from './operation-spans.js';
-import { type OperationFacts, TRACED_OPERATIONS, type TracedOperation, type TraceMessage } from './operations.js';
+import { holdIdOf, type OperationFacts, TRACED_OPERATIONS, type TracedOperation, type TraceMessage } from './operations.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Options of {@link RedlockInstrumentation}, the same shape as OpenTelemetry's `InstrumentationConfig`. */
@@ -41,7 +40,7 @@ const DEFAULT_CONFIG: Required<RedlockInstrumentationConfig> = { enabled: true, 
  * Spans are made by the tracer provider given to {@link RedlockInstrumentation.setTracerProvider}, else
  * the global one; metrics by the meter provider given to {@link RedlockInstrumentation.setMeterProvider},
  * else the global one when the instrumentation was made. Each span is the active context while the core
- * calls the nodes, through `context.with()`, so any context manager works, the NodeSDK's
+ * calls the nodes, through `context.with()` in the core's `runInContext` hook, so any context manager works, the NodeSDK's
  * `AsyncLocalStorageContextManager` included.
  *
  * @example
@@ -62,7 +61,6 @@ export class RedlockInstrumentation {
   #tracer: Tracer;
   readonly #holds = new HoldTimes();
   #metrics: LockMetrics;
-  readonly #store = new OpenTelemetryContextStore();
   /** What undoes each subscription while enabled; `undefined` while disabled. */
   #unsubscribe: (() => void)[] | undefined;
 
@@ -77,12 +75,9 @@ export class RedlockInstrumentation {
   /** Subscribes to redlock-core's channels. Calling it while enabled does nothing: never two subscriptions. */
   enable(): void {
     if (this.#unsubscribe !== undefined) return;
-    if (!runsStoresThroughRun()) {
-      diag.warn(`${PACKAGE_NAME}: this Node.js enters diagnostics_channel stores without run(); the client's command spans will not nest in redlock's spans`);
-    }
     const hooks = { tracer: () => this.#tracer, onEnd: this.#onEnd };
     const operations = TRACED_OPERATIONS.filter((operation) => operation.role !== 'attempt' || this.#config.attemptSpans);
-    this.#unsubscribe = operations.map((operation) => subscribeSpans(operation, this.#store, hooks));
+    this.#unsubscribe = operations.map((operation) => subscribeSpans(operation, hooks));
     diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.nodeError, this.#onNodeError);
     diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.lockLost, this.#onLockLost);
     this.#unsubscribe.push(
@@ -125,10 +120,12 @@ export class RedlockInstrumentation {
   }
 
   readonly #onEnd = (operation: TracedOperation, facts: OperationFacts, message: TraceMessage, ended: CallEnd): void => {
-    const nowMs = performance.now();
-    if (operation.role === 'acquire') this.#metrics.acquired(facts, ended.failureReason, ended.durationMs, nowMs);
-    else if (operation.role === 'extend' && message.error === undefined) this.#metrics.extended(facts, nowMs);
-    else if (operation.role === 'release') this.#metrics.released(facts, nowMs);
+    const { role } = operation;
+    if (role === 'acquire') this.#metrics.acquired(facts, holdIdOf(role, message), ended.failureReason, ended.durationMs, ended.endedAtMs);
+    else if (role === 'release') {
+      const holdId = holdIdOf(role, message);
+      if (holdId !== undefined) this.#metrics.released(holdId, ended.endedAtMs);
+    }
   };
 
   readonly #onNodeError = (message: unknown): void => {
@@ -140,11 +137,11 @@ export class RedlockInstrumentation {
     };
     this.#metrics.nodeFailed(attributes);
     // The call's own span when it failed inside one (an attempt, an extension, a release).
-    trace.getSpan(this.#store.active())?.addEvent('redlock.node.error', attributes);
+    trace.getSpan(context.active())?.addEvent('redlock.node.error', attributes);
   };
 
   readonly #onLockLost = (message: unknown): void => {
-    const { resources, reason } = message as LockLostMessage;
-    this.#metrics.lost(resources, reason, performance.now());
+    const { holdId, reason } = message as LockLostMessage;
+    this.#metrics.lost(holdId, reason, performance.now());
   };
 }

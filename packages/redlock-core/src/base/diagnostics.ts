@@ -47,11 +47,30 @@ export const DIAGNOSTICS_CHANNELS = {
 } as const;
 
 /**
+ * What every tracing channel's context has beside its own fields: the hook through which a `start`
+ * subscriber runs the traced call inside a context of its own.
+ */
+export interface TracedCallContext {
+  /**
+   * Set by a `start` subscriber to run the traced call inside a context of its own: the core publishes
+   * `start`, then calls the operation as `runInContext(call)` and carries on with what it returns, so
+   * everything the call does (its attempts, the client's commands) runs in that context. An APM makes its
+   * span the active context with it; in OpenTelemetry,
+   * `message.runInContext = (call) => context.with(trace.setSpan(context.active(), span), call)`.
+   * It must call `call` once, synchronously, and return what `call` returned. A subscriber that finds one
+   * already set (another subscriber's) wraps it instead of replacing it, so both contexts hold:
+   * `const inner = message.runInContext; message.runInContext = inner === undefined ? mine : (call) => mine(() => inner(call))`.
+   * `undefined` unless a subscriber sets it; read only for a traced call, after `start`.
+   */
+  runInContext?: <T>(call: () => T) => T;
+}
+
+/**
  * Context of the `redlock-core.acquire` tracing channel, one per acquisition by `acquire()`,
  * `tryAcquire()` or `using()` (a re-entrant one included). The channel sets `result` when the call
  * resolves, or `error` (the rejection, e.g. a {@link LockAcquireError}) when it rejects.
  */
-export interface AcquireTraceContext {
+export interface AcquireTraceContext extends TracedCallContext {
   /** The method called. */
   readonly operation: 'acquire' | 'tryAcquire' | 'using';
   /** The resources asked for, without the key prefix. */
@@ -79,6 +98,12 @@ export interface AcquireTraceResult {
   /** Milliseconds of validity left when the lock was handed out; 0 without a lock. */
   readonly remainingValidityMs: number;
   /**
+   * The lock's hold ({@link ExtendTraceContext.holdId}, {@link ReleaseTraceContext.holdId},
+   * {@link LockLostMessage.holdId}); a re-entrant handle's is the hold it shares; `undefined` without a lock.
+   * Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter).
+   */
+  readonly holdId: number | undefined;
+  /**
    * Each node's outcome in the deciding attempt, by node index: `undefined` for a node that had not
    * answered when the quorum was reached (see `lock.nodes`).
    */
@@ -90,7 +115,7 @@ export interface AcquireTraceResult {
  * `redlock-core.acquire` context (it starts and ends inside it, in its async context). The channel sets
  * `result` when the attempt ended, failed or not; `error` only for a bug.
  */
-export interface AttemptTraceContext {
+export interface AttemptTraceContext extends TracedCallContext {
   /** The resources asked for, without the key prefix. */
   readonly resources: readonly string[];
   /** 1 for the call's first attempt. */
@@ -136,9 +161,11 @@ export interface AttemptNodeReport {
  * Context of the `redlock-core.extend` tracing channel, one per `lock.extend()` that asks the nodes
  * (automatic extensions included). `error` is the {@link LockExtendError} on failure.
  */
-export interface ExtendTraceContext {
+export interface ExtendTraceContext extends TracedCallContext {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
+  /** The hold extended, as {@link AcquireTraceResult.holdId} named it. Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter). */
+  readonly holdId: number;
   /** The new TTL, in milliseconds. */
   readonly ttlMs: number;
   /** How many nodes must agree. */
@@ -164,9 +191,11 @@ export interface ExtendTraceResult {
  * handle's `release()`; a re-entrant handle that is not the last calls none). `error` is the
  * {@link LockReleaseError} when fewer than a quorum answered.
  */
-export interface ReleaseTraceContext {
+export interface ReleaseTraceContext extends TracedCallContext {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
+  /** The hold released, as {@link AcquireTraceResult.holdId} named it. Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter). */
+  readonly holdId: number;
   /** How many nodes must confirm. */
   readonly quorum: number;
   /** How many nodes the `Redlock` has. */
@@ -190,7 +219,7 @@ export interface ReleaseTraceResult {
  * semaphore's permits or a read-write lock. The channel sets `result` when the call resolves, or `error`
  * (e.g. a `PermitError` or a `ReadWriteLockError`) when it rejects.
  */
-export interface HoldTraceContext {
+export interface HoldTraceContext extends TracedCallContext {
   /** What is held: a semaphore's permits, or a read-write lock. */
   readonly primitive: 'semaphore' | 'read-write';
   /** The call: `'acquire'`, `'tryAcquire'` or `'using'` on `hold.acquire`, `'extend'` and `'release'` on the others. */
@@ -199,6 +228,12 @@ export interface HoldTraceContext {
   readonly resource: string;
   /** For a read-write lock, `'read'` or `'write'`; `undefined` for a semaphore. */
   readonly mode: 'read' | 'write' | undefined;
+  /**
+   * For an extension or a release, the hold it extends or releases, as {@link HoldTraceResult.holdId}
+   * named it at its acquisition; `undefined` for an acquisition (its hold is in its result).
+   * Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter).
+   */
+  readonly holdId: number | undefined;
   /** How many permits are asked for or held (1 for a read-write lock). */
   readonly permits: number;
   /** The TTL asked for, in milliseconds; `undefined` for a release. */
@@ -221,6 +256,12 @@ export interface HoldTraceResult {
   readonly attempts: number;
   /** Milliseconds of validity left when the call resolved; 0 after a release. */
   readonly remainingValidityMs: number;
+  /**
+   * For an acquisition that holds, the hold it acquired (extensions and releases name it in
+   * {@link HoldTraceContext.holdId}, a loss in {@link LockLostMessage.holdId}); `undefined` otherwise.
+   * Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter).
+   */
+  readonly holdId: number | undefined;
 }
 
 /**
@@ -238,6 +279,8 @@ export interface LockLostMessage {
   readonly remainingValidityMs: number;
   /** The error that `lock.signal` aborts with. */
   readonly error: LockLostError;
+  /** The hold lost, as its acquisition's result named it ({@link AcquireTraceResult.holdId}, {@link HoldTraceResult.holdId}). Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter). */
+  readonly holdId: number;
 }
 
 /** The operation a node call was part of, in {@link NodeErrorMessage}. */

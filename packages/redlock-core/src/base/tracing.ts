@@ -17,6 +17,7 @@ import {
   type NodeErrorMessage,
   type NodeOperation,
   type ReleaseTraceContext,
+  type TracedCallContext,
 } from './diagnostics.js';
 import { LockAcquireError } from './errors.js';
 import type { AcquireNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
@@ -67,12 +68,14 @@ export function isAttemptTraced(): boolean {
 /**
  * Runs `run` as one traced call on `traced`, with the events `tracePromise()` publishes (`start`, `end`,
  * then `asyncStart` and `asyncEnd`, after `error` on a rejection), and `run` inside `start.runStores()`
- * so that stores bound on `start` are the async context of everything it does. Published by hand rather
+ * so that stores bound on `start` are the async context of everything it does, and inside the context's
+ * `runInContext` when a `start` subscriber set it ({@link TracedCallContext.runInContext}): `runStores()`
+ * publishes `start` before it calls us, so the hook is set by then. Published by hand rather
  * than through `tracePromise()`, which on Node 20.13 and later runs `run` untraced when
  * `TracingChannel.hasSubscribers` is false, and so trusts it where {@link isTraced} does not. Its `result`
  * is `resultOf(value)`, never the value itself: a `Lock` would hand subscribers its token.
  */
-function traceCall<C extends { result?: R; error?: unknown }, T, R>(
+function traceCall<C extends TracedCallContext & { result?: R; error?: unknown }, T, R>(
   traced: TracingChannel<unknown, C>,
   context: C,
   run: () => Promise<T>,
@@ -86,7 +89,8 @@ function traceCall<C extends { result?: R; error?: unknown }, T, R>(
   return start.runStores(context, () => {
     let pending: Promise<T>;
     try {
-      pending = run();
+      const { runInContext } = context;
+      pending = runInContext === undefined ? run() : runInContext(run);
     } catch (thrown) {
       context.error = thrown;
       error.publish(context);
@@ -120,6 +124,8 @@ export interface AcquireTraceRequest {
 
 /** What the acquire and extend traces read of a lock (a `Lock`, lock/lock.ts): never its token. */
 export interface TracedLock {
+  /** The hold's id (`Hold.id`), for the result. */
+  readonly holdId: number;
   readonly attempts: number;
   readonly remainingValidityMs: number;
   readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
@@ -148,8 +154,8 @@ export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest,
     },
     (acquired): AcquireTraceResult =>
       acquired === undefined
-        ? { isAcquired: false, attempts: miss?.attemptCount ?? 0, remainingValidityMs: 0, nodes: miss?.attempts.at(-1)?.nodes ?? [] }
-        : { isAcquired: true, attempts: acquired.attempts, remainingValidityMs: acquired.remainingValidityMs, nodes: acquired.nodes },
+        ? { isAcquired: false, attempts: miss?.attemptCount ?? 0, remainingValidityMs: 0, nodes: miss?.attempts.at(-1)?.nodes ?? [], holdId: undefined }
+        : { isAcquired: true, attempts: acquired.attempts, remainingValidityMs: acquired.remainingValidityMs, nodes: acquired.nodes, holdId: acquired.holdId },
   );
   return traced.then((lock) => lock ?? Promise.reject(miss));
 }
@@ -226,6 +232,8 @@ export function traceRelease<T extends { readonly releasedCount: number; readonl
 
 /** What a hold's trace reads of what a call resolved with: a semaphore's `Permit`, a read-write lock's handle, or nothing. */
 interface TracedHold {
+  /** The hold's id (`Hold.id`): read from an acquisition's handle only. */
+  readonly holdId?: number;
   readonly attempts?: number;
   readonly remainingValidityMs: number;
 }
@@ -247,8 +255,9 @@ export function traceHold<T extends TracedHold | undefined | void>(
   const traceContext: HoldTraceContext = context();
   return traceCall(traced, traceContext, run, (value): HoldTraceResult => {
     const held = heldAfter?.() ?? value;
-    if (held === undefined || channel === 'release') return { isHeld: false, attempts: 0, remainingValidityMs: 0 };
-    return { isHeld: true, attempts: held.attempts ?? 0, remainingValidityMs: held.remainingValidityMs };
+    if (held === undefined || channel === 'release') return { isHeld: false, attempts: 0, remainingValidityMs: 0, holdId: undefined };
+    // An extension's hold is named by its context.
+    return { isHeld: true, attempts: held.attempts ?? 0, remainingValidityMs: held.remainingValidityMs, holdId: channel === 'acquire' ? held.holdId : undefined };
   });
 }
 

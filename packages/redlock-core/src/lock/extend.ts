@@ -22,7 +22,7 @@ import { removeLateGrant } from './release.js';
  */
 export async function extendTraced(hold: Hold, resources: readonly string[], ttlMs: number, remainingValidityMs: () => number): Promise<void> {
   const nodeCount = hold.set.nodes.length;
-  const extension = traceExtend({ resources, ttlMs, quorum: quorumOf(nodeCount), nodeCount }, async () => {
+  const extension = traceExtend({ resources, holdId: hold.id, ttlMs, quorum: quorumOf(nodeCount), nodeCount }, async () => {
     const nodes = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs), remainingValidityMs);
     return { remainingValidityMs: remainingValidityMs(), nodes };
   });

@@ -83,6 +83,11 @@ export abstract class HoldHandle {
     this.extension = undefined;
   }
 
+  /** The id of the hold, for the diagnostics payloads (see `Hold.id`): a re-entrant handle's is its shared hold's. @internal */
+  get holdId(): number {
+    return this.hold.id;
+  }
+
   /** Milliseconds of validity left, measured on the monotonic clock now; 0 once not held. */
   abstract get remainingValidityMs(): number;
 

@@ -23,7 +23,7 @@ export function releaseTraced(hold: Hold, resources: readonly string[]): Promise
   // No context object and no closure for the usual, untraced release.
   if (!isReleaseTraced()) return releaseOnEveryNode(hold);
   const nodeCount = hold.set.nodes.length;
-  return traceRelease({ resources, quorum: quorumOf(nodeCount), nodeCount }, () => releaseOnEveryNode(hold));
+  return traceRelease({ resources, holdId: hold.id, quorum: quorumOf(nodeCount), nodeCount }, () => releaseOnEveryNode(hold));
 }
 
 /**

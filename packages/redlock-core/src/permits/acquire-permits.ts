@@ -86,7 +86,7 @@ export class ClaimCalls {
   traced<H extends Claim | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: HoldTraceContext['mode'], request: PermitRequest, run: () => Promise<H>): Promise<H> {
     const { set, resource, primitive } = this;
     const nodeCount = set.nodes.length;
-    const context = () => ({ primitive, operation, resource, mode, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
+    const context = () => ({ primitive, operation, resource, mode, holdId: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
     const closed = { operation: mode === undefined ? 'acquire permits of' : `take the ${mode} lock on`, resources: [resource], when: ' while the call ran' };
     return traceHold('acquire', context, () => set.lifecycle.guard(closed, run, async (held) => held?.release()));
   }

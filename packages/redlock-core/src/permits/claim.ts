@@ -243,8 +243,8 @@ export class Claim extends HoldHandle {
   }
 
   #traceContext(operation: 'extend' | 'release', ttlMs: number | undefined): Omit<HoldTraceContext, 'result' | 'error'> {
-    const { set, resources } = this.#hold;
-    return { ...this.#kind.traced, operation, resource: resources[0] as string, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
+    const { set, resources, id } = this.#hold;
+    return { ...this.#kind.traced, operation, resource: resources[0] as string, holdId: id, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
   }
 
   /**

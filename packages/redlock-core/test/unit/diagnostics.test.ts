@@ -13,7 +13,9 @@ import {
   LockReleaseError,
   type NodeErrorMessage,
   Redlock,
+  type RedisAdapter,
   type ReleaseTraceContext,
+  type TracedCallContext,
 } from '../../src/index.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { failingNode, grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
@@ -131,7 +133,7 @@ describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
     expect(otherAcquires).toEqual([]);
     expect(acquire).toMatchObject({ operation: 'acquire', resources: ['orders:1', 'orders:2'], ttlMs: 10_000, quorum: 2, nodeCount: 3, isReentrant: false });
     expect(acquire?.error).toBeUndefined();
-    expect(acquire?.result).toEqual({ isAcquired: true, attempts: 2, remainingValidityMs: lock.remainingValidityMs, nodes: lock.nodes });
+    expect(acquire?.result).toEqual({ isAcquired: true, attempts: 2, remainingValidityMs: lock.remainingValidityMs, nodes: lock.nodes, holdId: expect.any(Number) });
     expect(acquire?.result?.remainingValidityMs).toBeGreaterThan(9_000);
     expect(acquire?.result?.nodes.map((node) => node?.status)).toEqual(['acquired', 'acquired', undefined]);
     expect(recorder.eventsOf(acquire as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
@@ -480,5 +482,154 @@ describe('an APM that binds its context on start', () => {
       acquire.start.unbindStore(spans);
       attempt.start.unbindStore(spans);
     }
+  });
+});
+
+/**
+ * Subscribes to `channel`'s `start` as an APM would with {@link TracedCallContext.runInContext}: each call
+ * runs inside `storage.run(label(context), …)`, wrapping a hook another subscriber set first. Returns
+ * what unsubscribes it.
+ */
+function enterOnStart<C extends TracedCallContext>(channel: string, storage: AsyncLocalStorage<string>, label: (context: C) => string): () => void {
+  const onStart = (message: unknown): void => {
+    const context = message as C;
+    const entered = label(context);
+    const mine = <T>(call: () => T): T => storage.run(entered, call);
+    const inner = context.runInContext;
+    context.runInContext = inner === undefined ? mine : (call) => mine(() => inner(call));
+  };
+  const { start } = diagnosticsChannel.tracingChannel(channel);
+  start.subscribe(onStart);
+  return () => void start.unsubscribe(onStart);
+}
+
+/** Nodes that record, at each call, what `read()` returns: the context the adapter was called in. */
+function watchedNodes(clock: FakeClock, read: () => string | undefined): { readonly nodes: RedisAdapter[]; readonly seen: (string | undefined)[] } {
+  const seen: (string | undefined)[] = [];
+  const nodes = grantingNodes(clock, 3).map((node) => ({
+    evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) => {
+      seen.push(read());
+      return node.evalsha(sha1, keys, args);
+    },
+    eval: (source: string, keys: readonly string[], args: readonly string[]) => {
+      seen.push(read());
+      return node.eval(source, keys, args);
+    },
+  }));
+  return { nodes, seen };
+}
+
+describe('an APM that sets runInContext on start', () => {
+  it('runs the acquisition, its attempt, the extension and the release inside it', async () => {
+    const spans = new AsyncLocalStorage<string>();
+    const stop = [
+      enterOnStart<AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire, spans, (context) => `acquire ${context.resources.join(',')}`),
+      enterOnStart<AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt, spans, (context) => `${spans.getStore() ?? 'no parent'} > attempt ${context.attemptNumber}`),
+      enterOnStart<ExtendTraceContext>(DIAGNOSTICS_CHANNELS.extend, spans, () => 'extend'),
+      enterOnStart<ReleaseTraceContext>(DIAGNOSTICS_CHANNELS.release, spans, () => 'release'),
+    ];
+    try {
+      const clock = new FakeClock();
+      const { nodes, seen } = watchedNodes(clock, () => spans.getStore());
+      const lock = await clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('orders:7', 10_000));
+      expect(spans.getStore()).toBeUndefined();
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(seen)).toEqual(new Set(['acquire orders:7 > attempt 1']));
+      seen.length = 0;
+      await clock.runUntilSettled(lock.extend(10_000));
+      expect(new Set(seen)).toEqual(new Set(['extend']));
+      seen.length = 0;
+      await clock.runUntilSettled(lock.release());
+      expect(new Set(seen)).toEqual(new Set(['release']));
+      expect(recorder.contexts<AcquireTraceContext>('acquire')[0]?.result?.isAcquired).toBe(true);
+    } finally {
+      for (const unsubscribe of stop) unsubscribe();
+    }
+  });
+
+  it("composes two subscribers' hooks: the call runs inside both", async () => {
+    const first = new AsyncLocalStorage<string>();
+    const second = new AsyncLocalStorage<string>();
+    const stop = [
+      enterOnStart<HoldTraceContext>(DIAGNOSTICS_CHANNELS.holdAcquire, first, (context) => `first ${context.resource}`),
+      enterOnStart<HoldTraceContext>(DIAGNOSTICS_CHANNELS.holdAcquire, second, (context) => `second ${context.resource}`),
+    ];
+    try {
+      const clock = new FakeClock();
+      const { nodes, seen } = watchedNodes(clock, () => `${first.getStore() ?? '-'} & ${second.getStore() ?? '-'}`);
+      const permit = await clock.runUntilSettled(new Redlock(nodes, { clock }).semaphore('pool', { limit: 2 }).acquire(10_000));
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(seen)).toEqual(new Set(['first pool & second pool']));
+      await clock.runUntilSettled(permit.release());
+    } finally {
+      for (const unsubscribe of stop) unsubscribe();
+    }
+  });
+
+  it('leaves the call as it was when no subscriber sets it', async () => {
+    const spans = new AsyncLocalStorage<string>();
+    const clock = new FakeClock();
+    const { nodes, seen } = watchedNodes(clock, () => spans.getStore());
+    const lock = await spans.run('caller', () => clock.runUntilSettled(new Redlock(nodes, { clock }).acquire('r', 10_000)));
+    await clock.runUntilSettled(lock.release());
+    expect(new Set(seen)).toEqual(new Set(['caller', undefined]));
+    const [acquire] = recorder.contexts<AcquireTraceContext>('acquire');
+    expect(acquire?.runInContext).toBeUndefined();
+    expect(acquire?.result?.isAcquired).toBe(true);
+  });
+});
+
+describe('hold ids', () => {
+  it('name one lock from its acquisition to its extension, release and loss, shared by re-entrant handles', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 10_000));
+    const again = await clock.runUntilSettled(redlock.acquire('r', 10_000, { reentrant: lock }));
+    const other = await clock.runUntilSettled(redlock.acquire('s', 10_000));
+    await clock.runUntilSettled(again.extend(10_000));
+    await clock.runUntilSettled(again.release());
+    await clock.runUntilSettled(lock.release());
+    const [first, reentered, second] = recorder.contexts<AcquireTraceContext>('acquire').map((context) => context.result?.holdId);
+    expect(first).toEqual(expect.any(Number));
+    expect(reentered).toBe(first);
+    expect(second).toEqual(expect.any(Number));
+    expect(second).not.toBe(first);
+    expect(recorder.contexts<ExtendTraceContext>('extend').map((context) => context.holdId)).toEqual([first]);
+    expect(recorder.contexts<ReleaseTraceContext>('release').map((context) => context.holdId)).toEqual([first]);
+
+    for (const node of nodes.slice(0, 2)) node.keyspace.delete('s');
+    await rejectionOf(clock, other.extend(10_000));
+    expect(recorder.lost.map((message) => message.holdId)).toEqual([second]);
+    await clock.runUntilSettled(other.release());
+    expect(recorder.contexts<ReleaseTraceContext>('release').map((context) => context.holdId)).toEqual([first, second]);
+    expect(recorder.contexts<ExtendTraceContext>('extend').map((context) => context.holdId)).toEqual([first, second]);
+  });
+
+  it("name each of a semaphore's and a read-write lock's concurrent holds apart", async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const semaphore = redlock.semaphore('pool', { limit: 3 });
+    const permitA = await clock.runUntilSettled(semaphore.acquire(10_000));
+    const permitB = await clock.runUntilSettled(semaphore.acquire(10_000));
+    const catalog = redlock.readWriteLock('catalog');
+    const readerA = await clock.runUntilSettled(catalog.acquireRead(10_000));
+    const readerB = await clock.runUntilSettled(catalog.acquireRead(10_000));
+    // Extended and released out of order: each message names its own hold.
+    await clock.runUntilSettled(permitB.extend(20_000));
+    await clock.runUntilSettled(readerB.extend(20_000));
+    for (const held of [permitB, readerB, permitA, readerA]) await clock.runUntilSettled(held.release());
+
+    const acquired = recorder.contexts<HoldTraceContext>('holdAcquire');
+    const ids = acquired.map((context) => context.result?.holdId);
+    expect(acquired.map((context) => context.holdId)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(ids.every((id) => typeof id === 'number')).toBe(true);
+    expect(new Set(ids).size).toBe(4);
+    const [idA, idB, readIdA, readIdB] = ids;
+    expect(recorder.contexts<HoldTraceContext>('holdExtend').map((context) => context.holdId)).toEqual([idB, readIdB]);
+    expect(recorder.contexts<HoldTraceContext>('holdRelease').map((context) => context.holdId)).toEqual([idB, readIdB, idA, readIdA]);
+    // A release's and an extension's results name no hold: their context does.
+    expect(recorder.contexts<HoldTraceContext>('holdExtend').map((context) => context.result?.holdId)).toEqual([undefined, undefined]);
   });
 });

@@ -84,9 +84,12 @@ describe('RedlockInstrumentation with ioredis on real nodes', () => {
     const attempts = telemetry.named('redlock attempt').filter((span) => telemetry.parentOf(span) === acquire);
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     const commandsUnder = (parent: unknown) => telemetry.spans().filter((span) => span.name.startsWith('redis ') && telemetry.parentOf(span) === parent);
-    // Every attempt that asked the nodes has its EVALSHA/EVAL spans as children.
+    // Every attempt that asked the nodes has its command spans as children: a plain SET NX PX GET or the
+    // acquire script (EVALSHA), whichever the core chose for it, which depends on how it was woken.
     expect(attempts.filter((attempt) => commandsUnder(attempt).length > 0).length).toBeGreaterThanOrEqual(2);
-    expect(commandsUnder(attempts.at(-1)).map((span) => span.name)).toEqual(expect.arrayContaining(['redis EVALSHA']));
+    const lastAttemptCommands = commandsUnder(attempts.at(-1)).map((span) => span.name);
+    expect(lastAttemptCommands.length).toBeGreaterThanOrEqual(2);
+    expect(lastAttemptCommands.filter((name) => !['redis SET', 'redis EVALSHA', 'redis EVAL'].includes(name))).toEqual([]);
     const [extend] = telemetry.named('redlock extend');
     expect(commandsUnder(extend).length).toBeGreaterThanOrEqual(2);
     const ourRelease = telemetry.named('redlock release').at(-1);

@@ -11,13 +11,15 @@ class CollectingReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {}
 }
 
-/** One data point, flattened: a counter's value, or a histogram's count and sum. */
+/** One data point, flattened: a counter's value, or a histogram's count, sum, min and max. */
 export interface Point {
   readonly name: string;
   readonly unit: string;
   readonly attributes: Record<string, unknown>;
   readonly value: number;
   readonly sum?: number;
+  readonly min?: number;
+  readonly max?: number;
 }
 
 /** A tracer provider and a meter provider that keep what they get, for one test. */
@@ -71,8 +73,8 @@ function pointsOf(resourceMetrics: ResourceMetrics): Point[] {
       metric.dataPoints.map((point): Point => {
         const common = { name: metric.descriptor.name, unit: metric.descriptor.unit, attributes: point.attributes };
         if (metric.dataPointType === DataPointType.HISTOGRAM) {
-          const histogram = point.value as { count: number; sum?: number };
-          return { ...common, value: histogram.count, sum: histogram.sum ?? 0 };
+          const histogram = point.value as { count: number; sum?: number; min?: number; max?: number };
+          return { ...common, value: histogram.count, sum: histogram.sum ?? 0, min: histogram.min, max: histogram.max };
         }
         return { ...common, value: point.value as number };
       }),

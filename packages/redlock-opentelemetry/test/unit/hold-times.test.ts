@@ -1,43 +1,40 @@
 import { describe, expect, it } from '@jest/globals';
-import { HoldTimes } from '../../src/hold-times.js';
+import { HoldTimes, MAX_OPEN_HOLDS } from '../../src/hold-times.js';
 
 describe('HoldTimes', () => {
-  it('pairs a release with the oldest open hold of the same resources and primitive', () => {
+  it('ends each hold by its id, in any order, whatever else is open', () => {
     const holds = new HoldTimes();
-    holds.start('semaphore', ['jobs'], 10_000, 0);
-    holds.start('lock', ['jobs'], 10_000, 5);
-    holds.start('semaphore', ['jobs'], 10_000, 10);
-    expect(holds.end('lock', ['jobs'], 20)).toEqual({ primitive: 'lock', heldMs: 15 });
-    expect(holds.end('semaphore', ['jobs'], 30)).toEqual({ primitive: 'semaphore', heldMs: 30 });
-    expect(holds.end(undefined, ['jobs'], 40)).toEqual({ primitive: 'semaphore', heldMs: 30 });
-    expect(holds.end(undefined, ['jobs'], 50)).toBeUndefined();
+    holds.start(1, 'semaphore', 0);
+    holds.start(2, 'lock', 5);
+    holds.start(3, 'semaphore', 10);
+    expect(holds.end(3, 20)).toEqual({ primitive: 'semaphore', heldMs: 10 });
+    expect(holds.end(2, 30)).toEqual({ primitive: 'lock', heldMs: 25 });
+    expect(holds.end(1, 40)).toEqual({ primitive: 'semaphore', heldMs: 40 });
+    expect(holds.end(1, 50)).toBeUndefined();
     expect(holds.size).toBe(0);
   });
 
-  it('tells resource lists apart', () => {
+  it('keeps the start of a hold that is started again (a re-entrant acquisition shares its hold)', () => {
     const holds = new HoldTimes();
-    holds.start('lock', ['a', 'b'], 10_000, 0);
-    expect(holds.end('lock', ['a'], 1)).toBeUndefined();
-    expect(holds.end('lock', ['a', 'b'], 2)).toEqual({ primitive: 'lock', heldMs: 2 });
+    holds.start(7, 'lock', 0);
+    holds.start(7, 'lock', 100);
+    expect(holds.end(7, 150)).toEqual({ primitive: 'lock', heldMs: 150 });
   });
 
-  it('forgets a hold that expired unreleased, and keeps one that an extension kept', () => {
+  it('does not pair a new hold with one that expired unreleased: each has its own id', () => {
     const holds = new HoldTimes();
-    holds.start('lock', ['expired'], 1_000, 0);
-    holds.start('lock', ['extended'], 1_000, 0);
-    holds.extend('lock', ['extended'], 5_000, 900);
-    expect(holds.end('lock', ['expired'], 2_000)).toBeUndefined();
-    expect(holds.end('lock', ['extended'], 2_000)).toEqual({ primitive: 'lock', heldMs: 2_000 });
-    expect(holds.size).toBe(0);
+    holds.start(1, 'lock', 0);
+    // Hold 1 expired, never released; the lock is acquired again as hold 2.
+    holds.start(2, 'lock', 5_000);
+    expect(holds.end(2, 6_000)).toEqual({ primitive: 'lock', heldMs: 1_000 });
+    expect(holds.size).toBe(1);
   });
 
-  it('stays bounded: past 10,000 open holds it drops the expired ones, then stops timing new ones', () => {
+  it(`stays bounded: past ${MAX_OPEN_HOLDS} open holds it forgets the oldest`, () => {
     const holds = new HoldTimes();
-    for (let index = 0; index < 10_000; index += 1) holds.start('lock', [`r${index}`], index < 5_000 ? 100 : 60_000, 0);
-    holds.start('lock', ['late'], 60_000, 1_000);
-    expect(holds.size).toBe(5_001);
-    for (let index = 0; index < 5_000; index += 1) holds.start('lock', [`more${index}`], 60_000, 1_000);
-    expect(holds.size).toBe(10_000);
-    expect(holds.end('lock', ['late'], 2_000)).toEqual({ primitive: 'lock', heldMs: 1_000 });
+    for (let id = 1; id <= MAX_OPEN_HOLDS + 5; id += 1) holds.start(id, 'lock', id);
+    expect(holds.size).toBe(MAX_OPEN_HOLDS);
+    expect(holds.end(5, 20_000)).toBeUndefined();
+    expect(holds.end(6, 20_000)).toEqual({ primitive: 'lock', heldMs: 19_994 });
   });
 });
