@@ -107,8 +107,8 @@ export class Hold {
   extensionsInFlight: Set<Promise<unknown>> | undefined;
   /** See `Lock.afterRelease`. */
   onReleased: ((keys: readonly string[]) => void) | undefined;
-  /** The running automatic extensions of the hold's handles (`autoExtend`); made on first use. */
-  extensions: Set<HandleExtension> | undefined;
+  /** The running automatic extensions of the hold's handles (`autoExtend`), by handle; made on first use. */
+  extensions: Map<object, HandleExtension> | undefined;
   /** The controller of the lock's signal, made on its first read or at its first abort: most locks have none. */
   #controller: AbortController | undefined;
   /**
@@ -304,49 +304,43 @@ export class Hold {
   }
 
   /**
-   * Starts the extension `start` makes for one handle (see `keepExtended`) and counts it among the hold's,
-   * until it stops on its own (its reason then aborts the signal), the handle lets it go
-   * ({@link letGoOf}), or the `Redlock` closes; `onEnded` is told when it ends by itself or at close.
-   * Returns it, or `undefined` when it stopped at once (on a loss found meanwhile).
+   * Keeps `handle` extended with the extension `start` makes (see `keepExtended`), counted among the
+   * hold's, until it stops on its own (its reason then aborts the signal), the handle lets it go
+   * ({@link letGoOf}), or the `Redlock` closes. Does nothing while the handle has one already.
    */
-  keepHandleExtended(
-    start: (onStop: (reason: ExtensionStop) => void) => HandleExtension,
-    onEnded: (extension: HandleExtension | undefined) => void,
-  ): HandleExtension | undefined {
+  keepHandleExtended(handle: object, start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
+    if (this.extensions?.has(handle)) return;
     let hasStopped = false;
     let extension: HandleExtension | undefined;
     extension = start((reason) => {
       hasStopped = true;
-      if (extension !== undefined) this.extensions?.delete(extension);
-      onEnded(extension);
+      if (extension !== undefined && this.extensions?.get(handle) === extension) this.extensions.delete(handle);
       // One handle's limit ends its extensions only: while another handle keeps the hold extended, the
       // shared signal must not tell every holder to wrap up (it would stay aborted for good).
       if (!(reason instanceof LockLostError) && (this.extensions?.size ?? 0) > 0) return;
       this.abortSignal(reason);
     });
-    if (hasStopped) return undefined;
-    (this.extensions ??= new Set()).add(extension);
-    this.watchClose(() => onEnded(extension));
-    return extension;
+    // Stopped at once, on a loss found meanwhile.
+    if (hasStopped) return;
+    (this.extensions ??= new Map()).set(handle, extension);
+    this.watchClose();
   }
 
-  /** Stops a handle's extension because the handle was released; one in flight may still answer, unheeded. */
-  letGoOf(extension: HandleExtension): void {
-    this.extensions?.delete(extension);
+  /** Stops `handle`'s extension, if it runs, because the handle was released; one in flight may still answer, unheeded. */
+  letGoOf(handle: object): void {
+    const extension = this.extensions?.get(handle);
+    if (extension === undefined) return;
+    this.extensions?.delete(handle);
     void extension.stop();
   }
 
-  /**
-   * Makes `redlock.close()` stop the hold's extensions and abort its signal, if it does not already;
-   * `onClosed` (of the handle that installs the hook) runs then too.
-   */
-  watchClose(onClosed?: () => void): void {
+  /** Makes `redlock.close()` stop the hold's extensions and abort its signal, if it does not already. */
+  watchClose(): void {
     this.#stopWatchingClose ??= this.set.lifecycle.onClose(() => {
       this.#stopWatchingClose = undefined;
       const { lifecycle } = this.set;
-      for (const extension of this.extensions ?? []) lifecycle.track(extension.stop());
+      for (const extension of this.extensions?.values() ?? []) lifecycle.track(extension.stop());
       this.extensions = undefined;
-      onClosed?.();
       if (!this.isReleased && this.lostBecause === undefined) this.abortSignal(lockClosedErrorOf(this.resources, this.what));
     });
   }

@@ -9,7 +9,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import { extendTraced } from './extend.js';
 import { HoldHandle } from './handle.js';
-import { type HandleExtension, Hold, type HoldInit } from './hold.js';
+import { Hold, type HoldInit } from './hold.js';
 import { inspectLock } from './log-view.js';
 import { releaseTraced, removeLateGrant } from './release.js';
 
@@ -80,8 +80,6 @@ export class Lock extends HoldHandle {
 
   readonly #token: string;
   readonly #hold: Hold;
-  /** This handle's automatic extension (`autoExtend`), while it runs. */
-  #extension: HandleExtension | undefined;
   /** Whether this handle was released (the keys go with the last handle). */
   #isReleased = false;
   /** Its state when `release()` let go while other handles held on (see {@link lossBeforeRelease}). */
@@ -101,15 +99,6 @@ export class Lock extends HoldHandle {
   /** @internal */
   protected override get hold(): Hold {
     return this.#hold;
-  }
-
-  /** @internal */
-  protected override get extension(): HandleExtension | undefined {
-    return this.#extension;
-  }
-
-  protected override set extension(extension: HandleExtension | undefined) {
-    this.#extension = extension;
   }
 
   /** Milliseconds of validity left, measured on the monotonic clock now; 0 once expired, released or lost. */

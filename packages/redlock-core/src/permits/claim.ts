@@ -12,7 +12,7 @@ import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/clean
 import { extendHold } from '../lock/extend.js';
 import { releaseOnEveryNode as releaseHold } from '../lock/release.js';
 import { HoldHandle } from '../lock/handle.js';
-import { type HandleExtension, Hold, type HoldInit } from '../lock/hold.js';
+import { Hold, type HoldInit } from '../lock/hold.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -87,8 +87,6 @@ export class Claim extends HoldHandle {
   /** Which attempt of the call won this handle, from 1. */
   readonly attempts: number;
   readonly #hold: Hold;
-  /** The automatic extension (`autoExtend`), while it runs. */
-  #extension: HandleExtension | undefined;
   readonly #kind: ClaimKind;
   readonly #key: string;
   readonly #alsoFrees: string;
@@ -113,16 +111,6 @@ export class Claim extends HoldHandle {
   protected override get hold(): Hold {
     return this.#hold;
   }
-
-  /** @internal */
-  protected override get extension(): HandleExtension | undefined {
-    return this.#extension;
-  }
-
-  protected override set extension(extension: HandleExtension | undefined) {
-    this.#extension = extension;
-  }
-
 
   /** Where the claim stands, read from the monotonic clock now; each handle names the type its own way. */
   get state(): ClaimState {
