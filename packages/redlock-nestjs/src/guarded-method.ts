@@ -18,7 +18,8 @@ export type GuardedRun = (redlock: Redlock, self: object, args: unknown[], body:
 
 /** A guarded call that has not settled: what its module's shutdown waits for. */
 interface RunningCall {
-  readonly settled: Promise<unknown>;
+  /** Resolves once the call settled, either way. */
+  settled: Promise<unknown>;
   /** Its lock or permit, once acquired. */
   held: Held | undefined;
 }
@@ -92,7 +93,7 @@ export function guardMethod(place: string, target: object, key: string | symbol,
     if (!(redlock instanceof Redlock)) {
       throw new TypeError(`${place}: no Redlock was injected; make the class a provider of a module that imports RedlockModule (or of an application where it is global)`);
     }
-    const call: { settled: Promise<unknown>; held: Held | undefined } = { settled: Promise.resolve(), held: undefined };
+    const call: RunningCall = { settled: Promise.resolve(), held: undefined };
     const result = run(redlock, this, args, (signal, held) => {
       call.held = held;
       if (signalIndex !== undefined) args[signalIndex] = signal;
