@@ -10,13 +10,14 @@ import { PermitError } from '../base/claim-errors.js';
 import { describeAttemptCount } from '../base/describe.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf } from '../base/errors.js';
+import type { ClosedCall } from '../base/lifecycle.js';
 import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import { permitIntentOf } from '../scripts/permit-acquire.js';
-import type { WriterIntent } from '../scripts/read-write-acquire.js';
+import type { ReadWriteMode, WriterIntent } from '../scripts/read-write-acquire.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import { type PermitScope, type PermitSettings, resolvePermitOptions, type SemaphoreSettings } from '../settings/resolve-permits.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
@@ -66,15 +67,28 @@ export class ClaimCalls {
     readonly queues: WaitQueues,
     readonly resource: string,
     readonly primitive: HoldTraceContext['primitive'],
-  ) {}
+  ) {
+    const closedCall = (operation: string): ClosedCall => ({ operation, resources: [resource], when: ' while the call ran' });
+    this.#closed = { permits: closedCall('acquire permits of'), read: closedCall('take the read lock on'), write: closedCall('take the write lock on') };
+  }
+
+  /** What a call rejects with when `close()` cuts it short, by what it takes. */
+  readonly #closed: Record<'permits' | ReadWriteMode, ClosedCall>;
+
+  /** The latest request of each scope made without options: the next such call with its TTL reuses it. */
+  readonly #withoutOptions: Partial<Record<PermitScope, PermitRequest>> = {};
 
   /** Checks a call's arguments before any node is called (up to `limit` permits), and that the `Redlock` is open. */
   resolve(ttlMs: unknown, options: unknown, limit: number, scope: PermitScope): PermitRequest {
     const { nodes, options: defaults, lifecycle } = this.set;
-    const settings = resolvePermitOptions(options, limit, defaults, scope);
+    const cached = options === undefined ? this.#withoutOptions[scope] : undefined;
+    const settings = cached ?? resolvePermitOptions(options, limit, defaults, scope);
     const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);
     if (lifecycle.isClosed) throw closedErrorOf(this.primitive === 'semaphore' ? 'acquire permits of' : 'take the read-write lock on', [this.resource]);
-    return { ...settings, ttlMs: checkedTtlMs };
+    if (cached?.ttlMs === checkedTtlMs) return cached;
+    const request = { ...settings, ttlMs: checkedTtlMs };
+    if (options === undefined) this.#withoutOptions[scope] = request;
+    return request;
   }
 
   /**
@@ -87,8 +101,14 @@ export class ClaimCalls {
     const { set, resource, primitive } = this;
     const nodeCount = set.nodes.length;
     const context = () => ({ primitive, operation, resource, mode, holdId: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
-    const closed = { operation: mode === undefined ? 'acquire permits of' : `take the ${mode} lock on`, resources: [resource], when: ' while the call ran' };
-    return traceHold('acquire', context, () => set.lifecycle.guard(closed, run, async (held) => held?.release()));
+    return traceHold('acquire', context, () => {
+      const call = set.lifecycle.guardedCall<H>(this.#closed[mode ?? 'permits'], releaseHeld);
+      run().then(
+        (held) => call.resolved(held),
+        (error: unknown) => call.rejected(error),
+      );
+      return call.promise;
+    });
   }
 
   /**
@@ -124,6 +144,9 @@ export class ClaimCalls {
   }
 }
 
+/** Releases what an acquisition still yields after `close()` cut its call short. */
+const releaseHeld = async (held: Claim | undefined): Promise<void> => held?.release();
+
 /**
  * Acquires a claim in the wait loop (see `waitForHold`: the turn among this process's waiters, timed
  * retries, a woken attempt at each release heard), or in one attempt with `retryCount: 0`. Ends at once for
@@ -156,17 +179,27 @@ export async function acquireClaim<H extends Claim, F extends FailedAttempt>(cal
           if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
           else ended?.settleLeftBehind(nodeIndex);
         };
+  const { queueKeys, keys, isExclusive, isHeld, isFinal, isTaken } = claim;
   const contender: Contender<H, F> = {
-    ...claim,
-    attempt: async (attemptNumber, leadNodeIndex) => {
-      const result = await claim.attempt(attemptNumber, signal, leadNodeIndex, onLateAnswer);
-      if (intent.id !== '' && (result === 'full-at-lead' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result)))) mayHaveLeftIntent = true;
-      return result;
+    queueKeys,
+    keys,
+    isExclusive,
+    isHeld,
+    isFinal,
+    isTaken,
+    attempt: (attemptNumber, leadNodeIndex) => {
+      const attempt = claim.attempt(attemptNumber, signal, leadNodeIndex, onLateAnswer);
+      if (intent.id === '') return attempt;
+      return attempt.then((result) => {
+        if (result === 'full-at-lead' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) mayHaveLeftIntent = true;
+        return result;
+      });
     },
     errorOf: (log, waitMs) => claim.errorOf(log.kept(), log.count, waitMs),
   };
   try {
-    const held = request.retryCount === 0 ? await attemptOnce(contender, signal) : await waitForHold(set, notifications, queues, { ...request, signal }, contender);
+    const { retryCount, retryDelayMs, retryJitterMs, ttlMs } = request;
+    const held = retryCount === 0 ? await attemptOnce(contender, signal) : await waitForHold(set, notifications, queues, { retryCount, retryDelayMs, retryJitterMs, ttlMs, signal }, contender);
     // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
     if (mayHaveLeftIntent) held.releaseOnEveryNode();
     ended = held;

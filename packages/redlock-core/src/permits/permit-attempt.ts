@@ -151,7 +151,9 @@ export async function runPermitAttempt(
     // the request.
     for (const { calls, answers } of rounds) {
       for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
-        if (!calls.wasSent(nodeIndex)) continue;
+        // An answer read already, before the release was sent, needs nothing unless it gave other slots.
+        const known = answers[nodeIndex];
+        if (!calls.wasSent(nodeIndex) || (known !== undefined && (known.status !== 'admitted' || isSameSet(known.slots, slots)))) continue;
         calls.onAnswerOf(nodeIndex, (answer) => {
           if (answer === 'admitted') permit.settleGrant(nodeIndex, answers[nodeIndex]?.slots ?? []);
           else if (answer === 'full') permit.settleLeftBehind(nodeIndex);
@@ -174,6 +176,11 @@ export async function runPermitAttempt(
   if (reason !== 'limit-mismatch') return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }) };
   const recordedLimit = last.answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit;
   return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }), ...(recordedLimit === undefined ? {} : { recordedLimit }) };
+}
+
+/** Whether `given` holds the same slots as `slots`. */
+function isSameSet(given: readonly number[] | undefined, slots: readonly number[]): boolean {
+  return given !== undefined && given.length === slots.length && given.every((slot) => slots.includes(slot));
 }
 
 /**
@@ -202,12 +209,12 @@ function slotsFreeOnQuorum(answers: readonly (PermitAcquireReply | undefined)[],
  * more, or when `signal` aborts. Asking for the same set on a quorum, rather than a quorum for each slot,
  * keeps an extension simple: it needs a quorum of nodes where every slot is still ours.
  */
-function slotsWithQuorum({ calls, answers }: Round, signal: AbortSignal | undefined): Promise<number[] | undefined> {
+function slotsWithQuorum({ calls, answers }: Round, signal: AbortSignal | undefined): Promise<readonly number[] | undefined> {
   const nodeCount = answers.length;
   const quorum = quorumOf(nodeCount);
   return new Promise((resolve) => {
     let isDecided = false;
-    const decide = (slots: number[] | undefined): void => {
+    const decide = (slots: readonly number[] | undefined): void => {
       if (isDecided) return;
       isDecided = true;
       signal?.removeEventListener('abort', onAbort);
@@ -216,8 +223,8 @@ function slotsWithQuorum({ calls, answers }: Round, signal: AbortSignal | undefi
     const onAbort = (): void => decide(undefined);
     if (signal?.aborted === true) return decide(undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
-    /** How many nodes gave each set of slots, by the set in order (`"2,3"`). */
-    const grants = new Map<string, number>();
+    /** How many nodes gave each set of slots, by the set in order (`"2,3"`), or its one slot. */
+    const grants = new Map<string | number, number>();
     let silent = nodeCount;
     calls.listen((outcome) => {
       silent -= 1;
@@ -225,10 +232,11 @@ function slotsWithQuorum({ calls, answers }: Round, signal: AbortSignal | undefi
       const given = outcome.status === 'admitted' ? answers[outcome.nodeIndex]?.slots : undefined;
       let most = 0;
       if (given !== undefined) {
-        const slots = [...given].sort((a, b) => a - b);
-        const count = (grants.get(slots.join()) ?? 0) + 1;
+        const slots = given.length === 1 ? given : [...given].sort((a, b) => a - b);
+        const id = slots.length === 1 ? (slots[0] as number) : slots.join();
+        const count = (grants.get(id) ?? 0) + 1;
         if (count >= quorum) return decide(slots);
-        grants.set(slots.join(), count);
+        grants.set(id, count);
       }
       for (const count of grants.values()) most = Math.max(most, count);
       if (most + silent < quorum) decide(undefined);

@@ -271,12 +271,26 @@ export interface PermitAcquireReply {
 export function parsePermitAcquireReply(reply: unknown, permits: number, limit: number): PermitAcquireReply {
   if (reply === -1) return { status: 'restarting' };
   if (reply === -2) return { status: 'foreign' };
-  if (Array.isArray(reply) && reply.every((item) => Number.isInteger(item))) {
-    const [code, ...rest] = reply as number[];
-    const isSlots = (slots: readonly number[]): boolean => slots.every((slot) => slot >= 1 && slot <= limit) && new Set(slots).size === slots.length;
-    if (code === -3 && rest.length === 1 && (rest[0] as number) > 0) return { status: 'other-limit', recordedLimit: rest[0] as number };
-    if (code === 0 && isSlots(rest)) return { status: 'full', free: rest };
-    if (code === 1 && rest[0] === permits && isSlots(rest.slice(1))) return { status: 'admitted', slots: rest.slice(1, 1 + permits), free: rest.slice(1 + permits) };
+  if (Array.isArray(reply)) {
+    const [code, first] = reply as unknown[];
+    if (code === -3 && reply.length === 2 && Number.isInteger(first) && (first as number) > 0) return { status: 'other-limit', recordedLimit: first as number };
+    if (code === 0 && areSlots(reply, 1, limit)) return { status: 'full', free: reply.slice(1) };
+    if (code === 1 && first === permits && areSlots(reply, 2, limit)) return { status: 'admitted', slots: reply.slice(2, 2 + permits), free: reply.slice(2 + permits) };
   }
   throw unexpectedReply('permit-acquire', reply);
+}
+
+/** By slot, whether {@link areSlots} saw it in the reply it reads: all zero between its calls. */
+const seenSlots = new Uint8Array(MAX_PERMIT_LIMIT + 1);
+
+/** Whether the items of `reply` from `start` on are distinct slots of a semaphore of `limit`. */
+function areSlots(reply: readonly unknown[], start: number, limit: number): boolean {
+  let end = start;
+  for (; end < reply.length; end += 1) {
+    const slot = reply[end];
+    if (!Number.isInteger(slot) || (slot as number) < 1 || (slot as number) > limit || seenSlots[slot as number] === 1) break;
+    seenSlots[slot as number] = 1;
+  }
+  for (let index = start; index < end; index += 1) seenSlots[reply[index] as number] = 0;
+  return end === reply.length;
 }
