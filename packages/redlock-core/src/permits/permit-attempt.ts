@@ -1,7 +1,7 @@
 // One round of a permit request over every node: the vote on slots, the permit it wins, or the cleanup of a failed round.
 import { validityMs } from '../base/clock.js';
 import type { PermitFailureReason } from '../base/claim-errors.js';
-import { countByStatus, type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
+import { countByStatus, type NodeOutcome, type PermitAcquireStatus, type PermitAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -11,7 +11,7 @@ import { ScriptReader } from '../scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
 import type { WriterIntent } from '../scripts/read-write-acquire.js';
 import type { SemaphoreSettings } from '../settings/resolve-permits.js';
-import { freeFailedRounds } from './free-failed-rounds.js';
+import { endFailedAttempt, writtenBy } from './attempt-rounds.js';
 import { Permit } from './permit.js';
 
 /** A failed round, with why it failed: see `PermitFailureReason`. */
@@ -120,15 +120,11 @@ export async function runPermitAttempt(
       slots = await slotsWithQuorum(rounds.at(-1) as Round, signal);
     }
   }
-  const last = rounds.at(-1) as Round;
+  const fanOuts = rounds.map((round) => round.calls);
   const elapsedMs = clock.now() - start;
-  // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
-  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs, last.calls) : undefined;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  const wasSent = (nodeIndex: number): boolean => rounds.some((round) => round.calls.wasSent(nodeIndex));
   if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {
-    const written = new Array<boolean>(nodeCount);
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) written[nodeIndex] = wasSent(nodeIndex);
+    const written = writtenBy(fanOuts, nodeCount);
     const permit = new Permit({
       set,
       resource: semaphore.resource,
@@ -163,19 +159,10 @@ export async function runPermitAttempt(
     return permit;
   }
 
-  const isLeftOut = await freeFailedRounds(
-    set,
-    rounds.map((round) => round.calls),
-    { key, token, ttlMs },
-    (status) => isRefusal(status),
-    onLateAnswer,
-    cutOff !== undefined,
-  );
-  const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
-  const reason = failureOf(nodes, slots !== undefined);
-  if (reason !== 'limit-mismatch') return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }) };
-  const recordedLimit = last.answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit;
-  return { nodes, elapsedMs, reason, ...(cutOff === undefined ? {} : { isCutOff: true }), ...(recordedLimit === undefined ? {} : { recordedLimit }) };
+  const failed = await endFailedAttempt(set, fanOuts, { key, token, ttlMs }, isRefusal, onLateAnswer, slots === undefined && signal?.aborted === true, elapsedMs);
+  const reason = failureOf(failed.nodes, slots !== undefined);
+  const recordedLimit = reason === 'limit-mismatch' ? (rounds.at(-1) as Round).answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit : undefined;
+  return { ...failed, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) };
 }
 
 /** Whether `given` holds the same slots as `slots`. */

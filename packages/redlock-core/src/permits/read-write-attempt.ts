@@ -1,7 +1,7 @@
 // One attempt to take a read-write lock over every node: the vote, the handle it wins, or the cleanup of a failed one.
 import type { ReadWriteFailureReason } from '../base/claim-errors.js';
 import { validityMs } from '../base/clock.js';
-import { countByStatus, type NodeOutcome, outcomesAtCutOff, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
+import { countByStatus, type NodeOutcome, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -10,7 +10,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, readWriteFieldOf, type ReadWriteMode, type WriterIntent } from '../scripts/read-write-acquire.js';
 import type { ReadWriteSettings } from '../settings/resolve-permits.js';
-import { freeFailedRounds } from './free-failed-rounds.js';
+import { endFailedAttempt, writtenBy } from './attempt-rounds.js';
 import { ReadWriteHandle } from './read-write-handle.js';
 
 /** A failed attempt, with why it failed: see `ReadWriteFailureReason`. */
@@ -75,8 +75,7 @@ export async function runReadWriteAttempt(
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   const field = readWriteFieldOf(mode, token);
   if (hasQuorum && validity > 0 && set.servers.configurationError === undefined) {
-    const written = new Array<boolean>(set.nodes.length);
-    for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) written[nodeIndex] = rounds.some((round) => round.wasSent(nodeIndex));
+    const written = writtenBy(rounds, set.nodes.length);
     const handle = new ReadWriteHandle({
       set,
       resource,
@@ -102,11 +101,8 @@ export async function runReadWriteAttempt(
     }
     return handle;
   }
-  // Cut off by the signal, the attempt reports the answers known at that moment: later ones did not count.
-  const cutOff = !hasQuorum && signal?.aborted === true ? outcomesAtCutOff(calls.outcomes, elapsedMs, calls) : undefined;
-  const isLeftOut = await freeFailedRounds(set, rounds, { key, token, ttlMs }, isRefusal, onLateAnswer, cutOff !== undefined);
-  const nodes = cutOff ?? (await calls.settledExcept(isLeftOut, elapsedMs));
-  return { nodes, elapsedMs, reason: failureOf(nodes, hasQuorum), ...(cutOff === undefined ? {} : { isCutOff: true }) };
+  const failed = await endFailedAttempt(set, rounds, { key, token, ttlMs }, isRefusal, onLateAnswer, !hasQuorum && signal?.aborted === true, elapsedMs);
+  return { ...failed, reason: failureOf(failed.nodes, hasQuorum) };
 }
 
 /** Why an attempt without the lock failed. */
