@@ -7,7 +7,7 @@ import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
 import { acquireClaim, ClaimCalls, describeFailedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
 import { inspectReadWrite } from './permits/inspect-permits.js';
-import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/read-write-attempt.js';
+import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/claim-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
 import { NO_INTENT, type ReadWriteMode, writerIntentOf } from './scripts/read-write-acquire.js';
 import { defaultRetriesAdvice } from './settings/resolve-options.js';

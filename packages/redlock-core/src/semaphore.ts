@@ -5,7 +5,7 @@ import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
 import { acquirePermits, ClaimCalls, permitAcquireError } from './permits/acquire-permits.js';
 import { inspectPermits } from './permits/inspect-permits.js';
-import { type FailedPermitAttempt, runPermitAttempt } from './permits/permit-attempt.js';
+import { type FailedPermitAttempt, runPermitAttempt } from './permits/claim-attempt.js';
 import type { Permit } from './permits/permit.js';
 import { NO_INTENT } from './scripts/read-write-acquire.js';
 import type { SemaphoreSettings } from './settings/resolve-permits.js';

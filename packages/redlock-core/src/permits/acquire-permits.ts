@@ -22,7 +22,7 @@ import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import { type PermitScope, type PermitSettings, resolvePermitOptions, type SemaphoreSettings } from '../settings/resolve-permits.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import { Claim, withdrawIntent } from './claim.js';
-import { type FailedPermitAttempt, runPermitAttempt } from './permit-attempt.js';
+import { type FailedPermitAttempt, runPermitAttempt } from './claim-attempt.js';
 import { describePermits, Permit } from './permit.js';
 
 /** One validated call of a semaphore's or a read-write lock's `acquire…()`, `tryAcquire…()` or `using…()`. */

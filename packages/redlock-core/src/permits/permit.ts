@@ -9,7 +9,8 @@ import { Claim, type ClaimGrant } from './claim.js';
 export type PermitState = 'held' | 'released' | 'lost' | 'expired';
 
 /** What an attempt that won a quorum hands the permit. */
-export interface PermitGrant extends ClaimGrant {
+export interface PermitGrant {
+  readonly claim: ClaimGrant;
   readonly permits: number;
   /** The slots held on a quorum, in order (see `permitAcquireScript`). */
   readonly slots: readonly number[];
@@ -38,8 +39,9 @@ export class Permit extends Claim {
 
   /** @internal Made by a semaphore's `acquire()` or `tryAcquire()`. */
   constructor(grant: PermitGrant) {
-    const { resource, permits, limit } = grant;
-    super(grant, {
+    const { permits, limit } = grant;
+    const { resource } = grant.claim;
+    super(grant.claim, {
       fields: grant.slots.map(String),
       layout: { kind: 'semaphore', limit },
       what: describePermits(permits, limit, resource),

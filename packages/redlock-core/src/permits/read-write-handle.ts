@@ -11,7 +11,8 @@ import { Claim, type ClaimGrant } from './claim.js';
 export type ReadWriteState = 'held' | 'released' | 'lost' | 'expired';
 
 /** What an attempt that won a quorum hands the handle. */
-export interface ReadWriteGrant extends ClaimGrant {
+export interface ReadWriteGrant {
+  readonly claim: ClaimGrant;
   readonly mode: ReadWriteMode;
   /** Its entry's field on every node. */
   readonly fields: readonly string[];
@@ -38,8 +39,9 @@ export class ReadWriteHandle extends Claim {
 
   /** @internal Made by a read-write lock's acquisitions. */
   constructor(grant: ReadWriteGrant) {
-    const { resource, mode } = grant;
-    super(grant, {
+    const { mode } = grant;
+    const { resource } = grant.claim;
+    super(grant.claim, {
       fields: grant.fields,
       layout: { kind: 'read-write' },
       what: describeReadWrite(mode, resource),

@@ -1,0 +1,423 @@
+// One attempt to take a claim over every node, written once for a semaphore's permits and a read-write
+// lock: the lead node first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
+// of a failed attempt, whose rounds' writes are freed as `cleanUpFailedAttempt` (lock/cleanup.ts) frees a lock's keys.
+import type { PermitFailureReason, ReadWriteFailureReason } from '../base/claim-errors.js';
+import { validityMs } from '../base/clock.js';
+import { countByStatus, type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
+import { createLockToken } from '../base/token.js';
+import { type Release, releaseAndRetry } from '../lock/cleanup.js';
+import { FanOut } from '../nodes/fan-out.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
+import { type LuaScript, ScriptReader } from '../scripts/lua-script.js';
+import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
+import {
+  parseReadWriteAcquireReply,
+  readWriteAcquireArgsOf,
+  readWriteAcquireScript,
+  readWriteFieldOf,
+  type ReadWriteMode,
+  type WriterIntent,
+} from '../scripts/read-write-acquire.js';
+import type { ReadWriteSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
+import { type Claim, type ClaimGrant, hashReleaseRunOf } from './claim.js';
+import { Permit } from './permit.js';
+import { ReadWriteHandle } from './read-write-handle.js';
+
+/** A semaphore's failed attempt, with why it failed: see `PermitFailureReason`. */
+export interface FailedPermitAttempt extends PermitAttempt {
+  readonly reason: Exclude<PermitFailureReason, 'not-held'>;
+  /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
+  readonly recordedLimit?: number;
+}
+
+/** A read-write lock's failed attempt, with why it failed: see `ReadWriteFailureReason`. */
+export interface FailedReadWriteAttempt extends ReadWriteAttempt {
+  readonly reason: Exclude<ReadWriteFailureReason, 'not-held'>;
+}
+
+/** What a node answered, with the slots it gave when it admitted (none for a read-write lock). */
+type Answer<S extends string> = Pick<PermitAcquireReply, 'slots' | 'free' | 'recordedLimit'> & { readonly status: S };
+
+/** One round of an attempt: its calls, and what each node answered as they come. */
+interface Round<S extends string> {
+  readonly calls: FanOut<S>;
+  readonly answers: (Answer<S> | undefined)[];
+}
+
+/** What one kind of claim tells its attempt: how to ask, how to read an answer, and what a win or a failure is. */
+interface AttemptKind<S extends string, H extends Claim, F> {
+  readonly key: string;
+  readonly script: LuaScript;
+  /** The script's arguments after the key for `token`, asking for exactly `slots` if given. */
+  argsOf(token: string, slots: readonly number[] | undefined): string[];
+  parse(reply: unknown): Answer<S>;
+  /** Whether a node refused because others hold the claim there: a woken attempt stops at its lead node then. */
+  isTakenThere(status: string): boolean;
+  /** Whether a node refused the request: the script then wrote nothing of this attempt's token there. */
+  isRefusal(status: string): boolean;
+  /** For a round that won nothing, what a second round asks every node for, if anything. */
+  secondRound?(answers: readonly (Answer<S> | undefined)[]): readonly number[] | undefined;
+  claimOf(grant: ClaimGrant, slots: readonly number[]): H;
+  /** Node `nodeIndex` answered the request that won `claim` (`answer`), maybe after the claim was decided. */
+  settle(claim: H, nodeIndex: number, status: S | undefined, answer: Answer<S> | undefined): void;
+  failureOf(nodes: NodeOutcome<S>[], hasQuorum: boolean, answers: readonly (Answer<S> | undefined)[]): F;
+}
+
+/**
+ * Asks every node at once, with a fresh token, to admit the claim for `ttlMs`, and resolves with the claim
+ * the moment a quorum of nodes gave the same slots (a read-write lock: admitted) with validity left. With
+ * a second round (see `AttemptKind.secondRound`) where the first gave different slots. Otherwise it frees
+ * what the rounds wrote (on every node that did not refuse, and on a node that timed out once it answers
+ * that it admitted) and resolves with the failed attempt; an intent a node kept stays (the claim's release
+ * frees it, or the caller withdraws it). `signal` cuts the vote short. With `leadNodeIndex` (a woken
+ * attempt), the lead node is asked alone first: `'full-at-lead'` when it is taken there, and no other node
+ * was asked. A failed attempt's node that answers only after its timeout is told to `onLateAnswer`.
+ */
+async function runClaimAttempt<S extends string, H extends Claim, F>(
+  set: NodeSet,
+  kind: AttemptKind<S, H, F>,
+  grant: { readonly resource: string; readonly alsoFrees: string; readonly attempts: number; readonly ttlMs: number },
+  signal: AbortSignal | undefined,
+  leadNodeIndex: number | undefined,
+  onLateAnswer: ((nodeIndex: number, answer: S | undefined) => void) | undefined,
+): Promise<H | (F & { readonly nodes: NodeOutcome<S>[]; readonly elapsedMs: number; readonly isCutOff?: true }) | 'full-at-lead'> {
+  const { clock, driftFactor } = set.options;
+  const { key } = kind;
+  const { ttlMs } = grant;
+  const nodeCount = set.nodes.length;
+  const token = createLockToken();
+  const start = clock.now();
+  /**
+   * Sends a round to every node, or to node `onlyNodeIndex` alone. `admitted` (a node that admitted exactly
+   * `slots` in an earlier round of this attempt) is not asked again: its answer counts in this round.
+   */
+  const sendRound = (slots?: readonly number[], onlyNodeIndex?: number, admitted?: { readonly nodeIndex: number; readonly round: Round<S> }): Round<S> => {
+    const args = kind.argsOf(token, slots);
+    const answers: (Answer<S> | undefined)[] = new Array(nodeCount);
+    const calls = new FanOut<S>(set, 'acquire');
+    const sentAt = clock.now();
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
+      if (onlyNodeIndex !== undefined && nodeIndex !== onlyNodeIndex) continue;
+      if (nodeIndex === admitted?.nodeIndex) {
+        answers[nodeIndex] = admitted.round.answers[nodeIndex];
+        calls.skip(nodeIndex, admitted.round.calls.outcomes[nodeIndex] as NodeOutcome<S>);
+        continue;
+      }
+      const reader = new ScriptReader<S>(kind.script, [key], args, (reply) => {
+        const answer = kind.parse(reply);
+        answers[nodeIndex] = answer;
+        return answer.status;
+      });
+      calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs), reader, 'call', sentAt);
+    }
+    return { calls, answers };
+  };
+  const rounds: Round<S>[] = [];
+  /** What the lead node gave a woken attempt: what every node is then asked for. */
+  let givenAtLead: readonly number[] | undefined;
+  let admittedAtLead: { readonly nodeIndex: number; readonly round: Round<S> } | undefined;
+  if (leadNodeIndex !== undefined) {
+    // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
+    // one find the claim taken again there, at the cost of one call and no cleanup.
+    const probe = sendRound(undefined, leadNodeIndex);
+    const leadStatus = (await probe.calls.outcomeUnlessCut(leadNodeIndex, signal))?.status;
+    if (leadStatus !== undefined && kind.isTakenThere(leadStatus)) return 'full-at-lead';
+    rounds.push(probe);
+    givenAtLead = probe.answers[leadNodeIndex]?.slots;
+    // The lead node holds what it gave for our token: its answer counts in the next round, which then asks
+    // only the other nodes.
+    if (leadStatus === 'admitted' && givenAtLead !== undefined) admittedAtLead = { nodeIndex: leadNodeIndex, round: probe };
+  }
+  // Cut off while the lead node had not answered: no other node is asked (the probe's round is the last).
+  if (leadNodeIndex === undefined || signal?.aborted !== true) rounds.push(sendRound(givenAtLead, undefined, admittedAtLead));
+  let slots = await slotsWithQuorum(rounds.at(-1) as Round<S>, signal);
+  if (slots === undefined && signal?.aborted !== true && kind.secondRound !== undefined) {
+    const planned = kind.secondRound((rounds.at(-1) as Round<S>).answers);
+    if (planned !== undefined) {
+      rounds.push(sendRound(planned));
+      slots = await slotsWithQuorum(rounds.at(-1) as Round<S>, signal);
+    }
+  }
+  const fanOuts = rounds.map((round) => round.calls);
+  const elapsedMs = clock.now() - start;
+  const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
+  if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {
+    const written = new Array<boolean>(nodeCount);
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) written[nodeIndex] = fanOuts.some((calls) => calls.wasSent(nodeIndex));
+    const claim = kind.claimOf(
+      {
+        set,
+        resource: grant.resource,
+        key,
+        token,
+        alsoFrees: grant.alsoFrees,
+        attempts: grant.attempts,
+        ttlMs,
+        // Validity is what is left now, at the decision: it runs from here, not from the start.
+        validUntil: start + elapsedMs + validity,
+        expiresAt: Math.floor(clock.wallNow() + validity),
+        keysExpireAt: clock.now() + ttlMs,
+        written,
+      },
+      slots,
+    );
+    // What a node gave beyond the claim, now or in a late answer, is held for nothing and freed there; so is
+    // an intent left after the release. The claim's own release reaches every node that was sent the request.
+    for (const { calls, answers } of rounds) {
+      for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
+        // An answer read already, before the release was sent, needs nothing unless it gave other slots.
+        const known = answers[nodeIndex];
+        if (!calls.wasSent(nodeIndex) || (known !== undefined && (known.status !== 'admitted' || isSameSet(known.slots, slots)))) continue;
+        calls.onAnswerOf(nodeIndex, (answer) => kind.settle(claim, nodeIndex, answer, answers[nodeIndex]));
+      }
+    }
+    return claim;
+  }
+  const last = rounds.at(-1) as Round<S>;
+  // Cut off by the signal before a quorum, the attempt reports the answers known at that moment: later ones did not count.
+  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs, last.calls) : undefined;
+  const isLeftOut = await freeFailedRounds(set, fanOuts, { key, token, ttlMs }, kind.isRefusal, onLateAnswer, cutOff !== undefined);
+  const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
+  return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(cutOff === undefined ? {} : { isCutOff: true }) };
+}
+
+/**
+ * Frees what a failed attempt's rounds (`rounds`, its fan-outs in order) wrote with `token`, announcing
+ * nothing: the rounds freed nothing anyone waits for. Every node that did not refuse in each round it was
+ * sent is sent the release (with re-sends); a node that timed out is sent it again if it answers late that
+ * it admitted, and `onLateAnswer` hears any late answer. Resolves when each node's first release settled,
+ * except on a node whose call timed out: as for a lock's failed attempt (see `cleanUpFailedAttempt` in
+ * `lock/cleanup.ts`), that release would likely time out too and hold the caller up for a second
+ * timeout, and it goes out on the node's connection behind the request it frees. Resolves with the nodes
+ * it did not wait for at all, by node index (a probe, or a first contact once refusals settled the
+ * failure; not after a cut-off, `isCutOff`), which the attempt reports as not answered.
+ */
+async function freeFailedRounds<S extends string>(
+  set: NodeSet,
+  rounds: readonly FanOut<S>[],
+  written: { readonly key: string; readonly token: string; readonly ttlMs: number },
+  isRefusal: (status: string) => boolean,
+  onLateAnswer: ((nodeIndex: number, answer: S | undefined) => void) | undefined,
+  isCutOff: boolean,
+): Promise<boolean[]> {
+  const { key, token, ttlMs } = written;
+  // Not waited for, as a lock's failed attempt does not wait for them (see `Attempt`): a silent node's
+  // probe still pending, and, once the refusals of the last round settle why the attempt failed, a first
+  // contact still pending.
+  const last = rounds[rounds.length - 1] as FanOut<S>;
+  let refusals = 0;
+  for (const outcome of last.outcomes) if (outcome !== undefined && isRefusal(outcome.status)) refusals += 1;
+  const isSettled = !isCutOff && refusals > set.nodes.length - quorumOf(set.nodes.length);
+  const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
+  // The keys live a TTL from the last round.
+  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
+  await Promise.all(
+    set.nodes.map(async (_, nodeIndex) => {
+      // Freed in the background, as a call that timed out is.
+      const isProbing = isLeftOut[nodeIndex] === true;
+      if (!isProbing) {
+        const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
+        if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
+      }
+      let hasTimedOut = isProbing;
+      for (const calls of rounds) {
+        if (!(calls.isLeftOutOfFailure(nodeIndex, isSettled) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
+        hasTimedOut = true;
+        // The script may still run after the timeout: free again if it reports that it admitted.
+        void calls.lateAnswerOf(nodeIndex).then((answer) => {
+          if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
+          onLateAnswer?.(nodeIndex, answer);
+        });
+      }
+      if (hasTimedOut) void releaseAndRetry(set, nodeIndex, cleanup);
+      else await releaseAndRetry(set, nodeIndex, cleanup, true);
+    }),
+  );
+  return isLeftOut;
+}
+
+/** Whether `given` holds the same slots as `slots`. */
+function isSameSet(given: readonly number[] | undefined, slots: readonly number[]): boolean {
+  return given !== undefined && given.length === slots.length && given.every((slot) => slots.includes(slot));
+}
+
+/**
+ * Counts what the nodes give as they answer, and resolves with it the moment a quorum of nodes gave the
+ * same slots (nodes that see the same slots free do; a read-write lock's nodes admit with none); with
+ * `undefined` once that is not possible any more, or when `signal` aborts. Asking for the same set on a
+ * quorum, rather than a quorum for each slot, keeps an extension simple: it needs a quorum of nodes where
+ * every slot is still ours.
+ */
+function slotsWithQuorum<S extends string>({ calls, answers }: Round<S>, signal: AbortSignal | undefined): Promise<readonly number[] | undefined> {
+  const nodeCount = answers.length;
+  const quorum = quorumOf(nodeCount);
+  return new Promise((resolve) => {
+    let isDecided = false;
+    const decide = (slots: readonly number[] | undefined): void => {
+      if (isDecided) return;
+      isDecided = true;
+      signal?.removeEventListener('abort', onAbort);
+      resolve(slots);
+    };
+    const onAbort = (): void => decide(undefined);
+    if (signal?.aborted === true) return decide(undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    /** How many nodes gave each set of slots, by the set in order (`"2,3"`), or its one slot. */
+    const grants = new Map<string | number, number>();
+    let silent = nodeCount;
+    calls.listen((outcome) => {
+      silent -= 1;
+      if (isDecided) return;
+      const given = outcome.status === 'admitted' ? answers[outcome.nodeIndex]?.slots : undefined;
+      let most = 0;
+      if (given !== undefined) {
+        const slots = given.length <= 1 ? given : [...given].sort((a, b) => a - b);
+        const id = slots.length === 1 ? (slots[0] as number) : slots.join();
+        const count = (grants.get(id) ?? 0) + 1;
+        if (count >= quorum) return decide(slots);
+        grants.set(id, count);
+      }
+      for (const count of grants.values()) most = Math.max(most, count);
+      if (most + silent < quorum) decide(undefined);
+    });
+  });
+}
+
+/**
+ * One attempt at `permits` permits of `semaphore`: each node looks at the slots from one random slot on
+ * (see `permitAcquireScript`), so that nodes that see the same slots free give the same ones; the slots
+ * another node gave are freed there at once. When the nodes gave different slots (contenders reached them
+ * in different orders, or their free slots differ) while their answers show slots free on a quorum, a
+ * second round asks every node for exactly those. A node with too few free keeps the request's `intent`
+ * there (see `permitAcquireScript`). See {@link runClaimAttempt}.
+ */
+export function runPermitAttempt(
+  set: NodeSet,
+  semaphore: SemaphoreSettings,
+  permits: number,
+  intent: WriterIntent,
+  ttlMs: number,
+  attemptNumber: number,
+  signal: AbortSignal | undefined,
+  leadNodeIndex?: number,
+  onLateAnswer?: (nodeIndex: number, answer: PermitAcquireStatus | undefined) => void,
+): Promise<Permit | FailedPermitAttempt | 'full-at-lead'> {
+  const { key, limit, resource } = semaphore;
+  const { restartGraceMs } = set.options;
+  const firstSlot = 1 + Math.floor(Math.random() * limit);
+  const kind: AttemptKind<PermitAcquireStatus, Permit, Omit<FailedPermitAttempt, 'nodes' | 'elapsedMs'>> = {
+    key,
+    script: permitAcquireScript,
+    argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, slots),
+    parse: (reply) => parsePermitAcquireReply(reply, permits, limit),
+    isTakenThere: (status) => status === 'full',
+    isRefusal: (status) => status === 'full' || status === 'restarting' || status === 'foreign' || status === 'other-limit',
+    // Nodes that hold the semaphore with another limit give no slots: the second round counts without them.
+    secondRound: (answers) => slotsFreeOnQuorum(answers, permits),
+    claimOf: (claim, slots) => new Permit({ claim, permits, slots, limit }),
+    settle: (permit, nodeIndex, status, answer) => {
+      if (status === 'admitted') permit.settleGrant(nodeIndex, answer?.slots ?? []);
+      else if (status === 'full') permit.settleLeftBehind(nodeIndex);
+    },
+    failureOf: (nodes, hasQuorum, answers) => {
+      const reason = permitFailureOf(nodes, hasQuorum);
+      const recordedLimit = reason === 'limit-mismatch' ? answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit : undefined;
+      return recordedLimit === undefined ? { reason } : { reason, recordedLimit };
+    },
+  };
+  return runClaimAttempt(set, kind, { resource, alsoFrees: intent.id, attempts: attemptNumber, ttlMs }, signal, leadNodeIndex, onLateAnswer);
+}
+
+/**
+ * The `permits` slots that the answers show free (or given to us) on a quorum of nodes at once, for a
+ * second round; `undefined` when there are none: the semaphore is full, or too few nodes answered.
+ */
+function slotsFreeOnQuorum(answers: readonly (Answer<string> | undefined)[], permits: number): number[] | undefined {
+  const quorum = quorumOf(answers.length);
+  // Array.from, not map: the answers of nodes still silent are holes, which map would keep.
+  const available = Array.from(answers, (answer) => new Set([...(answer?.slots ?? []), ...(answer?.free ?? [])]));
+  const nodesBySlot = new Map<number, number>();
+  for (const slots of available) for (const slot of slots) nodesBySlot.set(slot, (nodesBySlot.get(slot) ?? 0) + 1);
+  const chosen = [...nodesBySlot]
+    .filter(([, count]) => count >= quorum)
+    .sort(([slotA, a], [slotB, b]) => b - a || slotA - slotB)
+    .slice(0, permits)
+    .map(([slot]) => slot);
+  if (chosen.length < permits) return undefined;
+  const nodesWithAll = available.filter((slots) => chosen.every((slot) => slots.has(slot))).length;
+  return nodesWithAll >= quorum ? chosen.sort((a, b) => a - b) : undefined;
+}
+
+/**
+ * Why a semaphore's attempt failed. Keys that are not the semaphore's (`'foreign-key'`), or that hold it
+ * with another limit (`'limit-mismatch'`), end the call only when they alone deny a quorum: a node or two
+ * left over from an earlier configuration are refusals like a full node's, while a quorum agrees.
+ */
+function permitFailureOf(nodes: PermitAttempt['nodes'], hasQuorum: boolean): FailedPermitAttempt['reason'] {
+  if (hasQuorum) return 'no-validity';
+  const counts = countByStatus(nodes);
+  const denying = nodes.length - quorumOf(nodes.length);
+  const foreign = counts['foreign'] ?? 0;
+  const otherLimit = counts['other-limit'] ?? 0;
+  if (foreign > denying) return 'foreign-key';
+  if (otherLimit > denying) return 'limit-mismatch';
+  if ((counts['full'] ?? 0) + foreign + otherLimit > denying) return 'no-permits-free';
+  // Every node answered, yet no slot got a quorum: contenders took different slots on different nodes.
+  const unreachable = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
+  return unreachable === 0 ? 'no-permits-free' : 'nodes-unreachable';
+}
+
+/** Whether a node refused because the lock is taken there: the script then changed nothing but a writer's intent. */
+export function isTakenThere(status: string): boolean {
+  return status === 'writer-holds' || status === 'readers-hold' || status === 'writer-waiting';
+}
+
+/** What a read-write node that admitted gave: its one entry, no slot. */
+const NO_SLOTS: readonly number[] = [];
+
+/**
+ * One attempt to admit a reader or the writer (`mode`) of `lock`. A writer whose attempt finds readers
+ * leaves its intent (`intent`) there, which stops new readers while the writer waits. See {@link runClaimAttempt}.
+ */
+export function runReadWriteAttempt(
+  set: NodeSet,
+  lock: ReadWriteSettings,
+  mode: ReadWriteMode,
+  intent: WriterIntent,
+  ttlMs: number,
+  attemptNumber: number,
+  signal: AbortSignal | undefined,
+  leadNodeIndex?: number,
+  onLateAnswer?: (nodeIndex: number, answer: ReadWriteAcquireStatus | undefined) => void,
+): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'full-at-lead'> {
+  const { key, resource } = lock;
+  const kind: AttemptKind<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>> = {
+    key,
+    script: readWriteAcquireScript,
+    argsOf: (token) => readWriteAcquireArgsOf(token, ttlMs, mode, set.options.restartGraceMs, intent),
+    parse: (reply) => {
+      const status = parseReadWriteAcquireReply(reply);
+      return status === 'admitted' ? { status, slots: NO_SLOTS } : { status };
+    },
+    isTakenThere,
+    isRefusal: (status) => isTakenThere(status) || status === 'restarting' || status === 'foreign',
+    claimOf: (claim) => new ReadWriteHandle({ claim, mode, fields: [readWriteFieldOf(mode, claim.token)] }),
+    // A node that admits (or leaves a writer's intent) after the lock was released holds it for nothing.
+    settle: (handle, nodeIndex, status) => handle.settleAnswer(nodeIndex, status),
+    failureOf: (nodes, hasQuorum) => ({ reason: readWriteFailureOf(nodes, hasQuorum) }),
+  };
+  return runClaimAttempt(set, kind, { resource, alsoFrees: intent.id, attempts: attemptNumber, ttlMs }, signal, leadNodeIndex, onLateAnswer);
+}
+
+/** Why a read-write lock's attempt failed. */
+function readWriteFailureOf(nodes: ReadWriteAttempt['nodes'], hasQuorum: boolean): FailedReadWriteAttempt['reason'] {
+  if (hasQuorum) return 'no-validity';
+  const counts = countByStatus(nodes);
+  const denying = nodes.length - quorumOf(nodes.length);
+  const foreign = counts['foreign'] ?? 0;
+  if (foreign > denying) return 'foreign-key';
+  const taken = (counts['writer-holds'] ?? 0) + (counts['readers-hold'] ?? 0) + (counts['writer-waiting'] ?? 0);
+  return taken + foreign > denying ? 'locked' : 'nodes-unreachable';
+}
