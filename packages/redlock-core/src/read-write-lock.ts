@@ -5,12 +5,11 @@ import { createLockToken } from './base/token.js';
 import type { NodeSet } from './nodes/node-state.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
-import { acquireClaim, ClaimCalls, describeFailedAcquisition, type PermitRequest } from './permits/acquire-permits.js';
+import { acquireClaim, ClaimCalls, failedAcquisitionOf, type PermitRequest } from './permits/acquire-permits.js';
 import { inspectReadWrite } from './permits/inspect-permits.js';
 import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/claim-attempt.js';
 import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
 import { NO_INTENT, type ReadWriteMode, writerIntentOf } from './scripts/read-write-acquire.js';
-import { defaultRetriesAdvice } from './settings/resolve-options.js';
 import type { ReadWriteSettings } from './settings/resolve-permits.js';
 
 /**
@@ -215,14 +214,6 @@ function readWriteAcquireError(
   attemptCount: number,
   waitMs?: number,
 ): ReadWriteLockError {
-  const { last, why } = describeFailedAcquisition(attempts, attemptCount, waitMs, (failed, whenWaitRanOut) => `${whenWaitRanOut}${failed.reason === 'locked' ? defaultRetriesAdvice(request, waitMs) : ''}`);
-  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}${why}`, {
-    operation: 'acquire',
-    resource: lock.resource,
-    mode,
-    reason: last?.reason ?? 'locked',
-    attempts,
-    attemptCount,
-    ...(waitMs === undefined ? {} : { waitMs }),
-  });
+  const { reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'locked');
+  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}${why}`, { ...details, resource: lock.resource, mode, reason });
 }

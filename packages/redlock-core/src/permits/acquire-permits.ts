@@ -259,22 +259,26 @@ export function acquirePermits(calls: ClaimCalls, semaphore: SemaphoreSettings, 
 }
 
 /**
- * The end of the message of an acquisition whose attempts failed, or that `waitMs` ended, after `Could not
- * take …`, and the attempt that says why (`undefined` when none ran): the latest that ran to its vote, since
- * one cut off by `waitMs` decides nothing. `explain` adds what that attempt's reason calls for, given
- * `whenWaitRanOut` (`, when \`waitMs\` (… ms) ran out`, or `''`).
+ * What the error of an acquisition whose attempts failed, or that `waitMs` ended, says alike for every
+ * kind: the end of its message after `Could not take …` (`why`), its reason (`takenReason` when no attempt
+ * ran), the attempt that says why (`last`: the latest that ran to its vote, since one cut off by `waitMs`
+ * decides nothing) and the error's acquisition fields. `explain` words a reason that calls for more.
  */
-export function describeFailedAcquisition<F extends { readonly nodes: readonly NodeOutcome<string>[]; readonly isCutOff?: true }>(
+export function failedAcquisitionOf<F extends { readonly nodes: readonly NodeOutcome<string>[]; readonly isCutOff?: true; readonly reason: string }>(
+  request: PermitSettings,
   attempts: readonly F[],
   attemptCount: number,
   waitMs: number | undefined,
-  explain: (last: F, whenWaitRanOut: string) => string,
-): { readonly last: F | undefined; readonly why: string } {
+  takenReason: F['reason'],
+  explain?: (last: F) => string | undefined,
+): { readonly last: F | undefined; readonly reason: F['reason']; readonly why: string; readonly details: { operation: 'acquire'; attempts: readonly F[]; attemptCount: number; waitMs?: number } } {
   const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
-  if (last === undefined) return { last, why: `: \`waitMs\` (${waitMs} ms) ran out before any attempt` };
+  const details = { operation: 'acquire' as const, attempts, attemptCount, ...(waitMs === undefined ? {} : { waitMs }) };
+  if (last === undefined) return { last, reason: takenReason, details, why: `: \`waitMs\` (${waitMs} ms) ran out before any attempt` };
   const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
-  const why = `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${explain(last, whenWaitRanOut)}`;
-  return { last, why: ` ${describeAttemptCount(attemptCount, attempts.length)}: ${why}` };
+  const explained = explain?.(last) ?? `${whenWaitRanOut}${last.reason === takenReason ? defaultRetriesAdvice(request, waitMs) : ''}`;
+  const why = ` ${describeAttemptCount(attemptCount, attempts.length)}: ${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${explained}`;
+  return { last, reason: last.reason, details, why };
 }
 
 /** The error of a semaphore's acquisition whose attempts failed, or that `waitMs` ended. */
@@ -285,19 +289,10 @@ export function permitAcquireError(
   attemptCount: number,
   waitMs?: number,
 ): PermitError {
-  const { last, why } = describeFailedAcquisition(attempts, attemptCount, waitMs, (failed, whenWaitRanOut) =>
-    failed.reason === 'limit-mismatch'
-      ? `: held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit`
-      : `${whenWaitRanOut}${failed.reason === 'no-permits-free' ? defaultRetriesAdvice(request, waitMs) : ''}`,
+  const { last, reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'no-permits-free', (failed) =>
+    failed.reason === 'limit-mismatch' ? `: held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit` : undefined,
   );
-  return new PermitError(`Could not acquire ${describePermits(request.permits, semaphore.limit, semaphore.resource)}${why}`, {
-    operation: 'acquire',
-    resource: semaphore.resource,
-    permits: request.permits,
-    reason: last?.reason ?? 'no-permits-free',
-    attempts,
-    attemptCount,
-    ...(waitMs === undefined ? {} : { waitMs }),
-    ...(last?.recordedLimit === undefined ? {} : { recordedLimit: last.recordedLimit }),
-  });
+  const recordedLimit = last?.recordedLimit;
+  const { resource, limit } = semaphore;
+  return new PermitError(`Could not acquire ${describePermits(request.permits, limit, resource)}${why}`, { ...details, resource, permits: request.permits, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) });
 }

@@ -184,15 +184,12 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
 }
 
 /**
- * Frees what a failed attempt's rounds (`rounds`, its fan-outs in order) wrote with `token`, announcing
- * nothing: the rounds freed nothing anyone waits for. Every node that did not refuse in each round it was
- * sent is sent the release (with re-sends); a node that timed out is sent it again if it answers late that
- * it admitted, and `onLateAnswer` hears any late answer. Resolves when each node's first release settled,
- * except on a node whose call timed out: as for a lock's failed attempt (see `cleanUpFailedAttempt` in
- * `lock/cleanup.ts`), that release would likely time out too and hold the caller up for a second
- * timeout, and it goes out on the node's connection behind the request it frees. Resolves with the nodes
- * it did not wait for at all, by node index (a probe, or a first contact once refusals settled the
- * failure; not after a cut-off, `isCutOff`), which the attempt reports as not answered.
+ * Frees what a failed attempt's rounds (its fan-outs in order) wrote with `token`, announcing nothing (they
+ * freed nothing anyone waits for), on every node that did not refuse in each round it was sent, and again
+ * on a node that timed out if it answers late that it admitted (`onLateAnswer` hears any late answer).
+ * Waits for each node's first release but where the call timed out, as `cleanUpFailedAttempt` does, and
+ * resolves with the nodes it did not wait for at all (a probe, or a first contact once refusals settled
+ * the failure; not after a cut-off), which the attempt reports as not answered.
  */
 async function freeFailedRounds<S extends string>(
   set: NodeSet,

@@ -44,12 +44,10 @@ export interface ClaimGrant extends Omit<HoldInit, 'resources' | 'keys' | 'nodes
 export interface ClaimKind {
   /** The hash fields held on a quorum: a semaphore's slots, a read-write lock's entry. */
   readonly fields: readonly string[];
-  /** The hash's layout, which tells an extension where it may set the fields again on a node that lost them. */
+  /** The hash's layout, which tells an extension where it may set the fields again on a node that lost them (and a semaphore's permits take a plural verb). */
   readonly layout: HashLayout;
   /** How messages name what is held: `2 of 3 permits of "imports"`. */
   readonly what: string;
-  /** Whether `what` takes a plural verb (`permits … are`, `the read lock … is`). */
-  readonly isPlural: boolean;
   /** What the `redlock-core.hold.*` traces say of it. */
   readonly traced: Pick<HoldTraceContext, 'primitive' | 'mode' | 'permits'>;
   /** The kind's typed error of a failed extension or release, with its message. */
@@ -147,13 +145,13 @@ export class Claim extends HoldHandle {
    */
   assertValid(): void {
     const state = this.state;
-    if (state !== 'held') throw this.#lossError(state, this.#kind.isPlural ? 'are' : 'is');
+    if (state !== 'held') throw this.#lossError(state, this.#kind.layout.kind === 'semaphore' ? 'are' : 'is');
   }
 
   /** See `Lock.lossBeforeRelease`. @internal */
   lossBeforeRelease(): LockLostError | undefined {
     const state = this.#stateAtRelease;
-    return state === 'expired' || state === 'lost' ? this.#lossError(state, this.#kind.isPlural ? 'were' : 'was', ' when released') : undefined;
+    return state === 'expired' || state === 'lost' ? this.#lossError(state, this.#kind.layout.kind === 'semaphore' ? 'were' : 'was', ' when released') : undefined;
   }
 
   #lossError(state: ClaimState, verb: string, when = ''): LockLostError {
@@ -204,7 +202,7 @@ export class Claim extends HoldHandle {
         keyCount: 1,
         yes: 'extended',
         errorOf: (failure) => this.#failure('extend', failure.reason, failure.why, failure.nodes),
-        releasedWhy: `${this.#kind.isPlural ? 'they were' : 'it was'} released meanwhile`,
+        releasedWhy: `${this.#kind.layout.kind === 'semaphore' ? 'they were' : 'it was'} released meanwhile`,
         lostErrorOf: (error) => new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }),
       },
       () => this.remainingValidityMs,

@@ -45,7 +45,6 @@ export class Permit extends Claim {
       fields: grant.slots.map(String),
       layout: { kind: 'semaphore', limit },
       what: describePermits(permits, limit, resource),
-      isPlural: true,
       traced: { primitive: 'semaphore', mode: undefined, permits },
       errorOf: (message, failure) => new PermitError(message, { ...failure, resource, permits }),
     });

@@ -45,7 +45,6 @@ export class ReadWriteHandle extends Claim {
       fields: grant.fields,
       layout: { kind: 'read-write' },
       what: describeReadWrite(mode, resource),
-      isPlural: false,
       traced: { primitive: 'read-write', mode, permits: 1 },
       errorOf: (message, failure) => new ReadWriteLockError(message, { ...failure, resource, mode }),
     });
