@@ -46,8 +46,8 @@ export const READ_KEY_LUA = `local function readKey(command, key)
   return reply
 end`;
 
-/** Every script defined, so that a node's `NOSCRIPT` can forget them all there. */
-const definedScripts: LuaScript[] = [];
+/** Every script defined so far, in the order their modules loaded: a node's `NOSCRIPT` forgets them all there. */
+export const definedScripts: LuaScript[] = [];
 
 /**
  * Defines a script by its source and the hex SHA1 of that source, written beside it rather than hashed
@@ -59,11 +59,6 @@ export function defineScript(name: string, source: string, sha1: string): LuaScr
   const script = { name, source, sha1, cachedOn: new WeakSet<RedisAdapter>() };
   definedScripts.push(script);
   return script;
-}
-
-/** Every script defined so far, in the order their modules loaded. */
-export function allDefinedScripts(): readonly LuaScript[] {
-  return definedScripts;
 }
 
 /**
@@ -84,7 +79,7 @@ export function runScript<T = unknown>(
   onNoScript?: () => void,
   parse?: (reply: unknown) => T,
 ): Promise<T> {
-  if (!isCachedOn(node, script)) return evalScript(node, script, keys, args, parse);
+  if (!script.cachedOn.has(node)) return evalScript(node, script, keys, args, parse);
   // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
   // every node call.
   return node.evalsha(script.sha1, keys, args).then(parse, (error: unknown) => evalAfterNoScript(error, node, script, keys, args, onNoScript, parse)) as Promise<T>;
@@ -114,7 +109,7 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
    */
   send(node: RedisAdapter): Promise<unknown> {
     const script = this.#script;
-    if (isCachedOn(node, script)) return node.evalsha(script.sha1, this.#keys, this.#args);
+    if (script.cachedOn.has(node)) return node.evalsha(script.sha1, this.#keys, this.#args);
     return evalScript(node, script, this.#keys, this.#args, undefined, throwEvalRejection);
   }
 
@@ -144,11 +139,6 @@ function throwEvalRejection(error: unknown): never {
 /** The `onNoScript` of {@link runScript} for the call to node `nodeIndex`: renews its timeout. Made only where a script may need it. */
 export function onNoScriptOf(call: RenewableCall, nodeIndex: number): () => void {
   return () => call.renewTimeout(nodeIndex);
-}
-
-/** Whether `node` is known to have cached `script`, so that EVALSHA runs it in one round trip. */
-function isCachedOn(node: RedisAdapter, script: LuaScript): boolean {
-  return script.cachedOn.has(node);
 }
 
 /** What follows a rejected EVALSHA: after `NOSCRIPT`, the same script by EVAL; any other rejection is thrown again. */
