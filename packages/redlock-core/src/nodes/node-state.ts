@@ -251,8 +251,7 @@ export class NodeState implements ResolvedNode {
 
   /**
    * Why a call's answer must not count although no problem is known: the probe ahead of it failed on the
-   * way (a dropped connection), so the server is still unknown, and it may be another node's server
-   * counted twice. A server that refused the probe is used without the check instead (see {@link noteAnswered}).
+   * way, so the server may be another node's counted twice. One that refused the probe is used unchecked ({@link noteAnswered}).
    */
   #unchecked(): Error | undefined {
     const cause = this.#probeError;
@@ -292,9 +291,8 @@ export class NodeState implements ResolvedNode {
   #learn(facts: ServerFacts): void {
     this.#facts = facts;
     this.#probeError = undefined;
-    const duplicate = this.#servers.claim(this.index, facts.runId);
-    if (duplicate !== undefined) return;
-    if (!isEvictingPolicy(facts.maxmemoryPolicy)) return;
+    // A duplicate server fails every operation already (see `throwIfMisconfigured`).
+    if (this.#servers.claim(this.index, facts.runId) !== undefined || !isEvictingPolicy(facts.maxmemoryPolicy)) return;
     const risk = `Node ${this.index} runs with maxmemory-policy ${facts.maxmemoryPolicy}, which deletes keys with a TTL under memory pressure, lock keys among them: give lock nodes \`noeviction\` or an instance of their own`;
     if (this.#servers.refuseEvictingNodes) {
       this.#refusal = new NodeError(`${risk} (refused: \`refuseEvictingNodes\` is on)`, {

@@ -13,7 +13,7 @@ import { readWriteAcquireScript } from '../scripts/read-write-acquire.js';
 import { readWriteInspectScript } from '../scripts/read-write-inspect.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
-import { FakeKeyspace, isInsideRestartGrace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
+import { FakeKeyspace, isInsideRestartGrace } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
@@ -318,13 +318,10 @@ export class FakeNode implements RedisAdapter {
         return [1, Math.max(0, ...(counters as number[]))];
       }
       case 'extend': {
-        // A key of another type is never ours: not held (the script reads it with pcall).
-        const valueOf = (key: string): string | undefined => {
-          const entry = keyspace.peek(key);
-          return entry === undefined ? (keyspace.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined) : entry.type === 'string' ? entry.value : '<not a string>';
-        };
-        if (keys.some((key) => valueOf(key) !== undefined && valueOf(key) !== token)) return 0;
-        const missing = keys.filter((key) => keyspace.get(key) === undefined).length;
+        // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).
+        const states = keys.map((key) => this.#lockKeyState(key, token));
+        if (states.includes('held') || states.includes('foreign')) return 0;
+        const missing = states.filter((state) => state === 'missing').length;
         if (missing > 0 && args[2] !== '1') return 2;
         for (const key of keys) keyspace.set(key, token, ttlMs);
         return missing > 0 ? 2 : 1;
