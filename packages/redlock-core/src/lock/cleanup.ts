@@ -49,17 +49,13 @@ export function releaseOnNode(set: NodeSet, nodeIndex: number, release: Release,
 }
 
 /**
- * Sends a release that failed (the node refused it, or the connection was down: a client that fails fast
- * drops the command) again in the background, at doubling pauses, until a call is answered or the keys
- * would have expired anyway, so a failed attempt or a release does not leave keys blocking others for
- * their TTL. Does nothing for any other outcome: a call that timed out is still queued on the
- * connection, behind the write it cleans up, and runs when the node answers.
+ * Sends a release that failed (refused, or dropped with the connection) again in the background, at
+ * doubling pauses, until a call is answered or the keys would have expired anyway. Does nothing for any
+ * other outcome: a call that timed out is still queued on the connection, and runs when the node answers.
  *
  * When `redlock.close()` begins, a re-send waiting for its pause goes out at once, and the series ends
- * after the call in flight then, if that one fails too: the node is known down, and `close()` would
- * otherwise wait its whole bound for it. Only the release of a held lock that no quorum confirmed yet
- * goes on at its pauses, within `close()`'s bound: until a quorum did, the lock may block others for its
- * TTL.
+ * if that one fails too (the node is known down), unless it is a held lock's release that no quorum
+ * confirmed yet: that one goes on at its pauses, within `close()`'s bound.
  */
 export function sendAgainAfterError(set: NodeSet, release: Release, outcome: ReleaseNodeOutcome): void {
   if (outcome.status !== 'error') return;
@@ -130,16 +126,12 @@ export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce
 }
 
 /**
- * Removes a failed attempt's keys from every node that may hold them, before the next attempt: all but
- * those that refused; one promise per node, settled once its cleanup is done (or sent, where it is not
- * waited for). Nodes still running the acquire script are released as soon as they answer. The release
- * sent to a node whose call timed out is not waited for: it would likely time out too, holding the waiter
- * (and its listening) up for a second timeout, and it goes out on the node's connection after the acquire
- * it cleans up and before any later attempt's.
- *
- * A node `isLeftSilent` (a single try ended without its answer) is released the moment it reports a grant,
- * even while its answer waits for a first-contact check, or when its call times out or fails (the script
- * may have run); its promise settles with its outcome.
+ * Removes a failed attempt's keys from every node that may hold them (all but those that refused) before
+ * the next attempt: one promise per node, settled once its cleanup is done or, where it is not waited for,
+ * sent. A release after a timeout is not waited for: it would likely time out too, and it goes out on the
+ * node's connection after the acquire it cleans up and before any later attempt's. A node `isLeftSilent`
+ * (a single try ended without its answer) is released the moment it reports a grant, or when its call
+ * times out or fails; its promise settles with its outcome.
  */
 export function cleanUpFailedAttempt(
   set: NodeSet,

@@ -35,10 +35,7 @@ export async function extendTraced(hold: Hold, resources: readonly string[], ttl
 
 /** Why an extension failed, for the error of the handle that asked: see {@link extendHold}. */
 export interface ExtensionFailure<S extends string = string> {
-  /**
-   * `'not-held'`: the hold was released meanwhile, or no quorum holds our token any more (stop relying on
-   * it); `'no-validity'`: a quorum agreed too late; `'nodes-unreachable'`: too few nodes answered.
-   */
+  /** `'not-held'`: released meanwhile, or no quorum holds our token; `'no-validity'`: agreed too late; else too few answered. */
   readonly reason: 'not-held' | 'no-validity' | 'nodes-unreachable';
   /** The end of the error's message, after `Could not extend …: `. */
   readonly why: string;

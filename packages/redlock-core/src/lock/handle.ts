@@ -1,6 +1,5 @@
-// What every handle on a hold shares, a lock's (lock.ts) and a claim's (a semaphore's permits, a read-write
-// lock's handle: permits/claim.ts): the end of its validity, its signal, its automatic extension, and the
-// hooks of the call that acquired it (a loss, an earlier end, a release that wakes the next waiter).
+// What every handle on a hold shares, a lock's (lock.ts) and a claim's (permits/claim.ts): the end of its
+// validity, its signal, its automatic extension, and the hooks of the call that acquired it.
 import type { LockLostError } from '../base/errors.js';
 import type { ExtensionStop, HandleExtension, Hold } from './hold.js';
 

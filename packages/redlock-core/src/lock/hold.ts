@@ -1,5 +1,4 @@
-// What one acquisition holds on the nodes, shared by the lock and its re-entrant handles: its validity, the
-// signal that aborts when it can no longer be relied on, its loss, and what `redlock.close()` stops.
+// What one acquisition holds on the nodes, shared by the lock and its re-entrant handles (see `Hold`).
 import { driftMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
@@ -120,10 +119,8 @@ export class Hold {
 
   /**
    * Starts an extension to `ttlMs` from `startMs` (`wallStartMs` on the wall clock) and returns its
-   * sequence number. A node may run it any time from now, whether or not a quorum ends up agreeing, and
-   * a TTL shorter than what is left cuts our keys' life there: so the validity is capped at once at what
-   * this extension guarantees, `ttlMs` − drift from its start. An extension to at least what is left
-   * changes nothing until it is applied ({@link applyExtension}).
+   * sequence number. Any node may run it from now on, whatever the vote, so a TTL shorter than what is
+   * left caps the validity at once; a longer one changes nothing until applied ({@link applyExtension}).
    */
   beginExtension(startMs: number, wallStartMs: number, ttlMs: number): number {
     const sequence = ++this.extensionsStarted;
@@ -135,11 +132,9 @@ export class Hold {
   }
 
   /**
-   * Extension `sequence` ({@link beginExtension}) was agreed by a quorum with validity left: the validity
-   * runs to what it guarantees, capped by the extensions started after it, which every node runs after
-   * it; `nodes` are its outcomes at the decision. Does nothing when one started after it was applied
-   * already. The keys expire on the nodes at `keysExpireAt` at the latest, unless extended again.
-   * Returns `false`, applying nothing, once the validity ran out as the signal told ({@link hasRunOut}).
+   * Extension `sequence` was agreed by a quorum with validity left: the validity runs to what it
+   * guarantees, capped by the extensions started after it (every node runs them after it), unless one
+   * started later was applied already. Returns `false`, applying nothing, once {@link hasRunOut}.
    */
   applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes: readonly (ExtendNodeOutcome | undefined)[]): boolean {
     this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
@@ -281,9 +276,8 @@ export class Hold {
   }
 
   /**
-   * Keeps `handle` extended with the extension `start` makes (see `keepExtended`), counted among the
-   * hold's, until it stops on its own (its reason then aborts the signal), the handle lets it go
-   * ({@link letGoOf}), or the `Redlock` closes. Does nothing while the handle has one already.
+   * Keeps `handle` extended with the extension `start` makes (see `keepExtended`) until it stops on its own
+   * (its reason then aborts the signal), the handle lets it go ({@link letGoOf}), or the `Redlock` closes.
    */
   keepHandleExtended(handle: object, start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
     if (this.extensions?.has(handle)) return;

@@ -26,15 +26,13 @@ export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
 /**
  * The calls of one operation to the nodes of a `Redlock`, by node index: one object rather than one per
  * call, one deadline, one tally, and with `yes`, the {@link Vote} over the outcomes ({@link decided}). Each call:
- * - is refused at once, nothing sent, when its node is silent or its server unusable (never a `'cleanup'`;
- *   a silent node gets one probe at a time, see `CircuitBreaker`); at first contact the server probe goes
- *   out ahead of it (see `NodeState.checkServer`);
- * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); a timer
- *   late by more than {@link stallThresholdMs} means the event loop stalled, and the calls still pending
- *   get one more full timeout from then, once per fan-out (validity still counts from the attempt's start);
- * - tells its node's health how it went (`NodeState.call…`: breaker, latency, counters, error channel);
- * - settles with one outcome, which never rejects; its answer is still read after a timeout (a late answer
- *   still needs cleaning up: {@link lateAnswerOf}).
+ * - is refused at once, nothing sent, when its node is silent or its server unusable (never a `'cleanup'`);
+ *   at first contact the server probe goes out ahead of it (see `NodeState.checkServer`);
+ * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); after a
+ *   stall (the timer late by more than {@link stallThresholdMs}), the calls still pending get one more
+ *   full timeout, once per fan-out;
+ * - tells its node's health how it went (`NodeState.call…`), and settles with one outcome, which never
+ *   rejects; its answer is still read after a timeout, as a late answer needs cleaning up ({@link lateAnswerOf}).
  */
 export class FanOut<S extends string> implements Due, RenewableCall {
   /** The outcomes by node index, filled in as the calls settle (also after the vote was decided). */

@@ -81,10 +81,9 @@ type FailedOutcome = Extract<NodeOutcome<never>, { readonly error: NodeError }>;
 
 /**
  * One node as a `Redlock` sees it: its adapter and timeout, plus what its calls taught: whether it
- * answers (its {@link CircuitBreaker}) and which server it is. At first contact a probe script goes out
- * ahead of the first call on the node's connection (so it costs no round trip of its own): it tells the
- * server's run id, so that two nodes that are one server are caught before they count as two, and its
- * eviction policy, which can delete lock keys under memory pressure.
+ * answers (its {@link CircuitBreaker}) and which server it is. At first contact a probe script tells the
+ * server's run id, so that one server is never counted as two nodes, and its eviction policy, which can
+ * delete lock keys under memory pressure.
  */
 export class NodeState implements ResolvedNode {
   readonly adapter: RedisAdapter;
@@ -203,10 +202,8 @@ export class NodeState implements ResolvedNode {
     } else if (this.breaker.recordTimeout(now, startedAtMs, wasProbe)) {
       this.#connectionError = connectionError;
     }
-    const error =
-      connectionError === undefined
-        ? new NodeError(`Node ${this.index} failed: ${describeCause(cause)}`, { nodeIndex: this.index, isTimeout: false, cause })
-        : new NodeError(`Node ${this.index} is not connected: ${describeCause(connectionError)}`, { nodeIndex: this.index, isTimeout: false, cause: connectionError });
+    const message = connectionError === undefined ? `Node ${this.index} failed: ${describeCause(cause)}` : `Node ${this.index} is not connected: ${describeCause(connectionError)}`;
+    const error = new NodeError(message, { nodeIndex: this.index, isTimeout: false, cause: connectionError ?? cause });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error });
   }
 

@@ -92,12 +92,7 @@ export class AcquisitionStats {
       acquisitions: this.#acquisitions,
       failures: { ...this.#failures },
       waiting: this.#waiting,
-      nodes: nodes.map(({ index, callCounters }) => ({
-        nodeIndex: index,
-        errors: callCounters.errors,
-        timeouts: callCounters.timeouts,
-        skippedWhileDown: callCounters.skippedWhileDown,
-      })),
+      nodes: nodes.map(({ index, callCounters: { errors, timeouts, skippedWhileDown } }) => ({ nodeIndex: index, errors, timeouts, skippedWhileDown })),
     };
   }
 }

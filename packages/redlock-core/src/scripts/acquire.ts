@@ -105,18 +105,12 @@ export function isRefusal(status: string | undefined): boolean {
   return status === 'held' || status === 'restarting' || status === 'foreign';
 }
 
-/**
- * Adapters without `trySet` whose server refused `SET … NX … GET` with a syntax error, as servers before
- * Redis 7.0 do: they take every lock by the script from then on.
- */
+/** Adapters without `trySet` whose server (before Redis 7.0) refused `SET … NX … GET`: they take every lock by the script. */
 const withoutSetIfAbsent = new WeakSet<RedisAdapter>();
 /** Whether {@link withoutSetIfAbsent} ever had an adapter: until one, every acquisition skips the lookup. */
 let isAnyWithoutSetIfAbsent = false;
 
-/**
- * Whether a lock can be taken on `adapter` by a {@link SetReader}: it has `trySet`, or `setIfAbsent` and its
- * server accepted it so far.
- */
+/** Whether a lock can be taken on `adapter` by a {@link SetReader}: it has `trySet`, or a `setIfAbsent` its server accepts. */
 export function canSetIfAbsent(adapter: RedisAdapter): boolean {
   return adapter.trySet !== undefined || (adapter.setIfAbsent !== undefined && !(isAnyWithoutSetIfAbsent && withoutSetIfAbsent.has(adapter)));
 }

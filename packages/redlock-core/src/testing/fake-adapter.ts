@@ -246,10 +246,7 @@ export class FakeNode implements RedisAdapter {
     });
   }
 
-  /**
-   * The fault knobs, checked before any command runs: throws the error injected with `failNext` for
-   * `script`, else `errorReply`; returns `garbageReply`; `undefined` when the command is to run.
-   */
+  /** The fault knobs, before any command runs: throws `failNext`'s error for `script`, else `errorReply`; returns `garbageReply`. */
   #fault(script: ScriptName): { readonly value: unknown } | undefined {
     const injected = this.#failNext.get(script)?.shift();
     if (injected !== undefined) throw injected;
@@ -335,10 +332,7 @@ export class FakeNode implements RedisAdapter {
     }
   }
 
-  /**
-   * What a resource key is to the owner of `token`: a lock key is a string with a TTL, so a key that is
-   * neither missing nor ours is another owner's lock only if it is one; anything else is foreign.
-   */
+  /** What a resource key is to the owner of `token`: neither missing nor ours, it is another owner's lock only if a string with a TTL. */
   #lockKeyState(key: string, token: string): 'missing' | 'ours' | 'held' | 'foreign' {
     const type = this.keyspace.typeOf(key);
     if (type === 'none') return 'missing';
