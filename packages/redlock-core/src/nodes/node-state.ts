@@ -181,10 +181,8 @@ export class NodeState implements ResolvedNode {
     // (a dropped connection whose client forgot the command) would otherwise hold back every call's answer
     // for ever. A later answer to the old probe is still learnt.
     if (this.#facts instanceof Promise) this.#facts = undefined;
-    const error = new NodeError(
-      connectionError === undefined ? `Node ${this.index} did not answer within ${timeoutMs} ms` : `Node ${this.index} did not answer within ${timeoutMs} ms: not connected (${describeCause(connectionError)})`,
-      { nodeIndex: this.index, isTimeout: true, cause: connectionError },
-    );
+    const notConnected = connectionError === undefined ? '' : `: not connected (${describeCause(connectionError)})`;
+    const error = new NodeError(`Node ${this.index} did not answer within ${timeoutMs} ms${notConnected}`, { nodeIndex: this.index, isTimeout: true, cause: connectionError });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
   }
 
