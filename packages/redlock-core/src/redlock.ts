@@ -1,6 +1,6 @@
 import { Acquisitions } from './acquire/acquisitions.js';
 import { extendIfAsked } from './acquire/auto-extend.js';
-import { type CallRequest, resolveRequest } from './acquire/request.js';
+import { resolveRequest } from './acquire/request.js';
 import { runUnderLock } from './acquire/using.js';
 import type { RedisAdapter } from './base/adapter.js';
 import { isAcquireTraced } from './base/tracing.js';
@@ -125,17 +125,14 @@ export class Redlock {
   acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
     // Not async, so that the usual acquisition resolves with the promise that acquires, with no layer
     // of promises around it (each one costs every acquisition); a bad argument still rejects.
-    let request: CallRequest;
-    let acquiring: Promise<Lock>;
     try {
-      request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
-      const call = request;
+      const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
       // No closure for the usual, untraced acquisition.
-      acquiring = isAcquireTraced() ? this.#acquisitions.observed('acquire', call, () => this.#acquisitions.acquire(call)) : this.#acquisitions.acquire(call);
+      const acquiring = isAcquireTraced() ? this.#acquisitions.observed('acquire', request, () => this.#acquisitions.acquire(request)) : this.#acquisitions.acquire(request);
+      return request.autoExtend ? acquiring.then((lock) => extendIfAsked(lock, request, this.#set.options.clock)) : acquiring;
     } catch (error) {
       return Promise.reject(error);
     }
-    return request.autoExtend ? acquiring.then((lock) => extendIfAsked(lock, request, this.#set.options.clock)) : acquiring;
   }
 
   /**

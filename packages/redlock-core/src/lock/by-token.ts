@@ -29,10 +29,12 @@ function checkToken(token: unknown): asserts token is string {
 }
 
 /**
- * A hold on `keys` with `token` that no call of this process acquired: no validity yet, sent everywhere
- * (any node may hold the keys), with no acquisition outcomes.
+ * A hold on the resources `given` with `token`, both checked, that no call of this process acquired: no
+ * validity yet, sent everywhere (any node may hold the keys), with no acquisition outcomes.
  */
-function holdOf(set: NodeSet, resources: readonly string[], keys: readonly string[], token: string, ttlMs: number): HoldInit {
+function holdOf(set: NodeSet, given: string | readonly string[], token: string, ttlMs: number): HoldInit {
+  const { resources, keys } = resolveResources(given, set.options.keyPrefix);
+  checkToken(token);
   const { clock } = set.options;
   const now = clock.now();
   return {
@@ -51,12 +53,9 @@ function holdOf(set: NodeSet, resources: readonly string[], keys: readonly strin
 }
 
 /**
- * Takes over the lock that `token` holds on `resources`: extends it to `ttlMs` on every node, which succeeds
- * only where the keys still hold `token`, and resolves with a handle whose validity runs from that
- * extension, as `lock.extend()`'s does. Rejects as `lock.extend()` does, with `isLost` when no quorum holds
- * the token; with a `TypeError` or `RangeError` for bad arguments (`ttlMs` checked as an acquisition's), or a
- * `RedlockClosedError`, before any node is called. `onReleased` is told the keys when the handle's release
- * was decided, as an acquired lock's is (it wakes the local queue of the same resources).
+ * Takes over the lock that `token` holds on `given` (see `Redlock.adopt`): extends it to `ttlMs` on every
+ * node, as `lock.extend()` does, after the checks of an acquisition's arguments. `onReleased` is told the
+ * keys when the handle's release was decided, as an acquired lock's is.
  */
 export async function adoptLock(
   set: NodeSet,
@@ -65,23 +64,19 @@ export async function adoptLock(
   ttlMs: number,
   onReleased?: (keys: readonly string[]) => void,
 ): Promise<Lock> {
-  const { resources, keys } = resolveResources(given, set.options.keyPrefix);
-  checkToken(token);
-  checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), keys.length);
-  if (set.lifecycle.isClosed) throw closedErrorOf('adopt', resources);
-  const init = { ...holdOf(set, resources, keys, token, ttlMs), attempts: 0, fencingToken: undefined };
+  const init = { ...holdOf(set, given, token, ttlMs), attempts: 0, fencingToken: undefined };
+  checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), init.keys.length);
+  if (set.lifecycle.isClosed) throw closedErrorOf('adopt', init.resources);
   const hold = new Hold(init);
   hold.onReleased = onReleased;
   const { clock } = set.options;
-  await extendTraced(hold, resources, ttlMs, () => Math.max(0, hold.validUntil - clock.now()));
+  await extendTraced(hold, init.resources, ttlMs, () => Math.max(0, hold.validUntil - clock.now()));
   return new Lock(init, hold);
 }
 
 /**
- * Deletes the keys of `resources` that still hold `token` on every node (compare-and-delete), announced to
- * waiters, as `lock.release()` does; resolves once a quorum answered, `releasedCount` 0 when no node held
- * the token. Rejects with a `TypeError` or `RangeError` for bad arguments, before any node is called.
- * `onReleased` is told the keys once the release was decided (it wakes the local queue of the same resources).
+ * Deletes the keys of `given` that still hold `token` on every node, as `lock.release()` does (see
+ * `Redlock.releaseByToken`). `onReleased` is told the keys once the release was decided.
  */
 export async function releaseByToken(
   set: NodeSet,
@@ -89,9 +84,7 @@ export async function releaseByToken(
   token: string,
   onReleased?: (keys: readonly string[]) => void,
 ): Promise<ReleaseResult> {
-  const { resources, keys } = resolveResources(given, set.options.keyPrefix);
-  checkToken(token);
-  const hold = new Hold(holdOf(set, resources, keys, token, UNKNOWN_TTL_MS));
+  const hold = new Hold(holdOf(set, given, token, UNKNOWN_TTL_MS));
   hold.onReleased = onReleased;
   hold.markReleased();
   return releaseOnEveryNode(hold);

@@ -25,48 +25,37 @@ export interface Release {
    * until then, never after.
    */
   readonly keysExpireAt: number;
-  /** Whether to announce the release to waiters: true for a lock that was held, false for a failed attempt's cleanup. */
+  /** Whether to announce the release to waiters: for a lock that was held, not for a failed attempt's cleanup. */
   readonly announce: boolean;
   /**
-   * For a held lock's release (`lock.release()`): how many nodes confirmed it so far, by either answer,
-   * its re-sends included; counted up as they answer. Until a quorum did, the lock may still block others
-   * for its TTL, so `redlock.close()` keeps re-sending it (see {@link sendAgainAfterError}). `undefined`
-   * for any other removal: a failed attempt's cleanup, or a late grant's once the lock was released.
+   * For `lock.release()`'s own release: how many nodes confirmed it so far, re-sends included. Until a
+   * quorum did, the lock may still block others, so `redlock.close()` keeps re-sending it (see
+   * {@link sendAgainAfterError}). `undefined` for any other removal.
    */
   confirmedCount?: number;
-  /**
-   * What a call to one node runs, when it is not the lock's release script (a semaphore's permits are
-   * removed by a script of their own); shared by the re-sends.
-   */
+  /** What a call to one node runs, when it is not the lock's release script (a semaphore's permits have their own). */
   readonly run?: NodeCallRun<ReleaseStatus>;
 }
 
 /**
- * Releases our keys on node `nodeIndex`, on a call of its own; its outcome (`outcomeOf(nodeIndex)`) never
- * rejects. Releases are cleanups: sent even to a node that is down, and tracked as work that
- * `redlock.close()` waits for. Unless `isAwaited`, the call never keeps the process alive: no one waits
- * for it, and the keys expire by themselves. If the call fails, pass its outcome to {@link sendAgainAfterError}.
+ * Releases our keys on node `nodeIndex`, on a call of its own: a cleanup, sent even to a node that is down,
+ * and waited for by `redlock.close()`. Unless `isAwaited`, it never keeps the process alive.
  */
 export function releaseOnNode(set: NodeSet, nodeIndex: number, release: Release, isAwaited: boolean): FanOut<ReleaseStatus> {
   const node = set.nodes[nodeIndex] as NodeState;
-  // A failed attempt's removal is not announced; a held lock's release is.
   const call = new FanOut<ReleaseStatus>(set, release.announce ? 'release' : 'cleanup', undefined, isAwaited ? 'tracked' : 'background');
-  call.send(nodeIndex, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), release.run ?? releaseRunOf(release, release.announce), 'cleanup');
+  call.send(nodeIndex, nodeTimeoutMsFor(node, set.options, release.ttlMs, release.keys.length), release.run ?? releaseRunOf(release), 'cleanup');
   return call;
 }
 
 /**
- * Sends a release that failed (the node refused it, or the connection was down: a client that fails fast
- * drops the command) again in the background, at doubling pauses, until a call is answered or the keys
- * would have expired anyway, so a failed attempt or a release does not leave keys blocking others for
- * their TTL. Does nothing for any other outcome: a call that timed out is still queued on the
- * connection, behind the write it cleans up, and runs when the node answers.
+ * Sends a release that failed (refused, or dropped with the connection) again in the background, at
+ * doubling pauses, until a call is answered or the keys would have expired anyway. Does nothing for any
+ * other outcome: a call that timed out is still queued on the connection, and runs when the node answers.
  *
  * When `redlock.close()` begins, a re-send waiting for its pause goes out at once, and the series ends
- * after the call in flight then, if that one fails too: the node is known down, and `close()` would
- * otherwise wait its whole bound for it. Only the release of a held lock that no quorum confirmed yet
- * goes on at its pauses, within `close()`'s bound: until a quorum did, the lock may block others for its
- * TTL.
+ * if that one fails too (the node is known down), unless it is a held lock's release that no quorum
+ * confirmed yet: that one goes on at its pauses, within `close()`'s bound.
  */
 export function sendAgainAfterError(set: NodeSet, release: Release, outcome: ReleaseNodeOutcome): void {
   if (outcome.status !== 'error') return;
@@ -100,7 +89,8 @@ export function sendAgainAfterError(set: NodeSet, release: Release, outcome: Rel
       return end();
     }
     if (clock.now() + pauseMs >= release.keysExpireAt) return end();
-    if (lifecycle.isClosed && !isUnconfirmedRelease(set, release)) return end();
+    const isUnconfirmed = release.confirmedCount !== undefined && release.confirmedCount < quorumOf(set.nodes.length);
+    if (lifecycle.isClosed && !isUnconfirmed) return end();
     // Unref'd, so a pending retry does not keep the process alive (the keys expire by themselves), and
     // cleared by `redlock.close()` once it stops waiting; after that, none is set.
     timer = lifecycle.setTimer(() => {
@@ -112,16 +102,9 @@ export function sendAgainAfterError(set: NodeSet, release: Release, outcome: Rel
   retryAfterError(outcome);
 }
 
-/** Whether `release` is a held lock's release that fewer than a quorum of nodes confirmed so far. */
-function isUnconfirmedRelease(set: NodeSet, release: Release): boolean {
-  return release.confirmedCount !== undefined && release.confirmedCount < quorumOf(set.nodes.length);
-}
-
 /**
- * Releases our keys on one node on a call of its own, and sends it again after an error (see
- * {@link sendAgainAfterError}); resolves with the first call's outcome, never rejects. Pass `isAwaited`
- * when an operation someone awaits waits for that outcome (a failed attempt, before the next one); the
- * re-sends are background work either way.
+ * {@link releaseOnNode}, sent again after an error (see {@link sendAgainAfterError}); resolves with the first
+ * call's outcome, never rejects. `isAwaited` when an awaited operation waits for it; re-sends are background work.
  */
 export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: Release, isAwaited = false): Promise<ReleaseNodeOutcome> {
   const outcome = await releaseOnNode(set, nodeIndex, release, isAwaited).outcomeOf(nodeIndex);
@@ -135,27 +118,20 @@ export type ReleaseStatus = 'released' | 'not-held';
 /** Parses the release script's reply for one key: made once, where most releases made a parser each. */
 const parseOneKeyRelease = (reply: unknown): ReleaseStatus => parseReleaseReply(reply, 1);
 
-/**
- * What a node call of `release` runs: the release script (compare-and-delete, announced to waiters when
- * `announce`). Made once per release and shared by its calls to every node.
- */
-export function releaseRunOf(release: Pick<Release, 'keys' | 'token'>, announce: boolean): NodeCallRun<ReleaseStatus> {
-  const { keys, token } = release;
+/** What a node call of `release` runs when it has no `run` of its own: the release script, announced when `announce`. */
+export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce'>): NodeCallRun<ReleaseStatus> {
+  const { keys, token, announce } = release;
   const parse = keys.length === 1 ? parseOneKeyRelease : (reply: unknown): ReleaseStatus => parseReleaseReply(reply, keys.length);
   return new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, [token], parse);
 }
 
 /**
- * Removes a failed attempt's keys from every node that may hold them, before the next attempt: all but
- * those that refused; one promise per node, settled once its cleanup is done (or sent, where it is not
- * waited for). Nodes still running the acquire script are released as soon as they answer. The release
- * sent to a node whose call timed out is not waited for: it would likely time out too, holding the waiter
- * (and its listening) up for a second timeout, and it goes out on the node's connection after the acquire
- * it cleans up and before any later attempt's.
- *
- * A node `isLeftSilent` (a single try ended without its answer) is released the moment it reports a grant,
- * even while its answer waits for a first-contact check, or when its call times out or fails (the script
- * may have run); its promise settles with its outcome.
+ * Removes a failed attempt's keys from every node that may hold them (all but those that refused) before
+ * the next attempt: one promise per node, settled once its cleanup is done or, where it is not waited for,
+ * sent. A release after a timeout is not waited for: it would likely time out too, and it goes out on the
+ * node's connection after the acquire it cleans up and before any later attempt's. A node `isLeftSilent`
+ * (a single try ended without its answer) is released the moment it reports a grant, or when its call
+ * times out or fails; its promise settles with its outcome.
  */
 export function cleanUpFailedAttempt(
   set: NodeSet,
@@ -163,7 +139,6 @@ export function cleanUpFailedAttempt(
   cleanup: Release,
   isLeftSilent?: (nodeIndex: number) => boolean,
 ): (Promise<void> | undefined)[] {
-  /** Releases node `nodeIndex` in the background whenever it reports that the script granted. */
   const releaseAtGrant = (nodeIndex: number): void =>
     void calls.lateAnswerOf(nodeIndex).then((answer) => {
       if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);

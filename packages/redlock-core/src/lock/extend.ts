@@ -15,10 +15,8 @@ import type { Hold } from './hold.js';
 import { removeLateGrant } from './release.js';
 
 /**
- * `lock.extend()`: extends the lock `hold` to `ttlMs` on every node (see {@link extendHold}), traced on
- * `redlock-core.extend` when someone listens, and counted among the hold's extensions in flight while its
- * calls run (see `removeLateGrant`). Rejects with a {@link LockExtendError} otherwise, whose `isLost` tells
- * when the lock was released meanwhile or no quorum holds our token any more.
+ * `lock.extend()`: {@link extendHold} of a lock, traced on `redlock-core.extend`, and counted among the
+ * hold's extensions in flight while its calls run (see `removeLateGrant`). Rejects with a {@link LockExtendError}.
  */
 export async function extendTraced(hold: Hold, resources: readonly string[], ttlMs: number, remainingValidityMs: () => number): Promise<void> {
   const nodeCount = hold.set.nodes.length;
@@ -37,10 +35,7 @@ export async function extendTraced(hold: Hold, resources: readonly string[], ttl
 
 /** Why an extension failed, for the error of the handle that asked: see {@link extendHold}. */
 export interface ExtensionFailure<S extends string = string> {
-  /**
-   * `'not-held'`: the hold was released meanwhile, or no quorum holds our token any more (stop relying on
-   * it); `'no-validity'`: a quorum agreed too late; `'nodes-unreachable'`: too few nodes answered.
-   */
+  /** `'not-held'`: released meanwhile, or no quorum holds our token; `'no-validity'`: agreed too late; else too few answered. */
   readonly reason: 'not-held' | 'no-validity' | 'nodes-unreachable';
   /** The end of the error's message, after `Could not extend …: `. */
   readonly why: string;
@@ -48,23 +43,13 @@ export interface ExtensionFailure<S extends string = string> {
   readonly nodes: NodeOutcome<S>[];
 }
 
-/**
- * How a kind of hold extends: its calls, its re-seeding, and its errors. Every kind answers as the lock's
- * extend script does: `'extended'`, `'missing'` (the node lost what we hold there, e.g. it restarted empty)
- * or `'not-held'`.
- */
+/** How a kind of hold extends: its calls, its re-seeding, and its errors; each answers as the lock's extend script does. */
 export interface HoldExtension<S extends ExtendStatus> {
   /** What each node runs: the lock's extend script, or a claim's over its fields in one hash. */
   readonly run: NodeCallRun<S>;
-  /**
-   * What a node that answered `'missing'` runs once a quorum agreed: the same script with re-seeding on,
-   * which sets our keys or entries there again where that is safe, and answers `'missing'` when it did.
-   */
+  /** What a node that answered `'missing'` runs once a quorum agreed: the same script, re-seeding where that is safe. */
   readonly reseedRun: NodeCallRun<S>;
-  /**
-   * Node `nodeIndex` holds our keys or entries again after a re-seed, maybe once the hold had ended: removes
-   * them then, as a late grant's (the hold's release may have reached that node first).
-   */
+  /** Node `nodeIndex` holds ours again after a re-seed, maybe once the hold had ended: removes them then, as a late grant's. */
   settleReseed(nodeIndex: number): void;
   readonly keyCount: number;
   /** The status of a node that extended. */
@@ -79,9 +64,8 @@ export interface HoldExtension<S extends ExtendStatus> {
 
 /**
  * Extends `hold` to `ttlMs` on every node, as `extension` says: the one rule for every kind of hold.
- * Resolves with the outcomes known at the decision once a quorum agreed with validity left, as
- * `remainingValidityMs()` of the handle reads it then (an older extension that settled after a newer one
- * applied did not set the validity); nodes that answer `'missing'` are then re-seeded ({@link reseed}).
+ * Resolves with the outcomes known at the decision once a quorum agreed with validity left (as the
+ * handle's `remainingValidityMs()` reads it then); nodes that answer `'missing'` are then re-seeded.
  * Otherwise rejects, once every node reported, with `extension.errorOf(…)` (or a node's configuration
  * error), marking the hold lost when no quorum holds our token any more.
  */
@@ -108,9 +92,8 @@ export async function extendHold<S extends ExtendStatus>(
     servers.configurationError === undefined &&
     hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes])
   ) {
-    // A quorum still holds it, so nodes that lost our keys (restarted empty) may get them back: the hold
-    // regains its full margin. In the background: the validity was decided with the quorum, re-seeding
-    // only adds holders of ours, and waiting for a slow node would eat the validity just won.
+    // Nodes that lost our keys get them back in the background: the validity was decided with the quorum,
+    // and waiting for a slow node would eat it.
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       calls.onAnswerOf(nodeIndex, (answer) => {
         if (answer === 'missing') reseed(hold, nodeIndex, ttlMs, extension);
@@ -155,10 +138,9 @@ function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension<ExtendStatus>
 }
 
 /**
- * Sets our keys or entries again on node `nodeIndex`, which answered an extension with `'missing'` (it
- * restarted empty, or evicted them), while the hold is active; the script leaves the node alone where that
- * would not be safe. Should the hold end before the node answers (even after the call timed out), its
- * release may have reached the node first: what the re-seed set is removed then (`settleReseed`).
+ * Sets ours again on node `nodeIndex`, which answered an extension with `'missing'`, while the hold is
+ * active. Should the hold end before the node answers (even after a timeout), its release may have reached
+ * the node first: what the re-seed set is removed then (`settleReseed`).
  */
 function reseed<S extends ExtendStatus>(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExtension<S>): void {
   if (!hold.isActive) return;

@@ -1,5 +1,4 @@
-// What one acquisition holds on the nodes, shared by the lock and its re-entrant handles: its validity, the
-// signal that aborts when it can no longer be relied on, its loss, and what `redlock.close()` stops.
+// What one acquisition holds on the nodes, shared by the lock and its re-entrant handles (see `Hold`).
 import { driftMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
@@ -14,10 +13,7 @@ export interface HandleExtension {
   stop(): Promise<void>;
 }
 
-/**
- * What one extension guarantees, whatever its outcome, once the nodes may have run it: its TTL minus the
- * drift, from its start, on the monotonic (`validUntil`) and the wall (`expiresAt`) clock.
- */
+/** What one extension guarantees once the nodes may have run it, whatever its outcome: its TTL minus the drift, from its start. */
 interface ExtensionBound {
   readonly sequence: number;
   readonly validUntil: number;
@@ -45,11 +41,7 @@ export interface HoldInit {
 
 /** The next {@link Hold.id}: process-wide, so that two `Redlock`s never hand out the same one. */
 let nextHoldId = 1;
-/**
- * Each hold's id, once read. Kept beside the holds rather than in a field of theirs: an untraced hold
- * never has one, and its acquisition pays nothing for it (a field and the counter cost the uncontended
- * path 25-70 instructions per acquire+release in `core-instructions.sh`).
- */
+/** Each hold's id, once read: beside the holds, as a field cost the untraced path 25-70 instructions per acquire+release. */
 const holdIds = new WeakMap<Hold, number>();
 
 /**
@@ -79,7 +71,6 @@ export class Hold {
   releasedAtMs: number | undefined;
   /** Why the lock is known lost (a quorum no longer holds our token), once it is. */
   lostBecause: LockLostError | undefined;
-  /** Whether the loss was published on `redlock-core.lock.lost`: once per hold. */
   #isLossPublished = false;
   /** Each node's outcome in the attempt that acquired the hold, at the decision. */
   readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
@@ -87,23 +78,17 @@ export class Hold {
   extensionNodes: readonly (ExtendNodeOutcome | undefined)[] | undefined;
   /** Called once when the lock is found lost; see {@link onLost}. Made on first use: most locks have none. */
   #lostListeners: Set<(error: LockLostError) => void> | undefined;
-  /**
-   * By node index, whether a command that may write our keys was sent there (the acquisition, a re-seed):
-   * releases go only there, so a node that was down all along costs nothing.
-   */
+  /** By node index, whether a command that may write our keys was sent there: releases go only there. */
   readonly written: boolean[];
   release: Promise<ReleaseResult> | undefined;
-  /**
-   * The latest release's calls, by node index: whether each deleted our keys there, once it answered
-   * (see `removeLateGrant`); `undefined` before the first release.
-   */
+  /** The latest release's calls: whether each node deleted our keys (see `removeLateGrant`). */
   releasedOn: FanOut<ReleaseStatus> | undefined;
   /** Extensions run concurrently; only the latest started one may set the validity (see {@link beginExtension}). */
   extensionsStarted = 0;
   extensionApplied = 0;
   /** What each extension started after the one applied last guarantees, in the order they started. */
   #extensionBounds: ExtensionBound[] | undefined;
-  /** The extensions whose node calls are running; made on first use. See `Lock.removeLateGrant`. */
+  /** The extensions whose node calls are running (see `removeLateGrant`); made on first use. */
   extensionsInFlight: Set<Promise<unknown>> | undefined;
   /** See `Lock.afterRelease`. */
   onReleased: ((keys: readonly string[]) => void) | undefined;
@@ -111,14 +96,11 @@ export class Hold {
   extensions: Map<object, HandleExtension> | undefined;
   /** The controller of the lock's signal, made on its first read or at its first abort: most locks have none. */
   #controller: AbortController | undefined;
-  /**
-   * Whether the signal aborted because the validity ran out: final, so an extension agreed afterwards is
-   * not applied (the handle would read `'held'` beside a signal that says the lock is gone).
-   */
+  /** Whether the signal aborted because the validity ran out: final, so no extension agreed afterwards is applied. */
   hasRunOut = false;
   /** The unref'd timer that aborts the signal when validity runs out. */
   #signalTimer: unknown;
-  /** Removes the hold's `redlock.close()` hook, while it has one: while its signal or an extension can be stopped. */
+  /** Removes the hold's `redlock.close()` hook, while it has one. */
   #stopWatchingClose: (() => void) | undefined;
 
   constructor(init: HoldInit) {
@@ -137,10 +119,8 @@ export class Hold {
 
   /**
    * Starts an extension to `ttlMs` from `startMs` (`wallStartMs` on the wall clock) and returns its
-   * sequence number. A node may run it any time from now, whether or not a quorum ends up agreeing, and
-   * a TTL shorter than what is left cuts our keys' life there: so the validity is capped at once at what
-   * this extension guarantees, `ttlMs` − drift from its start. An extension to at least what is left
-   * changes nothing until it is applied ({@link applyExtension}).
+   * sequence number. Any node may run it from now on, whatever the vote, so a TTL shorter than what is
+   * left caps the validity at once; a longer one changes nothing until applied ({@link applyExtension}).
    */
   beginExtension(startMs: number, wallStartMs: number, ttlMs: number): number {
     const sequence = ++this.extensionsStarted;
@@ -152,11 +132,9 @@ export class Hold {
   }
 
   /**
-   * Extension `sequence` ({@link beginExtension}) was agreed by a quorum with validity left: the validity
-   * runs to what it guarantees, capped by the extensions started after it, which every node runs after
-   * it; `nodes` are its outcomes at the decision. Does nothing when one started after it was applied
-   * already. The keys expire on the nodes at `keysExpireAt` at the latest, unless extended again.
-   * Returns `false`, applying nothing, once the validity ran out as the signal told ({@link hasRunOut}).
+   * Extension `sequence` was agreed by a quorum with validity left: the validity runs to what it
+   * guarantees, capped by the extensions started after it (every node runs them after it), unless one
+   * started later was applied already. Returns `false`, applying nothing, once {@link hasRunOut}.
    */
   applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes: readonly (ExtendNodeOutcome | undefined)[]): boolean {
     this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
@@ -166,15 +144,15 @@ export class Hold {
     this.extensionApplied = sequence;
     this.ttlMs = ttlMs;
     this.extensionNodes = nodes;
-    const bounds = (this.#extensionBounds ?? []).filter((bound) => bound.sequence >= sequence);
     let validUntil = Infinity;
     let expiresAt = Infinity;
-    for (const bound of bounds) {
+    for (const bound of this.#extensionBounds ?? []) {
+      if (bound.sequence < sequence) continue;
       validUntil = Math.min(validUntil, bound.validUntil);
       expiresAt = Math.min(expiresAt, bound.expiresAt);
     }
     // Only those started after it can still cap a later one.
-    this.#extensionBounds = bounds.filter((bound) => bound.sequence > sequence);
+    this.#extensionBounds = this.#extensionBounds?.filter((bound) => bound.sequence > sequence);
     this.#setValidity(validUntil, expiresAt);
     return true;
   }
@@ -207,11 +185,7 @@ export class Hold {
     return () => listeners.delete(listener);
   }
 
-  /**
-   * Names this hold in the diagnostics payloads (`holdId`), from its acquisition to its release or loss:
-   * a process-wide counter, not a secret (the token is). Given on first read, which a traced acquisition
-   * makes as it publishes its result; the same on every read after.
-   */
+  /** Names this hold in the diagnostics payloads (`holdId`): a process-wide counter, not a secret, given on first read. */
   get id(): number {
     let id = holdIds.get(this);
     if (id === undefined) {
@@ -250,13 +224,12 @@ export class Hold {
       controller.abort(this.lostBecause);
     } else if (!this.isReleased) {
       if (this.set.lifecycle.isClosed) this.abortSignal(lockClosedErrorOf(this.resources, this.what));
-      else if (this.validUntil <= this.set.options.clock.now()) {
-        this.hasRunOut = true;
-        this.abortSignal(this.#expiredReason());
-      }
-      else {
+      else if (this.validUntil > this.set.options.clock.now()) {
         this.#armSignalTimer();
         this.watchClose();
+      } else {
+        this.hasRunOut = true;
+        this.abortSignal(this.#expiredReason());
       }
     }
     return controller.signal;
@@ -273,8 +246,7 @@ export class Hold {
   /**
    * Aborts the signal when the hold's validity ends, never after: the timer waits the whole milliseconds
    * left, rounded down, and is re-armed when an extension moved the end meanwhile. The fraction of a
-   * millisecond left then is given up (the validity ends there): a timer cannot wait for it, and one that
-   * waited a whole millisecond more would let the holder act on the lock for up to 1 ms past its validity.
+   * millisecond left then is given up (the validity ends there): one more millisecond would be past it.
    */
   #armSignalTimer(): void {
     const { clock } = this.set.options;
@@ -304,9 +276,8 @@ export class Hold {
   }
 
   /**
-   * Keeps `handle` extended with the extension `start` makes (see `keepExtended`), counted among the
-   * hold's, until it stops on its own (its reason then aborts the signal), the handle lets it go
-   * ({@link letGoOf}), or the `Redlock` closes. Does nothing while the handle has one already.
+   * Keeps `handle` extended with the extension `start` makes (see `keepExtended`) until it stops on its own
+   * (its reason then aborts the signal), the handle lets it go ({@link letGoOf}), or the `Redlock` closes.
    */
   keepHandleExtended(handle: object, start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
     if (this.extensions?.has(handle)) return;

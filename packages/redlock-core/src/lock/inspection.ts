@@ -13,14 +13,12 @@ import { resolveResources } from '../settings/resolve-resources.js';
 export async function inspectResource(set: NodeSet, resource: string): Promise<LockInspection> {
   const quorum = quorumOf(set.nodes.length);
   const { options } = set;
-  const {
-    resources: [name],
-    keys,
-  } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
+  const { resources, keys } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
+  const name = resources[0] as string;
   const remaining: number[] = [];
-  if (set.lifecycle.isClosed) throw closedErrorOf('inspect', [name as string]);
-  // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
+  if (set.lifecycle.isClosed) throw closedErrorOf('inspect', resources);
   throwIfMisconfigured(set);
+  // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
   const calls = new FanOut<'locked' | 'free' | 'foreign'>(set, 'inspect').sendToEveryNode(10_000, keys.length, async (adapter, call, nodeIndex) => {
     const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScriptOf(call, nodeIndex)));
     if (reply === 'free' || reply === 'foreign') return reply;
@@ -36,11 +34,11 @@ export async function inspectResource(set: NodeSet, resource: string): Promise<L
   const answered = inspected.filter((node) => node.status !== 'timeout' && node.status !== 'error').length;
   if (answered < quorum) {
     throw new LockInspectError(
-      `Could not inspect ${describeResources([name as string])}: ${describeOutcomes(outcomes)}, quorum is ${quorum}`,
-      { resource: name as string, nodes: inspected },
+      `Could not inspect ${describeResources(resources)}: ${describeOutcomes(outcomes)}, quorum is ${quorum}`,
+      { resource: name, nodes: inspected },
     );
   }
   const lockedMs = inspected.flatMap((node) => (node.status === 'locked' ? [node.remainingMs] : [])).sort((a, b) => b - a);
   const remainingMs = lockedMs[quorum - 1] ?? 0;
-  return { resource: name as string, isLocked: remainingMs > 0, remainingMs, nodes: inspected };
+  return { resource: name, isLocked: remainingMs > 0, remainingMs, nodes: inspected };
 }

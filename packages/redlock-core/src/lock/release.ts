@@ -10,10 +10,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { type Release, releaseAndRetry, releaseRunOf, type ReleaseStatus, sendAgainAfterError } from './cleanup.js';
 import type { Hold } from './hold.js';
 
-/**
- * What a release of `hold` removes, and until when it is worth sending again; `confirmedCount` 0 for
- * `release()`'s own, whose confirmations are counted (see {@link Release.confirmedCount}).
- */
+/** What a release of `hold` removes, and until when; `confirmedCount` 0 for `release()`'s own (see {@link Release.confirmedCount}). */
 export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number): Release {
   return { keys: hold.keys, token: hold.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount };
 }
@@ -27,10 +24,10 @@ export function releaseTraced(hold: Hold, resources: readonly string[]): Promise
 }
 
 /**
- * Releases `hold` on every node it wrote to, a lock's by default, or a semaphore's or read-write lock's
- * `release` with its `errorOf`; resolves once a quorum confirmed (the others finish in the background:
- * `settled`), or rejects with `errorOf`'s error (a {@link LockReleaseError} for a lock) once every node
- * reported without a quorum, forgetting the release so that calling `release()` again retries.
+ * Releases `hold` on every node it wrote to, a lock's by default, or a claim's `release` with its
+ * `errorOf`; resolves once a quorum confirmed (the others finish in the background: `settled`), or once
+ * every node reported without one, rejects with `errorOf`'s error, forgetting the release so that calling
+ * `release()` again retries.
  */
 export async function releaseOnEveryNode(
   hold: Hold,
@@ -46,7 +43,6 @@ export async function releaseOnEveryNode(
   if (!hasQuorum) {
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
     const nodes = await calls.allSettled();
-    // Forgotten, so that calling release() again retries.
     hold.release = undefined;
     throw errorOf(nodes, `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`);
   }
@@ -69,10 +65,9 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
 }
 
 /**
- * Sends `release` to every node of `hold` that was sent a write, each announcing its own release to the waiters that listen there, as one fan-out whose vote counts either answer as a confirmation
- * that the node holds none of our keys any more, and records it as `hold.releasedOn`. A module function,
- * so that a call still waiting for a far node keeps alive the fan-out and the release: not the lock (see
- * bench/scripts/far-node-retention.mjs).
+ * Sends `release` to every node of `hold` that was sent a write, as one fan-out whose vote counts either
+ * answer as a confirmation, recorded as `hold.releasedOn`. A module function, so that a call still waiting
+ * for a far node keeps alive the fan-out and the release, not the lock (bench/scripts/far-node-retention.mjs).
  */
 function releaseWhereWritten(
   set: NodeSet,
@@ -89,9 +84,8 @@ function releaseWhereWritten(
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
   });
-  // Every node announces its own release: a waiter listens to its lead node, the node it asks first, and
-  // is woken only once the previous owner's key is gone there (see `watch` in release-notifications.ts).
-  const run = release.run ?? releaseRunOf(release, release.announce);
+  // Every node announces its own release: a waiter listens to its lead node only (release-notifications.ts).
+  const run = release.run ?? releaseRunOf(release);
   for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
     const node = nodes[nodeIndex] as NodeState;
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
@@ -105,10 +99,9 @@ function releaseWhereWritten(
 }
 
 /**
- * A node that had not answered when the hold was granted set our keys later. While the hold is still
- * held (by any handle), nothing is needed: its release will reach that node. Once it was released, lost
- * or expired, the keys there would block others until their TTL, so they are removed, unless the
- * release already deleted them there (so ran after the acquisition).
+ * A node that had not answered when the hold was granted set our keys later. While the hold is active,
+ * its release will reach that node; once it is not, the keys there are removed, unless the release
+ * already deleted them there (so ran after the acquisition).
  */
 export function removeLateGrant(hold: Hold, nodeIndex: number): void {
   if (hold.isActive) return;

@@ -12,18 +12,14 @@ export type Admission = 'call' | 'probe' | 'refused';
 
 /**
  * Whether a node answers, judged from its calls. The moment a call passes its deadline with no answer
- * from the node since it was sent (to it or to any other call), the node is *silent*: new calls are
- * refused at once, without a command sent, until the node answers anything again (that call late, or
- * another). A call that times out while the node answered others meanwhile was only given too short a
- * timeout for a node that slowed down: its late answer widens the next ones. So a node that accepts commands and never answers (a
- * hung or stopped server, a black-holed link) holds only the calls sent before the first deadline passed,
- * plus its probes, and their memory in the client stops growing; and a node that only slowed down is
- * measured by its late answer, which widens its timeout, before its next call.
+ * from the node since it was sent (to any call), the node is *silent*: new calls are refused at once,
+ * without a command sent, until the node answers anything again. So a node that accepts commands and never
+ * answers holds only the calls sent before the first deadline passed, plus its probes; a call that timed
+ * out while the node answered others was only given too short a timeout, which its late answer widens.
  *
  * While silent, one call at a time goes out as a probe: the first call after the timeout, then one after
- * each probe that timed out, {@link FIRST_PROBE_DELAY_MS} later at first, twice as long each time, at most
- * {@link MAX_PROBE_DELAY_MS}. A probe gets the longest timeout the node may have (see `NodeLatency`), so
- * that a node that stepped to a far round trip answers it in time: it fails one call, not several.
+ * each probe that timed out, {@link FIRST_PROBE_DELAY_MS} later at first, doubling up to
+ * {@link MAX_PROBE_DELAY_MS}. A probe gets the longest timeout the node may have (see `NodeLatency`).
  *
  * up ──a call times out, nothing answered since it was sent──▶ silent ──a call is admitted as the probe──▶ probing ──any answer──▶ up
  *                          silent ◀──the probe timed out (the next waits twice as long)── probing

@@ -7,10 +7,8 @@ export interface Due {
   /** The timer's own bookkeeping, which only it writes: the slot in its pending list, or -1 (to start with). */
   pendingSlot: number;
   /**
-   * Whether it belongs to an operation a caller awaits (the nodes its decision did not need included, until
-   * they answer or time out). While one that is pending does, the timer keeps the process alive, so that
-   * an awaited operation settles even when no connection is left to do so; work started in the
-   * background (a cleanup no one awaits) never keeps it alive, as the lifecycle's background timers do not.
+   * Whether it belongs to an operation a caller awaits: while one is pending, the timer keeps the process
+   * alive, so that it settles even when no connection is left to do so. Background work never does.
    */
   readonly isAwaited: boolean;
   /** Called once the deadline has passed (late when the event loop was blocked), with the clock's time then. */
@@ -18,34 +16,26 @@ export interface Due {
 }
 
 /**
- * How late a timeout timer may fire, in milliseconds, before its calls are owed a fresh window: the larger
- * of 5 ms and a tenth of the timeout. Later than that, the event loop was blocked (a long synchronous task,
- * a GC pause, a paused VM), and a client that sends its commands on a later turn of the loop (node-redis
- * writes on `setImmediate`) may have sent them only after the block: their answers cannot have come yet.
+ * How late a timeout timer may fire, in milliseconds, before its calls are owed a fresh window: later, the
+ * event loop was blocked, and a client that writes on a later turn of the loop (node-redis, on
+ * `setImmediate`) may have sent its commands only after the block.
  */
 export function stallThresholdMs(timeoutMs: number): number {
   return Math.max(5, timeoutMs / 10);
 }
 
 /**
- * One timer for every pending deadline on a clock, armed for the earliest, instead of a timer set and
- * cleared for each of them: every acquisition and release waits for its nodes under a deadline that it
- * rarely reaches, and Node's `setTimeout()` with its `clearTimeout()` was the costliest step of the core's
- * part of an acquire+release (about 14% of its instructions; bench/RESULTS.md). A deadline that passes is
- * expired on the timer's next firing, in the order of the deadlines.
+ * One timer for every pending deadline on a clock, armed for the earliest, instead of a timer per
+ * deadline: deadlines are rarely reached, and `setTimeout()` with `clearTimeout()` was about 14% of the
+ * core's instructions per acquire+release (bench/RESULTS.md). Passed deadlines expire in their order.
  *
- * A timer that can be unref'd (Node's) keeps the process alive only while a deadline someone awaits is
- * pending (see {@link Due.isAwaited}). While nothing is pending, it stays armed but unref'd, so the next
- * deadline usually needs no new timer, and an idle `Redlock` never keeps the process alive; a timer of
+ * A Node timer keeps the process alive only while an awaited deadline is pending. While nothing is
+ * pending, it stays armed but unref'd, so the next deadline usually needs no new timer; a timer of
  * another clock (a virtual one in tests) is cleared, so that none is left behind.
  */
 export class DeadlineTimer {
   readonly #clock: Clock;
-  /**
-   * The pending deadlines, in no order; each knows its slot (`pendingSlot`), so that one is removed in
-   * constant time. A list rather than a `Set`: V8 reallocates a `Set`'s table each time it empties, which
-   * this one does twice per acquire+release.
-   */
+  /** The pending deadlines, each knowing its slot: a list, as V8 reallocates a `Set`'s table each time it empties. */
   readonly #pending: Due[] = [];
   #timer: unknown;
   /** The armed timer when it is Node's, which can be unref'd and ref'd again. */
@@ -129,9 +119,8 @@ export class DeadlineTimer {
     for (const due of passed) due.expire(now);
     let earliest = Infinity;
     for (const due of this.#pending) earliest = Math.min(earliest, due.deadline);
-    // An expiry that waits again armed the timer for its own new deadline, which another pending one may
-    // precede. From the clock's time, not from `reached`: a timer that fires early would otherwise carry
-    // its earliness into the next one, and the next, until calls time out long before their deadline.
+    // An expiry that waits again armed the timer for its own deadline, which another may precede. From the
+    // clock's time, not `reached`: else a timer that fires early carries its earliness into the next ones.
     if (earliest < this.#armedFor) this.#arm(earliest);
   };
 }

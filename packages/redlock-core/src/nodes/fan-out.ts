@@ -26,15 +26,13 @@ export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
 /**
  * The calls of one operation to the nodes of a `Redlock`, by node index: one object rather than one per
  * call, one deadline, one tally, and with `yes`, the {@link Vote} over the outcomes ({@link decided}). Each call:
- * - is refused at once, nothing sent, when its node is silent or its server unusable (never a `'cleanup'`;
- *   a silent node gets one probe at a time, see `CircuitBreaker`); at first contact the server probe goes
- *   out ahead of it (see `NodeState.checkServer`);
- * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); a timer
- *   late by more than {@link stallThresholdMs} means the event loop stalled, and the calls still pending
- *   get one more full timeout from then, once per fan-out (validity still counts from the attempt's start);
- * - tells its node's health how it went (`NodeState.call…`: breaker, latency, counters, error channel);
- * - settles with one outcome, which never rejects; its answer is still read after a timeout (a late answer
- *   still needs cleaning up: {@link lateAnswerOf}).
+ * - is refused at once, nothing sent, when its node is silent or its server unusable (never a `'cleanup'`);
+ *   at first contact the server probe goes out ahead of it (see `NodeState.checkServer`);
+ * - times out `timeoutMs` after its start on the clock's one timer (see {@link DeadlineTimer}); after a
+ *   stall (the timer late by more than {@link stallThresholdMs}), the calls still pending get one more
+ *   full timeout, once per fan-out;
+ * - tells its node's health how it went (`NodeState.call…`), and settles with one outcome, which never
+ *   rejects; its answer is still read after a timeout, as a late answer needs cleaning up ({@link lateAnswerOf}).
  */
 export class FanOut<S extends string> implements Due, RenewableCall {
   /** The outcomes by node index, filled in as the calls settle (also after the vote was decided). */
@@ -70,10 +68,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /**
    * @param yes - The status (or the two statuses) that count as yes in the vote; none for a fan-out without one.
-   * @param work - Who waits for the calls: their caller only (`'awaited'`); their caller and `redlock.close()`,
-   *   within its bound (`'tracked'`: releases, a failed attempt's cleanup); `redlock.close()` only
-   *   (`'background'`: a cleanup no one awaits); or no one (`'detached'`: re-setting keys a node lost). The
-   *   last two never keep the process alive (see {@link Due.isAwaited}).
+   * @param work - Who waits for the calls: their caller (`'awaited'`), also `redlock.close()` (`'tracked'`:
+   *   releases, a failed attempt's cleanup), `redlock.close()` only (`'background'`), or no one
+   *   (`'detached'`: re-seeding). The last two never keep the process alive (see {@link Due.isAwaited}).
    */
   constructor(set: NodeSet, operation: NodeOperation, yes?: S | readonly [S, S], work: FanOutWork = 'awaited') {
     const nodeCount = set.nodes.length;
@@ -160,9 +157,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /**
    * Whether a failed operation need not wait for node `nodeIndex`'s call, cleaned up in the background: a
-   * silent node's probe still unanswered (the node gets no other call until it settles, so no later attempt
-   * can meet what it may write), or once the refusals settled the failure (`isSettled`), a first contact
-   * still unanswered (given the longest timeout there is, it has not answered while the others did).
+   * silent node's probe still unanswered (no later attempt can meet what it may write: the node gets no
+   * other call meanwhile), or once the refusals settled the failure, a first contact still unanswered.
    */
   isLeftOutOfFailure(nodeIndex: number, isSettled: boolean): boolean {
     const flags = this.#flags[nodeIndex] as number;
@@ -170,10 +166,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return (flags & PROBE) !== 0 || (isSettled && (flags & FIRST_CONTACT) !== 0);
   }
 
-  /**
-   * Resolves with every outcome once all the calls settled but those `isLeftOut` marks (by node index),
-   * which are reported as not answered `elapsedMs` after the operation's start unless they settled by then.
-   */
+  /** Every outcome once all the calls settled but those `isLeftOut` marks, reported as not answered after `elapsedMs` unless settled. */
   async settledExcept(isLeftOut: readonly boolean[], elapsedMs: number): Promise<NodeOutcome<S>[]> {
     if (!isLeftOut.includes(true)) return this.allSettled();
     const waitedFor: Promise<NodeOutcome<S>>[] = [];
@@ -213,10 +206,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     });
   }
 
-  /**
-   * What the script did on node `nodeIndex`, whenever the node answers, even after its call timed out or
-   * failed a server check: the status, or `undefined` when it never answers one (an error, or nothing sent).
-   */
+  /** What the script did on node `nodeIndex`, whenever it answers, even after a timeout or a failed server check; `undefined` for none. */
   lateAnswerOf(nodeIndex: number): Promise<S | undefined> {
     const flags = this.#flags[nodeIndex] as number;
     if ((flags & SENT) === 0) return Promise.resolve(undefined);
@@ -243,8 +233,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** The timer found {@link deadline} passed: see the class's comment. */
   expire(now: number): void {
-    // A stall is judged by the pending call due first (one renewed since the timer was armed is due later)
-    // and, of those due together, of the shortest timeout: how late the timer may fire before it is a stall.
+    // A stall is judged by the pending call due first and, of those due together, of the shortest timeout.
     let first = -1;
     for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
       if (((this.#flags[nodeIndex] as number) & PENDING) === 0) continue;
@@ -262,8 +251,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     // The timer ran its course, so every call due by the deadline it was armed for is due, even if the
     // clock reads a little earlier (see `DeadlineTimer`).
     const reached = Math.max(now, this.deadline);
-    // After a stalled event loop, Node runs due timers before it reads sockets: give replies that have
-    // already arrived one turn of the loop to settle their calls before calling the nodes timed out.
+    // After a stalled event loop, Node runs due timers before it reads sockets: replies already there get a turn first.
     setImmediate(() => {
       this.deadline = Infinity;
       for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
@@ -287,7 +275,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */
   #setDeadline(nodeIndex: number, deadline: number): void {
     this.#timing[3 * nodeIndex + 2] = deadline;
-    // Off the timer with a deadline: the timer fired, and the expiry, waiting for its turn of the loop, arms it again then.
+    // Off the timer with a deadline: the timer fired, and the expiry waiting for its turn of the loop arms it then.
     if (deadline >= this.deadline || (this.pendingSlot === -1 && this.deadline !== Infinity)) return;
     if (this.pendingSlot !== -1) this.#timer.delete(this);
     this.deadline = deadline;
@@ -307,7 +295,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return true;
   }
 
-  /** Reads the adapter's reply with `reader` when it comes; not in `send`, where the closures cost some 130 instructions per acquire+release more. */
+  /** Reads the adapter's reply with `reader`; not in `send`, where the closures cost some 130 instructions per acquire+release more. */
   #readLater(nodeIndex: number, reply: PromiseLike<unknown>, reader: ReplyReader<S>): void {
     reply.then((value) => this.#read(nodeIndex, reader, false, value), (error: unknown) => this.#read(nodeIndex, reader, true, error));
   }

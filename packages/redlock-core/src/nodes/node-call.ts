@@ -1,5 +1,4 @@
-// What one node call is: how it sends its script and reads the reply, and what kind of call it is. The
-// calls themselves are made, timed and counted by a fan-out (fan-out.ts).
+// What one node call is: how it sends its script and reads the reply, and what kind of call it is (see fan-out.ts).
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from '../scripts/reply-reader.js';
 

@@ -1,11 +1,7 @@
 import { defaultNodeTimeoutMs, NODE_TIMEOUT_MS_PER_KEY } from '../settings/defaults.js';
 import type { ResolvedOptions } from '../settings/resolve-options.js';
 
-/**
- * The longest a node timeout may grow to by itself, in milliseconds, however long the TTL: far enough for
- * a node across an ocean (round trips of 150-300 ms) with room for its variance, short enough that a node
- * that stopped answering cannot hold up a decision that needs its vote for long.
- */
+/** The longest a node timeout may grow to by itself, in milliseconds: enough for a node across an ocean. */
 export const ADAPTIVE_TIMEOUT_MAX_MS = 1_000;
 
 /**
@@ -15,73 +11,48 @@ export const ADAPTIVE_TIMEOUT_MAX_MS = 1_000;
 export const ADAPTIVE_TIMEOUT_MAX_TTL_SHARE = 0.1;
 
 /**
- * The largest share of the TTL a node's timeout may take when its measured pace (its covered round trip
- * with the margin) needs more than {@link ADAPTIVE_TIMEOUT_MAX_TTL_SHARE}: half the TTL, still at most
- * {@link ADAPTIVE_TIMEOUT_MAX_MS}. A node 120 ms away cannot answer within a tenth of a 1 s TTL, and every
- * lock on such nodes failed, where waiting for them leaves a validity of some 0.87 s. Only a measured pace
- * reaches this far, until the node's next timeout: a first contact and the calls after a timeout stay within
- * the tenth until it answers again (a node that stopped answering must not hold every call up for half the
- * TTL), and a node slower than half the TTL is not waited for.
+ * The largest share of the TTL a node's timeout may take when its measured pace needs more than
+ * {@link ADAPTIVE_TIMEOUT_MAX_TTL_SHARE}: a node 120 ms away cannot answer within a tenth of a 1 s TTL.
+ * Only a measured pace reaches this far: a first contact and the calls after a timeout stay within the
+ * tenth (a node that stopped answering must not hold every call up for half the TTL).
  */
 export const ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE = 0.5;
 
-/**
- * The least margin over the round trip a node timeout covers, in milliseconds: on a steady link the
- * recent round trips are all alike, and a timeout equal to them would fire on every slightly slower answer.
- */
+/** The least margin over the covered round trip, in milliseconds: a steady link's answers are all alike. */
 export const ADAPTIVE_TIMEOUT_MIN_MARGIN_MS = 10;
 
 /**
- * The share of the covered round trip a node timeout adds to it (see {@link NodeLatency}): jitter that
- * exceeds the second-slowest of the last {@link RTT_WINDOW_SIZE} answers rarely exceeds it by a quarter.
- * On a 70 ms link with an exponential tail (mean 20 ms), 1.9 % of calls timed out spuriously with this
- * margin, 3.2 % with RFC 6298's rule, 4.2 % with a tenth, 0.6 % with half (which would also make every
- * failing call to a far node wait a fifth longer); see the evaluation in node-latency.test.ts.
+ * The share of the covered round trip a node timeout adds to it. On a 70 ms link with an exponential tail
+ * (mean 20 ms), 1.9 % of calls timed out spuriously with this margin, 3.2 % with RFC 6298's rule, 4.2 %
+ * with a tenth, 0.6 % with half; see the evaluation in node-latency.test.ts.
  */
 export const ADAPTIVE_TIMEOUT_MARGIN_SHARE = 0.25;
 
 /**
  * How many of a node's latest measured round trips its timeout looks at. More remember a slow phase
- * longer (after a step down from 300 ms to 1 ms the timeout stays up for this many answers less one) and
- * make jitter time out less often: on the link above, 4.2 % of calls timed out with 8, 1.9 % with 16,
- * 1.1 % with 24; and 16 answers reach back over a second of calls 100 ms apart, so a node slow every
- * other second fails far fewer calls than with 8.
+ * longer and make jitter time out less often: on the link above, 4.2 % of calls timed out with 8, 1.9 %
+ * with 16, 1.1 % with 24.
  */
 export const RTT_WINDOW_SIZE = 16;
 
 /**
- * The least time between the starts of two calls whose round trips a node's latency takes, in
- * milliseconds. Calls that start closer together (a busy lock loop starts one every few hundred
- * microseconds) travel the same path at nearly the same moment: their round trips tell little new, and
- * measuring each costs a clock reading per answer. TCP likewise times one segment per round trip, not each
- * one. 4 ms keeps 250 samples a second per node in a busy loop (the window then spans 64 ms or more), and
- * takes nearly every call of a serial loop to a node a few milliseconds away; how soon a step up is seen
- * does not depend on it, as the first slow answer is taken (after a timeout, every answer is).
+ * The least time between the starts of two calls whose round trips are taken, in milliseconds: calls
+ * closer together travel the same path at nearly the same moment, and measuring each costs a clock
+ * reading per answer (TCP likewise times one segment per round trip). After a timeout, every answer is taken.
  */
 export const RTT_SAMPLE_SPACING_MS = 4;
 
 /**
  * A node's round trip as its answers show it, and the timeout that follows from it: the timeout covers
- * the slower of the latest round trip and the second-slowest of the last {@link RTT_WINDOW_SIZE}, plus a
- * quarter and 10 ms ({@link ADAPTIVE_TIMEOUT_MARGIN_SHARE}, {@link ADAPTIVE_TIMEOUT_MIN_MARGIN_MS}):
- * - a single slow answer among fast ones is covered for the next call only (it may be the first of a step
- *   up, and then the next answers are slow too and keep it covered), and forgotten at the next fast
- *   answer, where RFC 6298's smoothed mean and deviation (TCP's rule, used before) kept the timeout at
- *   the ceiling and took about 18 answers to come down;
- * - a step up is covered from its first late answer on, as with RFC 6298 (which covered 1.125 × the step);
- * - a step down is followed once fewer than two slow answers are left among the last 16.
- * The timeout stays within two bounds for the TTL at hand:
- * - the floor is the fixed default (`ttlMs / 200` within [50, 1000] ms, see `defaultNodeTimeoutMs`), so
- *   a near node keeps the timeout it always had and the event-loop-stall grace it relies on;
- * - the ceiling is `ttlMs × 0.1`, at most 1 s (never below the floor), so waiting cannot eat the validity;
- *   a node whose measured pace needs more (a far node under a short TTL) gets its pace, up to half the
- *   TTL and 1 s ({@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}).
- * Before its first answer, and after a timeout until it answers again, a node gets the ceiling: its calls
- * are then first contacts and probes (a silent node gets no other call, see `CircuitBreaker`), and a
- * timeout that is too long only delays a decision that needs that node's vote, while one too short would
- * misjudge a node that stepped farther away and fail its calls until one answer came back in time.
- * The smoothed round trip and its deviation (RFC 6298's SRTT and RTTVAR) are still kept, for
- * `nodeHealth()`: they describe the link, the window sets the timeout.
+ * the slower of the latest round trip and the second-slowest of the last {@link RTT_WINDOW_SIZE}, plus
+ * {@link ADAPTIVE_TIMEOUT_MARGIN_SHARE} and {@link ADAPTIVE_TIMEOUT_MIN_MARGIN_MS}. So a single slow answer
+ * is covered for the next call only, a step up from its first late answer on, and a step down once fewer
+ * than two slow answers are left in the window (RFC 6298's mean and deviation, used before, took about
+ * 18 answers to come down after one slow answer). The floor is the fixed default (`defaultNodeTimeoutMs`),
+ * the ceiling `ttlMs × 0.1`, at most 1 s, or for a measured pace {@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}.
+ * Before its first answer, and after a timeout until it answers again, a node gets the ceiling: too long
+ * only delays a decision, too short would misjudge a node that stepped farther away. The smoothed round
+ * trip and its deviation (RFC 6298's SRTT and RTTVAR) are kept for `nodeHealth()` only.
  *
  * State: unmeasured ──answer──▶ measured ──timeout──▶ silent ──answer──▶ measured.
  */
@@ -96,11 +67,7 @@ export class NodeLatency {
   #coveredMs = -1;
   /** Whether a call timed out since the node last answered. */
   #isSilent = false;
-  /**
-   * The bounds and the timeout last worked out, for a TTL of {@link #boundsTtlMs} and a call over
-   * {@link #boundsKeyCount} keys (`ttlMs` -1 before the first): every fan-out asks every node its timeout,
-   * nearly always for the TTL it asked before. An answer or a timeout updates the timeout in place.
-   */
+  /** The bounds and timeout last worked out, for a TTL and key count (-1 before the first): nearly always the next asked. */
   #boundsTtlMs = -1;
   #boundsKeyCount = 0;
   #floorMs = 0;
@@ -118,12 +85,9 @@ export class NodeLatency {
   }
 
   /**
-   * How far the node is, for choosing a lead node among the nearest (see `leadNodeIndexOf`): the pace its
-   * timeout follows (the covered round trip with its margin), before the floor and ceiling a timeout is
-   * kept within; `Infinity` before its first answer, and after a timeout until it answers again (it may
-   * may have stopped answering). Not the timeout: its floor (50 ms under a 10 s TTL) makes nodes 0 and 30 ms
-   * away look alike, and a jitter of a millisecond moves a node in or out of that tie, so that clients side
-   * by side choose different nodes.
+   * How far the node is, for choosing a lead node (see `leadNodeIndexOf`): the pace its timeout follows,
+   * without the timeout's floor, which makes nodes 0 and 30 ms away look alike (and clients side by side
+   * would choose different nodes on a millisecond of jitter); `Infinity` before its first answer and while silent.
    */
   distanceMs(): number {
     const coveredMs = this.#coveredMs;
@@ -136,19 +100,12 @@ export class NodeLatency {
     return this.#deviationMs;
   }
 
-  /**
-   * Whether the round trip of an answer to a call that started at `startedAtMs` is worth taking: the first
-   * one, every one after a timeout (the node may have slowed down: how much is what the next timeout
-   * needs), and otherwise one of the calls that start {@link RTT_SAMPLE_SPACING_MS} or more apart.
-   */
+  /** Whether to take the round trip of a call started at `startedAtMs`: while silent, or {@link RTT_SAMPLE_SPACING_MS} after the last. */
   wantsRoundTripOf(startedAtMs: number): boolean {
     return this.#isSilent || Math.abs(startedAtMs - this.#lastSampleStartMs) >= RTT_SAMPLE_SPACING_MS;
   }
 
-  /**
-   * Takes the round trip of one answer (on time or late: both are what the node takes), in milliseconds,
-   * of a call that started at `startedAtMs` (see {@link wantsRoundTripOf}).
-   */
+  /** Takes the round trip of one answer to a call started at `startedAtMs`, on time or late: both are what the node takes. */
   recordAnswer(rttMs: number, startedAtMs: number): void {
     this.#lastSampleStartMs = startedAtMs;
     const smoothed = this.#smoothedMs;
@@ -216,16 +173,14 @@ export class NodeLatency {
   }
 }
 
+/** A node as its timeout and distance are worked out: its own timeout, if any, and its latency. */
+type TimedNode = { readonly timeoutMs: number | undefined; readonly latency: NodeLatency };
+
 /**
  * How long one call over `keyCount` keys to `node` may take for a TTL: the node's own timeout, else the
  * Redlock's, else the one its measured latency calls for (see {@link NodeLatency}).
  */
-export function nodeTimeoutMsFor(
-  node: { readonly timeoutMs: number | undefined; readonly latency: NodeLatency },
-  options: ResolvedOptions,
-  ttlMs: number,
-  keyCount = 1,
-): number {
+export function nodeTimeoutMsFor(node: TimedNode, options: ResolvedOptions, ttlMs: number, keyCount = 1): number {
   return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.timeoutMs(ttlMs, keyCount);
 }
 
@@ -233,7 +188,7 @@ export function nodeTimeoutMsFor(
  * How far `node` is, for choosing a lead node (see `leadNodeIndexOf`): its own timeout, else the Redlock's
  * (the user's word for it), else its measured distance (see {@link NodeLatency.distanceMs}).
  */
-export function nodeDistanceMsFor(node: { readonly timeoutMs: number | undefined; readonly latency: NodeLatency }, options: ResolvedOptions): number {
+export function nodeDistanceMsFor(node: TimedNode, options: ResolvedOptions): number {
   return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.distanceMs();
 }
 
@@ -241,12 +196,7 @@ export function nodeDistanceMsFor(node: { readonly timeoutMs: number | undefined
  * The longest of {@link nodeTimeoutMsFor} over `nodes`: how long a waiter gives its subscriptions to be in
  * place, so that a far node that answers is not taken for one that cannot subscribe.
  */
-export function longestNodeTimeoutMs(
-  nodes: readonly { readonly timeoutMs: number | undefined; readonly latency: NodeLatency }[],
-  options: ResolvedOptions,
-  ttlMs: number,
-  keyCount = 1,
-): number {
+export function longestNodeTimeoutMs(nodes: readonly TimedNode[], options: ResolvedOptions, ttlMs: number, keyCount = 1): number {
   let longestMs = 0;
   for (const node of nodes) longestMs = Math.max(longestMs, nodeTimeoutMsFor(node, options, ttlMs, keyCount));
   return longestMs;

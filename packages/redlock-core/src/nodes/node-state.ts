@@ -81,10 +81,9 @@ type FailedOutcome = Extract<NodeOutcome<never>, { readonly error: NodeError }>;
 
 /**
  * One node as a `Redlock` sees it: its adapter and timeout, plus what its calls taught: whether it
- * answers (its {@link CircuitBreaker}) and which server it is. At first contact a probe script goes out
- * ahead of the first call on the node's connection (so it costs no round trip of its own): it tells the
- * server's run id, so that two nodes that are one server are caught before they count as two, and its
- * eviction policy, which can delete lock keys under memory pressure.
+ * answers (its {@link CircuitBreaker}) and which server it is. At first contact a probe script tells the
+ * server's run id, so that one server is never counted as two nodes, and its eviction policy, which can
+ * delete lock keys under memory pressure.
  */
 export class NodeState implements ResolvedNode {
   readonly adapter: RedisAdapter;
@@ -96,11 +95,7 @@ export class NodeState implements ResolvedNode {
   readonly latency = new NodeLatency();
   /** The calls that got no answer, for `redlock.stats()`. */
   readonly callCounters = new NodeCallCounters();
-  /**
-   * Whether the node's timeout follows its round trip (no `timeoutMs` of its own, no `nodeTimeoutMs`): only
-   * then may a call that timed out still be answered late without counting against the node, since its late
-   * answer widens the next timeouts. A fixed timeout is how long the user lets the node take.
-   */
+  /** Whether the node's timeout follows its round trip: no `timeoutMs` of its own, no `nodeTimeoutMs`. */
   readonly isTimeoutAdaptive: boolean;
   readonly #servers: ServerRegistry;
   /** `undefined` until the server is known; a pending probe; or what it told. */
@@ -109,24 +104,13 @@ export class NodeState implements ResolvedNode {
   #refusal: NodeError | undefined;
   /** Why the last probe failed, while the server is not known. */
   #probeError: unknown;
-  /**
-   * While the node is down because its client had no connection (see {@link callFailed}), that
-   * connection's latest error: the cause of the calls refused meanwhile. `undefined` once the client has
-   * connected again, and when the last call the node did not answer timed out.
-   */
+  /** While the node is down for want of a connection (see {@link callFailed}), its latest error: the cause of the calls refused. */
   #connectionError: unknown;
 
-  /**
-   * The outcomes of this node's answers, made once each (see {@link answerOf}), in the order their statuses
-   * first came: a node answers a handful of statuses, looked up at every answer, and comparing a few
-   * interned strings costs less than hashing one for a `Map`.
-   */
+  /** One frozen outcome per status answered, in a list: a few interned strings compare faster than a `Map` hashes. */
   readonly #answers: NodeOutcome<string>[] = [];
 
-  /**
-   * The outcome of a call this node answered with `status`: one frozen object per status, shared by every
-   * call that got that answer, rather than one allocated per answer.
-   */
+  /** The outcome of a call this node answered with `status`, shared by every such call rather than one allocated per answer. */
   answerOf<S extends string>(status: S): NodeOutcome<S> {
     const answers = this.#answers;
     for (let index = 0; index < answers.length; index += 1) {
@@ -148,12 +132,10 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
-   * Opens a call to this node: how it may be sent (`'call'`, or `'probe'` for a silent node's one call at a
-   * time, see {@link CircuitBreaker}), or the outcome to settle it with at once, nothing sent, when it must
-   * not be sent now: a refused server, or a silent or disconnected node (counted and published as part of
-   * `operation`).
-   * With {@link checkServer}, {@link callAnswered}, {@link callTimedOut} and {@link callFailed}, the one
-   * way a node call reaches the node's health: its breaker, latency, counters and first-contact check.
+   * Opens a call to this node: `'call'`, `'probe'` (a silent node's one call at a time, see
+   * {@link CircuitBreaker}), or the outcome to settle it with at once, nothing sent: a refused server, or a
+   * silent or disconnected node (counted and published as part of `operation`). With {@link checkServer}
+   * and the `call…` methods below, the one way a node call reaches the node's health.
    */
   admitCall<S extends string>(clock: Clock, operation: NodeOperation): Exclude<Admission, 'refused'> | NodeOutcome<S> {
     let refusal = this.#refusal;
@@ -176,12 +158,7 @@ export class NodeState implements ResolvedNode {
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error: refusal });
   }
 
-  /**
-   * The node answered a call that started at `startedAtMs` on `clock`, in time or late: either way it is
-   * there (see {@link CircuitBreaker}). Tells the latency the round trip when the call `isMeasured` and the
-   * latency wants it: a late answer is measured too, as it is how long this node takes, which its next
-   * timeout must allow.
-   */
+  /** The node answered a call that started at `startedAtMs`, in time or late; its round trip is measured when `isMeasured`. */
   callAnswered(clock: Clock, startedAtMs: number, isMeasured: boolean): void {
     const now = clock.now();
     this.breaker.recordAnswer(now);
@@ -190,10 +167,9 @@ export class NodeState implements ResolvedNode {
 
   /**
    * A call that started at `startedAtMs` (the probe, when `wasProbe`) did not answer within `timeoutMs`:
-   * tells the breaker, and the latency when the node is silent for it (see {@link CircuitBreaker}), and
    * returns the timed-out outcome, counted and published as part of `operation`. When the client has no
-   * connection now (see `RedisAdapter.connectionError`), the call never reached the node: the node is down
-   * for want of a connection, its timeout stays as it is, and the error's `cause` is the connection's.
+   * connection now, the call never reached the node: the node is down for want of a connection, and its
+   * timeout stays as it is.
    */
   callTimedOut<S extends string>(clock: Clock, startedAtMs: number, timeoutMs: number, operation: NodeOperation, wasProbe: boolean): NodeOutcome<S> {
     const connectionError = this.#connectionErrorNow();
@@ -205,20 +181,16 @@ export class NodeState implements ResolvedNode {
     // (a dropped connection whose client forgot the command) would otherwise hold back every call's answer
     // for ever. A later answer to the old probe is still learnt.
     if (this.#facts instanceof Promise) this.#facts = undefined;
-    const error = new NodeError(
-      connectionError === undefined ? `Node ${this.index} did not answer within ${timeoutMs} ms` : `Node ${this.index} did not answer within ${timeoutMs} ms: not connected (${describeCause(connectionError)})`,
-      { nodeIndex: this.index, isTimeout: true, cause: connectionError },
-    );
+    const notConnected = connectionError === undefined ? '' : `: not connected (${describeCause(connectionError)})`;
+    const error = new NodeError(`Node ${this.index} did not answer within ${timeoutMs} ms${notConnected}`, { nodeIndex: this.index, isTimeout: true, cause: connectionError });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
   }
 
   /**
-   * A call that started at `startedAtMs` (the probe, when `wasProbe`) failed with `cause`: the adapter
-   * rejected, or the reply made no sense. Usually the node answered, so the breaker counts it as up. When
-   * the adapter says the client has no connection to the node (see `RedisAdapter.connectionError`), the
-   * node answered nothing: the breaker counts the call as one the node did not answer, as a timeout, and
-   * its calls are refused until the client has connected again and a probe is answered. Returns the
-   * failed outcome, counted and published as part of `operation`.
+   * A call that started at `startedAtMs` (the probe, when `wasProbe`) failed with `cause`: usually the node
+   * answered, so it counts as up; but when its client has no connection (`RedisAdapter.connectionError`),
+   * the call counts as a timeout, and calls are refused until the client has connected again and a probe
+   * is answered. Returns the failed outcome, counted and published as part of `operation`.
    */
   callFailed<S extends string>(clock: Clock, cause: unknown, operation: NodeOperation, startedAtMs: number, wasProbe: boolean): NodeOutcome<S> {
     const connectionError = this.#connectionErrorNow(cause);
@@ -228,17 +200,12 @@ export class NodeState implements ResolvedNode {
     } else if (this.breaker.recordTimeout(now, startedAtMs, wasProbe)) {
       this.#connectionError = connectionError;
     }
-    const error =
-      connectionError === undefined
-        ? new NodeError(`Node ${this.index} failed: ${describeCause(cause)}`, { nodeIndex: this.index, isTimeout: false, cause })
-        : new NodeError(`Node ${this.index} is not connected: ${describeCause(connectionError)}`, { nodeIndex: this.index, isTimeout: false, cause: connectionError });
+    const message = connectionError === undefined ? `Node ${this.index} failed: ${describeCause(cause)}` : `Node ${this.index} is not connected: ${describeCause(connectionError)}`;
+    const error = new NodeError(message, { nodeIndex: this.index, isTimeout: false, cause: connectionError ?? cause });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error });
   }
 
-  /**
-   * Why the node's client has no connection now, as its adapter tells (see `RedisAdapter.connectionError`),
-   * given what a call rejected with if one did.
-   */
+  /** Why the node's client has no connection now, as its adapter tells, given what a call rejected with if one did. */
   #connectionErrorNow(rejection?: unknown): unknown {
     const { adapter } = this;
     if (adapter.connectionError === undefined) return undefined;
@@ -257,10 +224,9 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
-   * At first contact, sends the probe script; resolves with why the node must not be used, or `undefined`
-   * if it may (also when the probe failed: the node is probed again at its next call). Returns `undefined`
-   * at once when the server is known. Call it right before sending the call it checks, so that the probe
-   * goes out first on the same connection and costs no round trip of its own. Never rejects.
+   * At first contact, sends the probe script, right before the call it checks so that it costs no round
+   * trip of its own; resolves with why the node must not be used, or `undefined` if it may (also when the
+   * probe failed: it goes again with the next call). `undefined` at once when the server is known. Never rejects.
    */
   checkServer(): Promise<Error | undefined> | undefined {
     const facts = this.#facts;
@@ -280,8 +246,7 @@ export class NodeState implements ResolvedNode {
 
   /**
    * Why a call's answer must not count although no problem is known: the probe ahead of it failed on the
-   * way (a dropped connection), so the server is still unknown, and it may be another node's server
-   * counted twice. A server that refused the probe is used without the check instead (see {@link noteAnswered}).
+   * way, so the server may be another node's counted twice. One that refused the probe is used unchecked ({@link noteAnswered}).
    */
   #unchecked(): Error | undefined {
     const cause = this.#probeError;
@@ -321,9 +286,8 @@ export class NodeState implements ResolvedNode {
   #learn(facts: ServerFacts): void {
     this.#facts = facts;
     this.#probeError = undefined;
-    const duplicate = this.#servers.claim(this.index, facts.runId);
-    if (duplicate !== undefined) return;
-    if (!isEvictingPolicy(facts.maxmemoryPolicy)) return;
+    // A duplicate server fails every operation already (see `throwIfMisconfigured`).
+    if (this.#servers.claim(this.index, facts.runId) !== undefined || !isEvictingPolicy(facts.maxmemoryPolicy)) return;
     const risk = `Node ${this.index} runs with maxmemory-policy ${facts.maxmemoryPolicy}, which deletes keys with a TTL under memory pressure, lock keys among them: give lock nodes \`noeviction\` or an instance of their own`;
     if (this.#servers.refuseEvictingNodes) {
       this.#refusal = new NodeError(`${risk} (refused: \`refuseEvictingNodes\` is on)`, {

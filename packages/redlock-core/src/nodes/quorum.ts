@@ -1,5 +1,5 @@
-// How many nodes must agree, and the vote that counts their answers as they come. The calls whose outcomes
-// it counts are made by a fan-out (fan-out.ts).
+// How many nodes must agree, and the vote that counts their answers as they come (from a fan-out, fan-out.ts).
+import { onAbort } from '../base/abort-listeners.js';
 
 /** The number of nodes that must agree: a strict majority, ⌊n/2⌋+1. */
 export function quorumOf(nodeCount: number): number {
@@ -51,10 +51,7 @@ export class Vote<S extends string> {
     onDecided?.(hasQuorum);
   }
 
-  /**
-   * Resolves once the vote is decided, with whether a quorum said yes; with `false` at once when `signal`
-   * aborts first.
-   */
+  /** Resolves once the vote is decided, with whether a quorum said yes; with `false` at once when `signal` aborts first. */
   decided(signal?: AbortSignal): Promise<boolean> {
     if (this.isDecided) return Promise.resolve(this.hasQuorum);
     const decided = (this.#decided ??= new Promise((resolve) => {
@@ -63,10 +60,9 @@ export class Vote<S extends string> {
     if (signal === undefined) return decided;
     if (signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const onAbort = (): void => resolve(false);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const stopListening = onAbort(signal, () => resolve(false));
       void decided.then((hasQuorum) => {
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         resolve(hasQuorum);
       });
     });

@@ -18,14 +18,11 @@ const EVICTING_POLICIES = new Set([
  * never be one server (it would count one vote twice). Once that is found, every operation fails with it.
  */
 export class ServerRegistry {
-  readonly refuseEvictingNodes: boolean;
   /** Set once two nodes were found to be one server; every operation then rejects with it. */
   configurationError: NodeConfigurationError | undefined;
   readonly #nodeByRunId = new Map<string, number>();
 
-  constructor(refuseEvictingNodes: boolean) {
-    this.refuseEvictingNodes = refuseEvictingNodes;
-  }
+  constructor(readonly refuseEvictingNodes: boolean) {}
 
   /** Records that node `nodeIndex` is the server `runId`; returns the error if another node is it too. */
   claim(nodeIndex: number, runId: string): NodeConfigurationError | undefined {

@@ -57,10 +57,7 @@ export class AcquisitionStats {
     'foreign-key': 0,
   };
 
-  /**
-   * Counts one acquisition while it runs, and how it ended; returns its promise itself, with no promise
-   * wrapped around it (each layer of promises costs every acquisition).
-   */
+  /** Counts one acquisition while it runs, and how it ended; returns its promise itself, with no layer of promise around it. */
   track<T>(acquiring: () => Promise<T>): Promise<T> {
     const running = acquiring();
     this.started();
@@ -72,10 +69,7 @@ export class AcquisitionStats {
     return running;
   }
 
-  /**
-   * Counts one acquisition that starts now, for a caller that tells how it ended ({@link onResolved} or
-   * {@link onRejected}, once) from handlers it has anyway: no promise of its own.
-   */
+  /** Counts one acquisition that starts now, for a caller that tells how it ended ({@link onResolved} or {@link onRejected}). */
   started(): void {
     this.#waiting += 1;
   }
@@ -98,12 +92,7 @@ export class AcquisitionStats {
       acquisitions: this.#acquisitions,
       failures: { ...this.#failures },
       waiting: this.#waiting,
-      nodes: nodes.map(({ index, callCounters }) => ({
-        nodeIndex: index,
-        errors: callCounters.errors,
-        timeouts: callCounters.timeouts,
-        skippedWhileDown: callCounters.skippedWhileDown,
-      })),
+      nodes: nodes.map(({ index, callCounters: { errors, timeouts, skippedWhileDown } }) => ({ nodeIndex: index, errors, timeouts, skippedWhileDown })),
     };
   }
 }

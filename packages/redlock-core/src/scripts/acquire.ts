@@ -105,18 +105,12 @@ export function isRefusal(status: string | undefined): boolean {
   return status === 'held' || status === 'restarting' || status === 'foreign';
 }
 
-/**
- * Adapters without `trySet` whose server refused `SET … NX … GET` with a syntax error, as servers before
- * Redis 7.0 do: they take every lock by the script from then on.
- */
+/** Adapters without `trySet` whose server (before Redis 7.0) refused `SET … NX … GET`: they take every lock by the script. */
 const withoutSetIfAbsent = new WeakSet<RedisAdapter>();
 /** Whether {@link withoutSetIfAbsent} ever had an adapter: until one, every acquisition skips the lookup. */
 let isAnyWithoutSetIfAbsent = false;
 
-/**
- * Whether a lock can be taken on `adapter` by a {@link SetReader}: it has `trySet`, or `setIfAbsent` and its
- * server accepted it so far.
- */
+/** Whether a lock can be taken on `adapter` by a {@link SetReader}: it has `trySet`, or a `setIfAbsent` its server accepts. */
 export function canSetIfAbsent(adapter: RedisAdapter): boolean {
   return adapter.trySet !== undefined || (adapter.setIfAbsent !== undefined && !(isAnyWithoutSetIfAbsent && withoutSetIfAbsent.has(adapter)));
 }
@@ -127,17 +121,20 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * not a lock, or our own token (the command ran before for this attempt: a client re-sent it): the acquire
  * script then decides, atomically again, and grants a key freed meanwhile. So no node ever sends back what
  * a key holds: a foreign value may be megabytes, read back on every attempt (a 16 MB one made one
- * `acquire()` pull 897 MB from 5 nodes, and time out). An adapter with only the older `setIfAbsent` gets
- * {@link SetIfAbsentReader}. Made once per attempt; each node call sends with it and reads its reply with
- * it (see `ReplyReader`). It keeps only its key, token and TTL, not the attempt: a call still waiting for a far node
- * keeps it alive.
+ * `acquire()` pull 897 MB from 5 nodes, and time out). Made once per attempt; each node call sends with it
+ * and reads its reply with it (see `ReplyReader`). It keeps only its key, token and TTL, not the attempt: a
+ * call still waiting for a far node keeps it alive.
+ *
+ * An adapter with only the older `setIfAbsent` gets `SET key token NX PX ttlMs GET`: granted when the key
+ * was missing or already held our token; any other value (downloaded whole: why `trySet` replaced it), or
+ * `WRONGTYPE`, goes to the script as above. A server that cannot combine `NX` with `GET` (a syntax error,
+ * before Redis 7.0) gets the script, now and from then on. Any other rejection fails the call, as it would
+ * have failed the script (`SET … NX PX` has no syntax error before Redis 7.0).
  */
 export class SetReader implements ReplyReader<AcquireStatus> {
   readonly #key: string;
   readonly #token: string;
   readonly #ttlMs: number;
-  /** Made at the first adapter without `trySet`: the three adapters of this repository have it. */
-  #withGet: SetIfAbsentReader | undefined;
 
   constructor(key: string, token: string, ttlMs: number) {
     this.#key = key;
@@ -147,79 +144,44 @@ export class SetReader implements ReplyReader<AcquireStatus> {
 
   /** Sends the SET to `adapter` (which must pass {@link canSetIfAbsent}). */
   send(adapter: RedisAdapter): Promise<unknown> {
-    if (adapter.trySet === undefined) return this.#setIfAbsent().send(adapter);
-    return adapter.trySet(this.#key, this.#token, this.#ttlMs);
-  }
-
-  read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): AcquireStatus | Promise<AcquireStatus> {
-    if (adapter.trySet === undefined) return this.#setIfAbsent().read(reply, adapter, call, nodeIndex);
-    if (reply === 'OK') return 'acquired';
-    if (reply === null) return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
-    throw unexpectedReply('acquire', reply);
-  }
-
-  /** Any rejection of `trySet` fails the call, as it would have failed the script: `SET … NX PX` has no syntax error before Redis 7.0. */
-  recover(error: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
-    if (adapter.trySet === undefined) return this.#setIfAbsent().recover(error, adapter, call, nodeIndex);
-    throw error;
-  }
-
-  /** The reader for an adapter with `setIfAbsent` only: the one way this reader sends to such an adapter. */
-  #setIfAbsent(): SetIfAbsentReader {
-    return (this.#withGet ??= new SetIfAbsentReader(this.#key, this.#token, this.#ttlMs));
-  }
-}
-
-/**
- * Takes the lock on one key by `SET key token NX PX ttlMs GET` (the adapter's `setIfAbsent`), for an
- * adapter without `trySet`: granted when the key was missing, or already held our token (a client re-sent
- * the command). Any other value (downloaded whole: why `trySet` replaced it) is another owner's lock or a
- * key that is not a lock, which only its TTL tells apart: the acquire script then decides, atomically
- * again (and grants a key freed meanwhile); so it does for a key of another type (`WRONGTYPE`), which the
- * script calls foreign. A server that cannot combine `NX` with `GET` (a syntax error, before Redis 7.0)
- * gets the script, now and from then on; any other rejection fails the call, as it would have failed the
- * script.
- */
-class SetIfAbsentReader implements ReplyReader<AcquireStatus> {
-  readonly #key: string;
-  readonly #token: string;
-  readonly #ttlMs: number;
-
-  constructor(key: string, token: string, ttlMs: number) {
-    this.#key = key;
-    this.#token = token;
-    this.#ttlMs = ttlMs;
-  }
-
-  send(adapter: RedisAdapter): Promise<unknown> {
+    if (adapter.trySet !== undefined) return adapter.trySet(this.#key, this.#token, this.#ttlMs);
     return (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs);
   }
 
   read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): AcquireStatus | Promise<AcquireStatus> {
-    if (reply === null || reply === this.#token) return 'acquired';
-    if (typeof reply === 'string') return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
+    if (adapter.trySet !== undefined) {
+      if (reply === 'OK') return 'acquired';
+      if (reply === null) return this.#byScript(adapter, call, nodeIndex);
+    } else {
+      if (reply === null || reply === this.#token) return 'acquired';
+      if (typeof reply === 'string') return this.#byScript(adapter, call, nodeIndex);
+    }
     throw unexpectedReply('acquire', reply);
   }
 
   recover(error: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
+    if (adapter.trySet !== undefined) throw error;
     const message = errorMessageOf(error);
-    if (WRONG_TYPE_PATTERN.test(message)) return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
-    if (!SYNTAX_ERROR_PATTERN.test(message)) throw error;
-    withoutSetIfAbsent.add(adapter);
-    isAnyWithoutSetIfAbsent = true;
-    return acquireKeyByScript(adapter, call, nodeIndex, this.#key, this.#token, this.#ttlMs);
+    if (SYNTAX_ERROR_PATTERN.test(message)) {
+      withoutSetIfAbsent.add(adapter);
+      isAnyWithoutSetIfAbsent = true;
+    } else if (!WRONG_TYPE_PATTERN.test(message)) {
+      throw error;
+    }
+    return this.#byScript(adapter, call, nodeIndex);
   }
-}
 
-/**
- * The acquire script for a lock on one key: no restart grace, no fencing (see `acquireArgsOf`). It follows a
- * command the node just answered, so it is alive: the call gets a fresh timeout for the script, as for the
- * EVAL after `NOSCRIPT`. Else a node more than half its timeout away would time out on every lock another
- * owner holds (its two round trips), and a waiter would report it unreachable and back its timeout off.
- */
-function acquireKeyByScript(adapter: RedisAdapter, call: RenewableCall, nodeIndex: number, key: string, token: string, ttlMs: number): Promise<AcquireStatus> {
-  call.renewTimeout(nodeIndex);
-  return runScript(adapter, acquireScript, [key], acquireArgsOf(token, ttlMs, 0, false), onNoScriptOf(call, nodeIndex), parseAcquireReply);
+  /**
+   * The acquire script for the key: no restart grace, no fencing (see `acquireArgsOf`). It follows a
+   * command the node just answered, so it is alive: the call gets a fresh timeout for the script, as for
+   * the EVAL after `NOSCRIPT`. Else a node more than half its timeout away would time out on every lock
+   * another owner holds (its two round trips), and a waiter would report it unreachable and back off.
+   */
+  #byScript(adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
+    call.renewTimeout(nodeIndex);
+    const args = acquireArgsOf(this.#token, this.#ttlMs, 0, false);
+    return runScript(adapter, acquireScript, [this.#key], args, onNoScriptOf(call, nodeIndex), parseAcquireReply);
+  }
 }
 
 /**

@@ -46,14 +46,12 @@ export const READ_KEY_LUA = `local function readKey(command, key)
   return reply
 end`;
 
-/** Every script defined, so that a node's `NOSCRIPT` can forget them all there. */
-const definedScripts: LuaScript[] = [];
+/** Every script defined so far, in the order their modules loaded: a node's `NOSCRIPT` forgets them all there. */
+export const definedScripts: LuaScript[] = [];
 
 /**
- * Defines a script by its source and the hex SHA1 of that source, written beside it rather than hashed
- * when the module loads: hashing loaded node:crypto, some 3 ms of every process that loads the package.
- * A unit test checks each against the hash of its source (lua-script.test.ts), and prints the new one
- * when a script changes.
+ * Defines a script by its source and the hex SHA1 of that source, written beside it: hashing at load
+ * loaded node:crypto, some 3 ms of every process. lua-script.test.ts checks each, and prints the new one.
  */
 export function defineScript(name: string, source: string, sha1: string): LuaScript {
   const script = { name, source, sha1, cachedOn: new WeakSet<RedisAdapter>() };
@@ -61,20 +59,12 @@ export function defineScript(name: string, source: string, sha1: string): LuaScr
   return script;
 }
 
-/** Every script defined so far, in the order their modules loaded. */
-export function allDefinedScripts(): readonly LuaScript[] {
-  return definedScripts;
-}
-
 /**
  * Runs `script` on `node` in one round trip whenever it can: EVALSHA once the node is known to have
- * cached the script, so its source crosses the network once per node; EVAL (which runs and caches it) as
- * long as that is not known, e.g. at first contact. A node that lost its cache unseen (restart, failover,
- * SCRIPT FLUSH) answers `NOSCRIPT`; the script then goes again by EVAL, after `onNoScript` (which renews
- * the call's timeout: the node did answer), and the node counts as having lost every script, so the next
- * script there goes by EVAL at once instead of costing two round trips too. Resolves with the reply
- * passed through `parse`, when given (in the same step: no promise more per call). Throws synchronously
- * only if the adapter does, breaking its contract; the fan-out (`FanOut.send`) turns that into a failed call.
+ * cached the script, else EVAL (which caches it). A node that lost its cache unseen (restart, failover,
+ * SCRIPT FLUSH) answers `NOSCRIPT`: the script goes again by EVAL, after `onNoScript` (which renews the
+ * call's timeout: the node did answer), and the node counts as having lost every script. Resolves with
+ * the reply passed through `parse`, when given. Throws synchronously only if the adapter does.
  */
 export function runScript<T = unknown>(
   node: RedisAdapter,
@@ -84,9 +74,8 @@ export function runScript<T = unknown>(
   onNoScript?: () => void,
   parse?: (reply: unknown) => T,
 ): Promise<T> {
-  if (!isCachedOn(node, script)) return evalScript(node, script, keys, args, parse);
-  // A rejection handler rather than an async function with try/await: no frame to suspend and resume on
-  // every node call.
+  if (!script.cachedOn.has(node)) return evalScript(node, script, keys, args, parse);
+  // A rejection handler rather than try/await: no frame to suspend and resume on every node call.
   return node.evalsha(script.sha1, keys, args).then(parse, (error: unknown) => evalAfterNoScript(error, node, script, keys, args, onNoScript, parse)) as Promise<T>;
 }
 
@@ -114,7 +103,7 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
    */
   send(node: RedisAdapter): Promise<unknown> {
     const script = this.#script;
-    if (isCachedOn(node, script)) return node.evalsha(script.sha1, this.#keys, this.#args);
+    if (script.cachedOn.has(node)) return node.evalsha(script.sha1, this.#keys, this.#args);
     return evalScript(node, script, this.#keys, this.#args, undefined, throwEvalRejection);
   }
 
@@ -130,11 +119,7 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
 
 /** What a {@link ScriptReader}'s EVAL rejected with, told apart from an EVALSHA's rejection: never sent again. */
 class EvalRejection {
-  readonly cause: unknown;
-
-  constructor(cause: unknown) {
-    this.cause = cause;
-  }
+  constructor(readonly cause: unknown) {}
 }
 
 function throwEvalRejection(error: unknown): never {
@@ -144,11 +129,6 @@ function throwEvalRejection(error: unknown): never {
 /** The `onNoScript` of {@link runScript} for the call to node `nodeIndex`: renews its timeout. Made only where a script may need it. */
 export function onNoScriptOf(call: RenewableCall, nodeIndex: number): () => void {
   return () => call.renewTimeout(nodeIndex);
-}
-
-/** Whether `node` is known to have cached `script`, so that EVALSHA runs it in one round trip. */
-function isCachedOn(node: RedisAdapter, script: LuaScript): boolean {
-  return script.cachedOn.has(node);
 }
 
 /** What follows a rejected EVALSHA: after `NOSCRIPT`, the same script by EVAL; any other rejection is thrown again. */

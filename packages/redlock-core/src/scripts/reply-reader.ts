@@ -2,20 +2,15 @@
 // and the fan-out that uses them (nodes/fan-out.ts), so that neither imports the other's layer upward.
 import type { RedisAdapter } from '../base/adapter.js';
 
-/**
- * A node call whose timeout can start again: told when its node answered `NOSCRIPT` (so it is alive),
- * before the EVAL that follows. A method of the call rather than a closure made for every call.
- */
+/** A node call whose timeout can start again, once its node answered `NOSCRIPT` (so it is alive), for the EVAL that follows. */
 export interface RenewableCall {
   renewTimeout(nodeIndex: number): void;
 }
 
 /**
- * How the calls of one fan-out send their command and read its reply, made once for all of them: a node
- * call hands it its node's adapter, then reads what the adapter's promise settled with, from its own pair
- * of handlers on that promise, so reading a reply costs no promise and no turn of the microtask queue of
- * its own. Each call hands it itself, to renew its timeout after `NOSCRIPT` (see `onNoScriptOf` in
- * lua-script.ts).
+ * How the calls of one fan-out send their command and read its reply, made once for all of them: the call
+ * reads what the adapter's promise settled with from its own handlers on it, so reading a reply costs no
+ * promise of its own. Each call hands itself, to renew its timeout after `NOSCRIPT`.
  */
 export interface ReplyReader<S extends string> {
   /** Sends the command to `adapter`; resolves or rejects with the reply, unread. */

@@ -13,7 +13,7 @@ import { readWriteAcquireScript } from '../scripts/read-write-acquire.js';
 import { readWriteInspectScript } from '../scripts/read-write-inspect.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
-import { FakeKeyspace, isInsideRestartGrace, OTHER_OWNER_TOKEN } from './fake-keyspace.js';
+import { FakeKeyspace, isInsideRestartGrace } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
@@ -246,10 +246,7 @@ export class FakeNode implements RedisAdapter {
     });
   }
 
-  /**
-   * The fault knobs, checked before any command runs: throws the error injected with `failNext` for
-   * `script`, else `errorReply`; returns `garbageReply`; `undefined` when the command is to run.
-   */
+  /** The fault knobs, before any command runs: throws `failNext`'s error for `script`, else `errorReply`; returns `garbageReply`. */
   #fault(script: ScriptName): { readonly value: unknown } | undefined {
     const injected = this.#failNext.get(script)?.shift();
     if (injected !== undefined) throw injected;
@@ -318,13 +315,10 @@ export class FakeNode implements RedisAdapter {
         return [1, Math.max(0, ...(counters as number[]))];
       }
       case 'extend': {
-        // A key of another type is never ours: not held (the script reads it with pcall).
-        const valueOf = (key: string): string | undefined => {
-          const entry = keyspace.peek(key);
-          return entry === undefined ? (keyspace.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined) : entry.type === 'string' ? entry.value : '<not a string>';
-        };
-        if (keys.some((key) => valueOf(key) !== undefined && valueOf(key) !== token)) return 0;
-        const missing = keys.filter((key) => keyspace.get(key) === undefined).length;
+        // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).
+        const states = keys.map((key) => this.#lockKeyState(key, token));
+        if (states.includes('held') || states.includes('foreign')) return 0;
+        const missing = states.filter((state) => state === 'missing').length;
         if (missing > 0 && args[2] !== '1') return 2;
         for (const key of keys) keyspace.set(key, token, ttlMs);
         return missing > 0 ? 2 : 1;
@@ -338,10 +332,7 @@ export class FakeNode implements RedisAdapter {
     }
   }
 
-  /**
-   * What a resource key is to the owner of `token`: a lock key is a string with a TTL, so a key that is
-   * neither missing nor ours is another owner's lock only if it is one; anything else is foreign.
-   */
+  /** What a resource key is to the owner of `token`: neither missing nor ours, it is another owner's lock only if a string with a TTL. */
   #lockKeyState(key: string, token: string): 'missing' | 'ours' | 'held' | 'foreign' {
     const type = this.keyspace.typeOf(key);
     if (type === 'none') return 'missing';

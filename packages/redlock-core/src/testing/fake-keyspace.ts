@@ -7,11 +7,6 @@ export const OTHER_OWNER_TOKEN = 'another-owner';
 /** A key's type, as TYPE reports it. Lock keys and fencing counters are strings; the others are data a test plants. */
 export type FakeKeyType = 'string' | 'hash' | 'list' | 'set' | 'zset';
 
-/** The error Redis replies to GET on a key of another type. */
-function wrongTypeError(): Error {
-  return new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
-}
-
 /**
  * The clock a server expires keys by. A `Clock` (the core's, or a test's virtual one) is one; a simulation passes a drifting or jumping
  * view of it, since Redis expires keys by its own clock.
@@ -102,7 +97,7 @@ export class FakeKeyspace {
    */
   get(key: string): string | undefined {
     const entry = this.#live(key);
-    if (entry !== undefined && entry.type !== 'string') throw wrongTypeError();
+    if (entry !== undefined && entry.type !== 'string') throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
     return entry?.value ?? (this.isHeldByAnotherOwner ? OTHER_OWNER_TOKEN : undefined);
   }
 

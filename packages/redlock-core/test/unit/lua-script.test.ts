@@ -6,7 +6,7 @@ import { acquireScript, parseAcquireReply } from '../../src/scripts/acquire.js';
 import { extendScript, parseExtendReply } from '../../src/scripts/extend.js';
 import { parseFenceReply } from '../../src/scripts/fence.js';
 import { parseInspectReply } from '../../src/scripts/inspect.js';
-import { allDefinedScripts, runScript, unexpectedReply } from '../../src/scripts/lua-script.js';
+import { definedScripts, runScript, unexpectedReply } from '../../src/scripts/lua-script.js';
 import { parseReleaseReply, releaseScript } from '../../src/scripts/release.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
@@ -17,15 +17,15 @@ describe('defineScript', () => {
     // Every module of src/scripts, so that a script no other test loads is checked too.
     const files = readdirSync(new URL('../../src/scripts/', import.meta.url)).filter((file) => file.endsWith('.ts'));
     for (const file of files) await import(`../../src/scripts/${file.replace(/\.ts$/, '.js')}`);
-    const written = allDefinedScripts().map(({ name, sha1 }) => `${name} ${sha1}`);
+    const written = definedScripts.map(({ name, sha1 }) => `${name} ${sha1}`);
     // On a failure, the SHA1 to write beside the script's source is the one this side shows.
-    const hashed = allDefinedScripts().map(({ name, source }) => `${name} ${createHash('sha1').update(source).digest('hex')}`);
+    const hashed = definedScripts.map(({ name, source }) => `${name} ${createHash('sha1').update(source).digest('hex')}`);
     expect(written).toEqual(hashed);
     expect(written.length).toBeGreaterThanOrEqual(15);
   });
 
   it('gives every script a distinct SHA1', () => {
-    const scripts = allDefinedScripts();
+    const scripts = definedScripts;
     expect(new Set(scripts.map((script) => script.sha1)).size).toBe(scripts.length);
   });
 });
