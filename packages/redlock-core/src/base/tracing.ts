@@ -50,20 +50,12 @@ function isTraced(traced: TracingChannel<unknown, object>): boolean {
   );
 }
 
-/** Whether the acquire channel has subscribers: only then is an acquisition traced. */
-export function isAcquireTraced(): boolean {
-  return isTraced(acquireChannel);
-}
-
-/** Whether the release channel has subscribers: only then is a release traced. */
-export function isReleaseTraced(): boolean {
-  return isTraced(releaseChannel);
-}
-
-/** Whether the attempt channel has subscribers: only then does an attempt time its node calls. */
-export function isAttemptTraced(): boolean {
-  return isTraced(attemptChannel);
-}
+/** Whether an acquisition is traced: the acquire channel has subscribers. */
+export const isAcquireTraced = (): boolean => isTraced(acquireChannel);
+/** Whether a release is traced: the release channel has subscribers. */
+export const isReleaseTraced = (): boolean => isTraced(releaseChannel);
+/** Whether an attempt is traced, and so times its node calls: the attempt channel has subscribers. */
+export const isAttemptTraced = (): boolean => isTraced(attemptChannel);
 
 /**
  * Runs `run` as one traced call on `traced`, with the events `tracePromise()` publishes (`start`, `end`,

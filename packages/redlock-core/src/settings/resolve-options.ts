@@ -146,10 +146,14 @@ export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensi
  */
 export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): WaitSettings {
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
-  if (retryCount !== undefined) checkRetryCount(retryCount);
+  if (retryCount !== undefined) {
+    // `-1` is node-redlock's "for ever": see `RedlockOptions.retryCount`.
+    const advice = retryCount === -1 ? ': to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`' : '';
+    checkInteger('retryCount', retryCount, 0, Number.MAX_SAFE_INTEGER, true, advice);
+  }
   if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);
   if (retryJitterMs !== undefined) checkDurationMs('retryJitterMs', retryJitterMs, 0);
-  if (waitMs !== undefined) checkWaitMs(waitMs);
+  if (waitMs !== undefined) checkInteger('waitMs', waitMs, 1, MAX_TTL_MS, true, waitMs === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '');
   const resolvedWaitMs = waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs;
   let resolvedRetryCount = retryCount === undefined ? defaults.retryCount : retryCount;
   // Only for a call: the `Redlock`'s own options (resolved over defaults without the flag) keep the default
@@ -172,28 +176,4 @@ export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): Wa
 export function defaultRetriesAdvice(settings: Pick<WaitSettings, 'retryCount' | 'isRetryCountDefault'>, waitMs: number | undefined): string {
   if (waitMs !== undefined || !settings.isRetryCountDefault || settings.retryCount === Infinity) return '';
   return `; its ${settings.retryCount} retries (the default) ran out: give \`waitMs\` to wait longer`;
-}
-
-/** A non-negative integer or `Infinity`; `-1` gets a message of its own (see {@link RedlockOptions.retryCount}). */
-function checkRetryCount(value: unknown): asserts value is number {
-  if (value === Infinity) return;
-  if (value === -1) {
-    throw new RangeError(
-      'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`',
-    );
-  }
-  checkType('retryCount', value, 'number');
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`Expected \`retryCount\` to be a non-negative integer or \`Infinity\`, got ${formatValue(value)}`);
-  }
-}
-
-/** A positive integer up to {@link MAX_TTL_MS}, or `Infinity`. */
-function checkWaitMs(value: unknown): asserts value is number {
-  if (value === Infinity) return;
-  checkType('waitMs', value, 'number');
-  if (!Number.isInteger(value) || value < 1 || value > MAX_TTL_MS) {
-    const advice = value === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '';
-    throw new RangeError(`Expected \`waitMs\` to be a positive integer up to ${MAX_TTL_MS} or \`Infinity\`, got ${formatValue(value)}${advice}`);
-  }
 }

@@ -20,13 +20,15 @@ export function checkSignal(signal: unknown): asserts signal is AbortSignal | un
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
 }
 
-export function checkInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
+/** Checks an integer from `min` up to `max`, or `Infinity` when `orInfinity`; `advice` ends the message of a number out of range. */
+export function checkInteger(name: string, value: unknown, min: number, max: number, orInfinity = false, advice = ''): asserts value is number {
+  if (orInfinity && value === Infinity) return;
   // A literal `typeof` rather than checkType(): this runs for every acquisition's TTL.
   if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
     const kind = min === 0 ? 'a non-negative integer' : 'a positive integer';
     const bound = max === Number.MAX_SAFE_INTEGER ? '' : ` up to ${max}`;
-    throw new RangeError(`Expected \`${name}\` to be ${kind}${bound}, got ${formatValue(value)}`);
+    throw new RangeError(`Expected \`${name}\` to be ${kind}${bound}${orInfinity ? ' or `Infinity`' : ''}, got ${formatValue(value)}${advice}`);
   }
 }
 
