@@ -145,9 +145,7 @@ export class Lifecycle {
   track(work: Promise<unknown>): void {
     if (this.#state === 'closed') return;
     this.#work.add(work);
-    const done = (): void => {
-      this.#work.delete(work);
-    };
+    const done = (): boolean => this.#work.delete(work);
     work.then(done, done);
   }
 

@@ -17,10 +17,11 @@ import {
   type NodeErrorMessage,
   type NodeOperation,
   type ReleaseTraceContext,
+  type ReleaseTraceResult,
   type TracedCallContext,
 } from './diagnostics.js';
 import { LockAcquireError } from './errors.js';
-import type { AcquireNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
+import type { AcquireNodeOutcome, NodeOutcome } from './outcomes.js';
 
 const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire);
 const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
@@ -107,21 +108,10 @@ function traceCall<C extends TracedCallContext & { result?: R; error?: unknown }
 }
 
 /** What an acquisition asked for, for its trace context. */
-export interface AcquireTraceRequest {
-  readonly operation: AcquireTraceContext['operation'];
-  readonly resources: readonly string[];
-  readonly ttlMs: number;
-  readonly isReentrant: boolean;
-}
+type AcquireTraceRequest = Pick<AcquireTraceContext, 'operation' | 'resources' | 'ttlMs' | 'isReentrant'>;
 
-/** What the acquire and extend traces read of a lock (a `Lock`, lock/lock.ts): never its token. */
-export interface TracedLock {
-  /** The hold's id (`Hold.id`), for the result. */
-  readonly holdId: number;
-  readonly attempts: number;
-  readonly remainingValidityMs: number;
-  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
-}
+/** What the acquire trace reads of a lock (a `Lock`, lock/lock.ts): never its token. */
+type TracedLock = Omit<AcquireTraceResult, 'isAcquired'>;
 
 /**
  * Runs one acquisition, traced on `redlock-core.acquire` when someone listens. `tryAcquire()`'s miss
@@ -191,15 +181,12 @@ export class AttemptTiming {
   }
 }
 
-/** What one attempt asked for, for its trace context. */
-export type AttemptTraceRequest = Omit<AttemptTraceContext, 'result' | 'error'>;
-
 /**
  * Runs one attempt traced on `redlock-core.attempt` (call it only when {@link isAttemptTraced}):
  * `run` gets the timing to record its node calls in, and `resultOf` turns its outcome into the result.
  */
 export function traceAttempt<T>(
-  request: AttemptTraceRequest,
+  request: Omit<AttemptTraceContext, 'result' | 'error'>,
   timing: AttemptTiming,
   run: () => Promise<T>,
   resultOf: (value: T, timing: AttemptTiming) => AttemptTraceResult,
@@ -214,10 +201,7 @@ export function traceExtend(request: Omit<ExtendTraceContext, 'result' | 'error'
 }
 
 /** Runs one release on the nodes, traced on `redlock-core.release` when someone listens. */
-export function traceRelease<T extends { readonly releasedCount: number; readonly nodes: readonly (ReleaseNodeOutcome | undefined)[] }>(
-  request: Omit<ReleaseTraceContext, 'result' | 'error'>,
-  run: () => Promise<T>,
-): Promise<T> {
+export function traceRelease<T extends ReleaseTraceResult>(request: Omit<ReleaseTraceContext, 'result' | 'error'>, run: () => Promise<T>): Promise<T> {
   if (!isTraced(releaseChannel)) return run();
   return traceCall(releaseChannel, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
 }

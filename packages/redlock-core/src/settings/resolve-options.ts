@@ -4,14 +4,8 @@ import { DEFAULT_OPTIONS, MAX_TTL_MS } from './defaults.js';
 import { checkDurationMs, checkInteger, checkSignal, checkType, checkOptionsObject, formatValue } from './value-checks.js';
 
 /** The options of a `Redlock` after validation, with defaults filled in. */
-export interface ResolvedOptions {
+export interface ResolvedOptions extends WaitSettings {
   readonly driftFactor: number;
-  readonly retryCount: number;
-  /** Whether `retryCount` was not given, so that each call's `waitMs` decides it (see {@link resolveRetries}). */
-  readonly isRetryCountDefault: boolean;
-  readonly retryDelayMs: number;
-  readonly retryJitterMs: number;
-  readonly waitMs: number;
   readonly nodeTimeoutMs: number | undefined;
   readonly keyPrefix: string;
   readonly restartGraceMs: number;
