@@ -114,13 +114,12 @@ type AcquireTraceRequest = Pick<AcquireTraceContext, 'operation' | 'resources' |
 type TracedLock = Omit<AcquireTraceResult, 'isAcquired'>;
 
 /**
- * Runs one acquisition, traced on `redlock-core.acquire` when someone listens. `tryAcquire()`'s miss
- * (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace as a result with
- * `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve with `undefined`.
- * Not async: an untraced acquisition gets no promise of its own wrapped around it.
+ * Runs one acquisition traced on `redlock-core.acquire` (call it only when {@link isAcquireTraced}).
+ * `tryAcquire()`'s miss (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace
+ * as a result with `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve
+ * with `undefined`.
  */
 export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
-  if (!isTraced(acquireChannel)) return run();
   let miss: LockAcquireError | undefined;
   const traced = traceCall(
     acquireChannel,
@@ -200,9 +199,8 @@ export function traceExtend(request: Omit<ExtendTraceContext, 'result' | 'error'
   return traceCall(extendChannel, { ...request }, run, (result) => result);
 }
 
-/** Runs one release on the nodes, traced on `redlock-core.release` when someone listens. */
+/** Runs one release on the nodes traced on `redlock-core.release` (call it only when {@link isReleaseTraced}). */
 export function traceRelease<T extends ReleaseTraceResult>(request: Omit<ReleaseTraceContext, 'result' | 'error'>, run: () => Promise<T>): Promise<T> {
-  if (!isTraced(releaseChannel)) return run();
   return traceCall(releaseChannel, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
 }
 

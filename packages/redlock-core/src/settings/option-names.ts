@@ -1,11 +1,7 @@
 // Every option's name and where it may be given, and the check that refuses an unknown one with the name
 // intended (another scope's option, another library's name, ours in another case).
 
-/**
- * Where an option may be given, and how messages name it: the `Redlock` constructor, the options of one of
- * its methods, or those of a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`,
- * or those of a read-write lock's acquisitions (read or write alike).
- */
+/** Where an option may be given, and how messages name it. */
 const SCOPE_LABELS = {
   Redlock: 'the `Redlock` constructor',
   acquire: '`acquire()`',
