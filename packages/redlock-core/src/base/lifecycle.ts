@@ -91,17 +91,14 @@ export class Lifecycle {
    * what it serves.
    */
   onClose(hook: () => void): () => void {
-    if (this.isClosed) {
-      hook();
-      return () => undefined;
-    }
     const entry: CloseHookEntry = { hook, previous: undefined, next: undefined };
-    this.#link(entry);
+    this.#add(entry);
     return () => unlink(entry);
   }
 
-  /** Adds `entry` at the end of the close hooks. */
-  #link(entry: CloseHookEntry): void {
+  /** Adds `entry` at the end of the close hooks, or runs it at once if the `Redlock` is closed. */
+  #add(entry: CloseHookEntry): void {
+    if (this.isClosed) return entry.hook();
     const ring = this.#closeHooks;
     entry.previous = ring.previous;
     entry.next = ring;
@@ -120,8 +117,7 @@ export class Lifecycle {
    */
   guardedCall<T>(closed: ClosedCall, abandon: (value: T) => Promise<unknown>, dispose?: () => void, settled?: SettleListener): GuardedCall<T> {
     const call = new GuardedCall(this, closed, abandon, dispose, settled);
-    if (this.isClosed) call.hook();
-    else this.#link(call);
+    this.#add(call);
     return call;
   }
 

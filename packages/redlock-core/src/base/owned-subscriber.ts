@@ -168,11 +168,8 @@ export class OwnedSubscriber {
    * listener on the client, each through a {@link lease} of its own.
    */
   static of(key: object, makeClient: () => OwnedSubscriberClient): OwnedSubscriber {
-    let owned = SHARED.get(key);
-    if (owned === undefined) {
-      owned = new OwnedSubscriber(makeClient());
-      SHARED.set(key, owned);
-    }
+    const owned = SHARED.get(key) ?? new OwnedSubscriber(makeClient());
+    SHARED.set(key, owned);
     return owned;
   }
 

@@ -34,6 +34,7 @@ const holdChannels = {
 };
 const lockLostChannel = channel(DIAGNOSTICS_CHANNELS.lockLost);
 const nodeErrorChannel = channel(DIAGNOSTICS_CHANNELS.nodeError);
+const TRACING_EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const;
 
 /**
  * Whether anyone listens to a tracing channel. Node 20.0–20.12 lack `TracingChannel.hasSubscribers`:
@@ -41,14 +42,7 @@ const nodeErrorChannel = channel(DIAGNOSTICS_CHANNELS.nodeError);
  */
 function isTraced(traced: TracingChannel<unknown, object>): boolean {
   const { hasSubscribers } = traced as { readonly hasSubscribers?: boolean };
-  if (hasSubscribers !== undefined) return hasSubscribers;
-  return (
-    traced.start.hasSubscribers ||
-    traced.end.hasSubscribers ||
-    traced.asyncStart.hasSubscribers ||
-    traced.asyncEnd.hasSubscribers ||
-    traced.error.hasSubscribers
-  );
+  return hasSubscribers ?? TRACING_EVENTS.some((event) => traced[event].hasSubscribers);
 }
 
 /** Whether an acquisition is traced: the acquire channel has subscribers. */
