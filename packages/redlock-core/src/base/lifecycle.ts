@@ -261,7 +261,7 @@ export class GuardedCall<T> implements CloseHookEntry {
   readonly promise: Promise<T>;
   #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
-  /** Set when the `Redlock` closed first, until the call reports: ends the background work that `close()` waits for. */
+  /** Set once the `Redlock` closed first; the call's report ends with it the background work that `close()` waits for. */
   #onReportedAfterClose: ((work?: Promise<unknown>) => void) | undefined;
   readonly #lifecycle: Lifecycle;
   readonly #closed: ClosedCall;

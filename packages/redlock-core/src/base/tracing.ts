@@ -220,8 +220,7 @@ export function traceHold<T extends TracedHold | undefined | void>(
 ): Promise<T> {
   const traced = holdChannels[channel];
   if (!isTraced(traced)) return run();
-  const traceContext: HoldTraceContext = context();
-  return traceCall(traced, traceContext, run, (value): HoldTraceResult => {
+  return traceCall(traced, context(), run, (value): HoldTraceResult => {
     const held = heldAfter?.() ?? value;
     if (held === undefined || channel === 'release') return { isHeld: false, attempts: 0, remainingValidityMs: 0, holdId: undefined };
     // An extension's hold is named by its context.
