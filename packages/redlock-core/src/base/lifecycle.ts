@@ -203,7 +203,7 @@ export class Lifecycle {
    * clears every timer set with {@link setTimer}, and refuses new ones and new work. A call pending on a
    * node for which `isWorthWaitingOn` says no (asked again as calls settle) is not waited for.
    */
-  async settle(timeoutMs: number, isWorthWaitingOn: (nodeIndex: number) => boolean = () => true): Promise<void> {
+  async settle(timeoutMs: number, isWorthWaitingOn: (nodeIndex: number) => boolean): Promise<void> {
     const clock = this.#clock;
     let deadline: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {

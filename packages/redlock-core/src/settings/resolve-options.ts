@@ -23,7 +23,7 @@ function isClock(value: unknown): value is Clock {
 
 /** Validates a `Redlock`'s options and fills in the defaults. */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  const given = checkOptionsObject('options', options, 'Redlock');
+  const given = checkOptionsObject(options, 'Redlock');
   const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
   checkType('driftFactor', driftFactor, 'number');
   if (!(driftFactor >= 0 && driftFactor < 1)) {
@@ -97,7 +97,7 @@ export function resolveAcquireOptions(
   defaults: RetryDefaults,
   scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
 ): AcquireSettings {
-  const given = checkOptionsObject('options', options, scope);
+  const given = checkOptionsObject(options, scope);
   const { signal, fencing, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
   checkSignal(signal);
   if (fencing !== undefined) checkType('fencing', fencing, 'boolean');
