@@ -29,16 +29,6 @@ export function unrefTimer(handle: unknown): void {
 }
 
 /**
- * The delay of a timer that reads the clock again when it fires and re-arms itself if `remainingMs` has
- * not fully passed: whole milliseconds, at least 1. A timer can fire a little before the clock reads its
- * end (Node's timers count from the event loop's cached time; a drifting clock rounds), and re-arming it
- * for the fraction left would fire it again at the same instant, for ever on a virtual clock.
- */
-export function recheckDelayMs(remainingMs: number): number {
-  return Math.max(1, Math.ceil(remainingMs));
-}
-
-/**
  * The clock drift allowance for a TTL, in milliseconds: `round(ttlMs × driftFactor) + 2`. The 2 ms cover
  * Redis' 1 ms expiry precision (a key may go up to 1 ms early) plus 1 ms for rounding on our side.
  */

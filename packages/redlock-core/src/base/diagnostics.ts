@@ -164,7 +164,7 @@ export interface AttemptNodeReport {
 export interface ExtendTraceContext extends TracedCallContext {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
-  /** The hold extended, as {@link AcquireTraceResult.holdId} named it. Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter). */
+  /** The hold extended, as {@link AcquireTraceResult.holdId} named it. */
   readonly holdId: number;
   /** The new TTL, in milliseconds. */
   readonly ttlMs: number;
@@ -194,7 +194,7 @@ export interface ExtendTraceResult {
 export interface ReleaseTraceContext extends TracedCallContext {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
-  /** The hold released, as {@link AcquireTraceResult.holdId} named it. Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter). */
+  /** The hold released, as {@link AcquireTraceResult.holdId} named it. */
   readonly holdId: number;
   /** How many nodes must confirm. */
   readonly quorum: number;
@@ -231,7 +231,6 @@ export interface HoldTraceContext extends TracedCallContext {
   /**
    * For an extension or a release, the hold it extends or releases, as {@link HoldTraceResult.holdId}
    * named it at its acquisition; `undefined` for an acquisition (its hold is in its result).
-   * Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter).
    */
   readonly holdId: number | undefined;
   /** How many permits are asked for or held (1 for a read-write lock). */
@@ -259,7 +258,7 @@ export interface HoldTraceResult {
   /**
    * For an acquisition that holds, the hold it acquired (extensions and releases name it in
    * {@link HoldTraceContext.holdId}, a loss in {@link LockLostMessage.holdId}); `undefined` otherwise.
-   * Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter).
+   * Names one hold in this process, as {@link AcquireTraceResult.holdId} does.
    */
   readonly holdId: number | undefined;
 }
@@ -279,7 +278,7 @@ export interface LockLostMessage {
   readonly remainingValidityMs: number;
   /** The error that `lock.signal` aborts with. */
   readonly error: LockLostError;
-  /** The hold lost, as its acquisition's result named it ({@link AcquireTraceResult.holdId}, {@link HoldTraceResult.holdId}). Names one hold in this process: not secret, the same from acquisition to release or loss (a process-wide counter). */
+  /** The hold lost, as its acquisition's result named it ({@link AcquireTraceResult.holdId}, {@link HoldTraceResult.holdId}). */
   readonly holdId: number;
 }
 

@@ -35,23 +35,20 @@ export class Lifecycle {
    * to it. A list rather than a `Set`: V8 reallocates a `Set`'s table each time it empties, and the one
    * acquisition of a plain loop adds a hook and removes it every time.
    */
-  readonly #closeHooks: CloseHookEntry = closeHookRing();
+  readonly #closeHooks: CloseHookEntry = { hook: () => undefined, previous: undefined, next: undefined };
   readonly #work = new Set<Promise<unknown>>();
   readonly #timers = new Set<unknown>();
   /** How many node calls counted by {@link callStarted} have no outcome yet, by node index. */
   readonly #pendingCalls: number[];
-  /** Whether `settle()` waits for the calls pending on a node: not on one known not to answer. */
-  #isWorthWaitingOn: (nodeIndex: number) => boolean = () => true;
-  /** What `settle()` waits on while tracked calls are pending: called when none is left worth waiting for. */
-  #onCallsSettled: (() => void) | undefined;
-  /** Whether close() is done waiting: no background work is tracked, and no timer is set, any more. */
-  #isSettled = false;
-  /** Whether {@link begin} ran. */
-  #isClosed = false;
+  /** What `settle()` waits on while tracked calls are pending: called as each one ends. */
+  #onCallEnded: (() => void) | undefined;
+  /** A field rather than the signal's `aborted`: every call reads {@link isClosed}. */
+  #state: 'open' | 'closing' | 'closed' = 'open';
 
   constructor(clock: Clock, nodeCount: number) {
     this.#clock = clock;
     this.#pendingCalls = new Array<number>(nodeCount).fill(0);
+    this.#closeHooks.previous = this.#closeHooks.next = this.#closeHooks;
     // Every queued waiter and every vote listens to this one signal: many at once is normal, not a leak.
     setMaxListeners(0, this.#controller.signal);
   }
@@ -61,9 +58,9 @@ export class Lifecycle {
     return this.#controller.signal;
   }
 
-  /** Whether `close()` was called. A field rather than the signal's `aborted`: every call reads it. */
+  /** Whether `close()` was called. */
   get isClosed(): boolean {
-    return this.#isClosed;
+    return this.#state !== 'open';
   }
 
   /**
@@ -73,23 +70,19 @@ export class Lifecycle {
   signalWith(callerSignal: AbortSignal): { readonly signal: AbortSignal; readonly dispose: () => void } {
     const controller = new AbortController();
     const closeSignal = this.#controller.signal;
-    const onCallerAbort = (): void => controller.abort(callerSignal.reason);
-    const onClose = (): void => controller.abort(closeSignal.reason);
-    if (callerSignal.aborted) onCallerAbort();
-    else if (closeSignal.aborted) onClose();
-    else {
-      // One listener on the caller's signal however many calls share it (see `onAbort`).
-      const stopListening = onAbort(callerSignal, onCallerAbort);
-      closeSignal.addEventListener('abort', onClose, { once: true });
-      return {
-        signal: controller.signal,
-        dispose: () => {
-          stopListening();
-          closeSignal.removeEventListener('abort', onClose);
-        },
-      };
+    if (callerSignal.aborted || closeSignal.aborted) {
+      controller.abort((callerSignal.aborted ? callerSignal : closeSignal).reason);
+      return { signal: controller.signal, dispose: () => undefined };
     }
-    return { signal: controller.signal, dispose: NOTHING_TO_DISPOSE };
+    const onClose = (): void => controller.abort(closeSignal.reason);
+    // One listener on the caller's signal however many calls share it (see `onAbort`).
+    const stopListening = onAbort(callerSignal, () => controller.abort(callerSignal.reason));
+    closeSignal.addEventListener('abort', onClose, { once: true });
+    const dispose = (): void => {
+      stopListening();
+      closeSignal.removeEventListener('abort', onClose);
+    };
+    return { signal: controller.signal, dispose };
   }
 
   /**
@@ -98,17 +91,14 @@ export class Lifecycle {
    * what it serves.
    */
   onClose(hook: () => void): () => void {
-    if (this.isClosed) {
-      hook();
-      return () => undefined;
-    }
     const entry: CloseHookEntry = { hook, previous: undefined, next: undefined };
-    this.#link(entry);
+    this.#add(entry);
     return () => unlink(entry);
   }
 
-  /** Adds `entry` at the end of the close hooks. */
-  #link(entry: CloseHookEntry): void {
+  /** Adds `entry` at the end of the close hooks, or runs it at once if the `Redlock` is closed. */
+  #add(entry: CloseHookEntry): void {
+    if (this.isClosed) return entry.hook();
     const ring = this.#closeHooks;
     entry.previous = ring.previous;
     entry.next = ring;
@@ -127,8 +117,7 @@ export class Lifecycle {
    */
   guardedCall<T>(closed: ClosedCall, abandon: (value: T) => Promise<unknown>, dispose?: () => void, settled?: SettleListener): GuardedCall<T> {
     const call = new GuardedCall(this, closed, abandon, dispose, settled);
-    if (this.isClosed) call.hook();
-    else this.#link(call);
+    this.#add(call);
     return call;
   }
 
@@ -150,11 +139,9 @@ export class Lifecycle {
 
   /** Counts `work` (which may reject) as background work that `close()` waits for, until it settles. */
   track(work: Promise<unknown>): void {
-    if (this.#isSettled) return;
+    if (this.#state === 'closed') return;
     this.#work.add(work);
-    const done = (): void => {
-      this.#work.delete(work);
-    };
+    const done = (): boolean => this.#work.delete(work);
     work.then(done, done);
   }
 
@@ -164,24 +151,15 @@ export class Lifecycle {
    * cleanup's calls are tracked so, every time; see `FanOut`).
    */
   callStarted(nodeIndex: number): void {
-    if (this.#isSettled) return;
+    if (this.#state === 'closed') return;
     this.#pendingCalls[nodeIndex] = (this.#pendingCalls[nodeIndex] as number) + 1;
   }
 
   /** The outcome of a call counted by {@link callStarted} is known. */
   callEnded(nodeIndex: number): void {
-    if (this.#isSettled) return;
+    if (this.#state === 'closed') return;
     this.#pendingCalls[nodeIndex] = (this.#pendingCalls[nodeIndex] as number) - 1;
-    if (this.#onCallsSettled !== undefined && !this.#hasCallsToWaitFor()) this.#onCallsSettled();
-  }
-
-  /** Whether a tracked call is pending on a node worth waiting on (see {@link settle}). */
-  #hasCallsToWaitFor(): boolean {
-    const pending = this.#pendingCalls;
-    for (let nodeIndex = 0; nodeIndex < pending.length; nodeIndex += 1) {
-      if ((pending[nodeIndex] as number) > 0 && this.#isWorthWaitingOn(nodeIndex)) return true;
-    }
-    return false;
+    this.#onCallEnded?.();
   }
 
   /**
@@ -189,7 +167,7 @@ export class Lifecycle {
    * is done waiting. Returns `undefined`, and sets nothing, once it is: the work it would do is given up.
    */
   setTimer(callback: () => void, ms: number): unknown {
-    if (this.#isSettled) return undefined;
+    if (this.#state === 'closed') return undefined;
     const handle = this.#clock.setTimeout(() => {
       this.#timers.delete(handle);
       callback();
@@ -207,22 +185,16 @@ export class Lifecycle {
 
   /** Begins closing: aborts {@link signal} and runs the close hooks. Calling it again does nothing. */
   begin(): void {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
     this.#controller.abort(new RedlockClosedError('The Redlock was closed', { resources: [] }));
     const ring = this.#closeHooks;
     const hooks: CloseHookEntry[] = [];
-    let entry = ring.next as CloseHookEntry;
-    while (entry !== ring) {
-      const next = entry.next as CloseHookEntry;
-      hooks.push(entry);
-      // Removed, so that a hook's remover called later leaves the list alone.
-      entry.previous = undefined;
-      entry.next = undefined;
-      entry = next;
+    // All removed before any runs, so that a hook's remover called later leaves the list alone.
+    while (ring.next !== ring) {
+      hooks.push(ring.next as CloseHookEntry);
+      unlink(ring.next as CloseHookEntry);
     }
-    ring.next = ring;
-    ring.previous = ring;
     for (const hooked of hooks) hooked.hook();
   }
 
@@ -231,22 +203,22 @@ export class Lifecycle {
    * clears every timer set with {@link setTimer}, and refuses new ones and new work. A call pending on a
    * node for which `isWorthWaitingOn` says no (asked again as calls settle) is not waited for.
    */
-  async settle(timeoutMs: number, isWorthWaitingOn: (nodeIndex: number) => boolean = () => true): Promise<void> {
+  async settle(timeoutMs: number, isWorthWaitingOn: (nodeIndex: number) => boolean): Promise<void> {
     const clock = this.#clock;
-    this.#isWorthWaitingOn = isWorthWaitingOn;
     let deadline: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {
       deadline = clock.setTimeout(() => resolve('timeout'), timeoutMs);
     });
+    const hasCallsToWaitFor = (): boolean => this.#pendingCalls.some((count, nodeIndex) => count > 0 && isWorthWaitingOn(nodeIndex));
     // Work may start more work (a failed release schedules a re-send): wait until none is left.
-    while (this.#work.size > 0 || this.#hasCallsToWaitFor()) {
-      const callsSettled = this.#hasCallsToWaitFor() ? new Promise<void>((resolve) => (this.#onCallsSettled = resolve)) : undefined;
-      const first = await Promise.race([Promise.allSettled([...this.#work, callsSettled]), timedOut]);
+    while (this.#work.size > 0 || hasCallsToWaitFor()) {
+      const callEnded = hasCallsToWaitFor() ? new Promise<void>((resolve) => (this.#onCallEnded = resolve)) : undefined;
+      const first = await Promise.race([Promise.allSettled([...this.#work, callEnded]), timedOut]);
       if (first === 'timeout') break;
     }
-    this.#onCallsSettled = undefined;
+    this.#onCallEnded = undefined;
     clock.clearTimeout(deadline);
-    this.#isSettled = true;
+    this.#state = 'closed';
     this.#work.clear();
     for (const timer of this.#timers) clock.clearTimeout(timer);
     this.#timers.clear();
@@ -289,8 +261,7 @@ export class GuardedCall<T> implements CloseHookEntry {
   readonly promise: Promise<T>;
   #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
-  #isClosedFirst = false;
-  /** Once closed first, until the call reports: ends the background work that `close()` waits for. */
+  /** Set once the `Redlock` closed first; the call's report ends with it the background work that `close()` waits for. */
   #onReportedAfterClose: ((work?: Promise<unknown>) => void) | undefined;
   readonly #lifecycle: Lifecycle;
   readonly #closed: ClosedCall;
@@ -312,23 +283,22 @@ export class GuardedCall<T> implements CloseHookEntry {
 
   /** The `Redlock` closed first: rejects now; `close()` waits for the call to report, and for what `abandon` makes of its result. */
   hook(): void {
-    this.#isClosedFirst = true;
-    const { operation, resources, when } = this.#closed;
-    const error = closedErrorOf(operation, resources, when);
-    this.#reject(error);
-    this.#settled?.onRejected(error);
     this.#lifecycle.track(
       new Promise<unknown>((resolve) => {
         this.#onReportedAfterClose = resolve;
       }),
     );
+    const { operation, resources, when } = this.#closed;
+    const error = closedErrorOf(operation, resources, when);
+    this.#reject(error);
+    this.#settled?.onRejected(error);
   }
 
   /** The call yielded `value`: resolves with it, or hands it to `abandon` if the `Redlock` closed first. */
   resolved(value: T): void {
     unlink(this);
     this.#dispose?.();
-    if (this.#isClosedFirst) return this.#onReportedAfterClose?.(new Promise((resolve) => resolve(this.#abandon(value))));
+    if (this.#onReportedAfterClose !== undefined) return this.#onReportedAfterClose(new Promise((resolve) => resolve(this.#abandon(value))));
     this.#resolve(value);
     this.#settled?.onResolved();
   }
@@ -337,22 +307,11 @@ export class GuardedCall<T> implements CloseHookEntry {
   rejected(error: unknown): void {
     unlink(this);
     this.#dispose?.();
-    if (this.#isClosedFirst) return this.#onReportedAfterClose?.();
+    if (this.#onReportedAfterClose !== undefined) return this.#onReportedAfterClose();
     this.#reject(error);
     this.#settled?.onRejected(error);
   }
 }
-
-/** The ring of an empty list of close hooks: it links to itself. */
-function closeHookRing(): CloseHookEntry {
-  const ring: CloseHookEntry = { hook: () => undefined, previous: undefined, next: undefined };
-  ring.previous = ring;
-  ring.next = ring;
-  return ring;
-}
-
-/** The `dispose` of a signal made aborted: nothing listens. */
-const NOTHING_TO_DISPOSE = (): void => undefined;
 
 /** Hears how a promise settled (see {@link Lifecycle.guardedCall}). */
 export interface SettleListener {

@@ -225,6 +225,29 @@ export function answerIn<S extends string>(outcome: NodeOutcome<S> | undefined):
 }
 
 /**
+ * The words {@link describeOutcomes} gives a `'timeout'` whose node did not time out: one not asked yet, or
+ * one that had not answered when a failed single try reported.
+ */
+const silenceWords = new WeakMap<NodeError, string>();
+
+/**
+ * `known`, with a `'timeout'` for each node that has no outcome; `silence(nodeIndex)` gives its error's
+ * message, and the words for {@link silenceWords} when the node did not time out (`isTimeout` `false`).
+ */
+function withSilentAsTimeouts<S extends string>(
+  known: readonly (NodeOutcome<S> | undefined)[],
+  silence: (nodeIndex: number) => readonly [message: string, words?: string],
+): NodeOutcome<S>[] {
+  return known.map((outcome, nodeIndex) => {
+    if (outcome !== undefined) return outcome;
+    const [message, words] = silence(nodeIndex);
+    const error = new NodeError(message, { nodeIndex, isTimeout: words === undefined, cause: undefined });
+    if (words !== undefined) silenceWords.set(error, words);
+    return { nodeIndex, status: 'timeout', error };
+  });
+}
+
+/**
  * The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node
  * still silent, or not asked yet (`calls.wasSent` false: a woken attempt asks its lead node first).
  */
@@ -234,20 +257,10 @@ export function outcomesAtCutOff<S extends string>(
   calls: { wasSent(nodeIndex: number): boolean },
 ): NodeOutcome<S>[] {
   const after = `when the wait ended, after ${Math.round(elapsedMs)} ms`;
-  return withSilentAsTimeouts(known, (nodeIndex) => {
-    const wasSent = calls.wasSent(nodeIndex);
-    // Not asked, so it did not time out: its status says only that no answer counted.
-    return new NodeError(`Node ${nodeIndex} ${wasSent ? 'had not answered' : 'was not asked yet'} ${after}`, { nodeIndex, isTimeout: wasSent, cause: undefined });
-  });
+  return withSilentAsTimeouts(known, (nodeIndex) =>
+    calls.wasSent(nodeIndex) ? [`Node ${nodeIndex} had not answered ${after}`] : [`Node ${nodeIndex} was not asked yet ${after}`, 'not asked'],
+  );
 }
-
-/** `known`, with a `'timeout'` carrying `errorOf(nodeIndex)` for each node that has no outcome. */
-function withSilentAsTimeouts<S extends string>(known: readonly (NodeOutcome<S> | undefined)[], errorOf: (nodeIndex: number) => NodeError): NodeOutcome<S>[] {
-  return known.map((outcome, nodeIndex) => outcome ?? { nodeIndex, status: 'timeout', error: errorOf(nodeIndex) });
-}
-
-/** The errors of nodes that had not answered when a failed single try reported (see {@link outcomesOfSettledFailure}). */
-const unanswered = new WeakSet<NodeError>();
 
 /**
  * The outcomes of a failed attempt that reports before every node answered, `elapsedMs` after its start: the
@@ -255,12 +268,8 @@ const unanswered = new WeakSet<NodeError>();
  * (`isTimeout` `false`: it did not time out, its answer came too late to matter).
  */
 export function outcomesOfSettledFailure<S extends string>(known: readonly (NodeOutcome<S> | undefined)[], elapsedMs: number): NodeOutcome<S>[] {
-  return withSilentAsTimeouts(known, (nodeIndex) => {
-    const message = `Node ${nodeIndex} had not answered when the attempt's failure was settled, after ${Math.round(elapsedMs)} ms`;
-    const error = new NodeError(message, { nodeIndex, isTimeout: false, cause: undefined });
-    unanswered.add(error);
-    return error;
-  });
+  const message = (nodeIndex: number): string => `Node ${nodeIndex} had not answered when the attempt's failure was settled, after ${Math.round(elapsedMs)} ms`;
+  return withSilentAsTimeouts(known, (nodeIndex) => [message(nodeIndex), 'not answered yet']);
 }
 
 /** Counts outcomes by status, e.g. `{ acquired: 2, held: 3 }`. */
@@ -287,20 +296,9 @@ const STATUS_WORDS: Readonly<Record<string, string>> = {
 
 /** Describes outcomes for a message, most common first: `3 held by another owner, 1 acquired, 1 timed out`. */
 export function describeOutcomes(nodes: readonly NodeOutcome<string>[]): string {
-  // A node an attempt cut off never asked (see `outcomesAtCutOff`) is reported apart from those that timed out.
-  const statuses = nodes.map((node) => ({ status: isUnanswered(node) ? 'not answered yet' : isNotAsked(node) ? 'not asked' : node.status }));
+  const statuses = nodes.map((node) => ({ status: ('error' in node ? silenceWords.get(node.error) : undefined) ?? node.status }));
   return Object.entries(countByStatus(statuses))
     .sort(([, a], [, b]) => b - a)
     .map(([status, count]) => `${count} ${STATUS_WORDS[status] ?? status}`)
     .join(', ');
-}
-
-/** Whether `node` had not answered when its failed attempt reported (see {@link outcomesOfSettledFailure}). */
-export function isUnanswered(node: NodeOutcome<string>): boolean {
-  return node.status === 'timeout' && 'error' in node && unanswered.has(node.error);
-}
-
-/** Whether `node` is a node an attempt was cut off before asking: a timeout that is not one. */
-function isNotAsked(node: NodeOutcome<string>): boolean {
-  return node.status === 'timeout' && 'error' in node && node.error instanceof NodeError && !node.error.isTimeout;
 }

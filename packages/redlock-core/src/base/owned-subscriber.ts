@@ -92,13 +92,14 @@ export interface OwnedSubscriberLease {
 /** The subscriber of each client, shared by every adapter over it: see {@link OwnedSubscriber.of}. */
 const SHARED = new WeakMap<object, OwnedSubscriber>();
 
-/** One connection opened by an {@link OwnedSubscriber} and the subscriptions made on it. */
+/** One connection opened by an {@link OwnedSubscriber} and the subscriptions made on it; while open, it is the current one. */
 interface Opened {
   readonly connection: OwnedSubscriberConnection;
   /** Subscriptions made and not yet ended, including those whose SUBSCRIBE is in flight. */
   subscriptionCount: number;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   isOpen: boolean;
+  readonly removeClientEndListener: () => void;
 }
 
 /**
@@ -155,10 +156,6 @@ export class OwnedSubscriber {
   #current: Opened | undefined;
   /** How many leases are open (see {@link lease}). */
   #leaseCount = 0;
-  #removeClientEndListener: (() => void) | undefined;
-  readonly #onClientEnd = (): void => {
-    if (this.#current !== undefined) this.#close(this.#current);
-  };
 
   /** @param client - The user's client, as the adapter presents it; see {@link OwnedSubscriberClient}. */
   constructor(client: OwnedSubscriberClient) {
@@ -171,11 +168,8 @@ export class OwnedSubscriber {
    * listener on the client, each through a {@link lease} of its own.
    */
   static of(key: object, makeClient: () => OwnedSubscriberClient): OwnedSubscriber {
-    let owned = SHARED.get(key);
-    if (owned === undefined) {
-      owned = new OwnedSubscriber(makeClient());
-      SHARED.set(key, owned);
-    }
+    const owned = SHARED.get(key) ?? new OwnedSubscriber(makeClient());
+    SHARED.set(key, owned);
     return owned;
   }
 
@@ -256,8 +250,8 @@ export class OwnedSubscriber {
     const connection = this.#client.open(() => {
       if (opened !== undefined) this.#close(opened);
     });
-    opened = { connection, subscriptionCount: 0, idleTimer: undefined, isOpen: true };
-    this.#removeClientEndListener = this.#client.onClientEnd(this.#onClientEnd);
+    const removeClientEndListener = this.#client.onClientEnd(() => this.close());
+    opened = { connection, subscriptionCount: 0, idleTimer: undefined, isOpen: true, removeClientEndListener };
     this.#current = opened;
     return opened;
   }
@@ -273,12 +267,8 @@ export class OwnedSubscriber {
     if (!opened.isOpen) return;
     opened.isOpen = false;
     clearTimeout(opened.idleTimer);
-    opened.idleTimer = undefined;
-    if (this.#current === opened) {
-      this.#current = undefined;
-      this.#removeClientEndListener?.();
-      this.#removeClientEndListener = undefined;
-    }
+    this.#current = undefined;
+    opened.removeClientEndListener();
     opened.connection.close();
   }
 }

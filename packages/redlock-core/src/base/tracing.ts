@@ -17,10 +17,11 @@ import {
   type NodeErrorMessage,
   type NodeOperation,
   type ReleaseTraceContext,
+  type ReleaseTraceResult,
   type TracedCallContext,
 } from './diagnostics.js';
 import { LockAcquireError } from './errors.js';
-import type { AcquireNodeOutcome, NodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
+import type { AcquireNodeOutcome, NodeOutcome } from './outcomes.js';
 
 const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire);
 const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
@@ -33,6 +34,7 @@ const holdChannels = {
 };
 const lockLostChannel = channel(DIAGNOSTICS_CHANNELS.lockLost);
 const nodeErrorChannel = channel(DIAGNOSTICS_CHANNELS.nodeError);
+const TRACING_EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const;
 
 /**
  * Whether anyone listens to a tracing channel. Node 20.0–20.12 lack `TracingChannel.hasSubscribers`:
@@ -40,30 +42,15 @@ const nodeErrorChannel = channel(DIAGNOSTICS_CHANNELS.nodeError);
  */
 function isTraced(traced: TracingChannel<unknown, object>): boolean {
   const { hasSubscribers } = traced as { readonly hasSubscribers?: boolean };
-  if (hasSubscribers !== undefined) return hasSubscribers;
-  return (
-    traced.start.hasSubscribers ||
-    traced.end.hasSubscribers ||
-    traced.asyncStart.hasSubscribers ||
-    traced.asyncEnd.hasSubscribers ||
-    traced.error.hasSubscribers
-  );
+  return hasSubscribers ?? TRACING_EVENTS.some((event) => traced[event].hasSubscribers);
 }
 
-/** Whether the acquire channel has subscribers: only then is an acquisition traced. */
-export function isAcquireTraced(): boolean {
-  return isTraced(acquireChannel);
-}
-
-/** Whether the release channel has subscribers: only then is a release traced. */
-export function isReleaseTraced(): boolean {
-  return isTraced(releaseChannel);
-}
-
-/** Whether the attempt channel has subscribers: only then does an attempt time its node calls. */
-export function isAttemptTraced(): boolean {
-  return isTraced(attemptChannel);
-}
+/** Whether an acquisition is traced: the acquire channel has subscribers. */
+export const isAcquireTraced = (): boolean => isTraced(acquireChannel);
+/** Whether a release is traced: the release channel has subscribers. */
+export const isReleaseTraced = (): boolean => isTraced(releaseChannel);
+/** Whether an attempt is traced, and so times its node calls: the attempt channel has subscribers. */
+export const isAttemptTraced = (): boolean => isTraced(attemptChannel);
 
 /**
  * Runs `run` as one traced call on `traced`, with the events `tracePromise()` publishes (`start`, `end`,
@@ -115,30 +102,18 @@ function traceCall<C extends TracedCallContext & { result?: R; error?: unknown }
 }
 
 /** What an acquisition asked for, for its trace context. */
-export interface AcquireTraceRequest {
-  readonly operation: AcquireTraceContext['operation'];
-  readonly resources: readonly string[];
-  readonly ttlMs: number;
-  readonly isReentrant: boolean;
-}
+type AcquireTraceRequest = Pick<AcquireTraceContext, 'operation' | 'resources' | 'ttlMs' | 'isReentrant'>;
 
-/** What the acquire and extend traces read of a lock (a `Lock`, lock/lock.ts): never its token. */
-export interface TracedLock {
-  /** The hold's id (`Hold.id`), for the result. */
-  readonly holdId: number;
-  readonly attempts: number;
-  readonly remainingValidityMs: number;
-  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
-}
+/** What the acquire trace reads of a lock (a `Lock`, lock/lock.ts): never its token. */
+type TracedLock = Omit<AcquireTraceResult, 'isAcquired'>;
 
 /**
- * Runs one acquisition, traced on `redlock-core.acquire` when someone listens. `tryAcquire()`'s miss
- * (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace as a result with
- * `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve with `undefined`.
- * Not async: an untraced acquisition gets no promise of its own wrapped around it.
+ * Runs one acquisition traced on `redlock-core.acquire` (call it only when {@link isAcquireTraced}).
+ * `tryAcquire()`'s miss (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace
+ * as a result with `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve
+ * with `undefined`.
  */
 export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
-  if (!isTraced(acquireChannel)) return run();
   let miss: LockAcquireError | undefined;
   const traced = traceCall(
     acquireChannel,
@@ -199,15 +174,12 @@ export class AttemptTiming {
   }
 }
 
-/** What one attempt asked for, for its trace context. */
-export type AttemptTraceRequest = Omit<AttemptTraceContext, 'result' | 'error'>;
-
 /**
  * Runs one attempt traced on `redlock-core.attempt` (call it only when {@link isAttemptTraced}):
  * `run` gets the timing to record its node calls in, and `resultOf` turns its outcome into the result.
  */
 export function traceAttempt<T>(
-  request: AttemptTraceRequest,
+  request: Omit<AttemptTraceContext, 'result' | 'error'>,
   timing: AttemptTiming,
   run: () => Promise<T>,
   resultOf: (value: T, timing: AttemptTiming) => AttemptTraceResult,
@@ -221,12 +193,8 @@ export function traceExtend(request: Omit<ExtendTraceContext, 'result' | 'error'
   return traceCall(extendChannel, { ...request }, run, (result) => result);
 }
 
-/** Runs one release on the nodes, traced on `redlock-core.release` when someone listens. */
-export function traceRelease<T extends { readonly releasedCount: number; readonly nodes: readonly (ReleaseNodeOutcome | undefined)[] }>(
-  request: Omit<ReleaseTraceContext, 'result' | 'error'>,
-  run: () => Promise<T>,
-): Promise<T> {
-  if (!isTraced(releaseChannel)) return run();
+/** Runs one release on the nodes traced on `redlock-core.release` (call it only when {@link isReleaseTraced}). */
+export function traceRelease<T extends ReleaseTraceResult>(request: Omit<ReleaseTraceContext, 'result' | 'error'>, run: () => Promise<T>): Promise<T> {
   return traceCall(releaseChannel, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
 }
 
@@ -252,8 +220,7 @@ export function traceHold<T extends TracedHold | undefined | void>(
 ): Promise<T> {
   const traced = holdChannels[channel];
   if (!isTraced(traced)) return run();
-  const traceContext: HoldTraceContext = context();
-  return traceCall(traced, traceContext, run, (value): HoldTraceResult => {
+  return traceCall(traced, context(), run, (value): HoldTraceResult => {
     const held = heldAfter?.() ?? value;
     if (held === undefined || channel === 'release') return { isHeld: false, attempts: 0, remainingValidityMs: 0, holdId: undefined };
     // An extension's hold is named by its context.

@@ -5,11 +5,8 @@ const warningsGiven = new WeakMap<RedisAdapter, Set<string>>();
 
 /** Emits a process warning (type `RedlockWarning`) with `code` about the node behind `adapter`, once per adapter and code. */
 export function warnOnce(adapter: RedisAdapter, code: string, message: string): void {
-  let codes = warningsGiven.get(adapter);
-  if (codes === undefined) {
-    codes = new Set();
-    warningsGiven.set(adapter, codes);
-  }
+  const codes = warningsGiven.get(adapter) ?? new Set<string>();
+  warningsGiven.set(adapter, codes);
   if (codes.has(code)) return;
   codes.add(code);
   process.emitWarning(message, { type: 'RedlockWarning', code });

@@ -1,11 +1,7 @@
 // Every option's name and where it may be given, and the check that refuses an unknown one with the name
 // intended (another scope's option, another library's name, ours in another case).
 
-/**
- * Where an option may be given, and how messages name it: the `Redlock` constructor, the options of one of
- * its methods, or those of a semaphore (`redlock.semaphore()`) and of its `acquire()` and `tryAcquire()`,
- * or those of a read-write lock's acquisitions (read or write alike).
- */
+/** Where an option may be given, and how messages name it. */
 const SCOPE_LABELS = {
   Redlock: 'the `Redlock` constructor',
   acquire: '`acquire()`',
@@ -59,18 +55,10 @@ type OptionName = keyof typeof OPTION_SCOPES;
 export type NamesIn<S extends OptionScope> = { [K in OptionName]: S extends (typeof OPTION_SCOPES)[K][number] ? K : never }[OptionName];
 
 /**
- * The option names each scope accepts, each set made by {@link namesOf} at its scope's first check rather
- * than all when the package loads (some 0.2 ms of every process that loads it): the check runs on every
- * call with options.
+ * The option names each scope accepts, for the check on every call with options: each set made at its
+ * scope's first check rather than all when the package loads (some 0.2 ms of every process that loads it).
  */
 const NAMES_BY_SCOPE = new Map<OptionScope, ReadonlySet<string>>();
-
-function namesOf(scope: OptionScope): ReadonlySet<string> {
-  const names = new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : [])));
-  NAMES_BY_SCOPE.set(scope, names);
-  return names;
-}
-
 
 /** What replaces another library's extension setting: there is no interval to tune, only whether to extend. */
 const AUTO_EXTEND_HINT = 'use `autoExtend: true` in the options of `acquire()` or `tryAcquire()`, or `using()`, which extend the lock when half its TTL of validity is left';
@@ -111,7 +99,11 @@ const WAITING_SCOPE_OF: Partial<Record<OptionScope, { readonly scope: OptionScop
  * name when it is known: another scope's option, one of {@link OPTION_ALIASES}, or ours in another case.
  */
 export function checkOptionNames(given: object, scope: OptionScope): void {
-  const allowed = NAMES_BY_SCOPE.get(scope) ?? namesOf(scope);
+  let allowed = NAMES_BY_SCOPE.get(scope);
+  if (allowed === undefined) {
+    allowed = new Set(Object.entries(OPTION_SCOPES).flatMap(([name, scopes]) => ((scopes as readonly OptionScope[]).includes(scope) ? [name] : [])));
+    NAMES_BY_SCOPE.set(scope, allowed);
+  }
   for (const name of Object.keys(given)) {
     if (allowed.has(name)) continue;
     const where = `Unknown option \`${name}\` in the options of ${SCOPE_LABELS[scope]}`;

@@ -97,10 +97,5 @@ function checkOptionalMembers(name: string, adapter: RedisAdapter): object | und
 }
 
 function isAdapter(value: unknown): value is RedisAdapter {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof Reflect.get(value, 'evalsha') === 'function' &&
-    typeof Reflect.get(value, 'eval') === 'function'
-  );
+  return typeof value === 'object' && value !== null && ['evalsha', 'eval'].every((method) => typeof Reflect.get(value, method) === 'function');
 }

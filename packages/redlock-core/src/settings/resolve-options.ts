@@ -4,14 +4,8 @@ import { DEFAULT_OPTIONS, MAX_TTL_MS } from './defaults.js';
 import { checkDurationMs, checkInteger, checkSignal, checkType, checkOptionsObject, formatValue } from './value-checks.js';
 
 /** The options of a `Redlock` after validation, with defaults filled in. */
-export interface ResolvedOptions {
+export interface ResolvedOptions extends WaitSettings {
   readonly driftFactor: number;
-  readonly retryCount: number;
-  /** Whether `retryCount` was not given, so that each call's `waitMs` decides it (see {@link resolveRetries}). */
-  readonly isRetryCountDefault: boolean;
-  readonly retryDelayMs: number;
-  readonly retryJitterMs: number;
-  readonly waitMs: number;
   readonly nodeTimeoutMs: number | undefined;
   readonly keyPrefix: string;
   readonly restartGraceMs: number;
@@ -29,7 +23,7 @@ function isClock(value: unknown): value is Clock {
 
 /** Validates a `Redlock`'s options and fills in the defaults. */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  const given = checkOptionsObject('options', options, 'Redlock');
+  const given = checkOptionsObject(options, 'Redlock');
   const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
   checkType('driftFactor', driftFactor, 'number');
   if (!(driftFactor >= 0 && driftFactor < 1)) {
@@ -103,7 +97,7 @@ export function resolveAcquireOptions(
   defaults: RetryDefaults,
   scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
 ): AcquireSettings {
-  const given = checkOptionsObject('options', options, scope);
+  const given = checkOptionsObject(options, scope);
   const { signal, fencing, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
   checkSignal(signal);
   if (fencing !== undefined) checkType('fencing', fencing, 'boolean');
@@ -146,10 +140,14 @@ export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensi
  */
 export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): WaitSettings {
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
-  if (retryCount !== undefined) checkRetryCount(retryCount);
+  if (retryCount !== undefined) {
+    // `-1` is node-redlock's "for ever": see `RedlockOptions.retryCount`.
+    const advice = retryCount === -1 ? ': to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`' : '';
+    checkInteger('retryCount', retryCount, 0, Number.MAX_SAFE_INTEGER, true, advice);
+  }
   if (retryDelayMs !== undefined) checkDurationMs('retryDelayMs', retryDelayMs, 0);
   if (retryJitterMs !== undefined) checkDurationMs('retryJitterMs', retryJitterMs, 0);
-  if (waitMs !== undefined) checkWaitMs(waitMs);
+  if (waitMs !== undefined) checkInteger('waitMs', waitMs, 1, MAX_TTL_MS, true, waitMs === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '');
   const resolvedWaitMs = waitMs === undefined ? (defaults.waitMs ?? Infinity) : waitMs;
   let resolvedRetryCount = retryCount === undefined ? defaults.retryCount : retryCount;
   // Only for a call: the `Redlock`'s own options (resolved over defaults without the flag) keep the default
@@ -172,28 +170,4 @@ export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): Wa
 export function defaultRetriesAdvice(settings: Pick<WaitSettings, 'retryCount' | 'isRetryCountDefault'>, waitMs: number | undefined): string {
   if (waitMs !== undefined || !settings.isRetryCountDefault || settings.retryCount === Infinity) return '';
   return `; its ${settings.retryCount} retries (the default) ran out: give \`waitMs\` to wait longer`;
-}
-
-/** A non-negative integer or `Infinity`; `-1` gets a message of its own (see {@link RedlockOptions.retryCount}). */
-function checkRetryCount(value: unknown): asserts value is number {
-  if (value === Infinity) return;
-  if (value === -1) {
-    throw new RangeError(
-      'Expected `retryCount` to be a non-negative integer or `Infinity`, got `-1`: to retry until the lock is acquired, `signal` aborts or `waitMs` runs out, write `Infinity`',
-    );
-  }
-  checkType('retryCount', value, 'number');
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`Expected \`retryCount\` to be a non-negative integer or \`Infinity\`, got ${formatValue(value)}`);
-  }
-}
-
-/** A positive integer up to {@link MAX_TTL_MS}, or `Infinity`. */
-function checkWaitMs(value: unknown): asserts value is number {
-  if (value === Infinity) return;
-  checkType('waitMs', value, 'number');
-  if (!Number.isInteger(value) || value < 1 || value > MAX_TTL_MS) {
-    const advice = value === 0 ? ': for a single attempt without waiting, use `tryAcquire()`' : '';
-    throw new RangeError(`Expected \`waitMs\` to be a positive integer up to ${MAX_TTL_MS} or \`Infinity\`, got ${formatValue(value)}${advice}`);
-  }
 }

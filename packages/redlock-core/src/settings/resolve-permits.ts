@@ -30,7 +30,7 @@ export interface PermitSettings extends WaitSettings {
 export function resolveSemaphore(resource: unknown, options: unknown, keyPrefix: string): SemaphoreSettings {
   const resolved = resolveReadWriteLock(resource, keyPrefix);
   if (options === undefined) throw new TypeError('Expected the options of `redlock.semaphore()` with a `limit`, got `undefined`');
-  const { limit } = checkOptionsObject('options', options, 'semaphore');
+  const { limit } = checkOptionsObject(options, 'semaphore');
   if (limit === undefined) throw new TypeError('Expected the options of `redlock.semaphore()` to set `limit`, how many permits may be held at once');
   checkInteger('limit', limit, 1, MAX_PERMIT_LIMIT);
   return { ...resolved, limit };
@@ -52,7 +52,7 @@ export type PermitScope = 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits
 
 /** Validates the options of the call `scope`, filling in the `Redlock`'s retry defaults. */
 export function resolvePermitOptions(options: unknown, limit: number, defaults: RetryDefaults & { readonly waitMs: number }, scope: PermitScope): PermitSettings {
-  const given = checkOptionsObject('options', options, scope);
+  const given = checkOptionsObject(options, scope);
   const { permits = 1, signal, autoExtend = false } = given;
   checkInteger('permits', permits, 1, limit);
   checkSignal(signal);

@@ -18,10 +18,8 @@ export function resolveResources(
     checkKey(key, resources);
     return { resources: [resources], keys: [key] };
   }
-  const list: unknown[] | undefined = Array.isArray(resources) ? [...resources] : undefined;
-  if (list === undefined) {
-    throw new TypeError(`Expected \`resources\` to be a string or an array of strings, got ${formatValue(resources)}`);
-  }
+  if (!Array.isArray(resources)) throw new TypeError(`Expected \`resources\` to be a string or an array of strings, got ${formatValue(resources)}`);
+  const list: unknown[] = [...resources];
   if (list.length === 0) throw new RangeError('Expected `resources` to name at least one resource, got an empty array');
   const seen = new Set<string>();
   for (const resource of list) {

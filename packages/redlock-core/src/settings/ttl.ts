@@ -12,13 +12,12 @@ function hasOwnTimeout(nodes: readonly ResolvedNode[]): boolean {
 }
 
 /**
- * Validates the TTL of an acquisition or an extension: a positive integer up to {@link MAX_TTL_MS} that leaves more
- * validity (after the drift allowance) than the time an attempt may take to hear from a quorum, the
- * `quorum`-th shortest node timeout for a call over `keyCount` keys (for adaptive timeouts, their lower
- * bound). A lock with less could be granted
- * with no validity left by nodes that answer within their timeout, so it could never be relied on; with
- * the default timeouts (at least 50 ms) that is a TTL under 53 ms, which is almost always seconds
- * written as milliseconds, and the message says so.
+ * Validates the TTL of an acquisition or an extension: a positive integer up to {@link MAX_TTL_MS} that
+ * leaves more validity (after the drift allowance) than the time an attempt may take to hear from a
+ * quorum, the `quorum`-th shortest node timeout for a call over `keyCount` keys (for adaptive timeouts,
+ * their lower bound). A lock with less could be granted with no validity left by nodes that answer within
+ * their timeout, so it could never be relied on; with the default timeouts (at least 50 ms) that is a TTL
+ * under 53 ms, which is almost always seconds written as milliseconds, and the message says so.
  *
  * @throws `TypeError` for a TTL that is not a number; `RangeError` for one out of range or too short.
  */

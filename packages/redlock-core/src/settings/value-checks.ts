@@ -20,34 +20,36 @@ export function checkSignal(signal: unknown): asserts signal is AbortSignal | un
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${formatValue(signal)}`);
 }
 
-export function checkInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
+/** Checks an integer from `min` up to `max`, or `Infinity` when `orInfinity`; `advice` ends the message of a number out of range. */
+export function checkInteger(name: string, value: unknown, min: number, max: number, orInfinity = false, advice = ''): asserts value is number {
+  if (orInfinity && value === Infinity) return;
   // A literal `typeof` rather than checkType(): this runs for every acquisition's TTL.
   if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number, got ${formatValue(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
     const kind = min === 0 ? 'a non-negative integer' : 'a positive integer';
     const bound = max === Number.MAX_SAFE_INTEGER ? '' : ` up to ${max}`;
-    throw new RangeError(`Expected \`${name}\` to be ${kind}${bound}, got ${formatValue(value)}`);
+    throw new RangeError(`Expected \`${name}\` to be ${kind}${bound}${orInfinity ? ' or `Infinity`' : ''}, got ${formatValue(value)}${advice}`);
   }
 }
 
 /**
- * Checks that options are an object and copies them: every option is read once, here, so that a getter or
- * a Proxy cannot answer one value to the validation and another to the use.
+ * Checks that options are a plain object of names `scope` takes, and copies them: every option is read
+ * once, here, so that a getter or a Proxy cannot answer one value to the validation and another to the use.
  */
-export function checkOptionsObject(name: string, value: unknown, scope: OptionScope | undefined): { readonly [name: string]: unknown } {
+export function checkOptionsObject(value: unknown, scope: OptionScope): { readonly [name: string]: unknown } {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`Expected \`${name}\` to be an object, got ${formatValue(value)}`);
+    throw new TypeError(`Expected \`options\` to be an object, got ${formatValue(value)}`);
   }
   // Only own properties are read: a Map's entries, or options inherited from a prototype, would be
   // ignored without a word. A plain object of any realm has a prototype whose own prototype is null.
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== null && Object.getPrototypeOf(prototype) !== null) {
     const kind = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
-    throw new TypeError(`Expected \`${name}\` to be a plain object, got ${typeof kind === 'string' && kind !== '' ? `a ${kind}` : 'an object with a prototype of its own'}`);
+    throw new TypeError(`Expected \`options\` to be a plain object, got ${typeof kind === 'string' && kind !== '' ? `a ${kind}` : 'an object with a prototype of its own'}`);
   }
   const copy = { ...value };
-  if (scope !== undefined) checkOptionNames(copy, scope);
+  checkOptionNames(copy, scope);
   return copy;
 }
 
