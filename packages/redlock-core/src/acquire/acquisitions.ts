@@ -32,7 +32,7 @@ export class Acquisitions {
     this.#set = set;
     this.#quorum = quorumOf(set.nodes.length);
     this.#notifications = notifications;
-    this.queues = new WaitQueues(set.options.clock);
+    this.queues = new WaitQueues();
     this.#stats = stats;
   }
 
