@@ -1,9 +1,9 @@
 // The calls of a semaphore and a read-write lock, written once for both: argument checks, the guard against
 // `close()`, the trace, a single try, `using()`, and the wait loop (acquire/wait-loop.ts) over a claim's
 // attempts, timed by `waitMs`.
-import { AttemptLog } from '../acquire/attempt-log.js';
-import { startWaitDeadline, WaitExpired } from '../acquire/retry.js';
+import { startWaitDeadline } from '../acquire/retry.js';
 import { runUnderLock } from '../acquire/using.js';
+import { attemptOnce } from '../acquire/acquisitions.js';
 import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
 import type { WaitQueues } from '../acquire/wait-queue.js';
 import { PermitError } from '../base/claim-errors.js';
@@ -180,21 +180,6 @@ export async function acquireClaim<H extends Claim, F extends FailedAttempt>(cal
   } finally {
     deadline?.stop();
     callSignal?.dispose();
-  }
-}
-
-/** One attempt, for a call with `retryCount: 0`: no queue, no lead node first. */
-async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
-  const log = new AttemptLog<F>();
-  try {
-    const result = await contender.attempt(1, undefined);
-    if (typeof result !== 'string' && contender.isHeld(result)) return result;
-    if (typeof result !== 'string') log.add(result);
-    signal.throwIfAborted();
-    throw contender.errorOf(log);
-  } catch (error) {
-    if (error instanceof WaitExpired) throw contender.errorOf(log, error.waitMs);
-    throw error;
   }
 }
 
