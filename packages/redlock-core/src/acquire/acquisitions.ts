@@ -1,6 +1,8 @@
 // The acquisitions of one `Redlock`'s locks: guarded against `close()`, timed by `waitMs`, counted for
 // `stats()`; a single try (of any hold) asks every node once, any other call waits in the wait loop.
+import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
+import type { Lifecycle } from '../base/lifecycle.js';
 import { isAcquireTraced, isAttemptTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf } from '../base/errors.js';
 import { Lock } from '../lock/lock.js';
@@ -14,7 +16,7 @@ import { Attempt, runAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
-import { startWaitDeadline, WaitExpired } from './retry.js';
+import { WaitExpired } from './retry.js';
 import { type Contender, type FailedAttempt, waitForHold } from './wait-loop.js';
 import { WaitQueues } from './wait-queue.js';
 
@@ -50,31 +52,15 @@ export class Acquisitions {
     callerSignal?.throwIfAborted();
     if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
     throwIfMisconfigured(this.#set);
-    let running: AcquireRequest = request;
-    let dispose: (() => void) | undefined;
-    if (callerSignal !== undefined) {
-      const both = lifecycle.signalWith(callerSignal);
-      running = { ...request, signal: both.signal };
-      dispose = both.dispose;
-    }
-    let stopDeadline: (() => void) | undefined;
-    if (request.waitMs !== Infinity) {
-      // The time limit travels as the signal: everything that waits already stops when it aborts.
-      const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, running.signal);
-      running = { ...running, signal: deadline.signal };
-      stopDeadline = deadline.stop;
-    }
+    // Without a signal of its own or a time limit, the call waits with the `Redlock`'s signal (`request.signal`).
+    const waiting = callerSignal === undefined && request.waitMs === Infinity ? undefined : callSignalOf(lifecycle, this.#set.options.clock, callerSignal, request.waitMs);
+    const running: AcquireRequest = waiting === undefined ? request : { ...request, signal: waiting.signal };
     // Counted for `stats()` by the call's own reports.
     this.#stats.started();
     const call = lifecycle.guardedCall<Lock>(
       { operation: 'acquire', resources: request.resources, when: ' while the call waited' },
       releaseAbandoned,
-      stopDeadline === undefined && dispose === undefined
-        ? undefined
-        : () => {
-            stopDeadline?.();
-            dispose?.();
-          },
+      waiting?.stop,
       this.#stats,
     );
     const contender = new LockContender(this.#set, running, this.#quorum);
@@ -103,6 +89,30 @@ export class Acquisitions {
    * lock's or one by token. Made once, as every lock calls it.
    */
   readonly wakeQueue = (keys: readonly string[]): void => this.queues.wake(keys);
+}
+
+/**
+ * The signal one call waits with, and what ends it once the call is over (`undefined`: nothing): it aborts
+ * with the caller's reason when `callerSignal` aborts, at `close()`, and with a {@link WaitExpired} after a
+ * finite `waitMs`. The time limit travels as the signal: everything that waits already stops when it aborts.
+ */
+export function callSignalOf(lifecycle: Lifecycle, clock: Clock, callerSignal: AbortSignal | undefined, waitMs: number): { readonly signal: AbortSignal; readonly stop: (() => void) | undefined } {
+  const both = callerSignal === undefined ? undefined : lifecycle.signalWith(callerSignal);
+  const signal = both?.signal ?? lifecycle.signal;
+  if (waitMs === Infinity) return { signal, stop: both?.dispose };
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal.reason);
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener('abort', onAbort, { once: true });
+  const timer = clock.setTimeout(() => controller.abort(new WaitExpired(waitMs)), waitMs);
+  return {
+    signal: controller.signal,
+    stop: () => {
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      both?.dispose();
+    },
+  };
 }
 
 /** One attempt, for a call with `retryCount: 0`: no queue, no lead node first. */

@@ -1,5 +1,3 @@
-import type { Clock } from '../base/clock.js';
-
 /**
  * The pause before the next attempt, in milliseconds: `baseMs` plus a uniform random jitter in
  * `[−jitterMs, +jitterMs]`, never below zero, so that clients that failed together do not collide again.
@@ -23,27 +21,4 @@ export const WAKE_REST_MS = 4;
 export class WaitExpired {
   /** @param waitMs - The `waitMs` that ran out, in milliseconds. */
   constructor(readonly waitMs: number) {}
-}
-
-/**
- * Starts the time limit of one call: returns a signal that aborts with the caller's reason when `signal`
- * aborts, or with a {@link WaitExpired} after `waitMs`; `stop()` clears the timer and the listener.
- */
-export function startWaitDeadline(
-  clock: Clock,
-  waitMs: number,
-  signal: AbortSignal | undefined,
-): { readonly signal: AbortSignal; readonly stop: () => void } {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal?.reason);
-  if (signal?.aborted) controller.abort(signal.reason);
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  const timer = clock.setTimeout(() => controller.abort(new WaitExpired(waitMs)), waitMs);
-  return {
-    signal: controller.signal,
-    stop: () => {
-      clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    },
-  };
 }
