@@ -14,8 +14,11 @@ import type { AttemptLog } from './attempt-log.js';
 export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum: number, waitMs?: number): LockAcquireError {
   const kept = log.kept();
   const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
-  const last = log.last;
-  const reason = last === undefined ? 'held-by-another-owner' : failureReasonIn(last, log.lastDecided, quorum);
+  const { last, lastDecided } = log;
+  let reason: AcquireFailureReason = last === undefined ? 'held-by-another-owner' : failureReasonOf(last, quorum);
+  // An attempt cut off by `waitMs` or the caller's signal tells only what the nodes had answered by then:
+  // when that does not decide (the nodes still silent made the difference), the latest decided one tells.
+  if (reason === 'nodes-unreachable' && last?.isCutOff === true && lastDecided !== undefined) reason = failureReasonOf(lastDecided, quorum);
   const options = { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) };
   const what = `Could not acquire ${describeResources(request.resources)}${within}`;
   if (last === undefined) {
@@ -40,17 +43,6 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
     `${what} ${describeAttemptCount(log.count, kept.length)}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
     options,
   );
-}
-
-/**
- * Why a call failed: why its `last` attempt did. An attempt cut off by `waitMs` or the caller's signal
- * tells only what the nodes had answered by then; when that does not decide (`'nodes-unreachable'`: the
- * nodes still silent made the difference), the latest attempt that ran to its vote tells (`decided`), if
- * any did.
- */
-function failureReasonIn(last: AcquireAttempt, decided: AcquireAttempt | undefined, quorum: number): AcquireFailureReason {
-  const reason = failureReasonOf(last, quorum);
-  return reason === 'nodes-unreachable' && last.isCutOff === true && decided !== undefined ? failureReasonOf(decided, quorum) : reason;
 }
 
 /**

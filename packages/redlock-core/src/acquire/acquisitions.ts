@@ -1,9 +1,10 @@
 // The acquisitions of one `Redlock`'s locks: guarded against `close()`, timed by `waitMs`, counted for
-// `stats()`; a single try asks every node once, any other call waits in the wait loop (wait-loop.ts).
+// `stats()`; a single try (of any hold) asks every node once, any other call waits in the wait loop.
+import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
+import type { Lifecycle } from '../base/lifecycle.js';
 import { isAcquireTraced, isAttemptTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf } from '../base/errors.js';
-import type { GuardedCall } from '../base/lifecycle.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -15,8 +16,8 @@ import { Attempt, runAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
-import { startWaitDeadline, WaitExpired } from './retry.js';
-import { type Contender, waitForHold } from './wait-loop.js';
+import { WaitExpired } from './retry.js';
+import { type Contender, type FailedAttempt, waitForHold } from './wait-loop.js';
 import { WaitQueues } from './wait-queue.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */
@@ -32,21 +33,15 @@ export class Acquisitions {
     this.#set = set;
     this.#quorum = quorumOf(set.nodes.length);
     this.#notifications = notifications;
-    this.queues = new WaitQueues(set.options.clock);
+    this.queues = new WaitQueues();
     this.#stats = stats;
-  }
-
-  /** Throws a `MisconfiguredNodeError` when a node of a failed attempt replied with a setup mistake: no retry can help. */
-  #throwIfNodeMisconfigured(request: AcquireRequest, attempt: AcquireAttempt): void {
-    const error = misconfiguredNodeErrorOf(request.resources, attempt.nodes);
-    if (error !== undefined) throw error;
   }
 
   /**
    * Acquires through the local wait queue of the request's resources (see {@link WaitQueue}): a
    * re-entrant acquisition never queues, nor does a single try (`retryCount: 0`), which asks every node
    * at once; any other call waits for its turn behind the earlier calls of this `Redlock` on the same
-   * resources, then runs attempts as the head (see {@link #acquireInQueue}). It rejects at once when the
+   * resources, then runs attempts as the head (see `waitForHold`). It rejects at once when the
    * `Redlock` closes meanwhile (see `Lifecycle.guardedCall`). Called from async methods only, so its synchronous
    * throws reach the caller as rejections.
    */
@@ -57,70 +52,23 @@ export class Acquisitions {
     callerSignal?.throwIfAborted();
     if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
     throwIfMisconfigured(this.#set);
-    let running: AcquireRequest = request;
-    let dispose: (() => void) | undefined;
-    if (callerSignal !== undefined) {
-      const both = lifecycle.signalWith(callerSignal);
-      running = { ...request, signal: both.signal };
-      dispose = both.dispose;
-    }
-    let stopDeadline: (() => void) | undefined;
-    if (request.waitMs !== Infinity) {
-      // The time limit travels as the signal: everything that waits already stops when it aborts.
-      const deadline = startWaitDeadline(this.#set.options.clock, request.waitMs, running.signal);
-      running = { ...running, signal: deadline.signal };
-      stopDeadline = deadline.stop;
-    }
+    // Without a signal of its own or a time limit, the call waits with the `Redlock`'s signal (`request.signal`).
+    const waiting = callerSignal === undefined && request.waitMs === Infinity ? undefined : callSignalOf(lifecycle, this.#set.options.clock, callerSignal, request.waitMs);
+    const running: AcquireRequest = waiting === undefined ? request : { ...request, signal: waiting.signal };
     // Counted for `stats()` by the call's own reports.
     this.#stats.started();
     const call = lifecycle.guardedCall<Lock>(
       { operation: 'acquire', resources: request.resources, when: ' while the call waited' },
       releaseAbandoned,
-      stopDeadline === undefined && dispose === undefined
-        ? undefined
-        : () => {
-            stopDeadline?.();
-            dispose?.();
-          },
+      waiting?.stop,
       this.#stats,
     );
-    if (running.retryCount === 0) void this.#tryOnce(running, call);
-    else {
-      waitForHold(this.#set, this.#notifications, this.queues, running, new LockContender(this.#set, running, this.#quorum)).then(
-        (lock) => call.resolved(this.#wakeQueueAtRelease(lock)),
-        (error: unknown) => call.rejected(error),
-      );
-    }
+    const contender = new LockContender(this.#set, running, this.#quorum);
+    (running.retryCount === 0 ? attemptOnce(contender, running.signal) : waitForHold(this.#set, this.#notifications, this.queues, running, contender)).then(
+      (lock) => call.resolved(this.#wakeQueueAtRelease(lock)),
+      (error: unknown) => call.rejected(error),
+    );
     return call.promise;
-  }
-
-  /** One attempt over every node, without queueing: what `retryCount: 0` asks for. Reports to `call`; never rejects. */
-  async #tryOnce(request: AcquireRequest, call: GuardedCall<Lock>): Promise<void> {
-    try {
-      // No queue, so no lead node to ask first: its release works the lead node out.
-      const outcome = await runAttempt(this.#set, request, 1, undefined, true);
-      if (outcome instanceof Lock) return call.resolved(this.#wakeQueueAtRelease(outcome));
-      throwIfMisconfigured(this.#set);
-      if (outcome !== 'held-at-lead') this.#throwIfNodeMisconfigured(request, outcome);
-      const log = new AttemptLog();
-      // Never 'held-at-lead': it asked every node.
-      log.add(outcome as AcquireAttempt);
-      this.#throwIfAborted(request, log);
-      throw acquireErrorOf(request, log, this.#quorum);
-    } catch (error) {
-      call.rejected(error);
-    }
-  }
-
-  /**
-   * Throws once the request's signal aborted: a {@link LockAcquireError} reporting `log` when its
-   * `waitMs` ran out, else the caller's `signal.reason`.
-   */
-  #throwIfAborted(request: AcquireRequest, log: AttemptLog): void {
-    const { signal } = request;
-    if (signal?.aborted !== true) return;
-    const reason: unknown = signal.reason;
-    throw reason instanceof WaitExpired ? acquireErrorOf(request, log, this.#quorum, reason.waitMs) : reason;
   }
 
   /** Runs `acquiring`, traced on `redlock-core.acquire` as `operation` when someone listens. */
@@ -143,6 +91,45 @@ export class Acquisitions {
   readonly wakeQueue = (keys: readonly string[]): void => this.queues.wake(keys);
 }
 
+/**
+ * The signal one call waits with, and what ends it once the call is over (`undefined`: nothing): it aborts
+ * with the caller's reason when `callerSignal` aborts, at `close()`, and with a {@link WaitExpired} after a
+ * finite `waitMs`. The time limit travels as the signal: everything that waits already stops when it aborts.
+ */
+export function callSignalOf(lifecycle: Lifecycle, clock: Clock, callerSignal: AbortSignal | undefined, waitMs: number): { readonly signal: AbortSignal; readonly stop: (() => void) | undefined } {
+  const both = callerSignal === undefined ? undefined : lifecycle.signalWith(callerSignal);
+  const signal = both?.signal ?? lifecycle.signal;
+  if (waitMs === Infinity) return { signal, stop: both?.dispose };
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal.reason);
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener('abort', onAbort, { once: true });
+  const timer = clock.setTimeout(() => controller.abort(new WaitExpired(waitMs)), waitMs);
+  return {
+    signal: controller.signal,
+    stop: () => {
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      both?.dispose();
+    },
+  };
+}
+
+/** One attempt, for a call with `retryCount: 0`: no queue, no lead node first. */
+export async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal | undefined): Promise<H> {
+  const log = new AttemptLog<F>();
+  try {
+    const result = await contender.attempt(1, undefined);
+    if (typeof result !== 'string' && contender.isHeld(result)) return result;
+    if (typeof result !== 'string') log.add(result);
+    signal?.throwIfAborted();
+    throw contender.errorOf(log);
+  } catch (error) {
+    if (error instanceof WaitExpired) throw contender.errorOf(log, error.waitMs);
+    throw error;
+  }
+}
+
 /** Releases a lock that a call acquired after `close()` had rejected it. */
 function releaseAbandoned(lock: Lock): Promise<unknown> {
   return lock.release();
@@ -156,12 +143,15 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
   readonly #set: NodeSet;
   readonly #request: AcquireRequest;
   readonly #quorum: number;
+  /** A single try (`retryCount: 0`): no attempt follows, so a failure may be reported before every node answered. */
+  readonly #isSingleTry: boolean;
 
   constructor(set: NodeSet, request: AcquireRequest, quorum: number) {
     this.#set = set;
     this.#request = request;
     this.#quorum = quorum;
     this.keys = this.queueKeys = request.keys;
+    this.#isSingleTry = request.retryCount === 0;
   }
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
@@ -170,19 +160,17 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
     const request = this.#request;
     let outcome: Lock | AcquireAttempt | 'held-at-lead';
     if (leadNodeIndex !== undefined || isAttemptTraced()) {
-      outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex);
+      outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex, this.#isSingleTry);
     } else {
       // The usual attempt, its vote awaited here: no promise of its outcome in between.
       const attempt = new Attempt(set, request, attemptNumber).sendToEveryNode();
-      const concluded = attempt.conclude(await attempt.decided());
+      const concluded = attempt.conclude(await attempt.decided(), this.#isSingleTry);
       outcome = concluded instanceof Lock ? concluded : await concluded;
     }
     if (outcome instanceof Lock) return outcome;
     throwIfMisconfigured(set);
-    if (outcome !== 'held-at-lead') {
-      const error = misconfiguredNodeErrorOf(request.resources, outcome.nodes);
-      if (error !== undefined) throw error;
-    }
+    const error = outcome === 'held-at-lead' ? undefined : misconfiguredNodeErrorOf(request.resources, outcome.nodes);
+    if (error !== undefined) throw error;
     return outcome;
   }
 

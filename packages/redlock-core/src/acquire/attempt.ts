@@ -20,8 +20,8 @@ import { createLockToken } from '../base/token.js';
 /**
  * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
  * `leadNodeIndex` (a woken attempt), that node is asked alone first, and `'held-at-lead'` means it refused
- * because the lock is held there: nothing was set anywhere, and no other node was asked. Traced on `redlock-core.attempt` when someone listens. A node that replied with a
- * setup mistake (see `misconfigurationOf`) fails the attempt whatever the others said.
+ * because the lock is held there: nothing was set anywhere, and no other node was asked. A node that
+ * replied with a setup mistake (`misconfigurationOf`) fails the attempt. Traced on `redlock-core.attempt`.
  */
 export function runAttempt(
   set: NodeSet,
@@ -95,9 +95,8 @@ export class Attempt {
   readonly #scriptKeys: readonly string[];
   readonly #parseReply: (reply: unknown) => AcquireStatus;
   /**
-   * The signal that may cut the vote short. The Redlock's own signal (a call without a signal or `waitMs`
-   * of its own) never does: `close()` rejects the call at once through its guard, which releases whatever
-   * this attempt wins, so the vote need not listen to it: one abort listener less to add and remove.
+   * The signal that may cut the vote short; never the Redlock's own (a call without a signal or `waitMs`):
+   * `close()` rejects the call through its guard, which releases what this attempt wins: one listener less.
    */
   readonly #cutSignal: AbortSignal | undefined;
 
@@ -260,11 +259,9 @@ export class Attempt {
     const release: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
     if (reportsOnceSettled && cutOffAt === undefined) {
       // No attempt follows that our keys on a slow node could refuse, and the nodes still silent cannot
-      // change the verdict (the lock is held by another owner, or foreign keys block it, whatever they say):
-      // they are not waited for. Each is released in the background the moment it reports a grant (no
-      // release goes to a node that will most likely refuse), or when its call times out or fails; `close()`
-      // waits for that, within its bound. The nodes that answered are cleaned before the call ends, as
-      // after any failed attempt.
+      // change the verdict (held by another owner, or foreign keys): they are not waited for, but each is
+      // released in the background once it reports a grant, times out or fails (`close()` waits for that,
+      // within its bound). The nodes that answered are cleaned before the call ends, as after any failure.
       await failureSettled(calls, quorumOf(set.nodes.length));
       const known = calls.outcomes.slice();
       const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => known[nodeIndex] === undefined);
@@ -319,7 +316,6 @@ function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatu
     return parseAcquireReply(reply);
   };
 }
-
 
 /**
  * The second phase of fencing: stores the token on every node, so that it is ours once a quorum did.

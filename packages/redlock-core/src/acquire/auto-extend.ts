@@ -34,9 +34,9 @@ export function extendIfAsked(lock: Lock, request: { readonly autoExtend: boolea
 }
 
 /**
- * Keeps `lock` (or a semaphore's permits, named `what` in messages) extended by `ttlMs`, while `using()`'s routine runs or, with `autoExtend`, until the lock
- * is released: each extension starts when half the TTL of
- * validity is left, so a failed one can be retried before validity runs out. Calls `onStop` once, the
+ * Keeps `lock` (or a semaphore's permits, named `what` in messages) extended by `ttlMs`, while `using()`'s
+ * routine runs or, with `autoExtend`, until the lock is released: each extension starts when half the TTL
+ * of validity is left, so a failed one can be retried before validity runs out. Calls `onStop` once, the
  * moment the lock can no longer be guaranteed (a {@link LockLostError}: a quorum of nodes no longer holds
  * our token, or validity ran out before an extension succeeded) or a limit ends the extensions (a
  * {@link LockLimitError}; the lock then stays valid until its validity runs out). Stops quietly if the
@@ -82,23 +82,20 @@ export function keepExtended(
     clock.clearTimeout(extendTimer);
     clock.clearTimeout(holdTimer);
   };
-  const reachLimit = (limit: LockLimitError['limit'], detail: string): void => {
+  /** Stops for good and tells `onStop` why, once; `error` is made only then. */
+  const end = (error: () => LockLostError | LockLimitError): void => {
     if (isStopped) return;
     stop();
-    onStop(
-      new LockLimitError(`Stopped extending ${what}: ${detail}`, {
-        resources: lock.resources,
-        limit,
-      }),
-    );
+    onStop(error());
   };
-  const runOut = (cause?: unknown): void => {
-    if (isStopped) return;
-    stop();
-    const error = new LockLostError(`Lost ${what}: its validity ran out before it could be extended`, { resources: lock.resources, cause });
-    lock.publishLoss('validity-ran-out', error);
-    onStop(error);
-  };
+  const reachLimit = (limit: LockLimitError['limit'], detail: string): void =>
+    end(() => new LockLimitError(`Stopped extending ${what}: ${detail}`, { resources: lock.resources, limit }));
+  const runOut = (cause?: unknown): void =>
+    end(() => {
+      const error = new LockLostError(`Lost ${what}: its validity ran out before it could be extended`, { resources: lock.resources, cause });
+      lock.publishLoss('validity-ran-out', error);
+      return error;
+    });
   const extendNow = (): void => {
     if (limits.maxExtensions !== undefined && extensions >= limits.maxExtensions) {
       return reachLimit('maxExtensions', `it was extended ${extensions} times, the most \`maxExtensions\` allows`);
@@ -133,11 +130,7 @@ export function keepExtended(
     extendTimer = setTimer(extendNow, Math.max(remainingMs / 4, remainingMs - ttlMs / 2));
   };
 
-  stopListeningForLoss = lock.onLost((error) => {
-    if (isStopped) return;
-    stop();
-    onStop(error);
-  });
+  stopListeningForLoss = lock.onLost((error) => end(() => error));
   if (isStopped) return { stop: async () => undefined };
   // While one is in flight, its end schedules the next: two at once could apply out of order.
   stopListeningForEarlierEnd = lock.onEarlierEnd?.(() => {

@@ -1,6 +1,5 @@
-// One way to wait for a hold, whatever its kind (a lock, a semaphore's permits, a read-write lock's read or
-// write lock): take turns with the other waiters of this process, then attempt until one attempt wins, with
-// timed retries between the attempts, and an attempt at each release heard in between.
+// The one wait loop for every kind of hold (a lock, a semaphore's permits, a read-write lock's read or write
+// lock): take turns with this process's other waiters, then attempt on timed retries and at each wake.
 import type { Clock } from '../base/clock.js';
 import { longestNodeTimeoutMs, nodeDistanceMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
@@ -33,10 +32,7 @@ export interface Contender<H, F extends FailedAttempt> {
   readonly keys: readonly string[];
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
-  /**
-   * One attempt. A woken one gets the lead node of `keys` (see `leadNodeIndexOf`), which it asks alone
-   * first, to stop there if the hold was taken again.
-   */
+  /** One attempt; a woken one gets the lead node of `keys` (`leadNodeIndexOf`) to ask alone first, and stop there if taken. */
   attempt(attemptNumber: number, leadNodeIndex: number | undefined): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
@@ -48,15 +44,11 @@ export interface Contender<H, F extends FailedAttempt> {
 }
 
 /**
- * Waits for a hold: joins the queue of its hold and waits for its turn (see `WaitQueue`), then attempts
- * as the head until one attempt wins. Timed retries come every `retryDelayMs` ± jitter and count against
- * `retryCount` (with the tries used up while queued). Once a node says the resource is taken, the queue
- * listens for its release on the lead node (on every node while the lead node does not answer). A wake
- * (a release heard or made here, or the subscriptions coming in place, since the holder may have released
- * unheard before) starts an attempt at once that uses up no retry and asks the lead node first while it
- * answers. Anyone who can PUBLISH can wake the head, so a wake never postpones a timed retry, and the
- * attempt after a woken one that failed rests (see `WAKE_REST_MS`). Rejects with the contender's error when the
- * retries or `waitMs` run out, else with `signal.reason`.
+ * Waits for a hold: waits for its turn in the queue of its hold (see `WaitQueue`), then attempts as the
+ * head until one attempt wins, as ARCHITECTURE.md "The contended path" tells: a timed retry every
+ * `retryDelayMs` ± jitter counts against `retryCount` (with the tries used up while queued); a wake starts
+ * an attempt at once that counts against nothing. Rejects with the contender's error when the retries or
+ * `waitMs` run out, else with `signal.reason`.
  */
 export async function waitForHold<H, F extends FailedAttempt>(
   set: NodeSet,
@@ -68,18 +60,26 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const { clock } = set.options;
   const { signal } = request;
   const queue = queues.queueOf(contender.queueKeys);
-  const waiter = queue.join(request);
+  const waiter = queue.join();
   const log = new AttemptLog<F>();
   /** The queue's lead node, by each node's distance when first needed: an uncontended call never needs it. */
   const leadOf = (): NodeState =>
     set.nodes[(queue.leadNodeIndex ??= leadNodeIndexOf(contender.keys, set.nodes.map((node) => nodeDistanceMsFor(node, set.options))))] as NodeState;
   let isHeld = false;
   try {
-    const turn = waiter.turn === undefined ? 'first' : await waiter.turn;
-    if (turn === 'gave-up') throw contender.errorOf(reportedAttempts(log, waiter, queue));
-    let retryAt = turn === 'first' ? 0 : nextRetryAt(clock, request);
+    const isFirst = queue.isHead(waiter);
+    // Queued, in retry periods as long as its timed retries would wait (at least 1 ms: 0 would spin). One in
+    // which nobody here acquired, once a head found the hold unavailable, counts as a failed try: the wait
+    // stays bounded by the waiter's own retries, while a hold that keeps changing hands here costs it nothing.
+    while (!queue.isHead(waiter)) {
+      const acquisitions = queue.acquisitions;
+      await waitForRetry(clock, Math.max(1, retryDelayMs(request.retryDelayMs, request.retryJitterMs)), waiter, signal);
+      const isStalled = !queue.isHead(waiter) && queue.acquisitions === acquisitions && queue.lastFailure !== undefined;
+      if (isStalled && ++waiter.failures > request.retryCount) throw contender.errorOf(reportedAttempts(log, waiter, queue));
+    }
+    let retryAt = isFirst ? 0 : clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
     // A turn after another head: at once if its leaving woke this one, else once the hold is released here.
-    let isWoken = turn !== 'first' && (await waitForRetry(clock, retryAt - clock.now(), queue, signal));
+    let isWoken = !isFirst && (await waitForRetry(clock, retryAt - clock.now(), queue, signal));
     /** Until then on the clock, the next attempt waits: the one before was woken and failed. */
     let restUntil = 0;
     for (;;) {
@@ -112,22 +112,21 @@ export async function waitForHold<H, F extends FailedAttempt>(
         if (!isWoken) {
           waiter.failures += 1;
           if (waiter.failures > request.retryCount) throw contender.errorOf(log);
-          retryAt = nextRetryAt(clock, request);
+          retryAt = clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
         }
       }
       // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.
       if ((failure === undefined || contender.isTaken(failure)) && queue.watch === undefined && notifications !== undefined) {
-        queue.listen(notifications, contender.keys, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length), leadOf().index);
+        const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
+        queue.watch = notifications.watch(contender.keys, timeoutMs, leadOf().index, () => queue.wake());
       }
       // A silent lead node announces nothing: its neighbours' announcements wake the head instead.
       if (queue.watch !== undefined && !leadOf().breaker.isUp) queue.watch.watchEveryNode();
       // A timed retry that is due goes first, however many wakes are pending: wakes never starve it. It
       // still lets the event loop turn: attempts that fail at once (nodes refused, no pause between
       // retries) would otherwise run on microtasks alone, and no timer could end the wait, not even `waitMs`.
-      if (retryAt <= clock.now()) {
-        await nextTimerTurn(clock);
-        isWoken = false;
-      } else isWoken = await waitForRetry(clock, retryAt - clock.now(), queue, signal);
+      const dueInMs = retryAt - clock.now();
+      isWoken = await waitForRetry(clock, Math.max(0, dueInMs), dueInMs > 0 ? queue : undefined, signal);
     }
   } catch (error) {
     // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
@@ -148,26 +147,11 @@ function reportedAttempts<F extends FailedAttempt>(attempts: AttemptLog<F>, wait
   return log;
 }
 
-/** When the next timed retry of `request` is due on `clock`: `retryDelayMs` ± jitter from now. */
-function nextRetryAt(clock: Clock, request: RetrySettings): number {
-  return clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
-}
-
-/** Resolves on a timer of `clock` due at once: after the timers and I/O due now, on the system clock. */
-function nextTimerTurn(clock: Clock): Promise<void> {
-  return new Promise((resolve) => {
-    clock.setTimeout(resolve, 0);
-  });
-}
-
-/** Whatever tells a waiter that the hold may be free: its {@link WaitQueue}. */
-export type ReleaseSource = Pick<WaitQueue, 'onNextRelease'>;
-
 /**
- * Waits until `delayMs` passed (`false`) or `source` tells of a release (`true`), whichever comes first;
- * rejects with `signal.reason` if it aborts. Settling twice is harmless: each way out clears them all.
+ * Waits until `delayMs` passed (`false`) or `source` wakes it (`true`: the head's queue at a release, a queued
+ * waiter at its turn); rejects with `signal.reason` if it aborts. Each way out clears them all.
  */
-export function waitForRetry(clock: Clock, delayMs: number, source: ReleaseSource | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+export function waitForRetry(clock: Clock, delayMs: number, source: Pick<Waiter, 'onWake'> | undefined, signal: AbortSignal | undefined): Promise<boolean> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const end = (settle: () => void): void => {
@@ -178,7 +162,7 @@ export function waitForRetry(clock: Clock, delayMs: number, source: ReleaseSourc
     };
     const onAbort = (): void => end(() => reject(signal?.reason));
     const timer = clock.setTimeout(() => end(() => resolve(false)), delayMs);
-    const cancelWake = source?.onNextRelease(() => end(() => resolve(true)));
+    const cancelWake = source?.onWake(() => end(() => resolve(true)));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

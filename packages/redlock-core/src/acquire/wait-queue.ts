@@ -1,43 +1,36 @@
 // Local turn-taking: the waiters of one `Redlock` for one hold, in arrival order. Only the head asks the
-// nodes, so a release costs one woken attempt however many waiters this process has, and holds go to
-// them in the order they called `acquire()`.
+// nodes, so a release costs one woken attempt however many waiters this process has.
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
-import type { Clock } from '../base/clock.js';
-import type { RetrySettings } from '../settings/resolve-options.js';
-import type { KeyWatch, ReleaseNotifications } from '../nodes/release-notifications.js';
-import { retryDelayMs } from './retry.js';
+import type { KeyWatch } from '../nodes/release-notifications.js';
 
-/** The settings of one waiter: its retries, and its signal (which carries a finite `waitMs`). */
-export interface WaiterSettings extends RetrySettings {
-  readonly signal: AbortSignal | undefined;
-}
-
-/** One call of `acquire()` in a {@link WaitQueue}; the queue alone sets its fields. */
-export interface Waiter {
-  readonly settings: WaiterSettings;
+/**
+ * One call in a {@link WaitQueue}: queued ──turn──▶ head ──leaves──▶ gone, or queued ──gives up / aborts──▶
+ * gone. A queued waiter waits for its turn as the head waits for a wake: with `waitForRetry`.
+ */
+export class Waiter {
   /**
    * Failed tries counted against `retryCount`. As the head: each failed timed attempt. While queued:
    * joining (the waiters ahead hold or want the hold), and each retry period in which nobody here
    * acquired it, once a head found it unavailable.
    */
-  failures: number;
+  failures = 0;
   /** The full attempts heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}). */
-  readonly attemptsWhileQueued: AttemptLog<LoggedAttempt>;
-  /**
-   * `undefined` for the first head, which tries at once. Else settles when its turn comes (`'turn'`, with a
-   * wake pending unless a waiter of the queue still holds what keeps others out), or its retries ran out;
-   * rejects when its signal aborts.
-   */
-  turn: Promise<'turn' | 'gave-up'> | undefined;
-  settle: (turn: 'turn' | 'gave-up') => void;
-  periodTimer: unknown;
-  onAbort: (() => void) | undefined;
+  readonly attemptsWhileQueued = new AttemptLog<LoggedAttempt>();
+  /** What its turn calls, while it waits for it (see {@link onWake}). */
+  onTurn: (() => void) | undefined;
+
+  /** Calls `callback` when its turn comes, unless cancelled first; returns the cancel function. */
+  onWake(callback: () => void): () => void {
+    this.onTurn = callback;
+    return () => {
+      this.onTurn = undefined;
+    };
+  }
 }
 
 /**
  * The local waiters for one set of resources (a lock's keys, a semaphore, one mode of a read-write lock).
- * State of a waiter: queued ──turn──▶ head ──leaves──▶ gone, or queued ──gave up / aborted──▶ gone. The
- * queue leaves its {@link WaitQueues} with its last waiter.
+ * The queue leaves its {@link WaitQueues} with its last waiter.
  */
 export class WaitQueue {
   /** The node woken heads ask first and listen to, once a head needed it: one for every head of the queue. */
@@ -46,53 +39,39 @@ export class WaitQueue {
   watch: KeyWatch | undefined;
   /** The latest full attempt a head made and failed: what a waiter that gives up in the queue reports. */
   lastFailure: LoggedAttempt | undefined;
+  /** How many heads acquired: progress for the queued waiters' retry periods. */
+  acquisitions = 0;
 
-  readonly #clock: Clock;
   readonly #queues: WaitQueues;
   readonly #id: string;
   #head: Waiter | undefined;
   /** The waiters behind the head; made when the first one comes (most locks have none). */
   #queued: Set<Waiter> | undefined;
-  /** How many heads acquired: progress for the queued waiters' retry periods. */
-  #acquisitions = 0;
   /** Whether a head acquired an exclusive hold and no release came since. */
   #isHeldHere = false;
   /** Whether a release came that the head has not taken yet. */
   #isWakePending = false;
-  #onWake: (() => void) | undefined;
+  #wakeHead: (() => void) | undefined;
 
-  constructor(clock: Clock, queues: WaitQueues, id: string) {
-    this.#clock = clock;
+  constructor(queues: WaitQueues, id: string) {
     this.#queues = queues;
     this.#id = id;
   }
 
-  /** How many waiters the queue holds, its head included. */
-  get size(): number {
-    return (this.#head === undefined ? 0 : 1) + (this.#queued?.size ?? 0);
+  /** Adds a waiter at the end: the head at once if the queue is empty, else it waits for its turn. */
+  join(): Waiter {
+    const waiter = new Waiter();
+    if (this.#head === undefined) this.#head = waiter;
+    else {
+      (this.#queued ??= new Set()).add(waiter);
+      waiter.failures = 1;
+    }
+    return waiter;
   }
 
-  /** Adds a waiter at the end: the head at once if the queue is empty, else it waits for its turn. */
-  join(settings: WaiterSettings): Waiter {
-    const waiter: Waiter = { settings, failures: 0, attemptsWhileQueued: new AttemptLog(), turn: undefined, settle: NO_TURN, periodTimer: undefined, onAbort: undefined };
-    if (this.#head === undefined) {
-      this.#head = waiter;
-      return waiter;
-    }
-    (this.#queued ??= new Set()).add(waiter);
-    waiter.failures = 1;
-    waiter.turn = new Promise<'turn' | 'gave-up'>((resolve, reject) => {
-      waiter.settle = resolve;
-      const { signal } = settings;
-      if (signal === undefined) return;
-      waiter.onAbort = () => {
-        this.#remove(waiter);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', waiter.onAbort, { once: true });
-    });
-    this.#startPeriod(waiter);
-    return waiter;
+  /** Whether `waiter` is the head: its turn came (or it was first). */
+  isHead(waiter: Waiter): boolean {
+    return this.#head === waiter;
   }
 
   /**
@@ -101,11 +80,11 @@ export class WaitQueue {
    */
   leave(waiter: Waiter, hasAcquired: boolean, keepsOthersOut: boolean): void {
     if (waiter !== this.#head) {
-      this.#remove(waiter);
+      this.#queued?.delete(waiter);
       return;
     }
     if (hasAcquired) {
-      this.#acquisitions += 1;
+      this.acquisitions += 1;
       this.#isHeldHere = keepsOthersOut;
       // Releases before this are no news to the next head.
       this.clearWake();
@@ -113,13 +92,16 @@ export class WaitQueue {
     const next: Waiter | undefined = this.#queued?.values().next().value;
     this.#head = next;
     if (next === undefined) {
-      this.#close();
+      this.watch?.close();
+      this.watch = undefined;
+      this.#wakeHead = undefined;
+      this.#queues.remove(this, this.#id);
       return;
     }
-    this.#remove(next);
+    this.#queued?.delete(next);
     // Left without a hold, or with one others may share (permits, a read lock): the next head tries at once.
     if (!this.#isHeldHere) this.#isWakePending = true;
-    next.settle('turn');
+    next.onTurn?.();
   }
 
   /** Counts a full attempt a head made and failed, for the waiters that give up in the queue. */
@@ -128,16 +110,11 @@ export class WaitQueue {
     for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
   }
 
-  /** Watches the release notifications of `keys` on node `leadNodeIndex` for every head to come, once. */
-  listen(notifications: ReleaseNotifications, keys: readonly string[], timeoutMs: number, leadNodeIndex: number): void {
-    this.watch ??= notifications.watch(keys, timeoutMs, leadNodeIndex, () => this.wake());
-  }
-
   /** A hold on these resources may be free (released here, or announced): wakes the head now, or at its next wait. */
   wake(): void {
     this.#isHeldHere = false;
-    const callback = this.#onWake;
-    this.#onWake = undefined;
+    const callback = this.#wakeHead;
+    this.#wakeHead = undefined;
     if (callback !== undefined) callback();
     else this.#isWakePending = true;
   }
@@ -147,86 +124,40 @@ export class WaitQueue {
     this.#isWakePending = false;
   }
 
-  /** Calls `callback` once, at the next wake, or at once if one is pending; returns a cancel function. */
-  onNextRelease(callback: () => void): () => void {
+  /** Calls `callback` once, at the next wake of the head, or at once if one is pending; returns a cancel function. */
+  onWake(callback: () => void): () => void {
     if (this.#isWakePending) {
       this.clearWake();
       queueMicrotask(callback);
       return () => undefined;
     }
-    this.#onWake = callback;
+    this.#wakeHead = callback;
     return () => {
-      if (this.#onWake === callback) this.#onWake = undefined;
+      if (this.#wakeHead === callback) this.#wakeHead = undefined;
     };
   }
-
-  /** Takes a waiter from behind the head and ends its waiting; does nothing if it is not there. */
-  #remove(waiter: Waiter): void {
-    if (this.#queued?.delete(waiter) !== true) return;
-    this.#clock.clearTimeout(waiter.periodTimer);
-    if (waiter.onAbort !== undefined) waiter.settings.signal?.removeEventListener('abort', waiter.onAbort);
-    waiter.onAbort = undefined;
-  }
-
-  #close(): void {
-    this.watch?.close();
-    this.watch = undefined;
-    this.#onWake = undefined;
-    this.#queues.remove(this, this.#id);
-  }
-
-  /**
-   * One retry period of a queued waiter, as long as its own timed retries would wait. A period in which
-   * nobody here acquired, once a head found the hold unavailable, counts as a failed try: the wait stays
-   * bounded by the waiter's own retries, while a hold that keeps changing hands here costs it nothing.
-   */
-  #startPeriod(waiter: Waiter): void {
-    const acquisitionsAtStart = this.#acquisitions;
-    const { retryDelayMs: baseMs, retryJitterMs, retryCount } = waiter.settings;
-    // At least 1 ms: a period of 0 would spin without letting the head progress.
-    waiter.periodTimer = this.#clock.setTimeout(() => {
-      if (this.#acquisitions === acquisitionsAtStart && this.lastFailure !== undefined && ++waiter.failures > retryCount) {
-        this.#remove(waiter);
-        waiter.settle('gave-up');
-      } else this.#startPeriod(waiter);
-    }, Math.max(1, retryDelayMs(baseMs, retryJitterMs)));
-  }
 }
-
-/** The `settle` of the first head, whose turn is never settled. */
-const NO_TURN = (): void => undefined;
 
 /**
  * The wait queues of one `Redlock`, one per set of resources with local waiters, in any order. Waiters of
  * overlapping but different sets are in different queues and compete over the network.
  */
 export class WaitQueues {
-  readonly #clock: Clock;
   /**
-   * One queue kept outside {@link #queues}, and its id: a process that locks one resource at a time (the
-   * usual loop) makes and drops a queue at every acquisition, and a `Map` going from one entry to none
-   * and back costs more than the rest of the queue.
+   * One queue kept outside {@link #queues}, and its id: a process that locks one resource at a time makes
+   * and drops a queue at every acquisition, and a `Map` going from one entry to none and back costs more.
    */
   #soloId: string | undefined;
   #solo: WaitQueue | undefined;
   /** The others, by {@link idOf}. */
   readonly #queues = new Map<string, WaitQueue>();
 
-  constructor(clock: Clock) {
-    this.#clock = clock;
-  }
-
-  /** How many queues have waiters. */
-  get size(): number {
-    return (this.#solo === undefined ? 0 : 1) + this.#queues.size;
-  }
-
   /** The queue of `keys`, made if none has waiters. */
   queueOf(keys: readonly string[]): WaitQueue {
     const id = idOf(keys);
     const queue = this.#queueOf(id);
     if (queue !== undefined) return queue;
-    const created = new WaitQueue(this.#clock, this, id);
+    const created = new WaitQueue(this, id);
     if (this.#solo === undefined) {
       this.#soloId = id;
       this.#solo = created;

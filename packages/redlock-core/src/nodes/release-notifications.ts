@@ -1,6 +1,5 @@
-// The release channels waiters listen to: one subscription per node and channel, shared by all the waiters
-// of a `Redlock`, on the lead node of the keys (the node woken waiters ask first), and how crowded each
-// channel is (how many listen, how fast it is released).
+// The release channels waiters listen to, on the lead node of their keys: one subscription per node and
+// channel for all the waiters of a `Redlock`, and how crowded each channel is.
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { type Clock, unrefTimer } from '../base/clock.js';
 import { warnOnce } from '../base/warnings.js';
@@ -9,18 +8,13 @@ import { runScript } from '../scripts/lua-script.js';
 import { releaseChannelOf } from '../scripts/release.js';
 
 /**
- * The lead node for resource keys `keys`, the node woken waiters ask first and listen to: chosen by a
- * hash of the smallest key among the nodes about as near as the nearest by `distancesMs` (see
- * `nodeDistanceMsFor`), so different resources spread over the nodes and clients side by side choose the
- * same node, whatever order each lists the resources in. About as near: up to half as far again as the
- * nearest plus 10 ms, that is 1.5 times the nearest's round trip plus 12 ms: the nodes of one datacenter
- * tie, whatever their jitter, and a node in another datacenter 25 ms away does not. (A hash over every
- * node would need no distances, but puts a far node first for some resources: 2-3 far round trips more
- * per hand-off, bench/RESULTS.md.)
- *
- * Waiters that all ask one node first are ordered by it: one wins that node and then asks the rest, the
- * others learn at the cost of one call that the hold was taken, instead of every waiter sending a full
- * attempt to every node, splitting the votes, and cleaning up (the thundering herd of a release).
+ * The lead node for resource keys `keys`, the node woken waiters ask first and listen to: a hash of the
+ * smallest key among the nodes about as near as the nearest by `distancesMs` (`nodeDistanceMsFor`), so
+ * resources spread over the nodes and clients side by side choose the same node, whatever their key order.
+ * About as near: within 1.5 times the nearest's distance plus 10 ms, so the nodes of one datacenter tie
+ * and one 25 ms away does not (a far lead node costs 2-3 far round trips per hand-off, bench/RESULTS.md).
+ * Waiters that all ask one node first are ordered by it: one wins it and asks the rest, the others learn
+ * in one call that the hold was taken, instead of splitting the votes of every node (a thundering herd).
  */
 export function leadNodeIndexOf(keys: readonly string[], distancesMs: readonly number[]): number {
   // Every node unmeasured (Infinity) ties too.
@@ -41,15 +35,13 @@ export function leadNodeIndexOf(keys: readonly string[], distancesMs: readonly n
 export const SUBSCRIPTION_LINGER_MS = 1_000;
 
 /**
- * How many announcements a lingering subscription hears with no waiter here before it ends early: as many
- * as cost about what the SUBSCRIBE and UNSUBSCRIBE it saves would (a command's write and its reply each),
- * so that a channel busy with other processes' hand-offs is not heard for nothing for a whole
- * {@link SUBSCRIPTION_LINGER_MS}, while a quiet one still lingers.
+ * How many announcements a lingering subscription hears with no waiter here before it ends early: about
+ * the cost of the SUBSCRIBE and UNSUBSCRIBE it saves, so a channel busy with others' hand-offs ends early.
  */
 export const LINGER_ANNOUNCEMENTS = 4;
 
 /** How often a channel's listeners are counted again at most, in milliseconds (see {@link KeyWatch.crowdRestMs}). */
-export const LISTENER_COUNT_EVERY_MS = 250;
+const LISTENER_COUNT_EVERY_MS = 250;
 
 /** How many of the latest intervals between a channel's announcements are kept. */
 const KEPT_INTERVALS = 5;
@@ -59,20 +51,16 @@ export interface KeyWatch {
   /** Watches every node from now on, not only the lead node (it does not answer). */
   watchEveryNode(): void;
   /**
-   * How long a woken attempt that failed rests the wakes because many wait, at most `longestRestMs` (the
-   * waiter's retry delay: anyone can subscribe, and idle subscribers must not silence the wakes for
-   * longer); 0 while it cannot tell. The time in which a quarter as many releases as there are listeners
-   * on the lead node's channel come, at the recent pace (the lower median of the latest intervals: a quiet
-   * spell is an outlier), ±50% so that waiters that failed together do not wake together: about four
-   * woken attempts then follow each release, however many wait (bench/RESULTS.md). 0 with fewer than
-   * three listeners or two intervals. Counts the listeners again (`PUBSUB NUMSUB`) for the next call when
-   * the count is older than {@link LISTENER_COUNT_EVERY_MS}: a release never pays for it.
+   * How long a woken attempt that failed rests the wakes because many wait: the time of a quarter as many
+   * releases as there are listeners on the lead node's channel, at the recent pace (the lower median of the
+   * latest intervals: a quiet spell is an outlier), ±50% so that waiters that failed together do not wake
+   * together: about four woken attempts then follow each release, however many wait (bench/RESULTS.md).
+   * At most `longestRestMs`: idle subscribers must not silence the wakes longer. 0 with fewer than three
+   * listeners or two intervals. A count older than {@link LISTENER_COUNT_EVERY_MS} is renewed (`PUBSUB
+   * NUMSUB`) for the next call: a release never waits for it.
    */
   crowdRestMs(longestRestMs: number): number;
-  /**
-   * Ends the watch; the node subscriptions end {@link SUBSCRIPTION_LINGER_MS} after no watch needs them, or
-   * once they heard {@link LINGER_ANNOUNCEMENTS} releases meanwhile.
-   */
+  /** Ends the watch; its node subscriptions linger (see {@link ChannelSubscription}). */
   close(): void;
 }
 
@@ -96,13 +84,11 @@ export class ReleaseNotifications {
   }
 
   /**
-   * Watches the release channels of `keys` on the lead node, the node a woken waiter asks first: every
-   * node announces its own release, so a waiter woken there finds the previous owner's key gone there.
-   * One subscription per waiter, not one per node, spares each waiter a message from every node at every
-   * release. Where the lead node cannot subscribe (no capability, an error, no answer within
-   * `timeoutMs`), or after {@link KeyWatch.watchEveryNode}, it watches every capable node. Calls
-   * `onRelease` at each release heard, and once when the first subscriptions are in place (or could not
-   * be made anywhere): a release announced before may have gone unheard.
+   * Watches the release channels of `keys` on the lead node, which a woken waiter asks first: every node
+   * announces its own release, so the previous owner's key is gone there. Where the lead node cannot
+   * subscribe (no capability, an error, no answer within `timeoutMs`), or after
+   * {@link KeyWatch.watchEveryNode}, every capable node. Calls `onRelease` at each release heard, and once
+   * when the first subscriptions are in place (or failed everywhere): a release before may have gone unheard.
    */
   watch(keys: readonly string[], timeoutMs: number, leadNodeIndex: number, onRelease: () => void): KeyWatch {
     const clock = this.#clock;
@@ -114,8 +100,7 @@ export class ReleaseNotifications {
     /** Subscribes on these nodes; resolves once one channel is subscribed, rejects if none can be. */
     const subscribeOn = (nodeIndexes: readonly number[]): Promise<void> =>
       Promise.any(
-        // A closed watch subscribes nowhere: a lead node that fails after the waiter left must not make
-        // it listen on every other node for ever.
+        // Closed, nowhere: a lead node failing after the waiter left must not have it listen everywhere for ever.
         (isClosed || this.#isClosed ? [] : nodeIndexes).flatMap((nodeIndex) => {
           const adapter = this.#adapters[nodeIndex];
           return adapter === undefined ? [] : keys.map((key) => this.#channel(adapter, nodeIndex, key, subscriptions).add(listener));
@@ -162,11 +147,8 @@ export class ReleaseNotifications {
   /** The subscription to lock key `key`'s release channel on node `nodeIndex`, made on first use; noted in `used`. */
   #channel(adapter: RedisAdapter, nodeIndex: number, key: string, used: ChannelSubscription[]): ChannelSubscription {
     const id = `${nodeIndex} ${key}`;
-    let subscription = this.#channels.get(id);
-    if (subscription === undefined) {
-      subscription = new ChannelSubscription(adapter, nodeIndex, key, this.#clock, () => this.#channels.delete(id));
-      this.#channels.set(id, subscription);
-    }
+    const subscription = this.#channels.get(id) ?? new ChannelSubscription(adapter, nodeIndex, key, this.#clock, () => this.#channels.delete(id));
+    this.#channels.set(id, subscription);
     used.push(subscription);
     return subscription;
   }
@@ -174,9 +156,9 @@ export class ReleaseNotifications {
 
 /**
  * One channel on one node: subscribed while any listener needs it, and for {@link SUBSCRIPTION_LINGER_MS}
- * after the last one left (or until it heard {@link LINGER_ANNOUNCEMENTS} releases meanwhile). Subscribing and unsubscribing run one after the other, each bringing the node in
- * line with the listeners at that moment, so a waiter that arrives while the last one leaves is never left
- * unsubscribed.
+ * after the last one left (or until it heard {@link LINGER_ANNOUNCEMENTS} releases meanwhile). Subscribing
+ * and unsubscribing run in turn, each bringing the node in line with the listeners at that moment, so a
+ * waiter that arrives while the last one leaves is never left unsubscribed.
  */
 class ChannelSubscription {
   readonly #listeners = new Set<() => void>();
@@ -192,9 +174,8 @@ class ChannelSubscription {
   #listenerCount = 0;
   #countedAt = -Infinity;
   #lastHeardAt = Number.NaN;
-  /** The latest intervals between announcements, in milliseconds, as a ring of {@link KEPT_INTERVALS}. */
+  /** The latest {@link KEPT_INTERVALS} intervals between announcements, in milliseconds. */
   readonly #intervalsMs: number[] = [];
-  #heardCount = 0;
 
   /**
    * @param key - The lock key whose release channel this is: the listeners script names the channel from
@@ -212,24 +193,23 @@ class ChannelSubscription {
   add(listener: () => void): Promise<void> {
     if (this.#isClosed) return Promise.reject(new Error('Release notifications are closed'));
     this.#listeners.add(listener);
-    this.clock.clearTimeout(this.#lingerTimer);
-    this.#lingerTimer = undefined;
-    return this.#sync();
+    return this.#endLinger();
   }
 
   remove(listener: () => void): void {
     this.#listeners.delete(listener);
     if (this.#listeners.size > 0 || this.#lingerTimer !== undefined || this.#isClosed) return;
     this.#heardWhileLingering = 0;
-    this.#lingerTimer = this.clock.setTimeout(() => this.#endLinger(), SUBSCRIPTION_LINGER_MS);
+    this.#lingerTimer = this.clock.setTimeout(() => this.#endLinger().catch(() => undefined), SUBSCRIPTION_LINGER_MS);
     // A lingering subscription must not keep the process alive.
     unrefTimer(this.#lingerTimer);
   }
 
-  #endLinger(): void {
+  /** Stops lingering, and brings the node in line with the listeners (see {@link #sync}). */
+  #endLinger(): Promise<void> {
     this.clock.clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
-    void this.#sync().catch(() => undefined);
+    return this.#sync();
   }
 
   /** See {@link KeyWatch.crowdRestMs}, unbounded, at `now` on the clock. */
@@ -237,50 +217,36 @@ class ChannelSubscription {
     const count = this.#intervalsMs.length;
     // Counted once releases come, not at a waiter's first look: the crowd may gather after it.
     if (count < 2) return 0;
-    if (now - this.#countedAt >= LISTENER_COUNT_EVERY_MS) this.#recount(now);
+    if (now - this.#countedAt >= LISTENER_COUNT_EVERY_MS) {
+      this.#countedAt = now;
+      const countIs = (listeners: number): void => {
+        this.#listenerCount = listeners;
+      };
+      // A count that fails (a node down, an adapter that cannot run it, or one that throws instead of
+      // rejecting) leaves the waiters resting as alone; it never fails the waiter that asked.
+      try {
+        runScript(this.adapter, listenersScript, [this.key], [], undefined, parseListenersReply).then(countIs, () => countIs(0));
+      } catch {
+        countIs(0);
+      }
+    }
     if (this.#listenerCount < 3) return 0;
     const paceMs = [...this.#intervalsMs].sort((a, b) => a - b)[(count - 1) >> 1] as number;
     return ((this.#listenerCount * paceMs) / 4) * (0.5 + Math.random());
   }
 
   /**
-   * Unsubscribes now, whoever still listens, and never subscribes again; never rejects. It does not wait
-   * for a SUBSCRIBE still in flight, which waits for its connection (to a node that may be down): the
-   * unsubscribe follows it when it lands, and the adapter's `close()`, which `redlock.close()` calls next,
-   * ends that connection and what is pending on it.
+   * Unsubscribes now, whoever still listens, and never subscribes again; never rejects. It does not wait for
+   * a SUBSCRIBE still in flight, which waits for its connection (to a node that may be down): the unsubscribe
+   * follows it, and the adapter's `close()`, which `redlock.close()` calls next, ends what is pending.
    */
   close(): Promise<void> {
     this.#isClosed = true;
     this.#listeners.clear();
-    this.clock.clearTimeout(this.#lingerTimer);
-    this.#lingerTimer = undefined;
     const isSubscribing = this.#isSubscribing;
     // An UNSUBSCRIBE that fails leaves a channel on a connection that the adapter's close() ends next.
-    const closing = this.#sync().catch(() => undefined);
+    const closing = this.#endLinger().catch(() => undefined);
     return isSubscribing ? Promise.resolve() : closing;
-  }
-
-  #hear(now: number): void {
-    if (!Number.isNaN(this.#lastHeardAt)) this.#intervalsMs[this.#heardCount++ % KEPT_INTERVALS] = now - this.#lastHeardAt;
-    this.#lastHeardAt = now;
-  }
-
-  #recount(now: number): void {
-    this.#countedAt = now;
-    // A count that fails (a node down, an adapter that cannot run it, or one that throws instead of
-    // rejecting) leaves the waiters resting as alone; it never fails the waiter that asked.
-    try {
-      runScript(this.adapter, listenersScript, [this.key], [], undefined, parseListenersReply).then(
-        (listeners) => {
-          this.#listenerCount = listeners;
-        },
-        () => {
-          this.#listenerCount = 0;
-        },
-      );
-    } catch {
-      this.#listenerCount = 0;
-    }
   }
 
   #sync(): Promise<void> {
@@ -289,9 +255,11 @@ class ChannelSubscription {
         this.#isSubscribing = true;
         try {
           this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(releaseChannelOf(this.key), () => {
-            this.#hear(this.clock.now());
+            const now = this.clock.now();
+            if (!Number.isNaN(this.#lastHeardAt) && this.#intervalsMs.push(now - this.#lastHeardAt) > KEPT_INTERVALS) this.#intervalsMs.shift();
+            this.#lastHeardAt = now;
             if (this.#listeners.size > 0) for (const listener of [...this.#listeners]) listener();
-            else if (this.#lingerTimer !== undefined && ++this.#heardWhileLingering >= LINGER_ANNOUNCEMENTS) this.#endLinger();
+            else if (this.#lingerTimer !== undefined && ++this.#heardWhileLingering >= LINGER_ANNOUNCEMENTS) void this.#endLinger().catch(() => undefined);
           });
         } catch (error) {
           if (error instanceof Error && error.message.startsWith('NOPERM')) {

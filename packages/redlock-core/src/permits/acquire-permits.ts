@@ -1,9 +1,8 @@
 // The calls of a semaphore and a read-write lock, written once for both: argument checks, the guard against
 // `close()`, the trace, a single try, `using()`, and the wait loop (acquire/wait-loop.ts) over a claim's
 // attempts, timed by `waitMs`.
-import { AttemptLog } from '../acquire/attempt-log.js';
-import { startWaitDeadline, WaitExpired } from '../acquire/retry.js';
 import { runUnderLock } from '../acquire/using.js';
+import { attemptOnce, callSignalOf } from '../acquire/acquisitions.js';
 import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
 import type { WaitQueues } from '../acquire/wait-queue.js';
 import { PermitError } from '../base/claim-errors.js';
@@ -164,10 +163,7 @@ export async function acquireClaim<H extends Claim, F extends FailedAttempt>(cal
   const { intent, intentStatus } = claim;
   const key = claim.keys[0] as string;
   request.signal?.throwIfAborted();
-  const callSignal = request.signal === undefined ? undefined : lifecycle.signalWith(request.signal);
-  const baseSignal = callSignal?.signal ?? lifecycle.signal;
-  const deadline = request.waitMs === Infinity ? undefined : startWaitDeadline(clock, request.waitMs, baseSignal);
-  const signal = deadline?.signal ?? baseSignal;
+  const { signal, stop } = callSignalOf(lifecycle, clock, request.signal, request.waitMs);
   let mayHaveLeftIntent = false;
   /** How the call ended, for a late answer that left the intent after the fact. */
   let ended: H | 'gave-up' | undefined;
@@ -211,23 +207,7 @@ export async function acquireClaim<H extends Claim, F extends FailedAttempt>(cal
     if (mayHaveLeftIntent) withdrawIntent(set, key, intent.id, intent.ttlMs);
     throw error;
   } finally {
-    deadline?.stop();
-    callSignal?.dispose();
-  }
-}
-
-/** One attempt, for a call with `retryCount: 0`: no queue, no lead node first. */
-async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
-  const log = new AttemptLog<F>();
-  try {
-    const result = await contender.attempt(1, undefined);
-    if (typeof result !== 'string' && contender.isHeld(result)) return result;
-    if (typeof result !== 'string') log.add(result);
-    signal.throwIfAborted();
-    throw contender.errorOf(log);
-  } catch (error) {
-    if (error instanceof WaitExpired) throw contender.errorOf(log, error.waitMs);
-    throw error;
+    stop?.();
   }
 }
 

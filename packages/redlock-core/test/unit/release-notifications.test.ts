@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Clock, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { WAKE_REST_MS } from '../../src/acquire/retry.js';
-import { type ReleaseSource, waitForRetry } from '../../src/acquire/wait-loop.js';
+import { waitForRetry } from '../../src/acquire/wait-loop.js';
+import type { Waiter } from '../../src/acquire/wait-queue.js';
 import { LINGER_ANNOUNCEMENTS, leadNodeIndexOf, SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
 import { createNodeSet } from '../../src/nodes/node-state.js';
 import { nodeDistanceMsFor, nodeTimeoutMsFor } from '../../src/nodes/node-latency.js';
@@ -733,11 +734,11 @@ describe("a waiter's own looks", () => {
 });
 
 describe('waitForRetry', () => {
-  /** A release source whose release the test triggers by hand. */
-  function manualWatch(): ReleaseSource & { release(): void } {
+  /** A wake source whose wake the test triggers by hand. */
+  function manualWatch(): Pick<Waiter, 'onWake'> & { release(): void } {
     let waiting: (() => void) | undefined;
     return {
-      onNextRelease(callback) {
+      onWake(callback) {
         waiting = callback;
         return () => {
           waiting = undefined;

@@ -453,91 +453,62 @@ describe('local wait queue: waiters of one Redlock on the same resources', () =>
 
 describe('WaitQueues', () => {
   const failedAttempt: AcquireAttempt = { nodes: [{ nodeIndex: 0, status: 'held' }], elapsedMs: 1 };
-  const settings = { retryCount: 2, retryDelayMs: 100, retryJitterMs: 0, signal: undefined };
 
-  it('removes a queue when its last waiter leaves, gives up or aborts', async () => {
-    const clock = new FakeClock();
-    const queues = new WaitQueues(clock);
+  it('removes a queue when its last waiter leaves, whatever its place, and starts each turn', async () => {
+    const queues = new WaitQueues();
     const queue = queues.queueOf(['k']);
-    const head = queue.join(settings);
-    const patient = queue.join({ ...settings, retryCount: 100 });
-    const givingUp = queue.join(settings);
-    const controller = new AbortController();
-    const aborting = queue.join({ ...settings, signal: controller.signal });
-    aborting.turn?.catch(() => undefined);
-    expect([head.turn, queues.size, queue.size]).toEqual([undefined, 1, 4]);
+    const head = queue.join();
+    const next = queue.join();
+    const leaving = queue.join();
+    expect([queue.isHead(head), queue.isHead(next), head.failures, next.failures]).toEqual([true, false, 0, 1]);
+    expect(queues.queueOf(['k'])).toBe(queue);
     queue.recordFailure(failedAttempt);
-    controller.abort();
-    await expect(aborting.turn).rejects.toMatchObject({ name: 'AbortError' });
-    await clock.advance(200);
-    await expect(givingUp.turn).resolves.toBe('gave-up');
-    expect(givingUp.attemptsWhileQueued.kept()).toEqual([failedAttempt]);
-    expect(queue.size).toBe(2);
+    expect(leaving.attemptsWhileQueued.kept()).toEqual([failedAttempt]);
+    // A queued waiter leaves (it gave up or aborted): the turn skips it.
+    queue.leave(leaving, false, true);
+    let isTurn = false;
+    next.onWake(() => (isTurn = true));
     queue.leave(head, false, true);
-    await expect(patient.turn).resolves.toBe('turn');
+    expect([isTurn, queue.isHead(next)]).toEqual([true, true]);
     expect(await isWakePending(queue)).toBe(true);
-    queue.leave(patient, true, true);
-    expect(queues.size).toBe(0);
-    expect(clock.pendingTimerCount).toBe(0);
+    queue.leave(next, true, true);
     // Leaving again does nothing, and the keys get a new queue.
-    queue.leave(patient, true, true);
+    queue.leave(next, true, true);
     expect(queues.queueOf(['k'])).not.toBe(queue);
   });
 
   /** Whether the queue has a wake pending, which the head takes at its next wait (and takes here). */
   async function isWakePending(queue: WaitQueue): Promise<boolean> {
     let isWoken = false;
-    const cancel = queue.onNextRelease(() => (isWoken = true));
+    const cancel = queue.onWake(() => (isWoken = true));
     await Promise.resolve();
     cancel();
     return isWoken;
   }
 
   it("starts the next head's turn without a wake while a waiter of the queue holds the lock", async () => {
-    const clock = new FakeClock();
-    const queue = new WaitQueues(clock).queueOf(['a', 'b']);
-    const head = queue.join(settings);
-    const next = queue.join(settings);
-    const last = queue.join(settings);
+    const queue = new WaitQueues().queueOf(['a', 'b']);
+    const head = queue.join();
+    const next = queue.join();
+    const last = queue.join();
     queue.leave(head, true, true);
-    await expect(next.turn).resolves.toBe('turn');
+    expect(queue.isHead(next)).toBe(true);
     expect(await isWakePending(queue)).toBe(false);
     // The holder is still holding when the next head leaves without it.
     queue.leave(next, false, true);
-    await expect(last.turn).resolves.toBe('turn');
+    expect(queue.isHead(last)).toBe(true);
     expect(await isWakePending(queue)).toBe(false);
     queue.leave(last, false, true);
   });
 
   it("starts the next head's turn with a wake after a waiter took a hold others may share (permits, a read lock)", async () => {
-    const clock = new FakeClock();
-    const queue = new WaitQueues(clock).queueOf(['permits k']);
-    const head = queue.join(settings);
-    const next = queue.join(settings);
+    const queue = new WaitQueues().queueOf(['permits k']);
+    const head = queue.join();
+    const next = queue.join();
     queue.leave(head, true, false);
-    await expect(next.turn).resolves.toBe('turn');
+    expect(queue.isHead(next)).toBe(true);
     expect(await isWakePending(queue)).toBe(true);
     queue.leave(next, false, false);
-  });
-
-  it('counts no retry period in which a waiter of the queue acquired the lock', async () => {
-    const clock = new FakeClock();
-    const queue = new WaitQueues(clock).queueOf(['k']);
-    queue.recordFailure(failedAttempt);
-    let head = queue.join(settings);
-    const waiters = Array.from({ length: 12 }, () => queue.join(settings));
-    const tail = waiters[waiters.length - 1]!;
-    // One waiter acquires every 90 ms: less than one 100 ms period.
-    for (const waiter of waiters.slice(0, -1)) {
-      await clock.advance(90);
-      queue.leave(head, true, true);
-      head = waiter;
-      await expect(waiter.turn).resolves.toBe('turn');
-    }
-    expect(tail.failures).toBe(1);
-    queue.leave(head, true, true);
-    await expect(tail.turn).resolves.toBe('turn');
-    queue.leave(tail, false, true);
   });
 });
 
