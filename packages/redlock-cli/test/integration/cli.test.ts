@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -91,20 +91,30 @@ async function untilConnected(cli: CliProcess): Promise<void> {
 }
 
 /**
- * `count` distinct loopback ports nothing listens on: nodes that are down. Found with every server open at
- * once, so that the system cannot hand the same free port out twice (two equal URLs are one node listed
- * twice, which the CLI refuses with 78).
+ * `count` distinct loopback ports nothing listens on: nodes that are down. Picked below the ephemeral
+ * ranges (Linux 32768-60999, macOS 49152-65535), so that no server another test starts on a port the
+ * system picks (as local-redis-nodes does) can take one while the CLI runs; a port is kept once a
+ * connection to it is refused.
  */
 async function closedPorts(count: number): Promise<number[]> {
-  const opened = Array.from({ length: count }, () => createServer());
-  await Promise.all(opened.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
-  const ports = opened.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('Expected a TCP address');
-    return address.port;
+  const ports = new Set<number>();
+  while (ports.size < count) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!ports.has(port) && (await isRefused(port))) ports.add(port);
+  }
+  return [...ports];
+}
+
+/** Whether a connection to `port` on 127.0.0.1 is refused. */
+function isRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
   });
-  await Promise.all(opened.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 /** A loopback port nothing listens on: a node that is down. */
