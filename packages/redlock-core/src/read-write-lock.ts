@@ -189,31 +189,24 @@ export class ReadWriteLock {
       isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
       isFinal: (failure) => failure.reason === 'foreign-key',
       isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
-      errorOf: (attempts, attemptCount, waitMs) => readWriteAcquireError(lock, mode, request, attempts, attemptCount, waitMs),
+      errorOf: (attempts, attemptCount, waitMs) => this.#acquireError(mode, request, attempts, attemptCount, waitMs),
     });
   }
 
   #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {
     const request = this.#calls.resolve(ttlMs, options, 1, 'tryAcquireReadWrite');
     const attempt = () => runReadWriteAttempt(this.#calls.set, this.#settings, mode, NO_INTENT, request.ttlMs, 1, request.signal);
-    return this.#calls.tryOnce<ReadWriteHandle, FailedReadWriteAttempt>(request, mode, attempt, 'locked', (failure) => readWriteAcquireError(this.#settings, mode, request, [failure], 1));
+    return this.#calls.tryOnce<ReadWriteHandle, FailedReadWriteAttempt>(request, mode, attempt, 'locked', (failure) => this.#acquireError(mode, request, [failure], 1));
   }
 
   #using<T>(mode: ReadWriteMode, ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options: unknown): Promise<T> {
     const request = this.#calls.resolve(ttlMs, options, 1, 'usingReadWrite');
     return this.#calls.using(request, mode, routine, () => this.#acquireWithRetries(mode, request));
   }
-}
 
-/** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
-function readWriteAcquireError(
-  lock: ReadWriteSettings,
-  mode: ReadWriteMode,
-  request: PermitRequest,
-  attempts: readonly FailedReadWriteAttempt[],
-  attemptCount: number,
-  waitMs?: number,
-): ReadWriteLockError {
-  const { reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'locked');
-  return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, lock.resource)}${why}`, { ...details, resource: lock.resource, mode, reason });
+  /** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
+  #acquireError(mode: ReadWriteMode, request: PermitRequest, attempts: readonly FailedReadWriteAttempt[], attemptCount: number, waitMs?: number): ReadWriteLockError {
+    const { reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'locked');
+    return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, this.resource)}${why}`, { ...details, resource: this.resource, mode, reason });
+  }
 }

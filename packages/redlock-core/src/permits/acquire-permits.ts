@@ -175,14 +175,8 @@ export async function acquireClaim<H extends Claim, F extends FailedAttempt>(cal
           if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
           else ended?.settleLeftBehind(nodeIndex);
         };
-  const { queueKeys, keys, isExclusive, isHeld, isFinal, isTaken } = claim;
   const contender: Contender<H, F> = {
-    queueKeys,
-    keys,
-    isExclusive,
-    isHeld,
-    isFinal,
-    isTaken,
+    ...claim,
     attempt: (attemptNumber, leadNodeIndex) => {
       const attempt = claim.attempt(attemptNumber, signal, leadNodeIndex, onLateAnswer);
       if (intent.id === '') return attempt;

@@ -40,7 +40,6 @@ export interface FailedReadWriteAttempt extends ReadWriteAttempt {
 /** What a node answered, with the slots it gave when it admitted (none for a read-write lock). */
 type Answer<S extends string> = Pick<PermitAcquireReply, 'slots' | 'free' | 'recordedLimit'> & { readonly status: S };
 
-/** One round of an attempt: its calls, and what each node answered as they come. */
 interface Round<S extends string> {
   readonly calls: FanOut<S>;
   readonly answers: (Answer<S> | undefined)[];
@@ -89,10 +88,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const nodeCount = set.nodes.length;
   const token = createLockToken();
   const start = clock.now();
-  /**
-   * Sends a round to every node, or to node `onlyNodeIndex` alone. `admitted` (a node that admitted exactly
-   * `slots` in an earlier round of this attempt) is not asked again: its answer counts in this round.
-   */
+  // `admitted`, a node that admitted exactly `slots` in an earlier round, is not asked again: its answer counts.
   const sendRound = (slots?: readonly number[], onlyNodeIndex?: number, admitted?: { readonly nodeIndex: number; readonly round: Round<S> }): Round<S> => {
     const args = kind.argsOf(token, slots);
     const answers: (Answer<S> | undefined)[] = new Array(nodeCount);
@@ -126,8 +122,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
     if (leadStatus !== undefined && kind.isTakenThere(leadStatus)) return 'full-at-lead';
     rounds.push(probe);
     givenAtLead = probe.answers[leadNodeIndex]?.slots;
-    // The lead node holds what it gave for our token: its answer counts in the next round, which then asks
-    // only the other nodes.
+    // The lead node's admission counts in the next round, which asks only the other nodes.
     if (leadStatus === 'admitted' && givenAtLead !== undefined) admittedAtLead = { nodeIndex: leadNodeIndex, round: probe };
   }
   // Cut off while the lead node had not answered: no other node is asked (the probe's round is the last).
@@ -144,8 +139,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {
-    const written = new Array<boolean>(nodeCount);
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) written[nodeIndex] = fanOuts.some((calls) => calls.wasSent(nodeIndex));
+    const written = Array.from({ length: nodeCount }, (_, nodeIndex) => fanOuts.some((calls) => calls.wasSent(nodeIndex)));
     const claim = kind.claimOf(
       {
         set,
@@ -184,12 +178,10 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
 }
 
 /**
- * Frees what a failed attempt's rounds (its fan-outs in order) wrote with `token`, announcing nothing (they
- * freed nothing anyone waits for), on every node that did not refuse in each round it was sent, and again
- * on a node that timed out if it answers late that it admitted (`onLateAnswer` hears any late answer).
- * Waits for each node's first release but where the call timed out, as `cleanUpFailedAttempt` does, and
- * resolves with the nodes it did not wait for at all (a probe, or a first contact once refusals settled
- * the failure; not after a cut-off), which the attempt reports as not answered.
+ * Frees what a failed attempt's rounds wrote, unannounced (nobody waits for it), on every node that did not
+ * refuse, and again on a node that timed out if it answers late that it admitted. Waits for each release but
+ * where the call timed out, as `cleanUpFailedAttempt` does, and resolves with the nodes not waited for at all
+ * (a probe, or a first contact once refusals settled the failure; not after a cut-off): they did not answer.
  */
 async function freeFailedRounds<S extends string>(
   set: NodeSet,
@@ -200,19 +192,13 @@ async function freeFailedRounds<S extends string>(
   isCutOff: boolean,
 ): Promise<boolean[]> {
   const { key, token, ttlMs } = written;
-  // Not waited for, as a lock's failed attempt does not wait for them (see `Attempt`): a silent node's
-  // probe still pending, and, once the refusals of the last round settle why the attempt failed, a first
-  // contact still pending.
   const last = rounds[rounds.length - 1] as FanOut<S>;
-  let refusals = 0;
-  for (const outcome of last.outcomes) if (outcome !== undefined && isRefusal(outcome.status)) refusals += 1;
+  const refusals = last.outcomes.filter((outcome) => outcome !== undefined && isRefusal(outcome.status)).length;
   const isSettled = !isCutOff && refusals > set.nodes.length - quorumOf(set.nodes.length);
   const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
-  // The keys live a TTL from the last round.
   const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
   await Promise.all(
     set.nodes.map(async (_, nodeIndex) => {
-      // Freed in the background, as a call that timed out is.
       const isProbing = isLeftOut[nodeIndex] === true;
       if (!isProbing) {
         const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
@@ -235,7 +221,6 @@ async function freeFailedRounds<S extends string>(
   return isLeftOut;
 }
 
-/** Whether `given` holds the same slots as `slots`. */
 function isSameSet(given: readonly number[] | undefined, slots: readonly number[]): boolean {
   return given !== undefined && given.length === slots.length && given.every((slot) => slots.includes(slot));
 }
@@ -319,7 +304,7 @@ export function runPermitAttempt(
       else if (status === 'full') permit.settleLeftBehind(nodeIndex);
     },
     failureOf: (nodes, hasQuorum, answers) => {
-      const reason = permitFailureOf(nodes, hasQuorum);
+      const reason = failureReasonOf(nodes, hasQuorum, (status) => status === 'full', 'no-permits-free');
       const recordedLimit = reason === 'limit-mismatch' ? answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit : undefined;
       return recordedLimit === undefined ? { reason } : { reason, recordedLimit };
     },
@@ -348,11 +333,12 @@ function slotsFreeOnQuorum(answers: readonly (Answer<string> | undefined)[], per
 }
 
 /**
- * Why a semaphore's attempt failed. Keys that are not the semaphore's (`'foreign-key'`), or that hold it
- * with another limit (`'limit-mismatch'`), end the call only when they alone deny a quorum: a node or two
- * left over from an earlier configuration are refusals like a full node's, while a quorum agrees.
+ * Why an attempt failed, `taken` when too many nodes hold the claim for others. Keys that are not the
+ * claim's (`'foreign-key'`), or that hold a semaphore with another limit (`'limit-mismatch'`), end the call
+ * only when they alone deny a quorum: a node or two left over from an earlier configuration are refusals
+ * like a full node's, while a quorum agrees.
  */
-function permitFailureOf(nodes: PermitAttempt['nodes'], hasQuorum: boolean): FailedPermitAttempt['reason'] {
+function failureReasonOf<T extends string>(nodes: readonly NodeOutcome<string>[], hasQuorum: boolean, isTaken: (status: string) => boolean, taken: T) {
   if (hasQuorum) return 'no-validity';
   const counts = countByStatus(nodes);
   const denying = nodes.length - quorumOf(nodes.length);
@@ -360,10 +346,10 @@ function permitFailureOf(nodes: PermitAttempt['nodes'], hasQuorum: boolean): Fai
   const otherLimit = counts['other-limit'] ?? 0;
   if (foreign > denying) return 'foreign-key';
   if (otherLimit > denying) return 'limit-mismatch';
-  if ((counts['full'] ?? 0) + foreign + otherLimit > denying) return 'no-permits-free';
+  if (nodes.filter(({ status }) => isTaken(status)).length + foreign + otherLimit > denying) return taken;
   // Every node answered, yet no slot got a quorum: contenders took different slots on different nodes.
   const unreachable = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
-  return unreachable === 0 ? 'no-permits-free' : 'nodes-unreachable';
+  return unreachable === 0 ? taken : 'nodes-unreachable';
 }
 
 /** Whether a node refused because the lock is taken there: the script then changed nothing but a writer's intent. */
@@ -371,7 +357,6 @@ export function isTakenThere(status: string): boolean {
   return status === 'writer-holds' || status === 'readers-hold' || status === 'writer-waiting';
 }
 
-/** What a read-write node that admitted gave: its one entry, no slot. */
 const NO_SLOTS: readonly number[] = [];
 
 /**
@@ -403,18 +388,8 @@ export function runReadWriteAttempt(
     claimOf: (claim) => new ReadWriteHandle({ claim, mode, fields: [readWriteFieldOf(mode, claim.token)] }),
     // A node that admits (or leaves a writer's intent) after the lock was released holds it for nothing.
     settle: (handle, nodeIndex, status) => handle.settleAnswer(nodeIndex, status),
-    failureOf: (nodes, hasQuorum) => ({ reason: readWriteFailureOf(nodes, hasQuorum) }),
+    // A read-write node never answers `'other-limit'`, so never `'limit-mismatch'`.
+    failureOf: (nodes, hasQuorum) => ({ reason: failureReasonOf(nodes, hasQuorum, isTakenThere, 'locked') as FailedReadWriteAttempt['reason'] }),
   };
   return runClaimAttempt(set, kind, { resource, alsoFrees: intent.id, attempts: attemptNumber, ttlMs }, signal, leadNodeIndex, onLateAnswer);
-}
-
-/** Why a read-write lock's attempt failed. */
-function readWriteFailureOf(nodes: ReadWriteAttempt['nodes'], hasQuorum: boolean): FailedReadWriteAttempt['reason'] {
-  if (hasQuorum) return 'no-validity';
-  const counts = countByStatus(nodes);
-  const denying = nodes.length - quorumOf(nodes.length);
-  const foreign = counts['foreign'] ?? 0;
-  if (foreign > denying) return 'foreign-key';
-  const taken = (counts['writer-holds'] ?? 0) + (counts['readers-hold'] ?? 0) + (counts['writer-waiting'] ?? 0);
-  return taken + foreign > denying ? 'locked' : 'nodes-unreachable';
 }
