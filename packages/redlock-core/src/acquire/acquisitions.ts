@@ -55,7 +55,6 @@ export class Acquisitions {
     // Without a signal of its own or a time limit, the call waits with the `Redlock`'s signal (`request.signal`).
     const waiting = callerSignal === undefined && request.waitMs === Infinity ? undefined : callSignalOf(lifecycle, this.#set.options.clock, callerSignal, request.waitMs);
     const running: AcquireRequest = waiting === undefined ? request : { ...request, signal: waiting.signal };
-    // Counted for `stats()` by the call's own reports.
     this.#stats.started();
     const call = lifecycle.guardedCall<Lock>(
       { operation: 'acquire', resources: request.resources, when: ' while the call waited' },

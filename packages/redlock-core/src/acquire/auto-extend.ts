@@ -7,9 +7,7 @@ import type { ExtensionLimits } from '../settings/resolve-options.js';
 
 export type { ExtensionLimits };
 
-/**
- * What automatic extension needs of what it keeps: a {@link Lock}, or a semaphore's `Permit`.
- */
+/** What automatic extension needs of what it keeps: a {@link Lock}, or a semaphore's `Permit`. */
 export interface Extendable {
   readonly resources: readonly string[];
   /** Read for `'released'` and `'expired'`. */

@@ -100,7 +100,6 @@ export class Hold {
   hasRunOut = false;
   /** The unref'd timer that aborts the signal when validity runs out. */
   #signalTimer: unknown;
-  /** Removes the hold's `redlock.close()` hook, while it has one. */
   #stopWatchingClose: (() => void) | undefined;
 
   constructor(init: HoldInit) {
@@ -172,7 +171,6 @@ export class Hold {
     for (const listener of this.#earlierEndListeners ?? []) listener();
   }
 
-  /** Told whenever the validity comes to end earlier than it did (see {@link onEarlierEnd}). */
   #earlierEndListeners: Set<() => void> | undefined;
 
   /**
