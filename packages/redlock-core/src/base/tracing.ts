@@ -23,12 +23,10 @@ import {
 import { LockAcquireError } from './errors.js';
 import type { AcquireNodeOutcome, NodeOutcome } from './outcomes.js';
 
-const tracedChannels = {
-  acquire: tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire),
-  attempt: tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt),
-  extend: tracingChannel<unknown, ExtendTraceContext>(DIAGNOSTICS_CHANNELS.extend),
-  release: tracingChannel<unknown, ReleaseTraceContext>(DIAGNOSTICS_CHANNELS.release),
-};
+const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire);
+const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
+const extendChannel = tracingChannel<unknown, ExtendTraceContext>(DIAGNOSTICS_CHANNELS.extend);
+const releaseChannel = tracingChannel<unknown, ReleaseTraceContext>(DIAGNOSTICS_CHANNELS.release);
 const holdChannels = {
   acquire: tracingChannel<unknown, HoldTraceContext>(DIAGNOSTICS_CHANNELS.holdAcquire),
   extend: tracingChannel<unknown, HoldTraceContext>(DIAGNOSTICS_CHANNELS.holdExtend),
@@ -48,7 +46,10 @@ function hasListeners(traced: TracingChannel<unknown, object>): boolean {
 }
 
 /** Whether an acquisition, attempt (which then times its node calls) or release is traced: its channel has subscribers. */
-export const isTraced = (operation: 'acquire' | 'attempt' | 'release'): boolean => hasListeners(tracedChannels[operation]);
+export function isTraced(operation: 'acquire' | 'attempt' | 'release'): boolean {
+  // Each channel by name, not by a lookup: a caller's constant name then folds to its channel.
+  return hasListeners(operation === 'acquire' ? acquireChannel : operation === 'attempt' ? attemptChannel : releaseChannel);
+}
 
 /**
  * Runs `run` as one traced call on `traced`, with the events `tracePromise()` publishes (`start`, `end`,
@@ -114,7 +115,7 @@ type TracedLock = Omit<AcquireTraceResult, 'isAcquired'>;
 export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
   let miss: LockAcquireError | undefined;
   const traced = traceCall(
-    tracedChannels.acquire,
+    acquireChannel,
     { ...request, quorum, nodeCount },
     async (): Promise<L | undefined> => {
       try {
@@ -177,18 +178,18 @@ export class AttemptTiming {
  * `run` records its node calls in its `AttemptTiming`, and `resultOf` turns its outcome into the result.
  */
 export function traceAttempt<T>(request: Omit<AttemptTraceContext, 'result' | 'error'>, run: () => Promise<T>, resultOf: (value: T) => AttemptTraceResult): Promise<T> {
-  return traceCall(tracedChannels.attempt, { ...request }, run, resultOf);
+  return traceCall(attemptChannel, { ...request }, run, resultOf);
 }
 
 /** Runs one extension, traced on `redlock-core.extend` when someone listens; `run` resolves with its result. */
 export function traceExtend(request: Omit<ExtendTraceContext, 'result' | 'error'>, run: () => Promise<ExtendTraceResult>): Promise<unknown> {
-  if (!hasListeners(tracedChannels.extend)) return run();
-  return traceCall(tracedChannels.extend, { ...request }, run, (result) => result);
+  if (!hasListeners(extendChannel)) return run();
+  return traceCall(extendChannel, { ...request }, run, (result) => result);
 }
 
 /** Runs one release on the nodes traced on `redlock-core.release` (call it only when {@link isTraced}). */
 export function traceRelease<T extends ReleaseTraceResult>(request: Omit<ReleaseTraceContext, 'result' | 'error'>, run: () => Promise<T>): Promise<T> {
-  return traceCall(tracedChannels.release, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
+  return traceCall(releaseChannel, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
 }
 
 /** What a hold's trace reads of what a call resolved with: a semaphore's `Permit`, a read-write lock's handle, or nothing. */

@@ -150,14 +150,13 @@ export class FakeKeyspace {
 
   /** Deletes a key (DEL); returns 1 if it existed. */
   delete(key: string): number {
-    const existed = this.#live(key) !== undefined;
-    this.#entries.delete(key);
-    return existed ? 1 : 0;
+    return this.#live(key) !== undefined && this.#entries.delete(key) ? 1 : 0;
   }
 
   /** Milliseconds until the key expires (PTTL), `undefined` when absent. */
   pttl(key: string): number | undefined {
-    return this.peek(key)?.remainingMs;
+    const entry = this.#live(key);
+    return entry === undefined ? undefined : entry.expiresAtMs - this.#clock.now();
   }
 
   /** Every live key. */
