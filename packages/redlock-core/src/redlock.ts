@@ -3,7 +3,7 @@ import { extendIfAsked } from './acquire/auto-extend.js';
 import { resolveRequest } from './acquire/request.js';
 import { runUnderLock } from './acquire/using.js';
 import type { RedisAdapter } from './base/adapter.js';
-import { isAcquireTraced } from './base/tracing.js';
+import { isTraced } from './base/tracing.js';
 import { LockAcquireError } from './base/errors.js';
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
 import type { LockInspection, ReleaseResult } from './base/outcomes.js';
@@ -128,7 +128,7 @@ export class Redlock {
     try {
       const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
       // No closure for the usual, untraced acquisition.
-      const acquiring = isAcquireTraced() ? this.#acquisitions.observed('acquire', request, () => this.#acquisitions.acquire(request)) : this.#acquisitions.acquire(request);
+      const acquiring = isTraced('acquire') ? this.#acquisitions.observed('acquire', request, () => this.#acquisitions.acquire(request)) : this.#acquisitions.acquire(request);
       return request.autoExtend ? acquiring.then((lock) => extendIfAsked(lock, request, this.#set.options.clock)) : acquiring;
     } catch (error) {
       return Promise.reject(error);

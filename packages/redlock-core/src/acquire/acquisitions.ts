@@ -3,7 +3,7 @@
 import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
 import type { Lifecycle } from '../base/lifecycle.js';
-import { isAcquireTraced, isAttemptTraced, traceAcquire } from '../base/tracing.js';
+import { isTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf } from '../base/errors.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
@@ -72,7 +72,7 @@ export class Acquisitions {
 
   /** Runs `acquiring`, traced on `redlock-core.acquire` as `operation` when someone listens. */
   observed(operation: AcquireTraceContext['operation'], request: CallRequest, acquiring: () => Promise<Lock>): Promise<Lock> {
-    if (!isAcquireTraced()) return acquiring();
+    if (!isTraced('acquire')) return acquiring();
     const { resources, ttlMs, reentrant } = request;
     return traceAcquire({ operation, resources, ttlMs, isReentrant: reentrant !== undefined }, this.#quorum, this.#set.nodes.length, acquiring);
   }
@@ -158,7 +158,7 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
     const set = this.#set;
     const request = this.#request;
     let outcome: Lock | AcquireAttempt | 'held-at-lead';
-    if (leadNodeIndex !== undefined || isAttemptTraced()) {
+    if (leadNodeIndex !== undefined || isTraced('attempt')) {
       outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex, this.#isSingleTry);
     } else {
       // The usual attempt, its vote awaited here: no promise of its outcome in between.

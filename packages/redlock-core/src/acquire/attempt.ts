@@ -7,7 +7,7 @@ import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, ou
 import { isSettledByRefusals } from './acquire-error.js';
 import type { AcquireRequest } from './request.js';
 import { type AttemptTraceResult } from '../base/diagnostics.js';
-import { AttemptTiming, isAttemptTraced, traceAttempt } from '../base/tracing.js';
+import { AttemptTiming, isTraced, traceAttempt } from '../base/tracing.js';
 import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
 import { watchLateGrants } from './late-grants.js';
 import { FanOut } from '../nodes/fan-out.js';
@@ -30,14 +30,13 @@ export function runAttempt(
   leadNodeIndex: number | undefined,
   isSingleTry = false,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isAttemptTraced()) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, undefined);
+  if (!isTraced('attempt')) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
   return traceAttempt(
     traced,
-    timing,
     () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;

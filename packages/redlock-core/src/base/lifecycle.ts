@@ -179,8 +179,7 @@ export class Lifecycle {
 
   /** Clears a timer set with {@link setTimer} before it fires. */
   clearTimer(handle: unknown): void {
-    if (!this.#timers.delete(handle)) return;
-    this.#clock.clearTimeout(handle);
+    if (this.#timers.delete(handle)) this.#clock.clearTimeout(handle);
   }
 
   /** Begins closing: aborts {@link signal} and runs the close hooks. Calling it again does nothing. */

@@ -40,17 +40,16 @@ const TRACING_EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as co
  * Whether anyone listens to a tracing channel. Node 20.0–20.12 lack `TracingChannel.hasSubscribers`:
  * then any of its five channels having subscribers counts, as the Node docs suggest.
  */
-function isTraced(traced: TracingChannel<unknown, object>): boolean {
+function hasListeners(traced: TracingChannel<unknown, object>): boolean {
   const { hasSubscribers } = traced as { readonly hasSubscribers?: boolean };
   return hasSubscribers ?? TRACING_EVENTS.some((event) => traced[event].hasSubscribers);
 }
 
-/** Whether an acquisition is traced: the acquire channel has subscribers. */
-export const isAcquireTraced = (): boolean => isTraced(acquireChannel);
-/** Whether a release is traced: the release channel has subscribers. */
-export const isReleaseTraced = (): boolean => isTraced(releaseChannel);
-/** Whether an attempt is traced, and so times its node calls: the attempt channel has subscribers. */
-export const isAttemptTraced = (): boolean => isTraced(attemptChannel);
+/** Whether an acquisition, attempt (which then times its node calls) or release is traced: its channel has subscribers. */
+export function isTraced(operation: 'acquire' | 'attempt' | 'release'): boolean {
+  // Each channel by name, not by a lookup: a caller's constant name then folds to its channel.
+  return hasListeners(operation === 'acquire' ? acquireChannel : operation === 'attempt' ? attemptChannel : releaseChannel);
+}
 
 /**
  * Runs `run` as one traced call on `traced`, with the events `tracePromise()` publishes (`start`, `end`,
@@ -59,7 +58,7 @@ export const isAttemptTraced = (): boolean => isTraced(attemptChannel);
  * `runInContext` when a `start` subscriber set it ({@link TracedCallContext.runInContext}): `runStores()`
  * publishes `start` before it calls us, so the hook is set by then. Published by hand rather
  * than through `tracePromise()`, which on Node 20.13 and later runs `run` untraced when
- * `TracingChannel.hasSubscribers` is false, and so trusts it where {@link isTraced} does not. Its `result`
+ * `TracingChannel.hasSubscribers` is false, and so trusts it where {@link hasListeners} does not. Its `result`
  * is `resultOf(value)`, never the value itself: a `Lock` would hand subscribers its token.
  */
 function traceCall<C extends TracedCallContext & { result?: R; error?: unknown }, T, R>(
@@ -108,7 +107,7 @@ type AcquireTraceRequest = Pick<AcquireTraceContext, 'operation' | 'resources' |
 type TracedLock = Omit<AcquireTraceResult, 'isAcquired'>;
 
 /**
- * Runs one acquisition traced on `redlock-core.acquire` (call it only when {@link isAcquireTraced}).
+ * Runs one acquisition traced on `redlock-core.acquire` (call it only when {@link isTraced}).
  * `tryAcquire()`'s miss (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace
  * as a result with `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve
  * with `undefined`.
@@ -175,25 +174,20 @@ export class AttemptTiming {
 }
 
 /**
- * Runs one attempt traced on `redlock-core.attempt` (call it only when {@link isAttemptTraced}):
- * `run` gets the timing to record its node calls in, and `resultOf` turns its outcome into the result.
+ * Runs one attempt traced on `redlock-core.attempt` (call it only when {@link isTraced}):
+ * `run` records its node calls in its `AttemptTiming`, and `resultOf` turns its outcome into the result.
  */
-export function traceAttempt<T>(
-  request: Omit<AttemptTraceContext, 'result' | 'error'>,
-  timing: AttemptTiming,
-  run: () => Promise<T>,
-  resultOf: (value: T, timing: AttemptTiming) => AttemptTraceResult,
-): Promise<T> {
-  return traceCall(attemptChannel, { ...request }, run, (value) => resultOf(value, timing));
+export function traceAttempt<T>(request: Omit<AttemptTraceContext, 'result' | 'error'>, run: () => Promise<T>, resultOf: (value: T) => AttemptTraceResult): Promise<T> {
+  return traceCall(attemptChannel, { ...request }, run, resultOf);
 }
 
 /** Runs one extension, traced on `redlock-core.extend` when someone listens; `run` resolves with its result. */
 export function traceExtend(request: Omit<ExtendTraceContext, 'result' | 'error'>, run: () => Promise<ExtendTraceResult>): Promise<unknown> {
-  if (!isTraced(extendChannel)) return run();
+  if (!hasListeners(extendChannel)) return run();
   return traceCall(extendChannel, { ...request }, run, (result) => result);
 }
 
-/** Runs one release on the nodes traced on `redlock-core.release` (call it only when {@link isReleaseTraced}). */
+/** Runs one release on the nodes traced on `redlock-core.release` (call it only when {@link isTraced}). */
 export function traceRelease<T extends ReleaseTraceResult>(request: Omit<ReleaseTraceContext, 'result' | 'error'>, run: () => Promise<T>): Promise<T> {
   return traceCall(releaseChannel, { ...request }, run, (released) => ({ releasedCount: released.releasedCount, nodes: released.nodes }));
 }
@@ -219,7 +213,7 @@ export function traceHold<T extends TracedHold | undefined | void>(
   heldAfter?: () => TracedHold,
 ): Promise<T> {
   const traced = holdChannels[channel];
-  if (!isTraced(traced)) return run();
+  if (!hasListeners(traced)) return run();
   return traceCall(traced, context(), run, (value): HoldTraceResult => {
     const held = heldAfter?.() ?? value;
     if (held === undefined || channel === 'release') return { isHeld: false, attempts: 0, remainingValidityMs: 0, holdId: undefined };

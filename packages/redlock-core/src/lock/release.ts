@@ -1,7 +1,7 @@
 // Releasing a hold on the nodes: compare-and-delete on every node that was sent a write, each announcing its
 // own release, decided by a quorum; and removing keys a late answer left behind.
 import { LockReleaseError } from '../base/errors.js';
-import { isReleaseTraced, traceRelease } from '../base/tracing.js';
+import { isTraced, traceRelease } from '../base/tracing.js';
 import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
@@ -18,7 +18,7 @@ export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number
 /** A lock's release ({@link releaseOnEveryNode}), traced on `redlock-core.release` when someone listens. */
 export function releaseTraced(hold: Hold, resources: readonly string[]): Promise<ReleaseResult> {
   // No context object and no closure for the usual, untraced release.
-  if (!isReleaseTraced()) return releaseOnEveryNode(hold);
+  if (!isTraced('release')) return releaseOnEveryNode(hold);
   const nodeCount = hold.set.nodes.length;
   return traceRelease({ resources, holdId: hold.id, quorum: quorumOf(nodeCount), nodeCount }, () => releaseOnEveryNode(hold));
 }

@@ -148,7 +148,7 @@ export class FakeNode implements RedisAdapter {
    * that `failNext('acquire')` and `callsTo('acquire')` cover it.
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<unknown> {
-    return this.#send('set', acquireScript, [key], [value, String(ttlMs)], () => undefined);
+    return this.#send('set', acquireScript, [key], [value, String(ttlMs)]);
   }
 
   /**
@@ -156,7 +156,7 @@ export class FakeNode implements RedisAdapter {
    * whatever the key holds. Recorded as a call of the acquire script, as {@link setIfAbsent} is.
    */
   trySet(key: string, value: string, ttlMs: number): Promise<unknown> {
-    return this.#send('set', acquireScript, [key], [value, String(ttlMs)], () => undefined, true);
+    return this.#send('set', acquireScript, [key], [value, String(ttlMs)], undefined, true);
   }
 
   /** Commands reaching the node from now on wait, unanswered, until {@link resume}. */
@@ -203,7 +203,7 @@ export class FakeNode implements RedisAdapter {
     script: LuaScript | undefined,
     keys: readonly string[],
     args: readonly string[],
-    checkScriptCache: () => void,
+    checkScriptCache?: () => void,
     isTrySet = false,
   ): Promise<unknown> {
     const name = script?.name as ScriptName | undefined;
@@ -220,7 +220,7 @@ export class FakeNode implements RedisAdapter {
       const deliver = (): void => {
         let answer: () => void;
         try {
-          checkScriptCache();
+          checkScriptCache?.();
           if (name === undefined) throw new Error('ERR unknown script');
           // A SET is the acquire script's.
           const fault = this.#fault(name);

@@ -150,9 +150,7 @@ export class FakeKeyspace {
 
   /** Deletes a key (DEL); returns 1 if it existed. */
   delete(key: string): number {
-    const existed = this.#live(key) !== undefined;
-    this.#entries.delete(key);
-    return existed ? 1 : 0;
+    return this.#live(key) !== undefined && this.#entries.delete(key) ? 1 : 0;
   }
 
   /** Milliseconds until the key expires (PTTL), `undefined` when absent. */
