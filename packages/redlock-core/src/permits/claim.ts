@@ -246,18 +246,25 @@ export class Claim extends HoldHandle {
   }
 
   /**
-   * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided, or set
-   * the claim's own fields again for an extension's re-seed (see `extendHold`). Fields other than the
-   * claim's are freed there at once; all of them, if the claim is released already (its release may have
-   * reached that node first).
+   * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided
+   * (`isGrant`), or set the claim's own fields again for an extension's re-seed (see `extendHold`). Fields
+   * other than the claim's are freed there at once; all of them once the claim is released, unless the
+   * release there freed them (`'released'`: the attempt's token is its own, so it ran after them). A grant
+   * went out before the release, on the same connection, so that is the usual case: it saves an uncontended
+   * semaphore 2 calls in 12. A grant re-sent after `NOSCRIPT`, or a re-seed, may run after the release.
    * @internal
    */
-  protected settleFields(nodeIndex: number, fields: readonly string[]): void {
+  protected settleFields(nodeIndex: number, fields: readonly string[], isGrant = false): void {
     const hold = this.#hold;
     hold.written[nodeIndex] = true;
     const isReleased = hold.isReleased;
     if (!isReleased && fields.every((field) => this.#kind.fields.includes(field))) return;
-    void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#kind.fields) });
+    const free = (): void => void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#kind.fields) });
+    const releasedOn = isGrant && isReleased ? hold.releasedOn : undefined;
+    if (releasedOn === undefined) return free();
+    releasedOn.onOutcomeOf(nodeIndex, (outcome) => {
+      if (outcome.status !== 'released') free();
+    });
   }
 
   /**

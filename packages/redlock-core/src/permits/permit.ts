@@ -63,6 +63,6 @@ export class Permit extends Claim {
    * @internal
    */
   settleGrant(nodeIndex: number, slots: readonly number[]): void {
-    this.settleFields(nodeIndex, slots.map(String));
+    this.settleFields(nodeIndex, slots.map(String), true);
   }
 }

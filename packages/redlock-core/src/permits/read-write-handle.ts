@@ -62,7 +62,7 @@ export class ReadWriteHandle extends Claim {
    * @internal
    */
   settleAnswer(nodeIndex: number, answer: ReadWriteAcquireStatus | undefined): void {
-    if (answer === 'admitted') this.settleFields(nodeIndex, []);
+    if (answer === 'admitted') this.settleFields(nodeIndex, [], true);
     else if (answer === 'readers-hold') this.settleLeftBehind(nodeIndex);
   }
 }

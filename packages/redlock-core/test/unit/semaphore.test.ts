@@ -393,6 +393,42 @@ describe("a semaphore's attempt when the nodes give different slots", () => {
   });
 });
 
+describe('a late grant after the release, for a semaphore and a write lock', () => {
+  type Take = (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>;
+  const kinds: [string, Take, string][] = [
+    ['a semaphore', (redlock) => redlock.semaphore('jobs', { limit: 3 }).acquire(10_000), 'permit-acquire'],
+    ['a write lock', (redlock) => redlock.readWriteLock('jobs').acquireWrite(10_000), 'read-write-acquire'],
+  ];
+  /** The scripts a node ran, but the server probe of a first contact. */
+  const scriptsOf = (node: { readonly calls: readonly { readonly script?: string }[] }) => node.calls.map(({ script }) => script).filter((script) => script !== 'probe');
+
+  it.each(kinds)('%s: the release, which ran after it there, freed it: no third call', async (_, take, acquireScript) => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    // Nodes 3 and 4 take the grant at once but answer after the quorum decided and the holder released.
+    for (const node of nodes.slice(3)) node.latencyMs = 20;
+    const held = await clock.runUntilSettled(take(new Redlock(nodes, { clock })));
+    await clock.runUntilSettled(held.release());
+    await clock.advance(100);
+    expect(nodes.map(scriptsOf)).toEqual(nodes.map(() => [acquireScript, 'permit-release']));
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it.each(kinds)('%s: a grant that ran after the release there is freed once it answers', async (_, take, acquireScript) => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    // Node 4's grant reaches it late, and the release, sent later, before it: as after a NOSCRIPT re-send.
+    const late = nodes[4] as (typeof nodes)[number];
+    late.requestLatencyMs = 20;
+    const held = await clock.runUntilSettled(take(new Redlock(nodes, { clock })));
+    late.requestLatencyMs = 0;
+    await clock.runUntilSettled(held.release());
+    await clock.advance(100);
+    expect(scriptsOf(late)).toEqual([acquireScript, 'permit-release', 'permit-release']);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+});
+
 describe("a semaphore's waiting acquire() on fake nodes", () => {
   it('stops waiting at once with signal.reason, or with a RedlockClosedError at close(), leaving no slot of its own', async () => {
     const clock = new FakeClock();
