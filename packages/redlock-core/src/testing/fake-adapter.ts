@@ -207,13 +207,7 @@ export class FakeNode implements RedisAdapter {
     isTrySet = false,
   ): Promise<unknown> {
     const name = script?.name as ScriptName | undefined;
-    this.calls.push({
-      method,
-      script: name,
-      keys: [...keys],
-      args: [...args],
-      sentAtMs: this.#clock.now(),
-    });
+    this.calls.push({ method, script: name, keys: [...keys], args: [...args], sentAtMs: this.#clock.now() });
     if (this.throwsSynchronously) throw new Error('Adapter bug: threw synchronously');
     if (this.isDown) return Promise.reject(connectionRefused());
     return new Promise((resolve, reject) => {
@@ -311,8 +305,7 @@ export class FakeNode implements RedisAdapter {
         const counters = keys.slice(resourceKeys.length).map((key) => this.#counterAt(key));
         if (counters.includes('foreign')) return -2;
         for (const key of missing) keyspace.set(key, token, ttlMs);
-        if (!isFencing) return 1;
-        return [1, Math.max(0, ...(counters as number[]))];
+        return isFencing ? [1, Math.max(0, ...(counters as number[]))] : 1;
       }
       case 'extend': {
         // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).
