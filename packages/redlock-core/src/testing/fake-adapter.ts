@@ -268,10 +268,9 @@ export class FakeNode implements RedisAdapter {
     if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string.
-      const key = keys[0] as string;
-      const remainingMs = this.keyspace.pttl(key);
-      if (remainingMs === undefined) return -2;
-      return Number.isFinite(remainingMs) && this.keyspace.typeOf(key) === 'string' ? Math.ceil(remainingMs) : -1;
+      const entry = this.keyspace.peek(keys[0] as string);
+      if (entry === undefined) return -2;
+      return Number.isFinite(entry.remainingMs) && entry.type === 'string' ? Math.ceil(entry.remainingMs) : -1;
     }
     const [token, ttlArg] = args;
     if (token === undefined) throw new Error('ERR missing token');
