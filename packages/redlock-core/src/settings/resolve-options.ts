@@ -80,11 +80,7 @@ export interface AcquireSettings extends WaitSettings {
 }
 
 /** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
-export function resolveAcquireOptions(
-  options: unknown,
-  defaults: RetryDefaults,
-  scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
-): AcquireSettings {
+export function resolveAcquireOptions(options: unknown, defaults: RetryDefaults, scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire'): AcquireSettings {
   const given = checkOptionsObject(options, scope);
   const { signal, fencing, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
   checkSignal(signal);
