@@ -124,8 +124,7 @@ export class FakeNode implements RedisAdapter {
 
   /** While {@link isDown}, the refused connection a call rejected with, or a new one (see `RedisAdapter.connectionError`). */
   connectionError(error?: unknown): unknown {
-    if (!this.isDown) return undefined;
-    return error ?? connectionRefused();
+    return this.isDown ? (error ?? connectionRefused()) : undefined;
   }
 
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
@@ -217,14 +216,10 @@ export class FakeNode implements RedisAdapter {
           checkScriptCache?.();
           if (name === undefined) throw new Error('ERR unknown script');
           // A SET is the acquire script's.
-          const fault = this.#fault(name);
-          const reply =
-            fault !== undefined
-              ? fault.value
-              : method === 'set'
-                ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet)
-                : this.#execute(name, keys, args);
-          answer = () => resolve(reply);
+          const reply = this.#fault(name) ?? {
+            value: method === 'set' ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet) : this.#execute(name, keys, args),
+          };
+          answer = () => resolve(reply.value);
         } catch (error) {
           answer = () => reject(error);
         }
