@@ -125,10 +125,7 @@ export class LockExtendError extends RedlockError {
   /** The errors among `nodes`. */
   readonly nodeErrors: readonly NodeError[];
 
-  constructor(
-    message: string,
-    options: { resources: readonly string[]; nodes: readonly ExtendNodeOutcome[]; isLost: boolean },
-  ) {
+  constructor(message: string, options: { resources: readonly string[]; nodes: readonly ExtendNodeOutcome[]; isLost: boolean }) {
     super(message);
     this.resources = options.resources;
     this.nodes = options.nodes;
@@ -151,10 +148,7 @@ export class LockReleaseError extends RedlockError {
   /** The errors among `nodes`. */
   readonly nodeErrors: readonly NodeError[];
 
-  constructor(
-    message: string,
-    options: { resources: readonly string[]; nodes: readonly NodeOutcome<'released' | 'not-held'>[] },
-  ) {
+  constructor(message: string, options: { resources: readonly string[]; nodes: readonly NodeOutcome<'released' | 'not-held'>[] }) {
     super(message);
     this.resources = options.resources;
     this.nodes = options.nodes;

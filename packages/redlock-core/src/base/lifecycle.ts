@@ -121,22 +121,6 @@ export class Lifecycle {
     return call;
   }
 
-  /**
-   * Runs `run` as a {@link guardedCall}: the caller's promise settles as `run`'s does, unless the `Redlock`
-   * closes first; it then rejects at once, `close()` waits for `run` to settle, and what `run` still
-   * yields goes to `abandon` (a hold to release). For calls whose result is worth a promise more than a
-   * lock's acquisition (a semaphore's, a read-write lock's).
-   */
-  guard<T>(closed: ClosedCall, run: () => Promise<T>, abandon: (value: T) => Promise<unknown>): Promise<T> {
-    const call = this.guardedCall<T>(closed, abandon);
-    // Run at once; a synchronous throw rejects like the promise would.
-    new Promise<T>((resolve) => resolve(run())).then(
-      (value) => call.resolved(value),
-      (error: unknown) => call.rejected(error),
-    );
-    return call.promise;
-  }
-
   /** Counts `work` (which may reject) as background work that `close()` waits for, until it settles. */
   track(work: Promise<unknown>): void {
     if (this.#state === 'closed') return;
@@ -282,11 +266,7 @@ export class GuardedCall<T> implements CloseHookEntry {
 
   /** The `Redlock` closed first: rejects now; `close()` waits for the call to report, and for what `abandon` makes of its result. */
   hook(): void {
-    this.#lifecycle.track(
-      new Promise<unknown>((resolve) => {
-        this.#onReportedAfterClose = resolve;
-      }),
-    );
+    this.#lifecycle.track(new Promise<unknown>((resolve) => (this.#onReportedAfterClose = resolve)));
     const { operation, resources, when } = this.#closed;
     const error = closedErrorOf(operation, resources, when);
     this.#reject(error);

@@ -230,6 +230,5 @@ export function publishLockLost(message: () => LockLostMessage): void {
 /** Publishes a node's failed call on `redlock-core.node.error`, if anyone listens. */
 export function publishNodeError(operation: NodeOperation, outcome: NodeOutcome<string>): void {
   if (!('error' in outcome) || !nodeErrorChannel.hasSubscribers) return;
-  const message: NodeErrorMessage = { nodeIndex: outcome.nodeIndex, operation, error: outcome.error };
-  nodeErrorChannel.publish(message);
+  nodeErrorChannel.publish({ nodeIndex: outcome.nodeIndex, operation, error: outcome.error } satisfies NodeErrorMessage);
 }

@@ -24,36 +24,24 @@ function isClock(value: unknown): value is Clock {
 /** Validates a `Redlock`'s options and fills in the defaults. */
 export function resolveOptions(options: unknown): ResolvedOptions {
   const given = checkOptionsObject(options, 'Redlock');
-  const driftFactor = given.driftFactor === undefined ? DEFAULT_OPTIONS.driftFactor : given.driftFactor;
+  const { driftFactor = DEFAULT_OPTIONS.driftFactor, keyPrefix = DEFAULT_OPTIONS.keyPrefix, clock = SYSTEM_CLOCK, nodeTimeoutMs } = given;
+  const { restartGraceMs = DEFAULT_OPTIONS.restartGraceMs, refuseEvictingNodes = DEFAULT_OPTIONS.refuseEvictingNodes } = given;
   checkType('driftFactor', driftFactor, 'number');
   if (!(driftFactor >= 0 && driftFactor < 1)) {
     throw new RangeError(`Expected \`driftFactor\` to be a number in [0, 1), got ${formatValue(driftFactor)}`);
   }
-  const keyPrefix = given.keyPrefix === undefined ? DEFAULT_OPTIONS.keyPrefix : given.keyPrefix;
   checkType('keyPrefix', keyPrefix, 'string');
   // As for resources: a client sends a lone surrogate as U+FFFD, so two prefixes would share every key.
   if (!keyPrefix.isWellFormed()) {
     throw new RangeError(`Expected \`keyPrefix\` to be well-formed Unicode, got ${formatValue(keyPrefix)} with a lone surrogate`);
   }
-  const clock = given.clock === undefined ? SYSTEM_CLOCK : given.clock;
   if (!isClock(clock)) {
     throw new TypeError(`Expected \`clock\` to implement now, wallNow, setTimeout and clearTimeout, got ${formatValue(clock)}`);
   }
-  const { nodeTimeoutMs } = given;
   if (nodeTimeoutMs !== undefined) checkDurationMs('nodeTimeoutMs', nodeTimeoutMs, 1);
-  const restartGraceMs = given.restartGraceMs === undefined ? DEFAULT_OPTIONS.restartGraceMs : given.restartGraceMs;
   checkDurationMs('restartGraceMs', restartGraceMs, 0);
-  const { refuseEvictingNodes = DEFAULT_OPTIONS.refuseEvictingNodes } = given;
   checkType('refuseEvictingNodes', refuseEvictingNodes, 'boolean');
-  return {
-    restartGraceMs,
-    refuseEvictingNodes,
-    ...resolveRetries(given, DEFAULT_OPTIONS),
-    driftFactor,
-    keyPrefix,
-    clock,
-    nodeTimeoutMs,
-  };
+  return { restartGraceMs, refuseEvictingNodes, ...resolveRetries(given, DEFAULT_OPTIONS), driftFactor, keyPrefix, clock, nodeTimeoutMs };
 }
 
 /** The retry settings of one call: its own where given, else the `Redlock`'s. */
@@ -92,11 +80,7 @@ export interface AcquireSettings extends WaitSettings {
 }
 
 /** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
-export function resolveAcquireOptions(
-  options: unknown,
-  defaults: RetryDefaults,
-  scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire',
-): AcquireSettings {
+export function resolveAcquireOptions(options: unknown, defaults: RetryDefaults, scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire'): AcquireSettings {
   const given = checkOptionsObject(options, scope);
   const { signal, fencing, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
   checkSignal(signal);

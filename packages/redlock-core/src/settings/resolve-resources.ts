@@ -7,10 +7,7 @@ import { formatValue } from './value-checks.js';
  * {@link FENCE_KEY_SUFFIX} is refused: it lies in the namespace of fencing counters, where a fenced
  * acquisition of another resource would overwrite it.
  */
-export function resolveResources(
-  resources: unknown,
-  keyPrefix: string,
-): { readonly resources: readonly string[]; readonly keys: readonly string[] } {
+export function resolveResources(resources: unknown, keyPrefix: string): { readonly resources: readonly string[]; readonly keys: readonly string[] } {
   // The usual call locks one resource, given as a string: no copy, and nothing to compare it with.
   if (typeof resources === 'string') {
     checkResource(resources);

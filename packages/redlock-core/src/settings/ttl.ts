@@ -21,13 +21,7 @@ function hasOwnTimeout(nodes: readonly ResolvedNode[]): boolean {
  *
  * @throws `TypeError` for a TTL that is not a number; `RangeError` for one out of range or too short.
  */
-export function checkAcquireTtl(
-  ttlMs: unknown,
-  nodes: readonly ResolvedNode[],
-  options: ResolvedOptions,
-  quorum: number,
-  keyCount: number,
-): number {
+export function checkAcquireTtl(ttlMs: unknown, nodes: readonly ResolvedNode[], options: ResolvedOptions, quorum: number, keyCount: number): number {
   checkDurationMs('ttlMs', ttlMs, 1);
   const validity = validityMs({ ttlMs, elapsedMs: 0, driftFactor: options.driftFactor });
   const isDefaultTimeout = options.nodeTimeoutMs === undefined && !hasOwnTimeout(nodes);

@@ -124,8 +124,7 @@ export class FakeNode implements RedisAdapter {
 
   /** While {@link isDown}, the refused connection a call rejected with, or a new one (see `RedisAdapter.connectionError`). */
   connectionError(error?: unknown): unknown {
-    if (!this.isDown) return undefined;
-    return error ?? connectionRefused();
+    return this.isDown ? (error ?? connectionRefused()) : undefined;
   }
 
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
@@ -207,13 +206,7 @@ export class FakeNode implements RedisAdapter {
     isTrySet = false,
   ): Promise<unknown> {
     const name = script?.name as ScriptName | undefined;
-    this.calls.push({
-      method,
-      script: name,
-      keys: [...keys],
-      args: [...args],
-      sentAtMs: this.#clock.now(),
-    });
+    this.calls.push({ method, script: name, keys: [...keys], args: [...args], sentAtMs: this.#clock.now() });
     if (this.throwsSynchronously) throw new Error('Adapter bug: threw synchronously');
     if (this.isDown) return Promise.reject(connectionRefused());
     return new Promise((resolve, reject) => {
@@ -223,14 +216,10 @@ export class FakeNode implements RedisAdapter {
           checkScriptCache?.();
           if (name === undefined) throw new Error('ERR unknown script');
           // A SET is the acquire script's.
-          const fault = this.#fault(name);
-          const reply =
-            fault !== undefined
-              ? fault.value
-              : method === 'set'
-                ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet)
-                : this.#execute(name, keys, args);
-          answer = () => resolve(reply);
+          const reply = this.#fault(name) ?? {
+            value: method === 'set' ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet) : this.#execute(name, keys, args),
+          };
+          answer = () => resolve(reply.value);
         } catch (error) {
           answer = () => reject(error);
         }
@@ -274,10 +263,9 @@ export class FakeNode implements RedisAdapter {
     if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string.
-      const key = keys[0] as string;
-      const remainingMs = this.keyspace.pttl(key);
-      if (remainingMs === undefined) return -2;
-      return Number.isFinite(remainingMs) && this.keyspace.typeOf(key) === 'string' ? Math.ceil(remainingMs) : -1;
+      const entry = this.keyspace.peek(keys[0] as string);
+      if (entry === undefined) return -2;
+      return Number.isFinite(entry.remainingMs) && entry.type === 'string' ? Math.ceil(entry.remainingMs) : -1;
     }
     const [token, ttlArg] = args;
     if (token === undefined) throw new Error('ERR missing token');
@@ -311,8 +299,7 @@ export class FakeNode implements RedisAdapter {
         const counters = keys.slice(resourceKeys.length).map((key) => this.#counterAt(key));
         if (counters.includes('foreign')) return -2;
         for (const key of missing) keyspace.set(key, token, ttlMs);
-        if (!isFencing) return 1;
-        return [1, Math.max(0, ...(counters as number[]))];
+        return isFencing ? [1, Math.max(0, ...(counters as number[]))] : 1;
       }
       case 'extend': {
         // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).

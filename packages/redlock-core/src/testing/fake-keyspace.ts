@@ -155,8 +155,7 @@ export class FakeKeyspace {
 
   /** Milliseconds until the key expires (PTTL), `undefined` when absent. */
   pttl(key: string): number | undefined {
-    const entry = this.#live(key);
-    return entry === undefined ? undefined : entry.expiresAtMs - this.#clock.now();
+    return this.peek(key)?.remainingMs;
   }
 
   /** Every live key. */

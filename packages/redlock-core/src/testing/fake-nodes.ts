@@ -20,16 +20,12 @@ export function refusingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
 
 /** A node that replies to every command with `error` (a refused connection by default). */
 export function failingNode(clock: Clock = SYSTEM_CLOCK, error: Error = connectionRefused()): FakeNode {
-  const node = grantingNode(clock);
-  node.errorReply = error;
-  return node;
+  return Object.assign(grantingNode(clock), { errorReply: error });
 }
 
 /** A node whose writes take effect at once but whose replies arrive `ms` later. */
 export function slowNode(clock: Clock, ms: number): FakeNode {
-  const node = grantingNode(clock);
-  node.latencyMs = ms;
-  return node;
+  return Object.assign(grantingNode(clock), { latencyMs: ms });
 }
 
 /** A node with an empty script cache: the first EVALSHA fails with NOSCRIPT, EVAL then caches it. */
