@@ -1,4 +1,5 @@
 // One uncontended acquire+release over 5 in-memory nodes that answer at once, by mode: `core` (redlock-core),
+// `semaphore` (a permit of a redlock-core semaphore of 3, each node giving the slot it is asked from),
 // `lean` (the least a Redlock can do in-process: the core's token, the lean vote, nothing else),
 // `redlock5` (node-redlock 5 over stand-in ioredis clients) and `compat` (this library's node-redlock 5 API over
 // the same kind of stand-ins). Shared by core-loop.mjs and core-path.mjs.
@@ -111,9 +112,29 @@ export async function cycleOf(modeName) {
       await lock.release();
     };
   }
-  if (mode !== 'core') throw new Error(`Unknown mode ${modeName}: core, lean, redlock5 or compat, each also with -turns or -far`);
+  if (mode !== 'core' && mode !== 'semaphore') throw new Error(`Unknown mode ${modeName}: core, semaphore, lean, redlock5 or compat, each also with -turns or -far`);
   const { Redlock } = await import('redlock-core');
   const clock = pacedClock();
+  if (mode === 'semaphore') {
+    const { permitAcquireScript } = await import('../../packages/redlock-core/dist/scripts/permit-acquire.js');
+    // The permit-acquire script admits from the slot it is asked from (its 6th argument), the others free.
+    const permitNode = (_, nodeIndex) => {
+      const reply = replyOf(kind, nodeIndex);
+      const answer = (sha1, args) => {
+        if (sha1 !== permitAcquireScript.sha1) return reply(1);
+        const slot = Number(args[5]);
+        return reply([1, 1, slot, ...[1, 2, 3].filter((other) => other !== slot)]);
+      };
+      return { client: {}, evalsha: (sha1, _keys, args) => answer(sha1, args), eval: () => reply(1), trySet: () => reply('OK') };
+    };
+    const semaphore = new Redlock(Array.from({ length: 5 }, permitNode), { clock: clock.clock }).semaphore('semaphore', { limit: 3 });
+    return async () => {
+      nextCycle();
+      clock.advance();
+      const permit = await semaphore.acquire(10_000);
+      await permit.release();
+    };
+  }
   const redlock = new Redlock(Array.from({ length: 5 }, inMemoryNode(kind)), { clock: clock.clock });
   return async () => {
     nextCycle();

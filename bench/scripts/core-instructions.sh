@@ -9,7 +9,7 @@
 # 52,000-72,000 and 72,000-92,000 alike (cycles 12,000-32,000, the window used before, read 43.0k for an
 # earlier build whose steady state is 38.0k). The other modes read the same in every window, within 2%.
 # Run after `pnpm run build`.
-# Usage: bash bench/scripts/core-instructions.sh [core|lean|redlock5|compat, each also as core-turns or core-far…]... (see core-cycles.mjs)
+# Usage: bash bench/scripts/core-instructions.sh [core|semaphore|lean|redlock5|compat, each also as core-turns or core-far…]... (see core-cycles.mjs)
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v valgrind >/dev/null || { echo 'needs valgrind: apt-get install valgrind' >&2; exit 1; }
