@@ -14,7 +14,7 @@ import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
-import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
+import { ScriptReader } from '../scripts/lua-script.js';
 import { createLockToken } from '../base/token.js';
 
 /**
@@ -30,14 +30,14 @@ export function runAttempt(
   leadNodeIndex: number | undefined,
   isSingleTry = false,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isTraced('attempt')) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, undefined);
+  if (!isTraced('attempt')) return attemptOnNodes(new Attempt(set, request, attemptNumber), leadNodeIndex, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
   return traceAttempt(
     traced,
-    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, timing),
+    () => attemptOnNodes(new Attempt(set, request, attemptNumber), leadNodeIndex, isSingleTry, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;
       if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
@@ -47,16 +47,13 @@ export function runAttempt(
   );
 }
 
-/** {@link runAttempt}, timing its node calls in `timing` when it is traced. */
+/** {@link runAttempt} of `attempt`, timing its node calls in `timing` when it is traced. */
 async function attemptOnNodes(
-  set: NodeSet,
-  request: AcquireRequest,
-  attemptNumber: number,
+  attempt: Attempt,
   leadNodeIndex: number | undefined,
   isSingleTry: boolean,
   timing: AttemptTiming | undefined,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  const attempt = new Attempt(set, request, attemptNumber);
   if (leadNodeIndex !== undefined) {
     if ((await attempt.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
   } else attempt.sendToEveryNode(timing);
@@ -213,8 +210,8 @@ export class Attempt {
     if (hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(this.calls.outcomes)) {
       return this.#lock(elapsedMs, validity, fencingToken);
     }
-    // A single try whose vote failed reports early; a quorum without validity (a stall) waits for every node.
-    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum);
+    // A single try whose vote failed, uncut, reports early; a quorum without validity (a stall) waits for every node.
+    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum && cutOffAt === undefined);
   }
 
   #lock(elapsedMs: number, validity: number, fencingToken: number | undefined): Lock {
@@ -256,29 +253,25 @@ export class Attempt {
     // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
     // split the nodes between them from waking each other in lockstep.
     const release: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
-    if (reportsOnceSettled && cutOffAt === undefined) {
-      // No attempt follows that our keys on a slow node could refuse, and the nodes still silent cannot
-      // change the verdict (held by another owner, or foreign keys): they are not waited for, but each is
-      // released in the background once it reports a grant, times out or fails (`close()` waits for that,
-      // within its bound). The nodes that answered are cleaned before the call ends, as after any failure.
-      await failureSettled(calls, quorumOf(set.nodes.length));
-      const known = calls.outcomes.slice();
-      const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => known[nodeIndex] === undefined);
-      set.lifecycle.track(Promise.all(cleanups));
-      // A setup mistake such a node reveals later no longer fails the call: it is warned of.
-      for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) {
-        if (known[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, (outcome) => warnIfMisconfigured(this.#request.resources, set.nodes[nodeIndex] as NodeState, outcome, 'refused'));
-      }
-      await Promise.all(cleanups.filter((_, nodeIndex) => known[nodeIndex] !== undefined));
-      return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
-    }
-    // Nodes not waited for (see `FanOut.isLeftOutOfFailure`: waiting held a waiter, and its listening, up
-    // to a second), cleaned up in the background as a single try's silent nodes are.
-    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorumOf(set.nodes.length));
-    const isLeftOut = calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
+    const quorum = quorumOf(set.nodes.length);
+    // A single try: no attempt follows that our keys on a slow node could refuse, and the nodes still
+    // silent once the refusals settle the verdict (held by another owner, or foreign keys) cannot change
+    // it, so they are not waited for. Otherwise the nodes `FanOut.isLeftOutOfFailure` leaves out (waiting
+    // held a waiter, and its listening, up to a second). Either kind is released in the background once it
+    // reports a grant, times out or fails (`close()` waits for that, within its bound); the nodes that
+    // answered are cleaned before the call ends, as after any failure.
+    if (reportsOnceSettled) await failureSettled(calls, quorum);
+    const known = reportsOnceSettled ? calls.outcomes.slice() : undefined;
+    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorum);
+    const isLeftOut = known?.map((outcome) => outcome === undefined) ?? calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
     const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => isLeftOut[nodeIndex] === true);
-    if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
+    if (known !== undefined || isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
+    // A setup mistake a single try's silent node reveals later no longer fails the call: it is warned of.
+    for (let nodeIndex = 0; known !== undefined && nodeIndex < known.length; nodeIndex += 1) {
+      if (isLeftOut[nodeIndex] === true) calls.onOutcomeOf(nodeIndex, (outcome) => warnIfMisconfigured(this.#request.resources, set.nodes[nodeIndex] as NodeState, outcome, 'refused'));
+    }
     await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));
+    if (known !== undefined) return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
     if (cutOffAt !== undefined) {
       return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
     }
@@ -328,8 +321,7 @@ async function storeFencingToken(
   ttlMs: number,
   signal: AbortSignal | undefined,
 ): Promise<FenceNodeOutcome[] | undefined> {
-  const calls = new FanOut<'fenced' | 'foreign'>(set, 'fence', 'fenced').sendToEveryNode(ttlMs, fenceKeys.length, async (adapter, call, nodeIndex) =>
-    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScriptOf(call, nodeIndex))),
-  );
+  const reader = new ScriptReader(fenceScript, fenceKeys, [String(fencingToken)], parseFenceReply);
+  const calls = new FanOut<'fenced' | 'foreign'>(set, 'fence', 'fenced').sendToEveryNode(ttlMs, fenceKeys.length, reader);
   return (await calls.decided(signal)) ? undefined : calls.allSettled();
 }
