@@ -26,11 +26,7 @@ export async function extendTraced(hold: Hold, resources: readonly string[], ttl
   });
   const inFlight = (hold.extensionsInFlight ??= new Set());
   inFlight.add(extension);
-  try {
-    await extension;
-  } finally {
-    inFlight.delete(extension);
-  }
+  await extension.finally(() => inFlight.delete(extension));
 }
 
 /** Why an extension failed, for the error of the handle that asked: see {@link extendHold}. */

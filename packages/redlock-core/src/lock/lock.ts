@@ -188,18 +188,12 @@ export class Lock extends HoldHandle {
     return typeof value === 'object' && value !== null && #token in value;
   }
 
-  /**
-   * Whether this lock was handed out by the `Redlock` of `set`.
-   * @internal
-   */
+  /** Whether this lock was handed out by the `Redlock` of `set`. @internal */
   isOf(set: NodeSet): boolean {
     return this.#hold.set === set;
   }
 
-  /**
-   * Whether this lock was handed out by the `Redlock` of `set` and covers `keys`.
-   * @internal
-   */
+  /** Whether this lock was handed out by the `Redlock` of `set` and covers `keys`. @internal */
   covers(set: NodeSet, keys: readonly string[]): boolean {
     const hold = this.#hold;
     if (set !== hold.set) return false;
@@ -208,13 +202,8 @@ export class Lock extends HoldHandle {
     return keys.every((key) => own.has(key));
   }
 
-  /** Throws a {@link LockExtendError} (`isLost`) unless the lock is held, before `operation` calls any node. */
-  #throwUnlessHeld(operation: 'extend' | 're-enter'): void {
-    const state = this.state;
-    if (state !== 'held') throw this.#notHeldError(operation, `is already ${state}`);
-  }
-
-  #notHeldError(operation: 'extend' | 're-enter', why: string): LockExtendError {
+  /** The {@link LockExtendError} (`isLost`) of `operation` on a lock not held: thrown before any node is called. */
+  #notHeldError(operation: 'extend' | 're-enter', why = `is already ${this.state}`): LockExtendError {
     return new LockExtendError(`Could not ${operation} ${this.#hold.describe()}: the lock ${why}`, { resources: this.resources, nodes: [], isLost: true });
   }
 
@@ -226,7 +215,7 @@ export class Lock extends HoldHandle {
    */
   async reenter(ttlMs: number): Promise<Lock> {
     const hold = this.#hold;
-    this.#throwUnlessHeld('re-enter');
+    if (this.state !== 'held') throw this.#notHeldError('re-enter');
     // Never shorten the hold: PEXPIRE would cut the keys' TTL to `ttlMs` from now.
     if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) await this.#extend(ttlMs);
     if (hold.isReleased) throw this.#notHeldError('re-enter', 'was released meanwhile');
@@ -260,7 +249,7 @@ export class Lock extends HoldHandle {
     if (hold.set.lifecycle.isClosed) {
       throw new RedlockClosedError(`Could not extend ${hold.describe()}: the Redlock was closed`, { resources: this.resources });
     }
-    this.#throwUnlessHeld('extend');
+    if (this.state !== 'held') throw this.#notHeldError('extend');
     await extendTraced(hold, this.resources, ttlMs, () => this.remainingValidityMs);
     return this;
   }
