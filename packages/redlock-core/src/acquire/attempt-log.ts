@@ -13,10 +13,10 @@ export interface LoggedAttempt {
 export const KEPT_LATEST_ATTEMPTS = 10;
 
 /**
- * The failed attempts of one call (a lock's, a semaphore's or a read-write lock's), in bounded memory however long it waits: the first, the latest
- * {@link KEPT_LATEST_ATTEMPTS}, and a count of all. A call that retries for an hour makes tens of
- * thousands of attempts (about 380 bytes each); what a caller needs from them is how it began and how it
- * ended.
+ * The failed attempts of one call (a lock's, a semaphore's or a read-write lock's), in bounded memory however
+ * long it waits: the first, the latest {@link KEPT_LATEST_ATTEMPTS}, and a count of all. A call that retries
+ * for an hour makes tens of thousands of attempts (about 380 bytes each); what a caller needs from them is
+ * how it began and how it ended.
  */
 export class AttemptLog<F extends LoggedAttempt = AcquireAttempt> {
   /** How many attempts were added, kept or not. */

@@ -185,12 +185,8 @@ export class Hold {
 
   /** Names this hold in the diagnostics payloads (`holdId`): a process-wide counter, not a secret, given on first read. */
   get id(): number {
-    let id = holdIds.get(this);
-    if (id === undefined) {
-      id = nextHoldId++;
-      holdIds.set(this, id);
-    }
-    return id;
+    if (!holdIds.has(this)) holdIds.set(this, nextHoldId++);
+    return holdIds.get(this) as number;
   }
 
   /** Where the hold stands at monotonic time `atMs`, release aside: lost, validity left, or expired. */
@@ -275,7 +271,8 @@ export class Hold {
 
   /**
    * Keeps `handle` extended with the extension `start` makes (see `keepExtended`) until it stops on its own
-   * (its reason then aborts the signal), the handle lets it go ({@link letGoOf}), or the `Redlock` closes.
+   * (its reason then aborts the signal), the handle lets it go ({@link letGoOf}), or the `Redlock` closes;
+   * a handle already kept extended stays as it is.
    */
   keepHandleExtended(handle: object, start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
     if (this.extensions?.has(handle)) return;

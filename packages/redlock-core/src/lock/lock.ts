@@ -1,7 +1,7 @@
 // The handle a caller holds: its state, its signal, extend() and release(). The state shared by re-entrant
 // handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
 import { validityMs } from '../base/clock.js';
-import { LockExtendError, LockLostError, RedlockClosedError } from '../base/errors.js';
+import { closedErrorOf, LockExtendError, LockLostError, type RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
@@ -114,9 +114,8 @@ export class Lock extends HoldHandle {
    * at each access, so it is right even just after the event loop stalled.
    */
   get state(): LockState {
-    if (this.#isReleased) return 'released';
-    if (this.#hold.lostBecause !== undefined) return 'lost';
-    return this.remainingValidityMs > 0 ? 'held' : 'expired';
+    // A hold is released only with its last handle, so an unreleased handle's hold is not.
+    return this.#isReleased ? 'released' : this.#hold.stateAt(this.#hold.set.options.clock.now());
   }
 
   /**
@@ -246,9 +245,7 @@ export class Lock extends HoldHandle {
   /** {@link extend} of a checked `ttlMs` (a re-entry's was checked as its call's). */
   async #extend(ttlMs: number): Promise<Lock> {
     const hold = this.#hold;
-    if (hold.set.lifecycle.isClosed) {
-      throw new RedlockClosedError(`Could not extend ${hold.describe()}: the Redlock was closed`, { resources: this.resources });
-    }
+    if (hold.set.lifecycle.isClosed) throw closedErrorOf('extend', this.resources);
     if (this.state !== 'held') throw this.#notHeldError('extend');
     await extendTraced(hold, this.resources, ttlMs, () => this.remainingValidityMs);
     return this;
