@@ -24,11 +24,12 @@ export class AttemptLog<F extends LoggedAttempt = AcquireAttempt> {
   #first: F | undefined;
   /** The latest attempts after the first, oldest first; made with the second attempt (most calls make one). */
   #latest: F[] | undefined;
-  #lastDecided: F | undefined;
+  /** The latest attempt added that was not cut off (see {@link AcquireAttempt.isCutOff}), kept or not. */
+  lastDecided: F | undefined;
 
   add(attempt: F): void {
     this.count += 1;
-    if (attempt.isCutOff !== true) this.#lastDecided = attempt;
+    if (attempt.isCutOff !== true) this.lastDecided = attempt;
     if (this.#first === undefined) {
       this.#first = attempt;
       return;
@@ -41,11 +42,6 @@ export class AttemptLog<F extends LoggedAttempt = AcquireAttempt> {
   /** The latest attempt added, if any. */
   get last(): F | undefined {
     return this.#latest?.at(-1) ?? this.#first;
-  }
-
-  /** The latest attempt added that was not cut off (see {@link AcquireAttempt.isCutOff}), kept or not. */
-  get lastDecided(): F | undefined {
-    return this.#lastDecided;
   }
 
   /** The kept attempts, in order: the first, then the latest. */

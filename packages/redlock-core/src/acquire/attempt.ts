@@ -254,12 +254,11 @@ export class Attempt {
     // split the nodes between them from waking each other in lockstep.
     const release: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
     const quorum = quorumOf(set.nodes.length);
-    // A single try: no attempt follows that our keys on a slow node could refuse, and the nodes still
-    // silent once the refusals settle the verdict (held by another owner, or foreign keys) cannot change
-    // it, so they are not waited for. Otherwise the nodes `FanOut.isLeftOutOfFailure` leaves out (waiting
-    // held a waiter, and its listening, up to a second). Either kind is released in the background once it
-    // reports a grant, times out or fails (`close()` waits for that, within its bound); the nodes that
-    // answered are cleaned before the call ends, as after any failure.
+    // Not waited for: a single try's nodes still silent once the refusals settle the verdict (held, or foreign
+    // keys; no attempt follows that our keys there could refuse), else those `FanOut.isLeftOutOfFailure`
+    // leaves out (waiting held a waiter, and its listening, up to a second). They are released in the
+    // background once they report a grant, time out or fail (`close()` waits, within its bound); the nodes
+    // that answered are cleaned before the call ends, as after any failure.
     if (reportsOnceSettled) await failureSettled(calls, quorum);
     const known = reportsOnceSettled ? calls.outcomes.slice() : undefined;
     const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorum);
