@@ -189,7 +189,11 @@ export class Attempt {
     // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
     // counter it reported is above all of them.
     const fencingToken = Math.max(...fence.counters) + 1;
-    const fenceNodes = await storeFencingToken(this.#set, fencingToken, fence.keys, this.#request.ttlMs, this.#cutSignal);
+    // The second phase: the token is ours once a quorum stored it; a node whose counter key holds something
+    // else refuses (`'foreign'`) and counts against the quorum. Every node's outcome, if it is not.
+    const reader = new ScriptReader(fenceScript, fence.keys, [String(fencingToken)], parseFenceReply);
+    const calls = new FanOut<'fenced' | 'foreign'>(this.#set, 'fence', 'fenced').sendToEveryNode(this.#request.ttlMs, fence.keys.length, reader);
+    const fenceNodes = (await calls.decided(this.#cutSignal)) ? undefined : await calls.allSettled();
     return this.#outcome(true, fencingToken, fenceNodes, undefined, false);
   }
 
@@ -237,7 +241,7 @@ export class Attempt {
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
       nodes: calls.outcomes.slice(),
     });
-    watchLateGrants(lock, calls, lock.nodes, resources, nodes);
+    watchLateGrants(lock, calls, nodes);
     return lock;
   }
 
@@ -306,21 +310,4 @@ function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatu
     if (counter !== undefined) counters.push(counter);
     return parseAcquireReply(reply);
   };
-}
-
-/**
- * The second phase of fencing: stores the token on every node, so that it is ours once a quorum did.
- * Resolves with `undefined` then, else with every node's outcome. A node whose counter key holds
- * something else refuses (`'foreign'`) and counts against the quorum.
- */
-async function storeFencingToken(
-  set: NodeSet,
-  fencingToken: number,
-  fenceKeys: readonly string[],
-  ttlMs: number,
-  signal: AbortSignal | undefined,
-): Promise<FenceNodeOutcome[] | undefined> {
-  const reader = new ScriptReader(fenceScript, fenceKeys, [String(fencingToken)], parseFenceReply);
-  const calls = new FanOut<'fenced' | 'foreign'>(set, 'fence', 'fenced').sendToEveryNode(ttlMs, fenceKeys.length, reader);
-  return (await calls.decided(signal)) ? undefined : calls.allSettled();
 }

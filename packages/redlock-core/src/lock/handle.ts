@@ -75,11 +75,7 @@ export abstract class HoldHandle {
   /** Milliseconds of validity left, measured on the monotonic clock now; 0 once not held. */
   abstract get remainingValidityMs(): number;
 
-  /**
-   * Calls `listener` once, when the hold is found lost (a quorum no longer holds our token), with the
-   * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
-   * @internal
-   */
+  /** See `Hold.onLost`. @internal */
   onLost(listener: (error: LockLostError) => void): () => void {
     return this.hold.onLost(listener);
   }

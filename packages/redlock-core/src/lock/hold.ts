@@ -214,9 +214,8 @@ export class Hold {
   get signal(): AbortSignal {
     if (this.#controller !== undefined) return this.#controller.signal;
     const controller = (this.#controller = new AbortController());
-    if (this.lostBecause !== undefined) {
-      controller.abort(this.lostBecause);
-    } else if (!this.isReleased) {
+    if (this.lostBecause !== undefined) controller.abort(this.lostBecause);
+    else if (!this.isReleased) {
       if (this.set.lifecycle.isClosed) this.abortSignal(lockClosedErrorOf(this.resources, this.what));
       else if (this.validUntil > this.set.options.clock.now()) {
         this.#armSignalTimer();
@@ -324,7 +323,10 @@ export class Hold {
     return new LockLostError(`Lost ${this.what}: its validity ran out`, { resources: this.resources });
   }
 
-  /** See `Lock.onLost`. */
+  /**
+   * Calls `listener` once, when the hold is found lost (a quorum no longer holds our token), with the
+   * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
+   */
   onLost(listener: (error: LockLostError) => void): () => void {
     if (this.lostBecause !== undefined) {
       listener(this.lostBecause);
