@@ -30,14 +30,14 @@ export function runAttempt(
   leadNodeIndex: number | undefined,
   isSingleTry = false,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isTraced('attempt')) return attemptOnNodes(new Attempt(set, request, attemptNumber), leadNodeIndex, isSingleTry, undefined);
+  if (!isTraced('attempt')) return new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
   return traceAttempt(
     traced,
-    () => attemptOnNodes(new Attempt(set, request, attemptNumber), leadNodeIndex, isSingleTry, timing),
+    () => new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;
       if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
@@ -45,19 +45,6 @@ export function runAttempt(
       return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
     },
   );
-}
-
-/** {@link runAttempt} of `attempt`, timing its node calls in `timing` when it is traced. */
-async function attemptOnNodes(
-  attempt: Attempt,
-  leadNodeIndex: number | undefined,
-  isSingleTry: boolean,
-  timing: AttemptTiming | undefined,
-): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (leadNodeIndex !== undefined) {
-    if ((await attempt.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
-  } else attempt.sendToEveryNode(timing);
-  return attempt.conclude(await attempt.decided(), isSingleTry);
 }
 
 /** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */
@@ -112,6 +99,14 @@ export class Attempt {
     this.#parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
     this.calls = new FanOut<AcquireStatus>(set, 'acquire', 'acquired');
     this.#cutSignal = signal === set.lifecycle.signal ? undefined : signal;
+  }
+
+  /** The whole attempt, as {@link runAttempt} runs it, timing its node calls in `timing` when it is traced. */
+  async run(leadNodeIndex: number | undefined, isSingleTry: boolean, timing: AttemptTiming | undefined): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
+    if (leadNodeIndex !== undefined) {
+      if ((await this.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
+    } else this.sendToEveryNode(timing);
+    return this.conclude(await this.decided(), isSingleTry);
   }
 
   /**
