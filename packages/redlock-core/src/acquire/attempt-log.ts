@@ -1,4 +1,3 @@
-// The failed attempts of one acquisition, kept in bounded memory for the error that reports them.
 import type { AcquireAttempt } from '../base/outcomes.js';
 
 /** What the log reads of a failed attempt: whether its signal cut it off before its vote was decided. */

@@ -1,5 +1,3 @@
-// What a lock granted before every node answered still listens for: a node that sets our keys after the
-// decision (a late grant), and a setup mistake that a node reveals only then.
 import type { AcquireNodeOutcome } from '../base/outcomes.js';
 import type { Lock } from '../lock/lock.js';
 import type { FanOut } from '../nodes/fan-out.js';

@@ -35,8 +35,7 @@ ttlMs: unknown,
 options: unknown,
 scope: 'acquire' | 'tryAcquire' | 'using',
 ): CallRequest {
-  const { keyPrefix } = set.options;
-  const names = resolveResources(resources, keyPrefix);
+  const names = resolveResources(resources, set.options.keyPrefix);
   const settings = options === undefined ? callDefaults : resolveAcquireOptions(options, set.options, scope);
   const checkedTtlMs = checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), names.keys.length);
   const { reentrant } = settings;

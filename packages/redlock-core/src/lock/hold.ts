@@ -1,4 +1,3 @@
-// What one acquisition holds on the nodes, shared by the lock and its re-entrant handles (see `Hold`).
 import { driftMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';

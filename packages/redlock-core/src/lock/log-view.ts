@@ -1,5 +1,3 @@
-// What `util.inspect()` (so `console.log()`) shows of a lock: its fields and state, never its token.
-
 /** What the log view of a lock shows: the `Lock`'s public fields but its token. */
 type LoggedLock = Readonly<Record<'resources' | 'attempts' | 'fencingToken' | 'state' | 'expiresAt' | 'remainingValidityMs', unknown>>;
 
