@@ -28,12 +28,12 @@ export interface CallRequest extends AcquireRequest {
 
 /** Checks one call's arguments and options (the `Redlock`'s `callDefaults` when it passes none) and makes its request. */
 export function resolveRequest(
-set: NodeSet,
-callDefaults: AcquireSettings,
-resources: unknown,
-ttlMs: unknown,
-options: unknown,
-scope: 'acquire' | 'tryAcquire' | 'using',
+  set: NodeSet,
+  callDefaults: AcquireSettings,
+  resources: unknown,
+  ttlMs: unknown,
+  options: unknown,
+  scope: 'acquire' | 'tryAcquire' | 'using',
 ): CallRequest {
   const names = resolveResources(resources, set.options.keyPrefix);
   const settings = options === undefined ? callDefaults : resolveAcquireOptions(options, set.options, scope);
