@@ -175,16 +175,14 @@ export class Redlock {
    */
   async tryAcquire(resources: string | readonly string[], ttlMs: number, options?: TryAcquireOptions): Promise<Lock | undefined> {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'tryAcquire');
-    let lock: Lock;
-    try {
-      // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
-      lock = await this.#acquisitions.observed('tryAcquire', request, () => this.#acquisitions.acquire({ ...request, retryCount: 0, waitMs: Infinity }));
-    } catch (error) {
+    // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
+    const acquiring = this.#acquisitions.observed('tryAcquire', request, () => this.#acquisitions.acquire({ ...request, retryCount: 0, waitMs: Infinity }));
+    const lock = await acquiring.catch((error: unknown) => {
       // Only the single attempt's own verdict: more nodes held it than a quorum could overcome.
       if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
       throw error;
-    }
-    return extendIfAsked(lock, request, this.#set.options.clock);
+    });
+    return lock === undefined ? undefined : extendIfAsked(lock, request, this.#set.options.clock);
   }
 
   /**

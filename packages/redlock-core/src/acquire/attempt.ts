@@ -14,7 +14,7 @@ import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
-import { onNoScriptOf, runScript, ScriptReader } from '../scripts/lua-script.js';
+import { ScriptReader } from '../scripts/lua-script.js';
 import { createLockToken } from '../base/token.js';
 
 /**
@@ -30,14 +30,14 @@ export function runAttempt(
   leadNodeIndex: number | undefined,
   isSingleTry = false,
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isTraced('attempt')) return attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, undefined);
+  if (!isTraced('attempt')) return new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
   return traceAttempt(
     traced,
-    () => attemptOnNodes(set, request, attemptNumber, leadNodeIndex, isSingleTry, timing),
+    () => new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, timing),
     (outcome): AttemptTraceResult => {
       const elapsedMs = options.clock.now() - start;
       if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
@@ -45,22 +45,6 @@ export function runAttempt(
       return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
     },
   );
-}
-
-/** {@link runAttempt}, timing its node calls in `timing` when it is traced. */
-async function attemptOnNodes(
-  set: NodeSet,
-  request: AcquireRequest,
-  attemptNumber: number,
-  leadNodeIndex: number | undefined,
-  isSingleTry: boolean,
-  timing: AttemptTiming | undefined,
-): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  const attempt = new Attempt(set, request, attemptNumber);
-  if (leadNodeIndex !== undefined) {
-    if ((await attempt.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
-  } else attempt.sendToEveryNode(timing);
-  return attempt.conclude(await attempt.decided(), isSingleTry);
 }
 
 /** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */
@@ -115,6 +99,14 @@ export class Attempt {
     this.#parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
     this.calls = new FanOut<AcquireStatus>(set, 'acquire', 'acquired');
     this.#cutSignal = signal === set.lifecycle.signal ? undefined : signal;
+  }
+
+  /** The whole attempt, as {@link runAttempt} runs it, timing its node calls in `timing` when it is traced. */
+  async run(leadNodeIndex: number | undefined, isSingleTry: boolean, timing: AttemptTiming | undefined): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
+    if (leadNodeIndex !== undefined) {
+      if ((await this.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
+    } else this.sendToEveryNode(timing);
+    return this.conclude(await this.decided(), isSingleTry);
   }
 
   /**
@@ -192,7 +184,11 @@ export class Attempt {
     // The granting quorum intersects the quorum that stored every earlier token, so one above the highest
     // counter it reported is above all of them.
     const fencingToken = Math.max(...fence.counters) + 1;
-    const fenceNodes = await storeFencingToken(this.#set, fencingToken, fence.keys, this.#request.ttlMs, this.#cutSignal);
+    // The second phase: the token is ours once a quorum stored it; a node whose counter key holds something
+    // else refuses (`'foreign'`) and counts against the quorum. Every node's outcome, if it is not.
+    const reader = new ScriptReader(fenceScript, fence.keys, [String(fencingToken)], parseFenceReply);
+    const calls = new FanOut<'fenced' | 'foreign'>(this.#set, 'fence', 'fenced').sendToEveryNode(this.#request.ttlMs, fence.keys.length, reader);
+    const fenceNodes = (await calls.decided(this.#cutSignal)) ? undefined : await calls.allSettled();
     return this.#outcome(true, fencingToken, fenceNodes, undefined, false);
   }
 
@@ -213,8 +209,8 @@ export class Attempt {
     if (hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(this.calls.outcomes)) {
       return this.#lock(elapsedMs, validity, fencingToken);
     }
-    // A single try whose vote failed reports early; a quorum without validity (a stall) waits for every node.
-    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum);
+    // A single try whose vote failed, uncut, reports early; a quorum without validity (a stall) waits for every node.
+    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum && cutOffAt === undefined);
   }
 
   #lock(elapsedMs: number, validity: number, fencingToken: number | undefined): Lock {
@@ -240,7 +236,7 @@ export class Attempt {
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
       nodes: calls.outcomes.slice(),
     });
-    watchLateGrants(lock, calls, lock.nodes, resources, nodes);
+    watchLateGrants(lock, calls, nodes);
     return lock;
   }
 
@@ -256,29 +252,24 @@ export class Attempt {
     // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
     // split the nodes between them from waking each other in lockstep.
     const release: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
-    if (reportsOnceSettled && cutOffAt === undefined) {
-      // No attempt follows that our keys on a slow node could refuse, and the nodes still silent cannot
-      // change the verdict (held by another owner, or foreign keys): they are not waited for, but each is
-      // released in the background once it reports a grant, times out or fails (`close()` waits for that,
-      // within its bound). The nodes that answered are cleaned before the call ends, as after any failure.
-      await failureSettled(calls, quorumOf(set.nodes.length));
-      const known = calls.outcomes.slice();
-      const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => known[nodeIndex] === undefined);
-      set.lifecycle.track(Promise.all(cleanups));
-      // A setup mistake such a node reveals later no longer fails the call: it is warned of.
-      for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) {
-        if (known[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, (outcome) => warnIfMisconfigured(this.#request.resources, set.nodes[nodeIndex] as NodeState, outcome, 'refused'));
-      }
-      await Promise.all(cleanups.filter((_, nodeIndex) => known[nodeIndex] !== undefined));
-      return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
-    }
-    // Nodes not waited for (see `FanOut.isLeftOutOfFailure`: waiting held a waiter, and its listening, up
-    // to a second), cleaned up in the background as a single try's silent nodes are.
-    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorumOf(set.nodes.length));
-    const isLeftOut = calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
+    const quorum = quorumOf(set.nodes.length);
+    // Not waited for: a single try's nodes still silent once the refusals settle the verdict (held, or foreign
+    // keys; no attempt follows that our keys there could refuse), else those `FanOut.isLeftOutOfFailure`
+    // leaves out (waiting held a waiter, and its listening, up to a second). They are released in the
+    // background once they report a grant, time out or fail (`close()` waits, within its bound); the nodes
+    // that answered are cleaned before the call ends, as after any failure.
+    if (reportsOnceSettled) await failureSettled(calls, quorum);
+    const known = reportsOnceSettled ? calls.outcomes.slice() : undefined;
+    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorum);
+    const isLeftOut = known?.map((outcome) => outcome === undefined) ?? calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
     const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => isLeftOut[nodeIndex] === true);
-    if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
+    if (known !== undefined || isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
+    // A setup mistake a single try's silent node reveals later no longer fails the call: it is warned of.
+    for (let nodeIndex = 0; known !== undefined && nodeIndex < known.length; nodeIndex += 1) {
+      if (isLeftOut[nodeIndex] === true) calls.onOutcomeOf(nodeIndex, (outcome) => warnIfMisconfigured(this.#request.resources, set.nodes[nodeIndex] as NodeState, outcome, 'refused'));
+    }
     await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));
+    if (known !== undefined) return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
     if (cutOffAt !== undefined) {
       return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
     }
@@ -314,22 +305,4 @@ function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatu
     if (counter !== undefined) counters.push(counter);
     return parseAcquireReply(reply);
   };
-}
-
-/**
- * The second phase of fencing: stores the token on every node, so that it is ours once a quorum did.
- * Resolves with `undefined` then, else with every node's outcome. A node whose counter key holds
- * something else refuses (`'foreign'`) and counts against the quorum.
- */
-async function storeFencingToken(
-  set: NodeSet,
-  fencingToken: number,
-  fenceKeys: readonly string[],
-  ttlMs: number,
-  signal: AbortSignal | undefined,
-): Promise<FenceNodeOutcome[] | undefined> {
-  const calls = new FanOut<'fenced' | 'foreign'>(set, 'fence', 'fenced').sendToEveryNode(ttlMs, fenceKeys.length, async (adapter, call, nodeIndex) =>
-    parseFenceReply(await runScript(adapter, fenceScript, fenceKeys, [String(fencingToken)], onNoScriptOf(call, nodeIndex))),
-  );
-  return (await calls.decided(signal)) ? undefined : calls.allSettled();
 }

@@ -52,8 +52,8 @@ export function keepExtended(
   let extensions = 0;
   let holdTimer: unknown;
   let extendTimer: unknown;
+  /** The extension in flight, if any. */
   let inFlight: Promise<void> | undefined;
-  let isExtending = false;
   // A loss found by any extension, this one's or the routine's own `lock.extend()`, stops it at once.
   let stopListeningForLoss: () => void = () => undefined;
   // A shorter extension (the routine's own, or another re-entrant handle's) moves the end earlier: the
@@ -98,15 +98,14 @@ export function keepExtended(
     if (limits.maxExtensions !== undefined && extensions >= limits.maxExtensions) {
       return reachLimit('maxExtensions', `it was extended ${extensions} times, the most \`maxExtensions\` allows`);
     }
-    isExtending = true;
     inFlight = lock.extend(ttlMs).then(
       () => {
-        isExtending = false;
+        inFlight = undefined;
         extensions += 1;
         watch();
       },
       (error: unknown) => {
-        isExtending = false;
+        inFlight = undefined;
         // A quorum lost: the hold told `onLost` before the extension rejected, which stopped this.
         if (isStopped) return;
         // Released, or the Redlock closed (its close() stops every extension; this one lost the race).
@@ -132,7 +131,7 @@ export function keepExtended(
   if (isStopped) return { stop: async () => undefined };
   // While one is in flight, its end schedules the next: two at once could apply out of order.
   stopListeningForEarlierEnd = lock.onEarlierEnd?.(() => {
-    if (!isExtending) watch();
+    if (inFlight === undefined) watch();
   }) ?? stopListeningForEarlierEnd;
   signal.addEventListener('abort', onSignalAbort);
   if (limits.maxHoldMs !== undefined) {

@@ -1,5 +1,3 @@
-// What a lock granted before every node answered still listens for: a node that sets our keys after the
-// decision (a late grant), and a setup mistake that a node reveals only then.
 import type { AcquireNodeOutcome } from '../base/outcomes.js';
 import type { Lock } from '../lock/lock.js';
 import type { FanOut } from '../nodes/fan-out.js';
@@ -10,17 +8,12 @@ import { warnIfMisconfigured } from './misconfigured-nodes.js';
 /**
  * A node that had not answered when `lock` was granted may still set our keys later (see
  * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once. One listener on the
- * fan-out for every node (the outcomes known at the decision, `known`, are replayed to it at once). A
- * module function, so that what a call still waiting for a far node keeps alive is its listener, the lock
- * and the resources: not the attempt (see bench/scripts/far-node-retention.mjs).
+ * fan-out for every node (the lock's `nodes`, known at the decision, are replayed to it at once). A module
+ * function, so that what a call still waiting for a far node keeps alive is its listener, the lock and the
+ * resources: not the attempt (see bench/scripts/far-node-retention.mjs).
  */
-export function watchLateGrants(
-  lock: Lock,
-  calls: FanOut<AcquireStatus>,
-  known: readonly (AcquireNodeOutcome | undefined)[],
-  resources: readonly string[],
-  nodes: readonly NodeState[],
-): void {
+export function watchLateGrants(lock: Lock, calls: FanOut<AcquireStatus>, nodes: readonly NodeState[]): void {
+  const { nodes: known, resources } = lock;
   // Every node answered by the decision, none with a timeout or an error: nothing can come later.
   if (isEveryAnswerIn(known)) return;
   calls.listen((outcome) => {

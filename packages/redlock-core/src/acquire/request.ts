@@ -28,15 +28,14 @@ export interface CallRequest extends AcquireRequest {
 
 /** Checks one call's arguments and options (the `Redlock`'s `callDefaults` when it passes none) and makes its request. */
 export function resolveRequest(
-set: NodeSet,
-callDefaults: AcquireSettings,
-resources: unknown,
-ttlMs: unknown,
-options: unknown,
-scope: 'acquire' | 'tryAcquire' | 'using',
+  set: NodeSet,
+  callDefaults: AcquireSettings,
+  resources: unknown,
+  ttlMs: unknown,
+  options: unknown,
+  scope: 'acquire' | 'tryAcquire' | 'using',
 ): CallRequest {
-  const { keyPrefix } = set.options;
-  const names = resolveResources(resources, keyPrefix);
+  const names = resolveResources(resources, set.options.keyPrefix);
   const settings = options === undefined ? callDefaults : resolveAcquireOptions(options, set.options, scope);
   const checkedTtlMs = checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), names.keys.length);
   const { reentrant } = settings;

@@ -62,10 +62,7 @@ export async function runUnderLock<T, H extends Held>(
   stopWatchingCaller?.();
   stopWatchingClose();
   await extension.stop();
-  const releaseError = await lock.release().then(
-    () => undefined,
-    (failure: unknown) => failure,
-  );
+  const releaseError = await lock.release().then(() => undefined, (failure: unknown) => failure);
   if ('error' in outcome) {
     const { error } = outcome;
     if (loss !== undefined && !(error instanceof LockLostError)) reportWith(error, 'lockLostError', loss);

@@ -20,10 +20,7 @@ export interface Release {
   readonly token: string;
   /** The TTL the keys were last given, in milliseconds: it bounds each call's timeout. */
   readonly ttlMs: number;
-  /**
-   * Monotonic time after which the keys have expired on the node anyway: a failed release is sent again
-   * until then, never after.
-   */
+  /** Monotonic time after which the keys have expired on the node anyway: a failed release is sent again until then. */
   readonly keysExpireAt: number;
   /** Whether to announce the release to waiters: for a lock that was held, not for a failed attempt's cleanup. */
   readonly announce: boolean;
@@ -65,11 +62,7 @@ export function sendAgainAfterError(set: NodeSet, release: Release, outcome: Rel
   let timer: unknown;
   // The whole series counts as background work for `redlock.close()`, which waits for it within its bound.
   let finish = (): void => undefined;
-  lifecycle.track(
-    new Promise<void>((resolve) => {
-      finish = resolve;
-    }),
-  );
+  lifecycle.track(new Promise<void>((resolve) => (finish = resolve)));
   const sendAgain = (nodeIndex: number): void => {
     timer = undefined;
     void releaseOnNode(set, nodeIndex, release, false).outcomeOf(nodeIndex).then(retryAfterError);

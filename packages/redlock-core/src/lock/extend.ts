@@ -26,11 +26,7 @@ export async function extendTraced(hold: Hold, resources: readonly string[], ttl
   });
   const inFlight = (hold.extensionsInFlight ??= new Set());
   inFlight.add(extension);
-  try {
-    await extension;
-  } finally {
-    inFlight.delete(extension);
-  }
+  await extension.finally(() => inFlight.delete(extension));
 }
 
 /** Why an extension failed, for the error of the handle that asked: see {@link extendHold}. */
@@ -75,13 +71,12 @@ export async function extendHold<S extends ExtendStatus>(
   extension: HoldExtension<S>,
   remainingValidityMs: () => number,
 ): Promise<readonly (NodeOutcome<S> | undefined)[]> {
-  const { set } = hold;
-  const { options, nodes, servers } = set;
+  const { options, nodes, servers } = hold.set;
   const { clock, driftFactor } = options;
   const start = clock.now();
   const sequence = hold.beginExtension(start, clock.wallNow(), ttlMs);
   const quorum = quorumOf(nodes.length);
-  const calls = new FanOut<S>(set, 'extend', extension.yes).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
+  const calls = new FanOut<S>(hold.set, 'extend', extension.yes).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });

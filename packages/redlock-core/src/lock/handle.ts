@@ -57,12 +57,7 @@ export abstract class HoldHandle {
     return this.hold.signal;
   }
 
-  /**
-   * Keeps this handle extended with the extension `start` makes (see `keepExtended`), until the handle
-   * is released, the extension stops on its own (its reason then aborts {@link signal}), or the `Redlock`
-   * closes. Does nothing for a handle that is not held, or already kept extended.
-   * @internal
-   */
+  /** See `Hold.keepHandleExtended`, which also aborts {@link signal}; does nothing for a handle not held. @internal */
   keepExtendedBy(start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
     if (this.remainingValidityMs > 0) this.hold.keepHandleExtended(this, start);
   }
@@ -80,11 +75,7 @@ export abstract class HoldHandle {
   /** Milliseconds of validity left, measured on the monotonic clock now; 0 once not held. */
   abstract get remainingValidityMs(): number;
 
-  /**
-   * Calls `listener` once, when the hold is found lost (a quorum no longer holds our token), with the
-   * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
-   * @internal
-   */
+  /** See `Hold.onLost`. @internal */
   onLost(listener: (error: LockLostError) => void): () => void {
     return this.hold.onLost(listener);
   }

@@ -1,4 +1,3 @@
-// What one acquisition holds on the nodes, shared by the lock and its re-entrant handles (see `Hold`).
 import { driftMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
@@ -185,12 +184,8 @@ export class Hold {
 
   /** Names this hold in the diagnostics payloads (`holdId`): a process-wide counter, not a secret, given on first read. */
   get id(): number {
-    let id = holdIds.get(this);
-    if (id === undefined) {
-      id = nextHoldId++;
-      holdIds.set(this, id);
-    }
-    return id;
+    if (!holdIds.has(this)) holdIds.set(this, nextHoldId++);
+    return holdIds.get(this) as number;
   }
 
   /** Where the hold stands at monotonic time `atMs`, release aside: lost, validity left, or expired. */
@@ -218,9 +213,8 @@ export class Hold {
   get signal(): AbortSignal {
     if (this.#controller !== undefined) return this.#controller.signal;
     const controller = (this.#controller = new AbortController());
-    if (this.lostBecause !== undefined) {
-      controller.abort(this.lostBecause);
-    } else if (!this.isReleased) {
+    if (this.lostBecause !== undefined) controller.abort(this.lostBecause);
+    else if (!this.isReleased) {
       if (this.set.lifecycle.isClosed) this.abortSignal(lockClosedErrorOf(this.resources, this.what));
       else if (this.validUntil > this.set.options.clock.now()) {
         this.#armSignalTimer();
@@ -275,7 +269,8 @@ export class Hold {
 
   /**
    * Keeps `handle` extended with the extension `start` makes (see `keepExtended`) until it stops on its own
-   * (its reason then aborts the signal), the handle lets it go ({@link letGoOf}), or the `Redlock` closes.
+   * (its reason then aborts the signal), the handle lets it go ({@link letGoOf}), or the `Redlock` closes;
+   * a handle already kept extended stays as it is.
    */
   keepHandleExtended(handle: object, start: (onStop: (reason: ExtensionStop) => void) => HandleExtension): void {
     if (this.extensions?.has(handle)) return;
@@ -327,7 +322,10 @@ export class Hold {
     return new LockLostError(`Lost ${this.what}: its validity ran out`, { resources: this.resources });
   }
 
-  /** See `Lock.onLost`. */
+  /**
+   * Calls `listener` once, when the hold is found lost (a quorum no longer holds our token), with the
+   * {@link LockLostError}; at once if it already is. Returns a function that removes the listener.
+   */
   onLost(listener: (error: LockLostError) => void): () => void {
     if (this.lostBecause !== undefined) {
       listener(this.lostBecause);

@@ -1,4 +1,3 @@
-// Whether a resource is locked and for how long, by the quorum's view, without seeing a token.
 import { describeResources } from '../base/describe.js';
 import { closedErrorOf, LockInspectError } from '../base/errors.js';
 import { describeOutcomes, type InspectNodeOutcome, type LockInspection } from '../base/outcomes.js';
@@ -9,11 +8,10 @@ import { inspectScript, parseInspectReply } from '../scripts/inspect.js';
 import { onNoScriptOf, runScript } from '../scripts/lua-script.js';
 import { resolveResources } from '../settings/resolve-resources.js';
 
-/** Inspects `resource` on the nodes of `set`: see `Redlock.inspect`. */
+/** Whether `resource` is locked on the nodes of `set`, and for how long, by the quorum's view, without seeing a token (see `Redlock.inspect`). */
 export async function inspectResource(set: NodeSet, resource: string): Promise<LockInspection> {
   const quorum = quorumOf(set.nodes.length);
-  const { options } = set;
-  const { resources, keys } = resolveResources(typeof resource === 'string' ? resource : [resource], options.keyPrefix);
+  const { resources, keys } = resolveResources(typeof resource === 'string' ? resource : [resource], set.options.keyPrefix);
   const name = resources[0] as string;
   const remaining: number[] = [];
   if (set.lifecycle.isClosed) throw closedErrorOf('inspect', resources);

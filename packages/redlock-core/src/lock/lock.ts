@@ -1,7 +1,7 @@
 // The handle a caller holds: its state, its signal, extend() and release(). The state shared by re-entrant
 // handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
 import { validityMs } from '../base/clock.js';
-import { LockExtendError, LockLostError, RedlockClosedError } from '../base/errors.js';
+import { closedErrorOf, LockExtendError, LockLostError, type RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
@@ -114,9 +114,8 @@ export class Lock extends HoldHandle {
    * at each access, so it is right even just after the event loop stalled.
    */
   get state(): LockState {
-    if (this.#isReleased) return 'released';
-    if (this.#hold.lostBecause !== undefined) return 'lost';
-    return this.remainingValidityMs > 0 ? 'held' : 'expired';
+    // A hold is released only with its last handle, so an unreleased handle's hold is not.
+    return this.#isReleased ? 'released' : this.#hold.stateAt(this.#hold.set.options.clock.now());
   }
 
   /**
@@ -188,18 +187,12 @@ export class Lock extends HoldHandle {
     return typeof value === 'object' && value !== null && #token in value;
   }
 
-  /**
-   * Whether this lock was handed out by the `Redlock` of `set`.
-   * @internal
-   */
+  /** Whether this lock was handed out by the `Redlock` of `set`. @internal */
   isOf(set: NodeSet): boolean {
     return this.#hold.set === set;
   }
 
-  /**
-   * Whether this lock was handed out by the `Redlock` of `set` and covers `keys`.
-   * @internal
-   */
+  /** Whether this lock was handed out by the `Redlock` of `set` and covers `keys`. @internal */
   covers(set: NodeSet, keys: readonly string[]): boolean {
     const hold = this.#hold;
     if (set !== hold.set) return false;
@@ -208,13 +201,8 @@ export class Lock extends HoldHandle {
     return keys.every((key) => own.has(key));
   }
 
-  /** Throws a {@link LockExtendError} (`isLost`) unless the lock is held, before `operation` calls any node. */
-  #throwUnlessHeld(operation: 'extend' | 're-enter'): void {
-    const state = this.state;
-    if (state !== 'held') throw this.#notHeldError(operation, `is already ${state}`);
-  }
-
-  #notHeldError(operation: 'extend' | 're-enter', why: string): LockExtendError {
+  /** The {@link LockExtendError} (`isLost`) of `operation` on a lock not held: thrown before any node is called. */
+  #notHeldError(operation: 'extend' | 're-enter', why = `is already ${this.state}`): LockExtendError {
     return new LockExtendError(`Could not ${operation} ${this.#hold.describe()}: the lock ${why}`, { resources: this.resources, nodes: [], isLost: true });
   }
 
@@ -226,7 +214,7 @@ export class Lock extends HoldHandle {
    */
   async reenter(ttlMs: number): Promise<Lock> {
     const hold = this.#hold;
-    this.#throwUnlessHeld('re-enter');
+    if (this.state !== 'held') throw this.#notHeldError('re-enter');
     // Never shorten the hold: PEXPIRE would cut the keys' TTL to `ttlMs` from now.
     if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) await this.#extend(ttlMs);
     if (hold.isReleased) throw this.#notHeldError('re-enter', 'was released meanwhile');
@@ -257,10 +245,8 @@ export class Lock extends HoldHandle {
   /** {@link extend} of a checked `ttlMs` (a re-entry's was checked as its call's). */
   async #extend(ttlMs: number): Promise<Lock> {
     const hold = this.#hold;
-    if (hold.set.lifecycle.isClosed) {
-      throw new RedlockClosedError(`Could not extend ${hold.describe()}: the Redlock was closed`, { resources: this.resources });
-    }
-    this.#throwUnlessHeld('extend');
+    if (hold.set.lifecycle.isClosed) throw closedErrorOf('extend', this.resources);
+    if (this.state !== 'held') throw this.#notHeldError('extend');
     await extendTraced(hold, this.resources, ttlMs, () => this.remainingValidityMs);
     return this;
   }

@@ -1,14 +1,5 @@
-// What `util.inspect()` (so `console.log()`) shows of a lock: its fields and state, never its token.
-
 /** What the log view of a lock shows: the `Lock`'s public fields but its token. */
-interface LoggedLock {
-  readonly resources: readonly string[];
-  readonly attempts: number;
-  readonly fencingToken: number | undefined;
-  readonly state: string;
-  readonly expiresAt: number;
-  readonly remainingValidityMs: number;
-}
+type LoggedLock = Readonly<Record<'resources' | 'attempts' | 'fencingToken' | 'state' | 'expiresAt' | 'remainingValidityMs', unknown>>;
 
 /**
  * What `util.inspect()` and `console.log()` show of a lock: its fields and state, with the token redacted,

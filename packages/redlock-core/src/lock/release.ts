@@ -76,7 +76,6 @@ function releaseWhereWritten(
   startedAtMs: number,
 ): FanOut<ReleaseStatus> {
   const { nodes, options } = set;
-  const nodeCount = nodes.length;
   // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
   const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked');
   hold.releasedOn = calls;
@@ -86,7 +85,7 @@ function releaseWhereWritten(
   });
   // Every node announces its own release: a waiter listens to its lead node only (release-notifications.ts).
   const run = release.run ?? releaseRunOf(release);
-  for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
+  for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
     const node = nodes[nodeIndex] as NodeState;
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
     if (hold.written[nodeIndex] !== true) {

@@ -132,20 +132,16 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * have failed the script (`SET … NX PX` has no syntax error before Redis 7.0).
  */
 export class SetReader implements ReplyReader<AcquireStatus> {
-  readonly #key: string;
-  readonly #token: string;
-  readonly #ttlMs: number;
-
-  constructor(key: string, token: string, ttlMs: number) {
-    this.#key = key;
-    this.#token = token;
-    this.#ttlMs = ttlMs;
-  }
+  constructor(
+    readonly key: string,
+    readonly token: string,
+    readonly ttlMs: number,
+  ) {}
 
   /** Sends the SET to `adapter` (which must pass {@link canSetIfAbsent}). */
   send(adapter: RedisAdapter): Promise<unknown> {
-    if (adapter.trySet !== undefined) return adapter.trySet(this.#key, this.#token, this.#ttlMs);
-    return (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.#key, this.#token, this.#ttlMs);
+    if (adapter.trySet !== undefined) return adapter.trySet(this.key, this.token, this.ttlMs);
+    return (adapter.setIfAbsent as NonNullable<RedisAdapter['setIfAbsent']>).call(adapter, this.key, this.token, this.ttlMs);
   }
 
   read(reply: unknown, adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): AcquireStatus | Promise<AcquireStatus> {
@@ -153,7 +149,7 @@ export class SetReader implements ReplyReader<AcquireStatus> {
       if (reply === 'OK') return 'acquired';
       if (reply === null) return this.#byScript(adapter, call, nodeIndex);
     } else {
-      if (reply === null || reply === this.#token) return 'acquired';
+      if (reply === null || reply === this.token) return 'acquired';
       if (typeof reply === 'string') return this.#byScript(adapter, call, nodeIndex);
     }
     throw unexpectedReply('acquire', reply);
@@ -179,8 +175,8 @@ export class SetReader implements ReplyReader<AcquireStatus> {
    */
   #byScript(adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
     call.renewTimeout(nodeIndex);
-    const args = acquireArgsOf(this.#token, this.#ttlMs, 0, false);
-    return runScript(adapter, acquireScript, [this.#key], args, onNoScriptOf(call, nodeIndex), parseAcquireReply);
+    const args = acquireArgsOf(this.token, this.ttlMs, 0, false);
+    return runScript(adapter, acquireScript, [this.key], args, onNoScriptOf(call, nodeIndex), parseAcquireReply);
   }
 }
 

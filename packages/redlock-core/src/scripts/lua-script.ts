@@ -74,10 +74,14 @@ export function runScript<T = unknown>(
   onNoScript?: () => void,
   parse?: (reply: unknown) => T,
 ): Promise<T> {
-  if (!script.cachedOn.has(node)) return evalScript(node, script, keys, args, parse);
+  const command = { script, keys, args };
+  if (!script.cachedOn.has(node)) return evalScript(node, command, parse);
   // A rejection handler rather than try/await: no frame to suspend and resume on every node call.
-  return node.evalsha(script.sha1, keys, args).then(parse, (error: unknown) => evalAfterNoScript(error, node, script, keys, args, onNoScript, parse)) as Promise<T>;
+  return node.evalsha(script.sha1, keys, args).then(parse, (error: unknown) => evalAfterNoScript(error, node, command, onNoScript, parse)) as Promise<T>;
 }
+
+/** What EVAL sends: a script, with its keys and arguments. */
+type ScriptCommand = Pick<ScriptReader<string>, 'script' | 'keys' | 'args'>;
 
 /**
  * {@link runScript} for the node calls of a fan-out, made once for all of them: the same commands, but the
@@ -85,35 +89,30 @@ export function runScript<T = unknown>(
  * promise (one promise per node call instead of two).
  */
 export class ScriptReader<S extends string> implements ReplyReader<S> {
-  readonly #script: LuaScript;
-  readonly #keys: readonly string[];
-  readonly #args: readonly string[];
-  readonly #parse: (reply: unknown) => S;
-
-  constructor(script: LuaScript, keys: readonly string[], args: readonly string[], parse: (reply: unknown) => S) {
-    this.#script = script;
-    this.#keys = keys;
-    this.#args = args;
-    this.#parse = parse;
-  }
+  constructor(
+    readonly script: LuaScript,
+    readonly keys: readonly string[],
+    readonly args: readonly string[],
+    readonly parse: (reply: unknown) => S,
+  ) {}
 
   /**
    * Sends the script to `node`: by EVALSHA once the node is known to have cached it, else by EVAL, whose
    * rejection comes back as an {@link EvalRejection}: only an EVALSHA's `NOSCRIPT` is followed by an EVAL.
    */
   send(node: RedisAdapter): Promise<unknown> {
-    const script = this.#script;
-    if (script.cachedOn.has(node)) return node.evalsha(script.sha1, this.#keys, this.#args);
-    return evalScript(node, script, this.#keys, this.#args, undefined, throwEvalRejection);
+    const script = this.script;
+    if (script.cachedOn.has(node)) return node.evalsha(script.sha1, this.keys, this.args);
+    return evalScript(node, this, undefined, throwEvalRejection);
   }
 
   read(reply: unknown): S {
-    return this.#parse(reply);
+    return this.parse(reply);
   }
 
   recover(error: unknown, node: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<S> {
     if (error instanceof EvalRejection) throw error.cause;
-    return evalAfterNoScript(error, node, this.#script, this.#keys, this.#args, onNoScriptOf(call, nodeIndex), this.#parse);
+    return evalAfterNoScript(error, node, this, onNoScriptOf(call, nodeIndex), this.parse);
   }
 }
 
@@ -135,31 +134,23 @@ export function onNoScriptOf(call: RenewableCall, nodeIndex: number): () => void
 function evalAfterNoScript<T>(
   error: unknown,
   node: RedisAdapter,
-  script: LuaScript,
-  keys: readonly string[],
-  args: readonly string[],
+  command: ScriptCommand,
   onNoScript: (() => void) | undefined,
   parse: ((reply: unknown) => T) | undefined,
 ): Promise<T> {
   if (!isNoScriptError(error)) throw error;
   for (const defined of definedScripts) defined.cachedOn.delete(node);
   onNoScript?.();
-  return evalScript(node, script, keys, args, parse);
+  return evalScript(node, command, parse);
 }
 
 /**
- * Runs `script` by EVAL, which also caches it on that node, so the next call there can use EVALSHA. A
+ * Runs the script by EVAL, which also caches it on that node, so the next call there can use EVALSHA. A
  * rejection goes to `onRejected` when given, in the same step: the reply comes no later for it.
  */
-function evalScript<T>(
-  node: RedisAdapter,
-  script: LuaScript,
-  keys: readonly string[],
-  args: readonly string[],
-  parse?: (reply: unknown) => T,
-  onRejected?: (error: unknown) => never,
-): Promise<T> {
-  return node.eval(script.source, keys, args).then((reply) => {
+function evalScript<T>(node: RedisAdapter, command: ScriptCommand, parse?: (reply: unknown) => T, onRejected?: (error: unknown) => never): Promise<T> {
+  const { script } = command;
+  return node.eval(script.source, command.keys, command.args).then((reply) => {
     script.cachedOn.add(node);
     return parse === undefined ? (reply as T) : parse(reply);
   }, onRejected);
