@@ -43,3 +43,16 @@ export function onAbort(signal: AbortSignal, callback: () => void): () => void {
     signal.removeEventListener('abort', listener);
   };
 }
+
+/** What `settling` settles with, or `aborted` as soon as `signal` aborts first (at once if it has); `settling` must not reject. */
+export function unlessAborted<T, A>(settling: Promise<T>, signal: AbortSignal | undefined, aborted: A): Promise<T | A> {
+  if (signal === undefined) return settling;
+  if (signal.aborted) return Promise.resolve(aborted);
+  return new Promise((resolve) => {
+    const stopListening = onAbort(signal, () => resolve(aborted));
+    void settling.then((value) => {
+      stopListening();
+      resolve(value);
+    });
+  });
+}

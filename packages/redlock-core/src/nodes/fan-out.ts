@@ -1,6 +1,6 @@
 // One operation's calls to the nodes, in one object: each call bounded by its node's timeout on one shared
 // deadline, each answer told to its node's health, the vote over the answers, and the outcomes by node.
-import { onAbort } from '../base/abort-listeners.js';
+import { unlessAborted } from '../base/abort-listeners.js';
 import type { Clock } from '../base/clock.js';
 import type { NodeOperation } from '../base/diagnostics.js';
 import { answerIn, type NodeOutcome, outcomesOfSettledFailure } from '../base/outcomes.js';
@@ -195,15 +195,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
 
   /** Node `nodeIndex`'s outcome once it settles, or `undefined` as soon as `signal` aborts first; never rejects. */
   outcomeUnlessCut(nodeIndex: number, signal: AbortSignal | undefined): Promise<NodeOutcome<S> | undefined> {
-    if (signal === undefined || this.outcomes[nodeIndex] !== undefined) return this.outcomeOf(nodeIndex);
-    if (signal.aborted) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const stopListening = onAbort(signal, () => resolve(undefined));
-      this.onOutcomeOf(nodeIndex, (settled) => {
-        stopListening();
-        resolve(settled);
-      });
-    });
+    return this.outcomes[nodeIndex] !== undefined ? this.outcomeOf(nodeIndex) : unlessAborted(this.outcomeOf(nodeIndex), signal, undefined);
   }
 
   /** What the script did on node `nodeIndex`, whenever it answers, even after a timeout or a failed server check; `undefined` for none. */

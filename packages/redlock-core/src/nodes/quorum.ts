@@ -1,5 +1,5 @@
 // How many nodes must agree, and the vote that counts their answers as they come (from a fan-out, fan-out.ts).
-import { onAbort } from '../base/abort-listeners.js';
+import { unlessAborted } from '../base/abort-listeners.js';
 
 /** The number of nodes that must agree: a strict majority, ⌊n/2⌋+1. */
 export function quorumOf(nodeCount: number): number {
@@ -57,14 +57,6 @@ export class Vote<S extends string> {
     const decided = (this.#decided ??= new Promise((resolve) => {
       this.#onDecided = resolve;
     }));
-    if (signal === undefined) return decided;
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const stopListening = onAbort(signal, () => resolve(false));
-      void decided.then((hasQuorum) => {
-        stopListening();
-        resolve(hasQuorum);
-      });
-    });
+    return unlessAborted(decided, signal, false);
   }
 }
