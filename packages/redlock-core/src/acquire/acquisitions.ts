@@ -1,5 +1,6 @@
 // The acquisitions of one `Redlock`'s locks: guarded against `close()`, timed by `waitMs`, counted for
 // `stats()`; a single try (of any hold) asks every node once, any other call waits in the wait loop.
+import { onAbort } from '../base/abort-listeners.js';
 import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
 import type { Lifecycle } from '../base/lifecycle.js';
@@ -96,20 +97,24 @@ export class Acquisitions {
  * finite `waitMs`. The time limit travels as the signal: everything that waits already stops when it aborts.
  */
 export function callSignalOf(lifecycle: Lifecycle, clock: Clock, callerSignal: AbortSignal | undefined, waitMs: number): { readonly signal: AbortSignal; readonly stop: (() => void) | undefined } {
-  const both = callerSignal === undefined ? undefined : lifecycle.signalWith(callerSignal);
-  const signal = both?.signal ?? lifecycle.signal;
-  if (waitMs === Infinity) return { signal, stop: both?.dispose };
+  const closeSignal = lifecycle.signal;
+  if (callerSignal === undefined && waitMs === Infinity) return { signal: closeSignal, stop: undefined };
   const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal.reason);
-  if (signal.aborted) controller.abort(signal.reason);
-  else signal.addEventListener('abort', onAbort, { once: true });
-  const timer = clock.setTimeout(() => controller.abort(new WaitExpired(waitMs)), waitMs);
+  const abortedFirst = callerSignal?.aborted === true ? callerSignal : closeSignal.aborted ? closeSignal : undefined;
+  if (abortedFirst !== undefined) {
+    controller.abort(abortedFirst.reason);
+    return { signal: controller.signal, stop: undefined };
+  }
+  // One listener of ours on each signal however many calls share it (see `onAbort`).
+  const stopCaller = callerSignal === undefined ? undefined : onAbort(callerSignal, () => controller.abort(callerSignal.reason));
+  const stopClose = onAbort(closeSignal, () => controller.abort(closeSignal.reason));
+  const timer = waitMs === Infinity ? undefined : clock.setTimeout(() => controller.abort(new WaitExpired(waitMs)), waitMs);
   return {
     signal: controller.signal,
     stop: () => {
-      clock.clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      both?.dispose();
+      if (timer !== undefined) clock.clearTimeout(timer);
+      stopCaller?.();
+      stopClose();
     },
   };
 }

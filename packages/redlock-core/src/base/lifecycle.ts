@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { onAbort } from './abort-listeners.js';
 import { type Clock, unrefTimer } from './clock.js';
 import { closedErrorOf, RedlockClosedError } from './errors.js';
 
@@ -61,28 +60,6 @@ export class Lifecycle {
   /** Whether `close()` was called. */
   get isClosed(): boolean {
     return this.#state !== 'open';
-  }
-
-  /**
-   * A signal that aborts when `callerSignal` does (with its reason) or when the `Redlock` closes, and
-   * the function that stops listening to both, to call once the call it serves has settled.
-   */
-  signalWith(callerSignal: AbortSignal): { readonly signal: AbortSignal; readonly dispose: () => void } {
-    const controller = new AbortController();
-    const closeSignal = this.#controller.signal;
-    if (callerSignal.aborted || closeSignal.aborted) {
-      controller.abort((callerSignal.aborted ? callerSignal : closeSignal).reason);
-      return { signal: controller.signal, dispose: () => undefined };
-    }
-    const onClose = (): void => controller.abort(closeSignal.reason);
-    // One listener on the caller's signal however many calls share it (see `onAbort`).
-    const stopListening = onAbort(callerSignal, () => controller.abort(callerSignal.reason));
-    closeSignal.addEventListener('abort', onClose, { once: true });
-    const dispose = (): void => {
-      stopListening();
-      closeSignal.removeEventListener('abort', onClose);
-    };
-    return { signal: controller.signal, dispose };
   }
 
   /**
