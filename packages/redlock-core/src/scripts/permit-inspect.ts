@@ -1,6 +1,27 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
 import { SEMAPHORE_LAYOUT_LUA } from './permit-acquire.js';
 
+/**
+ * Lua: the start of an inspect script over a hash, `isLayout` its layout's check: returns 0 for no key,
+ * -2 for a key of another kind, else leaves `key`, its fields and values in `all`, and `now` by this node's clock.
+ */
+export function inspectStartLua(isLayout: string): string {
+  return `local key = KEYS[1]
+local keyType = redis.call('TYPE', key)['ok']
+if keyType == 'none' then
+  return 0
+end
+if keyType ~= 'hash' then
+  return -2
+end
+local all = redis.call('HGETALL', key)
+if not ${isLayout}(key, all) then
+  return -2
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+}
+
 /** The semaphore's layout is written on `permitAcquireScript` (permit-acquire.ts). */
 export const permitInspectScript = defineScript(
   'permit-inspect',
@@ -14,20 +35,7 @@ export const permitInspectScript = defineScript(
      Returns 0 if there is no key, -2 if it is not a semaphore, else {limit, slot, holder id, remaining
      milliseconds, slot, holder id, remaining milliseconds, ...}. ]]
 ${SEMAPHORE_LAYOUT_LUA}
-local key = KEYS[1]
-local keyType = redis.call('TYPE', key)['ok']
-if keyType == 'none' then
-  return 0
-end
-if keyType ~= 'hash' then
-  return -2
-end
-local all = redis.call('HGETALL', key)
-if not isSemaphoreHash(key, all) then
-  return -2
-end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+${inspectStartLua('isSemaphoreHash')}
 local reply = {0}
 for i = 1, #all, 2 do
   local field, value = all[i], all[i + 1]

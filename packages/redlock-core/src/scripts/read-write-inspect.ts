@@ -1,4 +1,5 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
+import { inspectStartLua } from './permit-inspect.js';
 import { READ_WRITE_LAYOUT_LUA } from './read-write-acquire.js';
 
 /** The read-write lock's layout is written on `readWriteAcquireScript` (read-write-acquire.ts). */
@@ -14,20 +15,7 @@ export const readWriteInspectScript = defineScript(
      milliseconds, kind, holder id, remaining milliseconds, ...}, kind 'w' for the writer, 'r' for a reader,
      'i' for a waiting writer's intent. ]]
 ${READ_WRITE_LAYOUT_LUA}
-local key = KEYS[1]
-local keyType = redis.call('TYPE', key)['ok']
-if keyType == 'none' then
-  return 0
-end
-if keyType ~= 'hash' then
-  return -2
-end
-local all = redis.call('HGETALL', key)
-if not isReadWriteHash(key, all) then
-  return -2
-end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+${inspectStartLua('isReadWriteHash')}
 local reply = {1}
 for i = 1, #all, 2 do
   local field, value = all[i], all[i + 1]
