@@ -1,15 +1,12 @@
 import type { WaitQueues } from './acquire/wait-queue.js';
-import { ReadWriteLockError } from './base/claim-errors.js';
 import type { ReadWriteInspection } from './base/outcomes.js';
-import { createLockToken } from './base/token.js';
 import type { NodeSet } from './nodes/node-state.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
-import { acquireClaim, ClaimCalls, failedAcquisitionOf, type PermitRequest } from './permits/acquire-permits.js';
+import { type ClaimAcquisition, ClaimCalls, readWriteOf } from './permits/acquire-permits.js';
+import type { FailedReadWriteAttempt } from './permits/claim-attempt.js';
 import { inspectReadWrite } from './permits/inspect-permits.js';
-import { type FailedReadWriteAttempt, isTakenThere, runReadWriteAttempt } from './permits/claim-attempt.js';
-import { describeReadWrite, ReadWriteHandle } from './permits/read-write-handle.js';
-import { NO_INTENT, type ReadWriteMode, writerIntentOf } from './scripts/read-write-acquire.js';
+import type { ReadWriteHandle } from './permits/read-write-handle.js';
 import type { ReadWriteSettings } from './settings/resolve-permits.js';
 
 /**
@@ -31,11 +28,15 @@ export class ReadWriteLock {
   readonly resource: string;
   readonly #calls: ClaimCalls;
   readonly #settings: ReadWriteSettings;
+  readonly #read: ClaimAcquisition<ReadWriteHandle, FailedReadWriteAttempt>;
+  readonly #write: ClaimAcquisition<ReadWriteHandle, FailedReadWriteAttempt>;
 
   /** @internal Made by `redlock.readWriteLock()`, which checks the arguments. */
   constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: ReadWriteSettings) {
     this.#calls = new ClaimCalls(set, notifications, queues, settings.resource, 'read-write');
     this.#settings = settings;
+    this.#read = readWriteOf(settings, 'read');
+    this.#write = readWriteOf(settings, 'write');
     this.resource = settings.resource;
   }
 
@@ -66,7 +67,7 @@ export class ReadWriteLock {
    * ```
    */
   async acquireRead(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
-    return this.#acquire('read', ttlMs, options);
+    return this.#calls.acquire(this.#read, ttlMs, options);
   }
 
   /**
@@ -84,7 +85,7 @@ export class ReadWriteLock {
    * ```
    */
   async acquireWrite(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
-    return this.#acquire('write', ttlMs, options);
+    return this.#calls.acquire(this.#write, ttlMs, options);
   }
 
   /**
@@ -99,7 +100,7 @@ export class ReadWriteLock {
    *   before any node is called.
    */
   async tryAcquireRead(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
-    return this.#tryAcquire('read', ttlMs, options);
+    return this.#calls.tryAcquire(this.#read, ttlMs, options);
   }
 
   /**
@@ -109,7 +110,7 @@ export class ReadWriteLock {
    * @throws As {@link tryAcquireRead}.
    */
   async tryAcquireWrite(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
-    return this.#tryAcquire('write', ttlMs, options);
+    return this.#calls.tryAcquire(this.#write, ttlMs, options);
   }
 
   /**
@@ -129,7 +130,7 @@ export class ReadWriteLock {
    * ```
    */
   async usingRead<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
-    return this.#using('read', ttlMs, routine, options);
+    return this.#calls.using(this.#read, ttlMs, routine, options);
   }
 
   /**
@@ -146,7 +147,7 @@ export class ReadWriteLock {
    * ```
    */
   async usingWrite<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
-    return this.#using('write', ttlMs, routine, options);
+    return this.#calls.using(this.#write, ttlMs, routine, options);
   }
 
   /**
@@ -165,48 +166,5 @@ export class ReadWriteLock {
    */
   inspect(): Promise<ReadWriteInspection> {
     return inspectReadWrite(this.#calls.set, this.#settings);
-  }
-
-  #acquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle> {
-    const request = this.#calls.resolve(ttlMs, options, 1, 'acquireReadWrite');
-    return this.#calls.traced('acquire', mode, request, () => this.#acquireWithRetries(mode, request));
-  }
-
-  #acquireWithRetries(mode: ReadWriteMode, request: PermitRequest): Promise<ReadWriteHandle> {
-    const set = this.#calls.set;
-    const lock = this.#settings;
-    // One intent id for every attempt of a writer's call: each attempt refreshes the same intent.
-    const intent = mode === 'write' ? writerIntentOf(createLockToken(), request.ttlMs, request.retryDelayMs, request.retryJitterMs) : NO_INTENT;
-    return acquireClaim<ReadWriteHandle, FailedReadWriteAttempt>(this.#calls, request, {
-      queueKeys: [`${mode} ${lock.key}`],
-      keys: [lock.key],
-      // Readers share: the next reader of this process tries at once; a writer keeps the others out.
-      isExclusive: mode === 'write',
-      intent,
-      intentStatus: 'readers-hold',
-      mayHaveLeftIntent: (failure) => failure.nodes.some(({ status }) => status === 'readers-hold' || status === 'timeout' || status === 'error'),
-      attempt: (attemptNumber, signal, leadNodeIndex, onLateAnswer) => runReadWriteAttempt(set, lock, mode, intent, request.ttlMs, attemptNumber, signal, leadNodeIndex, onLateAnswer),
-      isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
-      isFinal: (failure) => failure.reason === 'foreign-key',
-      isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
-      errorOf: (attempts, attemptCount, waitMs) => this.#acquireError(mode, request, attempts, attemptCount, waitMs),
-    });
-  }
-
-  #tryAcquire(mode: ReadWriteMode, ttlMs: number, options: unknown): Promise<ReadWriteHandle | undefined> {
-    const request = this.#calls.resolve(ttlMs, options, 1, 'tryAcquireReadWrite');
-    const attempt = () => runReadWriteAttempt(this.#calls.set, this.#settings, mode, NO_INTENT, request.ttlMs, 1, request.signal);
-    return this.#calls.tryOnce<ReadWriteHandle, FailedReadWriteAttempt>(request, mode, attempt, 'locked', (failure) => this.#acquireError(mode, request, [failure], 1));
-  }
-
-  #using<T>(mode: ReadWriteMode, ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options: unknown): Promise<T> {
-    const request = this.#calls.resolve(ttlMs, options, 1, 'usingReadWrite');
-    return this.#calls.using(request, mode, routine, () => this.#acquireWithRetries(mode, request));
-  }
-
-  /** The error of an acquisition whose attempts failed, or that `waitMs` ended. */
-  #acquireError(mode: ReadWriteMode, request: PermitRequest, attempts: readonly FailedReadWriteAttempt[], attemptCount: number, waitMs?: number): ReadWriteLockError {
-    const { reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'locked');
-    return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, this.resource)}${why}`, { ...details, resource: this.resource, mode, reason });
   }
 }

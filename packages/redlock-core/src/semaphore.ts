@@ -3,11 +3,10 @@ import type { SemaphoreInspection } from './base/outcomes.js';
 import type { NodeSet } from './nodes/node-state.js';
 import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
-import { acquirePermits, ClaimCalls, permitAcquireError } from './permits/acquire-permits.js';
+import { type ClaimAcquisition, ClaimCalls, permitsOf } from './permits/acquire-permits.js';
+import type { FailedPermitAttempt } from './permits/claim-attempt.js';
 import { inspectPermits } from './permits/inspect-permits.js';
-import { type FailedPermitAttempt, runPermitAttempt } from './permits/claim-attempt.js';
 import type { Permit } from './permits/permit.js';
-import { NO_INTENT } from './scripts/read-write-acquire.js';
 import type { SemaphoreSettings } from './settings/resolve-permits.js';
 
 /**
@@ -32,11 +31,13 @@ export class Semaphore {
   readonly limit: number;
   readonly #calls: ClaimCalls;
   readonly #settings: SemaphoreSettings;
+  readonly #permits: ClaimAcquisition<Permit, FailedPermitAttempt>;
 
   /** @internal Made by `redlock.semaphore()`, which checks the arguments. */
   constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: SemaphoreSettings) {
     this.#calls = new ClaimCalls(set, notifications, queues, settings.resource, 'semaphore');
     this.#settings = settings;
+    this.#permits = permitsOf(settings);
     this.resource = settings.resource;
     this.limit = settings.limit;
   }
@@ -73,8 +74,7 @@ export class Semaphore {
    * ```
    */
   async acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
-    const request = this.#calls.resolve(ttlMs, options, this.limit, 'acquirePermits');
-    return this.#calls.traced('acquire', undefined, request, () => acquirePermits(this.#calls, this.#settings, request));
+    return this.#calls.acquire(this.#permits, ttlMs, options);
   }
 
   /**
@@ -90,9 +90,7 @@ export class Semaphore {
    *   arguments, before any node is called.
    */
   async tryAcquire(ttlMs: number, options?: TryPermitOptions): Promise<Permit | undefined> {
-    const request = this.#calls.resolve(ttlMs, options, this.limit, 'tryAcquirePermits');
-    const attempt = () => runPermitAttempt(this.#calls.set, this.#settings, request.permits, NO_INTENT, request.ttlMs, 1, request.signal);
-    return this.#calls.tryOnce<Permit, FailedPermitAttempt>(request, undefined, attempt, 'no-permits-free', (failure) => permitAcquireError(this.#settings, request, [failure], 1));
+    return this.#calls.tryAcquire(this.#permits, ttlMs, options);
   }
 
   /**
@@ -119,8 +117,7 @@ export class Semaphore {
    * ```
    */
   async using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
-    const request = this.#calls.resolve(ttlMs, options, this.limit, 'usingPermits');
-    return this.#calls.using(request, undefined, routine, () => acquirePermits(this.#calls, this.#settings, request));
+    return this.#calls.using(this.#permits, ttlMs, routine, options);
   }
 
   /**

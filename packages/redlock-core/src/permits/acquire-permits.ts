@@ -1,62 +1,72 @@
 // The calls of a semaphore and a read-write lock, written once for both: argument checks, the guard against
 // `close()`, the trace, a single try, `using()`, and the wait loop (acquire/wait-loop.ts) over a claim's
-// attempts, timed by `waitMs`.
+// attempts, timed by `waitMs`; and what each kind of claim tells them.
 import { runUnderLock } from '../acquire/using.js';
 import { attemptOnce, callSignalOf } from '../acquire/acquisitions.js';
 import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
 import type { WaitQueues } from '../acquire/wait-queue.js';
-import { PermitError } from '../base/claim-errors.js';
+import { PermitError, ReadWriteLockError } from '../base/claim-errors.js';
 import { describeAttemptCount } from '../base/describe.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf } from '../base/errors.js';
 import type { ClosedCall } from '../base/lifecycle.js';
 import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
+import { createLockToken } from '../base/token.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import { permitIntentOf } from '../scripts/permit-acquire.js';
-import type { ReadWriteMode, WriterIntent } from '../scripts/read-write-acquire.js';
+import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from '../scripts/read-write-acquire.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
-import { type PermitScope, type PermitSettings, resolvePermitOptions, type SemaphoreSettings } from '../settings/resolve-permits.js';
+import { type PermitScope, type PermitSettings, type ReadWriteSettings, resolvePermitOptions, type SemaphoreSettings } from '../settings/resolve-permits.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import { Claim, withdrawIntent } from './claim.js';
-import { type FailedPermitAttempt, runPermitAttempt } from './claim-attempt.js';
+import { type ClaimAttemptCall, type FailedPermitAttempt, type FailedReadWriteAttempt, isTakenThere, runPermitAttempt, runReadWriteAttempt } from './claim-attempt.js';
 import { describePermits, Permit } from './permit.js';
+import { describeReadWrite, ReadWriteHandle } from './read-write-handle.js';
 
 /** One validated call of a semaphore's or a read-write lock's `acquire…()`, `tryAcquire…()` or `using…()`. */
 export interface PermitRequest extends PermitSettings {
   readonly ttlMs: number;
 }
 
-/** One kind of claim as the wait loop sees it (a semaphore's permits, a read-write lock's read or write lock): see `Contender`. */
-export interface ClaimAcquisition<H, F extends FailedAttempt> extends Omit<Contender<H, F>, 'attempt' | 'errorOf'> {
+/** What a semaphore's or a read-write lock's calls check their options with: see `resolvePermitOptions`. */
+type ClaimScopes = Readonly<Record<'acquire' | 'tryAcquire' | 'using', PermitScope>>;
+
+const PERMIT_SCOPES: ClaimScopes = { acquire: 'acquirePermits', tryAcquire: 'tryAcquirePermits', using: 'usingPermits' };
+const READ_WRITE_SCOPES: ClaimScopes = { acquire: 'acquireReadWrite', tryAcquire: 'tryAcquireReadWrite', using: 'usingReadWrite' };
+
+/**
+ * One kind of claim (a semaphore's permits, a read-write lock's read or write lock), made once with its
+ * primitive: what its calls check, what the wait loop sees of it (see `Contender`), and its attempts.
+ */
+export interface ClaimAcquisition<H extends Claim, F extends FailedAttempt & { readonly reason: string }> extends Omit<Contender<H, F>, 'attempt' | 'errorOf'> {
+  /** What the traces and `close()`'s error say it takes: a read-write lock's mode, `undefined` for permits. */
+  readonly mode: HoldTraceContext['mode'];
+  /** The most permits a call may ask for: the semaphore's limit, 1 for a read-write lock. */
+  readonly limit: number;
+  readonly scopes: ClaimScopes;
+  /** Why an attempt fails when others hold the claim: a single try then resolves with `undefined`. */
+  readonly takenReason: F['reason'];
   /**
-   * The intent every attempt of the call leaves or refreshes where the claim is taken, so that what holds
+   * The intent every attempt of a call leaves or refreshes where the claim is taken, so that what holds
    * it cannot starve the call (`NO_INTENT` for none): see `writerIntentOf`.
    */
-  readonly intent: WriterIntent;
+  intentOf(request: PermitRequest): WriterIntent;
   /** The status with which a node says it keeps the intent (too few permits free, readers hold): a late answer's. */
   readonly intentStatus: string;
   /** Whether a failed attempt may have left the intent on a node: one kept it there, or did not answer. */
   mayHaveLeftIntent(failure: F): boolean;
-  /**
-   * One attempt; with `leadNodeIndex` (a woken attempt) it may ask that node alone first: `'full-at-lead'`.
-   * A failed attempt's node that answers after its timeout is told to `onLateAnswer`.
-   */
-  attempt(
-    attemptNumber: number,
-    signal: AbortSignal,
-    leadNodeIndex: number | undefined,
-    onLateAnswer: ((nodeIndex: number, answer: string | undefined) => void) | undefined,
-  ): Promise<H | F | 'full-at-lead'>;
+  /** One attempt: see `runClaimAttempt`. */
+  attempt(call: ClaimAttemptCall): Promise<H | F | 'full-at-lead'>;
   /** The error of a call whose attempts failed, or that `waitMs` ended. */
-  errorOf(attempts: readonly F[], attemptCount: number, waitMs?: number): Error;
+  errorOf(request: PermitRequest, attempts: readonly F[], attemptCount: number, waitMs?: number): Error;
 }
 
 /**
  * The calls every claim primitive makes the same way, for `Semaphore` and `ReadWriteLock`: the argument
- * checks, the guard against `close()`, the trace, a single try and `using()`.
+ * checks, the guard against `close()`, the trace, the wait loop, a single try and `using()`.
  */
 export class ClaimCalls {
   constructor(
@@ -77,8 +87,49 @@ export class ClaimCalls {
   /** The latest request of each scope made without options: the next such call with its TTL reuses it. */
   readonly #withoutOptions: Partial<Record<PermitScope, PermitRequest>> = {};
 
+  /** An `acquire…()` call: see {@link acquireClaim}. */
+  acquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H> {
+    const request = this.#resolve(ttlMs, options, claim.limit, claim.scopes.acquire);
+    return this.#traced('acquire', claim.mode, request, () => acquireClaim(this, request, claim));
+  }
+
+  /**
+   * A `tryAcquire…()` call: its one attempt's claim, kept extended with `autoExtend`; `undefined` when the
+   * attempt failed for `takenReason` (a single try asks every node, no lead first, so it never ends
+   * `'full-at-lead'`, which means the same); else rejects with the error of its failure.
+   */
+  tryAcquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H | undefined> {
+    const request = this.#resolve(ttlMs, options, claim.limit, claim.scopes.tryAcquire);
+    request.signal?.throwIfAborted();
+    const { permits, signal } = request;
+    const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, leadNodeIndex: undefined, onLateAnswer: undefined };
+    return this.#traced('tryAcquire', claim.mode, request, async () => {
+      const result = await claim.attempt(call);
+      if (result instanceof Claim) {
+        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
+        return result as H;
+      }
+      request.signal?.throwIfAborted();
+      if (result === 'full-at-lead' || result.reason === claim.takenReason) return undefined;
+      throw claim.errorOf(request, [result as F], 1);
+    });
+  }
+
+  /** A `using…()` call: takes the claim as `acquire…()` does (after checking `routine`) and runs `routine` under it. */
+  async using<T, H extends Claim, F extends FailedAttempt & { readonly reason: string }>(
+    claim: ClaimAcquisition<H, F>,
+    ttlMs: unknown,
+    routine: (signal: AbortSignal, held: H) => Promise<T> | T,
+    options: unknown,
+  ): Promise<T> {
+    const request = this.#resolve(ttlMs, options, claim.limit, claim.scopes.using);
+    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
+    const held = await this.#traced('using', claim.mode, request, () => acquireClaim(this, request, claim));
+    return runUnderLock(this.set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
+  }
+
   /** Checks a call's arguments before any node is called (up to `limit` permits), and that the `Redlock` is open. */
-  resolve(ttlMs: unknown, options: unknown, limit: number, scope: PermitScope): PermitRequest {
+  #resolve(ttlMs: unknown, options: unknown, limit: number, scope: PermitScope): PermitRequest {
     const { nodes, options: defaults, lifecycle } = this.set;
     const cached = options === undefined ? this.#withoutOptions[scope] : undefined;
     const settings = cached ?? resolvePermitOptions(options, limit, defaults, scope);
@@ -96,7 +147,7 @@ export class ClaimCalls {
    * the caller gets a {@link RedlockClosedError} at once, `close()` waits for the attempt in flight and its
    * cleanup, and releases the claim it still yields.
    */
-  traced<H extends Claim | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: HoldTraceContext['mode'], request: PermitRequest, run: () => Promise<H>): Promise<H> {
+  #traced<H extends Claim | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: HoldTraceContext['mode'], request: PermitRequest, run: () => Promise<H>): Promise<H> {
     const { set, resource, primitive } = this;
     const nodeCount = set.nodes.length;
     const context = () => ({ primitive, operation, resource, mode, holdId: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
@@ -108,38 +159,6 @@ export class ClaimCalls {
       );
       return call.promise;
     });
-  }
-
-  /**
-   * A `tryAcquire…()` call: its one attempt's claim, kept extended with `autoExtend`; `undefined` when the
-   * attempt failed for `takenReason` (a single try asks every node, no lead first, so it never ends
-   * `'full-at-lead'`, which means the same); else rejects with `errorOf` its failure.
-   */
-  async tryOnce<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(
-    request: PermitRequest,
-    mode: HoldTraceContext['mode'],
-    attempt: () => Promise<H | F | 'full-at-lead'>,
-    takenReason: F['reason'],
-    errorOf: (failure: F) => Error,
-  ): Promise<H | undefined> {
-    request.signal?.throwIfAborted();
-    return this.traced('tryAcquire', mode, request, async () => {
-      const result = await attempt();
-      if (result instanceof Claim) {
-        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
-        return result as H;
-      }
-      request.signal?.throwIfAborted();
-      if (result === 'full-at-lead' || result.reason === takenReason) return undefined;
-      throw errorOf(result as F);
-    });
-  }
-
-  /** A `using…()` call: takes the claim with `acquire` (after checking `routine`) and runs `routine` under it. */
-  async using<T, H extends Claim>(request: PermitRequest, mode: HoldTraceContext['mode'], routine: (signal: AbortSignal, held: H) => Promise<T> | T, acquire: () => Promise<H>): Promise<T> {
-    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const held = await this.traced('using', mode, request, acquire);
-    return runUnderLock(this.set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
   }
 }
 
@@ -156,14 +175,17 @@ const releaseHeld = async (held: Claim | undefined): Promise<void> => held?.rele
  * freed by the claim's release, sent to every node for that, or withdrawn when the call gives up; a node
  * that answers late that it kept the intent is settled the same way.
  */
-export async function acquireClaim<H extends Claim, F extends FailedAttempt>(calls: ClaimCalls, request: PermitRequest, claim: ClaimAcquisition<H, F>): Promise<H> {
+async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(calls: ClaimCalls, request: PermitRequest, claim: ClaimAcquisition<H, F>): Promise<H> {
   const { set, notifications, queues } = calls;
   const { clock } = set.options;
   const { lifecycle } = set;
-  const { intent, intentStatus } = claim;
+  const { intentStatus } = claim;
   const key = claim.keys[0] as string;
   request.signal?.throwIfAborted();
   const { signal, stop } = callSignalOf(lifecycle, clock, request.signal, request.waitMs);
+  const { permits, ttlMs } = request;
+  // One intent id for every attempt of this call: each attempt refreshes the same intent.
+  const intent = claim.intentOf(request);
   let mayHaveLeftIntent = false;
   /** How the call ended, for a late answer that left the intent after the fact. */
   let ended: H | 'gave-up' | undefined;
@@ -178,17 +200,17 @@ export async function acquireClaim<H extends Claim, F extends FailedAttempt>(cal
   const contender: Contender<H, F> = {
     ...claim,
     attempt: (attemptNumber, leadNodeIndex) => {
-      const attempt = claim.attempt(attemptNumber, signal, leadNodeIndex, onLateAnswer);
+      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, onLateAnswer });
       if (intent.id === '') return attempt;
       return attempt.then((result) => {
         if (result === 'full-at-lead' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) mayHaveLeftIntent = true;
         return result;
       });
     },
-    errorOf: (log, waitMs) => claim.errorOf(log.kept(), log.count, waitMs),
+    errorOf: (log, waitMs) => claim.errorOf(request, log.kept(), log.count, waitMs),
   };
   try {
-    const { retryCount, retryDelayMs, retryJitterMs, ttlMs } = request;
+    const { retryCount, retryDelayMs, retryJitterMs } = request;
     const held = retryCount === 0 ? await attemptOnce(contender, signal) : await waitForHold(set, notifications, queues, { retryCount, retryDelayMs, retryJitterMs, ttlMs, signal }, contender);
     // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
     if (mayHaveLeftIntent) held.releaseOnEveryNode();
@@ -206,30 +228,66 @@ export async function acquireClaim<H extends Claim, F extends FailedAttempt>(cal
 }
 
 /**
- * Runs a semaphore's attempts until one wins a quorum: see {@link acquireClaim}. A request for more than 1
- * permit leaves one intent for all its attempts where too few are free (see `permitAcquireScript`).
+ * A semaphore's permits: see {@link acquireClaim}. A request for more than 1 permit leaves one intent for
+ * all its attempts where too few are free (see `permitAcquireScript`).
  */
-export function acquirePermits(calls: ClaimCalls, semaphore: SemaphoreSettings, request: PermitRequest): Promise<Permit> {
-  const { set } = calls;
-  const { key } = semaphore;
-  const { permits, ttlMs } = request;
-  // One intent id for every attempt of this call: each attempt refreshes the same intent.
-  const intent = permitIntentOf(permits, ttlMs, request.retryDelayMs, request.retryJitterMs);
-  return acquireClaim<Permit, FailedPermitAttempt>(calls, request, {
+export function permitsOf(semaphore: SemaphoreSettings): ClaimAcquisition<Permit, FailedPermitAttempt> {
+  const { key, resource, limit } = semaphore;
+  return {
     queueKeys: [`permits ${key}`],
     keys: [key],
     // Others may take the permits left.
     isExclusive: false,
-    intent,
+    mode: undefined,
+    limit,
+    scopes: PERMIT_SCOPES,
+    takenReason: 'no-permits-free',
+    intentOf: (request) => permitIntentOf(request.permits, request.ttlMs, request.retryDelayMs, request.retryJitterMs),
     intentStatus: 'full',
     // Any failed attempt: a first round's node may have kept the intent, and answered otherwise in the last.
     mayHaveLeftIntent: () => true,
-    attempt: (attemptNumber, signal, leadNodeIndex, onLateAnswer) => runPermitAttempt(set, semaphore, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, onLateAnswer),
+    attempt: (call) => runPermitAttempt(semaphore, call),
     isHeld: (result): result is Permit => result instanceof Permit,
     isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
     isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
-    errorOf: (attempts, attemptCount, waitMs) => permitAcquireError(semaphore, request, attempts, attemptCount, waitMs),
-  });
+    errorOf: (request, attempts, attemptCount, waitMs) => {
+      const { last, reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'no-permits-free', (failed) =>
+        failed.reason === 'limit-mismatch' ? `: held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit` : undefined,
+      );
+      const recordedLimit = last?.recordedLimit;
+      const { permits } = request;
+      return new PermitError(`Could not acquire ${describePermits(permits, limit, resource)}${why}`, { ...details, resource, permits, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) });
+    },
+  };
+}
+
+/**
+ * A read-write lock taken in `mode`: see {@link acquireClaim}. A writer that finds readers leaves one
+ * intent for all its attempts, which keeps new readers out (see `readWriteAcquireScript`).
+ */
+export function readWriteOf(lock: ReadWriteSettings, mode: ReadWriteMode): ClaimAcquisition<ReadWriteHandle, FailedReadWriteAttempt> {
+  const { key, resource } = lock;
+  return {
+    queueKeys: [`${mode} ${key}`],
+    keys: [key],
+    // Readers share: the next reader of this process tries at once; a writer keeps the others out.
+    isExclusive: mode === 'write',
+    mode,
+    limit: 1,
+    scopes: READ_WRITE_SCOPES,
+    takenReason: 'locked',
+    intentOf: (request) => (mode === 'write' ? writerIntentOf(createLockToken(), request.ttlMs, request.retryDelayMs, request.retryJitterMs) : NO_INTENT),
+    intentStatus: 'readers-hold',
+    mayHaveLeftIntent: (failure) => failure.nodes.some(({ status }) => status === 'readers-hold' || status === 'timeout' || status === 'error'),
+    attempt: (call) => runReadWriteAttempt(lock, mode, call),
+    isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
+    isFinal: (failure) => failure.reason === 'foreign-key',
+    isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
+    errorOf: (request, attempts, attemptCount, waitMs) => {
+      const { reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'locked');
+      return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, resource)}${why}`, { ...details, resource, mode, reason });
+    },
+  };
 }
 
 /**
@@ -238,7 +296,7 @@ export function acquirePermits(calls: ClaimCalls, semaphore: SemaphoreSettings, 
  * ran), the attempt that says why (`last`: the latest that ran to its vote, since one cut off by `waitMs`
  * decides nothing) and the error's acquisition fields. `explain` words a reason that calls for more.
  */
-export function failedAcquisitionOf<F extends { readonly nodes: readonly NodeOutcome<string>[]; readonly isCutOff?: true; readonly reason: string }>(
+function failedAcquisitionOf<F extends { readonly nodes: readonly NodeOutcome<string>[]; readonly isCutOff?: true; readonly reason: string }>(
   request: PermitSettings,
   attempts: readonly F[],
   attemptCount: number,
@@ -253,20 +311,4 @@ export function failedAcquisitionOf<F extends { readonly nodes: readonly NodeOut
   const explained = explain?.(last) ?? `${whenWaitRanOut}${last.reason === takenReason ? defaultRetriesAdvice(request, waitMs) : ''}`;
   const why = ` ${describeAttemptCount(attemptCount, attempts.length)}: ${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${explained}`;
   return { last, reason: last.reason, details, why };
-}
-
-/** The error of a semaphore's acquisition whose attempts failed, or that `waitMs` ended. */
-export function permitAcquireError(
-  semaphore: SemaphoreSettings,
-  request: PermitSettings,
-  attempts: readonly FailedPermitAttempt[],
-  attemptCount: number,
-  waitMs?: number,
-): PermitError {
-  const { last, reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'no-permits-free', (failed) =>
-    failed.reason === 'limit-mismatch' ? `: held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit` : undefined,
-  );
-  const recordedLimit = last?.recordedLimit;
-  const { resource, limit } = semaphore;
-  return new PermitError(`Could not acquire ${describePermits(request.permits, limit, resource)}${why}`, { ...details, resource, permits: request.permits, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) });
 }

@@ -45,8 +45,27 @@ interface Round<S extends string> {
   readonly answers: (Answer<S> | undefined)[];
 }
 
+/** One attempt of a semaphore's or a read-write lock's call, as its caller asks for it. */
+export interface ClaimAttemptCall {
+  readonly set: NodeSet;
+  /** The permits asked for: 1 for a read-write lock. */
+  readonly permits: number;
+  /** The intent the attempt leaves or refreshes where the claim is taken: `NO_INTENT` for none. */
+  readonly intent: WriterIntent;
+  readonly ttlMs: number;
+  /** Which attempt of the call this is, from 1. */
+  readonly attemptNumber: number;
+  /** Cuts the vote short. */
+  readonly signal: AbortSignal | undefined;
+  /** A woken attempt's lead node, asked alone first: see {@link runClaimAttempt}. */
+  readonly leadNodeIndex: number | undefined;
+  /** Told of a failed attempt's node that answers only after its timeout. */
+  readonly onLateAnswer: ((nodeIndex: number, answer: string | undefined) => void) | undefined;
+}
+
 /** What one kind of claim tells its attempt: how to ask, how to read an answer, and what a win or a failure is. */
 interface AttemptKind<S extends string, H extends Claim, F> {
+  readonly resource: string;
   readonly key: string;
   readonly script: LuaScript;
   /** The script's arguments after the key for `token`, asking for exactly `slots` if given. */
@@ -75,16 +94,12 @@ interface AttemptKind<S extends string, H extends Claim, F> {
  * was asked. A failed attempt's node that answers only after its timeout is told to `onLateAnswer`.
  */
 async function runClaimAttempt<S extends string, H extends Claim, F>(
-  set: NodeSet,
+  call: ClaimAttemptCall,
   kind: AttemptKind<S, H, F>,
-  grant: { readonly resource: string; readonly alsoFrees: string; readonly attempts: number; readonly ttlMs: number },
-  signal: AbortSignal | undefined,
-  leadNodeIndex: number | undefined,
-  onLateAnswer: ((nodeIndex: number, answer: S | undefined) => void) | undefined,
 ): Promise<H | (F & { readonly nodes: NodeOutcome<S>[]; readonly elapsedMs: number; readonly isCutOff?: true }) | 'full-at-lead'> {
+  const { set, ttlMs, signal, leadNodeIndex } = call;
   const { clock, driftFactor } = set.options;
   const { key } = kind;
-  const { ttlMs } = grant;
   const nodeCount = set.nodes.length;
   const token = createLockToken();
   const start = clock.now();
@@ -143,11 +158,11 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
     const claim = kind.claimOf(
       {
         set,
-        resource: grant.resource,
+        resource: kind.resource,
         key,
         token,
-        alsoFrees: grant.alsoFrees,
-        attempts: grant.attempts,
+        alsoFrees: call.intent.id,
+        attempts: call.attemptNumber,
         ttlMs,
         // Validity is what is left now, at the decision: it runs from here, not from the start.
         validUntil: start + elapsedMs + validity,
@@ -172,7 +187,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const last = rounds.at(-1) as Round<S>;
   // Cut off by the signal before a quorum, the attempt reports the answers known at that moment: later ones did not count.
   const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs, last.calls) : undefined;
-  const isLeftOut = await freeFailedRounds(set, fanOuts, { key, token, ttlMs }, kind.isRefusal, onLateAnswer, cutOff !== undefined);
+  const isLeftOut = await freeFailedRounds(call, kind, token, fanOuts, cutOff !== undefined);
   const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
   return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(cutOff === undefined ? {} : { isCutOff: true }) };
 }
@@ -184,14 +199,12 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
  * (a probe, or a first contact once refusals settled the failure; not after a cut-off): they did not answer.
  */
 async function freeFailedRounds<S extends string>(
-  set: NodeSet,
+  { set, ttlMs, onLateAnswer }: ClaimAttemptCall,
+  { key, isRefusal }: AttemptKind<S, Claim, unknown>,
+  token: string,
   rounds: readonly FanOut<S>[],
-  written: { readonly key: string; readonly token: string; readonly ttlMs: number },
-  isRefusal: (status: string) => boolean,
-  onLateAnswer: ((nodeIndex: number, answer: S | undefined) => void) | undefined,
   isCutOff: boolean,
 ): Promise<boolean[]> {
-  const { key, token, ttlMs } = written;
   const last = rounds[rounds.length - 1] as FanOut<S>;
   const refusals = last.outcomes.filter((outcome) => outcome !== undefined && isRefusal(outcome.status)).length;
   const isSettled = !isCutOff && refusals > set.nodes.length - quorumOf(set.nodes.length);
@@ -275,21 +288,13 @@ function slotsWithQuorum<S extends string>({ calls, answers }: Round<S>, signal:
  * second round asks every node for exactly those. A node with too few free keeps the request's `intent`
  * there (see `permitAcquireScript`). See {@link runClaimAttempt}.
  */
-export function runPermitAttempt(
-  set: NodeSet,
-  semaphore: SemaphoreSettings,
-  permits: number,
-  intent: WriterIntent,
-  ttlMs: number,
-  attemptNumber: number,
-  signal: AbortSignal | undefined,
-  leadNodeIndex?: number,
-  onLateAnswer?: (nodeIndex: number, answer: PermitAcquireStatus | undefined) => void,
-): Promise<Permit | FailedPermitAttempt | 'full-at-lead'> {
+export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemptCall): Promise<Permit | FailedPermitAttempt | 'full-at-lead'> {
   const { key, limit, resource } = semaphore;
-  const { restartGraceMs } = set.options;
+  const { permits, intent, ttlMs } = call;
+  const { restartGraceMs } = call.set.options;
   const firstSlot = 1 + Math.floor(Math.random() * limit);
-  const kind: AttemptKind<PermitAcquireStatus, Permit, Omit<FailedPermitAttempt, 'nodes' | 'elapsedMs'>> = {
+  return runClaimAttempt<PermitAcquireStatus, Permit, Omit<FailedPermitAttempt, 'nodes' | 'elapsedMs'>>(call, {
+    resource,
     key,
     script: permitAcquireScript,
     argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, slots),
@@ -308,8 +313,7 @@ export function runPermitAttempt(
       const recordedLimit = reason === 'limit-mismatch' ? answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit : undefined;
       return recordedLimit === undefined ? { reason } : { reason, recordedLimit };
     },
-  };
-  return runClaimAttempt(set, kind, { resource, alsoFrees: intent.id, attempts: attemptNumber, ttlMs }, signal, leadNodeIndex, onLateAnswer);
+  });
 }
 
 /**
@@ -363,22 +367,13 @@ const NO_SLOTS: readonly number[] = [];
  * One attempt to admit a reader or the writer (`mode`) of `lock`. A writer whose attempt finds readers
  * leaves its intent (`intent`) there, which stops new readers while the writer waits. See {@link runClaimAttempt}.
  */
-export function runReadWriteAttempt(
-  set: NodeSet,
-  lock: ReadWriteSettings,
-  mode: ReadWriteMode,
-  intent: WriterIntent,
-  ttlMs: number,
-  attemptNumber: number,
-  signal: AbortSignal | undefined,
-  leadNodeIndex?: number,
-  onLateAnswer?: (nodeIndex: number, answer: ReadWriteAcquireStatus | undefined) => void,
-): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'full-at-lead'> {
+export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode, call: ClaimAttemptCall): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'full-at-lead'> {
   const { key, resource } = lock;
-  const kind: AttemptKind<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>> = {
+  return runClaimAttempt<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>>(call, {
+    resource,
     key,
     script: readWriteAcquireScript,
-    argsOf: (token) => readWriteAcquireArgsOf(token, ttlMs, mode, set.options.restartGraceMs, intent),
+    argsOf: (token) => readWriteAcquireArgsOf(token, call.ttlMs, mode, call.set.options.restartGraceMs, call.intent),
     parse: (reply) => {
       const status = parseReadWriteAcquireReply(reply);
       return status === 'admitted' ? { status, slots: NO_SLOTS } : { status };
@@ -390,6 +385,5 @@ export function runReadWriteAttempt(
     settle: (handle, nodeIndex, status) => handle.settleAnswer(nodeIndex, status),
     // A read-write node never answers `'other-limit'`, so never `'limit-mismatch'`.
     failureOf: (nodes, hasQuorum) => ({ reason: failureReasonOf(nodes, hasQuorum, isTakenThere, 'locked') as FailedReadWriteAttempt['reason'] }),
-  };
-  return runClaimAttempt(set, kind, { resource, alsoFrees: intent.id, attempts: attemptNumber, ttlMs }, signal, leadNodeIndex, onLateAnswer);
+  });
 }
