@@ -53,15 +53,18 @@ export async function releaseOnEveryNode(
   return { nodes, releasedCount, holders: 0, settled: calls.allSettled() };
 }
 
-/** Removes our keys from a node, unless the latest release there deleted them (so ran after they were set). */
-function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
-  const remove = (): void => void releaseAndRetry(hold.set, nodeIndex, releaseOf(hold, true));
+/** Calls `remove` for what a late grant left on node `nodeIndex`, unless the latest release there deleted it (so ran after it). */
+export function unlessReleasedThere(hold: Pick<Hold, 'releasedOn'>, nodeIndex: number, remove: () => void): void {
   const releasedOn = hold.releasedOn;
-  if (releasedOn === undefined) remove();
-  else
-    releasedOn.onOutcomeOf(nodeIndex, (outcome) => {
-      if (outcome.status !== 'released') remove();
-    });
+  if (releasedOn === undefined) return remove();
+  releasedOn.onOutcomeOf(nodeIndex, (outcome) => {
+    if (outcome.status !== 'released') remove();
+  });
+}
+
+/** Removes our keys from a node, unless the latest release there deleted them. */
+function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
+  unlessReleasedThere(hold, nodeIndex, () => void releaseAndRetry(hold.set, nodeIndex, releaseOf(hold, true)));
 }
 
 /**

@@ -10,7 +10,7 @@ import { traceHold } from '../base/tracing.js';
 import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
 import { extendHold } from '../lock/extend.js';
-import { releaseOnEveryNode as releaseHold } from '../lock/release.js';
+import { releaseOnEveryNode as releaseHold, unlessReleasedThere } from '../lock/release.js';
 import { HoldHandle } from '../lock/handle.js';
 import { Hold, type HoldInit } from '../lock/hold.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -260,11 +260,8 @@ export class Claim extends HoldHandle {
     const isReleased = hold.isReleased;
     if (!isReleased && fields.every((field) => this.#kind.fields.includes(field))) return;
     const free = (): void => void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#kind.fields) });
-    const releasedOn = isGrant && isReleased ? hold.releasedOn : undefined;
-    if (releasedOn === undefined) return free();
-    releasedOn.onOutcomeOf(nodeIndex, (outcome) => {
-      if (outcome.status !== 'released') free();
-    });
+    if (isGrant && isReleased) unlessReleasedThere(hold, nodeIndex, free);
+    else free();
   }
 
   /**
