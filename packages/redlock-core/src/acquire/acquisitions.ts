@@ -54,7 +54,7 @@ export class Acquisitions {
     if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
     throwIfMisconfigured(this.#set);
     // Without a signal of its own or a time limit, the call waits with the `Redlock`'s signal (`request.signal`).
-    const waiting = callerSignal === undefined && request.waitMs === Infinity ? undefined : callSignalOf(lifecycle, this.#set.options.clock, callerSignal, request.waitMs);
+    const waiting = callSignalOf(lifecycle, this.#set.options.clock, callerSignal, request.waitMs);
     const running: AcquireRequest = waiting === undefined ? request : { ...request, signal: waiting.signal };
     this.#stats.started();
     const call = lifecycle.guardedCall<Lock>(
@@ -95,10 +95,16 @@ export class Acquisitions {
  * The signal one call waits with, and what ends it once the call is over (`undefined`: nothing): it aborts
  * with the caller's reason when `callerSignal` aborts, at `close()`, and with a {@link WaitExpired} after a
  * finite `waitMs`. The time limit travels as the signal: everything that waits already stops when it aborts.
+ * `undefined` without a caller's signal or a time limit: the call then waits with the `Redlock`'s own.
  */
-export function callSignalOf(lifecycle: Lifecycle, clock: Clock, callerSignal: AbortSignal | undefined, waitMs: number): { readonly signal: AbortSignal; readonly stop: (() => void) | undefined } {
+export function callSignalOf(
+  lifecycle: Lifecycle,
+  clock: Clock,
+  callerSignal: AbortSignal | undefined,
+  waitMs: number,
+): { readonly signal: AbortSignal; readonly stop: (() => void) | undefined } | undefined {
+  if (callerSignal === undefined && waitMs === Infinity) return undefined;
   const closeSignal = lifecycle.signal;
-  if (callerSignal === undefined && waitMs === Infinity) return { signal: closeSignal, stop: undefined };
   const controller = new AbortController();
   const abortedFirst = callerSignal?.aborted === true ? callerSignal : closeSignal.aborted ? closeSignal : undefined;
   if (abortedFirst !== undefined) {

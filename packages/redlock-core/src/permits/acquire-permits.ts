@@ -182,7 +182,8 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
   const { intentStatus } = claim;
   const key = claim.keys[0] as string;
   request.signal?.throwIfAborted();
-  const { signal, stop } = callSignalOf(lifecycle, clock, request.signal, request.waitMs);
+  const waiting = callSignalOf(lifecycle, clock, request.signal, request.waitMs);
+  const signal = waiting?.signal ?? lifecycle.signal;
   const { permits, ttlMs } = request;
   // One intent id for every attempt of this call: each attempt refreshes the same intent.
   const intent = claim.intentOf(request);
@@ -223,7 +224,7 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
     if (mayHaveLeftIntent) withdrawIntent(set, key, intent.id, intent.ttlMs);
     throw error;
   } finally {
-    stop?.();
+    waiting?.stop?.();
   }
 }
 
