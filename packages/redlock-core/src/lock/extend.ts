@@ -30,28 +30,28 @@ export async function extendTraced(hold: Hold, resources: readonly string[], ttl
 }
 
 /** Why an extension failed, for the error of the handle that asked: see {@link extendHold}. */
-export interface ExtensionFailure<S extends string = string> {
+export interface ExtensionFailure {
   /** `'not-held'`: released meanwhile, or no quorum holds our token; `'no-validity'`: agreed too late; else too few answered. */
   readonly reason: 'not-held' | 'no-validity' | 'nodes-unreachable';
   /** The end of the error's message, after `Could not extend …: `. */
   readonly why: string;
   /** Every node's outcome. */
-  readonly nodes: NodeOutcome<S>[];
+  readonly nodes: NodeOutcome<ExtendStatus>[];
 }
 
 /** How a kind of hold extends: its calls, its re-seeding, and its errors; each answers as the lock's extend script does. */
-export interface HoldExtension<S extends ExtendStatus> {
+export interface HoldExtension {
   /** What each node runs: the lock's extend script, or a claim's over its fields in one hash. */
-  readonly run: NodeCallRun<S>;
+  readonly run: NodeCallRun<ExtendStatus>;
   /** What a node that answered `'missing'` runs once a quorum agreed: the same script, re-seeding where that is safe. */
-  readonly reseedRun: NodeCallRun<S>;
+  readonly reseedRun: NodeCallRun<ExtendStatus>;
   /** Node `nodeIndex` holds ours again after a re-seed, maybe once the hold had ended: removes them then, as a late grant's. */
   settleReseed(nodeIndex: number): void;
   readonly keyCount: number;
   /** The status of a node that extended. */
-  readonly yes: S;
+  readonly yes: ExtendStatus;
   /** The error an extension that failed rejects with. */
-  errorOf(failure: ExtensionFailure<S>): Error;
+  errorOf(failure: ExtensionFailure): Error;
   /** Its `why` when the hold was released while the extension ran: `the lock was released meanwhile`. */
   readonly releasedWhy: string;
   /** What the hold's signal aborts with when no quorum holds our token any more, caused by `error`. */
@@ -65,18 +65,18 @@ export interface HoldExtension<S extends ExtendStatus> {
  * Otherwise rejects, once every node reported, with `extension.errorOf(…)` (or a node's configuration
  * error), marking the hold lost when no quorum holds our token any more.
  */
-export async function extendHold<S extends ExtendStatus>(
+export async function extendHold(
   hold: Hold,
   ttlMs: number,
-  extension: HoldExtension<S>,
+  extension: HoldExtension,
   remainingValidityMs: () => number,
-): Promise<readonly (NodeOutcome<S> | undefined)[]> {
+): Promise<readonly (NodeOutcome<ExtendStatus> | undefined)[]> {
   const { options, nodes, servers } = hold.set;
   const { clock, driftFactor } = options;
   const start = clock.now();
   const sequence = hold.beginExtension(start, clock.wallNow(), ttlMs);
   const quorum = quorumOf(nodes.length);
-  const calls = new FanOut<S>(hold.set, 'extend', extension.yes).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
+  const calls = new FanOut<ExtendStatus>(hold.set, 'extend', extension.yes).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
@@ -118,7 +118,7 @@ export async function extendHold<S extends ExtendStatus>(
 }
 
 /** How a lock's hold extends: the extend script over its keys, and the lock's errors. */
-function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension<ExtendStatus> {
+function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension {
   return {
     run: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply),
     reseedRun: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply),
@@ -137,13 +137,13 @@ function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension<ExtendStatus>
  * active. Should the hold end before the node answers (even after a timeout), its release may have reached
  * the node first: what the re-seed set is removed then (`settleReseed`).
  */
-function reseed<S extends ExtendStatus>(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExtension<S>): void {
+function reseed(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExtension): void {
   if (!hold.isActive) return;
   const { nodes, options } = hold.set;
   const node = nodes[nodeIndex] as NodeState;
   hold.written[nodeIndex] = true;
   // Started in the background, and not waited for by `redlock.close()`: it never keeps the process alive.
-  const call = new FanOut<S>(hold.set, 'reseed', undefined, 'detached');
+  const call = new FanOut<ExtendStatus>(hold.set, 'reseed', undefined, 'detached');
   call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, extension.keyCount), extension.reseedRun);
   call.onAnswerOf(nodeIndex, (answer) => {
     if (answer === 'missing' || answer === 'extended') extension.settleReseed(nodeIndex);

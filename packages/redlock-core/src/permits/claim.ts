@@ -17,7 +17,7 @@ import type { NodeCallRun } from '../nodes/node-call.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
-import { type HashLayout, parsePermitExtendReply, permitExtendArgsOf, type PermitExtendStatus, permitExtendScript } from '../scripts/permit-extend.js';
+import { type HashLayout, parsePermitExtendReply, permitExtendArgsOf, permitExtendScript } from '../scripts/permit-extend.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 
@@ -191,7 +191,7 @@ export class Claim extends HoldHandle {
     if (this.state !== 'held') throw this.#failure('extend', 'not-held', `it is ${this.state}`);
     const { fields, layout } = this.#kind;
     const runOf = (isReseeding: boolean) => new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, isReseeding, layout, fields), parsePermitExtendReply);
-    await extendHold<PermitExtendStatus>(
+    await extendHold(
       hold,
       ttlMs,
       {

@@ -46,12 +46,13 @@ return 1
 export type ExtendStatus = 'extended' | 'missing' | 'not-held';
 
 /**
- * Parses the extend script's reply: `'extended'`, `'missing'` (some of our keys are gone there; set
- * again if re-seeding) or `'not-held'` (another owner holds a key there).
+ * Parses the reply of the extend script, or of `script` (the permit-extend script answers alike):
+ * `'extended'`, `'missing'` (some of our keys or entries are gone there; set again if re-seeding) or
+ * `'not-held'` (another owner's there, or a re-seed refused).
  */
-export function parseExtendReply(reply: unknown): ExtendStatus {
+export function parseExtendReply(reply: unknown, script = 'extend'): ExtendStatus {
   if (reply === 1) return 'extended';
   if (reply === 2) return 'missing';
   if (reply === 0) return 'not-held';
-  throw unexpectedReply('extend', reply);
+  throw unexpectedReply(script, reply);
 }

@@ -1,4 +1,5 @@
-import { defineScript, unexpectedReply } from './lua-script.js';
+import { type ExtendStatus, parseExtendReply } from './extend.js';
+import { defineScript } from './lua-script.js';
 import { SEMAPHORE_LAYOUT_LUA } from './permit-acquire.js';
 import { READ_WRITE_LAYOUT_LUA } from './read-write-acquire.js';
 
@@ -121,16 +122,7 @@ export function permitExtendArgsOf(token: string, ttlMs: number, isReseeding: bo
   return [token, String(ttlMs), isReseeding ? '1' : '0', layout.kind === 'semaphore' ? String(layout.limit) : 'rw', ...fields];
 }
 
-/** What a permit-extend call answers: our entries extended, all of them gone (set again if re-seeding), or not ours there. */
-export type PermitExtendStatus = 'extended' | 'missing' | 'not-held';
-
-/**
- * Parses the permit-extend script's reply: `'extended'`, `'missing'` (every entry of ours is gone there; set
- * again if re-seeding) or `'not-held'` (another holder's or expired, or a re-seed refused).
- */
-export function parsePermitExtendReply(reply: unknown): PermitExtendStatus {
-  if (reply === 1) return 'extended';
-  if (reply === 2) return 'missing';
-  if (reply === 0) return 'not-held';
-  throw unexpectedReply('permit-extend', reply);
+/** Parses the permit-extend script's reply, as the extend script's (`'missing'`: every entry of ours is gone there). */
+export function parsePermitExtendReply(reply: unknown): ExtendStatus {
+  return parseExtendReply(reply, 'permit-extend');
 }
