@@ -24,9 +24,7 @@ export async function closeNodes(set: NodeSet, notifications: ReleaseNotificatio
   const closes = adapters.map(async (adapter, nodeIndex) => {
     if (adapters.indexOf(adapter) !== nodeIndex || typeof adapter.close !== 'function') return;
     let timer: unknown;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = clock.setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS);
-    });
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS)));
     try {
       const closing = Promise.resolve().then(() => (adapter.close as () => Promise<void>).call(adapter));
       // A close that fails after the timeout has been reported as a timeout already.

@@ -150,9 +150,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** Resolves with every outcome, by node index, once all the calls settled. */
   allSettled(): Promise<NodeOutcome<S>[]> {
     if (this.#unsettledCount === 0) return Promise.resolve(this.outcomes as NodeOutcome<S>[]);
-    return (this.#allSettled ??= new Promise((resolve) => {
-      this.#onAllSettled = resolve;
-    }));
+    return (this.#allSettled ??= new Promise((resolve) => (this.#onAllSettled = resolve)));
   }
 
   /**

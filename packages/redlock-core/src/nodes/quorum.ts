@@ -54,9 +54,7 @@ export class Vote<S extends string> {
   /** Resolves once the vote is decided, with whether a quorum said yes; with `false` at once when `signal` aborts first. */
   decided(signal?: AbortSignal): Promise<boolean> {
     if (this.isDecided) return Promise.resolve(this.hasQuorum);
-    const decided = (this.#decided ??= new Promise((resolve) => {
-      this.#onDecided = resolve;
-    }));
+    const decided = (this.#decided ??= new Promise((resolve) => (this.#onDecided = resolve)));
     return unlessAborted(decided, signal, false);
   }
 }

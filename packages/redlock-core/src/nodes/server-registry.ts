@@ -4,13 +4,7 @@ import { NodeConfigurationError } from '../base/errors.js';
 
 /** Eviction policies under which Redis may delete keys with a TTL, lock keys first among them. */
 const EVICTING_POLICIES = new Set([
-  'volatile-lru',
-  'volatile-lfu',
-  'volatile-random',
-  'volatile-ttl',
-  'allkeys-lru',
-  'allkeys-lfu',
-  'allkeys-random',
+  'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random',
 ]);
 
 /**

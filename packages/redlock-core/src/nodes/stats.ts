@@ -50,22 +50,14 @@ export class NodeCallCounters {
 export class AcquisitionStats {
   #acquisitions = 0;
   #waiting = 0;
-  readonly #failures: Record<AcquireFailureReason, number> = {
-    'held-by-another-owner': 0,
-    'nodes-unreachable': 0,
-    'no-validity': 0,
-    'foreign-key': 0,
-  };
+  readonly #failures: Record<AcquireFailureReason, number> = { 'held-by-another-owner': 0, 'nodes-unreachable': 0, 'no-validity': 0, 'foreign-key': 0 };
 
   /** Counts one acquisition while it runs, and how it ended; returns its promise itself, with no layer of promise around it. */
   track<T>(acquiring: () => Promise<T>): Promise<T> {
     const running = acquiring();
     this.started();
     // The handlers' own promise never rejects: the caller handles `running`'s rejection.
-    running.then(
-      () => this.onResolved(),
-      (error: unknown) => this.onRejected(error),
-    );
+    running.then(() => this.onResolved(), (error: unknown) => this.onRejected(error));
     return running;
   }
 
