@@ -42,7 +42,6 @@ export class DeadlineTimer {
   #nodeTimer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for; `Infinity` when none is armed. */
   #armedFor = Infinity;
-  /** How many of the pending deadlines someone awaits. */
   #awaitedCount = 0;
   /** Whether the armed timer keeps the process alive (a Node timer is ref'd when set). */
   #isHolding = false;

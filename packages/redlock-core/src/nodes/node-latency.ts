@@ -158,9 +158,7 @@ export class NodeLatency {
       if (rttMs > slowestMs) {
         secondMs = slowestMs;
         slowestMs = rttMs;
-      } else if (rttMs > secondMs) {
-        secondMs = rttMs;
-      }
+      } else if (rttMs > secondMs) secondMs = rttMs;
     }
     return count === 1 ? slowestMs : secondMs;
   }

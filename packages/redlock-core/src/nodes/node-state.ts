@@ -76,7 +76,6 @@ export interface NodeHealth {
   readonly rttDeviationMs: number;
 }
 
-/** The outcome of a call without an answer. */
 type FailedOutcome = Extract<NodeOutcome<never>, { readonly error: NodeError }>;
 
 /**
@@ -195,11 +194,8 @@ export class NodeState implements ResolvedNode {
   callFailed<S extends string>(clock: Clock, cause: unknown, operation: NodeOperation, startedAtMs: number, wasProbe: boolean): NodeOutcome<S> {
     const connectionError = this.#connectionErrorNow(cause);
     const now = clock.now();
-    if (connectionError === undefined) {
-      this.breaker.recordAnswer(now);
-    } else if (this.breaker.recordTimeout(now, startedAtMs, wasProbe)) {
-      this.#connectionError = connectionError;
-    }
+    if (connectionError === undefined) this.breaker.recordAnswer(now);
+    else if (this.breaker.recordTimeout(now, startedAtMs, wasProbe)) this.#connectionError = connectionError;
     const message = connectionError === undefined ? `Node ${this.index} failed: ${describeCause(cause)}` : `Node ${this.index} is not connected: ${describeCause(connectionError)}`;
     const error = new NodeError(message, { nodeIndex: this.index, isTimeout: false, cause: connectionError ?? cause });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error });
@@ -289,15 +285,9 @@ export class NodeState implements ResolvedNode {
     // A duplicate server fails every operation already (see `throwIfMisconfigured`).
     if (this.#servers.claim(this.index, facts.runId) !== undefined || !isEvictingPolicy(facts.maxmemoryPolicy)) return;
     const risk = `Node ${this.index} runs with maxmemory-policy ${facts.maxmemoryPolicy}, which deletes keys with a TTL under memory pressure, lock keys among them: give lock nodes \`noeviction\` or an instance of their own`;
-    if (this.#servers.refuseEvictingNodes) {
-      this.#refusal = new NodeError(`${risk} (refused: \`refuseEvictingNodes\` is on)`, {
-        nodeIndex: this.index,
-        isTimeout: false,
-        cause: new NodeConfigurationError(risk, { nodeIndexes: [this.index], problem: 'evicting-policy' }),
-      });
-    } else {
-      warnOnce(this.adapter, 'REDLOCK_EVICTING_NODE', risk);
-    }
+    if (!this.#servers.refuseEvictingNodes) return warnOnce(this.adapter, 'REDLOCK_EVICTING_NODE', risk);
+    const cause = new NodeConfigurationError(risk, { nodeIndexes: [this.index], problem: 'evicting-policy' });
+    this.#refusal = new NodeError(`${risk} (refused: \`refuseEvictingNodes\` is on)`, { nodeIndex: this.index, isTimeout: false, cause });
   }
 
   /** Why what the probe told makes this node unusable, if it does. */
