@@ -27,14 +27,13 @@ export class Acquisitions {
   readonly #quorum: number;
   readonly #notifications: ReleaseNotifications | undefined;
   /** The wait queues of this `Redlock`'s locks, semaphores and read-write locks. */
-  readonly queues: WaitQueues;
+  readonly queues = new WaitQueues();
   readonly #stats: AcquisitionStats;
 
   constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, stats: AcquisitionStats) {
     this.#set = set;
     this.#quorum = quorumOf(set.nodes.length);
     this.#notifications = notifications;
-    this.queues = new WaitQueues();
     this.#stats = stats;
   }
 
@@ -59,7 +58,7 @@ export class Acquisitions {
     this.#stats.started();
     const call = lifecycle.guardedCall<Lock>(
       { operation: 'acquire', resources: request.resources, when: ' while the call waited' },
-      releaseAbandoned,
+      (abandoned) => abandoned.release(), // acquired after `close()` had rejected the call
       waiting?.stop,
       this.#stats,
     );
@@ -138,11 +137,6 @@ export async function attemptOnce<H, F extends FailedAttempt>(contender: Contend
     if (error instanceof WaitExpired) throw contender.errorOf(log, error.waitMs);
     throw error;
   }
-}
-
-/** Releases a lock that a call acquired after `close()` had rejected it. */
-function releaseAbandoned(lock: Lock): Promise<unknown> {
-  return lock.release();
 }
 
 /** A lock's side of the wait loop (see `waitForHold`): one per waiting call. */

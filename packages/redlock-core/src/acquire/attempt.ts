@@ -35,16 +35,12 @@ export function runAttempt(
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
-  return traceAttempt(
-    traced,
-    () => new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, timing),
-    (outcome): AttemptTraceResult => {
-      const elapsedMs = options.clock.now() - start;
-      if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
-      if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
-      return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
-    },
-  );
+  return traceAttempt(traced, () => new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, timing), (outcome): AttemptTraceResult => {
+    const elapsedMs = options.clock.now() - start;
+    if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
+    if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
+    return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
+  });
 }
 
 /** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */

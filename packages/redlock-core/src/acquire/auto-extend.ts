@@ -52,7 +52,6 @@ export function keepExtended(
   let extensions = 0;
   let holdTimer: unknown;
   let extendTimer: unknown;
-  /** The extension in flight, if any. */
   let inFlight: Promise<void> | undefined;
   // A loss found by any extension, this one's or the routine's own `lock.extend()`, stops it at once.
   let stopListeningForLoss: () => void = () => undefined;

@@ -37,17 +37,10 @@ export async function runUnderLock<T, H extends Held>(
   // One listener on the caller's signal however many calls share it (see `onAbort`).
   const stopWatchingCaller = callerSignal === undefined ? undefined : onAbort(callerSignal, () => routineAbort.abort(callerSignal.reason));
   let reportedLoss: LockLostError | undefined;
-  const extension = keepExtended(
-    lock,
-    ttlMs,
-    settings.clock,
-    limits,
-    (error) => {
-      if (error instanceof LockLostError) reportedLoss = error;
-      routineAbort.abort(error);
-    },
-    what,
-  );
+  const extension = keepExtended(lock, ttlMs, settings.clock, limits, (error) => {
+    if (error instanceof LockLostError) reportedLoss = error;
+    routineAbort.abort(error);
+  }, what);
   const stopWatchingClose = lifecycle.onClose(() => {
     lifecycle.track(extension.stop());
     routineAbort.abort(lockClosedErrorOf(lock.resources, what));
@@ -70,10 +63,8 @@ export async function runUnderLock<T, H extends Held>(
     throw error;
   }
   if (loss !== undefined) {
-    const rejection = new LockLostError(
-      `Lost ${what} while the routine ran; what it returned is in \`result\``,
-      { resources: lock.resources, cause: loss, result: outcome.value },
-    );
+    const message = `Lost ${what} while the routine ran; what it returned is in \`result\``;
+    const rejection = new LockLostError(message, { resources: lock.resources, cause: loss, result: outcome.value });
     if (releaseError !== undefined) reportWith(rejection, 'releaseError', releaseError);
     throw rejection;
   }
@@ -102,9 +93,7 @@ function lossAtEnd(lock: Held): LockLostError | undefined {
  * cannot carry it (a primitive, a frozen object), emits it as a process warning.
  */
 function reportWith(error: unknown, key: 'releaseError' | 'lockLostError', report: unknown): void {
-  if ((typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error)) {
-    Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
-  } else {
-    emitErrorWarning(report);
-  }
+  const isExtensible = (typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error);
+  if (isExtensible) Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
+  else emitErrorWarning(report);
 }

@@ -110,8 +110,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
         if (contender.isFinal(failure)) throw contender.errorOf(log);
         queue.recordFailure(failure);
         if (!isWoken) {
-          waiter.failures += 1;
-          if (waiter.failures > request.retryCount) throw contender.errorOf(log);
+          if (++waiter.failures > request.retryCount) throw contender.errorOf(log);
           retryAt = clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
         }
       }

@@ -22,9 +22,7 @@ export class Waiter {
   /** Calls `callback` when its turn comes, unless cancelled first; returns the cancel function. */
   onWake(callback: () => void): () => void {
     this.onTurn = callback;
-    return () => {
-      this.onTurn = undefined;
-    };
+    return () => (this.onTurn = undefined);
   }
 }
 
