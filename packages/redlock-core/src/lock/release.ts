@@ -72,12 +72,7 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
  * answer as a confirmation, recorded as `hold.releasedOn`. A module function, so that a call still waiting
  * for a far node keeps alive the fan-out and the release, not the lock (bench/scripts/far-node-retention.mjs).
  */
-function releaseWhereWritten(
-  set: NodeSet,
-  release: Release,
-  hold: Pick<Hold, 'written' | 'releasedOn'>,
-  startedAtMs: number,
-): FanOut<ReleaseStatus> {
+function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'written' | 'releasedOn'>, startedAtMs: number): FanOut<ReleaseStatus> {
   const { nodes, options } = set;
   // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
   const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked');

@@ -153,10 +153,7 @@ export class ClaimCalls {
     const context = () => ({ primitive, operation, resource, mode, holdId: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
     return traceHold('acquire', context, () => {
       const call = set.lifecycle.guardedCall<H>(this.#closed[mode ?? 'permits'], releaseHeld);
-      run().then(
-        (held) => call.resolved(held),
-        (error: unknown) => call.rejected(error),
-      );
+      run().then((held) => call.resolved(held), (error: unknown) => call.rejected(error));
       return call.promise;
     });
   }
