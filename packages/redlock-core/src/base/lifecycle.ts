@@ -166,9 +166,7 @@ export class Lifecycle {
   async settle(timeoutMs: number, isWorthWaitingOn: (nodeIndex: number) => boolean): Promise<void> {
     const clock = this.#clock;
     let deadline: unknown;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      deadline = clock.setTimeout(() => resolve('timeout'), timeoutMs);
-    });
+    const timedOut = new Promise<'timeout'>((resolve) => (deadline = clock.setTimeout(() => resolve('timeout'), timeoutMs)));
     const hasCallsToWaitFor = (): boolean => this.#pendingCalls.some((count, nodeIndex) => count > 0 && isWorthWaitingOn(nodeIndex));
     // Work may start more work (a failed release schedules a re-send): wait until none is left.
     while (this.#work.size > 0 || hasCallsToWaitFor()) {

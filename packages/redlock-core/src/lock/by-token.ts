@@ -37,19 +37,10 @@ function holdOf(set: NodeSet, given: string | readonly string[], token: string, 
   checkToken(token);
   const { clock } = set.options;
   const now = clock.now();
-  return {
-    set,
-    resources,
-    keys,
-    token,
-    ttlMs,
-    validUntil: now,
-    // Unknown: the keys' own TTL. A failed release is then not sent again in the background.
-    keysExpireAt: now,
-    expiresAt: clock.wallNow(),
-    written: set.nodes.map(() => true),
-    nodes: set.nodes.map(() => undefined),
-  };
+  const written = set.nodes.map(() => true);
+  const nodes = set.nodes.map(() => undefined);
+  // `keysExpireAt` is unknown (the keys' own TTL): a failed release is then not sent again in the background.
+  return { set, resources, keys, token, ttlMs, validUntil: now, keysExpireAt: now, expiresAt: clock.wallNow(), written, nodes };
 }
 
 /**

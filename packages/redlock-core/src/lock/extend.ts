@@ -80,13 +80,8 @@ export async function extendHold(
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  if (
-    hasQuorum &&
-    validity > 0 &&
-    !hold.isReleased &&
-    servers.configurationError === undefined &&
-    hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes])
-  ) {
+  const canApply = hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined;
+  if (canApply && hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes])) {
     // Nodes that lost our keys get them back in the background: the validity was decided with the quorum,
     // and waiting for a slow node would eat it.
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {

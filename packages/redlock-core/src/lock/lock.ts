@@ -153,10 +153,8 @@ export class Lock extends HoldHandle {
   }
 
   #lossError(state: LockState, verb: 'is' | 'was', when = ''): LockLostError {
-    return new LockLostError(`The lock on ${this.#hold.describe()} ${verb} ${state}${when}`, {
-      resources: this.resources,
-      cause: state === 'lost' ? this.#hold.lostBecause?.cause : undefined,
-    });
+    const cause = state === 'lost' ? this.#hold.lostBecause?.cause : undefined;
+    return new LockLostError(`The lock on ${this.#hold.describe()} ${verb} ${state}${when}`, { resources: this.resources, cause });
   }
 
   /**

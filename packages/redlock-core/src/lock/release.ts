@@ -72,12 +72,7 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
  * answer as a confirmation, recorded as `hold.releasedOn`. A module function, so that a call still waiting
  * for a far node keeps alive the fan-out and the release, not the lock (bench/scripts/far-node-retention.mjs).
  */
-function releaseWhereWritten(
-  set: NodeSet,
-  release: Release,
-  hold: Pick<Hold, 'written' | 'releasedOn'>,
-  startedAtMs: number,
-): FanOut<ReleaseStatus> {
+function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'written' | 'releasedOn'>, startedAtMs: number): FanOut<ReleaseStatus> {
   const { nodes, options } = set;
   // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
   const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked');
@@ -91,11 +86,8 @@ function releaseWhereWritten(
   for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
     const node = nodes[nodeIndex] as NodeState;
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
-    if (hold.written[nodeIndex] !== true) {
-      calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
-      continue;
-    }
-    calls.send(nodeIndex, nodeTimeoutMsFor(node, options, release.ttlMs, release.keys.length), run, 'cleanup', startedAtMs);
+    if (hold.written[nodeIndex] !== true) calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
+    else calls.send(nodeIndex, nodeTimeoutMsFor(node, options, release.ttlMs, release.keys.length), run, 'cleanup', startedAtMs);
   }
   return calls;
 }
@@ -107,12 +99,11 @@ function releaseWhereWritten(
  */
 export function removeLateGrant(hold: Hold, nodeIndex: number): void {
   if (hold.isActive) return;
+  if (hold.extensionsInFlight === undefined) return removeUnlessReleased(hold, nodeIndex);
   // An extension still running may count this node's keys in its quorum and make the hold active
   // again: removing them now would leave it extended on fewer nodes than it counted. Decide once every
   // running extension settled; an inactive hold cannot start another.
-  if (hold.extensionsInFlight !== undefined) {
-    void Promise.allSettled(hold.extensionsInFlight).then(() => {
-      if (!hold.isActive) removeUnlessReleased(hold, nodeIndex);
-    });
-  } else removeUnlessReleased(hold, nodeIndex);
+  void Promise.allSettled(hold.extensionsInFlight).then(() => {
+    if (!hold.isActive) removeUnlessReleased(hold, nodeIndex);
+  });
 }

@@ -153,10 +153,7 @@ export class ClaimCalls {
     const context = () => ({ primitive, operation, resource, mode, holdId: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
     return traceHold('acquire', context, () => {
       const call = set.lifecycle.guardedCall<H>(this.#closed[mode ?? 'permits'], releaseHeld);
-      run().then(
-        (held) => call.resolved(held),
-        (error: unknown) => call.rejected(error),
-      );
+      run().then((held) => call.resolved(held), (error: unknown) => call.rejected(error));
       return call.promise;
     });
   }
@@ -190,14 +187,11 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
   let mayHaveLeftIntent = false;
   /** How the call ended, for a late answer that left the intent after the fact. */
   let ended: H | 'gave-up' | undefined;
-  const onLateAnswer =
-    intent.id === ''
-      ? undefined
-      : (nodeIndex: number, answer: string | undefined): void => {
-          if (answer !== intentStatus) return;
-          if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
-          else ended?.settleLeftBehind(nodeIndex);
-        };
+  const onLateAnswer = intent.id === '' ? undefined : (nodeIndex: number, answer: string | undefined): void => {
+    if (answer !== intentStatus) return;
+    if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
+    else ended?.settleLeftBehind(nodeIndex);
+  };
   const contender: Contender<H, F> = {
     ...claim,
     attempt: (attemptNumber, leadNodeIndex) => {

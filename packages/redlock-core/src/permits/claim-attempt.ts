@@ -97,9 +97,9 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   call: ClaimAttemptCall,
   kind: AttemptKind<S, H, F>,
 ): Promise<H | (F & { readonly nodes: NodeOutcome<S>[]; readonly elapsedMs: number; readonly isCutOff?: true }) | 'full-at-lead'> {
-  const { set, ttlMs, signal, leadNodeIndex } = call;
+  const { set, ttlMs, signal, leadNodeIndex, intent, attemptNumber } = call;
   const { clock, driftFactor } = set.options;
-  const { key } = kind;
+  const { key, resource } = kind;
   const nodeCount = set.nodes.length;
   const token = createLockToken();
   const start = clock.now();
@@ -155,23 +155,12 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {
     const written = Array.from({ length: nodeCount }, (_, nodeIndex) => fanOuts.some((calls) => calls.wasSent(nodeIndex)));
-    const claim = kind.claimOf(
-      {
-        set,
-        resource: kind.resource,
-        key,
-        token,
-        alsoFrees: call.intent.id,
-        attempts: call.attemptNumber,
-        ttlMs,
-        // Validity is what is left now, at the decision: it runs from here, not from the start.
-        validUntil: start + elapsedMs + validity,
-        expiresAt: Math.floor(clock.wallNow() + validity),
-        keysExpireAt: clock.now() + ttlMs,
-        written,
-      },
-      slots,
-    );
+    // Validity is what is left now, at the decision: it runs from here, not from the start.
+    const validUntil = start + elapsedMs + validity;
+    const expiresAt = Math.floor(clock.wallNow() + validity);
+    const keysExpireAt = clock.now() + ttlMs;
+    const grant = { set, resource, key, token, alsoFrees: intent.id, attempts: attemptNumber, ttlMs, validUntil, expiresAt, keysExpireAt, written };
+    const claim = kind.claimOf(grant, slots);
     // What a node gave beyond the claim, now or in a late answer, is held for nothing and freed there; so is
     // an intent left after the release. The claim's own release reaches every node that was sent the request.
     for (const { calls, answers } of rounds) {
@@ -326,11 +315,8 @@ function slotsFreeOnQuorum(answers: readonly (Answer<string> | undefined)[], per
   const available = Array.from(answers, (answer) => new Set([...(answer?.slots ?? []), ...(answer?.free ?? [])]));
   const nodesBySlot = new Map<number, number>();
   for (const slots of available) for (const slot of slots) nodesBySlot.set(slot, (nodesBySlot.get(slot) ?? 0) + 1);
-  const chosen = [...nodesBySlot]
-    .filter(([, count]) => count >= quorum)
-    .sort(([slotA, a], [slotB, b]) => b - a || slotA - slotB)
-    .slice(0, permits)
-    .map(([slot]) => slot);
+  const ranked = [...nodesBySlot].filter(([, count]) => count >= quorum).sort(([slotA, a], [slotB, b]) => b - a || slotA - slotB);
+  const chosen = ranked.slice(0, permits).map(([slot]) => slot);
   if (chosen.length < permits) return undefined;
   const nodesWithAll = available.filter((slots) => chosen.every((slot) => slots.has(slot))).length;
   return nodesWithAll >= quorum ? chosen.sort((a, b) => a - b) : undefined;

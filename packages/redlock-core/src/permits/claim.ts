@@ -9,7 +9,7 @@ import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
-import { extendHold } from '../lock/extend.js';
+import { extendHold, type HoldExtension } from '../lock/extend.js';
 import { releaseOnEveryNode as releaseHold, unlessReleasedThere } from '../lock/release.js';
 import { HoldHandle } from '../lock/handle.js';
 import { Hold, type HoldInit } from '../lock/hold.js';
@@ -191,22 +191,18 @@ export class Claim extends HoldHandle {
     if (this.state !== 'held') throw this.#failure('extend', 'not-held', `it is ${this.state}`);
     const { fields, layout } = this.#kind;
     const runOf = (isReseeding: boolean) => new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, isReseeding, layout, fields), parsePermitExtendReply);
-    await extendHold(
-      hold,
-      ttlMs,
-      {
-        run: runOf(false),
-        reseedRun: runOf(true),
-        // Our own fields: kept while the claim is held, freed if it was released (see settleFields).
-        settleReseed: (nodeIndex) => this.settleFields(nodeIndex, fields),
-        keyCount: 1,
-        yes: 'extended',
-        errorOf: (failure) => this.#failure('extend', failure.reason, failure.why, failure.nodes),
-        releasedWhy: `${this.#kind.layout.kind === 'semaphore' ? 'they were' : 'it was'} released meanwhile`,
-        lostErrorOf: (error) => new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }),
-      },
-      () => this.remainingValidityMs,
-    );
+    const extension: HoldExtension = {
+      run: runOf(false),
+      reseedRun: runOf(true),
+      // Our own fields: kept while the claim is held, freed if it was released (see settleFields).
+      settleReseed: (nodeIndex) => this.settleFields(nodeIndex, fields),
+      keyCount: 1,
+      yes: 'extended',
+      errorOf: (failure) => this.#failure('extend', failure.reason, failure.why, failure.nodes),
+      releasedWhy: `${this.#kind.layout.kind === 'semaphore' ? 'they were' : 'it was'} released meanwhile`,
+      lostErrorOf: (error) => new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }),
+    };
+    await extendHold(hold, ttlMs, extension, () => this.remainingValidityMs);
   }
 
   /**
