@@ -58,7 +58,7 @@ export class Acquisitions {
     this.#stats.started();
     const call = lifecycle.guardedCall<Lock>(
       { operation: 'acquire', resources: request.resources, when: ' while the call waited' },
-      (abandoned) => abandoned.release(), // acquired after `close()` had rejected the call
+      releaseAbandoned,
       waiting?.stop,
       this.#stats,
     );
@@ -138,6 +138,9 @@ export async function attemptOnce<H, F extends FailedAttempt>(contender: Contend
     throw error;
   }
 }
+
+/** Releases a lock that a call acquired after `close()` had rejected it: one function for every call, not a closure each. */
+const releaseAbandoned = (lock: Lock): Promise<unknown> => lock.release();
 
 /** A lock's side of the wait loop (see `waitForHold`): one per waiting call. */
 class LockContender implements Contender<Lock, AcquireAttempt> {
