@@ -168,20 +168,11 @@ export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadW
 
 /** Parses the read-write-acquire script's reply. */
 export function parseReadWriteAcquireReply(reply: unknown): ReadWriteAcquireStatus {
-  switch (reply) {
-    case 1:
-      return 'admitted';
-    case 0:
-      return 'writer-holds';
-    case 2:
-      return 'readers-hold';
-    case 3:
-      return 'writer-waiting';
-    case -1:
-      return 'restarting';
-    case -2:
-      return 'foreign';
-    default:
-      throw unexpectedReply('read-write-acquire', reply);
-  }
+  if (reply === 1) return 'admitted';
+  if (reply === 0) return 'writer-holds';
+  if (reply === 2) return 'readers-hold';
+  if (reply === 3) return 'writer-waiting';
+  if (reply === -1) return 'restarting';
+  if (reply === -2) return 'foreign';
+  throw unexpectedReply('read-write-acquire', reply);
 }
