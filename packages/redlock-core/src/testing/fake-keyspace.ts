@@ -171,10 +171,8 @@ export class FakeKeyspace {
   /** The entry of a key that has not expired; drops it once expired, as Redis does on access. */
   #live(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
-    if (entry !== undefined && this.#clock.now() >= entry.expiresAtMs) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return entry;
+    if (entry === undefined || this.#clock.now() < entry.expiresAtMs) return entry;
+    this.#entries.delete(key);
+    return undefined;
   }
 }

@@ -125,11 +125,8 @@ function isSemaphoreHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMa
   const limit = luaNumber(fields.get('limit'));
   if (limit === undefined || !Number.isInteger(limit) || limit < 1) return false;
   for (const [field, value] of fields) {
-    if (field === 'limit') continue;
-    if (field === 'i') {
-      if (!/^\d+:\d+:./s.test(value)) return false;
-      continue;
-    }
+    if (field === 'i' && !/^\d+:\d+:./s.test(value)) return false;
+    if (field === 'limit' || field === 'i') continue;
     const slot = Number(field);
     if (!Number.isInteger(slot) || slot < 1 || slot > limit || String(slot) !== field || !isEntry(value)) return false;
   }
