@@ -4,10 +4,7 @@ import type { RedisAdapter } from '../base/adapter.js';
 import { checkDurationMs, formatValue } from './value-checks.js';
 
 /** A node after validation: its adapter and its own timeout, if any. */
-export interface ResolvedNode {
-  readonly adapter: RedisAdapter;
-  readonly timeoutMs: number | undefined;
-}
+export interface ResolvedNode { readonly adapter: RedisAdapter; readonly timeoutMs: number | undefined }
 
 /** Validates the constructor's arguments; throws `TypeError` or `RangeError` naming the bad one. */
 export function resolveNodes(nodes: unknown): ResolvedNode[] {
@@ -67,14 +64,10 @@ function checkNotRedisClient(name: string, value: unknown): void {
     (hasMethod('customCommand') && hasMethod('invokeScript'));
   if (!isClient) return;
   // ioredis alone has `defineCommand`; the core knows no other adapter package to name.
-  if (hasMethod('defineCommand')) {
-    throw new TypeError(
-      `Expected \`${name}\` to be an adapter, got what looks like an ioredis client: wrap it in one, e.g. \`new IoredisAdapter(client)\` from redlock-ioredis-adapter`,
-    );
-  }
-  throw new TypeError(
-    `Expected \`${name}\` to be an adapter, got what looks like a Redis client: wrap it in an object with \`evalsha\` and \`eval\` methods (see "Writing an adapter" in the redlock-core README)`,
-  );
+  const advice = hasMethod('defineCommand')
+    ? 'an ioredis client: wrap it in one, e.g. `new IoredisAdapter(client)` from redlock-ioredis-adapter'
+    : 'a Redis client: wrap it in an object with `evalsha` and `eval` methods (see "Writing an adapter" in the redlock-core README)';
+  throw new TypeError(`Expected \`${name}\` to be an adapter, got what looks like ${advice}`);
 }
 
 /**

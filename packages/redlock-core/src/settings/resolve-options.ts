@@ -16,7 +16,6 @@ export interface ResolvedOptions extends WaitSettings {
 /** Options as given, each read as `unknown` until its check narrows it. */
 type GivenOptions = { readonly [name: string]: unknown };
 
-/** Whether `value` has the methods of a {@link Clock}. */
 function isClock(value: unknown): value is Clock {
   return ['now', 'wallNow', 'setTimeout', 'clearTimeout'].every((method) => typeof Reflect.get(Object(value), method) === 'function');
 }
@@ -91,12 +90,8 @@ export function resolveAcquireOptions(options: unknown, defaults: RetryDefaults,
 }
 
 /** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */
-export interface ExtensionLimits {
-  readonly maxExtensions: number | undefined;
-  readonly maxHoldMs: number | undefined;
-}
+export interface ExtensionLimits { readonly maxExtensions: number | undefined; readonly maxHoldMs: number | undefined }
 
-/** The limits of a call that sets none. */
 const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
 
 /**

@@ -13,9 +13,7 @@ export interface ReadWriteSettings {
 }
 
 /** A semaphore after validation: one resource and its key, as a read-write lock's, and its limit. */
-export interface SemaphoreSettings extends ReadWriteSettings {
-  readonly limit: number;
-}
+export interface SemaphoreSettings extends ReadWriteSettings { readonly limit: number }
 
 /** One call of a semaphore's `acquire()`, `tryAcquire()` or `using()` after validation. */
 export interface PermitSettings extends WaitSettings {
