@@ -33,9 +33,7 @@ export class NodeConfigurationError extends RedlockError {
  */
 export type AcquireFailureReason = 'held-by-another-owner' | 'nodes-unreachable' | 'no-validity' | 'foreign-key';
 
-/**
- * `redlock.inspect()` could not tell whether the resource is locked: fewer than a quorum of nodes answered.
- */
+/** `redlock.inspect()` could not tell whether the resource is locked: fewer than a quorum of nodes answered. */
 export class LockInspectError extends RedlockError {
   override name = 'LockInspectError';
 

@@ -202,11 +202,7 @@ function unlink(entry: CloseHookEntry): void {
 }
 
 /** What a call that {@link Lifecycle.guardedCall} watches rejects with at close: `closedErrorOf(operation, resources, when)`. */
-export interface ClosedCall {
-  readonly operation: string;
-  readonly resources: readonly string[];
-  readonly when: string;
-}
+export interface ClosedCall { readonly operation: string; readonly resources: readonly string[]; readonly when: string }
 
 /**
  * One call that {@link Lifecycle.guardedCall} watches, and its own entry in the close hooks: guarding a
@@ -268,7 +264,4 @@ export class GuardedCall<T> implements CloseHookEntry {
 }
 
 /** Hears how a promise settled (see {@link Lifecycle.guardedCall}). */
-export interface SettleListener {
-  onResolved(): void;
-  onRejected(error: unknown): void;
-}
+export interface SettleListener { onResolved(): void; onRejected(error: unknown): void }

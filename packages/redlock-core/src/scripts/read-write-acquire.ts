@@ -140,10 +140,7 @@ export function readWriteFieldOf(mode: ReadWriteMode, token: string): string {
 }
 
 /** A waiting writer's intent: one id for every attempt of one acquisition, and how long it lives on a node. */
-export interface WriterIntent {
-  readonly id: string;
-  readonly ttlMs: number;
-}
+export interface WriterIntent { readonly id: string; readonly ttlMs: number }
 
 /** What a reader or a single try leaves: no intent. */
 export const NO_INTENT: WriterIntent = { id: '', ttlMs: 0 };
