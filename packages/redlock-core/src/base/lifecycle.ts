@@ -63,9 +63,8 @@ export class Lifecycle {
   }
 
   /**
-   * Calls `hook` once, synchronously, when the `Redlock` closes (at once if it already did). Returns the
-   * function that removes it: call it when there is nothing left to stop, so the hook does not outlive
-   * what it serves.
+   * Calls `hook` once, synchronously, when the `Redlock` closes (at once if it already did). Returns the function that
+   * removes it: call it when there is nothing left to stop, so the hook does not outlive what it serves.
    */
   onClose(hook: () => void): () => void {
     const entry: CloseHookEntry = { hook, previous: undefined, next: undefined };

@@ -15,11 +15,10 @@ import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.j
  * this layout (see {@link READ_WRITE_LAYOUT_LUA}).
  */
 /**
- * Lua: `isReadWriteHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as
- * HGETALL lists them), keeps a read-write lock's layout: a TTL (every script that writes it sets one),
- * `rw` set to `1`, and every other field `w`, `i` or `r:<token>`, holding `<expiry>:<holder>`. Anything
- * else is someone else's hash, which no read-write script may change, and which must not fail a script
- * that reads it.
+ * Lua: `isReadWriteHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as HGETALL lists
+ * them), keeps a read-write lock's layout: a TTL (every script that writes it sets one), `rw` set to `1`, and every
+ * other field `w`, `i` or `r:<token>`, holding `<expiry>:<holder>`. Anything else is someone else's hash, which no
+ * read-write script may change, and which must not fail a script that reads it.
  */
 export const READ_WRITE_LAYOUT_LUA = `local function isReadWriteHash(key, all)
   if redis.call('PTTL', key) < 0 then

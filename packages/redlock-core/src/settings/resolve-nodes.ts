@@ -49,12 +49,11 @@ export function resolveNodes(nodes: unknown): ResolvedNode[] {
 }
 
 /**
- * Throws a `TypeError` if `value` looks like a Redis client instead of an adapter: raw clients often have
- * `evalsha` and `eval` methods of their own, with other signatures, so every call would fail on a node
- * that is in fact reachable. The signs are members an adapter has no use for: ioredis `Redis` and
- * `Cluster` and node-redis clients (`createClient`, `createCluster`, and v3) send any command with
- * `sendCommand` (v3: `send_command`) and open another connection with `duplicate`; Valkey GLIDE clients
- * have `customCommand` and `invokeScript`.
+ * Throws a `TypeError` if `value` looks like a Redis client instead of an adapter: raw clients often have `evalsha` and
+ * `eval` methods of their own, with other signatures, so every call would fail on a node that is in fact reachable. The
+ * signs are members an adapter has no use for: ioredis `Redis` and `Cluster` and node-redis clients (`createClient`,
+ * `createCluster`, and v3) send any command with `sendCommand` (v3: `send_command`) and open another connection with
+ * `duplicate`; Valkey GLIDE clients have `customCommand` and `invokeScript`.
  */
 function checkNotRedisClient(name: string, value: unknown): void {
   if (typeof value !== 'object' || value === null) return;

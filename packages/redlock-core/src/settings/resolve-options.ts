@@ -112,10 +112,9 @@ export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensi
 }
 
 /**
- * Validates the retry settings given and fills in the others from `defaults`, which are valid already. A
- * call that says how long to wait (its own `waitMs`, `Infinity` included, or the `Redlock`'s time limit)
- * and has no `retryCount` anywhere retries until then: it means it, where the default count alone would
- * give up after some 2 s of retries.
+ * Validates the retry settings given and fills in the others from `defaults`, which are valid already. A call that says
+ * how long to wait (its own `waitMs`, `Infinity` included, or the `Redlock`'s time limit) and has no `retryCount`
+ * anywhere retries until then: it means it, where the default count alone would give up after some 2 s of retries.
  */
 export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): WaitSettings {
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
@@ -142,9 +141,8 @@ export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): Wa
 }
 
 /**
- * What the error of an acquisition that gave up on a resource held by others adds when its default retries
- * ran out (neither `retryCount` nor `waitMs` was given, or the retries would not run out): how to wait
- * longer. Empty otherwise.
+ * What the error of an acquisition that gave up on a resource held by others adds when its default retries ran out
+ * (neither `retryCount` nor `waitMs` was given, or the retries would not run out): how to wait longer. Empty otherwise.
  */
 export function defaultRetriesAdvice(settings: Pick<WaitSettings, 'retryCount' | 'isRetryCountDefault'>, waitMs: number | undefined): string {
   if (waitMs !== undefined || !settings.isRetryCountDefault || settings.retryCount === Infinity) return '';

@@ -265,9 +265,8 @@ function inspectReadWrite(keyspace: FakeKeyspace, key: string, now: number): unk
 }
 
 /**
- * What the inspect scripts report of a hash's live entries, without any token: for each field that `nameOf`
- * names, its name, the opaque holder id (the first 12 hex digits of the SHA1 of the holder) and the
- * milliseconds it has left.
+ * What the inspect scripts report of a hash's live entries, without any token: for each field that `nameOf` names, its
+ * name, the opaque holder id (the first 12 hex digits of the SHA1 of the holder) and the milliseconds it has left.
  */
 function liveEntries(fields: ReadonlyMap<string, string>, now: number, nameOf: (field: string) => string | number | undefined): (string | number)[] {
   const reply: (string | number)[] = [];
