@@ -148,14 +148,13 @@ export interface AcquireOptions {
    */
   readonly reentrant?: Lock;
   /**
-   * Keeps the lock extended until it is released, as `using()` does while its routine runs, for locks
-   * held across callbacks or requests: each extension (by `ttlMs` again) starts when half the TTL of
-   * validity is left and is retried while validity remains. `maxExtensions` and `maxHoldMs` bound it.
-   * When the lock can no longer be guaranteed, or a limit is reached, extension stops and `lock.signal`
-   * aborts with the reason (a `LockLostError` or a `LockLimitError`). `release()` stops it, and so does
-   * `redlock.close()` (`lock.signal` then aborts with a `RedlockClosedError`). Its timers are unref'd:
-   * an extended lock does not keep the process alive. Re-entrant handles each extend the shared hold
-   * while they are held.
+   * Keeps the lock extended until it is released, as `using()` does while its routine runs, for locks held across
+   * callbacks or requests: each extension (by `ttlMs` again) starts when half the TTL of validity is left and is
+   * retried while validity remains. `maxExtensions` and `maxHoldMs` bound it. When the lock can no longer be
+   * guaranteed, or a limit is reached, extension stops and `lock.signal` aborts with the reason (a `LockLostError` or a
+   * `LockLimitError`). `release()` stops it, and so does `redlock.close()` (`lock.signal` then aborts with a
+   * `RedlockClosedError`). Its timers are unref'd: an extended lock does not keep the process alive. Re-entrant handles
+   * each extend the shared hold while they are held.
    * @defaultValue `false`
    *
    * @example

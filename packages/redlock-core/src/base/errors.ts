@@ -3,11 +3,10 @@ import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome
 import { type NodeError, RedlockError } from './redlock-error.js';
 
 /**
- * The nodes are not a valid Redlock deployment: two nodes are the same Redis server (`'same-server'`, found
- * from the servers' run ids at first contact: every operation of that `Redlock` then rejects with it, since
- * one server would cast two votes), or a node's eviction policy may delete lock keys and
- * `refuseEvictingNodes` is on (`'evicting-policy'`, the `cause` of that node's errors). Fix the
- * deployment: retrying cannot help.
+ * The nodes are not a valid Redlock deployment: two nodes are the same Redis server (`'same-server'`, found from the
+ * servers' run ids at first contact: every operation of that `Redlock` then rejects with it, since one server would
+ * cast two votes), or a node's eviction policy may delete lock keys and `refuseEvictingNodes` is on
+ * (`'evicting-policy'`, the `cause` of that node's errors). Fix the deployment: retrying cannot help.
  */
 export class NodeConfigurationError extends RedlockError {
   override name = 'NodeConfigurationError';
@@ -33,9 +32,7 @@ export class NodeConfigurationError extends RedlockError {
  */
 export type AcquireFailureReason = 'held-by-another-owner' | 'nodes-unreachable' | 'no-validity' | 'foreign-key';
 
-/**
- * `redlock.inspect()` could not tell whether the resource is locked: fewer than a quorum of nodes answered.
- */
+/** `redlock.inspect()` could not tell whether the resource is locked: fewer than a quorum of nodes answered. */
 export class LockInspectError extends RedlockError {
   override name = 'LockInspectError';
 
@@ -177,13 +174,12 @@ export class LockLimitError extends RedlockError {
 }
 
 /**
- * A lock can no longer be guaranteed: automatic extension failed, validity ran out, or an extension
- * found that a quorum of nodes no longer holds our token. It is the `reason` of `lock.signal` and of the
- * signal handed to `using()`'s routine; `cause` is the last {@link LockExtendError} when there was one.
- * `using()` also rejects with one when the lock was lost while its routine ran and the routine did not
- * throw: `result` then holds what the routine returned, and `cause` is the loss the routine's signal
- * reported (or `undefined` when nothing reported it before the routine returned). Stop the work, or make
- * it safe with fencing.
+ * A lock can no longer be guaranteed: automatic extension failed, validity ran out, or an extension found that a quorum
+ * of nodes no longer holds our token. It is the `reason` of `lock.signal` and of the signal handed to `using()`'s
+ * routine; `cause` is the last {@link LockExtendError} when there was one. `using()` also rejects with one when the
+ * lock was lost while its routine ran and the routine did not throw: `result` then holds what the routine returned, and
+ * `cause` is the loss the routine's signal reported (or `undefined` when nothing reported it before the routine
+ * returned). Stop the work, or make it safe with fencing.
  */
 export class LockLostError extends RedlockError {
   override name = 'LockLostError';

@@ -63,9 +63,8 @@ export class Lifecycle {
   }
 
   /**
-   * Calls `hook` once, synchronously, when the `Redlock` closes (at once if it already did). Returns the
-   * function that removes it: call it when there is nothing left to stop, so the hook does not outlive
-   * what it serves.
+   * Calls `hook` once, synchronously, when the `Redlock` closes (at once if it already did). Returns the function that
+   * removes it: call it when there is nothing left to stop, so the hook does not outlive what it serves.
    */
   onClose(hook: () => void): () => void {
     const entry: CloseHookEntry = { hook, previous: undefined, next: undefined };
@@ -202,11 +201,7 @@ function unlink(entry: CloseHookEntry): void {
 }
 
 /** What a call that {@link Lifecycle.guardedCall} watches rejects with at close: `closedErrorOf(operation, resources, when)`. */
-export interface ClosedCall {
-  readonly operation: string;
-  readonly resources: readonly string[];
-  readonly when: string;
-}
+export interface ClosedCall { readonly operation: string; readonly resources: readonly string[]; readonly when: string }
 
 /**
  * One call that {@link Lifecycle.guardedCall} watches, and its own entry in the close hooks: guarding a
@@ -268,7 +263,4 @@ export class GuardedCall<T> implements CloseHookEntry {
 }
 
 /** Hears how a promise settled (see {@link Lifecycle.guardedCall}). */
-export interface SettleListener {
-  onResolved(): void;
-  onRejected(error: unknown): void;
-}
+export interface SettleListener { onResolved(): void; onRejected(error: unknown): void }

@@ -75,10 +75,9 @@ export interface AcquireAttempt {
 }
 
 /**
- * What one node answered to a semaphore's permit request: `'admitted'`; `'full'` when too few of its
- * permits are free there; `'restarting'` inside the node's restart grace; `'foreign'` when the key holds
- * something that is not a semaphore (a lock, another type); `'other-limit'` when it is a semaphore whose
- * holders agreed on another limit.
+ * What one node answered to a semaphore's permit request: `'admitted'`; `'full'` when too few of its permits are free
+ * there; `'restarting'` inside the node's restart grace; `'foreign'` when the key holds something that is not a
+ * semaphore (a lock, another type); `'other-limit'` when it is a semaphore whose holders agreed on another limit.
  */
 export type PermitAcquireStatus = 'admitted' | 'full' | 'restarting' | 'foreign' | 'other-limit';
 /** Per-node outcome of a permit request (see {@link PermitAcquireStatus}). */

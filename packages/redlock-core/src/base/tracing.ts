@@ -107,10 +107,9 @@ type AcquireTraceRequest = Pick<AcquireTraceContext, 'operation' | 'resources' |
 type TracedLock = Omit<AcquireTraceResult, 'isAcquired'>;
 
 /**
- * Runs one acquisition traced on `redlock-core.acquire` (call it only when {@link isTraced}).
- * `tryAcquire()`'s miss (a {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace
- * as a result with `isAcquired: false`, not as an error, and is rethrown for `tryAcquire()` to resolve
- * with `undefined`.
+ * Runs one acquisition traced on `redlock-core.acquire` (call it only when {@link isTraced}). `tryAcquire()`'s miss (a
+ * {@link LockAcquireError} with reason `'held-by-another-owner'`) ends the trace as a result with `isAcquired: false`,
+ * not as an error, and is rethrown for `tryAcquire()` to resolve with `undefined`.
  */
 export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest, quorum: number, nodeCount: number, run: () => Promise<L>): Promise<L> {
   let miss: LockAcquireError | undefined;

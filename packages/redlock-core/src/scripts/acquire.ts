@@ -132,11 +132,7 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * have failed the script (`SET … NX PX` has no syntax error before Redis 7.0).
  */
 export class SetReader implements ReplyReader<AcquireStatus> {
-  constructor(
-    readonly key: string,
-    readonly token: string,
-    readonly ttlMs: number,
-  ) {}
+  constructor(readonly key: string, readonly token: string, readonly ttlMs: number) {}
 
   /** Sends the SET to `adapter` (which must pass {@link canSetIfAbsent}). */
   send(adapter: RedisAdapter): Promise<unknown> {

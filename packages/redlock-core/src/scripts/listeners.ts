@@ -2,9 +2,8 @@ import { defineScript, unexpectedReply } from './lua-script.js';
 import { RELEASE_CHANNEL_PREFIX } from './release.js';
 
 /**
- * Counts the connections subscribed to a release channel on one node. Sent only by waiters whose woken
- * attempt found the lock taken, at most a few times a second per channel (see `KeyWatch.crowdRestMs`): a release
- * never pays for it.
+ * Counts the connections subscribed to a release channel on one node. Sent only by waiters whose woken attempt found
+ * the lock taken, at most a few times a second per channel (see `KeyWatch.crowdRestMs`): a release never pays for it.
  */
 export const listenersScript = defineScript(
   'listeners',

@@ -32,11 +32,10 @@ export const RESTART_GRACE_LUA = `local function isInsideRestartGrace(graceMs)
 end`;
 
 /**
- * Lua: `readKey(command, key)`, a read by `redis.pcall` where a key of another type (`WRONGTYPE`) reads as
- * the error reply, for the script to take as not ours, while any other error (a command the user's ACL
- * denies, which Redis 7 words "The user executing the script can't run this command") fails the script:
- * read as a key that is not ours, it would let a release resolve and leave our keys, or an extension call
- * the lock lost.
+ * Lua: `readKey(command, key)`, a read by `redis.pcall` where a key of another type (`WRONGTYPE`) reads as the error
+ * reply, for the script to take as not ours, while any other error (a command the user's ACL denies, which Redis 7
+ * words "The user executing the script can't run this command") fails the script: read as a key that is not ours, it
+ * would let a release resolve and leave our keys, or an extension call the lock lost.
  */
 export const READ_KEY_LUA = `local function readKey(command, key)
   local reply = redis.pcall(command, key)

@@ -27,12 +27,11 @@ export const MAX_PERMIT_LIMIT = 1_000;
  * this layout (see {@link SEMAPHORE_LAYOUT_LUA}).
  */
 /**
- * Lua: `isSemaphoreHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as
- * HGETALL lists them), keeps a semaphore's layout: a TTL (every script that writes it sets one), a
- * `limit` that is a positive integer, field `i` (if there) holding `<expiry>:<permits>:<random>`, and
- * every other field a slot from 1 to the limit holding `<expiry>:<token>`. Anything else is someone else's
- * hash (a user's, with a `limit` field of its own), which no permit script may change, and which must not
- * fail a script that reads it.
+ * Lua: `isSemaphoreHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as HGETALL lists
+ * them), keeps a semaphore's layout: a TTL (every script that writes it sets one), a `limit` that is a positive
+ * integer, field `i` (if there) holding `<expiry>:<permits>:<random>`, and every other field a slot from 1 to the limit
+ * holding `<expiry>:<token>`. Anything else is someone else's hash (a user's, with a `limit` field of its own), which
+ * no permit script may change, and which must not fail a script that reads it.
  */
 export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
   if redis.call('PTTL', key) < 0 then

@@ -57,11 +57,7 @@ return reply
 );
 
 /** One slot a node holds taken: its number, an opaque id of its holder, and the milliseconds it has left there. */
-export interface TakenSlot {
-  readonly slot: number;
-  readonly holder: string;
-  readonly remainingMs: number;
-}
+export interface TakenSlot { readonly slot: number; readonly holder: string; readonly remainingMs: number }
 
 /** Parses the permit-inspect script's reply: `'free'`, `'foreign'`, or the limit and the slots taken. */
 export function parsePermitInspectReply(reply: unknown): 'free' | 'foreign' | { readonly limit: number; readonly slots: readonly TakenSlot[] } {

@@ -15,11 +15,10 @@ import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.j
  * this layout (see {@link READ_WRITE_LAYOUT_LUA}).
  */
 /**
- * Lua: `isReadWriteHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as
- * HGETALL lists them), keeps a read-write lock's layout: a TTL (every script that writes it sets one),
- * `rw` set to `1`, and every other field `w`, `i` or `r:<token>`, holding `<expiry>:<holder>`. Anything
- * else is someone else's hash, which no read-write script may change, and which must not fail a script
- * that reads it.
+ * Lua: `isReadWriteHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as HGETALL lists
+ * them), keeps a read-write lock's layout: a TTL (every script that writes it sets one), `rw` set to `1`, and every
+ * other field `w`, `i` or `r:<token>`, holding `<expiry>:<holder>`. Anything else is someone else's hash, which no
+ * read-write script may change, and which must not fail a script that reads it.
  */
 export const READ_WRITE_LAYOUT_LUA = `local function isReadWriteHash(key, all)
   if redis.call('PTTL', key) < 0 then
@@ -140,10 +139,7 @@ export function readWriteFieldOf(mode: ReadWriteMode, token: string): string {
 }
 
 /** A waiting writer's intent: one id for every attempt of one acquisition, and how long it lives on a node. */
-export interface WriterIntent {
-  readonly id: string;
-  readonly ttlMs: number;
-}
+export interface WriterIntent { readonly id: string; readonly ttlMs: number }
 
 /** What a reader or a single try leaves: no intent. */
 export const NO_INTENT: WriterIntent = { id: '', ttlMs: 0 };
@@ -168,20 +164,11 @@ export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadW
 
 /** Parses the read-write-acquire script's reply. */
 export function parseReadWriteAcquireReply(reply: unknown): ReadWriteAcquireStatus {
-  switch (reply) {
-    case 1:
-      return 'admitted';
-    case 0:
-      return 'writer-holds';
-    case 2:
-      return 'readers-hold';
-    case 3:
-      return 'writer-waiting';
-    case -1:
-      return 'restarting';
-    case -2:
-      return 'foreign';
-    default:
-      throw unexpectedReply('read-write-acquire', reply);
-  }
+  if (reply === 1) return 'admitted';
+  if (reply === 0) return 'writer-holds';
+  if (reply === 2) return 'readers-hold';
+  if (reply === 3) return 'writer-waiting';
+  if (reply === -1) return 'restarting';
+  if (reply === -2) return 'foreign';
+  throw unexpectedReply('read-write-acquire', reply);
 }

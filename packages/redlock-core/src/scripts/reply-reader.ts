@@ -3,9 +3,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 
 /** A node call whose timeout can start again, once its node answered `NOSCRIPT` (so it is alive), for the EVAL that follows. */
-export interface RenewableCall {
-  renewTimeout(nodeIndex: number): void;
-}
+export interface RenewableCall { renewTimeout(nodeIndex: number): void }
 
 /**
  * How the calls of one fan-out send their command and read its reply, made once for all of them: the call

@@ -4,10 +4,7 @@ import type { RedisAdapter } from '../base/adapter.js';
 import { checkDurationMs, formatValue } from './value-checks.js';
 
 /** A node after validation: its adapter and its own timeout, if any. */
-export interface ResolvedNode {
-  readonly adapter: RedisAdapter;
-  readonly timeoutMs: number | undefined;
-}
+export interface ResolvedNode { readonly adapter: RedisAdapter; readonly timeoutMs: number | undefined }
 
 /** Validates the constructor's arguments; throws `TypeError` or `RangeError` naming the bad one. */
 export function resolveNodes(nodes: unknown): ResolvedNode[] {
@@ -52,12 +49,11 @@ export function resolveNodes(nodes: unknown): ResolvedNode[] {
 }
 
 /**
- * Throws a `TypeError` if `value` looks like a Redis client instead of an adapter: raw clients often have
- * `evalsha` and `eval` methods of their own, with other signatures, so every call would fail on a node
- * that is in fact reachable. The signs are members an adapter has no use for: ioredis `Redis` and
- * `Cluster` and node-redis clients (`createClient`, `createCluster`, and v3) send any command with
- * `sendCommand` (v3: `send_command`) and open another connection with `duplicate`; Valkey GLIDE clients
- * have `customCommand` and `invokeScript`.
+ * Throws a `TypeError` if `value` looks like a Redis client instead of an adapter: raw clients often have `evalsha` and
+ * `eval` methods of their own, with other signatures, so every call would fail on a node that is in fact reachable. The
+ * signs are members an adapter has no use for: ioredis `Redis` and `Cluster` and node-redis clients (`createClient`,
+ * `createCluster`, and v3) send any command with `sendCommand` (v3: `send_command`) and open another connection with
+ * `duplicate`; Valkey GLIDE clients have `customCommand` and `invokeScript`.
  */
 function checkNotRedisClient(name: string, value: unknown): void {
   if (typeof value !== 'object' || value === null) return;
@@ -67,14 +63,10 @@ function checkNotRedisClient(name: string, value: unknown): void {
     (hasMethod('customCommand') && hasMethod('invokeScript'));
   if (!isClient) return;
   // ioredis alone has `defineCommand`; the core knows no other adapter package to name.
-  if (hasMethod('defineCommand')) {
-    throw new TypeError(
-      `Expected \`${name}\` to be an adapter, got what looks like an ioredis client: wrap it in one, e.g. \`new IoredisAdapter(client)\` from redlock-ioredis-adapter`,
-    );
-  }
-  throw new TypeError(
-    `Expected \`${name}\` to be an adapter, got what looks like a Redis client: wrap it in an object with \`evalsha\` and \`eval\` methods (see "Writing an adapter" in the redlock-core README)`,
-  );
+  const advice = hasMethod('defineCommand')
+    ? 'an ioredis client: wrap it in one, e.g. `new IoredisAdapter(client)` from redlock-ioredis-adapter'
+    : 'a Redis client: wrap it in an object with `evalsha` and `eval` methods (see "Writing an adapter" in the redlock-core README)';
+  throw new TypeError(`Expected \`${name}\` to be an adapter, got what looks like ${advice}`);
 }
 
 /**

@@ -16,7 +16,6 @@ export interface ResolvedOptions extends WaitSettings {
 /** Options as given, each read as `unknown` until its check narrows it. */
 type GivenOptions = { readonly [name: string]: unknown };
 
-/** Whether `value` has the methods of a {@link Clock}. */
 function isClock(value: unknown): value is Clock {
   return ['now', 'wallNow', 'setTimeout', 'clearTimeout'].every((method) => typeof Reflect.get(Object(value), method) === 'function');
 }
@@ -91,12 +90,8 @@ export function resolveAcquireOptions(options: unknown, defaults: RetryDefaults,
 }
 
 /** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */
-export interface ExtensionLimits {
-  readonly maxExtensions: number | undefined;
-  readonly maxHoldMs: number | undefined;
-}
+export interface ExtensionLimits { readonly maxExtensions: number | undefined; readonly maxHoldMs: number | undefined }
 
-/** The limits of a call that sets none. */
 const NO_LIMITS = { maxExtensions: undefined, maxHoldMs: undefined } as const;
 
 /**
@@ -117,10 +112,9 @@ export function checkExtensionLimits(settings: Pick<AcquireSettings, 'maxExtensi
 }
 
 /**
- * Validates the retry settings given and fills in the others from `defaults`, which are valid already. A
- * call that says how long to wait (its own `waitMs`, `Infinity` included, or the `Redlock`'s time limit)
- * and has no `retryCount` anywhere retries until then: it means it, where the default count alone would
- * give up after some 2 s of retries.
+ * Validates the retry settings given and fills in the others from `defaults`, which are valid already. A call that says
+ * how long to wait (its own `waitMs`, `Infinity` included, or the `Redlock`'s time limit) and has no `retryCount`
+ * anywhere retries until then: it means it, where the default count alone would give up after some 2 s of retries.
  */
 export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): WaitSettings {
   const { retryCount, retryDelayMs, retryJitterMs, waitMs } = given;
@@ -147,9 +141,8 @@ export function resolveRetries(given: GivenOptions, defaults: RetryDefaults): Wa
 }
 
 /**
- * What the error of an acquisition that gave up on a resource held by others adds when its default retries
- * ran out (neither `retryCount` nor `waitMs` was given, or the retries would not run out): how to wait
- * longer. Empty otherwise.
+ * What the error of an acquisition that gave up on a resource held by others adds when its default retries ran out
+ * (neither `retryCount` nor `waitMs` was given, or the retries would not run out): how to wait longer. Empty otherwise.
  */
 export function defaultRetriesAdvice(settings: Pick<WaitSettings, 'retryCount' | 'isRetryCountDefault'>, waitMs: number | undefined): string {
   if (waitMs !== undefined || !settings.isRetryCountDefault || settings.retryCount === Infinity) return '';

@@ -13,9 +13,7 @@ export interface ReadWriteSettings {
 }
 
 /** A semaphore after validation: one resource and its key, as a read-write lock's, and its limit. */
-export interface SemaphoreSettings extends ReadWriteSettings {
-  readonly limit: number;
-}
+export interface SemaphoreSettings extends ReadWriteSettings { readonly limit: number }
 
 /** One call of a semaphore's `acquire()`, `tryAcquire()` or `using()` after validation. */
 export interface PermitSettings extends WaitSettings {
@@ -44,9 +42,8 @@ export function resolveReadWriteLock(resource: unknown, keyPrefix: string): Read
 }
 
 /**
- * The calls whose options {@link resolvePermitOptions} checks: a semaphore's `acquire()`, `tryAcquire()`
- * (which refuses the retry options) or `using()`, or a read-write lock's (which take no `permits`: 1, with
- * a `limit` of 1).
+ * The calls whose options {@link resolvePermitOptions} checks: a semaphore's `acquire()`, `tryAcquire()` (which refuses
+ * the retry options) or `using()`, or a read-write lock's (which take no `permits`: 1, with a `limit` of 1).
  */
 export type PermitScope = 'acquirePermits' | 'tryAcquirePermits' | 'usingPermits' | 'acquireReadWrite' | 'tryAcquireReadWrite' | 'usingReadWrite';
 

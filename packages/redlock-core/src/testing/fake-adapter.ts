@@ -19,22 +19,11 @@ import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
 export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe' | PermitScriptName;
 
-/** The scripts the fake knows by name, and runs by their semantics. */
+/** The scripts the fake knows by name, and runs by their semantics: a lock's, a semaphore's, a read-write lock's. */
 export const KNOWN_SCRIPTS: readonly LuaScript[] = [
-  acquireScript,
-  extendScript,
-  releaseScript,
-  quietReleaseScript,
-  fenceScript,
-  inspectScript,
-  probeScript,
-  permitAcquireScript,
-  permitExtendScript,
-  permitReleaseScript,
-  quietPermitReleaseScript,
-  permitInspectScript,
-  readWriteAcquireScript,
-  readWriteInspectScript,
+  acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript, probeScript,
+  permitAcquireScript, permitExtendScript, permitReleaseScript, quietPermitReleaseScript, permitInspectScript,
+  readWriteAcquireScript, readWriteInspectScript,
 ];
 
 /** A refused connection, as a client reports a node that is down. */
@@ -281,42 +270,38 @@ export class FakeNode implements RedisAdapter {
     }
     const ttlMs = script === 'release' ? 0 : parseTtl(ttlArg);
     const { keyspace } = this;
-    switch (script) {
-      case 'acquire': {
-        // With fencing, the counter keys follow the resource keys.
-        const isFencing = args[3] === '1';
-        const resourceKeys = isFencing ? keys.slice(0, keys.length / 2) : keys;
-        // In key order, the first key that is neither missing nor ours decides: another owner's lock or a
-        // foreign key. Keys that already hold our token count as granted (the script ran before for this attempt).
-        const missing: string[] = [];
-        for (const key of resourceKeys) {
-          const state = this.#lockKeyState(key, token);
-          if (state === 'foreign') return -2;
-          if (state === 'held') return 0;
-          if (state === 'missing') missing.push(key);
-        }
-        if (missing.length > 0 && isInsideRestartGrace(keyspace, Number(args[2] ?? 0))) return -1;
-        const counters = keys.slice(resourceKeys.length).map((key) => this.#counterAt(key));
-        if (counters.includes('foreign')) return -2;
-        for (const key of missing) keyspace.set(key, token, ttlMs);
-        return isFencing ? [1, Math.max(0, ...(counters as number[]))] : 1;
+    if (script === 'acquire') {
+      // With fencing, the counter keys follow the resource keys.
+      const isFencing = args[3] === '1';
+      const resourceKeys = isFencing ? keys.slice(0, keys.length / 2) : keys;
+      // In key order, the first key that is neither missing nor ours decides: another owner's lock or a
+      // foreign key. Keys that already hold our token count as granted (the script ran before for this attempt).
+      const missing: string[] = [];
+      for (const key of resourceKeys) {
+        const state = this.#lockKeyState(key, token);
+        if (state === 'foreign') return -2;
+        if (state === 'held') return 0;
+        if (state === 'missing') missing.push(key);
       }
-      case 'extend': {
-        // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).
-        const states = keys.map((key) => this.#lockKeyState(key, token));
-        if (states.includes('held') || states.includes('foreign')) return 0;
-        const missing = states.filter((state) => state === 'missing').length;
-        if (missing > 0 && args[2] !== '1') return 2;
-        for (const key of keys) keyspace.set(key, token, ttlMs);
-        return missing > 0 ? 2 : 1;
-      }
-      case 'release': {
-        // A key of another type is never ours, and is left alone (the script reads it with pcall).
-        let deleted = 0;
-        for (const key of keys) if (keyspace.peek(key)?.type === 'string' && keyspace.get(key) === token) deleted += keyspace.delete(key);
-        return deleted;
-      }
+      if (missing.length > 0 && isInsideRestartGrace(keyspace, Number(args[2] ?? 0))) return -1;
+      const counters = keys.slice(resourceKeys.length).map((key) => this.#counterAt(key));
+      if (counters.includes('foreign')) return -2;
+      for (const key of missing) keyspace.set(key, token, ttlMs);
+      return isFencing ? [1, Math.max(0, ...(counters as number[]))] : 1;
     }
+    if (script === 'extend') {
+      // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).
+      const states = keys.map((key) => this.#lockKeyState(key, token));
+      if (states.includes('held') || states.includes('foreign')) return 0;
+      const missing = states.filter((state) => state === 'missing').length;
+      if (missing > 0 && args[2] !== '1') return 2;
+      for (const key of keys) keyspace.set(key, token, ttlMs);
+      return missing > 0 ? 2 : 1;
+    }
+    // The release script. A key of another type is never ours, and is left alone (the script reads it with pcall).
+    let deleted = 0;
+    for (const key of keys) if (keyspace.peek(key)?.type === 'string' && keyspace.get(key) === token) deleted += keyspace.delete(key);
+    return deleted;
   }
 
   /** What a resource key is to the owner of `token`: neither missing nor ours, it is another owner's lock only if a string with a TTL. */

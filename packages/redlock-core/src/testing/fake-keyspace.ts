@@ -11,14 +11,10 @@ export type FakeKeyType = 'string' | 'hash' | 'list' | 'set' | 'zset';
  * The clock a server expires keys by. A `Clock` (the core's, or a test's virtual one) is one; a simulation passes a drifting or jumping
  * view of it, since Redis expires keys by its own clock.
  */
-export interface ServerClock {
-  now(): number;
-}
+export interface ServerClock { now(): number }
 
 /** How a server comes back after a crash: with its data (AOF with fsync always) or empty. */
-export interface RestartOptions {
-  readonly persistence: boolean;
-}
+export interface RestartOptions { readonly persistence: boolean }
 
 /** One key: its type, a string's value (`''` for other types), a hash's fields, and its expiry on the server's clock. */
 interface Entry {
@@ -171,10 +167,8 @@ export class FakeKeyspace {
   /** The entry of a key that has not expired; drops it once expired, as Redis does on access. */
   #live(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
-    if (entry !== undefined && this.#clock.now() >= entry.expiresAtMs) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return entry;
+    if (entry === undefined || this.#clock.now() < entry.expiresAtMs) return entry;
+    this.#entries.delete(key);
+    return undefined;
   }
 }

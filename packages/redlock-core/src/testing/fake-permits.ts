@@ -125,11 +125,8 @@ function isSemaphoreHash(keyspace: FakeKeyspace, key: string, fields: ReadonlyMa
   const limit = luaNumber(fields.get('limit'));
   if (limit === undefined || !Number.isInteger(limit) || limit < 1) return false;
   for (const [field, value] of fields) {
-    if (field === 'limit') continue;
-    if (field === 'i') {
-      if (!/^\d+:\d+:./s.test(value)) return false;
-      continue;
-    }
+    if (field === 'i' && !/^\d+:\d+:./s.test(value)) return false;
+    if (field === 'limit' || field === 'i') continue;
     const slot = Number(field);
     if (!Number.isInteger(slot) || slot < 1 || slot > limit || String(slot) !== field || !isEntry(value)) return false;
   }
@@ -268,9 +265,8 @@ function inspectReadWrite(keyspace: FakeKeyspace, key: string, now: number): unk
 }
 
 /**
- * What the inspect scripts report of a hash's live entries, without any token: for each field that `nameOf`
- * names, its name, the opaque holder id (the first 12 hex digits of the SHA1 of the holder) and the
- * milliseconds it has left.
+ * What the inspect scripts report of a hash's live entries, without any token: for each field that `nameOf` names, its
+ * name, the opaque holder id (the first 12 hex digits of the SHA1 of the holder) and the milliseconds it has left.
  */
 function liveEntries(fields: ReadonlyMap<string, string>, now: number, nameOf: (field: string) => string | number | undefined): (string | number)[] {
   const reply: (string | number)[] = [];
