@@ -2,7 +2,8 @@
 // separate processes would have, share a semaphore of limit 3 on 5 local nodes; each takes a permit, holds
 // it about 1 ms (a 1 ms timer), releases it and asks again, for a window. Every library runs at its
 // documented defaults: redlock-core's `semaphore().acquire()`, redis-semaphore's `RedlockSemaphore` and
-// `RedlockMultiSemaphore` (1 permit of 3). Contenders run one after the other in each round, the order
+// `RedlockMultiSemaphore` (1 permit of 3); redlock-core also as its README configures a pool whose workers
+// take a permit again at once (no release notifications, 50 timed retries). Contenders run one after the other in each round, the order
 // rotating; each figure is the median over the rounds. Run after `pnpm run build`.
 // Usage: node bench/scripts/semaphore.mjs [--rounds=5] [--window-ms=3000] [--workers=8] [--limit=3]
 //
@@ -33,6 +34,19 @@ const CONTENDERS = {
   'redlock-core': (clients) => {
     const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
     const semaphore = redlock.semaphore('bench:semaphore', { limit: LIMIT });
+    return {
+      acquire: async () => {
+        const permit = await semaphore.acquire(TTL_MS);
+        return () => permit.release();
+      },
+      close: () => redlock.close(),
+    };
+  },
+  // The core README's configuration for a pool whose workers take a permit again at once: no wake-ups,
+  // and timed retries for about 10 s, as long as redis-semaphore waits by default.
+  'redlock-core, notifications: false, retryCount: 50': (clients) => {
+    const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client, { notifications: false })), { retryCount: 50 });
+    const semaphore = redlock.semaphore('bench:semaphore-polling', { limit: LIMIT });
     return {
       acquire: async () => {
         const permit = await semaphore.acquire(TTL_MS);
