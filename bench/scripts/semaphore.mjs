@@ -3,8 +3,9 @@
 // it about 1 ms (a 1 ms timer), releases it and asks again, for a window. Every library runs at its
 // documented defaults: redlock-core's `semaphore().acquire()`, redis-semaphore's `RedlockSemaphore` and
 // `RedlockMultiSemaphore` (1 permit of 3); redlock-core also as its README configures a pool whose workers
-// take a permit again at once (no release notifications, 50 timed retries). Contenders run one after the other in each round, the order
-// rotating; each figure is the median over the rounds. Run after `pnpm run build`.
+// take a permit again at once (no release notifications, 50 timed retries). Contenders run one after the
+// other in each round, the order rotating; each figure is the median over the rounds. Run after `pnpm run
+// build`.
 // Usage: node bench/scripts/semaphore.mjs [--rounds=5] [--window-ms=3000] [--workers=8] [--limit=3]
 //
 // Figures, over the acquisitions that resolved within the window:
@@ -29,32 +30,28 @@ const WORKERS = Number(flags.workers ?? 8);
 const LIMIT = Number(flags.limit ?? 3);
 const TTL_MS = 10_000;
 
+/**
+ * redlock-core's semaphore at `key` for one worker on its own clients, its adapters given `adapterOptions`
+ * and its `Redlock` the `options`.
+ */
+const coreSemaphore = (key, adapterOptions, options) => (clients) => {
+  const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client, adapterOptions)), options);
+  const semaphore = redlock.semaphore(key, { limit: LIMIT });
+  return {
+    acquire: async () => {
+      const permit = await semaphore.acquire(TTL_MS);
+      return () => permit.release();
+    },
+    close: () => redlock.close(),
+  };
+};
+
 /** Each contender makes, for one worker on its own clients, a function that takes a permit and returns its release. */
 const CONTENDERS = {
-  'redlock-core': (clients) => {
-    const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
-    const semaphore = redlock.semaphore('bench:semaphore', { limit: LIMIT });
-    return {
-      acquire: async () => {
-        const permit = await semaphore.acquire(TTL_MS);
-        return () => permit.release();
-      },
-      close: () => redlock.close(),
-    };
-  },
+  'redlock-core': coreSemaphore('bench:semaphore', {}, {}),
   // The core README's configuration for a pool whose workers take a permit again at once: no wake-ups,
   // and timed retries for about 10 s, as long as redis-semaphore waits by default.
-  'redlock-core, notifications: false, retryCount: 50': (clients) => {
-    const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client, { notifications: false })), { retryCount: 50 });
-    const semaphore = redlock.semaphore('bench:semaphore-polling', { limit: LIMIT });
-    return {
-      acquire: async () => {
-        const permit = await semaphore.acquire(TTL_MS);
-        return () => permit.release();
-      },
-      close: () => redlock.close(),
-    };
-  },
+  'redlock-core, notifications: false, retryCount: 50': coreSemaphore('bench:semaphore-polling', { notifications: false }, { retryCount: 50 }),
   'redis-semaphore RedlockSemaphore': (clients) => ({
     acquire: async () => {
       const semaphore = new RedlockSemaphore(clients, 'bench:rs-semaphore', LIMIT, { lockTimeout: TTL_MS });
