@@ -16,7 +16,7 @@ Logger.setLoggerConfig('error');
 const nodes = await Promise.all(
   urls.map(async (url) => {
     const { hostname: host, port } = new URL(url);
-    const notifications = new GlideReleaseNotifications({ keyPrefix: 'lock:' });
+    const notifications = new GlideReleaseNotifications();
     const client = await GlideClient.createClient({
       addresses: [{ host, port: Number(port) }],
       requestTimeout: 2_000,

@@ -5,11 +5,7 @@ import { connectGlideClients } from './glide-clients.js';
 
 /** The per-node timeout of a far node (S4), in milliseconds: as the `redlock-core` contender. */
 const FAR_NODE_TIMEOUT_MS = 100;
-/**
- * The `keyPrefix` of its `Redlock` and notifications. A GLIDE client subscribes to a pattern, so without a
- * prefix of its own it would hear every other contender's releases on the shared nodes (`redlock:released:*`)
- * and spend the bench process's CPU on them while the others are measured.
- */
+/** The `keyPrefix` of its `Redlock`, so that its keys never meet the other contenders' on the shared nodes. */
 const KEY_PREFIX = 'glide:';
 
 /**
@@ -24,7 +20,7 @@ export const redlockCoreGlide: ContenderDefinition = {
   client: 'glide',
   packageName: 'redlock-core (this repo) + redlock-glide-adapter, @valkey/valkey-glide 2.5',
   async create({ clients: ioredisClients, retry, farNodeIndex }) {
-    const notifications = ioredisClients.map(() => new GlideReleaseNotifications({ keyPrefix: KEY_PREFIX }));
+    const notifications = ioredisClients.map(() => new GlideReleaseNotifications());
     let redlock: Redlock | undefined;
     const clients = await connectGlideClients(
       ioredisClients,

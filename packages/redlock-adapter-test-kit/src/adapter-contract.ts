@@ -238,8 +238,8 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
     it('delivers messages to every listener while subscribed, and stops after the last unsubscribes (when it can subscribe)', async () => {
       const { subscribe } = adapter;
       if (subscribe === undefined) return; // Checked by the test above: no subscribe capability at all.
-      const channel = `redlock:released:${key('channel')}`;
-      const control = `redlock:released:${key('control')}`;
+      const channel = `redlock:wake:${key('channel')}`;
+      const control = `redlock:wake:${key('control')}`;
       const publish = (name: string): Promise<unknown> => nodes.command(0, ['PUBLISH', name, '1']);
       const received: string[] = [];
       const controlled: string[] = [];
@@ -274,7 +274,7 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
     it('subscribes the same callback twice as two listeners, each ended by its own unsubscribe (when it can subscribe)', async () => {
       const { subscribe } = adapter;
       if (subscribe === undefined) return;
-      const channel = `redlock:released:${key('twice')}`;
+      const channel = `redlock:wake:${key('twice')}`;
       let count = 0;
       const onMessage = (): void => {
         count += 1;
@@ -298,7 +298,7 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       const connectionCount = async (): Promise<number> => String(await nodes.command(0, ['CLIENT', 'LIST'])).trim().split('\n').length;
       // With the adapter's client connected, and this suite's own connections; the count itself is one of them.
       const before = await connectionCount();
-      const unsubscribe = await subscribe.call(fresh, `redlock:released:${key('close')}`, () => undefined);
+      const unsubscribe = await subscribe.call(fresh, `redlock:wake:${key('close')}`, () => undefined);
       await unsubscribe();
       await fresh.close?.();
       // What the adapter opened for its subscriptions (a connection of its own) is closed once close() resolved;

@@ -12,8 +12,7 @@ const DEFAULT_REDIS_PORT = '6379';
  *
  * @param list - The URLs, separated by commas.
  * @param source - Where the list came from, for the message: `--nodes` or `REDLOCK_NODES`.
- * @returns The URLs, trimmed, in the order given (the order picks each resource's lead node, so keep it
- *   the same on every machine).
+ * @returns The URLs, trimmed, in the order given.
  * @throws {@link ConfigurationError} for an empty list, a URL that does not parse or is not a Redis URL,
  *   or the same node twice. Messages never show a password.
  *

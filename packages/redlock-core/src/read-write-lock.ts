@@ -44,7 +44,7 @@ export class ReadWriteLock {
    * Takes the lock for reading for `ttlMs`, waiting while a writer holds it or waits for it: each attempt
    * asks every node at once with a fresh token and succeeds the moment a quorum admitted it with validity
    * left; a failed attempt removes what it wrote, and the next follows after `retryDelayMs` ±
-   * `retryJitterMs`, or at once when a release is announced by the nodes (using up no retry).
+   * `retryJitterMs`, or at once when a node wakes this process at a release (using up no retry).
    *
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
    * @returns The held {@link ReadWriteHandle}, `mode` `'read'`.

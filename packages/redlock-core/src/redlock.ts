@@ -87,8 +87,8 @@ export class Redlock {
    * A queued call counts joining as its first try and, as a retry, each of its own retry pauses in which
    * no call of the queue acquired the lock: it gives up after about `retryCount × retryDelayMs` while the
    * lock stays held, never because the lock kept changing hands here. `retryCount: 0` (a single try) and
-   * re-entrant calls never queue. See the README's "Local wait queue". A release announced by the nodes
-   * wakes the head for an extra attempt that uses up no retry; announcements can be forged, so they never
+   * re-entrant calls never queue. See the README's "Local wait queue". A release wakes the next waiting
+   * process (its head) for an extra attempt that uses up no retry; wakes can be forged, so they never
    * postpone its timed retries, and after a woken attempt that failed the next waits at least 4 ms and
    * nine times that attempt's duration (see the README's "Prompt hand-off").
    *

@@ -46,8 +46,8 @@ export class Semaphore {
    * Takes `permits` permits (1 by default) for `ttlMs`, waiting while too few are free: each attempt asks
    * every node at once with a fresh token and succeeds the moment a quorum admitted it with validity left;
    * a failed attempt removes what it wrote, and the next follows after `retryDelayMs` ± `retryJitterMs`, or
-   * at once when a holder's release is announced by the nodes (such a woken attempt uses up no retry; after
-   * one that failed, announcements rest for at least 4 ms and nine times its duration, since anyone who can
+   * at once when a node wakes this process at a holder's release (such a woken attempt uses up no retry;
+   * after one that failed, wakes rest for at least 4 ms and nine times its duration, since anyone who can
    * PUBLISH on a node can send one). While it waits for more than 1 permit, others keep that many free for
    * it (see the class's order); when the call gives up, its intent is withdrawn and waiting requests woken.
    *

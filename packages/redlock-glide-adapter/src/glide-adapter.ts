@@ -8,7 +8,9 @@ export interface GlideAdapterOptions {
   /**
    * The release notifications whose `pubsubSubscriptions` the client was created with (see
    * {@link GlideReleaseNotifications}). With them the adapter has `subscribe`, and waiters in `acquire()`
-   * are woken the moment the lock is released instead of at their next retry timer ("prompt hand-off").
+   * are woken the moment the lock is released instead of at their next retry timer ("prompt hand-off"),
+   * but for one limit: a wake sent to a process that has stopped waiting is not passed on (see
+   * {@link GlideReleaseNotifications}).
    * At the first subscription the adapter checks, with the client's `getSubscriptions()`, that the client
    * really subscribes to their pattern; if not, every subscription rejects with an `Error` that says what
    * to configure, and one process warning (type `RedlockWarning`, code `REDLOCK_GLIDE_NOT_SUBSCRIBED`) is
@@ -72,11 +74,12 @@ const OPTION_NAMES: readonly string[] = ['notifications'] satisfies (keyof Glide
  */
 export class GlideAdapter implements RedisAdapter {
   /**
-   * Subscribes to a release channel; present only with `notifications`, which is how the core knows that
+   * Subscribes to a wake channel; present only with `notifications`, which is how the core knows that
    * this node can notify waiters. The client is subscribed already (to the pattern), so this only adds a
-   * listener of its own: the same callback subscribed twice is two listeners, each removed by its own
-   * unsubscribe. Rejects when the channel is outside the pattern (another `keyPrefix`), or when the
-   * client was not created with the notifications' `pubsubSubscriptions`.
+   * listener of its own, called for messages on exactly `channel`: the same callback subscribed twice is
+   * two listeners, each removed by its own unsubscribe. Rejects when the channel is outside the pattern
+   * (not a wake channel), or when the client was not created with the notifications'
+   * `pubsubSubscriptions`.
    */
   declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
@@ -130,7 +133,7 @@ export class GlideAdapter implements RedisAdapter {
     let problem: Promise<string | undefined> | undefined;
     this.subscribe = async (channel, onMessage) => {
       if (!notifications.covers(channel)) {
-        throw new Error(`Cannot subscribe to "${channel}": the client's release notifications cover ${notifications.pattern} only (check their \`keyPrefix\`)`);
+        throw new Error(`Cannot subscribe to "${channel}": the client's release notifications cover ${notifications.pattern} only`);
       }
       problem ??= subscriptionProblemOf(client, notifications.pattern).then(
         (found) => {

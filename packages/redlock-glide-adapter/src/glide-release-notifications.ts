@@ -1,13 +1,13 @@
 import { GLIDE_PATTERN_MODE } from './glide-client.js';
 
 /**
- * The start of every release channel, as the core builds it (`releaseChannelOf` in redlock-core's
- * `scripts/release.ts`): the release script publishes on this prefix followed by the key. The core does
- * not export it, so it is repeated here; an integration test checks a real release arrives on it.
+ * The start of every wake channel, as the core builds it (`WAKE_CHANNEL_PREFIX` in redlock-core's
+ * `scripts/wake-queue.ts`): a release wakes the next waiting process on this prefix followed by that
+ * process's queue member. The core does not export it, so it is repeated here; a unit test compares the two.
  */
-export const RELEASE_CHANNEL_PREFIX = 'redlock:released:';
+export const WAKE_CHANNEL_PREFIX = 'redlock:wake:';
 
-/** A message GLIDE hands to the pub/sub callback; only the channel is read (the release is the message). */
+/** A message GLIDE hands to the pub/sub callback; only the channel is read (the wake is the message). */
 export interface GlidePubSubMessage {
   /** The channel the message was published on: a string, or a Buffer with the `Bytes` decoder. */
   readonly channel: string | Uint8Array;
@@ -21,7 +21,7 @@ export interface GlidePubSubMessage {
 export interface GlidePubSubSubscriptions {
   /** One pattern, under GLIDE's `PubSubChannelModes.Pattern` (1) for standalone and cluster clients alike. */
   readonly channelsAndPatterns: {
-    /** The one pattern, e.g. `redlock:released:*`. */
+    /** The one pattern, `redlock:wake:*`. */
     readonly [GLIDE_PATTERN_MODE]: Set<string>;
   };
   /** Called by GLIDE for every message on the pattern. */
@@ -31,15 +31,19 @@ export interface GlidePubSubSubscriptions {
 /** Options of {@link GlideReleaseNotifications}. */
 export interface GlideReleaseNotificationsOptions {
   /**
-   * The `keyPrefix` of the `Redlock`s that use the client, so that the client hears only their releases
-   * (`redlock:released:<keyPrefix>*`) instead of every Redlock's on the node. Any string; glob characters
-   * in it are escaped.
-   * @defaultValue `''`: every release channel, `redlock:released:*`
+   * Ignored: accepted (as a string) so that code written for earlier versions still runs. It narrowed the
+   * pattern to the release channels of one `Redlock` key prefix; a wake channel names a waiting process,
+   * not a key, so there is nothing left to narrow.
+   * @deprecated Leave it out: the client subscribes to `redlock:wake:*` whatever it is.
+   * @defaultValue `''`
    */
   readonly keyPrefix?: string;
 }
 
-/** The listeners of one client's release channels; messages from GLIDE's callback are dispatched here. */
+/**
+ * The listeners of one client's wake channels; messages from GLIDE's callback are dispatched here, each to
+ * the listeners of its own channel only (the pattern brings the client every wake on the node).
+ */
 export class ChannelListeners {
   readonly #listeners = new Map<string, Set<() => void>>();
 
@@ -78,9 +82,17 @@ export function channelListenersOf(notifications: GlideReleaseNotifications): Ch
  * callback when the client is created, and delivers pub/sub messages only over RESP3 (its default), so the
  * adapter cannot subscribe later as other adapters do: create this first, put its
  * {@link GlideReleaseNotifications.pubsubSubscriptions} in the client's configuration, and give it to the
- * {@link GlideAdapter} of that client. The client then holds one pattern subscription to the release
- * channels (`redlock:released:<keyPrefix>*`) on the connection it already has (RESP3 lets one connection
- * carry commands and messages), and the adapter hands each release to the waiters of that channel.
+ * {@link GlideAdapter} of that client. The client then holds one pattern subscription to the wake
+ * channels (`redlock:wake:*`) on the connection it already has (RESP3 lets one connection carry commands
+ * and messages), and the adapter hands each wake to the waiters of its channel, dropping the others.
+ *
+ * A wake channel names one waiting process (`redlock:wake:<its queue member>`), which GLIDE cannot know
+ * when the client is created, hence the pattern. The node counts a pattern subscriber as a receiver of
+ * every wake, so a release cannot see that the process it wakes stopped waiting, and wakes nobody behind
+ * it: with GLIDE, a wake sent to a process that has stopped waiting is not passed on; waiters behind it
+ * wake at their retry timer. That holds on every node a client with these notifications is connected to,
+ * for the waiters of every client there, GLIDE or not. (A wake that comes while the core still keeps the
+ * process's subscription, briefly after its last waiter left, is passed on.)
  *
  * One object per client: the adapter refuses an object already given to an adapter of another client.
  *
@@ -89,7 +101,7 @@ export function channelListenersOf(notifications: GlideReleaseNotifications): Ch
  * import { GlideClient } from '@valkey/valkey-glide';
  * import { GlideAdapter, GlideReleaseNotifications } from 'redlock-glide-adapter';
  *
- * const notifications = new GlideReleaseNotifications({ keyPrefix: 'lock:' });
+ * const notifications = new GlideReleaseNotifications();
  * const client = await GlideClient.createClient({
  *   addresses: [{ host: 'redis-a', port: 6379 }],
  *   requestTimeout: 2_000,
@@ -99,13 +111,13 @@ export function channelListenersOf(notifications: GlideReleaseNotifications): Ch
  * ```
  */
 export class GlideReleaseNotifications {
-  /** The glob pattern the client subscribes to, e.g. `redlock:released:lock:*`. */
+  /** The glob pattern the client subscribes to: `redlock:wake:*`. */
   readonly pattern: string;
   /** The value for the client configuration's `pubsubSubscriptions`: the pattern and the callback. */
   readonly pubsubSubscriptions: GlidePubSubSubscriptions;
 
   /**
-   * @param options - See {@link GlideReleaseNotificationsOptions}.
+   * @param options - See {@link GlideReleaseNotificationsOptions}; `keyPrefix` is ignored.
    * @throws `TypeError` if `options` is not an object, has an unknown option, or `keyPrefix` is not a string.
    */
   constructor(options: GlideReleaseNotificationsOptions = {}) {
@@ -121,7 +133,7 @@ export class GlideReleaseNotifications {
     }
     const listeners = new ChannelListeners();
     LISTENERS.set(this, listeners);
-    this.pattern = `${RELEASE_CHANNEL_PREFIX}${escapeGlob(keyPrefix)}*`;
+    this.pattern = `${WAKE_CHANNEL_PREFIX}*`;
     this.pubsubSubscriptions = {
       channelsAndPatterns: { [GLIDE_PATTERN_MODE]: new Set([this.pattern]) },
       callback: (message) => listeners.dispatch(channelNameOf(message.channel)),
@@ -130,22 +142,11 @@ export class GlideReleaseNotifications {
 
   /** Whether a message published on `channel` reaches the client through {@link GlideReleaseNotifications.pattern}. */
   covers(channel: string): boolean {
-    return globMatches(this.pattern, channel);
+    return channel.startsWith(WAKE_CHANNEL_PREFIX);
   }
 }
 
 /** `channel` as a string, from a string or the Buffer of the `Bytes` decoder. */
 function channelNameOf(channel: string | Uint8Array): string {
   return typeof channel === 'string' ? channel : Buffer.from(channel).toString();
-}
-
-/** `text` with Redis glob characters (`*`, `?`, `[`, `]`, `\`) escaped, so it matches only itself. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-/** Whether `text` matches `pattern`, a literal text with escapes followed by one `*`, as this file builds it. */
-function globMatches(pattern: string, text: string): boolean {
-  const literal = pattern.slice(0, -1).replace(/\\(.)/g, '$1');
-  return text.startsWith(literal);
 }

@@ -2,7 +2,6 @@ import type { OwnedSubscriberLease, RedisAdapter, Unsubscribe } from 'redlock-co
 import { CoalescedWrites } from './coalesced-writes.js';
 import type { DuplicableClient, IoredisClient, SubscriberClient } from './ioredis-client.js';
 import { ownedSubscriberOf } from './owned-subscriber.js';
-import { publishedChannelOf } from './release-channel.js';
 import { subscriptionRegistryOf } from './subscription-registry.js';
 
 /** Options of an {@link IoredisAdapter}. */
@@ -21,7 +20,7 @@ export interface IoredisAdapterOptions {
    * subscriber mode can run nothing else, so it must not be `client` itself. The adapter never closes it.
    * Several adapters to the same node (e.g. one per `Redlock`) may share one subscriber: they share its
    * subscriptions, counted per channel, and one `'message'` listener on it. Its own `keyPrefix` does not
-   * matter (ioredis prefixes no channel); `client`'s does, see {@link IoredisAdapter}.
+   * matter: ioredis prefixes no channel.
    * @defaultValue none: for a `Redis`, the adapter opens its own (see {@link IoredisAdapter}); a `Cluster`
    * subscribes itself
    */
@@ -56,10 +55,10 @@ export interface IoredisAdapterOptions {
  * queue on, named `redlock-subscriber`) at the first wait, closes it 5 s after its last subscription ended,
  * when `client` ends, or at the {@link IoredisAdapter.close} of the last adapter over `client` (every
  * adapter over one client shares it), and opens it again when needed. A `Cluster` already subscribes on a connection of its own, which ioredis keeps and moves to
- * another node when one fails; the release script PUBLISHes, which a cluster broadcasts to every node, so
- * that connection hears every release. `notifications: false` turns it off; `subscriber` brings your own.
- * With an ioredis `keyPrefix` the scripts publish on channels of the prefixed keys: the adapter subscribes
- * to those.
+ * another node when one fails; a release script's wake is a PUBLISH, which a cluster broadcasts to every
+ * node, so that connection hears every wake. `notifications: false` turns it off; `subscriber` brings your
+ * own. The channels are passed through as the core names them: a wake channel holds no key, so an ioredis
+ * `keyPrefix` changes none of them.
  *
  * For a lock client, make an unreachable node fail fast, and keep the offline queue so that a lock taken
  * right after creating the clients waits for them to connect: `maxRetriesPerRequest: 0` fails every
@@ -89,9 +88,10 @@ export interface IoredisAdapterOptions {
  */
 export class IoredisAdapter implements RedisAdapter {
   /**
-   * Subscribes to a release channel; present unless `notifications` is `false`, which is how the core knows
-   * that this node can notify waiters. Subscriptions are counted per subscriber connection, across every
-   * adapter that shares it: one SUBSCRIBE per channel, and UNSUBSCRIBE only after the last listener.
+   * Subscribes to a channel (the core's wake channels), passed to the client unchanged; present unless
+   * `notifications` is `false`, which is how the core knows that this node can notify waiters.
+   * Subscriptions are counted per subscriber connection, across every adapter that shares it: one
+   * SUBSCRIBE per channel, and UNSUBSCRIBE only after the last listener.
    * Rejects once the adapter is closed. With `notifications: false` the adapter has no `subscribe` member
    * at all (it is `declare`d, so no field is emitted).
    */
@@ -141,7 +141,7 @@ export class IoredisAdapter implements RedisAdapter {
       if (this.#isClosed) {
         return Promise.reject(new Error(`Cannot subscribe to "${channel}": this IoredisAdapter was closed`));
       }
-      return subscribeOnNode(publishedChannelOf(channel, keyPrefixOf(client)), onMessage);
+      return subscribeOnNode(channel, onMessage);
     };
   }
 
@@ -218,13 +218,6 @@ export class IoredisAdapter implements RedisAdapter {
       return Promise.reject(error);
     }
   }
-}
-
-/** The ioredis `keyPrefix` of `client`, or `''`. */
-function keyPrefixOf(client: IoredisClient): string {
-  // Optional chaining: a stand-in client may have no options at all.
-  const keyPrefix: unknown = client.options?.keyPrefix;
-  return typeof keyPrefix === 'string' ? keyPrefix : '';
 }
 
 /** Whether `value` has the members of a client that can subscribe. */

@@ -18,7 +18,7 @@ export interface SubscriberClient {
 
 /**
  * An ioredis (5 or 6) or iovalkey `Redis` or `Cluster`, as the adapter uses it: `evalsha` and `eval` for
- * the lock scripts, `set` for the usual lock, `options.keyPrefix` to find the channels the scripts publish on, and what it needs to
+ * the lock scripts, `set` for the usual lock, `options` to refuse `stringNumbers`, and what it needs to
  * subscribe (a `Cluster` directly; a `Redis` through a `duplicate()` of itself).
  */
 export interface IoredisClient extends SubscriberClient {
@@ -26,9 +26,16 @@ export interface IoredisClient extends SubscriberClient {
   readonly isCluster: boolean;
   /** The connection state; `'end'` once the client was quit or gave up reconnecting. */
   readonly status: string;
-  /** The client's options: `keyPrefix` is read (ioredis puts it before every key, not before channels), and `stringNumbers` refused. */
+  /**
+   * The client's options: a client with `stringNumbers` is refused, and the subscriber connection the
+   * adapter opens is named after `connectionName`.
+   */
   readonly options: {
-    /** Put by ioredis before every key of a command (not before channels). */
+    /**
+     * Put by ioredis before every key of a command, the lock scripts' included, so the scripts name each
+     * wait queue after the prefixed key; never before a channel, and no wake channel holds a key. The
+     * adapter does not read it.
+     */
     readonly keyPrefix?: string | undefined;
   };
   /**

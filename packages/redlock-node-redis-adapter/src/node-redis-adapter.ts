@@ -50,10 +50,10 @@ export interface NodeRedisAdapterOptions {
  * a subscriber connection of its own (`client.duplicate()`, named `redlock-subscriber`, then `connect()`)
  * at the first wait, closes it 5 s after its last subscription ended, when `client` ends (`close()`,
  * `quit()`, `destroy()`), or at the {@link NodeRedisAdapter.close} of the last adapter over `client` (every
- * adapter over one client shares it), and opens it again when needed. A cluster
- * client subscribes on a connection it keeps for pub/sub itself; the release script PUBLISHes, which a
- * cluster broadcasts to every node, so that connection hears every release. `notifications: false` turns
- * it off; `subscriber` brings your own.
+ * adapter over one client shares it), and opens it again when needed. A cluster client subscribes on a
+ * connection it keeps for pub/sub itself; a release script's wake is a PUBLISH, which a cluster broadcasts
+ * to every node, so that connection hears every wake. `notifications: false` turns it off; `subscriber`
+ * brings your own.
  *
  * For a lock client, make an unreachable node fail fast: by default node-redis queues commands while it
  * reconnects (`disableOfflineQueue: false`), so the core's per-node timeout is what ends the wait; with
@@ -87,7 +87,7 @@ export interface NodeRedisAdapterOptions {
  */
 export class NodeRedisAdapter implements RedisAdapter {
   /**
-   * Subscribes to a release channel; present unless `notifications` is `false` (or the client can neither
+   * Subscribes to a channel (the core's wake channels); present unless `notifications` is `false` (or the client can neither
    * subscribe nor be duplicated), which is how the core knows that this node can notify waiters. Each call
    * adds a listener of its own, so the same callback subscribed twice is two listeners, each removed by
    * its own unsubscribe; node-redis sends one SUBSCRIBE per channel and connection, and UNSUBSCRIBE after

@@ -19,8 +19,8 @@ export interface NodeRedisCluster {
 }
 
 /**
- * A listener the adapter adds: it reads neither the message nor the channel (a release notification is
- * the message itself), so it fits every node-redis listener type, strings or Buffers alike.
+ * A listener the adapter adds: it reads neither the message nor the channel (a wake is the message
+ * itself), so it fits every node-redis listener type, strings or Buffers alike.
  */
 export type NodeRedisMessageListener = () => void;
 

@@ -28,7 +28,7 @@ export const REDLOCK_ATTRIBUTES = {
   attempts: 'redlock.attempts',
   /** One attempt's number, 1 for the first. */
   attemptNumber: 'redlock.attempt.number',
-  /** Whether an attempt asked the lead node alone first (a waiter woken by a release). */
+  /** Whether an attempt asked one node alone first: the node whose wake started it (a waiter woken by a release). */
   asksLeadFirst: 'redlock.attempt.asks_lead_first',
   /** How a call ended: `'acquired'` or `'failed'` for an acquisition; an attempt's own outcome on its span. */
   outcome: 'redlock.outcome',

@@ -128,7 +128,7 @@ export function callSignalOf(
 export async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal | undefined): Promise<H> {
   const log = new AttemptLog<F>();
   try {
-    const result = await contender.attempt(1, undefined);
+    const result = await contender.attempt(1, undefined, '');
     if (typeof result !== 'string' && contender.isHeld(result)) return result;
     if (typeof result !== 'string') log.add(result);
     signal?.throwIfAborted();
@@ -162,15 +162,15 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
   }
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
-  async attempt(attemptNumber: number, leadNodeIndex: number | undefined): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
+  async attempt(attemptNumber: number, leadNodeIndex: number | undefined, ticket: string): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
     const set = this.#set;
     const request = this.#request;
     let outcome: Lock | AcquireAttempt | 'held-at-lead';
     if (leadNodeIndex !== undefined || isTraced('attempt')) {
-      outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex, this.#isSingleTry);
+      outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex, this.#isSingleTry, ticket);
     } else {
       // The usual attempt, its vote awaited here: no promise of its outcome in between.
-      const attempt = new Attempt(set, request, attemptNumber).sendToEveryNode();
+      const attempt = new Attempt(set, request, attemptNumber, ticket).sendToEveryNode();
       const concluded = attempt.conclude(await attempt.decided(), this.#isSingleTry);
       outcome = concluded instanceof Lock ? concluded : await concluded;
     }

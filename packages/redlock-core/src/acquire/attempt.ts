@@ -19,9 +19,10 @@ import { createLockToken } from '../base/token.js';
 
 /**
  * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
- * `leadNodeIndex` (a woken attempt), that node is asked alone first, and `'held-at-lead'` means it refused
- * because the lock is held there: nothing was set anywhere, and no other node was asked. A node that
- * replied with a setup mistake (`misconfigurationOf`) fails the attempt. Traced on `redlock-core.attempt`.
+ * `leadNodeIndex` (a woken attempt: the node that woke it), that node is asked alone first, and
+ * `'held-at-lead'` means it refused because the lock is held there: nothing was set anywhere, and no other
+ * node was asked. A node that replied with a setup mistake (`misconfigurationOf`) fails the attempt.
+ * `ticket` is a waiting call's queue ticket (see {@link Attempt}). Traced on `redlock-core.attempt`.
  */
 export function runAttempt(
   set: NodeSet,
@@ -29,13 +30,14 @@ export function runAttempt(
   attemptNumber: number,
   leadNodeIndex: number | undefined,
   isSingleTry = false,
+  ticket = '',
 ): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isTraced('attempt')) return new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, undefined);
+  if (!isTraced('attempt')) return new Attempt(set, request, attemptNumber, ticket).run(leadNodeIndex, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
-  return traceAttempt(traced, () => new Attempt(set, request, attemptNumber).run(leadNodeIndex, isSingleTry, timing), (outcome): AttemptTraceResult => {
+  return traceAttempt(traced, () => new Attempt(set, request, attemptNumber, ticket).run(leadNodeIndex, isSingleTry, timing), (outcome): AttemptTraceResult => {
     const elapsedMs = options.clock.now() - start;
     if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
     if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
@@ -73,14 +75,17 @@ export class Attempt {
   readonly #fence: Fence | undefined;
   readonly #scriptKeys: readonly string[];
   readonly #parseReply: (reply: unknown) => AcquireStatus;
+  /** A waiting call's queue ticket: a refused node queues it for a wake (see wake-queue.ts); `''` for none. */
+  readonly #ticket: string;
   /**
    * The signal that may cut the vote short; never the Redlock's own (a call without a signal or `waitMs`):
    * `close()` rejects the call through its guard, which releases what this attempt wins: one listener less.
    */
   readonly #cutSignal: AbortSignal | undefined;
 
-  constructor(set: NodeSet, request: AcquireRequest, attemptNumber: number) {
+  constructor(set: NodeSet, request: AcquireRequest, attemptNumber: number, ticket = '') {
     const { clock } = set.options;
+    this.#ticket = ticket;
     const { keys, signal } = request;
     this.#set = set;
     this.#request = request;
@@ -114,14 +119,15 @@ export class Attempt {
     const { nodes, options } = this.#set;
     const { keys, ttlMs, fencing } = this.#request;
     const calls = this.calls;
-    const bySet = isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.#token, ttlMs) : undefined;
+    const ticket = this.#ticket;
+    const bySet = isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.#token, ttlMs, ticket) : undefined;
     let byScript: ScriptReader<AcquireStatus> | undefined;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;
       const reader =
         bySet !== undefined && canSetIfAbsent(node.adapter)
           ? bySet
-          : (byScript ??= new ScriptReader(acquireScript, this.#scriptKeys, acquireArgsOf(this.#token, ttlMs, options.restartGraceMs, fencing), this.#parseReply));
+          : (byScript ??= new ScriptReader(acquireScript, this.#scriptKeys, acquireArgsOf(this.#token, ttlMs, options.restartGraceMs, fencing, ticket), this.#parseReply));
       calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, this.#scriptKeys.length), reader, 'call', this.#start);
     }
     if (timing !== undefined) for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) timing.watch(nodeIndex, calls.outcomeOf(nodeIndex));
@@ -129,16 +135,15 @@ export class Attempt {
   }
 
   /**
-   * Asks the lead node alone first, then the others: `'held-at-lead'`, with no other node asked, when the
-   * lead refused because the lock is held there. Every node announces its own release, and the waiter
-   * listens to its lead node: woken by it, the lead node has deleted the previous owner's key, and the
-   * others have had it sent first (see `watch` in release-notifications.ts).
+   * Asks the node that woke the waiter alone first, then the others: `'held-at-lead'`, with no other node
+   * asked, when it refused because the lock is held there. A node wakes a waiter once it has deleted the
+   * previous owner's key, and the others have had the release sent at the same time.
    */
   async sendLeadFirst(leadNodeIndex: number, timing: AttemptTiming | undefined): Promise<'held-at-lead' | undefined> {
     const set = this.#set;
     const { ttlMs } = this.#request;
     const calls = this.calls;
-    const args = acquireArgsOf(this.#token, ttlMs, set.options.restartGraceMs, this.#request.fencing);
+    const args = acquireArgsOf(this.#token, ttlMs, set.options.restartGraceMs, this.#request.fencing, this.#ticket);
     // The script, which tells a lock held from a free one (a plain SET would not).
     const reader = new ScriptReader(acquireScript, this.#scriptKeys, args, this.#parseReply);
     const callOn = (nodeIndex: number): void => {
@@ -229,6 +234,7 @@ export class Attempt {
       keysExpireAt: start + ttlMs,
       expiresAt: Math.floor(this.#wallStart + elapsedMs + validity),
       written,
+      wakeTicket: this.#ticket,
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
       nodes: calls.outcomes.slice(),
     });
@@ -245,7 +251,7 @@ export class Attempt {
     const { keys, ttlMs } = this.#request;
     const set = this.#set;
     const calls = this.calls;
-    // No announcement: waiters blocked by a failed attempt retry on their timer, which keeps clients that
+    // No wake: waiters blocked by a failed attempt retry on their timer, which keeps clients that
     // split the nodes between them from waking each other in lockstep.
     const release: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
     const quorum = quorumOf(set.nodes.length);

@@ -7,10 +7,9 @@ export function retryDelayMs(baseMs: number, jitterMs: number, random: () => num
 }
 
 /**
- * The least wait, in milliseconds, after a woken attempt that failed; the wait is the longest of this, 9
- * times that attempt (woken attempts take at most a tenth of a waiter's time) and the crowd's share
- * (`KeyWatch.crowdRestMs`). Anyone who can PUBLISH can forge a wake: without a rest, a waiter would ask its
- * lead node as fast as it answers. Short enough that a hold handed on every few ms still wakes a waiter.
+ * The least rest, in milliseconds, after an attempt a node's wake started failed (the rest is the longer of
+ * this and 9 times that attempt): anyone who can PUBLISH can forge a wake, which must not make a waiter ask
+ * a node as fast as it answers. Short enough that a hold handed on every few ms still wakes a waiter.
  */
 export const WAKE_REST_MS = 4;
 

@@ -1,9 +1,10 @@
 // The one wait loop for every kind of hold (a lock, a semaphore's permits, a read-write lock's read or write
 // lock): take turns with this process's other waiters, then attempt on timed retries and at each wake.
 import type { Clock } from '../base/clock.js';
-import { longestNodeTimeoutMs, nodeDistanceMsFor } from '../nodes/node-latency.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
-import { leadNodeIndexOf, type ReleaseNotifications } from '../nodes/release-notifications.js';
+import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
+import type { NodeSet } from '../nodes/node-state.js';
+import type { ReleaseNotifications } from '../nodes/release-notifications.js';
+import { wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
 import { retryDelayMs, WAKE_REST_MS, WaitExpired } from './retry.js';
@@ -23,21 +24,25 @@ export interface WaitRequest extends RetrySettings {
 
 /**
  * One kind of hold as the wait loop sees it: `H` what an attempt that won yields, `F` a failed attempt,
- * and any string an attempt asked at its lead node alone, which found the resource taken there.
+ * and any string an attempt that asked the node that woke it alone, which found the resource taken there.
  */
 export interface Contender<H, F extends FailedAttempt> {
   /** The queue of this process's waiters for the same hold (see `WaitQueues.queueOf`). */
   readonly queueKeys: readonly string[];
-  /** The keys whose release announcements wake the waiter. */
+  /** The keys in whose wait queues on the nodes the waiter waits for a wake. */
   readonly keys: readonly string[];
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
-  /** One attempt; a woken one gets the lead node of `keys` (`leadNodeIndexOf`) to ask alone first, and stop there if taken. */
-  attempt(attemptNumber: number, leadNodeIndex: number | undefined): Promise<H | F | string>;
+  /**
+   * One attempt. A woken one gets the node that woke it (`leadNodeIndex`), to ask alone first and stop
+   * there if taken. `ticket`, the waiter's queue ticket, joins the wait queues where the attempt is
+   * refused (`''` for none: the nodes wake nobody then).
+   */
+  attempt(attemptNumber: number, leadNodeIndex: number | undefined, ticket: string): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
   isFinal(failure: F): boolean;
-  /** Whether a node told a failed attempt that others hold what it asked for: only then is a release worth listening for. */
+  /** Whether a node told a failed attempt that others hold what it asked for: only then is a wake worth listening for. */
   isTaken(failure: F): boolean;
   /** The error of a call whose attempts failed, or whose `waitMs` ran out. */
   errorOf(log: AttemptLog<F>, waitMs?: number): Error;
@@ -62,9 +67,16 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const queue = queues.queueOf(contender.queueKeys);
   const waiter = queue.join();
   const log = new AttemptLog<F>();
-  /** The queue's lead node, by each node's distance when first needed: an uncontended call never needs it. */
-  const leadOf = (): NodeState =>
-    set.nodes[(queue.leadNodeIndex ??= leadNodeIndexOf(contender.keys, set.nodes.map((node) => nodeDistanceMsFor(node, set.options))))] as NodeState;
+  // The queue's member on the nodes, and the ticket every attempt of this waiter sends, so that a refused
+  // one queues there in the order waiters began (see wake-queue.ts).
+  const member = notifications === undefined ? '' : wakeMemberOf(notifications.wakeId, queue.id);
+  const ticket = wakeTicketOf(member, clock.wallNow());
+  /** Listens for the queue's wakes, until the queue's last waiter leaves. */
+  const watch = (): void => {
+    if (notifications === undefined) return;
+    const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
+    queue.stopWatching = notifications.watch(contender.keys, member, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
+  };
   let isHeld = false;
   try {
     const isFirst = queue.isHead(waiter);
@@ -89,19 +101,22 @@ export async function waitForHold<H, F extends FailedAttempt>(
         isWoken = retryAt > restUntil;
       }
       signal?.throwIfAborted();
+      // Subscribed already (lingering): listening before the attempt, no wake can go unheard, and no look follows.
+      if (queue.stopWatching === undefined && notifications?.isListening(member) === true) watch();
+      const wokenBy = isWoken && queue.wokenBy !== 'every' ? queue.wokenBy : undefined;
       queue.clearWake();
-      const startedAt = isWoken ? clock.now() : 0;
-      const result = await contender.attempt(log.count + 1, isWoken && leadOf().breaker.isUp ? leadOf().index : undefined);
+      const startedAt = clock.now();
+      const result = await contender.attempt(log.count + 1, wokenBy, ticket);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;
         return result;
       }
-      // Wakes can be forged by anyone who can PUBLISH on a node: each one that failed rests the next.
-      if (isWoken) {
+      // Anyone who can PUBLISH on a node can forge its wake: each that failed rests the next (a release here does not).
+      if (wokenBy !== undefined) {
         const endedAt = clock.now();
-        restUntil = endedAt + Math.max(WAKE_REST_MS, 9 * (endedAt - startedAt), queue.watch?.crowdRestMs(request.retryDelayMs) ?? 0);
+        restUntil = endedAt + Math.max(WAKE_REST_MS, 9 * (endedAt - startedAt));
       }
-      // Taken at the lead node, a woken attempt asked no other node: nothing to count or report.
+      // Taken at the node that woke it, a woken attempt asked no other node: nothing to count or report.
       const failure = typeof result === 'string' ? undefined : result;
       // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
       if (failure !== undefined) log.add(failure);
@@ -115,12 +130,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
         }
       }
       // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.
-      if ((failure === undefined || contender.isTaken(failure)) && queue.watch === undefined && notifications !== undefined) {
-        const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
-        queue.watch = notifications.watch(contender.keys, timeoutMs, leadOf().index, () => queue.wake());
-      }
-      // A silent lead node announces nothing: its neighbours' announcements wake the head instead.
-      if (queue.watch !== undefined && !leadOf().breaker.isUp) queue.watch.watchEveryNode();
+      if ((failure === undefined || contender.isTaken(failure)) && queue.stopWatching === undefined) watch();
       // A timed retry that is due goes first, however many wakes are pending: wakes never starve it. It
       // still lets the event loop turn: attempts that fail at once (nodes refused, no pause between
       // retries) would otherwise run on microtasks alone, and no timer could end the wait, not even `waitMs`.

@@ -1,7 +1,6 @@
 // Local turn-taking: the waiters of one `Redlock` for one hold, in arrival order. Only the head asks the
 // nodes, so a release costs one woken attempt however many waiters this process has.
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
-import type { KeyWatch } from '../nodes/release-notifications.js';
 
 /**
  * One call in a {@link WaitQueue}: queued ──turn──▶ head ──leaves──▶ gone, or queued ──gives up / aborts──▶
@@ -27,21 +26,23 @@ export class Waiter {
 }
 
 /**
- * The local waiters for one set of resources (a lock's keys, a semaphore, one mode of a read-write lock).
+ * The local waiters for one set of resources (a lock's keys, a semaphore, one mode of a read-write lock),
+ * named by `id` (the same for the same resources; it names the queue's member on the nodes, `wakeMemberOf`).
  * The queue leaves its {@link WaitQueues} with its last waiter.
  */
 export class WaitQueue {
-  /** The node woken heads ask first and listen to, once a head needed it: one for every head of the queue. */
-  leadNodeIndex: number | undefined;
-  /** The release notifications of the queue's keys, from the first time a head found the hold taken. */
-  watch: KeyWatch | undefined;
+  /** Ends the watch of the queue member's wakes, from the first time a head found the hold taken. */
+  stopWatching: (() => void) | undefined;
+  /**
+   * Since the head's latest attempt began: the node whose wake came first (it has freed the hold, so the
+   * woken attempt asks it first), `'every'` once a release here or the first look came, else `undefined`.
+   */
+  wokenBy: number | 'every' | undefined;
   /** The latest full attempt a head made and failed: what a waiter that gives up in the queue reports. */
   lastFailure: LoggedAttempt | undefined;
   /** How many heads acquired: progress for the queued waiters' retry periods. */
   acquisitions = 0;
 
-  readonly #queues: WaitQueues;
-  readonly #id: string;
   #head: Waiter | undefined;
   /** The waiters behind the head; made when the first one comes (most locks have none). */
   #queued: Set<Waiter> | undefined;
@@ -51,10 +52,10 @@ export class WaitQueue {
   #isWakePending = false;
   #wakeHead: (() => void) | undefined;
 
-  constructor(queues: WaitQueues, id: string) {
-    this.#queues = queues;
-    this.#id = id;
-  }
+  constructor(
+    private readonly queues: WaitQueues,
+    readonly id: string,
+  ) {}
 
   /** Adds a waiter at the end: the head at once if the queue is empty, else it waits for its turn. */
   join(): Waiter {
@@ -90,15 +91,18 @@ export class WaitQueue {
     const next: Waiter | undefined = this.#queued?.values().next().value;
     this.#head = next;
     if (next === undefined) {
-      this.watch?.close();
-      this.watch = undefined;
+      this.stopWatching?.();
+      this.stopWatching = undefined;
       this.#wakeHead = undefined;
-      this.#queues.remove(this, this.#id);
+      this.queues.remove(this, this.id);
       return;
     }
     this.#queued?.delete(next);
     // Left without a hold, or with one others may share (permits, a read lock): the next head tries at once.
-    if (!this.#isHeldHere) this.#isWakePending = true;
+    if (!this.#isHeldHere) {
+      this.#isWakePending = true;
+      this.wokenBy = 'every';
+    }
     next.onTurn?.();
   }
 
@@ -108,8 +112,10 @@ export class WaitQueue {
     for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
   }
 
-  /** A hold on these resources may be free (released here, or announced): wakes the head now, or at its next wait. */
-  wake(): void {
+  /** A hold on these resources may be free (released here, or node `nodeIndex` woke the queue): wakes the head now, or at its next wait. */
+  wake(nodeIndex?: number): void {
+    // At a release every node wakes its next member: the first names the node to ask first.
+    if (this.wokenBy === undefined || nodeIndex === undefined) this.wokenBy = nodeIndex ?? 'every';
     this.#isHeldHere = false;
     const callback = this.#wakeHead;
     this.#wakeHead = undefined;
@@ -120,12 +126,14 @@ export class WaitQueue {
   /** Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them. */
   clearWake(): void {
     this.#isWakePending = false;
+    this.wokenBy = undefined;
   }
 
   /** Calls `callback` once, at the next wake of the head, or at once if one is pending; returns a cancel function. */
   onWake(callback: () => void): () => void {
     if (this.#isWakePending) {
-      this.clearWake();
+      // Taken, but still to be seen by the attempt it starts: `wokenBy` stays until that attempt begins.
+      this.#isWakePending = false;
       queueMicrotask(callback);
       return () => undefined;
     }

@@ -124,7 +124,7 @@ export interface AttemptTraceContext extends TracedCallContext {
   readonly quorum: number;
   /** How many nodes the `Redlock` has. */
   readonly nodeCount: number;
-  /** Whether it asked the lead node alone first (a waiter woken by a release). */
+  /** Whether it asked one node alone first: the node whose wake started it (a waiter woken by a release). */
   readonly asksLeadFirst: boolean;
   /** Set by the channel when the attempt ended. */
   result?: AttemptTraceResult;
@@ -134,7 +134,7 @@ export interface AttemptTraceContext extends TracedCallContext {
 
 /** How one attempt ended, in {@link AttemptTraceContext.result}. */
 export interface AttemptTraceResult {
-  /** `'held-at-lead'`: the lead node, asked alone first, refused, so no other node was asked. */
+  /** `'held-at-lead'`: the node whose wake started it, asked alone first, refused, so no other node was asked. */
   readonly outcome: 'acquired' | 'failed' | 'held-at-lead';
   /** Milliseconds from the start of the attempt to its end, cleanup of a failed attempt included. */
   readonly elapsedMs: number;

@@ -22,8 +22,10 @@ export interface Release {
   readonly ttlMs: number;
   /** Monotonic time after which the keys have expired on the node anyway: a failed release is sent again until then. */
   readonly keysExpireAt: number;
-  /** Whether to announce the release to waiters: for a lock that was held, not for a failed attempt's cleanup. */
+  /** Whether to wake waiters: for a lock that was held, not for a failed attempt's cleanup. */
   readonly announce: boolean;
+  /** With `announce`: the releaser's queue ticket, whose member is taken out of the wait queues first (see wake-queue.ts). */
+  readonly wakeTicket?: string;
   /**
    * For `lock.release()`'s own release: how many nodes confirmed it so far, re-sends included. Until a
    * quorum did, the lock may still block others, so `redlock.close()` keeps re-sending it (see
@@ -111,11 +113,11 @@ export type ReleaseStatus = 'released' | 'not-held';
 /** Parses the release script's reply for one key: made once, where most releases made a parser each. */
 const parseOneKeyRelease = (reply: unknown): ReleaseStatus => parseReleaseReply(reply, 1);
 
-/** What a node call of `release` runs when it has no `run` of its own: the release script, announced when `announce`. */
-export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce'>): NodeCallRun<ReleaseStatus> {
-  const { keys, token, announce } = release;
+/** What a node call of `release` runs when it has no `run` of its own: the release script, waking waiters when `announce`. */
+export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce' | 'wakeTicket'>): NodeCallRun<ReleaseStatus> {
+  const { keys, token, announce, wakeTicket = '' } = release;
   const parse = keys.length === 1 ? parseOneKeyRelease : (reply: unknown): ReleaseStatus => parseReleaseReply(reply, keys.length);
-  return new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, [token], parse);
+  return new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, announce && wakeTicket !== '' ? [token, wakeTicket] : [token], parse);
 }
 
 /**

@@ -36,6 +36,8 @@ export interface HoldInit {
   readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
   /** How messages name what is held; by default `the lock on "<resources>"` (a semaphore's: its permits). */
   readonly what?: string;
+  /** The queue ticket of the call that won it, whose member its release takes out of the wait queues first (see wake-queue.ts), or `''`. */
+  readonly wakeTicket?: string;
 }
 
 /** The next {@link Hold.id}: process-wide, so that two `Redlock`s never hand out the same one. */
@@ -54,6 +56,8 @@ export class Hold {
   readonly resources: readonly string[];
   readonly keys: readonly string[];
   readonly token: string;
+  /** See {@link HoldInit.wakeTicket}. */
+  readonly wakeTicket: string;
   /** See {@link what}; `undefined` for a lock, named only when a message needs it (not on every acquisition). */
   readonly #what: string | undefined;
   ttlMs: number;
@@ -106,6 +110,7 @@ export class Hold {
     this.resources = init.resources;
     this.keys = init.keys;
     this.token = init.token;
+    this.wakeTicket = init.wakeTicket ?? '';
     this.#what = init.what;
     this.ttlMs = init.ttlMs;
     this.validUntil = init.validUntil;

@@ -1,5 +1,5 @@
-// Releasing a hold on the nodes: compare-and-delete on every node that was sent a write, each announcing its
-// own release, decided by a quorum; and removing keys a late answer left behind.
+// Releasing a hold on the nodes: compare-and-delete on every node that was sent a write, each waking the next
+// waiting process of its own queue, decided by a quorum; and removing keys a late answer left behind.
 import { LockReleaseError } from '../base/errors.js';
 import { isTraced, traceRelease } from '../base/tracing.js';
 import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
@@ -12,7 +12,7 @@ import type { Hold } from './hold.js';
 
 /** What a release of `hold` removes, and until when; `confirmedCount` 0 for `release()`'s own (see {@link Release.confirmedCount}). */
 export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number): Release {
-  return { keys: hold.keys, token: hold.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount };
+  return { keys: hold.keys, token: hold.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount, wakeTicket: hold.wakeTicket };
 }
 
 /** A lock's release ({@link releaseOnEveryNode}), traced on `redlock-core.release` when someone listens. */
@@ -81,7 +81,7 @@ function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'w
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
   });
-  // Every node announces its own release: a waiter listens to its lead node only (release-notifications.ts).
+  // Every node wakes the next waiter of its own queue (scripts/wake-queue.ts).
   const run = release.run ?? releaseRunOf(release);
   for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
     const node = nodes[nodeIndex] as NodeState;

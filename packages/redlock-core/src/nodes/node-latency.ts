@@ -84,17 +84,6 @@ export class NodeLatency {
     return this.#recentCount === 0 ? undefined : this.#smoothedMs;
   }
 
-  /**
-   * How far the node is, for choosing a lead node (see `leadNodeIndexOf`): the pace its timeout follows,
-   * without the timeout's floor, which makes nodes 0 and 30 ms away look alike (and clients side by side
-   * would choose different nodes on a millisecond of jitter); `Infinity` before its first answer and while silent.
-   */
-  distanceMs(): number {
-    const coveredMs = this.#coveredMs;
-    if (coveredMs < 0 || this.#isSilent) return Infinity;
-    return coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS;
-  }
-
   /** The mean deviation of the round trip from {@link smoothedRttMs}, in milliseconds. */
   get rttDeviationMs(): number {
     return this.#deviationMs;
@@ -163,15 +152,21 @@ export class NodeLatency {
     return count === 1 ? slowestMs : secondMs;
   }
 
-  /** Works the timeout out again: the ceiling before the first answer and while silent, else the pace ({@link distanceMs}) within the bounds. */
+  /**
+   * Works the timeout out again: the ceiling before the first answer and while silent, else the pace (the
+   * covered round trip with its margin) within the bounds.
+   */
   #updateTimeout(): void {
     const coveredMs = this.#coveredMs;
     if (coveredMs < 0 || this.#isSilent) this.#lastTimeoutMs = this.#ceilingMs + this.#perKeyMs;
-    else this.#lastTimeoutMs = Math.ceil(Math.min(Math.max(this.#floorMs, this.distanceMs()), this.#paceCeilingMs)) + this.#perKeyMs;
+    else {
+      const paceMs = coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS;
+      this.#lastTimeoutMs = Math.ceil(Math.min(Math.max(this.#floorMs, paceMs), this.#paceCeilingMs)) + this.#perKeyMs;
+    }
   }
 }
 
-/** A node as its timeout and distance are worked out: its own timeout, if any, and its latency. */
+/** A node as its timeout is worked out: its own timeout, if any, and its latency. */
 type TimedNode = { readonly timeoutMs: number | undefined; readonly latency: NodeLatency };
 
 /**
@@ -180,14 +175,6 @@ type TimedNode = { readonly timeoutMs: number | undefined; readonly latency: Nod
  */
 export function nodeTimeoutMsFor(node: TimedNode, options: ResolvedOptions, ttlMs: number, keyCount = 1): number {
   return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.timeoutMs(ttlMs, keyCount);
-}
-
-/**
- * How far `node` is, for choosing a lead node (see `leadNodeIndexOf`): its own timeout, else the Redlock's
- * (the user's word for it), else its measured distance (see {@link NodeLatency.distanceMs}).
- */
-export function nodeDistanceMsFor(node: TimedNode, options: ResolvedOptions): number {
-  return node.timeoutMs ?? options.nodeTimeoutMs ?? node.latency.distanceMs();
 }
 
 /**

@@ -102,7 +102,7 @@ export class ClaimCalls {
     const request = this.#resolve(ttlMs, options, claim.limit, claim.scopes.tryAcquire);
     request.signal?.throwIfAborted();
     const { permits, signal } = request;
-    const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, leadNodeIndex: undefined, onLateAnswer: undefined };
+    const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, leadNodeIndex: undefined, ticket: '', onLateAnswer: undefined };
     return this.#traced('tryAcquire', claim.mode, request, async () => {
       const result = await claim.attempt(call);
       if (result instanceof Claim) {
@@ -194,8 +194,8 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
   };
   const contender: Contender<H, F> = {
     ...claim,
-    attempt: (attemptNumber, leadNodeIndex) => {
-      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, onLateAnswer });
+    attempt: (attemptNumber, leadNodeIndex, ticket) => {
+      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, ticket, onLateAnswer });
       if (intent.id === '') return attempt;
       return attempt.then((result) => {
         if (result === 'full-at-lead' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) mayHaveLeftIntent = true;

@@ -57,8 +57,10 @@ export interface ClaimAttemptCall {
   readonly attemptNumber: number;
   /** Cuts the vote short. */
   readonly signal: AbortSignal | undefined;
-  /** A woken attempt's lead node, asked alone first: see {@link runClaimAttempt}. */
+  /** A woken attempt's lead node (the node that woke it), asked alone first: see {@link runClaimAttempt}. */
   readonly leadNodeIndex: number | undefined;
+  /** A waiting call's queue ticket, which a refusing node queues for a wake (see wake-queue.ts), or `''`. */
+  readonly ticket: string;
   /** Told of a failed attempt's node that answers only after its timeout. */
   readonly onLateAnswer: ((nodeIndex: number, answer: string | undefined) => void) | undefined;
 }
@@ -130,8 +132,8 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   let givenAtLead: readonly number[] | undefined;
   let admittedAtLead: { readonly nodeIndex: number; readonly round: Round<S> } | undefined;
   if (leadNodeIndex !== undefined) {
-    // A woken attempt asks the lead node alone first: when a release wakes every waiting client, all but
-    // one find the claim taken again there, at the cost of one call and no cleanup.
+    // A woken attempt asks the node that woke it alone first: when the holder took the claim again, or
+    // another woken waiter did, it finds it taken there, at the cost of one call and no cleanup.
     const probe = sendRound(undefined, leadNodeIndex);
     const leadStatus = (await probe.calls.outcomeUnlessCut(leadNodeIndex, signal))?.status;
     if (leadStatus !== undefined && kind.isTakenThere(leadStatus)) return 'full-at-lead';
@@ -159,7 +161,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
     const validUntil = start + elapsedMs + validity;
     const expiresAt = Math.floor(clock.wallNow() + validity);
     const keysExpireAt = clock.now() + ttlMs;
-    const grant = { set, resource, key, token, alsoFrees: intent.id, attempts: attemptNumber, ttlMs, validUntil, expiresAt, keysExpireAt, written };
+    const grant = { set, resource, key, token, alsoFrees: intent.id, attempts: attemptNumber, ttlMs, validUntil, expiresAt, keysExpireAt, written, wakeTicket: call.ticket };
     const claim = kind.claimOf(grant, slots);
     // What a node gave beyond the claim, now or in a late answer, is held for nothing and freed there; so is
     // an intent left after the release. The claim's own release reaches every node that was sent the request.
@@ -286,7 +288,7 @@ export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemp
     resource,
     key,
     script: permitAcquireScript,
-    argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, slots),
+    argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, call.ticket, slots),
     parse: (reply) => parsePermitAcquireReply(reply, permits, limit),
     isTakenThere: (status) => status === 'full',
     isRefusal: (status) => status === 'full' || status === 'restarting' || status === 'foreign' || status === 'other-limit',
@@ -359,7 +361,7 @@ export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode
     resource,
     key,
     script: readWriteAcquireScript,
-    argsOf: (token) => readWriteAcquireArgsOf(token, call.ttlMs, mode, call.set.options.restartGraceMs, call.intent),
+    argsOf: (token) => readWriteAcquireArgsOf(token, call.ttlMs, mode, call.set.options.restartGraceMs, call.intent, call.ticket),
     parse: (reply) => {
       const status = parseReadWriteAcquireReply(reply);
       return status === 'admitted' ? { status, slots: NO_SLOTS } : { status };

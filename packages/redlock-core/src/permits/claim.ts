@@ -58,17 +58,17 @@ export interface ClaimKind {
 }
 
 /**
- * The call a release or cleanup runs on one node: the release script, announced or not, freeing every
- * field of `token` (and of `alsoFrees`, when not empty) there but `kept`.
+ * The call a release or cleanup runs on one node: the release script, waking waiters or not, freeing every
+ * field of `token` (and of `alsoFrees`, when not empty) there but `kept`; `wakeTicket` is the releaser's
+ * queue ticket, whose member is taken out of the wait queue first (see wake-queue.ts).
  */
-export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, announce: boolean, kept: readonly string[]): NodeCallRun<ReleaseStatus> {
-  return new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, alsoFrees, ...kept], parsePermitReleaseReply);
+export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, announce: boolean, kept: readonly string[], wakeTicket = ''): NodeCallRun<ReleaseStatus> {
+  return new ScriptReader(announce ? permitReleaseScript : quietPermitReleaseScript, [key], [token, alsoFrees, wakeTicket, ...kept], parsePermitReleaseReply);
 }
 
 /**
  * Removes the intent `intentId` (a waiting writer's or request's, living `ttlMs`) from every node of
- * `nodeIndexes` in the background, announcing it so that the waiters it kept out wake: the call that left
- * it gave up.
+ * `nodeIndexes` in the background, waking the waiters it kept out: the call that left it gave up.
  */
 export function withdrawIntent(set: NodeSet, key: string, intentId: string, ttlMs: number, nodeIndexes: readonly number[] = set.nodes.map((_, nodeIndex) => nodeIndex)): void {
   const withdrawal: Release = { keys: [key], token: intentId, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, intentId, '', true, []) };
@@ -97,14 +97,14 @@ export class Claim extends HoldHandle {
   #stateAtRelease: ClaimState | undefined;
 
   protected constructor(grant: ClaimGrant, kind: ClaimKind) {
-    const { set, token, ttlMs, validUntil, keysExpireAt, expiresAt, written } = grant;
+    const { set, token, ttlMs, validUntil, keysExpireAt, expiresAt, written, wakeTicket } = grant;
     super();
     this.resource = grant.resource;
     this.attempts = grant.attempts;
     this.#kind = kind;
     this.#key = grant.key;
     this.#alsoFrees = grant.alsoFrees;
-    this.#hold = new Hold({ set, resources: [grant.resource], keys: [grant.key], token, ttlMs, validUntil, keysExpireAt, expiresAt, written, nodes: [], what: kind.what });
+    this.#hold = new Hold({ set, resources: [grant.resource], keys: [grant.key], token, ttlMs, validUntil, keysExpireAt, expiresAt, written, nodes: [], what: kind.what, wakeTicket });
   }
 
   /** @internal */
@@ -291,6 +291,7 @@ export class Claim extends HoldHandle {
 
   #releaseOf(announce: boolean, confirmedCount?: number): Release {
     const { token, ttlMs, keysExpireAt } = this.#hold;
-    return { keys: [this.#key], token, ttlMs, keysExpireAt, announce, confirmedCount, run: hashReleaseRunOf(this.#key, token, this.#alsoFrees, announce, []) };
+    const { wakeTicket } = this.#hold;
+    return { keys: [this.#key], token, ttlMs, keysExpireAt, announce, confirmedCount, run: hashReleaseRunOf(this.#key, token, this.#alsoFrees, announce, [], wakeTicket) };
   }
 }

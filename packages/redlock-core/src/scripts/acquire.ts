@@ -1,6 +1,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
 import { defineScript, READ_KEY_LUA, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
+import { WAKE_QUEUE_LUA } from './wake-queue.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -25,15 +26,19 @@ export const acquireScript = defineScript(
      also reports the highest counter: the first phase of handing out a fencing token. A counter key
      that holds anything but a counter (a string of digits without a TTL, as the fence script writes) is
      foreign too: it is never read as 0.
+     A waiting call sends its queue ticket: refused because another owner holds a key, it joins the wait
+     queue of each key (see wake-queue.ts), and granted, it leaves them.
      KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
      ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
-     for none   ARGV[4] '1' with fencing, else '0' or absent
+     for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
      Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
      any key holds another owner's token, -1 if the node is inside its restart grace, -2 if a key is
-     foreign (nothing is changed in these three cases). ]]
+     foreign (nothing is changed in these three cases, but for 0 the waiter's place in the queues). ]]
 ${RESTART_GRACE_LUA}
 ${READ_KEY_LUA}
+${WAKE_QUEUE_LUA}
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
+local ticket = ARGV[5] or ''
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
 for i = 1, resourceCount do
@@ -49,6 +54,9 @@ for i = 1, resourceCount do
     -- Not ours either way, and left alone: another owner's lock, or a key that is not a lock at all.
     if type(length) ~= 'number' or redis.call('PTTL', KEYS[i]) == -1 then
       return -2
+    end
+    for j = 1, resourceCount do
+      joinQueue(KEYS[j], ticket, false)
     end
     return 0
   end
@@ -71,13 +79,14 @@ if isFencing then
 end
 for i = 1, resourceCount do
   redis.call('SET', KEYS[i], token, 'PX', ttlMs, 'NX')
+  leaveQueue(KEYS[i], ticket)
 end
 if isFencing then
   return {1, highest}
 end
 return 1
 `,
-  '2b6bf5d096451e668d98d0ed7f09e11df6a43ed5',
+  '2fb453918a8beb04ab2607b9fde96f38a5567924',
 );
 
 /**
@@ -132,7 +141,8 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * have failed the script (`SET … NX PX` has no syntax error before Redis 7.0).
  */
 export class SetReader implements ReplyReader<AcquireStatus> {
-  constructor(readonly key: string, readonly token: string, readonly ttlMs: number) {}
+  /** @param ticket - A waiting call's queue ticket, which the script queues where it is refused (see wake-queue.ts), or `''`. */
+  constructor(readonly key: string, readonly token: string, readonly ttlMs: number, readonly ticket = '') {}
 
   /** Sends the SET to `adapter` (which must pass {@link canSetIfAbsent}). */
   send(adapter: RedisAdapter): Promise<unknown> {
@@ -171,16 +181,18 @@ export class SetReader implements ReplyReader<AcquireStatus> {
    */
   #byScript(adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
     call.renewTimeout(nodeIndex);
-    const args = acquireArgsOf(this.token, this.ttlMs, 0, false);
+    const args = acquireArgsOf(this.token, this.ttlMs, 0, false, this.ticket);
     return runScript(adapter, acquireScript, [this.key], args, onNoScriptOf(call, nodeIndex), parseAcquireReply);
   }
 }
 
 /**
- * The acquire script's arguments. The script reads a missing restart grace as none and missing fencing
- * as off: the usual lock sends two arguments fewer for the client to encode and the script to unpack.
+ * The acquire script's arguments. The script reads a missing restart grace as none, missing fencing as
+ * off and a missing ticket as none: the usual lock sends fewer arguments for the client to encode and the
+ * script to unpack. `ticket` is a waiting call's queue ticket (see wake-queue.ts), `''` for none.
  */
-export function acquireArgsOf(token: string, ttlMs: number, restartGraceMs: number, isFencing: boolean): string[] {
+export function acquireArgsOf(token: string, ttlMs: number, restartGraceMs: number, isFencing: boolean, ticket = ''): string[] {
+  if (ticket !== '') return [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0', ticket];
   return isPlainAcquire(restartGraceMs, isFencing) ? [token, String(ttlMs)] : [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0'];
 }
 

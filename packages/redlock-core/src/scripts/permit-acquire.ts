@@ -1,6 +1,7 @@
 import type { PermitAcquireStatus } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
+import { WAKE_QUEUE_LUA } from './wake-queue.js';
 import { NO_INTENT, type WriterIntent, writerIntentOf } from './read-write-acquire.js';
 
 /**
@@ -68,7 +69,7 @@ export const permitAcquireScript = defineScript(
 --[[ Takes ARGV[3] free slots of the semaphore at KEYS[1] for a holder, all or none, and reports the slots
      still free. With ARGV[6] > 0, it looks at the slots in the order ARGV[6], ARGV[6]+1, ... (wrapping
      around): nodes that see the same slots free take the same ones, and the holder needs a quorum of
-     nodes that gave the same slots. With ARGV[6] = 0 it takes exactly the slots ARGV[9..], where every
+     nodes that gave the same slots. With ARGV[6] = 0 it takes exactly the slots ARGV[10..], where every
      one of them is free or already ours, and frees our other slots: the second round of an attempt whose
      nodes gave different slots, asking for slots the answers showed free on a quorum. A slot is free when
      missing or expired by this node's clock, so a holder that crashed frees its slots when their TTL runs
@@ -76,22 +77,27 @@ export const permitAcquireScript = defineScript(
      only if it leaves k slots free. A request refused for want of free slots leaves its intent (ARGV[7],
      one id for every attempt of one acquisition; '' for none: a request for 1 permit or a single try) for
      ARGV[8] milliseconds, or refreshes it, unless another request's intent lives there; once admitted it
-     removes its own intent.
+     removes its own intent. A waiting request sends its queue ticket (ARGV[9]): refused, it joins the key's
+     wait queue (first while its intent lives there: the others make room for it), and admitted, it leaves
+     it (see wake-queue.ts).
      Atomic, so two holders cannot take one slot. A semaphore whose recorded limit differs is refused with
      that limit. A key that is not a semaphore (a lock, another type, a hash that does not keep the
      layout) is foreign, left alone.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] permits   ARGV[4] limit
      ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit,
      or 0   ARGV[7] the request's intent id, '<ARGV[3]>:<random>' (any other is ignored), or ''
-     ARGV[8] how long the intent lives, in milliseconds   ARGV[9..] with 0, the slots to take
+     ARGV[8] how long the intent lives, in milliseconds   ARGV[9] the queue ticket, or ''
+     ARGV[10..] with 0, the slots to take
      Returns {1, n, slot 1, ..., slot n, free slot, ...} with the n slots now ours (a re-sent first call
      gets those it took) and the slots still free; {0, free slot, ...} when too few are free, or just {0}
-     when another request's intent keeps them (nothing changed but our intent, left or refreshed); -1 if
+     when another request's intent keeps them (nothing changed but our intent, left or refreshed, and our
+     place in the queue); -1 if
      the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a semaphore of another
      limit (nothing changed in these cases). ]]
 ${RESTART_GRACE_LUA}
 ${SEMAPHORE_LAYOUT_LUA}
-local key, token = KEYS[1], ARGV[1]
+${WAKE_QUEUE_LUA}
+local key, token, ticket = KEYS[1], ARGV[1], ARGV[9] or ''
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
 local intent, intentTtlMs = ARGV[7], tonumber(ARGV[8])
@@ -159,7 +165,7 @@ elseif first > 0 then
     end
   end
 else
-  for i = 9, #ARGV do
+  for i = 10, #ARGV do
     local slot = tonumber(ARGV[i])
     if stateOf[slot] ~= nil then
       wanted[#wanted + 1] = slot
@@ -178,12 +184,14 @@ for slot = 1, limit do
   end
 end
 if #wanted < permits or (not isResent and freeAfter < kept) then
-  if intent ~= '' and kept == 0 and keyType == 'hash' then
+  local isIntentKept = intent ~= '' and kept == 0 and keyType == 'hash'
+  if isIntentKept then
     redis.call('HSET', key, 'i', (now + intentTtlMs) .. ':' .. intent)
     if redis.call('PTTL', key) < intentTtlMs then
       redis.call('PEXPIRE', key, intentTtlMs)
     end
   end
+  joinQueue(key, ticket, isIntentKept)
   local reply = {0}
   for slot = 1, limit do
     if stateOf[slot] == 'free' and kept == 0 then
@@ -213,6 +221,7 @@ if not isResent then
   if redis.call('PTTL', key) < ttlMs then
     redis.call('PEXPIRE', key, ttlMs)
   end
+  leaveQueue(key, ticket)
 end
 local reply = {1, #wanted}
 for i = 1, #wanted do
@@ -225,12 +234,12 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '553e9af3244d80b08edc2e22004839c021f3cf2c',
+  'e74d7998107a86040788bd850f19093c2ff07556',
 );
 
 /**
  * The arguments of the permit-acquire script after its key: from `firstSlot` on, or with `slots`, exactly
- * those (the second round of an attempt); `intent` is left where too few slots are free.
+ * those (the second round of an attempt); `intent` is left, and `ticket` queued, where too few slots are free.
  */
 export function permitAcquireArgsOf(
   token: string,
@@ -240,9 +249,10 @@ export function permitAcquireArgsOf(
   restartGraceMs: number,
   firstSlot: number,
   intent: WriterIntent,
+  ticket: string,
   slots: readonly number[] = [],
 ): string[] {
-  return [token, String(ttlMs), String(permits), String(limit), String(restartGraceMs), String(firstSlot), intent.id, String(intent.ttlMs), ...slots.map(String)];
+  return [token, String(ttlMs), String(permits), String(limit), String(restartGraceMs), String(firstSlot), intent.id, String(intent.ttlMs), ticket, ...slots.map(String)];
 }
 
 /**

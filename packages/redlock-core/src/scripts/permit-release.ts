@@ -1,31 +1,34 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
-import { RELEASE_CHANNEL_PREFIX } from './release.js';
+import { WAKE_QUEUE_LUA } from './wake-queue.js';
 
-/** The source of a permit-release script, announcing the release on the key's release channel when `announces`. */
+/** The source of a permit-release script, waking the next waiting processes when `announces` (see wake-queue.ts). */
 function permitReleaseSource(announces: boolean): string {
   return /* lua */ `
 --[[ Frees a holder's entries in the semaphore or read-write lock at KEYS[1] (their layouts are written on
      the permit-acquire and read-write-acquire scripts): every field that holds token ARGV[1], or ARGV[2]
-     when not empty (a waiting writer's or request's intent), but the fields ARGV[3..] if given. Once it
+     when not empty (a waiting writer's or request's intent), but the fields ARGV[4..] if given. Once it
      freed one, the key lives as long as its longest live entry: it is removed with the expired ones when
      none is live, so neither a holder gone long ago nor a long TTL since released keeps the marker (the
      field without a holder, which holds a semaphore's limit) alive${
        announces
-         ? `; announces
-     the release on the key's release channel in the same step, so a waiter cannot miss it`
-         : `; announces
-     nothing: a failed attempt's entries, or those a holder was given beyond the ones it holds on a quorum`
+         ? `; in
+     the same step, so a waiter cannot miss it, the releaser's member (its ticket, ARGV[3]) leaves the key's
+     wait queue and waiting processes are woken: of a semaphore, as many as entries were freed; of a
+     read-write lock, every one (the readers among them may all get in)`
+         : `; wakes
+     nobody: a failed attempt's entries, or those a holder was given beyond the ones it holds on a quorum`
      }. Only fields that hold our token are touched, so a late release can never free another holder's.
      Atomic.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] a second holder to free, or ''
-     ARGV[3..] the fields to keep, if any
-     Returns 1 if any of our fields was freed, 0 if none was there. ]]
+     ARGV[3] the releaser's queue ticket, or ''   ARGV[4..] the fields to keep, if any
+     Returns 1 if any of our fields was freed, 0 if none was there. ]]${announces ? `
+${WAKE_QUEUE_LUA}` : ''}
 local key, token, other = KEYS[1], ARGV[1], ARGV[2]
 local kept = {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   kept[ARGV[i]] = true
 end
-local freed, longest = 0, nil
+local freed, longest, isReadWrite = 0, nil, false
 if redis.call('TYPE', key)['ok'] == 'hash' then
   local time = redis.call('TIME')
   local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -33,6 +36,9 @@ if redis.call('TYPE', key)['ok'] == 'hash' then
   for i = 1, #all, 2 do
     local field, value = all[i], all[i + 1]
     local colon = string.find(value, ':', 1, true)
+    if field == 'rw' then
+      isReadWrite = true
+    end
     if colon ~= nil then
       local holder = string.sub(value, colon + 1)
       local expiresAt = tonumber(string.sub(value, 1, colon - 1))
@@ -53,8 +59,14 @@ if redis.call('TYPE', key)['ok'] == 'hash' then
 end${
     announces
       ? `
--- pcall: a user the ACL denies the channel still releases; its waiters wake on their timers.
-redis.pcall('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. key, '1')`
+if freed > 0 then
+  leaveQueue(key, ARGV[3])
+  if isReadWrite then
+    wakeNext(key, -1)
+  else
+    wakeNext(key, freed)
+  end
+end`
       : ''
   }
 if freed > 0 then
@@ -64,11 +76,11 @@ return 0
 `;
 }
 
-/** Releases held permits or a held read-write lock: frees its entries and announces the release to waiters. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '757427ed675319d04a927b394e30abf4b6b714e6');
+/** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '692cbbb174f3efbb04dd4e3bba6fd45a589651e7');
 
-/** Frees a failed attempt's entries, or a holder's extra ones, announcing nothing. */
-export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'a9d361ad4448c6f8a475cd447cd6cd4876d1a267');
+/** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
+export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '0970c7d17e20940df45e03911cea6a3a77e47424');
 
 /** Parses the permit-release script's reply: `'released'` if any of our slots was freed, else `'not-held'`. */
 export function parsePermitReleaseReply(reply: unknown): 'released' | 'not-held' {

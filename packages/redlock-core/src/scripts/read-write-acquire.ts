@@ -1,5 +1,6 @@
 import type { ReadWriteAcquireStatus } from '../base/outcomes.js';
 import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
+import { WAKE_QUEUE_LUA } from './wake-queue.js';
 
 /**
  * The layout, written once for the read-write scripts. A read-write lock is held as a Redlock lock is,
@@ -45,17 +46,19 @@ export const readWriteAcquireScript = defineScript(
      writer unless a writer or a reader holds it. A writer refused because readers hold it leaves its intent
      (ARGV[5], one id for every attempt of one acquisition; '' for a single try, which leaves none) for
      ARGV[6] milliseconds, unless another writer's intent lives there; once admitted it removes its own
-     intent. Atomic.
+     intent. A waiting call sends its queue ticket (ARGV[7]): refused because others hold the lock, it joins the
+     key's wait queue, and admitted, it leaves it (see wake-queue.ts). Atomic.
      KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] 'read' or 'write'
      ARGV[4] restart grace in milliseconds, '0' for none   ARGV[5] the writer's intent id ('' for a reader)
-     ARGV[6] how long the intent lives, in milliseconds
+     ARGV[6] how long the intent lives, in milliseconds   ARGV[7] the queue ticket, or ''
      Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
      the lock, 2 (to a writer) if readers hold it, 3 (to a reader) if a writer waits for it, -1 if the node
      is inside its restart grace, -2 if the key is not a read-write lock (nothing changed). ]]
 ${RESTART_GRACE_LUA}
 ${READ_WRITE_LAYOUT_LUA}
+${WAKE_QUEUE_LUA}
 local key, token, ttlMs, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local restartGraceMs, intent, intentTtlMs = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local restartGraceMs, intent, intentTtlMs, ticket = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7] or ''
 local keyType = redis.call('TYPE', key)['ok']
 if keyType ~= 'none' and keyType ~= 'hash' then
   return -2
@@ -77,6 +80,7 @@ if keyType == 'hash' then
       if tonumber(string.sub(value, 1, colon - 1)) <= now then
         expired[#expired + 1] = field
       elseif holder == token then
+        leaveQueue(key, ticket)
         return 1
       elseif field == 'w' then
         writer = true
@@ -93,12 +97,15 @@ if keyType == 'hash' then
   end
 end
 if writer then
+  joinQueue(key, ticket, false)
   return 0
 end
 if mode == 'read' and waiting then
+  joinQueue(key, ticket, false)
   return 3
 end
 if mode == 'write' and readers then
+  joinQueue(key, ticket, false)
   if not waiting and intent ~= '' then
     redis.call('HSET', key, 'i', (now + intentTtlMs) .. ':' .. intent)
     if redis.call('PTTL', key) < intentTtlMs then
@@ -125,9 +132,10 @@ end
 if redis.call('PTTL', key) < ttlMs then
   redis.call('PEXPIRE', key, ttlMs)
 end
+leaveQueue(key, ticket)
 return 1
 `,
-  '6dc3207dfe45689a6d0a6bc571e7aefbd2e0d1df',
+  'ece8591fa985b043a9094ab48c54d46705b76c76',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */
@@ -157,9 +165,9 @@ export function writerIntentOf(id: string, ttlMs: number, retryDelayMs: number, 
 /** The longest an intent lives, in milliseconds: the longest TTL, 2³¹ − 1 (its expiry stays exact in Lua's numbers). */
 const MAX_INTENT_TTL_MS = 2 ** 31 - 1;
 
-/** The arguments of the read-write-acquire script after its key. */
-export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadWriteMode, restartGraceMs: number, intent: WriterIntent): string[] {
-  return [token, String(ttlMs), mode, String(restartGraceMs), intent.id, String(intent.ttlMs)];
+/** The arguments of the read-write-acquire script after its key; `ticket` is a waiting call's queue ticket (see wake-queue.ts), or `''`. */
+export function readWriteAcquireArgsOf(token: string, ttlMs: number, mode: ReadWriteMode, restartGraceMs: number, intent: WriterIntent, ticket: string): string[] {
+  return [token, String(ttlMs), mode, String(restartGraceMs), intent.id, String(intent.ttlMs), ticket];
 }
 
 /** Parses the read-write-acquire script's reply. */

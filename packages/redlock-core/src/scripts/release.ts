@@ -1,57 +1,48 @@
 import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
+import { WAKE_QUEUE_LUA } from './wake-queue.js';
 
 /**
- * Where a node announces that a resource key was released: this prefix followed by the key. Waiters in
- * `acquire()` subscribe to it, so they retry the moment the lock frees instead of at their next timer.
- */
-export const RELEASE_CHANNEL_PREFIX = 'redlock:released:';
-
-/** The release notification channel of a resource key. */
-export function releaseChannelOf(key: string): string {
-  return RELEASE_CHANNEL_PREFIX + key;
-}
-
-/**
- * The source of a release script: compare-and-delete of each key, then a PUBLISH on its release channel
- * when `announces`. The channel prefix is in the source, not an argument: about 1 µs of node CPU per release.
+ * The source of a release script: compare-and-delete of each key, then, when `announces`, the releaser
+ * leaves the key's wait queue and the next waiting process is woken (see wake-queue.ts).
  */
 function releaseSource(announces: boolean): string {
   const summary = announces
-    ? `Deletes each resource key only if it still holds our token, and announces each key on its release
-     channel in the same step, so no waiter can miss a release between the two; even where the key was not
-     ours: waiters listen to one node, which may not have been among those that granted the lock, and a
-     needless announcement costs a waiter one look.`
+    ? `Deletes each resource key only if it still holds our token, and wakes the next process in the key's
+     wait queue where it deleted it, in the same step, so no waiter can miss a release between the two. The
+     releaser's own member (its ticket, ARGV[2]) leaves the queue first: a process that won by a plain SET is still
+     queued, and would only wake itself.`
     : `Deletes each resource key only if it still holds our token, and announces nothing: the removal of a
      failed attempt's keys, which freed no lock that anyone waits for.`;
   return /* lua */ `
 --[[ ${summary}
      A late release can never remove a lock that someone else acquired after ours expired. Atomic per node.
-     KEYS[1..n] resource keys   ARGV[1] token
+     KEYS[1..n] resource keys   ARGV[1] token${announces ? "   ARGV[2] the releaser's queue ticket, '' or absent" : ''}
      Returns the number of keys deleted, 0 if none was ours. ]]
-${READ_KEY_LUA}
+${READ_KEY_LUA}${announces ? `
+${WAKE_QUEUE_LUA}` : ''}
 local token = ARGV[1]
 local deleted = 0
 for i = 1, #KEYS do
   -- A key of another type reads as an error reply, never our token, and is left alone.
   if readKey('GET', KEYS[i]) == token then
-    deleted = deleted + redis.call('DEL', KEYS[i])
-  end${
-    announces
-      ? `
-  -- pcall: a user the ACL denies the channel still releases; its waiters wake on their timers.
-  redis.pcall('PUBLISH', '${RELEASE_CHANNEL_PREFIX}' .. KEYS[i], '1')`
-      : ''
-  }
+    deleted = deleted + redis.call('DEL', KEYS[i])${
+      announces
+        ? `
+    leaveQueue(KEYS[i], ARGV[2] or '')
+    wakeNext(KEYS[i], 1)`
+        : ''
+    }
+  end
 end
 return deleted
 `;
 }
 
-/** Releases a held lock: deletes our keys and announces each on its release channel (see {@link releaseChannelOf}). */
-export const releaseScript = defineScript('release', releaseSource(true), 'f1dc0fd30a0dd712c6340baaee2f193ca93ba07b');
+/** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
+export const releaseScript = defineScript('release', releaseSource(true), '6c4790b8e2b85ae8819f8779f70924af0a737e10');
 
 /**
- * Removes the keys of a failed attempt, announcing nothing: waiters blocked by the attempt retry on their
+ * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their
  * timers. Its replies read as the release script's ({@link parseReleaseReply}).
  */
 export const quietReleaseScript = defineScript('release', releaseSource(false), '8349099d93a917986c0320466415d35cefef2fa1');

@@ -15,7 +15,7 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
   const now = Math.floor(keyspace.now());
   switch (script) {
     case 'permit-acquire': {
-      const [, ttlArg, permitsArg, limitArg, graceArg, firstArg, intentArg = '', intentTtlArg, ...explicit] = args;
+      const [, ttlArg, permitsArg, limitArg, graceArg, firstArg, intentArg = '', intentTtlArg, , ...explicit] = args;
       const [ttlMs, permits, limit, graceMs, first, intentTtlMs] = [ttlArg, permitsArg, limitArg, graceArg, firstArg, intentTtlArg].map(Number) as [number, number, number, number, number, number];
       // The intent's entry names its permits, which others keep free: an id that names others is ignored.
       const intent = /^(\d+):./s.exec(intentArg)?.[1] === String(permits) ? intentArg : '';
@@ -77,7 +77,7 @@ export function runPermitScript(keyspace: FakeKeyspace, script: PermitScriptName
       // A waiting request's intent holds no slot.
       return [Number(slots.get('limit')), ...liveEntries(slots, now, (field) => (field === 'limit' || field === 'i' ? undefined : Number(field)))];
     case 'permit-release': {
-      const [, other = '', ...keptFields] = args;
+      const [, other = '', , ...keptFields] = args;
       const kept = new Set(keptFields);
       let freed = 0;
       let longest: number | undefined;

@@ -1,31 +1,66 @@
 import type { Unsubscribe } from '../../src/index.js';
-import { listenersScript } from '../../src/scripts/listeners.js';
+import { acquireScript } from '../../src/scripts/acquire.js';
+import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
-import { releaseChannelOf, releaseScript } from '../../src/scripts/release.js';
+import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
+import { releaseScript } from '../../src/scripts/release.js';
+import { passWakeScript, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
 import { FakeKeyspace } from '../../src/testing/fake-keyspace.js';
 import { grantingNode } from '../../src/testing/fake-nodes.js';
 
-/** The pub/sub side of one fake server: channels and their subscribers, shared by its connections. */
+/** The pub/sub side of one fake server: channels and their subscribers, and the wait queues, shared by its connections. */
 class FakeBus {
   readonly subscribers = new Map<string, Set<() => void>>();
-  /**
-   * Listeners of other processes that never act, counted per channel rather than called: a test with
-   * 100,000 of them would otherwise spend seconds calling nothing at every message.
-   */
-  readonly idleListeners = new Map<string, number>();
   readonly published: string[] = [];
+  /** The wait queue of each resource key, in order: members with the `since` of their tickets (see scripts/wake-queue.ts). */
+  readonly queues = new Map<string, { member: string; since: number }[]>();
 
-  publish(channel: string): void {
+  /** Publishes on `channel`; returns how many subscribers heard it, as PUBLISH does. */
+  publish(channel: string): number {
     this.published.push(channel);
-    for (const subscriber of [...(this.subscribers.get(channel) ?? [])]) subscriber();
+    const subscribers = [...(this.subscribers.get(channel) ?? [])];
+    for (const subscriber of subscribers) subscriber();
+    return subscribers.length;
+  }
+
+  /** Queues the ticket's member at its `since` (first with `isFirst`), unless it is queued already, as `joinQueue` does. */
+  joinQueue(key: string, ticket: string, isFirst: boolean): void {
+    const { member, since } = ticketOf(ticket);
+    if (member === '' || since === undefined) return;
+    const queue = this.queues.get(key) ?? [];
+    this.queues.set(key, queue);
+    if (isFirst) this.leaveQueue(key, member);
+    else if (queue.some((entry) => entry.member === member)) return;
+    const entry = { member, since: isFirst ? 0 : since };
+    const at = queue.findIndex((other) => other.since > entry.since || (other.since === entry.since && other.member > member));
+    queue.splice(at < 0 ? queue.length : at, 0, entry);
+  }
+
+  leaveQueue(key: string, ticket: string): void {
+    const { member } = ticketOf(ticket);
+    const queue = this.queues.get(key);
+    const index = queue?.findIndex((entry) => entry.member === member) ?? -1;
+    if (index >= 0) queue?.splice(index, 1);
+  }
+
+  /** Wakes the queue's head until `count` members heard (every member for a negative count), as `wakeNext` does. */
+  wakeNext(key: string, count: number): void {
+    const queue = this.queues.get(key) ?? [];
+    while (count !== 0 && queue.length > 0) if (this.publish(WAKE_CHANNEL_PREFIX + queue.shift()!.member) > 0) count -= 1;
   }
 
   /** How many subscriptions are active on every channel together. */
   get subscriptionCount(): number {
     return [...this.subscribers.values()].reduce((count, set) => count + set.size, 0);
   }
+}
+
+/** A ticket's member and `since` (see scripts/wake-queue.ts); a bare member (a pass-on's) has no `since`. */
+function ticketOf(ticket: string): { readonly member: string; readonly since: number | undefined } {
+  const match = /^(\d+):(.+)$/.exec(ticket);
+  return match === null ? { member: ticket, since: undefined } : { member: match[2] as string, since: Number(match[1]) };
 }
 
 const busOf = new WeakMap<FakeKeyspace, FakeBus>();
@@ -40,9 +75,10 @@ function bus(keyspace: FakeKeyspace): FakeBus {
 }
 
 /**
- * A {@link FakeNode} that also offers the optional `subscribe` capability. The release script announces
- * each key (deleted or not) when its reply is sent (the real script publishes as it deletes; the difference is
- * the node's reply latency, which these tests keep at 0 where it matters).
+ * A {@link FakeNode} that also offers the optional `subscribe` capability, and keeps the wait queues of
+ * scripts/wake-queue.ts: a release wakes the next queued member when its reply is sent (the real script
+ * publishes as it deletes; the difference is the node's reply latency, which these tests keep at 0 where it
+ * matters).
  */
 export class PubSubFakeNode extends FakeNode {
   /** Every SUBSCRIBE this connection sent. */
@@ -51,8 +87,6 @@ export class PubSubFakeNode extends FakeNode {
   subscribeError: Error | undefined;
   /** Makes `subscribe` never settle, as a hung node would. */
   isSubscribeHanging = false;
-  /** Makes the listeners script throw synchronously, as a faulty adapter might. */
-  isCountThrowing = false;
   /** How long a SUBSCRIBE takes to be in place (and `subscribe` to resolve), as on a slow node: 0 by default. */
   subscribeDelayMs = 0;
   readonly #clock: FakeClock;
@@ -63,25 +97,16 @@ export class PubSubFakeNode extends FakeNode {
   }
 
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    // The listeners script counts a channel's subscribers on this server (PUBSUB NUMSUB).
-    if (sha1 === listenersScript.sha1) {
-      const { subscribers, idleListeners } = bus(this.keyspace);
-      const channel = releaseChannelOf(keys[0] ?? '');
-      return (subscribers.get(channel)?.size ?? 0) + (idleListeners.get(channel) ?? 0);
-    }
-    return this.#announce(sha1, keys, await super.evalsha(sha1, keys, args));
+    if (sha1 === passWakeScript.sha1) return this.#passWake(keys, args);
+    const before = this.#entriesOf(keys[0] ?? '', args);
+    return this.#queueAndWake(sha1, keys, args, await super.evalsha(sha1, keys, args), before);
   }
 
-  /** The listeners script by EVAL throws at once with {@link isCountThrowing}: not async, so it can. */
-  override eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    if (this.isCountThrowing && source === listenersScript.source) throw new Error('a faulty adapter');
-    return this.#evalAsync(source, keys, args);
-  }
-
-  async #evalAsync(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    if (source === listenersScript.source) return this.evalsha(listenersScript.sha1, keys, args);
-    const announcing = [releaseScript, permitReleaseScript].find((script) => script.source === source);
-    return this.#announce(announcing?.sha1 ?? '', keys, await super.eval(source, keys, args));
+  override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    if (source === passWakeScript.source) return this.#passWake(keys, args);
+    const known = [acquireScript, permitAcquireScript, readWriteAcquireScript, releaseScript, permitReleaseScript].find((script) => script.source === source);
+    const before = this.#entriesOf(keys[0] ?? '', args);
+    return this.#queueAndWake(known?.sha1 ?? '', keys, args, await super.eval(source, keys, args), before);
   }
 
   subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
@@ -105,15 +130,14 @@ export class PubSubFakeNode extends FakeNode {
     });
   }
 
-  /** Subscribes `count` listeners of other processes to `channel` on this node's server, which never act. */
-  addIdleListeners(channel: string, count: number): void {
-    const { idleListeners } = bus(this.keyspace);
-    idleListeners.set(channel, (idleListeners.get(channel) ?? 0) + count);
-  }
-
-  /** Publishes on `channel` of this node's server, as any client of the server can: a forged announcement. */
+  /** Publishes on `channel` of this node's server, as any client of the server can: a forged wake. */
   publish(channel: string): void {
     bus(this.keyspace).publish(channel);
+  }
+
+  /** The members in the wait queue of resource key `key` on this node's server, head first. */
+  queueOf(key: string): readonly string[] {
+    return (bus(this.keyspace).queues.get(key) ?? []).map((entry) => entry.member);
   }
 
   /** Channels published on this node's server, in order. */
@@ -132,14 +156,59 @@ export class PubSubFakeNode extends FakeNode {
   }
 
   /**
-   * The release script announces each of its keys, and a permit's release its semaphore's key (the quiet
-   * ones, for a failed attempt's keys, none).
+   * The wait queues as the scripts keep them: a refused acquisition joins the queue of each key (a request
+   * whose intent a node keeps, first), an admitted one leaves them; a release that freed something takes
+   * the releaser out and wakes the next (a semaphore's, one per entry freed; a read-write lock's, every one).
+   * The quiet releases, for a failed attempt's keys, wake nobody.
    */
-  #announce(sha1: string, keys: readonly string[], reply: unknown): unknown {
-    if ((sha1 === releaseScript.sha1 || sha1 === permitReleaseScript.sha1) && typeof reply === 'number') {
-      for (const key of keys) bus(this.keyspace).publish(releaseChannelOf(key));
+  #queueAndWake(sha1: string, keys: readonly string[], args: readonly string[], reply: unknown, before: { readonly isReadWrite: boolean; readonly freed: number }): unknown {
+    const queues = bus(this.keyspace);
+    const key = keys[0] ?? '';
+    if (sha1 === acquireScript.sha1) {
+      const resourceKeys = args[3] === '1' ? keys.slice(0, keys.length / 2) : keys;
+      const member = args[4] ?? '';
+      if (reply === 0) for (const resourceKey of resourceKeys) queues.joinQueue(resourceKey, member, false);
+      else if (reply === 1 || (Array.isArray(reply) && reply[0] === 1)) for (const resourceKey of resourceKeys) queues.leaveQueue(resourceKey, member);
+    } else if (sha1 === permitAcquireScript.sha1 && Array.isArray(reply)) {
+      const [, , , , , , intent = '', , member = ''] = args;
+      if (reply[0] === 0) queues.joinQueue(key, member, intent !== '' && this.keyspace.hashOf(key)?.get('i')?.endsWith(`:${intent}`) === true);
+      else queues.leaveQueue(key, member);
+    } else if (sha1 === readWriteAcquireScript.sha1) {
+      const member = args[6] ?? '';
+      if (reply === 0 || reply === 2 || reply === 3) queues.joinQueue(key, member, false);
+      else if (reply === 1) queues.leaveQueue(key, member);
+    } else if (sha1 === releaseScript.sha1 && typeof reply === 'number' && reply > 0) {
+      for (const resourceKey of keys) {
+        queues.leaveQueue(resourceKey, args[1] ?? '');
+        if (this.keyspace.typeOf(resourceKey) === 'none') queues.wakeNext(resourceKey, 1);
+      }
+    } else if (sha1 === permitReleaseScript.sha1 && reply === 1) {
+      queues.leaveQueue(key, args[2] ?? '');
+      queues.wakeNext(key, before.isReadWrite ? -1 : before.freed);
     }
     return reply;
+  }
+
+  /** For a permit release of `args` on `key`, before it runs: whether the hash is a read-write lock, and how many entries it frees. */
+  #entriesOf(key: string, args: readonly string[]): { readonly isReadWrite: boolean; readonly freed: number } {
+    const hash = this.keyspace.typeOf(key) === 'hash' ? this.keyspace.hashOf(key) : undefined;
+    if (hash === undefined) return { isReadWrite: false, freed: 0 };
+    const [token = '', other = '', , ...kept] = args;
+    let freed = 0;
+    for (const [field, value] of hash) {
+      const holder = value.slice(value.indexOf(':') + 1);
+      if (!kept.includes(field) && value.includes(':') && (holder === token || (other !== '' && holder === other))) freed += 1;
+    }
+    return { isReadWrite: hash.has('rw'), freed };
+  }
+
+  #passWake(keys: readonly string[], args: readonly string[]): number {
+    const queues = bus(this.keyspace);
+    for (const key of keys) {
+      queues.leaveQueue(key, args[0] ?? '');
+      queues.wakeNext(key, 1);
+    }
+    return 1;
   }
 }
 

@@ -152,7 +152,7 @@ describe("the fake's permit scripts", () => {
     const keyspace = new FakeKeyspace(clock);
     const waiter = { id: '3:intent-of-three', ttlMs: 60_000 };
     const take = (token: string, permits: number, firstSlot: number, intent = NO_INTENT) =>
-      runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf(token, 10_000, permits, 3, 0, firstSlot, intent));
+      runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf(token, 10_000, permits, 3, 0, firstSlot, intent, ''));
     const release = (token: string, other = '') => runPermitScript(keyspace, 'permit-release', ['jobs'], [token, other]);
     take('holder-1', 1, 1);
     take('holder-2', 1, 2);
@@ -177,7 +177,7 @@ describe("the fake's permit scripts", () => {
     const clock = new FakeClock();
     const keyspace = new FakeKeyspace(clock);
     const take = (token: string, permits: number, firstSlot: number, intent = NO_INTENT) =>
-      runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf(token, 10_000, permits, 3, 0, firstSlot, intent));
+      runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf(token, 10_000, permits, 3, 0, firstSlot, intent, ''));
     take('holder-1', 1, 1);
     take('holder-2', 1, 2);
     expect(take('liar', 2, 1, { id: '3:liar', ttlMs: 60_000 })).toEqual([0, 3]);
@@ -201,7 +201,7 @@ describe("the fake's permit scripts", () => {
 
   it('refuse a re-sent first call whose token holds fewer slots than it asks for, as the Lua does (scripts.test.ts)', () => {
     const keyspace = new FakeKeyspace(new FakeClock());
-    const take = (permits: number) => runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf('t', 10_000, permits, 3, 0, 1, NO_INTENT));
+    const take = (permits: number) => runPermitScript(keyspace, 'permit-acquire', ['jobs'], permitAcquireArgsOf('t', 10_000, permits, 3, 0, 1, NO_INTENT, ''));
     expect(take(1)).toEqual([1, 1, 1, 2, 3]);
     expect(take(2)).toEqual([0, 2, 3]);
     expect([...(keyspace.hashOf('jobs')?.keys() ?? [])].sort()).toEqual(['1', 'limit']);

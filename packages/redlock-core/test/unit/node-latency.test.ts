@@ -395,11 +395,9 @@ describe('adaptive node timeouts on synthetic round trips', () => {
     expect(latency.timeoutMs(10_000, 1)).toBe(50);
     latency.recordTimeout();
     expect(latency.timeoutMs(10_000, 1)).toBe(1_000);
-    expect(latency.distanceMs()).toBe(Infinity);
     latency.recordTimeout();
     expect(latency.timeoutMs(10_000, 1)).toBe(1_000);
     latency.recordAnswer(1, 1_000);
     expect(latency.timeoutMs(10_000, 1)).toBe(50);
-    expect(latency.distanceMs()).toBeLessThan(50);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import type { AcquireAttempt } from '../../src/base/outcomes.js';
-import { SUBSCRIPTION_LINGER_MS, leadNodeIndexOf } from '../../src/nodes/release-notifications.js';
+import { SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
 import { type WaitQueue, WaitQueues } from '../../src/acquire/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
@@ -310,36 +310,6 @@ describe('local wait queue: waiters of one Redlock on the same resources', () =>
     expect(sections.entered).toEqual([0, 1, 2, 3, 4, 5]);
     expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
     expect(new Set(tokens).size).toBe(6);
-  });
-
-  it('ask the lead node first again once it answers again', async () => {
-    const { clock, nodes, connections, local, other } = setup();
-    const lead = leadNodeIndexOf(['orders:42'], [50, 50, 50, 50, 50]);
-    const third = new Redlock(
-      nodes.map((node) => node.connectAnotherClient()),
-      { clock, retryCount: 0 },
-    );
-    let held = await clock.runUntilSettled(other.acquire('orders:42', 10_000));
-    const waiting = local.acquire('orders:42', 10_000);
-    await clock.advance(10);
-    // The timed retry at 200 ms finds the lead node down: woken heads would ask every node.
-    connections[lead]!.isDown = true;
-    await clock.advance(200);
-    connections[lead]!.isDown = false;
-    // The next timed retry, at most 300 ms later, hears from the lead node again.
-    await clock.advance(300);
-    const before = connections.map((connection) => connection.acquireRequests().length);
-    // The lock changes hands: the release wakes the head, which finds it taken again at the lead node.
-    const releasing = held.release();
-    const retaking = third.acquire('orders:42', 10_000);
-    await clock.runUntilSettled(releasing);
-    held = await clock.runUntilSettled(retaking);
-    await clock.advance(5);
-    const sent = connections.map((connection, nodeIndex) => connection.acquireRequests().length - before[nodeIndex]!);
-    expect(sent[lead]).toBeGreaterThan(0);
-    expect(sent.filter((_, nodeIndex) => nodeIndex !== lead)).toEqual([0, 0, 0, 0]);
-    void held.release();
-    expect((await settleOf(clock, waiting)).value?.state).toBe('held');
   });
 
   it('lose no waiter and leave nothing behind, whatever the options, aborts, other owners and faulty node (property)', async () => {

@@ -58,7 +58,7 @@ async function handOff(waiter: GlideAdapter, resource: string, keyPrefix = ''): 
 }
 
 describe('GlideReleaseNotifications on a real node', () => {
-  it('subscribes the client to the release pattern on the connection it already has', async () => {
+  it('subscribes the client to the wake pattern on the connection it already has', async () => {
     const before = await patternCount();
     const notifications = new GlideReleaseNotifications();
     await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions });
@@ -66,16 +66,29 @@ describe('GlideReleaseNotifications on a real node', () => {
   });
 
   it('wakes a waiter by the release notification when the Redlock has a keyPrefix, long before its retry timer', async () => {
-    const notifications = new GlideReleaseNotifications({ keyPrefix: 'glide-test:' });
+    const notifications = new GlideReleaseNotifications();
     const waiter = new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });
     expect(await handOff(waiter, `orders:${randomUUID()}`, 'glide-test:')).toBeLessThan(RETRY_DELAY_MS / 3);
   });
 
+  it('still wakes a waiter with notifications made with the deprecated keyPrefix, which narrows nothing', async () => {
+    const notifications = new GlideReleaseNotifications({ keyPrefix: 'another-prefix:' });
+    const waiter = new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });
+    expect(await handOff(waiter, `orders:${randomUUID()}`, 'glide-test:')).toBeLessThan(RETRY_DELAY_MS / 3);
+  });
+
+  it('makes the node count the client as a receiver of every wake, listened for or not (why a wake to a process gone is not passed on)', async () => {
+    const notifications = new GlideReleaseNotifications();
+    await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions });
+    // The waiter of this member stopped waiting long ago: no listener anywhere, yet PUBLISH counts one.
+    expect(Number(await nodes.command(0, ['PUBLISH', `redlock:wake:gone.${randomUUID()}`, '1']))).toBeGreaterThanOrEqual(1);
+  });
+
   it('rejects a subscription to a channel outside the pattern, naming the pattern', async () => {
-    const notifications = new GlideReleaseNotifications({ keyPrefix: 'glide-test:' });
+    const notifications = new GlideReleaseNotifications();
     const adapter = new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });
     await expect(adapter.subscribe!('redlock:released:other:orders:42', () => undefined)).rejects.toThrow(
-      'Cannot subscribe to "redlock:released:other:orders:42": the client\'s release notifications cover redlock:released:glide-test:* only',
+      'Cannot subscribe to "redlock:released:other:orders:42": the client\'s release notifications cover redlock:wake:* only',
     );
   });
 
@@ -85,13 +98,13 @@ describe('GlideReleaseNotifications on a real node', () => {
     try {
       const notifications = new GlideReleaseNotifications();
       const adapter = new GlideAdapter(await connected(), { notifications });
-      const channel = `redlock:released:orders:${randomUUID()}`;
+      const channel = `redlock:wake:${randomUUID()}`;
       await expect(adapter.subscribe!(channel, () => undefined)).rejects.toThrow(
-        'Cannot subscribe to release notifications: the GLIDE client does not subscribe to redlock:released:*',
+        'Cannot subscribe to release notifications: the GLIDE client does not subscribe to redlock:wake:*',
       );
       await expect(adapter.subscribe!(channel, () => undefined)).rejects.toThrow('`pubsubSubscriptions: notifications.pubsubSubscriptions`');
       expect(warnings).toEqual([
-        [expect.stringContaining('the GLIDE client does not subscribe to redlock:released:*'), { type: 'RedlockWarning', code: 'REDLOCK_GLIDE_NOT_SUBSCRIBED' }],
+        [expect.stringContaining('the GLIDE client does not subscribe to redlock:wake:*'), { type: 'RedlockWarning', code: 'REDLOCK_GLIDE_NOT_SUBSCRIBED' }],
       ]);
 
       const redlock = new Redlock([adapter], { retryDelayMs: 200, retryJitterMs: 0 });

@@ -26,7 +26,7 @@ describe('GlideAdapter options', () => {
 
   it('refuses options that are not an object, and notifications that are not a GlideReleaseNotifications', () => {
     expect(() => new GlideAdapter(standIn(), null as never)).toThrow('Expected `options` to be an object, got `null`');
-    expect(() => new GlideAdapter(standIn(), { notifications: { pattern: 'redlock:released:*' } as never })).toThrow(
+    expect(() => new GlideAdapter(standIn(), { notifications: { pattern: 'redlock:wake:*' } as never })).toThrow(
       'Expected `notifications` to be a GlideReleaseNotifications, got `[object Object]`',
     );
   });

@@ -7,8 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { CLOSE_TIMEOUT_MS, Redlock, RedlockClosedError } from 'redlock-core';
+import { wakeChannelOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
+import { wakeListenersOf } from '../support/handoff.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 // redlock.close() on real redis-server nodes: waiters stop at once, subscriptions end, held locks are left
@@ -34,10 +36,13 @@ beforeEach(() => {
   prefix = `close:${randomUUID()}:`;
 });
 
-/** The release-notification channels of this test's keys that some connection still subscribes to, on every node. */
+/**
+ * The wake channels of the processes queued for this test's resource `r` that some connection still
+ * subscribes to, on every node.
+ */
 async function subscribedChannels(): Promise<string[]> {
-  const channels = await Promise.all(admins.map((admin) => admin.pubsub('CHANNELS', `redlock:released:${prefix}*`) as Promise<string[]>));
-  return channels.flat();
+  const listeners = await Promise.all(admins.map((admin) => wakeListenersOf(admin, `${prefix}r`)));
+  return listeners.flatMap((byMember) => [...byMember].flatMap(([member, count]) => (count > 0 ? [wakeChannelOf(member)] : [])));
 }
 
 describe('redlock.close() on real nodes', () => {
@@ -56,7 +61,7 @@ describe('redlock.close() on real nodes', () => {
     const held = await holder.acquire('r', 30_000);
     const own = await redlock.acquire('own', 30_000, { autoExtend: true });
     const waiting = redlock.acquire('r', 30_000).catch((error: unknown) => error);
-    // The waiter found the lock held and subscribed to its release.
+    // The waiter found the lock held: it is queued, and subscribed to its wake channel.
     expect(await eventually(subscribedChannels, (channels) => channels.length > 0, 5_000)).not.toEqual([]);
     const closingAt = performance.now();
     const closing = redlock.close();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { LockExtendError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
+import { wakeListenerCountOf } from '../support/handoff.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
 // A lock handed from one Redlock to another by its resources and token, each on clients of its own, as a
@@ -52,17 +53,16 @@ describe('handing a lock over by its token', () => {
       if (Date.now() > deadline) throw new Error('The lock did not reach every node within 5 s');
     }
     const waiting = waiter.acquire(resource, 5_000);
-    // The waiter's first attempt found the lock held, and it listens for the release: its next timed retry
-    // is 10 s away.
-    const channel = `redlock:released:${resource}`;
+    // The waiter's first attempt found the lock held: it is queued, and listens for its wake; its next
+    // timed retry is 10 s away.
     for (const deadline = Date.now() + 5_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
-      const counts = await Promise.all(redis.urls.map((_, index) => redis.createClient(index).pubsub('NUMSUB', channel)));
-      if (counts.some((reply) => Number((reply as unknown[])[1]) > 0)) break;
+      const counts = await Promise.all(redis.urls.map((_, index) => wakeListenerCountOf(redis.createClient(index), resource)));
+      if (counts.some((count) => count > 0)) break;
       if (Date.now() > deadline) throw new Error('The waiter did not listen for the release within 5 s');
     }
     const result = await worker.releaseByToken(resource, lock.token);
     expect(result.releasedCount).toBeGreaterThanOrEqual(2);
-    // Woken by the release's announcement, long before its timed retry.
+    // Woken by the release, long before its timed retry.
     const startedAt = Date.now();
     const next = await waiting;
     expect(Date.now() - startedAt).toBeLessThan(5_000);

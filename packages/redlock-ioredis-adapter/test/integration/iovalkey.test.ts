@@ -4,9 +4,8 @@ import { type RedisOptions as ValkeyOptions, Redis as Valkey } from 'iovalkey';
 import { LockAcquireError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { SUBSCRIBER_CONNECTION_NAME } from '../../src/owned-subscriber.js';
-import { RELEASE_CHANNEL_PREFIX } from '../../src/release-channel.js';
 import { eventually } from '../support/eventually.js';
-import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, subscriberCountOf } from '../support/handoff.js';
+import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, wakeListenerCountOf } from '../support/handoff.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
 // iovalkey is the ioredis fork of the Valkey project; it speaks to redis-server as well.
@@ -77,7 +76,7 @@ describe('Redlock over IoredisAdapters with iovalkey clients', () => {
         holder: new IoredisAdapter(valkeyClient(0), { notifications: false }),
         waiter,
         resource,
-        subscriberCount: () => subscriberCountOf(admin, RELEASE_CHANNEL_PREFIX + resource),
+        subscriberCount: () => wakeListenerCountOf(admin, resource),
       });
       expect(wokenAfterMs).toBeLessThan(HAND_OFF_RETRY_DELAY_MS);
       expect(await connectionNamesOn(admin)).toContain(`iovalkey-test-waiter:${SUBSCRIBER_CONNECTION_NAME}`);
@@ -97,7 +96,7 @@ describe('Redlock over IoredisAdapters with iovalkey clients', () => {
         holder: new IoredisAdapter(valkeyClient(0, { keyPrefix: KEY_PREFIX }), { notifications: false }),
         waiter,
         resource,
-        subscriberCount: () => subscriberCountOf(admin, RELEASE_CHANNEL_PREFIX + KEY_PREFIX + resource),
+        subscriberCount: () => wakeListenerCountOf(admin, KEY_PREFIX + resource),
       });
       expect(wokenAfterMs).toBeLessThan(HAND_OFF_RETRY_DELAY_MS);
     } finally {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Cluster } from 'ioredis';
+import { wakeChannelOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { IoredisAdapter } from '../../src/index.js';
-import { RELEASE_CHANNEL_PREFIX } from '../../src/release-channel.js';
-import { HAND_OFF_RETRY_DELAY_MS, handOff, subscriberCountOf } from '../support/handoff.js';
+import { HAND_OFF_RETRY_DELAY_MS, handOff, wakeListenerCountOf, wakeListenersOf } from '../support/handoff.js';
 import { canStartCluster, useRedisCluster, useRedisNodes } from '../support/redis-servers.js';
 
-// With an ioredis `keyPrefix`, the release script runs on prefixed keys and publishes on the channel of the
-// prefixed key, while the core asks to subscribe to the channel of the key it knows, unprefixed.
+// With an ioredis `keyPrefix`, the scripts run on prefixed keys and name each wait queue after such a key,
+// so the queue carries the prefix; the wake channels name a waiting process, not a key, so no prefix
+// touches them, neither the client's nor the subscriber's.
 const KEY_PREFIX = 'key-prefix-test:app:';
 
 const redis = useRedisNodes(1);
@@ -16,19 +17,19 @@ const redis = useRedisNodes(1);
 const resourceNamed = (name: string): string => `orders:${name}:${randomUUID()}`;
 
 describe('an IoredisAdapter over a client with a keyPrefix', () => {
-  it('wakes a waiter by the release notification, published on the channel of the prefixed key', async () => {
+  it('wakes a waiter by the release notification, queued beside the prefixed key', async () => {
     const resource = resourceNamed('owned');
     const admin = redis.createClient(0);
     const wokenAfterMs = await handOff({
       holder: new IoredisAdapter(redis.createClient(0, { keyPrefix: KEY_PREFIX }), { notifications: false }),
       waiter: new IoredisAdapter(redis.createClient(0, { keyPrefix: KEY_PREFIX })),
       resource,
-      subscriberCount: () => subscriberCountOf(admin, RELEASE_CHANNEL_PREFIX + KEY_PREFIX + resource),
+      subscriberCount: () => wakeListenerCountOf(admin, KEY_PREFIX + resource),
     });
     expect(wokenAfterMs).toBeLessThan(HAND_OFF_RETRY_DELAY_MS);
   });
 
-  it('subscribes a subscriber you gave to the channel of the prefixed key, whatever its own keyPrefix', async () => {
+  it('subscribes a subscriber you gave to the wake channel unprefixed, whatever its own keyPrefix', async () => {
     const resource = resourceNamed('given');
     const admin = redis.createClient(0);
     const subscriber = redis.createClient(0, { keyPrefix: 'key-prefix-test:other:', maxRetriesPerRequest: null });
@@ -36,12 +37,12 @@ describe('an IoredisAdapter over a client with a keyPrefix', () => {
       holder: new IoredisAdapter(redis.createClient(0, { keyPrefix: KEY_PREFIX }), { notifications: false }),
       waiter: new IoredisAdapter(redis.createClient(0, { keyPrefix: KEY_PREFIX }), { subscriber }),
       resource,
-      subscriberCount: () => subscriberCountOf(admin, RELEASE_CHANNEL_PREFIX + KEY_PREFIX + resource),
+      subscriberCount: () => wakeListenerCountOf(admin, KEY_PREFIX + resource),
     });
     expect(wokenAfterMs).toBeLessThan(HAND_OFF_RETRY_DELAY_MS);
   });
 
-  it('subscribes to the unprefixed channel when the client has no keyPrefix, even if its subscriber has one', async () => {
+  it('queues beside the unprefixed key when the client has no keyPrefix, even if its subscriber has one', async () => {
     const resource = resourceNamed('subscriber-prefix-only');
     const admin = redis.createClient(0);
     const subscriber = redis.createClient(0, { keyPrefix: 'key-prefix-test:other:', maxRetriesPerRequest: null });
@@ -49,7 +50,7 @@ describe('an IoredisAdapter over a client with a keyPrefix', () => {
       holder: new IoredisAdapter(redis.createClient(0), { notifications: false }),
       waiter: new IoredisAdapter(redis.createClient(0), { subscriber }),
       resource,
-      subscriberCount: () => subscriberCountOf(admin, RELEASE_CHANNEL_PREFIX + resource),
+      subscriberCount: () => wakeListenerCountOf(admin, resource),
     });
     expect(wokenAfterMs).toBeLessThan(HAND_OFF_RETRY_DELAY_MS);
   });
@@ -72,12 +73,16 @@ describe('an IoredisAdapter over a client with a keyPrefix', () => {
       holder: new IoredisAdapter(holderClient, { notifications: false }),
       waiter: new IoredisAdapter(waiterClient),
       resource,
-      // PUBSUB NUMSUB counts the subscribers of the node asked only: ask every master.
+      // The queue is on the master of the key's slot (the cluster client adds its keyPrefix to the key), but
+      // the waiter's subscriber connection may be on any master, and PUBSUB NUMSUB counts the subscribers
+      // of the node asked only: ask every master.
       subscriberCount: async () => {
+        const channels = [...(await wakeListenersOf(holderClient, resource)).keys()].map(wakeChannelOf);
+        if (channels.length === 0) return 0;
         const counts = await Promise.all(
-          holderClient.nodes('master').map(async (node) => Number(((await node.pubsub('NUMSUB', RELEASE_CHANNEL_PREFIX + KEY_PREFIX + resource)) as [string, number])[1])),
+          holderClient.nodes('master').map(async (node) => ((await node.pubsub('NUMSUB', ...channels)) as (string | number)[]).filter((_, index) => index % 2 === 1)),
         );
-        return counts.reduce((sum, count) => sum + count, 0);
+        return counts.flat().reduce<number>((sum, count) => sum + Number(count), 0);
       },
     });
     expect(wokenAfterMs).toBeLessThan(HAND_OFF_RETRY_DELAY_MS);

@@ -60,11 +60,12 @@ describe('many waiters of one Redlock on one resource, on 5 real nodes with prom
     }
     expect({ gaveUp: outcomes.filter((outcome) => outcome === 'gave up').length, overlaps: shared.overlaps }).toEqual({ gaveUp: 0, overlaps: 0 });
     // How each waiter got the lock, from the attempt trace rather than from the time it took (the
-    // milliseconds are the bench's): the first by its first attempt, every other by an attempt the
-    // previous holder's release woke (it asks the lead node first), none by a timed retry 200 ± 100 ms later.
+    // milliseconds are the bench's): every one by its first attempt, which it makes once the previous
+    // holder in this process released (its turn in the process's own queue, not a node's wake: no node
+    // started it, so it asks every node), none by a timed retry 200 ± 100 ms later.
     const acquiring = recording.attempts.filter((attempt) => attempt.result?.outcome === 'acquired');
     expect(acquiring).toHaveLength(300);
-    expect(acquiring.filter((attempt) => !attempt.asksLeadFirst).map((attempt) => attempt.attemptNumber)).toEqual([1]);
+    expect(acquiring.filter((attempt) => attempt.attemptNumber !== 1)).toEqual([]);
   });
 
   it('gives every waiter of two processes the lock, none at the same time, when both queue on one resource', async () => {

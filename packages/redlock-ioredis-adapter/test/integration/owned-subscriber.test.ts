@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
+import { WAKE_CHANNEL_PREFIX } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { IoredisAdapter } from '../../src/index.js';
 import { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from '../../src/owned-subscriber.js';
-import { RELEASE_CHANNEL_PREFIX } from '../../src/release-channel.js';
 import { eventually } from '../support/eventually.js';
-import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, subscriberCountOf, subscribersOf, within } from '../support/handoff.js';
+import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, subscribersOf, wakeListenerCountOf, within } from '../support/handoff.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 /** How long the owned subscriber may take to close once idle: the core's 1 s linger, the idle time, and room. */
@@ -29,7 +29,7 @@ function handOffTo(waiter: IoredisAdapter, key: string): Promise<number> {
     holder: new IoredisAdapter(redis.createClient(0), { notifications: false }),
     waiter,
     resource: key,
-    subscriberCount: () => subscriberCountOf(redis.createClient(0), RELEASE_CHANNEL_PREFIX + key),
+    subscriberCount: () => wakeListenerCountOf(redis.createClient(0), key),
   });
 }
 
@@ -68,13 +68,13 @@ describe('an IoredisAdapter given only a Redis client', () => {
     const connectionName = connectionNamed('quit');
     const client = redis.createClient(0, { connectionName });
     const adapter = new IoredisAdapter(client);
-    const unsubscribe = await adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('quit'), () => undefined);
+    const unsubscribe = await adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('quit'), () => undefined);
     expect(await isSubscriberConnected(connectionName)).toBe(true);
 
     await client.quit();
     expect(await eventually(() => isSubscriberConnected(connectionName), (isConnected) => !isConnected, 5_000)).toBe(false);
     await expect(unsubscribe()).resolves.toBeUndefined();
-    await expect(adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('quit'), () => undefined)).rejects.toThrow(
+    await expect(adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('quit'), () => undefined)).rejects.toThrow(
       'Cannot subscribe to release notifications: the client has ended',
     );
   });
@@ -83,7 +83,7 @@ describe('an IoredisAdapter given only a Redis client', () => {
     const connectionName = connectionNamed('close');
     const client = redis.createClient(0, { connectionName });
     const adapter = new IoredisAdapter(client);
-    const channel = RELEASE_CHANNEL_PREFIX + keyNamed('close');
+    const channel = WAKE_CHANNEL_PREFIX + keyNamed('close');
     await adapter.subscribe!(channel, () => undefined);
     expect(await isSubscriberConnected(connectionName)).toBe(true);
 
@@ -101,7 +101,7 @@ describe('an IoredisAdapter given only a Redis client', () => {
     const connectionName = connectionNamed('shared');
     const client = redis.createClient(0, { connectionName });
     const adapters = [1, 2, 3].map(() => new IoredisAdapter(client));
-    const channels = adapters.map((_, index) => RELEASE_CHANNEL_PREFIX + keyNamed(`shared-${index}`));
+    const channels = adapters.map((_, index) => WAKE_CHANNEL_PREFIX + keyNamed(`shared-${index}`));
     let heard = 0;
     await Promise.all(adapters.map((adapter, index) => adapter.subscribe!(channels[index]!, () => (heard += 1))));
     const admin = redis.createClient(0);
@@ -120,7 +120,7 @@ describe('an IoredisAdapter given only a Redis client', () => {
   it('rejects a subscription still in flight when closed, and leaves no connection behind', async () => {
     const connectionName = connectionNamed('in-flight');
     const adapter = new IoredisAdapter(redis.createClient(0, { connectionName }));
-    const pending = adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('in-flight'), () => undefined);
+    const pending = adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('in-flight'), () => undefined);
     await adapter.close();
     await expect(pending).rejects.toThrow('Connection is closed');
     expect(await eventually(() => isSubscriberConnected(connectionName), (isConnected) => !isConnected, 5_000)).toBe(false);
@@ -128,7 +128,7 @@ describe('an IoredisAdapter given only a Redis client', () => {
 
   it('gives its subscriber connection the client name followed by `:redlock-subscriber`, or that alone', async () => {
     const unnamed = new IoredisAdapter(redis.createClient(0));
-    const channel = RELEASE_CHANNEL_PREFIX + keyNamed('name');
+    const channel = WAKE_CHANNEL_PREFIX + keyNamed('name');
     const admin = redis.createClient(0);
     const before = (await connectionNamesOn(admin)).filter((name) => name === SUBSCRIBER_CONNECTION_NAME).length;
     await unnamed.subscribe!(channel, () => undefined);
@@ -148,8 +148,8 @@ describe('the subscriber connection of an IoredisAdapter when its node is killed
   itWithFaults('hears releases again once the node is back', async () => {
     const client = node.createClient(0);
     const adapter = new IoredisAdapter(client);
-    const channel = RELEASE_CHANNEL_PREFIX + keyNamed('killed');
-    const left = RELEASE_CHANNEL_PREFIX + keyNamed('left-while-down');
+    const channel = WAKE_CHANNEL_PREFIX + keyNamed('killed');
+    const left = WAKE_CHANNEL_PREFIX + keyNamed('left-while-down');
     let heard = 0;
     try {
       await adapter.subscribe!(channel, () => (heard += 1));

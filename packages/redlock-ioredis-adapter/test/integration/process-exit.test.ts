@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { RELEASE_CHANNEL_PREFIX } from '../../src/release-channel.js';
-import { subscribersOf } from '../support/handoff.js';
+import { WAKE_CHANNEL_PREFIX } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { subscribersOf, WAKE_LISTENERS_LUA } from '../support/handoff.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 // These tests run the built packages in fresh Node processes, the way users do, to see what keeps a process
@@ -44,7 +44,9 @@ const holder = new Redlock([adapters[0]]);
 const waiter = new Redlock([adapters[1]], { retryDelayMs: ${RETRY_DELAY_MS}, retryJitterMs: 0 });
 const lock = await holder.acquire(key, 30000);
 const waiting = waiter.acquire(key, 30000);
-while (Number((await clients[0].pubsub('NUMSUB', '${RELEASE_CHANNEL_PREFIX}' + key))[1]) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+// Released once the waiter is queued on the node and listens on its wake channel.
+const wakeListeners = async () => (await clients[0].eval(${JSON.stringify(WAKE_LISTENERS_LUA)}, 1, key)).filter((_, index) => index % 2 === 1).reduce((sum, count) => sum + count, 0);
+while ((await wakeListeners()) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
 const releasedAt = performance.now();
 await lock.release();
 const next = await waiting;
@@ -67,7 +69,7 @@ import { IoredisAdapter } from 'redlock-ioredis-adapter';
 const client = new Redis(process.env.REDIS_URL, ${clientOptions});
 client.on('error', () => undefined);
 const adapter = new IoredisAdapter(client);
-await adapter.subscribe('${RELEASE_CHANNEL_PREFIX}' + process.env.KEY, () => undefined);
+await adapter.subscribe('${WAKE_CHANNEL_PREFIX}' + process.env.KEY, () => undefined);
 console.log('subscribed');
 const lines = createInterface({ input: process.stdin });
 for await (const line of lines) if (line === 'done') break;
@@ -197,7 +199,7 @@ describe('a process using the default adapter', () => {
       // Long enough for several failed reconnection attempts, each an 'error' event on the connection.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       await redis.nodes[0]!.start();
-      expect(await subscribersOf(redis.createClient(0), RELEASE_CHANNEL_PREFIX + key, 1)).toBe(1);
+      expect(await subscribersOf(redis.createClient(0), WAKE_CHANNEL_PREFIX + key, 1)).toBe(1);
       child.process.stdin!.end('done\n');
       expect(await child.nextLine()).toBe('quit');
       const { code } = await child.exited;

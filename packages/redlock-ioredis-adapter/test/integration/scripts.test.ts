@@ -2,25 +2,20 @@ import { createHash, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
 // Test-only deep imports: the scripts are internal to the core, and this file checks them against real Redis.
-import { acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
+import { acquireArgsOf, acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
 import { extendScript, parseExtendReply } from '../../../redlock-core/src/scripts/extend.js';
 import { fenceScript, parseFenceReply } from '../../../redlock-core/src/scripts/fence.js';
 import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scripts/inspect.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../../../redlock-core/src/scripts/permit-acquire.js';
 import { KNOWN_SCRIPTS } from '../../../redlock-core/src/testing/fake-adapter.js';
-import { listenersScript, parseListenersReply } from '../../../redlock-core/src/scripts/listeners.js';
 import { parsePermitExtendReply, permitExtendArgsOf, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
 import { parsePermitInspectReply, permitInspectScript } from '../../../redlock-core/src/scripts/permit-inspect.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../../../redlock-core/src/scripts/permit-release.js';
 import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
-import {
-  parseReleaseReply,
-  quietReleaseScript,
-  releaseChannelOf,
-  releaseScript,
-} from '../../../redlock-core/src/scripts/release.js';
+import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
+import { passWakeScript, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -52,8 +47,50 @@ async function valuesOf(keys: readonly string[]): Promise<(string | null)[]> {
   return Promise.all(keys.map((key) => client.get(key)));
 }
 
-// Every script the core defines, as the fake adapter lists them.
-describe.each(KNOWN_SCRIPTS)('the $name script $sha1', (script) => {
+/** The wait queue of a key without a hash tag, as the scripts name it (wake-queue.ts): in the key's slot. */
+const queueOf = (key: string): string => `{${key}}:w`;
+
+/** The members of `key`'s wait queue, head first. */
+const queuedOn = (key: string): Promise<string[]> => client.zrange(queueOf(key), '0', '-1');
+
+/** A queue member of this run's own, so no other connection listens on its wake channel. */
+const memberNamed = (name: string): string => `${name}.${randomUUID().slice(0, 8)}`;
+
+/** The ticket a waiting call sends for `member` (`<since>:<member>`), waiting since `sinceMs` on the wall clock. */
+const ticketOf = (member: string, sinceMs = Date.now()): string => wakeTicketOf(member, sinceMs);
+
+/** The node's clock, in milliseconds, as the scripts read it. */
+async function nodeNowMs(): Promise<number> {
+  const [seconds, microseconds] = await client.time();
+  return Number(seconds) * 1000 + Math.floor(Number(microseconds) / 1000);
+}
+
+/**
+ * Listens on the wake channels of `members`, on a connection of its own; `heard()` ends the listening and
+ * resolves with the members woken meanwhile, in order, and the messages.
+ */
+async function listenFor(...members: string[]): Promise<{ heard(): Promise<string[]>; messages: string[] }> {
+  const subscriber = redis.createClient(0);
+  const heard: string[] = [];
+  const messages: string[] = [];
+  subscriber.on('message', (channel: string, message: string) => {
+    heard.push(channel.slice(wakeChannelOf('').length));
+    messages.push(message);
+  });
+  await subscriber.subscribe(...members.map(wakeChannelOf));
+  return {
+    messages,
+    async heard() {
+      // A round trip on the subscriber connection delivers every message published before it.
+      await subscriber.unsubscribe();
+      subscriber.disconnect();
+      return heard;
+    },
+  };
+}
+
+// Every script the core defines: those the fake adapter runs, and pass-wake, which it does not.
+describe.each([...new Set([...KNOWN_SCRIPTS, passWakeScript])])('the $name script $sha1', (script) => {
   it('has the SHA1 that SCRIPT LOAD returns', async () => {
     await expect(client.script('LOAD', script.source)).resolves.toBe(script.sha1);
   });
@@ -256,48 +293,150 @@ describe('the release script', () => {
     expect(await valuesOf(keys)).toEqual([OTHER_TOKEN, null]);
   });
 
-  it('announces each key on its release channel, deleted or not, where the quiet release announces nothing', async () => {
-    const keys = keysFor('release-announce', 3);
-    const subscriber = redis.createClient(0);
-    const heard: string[] = [];
-    subscriber.on('message', (channel: string) => heard.push(channel));
-    await subscriber.subscribe(...keys.map(releaseChannelOf));
+  it('wakes the head of the wait queue of each key it deleted, where the quiet release wakes nobody', async () => {
+    const keys = keysFor('release-wake', 3);
+    const [first, second, third] = [memberNamed('first'), memberNamed('second'), memberNamed('third')];
+    for (const key of keys) await client.zadd(queueOf(key), 1, first, 2, second);
+    await client.zadd(queueOf(keys[2] as string), 3, third);
     await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
     await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
     await client.set(keys[2] as string, TOKEN, 'PX', 10_000);
+    const listening = await listenFor(first, second, third);
     expect(await run(quietReleaseScript, keys.slice(0, 1), [TOKEN])).toBe(1);
-    expect(await run(releaseScript, keys, [TOKEN])).toBe(1);
-    // A round trip on the subscriber connection delivers every message published before it.
-    await subscriber.unsubscribe();
-    // Not deleted, still announced: key 0 (already released) and key 1 (another owner's).
-    expect(heard).toEqual(keys.map(releaseChannelOf));
+    await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
+    expect(await run(releaseScript, keys, [TOKEN])).toBe(2);
+    // One wake per key deleted, to its queue's head, with the message '1'; none for another owner's key.
+    expect(await listening.heard()).toEqual([first, first]);
+    expect(listening.messages).toEqual(['1', '1']);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[second], [first, second], [second, third]]);
     expect(await valuesOf(keys)).toEqual([null, OTHER_TOKEN, null]);
+    await client.del(...keys.map(queueOf), keys[1] as string);
+  });
+
+  it('wakes nobody where it deletes nothing: a key not ours, or already gone', async () => {
+    const [key] = keysFor('release-wake-not-ours', 1) as [string];
+    const waiting = memberNamed('waiting');
+    await client.zadd(queueOf(key), 1, waiting);
+    const listening = await listenFor(waiting);
+    expect(await run(releaseScript, [key], [TOKEN])).toBe(0);
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    expect(await run(releaseScript, [key], [TOKEN])).toBe(0);
+    expect(await listening.heard()).toEqual([]);
+    expect(await queuedOn(key)).toEqual([waiting]);
+    await client.del(key, queueOf(key));
+  });
+
+  it('skips a member nobody hears (its process stopped waiting) and wakes the next, which it also pops', async () => {
+    // A pattern subscription that matches the wake channels (a GLIDE client's, on a node shared with other
+    // test files) would count as hearing every wake: these are local nodes of this file's own.
+    const [key] = keysFor('release-wake-skip', 1) as [string];
+    const [gone, alsoGone, waiting, behind] = ['gone', 'also-gone', 'waiting', 'behind'].map(memberNamed) as [string, string, string, string];
+    await client.zadd(queueOf(key), 1, gone, 2, alsoGone, 3, waiting, 4, behind);
+    await client.set(key, TOKEN, 'PX', 10_000);
+    const listening = await listenFor(waiting, behind);
+    expect(await run(releaseScript, [key], [TOKEN])).toBe(1);
+    expect(await listening.heard()).toEqual([waiting]);
+    expect(await queuedOn(key)).toEqual([behind]);
+    // With nobody listening at all, the release empties the queue: each member was tried once.
+    await client.set(key, TOKEN, 'PX', 10_000);
+    expect(await run(releaseScript, [key], [TOKEN])).toBe(1);
+    expect(await client.exists(queueOf(key))).toBe(0);
+  });
+
+  it("removes the releaser's own member (its ticket, ARGV[2]) first, so a process that won by a plain SET never wakes itself", async () => {
+    const [key] = keysFor('release-wake-own', 1) as [string];
+    const [own, next] = [memberNamed('own'), memberNamed('next')];
+    // The releaser queued first, then took the lock by a plain SET, which leaves no queue.
+    await client.zadd(queueOf(key), 1, own, 2, next);
+    await client.set(key, TOKEN, 'PX', 10_000);
+    const listening = await listenFor(own, next);
+    expect(await run(releaseScript, [key], [TOKEN, ticketOf(own, 1)])).toBe(1);
+    expect(await listening.heard()).toEqual([next]);
+    expect(await client.exists(queueOf(key))).toBe(0);
   });
 });
 
-describe('the listeners script', () => {
-  it('has the SHA1 that SCRIPT LOAD returns, and counts the connections subscribed to a channel', async () => {
-    await expect(client.script('LOAD', listenersScript.source)).resolves.toBe(listenersScript.sha1);
-    const key = keysFor('listeners', 1)[0] as string;
-    const channel = releaseChannelOf(key);
-    // Given the lock key, as the release script is, it counts that key's release channel.
-    const count = (): Promise<number> => run(listenersScript, [key], []).then(parseListenersReply);
-    expect(await count()).toBe(0);
-    const subscribers = [redis.createClient(0), redis.createClient(0)];
-    for (const subscriber of subscribers) await subscriber.subscribe(channel);
-    expect(await count()).toBe(2);
-    for (const subscriber of subscribers) subscriber.disconnect();
+describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the waiting processes\' members', () => {
+  const acquire = (keys: readonly string[], token: string, ticket: string) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket));
+
+  it('has a refused acquire with a ticket (ARGV[5], `<since>:<member>`) join the queue of each key, in the order its waiters began', async () => {
+    const keys = keysFor('queue-join', 2);
+    const [early, late] = [memberNamed('early'), memberNamed('late')];
+    const sinceMs = Date.now();
+    await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
+    expect(acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(early, sinceMs))).toEqual([TOKEN, '10000', '0', '0', `${sinceMs}:${early}`]);
+    // The waiter that began later is refused first: the queue still puts it behind, by the tickets' times,
+    // so that every node orders the same waiters alike.
+    expect(await acquire(keys, 'a-later-waiter', ticketOf(late, sinceMs + 5))).toBe(0);
+    expect(await acquire(keys, TOKEN, ticketOf(early, sinceMs))).toBe(0);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[early, late], [early, late]]);
+    for (const key of keys) {
+      expect(await client.zscore(queueOf(key), early)).toBe(String(sinceMs));
+      // The queue outlives its latest refusal by WAIT_QUEUE_TTL_MS, so a member whose process died goes with it.
+      expect(await client.pttl(queueOf(key))).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
+      expect(await client.pttl(queueOf(key))).toBeLessThanOrEqual(WAIT_QUEUE_TTL_MS);
+    }
+    // A second refusal keeps the member's place, whatever its ticket says.
+    expect(await acquire(keys, 'its-next-attempt', ticketOf(early, sinceMs + 100))).toBe(0);
+    expect(await client.zscore(queueOf(keys[0] as string), early)).toBe(String(sinceMs));
+    // Granted (the holder gone), the member leaves every queue; the keys are set as without a ticket.
+    await client.del(keys[1] as string);
+    expect(await acquire(keys, TOKEN, ticketOf(early, sinceMs))).toBe(1);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[late], [late]]);
+    expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN]);
+    await client.del(...keys, ...keys.map(queueOf));
   });
 
-  it("counts the channel a client that prefixes keys publishes on: ioredis' keyPrefix goes before the key", async () => {
+  it('queues nothing without a ticket (the plain 2-argument form), nor where a key is foreign or the node restarting', async () => {
+    const [held, foreign, graced] = keysFor('queue-none', 3) as [string, string, string];
+    await client.set(held, OTHER_TOKEN, 'PX', 10_000);
+    await client.rpush(foreign, 'not-a-lock');
+    expect(await run(acquireScript, [held], [TOKEN, '10000'])).toBe(0);
+    expect(await run(acquireScript, [held], [TOKEN, '10000', '0', '0', ''])).toBe(0);
+    expect(await acquire([foreign], TOKEN, ticketOf(memberNamed('foreign')))).toBe(-2);
+    expect(await run(acquireScript, [graced], [TOKEN, '10000', '2000000000', '0', ticketOf(memberNamed('graced'))])).toBe(-1);
+    expect(await client.exists(queueOf(held), queueOf(foreign), queueOf(graced))).toBe(0);
+    await client.del(held, foreign);
+  });
+
+  it('keeps the queue of a key with a hash tag at `<key>:w`, which shares the tag, and none for a key whose `}` closes no hash tag', async () => {
+    const tagged = `{${KEY_PREFIX}queue-tag}:orders`;
+    const untaggable = `${KEY_PREFIX}queue-no-tag}`;
+    const member = memberNamed('tagged');
+    for (const key of [tagged, untaggable]) await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    expect(await acquire([tagged], TOKEN, ticketOf(member))).toBe(0);
+    expect(await client.zrange(`${tagged}:w`, '0', '-1')).toEqual([member]);
+    // Its waiters wake on their timers: the script names no queue outside the key's slot.
+    expect(await acquire([untaggable], TOKEN, ticketOf(member))).toBe(0);
+    expect(await client.keys(`*${KEY_PREFIX}queue-no-tag*`)).toEqual([untaggable]);
+    await client.del(tagged, `${tagged}:w`, untaggable);
+  });
+
+  it("names the queue after the key as the node sees it, ioredis' keyPrefix included, and wakes on a channel no prefix touches", async () => {
     const prefixed = redis.createClient(0, { keyPrefix: 'app:' });
-    const key = keysFor('listeners-prefixed', 1)[0] as string;
-    // Where the release script of a client with that keyPrefix publishes, and its adapter subscribes.
-    const subscriber = redis.createClient(0);
-    await subscriber.subscribe(releaseChannelOf(`app:${key}`));
-    const reply = await prefixed.eval(listenersScript.source, 1, key);
-    expect(parseListenersReply(reply)).toBe(1);
-    subscriber.disconnect();
+    const [key] = keysFor('queue-key-prefix', 1) as [string];
+    const member = memberNamed('prefixed');
+    await client.set(`app:${key}`, OTHER_TOKEN, 'PX', 10_000);
+    expect(await prefixed.eval(acquireScript.source, 1, key, ...acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(member)))).toBe(0);
+    expect(await client.zrange(queueOf(`app:${key}`), '0', '-1')).toEqual([member]);
+    expect(await client.exists(queueOf(key))).toBe(0);
+    const listening = await listenFor(member);
+    expect(await prefixed.eval(releaseScript.source, 1, key, OTHER_TOKEN)).toBe(1);
+    expect(await listening.heard()).toEqual([member]);
+    expect(await client.exists(queueOf(`app:${key}`))).toBe(0);
+  });
+
+  it('passes a wake on (pass-wake, ARGV[1] the member): it leaves the queue of each key, and the next member of each is woken', async () => {
+    const keys = keysFor('pass-wake', 2);
+    const [woken, nextOfFirst, nextOfSecond] = [memberNamed('woken'), memberNamed('next-1'), memberNamed('next-2')];
+    await client.zadd(queueOf(keys[0] as string), 1, nextOfFirst, 2, woken);
+    await client.zadd(queueOf(keys[1] as string), 1, woken, 2, nextOfSecond);
+    const listening = await listenFor(woken, nextOfFirst, nextOfSecond);
+    expect(await run(passWakeScript, keys, [woken])).toBe(1);
+    expect(await listening.heard()).toEqual([nextOfFirst, nextOfSecond]);
+    expect(await client.exists(...keys.map(queueOf))).toBe(0);
+    // With no queue left, it wakes nobody and still replies 1.
+    expect(await run(passWakeScript, keys, [woken])).toBe(1);
   });
 });
 
@@ -317,8 +456,10 @@ describe('the inspect script', () => {
 });
 
 describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () => {
-  const take = (key: string, token: string, permits: number, firstSlot: number, { ttlMs = 10_000, limit = 3, graceMs = 0, intent = NO_INTENT } = {}) =>
-    run(permitAcquireScript, [key], permitAcquireArgsOf(token, ttlMs, permits, limit, graceMs, firstSlot, intent)).then((reply) => parsePermitAcquireReply(reply, permits, limit));
+  const take = (key: string, token: string, permits: number, firstSlot: number, { ttlMs = 10_000, limit = 3, graceMs = 0, intent = NO_INTENT, ticket = '' } = {}) =>
+    run(permitAcquireScript, [key], permitAcquireArgsOf(token, ttlMs, permits, limit, graceMs, firstSlot, intent, ticket)).then((reply) => parsePermitAcquireReply(reply, permits, limit));
+  /** Sends permit-release (waking waiters, or not with the quiet one), with no queue ticket of the releaser's. */
+  const releaseOf = (script: LuaScript, key: string, token: string, other = '', kept: readonly string[] = []) => run(script, [key], [token, other, '', ...kept]).then(parsePermitReleaseReply);
 
   it('takes free slots from the first one asked, wrapping around, and records the limit', async () => {
     const [key] = keysFor('permit-order', 1) as [string];
@@ -351,11 +492,11 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     const refreshed = await client.hget(key, 'i');
     expect(Number(refreshed?.split(':')[0])).toBeGreaterThan(Number(left?.split(':')[0]));
     // Released, the holders leave the key to the intent; the request is admitted and removes it.
-    await run(permitReleaseScript, [key], ['holder-1', '']);
-    await run(permitReleaseScript, [key], ['holder-2', '']);
+    await releaseOf(permitReleaseScript, key, 'holder-1');
+    await releaseOf(permitReleaseScript, key, 'holder-2');
     expect(await take(key, 'attempt-3', 3, 2, { intent: waiter })).toEqual({ status: 'admitted', slots: [2, 3, 1], free: [] });
     expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['1', '2', '3', 'limit']);
-    await run(permitReleaseScript, [key], ['attempt-3', '3:intent-of-three']);
+    await releaseOf(permitReleaseScript, key, 'attempt-3', '3:intent-of-three');
     expect(await client.exists(key)).toBe(0);
   });
 
@@ -368,14 +509,14 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await take(key, 'liar', 2, 1, { intent: { id: '3:liar', ttlMs: 60_000 } })).toEqual({ status: 'full', free: [3] });
     expect(await client.hexists(key, 'i')).toBe(0);
     expect(await take(key, 'attempt-1', 2, 1, { intent: waiter })).toEqual({ status: 'full', free: [3] });
-    await run(permitReleaseScript, [key], ['holder-1', '']);
+    await releaseOf(permitReleaseScript, key, 'holder-1');
     // Two free, two kept: a request for 1 would leave 1.
     expect(await take(key, 'other', 1, 1)).toEqual({ status: 'full', free: [] });
-    await run(permitReleaseScript, [key], ['holder-2', '']);
+    await releaseOf(permitReleaseScript, key, 'holder-2');
     expect(await take(key, 'other', 1, 1)).toEqual({ status: 'admitted', slots: [1], free: [2, 3] });
     // Inspection reports slots only; the release of the intent's holder withdraws it.
     expect(await run(permitInspectScript, [key], []).then(parsePermitInspectReply)).toMatchObject({ limit: 3, slots: [expect.objectContaining({ slot: 1 })] });
-    expect(await run(quietPermitReleaseScript, [key], ['2:intent-of-two', '']).then(parsePermitReleaseReply)).toBe('released');
+    expect(await releaseOf(quietPermitReleaseScript, key, '2:intent-of-two')).toBe('released');
     expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['1', 'limit']);
     // An expired intent keeps nothing free; an `i` field that is not an intent makes the hash someone else's.
     await client.hset(key, 'i', `1:${waiter.id}`);
@@ -387,7 +528,7 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
 
   it('shortens the key to its longest live slot on release, and removes it with expired slots when none is live', async () => {
     const [key] = keysFor('permit-release-ttl', 1) as [string];
-    const release = (token: string) => run(permitReleaseScript, [key], [token, '']).then(parsePermitReleaseReply);
+    const release = (token: string) => releaseOf(permitReleaseScript, key, token);
     await take(key, TOKEN, 1, 1, { ttlMs: 600_000 });
     await take(key, OTHER_TOKEN, 1, 2, { ttlMs: 2_000 });
     expect(await release(TOKEN)).toBe('released');
@@ -411,7 +552,7 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
   it('takes exactly the slots asked for in a second round, where each is free or ours, and frees our others', async () => {
     const [key] = keysFor('permit-settle', 1) as [string];
     const settle = (token: string, slots: number[]) =>
-      run(permitAcquireScript, [key], permitAcquireArgsOf(token, 10_000, slots.length, 3, 0, 0, NO_INTENT, slots)).then((reply) => parsePermitAcquireReply(reply, slots.length, 3));
+      run(permitAcquireScript, [key], permitAcquireArgsOf(token, 10_000, slots.length, 3, 0, 0, NO_INTENT, '', slots)).then((reply) => parsePermitAcquireReply(reply, slots.length, 3));
     await take(key, TOKEN, 1, 1);
     await take(key, OTHER_TOKEN, 1, 2);
     // Slot 2 is another holder's: nothing changes.
@@ -504,40 +645,59 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect([await inspect(lockKey), await inspect(otherHash), await inspect(missing)]).toEqual(['foreign', 'foreign', 'free']);
   });
 
-  it('frees only our slots (but those kept), announces when asked, and removes the key with the last slot', async () => {
+  it('frees only our slots (but those kept, ARGV[4..]), wakes a queued request when it announces, and removes the key with the last slot', async () => {
     const [key] = keysFor('permit-release', 1) as [string];
     await take(key, TOKEN, 2, 1);
     await take(key, OTHER_TOKEN, 1, 1);
-    const release = (script: LuaScript, token: string, kept: string[] = []) => run(script, [key], [token, '', ...kept]).then(parsePermitReleaseReply);
-    expect(await release(quietPermitReleaseScript, TOKEN, ['2'])).toBe('released');
+    expect(await releaseOf(quietPermitReleaseScript, key, TOKEN, '', ['2'])).toBe('released');
     expect(Object.keys(await client.hgetall(key)).sort()).toEqual(['2', '3', 'limit']);
-    expect(await release(quietPermitReleaseScript, 'nobody')).toBe('not-held');
-    const subscriber = client.duplicate();
-    try {
-      await subscriber.subscribe(releaseChannelOf(key));
-      const announced = new Promise((resolve) => subscriber.once('message', resolve));
-      expect(await release(permitReleaseScript, TOKEN)).toBe('released');
-      await expect(announced).resolves.toBe(releaseChannelOf(key));
-    } finally {
-      subscriber.disconnect();
-    }
-    expect(await release(permitReleaseScript, OTHER_TOKEN)).toBe('released');
+    expect(await releaseOf(quietPermitReleaseScript, key, 'nobody')).toBe('not-held');
+    // A request for 2 finds 1 free: it joins the queue, and the announcing release wakes it.
+    const waiting = memberNamed('permit-waiter');
+    expect(await take(key, 'a-request', 2, 1, { ticket: ticketOf(waiting) })).toEqual({ status: 'full', free: [1] });
+    expect(await queuedOn(key)).toEqual([waiting]);
+    const listening = await listenFor(waiting);
+    expect(await releaseOf(quietPermitReleaseScript, key, OTHER_TOKEN, '', ['3'])).toBe('not-held');
+    expect(await releaseOf(permitReleaseScript, key, TOKEN)).toBe('released');
+    expect(await listening.heard()).toEqual([waiting]);
+    expect(await client.exists(queueOf(key))).toBe(0);
+    expect(await releaseOf(permitReleaseScript, key, OTHER_TOKEN)).toBe('released');
     expect(await client.exists(key)).toBe(0);
+  });
+
+  it('queues a refused request by its ticket (ARGV[9]), first while its intent lives, and wakes as many as a release freed slots', async () => {
+    const [key] = keysFor('permit-queue', 1) as [string];
+    const [early, late, intended, admitted] = ['early', 'late', 'intended', 'admitted'].map(memberNamed) as [string, string, string, string];
+    const sinceMs = Date.now();
+    await take(key, TOKEN, 2, 1);
+    await take(key, OTHER_TOKEN, 1, 1);
+    expect(await take(key, 'request-1', 1, 1, { ticket: ticketOf(early, sinceMs) })).toEqual({ status: 'full', free: [] });
+    expect(await take(key, 'request-2', 1, 1, { ticket: ticketOf(late, sinceMs + 5) })).toEqual({ status: 'full', free: [] });
+    // The request that leaves its intent goes first: the others make room for it.
+    expect(await take(key, 'request-3', 2, 1, { intent: { id: '2:intent', ttlMs: 60_000 }, ticket: ticketOf(intended, sinceMs + 10) })).toEqual({ status: 'full', free: [] });
+    expect(await queuedOn(key)).toEqual([intended, early, late]);
+    expect(await client.zscore(queueOf(key), intended)).toBe('0');
+    expect(await client.pttl(queueOf(key))).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
+    // A release of 2 slots wakes the first 2.
+    const listening = await listenFor(early, late, intended);
+    expect(await releaseOf(permitReleaseScript, key, TOKEN)).toBe('released');
+    expect(await listening.heard()).toEqual([intended, early]);
+    expect(await queuedOn(key)).toEqual([late]);
+    // Admitted, a request leaves the queue.
+    await client.zadd(queueOf(key), 5, admitted);
+    expect(await take(key, 'request-4', 2, 1, { intent: { id: '2:intent', ttlMs: 60_000 }, ticket: ticketOf(admitted, 5) })).toMatchObject({ status: 'admitted' });
+    expect(await queuedOn(key)).toEqual([late]);
+    await client.del(key, queueOf(key));
   });
 });
 
 describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` readers, `i` waiting writer)', () => {
   const INTENT = 'intent-of-a-waiting-writer';
   /** Sends read-write-acquire and resolves with its raw reply. */
-  const take = (key: string, token: string, mode: ReadWriteMode, { ttlMs = 10_000, graceMs = 0, intent = '', intentTtlMs = undefined as number | undefined } = {}) =>
-    run(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, graceMs, { id: intent, ttlMs: intentTtlMs ?? ttlMs }));
-  const release = (key: string, token: string, secondHolder = '') => run(permitReleaseScript, [key], [token, secondHolder]).then(parsePermitReleaseReply);
+  const take = (key: string, token: string, mode: ReadWriteMode, { ttlMs = 10_000, graceMs = 0, intent = '', intentTtlMs = undefined as number | undefined, ticket = '' } = {}) =>
+    run(readWriteAcquireScript, [key], readWriteAcquireArgsOf(token, ttlMs, mode, graceMs, { id: intent, ttlMs: intentTtlMs ?? ttlMs }, ticket));
+  const release = (key: string, token: string, secondHolder = '', ticket = '') => run(permitReleaseScript, [key], [token, secondHolder, ticket]).then(parsePermitReleaseReply);
   const fieldsOf = async (key: string): Promise<string[]> => Object.keys(await client.hgetall(key)).sort();
-  /** The node's clock, in milliseconds, as the scripts read it. */
-  const nodeNowMs = async (): Promise<number> => {
-    const [seconds, microseconds] = await client.time();
-    return Number(seconds) * 1000 + Math.floor(Number(microseconds) / 1000);
-  };
   /** An entry's expiry on the node's clock and its holder, from `<expiry ms>:<token>`. */
   const entryOf = (value: string | null | undefined): { expiresAt: number; holder: string } => {
     const colon = (value ?? '').indexOf(':');
@@ -723,6 +883,29 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
     expect(await client.exists(key)).toBe(0);
   });
 
+  it('queues a refused call by its ticket (ARGV[7]), and wakes every waiter at a release but the releaser (ARGV[3])', async () => {
+    const [key] = keysFor('read-write-queue', 1) as [string];
+    const [own, readerA, readerB, writer] = ['own', 'reader-a', 'reader-b', 'writer'].map(memberNamed) as [string, string, string, string];
+    const sinceMs = Date.now();
+    expect(await take(key, 'the-writer', 'write')).toBe(1);
+    expect(await take(key, 'reader-a', 'read', { ticket: ticketOf(readerA, sinceMs) })).toBe(0);
+    expect(await take(key, 'reader-b', 'read', { ticket: ticketOf(readerB, sinceMs + 1) })).toBe(0);
+    expect(await take(key, 'writer-2', 'write', { ticket: ticketOf(writer, sinceMs + 2), intent: INTENT })).toBe(0);
+    expect(await queuedOn(key)).toEqual([readerA, readerB, writer]);
+    // The writer had queued too, before it got the lock by another path: its release does not wake it.
+    await client.zadd(queueOf(key), 0, own);
+    const listening = await listenFor(own, readerA, readerB, writer);
+    expect(await release(key, 'the-writer', '', ticketOf(own, 0))).toBe('released');
+    expect(await listening.heard()).toEqual([readerA, readerB, writer]);
+    expect(await client.exists(queueOf(key))).toBe(0);
+    // Admitted, a call leaves the queue; refused by readers, a writer joins it.
+    await client.zadd(queueOf(key), 1, readerA);
+    expect(await take(key, 'reader-a', 'read', { ticket: ticketOf(readerA, 1) })).toBe(1);
+    expect(await take(key, 'writer-2', 'write', { ticket: ticketOf(writer, sinceMs + 2), intent: INTENT })).toBe(2);
+    expect(await queuedOn(key)).toEqual([writer]);
+    await client.del(key, queueOf(key));
+  });
+
   it("extends a holder's entry only while it is ours and unexpired by the node's clock", async () => {
     const [key] = keysFor('read-write-extend', 1) as [string];
     const extend = (token: string, field: string) =>
@@ -784,16 +967,21 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
 });
 
 describe('as an ACL user denied every channel, as Redis 7 makes new users by default', () => {
-  // The releases announce on a channel; a user the ACL denies it must still release (its waiters wake on
-  // their timers). A user of its own on the node: a change to the server, so not on shared nodes.
-  itWithFaults('a lock, permits and a read-write lock are released though the announcements are refused', async () => {
+  // The releases wake waiters on a channel; a user the ACL denies it must still release (its waiters wake on
+  // their timers). Its keys: the locks' (`~prefix*`) and their wait queues' (`~{prefix*`). A user of its own
+  // on the node: a change to the server, so not on shared nodes.
+  itWithFaults('a lock, permits and a read-write lock are released though the wakes are refused, and the queue moves on', async () => {
     const user = `no-channels-${randomUUID()}`;
-    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', 'resetchannels');
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, `~{${KEY_PREFIX}*`, '+@all', 'resetchannels');
     const restricted = redis.createClient(0, { username: user, password: 'secret' });
     const redlock = new Redlock([new IoredisAdapter(restricted)], { keyPrefix: `${KEY_PREFIX}acl:` });
     try {
-      await expect(restricted.publish(releaseChannelOf(`${KEY_PREFIX}acl:r`), '1')).rejects.toThrow(/NOPERM/);
+      await expect(restricted.publish(wakeChannelOf(memberNamed('any')), '1')).rejects.toThrow(/NOPERM/);
+      // A waiter queued on the key: the refused wake still takes it off the queue, and the release succeeds.
+      const waiting = memberNamed('acl-waiter');
+      await client.zadd(queueOf(`${KEY_PREFIX}acl:r`), 1, waiting);
       await expect((await redlock.acquire('r', 10_000)).release()).resolves.toMatchObject({ releasedCount: 1 });
+      expect(await client.exists(queueOf(`${KEY_PREFIX}acl:r`))).toBe(0);
       const permit = await redlock.semaphore('s', { limit: 2 }).acquire(10_000);
       await expect(permit.release()).resolves.toBeUndefined();
       const writer = await redlock.readWriteLock('rw').acquireWrite(10_000);
@@ -810,7 +998,7 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
 
   itWithFaults('a waiter is told once that it cannot subscribe, and still gets the lock on its retry timer', async () => {
     const user = `no-channels-${randomUUID()}`;
-    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', 'resetchannels');
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, `~{${KEY_PREFIX}*`, '+@all', 'resetchannels');
     const restricted: Redis[] = [];
     const connect = (options: RedlockOptions = {}) => {
       const connection = redis.createClient(0, { username: user, password: 'secret' });

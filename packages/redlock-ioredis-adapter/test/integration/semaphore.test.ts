@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { LockAcquireError, type Permit, PermitError } from 'redlock-core';
 import { eventually } from '../support/eventually.js';
+import { wakeListenerCountOf } from '../support/handoff.js';
 import { usePrefixedRedlocks } from '../support/prefixed-redlocks.js';
 import { useRedisNodes } from '../support/redis-servers.js';
 
@@ -154,11 +155,11 @@ describe('a counting semaphore on real nodes', () => {
 
   it('wakes a waiter when a holder releases, long before its retry timer', async () => {
     const holder = await newRedlock().semaphore('handoff', { limit: 1 }).acquire(TTL_MS);
-    // One timed retry, a minute away, and a wait of 20 s: only the release announcement can get it the permit.
+    // One timed retry, a minute away, and a wait of 20 s: only the release's wake can get it the permit.
     const waiting = newRedlock({ retryCount: 1, retryDelayMs: 60_000, retryJitterMs: 0 }).semaphore('handoff', { limit: 1 }).acquire(TTL_MS, { waitMs: 20_000 });
-    // Its first attempt found the semaphore full and it listens: the announce node has a subscriber.
+    // Its first attempt found the semaphore full: it is queued on the nodes, and listens for its wake.
     await eventually(
-      () => Promise.all(fleet.admins.map(async (admin) => ((await admin.pubsub('NUMSUB', `redlock:released:${fleet.prefix}handoff`)) as [string, number])[1])),
+      () => Promise.all(fleet.admins.map((admin) => wakeListenerCountOf(admin, `${fleet.prefix}handoff`))),
       (counts) => counts.some((count) => count > 0),
       5_000,
     );

@@ -101,9 +101,8 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         try {
           const waiting = other.acquire('c', 5_000, { retryDelayMs: 3_000, retryJitterMs: 0 });
           // Released once its first attempt and the look it takes once it listens both found the lock held:
-          // from then on only a wake or its timer can start its next attempt. Where the announce node is
-          // black-holed, the wait for its subscriptions ends at a timer and the waiter looks then, and once
-          // more when its subscriptions on the other nodes are in place (a round trip later): let that pass.
+          // from then on only a wake or its timer can start its next attempt. Where a node is black-holed,
+          // the waiter looks once its first subscription elsewhere is in place: let that pass.
           await eventually(() => recording.attempts.length, (count) => count >= 2, 5_000);
           await delay(200);
           const attemptsBefore = recording.attempts.length;

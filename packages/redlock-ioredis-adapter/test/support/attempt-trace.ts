@@ -14,9 +14,10 @@ export interface AttemptRecording {
 
 /**
  * Records the attempts of every Redlock in this process whose resources include `resource`, from the
- * core's `redlock-core.attempt` trace: what started an attempt shows there (only an attempt woken by a
- * release, or by the look a waiter takes once it listens, asks the lead node alone first; a timed retry
- * asks every node), as does each node's part in it, where a timing bound could only guess.
+ * core's `redlock-core.attempt` trace: what started an attempt shows there (only an attempt a node's wake
+ * started asks that node alone first, `asksLeadFirst`; a timed retry, a turn in the process's own queue
+ * and the look a waiter takes once it listens ask every node), as does each node's part in it, where a
+ * timing bound could only guess.
  */
 export function recordAttempts(resource: string): AttemptRecording {
   const attempts: AttemptTraceContext[] = [];

@@ -1,6 +1,8 @@
 import { expect } from '@jest/globals';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type RedisAdapter, Redlock } from 'redlock-core';
+// Test-only deep import: the wait queue's name is internal to the core's scripts, and read here as they write it.
+import { WAKE_CHANNEL_PREFIX, WAKE_QUEUE_LUA } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { eventually } from './eventually.js';
 
 /** A retry delay far beyond {@link WAKE_LIMIT_MS}: only a release notification can wake a waiter in time. */
@@ -15,13 +17,13 @@ export interface HandOffOptions {
   /** Waits for the lock with a retry delay of {@link HAND_OFF_RETRY_DELAY_MS}. */
   readonly waiter: RedisAdapter;
   readonly resource: string;
-  /** How many connections listen on the channel the release will be published on. */
+  /** How many connections listen for the waiter's wakes, e.g. {@link wakeListenerCountOf} of the key. */
   readonly subscriberCount: () => Promise<number>;
 }
 
 /**
  * Holds `resource` through `holder`, starts a waiter through `waiter`, releases once the waiter listens on
- * the channel the release is published on, and expects the waiter to hold the lock within
+ * the channel the release will wake it on, and expects the waiter to hold the lock within
  * {@link WAKE_LIMIT_MS}, long before its retry timer. Resolves with how long that took after the release,
  * in milliseconds.
  */
@@ -50,6 +52,40 @@ export async function connectionNamesOn(admin: Redis): Promise<string[]> {
     .split('\n')
     .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '')
     .filter((name) => name !== '');
+}
+
+/**
+ * Lua: each member of the wait queue of KEYS[1] (named as the core's scripts name it), followed by how many
+ * connections are subscribed to its wake channel.
+ */
+export const WAKE_LISTENERS_LUA = `${WAKE_QUEUE_LUA}
+local queue = queueOf(KEYS[1])
+local reply = {}
+if queue ~= nil then
+  for _, member in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+    reply[#reply + 1] = member
+    reply[#reply + 1] = redis.call('PUBSUB', 'NUMSUB', '${WAKE_CHANNEL_PREFIX}' .. member)[2]
+  end
+end
+return reply`;
+
+/**
+ * The processes queued for a wake at the release of `key` on the node `admin` reaches, each by its queue
+ * member, with how many connections of that node listen on its wake channel, in queue order. `admin`
+ * prefixes `key` with its own ioredis `keyPrefix`, if it has one; a `Cluster` asks the node of its slot.
+ */
+export async function wakeListenersOf(admin: Redis | Cluster, key: string): Promise<Map<string, number>> {
+  const reply = (await admin.eval(WAKE_LISTENERS_LUA, 1, key)) as (string | number)[];
+  const listeners = new Map<string, number>();
+  for (let index = 0; index < reply.length; index += 2) listeners.set(String(reply[index]), Number(reply[index + 1]));
+  return listeners;
+}
+
+/** How many connections listen for the wakes of the processes queued for `key` on the node `admin` reaches. */
+export async function wakeListenerCountOf(admin: Redis | Cluster, key: string): Promise<number> {
+  let count = 0;
+  for (const listening of (await wakeListenersOf(admin, key)).values()) count += listening;
+  return count;
 }
 
 /** How many connections of the node `admin` reaches are subscribed to `channel`. */

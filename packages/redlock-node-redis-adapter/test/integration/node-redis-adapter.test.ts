@@ -160,7 +160,7 @@ describe('NodeRedisAdapter', () => {
     opened.push(subscriber);
     await subscriber.connect();
     const [first, second] = [new NodeRedisAdapter(await connected(), { subscriber }), new NodeRedisAdapter(await connected(), { subscriber })];
-    const channel = `redlock:released:node-redis-shared:${Date.now()}`;
+    const channel = `redlock:wake:node-redis-shared:${Date.now()}`;
     const numsub = async (): Promise<unknown> => ((await nodes.command(0, ['PUBSUB', 'NUMSUB', channel])) as unknown[])[1];
     const received: string[] = [];
     const stopFirst = await first.subscribe!(channel, () => received.push('first'));

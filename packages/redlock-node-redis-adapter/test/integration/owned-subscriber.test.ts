@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { useTestNodes } from 'redlock-adapter-test-kit';
+import { WAKE_CHANNEL_PREFIX } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { NodeRedisAdapter } from '../../src/index.js';
 import { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from '../../src/owned-subscriber.js';
-import { connectionNamesOn, eventually, HAND_OFF_RETRY_DELAY_MS, handOff, RELEASE_CHANNEL_PREFIX } from '../support/handoff.js';
+import { connectionNamesOn, eventually, HAND_OFF_RETRY_DELAY_MS, handOff } from '../support/handoff.js';
 import { JEST, NODE_REDIS_VERSIONS, type NodeRedisVersion } from '../support/node-redis-versions.js';
 
 /** How long the owned subscriber may take to close once idle: the core's 1 s linger, the idle time, and room. */
@@ -65,7 +66,7 @@ describe.each(NODE_REDIS_VERSIONS.map((version) => [version.name, version] as co
     const client = await connected(version, name);
     const before = await connectionCount();
     const adapter = new NodeRedisAdapter(client);
-    const channel = RELEASE_CHANNEL_PREFIX + keyNamed('close');
+    const channel = WAKE_CHANNEL_PREFIX + keyNamed('close');
     await adapter.subscribe!(channel, () => undefined);
     expect(await isSubscriberConnected(name)).toBe(true);
     expect(await connectionCount()).toBe(before + 1);
@@ -82,13 +83,13 @@ describe.each(NODE_REDIS_VERSIONS.map((version) => [version.name, version] as co
     const name = connectionNamed('end');
     const client = await connected(version, name);
     const adapter = new NodeRedisAdapter(client);
-    const unsubscribe = await adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('end'), () => undefined);
+    const unsubscribe = await adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('end'), () => undefined);
     expect(await isSubscriberConnected(name)).toBe(true);
 
     await client.disconnect();
     expect(await eventually(() => isSubscriberConnected(name), (isConnected) => !isConnected, 5_000)).toBe(false);
     await expect(unsubscribe()).resolves.toBeUndefined();
-    await expect(adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('end'), () => undefined)).rejects.toThrow(
+    await expect(adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('end'), () => undefined)).rejects.toThrow(
       'Cannot subscribe to release notifications: the client is not open',
     );
   });
@@ -117,7 +118,7 @@ describe('a default NodeRedisAdapter over the newest node-redis', () => {
     const name = connectionNamed('graceful');
     const client = await connected(latest, name);
     const adapter = new NodeRedisAdapter(client);
-    await adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('graceful'), () => undefined);
+    await adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('graceful'), () => undefined);
     expect(await isSubscriberConnected(name)).toBe(true);
     await (client as unknown as { close(): Promise<void> }).close();
     expect(await eventually(() => isSubscriberConnected(name), (isConnected) => !isConnected, 5_000)).toBe(false);
@@ -126,7 +127,7 @@ describe('a default NodeRedisAdapter over the newest node-redis', () => {
   it('rejects a subscription still in flight when closed, and leaves no connection behind', async () => {
     const name = connectionNamed('in-flight');
     const adapter = new NodeRedisAdapter(await connected(latest, name));
-    const pending = adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('in-flight'), () => undefined);
+    const pending = adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('in-flight'), () => undefined);
     await adapter.close();
     await expect(pending).rejects.toThrow();
     expect(await eventually(() => isSubscriberConnected(name), (isConnected) => !isConnected, 5_000)).toBe(false);
@@ -136,7 +137,7 @@ describe('a default NodeRedisAdapter over the newest node-redis', () => {
     const adapter = new NodeRedisAdapter(await connected(latest));
     const count = async (): Promise<number> => (await connectionNamesOn(nodes, 0)).filter((name) => name === SUBSCRIBER_CONNECTION_NAME).length;
     const before = await count();
-    await adapter.subscribe!(RELEASE_CHANNEL_PREFIX + keyNamed('unnamed'), () => undefined);
+    await adapter.subscribe!(WAKE_CHANNEL_PREFIX + keyNamed('unnamed'), () => undefined);
     try {
       expect(await count()).toBe(before + 1);
     } finally {

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { useTestNodes } from 'redlock-adapter-test-kit';
-import { RELEASE_CHANNEL_PREFIX } from '../support/handoff.js';
+import { WAKE_LISTENERS_LUA } from '../support/handoff.js';
 import { JEST } from '../support/node-redis-versions.js';
 
 // These tests run the built package in fresh Node processes, the way users do, to see what keeps a
@@ -45,7 +45,8 @@ const holder = new Redlock([new NodeRedisAdapter(clients[0])]);
 const waiter = new Redlock([new NodeRedisAdapter(clients[1])], { retryDelayMs: ${RETRY_DELAY_MS}, retryJitterMs: 0 });
 const lock = await holder.acquire(key, 30000);
 const waiting = waiter.acquire(key, 30000);
-while (Number((await clients[0].sendCommand(['PUBSUB', 'NUMSUB', '${RELEASE_CHANNEL_PREFIX}' + key]))[1]) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+// Released once the waiter is queued on the node and listens on its wake channel.
+while (Number(await clients[0].sendCommand(['EVAL', ${JSON.stringify(WAKE_LISTENERS_LUA)}, '1', key])) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
 const releasedAt = performance.now();
 await lock.release();
 const next = await waiting;

@@ -2,13 +2,27 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from '@jest/globals';
 import type { TestNodes } from 'redlock-adapter-test-kit';
 import { type RedisAdapter, Redlock } from 'redlock-core';
+// Test-only deep import: the wait queue's name is internal to the core's scripts, and read here as they write it.
+import { WAKE_CHANNEL_PREFIX, WAKE_QUEUE_LUA } from '../../../redlock-core/src/scripts/wake-queue.js';
 
 /** A retry delay far beyond {@link WAKE_LIMIT_MS}: only a release notification can wake a waiter in time. */
 export const HAND_OFF_RETRY_DELAY_MS = 15_000;
 /** How soon after the release a notified waiter must hold the lock, in milliseconds; generous for a loaded machine. */
 export const WAKE_LIMIT_MS = 5_000;
-/** The start of every release channel (redlock-core's `releaseChannelOf`). */
-export const RELEASE_CHANNEL_PREFIX = 'redlock:released:';
+
+/**
+ * Lua: how many connections are subscribed to the wake channels of the members of the wait queue of
+ * KEYS[1] (named as the core's scripts name it).
+ */
+export const WAKE_LISTENERS_LUA = `${WAKE_QUEUE_LUA}
+local queue = queueOf(KEYS[1])
+local count = 0
+if queue ~= nil then
+  for _, member in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
+    count = count + redis.call('PUBSUB', 'NUMSUB', '${WAKE_CHANNEL_PREFIX}' .. member)[2]
+  end
+end
+return count`;
 
 /**
  * Reads `read()` every 20 ms until `isDone` accepts its value or `limitMs` passed, and resolves with the
@@ -24,10 +38,9 @@ export async function eventually<T>(read: () => Promise<T> | T, isDone: (value: 
   return value;
 }
 
-/** How many connections of node `index` are subscribed to `channel`, read with PUBSUB NUMSUB. */
-export async function subscriberCountOf(nodes: TestNodes, index: number, channel: string): Promise<number> {
-  const reply = (await nodes.command(index, ['PUBSUB', 'NUMSUB', channel])) as unknown[];
-  return Number(reply[1]);
+/** How many connections of node `index` listen for the wakes of the processes queued for `key` there. */
+export async function wakeListenerCountOf(nodes: TestNodes, index: number, key: string): Promise<number> {
+  return Number(await nodes.command(index, ['EVAL', WAKE_LISTENERS_LUA, '1', key]));
 }
 
 /** The names of the connections node `index` lists in `CLIENT LIST` (unnamed ones left out). */
@@ -41,7 +54,7 @@ export async function connectionNamesOn(nodes: TestNodes, index: number): Promis
 
 /**
  * Holds `resource` through `holder`, starts a waiter through `waiter` with a retry delay of
- * {@link HAND_OFF_RETRY_DELAY_MS}, releases once the waiter listens on the release channel of node 0,
+ * {@link HAND_OFF_RETRY_DELAY_MS}, releases once the waiter is queued on node 0 and listens for its wake there,
  * and expects the waiter to hold the lock within {@link WAKE_LIMIT_MS}. Resolves with how long that took
  * after the release, in milliseconds.
  */
@@ -52,7 +65,7 @@ export async function handOff(nodes: TestNodes, holder: RedisAdapter, waiter: Re
   const next = waiting.acquire(resource, 30_000);
   next.catch(() => undefined);
   try {
-    expect(await eventually(() => subscriberCountOf(nodes, 0, RELEASE_CHANNEL_PREFIX + resource), (count) => count >= 1, 10_000)).toBeGreaterThanOrEqual(1);
+    expect(await eventually(() => wakeListenerCountOf(nodes, 0, resource), (count) => count >= 1, 10_000)).toBeGreaterThanOrEqual(1);
   } finally {
     await lock.release();
   }

@@ -1,0 +1,104 @@
+import { defineScript } from './lua-script.js';
+
+/** Where a node wakes a waiting process: this prefix and its queue member (see {@link WAKE_QUEUE_LUA}). */
+export const WAKE_CHANNEL_PREFIX = 'redlock:wake:';
+export const wakeChannelOf = (member: string): string => WAKE_CHANNEL_PREFIX + member;
+
+/** How long a wait queue outlives its latest refusal on a node, in milliseconds: its members' processes may be gone. */
+export const WAIT_QUEUE_TTL_MS = 60_000;
+
+/**
+ * Lua shared by the scripts that admit or release a holder: the wait queue of a resource key, a sorted set
+ * beside it (`<key>:w` if the key has a hash tag, else `{<key>}:w`: the key's cluster slot; none for a key
+ * with a `}` outside a tag) of waiting processes' members (`<wake id of a Redlock>.<its queue>`). A waiting
+ * call sends a ticket, `<since>:<member>`, `since` when it began to wait by its wall clock (ms): every node
+ * orders the same waiters alike, so a release wakes the same process on every node.
+ * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its `since`, or first (an intent holder);
+ * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
+ * - `wakeNext(key, count)`: pops the head and publishes on its channel until `count` members heard (a
+ *   negative count: all); a member nobody hears (its process gave up) is dropped.
+ */
+export const WAKE_QUEUE_LUA = `local function queueOf(key)
+  local open = string.find(key, '{', 1, true)
+  local close = open and string.find(key, '}', open + 1, true)
+  if close ~= nil and close > open + 1 then
+    return key .. ':w'
+  end
+  if key == '' or string.find(key, '}', 1, true) ~= nil then
+    return nil
+  end
+  return '{' .. key .. '}:w'
+end
+local function memberOf(ticket)
+  ticket = ticket or ''
+  local since, member = string.match(ticket, '^(%d+):(.+)$')
+  return since, member or ticket
+end
+-- pcall throughout: a user the ACL denies the queue key, its commands or the channels still takes and
+-- releases holds; its waiters wake on their timers.
+local function joinQueue(key, ticket, isFirst)
+  local queue = queueOf(key)
+  local since, member = memberOf(ticket)
+  if member == '' or since == nil or queue == nil then
+    return
+  end
+  if isFirst then
+    redis.pcall('ZADD', queue, 0, member)
+  else
+    redis.pcall('ZADD', queue, 'NX', since, member)
+  end
+  redis.pcall('PEXPIRE', queue, ${WAIT_QUEUE_TTL_MS})
+end
+local function leaveQueue(key, ticket)
+  local queue = queueOf(key)
+  local _, member = memberOf(ticket)
+  if member ~= '' and queue ~= nil then
+    redis.pcall('ZREM', queue, member)
+  end
+end
+local function wakeNext(key, count)
+  local queue = queueOf(key)
+  while queue ~= nil and count ~= 0 do
+    local popped = redis.pcall('ZPOPMIN', queue)
+    local head = type(popped) == 'table' and popped[1]
+    if type(head) ~= 'string' then
+      return
+    end
+    local heard = redis.pcall('PUBLISH', '${WAKE_CHANNEL_PREFIX}' .. head, '1')
+    if type(heard) ~= 'number' or heard > 0 then
+      count = count - 1
+    end
+  end
+end`;
+
+/** Passes on a wake that reached a `Redlock` with no waiter left on that queue (see `ChannelSubscription`). */
+export const passWakeScript = defineScript(
+  'pass-wake',
+  /* lua */ `
+--[[ Passes a wake on: member ARGV[1] leaves the wait queue of each key, and the next member of each is woken.
+     KEYS[1..n] resource keys   ARGV[1] the member (or its ticket) that was woken and waits no more
+     Returns 1. ]]
+${WAKE_QUEUE_LUA}
+for i = 1, #KEYS do
+  leaveQueue(KEYS[i], ARGV[1])
+  wakeNext(KEYS[i], 1)
+end
+return 1
+`,
+  '58f8042c9b9450a85ca47f61f64c6bc2b9013dac',
+);
+
+/** The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock (see {@link WAKE_QUEUE_LUA}). */
+export function wakeTicketOf(member: string, sinceMs: number): string {
+  return member === '' ? '' : `${Math.max(0, Math.floor(sinceMs))}:${member}`;
+}
+
+/**
+ * The queue member of a `Redlock`'s (`wakeId`) waiters on one set of resources (`queueId`): the wake id and
+ * the queue id's 32-bit FNV-1a hash. Queues whose hashes collide share a channel: a wake wakes both.
+ */
+export function wakeMemberOf(wakeId: string, queueId: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < queueId.length; index += 1) hash = Math.imul(hash ^ queueId.charCodeAt(index), 0x01000193);
+  return `${wakeId}.${(hash >>> 0).toString(36)}`;
+}
