@@ -1024,6 +1024,36 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
   });
 });
 
+describe('as an ACL user denied the wait queues (their keys and commands), as before queued wakes', () => {
+  // The scripts run every queue command with redis.pcall: such a user still takes, waits for and releases
+  // holds, and its waiters wake on their retry timers.
+  itWithFaults('a refused waiter, its release and the holder\'s release succeed, and the waiter gets the lock on its timer', async () => {
+    const user = `no-queues-${randomUUID()}`;
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', '-zadd', '-zrem', '-zpopmin', 'resetchannels');
+    const restricted: Redis[] = [];
+    const connect = (options: RedlockOptions = {}) => {
+      const connection = redis.createClient(0, { username: user, password: 'secret' });
+      restricted.push(connection);
+      return new Redlock([new IoredisAdapter(connection, { notifications: false })], { keyPrefix: `${KEY_PREFIX}no-queues:`, ...options });
+    };
+    const [holding, waiting] = [connect(), connect({ retryCount: Infinity, waitMs: 10_000, retryDelayMs: 50, retryJitterMs: 0 })];
+    try {
+      for (const take of [(redlock: Redlock) => redlock.acquire('q', 10_000), (redlock: Redlock) => redlock.semaphore('s', { limit: 1 }).acquire(10_000)]) {
+        const held = await take(holding);
+        const waiter = take(waiting);
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        await held.release();
+        await (await waiter).release();
+      }
+      expect(await client.keys(`*${KEY_PREFIX}no-queues:*`)).toEqual([]);
+    } finally {
+      await Promise.all([holding.close(), waiting.close()]);
+      for (const connection of restricted) connection.disconnect();
+      await client.call('ACL', 'DELUSER', user);
+    }
+  });
+});
+
 describe('as an ACL user that may run the scripts but not the reads in them', () => {
   // Redis 7 reports a command a script may not run as an ERR, not NOPERM: read as a key that is not ours,
   // it let a release resolve and leave the keys, an extension call the lock lost, and a lock look foreign.
