@@ -14,10 +14,9 @@ export function retryDelayMs(baseMs: number, jitterMs: number, random: () => num
 export const WAKE_REST_MS = 4;
 
 /**
- * Why the signal of a call with a finite `waitMs` aborted when that time ran out. The caller gets a
- * `LockAcquireError` instead: a wait that runs out is a failure to acquire, not a cancellation.
+ * Why the signal of a call with a finite `waitMs` (in milliseconds) aborted when that time ran out. The caller
+ * gets a `LockAcquireError` instead: a wait that runs out is a failure to acquire, not a cancellation.
  */
 export class WaitExpired {
-  /** @param waitMs - The `waitMs` that ran out, in milliseconds. */
   constructor(readonly waitMs: number) {}
 }

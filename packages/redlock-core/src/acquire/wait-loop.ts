@@ -67,15 +67,12 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const queue = queues.queueOf(contender.queueKeys);
   const waiter = queue.join();
   const log = new AttemptLog<F>();
-  // The queue's member on the nodes, and the ticket every attempt of this waiter sends, so that a refused
-  // one queues there in the order waiters began (see wake-queue.ts).
-  const member = notifications === undefined ? '' : wakeMemberOf(notifications.wakeId, queue.id);
-  const ticket = wakeTicketOf(member, clock.wallNow());
-  /** Listens for the queue's wakes, until the queue's last waiter leaves. */
+  // The ticket a refusing node queues (the queue's member, `wakeMemberOf`), sent once the queue watches.
+  let ticket = '';
   const watch = (): void => {
     if (notifications === undefined) return;
     const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
-    queue.stopWatching = notifications.watch(contender.keys, member, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
+    queue.stopWatching = notifications.watch(contender.keys, queue.id, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
   };
   let isHeld = false;
   try {
@@ -102,10 +99,11 @@ export async function waitForHold<H, F extends FailedAttempt>(
       }
       signal?.throwIfAborted();
       // Subscribed already (lingering): listening before the attempt, no wake can go unheard, and no look follows.
-      if (queue.stopWatching === undefined && notifications?.isListening(member) === true) watch();
+      if (queue.stopWatching === undefined && notifications?.isListening(queue.id) === true) watch();
+      if (ticket === '' && queue.stopWatching !== undefined) ticket = wakeTicketOf(wakeMemberOf(notifications?.wakeId ?? '', queue.id), clock.wallNow());
       const wokenBy = isWoken && queue.wokenBy !== 'every' ? queue.wokenBy : undefined;
       queue.clearWake();
-      const startedAt = clock.now();
+      const startedAt = wokenBy === undefined ? 0 : clock.now();
       const result = await contender.attempt(log.count + 1, wokenBy, ticket);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;

@@ -112,9 +112,8 @@ export class WaitQueue {
     for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
   }
 
-  /** A hold on these resources may be free (released here, or node `nodeIndex` woke the queue): wakes the head now, or at its next wait. */
+  /** A hold on these resources may be free (released here, or node `nodeIndex` woke the queue: see `wokenBy`): wakes the head now, or at its next wait. */
   wake(nodeIndex?: number): void {
-    // At a release every node wakes its next member: the first names the node to ask first.
     if (this.wokenBy === undefined || nodeIndex === undefined) this.wokenBy = nodeIndex ?? 'every';
     this.#isHeldHere = false;
     const callback = this.#wakeHead;
@@ -132,7 +131,7 @@ export class WaitQueue {
   /** Calls `callback` once, at the next wake of the head, or at once if one is pending; returns a cancel function. */
   onWake(callback: () => void): () => void {
     if (this.#isWakePending) {
-      // Taken, but still to be seen by the attempt it starts: `wokenBy` stays until that attempt begins.
+      // `wokenBy` stays, for the attempt this wake starts.
       this.#isWakePending = false;
       queueMicrotask(callback);
       return () => undefined;

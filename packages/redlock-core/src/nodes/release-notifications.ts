@@ -5,7 +5,7 @@ import { type Clock, unrefTimer } from '../base/clock.js';
 import { createLockToken } from '../base/token.js';
 import { warnOnce } from '../base/warnings.js';
 import { runScript } from '../scripts/lua-script.js';
-import { passWakeScript, WAKE_CHANNEL_PREFIX } from '../scripts/wake-queue.js';
+import { passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf } from '../scripts/wake-queue.js';
 
 /**
  * How long a node's subscription to a channel outlives its last waiter, in milliseconds: a resource contended
@@ -35,29 +35,31 @@ export class ReleaseNotifications {
   }
 
   /**
-   * Whether `member`'s channel is subscribed on every node that can subscribe (its subscriptions linger):
-   * a watch made now hears every wake from now on, so the wait loop makes it before an attempt.
+   * Whether the queue's member's channel is subscribed on every node that can subscribe (lingering): a watch made now
+   * misses no wake, so the wait loop makes it before an attempt (an uncontended process has no channel).
    */
-  isListening(member: string): boolean {
-    return !this.#isClosed && this.#adapters.every((adapter, nodeIndex) => adapter === undefined || this.#channels.get(`${nodeIndex} ${member}`)?.isActive === true);
+  isListening(queueId: string): boolean {
+    const member = this.#channels.size > 0 && !this.#isClosed ? wakeMemberOf(this.wakeId, queueId) : undefined;
+    return member !== undefined && this.#adapters.every((adapter, nodeIndex) => adapter === undefined || this.#channels.get(`${nodeIndex} ${member}`)?.isActive === true);
   }
 
   /**
-   * Listens on every node that can subscribe for the wakes of `member`, the waiters of `keys`: a release
+   * Listens on every node that can subscribe for the wakes of wait queue `queueId`'s member (the waiters of `keys`): a release
    * there wakes the next member of the key's wait queue, which a refused attempt joined. Calls `onWake` with
    * the node at each wake. Unless it was {@link isListening} already, it calls `onWake` once more when the
    * first subscription is in place, with its node (queued there, the waiter is woken: a look asks it alone),
    * or with `undefined` if every one failed or none was within `timeoutMs`: a wake before then went unheard.
    * Returns what ends the watch; its node subscriptions linger.
    */
-  watch(keys: readonly string[], member: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void): () => void {
+  watch(keys: readonly string[], queueId: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void): () => void {
     const clock = this.#clock;
+    const member = wakeMemberOf(this.wakeId, queueId);
     let isClosed = false;
     const listener = (nodeIndex: number | undefined): void => {
       if (!isClosed) onWake(nodeIndex);
     };
     // Listening already, nothing went unheard: no look, and no timer for one.
-    let isReady = this.isListening(member);
+    let isReady = this.isListening(queueId);
     const subscriptions = this.#isClosed
       ? []
       : this.#adapters.flatMap((adapter, nodeIndex) => (adapter === undefined ? [] : [this.#channel(adapter, nodeIndex, keys, member)]));
@@ -93,11 +95,10 @@ export class ReleaseNotifications {
 }
 
 /**
- * One member's channel on one node: subscribed while any listener needs it, and for
- * {@link SUBSCRIPTION_LINGER_MS} after the last one left. A wake that comes while nobody here waits is
- * passed on to the next member of the queue. Subscribing and unsubscribing run in turn, each bringing the
- * node in line with the listeners at that moment, so a waiter that arrives while the last one leaves is
- * never left unsubscribed.
+ * One member's channel on one node: subscribed while any listener needs it, and {@link SUBSCRIPTION_LINGER_MS}
+ * after the last left; a wake that comes while nobody here waits is passed on to the next member. Subscribing
+ * and unsubscribing run in turn, each bringing the node in line with the listeners at that moment, so a
+ * waiter that arrives while the last one leaves is never left unsubscribed.
  */
 class ChannelSubscription {
   readonly #listeners = new Set<(nodeIndex: number) => void>();

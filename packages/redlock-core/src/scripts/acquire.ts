@@ -86,7 +86,7 @@ if isFencing then
 end
 return 1
 `,
-  '2fb453918a8beb04ab2607b9fde96f38a5567924',
+  '101ac0f215d4673b1290a91d44024c6d1ee28304',
 );
 
 /**

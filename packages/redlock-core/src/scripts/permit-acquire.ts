@@ -234,7 +234,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  'e74d7998107a86040788bd850f19093c2ff07556',
+  '48ba6f983988aa599561edf8f3544eaefc3dad7f',
 );
 
 /**

@@ -77,7 +77,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '692cbbb174f3efbb04dd4e3bba6fd45a589651e7');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'a7980894d0c0a6a1ace744d358980fbe56ba5d22');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '0970c7d17e20940df45e03911cea6a3a77e47424');

@@ -135,7 +135,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  'ece8591fa985b043a9094ab48c54d46705b76c76',
+  'f24cbefc16223822b48b3fe4e2384fc4bd11ac0a',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

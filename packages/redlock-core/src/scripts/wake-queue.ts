@@ -11,8 +11,9 @@ export const WAIT_QUEUE_TTL_MS = 60_000;
  * Lua shared by the scripts that admit or release a holder: the wait queue of a resource key, a sorted set
  * beside it (`<key>:w` if the key has a hash tag, else `{<key>}:w`: the key's cluster slot; none for a key
  * with a `}` outside a tag) of waiting processes' members (`<wake id of a Redlock>.<its queue>`). A waiting
- * call sends a ticket, `<since>:<member>`, `since` when it began to wait by its wall clock (ms): every node
- * orders the same waiters alike, so a release wakes the same process on every node.
+ * call sends a ticket, `<since>:<member>`, `since` when it began to queue by its wall clock (ms): every node
+ * orders the same waiters alike, so a release wakes the same process on every node. All under `redis.pcall`:
+ * a user the ACL denies the queues or the channels still takes and releases holds, and waits on timers.
  * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its `since`, or first (an intent holder);
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
  * - `wakeNext(key, count)`: pops the head and publishes on its channel until `count` members heard (a
@@ -30,12 +31,9 @@ export const WAKE_QUEUE_LUA = `local function queueOf(key)
   return '{' .. key .. '}:w'
 end
 local function memberOf(ticket)
-  ticket = ticket or ''
-  local since, member = string.match(ticket, '^(%d+):(.+)$')
-  return since, member or ticket
+  local since, member = string.match(ticket or '', '^(%d+):(.+)$')
+  return since, member or ticket or ''
 end
--- pcall throughout: a user the ACL denies the queue key, its commands or the channels still takes and
--- releases holds; its waiters wake on their timers.
 local function joinQueue(key, ticket, isFirst)
   local queue = queueOf(key)
   local since, member = memberOf(ticket)
@@ -43,10 +41,10 @@ local function joinQueue(key, ticket, isFirst)
     return
   end
   if isFirst then
-    redis.pcall('ZADD', queue, 0, member)
-  else
-    redis.pcall('ZADD', queue, 'NX', since, member)
+    redis.pcall('ZREM', queue, member)
+    since = 0
   end
+  redis.pcall('ZADD', queue, 'NX', since, member)
   redis.pcall('PEXPIRE', queue, ${WAIT_QUEUE_TTL_MS})
 end
 local function leaveQueue(key, ticket)
@@ -85,7 +83,7 @@ for i = 1, #KEYS do
 end
 return 1
 `,
-  '58f8042c9b9450a85ca47f61f64c6bc2b9013dac',
+  '04d7e35a9c0a02b16f64d60d672f256a47e988f3',
 );
 
 /** The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock (see {@link WAKE_QUEUE_LUA}). */

@@ -14,10 +14,10 @@ export interface AttemptRecording {
 
 /**
  * Records the attempts of every Redlock in this process whose resources include `resource`, from the
- * core's `redlock-core.attempt` trace: what started an attempt shows there (only an attempt a node's wake
- * started asks that node alone first, `asksLeadFirst`; a timed retry, a turn in the process's own queue
- * and the look a waiter takes once it listens ask every node), as does each node's part in it, where a
- * timing bound could only guess.
+ * core's `redlock-core.attempt` trace: what started an attempt shows there (an attempt a node's wake
+ * started, and the look a waiter takes once it listens, ask one node alone first, `asksLeadFirst`: the
+ * waking node, the node subscribed first; a timed retry and a turn in the process's own queue ask every
+ * node), as does each node's part in it, where a timing bound could only guess.
  */
 export function recordAttempts(resource: string): AttemptRecording {
   const attempts: AttemptTraceContext[] = [];
