@@ -4,7 +4,6 @@ import type { Clock } from '../base/clock.js';
 import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
-import { wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
 import { retryDelayMs, WAKE_REST_MS, WaitExpired } from './retry.js';
@@ -67,7 +66,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const queue = queues.queueOf(contender.queueKeys);
   const waiter = queue.join();
   const log = new AttemptLog<F>();
-  // The ticket a refusing node queues (the queue's member, `wakeMemberOf`), sent once the queue watches.
+  // The ticket a refusing node queues (`ReleaseNotifications.ticketOf`), sent once the queue watches.
   let ticket = '';
   const watch = (): void => {
     if (notifications === undefined) return;
@@ -100,7 +99,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
       signal?.throwIfAborted();
       // Subscribed already (lingering): listening before the attempt, no wake can go unheard, and no look follows.
       if (queue.stopWatching === undefined && notifications?.isListening(queue.id) === true) watch();
-      if (ticket === '' && queue.stopWatching !== undefined) ticket = wakeTicketOf(wakeMemberOf(notifications?.wakeId ?? '', queue.id), clock.wallNow());
+      if (ticket === '' && queue.stopWatching !== undefined) ticket = notifications?.ticketOf(queue.id, clock.wallNow()) ?? '';
       const wokenBy = isWoken && queue.wokenBy !== 'every' ? queue.wokenBy : undefined;
       queue.clearWake();
       const startedAt = wokenBy === undefined ? 0 : clock.now();

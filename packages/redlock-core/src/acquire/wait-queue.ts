@@ -34,8 +34,8 @@ export class WaitQueue {
   /** Ends the watch of the queue member's wakes, from the first time a head found the hold taken. */
   stopWatching: (() => void) | undefined;
   /**
-   * Since the head's latest attempt began: the node whose wake came first (it has freed the hold, so the
-   * woken attempt asks it first), `'every'` once a release here or the first look came, else `undefined`.
+   * Since the head's latest attempt began: the node whose wake came first (it has freed the hold, so the woken
+   * attempt asks it first); `'every'` after a release or a turn here, or a look with no node subscribed.
    */
   wokenBy: number | 'every' | undefined;
   /** The latest full attempt a head made and failed: what a waiter that gives up in the queue reports. */
@@ -52,10 +52,7 @@ export class WaitQueue {
   #isWakePending = false;
   #wakeHead: (() => void) | undefined;
 
-  constructor(
-    private readonly queues: WaitQueues,
-    readonly id: string,
-  ) {}
+  constructor(private readonly queues: WaitQueues, readonly id: string) {}
 
   /** Adds a waiter at the end: the head at once if the queue is empty, else it waits for its turn. */
   join(): Waiter {

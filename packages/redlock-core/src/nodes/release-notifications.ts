@@ -5,7 +5,7 @@ import { type Clock, unrefTimer } from '../base/clock.js';
 import { createLockToken } from '../base/token.js';
 import { warnOnce } from '../base/warnings.js';
 import { runScript } from '../scripts/lua-script.js';
-import { passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf } from '../scripts/wake-queue.js';
+import { passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 
 /**
  * How long a node's subscription to a channel outlives its last waiter, in milliseconds: a resource contended
@@ -34,9 +34,14 @@ export class ReleaseNotifications {
     return capable.every((adapter) => adapter === undefined) ? undefined : new ReleaseNotifications(capable, clock);
   }
 
+  /** The ticket of wait queue `queueId`'s member, waiting since `sinceMs` by the wall clock (see `WAKE_QUEUE_LUA`). */
+  ticketOf(queueId: string, sinceMs: number): string {
+    return wakeTicketOf(wakeMemberOf(this.wakeId, queueId), sinceMs);
+  }
+
   /**
-   * Whether the queue's member's channel is subscribed on every node that can subscribe (lingering): a watch made now
-   * misses no wake, so the wait loop makes it before an attempt (an uncontended process has no channel).
+   * Whether the queue's member's channel is subscribed on every node that can subscribe (lingering): a watch
+   * made now misses no wake, so the wait loop makes it before an attempt (an uncontended process has none).
    */
   isListening(queueId: string): boolean {
     const member = this.#channels.size > 0 && !this.#isClosed ? wakeMemberOf(this.wakeId, queueId) : undefined;
@@ -44,12 +49,11 @@ export class ReleaseNotifications {
   }
 
   /**
-   * Listens on every node that can subscribe for the wakes of wait queue `queueId`'s member (the waiters of `keys`): a release
-   * there wakes the next member of the key's wait queue, which a refused attempt joined. Calls `onWake` with
-   * the node at each wake. Unless it was {@link isListening} already, it calls `onWake` once more when the
-   * first subscription is in place, with its node (queued there, the waiter is woken: a look asks it alone),
-   * or with `undefined` if every one failed or none was within `timeoutMs`: a wake before then went unheard.
-   * Returns what ends the watch; its node subscriptions linger.
+   * Listens on every node that can subscribe for the wakes of queue `queueId`'s member (the waiters of `keys`,
+   * whom a refusing node queued): calls `onWake` with the node at each wake. Unless {@link isListening}
+   * already, it calls `onWake` once more when the first subscription is in place, with its node (a look asks
+   * it alone, which queues the waiter there), or with `undefined` if every one failed or none was within
+   * `timeoutMs`: a wake before then went unheard. Returns what ends the watch; subscriptions linger.
    */
   watch(keys: readonly string[], queueId: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void): () => void {
     const clock = this.#clock;
@@ -146,9 +150,8 @@ class ChannelSubscription {
   }
 
   /**
-   * Unsubscribes now, whoever still listens, and never subscribes again; never rejects. It does not wait for
-   * a SUBSCRIBE still in flight, which waits for its connection (to a node that may be down): the unsubscribe
-   * follows it, and the adapter's `close()`, which `redlock.close()` calls next, ends what is pending.
+   * Unsubscribes now, whoever still listens, and never subscribes again; never rejects. A SUBSCRIBE in flight
+   * (waiting for a connection to a node that may be down) is not waited for: the adapter's `close()` ends it.
    */
   close(): Promise<void> {
     this.#isClosed = true;
