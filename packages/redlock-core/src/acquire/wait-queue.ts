@@ -145,44 +145,25 @@ export class WaitQueue {
  * overlapping but different sets are in different queues and compete over the network.
  */
 export class WaitQueues {
-  /**
-   * One queue kept outside {@link #queues}, and its id: a process that locks one resource at a time makes
-   * and drops a queue at every acquisition, and a `Map` going from one entry to none and back costs more.
-   */
-  #soloId: string | undefined;
-  #solo: WaitQueue | undefined;
-  /** The others, by {@link idOf}. */
+  /** By {@link idOf}. */
   readonly #queues = new Map<string, WaitQueue>();
 
   /** The queue of `keys`, made if none has waiters. */
   queueOf(keys: readonly string[]): WaitQueue {
     const id = idOf(keys);
-    const queue = this.#queueOf(id);
-    if (queue !== undefined) return queue;
-    const created = new WaitQueue(this, id);
-    if (this.#solo === undefined) {
-      this.#soloId = id;
-      this.#solo = created;
-    } else this.#queues.set(id, created);
-    return created;
+    const queue = this.#queues.get(id) ?? new WaitQueue(this, id);
+    this.#queues.set(id, queue);
+    return queue;
   }
 
   /** Forgets `queue`, whose last waiter is gone. */
   remove(queue: WaitQueue, id: string): void {
-    if (this.#solo === queue) {
-      this.#solo = undefined;
-      this.#soloId = undefined;
-    } else if (this.#queues.get(id) === queue) this.#queues.delete(id);
+    if (this.#queues.get(id) === queue) this.#queues.delete(id);
   }
 
   /** Wakes the head of the queue of exactly `keys`, if any: a hold on them was released here. */
   wake(keys: readonly string[]): void {
-    this.#queueOf(idOf(keys))?.wake();
-  }
-
-  #queueOf(id: string): WaitQueue | undefined {
-    if (this.#soloId === id) return this.#solo;
-    return this.#queues.size === 0 ? undefined : this.#queues.get(id);
+    this.#queues.get(idOf(keys))?.wake();
   }
 }
 

@@ -8,8 +8,8 @@ import { runScript } from '../scripts/lua-script.js';
 import { passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 
 /**
- * How long a node's subscription to a channel outlives its last waiter, in milliseconds: a resource contended
- * once is usually contended again soon, and then costs no SUBSCRIBE, UNSUBSCRIBE or look on any node.
+ * How long a member's subscriptions outlive its last waiter, in milliseconds: a resource contended once is
+ * usually contended again soon, and then costs no SUBSCRIBE, UNSUBSCRIBE or look on any node.
  */
 export const SUBSCRIPTION_LINGER_MS = 1_000;
 
@@ -17,16 +17,15 @@ export const SUBSCRIPTION_LINGER_MS = 1_000;
 export class ReleaseNotifications {
   /** The first part of every queue member of this `Redlock` (see `wakeMemberOf`). */
   readonly wakeId = createLockToken().slice(0, 12);
-  readonly #clock: Clock;
-  /** By node index; `undefined` for a node whose adapter cannot subscribe. */
-  readonly #adapters: readonly (RedisAdapter | undefined)[];
-  readonly #channels = new Map<string, ChannelSubscription>();
+  /** By wait queue id. */
+  readonly #members = new Map<string, MemberWakes>();
   #isClosed = false;
 
-  private constructor(adapters: readonly (RedisAdapter | undefined)[], clock: Clock) {
-    this.#adapters = adapters;
-    this.#clock = clock;
-  }
+  private constructor(
+    /** By node index; `undefined` for a node whose adapter cannot subscribe. */
+    private readonly adapters: readonly (RedisAdapter | undefined)[],
+    private readonly clock: Clock,
+  ) {}
 
   /** Release notifications over the nodes whose adapters can subscribe, or `undefined` if none can. */
   static over(adapters: readonly RedisAdapter[], clock: Clock): ReleaseNotifications | undefined {
@@ -36,7 +35,7 @@ export class ReleaseNotifications {
 
   /** The ticket of wait queue `queueId`'s member, waiting since `sinceMs` by the wall clock (see `WAKE_QUEUE_LUA`). */
   ticketOf(queueId: string, sinceMs: number): string {
-    return wakeTicketOf(wakeMemberOf(this.wakeId, queueId), sinceMs);
+    return wakeTicketOf(this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId), sinceMs);
   }
 
   /**
@@ -44,8 +43,7 @@ export class ReleaseNotifications {
    * made now misses no wake, so the wait loop makes it before an attempt (an uncontended process has none).
    */
   isListening(queueId: string): boolean {
-    const member = this.#channels.size > 0 && !this.#isClosed ? wakeMemberOf(this.wakeId, queueId) : undefined;
-    return member !== undefined && this.#adapters.every((adapter, nodeIndex) => adapter === undefined || this.#channels.get(`${nodeIndex} ${member}`)?.isActive === true);
+    return this.#members.get(queueId)?.isListening === true;
   }
 
   /**
@@ -56,150 +54,165 @@ export class ReleaseNotifications {
    * `timeoutMs`: a wake before then went unheard. Returns what ends the watch; subscriptions linger.
    */
   watch(keys: readonly string[], queueId: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void): () => void {
-    const clock = this.#clock;
-    const member = wakeMemberOf(this.wakeId, queueId);
     let isClosed = false;
     const listener = (nodeIndex: number | undefined): void => {
       if (!isClosed) onWake(nodeIndex);
     };
-    // Listening already, nothing went unheard: no look, and no timer for one.
-    let isReady = this.isListening(queueId);
-    const subscriptions = this.#isClosed
-      ? []
-      : this.#adapters.flatMap((adapter, nodeIndex) => (adapter === undefined ? [] : [this.#channel(adapter, nodeIndex, keys, member)]));
-    const ready = (nodeIndex?: number): void => {
-      if (isReady) return;
-      isReady = true;
-      clock.clearTimeout(readyTimer);
-      listener(nodeIndex);
-    };
-    // A node slow to subscribe holds up no waiter: the others' wakes cover for it meanwhile.
-    const readyTimer = isReady ? undefined : clock.setTimeout(() => ready(), timeoutMs);
-    Promise.any(subscriptions.map((subscription) => subscription.add(listener).then(() => subscription.nodeIndex))).then(ready, () => ready());
+    const wakes = this.#members.get(queueId) ?? this.#memberOf(keys, queueId);
+    const subscribed = wakes.add(listener);
+    if (subscribed !== undefined) {
+      // A node slow to subscribe holds up no waiter: the others' wakes cover for it meanwhile.
+      let isReady = false;
+      const ready = (nodeIndex?: number): void => {
+        if (isReady) return;
+        isReady = true;
+        this.clock.clearTimeout(readyTimer);
+        listener(nodeIndex);
+      };
+      const readyTimer = this.clock.setTimeout(() => ready(), timeoutMs);
+      Promise.any(subscribed).then(ready, () => ready());
+    }
     return () => {
       isClosed = true;
-      clock.clearTimeout(readyTimer);
-      for (const subscription of subscriptions) subscription.remove(listener);
+      wakes.remove(listener);
     };
+  }
+
+  /** A new member for queue `queueId`, which it leaves once idle; once closed, one that never subscribes. */
+  #memberOf(keys: readonly string[], queueId: string): MemberWakes {
+    const wakes: MemberWakes = new MemberWakes(this.adapters, keys, wakeMemberOf(this.wakeId, queueId), this.clock, () => {
+      if (this.#members.get(queueId) === wakes) this.#members.delete(queueId);
+    });
+    if (this.#isClosed) void wakes.close();
+    else this.#members.set(queueId, wakes);
+    return wakes;
   }
 
   /** Ends every subscription now, and subscribes no more (`redlock.close()`); resolves once each UNSUBSCRIBE settled. */
   close(): Promise<void> {
     this.#isClosed = true;
-    return Promise.all([...this.#channels.values()].map((subscription) => subscription.close())).then(() => undefined);
-  }
-
-  /** The subscription to `member`'s channel on node `nodeIndex`, made on first use. */
-  #channel(adapter: RedisAdapter, nodeIndex: number, keys: readonly string[], member: string): ChannelSubscription {
-    const id = `${nodeIndex} ${member}`;
-    const subscription = this.#channels.get(id) ?? new ChannelSubscription(adapter, nodeIndex, keys, member, this.#clock, () => this.#channels.delete(id));
-    this.#channels.set(id, subscription);
-    return subscription;
+    return Promise.all([...this.#members.values()].map((wakes) => wakes.close())).then(() => undefined);
   }
 }
 
 /**
- * One member's channel on one node: subscribed while any listener needs it, and {@link SUBSCRIPTION_LINGER_MS}
- * after the last left; a wake that comes while nobody here waits is passed on to the next member. Subscribing
- * and unsubscribing run in turn, each bringing the node in line with the listeners at that moment, so a
- * waiter that arrives while the last one leaves is never left unsubscribed.
+ * The wakes of one member: its listeners, and its channel on every node that can subscribe, subscribed while
+ * any listener needs it and {@link SUBSCRIPTION_LINGER_MS} after the last left. A wake that comes while nobody
+ * listens is passed on to the next member of the queue on that node. On each node, subscribing and
+ * unsubscribing run in turn, each bringing the node in line with the member at that moment, so a waiter that
+ * arrives while the last one leaves is never left unsubscribed.
  */
-class ChannelSubscription {
+class MemberWakes {
   readonly #listeners = new Set<(nodeIndex: number) => void>();
-  #unsubscribe: Unsubscribe | undefined;
-  #queue: Promise<void> = Promise.resolve();
+  /** By node index: what ends its subscription (`undefined` while none), its latest step, and whether a SUBSCRIBE is in flight. */
+  readonly #unsubscribes: (Unsubscribe | undefined)[] = [];
+  readonly #steps: Promise<void>[] = [];
+  readonly #isSubscribing: boolean[] = [];
   #lingerTimer: unknown;
   #isClosed = false;
-  /** Whether a SUBSCRIBE is in flight: it waits for the connection, which may be to a node that is down. */
-  #isSubscribing = false;
 
   constructor(
-    private readonly adapter: RedisAdapter,
-    readonly nodeIndex: number,
+    private readonly adapters: readonly (RedisAdapter | undefined)[],
     /** The resource keys in whose queues a wake nobody here takes is passed on. */
     private readonly keys: readonly string[],
-    private readonly member: string,
+    readonly member: string,
     private readonly clock: Clock,
     private readonly onIdle: () => void,
   ) {}
 
-  get isActive(): boolean {
-    return this.#unsubscribe !== undefined && !this.#isClosed;
+  /** Subscribed on every node that can subscribe. */
+  get isListening(): boolean {
+    return !this.#isClosed && this.adapters.every((adapter, nodeIndex) => adapter === undefined || this.#unsubscribes[nodeIndex] !== undefined);
   }
 
-  /** Adds a listener; resolves once the node is subscribed, rejects if subscribing failed. */
-  add(listener: (nodeIndex: number) => void): Promise<void> {
-    if (this.#isClosed) return Promise.reject(new Error('Release notifications are closed'));
+  /**
+   * Adds a listener. Returns `undefined` if every node is subscribed already, else a promise per node that
+   * resolves with its index once subscribed, or rejects if subscribing failed.
+   */
+  add(listener: (nodeIndex: number) => void): Promise<number>[] | undefined {
     this.#listeners.add(listener);
-    return this.#endLinger();
+    this.clock.clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    if (this.isListening) return undefined;
+    const subscribed = (nodeIndex: number): number => {
+      if (this.#unsubscribes[nodeIndex] === undefined) throw new Error('Release notifications are closed');
+      return nodeIndex;
+    };
+    return this.#syncEvery().map((step, nodeIndex) => step?.then(() => subscribed(nodeIndex))).filter((step) => step !== undefined);
   }
 
   remove(listener: (nodeIndex: number) => void): void {
-    this.#listeners.delete(listener);
-    if (this.#listeners.size > 0 || this.#lingerTimer !== undefined || this.#isClosed) return;
-    this.#lingerTimer = this.clock.setTimeout(() => this.#endLinger().catch(() => undefined), SUBSCRIPTION_LINGER_MS);
+    if (!this.#listeners.delete(listener) || this.#listeners.size > 0 || this.#isClosed) return;
+    this.#lingerTimer = this.clock.setTimeout(() => {
+      this.#lingerTimer = undefined;
+      for (const step of this.#syncEvery()) step?.catch(() => undefined);
+    }, SUBSCRIPTION_LINGER_MS);
     // A lingering subscription must not keep the process alive.
     unrefTimer(this.#lingerTimer);
   }
 
-  /** Stops lingering, and brings the node in line with the listeners (see {@link #sync}). */
-  #endLinger(): Promise<void> {
-    this.clock.clearTimeout(this.#lingerTimer);
-    this.#lingerTimer = undefined;
-    return this.#sync();
-  }
-
   /**
-   * Unsubscribes now, whoever still listens, and never subscribes again; never rejects. A SUBSCRIBE in flight
-   * (waiting for a connection to a node that may be down) is not waited for: the adapter's `close()` ends it.
+   * Unsubscribes every node now, whoever still listens, and never subscribes again; never rejects. A
+   * SUBSCRIBE in flight (waiting for a connection to a node that may be down) is not waited for: the
+   * adapter's `close()` ends it, as it ends a channel whose UNSUBSCRIBE failed.
    */
   close(): Promise<void> {
     this.#isClosed = true;
     this.#listeners.clear();
-    const isSubscribing = this.#isSubscribing;
-    // An UNSUBSCRIBE that fails leaves a channel on a connection that the adapter's close() ends next.
-    const closing = this.#endLinger().catch(() => undefined);
-    return isSubscribing ? Promise.resolve() : closing;
+    this.clock.clearTimeout(this.#lingerTimer);
+    const isSubscribing = [...this.#isSubscribing];
+    const steps = this.#syncEvery().map((step, nodeIndex) => (isSubscribing[nodeIndex] === true ? undefined : step?.catch(() => undefined)));
+    return Promise.all(steps).then(() => undefined);
   }
 
-  /** A wake from the node: to every listener, or, with none, to the next member of the queue. */
-  #onWake = (): void => {
+  /** Node `nodeIndex` wakes the member: every listener, or, with none, the next member of the queue there. */
+  #onWake(nodeIndex: number): void {
     if (this.#listeners.size > 0) {
-      for (const listener of [...this.#listeners]) listener(this.nodeIndex);
+      for (const listener of [...this.#listeners]) listener(nodeIndex);
       return;
     }
     // A pass-on that fails (a node down, an adapter that throws) leaves the waiters behind on their timers.
-    if (!this.#isClosed) Promise.resolve(this.member).then((member) => runScript(this.adapter, passWakeScript, this.keys, [member])).catch(() => undefined);
-  };
+    const adapter = this.adapters[nodeIndex] as RedisAdapter;
+    if (!this.#isClosed) Promise.resolve(this.member).then((member) => runScript(adapter, passWakeScript, this.keys, [member])).catch(() => undefined);
+  }
 
-  #sync(): Promise<void> {
-    const step = this.#queue.then(async () => {
-      if (this.#listeners.size > 0 && this.#unsubscribe === undefined && !this.#isClosed) {
-        this.#isSubscribing = true;
-        try {
-          this.#unsubscribe = await (this.adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(WAKE_CHANNEL_PREFIX + this.member, this.#onWake);
-        } catch (error) {
-          if (error instanceof Error && error.message.startsWith('NOPERM')) {
-            // Redis 7 denies a new ACL user every channel.
-            warnOnce(
-              this.adapter,
-              'REDLOCK_NO_CHANNEL_PERMISSION',
-              `Node ${this.nodeIndex} refused to subscribe to a wake channel (${error.message}): waiters there wake on their retry timers instead of at each release. Give the Redis user the channels \`&redlock:wake:*\``,
-            );
+  /**
+   * On every node that can subscribe, once its step before is done: subscribes if someone listens or the
+   * linger runs, else unsubscribes; forgets the member once no node is subscribed and none is wanted. The
+   * steps by node index (`undefined` where none), each rejecting if subscribing failed.
+   */
+  #syncEvery(): (Promise<void> | undefined)[] {
+    return this.adapters.map((adapter, nodeIndex) => {
+      if (adapter === undefined) return undefined;
+      const step = (this.#steps[nodeIndex] ?? Promise.resolve()).then(async () => {
+        const isWanted = !this.#isClosed && (this.#listeners.size > 0 || this.#lingerTimer !== undefined);
+        const unsubscribe = this.#unsubscribes[nodeIndex];
+        if (isWanted && unsubscribe === undefined) {
+          this.#isSubscribing[nodeIndex] = true;
+          try {
+            this.#unsubscribes[nodeIndex] = await (adapter.subscribe as NonNullable<RedisAdapter['subscribe']>)(WAKE_CHANNEL_PREFIX + this.member, () => this.#onWake(nodeIndex));
+          } catch (error) {
+            if (error instanceof Error && error.message.startsWith('NOPERM')) {
+              // Redis 7 denies a new ACL user every channel.
+              warnOnce(
+                adapter,
+                'REDLOCK_NO_CHANNEL_PERMISSION',
+                `Node ${nodeIndex} refused to subscribe to a wake channel (${error.message}): waiters there wake on their retry timers instead of at each release. Give the Redis user the channels \`&redlock:wake:*\``,
+              );
+            }
+            throw error;
+          } finally {
+            this.#isSubscribing[nodeIndex] = false;
           }
-          throw error;
-        } finally {
-          this.#isSubscribing = false;
+        } else if (!isWanted && unsubscribe !== undefined) {
+          this.#unsubscribes[nodeIndex] = undefined;
+          await unsubscribe();
         }
-      } else if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe !== undefined) {
-        const unsubscribe = this.#unsubscribe;
-        this.#unsubscribe = undefined;
-        await unsubscribe();
-      }
-      if (this.#listeners.size === 0 && this.#lingerTimer === undefined && this.#unsubscribe === undefined) this.onIdle();
+        if (!isWanted && this.#unsubscribes.every((each) => each === undefined) && !this.#isSubscribing.includes(true)) this.onIdle();
+      });
+      // A failed step must not block the next one; its own caller sees the failure.
+      this.#steps[nodeIndex] = step.catch(() => undefined);
+      return step;
     });
-    // A failed step must not block the next one; its own caller sees the failure.
-    this.#queue = step.catch(() => undefined);
-    return step;
   }
 }

@@ -69,7 +69,7 @@ local function wakeNext(key, count)
   end
 end`;
 
-/** Passes on a wake that reached a `Redlock` with no waiter left on that queue (see `ChannelSubscription`). */
+/** Passes on a wake that reached a `Redlock` with no waiter left on that queue (see `MemberWakes`). */
 export const passWakeScript = defineScript(
   'pass-wake',
   /* lua */ `
