@@ -112,11 +112,14 @@ export async function extendHold(
   throw extension.errorOf({ reason: 'nodes-unreachable', why: `${describeOutcomes(outcomes)}, quorum is ${quorum}`, nodes: outcomes });
 }
 
+/** Reads an extend script's reply (a reader's second argument is its node, not the script's name). */
+const readExtendReply = (reply: unknown): ExtendStatus => parseExtendReply(reply);
+
 /** How a lock's hold extends: the extend script over its keys, and the lock's errors. */
 function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension {
   return {
-    run: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], parseExtendReply),
-    reseedRun: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], parseExtendReply),
+    run: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], readExtendReply),
+    reseedRun: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], readExtendReply),
     settleReseed: (nodeIndex) => removeLateGrant(hold, nodeIndex),
     keyCount: hold.keys.length,
     yes: 'extended',

@@ -34,8 +34,8 @@ export interface HoldInit {
   readonly expiresAt: number;
   readonly written: boolean[];
   readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
-  /** How messages name what is held; by default `the lock on "<resources>"` (a semaphore's: its permits). */
-  readonly what?: string;
+  /** Names what is held in messages, when one needs it; by default `the lock on "<resources>"` (a semaphore's: its permits). */
+  readonly what?: () => string;
   /** The queue ticket of the call that won it, whose member its release takes out of the wait queues first (see wake-queue.ts), or `''`. */
   readonly wakeTicket?: string;
 }
@@ -59,7 +59,7 @@ export class Hold {
   /** See {@link HoldInit.wakeTicket}. */
   readonly wakeTicket: string;
   /** See {@link what}; `undefined` for a lock, named only when a message needs it (not on every acquisition). */
-  readonly #what: string | undefined;
+  readonly #what: (() => string) | undefined;
   ttlMs: number;
   /** Monotonic time at which validity ends. */
   validUntil: number;
@@ -206,7 +206,7 @@ export class Hold {
 
   /** How messages name what is held: `the lock on "orders:42"`, or a semaphore's permits. */
   get what(): string {
-    return this.#what ?? `the lock on ${this.describe()}`;
+    return this.#what?.() ?? `the lock on ${this.describe()}`;
   }
 
   /** The resources, for messages. */

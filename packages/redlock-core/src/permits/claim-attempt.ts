@@ -109,6 +109,11 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const sendRound = (slots?: readonly number[], onlyNodeIndex?: number, admitted?: { readonly nodeIndex: number; readonly round: Round<S> }): Round<S> => {
     const args = kind.argsOf(token, slots);
     const answers: (Answer<S> | undefined)[] = new Array(nodeCount);
+    const reader = new ScriptReader<S>(kind.script, [key], args, (reply, nodeIndex) => {
+      const answer = kind.parse(reply);
+      answers[nodeIndex] = answer;
+      return answer.status;
+    });
     const calls = new FanOut<S>(set, 'acquire');
     const sentAt = clock.now();
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
@@ -118,11 +123,6 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
         calls.skip(nodeIndex, admitted.round.calls.outcomes[nodeIndex] as NodeOutcome<S>);
         continue;
       }
-      const reader = new ScriptReader<S>(kind.script, [key], args, (reply) => {
-        const answer = kind.parse(reply);
-        answers[nodeIndex] = answer;
-        return answer.status;
-      });
       calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs), reader, 'call', sentAt);
     }
     return { calls, answers };

@@ -46,8 +46,8 @@ export interface ClaimKind {
   readonly fields: readonly string[];
   /** The hash's layout, which tells an extension where it may set the fields again on a node that lost them (and a semaphore's permits take a plural verb). */
   readonly layout: HashLayout;
-  /** How messages name what is held: `2 of 3 permits of "imports"`. */
-  readonly what: string;
+  /** Names what is held in messages, when one needs it: `2 of 3 permits of "imports"`. */
+  readonly what: () => string;
   /** What the `redlock-core.hold.*` traces say of it. */
   readonly traced: Pick<HoldTraceContext, 'primitive' | 'mode' | 'permits'>;
   /** The kind's typed error of a failed extension or release, with its message. */

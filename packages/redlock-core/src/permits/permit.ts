@@ -44,7 +44,7 @@ export class Permit extends Claim {
     super(grant.claim, {
       fields: grant.slots.map(String),
       layout: { kind: 'semaphore', limit },
-      what: describePermits(permits, limit, resource),
+      what: () => describePermits(permits, limit, resource),
       traced: { primitive: 'semaphore', mode: undefined, permits },
       errorOf: (message, failure) => new PermitError(message, { ...failure, resource, permits }),
     });

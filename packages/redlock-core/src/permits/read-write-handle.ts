@@ -44,7 +44,7 @@ export class ReadWriteHandle extends Claim {
     super(grant.claim, {
       fields: grant.fields,
       layout: { kind: 'read-write' },
-      what: describeReadWrite(mode, resource),
+      what: () => describeReadWrite(mode, resource),
       traced: { primitive: 'read-write', mode, permits: 1 },
       errorOf: (message, failure) => new ReadWriteLockError(message, { ...failure, resource, mode }),
     });

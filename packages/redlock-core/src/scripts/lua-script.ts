@@ -92,7 +92,8 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
     readonly script: LuaScript,
     readonly keys: readonly string[],
     readonly args: readonly string[],
-    readonly parse: (reply: unknown) => S,
+    /** Reads a reply of node `nodeIndex`: one reader serves every node of a fan-out. */
+    readonly parse: (reply: unknown, nodeIndex: number) => S,
   ) {}
 
   /**
@@ -105,13 +106,13 @@ export class ScriptReader<S extends string> implements ReplyReader<S> {
     return evalScript(node, this, undefined, throwEvalRejection);
   }
 
-  read(reply: unknown): S {
-    return this.parse(reply);
+  read(reply: unknown, _node: RedisAdapter, _call: RenewableCall, nodeIndex: number): S {
+    return this.parse(reply, nodeIndex);
   }
 
   recover(error: unknown, node: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<S> {
     if (error instanceof EvalRejection) throw error.cause;
-    return evalAfterNoScript(error, node, this, onNoScriptOf(call, nodeIndex), this.parse);
+    return evalAfterNoScript(error, node, this, onNoScriptOf(call, nodeIndex), (reply) => this.parse(reply, nodeIndex));
   }
 }
 
