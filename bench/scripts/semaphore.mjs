@@ -3,9 +3,12 @@
 // it about 1 ms (a 1 ms timer), releases it and asks again, for a window. Every library runs at its
 // documented defaults: redlock-core's `semaphore().acquire()`, redis-semaphore's `RedlockSemaphore` and
 // `RedlockMultiSemaphore` (1 permit of 3); redlock-core also as its README configures a pool whose workers
-// take a permit again at once (no release notifications, 50 timed retries). Contenders run one after the
-// other in each round, the order rotating; each figure is the median over the rounds. Run after `pnpm run
-// build`.
+// take a permit again at once (no release notifications, 50 timed retries); and the floor: our permit
+// scripts driven by the least client code (every node at once, a quorum of nodes that gave the same slot
+// wins, else free what was taken and retry in 10 ms, redis-semaphore's default). Contenders run one after
+// the other in each round, the order rotating; each figure is the median over the rounds, and each
+// library's CPU and acq/s are also divided by redis-semaphore's of the same round (the machine's speed
+// drifts between rounds). Run after `pnpm run build`.
 // Usage: node bench/scripts/semaphore.mjs [--rounds=5] [--window-ms=3000] [--workers=8] [--limit=3]
 //
 // Figures, over the acquisitions that resolved within the window:
@@ -22,6 +25,8 @@ import { startRedisNodes } from 'local-redis-nodes';
 import { RedlockMultiSemaphore, RedlockSemaphore } from 'redis-semaphore';
 import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
+import { permitAcquireScript } from '../../packages/redlock-core/dist/scripts/permit-acquire.js';
+import { permitReleaseScript } from '../../packages/redlock-core/dist/scripts/permit-release.js';
 
 const flags = Object.fromEntries(process.argv.slice(2).filter((arg) => arg.startsWith('--')).map((arg) => arg.slice(2).split('=')));
 const ROUNDS = Number(flags.rounds ?? 5);
@@ -46,8 +51,32 @@ const coreSemaphore = (key, adapterOptions, options) => (clients) => {
   };
 };
 
+let floorTokens = 0;
+
+/** The floor: one worker's permit scripts on its own clients, with the least client code around them. */
+const floorSemaphore = (clients) => {
+  const key = 'bench:semaphore-floor';
+  const release = (token) => Promise.all(clients.map((client) => client.evalsha(permitReleaseScript.sha1, 1, key, token, '', '')));
+  return {
+    acquire: async () => {
+      for (;;) {
+        const token = `floor-${(floorTokens += 1)}`;
+        const firstSlot = String(1 + Math.floor(Math.random() * LIMIT));
+        const args = [token, String(TTL_MS), '1', String(LIMIT), '0', firstSlot, '', '0', ''];
+        const replies = await Promise.all(clients.map((client) => client.evalsha(permitAcquireScript.sha1, 1, key, ...args)));
+        const slots = replies.filter((reply) => reply[0] === 1).map((reply) => reply[2]);
+        if (slots.some((slot) => slots.filter((each) => each === slot).length > clients.length / 2)) return () => release(token);
+        if (slots.length > 0) await release(token);
+        await delay(10);
+      }
+    },
+    close: async () => undefined,
+  };
+};
+
 /** Each contender makes, for one worker on its own clients, a function that takes a permit and returns its release. */
 const CONTENDERS = {
+  'floor: our scripts, least client code': floorSemaphore,
   'redlock-core': coreSemaphore('bench:semaphore', {}, {}),
   // The core README's configuration for a pool whose workers take a permit again at once: no wake-ups,
   // and timed retries for about 10 s, as long as redis-semaphore waits by default.
@@ -72,6 +101,11 @@ const CONTENDERS = {
 
 const nodes = await startRedisNodes({ count: 5, persistence: false });
 try {
+  for (const url of nodes.urls) {
+    const client = new Redis(url);
+    await Promise.all([permitAcquireScript, permitReleaseScript].map((script) => client.script('LOAD', script.source)));
+    client.disconnect();
+  }
   const names = Object.keys(CONTENDERS);
   const samples = new Map(names.map((name) => [name, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -93,6 +127,10 @@ try {
     const most = Math.max(...rows.map((row) => row.mostAtOnce));
     console.log(`| ${name} | ${cell('acqPerS')} | ${giveUps} | ${cell('idlePermits', 2)} | ${most} | ${cell('cpuUsPerAcq')} |`);
   }
+  const peer = samples.get('redis-semaphore RedlockSemaphore');
+  const paired = (rows, key) => median(rows.map((row, round) => row[key] / peer[round][key])).toFixed(2);
+  console.log('\n÷ redis-semaphore RedlockSemaphore in the same round (medians):');
+  for (const name of names) console.log(`- ${name}: client CPU ${paired(samples.get(name), 'cpuUsPerAcq')}×, acq/s ${paired(samples.get(name), 'acqPerS')}×`);
 } finally {
   await nodes.stop();
 }
