@@ -28,14 +28,15 @@ export const MAX_PERMIT_LIMIT = 1_000;
  * this layout (see {@link SEMAPHORE_LAYOUT_LUA}).
  */
 /**
- * Lua: `isSemaphoreHash(key, all)`, whether the hash at `key`, whose fields and values are `all` (as HGETALL lists
- * them), keeps a semaphore's layout: a TTL (every script that writes it sets one), a `limit` that is a positive
+ * Lua: `isSemaphoreHash(key, all)`, the TTL in milliseconds (a true value) of the hash at `key`, whose fields and
+ * values are `all` (as HGETALL lists them), if it keeps a semaphore's layout, else `false`. The layout: a TTL (every script that writes it sets one), a `limit` that is a positive
  * integer, field `i` (if there) holding `<expiry>:<permits>:<random>`, and every other field a slot from 1 to the limit
  * holding `<expiry>:<token>`. Anything else is someone else's hash (a user's, with a `limit` field of its own), which
  * no permit script may change, and which must not fail a script that reads it.
  */
 export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
-  if redis.call('PTTL', key) < 0 then
+  local ttlMs = redis.call('PTTL', key)
+  if ttlMs < 0 then
     return false
   end
   local limit = nil
@@ -54,13 +55,13 @@ export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
         return false
       end
     elseif field ~= 'limit' then
-      local slot = tonumber(field)
-      if slot == nil or slot < 1 or slot > limit or slot % 1 ~= 0 or tostring(slot) ~= field or string.match(all[i + 1], '^%d+:.') == nil then
+      -- A slot in canonical form: digits without a leading zero (what tostring would write), at most the limit.
+      if string.find(field, '^[1-9]%d*$') == nil or tonumber(field) > limit or string.find(all[i + 1], '^%d+:.') == nil then
         return false
       end
     end
   end
-  return true
+  return ttlMs
 end`;
 
 export const permitAcquireScript = defineScript(
@@ -102,21 +103,27 @@ local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARG
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
 local intent, intentTtlMs = ARGV[7], tonumber(ARGV[8])
 -- The intent's entry names its permits, which others keep free: an id that names others would lie.
-if string.match(intent, '^(%d+):.') ~= tostring(permits) then
+if intent ~= '' and string.match(intent, '^(%d+):.') ~= tostring(permits) then
   intent = ''
 end
 local keyType = redis.call('TYPE', key)['ok']
 if keyType ~= 'none' and keyType ~= 'hash' then
   return -2
 end
-local fields = {}
+-- By field, and the slots' by number; the key's TTL, in milliseconds.
+local fields, bySlot, keyTtlMs = {}, {}, -1
 if keyType == 'hash' then
   local all = redis.call('HGETALL', key)
-  if not isSemaphoreHash(key, all) then
+  keyTtlMs = isSemaphoreHash(key, all)
+  if not keyTtlMs then
     return -2
   end
   for i = 1, #all, 2 do
     fields[all[i]] = all[i + 1]
+    local slot = tonumber(all[i])
+    if slot ~= nil then
+      bySlot[slot] = all[i + 1]
+    end
   end
   if tonumber(fields['limit']) ~= limit then
     return {-3, tonumber(fields['limit'])}
@@ -127,7 +134,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 -- By slot: 'ours', 'free' (missing or expired), or nil (another holder's).
 local stateOf, ours = {}, {}
 for slot = 1, limit do
-  local value = fields[tostring(slot)]
+  local value = bySlot[slot]
   if value == nil then
     stateOf[slot] = 'free'
   else
@@ -187,7 +194,7 @@ if #wanted < permits or (not isResent and freeAfter < kept) then
   local isIntentKept = intent ~= '' and kept == 0 and keyType == 'hash'
   if isIntentKept then
     redis.call('HSET', key, 'i', (now + intentTtlMs) .. ':' .. intent)
-    if redis.call('PTTL', key) < intentTtlMs then
+    if keyTtlMs < intentTtlMs then
       redis.call('PEXPIRE', key, intentTtlMs)
     end
   end
@@ -204,11 +211,13 @@ if not isResent then
   if isInsideRestartGrace(restartGraceMs) then
     return -1
   end
-  local value = (now + ttlMs) .. ':' .. token
-  redis.call('HSET', key, 'limit', limit)
+  -- One HSET: the limit of a new semaphore (a hash holds it already), and our slots.
+  local value, entries = (now + ttlMs) .. ':' .. token, keyType == 'hash' and {} or {'limit', limit}
   for i = 1, #wanted do
-    redis.call('HSET', key, wanted[i], value)
+    entries[#entries + 1] = wanted[i]
+    entries[#entries + 1] = value
   end
+  redis.call('HSET', key, unpack(entries))
   for i = 1, #ours do
     if not isWanted[ours[i]] then
       redis.call('HDEL', key, ours[i])
@@ -218,7 +227,7 @@ if not isResent then
   if isOurIntent then
     redis.call('HDEL', key, 'i')
   end
-  if redis.call('PTTL', key) < ttlMs then
+  if keyTtlMs < ttlMs then
     redis.call('PEXPIRE', key, ttlMs)
   end
   leaveQueue(key, ticket)
@@ -234,7 +243,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '48ba6f983988aa599561edf8f3544eaefc3dad7f',
+  '5f38029aa3b1ebb4cf49412d9c7e151c6d2b3951',
 );
 
 /**

@@ -111,7 +111,7 @@ if missing > 0 then
 end
 return 1
 `,
-  '49e6286c2d9bc1bb31dfe90f1802d23c75de3a8d',
+  '83fe3bd2c0dae58b7a8d3364b267d5251c69d45e',
 );
 
 /** The layout of the hash whose entries a permit-extend call extends: a semaphore of `limit`, or a read-write lock. */

@@ -53,7 +53,7 @@ for i = 1, #all, 2 do
 end
 return reply
 `,
-  '74d43ef08a176c4393034c35e809e99c6a3605c3',
+  'c7c1e7cd37215e4d2846f3c018ba5b79681bb220',
 );
 
 /** One slot a node holds taken: its number, an opaque id of its holder, and the milliseconds it has left there. */
