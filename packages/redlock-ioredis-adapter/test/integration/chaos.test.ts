@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, jest } from '@jest/globals';
 import type { Redis, RedisOptions } from 'ioredis';
 import { type LatencyProxy, startLatencyProxy } from 'local-redis-nodes';
-import { LockAcquireError, LockLostError, Redlock, RedlockError } from 'redlock-core';
+import { LockAcquireError, LockLostError, type NodeError, Redlock, RedlockError } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { writeTestLog } from '../../../redlock-core/test/support/test-log.js';
 import { ChaosMonkey, type ChaosTarget } from '../support/chaos-monkey.js';
@@ -299,8 +299,12 @@ describe(`chaos on ${NODE_COUNT} real nodes`, () => {
           for (const outcome of outcomes) {
             expect(outcome).toBeInstanceOf(LockAcquireError);
             expect((outcome as LockAcquireError).reason).toBe('nodes-unreachable');
-            // Timeouts, until enough of them in a row make a node count as down: it is then not called at all.
-            expect((outcome as LockAcquireError).nodeErrors.every((nodeError) => nodeError.isTimeout || nodeError.isDown)).toBe(true);
+            // Timeouts, until enough of them in a row make a node count as down: it is then not called at all,
+            // but for one probe, which a failed attempt does not wait for (it reports the probe not answered).
+            // Whether an attempt's call to a paused node was that probe depends on timing: any of the three.
+            const isSilence = (nodeError: NodeError): boolean =>
+              nodeError.isTimeout || nodeError.isDown || ([1, 3, 4].includes(nodeError.nodeIndex) && nodeError.message.includes('had not answered'));
+            expect((outcome as LockAcquireError).nodeErrors.every(isSilence)).toBe(true);
           }
           // The first two attempts wait out the node timeout (their cleanups there are not waited for); by the
           // third, 3 calls in a row timed out with no answer within 600 ms, and the breaker refuses it at once.
