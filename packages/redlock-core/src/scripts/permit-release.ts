@@ -30,8 +30,6 @@ for i = 4, #ARGV do
 end
 local freed, longest, isReadWrite = 0, nil, false
 if redis.call('TYPE', key)['ok'] == 'hash' then
-  local time = redis.call('TIME')
-  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
     local field, value = all[i], all[i + 1]
@@ -44,16 +42,17 @@ if redis.call('TYPE', key)['ok'] == 'hash' then
       local expiresAt = tonumber(string.sub(value, 1, colon - 1))
       if not kept[field] and (holder == token or (other ~= '' and holder == other)) then
         freed = freed + redis.call('HDEL', key, field)
-      elseif expiresAt > now and (longest == nil or expiresAt > longest) then
+      elseif expiresAt ~= nil and (longest == nil or expiresAt > longest) then
         longest = expiresAt
       end
     end
   end
+  -- At the latest entry's expiry, on this node's clock (no TIME needed): at once if every entry expired.
   if freed > 0 then
     if longest == nil then
       redis.call('DEL', key)
     else
-      redis.call('PEXPIRE', key, longest - now)
+      redis.call('PEXPIREAT', key, longest)
     end
   end
 end${
@@ -77,10 +76,10 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'a7980894d0c0a6a1ace744d358980fbe56ba5d22');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'c228492128e8081a0b53d1d97e7ba9c5ca7660ba');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
-export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '0970c7d17e20940df45e03911cea6a3a77e47424');
+export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');
 
 /** Parses the permit-release script's reply: `'released'` if any of our slots was freed, else `'not-held'`. */
 export function parsePermitReleaseReply(reply: unknown): 'released' | 'not-held' {
