@@ -28,12 +28,11 @@ export const MAX_PERMIT_LIMIT = 1_000;
  * this layout (see {@link SEMAPHORE_LAYOUT_LUA}).
  */
 /**
- * Lua: `isSemaphoreHash(key, all)`, the TTL in milliseconds (a true value) of the hash at `key`, whose fields and
- * values are `all` (as HGETALL lists them), if it keeps a semaphore's layout, else `false`. The layout: a TTL
- * (every script that writes it sets one), a `limit` that is a positive integer, field `i` (if there) holding
- * `<expiry>:<permits>:<random>`, and every other field a slot from 1 to the limit holding `<expiry>:<token>`.
- * Anything else is someone else's hash (a user's, with a `limit` field of its own), which no permit script may
- * change, and which must not fail a script that reads it.
+ * Lua: `isSemaphoreHash(key, all)`, the TTL in ms (a true value) of the hash at `key`, whose fields and values are
+ * `all` (as HGETALL lists them), if it keeps a semaphore's layout, else `false`. The layout: a TTL (every script
+ * that writes it sets one), a positive integer `limit`, field `i` (if there) holding `<expiry>:<permits>:<random>`,
+ * and every other field a slot from 1 to the limit holding `<expiry>:<token>`. Anything else is someone else's
+ * hash (a user's, with a `limit` field of its own): no permit script may change it or fail on reading it.
  */
 export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
   local ttlMs = redis.call('PTTL', key)
