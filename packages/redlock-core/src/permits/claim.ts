@@ -290,8 +290,7 @@ export class Claim extends HoldHandle {
   }
 
   #releaseOf(announce: boolean, confirmedCount?: number): Release {
-    const { token, ttlMs, keysExpireAt } = this.#hold;
-    const { wakeTicket } = this.#hold;
+    const { token, ttlMs, keysExpireAt, wakeTicket } = this.#hold;
     return { keys: [this.#key], token, ttlMs, keysExpireAt, announce, confirmedCount, run: hashReleaseRunOf(this.#key, token, this.#alsoFrees, announce, [], wakeTicket) };
   }
 }
