@@ -3,10 +3,10 @@
 // others; a refused acquire when the third is taken too, else an acquire granted plus its release. A short
 // run is subtracted from a long one so that start-up cancels out. Needs valgrind; about 40 s.
 // Usage: node bench/scripts/permit-script-instructions.mjs   (after `pnpm run build`)
-import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { permitAcquireScript } from '../../packages/redlock-core/dist/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../packages/redlock-core/dist/scripts/permit-release.js';
+import { startCountedServer } from './counted-redis-server.mjs';
 
 const [SHORT_CALLS, LONG_CALLS] = [500, 2_500];
 for (const mode of ['refused', 'granted']) {
@@ -36,26 +36,4 @@ async function countInstructions(mode, calls) {
     server.child.kill('SIGTERM');
   }
   return server.instructions;
-}
-
-/** A redis-server under cachegrind on a free loopback port; `instructions` resolves with its count once it exits. */
-async function startCountedServer() {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--hz', '1'];
-    const child = spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const isReady = await new Promise((resolve) => {
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-        if (stdout.includes('Ready to accept')) resolve(true);
-      });
-      void exited.then(() => resolve(false));
-    });
-    if (!isReady) continue; // The port was taken: try another.
-    return { port, child, instructions: exited.then(() => Number(/I\s+refs:\s+([\d,]+)/.exec(stderr)?.[1]?.replace(/,/g, '') ?? NaN)) };
-  }
 }

@@ -11,12 +11,12 @@
 // `DELIFEQ`, Valkey 9.0), which Redis 7.0 has not, so what such a release would save can be counted here.
 // Usage: node bench/scripts/redis-instructions.mjs [contender name | announce-every-node | scriptless-quiet-release]...   (after
 // `pnpm run build`; needs valgrind; about 30 s per name)
-import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { quietReleaseScript, releaseScript } from '../../packages/redlock-core/dist/scripts/release.js';
 import { ALL_CONTENDERS } from '../dist/contenders/all-contenders.js';
+import { startCountedServer } from './counted-redis-server.mjs';
 
 /** Variants of redlock-core's adapter, by name: each maps the quiet release script's calls onto something else. */
 const ADAPTER_VARIANTS = {
@@ -57,32 +57,6 @@ async function nodeInstructions(name, cycles) {
   }
   const counts = await Promise.all(servers.map((server) => server.instructions));
   return counts.reduce((total, count) => total + count, 0);
-}
-
-/** A redis-server under cachegrind on a free loopback port; `instructions` resolves with its count once it exits. */
-async function startCountedServer() {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const child = spawn(
-      'valgrind',
-      ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--hz', '1'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const isReady = await new Promise((resolve) => {
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-        if (stdout.includes('Ready to accept')) resolve(true);
-      });
-      void exited.then(() => resolve(false));
-    });
-    if (!isReady) continue; // The port was taken: try another.
-    const instructions = exited.then(() => Number(/I\s+refs:\s+([\d,]+)/.exec(stderr)?.[1]?.replace(/,/g, '') ?? NaN));
-    return { port, child, instructions };
-  }
 }
 
 /** The contender `name` as the bench builds it over `clients`, or one of redlock-core's {@link ADAPTER_VARIANTS}. */
