@@ -29,6 +29,23 @@ export default {
       to: { circular: true },
     },
     ...oneWayRules,
+    {
+      name: 'core-election-uses-public-api',
+      comment:
+        'The election is built on what every user can call: it imports the public types and errors, the label format and the argument checks, never the algorithm inside. What it lacks belongs in the public API.',
+      severity: 'error',
+      from: { path: `${CORE}(election|leadership)\\.ts$` },
+      to: {
+        path: `${CORE}`,
+        pathNot: [
+          `${CORE}(election|leadership|options)\\.ts$`,
+          `${CORE}base/(diagnostics|errors|outcomes)\\.ts$`,
+          `${CORE}lock/lock\\.ts$`,
+          `${CORE}scripts/label\\.ts$`,
+          `${CORE}settings/value-checks\\.ts$`,
+        ],
+      },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

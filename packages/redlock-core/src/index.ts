@@ -7,6 +7,8 @@ export {
   type AttemptTraceContext,
   type AttemptTraceResult,
   DIAGNOSTICS_CHANNELS,
+  type ElectionLossMessage,
+  type ElectionMessage,
   type ExtendTraceContext,
   type ExtendTraceResult,
   type LockLostMessage,
@@ -43,10 +45,15 @@ export {
   subscriberConnectionNameOf,
 } from './base/owned-subscriber.js';
 export { evalCommand, evalshaCommand, setIfAbsentCommand, trySetCommand } from './base/raw-commands.js';
+export { Election } from './election.js';
+export { type Leader, Leadership } from './leadership.js';
 export { Lock, type LockState } from './lock/lock.js';
 export type { NodeHealth } from './nodes/node-state.js';
 export type {
   AcquireOptions,
+  CampaignOptions,
+  ElectionOptions,
+  ObserveOptions,
   PermitOptions,
   PermitUsingOptions,
   RedlockNode,
@@ -64,6 +71,7 @@ export { Semaphore } from './semaphore.js';
 export { ReadWriteLock } from './read-write-lock.js';
 export { ReadWriteHandle, type ReadWriteState } from './permits/read-write-handle.js';
 export type { ReadWriteMode } from './scripts/read-write-acquire.js';
+export { MAX_LABEL_LENGTH } from './scripts/label.js';
 export { MAX_PERMIT_LIMIT } from './scripts/permit-acquire.js';
 export { DEFAULT_OPTIONS, MAX_TTL_MS } from './settings/defaults.js';
 export type {

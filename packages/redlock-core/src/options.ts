@@ -253,6 +253,39 @@ export type TryReadWriteOptions = Pick<ReadWriteOptions, 'signal' | 'autoExtend'
 /** Settings of a read-write lock's `usingRead()` and `usingWrite()`: those of its acquisitions but `autoExtend`. */
 export interface ReadWriteUsingOptions extends Omit<ReadWriteOptions, 'autoExtend'> {}
 
+/** Settings of `redlock.election()`. */
+export interface ElectionOptions {
+  /**
+   * How long leadership outlives a leader that stops extending it (a crash, a lost network), in
+   * milliseconds: the TTL of the lock a leader holds. A crashed leader's successor takes over after at
+   * most this and one retry pause. A leader keeps it extended, at half of it.
+   * @defaultValue `10_000`
+   */
+  readonly ttlMs?: number;
+  /**
+   * How often `observe()` reads the leader when no node announced a change, in milliseconds: how late it
+   * sees a leader that crashed with nobody campaigning, or a change a node could not announce.
+   * @defaultValue `1_000`
+   */
+  readonly pollMs?: number;
+}
+
+/** Per-call settings of an election's `campaign()` and `lead()`. */
+export interface CampaignOptions {
+  /** Gives up campaigning: the call rejects with `signal.reason`, leading nowhere. Leadership won is not ended by it. */
+  readonly signal?: AbortSignal;
+  /** Ends leadership after this many extensions (see {@link AcquireOptions.maxExtensions}): the leadership's signal aborts with a `LockLimitError`. */
+  readonly maxExtensions?: number;
+  /** Ends leadership once it was held this long, in milliseconds (see {@link AcquireOptions.maxHoldMs}). */
+  readonly maxHoldMs?: number;
+}
+
+/** Per-call settings of an election's `observe()`. */
+export interface ObserveOptions {
+  /** Ends the observation: the iteration throws `signal.reason`. */
+  readonly signal?: AbortSignal;
+}
+
 type IsSame<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /**
  * Fails to compile (`true` is not assignable to `false`) when `OPTION_SCOPES` (settings/option-names.ts) and the option
@@ -270,5 +303,8 @@ const OPTION_SCOPES_MATCH_TYPES: [
   IsSame<NamesIn<'acquireReadWrite'>, keyof ReadWriteOptions>,
   IsSame<NamesIn<'tryAcquireReadWrite'>, keyof TryReadWriteOptions>,
   IsSame<NamesIn<'usingReadWrite'>, keyof ReadWriteUsingOptions>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+  IsSame<NamesIn<'election'>, keyof ElectionOptions>,
+  IsSame<NamesIn<'campaign'>, keyof CampaignOptions>,
+  IsSame<NamesIn<'observe'>, keyof ObserveOptions>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void OPTION_SCOPES_MATCH_TYPES;

@@ -11,15 +11,18 @@ import { adoptLock, releaseByToken } from './lock/by-token.js';
 import { inspectResource } from './lock/inspection.js';
 import type { Lock } from './lock/lock.js';
 import { closeNodes } from './nodes/close-nodes.js';
+import { LabelWatches } from './nodes/label-watches.js';
 import { createNodeSet, type NodeHealth, type NodeSet } from './nodes/node-state.js';
 import { quorumOf } from './nodes/quorum.js';
 import { ReleaseNotifications } from './nodes/release-notifications.js';
 import { AcquisitionStats, type RedlockStats } from './nodes/stats.js';
-import type { AcquireOptions, RedlockNode, RedlockOptions, SemaphoreOptions, TryAcquireOptions, UsingOptions } from './options.js';
+import { Election, resolveElection } from './election.js';
+import type { AcquireOptions, ElectionOptions, RedlockNode, RedlockOptions, SemaphoreOptions, TryAcquireOptions, UsingOptions } from './options.js';
 import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
 import { resolveReadWriteLock, resolveSemaphore } from './settings/resolve-permits.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
+import { resolveResources } from './settings/resolve-resources.js';
 import { type AcquireSettings, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
 
 /**
@@ -55,6 +58,7 @@ export class Redlock {
   readonly #set: NodeSet;
   readonly #notifications: ReleaseNotifications | undefined;
   readonly #acquisitions: Acquisitions;
+  readonly #labels: LabelWatches;
   /** The settings of a call without options, resolved once: most calls pass none. */
   readonly #callDefaults: AcquireSettings;
   /** The one `close()` in progress or done. */
@@ -74,6 +78,7 @@ export class Redlock {
     this.#callDefaults = resolveAcquireOptions(undefined, this.#set.options);
     this.#notifications = ReleaseNotifications.over(this.#set.nodes.map((node) => node.adapter), this.#set.options.clock);
     this.#acquisitions = new Acquisitions(this.#set, this.#notifications, this.#stats);
+    this.#labels = new LabelWatches(this.#set.nodes.map((node) => node.adapter));
   }
 
   /**
@@ -308,7 +313,7 @@ export class Redlock {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= closeNodes(this.#set, this.#notifications);
+    this.#closing ??= closeNodes(this.#set, this.#notifications, this.#labels);
     return this.#closing;
   }
 
@@ -351,6 +356,29 @@ export class Redlock {
    */
   readWriteLock(resource: string): ReadWriteLock {
     return new ReadWriteLock(this.#set, this.#notifications, this.#acquisitions.queues, resolveReadWriteLock(resource, this.#set.options.keyPrefix));
+  }
+
+  /**
+   * Returns the leader election `name` on these nodes (its lock's resource is `name`): see {@link Election}.
+   * @throws `TypeError` or `RangeError` for a bad name or option, before any node is called.
+   */
+  election(name: string, options?: ElectionOptions): Election {
+    const { ttlMs, pollMs } = resolveElection(name, options);
+    resolveResources(name, this.#set.options.keyPrefix);
+    return new Election(this, name, { ttlMs, pollMs });
+  }
+
+  /**
+   * Calls `listener` each time a node announces that the label of `resource`'s lock changed (see
+   * `lock.setLabel()`), until the returned function is called; then read it with {@link inspect}. An
+   * announcement is a hint, not the label: a node that cannot subscribe, or is down, announces nothing, so
+   * read the label on a timer too. Subscribes in the background; `close()` ends it.
+   * @throws `TypeError` or `RangeError` for a bad resource or listener, before any node is called.
+   */
+  watchLabel(resource: string, listener: () => void): () => void {
+    const { keys } = resolveResources(resource, this.#set.options.keyPrefix);
+    if (typeof listener !== 'function') throw new TypeError(`Expected \`listener\` to be a function, got \`${typeof listener}\``);
+    return this.#labels.watch(keys[0] as string, listener);
   }
 
   /**

@@ -7,8 +7,8 @@ import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseNodeOutcome } from '
 /**
  * The names of the `node:diagnostics_channel` channels the core publishes on. `acquire`, `attempt`, `hold*`,
  * `extend` and `release` are tracing channels (`diagnostics_channel.tracingChannel(name)`: `start`,
- * `end`, `asyncStart`, `asyncEnd` and `error` events on one context object per call); `lockLost` and
- * `nodeError` are plain channels (`diagnostics_channel.subscribe(name, onMessage)`). No payload ever
+ * `end`, `asyncStart`, `asyncEnd` and `error` events on one context object per call); `lockLost`,
+ * `nodeError` and the `election*` channels are plain channels (`diagnostics_channel.subscribe(name, onMessage)`). No payload ever
  * holds a lock's token. With no subscriber, nothing is built and nothing is published.
  *
  * @example
@@ -44,6 +44,12 @@ export const DIAGNOSTICS_CHANNELS = {
   lockLost: 'redlock-core.lock.lost',
   /** Channel: a node failed, timed out or was skipped as down, in any operation; message {@link NodeErrorMessage}. */
   nodeError: 'redlock-core.node.error',
+  /** Channel: a campaign won an election (`election.campaign()`, `election.lead()`); message {@link ElectionMessage}. */
+  electionCampaign: 'redlock-core.election.campaign',
+  /** Channel: a leader lost its leadership before it resigned; message {@link ElectionLossMessage}. */
+  electionLoss: 'redlock-core.election.loss',
+  /** Channel: a leader resigned (`leadership.resign()`, or the end of `election.lead()`); message {@link ElectionMessage}. */
+  electionResign: 'redlock-core.election.resign',
 } as const;
 
 /**
@@ -280,6 +286,22 @@ export interface LockLostMessage {
   readonly error: LockLostError;
   /** The hold lost, as its acquisition's result named it ({@link AcquireTraceResult.holdId}, {@link HoldTraceResult.holdId}). */
   readonly holdId: number;
+}
+
+/** Message of the election channels: which election, and the leadership it is about. */
+export interface ElectionMessage {
+  /** The election's name. */
+  readonly election: string;
+  /** The leader's value. */
+  readonly value: string;
+  /** The leadership's term. */
+  readonly term: number;
+}
+
+/** Message of the `redlock-core.election.loss` channel. */
+export interface ElectionLossMessage extends ElectionMessage {
+  /** What the leadership's signal aborted with: a `LockLostError`, a `LockLimitError` or a `RedlockClosedError`. */
+  readonly error: unknown;
 }
 
 /** The operation a node call was part of, in {@link NodeErrorMessage}. */

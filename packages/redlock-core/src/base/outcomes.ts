@@ -52,6 +52,11 @@ export interface LockInspection {
    * until the lock frees if nobody extends or releases it; 0 if it is not locked.
    */
   readonly remainingMs: number;
+  /**
+   * The holder's label (`lock.setLabel()`) as a quorum of nodes report it, or `undefined`: not locked, not
+   * labelled, or not yet labelled on a quorum. A node reports only the label its current holder set.
+   */
+  readonly label: string | undefined;
   /** Each node's answer, by node index. */
   readonly nodes: readonly InspectNodeOutcome[];
 }

@@ -10,6 +10,7 @@ import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { type ExtendStatus, extendScript, parseExtendReply } from '../scripts/extend.js';
+import { labelKeyOf } from '../scripts/label.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import type { Hold } from './hold.js';
 import { removeLateGrant } from './release.js';
@@ -117,9 +118,13 @@ const readExtendReply = (reply: unknown): ExtendStatus => parseExtendReply(reply
 
 /** How a lock's hold extends: the extend script over its keys, and the lock's errors. */
 function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension {
+  const { label, token } = hold;
+  // A labelled lock's extension keeps (or writes) its label too.
+  const keys = label === undefined ? hold.keys : [...hold.keys, ...hold.keys.map(labelKeyOf)];
+  const labelArgs = label === undefined ? [] : [label];
   return {
-    run: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '0'], readExtendReply),
-    reseedRun: new ScriptReader(extendScript, hold.keys, [hold.token, String(ttlMs), '1'], readExtendReply),
+    run: new ScriptReader(extendScript, keys, [token, String(ttlMs), '0', ...labelArgs], readExtendReply),
+    reseedRun: new ScriptReader(extendScript, keys, [token, String(ttlMs), '1', ...labelArgs], readExtendReply),
     settleReseed: (nodeIndex) => removeLateGrant(hold, nodeIndex),
     keyCount: hold.keys.length,
     yes: 'extended',

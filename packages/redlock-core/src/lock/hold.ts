@@ -95,6 +95,8 @@ export class Hold {
   extensionsInFlight: Set<Promise<unknown>> | undefined;
   /** See `Lock.afterRelease`. */
   onReleased: ((keys: readonly string[]) => void) | undefined;
+  /** The lock's label once `setLabel()` was called (`''` once cleared): every extension sends it (see scripts/label.ts). */
+  label: string | undefined;
   /** The running automatic extensions of the hold's handles (`autoExtend`), by handle; made on first use. */
   extensions: Map<object, HandleExtension> | undefined;
   /** The controller of the lock's signal, made on its first read or at its first abort: most locks have none. */

@@ -5,6 +5,7 @@ import { FanOut } from '../nodes/fan-out.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { inspectScript, parseInspectReply } from '../scripts/inspect.js';
+import { labelKeyOf } from '../scripts/label.js';
 import { onNoScriptOf, runScript } from '../scripts/lua-script.js';
 import { resolveResources } from '../settings/resolve-resources.js';
 
@@ -14,13 +15,15 @@ export async function inspectResource(set: NodeSet, resource: string): Promise<L
   const { resources, keys } = resolveResources(typeof resource === 'string' ? resource : [resource], set.options.keyPrefix);
   const name = resources[0] as string;
   const remaining: number[] = [];
+  const labels: string[] = [];
   if (set.lifecycle.isClosed) throw closedErrorOf('inspect', resources);
   throwIfMisconfigured(set);
   // The node timeout is derived from a TTL; inspection has none, so it gets the default of a 10 s lock.
   const calls = new FanOut<'locked' | 'free' | 'foreign'>(set, 'inspect').sendToEveryNode(10_000, keys.length, async (adapter, call, nodeIndex) => {
-    const reply = parseInspectReply(await runScript(adapter, inspectScript, keys, [], onNoScriptOf(call, nodeIndex)));
-    if (reply === 'free' || reply === 'foreign') return reply;
-    remaining[nodeIndex] = reply;
+    const reply = parseInspectReply(await runScript(adapter, inspectScript, [...keys, labelKeyOf(keys[0] as string)], [], onNoScriptOf(call, nodeIndex)));
+    if (reply.remaining === 'free' || reply.remaining === 'foreign') return reply.remaining;
+    remaining[nodeIndex] = reply.remaining;
+    labels[nodeIndex] = reply.label;
     return 'locked';
   });
   const outcomes = await calls.allSettled();
@@ -38,5 +41,17 @@ export async function inspectResource(set: NodeSet, resource: string): Promise<L
   }
   const lockedMs = inspected.flatMap((node) => (node.status === 'locked' ? [node.remainingMs] : [])).sort((a, b) => b - a);
   const remainingMs = lockedMs[quorum - 1] ?? 0;
-  return { resource: name, isLocked: remainingMs > 0, remainingMs, nodes: inspected };
+  return { resource: name, isLocked: remainingMs > 0, remainingMs, label: remainingMs > 0 ? quorumLabelOf(labels, quorum) : undefined, nodes: inspected };
+}
+
+/** The label that at least `quorum` nodes report for the lock they hold, if any: each node reports only its holder's. */
+function quorumLabelOf(labels: readonly (string | undefined)[], quorum: number): string | undefined {
+  const counts = new Map<string, number>();
+  for (const label of labels) {
+    if (label === undefined || label === '') continue;
+    const count = (counts.get(label) ?? 0) + 1;
+    if (count >= quorum) return label;
+    counts.set(label, count);
+  }
+  return undefined;
 }

@@ -6,7 +6,9 @@ import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
+import { MAX_LABEL_LENGTH } from '../scripts/label.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
+import { checkType } from '../settings/value-checks.js';
 import { extendTraced } from './extend.js';
 import { HoldHandle } from './handle.js';
 import { Hold, type HoldInit } from './hold.js';
@@ -247,6 +249,24 @@ export class Lock extends HoldHandle {
     if (this.state !== 'held') throw this.#notHeldError('extend');
     await extendTraced(hold, this.resources, ttlMs, () => this.remainingValidityMs);
     return this;
+  }
+
+  /**
+   * Labels the lock: public words on who holds it (a host name, a URL; never a secret), which
+   * `redlock.inspect()` reports while this lock holds, and whose changes each node announces to
+   * `redlock.watchLabel()`. It is an extension to the lock's TTL that also writes the label on each node,
+   * where our token is still there; every later extension keeps it, and it ends with the lock. `''` clears
+   * it. Resolves with this lock.
+   *
+   * @throws {@link LockExtendError} and {@link RedlockClosedError} as {@link extend} does; `TypeError` or
+   *   `RangeError` for a label that is not a string of at most 1,024 characters, before any node is called.
+   */
+  async setLabel(label: string): Promise<Lock> {
+    checkType('label', label, 'string');
+    if (label.length > MAX_LABEL_LENGTH) throw new RangeError(`Expected \`label\` to be at most ${MAX_LABEL_LENGTH} characters, got ${label.length}`);
+    const hold = this.#hold;
+    hold.label = label;
+    return this.#extend(hold.ttlMs);
   }
 
   /**

@@ -2,20 +2,22 @@
 import { CLOSE_TIMEOUT_MS } from '../base/lifecycle.js';
 import { emitErrorWarning } from '../base/warnings.js';
 import { NodeError } from '../base/redlock-error.js';
+import type { LabelWatches } from './label-watches.js';
 import type { NodeSet } from './node-state.js';
 import type { ReleaseNotifications } from './release-notifications.js';
 
 /**
- * Ends `set`'s lifecycle (every waiting call rejects), stops the release notifications, waits up to
- * `CLOSE_TIMEOUT_MS` for the releases and cleanups in flight, then calls the optional `close()` of each
- * distinct adapter, in parallel, each bounded by `CLOSE_TIMEOUT_MS` too. Never rejects: a failure or a
+ * Ends `set`'s lifecycle (every waiting call rejects), stops the release notifications and the label
+ * watches, waits up to `CLOSE_TIMEOUT_MS` for the releases and cleanups in flight, then calls the optional
+ * `close()` of each distinct adapter, in parallel, each bounded by `CLOSE_TIMEOUT_MS` too. Never rejects: a failure or a
  * timeout is emitted as a process warning (a {@link NodeError} naming the node), since the `Redlock` is
  * gone and shutdown code should not need a `try`.
  */
-export async function closeNodes(set: NodeSet, notifications: ReleaseNotifications | undefined): Promise<void> {
+export async function closeNodes(set: NodeSet, notifications: ReleaseNotifications | undefined, labels: LabelWatches): Promise<void> {
   const { lifecycle, nodes, options } = set;
   lifecycle.begin();
   if (notifications !== undefined) lifecycle.track(notifications.close());
+  lifecycle.track(labels.close());
   // A release or cleanup in flight to a node whose latest call timed out is not waited for: it is
   // unlikely to be answered within the bound, and the command already sent still runs if the node answers.
   await lifecycle.settle(CLOSE_TIMEOUT_MS, (nodeIndex) => nodes[nodeIndex]?.breaker.isUp !== false);

@@ -1,3 +1,4 @@
+import { LABEL_CHANNEL_PREFIX } from './label.js';
 import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
 
 export const extendScript = defineScript(
@@ -9,14 +10,18 @@ export const extendScript = defineScript(
      early) are set again with our token, so the lock regains its full margin there; the client asks
      for that only once a quorum of nodes has extended, so a lock that is gone stays gone.
      Atomic, so nobody can slip in between the check and the writes.
-     KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed
+     A labelled lock sends its label (see label.ts): its label keys get the same TTL, and where the label
+     differs (changed, or lost with the node's keys) it is written and announced on the key's label channel.
+     KEYS[1..n] resource keys, then with a label KEYS[n+1..2n] their label keys   ARGV[1] token
+     ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed   ARGV[4] the label ('' for none), or absent
      Returns 1 if every key held our token and was extended, 2 if some were missing (set again when
      re-seeding, else nothing changed), 0 if any key holds another owner's token or is not a string
      (nothing changed). ]]
 ${READ_KEY_LUA}
-local token, ttlMs, reseed = ARGV[1], ARGV[2], ARGV[3] == '1'
+local token, ttlMs, reseed, label = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
+local resourceCount = label and #KEYS / 2 or #KEYS
 local missing = 0
-for i = 1, #KEYS do
+for i = 1, resourceCount do
   -- A key of another type reads as an error reply, never our token: not held, and left alone.
   local value = readKey('GET', KEYS[i])
   if value == false then
@@ -29,9 +34,25 @@ if missing > 0 and not reseed then
   return 2
 end
 -- PEXPIRE where the key is ours, which Redis allows even when out of memory; SET only what is missing.
-for i = 1, #KEYS do
+for i = 1, resourceCount do
   if redis.call('PEXPIRE', KEYS[i], ttlMs) == 0 then
     redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+  end
+end
+if label then
+  local tagged = redis.sha1hex(token) .. label
+  for i = 1, resourceCount do
+    local labelKey = KEYS[resourceCount + i]
+    if label == '' then
+      if redis.call('DEL', labelKey) == 1 then
+        redis.pcall('PUBLISH', '${LABEL_CHANNEL_PREFIX}' .. KEYS[i], '1')
+      end
+    elseif readKey('GET', labelKey) == tagged then
+      redis.call('PEXPIRE', labelKey, ttlMs)
+    else
+      redis.call('SET', labelKey, tagged, 'PX', ttlMs)
+      redis.pcall('PUBLISH', '${LABEL_CHANNEL_PREFIX}' .. KEYS[i], '1')
+    end
   end
 end
 if missing > 0 then
@@ -39,7 +60,7 @@ if missing > 0 then
 end
 return 1
 `,
-  '8c714f3642bfbde4ab56e5b1f984cc2fc9ebb2fd',
+  '45f5215dd2a96cbf121da87fb61c0e229246ae21',
 );
 
 /** What an extend call answers: our keys extended, some of them gone, or another owner's there. */

@@ -1,31 +1,45 @@
+import { LABEL_OF_LUA } from './label.js';
 import { defineScript, unexpectedReply } from './lua-script.js';
 
 export const inspectScript = defineScript(
   'inspect',
   /* lua */ `
---[[ Reports how long a resource key has left, without its value: inspection must never reveal an
-     owner's token, which would let the reader release or extend someone else's lock. Every lock key is a
-     string with a TTL; a key without a TTL, or of another type, is not a lock and is reported as such
-     rather than as a lock that never ends.
-     KEYS[1] resource key
-     Returns the key's remaining TTL in milliseconds, -2 if it does not exist, -1 if it is not a lock. ]]
+--[[ Reports how long a resource key has left, and its holder's label, without its value: inspection must
+     never reveal an owner's token, which would let the reader release or extend someone else's lock. Every
+     lock key is a string with a TTL; a key without a TTL, or of another type, is not a lock and is reported
+     as such rather than as a lock that never ends.
+     KEYS[1] resource key   KEYS[2] its label key (see label.ts)
+     Returns {the key's remaining TTL in milliseconds, its holder's label or ''}, {-2, ''} if it does not
+     exist, {-1, ''} if it is not a lock. ]]
+${LABEL_OF_LUA}
 local resource = KEYS[1]
 local remainingMs = redis.call('PTTL', resource)
 if remainingMs >= 0 and redis.call('TYPE', resource).ok ~= 'string' then
-  return -1
+  return {-1, ''}
 end
-return remainingMs
+if remainingMs < 0 then
+  return {remainingMs, ''}
+end
+return {remainingMs, labelOf(resource, KEYS[2])}
 `,
-  'd2a22f2ae9768e0faeab3ca4e10c5f1634d32660',
+  '4030106efa33607a5565072383c6842f974ed28f',
 );
+
+/** A node's view of one resource: its remaining milliseconds and its holder's label (`''` for none). */
+export interface InspectReply {
+  readonly remaining: number | 'free' | 'foreign';
+  readonly label: string;
+}
 
 /**
  * Parses the inspect script's reply: the key's remaining milliseconds, `'free'` if absent, `'foreign'` if
- * the key is not a lock (no TTL, or not a string).
+ * the key is not a lock (no TTL, or not a string), with the label of the lock's holder.
  */
-export function parseInspectReply(reply: unknown): number | 'free' | 'foreign' {
-  if (reply === -2) return 'free';
-  if (reply === -1) return 'foreign';
-  if (typeof reply === 'number' && Number.isInteger(reply) && reply >= 0) return reply;
+export function parseInspectReply(reply: unknown): InspectReply {
+  const [remainingMs, label] = Array.isArray(reply) && reply.length === 2 ? (reply as unknown[]) : [];
+  if (typeof label !== 'string') throw unexpectedReply('inspect', reply);
+  if (remainingMs === -2) return { remaining: 'free', label };
+  if (remainingMs === -1) return { remaining: 'foreign', label };
+  if (typeof remainingMs === 'number' && Number.isInteger(remainingMs) && remainingMs >= 0) return { remaining: remainingMs, label };
   throw unexpectedReply('inspect', reply);
 }

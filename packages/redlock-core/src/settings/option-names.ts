@@ -14,6 +14,9 @@ const SCOPE_LABELS = {
   acquireReadWrite: "a read-write lock's `acquireRead()` or `acquireWrite()`",
   tryAcquireReadWrite: "a read-write lock's `tryAcquireRead()` or `tryAcquireWrite()`",
   usingReadWrite: "a read-write lock's `usingRead()` or `usingWrite()`",
+  election: '`redlock.election()`',
+  campaign: "an election's `campaign()` or `lead()`",
+  observe: "an election's `observe()`",
 } as const;
 
 /** Where an option may be given: see {@link SCOPE_LABELS}. */
@@ -39,12 +42,14 @@ export const OPTION_SCOPES = {
   refuseEvictingNodes: ['Redlock'],
   keyPrefix: ['Redlock'],
   clock: ['Redlock'],
-  signal: [...PER_CALL, ...HELD],
+  signal: [...PER_CALL, ...HELD, 'campaign', 'observe'],
   fencing: PER_CALL,
   reentrant: PER_CALL,
   autoExtend: ['acquire', 'tryAcquire', 'acquirePermits', 'tryAcquirePermits', 'acquireReadWrite', 'tryAcquireReadWrite'],
-  maxExtensions: [...PER_CALL, ...HELD],
-  maxHoldMs: [...PER_CALL, ...HELD],
+  maxExtensions: [...PER_CALL, ...HELD, 'campaign'],
+  maxHoldMs: [...PER_CALL, ...HELD, 'campaign'],
+  ttlMs: ['election'],
+  pollMs: ['election'],
   limit: ['semaphore'],
   permits: ['acquirePermits', 'tryAcquirePermits', 'usingPermits'],
 } as const satisfies Record<string, readonly OptionScope[]>;
@@ -112,11 +117,12 @@ export function checkOptionNames(given: object, scope: OptionScope): void {
     if (waitingScope !== undefined && scopes?.includes(waitingScope.scope) === true) {
       throw new TypeError(`${where}: it makes exactly one attempt, without retrying or waiting; use ${waitingScope.use}`);
     }
+    // An alias first: `ttlMs` is an election's option, but given to a lock's call it is the TTL argument.
+    const alias = Object.hasOwn(OPTION_ALIASES, name) ? OPTION_ALIASES[name] : undefined;
+    if (alias !== undefined) throw new TypeError(`${where}: ${alias.use}; \`${name}\` is the name in ${alias.from}`);
     if (scopes !== undefined) {
       throw new TypeError(`${where}: \`${name}\` is an option of ${scopes.map((other) => SCOPE_LABELS[other]).join(', ')}`);
     }
-    const alias = Object.hasOwn(OPTION_ALIASES, name) ? OPTION_ALIASES[name] : undefined;
-    if (alias !== undefined) throw new TypeError(`${where}: ${alias.use}; \`${name}\` is the name in ${alias.from}`);
     const sameButCase = [...allowed].find((known) => known.toLowerCase() === name.toLowerCase());
     if (sameButCase !== undefined) throw new TypeError(`${where}: did you mean \`${sameButCase}\`?`);
     throw new TypeError(`${where}: it takes ${[...allowed].map((known) => `\`${known}\``).join(', ')}`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RedisAdapter } from '../base/adapter.js';
 import { type Clock, SYSTEM_CLOCK } from '../base/clock.js';
 import { acquireScript } from '../scripts/acquire.js';
@@ -251,10 +252,13 @@ export class FakeNode implements RedisAdapter {
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
     if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
-      // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string.
+      // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string. With the label of its holder.
       const entry = this.keyspace.peek(keys[0] as string);
-      if (entry === undefined) return -2;
-      return Number.isFinite(entry.remainingMs) && entry.type === 'string' ? Math.ceil(entry.remainingMs) : -1;
+      if (entry === undefined) return [-2, ''];
+      if (!Number.isFinite(entry.remainingMs) || entry.type !== 'string') return [-1, ''];
+      const tagged = this.keyspace.peek(keys[1] as string)?.value ?? '';
+      const tag = sha1Of(entry.value);
+      return [Math.ceil(entry.remainingMs), tagged.startsWith(tag) ? tagged.slice(tag.length) : ''];
     }
     const [token, ttlArg] = args;
     if (token === undefined) throw new Error('ERR missing token');
@@ -290,12 +294,19 @@ export class FakeNode implements RedisAdapter {
       return isFencing ? [1, Math.max(0, ...(counters as number[]))] : 1;
     }
     if (script === 'extend') {
+      // With a label, the label keys follow the resource keys.
+      const label = args[3];
+      const resourceKeys = label === undefined ? keys : keys.slice(0, keys.length / 2);
       // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).
-      const states = keys.map((key) => this.#lockKeyState(key, token));
+      const states = resourceKeys.map((key) => this.#lockKeyState(key, token));
       if (states.includes('held') || states.includes('foreign')) return 0;
       const missing = states.filter((state) => state === 'missing').length;
       if (missing > 0 && args[2] !== '1') return 2;
-      for (const key of keys) keyspace.set(key, token, ttlMs);
+      for (const key of resourceKeys) keyspace.set(key, token, ttlMs);
+      for (const labelKey of keys.slice(resourceKeys.length)) {
+        if (label === '') keyspace.delete(labelKey);
+        else keyspace.set(labelKey, sha1Of(token) + label, ttlMs);
+      }
       return missing > 0 ? 2 : 1;
     }
     // The release script. A key of another type is never ours, and is left alone (the script reads it with pcall).
@@ -320,6 +331,11 @@ export class FakeNode implements RedisAdapter {
     const isCounter = entry.type === 'string' && /^[1-9][0-9]*$/.test(entry.value) && entry.remainingMs === Infinity;
     return isCounter ? Number(entry.value) : 'foreign';
   }
+}
+
+/** The hex SHA1 of `value`, as Lua's `redis.sha1hex`: a label starts with its holder's token's (see scripts/label.ts). */
+function sha1Of(value: string): string {
+  return createHash('sha1').update(value).digest('hex');
 }
 
 /** Parses a TTL argument the way SET PX / PEXPIRE do: a positive integer in a string. */

@@ -65,8 +65,13 @@ describe('FakeNode', () => {
     node.keyspace.setOfType('h', 'hash', 1000);
     node.keyspace.set('s', 'user-data');
     node.keyspace.set('lock', 'other', 1000);
-    const replies = await Promise.all(['h', 's', 'lock', 'none'].map((key) => node.evalsha(inspectScript.sha1, [key], [])));
-    expect(replies).toEqual([-1, -1, 1000, -2]);
+    const replies = await Promise.all(['h', 's', 'lock', 'none'].map((key) => node.evalsha(inspectScript.sha1, [key, `{${key}}:label`], [])));
+    expect(replies).toEqual([
+      [-1, ''],
+      [-1, ''],
+      [1000, ''],
+      [-2, ''],
+    ]);
   });
 
   it('extends only when every key holds the token', async () => {

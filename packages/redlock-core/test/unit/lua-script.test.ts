@@ -177,12 +177,14 @@ describe('reply parsers', () => {
     for (const reply of [0, -1, 2, '1', null]) expect(() => parseFenceReply(reply)).toThrow(/^Unexpected reply to the fence script: /);
   });
 
-  it('parses the inspect reply: milliseconds left, -2 free, -1 foreign, anything else unexpected', () => {
-    expect(parseInspectReply(1500)).toBe(1500);
-    expect(parseInspectReply(0)).toBe(0);
-    expect(parseInspectReply(-2)).toBe('free');
-    expect(parseInspectReply(-1)).toBe('foreign');
-    for (const reply of [-3, 1.5, '10', null]) expect(() => parseInspectReply(reply)).toThrow(/^Unexpected reply to the inspect script: /);
+  it('parses the inspect reply: milliseconds left and the label, -2 free, -1 foreign, anything else unexpected', () => {
+    expect(parseInspectReply([1500, 'host-a'])).toEqual({ remaining: 1500, label: 'host-a' });
+    expect(parseInspectReply([0, ''])).toEqual({ remaining: 0, label: '' });
+    expect(parseInspectReply([-2, ''])).toEqual({ remaining: 'free', label: '' });
+    expect(parseInspectReply([-1, ''])).toEqual({ remaining: 'foreign', label: '' });
+    for (const reply of [1500, [-3, ''], [1.5, ''], ['10', ''], [10, null], [10], null]) {
+      expect(() => parseInspectReply(reply)).toThrow(/^Unexpected reply to the inspect script: /);
+    }
   });
 
   it('parses the release reply: any deleted key is released, none is not held', () => {

@@ -6,6 +6,7 @@ import { acquireArgsOf, acquireScript, parseAcquireReply } from '../../../redloc
 import { extendScript, parseExtendReply } from '../../../redlock-core/src/scripts/extend.js';
 import { fenceScript, parseFenceReply } from '../../../redlock-core/src/scripts/fence.js';
 import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scripts/inspect.js';
+import { LABEL_CHANNEL_PREFIX, labelKeyOf } from '../../../redlock-core/src/scripts/label.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
 import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../../../redlock-core/src/scripts/permit-acquire.js';
 import { KNOWN_SCRIPTS } from '../../../redlock-core/src/testing/fake-adapter.js';
@@ -447,11 +448,59 @@ describe('the inspect script', () => {
     await client.set(keys[1] as string, TOKEN);
     await client.multi().hset(keys[2] as string, 'field', TOKEN).pexpire(keys[2] as string, 10_000).exec();
     await client.rpush(keys[3] as string, TOKEN);
-    const replies = await Promise.all(keys.map((key) => run(inspectScript, [key], [])));
-    expect(replies[0]).toBeGreaterThan(9_000);
-    expect(replies.slice(1)).toEqual([-1, -1, -1, -2]);
-    expect(replies.map(parseInspectReply).slice(1)).toEqual(['foreign', 'foreign', 'foreign', 'free']);
+    const replies = await Promise.all(keys.map((key) => run(inspectScript, [key, labelKeyOf(key)], [])));
+    expect(replies[0]).toEqual([expect.any(Number), '']);
+    expect(parseInspectReply(replies[0]).remaining).toBeGreaterThan(9_000);
+    expect(replies.slice(1)).toEqual([-1, -1, -1, -2].map((remaining) => [remaining, '']));
+    expect(replies.map((reply) => parseInspectReply(reply).remaining).slice(1)).toEqual(['foreign', 'foreign', 'foreign', 'free']);
     await client.del(...keys.slice(1));
+  });
+});
+
+describe('a label, written by the extend script and read by the inspect script', () => {
+  const inspected = async (key: string): Promise<string> => parseInspectReply(await run(inspectScript, [key, labelKeyOf(key)], [])).label;
+
+  it('is written only where every key holds our token, with their TTL, announced, and kept by later extensions', async () => {
+    const keys = keysFor('label', 2);
+    const labelKeys = keys.map(labelKeyOf);
+    await client.set(keys[0] as string, TOKEN, 'PX', 1_000);
+    await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 1_000);
+    expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '60000', '0', 'host-a'])).toBe(0);
+    expect(await client.exists(...labelKeys)).toBe(0);
+    await client.set(keys[1] as string, TOKEN, 'PX', 1_000);
+    const subscriber = client.duplicate();
+    const announced: string[] = [];
+    subscriber.on('message', (channel: string) => announced.push(channel));
+    await subscriber.subscribe(...keys.map((key) => LABEL_CHANNEL_PREFIX + key));
+    try {
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '60000', '0', 'host-a'])).toBe(1);
+      expect(await Promise.all(keys.map(inspected))).toEqual(['host-a', 'host-a']);
+      expect(await client.get(labelKeys[0] as string)).toBe(createHash('sha1').update(TOKEN).digest('hex') + 'host-a');
+      for (const key of labelKeys) expect(await client.pttl(key)).toBeGreaterThan(59_000);
+      // The same label again is kept, unannounced, with the new TTL; a new one is written and announced.
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', 'host-a'])).toBe(1);
+      for (const key of labelKeys) expect(await client.pttl(key)).toBeGreaterThan(89_000);
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', 'host-b'])).toBe(1);
+      expect(await Promise.all(keys.map(inspected))).toEqual(['host-b', 'host-b']);
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', ''])).toBe(1);
+      expect(await client.exists(...labelKeys)).toBe(0);
+      await client.ping();
+      expect(announced).toEqual([...keys, ...keys, ...keys].map((key) => LABEL_CHANNEL_PREFIX + key));
+    } finally {
+      subscriber.disconnect();
+    }
+    await client.del(...keys);
+  });
+
+  it("is never read for a later holder of the key, nor for a key that is not a lock", async () => {
+    const [key] = keysFor('label-stale', 1) as [string];
+    await client.set(key, TOKEN, 'PX', 10_000);
+    await run(extendScript, [key, labelKeyOf(key)], [TOKEN, '10000', '0', 'host-a']);
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    expect(await inspected(key)).toBe('');
+    await client.set(key, 'x'.repeat(100), 'PX', 10_000);
+    expect(await inspected(key)).toBe('');
+    await client.del(key, labelKeyOf(key));
   });
 });
 

@@ -1,0 +1,196 @@
+// Leader election over a Redlock's public calls: one fenced lock per election, labelled with the leader.
+import { RedlockClosedError } from './base/errors.js';
+import type { LockInspection } from './base/outcomes.js';
+import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
+import type { Lock } from './lock/lock.js';
+import type { AcquireOptions, CampaignOptions, ElectionOptions, ObserveOptions } from './options.js';
+import { checkDurationMs, checkOptionsObject, checkSignal, checkType } from './settings/value-checks.js';
+
+/** What an election asks of a `Redlock`: its public calls, nothing else. */
+export interface ElectionHost {
+  acquire(resource: string, ttlMs: number, options: AcquireOptions): Promise<Lock>;
+  inspect(resource: string): Promise<LockInspection>;
+  watchLabel(resource: string, listener: () => void): () => void;
+}
+
+/** The checked settings of an election. */
+interface ElectionSettings {
+  readonly ttlMs: number;
+  readonly pollMs: number;
+}
+
+/** Checks the arguments of `redlock.election()`, before any node is called. */
+export function resolveElection(name: unknown, options: unknown): { readonly name: string } & ElectionSettings {
+  checkType('name', name, 'string');
+  const { ttlMs = 10_000, pollMs = 1_000 } = checkOptionsObject(options, 'election');
+  checkDurationMs('ttlMs', ttlMs, 1);
+  checkDurationMs('pollMs', pollMs, 1);
+  return { name, ttlMs, pollMs };
+}
+
+/**
+ * A leader election among every process that campaigns in it on the same nodes: at most one leads at a
+ * time, by holding the election's lock (its resource is the election's name) with a fencing token, its
+ * term. The leader labels the lock with its term and a value anyone may read (a host name, a URL), and
+ * keeps it extended; when it resigns, the next campaigner is woken at once, and when it crashes, a
+ * campaigner takes over once the lock expires (`ttlMs`).
+ *
+ * Terms are fencing tokens: they grow with every leader only where the nodes keep their writes (see
+ * `fencing` in `acquire()`), and like every Redlock guarantee they assume bounded clock drift and pauses.
+ * A leader that was paused for longer than `ttlMs` may still believe it leads: pass its `term` to what it
+ * writes to, and check `leadership.assertLeading()` right before each write.
+ *
+ * @example
+ * ```ts
+ * const election = redlock.election('scheduler');
+ * await election.lead(os.hostname(), async (signal) => {
+ *   await runScheduler({ signal }); // runs on one instance at a time; aborts if leadership is lost
+ * });
+ * ```
+ */
+export class Election {
+  /** The election's name: the resource of its lock. */
+  readonly name: string;
+  readonly #host: ElectionHost;
+  readonly #settings: ElectionSettings;
+
+  /** @internal */
+  constructor(host: ElectionHost, name: string, settings: ElectionSettings) {
+    this.#host = host;
+    this.name = name;
+    this.#settings = settings;
+  }
+
+  /**
+   * Waits until this caller leads, for as long as it takes (retrying, and woken at once when a leader
+   * resigns), then labels the lock with `value` and the term. Leadership is kept extended until
+   * `resign()`, a loss or `redlock.close()`.
+   *
+   * @param value - Who leads, for `leader()` and `observe()`: public, never a secret.
+   * @throws `signal.reason` when `options.signal` aborts first; {@link LockExtendError} when the
+   *   leadership was lost before its label was written (nothing is held then); {@link RedlockClosedError}
+   *   once `redlock.close()` was called; `TypeError` or `RangeError` for bad arguments, before any node is called.
+   */
+  async campaign(value: string, options?: CampaignOptions): Promise<Leadership> {
+    checkLeaderValue(value);
+    const { signal, maxExtensions, maxHoldMs } = checkOptionsObject(options, 'campaign') as CampaignOptions;
+    const limits = { ...(maxExtensions === undefined ? {} : { maxExtensions }), ...(maxHoldMs === undefined ? {} : { maxHoldMs }) };
+    const lock = await this.#host.acquire(this.name, this.#settings.ttlMs, { fencing: true, autoExtend: true, retryCount: Infinity, waitMs: Infinity, signal, ...limits });
+    try {
+      await lock.setLabel(labelOf(lock.fencingToken as number, value));
+    } catch (error) {
+      await lock.release().catch(() => undefined);
+      throw error;
+    }
+    return new Leadership(this.name, lock, value);
+  }
+
+  /**
+   * Who leads now, as a quorum of nodes tells: the value and term of the leader's label, or `undefined`
+   * when nobody leads (or the leader has not labelled a quorum yet, a round trip after it won). It never
+   * sees or reveals the leader's token.
+   * @throws {@link LockInspectError} when fewer than a quorum of nodes answered; {@link RedlockClosedError}
+   *   once `redlock.close()` was called.
+   */
+  async leader(): Promise<Leader | undefined> {
+    return leaderOf((await this.#host.inspect(this.name)).label);
+  }
+
+  /**
+   * The leaders as they change: the current one (or `undefined`) first, then each change, a new leader,
+   * a new value, or nobody (`undefined`). Prompt where the nodes announce changes (a leader labelling or
+   * resigning), and read every `pollMs` anyway; never back to an older term than one it yielded. A read
+   * that fails (too few nodes answer) is tried again at the next poll.
+   *
+   * @throws `signal.reason` from the iteration when `options.signal` aborts; {@link RedlockClosedError}
+   *   once `redlock.close()` was called; `TypeError` for bad options, at the first `next()`.
+   *
+   * @example
+   * ```ts
+   * for await (const leader of election.observe({ signal })) {
+   *   console.log(leader === undefined ? 'no leader' : `${leader.value} leads (term ${leader.term})`);
+   * }
+   * ```
+   */
+  async *observe(options?: ObserveOptions): AsyncGenerator<Leader | undefined, void, undefined> {
+    const { signal } = checkOptionsObject(options, 'observe');
+    checkSignal(signal);
+    let wake: (() => void) | undefined;
+    let isAnnounced = false;
+    const stop = this.#host.watchLabel(this.name, () => {
+      isAnnounced = true;
+      wake?.();
+    });
+    try {
+      let last: Leader | undefined | null = null;
+      let highestTerm = 0;
+      for (;;) {
+        signal?.throwIfAborted();
+        isAnnounced = false;
+        const read = await this.leader().then(
+          (leader) => ({ leader }),
+          (error: unknown) => {
+            if (error instanceof RedlockClosedError) throw error;
+            return undefined;
+          },
+        );
+        const leader = read?.leader;
+        if (read !== undefined && (leader === undefined || leader.term >= highestTerm) && !isSameLeader(last, leader)) {
+          last = leader;
+          highestTerm = Math.max(highestTerm, leader?.term ?? 0);
+          yield leader;
+        }
+        if (!isAnnounced) await new Promise<void>((resolve) => (wake = sleep(this.#settings.pollMs, signal, resolve)));
+        wake = undefined;
+      }
+    } finally {
+      stop();
+    }
+  }
+
+  /**
+   * Campaigns, runs `routine` once leading, and resigns when it ends, as `redlock.using()` does for a lock:
+   * the routine gets the leadership's `signal`, which aborts the moment leadership is lost, and the
+   * {@link Leadership}.
+   *
+   * @returns What `routine` returns, when leadership lasted until it returned (or until it resigned).
+   * @throws The leadership's loss (a `LockLostError`, a `LockLimitError` or a `RedlockClosedError`) when it
+   *   was lost while the routine ran; whatever `routine` throws; what `campaign()` throws.
+   */
+  async lead<T>(value: string, routine: (signal: AbortSignal, leadership: Leadership) => Promise<T> | T, options?: CampaignOptions): Promise<T> {
+    if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
+    const leadership = await this.campaign(value, options);
+    // A release that fails ends the leadership at the latest `ttlMs` later: reported, never thrown over the routine's outcome.
+    const resign = (): Promise<void> => leadership.resign().catch((error: unknown) => process.emitWarning(error as Error));
+    let result: T;
+    try {
+      result = await routine(leadership.signal, leadership);
+    } catch (error) {
+      await resign();
+      throw error;
+    }
+    // Read before resigning, though resign() never aborts the signal: only a loss does.
+    const isLost = leadership.signal.aborted;
+    await resign();
+    if (isLost) throw leadership.signal.reason;
+    return result;
+  }
+}
+
+/** Whether two reads name the same leader (`null`: nothing read yet). */
+function isSameLeader(last: Leader | undefined | null, leader: Leader | undefined): boolean {
+  if (last === null) return false;
+  return last === leader || (last !== undefined && leader !== undefined && last.term === leader.term && last.value === leader.value);
+}
+
+/** Calls `done` after `ms`, or when `signal` aborts, or when the returned function is called; once. */
+function sleep(ms: number, signal: AbortSignal | undefined, done: () => void): () => void {
+  const finish = (): void => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', finish);
+    done();
+  };
+  const timer = setTimeout(finish, ms);
+  signal?.addEventListener('abort', finish, { once: true });
+  return finish;
+}

@@ -1,0 +1,88 @@
+// Who watches the labels of locks (`redlock.watchLabel()`): each watched resource key's label channel, which
+// the extend script publishes to when it writes or clears a label (scripts/label.ts).
+import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
+import { warnOnce } from '../base/warnings.js';
+import { LABEL_CHANNEL_PREFIX } from '../scripts/label.js';
+
+/** One watched channel: its listeners, and what ends its subscription on each node (`undefined` where none). */
+interface Channel {
+  readonly listeners: Set<() => void>;
+  readonly subscriptions: Promise<(Unsubscribe | undefined)[]>;
+}
+
+/** The label watches of one `Redlock`: a channel is subscribed on every node that can while anyone watches it. */
+export class LabelWatches {
+  readonly #channels = new Map<string, Channel>();
+  /** By channel: the unsubscribing of its last subscription, which a new one waits for (one subscription per channel at a time). */
+  readonly #endings = new Map<string, Promise<void>>();
+  #isClosed = false;
+
+  constructor(private readonly adapters: readonly RedisAdapter[]) {}
+
+  /**
+   * Calls `listener` each time a node announces a change of `key`'s label, until the returned function is
+   * called. Subscribes in the background; a node that cannot subscribe (no `subscribe`, refused, down) is
+   * left out, so a change may go unannounced: the announcement is a hint to read the label again, never
+   * the label itself. Once closed, it watches nothing.
+   */
+  watch(key: string, listener: () => void): () => void {
+    const name = LABEL_CHANNEL_PREFIX + key;
+    if (this.#isClosed) return () => undefined;
+    const channel = this.#channels.get(name) ?? this.#subscribe(name);
+    // A listener added twice still stops once.
+    const own = (): void => listener();
+    channel.listeners.add(own);
+    return () => {
+      if (!channel.listeners.delete(own) || channel.listeners.size > 0 || this.#channels.get(name) !== channel) return;
+      this.#channels.delete(name);
+      const ending: Promise<void> = unsubscribeAll(channel).then(() => {
+        if (this.#endings.get(name) === ending) this.#endings.delete(name);
+      });
+      this.#endings.set(name, ending);
+    };
+  }
+
+  /** Ends every subscription, and subscribes no more (`redlock.close()`); never rejects. */
+  close(): Promise<void> {
+    this.#isClosed = true;
+    const endings = [...this.#channels.values()].map(unsubscribeAll);
+    this.#channels.clear();
+    return Promise.all([...endings, ...this.#endings.values()]).then(() => undefined);
+  }
+
+  #subscribe(name: string): Channel {
+    const listeners = new Set<() => void>();
+    const announce = (): void => {
+      for (const listener of [...listeners]) listener();
+    };
+    const subscriptions = (this.#endings.get(name) ?? Promise.resolve()).then(() =>
+      Promise.all(
+        this.adapters.map(async (adapter, nodeIndex) => {
+          if (typeof adapter.subscribe !== 'function' || this.#isClosed) return undefined;
+          try {
+            return await adapter.subscribe(name, announce);
+          } catch (error) {
+            if (error instanceof Error && error.message.startsWith('NOPERM')) {
+              warnOnce(
+                adapter,
+                'REDLOCK_NO_LABEL_CHANNEL_PERMISSION',
+                `Node ${nodeIndex} refused to subscribe to a label channel (${error.message}): label watchers there see changes on their own timers only. Give the Redis user the channels \`&redlock:label:*\``,
+              );
+            }
+            return undefined;
+          }
+        }),
+      ),
+    );
+    const channel = { listeners, subscriptions };
+    this.#channels.set(name, channel);
+    return channel;
+  }
+}
+
+/** Unsubscribes `channel` on every node where it subscribed; never rejects. */
+function unsubscribeAll(channel: Channel): Promise<void> {
+  return channel.subscriptions
+    .then((unsubscribes) => Promise.all(unsubscribes.map((unsubscribe) => unsubscribe?.().catch(() => undefined))))
+    .then(() => undefined);
+}

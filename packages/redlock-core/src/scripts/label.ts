@@ -1,0 +1,37 @@
+// A lock's label: public words on who holds it (a host name, a URL), kept beside its key by the extend
+// script, which writes, keeps and clears it, and read by the inspect script.
+
+/** Where a node announces that the label of a resource key changed: this prefix and the key. */
+export const LABEL_CHANNEL_PREFIX = 'redlock:label:';
+
+/** The longest label, in characters: a label says who holds a lock (a host name, a URL), not what it does. */
+export const MAX_LABEL_LENGTH = 1_024;
+
+/**
+ * The key of a resource key's label: `<key>:label` if the key has a hash tag, else `{<key>}:label`, which a
+ * cluster hashes as it hashes the key (a key with a `}` outside a tag keeps `<key>:label`).
+ */
+export function labelKeyOf(key: string): string {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 || key.includes('}') ? `${key}:label` : `{${key}}:label`;
+}
+
+/**
+ * Lua shared by the scripts that read a label: `labelOf(key, labelKey)`, the label stored for the lock that
+ * `key` holds now, or '' when there is none. A label starts with the SHA1 of the token it was set with, so a
+ * label left by an earlier holder (released by a call that knew nothing of labels) is never read as this
+ * one's. For a key that is a lock (a string with a TTL); a value longer than any token is not hashed.
+ */
+export const LABEL_OF_LUA = `local function labelOf(key, labelKey)
+  local stored = redis.call('GET', labelKey)
+  local length = stored and redis.call('STRLEN', key)
+  if not stored or length > 64 then
+    return ''
+  end
+  local holder = redis.call('GET', key)
+  if string.sub(stored, 1, 40) ~= redis.sha1hex(holder) then
+    return ''
+  end
+  return string.sub(stored, 41)
+end`;

@@ -1,0 +1,146 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { DIAGNOSTICS_CHANNELS, type ElectionMessage, type Leader, LockLostError, Redlock, SYSTEM_CLOCK } from '../../src/index.js';
+import { grantingNodes } from '../../src/testing/fake-nodes.js';
+
+// Real time on in-memory nodes: an election's timers (observe's polls) are its own, and every wait here is
+// a few milliseconds. The take-over and hand-over times are measured on real nodes (bench/RESULTS.md).
+const redlocks: Redlock[] = [];
+afterEach(async () => {
+  await Promise.all(redlocks.splice(0).map((redlock) => redlock.close()));
+});
+
+function setup(nodeCount = 3): { nodes: ReturnType<typeof grantingNodes>; redlock: () => Redlock } {
+  const nodes = grantingNodes(SYSTEM_CLOCK, nodeCount);
+  // Each "process" is a Redlock of its own over the same nodes.
+  const redlock = (): Redlock => {
+    const made = new Redlock(nodes, { retryDelayMs: 5, retryJitterMs: 0 });
+    redlocks.push(made);
+    return made;
+  };
+  return { nodes, redlock };
+}
+
+describe('redlock.election()', () => {
+  it('makes one leader at a time, who is known everywhere, and hands over on resign() with a greater term', async () => {
+    const { redlock } = setup();
+    const [a, b] = [redlock().election('scheduler'), redlock().election('scheduler')];
+    expect(await a.leader()).toBeUndefined();
+    const first = await a.campaign('host-a');
+    expect(first.isLeading).toBe(true);
+    expect(await b.leader()).toEqual({ value: 'host-a', term: first.term });
+    let isSecondLeading = false;
+    const campaigning = b.campaign('host-b').then((leadership) => {
+      isSecondLeading = true;
+      return leadership;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(isSecondLeading).toBe(false);
+    await first.resign();
+    expect(first.isLeading).toBe(false);
+    const second = await campaigning;
+    expect(second.term).toBeGreaterThan(first.term);
+    expect(await a.leader()).toEqual({ value: 'host-b', term: second.term });
+    await second.proclaim('host-b:8080');
+    expect(await a.leader()).toEqual({ value: 'host-b:8080', term: second.term });
+    expect(second.value).toBe('host-b:8080');
+    await second.resign();
+    expect(await a.leader()).toBeUndefined();
+  });
+
+  it('observes each change once, in order of term: nobody, a leader, a new value, nobody, the next leader', async () => {
+    const { redlock } = setup();
+    const watcher = redlock().election('scheduler', { pollMs: 2 });
+    const candidate = redlock().election('scheduler');
+    const controller = new AbortController();
+    const seen: (Leader | undefined)[] = [];
+    const observing = (async () => {
+      for await (const leader of watcher.observe({ signal: controller.signal })) seen.push(leader);
+    })();
+    const until = async (count: number): Promise<void> => {
+      while (seen.length < count) await new Promise((resolve) => setTimeout(resolve, 1));
+    };
+    await until(1);
+    const first = await candidate.campaign('host-a');
+    await until(2);
+    await first.proclaim('host-a2');
+    await until(3);
+    await first.resign();
+    await until(4);
+    const second = await candidate.campaign('host-b');
+    await until(5);
+    controller.abort(new Error('done'));
+    await expect(observing).rejects.toThrow('done');
+    expect(seen).toEqual([
+      undefined,
+      { value: 'host-a', term: first.term },
+      { value: 'host-a2', term: first.term },
+      undefined,
+      { value: 'host-b', term: second.term },
+    ]);
+    await second.resign();
+  });
+
+  it('runs a routine while leading with lead(), resigns at its end, and throws the loss when leadership was lost', async () => {
+    const { nodes, redlock } = setup();
+    const election = redlock().election('scheduler', { ttlMs: 300 });
+    expect(await election.lead('host-a', (signal, leadership) => (signal.aborted ? 'aborted' : `ran in term ${leadership.term}`))).toMatch(/^ran in term \d+$/);
+    expect(await election.leader()).toBeUndefined();
+    const losing = election.lead('host-a', async (signal) => {
+      // Another owner's lock replaces ours on every node: the next extension finds it gone.
+      for (const node of nodes) node.keyspace.set('scheduler', 'another-owner', 10_000);
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      return 'done';
+    });
+    await expect(losing).rejects.toThrow(LockLostError);
+  });
+
+  it('publishes a campaign won, a resignation and a loss on their channels, never a token', async () => {
+    const { nodes, redlock } = setup();
+    const messages: [string, unknown][] = [];
+    const names = [DIAGNOSTICS_CHANNELS.electionCampaign, DIAGNOSTICS_CHANNELS.electionResign, DIAGNOSTICS_CHANNELS.electionLoss];
+    const listeners = names.map((name) => {
+      const listener = (message: unknown): void => void messages.push([name, message]);
+      diagnosticsChannel.subscribe(name, listener);
+      return () => diagnosticsChannel.unsubscribe(name, listener);
+    });
+    try {
+      const election = redlock().election('scheduler', { ttlMs: 300 });
+      const first = await election.campaign('host-a');
+      await first.resign();
+      const second = await election.campaign('host-b');
+      for (const node of nodes) node.keyspace.delete('scheduler');
+      await new Promise((resolve) => second.signal.addEventListener('abort', resolve, { once: true }));
+      const leader = (term: number, value: string): ElectionMessage => ({ election: 'scheduler', value, term });
+      expect(messages).toEqual([
+        ['redlock-core.election.campaign', leader(first.term, 'host-a')],
+        ['redlock-core.election.resign', leader(first.term, 'host-a')],
+        ['redlock-core.election.campaign', leader(second.term, 'host-b')],
+        ['redlock-core.election.loss', { ...leader(second.term, 'host-b'), error: expect.any(LockLostError) }],
+      ]);
+    } finally {
+      for (const unsubscribe of listeners) unsubscribe();
+    }
+  });
+
+  it.each([
+    [() => setup().redlock().election(42 as unknown as string), TypeError, 'Expected `name` to be a string, got `42`'],
+    [() => setup().redlock().election(''), RangeError, 'Expected every resource to be a non-empty string, got `""`'],
+    [() => setup().redlock().election('e', { ttl: 5 } as object), TypeError, 'Unknown option `ttl` in the options of `redlock.election()`'],
+    [() => setup().redlock().election('e', { pollMs: 0 }), RangeError, '`pollMs`'],
+  ])('refuses a bad election %#', (make, type, message) => {
+    expect(make).toThrow(type);
+    expect(make).toThrow(message);
+  });
+
+  it('refuses a bad value, option or routine before any node call', async () => {
+    const { nodes, redlock } = setup();
+    const election = redlock().election('scheduler');
+    await expect(election.campaign(7 as unknown as string)).rejects.toThrow('Expected `value` to be a string, got `7`');
+    await expect(election.campaign('x'.repeat(1_000))).rejects.toThrow(RangeError);
+    await expect(election.campaign('host', { waitMs: 5 } as object)).rejects.toThrow('Unknown option `waitMs`');
+    await expect(election.lead('host', 'routine' as never)).rejects.toThrow('Expected `routine` to be a function, got `string`');
+    await expect(election.observe({ signal: 'x' } as never).next()).rejects.toThrow('Expected `signal` to be an AbortSignal');
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from '@jest/globals';
+import { LockExtendError, MAX_LABEL_LENGTH, Redlock } from '../../src/index.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { grantingNodes } from '../../src/testing/fake-nodes.js';
+
+function setup(nodeCount = 3): { clock: FakeClock; nodes: ReturnType<typeof grantingNodes>; redlock: Redlock } {
+  const clock = new FakeClock();
+  const nodes = grantingNodes(clock, nodeCount);
+  return { clock, nodes, redlock: new Redlock(nodes, { clock, retryCount: 0 }) };
+}
+
+describe('lock.setLabel() and the label of inspect()', () => {
+  it('reports the label a quorum of nodes hold for the current holder, kept by later extensions', async () => {
+    const { clock, nodes, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBeUndefined();
+    await clock.runUntilSettled(lock.setLabel('host-a'));
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBe('host-a');
+    // An extension keeps the label as long as the lock: both outlive the first TTL.
+    await clock.advance(600);
+    await clock.runUntilSettled(lock.extend(1_000));
+    await clock.advance(600);
+    expect(nodes.map((node) => node.keyspace.pttl('{jobs}:label'))).toEqual([400, 400, 400]);
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBe('host-a');
+    await clock.runUntilSettled(lock.setLabel(''));
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBeUndefined();
+    expect(nodes.map((node) => node.keyspace.typeOf('{jobs}:label'))).toEqual(['none', 'none', 'none']);
+  });
+
+  it("never reports an earlier holder's label for a later holder, nor a label that only a minority holds", async () => {
+    const { clock, nodes, redlock } = setup();
+    const first = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
+    await clock.runUntilSettled(first.setLabel('host-a'));
+    // Released by a call that knows nothing of labels: the label key stays until it expires.
+    await clock.runUntilSettled(redlock.releaseByToken('jobs', first.token));
+    const second = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
+    expect(nodes.map((node) => node.keyspace.typeOf('{jobs}:label'))).toEqual(['string', 'string', 'string']);
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBeUndefined();
+    nodes[1]!.isDown = true;
+    nodes[2]!.isDown = true;
+    await expect(clock.runUntilSettled(second.setLabel('host-b'))).rejects.toThrow(LockExtendError);
+    nodes[2]!.isDown = false;
+    // Node 0 holds host-b now, and nodes 1 and 2 the earlier holder's label, which is not this lock's.
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBeUndefined();
+    await clock.runUntilSettled(second.setLabel('host-b'));
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBe('host-b');
+  });
+
+  it.each([
+    [42, TypeError, 'Expected `label` to be a string, got `42`'],
+    ['x'.repeat(MAX_LABEL_LENGTH + 1), RangeError, `Expected \`label\` to be at most ${MAX_LABEL_LENGTH} characters, got ${MAX_LABEL_LENGTH + 1}`],
+  ])('refuses the label %#, before any node call', async (label, type, message) => {
+    const { clock, nodes, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
+    const callCount = nodes[0]!.calls.length;
+    await expect(lock.setLabel(label as string)).rejects.toThrow(new type(message));
+    expect(nodes[0]!.calls.length).toBe(callCount);
+  });
+
+  it('refuses to label a released lock, before any node call', async () => {
+    const { clock, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
+    await clock.runUntilSettled(lock.release());
+    await expect(lock.setLabel('host-a')).rejects.toThrow('Could not extend "jobs": the lock is already released');
+  });
+
+  it('refuses a watch of a bad resource or listener', () => {
+    const { redlock } = setup();
+    expect(() => redlock.watchLabel('', () => undefined)).toThrow(RangeError);
+    expect(() => redlock.watchLabel('jobs', 'x' as unknown as () => void)).toThrow('Expected `listener` to be a function, got `string`');
+  });
+});
