@@ -39,7 +39,7 @@ export default {
         path: `${CORE}`,
         pathNot: [
           `${CORE}(election|leadership|options)\\.ts$`,
-          `${CORE}base/(diagnostics|errors|outcomes)\\.ts$`,
+          `${CORE}base/(clock|diagnostics|errors|outcomes)\\.ts$`,
           `${CORE}lock/lock\\.ts$`,
           `${CORE}scripts/label\\.ts$`,
           `${CORE}settings/value-checks\\.ts$`,

@@ -1,4 +1,5 @@
 // Leader election over a Redlock's public calls: one fenced lock per election, labelled with the leader.
+import type { Clock } from './base/clock.js';
 import { RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
@@ -13,14 +14,15 @@ export interface ElectionHost {
   watchLabel(resource: string, listener: () => void): () => void;
 }
 
-/** The checked settings of an election. */
+/** The checked settings of an election, and the clock of its `Redlock`, which times `observe()`'s polls. */
 interface ElectionSettings {
   readonly ttlMs: number;
   readonly pollMs: number;
+  readonly clock: Clock;
 }
 
 /** Checks the arguments of `redlock.election()`, before any node is called. */
-export function resolveElection(name: unknown, options: unknown): { readonly name: string } & ElectionSettings {
+export function resolveElection(name: unknown, options: unknown): { readonly name: string; readonly ttlMs: number; readonly pollMs: number } {
   checkType('name', name, 'string');
   const { ttlMs = 10_000, pollMs = 1_000 } = checkOptionsObject(options, 'election');
   checkDurationMs('ttlMs', ttlMs, 1);
@@ -140,7 +142,7 @@ export class Election {
           highestTerm = Math.max(highestTerm, leader?.term ?? 0);
           yield leader;
         }
-        if (!isAnnounced) await new Promise<void>((resolve) => (wake = sleep(this.#settings.pollMs, signal, resolve)));
+        if (!isAnnounced) await new Promise<void>((resolve) => (wake = sleep(this.#settings, signal, resolve)));
         wake = undefined;
       }
     } finally {
@@ -183,14 +185,14 @@ function isSameLeader(last: Leader | undefined | null, leader: Leader | undefine
   return last === leader || (last !== undefined && leader !== undefined && last.term === leader.term && last.value === leader.value);
 }
 
-/** Calls `done` after `ms`, or when `signal` aborts, or when the returned function is called; once. */
-function sleep(ms: number, signal: AbortSignal | undefined, done: () => void): () => void {
+/** Calls `done` after `pollMs` on `clock`, or when `signal` aborts, or when the returned function is called. */
+function sleep({ clock, pollMs }: ElectionSettings, signal: AbortSignal | undefined, done: () => void): () => void {
   const finish = (): void => {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     signal?.removeEventListener('abort', finish);
     done();
   };
-  const timer = setTimeout(finish, ms);
+  const timer = clock.setTimeout(finish, pollMs);
   signal?.addEventListener('abort', finish, { once: true });
   return finish;
 }

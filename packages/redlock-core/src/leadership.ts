@@ -90,6 +90,11 @@ export class Leadership {
     return this.#lock.signal;
   }
 
+  /** Milliseconds of leadership guaranteed from now, on the monotonic clock (validity, as a lock's); 0 once it ended. */
+  get remainingValidityMs(): number {
+    return this.#resigning === undefined ? this.#lock.remainingValidityMs : 0;
+  }
+
   /** Whether this still leads: not resigned, and the lock held with validity left. */
   get isLeading(): boolean {
     return this.#resigning === undefined && this.#lock.state === 'held';

@@ -365,7 +365,7 @@ export class Redlock {
   election(name: string, options?: ElectionOptions): Election {
     const { ttlMs, pollMs } = resolveElection(name, options);
     resolveResources(name, this.#set.options.keyPrefix);
-    return new Election(this, name, { ttlMs, pollMs });
+    return new Election(this, name, { ttlMs, pollMs, clock: this.#set.options.clock });
   }
 
   /**

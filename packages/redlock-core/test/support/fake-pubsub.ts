@@ -1,5 +1,7 @@
 import type { Unsubscribe } from '../../src/index.js';
 import { acquireScript } from '../../src/scripts/acquire.js';
+import { extendScript } from '../../src/scripts/extend.js';
+import { LABEL_CHANNEL_PREFIX } from '../../src/scripts/label.js';
 import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
@@ -98,15 +100,29 @@ export class PubSubFakeNode extends FakeNode {
 
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (sha1 === passWakeScript.sha1) return this.#passWake(keys, args);
+    if (sha1 === extendScript.sha1 && args[3] !== undefined) return this.#announcingLabels(keys, () => super.evalsha(sha1, keys, args));
     const before = this.#entriesOf(keys[0] ?? '', args);
     return this.#queueAndWake(sha1, keys, args, await super.evalsha(sha1, keys, args), before);
   }
 
   override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (source === passWakeScript.source) return this.#passWake(keys, args);
+    if (source === extendScript.source && args[3] !== undefined) return this.#announcingLabels(keys, () => super.eval(source, keys, args));
     const known = [acquireScript, permitAcquireScript, readWriteAcquireScript, releaseScript, permitReleaseScript].find((script) => script.source === source);
     const before = this.#entriesOf(keys[0] ?? '', args);
     return this.#queueAndWake(known?.sha1 ?? '', keys, args, await super.eval(source, keys, args), before);
+  }
+
+  /** Runs a labelled extension, announcing each label it changed on its key's label channel, as the script does. */
+  async #announcingLabels(keys: readonly string[], run: () => Promise<unknown>): Promise<unknown> {
+    const resourceKeys = keys.slice(0, keys.length / 2);
+    const labelsOf = (): (string | undefined)[] => keys.slice(resourceKeys.length).map((key) => this.keyspace.peek(key)?.value);
+    const before = labelsOf();
+    const reply = await run();
+    labelsOf().forEach((label, index) => {
+      if (label !== before[index]) bus(this.keyspace).publish(LABEL_CHANNEL_PREFIX + resourceKeys[index]);
+    });
+    return reply;
   }
 
   subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
