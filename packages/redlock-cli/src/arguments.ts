@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, MAX_PERMIT_LIMIT, MAX_TTL_MS, type ReadWriteMode } from 'redlock-core';
 import { DEFAULT_KILL_AFTER_MS, DEFAULT_TTL_MS, MIN_TTL_MS, NODES_VARIABLE } from './defaults.js';
@@ -50,6 +51,11 @@ export interface RunRequest extends NodeSettings {
    * `'read'` commands at once, or one `'write'` command alone), instead of its lock; `undefined` for the lock.
    */
   readonly readWrite: ReadWriteMode | undefined;
+  /**
+   * With `--elect`: run while leading the election named by the resource, as `value` (who leads, for
+   * `--inspect --elect`), instead of holding its lock; `undefined` for the lock.
+   */
+  readonly election: { readonly value: string } | undefined;
   /** The longest pause between SIGTERM and SIGKILL when the lock is lost, in milliseconds. */
   readonly killAfterMs: number;
   readonly verbosity: Verbosity;
@@ -66,6 +72,8 @@ export interface InspectRequest extends NodeSettings {
    * flag: the inspection is the same).
    */
   readonly readWrite: ReadWriteMode | undefined;
+  /** With `--elect`: tell who leads the election named by the resource, rather than inspect its lock. */
+  readonly isElection: boolean;
   readonly verbosity: Verbosity;
 }
 
@@ -86,6 +94,8 @@ const OPTIONS = {
   write: { type: 'boolean' },
   'kill-after': { type: 'string', short: 'k' },
   inspect: { type: 'boolean' },
+  elect: { type: 'boolean' },
+  value: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
@@ -93,7 +103,7 @@ const OPTIONS = {
 } as const;
 
 /** The options that only make sense when running a command, refused with `--inspect`. */
-const RUN_ONLY_OPTIONS = ['ttl', 'nonblock', 'timeout', 'conflict-exit-code', 'fencing', 'kill-after'] as const;
+const RUN_ONLY_OPTIONS = ['ttl', 'nonblock', 'timeout', 'conflict-exit-code', 'fencing', 'kill-after', 'value'] as const;
 
 /**
  * Reads the command line, without touching the network. Options come before the resource; everything
@@ -124,12 +134,20 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
   if (resource === '') throw new UsageError('Expected a resource to lock, got an empty string');
   const rest = argv.slice(resourceIndex + 1);
   const readWrite = readWriteOf(values);
+  const isElection = values.elect ?? false;
+  if (isElection && (values.permits !== undefined || readWrite !== undefined)) {
+    throw new UsageError(`\`--elect\` and \`--${values.permits === undefined ? readWrite : 'permits'}\` cannot be used together: an election holds a lock of its own`);
+  }
+  if (values.value !== undefined && !isElection) throw new UsageError('`--value` goes with `--elect`: it says who leads');
 
   if (values.inspect) {
     const runOnly = RUN_ONLY_OPTIONS.find((name) => values[name] !== undefined);
     if (runOnly !== undefined) throw new UsageError(`\`--${runOnly}\` does not go with \`--inspect\``);
     if (rest.length > 0) throw new UsageError(`\`--inspect\` takes a resource and no command, got \`${rest[0]}\` too`);
-    return { kind: 'inspect', resource, permits: permitsOf(values.permits), readWrite, verbosity, ...nodeSettingsOf(values, env) };
+    return { kind: 'inspect', resource, permits: permitsOf(values.permits), readWrite, isElection, verbosity, ...nodeSettingsOf(values, env) };
+  }
+  if (isElection && values.nonblock) {
+    throw new UsageError('`--elect` and `--nonblock` cannot be used together: a standby waits to lead (bound the wait with `--timeout`)');
   }
 
   const command = commandOf(rest);
@@ -139,6 +157,7 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
   const bounds = { minMs: 0, maxMs: MAX_TTL_MS };
   const ttlMs = values.ttl === undefined ? DEFAULT_TTL_MS : parseDurationMs(values.ttl, '--ttl', { minMs: MIN_TTL_MS, maxMs: MAX_TTL_MS });
   const waitMs = values.nonblock ? 0 : values.timeout === undefined ? undefined : parseDurationMs(values.timeout, '--timeout', bounds);
+  if (isElection && waitMs === 0) throw new UsageError('`--elect` takes a `--timeout` above 0: a standby waits to lead');
   const killAfterMs =
     values['kill-after'] === undefined ? DEFAULT_KILL_AFTER_MS : parseDurationMs(values['kill-after'], '--kill-after', bounds);
   const conflictExitCode = exitCodeOf(values['conflict-exit-code']);
@@ -157,6 +176,7 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
     fencing: values.fencing ?? false,
     permits,
     readWrite,
+    election: isElection ? { value: electionValueOf(values.value) } : undefined,
     killAfterMs,
     verbosity,
     ...nodeSettingsOf(values, env),
@@ -230,6 +250,13 @@ function readWriteOf(values: ParsedValues): ReadWriteMode | undefined {
     throw new UsageError(`\`--${mode}\` and \`--permits\` cannot be used together: the resource is a read-write lock or a semaphore, not both`);
   }
   return mode;
+}
+
+/** `--value`: who leads, at most 200 characters; by default this machine and process, `<hostname>:<pid>`. */
+function electionValueOf(text: string | undefined): string {
+  if (text === undefined) return `${hostname()}:${process.pid}`;
+  if (text === '' || text.length > 200) throw new UsageError(`Expected \`--value\` to be from 1 to 200 characters, got ${text.length}`);
+  return text;
 }
 
 function exitCodeOf(text: string | undefined): number {

@@ -63,6 +63,8 @@ export function exitCodeForLockError(error: unknown, conflictExitCode: number = 
       if (reason === 'nodes-unreachable' || reason === 'no-validity') return EXIT_CODES.unavailable;
       return reasons.misconfigured.includes(reason) ? EXIT_CODES.configuration : EXIT_CODES.internal;
     }
+    // An election's leader could not write its value (a campaign) on a quorum of nodes.
+    case 'LockExtendError':
     case 'LockInspectError':
       return EXIT_CODES.unavailable;
     case 'NodeConfigurationError':

@@ -35,6 +35,11 @@ Options (before the resource; everything after it goes to the command untouched)
   --write                    run while holding the write lock of <resource>: alone, no --read or other
                              --write command meanwhile; with --inspect, --read or --write prints whether
                              it is write-locked, by how many readers, and whether a writer waits
+  --elect                    run while leading the election <resource> instead of holding its lock:
+                             one machine runs the command, the others wait as standbys and take over
+                             when it ends or its leader dies (after --ttl); the term is passed in
+                             REDLOCK_FENCING_TOKEN; with --inspect, print who leads and the term
+  --value <text>             with --elect: who leads, for --inspect (default: <hostname>:<pid>)
   -k, --kill-after <duration>
                              time between SIGTERM and SIGKILL for the command's process group when the
                              lock is lost (cut short to the validity the lock had left), and for what the
@@ -42,7 +47,7 @@ Options (before the resource; everything after it goes to the command untouched)
                              then) (default: ${formatDurationMs(DEFAULT_KILL_AFTER_MS).replace(' ', '')})
   -c, --command <script>     (right after the resource) run the script with /bin/sh -c
   --inspect                  print whether <resource> is locked and for how long, then exit (see
-                             --permits, --read and --write for the other kinds of lock)
+                             --permits, --read, --write and --elect for the other kinds of lock)
   -v, --verbose              say what happens, on stderr
   -q, --quiet                print only usage and configuration errors (the status still tells)
   -h, --help                 print this help

@@ -3,6 +3,8 @@
 // LockSession and HeldLock, so a change of the library's API is a change here.
 import { Redis, type RedisOptions } from 'ioredis';
 import {
+  type Leader,
+  type Leadership,
   type Lock,
   LockAcquireError,
   type LockInspection,
@@ -210,6 +212,29 @@ export class LockSession {
     return this.#redlock.readWriteLock(resource).inspect();
   }
 
+  /**
+   * Campaigns in election `name` as `value` until this process leads, or `waitMs` (milliseconds;
+   * `undefined` for ever) runs out (`undefined` then), and keeps the leadership until released: see
+   * `Election.campaign`. A standby waits through nodes that cannot be reached, and leads once they can.
+   */
+  async campaign(name: string, settings: { readonly ttlMs: number; readonly waitMs: number | undefined; readonly value: string; readonly signal: AbortSignal }): Promise<HeldLock | undefined> {
+    const { ttlMs, waitMs, value, signal } = settings;
+    const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
+    const election = this.#redlock.election(name, { ttlMs });
+    try {
+      const leadership = await election.campaign(value, { signal: timeout === undefined ? signal : AbortSignal.any([signal, timeout]) });
+      return heldLeadershipOf(leadership, `the leadership of "${name}"`);
+    } catch (error) {
+      if (timeout?.aborted === true && error === timeout.reason) return undefined;
+      throw error;
+    }
+  }
+
+  /** Who leads election `name` now; see `Election.leader`. */
+  leader(name: string): Promise<Leader | undefined> {
+    return this.#redlock.election(name).leader();
+  }
+
   /** Whether the resource is locked and for how long, by the quorum's view; see `Redlock.inspect`. */
   inspect(resource: string): Promise<LockInspection> {
     return this.#redlock.inspect(resource);
@@ -277,6 +302,34 @@ function heldLockOf(lock: Lock | Permit | ReadWriteHandle, ttlMs: number, what: 
         () => undefined,
         () => undefined,
       );
+    },
+  };
+}
+
+/** A {@link HeldLock} of an election's leadership: its term as the fencing token, released by resigning. */
+function heldLeadershipOf(leadership: Leadership, what: string): HeldLock {
+  /** The monotonic time at which the validity known last ends: what is left of it once the leadership is lost. */
+  let validUntil = performance.now() + leadership.remainingValidityMs;
+  const watched = {
+    signal: leadership.signal,
+    get state() {
+      return leadership.isLeading ? 'held' : 'lost';
+    },
+    get remainingValidityMs() {
+      const leftMs = leadership.remainingValidityMs;
+      if (leadership.isLeading) validUntil = performance.now() + leftMs;
+      return leftMs;
+    },
+  };
+  const validityEnd = watchValidityEnd(watched, what);
+  return {
+    fencingToken: leadership.term,
+    lost: validityEnd.signal,
+    validityLeftMs: () => (leadership.isLeading ? watched.remainingValidityMs : Math.max(0, validUntil - performance.now())),
+    // Resigning clears the leader's value and releases: the next campaigner is woken at once.
+    release: () => {
+      validityEnd.stop();
+      return leadership.resign().catch(() => undefined);
     },
   };
 }

@@ -195,6 +195,11 @@ function countOf(count: number, noun: string): string {
 }
 
 async function inspect(session: LockSession, request: InspectRequest, io: CliIo, report: Reporter): Promise<number> {
+  if (request.isElection) {
+    const leader = await session.leader(request.resource);
+    io.stdout.write(leader === undefined ? `${request.resource}: no leader\n` : `${request.resource}: led by ${leader.value}, term ${leader.term}\n`);
+    return 0;
+  }
   if (request.permits !== undefined) return inspectPermits(session, request, request.permits, io, report);
   if (request.readWrite !== undefined) return inspectReadWrite(session, request, io, report);
   const { isLocked, remainingMs, nodes } = await session.inspect(request.resource);
@@ -215,9 +220,12 @@ async function runUnderLock(
   interrupt: AbortSignal,
   setSignalHandler: (handler: SignalHandler) => void,
 ): Promise<number> {
-  const { resource, ttlMs, waitMs, fencing, permits, readWrite } = request;
+  const { resource, ttlMs, waitMs, fencing, permits, readWrite, election } = request;
   const waitStart = performance.now();
-  const held = await session.acquire(resource, { ttlMs, waitMs, fencing, permits, readWrite, signal: interrupt });
+  const held =
+    election === undefined
+      ? await session.acquire(resource, { ttlMs, waitMs, fencing, permits, readWrite, signal: interrupt })
+      : await session.campaign(resource, { ttlMs, waitMs, value: election.value, signal: interrupt });
   const what = describeHold(request);
   if (held === undefined) {
     const taken = describeTaken(request);
@@ -229,10 +237,8 @@ async function runUnderLock(
   try {
     // A signal that came while the lock was being granted: do not start the command.
     interrupt.throwIfAborted();
-    report.info(
-      `acquired ${what} in ${Math.round(performance.now() - waitStart)} ms` +
-        `${held.fencingToken === undefined ? '' : ` with fencing token ${held.fencingToken}`}; running the command`,
-    );
+    const token = held.fencingToken === undefined ? '' : election === undefined ? ` with fencing token ${held.fencingToken}` : ` in term ${held.fencingToken}`;
+    report.info(`${election === undefined ? 'acquired' : 'won'} ${what} in ${Math.round(performance.now() - waitStart)} ms${token}; running the command`);
     return await runCommand(request, held, io, report, setSignalHandler);
   } finally {
     await held.release();
@@ -245,6 +251,7 @@ async function runUnderLock(
  * `the read lock on "res"`.
  */
 function describeHold(request: RunRequest): string {
+  if (request.election !== undefined) return `the leadership of "${request.resource}" as "${request.election.value}"`;
   if (request.permits !== undefined) return `a permit of "${request.resource}" (${request.permits} at once)`;
   if (request.readWrite !== undefined) return `the ${request.readWrite} lock on "${request.resource}"`;
   return `"${request.resource}"`;
@@ -252,6 +259,7 @@ function describeHold(request: RunRequest): string {
 
 /** Why the command did not run when the wait ended without the resource: `"res" is <this>`. */
 function describeTaken(request: RunRequest): string {
+  if (request.election !== undefined) return 'led by another';
   if (request.permits !== undefined) return `at its limit: all ${request.permits} permits held`;
   if (request.readWrite === 'read') return 'locked by a writer (holding or waiting)';
   if (request.readWrite === 'write') return 'locked by readers or a writer';
@@ -319,7 +327,7 @@ async function superviseCommand(
     const lost =
       request.permits !== undefined
         ? `the permit of "${request.resource}"`
-        : request.readWrite !== undefined
+        : request.readWrite !== undefined || request.election !== undefined
           ? describeHold(request)
           : `the lock on "${request.resource}"`;
     report.error(`${lost} was lost ${when} (it ${describeOutcome(ended)})`);

@@ -377,6 +377,44 @@ describe('--read and --write: the read-write lock instead of the lock', () => {
   });
 });
 
+describe('--elect: run the command while leading an election', () => {
+  it('runs it on one machine, hands over to a waiting standby when it ends, and --inspect --elect tells who leads', async () => {
+    const termFile = join(directory, `term-${testNumber}`);
+    const go = join(directory, `go-${testNumber}`);
+    const leader = startRedlock(['--elect', '--value', 'machine-a', 'scheduler', '-c', `echo "$REDLOCK_FENCING_TOKEN" > "${termFile}"; while [ ! -e "${go}" ]; do sleep 0.05; done`]);
+    const leaderTerm = Number(await eventually(() => readFile(termFile, 'utf8').catch(() => ''), (text) => text.endsWith('\n'), 15_000));
+    expect(await redlock(['--inspect', '--elect', 'scheduler'])).toMatchObject({ code: 0, stdout: `scheduler: led by machine-a, term ${leaderTerm}\n` });
+    const standby = startRedlock(['-v', '--elect', 'scheduler', '-c', 'echo "$REDLOCK_FENCING_TOKEN"']);
+    await untilConnected(standby);
+    await delay(300);
+    expect(standby.child.exitCode).toBeNull();
+    await writeFile(go, '');
+    expect(await leader.result).toMatchObject({ code: 0, stderr: '' });
+    const result = await standby.result;
+    expect(result.code).toBe(0);
+    expect(Number(result.stdout)).toBeGreaterThan(leaderTerm);
+    expect(result.stderr).toMatch(/won the leadership of "scheduler" as "[^"]+:\d+" in \d+ ms in term \d+/);
+    expect(await redlock(['--inspect', '--elect', 'scheduler'])).toMatchObject({ code: 0, stdout: 'scheduler: no leader\n' });
+  });
+
+  it("takes over in the standby once a killed leader's lease runs out, within --ttl and a retry", async () => {
+    const termFile = join(directory, `term-${testNumber}`);
+    const leader = startRedlock(['--elect', '--ttl', '1s', 'scheduler', '-c', `echo "$REDLOCK_FENCING_TOKEN" > "${termFile}"; sleep 30`]);
+    const leaderTerm = Number(await eventually(() => readFile(termFile, 'utf8').catch(() => ''), (text) => text.endsWith('\n'), 15_000));
+    const standby = startRedlock(['-v', '--elect', '--ttl', '1s', 'scheduler', '-c', 'echo "$REDLOCK_FENCING_TOKEN"']);
+    await untilConnected(standby);
+    leader.child.kill('SIGKILL');
+    const killedAt = performance.now();
+    // Its watcher kills the command at once; the lease ends at most --ttl after the leader's last extension.
+    expect(await leader.result).toMatchObject({ signal: 'SIGKILL' });
+    const result = await standby.result;
+    expect(result.code).toBe(0);
+    expect(Number(result.stdout)).toBeGreaterThan(leaderTerm);
+    // 1 s of lease and a 200 ms retry pause, with room for a busy machine.
+    expect(performance.now() - killedAt).toBeLessThan(1_000 + 200 + 2_000);
+  });
+});
+
 describe('processes the command leaves in its group', () => {
   it('are stopped before the lock is released, and redlock exits with the command\'s status', async () => {
     const sleep = uniqueSleepSeconds();

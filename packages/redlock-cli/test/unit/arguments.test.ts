@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from '@jest/globals';
 import { MAX_TTL_MS } from 'redlock-core';
 import { parseCliArguments, type RunRequest } from '../../src/arguments.js';
@@ -27,6 +28,7 @@ describe('parseCliArguments', () => {
       fencing: false,
       permits: undefined,
       readWrite: undefined,
+      election: undefined,
       killAfterMs: DEFAULT_KILL_AFTER_MS,
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
@@ -103,12 +105,32 @@ describe('parseCliArguments', () => {
     expect(parseCliArguments(['--inspect', '--write', 'catalog'], ENV)).toMatchObject({ kind: 'inspect', readWrite: 'write' });
   });
 
+  it('reads --elect as leading the election named by the resource, as --value or this host and process, alone or with --inspect', () => {
+    expect(run(['--elect', '--value', 'host-a', 'scheduler', 'run-jobs'])).toMatchObject({ election: { value: 'host-a' }, waitMs: undefined, resource: 'scheduler' });
+    expect(run(['--elect', '-w', '1m', 'scheduler', 'run-jobs'])).toMatchObject({ election: { value: `${hostname()}:${process.pid}` }, waitMs: 60_000 });
+    expect(parseCliArguments(['--inspect', '--elect', 'scheduler'], ENV)).toMatchObject({ kind: 'inspect', isElection: true });
+  });
+
+  it.each([
+    [['--elect', '--permits', '2', 'e', 'true'], '`--elect` and `--permits` cannot be used together'],
+    [['--elect', '--read', 'e', 'true'], '`--elect` and `--read` cannot be used together'],
+    [['--elect', '-n', 'e', 'true'], '`--elect` and `--nonblock` cannot be used together'],
+    [['--elect', '-w', '0', 'e', 'true'], '`--elect` takes a `--timeout` above 0'],
+    [['--value', 'host-a', 'e', 'true'], '`--value` goes with `--elect`'],
+    [['--elect', '--value', '', 'e', 'true'], 'Expected `--value` to be from 1 to 200 characters, got 0'],
+    [['--inspect', '--elect', '--value', 'host-a', 'e'], '`--value` does not go with `--inspect`'],
+  ])('refuses %j with a usage error', (argv, message) => {
+    expect(() => parseCliArguments(argv, ENV)).toThrow(UsageError);
+    expect(() => parseCliArguments(argv, ENV)).toThrow(message);
+  });
+
   it('reads --inspect with a resource and no command', () => {
     expect(parseCliArguments(['--inspect', '--prefix', 'p:', 'res'], ENV)).toEqual({
       kind: 'inspect',
       resource: 'res',
       permits: undefined,
       readWrite: undefined,
+      isElection: false,
       verbosity: 'normal',
       nodeUrls: NODES.split(','),
       keyPrefix: 'p:',
