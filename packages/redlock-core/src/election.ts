@@ -1,6 +1,6 @@
 // Leader election over a Redlock's public calls: one fenced lock per election, labelled with the leader.
 import type { Clock } from './base/clock.js';
-import { RedlockClosedError } from './base/errors.js';
+import { LockExtendError, RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
 import type { Lock } from './lock/lock.js';
@@ -69,22 +69,27 @@ export class Election {
    * `resign()`, a loss or `redlock.close()`.
    *
    * @param value - Who leads, for `leader()` and `observe()`: public, never a secret.
-   * @throws `signal.reason` when `options.signal` aborts first; {@link LockExtendError} when the
-   *   leadership was lost before its label was written (nothing is held then); {@link RedlockClosedError}
-   *   once `redlock.close()` was called; `TypeError` or `RangeError` for bad arguments, before any node is called.
+   * @throws `signal.reason` when `options.signal` aborts first; {@link RedlockClosedError} once
+   *   `redlock.close()` was called; `TypeError` or `RangeError` for bad arguments, before any node is called.
+   *   A lock won whose value a quorum could not take (nodes too slow, the lock lost meanwhile) is let go,
+   *   and the campaign goes on.
    */
   async campaign(value: string, options?: CampaignOptions): Promise<Leadership> {
     checkLeaderValue(value);
     const { signal, maxExtensions, maxHoldMs } = checkOptionsObject(options, 'campaign') as CampaignOptions;
     const limits = { ...(maxExtensions === undefined ? {} : { maxExtensions }), ...(maxHoldMs === undefined ? {} : { maxHoldMs }) };
-    const lock = await this.#host.acquire(this.name, this.#settings.ttlMs, { fencing: true, autoExtend: true, retryCount: Infinity, waitMs: Infinity, signal, ...limits });
-    try {
-      await lock.setLabel(labelOf(lock.fencingToken as number, value));
-    } catch (error) {
-      await lock.release().catch(() => undefined);
-      throw error;
+    for (;;) {
+      const lock = await this.#host.acquire(this.name, this.#settings.ttlMs, { fencing: true, autoExtend: true, retryCount: Infinity, waitMs: Infinity, signal, ...limits });
+      try {
+        await lock.setLabel(labelOf(lock.fencingToken as number, value));
+        return new Leadership(this.name, lock, value);
+      } catch (error) {
+        // Nodes too slow to take the value, or the lock lost meanwhile: let go, and campaign again.
+        await lock.release().catch(() => undefined);
+        if (!(error instanceof LockExtendError)) throw error;
+        signal?.throwIfAborted();
+      }
     }
-    return new Leadership(this.name, lock, value);
   }
 
   /**

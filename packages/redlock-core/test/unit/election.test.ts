@@ -48,6 +48,18 @@ describe('redlock.election()', () => {
     expect(await a.leader()).toBeUndefined();
   });
 
+  it('campaigns on when the nodes could not take the value of a lock it won, and leads with a later term', async () => {
+    const { nodes, redlock } = setup();
+    const election = redlock().election('scheduler');
+    // The first label write fails on 2 of 3 nodes: no quorum took the value.
+    nodes[0]!.failNext('extend');
+    nodes[1]!.failNext('extend');
+    const leadership = await election.campaign('host-a');
+    expect(leadership.term).toBe(2);
+    expect(await election.leader()).toEqual({ value: 'host-a', term: 2 });
+    await leadership.resign();
+  });
+
   it('observes each change once, in order of term: nobody, a leader, a new value, nobody, the next leader', async () => {
     const { redlock } = setup();
     const watcher = redlock().election('scheduler', { pollMs: 2 });
