@@ -1,6 +1,7 @@
 // Leader election on 5 local nodes, at default options but the election's `ttlMs`: how long leadership takes to
 // change hands, and how soon an observer (default `pollMs`, 1 s) sees it.
-//   - hand-over: A leads, B campaigns; from A's resign() call to B leading;
+//   - hand-over: A leads, B campaigns; from A's resign() call to B leading (and, to compare, a plain lock's
+//     hand-off: from release() to the waiting acquire() holding it);
 //   - observe: from that resign() call, and from a proclaim() call, to an observer yielding the change;
 //   - take-over: a leader in a child process is killed (SIGKILL) right after it extended, and a waiting
 //     campaigner takes over once the lease ends: bounded by ttlMs + one retry pause (200 ms).
@@ -47,7 +48,7 @@ diagnosticsChannel.tracingChannel('redlock-core.extend').subscribe({ asyncEnd: (
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const stats = (values) => `median ${median(values).toFixed(1)} ms, max ${Math.max(...values).toFixed(1)} ms`;
-const results = { handOverMs: [], observeResignMs: [], observeProclaimMs: [], takeOverMs: [] };
+const results = { handOverMs: [], lockHandOffMs: [], observeResignMs: [], observeProclaimMs: [], takeOverMs: [] };
 
 try {
   const [a, b, watcher] = [redlockOver(), redlockOver(), redlockOver()];
@@ -80,6 +81,16 @@ try {
     controller.abort();
     await observing;
 
+    // The same hand-over for a plain lock, as a comparison: release() to the waiter's acquire().
+    const held = await a.acquire(`${name}:lock`, ttlMs);
+    const waiting = b.acquire(`${name}:lock`, ttlMs, { waitMs: 10_000 });
+    await delay(300);
+    const releasedAt = performance.now();
+    await held.release();
+    const next = await waiting;
+    results.lockHandOffMs.push(performance.now() - releasedAt);
+    await next.release();
+
     // Take-over after a crash.
     const crashName = `${name}:crash`;
     const child = spawn(process.execPath, ['--input-type=module', '--eval', CHILD], {
@@ -100,6 +111,7 @@ try {
   }
   console.log(`election on 5 local nodes, ${rounds} rounds, ttlMs ${ttlMs}, default retry (200 ms) and pollMs (1 s):`);
   console.log(`  hand-over after resign():           ${stats(results.handOverMs)}`);
+  console.log(`  a plain lock's hand-off, compared:  ${stats(results.lockHandOffMs)} after release()`);
   console.log(`  observer sees the next leader:      ${stats(results.observeResignMs)} after resign()`);
   console.log(`  observer sees a proclaimed value:   ${stats(results.observeProclaimMs)} after proclaim()`);
   console.log(`  take-over after SIGKILL:            ${stats(results.takeOverMs)} (bound: ttlMs + retry = ${ttlMs + 200} ms)`);

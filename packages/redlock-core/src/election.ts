@@ -199,5 +199,7 @@ function sleep({ clock, pollMs }: ElectionSettings, signal: AbortSignal | undefi
   };
   const timer = clock.setTimeout(finish, pollMs);
   signal?.addEventListener('abort', finish, { once: true });
+  // Aborted during the read before: no event will come.
+  if (signal?.aborted === true) finish();
   return finish;
 }

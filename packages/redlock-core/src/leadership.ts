@@ -133,9 +133,12 @@ export class Leadership {
 
   async #resign(): Promise<void> {
     if (resignChannel.hasSubscribers) resignChannel.publish(this.#message());
-    // A label that cannot be cleared ends with the lock anyway.
-    if (this.#lock.state === 'held') await this.#lock.setLabel('').catch(() => undefined);
+    // The label is cleared (each node announces it) as the lock is released, not a round trip before: a
+    // node runs both in the order sent on its connection, and a label left behind is nobody's once the
+    // key is gone. The extension that clears it then ends `not-held` ("released meanwhile"), no loss.
+    const clearing = this.#lock.state === 'held' ? this.#lock.setLabel('').catch(() => undefined) : undefined;
     await this.#lock.release();
+    await clearing;
   }
 
   #message(): ElectionMessage {

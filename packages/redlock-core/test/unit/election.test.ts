@@ -93,6 +93,18 @@ describe('redlock.election()', () => {
     await second.resign();
   });
 
+  it('ends an observation at once when its signal aborts during a read, whatever pollMs says', async () => {
+    const { nodes, redlock } = setup();
+    for (const node of nodes) node.latencyMs = 20;
+    const controller = new AbortController();
+    const reason = new Error('stop observing');
+    const observation = redlock().election('scheduler', { pollMs: 60_000 }).observe({ signal: controller.signal });
+    const first = observation.next();
+    controller.abort(reason); // the first read is in flight
+    expect(await first).toEqual({ value: undefined, done: false });
+    await expect(observation.next()).rejects.toBe(reason);
+  }, 5_000);
+
   it('runs a routine while leading with lead(), resigns at its end, and throws the loss when leadership was lost', async () => {
     const { nodes, redlock } = setup();
     const election = redlock().election('scheduler', { ttlMs: 300 });
