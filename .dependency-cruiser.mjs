@@ -32,7 +32,7 @@ export default {
     {
       name: 'core-election-uses-public-api',
       comment:
-        'The election is built on what every user can call: it imports the public types and errors, the label format and the argument checks, never the algorithm inside. What it lacks belongs in the public API.',
+        'The election is built on what every user can call: it imports the public types and errors, the label format and the argument checks every public call shares, never the algorithm inside. What it lacks belongs in the public API.',
       severity: 'error',
       from: { path: `${CORE}(election|leadership)\\.ts$` },
       to: {
@@ -42,7 +42,7 @@ export default {
           `${CORE}base/(clock|diagnostics|errors|outcomes)\\.ts$`,
           `${CORE}lock/lock\\.ts$`,
           `${CORE}scripts/label\\.ts$`,
-          `${CORE}settings/value-checks\\.ts$`,
+          `${CORE}settings/(resolve-resources|value-checks)\\.ts$`,
         ],
       },
     },

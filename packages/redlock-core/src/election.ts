@@ -5,6 +5,7 @@ import type { LockInspection } from './base/outcomes.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
 import type { Lock } from './lock/lock.js';
 import type { AcquireOptions, CampaignOptions, ElectionOptions, ObserveOptions } from './options.js';
+import { resolveResources } from './settings/resolve-resources.js';
 import { checkDurationMs, checkOptionsObject, checkSignal, checkType } from './settings/value-checks.js';
 
 /** What an election asks of a `Redlock`: its public calls, nothing else. */
@@ -16,18 +17,20 @@ export interface ElectionHost {
 
 /** The checked settings of an election, and the clock of its `Redlock`, which times `observe()`'s polls. */
 interface ElectionSettings {
+  readonly name: string;
   readonly ttlMs: number;
   readonly pollMs: number;
   readonly clock: Clock;
 }
 
-/** Checks the arguments of `redlock.election()`, before any node is called. */
-export function resolveElection(name: unknown, options: unknown): { readonly name: string; readonly ttlMs: number; readonly pollMs: number } {
+/** Checks the arguments of `redlock.election()` on a `Redlock` of `keyPrefix` and `clock`, before any node is called. */
+export function resolveElection(name: unknown, options: unknown, { keyPrefix, clock }: { readonly keyPrefix: string; readonly clock: Clock }): ElectionSettings {
   checkType('name', name, 'string');
+  resolveResources(name, keyPrefix);
   const { ttlMs = 10_000, pollMs = 1_000 } = checkOptionsObject(options, 'election');
   checkDurationMs('ttlMs', ttlMs, 1);
   checkDurationMs('pollMs', pollMs, 1);
-  return { name, ttlMs, pollMs };
+  return { name, ttlMs, pollMs, clock };
 }
 
 /**
@@ -57,9 +60,9 @@ export class Election {
   readonly #settings: ElectionSettings;
 
   /** @internal */
-  constructor(host: ElectionHost, name: string, settings: ElectionSettings) {
+  constructor(host: ElectionHost, settings: ElectionSettings) {
     this.#host = host;
-    this.name = name;
+    this.name = settings.name;
     this.#settings = settings;
   }
 

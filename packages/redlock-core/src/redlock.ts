@@ -22,7 +22,6 @@ import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
 import { resolveReadWriteLock, resolveSemaphore } from './settings/resolve-permits.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
-import { resolveResources } from './settings/resolve-resources.js';
 import { type AcquireSettings, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
 
 /**
@@ -78,7 +77,7 @@ export class Redlock {
     this.#callDefaults = resolveAcquireOptions(undefined, this.#set.options);
     this.#notifications = ReleaseNotifications.over(this.#set.nodes.map((node) => node.adapter), this.#set.options.clock);
     this.#acquisitions = new Acquisitions(this.#set, this.#notifications, this.#stats);
-    this.#labels = new LabelWatches(this.#set.nodes.map((node) => node.adapter));
+    this.#labels = new LabelWatches(this.#set.nodes.map((node) => node.adapter), this.#set.options.keyPrefix);
   }
 
   /**
@@ -359,26 +358,21 @@ export class Redlock {
   }
 
   /**
-   * Returns the leader election `name` on these nodes (its lock's resource is `name`): see {@link Election}.
+   * Returns the leader election `name`, whose lock is on that resource: see {@link Election}.
    * @throws `TypeError` or `RangeError` for a bad name or option, before any node is called.
    */
   election(name: string, options?: ElectionOptions): Election {
-    const { ttlMs, pollMs } = resolveElection(name, options);
-    resolveResources(name, this.#set.options.keyPrefix);
-    return new Election(this, name, { ttlMs, pollMs, clock: this.#set.options.clock });
+    return new Election(this, resolveElection(name, options, this.#set.options));
   }
 
   /**
-   * Calls `listener` each time a node announces that the label of `resource`'s lock changed (see
-   * `lock.setLabel()`), until the returned function is called; then read it with {@link inspect}. An
-   * announcement is a hint, not the label: a node that cannot subscribe, or is down, announces nothing, so
-   * read the label on a timer too. Subscribes in the background; `close()` ends it.
+   * Calls `listener` each time a node announces a change of `resource`'s label (`lock.setLabel()`) until the
+   * returned function is called: a hint to read it with {@link inspect}, which a node that is down or cannot
+   * subscribe never gives, so read it on a timer too. `close()` ends it.
    * @throws `TypeError` or `RangeError` for a bad resource or listener, before any node is called.
    */
   watchLabel(resource: string, listener: () => void): () => void {
-    const { keys } = resolveResources(resource, this.#set.options.keyPrefix);
-    if (typeof listener !== 'function') throw new TypeError(`Expected \`listener\` to be a function, got \`${typeof listener}\``);
-    return this.#labels.watch(keys[0] as string, listener);
+    return this.#labels.watch(resource, listener);
   }
 
   /**

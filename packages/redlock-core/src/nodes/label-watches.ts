@@ -3,6 +3,7 @@
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import { warnOnce } from '../base/warnings.js';
 import { LABEL_CHANNEL_PREFIX } from '../scripts/label.js';
+import { resolveResources } from '../settings/resolve-resources.js';
 
 /** One watched channel: its listeners, and what ends its subscription on each node (`undefined` where none). */
 interface Channel {
@@ -17,15 +18,21 @@ export class LabelWatches {
   readonly #endings = new Map<string, Promise<void>>();
   #isClosed = false;
 
-  constructor(private readonly adapters: readonly RedisAdapter[]) {}
+  constructor(
+    private readonly adapters: readonly RedisAdapter[],
+    private readonly keyPrefix: string,
+  ) {}
 
   /**
-   * Calls `listener` each time a node announces a change of `key`'s label, until the returned function is
-   * called. Subscribes in the background; a node that cannot subscribe (no `subscribe`, refused, down) is
+   * Calls `listener` each time a node announces a change of `resource`'s label, until the returned function
+   * is called. Subscribes in the background; a node that cannot subscribe (no `subscribe`, refused, down) is
    * left out, so a change may go unannounced: the announcement is a hint to read the label again, never
    * the label itself. Once closed, it watches nothing.
+   * @throws `TypeError` or `RangeError` for a bad resource or listener.
    */
-  watch(key: string, listener: () => void): () => void {
+  watch(resource: string, listener: () => void): () => void {
+    const key = resolveResources(resource, this.keyPrefix).keys[0] as string;
+    if (typeof listener !== 'function') throw new TypeError(`Expected \`listener\` to be a function, got \`${typeof listener}\``);
     const name = LABEL_CHANNEL_PREFIX + key;
     if (this.#isClosed) return () => undefined;
     const channel = this.#channels.get(name) ?? this.#subscribe(name);
