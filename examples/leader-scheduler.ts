@@ -2,26 +2,15 @@
 // an observer prints each change, and when the leader stops (here, after a few ticks) the next takes over at once.
 // Run: `pnpm --filter redlock-examples run leader-scheduler` (REDIS_URLS=... to use your own nodes).
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import { Redlock } from 'redlock-core';
-import { IoredisAdapter } from 'redlock-ioredis-adapter';
+import type { Redlock } from 'redlock-core';
 import { openExampleNodes } from './redis-nodes.js';
 
 const INSTANCES = 3;
 const TICKS_PER_LEADER = 3;
 
 const nodes = await openExampleNodes();
-const redlocks: Redlock[] = [];
-const ownClients: Redis[] = [];
-/** A Redlock with clients of its own, as another process would have. */
-function instanceRedlock(): Redlock {
-  const clients = nodes.clients.map((client) => client.duplicate());
-  ownClients.push(...clients);
-  const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: 'example:' });
-  redlocks.push(redlock);
-  return redlock;
-}
-
+/** Each instance has a Redlock of its own, as another process would. */
+const instanceRedlock = (): Redlock => nodes.newRedlock();
 try {
   const controller = new AbortController();
   const terms: number[] = [];
@@ -52,7 +41,5 @@ try {
   console.log(`terms in the order leaders took over: ${terms.join(', ')}`);
   if (terms.some((term, index) => index > 0 && term <= (terms[index - 1] as number))) throw new Error('a term did not grow');
 } finally {
-  await Promise.all(redlocks.map((redlock) => redlock.close()));
-  await Promise.all(ownClients.map((client) => client.quit()));
   await nodes.close();
 }

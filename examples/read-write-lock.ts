@@ -3,25 +3,12 @@
 // so a stream of readers cannot starve it.
 // Run: `pnpm --filter redlock-examples run read-write-lock` (REDIS_URLS=... to use your own nodes).
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import { Redlock } from 'redlock-core';
-import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { openExampleNodes } from './redis-nodes.js';
 
 const READERS = 4;
 const REBUILDS = 2;
 
 const nodes = await openExampleNodes();
-const redlocks: Redlock[] = [];
-const ownClients: Redis[] = [];
-/** A Redlock on connections of its own, as another process would have: duplicate() opens new ones to the same nodes. */
-const newRedlock = (): Redlock => {
-  const clients = nodes.clients.map((client) => client.duplicate());
-  ownClients.push(...clients);
-  const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: 'example:' });
-  redlocks.push(redlock);
-  return redlock;
-};
 try {
   let reading = 0;
   let mostReadingAtOnce = 0;
@@ -30,7 +17,7 @@ try {
   const reads = Array<number>(READERS).fill(0);
 
   const reader = async (id: number): Promise<void> => {
-    const catalog = newRedlock().readWriteLock('catalog');
+    const catalog = nodes.newRedlock().readWriteLock('catalog');
     while (version <= REBUILDS) {
       // Readers share the lock; each waits while the writer holds it or waits for it.
       await catalog.usingRead(10_000, async () => {
@@ -45,7 +32,7 @@ try {
   };
 
   const writer = async (): Promise<void> => {
-    const catalog = newRedlock().readWriteLock('catalog');
+    const catalog = nodes.newRedlock().readWriteLock('catalog');
     while (version <= REBUILDS) {
       await delay(200); // the readers read meanwhile
       // A single try gives up at once, and leaves nothing that makes readers wait.
@@ -71,7 +58,5 @@ try {
   await Promise.all([writer(), ...Array.from({ length: READERS }, (_, index) => reader(index + 1))]);
   console.log(`catalog at version ${version}; reads per reader: ${reads.join(', ')}; at most ${mostReadingAtOnce} readers at once, never beside the writer`);
 } finally {
-  await Promise.all(redlocks.map((redlock) => redlock.close()));
-  await Promise.all(ownClients.map((client) => client.quit()));
   await nodes.close();
 }

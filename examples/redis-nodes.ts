@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ensureRedisServer, type LocalRedisNodes, startRedisNodes } from 'local-redis-nodes';
+import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 
 /** The nodes of docker/docker-compose.yml. */
@@ -18,7 +19,12 @@ export interface ExampleNodes {
   readonly clients: readonly Redis[];
   /** One adapter per client, for `new Redlock(...)`; each opens its own subscriber for prompt hand-off. */
   readonly adapters: readonly IoredisAdapter[];
-  /** Quits the clients and stops the nodes the example started. */
+  /**
+   * A `Redlock` on connections of its own, as another process would have (`duplicate()` opens new ones to
+   * the same nodes), with the key prefix `example:`; {@link close} closes it and quits its clients.
+   */
+  newRedlock(): Redlock;
+  /** Closes the Redlocks of {@link newRedlock}, quits the clients and stops the nodes the example started. */
   close(): Promise<void>;
 }
 
@@ -30,6 +36,8 @@ export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
   const clients = urls.map((url) => new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => 100 }));
   // ioredis reports connection errors as events; the lock reports them per node, so don't print them twice.
   for (const client of clients) client.on('error', () => undefined);
+  const redlocks: Redlock[] = [];
+  const ownClients: Redis[] = [];
   return {
     urls,
     local,
@@ -37,7 +45,16 @@ export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
     // Each adapter opens a subscriber connection when first needed (prompt hand-off) and closes it when its
     // client ends.
     adapters: clients.map((client) => new IoredisAdapter(client)),
+    newRedlock() {
+      const own = clients.map((client) => client.duplicate());
+      ownClients.push(...own);
+      const redlock = new Redlock(own.map((client) => new IoredisAdapter(client)), { keyPrefix: 'example:' });
+      redlocks.push(redlock);
+      return redlock;
+    },
     async close() {
+      await Promise.all(redlocks.map((redlock) => redlock.close()));
+      await Promise.all(ownClients.map((client) => client.quit()));
       clients.forEach((client) => client.disconnect());
       await local?.stop();
     },

@@ -2,9 +2,7 @@
 // share an API that allows three calls at once; no more than three run together, and each waits its turn.
 // Run: `pnpm --filter redlock-examples run semaphore` (REDIS_URLS=... to use your own nodes).
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import { PermitError, Redlock } from 'redlock-core';
-import { IoredisAdapter } from 'redlock-ioredis-adapter';
+import { PermitError, type Redlock } from 'redlock-core';
 import { openExampleNodes } from './redis-nodes.js';
 
 const LIMIT = 3;
@@ -13,15 +11,12 @@ const CALLS_PER_WORKER = 3;
 
 const nodes = await openExampleNodes();
 const redlocks: Redlock[] = [];
-const ownClients: Redis[] = [];
 try {
   let running = 0;
   let mostAtOnce = 0;
   const worker = async (id: number): Promise<void> => {
-    // Another process would have its own clients: duplicate() opens new connections to the same nodes.
-    const clients = nodes.clients.map((client) => client.duplicate());
-    ownClients.push(...clients);
-    const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: 'example:' });
+    // Another process would have a Redlock of its own, on connections of its own.
+    const redlock = nodes.newRedlock();
     redlocks.push(redlock);
     const partnerApi = redlock.semaphore('partner-api', { limit: LIMIT });
     for (let call = 1; call <= CALLS_PER_WORKER; call += 1) {
@@ -46,7 +41,5 @@ try {
   console.log(`a semaphore of limit 5 on the same resource: ${mistaken.message}`);
   await held.release();
 } finally {
-  await Promise.all(redlocks.map((redlock) => redlock.close()));
-  await Promise.all(ownClients.map((client) => client.quit()));
   await nodes.close();
 }
