@@ -9,7 +9,8 @@
 //     bundle at run time, never a copy: the main bundle carries them under a symbol-keyed property that
 //     no `Object.keys`, named import or declaration shows, and the build fails if a source file lands in
 //     two bundles of one package.
-//   - Declarations: api-extractor rolls tsc's per-file .d.ts up into <name>.d.cts; <name>.d.mts is
+//   - Declarations: api-extractor rolls tsc's per-file .d.ts up into <name>.d.cts (re-indented: see
+//     lib/tidy-declarations.mjs); <name>.d.mts is
 //     `export * from './<name>.cjs'`, so TypeScript too sees one declaration of each class.
 // Run: node scripts/bundle.mjs [package-dir ...]   (after `pnpm build`; all public packages by default)
 import { Extractor } from '@microsoft/api-extractor';
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { extractorConfigOf } from './lib/api-extractor.mjs';
 import { publishedLayoutOf } from './lib/published-layout.mjs';
 import { publicPackages } from './lib/public-packages.mjs';
+import { tidyDeclarations } from './lib/tidy-declarations.mjs';
 
 const startedAt = performance.now();
 const only = process.argv.slice(2).map((dir) => resolve(dir));
@@ -86,6 +88,7 @@ function rollUpDeclarations(pkg, source, outfile) {
   const config = extractorConfigOf(pkg, typesPath, { dtsRollup: { enabled: true, untrimmedFilePath: outfile } });
   const result = Extractor.invoke(config, { localBuild: true, messageCallback: (message) => { if (message.messageId.startsWith('console-')) message.handled = true; } });
   if (!result.succeeded) throw new Error(`api-extractor failed on ${outfile} (${result.errorCount} errors)`);
+  tidyDeclarations(outfile);
 }
 
 const problems = [];
