@@ -123,7 +123,9 @@ export async function waitForHold<H, F extends FailedAttempt>(
         queue.recordFailure(failure);
         if (!isWoken) {
           if (++waiter.failures > request.retryCount) throw contender.errorOf(log);
-          retryAt = clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
+          // At least 1 ms, as Node's timers wait: on a clock that honours 0, attempts that fail at once
+          // (every node known down) would retry without time passing, and no probe could ever come due.
+          retryAt = clock.now() + Math.max(1, retryDelayMs(request.retryDelayMs, request.retryJitterMs));
         }
       }
       // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.

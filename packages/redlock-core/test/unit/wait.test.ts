@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type AcquireOptions, Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
+import { failingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 import type { FakeNode } from '../../src/testing/fake-adapter.js';
 
 /** Runs the clock until `acquiring` settles and returns its LockAcquireError (fails on anything else). */
@@ -176,6 +176,25 @@ describe('waitMs', () => {
     expect(error).toBeInstanceOf(LockAcquireError);
     expect((error as LockAcquireError).waitMs).toBe(50);
     await redlock.close();
+  });
+
+  it('lets 1 ms pass before a timed retry with no pause, so a virtual clock reaches waitMs while every node is down', async () => {
+    // On a clock that honours a 0 ms timer, attempts that failed at once (every node refusing connections)
+    // retried without time passing: neither waitMs nor a node's probe came due. The guard ends a regression.
+    const clock = new FakeClock();
+    const guard = new AbortController();
+    const nodes = [failingNode(clock), failingNode(clock), failingNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryDelayMs: 0, retryJitterMs: 0 });
+    const acquiring = redlock.acquire('r', 10_000, { retryCount: Infinity, waitMs: 50, signal: guard.signal }).catch((failure: unknown) => failure);
+    const calls = (): number => nodes.reduce((sum, node) => sum + node.calls.length, 0);
+    for (let step = 0; step < 200 && clock.now() < 60; step += 1) {
+      if (calls() > 20_000) guard.abort(new Error('retried without time passing'));
+      await clock.advance(1);
+    }
+    const error = await acquiring;
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect((error as LockAcquireError).waitMs).toBe(50);
+    await clock.runUntilSettled(redlock.close());
   });
 
   it('retries until it acquires with waitMs: Infinity on the call and no retryCount, past the Redlock\'s time limit', async () => {
