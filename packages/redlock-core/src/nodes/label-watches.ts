@@ -5,10 +5,12 @@ import { warnOnce } from '../base/warnings.js';
 import { LABEL_CHANNEL_PREFIX } from '../scripts/label.js';
 import { resolveResources } from '../settings/resolve-resources.js';
 
-/** One watched channel: its listeners, and what ends its subscription on each node (`undefined` where none). */
+/** One watched channel: its listeners, and by node what ends its subscription (`undefined` where none), once subscribed. */
 interface Channel {
   readonly listeners: Set<() => void>;
-  readonly subscriptions: Promise<(Unsubscribe | undefined)[]>;
+  readonly subscriptions: Promise<Unsubscribe | undefined>[];
+  /** By node, whether its SUBSCRIBE is still in flight (waiting for a connection to a node that may be down). */
+  readonly isSubscribing: boolean[];
 }
 
 /** The label watches of one `Redlock`: a channel is subscribed on every node that can while anyone watches it. */
@@ -49,10 +51,13 @@ export class LabelWatches {
     };
   }
 
-  /** Ends every subscription, and subscribes no more (`redlock.close()`); never rejects. */
+  /**
+   * Ends every subscription, and subscribes no more (`redlock.close()`); never rejects. A SUBSCRIBE in flight
+   * is not waited for: it is ended once it is in place (or by the adapter's `close()`).
+   */
   close(): Promise<void> {
     this.#isClosed = true;
-    const endings = [...this.#channels.values()].map(unsubscribeAll);
+    const endings = [...this.#channels.values()].map((channel) => unsubscribeAll(channel, true));
     this.#channels.clear();
     return Promise.all([...endings, ...this.#endings.values()]).then(() => undefined);
   }
@@ -62,34 +67,37 @@ export class LabelWatches {
     const announce = (): void => {
       for (const listener of [...listeners]) listener();
     };
-    const subscriptions = (this.#endings.get(name) ?? Promise.resolve()).then(() =>
-      Promise.all(
-        this.adapters.map(async (adapter, nodeIndex) => {
-          if (typeof adapter.subscribe !== 'function' || this.#isClosed) return undefined;
-          try {
-            return await adapter.subscribe(name, announce);
-          } catch (error) {
-            if (error instanceof Error && error.message.startsWith('NOPERM')) {
-              warnOnce(
-                adapter,
-                'REDLOCK_NO_LABEL_CHANNEL_PERMISSION',
-                `Node ${nodeIndex} refused to subscribe to a label channel (${error.message}): label watchers there see changes on their own timers only. Give the Redis user the channels \`&redlock:label:*\``,
-              );
-            }
-            return undefined;
+    const ending = this.#endings.get(name) ?? Promise.resolve();
+    const isSubscribing = this.adapters.map(() => true);
+    const subscriptions = this.adapters.map((adapter, nodeIndex) =>
+      ending
+        .then(() => (typeof adapter.subscribe !== 'function' || this.#isClosed ? undefined : adapter.subscribe(name, announce)))
+        .catch((error: unknown) => {
+          if (error instanceof Error && error.message.startsWith('NOPERM')) {
+            warnOnce(
+              adapter,
+              'REDLOCK_NO_LABEL_CHANNEL_PERMISSION',
+              `Node ${nodeIndex} refused to subscribe to a label channel (${error.message}): label watchers there see changes on their own timers only. Give the Redis user the channels \`&redlock:label:*\``,
+            );
           }
-        }),
-      ),
+          return undefined;
+        })
+        .finally(() => (isSubscribing[nodeIndex] = false)),
     );
-    const channel = { listeners, subscriptions };
+    const channel = { listeners, subscriptions, isSubscribing };
     this.#channels.set(name, channel);
     return channel;
   }
 }
 
-/** Unsubscribes `channel` on every node where it subscribed; never rejects. */
-function unsubscribeAll(channel: Channel): Promise<void> {
-  return channel.subscriptions
-    .then((unsubscribes) => Promise.all(unsubscribes.map((unsubscribe) => unsubscribe?.().catch(() => undefined))))
-    .then(() => undefined);
+/**
+ * Unsubscribes `channel` on every node where it subscribes; never rejects. With `isClosing`, resolves without
+ * the nodes whose SUBSCRIBE is still in flight, which are unsubscribed once it is in place.
+ */
+function unsubscribeAll(channel: Channel, isClosing = false): Promise<void> {
+  const endings = channel.subscriptions.map((subscribed, nodeIndex) => {
+    const ending = subscribed.then((unsubscribe) => unsubscribe?.()).catch(() => undefined);
+    return isClosing && channel.isSubscribing[nodeIndex] === true ? undefined : ending;
+  });
+  return Promise.all(endings).then(() => undefined);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockExtendError, MAX_LABEL_LENGTH, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { pubSubNode } from '../support/fake-pubsub.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 function setup(nodeCount = 3): { clock: FakeClock; nodes: ReturnType<typeof grantingNodes>; redlock: Redlock } {
@@ -62,6 +63,41 @@ describe('lock.setLabel() and the label of inspect()', () => {
     const lock = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
     await clock.runUntilSettled(lock.release());
     await expect(lock.setLabel('host-a')).rejects.toThrow('Could not extend "jobs": the lock is already released');
+  });
+
+  it('tells watchers of each label change a node announces, and subscribes no more once they stop', async () => {
+    const clock = new FakeClock();
+    const nodes = [pubSubNode(clock), pubSubNode(clock), pubSubNode(clock)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    let heard = 0;
+    const stop = redlock.watchLabel('jobs', () => (heard += 1));
+    await clock.advance(0);
+    expect(nodes.map((node) => node.subscribeCalls)).toEqual(Array(3).fill(['redlock:label:jobs']));
+    const lock = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
+    await clock.runUntilSettled(lock.setLabel('host-a'));
+    expect(heard).toBe(3);
+    // The same label again changes nothing, so nothing is announced.
+    await clock.runUntilSettled(lock.setLabel('host-a'));
+    await clock.runUntilSettled(lock.release());
+    expect(heard).toBe(3);
+    stop();
+    await clock.advance(0);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0]);
+    await clock.runUntilSettled(redlock.close());
+  });
+
+  it('closes without waiting for a SUBSCRIBE still in flight, and ends it once it is in place', async () => {
+    const clock = new FakeClock();
+    const nodes = [pubSubNode(clock), pubSubNode(clock), pubSubNode(clock)];
+    nodes[1]!.subscribeDelayMs = 60_000;
+    const redlock = new Redlock(nodes, { clock });
+    redlock.watchLabel('jobs', () => undefined);
+    await clock.advance(0);
+    const closedAt = clock.now();
+    await clock.runUntilSettled(redlock.close());
+    expect(clock.now() - closedAt).toBeLessThan(100);
+    await clock.advance(60_000);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0]);
   });
 
   it('refuses a watch of a bad resource or listener', () => {
