@@ -59,6 +59,8 @@ export class Leadership {
   readonly term: number;
   #value: string;
   readonly #lock: Lock;
+  #isResigned = false;
+  /** The resignation in progress or done; `undefined` again after one that failed, so that a call retries it. */
   #resigning: Promise<void> | undefined;
 
   /** @internal */
@@ -70,7 +72,7 @@ export class Leadership {
     lock.signal.addEventListener(
       'abort',
       () => {
-        if (this.#resigning === undefined && lossChannel.hasSubscribers) lossChannel.publish({ ...this.#message(), error: lock.signal.reason } satisfies ElectionLossMessage);
+        if (!this.#isResigned && lossChannel.hasSubscribers) lossChannel.publish({ ...this.#message(), error: lock.signal.reason } satisfies ElectionLossMessage);
       },
       { once: true },
     );
@@ -92,12 +94,12 @@ export class Leadership {
 
   /** Milliseconds of leadership guaranteed from now, on the monotonic clock (validity, as a lock's); 0 once it ended. */
   get remainingValidityMs(): number {
-    return this.#resigning === undefined ? this.#lock.remainingValidityMs : 0;
+    return this.#isResigned ? 0 : this.#lock.remainingValidityMs;
   }
 
   /** Whether this still leads: not resigned, and the lock held with validity left. */
   get isLeading(): boolean {
-    return this.#resigning === undefined && this.#lock.state === 'held';
+    return !this.#isResigned && this.#lock.state === 'held';
   }
 
   /**
@@ -122,17 +124,22 @@ export class Leadership {
 
   /**
    * Ends the leadership at once: clears the label (observers see no leader) and releases the lock, whose
-   * release wakes the next campaigner. Calling it again returns the same promise; `signal` does not abort.
+   * release wakes the next campaigner. Calling it again returns the same promise, or after one that
+   * rejected, sends the release again; `signal` does not abort.
    * @throws {@link LockReleaseError} when fewer than a quorum of nodes confirmed the release: the
    *   leadership then ends at the latest `ttlMs` later.
    */
   resign(): Promise<void> {
-    this.#resigning ??= this.#resign();
+    this.#resigning ??= this.#resign().catch((error: unknown) => {
+      this.#resigning = undefined;
+      throw error;
+    });
     return this.#resigning;
   }
 
   async #resign(): Promise<void> {
-    if (resignChannel.hasSubscribers) resignChannel.publish(this.#message());
+    if (!this.#isResigned && resignChannel.hasSubscribers) resignChannel.publish(this.#message());
+    this.#isResigned = true;
     // The label is cleared (each node announces it) as the lock is released, not a round trip before: a
     // node runs both in the order sent on its connection, and a label left behind is nobody's once the
     // key is gone. The extension that clears it then ends `not-held` ("released meanwhile"), no loss.

@@ -1,6 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DIAGNOSTICS_CHANNELS, type ElectionMessage, type Leader, LockLostError, Redlock, SYSTEM_CLOCK } from '../../src/index.js';
+import { DIAGNOSTICS_CHANNELS, type ElectionMessage, type Leader, LockLostError, LockReleaseError, Redlock, SYSTEM_CLOCK } from '../../src/index.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 // Real time on in-memory nodes: an election's timers (observe's polls) are its own, and every wait here is
@@ -58,6 +58,19 @@ describe('redlock.election()', () => {
     expect(leadership.term).toBe(2);
     expect(await election.leader()).toEqual({ value: 'host-a', term: 2 });
     await leadership.resign();
+  });
+
+  it('sends the release again when resign() is called after one that a quorum did not confirm', async () => {
+    const { nodes, redlock } = setup();
+    const leadership = await redlock().election('scheduler').campaign('host-a');
+    nodes[1]!.isDown = true;
+    nodes[2]!.isDown = true;
+    await expect(leadership.resign()).rejects.toThrow(LockReleaseError);
+    expect(leadership.isLeading).toBe(false);
+    nodes[1]!.isDown = false;
+    nodes[2]!.isDown = false;
+    await leadership.resign();
+    expect(nodes.map((node) => node.keyspace.typeOf('scheduler'))).toEqual(['none', 'none', 'none']);
   });
 
   it('observes each change once, in order of term: nobody, a leader, a new value, nobody, the next leader', async () => {
