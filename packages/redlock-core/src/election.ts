@@ -1,6 +1,6 @@
 // Leader election over a Redlock's public calls: one fenced lock per election, labelled with the leader.
 import type { Clock } from './base/clock.js';
-import { LockExtendError, RedlockClosedError } from './base/errors.js';
+import { LockExtendError, LockLostError, RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
 import type { Lock } from './lock/lock.js';
@@ -165,25 +165,42 @@ export class Election {
    *
    * @returns What `routine` returns, when leadership lasted until it returned (or until it resigned).
    * @throws The leadership's loss (a `LockLostError`, a `LockLimitError` or a `RedlockClosedError`) when it
-   *   was lost while the routine ran; whatever `routine` throws; what `campaign()` throws.
+   *   was lost while the routine ran, also when the routine returned as it expired unseen (a stalled event
+   *   loop); whatever `routine` throws, with the loss, if any, as its `lockLostError` property, as
+   *   `redlock.using()` does; what `campaign()` throws.
    */
   async lead<T>(value: string, routine: (signal: AbortSignal, leadership: Leadership) => Promise<T> | T, options?: CampaignOptions): Promise<T> {
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     const leadership = await this.campaign(value, options);
-    // A release that fails ends the leadership at the latest `ttlMs` later: reported, never thrown over the routine's outcome.
-    const resign = (): Promise<void> => leadership.resign().catch((error: unknown) => process.emitWarning(error as Error));
-    let result: T;
+    let outcome: { readonly value: T } | { readonly error: unknown };
     try {
-      result = await routine(leadership.signal, leadership);
+      outcome = { value: await routine(leadership.signal, leadership) };
     } catch (error) {
-      await resign();
+      outcome = { error };
+    }
+    const loss = lossOf(leadership);
+    // A release that fails ends the leadership at the latest `ttlMs` later: reported, never thrown over the routine's outcome.
+    await leadership.resign().catch((error: unknown) => process.emitWarning(error as Error));
+    if ('error' in outcome) {
+      const { error } = outcome;
+      const canCarry = (typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error);
+      if (loss !== undefined && !(error instanceof LockLostError) && canCarry) Object.defineProperty(error, 'lockLostError', { value: loss, configurable: true, writable: true });
       throw error;
     }
-    // Read before resigning, though resign() never aborts the signal: only a loss does.
-    const isLost = leadership.signal.aborted;
-    await resign();
-    if (isLost) throw leadership.signal.reason;
-    return result;
+    if (loss !== undefined) throw loss;
+    return outcome.value;
+  }
+}
+
+/** Why `leadership` was lost, once it is: its signal's reason, or the expiry its signal had not told yet. */
+function lossOf(leadership: Leadership): unknown {
+  if (leadership.state !== 'lost') return undefined;
+  if (leadership.signal.aborted) return leadership.signal.reason as unknown;
+  try {
+    leadership.assertLeading();
+    return undefined;
+  } catch (error) {
+    return error;
   }
 }
 

@@ -99,7 +99,13 @@ export class Leadership {
 
   /** Whether this still leads: not resigned, and the lock held with validity left. */
   get isLeading(): boolean {
-    return !this.#isResigned && this.#lock.state === 'held';
+    return this.state === 'leading';
+  }
+
+  /** `'leading'`, `'resigned'` once `resign()` was called, or `'lost'` (its lock lost or expired). */
+  get state(): 'leading' | 'resigned' | 'lost' {
+    if (this.#isResigned) return 'resigned';
+    return this.#lock.state === 'held' ? 'leading' : 'lost';
   }
 
   /**

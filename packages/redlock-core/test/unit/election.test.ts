@@ -132,6 +132,27 @@ describe('redlock.election()', () => {
     await expect(losing).rejects.toThrow(LockLostError);
   });
 
+  it('attaches a loss to what the routine of lead() throws, and throws one the routine returned through unseen', async () => {
+    const { nodes, redlock } = setup();
+    const election = redlock().election('scheduler', { ttlMs: 300 });
+    const failure = new Error('the job failed');
+    const failing = election.lead('host-a', async (signal) => {
+      for (const node of nodes) node.keyspace.set('scheduler', 'another-owner', 10_000);
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      throw failure;
+    });
+    await expect(failing).rejects.toBe(failure);
+    expect((failure as Error & { lockLostError?: unknown }).lockLostError).toBeInstanceOf(LockLostError);
+    for (const node of nodes) node.keyspace.delete('scheduler');
+    // A routine that stalls the event loop past the TTL returns before any timer could tell it.
+    const stalled = election.lead('host-a', () => {
+      const until = performance.now() + 350;
+      while (performance.now() < until);
+      return 'done';
+    });
+    await expect(stalled).rejects.toThrow(LockLostError);
+  });
+
   it('publishes a campaign won, a resignation and a loss on their channels, never a token', async () => {
     const { nodes, redlock } = setup();
     const messages: [string, unknown][] = [];
