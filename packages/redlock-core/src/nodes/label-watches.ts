@@ -11,13 +11,15 @@ interface Channel {
   readonly subscriptions: Promise<Unsubscribe | undefined>[];
   /** By node, whether its SUBSCRIBE is still in flight (waiting for a connection to a node that may be down). */
   readonly isSubscribing: boolean[];
+  /** By node, the end of its subscription, once the channel is let go of (see {@link endOf}). */
+  endings?: Promise<void>[];
 }
 
 /** The label watches of one `Redlock`: a channel is subscribed on every node that can while anyone watches it. */
 export class LabelWatches {
   readonly #channels = new Map<string, Channel>();
-  /** By channel: the unsubscribing of its last subscription, which a new one waits for (one subscription per channel at a time). */
-  readonly #endings = new Map<string, Promise<void>>();
+  /** By channel name: the channel being let go of, whose end a new subscription waits for (one subscription per channel at a time). */
+  readonly #ending = new Map<string, Channel>();
   #isClosed = false;
 
   constructor(
@@ -44,10 +46,10 @@ export class LabelWatches {
     return () => {
       if (!channel.listeners.delete(own) || channel.listeners.size > 0 || this.#channels.get(name) !== channel) return;
       this.#channels.delete(name);
-      const ending: Promise<void> = unsubscribeAll(channel).then(() => {
-        if (this.#endings.get(name) === ending) this.#endings.delete(name);
+      this.#ending.set(name, channel);
+      void endOf(channel, false).then(() => {
+        if (this.#ending.get(name) === channel) this.#ending.delete(name);
       });
-      this.#endings.set(name, ending);
     };
   }
 
@@ -57,9 +59,9 @@ export class LabelWatches {
    */
   close(): Promise<void> {
     this.#isClosed = true;
-    const endings = [...this.#channels.values()].map((channel) => unsubscribeAll(channel, true));
+    const endings = [...this.#channels.values(), ...this.#ending.values()].map((channel) => endOf(channel, true));
     this.#channels.clear();
-    return Promise.all([...endings, ...this.#endings.values()]).then(() => undefined);
+    return Promise.all(endings).then(() => undefined);
   }
 
   #subscribe(name: string): Channel {
@@ -67,7 +69,8 @@ export class LabelWatches {
     const announce = (): void => {
       for (const listener of [...listeners]) listener();
     };
-    const ending = this.#endings.get(name) ?? Promise.resolve();
+    const previous = this.#ending.get(name);
+    const ending = previous === undefined ? Promise.resolve() : endOf(previous, false);
     const isSubscribing = this.adapters.map(() => true);
     const subscriptions = this.adapters.map((adapter, nodeIndex) =>
       ending
@@ -91,13 +94,12 @@ export class LabelWatches {
 }
 
 /**
- * Unsubscribes `channel` on every node where it subscribes; never rejects. With `isClosing`, resolves without
- * the nodes whose SUBSCRIBE is still in flight, which are unsubscribed once it is in place.
+ * Unsubscribes `channel` on every node where it subscribes (once, whoever asks again), and resolves once it
+ * did; never rejects. With `isClosing`, resolves without the nodes whose SUBSCRIBE is still in flight, which
+ * are unsubscribed once it is in place.
  */
-function unsubscribeAll(channel: Channel, isClosing = false): Promise<void> {
-  const endings = channel.subscriptions.map((subscribed, nodeIndex) => {
-    const ending = subscribed.then((unsubscribe) => unsubscribe?.()).catch(() => undefined);
-    return isClosing && channel.isSubscribing[nodeIndex] === true ? undefined : ending;
-  });
-  return Promise.all(endings).then(() => undefined);
+function endOf(channel: Channel, isClosing: boolean): Promise<void> {
+  channel.endings ??= channel.subscriptions.map((subscribed) => subscribed.then((unsubscribe) => unsubscribe?.()).catch(() => undefined));
+  const awaited = channel.endings.filter((_, nodeIndex) => !(isClosing && channel.isSubscribing[nodeIndex] === true));
+  return Promise.all(awaited).then(() => undefined);
 }

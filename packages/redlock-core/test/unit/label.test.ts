@@ -92,6 +92,8 @@ describe('lock.setLabel() and the label of inspect()', () => {
     nodes[1]!.subscribeDelayMs = 60_000;
     const redlock = new Redlock(nodes, { clock });
     redlock.watchLabel('jobs', () => undefined);
+    // A watch already stopped, whose SUBSCRIBE is still in flight, holds up close() no more than a live one.
+    redlock.watchLabel('reports', () => undefined)();
     await clock.advance(0);
     const closedAt = clock.now();
     await clock.runUntilSettled(redlock.close());
