@@ -32,14 +32,14 @@ export default {
     {
       name: 'core-election-uses-public-api',
       comment:
-        'The election is built on what every user can call: it imports the public types and errors, the label format and the argument checks every public call shares, never the algorithm inside. What it lacks belongs in the public API.',
+        'The election is built on what every user can call: it imports the public types and errors, the label format, the argument checks every public call shares and how a report is attached or warned, never the algorithm inside. What it lacks belongs in the public API.',
       severity: 'error',
       from: { path: `${CORE}(election|leadership)\\.ts$` },
       to: {
         path: `${CORE}`,
         pathNot: [
           `${CORE}(election|leadership|options)\\.ts$`,
-          `${CORE}base/(clock|diagnostics|errors|outcomes)\\.ts$`,
+          `${CORE}base/(clock|diagnostics|errors|outcomes|warnings)\\.ts$`,
           `${CORE}lock/lock\\.ts$`,
           `${CORE}scripts/label\\.ts$`,
           `${CORE}settings/(resolve-resources|value-checks)\\.ts$`,

@@ -2,6 +2,7 @@
 import type { Clock } from './base/clock.js';
 import { LockExtendError, LockLostError, RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
+import { emitErrorWarning, reportWith } from './base/warnings.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
 import type { Lock } from './lock/lock.js';
 import type { AcquireOptions, CampaignOptions, ElectionOptions, ObserveOptions } from './options.js';
@@ -180,11 +181,10 @@ export class Election {
     }
     const loss = lossOf(leadership);
     // A release that fails ends the leadership at the latest `ttlMs` later: reported, never thrown over the routine's outcome.
-    await leadership.resign().catch((error: unknown) => process.emitWarning(error as Error));
+    await leadership.resign().catch(emitErrorWarning);
     if ('error' in outcome) {
       const { error } = outcome;
-      const canCarry = (typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error);
-      if (loss !== undefined && !(error instanceof LockLostError) && canCarry) Object.defineProperty(error, 'lockLostError', { value: loss, configurable: true, writable: true });
+      if (loss !== undefined && !(error instanceof LockLostError)) reportWith(error, 'lockLostError', loss);
       throw error;
     }
     if (loss !== undefined) throw loss;

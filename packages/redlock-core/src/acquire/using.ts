@@ -3,7 +3,7 @@
 import { onAbort } from '../base/abort-listeners.js';
 import { describeResources } from '../base/describe.js';
 import { lockClosedErrorOf, LockLostError } from '../base/errors.js';
-import { emitErrorWarning } from '../base/warnings.js';
+import { emitErrorWarning, reportWith } from '../base/warnings.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { type Extendable, type ExtensionLimits, keepExtended } from './auto-extend.js';
 
@@ -86,14 +86,4 @@ function lossAtEnd(lock: Held): LockLostError | undefined {
     return error as LockLostError;
   }
   return undefined;
-}
-
-/**
- * Attaches `report` (an error that must not be lost) to `error` as the property `key`, or, when `error`
- * cannot carry it (a primitive, a frozen object), emits it as a process warning.
- */
-function reportWith(error: unknown, key: 'releaseError' | 'lockLostError', report: unknown): void {
-  const isExtensible = (typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error);
-  if (isExtensible) Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
-  else emitErrorWarning(report);
 }

@@ -25,3 +25,13 @@ export function emitErrorWarning(report: unknown): void {
     process.emitWarning(report.message, { type: report.name });
   }
 }
+
+/**
+ * Attaches `report` (an error that must not be lost) to `error` as the property `key`, or, when `error`
+ * cannot carry it (a primitive, a frozen object), emits it as a process warning.
+ */
+export function reportWith(error: unknown, key: 'releaseError' | 'lockLostError', report: unknown): void {
+  const isExtensible = (typeof error === 'object' || typeof error === 'function') && error !== null && Object.isExtensible(error);
+  if (isExtensible) Object.defineProperty(error, key, { value: report, configurable: true, writable: true });
+  else emitErrorWarning(report);
+}
