@@ -3,7 +3,7 @@ import { FakeClock } from '../fake-clock.js';
 import { DriftingClock } from './drifting-clock.js';
 import { seededRandom } from './seeded-random.js';
 import { type CallRecord, SimNode } from './sim-node.js';
-import { type ClientSpec, clientRedlock, type OpSpec, recordingReleaseWarnings, runToTheEnd, scheduleFaults, type WorldSpec } from './world.js';
+import { type ClientSpec, clientRedlock, type OpSpec, recordingReleaseWarnings, runToTheEnd, scheduleFaults, withSeededRandomness, type WorldSpec } from './world.js';
 
 // What the worlds of a semaphore (semaphore-world.ts) and of a read-write lock (read-write-world.ts) share:
 // the worlds of world.ts (nodes, faults, clients with drifting clocks), each client taking a claim (a
@@ -82,12 +82,14 @@ export class ClaimWorld {
     const history = this.#history;
     const { spec } = history;
     const noise = seededRandom(spec.noiseSeed);
-    const runs = spec.clients.map((clientSpec, clientIndex) => {
-      const clientClock = this.#clientClocks[clientIndex] as DriftingClock;
-      const redlock = clientRedlock({ spec, clientIndex, nodes: this.nodes, clock: this.clock, clientClock, random: noise, calls: history.calls });
-      return program({ clientIndex, spec: clientSpec, redlock, clock: this.clock, clientClock, log: this.log });
+    await withSeededRandomness(spec, () => {
+      const runs = spec.clients.map((clientSpec, clientIndex) => {
+        const clientClock = this.#clientClocks[clientIndex] as DriftingClock;
+        const redlock = clientRedlock({ spec, clientIndex, nodes: this.nodes, clock: this.clock, clientClock, random: noise, calls: history.calls });
+        return program({ clientIndex, spec: clientSpec, redlock, clock: this.clock, clientClock, log: this.log });
+      });
+      return recordingReleaseWarnings(history, this.log, () => runToTheEnd(this.clock, runs, history));
     });
-    await recordingReleaseWarnings(history, this.log, () => runToTheEnd(spec, this.clock, runs, history));
   }
 }
 

@@ -11,6 +11,7 @@ import {
 import { FakeClock } from '../fake-clock.js';
 import { DriftingClock } from './drifting-clock.js';
 import { verdictOn } from './left-behind.js';
+import { setTokenSource } from '../../../src/base/token.js';
 import { seededRandom } from './seeded-random.js';
 import { type CallRecord, type LinkSpec, SimConnection, SimNode } from './sim-node.js';
 
@@ -246,13 +247,14 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
   const now = (): Instant => ({ atMs: clock.now(), order: order++ });
 
   scheduleFaults(spec, clock, nodes, clientClocks, log);
-  const runs = spec.clients.map((client, clientIndex) => {
-    const clientClock = clientClocks[clientIndex] as DriftingClock;
-    const redlock = clientRedlock({ spec, clientIndex, nodes, clock, clientClock, random: noise, calls }, options.redlockOptions);
-    return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now });
+  await withSeededRandomness(spec, () => {
+    const runs = spec.clients.map((client, clientIndex) => {
+      const clientClock = clientClocks[clientIndex] as DriftingClock;
+      const redlock = clientRedlock({ spec, clientIndex, nodes, clock, clientClock, random: noise, calls }, options.redlockOptions);
+      return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now });
+    });
+    return recordingReleaseWarnings(history, log, () => runToTheEnd(clock, runs, history));
   });
-
-  await recordingReleaseWarnings(history, log, () => runToTheEnd(spec, clock, runs, history));
   return history;
 }
 
@@ -289,19 +291,34 @@ export async function recordingReleaseWarnings(
 }
 
 /**
- * Runs the clients of a world on its virtual clock until they all settle, with `Math.random` seeded from
- * the world (the core draws its retry jitter from it, and a semaphore its first slots), so that a run
- * replays exactly; a run that does not settle is recorded as `history.hang`.
+ * Runs the clients of a world on its virtual clock until they all settle; a run that does not settle is
+ * recorded as `history.hang`.
  */
-export async function runToTheEnd(spec: WorldSpec, clock: FakeClock, runs: readonly Promise<void>[], history: { hang: string | undefined }): Promise<void> {
-  const originalRandom = Math.random;
-  Math.random = seededRandom(spec.noiseSeed ^ 0x5bd1e995);
+export async function runToTheEnd(clock: FakeClock, runs: readonly Promise<void>[], history: { hang: string | undefined }): Promise<void> {
   try {
     await clock.runQuicklyUntilSettled(Promise.all(runs), RUN_LIMIT_MS);
   } catch (error) {
     history.hang = error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * Runs `run` (a world, from making its clients' Redlocks to its end) with every random choice of the core
+ * drawn from the world's seed: `Math.random` (retry jitter, a semaphore's first slots) and the token source
+ * (tokens, and the wake ids that break ties in the nodes' wait queues). So a printed seed replays exactly.
+ */
+export async function withSeededRandomness<T>(spec: WorldSpec, run: () => Promise<T>): Promise<T> {
+  const originalRandom = Math.random;
+  Math.random = seededRandom(spec.noiseSeed ^ 0x5bd1e995);
+  const tokenRandom = seededRandom(spec.noiseSeed ^ 0x27d4eb2f);
+  setTokenSource((bytes) => {
+    for (let index = 0; index < bytes.length; index += 1) bytes[index] = Math.floor(tokenRandom() * 256);
+  });
+  try {
+    return await run();
   } finally {
     Math.random = originalRandom;
+    setTokenSource();
   }
 }
 
