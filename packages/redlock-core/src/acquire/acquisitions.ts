@@ -5,7 +5,8 @@ import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
 import type { Lifecycle } from '../base/lifecycle.js';
 import { isTraced, traceAcquire } from '../base/tracing.js';
-import { closedErrorOf } from '../base/errors.js';
+import { closedErrorOf, LockAcquireError } from '../base/errors.js';
+import { describeResources } from '../base/describe.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -50,7 +51,7 @@ export class Acquisitions {
     if (lifecycle.isClosed) throw closedErrorOf('acquire', request.resources);
     const { reentrant, callerSignal } = request;
     callerSignal?.throwIfAborted();
-    if (reentrant !== undefined) return this.#stats.track(() => reentrant.reenter(request.ttlMs));
+    if (reentrant !== undefined) return this.#stats.track(() => this.#reenter(reentrant, request));
     throwIfMisconfigured(this.#set);
     // Without a signal of its own or a time limit, the call waits with the `Redlock`'s signal (`request.signal`).
     const waiting = callSignalOf(lifecycle, this.#set.options.clock, callerSignal, request.waitMs);
@@ -68,6 +69,27 @@ export class Acquisitions {
       (error: unknown) => call.rejected(error),
     );
     return call.promise;
+  }
+
+  /**
+   * A re-entrant acquisition: another handle on `lock`'s hold, bounded like any acquisition by the call's
+   * signal and `waitMs` (a {@link LockAcquireError} with `waitMs` then), while the extension it may need
+   * runs on for the hold (see `Lock.reenter`).
+   */
+  async #reenter(lock: Lock, request: CallRequest): Promise<Lock> {
+    const waiting = callSignalOf(this.#set.lifecycle, this.#set.options.clock, request.callerSignal, request.waitMs);
+    try {
+      return await lock.reenter(request.ttlMs, waiting?.signal);
+    } catch (error) {
+      if (!(error instanceof WaitExpired)) throw error;
+      const { resources } = request;
+      throw new LockAcquireError(
+        `Could not acquire ${describeResources(resources)} within \`waitMs\` (${error.waitMs} ms): re-entering it needs an extension, which no quorum of nodes had agreed to by then`,
+        { resources, attempts: [], reason: 'nodes-unreachable', waitMs: error.waitMs },
+      );
+    } finally {
+      waiting?.stop?.();
+    }
   }
 
   /** Runs `acquiring`, traced on `redlock-core.acquire` as `operation` when someone listens. */

@@ -56,3 +56,28 @@ export function unlessAborted<T, A>(settling: Promise<T>, signal: AbortSignal | 
     });
   });
 }
+
+/**
+ * What `settling` settles with, or a rejection with `signal.reason` as soon as `signal` aborts first. The
+ * work behind `settling` runs on, and its later rejection is handled here: whoever started it learns how it
+ * ended some other way (a re-entry's extension, from its hold).
+ */
+export function untilAborted<T>(settling: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    settling.catch(() => undefined);
+    return Promise.reject(signal.reason as unknown);
+  }
+  return new Promise((resolve, reject) => {
+    const stopListening = onAbort(signal, () => reject(signal.reason as unknown));
+    settling.then(
+      (value) => {
+        stopListening();
+        resolve(value);
+      },
+      (error: unknown) => {
+        stopListening();
+        reject(error);
+      },
+    );
+  });
+}

@@ -77,7 +77,9 @@ export async function extendHold(
   const start = clock.now();
   const sequence = hold.beginExtension(start, clock.wallNow(), ttlMs);
   const quorum = quorumOf(nodes.length);
-  const calls = new FanOut<ExtendStatus>(hold.set, 'extend', extension.yes).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
+  // No call outlives the hold it would extend: a node that has not answered by then cannot keep it.
+  const endsBy = hold.validUntil;
+  const calls = new FanOut<ExtendStatus>(hold.set, 'extend', extension.yes).endingBy(endsBy).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
@@ -108,6 +110,10 @@ export async function extendHold(
   if (hasQuorum) {
     // The signal told that the validity ran out meanwhile (`hasRunOut`), or the extension took too long.
     const why = hold.hasRunOut ? 'its validity ran out before a quorum agreed' : `no validity left after ${Math.round(elapsedMs)} ms`;
+    throw extension.errorOf({ reason: 'no-validity', why, nodes: outcomes });
+  }
+  if (start + elapsedMs >= endsBy) {
+    const why = `its validity ended before a quorum agreed, after ${Math.round(elapsedMs)} ms (${describeOutcomes(outcomes)}, quorum is ${quorum})`;
     throw extension.errorOf({ reason: 'no-validity', why, nodes: outcomes });
   }
   throw extension.errorOf({ reason: 'nodes-unreachable', why: `${describeOutcomes(outcomes)}, quorum is ${quorum}`, nodes: outcomes });
@@ -146,7 +152,7 @@ function reseed(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExt
   const node = nodes[nodeIndex] as NodeState;
   hold.written[nodeIndex] = true;
   // Started in the background, and not waited for by `redlock.close()`: it never keeps the process alive.
-  const call = new FanOut<ExtendStatus>(hold.set, 'reseed', undefined, 'detached');
+  const call = new FanOut<ExtendStatus>(hold.set, 'reseed', undefined, 'detached').endingBy(hold.validUntil);
   call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, extension.keyCount), extension.reseedRun);
   call.onAnswerOf(nodeIndex, (answer) => {
     if (answer === 'missing' || answer === 'extended') extension.settleReseed(nodeIndex);

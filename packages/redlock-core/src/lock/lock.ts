@@ -1,5 +1,6 @@
 // The handle a caller holds: its state, its signal, extend() and release(). The state shared by re-entrant
 // handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
+import { untilAborted } from '../base/abort-listeners.js';
 import { validityMs } from '../base/clock.js';
 import { closedErrorOf, LockExtendError, LockLostError, type RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
@@ -209,14 +210,18 @@ export class Lock extends HoldHandle {
   /**
    * Another handle on this lock's hold, for a re-entrant acquisition by the same owner: it extends the
    * hold first if `ttlMs` asks for more validity than is left, and shares the keys, token, validity and
-   * extensions; the keys are released with the last handle.
+   * extensions; the keys are released with the last handle. Rejects with `signal.reason` once `signal`
+   * aborts before that extension agreed.
    * @internal
    */
-  async reenter(ttlMs: number): Promise<Lock> {
+  async reenter(ttlMs: number, signal: AbortSignal | undefined): Promise<Lock> {
     const hold = this.#hold;
     if (this.state !== 'held') throw this.#notHeldError('re-enter');
     // Never shorten the hold: PEXPIRE would cut the keys' TTL to `ttlMs` from now.
-    if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) await this.#extend(ttlMs);
+    if (validityMs({ ttlMs, elapsedMs: 0, driftFactor: hold.set.options.driftFactor }) > this.remainingValidityMs) {
+      // The call's wait bounds it as any acquisition's; the extension runs on for the hold's other handles.
+      await (signal === undefined ? this.#extend(ttlMs) : untilAborted(this.#extend(ttlMs), signal));
+    }
     if (hold.isReleased) throw this.#notHeldError('re-enter', 'was released meanwhile');
     hold.holders += 1;
     return new Lock({ ...hold, attempts: 0, fencingToken: this.fencingToken }, hold);
@@ -231,7 +236,8 @@ export class Lock extends HoldHandle {
    * @param ttlMs - The new time to live, in milliseconds, counted from now.
    * @throws {@link LockExtendError} if the lock is released, lost or expired (no node is asked then), if no
    *   quorum holds our token any more (`isLost`: the lock's `state` becomes `'lost'` then), or if nodes
-   *   failed to answer.
+   *   failed to answer; at the latest when the validity ends, whatever the node timeouts, as waiting longer
+   *   cannot keep the lock.
    * @throws {@link RedlockClosedError} once `redlock.close()` was called, before any node is called.
    * @throws `TypeError` or `RangeError` for a bad `ttlMs`, before any node is called: as for `acquire()`,
    *   one that leaves no more validity than a node timeout (seconds written as milliseconds, as a rule).

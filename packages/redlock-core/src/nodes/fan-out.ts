@@ -54,6 +54,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /** The server checks of first contacts, by node. */
   #checks: (Promise<Error | undefined> | undefined)[] | undefined;
   #pendingCount = 0;
+  /** When every call ends at the latest, on the clock, whatever its node's timeout: see {@link endingBy}. */
+  #endsBy = Infinity;
   #unsettledCount: number;
   #hasRenewedAfterStall = false;
   #listener: ((outcome: NodeOutcome<S>) => void) | undefined;
@@ -129,6 +131,17 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       this.send(nodeIndex, nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, ttlMs, keyCount), run, 'call', startedAtMs);
     }
+    return this;
+  }
+
+  /**
+   * Ends every call by `atMs` on the clock at the latest, whatever its node's timeout: the calls on a hold
+   * (an extension, a re-seed) end where the hold would expire, since waiting longer cannot keep it. A call
+   * cut there times out without counting against its node, which was not given its timeout (see
+   * `NodeState.callCut`); its answer is still read. Set before the first {@link send}.
+   */
+  endingBy(atMs: number): this {
+    this.#endsBy = atMs;
     return this;
   }
 
@@ -263,7 +276,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   }
 
   /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */
-  #setDeadline(nodeIndex: number, deadline: number): void {
+  #setDeadline(nodeIndex: number, timedOutAt: number): void {
+    const deadline = timedOutAt < this.#endsBy ? timedOutAt : this.#endsBy;
     this.#timing[3 * nodeIndex + 2] = deadline;
     // Off the timer with a deadline: the timer fired, and the expiry waiting for its turn of the loop arms it then.
     if (deadline >= this.deadline || (this.pendingSlot === -1 && this.deadline !== Infinity)) return;
@@ -358,7 +372,13 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#removePending(nodeIndex);
     const isProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    this.#settle(nodeIndex, node.callTimedOut<S>(this.#clock, this.#timing[3 * nodeIndex] as number, this.#timeoutOf(nodeIndex), this.#operation, isProbe));
+    const startedAt = this.#timing[3 * nodeIndex] as number;
+    const timeoutMs = this.#timeoutOf(nodeIndex);
+    const outcome =
+      startedAt + timeoutMs > this.#endsBy
+        ? node.callCut<S>(this.#clock, startedAt, this.#operation)
+        : node.callTimedOut<S>(this.#clock, startedAt, timeoutMs, this.#operation, isProbe);
+    this.#settle(nodeIndex, outcome);
   }
 
   /** Settles node `nodeIndex`'s call with `outcome`, once: counts it in the vote and tells the listeners. */

@@ -186,6 +186,18 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
+   * A call that started at `startedAtMs` was cut where the hold it served would expire, before its own
+   * timeout (see `FanOut.endingBy`): returns the timed-out outcome, counted and published as part of
+   * `operation`. The node's health learns nothing: it was not given its timeout, and an answer that comes
+   * later is still measured.
+   */
+  callCut<S extends string>(clock: Clock, startedAtMs: number, operation: NodeOperation): NodeOutcome<S> {
+    const waitedMs = Math.round(clock.now() - startedAtMs);
+    const error = new NodeError(`Node ${this.index} had not answered when the hold's validity ended, ${waitedMs} ms after the call`, { nodeIndex: this.index, isTimeout: true, cause: undefined });
+    return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
+  }
+
+  /**
    * A call that started at `startedAtMs` (the probe, when `wasProbe`) failed with `cause`: usually the node
    * answered, so it counts as up; but when its client has no connection (`RedisAdapter.connectionError`),
    * the call counts as a timeout, and calls are refused until the client has connected again and a probe

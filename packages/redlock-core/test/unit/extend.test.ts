@@ -242,6 +242,28 @@ describe('lock.extend()', () => {
     expect(error.nodes.map((node) => node.status)).toEqual(['missing', 'extended', 'timeout']);
     expect(error.isLost).toBe(false);
   });
+
+  it('ends by the end of the validity when a node it needs answers later, and counts no timeout against that node', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    // Node timeouts of 500 ms, longer than the validity left when the extension starts.
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 500 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1_000));
+    const validUntil = clock.now() + lock.remainingValidityMs;
+    await clock.advance(900);
+    nodes[1]!.hang();
+    nodes[2]!.hang();
+    const error = await extendError(clock, lock.extend(1_000));
+    // Not 500 ms later, when the node timeouts would have ended it: the hold could not be kept past its validity.
+    expect(clock.now()).toBeLessThanOrEqual(validUntil);
+    expect(error.message).toMatch(/^Could not extend "r": its validity ended before a quorum agreed, after 88 ms \(2 timed out, 1 extended, quorum is 2\)$/);
+    expect(error.nodes.map((node) => node.status)).toEqual(['extended', 'timeout', 'timeout']);
+    expect(error.nodeErrors[0]?.message).toMatch(/^Node 1 had not answered when the hold's validity ended, \d+ ms after the call$/);
+    expect(error.isLost).toBe(false);
+    expect(lock.state).toBe('expired');
+    // The nodes were not given their timeout: neither is judged silent for it.
+    expect(redlock.nodeHealth().map((node) => node.state)).toEqual(['up', 'up', 'up']);
+  });
 });
 
 describe('lock.extend() re-seeding', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type Lock, LockExtendError, Redlock } from '../../src/index.js';
+import { type Lock, LockAcquireError, LockExtendError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNodes, hasKey, keysOf } from '../../src/testing/fake-nodes.js';
@@ -230,5 +230,42 @@ describe('a re-entrant acquisition checks what it is asked', () => {
     await expect(clock.runUntilSettled(redlock.acquire('r', 1000, { reentrant: lock, fencing: true }))).rejects.toThrow(/acquired with `fencing: true`/);
     const fenced = await clock.runUntilSettled(redlock.acquire('f', 1000, { fencing: true }));
     expect((await clock.runUntilSettled(redlock.acquire('f', 1000, { reentrant: fenced, fencing: true }))).fencingToken).toBe(fenced.fencingToken);
+  });
+});
+
+describe('a re-entry that must extend behind stalled nodes', () => {
+  // Node timeouts of 500 ms: without a bound of its own, the re-entry would wait for them.
+  async function heldBehindStalls(): Promise<{ clock: FakeClock; redlock: Redlock; outer: Lock }> {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 500 });
+    const outer = await clock.runUntilSettled(redlock.acquire('a', 2_000));
+    nodes[1]!.hang();
+    nodes[2]!.hang();
+    return { clock, redlock, outer };
+  }
+
+  it('gives up after its waitMs with a LockAcquireError, and leaves the hold to its other handles', async () => {
+    const { clock, redlock, outer } = await heldBehindStalls();
+    const startedAt = clock.now();
+    const error = await clock.runUntilSettled(redlock.acquire('a', 10_000, { reentrant: outer, waitMs: 50 })).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(error).toMatchObject({ waitMs: 50, attempts: [], reason: 'nodes-unreachable' });
+    expect((error as Error).message).toBe(
+      'Could not acquire "a" within `waitMs` (50 ms): re-entering it needs an extension, which no quorum of nodes had agreed to by then',
+    );
+    expect(clock.now() - startedAt).toBe(50);
+    expect(outer.state).toBe('held');
+  });
+
+  it('rejects with the reason of the caller\'s signal once it aborts', async () => {
+    const { clock, redlock, outer } = await heldBehindStalls();
+    const abort = new AbortController();
+    const reason = new Error('the request was cancelled');
+    clock.setTimeout(() => abort.abort(reason), 50);
+    const startedAt = clock.now();
+    const error = await clock.runUntilSettled(redlock.acquire('a', 10_000, { reentrant: outer, signal: abort.signal })).catch((failure: unknown) => failure);
+    expect(error).toBe(reason);
+    expect(clock.now() - startedAt).toBe(50);
   });
 });

@@ -178,8 +178,9 @@ describe('a late grant removed while an extension counting it was in flight', ()
   // keys removed once the hold had expired, even while an extension was still waiting for that very node.
   // The node extended, then our removal deleted the keys, then the extension counted its "extended" and
   // resolved with a quorum that no longer held the token (simulation seed 1258690458, path 59). Fix: decide
-  // on the removal once the running extensions settled; a hold they revived keeps its keys.
-  it('leaves a quorum holding the token when the extension resolves', async () => {
+  // on the removal once the running extensions settled; a hold they revived keeps its keys. Since no call
+  // outlives its hold, such an extension ends when the validity does: it can no longer resolve after it.
+  it('ends the extension with the validity, and resolves none without a quorum holding the token', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 50 });
@@ -196,11 +197,17 @@ describe('a late grant removed while an extension counting it was in flight', ()
     // grant first.
     nodes[2]!.latencyMs = 5;
     nodes[2]!.resume();
-    await expect(clock.runUntilSettled(extension)).resolves.toBe(lock);
+    const ended = clock.runUntilSettled(extension).then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    const error = await ended;
+    expect(error).toBeInstanceOf(LockExtendError);
+    expect((error as LockExtendError).message).toMatch(/its validity ended before a quorum agreed/);
+    // It ended by the end of the validity (about 198 ms), not when node 2's late answer came (205 ms).
+    expect(clock.now()).toBeLessThanOrEqual(200);
     await clock.advance(100);
-    expect(lock.state).toBe('held');
-    // Node 2 kept its keys (the removal would have left [0, 1]), and node 1 got them back by re-seeding.
-    expect(nodesHoldingToken(nodes, lock.token)).toEqual([0, 1, 2]);
+    expect(lock.state).toBe('expired');
   });
 });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { startLatencyProxy, type LatencyProxy } from 'local-redis-nodes';
-import { LockLostError, Redlock } from 'redlock-core';
+import { LockAcquireError, LockExtendError, LockLostError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
@@ -70,6 +70,60 @@ describe('a waiter whose subscription does not come', () => {
       expect(left.flat()).toEqual([]);
     } finally {
       await Promise.all(proxies.map((proxy) => proxy.close()));
+    }
+  });
+});
+
+describe('a hold whose extension needs a stalled node, on 3 real nodes', () => {
+  const redis = useRedisNodes(3);
+
+  /** A lock on 3 nodes with node timeouts of 1.5 s, longer than what is left of it when nodes 1 and 2 stop. */
+  async function lockBehindStalledNodes(prefix: string): Promise<{ redlock: Redlock; lock: Awaited<ReturnType<Redlock['acquire']>>; validUntil: number }> {
+    const adapters = redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index)));
+    const redlock = new Redlock(adapters, { keyPrefix: `${prefix}:${randomUUID()}:`, nodeTimeoutMs: 1_500 });
+    const lock = await redlock.acquire('job', 2_000, { retryCount: 0 });
+    return { redlock, lock, validUntil: performance.now() + lock.remainingValidityMs };
+  }
+
+  itWithFaults('ends extend() where the validity ends, not a node timeout later, with each node\'s outcome', async () => {
+    const { redlock, lock, validUntil } = await lockBehindStalledNodes('extend-stalled');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      redis.nodes[1]?.pause();
+      redis.nodes[2]?.pause();
+      const error = await lock.extend(2_000).catch((failure: unknown) => failure);
+      const endedAt = performance.now();
+      expect(error).toBeInstanceOf(LockExtendError);
+      expect((error as LockExtendError).message).toMatch(/its validity ended before a quorum agreed/);
+      expect((error as LockExtendError).nodes.map((node) => node.status)).toEqual(['extended', 'timeout', 'timeout']);
+      // On 9fd2e2a it settled when the node timeouts ran out, 1.1 s after the validity.
+      expect(endedAt - validUntil).toBeLessThan(500);
+    } finally {
+      redis.nodes[1]?.resume();
+      redis.nodes[2]?.resume();
+      await redlock.close();
+    }
+  });
+
+  itWithFaults('ends a re-entry that needs an extension at its waitMs, and at its signal', async () => {
+    const { redlock, lock } = await lockBehindStalledNodes('reenter-stalled');
+    try {
+      redis.nodes[1]?.pause();
+      redis.nodes[2]?.pause();
+      let startedAt = performance.now();
+      const expired = await redlock.acquire('job', 10_000, { reentrant: lock, waitMs: 50 }).catch((failure: unknown) => failure);
+      expect(expired).toBeInstanceOf(LockAcquireError);
+      expect((expired as LockAcquireError).waitMs).toBe(50);
+      // On 9fd2e2a it waited for the node timeouts (1.5 s); the validity left was longer still.
+      expect(performance.now() - startedAt).toBeLessThan(1_000);
+      startedAt = performance.now();
+      const aborted = await redlock.acquire('job', 10_000, { reentrant: lock, signal: AbortSignal.timeout(50) }).catch((failure: unknown) => failure);
+      expect((aborted as Error).name).toBe('TimeoutError');
+      expect(performance.now() - startedAt).toBeLessThan(1_000);
+    } finally {
+      redis.nodes[1]?.resume();
+      redis.nodes[2]?.resume();
+      await redlock.close();
     }
   });
 });
