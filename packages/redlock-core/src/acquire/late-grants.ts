@@ -7,18 +7,22 @@ import { warnIfMisconfigured } from './misconfigured-nodes.js';
 
 /**
  * A node that had not answered when `lock` was granted may still set our keys later (see
- * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once. One listener on the
+ * `Lock.removeLateGrant`); one that answers with a setup mistake is reported once; one that refused, now
+ * or later, is taken as soon as it is free (see `Lock.fillInWhenFree`). One listener on the
  * fan-out for every node (the lock's `nodes`, known at the decision, are replayed to it at once). A module
  * function, so that what a call still waiting for a far node keeps alive is its listener, the lock and the
  * resources: not the attempt (see bench/scripts/far-node-retention.mjs).
  */
 export function watchLateGrants(lock: Lock, calls: FanOut<AcquireStatus>, nodes: readonly NodeState[]): void {
   const { nodes: known, resources } = lock;
+  // A node that refused is taken as soon as it is free: the lock may stand on a bare quorum.
+  for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) if (isFreedLater(known[nodeIndex]?.status)) lock.fillInWhenFree(nodeIndex);
   // Every node answered by the decision, none with a timeout or an error: nothing can come later.
   if (isEveryAnswerIn(known)) return;
   calls.listen((outcome) => {
     const { nodeIndex, status } = outcome;
     const isLate = known[nodeIndex] === undefined;
+    if (isLate && isFreedLater(status)) lock.fillInWhenFree(nodeIndex);
     if (status === 'acquired') {
       // Granted at the decision, the lock holds it; granted since, it is a late grant.
       if (isLate) lock.removeLateGrant(nodeIndex);
@@ -34,6 +38,11 @@ export function watchLateGrants(lock: Lock, calls: FanOut<AcquireStatus>, nodes:
     // the lock stands on the nodes that granted it, and the mistake is reported once per node.
     if (isLate) warnIfMisconfigured(resources, nodes[nodeIndex] as NodeState, outcome);
   });
+}
+
+/** Whether a node refused with what goes by itself: another owner's keys (a rival's racing attempt), or a restart's grace. */
+function isFreedLater(status: string | undefined): boolean {
+  return status === 'held' || status === 'restarting';
 }
 
 /** Whether every node's outcome is known and is an answer (no timeout, no error, none still pending). */

@@ -1,6 +1,6 @@
 // Extending a hold on the nodes: the extend script on every node, decided by a quorum with validity left,
 // and re-seeding nodes that lost our keys or entries while a quorum still holds them, for every kind of hold.
-import { validityMs } from '../base/clock.js';
+import { unrefTimer, validityMs } from '../base/clock.js';
 import { LockExtendError, LockLostError } from '../base/errors.js';
 import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
 import { traceExtend } from '../base/tracing.js';
@@ -123,7 +123,7 @@ export async function extendHold(
 const readExtendReply = (reply: unknown): ExtendStatus => parseExtendReply(reply);
 
 /** How a lock's hold extends: the extend script over its keys, and the lock's errors. */
-function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension {
+export function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension {
   const { label, token } = hold;
   // A labelled lock's extension keeps (or writes) its label too.
   const keys = label === undefined ? hold.keys : [...hold.keys, ...hold.keys.map(labelKeyOf)];
@@ -143,10 +143,11 @@ function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension {
 
 /**
  * Sets ours again on node `nodeIndex`, which answered an extension with `'missing'`, while the hold is
- * active. Should the hold end before the node answers (even after a timeout), its release may have reached
- * the node first: what the re-seed set is removed then (`settleReseed`).
+ * active; calls `onOutcome` with the node's outcome. Should the hold end before the node answers (even
+ * after a timeout), its release may have reached the node first: what the re-seed set is removed then
+ * (`settleReseed`).
  */
-function reseed(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExtension): void {
+function reseed(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExtension, onOutcome?: (outcome: NodeOutcome<ExtendStatus>) => void): void {
   if (!hold.isActive) return;
   const { nodes, options } = hold.set;
   const node = nodes[nodeIndex] as NodeState;
@@ -157,4 +158,35 @@ function reseed(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExt
   call.onAnswerOf(nodeIndex, (answer) => {
     if (answer === 'missing' || answer === 'extended') extension.settleReseed(nodeIndex);
   });
+  if (onOutcome !== undefined) call.onOutcomeOf(nodeIndex, onOutcome);
+}
+
+/** How long a hold waits before it first asks a node that refused it again, in milliseconds; each next pause is twice the last. */
+export const FILL_IN_FIRST_PAUSE_MS = 5;
+
+/**
+ * Takes node `nodeIndex`, which refused the hold at its acquisition (a rival's racing attempt was there, or
+ * it was restarting), as soon as it is free, with the re-seed of `extensionOf(ttlMs)` for the TTL the keys
+ * have left, so they expire with the others'. Until then the hold may stand on a bare quorum, lost with any
+ * one node of it (a restart in a rolling restart); the first extension, half a TTL later, was the first to
+ * re-seed there. Asks after {@link FILL_IN_FIRST_PAUSE_MS}, then after pauses twice as long each time, while
+ * the hold is active, until half its TTL has gone (the extensions re-seed from then on) or the node holds
+ * ours. A re-seed writes only where the node has nothing that excludes us, so it is safe without a vote: the
+ * hold's quorum agreed and its validity is not over. Its timers are unref'd.
+ */
+export function fillIn(hold: Hold, nodeIndex: number, extensionOf: (ttlMs: number) => HoldExtension): void {
+  const { clock } = hold.set.options;
+  const giveUpAt = clock.now() + hold.ttlMs / 2;
+  const ask = (pauseMs: number): void => {
+    const timer = clock.setTimeout(() => {
+      const ttlMs = Math.ceil(hold.keysExpireAt - clock.now());
+      if (!hold.isActive || hold.set.lifecycle.isClosed || ttlMs <= 0) return;
+      reseed(hold, nodeIndex, ttlMs, extensionOf(ttlMs), (outcome) => {
+        if (outcome.status === 'missing' || outcome.status === 'extended') return;
+        if (clock.now() + 2 * pauseMs < giveUpAt) ask(2 * pauseMs);
+      });
+    }, pauseMs);
+    unrefTimer(timer);
+  };
+  ask(FILL_IN_FIRST_PAUSE_MS);
 }

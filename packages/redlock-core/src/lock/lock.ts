@@ -10,7 +10,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { MAX_LABEL_LENGTH } from '../scripts/label.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import { checkType } from '../settings/value-checks.js';
-import { extendTraced } from './extend.js';
+import { extendTraced, fillIn, lockExtensionOf } from './extend.js';
 import { HoldHandle } from './handle.js';
 import { Hold, type HoldInit } from './hold.js';
 import { inspectLock } from './log-view.js';
@@ -316,6 +316,12 @@ export class Lock extends HoldHandle {
   /** A node that had not answered when this lock was granted set our keys later: see `removeLateGrant` (release.ts). @internal */
   removeLateGrant(nodeIndex: number): void {
     removeLateGrant(this.#hold, nodeIndex);
+  }
+
+  /** Node `nodeIndex` refused this lock at its acquisition: see `fillIn` (extend.ts). @internal */
+  fillInWhenFree(nodeIndex: number): void {
+    const hold = this.#hold;
+    fillIn(hold, nodeIndex, (ttlMs) => lockExtensionOf(hold, ttlMs));
   }
 }
 

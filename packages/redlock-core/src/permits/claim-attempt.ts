@@ -173,6 +173,16 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
         calls.onAnswerOf(nodeIndex, (answer) => kind.settle(claim, nodeIndex, answer, answers[nodeIndex]));
       }
     }
+    // A node that refused, now or later, is taken as soon as it is free: the claim may stand on a bare quorum.
+    const { calls: lastCalls } = rounds.at(-1) as Round<S>;
+    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
+      const known = lastCalls.outcomes[nodeIndex];
+      if (known !== undefined ? isFreedLater(kind, known.status) : lastCalls.wasSent(nodeIndex)) {
+        lastCalls.onOutcomeOf(nodeIndex, (outcome) => {
+          if (isFreedLater(kind, outcome.status)) claim.fillInWhenFree(nodeIndex);
+        });
+      }
+    }
     return claim;
   }
   const last = rounds.at(-1) as Round<S>;
@@ -223,6 +233,11 @@ async function freeFailedRounds<S extends string>(
     }),
   );
   return isLeftOut;
+}
+
+/** Whether a node refused with what goes by itself (other holders, a restart's grace), not with a key that is not ours to wait for. */
+function isFreedLater<S extends string>(kind: AttemptKind<S, Claim, unknown>, status: string): boolean {
+  return kind.isRefusal(status) && status !== 'foreign' && status !== 'other-limit';
 }
 
 function isSameSet(given: readonly number[] | undefined, slots: readonly number[]): boolean {

@@ -9,7 +9,7 @@ import { ASYNC_DISPOSE } from '../base/lifecycle.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
-import { extendHold, type HoldExtension } from '../lock/extend.js';
+import { extendHold, fillIn, type HoldExtension } from '../lock/extend.js';
 import { releaseOnEveryNode as releaseHold, unlessReleasedThere } from '../lock/release.js';
 import { HoldHandle } from '../lock/handle.js';
 import { Hold, type HoldInit } from '../lock/hold.js';
@@ -189,9 +189,15 @@ export class Claim extends HoldHandle {
     checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), 1);
     if (set.lifecycle.isClosed) throw closedErrorOf('extend', hold.resources);
     if (this.state !== 'held') throw this.#failure('extend', 'not-held', `it is ${this.state}`);
+    await extendHold(hold, ttlMs, this.#extensionOf(ttlMs), () => this.remainingValidityMs);
+  }
+
+  /** How this claim extends to `ttlMs`: the permit-extend script over its fields, and its kind's errors. */
+  #extensionOf(ttlMs: number): HoldExtension {
+    const hold = this.#hold;
     const { fields, layout } = this.#kind;
-    const runOf = (isReseeding: boolean) => new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(token, ttlMs, isReseeding, layout, fields), parsePermitExtendReply);
-    const extension: HoldExtension = {
+    const runOf = (isReseeding: boolean) => new ScriptReader(permitExtendScript, [this.#key], permitExtendArgsOf(hold.token, ttlMs, isReseeding, layout, fields), parsePermitExtendReply);
+    return {
       run: runOf(false),
       reseedRun: runOf(true),
       // Our own fields: kept while the claim is held, freed if it was released (see settleFields).
@@ -202,7 +208,11 @@ export class Claim extends HoldHandle {
       releasedWhy: `${this.#kind.layout.kind === 'semaphore' ? 'they were' : 'it was'} released meanwhile`,
       lostErrorOf: (error) => new LockLostError(`Lost ${hold.what}: a quorum of nodes no longer holds our token`, { resources: this.resources, cause: error }),
     };
-    await extendHold(hold, ttlMs, extension, () => this.remainingValidityMs);
+  }
+
+  /** Node `nodeIndex` refused this claim at its acquisition: see `fillIn` (extend.ts). @internal */
+  fillInWhenFree(nodeIndex: number): void {
+    fillIn(this.#hold, nodeIndex, (ttlMs) => this.#extensionOf(ttlMs));
   }
 
   /**

@@ -129,6 +129,24 @@ describe.each(EVERY_KIND)('re-seeding $name', (kind) => {
     expect(held.state).toBe('held');
   });
 
+  it('gives a hold won on 2 of 3 nodes the third as soon as it is free, long before its first extension', async () => {
+    const { clock, nodes, redlock } = await restartableNodes();
+    // Node 2 has just restarted: inside its grace it grants nothing, and its refusal is no other holder's.
+    nodes[2]!.keyspace.restart({ persistence: false });
+    const held = await clock.runUntilSettled(kind.acquire(redlock, 2_000));
+    expect(holdersOn(nodes[2]!)).toBeUndefined();
+    await clock.advance(10);
+    expect(holdersOn(nodes[2]!)).toEqual(holdersOn(nodes[1]!));
+    // With the TTL the other nodes' keys have left, not a new one: nothing there outlives them.
+    expect(nodes[2]!.keyspace.pttl(RESOURCE)).toBeLessThanOrEqual(nodes[1]!.keyspace.pttl(RESOURCE) as number);
+    nodes[0]!.keyspace.restart({ persistence: false });
+    await clock.runUntilSettled(held.extend(2_000));
+    expect(held.state).toBe('held');
+    await clock.runUntilSettled(held.release());
+    await clock.advance(100);
+    expect(nodes.map((node) => holdersOn(node))).toEqual([undefined, undefined, undefined]);
+  });
+
   it('removes what a re-seed set on a node that the release had reached first', async () => {
     // The re-seed reaches node 2 50 ms after it was sent (a command re-sent after a reconnection may come
     // in after a later one): after the release, which found nothing there to remove.
