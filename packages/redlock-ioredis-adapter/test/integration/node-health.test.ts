@@ -4,7 +4,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeAll, beforeEach, describe, expect, jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from 'redlock-core';
+import { Lock, LockAcquireError, NodeConfigurationError, NodeError, Redlock, type RedlockOptions } from 'redlock-core';
+import { writeTestLog } from '../../../redlock-core/test/support/test-log.js';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
 import { useLatencyProxies } from '../support/latency-proxies.js';
@@ -204,13 +205,28 @@ describe('a node that slows down', () => {
         // Now 300 ms away: the first try times out after 50 ms, with no answer from the node since it was
         // sent, so the node counts as silent. The next try is its probe, given the longest timeout (1 s for
         // this TTL), and gets the lock (before the fix, two more tries failed, at 100 and 200 ms).
+        // Tries follow one another, 50 ms apart, until one gets the lock. On a loaded machine a near node
+        // can miss its own 50 ms timeout and fail a try too: what is measured is the tries the slow node
+        // failed (the first one only), not every try's fate, which depends on the machine's load.
         proxy.delayMs = STEP_DELAY_MS;
-        const first = await redlock.acquire(resource, TTL_MS).catch((error: unknown) => error);
-        expect(first).toBeInstanceOf(LockAcquireError);
-        expect((first as LockAcquireError).nodeErrors.map((nodeError) => [nodeError.nodeIndex, nodeError.isTimeout])).toEqual([[SLOW_NODE, true]]);
-        await delay(50);
-        const second = await redlock.acquire(resource, TTL_MS);
-        await (await second.release()).settled;
+        const failedBySlowNode: number[] = [];
+        const otherFailures: string[] = [];
+        let second: Lock | undefined;
+        for (let tryIndex = 0; second === undefined && tryIndex < 10; tryIndex += 1) {
+          const result = await redlock.acquire(resource, TTL_MS).catch((error: unknown) => error);
+          if (result instanceof Lock) second = result;
+          else {
+            // Any other error fails here, on this line, rather than deep in the library's stack.
+            expect(result).toBeInstanceOf(LockAcquireError);
+            const { nodeErrors } = result as LockAcquireError;
+            if (nodeErrors.some((nodeError) => nodeError.nodeIndex === SLOW_NODE)) failedBySlowNode.push(tryIndex);
+            else otherFailures.push(`try ${tryIndex}: ${(result as Error).message}`);
+            await delay(50);
+          }
+        }
+        expect({ failedBySlowNode, gotTheLock: second !== undefined }).toEqual({ failedBySlowNode: [0], gotTheLock: true });
+        if (otherFailures.length > 0) writeTestLog(`tries failed by a near node under load: ${otherFailures.join('; ')}`);
+        await (await (second as Lock).release()).settled;
         // The late answers measured it: waited for from then on.
         const measured = redlock.nodeHealth()[SLOW_NODE];
         expect(measured).toMatchObject({ state: 'up', timeoutsInARow: 0 });
