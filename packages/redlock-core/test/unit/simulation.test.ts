@@ -25,6 +25,8 @@ class Tally {
   reentries = 0;
   /** Operations that ended with a node taken out of service by the client's circuit breaker. */
   nodesSeenDown = 0;
+  /** Holds lost legitimately on a bare quorum (see expectEveryOperationToSucceed). */
+  bareQuorumLosses = 0;
   readonly faults = new Map<string, number>();
   readonly errors = new Map<string, number>();
 
@@ -51,6 +53,7 @@ class Tally {
       `${this.worlds} worlds (seed ${seed}): ${this.locks} locks, ${this.commits} writes under a lock, ` +
       `${this.calls} node calls (${this.subscribes} SUBSCRIBEs; ${this.lostReplies} never answered); ` +
       `${this.reentries} re-entrant hand-offs; ${this.nodesSeenDown} nodes seen down by a circuit breaker; ` +
+      `${this.bareQuorumLosses} holds lost on a bare quorum; ` +
       `faults: ${faults}; typed errors: ${errors}`
     );
   }
@@ -65,7 +68,14 @@ async function runAndCheck(spec: WorldSpec, tally: Tally): Promise<History> {
   return history;
 }
 
-/** Runs `defaultRuns` worlds (or SIM_RUNS) in which every operation must commit, with no typed error. */
+/**
+ * Runs `defaultRuns` worlds (or SIM_RUNS) in which every operation must commit, with no typed error, but
+ * for holds lost on a bare quorum: a lock granted by a bare quorum (a rival's racing attempt held the
+ * other node) until it takes that node (a few milliseconds: `fillIn`) is lost with any one node of the
+ * quorum, which Redlock does not promise to survive. Such a loss counts only when the extension ended
+ * with the validity (the library's part: it waits no longer) while at most a quorum held the token (the
+ * ground truth); it costs its operation's commit. World 39 of seed -1963567067 (CI, 9fd2e2a) was one.
+ */
 async function expectEveryOperationToSucceed(name: string, worlds: fc.Arbitrary<WorldSpec>, defaultRuns: number): Promise<void> {
   const parameters = simulationParameters(defaultRuns);
   const tally = new Tally();
@@ -73,7 +83,9 @@ async function expectEveryOperationToSucceed(name: string, worlds: fc.Arbitrary<
     fc.asyncProperty(worlds, async (spec) => {
       const history = await runAndCheck(spec, tally);
       const ops = spec.clients.flatMap((client) => client.ops).length;
-      expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops });
+      const lost = history.bareQuorumLosses.length;
+      tally.bareQuorumLosses += lost;
+      expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops - lost });
     }),
     parameters,
   );

@@ -144,6 +144,17 @@ export interface LockRecord {
   releasedAtMs: number | undefined;
 }
 
+/**
+ * An extension of a hand-held lock (its own, or the one a re-entry needs) that ended when the validity did,
+ * with `holders` nodes (at most a quorum) holding the token at that moment: one failed node of a bare
+ * quorum is enough to lose such a hold, and the library's part is to end there with a typed error.
+ */
+export interface LegitimateLoss {
+  readonly clientIndex: number;
+  readonly atMs: number;
+  readonly holders: number;
+}
+
 /** A ground-truth check at one instant: how many nodes hold the lock's token on every key. */
 export interface QuorumCheck {
   readonly lockId: number;
@@ -194,6 +205,12 @@ export interface History {
   readonly quorumChecks: QuorumCheck[];
   readonly extends: ExtendRecord[];
   readonly commits: CommitRecord[];
+  /**
+   * Holds lost, legitimately, because they stood on a bare quorum when one of its nodes failed: an
+   * extension (or the one a re-entry needs) that ended with the validity, while at most a quorum of nodes
+   * held the token. Redlock promises no more; each such operation commits nothing (see {@link LegitimateLoss}).
+   */
+  readonly bareQuorumLosses: LegitimateLoss[];
   readonly leaks: LeakRecord[];
   /** Final counter per resource. */
   readonly counters: Map<string, number>;
@@ -230,6 +247,7 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     quorumChecks: [],
     extends: [],
     commits: [],
+    bareQuorumLosses: [],
     leaks: [],
     counters: new Map(),
     untypedErrors: [],
@@ -508,7 +526,10 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
     heldMs += stepMs;
     if (stepMs === untilReentry) {
       // Another handle on the hold, then the first one goes: the keys must stay until the second does.
-      const inner = await redlock.acquire(op.resources, op.ttlMs, { reentrant: lock }).catch(() => undefined);
+      const inner = await redlock.acquire(op.resources, op.ttlMs, { reentrant: lock }).catch((error: unknown) => {
+        recordBareQuorumLoss(context, lock, error);
+        return undefined;
+      });
       if (inner === undefined) break;
       const reentry: Acquisition = { op, calledAt: context.now(), finish: () => undefined };
       const innerRecord = observeLock(context, inner, reentry, 'acquire');
@@ -523,6 +544,7 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
         () => false,
         (error: unknown) => {
           if (!(error instanceof LockExtendError)) throw error;
+          recordBareQuorumLoss(context, handle, error);
           return error.isLost;
         },
       );
@@ -531,6 +553,21 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
   }
   if (handle.state === 'held') commit(context, record, read);
   await handle.release();
+}
+
+/**
+ * Records `error`, from an extension of `lock`, as a {@link LegitimateLoss} when it ended with the validity
+ * while at most a quorum of nodes held the token; any other such end is a typed error of the run (which
+ * the liveness properties refuse): a hold on more than a bare quorum must survive one failed node.
+ */
+function recordBareQuorumLoss(context: ClientContext, lock: Lock, error: unknown): void {
+  if (!(error instanceof LockExtendError) || !error.message.includes('its validity ended before a quorum agreed')) return;
+  const { nodes, history, clock, clientIndex, log } = context;
+  const keys = lock.resources.map((resource) => `${KEY_PREFIX}${resource}`);
+  const holders = nodes.filter((node) => node.holds(keys, lock.token)).length;
+  if (holders > history.quorum) return recordError(history, clientIndex, log, error);
+  history.bareQuorumLosses.push({ clientIndex, atMs: clock.now(), holders });
+  log(`client ${clientIndex}: lost a hold on a bare quorum (${holders} nodes held it): ${error.message}`);
 }
 
 async function acquireWithUsing(context: ClientContext, op: UsingOp): Promise<void> {
