@@ -15,19 +15,18 @@ import { warnIfMisconfigured } from './misconfigured-nodes.js';
  */
 export function watchLateGrants(lock: Lock, calls: FanOut<AcquireStatus>, nodes: readonly NodeState[]): void {
   const { nodes: known, resources } = lock;
-  // A node that refused is taken as soon as it is free: the lock may stand on a bare quorum.
-  for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) if (isFreedLater(known[nodeIndex]?.status)) lock.fillInWhenFree(nodeIndex);
-  // Every node answered by the decision, none with a timeout or an error: nothing can come later.
-  if (isEveryAnswerIn(known)) return;
+  // Every node answered by the decision, none with a timeout or an error: nothing can come later. One that
+  // refused by then is taken as soon as it is free (see `Lock.fillInWhenFree`).
+  if (isEveryAnswerIn(lock)) return;
   calls.listen((outcome) => {
     const { nodeIndex, status } = outcome;
     const isLate = known[nodeIndex] === undefined;
-    if (isLate && isFreedLater(status)) lock.fillInWhenFree(nodeIndex);
     if (status === 'acquired') {
       // Granted at the decision, the lock holds it; granted since, it is a late grant.
       if (isLate) lock.removeLateGrant(nodeIndex);
       return;
     }
+    if (isFreedLater(status)) lock.fillInWhenFree(nodeIndex);
     if (!isLate && (isRefusal(status) || !calls.wasSent(nodeIndex))) return;
     if (status === 'timeout' || status === 'error') {
       void calls.lateAnswerOf(nodeIndex).then((answer) => {
@@ -45,8 +44,21 @@ function isFreedLater(status: string | undefined): boolean {
   return status === 'held' || status === 'restarting';
 }
 
-/** Whether every node's outcome is known and is an answer (no timeout, no error, none still pending). */
-function isEveryAnswerIn(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
-  for (const outcome of outcomes) if (outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error') return false;
+/**
+ * Whether every node's outcome in `lock.nodes` is known and is an answer (no timeout, no error, none still
+ * pending); if so, has the lock take the nodes that refused it as soon as they are free, in the same pass.
+ */
+function isEveryAnswerIn(lock: Lock): boolean {
+  const outcomes: readonly (AcquireNodeOutcome | undefined)[] = lock.nodes;
+  let acquiredCount = 0;
+  for (const outcome of outcomes) {
+    if (outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error') return false;
+    if (outcome.status === 'acquired') acquiredCount += 1;
+  }
+  if (acquiredCount === outcomes.length) return true;
+  for (let nodeIndex = 0; nodeIndex < outcomes.length; nodeIndex += 1) {
+    const status = (outcomes[nodeIndex] as AcquireNodeOutcome).status;
+    if (status !== 'acquired' && isFreedLater(status)) lock.fillInWhenFree(nodeIndex);
+  }
   return true;
 }
