@@ -101,6 +101,11 @@ export class FakeNode implements RedisAdapter {
    * with `GET`); scripts and `trySet` still run.
    */
   isBeforeRedis7 = false;
+  /**
+   * Commands the connection's user may not run, as a node's ACL denies them (`-eval -evalsha` for a user
+   * without scripts): each rejects with Redis 7's `NOPERM` reply, without reaching the keys.
+   */
+  deniedCommands: readonly NodeCallRecord['method'][] = [];
 
   readonly #clock: Clock;
   #isHanging = false;
@@ -203,6 +208,8 @@ export class FakeNode implements RedisAdapter {
       const deliver = (): void => {
         let answer: () => void;
         try {
+          // The server checks the ACL before anything else: a denied EVALSHA never reports NOSCRIPT.
+          if (this.deniedCommands.includes(method)) throw new Error(`NOPERM this user has no permissions to run the '${method}' command`);
           checkScriptCache?.();
           if (name === undefined) throw new Error('ERR unknown script');
           // A SET is the acquire script's.

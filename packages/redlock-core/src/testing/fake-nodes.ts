@@ -1,5 +1,5 @@
-// Fake nodes with one behaviour each, for unit tests: granting, refusing, failing, slow, NOSCRIPT once,
-// hanging; and what they hold.
+// Fake nodes with one behaviour each, for unit tests: granting, refusing, failing, denied scripts, slow,
+// NOSCRIPT once, hanging; and what they hold.
 import { type Clock, SYSTEM_CLOCK } from '../base/clock.js';
 import { connectionRefused, FakeNode, KNOWN_SCRIPTS } from './fake-adapter.js';
 import { OTHER_OWNER_TOKEN } from './fake-keyspace.js';
@@ -21,6 +21,14 @@ export function refusingNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
 /** A node that replies to every command with `error` (a refused connection by default). */
 export function failingNode(clock: Clock = SYSTEM_CLOCK, error: Error = connectionRefused()): FakeNode {
   return Object.assign(grantingNode(clock), { errorReply: error });
+}
+
+/**
+ * A node whose connection's user may not run scripts (its ACL denies EVALSHA and EVAL): every script is
+ * refused with `NOPERM`, while a plain SET still runs, as on a Redis user made with `-eval -evalsha`.
+ */
+export function scriptDeniedNode(clock: Clock = SYSTEM_CLOCK): FakeNode {
+  return Object.assign(grantingNode(clock), { deniedCommands: ['evalsha', 'eval'] as const });
 }
 
 /** A node whose writes take effect at once but whose replies arrive `ms` later. */

@@ -4,7 +4,7 @@ export { connectionRefused, FakeNode, type NodeCallRecord, type ScriptName } fro
 export { FakeKeyspace, type FakeKeyType, OTHER_OWNER_TOKEN, type RestartOptions, type ServerClock } from './fake-keyspace.js';
 export type { PermitScriptName } from './fake-permits.js';
 export {
-  failingNode, grantingNode, grantingNodes, hangingNode, noScriptOnceNode, refusingNode, slowNode,
+  failingNode, grantingNode, grantingNodes, hangingNode, noScriptOnceNode, refusingNode, scriptDeniedNode, slowNode,
   hasKey, keysOf, nodesHoldingToken,
 } from './fake-nodes.js';
 // The core's own test of a NOSCRIPT error, for adapter tests: what an adapter's EVALSHA must reject with.
