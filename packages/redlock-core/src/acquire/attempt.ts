@@ -114,6 +114,9 @@ export class Attempt {
    * Asks every node at once. The usual lock (one resource, no fencing, no restart grace) is one plain SET
    * per node where the adapter can send it: a fraction of the script's cost on the node. Asking every node
    * at once only: a woken attempt's calls find the lock held more often than not, which only the script tells.
+   * Not before the node is known to run scripts (`NodeState.isKnownToRunScripts`): a first contact goes by
+   * the script, in the same round trip, so a user that may not run scripts (an ACL without EVAL: `NOPERM`)
+   * is refused before anything is written, where a SET would win it a lock it could never release or extend.
    */
   sendToEveryNode(timing?: AttemptTiming): this {
     const { nodes, options } = this.#set;
@@ -125,7 +128,7 @@ export class Attempt {
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;
       const reader =
-        bySet !== undefined && canSetIfAbsent(node.adapter)
+        bySet !== undefined && node.isKnownToRunScripts && canSetIfAbsent(node.adapter)
           ? bySet
           : (byScript ??= new ScriptReader(acquireScript, this.#scriptKeys, acquireArgsOf(this.#token, ttlMs, options.restartGraceMs, fencing, ticket), this.#parseReply));
       calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, this.#scriptKeys.length), reader, 'call', this.#start);

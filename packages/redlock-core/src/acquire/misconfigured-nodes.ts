@@ -2,8 +2,8 @@ import { MisconfiguredNodeError } from '../base/errors.js';
 import { type NodeError } from '../base/redlock-error.js';
 import { describeResources } from '../base/describe.js';
 import type { NodeState } from '../nodes/node-state.js';
-import type { AcquireNodeOutcome } from '../base/outcomes.js';
-import { errorMessageOf } from '../scripts/lua-script.js';
+import type { NodeOutcome } from '../base/outcomes.js';
+import { errorMessageOf, NO_PERMISSION_PATTERN } from '../scripts/lua-script.js';
 import { warnOnce } from '../base/warnings.js';
 
 type Problem = MisconfiguredNodeError['problem'];
@@ -17,7 +17,7 @@ type Problem = MisconfiguredNodeError['problem'];
 const PROBLEM_PATTERNS: readonly (readonly [RegExp, Problem])[] = [
   [/(?:^|[^A-Za-z0-9_])(?:CROSSSLOT|CrossSlot)(?![A-Za-z0-9_])/, 'cross-slot'],
   [/(?:^|[^A-Za-z0-9_])(?:MOVED|Moved)(?![A-Za-z0-9_])/, 'moved'],
-  [/(?:^|[^A-Za-z0-9_])NOPERM(?![A-Za-z0-9_])/, 'no-permission'],
+  [NO_PERMISSION_PATTERN, 'no-permission'],
   // Redis 7's words for a command a script runs that the user's ACL denies (the reply is an ERR there).
   [/user executing the script can't run this command/, 'no-permission'],
   [/(?:^|[^A-Za-z0-9_])(?:NOAUTH|WRONGPASS)(?![A-Za-z0-9_])/, 'no-auth'],
@@ -28,13 +28,14 @@ const ADVICE: Readonly<Record<Problem, string>> = {
     'the node is a Redis Cluster and the keys of one lock must be in one hash slot: give every resource of the lock a common hash tag, e.g. "{orders}:1" and "{orders}:2"',
   moved:
     'the node is one master of a Redis Cluster that does not serve the key\'s slot: reach a cluster through a cluster client, which follows redirections, or use standalone servers',
-  'no-permission': "the node's ACL forbids the lock scripts or keys: allow EVALSHA, EVAL and the lock keys to the connection's user",
+  'no-permission': "the node's ACL forbids the scripts or the keys: allow EVALSHA, EVAL and the keys to the connection's user",
   'no-auth': 'the connection is not authenticated: fix the client\'s credentials',
 };
 
 /** What setup mistake a node's outcome reveals, if it replied with such an error. */
-export function misconfigurationOf(outcome: AcquireNodeOutcome | undefined): Problem | undefined {
-  if (outcome?.status !== 'error' || outcome.error.isDown) return undefined;
+export function misconfigurationOf(outcome: NodeOutcome<string> | undefined): Problem | undefined {
+  // The status first: it is all a grant's outcome needs, on every acquisition.
+  if (outcome?.status !== 'error' || !('error' in outcome) || outcome.error.isDown) return undefined;
   const message = errorMessageOf(outcome.error.cause);
   return PROBLEM_PATTERNS.find(([pattern]) => pattern.test(message))?.[1];
 }
@@ -43,13 +44,20 @@ export function misconfigurationOf(outcome: AcquireNodeOutcome | undefined): Pro
  * Whether any of the outcomes reveals a setup mistake: then no lock may be handed out on the others. A loop
  * rather than `some()` with a closure: it runs for every acquisition.
  */
-export function hasMisconfiguredNode(outcomes: readonly (AcquireNodeOutcome | undefined)[]): boolean {
+export function hasMisconfiguredNode(outcomes: readonly (NodeOutcome<string> | undefined)[]): boolean {
   for (const outcome of outcomes) if (misconfigurationOf(outcome) !== undefined) return true;
   return false;
 }
 
-/** The error of an acquisition whose attempt met a misconfigured node, or `undefined` if it met none. */
-export function misconfiguredNodeErrorOf(resources: readonly string[], outcomes: readonly AcquireNodeOutcome[]): MisconfiguredNodeError | undefined {
+/**
+ * The error of an acquisition whose attempt met a misconfigured node, or `undefined` if it met none. `what`
+ * says what could not be taken (`acquire "r"`, `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`).
+ */
+export function misconfiguredNodeErrorOf(
+  resources: readonly string[],
+  outcomes: readonly NodeOutcome<string>[],
+  what = `acquire ${describeResources(resources)}`,
+): MisconfiguredNodeError | undefined {
   let problem: Problem | undefined;
   const nodeErrors: NodeError[] = [];
   for (const outcome of outcomes) {
@@ -62,7 +70,7 @@ export function misconfiguredNodeErrorOf(resources: readonly string[], outcomes:
   const nodes = nodeErrors.length === 1 ? `node ${nodeErrors[0]?.nodeIndex}` : `nodes ${nodeErrors.map((error) => error.nodeIndex).join(', ')}`;
   const reply = (nodeErrors[0]?.cause as Error).message;
   return new MisconfiguredNodeError(
-    `Could not acquire ${describeResources(resources)}: ${nodes} replied "${reply.length > 100 ? `${reply.slice(0, 97)}...` : reply}", so ${ADVICE[problem]}`,
+    `Could not ${what}: ${nodes} replied "${reply.length > 100 ? `${reply.slice(0, 97)}...` : reply}", so ${ADVICE[problem]}`,
     { resources, problem, nodeErrors },
   );
 }
@@ -72,7 +80,7 @@ export function misconfiguredNodeErrorOf(resources: readonly string[], outcomes:
  * setup mistake that came too late to fail the acquisition: a quorum of the other nodes had already
  * granted the lock, or refused it and so ended a single try.
  */
-export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: AcquireNodeOutcome, after: 'granted' | 'refused' = 'granted'): void {
+export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: NodeOutcome<string>, after: 'granted' | 'refused' = 'granted'): void {
   const error = misconfiguredNodeErrorOf(resources, [outcome]);
   if (error === undefined) return;
   const why =

@@ -11,7 +11,7 @@ import { Lifecycle } from '../base/lifecycle.js';
 import { warnOnce } from '../base/warnings.js';
 import type { ResolvedNode } from '../settings/resolve-nodes.js';
 import type { ResolvedOptions } from '../settings/resolve-options.js';
-import { runScript } from '../scripts/lua-script.js';
+import { errorMessageOf, isNoPermissionError, runScript } from '../scripts/lua-script.js';
 import { parseProbeReply, probeScript, type ServerFacts } from '../scripts/probe.js';
 import { NodeCallCounters } from './stats.js';
 import { isEvictingPolicy, ServerRegistry } from './server-registry.js';
@@ -253,12 +253,30 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
+   * Whether the node is known to run the core's scripts for the connection's user: the probe (a script)
+   * told which server this is, or was refused for good for another reason than `NOPERM` (see
+   * {@link noteAnswered}). Until then a lock is not taken by a plain SET, which runs no script: a user that
+   * may not run scripts (its ACL denies EVAL) would win a lock that it could never release or extend.
+   */
+  get isKnownToRunScripts(): boolean {
+    const facts = this.#facts;
+    if (facts !== undefined) return !(facts instanceof Promise);
+    const cause = this.#probeError;
+    return cause !== undefined && isRefusedByServer(cause) && !isNoPermissionError(cause);
+  }
+
+  /**
    * Why a call's answer must not count although no problem is known: the probe ahead of it failed on the
-   * way, so the server may be another node's counted twice. One that refused the probe is used unchecked ({@link noteAnswered}).
+   * way, so the server may be another node's counted twice; or the user may not run scripts (`NOPERM` to
+   * the probe's EVAL or EVALSHA, which touches no key or channel: the node's own reply), so no lock, permit
+   * or read-write lock can be released or extended there. One that refused the probe otherwise is used
+   * unchecked ({@link noteAnswered}).
    */
   #unchecked(): Error | undefined {
     const cause = this.#probeError;
-    if (this.#facts !== undefined || cause === undefined || isRefusedByServer(cause)) return undefined;
+    if (this.#facts !== undefined || cause === undefined) return undefined;
+    if (isNoPermissionError(cause)) return cause instanceof Error ? cause : new Error(errorMessageOf(cause), { cause });
+    if (isRefusedByServer(cause)) return undefined;
     return new Error(`its server could not be checked at first contact (${describeCause(cause)}), so its vote cannot count yet`);
   }
 
@@ -268,7 +286,7 @@ export class NodeState implements ResolvedNode {
    */
   noteAnswered(): void {
     const cause = this.#probeError;
-    if (this.#facts !== undefined || !isRefusedByServer(cause)) return;
+    if (this.#facts !== undefined || !isRefusedByServer(cause) || isNoPermissionError(cause)) return;
     this.#facts = 'unverifiable';
     warnOnce(
       this.adapter,
@@ -318,8 +336,9 @@ const PASSING_REFUSAL = /^(?:BUSY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOREPL
 
 /**
  * Whether a probe failed because the server refused it for good (an error reply such as `ERR unknown
- * command` or `NOPERM`, or a reply the probe cannot parse), not for a reason that may pass (a dropped
- * connection, a {@link PASSING_REFUSAL}): only then is the node used without the check, for good.
+ * command`, or a reply the probe cannot parse), not for a reason that may pass (a dropped connection, a
+ * {@link PASSING_REFUSAL}): only then is the node used without the check, for good; but `NOPERM` fails
+ * the node's calls instead (see `#unchecked`).
  */
 function isRefusedByServer(error: unknown): boolean {
   if (error instanceof TypeError) return true;

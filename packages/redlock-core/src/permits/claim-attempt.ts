@@ -1,6 +1,7 @@
 // One attempt to take a claim over every node, written once for a semaphore's permits and a read-write
 // lock: the lead node first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
 // of a failed attempt, whose rounds' writes are freed as `cleanUpFailedAttempt` (lock/cleanup.ts) frees a lock's keys.
+import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from '../acquire/misconfigured-nodes.js';
 import type { PermitFailureReason, ReadWriteFailureReason } from '../base/claim-errors.js';
 import { validityMs } from '../base/clock.js';
 import { countByStatus, type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
@@ -22,8 +23,8 @@ import {
 } from '../scripts/read-write-acquire.js';
 import type { ReadWriteSettings, SemaphoreSettings } from '../settings/resolve-permits.js';
 import { type Claim, type ClaimGrant, hashReleaseRunOf } from './claim.js';
-import { Permit } from './permit.js';
-import { ReadWriteHandle } from './read-write-handle.js';
+import { describePermits, Permit } from './permit.js';
+import { describeReadWrite, ReadWriteHandle } from './read-write-handle.js';
 
 /** A semaphore's failed attempt, with why it failed: see `PermitFailureReason`. */
 export interface FailedPermitAttempt extends PermitAttempt {
@@ -68,6 +69,8 @@ export interface ClaimAttemptCall {
 /** What one kind of claim tells its attempt: how to ask, how to read an answer, and what a win or a failure is. */
 interface AttemptKind<S extends string, H extends Claim, F> {
   readonly resource: string;
+  /** What the attempt takes, after `Could not` in an error's message: `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`. */
+  describe(): string;
   readonly key: string;
   readonly script: LuaScript;
   /** The script's arguments after the key for `token`, asking for exactly `slots` if given. */
@@ -155,7 +158,9 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const fanOuts = rounds.map((round) => round.calls);
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined) {
+  // A node that replied with a setup mistake (`NOPERM`: its user may not run the scripts) fails the attempt,
+  // whatever the others gave: no claim is handed out that one node could never release.
+  if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined && !hasMisconfiguredNode((rounds.at(-1) as Round<S>).calls.outcomes)) {
     const written = Array.from({ length: nodeCount }, (_, nodeIndex) => fanOuts.some((calls) => calls.wasSent(nodeIndex)));
     // Validity is what is left now, at the decision: it runs from here, not from the start.
     const validUntil = start + elapsedMs + validity;
@@ -190,6 +195,9 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs, last.calls) : undefined;
   const isLeftOut = await freeFailedRounds(call, kind, token, fanOuts, cutOff !== undefined);
   const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
+  // Retrying cannot mend a setup mistake, and the nodes that replied so answered: they are not unreachable.
+  const misconfigured = misconfiguredNodeErrorOf([resource], nodes, kind.describe());
+  if (misconfigured !== undefined) throw misconfigured;
   return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(cutOff === undefined ? {} : { isCutOff: true }) };
 }
 
@@ -301,6 +309,7 @@ export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemp
   const firstSlot = 1 + Math.floor(Math.random() * limit);
   return runClaimAttempt<PermitAcquireStatus, Permit, Omit<FailedPermitAttempt, 'nodes' | 'elapsedMs'>>(call, {
     resource,
+    describe: () => `acquire ${describePermits(permits, limit, resource)}`,
     key,
     script: permitAcquireScript,
     argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, call.ticket, slots),
@@ -374,6 +383,7 @@ export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode
   const { key, resource } = lock;
   return runClaimAttempt<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>>(call, {
     resource,
+    describe: () => `take ${describeReadWrite(mode, resource)}`,
     key,
     script: readWriteAcquireScript,
     argsOf: (token) => readWriteAcquireArgsOf(token, call.ttlMs, mode, call.set.options.restartGraceMs, call.intent, call.ticket),

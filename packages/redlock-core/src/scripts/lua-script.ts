@@ -173,6 +173,17 @@ export function isNoScriptError(error: unknown): boolean {
 }
 
 /**
+ * The error code `NOPERM` as a word of its own, where clients put it (see {@link NO_SCRIPT_PATTERN}): the
+ * connection's user may not run the command, or touch its key or channel (the node's ACL).
+ */
+export const NO_PERMISSION_PATTERN = /(?:^|[^A-Za-z0-9_])NOPERM(?![A-Za-z0-9_])/;
+
+/** Whether `error` is a node's `NOPERM` reply, however the client wrapped it (see {@link isNoScriptError}). */
+export function isNoPermissionError(error: unknown): boolean {
+  return NO_PERMISSION_PATTERN.test(errorMessageOf(error));
+}
+
+/**
  * The message of whatever an adapter rejected with: an `Error`'s, or any object's string `message` (as some
  * clients reject with); `''` for anything else. What the core reads a reply's error code from.
  */

@@ -1,7 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { LockAcquireError, MisconfiguredNodeError, NodeConfigurationError, NodeError, Redlock, RedlockError } from '../../src/index.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
-import { failingNode, grantingNode, grantingNodes, keysOf } from '../../src/testing/fake-nodes.js';
+import { failingNode, grantingNode, grantingNodes, keysOf, scriptDeniedNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -177,5 +177,119 @@ describe('a server check that failed on the way', () => {
     expect((error as LockAcquireError).attempts[0]?.nodes.map((node) => node.status)).toEqual(['acquired', 'error', 'error']);
     // Its next call probes again, which finds the two nodes to be one server.
     await expect(clock.runUntilSettled(redlock.acquire('s', 1000))).rejects.toBeInstanceOf(NodeConfigurationError);
+  });
+});
+
+describe('a node whose user may not run scripts (an ACL without EVAL and EVALSHA)', () => {
+  /** The plain SETs a node received: none may reach a node that could never release what they write. */
+  const setsOn = (nodes: readonly FakeNode[]): number[] => nodes.map((node) => node.calls.filter((call) => call.method === 'set').length);
+
+  /** Checks `error` is the documented permission error, from every node of `nodeIndexes`, for `what`. */
+  function expectNoPermission(error: unknown, nodeIndexes: readonly number[], what: string): void {
+    expect(error).toBeInstanceOf(MisconfiguredNodeError);
+    const { problem, message, nodeErrors, cause } = error as MisconfiguredNodeError;
+    expect(problem).toBe('no-permission');
+    expect(message).toContain(`Could not ${what}: `);
+    expect(message).toContain("NOPERM this user has no permissions to run the 'eval' command");
+    expect(message).toContain('allow EVALSHA, EVAL');
+    expect(nodeErrors.map((nodeError) => nodeError.nodeIndex)).toEqual(nodeIndexes);
+    for (const nodeError of nodeErrors) {
+      expect(nodeError.isTimeout).toBe(false);
+      expect(nodeError.isDown).toBe(false);
+      expect((nodeError.cause as Error).message).toMatch(/^NOPERM .*'eval(sha)?' command$/);
+    }
+    expect(cause).toBe(nodeErrors[0]);
+  }
+
+  it('fails the first acquire(), tryAcquire() and using() of one resource with MisconfiguredNodeError, before any SET is sent', async () => {
+    const clock = new FakeClock();
+    const nodes = [scriptDeniedNode(clock), scriptDeniedNode(clock), scriptDeniedNode(clock)];
+    const redlock = new Redlock(nodes, { clock });
+    expectNoPermission(await rejectionOf(clock, redlock.acquire('r', 10_000)), [0, 1, 2], 'acquire "r"');
+    // The script at first contact, refused; not retried: retrying cannot grant a permission.
+    for (const node of nodes) expect(node.callsTo('acquire').map((call) => call.method)).toEqual(['eval']);
+    expectNoPermission(await rejectionOf(clock, redlock.tryAcquire('r', 10_000)), [0, 1, 2], 'acquire "r"');
+    let ran = false;
+    const routine = async (): Promise<void> => {
+      ran = true;
+    };
+    expectNoPermission(await rejectionOf(clock, redlock.using('r', 10_000, routine)), [0, 1, 2], 'acquire "r"');
+    expect(ran).toBe(false);
+    expect(setsOn(nodes)).toEqual([0, 0, 0]);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    expect(Object.values(redlock.stats().failures)).toEqual([0, 0, 0, 0]);
+    await clock.runUntilSettled(redlock.close());
+  });
+
+  it('fails a lock of one resource though the other nodes make a quorum, and removes what they granted', async () => {
+    const clock = new FakeClock();
+    // The granting nodes answer later, so the denied node's reply is known when the quorum is.
+    const granting = grantingNodes(clock, 2);
+    for (const node of granting) node.latencyMs = 5;
+    const nodes = [scriptDeniedNode(clock), ...granting];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    expectNoPermission(await rejectionOf(clock, redlock.acquire('r', 10_000)), [0], 'acquire "r"');
+    expect(setsOn(nodes)).toEqual([0, 0, 0]);
+    // A later call is refused alike: the denied node never gets a SET, while the others do once they are known.
+    expectNoPermission(await rejectionOf(clock, redlock.acquire('r', 10_000)), [0], 'acquire "r"');
+    expect(setsOn(nodes)).toEqual([0, 1, 1]);
+    await clock.advance(100);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    await clock.runUntilSettled(redlock.close());
+  });
+
+  it('fails a semaphore\'s acquire(), tryAcquire() and using() with MisconfiguredNodeError, not as unreachable nodes', async () => {
+    const clock = new FakeClock();
+    const nodes = [scriptDeniedNode(clock), scriptDeniedNode(clock), scriptDeniedNode(clock)];
+    const redlock = new Redlock(nodes, { clock });
+    const semaphore = redlock.semaphore('s', { limit: 2 });
+    expectNoPermission(await rejectionOf(clock, semaphore.acquire(10_000)), [0, 1, 2], 'acquire 1 of 2 permits of "s"');
+    for (const node of nodes) expect(node.callsTo('permit-acquire')).toHaveLength(1);
+    expectNoPermission(await rejectionOf(clock, semaphore.tryAcquire(10_000)), [0, 1, 2], 'acquire 1 of 2 permits of "s"');
+    expectNoPermission(await rejectionOf(clock, semaphore.using(10_000, () => undefined)), [0, 1, 2], 'acquire 1 of 2 permits of "s"');
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    await clock.runUntilSettled(redlock.close());
+  });
+
+  it('fails a semaphore though the other nodes make a quorum, and frees the permits they gave', async () => {
+    const clock = new FakeClock();
+    const granting = grantingNodes(clock, 2);
+    for (const node of granting) node.latencyMs = 5;
+    const nodes = [scriptDeniedNode(clock), ...granting];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    expectNoPermission(await rejectionOf(clock, redlock.semaphore('s', { limit: 2 }).acquire(10_000)), [0], 'acquire 1 of 2 permits of "s"');
+    await clock.advance(100);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    await clock.runUntilSettled(redlock.close());
+  });
+
+  it.each(['read', 'write'] as const)('fails a read-write lock\'s %s lock the same way, for every call', async (mode) => {
+    const clock = new FakeClock();
+    const nodes = [scriptDeniedNode(clock), scriptDeniedNode(clock), scriptDeniedNode(clock)];
+    const redlock = new Redlock(nodes, { clock });
+    const lock = redlock.readWriteLock('rw');
+    const [acquire, tryAcquire, using] =
+      mode === 'read'
+        ? [() => lock.acquireRead(10_000), () => lock.tryAcquireRead(10_000), () => lock.usingRead(10_000, () => undefined)]
+        : [() => lock.acquireWrite(10_000), () => lock.tryAcquireWrite(10_000), () => lock.usingWrite(10_000, () => undefined)];
+    for (const call of [acquire, tryAcquire, using]) expectNoPermission(await rejectionOf(clock, call()), [0, 1, 2], `take the ${mode} lock on "rw"`);
+    for (const node of nodes) expect(node.callsTo('read-write-acquire')).toHaveLength(3);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    await clock.runUntilSettled(redlock.close());
+  });
+
+  it('takes a lock once the ACL allows the scripts, by a plain SET once the probe ahead of a call told so', async () => {
+    const clock = new FakeClock();
+    const nodes = [scriptDeniedNode(clock), scriptDeniedNode(clock), scriptDeniedNode(clock)];
+    const redlock = new Redlock(nodes, { clock });
+    expect(await rejectionOf(clock, redlock.acquire('r', 10_000))).toBeInstanceOf(MisconfiguredNodeError);
+    expect(await rejectionOf(clock, redlock.acquire('r', 10_000))).toBeInstanceOf(MisconfiguredNodeError);
+    for (const node of nodes) node.deniedCommands = [];
+    for (let round = 0; round < 2; round += 1) await clock.runUntilSettled((await clock.runUntilSettled(redlock.acquire('r', 10_000))).release());
+    // The probe goes again with every call until it is answered; from then on, the usual lock is a SET.
+    for (const node of nodes) expect(node.callsTo('probe').map((call) => call.method)).toEqual(['eval', 'eval', 'eval']);
+    expect(setsOn(nodes)).toEqual([1, 1, 1]);
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    await clock.runUntilSettled(redlock.close());
   });
 });

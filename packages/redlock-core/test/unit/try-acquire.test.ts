@@ -155,10 +155,14 @@ describe('tryAcquire()', () => {
     const slow = [slowNode(clock, 300), slowNode(clock, 300)];
     for (const node of slow) node.keyspace.set('r', 'another owner', 60_000);
     const nodes = [refusingNode(clock), refusingNode(clock), failingNode(clock), ...slow];
+    const redlock = redlockOver(nodes, clock);
+    // A first contact takes a lock by the script (see misconfigured-nodes.test.ts): met first, the nodes get a SET.
+    await clock.runUntilSettled(redlock.inspect('first-contact'));
+    const start = clock.now();
     // 2 held and 1 failed already deny a quorum, but held by another owner or not takes the slow nodes' answers.
-    await expect(clock.runUntilSettled(redlockOver(nodes, clock).tryAcquire('r', 10_000))).resolves.toBeUndefined();
+    await expect(clock.runUntilSettled(redlock.tryAcquire('r', 10_000))).resolves.toBeUndefined();
     // Two round trips: a SET refused is asked why by the script (held, or a foreign key).
-    expect(clock.now()).toBe(600);
+    expect(clock.now() - start).toBe(600);
   });
 
   it('counts a lock this Redlock holds as held by another owner, and never queues behind it', async () => {

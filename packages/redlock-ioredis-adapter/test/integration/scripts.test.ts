@@ -1112,7 +1112,10 @@ describe('as an ACL user that may run the scripts but not the reads in them', ()
     const restricted = redis.createClient(0, { username: user, password: 'secret' });
     const redlock = new Redlock([new IoredisAdapter(restricted, { notifications: false })], { keyPrefix: `${KEY_PREFIX}no-reads:`, retryCount: 0 });
     try {
-      // A plain SET NX takes the lock; the release script's GET is denied.
+      // At first contact the lock goes by the acquire script, whose STRLEN is denied: refused, nothing written.
+      await expect(redlock.acquire('r', 10_000)).rejects.toMatchObject({ name: 'MisconfiguredNodeError', problem: 'no-permission' });
+      expect(await client.exists(`${KEY_PREFIX}no-reads:r`)).toBe(0);
+      // The probe ahead of it told that the node runs scripts: a plain SET NX takes the lock; the release script's GET is denied.
       const lock = await redlock.acquire('r', 10_000);
       await expect(lock.extend(10_000)).rejects.toMatchObject({ name: 'LockExtendError', isLost: false });
       await expect(lock.release()).rejects.toMatchObject({ name: 'LockReleaseError' });
