@@ -48,6 +48,8 @@ export class ReadWriteLock {
    *
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
    * @returns The held {@link ReadWriteHandle}, `mode` `'read'`.
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
+   *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
    * @throws {@link ReadWriteLockError} (`operation` `'acquire'`) when the attempts or `waitMs` ran out
    *   (`reason` `'locked'`, `'nodes-unreachable'` or `'no-validity'`), and at once for `'foreign-key'`;
    *   `signal.reason` once `signal` aborts: at once between attempts, and during an attempt once what it
@@ -93,6 +95,8 @@ export class ReadWriteLock {
    * the {@link ReadWriteHandle}, or with `undefined` when a writer holds or waits for it on enough nodes to
    * deny a quorum.
    *
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
+   *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
    * @throws {@link ReadWriteLockError} (`operation` `'acquire'`) when the nodes could not decide
    *   (`'nodes-unreachable'`), a quorum admitted too late (`'no-validity'`), or for `'foreign-key'`;
    *   `signal.reason` when `signal` aborts; {@link RedlockClosedError} once `close()` was called;
@@ -119,6 +123,8 @@ export class ReadWriteLock {
    * {@link LockLostError} when the lock can no longer be guaranteed.
    *
    * @returns What `routine` returns, when the lock was held from start to end.
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
+   *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
    * @throws {@link LockLostError} when the routine returned but the lock was lost meanwhile (its `result`
    *   holds what the routine returned); whatever `routine` throws; {@link ReadWriteLockError} if the lock
    *   could not be taken (the routine does not run); {@link RedlockClosedError} once `close()` was called;

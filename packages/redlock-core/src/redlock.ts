@@ -102,6 +102,8 @@ export class Redlock {
    * With `autoExtend: true`, the lock is kept extended until it is released (see
    * {@link AcquireOptions.autoExtend}); `lock.signal` tells when it can no longer be relied on.
    *
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake
+   *   (`problem`): e.g. `'no-permission'` at the first call of a user whose ACL denies `EVAL` (`NOPERM`).
    * @throws {@link LockAcquireError} when every attempt failed, or when its retries ran out in the queue
    *   (`attempts` then holds the failed attempts made while it waited), or when `waitMs` ran out (its
    *   `waitMs` is set); `signal.reason` once `signal` aborts, whatever it waits for: at once in the queue
@@ -158,6 +160,8 @@ export class Redlock {
    * @param resources - A resource name, or several to lock together.
    * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
    * @returns The held {@link Lock}, or `undefined` when another owner holds it.
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake
+   *   (`problem`): e.g. `'no-permission'` at the first call of a user whose ACL denies `EVAL` (`NOPERM`).
    * @throws {@link LockAcquireError} when the nodes could not decide: nodes that timed out, failed or were
    *   in their restart grace made the difference (`'nodes-unreachable'`, also when too few stored a fencing
    *   token), a quorum granted too late (`'no-validity'`), or keys that are not locks deny a quorum
@@ -245,6 +249,8 @@ export class Redlock {
    *   routine that returned while the lock was held, are emitted with `process.emitWarning()` instead (a
    *   `'warning'` event whose value is the error itself): `using()` still resolves with the value, since the
    *   work is done and the keys expire after their TTL.
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake
+   *   (`problem`): e.g. `'no-permission'` at the first call of a user whose ACL denies `EVAL` (`NOPERM`).
    * @throws {@link LockAcquireError} if the lock could not be acquired (the routine does not run).
    * @throws {@link RedlockClosedError} once `close()` was called, or when it is called while `using()` still
    *   waits for the lock (the routine does not run).

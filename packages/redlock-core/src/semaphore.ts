@@ -53,6 +53,8 @@ export class Semaphore {
    *
    * @param ttlMs - How long the nodes keep the permits, in milliseconds, if they are not released or extended.
    * @returns The held {@link Permit}.
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
+   *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
    * @throws {@link PermitError} (`operation` `'acquire'`) when the attempts or `waitMs` ran out (`reason`
    *   `'no-permits-free'`, `'nodes-unreachable'` or `'no-validity'`), and at once, without retrying, for
    *   `'foreign-key'` and `'limit-mismatch'`; `signal.reason` once `signal` aborts: at once between
@@ -83,6 +85,8 @@ export class Semaphore {
    * nodes with too few permits free are more than N − quorum, so that no quorum was possible. A single
    * try leaves no intent: it never makes others keep permits free.
    *
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
+   *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
    * @throws {@link PermitError} (`operation` `'acquire'`) when the nodes could not decide
    *   (`'nodes-unreachable'`), a quorum admitted too late (`'no-validity'`), or for `'foreign-key'` and
    *   `'limit-mismatch'`; `signal.reason` when `signal` aborts; {@link RedlockClosedError} once `close()`
@@ -102,6 +106,8 @@ export class Semaphore {
    * of validity is left.
    *
    * @returns What `routine` returns, when the permits were held from start to end.
+   * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
+   *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
    * @throws {@link LockLostError} when the routine returned but the permits were lost meanwhile (its
    *   `result` holds what the routine returned); whatever `routine` throws, with a loss attached as its
    *   `lockLostError` and a failed release as its `releaseError`; {@link PermitError} if the permits could

@@ -226,23 +226,28 @@ export function errorsOf(nodes: readonly (NodeOutcome<string> | InspectNodeOutco
 }
 
 /**
- * A node replied to an acquisition with an error that a correct setup never causes, so no retry can
- * help and the call fails at once, before any lock is handed out on the other nodes' quorum; the keys set
- * elsewhere are removed. (A reply that comes only after a quorum of the other nodes granted cannot fail
- * that call: the lock stands on them, and a process warning, code `REDLOCK_MISCONFIGURED_NODE`, is
- * emitted once per node.) `problem` says which:
+ * A node replied to an acquisition (a lock's, a semaphore's permits, a read-write lock's read or write lock)
+ * with an error that a correct setup never causes, so no retry can help and the call fails at once, before
+ * anything is handed out on the other nodes' quorum; the keys set elsewhere are removed. Such a node
+ * answered: it is never reported as unreachable. (A lock's node whose reply comes only after a quorum of the
+ * other nodes granted cannot fail that call: the lock stands on them, and a process warning, code
+ * `REDLOCK_MISCONFIGURED_NODE`, is emitted once per node.) The message quotes the first such node's reply,
+ * which is also the `cause` of each of their {@link NodeError}s. `problem` says which:
  * - `'cross-slot'` (`CROSSSLOT`): the node is a Redis Cluster and the keys of one lock are in different
  *   hash slots. Give every resource of the lock a common hash tag, e.g. `{orders}:1` and `{orders}:2`;
  * - `'moved'` (`MOVED`): the node is one master of a Redis Cluster that does not serve the key's slot.
  *   Reach a cluster through a cluster client (which follows redirections), or use standalone servers;
  * - `'no-permission'` (`NOPERM`): the node's ACL forbids the scripts or the keys. Allow `EVALSHA`, `EVAL`
- *   and the lock keys to the user;
+ *   and the keys to the user. A user without `EVAL` or `EVALSHA` gets it at its first call of any
+ *   primitive, the reply naming the command (`NOPERM this user has no permissions to run the 'eval'
+ *   command`), and nothing is written: a lock of one resource, a plain `SET` once the node is known, goes
+ *   by script until the first-contact probe (a script) was answered;
  * - `'no-auth'` (`NOAUTH`, `WRONGPASS`): the connection is not authenticated. Fix the client's credentials.
  */
 export class MisconfiguredNodeError extends RedlockError {
   override name = 'MisconfiguredNodeError';
 
-  /** The resources that were asked for, without the key prefix. */
+  /** The resources that were asked for (a semaphore's or a read-write lock's one), without the key prefix. */
   readonly resources: readonly string[];
   /** The nodes that replied so, by index in the array passed to the `Redlock` constructor. */
   readonly nodeIndexes: readonly number[];
