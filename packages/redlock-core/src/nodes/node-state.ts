@@ -103,6 +103,8 @@ export class NodeState implements ResolvedNode {
   #refusal: NodeError | undefined;
   /** Why the last probe failed, while the server is not known. */
   #probeError: unknown;
+  /** What {@link isKnownToRunScripts} tells, kept as the probe answers: a field read on every acquisition. */
+  #runsScripts = false;
   /** While the node is down for want of a connection (see {@link callFailed}), its latest error: the cause of the calls refused. */
   #connectionError: unknown;
 
@@ -246,6 +248,7 @@ export class NodeState implements ResolvedNode {
           if (this.#facts !== probe) return;
           this.#facts = undefined;
           this.#probeError = error;
+          this.#runsScripts = isRefusedByServer(error) && !isNoPermissionError(error);
         });
       this.#facts = probe;
     }
@@ -259,10 +262,7 @@ export class NodeState implements ResolvedNode {
    * may not run scripts (its ACL denies EVAL) would win a lock that it could never release or extend.
    */
   get isKnownToRunScripts(): boolean {
-    const facts = this.#facts;
-    if (facts !== undefined) return !(facts instanceof Promise);
-    const cause = this.#probeError;
-    return cause !== undefined && isRefusedByServer(cause) && !isNoPermissionError(cause);
+    return this.#runsScripts;
   }
 
   /**
@@ -312,6 +312,7 @@ export class NodeState implements ResolvedNode {
   #learn(facts: ServerFacts): void {
     this.#facts = facts;
     this.#probeError = undefined;
+    this.#runsScripts = true;
     // A duplicate server fails every operation already (see `throwIfMisconfigured`).
     if (this.#servers.claim(this.index, facts.runId) !== undefined || !isEvictingPolicy(facts.maxmemoryPolicy)) return;
     const risk = `Node ${this.index} runs with maxmemory-policy ${facts.maxmemoryPolicy}, which deletes keys with a TTL under memory pressure, lock keys among them: give lock nodes \`noeviction\` or an instance of their own`;

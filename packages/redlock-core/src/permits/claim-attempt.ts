@@ -3,6 +3,7 @@
 // of a failed attempt, whose rounds' writes are freed as `cleanUpFailedAttempt` (lock/cleanup.ts) frees a lock's keys.
 import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from '../acquire/misconfigured-nodes.js';
 import type { PermitFailureReason, ReadWriteFailureReason } from '../base/claim-errors.js';
+import type { MisconfiguredNodeError } from '../base/errors.js';
 import { validityMs } from '../base/clock.js';
 import { countByStatus, type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
@@ -69,8 +70,8 @@ export interface ClaimAttemptCall {
 /** What one kind of claim tells its attempt: how to ask, how to read an answer, and what a win or a failure is. */
 interface AttemptKind<S extends string, H extends Claim, F> {
   readonly resource: string;
-  /** What the attempt takes, after `Could not` in an error's message: `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`. */
-  describe(): string;
+  /** What the attempt takes, for an error's message: a semaphore's permits (of this limit), or a read-write lock's mode. */
+  readonly taking: number | ReadWriteMode;
   readonly key: string;
   readonly script: LuaScript;
   /** The script's arguments after the key for `token`, asking for exactly `slots` if given. */
@@ -196,8 +197,11 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const isLeftOut = await freeFailedRounds(call, kind, token, fanOuts, cutOff !== undefined);
   const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
   // Retrying cannot mend a setup mistake, and the nodes that replied so answered: they are not unreachable.
-  const misconfigured = misconfiguredNodeErrorOf([resource], nodes, kind.describe());
-  if (misconfigured !== undefined) throw misconfigured;
+  if (hasMisconfiguredNode(nodes)) {
+    const { taking } = kind;
+    const what = typeof taking === 'number' ? `acquire ${describePermits(call.permits, taking, resource)}` : `take ${describeReadWrite(taking, resource)}`;
+    throw misconfiguredNodeErrorOf([resource], nodes, what) as MisconfiguredNodeError;
+  }
   return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(cutOff === undefined ? {} : { isCutOff: true }) };
 }
 
@@ -309,7 +313,7 @@ export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemp
   const firstSlot = 1 + Math.floor(Math.random() * limit);
   return runClaimAttempt<PermitAcquireStatus, Permit, Omit<FailedPermitAttempt, 'nodes' | 'elapsedMs'>>(call, {
     resource,
-    describe: () => `acquire ${describePermits(permits, limit, resource)}`,
+    taking: limit,
     key,
     script: permitAcquireScript,
     argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, call.ticket, slots),
@@ -383,7 +387,7 @@ export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode
   const { key, resource } = lock;
   return runClaimAttempt<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>>(call, {
     resource,
-    describe: () => `take ${describeReadWrite(mode, resource)}`,
+    taking: mode,
     key,
     script: readWriteAcquireScript,
     argsOf: (token) => readWriteAcquireArgsOf(token, call.ttlMs, mode, call.set.options.restartGraceMs, call.intent, call.ticket),
