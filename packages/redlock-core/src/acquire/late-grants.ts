@@ -39,9 +39,12 @@ export function watchLateGrants(lock: Lock, calls: FanOut<AcquireStatus>, nodes:
   });
 }
 
-/** Whether a node refused with what goes by itself: another owner's keys (a rival's racing attempt), or a restart's grace. */
+/**
+ * Whether a node refused with what may go soon: another owner's keys (a rival's racing attempt). A node in
+ * its restart grace grants nothing there, by its definition: the first extension re-seeds it.
+ */
 function isFreedLater(status: string | undefined): boolean {
-  return status === 'held' || status === 'restarting';
+  return status === 'held';
 }
 
 /**

@@ -165,8 +165,8 @@ function reseed(hold: Hold, nodeIndex: number, ttlMs: number, extension: HoldExt
 export const FILL_IN_FIRST_PAUSE_MS = 5;
 
 /**
- * Takes node `nodeIndex`, which refused the hold at its acquisition (a rival's racing attempt was there, or
- * it was restarting), as soon as it is free, with the re-seed of `extensionOf(ttlMs)` for the TTL the keys
+ * Takes node `nodeIndex`, which refused the hold at its acquisition (a rival's racing attempt was there), as
+ * soon as it is free, with the re-seed of `extensionOf(ttlMs)` for the TTL the keys
  * have left, so they expire with the others'. Until then the hold may stand on a bare quorum, lost with any
  * one node of it (a restart in a rolling restart); the first extension, half a TTL later, was the first to
  * re-seed there. Asks after {@link FILL_IN_FIRST_PAUSE_MS}, then after pauses twice as long each time, while

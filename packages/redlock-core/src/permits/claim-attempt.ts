@@ -247,9 +247,12 @@ async function freeFailedRounds<S extends string>(
   return isLeftOut;
 }
 
-/** Whether a node refused with what goes by itself (other holders, a restart's grace), not with a key that is not ours to wait for. */
+/**
+ * Whether a node refused with what may go soon: other holders. Not a key that is not ours to wait for, nor
+ * a restart's grace, in which a node grants nothing by its definition (the first extension re-seeds it).
+ */
 function isFreedLater<S extends string>(kind: AttemptKind<S, Claim, unknown>, status: string): boolean {
-  return kind.isRefusal(status) && status !== 'foreign' && status !== 'other-limit';
+  return kind.isRefusal(status) && status !== 'foreign' && status !== 'other-limit' && status !== 'restarting';
 }
 
 function isSameSet(given: readonly number[] | undefined, slots: readonly number[]): boolean {

@@ -61,6 +61,14 @@ const CLAIM_KINDS: readonly Kind[] = [
 
 const EVERY_KIND: readonly Kind[] = [LOCK, ...CLAIM_KINDS];
 
+/** For each kind, a hold of another owner that refuses it on a node until released. */
+const RIVALS: Readonly<Record<string, (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>>> = {
+  'a lock': (redlock) => redlock.acquire(RESOURCE, 10_000),
+  'a semaphore permit': (redlock) => redlock.semaphore(RESOURCE, { limit: 2 }).acquire(10_000, { permits: 2 }),
+  'a read lock': (redlock) => redlock.readWriteLock(RESOURCE).acquireWrite(10_000),
+  'a write lock': (redlock) => redlock.readWriteLock(RESOURCE).acquireWrite(10_000),
+};
+
 /** Three nodes up for a minute, and a `Redlock` with the restart grace on. */
 async function restartableNodes(adapters?: (nodes: FakeNode[], clock: FakeClock) => RedisAdapter[]) {
   const clock = new FakeClock();
@@ -129,14 +137,17 @@ describe.each(EVERY_KIND)('re-seeding $name', (kind) => {
     expect(held.state).toBe('held');
   });
 
-  it('gives a hold won on 2 of 3 nodes the third as soon as it is free, long before its first extension', async () => {
+  it('gives a hold won on 2 of 3 nodes the third as soon as another holder there lets go, long before its first extension', async () => {
     const { clock, nodes, redlock } = await restartableNodes();
-    // Node 2 has just restarted: inside its grace it grants nothing, and its refusal is no other holder's.
-    nodes[2]!.keyspace.restart({ persistence: false });
+    // A rival sees node 2 only, and holds the resource there when ours is asked for (a racing attempt).
+    const rivalRedlock = new Redlock([nodes[2]!], { clock, retryCount: 0 });
+    const rival = await clock.runUntilSettled(RIVALS[kind.name]!(rivalRedlock));
     const held = await clock.runUntilSettled(kind.acquire(redlock, 2_000));
-    expect(holdersOn(nodes[2]!)).toBeUndefined();
-    await clock.advance(10);
-    expect(holdersOn(nodes[2]!)).toEqual(holdersOn(nodes[1]!));
+    const ours = holdersOn(nodes[1]!);
+    expect(holdersOn(nodes[2]!)).not.toEqual(ours);
+    await clock.runUntilSettled(rival.release());
+    await clock.advance(20);
+    expect(holdersOn(nodes[2]!)).toEqual(ours);
     // With the TTL the other nodes' keys have left, not a new one: nothing there outlives them.
     expect(nodes[2]!.keyspace.pttl(RESOURCE)).toBeLessThanOrEqual(nodes[1]!.keyspace.pttl(RESOURCE) as number);
     nodes[0]!.keyspace.restart({ persistence: false });
@@ -145,6 +156,14 @@ describe.each(EVERY_KIND)('re-seeding $name', (kind) => {
     await clock.runUntilSettled(held.release());
     await clock.advance(100);
     expect(nodes.map((node) => holdersOn(node))).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('leaves a node inside its restart grace to the first extension: it grants nothing there', async () => {
+    const { clock, nodes, redlock } = await restartableNodes();
+    nodes[2]!.keyspace.restart({ persistence: false });
+    await clock.runUntilSettled(kind.acquire(redlock, 2_000));
+    await clock.advance(500);
+    expect(holdersOn(nodes[2]!)).toBeUndefined();
   });
 
   it('removes what a re-seed set on a node that the release had reached first', async () => {
