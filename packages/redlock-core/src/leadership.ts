@@ -97,15 +97,19 @@ export class Leadership {
     return this.#isResigned ? 0 : this.#lock.remainingValidityMs;
   }
 
-  /** Whether this still leads: not resigned, and the lock held with validity left. */
+  /** Whether this still leads: not resigned, the lock held with validity left, and its {@link signal} not aborted. */
   get isLeading(): boolean {
     return this.state === 'leading';
   }
 
-  /** `'leading'`, `'resigned'` once `resign()` was called, or `'lost'` (its lock lost or expired). */
+  /**
+   * `'leading'`, `'resigned'` once `resign()` was called, or `'lost'`: its lock lost or expired, or its
+   * {@link signal} aborted (a limit, `redlock.close()`), from the moment it did.
+   */
   get state(): 'leading' | 'resigned' | 'lost' {
     if (this.#isResigned) return 'resigned';
-    return this.#lock.state === 'held' ? 'leading' : 'lost';
+    // The signal exists (the constructor listens to it): a limit or close() aborts it while the lock is still held.
+    return this.#lock.state === 'held' && !this.#lock.signal.aborted ? 'leading' : 'lost';
   }
 
   /**
@@ -118,7 +122,8 @@ export class Leadership {
   }
 
   /**
-   * Changes the leader's value, for `leader()` and `observe()` everywhere; the term stays.
+   * Changes the leader's value, for `leader()` and `observe()` everywhere; the term stays. When it rejects,
+   * `value` stays the one before, and so does the label later extensions write on the nodes.
    * @throws {@link LockExtendError} when the nodes could not be told (the leadership may be lost: see `signal`);
    *   `TypeError` or `RangeError` for a bad value, before any node is called.
    */

@@ -264,6 +264,9 @@ export class Lock extends HoldHandle {
    * where our token is still there; every later extension keeps it, and it ends with the lock. `''` clears
    * it. Resolves with this lock.
    *
+   * When it rejects, the lock keeps the label it had before for later extensions, which write that one
+   * again: a node that took the rejected label keeps it until that extension, or until it expires.
+   *
    * @throws {@link LockExtendError} and {@link RedlockClosedError} as {@link extend} does; `TypeError` or
    *   `RangeError` for a label that is not a string of at most 1,024 characters, before any node is called.
    */
@@ -271,8 +274,16 @@ export class Lock extends HoldHandle {
     checkType('label', label, 'string');
     if (label.length > MAX_LABEL_LENGTH) throw new RangeError(`Expected \`label\` to be at most ${MAX_LABEL_LENGTH} characters, got ${label.length}`);
     const hold = this.#hold;
+    const before = hold.label;
     hold.label = label;
-    return this.#extend(hold.ttlMs);
+    try {
+      return await this.#extend(hold.ttlMs);
+    } catch (error) {
+      // A label the nodes refused is not sent again by every later extension (one that cannot be written,
+      // as a key in another cluster slot could not, would fail them all); unless a later call changed it.
+      if (hold.label === label) hold.label = before;
+      throw error;
+    }
   }
 
   /**

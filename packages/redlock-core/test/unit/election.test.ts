@@ -1,6 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DIAGNOSTICS_CHANNELS, type ElectionMessage, type Leader, LockLostError, LockReleaseError, Redlock, SYSTEM_CLOCK } from '../../src/index.js';
+import { DIAGNOSTICS_CHANNELS, type ElectionMessage, type Leader, LockExtendError, LockLimitError, LockLostError, LockReleaseError, Redlock, RedlockClosedError, SYSTEM_CLOCK } from '../../src/index.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 // Real time on in-memory nodes: an election's timers (observe's polls) are its own, and every wait here is
@@ -71,6 +71,43 @@ describe('redlock.election()', () => {
     nodes[2]!.isDown = false;
     await leadership.resign();
     expect(nodes.map((node) => node.keyspace.typeOf('scheduler'))).toEqual(['none', 'none', 'none']);
+  });
+
+  it('keeps publishing the value it leads with after a proclaim() the nodes rejected', async () => {
+    const { nodes, redlock } = setup();
+    const election = redlock().election('scheduler', { ttlMs: 300 });
+    const leadership = await election.campaign('v1');
+    // Only node 0 takes v2: no quorum, so proclaim() rejects and the value stays v1.
+    nodes[1]!.failNext('extend');
+    nodes[2]!.failNext('extend');
+    await expect(leadership.proclaim('v2')).rejects.toThrow(LockExtendError);
+    expect(leadership.value).toBe('v1');
+    // The next automatic extension (half a TTL on) writes v1 back where v2 was taken.
+    const extensions = nodes[0]!.calls.filter((call) => call.script === 'extend').length;
+    while (nodes[0]!.calls.filter((call) => call.script === 'extend').length === extensions) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(leadership.isLeading).toBe(true);
+    expect(await election.leader()).toEqual({ value: 'v1', term: leadership.term });
+    expect(nodes.map((node) => node.keyspace.get('{scheduler}:label')?.includes('"value":"v1"'))).toEqual([true, true, true]);
+    await leadership.resign();
+  });
+
+  it.each([
+    ['maxExtensions', LockLimitError],
+    ['redlock.close()', RedlockClosedError],
+  ] as const)('says it no longer leads from the moment its signal aborts at %s', async (cause, errorClass) => {
+    const { redlock } = setup();
+    const made = redlock();
+    const leadership = await made.election('scheduler', { ttlMs: 300 }).campaign('host-a', cause === 'maxExtensions' ? { maxExtensions: 1 } : {});
+    const states: [string, boolean][] = [];
+    leadership.signal.addEventListener('abort', () => states.push([leadership.state, leadership.isLeading]), { once: true });
+    if (cause === 'redlock.close()') await made.close();
+    else await new Promise((resolve) => leadership.signal.addEventListener('abort', resolve, { once: true }));
+    expect(leadership.signal.reason).toBeInstanceOf(errorClass);
+    // The lock itself still has validity left: only the leadership's signal told.
+    expect(leadership.remainingValidityMs).toBeGreaterThan(0);
+    expect(states).toEqual([['lost', false]]);
+    expect([leadership.state, leadership.isLeading]).toEqual(['lost', false]);
   });
 
   it('observes each change once, in order of term: nobody, a leader, a new value, nobody, the next leader', async () => {

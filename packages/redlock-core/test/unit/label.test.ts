@@ -47,6 +47,26 @@ describe('lock.setLabel() and the label of inspect()', () => {
     expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBe('host-b');
   });
 
+  it('sends the label it had before in later extensions once setLabel() rejected, not the rejected one', async () => {
+    const { clock, nodes, redlock } = setup();
+    const lock = await clock.runUntilSettled(redlock.acquire('jobs', 1_000));
+    await clock.runUntilSettled(lock.setLabel('host-a'));
+    nodes[1]!.failNext('extend');
+    nodes[2]!.failNext('extend');
+    await expect(clock.runUntilSettled(lock.setLabel('host-b'))).rejects.toThrow(LockExtendError);
+    await clock.runUntilSettled(lock.extend(1_000));
+    // Written back where host-b was taken, and kept elsewhere.
+    expect((await clock.runUntilSettled(redlock.inspect('jobs'))).label).toBe('host-a');
+    expect(nodes.map((node) => node.calls.filter((call) => call.script === 'extend').at(-1)?.args.includes('host-b'))).toEqual([false, false, false]);
+    expect(nodes.map((node) => node.keyspace.get('{jobs}:label')?.endsWith('host-a'))).toEqual([true, true, true]);
+    // A lock never labelled goes back to sending no label at all.
+    const other = await clock.runUntilSettled(redlock.acquire('other', 1_000));
+    for (const node of nodes.slice(1)) node.failNext('extend');
+    await expect(clock.runUntilSettled(other.setLabel('host-c'))).rejects.toThrow(LockExtendError);
+    await clock.runUntilSettled(other.extend(1_000));
+    expect(nodes.map((node) => node.calls.filter((call) => call.script === 'extend').at(-1)?.keys)).toEqual(Array(3).fill(['other']));
+  });
+
   it.each([
     [42, TypeError, 'Expected `label` to be a string, got `42`'],
     ['x'.repeat(MAX_LABEL_LENGTH + 1), RangeError, `Expected \`label\` to be at most ${MAX_LABEL_LENGTH} characters, got ${MAX_LABEL_LENGTH + 1}`],
