@@ -1,6 +1,6 @@
 // Leader election over a Redlock's public calls: one fenced lock per election, labelled with the leader.
 import type { Clock } from './base/clock.js';
-import { LockExtendError, LockLostError, RedlockClosedError } from './base/errors.js';
+import { LockExtendError, type LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
 import { emitErrorWarning, reportWith } from './base/warnings.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
@@ -104,17 +104,30 @@ export class Election {
    *   once `redlock.close()` was called.
    */
   async leader(): Promise<Leader | undefined> {
-    return leaderOf((await this.#host.inspect(this.name)).label);
+    const { label, labelFencingToken } = await this.#host.inspect(this.name);
+    return leaderOf(label, labelFencingToken);
   }
 
   /**
    * The leaders as they change: the current one (or `undefined`) first, then each change, a new leader,
-   * a new value, or nobody (`undefined`). Prompt where the nodes announce changes (a leader labelling or
-   * resigning), and read every `pollMs` anyway; never back to an older term than one it yielded. A read
-   * that fails (too few nodes answer) is tried again at the next poll.
+   * a new value, or nobody (`undefined`), as a quorum of nodes reports it each time. Prompt where the nodes
+   * announce changes (a leader labelling or resigning), and read every `pollMs` anyway; announcements
+   * that change nothing make it read at most 4 more times in any `pollMs`, however many come.
+   *
+   * It follows whoever leads, also to a lower term: terms only grow while the nodes keep their fencing
+   * counters (see the README), and a quorum that lost them (FLUSHALL, nodes replaced or restarted empty
+   * while nobody led) starts again from term 1, which it reports as it is. A label that no campaign wrote
+   * (its term is not the fencing token of the lock that wrote it) is reported as nobody.
+   *
+   * A read that fails (too few nodes answer) is tried again at the next poll, or when the leader it last
+   * read could have lost its lock (the lock's remaining time then), whichever comes first. Once the
+   * leader last read could have lost it, a second failed read in a row ends the iteration with its
+   * error: the observer can no longer tell who leads (as etcd's `Observe` closes its channel). Observe
+   * again to go on.
    *
    * @throws `signal.reason` from the iteration when `options.signal` aborts; {@link RedlockClosedError}
-   *   once `redlock.close()` was called; `TypeError` for bad options, at the first `next()`.
+   *   once `redlock.close()` was called; a {@link LockInspectError} when reads keep failing, as above;
+   *   `TypeError` for bad options, at the first `next()`.
    *
    * @example
    * ```ts
@@ -126,33 +139,37 @@ export class Election {
   async *observe(options?: ObserveOptions): AsyncGenerator<Leader | undefined, void, undefined> {
     const { signal } = checkOptionsObject(options, 'observe');
     checkSignal(signal);
-    let wake: (() => void) | undefined;
-    let isAnnounced = false;
-    const stop = this.#host.watchLabel(this.name, () => {
-      isAnnounced = true;
-      wake?.();
-    });
+    const { clock, pollMs } = this.#settings;
+    const pace = new ReadPace(this.#settings, signal);
+    const stop = this.#host.watchLabel(this.name, () => pace.announce());
     try {
       let last: Leader | undefined | null = null;
-      let highestTerm = 0;
+      /** Until when the leader read last may still lead: its lock's remaining time, as read then. */
+      let leadsUntil = clock.now();
+      let failedReads = 0;
       for (;;) {
         signal?.throwIfAborted();
-        isAnnounced = false;
-        const read = await this.leader().then(
-          (leader) => ({ leader }),
-          (error: unknown) => {
-            if (error instanceof RedlockClosedError) throw error;
-            return undefined;
-          },
-        );
-        const leader = read?.leader;
-        if (read !== undefined && (leader === undefined || leader.term >= highestTerm) && !isSameLeader(last, leader)) {
+        pace.startRead();
+        const startMs = clock.now();
+        let inspection: LockInspection;
+        try {
+          inspection = await this.#host.inspect(this.name);
+        } catch (error) {
+          if (error instanceof RedlockClosedError) throw error;
+          failedReads += 1;
+          if (failedReads >= 2 && clock.now() >= leadsUntil) throw error;
+          await pace.nextRead(clock.now() + pollMs, leadsUntil);
+          continue;
+        }
+        failedReads = 0;
+        leadsUntil = startMs + inspection.remainingMs;
+        const leader = leaderOf(inspection.label, inspection.labelFencingToken);
+        if (!isSameLeader(last, leader)) {
           last = leader;
-          highestTerm = Math.max(highestTerm, leader?.term ?? 0);
+          pace.sawChange();
           yield leader;
         }
-        if (!isAnnounced) await new Promise<void>((resolve) => (wake = sleep(this.#settings, signal, resolve)));
-        wake = undefined;
+        await pace.nextRead(clock.now() + pollMs);
       }
     } finally {
       stop();
@@ -210,16 +227,92 @@ function isSameLeader(last: Leader | undefined | null, leader: Leader | undefine
   return last === leader || (last !== undefined && leader !== undefined && last.term === leader.term && last.value === leader.value);
 }
 
-/** Calls `done` after `pollMs` on `clock`, or when `signal` aborts, or when the returned function is called. */
-function sleep({ clock, pollMs }: ElectionSettings, signal: AbortSignal | undefined, done: () => void): () => void {
-  const finish = (): void => {
-    clock.clearTimeout(timer);
-    signal?.removeEventListener('abort', finish);
-    done();
-  };
-  const timer = clock.setTimeout(finish, pollMs);
-  signal?.addEventListener('abort', finish, { once: true });
-  // Aborted during the read before: no event will come.
-  if (signal?.aborted === true) finish();
-  return finish;
+/** How many reads announcements may prompt in any `pollMs` of an observation, besides its polls. */
+const ANNOUNCED_READS_PER_POLL = 4;
+
+/**
+ * When an observation reads: at its polls, and sooner at an announcement, but at most
+ * {@link ANNOUNCED_READS_PER_POLL} times in any `pollMs` for announcements that changed nothing since the
+ * last change read, so that anyone who can PUBLISH on the label channel cannot make it read the nodes
+ * more often. Announcements during a read or a wait count once.
+ */
+class ReadPace {
+  readonly #settings: ElectionSettings;
+  readonly #signal: AbortSignal | undefined;
+  #isAnnounced = false;
+  /** The starts of the latest announced reads, oldest first: at most {@link ANNOUNCED_READS_PER_POLL}. */
+  readonly #announcedReads: number[] = [];
+  /** Called at an announcement while waiting: reconsiders when to read. */
+  #onAnnounce: (() => void) | undefined;
+
+  constructor(settings: ElectionSettings, signal: AbortSignal | undefined) {
+    this.#settings = settings;
+    this.#signal = signal;
+  }
+
+  /** A node announced a change of the label. */
+  announce(): void {
+    this.#isAnnounced = true;
+    this.#onAnnounce?.();
+  }
+
+  /**
+   * A read found a change: the announcements that led to it were not forged, and the reads they prompt
+   * count again from here (a change announced by every node can cost a read or two that see it half made).
+   */
+  sawChange(): void {
+    this.#announcedReads.length = 0;
+  }
+
+  /** A read starts: what was announced until now, it reads. */
+  startRead(): void {
+    this.#isAnnounced = false;
+  }
+
+  /**
+   * Resolves when the next read is due: at `pollAtMs` or `alsoAtMs` (on the monotonic clock), at an
+   * announcement if the announced reads allow one, or when the signal aborts.
+   */
+  nextRead(pollAtMs: number, alsoAtMs = Infinity): Promise<void> {
+    const { clock } = this.#settings;
+    const signal = this.#signal;
+    return new Promise<void>((resolve) => {
+      let timer: unknown;
+      const finish = (): void => {
+        clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        this.#onAnnounce = undefined;
+        resolve();
+      };
+      const schedule = (): void => {
+        const announcedAtMs = this.#isAnnounced ? this.#announcedReadAtMs() : Infinity;
+        const atMs = Math.min(pollAtMs, alsoAtMs, announcedAtMs);
+        const isAnnouncedRead = announcedAtMs === atMs;
+        const read = (): void => {
+          if (isAnnouncedRead) this.#countAnnouncedRead();
+          finish();
+        };
+        clock.clearTimeout(timer);
+        const waitMs = atMs - clock.now();
+        if (waitMs <= 0) return read();
+        timer = clock.setTimeout(read, waitMs);
+      };
+      this.#onAnnounce = schedule;
+      signal?.addEventListener('abort', finish, { once: true });
+      // Aborted during the read before: no event will come.
+      if (signal?.aborted === true) return finish();
+      schedule();
+    });
+  }
+
+  /** The earliest time an announced read may start: at once, or when the oldest of the latest ones is `pollMs` old. */
+  #announcedReadAtMs(): number {
+    const reads = this.#announcedReads;
+    return reads.length < ANNOUNCED_READS_PER_POLL ? -Infinity : (reads[0] as number) + this.#settings.pollMs;
+  }
+
+  #countAnnouncedRead(): void {
+    this.#announcedReads.push(this.#settings.clock.now());
+    if (this.#announcedReads.length > ANNOUNCED_READS_PER_POLL) this.#announcedReads.shift();
+  }
 }

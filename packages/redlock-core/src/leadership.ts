@@ -22,12 +22,16 @@ export function labelOf(term: number, value: string): string {
   return JSON.stringify({ term, value });
 }
 
-/** The leader a lock's label names, or `undefined` for a label that no leader wrote. */
-export function leaderOf(label: string | undefined): Leader | undefined {
-  if (label === undefined) return undefined;
+/**
+ * The leader a lock's label names, or `undefined` for a label that no leader wrote: a leader's label was
+ * written by the lock it won, whose fencing token (`labelFencingToken`) is its term. Any other lock's label
+ * (a lock taken without fencing, or with another token) is nobody's, whatever term it claims.
+ */
+export function leaderOf(label: string | undefined, labelFencingToken: number | undefined): Leader | undefined {
+  if (label === undefined || labelFencingToken === undefined) return undefined;
   try {
     const { term, value } = JSON.parse(label) as { readonly term?: unknown; readonly value?: unknown };
-    return Number.isSafeInteger(term) && (term as number) > 0 && typeof value === 'string' ? { term: term as number, value } : undefined;
+    return term === labelFencingToken && typeof value === 'string' ? { term, value } : undefined;
   } catch {
     return undefined;
   }

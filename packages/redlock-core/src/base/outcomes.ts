@@ -57,6 +57,12 @@ export interface LockInspection {
    * labelled, or not yet labelled on a quorum. A node reports only the label its current holder set.
    */
   readonly label: string | undefined;
+  /**
+   * The fencing token of the lock that wrote {@link label}, as the same quorum reports it: set when that
+   * lock was acquired with `fencing: true`, else `undefined` (and always without a label). An election
+   * reports a label as its leader only when the label's term is this token.
+   */
+  readonly labelFencingToken: number | undefined;
   /** Each node's answer, by node index. */
   readonly nodes: readonly InspectNodeOutcome[];
 }

@@ -61,7 +61,7 @@ export async function adoptLock(
   const hold = new Hold(init);
   hold.onReleased = onReleased;
   const { clock } = set.options;
-  await extendTraced(hold, init.resources, ttlMs, () => Math.max(0, hold.validUntil - clock.now()));
+  await extendTraced(hold, init.resources, ttlMs, () => Math.max(0, hold.validUntil - clock.now()), undefined);
   return new Lock(init, hold);
 }
 

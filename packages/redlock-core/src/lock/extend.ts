@@ -9,8 +9,7 @@ import type { NodeCallRun } from '../nodes/node-call.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { type ExtendStatus, extendScript, parseExtendReply } from '../scripts/extend.js';
-import { labelKeyOf } from '../scripts/label.js';
+import { extendArgsOf, type ExtendStatus, extendScript, parseExtendReply } from '../scripts/extend.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import type { Hold } from './hold.js';
 import { removeLateGrant } from './release.js';
@@ -19,10 +18,16 @@ import { removeLateGrant } from './release.js';
  * `lock.extend()`: {@link extendHold} of a lock, traced on `redlock-core.extend`, and counted among the
  * hold's extensions in flight while its calls run (see `removeLateGrant`). Rejects with a {@link LockExtendError}.
  */
-export async function extendTraced(hold: Hold, resources: readonly string[], ttlMs: number, remainingValidityMs: () => number): Promise<void> {
+export async function extendTraced(
+  hold: Hold,
+  resources: readonly string[],
+  ttlMs: number,
+  remainingValidityMs: () => number,
+  fencingToken: number | undefined,
+): Promise<void> {
   const nodeCount = hold.set.nodes.length;
   const extension = traceExtend({ resources, holdId: hold.id, ttlMs, quorum: quorumOf(nodeCount), nodeCount }, async () => {
-    const nodes = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs), remainingValidityMs);
+    const nodes = await extendHold(hold, ttlMs, lockExtensionOf(hold, ttlMs, fencingToken), remainingValidityMs);
     return { remainingValidityMs: remainingValidityMs(), nodes };
   });
   const inFlight = (hold.extensionsInFlight ??= new Set());
@@ -122,15 +127,18 @@ export async function extendHold(
 /** Reads an extend script's reply (a reader's second argument is its node, not the script's name). */
 const readExtendReply = (reply: unknown): ExtendStatus => parseExtendReply(reply);
 
-/** How a lock's hold extends: the extend script over its keys, and the lock's errors. */
-export function lockExtensionOf(hold: Hold, ttlMs: number): HoldExtension {
+/**
+ * How a lock's hold extends: the extend script over its keys, and the lock's errors. A labelled lock's
+ * extension keeps (or writes) its label too, and a fenced lock's raises its fencing counters to its token
+ * where they are lower or lost (a node restarted empty), as it sets its keys again there.
+ */
+export function lockExtensionOf(hold: Hold, ttlMs: number, fencingToken: number | undefined): HoldExtension {
   const { label, token } = hold;
-  // A labelled lock's extension keeps (or writes) its label too.
-  const keys = label === undefined ? hold.keys : [...hold.keys, ...hold.keys.map(labelKeyOf)];
-  const labelArgs = label === undefined ? [] : [label];
+  const extend = extendArgsOf(hold.keys, token, ttlMs, { reseed: false, fencingToken, label });
+  const reseed = extendArgsOf(hold.keys, token, ttlMs, { reseed: true, fencingToken, label });
   return {
-    run: new ScriptReader(extendScript, keys, [token, String(ttlMs), '0', ...labelArgs], readExtendReply),
-    reseedRun: new ScriptReader(extendScript, keys, [token, String(ttlMs), '1', ...labelArgs], readExtendReply),
+    run: new ScriptReader(extendScript, extend.keys, extend.args, readExtendReply),
+    reseedRun: new ScriptReader(extendScript, reseed.keys, reseed.args, readExtendReply),
     settleReseed: (nodeIndex) => removeLateGrant(hold, nodeIndex),
     keyCount: hold.keys.length,
     yes: 'extended',

@@ -15,6 +15,7 @@ export async function inspectResource(set: NodeSet, resource: string): Promise<L
   const { resources, keys } = resolveResources(typeof resource === 'string' ? resource : [resource], set.options.keyPrefix);
   const name = resources[0] as string;
   const remaining: number[] = [];
+  /** By node, its holder's label and the fencing token it was written with: `<token>:<label>`, `:<label>` without one. */
   const labels: string[] = [];
   if (set.lifecycle.isClosed) throw closedErrorOf('inspect', resources);
   throwIfMisconfigured(set);
@@ -23,7 +24,7 @@ export async function inspectResource(set: NodeSet, resource: string): Promise<L
     const reply = parseInspectReply(await runScript(adapter, inspectScript, [...keys, labelKeyOf(keys[0] as string)], [], onNoScriptOf(call, nodeIndex)));
     if (reply.remaining === 'free' || reply.remaining === 'foreign') return reply.remaining;
     remaining[nodeIndex] = reply.remaining;
-    labels[nodeIndex] = reply.label;
+    labels[nodeIndex] = reply.label === '' ? '' : `${reply.fencingToken ?? ''}:${reply.label}`;
     return 'locked';
   });
   const outcomes = await calls.allSettled();
@@ -41,10 +42,19 @@ export async function inspectResource(set: NodeSet, resource: string): Promise<L
   }
   const lockedMs = inspected.flatMap((node) => (node.status === 'locked' ? [node.remainingMs] : [])).sort((a, b) => b - a);
   const remainingMs = lockedMs[quorum - 1] ?? 0;
-  return { resource: name, isLocked: remainingMs > 0, remainingMs, label: remainingMs > 0 ? quorumLabelOf(labels, quorum) : undefined, nodes: inspected };
+  const fencedLabel = remainingMs > 0 ? quorumLabelOf(labels, quorum) : undefined;
+  const separator = fencedLabel?.indexOf(':') ?? -1;
+  return {
+    resource: name,
+    isLocked: remainingMs > 0,
+    remainingMs,
+    label: fencedLabel?.slice(separator + 1),
+    labelFencingToken: separator > 0 ? Number(fencedLabel?.slice(0, separator)) : undefined,
+    nodes: inspected,
+  };
 }
 
-/** The label that at least `quorum` nodes report for the lock they hold, if any: each node reports only its holder's. */
+/** The label (with its fencing token) that at least `quorum` nodes report for the lock they hold, if any: each node reports only its holder's. */
 function quorumLabelOf(labels: readonly (string | undefined)[], quorum: number): string | undefined {
   const counts = new Map<string, number>();
   for (const label of labels) {

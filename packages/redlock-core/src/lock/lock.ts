@@ -253,7 +253,7 @@ export class Lock extends HoldHandle {
     const hold = this.#hold;
     if (hold.set.lifecycle.isClosed) throw closedErrorOf('extend', this.resources);
     if (this.state !== 'held') throw this.#notHeldError('extend');
-    await extendTraced(hold, this.resources, ttlMs, () => this.remainingValidityMs);
+    await extendTraced(hold, this.resources, ttlMs, () => this.remainingValidityMs, this.fencingToken);
     return this;
   }
 
@@ -332,7 +332,8 @@ export class Lock extends HoldHandle {
   /** Node `nodeIndex` refused this lock at its acquisition: see `fillIn` (extend.ts). @internal */
   fillInWhenFree(nodeIndex: number): void {
     const hold = this.#hold;
-    fillIn(hold, nodeIndex, (ttlMs) => lockExtensionOf(hold, ttlMs));
+    const { fencingToken } = this;
+    fillIn(hold, nodeIndex, (ttlMs) => lockExtensionOf(hold, ttlMs, fencingToken));
   }
 }
 

@@ -1,4 +1,5 @@
-import { LABEL_CHANNEL_PREFIX } from './label.js';
+import { fenceKeyOf } from './fence.js';
+import { LABEL_CHANNEL_PREFIX, labelKeyOf } from './label.js';
 import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
 
 export const extendScript = defineScript(
@@ -10,16 +11,23 @@ export const extendScript = defineScript(
      early) are set again with our token, so the lock regains its full margin there; the client asks
      for that only once a quorum of nodes has extended, so a lock that is gone stays gone.
      Atomic, so nobody can slip in between the check and the writes.
+     A fenced lock sends its fencing token and its counter keys (see fence.ts): where our keys are held
+     (or set again), each counter below our token is raised to it, never lowered, so a node that restarted
+     empty gets its counter back with our keys, and no later lock gets a token below ours from it. A
+     counter key that holds something else is left alone.
      A labelled lock sends its label (see label.ts): its label keys get the same TTL, and where the label
-     differs (changed, or lost with the node's keys) it is written and announced on the key's label channel.
-     KEYS[1..n] resource keys, then with a label KEYS[n+1..2n] their label keys   ARGV[1] token
-     ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed   ARGV[4] the label ('' for none), or absent
+     differs (changed, or lost with the node's keys) it is written, with the fencing token if any, and
+     announced on the key's label channel.
+     KEYS[1..n] resource keys, then with a label their label keys, then with a fencing token their
+     counter keys   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed
+     ARGV[4] the fencing token, '' or absent for none   ARGV[5] the label ('' for none), or absent
      Returns 1 if every key held our token and was extended, 2 if some were missing (set again when
      re-seeding, else nothing changed), 0 if any key holds another owner's token or is not a string
      (nothing changed). ]]
 ${READ_KEY_LUA}
-local token, ttlMs, reseed, label = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
-local resourceCount = label and #KEYS / 2 or #KEYS
+local token, ttlMs, reseed, fence, label = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4] or '', ARGV[5]
+local groups = 1 + (label and 1 or 0) + (fence ~= '' and 1 or 0)
+local resourceCount = #KEYS / groups
 local missing = 0
 for i = 1, resourceCount do
   -- A key of another type reads as an error reply, never our token: not held, and left alone.
@@ -39,8 +47,17 @@ for i = 1, resourceCount do
     redis.call('SET', KEYS[i], token, 'PX', ttlMs)
   end
 end
+if fence ~= '' then
+  local counters = label and 2 * resourceCount or resourceCount
+  for i = counters + 1, counters + resourceCount do
+    local counter = readKey('GET', KEYS[i])
+    if counter == false or (type(counter) == 'string' and string.match(counter, '^[1-9][0-9]*$') and redis.call('PTTL', KEYS[i]) == -1 and tonumber(counter) < tonumber(fence)) then
+      redis.call('SET', KEYS[i], fence)
+    end
+  end
+end
 if label then
-  local tagged = redis.sha1hex(token) .. label
+  local tagged = redis.sha1hex(token) .. (fence ~= '' and '#' .. fence or '') .. ':' .. label
   for i = 1, resourceCount do
     local labelKey = KEYS[resourceCount + i]
     if label == '' then
@@ -60,8 +77,26 @@ if missing > 0 then
 end
 return 1
 `,
-  '45f5215dd2a96cbf121da87fb61c0e229246ae21',
+  '24c4375c294ccfc0aa5536aa429e6d7d41291f1d',
 );
+
+/**
+ * The KEYS and ARGV of the extend script for the keys of a lock held with `token`, extended to `ttlMs`:
+ * its label keys when it is labelled (`label`, `''` to clear it), its counter keys when it is fenced.
+ */
+export function extendArgsOf(
+  keys: readonly string[],
+  token: string,
+  ttlMs: number,
+  { reseed, fencingToken, label }: { readonly reseed: boolean; readonly fencingToken: number | undefined; readonly label: string | undefined },
+): { readonly keys: readonly string[]; readonly args: readonly string[] } {
+  const fence = fencingToken === undefined ? '' : String(fencingToken);
+  const args = [token, String(ttlMs), reseed ? '1' : '0'];
+  if (fence !== '' || label !== undefined) args.push(fence);
+  if (label !== undefined) args.push(label);
+  const scriptKeys = [...keys, ...(label === undefined ? [] : keys.map(labelKeyOf)), ...(fence === '' ? [] : keys.map(fenceKeyOf))];
+  return { keys: scriptKeys, args };
+}
 
 /** What an extend call answers: our keys extended, some of them gone, or another owner's there. */
 export type ExtendStatus = 'extended' | 'missing' | 'not-held';

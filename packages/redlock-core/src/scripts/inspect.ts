@@ -9,26 +9,31 @@ export const inspectScript = defineScript(
      lock key is a string with a TTL; a key without a TTL, or of another type, is not a lock and is reported
      as such rather than as a lock that never ends.
      KEYS[1] resource key   KEYS[2] its label key (see label.ts)
-     Returns {the key's remaining TTL in milliseconds, its holder's label or ''}, {-2, ''} if it does not
-     exist, {-1, ''} if it is not a lock. ]]
+     Returns {the key's remaining TTL in milliseconds, its holder's label or '', the fencing token the
+     label was written with or ''}, {-2, '', ''} if it does not exist, {-1, '', ''} if it is not a lock. ]]
 ${LABEL_OF_LUA}
 local resource = KEYS[1]
 local remainingMs = redis.call('PTTL', resource)
 if remainingMs >= 0 and redis.call('TYPE', resource).ok ~= 'string' then
-  return {-1, ''}
+  return {-1, '', ''}
 end
 if remainingMs < 0 then
-  return {remainingMs, ''}
+  return {remainingMs, '', ''}
 end
-return {remainingMs, labelOf(resource, KEYS[2])}
+local label, fence = labelOf(resource, KEYS[2])
+return {remainingMs, label, fence}
 `,
-  '4030106efa33607a5565072383c6842f974ed28f',
+  '0dc5be68211a30cad748aef415f1a0e2953f154f',
 );
 
-/** A node's view of one resource: its remaining milliseconds and its holder's label (`''` for none). */
+/**
+ * A node's view of one resource: its remaining milliseconds, its holder's label (`''` for none), and the
+ * fencing token that label was written with (`undefined` for none).
+ */
 export interface InspectReply {
   readonly remaining: number | 'free' | 'foreign';
   readonly label: string;
+  readonly fencingToken: number | undefined;
 }
 
 /**
@@ -36,10 +41,11 @@ export interface InspectReply {
  * the key is not a lock (no TTL, or not a string), with the label of the lock's holder.
  */
 export function parseInspectReply(reply: unknown): InspectReply {
-  const [remainingMs, label] = Array.isArray(reply) && reply.length === 2 ? (reply as unknown[]) : [];
-  if (typeof label !== 'string') throw unexpectedReply('inspect', reply);
-  if (remainingMs === -2) return { remaining: 'free', label };
-  if (remainingMs === -1) return { remaining: 'foreign', label };
-  if (typeof remainingMs === 'number' && Number.isInteger(remainingMs) && remainingMs >= 0) return { remaining: remainingMs, label };
+  const [remainingMs, label, fence] = Array.isArray(reply) && reply.length === 3 ? (reply as unknown[]) : [];
+  if (typeof label !== 'string' || typeof fence !== 'string' || !/^([1-9][0-9]*)?$/.test(fence)) throw unexpectedReply('inspect', reply);
+  const fencingToken = fence === '' ? undefined : Number(fence);
+  if (remainingMs === -2) return { remaining: 'free', label, fencingToken };
+  if (remainingMs === -1) return { remaining: 'foreign', label, fencingToken };
+  if (typeof remainingMs === 'number' && Number.isInteger(remainingMs) && remainingMs >= 0) return { remaining: remainingMs, label, fencingToken };
   throw unexpectedReply('inspect', reply);
 }

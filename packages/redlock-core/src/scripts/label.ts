@@ -19,19 +19,25 @@ export function labelKeyOf(key: string): string {
 
 /**
  * Lua shared by the scripts that read a label: `labelOf(key, labelKey)`, the label stored for the lock that
- * `key` holds now, or '' when there is none. A label starts with the SHA1 of the token it was set with, so a
- * label left by an earlier holder (released by a call that knew nothing of labels) is never read as this
- * one's. For a key that is a lock (a string with a TTL); a value longer than any token is not hashed.
+ * `key` holds now and the fencing token it was written with (`''` for none), or `'', ''` when there is none.
+ * A label is stored as `<SHA1 of the token>[#<fencing token>]:<label>` (see extend.ts): the SHA1 keeps a
+ * label left by an earlier holder (released by a call that knew nothing of labels) from being read as this
+ * one's, and the fencing token tells the lock's, which an election checks its label's term against. For a
+ * key that is a lock (a string with a TTL); a value longer than any token is not hashed.
  */
 export const LABEL_OF_LUA = `local function labelOf(key, labelKey)
   local stored = redis.call('GET', labelKey)
   local length = stored and redis.call('STRLEN', key)
   if not stored or length > 64 then
-    return ''
+    return '', ''
   end
   local holder = redis.call('GET', key)
   if string.sub(stored, 1, 40) ~= redis.sha1hex(holder) then
-    return ''
+    return '', ''
   end
-  return string.sub(stored, 41)
+  local fence, label = string.match(stored, '^#?([0-9]*):(.*)$', 41)
+  if label == nil then
+    return '', ''
+  end
+  return label, fence
 end`;

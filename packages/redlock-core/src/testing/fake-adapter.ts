@@ -261,11 +261,13 @@ export class FakeNode implements RedisAdapter {
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string. With the label of its holder.
       const entry = this.keyspace.peek(keys[0] as string);
-      if (entry === undefined) return [-2, ''];
-      if (!Number.isFinite(entry.remainingMs) || entry.type !== 'string') return [-1, ''];
+      if (entry === undefined) return [-2, '', ''];
+      if (!Number.isFinite(entry.remainingMs) || entry.type !== 'string') return [-1, '', ''];
       const tagged = this.keyspace.peek(keys[1] as string)?.value ?? '';
       const tag = sha1Of(entry.value);
-      return [Math.ceil(entry.remainingMs), tagged.startsWith(tag) ? tagged.slice(tag.length) : ''];
+      // `<SHA1 of the token>[#<fencing token>]:<label>` (see scripts/label.ts).
+      const stored = tagged.startsWith(tag) ? /^#?([0-9]*):(.*)$/s.exec(tagged.slice(tag.length)) : null;
+      return [Math.ceil(entry.remainingMs), stored?.[2] ?? '', stored?.[1] ?? ''];
     }
     const [token, ttlArg] = args;
     if (token === undefined) throw new Error('ERR missing token');
@@ -301,18 +303,27 @@ export class FakeNode implements RedisAdapter {
       return isFencing ? [1, Math.max(0, ...(counters as number[]))] : 1;
     }
     if (script === 'extend') {
-      // With a label, the label keys follow the resource keys.
-      const label = args[3];
-      const resourceKeys = label === undefined ? keys : keys.slice(0, keys.length / 2);
+      // With a label, the label keys follow the resource keys; with a fencing token, the counter keys follow them.
+      const fence = args[3] ?? '';
+      const label = args[4];
+      const resourceCount = keys.length / (1 + (label === undefined ? 0 : 1) + (fence === '' ? 0 : 1));
+      const resourceKeys = keys.slice(0, resourceCount);
       // Any key neither missing nor ours, a lock or not, is not held (the script reads it with pcall).
       const states = resourceKeys.map((key) => this.#lockKeyState(key, token));
       if (states.includes('held') || states.includes('foreign')) return 0;
       const missing = states.filter((state) => state === 'missing').length;
       if (missing > 0 && args[2] !== '1') return 2;
       for (const key of resourceKeys) keyspace.set(key, token, ttlMs);
-      for (const labelKey of keys.slice(resourceKeys.length)) {
+      const counterKeys = fence === '' ? [] : keys.slice(keys.length - resourceCount);
+      // Raised to the fencing token where lower or lost, never lowered; a key that is not a counter is left alone.
+      for (const counterKey of counterKeys) {
+        const counter = this.#counterAt(counterKey);
+        if (counter !== 'foreign' && counter < Number(fence)) keyspace.set(counterKey, fence);
+      }
+      const labelKeys = label === undefined ? [] : keys.slice(resourceCount, 2 * resourceCount);
+      for (const labelKey of labelKeys) {
         if (label === '') keyspace.delete(labelKey);
-        else keyspace.set(labelKey, sha1Of(token) + label, ttlMs);
+        else keyspace.set(labelKey, `${sha1Of(token)}${fence === '' ? '' : `#${fence}`}:${label}`, ttlMs);
       }
       return missing > 0 ? 2 : 1;
     }

@@ -100,23 +100,24 @@ export class PubSubFakeNode extends FakeNode {
 
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (sha1 === passWakeScript.sha1) return this.#passWake(keys, args);
-    if (sha1 === extendScript.sha1 && args[3] !== undefined) return this.#announcingLabels(keys, () => super.evalsha(sha1, keys, args));
+    if (sha1 === extendScript.sha1 && args[4] !== undefined) return this.#announcingLabels(keys, args, () => super.evalsha(sha1, keys, args));
     const before = this.#entriesOf(keys[0] ?? '', args);
     return this.#queueAndWake(sha1, keys, args, await super.evalsha(sha1, keys, args), before);
   }
 
   override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (source === passWakeScript.source) return this.#passWake(keys, args);
-    if (source === extendScript.source && args[3] !== undefined) return this.#announcingLabels(keys, () => super.eval(source, keys, args));
+    if (source === extendScript.source && args[4] !== undefined) return this.#announcingLabels(keys, args, () => super.eval(source, keys, args));
     const known = [acquireScript, permitAcquireScript, readWriteAcquireScript, releaseScript, permitReleaseScript].find((script) => script.source === source);
     const before = this.#entriesOf(keys[0] ?? '', args);
     return this.#queueAndWake(known?.sha1 ?? '', keys, args, await super.eval(source, keys, args), before);
   }
 
   /** Runs a labelled extension, announcing each label it changed on its key's label channel, as the script does. */
-  async #announcingLabels(keys: readonly string[], run: () => Promise<unknown>): Promise<unknown> {
-    const resourceKeys = keys.slice(0, keys.length / 2);
-    const labelsOf = (): (string | undefined)[] => keys.slice(resourceKeys.length).map((key) => this.keyspace.peek(key)?.value);
+  async #announcingLabels(keys: readonly string[], args: readonly string[], run: () => Promise<unknown>): Promise<unknown> {
+    // The label keys follow the resource keys; with a fencing token (args[3]), the counter keys follow them.
+    const resourceKeys = keys.slice(0, keys.length / (args[3] === '' ? 2 : 3));
+    const labelsOf = (): (string | undefined)[] => keys.slice(resourceKeys.length, 2 * resourceKeys.length).map((key) => this.keyspace.peek(key)?.value);
     const before = labelsOf();
     const reply = await run();
     labelsOf().forEach((label, index) => {

@@ -67,10 +67,10 @@ describe('FakeNode', () => {
     node.keyspace.set('lock', 'other', 1000);
     const replies = await Promise.all(['h', 's', 'lock', 'none'].map((key) => node.evalsha(inspectScript.sha1, [key, `{${key}}:label`], [])));
     expect(replies).toEqual([
-      [-1, ''],
-      [-1, ''],
-      [1000, ''],
-      [-2, ''],
+      [-1, '', ''],
+      [-1, '', ''],
+      [1000, '', ''],
+      [-2, '', ''],
     ]);
   });
 

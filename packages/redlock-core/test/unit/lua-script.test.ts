@@ -177,12 +177,13 @@ describe('reply parsers', () => {
     for (const reply of [0, -1, 2, '1', null]) expect(() => parseFenceReply(reply)).toThrow(/^Unexpected reply to the fence script: /);
   });
 
-  it('parses the inspect reply: milliseconds left and the label, -2 free, -1 foreign, anything else unexpected', () => {
-    expect(parseInspectReply([1500, 'host-a'])).toEqual({ remaining: 1500, label: 'host-a' });
-    expect(parseInspectReply([0, ''])).toEqual({ remaining: 0, label: '' });
-    expect(parseInspectReply([-2, ''])).toEqual({ remaining: 'free', label: '' });
-    expect(parseInspectReply([-1, ''])).toEqual({ remaining: 'foreign', label: '' });
-    for (const reply of [1500, [-3, ''], [1.5, ''], ['10', ''], [10, null], [10], null]) {
+  it('parses the inspect reply: milliseconds left, the label and its fencing token, -2 free, -1 foreign, anything else unexpected', () => {
+    expect(parseInspectReply([1500, 'host-a', ''])).toEqual({ remaining: 1500, label: 'host-a', fencingToken: undefined });
+    expect(parseInspectReply([1500, '{"term":7}', '7'])).toEqual({ remaining: 1500, label: '{"term":7}', fencingToken: 7 });
+    expect(parseInspectReply([0, '', ''])).toEqual({ remaining: 0, label: '', fencingToken: undefined });
+    expect(parseInspectReply([-2, '', ''])).toEqual({ remaining: 'free', label: '', fencingToken: undefined });
+    expect(parseInspectReply([-1, '', ''])).toEqual({ remaining: 'foreign', label: '', fencingToken: undefined });
+    for (const reply of [1500, [-3, '', ''], [1.5, '', ''], ['10', '', ''], [10, null, ''], [10, '', '07'], [10, '', 7], [10, ''], [10], null]) {
       expect(() => parseInspectReply(reply)).toThrow(/^Unexpected reply to the inspect script: /);
     }
   });

@@ -3,11 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Leader, Redlock } from 'redlock-core';
+import type { Redis, RedisOptions } from 'ioredis';
+import { type Election, type Leader, LockInspectError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
-import { useRedisNodes } from '../support/redis-servers.js';
+import { eventually } from '../support/eventually.js';
+import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 // Leader election end to end on three real nodes: a crashed leader's process, a resignation, and what an
 // observer sees. The timing bounds are the mechanism's (a TTL, a retry pause), with room for a busy machine;
@@ -118,4 +121,185 @@ describe('an election on three real nodes', () => {
     expect(next.term).toBeGreaterThan(leading.term);
     await next.resign();
   }, 30_000);
+});
+
+/** An observation of `election` running in the background: what it yielded, and how it ended. */
+function observing(election: Election): { readonly seen: (Leader | undefined)[]; readonly ended: Promise<unknown>; until(isDone: (seen: readonly (Leader | undefined)[]) => boolean, what: string): Promise<void>; stop(): Promise<unknown> } {
+  const seen: (Leader | undefined)[] = [];
+  const controller = new AbortController();
+  const ended = (async () => {
+    for await (const leader of election.observe({ signal: controller.signal })) seen.push(leader);
+  })().then(
+    () => 'returned',
+    (error: unknown) => error,
+  );
+  return {
+    seen,
+    ended,
+    async until(isDone, what) {
+      await eventually(() => seen, isDone, 10_000);
+      if (!isDone(seen)) throw new Error(`The observer never saw ${what}: it saw ${JSON.stringify(seen)}`);
+    },
+    stop() {
+      controller.abort(new Error('stopped'));
+      return ended;
+    },
+  };
+}
+
+describe('an observer of an election on three real nodes', () => {
+  it('reports a lock of the election that no campaign labelled as nobody, whatever term its label claims, and follows the next leader', async () => {
+    const name = `election-test:${randomUUID()}`;
+    const campaigner = redlockWith(RETRY_DELAY_MS).election(name);
+    const observer = observing(redlockWith(60_000).election(name, { pollMs: 100 }));
+    try {
+      const first = await campaigner.campaign('first');
+      await observer.until((seen) => seen.at(-1)?.value === 'first', 'the first leader');
+      await first.resign();
+      // A plain lock and a fenced one, taken by hand, each labelled as a leader of a later term.
+      const plain = await redlockWith(RETRY_DELAY_MS).acquire(name, 5_000);
+      await plain.setLabel(JSON.stringify({ term: 999, value: 'impostor' }));
+      await delay(300);
+      await plain.release();
+      const fenced = await redlockWith(RETRY_DELAY_MS).acquire(name, 5_000, { fencing: true });
+      await fenced.setLabel(JSON.stringify({ term: fenced.fencingToken! + 1, value: 'impostor' }));
+      await delay(300);
+      await fenced.release();
+      const next = await campaigner.campaign('next');
+      await observer.until((seen) => seen.at(-1)?.value === 'next', 'the next leader');
+      expect(observer.seen.filter((leader) => leader !== undefined)).toEqual([
+        { value: 'first', term: first.term },
+        { value: 'next', term: next.term },
+      ]);
+      await next.resign();
+    } finally {
+      await observer.stop();
+    }
+  }, 30_000);
+
+  it('follows the leader a quorum reports after FLUSHALL started the terms again from 1', async () => {
+    const name = `election-test:${randomUUID()}`;
+    const campaigner = redlockWith(RETRY_DELAY_MS).election(name);
+    const observer = observing(redlockWith(60_000).election(name, { pollMs: 100 }));
+    try {
+      for (const value of ['a1', 'a2', 'a3']) {
+        const leadership = await campaigner.campaign(value);
+        await observer.until((seen) => seen.at(-1)?.value === value, value);
+        await leadership.resign();
+      }
+      // Every fencing counter is gone: a new epoch, which the README tells observers about.
+      await redis.flushAll();
+      const next = await campaigner.campaign('b1');
+      expect(next.term).toBe(1);
+      await observer.until((seen) => seen.at(-1)?.value === 'b1', 'the leader of the new epoch');
+      expect(observer.seen.at(-1)).toEqual({ value: 'b1', term: 1 });
+      await next.resign();
+    } finally {
+      await observer.stop();
+    }
+  }, 30_000);
+
+  it('reads at most a few more times per poll interval while its label channel is flooded with announcements', async () => {
+    const name = `election-test:${randomUUID()}`;
+    const admins = redis.urls.map((_, index) => redis.createClient(index));
+    const leadership = await redlockWith(RETRY_DELAY_MS).election(name, { ttlMs: 30_000 }).campaign('leader');
+    const observer = observing(redlockWith(60_000).election(name, { pollMs: 1_000 }));
+    try {
+      await observer.until((seen) => seen.at(-1)?.value === 'leader', 'the leader');
+      await Promise.all(admins.map((admin) => admin.config('RESETSTAT')));
+      const floodMs = 2_000;
+      const floodUntil = performance.now() + floodMs;
+      let published = 0;
+      // Every node announces, as fast as a client can publish there.
+      await Promise.all(
+        admins.map(async (admin) => {
+          while (performance.now() < floodUntil) {
+            await admin.publish(`redlock:label:${name}`, '1');
+            published += 1;
+          }
+        }),
+      );
+      const scriptCalls = (await Promise.all(admins.map((admin) => admin.info('commandstats')))).map(scriptCallsIn);
+      // A read calls every node once: in 2 s, at most 3 polls and 4 announced reads per started second,
+      // 2 s of them plus one window started before. Before the limit: a read per announcement heard.
+      const reads = Math.max(...scriptCalls);
+      expect(published).toBeGreaterThan(300);
+      expect(reads).toBeLessThanOrEqual(3 + 4 * 3);
+      expect(observer.seen.filter((leader) => leader !== undefined)).toEqual([{ value: 'leader', term: leadership.term }]);
+    } finally {
+      await observer.stop();
+      await leadership.resign();
+    }
+  }, 30_000);
+
+  itWithFaults('ends with a LockInspectError once reads keep failing past the moment the leader it read could have lost its lock', async () => {
+    const name = `election-test:${randomUUID()}`;
+    const leaderRedlock = redlockWith(RETRY_DELAY_MS);
+    const leadership = await leaderRedlock.election(name, { ttlMs: TTL_MS }).campaign('leader');
+    const observer = observing(redlockWith(60_000).election(name, { pollMs: 200 }));
+    try {
+      await observer.until((seen) => seen.at(-1)?.value === 'leader', 'the leader');
+      const lost = new Promise<number>((resolve) => leadership.signal.addEventListener('abort', () => resolve(performance.now()), { once: true }));
+      redis.nodes[1]!.pause();
+      redis.nodes[2]!.pause();
+      const lostAt = await lost;
+      // The observer must not keep naming the leader while it cannot read: it ends about when the leader's
+      // lock could have expired, as the leader's own signal told. Bounded, with room for a busy machine.
+      const endedAt = await Promise.race([observer.ended.then(() => performance.now()), delay(15_000).then(() => Infinity)]);
+      expect(endedAt - lostAt).toBeLessThan(SLACK_MS + TTL_MS);
+      expect(await observer.ended).toBeInstanceOf(LockInspectError);
+      expect(observer.seen.filter((leader) => leader !== undefined)).toEqual([{ value: 'leader', term: leadership.term }]);
+    } finally {
+      redis.nodes[1]!.resume();
+      redis.nodes[2]!.resume();
+      await observer.stop();
+      await leadership.resign().catch(() => undefined);
+    }
+  }, 40_000);
+});
+
+/** The EVALSHA and EVAL calls in a node's `INFO commandstats`. */
+function scriptCallsIn(info: string): number {
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1]);
+  return calls;
+}
+
+/** Client options as the adapter README recommends: fail at once while disconnected, reconnect soon. */
+const RESTART_CLIENT_OPTIONS: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50, connectTimeout: 1_000 };
+
+/** Milliseconds each node has been up, as INFO reports it (whole seconds), by node index. */
+async function uptimesMs(admins: readonly Redis[]): Promise<number[]> {
+  const infos = await Promise.all(admins.map((admin) => admin.info('server')));
+  return infos.map((info) => Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0) * 1000);
+}
+
+describe('an election through a rolling restart of nodes without persistence, with restartGraceMs set', () => {
+  itWithFaults('keeps its leader, and gives the next leader a greater term: the extensions set the fencing counters again', async () => {
+    const admins = redis.urls.map((_, index) => redis.createClient(index));
+    const clients = redis.urls.map((_, index) => redis.createClient(index, RESTART_CLIENT_OPTIONS));
+    const redlock = new Redlock(
+      clients.map((client) => new IoredisAdapter(client)),
+      { retryDelayMs: RETRY_DELAY_MS, restartGraceMs: TTL_MS },
+    );
+    redlocks.push(redlock);
+    await eventually(() => uptimesMs(admins), (uptimes) => uptimes.every((uptimeMs) => uptimeMs >= TTL_MS), 10_000);
+    const election = redlock.election(`election-test:${randomUUID()}`, { ttlMs: TTL_MS });
+    // A term above 1, so that a counter lost everywhere shows.
+    await (await election.campaign('warm-up')).resign();
+    const leadership = await election.campaign('leader');
+    expect(leadership.term).toBeGreaterThan(1);
+    for (const node of redis.nodes) {
+      // Two TTLs: the leader extends (and re-seeds the node restarted before) at least twice meanwhile.
+      await delay(2 * TTL_MS);
+      await node.kill();
+      await node.start();
+    }
+    await delay(2 * TTL_MS);
+    expect(leadership.state).toBe('leading');
+    await leadership.resign();
+    const next = await election.campaign('next');
+    expect(next.term).toBeGreaterThan(leadership.term);
+    await next.resign();
+  }, 40_000);
 });

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 // Test-only deep imports: the scripts are internal to the core, and this file checks them against real Redis.
 import { acquireArgsOf, acquireScript, parseAcquireReply } from '../../../redlock-core/src/scripts/acquire.js';
 import { extendScript, parseExtendReply } from '../../../redlock-core/src/scripts/extend.js';
-import { fenceScript, parseFenceReply } from '../../../redlock-core/src/scripts/fence.js';
+import { fenceKeyOf, fenceScript, parseFenceReply } from '../../../redlock-core/src/scripts/fence.js';
 import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scripts/inspect.js';
 import { LABEL_CHANNEL_PREFIX, labelKeyOf } from '../../../redlock-core/src/scripts/label.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
@@ -449,9 +449,9 @@ describe('the inspect script', () => {
     await client.multi().hset(keys[2] as string, 'field', TOKEN).pexpire(keys[2] as string, 10_000).exec();
     await client.rpush(keys[3] as string, TOKEN);
     const replies = await Promise.all(keys.map((key) => run(inspectScript, [key, labelKeyOf(key)], [])));
-    expect(replies[0]).toEqual([expect.any(Number), '']);
+    expect(replies[0]).toEqual([expect.any(Number), '', '']);
     expect(parseInspectReply(replies[0]).remaining).toBeGreaterThan(9_000);
-    expect(replies.slice(1)).toEqual([-1, -1, -1, -2].map((remaining) => [remaining, '']));
+    expect(replies.slice(1)).toEqual([-1, -1, -1, -2].map((remaining) => [remaining, '', '']));
     expect(replies.map((reply) => parseInspectReply(reply).remaining).slice(1)).toEqual(['foreign', 'foreign', 'foreign', 'free']);
     await client.del(...keys.slice(1));
   });
@@ -465,7 +465,7 @@ describe('a label, written by the extend script and read by the inspect script',
     const labelKeys = keys.map(labelKeyOf);
     await client.set(keys[0] as string, TOKEN, 'PX', 1_000);
     await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 1_000);
-    expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '60000', '0', 'host-a'])).toBe(0);
+    expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '60000', '0', '', 'host-a'])).toBe(0);
     expect(await client.exists(...labelKeys)).toBe(0);
     await client.set(keys[1] as string, TOKEN, 'PX', 1_000);
     const subscriber = client.duplicate();
@@ -473,16 +473,16 @@ describe('a label, written by the extend script and read by the inspect script',
     subscriber.on('message', (channel: string) => announced.push(channel));
     await subscriber.subscribe(...keys.map((key) => LABEL_CHANNEL_PREFIX + key));
     try {
-      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '60000', '0', 'host-a'])).toBe(1);
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '60000', '0', '', 'host-a'])).toBe(1);
       expect(await Promise.all(keys.map(inspected))).toEqual(['host-a', 'host-a']);
-      expect(await client.get(labelKeys[0] as string)).toBe(createHash('sha1').update(TOKEN).digest('hex') + 'host-a');
+      expect(await client.get(labelKeys[0] as string)).toBe(`${createHash('sha1').update(TOKEN).digest('hex')}:host-a`);
       for (const key of labelKeys) expect(await client.pttl(key)).toBeGreaterThan(59_000);
       // The same label again is kept, unannounced, with the new TTL; a new one is written and announced.
-      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', 'host-a'])).toBe(1);
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', '', 'host-a'])).toBe(1);
       for (const key of labelKeys) expect(await client.pttl(key)).toBeGreaterThan(89_000);
-      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', 'host-b'])).toBe(1);
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', '', 'host-b'])).toBe(1);
       expect(await Promise.all(keys.map(inspected))).toEqual(['host-b', 'host-b']);
-      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', ''])).toBe(1);
+      expect(await run(extendScript, [...keys, ...labelKeys], [TOKEN, '90000', '0', '', ''])).toBe(1);
       expect(await client.exists(...labelKeys)).toBe(0);
       await client.ping();
       expect(announced).toEqual([...keys, ...keys, ...keys].map((key) => LABEL_CHANNEL_PREFIX + key));
@@ -495,12 +495,56 @@ describe('a label, written by the extend script and read by the inspect script',
   it("is never read for a later holder of the key, nor for a key that is not a lock", async () => {
     const [key] = keysFor('label-stale', 1) as [string];
     await client.set(key, TOKEN, 'PX', 10_000);
-    await run(extendScript, [key, labelKeyOf(key)], [TOKEN, '10000', '0', 'host-a']);
+    await run(extendScript, [key, labelKeyOf(key)], [TOKEN, '10000', '0', '', 'host-a']);
     await client.set(key, OTHER_TOKEN, 'PX', 10_000);
     expect(await inspected(key)).toBe('');
     await client.set(key, 'x'.repeat(100), 'PX', 10_000);
     expect(await inspected(key)).toBe('');
     await client.del(key, labelKeyOf(key));
+  });
+});
+
+describe('the extend script of a fenced lock', () => {
+  it('raises each fencing counter to the token where it is lower or lost, never lowers one, and leaves a foreign one alone', async () => {
+    const keys = keysFor('fenced-extend', 4);
+    const counters = keys.map(fenceKeyOf);
+    await client.mset(keys[0] as string, TOKEN, keys[1] as string, TOKEN, keys[2] as string, TOKEN, keys[3] as string, TOKEN);
+    await Promise.all(keys.map((key) => client.pexpire(key, 10_000)));
+    await client.set(counters[1] as string, '3');
+    await client.set(counters[2] as string, '9');
+    await client.set(counters[3] as string, 'not-a-counter');
+    expect(await run(extendScript, [...keys, ...counters], [TOKEN, '60000', '0', '7'])).toBe(1);
+    expect(await client.mget(...counters)).toEqual(['7', '7', '9', 'not-a-counter']);
+    expect(await Promise.all(counters.map((key) => client.pttl(key)))).toEqual([-1, -1, -1, -1]);
+    await client.del(...keys, ...counters);
+  });
+
+  it('sets the counter again with the keys it re-seeds on a node that lost both, and not without re-seeding', async () => {
+    const [key] = keysFor('fenced-reseed', 1) as [string];
+    const counter = fenceKeyOf(key);
+    expect(await run(extendScript, [key, counter], [TOKEN, '60000', '0', '12'])).toBe(2);
+    expect(await client.exists(key, counter)).toBe(0);
+    expect(await run(extendScript, [key, counter], [TOKEN, '60000', '1', '12'])).toBe(2);
+    expect(await client.mget(key, counter)).toEqual([TOKEN, '12']);
+    // Another owner's key: nothing changes.
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    await client.del(counter);
+    expect(await run(extendScript, [key, counter], [TOKEN, '60000', '1', '12'])).toBe(0);
+    expect(await client.exists(counter)).toBe(0);
+    await client.del(key);
+  });
+
+  it('writes its label with the fencing token, which the inspect script reports; a label without one reports none', async () => {
+    const [key, plain] = keysFor('fenced-label', 2) as [string, string];
+    await client.set(key, TOKEN, 'PX', 10_000);
+    await client.set(plain, TOKEN, 'PX', 10_000);
+    expect(await run(extendScript, [key, labelKeyOf(key), fenceKeyOf(key)], [TOKEN, '60000', '0', '5', '{"term":5}'])).toBe(1);
+    expect(await client.get(labelKeyOf(key))).toBe(`${createHash('sha1').update(TOKEN).digest('hex')}#5:{"term":5}`);
+    expect(await run(inspectScript, [key, labelKeyOf(key)], [])).toEqual([expect.any(Number), '{"term":5}', '5']);
+    // An unfenced label that looks like a fenced one is read as the label it is, with no fencing token.
+    expect(await run(extendScript, [plain, labelKeyOf(plain)], [TOKEN, '60000', '0', '', '#999:{"term":999}'])).toBe(1);
+    expect(await run(inspectScript, [plain, labelKeyOf(plain)], [])).toEqual([expect.any(Number), '#999:{"term":999}', '']);
+    await client.del(key, plain, labelKeyOf(key), labelKeyOf(plain), fenceKeyOf(key));
   });
 });
 
