@@ -1,5 +1,6 @@
 // A lock's label: public words on who holds it (a host name, a URL), kept beside its key by the extend
 // script, which writes, keeps and clears it, and read by the inspect script.
+import { clusterSlotOf, hashTagOf, slotTagOf } from './cluster-slot.js';
 
 /** Where a node announces that the label of a resource key changed: this prefix and the key. */
 export const LABEL_CHANNEL_PREFIX = 'redlock:label:';
@@ -8,13 +9,16 @@ export const LABEL_CHANNEL_PREFIX = 'redlock:label:';
 export const MAX_LABEL_LENGTH = 1_024;
 
 /**
- * The key of a resource key's label: `<key>:label` if the key has a hash tag, else `{<key>}:label`, which a
- * cluster hashes as it hashes the key (a key with a `}` outside a tag keeps `<key>:label`).
+ * The key of a resource key's label, in the key's Redis Cluster slot: `<key>:label` if the key has a hash
+ * tag, else `{<key>}:label`, which a cluster hashes as it hashes the key. A key hashed whole that contains a
+ * `}` cannot be a tag: its label is `{<n>}:label:<key>`, where `<n>` is the decimal number whose slot is the
+ * key's (see `slotTagOf`). (As with fencing counters, `a` and `{a}` share a label key; a label is read only
+ * for the token that wrote it, so each lock still reads its own.)
  */
 export function labelKeyOf(key: string): string {
-  const open = key.indexOf('{');
-  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
-  return close > open + 1 || key.includes('}') ? `${key}:label` : `{${key}}:label`;
+  if (hashTagOf(key) !== undefined) return `${key}:label`;
+  if (!key.includes('}')) return `{${key}}:label`;
+  return `{${slotTagOf(clusterSlotOf(key))}}:label:${key}`;
 }
 
 /**
