@@ -214,20 +214,19 @@ export class LockSession {
 
   /**
    * Campaigns in election `name` as `value` until this process leads, or `waitMs` (milliseconds;
-   * `undefined` for ever) runs out (`undefined` then), and keeps the leadership until released: see
-   * `Election.campaign`. A standby waits through nodes that cannot be reached, and leads once they can.
+   * `undefined` for ever) runs out while another leads (`undefined` then), and keeps the leadership until
+   * released: see `Election.campaign`. Waits as {@link acquire} does: nodes that stay unreachable end the
+   * wait with the campaign's `LockAcquireError` (exit 69) within some 2 s, whatever `waitMs` says.
    */
   async campaign(name: string, settings: { readonly ttlMs: number; readonly waitMs: number | undefined; readonly value: string; readonly signal: AbortSignal }): Promise<HeldLock | undefined> {
     const { ttlMs, waitMs, value, signal } = settings;
-    const timeout = waitMs === undefined ? undefined : AbortSignal.timeout(waitMs);
     const election = this.#redlock.election(name, { ttlMs });
-    try {
-      const leadership = await election.campaign(value, { signal: timeout === undefined ? signal : AbortSignal.any([signal, timeout]) });
-      return heldLeadershipOf(leadership, `the leadership of "${name}"`);
-    } catch (error) {
-      if (timeout?.aborted === true && error === timeout.reason) return undefined;
-      throw error;
-    }
+    const leadership = await acquireWithinWait(
+      waitMs,
+      (wait) => election.campaign(value, { signal, ...wait }),
+      (error): error is LockAcquireError => error instanceof LockAcquireError && error.reason === 'held-by-another-owner',
+    );
+    return leadership === undefined ? undefined : heldLeadershipOf(leadership, `the leadership of "${name}"`);
   }
 
   /** Who leads election `name` now; see `Election.leader`. */

@@ -1,6 +1,6 @@
 // Leader election over a Redlock's public calls: one fenced lock per election, labelled with the leader.
 import type { Clock } from './base/clock.js';
-import { LockExtendError, type LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
+import { type LockAcquireError, LockExtendError, type LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
 import { emitErrorWarning, reportWith } from './base/warnings.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
@@ -73,17 +73,25 @@ export class Election {
    * `resign()`, a loss or `redlock.close()`.
    *
    * @param value - Who leads, for `leader()` and `observe()`: public, never a secret.
-   * @throws `signal.reason` when `options.signal` aborts first; {@link RedlockClosedError} once
-   *   `redlock.close()` was called; `TypeError` or `RangeError` for bad arguments, before any node is called.
-   *   A lock won whose value a quorum could not take (nodes too slow, the lock lost meanwhile) is let go,
-   *   and the campaign goes on.
+   * @throws {@link LockAcquireError} when `options.waitMs` ran out or `options.retryCount` was spent first,
+   *   with each attempt's node outcomes (its `reason`: `'held-by-another-owner'` while another leads,
+   *   `'nodes-unreachable'` when no quorum of nodes answered); `signal.reason` when `options.signal` aborts
+   *   first; {@link RedlockClosedError} once `redlock.close()` was called; `TypeError` or `RangeError` for
+   *   bad arguments, before any node is called. A lock won whose value a quorum could not take (nodes too
+   *   slow, the lock lost meanwhile) is let go, and the campaign goes on within the same wait.
    */
   async campaign(value: string, options?: CampaignOptions): Promise<Leadership> {
     checkLeaderValue(value);
-    const { signal, maxExtensions, maxHoldMs } = checkOptionsObject(options, 'campaign') as CampaignOptions;
+    const { signal, maxExtensions, maxHoldMs, waitMs = Infinity, retryCount = Infinity } = checkOptionsObject(options, 'campaign') as CampaignOptions;
+    // Checked here, before the deadline is computed from it; `acquire()` checks the rest.
+    if (waitMs !== Infinity) checkDurationMs('waitMs', waitMs, 1);
     const limits = { ...(maxExtensions === undefined ? {} : { maxExtensions }), ...(maxHoldMs === undefined ? {} : { maxHoldMs }) };
+    const { clock, ttlMs } = this.#settings;
+    const deadline = clock.now() + waitMs;
     for (;;) {
-      const lock = await this.#host.acquire(this.name, this.#settings.ttlMs, { fencing: true, autoExtend: true, retryCount: Infinity, waitMs: Infinity, signal, ...limits });
+      // A campaign that campaigns again after a label no quorum took waits only what is left of its wait.
+      const leftMs = waitMs === Infinity ? Infinity : Math.max(1, Math.ceil(deadline - clock.now()));
+      const lock = await this.#host.acquire(this.name, ttlMs, { fencing: true, autoExtend: true, retryCount, waitMs: leftMs, signal, ...limits });
       try {
         await lock.setLabel(labelOf(lock.fencingToken as number, value));
         return new Leadership(this.name, lock, value);

@@ -274,6 +274,21 @@ export interface ElectionOptions {
 export interface CampaignOptions {
   /** Gives up campaigning: the call rejects with `signal.reason`, leading nowhere. Leadership won is not ended by it. */
   readonly signal?: AbortSignal;
+  /**
+   * The longest time to campaign, in milliseconds from the call: once it runs out, the call rejects with
+   * the `LockAcquireError` of its last attempt (see {@link RedlockOptions.waitMs}), whose `reason` says why:
+   * `'held-by-another-owner'` while another leads, `'nodes-unreachable'` when no quorum of nodes answered,
+   * with each node's outcome in `attempts`.
+   * @defaultValue `Infinity` (campaign until leading)
+   */
+  readonly waitMs?: number;
+  /**
+   * How many more attempts to make after the first before the call rejects with the `LockAcquireError` of
+   * the last (see {@link RedlockOptions.retryCount}), whatever failed: a leader that leads on, or nodes
+   * that cannot be reached. Whichever ends first, `waitMs` or `retryCount`, ends the call.
+   * @defaultValue `Infinity` (retry until leading)
+   */
+  readonly retryCount?: number;
   /** Ends leadership after this many extensions (see {@link AcquireOptions.maxExtensions}): the leadership's signal aborts with a `LockLimitError`. */
   readonly maxExtensions?: number;
   /** Ends leadership once it was held this long, in milliseconds (see {@link AcquireOptions.maxHoldMs}). */

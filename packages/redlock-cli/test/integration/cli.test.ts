@@ -415,6 +415,20 @@ describe('--elect: run the command while leading an election', () => {
   });
 });
 
+describe('--elect with -w while another leads', () => {
+  it('exits 75, still led by another, once the wait ran out', async () => {
+    const library = new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: prefix });
+    const leadership = await library.election('scheduler').campaign('machine-a');
+    try {
+      const result = await redlock(['--elect', '-w', '1s', 'scheduler', 'echo', 'must not run']);
+      expect(result).toMatchObject({ code: 75, stdout: '', stderr: 'redlock: "scheduler" was still led by another after 1 s\n' });
+    } finally {
+      await leadership.resign();
+      await library.close();
+    }
+  });
+});
+
 describe('processes the command leaves in its group', () => {
   it('are stopped before the lock is released, and redlock exits with the command\'s status', async () => {
     const sleep = uniqueSleepSeconds();
@@ -572,6 +586,17 @@ describe('when nodes are down', () => {
       expect(result).toMatchObject({ code: 69, stdout: '' });
       expect(result.stderr).toMatch(/^redlock: Could not acquire "res".*\n$/);
       expect(result.wallMs).toBeLessThan(25_000); // it gave up: -w 30s does not wait for nodes that are down
+    },
+  );
+
+  it.each([[['--elect']], [['--elect', '-w', '5s']]])(
+    'exits 69 with %j when a majority of nodes cannot be reached, as the lock does, naming each node',
+    async (options) => {
+      const urls = [servers.urls[0] ?? '', ...(await closedPorts(2)).map((port) => `redis://127.0.0.1:${port}`)];
+      const result = await runCli(['--prefix', prefix, ...options, 'res', 'echo', 'must not run'], { REDLOCK_NODES: urls.join(',') }, { limitMs: 30_000 });
+      expect(result).toMatchObject({ code: 69, stdout: '' });
+      expect(result.stderr).toMatch(/^redlock: Could not acquire "res" .*: nodes unreachable .*2 failed, 1 acquired, quorum is 2.*\n$/);
+      expect(result.wallMs).toBeLessThan(25_000); // it gave up: no quorum, whatever the wait
     },
   );
 

@@ -33,10 +33,10 @@ const HELD = ['acquirePermits', 'tryAcquirePermits', 'usingPermits', 'acquireRea
  */
 export const OPTION_SCOPES = {
   driftFactor: ['Redlock'],
-  retryCount: WAITING,
+  retryCount: [...WAITING, 'campaign'],
   retryDelayMs: WAITING,
   retryJitterMs: WAITING,
-  waitMs: WAITING,
+  waitMs: [...WAITING, 'campaign'],
   nodeTimeoutMs: ['Redlock'],
   restartGraceMs: ['Redlock'],
   refuseEvictingNodes: ['Redlock'],

@@ -233,7 +233,9 @@ describe('redlock.election()', () => {
     const election = redlock().election('scheduler');
     await expect(election.campaign(7 as unknown as string)).rejects.toThrow('Expected `value` to be a string, got `7`');
     await expect(election.campaign('x'.repeat(1_000))).rejects.toThrow(RangeError);
-    await expect(election.campaign('host', { waitMs: 5 } as object)).rejects.toThrow('Unknown option `waitMs`');
+    await expect(election.campaign('host', { pollMs: 5 } as object)).rejects.toThrow('Unknown option `pollMs`');
+    await expect(election.campaign('host', { waitMs: 0 })).rejects.toThrow(RangeError);
+    await expect(election.campaign('host', { retryCount: -1 })).rejects.toThrow(RangeError);
     await expect(election.lead('host', 'routine' as never)).rejects.toThrow('Expected `routine` to be a function, got `string`');
     await expect(election.observe({ signal: 'x' } as never).next()).rejects.toThrow('Expected `signal` to be an AbortSignal');
     expect(nodes.flatMap((node) => node.calls)).toEqual([]);

@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis, RedisOptions } from 'ioredis';
-import { type Election, type Leader, LockInspectError, Redlock } from 'redlock-core';
+import { type Election, type Leader, LockAcquireError, LockInspectError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -256,6 +256,43 @@ describe('an observer of an election on three real nodes', () => {
       await leadership.resign().catch(() => undefined);
     }
   }, 40_000);
+});
+
+describe('campaign() with a wait, on three real nodes', () => {
+  it('rejects with a LockAcquireError held-by-another-owner once its wait ran out while another leads', async () => {
+    const name = `election-test:${randomUUID()}`;
+    const leadership = await redlockWith(RETRY_DELAY_MS).election(name).campaign('leader');
+    try {
+      const error = await redlockWith(RETRY_DELAY_MS).election(name).campaign('standby', { waitMs: 500 }).catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(LockAcquireError);
+      expect(error).toMatchObject({ reason: 'held-by-another-owner', waitMs: 500 });
+    } finally {
+      await leadership.resign();
+    }
+  });
+
+  itWithFaults('rejects with a LockAcquireError naming each node once its wait ran out with no quorum reachable', async () => {
+    const name = `election-test:${randomUUID()}`;
+    const redlock = new Redlock([0, 1, 2].map((index) => new IoredisAdapter(redis.createClient(index))), { retryDelayMs: RETRY_DELAY_MS, nodeTimeoutMs: 200 });
+    redlocks.push(redlock);
+    await redlock.inspect(name);
+    redis.nodes[1]!.pause();
+    redis.nodes[2]!.pause();
+    try {
+      const error = await redlock.election(name).campaign('standby', { waitMs: 1_500 }).catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(LockAcquireError);
+      const { reason, waitMs, attempts, nodeErrors } = error as LockAcquireError;
+      expect({ reason, waitMs }).toEqual({ reason: 'nodes-unreachable', waitMs: 1_500 });
+      // Each paused node timed out, or, once known silent, failed at once.
+      const [first, ...paused] = attempts.at(-1)?.nodes.map((node) => node.status) ?? [];
+      expect(first).toBe('acquired');
+      expect(paused.map((status) => status === 'timeout' || status === 'error')).toEqual([true, true]);
+      expect(new Set(nodeErrors.map((nodeError) => nodeError.nodeIndex))).toEqual(new Set([1, 2]));
+    } finally {
+      redis.nodes[1]!.resume();
+      redis.nodes[2]!.resume();
+    }
+  });
 });
 
 /** The EVALSHA and EVAL calls in a node's `INFO commandstats`. */
