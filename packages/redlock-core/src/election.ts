@@ -165,8 +165,10 @@ export class Election {
         } catch (error) {
           if (error instanceof RedlockClosedError) throw error;
           failedReads += 1;
-          if (failedReads >= 2 && clock.now() >= leadsUntil) throw error;
-          await pace.nextRead(clock.now() + pollMs, leadsUntil);
+          const now = clock.now();
+          if (failedReads >= 2 && now >= leadsUntil) throw error;
+          // Read again at the next poll, or as soon as the leader read last could have lost its lock.
+          await pace.nextRead(now + pollMs, leadsUntil > now ? leadsUntil : Infinity);
           continue;
         }
         failedReads = 0;
