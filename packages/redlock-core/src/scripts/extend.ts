@@ -94,6 +94,7 @@ export function extendArgsOf(
   const args = [token, String(ttlMs), reseed ? '1' : '0'];
   if (fence !== '' || label !== undefined) args.push(fence);
   if (label !== undefined) args.push(label);
+  if (fence === '' && label === undefined) return { keys, args };
   const scriptKeys = [...keys, ...(label === undefined ? [] : keys.map(labelKeyOf)), ...(fence === '' ? [] : keys.map(fenceKeyOf))];
   return { keys: scriptKeys, args };
 }
