@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis, RedisOptions } from 'ioredis';
-import { type Election, type Leader, LockAcquireError, LockInspectError, Redlock } from 'redlock-core';
+import { type Election, type Leader, LockAcquireError, LockExtendError, LockInspectError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -256,6 +256,53 @@ describe('an observer of an election on three real nodes', () => {
       await leadership.resign().catch(() => undefined);
     }
   }, 40_000);
+});
+
+describe('a leadership on three real nodes', () => {
+  it.each(['maxExtensions', 'redlock.close()'] as const)('no longer says it leads from the moment its signal aborts at %s', async (cause) => {
+    const redlock = redlockWith(RETRY_DELAY_MS);
+    const leadership = await redlock.election(`election-test:${randomUUID()}`, { ttlMs: TTL_MS }).campaign('leader', cause === 'maxExtensions' ? { maxExtensions: 1 } : {});
+    const atAbort: [string, boolean][] = [];
+    const aborted = new Promise((resolve) =>
+      leadership.signal.addEventListener(
+        'abort',
+        () => {
+          atAbort.push([leadership.state, leadership.isLeading]);
+          resolve(undefined);
+        },
+        { once: true },
+      ),
+    );
+    if (cause === 'redlock.close()') await redlock.close();
+    await aborted;
+    expect(atAbort).toEqual([['lost', false]]);
+    expect(leadership.remainingValidityMs).toBeGreaterThan(0);
+    await leadership.resign();
+  });
+
+  itWithFaults('keeps writing the value it leads with after a proclaim() that a quorum did not take', async () => {
+    const name = `election-test:${randomUUID()}`;
+    const election = redlockWith(RETRY_DELAY_MS).election(name, { ttlMs: 3_000 });
+    const leadership = await election.campaign('v1');
+    const admins = redis.urls.map((_, index) => redis.createClient(index));
+    const labelKey = `{${name}}:label`;
+    redis.nodes[1]!.pause();
+    redis.nodes[2]!.pause();
+    try {
+      await expect(leadership.proclaim('v2')).rejects.toThrow(LockExtendError);
+    } finally {
+      redis.nodes[1]!.resume();
+      redis.nodes[2]!.resume();
+    }
+    expect(leadership.value).toBe('v1');
+    // Node 0 took v2. The next automatic extension (half the TTL on) writes v1 there again.
+    expect(await admins[0]!.get(labelKey)).toContain('"value":"v2"');
+    const labels = await eventually(() => Promise.all(admins.map((admin) => admin.get(labelKey))), (values) => values.every((value) => value?.includes('"value":"v1"')), 5_000);
+    expect(labels.map((value) => value?.includes('"value":"v1"'))).toEqual([true, true, true]);
+    expect(leadership.isLeading).toBe(true);
+    expect(await election.leader()).toEqual({ value: 'v1', term: leadership.term });
+    await leadership.resign();
+  }, 30_000);
 });
 
 describe('campaign() with a wait, on three real nodes', () => {
