@@ -25,6 +25,26 @@ describe('fencing tokens', () => {
     expect(nodes.map((node) => node.keyspace.get('{orders:42}:fencing-counter'))).toEqual(Array(5).fill('3'));
   });
 
+  it('sets the counters again with the keys on nodes that restarted empty while a fenced lock was held, one at a time', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    for (let round = 0; round < 2; round += 1) await clock.runUntilSettled((await clock.runUntilSettled(redlock.acquire('r', 1000, { fencing: true }))).release());
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1000, { fencing: true }));
+    expect(lock.fencingToken).toBe(3);
+    // Each node in turn loses everything; an extension sets our key and the counter again there.
+    for (const node of nodes) {
+      node.keyspace.restart({ persistence: false });
+      await clock.advance(400);
+      await clock.runUntilSettled(lock.extend(1000));
+      await clock.advance(10);
+    }
+    expect(nodes.map((node) => node.keyspace.get('{r}:fencing-counter'))).toEqual(['3', '3', '3']);
+    await clock.runUntilSettled(lock.release());
+    const next = await clock.runUntilSettled(redlock.acquire('r', 1000, { fencing: true }));
+    expect(next.fencingToken).toBe(4);
+  });
+
   it('uses the highest counter of the granting quorum, so a minority that missed a token cannot lower it', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 5);
