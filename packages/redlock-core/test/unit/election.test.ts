@@ -1,6 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DIAGNOSTICS_CHANNELS, type ElectionMessage, type Leader, LockExtendError, LockLimitError, LockLostError, LockReleaseError, Redlock, RedlockClosedError, SYSTEM_CLOCK } from '../../src/index.js';
+import { DIAGNOSTICS_CHANNELS, type ElectionMessage, type Leader, LockExtendError, LockInspectError, LockLimitError, LockLostError, LockReleaseError, Redlock, RedlockClosedError, SYSTEM_CLOCK } from '../../src/index.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 // Real time on in-memory nodes: an election's timers (observe's polls) are its own, and every wait here is
@@ -141,6 +141,19 @@ describe('redlock.election()', () => {
       { value: 'host-b', term: second.term },
     ]);
     await second.resign();
+  });
+
+  it('ends an observation with the LockInspectError of its second failed read in a row, a poll after the first, once nobody could lead', async () => {
+    const { nodes, redlock } = setup();
+    const observation = redlock().election('scheduler', { pollMs: 50 }).observe();
+    expect(await observation.next()).toEqual({ value: undefined, done: false });
+    for (const node of nodes) node.isDown = true;
+    const callsBefore = nodes[0]!.calls.length;
+    const startMs = performance.now();
+    await expect(observation.next()).rejects.toThrow(LockInspectError);
+    // Read at the poll, failed, read again a poll later (not at once: observing again must not spin), failed.
+    expect(performance.now() - startMs).toBeGreaterThanOrEqual(2 * 50 - 1);
+    expect(nodes[0]!.calls.length - callsBefore).toBeLessThanOrEqual(2);
   });
 
   it('ends an observation at once when its signal aborts during a read, whatever pollMs says', async () => {
