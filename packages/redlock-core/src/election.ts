@@ -42,7 +42,9 @@ export function resolveElection(name: unknown, options: unknown, { keyPrefix, cl
  * campaigner takes over once the lock expires (`ttlMs`).
  *
  * Terms are fencing tokens: they grow with every leader only where the nodes keep their writes (see
- * `fencing` in `acquire()`), and like every Redlock guarantee they assume bounded clock drift and pauses.
+ * `fencing` in `acquire()`), or restart empty one at a time while a leader leads (its extensions set the
+ * counters again), and like every Redlock guarantee they assume bounded clock drift and pauses. A label
+ * is a leader's only when its term is the fencing token of the lock that wrote it.
  * A leader that was paused for longer than `ttlMs` may still believe it leads: pass its `term` to what it
  * writes to, and check `leadership.assertLeading()` right before each write.
  *
