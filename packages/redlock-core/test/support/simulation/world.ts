@@ -146,7 +146,7 @@ export interface LockRecord {
 
 /**
  * An extension of a hand-held lock (its own, or the one a re-entry needs) that ended when the validity did,
- * with `holders` nodes (at most a quorum) holding the token at that moment: one failed node of a bare
+ * with `holders` nodes (at most a quorum) holding the token when it started: one failed node of a bare
  * quorum is enough to lose such a hold, and the library's part is to end there with a typed error.
  */
 export interface LegitimateLoss {
@@ -526,8 +526,9 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
     heldMs += stepMs;
     if (stepMs === untilReentry) {
       // Another handle on the hold, then the first one goes: the keys must stay until the second does.
+      const holders = holdersOf(context, lock);
       const inner = await redlock.acquire(op.resources, op.ttlMs, { reentrant: lock }).catch((error: unknown) => {
-        recordBareQuorumLoss(context, lock, error);
+        recordBareQuorumLoss(context, holders, error);
         return undefined;
       });
       if (inner === undefined) break;
@@ -540,11 +541,12 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
       continue;
     }
     if (heldMs < op.holdMs && op.extendEveryMs !== undefined) {
+      const holders = holdersOf(context, handle);
       const isLost = await handle.extend(op.ttlMs).then(
         () => false,
         (error: unknown) => {
           if (!(error instanceof LockExtendError)) throw error;
-          recordBareQuorumLoss(context, handle, error);
+          recordBareQuorumLoss(context, holders, error);
           return error.isLost;
         },
       );
@@ -555,16 +557,21 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
   await handle.release();
 }
 
-/**
- * Records `error`, from an extension of `lock`, as a {@link LegitimateLoss} when it ended with the validity
- * while at most a quorum of nodes held the token; any other such end is a typed error of the run (which
- * the liveness properties refuse): a hold on more than a bare quorum must survive one failed node.
- */
-function recordBareQuorumLoss(context: ClientContext, lock: Lock, error: unknown): void {
-  if (!(error instanceof LockExtendError) || !error.message.includes('its validity ended before a quorum agreed')) return;
-  const { nodes, history, clock, clientIndex, log } = context;
+/** How many nodes hold `lock`'s token on every key now: the ground truth. */
+function holdersOf(context: ClientContext, lock: Lock): number {
   const keys = lock.resources.map((resource) => `${KEY_PREFIX}${resource}`);
-  const holders = nodes.filter((node) => node.holds(keys, lock.token)).length;
+  return context.nodes.filter((node) => node.holds(keys, lock.token)).length;
+}
+
+/**
+ * Records `error`, from an extension of a lock that `holders` nodes held when it started, as a
+ * {@link LegitimateLoss} when it ended with the validity while the hold stood on at most a quorum; any
+ * other such end is a typed error of the run (which the liveness properties refuse): a hold on more than a
+ * bare quorum must survive one failed node.
+ */
+function recordBareQuorumLoss(context: ClientContext, holders: number, error: unknown): void {
+  if (!(error instanceof LockExtendError) || !error.message.includes('its validity ended before a quorum agreed')) return;
+  const { history, clock, clientIndex, log } = context;
   if (holders > history.quorum) return recordError(history, clientIndex, log, error);
   history.bareQuorumLosses.push({ clientIndex, atMs: clock.now(), holders });
   log(`client ${clientIndex}: lost a hold on a bare quorum (${holders} nodes held it): ${error.message}`);
