@@ -59,10 +59,12 @@ const EXPECTED_USE = {
   coreExports: expect.arrayContaining(['Redlock', 'Lock', 'RedlockError', 'NodeError', 'LockAcquireError']),
   adapterExports: ['IoredisAdapter', 'QUIT_TIMEOUT_MS', 'quitClient'],
   state: 'released',
-  // The probe, the SET that takes a lock on one resource, then the release script by EVAL at first contact.
+  // The probe, then the acquire script (a lock on one resource goes by SET only on a node whose probe has
+  // answered: a user without EVAL gets NOPERM before anything is written) and the release script, both by
+  // EVAL at first contact.
   sent: [
     ['eval', 0],
-    ['set', 'resource'],
+    ['eval', 1, 'resource'],
     ['eval', 1, 'resource'],
   ],
 };
