@@ -19,7 +19,10 @@ export const EXIT_CODES = {
   conflict: 75,
   /** The lock was lost while the command ran, so the command was stopped: never a success. */
   lockLost: 76,
-  /** EX_CONFIG: no nodes, a bad node URL, two nodes that are one server, a key that is not what the mode asks for. */
+  /**
+   * EX_CONFIG: no nodes, a bad node URL, two nodes that are one server, a key that is not what the mode asks
+   * for, a node that refuses the scripts (ACL, `NOPERM`) or the connection (`NOAUTH`), or is a cluster node.
+   */
   configuration: 78,
   /** The command exists but could not be executed (as the shells report it). */
   cannotExecute: 126,
@@ -45,7 +48,8 @@ const ACQUISITION_REASONS: Readonly<Record<'LockAcquireError' | 'PermitError' | 
 /**
  * The exit status for an error of the lock library, read from its public `name` and `reason` fields:
  * contention is {@link EXIT_CODES.conflict} (or `conflictExitCode`), nodes that failed or were too slow
- * for the TTL are {@link EXIT_CODES.unavailable}, a deployment problem (one server listed twice, a key
+ * for the TTL are {@link EXIT_CODES.unavailable}, a deployment problem (one server listed twice, a node whose ACL forbids
+ * the scripts, a key
  * that is not a lock where the lock goes, nor a semaphore where `--permits` goes, nor a read-write lock
  * where `--read`/`--write` goes, a semaphore held with another `--permits`) is
  * {@link EXIT_CODES.configuration}, a resource the library refuses is {@link EXIT_CODES.usage}, anything
@@ -68,6 +72,9 @@ export function exitCodeForLockError(error: unknown, conflictExitCode: number = 
     case 'LockInspectError':
       return EXIT_CODES.unavailable;
     case 'NodeConfigurationError':
+    // A node that refuses the scripts (an ACL without EVAL), a cluster reached without a cluster client, a
+    // connection not authenticated: the deployment, not the command, is to fix.
+    case 'MisconfiguredNodeError':
       return EXIT_CODES.configuration;
     // The library checks a resource before calling any node (e.g. a key ending in ":fencing-counter").
     case 'TypeError':

@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import {
   LockAcquireError,
   LockInspectError,
+  MisconfiguredNodeError,
+  NodeError,
   NodeConfigurationError,
   PermitError,
   ReadWriteLockError,
@@ -53,6 +55,12 @@ describe('exitCodeForLockError', () => {
   it('maps a read-write lock inspection that too few nodes answered (--inspect --read) to unavailable', () => {
     const error = new ReadWriteLockError('Could not inspect "r"', { operation: 'inspect', resource: 'r', mode: undefined, reason: 'nodes-unreachable' });
     expect(exitCodeForLockError(error)).toBe(EXIT_CODES.unavailable);
+  });
+
+  it.each(['no-permission', 'no-auth', 'moved', 'cross-slot'] as const)('maps a MisconfiguredNodeError (%s) to the configuration status', (problem) => {
+    const nodeError = new NodeError('Node 0 failed: NOPERM', { nodeIndex: 0, isTimeout: false, cause: new Error('NOPERM') });
+    const error = new MisconfiguredNodeError('Could not acquire "r": node 0 refused', { resources: ['r'], problem, nodeErrors: [nodeError] });
+    expect(exitCodeForLockError(error)).toBe(EXIT_CODES.configuration);
   });
 
   it('uses the conflict status given by -E for contention only', () => {
