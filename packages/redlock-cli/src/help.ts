@@ -76,7 +76,7 @@ Exit status:
   ${EXIT_CODES.configuration}        bad configuration: no nodes, a bad node URL, one server listed twice, a key
             at the lock's place that is not a lock (nor a semaphore with --permits, nor a
             read-write lock with --read/--write), a semaphore held with another --permits,
-            found by --inspect too
+            found by --inspect too; a node whose ACL forbids the scripts (NOPERM)
   ${EXIT_CODES.cannotExecute}       the command could not be executed
   ${EXIT_CODES.notFound}       the command was not found
   128+N     interrupted by signal N while waiting for the lock (130 SIGINT, 143 SIGTERM)
