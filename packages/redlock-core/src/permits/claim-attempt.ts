@@ -183,6 +183,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
     const { calls: lastCalls } = rounds.at(-1) as Round<S>;
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
       const known = lastCalls.outcomes[nodeIndex];
+      if (known?.status === 'admitted') continue;
       if (known !== undefined ? isFreedLater(kind, known.status) : lastCalls.wasSent(nodeIndex)) {
         lastCalls.onOutcomeOf(nodeIndex, (outcome) => {
           if (isFreedLater(kind, outcome.status)) claim.fillInWhenFree(nodeIndex);
