@@ -226,11 +226,23 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     });
   }
 
-  /** Node `nodeIndex` answered `NOSCRIPT`, so it is alive: its call gets a fresh timeout for the EVAL that follows. */
+  /**
+   * When node `nodeIndex` was sent the command whose answer its call gives, on the clock: the call's start,
+   * or after `NOSCRIPT`, when the `EVAL` went (see {@link renewTimeout}). Commands to a node run in the
+   * order they were sent, so this tells whether the answer came from before or after another command.
+   */
+  sentAtOf(nodeIndex: number): number {
+    return this.#timing[3 * nodeIndex] as number;
+  }
+
+  /**
+   * Node `nodeIndex` answered `NOSCRIPT`, so it is alive: its call gets a fresh timeout for the EVAL that
+   * follows, from now, when that goes out (also for a call that timed out already: see {@link sentAtOf}).
+   */
   renewTimeout(nodeIndex: number): void {
-    if (((this.#flags[nodeIndex] as number) & PENDING) === 0) return;
     const now = this.#clock.now();
     this.#timing[3 * nodeIndex] = now;
+    if (((this.#flags[nodeIndex] as number) & PENDING) === 0) return;
     this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
   }
 

@@ -84,8 +84,8 @@ interface AttemptKind<S extends string, H extends Claim, F> {
   /** For a round that won nothing, what a second round asks every node for, if anything. */
   secondRound?(answers: readonly (Answer<S> | undefined)[]): readonly number[] | undefined;
   claimOf(grant: ClaimGrant, slots: readonly number[]): H;
-  /** Node `nodeIndex` answered the request that won `claim` (`answer`), maybe after the claim was decided. */
-  settle(claim: H, nodeIndex: number, status: S | undefined, answer: Answer<S> | undefined): void;
+  /** Node `nodeIndex` answered the request that won `claim` (`answer`, to a command sent at `sentAtMs`), maybe after the claim was decided. */
+  settle(claim: H, nodeIndex: number, status: S | undefined, answer: Answer<S> | undefined, sentAtMs: number): void;
   failureOf(nodes: NodeOutcome<S>[], hasQuorum: boolean, answers: readonly (Answer<S> | undefined)[]): F;
 }
 
@@ -176,7 +176,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
         // An answer read already, before the release was sent, needs nothing unless it gave other slots.
         const known = answers[nodeIndex];
         if (!calls.wasSent(nodeIndex) || (known !== undefined && (known.status !== 'admitted' || isSameSet(known.slots, slots)))) continue;
-        calls.onAnswerOf(nodeIndex, (answer) => kind.settle(claim, nodeIndex, answer, answers[nodeIndex]));
+        calls.onAnswerOf(nodeIndex, (answer) => kind.settle(claim, nodeIndex, answer, answers[nodeIndex], calls.sentAtOf(nodeIndex)));
       }
     }
     // A node that refused, now or later, is taken as soon as it is free: the claim may stand on a bare quorum.
@@ -327,8 +327,8 @@ export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemp
     // Nodes that hold the semaphore with another limit give no slots: the second round counts without them.
     secondRound: (answers) => slotsFreeOnQuorum(answers, permits),
     claimOf: (claim, slots) => new Permit({ claim, permits, slots, limit }),
-    settle: (permit, nodeIndex, status, answer) => {
-      if (status === 'admitted') permit.settleGrant(nodeIndex, answer?.slots ?? []);
+    settle: (permit, nodeIndex, status, answer, sentAtMs) => {
+      if (status === 'admitted') permit.settleGrant(nodeIndex, answer?.slots ?? [], sentAtMs);
       else if (status === 'full') permit.settleLeftBehind(nodeIndex);
     },
     failureOf: (nodes, hasQuorum, answers) => {
@@ -403,7 +403,7 @@ export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode
     isRefusal: (status) => isTakenThere(status) || status === 'restarting' || status === 'foreign',
     claimOf: (claim) => new ReadWriteHandle({ claim, mode, fields: [readWriteFieldOf(mode, claim.token)] }),
     // A node that admits (or leaves a writer's intent) after the lock was released holds it for nothing.
-    settle: (handle, nodeIndex, status) => handle.settleAnswer(nodeIndex, status),
+    settle: (handle, nodeIndex, status, _answer, sentAtMs) => handle.settleAnswer(nodeIndex, status, sentAtMs),
     // A read-write node never answers `'other-limit'`, so never `'limit-mismatch'`.
     failureOf: (nodes, hasQuorum) => ({ reason: failureReasonOf(nodes, hasQuorum, isTakenThere, 'locked') as FailedReadWriteAttempt['reason'] }),
   });

@@ -252,21 +252,25 @@ export class Claim extends HoldHandle {
   }
 
   /**
-   * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided
-   * (`isGrant`), or set the claim's own fields again for an extension's re-seed (see `extendHold`). Fields
-   * other than the claim's are freed there at once; all of them once the claim is released, unless the
-   * release there freed them (`'released'`: the attempt's token is its own, so it ran after them). A grant
-   * went out before the release, on the same connection, so that is the usual case: it saves an uncontended
-   * semaphore 2 calls in 12. A grant re-sent after `NOSCRIPT`, or a re-seed, may run after the release.
+   * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided (a grant,
+   * whose command was sent at `grantSentAtMs`), or set the claim's own fields again for an extension's
+   * re-seed (see `extendHold`). Fields other than the claim's are freed there at once; all of them once the
+   * claim is released, unless the release there freed them (`'released'`) after a grant sent before it: a
+   * command sent earlier on the same connection runs earlier. That is the usual case, and it saves an
+   * uncontended semaphore 2 calls in 12. A grant re-sent after `NOSCRIPT` once the release went, or a
+   * re-seed, runs after the release, which may still say `'released'` for the intent it freed.
    * @internal
    */
-  protected settleFields(nodeIndex: number, fields: readonly string[], isGrant = false): void {
+  protected settleFields(nodeIndex: number, fields: readonly string[], grantSentAtMs?: number): void {
     const hold = this.#hold;
     hold.written[nodeIndex] = true;
     const isReleased = hold.isReleased;
     if (!isReleased && fields.every((field) => this.#kind.fields.includes(field))) return;
     const free = (): void => void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#kind.fields) });
-    if (isGrant && isReleased) unlessReleasedThere(hold, nodeIndex, free);
+    // At the same instant, the grant went first: a re-send after NOSCRIPT waits for the node's reply, so it
+    // shares its instant with the release only on a clock that does not move (the tests').
+    const isGrantBeforeRelease = grantSentAtMs !== undefined && grantSentAtMs <= (hold.releasedAtMs ?? Infinity);
+    if (isReleased && isGrantBeforeRelease) unlessReleasedThere(hold, nodeIndex, free);
     else free();
   }
 

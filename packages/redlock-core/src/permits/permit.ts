@@ -58,11 +58,11 @@ export class Permit extends Claim {
   }
 
   /**
-   * Node `nodeIndex` gave `slots` to the request that won this permit, maybe after the permit was decided:
-   * see `Claim.settleFields`.
+   * Node `nodeIndex` gave `slots` to the request that won this permit (sent at `sentAtMs`), maybe after the
+   * permit was decided: see `Claim.settleFields`.
    * @internal
    */
-  settleGrant(nodeIndex: number, slots: readonly number[]): void {
-    this.settleFields(nodeIndex, slots.map(String), true);
+  settleGrant(nodeIndex: number, slots: readonly number[], sentAtMs: number): void {
+    this.settleFields(nodeIndex, slots.map(String), sentAtMs);
   }
 }

@@ -57,12 +57,12 @@ export class ReadWriteHandle extends Claim {
   }
 
   /**
-   * Node `nodeIndex` answered the request that won this handle, maybe late: an entry it admitted, or a
+   * Node `nodeIndex` answered the request that won this handle (sent at `sentAtMs`), maybe late: an entry it admitted, or a
    * writer's intent it left, is freed there if the handle was released meanwhile (see `Claim.settleFields`).
    * @internal
    */
-  settleAnswer(nodeIndex: number, answer: ReadWriteAcquireStatus | undefined): void {
-    if (answer === 'admitted') this.settleFields(nodeIndex, [], true);
+  settleAnswer(nodeIndex: number, answer: ReadWriteAcquireStatus | undefined, sentAtMs: number): void {
+    if (answer === 'admitted') this.settleFields(nodeIndex, [], sentAtMs);
     else if (answer === 'readers-hold') this.settleLeftBehind(nodeIndex);
   }
 }
