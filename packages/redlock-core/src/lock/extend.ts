@@ -82,8 +82,10 @@ export async function extendHold(
   const start = clock.now();
   const sequence = hold.beginExtension(start, clock.wallNow(), ttlMs);
   const quorum = quorumOf(nodes.length);
-  // No call outlives the hold it would extend: a node that has not answered by then cannot keep it.
-  const endsBy = hold.validUntil;
+  // No call outlives the hold it would extend: a node that has not answered by then cannot keep it. A hold
+  // taken over by its token (`adopt()`) has no validity of ours yet: its calls are bounded, as an
+  // acquisition's, by the node timeouts alone.
+  const endsBy = hold.validUntil > start ? hold.validUntil : Infinity;
   const calls = new FanOut<ExtendStatus>(hold.set, 'extend', extension.yes).endingBy(endsBy).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;

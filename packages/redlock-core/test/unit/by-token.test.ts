@@ -31,6 +31,16 @@ describe('redlock.adopt()', () => {
     expect(nodesHoldingToken(nodes, lock.token)).toEqual([]);
   });
 
+  it('waits for nodes that answer after a while: a hold it takes over has no validity of its own to end by', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const { lock, worker } = await handedOver(nodes, clock);
+    for (const node of nodes) node.latencyMs = 5;
+    const adopted = await clock.runUntilSettled(worker.adopt(['a', 'b'], lock.token, 1_000));
+    expect(adopted.state).toBe('held');
+    expect(adopted.remainingValidityMs).toBeGreaterThan(900);
+  });
+
   it('gives the keys back to a node that lost them while a quorum holds the token', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 5);
