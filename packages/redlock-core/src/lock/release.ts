@@ -44,7 +44,10 @@ export async function releaseOnEveryNode(
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
     const nodes = await calls.allSettled();
     hold.release = undefined;
-    throw errorOf(nodes, `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`);
+    const outcomes = `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`;
+    const endedAtMs = hold.set.options.clock.now();
+    if (endedAtMs < release.keysExpireAt || startedAtMs >= release.keysExpireAt) throw errorOf(nodes, outcomes);
+    throw errorOf(nodes, `its keys expired before a quorum confirmed, after ${Math.round(endedAtMs - startedAtMs)} ms (${outcomes})`);
   }
   // A copy: the fan-out keeps filling in its own array as the other nodes answer.
   const nodes = calls.outcomes.slice();
@@ -75,7 +78,11 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
 function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'written' | 'releasedOn'>, startedAtMs: number): FanOut<ReleaseStatus> {
   const { nodes, options } = set;
   // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked');
+  // No call waits past the keys' expiry: a node that has not answered by then keeps none of them (its
+  // command, still queued there, deletes what a late grant set). A release begun after it, or of a hold
+  // taken over by its token (whose keys' expiry is unknown), waits for the nodes' answers ('not-held').
+  const endsBy = release.keysExpireAt > startedAtMs ? release.keysExpireAt : Infinity;
+  const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked').endingBy(endsBy);
   hold.releasedOn = calls;
   calls.listen((outcome) => {
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;

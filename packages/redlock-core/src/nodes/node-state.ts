@@ -195,7 +195,8 @@ export class NodeState implements ResolvedNode {
    */
   callCut<S extends string>(clock: Clock, startedAtMs: number, operation: NodeOperation): NodeOutcome<S> {
     const waitedMs = Math.round(clock.now() - startedAtMs);
-    const error = new NodeError(`Node ${this.index} had not answered when the hold's validity ended, ${waitedMs} ms after the call`, { nodeIndex: this.index, isTimeout: true, cause: undefined });
+    const when = operation === 'release' ? "the hold's keys expired" : "the hold's validity ended";
+    const error = new NodeError(`Node ${this.index} had not answered when ${when}, ${waitedMs} ms after the call`, { nodeIndex: this.index, isTimeout: true, cause: undefined });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'timeout', error });
   }
 

@@ -152,6 +152,43 @@ describe('lock.release()', () => {
     expect(result.nodes[3]).toBeUndefined();
   });
 
+  it('ends by the expiry of its keys when nodes it needs answer later, and counts no timeout against them', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    // Node timeouts of 500 ms, longer than the keys have left when the release starts.
+    const redlock = new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 500 });
+    const start = clock.now();
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1_000));
+    await clock.advance(900);
+    nodes[1]!.hang();
+    nodes[2]!.hang();
+    const error = await clock.runUntilSettled(lock.release()).catch((failure: unknown) => failure);
+    // Not 500 ms later, when the node timeouts would have ended it: past the keys' expiry there is nothing to free.
+    expect(clock.now()).toBe(start + 1_000);
+    expect(error).toBeInstanceOf(LockReleaseError);
+    const releaseError = error as LockReleaseError;
+    expect(releaseError.message).toBe('Could not confirm the release of "r": its keys expired before a quorum confirmed, after 100 ms (2 timed out, 1 released, quorum is 2)');
+    expect(releaseError.nodeErrors.map((nodeError) => nodeError.message)).toEqual([
+      "Node 1 had not answered when the hold's keys expired, 100 ms after the call",
+      "Node 2 had not answered when the hold's keys expired, 100 ms after the call",
+    ]);
+    // The nodes were not given their timeout: neither is judged silent for it.
+    expect(redlock.nodeHealth().map((node) => node.state)).toEqual(['up', 'up', 'up']);
+  });
+
+  it('waits for the answers of a release begun after its keys expired', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const lock = await heldLock(nodes, clock);
+    await clock.advance(1_200);
+    for (const node of nodes) node.latencyMs = 30;
+    const start = clock.now();
+    const result = await clock.runUntilSettled(lock.release());
+    // Not cut at once: the nodes' answers tell that our keys are gone.
+    expect(clock.now() - start).toBe(30);
+    expect((await result.settled).map((node) => node.status)).toEqual(['not-held', 'not-held', 'not-held']);
+  });
+
   it('falls back to EVAL for the release script on a node that lost its script cache', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);

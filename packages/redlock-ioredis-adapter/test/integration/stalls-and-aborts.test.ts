@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { startLatencyProxy, type LatencyProxy } from 'local-redis-nodes';
-import { LockAcquireError, LockExtendError, LockLostError, Redlock } from 'redlock-core';
+import { LockAcquireError, LockExtendError, LockLostError, LockReleaseError, Redlock } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
@@ -97,6 +97,26 @@ describe('a hold whose extension needs a stalled node, on 3 real nodes', () => {
       expect((error as LockExtendError).message).toMatch(/its validity ended before a quorum agreed/);
       expect((error as LockExtendError).nodes.map((node) => node.status)).toEqual(['extended', 'timeout', 'timeout']);
       // On 9fd2e2a it settled when the node timeouts ran out, 1.1 s after the validity.
+      expect(endedAt - validUntil).toBeLessThan(500);
+    } finally {
+      redis.nodes[1]?.resume();
+      redis.nodes[2]?.resume();
+      await redlock.close();
+    }
+  });
+
+  itWithFaults('ends release() where the keys expire, not a node timeout later, with each node\'s outcome', async () => {
+    const { redlock, lock, validUntil } = await lockBehindStalledNodes('release-stalled');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      redis.nodes[1]?.pause();
+      redis.nodes[2]?.pause();
+      const error = await lock.release().catch((failure: unknown) => failure);
+      const endedAt = performance.now();
+      expect(error).toBeInstanceOf(LockReleaseError);
+      expect((error as LockReleaseError).message).toMatch(/its keys expired before a quorum confirmed/);
+      expect((error as LockReleaseError).nodes.map((node) => node.status)).toEqual(['released', 'timeout', 'timeout']);
+      // On 9fd2e2a it settled when the node timeouts ran out, 1.1 s after the keys expired.
       expect(endedAt - validUntil).toBeLessThan(500);
     } finally {
       redis.nodes[1]?.resume();
