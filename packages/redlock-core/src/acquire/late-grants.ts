@@ -15,9 +15,8 @@ import { warnIfMisconfigured } from './misconfigured-nodes.js';
  */
 export function watchLateGrants(lock: Lock, calls: FanOut<AcquireStatus>, nodes: readonly NodeState[]): void {
   const { nodes: known, resources } = lock;
-  // Every node answered by the decision, none with a timeout or an error: nothing can come later. One that
-  // refused by then is taken as soon as it is free (see `Lock.fillInWhenFree`).
-  if (isEveryAnswerIn(lock)) return;
+  // Every node answered by the decision, none with a timeout or an error: nothing can come later.
+  if (fillInIfEveryAnswerIn(lock)) return;
   calls.listen((outcome) => {
     const { nodeIndex, status } = outcome;
     const isLate = known[nodeIndex] === undefined;
@@ -48,10 +47,13 @@ function isFreedLater(status: string | undefined): boolean {
 }
 
 /**
- * Whether every node's outcome in `lock.nodes` is known and is an answer (no timeout, no error, none still
- * pending); if so, has the lock take the nodes that refused it as soon as they are free, in the same pass.
+ * When every node's outcome in `lock.nodes` is known and is an answer (no timeout, no error, none still
+ * pending), has the lock take the nodes that refused it as soon as they are free (see
+ * `Lock.fillInWhenFree`), and returns `true`: nothing can come later. Else returns `false` and does
+ * nothing: the listener of {@link watchLateGrants} takes each outcome as it comes. One pass for both, as
+ * nearly every lock is granted by nodes that all answered.
  */
-function isEveryAnswerIn(lock: Lock): boolean {
+function fillInIfEveryAnswerIn(lock: Lock): boolean {
   const outcomes: readonly (AcquireNodeOutcome | undefined)[] = lock.nodes;
   let acquiredCount = 0;
   for (const outcome of outcomes) {
@@ -61,7 +63,7 @@ function isEveryAnswerIn(lock: Lock): boolean {
   if (acquiredCount === outcomes.length) return true;
   for (let nodeIndex = 0; nodeIndex < outcomes.length; nodeIndex += 1) {
     const status = (outcomes[nodeIndex] as AcquireNodeOutcome).status;
-    if (status !== 'acquired' && isFreedLater(status)) lock.fillInWhenFree(nodeIndex);
+    if (isFreedLater(status)) lock.fillInWhenFree(nodeIndex);
   }
   return true;
 }
