@@ -37,7 +37,11 @@ export async function releaseOnEveryNode(
 ): Promise<ReleaseResult> {
   const startedAtMs = hold.set.options.clock.now();
   hold.releasedAtMs ??= startedAtMs;
-  const calls = releaseWhereWritten(hold.set, release, hold, startedAtMs);
+  // No call waits past the keys' expiry: a node that has not answered by then keeps none of them (its
+  // command, still queued there, deletes what a late grant set). A release begun after it, or of a hold
+  // taken over by its token (whose keys' expiry is unknown), waits for the nodes' answers ('not-held').
+  const endsBy = release.keysExpireAt > startedAtMs ? release.keysExpireAt : Infinity;
+  const calls = releaseWhereWritten(hold.set, release, hold, startedAtMs, endsBy);
   const hasQuorum = await calls.decided();
   hold.onReleased?.(hold.keys);
   if (!hasQuorum) {
@@ -46,7 +50,7 @@ export async function releaseOnEveryNode(
     hold.release = undefined;
     const outcomes = `${describeOutcomes(nodes)}, quorum is ${quorumOf(nodes.length)}`;
     const endedAtMs = hold.set.options.clock.now();
-    if (endedAtMs < release.keysExpireAt || startedAtMs >= release.keysExpireAt) throw errorOf(nodes, outcomes);
+    if (endedAtMs < endsBy) throw errorOf(nodes, outcomes);
     throw errorOf(nodes, `its keys expired before a quorum confirmed, after ${Math.round(endedAtMs - startedAtMs)} ms (${outcomes})`);
   }
   // A copy: the fan-out keeps filling in its own array as the other nodes answer.
@@ -75,13 +79,9 @@ function removeUnlessReleased(hold: Hold, nodeIndex: number): void {
  * answer as a confirmation, recorded as `hold.releasedOn`. A module function, so that a call still waiting
  * for a far node keeps alive the fan-out and the release, not the lock (bench/scripts/far-node-retention.mjs).
  */
-function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'written' | 'releasedOn'>, startedAtMs: number): FanOut<ReleaseStatus> {
+function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'written' | 'releasedOn'>, startedAtMs: number, endsBy: number): FanOut<ReleaseStatus> {
   const { nodes, options } = set;
   // Tracked: `redlock.close()` lets every release in flight finish (within its bound) before it closes the adapters.
-  // No call waits past the keys' expiry: a node that has not answered by then keeps none of them (its
-  // command, still queued there, deletes what a late grant set). A release begun after it, or of a hold
-  // taken over by its token (whose keys' expiry is unknown), waits for the nodes' answers ('not-held').
-  const endsBy = release.keysExpireAt > startedAtMs ? release.keysExpireAt : Infinity;
   const calls = new FanOut<ReleaseStatus>(set, 'release', ['released', 'not-held'], 'tracked').endingBy(endsBy);
   hold.releasedOn = calls;
   calls.listen((outcome) => {

@@ -137,9 +137,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   /**
    * Ends every call by `atMs` on the clock at the latest, whatever its node's timeout: the calls on a hold
    * end where the hold would expire (an extension or a re-seed with its validity, a release with its keys),
-   * since waiting longer can neither keep nor free it. A call
-   * cut there times out without counting against its node, which was not given its timeout (see
-   * `NodeState.callCut`); its answer is still read. Set before the first {@link send}.
+   * since waiting longer can neither keep nor free it. A call cut there times out without counting against
+   * its node, which was not given its timeout (see `NodeState.callCut`); its answer is still read. Set
+   * before the first {@link send}.
    */
   endingBy(atMs: number): this {
     this.#endsBy = atMs;
