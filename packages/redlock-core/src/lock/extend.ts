@@ -136,11 +136,10 @@ const readExtendReply = (reply: unknown): ExtendStatus => parseExtendReply(reply
  */
 export function lockExtensionOf(hold: Hold, ttlMs: number, fencingToken: number | undefined): HoldExtension {
   const { label, token } = hold;
-  const extend = extendArgsOf(hold.keys, token, ttlMs, { reseed: false, fencingToken, label });
-  const reseed = extendArgsOf(hold.keys, token, ttlMs, { reseed: true, fencingToken, label });
+  const { keys, args, reseedArgs } = extendArgsOf(hold.keys, token, ttlMs, { fencingToken, label });
   return {
-    run: new ScriptReader(extendScript, extend.keys, extend.args, readExtendReply),
-    reseedRun: new ScriptReader(extendScript, reseed.keys, reseed.args, readExtendReply),
+    run: new ScriptReader(extendScript, keys, args, readExtendReply),
+    reseedRun: new ScriptReader(extendScript, keys, reseedArgs, readExtendReply),
     settleReseed: (nodeIndex) => removeLateGrant(hold, nodeIndex),
     keyCount: hold.keys.length,
     yes: 'extended',
@@ -178,10 +177,11 @@ export const FILL_IN_FIRST_PAUSE_MS = 5;
  * Takes node `nodeIndex`, which refused the hold at its acquisition (a rival's racing attempt was there), as
  * soon as it is free, with the re-seed of `extensionOf(ttlMs)` for the TTL the keys have left, so they
  * expire with the others'. Until then the hold may stand on a bare quorum, lost with any one node of it (a
- * restart in a rolling restart); the first extension, half a TTL later, was the first to re-seed there. Asks after {@link FILL_IN_FIRST_PAUSE_MS}, then after pauses twice as long each time, while
- * the hold is active, until half its TTL has gone (the extensions re-seed from then on) or the node holds
- * ours. A re-seed writes only where the node has nothing that excludes us, so it is safe without a vote: the
- * hold's quorum agreed and its validity is not over. Its timers are unref'd.
+ * restart in a rolling restart); the first extension, half a TTL later, was the first to re-seed there.
+ * Asks after {@link FILL_IN_FIRST_PAUSE_MS}, then after pauses twice as long each time, while the hold is
+ * active, until half its TTL has gone (the extensions re-seed from then on) or the node holds ours. A
+ * re-seed writes only where the node has nothing that excludes us, so it is safe without a vote: the hold's
+ * quorum agreed and its validity is not over. Its timers are unref'd.
  */
 export function fillIn(hold: Hold, nodeIndex: number, extensionOf: (ttlMs: number) => HoldExtension): void {
   const { clock } = hold.set.options;

@@ -57,8 +57,9 @@ export class ReadWriteHandle extends Claim {
   }
 
   /**
-   * Node `nodeIndex` answered the request that won this handle (sent at `sentAtMs`), maybe late: an entry it admitted, or a
-   * writer's intent it left, is freed there if the handle was released meanwhile (see `Claim.settleFields`).
+   * Node `nodeIndex` answered the request that won this handle (sent at `sentAtMs`), maybe late: an entry
+   * it admitted, or a writer's intent it left, is freed there if the handle was released meanwhile (see
+   * `Claim.settleFields`).
    * @internal
    */
   settleAnswer(nodeIndex: number, answer: ReadWriteAcquireStatus | undefined, sentAtMs: number): void {

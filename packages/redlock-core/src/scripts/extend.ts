@@ -81,22 +81,25 @@ return 1
 );
 
 /**
- * The KEYS and ARGV of the extend script for the keys of a lock held with `token`, extended to `ttlMs`:
- * its label keys when it is labelled (`label`, `''` to clear it), its counter keys when it is fenced.
+ * The KEYS of the extend script for the keys of a lock held with `token`, extended to `ttlMs`, and its ARGV
+ * to extend (`args`) and to re-seed (`reseedArgs`): its label keys when it is labelled (`label`, `''` to
+ * clear it), its counter keys when it is fenced.
  */
 export function extendArgsOf(
   keys: readonly string[],
   token: string,
   ttlMs: number,
-  { reseed, fencingToken, label }: { readonly reseed: boolean; readonly fencingToken: number | undefined; readonly label: string | undefined },
-): { readonly keys: readonly string[]; readonly args: readonly string[] } {
+  { fencingToken, label }: { readonly fencingToken: number | undefined; readonly label: string | undefined },
+): { readonly keys: readonly string[]; readonly args: readonly string[]; readonly reseedArgs: readonly string[] } {
   const fence = fencingToken === undefined ? '' : String(fencingToken);
-  const args = [token, String(ttlMs), reseed ? '1' : '0'];
+  const args = [token, String(ttlMs), '0'];
   if (fence !== '' || label !== undefined) args.push(fence);
   if (label !== undefined) args.push(label);
-  if (fence === '' && label === undefined) return { keys, args };
+  const reseedArgs = args.slice();
+  reseedArgs[2] = '1';
+  if (fence === '' && label === undefined) return { keys, args, reseedArgs };
   const scriptKeys = [...keys, ...(label === undefined ? [] : keys.map(labelKeyOf)), ...(fence === '' ? [] : keys.map(fenceKeyOf))];
-  return { keys: scriptKeys, args };
+  return { keys: scriptKeys, args, reseedArgs };
 }
 
 /** What an extend call answers: our keys extended, some of them gone, or another owner's there. */
