@@ -112,8 +112,9 @@ export class Attempt {
 
   /**
    * Asks every node at once. The usual lock (one resource, no fencing, no restart grace) is one plain SET
-   * per node where the adapter can send it: a fraction of the script's cost on the node. Asking every node
-   * at once only: a woken attempt's calls find the lock held more often than not, which only the script tells.
+   * per node where the adapter can send it: a fraction of the script's cost on the node. Only for a call's
+   * first attempt, and asking every node at once: a retry's or a woken attempt's calls find the lock held more
+   * often than not, which only the script tells, so a SET there would cost that node a second command.
    * Not before the node is known to run scripts (`NodeState.isKnownToRunScripts`): a first contact goes by
    * the script, in the same round trip, so a user that may not run scripts (an ACL without EVAL: `NOPERM`)
    * is refused before anything is written, where a SET would win it a lock it could never release or extend.
@@ -123,7 +124,8 @@ export class Attempt {
     const { keys, ttlMs, fencing } = this.#request;
     const calls = this.calls;
     const ticket = this.#ticket;
-    const bySet = isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.#token, ttlMs, ticket) : undefined;
+    const isFirstTry = this.#attemptNumber === 1;
+    const bySet = isFirstTry && isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.#token, ttlMs, ticket) : undefined;
     let byScript: ScriptReader<AcquireStatus> | undefined;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;

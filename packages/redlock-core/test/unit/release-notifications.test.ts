@@ -226,19 +226,30 @@ describe('the wait queues on the nodes', () => {
     expect(await handOffMsAfter(clock, held.release(), waiting)).toBeLessThanOrEqual(5);
   });
 
-  it("take the releaser's own member out first: a process that won by a plain SET wakes the next one, not itself", async () => {
+  it("take the releaser's own member out first: a release wakes the next process, not its own", async () => {
     const { clock, nodes, process } = setup();
     const connections = nodes.map((node) => node.connectAnotherClient());
-    // Held for 300 ms, then it expires by itself: no release wakes the first waiter.
-    await clock.runUntilSettled(process().acquire('orders:42', 300));
-    // Queued at its first attempt; a timed retry, a plain SET, wins once the lock expired.
-    const lock = await clock.runUntilSettled(process({ retryDelayMs: 100 }, connections).acquire('orders:42', 10_000));
-    const own = connections[0]!.subscribeCalls[0]!;
-    expect(nodes[0]!.queueOf('orders:42')).toEqual([own.slice('redlock:wake:'.length)]);
-    const waiting = process().acquire('orders:42', 10_000);
+    const own = process({ retryDelayMs: 100 }, connections);
+    const held = await clock.runUntilSettled(process().acquire('orders:42', 10_000));
+    // Woken, its waiting call wins by the script, which takes its member out of the queues.
+    const first = own.acquire('orders:42', 10_000);
     await clock.advance(10);
-    expect(await handOffMsAfter(clock, lock.release(), waiting)).toBeLessThanOrEqual(5);
-    expect(nodes.flatMap((node) => node.published)).not.toContain(own);
+    const lock = (await within(clock, 1_000, Promise.all([held.release(), first]).then(([, won]) => won))).value!;
+    const member = connections[0]!.subscribeCalls[0]!.slice('redlock:wake:'.length);
+    expect(nodes.map((node) => node.queueOf('orders:42'))).toEqual(Array(5).fill([]));
+    // Its next call waits behind it here; its timed retry, refused by its own lock, queues the member again.
+    const next = own.acquire('orders:42', 10_000);
+    const other = process().acquire('orders:42', 10_000);
+    await clock.advance(150);
+    expect(nodes.every((node) => node.queueOf('orders:42').includes(member))).toBe(true);
+    const publishedBefore = nodes.map((node) => node.published.length);
+    await clock.runUntilSettled(lock.release());
+    // The nodes wake the other process (queued where its look asked), not this one, whose next call the
+    // release itself wakes here.
+    const woken = nodes.flatMap((node, nodeIndex) => node.published.slice(publishedBefore[nodeIndex]));
+    expect(woken.length).toBeGreaterThan(0);
+    expect(woken).not.toContain(`redlock:wake:${member}`);
+    await clock.runUntilSettled(Promise.all([next, other].map(async (call) => (await call).release())));
   });
 
   it('wake nobody at the cleanup of a failed attempt, only at the release of a held lock', async () => {

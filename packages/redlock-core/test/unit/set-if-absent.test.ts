@@ -122,9 +122,10 @@ describe('a lock on one resource, taken by SET NX PX where the adapter can send 
     }));
     const error = await rejection(clock, (await metRedlockOver(adapters, clock, { retryCount: 2 })).acquire('r', 1000));
     expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
-    expect(sent).toEqual(Array(9).fill('trySet'));
+    // The first attempt only: its retries go by the script, which tells held from free in one command.
+    expect(sent).toEqual(Array(3).fill('trySet'));
     // Each refusal is the script's small code, after a nil: the value never comes back.
-    expect(acquireMethods(nodes)).toEqual(Array(3).fill(['set', 'script', 'set', 'script', 'set', 'script']));
+    expect(acquireMethods(nodes)).toEqual(Array(3).fill(['set', 'script', 'script', 'script']));
   });
 
   it('falls back to the script on a server before Redis 7.0 (a syntax error) over an adapter without trySet, and sends that node only scripts from then on', async () => {
