@@ -1,10 +1,12 @@
 // Many processes taking one lock in turn (not part of `pnpm bench`; run after a build):
-// `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3]`.
+// `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3] [--tuned]`.
 // Each "process" is a Redlock with clients of its own on 5 local nodes, at the defaults (prompt hand-off on),
-// looping acquire, ~1 ms hold, release, as S3 does with 8. Per round it prints acquisitions per second,
-// give-ups, client CPU per acquisition, and per acquisition the woken attempts that found the lock taken at
-// the lead node (the herd a release wakes; `redlock-core.attempt` channel) and the commands the nodes ran
-// (INFO commandstats, scripts' inner commands included).
+// looping acquire, ~1 ms hold, release, as S3 does with 8 (`--processes=8`); `--tuned` runs S3 tuned's
+// loop instead: 50 ms retries, a 10 ms pause after each release. Per round it prints acquisitions per second,
+// give-ups, client CPU per acquisition, the commands the nodes ran (INFO commandstats, scripts' inner
+// commands included) and the commands the clients sent, and per acquisition the attempts by how they went
+// (`redlock-core.attempt` channel): `woken` ones asked the node that woke them first, and stopped there when
+// it was taken (`held-at-lead`); `full` ones asked every node at once (first tries, timed retries).
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,19 +15,30 @@ import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { startRedisNodes } from 'local-redis-nodes';
 import { connectClients } from '../dist/bench-nodes.js';
 
-const { values } = parseArgs({ options: { processes: { type: 'string', default: '32' }, 'window-ms': { type: 'string', default: '5000' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    processes: { type: 'string', default: '32' },
+    'window-ms': { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '3' },
+    tuned: { type: 'boolean', default: false },
+  },
+});
 const processes = Number(values.processes);
 const windowMs = Number(values['window-ms']);
 const rounds = Number(values.rounds);
+const pauseMs = values.tuned ? 10 : 0;
+const options = values.tuned ? { retryDelayMs: 50, retryJitterMs: 0, retryCount: 200 } : {};
 
-let heldAtLead = 0;
+/** Attempts of the current round by how they went, e.g. `woken held-at-lead`. */
+let attempts = new Map();
 diagnosticsChannel.tracingChannel('redlock-core.attempt').subscribe({
   start() {},
   end() {},
   asyncStart() {},
   error() {},
   asyncEnd(context) {
-    if (context.result?.outcome === 'held-at-lead') heldAtLead += 1;
+    const key = `${context.asksLeadFirst ? 'woken' : 'full'} ${context.result?.outcome ?? 'error'}`;
+    attempts.set(key, (attempts.get(key) ?? 0) + 1);
   },
 });
 
@@ -43,14 +56,27 @@ try {
   const instances = [];
   for (let index = 0; index < processes; index += 1) {
     const clients = await connectClients(nodes.urls);
-    instances.push({ clients, redlock: new Redlock(clients.map((client) => new IoredisAdapter(client))) });
+    instances.push({ clients, redlock: new Redlock(clients.map((client) => new IoredisAdapter(client)), options) });
   }
-  console.log(`${processes} processes (a Redlock each), one resource, ~1 ms holds, ${windowMs} ms windows, 5 nodes`);
+  // The commands the clients send, counted where each client sends them.
+  let sent = 0;
+  for (const { clients } of instances) {
+    for (const client of clients) {
+      const sendCommand = client.sendCommand.bind(client);
+      client.sendCommand = (...args) => {
+        sent += 1;
+        return sendCommand(...args);
+      };
+    }
+  }
+  const loop = values.tuned ? 'S3 tuned: 50 ms retries, a 10 ms pause after each release' : 'the defaults';
+  console.log(`${processes} processes (a Redlock each), one resource, ~1 ms holds, ${loop}, ${windowMs} ms windows, 5 nodes`);
   for (let round = 1; round <= rounds; round += 1) {
     const resource = `waiting-processes:${round}`;
     let acquisitions = 0;
     let giveUps = 0;
-    heldAtLead = 0;
+    attempts = new Map();
+    const sentBefore = sent;
     const commandsBefore = await commandCount();
     const cpuBefore = process.cpuUsage();
     const end = performance.now() + windowMs;
@@ -67,16 +93,21 @@ try {
           acquisitions += 1;
           await sleep(1);
           await lock.release();
+          if (pauseMs > 0) await sleep(pauseMs);
         }
       }),
     );
     const cpu = process.cpuUsage(cpuBefore);
+    const clientCommands = sent - sentBefore;
     const commands = (await commandCount()) - commandsBefore;
+    const perAcquisition = (count) => (count / acquisitions).toFixed(2);
     console.log(
       `round ${round}: ${Math.round((acquisitions * 1000) / windowMs)} acq/s, ${giveUps} give-ups, ` +
         `${Math.round((cpu.user + cpu.system) / acquisitions)} µs client CPU/acq, ` +
-        `${(heldAtLead / acquisitions).toFixed(2)} woken attempts found it taken/acq, ${(commands / acquisitions).toFixed(1)} commands/acq`,
+        `${perAcquisition(clientCommands)} client commands/acq, ${(commands / acquisitions).toFixed(1)} node commands/acq`,
     );
+    const byOutcome = [...attempts].sort(([a], [b]) => a.localeCompare(b)).map(([key, count]) => `${key} ${perAcquisition(count)}`);
+    console.log(`  attempts/acq: ${byOutcome.join(', ')}`);
   }
   for (const { redlock, clients } of instances) {
     await redlock.close();
