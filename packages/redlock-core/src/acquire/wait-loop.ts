@@ -6,7 +6,7 @@ import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
-import { retryDelayMs, WAKE_REST_MS, WaitExpired } from './retry.js';
+import { retryDelayMs, WaitExpired, wakeRestMs } from './retry.js';
 import type { Waiter, WaitQueue, WaitQueues } from './wait-queue.js';
 
 /** What a failed attempt shows the loop: each node's answer, by node index. */
@@ -88,7 +88,8 @@ export async function waitForHold<H, F extends FailedAttempt>(
     let retryAt = isFirst ? 0 : clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
     // A turn after another head: at once if its leaving woke this one, else once the hold is released here.
     let isWoken = !isFirst && (await waitForRetry(clock, retryAt - clock.now(), queue, signal));
-    /** Until then on the clock, the next attempt waits: the one before was woken and failed. */
+    /** Woken attempts that failed in a row, and until when on the clock the next wake waits (see `wakeRestMs`). */
+    let wokenFailures = 0;
     let restUntil = 0;
     for (;;) {
       if (isWoken && restUntil > clock.now()) {
@@ -102,16 +103,15 @@ export async function waitForHold<H, F extends FailedAttempt>(
       if (ticket === '' && queue.stopWatching !== undefined) ticket = notifications?.ticketOf(queue.id, clock.wallNow()) ?? '';
       const wokenBy = isWoken && queue.wokenBy !== 'every' ? queue.wokenBy : undefined;
       queue.clearWake();
-      const startedAt = wokenBy === undefined ? 0 : clock.now();
       const result = await contender.attempt(log.count + 1, wokenBy, ticket);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;
         return result;
       }
-      // Anyone who can PUBLISH on a node can forge its wake: each that failed rests the next (a release here does not).
       if (wokenBy !== undefined) {
-        const endedAt = clock.now();
-        restUntil = endedAt + Math.max(WAKE_REST_MS, 9 * (endedAt - startedAt));
+        // The other nodes' wakes of the release it lost came while it ran: they start no second attempt.
+        queue.dropNodeWakes();
+        restUntil = clock.now() + wakeRestMs(++wokenFailures);
       }
       // Taken at the node that woke it, a woken attempt asked no other node: nothing to count or report.
       const failure = typeof result === 'string' ? undefined : result;

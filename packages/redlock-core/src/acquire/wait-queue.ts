@@ -125,6 +125,16 @@ export class WaitQueue {
     this.wokenBy = undefined;
   }
 
+  /**
+   * Forgets the nodes' wakes that came since the head's latest attempt began, keeping a release or a turn here
+   * (`'every'`): the head calls it after a woken attempt that failed, whose answers are newer than those wakes.
+   */
+  dropNodeWakes(): void {
+    if (this.wokenBy === 'every') return;
+    this.#isWakePending = false;
+    this.wokenBy = undefined;
+  }
+
   /** Calls `callback` once, at the next wake of the head, or at once if one is pending; returns a cancel function. */
   onWake(callback: () => void): () => void {
     if (this.#isWakePending) {

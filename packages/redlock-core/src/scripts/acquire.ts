@@ -86,7 +86,7 @@ if isFencing then
 end
 return 1
 `,
-  '101ac0f215d4673b1290a91d44024c6d1ee28304',
+  '55e21d81ed1692652d758dd657ab711867769fa6',
 );
 
 /**

@@ -243,7 +243,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '5f38029aa3b1ebb4cf49412d9c7e151c6d2b3951',
+  '91983530885fc04d3ceef5f60739a3d513afe6c8',
 );
 
 /**

@@ -76,7 +76,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'c228492128e8081a0b53d1d97e7ba9c5ca7660ba');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'df38aa8cafcffd373ccdacf70fd83fde3aa25ba7');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');

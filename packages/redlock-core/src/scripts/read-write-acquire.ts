@@ -135,7 +135,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  'f24cbefc16223822b48b3fe4e2384fc4bd11ac0a',
+  '4380ba5c862f812f18b1683e157a80be45048ae8',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

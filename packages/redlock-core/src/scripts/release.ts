@@ -39,7 +39,7 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '9e3f042f197f5da393c7b4ecb1ed80db7ef3645b');
+export const releaseScript = defineScript('release', releaseSource(true), '7eef343a60fa7ecd378026bd7da0670bccac95d9');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their

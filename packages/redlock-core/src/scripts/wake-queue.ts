@@ -16,8 +16,12 @@ export const WAIT_QUEUE_TTL_MS = 60_000;
  * a user the ACL denies the queues or the channels still takes and releases holds, and waits on timers.
  * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its `since`, or first (an intent holder);
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
- * - `wakeNext(key, count)`: pops the head and publishes on its channel until `count` members heard (a
- *   negative count: all); a member nobody hears (its process gave up) is dropped.
+ * - `wakeNext(key, count)`: publishes on the channels of the first members until `count` of them heard (a
+ *   negative count: all); a member nobody hears (its process gave up), or that the ACL denies the channel, is
+ *   dropped. A member heard keeps its
+ *   place until it is granted or passes the wake on, so every node keeps the same order and a release wakes
+ *   the same process on every node, even after a woken attempt that asked one node alone. (Popped, the
+ *   nodes' queues drifted apart and a release woke up to 5 processes.)
  */
 export const WAKE_QUEUE_LUA = `local function queueOf(key)
   local open = string.find(key, '{', 1, true)
@@ -56,15 +60,23 @@ local function leaveQueue(key, ticket)
 end
 local function wakeNext(key, count)
   local queue = queueOf(key)
+  local at = 0
   while queue ~= nil and count ~= 0 do
-    local popped = redis.pcall('ZPOPMIN', queue)
-    local head = type(popped) == 'table' and popped[1]
+    local range = redis.pcall('ZRANGE', queue, at, at)
+    local head = type(range) == 'table' and range[1]
     if type(head) ~= 'string' then
       return
     end
     local heard = redis.pcall('PUBLISH', '${WAKE_CHANNEL_PREFIX}' .. head, '1')
-    if type(heard) ~= 'number' or heard > 0 then
+    if type(heard) ~= 'number' then
+      -- Refused (an ACL without the channel): the member cannot hear from here; it leaves, and the wake counts.
+      redis.pcall('ZREM', queue, head)
       count = count - 1
+    elseif heard == 0 then
+      redis.pcall('ZREM', queue, head)
+    else
+      count = count - 1
+      at = at + 1
     end
   end
 end`;
@@ -83,7 +95,7 @@ for i = 1, #KEYS do
 end
 return 1
 `,
-  '04d7e35a9c0a02b16f64d60d672f256a47e988f3',
+  '42a6da4cce56f03d643398716015c5f9f89abd1f',
 );
 
 /** The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock (see {@link WAKE_QUEUE_LUA}). */

@@ -47,10 +47,15 @@ class FakeBus {
     if (index >= 0) queue?.splice(index, 1);
   }
 
-  /** Wakes the queue's head until `count` members heard (every member for a negative count), as `wakeNext` does. */
+  /** Wakes the queue's first members until `count` of them heard (every member for a negative count), keeping those heard queued, as `wakeNext` does. */
   wakeNext(key: string, count: number): void {
     const queue = this.queues.get(key) ?? [];
-    while (count !== 0 && queue.length > 0) if (this.publish(WAKE_CHANNEL_PREFIX + queue.shift()!.member) > 0) count -= 1;
+    for (let at = 0; count !== 0 && at < queue.length; ) {
+      if (this.publish(WAKE_CHANNEL_PREFIX + (queue[at] as { member: string }).member) > 0) {
+        count -= 1;
+        at += 1;
+      } else queue.splice(at, 1);
+    }
   }
 
   /** How many subscriptions are active on every channel together. */

@@ -2,8 +2,7 @@
 // wakes the next queued process (scripts/wake-queue.ts, nodes/release-notifications.ts). Every test goes
 // through the public API, over the test pub/sub node that keeps the queues as the scripts do.
 import { describe, expect, it } from '@jest/globals';
-import { type Clock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
-import { WAKE_REST_MS } from '../../src/acquire/retry.js';
+import { LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { waitForRetry } from '../../src/acquire/wait-loop.js';
 import type { Waiter } from '../../src/acquire/wait-queue.js';
 import { SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
@@ -165,6 +164,42 @@ describe('the wait queues on the nodes', () => {
     expect(await handOffMsAfter(clock, first!.release(), waiting[1]!)).toBeLessThanOrEqual(5);
   });
 
+  it('keep a woken process that lost the race first on every node: the next release wakes it again, and no other', async () => {
+    const { clock, nodes, process } = setup(3);
+    const holder = process({ retryCount: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('jobs', 10_000));
+    const connections = [0, 1].map(() => nodes.map((node) => node.connectAnotherClient()));
+    const first = process({}, connections[0]).acquire('jobs', 10_000);
+    await clock.advance(10);
+    const second = process({}, connections[1]).acquire('jobs', 10_000);
+    // Past both waiters' first timed retries (5 s): each is queued on every node, in the order they came.
+    await clock.advance(5_010);
+    const members = connections.map((own) => own[0]!.subscribeCalls[0]!.slice('redlock:wake:'.length));
+    expect(nodes.map((node) => node.queueOf('jobs'))).toEqual(Array(3).fill(members));
+    // Another owner takes node 0 the moment it wakes the first waiter, before its ask arrives: the ask, at
+    // the node that woke it first, alone, finds it taken there.
+    let isTaken = false;
+    await nodes[0]!.connectAnotherClient().subscribe(connections[0]![0]!.subscribeCalls[0]!, () => {
+      if (isTaken) return;
+      isTaken = true;
+      nodes[0]!.keyspace.set('jobs', 'someone-else', 50);
+    });
+    await clock.runUntilSettled(held.release());
+    await clock.advance(60);
+    expect(isTaken).toBe(true);
+    // It keeps its place on every node, so the next release wakes it again, everywhere.
+    expect(nodes.map((node) => node.queueOf('jobs'))).toEqual(Array(3).fill(members));
+    const secondCalls = (): number => connections[1]!.reduce((sum, connection) => sum + connection.calls.length, 0);
+    const before = secondCalls();
+    const again = await clock.runUntilSettled(holder.acquire('jobs', 10_000));
+    await clock.runUntilSettled(again.release());
+    const releasedAtMs = clock.now();
+    const { value: lock, atMs } = await within(clock, 1_000, first);
+    expect(atMs - releasedAtMs).toBeLessThanOrEqual(5);
+    expect(secondCalls()).toBe(before);
+    expect(await handOffMsAfter(clock, lock!.release(), second)).toBeLessThanOrEqual(5);
+  });
+
   it('pass a wake on when it reaches a process that stopped waiting: the next waiter gets the lock at once', async () => {
     const { clock, nodes, process } = setup();
     const held = await clock.runUntilSettled(process().acquire('orders:42', 10_000));
@@ -301,38 +336,50 @@ describe('woken attempts and timed retries', () => {
     expect(connections.map((connection, nodeIndex) => connection.acquireRequests().length - before[nodeIndex]!)).toEqual([0, 0, 0, 1, 0]);
   });
 
-  it.each([
-    ['', (clock: FakeClock): Clock => clock],
-    // Node's timers count from the event loop's cached time, so one can fire before the clock reads its end.
-    [' on a clock whose timers fire half a millisecond early', (clock: FakeClock): Clock => timersEarlyBy(clock, 0.5)],
-  ])('rests forged wakes: one attempt at the end of a rest for every wake during it, and at once after%s', async (_, clockOf) => {
+  it('drops the wakes that came while a woken attempt failed: a wake forged on every node costs one attempt', async () => {
+    const { clock, nodes, process } = setup();
+    await clock.runUntilSettled(process().acquire('orders:42', 10_000));
+    // Replies 1 ms after each command, so that wakes can come while an attempt runs.
+    const connections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { latencyMs: 1 }));
+    void new Redlock(connections, { clock, retryDelayMs: 200, retryJitterMs: 0 }).acquire('orders:42', 10_000).catch(() => undefined);
+    // The first attempt, subscribing and the look after it are done; the timed retry is due at 200 ms.
+    await clock.advance(20);
+    const calls = (): number => connections.reduce((sum, connection) => sum + connection.acquireRequests().length, 0);
+    const forgeOnEveryNode = (): void => nodes.forEach((node, nodeIndex) => node.publish(connections[nodeIndex]!.subscribeCalls[0]!));
+    const before = calls();
+    // Forged wakes, the lock still held: one attempt, which asks the node whose wake came first alone.
+    forgeOnEveryNode();
+    await clock.advance(0);
+    expect(calls()).toBe(before + 1);
+    // More of them while it runs: none starts a second attempt once it failed.
+    forgeOnEveryNode();
+    await clock.advance(20);
+    expect(calls()).toBe(before + 1);
+    // A wake after it starts the next attempt at once.
+    forgeOnEveryNode();
+    await clock.advance(0);
+    expect(calls()).toBe(before + 2);
+  });
+
+  it('acts on the wakes of a hold taken back every time at once three times, then waits 1, 2, 4, 8, 16 ms before each, and 16 ms from then on', async () => {
     const { clock, nodes, process } = setup();
     await clock.runUntilSettled(process().acquire('orders:42', 10_000));
     const connections = nodes.map((node) => node.connectAnotherClient());
-    const waiter = new Redlock(connections, { clock: clockOf(clock), retryDelayMs: 200, retryJitterMs: 0 });
-    void waiter.acquire('orders:42', 10_000).catch(() => undefined);
-    // The first attempt, subscribing and the look after it are done; the timed retry is due at 200 ms.
+    void new Redlock(connections, { clock, retryDelayMs: 1_000, retryJitterMs: 0 }).acquire('orders:42', 10_000).catch(() => undefined);
+    // Its first attempt, then its look once subscribed: a woken attempt that failed, the first in a row.
     await clock.advance(10);
-    const calls = (): number => connections[0]!.acquireRequests().length;
-    const forge = (): void => nodes[0]!.publish(connections[0]!.subscribeCalls[0]!);
-    const before = calls();
-    // Three wakes at once start one attempt, which finds the lock held: wakes rest 4 ms from now.
-    for (let wake = 0; wake < 3; wake += 1) forge();
-    await clock.advance(0);
-    expect(calls()).toBe(before + 1);
-    for (let wake = 0; wake < 3; wake += 1) forge();
-    await clock.advance(WAKE_REST_MS - 1);
-    expect(calls()).toBe(before + 1);
-    await clock.advance(1);
-    expect(calls()).toBe(before + 2);
-    // Once that attempt's own rest has passed, the next wake starts an attempt at once.
-    await clock.advance(WAKE_REST_MS);
-    forge();
-    await clock.advance(0);
-    expect(calls()).toBe(before + 3);
+    expect(connections[0]!.acquireRequests().map((call) => call.sentAtMs)).toEqual([0, 0]);
+    // A wake every millisecond for 200 ms (forged: the lock stays held, as if taken back at each release).
+    for (let ms = 0; ms < 200; ms += 1) {
+      nodes[0]!.publish(connections[0]!.subscribeCalls[0]!);
+      await clock.advance(1);
+    }
+    const askedAt = connections[0]!.acquireRequests().slice(2).map((call) => call.sentAtMs);
+    expect(askedAt[0]).toBe(10);
+    expect(askedAt.slice(1).map((ms, index) => ms - askedAt[index]!)).toEqual([1, 1, 1, 2, 4, 8, 16, ...Array(10).fill(16)]);
   });
 
-  it('never rests a local release: the next call of the same Redlock gets the lock at once', async () => {
+  it('hands a lock released here to the next call of the same Redlock at once, after a forged wake failed it', async () => {
     const { clock, nodes, process } = setup();
     const connections = nodes.map((node) => node.connectAnotherClient());
     const local = process({ retryDelayMs: 200 }, connections);
@@ -340,22 +387,12 @@ describe('woken attempts and timed retries', () => {
     const held = await clock.runUntilSettled(local.tryAcquire('orders:42', 10_000));
     const waiting = local.acquire('orders:42', 10_000);
     await clock.advance(20);
-    // A forged wake starts an attempt that fails: the next attempt rests a few milliseconds.
+    // A forged wake starts an attempt that fails.
     nodes[0]!.publish(connections[0]!.subscribeCalls[0]!);
     await clock.advance(20);
-    expect(await handOffMsAfter(clock, held!.release(), waiting)).toBeLessThan(WAKE_REST_MS);
+    expect(await handOffMsAfter(clock, held!.release(), waiting)).toBeLessThanOrEqual(1);
   });
 });
-
-/** `clock`, but its timers fire `earlyMs` before their time (at once if they are shorter). */
-function timersEarlyBy(clock: FakeClock, earlyMs: number): Clock {
-  return {
-    now: () => clock.now(),
-    wallNow: () => clock.wallNow(),
-    setTimeout: (callback, ms) => clock.setTimeout(callback, ms - earlyMs),
-    clearTimeout: (handle) => clock.clearTimeout(handle),
-  };
-}
 
 describe('a hand-off while a node hangs', () => {
   it.each(HOLD_KINDS)('%s: takes a few node round trips at defaults, never the timeout of a probe to the hung node', async (_, take) => {

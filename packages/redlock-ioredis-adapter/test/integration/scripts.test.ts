@@ -306,10 +306,11 @@ describe('the release script', () => {
     expect(await run(quietReleaseScript, keys.slice(0, 1), [TOKEN])).toBe(1);
     await client.set(keys[0] as string, TOKEN, 'PX', 10_000);
     expect(await run(releaseScript, keys, [TOKEN])).toBe(2);
-    // One wake per key deleted, to its queue's head, with the message '1'; none for another owner's key.
+    // One wake per key deleted, to its queue's head, with the message '1'; none for another owner's key. The
+    // head keeps its place until it is granted: the next release wakes it again, on every node alike.
     expect(await listening.heard()).toEqual([first, first]);
     expect(listening.messages).toEqual(['1', '1']);
-    expect(await Promise.all(keys.map(queuedOn))).toEqual([[second], [first, second], [second, third]]);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[first, second], [first, second], [first, second, third]]);
     expect(await valuesOf(keys)).toEqual([null, OTHER_TOKEN, null]);
     await client.del(...keys.map(queueOf), keys[1] as string);
   });
@@ -327,7 +328,7 @@ describe('the release script', () => {
     await client.del(key, queueOf(key));
   });
 
-  it('skips a member nobody hears (its process stopped waiting) and wakes the next, which it also pops', async () => {
+  it('drops a member nobody hears (its process stopped waiting) and wakes the next, which keeps its place', async () => {
     // A pattern subscription that matches the wake channels (a GLIDE client's, on a node shared with other
     // test files) would count as hearing every wake: these are local nodes of this file's own.
     const [key] = keysFor('release-wake-skip', 1) as [string];
@@ -337,7 +338,7 @@ describe('the release script', () => {
     const listening = await listenFor(waiting, behind);
     expect(await run(releaseScript, [key], [TOKEN])).toBe(1);
     expect(await listening.heard()).toEqual([waiting]);
-    expect(await queuedOn(key)).toEqual([behind]);
+    expect(await queuedOn(key)).toEqual([waiting, behind]);
     // With nobody listening at all, the release empties the queue: each member was tried once.
     await client.set(key, TOKEN, 'PX', 10_000);
     expect(await run(releaseScript, [key], [TOKEN])).toBe(1);
@@ -353,7 +354,8 @@ describe('the release script', () => {
     const listening = await listenFor(own, next);
     expect(await run(releaseScript, [key], [TOKEN, ticketOf(own, 1)])).toBe(1);
     expect(await listening.heard()).toEqual([next]);
-    expect(await client.exists(queueOf(key))).toBe(0);
+    expect(await queuedOn(key)).toEqual([next]);
+    await client.del(queueOf(key));
   });
 });
 
@@ -424,7 +426,8 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     const listening = await listenFor(member);
     expect(await prefixed.eval(releaseScript.source, 1, key, OTHER_TOKEN)).toBe(1);
     expect(await listening.heard()).toEqual([member]);
-    expect(await client.exists(queueOf(`app:${key}`))).toBe(0);
+    expect(await client.zrange(queueOf(`app:${key}`), '0', '-1')).toEqual([member]);
+    await client.del(queueOf(`app:${key}`));
   });
 
   it('passes a wake on (pass-wake, ARGV[1] the member): it leaves the queue of each key, and the next member of each is woken', async () => {
@@ -435,7 +438,8 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     const listening = await listenFor(woken, nextOfFirst, nextOfSecond);
     expect(await run(passWakeScript, keys, [woken])).toBe(1);
     expect(await listening.heard()).toEqual([nextOfFirst, nextOfSecond]);
-    expect(await client.exists(...keys.map(queueOf))).toBe(0);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[nextOfFirst], [nextOfSecond]]);
+    await client.del(...keys.map(queueOf));
     // With no queue left, it wakes nobody and still replies 1.
     expect(await run(passWakeScript, keys, [woken])).toBe(1);
   });
@@ -753,8 +757,9 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await releaseOf(quietPermitReleaseScript, key, OTHER_TOKEN, '', ['3'])).toBe('not-held');
     expect(await releaseOf(permitReleaseScript, key, TOKEN)).toBe('released');
     expect(await listening.heard()).toEqual([waiting]);
-    expect(await client.exists(queueOf(key))).toBe(0);
+    expect(await queuedOn(key)).toEqual([waiting]);
     expect(await releaseOf(permitReleaseScript, key, OTHER_TOKEN)).toBe('released');
+    await client.del(queueOf(key));
     expect(await client.exists(key)).toBe(0);
   });
 
@@ -775,11 +780,11 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     const listening = await listenFor(early, late, intended);
     expect(await releaseOf(permitReleaseScript, key, TOKEN)).toBe('released');
     expect(await listening.heard()).toEqual([intended, early]);
-    expect(await queuedOn(key)).toEqual([late]);
+    expect(await queuedOn(key)).toEqual([intended, early, late]);
     // Admitted, a request leaves the queue.
     await client.zadd(queueOf(key), 5, admitted);
     expect(await take(key, 'request-4', 2, 1, { intent: { id: '2:intent', ttlMs: 60_000 }, ticket: ticketOf(admitted, 5) })).toMatchObject({ status: 'admitted' });
-    expect(await queuedOn(key)).toEqual([late]);
+    expect(await queuedOn(key)).toEqual([intended, early, late]);
     await client.del(key, queueOf(key));
   });
 });
@@ -990,12 +995,11 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
     const listening = await listenFor(own, readerA, readerB, writer);
     expect(await release(key, 'the-writer', '', ticketOf(own, 0))).toBe('released');
     expect(await listening.heard()).toEqual([readerA, readerB, writer]);
-    expect(await client.exists(queueOf(key))).toBe(0);
-    // Admitted, a call leaves the queue; refused by readers, a writer joins it.
-    await client.zadd(queueOf(key), 1, readerA);
-    expect(await take(key, 'reader-a', 'read', { ticket: ticketOf(readerA, 1) })).toBe(1);
+    expect(await queuedOn(key)).toEqual([readerA, readerB, writer]);
+    // Admitted, a call leaves the queue; refused by readers, a writer keeps its place in it.
+    expect(await take(key, 'reader-a', 'read', { ticket: ticketOf(readerA, sinceMs) })).toBe(1);
     expect(await take(key, 'writer-2', 'write', { ticket: ticketOf(writer, sinceMs + 2), intent: INTENT })).toBe(2);
-    expect(await queuedOn(key)).toEqual([writer]);
+    expect(await queuedOn(key)).toEqual([readerB, writer]);
     await client.del(key, queueOf(key));
   });
 
@@ -1070,7 +1074,7 @@ describe('as an ACL user denied every channel, as Redis 7 makes new users by def
     const redlock = new Redlock([new IoredisAdapter(restricted)], { keyPrefix: `${KEY_PREFIX}acl:` });
     try {
       await expect(restricted.publish(wakeChannelOf(memberNamed('any')), '1')).rejects.toThrow(/NOPERM/);
-      // A waiter queued on the key: the refused wake still takes it off the queue, and the release succeeds.
+      // A waiter queued on the key: the refused wake takes it off the queue (it cannot hear from here), and the release succeeds.
       const waiting = memberNamed('acl-waiter');
       await client.zadd(queueOf(`${KEY_PREFIX}acl:r`), 1, waiting);
       await expect((await redlock.acquire('r', 10_000)).release()).resolves.toMatchObject({ releasedCount: 1 });
