@@ -33,6 +33,11 @@ export interface Contender<H, F extends FailedAttempt> {
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
   /**
+   * Whether a waiter close to giving up has the nodes reserve the hold for it at a release (a lock: see
+   * `intentTicketOf`); the other kinds leave an intent of their own in their scripts.
+   */
+  readonly reservesWhenStarving?: boolean;
+  /**
    * One attempt. A woken one gets the node that woke it (`leadNodeIndex`), to ask alone first and stop
    * there if taken. `ticket`, the waiter's queue ticket, joins the wait queues where the attempt is
    * refused (`''` for none: the nodes wake nobody then).
@@ -88,6 +93,9 @@ export async function waitForHold<H, F extends FailedAttempt>(
     let retryAt = isFirst ? 0 : clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
     // A turn after another head: at once if its leaving woke this one, else once the hold is released here.
     let isWoken = !isFirst && (await waitForRetry(clock, retryAt - clock.now(), queue, signal));
+    /** Whether its ticket asks the nodes to reserve the hold for it, once it used half its timed retries (at most 3). */
+    let isStarving = false;
+    const starvingAfter = Math.min(STARVING_AFTER_FAILURES, Math.ceil(request.retryCount / 2));
     /** Woken attempts that failed in a row, and until when on the clock the next wake waits (see `wakeRestMs`). */
     let wokenFailures = 0;
     let restUntil = 0;
@@ -101,6 +109,16 @@ export async function waitForHold<H, F extends FailedAttempt>(
       // Subscribed already (lingering): listening before the attempt, no wake can go unheard, and no look follows.
       if (queue.stopWatching === undefined && notifications?.isListening(queue.id) === true) watch();
       if (ticket === '' && queue.stopWatching !== undefined) ticket = notifications?.ticketOf(queue.id, clock.wallNow()) ?? '';
+      // Close to giving up (a holder that takes the hold back at once, every time, beats every wake): from its
+      // next timed attempt, which asks every node at once (a reservation on fewer than a quorum only splits the
+      // vote), a release reserves it for this waiter, for as long as a node call may take.
+      if (!isStarving && !isWoken && ticket !== '' && contender.reservesWhenStarving === true && waiter.failures >= starvingAfter) {
+        isStarving = true;
+        ticket = notifications?.intentTicketOf(queue.id, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)) ?? '';
+        // The wake of a release that reserves it is acted on at once.
+        wokenFailures = 0;
+        restUntil = 0;
+      }
       const wokenBy = isWoken && queue.wokenBy !== 'every' ? queue.wokenBy : undefined;
       queue.clearWake();
       const result = await contender.attempt(log.count + 1, wokenBy, ticket);
@@ -144,6 +162,9 @@ export async function waitForHold<H, F extends FailedAttempt>(
     queue.leave(waiter, isHeld, contender.isExclusive);
   }
 }
+
+/** The failed timed tries after which a lock's waiter asks for a reservation, or half its `retryCount` if fewer. */
+const STARVING_AFTER_FAILURES = 3;
 
 /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */
 function reportedAttempts<F extends FailedAttempt>(attempts: AttemptLog<F>, waiter: Waiter, queue: WaitQueue): AttemptLog<F> {

@@ -5,7 +5,7 @@ import { type Clock, unrefTimer } from '../base/clock.js';
 import { createLockToken } from '../base/token.js';
 import { warnOnce } from '../base/warnings.js';
 import { runScript } from '../scripts/lua-script.js';
-import { passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
+import { intentTicketOf, passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 
 /**
  * How long a member's subscriptions outlive its last waiter, in milliseconds: a resource contended once is
@@ -35,7 +35,16 @@ export class ReleaseNotifications {
 
   /** The ticket of wait queue `queueId`'s member, waiting since `sinceMs` by the wall clock (see `WAKE_QUEUE_LUA`). */
   ticketOf(queueId: string, sinceMs: number): string {
-    return wakeTicketOf(this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId), sinceMs);
+    return wakeTicketOf(this.#memberNameOf(queueId), sinceMs);
+  }
+
+  /** The ticket of wait queue `queueId`'s member once its lock's waiter is close to giving up: see `intentTicketOf`. */
+  intentTicketOf(queueId: string, reserveMs: number): string {
+    return intentTicketOf(this.#memberNameOf(queueId), reserveMs);
+  }
+
+  #memberNameOf(queueId: string): string {
+    return this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId);
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
 import { defineScript, READ_KEY_LUA, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
-import { WAKE_QUEUE_LUA } from './wake-queue.js';
+import { RESERVED_PREFIX, WAKE_QUEUE_LUA } from './wake-queue.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -27,7 +27,8 @@ export const acquireScript = defineScript(
      that holds anything but a counter (a string of digits without a TTL, as the fence script writes) is
      foreign too: it is never read as 0.
      A waiting call sends its queue ticket: refused because another owner holds a key, it joins the wait
-     queue of each key (see wake-queue.ts), and granted, it leaves them.
+     queue of each key (see wake-queue.ts), and granted, it leaves them. A key a release reserved for the
+     ticket's member (~<member>, see wake-queue.ts) is free to it, and held to anyone else.
      KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
      ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
      for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
@@ -39,17 +40,23 @@ ${READ_KEY_LUA}
 ${WAKE_QUEUE_LUA}
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
 local ticket = ARGV[5] or ''
+local _, member = memberOf(ticket)
+local reservedForUs = member ~= '' and '${RESERVED_PREFIX}' .. member or false
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
+local reserved = {}
 for i = 1, resourceCount do
-  -- The length first, O(1) whatever the value: one longer than our token is not ours and is never read
-  -- into Lua, which for a value of 16 MB kept the node busy for about a second. An error reply
-  -- (WRONGTYPE) for a key of another type. GET then reads at most a token's length: false when missing.
+  -- The length first, O(1) whatever the value: one longer than our token (or our reservation) is not ours
+  -- and is never read into Lua, which for a value of 16 MB kept the node busy for about a second. An error
+  -- reply (WRONGTYPE) for a key of another type. GET then reads at most that length: false when missing.
   local length = readKey('STRLEN', KEYS[i])
-  local isShort = type(length) == 'number' and length <= #token
+  local isShort = type(length) == 'number' and length <= math.max(#token, reservedForUs and #reservedForUs or 0)
   local value = isShort and redis.call('GET', KEYS[i])
   if isShort and value == false then
     missing = missing + 1
+  elseif reservedForUs and value == reservedForUs then
+    missing = missing + 1
+    reserved[i] = true
   elseif value ~= token then
     -- Not ours either way, and left alone: another owner's lock, or a key that is not a lock at all.
     if type(length) ~= 'number' or redis.call('PTTL', KEYS[i]) == -1 then
@@ -78,6 +85,9 @@ if isFencing then
   end
 end
 for i = 1, resourceCount do
+  if reserved[i] then
+    redis.call('DEL', KEYS[i])
+  end
   redis.call('SET', KEYS[i], token, 'PX', ttlMs, 'NX')
   leaveQueue(KEYS[i], ticket)
 end
@@ -86,7 +96,7 @@ if isFencing then
 end
 return 1
 `,
-  '55e21d81ed1692652d758dd657ab711867769fa6',
+  'e03ab1f9a5b564d67a18f660bc59f29043011d46',
 );
 
 /**

@@ -243,7 +243,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '91983530885fc04d3ceef5f60739a3d513afe6c8',
+  'a3325b3b791d6a780123c45ad5697239dcd91df8',
 );
 
 /**

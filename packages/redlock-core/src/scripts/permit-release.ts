@@ -61,9 +61,9 @@ end${
 if freed > 0 then
   leaveQueue(key, ARGV[3])
   if isReadWrite then
-    wakeNext(key, -1)
+    wakeNext(key, -1, false)
   else
-    wakeNext(key, freed)
+    wakeNext(key, freed, false)
   end
 end`
       : ''
@@ -76,7 +76,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'df38aa8cafcffd373ccdacf70fd83fde3aa25ba7');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '275f21dc14fc2f0a73cb78d91632a509b353a56a');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');

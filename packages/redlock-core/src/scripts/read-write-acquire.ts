@@ -135,7 +135,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  '4380ba5c862f812f18b1683e157a80be45048ae8',
+  '39f6354699014a335448aeec13c07965e4677bf4',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

@@ -29,7 +29,7 @@ for i = 1, #KEYS do
       announces
         ? `
     leaveQueue(KEYS[i], ARGV[2] or '')
-    wakeNext(KEYS[i], 1)`
+    wakeNext(KEYS[i], 1, true)`
         : ''
     }
   end
@@ -39,7 +39,7 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '7eef343a60fa7ecd378026bd7da0670bccac95d9');
+export const releaseScript = defineScript('release', releaseSource(true), '913497e980cb06fae9a7dd13d705059a29eb299d');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their

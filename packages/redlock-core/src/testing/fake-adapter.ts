@@ -14,6 +14,7 @@ import { readWriteAcquireScript } from '../scripts/read-write-acquire.js';
 import { readWriteInspectScript } from '../scripts/read-write-inspect.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
+import { RESERVED_PREFIX } from '../scripts/wake-queue.js';
 import { FakeKeyspace, isInsideRestartGrace } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
@@ -214,7 +215,7 @@ export class FakeNode implements RedisAdapter {
           if (name === undefined) throw new Error('ERR unknown script');
           // A SET is the acquire script's.
           const reply = this.#fault(name) ?? {
-            value: method === 'set' ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet) : this.#execute(name, keys, args),
+            value: method === 'set' ? this.#executeSet(keys[0] as string, args[0] as string, args[1], isTrySet) : this.ranScript(script as LuaScript, keys, args, () => this.#execute(name, keys, args)),
           };
           answer = () => resolve(reply.value);
         } catch (error) {
@@ -230,6 +231,15 @@ export class FakeNode implements RedisAdapter {
       if (this.requestLatencyMs > 0) this.#clock.setTimeout(arrive, this.requestLatencyMs);
       else arrive();
     });
+  }
+
+  /**
+   * Runs a script (`run`), atomically with whatever a subclass adds around it, and returns its reply: the
+   * test support's pub/sub node keeps the wait queues here, as the scripts do in the same atomic step.
+   * @internal
+   */
+  protected ranScript(_script: LuaScript, _keys: readonly string[], _args: readonly string[], run: () => unknown): unknown {
+    return run();
   }
 
   /** The fault knobs, before any command runs: throws `failNext`'s error for `script`, else `errorReply`; returns `garbageReply`. */
@@ -290,8 +300,10 @@ export class FakeNode implements RedisAdapter {
       // In key order, the first key that is neither missing nor ours decides: another owner's lock or a
       // foreign key. Keys that already hold our token count as granted (the script ran before for this attempt).
       const missing: string[] = [];
+      // A key a release reserved for the ticket's member (see scripts/wake-queue.ts) is free to it.
+      const member = /^-?\d+:(.+)$/.exec(args[4] ?? '')?.[1];
       for (const key of resourceKeys) {
-        const state = this.#lockKeyState(key, token);
+        const state = member !== undefined && keyspace.peek(key)?.value === `${RESERVED_PREFIX}${member}` ? 'missing' : this.#lockKeyState(key, token);
         if (state === 'foreign') return -2;
         if (state === 'held') return 0;
         if (state === 'missing') missing.push(key);

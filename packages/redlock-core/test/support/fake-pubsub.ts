@@ -6,7 +6,8 @@ import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
 import { releaseScript } from '../../src/scripts/release.js';
-import { passWakeScript, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
+import { passWakeScript, RESERVED_PREFIX, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
+import type { LuaScript } from '../../src/scripts/lua-script.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
 import { FakeKeyspace } from '../../src/testing/fake-keyspace.js';
@@ -33,7 +34,7 @@ class FakeBus {
     if (member === '' || since === undefined) return;
     const queue = this.queues.get(key) ?? [];
     this.queues.set(key, queue);
-    if (isFirst) this.leaveQueue(key, member);
+    if (isFirst || since < 0) this.leaveQueue(key, member);
     else if (queue.some((entry) => entry.member === member)) return;
     const entry = { member, since: isFirst ? 0 : since };
     const at = queue.findIndex((other) => other.since > entry.since || (other.since === entry.since && other.member > member));
@@ -47,11 +48,17 @@ class FakeBus {
     if (index >= 0) queue?.splice(index, 1);
   }
 
-  /** Wakes the queue's first members until `count` of them heard (every member for a negative count), keeping those heard queued, as `wakeNext` does. */
-  wakeNext(key: string, count: number): void {
+  /**
+   * Wakes the queue's first members until `count` of them heard (every member for a negative count), keeping
+   * those heard queued, as `wakeNext` does; with `reserve`, a member heard whose `since` is negative has the
+   * key reserved for it, when free, for minus that many milliseconds.
+   */
+  wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void): void {
     const queue = this.queues.get(key) ?? [];
     for (let at = 0; count !== 0 && at < queue.length; ) {
-      if (this.publish(WAKE_CHANNEL_PREFIX + (queue[at] as { member: string }).member) > 0) {
+      const { member, since } = queue[at] as { member: string; since: number };
+      if (this.publish(WAKE_CHANNEL_PREFIX + member) > 0) {
+        if (since < 0) reserve?.(member, -since);
         count -= 1;
         at += 1;
       } else queue.splice(at, 1);
@@ -66,7 +73,7 @@ class FakeBus {
 
 /** A ticket's member and `since` (see scripts/wake-queue.ts); a bare member (a pass-on's) has no `since`. */
 function ticketOf(ticket: string): { readonly member: string; readonly since: number | undefined } {
-  const match = /^(\d+):(.+)$/.exec(ticket);
+  const match = /^(-?\d+):(.+)$/.exec(ticket);
   return match === null ? { member: ticket, since: undefined } : { member: match[2] as string, since: Number(match[1]) };
 }
 
@@ -83,9 +90,9 @@ function bus(keyspace: FakeKeyspace): FakeBus {
 
 /**
  * A {@link FakeNode} that also offers the optional `subscribe` capability, and keeps the wait queues of
- * scripts/wake-queue.ts: a release wakes the next queued member when its reply is sent (the real script
- * publishes as it deletes; the difference is the node's reply latency, which these tests keep at 0 where it
- * matters).
+ * scripts/wake-queue.ts in the same atomic step as the script that runs on the node: a release wakes the next
+ * queued member (and reserves the key for one close to giving up) as it deletes the key, before any command
+ * that reaches the node after it.
  */
 export class PubSubFakeNode extends FakeNode {
   /** Every SUBSCRIBE this connection sent. */
@@ -106,16 +113,19 @@ export class PubSubFakeNode extends FakeNode {
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (sha1 === passWakeScript.sha1) return this.#passWake(keys, args);
     if (sha1 === extendScript.sha1 && args[4] !== undefined) return this.#announcingLabels(keys, args, () => super.evalsha(sha1, keys, args));
-    const before = this.#entriesOf(keys[0] ?? '', args);
-    return this.#queueAndWake(sha1, keys, args, await super.evalsha(sha1, keys, args), before);
+    return super.evalsha(sha1, keys, args);
   }
 
   override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (source === passWakeScript.source) return this.#passWake(keys, args);
     if (source === extendScript.source && args[4] !== undefined) return this.#announcingLabels(keys, args, () => super.eval(source, keys, args));
-    const known = [acquireScript, permitAcquireScript, readWriteAcquireScript, releaseScript, permitReleaseScript].find((script) => script.source === source);
+    return super.eval(source, keys, args);
+  }
+
+  /** Keeps the wait queues in the same atomic step as the script, as the scripts do (see {@link #queueAndWake}). */
+  protected override ranScript(script: LuaScript, keys: readonly string[], args: readonly string[], run: () => unknown): unknown {
     const before = this.#entriesOf(keys[0] ?? '', args);
-    return this.#queueAndWake(known?.sha1 ?? '', keys, args, await super.eval(source, keys, args), before);
+    return this.#queueAndWake(script.sha1, keys, args, run(), before);
   }
 
   /** Runs a labelled extension, announcing each label it changed on its key's label channel, as the script does. */
@@ -202,7 +212,7 @@ export class PubSubFakeNode extends FakeNode {
     } else if (sha1 === releaseScript.sha1 && typeof reply === 'number' && reply > 0) {
       for (const resourceKey of keys) {
         queues.leaveQueue(resourceKey, args[1] ?? '');
-        if (this.keyspace.typeOf(resourceKey) === 'none') queues.wakeNext(resourceKey, 1);
+        if (this.keyspace.typeOf(resourceKey) === 'none') queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey));
       }
     } else if (sha1 === permitReleaseScript.sha1 && reply === 1) {
       queues.leaveQueue(key, args[2] ?? '');
@@ -226,11 +236,20 @@ export class PubSubFakeNode extends FakeNode {
 
   #passWake(keys: readonly string[], args: readonly string[]): number {
     const queues = bus(this.keyspace);
+    const { member } = ticketOf(args[0] ?? '');
     for (const key of keys) {
       queues.leaveQueue(key, args[0] ?? '');
-      queues.wakeNext(key, 1);
+      if (member !== '' && this.keyspace.peek(key)?.value === `${RESERVED_PREFIX}${member}`) this.keyspace.delete(key);
+      queues.wakeNext(key, 1, this.#reserver(key));
     }
     return 1;
+  }
+
+  /** Reserves lock key `key`, if free, for a queue member, as a release's `wakeNext` does (see scripts/wake-queue.ts). */
+  #reserver(key: string): (member: string, ms: number) => void {
+    return (member, ms) => {
+      if (this.keyspace.typeOf(key) === 'none') this.keyspace.set(key, `${RESERVED_PREFIX}${member}`, ms);
+    };
   }
 }
 

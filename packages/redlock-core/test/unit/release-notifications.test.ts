@@ -200,6 +200,39 @@ describe('the wait queues on the nodes', () => {
     expect(await handOffMsAfter(clock, lock!.release(), second)).toBeLessThanOrEqual(5);
   });
 
+  it('reserve the lock at a release for a waiter close to giving up: holders that take it back at once cannot starve it', async () => {
+    const { clock, connect, process } = setup(3);
+    const holders = [process({ retryCount: 0 }), process({ retryCount: 0 })];
+    let lock = await clock.runUntilSettled(holders[0]!.acquire('jobs', 10_000));
+    // The waiter's commands reach the nodes 1 ms late: a holder's, sent at each release, win every race. It
+    // gives up after 6 timed retries 100 ms apart; from its third failed try on, its ticket asks for a reservation.
+    const connections = connect().map((connection) => Object.assign(connection, { requestLatencyMs: 1 }));
+    let outcome: { value?: Held; error?: unknown } | undefined;
+    process({ retryCount: 6, retryDelayMs: 100, retryJitterMs: 0 }, connections)
+      .acquire('jobs', 10_000)
+      .then((value) => (outcome = { value }), (error: unknown) => (outcome = { error }));
+    let handOffs = 0;
+    while (outcome === undefined && clock.now() < 2_000) {
+      await clock.advance(5);
+      const release = lock.release();
+      const next = holders[(handOffs + 1) % 2]!.acquire('jobs', 10_000).catch(() => undefined);
+      await clock.runUntilSettled(release);
+      const taken = await clock.runUntilSettled(next);
+      if (taken === undefined) break;
+      lock = taken;
+      handOffs += 1;
+    }
+    await clock.advance(10);
+    expect(outcome?.error).toBeUndefined();
+    expect(outcome?.value).toBeDefined();
+    // The holders kept it until the waiter's third failed try (its timed retry at 200 ms); its next timed
+    // attempt, at 300 ms, queued its intent on every node, and the release after it reserved the lock for it.
+    expect(clock.now()).toBeGreaterThan(300);
+    expect(clock.now()).toBeLessThan(350);
+    expect(handOffs).toBeGreaterThan(50);
+    await clock.runUntilSettled(outcome!.value!.release());
+  });
+
   it('pass a wake on when it reaches a process that stopped waiting: the next waiter gets the lock at once', async () => {
     const { clock, nodes, process } = setup();
     const held = await clock.runUntilSettled(process().acquire('orders:42', 10_000));
@@ -272,16 +305,18 @@ describe('the wait queues on the nodes', () => {
 
 describe('woken attempts and timed retries', () => {
   it('does not count attempts woken by a release against retryCount', async () => {
-    // The lock changes hands 20 times while the waiter, allowed 2 timed retries 1 s apart, keeps trying.
-    const { clock, process } = setup();
-    const waiter = process({ retryCount: 2, retryDelayMs: 1_000 });
+    // The lock changes hands 20 times while the waiter, allowed 6 timed retries 1 s apart, keeps trying (it
+    // asks for a reservation only from its third failed try: 2 s away).
+    const { clock, connect, process } = setup();
+    // Its commands reach the nodes 1 ms after it sends them.
+    const waiter = process({ retryCount: 6, retryDelayMs: 1_000 }, connect().map((connection) => Object.assign(connection, { requestLatencyMs: 1 })));
     const others = [process({ retryCount: 0 }), process({ retryCount: 0 })];
     let lock = await clock.runUntilSettled(others[0]!.acquire('orders:42', 10_000));
     const waiting = waiter.acquire('orders:42', 10_000);
     await clock.advance(5);
     for (let handOff = 0; handOff < 20; handOff += 1) {
-      // The fake runs a command as it is sent and wakes with the release's reply, so the next owner takes
-      // the lock before the woken waiter's attempt arrives: the waiter loses every race.
+      // The next owner's commands reach the nodes at once: it takes the lock before the woken waiter's
+      // attempt arrives, and the waiter loses every race.
       const release = lock.release();
       const next = others[handOff % 2]!.acquire('orders:42', 10_000);
       await clock.runUntilSettled(release);

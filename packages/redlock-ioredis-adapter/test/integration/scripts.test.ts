@@ -16,7 +16,7 @@ import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript 
 import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
-import { passWakeScript, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { intentTicketOf, passWakeScript, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -442,6 +442,57 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     await client.del(...keys.map(queueOf));
     // With no queue left, it wakes nobody and still replies 1.
     expect(await run(passWakeScript, keys, [woken])).toBe(1);
+  });
+});
+
+describe('reservations for a waiter close to giving up (a negative score in the wait queue)', () => {
+  const acquire = (keys: readonly string[], token: string, ticket: string) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket));
+
+  it('queues an intent ticket first, and a release that wakes it reserves the freed key for its member only', async () => {
+    const [key] = keysFor('reserve', 1) as [string];
+    const [early, starving] = [memberNamed('early'), memberNamed('starving')];
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    expect(await acquire([key], 'a-waiter', ticketOf(early, 1))).toBe(0);
+    expect(await acquire([key], 'a-starving-waiter', intentTicketOf(starving, 300))).toBe(0);
+    expect(await queuedOn(key)).toEqual([starving, early]);
+    expect(await client.zscore(queueOf(key), starving)).toBe('-300');
+    const listening = await listenFor(early, starving);
+    expect(await run(releaseScript, [key], [OTHER_TOKEN])).toBe(1);
+    expect(await listening.heard()).toEqual([starving]);
+    expect(await client.get(key)).toBe(`~${starving}`);
+    expect(await client.pttl(key)).toBeGreaterThan(250);
+    // The SET of a holder that takes the lock back, or another waiter's script: held.
+    expect(await client.set(key, 'a-holder', 'PX', 10_000, 'NX')).toBeNull();
+    expect(await acquire([key], 'a-holder', '')).toBe(0);
+    expect(await acquire([key], 'a-waiter', ticketOf(early, 1))).toBe(0);
+    // Its own member's script takes it, and leaves the queue.
+    expect(await acquire([key], TOKEN, intentTicketOf(starving, 300))).toBe(1);
+    expect(await client.get(key)).toBe(TOKEN);
+    expect(await client.pttl(key)).toBeGreaterThan(9_000);
+    expect(await queuedOn(key)).toEqual([early]);
+    await client.del(key, queueOf(key));
+  });
+
+  it('reserves nothing for a member with its own time as score, for one nobody hears, nor where the key is taken', async () => {
+    const [plain, unheard, passed] = keysFor('reserve-none', 3) as [string, string, string];
+    const [waiting, gone, starving] = [memberNamed('waiting'), memberNamed('gone'), memberNamed('starving-2')];
+    await client.zadd(queueOf(plain), 1, waiting);
+    await client.zadd(queueOf(unheard), -300, gone);
+    for (const key of [plain, unheard]) await client.set(key, TOKEN, 'PX', 10_000);
+    const listening = await listenFor(waiting);
+    expect(await run(releaseScript, [plain, unheard], [TOKEN])).toBe(2);
+    expect(await listening.heard()).toEqual([waiting]);
+    expect(await client.exists(plain, unheard)).toBe(0);
+    expect(await client.exists(queueOf(unheard))).toBe(0);
+    // A pass-on by the reserved member itself (it stopped waiting) frees the key before it wakes the next.
+    await client.zadd(queueOf(passed), -300, starving);
+    await client.set(passed, `~${starving}`, 'PX', 300);
+    await client.zadd(queueOf(passed), 5, waiting);
+    const next = await listenFor(waiting);
+    expect(await run(passWakeScript, [passed], [starving])).toBe(1);
+    expect(await next.heard()).toEqual([waiting]);
+    expect(await client.exists(passed)).toBe(0);
+    await client.del(queueOf(plain), queueOf(passed));
   });
 });
 
