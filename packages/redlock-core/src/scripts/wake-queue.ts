@@ -23,12 +23,12 @@ export const WAIT_QUEUE_TTL_MS = 60_000;
  * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its `since`, or first (an intent holder, or a
  *   lock's waiter close to giving up, whose ticket's `since` is minus the milliseconds to reserve for it);
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
- * - `wakeNext(key, count, canReserve)`: publishes on the channels of the first members until `count` of them heard (a
- *   negative count: all); a member nobody hears (its process gave up), or that the ACL denies the channel, is
- *   dropped. A member heard keeps its
- *   place until it is granted or passes the wake on, so every node keeps the same order and a release wakes
- *   the same process on every node, even after a woken attempt that asked one node alone. (Popped, the
- *   nodes' queues drifted apart and a release woke up to 5 processes.) With `canReserve`, a member woken
+ * - `wakeNext(key, count, canReserve)`: publishes on the channels of the first members until `count` of
+ *   them heard (a negative count: all); a member nobody hears (its process gave up), or that the ACL denies
+ *   the channel, is dropped. A member heard keeps its place until it is granted or passes the wake on, so
+ *   every node keeps the same order and a release wakes the same process on every node, even after a woken
+ *   attempt that asked one node alone. (Popped, the nodes' queues drifted apart and a release woke up to 5
+ *   processes.) With `canReserve`, a member woken
  *   whose score is negative (a lock's waiter close to giving up) has the free key reserved for it, as
  *   `~<member>` for minus its score in milliseconds: only that member's acquire script takes it then, so a
  *   holder that takes the lock back at once cannot starve it (see `RESERVED_PREFIX`).
@@ -122,6 +122,15 @@ return 1
 /** The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock (see {@link WAKE_QUEUE_LUA}). */
 export function wakeTicketOf(member: string, sinceMs: number): string {
   return member === '' ? '' : `${Math.max(0, Math.floor(sinceMs))}:${member}`;
+}
+
+/**
+ * A ticket's member and `since` (negative for an intent, see {@link intentTicketOf}), as `memberOf` reads
+ * them in {@link WAKE_QUEUE_LUA}; a bare member (a pass-on's) has no `since`. For the in-memory nodes.
+ */
+export function ticketPartsOf(ticket: string): { readonly member: string; readonly since: number | undefined } {
+  const match = /^(-?\d+):(.+)$/.exec(ticket);
+  return match === null ? { member: ticket, since: undefined } : { member: match[2] as string, since: Number(match[1]) };
 }
 
 /**

@@ -14,7 +14,7 @@ import { readWriteAcquireScript } from '../scripts/read-write-acquire.js';
 import { readWriteInspectScript } from '../scripts/read-write-inspect.js';
 import { probeScript } from '../scripts/probe.js';
 import { quietReleaseScript, releaseScript } from '../scripts/release.js';
-import { RESERVED_PREFIX } from '../scripts/wake-queue.js';
+import { RESERVED_PREFIX, ticketPartsOf } from '../scripts/wake-queue.js';
 import { FakeKeyspace, isInsideRestartGrace } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
@@ -301,9 +301,9 @@ export class FakeNode implements RedisAdapter {
       // foreign key. Keys that already hold our token count as granted (the script ran before for this attempt).
       const missing: string[] = [];
       // A key a release reserved for the ticket's member (see scripts/wake-queue.ts) is free to it.
-      const member = /^-?\d+:(.+)$/.exec(args[4] ?? '')?.[1];
+      const { member } = ticketPartsOf(args[4] ?? '');
       for (const key of resourceKeys) {
-        const state = member !== undefined && keyspace.peek(key)?.value === `${RESERVED_PREFIX}${member}` ? 'missing' : this.#lockKeyState(key, token);
+        const state = member !== '' && keyspace.peek(key)?.value === `${RESERVED_PREFIX}${member}` ? 'missing' : this.#lockKeyState(key, token);
         if (state === 'foreign') return -2;
         if (state === 'held') return 0;
         if (state === 'missing') missing.push(key);

@@ -6,7 +6,7 @@ import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
 import { releaseScript } from '../../src/scripts/release.js';
-import { passWakeScript, RESERVED_PREFIX, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
+import { passWakeScript, RESERVED_PREFIX, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
@@ -30,7 +30,7 @@ class FakeBus {
 
   /** Queues the ticket's member at its `since` (first with `isFirst`), unless it is queued already, as `joinQueue` does. */
   joinQueue(key: string, ticket: string, isFirst: boolean): void {
-    const { member, since } = ticketOf(ticket);
+    const { member, since } = ticketPartsOf(ticket);
     if (member === '' || since === undefined) return;
     const queue = this.queues.get(key) ?? [];
     this.queues.set(key, queue);
@@ -42,7 +42,7 @@ class FakeBus {
   }
 
   leaveQueue(key: string, ticket: string): void {
-    const { member } = ticketOf(ticket);
+    const { member } = ticketPartsOf(ticket);
     const queue = this.queues.get(key);
     const index = queue?.findIndex((entry) => entry.member === member) ?? -1;
     if (index >= 0) queue?.splice(index, 1);
@@ -71,11 +71,6 @@ class FakeBus {
   }
 }
 
-/** A ticket's member and `since` (see scripts/wake-queue.ts); a bare member (a pass-on's) has no `since`. */
-function ticketOf(ticket: string): { readonly member: string; readonly since: number | undefined } {
-  const match = /^(-?\d+):(.+)$/.exec(ticket);
-  return match === null ? { member: ticket, since: undefined } : { member: match[2] as string, since: Number(match[1]) };
-}
 
 const busOf = new WeakMap<FakeKeyspace, FakeBus>();
 
@@ -236,7 +231,7 @@ export class PubSubFakeNode extends FakeNode {
 
   #passWake(keys: readonly string[], args: readonly string[]): number {
     const queues = bus(this.keyspace);
-    const { member } = ticketOf(args[0] ?? '');
+    const { member } = ticketPartsOf(args[0] ?? '');
     for (const key of keys) {
       queues.leaveQueue(key, args[0] ?? '');
       if (member !== '' && this.keyspace.peek(key)?.value === `${RESERVED_PREFIX}${member}`) this.keyspace.delete(key);
