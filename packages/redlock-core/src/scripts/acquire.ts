@@ -96,7 +96,7 @@ if isFencing then
 end
 return 1
 `,
-  'e03ab1f9a5b564d67a18f660bc59f29043011d46',
+  '1c75038301735be924df488b10b6712d91aa17f6',
 );
 
 /**

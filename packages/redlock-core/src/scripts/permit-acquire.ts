@@ -243,7 +243,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  'a3325b3b791d6a780123c45ad5697239dcd91df8',
+  'e417d7d377676d21a721b4041d2d3c462735c082',
 );
 
 /**

@@ -76,7 +76,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '275f21dc14fc2f0a73cb78d91632a509b353a56a');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'ee6dd47170a966a64b502f1bef803187d1498905');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');

@@ -135,7 +135,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  '39f6354699014a335448aeec13c07965e4677bf4',
+  '8401e8c6858c44faa36155b4ba26e60b879e1883',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

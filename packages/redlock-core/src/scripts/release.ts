@@ -39,7 +39,7 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '913497e980cb06fae9a7dd13d705059a29eb299d');
+export const releaseScript = defineScript('release', releaseSource(true), '993dd9c6397192ecb71092fe4de71812dcc3c54e');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their

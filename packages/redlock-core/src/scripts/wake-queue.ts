@@ -88,8 +88,8 @@ local function wakeNext(key, count, canReserve)
       redis.pcall('ZREM', queue, head)
     else
       local reserveMs = -(tonumber(range[2]) or 0)
-      if canReserve and reserveMs > 0 and redis.call('EXISTS', key) == 0 then
-        redis.call('SET', key, '${RESERVED_PREFIX}' .. head, 'PX', reserveMs)
+      if canReserve and reserveMs > 0 then
+        redis.call('SET', key, '${RESERVED_PREFIX}' .. head, 'PX', reserveMs, 'NX')
       end
       count = count - 1
       at = at + 1
@@ -116,7 +116,7 @@ for i = 1, #KEYS do
 end
 return 1
 `,
-  '6cbe38e19a3330a226f721b94f26d967d84421d7',
+  '50221ac894c9082b97fc1eb33bc5d25e1aee62bc',
 );
 
 /** The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock (see {@link WAKE_QUEUE_LUA}). */

@@ -1177,7 +1177,7 @@ describe('as an ACL user denied the wait queues (their keys and commands), as be
   // holds, and its waiters wake on their retry timers.
   itWithFaults('a refused waiter, its release and the holder\'s release succeed, and the waiter gets the lock on its timer', async () => {
     const user = `no-queues-${randomUUID()}`;
-    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', '-zadd', '-zrem', '-zpopmin', 'resetchannels');
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `~${KEY_PREFIX}*`, '+@all', '-zadd', '-zrem', '-zrange', 'resetchannels');
     const restricted: Redis[] = [];
     const connect = (options: RedlockOptions = {}) => {
       const connection = redis.createClient(0, { username: user, password: 'secret' });
