@@ -1,7 +1,8 @@
 // Why an acquisition gave up, and the LockAcquireError that says so with the numbers.
 import { describeAttemptCount, describeResources } from '../base/describe.js';
 import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
-import { type AcquireAttempt, type AcquireNodeOutcome, countByStatus, describeOutcomes } from '../base/outcomes.js';
+import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
+import { failureVerdictOf } from './verdict.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import type { AcquireRequest } from './request.js';
 import type { AttemptLog } from './attempt-log.js';
@@ -46,43 +47,23 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
 }
 
 /**
- * Why an attempt failed, from its outcomes; the rule `tryAcquire()` decides by:
- * - `'foreign-key'`: keys that are not locks deny a quorum on their own (see {@link isBlockedByForeignKeys});
- * - `'nodes-unreachable'`: with fencing, a quorum granted but too few nodes stored the fencing token;
- * - `'no-validity'`: a quorum granted, too late for any validity to remain;
- * - `'held-by-another-owner'`: the nodes that refused (another owner's lock, or a foreign key) deny a
- *   quorum on their own: whatever the other nodes had answered, no quorum was possible;
- * - `'nodes-unreachable'` otherwise: nodes that timed out, failed or were inside their restart grace made
- *   the difference, since with their grants a quorum would have been reached.
+ * Why a lock's attempt failed, the rule `tryAcquire()` decides by: with fencing, `'foreign-key'` when
+ * foreign counter keys deny a quorum, and `'nodes-unreachable'` when a quorum granted but too few nodes
+ * stored the fencing token; else the verdict every kind of hold shares (see `failureVerdictOf`), `'taken'`
+ * being `'held-by-another-owner'`.
  */
 function failureReasonOf(attempt: AcquireAttempt, quorum: number): AcquireFailureReason {
   if (isBlockedByForeignKeys(attempt, quorum)) return 'foreign-key';
   const fenced = attempt.fenceNodes?.filter((node) => node.status === 'fenced').length;
   if (fenced !== undefined && fenced < quorum) return 'nodes-unreachable';
-  const counts = countByStatus(attempt.nodes);
-  if ((counts['acquired'] ?? 0) >= quorum) return 'no-validity';
-  const refused = (counts['held'] ?? 0) + (counts['foreign'] ?? 0);
-  return refused > attempt.nodes.length - quorum ? 'held-by-another-owner' : 'nodes-unreachable';
+  const hasQuorum = (countByStatus(attempt.nodes)['acquired'] ?? 0) >= quorum;
+  const verdict = failureVerdictOf(attempt.nodes, hasQuorum, isHeld);
+  // A lock's node never answers `'other-limit'`, so never `'limit-mismatch'`.
+  return verdict === 'taken' || verdict === 'limit-mismatch' ? 'held-by-another-owner' : verdict;
 }
 
-/**
- * Whether the refusals known of a failed vote settle why it failed ({@link failureReasonOf}) whatever the
- * nodes still silent (`undefined`) answer: foreign keys already deny a quorum (`'foreign-key'`), or the
- * refusals do and foreign keys no longer can (`'held-by-another-owner'`). A failure that nodes which timed
- * out or failed may have caused is never settled before every node answered: its report names them all.
- */
-export function isSettledByRefusals(outcomes: readonly (AcquireNodeOutcome | undefined)[], quorum: number): boolean {
-  const tolerated = outcomes.length - quorum;
-  let silent = 0;
-  let foreign = 0;
-  let refused = 0;
-  for (const outcome of outcomes) {
-    if (outcome === undefined) silent += 1;
-    else if (outcome.status === 'foreign') foreign += 1;
-    if (outcome?.status === 'foreign' || outcome?.status === 'held') refused += 1;
-  }
-  return foreign > tolerated || (refused > tolerated && foreign + silent <= tolerated);
-}
+/** Whether a lock's node refused because another owner holds the lock there. */
+export const isHeld = (status: string): boolean => status === 'held';
 
 /**
  * Whether foreign keys alone deny a quorum, in the acquire round or in storing the fencing token: more

@@ -4,7 +4,8 @@ import { Lock } from '../lock/lock.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff, outcomesOfSettledFailure } from '../base/outcomes.js';
-import { isSettledByRefusals } from './acquire-error.js';
+import { isHeld } from './acquire-error.js';
+import { isSettledByRefusals } from './verdict.js';
 import type { AcquireRequest } from './request.js';
 import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isTraced, traceAttempt } from '../base/tracing.js';
@@ -12,7 +13,7 @@ import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes
 import { watchLateGrants } from './late-grants.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
-import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, parseAcquireReply, SetReader } from '../scripts/acquire.js';
+import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, isRefusal, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { createLockToken } from '../base/token.js';
@@ -267,9 +268,9 @@ export class Attempt {
     // that answered are cleaned before the call ends, as after any failure.
     if (reportsOnceSettled) await failureSettled(calls, quorum);
     const known = reportsOnceSettled ? calls.outcomes.slice() : undefined;
-    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorum);
+    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorum, isHeld);
     const isLeftOut = known?.map((outcome) => outcome === undefined) ?? calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
-    const cleanups = cleanUpFailedAttempt(set, calls, release, (nodeIndex) => isLeftOut[nodeIndex] === true);
+    const cleanups = cleanUpFailedAttempt(set, [calls], release, { granted: 'acquired', isRefusal, isLeftSilent: (nodeIndex) => isLeftOut[nodeIndex] === true });
     if (known !== undefined || isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
     // A setup mistake a single try's silent node reveals later no longer fails the call: it is warned of.
     for (let nodeIndex = 0; known !== undefined && nodeIndex < known.length; nodeIndex += 1) {
@@ -290,12 +291,12 @@ export class Attempt {
  * every node answered or timed out.
  */
 function failureSettled(calls: FanOut<AcquireStatus>, quorum: number): Promise<unknown> | undefined {
-  if (isSettledByRefusals(calls.outcomes, quorum)) return undefined;
+  if (isSettledByRefusals(calls.outcomes, quorum, isHeld)) return undefined;
   return Promise.race([
     calls.allSettled(),
     new Promise<void>((resolve) => {
       const onOutcome = (): void => {
-        if (isSettledByRefusals(calls.outcomes, quorum)) resolve();
+        if (isSettledByRefusals(calls.outcomes, quorum, isHeld)) resolve();
       };
       for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (calls.outcomes[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, onOutcome);
     }),

@@ -6,7 +6,6 @@ import type { NodeCallRun } from '../nodes/node-call.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../scripts/release.js';
-import { type AcquireStatus, isRefusal } from '../scripts/acquire.js';
 
 /** The first pause before a release that failed on a node is sent again, in milliseconds; it doubles each time. */
 export const FIRST_RELEASE_RETRY_MS = 25;
@@ -120,43 +119,52 @@ export function releaseRunOf(release: Pick<Release, 'keys' | 'token' | 'announce
   return new ScriptReader(announce ? releaseScript : quietReleaseScript, keys, announce && wakeTicket !== '' ? [token, wakeTicket] : [token], parse);
 }
 
+/** How a kind of hold reads its attempt's answers for {@link cleanUpFailedAttempt}. */
+export interface FailedAttemptRule {
+  /** The answer with which a node took the request: what is left there to remove. */
+  readonly granted: string;
+  /** Whether a node refused the request: nothing of the attempt's token was written there. */
+  isRefusal(status: string): boolean;
+  /** A node the attempt ended without (see `FanOut.isLeftOutOfFailure`): released once it reports a grant, times out or fails. */
+  isLeftSilent?(nodeIndex: number): boolean;
+  /** Told the answer a node gives after its call timed out, or after the attempt ended without it. */
+  onLateAnswer?(nodeIndex: number, answer: string | undefined): void;
+}
+
 /**
- * Removes a failed attempt's keys from every node that may hold them (all but those that refused) before
- * the next attempt: one promise per node, settled once its cleanup is done or, where it is not waited for,
- * sent. A release after a timeout is not waited for: it would likely time out too, and it goes out on the
- * node's connection after the acquire it cleans up and before any later attempt's. A node `isLeftSilent`
- * (a single try ended without its answer) is released the moment it reports a grant, or when its call
- * times out or fails; its promise settles with its outcome.
+ * Removes a failed attempt's writes, from its rounds of calls (`rounds`: a lock's one, a claim's up to
+ * three), on every node that may hold them (all but those that refused every round) before the next
+ * attempt: one promise per node, settled once its cleanup is done or, where it is not waited for, sent. A
+ * release after a timeout is not waited for: it would likely time out too, and it goes out on the node's
+ * connection after the request it cleans up and before any later attempt's. A node the rule calls silent
+ * (`isLeftSilent`: the attempt ended without its answer) is released the moment it reports a grant, or when
+ * its call times out or fails; its promise settles with its outcome.
  */
-export function cleanUpFailedAttempt(
-  set: NodeSet,
-  calls: FanOut<AcquireStatus>,
-  cleanup: Release,
-  isLeftSilent?: (nodeIndex: number) => boolean,
-): (Promise<void> | undefined)[] {
-  const releaseAtGrant = (nodeIndex: number): void =>
+export function cleanUpFailedAttempt<S extends string>(set: NodeSet, rounds: readonly FanOut<S>[], cleanup: Release, rule: FailedAttemptRule): (Promise<void> | undefined)[] {
+  const { granted, onLateAnswer } = rule;
+  const releaseAtGrant = (calls: FanOut<S>, nodeIndex: number): void =>
     void calls.lateAnswerOf(nodeIndex).then((answer) => {
-      if (answer === 'acquired') void releaseAndRetry(set, nodeIndex, cleanup);
+      if (answer === granted) void releaseAndRetry(set, nodeIndex, cleanup);
+      onLateAnswer?.(nodeIndex, answer);
     });
   return set.nodes.map((_, nodeIndex) => {
     // A node not asked when the attempt ended (cut off while its lead node had not answered) never will be.
-    if (!calls.wasSent(nodeIndex)) return undefined;
-    if (isLeftSilent?.(nodeIndex) === true) {
-      releaseAtGrant(nodeIndex);
+    const sent = rounds.filter((calls) => calls.wasSent(nodeIndex));
+    if (sent.length === 0) return undefined;
+    if (rule.isLeftSilent?.(nodeIndex) === true) {
+      for (const calls of sent) releaseAtGrant(calls, nodeIndex);
       // Its reply may be lost while the script ran: released at its timeout or failure too, as below.
-      return calls.outcomeOf(nodeIndex).then((outcome) => {
-        if (outcome.status === 'timeout' || outcome.status === 'error') void releaseAndRetry(set, nodeIndex, cleanup);
+      return Promise.all(sent.map((calls) => calls.outcomeOf(nodeIndex))).then((outcomes) => {
+        if (outcomes.some(({ status }) => status === 'timeout' || status === 'error')) void releaseAndRetry(set, nodeIndex, cleanup);
       });
     }
-    return calls.outcomeOf(nodeIndex).then(async (outcome) => {
-      if (isRefusal(outcome.status)) return;
-      if (outcome.status === 'timeout') {
-        // The script may still run after the timeout; release again if it reports that it did.
-        releaseAtGrant(nodeIndex);
-        void releaseAndRetry(set, nodeIndex, cleanup);
-        return;
-      }
-      await releaseAndRetry(set, nodeIndex, cleanup, true);
+    return Promise.all(sent.map((calls) => calls.outcomeOf(nodeIndex))).then(async (outcomes) => {
+      if (outcomes.every(({ status }) => rule.isRefusal(status))) return;
+      // The script may still run after the timeout; release again if it reports that it did.
+      const timedOut = sent.filter((calls) => calls.outcomes[nodeIndex]?.status === 'timeout');
+      for (const calls of timedOut) releaseAtGrant(calls, nodeIndex);
+      if (timedOut.length > 0) void releaseAndRetry(set, nodeIndex, cleanup);
+      else await releaseAndRetry(set, nodeIndex, cleanup, true);
     });
   });
 }

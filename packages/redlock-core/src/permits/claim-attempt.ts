@@ -1,13 +1,14 @@
 // One attempt to take a claim over every node, written once for a semaphore's permits and a read-write
 // lock: the lead node first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
-// of a failed attempt, whose rounds' writes are freed as `cleanUpFailedAttempt` (lock/cleanup.ts) frees a lock's keys.
+// of a failed attempt, whose rounds' writes `cleanUpFailedAttempt` (lock/cleanup.ts) frees as it frees a lock's keys.
 import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from '../acquire/misconfigured-nodes.js';
+import { failureVerdictOf, isSettledByRefusals } from '../acquire/verdict.js';
 import type { PermitFailureReason, ReadWriteFailureReason } from '../base/claim-errors.js';
 import type { MisconfiguredNodeError } from '../base/errors.js';
 import { validityMs } from '../base/clock.js';
-import { countByStatus, type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
+import { type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
-import { type Release, releaseAndRetry } from '../lock/cleanup.js';
+import { cleanUpFailedAttempt, type Release } from '../lock/cleanup.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
@@ -207,44 +208,25 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
 }
 
 /**
- * Frees what a failed attempt's rounds wrote, unannounced (nobody waits for it), on every node that did not
- * refuse, and again on a node that timed out if it answers late that it admitted. Waits for each release but
- * where the call timed out, as `cleanUpFailedAttempt` does, and resolves with the nodes not waited for at all
- * (a probe, or a first contact once refusals settled the failure; not after a cut-off): they did not answer.
+ * Frees what a failed attempt's rounds wrote, unannounced (nobody waits for it), as `cleanUpFailedAttempt`
+ * does, and resolves once every node's release that is waited for is done, with the nodes not waited for at
+ * all (a probe, or a first contact once refusals settled the failure; not after a cut-off): they did not answer.
  */
 async function freeFailedRounds<S extends string>(
   { set, ttlMs, onLateAnswer }: ClaimAttemptCall,
-  { key, isRefusal }: AttemptKind<S, Claim, unknown>,
+  { key, isRefusal, isTakenThere }: AttemptKind<S, Claim, unknown>,
   token: string,
   rounds: readonly FanOut<S>[],
   isCutOff: boolean,
 ): Promise<boolean[]> {
   const last = rounds[rounds.length - 1] as FanOut<S>;
-  const refusals = last.outcomes.filter((outcome) => outcome !== undefined && isRefusal(outcome.status)).length;
-  const isSettled = !isCutOff && refusals > set.nodes.length - quorumOf(set.nodes.length);
+  const isSettled = !isCutOff && isSettledByRefusals(last.outcomes, quorumOf(set.nodes.length), isTakenThere);
   const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
   const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
-  await Promise.all(
-    set.nodes.map(async (_, nodeIndex) => {
-      const isProbing = isLeftOut[nodeIndex] === true;
-      if (!isProbing) {
-        const outcomes = await Promise.all(rounds.filter((calls) => calls.wasSent(nodeIndex)).map((calls) => calls.outcomeOf(nodeIndex)));
-        if (outcomes.every((outcome) => isRefusal(outcome.status))) return;
-      }
-      let hasTimedOut = isProbing;
-      for (const calls of rounds) {
-        if (!(calls.isLeftOutOfFailure(nodeIndex, isSettled) || calls.outcomes[nodeIndex]?.status === 'timeout')) continue;
-        hasTimedOut = true;
-        // The script may still run after the timeout: free again if it reports that it admitted.
-        void calls.lateAnswerOf(nodeIndex).then((answer) => {
-          if (answer === 'admitted') void releaseAndRetry(set, nodeIndex, cleanup);
-          onLateAnswer?.(nodeIndex, answer);
-        });
-      }
-      if (hasTimedOut) void releaseAndRetry(set, nodeIndex, cleanup);
-      else await releaseAndRetry(set, nodeIndex, cleanup, true);
-    }),
-  );
+  const rule = { granted: 'admitted', isRefusal, isLeftSilent: (nodeIndex: number) => isLeftOut[nodeIndex] === true, onLateAnswer };
+  const cleanups = cleanUpFailedAttempt(set, rounds, cleanup, rule);
+  if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
+  await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));
   return isLeftOut;
 }
 
@@ -322,7 +304,7 @@ export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemp
     script: permitAcquireScript,
     argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, call.ticket, slots),
     parse: (reply) => parsePermitAcquireReply(reply, permits, limit),
-    isTakenThere: (status) => status === 'full',
+    isTakenThere: isFull,
     isRefusal: (status) => status === 'full' || status === 'restarting' || status === 'foreign' || status === 'other-limit',
     // Nodes that hold the semaphore with another limit give no slots: the second round counts without them.
     secondRound: (answers) => slotsFreeOnQuorum(answers, permits),
@@ -332,12 +314,16 @@ export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemp
       else if (status === 'full') permit.settleLeftBehind(nodeIndex);
     },
     failureOf: (nodes, hasQuorum, answers) => {
-      const reason = failureReasonOf(nodes, hasQuorum, (status) => status === 'full', 'no-permits-free');
+      const verdict = failureVerdictOf(nodes, hasQuorum, isFull);
+      const reason = verdict === 'taken' ? 'no-permits-free' : verdict;
       const recordedLimit = reason === 'limit-mismatch' ? answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit : undefined;
       return recordedLimit === undefined ? { reason } : { reason, recordedLimit };
     },
   });
 }
+
+/** Whether a semaphore's node refused because too few permits are free there. */
+const isFull = (status: string): boolean => status === 'full';
 
 /**
  * The `permits` slots that the answers show free (or given to us) on a quorum of nodes at once, for a
@@ -354,26 +340,6 @@ function slotsFreeOnQuorum(answers: readonly (Answer<string> | undefined)[], per
   if (chosen.length < permits) return undefined;
   const nodesWithAll = available.filter((slots) => chosen.every((slot) => slots.has(slot))).length;
   return nodesWithAll >= quorum ? chosen.sort((a, b) => a - b) : undefined;
-}
-
-/**
- * Why an attempt failed, `taken` when too many nodes hold the claim for others. Keys that are not the
- * claim's (`'foreign-key'`), or that hold a semaphore with another limit (`'limit-mismatch'`), end the call
- * only when they alone deny a quorum: a node or two left over from an earlier configuration are refusals
- * like a full node's, while a quorum agrees.
- */
-function failureReasonOf<T extends string>(nodes: readonly NodeOutcome<string>[], hasQuorum: boolean, isTaken: (status: string) => boolean, taken: T) {
-  if (hasQuorum) return 'no-validity';
-  const counts = countByStatus(nodes);
-  const denying = nodes.length - quorumOf(nodes.length);
-  const foreign = counts['foreign'] ?? 0;
-  const otherLimit = counts['other-limit'] ?? 0;
-  if (foreign > denying) return 'foreign-key';
-  if (otherLimit > denying) return 'limit-mismatch';
-  if (nodes.filter(({ status }) => isTaken(status)).length + foreign + otherLimit > denying) return taken;
-  // Every node answered, yet no slot got a quorum: contenders took different slots on different nodes.
-  const unreachable = (counts['timeout'] ?? 0) + (counts['error'] ?? 0) + (counts['restarting'] ?? 0);
-  return unreachable === 0 ? taken : 'nodes-unreachable';
 }
 
 /** Whether a node refused because the lock is taken there: the script then changed nothing but a writer's intent. */
@@ -405,6 +371,9 @@ export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode
     // A node that admits (or leaves a writer's intent) after the lock was released holds it for nothing.
     settle: (handle, nodeIndex, status, _answer, sentAtMs) => handle.settleAnswer(nodeIndex, status, sentAtMs),
     // A read-write node never answers `'other-limit'`, so never `'limit-mismatch'`.
-    failureOf: (nodes, hasQuorum) => ({ reason: failureReasonOf(nodes, hasQuorum, isTakenThere, 'locked') as FailedReadWriteAttempt['reason'] }),
+    failureOf: (nodes, hasQuorum) => {
+      const verdict = failureVerdictOf(nodes, hasQuorum, isTakenThere);
+      return { reason: verdict === 'taken' || verdict === 'limit-mismatch' ? 'locked' : verdict };
+    },
   });
 }
