@@ -34,7 +34,7 @@ export interface Contender<H, F extends FailedAttempt> {
   readonly isExclusive: boolean;
   /**
    * Whether a waiter close to giving up has the nodes reserve the hold for it at a release (a lock: see
-   * `intentTicketOf`); the other kinds leave an intent of their own in their scripts.
+   * `wakeTicketOf`); the other kinds leave an intent of their own in their scripts.
    */
   readonly reservesWhenStarving?: boolean;
   /**
@@ -73,6 +73,8 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const log = new AttemptLog<F>();
   // The ticket a refusing node queues (`ReleaseNotifications.ticketOf`), sent once the queue watches.
   let ticket = '';
+  /** When, by the wall clock, the ticket began to queue: its place in every node's queue, kept when it asks for a reservation. */
+  let ticketSinceMs = 0;
   const watch = (): void => {
     if (notifications === undefined) return;
     const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
@@ -108,13 +110,17 @@ export async function waitForHold<H, F extends FailedAttempt>(
       signal?.throwIfAborted();
       // Subscribed already (lingering): listening before the attempt, no wake can go unheard, and no look follows.
       if (queue.stopWatching === undefined && notifications?.isListening(queue.id) === true) watch();
-      if (ticket === '' && queue.stopWatching !== undefined) ticket = notifications?.ticketOf(queue.id, clock.wallNow()) ?? '';
+      if (ticket === '' && queue.stopWatching !== undefined) {
+        ticketSinceMs = clock.wallNow();
+        ticket = notifications?.ticketOf(queue.id, ticketSinceMs) ?? '';
+      }
       // Close to giving up (a holder that takes the hold back at once, every time, beats every wake): from its
       // next timed attempt, which asks every node at once (a reservation on fewer than a quorum only splits the
-      // vote), a release reserves it for this waiter, for as long as a node call may take.
+      // vote), a release reserves it for this waiter, for as long as a node call may take. It keeps its place:
+      // among several close to giving up, the oldest is woken first.
       if (!isStarving && !isWoken && ticket !== '' && contender.reservesWhenStarving === true && waiter.failures >= starvingAfter) {
         isStarving = true;
-        ticket = notifications?.intentTicketOf(queue.id, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)) ?? '';
+        ticket = notifications?.intentTicketOf(queue.id, ticketSinceMs, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)) ?? '';
         // The wake of a release that reserves it is acted on at once.
         wokenFailures = 0;
         restUntil = 0;

@@ -5,7 +5,7 @@ import { type Clock, unrefTimer } from '../base/clock.js';
 import { createLockToken } from '../base/token.js';
 import { warnOnce } from '../base/warnings.js';
 import { runScript } from '../scripts/lua-script.js';
-import { intentTicketOf, passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
+import { passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 
 /**
  * How long a member's subscriptions outlive its last waiter, in milliseconds: a resource contended once is
@@ -38,9 +38,9 @@ export class ReleaseNotifications {
     return wakeTicketOf(this.#memberNameOf(queueId), sinceMs);
   }
 
-  /** The ticket of wait queue `queueId`'s member once its lock's waiter is close to giving up: see `intentTicketOf`. */
-  intentTicketOf(queueId: string, reserveMs: number): string {
-    return intentTicketOf(this.#memberNameOf(queueId), reserveMs);
+  /** The ticket of wait queue `queueId`'s member once its lock's waiter is close to giving up, asking for a reservation of `reserveMs`. */
+  intentTicketOf(queueId: string, sinceMs: number, reserveMs: number): string {
+    return wakeTicketOf(this.#memberNameOf(queueId), sinceMs, reserveMs);
   }
 
   #memberNameOf(queueId: string): string {

@@ -96,7 +96,7 @@ if isFencing then
 end
 return 1
 `,
-  '1c75038301735be924df488b10b6712d91aa17f6',
+  'd9b3e77733c073323456cd6af3f862630fddbfd0',
 );
 
 /**

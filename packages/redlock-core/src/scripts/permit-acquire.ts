@@ -243,7 +243,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  'e417d7d377676d21a721b4041d2d3c462735c082',
+  '5ddd97693febb4b0d3c6f7228d50705bc115e293',
 );
 
 /**

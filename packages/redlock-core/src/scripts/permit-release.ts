@@ -76,7 +76,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'ee6dd47170a966a64b502f1bef803187d1498905');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'd4ea8f866edddc958c9b83fdd2be615629bee0f7');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');

@@ -135,7 +135,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  '8401e8c6858c44faa36155b4ba26e60b879e1883',
+  'a5f1e23db6d8eb085a688ce9bbca5ebb0d04fd50',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

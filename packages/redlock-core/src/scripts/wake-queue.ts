@@ -14,24 +14,37 @@ export const RESERVED_PREFIX = '~';
 export const WAIT_QUEUE_TTL_MS = 60_000;
 
 /**
+ * Where the scores of the wait queues count from: 2024-01-01 (UTC), so that a score and its fraction fit a
+ * double exactly (for 69 years either side). Earlier clocks (a test's) give negative places, ordered alike.
+ */
+export const TICKET_EPOCH_MS = 1_704_067_200_000;
+
+/** A reservation's milliseconds are the score's fraction in these units: at most `RESERVE_UNITS - 1` ms. */
+export const RESERVE_UNITS = 4_096;
+
+/**
  * Lua shared by the scripts that admit or release a holder: the wait queue of a resource key, a sorted set
  * beside it (`<key>:w` if the key has a hash tag, else `{<key>}:w`: the key's cluster slot; none for a key
  * with a `}` outside a tag) of waiting processes' members (`<wake id of a Redlock>.<its queue>`). A waiting
- * call sends a ticket, `<since>:<member>`, `since` when it began to queue by its wall clock (ms): every node
- * orders the same waiters alike, so a release wakes the same process on every node. All under `redis.pcall`:
- * a user the ACL denies the queues or the channels still takes and releases holds, and waits on timers.
- * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its `since`, or first (an intent holder, or a
- *   lock's waiter close to giving up, whose ticket's `since` is minus the milliseconds to reserve for it);
+ * call sends a ticket, `<score>:<member>`: the score is when it began to queue by its wall clock, in ms since
+ * {@link TICKET_EPOCH_MS}, so every node orders the same waiters alike, first come first, and a release wakes
+ * the same process on every node. A lock's waiter close to giving up adds the milliseconds to reserve the
+ * lock for it, over {@link RESERVE_UNITS}, as the score's fraction: its place does not change. All under
+ * `redis.pcall`: a user the ACL denies the queues or the channels still takes and releases holds, and waits
+ * on timers.
+ * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its score, or keeps the place it has (a
+ *   process's member keeps the place of its first waiting call); with `isFirst` (an intent holder of a
+ *   semaphore or a read-write lock) it queues first; a ticket that asks for a reservation sets its score;
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
  * - `wakeNext(key, count, canReserve)`: publishes on the channels of the first members until `count` of
  *   them heard (a negative count: all); a member nobody hears (its process gave up), or that the ACL denies
  *   the channel, is dropped. A member heard keeps its place until it is granted or passes the wake on, so
  *   every node keeps the same order and a release wakes the same process on every node, even after a woken
  *   attempt that asked one node alone. (Popped, the nodes' queues drifted apart and a release woke up to 5
- *   processes.) With `canReserve`, a member woken
- *   whose score is negative (a lock's waiter close to giving up) has the free key reserved for it, as
- *   `~<member>` for minus its score in milliseconds: only that member's acquire script takes it then, so a
- *   holder that takes the lock back at once cannot starve it (see `RESERVED_PREFIX`).
+ *   processes.) With `canReserve`, a free key is reserved for a woken member that asked for it, as
+ *   `~<member>` for the milliseconds it asked: only that member's acquire script takes it then, so a holder
+ *   that takes the lock back at once cannot starve it (see `RESERVED_PREFIX`). Oldest first among those too:
+ *   with equal places, members close to giving up would be ordered by name, and the last starve.
  */
 export const WAKE_QUEUE_LUA = `local function queueOf(key)
   local open = string.find(key, '{', 1, true)
@@ -45,22 +58,22 @@ export const WAKE_QUEUE_LUA = `local function queueOf(key)
   return '{' .. key .. '}:w'
 end
 local function memberOf(ticket)
-  local since, member = string.match(ticket or '', '^(-?%d+):(.+)$')
-  return since, member or ticket or ''
+  local score, member = string.match(ticket or '', '^(-?%d+%.?%d*):(.+)$')
+  return score, member or ticket or ''
 end
 local function joinQueue(key, ticket, isFirst)
   local queue = queueOf(key)
-  local since, member = memberOf(ticket)
-  if member == '' or since == nil or queue == nil then
+  local score, member = memberOf(ticket)
+  if member == '' or score == nil or queue == nil then
     return
   end
   if isFirst then
-    since = 0
+    redis.pcall('ZADD', queue, '-inf', member)
+  elseif tonumber(score) % 1 > 0 then
+    redis.pcall('ZADD', queue, score, member)
+  else
+    redis.pcall('ZADD', queue, 'NX', score, member)
   end
-  if isFirst or tonumber(since) < 0 then
-    redis.pcall('ZREM', queue, member)
-  end
-  redis.pcall('ZADD', queue, 'NX', since, member)
   redis.pcall('PEXPIRE', queue, ${WAIT_QUEUE_TTL_MS})
 end
 local function leaveQueue(key, ticket)
@@ -87,7 +100,8 @@ local function wakeNext(key, count, canReserve)
     elseif heard == 0 then
       redis.pcall('ZREM', queue, head)
     else
-      local reserveMs = -(tonumber(range[2]) or 0)
+      local score = tonumber(range[2]) or 0
+      local reserveMs = score > -math.huge and math.floor((score % 1) * ${RESERVE_UNITS} + 0.5) or 0
       if canReserve and reserveMs > 0 then
         redis.call('SET', key, '${RESERVED_PREFIX}' .. head, 'PX', reserveMs, 'NX')
       end
@@ -116,29 +130,35 @@ for i = 1, #KEYS do
 end
 return 1
 `,
-  '50221ac894c9082b97fc1eb33bc5d25e1aee62bc',
+  '03fca114edbc412ba1d0bf018cde6940b8b72c57',
 );
 
-/** The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock (see {@link WAKE_QUEUE_LUA}). */
-export function wakeTicketOf(member: string, sinceMs: number): string {
-  return member === '' ? '' : `${Math.max(0, Math.floor(sinceMs))}:${member}`;
+/**
+ * The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock; with `reserveMs`
+ * (a lock's waiter close to giving up), asking a release that wakes it to reserve the key for it that long,
+ * at most 4,095 ms (see {@link WAKE_QUEUE_LUA}).
+ */
+export function wakeTicketOf(member: string, sinceMs: number, reserveMs = 0): string {
+  if (member === '') return '';
+  const place = Math.floor(sinceMs) - TICKET_EPOCH_MS;
+  const reserve = Math.min(RESERVE_UNITS - 1, Math.max(0, Math.ceil(reserveMs)));
+  return `${place + reserve / RESERVE_UNITS}:${member}`;
 }
 
 /**
- * A ticket's member and `since` (negative for an intent, see {@link intentTicketOf}), as `memberOf` reads
- * them in {@link WAKE_QUEUE_LUA}; a bare member (a pass-on's) has no `since`. For the in-memory nodes.
+ * A ticket's member, place and reservation in milliseconds, as `memberOf` and `wakeNext` read them in
+ * {@link WAKE_QUEUE_LUA}; a bare member (a pass-on's) has no place. For the in-memory nodes.
  */
-export function ticketPartsOf(ticket: string): { readonly member: string; readonly since: number | undefined } {
-  const match = /^(-?\d+):(.+)$/.exec(ticket);
-  return match === null ? { member: ticket, since: undefined } : { member: match[2] as string, since: Number(match[1]) };
+export function ticketPartsOf(ticket: string): { readonly member: string; readonly place: number | undefined; readonly reserveMs: number } {
+  const match = /^(-?\d+\.?\d*):(.+)$/.exec(ticket);
+  if (match === null) return { member: ticket, place: undefined, reserveMs: 0 };
+  const score = Number(match[1]);
+  return { member: match[2] as string, place: Math.floor(score), reserveMs: reserveMsOf(score) };
 }
 
-/**
- * The ticket of a lock's waiter close to giving up, for `member`: it queues first, and a release that wakes it
- * reserves the key for it for `reserveMs` (see {@link WAKE_QUEUE_LUA}).
- */
-export function intentTicketOf(member: string, reserveMs: number): string {
-  return member === '' ? '' : `-${Math.max(1, Math.ceil(reserveMs))}:${member}`;
+/** The milliseconds a queue score asks to reserve for its member: its fraction, in {@link RESERVE_UNITS}. */
+export function reserveMsOf(score: number): number {
+  return Number.isFinite(score) ? Math.round((score - Math.floor(score)) * RESERVE_UNITS) : 0;
 }
 
 /**

@@ -6,7 +6,7 @@ import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
 import { releaseScript } from '../../src/scripts/release.js';
-import { passWakeScript, RESERVED_PREFIX, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
+import { passWakeScript, RESERVE_UNITS, RESERVED_PREFIX, reserveMsOf, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
@@ -17,8 +17,8 @@ import { grantingNode } from '../../src/testing/fake-nodes.js';
 class FakeBus {
   readonly subscribers = new Map<string, Set<() => void>>();
   readonly published: string[] = [];
-  /** The wait queue of each resource key, in order: members with the `since` of their tickets (see scripts/wake-queue.ts). */
-  readonly queues = new Map<string, { member: string; since: number }[]>();
+  /** The wait queue of each resource key, in order: members with their scores (see scripts/wake-queue.ts). */
+  readonly queues = new Map<string, { member: string; score: number }[]>();
 
   /** Publishes on `channel`; returns how many subscribers heard it, as PUBLISH does. */
   publish(channel: string): number {
@@ -28,17 +28,20 @@ class FakeBus {
     return subscribers.length;
   }
 
-  /** Queues the ticket's member at its `since` (first with `isFirst`), unless it is queued already, as `joinQueue` does. */
+  /**
+   * Queues the ticket's member at its place (first with `isFirst`) unless it is queued already, or at the
+   * score of a ticket that asks for a reservation, as `joinQueue` does.
+   */
   joinQueue(key: string, ticket: string, isFirst: boolean): void {
-    const { member, since } = ticketPartsOf(ticket);
-    if (member === '' || since === undefined) return;
+    const { member, place, reserveMs } = ticketPartsOf(ticket);
+    if (member === '' || place === undefined) return;
     const queue = this.queues.get(key) ?? [];
     this.queues.set(key, queue);
-    if (isFirst || since < 0) this.leaveQueue(key, member);
-    else if (queue.some((entry) => entry.member === member)) return;
-    const entry = { member, since: isFirst ? 0 : since };
-    const at = queue.findIndex((other) => other.since > entry.since || (other.since === entry.since && other.member > member));
-    queue.splice(at < 0 ? queue.length : at, 0, entry);
+    if (!isFirst && reserveMs === 0 && queue.some((entry) => entry.member === member)) return;
+    this.leaveQueue(key, member);
+    const score = isFirst ? -Infinity : place + reserveMs / RESERVE_UNITS;
+    const at = queue.findIndex((other) => other.score > score || (other.score === score && other.member > member));
+    queue.splice(at < 0 ? queue.length : at, 0, { member, score });
   }
 
   leaveQueue(key: string, ticket: string): void {
@@ -50,15 +53,16 @@ class FakeBus {
 
   /**
    * Wakes the queue's first members until `count` of them heard (every member for a negative count), keeping
-   * those heard queued, as `wakeNext` does; with `reserve`, a member heard whose `since` is negative has the
-   * key reserved for it, when free, for minus that many milliseconds.
+   * those heard queued, as `wakeNext` does; with `reserve`, a member heard that asked for a reservation has
+   * the key reserved for it, when free, for the milliseconds it asked.
    */
   wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void): void {
     const queue = this.queues.get(key) ?? [];
     for (let at = 0; count !== 0 && at < queue.length; ) {
-      const { member, since } = queue[at] as { member: string; since: number };
+      const { member, score } = queue[at] as { member: string; score: number };
       if (this.publish(WAKE_CHANNEL_PREFIX + member) > 0) {
-        if (since < 0) reserve?.(member, -since);
+        const reserveMs = reserveMsOf(score);
+        if (reserveMs > 0) reserve?.(member, reserveMs);
         count -= 1;
         at += 1;
       } else queue.splice(at, 1);

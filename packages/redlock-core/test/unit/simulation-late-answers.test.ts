@@ -275,4 +275,37 @@ describe('simulation: nodes that answer just after their adaptive timeout', () =
     );
     expect(pastFloor.length).toBeGreaterThan(0);
   }, SIMULATION_TIMEOUT_MS);
+
+  it('in a fixed world, gives the lock to each of four clients that all come close to giving up, in the order they began', async () => {
+    // Found at SIM_RUNS=5000 (seed -1364976632, shrunk). Four clients retry every millisecond (500 retries), so
+    // each soon asks for a reservation. Their intents all had one score (minus the reservation), so the nodes
+    // ordered them by member: client 0's came last, every release woke and reserved for another, and client 0
+    // gave up after 502 attempts. An intent now keeps its place, the oldest first.
+    const ops: OpSpec[] = [
+      { kind: 'acquire', resources: ['b'], ttlMs: 2_885, startAfterMs: 1_235, holdMs: 720, extendEveryMs: undefined },
+      { kind: 'acquire', resources: ['b'], ttlMs: 2_500, startAfterMs: 180, holdMs: 625, extendEveryMs: undefined, reenterAfterMs: 3_145 },
+      { kind: 'acquire', resources: ['a', 'b'], ttlMs: 2_845, startAfterMs: 255, holdMs: 710, extendEveryMs: undefined, reenterAfterMs: 1_030 },
+    ];
+    const spec: WorldSpec = {
+      nodes: [
+        { clockRate: 0.995, link: { minLatencyMs: 0, maxLatencyMs: 0, dropRate: 0 } },
+        { clockRate: 0.9966590973888507, link: { minLatencyMs: 0, maxLatencyMs: 5, dropRate: 0 } },
+        { clockRate: 0.9954916361501494, link: { minLatencyMs: 0, maxLatencyMs: 5, dropRate: 0 } },
+      ],
+      clients: Array.from({ length: 4 }, () => ({ clockRate: 1.005, notifications: true, ops })),
+      faults: [
+        { kind: 'pause', node: 0, atMs: 275, forMs: 340 },
+        { kind: 'slow', node: 0, atMs: 4_554, forMs: 3_600_000, extraLatencyMs: 26 },
+      ],
+      redlock: { driftFactor: 0.01, retryCount: 500, retryDelayMs: 1, retryJitterMs: 0, nodeTimeoutMs: undefined, restartGraceMs: 0 },
+      noiseSeed: 1_505_709_685,
+    };
+    const history = await runAndCheck({ spec, lateNodes: [{ node: 0, jump: 'past-floor', latencyMs: 0, spreadMs: 0, marginMs: 1, atMs: 4_554 }] });
+    expect({ typedErrors: [...history.typedErrors], untyped: history.untypedErrors, commits: history.commits.length, hang: history.hang }).toEqual({
+      typedErrors: [],
+      untyped: [],
+      commits: 12,
+      hang: undefined,
+    });
+  }, SIMULATION_TIMEOUT_MS);
 });

@@ -86,14 +86,14 @@ describe("as the README's ACL user", () => {
     expect(inspection).toMatchObject({ isLocked: true, label: undefined });
     await next.release();
 
-    // A waiter close to giving up (retryCount 2: from its first timed retry on) queues first, with a
-    // negative score, and the release reserves the key for it.
+    // A waiter close to giving up (retryCount 2: from its first timed retry on) asks for a reservation, as
+    // its score's fraction, and the release reserves the key for it.
     let labelChanges = 0;
     const unwatch = second.watchLabel('reserved', () => (labelChanges += 1));
     const holder = await first.acquire('reserved', TTL_MS);
     const starving = second.acquire('reserved', TTL_MS, { retryCount: 2, retryDelayMs: 1_000, retryJitterMs: 0 });
     const queue = `{${KEY_PREFIX}reserved}:w`;
-    while (!(await Promise.all(admins.map((admin) => admin.zrange(queue, 0, 0, 'WITHSCORES')))).every(([, score]) => Number(score) < 0)) {
+    while (!(await Promise.all(admins.map((admin) => admin.zrange(queue, 0, 0, 'WITHSCORES')))).every(([, score]) => Number(score) % 1 !== 0)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await holder.setLabel('holder');

@@ -16,7 +16,7 @@ import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript 
 import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
-import { intentTicketOf, passWakeScript, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { passWakeScript, RESERVE_UNITS, TICKET_EPOCH_MS, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -362,26 +362,27 @@ describe('the release script', () => {
 describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the waiting processes\' members', () => {
   const acquire = (keys: readonly string[], token: string, ticket: string) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket));
 
-  it('has a refused acquire with a ticket (ARGV[5], `<since>:<member>`) join the queue of each key, in the order its waiters began', async () => {
+  it('has a refused acquire with a ticket (ARGV[5], `<place>:<member>`) join the queue of each key, in the order its waiters began', async () => {
     const keys = keysFor('queue-join', 2);
     const [early, late] = [memberNamed('early'), memberNamed('late')];
     const sinceMs = Date.now();
     await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
-    expect(acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(early, sinceMs))).toEqual([TOKEN, '10000', '0', '0', `${sinceMs}:${early}`]);
+    const place = Math.floor(sinceMs - TICKET_EPOCH_MS);
+    expect(acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(early, sinceMs))).toEqual([TOKEN, '10000', '0', '0', `${place}:${early}`]);
     // The waiter that began later is refused first: the queue still puts it behind, by the tickets' times,
     // so that every node orders the same waiters alike.
     expect(await acquire(keys, 'a-later-waiter', ticketOf(late, sinceMs + 5))).toBe(0);
     expect(await acquire(keys, TOKEN, ticketOf(early, sinceMs))).toBe(0);
     expect(await Promise.all(keys.map(queuedOn))).toEqual([[early, late], [early, late]]);
     for (const key of keys) {
-      expect(await client.zscore(queueOf(key), early)).toBe(String(sinceMs));
+      expect(await client.zscore(queueOf(key), early)).toBe(String(place));
       // The queue outlives its latest refusal by WAIT_QUEUE_TTL_MS, so a member whose process died goes with it.
       expect(await client.pttl(queueOf(key))).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
       expect(await client.pttl(queueOf(key))).toBeLessThanOrEqual(WAIT_QUEUE_TTL_MS);
     }
     // A second refusal keeps the member's place, whatever its ticket says.
     expect(await acquire(keys, 'its-next-attempt', ticketOf(early, sinceMs + 100))).toBe(0);
-    expect(await client.zscore(queueOf(keys[0] as string), early)).toBe(String(sinceMs));
+    expect(await client.zscore(queueOf(keys[0] as string), early)).toBe(String(place));
     // Granted (the holder gone), the member leaves every queue; the keys are set as without a ticket.
     await client.del(keys[1] as string);
     expect(await acquire(keys, TOKEN, ticketOf(early, sinceMs))).toBe(1);
@@ -445,31 +446,37 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
   });
 });
 
-describe('reservations for a waiter close to giving up (a negative score in the wait queue)', () => {
+describe('reservations for a waiter close to giving up (its milliseconds as the fraction of its score)', () => {
   const acquire = (keys: readonly string[], token: string, ticket: string) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket));
 
-  it('queues an intent ticket first, and a release that wakes it reserves the freed key for its member only', async () => {
+  it('keeps the place of a waiter that asks for one, oldest first among them, and a release that wakes it reserves the freed key for its member only', async () => {
     const [key] = keysFor('reserve', 1) as [string];
-    const [early, starving] = [memberNamed('early'), memberNamed('starving')];
+    // Named so that, with equal scores, the younger would come first.
+    const [older, younger] = [memberNamed('z-older'), memberNamed('a-younger')];
+    const sinceMs = Date.now() - 1_000;
     await client.set(key, OTHER_TOKEN, 'PX', 10_000);
-    expect(await acquire([key], 'a-waiter', ticketOf(early, 1))).toBe(0);
-    expect(await acquire([key], 'a-starving-waiter', intentTicketOf(starving, 300))).toBe(0);
-    expect(await queuedOn(key)).toEqual([starving, early]);
-    expect(await client.zscore(queueOf(key), starving)).toBe('-300');
-    const listening = await listenFor(early, starving);
+    expect(await acquire([key], 'a-waiter', ticketOf(older, sinceMs))).toBe(0);
+    expect(await acquire([key], 'a-later-waiter', ticketOf(younger, sinceMs + 5))).toBe(0);
+    // Both ask for a reservation, the younger first: each keeps the place of its time.
+    expect(await acquire([key], 'a-starving-waiter', wakeTicketOf(younger, sinceMs + 5, 300))).toBe(0);
+    expect(await acquire([key], 'another-starving-waiter', wakeTicketOf(older, sinceMs, 300))).toBe(0);
+    expect(await queuedOn(key)).toEqual([older, younger]);
+    expect(Number(await client.zscore(queueOf(key), older))).toBe(Math.floor(sinceMs) - TICKET_EPOCH_MS + 300 / RESERVE_UNITS);
+    const listening = await listenFor(older, younger);
     expect(await run(releaseScript, [key], [OTHER_TOKEN])).toBe(1);
-    expect(await listening.heard()).toEqual([starving]);
-    expect(await client.get(key)).toBe(`~${starving}`);
+    expect(await listening.heard()).toEqual([older]);
+    expect(await client.get(key)).toBe(`~${older}`);
     expect(await client.pttl(key)).toBeGreaterThan(250);
+    expect(await client.pttl(key)).toBeLessThanOrEqual(300);
     // The SET of a holder that takes the lock back, or another waiter's script: held.
     expect(await client.set(key, 'a-holder', 'PX', 10_000, 'NX')).toBeNull();
     expect(await acquire([key], 'a-holder', '')).toBe(0);
-    expect(await acquire([key], 'a-waiter', ticketOf(early, 1))).toBe(0);
+    expect(await acquire([key], 'a-waiter', wakeTicketOf(younger, sinceMs + 5, 300))).toBe(0);
     // Its own member's script takes it, and leaves the queue.
-    expect(await acquire([key], TOKEN, intentTicketOf(starving, 300))).toBe(1);
+    expect(await acquire([key], TOKEN, wakeTicketOf(older, sinceMs, 300))).toBe(1);
     expect(await client.get(key)).toBe(TOKEN);
     expect(await client.pttl(key)).toBeGreaterThan(9_000);
-    expect(await queuedOn(key)).toEqual([early]);
+    expect(await queuedOn(key)).toEqual([younger]);
     await client.del(key, queueOf(key));
   });
 
@@ -477,7 +484,7 @@ describe('reservations for a waiter close to giving up (a negative score in the 
     const [plain, unheard, passed] = keysFor('reserve-none', 3) as [string, string, string];
     const [waiting, gone, starving] = [memberNamed('waiting'), memberNamed('gone'), memberNamed('starving-2')];
     await client.zadd(queueOf(plain), 1, waiting);
-    await client.zadd(queueOf(unheard), -300, gone);
+    await client.zadd(queueOf(unheard), 1 + 300 / RESERVE_UNITS, gone);
     for (const key of [plain, unheard]) await client.set(key, TOKEN, 'PX', 10_000);
     const listening = await listenFor(waiting);
     expect(await run(releaseScript, [plain, unheard], [TOKEN])).toBe(2);
@@ -485,7 +492,7 @@ describe('reservations for a waiter close to giving up (a negative score in the 
     expect(await client.exists(plain, unheard)).toBe(0);
     expect(await client.exists(queueOf(unheard))).toBe(0);
     // A pass-on by the reserved member itself (it stopped waiting) frees the key before it wakes the next.
-    await client.zadd(queueOf(passed), -300, starving);
+    await client.zadd(queueOf(passed), 1 + 300 / RESERVE_UNITS, starving);
     await client.set(passed, `~${starving}`, 'PX', 300);
     await client.zadd(queueOf(passed), 5, waiting);
     const next = await listenFor(waiting);
@@ -825,7 +832,7 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     // The request that leaves its intent goes first: the others make room for it.
     expect(await take(key, 'request-3', 2, 1, { intent: { id: '2:intent', ttlMs: 60_000 }, ticket: ticketOf(intended, sinceMs + 10) })).toEqual({ status: 'full', free: [] });
     expect(await queuedOn(key)).toEqual([intended, early, late]);
-    expect(await client.zscore(queueOf(key), intended)).toBe('0');
+    expect(await client.zscore(queueOf(key), intended)).toBe('-inf');
     expect(await client.pttl(queueOf(key))).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
     // A release of 2 slots wakes the first 2.
     const listening = await listenFor(early, late, intended);
