@@ -1,5 +1,5 @@
 // Many processes taking one lock in turn (not part of `pnpm bench`; run after a build):
-// `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3] [--tuned]`.
+// `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3] [--tuned] [--semaphore=<limit>]`.
 // Each "process" is a Redlock with clients of its own on 5 local nodes, at the defaults (prompt hand-off on),
 // looping acquire, ~1 ms hold, release, as S3 does with 8 (`--processes=8`); `--tuned` runs S3 tuned's
 // loop instead: 50 ms retries, a 10 ms pause after each release. Per round it prints acquisitions per second,
@@ -7,6 +7,8 @@
 // commands included) and the commands the clients sent, and per acquisition the attempts by how they went
 // (`redlock-core.attempt` channel): `woken` ones asked the node that woke them first, and stopped there when
 // it was taken (`held-at-lead`); `full` ones asked every node at once (first tries, timed retries).
+// `--semaphore=3` loops on a semaphore of that limit instead (`semaphore.mjs`'s workload with `--processes=8`);
+// its attempts are not traced, so only the commands tell where its client CPU goes.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     'window-ms': { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '3' },
     tuned: { type: 'boolean', default: false },
+    semaphore: { type: 'string' },
   },
 });
 const processes = Number(values.processes);
@@ -28,6 +31,9 @@ const windowMs = Number(values['window-ms']);
 const rounds = Number(values.rounds);
 const pauseMs = values.tuned ? 10 : 0;
 const options = values.tuned ? { retryDelayMs: 50, retryJitterMs: 0, retryCount: 200 } : {};
+const limit = values.semaphore === undefined ? undefined : Number(values.semaphore);
+/** One acquisition of the round's resource by `redlock`: a lock, or a permit of the semaphore. */
+const take = (redlock, resource) => (limit === undefined ? redlock.acquire(resource, 10_000) : redlock.semaphore(resource, { limit }).acquire(10_000));
 
 /** Attempts of the current round by how they went, e.g. `woken held-at-lead`. */
 let attempts = new Map();
@@ -70,7 +76,8 @@ try {
     }
   }
   const loop = values.tuned ? 'S3 tuned: 50 ms retries, a 10 ms pause after each release' : 'the defaults';
-  console.log(`${processes} processes (a Redlock each), one resource, ~1 ms holds, ${loop}, ${windowMs} ms windows, 5 nodes`);
+  const what = limit === undefined ? 'one lock' : `a semaphore of limit ${limit}`;
+  console.log(`${processes} processes (a Redlock each), ${what}, ~1 ms holds, ${loop}, ${windowMs} ms windows, 5 nodes`);
   for (let round = 1; round <= rounds; round += 1) {
     const resource = `waiting-processes:${round}`;
     let acquisitions = 0;
@@ -85,7 +92,7 @@ try {
         while (performance.now() < end) {
           let lock;
           try {
-            lock = await redlock.acquire(resource, 10_000);
+            lock = await take(redlock, resource);
           } catch {
             giveUps += 1;
             continue;

@@ -93,7 +93,8 @@ describe("as the README's ACL user", () => {
     const holder = await first.acquire('reserved', TTL_MS);
     const starving = second.acquire('reserved', TTL_MS, { retryCount: 2, retryDelayMs: 1_000, retryJitterMs: 0 });
     const queue = `{${KEY_PREFIX}reserved}:w`;
-    while (!(await Promise.all(admins.map((admin) => admin.zrange(queue, 0, 0, 'WITHSCORES')))).every(([, score]) => Number(score) % 1 !== 0)) {
+    const asksForReservation = async (admin: Redis): Promise<boolean> => Number((await admin.zrange(queue, '0', '0', 'WITHSCORES'))[1]) % 1 !== 0;
+    while (!(await Promise.all(admins.map(asksForReservation))).every(Boolean)) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await holder.setLabel('holder');
