@@ -11,7 +11,8 @@
 //     two bundles of one package.
 //   - Declarations: api-extractor rolls tsc's per-file .d.ts up into <name>.d.cts (re-indented: see
 //     lib/tidy-declarations.mjs); <name>.d.mts is
-//     `export * from './<name>.cjs'`, so TypeScript too sees one declaration of each class.
+//     `export * from './<name>.cjs'`, so TypeScript too sees one declaration of each class, and a default
+//     export is `import cjs = require('./<name>.cjs'); export default cjs.default;` (see below).
 // Run: node scripts/bundle.mjs [package-dir ...]   (after `pnpm build`; all public packages by default)
 import { Extractor } from '@microsoft/api-extractor';
 import { build } from 'esbuild';
@@ -155,7 +156,16 @@ for (const pkg of packages) {
         `const implementation = require('./${name}.cjs');\n\nmodule.exports = implementation;\n`,
     );
     rollUpDeclarations(pkg, source, join(dist, `${name}.d.cts`));
-    writeFileSync(join(dist, `${name}.d.mts`), `export * from './${name}.cjs';\n${hasDefault ? `export { default } from './${name}.cjs';\n` : ''}`);
+    // Under node16 and nodenext, TypeScript reads an ES module's default import of CommonJS declarations
+    // as their whole module.exports, so `export { default } from './index.cjs'` made the default import a
+    // namespace, not the class (issue 77). `import = require` reads the .d.cts as CommonJS under every
+    // moduleResolution (bundler too), and `cjs.default` is then the class itself, for values and types.
+    writeFileSync(
+      join(dist, `${name}.d.mts`),
+      hasDefault
+        ? `import cjs = require('./${name}.cjs');\n\nexport * from './${name}.cjs';\nexport default cjs.default;\n`
+        : `export * from './${name}.cjs';\n`,
+    );
   }
   for (const { source, name } of layout.bins) await bundle(`${name}.cjs`, { entryPoints: [join(pkg.dir, source)], ...BIN_OPTIONS });
 

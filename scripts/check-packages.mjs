@@ -13,12 +13,13 @@
 //   - a TypeScript consumer that imports every package type-checks under moduleResolution node16,
 //     nodenext and bundler (under nodenext with skipLibCheck off, so the declaration files are checked
 //     too), and a CommonJS consumer under nodenext;
-//   - two consumer projects take a lock on a real redis-server (started by the packed local-redis-nodes):
-//     a plain Jest project in CommonJS, and a TypeScript project compiled to CommonJS under module node16
-//     (scripts/fixtures/); and a Nest application (scripts/fixtures/nest-app.ts) runs redlock-nestjs's
-//     decorators, compiled as a Nest CLI project (CommonJS) and as an ES module project, on Nest 11 and 12;
-//     then, with redlock-ioredis-adapter removed, `nodes` still works and `clients` names the package
-//     to install (scripts/fixtures/nest-without-adapter.ts).
+//   - consumer projects take a lock on a real redis-server (started by the packed local-redis-nodes):
+//     a plain Jest project in CommonJS, and one TypeScript file (scripts/fixtures/ts-lock.ts, which also
+//     constructs redlock-node-redlock-compat's default import) compiled to CommonJS under module node16
+//     and to ES modules under node16 and nodenext; and a Nest application (scripts/fixtures/nest-app.ts)
+//     runs redlock-nestjs's decorators, compiled as a Nest CLI project (CommonJS) and as an ES module
+//     project, on Nest 11 and 12; then, with redlock-ioredis-adapter removed, `nodes` still works and
+//     `clients` names the package to install (scripts/fixtures/nest-without-adapter.ts).
 // Also verifies the shared metadata (scripts/package-metadata.mjs --check). Needs a build (`pnpm build`).
 // Run: node scripts/check-packages.mjs
 import { execFileSync } from 'node:child_process';
@@ -194,19 +195,24 @@ try {
     step('type-checked under node16, nodenext and bundler');
 
     // 6. Take a lock on a real redis-server from a plain Jest project in CommonJS and from TypeScript
-    // compiled to CommonJS under module node16. Each is a folder of the consumer (its own package.json,
-    // no "type": "module"), so it uses the tarballs npm installed there, and the workspace's Jest and tsc.
+    // compiled to CommonJS under module node16 and to ES modules under node16 and nodenext. Each is a
+    // folder of the consumer with its own package.json ("type": "module" for the ES module ones), so it
+    // uses the tarballs npm installed there, and the workspace's Jest and tsc.
     const fixtures = join(ROOT_DIR, 'scripts', 'fixtures');
     const jestProject = join(consumer, 'jest-cjs');
     cpSync(join(fixtures, 'jest-cjs'), jestProject, { recursive: true });
     const jest = join(ROOT_DIR, 'node_modules', 'jest', 'bin', 'jest.js');
     run('Jest (CommonJS) consumer', process.execPath, [jest, '--ci', '--rootDir', jestProject], { cwd: jestProject });
-    const tsProject = join(consumer, 'ts-node16-cjs');
-    cpSync(join(fixtures, 'ts-node16-cjs'), tsProject, { recursive: true });
-    if (run('TypeScript module node16 (CommonJS) consumer: tsc', process.execPath, [typescript, '-p', tsProject], { cwd: tsProject }) !== undefined) {
-      run('TypeScript module node16 (CommonJS) consumer: run', process.execPath, [join(tsProject, 'dist', 'lock.js')], { cwd: tsProject });
+    const tsKinds = ['ts-node16-cjs', 'ts-node16-esm', 'ts-nodenext-esm'];
+    for (const kind of tsKinds) {
+      const tsProject = join(consumer, kind);
+      cpSync(join(fixtures, kind), tsProject, { recursive: true });
+      cpSync(join(fixtures, 'ts-lock.ts'), join(tsProject, 'ts-lock.ts'));
+      if (run(`TypeScript (${kind}) consumer: tsc`, process.execPath, [typescript, '-p', tsProject], { cwd: tsProject }) !== undefined) {
+        run(`TypeScript (${kind}) consumer: run`, process.execPath, [join(tsProject, 'dist', 'ts-lock.js')], { cwd: tsProject });
+      }
     }
-    step('took a lock from Jest (CommonJS) and from TypeScript node16 (CommonJS)');
+    step(`took a lock from Jest (CommonJS) and from TypeScript (${tsKinds.join(', ')})`);
 
     // 7. A Nest application on redlock-nestjs, compiled as a Nest CLI project (CommonJS) and as an ES
     // module project, on each Nest major of its peer range: the workspace's 11 and the latest 12 (ESM
