@@ -16,7 +16,7 @@
 // Run: node scripts/bundle.mjs [package-dir ...]   (after `pnpm build`; all public packages by default)
 import { Extractor } from '@microsoft/api-extractor';
 import { build } from 'esbuild';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { extractorConfigOf } from './lib/api-extractor.mjs';
@@ -77,6 +77,20 @@ function fromMainBundle(packageDir, ownDir, shared) {
   };
 }
 
+/**
+ * Starts a line with the bundle's `__export(` call, its list of exports, as esbuild writes it without
+ * minifyWhitespace. @arethetypeswrong/cli looks for an esbuild bundle's exports there; not finding them,
+ * it reads `module.exports = __toCommonJS(...)` as an `export =` without a `default`, and so takes the
+ * default export of the declarations for a false one (FalseExportDefault).
+ */
+function startLineWithExportList(file) {
+  const text = readFileSync(file, 'utf8');
+  // The entry's list is the first call: esbuild puts it above every module of the bundle.
+  const call = /[;\n]__export\(/.exec(text);
+  if (call === null) throw new Error(`${relative(process.cwd(), file)} has no \`__export(\` call: attw will not find its exports`);
+  if (call[0].startsWith(';')) writeFileSync(file, `${text.slice(0, call.index + 1)}\n${text.slice(call.index + 1)}`);
+}
+
 /** The names an entry exports, from an ES module build of it that is not written. */
 async function exportNamesOf(entryPoint) {
   const result = await build({ ...COMMON, entryPoints: [entryPoint], format: 'esm', write: false, metafile: true, outdir: '/nonexistent' });
@@ -132,6 +146,7 @@ for (const pkg of packages) {
       stdin: { contents, resolveDir: pkg.dir, sourcefile: `${main.name}.cjs`, loader: 'js' },
       logOverride: { ...COMMON.logOverride, 'commonjs-variable-in-esm': 'silent' },
     });
+    if (names.includes('default')) startLineWithExportList(join(dist, `${main.name}.cjs`));
   }
   for (const { source, name } of others) {
     await bundle(`${name}.cjs`, { entryPoints: [join(pkg.dir, source)], plugins: [fromMainBundle(pkg.dir, dirname(join(pkg.dir, source)), new Set())] });

@@ -117,13 +117,7 @@ try {
   for (const [name, tarball] of tarballs) {
     run(`${name}: publint`, bin('publint'), ['run', '--strict', tarball]);
     // A command has no module to resolve types for.
-    // attw reads esbuild's `module.exports = __toCommonJS(...)` as `export =` and so takes a default export
-    // (redlock-node-redlock-compat's, as node-redlock has) for a false one. It is not: the bundle sets
-    // `__esModule` and `default`, and the TypeScript node16 CommonJS fixture below constructs it.
-    const esmEntry = join(work, 'unpacked', name, 'package', 'dist', 'index.mjs');
-    const hasDefault = existsSync(esmEntry) && readFileSync(esmEntry, 'utf8').includes('export default');
-    const ignored = hasDefault ? ['--ignore-rules', 'false-export-default'] : [];
-    if (!commands.has(name)) run(`${name}: attw`, bin('attw'), [tarball, ...ignored, '--format', 'ascii', '--no-color']);
+    if (!commands.has(name)) run(`${name}: attw`, bin('attw'), [tarball, '--format', 'ascii', '--no-color']);
   }
   step('publint and attw');
 
