@@ -167,7 +167,6 @@ const releaseAbandoned = (lock: Lock): Promise<unknown> => lock.release();
 /** A lock's side of the wait loop (see `waitForHold`): one per waiting call. */
 class LockContender implements Contender<Lock, AcquireAttempt> {
   readonly isExclusive = true;
-  readonly reservesWhenStarving = true;
   readonly queueKeys: readonly string[];
   readonly keys: readonly string[];
   readonly #set: NodeSet;

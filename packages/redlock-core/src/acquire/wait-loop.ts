@@ -33,11 +33,6 @@ export interface Contender<H, F extends FailedAttempt> {
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
   /**
-   * Whether a waiter close to giving up has the nodes reserve the hold for it at a release (a lock: see
-   * `wakeTicketOf`); the other kinds leave an intent of their own in their scripts.
-   */
-  readonly reservesWhenStarving?: boolean;
-  /**
    * One attempt. A woken one gets the node that woke it (`leadNodeIndex`), to ask alone first and stop
    * there if taken. `ticket`, the waiter's queue ticket, joins the wait queues where the attempt is
    * refused (`''` for none: the nodes wake nobody then).
@@ -116,9 +111,9 @@ export async function waitForHold<H, F extends FailedAttempt>(
       }
       // Close to giving up (a holder that takes the hold back at once, every time, beats every wake): from its
       // next timed attempt, which asks every node at once (a reservation on fewer than a quorum only splits the
-      // vote), a release reserves it for this waiter, for as long as a node call may take. It keeps its place:
-      // among several close to giving up, the oldest is woken first.
-      if (!isStarving && !isWoken && ticket !== '' && contender.reservesWhenStarving === true && waiter.failures >= starvingAfter) {
+      // vote), it keeps its place in the queues when woken (a claim's release takes the others off), the
+      // oldest such waiter first, and a lock's release reserves the lock for it, for as long as a node call may take.
+      if (!isStarving && !isWoken && ticket !== '' && waiter.failures >= starvingAfter) {
         isStarving = true;
         ticket = notifications?.intentTicketOf(queue.id, ticketSinceMs, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)) ?? '';
         // The wake of a release that reserves it is acted on at once.
@@ -169,7 +164,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
   }
 }
 
-/** The failed timed tries after which a lock's waiter asks for a reservation, or half its `retryCount` if fewer. */
+/** The failed timed tries after which a waiter asks to keep its place (and a lock's, for a reservation), or half its `retryCount` if fewer. */
 const STARVING_AFTER_FAILURES = 3;
 
 /** What a waiter that gives up reports: its own attempts, else those heads made while it was queued, else the queue's latest. */

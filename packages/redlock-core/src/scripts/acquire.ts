@@ -96,7 +96,7 @@ if isFencing then
 end
 return 1
 `,
-  'd9b3e77733c073323456cd6af3f862630fddbfd0',
+  '2171c33757367e580f308e4c165e148f92db553a',
 );
 
 /**

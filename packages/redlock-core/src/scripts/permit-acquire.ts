@@ -243,7 +243,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '5ddd97693febb4b0d3c6f7228d50705bc115e293',
+  '5875a8a4d977b4d07bf5e3b5484c60756b47e41e',
 );
 
 /**

@@ -76,7 +76,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'd4ea8f866edddc958c9b83fdd2be615629bee0f7');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'ed9f1c7ed0d2436494d6769eecab9101b9b1a932');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');

@@ -135,7 +135,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  'a5f1e23db6d8eb085a688ce9bbca5ebb0d04fd50',
+  '96e28e9af4b6fc3f0627a670516dcb30d162fb57',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

@@ -52,20 +52,21 @@ class FakeBus {
   }
 
   /**
-   * Wakes the queue's first members until `count` of them heard (every member for a negative count), keeping
-   * those heard queued, as `wakeNext` does; with `reserve`, a member heard that asked for a reservation has
-   * the key reserved for it, when free, for the milliseconds it asked.
+   * Wakes the queue's first members until `count` of them heard (every member for a negative count), as
+   * `wakeNext` does: at a lock's release (`reserve` given) keeping those heard queued, and reserving the key,
+   * when free, for one that asked for it; at a claim's, taking them off the queue but those that asked.
    */
   wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void): void {
     const queue = this.queues.get(key) ?? [];
     for (let at = 0; count !== 0 && at < queue.length; ) {
       const { member, score } = queue[at] as { member: string; score: number };
-      if (this.publish(WAKE_CHANNEL_PREFIX + member) > 0) {
-        const reserveMs = reserveMsOf(score);
+      const isHeard = this.publish(WAKE_CHANNEL_PREFIX + member) > 0;
+      const reserveMs = reserveMsOf(score);
+      if (isHeard && (reserve !== undefined || reserveMs > 0)) {
         if (reserveMs > 0) reserve?.(member, reserveMs);
-        count -= 1;
         at += 1;
       } else queue.splice(at, 1);
+      if (isHeard) count -= 1;
     }
   }
 

@@ -815,10 +815,26 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await releaseOf(quietPermitReleaseScript, key, OTHER_TOKEN, '', ['3'])).toBe('not-held');
     expect(await releaseOf(permitReleaseScript, key, TOKEN)).toBe('released');
     expect(await listening.heard()).toEqual([waiting]);
-    expect(await queuedOn(key)).toEqual([waiting]);
+    // Woken, it leaves the queue: refused again, it would join it again.
+    expect(await queuedOn(key)).toEqual([]);
     expect(await releaseOf(permitReleaseScript, key, OTHER_TOKEN)).toBe('released');
     await client.del(queueOf(key));
     expect(await client.exists(key)).toBe(0);
+  });
+
+  it('takes the requests a release wakes off the queue, but one close to giving up, which keeps its place', async () => {
+    const [key] = keysFor('permit-queue-starving', 1) as [string];
+    const [early, starving, late] = ['early', 'starving', 'late'].map(memberNamed) as [string, string, string];
+    const sinceMs = Date.now();
+    await take(key, TOKEN, 3, 1);
+    expect(await take(key, 'request-1', 1, 1, { ticket: ticketOf(early, sinceMs) })).toEqual({ status: 'full', free: [] });
+    expect(await take(key, 'request-2', 1, 1, { ticket: wakeTicketOf(starving, sinceMs + 5, 300) })).toEqual({ status: 'full', free: [] });
+    expect(await take(key, 'request-3', 1, 1, { ticket: ticketOf(late, sinceMs + 10) })).toEqual({ status: 'full', free: [] });
+    const listening = await listenFor(early, starving, late);
+    expect(await releaseOf(permitReleaseScript, key, TOKEN)).toBe('released');
+    expect(await listening.heard()).toEqual([early, starving, late]);
+    expect(await queuedOn(key)).toEqual([starving]);
+    await client.del(key, queueOf(key));
   });
 
   it('queues a refused request by its ticket (ARGV[9]), first while its intent lives, and wakes as many as a release freed slots', async () => {
@@ -838,11 +854,11 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     const listening = await listenFor(early, late, intended);
     expect(await releaseOf(permitReleaseScript, key, TOKEN)).toBe('released');
     expect(await listening.heard()).toEqual([intended, early]);
-    expect(await queuedOn(key)).toEqual([intended, early, late]);
+    expect(await queuedOn(key)).toEqual([late]);
     // Admitted, a request leaves the queue.
     await client.zadd(queueOf(key), 5, admitted);
     expect(await take(key, 'request-4', 2, 1, { intent: { id: '2:intent', ttlMs: 60_000 }, ticket: ticketOf(admitted, 5) })).toMatchObject({ status: 'admitted' });
-    expect(await queuedOn(key)).toEqual([intended, early, late]);
+    expect(await queuedOn(key)).toEqual([late]);
     await client.del(key, queueOf(key));
   });
 });
@@ -1053,11 +1069,11 @@ describe('the read-write scripts (a hash: `rw` marker, `w` writer, `r:<token>` r
     const listening = await listenFor(own, readerA, readerB, writer);
     expect(await release(key, 'the-writer', '', ticketOf(own, 0))).toBe('released');
     expect(await listening.heard()).toEqual([readerA, readerB, writer]);
-    expect(await queuedOn(key)).toEqual([readerA, readerB, writer]);
-    // Admitted, a call leaves the queue; refused by readers, a writer keeps its place in it.
+    // Woken, they leave the queue; admitted, a call is not queued; refused by readers, a writer queues again.
+    expect(await queuedOn(key)).toEqual([]);
     expect(await take(key, 'reader-a', 'read', { ticket: ticketOf(readerA, sinceMs) })).toBe(1);
     expect(await take(key, 'writer-2', 'write', { ticket: ticketOf(writer, sinceMs + 2), intent: INTENT })).toBe(2);
-    expect(await queuedOn(key)).toEqual([readerB, writer]);
+    expect(await queuedOn(key)).toEqual([writer]);
     await client.del(key, queueOf(key));
   });
 
