@@ -339,7 +339,8 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
     registerPrimitiveTests(context);
 
     it('keeps a lock past its TTL with using() while the routine runs', async () => {
-      const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
+      // A 400 ms TTL kept extended is meant here (`shortTtlMs` takes it): the routine outlasts it in 1 s.
+      const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS, shortTtlMs: 400 });
       let seen: Lock | undefined;
       const value = await redlock.using('jobs:long', 400, async (signal, lock) => {
         seen = lock;

@@ -97,6 +97,18 @@ export interface RedlockOptions {
    */
   readonly refuseEvictingNodes?: boolean;
   /**
+   * The TTL under which a TTL reads as seconds written as milliseconds, in milliseconds (`using('job', 60,
+   * …)` meant a minute, and got a 60 ms lock extended 37 times a second). Under it, a TTL kept extended
+   * (`using()`, `autoExtend`, an election's `ttlMs`) is a `RangeError` before any node is called: each
+   * extension starts when half the TTL of validity is left, so a sub-second TTL sends every node an
+   * extension more than twice a second, and a stall of half the TTL loses the lock. Any other TTL under it
+   * is taken (a lock of 100-500 ms around a short write is legitimate), with a process warning (code
+   * `REDLOCK_SHORT_TTL`) once per process. Lower it where sub-second TTLs are meant (a lock that must free
+   * within 300 ms of a crash); `0` turns the check off. A positive integer up to 2³¹−1, or `0`.
+   * @defaultValue `1_000`
+   */
+  readonly shortTtlMs?: number;
+  /**
    * A string put before every resource name to make its key, e.g. `'lock:'`. Lock keys need a namespace
    * that no other data uses: a key found there that is not a lock (another type, or a string without a
    * TTL) is never overwritten, and acquisitions fail on it with reason `'foreign-key'`.
@@ -154,7 +166,8 @@ export interface AcquireOptions {
    * guaranteed, or a limit is reached, extension stops and `lock.signal` aborts with the reason (a `LockLostError` or a
    * `LockLimitError`). `release()` stops it, and so does `redlock.close()` (`lock.signal` then aborts with a
    * `RedlockClosedError`). Its timers are unref'd: an extended lock does not keep the process alive. Re-entrant handles
-   * each extend the shared hold while they are held.
+   * each extend the shared hold while they are held. With it, `ttlMs` must be at least the `Redlock`'s `shortTtlMs`
+   * (`1_000` by default): a shorter one is a `RangeError` before any node is called (see {@link RedlockOptions.shortTtlMs}).
    * @defaultValue `false`
    *
    * @example
@@ -221,7 +234,8 @@ export interface PermitOptions {
   readonly waitMs?: number;
   /**
    * Keeps the permits extended until they are released, as {@link AcquireOptions.autoExtend} does for a
-   * lock; `permit.signal` tells when they can no longer be relied on.
+   * lock (`ttlMs` at least `shortTtlMs`, `1_000` by default); `permit.signal` tells when they can no longer
+   * be relied on.
    * @defaultValue `false`
    */
   readonly autoExtend?: boolean;
@@ -258,7 +272,9 @@ export interface ElectionOptions {
   /**
    * How long leadership outlives a leader that stops extending it (a crash, a lost network), in
    * milliseconds: the TTL of the lock a leader holds. A crashed leader's successor takes over after at
-   * most this and one retry pause. A leader keeps it extended, at half of it.
+   * most this and one retry pause. A leader keeps it extended, at half of it, so it is at least the
+   * `Redlock`'s `shortTtlMs` (`1_000` by default): a shorter one is a `RangeError` at `redlock.election()`
+   * (seconds written as milliseconds, as a rule: `60` is 60 ms, not a minute).
    * @defaultValue `10_000`
    */
   readonly ttlMs?: number;

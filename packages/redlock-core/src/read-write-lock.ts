@@ -46,7 +46,9 @@ export class ReadWriteLock {
    * left; a failed attempt removes what it wrote, and the next follows after `retryDelayMs` ±
    * `retryJitterMs`, or at once when a node wakes this process at a release (using up no retry).
    *
-   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended: with
+   *   `autoExtend`, at least `shortTtlMs` (1,000 by default; a `RangeError` below, as seconds written as
+   *   milliseconds); a shorter one without it is taken, with a process warning once (`REDLOCK_SHORT_TTL`).
    * @returns The held {@link ReadWriteHandle}, `mode` `'read'`.
    * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
    *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
@@ -122,6 +124,9 @@ export class ReadWriteLock {
    * always releases it at the end, as `redlock.using()` does for a lock: the routine's signal aborts with a
    * {@link LockLostError} when the lock can no longer be guaranteed.
    *
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, between extensions: at least
+   *   `shortTtlMs` (1,000 by default; a `RangeError` below, before any node is called, as seconds written
+   *   as milliseconds).
    * @returns What `routine` returns, when the lock was held from start to end.
    * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
    *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.

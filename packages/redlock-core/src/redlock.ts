@@ -23,6 +23,7 @@ import { Semaphore } from './semaphore.js';
 import { resolveReadWriteLock, resolveSemaphore } from './settings/resolve-permits.js';
 import { resolveNodes } from './settings/resolve-nodes.js';
 import { type AcquireSettings, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
+import { checkExtendedTtl } from './settings/ttl.js';
 
 /**
  * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
@@ -97,7 +98,10 @@ export class Redlock {
    * nine times that attempt's duration (see the README's "Prompt hand-off").
    *
    * @param resources - A resource name, or several to lock together.
-   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended: with
+   *   `autoExtend`, at least `shortTtlMs` (1,000 by default; a `RangeError` below, as seconds written as
+   *   milliseconds); a shorter one without it is taken, with a process warning once (`REDLOCK_SHORT_TTL`):
+   *   see {@link RedlockOptions.shortTtlMs}.
    * @returns The held {@link Lock}; its validity is measured from the start of the attempt that succeeded.
    * With `autoExtend: true`, the lock is kept extended until it is released (see
    * {@link AcquireOptions.autoExtend}); `lock.signal` tells when it can no longer be relied on.
@@ -111,8 +115,9 @@ export class Redlock {
    *   the abort, and each call is bounded by its node's timeout);
    *   {@link RedlockClosedError} once `close()` was called (before any node is called), or at once when
    *   `close()` is called while it waits or retries; `TypeError` or `RangeError` for bad arguments, before
-   *   any node is called: an unknown option name (`TypeError`), `maxExtensions` without `autoExtend`, or a
-   *   TTL that leaves less validity than one node timeout (`RangeError`, likely seconds given as ms).
+   *   any node is called: an unknown option name (`TypeError`), `maxExtensions` without `autoExtend`, a
+   *   TTL that leaves less validity than one node timeout, or one under `shortTtlMs` with `autoExtend`
+   *   (`RangeError`, likely seconds given as ms).
    *
    * @example
    * ```ts
@@ -158,7 +163,8 @@ export class Redlock {
    * its limits).
    *
    * @param resources - A resource name, or several to lock together.
-   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended.
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, if it is not released or extended; as
+   *   for `acquire()`, at least `shortTtlMs` with `autoExtend`, and a shorter one without it warns once.
    * @returns The held {@link Lock}, or `undefined` when another owner holds it.
    * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake
    *   (`problem`): e.g. `'no-permission'` at the first call of a user whose ACL denies `EVAL` (`NOPERM`).
@@ -199,6 +205,7 @@ export class Redlock {
    * still hold that token, and resolves with a handle whose validity runs from that extension (`attempts`
    * 0, no fencing token). The token is the lock: hand it over, and stop using the lock where it was.
    *
+   * @param ttlMs - The TTL from now, in milliseconds; one under `shortTtlMs` warns once, as for `acquire()`.
    * @throws {@link LockExtendError} when no quorum holds the token with validity left: `isLost` when the
    *   lock expired, was released or another owner took it (published on `redlock-core.lock.lost`, as for
    *   any lock found lost); {@link RedlockClosedError} once `close()` was called; `TypeError` or
@@ -234,6 +241,10 @@ export class Redlock {
    * {@link RedlockClosedError}; the lock stays valid for its `remainingValidityMs` and is released when
    * the routine returns.
    *
+   * @param ttlMs - How long the nodes keep the lock, in milliseconds, between extensions: at least
+   *   `shortTtlMs` (1,000 by default), since each extension starts when half of it is left. A shorter one
+   *   is a `RangeError` before any node is called: `using('job', 60, …)` is seconds written as milliseconds,
+   *   and would extend 37 times a second (see {@link RedlockOptions.shortTtlMs}).
    * @returns What `routine` returns, when the lock was held from start to end (or until the routine
    *   released it itself).
    * @throws {@link LockLostError} when the routine returned but the lock was lost meanwhile (its signal
@@ -254,6 +265,8 @@ export class Redlock {
    * @throws {@link LockAcquireError} if the lock could not be acquired (the routine does not run).
    * @throws {@link RedlockClosedError} once `close()` was called, or when it is called while `using()` still
    *   waits for the lock (the routine does not run).
+   * @throws `TypeError` or `RangeError` for bad arguments (a TTL under `shortTtlMs` among them), before any
+   *   node is called.
    *
    * @example
    * ```ts
@@ -365,10 +378,14 @@ export class Redlock {
 
   /**
    * Returns the leader election `name`, whose lock is on that resource: see {@link Election}.
-   * @throws `TypeError` or `RangeError` for a bad name or option, before any node is called.
+   * @throws `TypeError` or `RangeError` for a bad name or option, before any node is called: among them a
+   *   `ttlMs` under `shortTtlMs` (1,000 by default), as a leader keeps its lock extended.
    */
   election(name: string, options?: ElectionOptions): Election {
-    return new Election(this, resolveElection(name, options, this.#set.options));
+    const settings = resolveElection(name, options, this.#set.options);
+    // A leader keeps its lock extended: a TTL under `shortTtlMs` is refused here, before any campaign.
+    checkExtendedTtl(settings.ttlMs, this.#set.options.shortTtlMs, 'an election');
+    return new Election(this, settings);
   }
 
   /**

@@ -51,7 +51,9 @@ export class Semaphore {
    * PUBLISH on a node can send one). While it waits for more than 1 permit, others keep that many free for
    * it (see the class's order); when the call gives up, its intent is withdrawn and waiting requests woken.
    *
-   * @param ttlMs - How long the nodes keep the permits, in milliseconds, if they are not released or extended.
+   * @param ttlMs - How long the nodes keep the permits, in milliseconds, if they are not released or extended:
+   *   with `autoExtend`, at least `shortTtlMs` (1,000 by default; a `RangeError` below, as seconds written as
+   *   milliseconds); a shorter one without it is taken, with a process warning once (`REDLOCK_SHORT_TTL`).
    * @returns The held {@link Permit}.
    * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
    *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.
@@ -62,7 +64,8 @@ export class Semaphore {
    *   each call is bounded by its node's timeout); {@link RedlockClosedError} once `close()` was called, or
    *   when it is called while this waits;
    *   `TypeError` or `RangeError` for bad arguments (a `permits` above the limit, an unknown option, a
-   *   TTL that leaves less validity than one node timeout), before any node is called.
+   *   TTL that leaves less validity than one node timeout, or one under `shortTtlMs` with `autoExtend`),
+   *   before any node is called.
    *
    * @example
    * ```ts
@@ -105,6 +108,9 @@ export class Semaphore {
    * `close()`, or with your reason when `options.signal` aborts). Each extension starts when half the TTL
    * of validity is left.
    *
+   * @param ttlMs - How long the nodes keep the permits, in milliseconds, between extensions: at least
+   *   `shortTtlMs` (1,000 by default; a `RangeError` below, before any node is called, as seconds written
+   *   as milliseconds).
    * @returns What `routine` returns, when the permits were held from start to end.
    * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
    *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.

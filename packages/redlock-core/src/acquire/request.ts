@@ -37,7 +37,9 @@ export function resolveRequest(
 ): CallRequest {
   const names = resolveResources(resources, set.options.keyPrefix);
   const settings = options === undefined ? callDefaults : resolveAcquireOptions(options, set.options, scope);
-  const checkedTtlMs = checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), names.keys.length);
+  // A TTL under `shortTtlMs` is refused for a lock kept extended: by `using()`, or with `autoExtend`.
+  const extendedBy = scope === 'using' ? '`using()`' : settings.autoExtend ? '`autoExtend`' : undefined;
+  const checkedTtlMs = checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), names.keys.length, extendedBy);
   const { reentrant } = settings;
   if (reentrant !== undefined && !Lock.isLock(reentrant)) {
     const got = reentrant instanceof Lock ? 'an object that only looks like one (made from its prototype, or a copy)' : `\`${typeof reentrant}\``;

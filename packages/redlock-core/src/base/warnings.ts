@@ -1,12 +1,16 @@
-import type { RedisAdapter } from './adapter.js';
+/**
+ * The warning codes each subject was given: a node's adapter, so that a node's warning is given once
+ * however many `Redlock`s use it, or `process` for a warning about how the library is called.
+ */
+const warningsGiven = new WeakMap<object, Set<string>>();
 
-/** The warning codes each adapter was given, so each is given once per node, however many `Redlock`s use it. */
-const warningsGiven = new WeakMap<RedisAdapter, Set<string>>();
-
-/** Emits a process warning (type `RedlockWarning`) with `code` about the node behind `adapter`, once per adapter and code. */
-export function warnOnce(adapter: RedisAdapter, code: string, message: string): void {
-  const codes = warningsGiven.get(adapter) ?? new Set<string>();
-  warningsGiven.set(adapter, codes);
+/**
+ * Emits a process warning (type `RedlockWarning`) with `code` about `subject` (the node behind an adapter,
+ * or `process`), once per subject and code.
+ */
+export function warnOnce(subject: object, code: string, message: string): void {
+  const codes = warningsGiven.get(subject) ?? new Set<string>();
+  warningsGiven.set(subject, codes);
   if (codes.has(code)) return;
   codes.add(code);
   process.emitWarning(message, { type: 'RedlockWarning', code });

@@ -233,7 +233,8 @@ export class Lock extends HoldHandle {
    * this call) must remain. Resolves with this lock, whose `expiresAt` has moved. A `ttlMs` shorter than the
    * validity left shortens it from the call on, whatever the outcome: any node may have run it.
    *
-   * @param ttlMs - The new time to live, in milliseconds, counted from now.
+   * @param ttlMs - The new time to live, in milliseconds, counted from now; one under `shortTtlMs` (1,000
+   *   by default) warns once, as for `acquire()`.
    * @throws {@link LockExtendError} if the lock is released, lost or expired (no node is asked then), if no
    *   quorum holds our token any more (`isLost`: the lock's `state` becomes `'lost'` then), or if nodes
    *   failed to answer; at the latest when the validity ends, whatever the node timeouts, as waiting longer

@@ -37,6 +37,9 @@ type ClaimScopes = Readonly<Record<'acquire' | 'tryAcquire' | 'using', PermitSco
 const PERMIT_SCOPES: ClaimScopes = { acquire: 'acquirePermits', tryAcquire: 'tryAcquirePermits', using: 'usingPermits' };
 const READ_WRITE_SCOPES: ClaimScopes = { acquire: 'acquireReadWrite', tryAcquire: 'tryAcquireReadWrite', using: 'usingReadWrite' };
 
+/** The `using…()` call of each kind of claim, as a TTL too short to keep extended names it. */
+const USING_NAMES = { permits: '`using()`', read: '`usingRead()`', write: '`usingWrite()`' } as const;
+
 /**
  * One kind of claim (a semaphore's permits, a read-write lock's read or write lock), made once with its
  * primitive: what its calls check, what the wait loop sees of it (see `Contender`), and its attempts.
@@ -89,7 +92,7 @@ export class ClaimCalls {
 
   /** An `acquire…()` call: see {@link acquireClaim}. */
   acquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H> {
-    const request = this.#resolve(ttlMs, options, claim.limit, claim.scopes.acquire);
+    const request = this.#resolve(ttlMs, options, claim, 'acquire');
     return this.#traced('acquire', claim.mode, request, () => acquireClaim(this, request, claim));
   }
 
@@ -99,7 +102,7 @@ export class ClaimCalls {
    * `'full-at-lead'`, which means the same); else rejects with the error of its failure.
    */
   tryAcquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H | undefined> {
-    const request = this.#resolve(ttlMs, options, claim.limit, claim.scopes.tryAcquire);
+    const request = this.#resolve(ttlMs, options, claim, 'tryAcquire');
     request.signal?.throwIfAborted();
     const { permits, signal } = request;
     const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, leadNodeIndex: undefined, ticket: '', onLateAnswer: undefined };
@@ -122,18 +125,23 @@ export class ClaimCalls {
     routine: (signal: AbortSignal, held: H) => Promise<T> | T,
     options: unknown,
   ): Promise<T> {
-    const request = this.#resolve(ttlMs, options, claim.limit, claim.scopes.using);
+    const request = this.#resolve(ttlMs, options, claim, 'using');
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     const held = await this.#traced('using', claim.mode, request, () => acquireClaim(this, request, claim));
     return runUnderLock(this.set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
   }
 
-  /** Checks a call's arguments before any node is called (up to `limit` permits), and that the `Redlock` is open. */
-  #resolve(ttlMs: unknown, options: unknown, limit: number, scope: PermitScope): PermitRequest {
+  /**
+   * Checks the arguments of a `call` of `claim` before any node is called (up to its limit of permits, a TTL
+   * of at least `shortTtlMs` when kept extended), and that the `Redlock` is open.
+   */
+  #resolve(ttlMs: unknown, options: unknown, claim: { readonly limit: number; readonly scopes: ClaimScopes; readonly mode: HoldTraceContext['mode'] }, call: keyof ClaimScopes): PermitRequest {
     const { nodes, options: defaults, lifecycle } = this.set;
+    const scope = claim.scopes[call];
     const cached = options === undefined ? this.#withoutOptions[scope] : undefined;
-    const settings = cached ?? resolvePermitOptions(options, limit, defaults, scope);
-    const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1);
+    const settings = cached ?? resolvePermitOptions(options, claim.limit, defaults, scope);
+    const extendedBy = call === 'using' ? USING_NAMES[claim.mode ?? 'permits'] : settings.autoExtend ? '`autoExtend`' : undefined;
+    const checkedTtlMs = checkAcquireTtl(ttlMs, nodes, defaults, quorumOf(nodes.length), 1, extendedBy);
     if (lifecycle.isClosed) throw closedErrorOf(this.primitive === 'semaphore' ? 'acquire permits of' : 'take the read-write lock on', [this.resource]);
     if (cached?.ttlMs === checkedTtlMs) return cached;
     const request = { ...settings, ttlMs: checkedTtlMs };

@@ -176,6 +176,8 @@ export class Claim extends HoldHandle {
    *   a quorum no longer holds it (`isLost`: it is `'lost'` then); `'nodes-unreachable'` or
    *   `'no-validity'` otherwise. {@link RedlockClosedError} once `redlock.close()` was called. `TypeError`
    *   or `RangeError` for a bad `ttlMs`. All but a quorum's answer before any node is called.
+   * @param ttlMs - The new time to live, in milliseconds, counted from now; one under `shortTtlMs` (1,000
+   *   by default) warns once, as for `redlock.acquire()`.
    */
   extend(ttlMs: number): Promise<void> {
     // Not `this`: an extension reports no attempts (see `HoldTraceResult.attempts`), and the handle's

@@ -10,6 +10,7 @@ export const DEFAULT_OPTIONS = {
   keyPrefix: '',
   restartGraceMs: 0,
   refuseEvictingNodes: false,
+  shortTtlMs: 1_000,
 } as const;
 
 /**

@@ -40,6 +40,7 @@ export const OPTION_SCOPES = {
   nodeTimeoutMs: ['Redlock'],
   restartGraceMs: ['Redlock'],
   refuseEvictingNodes: ['Redlock'],
+  shortTtlMs: ['Redlock'],
   keyPrefix: ['Redlock'],
   clock: ['Redlock'],
   signal: [...PER_CALL, ...HELD, 'campaign', 'observe'],

@@ -10,6 +10,7 @@ export interface ResolvedOptions extends WaitSettings {
   readonly keyPrefix: string;
   readonly restartGraceMs: number;
   readonly refuseEvictingNodes: boolean;
+  readonly shortTtlMs: number;
   readonly clock: Clock;
 }
 
@@ -24,7 +25,7 @@ function isClock(value: unknown): value is Clock {
 export function resolveOptions(options: unknown): ResolvedOptions {
   const given = checkOptionsObject(options, 'Redlock');
   const { driftFactor = DEFAULT_OPTIONS.driftFactor, keyPrefix = DEFAULT_OPTIONS.keyPrefix, clock = SYSTEM_CLOCK, nodeTimeoutMs } = given;
-  const { restartGraceMs = DEFAULT_OPTIONS.restartGraceMs, refuseEvictingNodes = DEFAULT_OPTIONS.refuseEvictingNodes } = given;
+  const { restartGraceMs = DEFAULT_OPTIONS.restartGraceMs, refuseEvictingNodes = DEFAULT_OPTIONS.refuseEvictingNodes, shortTtlMs = DEFAULT_OPTIONS.shortTtlMs } = given;
   checkType('driftFactor', driftFactor, 'number');
   if (!(driftFactor >= 0 && driftFactor < 1)) {
     throw new RangeError(`Expected \`driftFactor\` to be a number in [0, 1), got ${formatValue(driftFactor)}`);
@@ -40,7 +41,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (nodeTimeoutMs !== undefined) checkDurationMs('nodeTimeoutMs', nodeTimeoutMs, 1);
   checkDurationMs('restartGraceMs', restartGraceMs, 0);
   checkType('refuseEvictingNodes', refuseEvictingNodes, 'boolean');
-  return { restartGraceMs, refuseEvictingNodes, ...resolveRetries(given, DEFAULT_OPTIONS), driftFactor, keyPrefix, clock, nodeTimeoutMs };
+  checkDurationMs('shortTtlMs', shortTtlMs, 0);
+  return { restartGraceMs, refuseEvictingNodes, shortTtlMs, ...resolveRetries(given, DEFAULT_OPTIONS), driftFactor, keyPrefix, clock, nodeTimeoutMs };
 }
 
 /** The retry settings of one call: its own where given, else the `Redlock`'s. */

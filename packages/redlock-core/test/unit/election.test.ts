@@ -5,6 +5,7 @@ import { grantingNodes } from '../../src/testing/fake-nodes.js';
 
 // Real time on in-memory nodes: an election's timers (observe's polls) are its own, and every wait here is
 // a few milliseconds. The take-over and hand-over times are measured on real nodes (bench/RESULTS.md).
+// Elections of 300 ms expire within a test: such short TTLs are meant, so `shortTtlMs` is lowered to take them.
 const redlocks: Redlock[] = [];
 afterEach(async () => {
   await Promise.all(redlocks.splice(0).map((redlock) => redlock.close()));
@@ -14,7 +15,7 @@ function setup(nodeCount = 3): { nodes: ReturnType<typeof grantingNodes>; redloc
   const nodes = grantingNodes(SYSTEM_CLOCK, nodeCount);
   // Each "process" is a Redlock of its own over the same nodes.
   const redlock = (): Redlock => {
-    const made = new Redlock(nodes, { retryDelayMs: 5, retryJitterMs: 0 });
+    const made = new Redlock(nodes, { retryDelayMs: 5, retryJitterMs: 0, shortTtlMs: 100 });
     redlocks.push(made);
     return made;
   };

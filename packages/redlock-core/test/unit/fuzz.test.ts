@@ -70,8 +70,9 @@ const resourceName = fc.oneof(
 const anyResources = fc.oneof(anyValue, resourceName, fc.array(resourceName, { maxLength: 4 }));
 
 describe('fuzzing the public API', () => {
-  // Nodes that answer the probe script with noise get a RedlockWarning each: expected here, so they are
-  // captured instead of printed, and anything else a run warns about fails the test.
+  // Nodes that answer the probe script with noise get a RedlockWarning each, and a TTL under a second
+  // (`shortTtlMs`) gets one: expected here, so they are captured instead of printed, and anything else a
+  // run warns about fails the test.
   let warnings: unknown[][] = [];
   beforeEach(() => {
     warnings = [];
@@ -79,7 +80,7 @@ describe('fuzzing the public API', () => {
   });
   afterEach(() => {
     jest.restoreAllMocks();
-    const REDLOCK_WARNINGS = ['REDLOCK_UNVERIFIED_NODE', 'REDLOCK_EVICTING_NODE'].map((code) => ({ type: 'RedlockWarning', code }));
+    const REDLOCK_WARNINGS = ['REDLOCK_UNVERIFIED_NODE', 'REDLOCK_EVICTING_NODE', 'REDLOCK_SHORT_TTL'].map((code) => ({ type: 'RedlockWarning', code }));
     for (const [, options] of warnings) expect(REDLOCK_WARNINGS).toContainEqual(options);
   });
 

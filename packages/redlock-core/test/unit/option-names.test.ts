@@ -52,7 +52,7 @@ describe('unknown option names in the Redlock constructor', () => {
   it('lists the options it takes for a name it cannot place', () => {
     const clock = new FakeClock();
     expect(() => new Redlock(grantingNodes(clock, 3), loose<RedlockOptions>({ clock, colour: 'blue' }))).toThrow(
-      'Unknown option `colour` in the options of the `Redlock` constructor: it takes `driftFactor`, `retryCount`, `retryDelayMs`, `retryJitterMs`, `waitMs`, `nodeTimeoutMs`, `restartGraceMs`, `refuseEvictingNodes`, `keyPrefix`, `clock`',
+      'Unknown option `colour` in the options of the `Redlock` constructor: it takes `driftFactor`, `retryCount`, `retryDelayMs`, `retryJitterMs`, `waitMs`, `nodeTimeoutMs`, `restartGraceMs`, `refuseEvictingNodes`, `shortTtlMs`, `keyPrefix`, `clock`',
     );
   });
 

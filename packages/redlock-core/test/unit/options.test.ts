@@ -41,6 +41,7 @@ describe('resolveOptions', () => {
       keyPrefix: '',
       restartGraceMs: 0,
       refuseEvictingNodes: false,
+      shortTtlMs: 1_000,
       clock: SYSTEM_CLOCK,
       nodeTimeoutMs: undefined,
     });
@@ -53,6 +54,7 @@ describe('resolveOptions', () => {
       keyPrefix: '',
       restartGraceMs: 0,
       refuseEvictingNodes: false,
+      shortTtlMs: 1_000,
     });
   });
 
@@ -67,6 +69,7 @@ describe('resolveOptions', () => {
       keyPrefix: 'lock:',
       restartGraceMs: 30_000,
       refuseEvictingNodes: true,
+      shortTtlMs: 250,
       clock,
       nodeTimeoutMs: 5,
     };

@@ -21,12 +21,13 @@ describe('validity is measured from the attempt start twice', () => {
 
   /**
    * Three nodes that answer after 60 ms: a 100 ms lock takes 60 ms, leaving 100 − 60 − 3 = 37 ms. The node
-   * timeout (90 ms) stays within the 97 ms of validity the TTL leaves, as acquire() requires.
+   * timeout (90 ms) stays within the 97 ms of validity the TTL leaves, as acquire() requires. The 100 ms
+   * TTL is meant, kept extended by using() too: `shortTtlMs` is lowered to take it.
    */
   function slowSetup() {
     const clock = new FakeClock();
     const nodes = [slowNode(clock, 60), slowNode(clock, 60), slowNode(clock, 60)];
-    return { clock, redlock: new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 90 }) };
+    return { clock, redlock: new Redlock(nodes, { clock, retryCount: 0, nodeTimeoutMs: 90, shortTtlMs: 100 }) };
   }
 
   it('acquire() hands out a lock with the validity left after a slow attempt', async () => {

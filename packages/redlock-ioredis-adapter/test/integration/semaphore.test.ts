@@ -189,7 +189,8 @@ describe('a counting semaphore on real nodes', () => {
   });
 
   it('keeps permits extended under using() while the routine outlasts their TTL, and frees them at the end', async () => {
-    const semaphore = newRedlock().semaphore('long', { limit: 1 });
+    // A 400 ms TTL kept extended is meant here (`shortTtlMs` takes it): the routine outlasts it in 1 s.
+    const semaphore = newRedlock({ shortTtlMs: 400 }).semaphore('long', { limit: 1 });
     const value = await semaphore.using(400, async (signal, permit) => {
       await delay(1_000);
       expect([signal.aborted, permit.state]).toEqual([false, 'held']);

@@ -19,7 +19,8 @@ describe('a holder whose event loop stalls, on 3 real nodes', () => {
   it('has lock.assertValid() throw right after the stall, while the signal cannot know yet', async () => {
     const redlock = new Redlock(
       redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index))),
-      { keyPrefix: `stall:${randomUUID()}:` },
+      // A 300 ms TTL kept extended is meant here (`shortTtlMs` takes it): a 400 ms stall outlasts it.
+      { keyPrefix: `stall:${randomUUID()}:`, shortTtlMs: 300 },
     );
     let seen: { aborted: boolean; error: unknown } | undefined;
     const using = redlock.using('report', 300, async (signal, lock) => {
