@@ -6,10 +6,14 @@ const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 /** A decimal number followed by a unit, e.g. `500ms`, `1.5s`, `2m`. */
 const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 
+/** A whole number without a unit, such as `60`: seconds to flock and timeout, milliseconds to Redis. */
+const BARE_INTEGER_PATTERN = /^\d+$/;
+
 /**
  * Parses a duration given on the command line into whole milliseconds: a number with a unit (`500ms`,
  * `30s`, `1.5s`, `2m`, `1h`), or `0`. A bare number other than 0 is refused rather than guessed: flock and
- * timeout read seconds where a Redis user may mean milliseconds.
+ * timeout read seconds where a Redis user may mean milliseconds (`--ttl 60` is a minute to the one and 60
+ * ms to the other), and the message offers both.
  *
  * @param text - The value as typed.
  * @param optionName - The option it belongs to, for the message (e.g. `--ttl`).
@@ -24,8 +28,9 @@ const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 export function parseDurationMs(text: string, optionName: string, bounds: { readonly minMs: number; readonly maxMs: number }): number {
   const ms = text === '0' ? 0 : msOf(text);
   if (ms === undefined || !Number.isSafeInteger(ms)) {
+    const advice = BARE_INTEGER_PATTERN.test(text) ? `: a number needs a unit, \`${text}s\` for seconds or \`${text}ms\` for milliseconds` : '';
     throw new UsageError(
-      `Expected \`${optionName}\` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got \`${text}\``,
+      `Expected \`${optionName}\` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got \`${text}\`${advice}`,
     );
   }
   if (ms < bounds.minMs || ms > bounds.maxMs) {

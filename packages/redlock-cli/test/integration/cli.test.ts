@@ -818,7 +818,7 @@ describe('bad input', () => {
   it.each([
     [['res', 'true'], {}, 78, 'redlock: No Redis nodes: pass --nodes redis://host:port,... or set REDLOCK_NODES\n'],
     [['res', 'true'], { REDLOCK_NODES: 'localhost:6379' }, 78, 'redlock: Expected `REDLOCK_NODES` to list redis:// or rediss:// URLs, got `localhost:6379`: the scheme is localhost\n'],
-    [['--ttl', '30000', 'res', 'true'], { REDLOCK_NODES: 'redis://10.255.255.1:6379' }, 64, `redlock: Expected \`--ttl\` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got \`30000\`\n${TRY_HELP}`],
+    [['--ttl', '30000', 'res', 'true'], { REDLOCK_NODES: 'redis://10.255.255.1:6379' }, 64, `redlock: Expected \`--ttl\` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got \`30000\`: a number needs a unit, \`30000s\` for seconds or \`30000ms\` for milliseconds\n${TRY_HELP}`],
     [['--frobnicate', 'res', 'true'], { REDLOCK_NODES: 'redis://10.255.255.1:6379' }, 64, `redlock: Unknown option '--frobnicate'\n${TRY_HELP}`],
     [[], {}, 64, `redlock: Expected a resource to lock, got none\n${TRY_HELP}`],
   ])('%j with %j exits %d with one line on stderr (and, for a usage error, where to read the usage), connecting nowhere', async (args, env, code, stderr) => {

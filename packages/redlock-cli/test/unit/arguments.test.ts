@@ -76,7 +76,7 @@ describe('parseCliArguments', () => {
     expect(run(['--restart-grace', '2m', 'res', 'true']).restartGraceMs).toBe(120_000);
     expect(run(['--restart-grace=0', 'res', 'true']).restartGraceMs).toBe(0);
     expect(parseCliArguments(['--inspect', '--restart-grace', '30s', 'res'], ENV)).toMatchObject({ kind: 'inspect', restartGraceMs: 30_000 });
-    expect(() => run(['--restart-grace', '30000', 'res', 'true'])).toThrow(new UsageError('Expected `--restart-grace` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got `30000`'));
+    expect(() => run(['--restart-grace', '30000', 'res', 'true'])).toThrow(new UsageError('Expected `--restart-grace` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got `30000`: a number needs a unit, `30000s` for seconds or `30000ms` for milliseconds'));
   });
 
   it('takes --nodes over REDLOCK_NODES, and joins a repeated --nodes', () => {
@@ -156,6 +156,8 @@ describe('parseCliArguments', () => {
     [['--ttl'], "Option '--ttl <value>' argument missing"],
     [['--ttl', 'res', 'true'], 'Expected a command to run after the resource'], // `res` is the TTL, `true` the resource
     [['--ttl', '30000', 'res', 'true'], 'Expected `--ttl` to be a duration'],
+    [['--ttl', '60', 'res', 'true'], 'got `60`: a number needs a unit, `60s` for seconds or `60ms` for milliseconds'],
+    [['--ttl', '60ms', 'res', 'true'], 'Expected `--ttl` to be from 1 s'],
     [['--ttl', '0', 'res', 'true'], 'Expected `--ttl` to be from 1 s'],
     [['--ttl', '999ms', 'res', 'true'], 'Expected `--ttl` to be from 1 s'],
     [['--ttl', '25d', 'res', 'true'], 'Expected `--ttl` to be a duration'],

@@ -28,6 +28,15 @@ describe('parseDurationMs', () => {
     },
   );
 
+  it('refuses a number without a unit, offering it in seconds and in milliseconds', () => {
+    expect(() => parseDurationMs('60', '--ttl', ANY)).toThrow(
+      new UsageError('Expected `--ttl` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got `60`: a number needs a unit, `60s` for seconds or `60ms` for milliseconds'),
+    );
+    expect(() => parseDurationMs('1.5', '--ttl', ANY)).toThrow(
+      new UsageError('Expected `--ttl` to be a duration in whole milliseconds such as 500ms, 30s or 2m, got `1.5`'),
+    );
+  });
+
   it('refuses a duration outside the bounds, saying them', () => {
     expect(() => parseDurationMs('0', '--ttl', { minMs: 1, maxMs: 60_000 })).toThrow(
       'Expected `--ttl` to be from 1 ms to 1 min, got `0`',
