@@ -62,7 +62,7 @@ function workers(rounds: number): Promise<void>[] {
       criticalSections += 1;
       onFirstHold();
       console.log(
-        `   worker ${worker + 1} holds it  waited ${waitedMs.toFixed(0).padStart(3)} ms  attempts ${String(lock.attempts).padStart(2)}  ` +
+        `   worker ${worker} holds it  waited ${waitedMs.toFixed(0).padStart(3)} ms  attempts ${String(lock.attempts).padStart(2)}  ` +
           `validity ${Math.round(lock.remainingValidityMs)} ms  nodes ${await nodeMap(lock.token)}`,
       );
       await delay(60); // the work the lock protects
