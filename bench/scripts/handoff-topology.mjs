@@ -66,7 +66,7 @@ try {
     const lock = await waiting;
     const handOffMs = performance.now() - releasedAt;
     handOffsMs.push(handOffMs);
-    const lead = recording.attempts.at(-1)?.result?.nodes.find((node) => node.status !== 'not-asked' && recording.attempts.at(-1)?.asksLeadFirst)?.nodeIndex;
+    const lead = recording.attempts.at(-1)?.result?.nodes.find((node) => node.status !== 'not-asked' && recording.attempts.at(-1)?.isWoken)?.nodeIndex;
     const timeouts = recording.attempts.flatMap((attempt) => attempt.result.nodes.filter((node) => node.status === 'timeout'));
     answeringTimeouts += timeouts.length;
     console.log(`${resource}: hand-off ${handOffMs.toFixed(0)} ms, B's lead node ${lead ?? '?'} (${rttsMs[lead] ?? '?'} ms), ${recording.attempts.length} attempts, ${timeouts.length} node timeouts`);

@@ -6,7 +6,7 @@
 // give-ups, client CPU per acquisition, the commands the nodes ran (INFO commandstats, scripts' inner
 // commands included) and the commands the clients sent, and per acquisition the attempts by how they went
 // (`redlock-core.attempt` channel): `woken` ones asked the node that woke them first, and stopped there when
-// it was taken (`held-at-lead`); `full` ones asked every node at once (first tries, timed retries).
+// it was taken (`taken-where-woken`); `full` ones asked every node at once (first tries, timed retries).
 // `--semaphore=3` loops on a semaphore of that limit instead (`semaphore.mjs`'s workload with `--processes=8`);
 // its attempts are not traced, so only the commands tell where its client CPU goes.
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -35,7 +35,7 @@ const limit = values.semaphore === undefined ? undefined : Number(values.semapho
 /** One acquisition of the round's resource by `redlock`: a lock, or a permit of the semaphore. */
 const take = (redlock, resource) => (limit === undefined ? redlock.acquire(resource, 10_000) : redlock.semaphore(resource, { limit }).acquire(10_000));
 
-/** Attempts of the current round by how they went, e.g. `woken held-at-lead`. */
+/** Attempts of the current round by how they went, e.g. `woken taken-where-woken`. */
 let attempts = new Map();
 diagnosticsChannel.tracingChannel('redlock-core.attempt').subscribe({
   start() {},
@@ -43,7 +43,7 @@ diagnosticsChannel.tracingChannel('redlock-core.attempt').subscribe({
   asyncStart() {},
   error() {},
   asyncEnd(context) {
-    const key = `${context.asksLeadFirst ? 'woken' : 'full'} ${context.result?.outcome ?? 'error'}`;
+    const key = `${context.isWoken ? 'woken' : 'full'} ${context.result?.outcome ?? 'error'}`;
     attempts.set(key, (attempts.get(key) ?? 0) + 1);
   },
 });

@@ -248,12 +248,12 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
         );
         await lock.release();
         const next = await waiting;
-        // The attempt that took the lock says what started it: only a woken attempt asks the lead node alone
+        // The attempt that took the lock says what started it: only a woken attempt asks the node that woke it alone
         // first; a timed retry always asks every node. Milliseconds are the bench's business.
         const taking = attempts.at(-1);
         equal(taking?.result?.outcome, 'acquired');
         equal(attempts.length, refusalsBeforeRelease + 1, 'one attempt after the release, none lost to the timer');
-        equal(taking?.asksLeadFirst, canNotify, canNotify ? 'woken by the release notification' : 'started by its retry timer');
+        equal(taking?.isWoken, canNotify, canNotify ? 'woken by the release notification' : 'started by its retry timer');
         await next.release();
       } finally {
         unsubscribe(ATTEMPT_END_CHANNEL, onAttemptEnd);

@@ -29,7 +29,7 @@ export const REDLOCK_ATTRIBUTES = {
   /** One attempt's number, 1 for the first. */
   attemptNumber: 'redlock.attempt.number',
   /** Whether an attempt asked one node alone first: the node whose wake started it (a waiter woken by a release). */
-  asksLeadFirst: 'redlock.attempt.asks_lead_first',
+  isWoken: 'redlock.attempt.is_woken',
   /** How a call ended: `'acquired'` or `'failed'` for an acquisition; an attempt's own outcome on its span. */
   outcome: 'redlock.outcome',
   /** Why an acquisition failed: a `LockAcquireError`'s (or `PermitError`'s…) `reason`, else the error's name. */

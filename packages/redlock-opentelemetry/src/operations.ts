@@ -125,7 +125,7 @@ export const TRACED_OPERATIONS: readonly TracedOperation[] = [
     facts: (message) => lockFacts('attempt', message),
     startAttributes: (message, attributes) => {
       attributes[A.attemptNumber] = message.attemptNumber;
-      attributes[A.asksLeadFirst] = message.asksLeadFirst;
+      attributes[A.isWoken] = message.isWoken;
       attributes[A.quorum] = message.quorum;
       attributes[A.nodeCount] = message.nodeCount;
     },

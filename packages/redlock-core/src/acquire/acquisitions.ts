@@ -146,7 +146,7 @@ export function callSignalOf(
   };
 }
 
-/** One attempt, for a call with `retryCount: 0`: no queue, no lead node first. */
+/** One attempt, for a call with `retryCount: 0`: no queue, no node asked alone first. */
 export async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal | undefined): Promise<H> {
   const log = new AttemptLog<F>();
   try {
@@ -184,12 +184,12 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
   }
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
-  async attempt(attemptNumber: number, leadNodeIndex: number | undefined, ticket: string): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
+  async attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
     const set = this.#set;
     const request = this.#request;
-    let outcome: Lock | AcquireAttempt | 'held-at-lead';
-    if (leadNodeIndex !== undefined || isTraced('attempt')) {
-      outcome = await runAttempt(set, request, attemptNumber, leadNodeIndex, this.#isSingleTry, ticket);
+    let outcome: Lock | AcquireAttempt | 'taken-where-woken';
+    if (wokenBy !== undefined || isTraced('attempt')) {
+      outcome = await runAttempt(set, request, attemptNumber, wokenBy, this.#isSingleTry, ticket);
     } else {
       // The usual attempt, its vote awaited here: no promise of its outcome in between.
       const attempt = new Attempt(set, request, attemptNumber, ticket).sendToEveryNode();
@@ -198,7 +198,7 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
     }
     if (outcome instanceof Lock) return outcome;
     throwIfMisconfigured(set);
-    const error = outcome === 'held-at-lead' ? undefined : misconfiguredNodeErrorOf(request.resources, outcome.nodes);
+    const error = outcome === 'taken-where-woken' ? undefined : misconfiguredNodeErrorOf(request.resources, outcome.nodes);
     if (error !== undefined) throw error;
     return outcome;
   }

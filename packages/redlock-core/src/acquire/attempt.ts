@@ -20,8 +20,8 @@ import { createLockToken } from '../base/token.js';
 
 /**
  * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
- * `leadNodeIndex` (a woken attempt: the node that woke it), that node is asked alone first, and
- * `'held-at-lead'` means it refused because the lock is held there: nothing was set anywhere, and no other
+ * `wokenBy` (a woken attempt: the node that woke it), that node is asked alone first, and
+ * `'taken-where-woken'` means it refused because the lock is held there: nothing was set anywhere, and no other
  * node was asked. A node that replied with a setup mistake (`misconfigurationOf`) fails the attempt.
  * `ticket` is a waiting call's queue ticket (see {@link Attempt}). Traced on `redlock-core.attempt`.
  */
@@ -29,18 +29,18 @@ export function runAttempt(
   set: NodeSet,
   request: AcquireRequest,
   attemptNumber: number,
-  leadNodeIndex: number | undefined,
+  wokenBy: number | undefined,
   isSingleTry = false,
   ticket = '',
-): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-  if (!isTraced('attempt')) return new Attempt(set, request, attemptNumber, ticket).run(leadNodeIndex, isSingleTry, undefined);
+): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
+  if (!isTraced('attempt')) return new Attempt(set, request, attemptNumber, ticket).run(wokenBy, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
-  const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, asksLeadFirst: leadNodeIndex !== undefined };
-  return traceAttempt(traced, () => new Attempt(set, request, attemptNumber, ticket).run(leadNodeIndex, isSingleTry, timing), (outcome): AttemptTraceResult => {
+  const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, isWoken: wokenBy !== undefined };
+  return traceAttempt(traced, () => new Attempt(set, request, attemptNumber, ticket).run(wokenBy, isSingleTry, timing), (outcome): AttemptTraceResult => {
     const elapsedMs = options.clock.now() - start;
-    if (outcome === 'held-at-lead') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
+    if (outcome === 'taken-where-woken') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
     if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
     return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
   });
@@ -104,9 +104,9 @@ export class Attempt {
   }
 
   /** The whole attempt, as {@link runAttempt} runs it, timing its node calls in `timing` when it is traced. */
-  async run(leadNodeIndex: number | undefined, isSingleTry: boolean, timing: AttemptTiming | undefined): Promise<Lock | AcquireAttempt | 'held-at-lead'> {
-    if (leadNodeIndex !== undefined) {
-      if ((await this.sendLeadFirst(leadNodeIndex, timing)) === 'held-at-lead') return 'held-at-lead';
+  async run(wokenBy: number | undefined, isSingleTry: boolean, timing: AttemptTiming | undefined): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
+    if (wokenBy !== undefined) {
+      if ((await this.askWokenByFirst(wokenBy, timing)) === 'taken-where-woken') return 'taken-where-woken';
     } else this.sendToEveryNode(timing);
     return this.conclude(await this.decided(), isSingleTry);
   }
@@ -141,11 +141,11 @@ export class Attempt {
   }
 
   /**
-   * Asks the node that woke the waiter alone first, then the others: `'held-at-lead'`, with no other node
+   * Asks the node that woke the waiter alone first, then the others: `'taken-where-woken'`, with no other node
    * asked, when it refused because the lock is held there. A node wakes a waiter once it has deleted the
    * previous owner's key, and the others have had the release sent at the same time.
    */
-  async sendLeadFirst(leadNodeIndex: number, timing: AttemptTiming | undefined): Promise<'held-at-lead' | undefined> {
+  async askWokenByFirst(wokenBy: number, timing: AttemptTiming | undefined): Promise<'taken-where-woken' | undefined> {
     const set = this.#set;
     const { ttlMs } = this.#request;
     const calls = this.calls;
@@ -157,13 +157,13 @@ export class Attempt {
       calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, ttlMs, this.#scriptKeys.length), reader);
       timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));
     };
-    callOn(leadNodeIndex);
-    const leadStatus = (await calls.outcomeUnlessCut(leadNodeIndex, this.#cutSignal))?.status;
-    // Cut off while the lead node had not answered (it hangs, or is slow): no other node is asked, and
-    // the vote, decided at once as cut, removes whatever the lead node may still grant.
-    if (leadStatus === undefined) return undefined;
-    if (leadStatus === 'held') return 'held-at-lead';
-    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) if (nodeIndex !== leadNodeIndex) callOn(nodeIndex);
+    callOn(wokenBy);
+    const wokenStatus = (await calls.outcomeUnlessCut(wokenBy, this.#cutSignal))?.status;
+    // Cut off while the node that woke it had not answered (it hangs, or is slow): no other node is asked, and
+    // the vote, decided at once as cut, removes whatever that node may still grant.
+    if (wokenStatus === undefined) return undefined;
+    if (wokenStatus === 'held') return 'taken-where-woken';
+    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) if (nodeIndex !== wokenBy) callOn(nodeIndex);
     return undefined;
   }
 

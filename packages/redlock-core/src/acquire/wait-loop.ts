@@ -33,11 +33,11 @@ export interface Contender<H, F extends FailedAttempt> {
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
   /**
-   * One attempt. A woken one gets the node that woke it (`leadNodeIndex`), to ask alone first and stop
+   * One attempt. A woken one gets the node that woke it (`wokenBy`), to ask alone first and stop
    * there if taken. `ticket`, the waiter's queue ticket, joins the wait queues where the attempt is
    * refused (`''` for none: the nodes wake nobody then).
    */
-  attempt(attemptNumber: number, leadNodeIndex: number | undefined, ticket: string): Promise<H | F | string>;
+  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
   isFinal(failure: F): boolean;
@@ -120,7 +120,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
         wokenFailures = 0;
         restUntil = 0;
       }
-      const wokenBy = isWoken && queue.wokenBy !== 'every' ? queue.wokenBy : undefined;
+      const wokenBy = isWoken && queue.wokenBy !== 'here' ? queue.wokenBy : undefined;
       queue.clearWake();
       const result = await contender.attempt(log.count + 1, wokenBy, ticket);
       if (typeof result !== 'string' && contender.isHeld(result)) {

@@ -35,9 +35,9 @@ export class WaitQueue {
   stopWatching: (() => void) | undefined;
   /**
    * Since the head's latest attempt began: the node whose wake came first (it has freed the hold, so the woken
-   * attempt asks it first); `'every'` after a release or a turn here, or a look with no node subscribed.
+   * attempt asks it first); `'here'` after a release or a turn here, or a look with no node subscribed.
    */
-  wokenBy: number | 'every' | undefined;
+  wokenBy: number | 'here' | undefined;
   /** The latest full attempt a head made and failed: what a waiter that gives up in the queue reports. */
   lastFailure: LoggedAttempt | undefined;
   /** How many heads acquired: progress for the queued waiters' retry periods. */
@@ -98,7 +98,7 @@ export class WaitQueue {
     // Left without a hold, or with one others may share (permits, a read lock): the next head tries at once.
     if (!this.#isHeldHere) {
       this.#isWakePending = true;
-      this.wokenBy = 'every';
+      this.wokenBy = 'here';
     }
     next.onTurn?.();
   }
@@ -111,7 +111,7 @@ export class WaitQueue {
 
   /** A hold on these resources may be free (released here, or node `nodeIndex` woke the queue: see `wokenBy`): wakes the head now, or at its next wait. */
   wake(nodeIndex?: number): void {
-    if (this.wokenBy === undefined || nodeIndex === undefined) this.wokenBy = nodeIndex ?? 'every';
+    if (this.wokenBy === undefined || nodeIndex === undefined) this.wokenBy = nodeIndex ?? 'here';
     this.#isHeldHere = false;
     const callback = this.#wakeHead;
     this.#wakeHead = undefined;
@@ -127,10 +127,10 @@ export class WaitQueue {
 
   /**
    * Forgets the nodes' wakes that came since the head's latest attempt began, keeping a release or a turn here
-   * (`'every'`): the head calls it after a woken attempt that failed, whose answers are newer than those wakes.
+   * (`'here'`): the head calls it after a woken attempt that failed, whose answers are newer than those wakes.
    */
   dropNodeWakes(): void {
-    if (this.wokenBy === 'every') return;
+    if (this.wokenBy === 'here') return;
     this.#isWakePending = false;
     this.wokenBy = undefined;
   }

@@ -131,7 +131,7 @@ export interface AttemptTraceContext extends TracedCallContext {
   /** How many nodes the `Redlock` has. */
   readonly nodeCount: number;
   /** Whether it asked one node alone first: the node whose wake started it (a waiter woken by a release). */
-  readonly asksLeadFirst: boolean;
+  readonly isWoken: boolean;
   /** Set by the channel when the attempt ended. */
   result?: AttemptTraceResult;
   /** Set by the channel if the attempt threw. */
@@ -140,8 +140,8 @@ export interface AttemptTraceContext extends TracedCallContext {
 
 /** How one attempt ended, in {@link AttemptTraceContext.result}. */
 export interface AttemptTraceResult {
-  /** `'held-at-lead'`: the node whose wake started it, asked alone first, refused, so no other node was asked. */
-  readonly outcome: 'acquired' | 'failed' | 'held-at-lead';
+  /** `'taken-where-woken'`: the node whose wake started it, asked alone first, refused, so no other node was asked. */
+  readonly outcome: 'acquired' | 'failed' | 'taken-where-woken';
   /** Milliseconds from the start of the attempt to its end, cleanup of a failed attempt included. */
   readonly elapsedMs: number;
   /** Each node's part, by node index. */
@@ -154,7 +154,7 @@ export interface AttemptNodeReport {
   readonly nodeIndex: number;
   /**
    * The node's answer; `'pending'` when it had not answered when the lock was handed out; `'not-asked'`
-   * when the lead node refused first.
+   * when the node that woke it refused first.
    */
   readonly status: AcquireNodeOutcome['status'] | 'pending' | 'not-asked';
   /** Milliseconds from sending the call to its outcome (a timeout included); `undefined` while pending or not asked. */

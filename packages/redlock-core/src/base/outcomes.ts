@@ -259,7 +259,7 @@ function withSilentAsTimeouts<S extends string>(
 
 /**
  * The outcomes of an attempt cut off after `elapsedMs`: the answers known then, and a timeout for each node
- * still silent, or not asked yet (`calls.wasSent` false: a woken attempt asks its lead node first).
+ * still silent, or not asked yet (`calls.wasSent` false: a woken attempt asks the node that woke it first).
  */
 export function outcomesAtCutOff<S extends string>(
   known: readonly (NodeOutcome<S> | undefined)[],

@@ -148,7 +148,7 @@ export function cleanUpFailedAttempt<S extends string>(set: NodeSet, rounds: rea
       onLateAnswer?.(nodeIndex, answer);
     });
   return set.nodes.map((_, nodeIndex) => {
-    // A node not asked when the attempt ended (cut off while its lead node had not answered) never will be.
+    // A node not asked when the attempt ended (cut off while the node that woke it had not answered) never will be.
     const sent = rounds.filter((calls) => calls.wasSent(nodeIndex));
     if (sent.length === 0) return undefined;
     if (rule.isLeftSilent?.(nodeIndex) === true) {

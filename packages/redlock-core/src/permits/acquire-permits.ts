@@ -62,7 +62,7 @@ export interface ClaimAcquisition<H extends Claim, F extends FailedAttempt & { r
   /** Whether a failed attempt may have left the intent on a node: one kept it there, or did not answer. */
   mayHaveLeftIntent(failure: F): boolean;
   /** One attempt: see `runClaimAttempt`. */
-  attempt(call: ClaimAttemptCall): Promise<H | F | 'full-at-lead'>;
+  attempt(call: ClaimAttemptCall): Promise<H | F | 'taken-where-woken'>;
   /** The error of a call whose attempts failed, or that `waitMs` ended. */
   errorOf(request: PermitRequest, attempts: readonly F[], attemptCount: number, waitMs?: number): Error;
 }
@@ -98,14 +98,14 @@ export class ClaimCalls {
 
   /**
    * A `tryAcquire…()` call: its one attempt's claim, kept extended with `autoExtend`; `undefined` when the
-   * attempt failed for `takenReason` (a single try asks every node, no lead first, so it never ends
-   * `'full-at-lead'`, which means the same); else rejects with the error of its failure.
+   * attempt failed for `takenReason` (a single try asks every node, no node alone first, so it never ends
+   * `'taken-where-woken'`, which means the same); else rejects with the error of its failure.
    */
   tryAcquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H | undefined> {
     const request = this.#resolve(ttlMs, options, claim, 'tryAcquire');
     request.signal?.throwIfAborted();
     const { permits, signal } = request;
-    const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, leadNodeIndex: undefined, ticket: '', onLateAnswer: undefined };
+    const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, wokenBy: undefined, ticket: '', onLateAnswer: undefined };
     return this.#traced('tryAcquire', claim.mode, request, async () => {
       const result = await claim.attempt(call);
       if (result instanceof Claim) {
@@ -113,7 +113,7 @@ export class ClaimCalls {
         return result as H;
       }
       request.signal?.throwIfAborted();
-      if (result === 'full-at-lead' || result.reason === claim.takenReason) return undefined;
+      if (result === 'taken-where-woken' || result.reason === claim.takenReason) return undefined;
       throw claim.errorOf(request, [result as F], 1);
     });
   }
@@ -202,11 +202,11 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
   };
   const contender: Contender<H, F> = {
     ...claim,
-    attempt: (attemptNumber, leadNodeIndex, ticket) => {
-      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, leadNodeIndex, ticket, onLateAnswer });
+    attempt: (attemptNumber, wokenBy, ticket) => {
+      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, wokenBy, ticket, onLateAnswer });
       if (intent.id === '') return attempt;
       return attempt.then((result) => {
-        if (result === 'full-at-lead' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) mayHaveLeftIntent = true;
+        if (result === 'taken-where-woken' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) mayHaveLeftIntent = true;
         return result;
       });
     },

@@ -1,5 +1,5 @@
 // One attempt to take a claim over every node, written once for a semaphore's permits and a read-write
-// lock: the lead node first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
+// lock: the node that woke it first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
 // of a failed attempt, whose rounds' writes `cleanUpFailedAttempt` (lock/cleanup.ts) frees as it frees a lock's keys.
 import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from '../acquire/misconfigured-nodes.js';
 import { failureVerdictOf, isSettledByRefusals } from '../acquire/verdict.js';
@@ -60,8 +60,8 @@ export interface ClaimAttemptCall {
   readonly attemptNumber: number;
   /** Cuts the vote short. */
   readonly signal: AbortSignal | undefined;
-  /** A woken attempt's lead node (the node that woke it), asked alone first: see {@link runClaimAttempt}. */
-  readonly leadNodeIndex: number | undefined;
+  /** The node whose wake started a woken attempt, asked alone first: see {@link runClaimAttempt}. */
+  readonly wokenBy: number | undefined;
   /** A waiting call's queue ticket, which a refusing node queues for a wake (see wake-queue.ts), or `''`. */
   readonly ticket: string;
   /** Told of a failed attempt's node that answers only after its timeout. */
@@ -78,7 +78,7 @@ interface AttemptKind<S extends string, H extends Claim, F> {
   /** The script's arguments after the key for `token`, asking for exactly `slots` if given. */
   argsOf(token: string, slots: readonly number[] | undefined): string[];
   parse(reply: unknown): Answer<S>;
-  /** Whether a node refused because others hold the claim there: a woken attempt stops at its lead node then. */
+  /** Whether a node refused because others hold the claim there: a woken attempt stops at the node that woke it then. */
   isTakenThere(status: string): boolean;
   /** Whether a node refused the request: the script then wrote nothing of this attempt's token there. */
   isRefusal(status: string): boolean;
@@ -96,15 +96,15 @@ interface AttemptKind<S extends string, H extends Claim, F> {
  * a second round (see `AttemptKind.secondRound`) where the first gave different slots. Otherwise it frees
  * what the rounds wrote (on every node that did not refuse, and on a node that timed out once it answers
  * that it admitted) and resolves with the failed attempt; an intent a node kept stays (the claim's release
- * frees it, or the caller withdraws it). `signal` cuts the vote short. With `leadNodeIndex` (a woken
- * attempt), the lead node is asked alone first: `'full-at-lead'` when it is taken there, and no other node
+ * frees it, or the caller withdraws it). `signal` cuts the vote short. With `wokenBy` (a woken
+ * attempt), the node that woke it is asked alone first: `'taken-where-woken'` when it is taken there, and no other node
  * was asked. A failed attempt's node that answers only after its timeout is told to `onLateAnswer`.
  */
 async function runClaimAttempt<S extends string, H extends Claim, F>(
   call: ClaimAttemptCall,
   kind: AttemptKind<S, H, F>,
-): Promise<H | (F & { readonly nodes: NodeOutcome<S>[]; readonly elapsedMs: number; readonly isCutOff?: true }) | 'full-at-lead'> {
-  const { set, ttlMs, signal, leadNodeIndex, intent, attemptNumber } = call;
+): Promise<H | (F & { readonly nodes: NodeOutcome<S>[]; readonly elapsedMs: number; readonly isCutOff?: true }) | 'taken-where-woken'> {
+  const { set, ttlMs, signal, wokenBy, intent, attemptNumber } = call;
   const { clock, driftFactor } = set.options;
   const { key, resource } = kind;
   const nodeCount = set.nodes.length;
@@ -133,22 +133,22 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
     return { calls, answers };
   };
   const rounds: Round<S>[] = [];
-  /** What the lead node gave a woken attempt: what every node is then asked for. */
-  let givenAtLead: readonly number[] | undefined;
-  let admittedAtLead: { readonly nodeIndex: number; readonly round: Round<S> } | undefined;
-  if (leadNodeIndex !== undefined) {
+  /** What the node that woke it gave a woken attempt: what every node is then asked for. */
+  let givenWhereWoken: readonly number[] | undefined;
+  let admittedWhereWoken: { readonly nodeIndex: number; readonly round: Round<S> } | undefined;
+  if (wokenBy !== undefined) {
     // A woken attempt asks the node that woke it alone first: when the holder took the claim again, or
     // another woken waiter did, it finds it taken there, at the cost of one call and no cleanup.
-    const probe = sendRound(undefined, leadNodeIndex);
-    const leadStatus = (await probe.calls.outcomeUnlessCut(leadNodeIndex, signal))?.status;
-    if (leadStatus !== undefined && kind.isTakenThere(leadStatus)) return 'full-at-lead';
+    const probe = sendRound(undefined, wokenBy);
+    const wokenStatus = (await probe.calls.outcomeUnlessCut(wokenBy, signal))?.status;
+    if (wokenStatus !== undefined && kind.isTakenThere(wokenStatus)) return 'taken-where-woken';
     rounds.push(probe);
-    givenAtLead = probe.answers[leadNodeIndex]?.slots;
-    // The lead node's admission counts in the next round, which asks only the other nodes.
-    if (leadStatus === 'admitted' && givenAtLead !== undefined) admittedAtLead = { nodeIndex: leadNodeIndex, round: probe };
+    givenWhereWoken = probe.answers[wokenBy]?.slots;
+    // That node's admission counts in the next round, which asks only the other nodes.
+    if (wokenStatus === 'admitted' && givenWhereWoken !== undefined) admittedWhereWoken = { nodeIndex: wokenBy, round: probe };
   }
-  // Cut off while the lead node had not answered: no other node is asked (the probe's round is the last).
-  if (leadNodeIndex === undefined || signal?.aborted !== true) rounds.push(sendRound(givenAtLead, undefined, admittedAtLead));
+  // Cut off while the node that woke it had not answered: no other node is asked (the probe's round is the last).
+  if (wokenBy === undefined || signal?.aborted !== true) rounds.push(sendRound(givenWhereWoken, undefined, admittedWhereWoken));
   let slots = await slotsWithQuorum(rounds.at(-1) as Round<S>, signal);
   if (slots === undefined && signal?.aborted !== true && kind.secondRound !== undefined) {
     const planned = kind.secondRound((rounds.at(-1) as Round<S>).answers);
@@ -292,7 +292,7 @@ function slotsWithQuorum<S extends string>({ calls, answers }: Round<S>, signal:
  * second round asks every node for exactly those. A node with too few free keeps the request's `intent`
  * there (see `permitAcquireScript`). See {@link runClaimAttempt}.
  */
-export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemptCall): Promise<Permit | FailedPermitAttempt | 'full-at-lead'> {
+export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemptCall): Promise<Permit | FailedPermitAttempt | 'taken-where-woken'> {
   const { key, limit, resource } = semaphore;
   const { permits, intent, ttlMs } = call;
   const { restartGraceMs } = call.set.options;
@@ -353,7 +353,7 @@ const NO_SLOTS: readonly number[] = [];
  * One attempt to admit a reader or the writer (`mode`) of `lock`. A writer whose attempt finds readers
  * leaves its intent (`intent`) there, which stops new readers while the writer waits. See {@link runClaimAttempt}.
  */
-export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode, call: ClaimAttemptCall): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'full-at-lead'> {
+export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode, call: ClaimAttemptCall): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'taken-where-woken'> {
   const { key, resource } = lock;
   return runClaimAttempt<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>>(call, {
     resource,

@@ -140,7 +140,7 @@ describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
 
     const attempts = recorder.contexts<AttemptTraceContext>('attempt');
     expect(attempts.map((attempt) => attempt.attemptNumber)).toEqual([1, 2]);
-    expect(attempts[0]).toMatchObject({ resources: ['orders:1', 'orders:2'], quorum: 2, nodeCount: 3, asksLeadFirst: false });
+    expect(attempts[0]).toMatchObject({ resources: ['orders:1', 'orders:2'], quorum: 2, nodeCount: 3, isWoken: false });
     const [failed, won] = attempts.map((attempt) => attempt.result);
     expect(failed?.outcome).toBe('failed');
     expect(failed?.nodes.map((node) => node.status)).toEqual(['error', 'error', 'acquired']);

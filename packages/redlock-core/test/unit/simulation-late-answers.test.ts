@@ -226,7 +226,7 @@ describe('simulation: nodes that answer just after their adaptive timeout', () =
   }, SIMULATION_TIMEOUT_MS);
 
   it('gives contending clients every lock with release notifications while the late nodes are a minority', async () => {
-    // Waiters first ask the lead node, picked by latency: often a late node before its jump.
+    // A woken waiter first asks the node that woke it: often a late node before its jump.
     await checkLateWorlds('Contended liveness with late nodes', lateWorld(contendedMinorityWorld(), minorityOf), 60, true);
   }, SIMULATION_TIMEOUT_MS);
 

@@ -140,7 +140,7 @@ const redlock = new Redlock(
 const attempts = [];
 const attemptEnd = 'tracing:' + DIAGNOSTICS_CHANNELS.attempt + ':asyncEnd';
 const onAttemptEnd = (context) => {
-  if (context.resources.includes('r') && context.result !== undefined) attempts.push({ outcome: context.result.outcome, asksLeadFirst: context.asksLeadFirst });
+  if (context.resources.includes('r') && context.result !== undefined) attempts.push({ outcome: context.result.outcome, isWoken: context.isWoken });
 };
 const first = await holder.acquire('r', 30_000);
 subscribe(attemptEnd, onAttemptEnd);
@@ -204,16 +204,16 @@ describe('a process that closed its Redlock and quit its own clients', () => {
       const { code, stdout, stderr, exitedAt } = await runChild();
       expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
       const report = JSON.parse(stdout) as {
-        handOffAttempts: { outcome: string; asksLeadFirst: boolean }[];
+        handOffAttempts: { outcome: string; isWoken: boolean }[];
         waiterOutcome: string;
         keptSignal: boolean;
         keptToken: string;
         quitAt: number;
       };
       // The waiter got the lock by the release notification, not at its 5 s retry timer: the attempt after
-      // the release asked the lead node alone first, which only a woken attempt does (a timed retry asks every node).
+      // the release asked the node that woke it alone first, which only a woken attempt does (a timed retry asks every node).
       expect(report.handOffAttempts.map(({ outcome }) => outcome === 'acquired')).toEqual([false, false, true]);
-      expect(report.handOffAttempts[2]).toEqual({ outcome: 'acquired', asksLeadFirst: true });
+      expect(report.handOffAttempts[2]).toEqual({ outcome: 'acquired', isWoken: true });
       expect(report.waiterOutcome).toBe('RedlockClosedError');
       expect(report.keptSignal).toBe(true);
       expect(exitedAt - report.quitAt).toBeLessThan(EXIT_AFTER_QUIT_MS);

@@ -116,10 +116,10 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
           expect(farAnswers?.some((node) => node.status === 'held')).toBe(true);
           await holder.release();
           const next = await waiting;
-          // Woken by the release: only a woken attempt asks the lead node alone first; a timed retry asks every node.
-          expect(recording.attempts.map((attempt) => ({ outcome: attempt.result?.outcome, asksLeadFirst: attempt.asksLeadFirst })).at(-1)).toEqual({
+          // Woken by the release: only a woken attempt asks the node that woke it alone first; a timed retry asks every node.
+          expect(recording.attempts.map((attempt) => ({ outcome: attempt.result?.outcome, isWoken: attempt.isWoken })).at(-1)).toEqual({
             outcome: 'acquired',
-            asksLeadFirst: true,
+            isWoken: true,
           });
           expect(recording.attempts).toHaveLength(attemptsBefore + 1);
           await next.release();

@@ -15,7 +15,7 @@ export interface AttemptRecording {
 /**
  * Records the attempts of every Redlock in this process whose resources include `resource`, from the
  * core's `redlock-core.attempt` trace: what started an attempt shows there (an attempt a node's wake
- * started, and the look a waiter takes once it listens, ask one node alone first, `asksLeadFirst`: the
+ * started, and the look a waiter takes once it listens, ask one node alone first, `isWoken`: the
  * waking node, the node subscribed first; a timed retry and a turn in the process's own queue ask every
  * node), as does each node's part in it, where a timing bound could only guess.
  */

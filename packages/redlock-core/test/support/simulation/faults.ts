@@ -287,7 +287,7 @@ export function faultyMinorityWorld(shape: Partial<WorldShape> = {}): fc.Arbitra
 
 /**
  * {@link faultyMinorityWorld} with 2 to 4 clients running the same operations on the same resources, every
- * one waiting for release notifications (so woken attempts ask the lead node first, which may be among the
+ * one waiting for release notifications (so woken attempts ask the node that woke them first, which may be among the
  * faulty minority), with retries enough to outlast the others' holds, and TTLs of 300 ms or more, so that an
  * acquisition slowed by a split vote still leaves validity for the work: every operation should succeed.
  * Work stays under an eighth of the TTL, short of the first automatic extension: a contended lock may be
