@@ -9,6 +9,13 @@
 // Names a block uses without defining them get a prelude: `redlock` (the README's setup, closed after
 // the block), the user functions the READMEs call (`chargeOrder`, `importFeed`, `rebuildCatalog`, `buildReport`), and a
 // missing import of a `redlock-core` export or of node-redis's `RedisClientType`.
+// A ```js block is plain JavaScript, as a reader on Node 20 runs it: on top of the above, it must parse
+// as an ES module as written (`node --check`, so no type annotations or other TypeScript) and declare
+// nothing with `using`, which Node 20 and 22 cannot parse. The blocks a newcomer reads first, the root
+// README's up to its Usage section and redlock-core's up to its Guide (FIRST_SCREEN), must be ```js ones.
+// It also checks the links within and between the READMEs: each `#anchor` names a heading of the README it
+// points into (GitHub's slugs), and each README opens with a `**Contents:**` paragraph linking each of its
+// `## ` sections, in order.
 // An HTML comment on the line before a block marks an exception, with a reason (keep them few):
 //   <!-- readme-code: compile-only, why it cannot run -->
 // Further lines of that comment are TypeScript put before the block (declarations the fragment assumes),
@@ -36,18 +43,108 @@ function readmeFiles() {
   return ['README.md', ...packageReadmes];
 }
 
-/** The ```ts blocks of a README: `{ readme, line (of the first code line), code, mode, reason, prelude, stubs }`. */
+/**
+ * The ```ts and ```js blocks of a README: `{ readme, line (of the first code line), code, language,
+ * isFirstScreen, mode, reason, prelude, stubs }`.
+ */
 function blocksOf(readme) {
   const lines = readFileSync(join(ROOT_DIR, readme), 'utf8').split('\n');
+  const firstScreenEnd = firstScreenEndOf(readme, lines);
   const blocks = [];
   for (let index = 0; index < lines.length; index += 1) {
-    if (lines[index].trim() !== '```ts') continue;
+    const fence = /^```(ts|js)$/.exec(lines[index].trim());
+    if (fence === null) continue;
     const end = lines.findIndex((line, at) => at > index && line.trim() === '```');
-    if (end === -1) throw new Error(`${readme}:${index + 1}: a \`\`\`ts block that never ends`);
-    blocks.push({ readme, line: index + 2, code: lines.slice(index + 1, end).join('\n'), ...directiveBefore(lines, index) });
+    if (end === -1) throw new Error(`${readme}:${index + 1}: a \`\`\`${fence[1]} block that never ends`);
+    const code = lines.slice(index + 1, end).join('\n');
+    blocks.push({ readme, line: index + 2, code, language: fence[1], isFirstScreen: index < firstScreenEnd, ...directiveBefore(lines, index) });
     index = end;
   }
   return blocks;
+}
+
+/** The `## ` section, per README, up to the end of which a newcomer reads before anything else. */
+const FIRST_SCREEN = { 'README.md': 'Usage', 'packages/redlock-core/README.md': 'Guide' };
+
+/** The index of the line where a README's first screen ends (0 when it has none): the `## ` heading after FIRST_SCREEN's. */
+function firstScreenEndOf(readme, lines) {
+  const section = FIRST_SCREEN[readme];
+  if (section === undefined) return 0;
+  const start = lines.indexOf(`## ${section}`);
+  if (start === -1) throw new Error(`${readme}: no \`## ${section}\` section, where its first screen ends (FIRST_SCREEN)`);
+  const end = lines.findIndex((line, at) => at > start && line.startsWith('## '));
+  return end === -1 ? lines.length : end;
+}
+
+/** Why a block breaks the plain-JavaScript rules (header), or undefined if it does not. */
+function plainJavaScriptProblem(block, index) {
+  if (block.language === 'ts') {
+    return block.isFirstScreen ? 'a ```ts block in the first screen: write it as a ```js block, plain JavaScript that Node 20 runs' : undefined;
+  }
+  if (/\busing\s+[A-Za-z_$][\w$]*\s*=/.test(block.code)) {
+    return 'a `using` declaration, which Node 20 and 22 cannot parse: release in a `finally` block instead';
+  }
+  const file = join(WORK_DIR, `block-${index}`, 'as-written.mjs');
+  writeFileSync(file, `${block.code}\n`);
+  try {
+    execFileSync(process.execPath, ['--check', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return undefined;
+  } catch (error) {
+    const syntaxError = `${error.stderr ?? ''}`.split('\n').find((line) => line.startsWith('SyntaxError')) ?? 'it does not parse';
+    return `not plain JavaScript (${syntaxError})`;
+  }
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as `-` (github-slugger's rule). */
+function slugOf(heading) {
+  return heading
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '')
+    .replace(/ /g, '-');
+}
+
+/** A README's headings outside code blocks: `{ level, text, slug }`, repeated slugs numbered as GitHub does. */
+function headingsOf(readme) {
+  const headings = [];
+  const seen = new Map();
+  let isInCode = false;
+  for (const line of readFileSync(join(ROOT_DIR, readme), 'utf8').split('\n')) {
+    if (/^\s*```/.test(line)) isInCode = !isInCode;
+    const match = isInCode ? null : /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
+    if (match === null) continue;
+    const base = slugOf(match[2]);
+    const count = seen.get(base) ?? 0;
+    seen.set(base, count + 1);
+    headings.push({ level: match[1].length, text: match[2], slug: count === 0 ? base : `${base}-${count}` });
+  }
+  return headings;
+}
+
+/** Broken anchors and a missing or stale contents paragraph, over every README. */
+function linkProblems(readmes) {
+  const slugs = new Map(readmes.map((readme) => [readme, new Set(headingsOf(readme).map((heading) => heading.slug))]));
+  const problems = [];
+  for (const readme of readmes) {
+    const text = readFileSync(join(ROOT_DIR, readme), 'utf8').replace(/^\s*```[\s\S]*?^\s*```/gm, (code) => code.replace(/[^\n]/g, ' '));
+    for (const match of text.matchAll(/\]\(([^()\s#]*)#([^()\s]+)\)/g)) {
+      const target = match[1] === '' ? readme : relative(ROOT_DIR, resolve(ROOT_DIR, dirname(readme), match[1]));
+      if (!slugs.has(target)) continue;
+      if (!slugs.get(target).has(match[2])) {
+        const line = text.slice(0, match.index).split('\n').length;
+        problems.push(`${readme}:${line}: no heading of ${target} has the anchor #${match[2]}`);
+      }
+    }
+    const contents = /^\*\*Contents:\*\*(.*(?:\n(?!\n).*)*)/m.exec(text);
+    const sections = headingsOf(readme).filter((heading) => heading.level === 2).map((heading) => heading.slug);
+    const listed = contents === null ? [] : [...contents[1].matchAll(/\]\(#([^()\s]+)\)/g)].map((match) => match[1]);
+    if (contents === null) problems.push(`${readme}: no \`**Contents:**\` paragraph linking its sections`);
+    else if (listed.join(' ') !== sections.join(' ')) {
+      problems.push(`${readme}: its contents list ${listed.map((slug) => `#${slug}`).join(' ')}, its \`## \` sections are ${sections.map((slug) => `#${slug}`).join(' ')}`);
+    }
+  }
+  return problems;
 }
 
 /** The exception marked in an HTML comment ending on the line before `fenceIndex`, if any. */
@@ -252,6 +349,14 @@ const coreExports = Object.keys(await import(join(ROOT_DIR, 'packages', 'redlock
 const blocks = readmeFiles().flatMap(blocksOf);
 for (const block of blocks) block.module = moduleOf(block, coreExports);
 const diagnostics = compile(blocks);
+const notPlain = blocks
+  .map((block, index) => ({ block, problem: plainJavaScriptProblem(block, index) }))
+  .filter(({ problem }) => problem !== undefined)
+  .map(({ block, problem }) => `${block.readme}:${block.line}: ${problem}`);
+const links = linkProblems(readmeFiles());
+if (notPlain.length > 0) console.error(`check-readme-code: README code is not plain JavaScript where it must be:\n${notPlain.join('\n')}`);
+if (links.length > 0) console.error(`check-readme-code: README links do not resolve:\n${links.join('\n')}`);
+if (notPlain.length > 0 || links.length > 0) process.exit(1);
 if (diagnostics.length > 0) {
   console.error(`check-readme-code: README code does not compile:\n${diagnostics.join('\n')}`);
   process.exit(1);
@@ -271,6 +376,6 @@ if (failures.length > 0) {
 }
 const exceptions = blocks.filter((block) => block.mode !== 'run').map((block) => `${block.readme}:${block.line} (${block.reason})`);
 console.log(
-  `check-readme-code: ${blocks.length} README blocks compile, ${runnable.length} ran against local nodes` +
+  `check-readme-code: ${blocks.length} README blocks compile (${blocks.filter((block) => block.language === 'js').length} of them plain JavaScript), ${runnable.length} ran against local nodes` +
     `${exceptions.length > 0 ? `; compiled only: ${exceptions.join(', ')}` : ''} (${((performance.now() - startedAt) / 1000).toFixed(1)} s)`,
 );
