@@ -1,6 +1,7 @@
 // The errors of semaphores and read-write locks: what their acquisitions, extensions, releases and
 // inspections reject with. The lock's errors, and what every primitive shares, are in errors.ts.
 import type { NodeOutcome, PermitAttempt, ReadWriteAttempt } from './outcomes.js';
+import { defineBulkyField } from './error-summary.js';
 import { type NodeError, RedlockError } from './redlock-error.js';
 import { errorsOf } from './errors.js';
 
@@ -38,11 +39,11 @@ export class PermitError extends RedlockError {
   /** Why it failed: see {@link PermitFailureReason}. */
   readonly reason: PermitFailureReason;
   /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
-  readonly attempts: readonly PermitAttempt[];
+  readonly attempts!: readonly PermitAttempt[];
   /** For `'acquire'`: how many attempts were made, kept or not. */
   readonly attemptCount: number;
   /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
-  readonly nodes: readonly NodeOutcome<string>[];
+  readonly nodes!: readonly NodeOutcome<string>[];
   /** The `waitMs` that ran out, in milliseconds, when that ended an `acquire()`. */
   readonly waitMs: number | undefined;
   /** For `'extend'`: whether the permits are not held any more (`'not-held'`), so stop relying on them. */
@@ -50,7 +51,7 @@ export class PermitError extends RedlockError {
   /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
   readonly recordedLimit: number | undefined;
   /** Every node error among `attempts` and `nodes`, in order. */
-  readonly nodeErrors: readonly NodeError[];
+  readonly nodeErrors!: readonly NodeError[];
 
   constructor(
     message: string,
@@ -71,13 +72,15 @@ export class PermitError extends RedlockError {
     this.resource = options.resource;
     this.permits = options.permits;
     this.reason = options.reason;
-    this.attempts = options.attempts ?? [];
-    this.attemptCount = options.attemptCount ?? this.attempts.length;
-    this.nodes = options.nodes ?? [];
+    const attempts = options.attempts ?? [];
+    const nodes = options.nodes ?? [];
+    defineBulkyField(this, 'attempts', attempts);
+    this.attemptCount = options.attemptCount ?? attempts.length;
+    defineBulkyField(this, 'nodes', nodes);
     this.waitMs = options.waitMs;
     this.isLost = options.operation === 'extend' && options.reason === 'not-held';
     this.recordedLimit = options.recordedLimit;
-    this.nodeErrors = [...this.attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(this.nodes)];
+    defineBulkyField(this, 'nodeErrors', [...attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(nodes)]);
   }
 }
 
@@ -110,17 +113,17 @@ export class ReadWriteLockError extends RedlockError {
   /** Why it failed: see {@link ReadWriteFailureReason}. */
   readonly reason: ReadWriteFailureReason;
   /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
-  readonly attempts: readonly ReadWriteAttempt[];
+  readonly attempts!: readonly ReadWriteAttempt[];
   /** For `'acquire'`: how many attempts were made, kept or not. */
   readonly attemptCount: number;
   /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
-  readonly nodes: readonly NodeOutcome<string>[];
+  readonly nodes!: readonly NodeOutcome<string>[];
   /** The `waitMs` that ran out, in milliseconds, when that ended an acquisition. */
   readonly waitMs: number | undefined;
   /** For `'extend'`: whether the lock is not held any more (`'not-held'`), so stop relying on it. */
   readonly isLost: boolean;
   /** Every node error among `attempts` and `nodes`, in order. */
-  readonly nodeErrors: readonly NodeError[];
+  readonly nodeErrors!: readonly NodeError[];
 
   constructor(
     message: string,
@@ -140,11 +143,13 @@ export class ReadWriteLockError extends RedlockError {
     this.resource = options.resource;
     this.mode = options.mode;
     this.reason = options.reason;
-    this.attempts = options.attempts ?? [];
-    this.attemptCount = options.attemptCount ?? this.attempts.length;
-    this.nodes = options.nodes ?? [];
+    const attempts = options.attempts ?? [];
+    const nodes = options.nodes ?? [];
+    defineBulkyField(this, 'attempts', attempts);
+    this.attemptCount = options.attemptCount ?? attempts.length;
+    defineBulkyField(this, 'nodes', nodes);
     this.waitMs = options.waitMs;
     this.isLost = options.operation === 'extend' && options.reason === 'not-held';
-    this.nodeErrors = [...this.attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(this.nodes)];
+    defineBulkyField(this, 'nodeErrors', [...attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(nodes)]);
   }
 }

@@ -1,5 +1,6 @@
 import { describeResources } from './describe.js';
 import type { AcquireAttempt, ExtendNodeOutcome, InspectNodeOutcome, NodeOutcome } from './outcomes.js';
+import { defineBulkyField } from './error-summary.js';
 import { type NodeError, RedlockError } from './redlock-error.js';
 
 /**
@@ -39,15 +40,15 @@ export class LockInspectError extends RedlockError {
   /** The inspected resource, without the key prefix. */
   readonly resource: string;
   /** Each node's outcome. */
-  readonly nodes: readonly InspectNodeOutcome[];
+  readonly nodes!: readonly InspectNodeOutcome[];
   /** The errors among `nodes`. */
-  readonly nodeErrors: readonly NodeError[];
+  readonly nodeErrors!: readonly NodeError[];
 
   constructor(message: string, options: { resource: string; nodes: readonly InspectNodeOutcome[] }) {
     super(message);
     this.resource = options.resource;
-    this.nodes = options.nodes;
-    this.nodeErrors = errorsOf(options.nodes);
+    defineBulkyField(this, 'nodes', options.nodes);
+    defineBulkyField(this, 'nodeErrors', errorsOf(options.nodes));
   }
 }
 
@@ -70,7 +71,7 @@ export class LockAcquireError extends RedlockError {
    * else the first and the latest 10 (see {@link omittedAttemptCount}). Empty when the call gave up in
    * the local queue before any attempt was made while it waited.
    */
-  readonly attempts: readonly AcquireAttempt[];
+  readonly attempts!: readonly AcquireAttempt[];
   /** How many attempts were made, kept or not. */
   readonly attemptCount: number;
   /** How many attempts between the first and the latest 10 are not in `attempts`: `attemptCount − attempts.length`. */
@@ -83,7 +84,7 @@ export class LockAcquireError extends RedlockError {
   /** The `waitMs` that ran out, in milliseconds, when that ended the call; `undefined` when its retries ran out or a single try failed. */
   readonly waitMs: number | undefined;
   /** Every node error of the kept attempts, in order. */
-  readonly nodeErrors: readonly NodeError[];
+  readonly nodeErrors!: readonly NodeError[];
 
   constructor(
     message: string,
@@ -97,12 +98,12 @@ export class LockAcquireError extends RedlockError {
   ) {
     super(message);
     this.resources = options.resources;
-    this.attempts = options.attempts;
+    defineBulkyField(this, 'attempts', options.attempts);
     this.attemptCount = options.attemptCount ?? options.attempts.length;
     this.omittedAttemptCount = this.attemptCount - options.attempts.length;
     this.reason = options.reason;
     this.waitMs = options.waitMs;
-    this.nodeErrors = options.attempts.flatMap((attempt) => errorsOf(attempt.nodes));
+    defineBulkyField(this, 'nodeErrors', options.attempts.flatMap((attempt) => errorsOf(attempt.nodes)));
   }
 }
 
@@ -116,18 +117,18 @@ export class LockExtendError extends RedlockError {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
   /** Each node's outcome; empty when the lock was already released or expired and no node was asked. */
-  readonly nodes: readonly ExtendNodeOutcome[];
+  readonly nodes!: readonly ExtendNodeOutcome[];
   /** Whether the lock is lost for sure: so many nodes lack our keys (missing, or another owner's) that no quorum is left. */
   readonly isLost: boolean;
   /** The errors among `nodes`. */
-  readonly nodeErrors: readonly NodeError[];
+  readonly nodeErrors!: readonly NodeError[];
 
   constructor(message: string, options: { resources: readonly string[]; nodes: readonly ExtendNodeOutcome[]; isLost: boolean }) {
     super(message);
     this.resources = options.resources;
-    this.nodes = options.nodes;
+    defineBulkyField(this, 'nodes', options.nodes);
     this.isLost = options.isLost;
-    this.nodeErrors = errorsOf(options.nodes);
+    defineBulkyField(this, 'nodeErrors', errorsOf(options.nodes));
   }
 }
 
@@ -141,15 +142,15 @@ export class LockReleaseError extends RedlockError {
   /** The locked resources, without the key prefix. */
   readonly resources: readonly string[];
   /** Each node's outcome. */
-  readonly nodes: readonly NodeOutcome<'released' | 'not-held'>[];
+  readonly nodes!: readonly NodeOutcome<'released' | 'not-held'>[];
   /** The errors among `nodes`. */
-  readonly nodeErrors: readonly NodeError[];
+  readonly nodeErrors!: readonly NodeError[];
 
   constructor(message: string, options: { resources: readonly string[]; nodes: readonly NodeOutcome<'released' | 'not-held'>[] }) {
     super(message);
     this.resources = options.resources;
-    this.nodes = options.nodes;
-    this.nodeErrors = errorsOf(options.nodes);
+    defineBulkyField(this, 'nodes', options.nodes);
+    defineBulkyField(this, 'nodeErrors', errorsOf(options.nodes));
   }
 }
 
@@ -254,7 +255,7 @@ export class MisconfiguredNodeError extends RedlockError {
   /** What is wrong, from the first such node's reply. */
   readonly problem: 'cross-slot' | 'moved' | 'no-permission' | 'no-auth';
   /** The errors of those nodes, each with the node's reply as its `cause`. */
-  readonly nodeErrors: readonly NodeError[];
+  readonly nodeErrors!: readonly NodeError[];
 
   constructor(
     message: string,
@@ -263,7 +264,7 @@ export class MisconfiguredNodeError extends RedlockError {
     super(message, { cause: options.nodeErrors[0] });
     this.resources = options.resources;
     this.problem = options.problem;
-    this.nodeErrors = options.nodeErrors;
+    defineBulkyField(this, 'nodeErrors', options.nodeErrors);
     this.nodeIndexes = options.nodeErrors.map((error) => error.nodeIndex);
   }
 }

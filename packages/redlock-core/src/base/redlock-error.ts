@@ -1,9 +1,29 @@
 // The base of every error the library rejects with on purpose, and the error of one node: below the
 // outcomes (which hold node errors) and the other errors (which hold outcomes).
+import { INSPECT_CUSTOM, inspectErrorSummary } from './error-summary.js';
 
-/** Base class of every error this library rejects with on purpose; `instanceof RedlockError` catches them all. */
+/**
+ * Base class of every error this library rejects with on purpose; `instanceof RedlockError` catches them all.
+ *
+ * `util.inspect` (so `console.log`, Node's report of an uncaught error, and loggers' text output) prints
+ * one in a screen: the message and stack, then each field, with the bulky ones (`attempts`, `nodes`,
+ * `nodeErrors`, `cause`) summarized: how many, each node's answer in the last attempt, each node's latest
+ * error. The fields themselves, and `JSON.stringify()` or a structured logger's view of them, are unchanged.
+ */
 export class RedlockError extends Error {
   override name = 'RedlockError';
+
+  static {
+    // A prototype method added here, not declared: it is no part of the typed API, and it is not
+    // enumerable, so JSON and structured loggers (which serialize own enumerable fields) never see it.
+    Object.defineProperty(this.prototype, INSPECT_CUSTOM, {
+      value(this: RedlockError, depth: number, options: object, inspect: (value: unknown, options?: object) => string): string {
+        return inspectErrorSummary(this, depth, options, inspect);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
 }
 
 /**
