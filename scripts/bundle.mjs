@@ -13,19 +13,22 @@
 //     lib/tidy-declarations.mjs); <name>.d.mts is
 //     `export * from './<name>.cjs'`, so TypeScript too sees one declaration of each class, and a default
 //     export is `import cjs = require('./<name>.cjs'); export default cjs.default;` (see below).
-// Run: node scripts/bundle.mjs [package-dir ...]   (after `pnpm build`; all public packages by default)
-import { Extractor } from '@microsoft/api-extractor';
-import { build } from 'esbuild';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+//   - A package whose inputs did not change since its last bundle (its sources, manifest and tsconfig, the
+//     root tsconfigs, this script and its lib/, esbuild's and api-extractor's versions: a hash in
+//     dist/.bundle-inputs) is skipped while its published files are there, so a build with nothing changed
+//     bundles nothing.
+// Run: node scripts/bundle.mjs [--force] [package-dir ...]   (after `pnpm build`; all public packages by default)
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extractorConfigOf } from './lib/api-extractor.mjs';
 import { publishedLayoutOf } from './lib/published-layout.mjs';
 import { publicPackages } from './lib/public-packages.mjs';
-import { tidyDeclarations } from './lib/tidy-declarations.mjs';
 
 const startedAt = performance.now();
-const only = process.argv.slice(2).map((dir) => resolve(dir));
+const args = process.argv.slice(2);
+const isForced = args.includes('--force');
+const only = args.filter((arg) => arg !== '--force').map((dir) => resolve(dir));
 const packages = publicPackages().filter((pkg) => only.length === 0 || only.includes(pkg.dir));
 /** The main bundle's property that holds the modules its sibling entries share (not enumerable). */
 const SHARED_MODULES = "Symbol.for('redlock:shared-modules')";
@@ -107,9 +110,63 @@ function rollUpDeclarations(pkg, source, outfile) {
 }
 
 const problems = [];
+/** Every file under `dir`, recursively, sorted. */
+function filesUnder(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath ?? entry.path, entry.name))
+    .sort();
+}
+
+const scriptsDir = dirname(fileURLToPath(import.meta.url));
+const versionOf = (name) => JSON.parse(readFileSync(join(scriptsDir, '..', 'node_modules', name, 'package.json'), 'utf8')).version;
+/** What every bundle depends on besides its package's own files. */
+const rootDir = join(scriptsDir, '..');
+const sharedInputs = [
+  fileURLToPath(import.meta.url),
+  ...filesUnder(join(scriptsDir, 'lib')),
+  ...readdirSync(rootDir).filter((name) => /^tsconfig.*\.json$/.test(name)).sort().map((name) => join(rootDir, name)),
+];
+const toolVersions = `esbuild ${versionOf('esbuild')}, api-extractor ${versionOf('@microsoft/api-extractor')}`;
+
+/** A hash of what `pkg`'s bundles are made from: see the header. */
+function inputsHashOf(pkg) {
+  const hash = createHash('sha256').update(toolVersions);
+  const tsconfig = join(pkg.dir, 'tsconfig.json');
+  for (const file of [...sharedInputs, join(pkg.dir, 'package.json'), ...(existsSync(tsconfig) ? [tsconfig] : []), ...filesUnder(join(pkg.dir, 'src'))]) {
+    hash.update(relative(scriptsDir, file)).update('\0').update(readFileSync(file)).update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** esbuild, api-extractor and what uses them take 3 s to load: only once a package needs bundling. */
+let build;
+let Extractor;
+let extractorConfigOf;
+let tidyDeclarations;
+async function loadTools() {
+  if (build !== undefined) return;
+  ({ build } = await import('esbuild'));
+  ({ Extractor } = await import('@microsoft/api-extractor'));
+  ({ extractorConfigOf } = await import('./lib/api-extractor.mjs'));
+  ({ tidyDeclarations } = await import('./lib/tidy-declarations.mjs'));
+}
+
+let skipped = 0;
+/** The inputs' hash of each package bundled, written once every package bundled without a problem. */
+const stamps = [];
 for (const pkg of packages) {
   const layout = publishedLayoutOf(pkg.manifest);
   const dist = join(pkg.dir, 'dist');
+  const stamp = join(dist, '.bundle-inputs');
+  const inputsHash = inputsHashOf(pkg);
+  const isUpToDate = existsSync(stamp) && readFileSync(stamp, 'utf8') === inputsHash && layout.files.every((file) => existsSync(join(pkg.dir, file)));
+  if (isUpToDate && !isForced) {
+    skipped += 1;
+    continue;
+  }
+  stamps.push([stamp, inputsHash]);
+  await loadTools();
   for (const { source } of [...layout.entries, ...layout.bins]) {
     const compiled = join(pkg.dir, source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'));
     if (!existsSync(compiled)) throw new Error(`${relative(process.cwd(), compiled)} is missing: run \`pnpm build\` first`);
@@ -199,4 +256,6 @@ if (problems.length > 0) {
   for (const problem of problems) console.error(`bundle: ${problem}`);
   process.exit(1);
 }
-console.log(`bundle: ${packages.length} package(s) in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
+for (const [stamp, inputsHash] of stamps) writeFileSync(stamp, inputsHash);
+const unchanged = skipped === 0 ? '' : `, ${skipped} unchanged since their last bundle (--force bundles them too)`;
+console.log(`bundle: ${packages.length - skipped} package(s) in ${((performance.now() - startedAt) / 1000).toFixed(1)} s${unchanged}`);

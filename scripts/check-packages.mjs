@@ -20,7 +20,8 @@
 //     runs redlock-nestjs's decorators, compiled as a Nest CLI project (CommonJS) and as an ES module
 //     project, on Nest 11 and 12; then, with redlock-ioredis-adapter removed, `nodes` still works and
 //     `clients` names the package to install (scripts/fixtures/nest-without-adapter.ts).
-// Also verifies the shared metadata (scripts/package-metadata.mjs --check). Needs a build (`pnpm build`).
+// Also verifies the shared metadata (scripts/package-metadata.mjs --check), and that a second bundle with
+// nothing changed bundles nothing. Needs a build (`pnpm build`).
 // Run: node scripts/check-packages.mjs
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -67,6 +68,11 @@ try {
   if (`pnpm@${rootManifest.devDependencies.pnpm}` !== rootManifest.packageManager) {
     failures.push(`package.json: devDependencies.pnpm (${rootManifest.devDependencies.pnpm}) is not the packageManager's version (${rootManifest.packageManager})`);
   }
+
+  // A build with nothing changed bundles nothing, so a second `npm run demo` or `npm test` sets up in about
+  // a second (issue 77): every package's inputs are as the build of this run left them.
+  const rebundled = run('a bundle with nothing changed', process.execPath, [join(ROOT_DIR, 'scripts', 'bundle.mjs')]);
+  if (rebundled !== undefined && !rebundled.startsWith('bundle: 0 package(s)')) failures.push(`scripts/bundle.mjs bundled again with nothing changed: ${rebundled.trim()}`);
 
   // 1. Pack, and look inside.
   const packsDir = join(work, 'packs');

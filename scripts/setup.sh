@@ -10,10 +10,31 @@ cd "$(dirname "$0")/.."
 # install. It is also a dev dependency, so node_modules/.bin (which npm puts on PATH for package.json's
 # scripts) has it for `pnpm run`; the install itself does not run that copy, since pnpm may have to
 # remove node_modules (when the store or the layout changed) and would delete itself on the way.
-pnpm_version="$(node -p "require('./package.json').packageManager.replace(/^pnpm@/, '')")"
-npm exec --yes --no-update-notifier --package="pnpm@${pnpm_version}" -- \
-  pnpm install --frozen-lockfile --loglevel=error --config.confirm-modules-purge=false
-node_modules/.bin/pnpm run --silent build
+# Skipped when the lockfile and every package.json are as they were at the last install here (a hash of them
+# in node_modules/.setup-inputs): a setup with nothing changed takes about a second, the build included.
+inputs_hash="$(node -e "
+  const { createHash } = require('node:crypto');
+  const { readFileSync, readdirSync, existsSync } = require('node:fs');
+  const manifests = ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml'];
+  for (const dir of ['packages', 'examples', 'bench']) {
+    if (!existsSync(dir)) continue;
+    if (existsSync(dir + '/package.json')) manifests.push(dir + '/package.json');
+    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory() && existsSync(dir + '/' + entry.name + '/package.json')) manifests.push(dir + '/' + entry.name + '/package.json');
+  }
+  const hash = createHash('sha256').update(process.version);
+  for (const file of manifests) if (existsSync(file)) hash.update(file).update(readFileSync(file));
+  process.stdout.write(hash.digest('hex'));
+")"
+if [ "$(cat node_modules/.setup-inputs 2>/dev/null)" != "$inputs_hash" ]; then
+  pnpm_version="$(node -p "require('./package.json').packageManager.replace(/^pnpm@/, '')")"
+  npm exec --yes --no-update-notifier --package="pnpm@${pnpm_version}" -- \
+    pnpm install --frozen-lockfile --loglevel=error --config.confirm-modules-purge=false
+  printf '%s' "$inputs_hash" > node_modules/.setup-inputs
+fi
+# `pnpm run build` without pnpm's start-up: tsc builds incrementally, and the bundle step skips every package
+# whose inputs did not change (scripts/bundle.mjs).
+node_modules/.bin/tsc -b
+node scripts/bundle.mjs
 
 # REDLOCK_TEST_NODES points the tests at existing nodes (e.g. docker/docker-compose.yml's): no local server needed.
 if [ -n "${REDLOCK_TEST_NODES:-}" ]; then exit 0; fi
