@@ -90,7 +90,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
     let retryAt = isFirst ? 0 : clock.now() + retryDelayMs(request.retryDelayMs, request.retryJitterMs);
     // A turn after another head: at once if its leaving woke this one, else once the hold is released here.
     let isWoken = !isFirst && (await waitForRetry(clock, retryAt - clock.now(), queue, signal));
-    /** Whether its ticket asks the nodes to reserve the hold for it, once it used half its timed retries (at most 3). */
+    /** Whether its ticket says it is close to giving up (see `wakeTicketOf`), once it used half its timed retries (at most 3). */
     let isStarving = false;
     const starvingAfter = Math.min(STARVING_AFTER_FAILURES, Math.ceil(request.retryCount / 2));
     /** Woken attempts that failed in a row, and until when on the clock the next wake waits (see `wakeRestMs`). */
@@ -115,7 +115,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
       // oldest such waiter first, and a lock's release reserves the lock for it, for as long as a node call may take.
       if (!isStarving && !isWoken && ticket !== '' && waiter.failures >= starvingAfter) {
         isStarving = true;
-        ticket = notifications?.intentTicketOf(queue.id, ticketSinceMs, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)) ?? '';
+        ticket = notifications?.ticketOf(queue.id, ticketSinceMs, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)) ?? '';
         // The wake of a release that reserves it is acted on at once.
         wokenFailures = 0;
         restUntil = 0;

@@ -33,18 +33,12 @@ export class ReleaseNotifications {
     return capable.every((adapter) => adapter === undefined) ? undefined : new ReleaseNotifications(capable, clock);
   }
 
-  /** The ticket of wait queue `queueId`'s member, waiting since `sinceMs` by the wall clock (see `WAKE_QUEUE_LUA`). */
-  ticketOf(queueId: string, sinceMs: number): string {
-    return wakeTicketOf(this.#memberNameOf(queueId), sinceMs);
-  }
-
-  /** The ticket of wait queue `queueId`'s member once its lock's waiter is close to giving up, asking for a reservation of `reserveMs`. */
-  intentTicketOf(queueId: string, sinceMs: number, reserveMs: number): string {
-    return wakeTicketOf(this.#memberNameOf(queueId), sinceMs, reserveMs);
-  }
-
-  #memberNameOf(queueId: string): string {
-    return this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId);
+  /**
+   * The ticket of wait queue `queueId`'s member, waiting since `sinceMs` by the wall clock; with `reserveMs`,
+   * that of a waiter close to giving up (see `wakeTicketOf`).
+   */
+  ticketOf(queueId: string, sinceMs: number, reserveMs = 0): string {
+    return wakeTicketOf(this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId), sinceMs, reserveMs);
   }
 
   /**

@@ -138,8 +138,8 @@ return 1
 
 /**
  * The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock; with `reserveMs`
- * (a lock's waiter close to giving up), asking a release that wakes it to reserve the key for it that long,
- * at most 4,095 ms (see {@link WAKE_QUEUE_LUA}).
+ * (a waiter close to giving up), keeping its place when woken, and asking a lock's release that wakes it to
+ * reserve the key for it that long, at most 4,095 ms (see {@link WAKE_QUEUE_LUA}).
  */
 export function wakeTicketOf(member: string, sinceMs: number, reserveMs = 0): string {
   if (member === '') return '';
