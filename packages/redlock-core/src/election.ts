@@ -2,6 +2,7 @@
 import type { Clock } from './base/clock.js';
 import { type LockAcquireError, LockExtendError, type LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
+import { atCaller } from './base/redlock-error.js';
 import { emitErrorWarning, reportWith } from './base/warnings.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
 import type { Lock } from './lock/lock.js';
@@ -83,6 +84,15 @@ export class Election {
    *   slow, the lock lost meanwhile) is let go, and the campaign goes on within the same wait.
    */
   async campaign(value: string, options?: CampaignOptions): Promise<Leadership> {
+    try {
+      return await this.#campaign(value, options);
+    } catch (error) {
+      throw atCaller(error, Election.prototype.campaign);
+    }
+  }
+
+  /** {@link campaign}, whose errors it rethrows at its caller. */
+  async #campaign(value: string, options?: CampaignOptions): Promise<Leadership> {
     checkLeaderValue(value);
     const { signal, maxExtensions, maxHoldMs, waitMs = Infinity, retryCount = Infinity } = checkOptionsObject(options, 'campaign') as CampaignOptions;
     // Checked here, before the deadline is computed from it; `acquire()` checks the rest.

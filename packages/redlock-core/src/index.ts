@@ -82,6 +82,7 @@ export type {
   InspectNodeOutcome,
   LockInspection,
   NodeOutcome,
+  PendingNodeOutcome,
   PermitAcquireNodeOutcome,
   PermitAcquireStatus,
   PermitAttempt,

@@ -70,7 +70,7 @@ export class ReadWriteLock {
    * }
    * ```
    */
-  async acquireRead(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
+  acquireRead(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
     return this.#calls.acquire(this.#read, ttlMs, options);
   }
 
@@ -88,7 +88,7 @@ export class ReadWriteLock {
    * await rebuildCatalog();
    * ```
    */
-  async acquireWrite(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
+  acquireWrite(ttlMs: number, options?: ReadWriteOptions): Promise<ReadWriteHandle> {
     return this.#calls.acquire(this.#write, ttlMs, options);
   }
 
@@ -105,7 +105,7 @@ export class ReadWriteLock {
    *   `TypeError` for a retry option or `waitMs`, and `TypeError` or `RangeError` for bad arguments,
    *   before any node is called.
    */
-  async tryAcquireRead(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
+  tryAcquireRead(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
     return this.#calls.tryAcquire(this.#read, ttlMs, options);
   }
 
@@ -115,7 +115,7 @@ export class ReadWriteLock {
    *
    * @throws As {@link tryAcquireRead}.
    */
-  async tryAcquireWrite(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
+  tryAcquireWrite(ttlMs: number, options?: TryReadWriteOptions): Promise<ReadWriteHandle | undefined> {
     return this.#calls.tryAcquire(this.#write, ttlMs, options);
   }
 
@@ -140,7 +140,7 @@ export class ReadWriteLock {
    * const price = await redlock.readWriteLock('catalog').usingRead(10_000, () => readPrice(sku));
    * ```
    */
-  async usingRead<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
+  usingRead<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
     return this.#calls.using(this.#read, ttlMs, routine, options);
   }
 
@@ -157,7 +157,7 @@ export class ReadWriteLock {
    * });
    * ```
    */
-  async usingWrite<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
+  usingWrite<T>(ttlMs: number, routine: (signal: AbortSignal, held: ReadWriteHandle) => Promise<T> | T, options?: ReadWriteUsingOptions): Promise<T> {
     return this.#calls.using(this.#write, ttlMs, routine, options);
   }
 

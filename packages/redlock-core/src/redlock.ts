@@ -3,6 +3,7 @@ import { extendIfAsked } from './acquire/auto-extend.js';
 import { resolveRequest } from './acquire/request.js';
 import { runUnderLock } from './acquire/using.js';
 import type { RedisAdapter } from './base/adapter.js';
+import { atCaller } from './base/redlock-error.js';
 import { isTraced } from './base/tracing.js';
 import { LockAcquireError } from './base/errors.js';
 import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
@@ -133,17 +134,18 @@ export class Redlock {
    * await importFeed({ signal: job.signal });
    * ```
    */
-  acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
-    // Not async, so that the usual acquisition resolves with the promise that acquires, with no layer
-    // of promises around it (each one costs every acquisition); a bad argument still rejects.
+  async acquire(resources: string | readonly string[], ttlMs: number, options?: AcquireOptions): Promise<Lock> {
+    const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
+    // No closure for the usual, untraced acquisition.
+    const acquiring = isTraced('acquire') ? this.#acquisitions.observed('acquire', request, () => this.#acquisitions.acquire(request)) : this.#acquisitions.acquire(request);
+    // Awaited here, so that an error's stack can show the caller's line (about 70 ns an acquisition).
+    let lock: Lock;
     try {
-      const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'acquire');
-      // No closure for the usual, untraced acquisition.
-      const acquiring = isTraced('acquire') ? this.#acquisitions.observed('acquire', request, () => this.#acquisitions.acquire(request)) : this.#acquisitions.acquire(request);
-      return request.autoExtend ? acquiring.then((lock) => extendIfAsked(lock, request, this.#set.options.clock)) : acquiring;
+      lock = await acquiring;
     } catch (error) {
-      return Promise.reject(error);
+      throw atCaller(error, Redlock.prototype.acquire);
     }
+    return request.autoExtend ? extendIfAsked(lock, request, this.#set.options.clock) : lock;
   }
 
   /**
@@ -194,7 +196,7 @@ export class Redlock {
     const lock = await acquiring.catch((error: unknown) => {
       // Only the single attempt's own verdict: more nodes held it than a quorum could overcome.
       if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
-      throw error;
+      throw atCaller(error, Redlock.prototype.tryAcquire);
     });
     return lock === undefined ? undefined : extendIfAsked(lock, request, this.#set.options.clock);
   }
@@ -285,7 +287,12 @@ export class Redlock {
   ): Promise<T> {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'using');
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const lock = await this.#acquisitions.observed('using', request, () => this.#acquisitions.acquire(request));
+    let lock: Lock;
+    try {
+      lock = await this.#acquisitions.observed('using', request, () => this.#acquisitions.acquire(request));
+    } catch (error) {
+      throw atCaller(error, Redlock.prototype.using);
+    }
     return runUnderLock(this.#set, lock, request.ttlMs, request.callerSignal, request.limits, routine);
   }
 

@@ -78,7 +78,7 @@ export class Semaphore {
    * }
    * ```
    */
-  async acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
+  acquire(ttlMs: number, options?: PermitOptions): Promise<Permit> {
     return this.#calls.acquire(this.#permits, ttlMs, options);
   }
 
@@ -96,7 +96,7 @@ export class Semaphore {
    *   was called; `TypeError` for a retry option or `waitMs`, and `TypeError` or `RangeError` for bad
    *   arguments, before any node is called.
    */
-  async tryAcquire(ttlMs: number, options?: TryPermitOptions): Promise<Permit | undefined> {
+  tryAcquire(ttlMs: number, options?: TryPermitOptions): Promise<Permit | undefined> {
     return this.#calls.tryAcquire(this.#permits, ttlMs, options);
   }
 
@@ -128,7 +128,7 @@ export class Semaphore {
    * });
    * ```
    */
-  async using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
+  using<T>(ttlMs: number, routine: (signal: AbortSignal, permit: Permit) => Promise<T> | T, options?: PermitUsingOptions): Promise<T> {
     return this.#calls.using(this.#permits, ttlMs, routine, options);
   }
 

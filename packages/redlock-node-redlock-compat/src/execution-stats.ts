@@ -1,6 +1,6 @@
 // The votes of one attempt, as node-redlock reports them: the clients that voted for the operation, and
 // the error of each that voted against, made from the per-node outcomes redlock-core reports.
-import type { NodeError, NodeOutcome } from 'redlock-core';
+import type { NodeError, NodeOutcome, PendingNodeOutcome } from 'redlock-core';
 import { ResourceLockedError } from './errors.js';
 import type { Client, ExecutionStats } from './types.js';
 
@@ -16,16 +16,16 @@ export class Votes {
   /** The error of each client that voted against; `undefined` when none did, as usual. */
   readonly against: Map<Client, Error> | undefined;
   readonly #clients: readonly Client[];
-  readonly #outcomes: readonly (NodeOutcome<string> | undefined)[];
+  readonly #outcomes: readonly (NodeOutcome<string> | PendingNodeOutcome | undefined)[];
   readonly #yes: string;
 
-  constructor(clients: readonly Client[], outcomes: readonly (NodeOutcome<string> | undefined)[], yes: string, resourceCount: number, isClientErrors: boolean) {
+  constructor(clients: readonly Client[], outcomes: readonly (NodeOutcome<string> | PendingNodeOutcome | undefined)[], yes: string, resourceCount: number, isClientErrors: boolean) {
     this.#clients = clients;
     this.#outcomes = outcomes;
     this.#yes = yes;
     let against: Map<Client, Error> | undefined;
     for (const outcome of outcomes) {
-      if (outcome === undefined || outcome.status === yes || hasNotVoted(outcome)) continue;
+      if (outcome === undefined || outcome.status === yes || outcome.status === 'pending' || hasNotVoted(outcome)) continue;
       const error =
         outcome.status === 'error' || outcome.status === 'timeout'
           ? voteOf((outcome as Extract<typeof outcome, { error: NodeError }>).error, isClientErrors)

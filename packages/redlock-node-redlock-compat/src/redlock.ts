@@ -2,7 +2,7 @@
 // with the core's algorithm underneath (adaptive node timeouts, cleanup of failed attempts, prompt
 // hand-off to waiters). Where the two differ, the README's migration guide says how.
 import { EventEmitter } from 'node:events';
-import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, MAX_TTL_MS, Redlock as CoreRedlock, RedlockClosedError, type ReleaseNodeOutcome } from 'redlock-core';
+import { type Lock as CoreLock, LockAcquireError, LockExtendError, LockReleaseError, MAX_TTL_MS, Redlock as CoreRedlock, RedlockClosedError, type PendingNodeOutcome, type ReleaseNodeOutcome } from 'redlock-core';
 import { quitClient } from 'redlock-ioredis-adapter';
 import { ExecutionError, NO_QUORUM_MESSAGE } from './errors.js';
 import { attemptsOf, keptAttempts, Votes } from './execution-stats.js';
@@ -228,7 +228,7 @@ export default class Redlock extends EventEmitter {
     const core = this.#coreLockOf(lock);
     lock.expiration = 0;
     const keyCount = lock.resources.length;
-    let nodes: readonly (ReleaseNodeOutcome | undefined)[];
+    let nodes: readonly (ReleaseNodeOutcome | PendingNodeOutcome)[];
     try {
       // A Lock made elsewhere (`new Lock(…)`) is released by its value.
       const result = await (core === undefined ? this.#core.releaseByToken(distinct(lock.resources), lock.value) : core.release());

@@ -97,7 +97,7 @@ const holdStartAttributes = (message: HoldTraceContext, attributes: Attributes):
 };
 const holdResultAttributes = ({ result }: HoldTraceContext): Attributes =>
   result === undefined ? {} : { [A.attempts]: result.attempts, [A.validityMs]: Math.round(result.remainingValidityMs) };
-const statusesOf = (nodes: readonly ({ readonly status: string } | undefined)[]): string[] => nodes.map((node) => node?.status ?? 'pending');
+const statusesOf = (nodes: readonly { readonly status: string }[]): string[] => nodes.map((node) => node.status);
 
 /** Every tracing channel of redlock-core this instrumentation turns into spans. */
 export const TRACED_OPERATIONS: readonly TracedOperation[] = [

@@ -3,7 +3,7 @@ import { validityMs } from '../base/clock.js';
 import { Lock } from '../lock/lock.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff, outcomesOfSettledFailure } from '../base/outcomes.js';
+import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff, outcomesOfSettledFailure, outcomesSoFar } from '../base/outcomes.js';
 import { isHeld } from './acquire-error.js';
 import { isSettledByRefusals } from './verdict.js';
 import type { AcquireRequest } from './request.js';
@@ -242,7 +242,7 @@ export class Attempt {
       written,
       wakeTicket: this.#ticket,
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
-      nodes: calls.outcomes.slice(),
+      nodes: outcomesSoFar(calls.outcomes),
     });
     watchLateGrants(lock, calls, nodes);
     return lock;

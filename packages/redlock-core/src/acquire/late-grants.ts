@@ -19,7 +19,7 @@ export function watchLateGrants(lock: Lock, calls: FanOut<AcquireStatus>, nodes:
   if (fillInIfEveryAnswerIn(lock)) return;
   calls.listen((outcome) => {
     const { nodeIndex, status } = outcome;
-    const isLate = known[nodeIndex] === undefined;
+    const isLate = known[nodeIndex]?.status === 'pending';
     if (status === 'acquired') {
       // Granted at the decision, the lock holds it; granted since, it is a late grant.
       if (isLate) lock.removeLateGrant(nodeIndex);
@@ -54,10 +54,10 @@ function isFreedLater(status: string | undefined): boolean {
  * nearly every lock is granted by nodes that all answered.
  */
 function fillInIfEveryAnswerIn(lock: Lock): boolean {
-  const outcomes: readonly (AcquireNodeOutcome | undefined)[] = lock.nodes;
+  const outcomes = lock.nodes;
   let acquiredCount = 0;
   for (const outcome of outcomes) {
-    if (outcome === undefined || outcome.status === 'timeout' || outcome.status === 'error') return false;
+    if (outcome.status === 'pending' || outcome.status === 'timeout' || outcome.status === 'error') return false;
     if (outcome.status === 'acquired') acquiredCount += 1;
   }
   if (acquiredCount === outcomes.length) return true;

@@ -2,7 +2,7 @@
 // itself is in tracing.ts.
 import type { LockLostError } from './errors.js';
 import type { NodeError } from './redlock-error.js';
-import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
+import type { AcquireNodeOutcome, ExtendNodeOutcome, PendingNodeOutcome, ReleaseNodeOutcome } from './outcomes.js';
 
 /**
  * The names of the `node:diagnostics_channel` channels the core publishes on. `acquire`, `attempt`, `hold*`,
@@ -110,10 +110,10 @@ export interface AcquireTraceResult {
    */
   readonly holdId: number | undefined;
   /**
-   * Each node's outcome in the deciding attempt, by node index: `undefined` for a node that had not
+   * Each node's outcome in the deciding attempt, by node index: `'pending'` for a node that had not
    * answered when the quorum was reached (see `lock.nodes`).
    */
-  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+  readonly nodes: readonly (AcquireNodeOutcome | PendingNodeOutcome)[];
 }
 
 /**
@@ -188,8 +188,8 @@ export interface ExtendTraceContext extends TracedCallContext {
 export interface ExtendTraceResult {
   /** Milliseconds of validity left after it. */
   readonly remainingValidityMs: number;
-  /** Each node's outcome, by node index; `undefined` for a node still answering at the decision. */
-  readonly nodes: readonly (ExtendNodeOutcome | undefined)[];
+  /** Each node's outcome, by node index; `'pending'` for a node still answering at the decision. */
+  readonly nodes: readonly (ExtendNodeOutcome | PendingNodeOutcome)[];
 }
 
 /**
@@ -216,8 +216,8 @@ export interface ReleaseTraceContext extends TracedCallContext {
 export interface ReleaseTraceResult {
   /** How many nodes had deleted our keys when a quorum confirmed. */
   readonly releasedCount: number;
-  /** Each node's answer, by node index; `undefined` for a node still answering. */
-  readonly nodes: readonly (ReleaseNodeOutcome | undefined)[];
+  /** Each node's answer, by node index; `'pending'` for a node still answering. */
+  readonly nodes: readonly (ReleaseNodeOutcome | PendingNodeOutcome)[];
 }
 
 /**

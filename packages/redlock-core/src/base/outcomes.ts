@@ -10,6 +10,24 @@ export type NodeOutcome<S extends string> =
   | { readonly nodeIndex: number; readonly status: 'timeout' | 'error'; readonly error: NodeError };
 
 /**
+ * A node that had not answered when the call resolved, which it did as soon as a quorum had: in
+ * `lock.nodes`, `lock.extensionNodes` and a release's `nodes`. It answers later, in the background.
+ */
+export type PendingNodeOutcome = { readonly nodeIndex: number; readonly status: 'pending' };
+
+/** One per node index, shared: a pending outcome costs nothing to report. */
+const PENDING: PendingNodeOutcome[] = [];
+
+/** A copy of `outcomes` as known now, with a {@link PendingNodeOutcome} for each node that has not answered. */
+export function outcomesSoFar<O>(outcomes: readonly (O | undefined)[]): (O | PendingNodeOutcome)[] {
+  const known: (O | PendingNodeOutcome)[] = outcomes.slice() as (O | PendingNodeOutcome)[];
+  for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) {
+    known[nodeIndex] ??= PENDING[nodeIndex] ??= Object.freeze({ nodeIndex, status: 'pending' });
+  }
+  return known;
+}
+
+/**
  * Per-node outcome of an acquire call: `'held'` means another owner holds at least one of the keys there;
  * `'restarting'` means the node started less than `restartGraceMs` ago and grants nothing yet;
  * `'foreign'` means a key there holds something that is not a lock (another type, or a string without a
@@ -214,10 +232,10 @@ export interface ReadWriteInspection {
  */
 export interface ReleaseResult {
   /**
-   * The answers known when the release resolved, by node index: a quorum at least, `undefined` for a node
+   * The answers known when the release resolved, by node index: a quorum at least, `'pending'` for a node
    * that was still answering. `settled` has every node's.
    */
-  readonly nodes: readonly (ReleaseNodeOutcome | undefined)[];
+  readonly nodes: readonly (ReleaseNodeOutcome | PendingNodeOutcome)[];
   /** How many of those nodes deleted our keys; 0 when the lock had already expired or been released. */
   readonly releasedCount: number;
   /** How many re-entrant handles still hold the lock: 0 once the keys were released. */

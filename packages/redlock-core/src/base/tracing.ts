@@ -21,7 +21,7 @@ import {
   type TracedCallContext,
 } from './diagnostics.js';
 import { LockAcquireError } from './errors.js';
-import type { AcquireNodeOutcome, NodeOutcome } from './outcomes.js';
+import type { AcquireNodeOutcome, NodeOutcome, PendingNodeOutcome } from './outcomes.js';
 
 const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire);
 const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
@@ -161,10 +161,10 @@ export class AttemptTiming {
    * The nodes' reports, from the outcomes that count for the attempt (`known`): a node missing there
    * is `'pending'` if it was asked, else `'not-asked'`.
    */
-  reportOf(known: readonly (AcquireNodeOutcome | undefined)[], nodeCount: number): AttemptNodeReport[] {
+  reportOf(known: readonly (AcquireNodeOutcome | PendingNodeOutcome | undefined)[], nodeCount: number): AttemptNodeReport[] {
     return Array.from({ length: nodeCount }, (_, nodeIndex): AttemptNodeReport => {
       const outcome = known[nodeIndex];
-      if (outcome === undefined) {
+      if (outcome === undefined || outcome.status === 'pending') {
         return { nodeIndex, status: nodeIndex in this.#latencies ? 'pending' : 'not-asked', latencyMs: undefined, error: undefined };
       }
       return { nodeIndex, status: outcome.status, latencyMs: this.#latencies[nodeIndex], error: 'error' in outcome ? outcome.error : undefined };

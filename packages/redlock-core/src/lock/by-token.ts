@@ -38,7 +38,8 @@ function holdOf(set: NodeSet, given: string | readonly string[], token: string, 
   const { clock } = set.options;
   const now = clock.now();
   const written = set.nodes.map(() => true);
-  const nodes = set.nodes.map(() => undefined);
+  // No attempt acquired it: its extensions' outcomes tell where it is held.
+  const nodes: readonly [] = [];
   // `keysExpireAt` is unknown (the keys' own TTL): a failed release is then not sent again in the background.
   return { set, resources, keys, token, ttlMs, validUntil: now, keysExpireAt: now, expiresAt: clock.wallNow(), written, nodes };
 }

@@ -2,7 +2,7 @@
 // and re-seeding nodes that lost our keys or entries while a quorum still holds them, for every kind of hold.
 import { unrefTimer, validityMs } from '../base/clock.js';
 import { LockExtendError, LockLostError } from '../base/errors.js';
-import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
+import { describeOutcomes, type NodeOutcome, outcomesSoFar, type PendingNodeOutcome } from '../base/outcomes.js';
 import { traceExtend } from '../base/tracing.js';
 import { FanOut } from '../nodes/fan-out.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -76,7 +76,7 @@ export async function extendHold(
   ttlMs: number,
   extension: HoldExtension,
   remainingValidityMs: () => number,
-): Promise<readonly (NodeOutcome<ExtendStatus> | undefined)[]> {
+): Promise<readonly (NodeOutcome<ExtendStatus> | PendingNodeOutcome)[]> {
   const { options, nodes, servers } = hold.set;
   const { clock, driftFactor } = options;
   const start = clock.now();
@@ -91,7 +91,7 @@ export async function extendHold(
   const elapsedMs = clock.now() - start;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   const canApply = hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined;
-  if (canApply && hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, [...calls.outcomes])) {
+  if (canApply && hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, outcomesSoFar(calls.outcomes))) {
     // Nodes that lost our keys get them back in the background: the validity was decided with the quorum,
     // and waiting for a slow node would eat it.
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
@@ -100,7 +100,7 @@ export async function extendHold(
       });
     }
     // An older extension that settled after a newer one applied did not set the validity.
-    if (remainingValidityMs() > 0) return [...calls.outcomes];
+    if (remainingValidityMs() > 0) return outcomesSoFar(calls.outcomes);
     throw extension.errorOf({ reason: 'no-validity', why: `no validity left after ${Math.round(clock.now() - start)} ms`, nodes: await calls.allSettled() });
   }
   // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.

@@ -2,7 +2,7 @@ import { driftMs, unrefTimer } from '../base/clock.js';
 import { describeResources } from '../base/describe.js';
 import { publishLockLost } from '../base/tracing.js';
 import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/errors.js';
-import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import type { AcquireNodeOutcome, ExtendNodeOutcome, PendingNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseStatus } from './cleanup.js';
@@ -33,7 +33,7 @@ export interface HoldInit {
   readonly keysExpireAt: number;
   readonly expiresAt: number;
   readonly written: boolean[];
-  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+  readonly nodes: readonly (AcquireNodeOutcome | PendingNodeOutcome)[];
   /** Names what is held in messages, when one needs it; by default `the lock on "<resources>"` (a semaphore's: its permits). */
   readonly what?: () => string;
   /** The queue ticket of the call that won it, whose member its release takes out of the wait queues first (see wake-queue.ts), or `''`. */
@@ -76,9 +76,9 @@ export class Hold {
   lostBecause: LockLostError | undefined;
   #isLossPublished = false;
   /** Each node's outcome in the attempt that acquired the hold, at the decision. */
-  readonly nodes: readonly (AcquireNodeOutcome | undefined)[];
+  readonly nodes: readonly (AcquireNodeOutcome | PendingNodeOutcome)[];
   /** Each node's outcome in the extension applied last, at its decision (see `Lock.extensionNodes`). */
-  extensionNodes: readonly (ExtendNodeOutcome | undefined)[] | undefined;
+  extensionNodes: readonly (ExtendNodeOutcome | PendingNodeOutcome)[] | undefined;
   /** Called once when the lock is found lost; see {@link onLost}. Made on first use: most locks have none. */
   #lostListeners: Set<(error: LockLostError) => void> | undefined;
   /** By node index, whether a command that may write our keys was sent there: releases go only there. */
@@ -141,7 +141,7 @@ export class Hold {
    * guarantees, capped by the extensions started after it (every node runs them after it), unless one
    * started later was applied already. Returns `false`, applying nothing, once {@link hasRunOut}.
    */
-  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes: readonly (ExtendNodeOutcome | undefined)[]): boolean {
+  applyExtension(sequence: number, ttlMs: number, keysExpireAt: number, nodes: readonly (ExtendNodeOutcome | PendingNodeOutcome)[]): boolean {
     this.keysExpireAt = Math.max(this.keysExpireAt, keysExpireAt);
     // A hold whose signal said its validity ran out stays so: the holder was told to stop.
     if (this.hasRunOut) return false;

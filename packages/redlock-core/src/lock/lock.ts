@@ -4,7 +4,8 @@ import { untilAborted } from '../base/abort-listeners.js';
 import { validityMs } from '../base/clock.js';
 import { closedErrorOf, LockExtendError, LockLostError, type RedlockClosedError } from '../base/errors.js';
 import { ASYNC_DISPOSE } from '../base/lifecycle.js';
-import type { AcquireNodeOutcome, ExtendNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import type { AcquireNodeOutcome, ExtendNodeOutcome, PendingNodeOutcome, ReleaseResult } from '../base/outcomes.js';
+import { atCaller } from '../base/redlock-error.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { MAX_LABEL_LENGTH } from '../scripts/label.js';
@@ -64,20 +65,20 @@ export class Lock extends HoldHandle {
   /**
    * Each node's outcome in the attempt that acquired this lock, by node index, as known when the quorum
    * was reached: `'acquired'`, or why a node did not grant it (`'held'`, `'timeout'` or `'error'` with its
-   * {@link NodeError}, …); `undefined` for a node that had not answered yet. Tells which nodes failed
+   * {@link NodeError}, …); `'pending'` for a node that had not answered yet. Tells which nodes failed
    * and how, even when the lock was acquired; no token in it. A re-entrant handle shows its hold's.
    */
-  get nodes(): readonly (AcquireNodeOutcome | undefined)[] {
+  get nodes(): readonly (AcquireNodeOutcome | PendingNodeOutcome)[] {
     return this.#hold.nodes;
   }
 
   /**
    * Each node's outcome in the extension that set the lock's current validity, by node index, as known
    * when its quorum was reached: `'extended'`, `'missing'` (our keys were gone there), `'not-held'`, or
-   * `'timeout'` or `'error'` with its {@link NodeError}; `undefined` for a node that had not answered yet,
-   * and as a whole before any extension was applied. As {@link nodes} for the acquisition.
+   * `'timeout'` or `'error'` with its {@link NodeError}; `'pending'` for a node that had not answered yet;
+   * `undefined` before any extension was applied. As {@link nodes} for the acquisition.
    */
-  get extensionNodes(): readonly (ExtendNodeOutcome | undefined)[] | undefined {
+  get extensionNodes(): readonly (ExtendNodeOutcome | PendingNodeOutcome)[] | undefined {
     return this.#hold.extensionNodes;
   }
 
@@ -104,7 +105,10 @@ export class Lock extends HoldHandle {
     return this.#hold;
   }
 
-  /** Milliseconds of validity left, measured on the monotonic clock now; 0 once expired, released or lost. */
+  /**
+   * Milliseconds of validity left, measured on the monotonic clock now, with its fraction (round it down to
+   * print it: `console.log(lock)` does); 0 once expired, released or lost.
+   */
   override get remainingValidityMs(): number {
     const hold = this.#hold;
     if (this.#isReleased || hold.isReleased || hold.lostBecause !== undefined) return 0;
@@ -246,7 +250,11 @@ export class Lock extends HoldHandle {
   async extend(ttlMs: number): Promise<Lock> {
     const { set, keys } = this.#hold;
     checkAcquireTtl(ttlMs, set.nodes, set.options, quorumOf(set.nodes.length), keys.length);
-    return this.#extend(ttlMs);
+    try {
+      return await this.#extend(ttlMs);
+    } catch (error) {
+      throw atCaller(error, Lock.prototype.extend);
+    }
   }
 
   /** {@link extend} of a checked `ttlMs` (a re-entry's was checked as its call's). */

@@ -15,7 +15,8 @@ export function inspectLock(this: LoggedLock, depth: number, options: object, in
     fencingToken: this.fencingToken,
     state: this.state,
     expiresAt: this.expiresAt,
-    remainingValidityMs: this.remainingValidityMs,
+    // Whole milliseconds, rounded down: the clock's fraction (`9865.304857000001`) only clutters a log line.
+    remainingValidityMs: Math.floor(this.remainingValidityMs as number),
   };
   // One level down, as Node's own objects count depth (`null` is unlimited).
   const { depth: optionsDepth } = options as { depth?: number | null };

@@ -2,7 +2,7 @@
 // waiting process of its own queue, decided by a quorum; and removing keys a late answer left behind.
 import { LockReleaseError } from '../base/errors.js';
 import { isTraced, traceRelease } from '../base/tracing.js';
-import { describeOutcomes, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
+import { describeOutcomes, outcomesSoFar, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
@@ -54,9 +54,9 @@ export async function releaseOnEveryNode(
     throw errorOf(nodes, `its keys expired before a quorum confirmed, after ${Math.round(endedAtMs - startedAtMs)} ms (${outcomes})`);
   }
   // A copy: the fan-out keeps filling in its own array as the other nodes answer.
-  const nodes = calls.outcomes.slice();
+  const nodes = outcomesSoFar(calls.outcomes);
   let releasedCount = 0;
-  for (const node of nodes) if (node?.status === 'released') releasedCount += 1;
+  for (const node of nodes) if (node.status === 'released') releasedCount += 1;
   return { nodes, releasedCount, holders: 0, settled: calls.allSettled() };
 }
 

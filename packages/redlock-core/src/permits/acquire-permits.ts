@@ -9,6 +9,7 @@ import { PermitError, ReadWriteLockError } from '../base/claim-errors.js';
 import { describeAttemptCount } from '../base/describe.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf } from '../base/errors.js';
+import { atCaller } from '../base/redlock-error.js';
 import type { ClosedCall } from '../base/lifecycle.js';
 import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
@@ -90,10 +91,17 @@ export class ClaimCalls {
   /** The latest request of each scope made without options: the next such call with its TTL reuses it. */
   readonly #withoutOptions: Partial<Record<PermitScope, PermitRequest>> = {};
 
-  /** An `acquire…()` call: see {@link acquireClaim}. */
-  acquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H> {
+  /**
+   * An `acquire…()` call: see {@link acquireClaim}. Each call of this class is what the public method
+   * returns, so that its caller awaits it and an error's stack can show the caller's line (see `atCaller`).
+   */
+  async acquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H> {
     const request = this.#resolve(ttlMs, options, claim, 'acquire');
-    return this.#traced('acquire', claim.mode, request, () => acquireClaim(this, request, claim));
+    try {
+      return await this.#traced('acquire', claim.mode, request, () => acquireClaim(this, request, claim));
+    } catch (error) {
+      throw atCaller(error, ClaimCalls.prototype.acquire);
+    }
   }
 
   /**
@@ -101,21 +109,25 @@ export class ClaimCalls {
    * attempt failed for `takenReason` (a single try asks every node, no node alone first, so it never ends
    * `'taken-where-woken'`, which means the same); else rejects with the error of its failure.
    */
-  tryAcquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H | undefined> {
+  async tryAcquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H | undefined> {
     const request = this.#resolve(ttlMs, options, claim, 'tryAcquire');
     request.signal?.throwIfAborted();
     const { permits, signal } = request;
     const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, wokenBy: undefined, ticket: '', onLateAnswer: undefined };
-    return this.#traced('tryAcquire', claim.mode, request, async () => {
-      const result = await claim.attempt(call);
-      if (result instanceof Claim) {
-        if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
-        return result as H;
-      }
-      request.signal?.throwIfAborted();
-      if (result === 'taken-where-woken' || result.reason === claim.takenReason) return undefined;
-      throw claim.errorOf(request, [result as F], 1);
-    });
+    try {
+      return await this.#traced('tryAcquire', claim.mode, request, async () => {
+        const result = await claim.attempt(call);
+        if (result instanceof Claim) {
+          if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
+          return result as H;
+        }
+        request.signal?.throwIfAborted();
+        if (result === 'taken-where-woken' || result.reason === claim.takenReason) return undefined;
+        throw claim.errorOf(request, [result as F], 1);
+      });
+    } catch (error) {
+      throw atCaller(error, ClaimCalls.prototype.tryAcquire);
+    }
   }
 
   /** A `using…()` call: takes the claim as `acquire…()` does (after checking `routine`) and runs `routine` under it. */
@@ -127,7 +139,12 @@ export class ClaimCalls {
   ): Promise<T> {
     const request = this.#resolve(ttlMs, options, claim, 'using');
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
-    const held = await this.#traced('using', claim.mode, request, () => acquireClaim(this, request, claim));
+    let held: H;
+    try {
+      held = await this.#traced('using', claim.mode, request, () => acquireClaim(this, request, claim));
+    } catch (error) {
+      throw atCaller(error, ClaimCalls.prototype.using);
+    }
     return runUnderLock(this.set, held, request.ttlMs, request.signal, request.limits, routine, held.what);
   }
 

@@ -135,7 +135,7 @@ describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
     expect(acquire?.error).toBeUndefined();
     expect(acquire?.result).toEqual({ isAcquired: true, attempts: 2, remainingValidityMs: lock.remainingValidityMs, nodes: lock.nodes, holdId: expect.any(Number) });
     expect(acquire?.result?.remainingValidityMs).toBeGreaterThan(9_000);
-    expect(acquire?.result?.nodes.map((node) => node?.status)).toEqual(['acquired', 'acquired', undefined]);
+    expect(acquire?.result?.nodes.map((node) => node.status)).toEqual(['acquired', 'acquired', 'pending']);
     expect(recorder.eventsOf(acquire as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
 
     const attempts = recorder.contexts<AttemptTraceContext>('attempt');

@@ -45,6 +45,13 @@ describe('the token of a lock', () => {
     expect(shown).toContain('remainingValidityMs: 9898');
   });
 
+  it('shows whole milliseconds of validity, rounded down, where the property keeps its fraction', async () => {
+    const { clock, lock } = await heldLock();
+    clock.stall(0.3);
+    expect(lock.remainingValidityMs).toBeCloseTo(9897.7, 6);
+    expect(inspect(lock)).toMatch(/remainingValidityMs: 9897\n/);
+  });
+
   it('stays redacted when the lock is nested in something logged, and at any depth', async () => {
     const { lock } = await heldLock();
     expect(inspect({ job: { lock } }, { depth: 5 })).toContain('token: [redacted]');

@@ -2,7 +2,7 @@ import { afterEach, describe, expect } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { Redis as Redis5 } from 'ioredis-v5';
 import { Redis as Valkey } from 'iovalkey';
-import { type AcquireNodeOutcome, type Lock, LockAcquireError, NodeError, Redlock } from 'redlock-core';
+import { type AcquireNodeOutcome, type Lock, type PendingNodeOutcome, LockAcquireError, NodeError, Redlock } from 'redlock-core';
 import { IoredisAdapter, type IoredisClient } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -46,7 +46,7 @@ afterEach(async () => {
   for (const node of redis.nodes) if (!node.isRunning) await node.start();
 }, 30_000);
 
-const errorOf = (outcome: AcquireNodeOutcome | undefined): NodeError | undefined => (outcome !== undefined && 'error' in outcome ? outcome.error : undefined);
+const errorOf = (outcome: AcquireNodeOutcome | PendingNodeOutcome | undefined): NodeError | undefined => (outcome !== undefined && 'error' in outcome ? outcome.error : undefined);
 const codeOf = (error: NodeError | undefined): unknown => (error?.cause as { code?: unknown } | undefined)?.code;
 
 describe('IoredisAdapter and a node that refuses connections', () => {

@@ -27,7 +27,14 @@ const urls = [...process.env.REDIS_URLS.split(','), 'redis://127.0.0.1:1', 'redi
 const clients = urls.map((url) => new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null }));
 for (const client of clients) client.on('error', () => undefined);
 const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)), { retryCount: 3, retryDelayMs: 20 });
-await redlock.acquire('uncaught-error-output', 10_000);
+async function chargeOrder() {
+  const lock = await redlock.acquire('uncaught-error-output', 10_000);
+  return lock;
+}
+async function main() {
+  await chargeOrder();
+}
+await main();
 `;
 
 it('reports an uncaught LockAcquireError with 3 of 5 nodes down in at most 40 lines', async () => {
@@ -40,4 +47,13 @@ it('reports an uncaught LockAcquireError with 3 of 5 nodes down in at most 40 li
   expect(output).toContain('LockAcquireError: Could not acquire "uncaught-error-output" after 4 attempts: nodes unreachable');
   expect(output.trimEnd().split('\n').length).toBeLessThanOrEqual(MAX_LINES);
   expect(output).toContain('attempts: [Getter]');
+  // Its stack starts at the line of the user's call, not inside the library (where Node's report would also
+  // print the line of the throw, a long one in the bundle): nothing but the user's frames is left.
+  const frames = output.split('\n').filter((line) => /^\s+at /.test(line));
+  const lineOf = (code: string): number => UNCAUGHT_ACQUIRE_ERROR.split('\n').findIndex((line) => line.includes(code)) + 1;
+  expect(frames).toEqual([
+    expect.stringMatching(new RegExp(`^ {4}at async chargeOrder \\(.*\\[eval1\\]:${lineOf('await redlock.acquire')}:\\d+\\)$`)),
+    expect.stringMatching(new RegExp(`^ {4}at async main \\(.*\\[eval1\\]:${lineOf('await chargeOrder')}:\\d+\\)$`)),
+    expect.stringMatching(new RegExp(`^ {4}at async .*\\[eval1\\]:${lineOf('await main')}:\\d+ \\{$`)),
+  ]);
 });
