@@ -34,6 +34,15 @@ import { publicPackages, ROOT_DIR } from './lib/public-packages.mjs';
 const startedAt = performance.now();
 /** The most a package may weigh unpacked, in bytes: redlock-core's target of issue 58 (2.1 MB before bundling). */
 const UNPACKED_BUDGET_BYTES = { 'redlock-core': 600_000 };
+/** A consumer's `await using` of each disposable handle of the core (type-checked, never run). */
+const DISPOSE_TS = `import type { Lock, Permit, ReadWriteHandle, Redlock } from 'redlock-core';
+export async function disposeAll(redlock: Redlock, lock: Lock, permit: Permit, reader: ReadWriteHandle): Promise<void> {
+  await using disposedRedlock = redlock;
+  await using disposedLock = lock;
+  await using disposedPermit = permit;
+  await using disposedReader = reader;
+}
+`;
 const packages = publicPackages();
 const work = mkdtempSync(join(tmpdir(), 'redlock-check-packages-'));
 const bin = (name) => join(ROOT_DIR, 'node_modules', '.bin', name);
@@ -179,12 +188,14 @@ try {
     const uses = `export const packages = [${libraries.map((_, index) => `package${index}`).join(', ')}];`;
     writeFileSync(join(consumer, 'index.ts'), `${imports.join('\n')}\n${uses}\n`);
     writeFileSync(join(consumer, 'index.cts'), `${libraries.map((name, index) => `import package${index} = require('${name}');`).join('\n')}\n${uses}\n`);
+    // `await using` of every disposable handle, which the declarations type as `[Symbol.asyncDispose]()`.
+    writeFileSync(join(consumer, 'dispose.ts'), DISPOSE_TS);
     const typescript = createRequire(join(ROOT_DIR, 'package.json')).resolve('typescript/bin/tsc');
     // Declaration files are checked in full once (nodenext, the slow part: @types/node and the clients'
     // types too); under the other settings, what the consumer's imports resolve to. attw checks the
     // imports inside the declaration files under every setting.
     const settings = [
-      { module: 'nodenext', moduleResolution: 'nodenext', skipLibCheck: 'false', files: ['index.ts', 'index.cts'] },
+      { module: 'nodenext', moduleResolution: 'nodenext', skipLibCheck: 'false', files: ['index.ts', 'index.cts', 'dispose.ts'] },
       { module: 'node16', moduleResolution: 'node16', skipLibCheck: 'true', files: ['index.ts'] },
       { module: 'esnext', moduleResolution: 'bundler', skipLibCheck: 'true', files: ['index.ts'] },
     ];
@@ -192,7 +203,16 @@ try {
       const options = ['--noEmit', '--strict', '--skipLibCheck', skipLibCheck, '--target', 'es2022', '--module', module, '--moduleResolution', moduleResolution, '--types', 'node'];
       run(`type-check (moduleResolution ${moduleResolution}: ${files.join(', ')})`, process.execPath, [typescript, ...options, ...files], { cwd: consumer });
     }
-    step('type-checked under node16, nodenext and bundler');
+    // TypeScript 7, what `npm install typescript` gives today: its checker read two names of one symbol
+    // in the declarations as a duplicate (`Duplicate identifier '[ASYNC_DISPOSE]'`) where 5 did not.
+    const typescript7Dir = join(work, 'typescript-7');
+    mkdirSync(typescript7Dir);
+    writeFileSync(join(typescript7Dir, 'package.json'), '{ "name": "typescript-7", "private": true }\n');
+    if (run('TypeScript 7: npm install', 'npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', 'typescript@7'], { cwd: typescript7Dir }) !== undefined) {
+      const options = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node'];
+      run('type-check with TypeScript 7 (nodenext)', process.execPath, [join(typescript7Dir, 'node_modules', 'typescript', 'bin', 'tsc'), ...options, 'index.ts', 'index.cts', 'dispose.ts'], { cwd: consumer });
+    }
+    step('type-checked under node16, nodenext and bundler, and under nodenext with TypeScript 7');
 
     // 6. Take a lock on a real redis-server from a plain Jest project in CommonJS and from TypeScript
     // compiled to CommonJS under module node16 and to ES modules under node16 and nodenext. Each is a

@@ -6,7 +6,7 @@ import type { RedisAdapter } from './base/adapter.js';
 import { atCaller } from './base/redlock-error.js';
 import { isTraced } from './base/tracing.js';
 import { LockAcquireError } from './base/errors.js';
-import { ASYNC_DISPOSE, CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
+import { CLOSE_TIMEOUT_MS, defineAsyncDispose } from './base/lifecycle.js';
 import type { LockInspection, ReleaseResult } from './base/outcomes.js';
 import { adoptLock, releaseByToken } from './lock/by-token.js';
 import { inspectResource } from './lock/inspection.js';
@@ -26,12 +26,9 @@ import { resolveNodes } from './settings/resolve-nodes.js';
 import { type AcquireSettings, resolveAcquireOptions, resolveOptions } from './settings/resolve-options.js';
 import { checkExtendedTtl } from './settings/ttl.js';
 
-/**
- * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
- * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
- */
+/** `await using` of a `Redlock` (see `defineAsyncDispose`). */
 export interface Redlock {
-  /** Closes the `Redlock`, for `await using`: see `close()`. */
+  /** Closes this `Redlock`, for `await using redlock = new Redlock(…)`: see `close()`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -342,11 +339,6 @@ export class Redlock {
     return this.#closing;
   }
 
-  /** Closes this `Redlock`, for `await using redlock = new Redlock(…)`: see {@link close}. */
-  [ASYNC_DISPOSE](): Promise<void> {
-    return this.close();
-  }
-
   /**
    * Tells whether a resource is locked and for how long, by the quorum's view, for dashboards and tools.
    * It asks every node for the key's remaining TTL only, so it never sees or reveals an owner's token, and
@@ -439,3 +431,7 @@ export class Redlock {
     return this.#stats.snapshot(this.#set.nodes);
   }
 }
+
+defineAsyncDispose(Redlock.prototype, function () {
+  return this.close();
+});

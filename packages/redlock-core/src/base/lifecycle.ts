@@ -9,6 +9,16 @@ import { closedErrorOf, RedlockClosedError } from './errors.js';
 export const ASYNC_DISPOSE = (Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose;
 
 /**
+ * Defines `dispose` on `prototype` under {@link ASYNC_DISPOSE}, for `await using`. The class declares it as
+ * `[Symbol.asyncDispose]()` in an interface of its name, not as a member: declarations with both names
+ * failed to compile under TypeScript 7 (`Duplicate identifier '[ASYNC_DISPOSE]'`), and with the member
+ * alone TypeScript 5 took no `await using` of it.
+ */
+export function defineAsyncDispose<T>(prototype: T, dispose: (this: T) => Promise<void>): void {
+  Object.defineProperty(prototype, ASYNC_DISPOSE, { value: dispose, writable: true, configurable: true });
+}
+
+/**
  * How long `redlock.close()` waits at most for the work still running in the background, in milliseconds:
  * releases and failed-attempt cleanups in flight, the re-sends of a lock's release that no quorum confirmed
  * yet, an attempt that was running when its caller was told the `Redlock` closed, and the end of

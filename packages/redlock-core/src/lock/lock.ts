@@ -3,7 +3,7 @@
 import { untilAborted } from '../base/abort-listeners.js';
 import { validityMs } from '../base/clock.js';
 import { closedErrorOf, LockExtendError, LockLostError, type RedlockClosedError } from '../base/errors.js';
-import { ASYNC_DISPOSE } from '../base/lifecycle.js';
+import { defineAsyncDispose } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, PendingNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import { atCaller } from '../base/redlock-error.js';
 import type { NodeSet } from '../nodes/node-state.js';
@@ -20,12 +20,22 @@ import { releaseTraced, removeLateGrant } from './release.js';
 /** The state of a {@link Lock}. */
 export type LockState = 'held' | 'released' | 'expired' | 'lost';
 
-/**
- * Declares `[Symbol.asyncDispose]` for TypeScript (`await using`); the class defines it under
- * `ASYNC_DISPOSE`, the same symbol, which also exists on Node versions that lack `Symbol.asyncDispose`.
- */
+/** `await using` of a lock (see `defineAsyncDispose`). */
 export interface Lock {
-  /** Releases the lock, for `await using`: see `release()`. */
+  /**
+   * Releases the lock (see {@link release}), for `await using lock = await redlock.acquire(…)`: safe in
+   * any state, so a lock released, expired or lost by then resolves normally.
+   *
+   * @throws {@link LockReleaseError} as `release()` does, when fewer than a quorum of nodes answered.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using lock = await redlock.acquire('orders:42', 10_000);
+   *   await chargeOrder(42);
+   * } // released here, whether the block returned or threw
+   * ```
+   */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -164,23 +174,6 @@ export class Lock extends HoldHandle {
     return new LockLostError(`The lock on ${this.#hold.describe()} ${verb} ${state}${when}`, { resources: this.resources, cause });
   }
 
-  /**
-   * Releases the lock (see {@link release}), for `await using lock = await redlock.acquire(…)`: safe in
-   * any state, so a lock released, expired or lost by then resolves normally.
-   *
-   * @throws {@link LockReleaseError} as `release()` does, when fewer than a quorum of nodes answered.
-   *
-   * @example
-   * ```ts
-   * {
-   *   await using lock = await redlock.acquire('orders:42', 10_000);
-   *   await chargeOrder(42);
-   * } // released here, whether the block returned or threw
-   * ```
-   */
-  async [ASYNC_DISPOSE](): Promise<void> {
-    await this.release();
-  }
 
   /**
    * Whether `value` is a lock handed out by a `Redlock`: a brand check on a private field, since an
@@ -348,3 +341,6 @@ export class Lock extends HoldHandle {
 
 // What `util.inspect()` and `console.log()` show of a lock, with the token redacted.
 Object.defineProperty(Lock.prototype, Symbol.for('nodejs.util.inspect.custom'), { value: inspectLock, writable: true, configurable: true });
+defineAsyncDispose(Lock.prototype, async function () {
+  await this.release();
+});

@@ -5,7 +5,7 @@
 import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf, LockLostError } from '../base/errors.js';
-import { ASYNC_DISPOSE } from '../base/lifecycle.js';
+import { defineAsyncDispose } from '../base/lifecycle.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
@@ -73,6 +73,12 @@ export function hashReleaseRunOf(key: string, token: string, alsoFrees: string, 
 export function withdrawIntent(set: NodeSet, key: string, intentId: string, ttlMs: number, nodeIndexes: readonly number[] = set.nodes.map((_, nodeIndex) => nodeIndex)): void {
   const withdrawal: Release = { keys: [key], token: intentId, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: true, run: hashReleaseRunOf(key, intentId, '', true, []) };
   for (const nodeIndex of nodeIndexes) void releaseAndRetry(set, nodeIndex, withdrawal);
+}
+
+/** `await using` of a claim (see `defineAsyncDispose`). */
+export interface Claim {
+  /** Releases this handle at the end of an `await using` block: see `release()`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -233,11 +239,6 @@ export class Claim extends HoldHandle {
     return (this.#releasing ??= traceHold('release', () => this.#traceContext('release', undefined), () => this.#releaseOnEveryNode()));
   }
 
-  /** Releases this handle at the end of an `await using` block: see {@link release}. */
-  [ASYNC_DISPOSE](): Promise<void> {
-    return this.release();
-  }
-
   #traceContext(operation: 'extend' | 'release', ttlMs: number | undefined): Omit<HoldTraceContext, 'result' | 'error'> {
     const { set, resources, id } = this.#hold;
     return { ...this.#kind.traced, operation, resource: resources[0] as string, holdId: id, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
@@ -310,3 +311,7 @@ export class Claim extends HoldHandle {
     return { keys: [this.#key], token, ttlMs, keysExpireAt, announce, confirmedCount, run: hashReleaseRunOf(this.#key, token, this.#alsoFrees, announce, [], wakeTicket) };
   }
 }
+
+defineAsyncDispose(Claim.prototype, function () {
+  return this.release();
+});
