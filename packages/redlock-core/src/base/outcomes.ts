@@ -13,7 +13,12 @@ export type NodeOutcome<S extends string> =
  * A node that had not answered when the call resolved, which it did as soon as a quorum had: in
  * `lock.nodes`, `lock.extensionNodes` and a release's `nodes`. It answers later, in the background.
  */
-export type PendingNodeOutcome = { readonly nodeIndex: number; readonly status: 'pending' };
+export type PendingNodeOutcome = {
+  /** Index of the node in the array passed to the `Redlock` constructor. */
+  readonly nodeIndex: number;
+  /** Always `'pending'`. */
+  readonly status: 'pending';
+};
 
 /** One per node index, shared: a pending outcome costs nothing to report. */
 const PENDING: PendingNodeOutcome[] = [];
