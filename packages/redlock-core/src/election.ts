@@ -1,8 +1,7 @@
 // Leader election over a Redlock's public calls: one fenced lock per election, labelled with the leader.
 import type { Clock } from './base/clock.js';
-import { type LockAcquireError, LockExtendError, type LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
+import { atCaller, type LockAcquireError, LockExtendError, type LockInspectError, LockLostError, RedlockClosedError } from './base/errors.js';
 import type { LockInspection } from './base/outcomes.js';
-import { atCaller } from './base/redlock-error.js';
 import { emitErrorWarning, reportWith } from './base/warnings.js';
 import { type Leader, leaderOf, Leadership, checkLeaderValue, labelOf } from './leadership.js';
 import type { Lock } from './lock/lock.js';

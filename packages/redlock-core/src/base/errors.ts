@@ -281,3 +281,25 @@ export function lockClosedErrorOf(resources: readonly string[], what = `the lock
 export function closedErrorOf(operation: string, resources: readonly string[], when = ''): RedlockClosedError {
   return new RedlockClosedError(`Could not ${operation} ${describeResources(resources)}: the Redlock was closed${when}`, { resources });
 }
+
+/**
+ * `error` as a public `method` rethrows it: when the engine made it for this call (a {@link RedlockError},
+ * built after the call's first `await`, in code the caller's frames are not part of), its stack is made
+ * anew from where the caller awaits `method`, without the engine's frames (`at async chargeOrder
+ * (orders.js:12:16)`), so that Node's report of an uncaught one shows the caller's line, not a line of the
+ * bundle. A caller that does not await it in an async function (a `.then()` chain) has no frame to show:
+ * the stack stays where the error was made. Any other error is returned as it is.
+ */
+export function atCaller(error: unknown, method: (...args: never[]) => unknown): unknown {
+  if (!(error instanceof RedlockError) || typeof Error.captureStackTrace !== 'function') return error;
+  const { stack } = error;
+  Error.captureStackTrace(error, method);
+  // Left above the caller's frames: the runtime's own that ran the engine's continuation (Node's
+  // `processTicksAndRejections`), which tell the caller nothing.
+  const atCall = error.stack?.replace(RUNTIME_FRAMES, '');
+  error.stack = atCall?.includes('\n    at ') === true ? atCall : stack;
+  return error;
+}
+
+/** Synchronous stack frames in Node's own code. */
+const RUNTIME_FRAMES = /\n {4}at (?!async )[^\n]*\(node:internal\/[^\n]*\)(?=\n|$)/g;

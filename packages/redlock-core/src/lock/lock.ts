@@ -2,10 +2,9 @@
 // handles is the Hold (hold.ts); the node calls of extend and release are in extend.ts and release.ts.
 import { untilAborted } from '../base/abort-listeners.js';
 import { validityMs } from '../base/clock.js';
-import { closedErrorOf, LockExtendError, LockLostError, type RedlockClosedError } from '../base/errors.js';
+import { atCaller, closedErrorOf, LockExtendError, LockLostError, type RedlockClosedError } from '../base/errors.js';
 import { defineAsyncDispose } from '../base/lifecycle.js';
 import type { AcquireNodeOutcome, ExtendNodeOutcome, PendingNodeOutcome, ReleaseResult } from '../base/outcomes.js';
-import { atCaller } from '../base/redlock-error.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { MAX_LABEL_LENGTH } from '../scripts/label.js';
