@@ -214,7 +214,7 @@ describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
     expect(acquire?.operation).toBe('tryAcquire');
     expect(acquire?.error).toBeUndefined();
     expect(acquire?.result).toMatchObject({ isAcquired: false, attempts: 1, remainingValidityMs: 0 });
-    expect(acquire?.result?.nodes.map((node) => node?.status)).toEqual(['held', 'held', 'acquired']);
+    expect(acquire?.result?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'acquired']);
     expect(recorder.eventsOf(acquire as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
     expectNoToken(recorder, nodes);
   });
@@ -252,7 +252,7 @@ describe('the redlock-core.extend and redlock-core.release channels', () => {
     const [extend] = recorder.contexts<ExtendTraceContext>('extend');
     expect(extend).toMatchObject({ resources: ['r'], ttlMs: 20_000, quorum: 2, nodeCount: 3 });
     expect(extend?.result?.remainingValidityMs).toBe(lock.remainingValidityMs);
-    expect(extend?.result?.nodes.map((node) => node?.status)).toEqual(['extended', 'extended', 'extended']);
+    expect(extend?.result?.nodes.map((node) => node.status)).toEqual(['extended', 'extended', 'extended']);
     expect(recorder.eventsOf(extend as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
 
     const released = await clock.runUntilSettled(lock.release());
