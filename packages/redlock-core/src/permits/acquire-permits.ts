@@ -104,26 +104,19 @@ export class ClaimCalls {
   }
 
   /**
-   * A `tryAcquire…()` call: its one attempt's claim, kept extended with `autoExtend`; `undefined` when the
-   * attempt failed for `takenReason` (a single try asks every node, no node alone first, so it never ends
-   * `'taken-where-woken'`, which means the same); else rejects with the error of its failure.
+   * A `tryAcquire…()` call: an acquisition of one attempt (see {@link acquireClaim}), which resolves with
+   * `undefined` where it failed for `takenReason` (a single try asks every node, no node alone first).
    */
   async tryAcquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H | undefined> {
     const request = this.#resolve(ttlMs, options, claim, 'tryAcquire');
-    request.signal?.throwIfAborted();
-    const { permits, signal } = request;
-    const call: ClaimAttemptCall = { set: this.set, permits, intent: NO_INTENT, ttlMs: request.ttlMs, attemptNumber: 1, signal, wokenBy: undefined, ticket: '', onLateAnswer: undefined };
+    const once: PermitRequest = { ...request, retryCount: 0, waitMs: Infinity };
     try {
-      return await this.#traced('tryAcquire', claim.mode, request, async () => {
-        const result = await claim.attempt(call);
-        if (result instanceof Claim) {
-          if (request.autoExtend) result.keepExtended(request.ttlMs, request.limits);
-          return result as H;
-        }
-        request.signal?.throwIfAborted();
-        if (result === 'taken-where-woken' || result.reason === claim.takenReason) return undefined;
-        throw claim.errorOf(request, [result as F], 1);
-      });
+      return await this.#traced('tryAcquire', claim.mode, request, () =>
+        acquireClaim(this, once, claim).catch((error: unknown) => {
+          if ((error instanceof PermitError || error instanceof ReadWriteLockError) && error.reason === claim.takenReason) return undefined;
+          throw error;
+        }),
+      );
     } catch (error) {
       throw atCaller(error, ClaimCalls.prototype.tryAcquire);
     }
@@ -206,8 +199,9 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
   const waiting = callSignalOf(lifecycle, clock, request.signal, request.waitMs);
   const signal = waiting?.signal ?? lifecycle.signal;
   const { permits, ttlMs } = request;
-  // One intent id for every attempt of this call: each attempt refreshes the same intent.
-  const intent = claim.intentOf(request);
+  // One intent id for every attempt of this call: each attempt refreshes the same intent. A single attempt
+  // leaves none: no later attempt of its own could use the permits or the readers' pause it would keep.
+  const intent = request.retryCount === 0 ? NO_INTENT : claim.intentOf(request);
   let mayHaveLeftIntent = false;
   /** How the call ended, for a late answer that left the intent after the fact. */
   let ended: H | 'gave-up' | undefined;

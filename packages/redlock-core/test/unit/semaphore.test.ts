@@ -622,8 +622,15 @@ describe('a request for several permits behind 1-permit holders (issue 57)', () 
   });
 
   it('withdraws the intent of a request that gives up, and a single try or a request for 1 permit leaves none', async () => {
-    const { clock, client, holders, fieldsOn } = await twoHeld();
+    const { clock, nodes, client, holders, fieldsOn } = await twoHeld();
     expect(await clock.runUntilSettled(client().tryAcquire(10_000, { permits: 2 }))).toBeUndefined();
+    // One attempt by `retryCount: 0` is a single try too: no later attempt of its own could use an intent,
+    // so none is left, and none is withdrawn.
+    const singleTry = nodes.map((node) => node.connectAnotherClient());
+    const once = new Redlock(singleTry, { clock, retryCount: 0 }).semaphore('jobs', { limit: 3 }).acquire(10_000, { permits: 2 });
+    await expect(clock.runUntilSettled(once)).rejects.toMatchObject({ reason: 'no-permits-free' });
+    await clock.advance(10);
+    expect(singleTry.map((node) => node.callsTo('permit-release').length)).toEqual([0, 0, 0]);
     const one = await clock.runUntilSettled(client().acquire(10_000));
     const waitingForOne = client().acquire(10_000, { waitMs: 250 });
     await expect(clock.runUntilSettled(waitingForOne)).rejects.toMatchObject({ reason: 'no-permits-free', waitMs: 250 });
