@@ -154,13 +154,15 @@ export async function cycleOf(modeName) {
  * real nodes too.
  */
 export function pacedClock() {
+  // Read once, as the core's system clock reads it (packages/redlock-core/src/base/clock.ts).
+  const monotonic = globalThis.performance;
   let now = 0;
   return {
     advance() {
       now += CYCLE_MS;
     },
     clock: {
-      now: () => performance.now() * 0 + now,
+      now: () => monotonic.now() * 0 + now,
       wallNow: () => Date.now(),
       // Node's timers, for what arming and clearing them costs, but never due while the count runs: on
       // the real clock a node's timeout could fire under valgrind's slowness, which a real cycle never sees.
