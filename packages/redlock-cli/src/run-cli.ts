@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { LockInspection } from 'redlock-core';
 import type { CliRequest, InspectRequest, RunRequest, Verbosity } from './arguments.js';
 import type { CommandOutcome, RunningCommand } from './command.js';
 import { formatDurationMs } from './duration.js';
@@ -198,6 +199,8 @@ async function inspect(session: LockSession, request: InspectRequest, io: CliIo,
   if (request.isElection) {
     const leader = await session.leader(request.resource);
     io.stdout.write(leader === undefined ? `${request.resource}: no leader\n` : `${request.resource}: led by ${leader.value}, term ${leader.term}\n`);
+    // With -v, each node's view of the lock the leader holds, as for a lock (one more read, only then).
+    if (request.verbosity === 'verbose') reportLockNodes(request, (await session.inspect(request.resource)).nodes, report);
     return 0;
   }
   if (request.permits !== undefined) return inspectPermits(session, request, request.permits, io, report);
@@ -206,10 +209,15 @@ async function inspect(session: LockSession, request: InspectRequest, io: CliIo,
   io.stdout.write(
     isLocked ? `${request.resource}: locked, ${formatDurationMs(remainingMs)} left\n` : `${request.resource}: not locked\n`,
   );
+  reportLockNodes(request, nodes, report);
+  return reportForeignKeys(request, nodes, session.quorum, 'a lock', report) ?? 0;
+}
+
+/** Prints each node's answer to a lock's inspection, for `-v`. */
+function reportLockNodes(request: InspectRequest, nodes: LockInspection['nodes'], report: Reporter): void {
   for (const node of nodes) {
     reportNode(request, report, node.nodeIndex, node.status === 'locked' ? `locked, ${formatDurationMs(node.remainingMs)} left` : otherNodeDetail(node, 'a lock'));
   }
-  return reportForeignKeys(request, nodes, session.quorum, 'a lock', report) ?? 0;
 }
 
 async function runUnderLock(

@@ -384,6 +384,10 @@ describe('--elect: run the command while leading an election', () => {
     const leader = startRedlock(['--elect', '--value', 'machine-a', 'scheduler', '-c', `echo "$REDLOCK_FENCING_TOKEN" > "${termFile}"; while [ ! -e "${go}" ]; do sleep 0.05; done`]);
     const leaderTerm = Number(await eventually(() => readFile(termFile, 'utf8').catch(() => ''), (text) => text.endsWith('\n'), 15_000));
     expect(await redlock(['--inspect', '--elect', 'scheduler'])).toMatchObject({ code: 0, stdout: `scheduler: led by machine-a, term ${leaderTerm}\n` });
+    // With -v, each node's view of the leader's lock, as `--inspect` gives for a lock.
+    const verbose = await redlock(['-v', '--inspect', '--elect', 'scheduler']);
+    expect(verbose).toMatchObject({ code: 0, stdout: `scheduler: led by machine-a, term ${leaderTerm}\n` });
+    expect(verbose.stderr.split('\n').filter((line) => /^redlock: node \d+ \(redis:\/\/127\.0\.0\.1:\d+\): locked, /.test(line))).toHaveLength(servers.urls.length);
     const standby = startRedlock(['-v', '--elect', 'scheduler', '-c', 'echo "$REDLOCK_FENCING_TOKEN"']);
     await untilConnected(standby);
     await delay(300);
