@@ -52,8 +52,17 @@ describe('quitClient()', () => {
     await quitting;
     expect(silent.calls).toEqual(['quit', 'disconnect']);
 
-    const refused = fakeClient('reconnecting', () => Promise.reject(new Error('Connection is closed.')));
+    const refused = fakeClient('connecting', () => Promise.reject(new Error('Connection is closed.')));
     await expect(quitClient(refused)).resolves.toBeUndefined();
     expect(refused.calls).toEqual(['quit', 'disconnect']);
+  });
+
+  it('disconnects at once a client with no connection to its node, where QUIT would wait out the timeout', async () => {
+    for (const status of ['reconnecting', 'wait']) {
+      const down = fakeClient(status, () => new Promise(() => undefined));
+      await quitClient(down);
+      expect(down.calls).toEqual(['disconnect']);
+    }
+    expect(jest.getTimerCount()).toBe(0);
   });
 });
