@@ -32,7 +32,7 @@ export {
   NodeConfigurationError,
   RedlockClosedError,
 } from './base/errors.js';
-export { PermitError, type PermitFailureReason, ReadWriteLockError, type ReadWriteFailureReason } from './base/claim-errors.js';
+export { ClaimError, type ClaimErrorOptions, PermitError, type PermitFailureReason, ReadWriteLockError, type ReadWriteFailureReason } from './base/claim-errors.js';
 export { NodeError, RedlockError } from './base/redlock-error.js';
 export { CLOSE_TIMEOUT_MS } from './base/lifecycle.js';
 export {

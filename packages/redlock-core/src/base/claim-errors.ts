@@ -19,58 +19,53 @@ import { errorsOf } from './errors.js';
  */
 export type PermitFailureReason = 'no-permits-free' | 'nodes-unreachable' | 'no-validity' | 'foreign-key' | 'limit-mismatch' | 'not-held';
 
-/**
- * A semaphore's `acquire()` or `tryAcquire()` found no quorum with validity left within its attempts (or
- * within `waitMs`), `permit.extend()` or `permit.release()` found no quorum, or fewer than a quorum of
- * nodes answered `semaphore.inspect()` (`'nodes-unreachable'`). `reason` tells why; the
- * `'foreign-key'` and `'limit-mismatch'` reasons end `acquire()` at once, without retrying.
- *
- * Memory stays bounded however long the call waited: `attempts` keeps the first attempt and the latest 10.
- */
-export class PermitError extends RedlockError {
-  override name = 'PermitError';
+/** What builds a {@link ClaimError}: what failed, where, why, and the nodes' answers. */
+export interface ClaimErrorOptions<R extends string, A extends PermitAttempt | ReadWriteAttempt> {
+  /** See {@link ClaimError.operation}. */
+  operation: 'acquire' | 'extend' | 'release' | 'inspect';
+  /** See {@link ClaimError.resource}. */
+  resource: string;
+  /** See {@link ClaimError.reason}. */
+  reason: R;
+  /** See {@link ClaimError.attempts}; none by default. */
+  attempts?: readonly A[];
+  /** See {@link ClaimError.attemptCount}; by default, how many `attempts` holds. */
+  attemptCount?: number;
+  /** See {@link ClaimError.nodes}; none by default. */
+  nodes?: readonly NodeOutcome<string>[];
+  /** See {@link ClaimError.waitMs}. */
+  waitMs?: number;
+}
 
+/**
+ * What the errors of a semaphore's permits ({@link PermitError}) and of a read-write lock
+ * ({@link ReadWriteLockError}) share: `error instanceof ClaimError` catches both. Memory stays bounded
+ * however long the call waited: `attempts` keeps the first attempt and the latest 10.
+ */
+export abstract class ClaimError<R extends string, A extends PermitAttempt | ReadWriteAttempt> extends RedlockError {
   /** What failed. */
   readonly operation: 'acquire' | 'extend' | 'release' | 'inspect';
-  /** The semaphore's resource, without the key prefix. */
+  /** The resource of the semaphore or the read-write lock, without the key prefix. */
   readonly resource: string;
-  /** How many permits the call asked for or held. */
-  readonly permits: number;
-  /** Why it failed: see {@link PermitFailureReason}. */
-  readonly reason: PermitFailureReason;
+  /** Why it failed: see {@link PermitFailureReason} and {@link ReadWriteFailureReason}. */
+  readonly reason: R;
   /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
-  readonly attempts!: readonly PermitAttempt[];
+  readonly attempts!: readonly A[];
   /** For `'acquire'`: how many attempts were made, kept or not. */
   readonly attemptCount: number;
   /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
   readonly nodes!: readonly NodeOutcome<string>[];
-  /** The `waitMs` that ran out, in milliseconds, when that ended an `acquire()`. */
+  /** The `waitMs` that ran out, in milliseconds, when that ended an acquisition. */
   readonly waitMs: number | undefined;
-  /** For `'extend'`: whether the permits are not held any more (`'not-held'`), so stop relying on them. */
+  /** For `'extend'`: whether the claim is not held any more (`'not-held'`), so stop relying on it. */
   readonly isLost: boolean;
-  /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
-  readonly recordedLimit: number | undefined;
   /** Every node error among `attempts` and `nodes`, in order. */
   readonly nodeErrors!: readonly NodeError[];
 
-  constructor(
-    message: string,
-    options: {
-      operation: 'acquire' | 'extend' | 'release' | 'inspect';
-      resource: string;
-      permits: number;
-      reason: PermitFailureReason;
-      attempts?: readonly PermitAttempt[];
-      attemptCount?: number;
-      nodes?: readonly NodeOutcome<string>[];
-      waitMs?: number;
-      recordedLimit?: number;
-    },
-  ) {
+  constructor(message: string, options: ClaimErrorOptions<R, A>) {
     super(message);
     this.operation = options.operation;
     this.resource = options.resource;
-    this.permits = options.permits;
     this.reason = options.reason;
     const attempts = options.attempts ?? [];
     const nodes = options.nodes ?? [];
@@ -79,8 +74,28 @@ export class PermitError extends RedlockError {
     defineBulkyField(this, 'nodes', nodes);
     this.waitMs = options.waitMs;
     this.isLost = options.operation === 'extend' && options.reason === 'not-held';
-    this.recordedLimit = options.recordedLimit;
     defineBulkyField(this, 'nodeErrors', [...attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(nodes)]);
+  }
+}
+
+/**
+ * A semaphore's `acquire()` or `tryAcquire()` found no quorum with validity left within its attempts (or
+ * within `waitMs`), `permit.extend()` or `permit.release()` found no quorum, or fewer than a quorum of
+ * nodes answered `semaphore.inspect()` (`'nodes-unreachable'`). `reason` tells why; the
+ * `'foreign-key'` and `'limit-mismatch'` reasons end `acquire()` at once, without retrying.
+ */
+export class PermitError extends ClaimError<PermitFailureReason, PermitAttempt> {
+  override name = 'PermitError';
+
+  /** How many permits the call asked for or held. */
+  readonly permits: number;
+  /** For `'limit-mismatch'`: the limit a node holds the semaphore with. */
+  readonly recordedLimit: number | undefined;
+
+  constructor(message: string, options: ClaimErrorOptions<PermitFailureReason, PermitAttempt> & { permits: number; recordedLimit?: number }) {
+    super(message, options);
+    this.permits = options.permits;
+    this.recordedLimit = options.recordedLimit;
   }
 }
 
@@ -98,58 +113,15 @@ export type ReadWriteFailureReason = 'locked' | 'nodes-unreachable' | 'no-validi
  * validity left within its attempts (or within `waitMs`), `extend()` or `release()` of its handle found no
  * quorum, or fewer than a quorum of nodes answered `inspect()` (`'nodes-unreachable'`). `reason` tells
  * why; `'foreign-key'` ends an acquisition at once, without retrying.
- *
- * Memory stays bounded however long the call waited: `attempts` keeps the first attempt and the latest 10.
  */
-export class ReadWriteLockError extends RedlockError {
+export class ReadWriteLockError extends ClaimError<ReadWriteFailureReason, ReadWriteAttempt> {
   override name = 'ReadWriteLockError';
 
-  /** What failed. */
-  readonly operation: 'acquire' | 'extend' | 'release' | 'inspect';
-  /** The lock's resource, without the key prefix. */
-  readonly resource: string;
   /** Whether the call read or wrote; `undefined` for `'inspect'`. */
   readonly mode: 'read' | 'write' | undefined;
-  /** Why it failed: see {@link ReadWriteFailureReason}. */
-  readonly reason: ReadWriteFailureReason;
-  /** For `'acquire'`: the kept attempts, in order, each with every node's answer (empty for the others). */
-  readonly attempts!: readonly ReadWriteAttempt[];
-  /** For `'acquire'`: how many attempts were made, kept or not. */
-  readonly attemptCount: number;
-  /** For `'extend'`, `'release'` and `'inspect'`: each node's answer (empty for `'acquire'`). */
-  readonly nodes!: readonly NodeOutcome<string>[];
-  /** The `waitMs` that ran out, in milliseconds, when that ended an acquisition. */
-  readonly waitMs: number | undefined;
-  /** For `'extend'`: whether the lock is not held any more (`'not-held'`), so stop relying on it. */
-  readonly isLost: boolean;
-  /** Every node error among `attempts` and `nodes`, in order. */
-  readonly nodeErrors!: readonly NodeError[];
 
-  constructor(
-    message: string,
-    options: {
-      operation: 'acquire' | 'extend' | 'release' | 'inspect';
-      resource: string;
-      mode: 'read' | 'write' | undefined;
-      reason: ReadWriteFailureReason;
-      attempts?: readonly ReadWriteAttempt[];
-      attemptCount?: number;
-      nodes?: readonly NodeOutcome<string>[];
-      waitMs?: number;
-    },
-  ) {
-    super(message);
-    this.operation = options.operation;
-    this.resource = options.resource;
+  constructor(message: string, options: ClaimErrorOptions<ReadWriteFailureReason, ReadWriteAttempt> & { mode: 'read' | 'write' | undefined }) {
+    super(message, options);
     this.mode = options.mode;
-    this.reason = options.reason;
-    const attempts = options.attempts ?? [];
-    const nodes = options.nodes ?? [];
-    defineBulkyField(this, 'attempts', attempts);
-    this.attemptCount = options.attemptCount ?? attempts.length;
-    defineBulkyField(this, 'nodes', nodes);
-    this.waitMs = options.waitMs;
-    this.isLost = options.operation === 'extend' && options.reason === 'not-held';
-    defineBulkyField(this, 'nodeErrors', [...attempts.flatMap((attempt) => errorsOf(attempt.nodes)), ...errorsOf(nodes)]);
   }
 }

@@ -5,7 +5,7 @@ import { runUnderLock } from '../acquire/using.js';
 import { attemptOnce, callSignalOf } from '../acquire/acquisitions.js';
 import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
 import type { WaitQueues } from '../acquire/wait-queue.js';
-import { PermitError, ReadWriteLockError } from '../base/claim-errors.js';
+import { ClaimError, PermitError, ReadWriteLockError } from '../base/claim-errors.js';
 import { describeAttemptCount } from '../base/describe.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { atCaller, closedErrorOf } from '../base/errors.js';
@@ -113,7 +113,7 @@ export class ClaimCalls {
     try {
       return await this.#traced('tryAcquire', claim.mode, request, () =>
         acquireClaim(this, once, claim).catch((error: unknown) => {
-          if ((error instanceof PermitError || error instanceof ReadWriteLockError) && error.reason === claim.takenReason) return undefined;
+          if (error instanceof ClaimError && error.reason === claim.takenReason) return undefined;
           throw error;
         }),
       );
