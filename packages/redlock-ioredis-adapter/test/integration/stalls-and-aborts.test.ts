@@ -78,6 +78,15 @@ describe('a waiter whose subscription does not come', () => {
 describe('a hold whose extension needs a stalled node, on 3 real nodes', () => {
   const redis = useRedisNodes(3);
 
+  /**
+   * Waits until the lock has `leftMs` of validity left, measured then: a fixed sleep read the property only on
+   * a quiet machine (on a busy one the timer came 400 ms late, the keys had expired, and the release then
+   * rightly waited for the node timeouts).
+   */
+  async function untilValidityLeft(lock: { readonly remainingValidityMs: number }, leftMs: number): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, lock.remainingValidityMs - leftMs)));
+  }
+
   /** A lock on 3 nodes with node timeouts of 1.5 s, longer than what is left of it when nodes 1 and 2 stop. */
   async function lockBehindStalledNodes(prefix: string): Promise<{ redlock: Redlock; lock: Awaited<ReturnType<Redlock['acquire']>>; validUntil: number }> {
     const adapters = redis.urls.map((_, index) => new IoredisAdapter(redis.createClient(index)));
@@ -89,7 +98,9 @@ describe('a hold whose extension needs a stalled node, on 3 real nodes', () => {
   itWithFaults('ends extend() where the validity ends, not a node timeout later, with each node\'s outcome', async () => {
     const { redlock, lock, validUntil } = await lockBehindStalledNodes('extend-stalled');
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      // 600 ms left: a timer late by as much still stops the nodes before the end, and the node timeouts
+      // (1.5 s) end well after it.
+      await untilValidityLeft(lock, 600);
       redis.nodes[1]?.pause();
       redis.nodes[2]?.pause();
       const error = await lock.extend(2_000).catch((failure: unknown) => failure);
@@ -109,7 +120,9 @@ describe('a hold whose extension needs a stalled node, on 3 real nodes', () => {
   itWithFaults('ends release() where the keys expire, not a node timeout later, with each node\'s outcome', async () => {
     const { redlock, lock, validUntil } = await lockBehindStalledNodes('release-stalled');
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1_600));
+      // 600 ms left: a timer late by as much still stops the nodes before the end, and the node timeouts
+      // (1.5 s) end well after it.
+      await untilValidityLeft(lock, 600);
       redis.nodes[1]?.pause();
       redis.nodes[2]?.pause();
       const error = await lock.release().catch((failure: unknown) => failure);
