@@ -48,6 +48,7 @@ try {
   console.log(`\n${criticalSections} critical sections ran, ${overlaps} overlapped.`);
   if (overlaps > 0) process.exitCode = 1;
 } finally {
+  await redlock.close();
   await nodes.close();
 }
 

@@ -24,7 +24,7 @@ export interface ExampleNodes {
    * the same nodes), with the key prefix `example:`; {@link close} closes it and quits its clients.
    */
   newRedlock(): Redlock;
-  /** Closes the Redlocks of {@link newRedlock}, quits the clients and stops the nodes the example started. */
+  /** Closes the Redlocks of {@link newRedlock} and the {@link adapters}, quits the clients and stops the nodes the example started. */
   close(): Promise<void>;
 }
 
@@ -38,13 +38,13 @@ export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
   for (const client of clients) client.on('error', () => undefined);
   const redlocks: Redlock[] = [];
   const ownClients: Redis[] = [];
+  const adapters = clients.map((client) => new IoredisAdapter(client));
   return {
     urls,
     local,
     clients,
-    // Each adapter opens a subscriber connection when first needed (prompt hand-off) and closes it when its
-    // client ends.
-    adapters: clients.map((client) => new IoredisAdapter(client)),
+    // Each adapter opens a subscriber connection when first needed (prompt hand-off); `close()` closes it.
+    adapters,
     newRedlock() {
       const own = clients.map((client) => client.duplicate());
       ownClients.push(...own);
@@ -54,6 +54,9 @@ export async function openExampleNodes(count = 5): Promise<ExampleNodes> {
     },
     async close() {
       await Promise.all(redlocks.map((redlock) => redlock.close()));
+      // A client disconnected while it reconnects to a node that is down never ends, so its adapter would
+      // not see it end: close the adapters first, which closes their subscribers.
+      await Promise.all(adapters.map((adapter) => adapter.close()));
       await Promise.all(ownClients.map((client) => client.quit()));
       clients.forEach((client) => client.disconnect());
       await local?.stop();

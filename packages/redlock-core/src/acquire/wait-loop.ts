@@ -73,7 +73,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const watch = (): void => {
     if (notifications === undefined) return;
     const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
-    queue.stopWatching = notifications.watch(contender.keys, queue.id, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
+    queue.stopWatching = notifications.watch(queue.id, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
   };
   let isHeld = false;
   try {
@@ -103,8 +103,6 @@ export async function waitForHold<H, F extends FailedAttempt>(
         isWoken = retryAt > restUntil;
       }
       signal?.throwIfAborted();
-      // Subscribed already (lingering): listening before the attempt, no wake can go unheard, and no look follows.
-      if (queue.stopWatching === undefined && notifications?.isListening(queue.id) === true) watch();
       if (ticket === '' && queue.stopWatching !== undefined) {
         ticketSinceMs = clock.wallNow();
         ticket = notifications?.ticketOf(queue.id, ticketSinceMs) ?? '';

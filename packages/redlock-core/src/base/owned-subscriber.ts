@@ -3,8 +3,8 @@ import { unrefTimer } from './clock.js';
 
 /**
  * How long an adapter's own subscriber connection stays open with no subscription, in milliseconds: 5 s.
- * The core already keeps each channel for 1 s after its last waiter; this keeps the connection through the
- * gaps between bursts of contention, and closes it when locks stop being contended.
+ * The core leaves each channel as its last waiter leaves; this keeps the connection through the gaps between
+ * waits, and closes it when locks stop being contended.
  */
 export const OWNED_SUBSCRIBER_IDLE_MS = 5_000;
 

@@ -1,17 +1,10 @@
 // The wakes of one `Redlock`'s waiters: each of its wait queues has a member in the nodes' wait queues, and a
 // channel a release on a node publishes to when that member is next (scripts/wake-queue.ts).
 import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
-import { type Clock, unrefTimer } from '../base/clock.js';
+import type { Clock } from '../base/clock.js';
 import { createLockToken } from '../base/token.js';
 import { warnOnce } from '../base/warnings.js';
-import { runScript } from '../scripts/lua-script.js';
-import { passWakeScript, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
-
-/**
- * How long a member's subscriptions outlive its last waiter, in milliseconds: a resource contended once is
- * usually contended again soon, and then costs no SUBSCRIBE, UNSUBSCRIBE or look on any node.
- */
-export const SUBSCRIPTION_LINGER_MS = 1_000;
+import { WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 
 /** The wake subscriptions of one `Redlock`, shared by all its waiters. */
 export class ReleaseNotifications {
@@ -42,39 +35,28 @@ export class ReleaseNotifications {
   }
 
   /**
-   * Whether the queue's member's channel is subscribed on every node that can subscribe (lingering): a watch
-   * made now misses no wake, so the wait loop makes it before an attempt (an uncontended process has none).
+   * Listens on every node that can subscribe for the wakes of queue `queueId`'s member (its waiters, whom a
+   * refusing node queued): calls `onWake` with the node at each wake. It calls `onWake` once more when
+   * the first subscription is in place, with its node (a look asks it alone, which queues the waiter there),
+   * or with `undefined` if every one failed or none was within `timeoutMs`: a wake before then went unheard.
+   * Returns what ends the watch, and with the member's last watch its subscriptions.
    */
-  isListening(queueId: string): boolean {
-    return this.#members.get(queueId)?.isListening === true;
-  }
-
-  /**
-   * Listens on every node that can subscribe for the wakes of queue `queueId`'s member (the waiters of `keys`,
-   * whom a refusing node queued): calls `onWake` with the node at each wake. Unless {@link isListening}
-   * already, it calls `onWake` once more when the first subscription is in place, with its node (a look asks
-   * it alone, which queues the waiter there), or with `undefined` if every one failed or none was within
-   * `timeoutMs`: a wake before then went unheard. Returns what ends the watch; subscriptions linger.
-   */
-  watch(keys: readonly string[], queueId: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void): () => void {
+  watch(queueId: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void): () => void {
     let isClosed = false;
     const listener = (nodeIndex: number | undefined): void => {
       if (!isClosed) onWake(nodeIndex);
     };
-    const wakes = this.#members.get(queueId) ?? this.#memberOf(keys, queueId);
-    const subscribed = wakes.add(listener);
-    if (subscribed !== undefined) {
-      // A node slow to subscribe holds up no waiter: the others' wakes cover for it meanwhile.
-      let isReady = false;
-      const ready = (nodeIndex?: number): void => {
-        if (isReady) return;
-        isReady = true;
-        this.clock.clearTimeout(readyTimer);
-        listener(nodeIndex);
-      };
-      const readyTimer = this.clock.setTimeout(() => ready(), timeoutMs);
-      Promise.any(subscribed).then(ready, () => ready());
-    }
+    const wakes = this.#members.get(queueId) ?? this.#memberOf(queueId);
+    // A node slow to subscribe holds up no waiter: the others' wakes cover for it meanwhile.
+    let isReady = false;
+    const ready = (nodeIndex?: number): void => {
+      if (isReady) return;
+      isReady = true;
+      this.clock.clearTimeout(readyTimer);
+      listener(nodeIndex);
+    };
+    const readyTimer = this.clock.setTimeout(() => ready(), timeoutMs);
+    Promise.any(wakes.add(listener)).then(ready, () => ready());
     return () => {
       isClosed = true;
       wakes.remove(listener);
@@ -82,8 +64,8 @@ export class ReleaseNotifications {
   }
 
   /** A new member for queue `queueId`, which it leaves once idle; once closed, one that never subscribes. */
-  #memberOf(keys: readonly string[], queueId: string): MemberWakes {
-    const wakes: MemberWakes = new MemberWakes(this.adapters, keys, wakeMemberOf(this.wakeId, queueId), this.clock, () => {
+  #memberOf(queueId: string): MemberWakes {
+    const wakes: MemberWakes = new MemberWakes(this.adapters, wakeMemberOf(this.wakeId, queueId), () => {
       if (this.#members.get(queueId) === wakes) this.#members.delete(queueId);
     });
     if (this.#isClosed) void wakes.close();
@@ -100,10 +82,11 @@ export class ReleaseNotifications {
 
 /**
  * The wakes of one member: its listeners, and its channel on every node that can subscribe, subscribed while
- * any listener needs it and {@link SUBSCRIPTION_LINGER_MS} after the last left. A wake that comes while nobody
- * listens is passed on to the next member of the queue on that node. On each node, subscribing and
- * unsubscribing run in turn, each bringing the node in line with the member at that moment, so a waiter that
- * arrives while the last one leaves is never left unsubscribed.
+ * any listener needs it. A process whose last waiter left unsubscribes at once, so a release on a node skips
+ * its member and wakes the next (scripts/wake-queue.ts `wakeNext`); a wake that comes while the UNSUBSCRIBE is
+ * in flight is dropped, and the waiters behind it wake at the next release or their timed retry. On each
+ * node, subscribing and unsubscribing run in turn, each bringing the node in line with the member at that
+ * moment, so a waiter that arrives while the last one leaves is never left unsubscribed.
  */
 class MemberWakes {
   readonly #listeners = new Set<(nodeIndex: number) => void>();
@@ -111,32 +94,20 @@ class MemberWakes {
   readonly #unsubscribes: (Unsubscribe | undefined)[] = [];
   readonly #steps: Promise<void>[] = [];
   readonly #isSubscribing: boolean[] = [];
-  #lingerTimer: unknown;
   #isClosed = false;
 
   constructor(
     private readonly adapters: readonly (RedisAdapter | undefined)[],
-    /** The resource keys in whose queues a wake nobody here takes is passed on. */
-    private readonly keys: readonly string[],
     readonly member: string,
-    private readonly clock: Clock,
     private readonly onIdle: () => void,
   ) {}
 
-  /** Subscribed on every node that can subscribe. */
-  get isListening(): boolean {
-    return !this.#isClosed && this.adapters.every((adapter, nodeIndex) => adapter === undefined || this.#unsubscribes[nodeIndex] !== undefined);
-  }
-
   /**
-   * Adds a listener. Returns `undefined` if every node is subscribed already, else a promise per node that
-   * resolves with its index once subscribed, or rejects if subscribing failed.
+   * Adds a listener. Returns a promise per node that can subscribe: it resolves with the node's index once
+   * subscribed (at once if it is already), or rejects if subscribing failed.
    */
-  add(listener: (nodeIndex: number) => void): Promise<number>[] | undefined {
+  add(listener: (nodeIndex: number) => void): Promise<number>[] {
     this.#listeners.add(listener);
-    this.clock.clearTimeout(this.#lingerTimer);
-    this.#lingerTimer = undefined;
-    if (this.isListening) return undefined;
     const subscribed = (nodeIndex: number): number => {
       if (this.#unsubscribes[nodeIndex] === undefined) throw new Error('Release notifications are closed');
       return nodeIndex;
@@ -146,12 +117,7 @@ class MemberWakes {
 
   remove(listener: (nodeIndex: number) => void): void {
     if (!this.#listeners.delete(listener) || this.#listeners.size > 0 || this.#isClosed) return;
-    this.#lingerTimer = this.clock.setTimeout(() => {
-      this.#lingerTimer = undefined;
-      for (const step of this.#syncEvery()) step?.catch(() => undefined);
-    }, SUBSCRIPTION_LINGER_MS);
-    // A lingering subscription must not keep the process alive.
-    unrefTimer(this.#lingerTimer);
+    for (const step of this.#syncEvery()) step?.catch(() => undefined);
   }
 
   /**
@@ -162,33 +128,26 @@ class MemberWakes {
   close(): Promise<void> {
     this.#isClosed = true;
     this.#listeners.clear();
-    this.clock.clearTimeout(this.#lingerTimer);
     const isSubscribing = [...this.#isSubscribing];
     const steps = this.#syncEvery().map((step, nodeIndex) => (isSubscribing[nodeIndex] === true ? undefined : step?.catch(() => undefined)));
     return Promise.all(steps).then(() => undefined);
   }
 
-  /** Node `nodeIndex` wakes the member: every listener, or, with none, the next member of the queue there. */
+  /** Node `nodeIndex` wakes the member: every listener. */
   #onWake(nodeIndex: number): void {
-    if (this.#listeners.size > 0) {
-      for (const listener of [...this.#listeners]) listener(nodeIndex);
-      return;
-    }
-    // A pass-on that fails (a node down, an adapter that throws) leaves the waiters behind on their timers.
-    const adapter = this.adapters[nodeIndex] as RedisAdapter;
-    if (!this.#isClosed) Promise.resolve(this.member).then((member) => runScript(adapter, passWakeScript, this.keys, [member])).catch(() => undefined);
+    for (const listener of [...this.#listeners]) listener(nodeIndex);
   }
 
   /**
-   * On every node that can subscribe, once its step before is done: subscribes if someone listens or the
-   * linger runs, else unsubscribes; forgets the member once no node is subscribed and none is wanted. The
+   * On every node that can subscribe, once its step before is done: subscribes if someone listens, else
+   * unsubscribes; forgets the member once no node is subscribed and none is wanted. The
    * steps by node index (`undefined` where none), each rejecting if subscribing failed.
    */
   #syncEvery(): (Promise<void> | undefined)[] {
     return this.adapters.map((adapter, nodeIndex) => {
       if (adapter === undefined) return undefined;
       const step = (this.#steps[nodeIndex] ?? Promise.resolve()).then(async () => {
-        const isWanted = !this.#isClosed && (this.#listeners.size > 0 || this.#lingerTimer !== undefined);
+        const isWanted = !this.#isClosed && this.#listeners.size > 0;
         const unsubscribe = this.#unsubscribes[nodeIndex];
         if (isWanted && unsubscribe === undefined) {
           this.#isSubscribing[nodeIndex] = true;

@@ -1,5 +1,3 @@
-import { defineScript } from './lua-script.js';
-
 /** Where a node wakes a waiting process: this prefix and its queue member (see {@link WAKE_QUEUE_LUA}). */
 export const WAKE_CHANNEL_PREFIX = 'redlock:wake:';
 export const wakeChannelOf = (member: string): string => WAKE_CHANNEL_PREFIX + member;
@@ -38,13 +36,14 @@ export const RESERVE_UNITS = 4_096;
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
  * - `wakeNext(key, count, isLock)`: publishes on the channels of the first members until `count` of them
  *   heard (a negative count: all); a member nobody hears (its process gave up), or that the ACL denies the
- *   channel, is dropped. At a lock's release (`isLock`, or a pass-on) a member heard keeps its place until it
- *   is granted or passes the wake on, so every node keeps the same order and a release wakes the same process
- *   on every node, even after a woken attempt that asked one node alone (popped, the nodes' queues drifted
- *   apart and a release woke up to 5 processes); and a free key is reserved for a woken member that asked
- *   for it, as `~<member>` for the milliseconds it asked: only that member's acquire script takes it then, so
- *   a holder that takes the lock back at once cannot starve it (see `RESERVED_PREFIX`). Oldest first among
- *   those too: with equal places, members close to giving up would be ordered by name, and the last starve.
+ *   channel, is dropped. At a lock's release (`isLock`) a member heard keeps its place until it is granted
+ *   or heard no more (its process stopped waiting), so every node keeps the same order and a release wakes
+ *   the same process on every node, even after a woken attempt that asked one node alone (popped, the nodes'
+ *   queues drifted apart and a release woke up to 5 processes); and a free key is reserved for a woken
+ *   member that asked for it, as `~<member>` for the milliseconds it asked: only that member's acquire
+ *   script takes it then, so a holder that takes the lock back at once cannot starve it (see
+ *   `RESERVED_PREFIX`). Oldest first among those too: with equal places, members close to giving up would
+ *   be ordered by name, and the last starve.
  *   A semaphore's or a read-write lock's release takes the members it wakes off the queue, but those close
  *   to giving up: a woken waiter that lost the race queues again where it is refused, and the next release
  *   wakes the next one (8 processes on a semaphore of 3: about 11 client commands per acquisition, against 13
@@ -114,28 +113,6 @@ local function wakeNext(key, count, isLock)
   end
 end`;
 
-/** Passes on a wake that reached a `Redlock` with no waiter left on that queue (see `MemberWakes`). */
-export const passWakeScript = defineScript(
-  'pass-wake',
-  /* lua */ `
---[[ Passes a wake on: member ARGV[1] leaves the wait queue of each key, gives up a reservation of the key
-     made for it, and the next member of each is woken.
-     KEYS[1..n] resource keys   ARGV[1] the member (or its ticket) that was woken and waits no more
-     Returns 1. ]]
-${WAKE_QUEUE_LUA}
-local _, member = memberOf(ARGV[1])
-for i = 1, #KEYS do
-  leaveQueue(KEYS[i], ARGV[1])
-  if member ~= '' and redis.pcall('GET', KEYS[i]) == '${RESERVED_PREFIX}' .. member then
-    redis.call('DEL', KEYS[i])
-  end
-  wakeNext(KEYS[i], 1, true)
-end
-return 1
-`,
-  '85d2dc1a20ee75b86b3b340909e2cc867630c4bd',
-);
-
 /**
  * The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock; with `reserveMs`
  * (a waiter close to giving up), keeping its place when woken, and asking a lock's release that wakes it to
@@ -150,7 +127,7 @@ export function wakeTicketOf(member: string, sinceMs: number, reserveMs = 0): st
 
 /**
  * A ticket's member, place and reservation in milliseconds, as `memberOf` and `wakeNext` read them in
- * {@link WAKE_QUEUE_LUA}; a bare member (a pass-on's) has no place. For the in-memory nodes.
+ * {@link WAKE_QUEUE_LUA}; a bare member has no place. For the in-memory nodes.
  */
 export function ticketPartsOf(ticket: string): { readonly member: string; readonly place: number | undefined; readonly reserveMs: number } {
   const match = /^(-?\d+\.?\d*):(.+)$/.exec(ticket);

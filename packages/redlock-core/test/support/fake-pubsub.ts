@@ -6,7 +6,7 @@ import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
 import { releaseScript } from '../../src/scripts/release.js';
-import { passWakeScript, RESERVE_UNITS, RESERVED_PREFIX, reserveMsOf, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
+import { RESERVE_UNITS, RESERVED_PREFIX, reserveMsOf, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
@@ -111,13 +111,11 @@ export class PubSubFakeNode extends FakeNode {
   }
 
   override async evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    if (sha1 === passWakeScript.sha1) return this.#passWake(keys, args);
     if (sha1 === extendScript.sha1 && args[4] !== undefined) return this.#announcingLabels(keys, args, () => super.evalsha(sha1, keys, args));
     return super.evalsha(sha1, keys, args);
   }
 
   override async eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    if (source === passWakeScript.source) return this.#passWake(keys, args);
     if (source === extendScript.source && args[4] !== undefined) return this.#announcingLabels(keys, args, () => super.eval(source, keys, args));
     return super.eval(source, keys, args);
   }
@@ -232,17 +230,6 @@ export class PubSubFakeNode extends FakeNode {
       if (!kept.includes(field) && value.includes(':') && (holder === token || (other !== '' && holder === other))) freed += 1;
     }
     return { isReadWrite: hash.has('rw'), freed };
-  }
-
-  #passWake(keys: readonly string[], args: readonly string[]): number {
-    const queues = bus(this.keyspace);
-    const { member } = ticketPartsOf(args[0] ?? '');
-    for (const key of keys) {
-      queues.leaveQueue(key, args[0] ?? '');
-      if (member !== '' && this.keyspace.peek(key)?.value === `${RESERVED_PREFIX}${member}`) this.keyspace.delete(key);
-      queues.wakeNext(key, 1, this.#reserver(key));
-    }
-    return 1;
   }
 
   /** Reserves lock key `key`, if free, for a queue member, as a release's `wakeNext` does (see scripts/wake-queue.ts). */

@@ -5,7 +5,6 @@ import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { waitForRetry } from '../../src/acquire/wait-loop.js';
 import type { Waiter } from '../../src/acquire/wait-queue.js';
-import { SUBSCRIPTION_LINGER_MS } from '../../src/nodes/release-notifications.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';
@@ -100,7 +99,7 @@ describe('prompt hand-off', () => {
 });
 
 describe('the wait queues on the nodes', () => {
-  it('subscribe a waiter only once it found the lock taken, to one channel on every node, ended a while after it stops waiting', async () => {
+  it('subscribe a waiter only once it found the lock taken, to one channel on every node, ended as it stops waiting', async () => {
     const { clock, nodes, process } = setup();
     const connections = nodes.map((node) => node.connectAnotherClient());
     const waiter = process({}, connections);
@@ -117,29 +116,30 @@ describe('the wait queues on the nodes', () => {
     // alone (its first attempt sent no ticket: nothing listened yet); that node wakes it.
     const member = channels[0]![0]!.slice('redlock:wake:'.length);
     expect(nodes.map((node) => node.queueOf('orders:42'))).toEqual([[member], [], [], [], []]);
-    const lock = await clock.runUntilSettled(Promise.all([held.release(), waiting]).then(([, won]) => won));
-    // Granted by the script: out of every queue.
-    expect(nodes.map((node) => node.queueOf('orders:42'))).toEqual(Array(5).fill([]));
-    await clock.runUntilSettled(lock.release());
-    await clock.advance(SUBSCRIPTION_LINGER_MS - 1);
     expect(nodes.map((node) => node.subscriptionCount)).toEqual([1, 1, 1, 1, 1]);
-    await clock.advance(1);
+    const lock = await clock.runUntilSettled(Promise.all([held.release(), waiting]).then(([, won]) => won));
+    // Granted by the script: out of every queue, and with no waiter left, unsubscribed from every node.
+    expect(nodes.map((node) => node.queueOf('orders:42'))).toEqual(Array(5).fill([]));
+    await clock.advance(0);
     expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+    await clock.runUntilSettled(lock.release());
   });
 
-  it('keep the subscription of a waiter that comes back within the linger time', async () => {
+  it('subscribe again for each wait, and hold no subscription between waits', async () => {
     const { clock, nodes, process } = setup();
     const connections = nodes.map((node) => node.connectAnotherClient());
     const waiter = process({}, connections);
     const other = process();
-    for (let round = 0; round < 3; round += 1) {
+    for (let round = 1; round <= 3; round += 1) {
       const held = await clock.runUntilSettled(other.acquire('orders:42', 10_000));
       const waiting = waiter.acquire('orders:42', 10_000);
       await clock.advance(10);
-      await handOffMsAfter(clock, held.release(), waiting);
-      await clock.advance(SUBSCRIPTION_LINGER_MS / 2);
+      expect(nodes.map((node) => node.subscriptionCount)).toEqual([1, 1, 1, 1, 1]);
+      expect(await handOffMsAfter(clock, held.release(), waiting)).toBeLessThanOrEqual(5);
+      await clock.advance(0);
+      expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+      expect(connections.map((connection) => connection.subscribeCalls.length)).toEqual(Array(5).fill(round));
     }
-    expect(connections.map((connection) => connection.subscribeCalls.length)).toEqual([1, 1, 1, 1, 1]);
   });
 
   // A read-write lock's release wakes every queued process instead: read-write-lock.test.ts.
@@ -233,10 +233,11 @@ describe('the wait queues on the nodes', () => {
     await clock.runUntilSettled(outcome!.value!.release());
   });
 
-  it('pass a wake on when it reaches a process that stopped waiting: the next waiter gets the lock at once', async () => {
+  it('skip a process that stopped waiting, first in the queues: the next waiter gets the lock at once', async () => {
     const { clock, nodes, process } = setup();
     const held = await clock.runUntilSettled(process().acquire('orders:42', 10_000));
-    // The first waiter gives up after 1 timed retry; its subscription lingers for a second.
+    // The first waiter gives up after 1 timed retry, and unsubscribes as it does: the release hears nobody on
+    // its channel, drops it and wakes the next.
     const quitter = process({ retryCount: 1, retryDelayMs: 100 }).acquire('orders:42', 10_000);
     await clock.advance(10);
     const waiting = process().acquire('orders:42', 10_000);
@@ -335,7 +336,7 @@ describe('woken attempts and timed retries', () => {
     // The first attempt and the two timed retries; the look once subscribed asked one node, and is no try.
     expect((error as LockAcquireError).attempts).toHaveLength(3);
     expect(atMs).toBe(200);
-    await clock.advance(SUBSCRIPTION_LINGER_MS);
+    await clock.advance(0);
     expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
   });
 

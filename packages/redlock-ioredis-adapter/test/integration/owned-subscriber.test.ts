@@ -7,8 +7,8 @@ import { eventually } from '../support/eventually.js';
 import { connectionNamesOn, HAND_OFF_RETRY_DELAY_MS, handOff, subscribersOf, wakeListenerCountOf, within } from '../support/handoff.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
-/** How long the owned subscriber may take to close once idle: the core's 1 s linger, the idle time, and room. */
-const IDLE_CLOSE_LIMIT_MS = 1_000 + OWNED_SUBSCRIBER_IDLE_MS + 5_000;
+/** How long the owned subscriber may take to close once idle: the idle time, and room. */
+const IDLE_CLOSE_LIMIT_MS = OWNED_SUBSCRIBER_IDLE_MS + 5_000;
 
 const redis = useRedisNodes(1);
 

@@ -16,7 +16,7 @@ import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript 
 import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
-import { passWakeScript, RESERVE_UNITS, TICKET_EPOCH_MS, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { RESERVE_UNITS, TICKET_EPOCH_MS, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -90,8 +90,8 @@ async function listenFor(...members: string[]): Promise<{ heard(): Promise<strin
   };
 }
 
-// Every script the core defines: those the fake adapter runs, and pass-wake, which it does not.
-describe.each([...new Set([...KNOWN_SCRIPTS, passWakeScript])])('the $name script $sha1', (script) => {
+// Every script the core defines.
+describe.each([...KNOWN_SCRIPTS])('the $name script $sha1', (script) => {
   it('has the SHA1 that SCRIPT LOAD returns', async () => {
     await expect(client.script('LOAD', script.source)).resolves.toBe(script.sha1);
   });
@@ -430,20 +430,6 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     expect(await client.zrange(queueOf(`app:${key}`), '0', '-1')).toEqual([member]);
     await client.del(queueOf(`app:${key}`));
   });
-
-  it('passes a wake on (pass-wake, ARGV[1] the member): it leaves the queue of each key, and the next member of each is woken', async () => {
-    const keys = keysFor('pass-wake', 2);
-    const [woken, nextOfFirst, nextOfSecond] = [memberNamed('woken'), memberNamed('next-1'), memberNamed('next-2')];
-    await client.zadd(queueOf(keys[0] as string), 1, nextOfFirst, 2, woken);
-    await client.zadd(queueOf(keys[1] as string), 1, woken, 2, nextOfSecond);
-    const listening = await listenFor(woken, nextOfFirst, nextOfSecond);
-    expect(await run(passWakeScript, keys, [woken])).toBe(1);
-    expect(await listening.heard()).toEqual([nextOfFirst, nextOfSecond]);
-    expect(await Promise.all(keys.map(queuedOn))).toEqual([[nextOfFirst], [nextOfSecond]]);
-    await client.del(...keys.map(queueOf));
-    // With no queue left, it wakes nobody and still replies 1.
-    expect(await run(passWakeScript, keys, [woken])).toBe(1);
-  });
 });
 
 describe('reservations for a waiter close to giving up (its milliseconds as the fraction of its score)', () => {
@@ -481,8 +467,8 @@ describe('reservations for a waiter close to giving up (its milliseconds as the 
   });
 
   it('reserves nothing for a member with its own time as score, for one nobody hears, nor where the key is taken', async () => {
-    const [plain, unheard, passed] = keysFor('reserve-none', 3) as [string, string, string];
-    const [waiting, gone, starving] = [memberNamed('waiting'), memberNamed('gone'), memberNamed('starving-2')];
+    const [plain, unheard] = keysFor('reserve-none', 2) as [string, string];
+    const [waiting, gone] = [memberNamed('waiting'), memberNamed('gone')];
     await client.zadd(queueOf(plain), 1, waiting);
     await client.zadd(queueOf(unheard), 1 + 300 / RESERVE_UNITS, gone);
     for (const key of [plain, unheard]) await client.set(key, TOKEN, 'PX', 10_000);
@@ -491,15 +477,7 @@ describe('reservations for a waiter close to giving up (its milliseconds as the 
     expect(await listening.heard()).toEqual([waiting]);
     expect(await client.exists(plain, unheard)).toBe(0);
     expect(await client.exists(queueOf(unheard))).toBe(0);
-    // A pass-on by the reserved member itself (it stopped waiting) frees the key before it wakes the next.
-    await client.zadd(queueOf(passed), 1 + 300 / RESERVE_UNITS, starving);
-    await client.set(passed, `~${starving}`, 'PX', 300);
-    await client.zadd(queueOf(passed), 5, waiting);
-    const next = await listenFor(waiting);
-    expect(await run(passWakeScript, [passed], [starving])).toBe(1);
-    expect(await next.heard()).toEqual([waiting]);
-    expect(await client.exists(passed)).toBe(0);
-    await client.del(queueOf(plain), queueOf(passed));
+    await client.del(queueOf(plain));
   });
 });
 

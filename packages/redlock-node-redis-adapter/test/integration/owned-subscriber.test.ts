@@ -7,8 +7,8 @@ import { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from '../../src/
 import { connectionNamesOn, eventually, HAND_OFF_RETRY_DELAY_MS, handOff } from '../support/handoff.js';
 import { JEST, NODE_REDIS_VERSIONS, type NodeRedisVersion } from '../support/node-redis-versions.js';
 
-/** How long the owned subscriber may take to close once idle: the core's 1 s linger, the idle time, and room. */
-const IDLE_CLOSE_LIMIT_MS = 1_000 + OWNED_SUBSCRIBER_IDLE_MS + 5_000;
+/** How long the owned subscriber may take to close once idle: the idle time, and room. */
+const IDLE_CLOSE_LIMIT_MS = OWNED_SUBSCRIBER_IDLE_MS + 5_000;
 
 const nodes = useTestNodes(JEST, 1);
 
