@@ -9,7 +9,7 @@ export interface GlideAdapterOptions {
    * The release notifications whose `pubsubSubscriptions` the client was created with (see
    * {@link GlideReleaseNotifications}). With them the adapter has `subscribe`, and waiters in `acquire()`
    * are woken the moment the lock is released instead of at their next retry timer ("prompt hand-off"),
-   * but for one limit: a wake sent to a process that has stopped waiting is not passed on (see
+   * but for one limit: a wake sent to a process that has stopped waiting wakes nobody else (see
    * {@link GlideReleaseNotifications}).
    * At the first subscription the adapter checks, with the client's `getSubscriptions()`, that the client
    * really subscribes to their pattern; if not, every subscription rejects with an `Error` that says what

@@ -89,10 +89,9 @@ export function channelListenersOf(notifications: GlideReleaseNotifications): Ch
  * A wake channel names one waiting process (`redlock:wake:<its queue member>`), which GLIDE cannot know
  * when the client is created, hence the pattern. The node counts a pattern subscriber as a receiver of
  * every wake, so a release cannot see that the process it wakes stopped waiting, and wakes nobody behind
- * it: with GLIDE, a wake sent to a process that has stopped waiting is not passed on; waiters behind it
+ * it: with GLIDE, a wake sent to a process that has stopped waiting wakes nobody else; waiters behind it
  * wake at their retry timer. That holds on every node a client with these notifications is connected to,
- * for the waiters of every client there, GLIDE or not. (A wake that comes while the core still keeps the
- * process's subscription, briefly after its last waiter left, is passed on.)
+ * for the waiters of every client there, GLIDE or not.
  *
  * One object per client: the adapter refuses an object already given to an adapter of another client.
  *

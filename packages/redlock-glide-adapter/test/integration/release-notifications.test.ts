@@ -77,7 +77,7 @@ describe('GlideReleaseNotifications on a real node', () => {
     expect(await handOff(waiter, `orders:${randomUUID()}`, 'glide-test:')).toBeLessThan(RETRY_DELAY_MS / 3);
   });
 
-  it('makes the node count the client as a receiver of every wake, listened for or not (why a wake to a process gone is not passed on)', async () => {
+  it('makes the node count the client as a receiver of every wake, listened for or not (why a wake to a process gone wakes nobody else)', async () => {
     const notifications = new GlideReleaseNotifications();
     await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions });
     // The waiter of this member stopped waiting long ago: no listener anywhere, yet PUBLISH counts one.
