@@ -89,6 +89,8 @@ export async function extendHold(
   const calls = new FanOut<ExtendStatus>(hold.set, 'extend', extension.yes).endingBy(endsBy).sendToEveryNode(ttlMs, extension.keyCount, extension.run, start);
   const hasQuorum = await calls.decided();
   const elapsedMs = clock.now() - start;
+  // Undecided until the calls still out were cut at the validity's end.
+  const isCutAtEnd = calls.wasCut;
   const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
   const canApply = hasQuorum && validity > 0 && !hold.isReleased && servers.configurationError === undefined;
   if (canApply && hold.applyExtension(sequence, ttlMs, start + elapsedMs + ttlMs, outcomesSoFar(calls.outcomes))) {
@@ -119,7 +121,7 @@ export async function extendHold(
     const why = hold.hasRunOut ? 'its validity ran out before a quorum agreed' : `no validity left after ${Math.round(elapsedMs)} ms`;
     throw extension.errorOf({ reason: 'no-validity', why, nodes: outcomes });
   }
-  if (start + elapsedMs >= endsBy) {
+  if (isCutAtEnd) {
     const why = `its validity ended before a quorum agreed, after ${Math.round(elapsedMs)} ms (${describeOutcomes(outcomes)}, quorum is ${quorum})`;
     throw extension.errorOf({ reason: 'no-validity', why, nodes: outcomes });
   }

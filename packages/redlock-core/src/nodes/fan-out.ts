@@ -56,6 +56,11 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #pendingCount = 0;
   /** When every call ends at the latest, on the clock, whatever its node's timeout: see {@link endingBy}. */
   #endsBy = Infinity;
+  /**
+   * Whether a call was cut at {@link endingBy}'s end. Told by the cut itself, not read off the clock: a timer
+   * may fire a fraction of a millisecond before its time (Node's timers count whole milliseconds).
+   */
+  wasCut = false;
   #unsettledCount: number;
   #hasRenewedAfterStall = false;
   #listener: ((outcome: NodeOutcome<S>) => void) | undefined;
@@ -387,10 +392,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const node = this.#set.nodes[nodeIndex] as NodeState;
     const startedAt = this.#timing[3 * nodeIndex] as number;
     const timeoutMs = this.#timeoutOf(nodeIndex);
-    const outcome =
-      startedAt + timeoutMs > this.#endsBy
-        ? node.callCut<S>(this.#clock, startedAt, this.#operation)
-        : node.callTimedOut<S>(this.#clock, startedAt, timeoutMs, this.#operation, isProbe);
+    const isCut = startedAt + timeoutMs > this.#endsBy;
+    if (isCut) this.wasCut = true;
+    const outcome = isCut ? node.callCut<S>(this.#clock, startedAt, this.#operation) : node.callTimedOut<S>(this.#clock, startedAt, timeoutMs, this.#operation, isProbe);
     this.#settle(nodeIndex, outcome);
   }
 

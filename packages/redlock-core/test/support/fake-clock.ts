@@ -182,3 +182,17 @@ export class FakeClock implements Clock {
     return earliest;
   }
 }
+
+/**
+ * `clock`, but its timers fire a ten-thousandth of a millisecond early, as Node's may: they count from the
+ * event loop's cached time, in whole milliseconds, so `performance.now()` can read a little short of the
+ * deadline a timer was set for.
+ */
+export function earlyTimersOf(clock: FakeClock): Clock {
+  return {
+    now: () => clock.now(),
+    wallNow: () => clock.wallNow(),
+    setTimeout: (callback, ms) => clock.setTimeout(callback, ms - 1e-4),
+    clearTimeout: (handle) => clock.clearTimeout(handle),
+  };
+}

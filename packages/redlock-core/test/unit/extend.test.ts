@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockExtendError, LockLostError, Redlock } from '../../src/index.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { earlyTimersOf, FakeClock } from '../support/fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNode, grantingNodes, hangingNode, hasKey, keysOf } from '../../src/testing/fake-nodes.js';
 
@@ -240,6 +240,20 @@ describe('lock.extend()', () => {
     // The hung node never answered, so it has the longest node timeout for a 1 s TTL: 100 ms.
     expect(clock.now()).toBe(100);
     expect(error.nodes.map((node) => node.status)).toEqual(['missing', 'extended', 'timeout']);
+    expect(error.isLost).toBe(false);
+  });
+
+  it('says the validity ended when its calls were cut there, also when the timer fired a hair early', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
+    const redlock = new Redlock(nodes, { clock: earlyTimersOf(clock), retryCount: 0, nodeTimeoutMs: 500 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1_000));
+    await clock.advance(900);
+    nodes[1]!.hang();
+    nodes[2]!.hang();
+    const error = await extendError(clock, lock.extend(1_000));
+    // Read off the clock, the cut came 0.0001 ms before the validity's end: it was taken for two nodes unreachable.
+    expect(error.message).toMatch(/^Could not extend "r": its validity ended before a quorum agreed, after \d+ ms \(2 timed out, 1 extended, quorum is 2\)$/);
     expect(error.isLost).toBe(false);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Lock, LockReleaseError, Redlock } from '../../src/index.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { earlyTimersOf, FakeClock } from '../support/fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNodes, keysOf, refusingNode } from '../../src/testing/fake-nodes.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
@@ -150,6 +150,19 @@ describe('lock.release()', () => {
     expect(nodes.slice(0, 4).flatMap(keysOf)).toEqual([]);
     // The result handed out earlier is not changed by the late answers.
     expect(result.nodes[3]).toEqual({ nodeIndex: 3, status: 'pending' });
+  });
+
+  it('says the keys expired when its calls were cut there, also when the timer fired a hair early', async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 3);
+    const redlock = new Redlock(nodes, { clock: earlyTimersOf(clock), retryCount: 0, nodeTimeoutMs: 500 });
+    const lock = await clock.runUntilSettled(redlock.acquire('r', 1_000));
+    await clock.advance(900);
+    nodes[1]!.hang();
+    nodes[2]!.hang();
+    const error = await clock.runUntilSettled(lock.release()).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(LockReleaseError);
+    expect((error as LockReleaseError).message).toMatch(/^Could not confirm the release of "r": its keys expired before a quorum confirmed, after \d+ ms \(2 timed out, 1 released, quorum is 2\)$/);
   });
 
   it('ends by the expiry of its keys when nodes it needs answer later, and counts no timeout against them', async () => {

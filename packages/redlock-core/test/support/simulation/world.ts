@@ -522,6 +522,8 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
   let read = readCounters(context, op.resources);
   let heldMs = 0;
   let handle = lock;
+  /** Whether the hold was lost on a bare quorum (see {@link recordBareQuorumLoss}): the operation does not commit then. */
+  let isLostOnBareQuorum = false;
   while (heldMs < op.holdMs) {
     const untilReentry = op.reenterAfterMs !== undefined && handle === lock && op.reenterAfterMs > heldMs ? op.reenterAfterMs - heldMs : Infinity;
     const stepMs = Math.min(op.extendEveryMs ?? Infinity, op.holdMs - heldMs, untilReentry);
@@ -531,7 +533,7 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
       // Another handle on the hold, then the first one goes: the keys must stay until the second does.
       const holders = holdersOf(context, lock);
       const inner = await redlock.acquire(op.resources, op.ttlMs, { reentrant: lock }).catch((error: unknown) => {
-        recordBareQuorumLoss(context, holders, error);
+        isLostOnBareQuorum = recordBareQuorumLoss(context, holders, error);
         return undefined;
       });
       if (inner === undefined) break;
@@ -549,15 +551,19 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
         () => false,
         (error: unknown) => {
           if (!(error instanceof LockExtendError)) throw error;
-          recordBareQuorumLoss(context, holders, error);
-          return error.isLost;
+          isLostOnBareQuorum = recordBareQuorumLoss(context, holders, error);
+          return error.isLost || isLostOnBareQuorum;
         },
       );
       if (isLost) break;
     }
   }
-  if (handle.state === 'held') commit(context, record, read);
-  await handle.release();
+  if (handle.state === 'held' && !isLostOnBareQuorum) commit(context, record, read);
+  // A release begun as a hold lost on a bare quorum expires may find its keys gone before a quorum confirms.
+  await handle.release().catch((error: unknown) => {
+    if (!isLostOnBareQuorum || !(error instanceof LockReleaseError)) throw error;
+    context.log(`client ${context.clientIndex}: released the hold lost on a bare quorum: ${error.message}`);
+  });
 }
 
 /** How many nodes hold `lock`'s token on every key now: the ground truth. */
@@ -570,14 +576,19 @@ function holdersOf(context: ClientContext, lock: Lock): number {
  * Records `error`, from an extension of a lock that `holders` nodes held when it started, as a
  * {@link LegitimateLoss} when it ended with the validity while the hold stood on at most a quorum; any
  * other such end is a typed error of the run (which the liveness properties refuse): a hold on more than a
- * bare quorum must survive one failed node.
+ * bare quorum must survive one failed node. Returns whether it recorded a loss: its operation then does not
+ * commit, and a release that finds the keys expired before a quorum confirmed is part of the loss.
  */
-function recordBareQuorumLoss(context: ClientContext, holders: number, error: unknown): void {
-  if (!(error instanceof LockExtendError) || !error.message.includes('its validity ended before a quorum agreed')) return;
+function recordBareQuorumLoss(context: ClientContext, holders: number, error: unknown): boolean {
+  if (!(error instanceof LockExtendError) || !error.message.includes('its validity ended before a quorum agreed')) return false;
   const { history, clock, clientIndex, log } = context;
-  if (holders > history.quorum) return recordError(history, clientIndex, log, error);
+  if (holders > history.quorum) {
+    recordError(history, clientIndex, log, error);
+    return false;
+  }
   history.bareQuorumLosses.push({ clientIndex, atMs: clock.now(), holders });
   log(`client ${clientIndex}: lost a hold on a bare quorum (${holders} nodes held it): ${error.message}`);
+  return true;
 }
 
 async function acquireWithUsing(context: ClientContext, op: UsingOp): Promise<void> {
