@@ -56,10 +56,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #pendingCount = 0;
   /** When every call ends at the latest, on the clock, whatever its node's timeout: see {@link endingBy}. */
   #endsBy = Infinity;
-  /**
-   * Whether a call was cut at {@link endingBy}'s end. Told by the cut itself, not read off the clock: a timer
-   * may fire a fraction of a millisecond before its time (Node's timers count whole milliseconds).
-   */
+  /** Whether a call was cut at {@link endingBy}'s end: told by the cut, not the clock (a timer may fire early). */
   wasCut = false;
   #unsettledCount: number;
   #hasRenewedAfterStall = false;
