@@ -8,8 +8,9 @@ export const extendScript = defineScript(
 --[[ Extends the lock on this node: resets the TTL of every resource key, all or nothing, and only
      while each key holds our token, so we never extend a key that another owner set after ours
      expired. With re-seeding on, keys that are missing (the node restarted empty, or a key expired
-     early) are set again with our token, so the lock regains its full margin there; the client asks
-     for that only once a quorum of nodes has extended, so a lock that is gone stays gone.
+     early) are set again with our token, and no key is shortened, so the lock regains its full margin
+     there; the client asks for that only once a quorum of nodes has extended, so a lock that is gone
+     stays gone.
      Atomic, so nobody can slip in between the check and the writes.
      A fenced lock sends its fencing token and its counter keys (see fence.ts): where our keys are held
      (or set again), each counter below our token is raised to it, never lowered, so a node that restarted
@@ -41,10 +42,19 @@ end
 if missing > 0 and not reseed then
   return 2
 end
--- PEXPIRE where the key is ours, which Redis allows even when out of memory; SET only what is missing.
+-- PEXPIRE where the key is ours, which Redis allows even when out of memory. A re-seed SETs what is missing
+-- and never shortens a key: sent with the TTL the keys had left, it may arrive after an extension that gave
+-- them more, and cutting them back would end the hold on this node before its validity.
 for i = 1, resourceCount do
-  if redis.call('PEXPIRE', KEYS[i], ttlMs) == 0 then
-    redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+  if not reseed then
+    redis.call('PEXPIRE', KEYS[i], ttlMs)
+  else
+    local pttl = redis.call('PTTL', KEYS[i])
+    if pttl == -2 then
+      redis.call('SET', KEYS[i], token, 'PX', ttlMs)
+    elseif pttl == -1 or pttl < tonumber(ttlMs) then
+      redis.call('PEXPIRE', KEYS[i], ttlMs)
+    end
   end
 end
 if fence ~= '' then
@@ -77,7 +87,7 @@ if missing > 0 then
 end
 return 1
 `,
-  '24c4375c294ccfc0aa5536aa429e6d7d41291f1d',
+  '8ac074745e13b9ad7e5b5ee5ec4db5f75adf6da4',
 );
 
 /**

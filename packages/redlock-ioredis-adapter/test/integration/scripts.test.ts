@@ -271,6 +271,21 @@ describe('the extend script', () => {
     expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN, TOKEN]);
     for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(59_000);
   });
+
+  it('never shortens a key when re-seeding, where an extension sets the TTL it is given', async () => {
+    const keys = keysFor('extend-never-shorter', 2);
+    await client.set(keys[0] as string, TOKEN, 'PX', 60_000);
+    // A re-seed sent with the TTL the keys had left, arriving after an extension that gave them more.
+    expect(await run(extendScript, keys, [TOKEN, '5000', '1'])).toBe(2);
+    expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN]);
+    expect(await client.pttl(keys[0] as string)).toBeGreaterThan(59_000);
+    expect(await client.pttl(keys[1] as string)).toBeLessThanOrEqual(5_000);
+    // A re-seed with more lengthens; an extension sets what it is given, shorter or not.
+    expect(await run(extendScript, keys, [TOKEN, '90000', '1'])).toBe(1);
+    for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(89_000);
+    expect(await run(extendScript, keys, [TOKEN, '5000', '0'])).toBe(1);
+    for (const key of keys) expect(await client.pttl(key)).toBeLessThanOrEqual(5_000);
+  });
 });
 
 describe('the release script', () => {
