@@ -92,9 +92,14 @@ if missing > 0 then
     redis.call('HSET', key, 'limit', layout)
   end
 end
-local value = (now + ttlMs) .. ':' .. token
+-- A re-seed never shortens an entry of ours (see extendScript): every one here is ours and live, or missing.
 for i = 5, #ARGV do
-  redis.call('HSET', key, ARGV[i], value)
+  local expiresAt = now + ttlMs
+  local current = reseed and redis.call('HGET', key, ARGV[i])
+  if current then
+    expiresAt = math.max(expiresAt, tonumber(string.sub(current, 1, string.find(current, ':', 1, true) - 1)))
+  end
+  redis.call('HSET', key, ARGV[i], expiresAt .. ':' .. token)
 end
 local longest = now + ttlMs
 local all = redis.call('HGETALL', key)
@@ -111,7 +116,7 @@ if missing > 0 then
 end
 return 1
 `,
-  '83fe3bd2c0dae58b7a8d3364b267d5251c69d45e',
+  'ad9bb15611d1adea947fc95f67ca47edabeca721',
 );
 
 /** The layout of the hash whose entries a permit-extend call extends: a semaphore of `limit`, or a read-write lock. */

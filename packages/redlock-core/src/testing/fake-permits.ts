@@ -198,7 +198,12 @@ function extendEntries(keyspace: FakeKeyspace, key: string, args: readonly strin
     if (layout === 'rw') hash.set('rw', '1');
     else hash.set('limit', layout);
   }
-  for (const field of held) hash.set(field, `${now + ttlMs}:${token}`);
+  // A re-seed never shortens an entry of ours, as the script.
+  for (const field of held) {
+    const current = hash.get(field);
+    const expiresAtMs = reseedArg === '1' && current !== undefined ? Math.max(now + ttlMs, entryOf(current).expiresAtMs) : now + ttlMs;
+    hash.set(field, `${expiresAtMs}:${token}`);
+  }
   if (fields === undefined) keyspace.createHash(key, hash);
   // The key lives as long as its longest live entry: a shorter extension shortens it.
   let longest = now + ttlMs;

@@ -738,6 +738,20 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
     expect(await extend(OTHER_TOKEN, ['3'])).toBe('extended');
   });
 
+  it('never shortens our slots when re-seeding, where an extension sets the TTL it is given', async () => {
+    const [key] = keysFor('permit-reseed-never-shorter', 1) as [string];
+    await take(key, TOKEN, 1, 1, { ttlMs: 60_000 });
+    const extend = (ttlMs: number, isReseeding: boolean) =>
+      run(permitExtendScript, [key], permitExtendArgsOf(TOKEN, ttlMs, isReseeding, { kind: 'semaphore', limit: 3 }, ['1'])).then(parsePermitExtendReply);
+    const expiryOfSlot = async (): Promise<number> => Number((await client.hget(key, '1'))?.split(':')[0]) - Date.now();
+    // A re-seed sent with the TTL the slot had left, arriving after an extension that gave it more.
+    expect(await extend(5_000, true)).toBe('extended');
+    expect(await expiryOfSlot()).toBeGreaterThan(55_000);
+    expect(await client.pttl(key)).toBeGreaterThan(55_000);
+    expect(await extend(5_000, false)).toBe('extended');
+    expect(await expiryOfSlot()).toBeLessThanOrEqual(5_000);
+  });
+
   it('tells slots that are all missing apart (2), and re-seeds them only where the slots are free and the limit ours', async () => {
     const [absent, other, otherLimit, partial, plainHash, lockKey] = keysFor('permit-reseed', 6) as [string, string, string, string, string, string];
     const extend = (key: string, slots: string[], isReseeding: boolean, limit = 3) =>
