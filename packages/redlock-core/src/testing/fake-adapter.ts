@@ -325,8 +325,11 @@ export class FakeNode implements RedisAdapter {
       if (states.includes('held') || states.includes('foreign')) return 0;
       const missing = states.filter((state) => state === 'missing').length;
       if (missing > 0 && args[2] !== '1') return 2;
-      // A re-seed never shortens a key, as the script.
-      for (const key of resourceKeys) if (args[2] !== '1' || !((keyspace.pttl(key) ?? -Infinity) >= ttlMs)) keyspace.set(key, token, ttlMs);
+      // A re-seed never shortens a key, as the script: it sets one that is missing, or has no TTL or less.
+      for (const key of resourceKeys) {
+        const leftMs = keyspace.pttl(key);
+        if (args[2] !== '1' || leftMs === undefined || leftMs === Infinity || leftMs < ttlMs) keyspace.set(key, token, ttlMs);
+      }
       const counterKeys = fence === '' ? [] : keys.slice(keys.length - resourceCount);
       // Raised to the fencing token where lower or lost, never lowered; a key that is not a counter is left alone.
       for (const counterKey of counterKeys) {
