@@ -1,5 +1,6 @@
 // Many processes taking one lock in turn (not part of `pnpm bench`; run after a build):
-// `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3] [--tuned] [--semaphore=<limit>]`.
+// `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3] [--tuned] [--semaphore=<limit>]
+//  [--wake-pattern]`.
 // Each "process" is a Redlock with clients of its own on 5 local nodes, at the defaults (prompt hand-off on),
 // looping acquire, ~1 ms hold, release, as S3 does with 8 (`--processes=8`); `--tuned` runs S3 tuned's
 // loop instead: 50 ms retries, a 10 ms pause after each release. Per round it prints acquisitions per second,
@@ -9,9 +10,13 @@
 // it was taken (`taken-where-woken`); `full` ones asked every node at once (first tries, timed retries).
 // `--semaphore=3` loops on a semaphore of that limit instead (`semaphore.mjs`'s workload with `--processes=8`);
 // its attempts are not traced, so only the commands tell where its client CPU goes.
+// `--wake-pattern`: a child process holds `PSUBSCRIBE redlock:wake:*` on every node for the whole run, as a
+// GLIDE client with release notifications (or a monitoring tool) does; its CPU is its own, not counted here.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { startRedisNodes } from 'local-redis-nodes';
@@ -24,6 +29,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     tuned: { type: 'boolean', default: false },
     semaphore: { type: 'string' },
+    'wake-pattern': { type: 'boolean', default: false },
   },
 });
 const processes = Number(values.processes);
@@ -57,7 +63,21 @@ async function commandCount() {
   for (const info of infos) for (const [, command, calls] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (command !== 'info' && !command.startsWith('config')) count += Number(calls);
   return count;
 }
+/** A child process subscribed to every wake channel by pattern on every node; resolves once it is. */
+async function holdWakePattern(urls) {
+  const code = `import { Redis } from 'ioredis';
+    const clients = ${JSON.stringify(urls)}.map((url) => new Redis(url));
+    await Promise.all(clients.map((client) => client.psubscribe('redlock:wake:*')));
+    process.stdout.write('subscribed\\n');
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: new URL('..', import.meta.url), stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = await once(child.stdout, 'data');
+  if (!String(line).includes('subscribed')) throw new Error(`The pattern subscriber said ${line}`);
+  return () => child.stdin.end();
+}
 
+const stopPattern = values['wake-pattern'] ? await holdWakePattern(nodes.urls) : undefined;
 try {
   const instances = [];
   for (let index = 0; index < processes; index += 1) {
@@ -77,7 +97,8 @@ try {
   }
   const loop = values.tuned ? 'S3 tuned: 50 ms retries, a 10 ms pause after each release' : 'the defaults';
   const what = limit === undefined ? 'one lock' : `a semaphore of limit ${limit}`;
-  console.log(`${processes} processes (a Redlock each), ${what}, ~1 ms holds, ${loop}, ${windowMs} ms windows, 5 nodes`);
+  const pattern = stopPattern === undefined ? '' : ', a pattern subscriber to every wake channel on each node';
+  console.log(`${processes} processes (a Redlock each), ${what}, ~1 ms holds, ${loop}, ${windowMs} ms windows, 5 nodes${pattern}`);
   for (let round = 1; round <= rounds; round += 1) {
     const resource = `waiting-processes:${round}`;
     let acquisitions = 0;
@@ -121,6 +142,7 @@ try {
     for (const client of clients) client.disconnect();
   }
 } finally {
+  stopPattern?.();
   for (const monitor of monitors) monitor.disconnect();
   await nodes.stop();
 }

@@ -83,6 +83,12 @@ export class GlideAdapter implements RedisAdapter {
    */
   declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
+   * `true` with `notifications`: this adapter hears wakes through the pattern `redlock:wake:*`, so the nodes
+   * wake each waiting process of its `Redlock` once and take it off the queue (see
+   * {@link GlideReleaseNotifications}).
+   */
+  declare readonly subscribesByPattern?: boolean;
+  /**
    * The client given to the constructor, as given. The `Redlock` constructor compares it by identity to
    * refuse one client in two adapters, which would count one server as two nodes.
    */
@@ -128,6 +134,7 @@ export class GlideAdapter implements RedisAdapter {
       );
     }
     CLIENT_OF_NOTIFICATIONS.set(notifications, client);
+    this.subscribesByPattern = true;
     const listeners = channelListenersOf(notifications);
     // Cached once the client answered; a failed read (say the node is down) is read again next time.
     let problem: Promise<string | undefined> | undefined;

@@ -87,11 +87,12 @@ export function channelListenersOf(notifications: GlideReleaseNotifications): Ch
  * and messages), and the adapter hands each wake to the waiters of its channel, dropping the others.
  *
  * A wake channel names one waiting process (`redlock:wake:<its queue member>`), which GLIDE cannot know
- * when the client is created, hence the pattern. The node counts a pattern subscriber as a receiver of
- * every wake, so a release cannot see that the process it wakes stopped waiting, and wakes nobody behind
- * it: with GLIDE, a wake sent to a process that has stopped waiting wakes nobody else; waiters behind it
- * wake at their retry timer. That holds on every node a client with these notifications is connected to,
- * for the waiters of every client there, GLIDE or not.
+ * when the client is created, hence the pattern (a GLIDE client before 2.3 cannot subscribe later). The node
+ * counts a pattern subscriber as hearing every wake, so a release cannot see whether the process it wakes
+ * through the pattern still waits: that member gets the wake but leaves the node's queue, and queues again
+ * at its place where it is refused next. A wake sent to a GLIDE process that stopped waiting is lost on
+ * that node, and the waiters behind it wake at the next release there or at their retry timer; waiters of
+ * other clients there, which subscribe to their own channels, keep their places.
  *
  * One object per client: the adapter refuses an object already given to an adapter of another client.
  *

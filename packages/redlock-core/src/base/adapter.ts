@@ -66,6 +66,14 @@ export interface RedisAdapter {
    */
   subscribe?(channel: string, onMessage: () => void): Promise<Unsubscribe>;
   /**
+   * Optional: `true` when `subscribe` hears its channel through a pattern that covers every wake channel
+   * (a GLIDE client's `redlock:wake:*`, fixed when the client is created), not a SUBSCRIBE to that channel.
+   * A node counts a pattern subscriber as hearing every wake, so it cannot tell whether such a process still
+   * waits: the `Redlock` says so in its queue members, and a release wakes each of them once and drops it
+   * from the queue (it queues again where it is refused next), instead of keeping its place.
+   */
+  readonly subscribesByPattern?: boolean;
+  /**
    * Optional: closes what the adapter itself opened, never the user's client. `redlock.close()` calls it
    * once on each distinct adapter, after its releases in flight finished and its release-notification
    * subscriptions ended, and waits for it up to `CLOSE_TIMEOUT_MS` (2 s). An adapter that opens a

@@ -4,12 +4,15 @@ import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import type { Clock } from '../base/clock.js';
 import { createLockToken } from '../base/token.js';
 import { warnOnce } from '../base/warnings.js';
-import { WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
+import { BY_PATTERN_MARK, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
 
 /** The wake subscriptions of one `Redlock`, shared by all its waiters. */
 export class ReleaseNotifications {
-  /** The first part of every queue member of this `Redlock` (see `wakeMemberOf`). */
-  readonly wakeId = createLockToken().slice(0, 12);
+  /**
+   * The first part of every queue member of this `Redlock` (see `wakeMemberOf`), marked when an adapter
+   * hears wakes through a pattern (see `BY_PATTERN_MARK`).
+   */
+  readonly wakeId: string;
   /** By wait queue id. */
   readonly #members = new Map<string, MemberWakes>();
   #isClosed = false;
@@ -18,7 +21,10 @@ export class ReleaseNotifications {
     /** By node index; `undefined` for a node whose adapter cannot subscribe. */
     private readonly adapters: readonly (RedisAdapter | undefined)[],
     private readonly clock: Clock,
-  ) {}
+  ) {
+    const byPattern = adapters.some((adapter) => adapter?.subscribesByPattern === true);
+    this.wakeId = (byPattern ? BY_PATTERN_MARK : '') + createLockToken().slice(0, 12);
+  }
 
   /** Release notifications over the nodes whose adapters can subscribe, or `undefined` if none can. */
   static over(adapters: readonly RedisAdapter[], clock: Clock): ReleaseNotifications | undefined {

@@ -96,7 +96,7 @@ if isFencing then
 end
 return 1
 `,
-  '2171c33757367e580f308e4c165e148f92db553a',
+  'dfb8af7a133c0340654c97a6235fb9519141248a',
 );
 
 /**

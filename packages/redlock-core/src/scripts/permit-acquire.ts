@@ -243,7 +243,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '5875a8a4d977b4d07bf5e3b5484c60756b47e41e',
+  'fc5a57909c08dfed53ecd0441f02904ce09b042b',
 );
 
 /**

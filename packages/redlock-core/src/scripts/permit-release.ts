@@ -76,7 +76,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'ed9f1c7ed0d2436494d6769eecab9101b9b1a932');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'e4b008c1a303781f26005f258795a9fa4b474969');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');

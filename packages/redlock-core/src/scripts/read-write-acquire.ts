@@ -135,7 +135,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  '96e28e9af4b6fc3f0627a670516dcb30d162fb57',
+  'fe4b918ab197aab3ca6796e5eb7296fdd4d38a12',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

@@ -39,7 +39,7 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '57368e582ae416cec709dc8d18b6afa3a78999bc');
+export const releaseScript = defineScript('release', releaseSource(true), 'cb32e23b1278842159c58f748023dbcc19ff10fd');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their

@@ -8,6 +8,12 @@ export const wakeChannelOf = (member: string): string => WAKE_CHANNEL_PREFIX + m
  */
 export const RESERVED_PREFIX = '~';
 
+/**
+ * What the queue members of a `Redlock` that hears wakes through a pattern begin with (see
+ * `RedisAdapter.subscribesByPattern`): `+`, which no wake id contains (they are base64url).
+ */
+export const BY_PATTERN_MARK = '+';
+
 /** How long a wait queue outlives its latest refusal on a node, in milliseconds: its members' processes may be gone. */
 export const WAIT_QUEUE_TTL_MS = 60_000;
 
@@ -44,6 +50,12 @@ export const RESERVE_UNITS = 4_096;
  *   script takes it then, so a holder that takes the lock back at once cannot starve it (see
  *   `RESERVED_PREFIX`). Oldest first among those too: with equal places, members close to giving up would
  *   be ordered by name, and the last starve.
+ *   A member counts as heard when its own channel has a subscriber (`PUBSUB NUMSUB`): a pattern subscriber
+ *   (a GLIDE client's `redlock:wake:*`, or a tool's `PSUBSCRIBE *`) hears every wake on the node, and would
+ *   keep a process that stopped waiting first, taking every wake there while the waiters behind it wait for
+ *   their timers. A member of a process that listens through a pattern itself (marked
+ *   {@link BY_PATTERN_MARK}) counts as heard when anyone heard, gets its reservation, and leaves the queue:
+ *   a live one queues again at its place where it is refused next; one that stopped waiting costs one wake.
  *   A semaphore's or a read-write lock's release takes the members it wakes off the queue, but those close
  *   to giving up: a woken waiter that lost the race queues again where it is refused, and the next release
  *   wakes the next one (8 processes on a semaphore of 3: about 11 client commands per acquisition, against 13
@@ -95,13 +107,23 @@ local function wakeNext(key, count, isLock)
     if type(head) ~= 'string' then
       return
     end
-    local heard = redis.pcall('PUBLISH', '${WAKE_CHANNEL_PREFIX}' .. head, '1')
+    local channel = '${WAKE_CHANNEL_PREFIX}' .. head
+    local heard = redis.pcall('PUBLISH', channel, '1')
+    local byPattern = string.sub(head, 1, 1) == '${BY_PATTERN_MARK}'
+    -- A pattern subscriber hears every wake: only the member's own channel shows whether its process waits.
+    if type(heard) == 'number' and heard > 0 and not byPattern then
+      local listeners = redis.pcall('PUBSUB', 'NUMSUB', channel)
+      if type(listeners) == 'table' then
+        heard = tonumber(listeners[2]) or 0
+      end
+    end
+    local isHeard = type(heard) == 'number' and heard > 0
     local score = tonumber(range[2]) or 0
     local reserveMs = score > -math.huge and math.floor((score % 1) * ${RESERVE_UNITS} + 0.5) or 0
-    if type(heard) == 'number' and heard > 0 and (isLock or reserveMs > 0) then
-      if isLock and reserveMs > 0 then
-        redis.call('SET', key, '${RESERVED_PREFIX}' .. head, 'PX', reserveMs, 'NX')
-      end
+    if isHeard and isLock and reserveMs > 0 then
+      redis.call('SET', key, '${RESERVED_PREFIX}' .. head, 'PX', reserveMs, 'NX')
+    end
+    if isHeard and not byPattern and (isLock or reserveMs > 0) then
       at = at + 1
     else
       redis.pcall('ZREM', queue, head)

@@ -6,7 +6,7 @@ import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
 import { releaseScript } from '../../src/scripts/release.js';
-import { RESERVE_UNITS, RESERVED_PREFIX, reserveMsOf, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
+import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, reserveMsOf, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import type { FakeClock } from './fake-clock.js';
 import { FakeNode } from '../../src/testing/fake-adapter.js';
@@ -16,16 +16,25 @@ import { grantingNode } from '../../src/testing/fake-nodes.js';
 /** The pub/sub side of one fake server: channels and their subscribers, and the wait queues, shared by its connections. */
 class FakeBus {
   readonly subscribers = new Map<string, Set<() => void>>();
+  /** The connections subscribed to the pattern of every wake channel (`redlock:wake:*`), each with its dispatch. */
+  readonly wakePatternSubscribers = new Set<(channel: string) => void>();
   readonly published: string[] = [];
   /** The wait queue of each resource key, in order: members with their scores (see scripts/wake-queue.ts). */
   readonly queues = new Map<string, { member: string; score: number }[]>();
 
-  /** Publishes on `channel`; returns how many subscribers heard it, as PUBLISH does. */
+  /** Publishes on `channel`; returns how many subscribers heard it, the pattern's among them, as PUBLISH does. */
   publish(channel: string): number {
     this.published.push(channel);
     const subscribers = [...(this.subscribers.get(channel) ?? [])];
+    const patternSubscribers = channel.startsWith(WAKE_CHANNEL_PREFIX) ? [...this.wakePatternSubscribers] : [];
     for (const subscriber of subscribers) subscriber();
-    return subscribers.length;
+    for (const subscriber of patternSubscribers) subscriber(channel);
+    return subscribers.length + patternSubscribers.length;
+  }
+
+  /** How many connections subscribe to `channel` itself, as `PUBSUB NUMSUB` replies. */
+  listenersOf(channel: string): number {
+    return this.subscribers.get(channel)?.size ?? 0;
   }
 
   /**
@@ -53,19 +62,23 @@ class FakeBus {
 
   /**
    * Wakes the queue's first members until `count` of them heard (every member for a negative count), as
-   * `wakeNext` does: at a lock's release (`reserve` given) keeping those heard queued, and reserving the key,
-   * when free, for one that asked for it; at a claim's, taking them off the queue but those that asked.
+   * `wakeNext` does: a member is heard when its own channel has a subscriber, or, marked as listening
+   * through a pattern, when anyone heard. At a lock's release (`reserve` given) it reserves the key, when
+   * free, for one heard that asked for it, and keeps those heard queued; at a claim's, it takes them off
+   * the queue but those that asked. A marked member always leaves the queue.
    */
   wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void): void {
     const queue = this.queues.get(key) ?? [];
     for (let at = 0; count !== 0 && at < queue.length; ) {
       const { member, score } = queue[at] as { member: string; score: number };
-      const isHeard = this.publish(WAKE_CHANNEL_PREFIX + member) > 0;
+      const channel = WAKE_CHANNEL_PREFIX + member;
+      const byPattern = member.startsWith(BY_PATTERN_MARK);
+      const published = this.publish(channel);
+      const isHeard = (byPattern ? published : Math.min(published, this.listenersOf(channel))) > 0;
       const reserveMs = reserveMsOf(score);
-      if (isHeard && (reserve !== undefined || reserveMs > 0)) {
-        if (reserveMs > 0) reserve?.(member, reserveMs);
-        at += 1;
-      } else queue.splice(at, 1);
+      if (isHeard && reserveMs > 0) reserve?.(member, reserveMs);
+      if (isHeard && !byPattern && (reserve !== undefined || reserveMs > 0)) at += 1;
+      else queue.splice(at, 1);
       if (isHeard) count -= 1;
     }
   }
@@ -104,6 +117,8 @@ export class PubSubFakeNode extends FakeNode {
   /** How long a SUBSCRIBE takes to be in place (and `subscribe` to resolve), as on a slow node: 0 by default. */
   subscribeDelayMs = 0;
   readonly #clock: FakeClock;
+  /** The listeners of each wake channel, once {@link PubSubFakeNode.holdWakePattern} was called. */
+  #patternListeners: Map<string, Set<() => void>> | undefined;
 
   constructor(clock: FakeClock, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
     super(clock, keyspace);
@@ -139,7 +154,37 @@ export class PubSubFakeNode extends FakeNode {
     return reply;
   }
 
+  /** Whether this connection hears wakes through a pattern: see {@link PubSubFakeNode.holdWakePattern}. */
+  get subscribesByPattern(): boolean {
+    return this.#patternListeners !== undefined;
+  }
+
+  /**
+   * Subscribes this connection to the pattern of every wake channel for good, as a GLIDE client with release
+   * notifications is from its creation: from then on its `subscribe` only adds listeners, the node counts
+   * the connection as hearing every wake, and a `Redlock` over it marks its queue members.
+   */
+  holdWakePattern(): this {
+    if (this.#patternListeners === undefined) {
+      const listeners = new Map<string, Set<() => void>>();
+      this.#patternListeners = listeners;
+      bus(this.keyspace).wakePatternSubscribers.add((channel) => {
+        for (const listener of [...(listeners.get(channel) ?? [])]) listener();
+      });
+    }
+    return this;
+  }
+
   subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+    const patternListeners = this.#patternListeners;
+    if (patternListeners !== undefined && channel.startsWith(WAKE_CHANNEL_PREFIX)) {
+      const listeners = patternListeners.get(channel) ?? new Set();
+      patternListeners.set(channel, listeners);
+      listeners.add(onMessage);
+      return Promise.resolve(async () => {
+        listeners.delete(onMessage);
+      });
+    }
     this.subscribeCalls.push(channel);
     if (this.subscribeError !== undefined) return Promise.reject(this.subscribeError);
     if (this.isSubscribeHanging) return new Promise(() => undefined);

@@ -260,6 +260,53 @@ describe('the wait queues on the nodes', () => {
     expect(await handOffMsAfter(clock, held.release(), waiting)).toBeLessThanOrEqual(5);
   });
 
+  it('skip a process that stopped waiting even where a client hears every wake through a pattern (GLIDE\'s way)', async () => {
+    const { clock, nodes, process } = setup();
+    for (const node of nodes) node.connectAnotherClient().holdWakePattern();
+    const held = await clock.runUntilSettled(process().acquire('orders:42', 10_000));
+    const quitter = process({ retryCount: 1, retryDelayMs: 100 }).acquire('orders:42', 10_000);
+    await clock.advance(10);
+    const waiting = process().acquire('orders:42', 10_000);
+    expect((await within(clock, 200, quitter)).error).toBeInstanceOf(LockAcquireError);
+    // The pattern hears the quitter's wake too, but its own channel has no subscriber: it is skipped.
+    expect(await handOffMsAfter(clock, held.release(), waiting)).toBeLessThanOrEqual(5);
+  });
+
+  it('wake a process that listens through a pattern once, and take it off the queue: one that stopped waiting costs one wake', async () => {
+    const { clock, nodes, connect, process } = setup();
+    const held = await clock.runUntilSettled(process().acquire('orders:42', 10_000));
+    const quitter = process({ retryCount: 1, retryDelayMs: 100 }, connect().map((connection) => connection.holdWakePattern())).acquire('orders:42', 10_000);
+    await clock.advance(10);
+    const waiting = process().acquire('orders:42', 10_000);
+    expect((await within(clock, 200, quitter)).error).toBeInstanceOf(LockAcquireError);
+    const [quitterMember, waitingMember] = nodes[0]!.queueOf('orders:42');
+    expect(quitterMember).toMatch(/^\+/);
+    expect(nodes.every((node) => node.queueOf('orders:42')[0] === quitterMember)).toBe(true);
+    // The node cannot tell whether the quitter still listens: the wake is its, and it leaves the queues,
+    // where it would keep the head and take every release's wake.
+    await clock.runUntilSettled(held.release());
+    expect(nodes.map((node) => node.queueOf('orders:42'))).toEqual([[waitingMember], [], [], [], []]);
+    const first = (await within(clock, 6_000, waiting)).value!;
+    const next = process().acquire('orders:42', 10_000);
+    await clock.advance(10);
+    expect(await handOffMsAfter(clock, first.release(), next)).toBeLessThanOrEqual(5);
+  });
+
+  it('hand the lock over at once to processes that hear wakes by pattern (GLIDE\'s way), first come first', async () => {
+    const { clock, connect, process } = setup();
+    const byPattern = (): Redlock => process({}, connect().map((connection) => connection.holdWakePattern()));
+    const held = await clock.runUntilSettled(byPattern().acquire('orders:42', 10_000));
+    const first = byPattern().acquire('orders:42', 10_000);
+    await clock.advance(10);
+    const second = byPattern().acquire('orders:42', 10_000);
+    await clock.advance(10);
+    await clock.runUntilSettled(held.release());
+    const firstHold = await within(clock, 5, first);
+    expect(firstHold.value).toBeDefined();
+    expect((await within(clock, 50, second)).value).toBeUndefined();
+    expect(await handOffMsAfter(clock, firstHold.value!.release(), second)).toBeLessThanOrEqual(5);
+  });
+
   it("take the releaser's own member out first: a release wakes the next process, not its own", async () => {
     const { clock, nodes, process } = setup();
     const connections = nodes.map((node) => node.connectAnotherClient());

@@ -84,6 +84,29 @@ describe('GlideReleaseNotifications on a real node', () => {
     expect(Number(await nodes.command(0, ['PUBLISH', `redlock:wake:gone.${randomUUID()}`, '1']))).toBeGreaterThanOrEqual(1);
   });
 
+  it('wakes a process that stopped waiting once, and the next waiter at the release after: it keeps no place', async () => {
+    const resource = `orders:${randomUUID()}`;
+    const byPattern = async (): Promise<GlideAdapter> => {
+      const notifications = new GlideReleaseNotifications();
+      return new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });
+    };
+    const holding = new Redlock([new GlideAdapter(await connected())]);
+    const quitting = new Redlock([await byPattern()], { retryDelayMs: 50, retryJitterMs: 0 });
+    try {
+      const lock = await holding.acquire(resource, 30_000);
+      // Queued on the node, then gone: the node cannot tell, since the pattern hears every wake.
+      await expect(quitting.acquire(resource, 30_000, { waitMs: 300 })).rejects.toThrow();
+      const queue = `{${resource}}:w`;
+      expect(await nodes.command(0, ['ZRANGE', queue, '0', '-1'])).toEqual([expect.stringMatching(/^\+/)]);
+      await lock.release();
+      expect(Number(await nodes.command(0, ['EXISTS', queue]))).toBe(0);
+      // Before, it kept the head and took this release's wake too, and every one after.
+      expect(await handOff(await byPattern(), resource)).toBeLessThan(RETRY_DELAY_MS / 3);
+    } finally {
+      await Promise.all([holding.close(), quitting.close()]);
+    }
+  });
+
   it('rejects a subscription to a channel outside the pattern, naming the pattern', async () => {
     const notifications = new GlideReleaseNotifications();
     const adapter = new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });

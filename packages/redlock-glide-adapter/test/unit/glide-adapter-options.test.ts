@@ -54,9 +54,12 @@ describe('GlideAdapter options', () => {
     expect(() => new GlideAdapter(standIn(), { notifications })).toThrow('create one GlideReleaseNotifications per client');
   });
 
-  it('has the subscribe capability only with notifications', () => {
-    expect(new GlideAdapter(standIn()).subscribe).toBeUndefined();
-    expect(new GlideAdapter(standIn(), { notifications: new GlideReleaseNotifications() }).subscribe).toBeInstanceOf(Function);
+  it('has the subscribe capability only with notifications, and says it hears wakes through a pattern', () => {
+    const plain = new GlideAdapter(standIn());
+    expect([plain.subscribe, plain.subscribesByPattern]).toEqual([undefined, undefined]);
+    const adapter = new GlideAdapter(standIn(), { notifications: new GlideReleaseNotifications() });
+    expect(adapter.subscribe).toBeInstanceOf(Function);
+    expect(adapter.subscribesByPattern).toBe(true);
   });
 
   it('sends EVALSHA and EVAL as raw commands decoded as strings, routed by the first key on a cluster', async () => {

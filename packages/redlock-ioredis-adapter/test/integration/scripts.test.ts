@@ -16,7 +16,7 @@ import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript 
 import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
-import { RESERVE_UNITS, TICKET_EPOCH_MS, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, TICKET_EPOCH_MS, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
@@ -358,6 +358,37 @@ describe('the release script', () => {
     await client.set(key, TOKEN, 'PX', 10_000);
     expect(await run(releaseScript, [key], [TOKEN])).toBe(1);
     expect(await client.exists(queueOf(key))).toBe(0);
+  });
+
+  it('counts a member heard when its own channel has a subscriber, though a pattern hears every wake (a GLIDE client\'s)', async () => {
+    const [key, reserved] = keysFor('release-wake-pattern', 2) as [string, string];
+    const [gone, waiting, behind] = ['gone', 'waiting', 'behind'].map(memberNamed) as [string, string, string];
+    // A member of a process that hears wakes through a pattern itself: `+` and its wake id.
+    const byPattern = `${BY_PATTERN_MARK}${memberNamed('by-pattern')}`;
+    await client.zadd(queueOf(key), 1, gone, 2, waiting, 3, behind);
+    await client.zadd(queueOf(reserved), 1 + 300 / RESERVE_UNITS, byPattern, 2, waiting);
+    const pattern = redis.createClient(0);
+    const heardByPattern: string[] = [];
+    pattern.on('pmessage', (_pattern: string, channel: string) => heardByPattern.push(channel.slice(wakeChannelOf('').length)));
+    await pattern.psubscribe(wakeChannelOf('*'));
+    try {
+      const listening = await listenFor(waiting, behind);
+      for (const each of [key, reserved]) await client.set(each, TOKEN, 'PX', 10_000);
+      expect(await run(releaseScript, [key, reserved], [TOKEN])).toBe(2);
+      // `gone` has no subscriber of its own: skipped, though the pattern heard it; `waiting` keeps its place.
+      expect(await queuedOn(key)).toEqual([waiting, behind]);
+      // The marked member is heard by whoever hears the pattern: woken once, the key reserved for it, and off
+      // the queue (its process queues it again where it is refused next).
+      expect(await queuedOn(reserved)).toEqual([waiting]);
+      expect(await client.get(reserved)).toBe(`${RESERVED_PREFIX}${byPattern}`);
+      expect(await client.pttl(reserved)).toBeGreaterThan(0);
+      expect(await listening.heard()).toEqual([waiting]);
+      await pattern.punsubscribe();
+      expect(heardByPattern).toEqual([gone, waiting, byPattern]);
+    } finally {
+      pattern.disconnect();
+      await client.del(queueOf(key), queueOf(reserved), reserved);
+    }
   });
 
   it("removes the releaser's own member (its ticket, ARGV[2]) first, so a process that won by a plain SET never wakes itself", async () => {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { Notifications } from './sim-node.js';
 import type { ClientSpec, FaultSpec, NodeSpec, OpSpec, WorldSpec } from './world.js';
 
 /** The drift factor of every generated world: the core's default. */
@@ -178,7 +179,7 @@ export function worldArbitrary(hazards: Hazards = {}, shape: Partial<WorldShape>
       clients: fc.array(
         fc.record({
           clockRate: clientRate,
-          notifications: fc.boolean(),
+          notifications: fc.constantFrom<Notifications>(false, true, true, 'pattern'),
           ops: fc.array(opArbitrary(bounds), { minLength: 1, maxLength: bounds.maxOpsPerClient }),
         }),
         { minLength: bounds.minClients, maxLength: bounds.maxClients },
@@ -288,7 +289,7 @@ export function faultyMinorityWorld(shape: Partial<WorldShape> = {}): fc.Arbitra
 /**
  * {@link faultyMinorityWorld} with 2 to 4 clients running the same operations on the same resources, every
  * one waiting for release notifications (so woken attempts ask the node that woke them first, which may be among the
- * faulty minority), with retries enough to outlast the others' holds, and TTLs of 300 ms or more, so that an
+ * faulty minority; in half the worlds the first client hears them through the pattern of every wake, as GLIDE does), with retries enough to outlast the others' holds, and TTLs of 300 ms or more, so that an
  * acquisition slowed by a split vote still leaves validity for the work: every operation should succeed.
  * Work stays under an eighth of the TTL, short of the first automatic extension: a contended lock may be
  * granted by a bare quorum, and one node of it turning slow then rightly fails the extension.
@@ -296,7 +297,7 @@ export function faultyMinorityWorld(shape: Partial<WorldShape> = {}): fc.Arbitra
 export function contendedMinorityWorld(): fc.Arbitrary<WorldSpec> {
   // TTLs are drawn before the faults, so empty restarts still come back after every TTL.
   return faultyMinorityWorld({ minTtlMs: 300, maxTtlMs: 600 }).chain((world) =>
-    fc.integer({ min: 2, max: 4 }).map((clientCount): WorldSpec => {
+    fc.tuple(fc.integer({ min: 2, max: 4 }), fc.boolean()).map(([clientCount, firstByPattern]): WorldSpec => {
       const template = world.clients[0] as ClientSpec;
       const ops = template.ops.map((op): OpSpec => {
         if (op.kind !== 'using') return op;
@@ -305,7 +306,7 @@ export function contendedMinorityWorld(): fc.Arbitrary<WorldSpec> {
       });
       return {
         ...world,
-        clients: Array.from({ length: clientCount }, () => ({ ...template, ops, notifications: true })),
+        clients: Array.from({ length: clientCount }, (_, index) => ({ ...template, ops, notifications: index === 0 && firstByPattern ? 'pattern' : true })),
         redlock: { ...world.redlock, retryCount: 500 },
       };
     }),

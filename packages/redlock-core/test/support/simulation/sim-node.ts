@@ -8,6 +8,9 @@ import type { FakeClock } from '../fake-clock.js';
 import { PubSubFakeNode } from '../fake-pubsub.js';
 import { DriftingClock } from './drifting-clock.js';
 
+/** How a client hears wakes: not at all, on its own channels, or through the pattern of them all (GLIDE's way). */
+export type Notifications = boolean | 'pattern';
+
 /** How the network between one client and one node behaves when nothing is wrong with it. */
 export interface LinkSpec {
   /** Each message, request or reply, takes a latency uniform in [min, max] milliseconds of true time. */
@@ -85,6 +88,8 @@ export class SimNode {
   readonly #trueClock: FakeClock;
   /** Runs scripts with the fake's semantics (and publishes releases), at once: delays live in the connections. */
   readonly #server: PubSubFakeNode;
+  /** The connection that holds the pattern of every wake channel, once a client listens by pattern. */
+  #patternConnection: PubSubFakeNode | undefined;
   #queued: Delivery[] = [];
   /** How many times the node went down: see {@link crash}. */
   #outage = 0;
@@ -111,11 +116,14 @@ export class SimNode {
   }
 
   /**
-   * Subscribes `onMessage` to `channel` now. Subscriptions outlive restarts, as ioredis subscribes again
-   * after it reconnects.
+   * Subscribes `onMessage` to `channel` now; `byPattern`, through the pattern of every wake channel, which
+   * the node then holds for good, as GLIDE clients stay subscribed. Subscriptions outlive restarts, as
+   * ioredis subscribes again after it reconnects.
    */
-  subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
-    return this.#server.subscribe(channel, onMessage);
+  subscribe(channel: string, onMessage: () => void, byPattern = false): Promise<Unsubscribe> {
+    if (!byPattern) return this.#server.subscribe(channel, onMessage);
+    this.#patternConnection ??= this.#server.connectAnotherClient().holdWakePattern();
+    return this.#patternConnection.subscribe(channel, onMessage);
   }
 
   /**
@@ -193,6 +201,8 @@ export class SimConnection implements RedisAdapter {
   readonly node: SimNode;
   /** Present only for a client with release notifications, as the core detects the capability. */
   readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
+  /** Whether this client hears wakes through the pattern of every wake channel, as a GLIDE client does. */
+  readonly subscribesByPattern: boolean;
   readonly #clientIndex: number;
   readonly #link: LinkSpec;
   readonly #random: () => number;
@@ -208,11 +218,13 @@ export class SimConnection implements RedisAdapter {
     random: () => number;
     trueClock: FakeClock;
     log: CallRecord[];
-    /** Whether this connection offers `subscribe` (release notifications). */
-    notifications: boolean;
+    /** Whether this connection offers `subscribe` (release notifications), and how it listens. */
+    notifications: Notifications;
   }) {
     this.node = init.node;
-    if (init.notifications) this.subscribe = (channel, onMessage) => this.#subscribe(channel, onMessage);
+    const byPattern = init.notifications === 'pattern';
+    this.subscribesByPattern = byPattern;
+    if (init.notifications !== false) this.subscribe = (channel, onMessage) => this.#subscribe(channel, onMessage, byPattern);
     this.#clientIndex = init.clientIndex;
     this.#link = init.link;
     this.#random = init.random;
@@ -242,7 +254,7 @@ export class SimConnection implements RedisAdapter {
    * SUBSCRIBE travels like any request (and may be lost: the core bounds how long it waits for it); each
    * message travels back like a reply, and is lost like one, or while the node is partitioned.
    */
-  #subscribe(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+  #subscribe(channel: string, onMessage: () => void, byPattern: boolean): Promise<Unsubscribe> {
     const record = this.#record('subscribe', undefined, []);
     const answer = (kind: ReplyKind, settle: () => void): void =>
       this.#sendBack(() => {
@@ -252,7 +264,7 @@ export class SimConnection implements RedisAdapter {
     return new Promise((resolve, reject) => {
       this.#send({
         run: () => {
-          void this.node.subscribe(channel, () => this.#sendBack(onMessage)).then((unsubscribe) => answer('value', () => resolve(unsubscribe)));
+          void this.node.subscribe(channel, () => this.#sendBack(onMessage), byPattern).then((unsubscribe) => answer('value', () => resolve(unsubscribe)));
         },
         refuse: () => answer('error', () => reject(connectionRefused())),
       });
