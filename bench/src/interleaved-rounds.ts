@@ -56,6 +56,8 @@ export async function runInterleavedRounds(
     const building = buildInstances(context, definition, { topology, retry, instances });
     const built = Number.isFinite(buildTimeoutMs) ? await settleWithin(building, buildTimeoutMs) : (await Promise.allSettled([building]))[0];
     if (built.status === 'fulfilled') {
+      // Between its own samples a contender costs the others nothing it can stop (see `Contender.suspend`).
+      await Promise.all(built.value.map((instance) => instance.suspend?.()));
       entries.push({ definition, instances: built.value, rounds, na: undefined });
       continue;
     }
@@ -67,8 +69,13 @@ export async function runInterleavedRounds(
     try {
       const [contender] = entry.instances;
       if (contender === undefined) throw new Error('no instance was built');
-      const values = await runSample({ definition: entry.definition, contender, instances: entry.instances, round, durationMs });
-      if (round >= 0) entry.rounds.push(values);
+      await Promise.all(entry.instances.map((instance) => instance.resume?.()));
+      try {
+        const values = await runSample({ definition: entry.definition, contender, instances: entry.instances, round, durationMs });
+        if (round >= 0) entry.rounds.push(values);
+      } finally {
+        await Promise.all(entry.instances.map((instance) => instance.suspend?.()));
+      }
     } catch (error) {
       entry.na = `failed: ${describe(error)}`;
       context.log(`  ${entry.definition.name}: ${entry.na}`);

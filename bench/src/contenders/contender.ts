@@ -58,6 +58,15 @@ export interface Contender {
    * (redlock-core's `nodeHealth()`): S6 counts the calls to answering nodes judged timed out from it.
    */
   nodeTimeoutsInARow?(): readonly number[];
+  /**
+   * Stops what the contender would do between its samples at the other contenders' cost, in the same
+   * process: a GLIDE client with release notifications receives every wake on its node (about 16 µs of
+   * CPU each), every other contender's included. The bench calls it once the contender is built and after
+   * each of its samples, and {@link Contender.resume} before each; neither is timed.
+   */
+  suspend?(): Promise<void>;
+  /** Undoes {@link Contender.suspend}, before a sample. */
+  resume?(): Promise<void>;
 }
 
 /**

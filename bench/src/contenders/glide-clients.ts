@@ -15,12 +15,13 @@ const GLIDE_LOG_FILE = fileURLToPath(new URL('../../logs/glide.log', import.meta
 /**
  * Opens one Valkey GLIDE client per node, to the same nodes as the bench's ioredis clients, with
  * `requestTimeout` and what `more(index)` adds (e.g. pub/sub subscriptions); they are closed when the bench
- * closes `ioredisClients`, after `beforeClose` (e.g. a `Redlock`'s `close()`).
+ * closes `ioredisClients`, after `beforeClose` (e.g. a `Redlock`'s `close()`), unless `beforeClose` is
+ * `false`: the caller closes them.
  */
 export async function connectGlideClients(
   ioredisClients: readonly Redis[],
   more: (index: number) => Partial<GlideClientConfiguration> = () => ({}),
-  beforeClose: () => Promise<void> = async () => undefined,
+  beforeClose: (() => Promise<void>) | false = async () => undefined,
 ): Promise<GlideClient[]> {
   // GLIDE logs each error reply at `warn`, the NOSCRIPT the core answers with EVAL included.
   Logger.setLoggerConfig('error', GLIDE_LOG_FILE);
@@ -37,6 +38,7 @@ export async function connectGlideClients(
     throw failure.reason;
   }
   const clients = settled.map((result) => (result as PromiseFulfilledResult<GlideClient>).value);
+  if (beforeClose === false) return clients;
   closeWith(ioredisClients, async () => {
     await beforeClose();
     for (const client of clients) client.close();

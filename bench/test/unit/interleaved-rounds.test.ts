@@ -54,4 +54,35 @@ describe('runInterleavedRounds', () => {
     // A cyclic shift of the order gives each contender but the round's first one predecessor: 1 here.
     expect(Math.min(...names.map((name) => predecessors.get(name)?.size ?? 0))).toBeGreaterThanOrEqual(3);
   });
+
+  it('keeps a contender that can suspend suspended but during its own samples, each instance', async () => {
+    const events: string[] = [];
+    const instanceOf = (name: string, instance: number): Contender => ({
+      acquire: async () => async () => undefined,
+      suspend: async () => void events.push(`${name}#${instance} suspend`),
+      resume: async () => void events.push(`${name}#${instance} resume`),
+    });
+    const plain: Contender = { acquire: async () => async () => undefined };
+    const definition = (name: string): ContenderDefinition => ({ name, kind: 'peer', client: 'glide', packageName: name, create: async () => plain });
+    const context = {
+      contenders: ['listening', 'plain'].map(definition),
+      pool: { get: async ({ name }: ContenderDefinition, _topology: unknown, _retry: unknown, instance: number) => (name === 'listening' ? instanceOf(name, instance) : plain) },
+      log: () => undefined,
+    } as unknown as ScenarioContext;
+    await runInterleavedRounds(
+      context,
+      { topology: 'near', retry: 'defaults', plan: { rounds: 2, sampleMs: 1, warmupMs: 1 }, label: 'test', instances: 2, random: seeded(7) },
+      async ({ definition, round }) => {
+        events.push(`sample ${definition.name} ${round}`);
+        return { opsPerSec: 1 };
+      },
+    );
+    const own = events.filter((event) => !event.startsWith('sample plain'));
+    const cycle = ['listening#0 resume', 'listening#1 resume', 'sample listening ROUND', 'listening#0 suspend', 'listening#1 suspend'];
+    expect(own).toEqual(['listening#0 suspend', 'listening#1 suspend', ...[-1, 0, 1].flatMap((round) => cycle.map((event) => event.replace('ROUND', String(round))))]);
+    // The other contender samples only while it is suspended.
+    for (const [index, event] of events.entries()) {
+      if (event.startsWith('sample plain')) expect(events.slice(0, index).filter((before) => before.endsWith('resume')).length).toBe(events.slice(0, index).filter((before) => before.endsWith('suspend')).length - 2);
+    }
+  });
 });
