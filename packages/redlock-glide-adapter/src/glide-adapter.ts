@@ -1,7 +1,15 @@
 import type { RedisAdapter, Unsubscribe } from 'redlock-core';
 import { evalCommand, evalshaCommand, setIfAbsentCommand, trySetCommand } from 'redlock-core';
-import { GLIDE_PATTERN_MODE, GLIDE_STRING_DECODER, type GlideCluster, type GlideStandalone, isGlideCluster } from './glide-client.js';
-import { channelListenersOf, GlideReleaseNotifications } from './glide-release-notifications.js';
+import {
+  canSubscribeLater,
+  GLIDE_PATTERN_MODE,
+  GLIDE_STRING_DECODER,
+  type GlideCluster,
+  type GlideDynamicSubscriptions,
+  type GlideStandalone,
+  isGlideCluster,
+} from './glide-client.js';
+import { type ChannelListeners, channelListenersOf, GlideReleaseNotifications } from './glide-release-notifications.js';
 
 /** Options of a {@link GlideAdapter}. */
 export interface GlideAdapterOptions {
@@ -75,17 +83,18 @@ const OPTION_NAMES: readonly string[] = ['notifications'] satisfies (keyof Glide
 export class GlideAdapter implements RedisAdapter {
   /**
    * Subscribes to a wake channel; present only with `notifications`, which is how the core knows that
-   * this node can notify waiters. The client is subscribed already (to the pattern), so this only adds a
-   * listener of its own, called for messages on exactly `channel`: the same callback subscribed twice is
-   * two listeners, each removed by its own unsubscribe. Rejects when the channel is outside the pattern
+   * this node can notify waiters. It adds a listener of its own, called for messages on exactly `channel`:
+   * the same callback subscribed twice is two listeners, each removed by its own unsubscribe. A GLIDE 2.3
+   * client subscribes to the channel at its first listener (resolving once the node confirmed, within
+   * 5 s) and unsubscribes after its last; before 2.3 the client's pattern hears it. Rejects when the channel is outside the pattern
    * (not a wake channel), or when the client was not created with the notifications'
    * `pubsubSubscriptions`.
    */
   declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
   /**
-   * `true` with `notifications`: this adapter hears wakes through the pattern `redlock:wake:*`, so the nodes
-   * wake each waiting process of its `Redlock` once and take it off the queue (see
-   * {@link GlideReleaseNotifications}).
+   * With `notifications`: `false` over a GLIDE 2.3 client, which subscribes to each wake channel itself;
+   * `true` before 2.3, where the client hears wakes through the pattern `redlock:wake:*`, so the nodes wake
+   * each waiting process of its `Redlock` once and take it off the queue (see {@link GlideReleaseNotifications}).
    */
   declare readonly subscribesByPattern?: boolean;
   /**
@@ -134,26 +143,36 @@ export class GlideAdapter implements RedisAdapter {
       );
     }
     CLIENT_OF_NOTIFICATIONS.set(notifications, client);
-    this.subscribesByPattern = true;
     const listeners = channelListenersOf(notifications);
-    // Cached once the client answered; a failed read (say the node is down) is read again next time.
-    let problem: Promise<string | undefined> | undefined;
+    // Shared by every adapter of the client, as the client's subscriptions are.
+    let state = STATE_OF_NOTIFICATIONS.get(notifications);
+    if (state === undefined) {
+      // GLIDE 2.3 and later subscribe to each wake channel itself; before, the pattern hears them all.
+      state = { problem: undefined, channels: canSubscribeLater(client) ? new SubscribedChannels(client, listeners, notifications.pattern) : undefined };
+      STATE_OF_NOTIFICATIONS.set(notifications, state);
+    }
+    const shared = state;
+    const { channels } = shared;
+    this.subscribesByPattern = channels === undefined;
     this.subscribe = async (channel, onMessage) => {
       if (!notifications.covers(channel)) {
         throw new Error(`Cannot subscribe to "${channel}": the client's release notifications cover ${notifications.pattern} only`);
       }
-      problem ??= subscriptionProblemOf(client, notifications.pattern).then(
+      // Cached once the client answered (before `channels` drops the pattern); a failed read (say the node
+      // is down) is read again next time.
+      shared.problem ??= subscriptionProblemOf(client, notifications.pattern).then(
         (found) => {
           if (found !== undefined) process.emitWarning(found, { type: 'RedlockWarning', code: 'REDLOCK_GLIDE_NOT_SUBSCRIBED' });
           return found;
         },
         (error: unknown) => {
-          problem = undefined;
+          shared.problem = undefined;
           throw error;
         },
       );
-      const found = await problem;
+      const found = await shared.problem;
       if (found !== undefined) throw new Error(found);
+      if (channels !== undefined) return channels.add(channel, onMessage);
       // A listener of its own, so the same callback subscribed twice is two listeners.
       const remove = listeners.add(channel, () => onMessage());
       let isListening = true;
@@ -196,6 +215,73 @@ export class GlideAdapter implements RedisAdapter {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+}
+
+/** What every adapter of one client shares of its notifications: the check of its configuration, and its channels. */
+interface NotificationsState {
+  problem: Promise<string | undefined> | undefined;
+  readonly channels: SubscribedChannels | undefined;
+}
+
+const STATE_OF_NOTIFICATIONS = new WeakMap<GlideReleaseNotifications, NotificationsState>();
+
+/** How long a SUBSCRIBE, an UNSUBSCRIBE or the pattern's PUNSUBSCRIBE may wait for the node to confirm, in milliseconds. */
+const SUBSCRIPTION_TIMEOUT_MS = 5_000;
+
+/**
+ * The wake channels a GLIDE 2.3 client subscribes to itself, each while it has a listener, so that the node
+ * knows (`PUBSUB NUMSUB`) whether a waiting process still listens, and the client receives only its own
+ * wakes. The pattern of its configuration is dropped at the first subscription: its messages would reach
+ * the client for every process waiting on the node. A channel's SUBSCRIBE and UNSUBSCRIBE go in order.
+ */
+class SubscribedChannels {
+  /** By channel: its latest SUBSCRIBE or UNSUBSCRIBE, settled or not. */
+  readonly #steps = new Map<string, Promise<void>>();
+  #patternDropped: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: Required<GlideDynamicSubscriptions>,
+    private readonly listeners: ChannelListeners,
+    private readonly pattern: string,
+  ) {
+    listeners.bySubscribedChannel = true;
+  }
+
+  /** Adds `onMessage` on `channel`, subscribing the client to it if it is the first; resolves with what removes it. */
+  async add(channel: string, onMessage: () => void): Promise<Unsubscribe> {
+    this.#patternDropped ??= this.client.punsubscribe([this.pattern], SUBSCRIPTION_TIMEOUT_MS).catch(() => undefined);
+    const isFirst = !this.listeners.has(channel);
+    // A listener of its own, so the same callback subscribed twice is two listeners.
+    const remove = this.listeners.add(channel, () => onMessage());
+    // The first listener subscribes; a later one waits for that SUBSCRIBE if it is still in flight.
+    const subscribed = isFirst ? this.#step(channel, () => this.client.subscribe([channel], SUBSCRIPTION_TIMEOUT_MS)) : this.#steps.get(channel);
+    try {
+      await subscribed;
+    } catch (error) {
+      remove();
+      // GLIDE keeps a SUBSCRIBE that timed out as wanted, and makes it later: a channel nobody listens on
+      // would tell the node that this process still waits.
+      if (!this.listeners.has(channel)) this.#step(channel, () => this.client.unsubscribe([channel], SUBSCRIPTION_TIMEOUT_MS)).catch(() => undefined);
+      throw error;
+    }
+    let isListening = true;
+    return async () => {
+      if (!isListening) return;
+      isListening = false;
+      remove();
+      if (!this.listeners.has(channel)) await this.#step(channel, () => this.client.unsubscribe([channel], SUBSCRIPTION_TIMEOUT_MS));
+    };
+  }
+
+  /** Runs `command` on `channel` once its step before settled. */
+  #step(channel: string, command: () => Promise<void>): Promise<void> {
+    const step = (this.#steps.get(channel) ?? Promise.resolve()).catch(() => undefined).then(command);
+    this.#steps.set(channel, step);
+    void step.finally(() => {
+      if (this.#steps.get(channel) === step) this.#steps.delete(channel);
+    }).catch(() => undefined);
+    return step;
   }
 }
 

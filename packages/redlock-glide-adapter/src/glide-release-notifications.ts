@@ -11,6 +11,8 @@ export const WAKE_CHANNEL_PREFIX = 'redlock:wake:';
 export interface GlidePubSubMessage {
   /** The channel the message was published on: a string, or a Buffer with the `Bytes` decoder. */
   readonly channel: string | Uint8Array;
+  /** The pattern it came through, for a pattern subscription; `null` or absent for a channel's own. */
+  readonly pattern?: string | Uint8Array | null;
 }
 
 /**
@@ -46,6 +48,11 @@ export interface GlideReleaseNotificationsOptions {
  */
 export class ChannelListeners {
   readonly #listeners = new Map<string, Set<() => void>>();
+  /**
+   * Whether the client subscribes to each channel itself (GLIDE 2.3 and later; see `GlideAdapter`): then a
+   * message that came through the pattern, while it was still subscribed to it, is not dispatched twice.
+   */
+  bySubscribedChannel = false;
 
   /** Calls `listener` for every message on `channel`; returns the function that stops it. */
   add(channel: string, listener: () => void): () => void {
@@ -61,8 +68,14 @@ export class ChannelListeners {
     };
   }
 
-  /** Calls the listeners of `channel`. */
-  dispatch(channel: string): void {
+  /** Whether a listener is left on `channel`. */
+  has(channel: string): boolean {
+    return this.#listeners.has(channel);
+  }
+
+  /** Calls the listeners of `channel`, for a message that came through the pattern if `isByPattern`. */
+  dispatch(channel: string, isByPattern = false): void {
+    if (isByPattern && this.bySubscribedChannel) return;
     const listeners = this.#listeners.get(channel);
     if (listeners === undefined) return;
     for (const listener of [...listeners]) listener();
@@ -87,12 +100,12 @@ export function channelListenersOf(notifications: GlideReleaseNotifications): Ch
  * and messages), and the adapter hands each wake to the waiters of its channel, dropping the others.
  *
  * A wake channel names one waiting process (`redlock:wake:<its queue member>`), which GLIDE cannot know
- * when the client is created, hence the pattern (a GLIDE client before 2.3 cannot subscribe later). The node
- * counts a pattern subscriber as hearing every wake, so a release cannot see whether the process it wakes
- * through the pattern still waits: that member gets the wake but leaves the node's queue, and queues again
- * at its place where it is refused next. A wake sent to a GLIDE process that stopped waiting is lost on
- * that node, and the waiters behind it wake at the next release there or at their retry timer; waiters of
- * other clients there, which subscribe to their own channels, keep their places.
+ * when the client is created, hence the pattern. A GLIDE 2.3 client can subscribe later: its adapter drops
+ * the pattern at the first subscription and subscribes to each waiting process's own channel instead, so
+ * the node knows whether that process still waits, and the client receives only its own wakes. Before 2.3
+ * the client keeps the pattern, receives every wake on its node, and the node cannot tell whether a process
+ * it wakes through the pattern still waits: that member gets the wake but leaves the node's queue, and
+ * queues again at its place where it is refused next (see `GlideAdapter.subscribesByPattern`).
  *
  * One object per client: the adapter refuses an object already given to an adapter of another client.
  *
@@ -136,7 +149,7 @@ export class GlideReleaseNotifications {
     this.pattern = `${WAKE_CHANNEL_PREFIX}*`;
     this.pubsubSubscriptions = {
       channelsAndPatterns: { [GLIDE_PATTERN_MODE]: new Set([this.pattern]) },
-      callback: (message) => listeners.dispatch(channelNameOf(message.channel)),
+      callback: (message) => listeners.dispatch(channelNameOf(message.channel), message.pattern !== undefined && message.pattern !== null),
     };
   }
 

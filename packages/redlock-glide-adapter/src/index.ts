@@ -1,5 +1,5 @@
 export { GlideAdapter, type GlideAdapterOptions } from './glide-adapter.js';
-export type { GlideCluster, GlidePrimarySlotKeyRoute, GlideStandalone } from './glide-client.js';
+export type { GlideCluster, GlideDynamicSubscriptions, GlidePrimarySlotKeyRoute, GlideStandalone } from './glide-client.js';
 export {
   type GlidePubSubMessage,
   type GlidePubSubSubscriptions,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { GlideClient, type GlideClientConfiguration, ProtocolVersion } from '@valkey/valkey-glide';
+import { GlideClient, GlideClientConfiguration, ProtocolVersion } from '@valkey/valkey-glide';
 import { useTestNodes } from 'redlock-adapter-test-kit';
 import { Redlock } from 'redlock-core';
 import { GlideAdapter, GlideReleaseNotifications } from '../../src/index.js';
@@ -27,6 +27,51 @@ async function connected(configuration: Partial<GlideClientConfiguration> = {}):
 /** How many connections of the node are subscribed to patterns (`PUBSUB NUMPAT`). */
 async function patternCount(): Promise<number> {
   return Number(await nodes.command(0, ['PUBSUB', 'NUMPAT']));
+}
+
+/** The members queued for `resource` on the node, head first. */
+async function queued(resource: string): Promise<string[]> {
+  return (await nodes.command(0, ['ZRANGE', `{${resource}}:w`, '0', '-1'])) as string[];
+}
+
+/** How many connections subscribe to `channel` itself (`PUBSUB NUMSUB`). */
+async function subscriberCount(channel: string): Promise<number> {
+  const [, count] = (await nodes.command(0, ['PUBSUB', 'NUMSUB', channel])) as [string, number];
+  return Number(count);
+}
+
+/** The patterns `client` is subscribed to, as GLIDE reports them. */
+async function patternsOf(client: GlideClient): Promise<string[]> {
+  const { actualSubscriptions } = await client.getSubscriptions();
+  return [...(actualSubscriptions[GlideClientConfiguration.PubSubChannelModes.Pattern] ?? [])].map(String);
+}
+
+/** Resolves once `condition` holds, checking every 10 ms for at most 5 s. */
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  const end = performance.now() + 5_000;
+  while (!(await condition())) {
+    if (performance.now() > end) throw new Error('The condition did not hold within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * An adapter over a new client with release notifications; `asBefore23`, over a view of the client without
+ * its `subscribe`, `unsubscribe` and `punsubscribe`, as GLIDE before 2.3 has them: it hears through the pattern.
+ */
+async function byPattern(asBefore23: boolean): Promise<GlideAdapter> {
+  const notifications = new GlideReleaseNotifications();
+  const client = await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions });
+  const hidden = new Set<PropertyKey>(['subscribe', 'unsubscribe', 'punsubscribe']);
+  const view = asBefore23
+    ? new Proxy(client, {
+        get: (target, name) => {
+          const value: unknown = hidden.has(name) ? undefined : Reflect.get(target, name, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      })
+    : client;
+  return new GlideAdapter(view, { notifications });
 }
 
 /**
@@ -77,31 +122,62 @@ describe('GlideReleaseNotifications on a real node', () => {
     expect(await handOff(waiter, `orders:${randomUUID()}`, 'glide-test:')).toBeLessThan(RETRY_DELAY_MS / 3);
   });
 
-  it('makes the node count the client as a receiver of every wake, listened for or not (why a wake to a process gone wakes nobody else)', async () => {
+  it('makes the node count the client as hearing every wake while it holds the pattern, listened for or not', async () => {
     const notifications = new GlideReleaseNotifications();
     await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions });
     // The waiter of this member stopped waiting long ago: no listener anywhere, yet PUBLISH counts one.
     expect(Number(await nodes.command(0, ['PUBLISH', `redlock:wake:gone.${randomUUID()}`, '1']))).toBeGreaterThanOrEqual(1);
   });
 
-  it('wakes a process that stopped waiting once, and the next waiter at the release after: it keeps no place', async () => {
+  it('subscribes to each waiting process\'s own channel and drops the pattern (GLIDE 2.3 and later): a process that stopped waiting is skipped', async () => {
     const resource = `orders:${randomUUID()}`;
-    const byPattern = async (): Promise<GlideAdapter> => {
-      const notifications = new GlideReleaseNotifications();
-      return new GlideAdapter(await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions }), { notifications });
-    };
     const holding = new Redlock([new GlideAdapter(await connected())]);
-    const quitting = new Redlock([await byPattern()], { retryDelayMs: 50, retryJitterMs: 0 });
+    const notifications = new GlideReleaseNotifications();
+    const client = await connected({ pubsubSubscriptions: notifications.pubsubSubscriptions });
+    const adapter = new GlideAdapter(client, { notifications });
+    expect(adapter.subscribesByPattern).toBe(false);
+    expect(await patternsOf(client)).toEqual(['redlock:wake:*']);
+    const quitting = new Redlock([adapter], { retryDelayMs: 50, retryJitterMs: 0 });
+    try {
+      const lock = await holding.acquire(resource, 30_000);
+      const waiting = quitting.acquire(resource, 30_000, { waitMs: 500 });
+      // Listening on its own channel, the pattern gone: the node sees that it waits, and sends it only its wakes.
+      await waitUntil(async () => (await queued(resource)).length === 1);
+      const [member] = await queued(resource);
+      expect(member).toMatch(/^[\w-]+\.[0-9a-z]+$/);
+      expect(await subscriberCount(`redlock:wake:${member}`)).toBe(1);
+      expect(await patternsOf(client)).toEqual([]);
+      await expect(waiting).rejects.toThrow();
+      // Gone: unsubscribed, so the release drops it and wakes the next process at once.
+      await waitUntil(async () => (await subscriberCount(`redlock:wake:${member}`)) === 0);
+      const next = new Redlock([await byPattern(false)], { retryDelayMs: RETRY_DELAY_MS, retryJitterMs: 0 });
+      const nextLock = next.acquire(resource, 30_000);
+      await waitUntil(async () => (await queued(resource)).length === 2);
+      const releasedAt = performance.now();
+      await lock.release();
+      await (await nextLock).release();
+      expect(performance.now() - releasedAt).toBeLessThan(RETRY_DELAY_MS / 3);
+      await next.close();
+    } finally {
+      await Promise.all([holding.close(), quitting.close()]);
+    }
+  });
+
+  it('wakes a process that listens through the pattern (GLIDE before 2.3) once, and takes it off the queue: it keeps no place', async () => {
+    const resource = `orders:${randomUUID()}`;
+    const holding = new Redlock([new GlideAdapter(await connected())]);
+    const oldGlide = await byPattern(true);
+    expect(oldGlide.subscribesByPattern).toBe(true);
+    const quitting = new Redlock([oldGlide], { retryDelayMs: 50, retryJitterMs: 0 });
     try {
       const lock = await holding.acquire(resource, 30_000);
       // Queued on the node, then gone: the node cannot tell, since the pattern hears every wake.
       await expect(quitting.acquire(resource, 30_000, { waitMs: 300 })).rejects.toThrow();
-      const queue = `{${resource}}:w`;
-      expect(await nodes.command(0, ['ZRANGE', queue, '0', '-1'])).toEqual([expect.stringMatching(/^\+/)]);
+      expect(await queued(resource)).toEqual([expect.stringMatching(/^\+/)]);
       await lock.release();
-      expect(Number(await nodes.command(0, ['EXISTS', queue]))).toBe(0);
+      expect(await queued(resource)).toEqual([]);
       // Before, it kept the head and took this release's wake too, and every one after.
-      expect(await handOff(await byPattern(), resource)).toBeLessThan(RETRY_DELAY_MS / 3);
+      expect(await handOff(await byPattern(true), resource)).toBeLessThan(RETRY_DELAY_MS / 3);
     } finally {
       await Promise.all([holding.close(), quitting.close()]);
     }

@@ -95,4 +95,68 @@ describe('GlideAdapter options', () => {
     }).not.toThrow();
     await expect(pending).rejects.toBe(thrown);
   });
+
+  describe('over a client that subscribes after it was created (GLIDE 2.3 and later)', () => {
+    /** A stand-in that can subscribe later, recording each (un)subscription; `failNext` makes the next SUBSCRIBE time out. */
+    function subscribingStandIn() {
+      const calls: string[] = [];
+      let failNext = false;
+      const client = {
+        ...standIn(),
+        getSubscriptions: async () => ({ desiredSubscriptions: { 1: new Set(['redlock:wake:*']) } }),
+        subscribe: async (channels: Iterable<string>) => {
+          calls.push(`subscribe ${[...channels].join()}`);
+          if (failNext) {
+            failNext = false;
+            throw new Error('timed out');
+          }
+        },
+        unsubscribe: async (channels: Iterable<string> | null) => void calls.push(`unsubscribe ${[...(channels ?? [])].join()}`),
+        punsubscribe: async (patterns: Iterable<string> | null) => void calls.push(`punsubscribe ${[...(patterns ?? [])].join()}`),
+      };
+      return { client, calls, failNextSubscribe: () => void (failNext = true) };
+    }
+
+    it('subscribes to a channel at its first listener and unsubscribes after its last, dropping the pattern once', async () => {
+      const { client, calls } = subscribingStandIn();
+      const notifications = new GlideReleaseNotifications();
+      const adapter = new GlideAdapter(client, { notifications });
+      expect(adapter.subscribesByPattern).toBe(false);
+      const heard: string[] = [];
+      const first = await adapter.subscribe!('redlock:wake:a', () => heard.push('first'));
+      const second = await adapter.subscribe!('redlock:wake:a', () => heard.push('second'));
+      const other = await adapter.subscribe!('redlock:wake:b', () => heard.push('other'));
+      // A message that came through the pattern before it was dropped is not dispatched a second time.
+      notifications.pubsubSubscriptions.callback({ channel: 'redlock:wake:a', pattern: 'redlock:wake:*' });
+      notifications.pubsubSubscriptions.callback({ channel: 'redlock:wake:a', pattern: null });
+      expect(heard).toEqual(['first', 'second']);
+      await first();
+      expect(calls).toEqual(['punsubscribe redlock:wake:*', 'subscribe redlock:wake:a', 'subscribe redlock:wake:b']);
+      await Promise.all([second(), other()]);
+      expect(calls.slice(3).sort()).toEqual(['unsubscribe redlock:wake:a', 'unsubscribe redlock:wake:b']);
+    });
+
+    it('takes back a SUBSCRIBE that timed out, which GLIDE would make later: nobody listens on that channel', async () => {
+      const { client, calls, failNextSubscribe } = subscribingStandIn();
+      const adapter = new GlideAdapter(client, { notifications: new GlideReleaseNotifications() });
+      failNextSubscribe();
+      await expect(adapter.subscribe!('redlock:wake:a', () => undefined)).rejects.toThrow('timed out');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(calls).toEqual(['punsubscribe redlock:wake:*', 'subscribe redlock:wake:a', 'unsubscribe redlock:wake:a']);
+      // The next listener subscribes again.
+      await adapter.subscribe!('redlock:wake:a', () => undefined);
+      expect(calls.at(-1)).toBe('subscribe redlock:wake:a');
+    });
+
+    it('shares one check and one set of channels between the adapters of one client', async () => {
+      const { client, calls } = subscribingStandIn();
+      const notifications = new GlideReleaseNotifications();
+      const [one, two] = [new GlideAdapter(client, { notifications }), new GlideAdapter(client, { notifications })];
+      const unsubscribe = await one.subscribe!('redlock:wake:a', () => undefined);
+      // The pattern is gone by now: a check of the second adapter's own would find the client unsubscribed.
+      await (await two.subscribe!('redlock:wake:a', () => undefined))();
+      await unsubscribe();
+      expect(calls).toEqual(['punsubscribe redlock:wake:*', 'subscribe redlock:wake:a', 'unsubscribe redlock:wake:a']);
+    });
+  });
 });
