@@ -1,20 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { WAKE_CHANNEL_PREFIX } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { ADAPTER_DIR, runChild } from '../support/child-process.js';
 import { subscribersOf, WAKE_LISTENERS_LUA } from '../support/handoff.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
-// These tests run the built packages in fresh Node processes, the way users do, to see what keeps a process
-// alive and what it prints: Jest keeps its own process alive, and ioredis prints an unhandled 'error' event
-// only for errors of its own realm, which Jest's are not.
-const ADAPTER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** How long one child process may run, in milliseconds, before it is killed and the test fails. */
-const CHILD_TIMEOUT_MS = 25_000;
+// These tests run the built packages in fresh Node processes, the way users do (see `runChild`), to see
+// what keeps a process alive and what it prints.
 /** How soon a child must exit after its last line, in milliseconds: "by itself", with room for a loaded machine. */
 const EXIT_LIMIT_MS = 3_000;
 /** The retry delay of the child's waiter: only a release notification can wake it sooner. */
@@ -123,49 +117,6 @@ await client.quit();
 await new Promise((resolve) => setImmediate(resolve));
 console.log(JSON.stringify({ rejectedWithReason, listenersWhileWaiting, listenersAfter: getEventListeners(controller.signal, 'abort').length, warnings }));
 `;
-
-/** A child process running `source`, with what it printed and when it printed its last line and exited. */
-interface Child {
-  readonly process: ChildProcess;
-  /** Resolves with the next line printed on stdout. */
-  nextLine(): Promise<string>;
-  /** Resolves once the child exited: its exit code and how long after its last stdout line, in milliseconds. */
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null; readonly exitAfterLastLineMs: number }>;
-  /** Everything printed on stderr so far. */
-  stderr(): string;
-}
-
-function runChild(source: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--input-type=module', '--eval', source], {
-    cwd: ADAPTER_DIR,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-    timeout: CHILD_TIMEOUT_MS,
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let lastLineAt = performance.now();
-  const lines: string[] = [];
-  const readers: ((line: string) => void)[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    lastLineAt = performance.now();
-    const reader = readers.shift();
-    if (reader) reader(line);
-    else lines.push(line);
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null; exitAfterLastLineMs: number }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, exitAfterLastLineMs: performance.now() - lastLineAt }));
-  });
-  return {
-    process: child,
-    nextLine: () => {
-      const line = lines.shift();
-      return line !== undefined ? Promise.resolve(line) : new Promise((resolve) => readers.push(resolve));
-    },
-    exited,
-    stderr: () => stderr,
-  };
-}
 
 describe('a process using the default adapter', () => {
   it.each([
