@@ -69,6 +69,8 @@ export interface SubscriberOverrides {
   readonly lazyConnect: false;
   readonly connectionName: string;
   readonly disconnectTimeout: number;
+  /** The client's own retry strategy, unless the client has ended: the subscriber then stops reconnecting. */
+  readonly retryStrategy: (times: number) => number | null | undefined;
 }
 
 /** A subscriber connection the adapter opened itself, with what it needs to close it and hear it fail. */

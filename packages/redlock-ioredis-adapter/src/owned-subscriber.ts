@@ -4,9 +4,24 @@ import { SubscriptionRegistry } from './subscription-registry.js';
 
 export { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from 'redlock-core';
 
+/**
+ * Why `client` can no longer carry subscriptions, or `undefined` while it can: it ended (`'end'`), or it
+ * was disconnected while it waited to reconnect to a node that is down (`quit()` then disconnects too, when
+ * no command is queued). ioredis 5 and 6 (and iovalkey) emit no `'end'` for the latter: `disconnect()` clears the reconnection timer and leaves the status
+ * `'reconnecting'` for ever. No public member tells it, so this reads their internal `manuallyClosing`
+ * (the same in ioredis 5, 6 and iovalkey): `disconnect()` sets it and only the close of a socket clears it,
+ * which a reconnecting client has none left to do; a later `connect()` leaves `'reconnecting'`.
+ */
+function endedReasonOf(client: DuplicableClient): string | undefined {
+  if (client.status === 'end') return 'the client has ended (it was quit, or gave up reconnecting)';
+  const { manuallyClosing } = client as { readonly manuallyClosing?: unknown };
+  if (client.status === 'reconnecting' && manuallyClosing === true) return 'the client was disconnected while reconnecting';
+  return undefined;
+}
+
 /** The subscriber's options where they differ from the client's; see {@link ownedSubscriberOf}. */
 function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
-  const { connectionName } = client.options as { readonly connectionName?: unknown };
+  const { connectionName, retryStrategy } = client.options as { readonly connectionName?: unknown; readonly retryStrategy?: unknown };
   return {
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
@@ -14,6 +29,12 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
     lazyConnect: false,
     connectionName: subscriberConnectionNameOf(connectionName),
     disconnectTimeout: 0,
+    // Returns null where the client's would stop (no strategy, or no number): ioredis then ends the connection.
+    retryStrategy: (times) => {
+      if (endedReasonOf(client) !== undefined || typeof retryStrategy !== 'function') return null;
+      const delayMs: unknown = retryStrategy(times);
+      return typeof delayMs === 'number' ? delayMs : null;
+    },
   };
 }
 
@@ -34,7 +55,12 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
  *   keep the process alive that long when it closes while reconnecting to a node that is down (ioredis
  *   then arms that timer for a socket that has already closed, and nothing clears it). It also applies
  *   when ioredis drops the connection to reconnect (a `reconnectOnError` copied from your client's
- *   options): notifications in flight then may be lost, and their waiters retry on their timers.
+ *   options): notifications in flight then may be lost, and their waiters retry on their timers;
+ * - `retryStrategy`: the client's own, except that it stops reconnecting once the client has ended,
+ *   including when the client was disconnected while reconnecting to a node that is down, for which ioredis
+ *   emits no `'end'`. The connection then ends at its next failed attempt (within the client's retry
+ *   delay, 2 s at most by ioredis' default), rejecting a SUBSCRIBE that waited for it; without this it
+ *   would reconnect for ever and keep the process alive.
  *
  * Its channels are counted by a {@link SubscriptionRegistry} of its own. Its `'error'` events are ignored (a
  * failure shows as waiters relying on their retry timers). Every adapter over `client` shares it, each
@@ -42,7 +68,7 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
  */
 export function ownedSubscriberOf(client: DuplicableClient): OwnedSubscriber {
   return OwnedSubscriber.of(client, () => ({
-    endedReason: () => (client.status === 'end' ? 'the client has ended (it was quit, or gave up reconnecting)' : undefined),
+    endedReason: () => endedReasonOf(client),
     open: (onEnd) => {
       const subscriber = client.duplicate(subscriberOverridesOf(client));
       // Without a listener ioredis prints every connection error; the core sees them as failed subscriptions.
