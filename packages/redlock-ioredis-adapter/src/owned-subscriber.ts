@@ -7,8 +7,8 @@ export { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from 'redlock-co
 /**
  * Why `client` can no longer carry subscriptions, or `undefined` while it can: it ended (`'end'`), or it
  * was disconnected while it waited to reconnect to a node that is down (`quit()` then disconnects too, when
- * no command is queued). ioredis 5 and 6 (and iovalkey) emit no `'end'` for the latter: `disconnect()` clears the reconnection timer and leaves the status
- * `'reconnecting'` for ever. No public member tells it, so this reads their internal `manuallyClosing`
+ * no command is queued). ioredis 5 and 6 (and iovalkey) emit no `'end'` for the latter: `disconnect()`
+ * clears the reconnection timer and leaves the status `'reconnecting'` for ever. No public member tells it, so this reads their internal `manuallyClosing`
  * (the same in ioredis 5, 6 and iovalkey): `disconnect()` sets it and only the close of a socket clears it,
  * which a reconnecting client has none left to do; a later `connect()` leaves `'reconnecting'`.
  */
