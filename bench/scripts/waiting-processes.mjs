@@ -1,6 +1,6 @@
 // Many processes taking one lock in turn (not part of `pnpm bench`; run after a build):
 // `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3] [--tuned] [--semaphore=<limit>]
-//  [--wake-pattern]`.
+//  [--wake-pattern] [--commands]`.
 // Each "process" is a Redlock with clients of its own on 5 local nodes, at the defaults (prompt hand-off on),
 // looping acquire, ~1 ms hold, release, as S3 does with 8 (`--processes=8`); `--tuned` runs S3 tuned's
 // loop instead: 50 ms retries, a 10 ms pause after each release. Per round it prints acquisitions per second,
@@ -12,6 +12,8 @@
 // its attempts are not traced, so only the commands tell where its client CPU goes.
 // `--wake-pattern`: a child process holds `PSUBSCRIBE redlock:wake:*` on every node for the whole run, as a
 // GLIDE client with release notifications (or a monitoring tool) does; its CPU is its own, not counted here.
+// `--commands`: per acquisition, the commands the clients sent by name (scripts by their name; the adapters'
+// own subscriber connections' as `subscriber <name>`) and the wake messages those received.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +23,8 @@ import { Redlock } from 'redlock-core';
 import { IoredisAdapter } from 'redlock-ioredis-adapter';
 import { startRedisNodes } from 'local-redis-nodes';
 import { connectClients } from '../dist/bench-nodes.js';
+import { createRequire } from 'node:module';
+import { KNOWN_SCRIPTS } from '../../packages/redlock-core/dist/testing/fake-adapter.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     tuned: { type: 'boolean', default: false },
     semaphore: { type: 'string' },
     'wake-pattern': { type: 'boolean', default: false },
+    commands: { type: 'boolean', default: false },
   },
 });
 const processes = Number(values.processes);
@@ -53,6 +58,30 @@ diagnosticsChannel.tracingChannel('redlock-core.attempt').subscribe({
     attempts.set(key, (attempts.get(key) ?? 0) + 1);
   },
 });
+
+/** With `--commands`: how many of each command the clients sent and messages they received, this round. */
+const commandCounts = new Map();
+if (values.commands) countCommands();
+
+/**
+ * Counts every command the adapters' ioredis clients send, their own subscriber connections' too, and every
+ * message those receive, in `commandCounts`, by wrapping ioredis' `sendCommand` and `emit` for this process.
+ */
+function countCommands() {
+  const { Redis } = createRequire(new URL('../../packages/redlock-ioredis-adapter/package.json', import.meta.url))('ioredis');
+  const scriptNames = new Map(KNOWN_SCRIPTS.map((script) => [script.sha1, script.name]));
+  const count = (name) => commandCounts.set(name, (commandCounts.get(name) ?? 0) + 1);
+  const { sendCommand, emit } = Redis.prototype;
+  Redis.prototype.sendCommand = function (command, ...rest) {
+    const name = command.name === 'evalsha' ? (scriptNames.get(String(command.args[0])) ?? 'evalsha') : command.name;
+    count(String(this.options.connectionName ?? '').endsWith('redlock-subscriber') ? `subscriber ${name}` : name);
+    return sendCommand.call(this, command, ...rest);
+  };
+  Redis.prototype.emit = function (event, ...rest) {
+    if (event === 'messageBuffer') count('wake message received');
+    return emit.call(this, event, ...rest);
+  };
+}
 
 const nodes = await startRedisNodes({ count: 5 });
 const monitors = await connectClients(nodes.urls);
@@ -104,6 +133,7 @@ try {
     let acquisitions = 0;
     let giveUps = 0;
     attempts = new Map();
+    commandCounts.clear();
     const sentBefore = sent;
     const commandsBefore = await commandCount();
     const cpuBefore = process.cpuUsage();
@@ -136,6 +166,10 @@ try {
     );
     const byOutcome = [...attempts].sort(([a], [b]) => a.localeCompare(b)).map(([key, count]) => `${key} ${perAcquisition(count)}`);
     console.log(`  attempts/acq: ${byOutcome.join(', ')}`);
+    if (values.commands) {
+      const counts = [...commandCounts].sort(([, a], [, b]) => b - a).map(([name, count]) => `${name} ${perAcquisition(count)}`);
+      console.log(`  commands/acq: ${counts.join(', ')}`);
+    }
   }
   for (const { redlock, clients } of instances) {
     await redlock.close();
