@@ -85,9 +85,9 @@ export class GlideAdapter implements RedisAdapter {
    * Subscribes to a wake channel; present only with `notifications`, which is how the core knows that
    * this node can notify waiters. It adds a listener of its own, called for messages on exactly `channel`:
    * the same callback subscribed twice is two listeners, each removed by its own unsubscribe. A GLIDE 2.3
-   * client subscribes to the channel at its first listener (resolving once the node confirmed, within
-   * 5 s) and unsubscribes after its last; before 2.3 the client's pattern hears it. Rejects when the channel is outside the pattern
-   * (not a wake channel), or when the client was not created with the notifications'
+   * client subscribes to the channel at its first listener (resolving once the node confirmed, within 5 s)
+   * and unsubscribes after its last; before 2.3 the client's pattern hears it. Rejects when the channel is
+   * outside the pattern (not a wake channel), or when the client was not created with the notifications'
    * `pubsubSubscriptions`.
    */
   declare readonly subscribe?: (channel: string, onMessage: () => void) => Promise<Unsubscribe>;
@@ -238,7 +238,7 @@ const SUBSCRIPTION_TIMEOUT_MS = 5_000;
 class SubscribedChannels {
   /** By channel: its latest SUBSCRIBE or UNSUBSCRIBE, settled or not. */
   readonly #steps = new Map<string, Promise<void>>();
-  #patternDropped: Promise<void> | undefined;
+  #isPatternDropped = false;
 
   constructor(
     private readonly client: Required<GlideDynamicSubscriptions>,
@@ -250,7 +250,11 @@ class SubscribedChannels {
 
   /** Adds `onMessage` on `channel`, subscribing the client to it if it is the first; resolves with what removes it. */
   async add(channel: string, onMessage: () => void): Promise<Unsubscribe> {
-    this.#patternDropped ??= this.client.punsubscribe([this.pattern], SUBSCRIPTION_TIMEOUT_MS).catch(() => undefined);
+    if (!this.#isPatternDropped) {
+      this.#isPatternDropped = true;
+      // Not waited for: a pattern message that still comes is not dispatched (see `bySubscribedChannel`).
+      this.client.punsubscribe([this.pattern], SUBSCRIPTION_TIMEOUT_MS).catch(() => undefined);
+    }
     const isFirst = !this.listeners.has(channel);
     // A listener of its own, so the same callback subscribed twice is two listeners.
     const remove = this.listeners.add(channel, () => onMessage());
