@@ -13,9 +13,9 @@ const KEY_PREFIX = 'glide:';
 /**
  * This library over Valkey GLIDE clients instead of ioredis: `redlock-core` with `redlock-glide-adapter`,
  * set up as its README shows (`requestTimeout`, each client created with release notifications for prompt
- * hand-off). Its clients are its own, to the same nodes as the ioredis clients it is given. They hear every
- * wake on their nodes through their pattern, so they are open during its own samples only (`suspend`,
- * `resume`), and closed when the ioredis clients are.
+ * hand-off). Its clients are its own, to the same nodes as the ioredis clients it is given. They are open
+ * during its own samples only (`suspend`, `resume`): a client before GLIDE 2.3 hears every wake on its node
+ * through its pattern, at the other contenders' cost. They are closed when the ioredis clients are.
  */
 export const redlockCoreGlide: ContenderDefinition = {
   name: 'redlock-core/glide',

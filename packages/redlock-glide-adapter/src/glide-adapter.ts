@@ -266,7 +266,7 @@ class SubscribedChannels {
       remove();
       // GLIDE keeps a SUBSCRIBE that timed out as wanted, and makes it later: a channel nobody listens on
       // would tell the node that this process still waits.
-      if (!this.listeners.has(channel)) this.#step(channel, () => this.client.unsubscribe([channel], SUBSCRIPTION_TIMEOUT_MS)).catch(() => undefined);
+      this.#leaveIfUnheard(channel).catch(() => undefined);
       throw error;
     }
     let isListening = true;
@@ -274,8 +274,13 @@ class SubscribedChannels {
       if (!isListening) return;
       isListening = false;
       remove();
-      if (!this.listeners.has(channel)) await this.#step(channel, () => this.client.unsubscribe([channel], SUBSCRIPTION_TIMEOUT_MS));
+      await this.#leaveIfUnheard(channel);
     };
+  }
+
+  /** Unsubscribes the client from `channel` once no listener is left on it. */
+  async #leaveIfUnheard(channel: string): Promise<void> {
+    if (!this.listeners.has(channel)) await this.#step(channel, () => this.client.unsubscribe([channel], SUBSCRIPTION_TIMEOUT_MS));
   }
 
   /** Runs `command` on `channel` once its step before settled. */
