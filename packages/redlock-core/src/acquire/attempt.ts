@@ -1,15 +1,15 @@
-import { cleanUpFailedAttempt, type Release } from '../lock/cleanup.js';
+import type { Release } from '../lock/cleanup.js';
 import { validityMs } from '../base/clock.js';
 import { Lock } from '../lock/lock.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import { type AcquireAttempt, type AcquireNodeOutcome, type FenceNodeOutcome, outcomesAtCutOff, outcomesOfSettledFailure, outcomesSoFar } from '../base/outcomes.js';
+import { type AcquireAttempt, type FenceNodeOutcome, outcomesSoFar } from '../base/outcomes.js';
 import { isHeld } from './acquire-error.js';
-import { isSettledByRefusals } from './verdict.js';
+import { type CutOff, endFailedAttempt } from './failed-attempt.js';
 import type { AcquireRequest } from './request.js';
 import { type AttemptTraceResult } from '../base/diagnostics.js';
 import { AttemptTiming, isTraced, traceAttempt } from '../base/tracing.js';
-import { hasMisconfiguredNode, warnIfMisconfigured } from './misconfigured-nodes.js';
+import { hasMisconfiguredNode } from './misconfigured-nodes.js';
 import { watchLateGrants } from './late-grants.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -44,12 +44,6 @@ export function runAttempt(
     if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
     return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
   });
-}
-
-/** An attempt cut off by its signal: the answers known at that moment, and the time it had taken. */
-interface CutOff {
-  readonly outcomes: (AcquireNodeOutcome | undefined)[];
-  readonly elapsedMs: number;
 }
 
 /** With fencing: the counter keys, and the highest counter each granting node reported. */
@@ -140,31 +134,18 @@ export class Attempt {
     return this;
   }
 
-  /**
-   * Asks the node that woke the waiter alone first, then the others: `'taken-where-woken'`, with no other node
-   * asked, when it refused because the lock is held there. A node wakes a waiter once it has deleted the
-   * previous owner's key, and the others have had the release sent at the same time.
-   */
-  async askWokenByFirst(wokenBy: number, timing: AttemptTiming | undefined): Promise<'taken-where-woken' | undefined> {
+  /** Asks the node that woke the waiter alone first, then the others: see {@link askWokenByFirst}. */
+  askWokenByFirst(wokenBy: number, timing: AttemptTiming | undefined): Promise<'taken-where-woken' | undefined> {
     const set = this.#set;
     const { ttlMs } = this.#request;
     const calls = this.calls;
     const args = acquireArgsOf(this.#token, ttlMs, set.options.restartGraceMs, this.#request.fencing, this.#ticket);
     // The script, which tells a lock held from a free one (a plain SET would not).
     const reader = new ScriptReader(acquireScript, this.#scriptKeys, args, this.#parseReply);
-    const callOn = (nodeIndex: number): void => {
-      const node = set.nodes[nodeIndex] as NodeState;
-      calls.send(nodeIndex, nodeTimeoutMsFor(node, set.options, ttlMs, this.#scriptKeys.length), reader);
+    return askWokenByFirst(calls, wokenBy, this.#cutSignal, isHeld, (nodeIndex) => {
+      calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs, this.#scriptKeys.length), reader);
       timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));
-    };
-    callOn(wokenBy);
-    const wokenStatus = (await calls.outcomeUnlessCut(wokenBy, this.#cutSignal))?.status;
-    // Cut off while the node that woke it had not answered (it hangs, or is slow): no other node is asked, and
-    // the vote, decided at once as cut, removes whatever that node may still grant.
-    if (wokenStatus === undefined) return undefined;
-    if (wokenStatus === 'held') return 'taken-where-woken';
-    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) if (nodeIndex !== wokenBy) callOn(nodeIndex);
-    return undefined;
+    });
   }
 
   /** Resolves once the vote is decided, with whether a quorum granted; with `false` once the call's own signal aborted first. */
@@ -182,7 +163,7 @@ export class Attempt {
     if (hasQuorum && this.#fence !== undefined) return this.#concludeFenced(this.#fence);
     // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
     // moment, since later ones did not count, and the nodes still silent as timed out.
-    const cutOffAt: CutOff | undefined =
+    const cutOffAt: CutOff<AcquireStatus> | undefined =
       !hasQuorum && this.#cutSignal?.aborted === true ? { outcomes: [...this.calls.outcomes], elapsedMs: this.#set.options.clock.now() - this.#start } : undefined;
     return this.#outcome(hasQuorum, undefined, undefined, cutOffAt, isSingleTry);
   }
@@ -204,7 +185,7 @@ export class Attempt {
     hasQuorum: boolean,
     fencingToken: number | undefined,
     fenceNodes: FenceNodeOutcome[] | undefined,
-    cutOffAt: CutOff | undefined,
+    cutOffAt: CutOff<AcquireStatus> | undefined,
     isSingleTry: boolean,
   ): Lock | Promise<AcquireAttempt> {
     const set = this.#set;
@@ -217,7 +198,7 @@ export class Attempt {
       return this.#lock(elapsedMs, validity, fencingToken);
     }
     // A single try whose vote failed, uncut, reports early; a quorum without validity (a stall) waits for every node.
-    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum && cutOffAt === undefined);
+    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum);
   }
 
   #lock(elapsedMs: number, validity: number, fencingToken: number | undefined): Lock {
@@ -251,56 +232,40 @@ export class Attempt {
   async #failed(
     elapsedMs: number,
     fenceNodes: FenceNodeOutcome[] | undefined,
-    cutOffAt: CutOff | undefined,
-    reportsOnceSettled: boolean,
+    cutOff: CutOff<AcquireStatus> | undefined,
+    isSingleTry: boolean,
   ): Promise<AcquireAttempt> {
-    const { keys, ttlMs } = this.#request;
-    const set = this.#set;
-    const calls = this.calls;
+    const { resources, keys, ttlMs } = this.#request;
     // No wake: waiters blocked by a failed attempt retry on their timer, which keeps clients that
     // split the nodes between them from waking each other in lockstep.
-    const release: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
-    const quorum = quorumOf(set.nodes.length);
-    // Not waited for: a single try's nodes still silent once the refusals settle the verdict (held, or foreign
-    // keys; no attempt follows that our keys there could refuse), else those `FanOut.isLeftOutOfFailure`
-    // leaves out (waiting held a waiter, and its listening, up to a second). They are released in the
-    // background once they report a grant, time out or fail (`close()` waits, within its bound); the nodes
-    // that answered are cleaned before the call ends, as after any failure.
-    if (reportsOnceSettled) await failureSettled(calls, quorum);
-    const known = reportsOnceSettled ? calls.outcomes.slice() : undefined;
-    const isSettled = cutOffAt === undefined && isSettledByRefusals(calls.outcomes, quorum, isHeld);
-    const isLeftOut = known?.map((outcome) => outcome === undefined) ?? calls.outcomes.map((_, nodeIndex) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
-    const cleanups = cleanUpFailedAttempt(set, [calls], release, { granted: 'acquired', isRefusal, isLeftSilent: (nodeIndex) => isLeftOut[nodeIndex] === true });
-    if (known !== undefined || isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
-    // A setup mistake a single try's silent node reveals later no longer fails the call: it is warned of.
-    for (let nodeIndex = 0; known !== undefined && nodeIndex < known.length; nodeIndex += 1) {
-      if (isLeftOut[nodeIndex] === true) calls.onOutcomeOf(nodeIndex, (outcome) => warnIfMisconfigured(this.#request.resources, set.nodes[nodeIndex] as NodeState, outcome, 'refused'));
-    }
-    await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));
-    if (known !== undefined) return { nodes: outcomesOfSettledFailure(known, elapsedMs), elapsedMs };
-    if (cutOffAt !== undefined) {
-      return { nodes: outcomesAtCutOff(cutOffAt.outcomes, cutOffAt.elapsedMs, calls), elapsedMs: cutOffAt.elapsedMs, isCutOff: true };
-    }
-    const outcomes = await calls.settledExcept(isLeftOut, elapsedMs);
-    return fenceNodes === undefined ? { nodes: outcomes, elapsedMs } : { nodes: outcomes, fenceNodes, elapsedMs };
+    const cleanup: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
+    const rule = { rounds: [this.calls], resources, cleanup, granted: 'acquired', isRefusal, isTakenThere: isHeld, elapsedMs, cutOff, isSingleTry };
+    const report = await endFailedAttempt(this.#set, rule);
+    return fenceNodes === undefined ? report : { ...report, fenceNodes };
   }
 }
 
 /**
- * Resolves once the refusals known of a failed vote settle why it failed (see `isSettledByRefusals`), or
- * every node answered or timed out.
+ * Asks node `wokenBy` (the node whose release woke the waiter) alone first, then the others: `callOn` sends one
+ * node its call. Resolves with `'taken-where-woken'`, no other node asked, when that node refused because others
+ * hold the resource there (`isTakenThere`: the holder took it again, or another woken waiter did), at the cost
+ * of one call and no cleanup; a node wakes a waiter once it has deleted the previous holder's keys, and the
+ * others have had the release sent at the same time. Cut off by `signal` while that node had not answered (it
+ * hangs, or is slow), no other node is asked: the vote, decided at once as cut, removes whatever it may still grant.
  */
-function failureSettled(calls: FanOut<AcquireStatus>, quorum: number): Promise<unknown> | undefined {
-  if (isSettledByRefusals(calls.outcomes, quorum, isHeld)) return undefined;
-  return Promise.race([
-    calls.allSettled(),
-    new Promise<void>((resolve) => {
-      const onOutcome = (): void => {
-        if (isSettledByRefusals(calls.outcomes, quorum, isHeld)) resolve();
-      };
-      for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (calls.outcomes[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, onOutcome);
-    }),
-  ]);
+export async function askWokenByFirst<S extends string>(
+  calls: FanOut<S>,
+  wokenBy: number,
+  signal: AbortSignal | undefined,
+  isTakenThere: (status: string) => boolean,
+  callOn: (nodeIndex: number) => void,
+): Promise<'taken-where-woken' | undefined> {
+  callOn(wokenBy);
+  const wokenStatus = (await calls.outcomeUnlessCut(wokenBy, signal))?.status;
+  if (wokenStatus === undefined) return undefined;
+  if (isTakenThere(wokenStatus)) return 'taken-where-woken';
+  for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (nodeIndex !== wokenBy) callOn(nodeIndex);
+  return undefined;
 }
 
 /**

@@ -213,7 +213,7 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
   const contender: Contender<H, F> = {
     ...claim,
     attempt: (attemptNumber, wokenBy, ticket) => {
-      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, wokenBy, ticket, onLateAnswer });
+      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, isSingleTry: request.retryCount === 0, wokenBy, ticket, onLateAnswer });
       if (intent.id === '') return attempt;
       return attempt.then((result) => {
         if (result === 'taken-where-woken' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) mayHaveLeftIntent = true;

@@ -1,14 +1,16 @@
 // One attempt to take a claim over every node, written once for a semaphore's permits and a read-write
 // lock: the node that woke it first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
-// of a failed attempt, whose rounds' writes `cleanUpFailedAttempt` (lock/cleanup.ts) frees as it frees a lock's keys.
+// of a failed attempt, which `endFailedAttempt` (acquire/failed-attempt.ts) ends as it ends a lock's.
 import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from '../acquire/misconfigured-nodes.js';
-import { failureVerdictOf, isSettledByRefusals } from '../acquire/verdict.js';
+import { askWokenByFirst } from '../acquire/attempt.js';
+import { endFailedAttempt } from '../acquire/failed-attempt.js';
+import { failureVerdictOf } from '../acquire/verdict.js';
 import type { PermitFailureReason, ReadWriteFailureReason } from '../base/claim-errors.js';
 import type { MisconfiguredNodeError } from '../base/errors.js';
 import { validityMs } from '../base/clock.js';
-import { type NodeOutcome, outcomesAtCutOff, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
+import { type NodeOutcome, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
-import { cleanUpFailedAttempt, type Release } from '../lock/cleanup.js';
+import type { Release } from '../lock/cleanup.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
@@ -60,6 +62,8 @@ export interface ClaimAttemptCall {
   readonly attemptNumber: number;
   /** Cuts the vote short. */
   readonly signal: AbortSignal | undefined;
+  /** A single try (`retryCount: 0`): no attempt follows, so a failure may be reported before every node answered. */
+  readonly isSingleTry: boolean;
   /** The node whose wake started a woken attempt, asked alone first: see {@link runClaimAttempt}. */
   readonly wokenBy: number | undefined;
   /** A waiting call's queue ticket, which a refusing node queues for a wake (see wake-queue.ts), or `''`. */
@@ -110,51 +114,34 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const nodeCount = set.nodes.length;
   const token = createLockToken();
   const start = clock.now();
-  // `admitted`, a node that admitted exactly `slots` in an earlier round, is not asked again: its answer counts.
-  const sendRound = (slots?: readonly number[], onlyNodeIndex?: number, admitted?: { readonly nodeIndex: number; readonly round: Round<S> }): Round<S> => {
-    const args = kind.argsOf(token, slots);
-    const answers: (Answer<S> | undefined)[] = new Array(nodeCount);
-    const reader = new ScriptReader<S>(kind.script, [key], args, (reply, nodeIndex) => {
+  const newRound = (): Round<S> => ({ calls: new FanOut<S>(set, 'acquire'), answers: new Array<Answer<S> | undefined>(nodeCount) });
+  const readerOf = ({ answers }: Round<S>, slots: readonly number[] | undefined): ScriptReader<S> =>
+    new ScriptReader<S>(kind.script, [key], kind.argsOf(token, slots), (reply, nodeIndex) => {
       const answer = kind.parse(reply);
       answers[nodeIndex] = answer;
       return answer.status;
     });
-    const calls = new FanOut<S>(set, 'acquire');
-    const sentAt = clock.now();
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
-      if (onlyNodeIndex !== undefined && nodeIndex !== onlyNodeIndex) continue;
-      if (nodeIndex === admitted?.nodeIndex) {
-        answers[nodeIndex] = admitted.round.answers[nodeIndex];
-        calls.skip(nodeIndex, admitted.round.calls.outcomes[nodeIndex] as NodeOutcome<S>);
-        continue;
-      }
-      calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs), reader, 'call', sentAt);
-    }
-    return { calls, answers };
-  };
-  const rounds: Round<S>[] = [];
-  /** What the node that woke it gave a woken attempt: what every node is then asked for. */
-  let givenWhereWoken: readonly number[] | undefined;
-  let admittedWhereWoken: { readonly nodeIndex: number; readonly round: Round<S> } | undefined;
-  if (wokenBy !== undefined) {
-    // A woken attempt asks the node that woke it alone first: when the holder took the claim again, or
-    // another woken waiter did, it finds it taken there, at the cost of one call and no cleanup.
-    const probe = sendRound(undefined, wokenBy);
-    const wokenStatus = (await probe.calls.outcomeUnlessCut(wokenBy, signal))?.status;
-    if (wokenStatus !== undefined && kind.isTakenThere(wokenStatus)) return 'taken-where-woken';
-    rounds.push(probe);
-    givenWhereWoken = probe.answers[wokenBy]?.slots;
-    // That node's admission counts in the next round, which asks only the other nodes.
-    if (wokenStatus === 'admitted' && givenWhereWoken !== undefined) admittedWhereWoken = { nodeIndex: wokenBy, round: probe };
+  const first = newRound();
+  if (wokenBy === undefined) first.calls.sendToEveryNode(ttlMs, 1, readerOf(first, undefined));
+  else {
+    const reader = readerOf(first, undefined);
+    // The others are asked for the slots the node that woke it gave: where it admitted, its admission counts.
+    let others: ScriptReader<S> | undefined;
+    const callOn = (nodeIndex: number): void => {
+      const run = nodeIndex === wokenBy ? reader : (others ??= readerOf(first, first.answers[wokenBy]?.slots));
+      first.calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs), run);
+    };
+    if ((await askWokenByFirst(first.calls, wokenBy, signal, kind.isTakenThere, callOn)) === 'taken-where-woken') return 'taken-where-woken';
   }
-  // Cut off while the node that woke it had not answered: no other node is asked (the probe's round is the last).
-  if (wokenBy === undefined || signal?.aborted !== true) rounds.push(sendRound(givenWhereWoken, undefined, admittedWhereWoken));
-  let slots = await slotsWithQuorum(rounds.at(-1) as Round<S>, signal);
+  const rounds = [first];
+  let slots = await slotsWithQuorum(first, signal);
   if (slots === undefined && signal?.aborted !== true && kind.secondRound !== undefined) {
-    const planned = kind.secondRound((rounds.at(-1) as Round<S>).answers);
+    const planned = kind.secondRound(first.answers);
     if (planned !== undefined) {
-      rounds.push(sendRound(planned));
-      slots = await slotsWithQuorum(rounds.at(-1) as Round<S>, signal);
+      const second = newRound();
+      second.calls.sendToEveryNode(ttlMs, 1, readerOf(second, planned));
+      rounds.push(second);
+      slots = await slotsWithQuorum(second, signal);
     }
   }
   const fanOuts = rounds.map((round) => round.calls);
@@ -195,39 +182,17 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   }
   const last = rounds.at(-1) as Round<S>;
   // Cut off by the signal before a quorum, the attempt reports the answers known at that moment: later ones did not count.
-  const cutOff = slots === undefined && signal?.aborted === true ? outcomesAtCutOff(last.calls.outcomes, elapsedMs, last.calls) : undefined;
-  const isLeftOut = await freeFailedRounds(call, kind, token, fanOuts, cutOff !== undefined);
-  const nodes = cutOff ?? (await last.calls.settledExcept(isLeftOut, elapsedMs));
+  const cutOff = slots === undefined && signal?.aborted === true ? { outcomes: last.calls.outcomes.slice(), elapsedMs } : undefined;
+  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
+  const end = { rounds: fanOuts, resources: [resource], cleanup, granted: 'admitted', isRefusal: kind.isRefusal, isTakenThere: kind.isTakenThere, onLateAnswer: call.onLateAnswer };
+  const { nodes, isCutOff } = await endFailedAttempt(set, { ...end, elapsedMs, cutOff, isSingleTry: call.isSingleTry && slots === undefined });
   // Retrying cannot mend a setup mistake, and the nodes that replied so answered: they are not unreachable.
   if (hasMisconfiguredNode(nodes)) {
     const { taking } = kind;
     const what = typeof taking === 'number' ? `acquire ${describePermits(call.permits, taking, resource)}` : `take ${describeReadWrite(taking, resource)}`;
     throw misconfiguredNodeErrorOf([resource], nodes, what) as MisconfiguredNodeError;
   }
-  return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(cutOff === undefined ? {} : { isCutOff: true }) };
-}
-
-/**
- * Frees what a failed attempt's rounds wrote, unannounced (nobody waits for it), as `cleanUpFailedAttempt`
- * does, and resolves once every node's release that is waited for is done, with the nodes not waited for at
- * all (a probe, or a first contact once refusals settled the failure; not after a cut-off): they did not answer.
- */
-async function freeFailedRounds<S extends string>(
-  { set, ttlMs, onLateAnswer }: ClaimAttemptCall,
-  { key, isRefusal, isTakenThere }: AttemptKind<S, Claim, unknown>,
-  token: string,
-  rounds: readonly FanOut<S>[],
-  isCutOff: boolean,
-): Promise<boolean[]> {
-  const last = rounds[rounds.length - 1] as FanOut<S>;
-  const isSettled = !isCutOff && isSettledByRefusals(last.outcomes, quorumOf(set.nodes.length), isTakenThere);
-  const isLeftOut = set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
-  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: set.options.clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
-  const rule = { granted: 'admitted', isRefusal, isLeftSilent: (nodeIndex: number) => isLeftOut[nodeIndex] === true, onLateAnswer };
-  const cleanups = cleanUpFailedAttempt(set, rounds, cleanup, rule);
-  if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
-  await Promise.all(cleanups.filter((_, nodeIndex) => isLeftOut[nodeIndex] !== true));
-  return isLeftOut;
+  return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(isCutOff === undefined ? {} : { isCutOff }) };
 }
 
 /**

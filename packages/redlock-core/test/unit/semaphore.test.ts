@@ -127,16 +127,18 @@ describe("a semaphore's failed attempt", () => {
     expect(clock.now()).toBe(startedAt);
   });
 
-  it('sends the cleanup to a node that timed out without waiting for it, as a lock does', async () => {
+  it('ends a single try once the refusals settle it, as a lock does, and sends the cleanup to the silent node at its timeout', async () => {
     const clock = new FakeClock();
     const nodes = grantingNodes(clock, 3);
     const held = await clock.runUntilSettled(new Redlock(nodes, { clock }).semaphore('jobs', { limit: 1 }).acquire(60_000));
     const connections = nodes.map((node) => node.connectAnotherClient());
     connections[2]!.hang();
     const waiter = new Redlock(connections, { clock, nodeTimeoutMs: 100 }).semaphore('jobs', { limit: 1 });
-    // Full on nodes 0 and 1, no answer from node 2: the attempt ends at its timeout, not a second one later.
+    // Full on nodes 0 and 1, no answer from node 2: the try ends at once; node 2 is cleaned up at its timeout, once.
     await expect(clock.runUntilSettled(waiter.tryAcquire(10_000))).resolves.toBeUndefined();
-    expect(clock.now()).toBe(100);
+    expect(clock.now()).toBe(0);
+    expect(connections[2]!.callsTo('permit-release')).toHaveLength(0);
+    await clock.advance(100);
     expect(connections[2]!.callsTo('permit-release')).toHaveLength(1);
     connections[2]!.resume();
     await clock.runUntilSettled(held.release());
