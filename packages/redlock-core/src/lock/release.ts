@@ -100,17 +100,17 @@ function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'w
 }
 
 /**
- * A node that had not answered when the hold was granted set our keys later. While the hold is active,
- * its release will reach that node; once it is not, the keys there are removed, unless the release
- * already deleted them there (so ran after the acquisition).
+ * A node that had not answered when the hold was granted set our keys later: the rule of every kind of hold.
+ * While the hold is active, its release will reach that node; once it is not, `remove` runs (by default: the
+ * keys there are removed, unless the release already deleted them there, so ran after the acquisition).
  */
-export function removeLateGrant(hold: Hold, nodeIndex: number): void {
+export function removeLateGrant(hold: Hold, nodeIndex: number, remove = (): void => removeUnlessReleased(hold, nodeIndex)): void {
   if (hold.isActive) return;
-  if (hold.extensionsInFlight === undefined) return removeUnlessReleased(hold, nodeIndex);
+  if (hold.extensionsInFlight === undefined) return remove();
   // An extension still running may count this node's keys in its quorum and make the hold active
   // again: removing them now would leave it extended on fewer nodes than it counted. Decide once every
   // running extension settled; an inactive hold cannot start another.
   void Promise.allSettled(hold.extensionsInFlight).then(() => {
-    if (!hold.isActive) removeUnlessReleased(hold, nodeIndex);
+    if (!hold.isActive) remove();
   });
 }

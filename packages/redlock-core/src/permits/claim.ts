@@ -10,7 +10,7 @@ import { traceHold } from '../base/tracing.js';
 import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
 import { extendHold, fillIn, type HoldExtension } from '../lock/extend.js';
-import { releaseOnEveryNode as releaseHold, unlessReleasedThere } from '../lock/release.js';
+import { releaseOnEveryNode as releaseHold, removeLateGrant, unlessReleasedThere } from '../lock/release.js';
 import { HoldHandle } from '../lock/handle.js';
 import { Hold, type HoldInit } from '../lock/hold.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -208,7 +208,7 @@ export class Claim extends HoldHandle {
     return {
       run: runOf(false),
       reseedRun: runOf(true),
-      // Our own fields: kept while the claim is held, freed if it was released (see settleFields).
+      // Our own fields: kept while the claim is active, else freed (see settleFields).
       settleReseed: (nodeIndex) => this.settleFields(nodeIndex, fields),
       keyCount: 1,
       yes: 'extended',
@@ -257,24 +257,29 @@ export class Claim extends HoldHandle {
   /**
    * Node `nodeIndex` gave `fields` to the request that won this claim, maybe after it was decided (a grant,
    * whose command was sent at `grantSentAtMs`), or set the claim's own fields again for an extension's
-   * re-seed (see `extendHold`). Fields other than the claim's are freed there at once; all of them once the
-   * claim is released, unless the release there freed them (`'released'`) after a grant sent before it: a
-   * command sent earlier on the same connection runs earlier. That is the usual case, and it saves an
-   * uncontended semaphore 2 calls in 12. A grant re-sent after `NOSCRIPT` once the release went, or a
-   * re-seed, runs after the release, which may still say `'released'` for the intent it freed.
+   * re-seed (see `extendHold`). Fields other than the claim's are freed there at once; the claim's own follow
+   * the lock's rule (`removeLateGrant`): kept while the claim is active, else freed, unless the release there
+   * freed them (`'released'`) after a grant sent before it: a command sent earlier on the same connection
+   * runs earlier. That is the usual case, and it saves an uncontended semaphore 2 calls in 12. A grant re-sent
+   * after `NOSCRIPT` once the release went, or a re-seed, runs after the release, which may still say
+   * `'released'` for the intent it freed.
    * @internal
    */
   protected settleFields(nodeIndex: number, fields: readonly string[], grantSentAtMs?: number): void {
     const hold = this.#hold;
     hold.written[nodeIndex] = true;
-    const isReleased = hold.isReleased;
-    if (!isReleased && fields.every((field) => this.#kind.fields.includes(field))) return;
-    const free = (): void => void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, isReleased ? [] : this.#kind.fields) });
-    // At the same instant, the grant went first: a re-send after NOSCRIPT waits for the node's reply, so it
-    // shares its instant with the release only on a clock that does not move (the tests').
-    const isGrantBeforeRelease = grantSentAtMs !== undefined && grantSentAtMs <= (hold.releasedAtMs ?? Infinity);
-    if (isReleased && isGrantBeforeRelease) unlessReleasedThere(hold, nodeIndex, free);
-    else free();
+    const own = this.#kind.fields;
+    const free = (kept: readonly string[]): void =>
+      void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, kept) });
+    // Beyond the claim's own fields, while the claim may still be kept: the rest waits for the rule below.
+    if (!fields.every((field) => own.includes(field)) && (hold.isActive || hold.extensionsInFlight !== undefined)) free(own);
+    removeLateGrant(hold, nodeIndex, () => {
+      // At the same instant, the grant went first: a re-send after NOSCRIPT waits for the node's reply, so it
+      // shares its instant with the release only on a clock that does not move (the tests').
+      const isGrantBeforeRelease = grantSentAtMs !== undefined && grantSentAtMs <= (hold.releasedAtMs ?? Infinity);
+      if (hold.isReleased && isGrantBeforeRelease) unlessReleasedThere(hold, nodeIndex, () => free([]));
+      else free([]);
+    });
   }
 
   /**

@@ -395,10 +395,10 @@ describe("a semaphore's attempt when the nodes give different slots", () => {
 });
 
 describe('a late grant after the release, for a semaphore and a write lock', () => {
-  type Take = (redlock: Redlock) => Promise<{ release(): Promise<unknown> }>;
+  type Take = (redlock: Redlock, ttlMs?: number) => Promise<{ release(): Promise<unknown> }>;
   const kinds: [string, Take, string][] = [
-    ['a semaphore', (redlock) => redlock.semaphore('jobs', { limit: 3 }).acquire(10_000), 'permit-acquire'],
-    ['a write lock', (redlock) => redlock.readWriteLock('jobs').acquireWrite(10_000), 'read-write-acquire'],
+    ['a semaphore', (redlock, ttlMs = 10_000) => redlock.semaphore('jobs', { limit: 3 }).acquire(ttlMs), 'permit-acquire'],
+    ['a write lock', (redlock, ttlMs = 10_000) => redlock.readWriteLock('jobs').acquireWrite(ttlMs), 'read-write-acquire'],
   ];
   /** The scripts a node ran, but the server probe of a first contact. */
   const scriptsOf = (node: { readonly calls: readonly { readonly script?: string }[] }) => node.calls.map(({ script }) => script).filter((script) => script !== 'probe');
@@ -427,6 +427,17 @@ describe('a late grant after the release, for a semaphore and a write lock', () 
     await clock.advance(100);
     expect(scriptsOf(late)).toEqual([acquireScript, 'permit-release', 'permit-release']);
     expect(nodes.flatMap(keysOf)).toEqual([]);
+  });
+
+  it.each(kinds)('%s: a grant that answers once the hold expired, never released, is freed there at once, as a lock\'s is', async (_, take, acquireScript) => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    // Nodes 3 and 4 answer long after their timeout, and after the hold's 1 s validity ran out.
+    for (const node of nodes.slice(3)) node.latencyMs = 1_500;
+    await clock.runUntilSettled(take(new Redlock(nodes, { clock }), 1_000));
+    await clock.advance(2_000);
+    expect(nodes.slice(3).map(scriptsOf)).toEqual([[acquireScript, 'permit-release'], [acquireScript, 'permit-release']]);
+    expect(nodes.slice(0, 3).map(scriptsOf)).toEqual([[acquireScript], [acquireScript], [acquireScript]]);
   });
 });
 
