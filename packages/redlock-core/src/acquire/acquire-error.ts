@@ -5,7 +5,7 @@ import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/ou
 import { failureVerdictOf } from './verdict.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import type { AcquireRequest } from './request.js';
-import type { AttemptLog } from './attempt-log.js';
+import type { AttemptLog, LoggedAttempt } from './attempt-log.js';
 
 /**
  * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
@@ -13,25 +13,21 @@ import type { AttemptLog } from './attempt-log.js';
  * queue before any attempt was made there reports the lock as held, by the earlier call ahead of it.
  */
 export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum: number, waitMs?: number): LockAcquireError {
-  const kept = log.kept();
-  const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
   const { last, lastDecided } = log;
   let reason: AcquireFailureReason = last === undefined ? 'held-by-another-owner' : failureReasonOf(last, quorum);
   // An attempt cut off by `waitMs` or the caller's signal tells only what the nodes had answered by then:
   // when that does not decide (the nodes still silent made the difference), the latest decided one tells.
   if (reason === 'nodes-unreachable' && last?.isCutOff === true && lastDecided !== undefined) reason = failureReasonOf(lastDecided, quorum);
-  const options = { resources: request.resources, attempts: kept, attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) };
-  const what = `Could not acquire ${describeResources(request.resources)}${within}`;
-  if (last === undefined) {
-    return new LockAcquireError(`${what} after no attempt of its own: held by another owner (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`, options);
-  }
-  const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
+  const options = { resources: request.resources, attempts: log.kept(), attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) };
+  const fenced = last?.fenceNodes?.filter((node) => node.status === 'fenced').length;
   const detail =
-    fenced !== undefined && fenced < quorum
-      ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
-      : reason === 'no-validity'
-        ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
-        : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
+    last === undefined
+      ? ''
+      : fenced !== undefined && fenced < quorum
+        ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
+        : reason === 'no-validity'
+          ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
+          : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
   const advice =
     reason !== 'foreign-key'
       ? reason === 'held-by-another-owner'
@@ -40,10 +36,21 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
       : request.fencing
         ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
         : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): give each lock a resource of its own, and lock keys a namespace (\`keyPrefix\`)`;
-  return new LockAcquireError(
-    `${what} ${describeAttemptCount(log.count, kept.length)}: ${reason.replaceAll('-', ' ')} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`,
-    options,
-  );
+  return new LockAcquireError(gaveUpMessageOf(`Could not acquire ${describeResources(request.resources)}`, log, reason, detail, advice, waitMs), options);
+}
+
+/**
+ * What the error of any acquisition that gave up says, for every kind of hold: what it could not take
+ * (`what`), within which `waitMs`, after how many attempts, why (`reason`), and what its last attempt saw
+ * (`detail`), then `advice`. A call that gave up in the local queue before any attempt was made there
+ * reports what held it: an earlier call of this `Redlock`.
+ */
+export function gaveUpMessageOf(what: string, log: AttemptLog<LoggedAttempt>, reason: string, detail: string, advice: string, waitMs: number | undefined): string {
+  const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
+  const { last } = log;
+  const words = reason.replaceAll('-', ' ');
+  if (last === undefined) return `${what}${within} after no attempt of its own: ${words} (an earlier call of this Redlock on the same resources was ahead of it in the local queue)`;
+  return `${what}${within} ${describeAttemptCount(log.count, log.kept().length)}: ${words} (last attempt${last.isCutOff === true ? ', cut off by the wait' : ''}: ${detail})${advice}`;
 }
 
 /**

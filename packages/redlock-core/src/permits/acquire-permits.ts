@@ -3,10 +3,11 @@
 // attempts, timed by `waitMs`; and what each kind of claim tells them.
 import { runUnderLock } from '../acquire/using.js';
 import { attemptOnce, callSignalOf } from '../acquire/acquisitions.js';
+import { gaveUpMessageOf } from '../acquire/acquire-error.js';
+import type { AttemptLog } from '../acquire/attempt-log.js';
 import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
 import type { WaitQueues } from '../acquire/wait-queue.js';
 import { ClaimError, PermitError, ReadWriteLockError } from '../base/claim-errors.js';
-import { describeAttemptCount } from '../base/describe.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { atCaller, closedErrorOf } from '../base/errors.js';
 import type { ClosedCall } from '../base/lifecycle.js';
@@ -64,7 +65,7 @@ export interface ClaimAcquisition<H extends Claim, F extends FailedAttempt & { r
   /** One attempt: see `runClaimAttempt`. */
   attempt(call: ClaimAttemptCall): Promise<H | F | 'taken-where-woken'>;
   /** The error of a call whose attempts failed, or that `waitMs` ended. */
-  errorOf(request: PermitRequest, attempts: readonly F[], attemptCount: number, waitMs?: number): Error;
+  errorOf(request: PermitRequest, log: AttemptLog<F>, waitMs?: number): Error;
 }
 
 /**
@@ -220,7 +221,7 @@ async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonl
         return result;
       });
     },
-    errorOf: (log, waitMs) => claim.errorOf(request, log.kept(), log.count, waitMs),
+    errorOf: (log, waitMs) => claim.errorOf(request, log, waitMs),
   };
   try {
     const { retryCount, retryDelayMs, retryJitterMs } = request;
@@ -263,13 +264,12 @@ export function permitsOf(semaphore: SemaphoreSettings): ClaimAcquisition<Permit
     isHeld: (result): result is Permit => result instanceof Permit,
     isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
     isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
-    errorOf: (request, attempts, attemptCount, waitMs) => {
-      const { last, reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'no-permits-free', (failed) =>
-        failed.reason === 'limit-mismatch' ? `: held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit` : undefined,
+    errorOf: (request, log, waitMs) => {
+      const { last, reason, details, message } = gaveUp(request, log, waitMs, 'no-permits-free', `Could not acquire ${describePermits(request.permits, limit, resource)}`, (failed) =>
+        failed.reason === 'limit-mismatch' ? `; held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit` : undefined,
       );
       const recordedLimit = last?.recordedLimit;
-      const { permits } = request;
-      return new PermitError(`Could not acquire ${describePermits(permits, limit, resource)}${why}`, { ...details, resource, permits, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) });
+      return new PermitError(message, { ...details, resource, permits: request.permits, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) });
     },
   };
 }
@@ -296,32 +296,31 @@ export function readWriteOf(lock: ReadWriteSettings, mode: ReadWriteMode): Claim
     isHeld: (result): result is ReadWriteHandle => result instanceof ReadWriteHandle,
     isFinal: (failure) => failure.reason === 'foreign-key',
     isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
-    errorOf: (request, attempts, attemptCount, waitMs) => {
-      const { reason, details, why } = failedAcquisitionOf(request, attempts, attemptCount, waitMs, 'locked');
-      return new ReadWriteLockError(`Could not take ${describeReadWrite(mode, resource)}${why}`, { ...details, resource, mode, reason });
+    errorOf: (request, log, waitMs) => {
+      const { reason, details, message } = gaveUp(request, log, waitMs, 'locked', `Could not take ${describeReadWrite(mode, resource)}`);
+      return new ReadWriteLockError(message, { ...details, resource, mode, reason });
     },
   };
 }
 
 /**
- * What the error of an acquisition whose attempts failed, or that `waitMs` ended, says alike for every
- * kind: the end of its message after `Could not take …` (`why`), its reason (`takenReason` when no attempt
- * ran), the attempt that says why (`last`: the latest that ran to its vote, since one cut off by `waitMs`
- * decides nothing) and the error's acquisition fields. `explain` words a reason that calls for more.
+ * What the error of a claim's acquisition that gave up says (see `gaveUpMessageOf`), its reason (that of the
+ * last attempt, or of the latest decided one when a cut-off attempt cannot tell; `takenReason` when no attempt
+ * ran), the attempt whose `recordedLimit` it reports, and its fields. `explain` words a reason that calls for more.
  */
-function failedAcquisitionOf<F extends { readonly nodes: readonly NodeOutcome<string>[]; readonly isCutOff?: true; readonly reason: string }>(
+function gaveUp<F extends FailedAttempt & { readonly reason: string; readonly nodes: readonly NodeOutcome<string>[] }>(
   request: PermitSettings,
-  attempts: readonly F[],
-  attemptCount: number,
+  log: AttemptLog<F>,
   waitMs: number | undefined,
   takenReason: F['reason'],
+  what: string,
   explain?: (last: F) => string | undefined,
-): { readonly last: F | undefined; readonly reason: F['reason']; readonly why: string; readonly details: { operation: 'acquire'; attempts: readonly F[]; attemptCount: number; waitMs?: number } } {
-  const last = [...attempts].reverse().find((attempt) => attempt.isCutOff !== true) ?? attempts.at(-1);
-  const details = { operation: 'acquire' as const, attempts, attemptCount, ...(waitMs === undefined ? {} : { waitMs }) };
-  if (last === undefined) return { last, reason: takenReason, details, why: `: \`waitMs\` (${waitMs} ms) ran out before any attempt` };
-  const whenWaitRanOut = waitMs === undefined ? '' : `, when \`waitMs\` (${waitMs} ms) ran out`;
-  const explained = explain?.(last) ?? `${whenWaitRanOut}${last.reason === takenReason ? defaultRetriesAdvice(request, waitMs) : ''}`;
-  const why = ` ${describeAttemptCount(attemptCount, attempts.length)}: ${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}${explained}`;
-  return { last, reason: last.reason, details, why };
+): { readonly last: F | undefined; readonly reason: F['reason']; readonly message: string; readonly details: { operation: 'acquire'; attempts: readonly F[]; attemptCount: number; waitMs?: number } } {
+  const { last, lastDecided } = log;
+  const reported = last?.isCutOff === true && last.reason === 'nodes-unreachable' ? (lastDecided ?? last) : last;
+  const reason = reported?.reason ?? takenReason;
+  const details = { operation: 'acquire' as const, attempts: log.kept(), attemptCount: log.count, ...(waitMs === undefined ? {} : { waitMs }) };
+  const detail = last === undefined ? '' : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}`;
+  const advice = (reported === undefined ? undefined : explain?.(reported)) ?? (reason === takenReason ? defaultRetriesAdvice(request, waitMs) : '');
+  return { last: reported, reason, details, message: gaveUpMessageOf(what, log, reason, detail, advice, waitMs) };
 }

@@ -82,7 +82,7 @@ describe("a read-write lock's wait", () => {
     expect(waited).toMatchObject({ reason: 'locked', waitMs: 5_500 });
     // It says how many attempts it made, and that it kept 11 of them, as a lock's error does.
     expect((waited as ReadWriteLockError).attempts).toHaveLength(11);
-    expect((waited as ReadWriteLockError).message).toMatch(new RegExp(`^Could not take the read lock on "catalog" after ${(waited as ReadWriteLockError).attemptCount} attempts \\(the error keeps the first and the latest 10\\): `));
+    expect((waited as ReadWriteLockError).message).toMatch(new RegExp(`^Could not take the read lock on "catalog" within \`waitMs\` \\(5500 ms\\), after ${(waited as ReadWriteLockError).attemptCount} attempts \\(the error keeps the first and the latest 10\\): `));
     expect(clock.now()).toBe(5_500);
     const error = await clock.runUntilSettled(client().readWriteLock('catalog').acquireRead(10_000)).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(ReadWriteLockError);
@@ -107,7 +107,7 @@ describe('a read-write lock on fake nodes', () => {
     expect(writer).toBeInstanceOf(ReadWriteHandle);
     expect(await clock.runUntilSettled(lock.tryAcquireRead(10_000))).toBeUndefined();
     expect(await clock.runUntilSettled(lock.tryAcquireWrite(10_000))).toBeUndefined();
-    await expect(clock.runUntilSettled(lock.acquireRead(10_000))).rejects.toThrow(/Could not take the read lock on "catalog" after 1 attempt: 3 held by a writer, quorum is 2/);
+    await expect(clock.runUntilSettled(lock.acquireRead(10_000))).rejects.toThrow(/Could not take the read lock on "catalog" after 1 attempt: locked \(last attempt: 3 held by a writer, quorum is 2\)/);
     await clock.runUntilSettled(writer.release());
     expect((await clock.runUntilSettled(lock.tryAcquireRead(10_000)))?.state).toBe('held');
   });

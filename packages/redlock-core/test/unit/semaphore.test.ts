@@ -122,7 +122,7 @@ describe("a semaphore's failed attempt", () => {
     const error = await clock.runUntilSettled(client().acquire(10_000, { waitMs: 5_000 })).catch((failure: unknown) => failure);
     expect(error).toMatchObject({ reason: 'limit-mismatch', recordedLimit: 2, attemptCount: 1 });
     expect((error as PermitError).message).toBe(
-      'Could not acquire 1 of 1 permits of "jobs" after 1 attempt: 2 holding a semaphore of another limit, 1 admitted, quorum is 2: held with limit 2, and every client of a semaphore must give the same limit',
+      'Could not acquire 1 of 1 permits of "jobs" after 1 attempt: limit mismatch (last attempt: 2 holding a semaphore of another limit, 1 admitted, quorum is 2); held with limit 2, and every client of a semaphore must give the same limit',
     );
     expect(clock.now()).toBe(startedAt);
   });
@@ -172,7 +172,7 @@ describe("a semaphore's wait", () => {
     expect(waited).toMatchObject({ reason: 'no-permits-free', attemptCount: 55 });
     // It keeps 11 of its attempts, and says how many it made, as a lock's error does.
     expect((waited as PermitError).attempts).toHaveLength(11);
-    expect((waited as PermitError).message).toMatch(/^Could not acquire 1 of 1 permits of "jobs" after 55 attempts \(the error keeps the first and the latest 10\): /);
+    expect((waited as PermitError).message).toMatch(/^Could not acquire 1 of 1 permits of "jobs" within `waitMs` \(5500 ms\), after 55 attempts \(the error keeps the first and the latest 10\): no permits free \(last attempt: /);
     expect(clock.now()).toBe(5_500);
     // Without waitMs, the default retries end the wait, and the error says how to wait longer.
     const error = await clock.runUntilSettled(waiter.acquire(10_000)).catch((failure: unknown) => failure);
