@@ -1,7 +1,7 @@
 // Hand-off between two warm clients over a multi-datacenter topology, at default options: client A holds a
 // lock, client B waits for it (a 4 s retry delay, so only the release's announcement wakes it in time), and
-// A releases. Prints each hand-off (from A's release() call to B's lock), the lead node B chose (the node its
-// woken attempts ask first), and how many times B's attempts found a node that answers 'timeout': with the
+// A releases. Prints each hand-off (from A's release() call to B's lock), the node that woke B (which its woken
+// attempt asks first), and how many times B's attempts found a node that answers 'timeout': with the
 // lock held, every node answers, however far. Both clients sit in the datacenter of the 0 ms nodes and are
 // warmed up first, so their node timeouts follow the measured round trips, not the first contact's.
 // The physical limit of a hand-off is about the quorum-th smallest round trip.
@@ -69,7 +69,7 @@ try {
     const lead = recording.attempts.at(-1)?.result?.nodes.find((node) => node.status !== 'not-asked' && recording.attempts.at(-1)?.isWoken)?.nodeIndex;
     const timeouts = recording.attempts.flatMap((attempt) => attempt.result.nodes.filter((node) => node.status === 'timeout'));
     answeringTimeouts += timeouts.length;
-    console.log(`${resource}: hand-off ${handOffMs.toFixed(0)} ms, B's lead node ${lead ?? '?'} (${rttsMs[lead] ?? '?'} ms), ${recording.attempts.length} attempts, ${timeouts.length} node timeouts`);
+    console.log(`${resource}: hand-off ${handOffMs.toFixed(0)} ms, B woken by node ${lead ?? '?'} (${rttsMs[lead] ?? '?'} ms), ${recording.attempts.length} attempts, ${timeouts.length} node timeouts`);
     recording.stop();
     await lock.release();
   }

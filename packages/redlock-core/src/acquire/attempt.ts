@@ -239,8 +239,8 @@ export class Attempt {
     // No wake: waiters blocked by a failed attempt retry on their timer, which keeps clients that
     // split the nodes between them from waking each other in lockstep.
     const cleanup: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
-    const rule = { rounds: [this.calls], resources, cleanup, granted: 'acquired', isRefusal, isTakenThere: isHeld, elapsedMs, cutOff, isSingleTry };
-    const report = await endFailedAttempt(this.#set, rule);
+    const failed = { rounds: [this.calls], resources, cleanup, granted: 'acquired', isRefusal, isTakenThere: isHeld, elapsedMs, cutOff, isSingleTry };
+    const report = await endFailedAttempt(this.#set, failed);
     return fenceNodes === undefined ? report : { ...report, fenceNodes };
   }
 }

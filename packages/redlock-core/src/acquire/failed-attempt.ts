@@ -15,7 +15,7 @@ export interface CutOff<S extends string> {
 }
 
 /** An attempt whose vote failed, or whose hold was refused, as {@link endFailedAttempt} reads it. */
-export interface FailedAttempt<S extends string> {
+export interface AttemptToEnd<S extends string> {
   /** Its rounds of calls, the last one voted on: a lock's one, a claim's two where a second round ran. */
   readonly rounds: readonly FanOut<S>[];
   readonly resources: readonly string[];
@@ -47,7 +47,7 @@ export interface FailedAttempt<S extends string> {
  * once the refusals settle why it failed, reported as not answered yet; a setup mistake one of them reveals
  * later is warned of, since it can no longer fail the call. A cut-off attempt reports the answers known at the cut.
  */
-export async function endFailedAttempt<S extends string>(set: NodeSet, failed: FailedAttempt<S>): Promise<{ nodes: NodeOutcome<S>[]; elapsedMs: number; isCutOff?: true }> {
+export async function endFailedAttempt<S extends string>(set: NodeSet, failed: AttemptToEnd<S>): Promise<{ nodes: NodeOutcome<S>[]; elapsedMs: number; isCutOff?: true }> {
   const { rounds, cutOff, elapsedMs } = failed;
   const last = rounds[rounds.length - 1] as FanOut<S>;
   const quorum = quorumOf(set.nodes.length);
@@ -69,7 +69,7 @@ export async function endFailedAttempt<S extends string>(set: NodeSet, failed: F
 }
 
 /** Removes a failed attempt's writes on node `nodeIndex`: settles once done or, where it is not waited for, sent. */
-function cleanUpNode<S extends string>(set: NodeSet, failed: FailedAttempt<S>, nodeIndex: number, isLeftOut: boolean): Promise<void> | undefined {
+function cleanUpNode<S extends string>(set: NodeSet, failed: AttemptToEnd<S>, nodeIndex: number, isLeftOut: boolean): Promise<void> | undefined {
   const { cleanup, granted, onLateAnswer } = failed;
   const releaseAtGrant = (calls: FanOut<S>): void =>
     void calls.lateAnswerOf(nodeIndex).then((answer) => {

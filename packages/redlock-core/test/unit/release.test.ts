@@ -60,7 +60,7 @@ describe('lock.release()', () => {
       announcedOn.length = 0;
       await clock.runUntilSettled(lock.release());
       expect(sentTo).toEqual([0, 1, 2, 3, 4]);
-      // Every node: a waiter listens to its own lead node, whichever node that is.
+      // Every node: a waiter listens on every node, and a release wakes it from each.
       expect(announcedOn).toEqual(sentTo);
     }
   });

@@ -131,7 +131,7 @@ describe('local wait queue: waiters of one Redlock on the same resources', () =>
     };
     const few = await callsFor(2);
     const many = await callsFor(30);
-    // Each extra waiter costs one attempt over the 5 nodes, and maybe one look at the lead node: not one
+    // Each extra waiter costs one attempt over the 5 nodes, and maybe one look at the node that woke it: not one
     // look per waiter at every release.
     expect((many - few) / 28).toBeLessThanOrEqual(5 + 1);
   });

@@ -141,7 +141,7 @@ describe('forged wakes on real nodes', () => {
   }
 
   it('still gives up after its timed retries, long before the holder’s TTL, under a storm of forged PUBLISHes', async () => {
-    // The waiter is near node 0 (its own timeoutMs): its lead node. It listens on every node; the storm is on node 0.
+    // The waiter is near node 0 (its own timeoutMs). It listens on every node; the storm is on node 0, the node that wakes it.
     {
       const name = 'forged';
       const holder = await newRedlock({ retryCount: 0 }).acquire(name, 10_000);
@@ -156,7 +156,7 @@ describe('forged wakes on real nodes', () => {
         (error: unknown) => error,
       );
       expect(await eventually(() => listenedOn(name), (nodes) => nodes.includes(0), 3_000)).toContain(0);
-      // 5 forged messages every millisecond on its lead node, until the waiter is done or 12 s passed
+      // 5 forged messages every millisecond on node 0, until the waiter is done or 12 s passed
       // (past the holder's 10 s TTL: a waiter that the storm kept from its timed retries acquires then).
       const publisher = redis.createClient(0);
       const [member] = (await wakeListenersOf(admins[0] as Redis, `${prefix}${name}`)).keys();
@@ -173,14 +173,14 @@ describe('forged wakes on real nodes', () => {
       expect(error).toBeInstanceOf(LockAcquireError);
       expect((error as LockAcquireError).reason).toBe('held-by-another-owner');
       // The first attempt and the 10 timed retries of the defaults (200 ± 100 ms apart): about 2 s. The log
-      // also holds any woken attempt that had to ask every node (its lead node did not answer in time, as on
+      // also holds any woken attempt that had to ask every node (the node that woke it did not answer in time, as on
       // a loaded machine), so at least 11; the time and call bounds below are what a storm would break.
       expect((error as LockAcquireError).attemptCount).toBeGreaterThanOrEqual(11);
       // Wide on purpose: it only tells a give-up at the retries' time (about 2 s, whatever the storm) from one
       // the storm postponed past its end, or an acquisition at the holder's TTL (10 s).
       expect(elapsedMs).toBeLessThan(7_000);
       // 11 attempts of 5 calls, plus woken attempts: at once 3 times, then 1, 2, 4, 8, 16 ms apart and 16 ms
-      // from then on (228-249 calls in all on a quiet machine). Acting on every wake, they asked the lead node
+      // from then on (228-249 calls in all on a quiet machine). Acting on every wake, they asked node 0
       // about once a millisecond (thousands).
       const calls = adapters.reduce((sum, adapter) => sum + adapter.calls, 0);
       expect(calls).toBeGreaterThanOrEqual(55);
