@@ -94,8 +94,9 @@ export class ReadWriteLock {
 
   /**
    * Makes exactly one attempt to take the lock for reading, without retrying or waiting: it resolves with
-   * the {@link ReadWriteHandle}, or with `undefined` when a writer holds or waits for it on enough nodes to
-   * deny a quorum.
+   * the {@link ReadWriteHandle}, or with `undefined` as soon as a writer holds or waits for it on enough nodes
+   * to deny a quorum (slower nodes are not waited for; what they give is freed in the background, which
+   * `close()` waits for).
    *
    * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
    *   e.g. `NOPERM` to a user whose ACL denies `EVAL` (`'no-permission'`), at its first call: never as unreachable.

@@ -84,8 +84,9 @@ export class Semaphore {
 
   /**
    * Makes exactly one attempt to take `permits` permits (1 by default), without retrying or waiting, and
-   * tells whether too few are free: it resolves with the {@link Permit}, or with `undefined` when the
-   * nodes with too few permits free are more than N − quorum, so that no quorum was possible. A single
+   * tells whether too few are free: it resolves with the {@link Permit}, or with `undefined` as soon as the
+   * nodes with too few permits free are more than N − quorum, so that no quorum was possible (slower nodes
+   * are not waited for; what they give is freed in the background, which `close()` waits for). A single
    * try leaves no intent: it never makes others keep permits free.
    *
    * @throws {@link MisconfiguredNodeError} at once, without retrying, when a node replied with a setup mistake,
