@@ -70,11 +70,6 @@ export async function waitForHold<H, F extends FailedAttempt>(
   let ticket = '';
   /** When, by the wall clock, the ticket began to queue: its place in every node's queue, kept when it asks for a reservation. */
   let ticketSinceMs = 0;
-  const watch = (): void => {
-    if (notifications === undefined) return;
-    const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
-    queue.stopWatching = notifications.watch(queue.id, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
-  };
   let isHeld = false;
   try {
     const isFirst = queue.isHead(waiter);
@@ -146,7 +141,10 @@ export async function waitForHold<H, F extends FailedAttempt>(
         }
       }
       // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.
-      if ((failure === undefined || contender.isTaken(failure)) && queue.stopWatching === undefined) watch();
+      if ((failure === undefined || contender.isTaken(failure)) && queue.stopWatching === undefined && notifications !== undefined) {
+        const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
+        queue.stopWatching = notifications.watch(queue.id, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
+      }
       // A timed retry that is due goes first, however many wakes are pending: wakes never starve it. It
       // still lets the event loop turn: attempts that fail at once (nodes refused, no pause between
       // retries) would otherwise run on microtasks alone, and no timer could end the wait, not even `waitMs`.
@@ -169,7 +167,7 @@ const STARVING_AFTER_FAILURES = 3;
 function reportedAttempts<F extends FailedAttempt>(attempts: AttemptLog<F>, waiter: Waiter, queue: WaitQueue): AttemptLog<F> {
   if (attempts.count > 0) return attempts;
   // A queue's waiters are all of one contender: its heads' failed attempts are `F`s.
-  if (waiter.attemptsWhileQueued.count > 0) return waiter.attemptsWhileQueued as AttemptLog<F>;
+  if (waiter.attemptsWhileQueued !== undefined) return waiter.attemptsWhileQueued as AttemptLog<F>;
   const log = new AttemptLog<F>();
   if (queue.lastFailure !== undefined) log.add(queue.lastFailure as F);
   return log;

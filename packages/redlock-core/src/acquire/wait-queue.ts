@@ -13,8 +13,8 @@ export class Waiter {
    * acquired it, once a head found it unavailable.
    */
   failures = 0;
-  /** The full attempts heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}). */
-  readonly attemptsWhileQueued = new AttemptLog<LoggedAttempt>();
+  /** The full attempts heads made, and failed, while this waiter was queued (bounded: see {@link AttemptLog}); made with the first. */
+  attemptsWhileQueued: AttemptLog<LoggedAttempt> | undefined;
   /** What its turn calls, while it waits for it (see {@link onWake}). */
   onTurn: (() => void) | undefined;
 
@@ -106,7 +106,7 @@ export class WaitQueue {
   /** Counts a full attempt a head made and failed, for the waiters that give up in the queue. */
   recordFailure(attempt: LoggedAttempt): void {
     this.lastFailure = attempt;
-    for (const waiter of this.#queued ?? []) waiter.attemptsWhileQueued.add(attempt);
+    for (const waiter of this.#queued ?? []) (waiter.attemptsWhileQueued ??= new AttemptLog()).add(attempt);
   }
 
   /** A hold on these resources may be free (released here, or node `nodeIndex` woke the queue: see `wokenBy`): wakes the head now, or at its next wait. */
