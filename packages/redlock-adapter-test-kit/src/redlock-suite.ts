@@ -303,7 +303,10 @@ export function describeRedlockSuite(options: RedlockSuiteOptions): void {
     it('re-enters a held lock for its owner, keeping the keys until the last handle is released', async () => {
       const redlock = await newRedlock({ nodeTimeoutMs: SHORT_TTL_NODE_TIMEOUT_MS });
       const other = await newRedlock({ retryCount: 0 });
-      const outer = await redlock.acquire('accounts:9', 500);
+      // 1.5 s: the outer handle must still be valid when the re-entrant call extends it, also on a loaded
+      // machine (500 ms failed once beside a 10,000-world simulation), and stay below TTL_MS - 1 s, so
+      // that the PTTL below tells an extension from the outer TTL.
+      const outer = await redlock.acquire('accounts:9', 1_500);
       const inner = await redlock.acquire('accounts:9', TTL_MS, { reentrant: outer });
       equal(inner.token, outer.token);
       // Asking for more than was left extended the keys for every handle.
