@@ -114,7 +114,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
         restUntil = 0;
       }
       const wokenBy = isWoken && queue.wokenBy !== 'here' ? queue.wokenBy : undefined;
-      queue.clearWake();
+      queue.clearWake(wokenBy);
       const result = await contender.attempt(log.count + 1, wokenBy, ticket);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;

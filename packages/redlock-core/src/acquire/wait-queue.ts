@@ -50,6 +50,9 @@ export class WaitQueue {
   #isHeldHere = false;
   /** Whether a release came that the head has not taken yet. */
   #isWakePending = false;
+  /** The node the head's woken attempt asks first (see {@link clearWake}), and whether it woke the queue again since. */
+  #askedNode: number | undefined;
+  #hasAskedNodeWokenAgain = false;
   #wakeHead: (() => void) | undefined;
 
   constructor(private readonly queues: WaitQueues, readonly id: string) {}
@@ -111,6 +114,7 @@ export class WaitQueue {
 
   /** A hold on these resources may be free (released here, or node `nodeIndex` woke the queue: see `wokenBy`): wakes the head now, or at its next wait. */
   wake(nodeIndex?: number): void {
+    if (nodeIndex !== undefined && nodeIndex === this.#askedNode) this.#hasAskedNodeWokenAgain = true;
     if (this.wokenBy === undefined || nodeIndex === undefined) this.wokenBy = nodeIndex ?? 'here';
     this.#isHeldHere = false;
     const callback = this.#wakeHead;
@@ -119,18 +123,31 @@ export class WaitQueue {
     else this.#isWakePending = true;
   }
 
-  /** Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them. */
-  clearWake(): void {
+  /**
+   * Forgets the releases seen so far: the head calls it as it starts an attempt, which will see them, with the
+   * node that attempt asks first, if it is a woken one (`askedNode`: see {@link dropNodeWakes}).
+   */
+  clearWake(askedNode?: number): void {
     this.#isWakePending = false;
     this.wokenBy = undefined;
+    this.#askedNode = askedNode;
+    this.#hasAskedNodeWokenAgain = false;
   }
 
   /**
    * Forgets the nodes' wakes that came since the head's latest attempt began, keeping a release or a turn here
-   * (`'here'`): the head calls it after a woken attempt that failed, whose answers are newer than those wakes.
+   * (`'here'`): the head calls it after a woken attempt that failed, whose answers are newer than the other
+   * nodes' wakes of the release it lost. Not a new wake of the node it asked: that node wakes a waiter once per
+   * release, so this one is from a later release (the answer that the hold was taken there may come after it,
+   * on another connection), and is acted on.
    */
   dropNodeWakes(): void {
     if (this.wokenBy === 'here') return;
+    if (this.#hasAskedNodeWokenAgain) {
+      this.wokenBy = this.#askedNode;
+      this.#isWakePending = true;
+      return;
+    }
     this.#isWakePending = false;
     this.wokenBy = undefined;
   }

@@ -419,7 +419,7 @@ describe('woken attempts and timed retries', () => {
     expect(connections.map((connection, nodeIndex) => connection.acquireRequests().length - before[nodeIndex]!)).toEqual([0, 0, 0, 1, 0]);
   });
 
-  it('drops the wakes that came while a woken attempt failed: a wake forged on every node costs one attempt', async () => {
+  it('drops the other nodes\' wakes that came while a woken attempt failed, and acts once on a new wake of the node it asked', async () => {
     const { clock, nodes, process } = setup();
     await clock.runUntilSettled(process().acquire('orders:42', 10_000));
     // Replies 1 ms after each command, so that wakes can come while an attempt runs.
@@ -428,20 +428,28 @@ describe('woken attempts and timed retries', () => {
     // The first attempt, subscribing and the look after it are done; the timed retry is due at 200 ms.
     await clock.advance(20);
     const calls = (): number => connections.reduce((sum, connection) => sum + connection.acquireRequests().length, 0);
-    const forgeOnEveryNode = (): void => nodes.forEach((node, nodeIndex) => node.publish(connections[nodeIndex]!.subscribeCalls[0]!));
+    const forgeOn = (nodeIndexes: readonly number[]): void => nodeIndexes.forEach((nodeIndex) => nodes[nodeIndex]!.publish(connections[nodeIndex]!.subscribeCalls[0]!));
     const before = calls();
-    // Forged wakes, the lock still held: one attempt, which asks the node whose wake came first alone.
-    forgeOnEveryNode();
+    // Forged wakes, the lock still held: one attempt, which asks the node whose wake came first (node 0) alone.
+    forgeOn([0, 1, 2, 3, 4]);
     await clock.advance(0);
     expect(calls()).toBe(before + 1);
-    // More of them while it runs: none starts a second attempt once it failed.
-    forgeOnEveryNode();
+    // More of them while it runs, from the other nodes (as a release's wakes from every node come): none
+    // starts a second attempt once it failed.
+    forgeOn([1, 2, 3, 4]);
     await clock.advance(20);
     expect(calls()).toBe(before + 1);
     // A wake after it starts the next attempt at once.
-    forgeOnEveryNode();
+    forgeOn([0, 1, 2, 3, 4]);
     await clock.advance(0);
     expect(calls()).toBe(before + 2);
+    // A new wake of the node it asked, while it runs: a node wakes a waiter once per release, so this one is a
+    // later release there (or forged), which its answer may trail. It starts one attempt once it failed, not more.
+    forgeOn([0, 1, 2, 3, 4]);
+    await clock.advance(20);
+    expect(calls()).toBe(before + 3);
+    await clock.advance(20);
+    expect(calls()).toBe(before + 3);
   });
 
   it('acts on the wakes of a hold taken back every time at once three times, then waits 1, 2, 4, 8, 16 ms before each, and 16 ms from then on', async () => {
@@ -474,6 +482,33 @@ describe('woken attempts and timed retries', () => {
     nodes[0]!.publish(connections[0]!.subscribeCalls[0]!);
     await clock.advance(20);
     expect(await handOffMsAfter(clock, held!.release(), waiting)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('a wake that overtakes the answer of a woken attempt', () => {
+  it.each(HOLD_KINDS)('%s: a later release on the node it asked wakes the waiter again, however its answers lag', async (_, take) => {
+    const { clock, connect, process } = setup(1);
+    const first = await clock.runUntilSettled(take(process()));
+    // The waiter's commands reach the node 2 ms after they are sent and their answers come 20 ms later, while
+    // its wakes come at once on the subscriber connection: a wake can overtake an earlier command's answer.
+    const lagging = connect();
+    lagging[0]!.requestLatencyMs = 2;
+    lagging[0]!.latencyMs = 20;
+    const waiting = take(process({}, lagging));
+    await clock.advance(200);
+    // A release wakes the waiter; before its woken attempt reaches the node, another process takes the hold
+    // and releases it again while that attempt's answer ("taken") is on its way.
+    await clock.runUntilSettled(first.release());
+    await clock.advance(1);
+    const second = await clock.runUntilSettled(take(process()));
+    await clock.advance(8);
+    await clock.runUntilSettled(second.release());
+    const releasedAtMs = clock.now();
+    // The second release's wake came while the attempt ran: acted on once its answer came, not at the timed retry (5 s).
+    const { value, atMs } = await within(clock, 1_000, waiting);
+    expect(value).toBeDefined();
+    expect(atMs - releasedAtMs).toBeLessThan(100);
+    await clock.runUntilSettled(value!.release());
   });
 });
 
