@@ -106,11 +106,16 @@ function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'w
  */
 export function removeLateGrant(hold: Hold, nodeIndex: number, remove = (): void => removeUnlessReleased(hold, nodeIndex)): void {
   if (hold.isActive) return;
-  if (hold.extensionsInFlight === undefined) return remove();
+  if (!hasExtensionsInFlight(hold)) return remove();
   // An extension still running may count this node's keys in its quorum and make the hold active
   // again: removing them now would leave it extended on fewer nodes than it counted. Decide once every
   // running extension settled; an inactive hold cannot start another.
-  void Promise.allSettled(hold.extensionsInFlight).then(() => {
+  void Promise.allSettled(hold.extensionsInFlight as Set<Promise<unknown>>).then(() => {
     if (!hold.isActive) remove();
   });
+}
+
+/** Whether an extension of `hold` is running: the set stays, empty, once its first extension settled. */
+export function hasExtensionsInFlight(hold: Pick<Hold, 'extensionsInFlight'>): boolean {
+  return (hold.extensionsInFlight?.size ?? 0) > 0;
 }

@@ -10,7 +10,7 @@ import { traceHold } from '../base/tracing.js';
 import type { NodeOutcome } from '../base/outcomes.js';
 import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
 import { extendHold, fillIn, type HoldExtension } from '../lock/extend.js';
-import { releaseOnEveryNode as releaseHold, removeLateGrant, unlessReleasedThere } from '../lock/release.js';
+import { hasExtensionsInFlight, releaseOnEveryNode as releaseHold, removeLateGrant, unlessReleasedThere } from '../lock/release.js';
 import { HoldHandle } from '../lock/handle.js';
 import { Hold, type HoldInit } from '../lock/hold.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -272,7 +272,7 @@ export class Claim extends HoldHandle {
     const free = (kept: readonly string[]): void =>
       void releaseAndRetry(hold.set, nodeIndex, { ...this.#releaseOf(false), run: hashReleaseRunOf(this.#key, hold.token, '', false, kept) });
     // Beyond the claim's own fields, while the claim may still be kept: the rest waits for the rule below.
-    if (!fields.every((field) => own.includes(field)) && (hold.isActive || (hold.extensionsInFlight?.size ?? 0) > 0)) free(own);
+    if (!fields.every((field) => own.includes(field)) && (hold.isActive || hasExtensionsInFlight(hold))) free(own);
     removeLateGrant(hold, nodeIndex, () => {
       // At the same instant, the grant went first: a re-send after NOSCRIPT waits for the node's reply, so it
       // shares its instant with the release only on a clock that does not move (the tests').
