@@ -184,8 +184,18 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   // Cut off by the signal before a quorum, the attempt reports the answers known at that moment: later ones did not count.
   const cutOff = slots === undefined && signal?.aborted === true ? { outcomes: last.calls.outcomes.slice(), elapsedMs } : undefined;
   const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
-  const end = { rounds: fanOuts, resources: [resource], cleanup, granted: 'admitted', isRefusal: kind.isRefusal, isTakenThere: kind.isTakenThere, onLateAnswer: call.onLateAnswer };
-  const { nodes, isCutOff } = await endFailedAttempt(set, { ...end, elapsedMs, cutOff, isSingleTry: call.isSingleTry && slots === undefined });
+  const { nodes, isCutOff } = await endFailedAttempt(set, {
+    rounds: fanOuts,
+    resources: [resource],
+    cleanup,
+    granted: 'admitted',
+    isRefusal: kind.isRefusal,
+    isTakenThere: kind.isTakenThere,
+    onLateAnswer: call.onLateAnswer,
+    elapsedMs,
+    cutOff,
+    isSingleTry: call.isSingleTry && slots === undefined,
+  });
   // Retrying cannot mend a setup mistake, and the nodes that replied so answered: they are not unreachable.
   if (hasMisconfiguredNode(nodes)) {
     const { taking } = kind;
