@@ -207,7 +207,7 @@ describe('nodes that answer with Redis errors', () => {
       const published = payloads.find(
         (payload): payload is NodeErrorMessage => (payload as Partial<NodeErrorMessage>).nodeIndex === 0 && (payload as Partial<NodeErrorMessage>).operation === 'acquire',
       );
-      const oomError = oomNode === undefined ? published?.error : oomNode.status === 'error' ? oomNode.error : undefined;
+      const oomError = oomNode?.status === 'error' ? oomNode.error : published?.error;
       expect(oomError).toBeDefined();
       expect(oomError?.cause).toMatchObject({ name: 'ReplyError', message: expect.stringMatching(/^OOM /), command: { name: 'set' } });
       expect(error.nodeErrors.map((nodeError) => (nodeError.cause as { command?: { name?: string } }).command?.name)).toEqual(['set', 'set', 'set']);
