@@ -78,14 +78,16 @@ export function misconfiguredNodeErrorOf(
 /**
  * Warns once per node (a process warning, code `REDLOCK_MISCONFIGURED_NODE`) when `outcome` reveals a
  * setup mistake that came too late to fail the acquisition: a quorum of the other nodes had already
- * granted the lock, or refused it and so ended a single try.
+ * granted the hold, or refused it and so ended a single try. `what` words the hold as
+ * {@link misconfiguredNodeErrorOf} does; a semaphore's or a read-write lock's is granted as "it".
  */
-export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: NodeOutcome<string>, after: 'granted' | 'refused' = 'granted'): void {
-  const error = misconfiguredNodeErrorOf(resources, [outcome]);
+export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: NodeOutcome<string>, after: 'granted' | 'refused' = 'granted', what?: string): void {
+  const error = misconfiguredNodeErrorOf(resources, [outcome], what);
   if (error === undefined) return;
+  const hold = what === undefined ? 'the lock' : 'it';
   const why =
     after === 'granted'
-      ? 'It answered after a quorum of the other nodes had granted the lock, which stands on them'
+      ? `It answered after a quorum of the other nodes had granted ${hold}, which stands on them`
       : 'It answered after a quorum of the other nodes had refused the lock (held by another owner), which ended the single try';
   warnOnce(node.adapter, 'REDLOCK_MISCONFIGURED_NODE', `${error.message}. ${why}; until the setup is fixed, this node counts against every such lock`);
 }

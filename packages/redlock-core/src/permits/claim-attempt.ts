@@ -1,7 +1,7 @@
 // One attempt to take a claim over every node, written once for a semaphore's permits and a read-write
 // lock: the node that woke it first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
 // of a failed attempt, which `endFailedAttempt` (acquire/failed-attempt.ts) ends as it ends a lock's.
-import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from '../acquire/misconfigured-nodes.js';
+import { hasMisconfiguredNode, misconfiguredNodeErrorOf, warnIfMisconfigured } from '../acquire/misconfigured-nodes.js';
 import { askWokenByFirst } from '../acquire/attempt.js';
 import { endFailedAttempt } from '../acquire/failed-attempt.js';
 import { failureVerdictOf } from '../acquire/verdict.js';
@@ -168,6 +168,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
       }
     }
     // A node that refused, now or later, is taken as soon as it is free: the claim may stand on a bare quorum.
+    // A setup mistake a node reveals only after the decision cannot fail the call: it is warned of, once per node.
     const { calls: lastCalls } = rounds.at(-1) as Round<S>;
     for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
       const known = lastCalls.outcomes[nodeIndex];
@@ -175,6 +176,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
       if (known !== undefined ? isFreedLater(kind, known.status) : lastCalls.wasSent(nodeIndex)) {
         lastCalls.onOutcomeOf(nodeIndex, (outcome) => {
           if (isFreedLater(kind, outcome.status)) claim.fillInWhenFree(nodeIndex);
+          else if (known === undefined) warnIfMisconfigured([resource], set.nodes[nodeIndex] as NodeState, outcome, 'granted', whatOf(kind, call));
         });
       }
     }
@@ -197,12 +199,14 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
     isSingleTry: call.isSingleTry && slots === undefined,
   });
   // Retrying cannot mend a setup mistake, and the nodes that replied so answered: they are not unreachable.
-  if (hasMisconfiguredNode(nodes)) {
-    const { taking } = kind;
-    const what = typeof taking === 'number' ? `acquire ${describePermits(call.permits, taking, resource)}` : `take ${describeReadWrite(taking, resource)}`;
-    throw misconfiguredNodeErrorOf([resource], nodes, what) as MisconfiguredNodeError;
-  }
+  if (hasMisconfiguredNode(nodes)) throw misconfiguredNodeErrorOf([resource], nodes, whatOf(kind, call)) as MisconfiguredNodeError;
   return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(isCutOff === undefined ? {} : { isCutOff }) };
+}
+
+/** What the attempt could not take, as an error's message says it: `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`. */
+function whatOf(kind: AttemptKind<string, Claim, unknown>, call: ClaimAttemptCall): string {
+  const { taking, resource } = kind;
+  return typeof taking === 'number' ? `acquire ${describePermits(call.permits, taking, resource)}` : `take ${describeReadWrite(taking, resource)}`;
 }
 
 /**

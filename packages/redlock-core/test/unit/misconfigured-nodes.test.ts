@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { LockAcquireError, MisconfiguredNodeError, NodeConfigurationError, NodeError, Redlock, RedlockError } from '../../src/index.js';
+import { LockAcquireError, MisconfiguredNodeError, NodeConfigurationError, NodeError, type Permit, type ReadWriteHandle, Redlock, RedlockError } from '../../src/index.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { failingNode, grantingNode, grantingNodes, keysOf, scriptDeniedNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -68,6 +68,37 @@ describe('a node that replies with a setup mistake', () => {
       expect(misconfigured[0]?.[0]).toContain('hash tag');
       expect(misconfigured[0]?.[0]).toContain('after a quorum of the other nodes had granted the lock');
       expect(nodes.flatMap(keysOf)).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it.each([
+    ['a semaphore', 'permit-acquire', 'acquire 1 of 2 permits of "pool"'],
+    ['a read-write lock', 'read-write-acquire', 'take the write lock on "pool"'],
+  ] as const)('warns once of %s, when the mistake comes only after a quorum of the other nodes granted it, which then stands', async (_kind, script, what) => {
+    const clock = new FakeClock();
+    const late = grantingNode(clock);
+    for (let index = 0; index < 4; index += 1) late.failNext(script, new Error("NOPERM this user has no permissions to run the 'evalsha' command"));
+    late.latencyMs = 20;
+    const nodes = [...grantingNodes(clock, 2), late];
+    const warnings: unknown[][] = [];
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    try {
+      const redlock = new Redlock(nodes, { clock });
+      for (let round = 0; round < 2; round += 1) {
+        const startedAtMs = clock.now();
+        const take: Promise<Permit | ReadWriteHandle> = script === 'permit-acquire' ? redlock.semaphore('pool', { limit: 2 }).acquire(10_000) : redlock.readWriteLock('pool').acquireWrite(10_000);
+        const held = await clock.runUntilSettled(take);
+        // Granted before node 2 answered.
+        expect(clock.now() - startedAtMs).toBeLessThan(late.latencyMs);
+        await clock.advance(50);
+        await clock.runUntilSettled(held.release());
+      }
+      const misconfigured = warnings.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'REDLOCK_MISCONFIGURED_NODE');
+      expect(misconfigured).toHaveLength(1);
+      expect(misconfigured[0]?.[0]).toContain(`Could not ${what}: node 2 replied "NOPERM`);
+      expect(misconfigured[0]?.[0]).toContain('after a quorum of the other nodes had granted it, which stands on them');
     } finally {
       spy.mockRestore();
     }
