@@ -102,8 +102,21 @@ describe('an election on three real nodes', () => {
     })().catch(() => undefined);
     const leading = await first.campaign('first');
     const campaigning = second.campaign('second');
-    // Queued on the nodes, and listening for their release notifications, before the resignation.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Before the resignation: the second campaign queued on a node and listening for release notifications
+    // on every node, the observer listening for label changes on every node. Waited for, not slept on: on a
+    // busy machine they take longer, and a resignation before them is only seen at a retry or a poll.
+    const admins = redis.urls.map((_, index) => redis.createClient(index));
+    const numsub = async (admin: (typeof admins)[number], channel: string): Promise<number> => Number(((await admin.pubsub('NUMSUB', channel)) as unknown[])[1]);
+    const readiness = async (): Promise<{ queued: string[]; wakeListeners: number[]; labelListeners: number[] }> => {
+      const queued = [...new Set((await Promise.all(admins.map((admin) => admin.zrange(`{${name}}:w`, '0', '-1')))).flat())];
+      const wakeListeners = await Promise.all(admins.map(async (admin) => (queued.length === 1 ? numsub(admin, `redlock:wake:${queued[0]}`) : 0)));
+      const labelListeners = await Promise.all(admins.map((admin) => numsub(admin, `redlock:label:${name}`)));
+      return { queued, wakeListeners, labelListeners };
+    };
+    const isReady = ({ queued, wakeListeners, labelListeners }: Awaited<ReturnType<typeof readiness>>): boolean =>
+      queued.length === 1 && wakeListeners.every((count) => count > 0) && labelListeners.every((count) => count > 0);
+    const ready = await eventually(readiness, isReady, 10_000);
+    expect({ ...ready, isReady: isReady(ready) }).toMatchObject({ isReady: true });
     const resignedAt = performance.now();
     await leading.resign();
     const next = await campaigning;
