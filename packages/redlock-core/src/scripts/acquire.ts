@@ -6,35 +6,37 @@ import { RESERVED_PREFIX, WAKE_QUEUE_LUA } from './wake-queue.js';
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
 
+/**
+ * Sets every resource key to our token, but only if none of them holds another owner's token: all
+ * or nothing, so a multi-resource lock is never half-taken on a node. Atomic, so no other owner can slip in
+ * between the check and the set. Keys that already hold our token count as granted: the script ran
+ * before for this attempt (a client re-sent it after a reconnect), so the attempt counts the node and
+ * cleans it up like any other.
+ * A key that is neither missing nor ours is another owner's lock only if it is a string with a TTL, as
+ * every lock key is; anything else (another type, a string without TTL) is not a lock and never goes
+ * away by itself, so it is reported as foreign rather than held. That check runs only on this path: the
+ * usual grant costs nothing more.
+ * With a restart grace, a node that started less than that long ago grants nothing: if it restarted
+ * without persistence it may have lost keys of locks that are still valid, and granting them again
+ * would give a second owner a quorum (the spec's "delayed restart"). The grace comes from each client
+ * (ARGV[3]): the node keeps none, so a client that sends none gets grants.
+ * With fencing, the keys of the resources' fencing counters follow the resource keys, and a grant
+ * also reports the highest counter: the first phase of handing out a fencing token. A counter key
+ * that holds anything but a counter (a string of digits without a TTL, as the fence script writes) is
+ * foreign too: it is never read as 0.
+ * A waiting call sends its queue ticket: refused because another owner holds a key, it joins the wait
+ * queue of each key (see wake-queue.ts), and granted, it leaves them. A key a release reserved for the
+ * ticket's member (~<member>, see wake-queue.ts) is free to it, and held to anyone else.
+ * KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
+ * ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
+ * for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
+ * Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
+ * any key holds another owner's token, -1 if the node is inside its restart grace, -2 if a key is
+ * foreign (nothing is changed in these three cases, but for 0 the waiter's place in the queues).
+ */
 export const acquireScript = defineScript(
   'acquire',
   /* lua */ `
---[[ Sets every resource key to our token, but only if none of them holds another owner's token: all
-     or nothing, so a multi-resource lock is never half-taken on a node. Atomic, so no other owner can slip in
-     between the check and the set. Keys that already hold our token count as granted: the script ran
-     before for this attempt (a client re-sent it after a reconnect), so the attempt counts the node and
-     cleans it up like any other.
-     A key that is neither missing nor ours is another owner's lock only if it is a string with a TTL, as
-     every lock key is; anything else (another type, a string without TTL) is not a lock and never goes
-     away by itself, so it is reported as foreign rather than held. That check runs only on this path: the
-     usual grant costs nothing more.
-     With a restart grace, a node that started less than that long ago grants nothing: if it restarted
-     without persistence it may have lost keys of locks that are still valid, and granting them again
-     would give a second owner a quorum (the spec's "delayed restart"). The grace comes from each client
-     (ARGV[3]): the node keeps none, so a client that sends none gets grants.
-     With fencing, the keys of the resources' fencing counters follow the resource keys, and a grant
-     also reports the highest counter: the first phase of handing out a fencing token. A counter key
-     that holds anything but a counter (a string of digits without a TTL, as the fence script writes) is
-     foreign too: it is never read as 0.
-     A waiting call sends its queue ticket: refused because another owner holds a key, it joins the wait
-     queue of each key (see wake-queue.ts), and granted, it leaves them. A key a release reserved for the
-     ticket's member (~<member>, see wake-queue.ts) is free to it, and held to anyone else.
-     KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
-     ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
-     for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
-     Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
-     any key holds another owner's token, -1 if the node is inside its restart grace, -2 if a key is
-     foreign (nothing is changed in these three cases, but for 0 the waiter's place in the queues). ]]
 ${RESTART_GRACE_LUA}
 ${READ_KEY_LUA}
 ${WAKE_QUEUE_LUA}
@@ -96,7 +98,7 @@ if isFencing then
 end
 return 1
 `,
-  'dfb8af7a133c0340654c97a6235fb9519141248a',
+  '7fdfffb3837f9e2b9bc6004b5e538cca6ab6204c',
 );
 
 /**

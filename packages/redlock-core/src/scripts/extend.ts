@@ -2,29 +2,31 @@ import { fenceKeyOf } from './fence.js';
 import { LABEL_CHANNEL_PREFIX, labelKeyOf } from './label.js';
 import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
 
+/**
+ * Extends the lock on this node: resets the TTL of every resource key, all or nothing, and only
+ * while each key holds our token, so we never extend a key that another owner set after ours
+ * expired. With re-seeding on, keys that are missing (the node restarted empty, or a key expired
+ * early) are set again with our token, and no key is shortened, so the lock regains its full margin
+ * there; the client asks for that only once a quorum of nodes has extended, so a lock that is gone
+ * stays gone.
+ * Atomic, so nobody can slip in between the check and the writes.
+ * A fenced lock sends its fencing token and its counter keys (see fence.ts): where our keys are held
+ * (or set again), each counter below our token is raised to it, never lowered, so a node that restarted
+ * empty gets its counter back with our keys, and no later lock gets a token below ours from it. A
+ * counter key that holds something else is left alone.
+ * A labelled lock sends its label (see label.ts): its label keys get the same TTL, and where the label
+ * differs (changed, or lost with the node's keys) it is written, with the fencing token if any, and
+ * announced on the key's label channel.
+ * KEYS[1..n] resource keys, then with a label their label keys, then with a fencing token their
+ * counter keys   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed
+ * ARGV[4] the fencing token, '' or absent for none   ARGV[5] the label ('' for none), or absent
+ * Returns 1 if every key held our token and was extended, 2 if some were missing (set again when
+ * re-seeding, else nothing changed), 0 if any key holds another owner's token or is not a string
+ * (nothing changed).
+ */
 export const extendScript = defineScript(
   'extend',
   /* lua */ `
---[[ Extends the lock on this node: resets the TTL of every resource key, all or nothing, and only
-     while each key holds our token, so we never extend a key that another owner set after ours
-     expired. With re-seeding on, keys that are missing (the node restarted empty, or a key expired
-     early) are set again with our token, and no key is shortened, so the lock regains its full margin
-     there; the client asks for that only once a quorum of nodes has extended, so a lock that is gone
-     stays gone.
-     Atomic, so nobody can slip in between the check and the writes.
-     A fenced lock sends its fencing token and its counter keys (see fence.ts): where our keys are held
-     (or set again), each counter below our token is raised to it, never lowered, so a node that restarted
-     empty gets its counter back with our keys, and no later lock gets a token below ours from it. A
-     counter key that holds something else is left alone.
-     A labelled lock sends its label (see label.ts): its label keys get the same TTL, and where the label
-     differs (changed, or lost with the node's keys) it is written, with the fencing token if any, and
-     announced on the key's label channel.
-     KEYS[1..n] resource keys, then with a label their label keys, then with a fencing token their
-     counter keys   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed
-     ARGV[4] the fencing token, '' or absent for none   ARGV[5] the label ('' for none), or absent
-     Returns 1 if every key held our token and was extended, 2 if some were missing (set again when
-     re-seeding, else nothing changed), 0 if any key holds another owner's token or is not a string
-     (nothing changed). ]]
 ${READ_KEY_LUA}
 local token, ttlMs, reseed, fence, label = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4] or '', ARGV[5]
 local groups = 1 + (label and 1 or 0) + (fence ~= '' and 1 or 0)
@@ -87,7 +89,7 @@ if missing > 0 then
 end
 return 1
 `,
-  '8ac074745e13b9ad7e5b5ee5ec4db5f75adf6da4',
+  '8e39a49d817d6294968d8af6f933485fa84a1739',
 );
 
 /**

@@ -20,16 +20,18 @@ export function fenceKeyOf(key: string): string {
   return hasTag || key.includes('}') ? key + FENCE_KEY_SUFFIX : `{${key}}${FENCE_KEY_SUFFIX}`;
 }
 
+/**
+ * Raises each resource's fencing counter to at least the new token, never lowers it: the second
+ * phase of handing out a fencing token, so that every later acquisition reads a value at least this
+ * high from any quorum. The counters have no TTL: they must outlive every lock. A key that holds
+ * anything but a counter this script wrote (a string of digits without a TTL) is not ours to
+ * overwrite: then nothing is changed, all or nothing, as for the resource keys.
+ * KEYS[1..n] fencing counter keys   ARGV[1] the new fencing token
+ * Returns 1, or -2 if any key holds something that is not a counter (nothing is changed then).
+ */
 export const fenceScript = defineScript(
   'fence',
   /* lua */ `
---[[ Raises each resource's fencing counter to at least the new token, never lowers it: the second
-     phase of handing out a fencing token, so that every later acquisition reads a value at least this
-     high from any quorum. The counters have no TTL: they must outlive every lock. A key that holds
-     anything but a counter this script wrote (a string of digits without a TTL) is not ours to
-     overwrite: then nothing is changed, all or nothing, as for the resource keys.
-     KEYS[1..n] fencing counter keys   ARGV[1] the new fencing token
-     Returns 1, or -2 if any key holds something that is not a counter (nothing is changed then). ]]
 ${READ_KEY_LUA}
 local token = tonumber(ARGV[1])
 local raise = {}
@@ -49,7 +51,7 @@ for i = 1, #raise do
 end
 return 1
 `,
-  'e6432389fc1a4225de34c25e096d049eacd9e5d4',
+  '21fef973ab80d02d55c3036e7c1898377a1a4949',
 );
 
 /** Parses the fence script's reply: `'fenced'`, or `'foreign'` (a counter key holds something else). */

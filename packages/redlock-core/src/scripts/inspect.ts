@@ -1,16 +1,18 @@
 import { LABEL_OF_LUA } from './label.js';
 import { defineScript, unexpectedReply } from './lua-script.js';
 
+/**
+ * Reports how long a resource key has left, and its holder's label, without its value: inspection must
+ * never reveal an owner's token, which would let the reader release or extend someone else's lock. Every
+ * lock key is a string with a TTL; a key without a TTL, or of another type, is not a lock and is reported
+ * as such rather than as a lock that never ends.
+ * KEYS[1] resource key   KEYS[2] its label key (see label.ts)
+ * Returns {the key's remaining TTL in milliseconds, its holder's label or '', the fencing token the
+ * label was written with or ''}, {-2, '', ''} if it does not exist, {-1, '', ''} if it is not a lock.
+ */
 export const inspectScript = defineScript(
   'inspect',
   /* lua */ `
---[[ Reports how long a resource key has left, and its holder's label, without its value: inspection must
-     never reveal an owner's token, which would let the reader release or extend someone else's lock. Every
-     lock key is a string with a TTL; a key without a TTL, or of another type, is not a lock and is reported
-     as such rather than as a lock that never ends.
-     KEYS[1] resource key   KEYS[2] its label key (see label.ts)
-     Returns {the key's remaining TTL in milliseconds, its holder's label or '', the fencing token the
-     label was written with or ''}, {-2, '', ''} if it does not exist, {-1, '', ''} if it is not a lock. ]]
 ${LABEL_OF_LUA}
 local resource = KEYS[1]
 local remainingMs = redis.call('PTTL', resource)
@@ -23,7 +25,7 @@ end
 local label, fence = labelOf(resource, KEYS[2])
 return {remainingMs, label, fence}
 `,
-  '0dc5be68211a30cad748aef415f1a0e2953f154f',
+  '617a54279972909a4b33859231657a1d44dfafdb',
 );
 
 /**

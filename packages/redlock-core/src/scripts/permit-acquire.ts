@@ -64,37 +64,39 @@ export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
   return ttlMs
 end`;
 
+/**
+ * Takes ARGV[3] free slots of the semaphore at KEYS[1] for a holder, all or none, and reports the slots
+ * still free. With ARGV[6] > 0, it looks at the slots in the order ARGV[6], ARGV[6]+1, ... (wrapping
+ * around): nodes that see the same slots free take the same ones, and the holder needs a quorum of
+ * nodes that gave the same slots. With ARGV[6] = 0 it takes exactly the slots ARGV[10..], where every
+ * one of them is free or already ours, and frees our other slots: the second round of an attempt whose
+ * nodes gave different slots, asking for slots the answers showed free on a quorum. A slot is free when
+ * missing or expired by this node's clock, so a holder that crashed frees its slots when their TTL runs
+ * out. While another request's intent lives there (field 'i', for k permits), a request is admitted
+ * only if it leaves k slots free. A request refused for want of free slots leaves its intent (ARGV[7],
+ * one id for every attempt of one acquisition; '' for none: a request for 1 permit or a single try) for
+ * ARGV[8] milliseconds, or refreshes it, unless another request's intent lives there; once admitted it
+ * removes its own intent. A waiting request sends its queue ticket (ARGV[9]): refused, it joins the key's
+ * wait queue (first while its intent lives there: the others make room for it), and admitted, it leaves
+ * it (see wake-queue.ts).
+ * Atomic, so two holders cannot take one slot. A semaphore whose recorded limit differs is refused with
+ * that limit. A key that is not a semaphore (a lock, another type, a hash that does not keep the
+ * layout) is foreign, left alone.
+ * KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] permits   ARGV[4] limit
+ * ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit,
+ * or 0   ARGV[7] the request's intent id, '<ARGV[3]>:<random>' (any other is ignored), or ''
+ * ARGV[8] how long the intent lives, in milliseconds   ARGV[9] the queue ticket, or ''
+ * ARGV[10..] with 0, the slots to take
+ * Returns {1, n, slot 1, ..., slot n, free slot, ...} with the n slots now ours (a re-sent first call
+ * gets those it took) and the slots still free; {0, free slot, ...} when too few are free, or just {0}
+ * when another request's intent keeps them (nothing changed but our intent, left or refreshed, and our
+ * place in the queue); -1 if
+ * the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a semaphore of another
+ * limit (nothing changed in these cases).
+ */
 export const permitAcquireScript = defineScript(
   'permit-acquire',
   /* lua */ `
---[[ Takes ARGV[3] free slots of the semaphore at KEYS[1] for a holder, all or none, and reports the slots
-     still free. With ARGV[6] > 0, it looks at the slots in the order ARGV[6], ARGV[6]+1, ... (wrapping
-     around): nodes that see the same slots free take the same ones, and the holder needs a quorum of
-     nodes that gave the same slots. With ARGV[6] = 0 it takes exactly the slots ARGV[10..], where every
-     one of them is free or already ours, and frees our other slots: the second round of an attempt whose
-     nodes gave different slots, asking for slots the answers showed free on a quorum. A slot is free when
-     missing or expired by this node's clock, so a holder that crashed frees its slots when their TTL runs
-     out. While another request's intent lives there (field 'i', for k permits), a request is admitted
-     only if it leaves k slots free. A request refused for want of free slots leaves its intent (ARGV[7],
-     one id for every attempt of one acquisition; '' for none: a request for 1 permit or a single try) for
-     ARGV[8] milliseconds, or refreshes it, unless another request's intent lives there; once admitted it
-     removes its own intent. A waiting request sends its queue ticket (ARGV[9]): refused, it joins the key's
-     wait queue (first while its intent lives there: the others make room for it), and admitted, it leaves
-     it (see wake-queue.ts).
-     Atomic, so two holders cannot take one slot. A semaphore whose recorded limit differs is refused with
-     that limit. A key that is not a semaphore (a lock, another type, a hash that does not keep the
-     layout) is foreign, left alone.
-     KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] permits   ARGV[4] limit
-     ARGV[5] restart grace in milliseconds, '0' for none   ARGV[6] the first slot to look at, 1 to limit,
-     or 0   ARGV[7] the request's intent id, '<ARGV[3]>:<random>' (any other is ignored), or ''
-     ARGV[8] how long the intent lives, in milliseconds   ARGV[9] the queue ticket, or ''
-     ARGV[10..] with 0, the slots to take
-     Returns {1, n, slot 1, ..., slot n, free slot, ...} with the n slots now ours (a re-sent first call
-     gets those it took) and the slots still free; {0, free slot, ...} when too few are free, or just {0}
-     when another request's intent keeps them (nothing changed but our intent, left or refreshed, and our
-     place in the queue); -1 if
-     the node is inside its restart grace, -2 if the key is foreign, {-3, limit} for a semaphore of another
-     limit (nothing changed in these cases). ]]
 ${RESTART_GRACE_LUA}
 ${SEMAPHORE_LAYOUT_LUA}
 ${WAKE_QUEUE_LUA}
@@ -243,7 +245,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  'fc5a57909c08dfed53ecd0441f02904ce09b042b',
+  'f8a8c19b0175849a2509e69feee543c051971ba6',
 );
 
 /**

@@ -4,6 +4,29 @@ import { SEMAPHORE_LAYOUT_LUA } from './permit-acquire.js';
 import { READ_WRITE_LAYOUT_LUA } from './read-write-acquire.js';
 
 /**
+ * Extends a holder's entries in the hash of a semaphore or a read-write lock on this node: gives each a
+ * new expiry, all or nothing, and only while every one of them holds our token unexpired by this node's
+ * clock, so an entry that ran out (and may have been taken by another holder since) is never revived.
+ * Entries that are all missing, on a key that is absent or keeps the layout (a semaphore: with our limit),
+ * are told apart: the node lost them (it restarted empty). With re-seeding on, they are set again with our
+ * token and the new expiry, only where they cannot sit beside a holder they exclude on this node: a
+ * semaphore's slots are then free here (they are missing), and the recorded limit is ours (set when the
+ * key is absent; a waiting request's intent does not stop them: it guards admissions, and the holder
+ * was admitted); a writer is set only where no live reader is, a reader only where no live writer and
+ * no live writer's intent is (the intent keeps new readers out, so it keeps ours out too). The client
+ * asks for re-seeding only once a quorum of nodes has extended, so a hold that is gone stays gone; the
+ * restart grace does not apply, as it guards grants to new holders. The key then lives as long as its
+ * longest live entry, as after a release: an extension to a shorter TTL shortens it, so that a hash
+ * whose last holder is gone does not outlive its entries (and a semaphore's limit can change). Atomic,
+ * so nobody can slip in between the checks and the writes.
+ * KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed, else '0'
+ * ARGV[4] the layout: the semaphore's limit, or 'rw' for a read-write lock
+ * ARGV[5..] our fields: a semaphore's slots, a read-write lock's 'w' or 'r:<token>'
+ * Returns 1 if every entry held our token unexpired and was extended; 2 if every entry was missing
+ * (set again when re-seeding; else nothing changed); 0 if any entry is another holder's or has expired,
+ * some are missing and some are not, the key is not of the layout (a semaphore: of another limit), or a
+ * re-seed would put ours beside a holder they exclude (nothing changed in these cases).
+ *
  * The layouts are written on `permitAcquireScript` (permit-acquire.ts) and `readWriteAcquireScript`
  * (read-write-acquire.ts). A re-seed gives a holder that a quorum still holds its entries back on a node
  * that lost them, as `extendScript` does a lock's keys: it admits no new holder, so the restart grace does
@@ -12,28 +35,6 @@ import { READ_WRITE_LAYOUT_LUA } from './read-write-acquire.js';
 export const permitExtendScript = defineScript(
   'permit-extend',
   /* lua */ `
---[[ Extends a holder's entries in the hash of a semaphore or a read-write lock on this node: gives each a
-     new expiry, all or nothing, and only while every one of them holds our token unexpired by this node's
-     clock, so an entry that ran out (and may have been taken by another holder since) is never revived.
-     Entries that are all missing, on a key that is absent or keeps the layout (a semaphore: with our limit),
-     are told apart: the node lost them (it restarted empty). With re-seeding on, they are set again with our
-     token and the new expiry, only where they cannot sit beside a holder they exclude on this node: a
-     semaphore's slots are then free here (they are missing), and the recorded limit is ours (set when the
-     key is absent; a waiting request's intent does not stop them: it guards admissions, and the holder
-     was admitted); a writer is set only where no live reader is, a reader only where no live writer and
-     no live writer's intent is (the intent keeps new readers out, so it keeps ours out too). The client
-     asks for re-seeding only once a quorum of nodes has extended, so a hold that is gone stays gone; the
-     restart grace does not apply, as it guards grants to new holders. The key then lives as long as its
-     longest live entry, as after a release: an extension to a shorter TTL shortens it, so that a hash
-     whose last holder is gone does not outlive its entries (and a semaphore's limit can change). Atomic,
-     so nobody can slip in between the checks and the writes.
-     KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] '1' to re-seed, else '0'
-     ARGV[4] the layout: the semaphore's limit, or 'rw' for a read-write lock
-     ARGV[5..] our fields: a semaphore's slots, a read-write lock's 'w' or 'r:<token>'
-     Returns 1 if every entry held our token unexpired and was extended; 2 if every entry was missing
-     (set again when re-seeding; else nothing changed); 0 if any entry is another holder's or has expired,
-     some are missing and some are not, the key is not of the layout (a semaphore: of another limit), or a
-     re-seed would put ours beside a holder they exclude (nothing changed in these cases). ]]
 ${SEMAPHORE_LAYOUT_LUA}
 ${READ_WRITE_LAYOUT_LUA}
 local key, token, ttlMs, reseed, layout = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1', ARGV[4]
@@ -116,7 +117,7 @@ if missing > 0 then
 end
 return 1
 `,
-  'ad9bb15611d1adea947fc95f67ca47edabeca721',
+  '9c06b392675b9e45e1f45a855f3c99ad0e422820',
 );
 
 /** The layout of the hash whose entries a permit-extend call extends: a semaphore of `limit`, or a read-write lock. */

@@ -22,18 +22,21 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 }
 
-/** The semaphore's layout is written on `permitAcquireScript` (permit-acquire.ts). */
+/**
+ * Reports the slots of the semaphore at KEYS[1] that this node holds taken, by its own clock, without
+ * any token: inspection must never reveal one, which would let the reader release or extend another
+ * holder's permits. Each slot comes with an opaque holder id, the first 12 hex digits of the SHA1 of
+ * its holder's token, which tells holders apart across nodes and can do nothing else. A waiting
+ * request's intent (field 'i') holds no slot and is not reported. Changes nothing.
+ * KEYS[1] resource key
+ * Returns 0 if there is no key, -2 if it is not a semaphore, else {limit, slot, holder id, remaining
+ * milliseconds, slot, holder id, remaining milliseconds, ...}.
+ *
+ * The semaphore's layout is written on `permitAcquireScript` (permit-acquire.ts).
+ */
 export const permitInspectScript = defineScript(
   'permit-inspect',
   /* lua */ `
---[[ Reports the slots of the semaphore at KEYS[1] that this node holds taken, by its own clock, without
-     any token: inspection must never reveal one, which would let the reader release or extend another
-     holder's permits. Each slot comes with an opaque holder id, the first 12 hex digits of the SHA1 of
-     its holder's token, which tells holders apart across nodes and can do nothing else. A waiting
-     request's intent (field 'i') holds no slot and is not reported. Changes nothing.
-     KEYS[1] resource key
-     Returns 0 if there is no key, -2 if it is not a semaphore, else {limit, slot, holder id, remaining
-     milliseconds, slot, holder id, remaining milliseconds, ...}. ]]
 ${SEMAPHORE_LAYOUT_LUA}
 ${inspectStartLua('isSemaphoreHash')}
 local reply = {0}
@@ -53,7 +56,7 @@ for i = 1, #all, 2 do
 end
 return reply
 `,
-  'c7c1e7cd37215e4d2846f3c018ba5b79681bb220',
+  '7e1384720e41b4e1a7bf7b8684dec4f44c9a3d8f',
 );
 
 /** One slot a node holds taken: its number, an opaque id of its holder, and the milliseconds it has left there. */

@@ -1,27 +1,25 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
 import { WAKE_QUEUE_LUA } from './wake-queue.js';
 
-/** The source of a permit-release script, waking the next waiting processes when `announces` (see wake-queue.ts). */
+/**
+ * The source of a permit-release script, waking the next waiting processes when `announces` (see
+ * wake-queue.ts). It frees a holder's entries in the semaphore or read-write lock at KEYS[1] (their layouts
+ * are written on the permit-acquire and read-write-acquire scripts): every field that holds token ARGV[1],
+ * or ARGV[2] when not empty (a waiting writer's or request's intent), but the fields ARGV[4..] if given.
+ * Once it freed one, the key lives as long as its longest live entry: it is removed with the expired ones
+ * when none is live, so neither a holder gone long ago nor a long TTL since released keeps the marker (the
+ * field without a holder, which holds a semaphore's limit) alive. Announcing, in the same step, so a waiter
+ * cannot miss it, the releaser's member (its ticket, ARGV[3]) leaves the key's wait queue and waiting
+ * processes are woken: of a semaphore, as many as entries were freed; of a read-write lock, every one (the
+ * readers among them may all get in). Quiet, it wakes nobody: a failed attempt's entries, or those a holder
+ * was given beyond the ones it holds on a quorum. Only fields that hold our token are touched, so a late
+ * release can never free another holder's. Atomic.
+ * KEYS[1] resource key   ARGV[1] token   ARGV[2] a second holder to free, or ''
+ * ARGV[3] the releaser's queue ticket, or ''   ARGV[4..] the fields to keep, if any
+ * Returns 1 if any of our fields was freed, 0 if none was there.
+ */
 function permitReleaseSource(announces: boolean): string {
-  return /* lua */ `
---[[ Frees a holder's entries in the semaphore or read-write lock at KEYS[1] (their layouts are written on
-     the permit-acquire and read-write-acquire scripts): every field that holds token ARGV[1], or ARGV[2]
-     when not empty (a waiting writer's or request's intent), but the fields ARGV[4..] if given. Once it
-     freed one, the key lives as long as its longest live entry: it is removed with the expired ones when
-     none is live, so neither a holder gone long ago nor a long TTL since released keeps the marker (the
-     field without a holder, which holds a semaphore's limit) alive${
-       announces
-         ? `; in
-     the same step, so a waiter cannot miss it, the releaser's member (its ticket, ARGV[3]) leaves the key's
-     wait queue and waiting processes are woken: of a semaphore, as many as entries were freed; of a
-     read-write lock, every one (the readers among them may all get in)`
-         : `; wakes
-     nobody: a failed attempt's entries, or those a holder was given beyond the ones it holds on a quorum`
-     }. Only fields that hold our token are touched, so a late release can never free another holder's.
-     Atomic.
-     KEYS[1] resource key   ARGV[1] token   ARGV[2] a second holder to free, or ''
-     ARGV[3] the releaser's queue ticket, or ''   ARGV[4..] the fields to keep, if any
-     Returns 1 if any of our fields was freed, 0 if none was there. ]]${announces ? `
+  return /* lua */ `${announces ? `
 ${WAKE_QUEUE_LUA}` : ''}
 local key, token, other = KEYS[1], ARGV[1], ARGV[2]
 local kept = {}
@@ -76,10 +74,10 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'e4b008c1a303781f26005f258795a9fa4b474969');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '5e101a2641dcda43dd441cdea0f9c4e41ba38f46');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
-export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), 'b7d4a3c18e61ce42591142d380b355185ba3e8df');
+export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '7e737bfd9a231e348889992376ea787d84ce28dc');
 
 /** Parses the permit-release script's reply: `'released'` if any of our slots was freed, else `'not-held'`. */
 export function parsePermitReleaseReply(reply: unknown): 'released' | 'not-held' {

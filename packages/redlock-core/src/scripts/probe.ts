@@ -1,22 +1,24 @@
 import { defineScript, unexpectedReply } from './lua-script.js';
 
+/**
+ * Tells which server this is and how it treats keys under memory pressure, so a client can refuse to
+ * count one server as two nodes, and warn about a policy that may evict lock keys. Reads only; sent
+ * once per node, ahead of the first script on its connection.
+ * No KEYS, no ARGV.
+ * Returns {run_id, maxmemory_policy}: the server's run id (new at every start) and its eviction
+ * policy, each '' if INFO does not report it (or, as in stand-ins for Redis such as ioredis-mock, does
+ * not answer text).
+ */
 export const probeScript = defineScript(
   'probe',
   /* lua */ `
---[[ Tells which server this is and how it treats keys under memory pressure, so a client can refuse to
-     count one server as two nodes, and warn about a policy that may evict lock keys. Reads only; sent
-     once per node, ahead of the first script on its connection.
-     No KEYS, no ARGV.
-     Returns {run_id, maxmemory_policy}: the server's run id (new at every start) and its eviction
-     policy, each '' if INFO does not report it (or, as in stand-ins for Redis such as ioredis-mock, does
-     not answer text). ]]
 local function field(section, pattern)
   local info = redis.call('INFO', section)
   return type(info) == 'string' and string.match(info, pattern) or ''
 end
 return { field('server', 'run_id:(%x+)'), field('memory', 'maxmemory_policy:([%w%-]+)') }
 `,
-  '395edaff28a4697410c652cf188bd183e974f7b5',
+  '04bb19d6a2c8bbe26a8e822e4436d41261cc0a15',
 );
 
 /** What the probe script tells about a server. */

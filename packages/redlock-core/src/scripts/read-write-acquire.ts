@@ -37,23 +37,25 @@ export const READ_WRITE_LAYOUT_LUA = `local function isReadWriteHash(key, all)
   return isMarked
 end`;
 
+/**
+ * Takes the read-write lock at KEYS[1] for a reader (ARGV[3] 'read') or the writer (ARGV[3] 'write').
+ * Entries expired by this node's clock do not count, so a holder that crashed frees the lock when its
+ * TTL runs out. A reader is admitted unless a writer holds the lock or a writer's intent lives there; the
+ * writer unless a writer or a reader holds it. A writer refused because readers hold it leaves its intent
+ * (ARGV[5], one id for every attempt of one acquisition; '' for a single try, which leaves none) for
+ * ARGV[6] milliseconds, unless another writer's intent lives there; once admitted it removes its own
+ * intent. A waiting call sends its queue ticket (ARGV[7]): refused because others hold the lock, it joins the
+ * key's wait queue, and admitted, it leaves it (see wake-queue.ts). Atomic.
+ * KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] 'read' or 'write'
+ * ARGV[4] restart grace in milliseconds, '0' for none   ARGV[5] the writer's intent id ('' for a reader)
+ * ARGV[6] how long the intent lives, in milliseconds   ARGV[7] the queue ticket, or ''
+ * Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
+ * the lock, 2 (to a writer) if readers hold it, 3 (to a reader) if a writer waits for it, -1 if the node
+ * is inside its restart grace, -2 if the key is not a read-write lock (nothing changed).
+ */
 export const readWriteAcquireScript = defineScript(
   'read-write-acquire',
   /* lua */ `
---[[ Takes the read-write lock at KEYS[1] for a reader (ARGV[3] 'read') or the writer (ARGV[3] 'write').
-     Entries expired by this node's clock do not count, so a holder that crashed frees the lock when its
-     TTL runs out. A reader is admitted unless a writer holds the lock or a writer's intent lives there; the
-     writer unless a writer or a reader holds it. A writer refused because readers hold it leaves its intent
-     (ARGV[5], one id for every attempt of one acquisition; '' for a single try, which leaves none) for
-     ARGV[6] milliseconds, unless another writer's intent lives there; once admitted it removes its own
-     intent. A waiting call sends its queue ticket (ARGV[7]): refused because others hold the lock, it joins the
-     key's wait queue, and admitted, it leaves it (see wake-queue.ts). Atomic.
-     KEYS[1] resource key   ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] 'read' or 'write'
-     ARGV[4] restart grace in milliseconds, '0' for none   ARGV[5] the writer's intent id ('' for a reader)
-     ARGV[6] how long the intent lives, in milliseconds   ARGV[7] the queue ticket, or ''
-     Returns 1 if admitted (a re-sent call finds its own entry and is admitted again), 0 if a writer holds
-     the lock, 2 (to a writer) if readers hold it, 3 (to a reader) if a writer waits for it, -1 if the node
-     is inside its restart grace, -2 if the key is not a read-write lock (nothing changed). ]]
 ${RESTART_GRACE_LUA}
 ${READ_WRITE_LAYOUT_LUA}
 ${WAKE_QUEUE_LUA}
@@ -135,7 +137,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  'fe4b918ab197aab3ca6796e5eb7296fdd4d38a12',
+  'c83c5e20aedeaee97fc2e4064f0bc17bde636216',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

@@ -2,18 +2,21 @@ import { defineScript, unexpectedReply } from './lua-script.js';
 import { inspectStartLua } from './permit-inspect.js';
 import { READ_WRITE_LAYOUT_LUA } from './read-write-acquire.js';
 
-/** The read-write lock's layout is written on `readWriteAcquireScript` (read-write-acquire.ts). */
+/**
+ * Reports the live entries of the read-write lock at KEYS[1] by this node's clock, without any token:
+ * inspection must never reveal one, which would let the reader release or extend another holder's lock.
+ * Each entry comes with an opaque holder id, the first 12 hex digits of the SHA1 of its holder's token
+ * (or intent id), which tells holders apart across nodes and can do nothing else. Changes nothing.
+ * KEYS[1] resource key
+ * Returns 0 if there is no key, -2 if it is not a read-write lock, else {1, kind, holder id, remaining
+ * milliseconds, kind, holder id, remaining milliseconds, ...}, kind 'w' for the writer, 'r' for a reader,
+ * 'i' for a waiting writer's intent.
+ *
+ * The read-write lock's layout is written on `readWriteAcquireScript` (read-write-acquire.ts).
+ */
 export const readWriteInspectScript = defineScript(
   'read-write-inspect',
   /* lua */ `
---[[ Reports the live entries of the read-write lock at KEYS[1] by this node's clock, without any token:
-     inspection must never reveal one, which would let the reader release or extend another holder's lock.
-     Each entry comes with an opaque holder id, the first 12 hex digits of the SHA1 of its holder's token
-     (or intent id), which tells holders apart across nodes and can do nothing else. Changes nothing.
-     KEYS[1] resource key
-     Returns 0 if there is no key, -2 if it is not a read-write lock, else {1, kind, holder id, remaining
-     milliseconds, kind, holder id, remaining milliseconds, ...}, kind 'w' for the writer, 'r' for a reader,
-     'i' for a waiting writer's intent. ]]
 ${READ_WRITE_LAYOUT_LUA}
 ${inspectStartLua('isReadWriteHash')}
 local reply = {1}
@@ -35,7 +38,7 @@ for i = 1, #all, 2 do
 end
 return reply
 `,
-  '6e3ec28a29cdf8286c743a6bfc303b451dd21674',
+  '6bf5eb68fcb0df92fa8a41b16e559165695e3ea4',
 );
 
 /** One live entry a node holds: a writer (`'w'`), a reader (`'r'`) or a waiting writer's intent (`'i'`). */
