@@ -1,7 +1,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
 import { defineScript, READ_KEY_LUA, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
-import { RESERVED_PREFIX, WAKE_QUEUE_LUA } from './wake-queue.js';
+import { RESERVED_PREFIX, WAIT_QUEUE_LUA } from './wake-queue.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -39,7 +39,7 @@ export const acquireScript = defineScript(
   /* lua */ `
 ${RESTART_GRACE_LUA}
 ${READ_KEY_LUA}
-${WAKE_QUEUE_LUA}
+${WAIT_QUEUE_LUA}
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
 local ticket = ARGV[5] or ''
 local _, member = memberOf(ticket)
@@ -98,7 +98,7 @@ if isFencing then
 end
 return 1
 `,
-  '7fdfffb3837f9e2b9bc6004b5e538cca6ab6204c',
+  'fea96369042e185716f028533fb0b39527753c4c',
 );
 
 /**

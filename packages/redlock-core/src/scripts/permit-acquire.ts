@@ -1,7 +1,7 @@
 import type { PermitAcquireStatus } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
-import { WAKE_QUEUE_LUA } from './wake-queue.js';
+import { WAIT_QUEUE_LUA } from './wake-queue.js';
 import { NO_INTENT, type WriterIntent, writerIntentOf } from './read-write-acquire.js';
 
 /**
@@ -99,7 +99,7 @@ export const permitAcquireScript = defineScript(
   /* lua */ `
 ${RESTART_GRACE_LUA}
 ${SEMAPHORE_LAYOUT_LUA}
-${WAKE_QUEUE_LUA}
+${WAIT_QUEUE_LUA}
 local key, token, ticket = KEYS[1], ARGV[1], ARGV[9] or ''
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -245,7 +245,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  'f8a8c19b0175849a2509e69feee543c051971ba6',
+  '8572a57f4e2b50256c6d4139c6d562cbd440d051',
 );
 
 /**

@@ -57,12 +57,7 @@ end${
     announces
       ? `
 if freed > 0 then
-  leaveQueue(key, ARGV[3])
-  if isReadWrite then
-    wakeNext(key, -1, false)
-  else
-    wakeNext(key, freed, false)
-  end
+  wake(key, ARGV[3], isReadWrite and -1 or freed, false)
 end`
       : ''
   }
@@ -74,7 +69,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '5e101a2641dcda43dd441cdea0f9c4e41ba38f46');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '6d84222e92858a38592bfd6db5cc5bec144911be');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '7e737bfd9a231e348889992376ea787d84ce28dc');

@@ -1,6 +1,6 @@
 import type { ReadWriteAcquireStatus } from '../base/outcomes.js';
 import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
-import { WAKE_QUEUE_LUA } from './wake-queue.js';
+import { WAIT_QUEUE_LUA } from './wake-queue.js';
 
 /**
  * The layout, written once for the read-write scripts. A read-write lock is held as a Redlock lock is,
@@ -58,7 +58,7 @@ export const readWriteAcquireScript = defineScript(
   /* lua */ `
 ${RESTART_GRACE_LUA}
 ${READ_WRITE_LAYOUT_LUA}
-${WAKE_QUEUE_LUA}
+${WAIT_QUEUE_LUA}
 local key, token, ttlMs, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local restartGraceMs, intent, intentTtlMs, ticket = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7] or ''
 local keyType = redis.call('TYPE', key)['ok']
@@ -137,7 +137,7 @@ end
 leaveQueue(key, ticket)
 return 1
 `,
-  'c83c5e20aedeaee97fc2e4064f0bc17bde636216',
+  'e879eefe9bb480d945847ad6079ab5bfeefaeb6c',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

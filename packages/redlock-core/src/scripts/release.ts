@@ -24,8 +24,7 @@ for i = 1, #KEYS do
     deleted = deleted + redis.call('DEL', KEYS[i])${
       announces
         ? `
-    leaveQueue(KEYS[i], ARGV[2] or '')
-    wakeNext(KEYS[i], 1, true)`
+    wake(KEYS[i], ARGV[2] or '', 1, true)`
         : ''
     }
   end
@@ -35,7 +34,7 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '3cb0fb6c0022a66e28a83ce78c4615387a13031e');
+export const releaseScript = defineScript('release', releaseSource(true), '0da4e357ec7a1949c46beadc400ec2d2575ce9c2');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their

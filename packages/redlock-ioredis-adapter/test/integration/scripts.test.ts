@@ -19,6 +19,7 @@ import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../r
 import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, TICKET_EPOCH_MS, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
+import { eventually } from '../support/eventually.js';
 import { itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 // One prefix per run, so keys left by an interrupted run on shared nodes cannot interfere.
@@ -298,6 +299,30 @@ describe('the release script', () => {
     expect(reply).toBe(2);
     expect(parseReleaseReply(reply, keys.length)).toBe('released');
     expect(await valuesOf(keys)).toEqual([null, OTHER_TOKEN, null, null]);
+  });
+
+  it('runs GET, DEL and one PTTL per key where nobody waits, and the wait queue\'s commands only where someone does', async () => {
+    // Nearly every release is of an uncontended lock: reading a queue that is not there cost a node a third
+    // of its work per lock (a ZRANGE, and the wake's functions made on every run).
+    const [alone, waited] = keysFor('release-cost', 2) as [string, string];
+    const waiting = memberNamed('waiting');
+    await client.zadd(queueOf(waited), 1, waiting);
+    const monitor = await redis.createClient(0).monitor();
+    const inScripts: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua' && args.some((arg) => arg.includes('release-cost') || arg.includes(waiting))) inScripts.push(`${args[0]?.toLowerCase()} ${args[1] === alone || args[1] === queueOf(alone) ? 'alone' : 'waited'}`);
+    });
+    try {
+      for (const key of [alone, waited]) await client.set(key, TOKEN, 'PX', 10_000);
+      expect(await run(releaseScript, [alone, waited], [TOKEN])).toBe(2);
+      await eventually(() => inScripts.length, (count) => count >= 10, 2_000);
+      expect(inScripts.filter((command) => command.endsWith('alone'))).toEqual(['get alone', 'del alone', 'pttl alone']);
+      // Nobody hears the member (its process is gone): it leaves, and the next one is looked for.
+      expect(inScripts.filter((command) => command.endsWith('waited'))).toEqual(['get waited', 'del waited', 'pttl waited', 'zrange waited', 'publish waited', 'zrem waited', 'zrange waited']);
+    } finally {
+      monitor.disconnect();
+      await client.del(queueOf(waited));
+    }
   });
 
   it('replies 0 and deletes nothing when no key holds the token', async () => {
