@@ -13,6 +13,18 @@ function clusterNode(clock: FakeClock, reply = CROSSSLOT): FakeNode {
   return node;
 }
 
+/** The messages of the `REDLOCK_MISCONFIGURED_NODE` process warnings emitted while `run` ran. */
+async function misconfiguredWarningsOf(run: () => Promise<void>): Promise<string[]> {
+  const warnings: unknown[][] = [];
+  const spy = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  return warnings.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'REDLOCK_MISCONFIGURED_NODE').map(([message]) => String(message));
+}
+
 async function rejectionOf(clock: FakeClock, pending: Promise<unknown>): Promise<unknown> {
   return clock.runUntilSettled(pending).then(
     () => {
@@ -52,9 +64,7 @@ describe('a node that replies with a setup mistake', () => {
     const late = clusterNode(clock);
     late.latencyMs = 20;
     const nodes = [...grantingNodes(clock, 2), late];
-    const warnings: unknown[][] = [];
-    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
-    try {
+    const misconfigured = await misconfiguredWarningsOf(async () => {
       const redlock = new Redlock(nodes, { clock });
       for (const resources of [['orders:1', 'orders:2'], ['orders:3', 'orders:4']]) {
         const lock = await clock.runUntilSettled(redlock.acquire(resources, 10_000));
@@ -62,15 +72,12 @@ describe('a node that replies with a setup mistake', () => {
         await clock.advance(50);
         await clock.runUntilSettled(lock.release());
       }
-      const misconfigured = warnings.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'REDLOCK_MISCONFIGURED_NODE');
-      expect(misconfigured).toHaveLength(1);
-      expect(misconfigured[0]?.[0]).toContain('node 2 replied');
-      expect(misconfigured[0]?.[0]).toContain('hash tag');
-      expect(misconfigured[0]?.[0]).toContain('after a quorum of the other nodes had granted the lock');
-      expect(nodes.flatMap(keysOf)).toEqual([]);
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(misconfigured).toHaveLength(1);
+    expect(misconfigured[0]).toContain('node 2 replied');
+    expect(misconfigured[0]).toContain('hash tag');
+    expect(misconfigured[0]).toContain('after a quorum of the other nodes had granted the lock');
+    expect(nodes.flatMap(keysOf)).toEqual([]);
   });
 
   it.each([
@@ -82,9 +89,7 @@ describe('a node that replies with a setup mistake', () => {
     for (let index = 0; index < 4; index += 1) late.failNext(script, new Error("NOPERM this user has no permissions to run the 'evalsha' command"));
     late.latencyMs = 20;
     const nodes = [...grantingNodes(clock, 2), late];
-    const warnings: unknown[][] = [];
-    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
-    try {
+    const misconfigured = await misconfiguredWarningsOf(async () => {
       const redlock = new Redlock(nodes, { clock });
       for (let round = 0; round < 2; round += 1) {
         const startedAtMs = clock.now();
@@ -95,13 +100,10 @@ describe('a node that replies with a setup mistake', () => {
         await clock.advance(50);
         await clock.runUntilSettled(held.release());
       }
-      const misconfigured = warnings.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'REDLOCK_MISCONFIGURED_NODE');
-      expect(misconfigured).toHaveLength(1);
-      expect(misconfigured[0]?.[0]).toContain(`Could not ${what}: node 2 replied "NOPERM`);
-      expect(misconfigured[0]?.[0]).toContain('after a quorum of the other nodes had granted it, which stands on them');
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(misconfigured).toHaveLength(1);
+    expect(misconfigured[0]).toContain(`Could not ${what}: node 2 replied "NOPERM`);
+    expect(misconfigured[0]).toContain('after a quorum of the other nodes had granted it, which stands on them');
   });
 
   it('warns once, when the mistake comes only after a quorum of the other nodes refused a single try, which then ended', async () => {
@@ -111,21 +113,16 @@ describe('a node that replies with a setup mistake', () => {
     const holders = grantingNodes(clock, 2);
     const other = new Redlock(holders.map((node) => node.connectAnotherClient()), { clock });
     await clock.runUntilSettled(other.acquire(['orders:1', 'orders:2'], 10_000));
-    const warnings: unknown[][] = [];
-    const spy = jest.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
-    try {
+    const misconfigured = await misconfiguredWarningsOf(async () => {
       const redlock = new Redlock([...holders, late], { clock });
       // Held on a quorum: the try ends before the misconfigured node answers.
       expect(await clock.runUntilSettled(redlock.tryAcquire(['orders:1', 'orders:2'], 10_000))).toBeUndefined();
       expect(clock.now()).toBe(0);
       await clock.advance(50);
-      const misconfigured = warnings.filter(([, options]) => (options as { code?: string } | undefined)?.code === 'REDLOCK_MISCONFIGURED_NODE');
-      expect(misconfigured).toHaveLength(1);
-      expect(misconfigured[0]?.[0]).toContain('node 2 replied');
-      expect(misconfigured[0]?.[0]).toContain('after a quorum of the other nodes had refused the lock');
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(misconfigured).toHaveLength(1);
+    expect(misconfigured[0]).toContain('node 2 replied');
+    expect(misconfigured[0]).toContain('after a quorum of the other nodes had refused the lock');
   });
 
   it('fails tryAcquire() and using() the same way, without running the routine', async () => {
