@@ -89,7 +89,7 @@ export class ReleaseNotifications {
 /**
  * The wakes of one member: its listeners, and its channel on every node that can subscribe, subscribed while
  * any listener needs it. A process whose last waiter left unsubscribes at once, so a release on a node skips
- * its member and wakes the next (scripts/wake-queue.ts `wakeNext`); a wake that comes while the UNSUBSCRIBE is
+ * its member and wakes the next (scripts/wake-queue.ts `wake`); a wake that comes while the UNSUBSCRIBE is
  * in flight is dropped, and the waiters behind it wake at the next release or their timed retry. On each
  * node, subscribing and unsubscribing run in turn, each bringing the node in line with the member at that
  * moment, so a waiter that arrives while the last one leaves is never left unsubscribed.

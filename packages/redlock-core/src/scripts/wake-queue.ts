@@ -62,22 +62,22 @@ const LEAVE_QUEUE_LUA = `local function leaveQueue(key, ticket)
 end`;
 
 /**
- * Lua shared by the scripts that admit a holder: the wait queue of a resource key, a sorted set
- * beside it (`<key>:w` if the key has a hash tag, else `{<key>}:w`: the key's cluster slot; none for a key
- * with a `}` outside a tag) of waiting processes' members (`<wake id of a Redlock>.<its queue>`). A waiting
- * call sends a ticket, `<score>:<member>`: the score is when it began to queue by its wall clock, in ms since
+ * The Lua of the wait queues: this, shared by the scripts that admit a holder, and {@link WAKE_QUEUE_LUA}, by
+ * those that release one. The wait queue of a resource key is a sorted set beside it (`<key>:w` if the key has
+ * a hash tag, else `{<key>}:w`: the key's cluster slot; none for a key with a `}` outside a tag) of waiting
+ * processes' members (`<wake id of a Redlock>.<its queue>`). A waiting call sends a ticket,
+ * `<score>:<member>`: the score is when it began to queue by its wall clock, in ms since
  * {@link TICKET_EPOCH_MS}, so every node orders the same waiters alike, first come first, and a release wakes
- * the same process on every node. A waiter close to giving up adds, as the score's fraction, a node timeout
- * in milliseconds over {@link RESERVE_UNITS}: its place does not change, it keeps it when woken, and a lock's
- * release reserves the lock for it that long. All under `redis.pcall`: a user the ACL denies the queues or
- * the channels still takes and releases holds, and waits on timers.
+ * the same process on every node. A waiter close to giving up adds, as the score's fraction, a node timeout in
+ * milliseconds over {@link RESERVE_UNITS}: its place does not change, it keeps it when woken, and a lock's
+ * release reserves the lock for it that long. All under `redis.pcall`: a user the ACL denies the queues or the
+ * channels still takes and releases holds, and waits on timers.
  * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its score, or keeps the place it has (a
  *   process's member keeps the place of its first waiting call); with `isFirst` (an intent holder of a
  *   semaphore or a read-write lock) it queues first; a ticket that asks for a reservation sets its score;
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
- * - `wake(key, ticket, count, isLock)`, the release scripts' ({@link WAKE_QUEUE_LUA}): the releaser's member
- *   leaves, then it publishes on the channels of the first members until `count` of them
- *   heard (a negative count: all); a member nobody hears (its process gave up), or that the ACL denies the
+ * - `wake(key, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it publishes
+ *   on the channels of the first members until `count` of them heard (a negative count: all); a member nobody hears (its process gave up), or that the ACL denies the
  *   channel, is dropped. At a lock's release (`isLock`) a member heard keeps its place until it is granted
  *   or heard no more (its process stopped waiting), so every node keeps the same order and a release wakes
  *   the same process on every node, even after a woken attempt that asked one node alone (popped, the nodes'

@@ -62,10 +62,11 @@ class FakeBus {
 
   /**
    * Wakes the queue's first members until `count` of them heard (every member for a negative count), as
-   * `wakeNext` does: a member is heard when its own channel has a subscriber, or, marked as listening
-   * through a pattern, when anyone heard. At a lock's release (`reserve` given) it reserves the key, when
-   * free, for one heard that asked for it, and keeps those heard queued; at a claim's, it takes them off
-   * the queue but those that asked. A marked member always leaves the queue.
+   * the release scripts' `wake` (scripts/wake-queue.ts) does: a member is heard when its own channel has a
+   * subscriber, or, marked as listening through a pattern, when anyone heard. At a lock's release
+   * (`reserve` given) it reserves the key, when free, for one heard that asked for it, and keeps those heard
+   * queued; at a claim's, it takes them off the queue but those that asked. A marked member always leaves
+   * the queue.
    */
   wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void): void {
     const queue = this.queues.get(key) ?? [];
