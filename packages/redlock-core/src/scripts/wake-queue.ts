@@ -77,15 +77,15 @@ end`;
  *   semaphore or a read-write lock) it queues first; a ticket that asks for a reservation sets its score;
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
  * - `wake(key, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it publishes
- *   on the channels of the first members until `count` of them heard (a negative count: all); a member nobody hears (its process gave up), or that the ACL denies the
- *   channel, is dropped. At a lock's release (`isLock`) a member heard keeps its place until it is granted
- *   or heard no more (its process stopped waiting), so every node keeps the same order and a release wakes
- *   the same process on every node, even after a woken attempt that asked one node alone (popped, the nodes'
- *   queues drifted apart and a release woke up to 5 processes); and a free key is reserved for a woken
- *   member that asked for it, as `~<member>` for the milliseconds it asked: only that member's acquire
- *   script takes it then, so a holder that takes the lock back at once cannot starve it (see
- *   `RESERVED_PREFIX`). Oldest first among those too: with equal places, members close to giving up would
- *   be ordered by name, and the last starve.
+ *   on the channels of the first members until `count` of them heard (a negative count: all); a member nobody
+ *   hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's release
+ *   (`isLock`) a member heard keeps its place until it is granted or heard no more (its process stopped
+ *   waiting), so every node keeps the same order and a release wakes the same process on every node, even
+ *   after a woken attempt that asked one node alone (popped, the nodes' queues drifted apart and a release
+ *   woke up to 5 processes); and a free key is reserved for a woken member that asked for it, as `~<member>`
+ *   for the milliseconds it asked: only that member's acquire script takes it then, so a holder that takes the
+ *   lock back at once cannot starve it (see `RESERVED_PREFIX`). Oldest first among those too: with equal
+ *   places, members close to giving up would be ordered by name, and the last starve.
  *   A member counts as heard when its own channel has a subscriber (`PUBSUB NUMSUB`): a pattern subscriber
  *   (a GLIDE client's `redlock:wake:*`, or a tool's `PSUBSCRIBE *`) hears every wake on the node, and would
  *   keep a process that stopped waiting first, taking every wake there while the waiters behind it wait for
