@@ -31,6 +31,15 @@ export const RESTART_GRACE_LUA = `local function isInsideRestartGrace(graceMs)
   return uptimeSeconds == nil or uptimeSeconds * 1000 < graceMs
 end`;
 
+/** `lua`, `levels` times two spaces further in: a block or function placed inside another. */
+export const indentedLua = (lua: string, levels = 1): string => lua.replace(/^(?=.)/gm, '  '.repeat(levels));
+
+/**
+ * Lua: whether `reply`, read by `redis.pcall`, is an error that must fail the script: any but `WRONGTYPE` (see
+ * {@link READ_KEY_LUA}).
+ */
+export const isFailureLua = (reply: string): string => `type(${reply}) == 'table' and ${reply}.err ~= nil and string.sub(${reply}.err, 1, 9) ~= 'WRONGTYPE'`;
+
 /**
  * Lua: `readKey(command, key)`, a read by `redis.pcall` where a key of another type (`WRONGTYPE`) reads as the error
  * reply, for the script to take as not ours, while any other error (a command the user's ACL denies, which Redis 7
@@ -39,7 +48,7 @@ end`;
  */
 export const READ_KEY_LUA = `local function readKey(command, key)
   local reply = redis.pcall(command, key)
-  if type(reply) == 'table' and reply.err ~= nil and string.sub(reply.err, 1, 9) ~= 'WRONGTYPE' then
+  if ${isFailureLua('reply')} then
     error(reply)
   end
   return reply

@@ -1,5 +1,5 @@
-import { defineScript, unexpectedReply } from './lua-script.js';
-import { WAKE_QUEUE_LUA } from './wake-queue.js';
+import { defineScript, indentedLua, unexpectedReply } from './lua-script.js';
+import { QUEUE_OF_LUA, wakeWaitersLua } from './wake-queue.js';
 
 /**
  * The source of a permit-release script, waking the next waiting processes when `announces` (see
@@ -20,7 +20,7 @@ import { WAKE_QUEUE_LUA } from './wake-queue.js';
  */
 function permitReleaseSource(announces: boolean): string {
   return /* lua */ `${announces ? `
-${WAKE_QUEUE_LUA}` : ''}
+${QUEUE_OF_LUA}` : ''}
 local key, token, other = KEYS[1], ARGV[1], ARGV[2]
 local kept = {}
 for i = 4, #ARGV do
@@ -57,7 +57,7 @@ end${
     announces
       ? `
 if freed > 0 then
-  wake(key, ARGV[3], isReadWrite and -1 or freed, false)
+${indentedLua(wakeWaitersLua('key', 'ARGV[3]', 'isReadWrite and -1 or freed', false))}
 end`
       : ''
   }
@@ -69,7 +69,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '6d84222e92858a38592bfd6db5cc5bec144911be');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '19e80cb8c0a6bf9c0596bd6a2ee9b132557abf58');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '7e737bfd9a231e348889992376ea787d84ce28dc');

@@ -1,5 +1,5 @@
-import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
-import { WAKE_QUEUE_LUA } from './wake-queue.js';
+import { defineScript, indentedLua, isFailureLua, unexpectedReply } from './lua-script.js';
+import { QUEUE_OF_LUA, wakeWaitersLua } from './wake-queue.js';
 
 /**
  * The source of a release script: compare-and-delete of each key, atomic per node, so a late release can
@@ -13,20 +13,18 @@ import { WAKE_QUEUE_LUA } from './wake-queue.js';
  * Returns the number of keys deleted, 0 if none was ours.
  */
 function releaseSource(announces: boolean): string {
-  return /* lua */ `
-${READ_KEY_LUA}${announces ? `
-${WAKE_QUEUE_LUA}` : ''}
-local token = ARGV[1]
+  return /* lua */ `${announces ? `
+${QUEUE_OF_LUA}` : ''}
+local token${announces ? `, ticket = ARGV[1], ARGV[2] or ''` : ' = ARGV[1]'}
 local deleted = 0
 for i = 1, #KEYS do
-  -- A key of another type reads as an error reply, never our token, and is left alone.
-  if readKey('GET', KEYS[i]) == token then
-    deleted = deleted + redis.call('DEL', KEYS[i])${
-      announces
-        ? `
-    wake(KEYS[i], ARGV[2] or '', 1, true)`
-        : ''
-    }
+  -- A key of another type reads as an error reply, never our token, and is left alone (as by \`readKey\`).
+  local value = redis.pcall('GET', KEYS[i])
+  if value == token then
+    deleted = deleted + redis.call('DEL', KEYS[i])${announces ? `
+${indentedLua(wakeWaitersLua('KEYS[i]', 'ticket', '1', true), 2)}` : ''}
+  elseif ${isFailureLua('value')} then
+    error(value)
   end
 end
 return deleted
@@ -34,13 +32,13 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '0da4e357ec7a1949c46beadc400ec2d2575ce9c2');
+export const releaseScript = defineScript('release', releaseSource(true), '32598c4aafa11143be4a3b38712a6158bbf17f80');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their
  * timers. Its replies read as the release script's ({@link parseReleaseReply}).
  */
-export const quietReleaseScript = defineScript('release', releaseSource(false), '81ec8f68fa66a9771b4c3a03f4f9cca9accb3646');
+export const quietReleaseScript = defineScript('release', releaseSource(false), '80e7e8324c61eb92089f2342862bba9494cdcbd8');
 
 /** Parses the release script's reply: `'released'` if any of our keys was deleted, else `'not-held'`. */
 export function parseReleaseReply(reply: unknown, keyCount: number): 'released' | 'not-held' {

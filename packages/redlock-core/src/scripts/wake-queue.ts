@@ -1,4 +1,6 @@
-/** Where a node wakes a waiting process: this prefix and its queue member (see {@link WAKE_QUEUE_LUA}). */
+import { indentedLua } from './lua-script.js';
+
+/** Where a node wakes a waiting process: this prefix and its queue member (see {@link wakeWaitersLua}). */
 export const WAKE_CHANNEL_PREFIX = 'redlock:wake:';
 export const wakeChannelOf = (member: string): string => WAKE_CHANNEL_PREFIX + member;
 
@@ -26,10 +28,8 @@ export const TICKET_EPOCH_MS = 1_704_067_200_000;
 /** A reservation's milliseconds are the score's fraction in these units: at most `RESERVE_UNITS - 1` ms. */
 export const RESERVE_UNITS = 4_096;
 
-/** `lua`, two spaces further in: a function defined inside another. */
-const indented = (lua: string): string => lua.replace(/^(?=.)/gm, '  ');
-
-const QUEUE_OF_LUA = `local function queueOf(key)
+/** Lua: `queueOf(key)`, the name of `key`'s wait queue (see {@link WAIT_QUEUE_LUA}), `nil` for none. */
+export const QUEUE_OF_LUA = `local function queueOf(key)
   -- The usual key has no brace: one search.
   if not string.find(key, '[{}]') then
     return key ~= '' and '{' .. key .. '}:w' or nil
@@ -62,7 +62,7 @@ const LEAVE_QUEUE_LUA = `local function leaveQueue(key, ticket)
 end`;
 
 /**
- * The Lua of the wait queues: this, shared by the scripts that admit a holder, and {@link WAKE_QUEUE_LUA}, by
+ * The Lua of the wait queues: this, shared by the scripts that admit a holder, and {@link wakeWaitersLua}, by
  * those that release one. The wait queue of a resource key is a sorted set beside it (`<key>:w` if the key has
  * a hash tag, else `{<key>}:w`: the key's cluster slot; none for a key with a `}` outside a tag) of waiting
  * processes' members (`<wake id of a Redlock>.<its queue>`). A waiting call sends a ticket,
@@ -76,9 +76,9 @@ end`;
  *   process's member keeps the place of its first waiting call); with `isFirst` (an intent holder of a
  *   semaphore or a read-write lock) it queues first; a ticket that asks for a reservation sets its score;
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
- * - `wake(key, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it publishes
- *   on the channels of the first members until `count` of them heard (a negative count: all); a member nobody
- *   hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's release
+ * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it
+ *   publishes on the channels of the first members until `count` of them heard (a negative count: all); a
+ *   member nobody hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's release
  *   (`isLock`) a member heard keeps its place until it is granted or heard no more (its process stopped
  *   waiting), so every node keeps the same order and a release wakes the same process on every node, even
  *   after a woken attempt that asked one node alone (popped, the nodes' queues drifted apart and a release
@@ -119,30 +119,11 @@ local function joinQueue(key, ticket, isFirst)
 end
 ${LEAVE_QUEUE_LUA}`;
 
-/**
- * The wake of the scripts that release a holder, `wake(key, ticket, count, isLock)` (see {@link WAIT_QUEUE_LUA}).
- * A release without a ticket first asks whether the queue exists (PTTL), and nearly every release of an
- * uncontended hold finds none: nothing more is made or run. (A Lua function is made anew at each run of the
- * code that defines it: the release script made five it rarely used, and read the missing queue with a
- * ZRANGE; together some 14,000 of a node's instructions per release, a third of its work with the SET.) A
- * releaser with a ticket (it waited) leaves first: a process that won by a plain SET is still queued, and
- * would only wake itself.
- */
-export const WAKE_QUEUE_LUA = `${QUEUE_OF_LUA}
-local function wake(key, ticket, count, isLock)
-  local queue = queueOf(key)
-  if queue == nil then
-    return
-  end
-  if ticket == '' then
-    -- A PTTL costs a node about a fifth of what the ZRANGE below does, and an ACL that allows the lock's
-    -- commands allows it (an error reply, if not, goes on to the ZRANGE).
-    if redis.pcall('PTTL', queue) == -2 then
-      return
-    end
-  else
-${indented(indented(MEMBER_OF_LUA))}
-${indented(indented(LEAVE_QUEUE_LUA))}
+/** `wake(key, queue, ticket, count, isLock)`: see {@link WAIT_QUEUE_LUA}. */
+const WAKE_LUA = `local function wake(key, queue, ticket, count, isLock)
+  if ticket ~= '' then
+${indentedLua(MEMBER_OF_LUA, 2)}
+${indentedLua(LEAVE_QUEUE_LUA, 2)}
     leaveQueue(key, ticket)
   end
   local at = 0
@@ -181,9 +162,30 @@ ${indented(indented(LEAVE_QUEUE_LUA))}
 end`;
 
 /**
+ * The wake of the scripts that release a holder: Lua that calls `wake(key, queue, ticket, count, isLock)` (see
+ * {@link WAIT_QUEUE_LUA}) where a release freed `key`, given as Lua expressions: the key, the releaser's
+ * ticket, how many members to wake, and whether it is a lock's; after {@link QUEUE_OF_LUA}. A release
+ * without a ticket first asks whether the queue exists (PTTL), and nearly every release of an uncontended
+ * hold finds none: nothing more is made or run. A Lua function is made anew at each run of the code that
+ * defines it, so `wake` is made only past that question (made at every run, with the read it was called
+ * through, it cost a node some 3,000 more instructions per release, of 41,000 with the SET). A releaser with
+ * a ticket (it waited) leaves first: a process that won by a plain SET is still queued, and would only wake
+ * itself.
+ */
+export function wakeWaitersLua(key: string, ticket: string, count: string, isLock: boolean): string {
+  return `local queue = queueOf(${key})
+-- A PTTL costs a node about a fifth of what a ZRANGE does, and an ACL that allows the lock's commands
+-- allows it (an error reply, if not, goes on to the ZRANGE).
+if queue ~= nil and (${ticket} ~= '' or redis.pcall('PTTL', queue) ~= -2) then
+${indentedLua(WAKE_LUA)}
+  wake(${key}, queue, ${ticket}, ${count}, ${isLock ? 'true' : 'false'})
+end`;
+}
+
+/**
  * The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock; with `reserveMs`
  * (a waiter close to giving up), keeping its place when woken, and asking a lock's release that wakes it to
- * reserve the key for it that long, at most 4,095 ms (see {@link WAKE_QUEUE_LUA}).
+ * reserve the key for it that long, at most 4,095 ms (see {@link wakeWaitersLua}).
  */
 export function wakeTicketOf(member: string, sinceMs: number, reserveMs = 0): string {
   if (member === '') return '';
@@ -193,8 +195,8 @@ export function wakeTicketOf(member: string, sinceMs: number, reserveMs = 0): st
 }
 
 /**
- * A ticket's member, place and reservation in milliseconds, as `memberOf` and `wakeNext` read them in
- * {@link WAKE_QUEUE_LUA}; a bare member has no place. For the in-memory nodes.
+ * A ticket's member, place and reservation in milliseconds, as `memberOf` and `wake` read them in
+ * {@link WAIT_QUEUE_LUA}; a bare member has no place. For the in-memory nodes.
  */
 export function ticketPartsOf(ticket: string): { readonly member: string; readonly place: number | undefined; readonly reserveMs: number } {
   const match = /^(-?\d+\.?\d*):(.+)$/.exec(ticket);

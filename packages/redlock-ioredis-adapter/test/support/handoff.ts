@@ -2,7 +2,7 @@ import { expect } from '@jest/globals';
 import type { Cluster, Redis } from 'ioredis';
 import { type RedisAdapter, Redlock } from 'redlock-core';
 // Test-only deep import: the wait queue's name is internal to the core's scripts, and read here as they write it.
-import { WAKE_CHANNEL_PREFIX, WAKE_QUEUE_LUA } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { QUEUE_OF_LUA, WAKE_CHANNEL_PREFIX } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { eventually } from './eventually.js';
 
 /** A retry delay far beyond {@link WAKE_LIMIT_MS}: only a release notification can wake a waiter in time. */
@@ -58,7 +58,7 @@ export async function connectionNamesOn(admin: Redis): Promise<string[]> {
  * Lua: each member of the wait queue of KEYS[1] (named as the core's scripts name it), followed by how many
  * connections are subscribed to its wake channel.
  */
-export const WAKE_LISTENERS_LUA = `${WAKE_QUEUE_LUA}
+export const WAKE_LISTENERS_LUA = `${QUEUE_OF_LUA}
 local queue = queueOf(KEYS[1])
 local reply = {}
 if queue ~= nil then

@@ -3,7 +3,7 @@ import { expect } from '@jest/globals';
 import type { TestNodes } from 'redlock-adapter-test-kit';
 import { type RedisAdapter, Redlock } from 'redlock-core';
 // Test-only deep import: the wait queue's name is internal to the core's scripts, and read here as they write it.
-import { WAKE_CHANNEL_PREFIX, WAKE_QUEUE_LUA } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { QUEUE_OF_LUA, WAKE_CHANNEL_PREFIX } from '../../../redlock-core/src/scripts/wake-queue.js';
 
 /** A retry delay far beyond {@link WAKE_LIMIT_MS}: only a release notification can wake a waiter in time. */
 export const HAND_OFF_RETRY_DELAY_MS = 15_000;
@@ -14,7 +14,7 @@ export const WAKE_LIMIT_MS = 5_000;
  * Lua: how many connections are subscribed to the wake channels of the members of the wait queue of
  * KEYS[1] (named as the core's scripts name it).
  */
-export const WAKE_LISTENERS_LUA = `${WAKE_QUEUE_LUA}
+export const WAKE_LISTENERS_LUA = `${QUEUE_OF_LUA}
 local queue = queueOf(KEYS[1])
 local count = 0
 if queue ~= nil then
