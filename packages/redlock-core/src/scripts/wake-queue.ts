@@ -78,8 +78,8 @@ end`;
  * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
  * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it
  *   publishes on the channels of the first members until `count` of them heard (a negative count: all); a
- *   member nobody hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's release
- *   (`isLock`) a member heard keeps its place until it is granted or heard no more (its process stopped
+ *   member nobody hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's
+ *   release (`isLock`) a member heard keeps its place until it is granted or heard no more (its process stopped
  *   waiting), so every node keeps the same order and a release wakes the same process on every node, even
  *   after a woken attempt that asked one node alone (popped, the nodes' queues drifted apart and a release
  *   woke up to 5 processes); and a free key is reserved for a woken member that asked for it, as `~<member>`
