@@ -168,7 +168,7 @@ end`;
  * without a ticket first asks whether the queue exists (PTTL), and nearly every release of an uncontended
  * hold finds none: nothing more is made or run. A Lua function is made anew at each run of the code that
  * defines it, so `wake` is made only past that question (made at every run, with the read it was called
- * through, it cost a node some 3,000 more instructions per release, of 41,000 with the SET). A releaser with
+ * through, it cost a node some 2,200 more instructions per release, of 41,200 with the SET). A releaser with
  * a ticket (it waited) leaves first: a process that won by a plain SET is still queued, and would only wake
  * itself.
  */
