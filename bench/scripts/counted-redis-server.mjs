@@ -1,5 +1,5 @@
 // A redis-server whose instructions valgrind counts: what redis-instructions.mjs and
-// permit-script-instructions.mjs measure the nodes' work with.
+// acquire-script-instructions.mjs measure the nodes' work with.
 import { spawn } from 'node:child_process';
 
 /** A redis-server under cachegrind on a free loopback port; `instructions` resolves with its count once it exits. */

@@ -1,7 +1,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
-import { defineScript, READ_KEY_LUA, RESTART_GRACE_LUA, errorMessageOf, onNoScriptOf, runScript, unexpectedReply } from './lua-script.js';
-import { RESERVED_PREFIX, WAIT_QUEUE_LUA } from './wake-queue.js';
+import { defineScript, errorMessageOf, indentedLua, isInsideRestartGraceLua, onNoScriptOf, readKeyLua, runScript, unexpectedReply } from './lua-script.js';
+import { joinQueueLua, leaveQueueLua, QUEUE_OF_LUA, RESERVED_PREFIX, ticketLua } from './wake-queue.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -37,13 +37,10 @@ export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
 export const acquireScript = defineScript(
   'acquire',
   /* lua */ `
-${RESTART_GRACE_LUA}
-${READ_KEY_LUA}
-${WAIT_QUEUE_LUA}
+${QUEUE_OF_LUA}
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
-local ticket = ARGV[5] or ''
-local _, member = memberOf(ticket)
-local reservedForUs = member ~= '' and '${RESERVED_PREFIX}' .. member or false
+${ticketLua("ARGV[5] or ''")}
+local reservedForUs = ticketMember ~= '' and '${RESERVED_PREFIX}' .. ticketMember or false
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
 local reserved = {}
@@ -51,7 +48,7 @@ for i = 1, resourceCount do
   -- The length first, O(1) whatever the value: one longer than our token (or our reservation) is not ours
   -- and is never read into Lua, which for a value of 16 MB kept the node busy for about a second. An error
   -- reply (WRONGTYPE) for a key of another type. GET then reads at most that length: false when missing.
-  local length = readKey('STRLEN', KEYS[i])
+${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
   local isShort = type(length) == 'number' and length <= math.max(#token, reservedForUs and #reservedForUs or 0)
   local value = isShort and redis.call('GET', KEYS[i])
   if isShort and value == false then
@@ -65,19 +62,19 @@ for i = 1, resourceCount do
       return -2
     end
     for j = 1, resourceCount do
-      joinQueue(KEYS[j], ticket, false)
+${indentedLua(joinQueueLua('KEYS[j]'), 3)}
     end
     return 0
   end
 end
 -- Read only when about to grant.
-if missing > 0 and isInsideRestartGrace(restartGraceMs) then
+if missing > 0 and ${isInsideRestartGraceLua('restartGraceMs')} then
   return -1
 end
 local highest = 0
 if isFencing then
   for i = resourceCount + 1, #KEYS do
-    local counter = readKey('GET', KEYS[i])
+${indentedLua(readKeyLua('counter', 'GET', 'KEYS[i]'), 2)}
     if counter ~= false then
       if type(counter) ~= 'string' or not string.match(counter, '^[1-9][0-9]*$') or redis.call('PTTL', KEYS[i]) ~= -1 then
         return -2
@@ -91,14 +88,14 @@ for i = 1, resourceCount do
     redis.call('DEL', KEYS[i])
   end
   redis.call('SET', KEYS[i], token, 'PX', ttlMs, 'NX')
-  leaveQueue(KEYS[i], ticket)
+${indentedLua(leaveQueueLua('KEYS[i]'))}
 end
 if isFencing then
   return {1, highest}
 end
 return 1
 `,
-  'fea96369042e185716f028533fb0b39527753c4c',
+  '711fbbc2b41a2f4cd826e1d70d6e0bde42f25097',
 );
 
 /**

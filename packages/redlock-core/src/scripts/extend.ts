@@ -1,6 +1,6 @@
 import { fenceKeyOf } from './fence.js';
 import { LABEL_CHANNEL_PREFIX, labelKeyOf } from './label.js';
-import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
+import { defineScript, indentedLua, readKeyLua, unexpectedReply } from './lua-script.js';
 
 /**
  * Extends the lock on this node: resets the TTL of every resource key, all or nothing, and only
@@ -27,14 +27,13 @@ import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
 export const extendScript = defineScript(
   'extend',
   /* lua */ `
-${READ_KEY_LUA}
 local token, ttlMs, reseed, fence, label = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4] or '', ARGV[5]
 local groups = 1 + (label and 1 or 0) + (fence ~= '' and 1 or 0)
 local resourceCount = #KEYS / groups
 local missing = 0
 for i = 1, resourceCount do
   -- A key of another type reads as an error reply, never our token: not held, and left alone.
-  local value = readKey('GET', KEYS[i])
+${indentedLua(readKeyLua('value', 'GET', 'KEYS[i]'))}
   if value == false then
     missing = missing + 1
   elseif value ~= token then
@@ -62,7 +61,7 @@ end
 if fence ~= '' then
   local counters = label and 2 * resourceCount or resourceCount
   for i = counters + 1, counters + resourceCount do
-    local counter = readKey('GET', KEYS[i])
+${indentedLua(readKeyLua('counter', 'GET', 'KEYS[i]'), 2)}
     if counter == false or (type(counter) == 'string' and string.match(counter, '^[1-9][0-9]*$') and redis.call('PTTL', KEYS[i]) == -1 and tonumber(counter) < tonumber(fence)) then
       redis.call('SET', KEYS[i], fence)
     end
@@ -76,11 +75,14 @@ if label then
       if redis.call('DEL', labelKey) == 1 then
         redis.pcall('PUBLISH', '${LABEL_CHANNEL_PREFIX}' .. KEYS[i], '1')
       end
-    elseif readKey('GET', labelKey) == tagged then
-      redis.call('PEXPIRE', labelKey, ttlMs)
     else
-      redis.call('SET', labelKey, tagged, 'PX', ttlMs)
-      redis.pcall('PUBLISH', '${LABEL_CHANNEL_PREFIX}' .. KEYS[i], '1')
+${indentedLua(readKeyLua('current', 'GET', 'labelKey'), 3)}
+      if current == tagged then
+        redis.call('PEXPIRE', labelKey, ttlMs)
+      else
+        redis.call('SET', labelKey, tagged, 'PX', ttlMs)
+        redis.pcall('PUBLISH', '${LABEL_CHANNEL_PREFIX}' .. KEYS[i], '1')
+      end
     end
   end
 end
@@ -89,7 +91,7 @@ if missing > 0 then
 end
 return 1
 `,
-  '8e39a49d817d6294968d8af6f933485fa84a1739',
+  'db02dbaff8ed903606565bc7903cc3d2aaa29e64',
 );
 
 /**

@@ -1,4 +1,4 @@
-import { defineScript, READ_KEY_LUA, unexpectedReply } from './lua-script.js';
+import { defineScript, indentedLua, readKeyLua, unexpectedReply } from './lua-script.js';
 
 /**
  * What every fencing counter key ends with, and so what no lock key may end with (`resolveResources`
@@ -32,12 +32,11 @@ export function fenceKeyOf(key: string): string {
 export const fenceScript = defineScript(
   'fence',
   /* lua */ `
-${READ_KEY_LUA}
 local token = tonumber(ARGV[1])
 local raise = {}
 for i = 1, #KEYS do
   -- One read per key: false when missing, an error reply (WRONGTYPE) for a key of another type.
-  local value = readKey('GET', KEYS[i])
+${indentedLua(readKeyLua('value', 'GET', 'KEYS[i]'))}
   if value == false then
     raise[#raise + 1] = KEYS[i]
   elseif type(value) ~= 'string' or not string.match(value, '^[1-9][0-9]*$') or redis.call('PTTL', KEYS[i]) ~= -1 then
@@ -51,7 +50,7 @@ for i = 1, #raise do
 end
 return 1
 `,
-  '21fef973ab80d02d55c3036e7c1898377a1a4949',
+  '5bb35904bc6ac0febaa17db79902c1c11ea5069c',
 );
 
 /** Parses the fence script's reply: `'fenced'`, or `'foreign'` (a counter key holds something else). */

@@ -19,39 +19,33 @@ export interface LuaScript {
 }
 
 /**
- * Lua shared by the scripts that admit a holder (a lock, permits, a read-write lock), put at the head of
- * their source: `isInsideRestartGrace(graceMs)` tells whether this node started less than `graceMs` ago (0
- * for no grace). Uptime has 1 s precision, rounded down, so the grace errs long.
+ * Lua: whether this node started less than `graceMs` (a Lua expression, 0 for no grace) ago, for the scripts
+ * that admit a holder: an expression, not a function, which every run would make anew (see `ticketLua` in
+ * wake-queue.ts). Uptime has 1 s precision, rounded down, so the grace errs long; a node whose INFO shows none
+ * counts as inside it.
  */
-export const RESTART_GRACE_LUA = `local function isInsideRestartGrace(graceMs)
-  if graceMs <= 0 then
-    return false
-  end
-  local uptimeSeconds = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-  return uptimeSeconds == nil or uptimeSeconds * 1000 < graceMs
-end`;
+export const isInsideRestartGraceLua = (graceMs: string): string =>
+  `(${graceMs} > 0 and (tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or -1) * 1000 < ${graceMs})`;
 
 /** `lua`, `levels` times two spaces further in: a block or function placed inside another. */
 export const indentedLua = (lua: string, levels = 1): string => lua.replace(/^(?=.)/gm, '  '.repeat(levels));
 
 /**
  * Lua: whether `reply`, read by `redis.pcall`, is an error that must fail the script: any but `WRONGTYPE` (see
- * {@link READ_KEY_LUA}).
+ * {@link readKeyLua}).
  */
 export const isFailureLua = (reply: string): string => `type(${reply}) == 'table' and ${reply}.err ~= nil and string.sub(${reply}.err, 1, 9) ~= 'WRONGTYPE'`;
 
 /**
- * Lua: `readKey(command, key)`, a read by `redis.pcall` where a key of another type (`WRONGTYPE`) reads as the error
- * reply, for the script to take as not ours, while any other error (a command the user's ACL denies, which Redis 7
- * words "The user executing the script can't run this command") fails the script: read as a key that is not ours, it
- * would let a release resolve and leave our keys, or an extension call the lock lost.
+ * Lua: `local <name> = redis.pcall(<command>, <key>)`, a read where a key of another type (`WRONGTYPE`) reads as
+ * the error reply, for the script to take as not ours, while any other error (a command the user's ACL denies,
+ * which Redis 7 words "The user executing the script can't run this command") fails the script: read as a key
+ * that is not ours, it would let a release resolve and leave our keys, or an extension call the lock lost.
+ * Inline, not a function, which every run would make anew (see `ticketLua` in wake-queue.ts).
  */
-export const READ_KEY_LUA = `local function readKey(command, key)
-  local reply = redis.pcall(command, key)
-  if ${isFailureLua('reply')} then
-    error(reply)
-  end
-  return reply
+export const readKeyLua = (name: string, command: 'GET' | 'STRLEN', key: string): string => `local ${name} = redis.pcall('${command}', ${key})
+if ${isFailureLua(name)} then
+  error(${name})
 end`;
 
 /** Every script defined so far, in the order their modules loaded: a node's `NOSCRIPT` forgets them all there. */

@@ -1,7 +1,7 @@
 import type { PermitAcquireStatus } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
-import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
-import { WAIT_QUEUE_LUA } from './wake-queue.js';
+import { defineScript, indentedLua, isInsideRestartGraceLua, unexpectedReply } from './lua-script.js';
+import { joinQueueLua, leaveQueueLua, QUEUE_OF_LUA, ticketLua } from './wake-queue.js';
 import { NO_INTENT, type WriterIntent, writerIntentOf } from './read-write-acquire.js';
 
 /**
@@ -97,10 +97,10 @@ end`;
 export const permitAcquireScript = defineScript(
   'permit-acquire',
   /* lua */ `
-${RESTART_GRACE_LUA}
 ${SEMAPHORE_LAYOUT_LUA}
-${WAIT_QUEUE_LUA}
-local key, token, ticket = KEYS[1], ARGV[1], ARGV[9] or ''
+${QUEUE_OF_LUA}
+local key, token = KEYS[1], ARGV[1]
+${ticketLua("ARGV[9] or ''")}
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
 local intent, intentTtlMs = ARGV[7], tonumber(ARGV[8])
@@ -200,7 +200,7 @@ if #wanted < permits or (not isResent and freeAfter < kept) then
       redis.call('PEXPIRE', key, intentTtlMs)
     end
   end
-  joinQueue(key, ticket, isIntentKept)
+${indentedLua(joinQueueLua('key', 'isIntentKept'))}
   local reply = {0}
   for slot = 1, limit do
     if stateOf[slot] == 'free' and kept == 0 then
@@ -210,7 +210,7 @@ if #wanted < permits or (not isResent and freeAfter < kept) then
   return reply
 end
 if not isResent then
-  if isInsideRestartGrace(restartGraceMs) then
+  if ${isInsideRestartGraceLua('restartGraceMs')} then
     return -1
   end
   -- One HSET: the limit of a new semaphore (a hash holds it already), and our slots.
@@ -232,7 +232,7 @@ if not isResent then
   if keyTtlMs < ttlMs then
     redis.call('PEXPIRE', key, ttlMs)
   end
-  leaveQueue(key, ticket)
+${indentedLua(leaveQueueLua('key'))}
 end
 local reply = {1, #wanted}
 for i = 1, #wanted do
@@ -245,7 +245,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '8572a57f4e2b50256c6d4139c6d562cbd440d051',
+  'fbcae580acfc62eeab394045b9195f6375dc2209',
 );
 
 /**

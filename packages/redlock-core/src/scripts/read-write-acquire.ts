@@ -1,6 +1,6 @@
 import type { ReadWriteAcquireStatus } from '../base/outcomes.js';
-import { defineScript, RESTART_GRACE_LUA, unexpectedReply } from './lua-script.js';
-import { WAIT_QUEUE_LUA } from './wake-queue.js';
+import { defineScript, indentedLua, isInsideRestartGraceLua, unexpectedReply } from './lua-script.js';
+import { joinQueueLua, leaveQueueLua, QUEUE_OF_LUA, ticketLua } from './wake-queue.js';
 
 /**
  * The layout, written once for the read-write scripts. A read-write lock is held as a Redlock lock is,
@@ -56,11 +56,11 @@ end`;
 export const readWriteAcquireScript = defineScript(
   'read-write-acquire',
   /* lua */ `
-${RESTART_GRACE_LUA}
 ${READ_WRITE_LAYOUT_LUA}
-${WAIT_QUEUE_LUA}
+${QUEUE_OF_LUA}
 local key, token, ttlMs, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local restartGraceMs, intent, intentTtlMs, ticket = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7] or ''
+local restartGraceMs, intent, intentTtlMs = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+${ticketLua("ARGV[7] or ''")}
 local keyType = redis.call('TYPE', key)['ok']
 if keyType ~= 'none' and keyType ~= 'hash' then
   return -2
@@ -82,7 +82,7 @@ if keyType == 'hash' then
       if tonumber(string.sub(value, 1, colon - 1)) <= now then
         expired[#expired + 1] = field
       elseif holder == token then
-        leaveQueue(key, ticket)
+${indentedLua(leaveQueueLua('key'), 4)}
         return 1
       elseif field == 'w' then
         writer = true
@@ -99,15 +99,15 @@ if keyType == 'hash' then
   end
 end
 if writer then
-  joinQueue(key, ticket, false)
+${indentedLua(joinQueueLua('key'))}
   return 0
 end
 if mode == 'read' and waiting then
-  joinQueue(key, ticket, false)
+${indentedLua(joinQueueLua('key'))}
   return 3
 end
 if mode == 'write' and readers then
-  joinQueue(key, ticket, false)
+${indentedLua(joinQueueLua('key'))}
   if not waiting and intent ~= '' then
     redis.call('HSET', key, 'i', (now + intentTtlMs) .. ':' .. intent)
     if redis.call('PTTL', key) < intentTtlMs then
@@ -116,7 +116,7 @@ if mode == 'write' and readers then
   end
   return 2
 end
-if isInsideRestartGrace(restartGraceMs) then
+if ${isInsideRestartGraceLua('restartGraceMs')} then
   return -1
 end
 local field = 'w'
@@ -134,10 +134,10 @@ end
 if redis.call('PTTL', key) < ttlMs then
   redis.call('PEXPIRE', key, ttlMs)
 end
-leaveQueue(key, ticket)
+${indentedLua(leaveQueueLua('key'))}
 return 1
 `,
-  'e879eefe9bb480d945847ad6079ab5bfeefaeb6c',
+  '85916af9fbc2b8813a9b544c0fa5deed7161f76b',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

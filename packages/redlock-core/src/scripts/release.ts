@@ -18,7 +18,7 @@ ${QUEUE_OF_LUA}` : ''}
 local token${announces ? `, ticket = ARGV[1], ARGV[2] or ''` : ' = ARGV[1]'}
 local deleted = 0
 for i = 1, #KEYS do
-  -- A key of another type reads as an error reply, never our token, and is left alone (as by \`readKey\`).
+  -- A key of another type reads as an error reply, never our token, and is left alone (as by \`readKeyLua\`).
   local value = redis.pcall('GET', KEYS[i])
   if value == token then
     deleted = deleted + redis.call('DEL', KEYS[i])${announces ? `
@@ -32,13 +32,13 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '32598c4aafa11143be4a3b38712a6158bbf17f80');
+export const releaseScript = defineScript('release', releaseSource(true), 'c5384ce995b47f2fd80606670c1cd5706bf88697');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their
  * timers. Its replies read as the release script's ({@link parseReleaseReply}).
  */
-export const quietReleaseScript = defineScript('release', releaseSource(false), '80e7e8324c61eb92089f2342862bba9494cdcbd8');
+export const quietReleaseScript = defineScript('release', releaseSource(false), 'bea67835b7ef218ac83539bcea9953e771c4eda9');
 
 /** Parses the release script's reply: `'released'` if any of our keys was deleted, else `'not-held'`. */
 export function parseReleaseReply(reply: unknown, keyCount: number): 'released' | 'not-held' {

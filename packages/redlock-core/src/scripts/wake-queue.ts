@@ -28,7 +28,7 @@ export const TICKET_EPOCH_MS = 1_704_067_200_000;
 /** A reservation's milliseconds are the score's fraction in these units: at most `RESERVE_UNITS - 1` ms. */
 export const RESERVE_UNITS = 4_096;
 
-/** Lua: `queueOf(key)`, the name of `key`'s wait queue (see {@link WAIT_QUEUE_LUA}), `nil` for none. */
+/** Lua: `queueOf(key)`, the name of `key`'s wait queue (see {@link ticketLua}), `nil` for none. */
 export const QUEUE_OF_LUA = `local function queueOf(key)
   -- The usual key has no brace: one search.
   if not string.find(key, '[{}]') then
@@ -45,26 +45,16 @@ export const QUEUE_OF_LUA = `local function queueOf(key)
   return '{' .. key .. '}:w'
 end`;
 
-const MEMBER_OF_LUA = `local function memberOf(ticket)
-  local score, member = string.match(ticket or '', '^(-?%d+%.?%d*):(.+)$')
-  return score, member or ticket or ''
-end`;
-
-const LEAVE_QUEUE_LUA = `local function leaveQueue(key, ticket)
-  if ticket == '' then
-    return
-  end
-  local queue = queueOf(key)
-  local _, member = memberOf(ticket)
-  if member ~= '' and queue ~= nil then
-    redis.pcall('ZREM', queue, member)
-  end
-end`;
-
 /**
- * The Lua of the wait queues: this, shared by the scripts that admit a holder, and {@link wakeWaitersLua}, by
- * those that release one. The wait queue of a resource key is a sorted set beside it (`<key>:w` if the key has
- * a hash tag, else `{<key>}:w`: the key's cluster slot; none for a key with a `}` outside a tag) of waiting
+ * Lua: reads the queue ticket `ticket` (a Lua expression) into `ticketPlace` (its score, `nil` for none) and
+ * `ticketMember` (`''` for none), for {@link joinQueueLua} and {@link leaveQueueLua}.
+ *
+ * The Lua of the wait queues is written inline where a script runs it (this, those two, and
+ * {@link wakeWaitersLua} in the scripts that release a holder), after {@link QUEUE_OF_LUA}, the one function
+ * they make at every run: Lua makes a function anew each time the code that defines it runs, and the
+ * functions a lock's acquire script made at every run cost a node some 6,800 instructions of a refused
+ * acquire's 63,000. The wait queue of a resource key is a sorted set beside it (`<key>:w` if the key has a
+ * hash tag, else `{<key>}:w`: the key's cluster slot; none for a key with a `}` outside a tag) of waiting
  * processes' members (`<wake id of a Redlock>.<its queue>`). A waiting call sends a ticket,
  * `<score>:<member>`: the score is when it began to queue by its wall clock, in ms since
  * {@link TICKET_EPOCH_MS}, so every node orders the same waiters alike, first come first, and a release wakes
@@ -72,10 +62,10 @@ end`;
  * milliseconds over {@link RESERVE_UNITS}: its place does not change, it keeps it when woken, and a lock's
  * release reserves the lock for it that long. All under `redis.pcall`: a user the ACL denies the queues or the
  * channels still takes and releases holds, and waits on timers.
- * - `joinQueue(key, ticket, isFirst)`: a refused waiter queues at its score, or keeps the place it has (a
- *   process's member keeps the place of its first waiting call); with `isFirst` (an intent holder of a
- *   semaphore or a read-write lock) it queues first; a ticket that asks for a reservation sets its score;
- * - `leaveQueue(key, ticket)`: a waiter granted, or a releaser, leaves;
+ * - {@link joinQueueLua}: a refused waiter queues at its score, or keeps the place it has (a process's member
+ *   keeps the place of its first waiting call); with `isFirst` (an intent holder of a semaphore or a read-write
+ *   lock) it queues first; a ticket that asks for a reservation sets its score;
+ * - {@link leaveQueueLua}: a waiter granted, or a releaser, leaves;
  * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it
  *   publishes on the channels of the first members until `count` of them heard (a negative count: all); a
  *   member nobody hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's
@@ -97,34 +87,47 @@ end`;
  *   wakes the next one (8 processes on a semaphore of 3: about 11 client commands per acquisition, against 13
  *   keeping them all).
  */
-export const WAIT_QUEUE_LUA = `${QUEUE_OF_LUA}
-${MEMBER_OF_LUA}
-local function joinQueue(key, ticket, isFirst)
-  if ticket == '' then
-    return
-  end
-  local queue = queueOf(key)
-  local score, member = memberOf(ticket)
-  if member == '' or score == nil or queue == nil then
-    return
-  end
-  if isFirst then
-    redis.pcall('ZADD', queue, '-inf', member)
-  elseif tonumber(score) % 1 > 0 then
-    redis.pcall('ZADD', queue, score, member)
-  else
-    redis.pcall('ZADD', queue, 'NX', score, member)
-  end
-  redis.pcall('PEXPIRE', queue, ${WAIT_QUEUE_TTL_MS})
-end
-${LEAVE_QUEUE_LUA}`;
+export const ticketLua = (ticket: string): string => `local ticketPlace, ticketMember = string.match(${ticket}, '^(-?%d+%.?%d*):(.+)$')
+ticketMember = ticketMember or ${ticket}`;
 
-/** `wake(key, queue, ticket, count, isLock)`: see {@link WAIT_QUEUE_LUA}. */
+/**
+ * Lua: the waiter of the ticket read by {@link ticketLua} joins the wait queue of `key`, first where `isFirst`
+ * holds (both Lua expressions; none: never first), else at the ticket's place, which it keeps if it is queued
+ * already (see {@link ticketLua}). The queue lives {@link WAIT_QUEUE_TTL_MS} after a new member joined; a member already
+ * queued renews that only once half of it is gone: a PEXPIRE at every refusal cost a node about 8,500 of the
+ * 63,000 instructions of a refused lock acquire, a PTTL 4,600.
+ */
+export const joinQueueLua = (key: string, isFirst?: string): string => `do
+  local queue = ticketPlace and queueOf(${key})
+  if queue then
+    local added = 1
+    if ${isFirst === undefined ? '' : `${isFirst} then
+      redis.pcall('ZADD', queue, '-inf', ticketMember)
+    elseif `}tonumber(ticketPlace) % 1 > 0 then
+      redis.pcall('ZADD', queue, ticketPlace, ticketMember)
+    else
+      added = redis.pcall('ZADD', queue, 'NX', ticketPlace, ticketMember)
+    end
+    local queueTtlMs = added == 0 and redis.pcall('PTTL', queue)
+    if type(queueTtlMs) ~= 'number' or queueTtlMs < ${WAIT_QUEUE_TTL_MS / 2} then
+      redis.pcall('PEXPIRE', queue, ${WAIT_QUEUE_TTL_MS})
+    end
+  end
+end`;
+
+/** Lua: the member of the ticket read by {@link ticketLua} leaves the wait queue of `key` (a Lua expression). */
+export const leaveQueueLua = (key: string): string => `if ticketMember ~= '' then
+  local queue = queueOf(${key})
+  if queue then
+    redis.pcall('ZREM', queue, ticketMember)
+  end
+end`;
+
+/** `wake(key, queue, ticket, count, isLock)`: see {@link ticketLua}. */
 const WAKE_LUA = `local function wake(key, queue, ticket, count, isLock)
   if ticket ~= '' then
-${indentedLua(MEMBER_OF_LUA, 2)}
-${indentedLua(LEAVE_QUEUE_LUA, 2)}
-    leaveQueue(key, ticket)
+${indentedLua(ticketLua('ticket'), 2)}
+${indentedLua(leaveQueueLua('key'), 2)}
   end
   local at = 0
   while count ~= 0 do
@@ -163,7 +166,7 @@ end`;
 
 /**
  * The wake of the scripts that release a holder: Lua that calls `wake(key, queue, ticket, count, isLock)` (see
- * {@link WAIT_QUEUE_LUA}) where a release freed `key`, given as Lua expressions: the key, the releaser's
+ * {@link ticketLua}) where a release freed `key`, given as Lua expressions: the key, the releaser's
  * ticket, how many members to wake, and whether it is a lock's; after {@link QUEUE_OF_LUA}. A release
  * without a ticket first asks whether the queue exists (PTTL), and nearly every release of an uncontended
  * hold finds none: nothing more is made or run. A Lua function is made anew at each run of the code that
@@ -195,8 +198,8 @@ export function wakeTicketOf(member: string, sinceMs: number, reserveMs = 0): st
 }
 
 /**
- * A ticket's member, place and reservation in milliseconds, as `memberOf` and `wake` read them in
- * {@link WAIT_QUEUE_LUA}; a bare member has no place. For the in-memory nodes.
+ * A ticket's member, place and reservation in milliseconds, as {@link ticketLua} and `wake` read them; a bare
+ * member has no place. For the in-memory nodes.
  */
 export function ticketPartsOf(ticket: string): { readonly member: string; readonly place: number | undefined; readonly reserveMs: number } {
   const match = /^(-?\d+\.?\d*):(.+)$/.exec(ticket);

@@ -462,6 +462,27 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     await client.del(...keys, ...keys.map(queueOf));
   });
 
+  it('renews the queue\'s TTL where a new member joins, and for a member already queued once half of it is gone', async () => {
+    const [key] = keysFor('queue-ttl', 1) as [string];
+    const [first, second] = [memberNamed('first'), memberNamed('second')];
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    const refusedWith = async (member: string): Promise<number> => {
+      expect(await acquire([key], TOKEN, ticketOf(member))).toBe(0);
+      return client.pttl(queueOf(key));
+    };
+    expect(await refusedWith(first)).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
+    // More than half left: a member already queued leaves the TTL as it is (a PTTL, not a PEXPIRE, per refusal)...
+    await client.pexpire(queueOf(key), WAIT_QUEUE_TTL_MS / 2 + 10_000);
+    expect(await refusedWith(first)).toBeLessThanOrEqual(WAIT_QUEUE_TTL_MS / 2 + 10_000);
+    // ...a new member renews it...
+    expect(await refusedWith(second)).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
+    // ...and so does a member already queued once less than half is left: a queue whose waiters wait on never expires.
+    await client.pexpire(queueOf(key), WAIT_QUEUE_TTL_MS / 2 - 10_000);
+    expect(await refusedWith(first)).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
+    expect(await queuedOn(key)).toEqual([first, second]);
+    await client.del(key, queueOf(key));
+  });
+
   it('queues nothing without a ticket (the plain 2-argument form), nor where a key is foreign or the node restarting', async () => {
     const [held, foreign, graced] = keysFor('queue-none', 3) as [string, string, string];
     await client.set(held, OTHER_TOKEN, 'PX', 10_000);
