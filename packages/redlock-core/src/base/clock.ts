@@ -15,8 +15,9 @@ export interface Clock {
 
 /**
  * `performance`, read once. Node defines the global as a lazy accessor: every read of `performance` runs its
- * getter and a check of the receiver, some 400 instructions, many times what `now()` itself costs, and a
- * lock reads the clock about 6 times per acquire+release (bench/RESULTS.md, 2026-11-29).
+ * getter and a check of the receiver, some 400 instructions, many times what `now()` itself costs. `now()`
+ * itself still costs some 275 (its own receiver check): a lock reads it 3 to 4 times per acquire+release, at
+ * the attempt's start and vote, at the release, and for a node's round trip every 4 ms (bench/RESULTS.md).
  */
 const monotonic = globalThis.performance;
 

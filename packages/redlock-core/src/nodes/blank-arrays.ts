@@ -25,7 +25,7 @@ export function blankArraysFor(nodeCount: number): BlankArrays {
     outcomes.push(undefined);
     flags.push(0);
     // A double first, so the array is made of doubles (its start times and deadlines are), then zeros.
-    timing.push(0.5, 0.5, 0.5);
+    timing.push(0.5, 0.5, 0.5, 0.5);
   }
   timing.fill(0);
   latestBlank = { nodeCount, outcomes, flags, timing };

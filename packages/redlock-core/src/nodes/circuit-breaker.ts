@@ -30,8 +30,16 @@ export class CircuitBreaker {
   /** Monotonic time from which the next probe may go out: at once after the first timeout. */
   #probeAt = -Infinity;
   #probeDelayMs = FIRST_PROBE_DELAY_MS;
-  /** Monotonic time of the node's latest answer; `-Infinity` before the first. */
-  #lastAnswerAtMs = -Infinity;
+  /**
+   * How many answers the node gave so far: a call that notes it when sent can tell whether the node answered
+   * since, with no clock read per answer (one per answer was 10 of a lock's 15 per acquire+release).
+   */
+  #answerCount = 0;
+
+  /** How many answers the node gave so far: see {@link recordTimeout}. */
+  get answerCount(): number {
+    return this.#answerCount;
+  }
 
   /** Whether every call is admitted: the node answered its latest call that settled (or has not been called). */
   get isUp(): boolean {
@@ -59,9 +67,9 @@ export class CircuitBreaker {
     return 'probe';
   }
 
-  /** The node answered a call at `now`, in time or late (an error reply counts: the node is there). */
-  recordAnswer(now: number): void {
-    this.#lastAnswerAtMs = now;
+  /** The node answered a call, in time or late (an error reply counts: the node is there). */
+  recordAnswer(): void {
+    this.#answerCount += 1;
     // Nothing to reset on a node that answered its calls so far: the usual answer.
     if (this.#timeoutsInARow === 0) return;
     this.#timeoutsInARow = 0;
@@ -71,11 +79,12 @@ export class CircuitBreaker {
   }
 
   /**
-   * A call sent at `startedAtMs` passed its deadline at `now` unanswered; `wasProbe` when it was the probe
-   * (see {@link admit}). Returns whether the node is silent for it: no answer came since the call was sent.
+   * A call sent when the node had given `answersAtSend` answers ({@link answerCount}) passed its deadline at
+   * `now` unanswered; `wasProbe` when it was the probe (see {@link admit}). Returns whether the node is silent
+   * for it: no answer came since the call was sent.
    */
-  recordTimeout(now: number, startedAtMs: number, wasProbe: boolean): boolean {
-    if (this.#lastAnswerAtMs > startedAtMs) return false;
+  recordTimeout(now: number, answersAtSend: number, wasProbe: boolean): boolean {
+    if (this.#answerCount > answersAtSend) return false;
     this.#timeoutsInARow += 1;
     if (wasProbe && this.#isProbing) {
       this.#isProbing = false;

@@ -47,7 +47,10 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   readonly #timer: DeadlineTimer;
   /** The bits of each node's call: {@link SENT} and those after it. */
   readonly #flags: number[];
-  /** Three numbers per node's call, at `3 × nodeIndex`: its start on the clock (its round trip counts from it), timeout and deadline. */
+  /**
+   * Four numbers per node's call, at `4 × nodeIndex`: its start on the clock (its round trip counts from it),
+   * timeout, deadline, and how many answers its node had given when it was sent (`CircuitBreaker.answerCount`).
+   */
   readonly #timing: number[];
   /** What a script answered where its call's outcome will not tell it (it timed out, or waits for a server check). */
   #lateAnswers: (S | undefined)[] | undefined;
@@ -109,8 +112,9 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     }
     const startedAt = startedAtMs ?? this.#clock.now();
     this.#flags[nodeIndex] = flags;
-    this.#timing[3 * nodeIndex] = startedAt;
-    this.#timing[3 * nodeIndex + 1] = timeoutMs;
+    this.#timing[4 * nodeIndex] = startedAt;
+    this.#timing[4 * nodeIndex + 1] = timeoutMs;
+    this.#timing[4 * nodeIndex + 3] = node.breaker.answerCount;
     this.#setDeadline(nodeIndex, startedAt + timeoutMs);
     this.#pendingCount += 1;
     if (this.#isTracked) this.#set.lifecycle.callStarted(nodeIndex);
@@ -235,7 +239,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
    * order they were sent, so this tells whether the answer came from before or after another command.
    */
   sentAtOf(nodeIndex: number): number {
-    return this.#timing[3 * nodeIndex] as number;
+    return this.#timing[4 * nodeIndex] as number;
   }
 
   /**
@@ -244,7 +248,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
    */
   renewTimeout(nodeIndex: number): void {
     const now = this.#clock.now();
-    this.#timing[3 * nodeIndex] = now;
+    this.#timing[4 * nodeIndex] = now;
+    this.#timing[4 * nodeIndex + 3] = (this.#set.nodes[nodeIndex] as NodeState).breaker.answerCount;
     if (((this.#flags[nodeIndex] as number) & PENDING) === 0) return;
     this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
   }
@@ -283,17 +288,17 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   }
 
   #timeoutOf(nodeIndex: number): number {
-    return this.#timing[3 * nodeIndex + 1] as number;
+    return this.#timing[4 * nodeIndex + 1] as number;
   }
 
   #deadlineOf(nodeIndex: number): number {
-    return this.#timing[3 * nodeIndex + 2] as number;
+    return this.#timing[4 * nodeIndex + 2] as number;
   }
 
   /** Sets a pending call's deadline, and the timer's when it is earlier than every other pending one. */
   #setDeadline(nodeIndex: number, timedOutAt: number): void {
     const deadline = timedOutAt < this.#endsBy ? timedOutAt : this.#endsBy;
-    this.#timing[3 * nodeIndex + 2] = deadline;
+    this.#timing[4 * nodeIndex + 2] = deadline;
     // Off the timer with a deadline: the timer fired, and the expiry waiting for its turn of the loop arms it then.
     if (deadline >= this.deadline || (this.pendingSlot === -1 && this.deadline !== Infinity)) return;
     if (this.pendingSlot !== -1) this.#timer.delete(this);
@@ -372,7 +377,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   #answered(nodeIndex: number, status: S): void {
     const node = this.#set.nodes[nodeIndex] as NodeState;
     this.#removePending(nodeIndex);
-    node.callAnswered(this.#clock, this.#timing[3 * nodeIndex] as number, ((this.#flags[nodeIndex] as number) & MEASURED) !== 0);
+    node.callAnswered(this.#clock, this.#timing[4 * nodeIndex] as number, ((this.#flags[nodeIndex] as number) & MEASURED) !== 0);
     this.#settle(nodeIndex, node.answerOf(status));
   }
 
@@ -380,18 +385,19 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     if (!this.#removePending(nodeIndex)) return;
     const isProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    this.#settle(nodeIndex, node.callFailed<S>(this.#clock, cause, this.#operation, this.#timing[3 * nodeIndex] as number, isProbe));
+    this.#settle(nodeIndex, node.callFailed<S>(this.#clock, cause, this.#operation, this.#timing[4 * nodeIndex + 3] as number, isProbe));
   }
 
   #timedOut(nodeIndex: number): void {
     this.#removePending(nodeIndex);
     const isProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
     const node = this.#set.nodes[nodeIndex] as NodeState;
-    const startedAt = this.#timing[3 * nodeIndex] as number;
+    const startedAt = this.#timing[4 * nodeIndex] as number;
     const timeoutMs = this.#timeoutOf(nodeIndex);
     const isCut = startedAt + timeoutMs > this.#endsBy;
     if (isCut) this.wasCut = true;
-    const outcome = isCut ? node.callCut<S>(this.#clock, startedAt, this.#operation) : node.callTimedOut<S>(this.#clock, startedAt, timeoutMs, this.#operation, isProbe);
+    const answersAtSend = this.#timing[4 * nodeIndex + 3] as number;
+    const outcome = isCut ? node.callCut<S>(this.#clock, startedAt, this.#operation) : node.callTimedOut<S>(this.#clock, answersAtSend, timeoutMs, this.#operation, isProbe);
     this.#settle(nodeIndex, outcome);
   }
 

@@ -159,22 +159,24 @@ export class NodeState implements ResolvedNode {
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error: refusal });
   }
 
-  /** The node answered a call that started at `startedAtMs`, in time or late; its round trip is measured when `isMeasured`. */
+  /**
+   * The node answered a call that started at `startedAtMs`, in time or late; its round trip is measured when
+   * `isMeasured` and the latency takes it (the only clock read here).
+   */
   callAnswered(clock: Clock, startedAtMs: number, isMeasured: boolean): void {
-    const now = clock.now();
-    this.breaker.recordAnswer(now);
-    if (isMeasured && this.latency.wantsRoundTripOf(startedAtMs)) this.latency.recordAnswer(now - startedAtMs, startedAtMs);
+    this.breaker.recordAnswer();
+    if (isMeasured && this.latency.wantsRoundTripOf(startedAtMs)) this.latency.recordAnswer(clock.now() - startedAtMs, startedAtMs);
   }
 
   /**
-   * A call that started at `startedAtMs` (the probe, when `wasProbe`) did not answer within `timeoutMs`:
-   * returns the timed-out outcome, counted and published as part of `operation`. When the client has no
-   * connection now, the call never reached the node: the node is down for want of a connection, and its
-   * timeout stays as it is.
+   * A call sent when the node had given `answersAtSend` answers (`breaker.answerCount`; the probe, when
+   * `wasProbe`) did not answer within `timeoutMs`: returns the timed-out outcome, counted and published as
+   * part of `operation`. When the client has no connection now, the call never reached the node: the node is
+   * down for want of a connection, and its timeout stays as it is.
    */
-  callTimedOut<S extends string>(clock: Clock, startedAtMs: number, timeoutMs: number, operation: NodeOperation, wasProbe: boolean): NodeOutcome<S> {
+  callTimedOut<S extends string>(clock: Clock, answersAtSend: number, timeoutMs: number, operation: NodeOperation, wasProbe: boolean): NodeOutcome<S> {
     const connectionError = this.#connectionErrorNow();
-    if (this.breaker.recordTimeout(clock.now(), startedAtMs, wasProbe)) {
+    if (this.breaker.recordTimeout(clock.now(), answersAtSend, wasProbe)) {
       if (connectionError === undefined) this.latency.recordTimeout();
       this.#connectionError = connectionError;
     }
@@ -201,16 +203,16 @@ export class NodeState implements ResolvedNode {
   }
 
   /**
-   * A call that started at `startedAtMs` (the probe, when `wasProbe`) failed with `cause`: usually the node
-   * answered, so it counts as up; but when its client has no connection (`RedisAdapter.connectionError`),
-   * the call counts as a timeout, and calls are refused until the client has connected again and a probe
-   * is answered. Returns the failed outcome, counted and published as part of `operation`.
+   * A call sent when the node had given `answersAtSend` answers (the probe, when `wasProbe`) failed with
+   * `cause`: usually the node answered, so it counts as up; but when its client has no connection
+   * (`RedisAdapter.connectionError`), the call counts as a timeout, and calls are refused until the client
+   * has connected again and a probe is answered. Returns the failed outcome, counted and published as part
+   * of `operation`.
    */
-  callFailed<S extends string>(clock: Clock, cause: unknown, operation: NodeOperation, startedAtMs: number, wasProbe: boolean): NodeOutcome<S> {
+  callFailed<S extends string>(clock: Clock, cause: unknown, operation: NodeOperation, answersAtSend: number, wasProbe: boolean): NodeOutcome<S> {
     const connectionError = this.#connectionErrorNow(cause);
-    const now = clock.now();
-    if (connectionError === undefined) this.breaker.recordAnswer(now);
-    else if (this.breaker.recordTimeout(now, startedAtMs, wasProbe)) this.#connectionError = connectionError;
+    if (connectionError === undefined) this.breaker.recordAnswer();
+    else if (this.breaker.recordTimeout(clock.now(), answersAtSend, wasProbe)) this.#connectionError = connectionError;
     const message = connectionError === undefined ? `Node ${this.index} failed: ${describeCause(cause)}` : `Node ${this.index} is not connected: ${describeCause(connectionError)}`;
     const error = new NodeError(message, { nodeIndex: this.index, isTimeout: false, cause: connectionError ?? cause });
     return this.#recorded(operation, { nodeIndex: this.index, status: 'error', error });
