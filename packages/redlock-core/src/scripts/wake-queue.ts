@@ -93,9 +93,9 @@ ticketMember = ticketMember or ${ticket}`;
 /**
  * Lua: the waiter of the ticket read by {@link ticketLua} joins the wait queue of `key`, first where `isFirst`
  * holds (both Lua expressions; none: never first), else at the ticket's place, which it keeps if it is queued
- * already (see {@link ticketLua}). The queue lives {@link WAIT_QUEUE_TTL_MS} after a new member joined; a member already
- * queued renews that only once half of it is gone: a PEXPIRE at every refusal cost a node about 8,500 of the
- * 63,000 instructions of a refused lock acquire, a PTTL 4,600.
+ * already (see {@link ticketLua}). The queue lives {@link WAIT_QUEUE_TTL_MS} after a new member joined; a
+ * member already queued renews that only once half of it is gone: a PEXPIRE at every refusal cost a node
+ * about 8,500 of the 63,000 instructions of a refused lock acquire, a PTTL 4,600.
  */
 export const joinQueueLua = (key: string, isFirst?: string): string => `do
   local queue = ticketPlace and queueOf(${key})
