@@ -88,16 +88,64 @@ function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'w
     if (release.confirmedCount !== undefined && (outcome.status === 'released' || outcome.status === 'not-held')) release.confirmedCount += 1;
     sendAgainAfterError(set, release, outcome);
   });
-  // Every node wakes the next waiter of its own queue (scripts/wake-queue.ts).
+  // Each node wakes the next waiter of its own queue (scripts/wake-queue.ts), or one node alone does.
   const run = release.run ?? releaseRunOf(release);
+  const wakingNode = wakingNodeOf(set, release, hold.written, startedAtMs);
+  const quiet = wakingNode === -1 ? run : releaseRunOf({ keys: release.keys, token: release.token, announce: false });
   for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
     const node = nodes[nodeIndex] as NodeState;
     // Nothing was written on a node that was never sent a write (it was down): it holds none of our keys.
     if (hold.written[nodeIndex] !== true) calls.skip(nodeIndex, node.answerOf<ReleaseStatus>('not-held'));
-    else calls.send(nodeIndex, nodeTimeoutMsFor(node, options, release.ttlMs, release.keys.length), run, 'cleanup', startedAtMs);
+    else calls.send(nodeIndex, nodeTimeoutMsFor(node, options, release.ttlMs, release.keys.length), wakingNode === -1 || nodeIndex === wakingNode ? run : quiet, 'cleanup', startedAtMs);
   }
   return calls;
 }
+
+/**
+ * How long after a lock's release woke waiters through every node its next releases by the same `Redlock`
+ * wake through one node only, in milliseconds: see {@link wakingNodeOf}.
+ */
+const ONE_NODE_WAKES_MS = 50;
+
+/**
+ * The node through which a lock's release alone wakes the next waiting process, or -1 for every node. A
+ * release by the same `Redlock` within {@link ONE_NODE_WAKES_MS} of the lock's latest release that woke
+ * through every node (a worker loop that takes the lock back at once) wakes through the nearest node by its
+ * round trip that is up and was sent the keys: a waiter that lost the race to the loop costs one message and
+ * one node's queue work per release, not one per node (S3 at the defaults: 4.7 → 1.2 wake messages and 47 →
+ * 31 node commands per acquisition, bench/RESULTS.md, 2026-11-30). Every node still wakes at least every
+ * 50 ms of such releases, so that a waiter close to giving up gets its reservation on a quorum (see
+ * `wakeWaitersLua`; with one node alone it never did, and gave up), and a paused or slow waking node costs
+ * a waiter at most that. Every node wakes at the release of a holder that waited (its ticket leaves every
+ * node's queue), and at a claim's, as before: one node alone at every release was measured worse for the
+ * semaphore (RESULTS.md, the contended path's table).
+ */
+function wakingNodeOf(set: NodeSet, release: Release, written: readonly boolean[], now: number): number {
+  if (release.run !== undefined || !release.announce || (release.wakeTicket ?? '') !== '') return -1;
+  const key = release.keys[0] as string;
+  const wokeEveryNodeAt = set.everyNodeWakes.get(key);
+  if (wokeEveryNodeAt === undefined || now - wokeEveryNodeAt >= ONE_NODE_WAKES_MS) {
+    // Bounded: a lock whose entry is forgotten wakes through every node at its next release.
+    if (set.everyNodeWakes.size >= EVERY_NODE_WAKES_KEPT) set.everyNodeWakes.clear();
+    set.everyNodeWakes.set(key, now);
+    return -1;
+  }
+  let nearest = -1;
+  let nearestRttMs = Infinity;
+  for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) {
+    const node = set.nodes[nodeIndex] as NodeState;
+    if (written[nodeIndex] !== true || !node.breaker.isUp) continue;
+    const rttMs = node.latency.smoothedRttMs ?? Infinity;
+    if (nearest === -1 || rttMs < nearestRttMs) {
+      nearest = nodeIndex;
+      nearestRttMs = rttMs;
+    }
+  }
+  return nearest;
+}
+
+/** How many locks' latest wakes through every node a `Redlock` keeps (see {@link wakingNodeOf}). */
+const EVERY_NODE_WAKES_KEPT = 1_000;
 
 /**
  * A node that had not answered when the hold was granted set our keys later: the rule of every kind of hold.

@@ -27,6 +27,12 @@ export interface NodeSet {
   readonly servers: ServerRegistry;
   /** Whether the `Redlock` is closed, and the background work and timers that `close()` stops. */
   readonly lifecycle: Lifecycle;
+  /**
+   * When a release of each lock last woke waiters through every node, on the clock, by the lock's first key:
+   * see `wakingNodeOf` (lock/release.ts). Forgetting an entry is always safe: that lock's next release wakes
+   * through every node.
+   */
+  readonly everyNodeWakes: Map<string, number>;
 }
 
 /** Rejects every operation once two nodes were found to be the same server (see {@link ServerRegistry}). */
@@ -43,6 +49,7 @@ export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedO
     options,
     servers,
     lifecycle: new Lifecycle(options.clock, nodes.length),
+    everyNodeWakes: new Map(),
   };
 }
 

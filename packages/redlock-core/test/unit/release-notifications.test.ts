@@ -200,6 +200,45 @@ describe('the wait queues on the nodes', () => {
     expect(await handOffMsAfter(clock, lock!.release(), second)).toBeLessThanOrEqual(5);
   });
 
+  it('wake through one node while the same Redlock takes a lock back within 50 ms, and through every node at least every 50 ms', async () => {
+    const { clock, nodes, connect, process } = setup();
+    // Node 0 answers the holder 3 ms late, the others at once: node 1 is the nearest (the first of the nearest).
+    const holder = process({ retryCount: 0 }, connect().map((connection, nodeIndex) => Object.assign(connection, { latencyMs: nodeIndex === 0 ? 3 : 0 })));
+    let lock = await clock.runUntilSettled(holder.acquire('jobs', 10_000));
+    // The waiter's commands reach the nodes 1 ms late: the holder, which takes the lock back at each release, wins every race.
+    const connections = nodes.map((node) => Object.assign(node.connectAnotherClient(), { requestLatencyMs: 1 }));
+    const waiting = process({}, connections).acquire('jobs', 10_000);
+    // Past its first timed retry (5 s), which queued it on every node.
+    await clock.advance(5_010);
+    const channel = connections[0]!.subscribeCalls[0]!;
+    const member = channel.slice('redlock:wake:'.length);
+    expect(nodes.map((node) => node.queueOf('jobs'))).toEqual(Array(5).fill([member]));
+    const wakesByNode = (): number[] => nodes.map((node) => node.published.filter((published) => published === channel).length);
+    const before = wakesByNode();
+    const loopEndsAtMs = clock.now() + 300;
+    let releases = 0;
+    // A worker loop: a release every 2 ms for 300 ms, the lock taken back at once.
+    while (clock.now() < loopEndsAtMs) {
+      await clock.advance(2);
+      const release = lock.release();
+      const next = holder.acquire('jobs', 10_000);
+      await clock.runUntilSettled(release);
+      lock = await clock.runUntilSettled(next);
+      releases += 1;
+    }
+    const wakes = wakesByNode().map((count, nodeIndex) => count - before[nodeIndex]!);
+    // Node 1 wakes the waiter at each release; the others only at the releases that woke through every node:
+    // the first, then one at least every 50 ms of take-backs.
+    expect(wakes[1]).toBe(releases);
+    for (const count of [wakes[0]!, ...wakes.slice(2)]) {
+      expect(count).toBeGreaterThanOrEqual(Math.floor(300 / 50));
+      expect(count).toBeLessThanOrEqual(Math.ceil(300 / 50) + 1);
+    }
+    // A release that is not taken back hands the lock over through the one node, within the waiter's rest
+    // after the races it lost (16 ms at most: see wakeRestMs) and a round trip.
+    expect(await handOffMsAfter(clock, lock.release(), waiting)).toBeLessThanOrEqual(16 + 5);
+  });
+
   it('reserve the lock at a release for a waiter close to giving up: holders that take it back at once cannot starve it', async () => {
     const { clock, connect, process } = setup(3);
     const holders = [process({ retryCount: 0 }), process({ retryCount: 0 })];
@@ -226,7 +265,8 @@ describe('the wait queues on the nodes', () => {
     expect(outcome?.error).toBeUndefined();
     expect(outcome?.value).toBeDefined();
     // The holders kept it until the waiter's third failed try (its timed retry at 200 ms); its next timed
-    // attempt, at 300 ms, queued its intent on every node, and the release after it reserved the lock for it.
+    // attempt, at 300 ms, queued its intent on every node, and the first release after it that woke through
+    // every node (within 50 ms of take-backs: see the test above) reserved the lock for it.
     expect(clock.now()).toBeGreaterThan(300);
     expect(clock.now()).toBeLessThan(350);
     expect(handOffs).toBeGreaterThan(50);
