@@ -112,13 +112,13 @@ const ONE_NODE_WAKES_MS = 50;
  * release by the same `Redlock` within {@link ONE_NODE_WAKES_MS} of the lock's latest release that woke
  * through every node (a worker loop that takes the lock back at once) wakes through the nearest node by its
  * round trip that is up and was sent the keys: a waiter that lost the race to the loop costs one message and
- * one node's queue work per release, not one per node (S3 at the defaults: 4.7 → 1.2 wake messages and 47 →
- * 31 node commands per acquisition, bench/RESULTS.md, 2026-11-30). Every node still wakes at least every
- * 50 ms of such releases, so that a waiter close to giving up gets its reservation on a quorum (see
- * `wakeWaitersLua`; with one node alone it never did, and gave up), and a paused or slow waking node costs
- * a waiter at most that. Every node wakes at the release of a holder that waited (its ticket leaves every
- * node's queue), and at a claim's, as before: one node alone at every release was measured worse for the
- * semaphore (RESULTS.md, the contended path's table).
+ * one node's queue work per release, not one per node (8 processes waiting on one lock: 4.7 → 1.2 wake
+ * messages and 48 → 32 node commands per acquisition, bench/RESULTS.md, 2026-11-30). Every node still wakes
+ * at least every 50 ms of such releases, so that a waiter close to giving up gets its reservation on a
+ * quorum (see `wakeWaitersLua`; with one node alone it never did, and gave up), and a paused or slow waking
+ * node costs a waiter at most that. Every node wakes at the release of a holder that waited (its ticket
+ * leaves every node's queue), and at a claim's, as before: one node alone at every release was measured
+ * worse for the semaphore (RESULTS.md, the contended path's table).
  */
 function wakingNodeOf(set: NodeSet, release: Release, written: readonly boolean[], now: number): number {
   if (release.run !== undefined || !release.announce || (release.wakeTicket ?? '') !== '') return -1;
