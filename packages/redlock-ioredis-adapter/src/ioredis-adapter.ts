@@ -52,7 +52,7 @@ export interface IoredisAdapterOptions {
  *
  * **Release notifications (prompt hand-off) are on by default.** Over a `Redis`, the adapter opens a
  * subscriber connection of its own (`client.duplicate()` with `maxRetriesPerRequest: null` and the offline
- * queue on, named `redlock-subscriber`) at the first wait, closes it 5 s after its last subscription ended,
+ * queue on, named `redlock-subscriber`) at the first wait, closes it a minute after its last subscription ended,
  * when `client` ends, or at the {@link IoredisAdapter.close} of the last adapter over `client` (every
  * adapter over one client shares it), and opens it again when needed. A `Cluster` already subscribes on a connection of its own, which ioredis keeps and moves to
  * another node when one fails; a release script's wake is a PUBLISH, which a cluster broadcasts to every

@@ -65,9 +65,12 @@ function subscriberOverridesOf(client: DuplicableClient): SubscriberOverrides {
  * Its channels are counted by a {@link SubscriptionRegistry} of its own. Its `'error'` events are ignored (a
  * failure shows as waiters relying on their retry timers). Every adapter over `client` shares it, each
  * through a lease of its own: one connection and one `'end'` listener per client, however many `Redlock`s.
+ * `idleMs` (the core's `OWNED_SUBSCRIBER_IDLE_MS` by default) applies when this call makes it: the first for
+ * `client`.
  */
-export function ownedSubscriberOf(client: DuplicableClient): OwnedSubscriber {
+export function ownedSubscriberOf(client: DuplicableClient, idleMs?: number): OwnedSubscriber {
   return OwnedSubscriber.of(client, () => ({
+    idleMs,
     endedReason: () => endedReasonOf(client),
     open: (onEnd) => {
       const subscriber = client.duplicate(subscriberOverridesOf(client));

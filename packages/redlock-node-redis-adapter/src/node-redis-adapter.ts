@@ -48,7 +48,7 @@ export interface NodeRedisAdapterOptions {
  *
  * **Release notifications (prompt hand-off) are on by default.** Over a single client, the adapter opens
  * a subscriber connection of its own (`client.duplicate()`, named `redlock-subscriber`, then `connect()`)
- * at the first wait, closes it 5 s after its last subscription ended, when `client` ends (`close()`,
+ * at the first wait, closes it a minute after its last subscription ended, when `client` ends (`close()`,
  * `quit()`, `destroy()`), or at the {@link NodeRedisAdapter.close} of the last adapter over `client` (every
  * adapter over one client shares it), and opens it again when needed. A cluster client subscribes on a
  * connection it keeps for pub/sub itself; a release script's wake is a PUBLISH, which a cluster broadcasts

@@ -11,10 +11,12 @@ export { OWNED_SUBSCRIBER_IDLE_MS, SUBSCRIBER_CONNECTION_NAME } from 'redlock-co
  * if it has one), then `connect()`ed. node-redis counts listeners per channel on it and subscribes again
  * after a reconnection by itself. Its `'error'` events are ignored (a failure shows as waiters relying on
  * their retry timers). Every adapter over `client` shares it, each through a lease of its own: one
- * connection and one `'end'` listener per client, however many `Redlock`s.
+ * connection and one `'end'` listener per client, however many `Redlock`s. `idleMs` (the core's
+ * `OWNED_SUBSCRIBER_IDLE_MS` by default) applies when this call makes it: the first for `client`.
  */
-export function ownedSubscriberOf(client: DuplicableNodeRedisClient): OwnedSubscriber {
+export function ownedSubscriberOf(client: DuplicableNodeRedisClient, idleMs?: number): OwnedSubscriber {
   return OwnedSubscriber.of(client, () => ({
+    idleMs,
     endedReason: () => (client.isOpen === false ? 'the client is not open (it was closed, or connect() was not called)' : undefined),
     open: (onEnd) => openSubscriber(client, onEnd),
     onClientEnd: (listener) => {

@@ -2,11 +2,13 @@ import type { Unsubscribe } from './adapter.js';
 import { unrefTimer } from './clock.js';
 
 /**
- * How long an adapter's own subscriber connection stays open with no subscription, in milliseconds: 5 s.
+ * How long an adapter's own subscriber connection stays open with no subscription, in milliseconds: 60 s.
  * The core leaves each channel as its last waiter leaves; this keeps the connection through the gaps between
- * waits, and closes it when locks stop being contended.
+ * waits (a lock contended in bursts, jobs that start every minute), and closes it when locks stop being
+ * contended. Closed after 5 s, every burst of contention opened it again on every node: a connection, its
+ * handshake and its CPU at the busiest moment (bench/RESULTS.md, 2026-11-30).
  */
-export const OWNED_SUBSCRIBER_IDLE_MS = 5_000;
+export const OWNED_SUBSCRIBER_IDLE_MS = 60_000;
 
 /**
  * The name an adapter's own subscriber connection shows in `CLIENT LIST`: `redlock-subscriber`, after the
@@ -72,6 +74,12 @@ export interface OwnedSubscriberClient {
    * function that removes it.
    */
   onClientEnd(listener: () => void): () => void;
+  /**
+   * How long the connection stays open with no subscription, in milliseconds; `Infinity` keeps it until the
+   * client ends or the last lease closes.
+   * @defaultValue {@link OWNED_SUBSCRIBER_IDLE_MS}
+   */
+  readonly idleMs?: number;
 }
 
 /**
@@ -105,10 +113,10 @@ interface Opened {
 /**
  * The subscriber connection an adapter opens for itself over the user's client, for the adapter's
  * `subscribe` (release notifications): one connection at a time, opened at the first subscription,
- * closed {@link OWNED_SUBSCRIBER_IDLE_MS} after its last subscription ended, when the user's client ends,
- * when it ends by itself, or by {@link OwnedSubscriber.close} (the adapter's `close()`, which
- * `redlock.close()` calls); opened again at the next subscription. Its idle timer never keeps the process
- * alive. The adapter supplies the client-specific part as an {@link OwnedSubscriberClient}.
+ * closed {@link OWNED_SUBSCRIBER_IDLE_MS} (or the client's `idleMs`) after its last subscription ended,
+ * when the user's client ends, when it ends by itself, or by {@link OwnedSubscriber.close} (the adapter's
+ * `close()`, which `redlock.close()` calls); opened again at the next subscription. Its idle timer never
+ * keeps the process alive. The adapter supplies the client-specific part as an {@link OwnedSubscriberClient}.
  *
  * @example
  * ```ts
@@ -258,8 +266,9 @@ export class OwnedSubscriber {
 
   #release(opened: Opened): void {
     opened.subscriptionCount -= 1;
-    if (opened.subscriptionCount > 0 || !opened.isOpen) return;
-    opened.idleTimer = setTimeout(() => this.#close(opened), OWNED_SUBSCRIBER_IDLE_MS);
+    const idleMs = this.#client.idleMs ?? OWNED_SUBSCRIBER_IDLE_MS;
+    if (opened.subscriptionCount > 0 || !opened.isOpen || idleMs === Infinity) return;
+    opened.idleTimer = setTimeout(() => this.#close(opened), idleMs);
     unrefTimer(opened.idleTimer);
   }
 

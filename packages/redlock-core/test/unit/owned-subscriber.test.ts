@@ -120,6 +120,25 @@ describe('OwnedSubscriber', () => {
     expect(client.connections[1]!.subscribed).toEqual(['c']);
   });
 
+  it("closes the connection after the client's own idleMs, and never by itself with Infinity", async () => {
+    const short = { ...fakeClient(), idleMs: 250 };
+    const shortOwned = new OwnedSubscriber(short);
+    await (await shortOwned.subscribe('a', () => undefined))();
+    jest.advanceTimersByTime(249);
+    expect(short.connections[0]!.closeCount).toBe(0);
+    jest.advanceTimersByTime(1);
+    expect(short.connections[0]!.closeCount).toBe(1);
+
+    const kept = { ...fakeClient(), idleMs: Infinity };
+    const keptOwned = new OwnedSubscriber(kept);
+    const lease = keptOwned.lease();
+    await (await lease.subscribe('a', () => undefined))();
+    jest.advanceTimersByTime(OWNED_SUBSCRIBER_IDLE_MS * 100);
+    expect(kept.connections[0]!.closeCount).toBe(0);
+    lease.close(); // the last lease still closes it at once
+    expect(kept.connections[0]!.closeCount).toBe(1);
+  });
+
   it('keeps an idle connection open when a subscription comes within the idle time', async () => {
     const client = fakeClient();
     const owned = new OwnedSubscriber(client);
