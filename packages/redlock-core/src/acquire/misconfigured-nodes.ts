@@ -51,12 +51,13 @@ export function hasMisconfiguredNode(outcomes: readonly (NodeOutcome<string> | u
 
 /**
  * The error of an acquisition whose attempt met a misconfigured node, or `undefined` if it met none. `what`
- * says what could not be taken (`acquire "r"`, `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`).
+ * says what could not be taken (`acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`; by default
+ * `acquire "r"`, the lock of `resources`).
  */
 export function misconfiguredNodeErrorOf(
   resources: readonly string[],
   outcomes: readonly NodeOutcome<string>[],
-  what = `acquire ${describeResources(resources)}`,
+  what?: string,
 ): MisconfiguredNodeError | undefined {
   let problem: Problem | undefined;
   const nodeErrors: NodeError[] = [];
@@ -70,7 +71,8 @@ export function misconfiguredNodeErrorOf(
   const nodes = nodeErrors.length === 1 ? `node ${nodeErrors[0]?.nodeIndex}` : `nodes ${nodeErrors.map((error) => error.nodeIndex).join(', ')}`;
   const reply = (nodeErrors[0]?.cause as Error).message;
   return new MisconfiguredNodeError(
-    `Could not ${what}: ${nodes} replied "${reply.length > 100 ? `${reply.slice(0, 97)}...` : reply}", so ${ADVICE[problem]}`,
+    // The default worded only here: every failed attempt asks, and nearly none meets a misconfigured node.
+    `Could not ${what ?? `acquire ${describeResources(resources)}`}: ${nodes} replied "${reply.length > 100 ? `${reply.slice(0, 97)}...` : reply}", so ${ADVICE[problem]}`,
     { resources, problem, nodeErrors },
   );
 }
