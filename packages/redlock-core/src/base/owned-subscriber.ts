@@ -75,8 +75,8 @@ export interface OwnedSubscriberClient {
    */
   onClientEnd(listener: () => void): () => void;
   /**
-   * How long the connection stays open with no subscription, in milliseconds; `Infinity` keeps it until the
-   * client ends or the last lease closes.
+   * How long the connection stays open with no subscription, in milliseconds; `Infinity` (or more than a Node
+   * timer can wait, about 24.8 days) keeps it until the client ends or the last lease closes.
    * @defaultValue {@link OWNED_SUBSCRIBER_IDLE_MS}
    */
   readonly idleMs?: number;
@@ -96,6 +96,9 @@ export interface OwnedSubscriberLease {
    */
   close(): void;
 }
+
+/** The longest delay a Node timer takes, in milliseconds: 2^31 − 1. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** The subscriber of each client, shared by every adapter over it: see {@link OwnedSubscriber.of}. */
 const SHARED = new WeakMap<object, OwnedSubscriber>();
@@ -161,13 +164,24 @@ interface Opened {
  */
 export class OwnedSubscriber {
   readonly #client: OwnedSubscriberClient;
+  /** How long the connection stays open with no subscription: see {@link OwnedSubscriberClient.idleMs}. */
+  readonly #idleMs: number;
   #current: Opened | undefined;
   /** How many leases are open (see {@link lease}). */
   #leaseCount = 0;
 
-  /** @param client - The user's client, as the adapter presents it; see {@link OwnedSubscriberClient}. */
+  /**
+   * @param client - The user's client, as the adapter presents it; see {@link OwnedSubscriberClient}.
+   * @throws `RangeError` if `client.idleMs` is given and is not a number of milliseconds from 0 up, or `Infinity`.
+   */
   constructor(client: OwnedSubscriberClient) {
+    const { idleMs } = client;
+    if (idleMs !== undefined && (typeof idleMs !== 'number' || Number.isNaN(idleMs) || idleMs < 0)) {
+      throw new RangeError(`Expected \`idleMs\` to be a number of milliseconds from 0 up, or Infinity, got ${String(idleMs)}`);
+    }
     this.#client = client;
+    // Longer than a Node timer can wait (about 24.8 days) is for ever: Node would fire such a timer at once.
+    this.#idleMs = idleMs === undefined ? OWNED_SUBSCRIBER_IDLE_MS : idleMs > MAX_TIMER_MS ? Infinity : idleMs;
   }
 
   /**
@@ -266,9 +280,8 @@ export class OwnedSubscriber {
 
   #release(opened: Opened): void {
     opened.subscriptionCount -= 1;
-    const idleMs = this.#client.idleMs ?? OWNED_SUBSCRIBER_IDLE_MS;
-    if (opened.subscriptionCount > 0 || !opened.isOpen || idleMs === Infinity) return;
-    opened.idleTimer = setTimeout(() => this.#close(opened), idleMs);
+    if (opened.subscriptionCount > 0 || !opened.isOpen || this.#idleMs === Infinity) return;
+    opened.idleTimer = setTimeout(() => this.#close(opened), this.#idleMs);
     unrefTimer(opened.idleTimer);
   }
 

@@ -137,6 +137,19 @@ describe('OwnedSubscriber', () => {
     expect(kept.connections[0]!.closeCount).toBe(0);
     lease.close(); // the last lease still closes it at once
     expect(kept.connections[0]!.closeCount).toBe(1);
+
+    // Past what a Node timer can wait (which would fire at once): for ever too.
+    const long = { ...fakeClient(), idleMs: 30 * 24 * 3_600_000 };
+    await (await new OwnedSubscriber(long).subscribe('a', () => undefined))();
+    jest.advanceTimersByTime(OWNED_SUBSCRIBER_IDLE_MS * 100);
+    expect(long.connections[0]!.closeCount).toBe(0);
+  });
+
+  it.each([-1, Number.NaN, '5000'])('refuses an idleMs of %p before it opens anything', (idleMs) => {
+    const client = { ...fakeClient(), idleMs: idleMs as number };
+    expect(() => new OwnedSubscriber(client)).toThrow(RangeError);
+    expect(() => new OwnedSubscriber(client)).toThrow('Expected `idleMs` to be a number of milliseconds from 0 up, or Infinity');
+    expect(client.connections).toHaveLength(0);
   });
 
   it('keeps an idle connection open when a subscription comes within the idle time', async () => {
