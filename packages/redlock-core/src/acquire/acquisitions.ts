@@ -18,8 +18,7 @@ import { Attempt, runAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
-import { WaitExpired } from './retry.js';
-import { type Contender, type FailedAttempt, waitForHold } from './wait-loop.js';
+import { type Contender, type FailedAttempt, WaitExpired, waitForHold } from './wait-loop.js';
 import { WaitQueues } from './wait-queue.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */

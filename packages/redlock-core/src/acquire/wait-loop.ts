@@ -1,12 +1,12 @@
 // The one wait loop for every kind of hold (a lock, a semaphore's permits, a read-write lock's read or write
-// lock): take turns with this process's other waiters, then attempt on timed retries and at each wake.
+// lock): take turns with this process's other waiters, then attempt on timed retries and at each wake; and
+// its timing rules, the retry delay and the rest after failed woken attempts.
 import type { Clock } from '../base/clock.js';
 import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
-import { retryDelayMs, WaitExpired, wakeRestMs } from './retry.js';
 import type { Waiter, WaitQueue, WaitQueues } from './wait-queue.js';
 
 /** What a failed attempt shows the loop: each node's answer, by node index. */
@@ -191,4 +191,36 @@ export function waitForRetry(clock: Clock, delayMs: number, source: Pick<Waiter,
     const cancelWake = source?.onWake(() => end(() => resolve(true)));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The pause before the next attempt, in milliseconds: `baseMs` plus a uniform random jitter in
+ * `[−jitterMs, +jitterMs]`, never below zero, so that clients that failed together do not collide again.
+ */
+export function retryDelayMs(baseMs: number, jitterMs: number, random: () => number = Math.random): number {
+  return Math.max(0, Math.round(baseMs + (random() * 2 - 1) * jitterMs));
+}
+
+/**
+ * How long a waiter waits before it acts on a wake, in milliseconds, once `failures` woken attempts in a row
+ * failed: not at all after the first three (a releaser that took the hold back, or another waiter that won
+ * it, now and then: the next release is likely a hand-off, as in S3 tuned), then 1, 2, 4, 8 and 16 ms, and
+ * 16 ms from then on. A releaser that takes the hold back at once, every time (S3 at the defaults), then
+ * costs an ask every 16 ms, not one per release, and still hands the hold on within 16 ms of the release it
+ * does not take back; wakes forged by anyone who can PUBLISH on a node never make a waiter ask as fast as
+ * the node answers. A due timed retry ends any rest.
+ */
+export function wakeRestMs(failures: number): number {
+  return failures <= 3 ? 0 : 2 ** Math.min(failures - 4, WAKE_REST_DOUBLINGS);
+}
+
+/** How many times the rest of {@link wakeRestMs} doubles, from 1 ms: to 16 ms. */
+const WAKE_REST_DOUBLINGS = 4;
+
+/**
+ * Why the signal of a call with a finite `waitMs` (in milliseconds) aborted when that time ran out. The caller
+ * gets a `LockAcquireError` instead: a wait that runs out is a failure to acquire, not a cancellation.
+ */
+export class WaitExpired {
+  constructor(readonly waitMs: number) {}
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { retryDelayMs } from '../../src/acquire/retry.js';
+import { retryDelayMs } from '../../src/acquire/wait-loop.js';
 
 describe('retryDelayMs', () => {
   it('spans [base − jitter, base + jitter] as the random draw goes from 0 to 1', () => {
