@@ -55,9 +55,16 @@ export async function endFailedAttempt<S extends string>(set: NodeSet, failed: A
   if (reportsOnceSettled) await failureSettled(last, quorum, failed.isTakenThere);
   const known = reportsOnceSettled ? last.outcomes.slice() : undefined;
   const isSettled = cutOff === undefined && isSettledByRefusals(last.outcomes, quorum, failed.isTakenThere);
-  const isLeftOut =
-    known?.map((outcome) => outcome === undefined) ?? set.nodes.map((_, nodeIndex) => rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled)));
-  const cleanups = set.nodes.map((_, nodeIndex) => cleanUpNode(set, failed, nodeIndex, isLeftOut[nodeIndex] === true));
+  // Loops with `push()`, not `map()` or `filter()`, for the arrays that other functions read: once V8 optimizes
+  // a function, its inlined `map()` makes holey arrays where the interpreter made packed ones, and each function
+  // reading them was compiled again (bench/RESULTS.md, 2026-11-30, "Compiled again").
+  const isLeftOut: boolean[] = [];
+  const cleanups: (Promise<void> | undefined)[] = [];
+  for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
+    const leftOut = known !== undefined ? known[nodeIndex] === undefined : rounds.some((calls) => calls.isLeftOutOfFailure(nodeIndex, isSettled));
+    isLeftOut.push(leftOut);
+    cleanups.push(cleanUpNode(set, failed, nodeIndex, leftOut));
+  }
   if (isLeftOut.includes(true)) set.lifecycle.track(Promise.all(cleanups));
   for (let nodeIndex = 0; known !== undefined && nodeIndex < known.length; nodeIndex += 1) {
     if (isLeftOut[nodeIndex] === true) last.onOutcomeOf(nodeIndex, (outcome) => warnIfMisconfigured(failed.resources, set.nodes[nodeIndex] as NodeState, outcome, 'refused'));
@@ -77,7 +84,8 @@ function cleanUpNode<S extends string>(set: NodeSet, failed: AttemptToEnd<S>, no
       onLateAnswer?.(nodeIndex, answer);
     });
   // A node not asked when the attempt ended (cut off while the node that woke it had not answered) never will be.
-  const sent = failed.rounds.filter((calls) => calls.wasSent(nodeIndex));
+  const sent: FanOut<S>[] = [];
+  for (const calls of failed.rounds) if (calls.wasSent(nodeIndex)) sent.push(calls);
   if (sent.length === 0) return undefined;
   if (isLeftOut) for (const calls of sent) releaseAtGrant(calls);
   const outcomes = Promise.all(sent.map((calls) => calls.outcomeOf(nodeIndex)));

@@ -193,7 +193,8 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
   const cutOff = slots === undefined && cutSignal?.aborted === true ? { outcomes: last.calls.outcomes.slice(), elapsedMs } : undefined;
   const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
   const { nodes, isCutOff } = await endFailedAttempt(set, {
-    rounds: rounds.map((round) => round.calls),
+    // An array literal, not `map()`: see `endFailedAttempt`.
+    rounds: rounds.length === 1 ? [first.calls] : [first.calls, (rounds[1] as Round<S>).calls],
     resources: [resource],
     cleanup,
     granted: 'admitted',
@@ -322,7 +323,9 @@ function slotsFreeOnQuorum(answers: readonly (Answer<string> | undefined)[], per
   const nodesBySlot = new Map<number, number>();
   for (const slots of available) for (const slot of slots) nodesBySlot.set(slot, (nodesBySlot.get(slot) ?? 0) + 1);
   const ranked = [...nodesBySlot].filter(([, count]) => count >= quorum).sort(([slotA, a], [slotB, b]) => b - a || slotA - slotB);
-  const chosen = ranked.slice(0, permits).map(([slot]) => slot);
+  // A loop, not `map()`: the slots go on to other functions (see `endFailedAttempt`).
+  const chosen: number[] = [];
+  for (let index = 0; index < ranked.length && index < permits; index += 1) chosen.push((ranked[index] as [number, number])[0]);
   if (chosen.length < permits) return undefined;
   const nodesWithAll = available.filter((slots) => chosen.every((slot) => slots.has(slot))).length;
   return nodesWithAll >= quorum ? chosen.sort((a, b) => a - b) : undefined;
