@@ -80,13 +80,20 @@ export function misconfiguredNodeErrorOf(
 /**
  * Warns once per node (a process warning, code `REDLOCK_MISCONFIGURED_NODE`) when `outcome` reveals a
  * setup mistake that came too late to fail the acquisition: a quorum of the other nodes had already
- * granted the hold, or refused it and so ended a single try. `what` words the hold as
- * {@link misconfiguredNodeErrorOf} does; a semaphore's or a read-write lock's is granted as "it".
+ * granted the hold, or refused it and so ended a single try. `whatOf` words the hold as
+ * {@link misconfiguredNodeErrorOf}'s `what` does, asked only when there is a mistake to tell (nearly every
+ * outcome is a plain answer); a semaphore's or a read-write lock's is granted as "it".
  */
-export function warnIfMisconfigured(resources: readonly string[], node: NodeState, outcome: NodeOutcome<string>, after: 'granted' | 'refused' = 'granted', what?: string): void {
-  const error = misconfiguredNodeErrorOf(resources, [outcome], what);
-  if (error === undefined) return;
-  const hold = what === undefined ? 'the lock' : 'it';
+export function warnIfMisconfigured(
+  resources: readonly string[],
+  node: NodeState,
+  outcome: NodeOutcome<string>,
+  after: 'granted' | 'refused' = 'granted',
+  whatOf?: () => string,
+): void {
+  if (misconfigurationOf(outcome) === undefined) return;
+  const error = misconfiguredNodeErrorOf(resources, [outcome], whatOf?.()) as MisconfiguredNodeError;
+  const hold = whatOf === undefined ? 'the lock' : 'it';
   const why =
     after === 'granted'
       ? `It answered after a quorum of the other nodes had granted ${hold}, which stands on them`

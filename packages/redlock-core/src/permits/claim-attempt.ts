@@ -182,7 +182,7 @@ async function runClaimAttempt<S extends string, H extends Claim, F>(
       if (known !== undefined ? isFreedLater(kind, known.status) : lastCalls.wasSent(nodeIndex)) {
         lastCalls.onOutcomeOf(nodeIndex, (outcome) => {
           if (isFreedLater(kind, outcome.status)) claim.fillInWhenFree(nodeIndex);
-          else if (known === undefined) warnIfMisconfigured([resource], set.nodes[nodeIndex] as NodeState, outcome, 'granted', whatOf(kind, call));
+          else if (known === undefined) warnIfMisconfigured([resource], set.nodes[nodeIndex] as NodeState, outcome, 'granted', () => whatOf(kind, call));
         });
       }
     }
