@@ -1,4 +1,4 @@
-import type { Release } from '../lock/cleanup.js';
+import type { Release } from '../lock/release.js';
 import { validityMs } from '../base/clock.js';
 import { Lock } from '../lock/lock.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';

@@ -1,7 +1,7 @@
 // How an attempt that won no hold ends, written once for every kind of hold (a lock, a semaphore's permits, a
 // read-write lock): what it wrote is removed, and it reports its nodes' outcomes as soon as they tell why it failed.
 import { type NodeOutcome, outcomesAtCutOff, outcomesOfSettledFailure } from '../base/outcomes.js';
-import { type Release, releaseAndRetry } from '../lock/cleanup.js';
+import { type Release, releaseAndRetry } from '../lock/release.js';
 import type { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';

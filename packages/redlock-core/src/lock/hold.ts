@@ -5,7 +5,7 @@ import { lockClosedErrorOf, type LockLimitError, LockLostError } from '../base/e
 import type { AcquireNodeOutcome, ExtendNodeOutcome, PendingNodeOutcome, ReleaseResult } from '../base/outcomes.js';
 import type { FanOut } from '../nodes/fan-out.js';
 import type { NodeSet } from '../nodes/node-state.js';
-import type { ReleaseStatus } from './cleanup.js';
+import type { ReleaseStatus } from '../scripts/release.js';
 
 /** A running automatic extension of one handle (see `keepExtended`); `stop()` ends it and waits for an extension in flight. */
 export interface HandleExtension {

@@ -10,7 +10,7 @@ import type { MisconfiguredNodeError } from '../base/errors.js';
 import { validityMs } from '../base/clock.js';
 import { type NodeOutcome, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
-import type { Release } from '../lock/cleanup.js';
+import type { Release } from '../lock/release.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';

@@ -8,9 +8,8 @@ import { closedErrorOf, LockLostError } from '../base/errors.js';
 import { defineAsyncDispose } from '../base/lifecycle.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeOutcome } from '../base/outcomes.js';
-import { type Release, releaseAndRetry, type ReleaseStatus } from '../lock/cleanup.js';
 import { extendHold, fillIn, type HoldExtension } from '../lock/extend.js';
-import { hasExtensionsInFlight, releaseOnEveryNode as releaseHold, removeLateGrant, unlessReleasedThere } from '../lock/release.js';
+import { hasExtensionsInFlight, type Release, releaseAndRetry, releaseOnEveryNode as releaseHold, removeLateGrant, unlessReleasedThere } from '../lock/release.js';
 import { HoldHandle } from '../lock/handle.js';
 import { Hold, type HoldInit } from '../lock/hold.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
@@ -19,6 +18,7 @@ import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { type HashLayout, parsePermitExtendReply, permitExtendArgsOf, permitExtendScript } from '../scripts/permit-extend.js';
 import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript } from '../scripts/permit-release.js';
+import type { ReleaseStatus } from '../scripts/release.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 
 /** Where a held claim stands: see `PermitState`, `ReadWriteState`, its names for each kind. */

@@ -42,8 +42,11 @@ export const releaseScript = defineScript('release', releaseSource(true), 'c5384
  */
 export const quietReleaseScript = defineScript('release', releaseSource(false), 'bea67835b7ef218ac83539bcea9953e771c4eda9');
 
+/** What a release call answers: the node deleted our keys, or held none of them. */
+export type ReleaseStatus = 'released' | 'not-held';
+
 /** Parses the release script's reply: `'released'` if any of our keys was deleted, else `'not-held'`. */
-export function parseReleaseReply(reply: unknown, keyCount: number): 'released' | 'not-held' {
+export function parseReleaseReply(reply: unknown, keyCount: number): ReleaseStatus {
   if (typeof reply !== 'number' || !Number.isInteger(reply) || reply < 0 || reply > keyCount) {
     throw unexpectedReply('release', reply);
   }

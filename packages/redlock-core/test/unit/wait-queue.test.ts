@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import type { AcquireAttempt } from '../../src/base/outcomes.js';
 import { type WaitQueue, WaitQueues } from '../../src/acquire/wait-queue.js';
-import { MAX_RELEASE_RETRY_MS } from '../../src/lock/cleanup.js';
+import { MAX_RELEASE_RETRY_MS } from '../../src/lock/release.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { grantingNode, keysOf } from '../../src/testing/fake-nodes.js';
@@ -408,7 +408,7 @@ describe('local wait queue: waiters of one Redlock on the same resources', () =>
           expect(outcomes.every((outcome) => ['acquired', 'aborted', 'gave up'].includes(outcome))).toBe(true);
           expect(overlaps).toEqual([]);
           // Past the world's own timers (its aborts, its fault) and the longest pause before a release the faulty
-          // node missed is sent again (lock/cleanup.ts), nothing of the core's may be left.
+          // node missed is sent again (lock/release.ts), nothing of the core's may be left.
           const worldTimersEndMs = Math.max(
             fault === undefined ? 0 : fault.fromMs + fault.forMs,
             ...world.waiters.map(({ startMs, abortAtMs }) => startMs + (abortAtMs ?? 0)),
