@@ -178,8 +178,8 @@ export class WaitQueues {
   /** The queue of `keys`, made if none has waiters. */
   queueOf(keys: readonly string[]): WaitQueue {
     const id = idOf(keys);
-    const queue = this.#queues.get(id) ?? new WaitQueue(this, id);
-    this.#queues.set(id, queue);
+    let queue = this.#queues.get(id);
+    if (queue === undefined) this.#queues.set(id, (queue = new WaitQueue(this, id)));
     return queue;
   }
 
