@@ -6,9 +6,10 @@
 // script sums what V8 printed before it: the time TurboFan took to compile (its three phases, "took a, b, c
 // ms"; most of it on a background thread, which `process.cpuUsage()` counts), how many compilations, and the
 // deoptimizations, those in redlock-core's files apart. Beside them, the window's acquisitions a second and
-// client CPU per acquisition, and the compile time per acquisition, the share of that CPU. The traces cost
+// client CPU per acquisition, and the compile time per acquisition, the share of that CPU; then the functions
+// compiled after the first window, longest first (`--top=N`, 15 by default): what warms late. The traces cost
 // some CPU of their own: compare runs of this script, not its CPU with the bench's.
-// Usage: node bench/scripts/compile-time.mjs [--contender=semaphore|lock|redlock5] [--windows=8] [--window-ms=2000]
+// Usage: node bench/scripts/compile-time.mjs [--contender=semaphore|lock|redlock5] [--windows=8] [--window-ms=2000] [--top=15]
 // (after `pnpm run build`; about windows × window-ms plus 2 s). Needs `stdbuf` (coreutils), so that V8's lines
 // and the child's reach this script in the order they were written.
 import { spawn } from 'node:child_process';
@@ -22,6 +23,7 @@ const WINDOWS = Number(flags.windows ?? 8);
 const WINDOW_MS = Number(flags['window-ms'] ?? 2_000);
 const WORKERS = 8;
 const TTL_MS = 10_000;
+const TOP = Number(flags.top ?? 15);
 const MARK = 'compile-time window';
 
 if (process.argv.includes('--child')) await runChild();
@@ -111,6 +113,8 @@ async function runParent() {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const rows = [];
+  /** Compile time and compilations by function name, after the first window. */
+  const late = new Map();
   let window = { compileMs: 0, compilations: 0, ourDeopts: 0, otherDeopts: 0 };
   let pending = '';
   child.stdout.setEncoding('utf8');
@@ -120,8 +124,15 @@ async function runParent() {
     for (const line of lines) {
       const took = /^\[completed compiling .* took ([\d.]+), ([\d.]+), ([\d.]+) ms\]/.exec(line);
       if (took !== null) {
-        window.compileMs += Number(took[1]) + Number(took[2]) + Number(took[3]);
+        const ms = Number(took[1]) + Number(took[2]) + Number(took[3]);
+        window.compileMs += ms;
         window.compilations += 1;
+        if (rows.length > 0) {
+          const named = /<JSFunction ([^ >(][^ >]*)/.exec(line)?.[1];
+          const name = named ?? '(closures)';
+          const entry = late.get(name) ?? { ms: 0, count: 0 };
+          late.set(name, { ms: entry.ms + ms, count: entry.count + 1 });
+        }
       } else if (line.includes(';;; deoptimize at <')) {
         if (/;;; deoptimize at <[^>]*redlock-core\/dist\//.test(line)) window.ourDeopts += 1;
         else window.otherDeopts += 1;
@@ -149,5 +160,9 @@ async function runParent() {
         `${row.ourDeopts}/${row.otherDeopts}`.padStart(19),
       ].join(' '),
     );
+  }
+  console.log(`\nCompiled after the first window, by function name (V8 names no closure), the ${TOP} longest:`);
+  for (const [name, { ms, count }] of [...late].sort(([, a], [, b]) => b.ms - a.ms).slice(0, TOP)) {
+    console.log(`${ms.toFixed(1).padStart(8)} ms ${String(count).padStart(3)}× ${name}`);
   }
 }
