@@ -143,7 +143,10 @@ async function runParent() {
       }
     }
   });
-  const code = await new Promise((resolve) => child.on('close', resolve));
+  const code = await new Promise((resolve, reject) => {
+    child.on('error', (error) => reject(error.code === 'ENOENT' ? new Error('compile-time.mjs needs `stdbuf` (coreutils) on the PATH') : error));
+    child.on('close', resolve);
+  });
   if (code !== 0) throw new Error(`The child exited with ${code}`);
   console.log(`${CONTENDER}: ${WORKERS} workers, windows of ${WINDOW_MS} ms (V8 traces on)`);
   console.log('window  acq/s  CPU µs/acq  compiled  compile ms  compile µs/acq  deopts ours/others');
