@@ -57,7 +57,7 @@ export async function endFailedAttempt<S extends string>(set: NodeSet, failed: A
   const isSettled = cutOff === undefined && isSettledByRefusals(last.outcomes, quorum, failed.isTakenThere);
   // Loops with `push()`, not `map()` or `filter()`, for the arrays that other functions read: once V8 optimizes
   // a function, its inlined `map()` makes holey arrays where the interpreter made packed ones, and each function
-  // reading them was compiled again (bench/RESULTS.md, 2026-11-30, "Compiled again").
+  // reading them was compiled again (bench/RESULTS.md, History, 2026-11-30, "compiled again").
   const isLeftOut: boolean[] = [];
   const cleanups: (Promise<void> | undefined)[] = [];
   for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
