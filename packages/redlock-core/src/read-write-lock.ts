@@ -1,7 +1,6 @@
-import type { WaitQueues } from './acquire/wait-queue.js';
+import type { Acquisitions } from './acquire/acquisitions.js';
 import type { ReadWriteInspection } from './base/outcomes.js';
 import type { NodeSet } from './nodes/node-state.js';
-import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { ReadWriteOptions, ReadWriteUsingOptions, TryReadWriteOptions } from './options.js';
 import { type ClaimAcquisition, ClaimCalls, readWriteOf } from './permits/acquire-permits.js';
 import type { FailedReadWriteAttempt } from './permits/claim-attempt.js';
@@ -32,8 +31,8 @@ export class ReadWriteLock {
   readonly #write: ClaimAcquisition<ReadWriteHandle, FailedReadWriteAttempt>;
 
   /** @internal Made by `redlock.readWriteLock()`, which checks the arguments. */
-  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: ReadWriteSettings) {
-    this.#calls = new ClaimCalls(set, notifications, queues, settings.resource, 'read-write');
+  constructor(set: NodeSet, acquisitions: Acquisitions, settings: ReadWriteSettings) {
+    this.#calls = new ClaimCalls(set, acquisitions, settings.resource, 'read-write');
     this.#settings = settings;
     this.#read = readWriteOf(settings, 'read');
     this.#write = readWriteOf(settings, 'write');

@@ -1,5 +1,4 @@
 import { Acquisitions } from './acquire/acquisitions.js';
-import { extendIfAsked } from './acquire/auto-extend.js';
 import { resolveRequest } from './acquire/request.js';
 import { runUnderLock } from './acquire/using.js';
 import type { RedisAdapter } from './base/adapter.js';
@@ -136,13 +135,11 @@ export class Redlock {
     const acquiring = isTraced('acquire') ? this.#acquisitions.observed('acquire', request, () => this.#acquisitions.acquire(request)) : this.#acquisitions.acquire(request);
     // Awaited here, so that an error's stack can show the caller's line: some 1,000 instructions per
     // acquisition, one more promise resolved with the lock (bench/RESULTS.md, 2026-11-29).
-    let lock: Lock;
     try {
-      lock = await acquiring;
+      return await acquiring;
     } catch (error) {
       throw atCaller(error, Redlock.prototype.acquire);
     }
-    return request.autoExtend ? extendIfAsked(lock, request, this.#set.options.clock) : lock;
   }
 
   /**
@@ -190,12 +187,11 @@ export class Redlock {
     const request = resolveRequest(this.#set, this.#callDefaults, resources, ttlMs, options, 'tryAcquire');
     // One attempt over every node, never queued, whatever the Redlock's retry and wait defaults.
     const acquiring = this.#acquisitions.observed('tryAcquire', request, () => this.#acquisitions.acquire({ ...request, retryCount: 0, waitMs: Infinity }));
-    const lock = await acquiring.catch((error: unknown) => {
+    return await acquiring.catch((error: unknown) => {
       // Only the single attempt's own verdict: more nodes held it than a quorum could overcome.
       if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner') return undefined;
       throw atCaller(error, Redlock.prototype.tryAcquire);
     });
-    return lock === undefined ? undefined : extendIfAsked(lock, request, this.#set.options.clock);
   }
 
   /**
@@ -364,7 +360,7 @@ export class Redlock {
    * @throws `TypeError` or `RangeError` for a bad resource or limit (an integer from 1 to 1,000).
    */
   semaphore(resource: string, options: SemaphoreOptions): Semaphore {
-    return new Semaphore(this.#set, this.#notifications, this.#acquisitions.queues, resolveSemaphore(resource, options, this.#set.options.keyPrefix));
+    return new Semaphore(this.#set, this.#acquisitions, resolveSemaphore(resource, options, this.#set.options.keyPrefix));
   }
 
   /**
@@ -372,7 +368,7 @@ export class Redlock {
    * @throws `TypeError` or `RangeError` for a bad resource.
    */
   readWriteLock(resource: string): ReadWriteLock {
-    return new ReadWriteLock(this.#set, this.#notifications, this.#acquisitions.queues, resolveReadWriteLock(resource, this.#set.options.keyPrefix));
+    return new ReadWriteLock(this.#set, this.#acquisitions, resolveReadWriteLock(resource, this.#set.options.keyPrefix));
   }
 
   /**

@@ -1,7 +1,6 @@
-import type { WaitQueues } from './acquire/wait-queue.js';
+import type { Acquisitions } from './acquire/acquisitions.js';
 import type { SemaphoreInspection } from './base/outcomes.js';
 import type { NodeSet } from './nodes/node-state.js';
-import type { ReleaseNotifications } from './nodes/release-notifications.js';
 import type { PermitOptions, PermitUsingOptions, TryPermitOptions } from './options.js';
 import { type ClaimAcquisition, ClaimCalls, permitsOf } from './permits/acquire-permits.js';
 import type { FailedPermitAttempt } from './permits/claim-attempt.js';
@@ -34,8 +33,8 @@ export class Semaphore {
   readonly #permits: ClaimAcquisition<Permit, FailedPermitAttempt>;
 
   /** @internal Made by `redlock.semaphore()`, which checks the arguments. */
-  constructor(set: NodeSet, notifications: ReleaseNotifications | undefined, queues: WaitQueues, settings: SemaphoreSettings) {
-    this.#calls = new ClaimCalls(set, notifications, queues, settings.resource, 'semaphore');
+  constructor(set: NodeSet, acquisitions: Acquisitions, settings: SemaphoreSettings) {
+    this.#calls = new ClaimCalls(set, acquisitions, settings.resource, 'semaphore');
     this.#settings = settings;
     this.#permits = permitsOf(settings);
     this.resource = settings.resource;

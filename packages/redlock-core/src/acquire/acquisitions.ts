@@ -1,12 +1,13 @@
-// The acquisitions of one `Redlock`'s locks: guarded against `close()`, timed by `waitMs`, counted for
-// `stats()`; a single try (of any hold) asks every node once, any other call waits in the wait loop.
+// The acquisitions of one `Redlock`, of every kind of hold: guarded against `close()`, timed by `waitMs`, a
+// single try asking every node once, any other call waiting in the wait loop; a lock's also counted for `stats()`.
 import { onAbort } from '../base/abort-listeners.js';
 import type { Clock } from '../base/clock.js';
 import type { AcquireTraceContext } from '../base/diagnostics.js';
-import type { Lifecycle } from '../base/lifecycle.js';
+import type { ClosedCall, Lifecycle } from '../base/lifecycle.js';
 import { isTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf, LockAcquireError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
+import type { HoldHandle } from '../lock/handle.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -18,7 +19,8 @@ import { Attempt, runAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
-import { type Contender, type FailedAttempt, WaitExpired, waitForHold } from './wait-loop.js';
+import { extendIfAsked, type Extendable, type ExtensionLimits } from './auto-extend.js';
+import { type Contender, type FailedAttempt, WaitExpired, waitForHold, type WaitRequest } from './wait-loop.js';
 import { WaitQueues } from './wait-queue.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */
@@ -38,36 +40,62 @@ export class Acquisitions {
   }
 
   /**
-   * Acquires through the local wait queue of the request's resources (see {@link WaitQueue}): a
-   * re-entrant acquisition never queues, nor does a single try (`retryCount: 0`), which asks every node
-   * at once; any other call waits for its turn behind the earlier calls of this `Redlock` on the same
-   * resources, then runs attempts as the head (see `waitForHold`). It rejects at once when the
-   * `Redlock` closes meanwhile (see `Lifecycle.guardedCall`). Called from async methods only, so its synchronous
-   * throws reach the caller as rejections.
+   * Acquires a lock: a re-entrant acquisition never queues (see {@link #reenter}); any other goes through
+   * {@link acquireHold}. Called from async methods only, so its synchronous throws reach the caller as rejections.
    */
   acquire(request: CallRequest): Promise<Lock> {
-    const { lifecycle } = this.#set;
-    if (lifecycle.isClosed) throw closedErrorOf('acquire', request.resources);
-    const { reentrant, callerSignal } = request;
-    callerSignal?.throwIfAborted();
-    if (reentrant !== undefined) return this.#stats.track(() => this.#reenter(reentrant, request));
-    throwIfMisconfigured(this.#set);
+    const set = this.#set;
+    if (set.lifecycle.isClosed) throw closedErrorOf('acquire', request.resources);
+    const { reentrant } = request;
+    if (reentrant !== undefined) {
+      request.callerSignal?.throwIfAborted();
+      return this.#stats.track(() => this.#reenter(reentrant, request));
+    }
+    throwIfMisconfigured(set);
+    const closed = { operation: 'acquire', resources: request.resources, when: ' while the call waited' };
     // Without a signal of its own or a time limit, the call waits with the `Redlock`'s signal (`request.signal`).
-    const waiting = callSignalOf(lifecycle, this.#set.options.clock, callerSignal, request.waitMs);
-    const running: AcquireRequest = waiting === undefined ? request : { ...request, signal: waiting.signal };
-    this.#stats.started();
-    const call = lifecycle.guardedCall<Lock>(
-      { operation: 'acquire', resources: request.resources, when: ' while the call waited' },
-      releaseAbandoned,
-      waiting?.stop,
-      this.#stats,
+    const contenderOf = (signal: AbortSignal): LockContender =>
+      new LockContender(set, signal === request.signal ? request : { ...request, signal }, this.#quorum);
+    return this.acquireHold(request, request.callerSignal, contenderOf, closed, this.#stats);
+  }
+
+  /**
+   * One acquisition of any kind of hold (a lock, a semaphore's permits, a read-write lock's read or write
+   * lock), its arguments checked: in the wait loop (see `waitForHold`: its turn behind this process's earlier
+   * calls for the same hold, then attempts as the head), or in one attempt with `retryCount: 0`, which asks
+   * every node at once. The contender (`contenderOf`) attempts with the call's signal (see {@link callSignalOf}).
+   * It rejects at once when the `Redlock` closes meanwhile (`closed`, see `Lifecycle.guardedCall`), and
+   * releases what the call yields after that. The hold comes back with its release waking the next waiter of
+   * its queue here, and kept extended with `autoExtend`; `stats`, if given, counts the call.
+   */
+  acquireHold<H extends AcquiredHold, F extends FailedAttempt>(
+    call: HoldCall,
+    callerSignal: AbortSignal | undefined,
+    contenderOf: (signal: AbortSignal) => Contender<H, F>,
+    closed: ClosedCall,
+    stats?: AcquisitionStats,
+  ): Promise<H> {
+    const set = this.#set;
+    const { lifecycle, options } = set;
+    callerSignal?.throwIfAborted();
+    stats?.started();
+    const waiting = callSignalOf(lifecycle, options.clock, callerSignal, call.waitMs);
+    const signal = waiting === undefined ? lifecycle.signal : waiting.signal;
+    const contender = contenderOf(signal);
+    const guarded = lifecycle.guardedCall<H>(closed, releaseAbandoned, waiting?.stop, stats);
+    (call.retryCount === 0 ? attemptOnce(contender, signal) : waitForHold(set, this.#notifications, this.queues, call, signal, contender)).then(
+      (held) => {
+        contender.won?.(held);
+        held.afterRelease(this.wakeQueue, contender.queueKeys);
+        extendIfAsked(held, call, options.clock);
+        guarded.resolved(held);
+      },
+      (error: unknown) => {
+        contender.gaveUp?.();
+        guarded.rejected(error);
+      },
     );
-    const contender = new LockContender(this.#set, running, this.#quorum);
-    (running.retryCount === 0 ? attemptOnce(contender, running.signal) : waitForHold(this.#set, this.#notifications, this.queues, running, contender)).then(
-      (lock) => call.resolved(this.#wakeQueueAtRelease(lock)),
-      (error: unknown) => call.rejected(error),
-    );
-    return call.promise;
+    return guarded.promise;
   }
 
   /**
@@ -78,7 +106,9 @@ export class Acquisitions {
   async #reenter(lock: Lock, request: CallRequest): Promise<Lock> {
     const waiting = callSignalOf(this.#set.lifecycle, this.#set.options.clock, request.callerSignal, request.waitMs);
     try {
-      return await lock.reenter(request.ttlMs, waiting?.signal);
+      const handle = await lock.reenter(request.ttlMs, waiting?.signal);
+      extendIfAsked(handle, request, this.#set.options.clock);
+      return handle;
     } catch (error) {
       if (!(error instanceof WaitExpired)) throw error;
       const { resources } = request;
@@ -98,15 +128,9 @@ export class Acquisitions {
     return traceAcquire({ operation, resources, ttlMs, isReentrant: reentrant !== undefined }, this.#quorum, this.#set.nodes.length, acquiring);
   }
 
-  /** Hands `lock` back after making its release wake the next local waiter on the same resources at once. */
-  #wakeQueueAtRelease(lock: Lock): Lock {
-    lock.afterRelease(this.wakeQueue);
-    return lock;
-  }
-
   /**
-   * Wakes the queue of exactly these resource keys: what a release of them calls, a lock's, an adopted
-   * lock's or one by token. Made once, as every lock calls it.
+   * Wakes the queue of exactly these keys: what a release calls, of a lock, permits, a read-write lock, an
+   * adopted lock or one by token. Made once, as every hold calls it.
    */
   readonly wakeQueue = (keys: readonly string[]): void => this.queues.wake(keys);
 }
@@ -160,8 +184,18 @@ export async function attemptOnce<H, F extends FailedAttempt>(contender: Contend
   }
 }
 
-/** Releases a lock that a call acquired after `close()` had rejected it: one function for every call, not a closure each. */
-const releaseAbandoned = (lock: Lock): Promise<unknown> => lock.release();
+/** What an acquisition hands out: a lock, or a claim (named in messages by its `what`). */
+export type AcquiredHold = HoldHandle & Extendable & { readonly what?: string; release(): Promise<unknown> };
+
+/** One call's acquisition, as {@link Acquisitions.acquireHold} runs it: its retries, time limit, TTL and automatic extension. */
+export interface HoldCall extends WaitRequest {
+  readonly waitMs: number;
+  readonly autoExtend: boolean;
+  readonly limits: ExtensionLimits;
+}
+
+/** Releases what a call acquired after `close()` had rejected it: one function for every call, not a closure each. */
+const releaseAbandoned = (held: AcquiredHold): Promise<unknown> => held.release();
 
 /** A lock's side of the wait loop (see `waitForHold`): one per waiting call. */
 class LockContender implements Contender<Lock, AcquireAttempt> {

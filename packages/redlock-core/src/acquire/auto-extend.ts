@@ -1,13 +1,13 @@
 import { type Clock, unrefTimer } from '../base/clock.js';
 import { LockLimitError, LockLostError, RedlockClosedError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
+import type { HoldHandle } from '../lock/handle.js';
 import type { HandleExtension } from '../lock/hold.js';
-import type { Lock } from '../lock/lock.js';
 import type { ExtensionLimits } from '../settings/resolve-options.js';
 
 export type { ExtensionLimits };
 
-/** What automatic extension needs of what it keeps: a {@link Lock}, or a semaphore's `Permit`. */
+/** What automatic extension needs of what it keeps: a `Lock`, or a claim (`Permit`, `ReadWriteHandle`). */
 export interface Extendable {
   readonly resources: readonly string[];
   /** Read for `'released'` and `'expired'`. */
@@ -25,10 +25,16 @@ export interface Extendable {
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void;
 }
 
-/** Starts the automatic extension of a new lock when its call asked for it (`autoExtend`); returns the lock. */
-export function extendIfAsked(lock: Lock, request: { readonly autoExtend: boolean; readonly ttlMs: number; readonly limits: ExtensionLimits }, clock: Clock): Lock {
-  if (request.autoExtend) lock.keepExtendedBy((onStop) => keepExtended(lock, request.ttlMs, clock, request.limits, onStop));
-  return lock;
+/**
+ * Starts the automatic extension of a new handle (a lock, permits, a read-write lock) when its call asked for
+ * it (`autoExtend`), by the call's TTL; a claim is named in messages by its `what`.
+ */
+export function extendIfAsked(
+  held: HoldHandle & Extendable & { readonly what?: string },
+  request: { readonly autoExtend: boolean; readonly ttlMs: number; readonly limits: ExtensionLimits },
+  clock: Clock,
+): void {
+  if (request.autoExtend) held.keepExtendedBy((onStop) => keepExtended(held, request.ttlMs, clock, request.limits, onStop, held.what));
 }
 
 /**

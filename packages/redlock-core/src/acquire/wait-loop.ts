@@ -14,10 +14,9 @@ export interface FailedAttempt extends LoggedAttempt {
   readonly nodes: readonly { readonly status: string }[];
 }
 
-/** A call that waits: its retries, and its signal, which carries its `waitMs` and the `Redlock`'s `close()`. */
+/** A call that waits: its retries, and the TTL it asks for. */
 export interface WaitRequest extends RetrySettings {
-  readonly signal: AbortSignal | undefined;
-  /** The TTL asked for, in milliseconds: it bounds how long subscribing may take (a node timeout). */
+  /** In milliseconds: it bounds how long subscribing may take (a node timeout). */
   readonly ttlMs: number;
 }
 
@@ -45,6 +44,10 @@ export interface Contender<H, F extends FailedAttempt> {
   isTaken(failure: F): boolean;
   /** The error of a call whose attempts failed, or whose `waitMs` ran out. */
   errorOf(log: AttemptLog<F>, waitMs?: number): Error;
+  /** Told of the hold the call won, before the caller gets it. */
+  won?(held: H): void;
+  /** Told that the call gave up: it failed, or its signal aborted. */
+  gaveUp?(): void;
 }
 
 /**
@@ -52,17 +55,17 @@ export interface Contender<H, F extends FailedAttempt> {
  * head until one attempt wins, as ARCHITECTURE.md "The contended path" tells: a timed retry every
  * `retryDelayMs` ± jitter counts against `retryCount` (with the tries used up while queued); a wake starts
  * an attempt at once that counts against nothing. Rejects with the contender's error when the retries or
- * `waitMs` run out, else with `signal.reason`.
+ * `waitMs` run out, else with `signal.reason` (`signal` carries `waitMs` and the `Redlock`'s `close()`).
  */
 export async function waitForHold<H, F extends FailedAttempt>(
   set: NodeSet,
   notifications: ReleaseNotifications | undefined,
   queues: WaitQueues,
   request: WaitRequest,
+  signal: AbortSignal,
   contender: Contender<H, F>,
 ): Promise<H> {
   const { clock } = set.options;
-  const { signal } = request;
   const queue = queues.queueOf(contender.queueKeys);
   const waiter = queue.join();
   const log = new AttemptLog<F>();
@@ -97,7 +100,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
         await waitForRetry(clock, Math.min(restUntil, retryAt) - clock.now(), undefined, signal);
         isWoken = retryAt > restUntil;
       }
-      signal?.throwIfAborted();
+      signal.throwIfAborted();
       if (ticket === '' && queue.stopWatching !== undefined) {
         ticketSinceMs = clock.wallNow();
         ticket = notifications?.ticketOf(queue.id, ticketSinceMs) ?? '';
@@ -129,7 +132,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
       const failure = typeof result === 'string' ? undefined : result;
       // Before the signal check: an attempt cut off by `waitMs` is the last one the error reports.
       if (failure !== undefined) log.add(failure);
-      signal?.throwIfAborted();
+      signal.throwIfAborted();
       if (failure !== undefined) {
         if (contender.isFinal(failure)) throw contender.errorOf(log);
         queue.recordFailure(failure);

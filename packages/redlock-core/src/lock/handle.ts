@@ -91,11 +91,14 @@ export abstract class HoldHandle {
   }
 
   /**
-   * Calls `callback` with the keys each time the nodes answered a release of them (with a quorum or
-   * not), so that the next waiter of this process can try at once instead of waiting for a notification.
+   * Calls `callback` with `queueKeys` (the keys of the wait queue the hold was acquired through) each time
+   * the nodes answered a release (with a quorum or not), so that the next waiter of this process can try at
+   * once instead of waiting for a notification.
    * @internal
    */
-  afterRelease(callback: (keys: readonly string[]) => void): void {
-    this.hold.onReleased = callback;
+  afterRelease(callback: (queueKeys: readonly string[]) => void, queueKeys: readonly string[]): void {
+    const { hold } = this;
+    hold.onReleased = callback;
+    hold.queueKeys = queueKeys;
   }
 }

@@ -93,8 +93,10 @@ export class Hold {
   #extensionBounds: ExtensionBound[] | undefined;
   /** The extensions whose node calls are running (see `removeLateGrant`); made on first use. */
   extensionsInFlight: Set<Promise<unknown>> | undefined;
-  /** See `Lock.afterRelease`. */
+  /** See `HoldHandle.afterRelease`. */
   onReleased: ((keys: readonly string[]) => void) | undefined;
+  /** The keys {@link onReleased} is told: the hold's own, or those of the wait queue it was acquired through. */
+  queueKeys: readonly string[];
   /** The lock's label once `setLabel()` was called (`''` once cleared): every extension sends it (see scripts/label.ts). */
   label: string | undefined;
   /** The running automatic extensions of the hold's handles (`autoExtend`), by handle; made on first use. */
@@ -110,7 +112,7 @@ export class Hold {
   constructor(init: HoldInit) {
     this.set = init.set;
     this.resources = init.resources;
-    this.keys = init.keys;
+    this.keys = this.queueKeys = init.keys;
     this.token = init.token;
     this.wakeTicket = init.wakeTicket ?? '';
     this.#what = init.what;

@@ -46,7 +46,7 @@ export async function releaseOnEveryNode(
   const endsBy = release.keysExpireAt > startedAtMs ? release.keysExpireAt : Infinity;
   const calls = releaseWhereWritten(hold.set, release, hold, startedAtMs, endsBy);
   const hasQuorum = await calls.decided();
-  hold.onReleased?.(hold.keys);
+  hold.onReleased?.(hold.queueKeys);
   if (!hasQuorum) {
     // Failing is not urgent: wait for every node (each bounded by its timeout) to report them all.
     const nodes = await calls.allSettled();

@@ -1,12 +1,11 @@
-// The calls of a semaphore and a read-write lock, written once for both: argument checks, the guard against
-// `close()`, the trace, a single try, `using()`, and the wait loop (acquire/wait-loop.ts) over a claim's
-// attempts, timed by `waitMs`; and what each kind of claim tells them.
+// The calls of a semaphore and a read-write lock, written once for both: argument checks, the trace, `using()`,
+// and a claim's intent around the acquisition every hold shares (acquire/acquisitions.ts); and what each kind
+// of claim tells them.
 import { runUnderLock } from '../acquire/using.js';
-import { attemptOnce, callSignalOf } from '../acquire/acquisitions.js';
+import type { Acquisitions } from '../acquire/acquisitions.js';
 import { gaveUpMessageOf } from '../acquire/acquire-error.js';
 import type { AttemptLog } from '../acquire/attempt-log.js';
-import { type Contender, type FailedAttempt, waitForHold } from '../acquire/wait-loop.js';
-import type { WaitQueues } from '../acquire/wait-queue.js';
+import type { Contender, FailedAttempt } from '../acquire/wait-loop.js';
 import { ClaimError, PermitError, ReadWriteLockError } from '../base/claim-errors.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { atCaller, closedErrorOf } from '../base/errors.js';
@@ -16,7 +15,6 @@ import { createLockToken } from '../base/token.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
-import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import { permitIntentOf } from '../scripts/permit-acquire.js';
 import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from '../scripts/read-write-acquire.js';
 import { defaultRetriesAdvice } from '../settings/resolve-options.js';
@@ -70,14 +68,13 @@ export interface ClaimAcquisition<H extends Claim, F extends FailedAttempt & { r
 
 /**
  * The calls every claim primitive makes the same way, for `Semaphore` and `ReadWriteLock`: the argument
- * checks, the guard against `close()`, the trace, the wait loop, a single try and `using()`.
+ * checks, the trace and `using()`, around the acquisition every kind of hold shares (`Acquisitions.acquireHold`).
  */
 export class ClaimCalls {
   constructor(
     readonly set: NodeSet,
-    readonly notifications: ReleaseNotifications | undefined,
-    /** The wait queues of the `Redlock`, shared with its locks. */
-    readonly queues: WaitQueues,
+    /** The acquisitions of the `Redlock`, shared with its locks. */
+    readonly acquisitions: Acquisitions,
     readonly resource: string,
     readonly primitive: HoldTraceContext['primitive'],
   ) {
@@ -92,20 +89,20 @@ export class ClaimCalls {
   readonly #withoutOptions: Partial<Record<PermitScope, PermitRequest>> = {};
 
   /**
-   * An `acquire…()` call: see {@link acquireClaim}. Each call of this class is what the public method
+   * An `acquire…()` call: see `#acquireClaim`. Each call of this class is what the public method
    * returns, so that its caller awaits it and an error's stack can show the caller's line (see `atCaller`).
    */
   async acquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H> {
     const request = this.#resolve(ttlMs, options, claim, 'acquire');
     try {
-      return await this.#traced('acquire', claim.mode, request, () => acquireClaim(this, request, claim));
+      return await this.#traced('acquire', claim.mode, request, () => this.#acquireClaim(request, claim));
     } catch (error) {
       throw atCaller(error, ClaimCalls.prototype.acquire);
     }
   }
 
   /**
-   * A `tryAcquire…()` call: an acquisition of one attempt (see {@link acquireClaim}), which resolves with
+   * A `tryAcquire…()` call: an acquisition of one attempt (see `#acquireClaim`), which resolves with
    * `undefined` where it failed for `takenReason` (a single try asks every node, no node alone first).
    */
   async tryAcquire<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(claim: ClaimAcquisition<H, F>, ttlMs: unknown, options: unknown): Promise<H | undefined> {
@@ -113,7 +110,7 @@ export class ClaimCalls {
     const once: PermitRequest = { ...request, retryCount: 0, waitMs: Infinity };
     try {
       return await this.#traced('tryAcquire', claim.mode, request, () =>
-        acquireClaim(this, once, claim).catch((error: unknown) => {
+        this.#acquireClaim(once, claim).catch((error: unknown) => {
           if (error instanceof ClaimError && error.reason === claim.takenReason) return undefined;
           throw error;
         }),
@@ -134,7 +131,7 @@ export class ClaimCalls {
     if (typeof routine !== 'function') throw new TypeError(`Expected \`routine\` to be a function, got \`${typeof routine}\``);
     let held: H;
     try {
-      held = await this.#traced('using', claim.mode, request, () => acquireClaim(this, request, claim));
+      held = await this.#traced('using', claim.mode, request, () => this.#acquireClaim(request, claim));
     } catch (error) {
       throw atCaller(error, ClaimCalls.prototype.using);
     }
@@ -159,90 +156,110 @@ export class ClaimCalls {
     return request;
   }
 
-  /**
-   * Runs one acquisition (`run`) of a semaphore's permits or of a read-write lock in `mode`, traced on
-   * `redlock-core.hold.acquire` when someone listens, and guarded against `close()` (see `Lifecycle.guard`):
-   * the caller gets a {@link RedlockClosedError} at once, `close()` waits for the attempt in flight and its
-   * cleanup, and releases the claim it still yields.
-   */
+  /** Runs one acquisition (`run`) of a semaphore's permits or of a read-write lock in `mode`, traced on `redlock-core.hold.acquire` when someone listens. */
   #traced<H extends Claim | undefined>(operation: 'acquire' | 'tryAcquire' | 'using', mode: HoldTraceContext['mode'], request: PermitRequest, run: () => Promise<H>): Promise<H> {
     const { set, resource, primitive } = this;
     const nodeCount = set.nodes.length;
     const context = () => ({ primitive, operation, resource, mode, holdId: undefined, permits: request.permits, ttlMs: request.ttlMs, quorum: quorumOf(nodeCount), nodeCount }) as const;
-    return traceHold('acquire', context, () => {
-      const call = set.lifecycle.guardedCall<H>(this.#closed[mode ?? 'permits'], releaseHeld);
-      run().then((held) => call.resolved(held), (error: unknown) => call.rejected(error));
-      return call.promise;
+    return traceHold('acquire', context, run);
+  }
+
+  /**
+   * Acquires a claim as every hold is acquired (see `Acquisitions.acquireHold`: the wait loop, or one attempt
+   * with `retryCount: 0`, guarded against `close()`, timed by `waitMs`), ending at once for a final failure (a
+   * foreign key, another limit).
+   *
+   * The claim's intent, where a failed attempt may have left it (a node kept it, or did not answer), is
+   * freed by the claim's release, sent to every node for that, or withdrawn when the call gives up; a node
+   * that answers late that it kept the intent is settled the same way.
+   */
+  #acquireClaim<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(request: PermitRequest, claim: ClaimAcquisition<H, F>): Promise<H> {
+    const contenderOf = (signal: AbortSignal): ClaimContender<H, F> => new ClaimContender(this.set, request, claim, signal);
+    return this.acquisitions.acquireHold(request, request.signal, contenderOf, this.#closed[claim.mode ?? 'permits']);
+  }
+}
+
+/** A claim's side of the wait loop (see `Contender`), one per call: its kind's, and the call's intent. */
+class ClaimContender<H extends Claim, F extends FailedAttempt & { readonly reason: string }> implements Contender<H, F> {
+  readonly queueKeys: readonly string[];
+  readonly keys: readonly string[];
+  readonly isExclusive: boolean;
+  readonly #set: NodeSet;
+  readonly #request: PermitRequest;
+  readonly #claim: ClaimAcquisition<H, F>;
+  readonly #signal: AbortSignal;
+  /**
+   * One intent for every attempt of the call: each attempt refreshes it. A single try leaves none: no later
+   * attempt of its own could use the permits or the readers' pause it would keep.
+   */
+  readonly #intent: WriterIntent;
+  readonly #onLateAnswer: ((nodeIndex: number, answer: string | undefined) => void) | undefined;
+  #mayHaveLeftIntent = false;
+  /** How the call ended, for a late answer that left the intent after the fact. */
+  #ended: H | 'gave-up' | undefined;
+
+  constructor(set: NodeSet, request: PermitRequest, claim: ClaimAcquisition<H, F>, signal: AbortSignal) {
+    this.queueKeys = claim.queueKeys;
+    this.keys = claim.keys;
+    this.isExclusive = claim.isExclusive;
+    this.#set = set;
+    this.#request = request;
+    this.#claim = claim;
+    this.#signal = signal;
+    const intent = request.retryCount === 0 ? NO_INTENT : claim.intentOf(request);
+    this.#intent = intent;
+    this.#onLateAnswer = intent.id === '' ? undefined : (nodeIndex, answer) => {
+      if (answer !== claim.intentStatus) return;
+      const ended = this.#ended;
+      if (ended === 'gave-up') withdrawIntent(set, claim.keys[0] as string, intent.id, intent.ttlMs, [nodeIndex]);
+      else ended?.settleLeftBehind(nodeIndex);
+    };
+  }
+
+  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string): Promise<H | F | 'taken-where-woken'> {
+    const { permits, ttlMs, retryCount } = this.#request;
+    const claim = this.#claim;
+    const intent = this.#intent;
+    const signal = this.#signal;
+    const attempt = claim.attempt({ set: this.#set, permits, intent, ttlMs, attemptNumber, signal, isSingleTry: retryCount === 0, wokenBy, ticket, onLateAnswer: this.#onLateAnswer });
+    if (intent.id === '') return attempt;
+    return attempt.then((result) => {
+      if (result === 'taken-where-woken' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) this.#mayHaveLeftIntent = true;
+      return result;
     });
   }
-}
 
-/** Releases what an acquisition still yields after `close()` cut its call short. */
-const releaseHeld = async (held: Claim | undefined): Promise<void> => held?.release();
+  isHeld(result: H | F): result is H {
+    return this.#claim.isHeld(result);
+  }
 
-/**
- * Acquires a claim in the wait loop (see `waitForHold`: the turn among this process's waiters, timed
- * retries, a woken attempt at each release heard), or in one attempt with `retryCount: 0`. Ends at once for
- * a final failure (a foreign key, another limit), at `signal` (or `waitMs`), and at `close()`. Hands the
- * claim back with its release waking this process's next waiter, kept extended with `autoExtend`.
- *
- * The claim's intent, where a failed attempt may have left it (a node kept it, or did not answer), is
- * freed by the claim's release, sent to every node for that, or withdrawn when the call gives up; a node
- * that answers late that it kept the intent is settled the same way.
- */
-async function acquireClaim<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(calls: ClaimCalls, request: PermitRequest, claim: ClaimAcquisition<H, F>): Promise<H> {
-  const { set, notifications, queues } = calls;
-  const { clock } = set.options;
-  const { lifecycle } = set;
-  const { intentStatus } = claim;
-  const key = claim.keys[0] as string;
-  request.signal?.throwIfAborted();
-  const waiting = callSignalOf(lifecycle, clock, request.signal, request.waitMs);
-  const signal = waiting?.signal ?? lifecycle.signal;
-  const { permits, ttlMs } = request;
-  // One intent id for every attempt of this call: each attempt refreshes the same intent. A single attempt
-  // leaves none: no later attempt of its own could use the permits or the readers' pause it would keep.
-  const intent = request.retryCount === 0 ? NO_INTENT : claim.intentOf(request);
-  let mayHaveLeftIntent = false;
-  /** How the call ended, for a late answer that left the intent after the fact. */
-  let ended: H | 'gave-up' | undefined;
-  const onLateAnswer = intent.id === '' ? undefined : (nodeIndex: number, answer: string | undefined): void => {
-    if (answer !== intentStatus) return;
-    if (ended === 'gave-up') withdrawIntent(set, key, intent.id, intent.ttlMs, [nodeIndex]);
-    else ended?.settleLeftBehind(nodeIndex);
-  };
-  const contender: Contender<H, F> = {
-    ...claim,
-    attempt: (attemptNumber, wokenBy, ticket) => {
-      const attempt = claim.attempt({ set, permits, intent, ttlMs, attemptNumber, signal, isSingleTry: request.retryCount === 0, wokenBy, ticket, onLateAnswer });
-      if (intent.id === '') return attempt;
-      return attempt.then((result) => {
-        if (result === 'taken-where-woken' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) mayHaveLeftIntent = true;
-        return result;
-      });
-    },
-    errorOf: (log, waitMs) => claim.errorOf(request, log, waitMs),
-  };
-  try {
-    const { retryCount, retryDelayMs, retryJitterMs } = request;
-    const held = retryCount === 0 ? await attemptOnce(contender, signal) : await waitForHold(set, notifications, queues, { retryCount, retryDelayMs, retryJitterMs, ttlMs, signal }, contender);
+  isFinal(failure: F): boolean {
+    return this.#claim.isFinal(failure);
+  }
+
+  isTaken(failure: F): boolean {
+    return this.#claim.isTaken(failure);
+  }
+
+  errorOf(log: AttemptLog<F>, waitMs?: number): Error {
+    return this.#claim.errorOf(this.#request, log, waitMs);
+  }
+
+  won(held: H): void {
     // Earlier attempts may have left the intent on nodes the winning one did not ask: its release goes there too.
-    if (mayHaveLeftIntent) held.releaseOnEveryNode();
-    ended = held;
-    held.afterRelease(() => queues.wake(claim.queueKeys));
-    if (request.autoExtend) held.keepExtended(request.ttlMs, request.limits);
-    return held;
-  } catch (error) {
-    ended = 'gave-up';
-    if (mayHaveLeftIntent) withdrawIntent(set, key, intent.id, intent.ttlMs);
-    throw error;
-  } finally {
-    waiting?.stop?.();
+    if (this.#mayHaveLeftIntent) held.releaseOnEveryNode();
+    this.#ended = held;
+  }
+
+  gaveUp(): void {
+    this.#ended = 'gave-up';
+    const intent = this.#intent;
+    if (this.#mayHaveLeftIntent) withdrawIntent(this.#set, this.keys[0] as string, intent.id, intent.ttlMs);
   }
 }
 
 /**
- * A semaphore's permits: see {@link acquireClaim}. A request for more than 1 permit leaves one intent for
+ * A semaphore's permits: see `ClaimCalls`. A request for more than 1 permit leaves one intent for
  * all its attempts where too few are free (see `permitAcquireScript`).
  */
 export function permitsOf(semaphore: SemaphoreSettings): ClaimAcquisition<Permit, FailedPermitAttempt> {
@@ -275,7 +292,7 @@ export function permitsOf(semaphore: SemaphoreSettings): ClaimAcquisition<Permit
 }
 
 /**
- * A read-write lock taken in `mode`: see {@link acquireClaim}. A writer that finds readers leaves one
+ * A read-write lock taken in `mode`: see `ClaimCalls`. A writer that finds readers leaves one
  * intent for all its attempts, which keeps new readers out (see `readWriteAcquireScript`).
  */
 export function readWriteOf(lock: ReadWriteSettings, mode: ReadWriteMode): ClaimAcquisition<ReadWriteHandle, FailedReadWriteAttempt> {

@@ -2,7 +2,6 @@
 // with their validity, extension, release, and the entries a node gave beyond them. The public handles
 // (`Permit`, `ReadWriteHandle`) extend it with what names them; its Hold keeps validity, loss, signal and
 // close().
-import { type ExtensionLimits, keepExtended } from '../acquire/auto-extend.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { closedErrorOf, LockLostError } from '../base/errors.js';
 import { defineAsyncDispose } from '../base/lifecycle.js';
@@ -242,16 +241,6 @@ export class Claim extends HoldHandle {
   #traceContext(operation: 'extend' | 'release', ttlMs: number | undefined): Omit<HoldTraceContext, 'result' | 'error'> {
     const { set, resources, id } = this.#hold;
     return { ...this.#kind.traced, operation, resource: resources[0] as string, holdId: id, ttlMs, quorum: quorumOf(set.nodes.length), nodeCount: set.nodes.length };
-  }
-
-  /**
-   * Keeps this handle extended by `ttlMs` within `limits` until it is released, the extension stops on
-   * its own (its reason then aborts {@link signal}), or the `Redlock` closes: the acquisitions' `autoExtend`.
-   * @internal
-   */
-  keepExtended(ttlMs: number, limits: ExtensionLimits): void {
-    const { set, what } = this.#hold;
-    this.keepExtendedBy((onStop) => keepExtended(this, ttlMs, set.options.clock, limits, onStop, what));
   }
 
   /**
