@@ -20,8 +20,7 @@ import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
 import { extendIfAsked, type Extendable, type ExtensionLimits } from './auto-extend.js';
-import { type Contender, type FailedAttempt, WaitExpired, waitForHold, type WaitRequest } from './wait-loop.js';
-import { WaitQueues } from './wait-queue.js';
+import { type Contender, type FailedAttempt, WaitExpired, waitForHold, WaitQueues, type WaitRequest } from './wait-loop.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */
 export class Acquisitions {
