@@ -52,17 +52,15 @@ export class Acquisitions {
     }
     throwIfMisconfigured(set);
     const closed = { operation: 'acquire', resources: request.resources, when: ' while the call waited' };
-    // Without a signal of its own or a time limit, the call waits with the `Redlock`'s signal (`request.signal`).
-    const contenderOf = (signal: AbortSignal): LockContender =>
-      new LockContender(set, signal === request.signal ? request : { ...request, signal }, this.#quorum);
-    return this.acquireHold(request, request.callerSignal, contenderOf, closed, this.#stats);
+    return this.acquireHold(request, request.callerSignal, new LockContender(set, request, this.#quorum), closed, this.#stats);
   }
 
   /**
    * One acquisition of any kind of hold (a lock, a semaphore's permits, a read-write lock's read or write
    * lock), its arguments checked: in the wait loop (see `waitForHold`: its turn behind this process's earlier
    * calls for the same hold, then attempts as the head), or in one attempt with `retryCount: 0`, which asks
-   * every node at once. The contender (`contenderOf`) attempts with the call's signal (see {@link callSignalOf}).
+   * every node at once. `contender` attempts with the call's signal (see {@link callSignalOf}): the `Redlock`'s
+   * own without a caller's signal or a time limit.
    * It rejects at once when the `Redlock` closes meanwhile (`closed`, see `Lifecycle.guardedCall`), and
    * releases what the call yields after that. The hold comes back with its release waking the next waiter of
    * its queue here, and kept extended with `autoExtend`; `stats`, if given, counts the call.
@@ -70,7 +68,7 @@ export class Acquisitions {
   acquireHold<H extends AcquiredHold, F extends FailedAttempt>(
     call: HoldCall,
     callerSignal: AbortSignal | undefined,
-    contenderOf: (signal: AbortSignal) => Contender<H, F>,
+    contender: Contender<H, F>,
     closed: ClosedCall,
     stats?: AcquisitionStats,
   ): Promise<H> {
@@ -80,7 +78,6 @@ export class Acquisitions {
     stats?.started();
     const waiting = callSignalOf(lifecycle, options.clock, callerSignal, call.waitMs);
     const signal = waiting === undefined ? lifecycle.signal : waiting.signal;
-    const contender = contenderOf(signal);
     const guarded = lifecycle.guardedCall<H>(closed, releaseAbandoned, waiting?.stop, stats);
     (call.retryCount === 0 ? attemptOnce(contender, signal) : waitForHold(set, this.#notifications, this.queues, call, signal, contender)).then(
       (held) => {
@@ -169,13 +166,13 @@ export function callSignalOf(
 }
 
 /** One attempt, for a call with `retryCount: 0`: no queue, no node asked alone first. */
-export async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal | undefined): Promise<H> {
+export async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
   const log = new AttemptLog<F>();
   try {
-    const result = await contender.attempt(1, undefined, '');
+    const result = await contender.attempt(1, undefined, '', signal);
     if (typeof result !== 'string' && contender.isHeld(result)) return result;
     if (typeof result !== 'string') log.add(result);
-    signal?.throwIfAborted();
+    signal.throwIfAborted();
     throw contender.errorOf(log);
   } catch (error) {
     if (error instanceof WaitExpired) throw contender.errorOf(log, error.waitMs);
@@ -216,15 +213,15 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
   }
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
-  async attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
+  async attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
     const set = this.#set;
     const request = this.#request;
     let outcome: Lock | AcquireAttempt | 'taken-where-woken';
     if (wokenBy !== undefined || isTraced('attempt')) {
-      outcome = await runAttempt(set, request, attemptNumber, wokenBy, this.#isSingleTry, ticket);
+      outcome = await runAttempt(set, request, signal, attemptNumber, wokenBy, this.#isSingleTry, ticket);
     } else {
       // The usual attempt, its vote awaited here: no promise of its outcome in between.
-      const attempt = new Attempt(set, request, attemptNumber, ticket).sendToEveryNode();
+      const attempt = new Attempt(set, request, signal, attemptNumber, ticket).sendToEveryNode();
       const concluded = attempt.conclude(await attempt.decided(), this.#isSingleTry);
       outcome = concluded instanceof Lock ? concluded : await concluded;
     }

@@ -23,22 +23,24 @@ import { createLockToken } from '../base/token.js';
  * `wokenBy` (a woken attempt: the node that woke it), that node is asked alone first, and
  * `'taken-where-woken'` means it refused because the lock is held there: nothing was set anywhere, and no other
  * node was asked. A node that replied with a setup mistake (`misconfigurationOf`) fails the attempt.
- * `ticket` is a waiting call's queue ticket (see {@link Attempt}). Traced on `redlock-core.attempt`.
+ * `ticket` is a waiting call's queue ticket (see {@link Attempt}); `signal`, the call's, cuts the vote short.
+ * Traced on `redlock-core.attempt`.
  */
 export function runAttempt(
   set: NodeSet,
   request: AcquireRequest,
+  signal: AbortSignal,
   attemptNumber: number,
   wokenBy: number | undefined,
   isSingleTry = false,
   ticket = '',
 ): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
-  if (!isTraced('attempt')) return new Attempt(set, request, attemptNumber, ticket).run(wokenBy, isSingleTry, undefined);
+  if (!isTraced('attempt')) return new Attempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry, undefined);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, isWoken: wokenBy !== undefined };
-  return traceAttempt(traced, () => new Attempt(set, request, attemptNumber, ticket).run(wokenBy, isSingleTry, timing), (outcome): AttemptTraceResult => {
+  return traceAttempt(traced, () => new Attempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry, timing), (outcome): AttemptTraceResult => {
     const elapsedMs = options.clock.now() - start;
     if (outcome === 'taken-where-woken') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
     if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
@@ -78,10 +80,10 @@ export class Attempt {
    */
   readonly #cutSignal: AbortSignal | undefined;
 
-  constructor(set: NodeSet, request: AcquireRequest, attemptNumber: number, ticket = '') {
+  constructor(set: NodeSet, request: AcquireRequest, signal: AbortSignal, attemptNumber: number, ticket = '') {
     const { clock } = set.options;
     this.#ticket = ticket;
-    const { keys, signal } = request;
+    const { keys } = request;
     this.#set = set;
     this.#request = request;
     this.#attemptNumber = attemptNumber;

@@ -15,12 +15,11 @@ export interface AcquireRequest extends WaitSettings {
   readonly fencing: boolean;
   readonly reentrant: Lock | undefined;
   readonly ttlMs: number;
-  readonly signal: AbortSignal | undefined;
 }
 
 /** One call of `acquire()` or `using()` after validation. */
 export interface CallRequest extends AcquireRequest {
-  /** The caller's own signal, if any; `signal` is the `Redlock`'s close signal when there is none. */
+  /** The caller's own signal, if any. */
   readonly callerSignal: AbortSignal | undefined;
   readonly autoExtend: boolean;
   readonly limits: ExtensionLimits;
@@ -66,9 +65,8 @@ export function resolveRequest(
     retryJitterMs: settings.retryJitterMs,
     waitMs: settings.waitMs,
     isRetryCountDefault: settings.isRetryCountDefault,
-    // Every call that waits stops when the Redlock closes; one with a signal of its own gets a signal
-    // for both in #acquire, made only once it is sure to run (it listens to both until then).
-    signal: settings.signal ?? set.lifecycle.signal,
+    // Every call that waits stops when the Redlock closes; one with a signal of its own gets a signal for
+    // both once it is sure to run (see `callSignalOf`).
     callerSignal: settings.signal,
     fencing: settings.fencing,
     reentrant,

@@ -34,9 +34,9 @@ export interface Contender<H, F extends FailedAttempt> {
   /**
    * One attempt. A woken one gets the node that woke it (`wokenBy`), to ask alone first and stop
    * there if taken. `ticket`, the waiter's queue ticket, joins the wait queues where the attempt is
-   * refused (`''` for none: the nodes wake nobody then).
+   * refused (`''` for none: the nodes wake nobody then). `signal`, the call's, cuts its vote short.
    */
-  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string): Promise<H | F | string>;
+  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
   isFinal(failure: F): boolean;
@@ -118,7 +118,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
       }
       const wokenBy = isWoken && queue.wokenBy !== 'here' ? queue.wokenBy : undefined;
       queue.clearWake(wokenBy);
-      const result = await contender.attempt(log.count + 1, wokenBy, ticket);
+      const result = await contender.attempt(log.count + 1, wokenBy, ticket, signal);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;
         return result;

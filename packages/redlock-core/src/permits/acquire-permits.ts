@@ -174,8 +174,7 @@ export class ClaimCalls {
    * that answers late that it kept the intent is settled the same way.
    */
   #acquireClaim<H extends Claim, F extends FailedAttempt & { readonly reason: string }>(request: PermitRequest, claim: ClaimAcquisition<H, F>): Promise<H> {
-    const contenderOf = (signal: AbortSignal): ClaimContender<H, F> => new ClaimContender(this.set, request, claim, signal);
-    return this.acquisitions.acquireHold(request, request.signal, contenderOf, this.#closed[claim.mode ?? 'permits']);
+    return this.acquisitions.acquireHold(request, request.signal, new ClaimContender(this.set, request, claim), this.#closed[claim.mode ?? 'permits']);
   }
 }
 
@@ -187,7 +186,6 @@ class ClaimContender<H extends Claim, F extends FailedAttempt & { readonly reaso
   readonly #set: NodeSet;
   readonly #request: PermitRequest;
   readonly #claim: ClaimAcquisition<H, F>;
-  readonly #signal: AbortSignal;
   /**
    * One intent for every attempt of the call: each attempt refreshes it. A single try leaves none: no later
    * attempt of its own could use the permits or the readers' pause it would keep.
@@ -198,14 +196,13 @@ class ClaimContender<H extends Claim, F extends FailedAttempt & { readonly reaso
   /** How the call ended, for a late answer that left the intent after the fact. */
   #ended: H | 'gave-up' | undefined;
 
-  constructor(set: NodeSet, request: PermitRequest, claim: ClaimAcquisition<H, F>, signal: AbortSignal) {
+  constructor(set: NodeSet, request: PermitRequest, claim: ClaimAcquisition<H, F>) {
     this.queueKeys = claim.queueKeys;
     this.keys = claim.keys;
     this.isExclusive = claim.isExclusive;
     this.#set = set;
     this.#request = request;
     this.#claim = claim;
-    this.#signal = signal;
     const intent = request.retryCount === 0 ? NO_INTENT : claim.intentOf(request);
     this.#intent = intent;
     this.#onLateAnswer = intent.id === '' ? undefined : (nodeIndex, answer) => {
@@ -216,11 +213,10 @@ class ClaimContender<H extends Claim, F extends FailedAttempt & { readonly reaso
     };
   }
 
-  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string): Promise<H | F | 'taken-where-woken'> {
+  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<H | F | 'taken-where-woken'> {
     const { permits, ttlMs, retryCount } = this.#request;
     const claim = this.#claim;
     const intent = this.#intent;
-    const signal = this.#signal;
     const attempt = claim.attempt({ set: this.#set, permits, intent, ttlMs, attemptNumber, signal, isSingleTry: retryCount === 0, wokenBy, ticket, onLateAnswer: this.#onLateAnswer });
     if (intent.id === '') return attempt;
     return attempt.then((result) => {
