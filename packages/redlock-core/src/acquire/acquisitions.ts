@@ -7,7 +7,6 @@ import type { ClosedCall, Lifecycle } from '../base/lifecycle.js';
 import { isTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf, LockAcquireError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
-import type { HoldHandle } from '../lock/handle.js';
 import { Lock } from '../lock/lock.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
@@ -19,7 +18,7 @@ import { Attempt, runAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
 import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
-import { extendIfAsked, type Extendable, type ExtensionLimits } from './auto-extend.js';
+import { extendIfAsked, type ExtendableHandle, type ExtensionLimits } from './auto-extend.js';
 import { type Contender, type FailedAttempt, WaitExpired, waitForHold, WaitQueues, type WaitRequest } from './wait-loop.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */
@@ -180,8 +179,8 @@ export async function attemptOnce<H, F extends FailedAttempt>(contender: Contend
   }
 }
 
-/** What an acquisition hands out: a lock, or a claim (named in messages by its `what`). */
-export type AcquiredHold = HoldHandle & Extendable & { readonly what?: string; release(): Promise<unknown> };
+/** What an acquisition hands out: a lock, or a claim. */
+export type AcquiredHold = ExtendableHandle & { release(): Promise<unknown> };
 
 /** One call's acquisition, as {@link Acquisitions.acquireHold} runs it: its retries, time limit, TTL and automatic extension. */
 export interface HoldCall extends WaitRequest {

@@ -25,12 +25,12 @@ export interface Extendable {
   publishLoss(reason: 'quorum-lost' | 'validity-ran-out', error: LockLostError): void;
 }
 
-/**
- * Starts the automatic extension of a new handle (a lock, permits, a read-write lock) when its call asked for
- * it (`autoExtend`), by the call's TTL; a claim is named in messages by its `what`.
- */
+/** A handle that automatic extension can keep: a lock's, or a claim's (named in messages by its `what`). */
+export type ExtendableHandle = HoldHandle & Extendable & { readonly what?: string };
+
+/** Starts the automatic extension of a new handle when its call asked for it (`autoExtend`), by the call's TTL. */
 export function extendIfAsked(
-  held: HoldHandle & Extendable & { readonly what?: string },
+  held: ExtendableHandle,
   request: { readonly autoExtend: boolean; readonly ttlMs: number; readonly limits: ExtensionLimits },
   clock: Clock,
 ): void {
