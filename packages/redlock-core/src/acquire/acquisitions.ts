@@ -136,7 +136,7 @@ export class Acquisitions {
  * finite `waitMs`. The time limit travels as the signal: everything that waits already stops when it aborts.
  * `undefined` without a caller's signal or a time limit: the call then waits with the `Redlock`'s own.
  */
-export function callSignalOf(
+function callSignalOf(
   lifecycle: Lifecycle,
   clock: Clock,
   callerSignal: AbortSignal | undefined,
@@ -165,7 +165,7 @@ export function callSignalOf(
 }
 
 /** One attempt, for a call with `retryCount: 0`: no queue, no node asked alone first. */
-export async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
+async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
   const log = new AttemptLog<F>();
   try {
     const result = await contender.attempt(1, undefined, '', signal);
