@@ -14,9 +14,8 @@ import type { AcquireAttempt } from '../base/outcomes.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { AcquisitionStats } from '../nodes/stats.js';
 import { acquireErrorOf, isBlockedByForeignKeys } from './acquire-error.js';
-import { Attempt, runAttempt } from './attempt.js';
+import { LockAttempt, runAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
-import { misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
 import type { AcquireRequest, CallRequest } from './request.js';
 import { extendIfAsked, type ExtendableHandle, type ExtensionLimits } from './auto-extend.js';
 import { type Contender, type FailedAttempt, WaitExpired, waitForHold, WaitQueues, type WaitRequest } from './wait-loop.js';
@@ -49,7 +48,6 @@ export class Acquisitions {
       request.callerSignal?.throwIfAborted();
       return this.#stats.track(() => this.#reenter(reentrant, request));
     }
-    throwIfMisconfigured(set);
     const closed = { operation: 'acquire', resources: request.resources, when: ' while the call waited' };
     return this.acquireHold(request, request.callerSignal, new LockContender(set, request, this.#quorum), closed, this.#stats);
   }
@@ -60,7 +58,8 @@ export class Acquisitions {
    * calls for the same hold, then attempts as the head), or in one attempt with `retryCount: 0`, which asks
    * every node at once. `contender` attempts with the call's signal (see {@link callSignalOf}): the `Redlock`'s
    * own without a caller's signal or a time limit.
-   * It rejects at once when the `Redlock` closes meanwhile (`closed`, see `Lifecycle.guardedCall`), and
+   * It rejects at once where two nodes were found to be one server (`throwIfMisconfigured`), and when the
+   * `Redlock` closes meanwhile (`closed`, see `Lifecycle.guardedCall`), and
    * releases what the call yields after that. The hold comes back with its release waking the next waiter of
    * its queue here, and kept extended with `autoExtend`; `stats`, if given, counts the call.
    */
@@ -74,6 +73,7 @@ export class Acquisitions {
     const set = this.#set;
     const { lifecycle, options } = set;
     callerSignal?.throwIfAborted();
+    throwIfMisconfigured(set);
     stats?.started();
     const waiting = callSignalOf(lifecycle, options.clock, callerSignal, call.waitMs);
     const signal = waiting === undefined ? lifecycle.signal : waiting.signal;
@@ -213,22 +213,11 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
   async attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
-    const set = this.#set;
-    const request = this.#request;
-    let outcome: Lock | AcquireAttempt | 'taken-where-woken';
-    if (wokenBy !== undefined || isTraced('attempt')) {
-      outcome = await runAttempt(set, request, signal, attemptNumber, wokenBy, this.#isSingleTry, ticket);
-    } else {
-      // The usual attempt, its vote awaited here: no promise of its outcome in between.
-      const attempt = new Attempt(set, request, signal, attemptNumber, ticket).sendToEveryNode();
-      const concluded = attempt.conclude(await attempt.decided(), this.#isSingleTry);
-      outcome = concluded instanceof Lock ? concluded : await concluded;
-    }
-    if (outcome instanceof Lock) return outcome;
-    throwIfMisconfigured(set);
-    const error = outcome === 'taken-where-woken' ? undefined : misconfiguredNodeErrorOf(request.resources, outcome.nodes);
-    if (error !== undefined) throw error;
-    return outcome;
+    if (wokenBy !== undefined || isTraced('attempt')) return runAttempt(this.#set, this.#request, signal, attemptNumber, wokenBy, this.#isSingleTry, ticket);
+    // The usual attempt, its vote awaited here: no promise of its outcome in between.
+    const attempt = new LockAttempt(this.#set, this.#request, signal, attemptNumber, ticket).sendToEveryNode();
+    const concluded = attempt.conclude(await attempt.decided(), this.#isSingleTry);
+    return concluded instanceof Lock ? concluded : await concluded;
   }
 
   isHeld(result: Lock | AcquireAttempt): result is Lock {

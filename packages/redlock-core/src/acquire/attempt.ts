@@ -1,30 +1,30 @@
-import type { Release } from '../lock/release.js';
+// One attempt to take a hold over the nodes, for every kind of hold (`HoldAttempt`), and a lock's (`LockAttempt`):
+// a semaphore's and a read-write lock's is `ClaimAttempt` (permits/claim-attempt.ts).
 import { validityMs } from '../base/clock.js';
-import { Lock } from '../lock/lock.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
-import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import { type AcquireAttempt, type FenceNodeOutcome, outcomesSoFar } from '../base/outcomes.js';
-import { isHeld } from './acquire-error.js';
-import { type CutOff, endFailedAttempt } from './failed-attempt.js';
-import type { AcquireRequest } from './request.js';
-import { type AttemptTraceResult } from '../base/diagnostics.js';
+import type { AttemptTraceResult } from '../base/diagnostics.js';
+import type { MisconfiguredNodeError } from '../base/errors.js';
+import { type AcquireAttempt, type FenceNodeOutcome, type NodeOutcome, outcomesSoFar } from '../base/outcomes.js';
+import { createLockToken } from '../base/token.js';
 import { AttemptTiming, isTraced, traceAttempt } from '../base/tracing.js';
-import { hasMisconfiguredNode } from './misconfigured-nodes.js';
-import { watchLateGrants } from './late-grants.js';
+import { Lock } from '../lock/lock.js';
+import type { Release } from '../lock/release.js';
 import { FanOut } from '../nodes/fan-out.js';
+import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
+import { type NodeSet, type NodeState, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, isRefusal, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { ScriptReader } from '../scripts/lua-script.js';
-import { createLockToken } from '../base/token.js';
+import { isHeld } from './acquire-error.js';
+import { type AnswerRules, endFailedAttempt } from './failed-attempt.js';
+import { watchLateGrants } from './late-grants.js';
+import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
+import type { AcquireRequest } from './request.js';
 
 /**
- * One round over the nodes: resolves with the lock, or with the failed attempt after cleaning up. With
- * `wokenBy` (a woken attempt: the node that woke it), that node is asked alone first, and
- * `'taken-where-woken'` means it refused because the lock is held there: nothing was set anywhere, and no other
- * node was asked. A node that replied with a setup mistake (`misconfigurationOf`) fails the attempt.
- * `ticket` is a waiting call's queue ticket (see {@link Attempt}); `signal`, the call's, cuts the vote short.
- * Traced on `redlock-core.attempt`.
+ * One lock's attempt, run whole (see {@link HoldAttempt.run}): resolves with the lock, or with the failed
+ * attempt after cleaning up, or `'taken-where-woken'`. `ticket` is a waiting call's queue ticket; `signal`,
+ * the call's, cuts the vote short. Traced on `redlock-core.attempt`.
  */
 export function runAttempt(
   set: NodeSet,
@@ -35,12 +35,12 @@ export function runAttempt(
   isSingleTry = false,
   ticket = '',
 ): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
-  if (!isTraced('attempt')) return new Attempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry, undefined);
+  if (!isTraced('attempt')) return new LockAttempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry);
   const { nodes, options } = set;
   const timing = new AttemptTiming(options.clock);
   const start = options.clock.now();
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, isWoken: wokenBy !== undefined };
-  return traceAttempt(traced, () => new Attempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry, timing), (outcome): AttemptTraceResult => {
+  return traceAttempt(traced, () => new LockAttempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry, timing), (outcome): AttemptTraceResult => {
     const elapsedMs = options.clock.now() - start;
     if (outcome === 'taken-where-woken') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
     if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
@@ -55,56 +55,188 @@ interface Fence {
 }
 
 /**
- * One attempt over the nodes, step by step: its token and start, its calls and their vote, and what the
- * decision makes of them ({@link conclude}). {@link runAttempt} runs one whole; the usual acquisition
- * (see `Acquisitions`) sends with {@link sendToEveryNode} and awaits the vote itself, which spares every
- * acquisition a promise resolved with its lock. Nothing keeps the attempt alive once concluded: what
- * waits for a far node holds the fan-out and the lock (see {@link watchLateGrants}), not this.
+ * One attempt to take a hold over the nodes, step by step, for every kind of hold: a lock
+ * ({@link LockAttempt}) or a claim, a semaphore's permits or a read-write lock (`ClaimAttempt`,
+ * permits/claim-attempt.ts), each saying how it asks a node and counts the answers. Written once here: its
+ * token and start, the signal that cuts its vote short, the node that woke it asked first
+ * ({@link askWokenByFirst}), the decision with its validity ({@link validityIfWon}), and the end of a failed attempt
+ * ({@link endFailed}: its writes removed, its outcomes reported). {@link run} runs one whole.
  */
-export class Attempt {
-  readonly calls: FanOut<AcquireStatus>;
-  readonly #set: NodeSet;
-  readonly #request: AcquireRequest;
-  readonly #attemptNumber: number;
-  readonly #token: string;
-  readonly #start: number;
-  readonly #wallStart: number;
-  readonly #fence: Fence | undefined;
-  readonly #scriptKeys: readonly string[];
-  readonly #parseReply: (reply: unknown) => AcquireStatus;
+export abstract class HoldAttempt<S extends string, H, F> {
+  /** The first round of calls (a lock's only one). */
+  readonly calls: FanOut<S>;
+  protected readonly set: NodeSet;
+  protected readonly ttlMs: number;
+  protected readonly attemptNumber: number;
+  protected readonly rules: AnswerRules<S>;
+  protected readonly token: string;
+  protected readonly start: number;
+  protected readonly wallStart: number;
   /** A waiting call's queue ticket: a refused node queues it for a wake (see wake-queue.ts); `''` for none. */
-  readonly #ticket: string;
+  protected readonly ticket: string;
   /**
    * The signal that may cut the vote short; never the Redlock's own (a call without a signal or `waitMs`):
    * `close()` rejects the call through its guard, which releases what this attempt wins: one listener less.
    */
-  readonly #cutSignal: AbortSignal | undefined;
+  protected readonly cutSignal: AbortSignal | undefined;
+  protected constructor(set: NodeSet, calls: FanOut<S>, rules: AnswerRules<S>, ttlMs: number, signal: AbortSignal | undefined, attemptNumber: number, ticket: string) {
+    const { clock } = set.options;
+    this.set = set;
+    this.calls = calls;
+    this.rules = rules;
+    this.ttlMs = ttlMs;
+    this.attemptNumber = attemptNumber;
+    this.ticket = ticket;
+    this.token = createLockToken();
+    this.start = clock.now();
+    this.wallStart = clock.wallNow();
+    this.cutSignal = signal === set.lifecycle.signal ? undefined : signal;
+  }
+
+  /** Asks every node at once. */
+  abstract sendToEveryNode(timing?: AttemptTiming): this;
+
+  /** Sends node `nodeIndex` the attempt's call in its first round (see {@link askWokenByFirst}). */
+  protected abstract askNode(nodeIndex: number, timing: AttemptTiming | undefined): void;
+
+  /** Resolves once the vote is decided, with whether a quorum granted; with `false` once the call's own signal aborted first. */
+  abstract decided(): Promise<boolean>;
+
+  /**
+   * What the vote's decision makes of the attempt: the hold, or the failed attempt once its writes were
+   * removed, or for a single try (no attempt follows: `isSingleTry`), as soon as the nodes still silent
+   * could no longer change why it failed (see `endFailedAttempt`).
+   */
+  abstract conclude(hasQuorum: boolean, isSingleTry: boolean): H | Promise<H | F>;
+
+  /**
+   * The whole attempt. With `wokenBy` (a woken attempt: the node that woke it), that node is asked alone
+   * first, and `'taken-where-woken'` means it refused because the hold is taken there: nothing was written
+   * anywhere, and no other node was asked. Its node calls are timed in `timing` when it is traced.
+   */
+  async run(wokenBy: number | undefined, isSingleTry: boolean, timing?: AttemptTiming): Promise<H | F | 'taken-where-woken'> {
+    if (wokenBy === undefined) this.sendToEveryNode(timing);
+    else if ((await this.askWokenByFirst(wokenBy, timing)) === 'taken-where-woken') return 'taken-where-woken';
+    return this.conclude(await this.decided(), isSingleTry);
+  }
+
+  /**
+   * Asks node `wokenBy` (the node whose release woke the waiter) alone first, then the others. Resolves with
+   * `'taken-where-woken'`, no other node asked, when that node refused because others hold the resource there
+   * (the holder took it again, or another woken waiter did), at the cost of one call and no cleanup; a node
+   * wakes a waiter once it has deleted the previous holder's keys, and the others have had the release sent at
+   * the same time. Cut off by the call's signal while that node had not answered (it hangs, or is slow), no
+   * other node is asked: the vote, decided at once as cut, removes whatever it may still grant.
+   */
+  async askWokenByFirst(wokenBy: number, timing: AttemptTiming | undefined): Promise<'taken-where-woken' | undefined> {
+    const calls = this.calls;
+    this.askNode(wokenBy, timing);
+    const wokenStatus = (await calls.outcomeUnlessCut(wokenBy, this.cutSignal))?.status;
+    if (wokenStatus === undefined) return undefined;
+    if (this.rules.isTakenThere(wokenStatus)) return 'taken-where-woken';
+    for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (nodeIndex !== wokenBy) this.askNode(nodeIndex, timing);
+    return undefined;
+  }
+
+  /** The time the attempt has taken so far. */
+  protected elapsedMs(): number {
+    return this.set.options.clock.now() - this.start;
+  }
+
+  /**
+   * The validity the hold keeps when the attempt won it, decided after `elapsedMs`, else 0: it won when a
+   * quorum granted (`hasQuorum`) with validity left, no two nodes were found to be one server, and no node of
+   * the round voted on (`outcomes`) replied with a setup mistake (`NOPERM`: its user may not run the scripts;
+   * no hold is handed out that one node could never release).
+   */
+  protected validityIfWon(hasQuorum: boolean, outcomes: readonly (NodeOutcome<S> | undefined)[], elapsedMs: number): number {
+    const { options, servers } = this.set;
+    const validity = validityMs({ ttlMs: this.ttlMs, elapsedMs, driftFactor: options.driftFactor });
+    return hasQuorum && validity > 0 && servers.configurationError === undefined && !hasMisconfiguredNode(outcomes) ? validity : 0;
+  }
+
+  /** When a hold won after `elapsedMs` with `validity` stops being valid, on the clock: validity runs from the decision, not from the start. */
+  protected validUntil(elapsedMs: number, validity: number): number {
+    return this.start + elapsedMs + validity;
+  }
+
+  /** {@link validUntil} on the wall clock, in whole milliseconds. */
+  protected expiresAt(elapsedMs: number, validity: number): number {
+    return Math.floor(this.wallStart + elapsedMs + validity);
+  }
+
+  /** Which nodes were sent the request in the first round: what the hold's release must reach (with a second round's). */
+  protected writtenBy(): boolean[] {
+    const calls = this.calls;
+    const written = new Array<boolean>(calls.outcomes.length);
+    for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) written[nodeIndex] = calls.wasSent(nodeIndex);
+    return written;
+  }
+
+  /**
+   * Ends an attempt that won no hold (see `endFailedAttempt`): its writes removed from every node that may
+   * hold them (by `run`, or the lock's release script), its outcomes reported, those known at the cut when the
+   * call's signal cut the vote short (`hasQuorum` false). Rejects when two nodes are one server, or a node
+   * replied with a setup mistake (worded by {@link whatItTakes}): retrying cannot mend either.
+   */
+  protected async endFailed(
+    rounds: readonly FanOut<S>[],
+    resources: readonly string[],
+    keys: readonly string[],
+    run: Release['run'],
+    hasQuorum: boolean,
+    elapsedMs: number,
+    isSingleTry: boolean,
+    onLateAnswer?: (nodeIndex: number, answer: string | undefined) => void,
+  ): Promise<{ nodes: NodeOutcome<S>[]; elapsedMs: number; isCutOff?: true }> {
+    const { ttlMs, rules } = this;
+    const last = rounds[rounds.length - 1] as FanOut<S>;
+    // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
+    // moment, since later ones did not count, and the nodes still silent as timed out.
+    const cutOff = !hasQuorum && this.cutSignal?.aborted === true ? { outcomes: [...last.outcomes], elapsedMs } : undefined;
+    // No wake: waiters blocked by a failed attempt retry on their timer, which keeps clients that split the
+    // nodes between them from waking each other in lockstep.
+    const cleanup: Release = { keys, token: this.token, ttlMs, keysExpireAt: this.start + ttlMs, announce: false, run };
+    const { granted, isRefusal, isTakenThere } = rules;
+    const report = await endFailedAttempt(this.set, { rounds, resources, cleanup, granted, isRefusal, isTakenThere, onLateAnswer, elapsedMs, cutOff, isSingleTry: isSingleTry && !hasQuorum });
+    throwIfMisconfigured(this.set);
+    if (hasMisconfiguredNode(report.nodes)) throw misconfiguredNodeErrorOf(resources, report.nodes, this.whatItTakes()) as MisconfiguredNodeError;
+    return report;
+  }
+
+  /** What the attempt could not take, as an error's message says it (see `misconfiguredNodeErrorOf`): by default, the lock of its resources. */
+  protected whatItTakes(): string | undefined {
+    return undefined;
+  }
+}
+
+/** A lock's answers: see {@link AnswerRules}. */
+const LOCK_ANSWERS: AnswerRules<AcquireStatus> = { granted: 'acquired', isRefusal, isTakenThere: isHeld };
+
+/**
+ * A lock's attempt (see {@link HoldAttempt}): one `SET` or acquire script per node, voted on by the fan-out,
+ * then with fencing the fencing token stored on a quorum. {@link runAttempt} runs one whole; the usual
+ * acquisition (see `Acquisitions`) sends with {@link sendToEveryNode} and awaits the vote itself, which
+ * spares every acquisition a promise resolved with its lock. Nothing keeps the attempt alive once concluded:
+ * what waits for a far node holds the fan-out and the lock (see {@link watchLateGrants}), not this.
+ */
+export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt> {
+  readonly #request: AcquireRequest;
+  readonly #fence: Fence | undefined;
+  readonly #scriptKeys: readonly string[];
+  readonly #parseReply: (reply: unknown) => AcquireStatus;
+  /** The acquire script's call, made on first use: every node of a woken attempt or a retry, a node not known to run scripts. */
+  #byScript: ScriptReader<AcquireStatus> | undefined;
 
   constructor(set: NodeSet, request: AcquireRequest, signal: AbortSignal, attemptNumber: number, ticket = '') {
-    const { clock } = set.options;
-    this.#ticket = ticket;
+    super(set, new FanOut<AcquireStatus>(set, 'acquire', 'acquired'), LOCK_ANSWERS, request.ttlMs, signal, attemptNumber, ticket);
     const { keys } = request;
-    this.#set = set;
     this.#request = request;
-    this.#attemptNumber = attemptNumber;
-    this.#token = createLockToken();
-    this.#start = clock.now();
-    this.#wallStart = clock.wallNow();
     const fence = request.fencing ? { keys: keys.map(fenceKeyOf), counters: [] as number[] } : undefined;
     this.#fence = fence;
     this.#scriptKeys = fence === undefined ? keys : [...keys, ...fence.keys];
     // Not async: one promise per node call fewer.
     this.#parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
-    this.calls = new FanOut<AcquireStatus>(set, 'acquire', 'acquired');
-    this.#cutSignal = signal === set.lifecycle.signal ? undefined : signal;
-  }
-
-  /** The whole attempt, as {@link runAttempt} runs it, timing its node calls in `timing` when it is traced. */
-  async run(wokenBy: number | undefined, isSingleTry: boolean, timing: AttemptTiming | undefined): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
-    if (wokenBy !== undefined) {
-      if ((await this.askWokenByFirst(wokenBy, timing)) === 'taken-where-woken') return 'taken-where-woken';
-    } else this.sendToEveryNode(timing);
-    return this.conclude(await this.decided(), isSingleTry);
   }
 
   /**
@@ -117,57 +249,48 @@ export class Attempt {
    * is refused before anything is written, where a SET would win it a lock it could never release or extend.
    */
   sendToEveryNode(timing?: AttemptTiming): this {
-    const { nodes, options } = this.#set;
+    const { nodes, options } = this.set;
     const { keys, ttlMs, fencing } = this.#request;
     const calls = this.calls;
-    const ticket = this.#ticket;
-    const isFirstTry = this.#attemptNumber === 1;
-    const bySet = isFirstTry && isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.#token, ttlMs, ticket) : undefined;
-    let byScript: ScriptReader<AcquireStatus> | undefined;
+    const isFirstTry = this.attemptNumber === 1;
+    const bySet = isFirstTry && isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.token, ttlMs, this.ticket) : undefined;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;
-      const reader =
-        bySet !== undefined && node.isKnownToRunScripts && canSetIfAbsent(node.adapter)
-          ? bySet
-          : (byScript ??= new ScriptReader(acquireScript, this.#scriptKeys, acquireArgsOf(this.#token, ttlMs, options.restartGraceMs, fencing, ticket), this.#parseReply));
-      calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, this.#scriptKeys.length), reader, 'call', this.#start);
+      const reader = bySet !== undefined && node.isKnownToRunScripts && canSetIfAbsent(node.adapter) ? bySet : this.#script();
+      calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, this.#scriptKeys.length), reader, 'call', this.start);
     }
     if (timing !== undefined) for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) timing.watch(nodeIndex, calls.outcomeOf(nodeIndex));
     return this;
   }
 
-  /** Asks the node that woke the waiter alone first, then the others: see {@link askWokenByFirst}. */
-  askWokenByFirst(wokenBy: number, timing: AttemptTiming | undefined): Promise<'taken-where-woken' | undefined> {
-    const set = this.#set;
-    const { ttlMs } = this.#request;
-    const calls = this.calls;
-    const args = acquireArgsOf(this.#token, ttlMs, set.options.restartGraceMs, this.#request.fencing, this.#ticket);
-    // The script, which tells a lock held from a free one (a plain SET would not).
-    const reader = new ScriptReader(acquireScript, this.#scriptKeys, args, this.#parseReply);
-    return askWokenByFirst(calls, wokenBy, this.#cutSignal, isHeld, (nodeIndex) => {
-      calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs, this.#scriptKeys.length), reader);
-      timing?.watch(nodeIndex, calls.outcomeOf(nodeIndex));
-    });
+  /** The acquire script's call, made once per attempt. */
+  #script(): ScriptReader<AcquireStatus> {
+    const { ttlMs, fencing } = this.#request;
+    return (this.#byScript ??= new ScriptReader(acquireScript, this.#scriptKeys, acquireArgsOf(this.token, ttlMs, this.set.options.restartGraceMs, fencing, this.ticket), this.#parseReply));
   }
 
-  /** Resolves once the vote is decided, with whether a quorum granted; with `false` once the call's own signal aborted first. */
+  /** A woken attempt's call to one node: the script, which tells a lock held from a free one (a plain SET would not). */
+  protected askNode(nodeIndex: number, timing: AttemptTiming | undefined): void {
+    const { nodes, options } = this.set;
+    this.calls.send(nodeIndex, nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, this.ttlMs, this.#scriptKeys.length), this.#script());
+    timing?.watch(nodeIndex, this.calls.outcomeOf(nodeIndex));
+  }
+
   decided(): Promise<boolean> {
-    return this.calls.decided(this.#cutSignal);
+    return this.calls.decided(this.cutSignal);
   }
 
   /**
    * What the vote's decision makes of the attempt: the lock at once; with fencing, the lock once the
-   * fencing token is stored; or the failed attempt, once its keys were removed, or for a single try (no
-   * attempt follows: `isSingleTry`), as soon as the nodes still silent could no longer change why it
-   * failed, those nodes being cleaned up in the background (see `#failed`).
+   * fencing token is stored; or the failed attempt (see {@link HoldAttempt.conclude}).
    */
   conclude(hasQuorum: boolean, isSingleTry = false): Lock | Promise<Lock | AcquireAttempt> {
     if (hasQuorum && this.#fence !== undefined) return this.#concludeFenced(this.#fence);
-    // Cut off by the signal (`waitMs` or the caller's): the attempt reports the answers known at that
-    // moment, since later ones did not count, and the nodes still silent as timed out.
-    const cutOffAt: CutOff<AcquireStatus> | undefined =
-      !hasQuorum && this.#cutSignal?.aborted === true ? { outcomes: [...this.calls.outcomes], elapsedMs: this.#set.options.clock.now() - this.#start } : undefined;
-    return this.#outcome(hasQuorum, undefined, undefined, cutOffAt, isSingleTry);
+    const elapsedMs = this.elapsedMs();
+    const validity = this.validityIfWon(hasQuorum, this.calls.outcomes, elapsedMs);
+    if (validity > 0) return this.#lock(elapsedMs, validity, undefined);
+    // A single try whose vote failed, uncut, reports early; a quorum without validity (a stall) waits for every node.
+    return this.#failed(hasQuorum, elapsedMs, undefined, isSingleTry);
   }
 
   async #concludeFenced(fence: Fence): Promise<Lock | AcquireAttempt> {
@@ -177,97 +300,42 @@ export class Attempt {
     // The second phase: the token is ours once a quorum stored it; a node whose counter key holds something
     // else refuses (`'foreign'`) and counts against the quorum. Every node's outcome, if it is not.
     const reader = new ScriptReader(fenceScript, fence.keys, [String(fencingToken)], parseFenceReply);
-    const calls = new FanOut<'fenced' | 'foreign'>(this.#set, 'fence', 'fenced').sendToEveryNode(this.#request.ttlMs, fence.keys.length, reader);
-    const fenceNodes = (await calls.decided(this.#cutSignal)) ? undefined : await calls.allSettled();
-    return this.#outcome(true, fencingToken, fenceNodes, undefined, false);
-  }
-
-  /** The lock, if the quorum granted it with validity left and no node is misconfigured; else the failed attempt, cleaned up. */
-  #outcome(
-    hasQuorum: boolean,
-    fencingToken: number | undefined,
-    fenceNodes: FenceNodeOutcome[] | undefined,
-    cutOffAt: CutOff<AcquireStatus> | undefined,
-    isSingleTry: boolean,
-  ): Lock | Promise<AcquireAttempt> {
-    const set = this.#set;
-    const { ttlMs } = this.#request;
-    const elapsedMs = set.options.clock.now() - this.#start;
-    const validity = validityMs({ ttlMs, elapsedMs, driftFactor: set.options.driftFactor });
-    // Two nodes found to be one server: no lock, whatever the vote; the caller rejects with the error.
-    const isMisconfigured = set.servers.configurationError !== undefined;
-    if (hasQuorum && fenceNodes === undefined && validity > 0 && !isMisconfigured && !hasMisconfiguredNode(this.calls.outcomes)) {
-      return this.#lock(elapsedMs, validity, fencingToken);
-    }
-    // A single try whose vote failed, uncut, reports early; a quorum without validity (a stall) waits for every node.
-    return this.#failed(elapsedMs, fenceNodes, cutOffAt, isSingleTry && !hasQuorum);
+    const calls = new FanOut<'fenced' | 'foreign'>(this.set, 'fence', 'fenced').sendToEveryNode(this.ttlMs, fence.keys.length, reader);
+    const fenceNodes = (await calls.decided(this.cutSignal)) ? undefined : await calls.allSettled();
+    const elapsedMs = this.elapsedMs();
+    const validity = this.validityIfWon(fenceNodes === undefined, this.calls.outcomes, elapsedMs);
+    if (validity > 0) return this.#lock(elapsedMs, validity, fencingToken);
+    return this.#failed(true, elapsedMs, fenceNodes, false);
   }
 
   #lock(elapsedMs: number, validity: number, fencingToken: number | undefined): Lock {
-    const { nodes } = this.#set;
     const { resources, keys, ttlMs } = this.#request;
-    const calls = this.calls;
-    const start = this.#start;
-    const written = new Array<boolean>(nodes.length);
-    for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) written[nodeIndex] = calls.wasSent(nodeIndex);
+    const { calls, set } = this;
     const lock = new Lock({
-      set: this.#set,
+      set,
       resources,
       keys,
-      token: this.#token,
-      attempts: this.#attemptNumber,
+      token: this.token,
+      attempts: this.attemptNumber,
       fencingToken,
       ttlMs,
-      // Validity is what is left now, at the decision: it runs from here, not from the start.
-      validUntil: start + elapsedMs + validity,
-      keysExpireAt: start + ttlMs,
-      expiresAt: Math.floor(this.#wallStart + elapsedMs + validity),
-      written,
-      wakeTicket: this.#ticket,
+      validUntil: this.validUntil(elapsedMs, validity),
+      keysExpireAt: this.start + ttlMs,
+      expiresAt: this.expiresAt(elapsedMs, validity),
+      written: this.writtenBy(),
+      wakeTicket: this.ticket,
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
       nodes: outcomesSoFar(calls.outcomes),
     });
-    watchLateGrants(lock, calls, nodes);
+    watchLateGrants(lock, calls, set.nodes);
     return lock;
   }
 
-  async #failed(
-    elapsedMs: number,
-    fenceNodes: FenceNodeOutcome[] | undefined,
-    cutOff: CutOff<AcquireStatus> | undefined,
-    isSingleTry: boolean,
-  ): Promise<AcquireAttempt> {
-    const { resources, keys, ttlMs } = this.#request;
-    // No wake: waiters blocked by a failed attempt retry on their timer, which keeps clients that
-    // split the nodes between them from waking each other in lockstep.
-    const cleanup: Release = { keys, token: this.#token, ttlMs, keysExpireAt: this.#start + ttlMs, announce: false };
-    const failed = { rounds: [this.calls], resources, cleanup, granted: 'acquired', isRefusal, isTakenThere: isHeld, elapsedMs, cutOff, isSingleTry };
-    const report = await endFailedAttempt(this.#set, failed);
+  async #failed(hasQuorum: boolean, elapsedMs: number, fenceNodes: FenceNodeOutcome[] | undefined, isSingleTry: boolean): Promise<AcquireAttempt> {
+    const { resources, keys } = this.#request;
+    const report = await this.endFailed([this.calls], resources, keys, undefined, hasQuorum, elapsedMs, isSingleTry);
     return fenceNodes === undefined ? report : { ...report, fenceNodes };
   }
-}
-
-/**
- * Asks node `wokenBy` (the node whose release woke the waiter) alone first, then the others: `callOn` sends one
- * node its call. Resolves with `'taken-where-woken'`, no other node asked, when that node refused because others
- * hold the resource there (`isTakenThere`: the holder took it again, or another woken waiter did), at the cost
- * of one call and no cleanup; a node wakes a waiter once it has deleted the previous holder's keys, and the
- * others have had the release sent at the same time. Cut off by `signal` while that node had not answered (it
- * hangs, or is slow), no other node is asked: the vote, decided at once as cut, removes whatever it may still grant.
- */
-export async function askWokenByFirst<S extends string>(
-  calls: FanOut<S>,
-  wokenBy: number,
-  signal: AbortSignal | undefined,
-  isTakenThere: (status: string) => boolean,
-  callOn: (nodeIndex: number) => void,
-): Promise<'taken-where-woken' | undefined> {
-  callOn(wokenBy);
-  const wokenStatus = (await calls.outcomeUnlessCut(wokenBy, signal))?.status;
-  if (wokenStatus === undefined) return undefined;
-  if (isTakenThere(wokenStatus)) return 'taken-where-woken';
-  for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (nodeIndex !== wokenBy) callOn(nodeIndex);
-  return undefined;
 }
 
 /**

@@ -14,19 +14,23 @@ export interface CutOff<S extends string> {
   readonly elapsedMs: number;
 }
 
+/** What a kind of hold's nodes answer, as its attempt reads them. */
+export interface AnswerRules<S extends string> {
+  /** The answer with which a node took the request: what a failed attempt leaves there to remove. */
+  readonly granted: S;
+  /** Whether a node refused the request: nothing of the attempt's token was written there. */
+  isRefusal(status: string): boolean;
+  /** Whether a node refused because others hold the resource there: a woken attempt stops at the node that woke it then (see also `isSettledByRefusals`). */
+  isTakenThere(status: string): boolean;
+}
+
 /** An attempt whose vote failed, or whose hold was refused, as {@link endFailedAttempt} reads it. */
-export interface AttemptToEnd<S extends string> {
+export interface AttemptToEnd<S extends string> extends AnswerRules<S> {
   /** Its rounds of calls, the last one voted on: a lock's one, a claim's two where a second round ran. */
   readonly rounds: readonly FanOut<S>[];
   readonly resources: readonly string[];
   /** What frees its writes on one node, unannounced: nobody waits for them. */
   readonly cleanup: Release;
-  /** The answer with which a node took the request: what is left there to remove. */
-  readonly granted: string;
-  /** Whether a node refused the request: nothing of the attempt's token was written there. */
-  isRefusal(status: string): boolean;
-  /** Whether a node refused because others hold the resource there (see `isSettledByRefusals`). */
-  isTakenThere(status: string): boolean;
   /** Told the answer a node gives after its call timed out, or after the attempt ended without it. */
   readonly onLateAnswer?: ((nodeIndex: number, answer: string | undefined) => void) | undefined;
   /** The time it took, up to its decision. */

@@ -1,16 +1,11 @@
-// One attempt to take a claim over every node, written once for a semaphore's permits and a read-write
-// lock: the node that woke it first when woken, the vote on what the nodes gave, the claim it wins, or the cleanup
-// of a failed attempt, which `endFailedAttempt` (acquire/failed-attempt.ts) ends as it ends a lock's.
-import { hasMisconfiguredNode, misconfiguredNodeErrorOf, warnIfMisconfigured } from '../acquire/misconfigured-nodes.js';
-import { askWokenByFirst } from '../acquire/attempt.js';
-import { endFailedAttempt } from '../acquire/failed-attempt.js';
+// A claim's attempt, for a semaphore's permits and a read-write lock: the variant of every hold's attempt
+// (`HoldAttempt`, acquire/attempt.ts) that votes on the slots the nodes gave, with a second round where they differ.
+import { HoldAttempt } from '../acquire/attempt.js';
+import type { AnswerRules } from '../acquire/failed-attempt.js';
+import { warnIfMisconfigured } from '../acquire/misconfigured-nodes.js';
 import { failureVerdictOf } from '../acquire/verdict.js';
 import type { PermitFailureReason, ReadWriteFailureReason } from '../base/claim-errors.js';
-import type { MisconfiguredNodeError } from '../base/errors.js';
-import { validityMs } from '../base/clock.js';
 import { type NodeOutcome, type PermitAcquireStatus, type PermitAttempt, type ReadWriteAcquireStatus, type ReadWriteAttempt } from '../base/outcomes.js';
-import { createLockToken } from '../base/token.js';
-import type { Release } from '../lock/release.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
@@ -64,7 +59,7 @@ export interface ClaimAttemptCall {
   readonly signal: AbortSignal | undefined;
   /** A single try (`retryCount: 0`): no attempt follows, so a failure may be reported before every node answered. */
   readonly isSingleTry: boolean;
-  /** The node whose wake started a woken attempt, asked alone first: see {@link runClaimAttempt}. */
+  /** The node whose wake started a woken attempt, asked alone first: see `HoldAttempt.askWokenByFirst`. */
   readonly wokenBy: number | undefined;
   /** A waiting call's queue ticket, which a refusing node queues for a wake (see wake-queue.ts), or `''`. */
   readonly ticket: string;
@@ -73,7 +68,7 @@ export interface ClaimAttemptCall {
 }
 
 /** What one kind of claim tells its attempt: how to ask, how to read an answer, and what a win or a failure is. */
-interface AttemptKind<S extends string, H extends Claim, F> {
+interface AttemptKind<S extends string, H extends Claim, F> extends AnswerRules<S> {
   readonly resource: string;
   /** What the attempt takes, for an error's message: a semaphore's permits (of this limit), or a read-write lock's mode. */
   readonly taking: number | ReadWriteMode;
@@ -82,10 +77,6 @@ interface AttemptKind<S extends string, H extends Claim, F> {
   /** The script's arguments after the key for `token`, asking for exactly `slots` if given. */
   argsOf(token: string, slots: readonly number[] | undefined): string[];
   parse(reply: unknown): Answer<S>;
-  /** Whether a node refused because others hold the claim there: a woken attempt stops at the node that woke it then. */
-  isTakenThere(status: string): boolean;
-  /** Whether a node refused the request: the script then wrote nothing of this attempt's token there. */
-  isRefusal(status: string): boolean;
   /** For a round that won nothing, what a second round asks every node for, if anything. */
   secondRound?(answers: readonly (Answer<S> | undefined)[]): readonly number[] | undefined;
   claimOf(grant: ClaimGrant, slots: readonly number[]): H;
@@ -94,126 +85,162 @@ interface AttemptKind<S extends string, H extends Claim, F> {
   failureOf(nodes: NodeOutcome<S>[], hasQuorum: boolean, answers: readonly (Answer<S> | undefined)[]): F;
 }
 
+/** A failed claim attempt: its kind's failure, with the nodes' outcomes. */
+type Failed<S extends string, F> = F & { readonly nodes: NodeOutcome<S>[]; readonly elapsedMs: number; readonly isCutOff?: true };
+
 /**
- * Asks every node at once, with a fresh token, to admit the claim for `ttlMs`, and resolves with the claim
- * the moment a quorum of nodes gave the same slots (a read-write lock: admitted) with validity left. With
- * a second round (see `AttemptKind.secondRound`) where the first gave different slots. Otherwise it frees
- * what the rounds wrote (on every node that did not refuse, and on a node that timed out once it answers
- * that it admitted) and resolves with the failed attempt; an intent a node kept stays (the claim's release
- * frees it, or the caller withdraws it). `signal` cuts the vote short. With `wokenBy` (a woken
- * attempt), the node that woke it is asked alone first: `'taken-where-woken'` when it is taken there, and no other node
- * was asked. A failed attempt's node that answers only after its timeout is told to `onLateAnswer`.
+ * A claim's attempt (see `HoldAttempt`): asks every node, with a fresh token, to admit the claim for
+ * `ttlMs`, and wins the claim the moment a quorum of nodes gave the same slots (a read-write lock:
+ * admitted) with validity left; with a second round (see `AttemptKind.secondRound`) where the first gave
+ * different slots. Otherwise it frees what the rounds wrote (on every node that did not refuse, and on a
+ * node that timed out once it answers that it admitted) and resolves with the failed attempt; an intent a
+ * node kept stays (the claim's release frees it, or the caller withdraws it). A woken attempt asks the others
+ * for the slots the node that woke it gave. A failed attempt's node that answers only after its timeout is
+ * told to `onLateAnswer`.
  */
-async function runClaimAttempt<S extends string, H extends Claim, F>(
-  call: ClaimAttemptCall,
-  kind: AttemptKind<S, H, F>,
-): Promise<H | (F & { readonly nodes: NodeOutcome<S>[]; readonly elapsedMs: number; readonly isCutOff?: true }) | 'taken-where-woken'> {
-  const { set, ttlMs, signal, wokenBy, intent, attemptNumber } = call;
-  const { clock, driftFactor } = set.options;
-  // Never the Redlock's own signal (a call without a signal or `waitMs`): `close()` rejects the call
-  // through its guard, which releases what this attempt wins, so the vote need not listen for it.
-  const cutSignal = signal === set.lifecycle.signal ? undefined : signal;
-  const { key, resource } = kind;
-  const nodeCount = set.nodes.length;
-  const token = createLockToken();
-  const start = clock.now();
-  const newRound = (): Round<S> => ({ calls: new FanOut<S>(set, 'acquire'), answers: new Array<Answer<S> | undefined>(nodeCount) });
-  const readerOf = ({ answers }: Round<S>, slots: readonly number[] | undefined): ScriptReader<S> =>
-    new ScriptReader<S>(kind.script, [key], kind.argsOf(token, slots), (reply, nodeIndex) => {
+class ClaimAttempt<S extends string, H extends Claim, F> extends HoldAttempt<S, H, Failed<S, F>> {
+  readonly #call: ClaimAttemptCall;
+  readonly #kind: AttemptKind<S, H, F>;
+  /** The first round's answers, by node. */
+  readonly #answers: (Answer<S> | undefined)[];
+  /** The second round, if one ran. */
+  #second: Round<S> | undefined;
+  /** The slots a quorum gave, once decided. */
+  #slots: readonly number[] | undefined;
+  /** A woken attempt's reader of the nodes but the one that woke it: see {@link askNode}. */
+  #others: ScriptReader<S> | undefined;
+
+  constructor(call: ClaimAttemptCall, kind: AttemptKind<S, H, F>) {
+    const { set } = call;
+    super(set, new FanOut<S>(set, 'acquire'), kind, call.ttlMs, call.signal, call.attemptNumber, call.ticket);
+    this.#call = call;
+    this.#kind = kind;
+    this.#answers = new Array<Answer<S> | undefined>(set.nodes.length);
+  }
+
+  /** Reads the answers of one round into `answers`, asking for exactly `slots` if given. */
+  #readerOf(answers: (Answer<S> | undefined)[], slots: readonly number[] | undefined): ScriptReader<S> {
+    const kind = this.#kind;
+    return new ScriptReader<S>(kind.script, [kind.key], kind.argsOf(this.token, slots), (reply, nodeIndex) => {
       const answer = kind.parse(reply);
       answers[nodeIndex] = answer;
       return answer.status;
     });
-  const first = newRound();
-  if (wokenBy === undefined) first.calls.sendToEveryNode(ttlMs, 1, readerOf(first, undefined));
-  else {
-    const reader = readerOf(first, undefined);
-    // The others are asked for the slots the node that woke it gave: where it admitted, its admission counts.
-    let others: ScriptReader<S> | undefined;
-    const callOn = (nodeIndex: number): void => {
-      const run = nodeIndex === wokenBy ? reader : (others ??= readerOf(first, first.answers[wokenBy]?.slots));
-      first.calls.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, set.options, ttlMs), run);
-    };
-    if ((await askWokenByFirst(first.calls, wokenBy, cutSignal, kind.isTakenThere, callOn)) === 'taken-where-woken') return 'taken-where-woken';
   }
-  const rounds = [first];
-  let slots = await slotsWithQuorum(first, cutSignal);
-  if (slots === undefined && signal?.aborted !== true && kind.secondRound !== undefined) {
-    const planned = kind.secondRound(first.answers);
+
+  sendToEveryNode(): this {
+    this.calls.sendToEveryNode(this.ttlMs, 1, this.#readerOf(this.#answers, undefined));
+    return this;
+  }
+
+  /** The node that woke the attempt is asked for any slots; the others for those it gave: where it admitted, its admission counts. */
+  protected askNode(nodeIndex: number): void {
+    const { nodes, options } = this.set;
+    const answers = this.#answers;
+    const wokenBy = this.#call.wokenBy as number;
+    const run = nodeIndex === wokenBy ? this.#readerOf(answers, undefined) : (this.#others ??= this.#readerOf(answers, answers[wokenBy]?.slots));
+    this.calls.send(nodeIndex, nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, this.ttlMs), run);
+  }
+
+  async decided(): Promise<boolean> {
+    const cutSignal = this.cutSignal;
+    let slots = await slotsWithQuorum(this.calls, this.#answers, cutSignal);
+    // None once the call ended (its signal aborted, `close()` included): nothing would take what it wins.
+    const planned = slots === undefined && this.#call.signal?.aborted !== true ? this.#kind.secondRound?.(this.#answers) : undefined;
     if (planned !== undefined) {
-      const second = newRound();
-      second.calls.sendToEveryNode(ttlMs, 1, readerOf(second, planned));
-      rounds.push(second);
-      slots = await slotsWithQuorum(second, cutSignal);
+      const second: Round<S> = { calls: new FanOut<S>(this.set, 'acquire'), answers: new Array<Answer<S> | undefined>(this.#answers.length) };
+      second.calls.sendToEveryNode(this.ttlMs, 1, this.#readerOf(second.answers, planned));
+      this.#second = second;
+      slots = await slotsWithQuorum(second.calls, second.answers, cutSignal);
     }
+    this.#slots = slots;
+    return slots !== undefined;
   }
-  const elapsedMs = clock.now() - start;
-  const validity = validityMs({ ttlMs, elapsedMs, driftFactor });
-  // A node that replied with a setup mistake (`NOPERM`: its user may not run the scripts) fails the attempt,
-  // whatever the others gave: no claim is handed out that one node could never release.
-  if (slots !== undefined && validity > 0 && set.servers.configurationError === undefined && !hasMisconfiguredNode((rounds.at(-1) as Round<S>).calls.outcomes)) {
-    // A loop, not `Array.from({ length })`: that took some 6,400 instructions of a semaphore's 65,000 per acquire+release.
-    const written = new Array<boolean>(nodeCount);
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
-      written[nodeIndex] = first.calls.wasSent(nodeIndex) || (rounds.length > 1 && (rounds[1] as Round<S>).calls.wasSent(nodeIndex));
-    }
-    // Validity is what is left now, at the decision: it runs from here, not from the start.
-    const validUntil = start + elapsedMs + validity;
-    const expiresAt = Math.floor(clock.wallNow() + validity);
-    const keysExpireAt = clock.now() + ttlMs;
-    const grant = { set, resource, key, token, alsoFrees: intent.id, attempts: attemptNumber, ttlMs, validUntil, expiresAt, keysExpireAt, written, wakeTicket: call.ticket };
+
+  conclude(hasQuorum: boolean, isSingleTry: boolean): H | Promise<H | Failed<S, F>> {
+    const last = this.#second?.calls ?? this.calls;
+    const elapsedMs = this.elapsedMs();
+    const validity = this.validityIfWon(hasQuorum, last.outcomes, elapsedMs);
+    if (validity > 0) return this.#claim(this.#slots as readonly number[], elapsedMs, validity);
+    return this.#failed(hasQuorum, elapsedMs, isSingleTry);
+  }
+
+  #claim(slots: readonly number[], elapsedMs: number, validity: number): H {
+    const { set, token, ttlMs } = this;
+    const kind = this.#kind;
+    const call = this.#call;
+    const second = this.#second;
+    const { key, resource } = kind;
+    const grant = {
+      set,
+      resource,
+      key,
+      token,
+      alsoFrees: call.intent.id,
+      attempts: this.attemptNumber,
+      ttlMs,
+      validUntil: this.validUntil(elapsedMs, validity),
+      expiresAt: this.expiresAt(elapsedMs, validity),
+      keysExpireAt: this.start + ttlMs,
+      written: this.#written(),
+      wakeTicket: this.ticket,
+    };
     const claim = kind.claimOf(grant, slots);
     // What a node gave beyond the claim, now or in a late answer, is held for nothing and freed there; so is
     // an intent left after the release. The claim's own release reaches every node that was sent the request.
-    for (const { calls, answers } of rounds) {
-      for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
-        // An answer read already, before the release was sent, needs nothing unless it gave other slots.
-        const known = answers[nodeIndex];
-        if (!calls.wasSent(nodeIndex) || (known !== undefined && (known.status !== 'admitted' || isSameSet(known.slots, slots)))) continue;
-        calls.onAnswerOf(nodeIndex, (answer) => kind.settle(claim, nodeIndex, answer, answers[nodeIndex], calls.sentAtOf(nodeIndex)));
-      }
-    }
+    this.#settleBeyond(claim, slots, this.calls, this.#answers);
+    if (second !== undefined) this.#settleBeyond(claim, slots, second.calls, second.answers);
     // A node that refused, now or later, is taken as soon as it is free: the claim may stand on a bare quorum.
     // A setup mistake a node reveals only after the decision cannot fail the call: it is warned of, once per node.
-    const { calls: lastCalls } = rounds.at(-1) as Round<S>;
-    for (let nodeIndex = 0; nodeIndex < nodeCount; nodeIndex += 1) {
-      const known = lastCalls.outcomes[nodeIndex];
+    const last = second?.calls ?? this.calls;
+    for (let nodeIndex = 0; nodeIndex < last.outcomes.length; nodeIndex += 1) {
+      const known = last.outcomes[nodeIndex];
       if (known?.status === 'admitted') continue;
-      if (known !== undefined ? isFreedLater(kind, known.status) : lastCalls.wasSent(nodeIndex)) {
-        lastCalls.onOutcomeOf(nodeIndex, (outcome) => {
+      if (known !== undefined ? isFreedLater(kind, known.status) : last.wasSent(nodeIndex)) {
+        last.onOutcomeOf(nodeIndex, (outcome) => {
           if (isFreedLater(kind, outcome.status)) claim.fillInWhenFree(nodeIndex);
-          else if (known === undefined) warnIfMisconfigured([resource], set.nodes[nodeIndex] as NodeState, outcome, 'granted', () => whatOf(kind, call));
+          else if (known === undefined) warnIfMisconfigured([resource], set.nodes[nodeIndex] as NodeState, outcome, 'granted', () => this.whatItTakes());
         });
       }
     }
     return claim;
   }
-  const last = rounds.at(-1) as Round<S>;
-  // Cut off by the signal before a quorum, the attempt reports the answers known at that moment: later ones did not count.
-  const cutOff = slots === undefined && cutSignal?.aborted === true ? { outcomes: last.calls.outcomes.slice(), elapsedMs } : undefined;
-  const cleanup: Release = { keys: [key], token, ttlMs, keysExpireAt: clock.now() + ttlMs, announce: false, run: hashReleaseRunOf(key, token, '', false, []) };
-  const { nodes, isCutOff } = await endFailedAttempt(set, {
-    // An array literal, not `map()`: see `endFailedAttempt`.
-    rounds: rounds.length === 1 ? [first.calls] : [first.calls, (rounds[1] as Round<S>).calls],
-    resources: [resource],
-    cleanup,
-    granted: 'admitted',
-    isRefusal: kind.isRefusal,
-    isTakenThere: kind.isTakenThere,
-    onLateAnswer: call.onLateAnswer,
-    elapsedMs,
-    cutOff,
-    isSingleTry: call.isSingleTry && slots === undefined,
-  });
-  // Retrying cannot mend a setup mistake, and the nodes that replied so answered: they are not unreachable.
-  if (hasMisconfiguredNode(nodes)) throw misconfiguredNodeErrorOf([resource], nodes, whatOf(kind, call)) as MisconfiguredNodeError;
-  return { nodes, elapsedMs, ...kind.failureOf(nodes, slots !== undefined, last.answers), ...(isCutOff === undefined ? {} : { isCutOff }) };
-}
 
-/** What the attempt could not take, as an error's message says it: `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`. */
-function whatOf(kind: AttemptKind<string, Claim, unknown>, call: ClaimAttemptCall): string {
-  const { taking, resource } = kind;
-  return typeof taking === 'number' ? `acquire ${describePermits(call.permits, taking, resource)}` : `take ${describeReadWrite(taking, resource)}`;
+  /** Which nodes were sent the request in either round: what the claim's release must reach. */
+  #written(): boolean[] {
+    const written = this.writtenBy();
+    const second = this.#second?.calls;
+    for (let nodeIndex = 0; second !== undefined && nodeIndex < written.length; nodeIndex += 1) if (second.wasSent(nodeIndex)) written[nodeIndex] = true;
+    return written;
+  }
+
+  /** Has `claim` settle what each node of one round gave beyond its `slots`, now or when it answers. */
+  #settleBeyond(claim: H, slots: readonly number[], calls: FanOut<S>, answers: readonly (Answer<S> | undefined)[]): void {
+    const kind = this.#kind;
+    for (let nodeIndex = 0; nodeIndex < answers.length; nodeIndex += 1) {
+      // An answer read already, before the release was sent, needs nothing unless it gave other slots.
+      const known = answers[nodeIndex];
+      if (!calls.wasSent(nodeIndex) || (known !== undefined && (known.status !== 'admitted' || isSameSet(known.slots, slots)))) continue;
+      calls.onAnswerOf(nodeIndex, (answer) => kind.settle(claim, nodeIndex, answer, answers[nodeIndex], calls.sentAtOf(nodeIndex)));
+    }
+  }
+
+  /** What the attempt could not take, as an error's message says it: `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`. */
+  protected override whatItTakes(): string {
+    const { taking, resource } = this.#kind;
+    return typeof taking === 'number' ? `acquire ${describePermits(this.#call.permits, taking, resource)}` : `take ${describeReadWrite(taking, resource)}`;
+  }
+
+  async #failed(hasQuorum: boolean, elapsedMs: number, isSingleTry: boolean): Promise<Failed<S, F>> {
+    const { key, resource } = this.#kind;
+    const second = this.#second;
+    // An array literal, not `map()`: see `endFailedAttempt`.
+    const rounds = second === undefined ? [this.calls] : [this.calls, second.calls];
+    const run = hashReleaseRunOf(key, this.token, '', false, []);
+    const { nodes, isCutOff } = await this.endFailed(rounds, [resource], [key], run, hasQuorum, elapsedMs, isSingleTry, this.#call.onLateAnswer);
+    const failure = this.#kind.failureOf(nodes, hasQuorum, second?.answers ?? this.#answers);
+    return { nodes, elapsedMs, ...failure, ...(isCutOff === undefined ? {} : { isCutOff }) };
+  }
 }
 
 /**
@@ -235,7 +262,7 @@ function isSameSet(given: readonly number[] | undefined, slots: readonly number[
  * quorum, rather than a quorum for each slot, keeps an extension simple: it needs a quorum of nodes where
  * every slot is still ours.
  */
-function slotsWithQuorum<S extends string>({ calls, answers }: Round<S>, signal: AbortSignal | undefined): Promise<readonly number[] | undefined> {
+function slotsWithQuorum<S extends string>(calls: FanOut<S>, answers: readonly (Answer<S> | undefined)[], signal: AbortSignal | undefined): Promise<readonly number[] | undefined> {
   const nodeCount = answers.length;
   const quorum = quorumOf(nodeCount);
   return new Promise((resolve) => {
@@ -277,18 +304,19 @@ function slotsWithQuorum<S extends string>({ calls, answers }: Round<S>, signal:
  * another node gave are freed there at once. When the nodes gave different slots (contenders reached them
  * in different orders, or their free slots differ) while their answers show slots free on a quorum, a
  * second round asks every node for exactly those. A node with too few free keeps the request's `intent`
- * there (see `permitAcquireScript`). See {@link runClaimAttempt}.
+ * there (see `permitAcquireScript`). See {@link ClaimAttempt}.
  */
 export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemptCall): Promise<Permit | FailedPermitAttempt | 'taken-where-woken'> {
   const { key, limit, resource } = semaphore;
   const { permits, intent, ttlMs } = call;
   const { restartGraceMs } = call.set.options;
   const firstSlot = 1 + Math.floor(Math.random() * limit);
-  return runClaimAttempt<PermitAcquireStatus, Permit, Omit<FailedPermitAttempt, 'nodes' | 'elapsedMs'>>(call, {
+  return new ClaimAttempt<PermitAcquireStatus, Permit, Omit<FailedPermitAttempt, 'nodes' | 'elapsedMs'>>(call, {
     resource,
     taking: limit,
     key,
     script: permitAcquireScript,
+    granted: 'admitted',
     argsOf: (token, slots) => permitAcquireArgsOf(token, ttlMs, permits, limit, restartGraceMs, slots === undefined ? firstSlot : 0, intent, call.ticket, slots),
     parse: (reply) => parsePermitAcquireReply(reply, permits, limit),
     isTakenThere: isFull,
@@ -306,7 +334,7 @@ export function runPermitAttempt(semaphore: SemaphoreSettings, call: ClaimAttemp
       const recordedLimit = reason === 'limit-mismatch' ? answers.find((answer) => answer?.recordedLimit !== undefined)?.recordedLimit : undefined;
       return recordedLimit === undefined ? { reason } : { reason, recordedLimit };
     },
-  });
+  }).run(call.wokenBy, call.isSingleTry);
 }
 
 /** Whether a semaphore's node refused because too few permits are free there. */
@@ -340,15 +368,16 @@ const NO_SLOTS: readonly number[] = [];
 
 /**
  * One attempt to admit a reader or the writer (`mode`) of `lock`. A writer whose attempt finds readers
- * leaves its intent (`intent`) there, which stops new readers while the writer waits. See {@link runClaimAttempt}.
+ * leaves its intent (`intent`) there, which stops new readers while the writer waits. See {@link ClaimAttempt}.
  */
 export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode, call: ClaimAttemptCall): Promise<ReadWriteHandle | FailedReadWriteAttempt | 'taken-where-woken'> {
   const { key, resource } = lock;
-  return runClaimAttempt<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>>(call, {
+  return new ClaimAttempt<ReadWriteAcquireStatus, ReadWriteHandle, Pick<FailedReadWriteAttempt, 'reason'>>(call, {
     resource,
     taking: mode,
     key,
     script: readWriteAcquireScript,
+    granted: 'admitted',
     argsOf: (token) => readWriteAcquireArgsOf(token, call.ttlMs, mode, call.set.options.restartGraceMs, call.intent, call.ticket),
     parse: (reply) => {
       const status = parseReadWriteAcquireReply(reply);
@@ -364,5 +393,5 @@ export function runReadWriteAttempt(lock: ReadWriteSettings, mode: ReadWriteMode
       const verdict = failureVerdictOf(nodes, hasQuorum, isTakenThere);
       return { reason: verdict === 'taken' || verdict === 'limit-mismatch' ? 'locked' : verdict };
     },
-  });
+  }).run(call.wokenBy, call.isSingleTry);
 }

@@ -203,14 +203,18 @@ describe('a node its client cannot connect to', () => {
 });
 
 describe('the servers behind the nodes', () => {
-  it('refuses to count one server reached through two clients as two nodes, before any lock is granted', async () => {
+  /** Two clients of one server as nodes 0 and 1, and node 2 down: the two clients alone would make a quorum of 2. */
+  function twoClientsOfOneServer() {
     const clock = new FakeClock();
     const first = grantingNode(clock);
     const nodes = [first, first.connectAnotherClient(), grantingNode(clock)];
     for (const node of nodes) for (const sha1 of first.keyspace.scripts) node.keyspace.scripts.add(sha1);
-    // The third node is down: the two clients of one server alone would make a quorum of 2.
     nodes[2]!.isDown = true;
-    const redlock = new Redlock(nodes, { clock, retryCount: 3 });
+    return { clock, first, nodes, redlock: new Redlock(nodes, { clock, retryCount: 3 }) };
+  }
+
+  it('refuses to count one server reached through two clients as two nodes, before any lock is granted', async () => {
+    const { clock, first, nodes, redlock } = twoClientsOfOneServer();
     const error = await clock.runUntilSettled(redlock.acquire('r', 1000).catch((failure: unknown) => failure));
     expect(error).toBeInstanceOf(NodeConfigurationError);
     expect(error).toMatchObject({ problem: 'same-server', nodeIndexes: [0, 1] });
@@ -220,6 +224,19 @@ describe('the servers behind the nodes', () => {
     const sent = nodes.map((node) => node.calls.length);
     await expect(redlock.acquire('other', 1000)).rejects.toBe(error);
     await expect(redlock.inspect('other')).rejects.toBe(error);
+    expect(nodes.map((node) => node.calls.length)).toEqual(sent);
+  });
+
+  it('refuses it the same way for a semaphore\'s and a read-write lock\'s first call, and then for every call', async () => {
+    const { clock, first, nodes, redlock } = twoClientsOfOneServer();
+    const error = await clock.runUntilSettled(redlock.semaphore('s', { limit: 3 }).acquire(1000).catch((failure: unknown) => failure));
+    expect(error).toBeInstanceOf(NodeConfigurationError);
+    expect(error).toMatchObject({ problem: 'same-server', nodeIndexes: [0, 1] });
+    // The permit the two clients gave is freed.
+    expect(keysOf(first)).toEqual([]);
+    const sent = nodes.map((node) => node.calls.length);
+    await expect(redlock.readWriteLock('rw').acquireWrite(1000)).rejects.toBe(error);
+    await expect(redlock.semaphore('s', { limit: 3 }).tryAcquire(1000)).rejects.toBe(error);
     expect(nodes.map((node) => node.calls.length)).toEqual(sent);
   });
 
