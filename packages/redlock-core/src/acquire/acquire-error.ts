@@ -1,42 +1,72 @@
 // Why an acquisition gave up, and the LockAcquireError that says so with the numbers.
 import { describeAttemptCount, describeResources } from '../base/describe.js';
 import { type AcquireFailureReason, LockAcquireError } from '../base/errors.js';
-import { type AcquireAttempt, countByStatus, describeOutcomes } from '../base/outcomes.js';
+import { type AcquireAttempt, countByStatus, describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
+import { quorumOf } from '../nodes/quorum.js';
 import { failureVerdictOf } from './verdict.js';
-import { defaultRetriesAdvice } from '../settings/resolve-options.js';
+import { defaultRetriesAdvice, type WaitSettings } from '../settings/resolve-options.js';
 import type { AcquireRequest } from './request.js';
 import type { AttemptLog, LoggedAttempt } from './attempt-log.js';
 
 /**
- * The error of a call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
- * (`waitMs` given). The reason is that of the last attempt in `log`; a call that gave up in the local
- * queue before any attempt was made there reports the lock as held, by the earlier call ahead of it.
+ * The error of a lock's call that gave up: its retries ran out, a single try failed, or `waitMs` ran out
+ * (`waitMs` given); see {@link gaveUpOf}. A call that gave up in the local queue before any attempt was
+ * made there reports the lock as held, by the earlier call ahead of it.
  */
 export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum: number, waitMs?: number): LockAcquireError {
+  const { resources, fencing } = request;
+  const detailOf = (last: AcquireAttempt): string | undefined => {
+    const fenced = last.fenceNodes?.filter((node) => node.status === 'fenced').length;
+    return fenced !== undefined && fenced < quorum ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}` : undefined;
+  };
+  const adviceOf = (_reported: AcquireAttempt, reason: AcquireFailureReason): string | undefined => {
+    if (reason !== 'foreign-key') return undefined;
+    if (fencing) return '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`';
+    return `; ${resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): give each lock a resource of its own, and lock keys a namespace (\`keyPrefix\`)`;
+  };
+  const what = `Could not acquire ${describeResources(resources)}`;
+  const { reason, message, details } = gaveUpOf(request, log, waitMs, what, (attempt) => failureReasonOf(attempt, quorum), 'held-by-another-owner', adviceOf, detailOf);
+  return new LockAcquireError(message, { resources, ...details, reason });
+}
+
+/** An attempt as the error of its call reads it. */
+type ReportedAttempt = LoggedAttempt & { readonly nodes: readonly NodeOutcome<string>[]; readonly elapsedMs: number };
+
+/**
+ * What the error of any acquisition that gave up says, for every kind of hold: its reason, that of the last
+ * attempt in `log` (`reasonOf`), or of the latest decided one when the last was cut off by the wait and could
+ * not tell (its nodes still silent made the difference), `takenReason` when no attempt ran; the attempt that
+ * reason is of (`reported`); its message (see {@link gaveUpMessageOf}), whose detail (the last attempt's
+ * outcomes, or the validity a late quorum left) `detailOf` and advice (`waitMs` to wait longer than the
+ * default retries) `adviceOf` may word otherwise; and the error's fields.
+ */
+export function gaveUpOf<F extends ReportedAttempt, R extends string>(
+  request: Pick<WaitSettings, 'retryCount' | 'isRetryCountDefault'> & { readonly ttlMs: number },
+  log: AttemptLog<F>,
+  waitMs: number | undefined,
+  what: string,
+  reasonOf: (attempt: F) => R,
+  takenReason: R,
+  adviceOf?: (reported: F, reason: R) => string | undefined,
+  detailOf?: (last: F) => string | undefined,
+): { readonly reported: F | undefined; readonly reason: R; readonly message: string; readonly details: { attempts: readonly F[]; attemptCount: number; waitMs?: number } } {
   const { last, lastDecided } = log;
-  let reason: AcquireFailureReason = last === undefined ? 'held-by-another-owner' : failureReasonOf(last, quorum);
-  // An attempt cut off by `waitMs` or the caller's signal tells only what the nodes had answered by then:
-  // when that does not decide (the nodes still silent made the difference), the latest decided one tells.
-  if (reason === 'nodes-unreachable' && last?.isCutOff === true && lastDecided !== undefined) reason = failureReasonOf(lastDecided, quorum);
-  const options = { resources: request.resources, attempts: log.kept(), attemptCount: log.count, reason, ...(waitMs === undefined ? {} : { waitMs }) };
-  const fenced = last?.fenceNodes?.filter((node) => node.status === 'fenced').length;
+  let reported = last;
+  let reason = last === undefined ? takenReason : reasonOf(last);
+  if (reason === 'nodes-unreachable' && last?.isCutOff === true && lastDecided !== undefined) {
+    reported = lastDecided;
+    reason = reasonOf(lastDecided);
+  }
   const detail =
     last === undefined
       ? ''
-      : fenced !== undefined && fenced < quorum
-        ? `a quorum granted, but only ${fenced} stored the fencing token: ${describeOutcomes(last.fenceNodes ?? [])}`
-        : reason === 'no-validity'
+      : (detailOf?.(last) ??
+        (reason === 'no-validity'
           ? `a quorum agreed after ${Math.round(last.elapsedMs)} ms, leaving no validity of the ${request.ttlMs} ms TTL`
-          : `${describeOutcomes(last.nodes)}, quorum is ${quorum}`;
-  const advice =
-    reason !== 'foreign-key'
-      ? reason === 'held-by-another-owner'
-        ? defaultRetriesAdvice(request, waitMs)
-        : ''
-      : request.fencing
-        ? '; a lock or fencing counter key holds something else (another type, or a value without a TTL): give lock keys a namespace of their own, e.g. with `keyPrefix`'
-        : `; ${request.resources.length === 1 ? 'the key is' : 'a key is'} not a lock (another type, such as a semaphore's or a read-write lock's, or a string without a TTL): give each lock a resource of its own, and lock keys a namespace (\`keyPrefix\`)`;
-  return new LockAcquireError(gaveUpMessageOf(`Could not acquire ${describeResources(request.resources)}`, log, reason, detail, advice, waitMs), options);
+          : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}`));
+  const advice = (reported === undefined ? undefined : adviceOf?.(reported, reason)) ?? (reason === takenReason ? defaultRetriesAdvice(request, waitMs) : '');
+  const details = { attempts: log.kept(), attemptCount: log.count, ...(waitMs === undefined ? {} : { waitMs }) };
+  return { reported, reason, details, message: gaveUpMessageOf(what, log, reason, detail, advice, waitMs) };
 }
 
 /**
@@ -45,7 +75,7 @@ export function acquireErrorOf(request: AcquireRequest, log: AttemptLog, quorum:
  * (`detail`), then `advice`. A call that gave up in the local queue before any attempt was made there
  * reports what held it: an earlier call of this `Redlock`.
  */
-export function gaveUpMessageOf(what: string, log: AttemptLog<LoggedAttempt>, reason: string, detail: string, advice: string, waitMs: number | undefined): string {
+function gaveUpMessageOf(what: string, log: AttemptLog<LoggedAttempt>, reason: string, detail: string, advice: string, waitMs: number | undefined): string {
   const within = waitMs === undefined ? '' : ` within \`waitMs\` (${waitMs} ms),`;
   const { last } = log;
   const words = reason.replaceAll('-', ' ');

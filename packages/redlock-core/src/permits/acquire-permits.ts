@@ -3,21 +3,19 @@
 // of claim tells them.
 import { runUnderLock } from '../acquire/using.js';
 import type { Acquisitions } from '../acquire/acquisitions.js';
-import { gaveUpMessageOf } from '../acquire/acquire-error.js';
+import { gaveUpOf } from '../acquire/acquire-error.js';
 import type { AttemptLog } from '../acquire/attempt-log.js';
 import type { Contender, FailedAttempt } from '../acquire/wait-loop.js';
 import { ClaimError, PermitError, ReadWriteLockError } from '../base/claim-errors.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
 import { atCaller, closedErrorOf } from '../base/errors.js';
 import type { ClosedCall } from '../base/lifecycle.js';
-import { describeOutcomes, type NodeOutcome } from '../base/outcomes.js';
 import { createLockToken } from '../base/token.js';
 import { traceHold } from '../base/tracing.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { permitIntentOf } from '../scripts/permit-acquire.js';
 import { NO_INTENT, type ReadWriteMode, type WriterIntent, writerIntentOf } from '../scripts/read-write-acquire.js';
-import { defaultRetriesAdvice } from '../settings/resolve-options.js';
 import { type PermitScope, type PermitSettings, type ReadWriteSettings, resolvePermitOptions, type SemaphoreSettings } from '../settings/resolve-permits.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import { Claim, withdrawIntent } from './claim.js';
@@ -278,11 +276,11 @@ export function permitsOf(semaphore: SemaphoreSettings): ClaimAcquisition<Permit
     isFinal: (failure) => failure.reason === 'foreign-key' || failure.reason === 'limit-mismatch',
     isTaken: (failure) => failure.nodes.some((node) => node.status === 'full'),
     errorOf: (request, log, waitMs) => {
-      const { last, reason, details, message } = gaveUp(request, log, waitMs, 'no-permits-free', `Could not acquire ${describePermits(request.permits, limit, resource)}`, (failed) =>
+      const { reported, reason, details, message } = gaveUpOf(request, log, waitMs, `Could not acquire ${describePermits(request.permits, limit, resource)}`, reasonOf, 'no-permits-free', (failed) =>
         failed.reason === 'limit-mismatch' ? `; held with limit ${failed.recordedLimit}, and every client of a semaphore must give the same limit` : undefined,
       );
-      const recordedLimit = last?.recordedLimit;
-      return new PermitError(message, { ...details, resource, permits: request.permits, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) });
+      const recordedLimit = reported?.recordedLimit;
+      return new PermitError(message, { ...details, operation: 'acquire', resource, permits: request.permits, reason, ...(recordedLimit === undefined ? {} : { recordedLimit }) });
     },
   };
 }
@@ -310,30 +308,11 @@ export function readWriteOf(lock: ReadWriteSettings, mode: ReadWriteMode): Claim
     isFinal: (failure) => failure.reason === 'foreign-key',
     isTaken: (failure) => failure.nodes.some((node) => isTakenThere(node.status)),
     errorOf: (request, log, waitMs) => {
-      const { reason, details, message } = gaveUp(request, log, waitMs, 'locked', `Could not take ${describeReadWrite(mode, resource)}`);
-      return new ReadWriteLockError(message, { ...details, resource, mode, reason });
+      const { reason, details, message } = gaveUpOf(request, log, waitMs, `Could not take ${describeReadWrite(mode, resource)}`, reasonOf, 'locked');
+      return new ReadWriteLockError(message, { ...details, operation: 'acquire', resource, mode, reason });
     },
   };
 }
 
-/**
- * What the error of a claim's acquisition that gave up says (see `gaveUpMessageOf`), its reason (that of the
- * last attempt, or of the latest decided one when a cut-off attempt cannot tell; `takenReason` when no attempt
- * ran), the attempt whose `recordedLimit` it reports, and its fields. `explain` words a reason that calls for more.
- */
-function gaveUp<F extends FailedAttempt & { readonly reason: string; readonly nodes: readonly NodeOutcome<string>[] }>(
-  request: PermitSettings,
-  log: AttemptLog<F>,
-  waitMs: number | undefined,
-  takenReason: F['reason'],
-  what: string,
-  explain?: (last: F) => string | undefined,
-): { readonly last: F | undefined; readonly reason: F['reason']; readonly message: string; readonly details: { operation: 'acquire'; attempts: readonly F[]; attemptCount: number; waitMs?: number } } {
-  const { last, lastDecided } = log;
-  const reported = last?.isCutOff === true && last.reason === 'nodes-unreachable' ? (lastDecided ?? last) : last;
-  const reason = reported?.reason ?? takenReason;
-  const details = { operation: 'acquire' as const, attempts: log.kept(), attemptCount: log.count, ...(waitMs === undefined ? {} : { waitMs }) };
-  const detail = last === undefined ? '' : `${describeOutcomes(last.nodes)}, quorum is ${quorumOf(last.nodes.length)}`;
-  const advice = (reported === undefined ? undefined : explain?.(reported)) ?? (reason === takenReason ? defaultRetriesAdvice(request, waitMs) : '');
-  return { last: reported, reason, details, message: gaveUpMessageOf(what, log, reason, detail, advice, waitMs) };
-}
+/** Why a claim's attempt failed: its kind's attempt says. */
+const reasonOf = <R extends string>(failed: { readonly reason: R }): R => failed.reason;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { LockAcquireError, LockExtendError, Redlock } from '../../src/index.js';
+import { LockAcquireError, LockExtendError, PermitError, Redlock } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
 
@@ -148,6 +148,23 @@ describe('validity lost while the answers were on their way', () => {
     expect((error as LockAcquireError).attempts[0]?.elapsedMs).toBe(9950);
     expect((error as LockAcquireError).message).toBe(
       'Could not acquire "r" after 1 attempt: no validity (last attempt: a quorum agreed after 9950 ms, leaving no validity of the 10000 ms TTL)',
+    );
+  });
+
+  it('says the same of a semaphore\'s permits, one error builder for every kind of hold', async () => {
+    const clock = new FakeClock();
+    const nodes = [grantingNode(clock), grantingNode(clock), slowNode(clock, 10), slowNode(clock, 10), slowNode(clock, 10)];
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    const acquiring = redlock.semaphore('s', { limit: 3 }).acquire(10_000);
+    acquiring.catch(() => undefined);
+    await clock.advance(5);
+    clock.stall(9945);
+    const error = await clock.runUntilSettled(acquiring).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(PermitError);
+    expect(error).toMatchObject({ reason: 'no-validity' });
+    expect(nodes.flatMap(keysOf)).toEqual([]);
+    expect((error as PermitError).message).toBe(
+      'Could not acquire 1 of 3 permits of "s" after 1 attempt: no validity (last attempt: a quorum agreed after 9950 ms, leaving no validity of the 10000 ms TTL)',
     );
   });
 
