@@ -142,19 +142,28 @@ class ClaimAttempt<S extends string, H extends Claim, F> extends HoldAttempt<S, 
     this.calls.send(nodeIndex, nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, this.ttlMs), run);
   }
 
-  async decided(): Promise<boolean> {
+  /**
+   * Resolves once the slots are decided, with whether a quorum gave the same ones (see {@link voteOnSlots}),
+   * after a second round where the first gave different ones; with `false` once the call's own signal aborted.
+   * A boolean, not the slots: a promise resolved with an object looks it up for a `then`.
+   */
+  decided(): Promise<boolean> {
     const cutSignal = this.cutSignal;
-    let slots = await slotsWithQuorum(this.calls, this.#answers, cutSignal);
-    // None once the call ended (its signal aborted, `close()` included): nothing would take what it wins.
-    const planned = slots === undefined && this.#call.signal?.aborted !== true ? this.#kind.secondRound?.(this.#answers) : undefined;
-    if (planned !== undefined) {
-      const second: Round<S> = { calls: new FanOut<S>(this.set, 'acquire'), answers: new Array<Answer<S> | undefined>(this.#answers.length) };
-      second.calls.sendToEveryNode(this.ttlMs, 1, this.#readerOf(second.answers, planned));
-      this.#second = second;
-      slots = await slotsWithQuorum(second.calls, second.answers, cutSignal);
-    }
-    this.#slots = slots;
-    return slots !== undefined;
+    return new Promise((resolve) => {
+      const decide = (slots: readonly number[] | undefined): void => {
+        this.#slots = slots;
+        resolve(slots !== undefined);
+      };
+      voteOnSlots(this.calls, this.#answers, cutSignal, (slots) => {
+        // None once the call ended (its signal aborted, `close()` included): nothing would take what it wins.
+        const planned = slots === undefined && this.#call.signal?.aborted !== true ? this.#kind.secondRound?.(this.#answers) : undefined;
+        if (planned === undefined) return decide(slots);
+        const second: Round<S> = { calls: new FanOut<S>(this.set, 'acquire'), answers: new Array<Answer<S> | undefined>(this.#answers.length) };
+        second.calls.sendToEveryNode(this.ttlMs, 1, this.#readerOf(second.answers, planned));
+        this.#second = second;
+        voteOnSlots(second.calls, second.answers, cutSignal, decide);
+      });
+    });
   }
 
   conclude(hasQuorum: boolean, isSingleTry: boolean): H | Promise<H | Failed<S, F>> {
@@ -256,45 +265,48 @@ function isSameSet(given: readonly number[] | undefined, slots: readonly number[
 }
 
 /**
- * Counts what the nodes give as they answer, and resolves with it the moment a quorum of nodes gave the
- * same slots (nodes that see the same slots free do; a read-write lock's nodes admit with none); with
+ * Counts what the nodes give as they answer, and tells `decide` the slots the moment a quorum of nodes gave
+ * the same ones (nodes that see the same slots free do; a read-write lock's nodes admit with none); tells it
  * `undefined` once that is not possible any more, or when `signal` aborts. Asking for the same set on a
  * quorum, rather than a quorum for each slot, keeps an extension simple: it needs a quorum of nodes where
  * every slot is still ours.
  */
-function slotsWithQuorum<S extends string>(calls: FanOut<S>, answers: readonly (Answer<S> | undefined)[], signal: AbortSignal | undefined): Promise<readonly number[] | undefined> {
+function voteOnSlots<S extends string>(
+  calls: FanOut<S>,
+  answers: readonly (Answer<S> | undefined)[],
+  signal: AbortSignal | undefined,
+  decide: (slots: readonly number[] | undefined) => void,
+): void {
   const nodeCount = answers.length;
   const quorum = quorumOf(nodeCount);
-  return new Promise((resolve) => {
-    let isDecided = false;
-    const decide = (slots: readonly number[] | undefined): void => {
-      if (isDecided) return;
-      isDecided = true;
-      signal?.removeEventListener('abort', onAbort);
-      resolve(slots);
-    };
-    const onAbort = (): void => decide(undefined);
-    if (signal?.aborted === true) return decide(undefined);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    /** How many nodes gave each set of slots, by the set in order (`"2,3"`), or its one slot. */
-    const grants = new Map<string | number, number>();
-    /** The most nodes that gave one set so far: counts only grow, so the largest is kept as they do. */
-    let most = 0;
-    let silent = nodeCount;
-    calls.listen((outcome) => {
-      silent -= 1;
-      if (isDecided) return;
-      const given = outcome.status === 'admitted' ? answers[outcome.nodeIndex]?.slots : undefined;
-      if (given !== undefined) {
-        const slots = given.length <= 1 ? given : [...given].sort((a, b) => a - b);
-        const id = slots.length === 1 ? (slots[0] as number) : slots.join();
-        const count = (grants.get(id) ?? 0) + 1;
-        if (count >= quorum) return decide(slots);
-        grants.set(id, count);
-        if (count > most) most = count;
-      }
-      if (most + silent < quorum) decide(undefined);
-    });
+  let isDecided = false;
+  const decideOnce = (slots: readonly number[] | undefined): void => {
+    if (isDecided) return;
+    isDecided = true;
+    signal?.removeEventListener('abort', onAbort);
+    decide(slots);
+  };
+  const onAbort = (): void => decideOnce(undefined);
+  if (signal?.aborted === true) return decideOnce(undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  /** How many nodes gave each set of slots, by the set in order (`"2,3"`), or its one slot. */
+  const grants = new Map<string | number, number>();
+  /** The most nodes that gave one set so far: counts only grow, so the largest is kept as they do. */
+  let most = 0;
+  let silent = nodeCount;
+  calls.listen((outcome) => {
+    silent -= 1;
+    if (isDecided) return;
+    const given = outcome.status === 'admitted' ? answers[outcome.nodeIndex]?.slots : undefined;
+    if (given !== undefined) {
+      const slots = given.length <= 1 ? given : [...given].sort((a, b) => a - b);
+      const id = slots.length === 1 ? (slots[0] as number) : slots.join();
+      const count = (grants.get(id) ?? 0) + 1;
+      if (count >= quorum) return decideOnce(slots);
+      grants.set(id, count);
+      if (count > most) most = count;
+    }
+    if (most + silent < quorum) decideOnce(undefined);
   });
 }
 
