@@ -14,7 +14,7 @@ import type { AcquireAttempt } from '../base/outcomes.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { AcquisitionStats } from '../nodes/stats.js';
 import { acquireErrorOf, isBlockedByForeignKeys } from './acquire-error.js';
-import { LockAttempt, runAttempt } from './attempt.js';
+import { LockAttempt, runAttempt, throwIfMisconfiguredAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
 import type { AcquireRequest, CallRequest } from './request.js';
 import { extendIfAsked, type ExtendableHandle, type ExtensionLimits } from './auto-extend.js';
@@ -213,11 +213,19 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
   async attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
-    if (wokenBy !== undefined || isTraced('attempt')) return runAttempt(this.#set, this.#request, signal, attemptNumber, wokenBy, this.#isSingleTry, ticket);
-    // The usual attempt, its vote awaited here: no promise of its outcome in between.
-    const attempt = new LockAttempt(this.#set, this.#request, signal, attemptNumber, ticket).sendToEveryNode();
-    const concluded = attempt.conclude(await attempt.decided(), this.#isSingleTry);
-    return concluded instanceof Lock ? concluded : await concluded;
+    const set = this.#set;
+    const request = this.#request;
+    let outcome: Lock | AcquireAttempt | 'taken-where-woken';
+    if (wokenBy !== undefined || isTraced('attempt')) outcome = await runAttempt(set, request, signal, attemptNumber, wokenBy, this.#isSingleTry, ticket);
+    else {
+      // The usual attempt, its vote awaited here: no promise of its outcome in between.
+      const attempt = new LockAttempt(set, request, signal, attemptNumber, ticket).sendToEveryNode();
+      const concluded = attempt.conclude(await attempt.decided(), this.#isSingleTry);
+      outcome = concluded instanceof Lock ? concluded : await concluded;
+    }
+    if (outcome instanceof Lock) return outcome;
+    throwIfMisconfiguredAttempt(set, request.resources, outcome === 'taken-where-woken' ? [] : outcome.nodes);
+    return outcome;
   }
 
   isHeld(result: Lock | AcquireAttempt): result is Lock {

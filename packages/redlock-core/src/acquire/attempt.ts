@@ -176,10 +176,10 @@ export abstract class HoldAttempt<S extends string, H, F> {
   /**
    * Ends an attempt that won no hold (see `endFailedAttempt`): its writes removed from every node that may
    * hold them (by `run`, or the lock's release script), its outcomes reported, those known at the cut when the
-   * call's signal cut the vote short (`hasQuorum` false). Rejects when two nodes are one server, or a node
-   * replied with a setup mistake (worded by {@link whatItTakes}): retrying cannot mend either.
+   * call's signal cut the vote short (`hasQuorum` false). Its caller rejects when it met a setup mistake
+   * (see {@link throwIfMisconfiguredAttempt}).
    */
-  protected async endFailed(
+  protected endFailed(
     rounds: readonly FanOut<S>[],
     resources: readonly string[],
     keys: readonly string[],
@@ -198,15 +198,7 @@ export abstract class HoldAttempt<S extends string, H, F> {
     // nodes between them from waking each other in lockstep.
     const cleanup: Release = { keys, token: this.token, ttlMs, keysExpireAt: this.start + ttlMs, announce: false, run };
     const { granted, isRefusal, isTakenThere } = rules;
-    const report = await endFailedAttempt(this.set, { rounds, resources, cleanup, granted, isRefusal, isTakenThere, onLateAnswer, elapsedMs, cutOff, isSingleTry: isSingleTry && !hasQuorum });
-    throwIfMisconfigured(this.set);
-    if (hasMisconfiguredNode(report.nodes)) throw misconfiguredNodeErrorOf(resources, report.nodes, this.whatItTakes()) as MisconfiguredNodeError;
-    return report;
-  }
-
-  /** What the attempt could not take, as an error's message says it (see `misconfiguredNodeErrorOf`): by default, the lock of its resources. */
-  protected whatItTakes(): string | undefined {
-    return undefined;
+    return endFailedAttempt(this.set, { rounds, resources, cleanup, granted, isRefusal, isTakenThere, onLateAnswer, elapsedMs, cutOff, isSingleTry: isSingleTry && !hasQuorum });
   }
 }
 
@@ -336,6 +328,16 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
     const report = await this.endFailed([this.calls], resources, keys, undefined, hasQuorum, elapsedMs, isSingleTry);
     return fenceNodes === undefined ? report : { ...report, fenceNodes };
   }
+}
+
+/**
+ * Rejects a failed attempt of any kind of hold that met a setup mistake: two nodes found to be one server, or
+ * one of its `nodes` that replied with one (`whatOf` words the hold; by default the lock of `resources`).
+ * Retrying cannot mend either. After the attempt, not in it: its trace reports it as failed (see `runAttempt`).
+ */
+export function throwIfMisconfiguredAttempt(set: NodeSet, resources: readonly string[], nodes: readonly NodeOutcome<string>[], whatOf?: () => string): void {
+  throwIfMisconfigured(set);
+  if (hasMisconfiguredNode(nodes)) throw misconfiguredNodeErrorOf(resources, nodes, whatOf?.()) as MisconfiguredNodeError;
 }
 
 /**

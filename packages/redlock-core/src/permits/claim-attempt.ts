@@ -1,6 +1,6 @@
 // A claim's attempt, for a semaphore's permits and a read-write lock: the variant of every hold's attempt
 // (`HoldAttempt`, acquire/attempt.ts) that votes on the slots the nodes gave, with a second round where they differ.
-import { HoldAttempt } from '../acquire/attempt.js';
+import { HoldAttempt, throwIfMisconfiguredAttempt } from '../acquire/attempt.js';
 import type { AnswerRules } from '../acquire/failed-attempt.js';
 import { warnIfMisconfigured } from '../acquire/misconfigured-nodes.js';
 import { failureVerdictOf } from '../acquire/verdict.js';
@@ -208,7 +208,7 @@ class ClaimAttempt<S extends string, H extends Claim, F> extends HoldAttempt<S, 
       if (known !== undefined ? isFreedLater(kind, known.status) : last.wasSent(nodeIndex)) {
         last.onOutcomeOf(nodeIndex, (outcome) => {
           if (isFreedLater(kind, outcome.status)) claim.fillInWhenFree(nodeIndex);
-          else if (known === undefined) warnIfMisconfigured([resource], set.nodes[nodeIndex] as NodeState, outcome, 'granted', () => this.whatItTakes());
+          else if (known === undefined) warnIfMisconfigured([resource], set.nodes[nodeIndex] as NodeState, outcome, 'granted', () => this.#whatItTakes());
         });
       }
     }
@@ -235,7 +235,7 @@ class ClaimAttempt<S extends string, H extends Claim, F> extends HoldAttempt<S, 
   }
 
   /** What the attempt could not take, as an error's message says it: `acquire 1 of 3 permits of "s"`, `take the read lock on "rw"`. */
-  protected override whatItTakes(): string {
+  #whatItTakes(): string {
     const { taking, resource } = this.#kind;
     return typeof taking === 'number' ? `acquire ${describePermits(this.#call.permits, taking, resource)}` : `take ${describeReadWrite(taking, resource)}`;
   }
@@ -247,6 +247,7 @@ class ClaimAttempt<S extends string, H extends Claim, F> extends HoldAttempt<S, 
     const rounds = second === undefined ? [this.calls] : [this.calls, second.calls];
     const run = hashReleaseRunOf(key, this.token, '', false, []);
     const { nodes, isCutOff } = await this.endFailed(rounds, [resource], [key], run, hasQuorum, elapsedMs, isSingleTry, this.#call.onLateAnswer);
+    throwIfMisconfiguredAttempt(this.set, [resource], nodes, () => this.#whatItTakes());
     const failure = this.#kind.failureOf(nodes, hasQuorum, second?.answers ?? this.#answers);
     return { nodes, elapsedMs, ...failure, ...(isCutOff === undefined ? {} : { isCutOff }) };
   }

@@ -11,6 +11,7 @@ import {
   LockExtendError,
   type LockLostMessage,
   LockReleaseError,
+  MisconfiguredNodeError,
   type NodeErrorMessage,
   Redlock,
   type RedisAdapter,
@@ -18,7 +19,7 @@ import {
   type TracedCallContext,
 } from '../../src/index.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
-import { failingNode, grantingNode, grantingNodes, keysOf, refusingNode, slowNode } from '../../src/testing/fake-nodes.js';
+import { failingNode, grantingNode, grantingNodes, keysOf, refusingNode, scriptDeniedNode, slowNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const TRACING = ['acquire', 'attempt', 'extend', 'release', 'holdAcquire', 'holdExtend', 'holdRelease'] as const;
@@ -190,6 +191,19 @@ describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
     expect(attempts).toHaveLength(reason === 'foreign-key' ? 1 : 2);
     for (const attempt of attempts) expect(attempt.result?.outcome).toBe('failed');
     expectNoToken(recorder, nodes);
+  });
+
+  it('traces an attempt that met a setup mistake as failed, and its acquisition with the MisconfiguredNodeError', async () => {
+    const clock = new FakeClock();
+    const nodes = [scriptDeniedNode(clock), grantingNode(clock), grantingNode(clock)];
+    const error = await rejectionOf(clock, new Redlock(nodes, { clock }).acquire('r', 10_000));
+    expect(error).toBeInstanceOf(MisconfiguredNodeError);
+    expect(recorder.contexts<AcquireTraceContext>('acquire')[0]?.error).toBe(error);
+    // An attempt's `error` is for a bug only: this one failed, and the call rejected after it.
+    const attempts = recorder.contexts<AttemptTraceContext>('attempt');
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]?.error).toBeUndefined();
+    expect(attempts[0]?.result?.outcome).toBe('failed');
   });
 
   it('traces a failure for no-validity, when a stalled event loop ate the TTL', async () => {
