@@ -11,7 +11,7 @@ import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { type LuaScript, ScriptReader } from '../scripts/lua-script.js';
-import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
+import { freeSlotsOf, parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
 import {
   parseReadWriteAcquireReply,
   readWriteAcquireArgsOf,
@@ -38,7 +38,7 @@ export interface FailedReadWriteAttempt extends ReadWriteAttempt {
 }
 
 /** What a node answered, with the slots it gave when it admitted (none for a read-write lock). */
-type Answer<S extends string> = Pick<PermitAcquireReply, 'slots' | 'free' | 'recordedLimit'> & { readonly status: S };
+type Answer<S extends string> = Pick<PermitAcquireReply, 'slots' | 'reply' | 'freeFrom' | 'recordedLimit'> & { readonly status: S };
 
 interface Round<S extends string> {
   readonly calls: FanOut<S>;
@@ -360,7 +360,7 @@ const isFull = (status: string): boolean => status === 'full';
 function slotsFreeOnQuorum(answers: readonly (Answer<string> | undefined)[], permits: number): number[] | undefined {
   const quorum = quorumOf(answers.length);
   // Array.from, not map: the answers of nodes still silent are holes, which map would keep.
-  const available = Array.from(answers, (answer) => new Set([...(answer?.slots ?? []), ...(answer?.free ?? [])]));
+  const available = Array.from(answers, (answer) => new Set([...(answer?.slots ?? []), ...(answer === undefined ? [] : freeSlotsOf(answer))]));
   const nodesBySlot = new Map<number, number>();
   for (const slots of available) for (const slot of slots) nodesBySlot.set(slot, (nodesBySlot.get(slot) ?? 0) + 1);
   const ranked = [...nodesBySlot].filter(([, count]) => count >= quorum).sort(([slotA, a], [slotB, b]) => b - a || slotA - slotB);

@@ -278,13 +278,25 @@ export function permitIntentOf(permits: number, ttlMs: number, retryDelayMs: num
 
 /**
  * What a node answered: the slots it gave when it admitted, the slots still free there (when it admitted or
- * had too few free), or the limit it holds the semaphore with.
+ * had too few free: see {@link freeSlotsOf}), or the limit it holds the semaphore with.
  */
 export interface PermitAcquireReply {
   readonly status: PermitAcquireStatus;
   readonly slots?: readonly number[];
-  readonly free?: readonly number[];
+  /** The reply itself, whose items from {@link freeFrom} on are the slots still free there. */
+  readonly reply?: readonly unknown[];
+  readonly freeFrom?: number;
   readonly recordedLimit?: number;
+}
+
+/**
+ * The slots still free on the node that answered `answer`, read from its reply only when asked: a second
+ * round's plan asks, the usual admission never does (copying them cost a semaphore's acquire+release some
+ * 1,500 of its 53,000 instructions).
+ */
+export function freeSlotsOf(answer: Pick<PermitAcquireReply, 'reply' | 'freeFrom'>): readonly number[] {
+  const { reply, freeFrom } = answer;
+  return reply === undefined || freeFrom === undefined ? NO_SLOTS : slotsIn(reply, freeFrom, reply.length);
 }
 
 /** Parses the permit-acquire script's reply; `limit` bounds the slots a node may name. */
@@ -292,12 +304,28 @@ export function parsePermitAcquireReply(reply: unknown, permits: number, limit: 
   if (reply === -1) return { status: 'restarting' };
   if (reply === -2) return { status: 'foreign' };
   if (Array.isArray(reply)) {
-    const [code, first] = reply as unknown[];
+    // Indexed, not destructured: destructuring runs the array's iterator.
+    const code: unknown = reply[0];
+    const first: unknown = reply[1];
     if (code === -3 && reply.length === 2 && Number.isInteger(first) && (first as number) > 0) return { status: 'other-limit', recordedLimit: first as number };
-    if (code === 0 && areSlots(reply, 1, limit)) return { status: 'full', free: reply.slice(1) };
-    if (code === 1 && first === permits && areSlots(reply, 2, limit)) return { status: 'admitted', slots: reply.slice(2, 2 + permits), free: reply.slice(2 + permits) };
+    if (code === 0 && areSlots(reply, 1, limit)) return { status: 'full', reply, freeFrom: 1 };
+    if (code === 1 && first === permits && areSlots(reply, 2, limit)) return { status: 'admitted', slots: slotsIn(reply, 2, 2 + permits), reply, freeFrom: 2 + permits };
   }
   throw unexpectedReply('permit-acquire', reply);
+}
+
+const NO_SLOTS: readonly number[] = [];
+
+/**
+ * The items of `reply` from `start` to `end`, which {@link areSlots} found to be slots, in an array of small
+ * integers: one slot, the usual, as an array literal, which is cheaper than `slice()` (a builtin call that
+ * copies the reply's own element kind) and than `push()` into an empty array (its first growth).
+ */
+function slotsIn(reply: readonly unknown[], start: number, end: number): number[] {
+  if (end - start === 1) return [reply[start] as number];
+  const slots: number[] = [];
+  for (let index = start; index < end; index += 1) slots.push(reply[index] as number);
+  return slots;
 }
 
 /** By slot, whether {@link areSlots} saw it in the reply it reads: all zero between its calls. */

@@ -8,7 +8,7 @@ import { fenceKeyOf, fenceScript, parseFenceReply } from '../../../redlock-core/
 import { inspectScript, parseInspectReply } from '../../../redlock-core/src/scripts/inspect.js';
 import { LABEL_CHANNEL_PREFIX, labelKeyOf } from '../../../redlock-core/src/scripts/label.js';
 import { type LuaScript, runScript } from '../../../redlock-core/src/scripts/lua-script.js';
-import { parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../../../redlock-core/src/scripts/permit-acquire.js';
+import { freeSlotsOf, parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript } from '../../../redlock-core/src/scripts/permit-acquire.js';
 import { KNOWN_SCRIPTS } from '../../../redlock-core/src/testing/fake-adapter.js';
 import { parsePermitExtendReply, permitExtendArgsOf, permitExtendScript } from '../../../redlock-core/src/scripts/permit-extend.js';
 import { parsePermitInspectReply, permitInspectScript } from '../../../redlock-core/src/scripts/permit-inspect.js';
@@ -681,8 +681,13 @@ describe('the extend script of a fenced lock', () => {
 });
 
 describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () => {
+  /** A permit-acquire reply as the client reads it: its status, the slots given, the slots still free, a recorded limit. */
+  const parsed = (reply: unknown, permits: number, limit: number) => {
+    const { reply: raw, freeFrom, ...answer } = parsePermitAcquireReply(reply, permits, limit);
+    return freeFrom === undefined ? answer : { ...answer, free: freeSlotsOf({ reply: raw, freeFrom }) };
+  };
   const take = (key: string, token: string, permits: number, firstSlot: number, { ttlMs = 10_000, limit = 3, graceMs = 0, intent = NO_INTENT, ticket = '' } = {}) =>
-    run(permitAcquireScript, [key], permitAcquireArgsOf(token, ttlMs, permits, limit, graceMs, firstSlot, intent, ticket)).then((reply) => parsePermitAcquireReply(reply, permits, limit));
+    run(permitAcquireScript, [key], permitAcquireArgsOf(token, ttlMs, permits, limit, graceMs, firstSlot, intent, ticket)).then((reply) => parsed(reply, permits, limit));
   /** Sends permit-release (waking waiters, or not with the quiet one), with no queue ticket of the releaser's. */
   const releaseOf = (script: LuaScript, key: string, token: string, other = '', kept: readonly string[] = []) => run(script, [key], [token, other, '', ...kept]).then(parsePermitReleaseReply);
 
@@ -777,7 +782,7 @@ describe('the permit scripts (a semaphore of limit 3 as slots in a hash)', () =>
   it('takes exactly the slots asked for in a second round, where each is free or ours, and frees our others', async () => {
     const [key] = keysFor('permit-settle', 1) as [string];
     const settle = (token: string, slots: number[]) =>
-      run(permitAcquireScript, [key], permitAcquireArgsOf(token, 10_000, slots.length, 3, 0, 0, NO_INTENT, '', slots)).then((reply) => parsePermitAcquireReply(reply, slots.length, 3));
+      run(permitAcquireScript, [key], permitAcquireArgsOf(token, 10_000, slots.length, 3, 0, 0, NO_INTENT, '', slots)).then((reply) => parsed(reply, slots.length, 3));
     await take(key, TOKEN, 1, 1);
     await take(key, OTHER_TOKEN, 1, 2);
     // Slot 2 is another holder's: nothing changes.
