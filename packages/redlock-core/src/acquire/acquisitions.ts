@@ -224,7 +224,7 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
       outcome = concluded instanceof Lock ? concluded : await concluded;
     }
     if (outcome instanceof Lock) return outcome;
-    throwIfMisconfiguredAttempt(set, request.resources, outcome === 'taken-where-woken' ? [] : outcome.nodes);
+    throwIfMisconfiguredAttempt(set, request.resources, outcome === 'taken-where-woken' ? undefined : outcome.nodes);
     return outcome;
   }
 

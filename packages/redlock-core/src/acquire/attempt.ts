@@ -332,12 +332,12 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
 
 /**
  * Rejects a failed attempt of any kind of hold that met a setup mistake: two nodes found to be one server, or
- * one of its `nodes` that replied with one (`whatOf` words the hold; by default the lock of `resources`).
- * Retrying cannot mend either. After the attempt, not in it: its trace reports it as failed (see `runAttempt`).
+ * one of its `nodes` (none for an attempt that stopped where it was woken) that replied with one (`whatOf`
+ * words the hold; by default the lock of `resources`). Retrying cannot mend either. After the attempt, not in it: its trace reports it as failed (see `runAttempt`).
  */
-export function throwIfMisconfiguredAttempt(set: NodeSet, resources: readonly string[], nodes: readonly NodeOutcome<string>[], whatOf?: () => string): void {
+export function throwIfMisconfiguredAttempt(set: NodeSet, resources: readonly string[], nodes: readonly NodeOutcome<string>[] | undefined, whatOf?: () => string): void {
   throwIfMisconfigured(set);
-  if (hasMisconfiguredNode(nodes)) throw misconfiguredNodeErrorOf(resources, nodes, whatOf?.()) as MisconfiguredNodeError;
+  if (nodes !== undefined && hasMisconfiguredNode(nodes)) throw misconfiguredNodeErrorOf(resources, nodes, whatOf?.()) as MisconfiguredNodeError;
 }
 
 /**

@@ -11,7 +11,7 @@ import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { type LuaScript, ScriptReader } from '../scripts/lua-script.js';
-import { freeSlotsOf, parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
+import { freeSlotsOf, NO_SLOTS, parsePermitAcquireReply, permitAcquireArgsOf, permitAcquireScript, type PermitAcquireReply } from '../scripts/permit-acquire.js';
 import {
   parseReadWriteAcquireReply,
   readWriteAcquireArgsOf,
@@ -377,7 +377,6 @@ export function isTakenThere(status: string): boolean {
   return status === 'writer-holds' || status === 'readers-hold' || status === 'writer-waiting';
 }
 
-const NO_SLOTS: readonly number[] = [];
 
 /**
  * One attempt to admit a reader or the writer (`mode`) of `lock`. A writer whose attempt finds readers

@@ -314,7 +314,8 @@ export function parsePermitAcquireReply(reply: unknown, permits: number, limit: 
   throw unexpectedReply('permit-acquire', reply);
 }
 
-const NO_SLOTS: readonly number[] = [];
+/** No slots: what a node that gave none answers with, one array for every such answer. */
+export const NO_SLOTS: readonly number[] = [];
 
 /**
  * The items of `reply` from `start` to `end`, which {@link areSlots} found to be slots, in an array of small
