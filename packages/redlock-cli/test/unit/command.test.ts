@@ -116,7 +116,12 @@ describe('startCommand', () => {
     const pidFile = join(directory, 'pid');
     try {
       // The shell exits at SIGTERM; its background child ignores SIGTERM (inherited) and needs the SIGKILL.
-      const command = startCommand({ kind: 'shell', script: `trap '' TERM; sleep 30 & echo $! > "${pidFile}"; trap - TERM; wait` }, ENV);
+      // The pid is written once the shell restored its own SIGTERM: written before, a SIGTERM that came
+      // between the two would be ignored by the shell too, and the SIGKILL would end it (seen in CI).
+      const command = startCommand(
+        { kind: 'shell', script: `trap '' TERM; sleep 30 & child=$!; trap - TERM; echo $child > "${pidFile}"; wait` },
+        ENV,
+      );
       const backgroundPid = Number(await within(untilContent(pidFile)));
       const start = performance.now();
       await within(command.terminate(300));
