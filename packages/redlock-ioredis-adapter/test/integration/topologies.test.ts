@@ -50,6 +50,20 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
     );
   }
 
+  /** How many release-wake channels each node has subscribers on, asked of the nodes directly. */
+  async function wakeChannelCounts(nodes: readonly { readonly url: string }[]): Promise<number[]> {
+    return Promise.all(
+      nodes.map(async (node) => {
+        const admin = new Redis(node.url, { maxRetriesPerRequest: 1 });
+        try {
+          return ((await admin.pubsub('CHANNELS', 'redlock:wake:*')) as string[]).length;
+        } finally {
+          admin.disconnect();
+        }
+      }),
+    );
+  }
+
   for (const { name, rttsMs, blackholed = [] } of TOPOLOGIES) {
     itWithLocalNodes(`${name}: acquires, extends, releases, auto-extends past the TTL and hands off, leaving no key`, async () => {
       const keyPrefix = `topology:${randomUUID()}:`;
@@ -89,7 +103,7 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
           expect(answeredWithoutRelease).toEqual([]);
         }
 
-        // Hand-off to another client: it waits on its retry timer of 3 s unless the release wakes it. Its
+        // Hand-off to another client: it waits on its retry timer of 8 s unless the release wakes it. Its
         // first locks measure the nodes, so that the node its woken attempts ask first is a near one that
         // answers (a client that never heard from its nodes could pick a black-holed one), and so that each
         // node's timeout follows its round trip rather than its first contact's (connection and probe included).
@@ -99,12 +113,15 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         const holder = await redlock.acquire('c', 5_000);
         const recording = recordAttempts('c');
         try {
-          const waiting = other.acquire('c', 5_000, { retryDelayMs: 3_000, retryJitterMs: 0 });
-          // Released once its first attempt and the look it takes once it listens both found the lock held:
-          // from then on only a wake or its timer can start its next attempt. Where a node is black-holed,
-          // the waiter looks once its first subscription elsewhere is in place: let that pass.
+          // The timer, longer than the waits below take on a loaded machine, cannot come before the release.
+          const waiting = other.acquire('c', 5_000, { retryDelayMs: 8_000, retryJitterMs: 0 });
+          // Released once its first attempt and the look it takes once it listens both found the lock held,
+          // and once it listens on every answering node (it looks once its first subscription is in place;
+          // a release on a node where it does not listen yet wakes nobody there): from then on only a wake or
+          // its timer can start its next attempt.
           await eventually(() => recording.attempts.length, (count) => count >= 2, 5_000);
-          await delay(200);
+          const answering = topology.nodes.filter((_, index) => !blackholed.includes(index));
+          await eventually(() => wakeChannelCounts(answering), (counts) => counts.every((count) => count > 0), 5_000);
           const attemptsBefore = recording.attempts.length;
           expect(attemptsBefore).toBeLessThanOrEqual(3);
           expect(recording.attempts.map((attempt) => attempt.result?.outcome === 'acquired')).toEqual(Array.from({ length: attemptsBefore }, () => false));
