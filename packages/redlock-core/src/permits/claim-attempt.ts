@@ -38,7 +38,6 @@ export interface FailedReadWriteAttempt extends ReadWriteAttempt {
   readonly reason: Exclude<ReadWriteFailureReason, 'not-held'>;
 }
 
-
 interface Round<S extends string> {
   readonly calls: FanOut<S>;
   readonly answers: (Answer<S> | undefined)[];
@@ -306,7 +305,6 @@ const isFull = (status: string): boolean => status === 'full';
 export function isTakenThere(status: string): boolean {
   return status === 'writer-holds' || status === 'readers-hold' || status === 'writer-waiting';
 }
-
 
 /**
  * One attempt to admit a reader or the writer (`mode`) of `lock`. A writer whose attempt finds readers
