@@ -36,13 +36,13 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
     return new Redlock(adapters, { keyPrefix });
   }
 
-  /** How many keys of `keyPrefix` each node holds, asked of the nodes directly (not through the proxies). */
-  async function keysLeft(topology: LocalRedisTopology, keyPrefix: string): Promise<number[]> {
+  /** `ask` of each of `nodes`, on an admin connection of its own, straight to the node (not through its proxy). */
+  async function askEachNode<T>(nodes: readonly { readonly url: string }[], ask: (admin: Redis) => Promise<T>): Promise<T[]> {
     return Promise.all(
-      topology.nodes.map(async (node) => {
+      nodes.map(async (node) => {
         const admin = new Redis(node.url, { maxRetriesPerRequest: 1 });
         try {
-          return (await admin.keys(`${keyPrefix}*`)).length;
+          return await ask(admin);
         } finally {
           admin.disconnect();
         }
@@ -50,19 +50,13 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
     );
   }
 
-  /** How many release-wake channels each node has subscribers on, asked of the nodes directly. */
-  async function wakeChannelCounts(nodes: readonly { readonly url: string }[]): Promise<number[]> {
-    return Promise.all(
-      nodes.map(async (node) => {
-        const admin = new Redis(node.url, { maxRetriesPerRequest: 1 });
-        try {
-          return ((await admin.pubsub('CHANNELS', 'redlock:wake:*')) as string[]).length;
-        } finally {
-          admin.disconnect();
-        }
-      }),
-    );
-  }
+  /** How many keys of `keyPrefix` each node holds. */
+  const keysLeft = (topology: LocalRedisTopology, keyPrefix: string): Promise<number[]> =>
+    askEachNode(topology.nodes, async (admin) => (await admin.keys(`${keyPrefix}*`)).length);
+
+  /** How many release-wake channels each of `nodes` has subscribers on. */
+  const wakeChannelCounts = (nodes: readonly { readonly url: string }[]): Promise<number[]> =>
+    askEachNode(nodes, async (admin) => ((await admin.pubsub('CHANNELS', 'redlock:wake:*')) as string[]).length);
 
   for (const { name, rttsMs, blackholed = [] } of TOPOLOGIES) {
     itWithLocalNodes(`${name}: acquires, extends, releases, auto-extends past the TTL and hands off, leaving no key`, async () => {
