@@ -5,11 +5,14 @@
 // `RedlockMultiSemaphore` (1 permit of 3); redlock-core also as its README configures a pool whose workers
 // take a permit again at once (no release notifications, 50 timed retries); and the floor: our permit
 // scripts driven by the least client code (every node at once, a quorum of nodes that gave the same slot
-// wins, else free what was taken and retry in 10 ms, redis-semaphore's default). Contenders run one after
-// the other in each round, the order rotating; each figure is the median over the rounds, and each
-// library's CPU and acq/s are also divided by redis-semaphore's of the same round (the machine's speed
-// drifts between rounds). Run after `pnpm run build`.
-// Usage: node bench/scripts/semaphore.mjs [--rounds=5] [--window-ms=3000] [--workers=8] [--limit=3]
+// wins, else free what was taken and retry in 10 ms, redis-semaphore's default). Each contender's workers
+// are made once and warmed up (3 s each), then the contenders take turns in short windows (500 ms), the
+// order rotating every round: a slow spell of this shared machine lasts seconds, so it falls on both sides
+// of a round's ratio. Each figure is the median over the rounds, and each contender's CPU and acq/s are
+// divided by the floor's and by redis-semaphore's of the same round (95% interval of the median ratio).
+// Until 2026-12-01 every window made its workers and clients afresh, 2-3 s each, over 5-6 rounds.
+// Run after `pnpm run build` (the interval comes from the bench's build).
+// Usage: node bench/scripts/semaphore.mjs [--rounds=20] [--window-ms=500] [--warm-up-ms=3000] [--workers=8] [--limit=3]
 //
 // Figures, over the acquisitions that resolved within the window:
 // - acq/s: acquisitions per second;
@@ -29,11 +32,16 @@ import { permitAcquireScript } from '../../packages/redlock-core/dist/scripts/pe
 import { permitReleaseScript } from '../../packages/redlock-core/dist/scripts/permit-release.js';
 
 const flags = Object.fromEntries(process.argv.slice(2).filter((arg) => arg.startsWith('--')).map((arg) => arg.slice(2).split('=')));
-const ROUNDS = Number(flags.rounds ?? 5);
-const WINDOW_MS = Number(flags['window-ms'] ?? 3_000);
+const ROUNDS = Number(flags.rounds ?? 20);
+const WINDOW_MS = Number(flags['window-ms'] ?? 500);
 const WORKERS = Number(flags.workers ?? 8);
 const LIMIT = Number(flags.limit ?? 3);
 const TTL_MS = 10_000;
+const WARM_UP_MS = Number(flags['warm-up-ms'] ?? 3_000);
+const FLOOR = 'floor: our scripts, least client code';
+const PEER = 'redis-semaphore RedlockSemaphore';
+/** Each contender's workers, made once and kept for every window. */
+const pools = new Map();
 
 /**
  * redlock-core's semaphore at `key` for one worker on its own clients, its adapters given `adapterOptions`
@@ -107,17 +115,21 @@ try {
     client.disconnect();
   }
   const names = Object.keys(CONTENDERS);
+  for (const name of names) pools.set(name, await startWorkers(CONTENDERS[name]));
+  // Every contender warmed up before the first measured window: V8 compiles each one's code, and each
+  // learns its nodes, as a long-running pool has.
+  for (const name of names) await runWindow(pools.get(name), WARM_UP_MS);
   const samples = new Map(names.map((name) => [name, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
     const order = names.map((_, index) => names[(index + round) % names.length]);
     for (const name of order) {
-      const figures = await runSample(CONTENDERS[name]);
+      const figures = await runWindow(pools.get(name), WINDOW_MS);
       samples.get(name).push(figures);
       console.error(`round ${round + 1}/${ROUNDS} ${name}: ${JSON.stringify(figures)}`);
     }
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  console.log(`${WORKERS} workers, a semaphore of ${LIMIT} on 5 nodes, ~1 ms holds, ${WINDOW_MS} ms windows, ${ROUNDS} rounds (medians; give-ups summed)`);
+  console.log(`${WORKERS} workers, a semaphore of ${LIMIT} on 5 nodes, ~1 ms holds, ${WINDOW_MS} ms windows taking turns, ${ROUNDS} rounds after ${WARM_UP_MS} ms of each (medians; give-ups summed)`);
   console.log('| library | acq/s | give-ups | idle permits while waited for | most at once | client CPU µs/acq |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const name of names) {
@@ -127,21 +139,37 @@ try {
     const most = Math.max(...rows.map((row) => row.mostAtOnce));
     console.log(`| ${name} | ${cell('acqPerS')} | ${giveUps} | ${cell('idlePermits', 2)} | ${most} | ${cell('cpuUsPerAcq')} |`);
   }
-  const peer = samples.get('redis-semaphore RedlockSemaphore');
-  const paired = (rows, key) => median(rows.map((row, round) => row[key] / peer[round][key])).toFixed(2);
-  console.log('\n÷ redis-semaphore RedlockSemaphore in the same round (medians):');
-  for (const name of names) console.log(`- ${name}: client CPU ${paired(samples.get(name), 'cpuUsPerAcq')}×, acq/s ${paired(samples.get(name), 'acqPerS')}×`);
+  const { pairedRatio, formatPairedRatio } = await import('../dist/measure/paired-ratio.js');
+  for (const baseline of [FLOOR, PEER]) {
+    console.log(`\n÷ ${baseline} in the same round (median of the rounds' ratios, 95% interval):`);
+    for (const name of names) {
+      if (name === baseline) continue;
+      const ratio = (key) => formatPairedRatio(pairedRatio(samples.get(name), samples.get(baseline), key));
+      console.log(`- ${name}: client CPU ${ratio('cpuUsPerAcq')}; acq/s ${ratio('acqPerS')}`);
+    }
+  }
 } finally {
+  for (const workers of pools.values()) await closeWorkers(workers);
   await nodes.stop();
 }
 
-/** One window of one contender: every worker on clients of its own, the figures of the header. */
-async function runSample(makeContender) {
+/** One contender's workers, each on clients of its own, connected: they run in {@link runWindow}s. */
+async function startWorkers(makeContender) {
   const workers = Array.from({ length: WORKERS }, () => {
     const clients = nodes.urls.map((url) => new Redis(url, { maxRetriesPerRequest: 0 }));
     return { clients, contender: makeContender(clients) };
   });
   await Promise.all(workers.flatMap(({ clients }) => clients.map((client) => client.ping())));
+  return workers;
+}
+
+async function closeWorkers(workers) {
+  await Promise.all(workers.map(({ contender }) => contender.close()));
+  await Promise.all(workers.flatMap(({ clients }) => clients.map((client) => client.quit())));
+}
+
+/** One window of one contender's workers, each taking, holding and releasing permits in a loop: the figures of the header. */
+async function runWindow(workers, windowMs) {
   let holding = 0;
   let waiting = 0;
   let mostAtOnce = 0;
@@ -159,7 +187,7 @@ async function runSample(makeContender) {
     mostAtOnce = Math.max(mostAtOnce, holding);
   };
   const startedAt = performance.now();
-  const endsAt = startedAt + WINDOW_MS;
+  const endsAt = startedAt + windowMs;
   const cpuStart = process.cpuUsage();
   await Promise.all(
     workers.map(async ({ contender }) => {
@@ -182,13 +210,11 @@ async function runSample(makeContender) {
     }),
   );
   const cpu = process.cpuUsage(cpuStart);
-  const elapsedMs = Math.max(WINDOW_MS, performance.now() - startedAt);
-  await Promise.all(workers.map(({ contender }) => contender.close()));
-  await Promise.all(workers.flatMap(({ clients }) => clients.map((client) => client.quit())));
-  // Let the nodes forget this sample's keys before the next contender's.
+  const elapsedMs = Math.max(windowMs, performance.now() - startedAt);
+  // A pause between contenders, as between two of the earlier design's windows.
   await delay(50);
   return {
-    acqPerS: (acquisitions * 1000) / WINDOW_MS,
+    acqPerS: (acquisitions * 1000) / windowMs,
     giveUps,
     idlePermits: idleIntegral / elapsedMs,
     mostAtOnce,
