@@ -111,7 +111,8 @@ export interface AcquireTraceResult {
   readonly holdId: number | undefined;
   /**
    * Each node's outcome in the deciding attempt, by node index: `'pending'` for a node that had not
-   * answered when the quorum was reached (see `lock.nodes`).
+   * answered when the quorum was reached (see `lock.nodes`), or for `tryAcquire()`'s miss, when the
+   * refusals had settled it (its error's `'timeout'` with `isTimeout` `false`: the node did not time out).
    */
   readonly nodes: readonly (AcquireNodeOutcome | PendingNodeOutcome)[];
 }
@@ -153,8 +154,9 @@ export interface AttemptNodeReport {
   /** Index of the node in the array passed to the `Redlock` constructor. */
   readonly nodeIndex: number;
   /**
-   * The node's answer; `'pending'` when it had not answered when the lock was handed out; `'not-asked'`
-   * when the node that woke it refused first.
+   * The node's answer; `'pending'` when it had not answered when the lock was handed out, or when a failed
+   * single try reported without waiting for it (its refusals had settled the failure); `'not-asked'` when
+   * the node that woke it refused first, or the attempt was cut off before it asked the node.
    */
   readonly status: AcquireNodeOutcome['status'] | 'pending' | 'not-asked';
   /** Milliseconds from sending the call to its outcome (a timeout included); `undefined` while pending or not asked. */

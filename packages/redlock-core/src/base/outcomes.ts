@@ -23,12 +23,15 @@ export type PendingNodeOutcome = {
 /** One per node index, shared: a pending outcome costs nothing to report. */
 const PENDING: PendingNodeOutcome[] = [];
 
+/** Node `nodeIndex`'s {@link PendingNodeOutcome}. */
+export function pendingOutcomeOf(nodeIndex: number): PendingNodeOutcome {
+  return (PENDING[nodeIndex] ??= Object.freeze({ nodeIndex, status: 'pending' }));
+}
+
 /** A copy of `outcomes` as known now, with a {@link PendingNodeOutcome} for each node that has not answered. */
 export function outcomesSoFar<O>(outcomes: readonly (O | undefined)[]): (O | PendingNodeOutcome)[] {
   const known: (O | PendingNodeOutcome)[] = outcomes.slice() as (O | PendingNodeOutcome)[];
-  for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) {
-    known[nodeIndex] ??= PENDING[nodeIndex] ??= Object.freeze({ nodeIndex, status: 'pending' });
-  }
+  for (let nodeIndex = 0; nodeIndex < known.length; nodeIndex += 1) known[nodeIndex] ??= pendingOutcomeOf(nodeIndex);
   return known;
 }
 
@@ -262,6 +265,15 @@ export function answerIn<S extends string>(outcome: NodeOutcome<S> | undefined):
  * one that had not answered when a failed single try reported.
  */
 const silenceWords = new WeakMap<NodeError, string>();
+
+/**
+ * What a trace reports for a `'timeout'` whose node did not time out (see {@link silenceWords}): `'pending'`
+ * for one that had not answered yet, `'not-asked'` for one not asked yet; `undefined` for any other outcome.
+ */
+export function unansweredStatusOf(outcome: { readonly status: string; readonly error?: NodeError }): 'pending' | 'not-asked' | undefined {
+  const words = outcome.status === 'timeout' && outcome.error !== undefined ? silenceWords.get(outcome.error) : undefined;
+  return words === undefined ? undefined : words === 'not asked' ? 'not-asked' : 'pending';
+}
 
 /**
  * `known`, with a `'timeout'` for each node that has no outcome; `silence(nodeIndex)` gives its error's

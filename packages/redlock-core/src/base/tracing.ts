@@ -21,7 +21,7 @@ import {
   type TracedCallContext,
 } from './diagnostics.js';
 import { LockAcquireError } from './errors.js';
-import type { AcquireNodeOutcome, NodeOutcome, PendingNodeOutcome } from './outcomes.js';
+import { type AcquireNodeOutcome, type NodeOutcome, pendingOutcomeOf, type PendingNodeOutcome, unansweredStatusOf } from './outcomes.js';
 
 const acquireChannel = tracingChannel<unknown, AcquireTraceContext>(DIAGNOSTICS_CHANNELS.acquire);
 const attemptChannel = tracingChannel<unknown, AttemptTraceContext>(DIAGNOSTICS_CHANNELS.attempt);
@@ -127,10 +127,16 @@ export function traceAcquire<L extends TracedLock>(request: AcquireTraceRequest,
     },
     (acquired): AcquireTraceResult =>
       acquired === undefined
-        ? { isAcquired: false, attempts: miss?.attemptCount ?? 0, remainingValidityMs: 0, nodes: miss?.attempts.at(-1)?.nodes ?? [], holdId: undefined }
+        ? { isAcquired: false, attempts: miss?.attemptCount ?? 0, remainingValidityMs: 0, nodes: missedNodesOf(miss), holdId: undefined }
         : { isAcquired: true, attempts: acquired.attempts, remainingValidityMs: acquired.remainingValidityMs, nodes: acquired.nodes, holdId: acquired.holdId },
   );
   return traced.then((lock) => lock ?? Promise.reject(miss));
+}
+
+/** The nodes of `tryAcquire()`'s miss, as its last attempt reported them: a node that had not answered yet is `'pending'`, not a timeout. */
+function missedNodesOf(miss: LockAcquireError | undefined): readonly (AcquireNodeOutcome | PendingNodeOutcome)[] {
+  const nodes = miss?.attempts.at(-1)?.nodes ?? [];
+  return nodes.map((node) => (unansweredStatusOf(node) === undefined ? node : pendingOutcomeOf(node.nodeIndex)));
 }
 
 /**
@@ -158,8 +164,8 @@ export class AttemptTiming {
   }
 
   /**
-   * The nodes' reports, from the outcomes that count for the attempt (`known`): a node missing there
-   * is `'pending'` if it was asked, else `'not-asked'`.
+   * The nodes' reports, from the outcomes that count for the attempt (`known`): a node missing there, or
+   * reported as not answered yet by a failed attempt, is `'pending'` if it was asked, else `'not-asked'`.
    */
   reportOf(known: readonly (AcquireNodeOutcome | PendingNodeOutcome | undefined)[], nodeCount: number): AttemptNodeReport[] {
     return Array.from({ length: nodeCount }, (_, nodeIndex): AttemptNodeReport => {
@@ -167,6 +173,9 @@ export class AttemptTiming {
       if (outcome === undefined || outcome.status === 'pending') {
         return { nodeIndex, status: nodeIndex in this.#latencies ? 'pending' : 'not-asked', latencyMs: undefined, error: undefined };
       }
+      // A failed attempt that reported before this node answered (or before it asked it) did not see it time out.
+      const unanswered = unansweredStatusOf(outcome);
+      if (unanswered !== undefined) return { nodeIndex, status: unanswered, latencyMs: undefined, error: undefined };
       return { nodeIndex, status: outcome.status, latencyMs: this.#latencies[nodeIndex], error: 'error' in outcome ? outcome.error : undefined };
     });
   }

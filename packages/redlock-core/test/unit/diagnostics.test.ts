@@ -19,7 +19,7 @@ import {
   type TracedCallContext,
 } from '../../src/index.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
-import { failingNode, grantingNode, grantingNodes, keysOf, refusingNode, scriptDeniedNode, slowNode } from '../../src/testing/fake-nodes.js';
+import { failingNode, grantingNode, grantingNodes, hangingNode, keysOf, refusingNode, scriptDeniedNode, slowNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const TRACING = ['acquire', 'attempt', 'extend', 'release', 'holdAcquire', 'holdExtend', 'holdRelease'] as const;
@@ -231,6 +231,28 @@ describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
     expect(acquire?.result?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'acquired']);
     expect(recorder.eventsOf(acquire as object)).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
     expectNoToken(recorder, nodes);
+  });
+
+  it('reports a node a tryAcquire() miss did not wait for as pending, not as timed out', async () => {
+    const clock = new FakeClock();
+    // Two refusals settle the miss; the hanging node has not answered then, and never times out in the trace.
+    const nodes = [refusingNode(clock), refusingNode(clock), hangingNode(clock)];
+    const redlock = new Redlock(nodes, { clock });
+    const miss = redlock.tryAcquire('r', 10_000);
+    expect(await clock.runUntilSettled(miss)).toBeUndefined();
+    const [acquire] = recorder.contexts<AcquireTraceContext>('acquire');
+    expect(acquire?.result?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'pending']);
+    const [attempt] = recorder.contexts<AttemptTraceContext>('attempt');
+    expect(attempt?.result?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'pending']);
+    expect(attempt?.result?.nodes[2]).toMatchObject({ latencyMs: undefined, error: undefined });
+    await clock.runUntilSettled(redlock.close());
+    // A call that retries waits for every node it has a timeout for (here a fixed one): that node times out.
+    const waiting = new Redlock(nodes, { clock, nodeTimeoutMs: 100 });
+    await rejectionOf(clock, waiting.acquire('r', 10_000, { retryCount: 1, retryDelayMs: 10 }));
+    const [, waited] = recorder.contexts<AttemptTraceContext>('attempt');
+    expect(waited?.result?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'timeout']);
+    expect(waited?.result?.nodes[2]?.error?.isTimeout).toBe(true);
+    await clock.runUntilSettled(waiting.close());
   });
 
   it('traces using() and a re-entrant acquisition, which makes no attempt', async () => {
