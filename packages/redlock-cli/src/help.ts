@@ -61,7 +61,7 @@ its own (no controlling terminal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are passe
 that group (then SIGCONT); redlock then waits for the command, releases the lock and exits with its status;
 SIGTSTP, SIGTTIN and SIGTTOU are ignored. If the lock is lost, the whole group is stopped. If redlock
 itself is killed, a watcher kills the group at once. While redlock waits for the lock, any of these
-signals stops the wait and leaves nothing on the nodes.
+signals stops the wait and leaves no key of its own on the nodes.
 
 Exit status:
   <status>  the command's own status (128+N if signal N killed it)

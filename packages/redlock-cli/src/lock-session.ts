@@ -130,6 +130,11 @@ export class LockSession {
     return this.#clients.filter((client) => client.status === 'ready').length;
   }
 
+  /** The indexes of the nodes with no connection ready now. */
+  unconnectedNodes(): number[] {
+    return this.#clients.flatMap((client, nodeIndex) => (client.status === 'ready' ? [] : [nodeIndex]));
+  }
+
   /** How many nodes must agree. */
   get quorum(): number {
     return this.#redlock.quorum;

@@ -84,7 +84,7 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
   let session: LockSession | undefined;
   try {
     report.info(`connecting to ${countOf(request.nodeUrls.length, 'node')}`);
-    const { LockSession } = await import('./lock-session.js');
+    const { CONNECT_TIMEOUT_MS, LockSession } = await import('./lock-session.js');
     session = await LockSession.open({
       ...request,
       signal: interrupt.signal,
@@ -96,6 +96,10 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
       },
     });
     report.info(`connected to ${session.connectedCount} of ${request.nodeUrls.length} nodes (quorum ${session.quorum})`);
+    // A node that accepted the connection and never answered (a paused server, dropped packets) said nothing yet.
+    for (const nodeIndex of session.unconnectedNodes()) {
+      if (!lastNodeErrors.has(nodeIndex)) report.info(`node ${nodeIndex} (${redactedUrl(request.nodeUrls[nodeIndex] ?? '')}): no connection ready within ${formatDurationMs(CONNECT_TIMEOUT_MS)}`);
+    }
     if (request.kind === 'inspect') return await inspect(session, request, io, report);
     return await runUnderLock(session, request, io, report, interrupt.signal, (handler) => {
       onSignal = handler;
@@ -106,7 +110,7 @@ async function withSession(request: RunRequest | InspectRequest, io: CliIo): Pro
       return exitCodeForSignal(interruptedBy);
     }
     const exitCode = exitCodeForLockError(error, request.kind === 'run' ? request.conflictExitCode : undefined);
-    const message = exitCode === EXIT_CODES.internal && error instanceof Error ? (error.stack ?? error.message) : messageOf(error);
+    const message = exitCode === EXIT_CODES.internal && error instanceof Error ? (error.stack ?? error.message) : withOptionNames(messageOf(error), error, request);
     // `--quiet` keeps the errors the setup must fix (the help says so).
     if (exitCode === EXIT_CODES.configuration) report.configuration(message);
     else report.error(message);
@@ -410,6 +414,16 @@ function describeOutcome(outcome: CommandOutcome, request?: RunRequest): string 
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `message`, with the library's option that a wait ran out of (``within `waitMs` (N ms)``: the time left of
+ * the wait's last round) named as the user gave it: `within 1 s (-w)`.
+ */
+function withOptionNames(message: string, error: unknown, request: RunRequest | InspectRequest): string {
+  const waitMs = typeof error === 'object' && error !== null ? (error as { readonly waitMs?: unknown }).waitMs : undefined;
+  if (typeof waitMs !== 'number' || request.kind !== 'run' || request.waitMs === undefined) return message;
+  return message.replace(`within \`waitMs\` (${waitMs} ms)`, `within ${formatDurationMs(request.waitMs)} (-w)`);
 }
 
 function packageVersion(): string {

@@ -538,6 +538,20 @@ describe('when another owner holds the lock', () => {
     }
   });
 
+  itWithFaults('-v names a node that accepted the connection and never answered, and runs the command on the others', async () => {
+    const [, second] = servers.nodes;
+    second?.pause();
+    try {
+      const result = await redlock(['-v', '-n', 'res', 'echo', 'ran']);
+      expect(result).toMatchObject({ code: 0, stdout: 'ran\n' });
+      expect(result.stderr).toContain('connected to 2 of 3 nodes (quorum 2)');
+      expect(result.stderr).toContain(`node 1 (${servers.urls[1]}): no connection ready within 2 s`);
+      expect(result.stderr).not.toContain('node 0 (');
+    } finally {
+      second?.resume();
+    }
+  });
+
   it('waits for the lock and runs the command once the owner releases it', async () => {
     const lock = await holdWithLibrary('res');
     const cli = startRedlock(['-v', '-w', '20s', 'res', 'echo', 'ran']);
@@ -592,6 +606,14 @@ describe('when nodes are down', () => {
       expect(result.wallMs).toBeLessThan(25_000); // it gave up: -w 30s does not wait for nodes that are down
     },
   );
+
+  it('names the wait that ran out as the user gave it, -w, not the library option', async () => {
+    const urls = [servers.urls[0] ?? '', ...(await closedPorts(2)).map((port) => `redis://127.0.0.1:${port}`)];
+    const result = await runCli(['--prefix', prefix, '-w', '1s', 'res', 'echo', 'must not run'], { REDLOCK_NODES: urls.join(',') });
+    expect(result).toMatchObject({ code: 69, stdout: '' });
+    expect(result.stderr).toMatch(/^redlock: Could not acquire "res" within 1 s \(-w\), after \d+ attempts?: nodes unreachable .*\n$/);
+    expect(result.stderr).not.toContain('waitMs');
+  });
 
   it.each([[['--elect']], [['--elect', '-w', '5s']]])(
     'exits 69 with %j when a majority of nodes cannot be reached, as the lock does, naming each node',
