@@ -407,7 +407,9 @@ function describeOutcome(outcome: CommandOutcome, request?: RunRequest): string 
       return `was killed by ${outcome.signal}`;
     case 'not-started': {
       const name = request?.command.kind === 'exec' ? request.command.file : 'the command';
-      return outcome.error.code === 'ENOENT' ? `${name}: command not found` : `${name}: cannot run it (${outcome.error.code ?? outcome.error.message})`;
+      if (outcome.error.code !== 'ENOENT') return `${name}: cannot run it (${outcome.error.code ?? outcome.error.message})`;
+      // `redlock res -n cmd`: as with flock, what follows the resource is the command.
+      return name.startsWith('-') ? `${name}: command not found (redlock's options go before the resource)` : `${name}: command not found`;
     }
   }
 }

@@ -185,6 +185,8 @@ describe('running a command under the lock', () => {
     const missing = await redlock(['res', 'redlock-test-no-such-command']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toBe('redlock: redlock-test-no-such-command: command not found\n');
+    // An option after the resource is the command's first word: the message says where options go.
+    expect(await redlock(['res', '-n', 'echo', 'hi'])).toMatchObject({ code: 127, stdout: '', stderr: "redlock: -n: command not found (redlock's options go before the resource)\n" });
     const script = tempPath('not-executable.sh');
     await writeFile(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
     expect((await redlock(['res', script])).code).toBe(126);
