@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { type AdapterFactory, describeRedlockSuite, type TestFunctions, useTestNodes } from 'redlock-adapter-test-kit';
 import { IoredisAdapter } from '../../src/index.js';
@@ -20,6 +20,22 @@ function ioredisFactory(withSubscriber: boolean): AdapterFactory {
     };
   };
 }
+
+// The kit's own short TTLs say they are meant: an adapter author's run prints no REDLOCK_SHORT_TTL warning
+// (counted at process.emitWarning, which Node calls whatever `--disable-warning` later hides).
+const shortTtlWarnings: unknown[] = [];
+const emitWarning = process.emitWarning.bind(process);
+beforeAll(() => {
+  process.emitWarning = ((warning: string | Error, options?: unknown, ...rest: unknown[]) => {
+    const code = typeof options === 'object' && options !== null ? (options as { readonly code?: unknown }).code : undefined;
+    if (code === 'REDLOCK_SHORT_TTL') shortTtlWarnings.push(String(warning));
+    (emitWarning as (...args: unknown[]) => void)(warning, options, ...rest);
+  }) as typeof process.emitWarning;
+});
+afterAll(() => {
+  process.emitWarning = emitWarning;
+  expect(shortTtlWarnings).toEqual([]);
+});
 
 // Both suites share the same five nodes.
 const nodes = useTestNodes(test, 5);
