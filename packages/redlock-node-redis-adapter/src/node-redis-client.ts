@@ -67,6 +67,8 @@ export interface OwnedNodeRedisConnection extends NodeRedisSubscriber {
   disconnect(): Promise<unknown>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
+  /** Each attempt to connect again after the connection was lost. */
+  on(event: 'reconnecting', listener: () => void): unknown;
 }
 
 /** Whether `client` is a single client the adapter can duplicate for a subscriber connection of its own. */

@@ -56,6 +56,12 @@ function openSubscriber(client: DuplicableNodeRedisClient, onEnd: () => void): O
     () => undefined,
   );
   subscriber.on('end', onEnd);
+  // Its client closed while this connection reconnects (the node went away, then the client's quit() or
+  // close(), which send nothing to a node that is gone and emit no 'end'): this connection would go on
+  // reconnecting until its idle time ran out, keeping the process alive; it ends with its client instead.
+  subscriber.on('reconnecting', () => {
+    if (client.isOpen === false) onEnd();
+  });
   return {
     async subscribe(channel, onMessage) {
       // A listener of its own: node-redis keeps a Set per channel, so a shared callback would be one entry.

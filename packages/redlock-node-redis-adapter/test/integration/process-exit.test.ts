@@ -57,6 +57,78 @@ await Promise.all(clients.map((client) => client.close()));
 console.log(JSON.stringify({ wokenAfterMs, state: next.state }));
 `;
 
+/**
+ * The hand-off, then the node goes away (the parent kills it once told `ready`, and says `killed`), and
+ * the clients are closed with `quit()` (node-redis 4's usual way), which a node that is gone never
+ * answers. The adapters' own subscriber connection, idle since the hand-off, is reconnecting then.
+ */
+const NODE_GONE_THEN_QUIT = `
+import { createInterface } from 'node:readline';
+import { createClient } from 'redis';
+import { Redlock } from 'redlock-core';
+import { NodeRedisAdapter } from 'redlock-node-redis-adapter';
+const { REDIS_URL: url, KEY: key } = process.env;
+const clients = await Promise.all([0, 1].map(() => {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  return client.connect();
+}));
+const holder = new Redlock([new NodeRedisAdapter(clients[0])]);
+const waiter = new Redlock([new NodeRedisAdapter(clients[1])], { retryDelayMs: ${RETRY_DELAY_MS}, retryJitterMs: 0 });
+const lock = await holder.acquire(key, 30000);
+const waiting = waiter.acquire(key, 30000);
+while (Number(await clients[0].sendCommand(['EVAL', ${JSON.stringify(WAKE_LISTENERS_LUA)}, '1', key])) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+await lock.release();
+await (await waiting).release();
+console.log('ready');
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) if (line === 'killed') break;
+lines.close();
+// Not awaited: a QUIT to a node that is gone is never answered.
+for (const client of clients) client.quit().catch(() => undefined);
+console.log('quit');
+`;
+
+describe('a process whose node went away', () => {
+  it('exits by itself once it quits its clients, its subscriber connection reconnecting meanwhile', async () => {
+    const child = spawn(process.execPath, ['--input-type=module', '--eval', NODE_GONE_THEN_QUIT], {
+      cwd: ADAPTER_DIR,
+      env: { ...process.env, REDIS_URL: nodes.urls[0] as string, KEY: `process-exit-test:${randomUUID()}` },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: CHILD_TIMEOUT_MS,
+    });
+    let stdout = '';
+    let stderr = '';
+    let lastOutputAt = performance.now();
+    const ready = new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        lastOutputAt = performance.now();
+        if (stdout.includes('ready')) resolve();
+      });
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<{ code: number | null; signal: string | null; exitAfterLastLineMs: number }>((resolve) => {
+      child.on('exit', (code, signal) => resolve({ code, signal, exitAfterLastLineMs: performance.now() - lastOutputAt }));
+    });
+    const node = nodes.nodes[0];
+    try {
+      await ready;
+      await node?.kill();
+      child.stdin.write('killed\n');
+      const { code, signal, exitAfterLastLineMs } = await exited;
+      expect(stderr).toBe('');
+      expect(stdout).toBe('ready\nquit\n');
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      // Before, the subscriber connection reconnected until its 60 s idle time ran out.
+      expect(exitAfterLastLineMs).toBeLessThan(EXIT_LIMIT_MS);
+    } finally {
+      child.kill();
+      await node?.start();
+    }
+  }, 30_000);
+});
+
 describe('a process using default NodeRedisAdapters', () => {
   it.each([
     ['closes its Redlocks and then its clients', 'yes'],
