@@ -27,18 +27,18 @@ beforeAll(() => {
 });
 
 /**
- * The canonical setup: clients with an error listener, default adapters; a lock handed over from one
- * Redlock to a waiting one by the release notification; then `redlock.close()` (or not) and the clients
- * closed. Prints what it measured; the process must then exit by itself.
+ * The canonical setup: two clients, each with `onError` as its error listener, default adapters; a lock
+ * handed over from one Redlock to a waiting one by the release notification (`next`, `wokenAfterMs`).
  */
-const HAND_OFF_AND_CLOSE = `
+const handOff = (onError: string): string => `
+import { createInterface } from 'node:readline';
 import { createClient } from 'redis';
 import { Redlock } from 'redlock-core';
 import { NodeRedisAdapter } from 'redlock-node-redis-adapter';
 const { REDIS_URL: url, KEY: key, CLOSE_REDLOCKS: closeRedlocks } = process.env;
 const clients = await Promise.all([0, 1].map(() => {
   const client = createClient({ url, disableOfflineQueue: true });
-  client.on('error', (error) => console.error('client error: ' + error.message));
+  client.on('error', ${onError});
   return client.connect();
 }));
 const holder = new Redlock([new NodeRedisAdapter(clients[0])]);
@@ -52,6 +52,10 @@ await lock.release();
 const next = await waiting;
 const wokenAfterMs = performance.now() - releasedAt;
 await next.release();
+`;
+
+/** The hand-off, then `redlock.close()` (or not) and the clients closed: prints what it measured; the process must then exit by itself. */
+const HAND_OFF_AND_CLOSE = `${handOff("(error) => console.error('client error: ' + error.message)")}
 if (closeRedlocks === 'yes') await Promise.all([holder.close(), waiter.close()]);
 await Promise.all(clients.map((client) => client.close()));
 console.log(JSON.stringify({ wokenAfterMs, state: next.state }));
@@ -62,24 +66,7 @@ console.log(JSON.stringify({ wokenAfterMs, state: next.state }));
  * the clients are closed with `quit()` (node-redis 4's usual way), which a node that is gone never
  * answers. The adapters' own subscriber connection, idle since the hand-off, is reconnecting then.
  */
-const NODE_GONE_THEN_QUIT = `
-import { createInterface } from 'node:readline';
-import { createClient } from 'redis';
-import { Redlock } from 'redlock-core';
-import { NodeRedisAdapter } from 'redlock-node-redis-adapter';
-const { REDIS_URL: url, KEY: key } = process.env;
-const clients = await Promise.all([0, 1].map(() => {
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  return client.connect();
-}));
-const holder = new Redlock([new NodeRedisAdapter(clients[0])]);
-const waiter = new Redlock([new NodeRedisAdapter(clients[1])], { retryDelayMs: ${RETRY_DELAY_MS}, retryJitterMs: 0 });
-const lock = await holder.acquire(key, 30000);
-const waiting = waiter.acquire(key, 30000);
-while (Number(await clients[0].sendCommand(['EVAL', ${JSON.stringify(WAKE_LISTENERS_LUA)}, '1', key])) < 1) await new Promise((resolve) => setTimeout(resolve, 20));
-await lock.release();
-await (await waiting).release();
+const NODE_GONE_THEN_QUIT = `${handOff('() => undefined')}
 console.log('ready');
 const lines = createInterface({ input: process.stdin });
 for await (const line of lines) if (line === 'killed') break;
