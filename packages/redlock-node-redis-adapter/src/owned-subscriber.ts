@@ -56,9 +56,9 @@ function openSubscriber(client: DuplicableNodeRedisClient, onEnd: () => void): O
     () => undefined,
   );
   subscriber.on('end', onEnd);
-  // Its client closed while this connection reconnects (the node went away, then the client's quit() or
-  // close(), which send nothing to a node that is gone and emit no 'end'): this connection would go on
-  // reconnecting until its idle time ran out, keeping the process alive; it ends with its client instead.
+  // Its client closed while this connection reconnects (the node went away, then the client's quit(), which
+  // waits for a node that is gone and emits no 'end'): this connection would go on reconnecting until its
+  // idle time ran out, keeping the process alive; it ends with its client instead.
   subscriber.on('reconnecting', () => {
     if (client.isOpen === false) onEnd();
   });
