@@ -4,8 +4,9 @@ import { inspect } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { DIAGNOSTICS_CHANNELS, type Lock, LockAcquireError, LockExtendError, type NodeErrorMessage, Redlock, type RedlockOptions } from 'redlock-core';
+import { DIAGNOSTICS_CHANNELS, type Lock, LockAcquireError, LockExtendError, LockReleaseError, type NodeErrorMessage, Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
+import { eventually as eventuallyUntil } from '../support/eventually.js';
 import { canInjectFaults, itWithFaults, useRedisNodes } from '../support/redis-servers.js';
 
 // Hostile names and error replies on real Redis: each gets a typed error or the right behaviour, and no
@@ -124,8 +125,18 @@ describe('hostile resource names on real Redis', () => {
     const lock = await newRedlock({ nodeTimeoutMs: undefined }).acquire(names, 10_000);
     expect(lock.attempts).toBe(1);
     await lock.extend(10_000);
-    expect(await releasedEverywhere(lock)).toBe(NODE_COUNT);
-    expect(await keysOfTest()).toEqual([]);
+    // The release runs on every node, but on a loaded machine the answer of a node deleting 10,000 keys can
+    // come after its timeout (at most 1 s, plus 25 µs a key): a new user's `npm test` beside the simulations
+    // saw 3 of 5 nodes time out. What must hold: no node refuses, and every key is gone well before its TTL.
+    const nodes = await lock.release().then(
+      async (released) => released.settled,
+      (error: unknown) => {
+        if (!(error instanceof LockReleaseError)) throw error;
+        return error.nodes;
+      },
+    );
+    expect(nodes.filter((node) => node.status !== 'released' && node.status !== 'timeout')).toEqual([]);
+    expect(await eventuallyUntil(keysOfTest, (keys) => keys.length === 0, 5_000)).toEqual([]);
   });
 
   it.each<[string, string[]]>([
