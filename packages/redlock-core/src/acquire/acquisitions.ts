@@ -16,6 +16,7 @@ import type { AcquisitionStats } from '../nodes/stats.js';
 import { acquireErrorOf, isBlockedByForeignKeys } from './acquire-error.js';
 import { LockAttempt, runAttempt, throwIfMisconfiguredAttempt } from './attempt.js';
 import { AttemptLog } from './attempt-log.js';
+import type { QueueTicket } from './queue-ticket.js';
 import type { AcquireRequest, CallRequest } from './request.js';
 import { extendIfAsked, type ExtendableHandle, type ExtensionLimits } from './auto-extend.js';
 import { type Contender, type FailedAttempt, WaitExpired, waitForHold, WaitQueues, type WaitRequest } from './wait-loop.js';
@@ -168,7 +169,7 @@ function callSignalOf(
 async function attemptOnce<H, F extends FailedAttempt>(contender: Contender<H, F>, signal: AbortSignal): Promise<H> {
   const log = new AttemptLog<F>();
   try {
-    const result = await contender.attempt(1, undefined, '', signal);
+    const result = await contender.attempt(1, undefined, undefined, signal);
     if (typeof result !== 'string' && contender.isHeld(result)) return result;
     if (typeof result !== 'string') log.add(result);
     signal.throwIfAborted();
@@ -212,7 +213,7 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
   }
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
-  async attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
+  async attempt(attemptNumber: number, wokenBy: number | undefined, ticket: QueueTicket | undefined, signal: AbortSignal): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
     const set = this.#set;
     const request = this.#request;
     let outcome: Lock | AcquireAttempt | 'taken-where-woken';

@@ -15,16 +15,19 @@ import { quorumOf } from '../nodes/quorum.js';
 import { acquireArgsOf, acquireScript, type AcquireStatus, canSetIfAbsent, fenceCounterOf, isPlainAcquire, isRefusal, parseAcquireReply, SetReader } from '../scripts/acquire.js';
 import { fenceKeyOf, fenceScript, parseFenceReply } from '../scripts/fence.js';
 import { ScriptReader } from '../scripts/lua-script.js';
+import { queuePlaceOf } from '../scripts/wake-queue.js';
 import { isHeld } from './acquire-error.js';
 import { type AnswerRules, endFailedAttempt } from './failed-attempt.js';
 import { watchLateGrants } from './late-grants.js';
 import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
+import type { QueueTicket } from './queue-ticket.js';
 import type { AcquireRequest } from './request.js';
 
 /**
  * One lock's attempt, run whole (see {@link HoldAttempt.run}): resolves with the lock, or with the failed
  * attempt after cleaning up, or `'taken-where-woken'`. `ticket` is a waiting call's queue ticket; `signal`,
- * the call's, cuts the vote short. Traced on `redlock-core.attempt`.
+ * the call's, cuts the vote short. Traced on `redlock-core.attempt`, with the waiter's place once a quorum
+ * of nodes queued it there.
  */
 export function runAttempt(
   set: NodeSet,
@@ -33,7 +36,7 @@ export function runAttempt(
   attemptNumber: number,
   wokenBy: number | undefined,
   isSingleTry = false,
-  ticket = '',
+  ticket?: QueueTicket,
 ): Promise<Lock | AcquireAttempt | 'taken-where-woken'> {
   if (!isTraced('attempt')) return new LockAttempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry);
   const { nodes, options } = set;
@@ -42,9 +45,10 @@ export function runAttempt(
   const traced = { resources: request.resources, attemptNumber, quorum: quorumOf(nodes.length), nodeCount: nodes.length, isWoken: wokenBy !== undefined };
   return traceAttempt(traced, () => new LockAttempt(set, request, signal, attemptNumber, ticket).run(wokenBy, isSingleTry, timing), (outcome): AttemptTraceResult => {
     const elapsedMs = options.clock.now() - start;
-    if (outcome === 'taken-where-woken') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length) };
-    if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
-    return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length) };
+    const queuePlace = ticket?.queuedPlace;
+    if (outcome === 'taken-where-woken') return { outcome, elapsedMs, nodes: timing.reportOf(timing.answered, nodes.length), queuePlace };
+    if (outcome instanceof Lock) return { outcome: 'acquired', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length), queuePlace };
+    return { outcome: 'failed', elapsedMs, nodes: timing.reportOf(outcome.nodes, nodes.length), queuePlace };
   });
 }
 
@@ -216,19 +220,20 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
   readonly #request: AcquireRequest;
   readonly #fence: Fence | undefined;
   readonly #scriptKeys: readonly string[];
-  readonly #parseReply: (reply: unknown) => AcquireStatus;
+  readonly #parseReply: (reply: unknown, nodeIndex: number) => AcquireStatus;
   /** The acquire script's call, made on first use: every node of a woken attempt or a retry, a node not known to run scripts. */
   #byScript: ScriptReader<AcquireStatus> | undefined;
 
-  constructor(set: NodeSet, request: AcquireRequest, signal: AbortSignal, attemptNumber: number, ticket = '') {
-    super(set, new FanOut<AcquireStatus>(set, 'acquire', 'acquired'), LOCK_ANSWERS, request.ttlMs, signal, attemptNumber, ticket);
+  constructor(set: NodeSet, request: AcquireRequest, signal: AbortSignal, attemptNumber: number, ticket?: QueueTicket) {
+    super(set, new FanOut<AcquireStatus>(set, 'acquire', 'acquired'), LOCK_ANSWERS, request.ttlMs, signal, attemptNumber, ticket?.text ?? '');
     const { keys } = request;
     this.#request = request;
     const fence = request.fencing ? { keys: keys.map(fenceKeyOf), counters: [] as number[] } : undefined;
     this.#fence = fence;
     this.#scriptKeys = fence === undefined ? keys : [...keys, ...fence.keys];
     // Not async: one promise per node call fewer.
-    this.#parseReply = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
+    const parse = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
+    this.#parseReply = ticket === undefined ? parse : placedReplyParser(parse, ticket);
   }
 
   /**
@@ -245,7 +250,7 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
     const { keys, ttlMs, fencing } = this.#request;
     const calls = this.calls;
     const isFirstTry = this.attemptNumber === 1;
-    const bySet = isFirstTry && isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.token, ttlMs, this.ticket) : undefined;
+    const bySet = isFirstTry && isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.token, ttlMs, this.ticket, this.#parseReply) : undefined;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;
       const reader = bySet !== undefined && node.isKnownToRunScripts && canSetIfAbsent(node.adapter) ? bySet : this.#script();
@@ -349,5 +354,17 @@ function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatu
     const counter = fenceCounterOf(reply);
     if (counter !== undefined) counters.push(counter);
     return parseAcquireReply(reply);
+  };
+}
+
+/**
+ * Parses replies with `parse`, telling `ticket` the place each refusing node queued it at. A module function,
+ * as {@link fencedReplyParser}.
+ */
+function placedReplyParser(parse: (reply: unknown) => AcquireStatus, ticket: QueueTicket): (reply: unknown, nodeIndex: number) => AcquireStatus {
+  return (reply, nodeIndex) => {
+    const place = queuePlaceOf(reply);
+    if (place !== undefined) ticket.heard(nodeIndex, place);
+    return parse(reply);
   };
 }

@@ -5,9 +5,11 @@
 import type { Clock } from '../base/clock.js';
 import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
 import type { NodeSet } from '../nodes/node-state.js';
+import { quorumOf } from '../nodes/quorum.js';
 import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
+import { QueueTicket } from './queue-ticket.js';
 
 /** What a failed attempt shows the loop: each node's answer, by node index. */
 export interface FailedAttempt extends LoggedAttempt {
@@ -34,9 +36,10 @@ export interface Contender<H, F extends FailedAttempt> {
   /**
    * One attempt. A woken one gets the node that woke it (`wokenBy`), to ask alone first and stop
    * there if taken. `ticket`, the waiter's queue ticket, joins the wait queues where the attempt is
-   * refused (`''` for none: the nodes wake nobody then). `signal`, the call's, cuts its vote short.
+   * refused (none: the nodes wake nobody then), and hears the places they report. `signal`, the call's,
+   * cuts its vote short.
    */
-  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<H | F | string>;
+  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: QueueTicket | undefined, signal: AbortSignal): Promise<H | F | string>;
   isHeld(result: H | F): result is H;
   /** Whether a failed attempt ends the call at once: retrying cannot mend it. */
   isFinal(failure: F): boolean;
@@ -69,10 +72,8 @@ export async function waitForHold<H, F extends FailedAttempt>(
   const queue = queues.queueOf(contender.queueKeys);
   const waiter = queue.join();
   const log = new AttemptLog<F>();
-  // The ticket a refusing node queues (`ReleaseNotifications.ticketOf`), sent once the queue watches.
-  let ticket = '';
-  /** When, by the wall clock, the ticket began to queue: its place in every node's queue, kept when it asks for a reservation. */
-  let ticketSinceMs = 0;
+  // The ticket a refusing node queues, sent once the queue watches: its place is its own, kept when it asks for a reservation.
+  let ticket: QueueTicket | undefined;
   let isHeld = false;
   try {
     const isFirst = queue.isHead(waiter);
@@ -101,17 +102,16 @@ export async function waitForHold<H, F extends FailedAttempt>(
         isWoken = retryAt > restUntil;
       }
       signal.throwIfAborted();
-      if (ticket === '' && queue.stopWatching !== undefined) {
-        ticketSinceMs = clock.wallNow();
-        ticket = notifications?.ticketOf(queue.id, ticketSinceMs) ?? '';
+      if (ticket === undefined && queue.stopWatching !== undefined && notifications !== undefined) {
+        ticket = new QueueTicket(notifications.memberOf(queue.id), quorumOf(set.nodes.length));
       }
       // Close to giving up (a holder that takes the hold back at once, every time, beats every wake): from its
       // next timed attempt, which asks every node at once (a reservation on fewer than a quorum only splits the
       // vote), it keeps its place in the queues when woken (a claim's release takes the others off), the
       // oldest such waiter first, and a lock's release reserves the lock for it, for as long as a node call may take.
-      if (!isStarving && !isWoken && ticket !== '' && waiter.failures >= starvingAfter) {
+      if (!isStarving && !isWoken && ticket !== undefined && waiter.failures >= starvingAfter) {
         isStarving = true;
-        ticket = notifications?.ticketOf(queue.id, ticketSinceMs, longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length)) ?? '';
+        ticket.reserve(longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length));
         // The wake of a release that reserves it is acted on at once.
         wokenFailures = 0;
         restUntil = 0;

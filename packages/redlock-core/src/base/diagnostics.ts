@@ -147,6 +147,12 @@ export interface AttemptTraceResult {
   readonly elapsedMs: number;
   /** Each node's part, by node index. */
   readonly nodes: readonly AttemptNodeReport[];
+  /**
+   * The waiter's place in the nodes' wait queues, from the attempt at whose end a quorum of nodes had queued
+   * it there: a call that asks the nodes after that moment gets a later place. `undefined` before, and for a
+   * call that does not wait (it listens for no wake).
+   */
+  readonly queuePlace?: number;
 }
 
 /** One node's part in one attempt. */

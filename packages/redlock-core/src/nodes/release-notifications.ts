@@ -4,7 +4,7 @@ import type { RedisAdapter, Unsubscribe } from '../base/adapter.js';
 import type { Clock } from '../base/clock.js';
 import { createLockToken } from '../base/token.js';
 import { warnOnce } from '../base/warnings.js';
-import { BY_PATTERN_MARK, WAKE_CHANNEL_PREFIX, wakeMemberOf, wakeTicketOf } from '../scripts/wake-queue.js';
+import { BY_PATTERN_MARK, WAKE_CHANNEL_PREFIX, wakeMemberOf } from '../scripts/wake-queue.js';
 
 /** The wake subscriptions of one `Redlock`, shared by all its waiters. */
 export class ReleaseNotifications {
@@ -32,12 +32,9 @@ export class ReleaseNotifications {
     return capable.every((adapter) => adapter === undefined) ? undefined : new ReleaseNotifications(capable, clock);
   }
 
-  /**
-   * The ticket of wait queue `queueId`'s member, waiting since `sinceMs` by the wall clock; with `reserveMs`,
-   * that of a waiter close to giving up (see `wakeTicketOf`).
-   */
-  ticketOf(queueId: string, sinceMs: number, reserveMs = 0): string {
-    return wakeTicketOf(this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId), sinceMs, reserveMs);
+  /** The member of wait queue `queueId` in the nodes' wait queues (see `wakeMemberOf`). */
+  memberOf(queueId: string): string {
+    return this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId);
   }
 
   /**

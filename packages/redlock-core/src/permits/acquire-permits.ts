@@ -5,6 +5,7 @@ import { runUnderLock } from '../acquire/using.js';
 import type { Acquisitions } from '../acquire/acquisitions.js';
 import { gaveUpOf } from '../acquire/acquire-error.js';
 import type { AttemptLog } from '../acquire/attempt-log.js';
+import type { QueueTicket } from '../acquire/queue-ticket.js';
 import type { Contender, FailedAttempt } from '../acquire/wait-loop.js';
 import { ClaimError, PermitError, ReadWriteLockError } from '../base/claim-errors.js';
 import type { HoldTraceContext } from '../base/diagnostics.js';
@@ -211,11 +212,11 @@ class ClaimContender<H extends Claim, F extends FailedAttempt & { readonly reaso
     };
   }
 
-  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: string, signal: AbortSignal): Promise<H | F | 'taken-where-woken'> {
+  attempt(attemptNumber: number, wokenBy: number | undefined, ticket: QueueTicket | undefined, signal: AbortSignal): Promise<H | F | 'taken-where-woken'> {
     const { permits, ttlMs, retryCount } = this.#request;
     const claim = this.#claim;
     const intent = this.#intent;
-    const attempt = claim.attempt({ set: this.#set, permits, intent, ttlMs, attemptNumber, signal, isSingleTry: retryCount === 0, wokenBy, ticket, onLateAnswer: this.#onLateAnswer });
+    const attempt = claim.attempt({ set: this.#set, permits, intent, ttlMs, attemptNumber, signal, isSingleTry: retryCount === 0, wokenBy, ticket: ticket?.text ?? '', onLateAnswer: this.#onLateAnswer });
     if (intent.id === '') return attempt;
     return attempt.then((result) => {
       if (result === 'taken-where-woken' || (!claim.isHeld(result) && claim.mayHaveLeftIntent(result))) this.#mayHaveLeftIntent = true;

@@ -1,7 +1,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
 import { defineScript, errorMessageOf, indentedLua, isInsideRestartGraceLua, onNoScriptOf, readKeyLua, runScript, unexpectedReply } from './lua-script.js';
-import { joinQueueLua, leaveQueueLua, QUEUE_OF_LUA, RESERVED_PREFIX, ticketLua } from './wake-queue.js';
+import { joinQueueLua, leaveQueueLua, QUEUE_OF_LUA, queuePlaceOf, RESERVED_PREFIX, ticketLua } from './wake-queue.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -25,13 +25,13 @@ export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
  * that holds anything but a counter (a string of digits without a TTL, as the fence script writes) is
  * foreign too: it is never read as 0.
  * A waiting call sends its queue ticket: refused because another owner holds a key, it joins the wait
- * queue of each key (see wake-queue.ts), and granted, it leaves them. A key a release reserved for the
+ * queue of each key (see wake-queue.ts) and the reply says its place there, and granted, it leaves them. A key a release reserved for the
  * ticket's member (~<member>, see wake-queue.ts) is free to it, and held to anyone else.
  * KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
  * ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
  * for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
  * Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
- * any key holds another owner's token, -1 if the node is inside its restart grace, -2 if a key is
+ * any key holds another owner's token ({0, place} when it queued a ticket: its highest place), -1 if the node is inside its restart grace, -2 if a key is
  * foreign (nothing is changed in these three cases, but for 0 the waiter's place in the queues).
  */
 export const acquireScript = defineScript(
@@ -61,10 +61,11 @@ ${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
     if type(length) ~= 'number' or redis.call('PTTL', KEYS[i]) == -1 then
       return -2
     end
+    local queuedPlace
     for j = 1, resourceCount do
-${indentedLua(joinQueueLua('KEYS[j]'), 3)}
+${indentedLua(joinQueueLua('KEYS[j]', undefined, 'queuedPlace'), 3)}
     end
-    return 0
+    return queuedPlace and {0, queuedPlace} or 0
   end
 end
 -- Read only when about to grant.
@@ -95,7 +96,7 @@ if isFencing then
 end
 return 1
 `,
-  '711fbbc2b41a2f4cd826e1d70d6e0bde42f25097',
+  '9d0484edcc4f7892342e92eb65ce8681d827db58',
 );
 
 /**
@@ -105,7 +106,7 @@ return 1
  */
 export function parseAcquireReply(reply: unknown): AcquireStatus {
   if (reply === 1 || fenceCounterOf(reply) !== undefined) return 'acquired';
-  if (reply === 0) return 'held';
+  if (reply === 0 || queuePlaceOf(reply) !== undefined) return 'held';
   if (reply === -1) return 'restarting';
   if (reply === -2) return 'foreign';
   throw unexpectedReply('acquire', reply);
@@ -150,8 +151,17 @@ export function canSetIfAbsent(adapter: RedisAdapter): boolean {
  * have failed the script (`SET … NX PX` has no syntax error before Redis 7.0).
  */
 export class SetReader implements ReplyReader<AcquireStatus> {
-  /** @param ticket - A waiting call's queue ticket, which the script queues where it is refused (see wake-queue.ts), or `''`. */
-  constructor(readonly key: string, readonly token: string, readonly ttlMs: number, readonly ticket = '') {}
+  /**
+   * @param ticket - A waiting call's queue ticket, which the script queues where it is refused (see wake-queue.ts), or `''`.
+   * @param parse - Reads the script's reply from node `nodeIndex`.
+   */
+  constructor(
+    readonly key: string,
+    readonly token: string,
+    readonly ttlMs: number,
+    readonly ticket = '',
+    readonly parse: (reply: unknown, nodeIndex: number) => AcquireStatus = parseAcquireReply,
+  ) {}
 
   /** Sends the SET to `adapter` (which must pass {@link canSetIfAbsent}). */
   send(adapter: RedisAdapter): Promise<unknown> {
@@ -191,7 +201,7 @@ export class SetReader implements ReplyReader<AcquireStatus> {
   #byScript(adapter: RedisAdapter, call: RenewableCall, nodeIndex: number): Promise<AcquireStatus> {
     call.renewTimeout(nodeIndex);
     const args = acquireArgsOf(this.token, this.ttlMs, 0, false, this.ticket);
-    return runScript(adapter, acquireScript, [this.key], args, onNoScriptOf(call, nodeIndex), parseAcquireReply);
+    return runScript(adapter, acquireScript, [this.key], args, onNoScriptOf(call, nodeIndex), (reply) => this.parse(reply, nodeIndex));
   }
 }
 

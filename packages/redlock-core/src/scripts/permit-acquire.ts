@@ -245,7 +245,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  'fbcae580acfc62eeab394045b9195f6375dc2209',
+  '35547043b1a874acdc304aa76c40458cb069d28d',
 );
 
 /**

@@ -69,7 +69,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'e4fd7b62c39bd50b7b3541ce765c0527d038707e');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'e7ea925394d2d8373e2fd224e532d5c870ddd002');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '7e737bfd9a231e348889992376ea787d84ce28dc');

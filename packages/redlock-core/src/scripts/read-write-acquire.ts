@@ -137,7 +137,7 @@ end
 ${indentedLua(leaveQueueLua('key'))}
 return 1
 `,
-  '85916af9fbc2b8813a9b544c0fa5deed7161f76b',
+  'e3f0227d454b6c266ec69440bc5a54e830daecc3',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

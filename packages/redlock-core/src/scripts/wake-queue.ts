@@ -19,12 +19,6 @@ export const BY_PATTERN_MARK = '+';
 /** How long a wait queue outlives its latest refusal on a node, in milliseconds: its members' processes may be gone. */
 export const WAIT_QUEUE_TTL_MS = 60_000;
 
-/**
- * Where the scores of the wait queues count from: 2024-01-01 (UTC), so that a score and its fraction fit a
- * double exactly (for 69 years either side). Earlier clocks (a test's) give negative places, ordered alike.
- */
-export const TICKET_EPOCH_MS = 1_704_067_200_000;
-
 /** A reservation's milliseconds are the score's fraction in these units: at most `RESERVE_UNITS - 1` ms. */
 export const RESERVE_UNITS = 4_096;
 
@@ -46,8 +40,9 @@ export const QUEUE_OF_LUA = `local function queueOf(key)
 end`;
 
 /**
- * Lua: reads the queue ticket `ticket` (a Lua expression) into `ticketPlace` (its score, `nil` for none) and
- * `ticketMember` (`''` for none), for {@link joinQueueLua} and {@link leaveQueueLua}.
+ * Lua: reads the queue ticket `ticket` (a Lua expression) into `ticketPlace` (its place: digits, `''` for a
+ * ticket that asks for one, `nil` for none), `ticketFraction` (`'.<digits>'` or `''`) and `ticketMember`
+ * (`''` for none), for {@link joinQueueLua} and {@link leaveQueueLua}.
  *
  * The Lua of the wait queues is written inline where a script runs it (this, those two, and
  * {@link wakeWaitersLua} in the scripts that release a holder), after {@link QUEUE_OF_LUA}, the one function
@@ -55,16 +50,21 @@ end`;
  * functions a lock's acquire script made at every run cost a node some 6,800 instructions of a refused
  * acquire's 63,000. The wait queue of a resource key is a sorted set beside it (`<key>:w` if the key has a
  * hash tag, else `{<key>}:w`: the key's cluster slot; none for a key with a `}` outside a tag) of waiting
- * processes' members (`<wake id of a Redlock>.<its queue>`). A waiting call sends a ticket,
- * `<score>:<member>`: the score is when it began to queue by its wall clock, in ms since
- * {@link TICKET_EPOCH_MS}, so every node orders the same waiters alike, first come first, and a release wakes
- * the same process on every node. A waiter close to giving up adds, as the score's fraction, a node timeout in
- * milliseconds over {@link RESERVE_UNITS}: its place does not change, it keeps it when woken, and a lock's
- * release reserves the lock for it that long. All under `redis.pcall`: a user the ACL denies the queues or the
- * channels still takes and releases holds, and waits on timers.
- * - {@link joinQueueLua}: a refused waiter queues at its score, or keeps the place it has (a process's member
- *   keeps the place of its first waiting call); with `isFirst` (an intent holder of a semaphore or a read-write
- *   lock) it queues first; a ticket that asks for a reservation sets its score;
+ * processes' members (`<wake id of a Redlock>.<its queue>`), scored by their places. No clock sets a place,
+ * so a process whose clock runs ahead or behind waits its turn like any other. A waiting call's ticket is
+ * `:<member>` until it has a place: a refusing node queues the member one place after its queue's last (or
+ * keeps the place it has there: a process's member keeps the place of its earlier waiting call) and reports
+ * that place. Once a quorum of nodes reported one, the ticket is `<place>:<member>` with the highest of them,
+ * and every node that refuses it sets that place (see `QueueTicket`): so every node orders the same waiters
+ * alike, and a release wakes the same process on every node. A waiter that queued on a quorum before another
+ * asked any node has the lower place (a quorum of the later one's nodes includes one where the earlier one
+ * was last), as in Lamport's bakery; two that ask at once are ordered by their members. A waiter close to
+ * giving up adds, as the place's fraction, a node timeout in milliseconds over {@link RESERVE_UNITS}: its place
+ * does not change, it keeps it when woken, and a lock's release reserves the lock for it that long. All under
+ * `redis.pcall`: a user the ACL denies the queues or the channels still takes and releases holds, and waits
+ * on timers.
+ * - {@link joinQueueLua}: a refused waiter queues as its ticket says; with `isFirst` (an intent holder of a
+ *   semaphore or a read-write lock) it queues first;
  * - {@link leaveQueueLua}: a waiter granted, or a releaser, leaves;
  * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it
  *   publishes on the channels of the first members until `count` of them heard (a negative count: all); a
@@ -87,28 +87,41 @@ end`;
  *   wakes the next one (8 processes on a semaphore of 3: about 11 client commands per acquisition, against 13
  *   keeping them all).
  */
-export const ticketLua = (ticket: string): string => `local ticketPlace, ticketMember = string.match(${ticket}, '^(-?%d+%.?%d*):(.+)$')
+export const ticketLua = (ticket: string): string => `local ticketPlace, ticketFraction, ticketMember = string.match(${ticket}, '^(-?%d*)(%.?%d*):(.+)$')
 ticketMember = ticketMember or ${ticket}`;
 
 /**
  * Lua: the waiter of the ticket read by {@link ticketLua} joins the wait queue of `key`, first where `isFirst`
- * holds (both Lua expressions; none: never first), else at the ticket's place, which it keeps if it is queued
- * already (see {@link ticketLua}). The queue lives {@link WAIT_QUEUE_TTL_MS} after a new member joined; a
- * member already queued renews that only once half of it is gone: a PEXPIRE at every refusal cost a node
- * about 8,500 of the 63,000 instructions of a refused lock acquire, a PTTL 4,600.
+ * holds (both Lua expressions; none: never first), else at the ticket's place (see {@link ticketLua}): a
+ * ticket without one keeps the member's place on this node, or takes the one after the queue's last. With
+ * `placeVar` (a Lua local the script declared), the member's place where it is finite goes into it, the
+ * highest of the keys'. The queue lives {@link WAIT_QUEUE_TTL_MS} after a new member joined; a member already
+ * queued renews that only once half of it is gone: a PEXPIRE at every refusal cost a node about 8,500 of the
+ * 63,000 instructions of a refused lock acquire, a PTTL 4,600.
  */
-export const joinQueueLua = (key: string, isFirst?: string): string => `do
+export const joinQueueLua = (key: string, isFirst?: string, placeVar?: string): string => `do
   local queue = ticketPlace and queueOf(${key})
   if queue then
-    local added = 1
-    if ${isFirst === undefined ? '' : `${isFirst} then
-      redis.pcall('ZADD', queue, '-inf', ticketMember)
-    elseif `}tonumber(ticketPlace) % 1 > 0 then
-      redis.pcall('ZADD', queue, ticketPlace, ticketMember)
+    local current = tonumber(redis.pcall('ZSCORE', queue, ticketMember))
+    local score = -math.huge
+    if ${isFirst === undefined ? 'false' : isFirst} then
+    elseif ticketPlace ~= '' then
+      score = tonumber(ticketPlace .. ticketFraction)
     else
-      added = redis.pcall('ZADD', queue, 'NX', ticketPlace, ticketMember)
+      local place = current and math.floor(current)
+      if place == nil then
+        local last = redis.pcall('ZRANGE', queue, -1, -1, 'WITHSCORES')
+        place = math.floor(math.max(type(last) == 'table' and tonumber(last[2]) or 0, 0)) + 1
+      end
+      score = place + (tonumber('0' .. ticketFraction) or 0)
     end
-    local queueTtlMs = added == 0 and redis.pcall('PTTL', queue)
+    if current ~= score then
+      redis.pcall('ZADD', queue, score, ticketMember)
+    end${placeVar === undefined ? '' : `
+    if score > -math.huge and score < math.huge then
+      ${placeVar} = math.max(${placeVar} or 0, math.floor(score))
+    end`}
+    local queueTtlMs = current ~= nil and redis.pcall('PTTL', queue)
     if type(queueTtlMs) ~= 'number' or queueTtlMs < ${WAIT_QUEUE_TTL_MS / 2} then
       redis.pcall('PEXPIRE', queue, ${WAIT_QUEUE_TTL_MS})
     end
@@ -186,26 +199,34 @@ end`;
 }
 
 /**
- * The ticket a waiting call sends for `member`, waiting since `sinceMs` on its wall clock; with `reserveMs`
- * (a waiter close to giving up), keeping its place when woken, and asking a lock's release that wakes it to
- * reserve the key for it that long, at most 4,095 ms (see {@link wakeWaitersLua}).
+ * The ticket a waiting call sends for `member`: at `place` once it has one, else asking the nodes for one (see
+ * {@link ticketLua}); with `reserveMs` (a waiter close to giving up), keeping its place when woken, and asking
+ * a lock's release that wakes it to reserve the key for it that long, at most 4,095 ms (see {@link wakeWaitersLua}).
  */
-export function wakeTicketOf(member: string, sinceMs: number, reserveMs = 0): string {
+export function wakeTicketOf(member: string, place: number | undefined, reserveMs = 0): string {
   if (member === '') return '';
-  const place = Math.floor(sinceMs) - TICKET_EPOCH_MS;
-  const reserve = Math.min(RESERVE_UNITS - 1, Math.max(0, Math.ceil(reserveMs)));
-  return `${place + reserve / RESERVE_UNITS}:${member}`;
+  const reserve = Math.min(RESERVE_UNITS - 1, Math.max(0, Math.ceil(reserveMs))) / RESERVE_UNITS;
+  if (place !== undefined) return `${place + reserve}:${member}`;
+  return `${reserve > 0 ? String(reserve).slice(1) : ''}:${member}`;
 }
 
 /**
- * A ticket's member, place and reservation in milliseconds, as {@link ticketLua} and `wake` read them; a bare
- * member has no place. For the in-memory nodes.
+ * A ticket's member, place and reservation in milliseconds, as {@link ticketLua} reads them: the place is
+ * `'next'` for a ticket that asks for one, `undefined` for a bare member. For the in-memory nodes.
  */
-export function ticketPartsOf(ticket: string): { readonly member: string; readonly place: number | undefined; readonly reserveMs: number } {
-  const match = /^(-?\d+\.?\d*):(.+)$/.exec(ticket);
+export function ticketPartsOf(ticket: string): { readonly member: string; readonly place: number | 'next' | undefined; readonly reserveMs: number } {
+  const match = /^(-?\d*)(\.?\d*):(.+)$/.exec(ticket);
   if (match === null) return { member: ticket, place: undefined, reserveMs: 0 };
-  const score = Number(match[1]);
-  return { member: match[2] as string, place: Math.floor(score), reserveMs: reserveMsOf(score) };
+  const [, place, fraction, member] = match as unknown as [string, string, string, string];
+  const score = Number(`0${fraction}`);
+  return { member, place: place === '' ? 'next' : Number(place), reserveMs: reserveMsOf(score) };
+}
+
+/** The place a refusing node reported in `reply` (`{0, place}`, see {@link joinQueueLua}), else `undefined`. */
+export function queuePlaceOf(reply: unknown): number | undefined {
+  if (!Array.isArray(reply) || reply.length !== 2 || reply[0] !== 0) return undefined;
+  const place: unknown = reply[1];
+  return typeof place === 'number' && Number.isSafeInteger(place) && place > 0 ? place : undefined;
 }
 
 /** The milliseconds a queue score asks to reserve for its member: its fraction, in {@link RESERVE_UNITS}. */

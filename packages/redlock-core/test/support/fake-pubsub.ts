@@ -38,19 +38,27 @@ class FakeBus {
   }
 
   /**
-   * Queues the ticket's member at its place (first with `isFirst`) unless it is queued already, or at the
-   * score of a ticket that asks for a reservation, as `joinQueue` does.
+   * Queues the ticket's member (first with `isFirst`) as `joinQueue` does: at the ticket's place, or for a
+   * ticket that asks for one, at the member's place here or one after the queue's last. Returns its place
+   * where finite.
    */
-  joinQueue(key: string, ticket: string, isFirst: boolean): void {
+  joinQueue(key: string, ticket: string, isFirst: boolean): number | undefined {
     const { member, place, reserveMs } = ticketPartsOf(ticket);
-    if (member === '' || place === undefined) return;
+    if (member === '' || place === undefined) return undefined;
     const queue = this.queues.get(key) ?? [];
     this.queues.set(key, queue);
-    if (!isFirst && reserveMs === 0 && queue.some((entry) => entry.member === member)) return;
-    this.leaveQueue(key, member);
-    const score = isFirst ? -Infinity : place + reserveMs / RESERVE_UNITS;
-    const at = queue.findIndex((other) => other.score > score || (other.score === score && other.member > member));
-    queue.splice(at < 0 ? queue.length : at, 0, { member, score });
+    const current = queue.find((entry) => entry.member === member)?.score;
+    let score = -Infinity;
+    if (!isFirst) {
+      const at = place !== 'next' ? place : current !== undefined ? Math.floor(current) : Math.floor(Math.max(queue.at(-1)?.score ?? 0, 0)) + 1;
+      score = at + reserveMs / RESERVE_UNITS;
+    }
+    if (current !== score) {
+      this.leaveQueue(key, member);
+      const at = queue.findIndex((other) => other.score > score || (other.score === score && other.member > member));
+      queue.splice(at < 0 ? queue.length : at, 0, { member, score });
+    }
+    return Number.isFinite(score) ? Math.floor(score) : undefined;
   }
 
   leaveQueue(key: string, ticket: string): void {
@@ -243,8 +251,12 @@ export class PubSubFakeNode extends FakeNode {
     if (sha1 === acquireScript.sha1) {
       const resourceKeys = args[3] === '1' ? keys.slice(0, keys.length / 2) : keys;
       const member = args[4] ?? '';
-      if (reply === 0) for (const resourceKey of resourceKeys) queues.joinQueue(resourceKey, member, false);
-      else if (reply === 1 || (Array.isArray(reply) && reply[0] === 1)) for (const resourceKey of resourceKeys) queues.leaveQueue(resourceKey, member);
+      if (reply === 0) {
+        // The script reports the member's highest place.
+        const places = resourceKeys.map((resourceKey) => queues.joinQueue(resourceKey, member, false)).filter((place) => place !== undefined);
+        return places.length > 0 ? [0, Math.max(...places)] : 0;
+      }
+      if (reply === 1 || (Array.isArray(reply) && reply[0] === 1)) for (const resourceKey of resourceKeys) queues.leaveQueue(resourceKey, member);
     } else if (sha1 === permitAcquireScript.sha1 && Array.isArray(reply)) {
       const [, , , , , , intent = '', , member = ''] = args;
       if (reply[0] === 0) queues.joinQueue(key, member, intent !== '' && this.keyspace.hashOf(key)?.get('i')?.endsWith(`:${intent}`) === true);

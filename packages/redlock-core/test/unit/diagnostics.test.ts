@@ -21,6 +21,7 @@ import {
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
 import { failingNode, grantingNode, grantingNodes, hangingNode, keysOf, refusingNode, scriptDeniedNode, slowNode } from '../../src/testing/fake-nodes.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { pubSubNode } from '../support/fake-pubsub.js';
 
 const TRACING = ['acquire', 'attempt', 'extend', 'release', 'holdAcquire', 'holdExtend', 'holdRelease'] as const;
 type Traced = (typeof TRACING)[number];
@@ -253,6 +254,33 @@ describe('the redlock-core.acquire and redlock-core.attempt channels', () => {
     expect(waited?.result?.nodes.map((node) => node.status)).toEqual(['held', 'held', 'timeout']);
     expect(waited?.result?.nodes[2]?.error?.isTimeout).toBe(true);
     await clock.runUntilSettled(waiting.close());
+  });
+
+  it("reports a waiter's place in the nodes' wait queues from the attempt at whose end a quorum had it there", async () => {
+    const clock = new FakeClock();
+    const nodes = [pubSubNode(clock), pubSubNode(clock), pubSubNode(clock)];
+    const processOver = () => new Redlock(nodes.map((node) => node.connectAnotherClient()), { clock, retryDelayMs: 1_000, retryJitterMs: 0 });
+    const holder = processOver();
+    const held = await clock.runUntilSettled(holder.acquire('r', 10_000));
+    const placesFrom = (index: number) => recorder.contexts<AttemptTraceContext>('attempt').slice(index).map((attempt) => attempt.result?.queuePlace);
+    const [first, second] = [processOver(), processOver()];
+    const firstWaits = first.acquire('r', 10_000);
+    // Past two timed retries: it asked every node for a place (the first attempt, a plain SET, sent no ticket),
+    // then told them the highest, which a quorum then had.
+    await clock.advance(2_010);
+    const firstPlaces = placesFrom(1);
+    expect(firstPlaces[0]).toBeUndefined();
+    expect(firstPlaces.at(-1)).toBe(1);
+    expect(new Set(firstPlaces)).toEqual(new Set([undefined, 1]));
+    // A waiter that comes later gets the next place.
+    const seen = recorder.contexts('attempt').length;
+    const secondWaits = second.acquire('r', 10_000);
+    await clock.advance(2_010);
+    expect(new Set(placesFrom(seen))).toEqual(new Set([undefined, 1, 2]));
+    await clock.runUntilSettled(held.release());
+    await clock.runUntilSettled((await clock.runUntilSettled(firstWaits)).release());
+    await clock.runUntilSettled((await clock.runUntilSettled(secondWaits)).release());
+    for (const redlock of [holder, first, second]) await clock.runUntilSettled(redlock.close());
   });
 
   it('traces using() and a re-entrant acquisition, which makes no attempt', async () => {

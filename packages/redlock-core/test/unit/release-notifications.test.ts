@@ -200,6 +200,24 @@ describe('the wait queues on the nodes', () => {
     expect(await handOffMsAfter(clock, lock!.release(), second)).toBeLessThanOrEqual(5);
   });
 
+  it.each(HOLD_KINDS)('queue waiters in the order they came, whatever their clocks say (%s)', async (_kind, take) => {
+    const { clock, nodes, process } = setup(3);
+    const holder = process({ retryCount: 0 });
+    const held = await clock.runUntilSettled(take(holder));
+    // The first waiter's wall clock runs 5 s ahead, the second's 5 s behind: no clock orders them.
+    const skewed = (offsetMs: number) => ({ ...clock, now: () => clock.now(), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock), wallNow: () => clock.wallNow() + offsetMs });
+    const connections = [0, 1].map(() => nodes.map((node) => node.connectAnotherClient()));
+    const first = take(process({ clock: skewed(5_000) }, connections[0]));
+    await clock.advance(10);
+    const second = take(process({ clock: skewed(-5_000) }, connections[1]));
+    // Past both waiters' first timed retries (5 s): each is queued on every node, in the order they came.
+    await clock.advance(5_010);
+    const members = connections.map((own) => own[0]!.subscribeCalls[0]!.slice('redlock:wake:'.length));
+    expect(nodes.map((node) => node.queueOf('jobs'))).toEqual(Array(3).fill(members));
+    expect(await handOffMsAfter(clock, held.release(), first)).toBeLessThanOrEqual(5);
+    expect(await handOffMsAfter(clock, Promise.resolve(), second)).toBeLessThanOrEqual(5);
+  });
+
   it('wake through one node while the same Redlock takes a lock back within 50 ms, and through every node at least every 50 ms', async () => {
     const { clock, nodes, connect, process } = setup();
     // Node 0 answers the holder 3 ms late, the others at once: node 1 is the nearest (the first of the nearest).

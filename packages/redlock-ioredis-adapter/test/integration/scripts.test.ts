@@ -16,7 +16,7 @@ import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript 
 import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
-import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, TICKET_EPOCH_MS, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
@@ -59,7 +59,8 @@ const queuedOn = (key: string): Promise<string[]> => client.zrange(queueOf(key),
 const memberNamed = (name: string): string => `${name}.${randomUUID().slice(0, 8)}`;
 
 /** The ticket a waiting call sends for `member` (`<since>:<member>`), waiting since `sinceMs` on the wall clock. */
-const ticketOf = (member: string, sinceMs = Date.now()): string => wakeTicketOf(member, sinceMs);
+/** A waiter's ticket: at `place`, or without one, asking the node for one. */
+const ticketOf = (member: string, place?: number): string => wakeTicketOf(member, place);
 
 /** The node's clock, in milliseconds, as the scripts read it. */
 async function nodeNowMs(): Promise<number> {
@@ -433,33 +434,55 @@ describe('the release script', () => {
 describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the waiting processes\' members', () => {
   const acquire = (keys: readonly string[], token: string, ticket: string) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket));
 
-  it('has a refused acquire with a ticket (ARGV[5], `<place>:<member>`) join the queue of each key, in the order its waiters began', async () => {
+  it('has a refused acquire with a ticket (ARGV[5]) join the queue of each key, after its last, and reply with that place', async () => {
     const keys = keysFor('queue-join', 2);
     const [early, late] = [memberNamed('early'), memberNamed('late')];
-    const sinceMs = Date.now();
     await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
-    const place = Math.floor(sinceMs - TICKET_EPOCH_MS);
-    expect(acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(early, sinceMs))).toEqual([TOKEN, '10000', '0', '0', `${place}:${early}`]);
-    // The waiter that began later is refused first: the queue still puts it behind, by the tickets' times,
-    // so that every node orders the same waiters alike.
-    expect(await acquire(keys, 'a-later-waiter', ticketOf(late, sinceMs + 5))).toBe(0);
-    expect(await acquire(keys, TOKEN, ticketOf(early, sinceMs))).toBe(0);
+    // A ticket without a place asks the node for one: no clock is read, the client's or the node's.
+    expect(acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(early))).toEqual([TOKEN, '10000', '0', '0', `:${early}`]);
+    expect(await acquire(keys, TOKEN, ticketOf(early))).toEqual([0, 1]);
+    expect(await acquire(keys, 'a-later-waiter', ticketOf(late))).toEqual([0, 2]);
     expect(await Promise.all(keys.map(queuedOn))).toEqual([[early, late], [early, late]]);
     for (const key of keys) {
-      expect(await client.zscore(queueOf(key), early)).toBe(String(place));
       // The queue outlives its latest refusal by WAIT_QUEUE_TTL_MS, so a member whose process died goes with it.
       expect(await client.pttl(queueOf(key))).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
       expect(await client.pttl(queueOf(key))).toBeLessThanOrEqual(WAIT_QUEUE_TTL_MS);
     }
-    // A second refusal keeps the member's place, whatever its ticket says.
-    expect(await acquire(keys, 'its-next-attempt', ticketOf(early, sinceMs + 100))).toBe(0);
-    expect(await client.zscore(queueOf(keys[0] as string), early)).toBe(String(place));
+    // Asked again, a node keeps the member's place.
+    expect(await acquire(keys, 'its-next-attempt', ticketOf(early))).toEqual([0, 1]);
+    // A ticket with a place (the highest a quorum of nodes reported) sets it, here behind the later waiter.
+    expect(await acquire(keys, 'its-next-attempt', ticketOf(early, 3))).toEqual([0, 3]);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[late, early], [late, early]]);
+    expect(await client.zscore(queueOf(keys[0] as string), early)).toBe('3');
+    // A member placed differently on each key is told the highest.
+    const third = memberNamed('third');
+    await client.zadd(queueOf(keys[0] as string), 7, third);
+    expect(await acquire(keys, 'a-third-waiter', ticketOf(third))).toEqual([0, 7]);
+    expect(await client.zscore(queueOf(keys[1] as string), third)).toBe('4');
     // Granted (the holder gone), the member leaves every queue; the keys are set as without a ticket.
     await client.del(keys[1] as string);
-    expect(await acquire(keys, TOKEN, ticketOf(early, sinceMs))).toBe(1);
-    expect(await Promise.all(keys.map(queuedOn))).toEqual([[late], [late]]);
+    expect(await acquire(keys, TOKEN, ticketOf(early, 3))).toBe(1);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[late, third], [late, third]]);
     expect(await valuesOf(keys)).toEqual([TOKEN, TOKEN]);
     await client.del(...keys, ...keys.map(queueOf));
+  });
+
+  it('numbers a new member one after the last place, whatever came before: an intent first, a reservation, an emptied queue', async () => {
+    const [key] = keysFor('queue-number', 1) as [string];
+    const [first, second, third] = [memberNamed('first'), memberNamed('second'), memberNamed('third')];
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    await client.zadd(queueOf(key), '-inf', first, 4 + 300 / RESERVE_UNITS, second);
+    expect(await acquire([key], TOKEN, ticketOf(third))).toEqual([0, 5]);
+    // A member first (an intent's `-inf`) keeps that, and is told no place.
+    expect(await acquire([key], TOKEN, ticketOf(first))).toBe(0);
+    expect(await client.zscore(queueOf(key), first)).toBe('-inf');
+    // Without a place, a ticket's reservation keeps the member's place (a semaphore's waiter close to giving up).
+    expect(wakeTicketOf(third, undefined, 300)).toBe(`${String(300 / RESERVE_UNITS).slice(1)}:${third}`);
+    expect(await acquire([key], TOKEN, wakeTicketOf(third, undefined, 300))).toEqual([0, 5]);
+    expect(Number(await client.zscore(queueOf(key), third))).toBe(5 + 300 / RESERVE_UNITS);
+    await client.del(queueOf(key));
+    expect(await acquire([key], TOKEN, ticketOf(third))).toEqual([0, 1]);
+    await client.del(key, queueOf(key));
   });
 
   it('renews the queue\'s TTL where a new member joins, and for a member already queued once half of it is gone', async () => {
@@ -467,7 +490,7 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     const [first, second] = [memberNamed('first'), memberNamed('second')];
     await client.set(key, OTHER_TOKEN, 'PX', 10_000);
     const refusedWith = async (member: string): Promise<number> => {
-      expect(await acquire([key], TOKEN, ticketOf(member))).toBe(0);
+      expect(await acquire([key], TOKEN, ticketOf(member))).toEqual([0, expect.any(Number)]);
       return client.pttl(queueOf(key));
     };
     expect(await refusedWith(first)).toBeGreaterThan(WAIT_QUEUE_TTL_MS - 1_000);
@@ -500,7 +523,7 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     const untaggable = `${KEY_PREFIX}queue-no-tag}`;
     const member = memberNamed('tagged');
     for (const key of [tagged, untaggable]) await client.set(key, OTHER_TOKEN, 'PX', 10_000);
-    expect(await acquire([tagged], TOKEN, ticketOf(member))).toBe(0);
+    expect(await acquire([tagged], TOKEN, ticketOf(member))).toEqual([0, 1]);
     expect(await client.zrange(`${tagged}:w`, '0', '-1')).toEqual([member]);
     // Its waiters wake on their timers: the script names no queue outside the key's slot.
     expect(await acquire([untaggable], TOKEN, ticketOf(member))).toBe(0);
@@ -513,7 +536,7 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     const [key] = keysFor('queue-key-prefix', 1) as [string];
     const member = memberNamed('prefixed');
     await client.set(`app:${key}`, OTHER_TOKEN, 'PX', 10_000);
-    expect(await prefixed.eval(acquireScript.source, 1, key, ...acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(member)))).toBe(0);
+    expect(await prefixed.eval(acquireScript.source, 1, key, ...acquireArgsOf(TOKEN, 10_000, 0, false, ticketOf(member)))).toEqual([0, 1]);
     expect(await client.zrange(queueOf(`app:${key}`), '0', '-1')).toEqual([member]);
     expect(await client.exists(queueOf(key))).toBe(0);
     const listening = await listenFor(member);
@@ -527,19 +550,18 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
 describe('reservations for a waiter close to giving up (its milliseconds as the fraction of its score)', () => {
   const acquire = (keys: readonly string[], token: string, ticket: string) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket));
 
-  it('keeps the place of a waiter that asks for one, oldest first among them, and a release that wakes it reserves the freed key for its member only', async () => {
+  it('keeps the place of a waiter that asks for one, first placed first among them, and a release that wakes it reserves the freed key for its member only', async () => {
     const [key] = keysFor('reserve', 1) as [string];
-    // Named so that, with equal scores, the younger would come first.
+    // Named so that, with equal scores, the later one would come first.
     const [older, younger] = [memberNamed('z-older'), memberNamed('a-younger')];
-    const sinceMs = Date.now() - 1_000;
     await client.set(key, OTHER_TOKEN, 'PX', 10_000);
-    expect(await acquire([key], 'a-waiter', ticketOf(older, sinceMs))).toBe(0);
-    expect(await acquire([key], 'a-later-waiter', ticketOf(younger, sinceMs + 5))).toBe(0);
-    // Both ask for a reservation, the younger first: each keeps the place of its time.
-    expect(await acquire([key], 'a-starving-waiter', wakeTicketOf(younger, sinceMs + 5, 300))).toBe(0);
-    expect(await acquire([key], 'another-starving-waiter', wakeTicketOf(older, sinceMs, 300))).toBe(0);
+    expect(await acquire([key], 'a-waiter', ticketOf(older))).toEqual([0, 1]);
+    expect(await acquire([key], 'a-later-waiter', ticketOf(younger))).toEqual([0, 2]);
+    // Both ask for a reservation, the younger first: each keeps its place.
+    expect(await acquire([key], 'a-starving-waiter', wakeTicketOf(younger, 2, 300))).toEqual([0, 2]);
+    expect(await acquire([key], 'another-starving-waiter', wakeTicketOf(older, 1, 300))).toEqual([0, 1]);
     expect(await queuedOn(key)).toEqual([older, younger]);
-    expect(Number(await client.zscore(queueOf(key), older))).toBe(Math.floor(sinceMs) - TICKET_EPOCH_MS + 300 / RESERVE_UNITS);
+    expect(Number(await client.zscore(queueOf(key), older))).toBe(1 + 300 / RESERVE_UNITS);
     const listening = await listenFor(older, younger);
     expect(await run(releaseScript, [key], [OTHER_TOKEN])).toBe(1);
     expect(await listening.heard()).toEqual([older]);
@@ -549,16 +571,16 @@ describe('reservations for a waiter close to giving up (its milliseconds as the 
     // The SET of a holder that takes the lock back, or another waiter's script: held.
     expect(await client.set(key, 'a-holder', 'PX', 10_000, 'NX')).toBeNull();
     expect(await acquire([key], 'a-holder', '')).toBe(0);
-    expect(await acquire([key], 'a-waiter', wakeTicketOf(younger, sinceMs + 5, 300))).toBe(0);
+    expect(await acquire([key], 'a-waiter', wakeTicketOf(younger, 2, 300))).toEqual([0, 2]);
     // Its own member's script takes it, and leaves the queue.
-    expect(await acquire([key], TOKEN, wakeTicketOf(older, sinceMs, 300))).toBe(1);
+    expect(await acquire([key], TOKEN, wakeTicketOf(older, 1, 300))).toBe(1);
     expect(await client.get(key)).toBe(TOKEN);
     expect(await client.pttl(key)).toBeGreaterThan(9_000);
     expect(await queuedOn(key)).toEqual([younger]);
     await client.del(key, queueOf(key));
   });
 
-  it('reserves nothing for a member with its own time as score, for one nobody hears, nor where the key is taken', async () => {
+  it('reserves nothing for a member with a whole place, for one nobody hears, nor where the key is taken', async () => {
     const [plain, unheard] = keysFor('reserve-none', 2) as [string, string];
     const [waiting, gone] = [memberNamed('waiting'), memberNamed('gone')];
     await client.zadd(queueOf(plain), 1, waiting);
