@@ -149,6 +149,22 @@ export interface AcquireOptions {
    */
   readonly fencing?: boolean;
   /**
+   * Takes the lock in turn: while anyone waits for it, it goes only to the waiter first in the nodes' wait
+   * queue, on a quorum of nodes, and a newcomer queues behind, whatever its clock, its speed or its
+   * distance to the nodes. Without it (the default), a waiter woken by a release races every other call, and
+   * a process that releases and takes the lock back at once keeps it most of the time: more locks a second,
+   * and no order. A fair call asks every node by the script, not by a plain `SET`, and stores its place on a
+   * quorum before it counts as queued. A waiter that gives up leaves the queue at once; one whose process
+   * exits (its connections close) is skipped at the next release; one that makes no attempt for its lease,
+   * twice its longest retry pause and a node timeout, at least 1 s, is skipped until it asks again (a paused
+   * process), and a waiter that cannot subscribe to wakes keeps its place and takes the lock at its next timed
+   * retry. Default calls on the same resource may still take a free lock ahead of fair waiters (they never
+   * wait behind them), and fair calls wait behind every waiter queued before them, default ones included.
+   * A `tryAcquire()` with it takes the lock only if nobody waits. Re-entering a held lock never queues.
+   * @defaultValue `false`
+   */
+  readonly fair?: boolean;
+  /**
    * Re-enters a lock its owner already holds: pass that lock (the explicit owner context) and get another
    * handle on it instead of waiting for it. The resources must be among the lock's. No node is called
    * unless `ttlMs` asks for more validity than is left, which extends the lock; the handles share the keys,
@@ -203,7 +219,7 @@ export interface UsingOptions extends Omit<AcquireOptions, 'autoExtend'> {}
  * Per-call settings of `tryAcquire()`: those of `acquire()` that do not wait. Retry options and `waitMs`
  * are refused with a `TypeError`, since it makes exactly one attempt.
  */
-export type TryAcquireOptions = Pick<AcquireOptions, 'signal' | 'fencing' | 'reentrant' | 'autoExtend' | 'maxExtensions' | 'maxHoldMs'>;
+export type TryAcquireOptions = Pick<AcquireOptions, 'signal' | 'fencing' | 'fair' | 'reentrant' | 'autoExtend' | 'maxExtensions' | 'maxHoldMs'>;
 
 /** Settings of `redlock.semaphore()`. */
 export interface SemaphoreOptions {

@@ -8,6 +8,9 @@ import { isTraced, traceAcquire } from '../base/tracing.js';
 import { closedErrorOf, LockAcquireError } from '../base/errors.js';
 import { describeResources } from '../base/describe.js';
 import { Lock } from '../lock/lock.js';
+import { type Release, releaseOnNode } from '../lock/release.js';
+import { leaveQueueScript, parseLeaveQueueReply } from '../scripts/leave-queue.js';
+import { ScriptReader } from '../scripts/lua-script.js';
 import { type NodeSet, throwIfMisconfigured } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { AcquireAttempt } from '../base/outcomes.js';
@@ -190,12 +193,16 @@ export interface HoldCall extends WaitRequest {
   readonly limits: ExtensionLimits;
 }
 
+/** What a fair call's local queue adds to its keys (see `LockContender.queueKeys`), apart from the default's. */
+const FAIR_QUEUE_MARK = '\u0000fair';
+
 /** Releases what a call acquired after `close()` had rejected it: one function for every call, not a closure each. */
 const releaseAbandoned = (held: AcquiredHold): Promise<unknown> => held.release();
 
 /** A lock's side of the wait loop (see `waitForHold`): one per waiting call. */
 class LockContender implements Contender<Lock, AcquireAttempt> {
   readonly isExclusive = true;
+  readonly isFair: boolean;
   readonly queueKeys: readonly string[];
   readonly keys: readonly string[];
   readonly #set: NodeSet;
@@ -208,8 +215,21 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
     this.#set = set;
     this.#request = request;
     this.#quorum = quorum;
-    this.keys = this.queueKeys = request.keys;
+    this.keys = request.keys;
+    this.isFair = request.fair;
+    // A fair call's turns here are its own, apart from the default's: its member on the nodes has a lease.
+    this.queueKeys = request.fair ? [FAIR_QUEUE_MARK, ...request.keys] : request.keys;
     this.#isSingleTry = request.retryCount === 0;
+  }
+
+  leaveQueues(ticket: string, won?: Lock): void {
+    const set = this.#set;
+    const { keys, ttlMs } = this.#request;
+    const run = new ScriptReader(leaveQueueScript, keys, [ticket, won === undefined ? '1' : '0'], parseLeaveQueueReply);
+    const leaving: Release = { keys, token: '', ttlMs, keysExpireAt: set.options.clock.now(), announce: false, run };
+    for (let nodeIndex = 0; nodeIndex < set.nodes.length; nodeIndex += 1) {
+      if (won?.nodes[nodeIndex]?.status !== 'acquired') releaseOnNode(set, nodeIndex, leaving, false);
+    }
   }
 
   /** One attempt; throws when two nodes are one server, or a node replied with a setup mistake: no retry can help. */
@@ -217,6 +237,9 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
     const set = this.#set;
     const request = this.#request;
     let outcome: Lock | AcquireAttempt | 'taken-where-woken';
+    // A fair waiter is woken only when first in the queues, where nobody else can take the lock: it asks every
+    // node at once, one round trip sooner than asking the node that woke it first.
+    if (this.isFair) wokenBy = undefined;
     if (wokenBy !== undefined || isTraced('attempt')) outcome = await runAttempt(set, request, signal, attemptNumber, wokenBy, this.#isSingleTry, ticket);
     else {
       // The usual attempt, its vote awaited here: no promise of its outcome in between.
@@ -240,6 +263,10 @@ class LockContender implements Contender<Lock, AcquireAttempt> {
 
   isTaken(failure: AcquireAttempt): boolean {
     return failure.nodes.some((node) => node.status === 'held');
+  }
+
+  isGrantedSomewhere(failure: AcquireAttempt): boolean {
+    return failure.nodes.some((node) => node.status === 'acquired');
   }
 
   errorOf(log: AttemptLog, waitMs?: number): Error {

@@ -20,7 +20,7 @@ import { isHeld } from './acquire-error.js';
 import { type AnswerRules, endFailedAttempt } from './failed-attempt.js';
 import { watchLateGrants } from './late-grants.js';
 import { hasMisconfiguredNode, misconfiguredNodeErrorOf } from './misconfigured-nodes.js';
-import type { QueueTicket } from './queue-ticket.js';
+import { fairLeaseMsOf, type QueueTicket } from './queue-ticket.js';
 import type { AcquireRequest } from './request.js';
 
 /**
@@ -223,6 +223,9 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
   readonly #parseReply: (reply: unknown, nodeIndex: number) => AcquireStatus;
   /** The acquire script's call, made on first use: every node of a woken attempt or a retry, a node not known to run scripts. */
   #byScript: ScriptReader<AcquireStatus> | undefined;
+  /** A fair call's script to the nodes it listens to, which it tells so (see `renewLeaseLua`), made on first use. */
+  #byScriptListening: ScriptReader<AcquireStatus> | undefined;
+  readonly #queueTicket: QueueTicket | undefined;
 
   constructor(set: NodeSet, request: AcquireRequest, signal: AbortSignal, attemptNumber: number, ticket?: QueueTicket) {
     super(set, new FanOut<AcquireStatus>(set, 'acquire', 'acquired'), LOCK_ANSWERS, request.ttlMs, signal, attemptNumber, ticket?.text ?? '');
@@ -234,6 +237,8 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
     // Not async: one promise per node call fewer.
     const parse = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
     this.#parseReply = ticket === undefined ? parse : placedReplyParser(parse, ticket);
+    this.#queueTicket = ticket;
+    if (ticket !== undefined && request.fair) ticket.latestAttempt = this.calls;
   }
 
   /**
@@ -250,26 +255,34 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
     const { keys, ttlMs, fencing } = this.#request;
     const calls = this.calls;
     const isFirstTry = this.attemptNumber === 1;
-    const bySet = isFirstTry && isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.token, ttlMs, this.ticket, this.#parseReply) : undefined;
+    // A fair call asks by the script, which looks at the queue: a SET would take the lock ahead of its waiters.
+    const bySet = isFirstTry && !this.#request.fair && isPlainAcquire(options.restartGraceMs, fencing) && keys.length === 1 ? new SetReader(keys[0] as string, this.token, ttlMs, this.ticket, this.#parseReply) : undefined;
     for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
       const node = nodes[nodeIndex] as NodeState;
-      const reader = bySet !== undefined && node.isKnownToRunScripts && canSetIfAbsent(node.adapter) ? bySet : this.#script();
+      const reader = bySet !== undefined && node.isKnownToRunScripts && canSetIfAbsent(node.adapter) ? bySet : this.#script(nodeIndex);
       calls.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, this.#scriptKeys.length), reader, 'call', this.start);
     }
     if (timing !== undefined) for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) timing.watch(nodeIndex, calls.outcomeOf(nodeIndex));
     return this;
   }
 
-  /** The acquire script's call, made once per attempt. */
-  #script(): ScriptReader<AcquireStatus> {
-    const { ttlMs, fencing } = this.#request;
-    return (this.#byScript ??= new ScriptReader(acquireScript, this.#scriptKeys, acquireArgsOf(this.token, ttlMs, this.set.options.restartGraceMs, fencing, this.ticket), this.#parseReply));
+  /** The acquire script's call to node `nodeIndex`, made once per attempt (a fair one's, twice: see {@link #byScriptListening}). */
+  #script(nodeIndex: number): ScriptReader<AcquireStatus> {
+    const request = this.#request;
+    const listens = request.fair && this.#queueTicket?.listensOn?.(nodeIndex) === true;
+    const made = listens ? this.#byScriptListening : this.#byScript;
+    if (made !== undefined) return made;
+    const args = acquireArgsOf(this.token, request.ttlMs, this.set.options.restartGraceMs, request.fencing, this.ticket, request.fair ? fairLeaseMsOf(this.set, request) : 0, listens);
+    const reader = new ScriptReader(acquireScript, this.#scriptKeys, args, this.#parseReply);
+    if (listens) this.#byScriptListening = reader;
+    else this.#byScript = reader;
+    return reader;
   }
 
   /** A woken attempt's call to one node: the script, which tells a lock held from a free one (a plain SET would not). */
   protected askNode(nodeIndex: number, timing: AttemptTiming | undefined): void {
     const { nodes, options } = this.set;
-    this.calls.send(nodeIndex, nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, this.ttlMs, this.#scriptKeys.length), this.#script());
+    this.calls.send(nodeIndex, nodeTimeoutMsFor(nodes[nodeIndex] as NodeState, options, this.ttlMs, this.#scriptKeys.length), this.#script(nodeIndex));
     timing?.watch(nodeIndex, this.calls.outcomeOf(nodeIndex));
   }
 

@@ -1,4 +1,24 @@
+import { longestNodeTimeoutMs } from '../nodes/node-latency.js';
+import type { NodeSet } from '../nodes/node-state.js';
 import { wakeTicketOf } from '../scripts/wake-queue.js';
+import type { RetrySettings } from '../settings/resolve-options.js';
+
+/** The shortest lease of a fair waiter, in milliseconds (see {@link fairLeaseMsOf}). */
+export const MIN_FAIR_LEASE_MS = 1_000;
+
+/**
+ * How long a fair waiter stays live on a node after its latest attempt there, in milliseconds: twice its longest
+ * pause between timed retries, plus a node timeout, at least {@link MIN_FAIR_LEASE_MS}. A waiter makes a timed
+ * attempt at least that often however many wakes it gets, so one whose lease ran out has missed two: its
+ * process is paused or gone without closing its connections (one that exits is skipped at once: its channel
+ * loses its subscriber), and the waiters behind it go on. 1 s at the defaults (200 ± 100 ms), where Redisson's
+ * fair lock waits 5 s for a thread that does not ask again: a waiter here asks every 300 ms at most, and one
+ * that was skipped takes its place back at its next attempt.
+ */
+export function fairLeaseMsOf(set: NodeSet, request: RetrySettings & { readonly ttlMs: number; readonly keys: readonly string[] }): number {
+  const pauseMs = request.retryDelayMs + request.retryJitterMs;
+  return Math.max(MIN_FAIR_LEASE_MS, Math.ceil(2 * pauseMs + longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, request.keys.length)));
+}
 
 /**
  * A waiting call's ticket in the nodes' wait queues (see scripts/wake-queue.ts `ticketLua`): its member, and
@@ -16,6 +36,13 @@ export class QueueTicket {
   readonly #byNode: (number | true | undefined)[] = [];
   #nodesHeard = 0;
   #reserveMs = 0;
+  /**
+   * Settles once every call of the latest attempt that sent the ticket settled, and so its grants on nodes that
+   * answered after it failed are being removed: a fair waiter's next attempt waits for it (see `waitForHold`).
+   */
+  latestAttempt: { allSettled(): Promise<unknown> } | undefined;
+  /** Whether the waiter listens for the wakes of node `nodeIndex` (its subscription is in place there): a fair call tells the node. */
+  listensOn: ((nodeIndex: number) => boolean) | undefined;
 
   constructor(
     readonly member: string,

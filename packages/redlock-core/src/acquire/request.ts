@@ -13,6 +13,8 @@ export interface AcquireRequest extends WaitSettings {
   readonly resources: readonly string[];
   readonly keys: readonly string[];
   readonly fencing: boolean;
+  /** Whether the lock goes to the first waiter queued on the nodes (see `AcquireOptions.fair`). */
+  readonly fair: boolean;
   readonly reentrant: Lock | undefined;
   readonly ttlMs: number;
 }
@@ -69,6 +71,7 @@ export function resolveRequest(
     // both once it is sure to run (see `callSignalOf`).
     callerSignal: settings.signal,
     fencing: settings.fencing,
+    fair: settings.fair,
     reentrant,
     autoExtend: settings.autoExtend,
     limits,

@@ -10,6 +10,8 @@ import type { ReleaseNotifications } from '../nodes/release-notifications.js';
 import type { RetrySettings } from '../settings/resolve-options.js';
 import { AttemptLog, type LoggedAttempt } from './attempt-log.js';
 import { QueueTicket } from './queue-ticket.js';
+import { createLockToken } from '../base/token.js';
+import { wakeMemberOf } from '../scripts/wake-queue.js';
 
 /** What a failed attempt shows the loop: each node's answer, by node index. */
 export interface FailedAttempt extends LoggedAttempt {
@@ -34,6 +36,11 @@ export interface Contender<H, F extends FailedAttempt> {
   /** Whether a hold won keeps the next local waiter out until it is released (a lock, a write lock). */
   readonly isExclusive: boolean;
   /**
+   * Whether it takes the hold in turn (a fair lock): it queues on the nodes from its first attempt, stores its
+   * place on a quorum at once, and leaves the queues at once when it gives up (see {@link leaveQueues}).
+   */
+  readonly isFair?: boolean;
+  /**
    * One attempt. A woken one gets the node that woke it (`wokenBy`), to ask alone first and stop
    * there if taken. `ticket`, the waiter's queue ticket, joins the wait queues where the attempt is
    * refused (none: the nodes wake nobody then), and hears the places they report. `signal`, the call's,
@@ -45,12 +52,19 @@ export interface Contender<H, F extends FailedAttempt> {
   isFinal(failure: F): boolean;
   /** Whether a node told a failed attempt that others hold what it asked for: only then is a wake worth listening for. */
   isTaken(failure: F): boolean;
+  /** Whether a node granted a failed attempt: a fair waiter is first in that node's queue (see {@link isFair}). */
+  isGrantedSomewhere?(failure: F): boolean;
   /** The error of a call whose attempts failed, or whose `waitMs` ran out. */
   errorOf(log: AttemptLog<F>, waitMs?: number): Error;
   /** Told of the hold the call won, before the caller gets it. */
   won?(held: H): void;
   /** Told that the call gave up: it failed, or its signal aborted. */
   gaveUp?(): void;
+  /**
+   * A fair waiter's member (in `ticket`) leaves the nodes' queues, in the background: its process waits no more,
+   * or with `won`, where the hold it won was not granted (elsewhere the grant took it out).
+   */
+  leaveQueues?(ticket: string, won?: H): void;
 }
 
 /**
@@ -69,12 +83,23 @@ export async function waitForHold<H, F extends FailedAttempt>(
   contender: Contender<H, F>,
 ): Promise<H> {
   const { clock } = set.options;
+  /** Listens for the wakes of `queue`'s member, unless it does already. A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry. */
+  const watch = (queue: WaitQueue): void => {
+    if (queue.stopWatching !== undefined || notifications === undefined) return;
+    const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
+    queue.stopWatching = notifications.watch(queue.id, timeoutMs, (nodeIndex) => queue.wake(nodeIndex), contender.isFair === true);
+  };
   const queue = queues.queueOf(contender.queueKeys);
   const waiter = queue.join();
   const log = new AttemptLog<F>();
-  // The ticket a refusing node queues, sent once the queue watches: its place is its own, kept when it asks for a reservation.
+  // The ticket a refusing node queues, sent once the queue watches (a fair waiter's, from its first attempt):
+  // its place is its own, kept when it asks for a reservation.
   let ticket: QueueTicket | undefined;
   let isHeld = false;
+  /** Whether a fair waiter's place was sent to the nodes once it had one (see `QueueTicket`). */
+  let isPlaceSent = false;
+  /** A fair waiter's attempts in a row that followed a failed one at once (see `FAIR_TURN_RETRIES`). */
+  let turnRetries = 0;
   try {
     const isFirst = queue.isHead(waiter);
     // Queued, in retry periods as long as its timed retries would wait (at least 1 ms: 0 would spin). One in
@@ -102,8 +127,13 @@ export async function waitForHold<H, F extends FailedAttempt>(
         isWoken = retryAt > restUntil;
       }
       signal.throwIfAborted();
-      if (ticket === undefined && queue.stopWatching !== undefined && notifications !== undefined) {
-        ticket = new QueueTicket(notifications.memberOf(queue.id), quorumOf(set.nodes.length));
+      if (ticket === undefined && (contender.isFair === true || (queue.stopWatching !== undefined && notifications !== undefined))) {
+        ticket = new QueueTicket(notifications?.memberOf(queue.id) ?? queues.memberOf(queue.id), quorumOf(set.nodes.length));
+        if (notifications !== undefined) ticket.listensOn = (nodeIndex) => notifications.isListening(queue.id, nodeIndex);
+        // A fair waiter listens before it queues (Redisson's order): a process that takes the lock again at once
+        // keeps its subscriptions, where unsubscribing and subscribing again left a moment in which its member
+        // had no listener, and the nodes skipped it as a process gone.
+        if (contender.isFair === true) watch(queue);
       }
       // Close to giving up (a holder that takes the hold back at once, every time, beats every wake): from its
       // next timed attempt, which asks every node at once (a reservation on fewer than a quorum only splits the
@@ -121,6 +151,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
       const result = await contender.attempt(log.count + 1, wokenBy, ticket, signal);
       if (typeof result !== 'string' && contender.isHeld(result)) {
         isHeld = true;
+        if (contender.isFair === true && ticket !== undefined) contender.leaveQueues?.(ticket.text, result);
         return result;
       }
       if (wokenBy !== undefined) {
@@ -143,16 +174,30 @@ export async function waitForHold<H, F extends FailedAttempt>(
           retryAt = clock.now() + Math.max(1, retryDelayMs(request.retryDelayMs, request.retryJitterMs));
         }
       }
-      // A node slow to subscribe holds up neither a release heard meanwhile nor the timed retry.
-      if ((failure === undefined || contender.isTaken(failure)) && queue.stopWatching === undefined && notifications !== undefined) {
-        const timeoutMs = longestNodeTimeoutMs(set.nodes, set.options, request.ttlMs, contender.keys.length);
-        queue.stopWatching = notifications.watch(queue.id, timeoutMs, (nodeIndex) => queue.wake(nodeIndex));
+      if (failure === undefined || contender.isTaken(failure)) watch(queue);
+      if (contender.isFair === true && turnRetries < FAIR_TURN_RETRIES) {
+        // A fair waiter that just learnt its place sends it at once: until a quorum has it there, a waiter that
+        // comes later may be placed ahead. And one that a node granted is first there, where no one else can
+        // take the lock: the others had not yet seen its release (or its place). Either tries again at once,
+        // after the rest of `wakeRestMs`, not counted against `retryCount`, at most `FAIR_TURN_RETRIES` times in a row.
+        const isPlaceNew = !isPlaceSent && ticket?.place !== undefined;
+        if (isPlaceNew) isPlaceSent = true;
+        if ((isPlaceNew && ticket?.queuedPlace === undefined) || (failure !== undefined && contender.isGrantedSomewhere?.(failure) === true)) {
+          // Not before the grants of nodes that answered after the attempt failed are being removed: on the same
+          // connection, the next attempt's call would come first, and find the key held by the attempt before.
+          await ticket?.latestAttempt?.allSettled();
+          await waitForRetry(clock, wakeRestMs(++turnRetries), undefined, signal);
+          queue.clearWake();
+          isWoken = true;
+          continue;
+        }
       }
       // A timed retry that is due goes first, however many wakes are pending: wakes never starve it. It
       // still lets the event loop turn: attempts that fail at once (nodes refused, no pause between
       // retries) would otherwise run on microtasks alone, and no timer could end the wait, not even `waitMs`.
       const dueInMs = retryAt - clock.now();
       isWoken = await waitForRetry(clock, Math.max(0, dueInMs), dueInMs > 0 ? queue : undefined, signal);
+      turnRetries = 0;
     }
   } catch (error) {
     // Every wait rejects with `signal.reason`: a `waitMs` that ran out is a failure to acquire.
@@ -160,8 +205,17 @@ export async function waitForHold<H, F extends FailedAttempt>(
     throw error;
   } finally {
     queue.leave(waiter, isHeld, contender.isExclusive);
+    // A fair waiter given up with no other waiter here leaves the queues now (a default one's member is skipped
+    // by the next release that finds nobody listening, or expires with the queue).
+    if (!isHeld && contender.isFair === true && ticket !== undefined && queue.isEmpty) contender.leaveQueues?.(ticket.text);
   }
 }
+
+/**
+ * How many attempts in a row a fair waiter makes at once after a failed one (see `waitForHold`): with the rests
+ * of `wakeRestMs`, about 30 ms; then it waits for a wake or its timed retry, as any waiter.
+ */
+const FAIR_TURN_RETRIES = 8;
 
 /** The failed timed tries after which a waiter asks to keep its place (and a lock's, for a reservation), or half its `retryCount` if fewer. */
 const STARVING_AFTER_FAILURES = 3;
@@ -294,6 +348,11 @@ export class WaitQueue {
     return waiter;
   }
 
+  /** Whether no waiter is left. */
+  get isEmpty(): boolean {
+    return this.#head === undefined;
+  }
+
   /** Whether `waiter` is the head: its turn came (or it was first). */
   isHead(waiter: Waiter): boolean {
     return this.#head === waiter;
@@ -400,6 +459,16 @@ export class WaitQueue {
 export class WaitQueues {
   /** By {@link idOf}. */
   readonly #queues = new Map<string, WaitQueue>();
+  /** The first part of the queue members of a `Redlock` that hears no wakes (see {@link memberOf}), made on first use. */
+  #wakeId: string | undefined;
+
+  /**
+   * The member of queue `queueId` in the nodes' wait queues, for a `Redlock` whose nodes cannot send it
+   * wakes (see `ReleaseNotifications.memberOf` for one that can): a fair waiter queues all the same.
+   */
+  memberOf(queueId: string): string {
+    return wakeMemberOf((this.#wakeId ??= createLockToken().slice(0, 12)), queueId);
+  }
 
   /** The queue of `keys`, made if none has waiters. */
   queueOf(keys: readonly string[]): WaitQueue {

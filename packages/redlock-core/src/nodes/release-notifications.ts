@@ -32,6 +32,11 @@ export class ReleaseNotifications {
     return capable.every((adapter) => adapter === undefined) ? undefined : new ReleaseNotifications(capable, clock);
   }
 
+  /** Whether the member of wait queue `queueId` is subscribed on node `nodeIndex` now. */
+  isListening(queueId: string, nodeIndex: number): boolean {
+    return this.#members.get(queueId)?.isSubscribedOn(nodeIndex) === true;
+  }
+
   /** The member of wait queue `queueId` in the nodes' wait queues (see `wakeMemberOf`). */
   memberOf(queueId: string): string {
     return this.#members.get(queueId)?.member ?? wakeMemberOf(this.wakeId, queueId);
@@ -42,9 +47,11 @@ export class ReleaseNotifications {
    * refusing node queued): calls `onWake` with the node at each wake. It calls `onWake` once more when
    * the first subscription is in place, with its node (a look asks it alone, which queues the waiter there),
    * or with `undefined` if every one failed or none was within `timeoutMs`: a wake before then went unheard.
+   * With `isReadyWhenAll`, once every subscription is in place or failed (or `timeoutMs` passed), with
+   * `undefined`: a fair waiter then asks every node, which records that it listens there.
    * Returns what ends the watch, and with the member's last watch its subscriptions.
    */
-  watch(queueId: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void): () => void {
+  watch(queueId: string, timeoutMs: number, onWake: (nodeIndex: number | undefined) => void, isReadyWhenAll = false): () => void {
     let isClosed = false;
     const listener = (nodeIndex: number | undefined): void => {
       if (!isClosed) onWake(nodeIndex);
@@ -59,7 +66,9 @@ export class ReleaseNotifications {
       listener(nodeIndex);
     };
     const readyTimer = this.clock.setTimeout(() => ready(), timeoutMs);
-    Promise.any(wakes.add(listener)).then(ready, () => ready());
+    const subscriptions = wakes.add(listener);
+    if (isReadyWhenAll) void Promise.allSettled(subscriptions).then(() => ready());
+    else Promise.any(subscriptions).then(ready, () => ready());
     return () => {
       isClosed = true;
       wakes.remove(listener);
@@ -134,6 +143,11 @@ class MemberWakes {
     const isSubscribing = [...this.#isSubscribing];
     const steps = this.#syncEvery().map((step, nodeIndex) => (isSubscribing[nodeIndex] === true ? undefined : step?.catch(() => undefined)));
     return Promise.all(steps).then(() => undefined);
+  }
+
+  /** Whether its subscription on node `nodeIndex` is in place, and wanted. */
+  isSubscribedOn(nodeIndex: number): boolean {
+    return !this.#isClosed && this.#listeners.size > 0 && this.#unsubscribes[nodeIndex] !== undefined;
   }
 
   /** Node `nodeIndex` wakes the member: every listener. */

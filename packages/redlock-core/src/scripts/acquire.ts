@@ -1,7 +1,7 @@
 import type { RedisAdapter } from '../base/adapter.js';
 import type { RenewableCall, ReplyReader } from './reply-reader.js';
 import { defineScript, errorMessageOf, indentedLua, isInsideRestartGraceLua, onNoScriptOf, readKeyLua, runScript, unexpectedReply } from './lua-script.js';
-import { joinQueueLua, leaveQueueLua, QUEUE_OF_LUA, queuePlaceOf, RESERVED_PREFIX, ticketLua } from './wake-queue.js';
+import { fairTurnLua, joinQueueLua, leaveQueueLua, QUEUE_OF_LUA, queuePlaceOf, renewLeaseLua, RESERVED_PREFIX, ticketLua } from './wake-queue.js';
 
 /** What one node answered to an acquisition, by the script or by a plain SET. */
 export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
@@ -27,12 +27,19 @@ export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
  * A waiting call sends its queue ticket: refused because another owner holds a key, it joins the wait
  * queue of each key (see wake-queue.ts) and the reply says its place there, and granted, it leaves them. A key a release reserved for the
  * ticket's member (~<member>, see wake-queue.ts) is free to it, and held to anyone else.
+ * Fair (ARGV[6], a lease in milliseconds), a free key is granted only while no live waiter but the ticket's
+ * is first in its queue (see `fairTurnLua` in wake-queue.ts), and a refused waiter renews its lease there; a
+ * granted one stays first in the queue until its release takes it out: if its attempt fails on the other
+ * nodes, it keeps its place here (taken out, it let the next waiter be first on some nodes, and split them).
  * KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
  * ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
  * for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
+ * ARGV[6] fair: the waiter's lease in milliseconds, '' or absent for the default   ARGV[7] fair: '1' when the
+ * waiter listens for wakes from this node (its subscription is in place), else '0'
  * Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
- * any key holds another owner's token ({0, place} when it queued a ticket: its highest place), -1 if the node is inside its restart grace, -2 if a key is
- * foreign (nothing is changed in these three cases, but for 0 the waiter's place in the queues).
+ * any key holds another owner's token, or fair, another waiter is first ({0, place} when it queued a ticket:
+ * its highest place), -1 if the node is inside its restart grace, -2 if a key is foreign (nothing is
+ * changed in these three cases, but for 0 the waiter's place in the queues).
  */
 export const acquireScript = defineScript(
   'acquire',
@@ -40,10 +47,13 @@ export const acquireScript = defineScript(
 ${QUEUE_OF_LUA}
 local token, ttlMs, restartGraceMs, isFencing = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0, ARGV[4] == '1'
 ${ticketLua("ARGV[5] or ''")}
+local fairLeaseMs = tonumber(ARGV[6] or '')
 local reservedForUs = ticketMember ~= '' and '${RESERVED_PREFIX}' .. ticketMember or false
 local resourceCount = isFencing and #KEYS / 2 or #KEYS
 local missing = 0
 local reserved = {}
+local isRefused = false
+local nodeNow
 for i = 1, resourceCount do
   -- The length first, O(1) whatever the value: one longer than our token (or our reservation) is not ours
   -- and is never read into Lua, which for a value of 16 MB kept the node busy for about a second. An error
@@ -61,12 +71,27 @@ ${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
     if type(length) ~= 'number' or redis.call('PTTL', KEYS[i]) == -1 then
       return -2
     end
-    local queuedPlace
-    for j = 1, resourceCount do
-${indentedLua(joinQueueLua('KEYS[j]', undefined, 'queuedPlace'), 3)}
-    end
-    return queuedPlace and {0, queuedPlace} or 0
+    isRefused = true
+    break
   end
+end
+-- Fair, a free key goes only to the first live waiter in its queue, or to anyone while none waits.
+if fairLeaseMs and not isRefused and missing > 0 then
+  local aheadOfUs
+  for i = 1, resourceCount do
+${indentedLua(fairTurnLua('KEYS[i]'), 2)}
+  end
+  isRefused = aheadOfUs ~= nil
+end
+if isRefused then
+  local queuedPlace
+  for j = 1, resourceCount do
+${indentedLua(joinQueueLua('KEYS[j]', undefined, 'queuedPlace'), 2)}
+    if fairLeaseMs then
+${indentedLua(renewLeaseLua('KEYS[j]', 'fairLeaseMs', 'ARGV[7]'), 3)}
+    end
+  end
+  return queuedPlace and {0, queuedPlace} or 0
 end
 -- Read only when about to grant.
 if missing > 0 and ${isInsideRestartGraceLua('restartGraceMs')} then
@@ -89,14 +114,17 @@ for i = 1, resourceCount do
     redis.call('DEL', KEYS[i])
   end
   redis.call('SET', KEYS[i], token, 'PX', ttlMs, 'NX')
-${indentedLua(leaveQueueLua('KEYS[i]'))}
+  -- Fair, the member stays first until its release takes it out: an attempt that fails keeps its place here.
+  if not fairLeaseMs then
+${indentedLua(leaveQueueLua('KEYS[i]'), 2)}
+  end
 end
 if isFencing then
   return {1, highest}
 end
 return 1
 `,
-  '9d0484edcc4f7892342e92eb65ce8681d827db58',
+  'f1c0a0abfbfa82ce3efb1a8e3de084cde664a5d6',
 );
 
 /**
@@ -208,9 +236,11 @@ export class SetReader implements ReplyReader<AcquireStatus> {
 /**
  * The acquire script's arguments. The script reads a missing restart grace as none, missing fencing as
  * off and a missing ticket as none: the usual lock sends fewer arguments for the client to encode and the
- * script to unpack. `ticket` is a waiting call's queue ticket (see wake-queue.ts), `''` for none.
+ * script to unpack. `ticket` is a waiting call's queue ticket (see wake-queue.ts), `''` for none;
+ * `fairLeaseMs`, a fair call's lease (0: the default), and whether it listens for the node's wakes.
  */
-export function acquireArgsOf(token: string, ttlMs: number, restartGraceMs: number, isFencing: boolean, ticket = ''): string[] {
+export function acquireArgsOf(token: string, ttlMs: number, restartGraceMs: number, isFencing: boolean, ticket = '', fairLeaseMs = 0, listens = false): string[] {
+  if (fairLeaseMs > 0) return [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0', ticket, String(fairLeaseMs), listens ? '1' : '0'];
   if (ticket !== '') return [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0', ticket];
   return isPlainAcquire(restartGraceMs, isFencing) ? [token, String(ttlMs)] : [token, String(ttlMs), String(restartGraceMs), isFencing ? '1' : '0'];
 }

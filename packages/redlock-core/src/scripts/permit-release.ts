@@ -69,7 +69,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'e7ea925394d2d8373e2fd224e532d5c870ddd002');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'cf174cdb1bc422fbfd465cb410aaf893699e9a4a');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '7e737bfd9a231e348889992376ea787d84ce28dc');

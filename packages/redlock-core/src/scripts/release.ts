@@ -34,7 +34,7 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '0bc36da07e23a8d2e1e3c80402c088676ba753f5');
+export const releaseScript = defineScript('release', releaseSource(true), '046c6852a3dc932005c6bc191bbb2ac46ad81672');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their

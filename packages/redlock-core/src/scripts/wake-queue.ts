@@ -65,8 +65,8 @@ end`;
  * on timers.
  * - {@link joinQueueLua}: a refused waiter queues as its ticket says; with `isFirst` (an intent holder of a
  *   semaphore or a read-write lock) it queues first;
- * - {@link leaveQueueLua}: a waiter granted, or a releaser, leaves;
- * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves, then it
+ * - {@link leaveQueueLua}: a waiter granted (a fair one only once it releases), or a releaser, leaves;
+ * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves (its lease too), then it
  *   publishes on the channels of the first members until `count` of them heard (a negative count: all); a
  *   member nobody hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's
  *   release (`isLock`) a member heard keeps its place until it is granted or heard no more (its process stopped
@@ -128,19 +128,110 @@ export const joinQueueLua = (key: string, isFirst?: string, placeVar?: string): 
   end
 end`;
 
-/** Lua: the member of the ticket read by {@link ticketLua} leaves the wait queue of `key` (a Lua expression). */
-export const leaveQueueLua = (key: string): string => `if ticketMember ~= '' then
+/**
+ * Lua: the member of the ticket read by {@link ticketLua} leaves the wait queue of `key` (a Lua expression), and
+ * with `isFair` (a Lua expression) its lease (see {@link fairTurnLua}).
+ */
+export const leaveQueueLua = (key: string, isFair?: string): string => `if ticketMember ~= '' then
   local queue = queueOf(${key})
   if queue then
-    redis.pcall('ZREM', queue, ticketMember)
+    redis.pcall('ZREM', queue, ticketMember)${isFair === undefined ? '' : `
+    if ${isFair} then
+      redis.pcall('HDEL', ${leasesOf('queue')}, ticketMember)
+    end`}
   end
+end`;
+
+/**
+ * Lua for a fair acquisition (`acquire(…, { fair: true })`) of a free `key`: sets `aheadOfUs` (a Lua local the
+ * script declared) to the member of the first live waiter in `key`'s wait queue when it is not the ticket's
+ * (see {@link ticketLua}): while one waits, the key goes to no one else. A waiter is live while its process is:
+ * a fair waiter while its lease has not run out (see {@link renewLeaseLua}) and, if it listened for wakes, its
+ * channel still has a subscriber (a process that exits closes its connections: skipped at once); any other
+ * waiter (the default's) while its channel has a subscriber, as a release judges it, or if it listens through
+ * a pattern. The dead ones ahead are dropped on the way, and when a live one is then first, it is woken: it
+ * may be waiting for a release that already came. Uses `nodeNow` (declared by the script).
+ */
+export const fairTurnLua = (key: string): string => `do
+  local queue = queueOf(${key})
+  local leases = queue and ${leasesOf('queue')}
+  local hasDropped = false
+  while queue do
+    local range = redis.pcall('ZRANGE', queue, 0, 0)
+    local head = type(range) == 'table' and range[1]
+    if type(head) ~= 'string' or head == ticketMember then
+      break
+    end
+    local channel = '${WAKE_CHANNEL_PREFIX}' .. head
+    local listeners = redis.pcall('PUBSUB', 'NUMSUB', channel)
+    -- Denied PUBSUB, nobody can tell: it counts as listening.
+    local isListening = type(listeners) ~= 'table' or (tonumber(listeners[2]) or 0) > 0
+    local lease = redis.pcall('HGET', leases, head)
+    local expiry, listens = string.match(type(lease) == 'string' and lease or '', '^(%d+):([01])$')
+    local isLive
+    if expiry then
+${indentedLua(NODE_NOW_LUA, 3)}
+      isLive = tonumber(expiry) > nodeNow and (listens == '0' or isListening)
+    else
+      isLive = isListening or string.sub(head, 1, 1) == '${BY_PATTERN_MARK}'
+    end
+    if isLive then
+      aheadOfUs = head
+      if hasDropped then
+        redis.pcall('PUBLISH', channel, '1')
+      end
+      break
+    end
+    redis.pcall('ZREM', queue, head)
+    redis.pcall('HDEL', leases, head)
+    hasDropped = true
+  end
+end`;
+
+/**
+ * Lua: the fair waiter of the ticket read by {@link ticketLua}, refused, renews its lease beside `key`'s wait
+ * queue: it is live until `leaseMs` from now on the node's clock, and listens for wakes there if `listens` is
+ * `'1'` (Lua expressions). The waiter says so once its subscription to this node is in place: a subscriber seen
+ * on its channel could be its previous call's, about to go, and the gap before the next one is in place read
+ * as a process gone. Uses `nodeNow` (declared by the script).
+ */
+export const renewLeaseLua = (key: string, leaseMs: string, listens: string): string => `do
+  local queue = ticketMember ~= '' and queueOf(${key})
+  if queue then
+${indentedLua(NODE_NOW_LUA, 2)}
+    local leases = ${leasesOf('queue')}
+    redis.pcall('HSET', leases, ticketMember, (nodeNow + ${leaseMs}) .. ':' .. (${listens} == '1' and '1' or '0'))
+    redis.pcall('PEXPIRE', leases, ${WAIT_QUEUE_TTL_MS})
+  end
+end`;
+
+/** Lua: `<leases of queue>`, the name of the fair waiters' leases beside wait queue `queue` (a Lua expression: see {@link fairTurnLua}). */
+const leasesOf = (queue: string): string => `string.sub(${queue}, 1, -2) .. 'l'`;
+
+/** Lua: `nodeNow`, the node's clock in milliseconds, read once per script run (the script declares `local nodeNow`). */
+const NODE_NOW_LUA = `if nodeNow == nil then
+  local time = redis.call('TIME')
+  nodeNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end`;
+
+/**
+ * Lua: sets `isLive` (a Lua local) to true where `member` of `queue` is a fair waiter that cannot hear wakes
+ * (its lease says it polls) and its lease has not run out: it keeps its place while it keeps asking; and
+ * `hasLease` (another) to whether it has a lease at all.
+ */
+const pollingLeaseLua = (queue: string, member: string, isLive: string, hasLease: string): string => `local lease = redis.pcall('HGET', ${leasesOf(queue)}, ${member})
+${hasLease} = type(lease) == 'string'
+local expiry, listens = string.match(${hasLease} and lease or '', '^(%d+):([01])$')
+if listens == '0' then
+  local time = redis.call('TIME')
+  ${isLive} = tonumber(expiry) > tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end`;
 
 /** `wake(key, queue, ticket, count, isLock)`: see {@link ticketLua}. */
 const WAKE_LUA = `local function wake(key, queue, ticket, count, isLock)
   if ticket ~= '' then
 ${indentedLua(ticketLua('ticket'), 2)}
-${indentedLua(leaveQueueLua('key'), 2)}
+${indentedLua(leaveQueueLua('key', 'true'), 2)}
   end
   local at = 0
   while count ~= 0 do
@@ -160,6 +251,12 @@ ${indentedLua(leaveQueueLua('key'), 2)}
       end
     end
     local isHeard = type(heard) == 'number' and heard > 0
+    local hasLease = false
+    if not isHeard and isLock and type(heard) == 'number' then
+${indentedLua(pollingLeaseLua('queue', 'head', 'isHeard', 'hasLease'), 3)}
+      -- A fair waiter that polls: it is next, and takes the lock at its next attempt; no one else is woken.
+      heard = isHeard and 1 or heard
+    end
     local score = tonumber(range[2]) or 0
     local reserveMs = score > -math.huge and math.floor((score % 1) * ${RESERVE_UNITS} + 0.5) or 0
     if isHeard and isLock and reserveMs > 0 then
@@ -169,6 +266,9 @@ ${indentedLua(leaveQueueLua('key'), 2)}
       at = at + 1
     else
       redis.pcall('ZREM', queue, head)
+      if hasLease then
+        redis.pcall('HDEL', ${leasesOf('queue')}, head)
+      end
     end
     -- Refused (an ACL without the channel), the member cannot hear from here: it leaves, and the wake counts.
     if type(heard) ~= 'number' or heard > 0 then

@@ -45,6 +45,7 @@ export const OPTION_SCOPES = {
   clock: ['Redlock'],
   signal: [...PER_CALL, ...HELD, 'campaign', 'observe'],
   fencing: PER_CALL,
+  fair: PER_CALL,
   reentrant: PER_CALL,
   autoExtend: ['acquire', 'tryAcquire', 'acquirePermits', 'tryAcquirePermits', 'acquireReadWrite', 'tryAcquireReadWrite'],
   maxExtensions: [...PER_CALL, ...HELD, 'campaign'],

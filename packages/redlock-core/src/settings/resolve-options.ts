@@ -72,6 +72,7 @@ export interface RetryDefaults extends RetrySettings {
 export interface AcquireSettings extends WaitSettings {
   readonly signal: AbortSignal | undefined;
   readonly fencing: boolean;
+  readonly fair: boolean;
   readonly reentrant: unknown;
   readonly autoExtend: boolean;
   /** As given, read with the other options and checked after them, by {@link checkExtensionLimits}. */
@@ -83,12 +84,13 @@ export interface AcquireSettings extends WaitSettings {
 /** Validates per-call options of `acquire()`, `tryAcquire()` (which the name check keeps to its own) and `using()`. */
 export function resolveAcquireOptions(options: unknown, defaults: RetryDefaults, scope: 'acquire' | 'tryAcquire' | 'using' = 'acquire'): AcquireSettings {
   const given = checkOptionsObject(options, scope);
-  const { signal, fencing, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
+  const { signal, fencing, fair, reentrant, autoExtend, maxExtensions, maxHoldMs } = given;
   checkSignal(signal);
   if (fencing !== undefined) checkType('fencing', fencing, 'boolean');
+  if (fair !== undefined) checkType('fair', fair, 'boolean');
   if (autoExtend !== undefined) checkType('autoExtend', autoExtend, 'boolean');
   const { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault } = resolveRetries(given, defaults);
-  return { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault, signal, fencing: fencing ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
+  return { retryCount, retryDelayMs, retryJitterMs, waitMs, isRetryCountDefault, signal, fencing: fencing ?? false, fair: fair ?? false, reentrant, autoExtend: autoExtend ?? false, maxExtensions, maxHoldMs };
 }
 
 /** Limits on how long automatic extension keeps a lock; see `AcquireOptions.maxExtensions` and `maxHoldMs`. */

@@ -5,6 +5,7 @@ import { acquireScript } from '../scripts/acquire.js';
 import { extendScript } from '../scripts/extend.js';
 import { fenceScript } from '../scripts/fence.js';
 import { inspectScript } from '../scripts/inspect.js';
+import { leaveQueueScript } from '../scripts/leave-queue.js';
 import type { LuaScript } from '../scripts/lua-script.js';
 import { permitAcquireScript } from '../scripts/permit-acquire.js';
 import { permitExtendScript } from '../scripts/permit-extend.js';
@@ -19,13 +20,13 @@ import { FakeKeyspace, isInsideRestartGrace } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
-export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe' | PermitScriptName;
+export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe' | 'leave-queue' | PermitScriptName;
 
 /** The scripts the fake knows by name, and runs by their semantics: a lock's, a semaphore's, a read-write lock's. */
 export const KNOWN_SCRIPTS: readonly LuaScript[] = [
   acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript, probeScript,
   permitAcquireScript, permitExtendScript, permitReleaseScript, quietPermitReleaseScript, permitInspectScript,
-  readWriteAcquireScript, readWriteInspectScript,
+  readWriteAcquireScript, readWriteInspectScript, leaveQueueScript,
 ];
 
 /** A refused connection, as a client reports a node that is down. */
@@ -267,6 +268,8 @@ export class FakeNode implements RedisAdapter {
   #execute(script: ScriptName, keys: readonly string[], args: readonly string[]): unknown {
     for (const arg of args) if (typeof arg !== 'string') throw new Error(`ERR argument is not a string: ${String(arg)}`);
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
+    // Its queues and leases are the test support's pub/sub node's, which keeps them around the script.
+    if (script === 'leave-queue') return 1;
     if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string. With the label of its holder.

@@ -87,10 +87,13 @@ describe('resolveAcquireOptions', () => {
       retryCount: 0,
       signal,
       fencing: true,
+      fair: false,
       reentrant: undefined,
       autoExtend: true,
     });
-    expect(resolveAcquireOptions(undefined, defaults)).toEqual({ ...defaults, signal: undefined, fencing: false, reentrant: undefined, autoExtend: false });
+    expect(resolveAcquireOptions(undefined, defaults)).toEqual({ ...defaults, signal: undefined, fencing: false, fair: false, reentrant: undefined, autoExtend: false });
+    expect(resolveAcquireOptions({ fair: true }, defaults)).toMatchObject({ fair: true });
+    expect(() => resolveAcquireOptions({ fair: 'yes' }, defaults)).toThrow(TypeError);
   });
 });
 

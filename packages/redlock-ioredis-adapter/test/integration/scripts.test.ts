@@ -16,6 +16,7 @@ import { parsePermitReleaseReply, permitReleaseScript, quietPermitReleaseScript 
 import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWriteAcquireScript, type ReadWriteMode } from '../../../redlock-core/src/scripts/read-write-acquire.js';
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
+import { leaveQueueScript } from '../../../redlock-core/src/scripts/leave-queue.js';
 import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
@@ -58,7 +59,6 @@ const queuedOn = (key: string): Promise<string[]> => client.zrange(queueOf(key),
 /** A queue member of this run's own, so no other connection listens on its wake channel. */
 const memberNamed = (name: string): string => `${name}.${randomUUID().slice(0, 8)}`;
 
-/** The ticket a waiting call sends for `member` (`<since>:<member>`), waiting since `sinceMs` on the wall clock. */
 /** A waiter's ticket: at `place`, or without one, asking the node for one. */
 const ticketOf = (member: string, place?: number): string => wakeTicketOf(member, place);
 
@@ -318,8 +318,9 @@ describe('the release script', () => {
       expect(await run(releaseScript, [alone, waited], [TOKEN])).toBe(2);
       await eventually(() => inScripts.length, (count) => count >= 10, 2_000);
       expect(inScripts.filter((command) => command.endsWith('alone'))).toEqual(['get alone', 'del alone', 'pttl alone']);
-      // Nobody hears the member (its process is gone): it leaves, and the next one is looked for.
-      expect(inScripts.filter((command) => command.endsWith('waited'))).toEqual(['get waited', 'del waited', 'pttl waited', 'zrange waited', 'publish waited', 'zrem waited', 'zrange waited']);
+      // Nobody hears the member (its process is gone; a fair waiter that polls would have a lease): it leaves,
+      // and the next one is looked for.
+      expect(inScripts.filter((command) => command.endsWith('waited'))).toEqual(['get waited', 'del waited', 'pttl waited', 'zrange waited', 'publish waited', 'hget waited', 'zrem waited', 'zrange waited']);
     } finally {
       monitor.disconnect();
       await client.del(queueOf(waited));
@@ -544,6 +545,99 @@ describe('the wait queues (wake-queue.ts): a sorted set beside each key, of the 
     expect(await listening.heard()).toEqual([member]);
     expect(await client.zrange(queueOf(`app:${key}`), '0', '-1')).toEqual([member]);
     await client.del(queueOf(`app:${key}`));
+  });
+});
+
+describe('a fair acquisition (ARGV[6], the lease of a waiter) and the leave script', () => {
+  const LEASE_MS = 1_000;
+  /** A fair attempt of `token` with `ticket` (none: a single try), telling the node whether it `listens` for its wakes. */
+  const acquireFairly = (keys: readonly string[], token: string, ticket = '', listens = false) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket, LEASE_MS, listens));
+  const leasesOf = (key: string): string => `{${key}}:l`;
+  const acquire = (keys: readonly string[], token: string, ticket: string) => run(acquireScript, keys, acquireArgsOf(token, 10_000, 0, false, ticket));
+
+  it('grants a free key only to the first live waiter of its queue, queues a newcomer behind with a lease, and renews it', async () => {
+    const [key] = keysFor('fair-turn', 1) as [string];
+    const [first, newcomer] = [memberNamed('first'), memberNamed('newcomer')];
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    const listening = await listenFor(first);
+    expect(await acquireFairly([key], 'first', ticketOf(first), true)).toEqual([0, 1]);
+    expect(await run(releaseScript, [key], [OTHER_TOKEN])).toBe(1);
+    // The key is free, and first's: a fair newcomer queues behind it, a fair single try is refused.
+    expect(await acquireFairly([key], 'newcomer', ticketOf(newcomer))).toEqual([0, 2]);
+    expect(await acquireFairly([key], 'a-single-try')).toBe(0);
+    expect(await queuedOn(key)).toEqual([first, newcomer]);
+    const [expiry, listens] = String(await client.hget(leasesOf(key), newcomer)).split(':');
+    expect(Number(expiry) - (await nodeNowMs())).toBeGreaterThan(LEASE_MS - 200);
+    // It said it listens for no wake: it polls.
+    expect(listens).toBe('0');
+    expect((await client.hget(leasesOf(key), first))?.endsWith(':1')).toBe(true);
+    expect(await client.get(key)).toBeNull();
+    // The default takes a free key whoever waits: fair calls never make it wait.
+    expect(await acquire([key], 'a-default-call', '')).toBe(1);
+    await client.del(key);
+    expect(await acquireFairly([key], TOKEN, ticketOf(first, 1))).toBe(1);
+    // Granted, it stays first until it releases: an attempt that failed elsewhere keeps its place here.
+    expect(await queuedOn(key)).toEqual([first, newcomer]);
+    expect(await run(releaseScript, [key], [TOKEN, ticketOf(first, 1)])).toBe(1);
+    expect(await queuedOn(key)).toEqual([newcomer]);
+    expect(await client.hexists(leasesOf(key), first)).toBe(0);
+    expect(await listening.heard()).toEqual([first]);
+    await client.del(key, queueOf(key), leasesOf(key));
+  });
+
+  it('skips a waiter whose lease ran out, one that listened and no longer does, and a default waiter nobody hears; wakes the next', async () => {
+    const [key] = keysFor('fair-skip', 1) as [string];
+    const [paused, gone, defaultGone, next, asking] = ['paused', 'gone', 'default-gone', 'next', 'asking'].map(memberNamed) as [string, string, string, string, string];
+    const now = await nodeNowMs();
+    await client.zadd(queueOf(key), 1, paused, 2, gone, 3, defaultGone, 4, next, 5, asking);
+    await client.hset(leasesOf(key), paused, `${now - 1}:0`, gone, `${now + 60_000}:1`, next, `${now + 60_000}:1`, asking, `${now + 60_000}:1`);
+    const listening = await listenFor(next);
+    // The first live one is `next`: the dead ahead of it leave, and it is woken (its wake may have come and gone).
+    expect(await acquireFairly([key], 'asking', ticketOf(asking, 5))).toEqual([0, 5]);
+    expect(await queuedOn(key)).toEqual([next, asking]);
+    expect(await client.hkeys(leasesOf(key))).toEqual(expect.arrayContaining([next, asking]));
+    expect(await client.hlen(leasesOf(key))).toBe(2);
+    expect(await listening.heard()).toEqual([next]);
+    // `next` gone too: `asking` is first now, and gets it.
+    expect(await acquireFairly([key], TOKEN, ticketOf(asking, 5))).toBe(1);
+    expect(await queuedOn(key)).toEqual([asking]);
+    await client.del(key, queueOf(key), leasesOf(key));
+  });
+
+  it('keeps a fair waiter that cannot hear wakes first while its lease lives: a release wakes nobody behind it', async () => {
+    const [key] = keysFor('fair-poller', 1) as [string];
+    const [poller, behind] = [memberNamed('poller'), memberNamed('behind')];
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    expect(await acquireFairly([key], 'poller', ticketOf(poller))).toEqual([0, 1]);
+    const listening = await listenFor(behind);
+    expect(await acquireFairly([key], 'behind', ticketOf(behind))).toEqual([0, 2]);
+    expect(await run(releaseScript, [key], [OTHER_TOKEN])).toBe(1);
+    expect(await listening.heard()).toEqual([]);
+    expect(await queuedOn(key)).toEqual([poller, behind]);
+    expect(await acquireFairly([key], 'behind', ticketOf(behind, 2))).toEqual([0, 2]);
+    expect(await acquireFairly([key], TOKEN, ticketOf(poller, 1))).toBe(1);
+    await client.del(key, queueOf(key), leasesOf(key));
+  });
+
+  it('lets a waiter that gives up leave at once, and wakes the next where it was first and the key is free', async () => {
+    const keys = keysFor('fair-leave', 2);
+    const [leaving, next] = [memberNamed('leaving'), memberNamed('next')];
+    for (const key of keys) await client.zadd(queueOf(key), 1, leaving, 2, next);
+    for (const key of keys) await client.hset(leasesOf(key), leaving, '1:1', next, '1:1');
+    await client.set(keys[1] as string, OTHER_TOKEN, 'PX', 10_000);
+    const listening = await listenFor(next);
+    // A winner leaves where it was not granted, waking nobody: another waiter's call it would be.
+    const winner = memberNamed('winner');
+    for (const key of keys) await client.zadd(queueOf(key), 0, winner);
+    const unheard = await listenFor(next);
+    expect(await run(leaveQueueScript, keys, [ticketOf(winner, 0), '0'])).toBe(1);
+    expect(await unheard.heard()).toEqual([]);
+    expect(await run(leaveQueueScript, keys, [ticketOf(leaving, 1), '1'])).toBe(1);
+    expect(await Promise.all(keys.map(queuedOn))).toEqual([[next], [next]]);
+    expect(await Promise.all(keys.map((key) => client.hkeys(leasesOf(key))))).toEqual([[next], [next]]);
+    // Woken once: where the key was free, not where another owner holds it.
+    expect(await listening.heard()).toEqual([next]);
+    await client.del(...keys, ...keys.map(queueOf), ...keys.map(leasesOf));
   });
 });
 
