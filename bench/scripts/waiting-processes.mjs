@@ -1,6 +1,6 @@
 // Many processes taking one lock in turn (not part of `pnpm bench`; run after a build):
 // `node bench/scripts/waiting-processes.mjs [--processes=32] [--window-ms=5000] [--rounds=3] [--tuned] [--semaphore=<limit>]
-//  [--wake-pattern] [--commands]`.
+//  [--wake-pattern] [--commands] [--fair]`.
 // Each "process" is a Redlock with clients of its own on 5 local nodes, at the defaults (prompt hand-off on),
 // looping acquire, ~1 ms hold, release, as S3 does with 8 (`--processes=8`); `--tuned` runs S3 tuned's
 // loop instead: 50 ms retries, a 10 ms pause after each release. Per round it prints acquisitions per second,
@@ -12,6 +12,7 @@
 // its attempts are not traced, so only the commands tell where its client CPU goes.
 // `--wake-pattern`: a child process holds `PSUBSCRIBE redlock:wake:*` on every node for the whole run, as a
 // GLIDE client with release notifications (or a monitoring tool) does; its CPU is its own, not counted here.
+// `--fair`: the lock with `{ fair: true }` (not with `--semaphore`).
 // `--commands`: per acquisition, the commands the clients sent by name (scripts by their name; the adapters'
 // own subscriber connections' as `subscriber <name>`) and the wake messages those received.
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     semaphore: { type: 'string' },
     'wake-pattern': { type: 'boolean', default: false },
     commands: { type: 'boolean', default: false },
+    fair: { type: 'boolean', default: false },
   },
 });
 const processes = Number(values.processes);
@@ -44,7 +46,8 @@ const pauseMs = values.tuned ? 10 : 0;
 const options = values.tuned ? { retryDelayMs: 50, retryJitterMs: 0, retryCount: 200 } : {};
 const limit = values.semaphore === undefined ? undefined : Number(values.semaphore);
 /** One acquisition of the round's resource by `redlock`: a lock, or a permit of the semaphore. */
-const take = (redlock, resource) => (limit === undefined ? redlock.acquire(resource, 10_000) : redlock.semaphore(resource, { limit }).acquire(10_000));
+const take = (redlock, resource) =>
+  limit === undefined ? redlock.acquire(resource, 10_000, values.fair ? { fair: true } : undefined) : redlock.semaphore(resource, { limit }).acquire(10_000);
 
 /** Attempts of the current round by how they went, e.g. `woken taken-where-woken`. */
 let attempts = new Map();

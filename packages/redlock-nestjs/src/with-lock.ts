@@ -11,7 +11,7 @@ export interface WithLockOptions extends Omit<UsingOptions, 'signal' | 'reentran
   readonly ttlMs: number;
 }
 
-const OPTION_NAMES: readonly (keyof WithLockOptions)[] = ['ttlMs', 'waitMs', 'retryCount', 'retryDelayMs', 'retryJitterMs', 'fencing', 'maxExtensions', 'maxHoldMs'];
+const OPTION_NAMES: readonly (keyof WithLockOptions)[] = ['ttlMs', 'waitMs', 'retryCount', 'retryDelayMs', 'retryJitterMs', 'fencing', 'fair', 'maxExtensions', 'maxHoldMs'];
 
 /**
  * Runs the method under a lock, through `redlock.using()` with the module's `Redlock`: each call

@@ -185,7 +185,9 @@ export async function waitForHold<H, F extends FailedAttempt>(
         if ((isPlaceNew && ticket?.queuedPlace === undefined) || (failure !== undefined && contender.isGrantedSomewhere?.(failure) === true)) {
           // Not before the grants of nodes that answered after the attempt failed are being removed: on the same
           // connection, the next attempt's call would come first, and find the key held by the attempt before.
-          await ticket?.latestAttempt?.allSettled();
+          // Not after a node that is slow to answer, either (a paused one): at most `LATE_GRANTS_WAIT_MS`.
+          const settled = ticket?.latestAttempt?.allSettled();
+          if (settled !== undefined) await Promise.race([settled, waitForRetry(clock, LATE_GRANTS_WAIT_MS, undefined, undefined)]);
           await waitForRetry(clock, wakeRestMs(++turnRetries), undefined, signal);
           queue.clearWake();
           isWoken = true;
@@ -216,6 +218,13 @@ export async function waitForHold<H, F extends FailedAttempt>(
  * of `wakeRestMs`, about 30 ms; then it waits for a wake or its timed retry, as any waiter.
  */
 const FAIR_TURN_RETRIES = 8;
+
+/**
+ * How long, at most, a fair waiter's attempt after a failed one waits for the failed one's calls to settle, in
+ * milliseconds: their late grants are removed before it asks those nodes again, but a node slow to answer (paused,
+ * or far) holds up no turn; it refuses, once, on that one node.
+ */
+const LATE_GRANTS_WAIT_MS = 10;
 
 /** The failed timed tries after which a waiter asks to keep its place (and a lock's, for a reservation), or half its `retryCount` if fewer. */
 const STARVING_AFTER_FAILURES = 3;

@@ -125,6 +125,26 @@ describe('the wait queues on the nodes', () => {
     await clock.runUntilSettled(lock.release());
   });
 
+  it("keep a fair waiter's subscriptions for 1 s after its wait, for its next call, then end them", async () => {
+    const { clock, nodes, process } = setup();
+    const connections = nodes.map((node) => node.connectAnotherClient());
+    const waiter = process({}, connections);
+    const holder = process();
+    for (let round = 0; round < 2; round += 1) {
+      const held = await clock.runUntilSettled(holder.acquire('orders:42', 10_000));
+      const waiting = waiter.acquire('orders:42', 10_000, { fair: true });
+      await clock.advance(10);
+      const lock = await clock.runUntilSettled(Promise.all([held.release(), waiting]).then(([, won]) => won));
+      await clock.runUntilSettled(lock.release());
+      await clock.advance(500);
+      // Still subscribed half a second later: the second wait subscribes no more.
+      expect(nodes.map((node) => node.subscriptionCount)).toEqual([1, 1, 1, 1, 1]);
+      expect(connections.map((connection) => connection.subscribeCalls.length)).toEqual([1, 1, 1, 1, 1]);
+    }
+    await clock.advance(500);
+    expect(nodes.map((node) => node.subscriptionCount)).toEqual([0, 0, 0, 0, 0]);
+  });
+
   it('subscribe again for each wait, and hold no subscription between waits', async () => {
     const { clock, nodes, process } = setup();
     const connections = nodes.map((node) => node.connectAnotherClient());

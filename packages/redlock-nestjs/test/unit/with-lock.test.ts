@@ -33,6 +33,9 @@ class Orders {
     return name;
   }
 
+  @WithLock('orders:in-turn', { ttlMs: 5_000, fair: true })
+  async inTurn(): Promise<void> {}
+
   @WithPermit((region: string) => `exports:${region}`, { limit: 2, ttlMs: 5_000 })
   async exportRegion(region: string, @LockSignal() signal?: AbortSignal): Promise<{ region: string; aborted: boolean | undefined; keys: string[] }> {
     return { region, aborted: signal?.aborted, keys: this.nodes.flatMap((node) => keysOf(node)) };
@@ -53,6 +56,18 @@ async function appWith(nodes: FakeNode[]): Promise<INestApplicationContext> {
 }
 
 describe('@WithLock', () => {
+  it('takes a fair lock with `fair: true`: every node is asked by the script, with a waiter\'s lease', async () => {
+    const nodes = grantingNodes(SYSTEM_CLOCK, 3);
+    const app = await appWith(nodes);
+    await app.get(Orders).inTurn();
+    for (const node of nodes) {
+      const acquire = node.calls.find((call) => call.script === 'acquire');
+      expect(acquire?.method).not.toBe('trySet');
+      expect(Number(acquire?.args[5])).toBeGreaterThanOrEqual(1_000);
+    }
+    await app.close();
+  });
+
   it('runs the method under a lock named from its arguments, with this, arguments, result and the signal kept', async () => {
     const nodes = grantingNodes(SYSTEM_CLOCK, 3);
     const app = await appWith(nodes);
