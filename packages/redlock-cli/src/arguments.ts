@@ -41,6 +41,8 @@ export interface RunRequest extends NodeSettings {
   readonly conflictExitCode: number;
   /** Whether to acquire a fencing token and pass it in `REDLOCK_FENCING_TOKEN`. */
   readonly fencing: boolean;
+  /** Whether to take the lock in turn, behind every waiter that asked before (redlock-core's `fair`). */
+  readonly fair: boolean;
   /**
    * With `--permits N`: run while holding one permit of a counting semaphore of N permits on the
    * resource (at most N such commands at once), instead of its lock; `undefined` for the lock.
@@ -89,6 +91,7 @@ const OPTIONS = {
   timeout: { type: 'string', short: 'w' },
   'conflict-exit-code': { type: 'string', short: 'E' },
   fencing: { type: 'boolean' },
+  fair: { type: 'boolean' },
   permits: { type: 'string' },
   read: { type: 'boolean' },
   write: { type: 'boolean' },
@@ -103,7 +106,7 @@ const OPTIONS = {
 } as const;
 
 /** The options that only make sense when running a command, refused with `--inspect`. */
-const RUN_ONLY_OPTIONS = ['ttl', 'nonblock', 'timeout', 'conflict-exit-code', 'fencing', 'kill-after', 'value'] as const;
+const RUN_ONLY_OPTIONS = ['ttl', 'nonblock', 'timeout', 'conflict-exit-code', 'fencing', 'fair', 'kill-after', 'value'] as const;
 
 /**
  * Reads the command line, without touching the network. Options come before the resource; everything
@@ -166,6 +169,10 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
   if (readWrite !== undefined && values.fencing) {
     throw new UsageError(`\`--fencing\` and \`--${readWrite}\` cannot be used together: a read-write lock hands out no fencing token`);
   }
+  if (values.fair) {
+    const other = permits !== undefined ? 'permits' : readWrite ?? (isElection ? 'elect' : undefined);
+    if (other !== undefined) throw new UsageError(`\`--fair\` and \`--${other}\` cannot be used together: \`--fair\` takes the lock in turn`);
+  }
   return {
     kind: 'run',
     resource,
@@ -174,6 +181,7 @@ export function parseCliArguments(argv: readonly string[], env: Readonly<Record<
     waitMs,
     conflictExitCode,
     fencing: values.fencing ?? false,
+    fair: values.fair ?? false,
     permits,
     readWrite,
     election: isElection ? { value: electionValueOf(values.value) } : undefined,

@@ -62,6 +62,8 @@ export interface AcquireSettings {
   /** How long to wait while the lock is held by another owner, in milliseconds; 0 for one attempt, `undefined` for ever. */
   readonly waitMs: number | undefined;
   readonly fencing: boolean;
+  /** Whether to take the lock in turn (redlock-core's `fair`); not with `permits` or `readWrite`. */
+  readonly fair: boolean;
   /** With a number: one permit of the semaphore of that many permits on the resource, instead of its lock. */
   readonly permits: number | undefined;
   /** With a mode: the read-write lock on the resource, for reading or for writing, instead of its lock. */
@@ -151,19 +153,57 @@ export class LockSession {
    *   instead of `LockAcquireError`.
    */
   async acquire(resource: string, settings: AcquireSettings): Promise<HeldLock | undefined> {
-    const { ttlMs, waitMs, fencing, signal, permits, readWrite } = settings;
+    const { ttlMs, waitMs, fencing, fair, signal, permits, readWrite } = settings;
     if (permits !== undefined) return this.#acquirePermit(resource, permits, settings);
     if (readWrite !== undefined) return this.#acquireReadWrite(resource, readWrite, settings);
-    const options = { autoExtend: true, fencing, signal };
+    const options = { autoExtend: true, fencing, fair, signal };
     const lock =
       waitMs === 0
         ? await this.#redlock.tryAcquire(resource, ttlMs, options)
-        : await acquireWithinWait(
+        : fair
+          ? await this.#acquireInTurn(resource, ttlMs, waitMs, options)
+          : await acquireWithinWait(
             waitMs,
             (wait) => this.#redlock.acquire(resource, ttlMs, { ...options, ...wait }),
             (error): error is LockAcquireError => error instanceof LockAcquireError && error.reason === 'held-by-another-owner',
           );
     return lock === undefined ? undefined : heldLockOf(lock, ttlMs, `the lock on "${resource}"`);
+  }
+
+  /**
+   * Takes the lock in turn (`fair`): in one call, since a call that gives up leaves the nodes' queue, and a
+   * next round would queue behind everyone who came meanwhile. Its retries do not end the wait, then: nodes
+   * that stay unreachable do, checked every {@link QUORUM_CHECK_MS}, once fewer than a quorum answered for
+   * {@link UNREACHABLE_MS} (exit 69, as rounds of retries end it).
+   */
+  async #acquireInTurn(resource: string, ttlMs: number, waitMs: number | undefined, options: { readonly signal: AbortSignal }): Promise<Lock | undefined> {
+    const redlock = this.#redlock;
+    const unreachable = new AbortController();
+    const quorum = Math.floor(redlock.nodeHealth().length / 2) + 1;
+    let unreachableSince: number | undefined;
+    const check = setInterval(() => {
+      const up = redlock.nodeHealth().filter((node) => node.state === 'up').length;
+      if (up >= quorum) unreachableSince = undefined;
+      else if ((unreachableSince ??= performance.now()) + UNREACHABLE_MS <= performance.now()) {
+        unreachable.abort(
+          new LockAcquireError(`Could not acquire "${resource}": nodes unreachable (${up} of ${redlock.nodeHealth().length} answering for ${UNREACHABLE_MS / 1000} s, quorum is ${quorum})`, {
+            resources: [resource],
+            attempts: [],
+            reason: 'nodes-unreachable',
+          }),
+        );
+      }
+    }, QUORUM_CHECK_MS);
+    check.unref();
+    try {
+      const wait = waitMs === undefined ? {} : { waitMs: Math.max(1, waitMs) };
+      return await redlock.acquire(resource, ttlMs, { ...options, ...wait, retryCount: Infinity, signal: AbortSignal.any([options.signal, unreachable.signal]) });
+    } catch (error) {
+      if (error instanceof LockAcquireError && error.reason === 'held-by-another-owner' && error.waitMs !== undefined) return undefined;
+      throw error;
+    } finally {
+      clearInterval(check);
+    }
   }
 
   /**
@@ -260,6 +300,11 @@ export class LockSession {
  * since a call with `waitMs` and no `retryCount` would retry until `waitMs` whatever failed.
  */
 const ROUND_RETRY_COUNT = 10;
+
+/** How often a fair wait checks that a quorum of nodes answers, in milliseconds (see `LockSession.#acquireInTurn`). */
+const QUORUM_CHECK_MS = 250;
+/** How long fewer than a quorum of nodes may answer before a fair wait ends, in milliseconds: about one round of retries. */
+const UNREACHABLE_MS = 2_000;
 
 /**
  * Acquires in rounds until the resource is ours or `waitMs` (milliseconds; `undefined` for ever) ran out.

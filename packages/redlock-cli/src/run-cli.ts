@@ -232,11 +232,11 @@ async function runUnderLock(
   interrupt: AbortSignal,
   setSignalHandler: (handler: SignalHandler) => void,
 ): Promise<number> {
-  const { resource, ttlMs, waitMs, fencing, permits, readWrite, election } = request;
+  const { resource, ttlMs, waitMs, fencing, fair, permits, readWrite, election } = request;
   const waitStart = performance.now();
   const held =
     election === undefined
-      ? await session.acquire(resource, { ttlMs, waitMs, fencing, permits, readWrite, signal: interrupt })
+      ? await session.acquire(resource, { ttlMs, waitMs, fencing, fair, permits, readWrite, signal: interrupt })
       : await session.campaign(resource, { ttlMs, waitMs, value: election.value, signal: interrupt });
   const what = describeHold(request);
   if (held === undefined) {

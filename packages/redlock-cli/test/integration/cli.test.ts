@@ -554,6 +554,28 @@ describe('when another owner holds the lock', () => {
     }
   });
 
+  it('with --fair, waits its turn behind a fair waiter that asked before, and runs the command after it', async () => {
+    const lock = await holdWithLibrary('res');
+    const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)), { keyPrefix: prefix });
+    const first = redlock.acquire('res', 10_000, { fair: true, retryCount: 1_000 });
+    // Queued on every node before the command's turn is asked for.
+    for (const deadline = Date.now() + 5_000; (await Promise.all(clients.map((client) => client.zcard(`{${prefix}res}:w`)))).some((count) => count < 1); await delay(10)) {
+      if (Date.now() > deadline) throw new Error('The first waiter did not queue within 5 s');
+    }
+    const cli = startRedlock(['-v', '--fair', '-w', '20s', 'res', 'sh', '-c', 'echo "ran at $(date +%s%3N)"']);
+    await untilConnected(cli);
+    await delay(300);
+    await lock.release();
+    const firstLock = await first;
+    const firstGrantedAt = Date.now();
+    await delay(200);
+    await firstLock.release();
+    const result = await cli.result;
+    expect(result).toMatchObject({ code: 0 });
+    expect(Number(/ran at (\d+)/.exec(result.stdout)?.[1])).toBeGreaterThan(firstGrantedAt + 150);
+    await redlock.close();
+  });
+
   it('waits for the lock and runs the command once the owner releases it', async () => {
     const lock = await holdWithLibrary('res');
     const cli = startRedlock(['-v', '-w', '20s', 'res', 'echo', 'ran']);
@@ -598,7 +620,7 @@ describe('when another owner holds the lock', () => {
 });
 
 describe('when nodes are down', () => {
-  it.each([[[]], [['-n']], [['-w', '30s']]])(
+  it.each([[[]], [['-n']], [['-w', '30s']], [['--fair']], [['--fair', '-w', '30s']]])(
     'exits 69 with %j when a majority of nodes cannot be reached',
     async (options) => {
       const urls = [servers.urls[0] ?? '', ...(await closedPorts(2)).map((port) => `redis://127.0.0.1:${port}`)];

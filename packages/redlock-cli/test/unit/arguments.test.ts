@@ -26,6 +26,7 @@ describe('parseCliArguments', () => {
       waitMs: undefined,
       conflictExitCode: EXIT_CODES.conflict,
       fencing: false,
+      fair: false,
       permits: undefined,
       readWrite: undefined,
       election: undefined,
@@ -69,6 +70,7 @@ describe('parseCliArguments', () => {
     });
     expect(run(['--timeout=0', '-q', 'res', 'true'])).toMatchObject({ waitMs: 0, verbosity: 'quiet' });
     expect(run(['-nq', 'res', 'true'])).toMatchObject({ waitMs: 0, verbosity: 'quiet' });
+    expect(run(['--fair', '-w', '5s', 'res', 'true'])).toMatchObject({ fair: true, waitMs: 5_000 });
     expect(run(['--conflict-exit-code=0', '--kill-after', '0', 'res', 'true'])).toMatchObject({ conflictExitCode: 0, killAfterMs: 0 });
   });
 
@@ -184,6 +186,10 @@ describe('parseCliArguments', () => {
     [['--read', '--fencing', 'res', 'true'], '`--fencing` and `--read` cannot be used together: a read-write lock hands out no fencing token'],
     [['--write', '--fencing', 'res', 'true'], '`--fencing` and `--write` cannot be used together'],
     [['--read=yes', 'res', 'true'], "Option '--read' does not take an argument"],
+    [['--fair', '--permits', '3', 'res', 'true'], '`--fair` and `--permits` cannot be used together: `--fair` takes the lock in turn'],
+    [['--write', '--fair', 'res', 'true'], '`--fair` and `--write` cannot be used together'],
+    [['--elect', '--fair', 'res', 'true'], '`--fair` and `--elect` cannot be used together'],
+    [['--inspect', '--fair', 'res'], '`--fair` does not go with `--inspect`'],
   ])('refuses %j with a UsageError: %s', (argv, message) => {
     const parse = (): unknown => parseCliArguments(argv, ENV);
     expect(parse).toThrow(UsageError);
