@@ -5,6 +5,7 @@ import { LABEL_CHANNEL_PREFIX } from '../../src/scripts/label.js';
 import { permitAcquireScript } from '../../src/scripts/permit-acquire.js';
 import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
+import { leaveQueueScript } from '../../src/scripts/leave-queue.js';
 import { releaseScript } from '../../src/scripts/release.js';
 import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, reserveMsOf, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
@@ -21,6 +22,8 @@ class FakeBus {
   readonly published: string[] = [];
   /** The wait queue of each resource key, in order: members with their scores (see scripts/wake-queue.ts). */
   readonly queues = new Map<string, { member: string; score: number }[]>();
+  /** The fair waiters' leases beside each key's queue: expiry on the server's clock, and whether the waiter listens there. */
+  readonly leases = new Map<string, Map<string, { readonly expiresAt: number; readonly listens: boolean }>>();
 
   /** Publishes on `channel`; returns how many subscribers heard it, the pattern's among them, as PUBLISH does. */
   publish(channel: string): number {
@@ -61,11 +64,49 @@ class FakeBus {
     return Number.isFinite(score) ? Math.floor(score) : undefined;
   }
 
-  leaveQueue(key: string, ticket: string): void {
+  /** Takes the ticket's member out of `key`'s queue, and with `withLease` its lease. */
+  leaveQueue(key: string, ticket: string, withLease = false): void {
     const { member } = ticketPartsOf(ticket);
     const queue = this.queues.get(key);
     const index = queue?.findIndex((entry) => entry.member === member) ?? -1;
     if (index >= 0) queue?.splice(index, 1);
+    if (withLease) this.leases.get(key)?.delete(member);
+  }
+
+  /** Whether the member is a fair waiter that polls (its lease says so) with its lease live at `now`. */
+  isPolling(key: string, member: string, now: number): boolean {
+    const lease = this.leases.get(key)?.get(member);
+    return lease !== undefined && !lease.listens && lease.expiresAt > now;
+  }
+
+  /**
+   * The first live member of `key`'s queue that is not `member`, dropping the dead ones ahead and waking the new
+   * first one if any was dropped, as `fairTurnLua` does; `undefined` when `member` is first, or none waits.
+   */
+  liveAheadOf(key: string, member: string, now: number): string | undefined {
+    const queue = this.queues.get(key) ?? [];
+    let hasDropped = false;
+    for (let first = queue[0]; first !== undefined && first.member !== member; first = queue[0]) {
+      const channel = WAKE_CHANNEL_PREFIX + first.member;
+      const isListening = this.listenersOf(channel) > 0;
+      const lease = this.leases.get(key)?.get(first.member);
+      const isLive = lease !== undefined ? lease.expiresAt > now && (!lease.listens || isListening) : isListening || first.member.startsWith(BY_PATTERN_MARK);
+      if (isLive) {
+        if (hasDropped) this.publish(channel);
+        return first.member;
+      }
+      queue.shift();
+      this.leases.get(key)?.delete(first.member);
+      hasDropped = true;
+    }
+    return undefined;
+  }
+
+  renewLease(key: string, member: string, expiresAt: number, listens: boolean): void {
+    if (member === '') return;
+    const leases = this.leases.get(key) ?? new Map<string, { readonly expiresAt: number; readonly listens: boolean }>();
+    this.leases.set(key, leases);
+    leases.set(member, { expiresAt, listens });
   }
 
   /**
@@ -76,18 +117,22 @@ class FakeBus {
    * queued; at a claim's, it takes them off the queue but those that asked. A marked member always leaves
    * the queue.
    */
-  wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void): void {
+  wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void, now = 0): void {
     const queue = this.queues.get(key) ?? [];
     for (let at = 0; count !== 0 && at < queue.length; ) {
       const { member, score } = queue[at] as { member: string; score: number };
       const channel = WAKE_CHANNEL_PREFIX + member;
       const byPattern = member.startsWith(BY_PATTERN_MARK);
       const published = this.publish(channel);
-      const isHeard = (byPattern ? published : Math.min(published, this.listenersOf(channel))) > 0;
+      // A lock's fair waiter that polls, with its lease live, counts as woken: it is next.
+      const isHeard = (byPattern ? published : Math.min(published, this.listenersOf(channel))) > 0 || (reserve !== undefined && this.isPolling(key, member, now));
       const reserveMs = reserveMsOf(score);
       if (isHeard && reserveMs > 0) reserve?.(member, reserveMs);
       if (isHeard && !byPattern && (reserve !== undefined || reserveMs > 0)) at += 1;
-      else queue.splice(at, 1);
+      else {
+        queue.splice(at, 1);
+        if (!isHeard) this.leases.get(key)?.delete(member);
+      }
       if (isHeard) count -= 1;
     }
   }
@@ -147,7 +192,30 @@ export class PubSubFakeNode extends FakeNode {
   /** Keeps the wait queues in the same atomic step as the script, as the scripts do (see {@link #queueAndWake}). */
   protected override ranScript(script: LuaScript, keys: readonly string[], args: readonly string[], run: () => unknown): unknown {
     const before = this.#entriesOf(keys[0] ?? '', args);
+    if (script.sha1 === acquireScript.sha1 && (args[5] ?? '') !== '' && this.#isAnotherWaitersTurn(keys, args)) return this.#queueAndWake(script.sha1, keys, args, 0, before);
     return this.#queueAndWake(script.sha1, keys, args, run(), before);
+  }
+
+  /**
+   * For a fair acquisition (see `fairTurnLua`): whether every key is free (or ours, or reserved for its member),
+   * some of them free, and another live waiter is first in a key's queue; the script then refuses, as if held.
+   */
+  #isAnotherWaitersTurn(keys: readonly string[], args: readonly string[]): boolean {
+    const resourceKeys = args[3] === '1' ? keys.slice(0, keys.length / 2) : keys;
+    const [token = ''] = args;
+    const { member } = ticketPartsOf(args[4] ?? '');
+    let isAnyFree = false;
+    for (const key of resourceKeys) {
+      const value = this.keyspace.peek(key)?.value;
+      if (value === undefined || (member !== '' && value === `${RESERVED_PREFIX}${member}`)) isAnyFree = true;
+      else if (value !== token) return false;
+    }
+    if (!isAnyFree) return false;
+    const queues = bus(this.keyspace);
+    const now = this.keyspace.now();
+    let isAhead = false;
+    for (const key of resourceKeys) if (queues.liveAheadOf(key, member, now) !== undefined) isAhead = true;
+    return isAhead;
   }
 
   /** Runs a labelled extension, announcing each label it changed on its key's label channel, as the script does. */
@@ -251,11 +319,15 @@ export class PubSubFakeNode extends FakeNode {
     if (sha1 === acquireScript.sha1) {
       const resourceKeys = args[3] === '1' ? keys.slice(0, keys.length / 2) : keys;
       const member = args[4] ?? '';
+      const fairLeaseMs = Number(args[5] ?? '') || 0;
       if (reply === 0) {
-        // The script reports the member's highest place.
+        // The script reports the member's highest place; a fair waiter renews its lease.
         const places = resourceKeys.map((resourceKey) => queues.joinQueue(resourceKey, member, false)).filter((place) => place !== undefined);
+        if (fairLeaseMs > 0) for (const resourceKey of resourceKeys) queues.renewLease(resourceKey, ticketPartsOf(member).member, this.keyspace.now() + fairLeaseMs, args[6] === '1');
         return places.length > 0 ? [0, Math.max(...places)] : 0;
       }
+      // A fair holder stays first until its release.
+      if (fairLeaseMs > 0) return reply;
       if (reply === 1 || (Array.isArray(reply) && reply[0] === 1)) for (const resourceKey of resourceKeys) queues.leaveQueue(resourceKey, member);
     } else if (sha1 === permitAcquireScript.sha1 && Array.isArray(reply)) {
       const [, , , , , , intent = '', , member = ''] = args;
@@ -267,8 +339,15 @@ export class PubSubFakeNode extends FakeNode {
       else if (reply === 1) queues.leaveQueue(key, member);
     } else if (sha1 === releaseScript.sha1 && typeof reply === 'number' && reply > 0) {
       for (const resourceKey of keys) {
-        queues.leaveQueue(resourceKey, args[1] ?? '');
-        if (this.keyspace.typeOf(resourceKey) === 'none') queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey));
+        queues.leaveQueue(resourceKey, args[1] ?? '', true);
+        if (this.keyspace.typeOf(resourceKey) === 'none') queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey), this.keyspace.now());
+      }
+    } else if (sha1 === leaveQueueScript.sha1) {
+      const { member } = ticketPartsOf(args[0] ?? '');
+      for (const resourceKey of keys) {
+        const wasFirst = args[1] === '1' && queues.queues.get(resourceKey)?.[0]?.member === member;
+        queues.leaveQueue(resourceKey, member, true);
+        if (wasFirst && this.keyspace.typeOf(resourceKey) === 'none') queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey), this.keyspace.now());
       }
     } else if (sha1 === permitReleaseScript.sha1 && reply === 1) {
       queues.leaveQueue(key, args[2] ?? '');

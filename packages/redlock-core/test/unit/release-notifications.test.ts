@@ -429,6 +429,32 @@ describe('the wait queues on the nodes', () => {
   });
 });
 
+describe('fair locks', () => {
+  it('go to the waiters in the order they queued, refuse a fair single try while one waits, and let out one whose Redlock closed', async () => {
+    const { clock, nodes, process } = setup(3);
+    const holder = process({ retryCount: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('jobs', 10_000, { fair: true }));
+    const [first, gone, second] = [process(), process(), process()];
+    const firstWaits = first.acquire('jobs', 10_000, { fair: true });
+    await clock.advance(10);
+    const goneWaits = gone.acquire('jobs', 10_000, { fair: true }).catch((error: unknown) => error);
+    await clock.advance(10);
+    const secondWaits = second.acquire('jobs', 10_000, { fair: true });
+    await clock.advance(10);
+    expect(nodes.map((node) => node.queueOf('jobs').length)).toEqual([3, 3, 3]);
+    // The second in line stops waiting: its Redlock closes.
+    await clock.runUntilSettled(gone.close());
+    await goneWaits;
+    await clock.runUntilSettled(held.release());
+    // Free now, but promised to the first waiter: a fair single try takes nothing.
+    expect(await clock.runUntilSettled(process().tryAcquire('jobs', 10_000, { fair: true }))).toBeUndefined();
+    const { value: firstLock } = await within(clock, 1_000, firstWaits);
+    expect(firstLock).toBeDefined();
+    expect(await handOffMsAfter(clock, firstLock!.release(), secondWaits)).toBeLessThanOrEqual(20);
+    expect(nodes.map((node) => node.queueOf('jobs'))).toEqual([[], [], []]);
+  });
+});
+
 describe('woken attempts and timed retries', () => {
   it('does not count attempts woken by a release against retryCount', async () => {
     // The lock changes hands 20 times while the waiter, allowed 6 timed retries 1 s apart, keeps trying (it

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
-import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, worldArbitrary } from '../support/simulation/faults.js';
+import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, withFair, worldArbitrary } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
 import { writeTestLog } from '../support/test-log.js';
 import { type History, runWorld, type WorldSpec } from '../support/simulation/world.js';
@@ -118,6 +118,22 @@ describe('simulation: faults Redlock survives', () => {
 
   it('gives contending clients every lock with release notifications while only a minority of nodes is faulty', async () => {
     await expectEveryOperationToSucceed('Contended liveness', contendedMinorityWorld(), 100);
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('gives contending clients that take it in turn (fair) every lock, beside default calls, while only a minority of nodes is faulty', async () => {
+    await expectEveryOperationToSucceed('Fair liveness', withFair(contendedMinorityWorld(), 'some'), 100);
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('keeps mutual exclusion and loses no update with fair calls beside default ones, whatever the faults', async () => {
+    const parameters = simulationParameters(100);
+    const tally = new Tally();
+    await fc.assert(
+      fc.asyncProperty(withFair(worldArbitrary(), 'some'), async (spec) => {
+        await runAndCheck(spec, tally);
+      }),
+      { ...parameters, endOnFailure: true },
+    );
+    writeTestLog(`Fair safety: ${tally.describe(parameters.seed)}`);
   }, SIMULATION_TIMEOUT_MS);
 
   // Found by this simulation: validity once subtracted the elapsed time twice (fixed).

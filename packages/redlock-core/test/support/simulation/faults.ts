@@ -314,6 +314,27 @@ export function contendedMinorityWorld(): fc.Arbitrary<WorldSpec> {
 }
 
 /**
+ * Has every acquisition of the generated worlds take the lock in turn (`'every'`: `{ fair: true }`), or a
+ * generated share of them (`'some'`: the others are default calls, which may take a free lock first).
+ */
+export function withFair(world: fc.Arbitrary<WorldSpec>, which: 'every' | 'some'): fc.Arbitrary<WorldSpec> {
+  return world.chain((spec) => {
+    const flags = spec.clients.map((client) =>
+      which === 'every' ? fc.constant(client.ops.map(() => true)) : fc.array(fc.boolean(), { minLength: client.ops.length, maxLength: client.ops.length }),
+    );
+    return fc.tuple(...flags).map(
+      (fair): WorldSpec => ({
+        ...spec,
+        clients: spec.clients.map((client, clientIndex) => ({
+          ...client,
+          ops: client.ops.map((op, opIndex) => ({ ...op, fair: fair[clientIndex]?.[opIndex] === true })),
+        })),
+      }),
+    );
+  });
+}
+
+/**
  * Has every acquisition of the generated worlds ask for a fencing token (`'every'`), or a generated
  * share of them (`'some'`: the others acquire without one, between fenced ones, and must get none).
  */

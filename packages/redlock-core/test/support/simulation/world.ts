@@ -68,7 +68,8 @@ export interface ClientSpec {
  *   the first handle at once, going on with the second: the hold must survive that, late answers included.
  * - `using`: reads the counters, works `workMs` in steps of `stepMs` checking the signal, writes them back
  *   if the signal has not aborted; auto-extension keeps the lock meanwhile.
- * Either asks for a fencing token (`{ fencing: true }`) when `fencing` is set; absent, it does not.
+ * Either asks for a fencing token (`{ fencing: true }`) when `fencing` is set, and takes the lock in turn
+ * (`{ fair: true }`) when `fair` is set; absent, it does neither.
  */
 export type OpSpec =
   | {
@@ -79,6 +80,7 @@ export type OpSpec =
       readonly holdMs: number;
       readonly extendEveryMs: number | undefined;
       readonly fencing?: boolean;
+      readonly fair?: boolean;
       readonly reenterAfterMs?: number;
     }
   | {
@@ -89,6 +91,7 @@ export type OpSpec =
       readonly workMs: number;
       readonly stepMs: number;
       readonly fencing?: boolean;
+      readonly fair?: boolean;
     };
 
 /**
@@ -511,8 +514,9 @@ async function runClient(context: ClientContext): Promise<void> {
 type AcquireOp = Extract<OpSpec, { kind: 'acquire' }>;
 type UsingOp = Extract<OpSpec, { kind: 'using' }>;
 
-/** The options of an operation's acquisition: none unless it asks for a fencing token. */
-const acquireOptionsOf = (op: OpSpec): { readonly fencing: true } | undefined => (op.fencing === true ? { fencing: true } : undefined);
+/** The options of an operation's acquisition: none unless it asks for a fencing token or its turn. */
+const acquireOptionsOf = (op: OpSpec): { readonly fencing?: true; readonly fair?: true } | undefined =>
+  op.fencing === true || op.fair === true ? { ...(op.fencing === true ? { fencing: true } : {}), ...(op.fair === true ? { fair: true } : {}) } : undefined;
 
 async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<void> {
   const { redlock, clientClock } = context;
