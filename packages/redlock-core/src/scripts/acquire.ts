@@ -75,16 +75,19 @@ ${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
     break
   end
 end
--- Fair, a free key goes only to the first live waiter in its queue, or to anyone while none waits.
+local queuedPlace
+-- Fair, a free key goes only to the first live waiter in its queue, or to anyone while none waits. The caller
+-- takes its place first: granted, it stays there until its release; with a place from a quorum, it is the same
+-- on every node (a place kept from before, lower, made another waiter first on some nodes and split them).
 if fairLeaseMs and not isRefused and missing > 0 then
   local aheadOfUs
   for i = 1, resourceCount do
+${indentedLua(joinQueueLua('KEYS[i]', undefined, 'queuedPlace'), 2)}
 ${indentedLua(fairTurnLua('KEYS[i]'), 2)}
   end
   isRefused = aheadOfUs ~= nil
 end
 if isRefused then
-  local queuedPlace
   for j = 1, resourceCount do
 ${indentedLua(joinQueueLua('KEYS[j]', undefined, 'queuedPlace'), 2)}
     if fairLeaseMs then
@@ -124,7 +127,7 @@ if isFencing then
 end
 return 1
 `,
-  'f1c0a0abfbfa82ce3efb1a8e3de084cde664a5d6',
+  '85ab4cc5a99e2bd35f23f4a134ea03e131d486e8',
 );
 
 /**

@@ -214,7 +214,11 @@ export class PubSubFakeNode extends FakeNode {
     const queues = bus(this.keyspace);
     const now = this.keyspace.now();
     let isAhead = false;
-    for (const key of resourceKeys) if (queues.liveAheadOf(key, member, now) !== undefined) isAhead = true;
+    for (const key of resourceKeys) {
+      // The caller takes its place first, as the script does.
+      queues.joinQueue(key, args[4] ?? '', false);
+      if (queues.liveAheadOf(key, member, now) !== undefined) isAhead = true;
+    }
     return isAhead;
   }
 

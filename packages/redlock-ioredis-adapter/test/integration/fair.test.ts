@@ -48,7 +48,7 @@ describe('a fair lock', () => {
   it('goes to its waiters in the order they queued, and a fair newcomer or single try never takes it ahead of them', async () => {
     const resource = `fair-order:${randomUUID()}`;
     const [holder, first, second, third, newcomer] = [processOf(), processOf(), processOf(), processOf(), processOf()];
-    const held = await holder.acquire(resource, 10_000, FAIR);
+    const held = await holder.acquire(resource, 10_000);
     const waiting: [string, Promise<Lock>][] = [];
     for (const [name, redlock] of [['first', first], ['second', second], ['third', third]] as const) {
       waiting.push([name, redlock.acquire(resource, 10_000, { ...FAIR, retryCount: 100 })]);
@@ -81,7 +81,7 @@ describe('a fair lock', () => {
   it('skips a waiter that gave up at once: it leaves the queues, and the next one gets the lock at the release', async () => {
     const resource = `fair-give-up:${randomUUID()}`;
     const [holder, leaving, next] = [processOf(), processOf(), processOf({ retryDelayMs: 10_000, retryJitterMs: 0 })];
-    const held = await holder.acquire(resource, 10_000, FAIR);
+    const held = await holder.acquire(resource, 10_000);
     const controller = new AbortController();
     const givingUp = leaving.acquire(resource, 10_000, { ...FAIR, signal: controller.signal }).catch((error: unknown) => error);
     await queued(resource, 1);
@@ -113,7 +113,7 @@ describe('a fair lock', () => {
         }),
     );
     const [holder, poller, behind] = [processOf(), processOf({ retryDelayMs: 300, retryJitterMs: 0 }, polling), processOf()];
-    const held = await holder.acquire(resource, 10_000, FAIR);
+    const held = await holder.acquire(resource, 10_000);
     const waiting: [string, Promise<Lock>][] = [['poller', poller.acquire(resource, 10_000, { ...FAIR, retryCount: 100 })]];
     await queued(resource, 1);
     waiting.push(['behind', behind.acquire(resource, 10_000, { ...FAIR, retryCount: 100 })]);
@@ -137,7 +137,7 @@ describe('a fair lock', () => {
       console.log('acquired');
     `;
     for (const signal of ['SIGKILL', 'SIGSTOP'] as const) {
-      const held = await holder.acquire(resource, 10_000, FAIR);
+      const held = await holder.acquire(resource, 10_000);
       const child = runChild(waiterSource, {});
       expect(await child.nextLine()).toBe('waiting');
       await queued(resource, 1);

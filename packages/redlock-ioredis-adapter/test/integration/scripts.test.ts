@@ -604,6 +604,21 @@ describe('a fair acquisition (ARGV[6], the lease of a waiter) and the leave scri
     await client.del(key, queueOf(key), leasesOf(key));
   });
 
+  it('sets a fair caller\'s place before its turn is judged: one kept lower from before does not make it first', async () => {
+    const [key] = keysFor('fair-place-first', 1) as [string];
+    const [stale, next] = [memberNamed('stale'), memberNamed('next')];
+    const now = await nodeNowMs();
+    // `stale` kept place 1 here from its first attempt; a quorum of nodes gave it 3.
+    await client.zadd(queueOf(key), 1, stale, 2, next);
+    await client.hset(leasesOf(key), next, `${now + 60_000}:0`);
+    expect(await acquireFairly([key], 'stale', ticketOf(stale, 3))).toEqual([0, 3]);
+    expect(await queuedOn(key)).toEqual([next, stale]);
+    // Granted, the first one stays there, at its place, until its release.
+    expect(await acquireFairly([key], TOKEN, ticketOf(next, 2))).toBe(1);
+    expect(await client.zscore(queueOf(key), next)).toBe('2');
+    await client.del(key, queueOf(key), leasesOf(key));
+  });
+
   it('keeps a fair waiter that cannot hear wakes first while its lease lives: a release wakes nobody behind it', async () => {
     const [key] = keysFor('fair-poller', 1) as [string];
     const [poller, behind] = [memberNamed('poller'), memberNamed('behind')];
