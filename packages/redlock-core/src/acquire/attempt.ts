@@ -375,8 +375,10 @@ function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatu
  * as {@link fencedReplyParser}.
  */
 function placedReplyParser(parse: (reply: unknown) => AcquireStatus, ticket: QueueTicket): (reply: unknown, nodeIndex: number) => AcquireStatus {
+  // A ticket sent with its place is queued there by a node that refuses it, which says no more (see the script).
+  const sentPlace = ticket.place;
   return (reply, nodeIndex) => {
-    const place = queuePlaceOf(reply);
+    const place = reply === 0 ? sentPlace : queuePlaceOf(reply);
     if (place !== undefined) ticket.heard(nodeIndex, place);
     return parse(reply);
   };

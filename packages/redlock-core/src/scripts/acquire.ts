@@ -37,8 +37,8 @@ export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
  * ARGV[6] fair: the waiter's lease in milliseconds, '' or absent for the default   ARGV[7] fair: '1' when the
  * waiter listens for wakes from this node (its subscription is in place), else '0'
  * Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
- * any key holds another owner's token, or fair, another waiter is first ({0, place} when it queued a ticket:
- * its highest place), -1 if the node is inside its restart grace, -2 if a key is foreign (nothing is
+ * any key holds another owner's token, or fair, another waiter is first ({0, place} when it queued a ticket
+ * without a place: its highest place; a ticket with one is queued at it), -1 if the node is inside its restart grace, -2 if a key is foreign (nothing is
  * changed in these three cases, but for 0 the waiter's place in the queues).
  */
 export const acquireScript = defineScript(
@@ -94,7 +94,8 @@ ${indentedLua(joinQueueLua('KEYS[j]', undefined, 'queuedPlace'), 2)}
 ${indentedLua(renewLeaseLua('KEYS[j]', 'fairLeaseMs', 'ARGV[7]'), 3)}
     end
   end
-  return queuedPlace and {0, queuedPlace} or 0
+  -- A ticket with a place was queued there: the reply need not say it.
+  return queuedPlace and ticketPlace == '' and {0, queuedPlace} or 0
 end
 -- Read only when about to grant.
 if missing > 0 and ${isInsideRestartGraceLua('restartGraceMs')} then
@@ -127,7 +128,7 @@ if isFencing then
 end
 return 1
 `,
-  '85ab4cc5a99e2bd35f23f4a134ea03e131d486e8',
+  '5caffdc88223f71a3e5ff4973268fafae185e46d',
 );
 
 /**

@@ -328,7 +328,8 @@ export class PubSubFakeNode extends FakeNode {
         // The script reports the member's highest place; a fair waiter renews its lease.
         const places = resourceKeys.map((resourceKey) => queues.joinQueue(resourceKey, member, false)).filter((place) => place !== undefined);
         if (fairLeaseMs > 0) for (const resourceKey of resourceKeys) queues.renewLease(resourceKey, ticketPartsOf(member).member, this.keyspace.now() + fairLeaseMs, args[6] === '1');
-        return places.length > 0 ? [0, Math.max(...places)] : 0;
+        // A ticket with a place is queued at it: the reply says a place only to one that asked for it.
+        return places.length > 0 && ticketPartsOf(member).place === 'next' ? [0, Math.max(...places)] : 0;
       }
       // A fair holder stays first until its release.
       if (fairLeaseMs > 0) return reply;
