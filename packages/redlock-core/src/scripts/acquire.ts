@@ -128,7 +128,7 @@ if isFencing then
 end
 return 1
 `,
-  '5caffdc88223f71a3e5ff4973268fafae185e46d',
+  'a81967e98572e82c90c4dec33a8cff749c448589',
 );
 
 /**

@@ -26,7 +26,7 @@ ${indentedLua(wakeWaitersLua('KEYS[i]', "''", '1', true), 2)}
 end
 return 1
 `,
-  '1ff19d6c8cd2a28c3ef388fa2d0a7be89b22be2d',
+  '6fc32785134b4909dac433615b6f8005daf4a160',
 );
 
 /** Parses the leave script's reply: it always left. */

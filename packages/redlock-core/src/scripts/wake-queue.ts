@@ -164,8 +164,8 @@ export const fairTurnLua = (key: string): string => `do
     end
     local channel = '${WAKE_CHANNEL_PREFIX}' .. head
     local listeners = redis.pcall('PUBSUB', 'NUMSUB', channel)
-    -- Denied PUBSUB, nobody can tell: it counts as listening.
-    local isListening = type(listeners) ~= 'table' or (tonumber(listeners[2]) or 0) > 0
+    -- Denied PUBSUB, nobody can tell: it counts as listening; so does a process that listens through a pattern.
+    local isListening = type(listeners) ~= 'table' or (tonumber(listeners[2]) or 0) > 0 or string.sub(head, 1, 1) == '${BY_PATTERN_MARK}'
     local lease = redis.pcall('HGET', leases, head)
     local expiry, listens = string.match(type(lease) == 'string' and lease or '', '^(%d+):([01])$')
     local isLive
@@ -173,7 +173,7 @@ export const fairTurnLua = (key: string): string => `do
 ${indentedLua(NODE_NOW_LUA, 3)}
       isLive = tonumber(expiry) > nodeNow and (listens == '0' or isListening)
     else
-      isLive = isListening or string.sub(head, 1, 1) == '${BY_PATTERN_MARK}'
+      isLive = isListening
     end
     if isLive then
       aheadOfUs = head
@@ -256,13 +256,16 @@ ${indentedLua(leaveQueueLua('key', 'true'), 2)}
 ${indentedLua(pollingLeaseLua('queue', 'head', 'isHeard', 'hasLease'), 3)}
       -- A fair waiter that polls: it is next, and takes the lock at its next attempt; no one else is woken.
       heard = isHeard and 1 or heard
+    elseif byPattern and isLock then
+      -- A fair waiter that listens through a pattern keeps its place, as any fair one: others are first without it.
+      hasLease = redis.pcall('HEXISTS', ${leasesOf('queue')}, head) == 1
     end
     local score = tonumber(range[2]) or 0
     local reserveMs = score > -math.huge and math.floor((score % 1) * ${RESERVE_UNITS} + 0.5) or 0
     if isHeard and isLock and reserveMs > 0 then
       redis.call('SET', key, '${RESERVED_PREFIX}' .. head, 'PX', reserveMs, 'NX')
     end
-    if isHeard and not byPattern and (isLock or reserveMs > 0) then
+    if isHeard and (not byPattern or hasLease) and (isLock or reserveMs > 0) then
       at = at + 1
     else
       redis.pcall('ZREM', queue, head)

@@ -88,9 +88,9 @@ class FakeBus {
     let hasDropped = false;
     for (let first = queue[0]; first !== undefined && first.member !== member; first = queue[0]) {
       const channel = WAKE_CHANNEL_PREFIX + first.member;
-      const isListening = this.listenersOf(channel) > 0;
+      const isListening = this.listenersOf(channel) > 0 || first.member.startsWith(BY_PATTERN_MARK);
       const lease = this.leases.get(key)?.get(first.member);
-      const isLive = lease !== undefined ? lease.expiresAt > now && (!lease.listens || isListening) : isListening || first.member.startsWith(BY_PATTERN_MARK);
+      const isLive = lease !== undefined ? lease.expiresAt > now && (!lease.listens || isListening) : isListening;
       if (isLive) {
         if (hasDropped) this.publish(channel);
         return first.member;
@@ -128,7 +128,9 @@ class FakeBus {
       const isHeard = (byPattern ? published : Math.min(published, this.listenersOf(channel))) > 0 || (reserve !== undefined && this.isPolling(key, member, now));
       const reserveMs = reserveMsOf(score);
       if (isHeard && reserveMs > 0) reserve?.(member, reserveMs);
-      if (isHeard && !byPattern && (reserve !== undefined || reserveMs > 0)) at += 1;
+      // A fair waiter (it has a lease) keeps its place, through a pattern too.
+      const isFair = reserve !== undefined && this.leases.get(key)?.has(member) === true;
+      if (isHeard && (!byPattern || isFair) && (reserve !== undefined || reserveMs > 0)) at += 1;
       else {
         queue.splice(at, 1);
         if (!isHeard) this.leases.get(key)?.delete(member);

@@ -124,6 +124,23 @@ describe('simulation: faults Redlock survives', () => {
     await expectEveryOperationToSucceed('Fair liveness', withFair(contendedMinorityWorld(), 'some'), 100);
   }, SIMULATION_TIMEOUT_MS);
 
+  it('lets no fair call overtake a waiter whose place was on a quorum before it began, in worlds without faults', async () => {
+    const parameters = simulationParameters(100);
+    const tally = new Tally();
+    const clean = contendedMinorityWorld().map(
+      (spec): WorldSpec => ({ ...spec, faults: [], nodes: spec.nodes.map((node) => ({ ...node, link: { ...node.link, dropRate: 0 } })) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(withFair(clean, 'every'), async (spec) => {
+        const history = await runAndCheck(spec, tally);
+        const overtakes = fairOvertakesIn(history);
+        if (overtakes.length > 0) throw new Error(`${overtakes.join('\n')}\n${describeRun(history, [])}`);
+      }),
+      { ...parameters, endOnFailure: true },
+    );
+    writeTestLog(`Fair order: ${tally.describe(parameters.seed)}`);
+  }, SIMULATION_TIMEOUT_MS);
+
   it('keeps mutual exclusion and loses no update with fair calls beside default ones, whatever the faults', async () => {
     const parameters = simulationParameters(100);
     const tally = new Tally();
@@ -161,3 +178,41 @@ describe('simulation: faults Redlock survives', () => {
     }
   }, SIMULATION_TIMEOUT_MS);
 });
+
+/**
+ * The grants of a fair call that overtook a waiter of another client: one whose place, sent with a fair
+ * ticket, a quorum of nodes had run (replied) before the overtaking call began, on a resource they share,
+ * and who got the lock after. A place counts from the reply of the quorum-th node that ran a call carrying
+ * it, later than the node ran it: the check is on the safe side.
+ */
+function fairOvertakesIn(history: History): string[] {
+  const fairCallsOf = (clientIndex: number, fromMs: number, untilMs: number) =>
+    history.calls.filter(
+      (call) => call.clientIndex === clientIndex && call.script === 'acquire' && call.args.length === 7 && call.sentAtMs >= fromMs && call.sentAtMs <= untilMs,
+    );
+  /** When a quorum of nodes had run a call of this acquisition that carried its place, or undefined. */
+  const placedAt = (lock: History['locks'][number]): number | undefined => {
+    const firstByNode = new Map<number, number>();
+    for (const call of fairCallsOf(lock.clientIndex, lock.calledAt.atMs, lock.handedOutAt.atMs)) {
+      if (!/^\d/.test(call.args[4] ?? '') || call.replied?.kind !== 'value') continue;
+      const atMs = call.replied.atMs;
+      firstByNode.set(call.nodeIndex, Math.min(firstByNode.get(call.nodeIndex) ?? Infinity, atMs));
+    }
+    const times = [...firstByNode.values()].sort((a, b) => a - b);
+    return times[history.quorum - 1];
+  };
+  const isFair = (lock: History['locks'][number]): boolean => fairCallsOf(lock.clientIndex, lock.calledAt.atMs, lock.handedOutAt.atMs).length > 0;
+  const overtakes: string[] = [];
+  const fairLocks = history.locks.filter(isFair);
+  for (const waiter of fairLocks) {
+    const placed = placedAt(waiter);
+    if (placed === undefined) continue;
+    for (const winner of fairLocks) {
+      const isAfter = winner.clientIndex !== waiter.clientIndex && winner.calledAt.atMs > placed && winner.handedOutAt.order < waiter.handedOutAt.order;
+      if (isAfter && winner.resources.some((resource) => waiter.resources.includes(resource))) {
+        overtakes.push(`lock #${winner.id} (client ${winner.clientIndex}, called at ${winner.calledAt.atMs} ms) overtook lock #${waiter.id} (client ${waiter.clientIndex}, placed on a quorum at ${placed} ms, handed out at ${waiter.handedOutAt.atMs} ms)`);
+      }
+    }
+  }
+  return overtakes;
+}

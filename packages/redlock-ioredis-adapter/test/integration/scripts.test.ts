@@ -635,6 +635,26 @@ describe('a fair acquisition (ARGV[6], the lease of a waiter) and the leave scri
     await client.del(key, queueOf(key), leasesOf(key));
   });
 
+  it('keeps a fair waiter that listens through a pattern (GLIDE before 2.3) first: woken, and by the turn check', async () => {
+    const [key] = keysFor('fair-pattern', 1) as [string];
+    const byPattern = `${BY_PATTERN_MARK}${memberNamed('by-pattern')}`;
+    const behind = memberNamed('behind');
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    // Its own channel has no subscriber: the pattern's does not count there, and it says it listens.
+    expect(await acquireFairly([key], 'by-pattern', ticketOf(byPattern), true)).toEqual([0, 1]);
+    const pattern = redis.createClient(0);
+    await pattern.psubscribe(wakeChannelOf('*'));
+    try {
+      expect(await run(releaseScript, [key], [OTHER_TOKEN])).toBe(1);
+      expect(await queuedOn(key)).toEqual([byPattern]);
+      expect(await acquireFairly([key], 'behind', ticketOf(behind))).toEqual([0, 2]);
+      expect(await queuedOn(key)).toEqual([byPattern, behind]);
+    } finally {
+      pattern.disconnect();
+      await client.del(key, queueOf(key), leasesOf(key));
+    }
+  });
+
   it('lets a waiter that gives up leave at once, and wakes the next where it was first and the key is free', async () => {
     const keys = keysFor('fair-leave', 2);
     const [leaving, next] = [memberNamed('leaving'), memberNamed('next')];
