@@ -29,7 +29,8 @@ Options (before the resource; everything after it goes to the command untouched)
   --fencing                  also take a fencing token, passed to the command in REDLOCK_FENCING_TOKEN
   --fair                     take the lock in turn: while others wait, it goes to them in the order they
                              asked, across machines, and this command waits behind them (with -n, runs
-                             only if nobody waits); other commands without --fair may still take it first
+                             only if nobody waits); other commands without --fair may still take it
+                             first. Not with --permits, --read, --write or --elect
   --permits <N>              run while holding one of N permits of <resource> instead of its lock: at
                              most N such commands at once across machines (1 to 1000; every client of
                              <resource> must give the same N); with --inspect, count the permits in use
