@@ -26,7 +26,7 @@ ${indentedLua(wakeWaitersLua('KEYS[i]', "''", '1', true), 2)}
 end
 return 1
 `,
-  '6fc32785134b4909dac433615b6f8005daf4a160',
+  'a73aba40defb304adbddb559ab3318d3d7ee0683',
 );
 
 /** Parses the leave script's reply: it always left. */

@@ -34,7 +34,7 @@ return deleted
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '80e7a85bc5edec1334a6f29e00f952891612a800');
+export const releaseScript = defineScript('release', releaseSource(true), '9ee04348b908ff933f3c6b9e7633315edba2b4d7');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their

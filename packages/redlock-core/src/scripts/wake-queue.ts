@@ -258,7 +258,7 @@ ${indentedLua(pollingLeaseLua('queue', 'head', 'isHeard', 'hasLease'), 3)}
       heard = isHeard and 1 or heard
     elseif byPattern and isLock then
       -- A fair waiter that listens through a pattern keeps its place, as any fair one: others are first without it.
-      hasLease = redis.pcall('HEXISTS', ${leasesOf('queue')}, head) == 1
+      hasLease = type(redis.pcall('HGET', ${leasesOf('queue')}, head)) == 'string'
     end
     local score = tonumber(range[2]) or 0
     local reserveMs = score > -math.huge and math.floor((score % 1) * ${RESERVE_UNITS} + 0.5) or 0
