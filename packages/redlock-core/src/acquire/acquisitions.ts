@@ -22,7 +22,8 @@ import { AttemptLog } from './attempt-log.js';
 import type { QueueTicket } from './queue-ticket.js';
 import type { AcquireRequest, CallRequest } from './request.js';
 import { extendIfAsked, type ExtendableHandle, type ExtensionLimits } from './auto-extend.js';
-import { type Contender, type FailedAttempt, WaitExpired, waitForHold, WaitQueues, type WaitRequest } from './wait-loop.js';
+import { type Contender, type FailedAttempt, WaitExpired, waitForHold, type WaitRequest } from './wait-loop.js';
+import { WaitQueues } from './wait-queue.js';
 
 /** Runs the acquisitions of one `Redlock` over its nodes. */
 export class Acquisitions {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import { waitForRetry } from '../../src/acquire/wait-loop.js';
-import type { Waiter } from '../../src/acquire/wait-loop.js';
+import type { Waiter } from '../../src/acquire/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { grantingNodes } from '../../src/testing/fake-nodes.js';
 import { type PubSubFakeNode, pubSubNode } from '../support/fake-pubsub.js';

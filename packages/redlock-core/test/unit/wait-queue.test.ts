@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { type AcquireOptions, type Lock, LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
 import type { AcquireAttempt } from '../../src/base/outcomes.js';
-import { type WaitQueue, WaitQueues } from '../../src/acquire/wait-loop.js';
+import { type WaitQueue, WaitQueues } from '../../src/acquire/wait-queue.js';
 import { MAX_RELEASE_RETRY_MS } from '../../src/lock/release.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';

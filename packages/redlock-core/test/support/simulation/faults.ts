@@ -318,20 +318,7 @@ export function contendedMinorityWorld(): fc.Arbitrary<WorldSpec> {
  * generated share of them (`'some'`: the others are default calls, which may take a free lock first).
  */
 export function withFair(world: fc.Arbitrary<WorldSpec>, which: 'every' | 'some'): fc.Arbitrary<WorldSpec> {
-  return world.chain((spec) => {
-    const flags = spec.clients.map((client) =>
-      which === 'every' ? fc.constant(client.ops.map(() => true)) : fc.array(fc.boolean(), { minLength: client.ops.length, maxLength: client.ops.length }),
-    );
-    return fc.tuple(...flags).map(
-      (fair): WorldSpec => ({
-        ...spec,
-        clients: spec.clients.map((client, clientIndex) => ({
-          ...client,
-          ops: client.ops.map((op, opIndex) => ({ ...op, fair: fair[clientIndex]?.[opIndex] === true })),
-        })),
-      }),
-    );
-  });
+  return withOpFlag(world, 'fair', which);
 }
 
 /**
@@ -339,16 +326,21 @@ export function withFair(world: fc.Arbitrary<WorldSpec>, which: 'every' | 'some'
  * share of them (`'some'`: the others acquire without one, between fenced ones, and must get none).
  */
 export function withFencing(world: fc.Arbitrary<WorldSpec>, which: 'every' | 'some'): fc.Arbitrary<WorldSpec> {
+  return withOpFlag(world, 'fencing', which);
+}
+
+/** Sets option `flag` on every acquisition of the generated worlds (`'every'`), or on a generated share of them (`'some'`). */
+function withOpFlag(world: fc.Arbitrary<WorldSpec>, flag: 'fair' | 'fencing', which: 'every' | 'some'): fc.Arbitrary<WorldSpec> {
   return world.chain((spec) => {
     const flags = spec.clients.map((client) =>
       which === 'every' ? fc.constant(client.ops.map(() => true)) : fc.array(fc.boolean(), { minLength: client.ops.length, maxLength: client.ops.length }),
     );
     return fc.tuple(...flags).map(
-      (fencing): WorldSpec => ({
+      (isSet): WorldSpec => ({
         ...spec,
         clients: spec.clients.map((client, clientIndex) => ({
           ...client,
-          ops: client.ops.map((op, opIndex) => ({ ...op, fencing: fencing[clientIndex]?.[opIndex] === true })),
+          ops: client.ops.map((op, opIndex) => ({ ...op, [flag]: isSet[clientIndex]?.[opIndex] === true })),
         })),
       }),
     );
