@@ -25,7 +25,8 @@ export function fairLeaseMsOf(set: NodeSet, request: RetrySettings & { readonly 
  * its place, which the nodes give, not a clock. Until a quorum of nodes has reported a place, each refusing
  * node queues the member after its last and says where; then the ticket carries the highest of those, and
  * every node that refuses it from then on moves the member there, so that all order it alike. Made once the
- * waiter listens for wakes; the attempts send {@link text} and tell it the places the nodes report.
+ * waiter listens for wakes (a fair waiter's, before its first attempt); the attempts send {@link text} and tell
+ * it the places the nodes report.
  */
 export class QueueTicket {
   /** What a call sends: `:<member>` while it has no place, then `<place>:<member>` (see `wakeTicketOf`). */
