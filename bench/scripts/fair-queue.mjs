@@ -112,12 +112,19 @@ async function child(index) {
 
   const clients = await connectClients(JSON.parse(values.urls));
   const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
-  // Connections, scripts and the subscriber set up on a key of its own, so no call of the run pays for them.
-  await (await redlock.acquire(`${values.resource}:warm-up:${index}`, TTL_MS)).release();
+  // Connections, scripts and the subscriber set up on a key of its own, so no call of the run pays for them:
+  // a second call waits for the first's release (a fair call listens from its first attempt, a default one
+  // once refused), which opens the subscriber connections (an uncontended acquire opens none).
+  const options = fair ? { fair: true } : undefined;
+  const warmUpKey = `${values.resource}:warm-up:${index}`;
+  const held = await redlock.acquire(warmUpKey, TTL_MS, options);
+  const waiting = redlock.acquire(warmUpKey, TTL_MS, options);
+  await sleep(20);
+  await held.release();
+  await (await waiting).release();
   const go = new Promise((resolve) => process.once('message', resolve));
   send({ type: 'ready' });
   await go;
-  const options = fair ? { fair: true } : undefined;
   for (let done = 0; done < count; done += 1) {
     call = { isGranted: false };
     send({ type: 'call', at: now() });
