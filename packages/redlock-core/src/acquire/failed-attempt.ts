@@ -109,14 +109,18 @@ function cleanUpNode<S extends string>(set: NodeSet, failed: AttemptToEnd<S>, no
   });
 }
 
-/** Resolves once the refusals known of a failed vote settle why it failed (see `isSettledByRefusals`), or every node answered or timed out. */
+/**
+ * Resolves once the refusals known of a failed vote settle why it failed (see `isSettledByRefusals`), or every
+ * node answered or timed out but the probes the vote did without (a paused node's held the grants up to a second).
+ */
 function failureSettled<S extends string>(calls: FanOut<S>, quorum: number, isTakenThere: (status: string) => boolean): Promise<unknown> | undefined {
-  if (isSettledByRefusals(calls.outcomes, quorum, isTakenThere)) return undefined;
+  const isSettled = (): boolean => isSettledByRefusals(calls.outcomes, quorum, isTakenThere) || calls.hasOnlyVotedProbesPending();
+  if (isSettled()) return undefined;
   return Promise.race([
     calls.allSettled(),
     new Promise<void>((resolve) => {
       const onOutcome = (): void => {
-        if (isSettledByRefusals(calls.outcomes, quorum, isTakenThere)) resolve();
+        if (isSettled()) resolve();
       };
       for (let nodeIndex = 0; nodeIndex < calls.outcomes.length; nodeIndex += 1) if (calls.outcomes[nodeIndex] === undefined) calls.onOutcomeOf(nodeIndex, onOutcome);
     }),

@@ -19,6 +19,8 @@ const ANSWER_KNOWN = 4; // what the script did there is known: an answer, or non
 const MEASURED = 8; // its answer measures the node's round trip (a `'call'`)
 const PROBE = 16; // the one call a silent node gets to show that it answers again (see `CircuitBreaker`)
 const FIRST_CONTACT = 32; // to a node never heard from, under the adaptive timeout: the longest timeout there is
+const VOTE_DUE = 64; // a probe whose deadline is its vote's: the node's pace, before its own timeout (see `send`)
+const VOTED = 128; // a probe counted in the vote as a no at its pace, before it settled
 
 /** Who waits for a fan-out's calls: see the {@link FanOut} constructor. */
 export type FanOutWork = 'awaited' | 'tracked' | 'background' | 'detached';
@@ -111,11 +113,19 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       else if (node.isTimeoutAdaptive && node.latency.smoothedRttMs === undefined) flags |= FIRST_CONTACT;
     }
     const startedAt = startedAtMs ?? this.#clock.now();
+    let voteTimeoutMs = timeoutMs;
+    // A silent node's probe waits for its answer as long as the node may take (the ceiling), to tell whether it
+    // answers at all; the vote waits for it only as long as the node took when it answered. Else a paused
+    // node's probe held an attempt whose other nodes split (a fair waiter's grants among them) for a second.
+    if ((flags & PROBE) !== 0 && node.isTimeoutAdaptive && node.latency.paceTimeoutMs < timeoutMs) {
+      voteTimeoutMs = node.latency.paceTimeoutMs;
+      flags |= VOTE_DUE;
+    }
     this.#flags[nodeIndex] = flags;
     this.#timing[4 * nodeIndex] = startedAt;
     this.#timing[4 * nodeIndex + 1] = timeoutMs;
     this.#timing[4 * nodeIndex + 3] = node.breaker.answerCount;
-    this.#setDeadline(nodeIndex, startedAt + timeoutMs);
+    this.#setDeadline(nodeIndex, startedAt + voteTimeoutMs);
     this.#pendingCount += 1;
     if (this.#isTracked) this.#set.lifecycle.callStarted(nodeIndex);
     try {
@@ -182,6 +192,12 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const flags = this.#flags[nodeIndex] as number;
     if ((flags & PENDING) === 0) return false;
     return (flags & PROBE) !== 0 || (isSettled && (flags & FIRST_CONTACT) !== 0);
+  }
+
+  /** Whether every call still pending is a probe that the vote counted without it, past the node's pace (see {@link send}). */
+  hasOnlyVotedProbesPending(): boolean {
+    for (const flags of this.#flags) if ((flags & PENDING) !== 0 && (flags & VOTED) === 0) return false;
+    return true;
   }
 
   /** Every outcome once all the calls settled but those `isLeftOut` marks, reported as not answered after `elapsedMs` unless settled. */
@@ -251,6 +267,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#timing[4 * nodeIndex] = now;
     this.#timing[4 * nodeIndex + 3] = (this.#set.nodes[nodeIndex] as NodeState).breaker.answerCount;
     if (((this.#flags[nodeIndex] as number) & PENDING) === 0) return;
+    this.#flags[nodeIndex] = (this.#flags[nodeIndex] as number) & ~VOTE_DUE;
     this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
   }
 
@@ -267,7 +284,10 @@ export class FanOut<S extends string> implements Due, RenewableCall {
       this.#hasRenewedAfterStall = true;
       this.deadline = Infinity;
       for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
-        if (((this.#flags[nodeIndex] as number) & PENDING) !== 0) this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
+        const flags = this.#flags[nodeIndex] as number;
+        if ((flags & PENDING) === 0) continue;
+        this.#flags[nodeIndex] = flags & ~VOTE_DUE;
+        this.#setDeadline(nodeIndex, now + this.#timeoutOf(nodeIndex));
       }
       return;
     }
@@ -282,6 +302,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
         const deadline = this.#deadlineOf(nodeIndex);
         // A call with a later deadline (another timeout, or renewed after `NOSCRIPT`) waits for its own.
         if (deadline > reached) this.#setDeadline(nodeIndex, deadline);
+        else if (((this.#flags[nodeIndex] as number) & VOTE_DUE) !== 0) this.#voteWithout(nodeIndex);
         else this.#timedOut(nodeIndex);
       }
     });
@@ -388,6 +409,13 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#settle(nodeIndex, node.callFailed<S>(this.#clock, cause, this.#operation, this.#timing[4 * nodeIndex + 3] as number, isProbe));
   }
 
+  /** A probe past its vote's deadline counts as a no there, and waits on for its own (see {@link send}). */
+  #voteWithout(nodeIndex: number): void {
+    this.#flags[nodeIndex] = ((this.#flags[nodeIndex] as number) & ~VOTE_DUE) | VOTED;
+    this.#vote?.count('timeout');
+    this.#setDeadline(nodeIndex, (this.#timing[4 * nodeIndex] as number) + this.#timeoutOf(nodeIndex));
+  }
+
   #timedOut(nodeIndex: number): void {
     this.#removePending(nodeIndex);
     const isProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
@@ -407,7 +435,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.outcomes[nodeIndex] = outcome;
     this.#unsettledCount -= 1;
     if (this.#isTracked && ((this.#flags[nodeIndex] as number) & SENT) !== 0) this.#set.lifecycle.callEnded(nodeIndex);
-    this.#vote?.count(outcome.status);
+    if (((this.#flags[nodeIndex] as number) & VOTED) === 0) this.#vote?.count(outcome.status);
     this.#listener?.(outcome);
     const listeners = this.#nodeListeners?.[nodeIndex];
     if (listeners !== undefined) {

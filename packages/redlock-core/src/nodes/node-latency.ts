@@ -76,6 +76,8 @@ export class NodeLatency {
   #paceCeilingMs = 0;
   #perKeyMs = 0;
   #lastTimeoutMs = 0;
+  /** The timeout as if the node answered: {@link #lastTimeoutMs} but while silent (see {@link paceTimeoutMs}). */
+  #paceTimeoutMs = 0;
   /** When the call whose round trip was taken last started, on the clock; `-Infinity` before the first. */
   #lastSampleStartMs = -Infinity;
 
@@ -120,6 +122,16 @@ export class NodeLatency {
     this.#updateTimeout();
   }
 
+  /**
+   * The timeout the node's pace calls for, for the TTL and key count {@link timeoutMs} was last asked for:
+   * the same as that timeout, except while the node is silent, where it is what the node took when it
+   * answered (the ceiling before its first answer). A vote waits for a silent node's probe no longer than
+   * this (see `FanOut.send`): the probe keeps the ceiling to tell whether the node answers at all.
+   */
+  get paceTimeoutMs(): number {
+    return this.#paceTimeoutMs;
+  }
+
   /** The timeout for a call over `keyCount` keys with a TTL of `ttlMs`, in whole milliseconds. */
   timeoutMs(ttlMs: number, keyCount: number): number {
     if (ttlMs === this.#boundsTtlMs && keyCount === this.#boundsKeyCount) return this.#lastTimeoutMs;
@@ -158,11 +170,13 @@ export class NodeLatency {
    */
   #updateTimeout(): void {
     const coveredMs = this.#coveredMs;
-    if (coveredMs < 0 || this.#isSilent) this.#lastTimeoutMs = this.#ceilingMs + this.#perKeyMs;
+    const ceilingMs = this.#ceilingMs + this.#perKeyMs;
+    if (coveredMs < 0) this.#paceTimeoutMs = ceilingMs;
     else {
       const paceMs = coveredMs * (1 + ADAPTIVE_TIMEOUT_MARGIN_SHARE) + ADAPTIVE_TIMEOUT_MIN_MARGIN_MS;
-      this.#lastTimeoutMs = Math.ceil(Math.min(Math.max(this.#floorMs, paceMs), this.#paceCeilingMs)) + this.#perKeyMs;
+      this.#paceTimeoutMs = Math.ceil(Math.min(Math.max(this.#floorMs, paceMs), this.#paceCeilingMs)) + this.#perKeyMs;
     }
+    this.#lastTimeoutMs = this.#isSilent ? ceilingMs : this.#paceTimeoutMs;
   }
 }
 

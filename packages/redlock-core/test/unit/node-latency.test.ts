@@ -3,7 +3,7 @@ import { LockAcquireError, Redlock } from '../../src/index.js';
 import { NodeLatency, RTT_SAMPLE_SPACING_MS } from '../../src/nodes/node-latency.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { type FakeNode } from '../../src/testing/fake-adapter.js';
-import { grantingNode, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
+import { grantingNode, grantingNodes, keysOf, slowNode } from '../../src/testing/fake-nodes.js';
 
 /** Five nodes whose replies take these round trips, in milliseconds. */
 function topology(clock: FakeClock, rttsMs: readonly number[]): FakeNode[] {
@@ -65,7 +65,7 @@ describe('adaptive node timeouts', () => {
     expect(redlock.nodeHealth()[2]?.rttMs).toBeGreaterThan(60);
   });
 
-  it('fails one try of a node that steps from near to a 300 ms round trip: the next is its probe, given the ceiling', async () => {
+  it('fails the tries of a node that steps from near to a 300 ms round trip until its probe comes back, which measures it', async () => {
     const clock = new FakeClock();
     const nodes = [grantingNode(clock), grantingNode(clock), grantingNode(clock)];
     const redlock = new Redlock(nodes, { clock, retryCount: 0 });
@@ -83,10 +83,39 @@ describe('adaptive node timeouts', () => {
       else void lock.release();
       await clock.advance(50);
     }
-    // The first try times out after 50 ms; the next one is the probe of the node gone silent, given 1 s.
-    expect(failedAtMs).toEqual([0]);
+    // The first try times out after 50 ms; the next one is the probe of the node gone silent: its vote waits
+    // 50 ms (the node's pace until then) and fails, the probe itself up to 1 s. The tries while the probe is
+    // out fail at once; its answer, 300 ms after it went, measures the node, and no try fails from then on.
+    expect(failedAtMs.slice(0, 2)).toEqual([0, 100]);
+    expect(Math.max(...failedAtMs)).toBeLessThan(100 + 300);
     expect(redlock.nodeHealth()[2]).toMatchObject({ state: 'up', timeoutsInARow: 0 });
     expect(redlock.nodeHealth()[2]?.rttMs).toBeGreaterThan(100);
+  });
+
+  it("decides a split vote without a silent node's probe once the node's pace passed, and frees its grants then", async () => {
+    const clock = new FakeClock();
+    const nodes = grantingNodes(clock, 5);
+    const redlock = new Redlock(nodes, { clock, retryCount: 0 });
+    for (let index = 0; index < 5; index += 1) await cycle(clock, redlock, `warm-${index}`);
+    // Node 4 stops answering (a paused server): its first call times out at its pace, 50 ms, and it falls silent.
+    nodes[4]!.hang();
+    await clock.runUntilSettled(redlock.acquire('first', 10_000).then((lock) => lock.release()));
+    await clock.advance(100);
+    expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'down', probeInMs: 0 });
+    // Two nodes refuse, two grant: the vote turns on node 4, whose call is now the probe, given the ceiling (1 s).
+    nodes[2]!.keyspace.isHeldByAnotherOwner = true;
+    nodes[3]!.keyspace.isHeldByAnotherOwner = true;
+    const startedAt = clock.now();
+    const error = await clock.runUntilSettled(redlock.acquire('split', 10_000).catch((failure: unknown) => failure));
+    expect(error).toBeInstanceOf(LockAcquireError);
+    expect(clock.now() - startedAt).toBe(50);
+    // The grants were taken back at the failure, not a second later: other processes may take the lock.
+    expect(keysOf(nodes[0]!)).not.toContain('split');
+    expect(keysOf(nodes[1]!)).not.toContain('split');
+    // The probe still runs to its own end: the node stays down, its next probe due later.
+    await clock.advance(1_000);
+    expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'down' });
+    expect(redlock.nodeHealth()[4]?.probeInMs).toBeGreaterThan(0);
   });
 
   it('counts a node that stopped answering as down at its first timeout, and sends it nothing more but a probe', async () => {
@@ -160,15 +189,15 @@ describe('adaptive node timeouts', () => {
     // The first attempt waits 50 ms for node 4's vote (it was measured near): then it is down.
     expect(elapsedMs).toEqual([50]);
     expect(redlock.nodeHealth()[4]?.state).toBe('down');
-    // The next attempt carries its probe, given the ceiling (100 ms for a 1 s TTL); the one after that
-    // does not wait for it at all.
+    // The next attempt carries its probe, given the ceiling (100 ms for a 1 s TTL), which its vote waits for
+    // only as long as the node took when it answered (50 ms); the one after that does not wait for it at all.
     const waitedMs: number[] = [];
     for (const resource of ['probe', 'after-probe']) {
       const start = clock.now();
       await clock.runUntilSettled(redlock.acquire(resource, 1000).catch(() => undefined));
       waitedMs.push(clock.now() - start);
     }
-    expect(waitedMs).toEqual([100, 0]);
+    expect(waitedMs).toEqual([50, 0]);
   });
 
   it('acquires, extends and releases over nodes 120 ms away under a 1 s TTL, from the second attempt on, with the validity left', async () => {
