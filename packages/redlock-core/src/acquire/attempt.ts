@@ -236,7 +236,7 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
     this.#scriptKeys = fence === undefined ? keys : [...keys, ...fence.keys];
     // Not async: one promise per node call fewer.
     const parse = fence === undefined ? parseAcquireReply : fencedReplyParser(fence.counters);
-    this.#parseReply = ticket === undefined ? parse : placedReplyParser(parse, ticket);
+    this.#parseReply = ticket === undefined ? parse : placedReplyParser(parse, ticket, request.fair);
     this.#queueTicket = ticket;
     if (ticket !== undefined && request.fair) ticket.latestAttempt = this.calls;
   }
@@ -371,15 +371,16 @@ function fencedReplyParser(counters: number[]): (reply: unknown) => AcquireStatu
 }
 
 /**
- * Parses replies with `parse`, telling `ticket` the place each refusing node queued it at. A module function,
- * as {@link fencedReplyParser}.
+ * Parses replies with `parse`, telling `ticket` the place each node that refused it, or granted it `isFair`,
+ * queued it at. A module function, as {@link fencedReplyParser}.
  */
-function placedReplyParser(parse: (reply: unknown) => AcquireStatus, ticket: QueueTicket): (reply: unknown, nodeIndex: number) => AcquireStatus {
-  // A ticket sent with its place is queued there by a node that refuses it, which says no more (see the script).
+function placedReplyParser(parse: (reply: unknown) => AcquireStatus, ticket: QueueTicket, isFair: boolean): (reply: unknown, nodeIndex: number) => AcquireStatus {
   const sentPlace = ticket.place;
   return (reply, nodeIndex) => {
-    const place = reply === 0 ? sentPlace : queuePlaceOf(reply);
+    const status = parse(reply);
+    // A ticket sent with its place is queued there by a node that refuses it, or grants it fairly, which says no more (see the script).
+    const place = queuePlaceOf(reply) ?? (status === 'held' || (isFair && status === 'acquired') ? sentPlace : undefined);
     if (place !== undefined) ticket.heard(nodeIndex, place);
-    return parse(reply);
+    return status;
   };
 }

@@ -53,7 +53,7 @@ export class QueueTicket {
     this.text = wakeTicketOf(member, undefined);
   }
 
-  /** Node `nodeIndex` refused the attempt and queued the member at `place`. */
+  /** Node `nodeIndex` queued the member at `place`: it refused the attempt, or granted it fairly. */
   heard(nodeIndex: number, place: number): void {
     const byNode = this.#byNode;
     const before = byNode[nodeIndex];

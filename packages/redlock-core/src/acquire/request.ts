@@ -4,6 +4,7 @@ import { Lock } from '../lock/lock.js';
 import type { NodeSet } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { type AcquireSettings, checkExtensionLimits, resolveAcquireOptions, type WaitSettings } from '../settings/resolve-options.js';
+import { hasWaitQueue } from '../scripts/wake-queue.js';
 import { resolveResources } from '../settings/resolve-resources.js';
 import { checkAcquireTtl } from '../settings/ttl.js';
 import type { ExtensionLimits } from './auto-extend.js';
@@ -53,6 +54,11 @@ export function resolveRequest(
   // A re-entrant handle shares its hold's fencing token: it cannot have one the hold was not given.
   if (reentrant !== undefined && settings.fencing && reentrant.fencingToken === undefined) {
     throw new TypeError('Expected `reentrant` to be a lock acquired with `fencing: true`, as this call asks for a fencing token: a re-entrant handle shares its hold\'s');
+  }
+  // A fair call's turn is its place in the nodes' wait queues: a key they keep none for could not be fair.
+  const unqueued = settings.fair ? names.keys.findIndex((key) => !hasWaitQueue(key)) : -1;
+  if (unqueued !== -1) {
+    throw new RangeError(`Expected resources a fair lock can queue on, got ${JSON.stringify(names.resources[unqueued])}: its key has a \`}\` outside a hash tag, so the nodes keep no wait queue for it. Give it a tag (\`{...}\`) or leave the \`}\` out`);
   }
   // `using()` always extends, and takes no `autoExtend`.
   const limits = checkExtensionLimits(settings, scope === 'using' ? undefined : settings.autoExtend);

@@ -187,7 +187,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
           // connection, the next attempt's call would come first, and find the key held by the attempt before.
           // Not after a node that is slow to answer, either (a paused one): at most `LATE_GRANTS_WAIT_MS`.
           const settled = ticket?.latestAttempt?.allSettled();
-          if (settled !== undefined) await Promise.race([settled, waitForRetry(clock, LATE_GRANTS_WAIT_MS, undefined, undefined)]);
+          if (settled !== undefined) await waitForRetry(clock, LATE_GRANTS_WAIT_MS, wakeOnSettled(settled), undefined);
           await waitForRetry(clock, wakeRestMs(++turnRetries), undefined, signal);
           queue.clearWake();
           isWoken = true;
@@ -257,6 +257,21 @@ export function waitForRetry(clock: Clock, delayMs: number, source: Pick<Waiter,
     const cancelWake = source?.onWake(() => end(() => resolve(true)));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** What {@link waitForRetry} ends its wait at: `promise` settled (it never rejects). */
+function wakeOnSettled(promise: Promise<unknown>): Pick<Waiter, 'onWake'> {
+  return {
+    onWake(callback) {
+      let isWaiting = true;
+      void promise.then(() => {
+        if (isWaiting) callback();
+      });
+      return () => {
+        isWaiting = false;
+      };
+    },
+  };
 }
 
 /**

@@ -36,7 +36,8 @@ export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
  * for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
  * ARGV[6] fair: the waiter's lease in milliseconds, '' or absent for the default   ARGV[7] fair: '1' when the
  * waiter listens for wakes from this node (its subscription is in place), else '0'
- * Returns 1 if every key was set or already held our token ({1, highest counter} with fencing), 0 if
+ * Returns 1 if every key was set or already held our token ({1, highest counter} with fencing; fair, for a
+ * ticket without a place, {1, highest counter or 0, place}: granted, it is queued there too), 0 if
  * any key holds another owner's token, or fair, another waiter is first ({0, place} when it queued a ticket
  * without a place: its highest place; a ticket with one is queued at it), -1 if the node is inside its restart grace, -2 if a key is foreign (nothing is
  * changed in these three cases, but for 0 the waiter's place in the queues).
@@ -123,12 +124,17 @@ for i = 1, resourceCount do
 ${indentedLua(leaveQueueLua('KEYS[i]'), 2)}
   end
 end
+-- Fair, a ticket that asked for a place learns it from a grant too: its attempt may fail on the other nodes.
+local grantedPlace = ticketPlace == '' and queuedPlace
+if grantedPlace then
+  return {1, highest, grantedPlace}
+end
 if isFencing then
   return {1, highest}
 end
 return 1
 `,
-  'a81967e98572e82c90c4dec33a8cff749c448589',
+  '46a01063f9de098ad1f6428409bc67f99dde3953',
 );
 
 /**
@@ -144,9 +150,9 @@ export function parseAcquireReply(reply: unknown): AcquireStatus {
   throw unexpectedReply('acquire', reply);
 }
 
-/** The highest fencing counter a fenced grant reported (`{1, counter}`), else `undefined`. */
+/** The highest fencing counter a fenced grant reported (`{1, counter}`, or a fair one's `{1, counter, place}`), else `undefined`. */
 export function fenceCounterOf(reply: unknown): number | undefined {
-  if (!Array.isArray(reply) || reply.length !== 2 || reply[0] !== 1) return undefined;
+  if (!Array.isArray(reply) || (reply.length !== 2 && reply.length !== 3) || reply[0] !== 1) return undefined;
   const counter: unknown = reply[1];
   return typeof counter === 'number' && Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
 }

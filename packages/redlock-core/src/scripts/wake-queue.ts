@@ -39,6 +39,14 @@ export const QUEUE_OF_LUA = `local function queueOf(key)
   return '{' .. key .. '}:w'
 end`;
 
+/** Whether the nodes keep a wait queue for resource key `key`: {@link QUEUE_OF_LUA}'s rule, in TypeScript. */
+export function hasWaitQueue(key: string): boolean {
+  if (!/[{}]/.test(key)) return key !== '';
+  const open = key.indexOf('{');
+  if (open !== -1 && key.indexOf('}', open + 1) > open + 1) return true;
+  return !key.includes('}');
+}
+
 /**
  * Lua: reads the queue ticket `ticket` (a Lua expression) into `ticketPlace` (its place: digits, `''` for a
  * ticket that asks for one, `nil` for none), `ticketFraction` (`'.<digits>'` or `''`) and `ticketMember`
@@ -325,10 +333,15 @@ export function ticketPartsOf(ticket: string): { readonly member: string; readon
   return { member, place: place === '' ? 'next' : Number(place), reserveMs: reserveMsOf(score) };
 }
 
-/** The place a refusing node reported in `reply` (`{0, place}`, see {@link joinQueueLua}), else `undefined`. */
+/**
+ * The place a node reported in `reply` (see {@link joinQueueLua}), else `undefined`: a refusal's `{0, place}`,
+ * or a fair grant's `{1, counter, place}` (see the acquire script).
+ */
 export function queuePlaceOf(reply: unknown): number | undefined {
-  if (!Array.isArray(reply) || reply.length !== 2 || reply[0] !== 0) return undefined;
-  const place: unknown = reply[1];
+  if (!Array.isArray(reply)) return undefined;
+  const isPlaced = reply[0] === 0 ? reply.length === 2 : reply[0] === 1 && reply.length === 3;
+  if (!isPlaced) return undefined;
+  const place: unknown = reply[reply.length - 1];
   return typeof place === 'number' && Number.isSafeInteger(place) && place > 0 ? place : undefined;
 }
 

@@ -194,15 +194,22 @@ export class PubSubFakeNode extends FakeNode {
   /** Keeps the wait queues in the same atomic step as the script, as the scripts do (see {@link #queueAndWake}). */
   protected override ranScript(script: LuaScript, keys: readonly string[], args: readonly string[], run: () => unknown): unknown {
     const before = this.#entriesOf(keys[0] ?? '', args);
-    if (script.sha1 === acquireScript.sha1 && (args[5] ?? '') !== '' && this.#isAnotherWaitersTurn(keys, args)) return this.#queueAndWake(script.sha1, keys, args, 0, before);
-    return this.#queueAndWake(script.sha1, keys, args, run(), before);
+    if (script.sha1 !== acquireScript.sha1 || (args[5] ?? '') === '') return this.#queueAndWake(script.sha1, keys, args, run(), before);
+    const turn = this.#fairTurn(keys, args);
+    if (turn === 'another') return this.#queueAndWake(script.sha1, keys, args, 0, before);
+    const reply = this.#queueAndWake(script.sha1, keys, args, run(), before);
+    // A grant tells a ticket that asked for a place where it queued, as the script does.
+    const isGrant = reply === 1 || (Array.isArray(reply) && reply[0] === 1);
+    if (!isGrant || turn === undefined || ticketPartsOf(args[4] ?? '').place !== 'next') return reply;
+    return [1, Array.isArray(reply) ? reply[1] : 0, turn];
   }
 
   /**
-   * For a fair acquisition (see `fairTurnLua`): whether every key is free (or ours, or reserved for its member),
-   * some of them free, and another live waiter is first in a key's queue; the script then refuses, as if held.
+   * For a fair acquisition (see `fairTurnLua`), where every key is free (or ours, or reserved for its member)
+   * and some of them free: the caller joins the queues, and `'another'` when another live waiter is first in a
+   * key's queue (the script then refuses, as if held), else the caller's highest place. `undefined` otherwise.
    */
-  #isAnotherWaitersTurn(keys: readonly string[], args: readonly string[]): boolean {
+  #fairTurn(keys: readonly string[], args: readonly string[]): 'another' | number | undefined {
     const resourceKeys = args[3] === '1' ? keys.slice(0, keys.length / 2) : keys;
     const [token = ''] = args;
     const { member } = ticketPartsOf(args[4] ?? '');
@@ -210,18 +217,20 @@ export class PubSubFakeNode extends FakeNode {
     for (const key of resourceKeys) {
       const value = this.keyspace.peek(key)?.value;
       if (value === undefined || (member !== '' && value === `${RESERVED_PREFIX}${member}`)) isAnyFree = true;
-      else if (value !== token) return false;
+      else if (value !== token) return undefined;
     }
-    if (!isAnyFree) return false;
+    if (!isAnyFree) return undefined;
     const queues = bus(this.keyspace);
     const now = this.keyspace.now();
     let isAhead = false;
+    let highest: number | undefined;
     for (const key of resourceKeys) {
       // The caller takes its place first, as the script does.
-      queues.joinQueue(key, args[4] ?? '', false);
+      const place = queues.joinQueue(key, args[4] ?? '', false);
+      if (place !== undefined) highest = Math.max(highest ?? 0, place);
       if (queues.liveAheadOf(key, member, now) !== undefined) isAhead = true;
     }
-    return isAhead;
+    return isAhead ? 'another' : highest;
   }
 
   /** Runs a labelled extension, announcing each label it changed on its key's label channel, as the script does. */

@@ -455,6 +455,30 @@ describe('fair locks', () => {
   });
 });
 
+describe('fair locks on split nodes', () => {
+  it('settle a split between two waiters that reached the nodes in opposite orders, one node silent: grants tell them their places', async () => {
+    const { clock, connect, process } = setup();
+    // Each one's commands reach two nodes at once and two others 2 ms later, the other way round for the other.
+    const connectionsOf = (late: readonly number[]): PubSubFakeNode[] => connect().map((connection, nodeIndex) => Object.assign(connection, { requestLatencyMs: late.includes(nodeIndex) ? 2 : 0 }));
+    const connections = [connectionsOf([2, 3]), connectionsOf([0, 1])];
+    const [a, b] = connections.map((each) => process({ retryDelayMs: 200, retryJitterMs: 0 }, each)) as [Redlock, Redlock];
+    for (const redlock of [a, b]) await clock.runUntilSettled(redlock.acquire('warm-up', 10_000).then((lock) => lock.release()));
+    // Node 4 stops answering: so each one's place needs the nodes that granted it.
+    for (const each of connections) each[4]!.hang();
+    const startedAtMs = clock.now();
+    const waits = [a, b].map((redlock) => redlock.acquire('jobs', 10_000, { fair: true }));
+    const isGranted = [false, false];
+    waits.forEach((wait, index) => void wait.then(() => (isGranted[index] = true)));
+    // Each is first on the two nodes it reached first, and granted there: without those nodes' places, neither
+    // had a place from a quorum, nor moved, and the two split the nodes until they gave up.
+    const first = await within(clock, 2_000, Promise.race(waits));
+    expect(first.value).toBeDefined();
+    // Node 4's first call times out at 50 ms; one more attempt settles the order.
+    expect(first.atMs - startedAtMs).toBeLessThan(100);
+    expect(await handOffMsAfter(clock, first.value!.release(), waits[isGranted.indexOf(false)]!)).toBeLessThanOrEqual(20);
+  });
+});
+
 describe('woken attempts and timed retries', () => {
   it('does not count attempts woken by a release against retryCount', async () => {
     // The lock changes hands 20 times while the waiter, allowed 6 timed retries 1 s apart, keeps trying (it

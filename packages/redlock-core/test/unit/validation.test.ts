@@ -102,6 +102,17 @@ describe('bad arguments to acquire() and using()', () => {
     expect(nodes.flatMap((node) => node.calls)).toEqual([]);
   });
 
+  it('rejects a fair call on a resource the nodes keep no wait queue for (a `}` outside a hash tag), before any node call', async () => {
+    const { nodes, redlock } = setup();
+    const message = 'Expected resources a fair lock can queue on, got "jobs}1": its key has a `}` outside a hash tag, so the nodes keep no wait queue for it. Give it a tag (`{...}`) or leave the `}` out';
+    await expect(rejectionOf(() => redlock.acquire(['ok', 'jobs}1'], 1000, { fair: true }))).resolves.toEqual(new RangeError(message));
+    await expect(rejectionOf(() => redlock.tryAcquire('jobs}1', 1000, { fair: true }))).resolves.toEqual(new RangeError(message));
+    expect(nodes.flatMap((node) => node.calls)).toEqual([]);
+    // A hash tag gives the key a queue; the default takes any key (its waiters wait on timers there).
+    const locks = [await redlock.acquire('{jobs}1}', 1000, { fair: true }), await redlock.acquire('jobs}1', 1000)];
+    await Promise.all(locks.map((lock) => lock.release()));
+  });
+
   it('rejects a bad TTL given to extend() with the same message, without a node call', async () => {
     const { clock, nodes, redlock } = setup();
     const lock: Lock = await clock.runUntilSettled(redlock.acquire('r', 1000));

@@ -17,7 +17,7 @@ import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWrit
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
 import { leaveQueueScript } from '../../../redlock-core/src/scripts/leave-queue.js';
-import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
+import { BY_PATTERN_MARK, hasWaitQueue, QUEUE_OF_LUA, RESERVE_UNITS, RESERVED_PREFIX, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
@@ -603,6 +603,27 @@ describe('a fair acquisition (ARGV[6], the lease of a waiter) and the leave scri
     expect(await acquireFairly([key], TOKEN, ticketOf(asking, 5))).toBe(1);
     expect(await queuedOn(key)).toEqual([asking]);
     await client.del(key, queueOf(key), leasesOf(key));
+  });
+
+  it('tells a fair ticket without a place where a grant queued it, beside the fencing counter; a ticket with one, no more', async () => {
+    const [key, other] = keysFor('fair-grant-place', 2) as [string, string];
+    // A waiter nobody hears any more left place 4 here: dropped on the way, it still numbers the next place.
+    await client.zadd(queueOf(key), 4, memberNamed('gone'));
+    const asking = memberNamed('asking');
+    expect(await acquireFairly([key], TOKEN, ticketOf(asking))).toEqual([1, 0, 5]);
+    expect(await queuedOn(key)).toEqual([asking]);
+    expect(parseAcquireReply([1, 0, 5])).toBe('acquired');
+    const fenced = await run(acquireScript, [other, fenceKeyOf(other)], acquireArgsOf(TOKEN, 10_000, 0, true, ticketOf(asking), LEASE_MS, false));
+    expect(fenced).toEqual([1, 0, 1]);
+    await client.del(key, other);
+    expect(await acquireFairly([key], TOKEN, ticketOf(asking, 5))).toBe(1);
+    await client.del(key, other, queueOf(key), queueOf(other), leasesOf(key), leasesOf(other));
+  });
+
+  it('names a wait queue for exactly the keys a fair call accepts (`hasWaitQueue`)', async () => {
+    const keys = ['jobs', 'jobs{1}', '{jobs}1', 'a{b}c}', '{}x', 'x{', 'x}', '}{a}', 'a}{b}', '{a', '{}', 'a{}b}'];
+    const named = await client.eval(`${QUEUE_OF_LUA}\nlocal named = {}\nfor i, key in ipairs(KEYS) do named[i] = queueOf(key) and 1 or 0 end\nreturn named`, keys.length, ...keys);
+    expect((named as number[]).map((each) => each === 1)).toEqual(keys.map(hasWaitQueue));
   });
 
   it('sets a fair caller\'s place before its turn is judged: one kept lower from before does not make it first', async () => {
