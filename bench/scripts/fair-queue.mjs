@@ -1,11 +1,13 @@
 // How fair the lock is across processes (issue 78, "a fair lock on a quorum"; not part of `pnpm bench`; run
 // after a build and `tsc -p bench`):
-// `node bench/scripts/fair-queue.mjs [--processes=8] [--count=100] [--hold-ms=1] [--skew] [--pause-node] [--kill-waiter]
-//  [--fair] [--rounds=1] [--timeout-s=120] [--json]`
+// `node bench/scripts/fair-queue.mjs [--processes=8] [--count=100 | --duration-s=N] [--hold-ms=1] [--skew] [--pause-node]
+//  [--kill-waiter] [--fair] [--rounds=1] [--timeout-s=120] [--json]`
 //  (`--timeout-s` bounds each round from 'go', start-up aside: 60 s).
 // 5 local nodes; `--processes` child processes of this script, each a `Redlock` at the defaults over ioredis
 // clients of its own, start together and loop `--count` times: acquire `fair-queue-bench:<round>` (TTL 10 s),
 // hold `--hold-ms` (a `setTimeout`, not a busy wait), release. A rejected acquire is a give-up and the loop goes on.
+// `--duration-s`: each process loops until that long after 'go' instead (its last call ends after it), so the
+// shares cover the whole run, not a window that ends when the first process reached its count (streaks).
 // Every event is stamped with `performance.timeOrigin + performance.now()`, one clock for every process here.
 // A call *queued* at the end of its first attempt that reports a `queuePlace` (its place in the nodes' wait
 // queues); while the library reports none, at the end of its first failed attempt (`redlock-core.attempt`);
@@ -14,12 +16,13 @@
 // ended at the grant. Per round it prints: grants and give-ups (per process); each process's share of the holds
 // while all of them still looped (until the first one finished: every loop ends at `--count`) against the mean,
 // and when each finished; the grants that overtook, and the most earlier waiters one grant overtook; the grants
-// back to the process that had just released (re-takes); waits (call to grant) p50/p99/max; the hand-off (a
+// back to the process that had just released (re-takes); waits (call to grant) p50/p99/max, and the max of the calls
+// that started 0.5 s after 'go' or later (past the start, and a paused node's first timeouts); the hand-off (a
 // release's start to the next grant) p50/p99; and the bound 1.5 × processes × (hold + median hand-off) against
 // the max wait, the hold measured (grant to release's start).
 // `--skew`: process 0's `Date.now` runs 5 s ahead, process 1's 5 s behind (the library's wall clock; the
 // bench's stamps do not use it). `--pause-node`: node 4 stopped (SIGSTOP) from 'go' to the round's end.
-// `--kill-waiter`: after a third of the grants, the process that has waited longest is SIGKILLed; it prints how
+// `--kill-waiter` (with `--count`): after a third of the grants, the process that has waited longest is SIGKILLed; it prints how
 // long the next grant took and the others' max wait across the kill. `--fair`: acquires with `{ fair: true }`
 // (exits 2 while the library has no such option). `--json`: the summaries as one JSON document instead.
 import { fork } from 'node:child_process';
@@ -44,6 +47,7 @@ const { values } = parseArgs({
   options: {
     processes: { type: 'string', default: '8' },
     count: { type: 'string', default: '100' },
+    'duration-s': { type: 'string' },
     'hold-ms': { type: 'string', default: '1' },
     skew: { type: 'boolean', default: false },
     'pause-node': { type: 'boolean', default: false },
@@ -60,7 +64,8 @@ const { values } = parseArgs({
   },
 });
 const processes = Number(values.processes);
-const count = Number(values.count);
+const durationMs = values['duration-s'] === undefined ? undefined : Number(values['duration-s']) * 1_000;
+const count = durationMs === undefined ? Number(values.count) : Infinity;
 const holdMs = Number(values['hold-ms']);
 const fair = values.fair;
 
@@ -124,8 +129,8 @@ async function child(index) {
   await (await waiting).release();
   const go = new Promise((resolve) => process.once('message', resolve));
   send({ type: 'ready' });
-  await go;
-  for (let done = 0; done < count; done += 1) {
+  const { untilAt } = await go;
+  for (let done = 0; untilAt === undefined ? done < count : now() < untilAt; done += 1) {
     call = { isGranted: false };
     send({ type: 'call', at: now() });
     let lock;
@@ -167,7 +172,7 @@ async function parent() {
     ].filter(Boolean);
     const options = fair ? ' with { fair: true }' : '';
     if (!values.json) {
-      console.log(`${processes} processes × ${count} acquisitions of one lock, ${holdMs} ms holds (setTimeout), the defaults${options}, ${NODE_COUNT} nodes${conditions.map((each) => `; ${each}`).join('')}`);
+      console.log(`${processes} processes × ${durationMs === undefined ? `${count} acquisitions` : `${durationMs / 1_000} s of acquisitions`} of one lock, ${holdMs} ms holds (setTimeout), the defaults${options}, ${NODE_COUNT} nodes${conditions.map((each) => `; ${each}`).join('')}`);
     }
     for (let round = 1; round <= Number(values.rounds); round += 1) {
       const run = await runRound(nodes, `${RESOURCE}:${round}`);
@@ -187,7 +192,7 @@ async function parent() {
         break;
       }
     }
-    if (values.json) console.log(JSON.stringify({ processes, count, holdMs, fair, skew: values.skew, pauseNode: values['pause-node'], killWaiter: values["kill-waiter"], rounds: summaries }));
+    if (values.json) console.log(JSON.stringify({ processes, count: durationMs === undefined ? count : undefined, durationMs, holdMs, fair, skew: values.skew, pauseNode: values['pause-node'], killWaiter: values["kill-waiter"], rounds: summaries }));
     return code;
   } finally {
     await nodes.stop();
@@ -200,7 +205,7 @@ async function parent() {
  */
 async function runRound(nodes, resource) {
   const script = fileURLToPath(import.meta.url);
-  const passed = [`--count=${count}`, `--hold-ms=${holdMs}`, ...(fair ? ['--fair'] : [])];
+  const passed = [`--count=${values.count}`, `--hold-ms=${holdMs}`, ...(fair ? ['--fair'] : [])];
   const states = [];
   let grants = 0;
   let noFair;
@@ -305,7 +310,7 @@ async function runRound(nodes, resource) {
     clearTimeout(timer);
     timer = setTimeout(onTimeout, timeoutMs);
     goAt = now();
-    for (const child of children) child.send('go');
+    for (const child of children) child.send({ type: 'go', untilAt: durationMs === undefined ? undefined : goAt + durationMs });
     if (values['pause-node']) nodes.nodes[PAUSED_NODE].pause();
     await exits;
   } finally {
@@ -366,6 +371,7 @@ function summarize({ states, goAt, kill, timedOut }) {
   // Grants to the process that held the lock just before: it let go and took it back.
   const retakes = allGrants.filter((grant, at) => at > 0 && allGrants[at - 1].index === grant.index).length;
   const waits = allGrants.map(({ call }) => call.grantedAt - call.callStart).sort((a, b) => a - b);
+  const settledWaits = allGrants.filter(({ call }) => call.callStart >= goAt + 500).map(({ call }) => call.grantedAt - call.callStart);
   const holds = allGrants.filter(({ call }) => call.releaseStart !== undefined).map(({ call }) => call.releaseStart - call.grantedAt).sort((a, b) => a - b);
   // Hand-off: from a release's start to the next grant after it, by anyone.
   const grantTimes = allGrants.map(({ call }) => call.grantedAt);
@@ -416,10 +422,10 @@ function summarize({ states, goAt, kill, timedOut }) {
     finishedAtMs: states.map((state) => (state.finishedAt === undefined ? null : Math.round(state.finishedAt - goAt))),
     overtakes: { grantsThatOvertook: overtakingGrants, ofGrants: allGrants.length, worstPerGrant: worstOvertaken, byProcess: overtakesBy, overtakenProcess: overtakenOf },
     retakes,
-    waitMs: { p50: round1(quantile(waits, 0.5)), p99: round1(quantile(waits, 0.99)), max: round1(maxWait), maxPerProcess: grantsOf.map((calls) => round1(Math.max(0, ...calls.map((call) => call.grantedAt - call.callStart)))) },
+    waitMs: { p50: round1(quantile(waits, 0.5)), p99: round1(quantile(waits, 0.99)), max: round1(maxWait), maxFromHalfSecond: round1(Math.max(0, ...settledWaits)), maxPerProcess: grantsOf.map((calls) => round1(Math.max(0, ...calls.map((call) => call.grantedAt - call.callStart)))) },
     holdMs: { p50: round2(quantile(holds, 0.5)) },
     handOffMs: { p50: round2(quantile(handOffs, 0.5)), p99: round1(quantile(handOffs, 0.99)) },
-    bound: { ms: round1(bound), maxWaitToBound: round2(maxWait / bound), waitsOverBound: waits.filter((wait) => wait > bound).length },
+    bound: { ms: round1(bound), maxWaitToBound: round2(maxWait / bound), maxFromHalfSecondToBound: round2(Math.max(0, ...settledWaits) / bound), waitsOverBound: waits.filter((wait) => wait > bound).length },
     ...(killReport === undefined ? {} : { kill: killReport }),
   };
 }
@@ -430,8 +436,8 @@ function printSummary(s) {
   console.log(`  holds while all looped (${s.share.windowMs} ms): [${s.share.perProcess.join(' ')}], mean ${s.share.mean}, max ${s.share.maxToMean}× / min ${s.share.minToMean}× the mean; finished at [${s.finishedAtMs.map((at) => at ?? '-').join(' ')}] ms`);
   const o = s.overtakes;
   console.log(`  ${o.grantsThatOvertook} of ${o.ofGrants} grants overtook an earlier waiter, at most ${o.worstPerGrant} at once; overtaking grants by process [${o.byProcess.join(' ')}], times overtaken [${o.overtakenProcess.join(' ')}]; ${s.retakes} grants went back to the process that held it just before`);
-  console.log(`  wait ms p50 ${s.waitMs.p50} p99 ${s.waitMs.p99} max ${s.waitMs.max} (per process max [${s.waitMs.maxPerProcess.join(' ')}]); hold p50 ${s.holdMs.p50} ms; hand-off p50 ${s.handOffMs.p50} p99 ${s.handOffMs.p99} ms`);
-  console.log(`  bound 1.5 × ${processes} × (hold + hand-off) = ${s.bound.ms} ms: max wait ${s.bound.maxWaitToBound}× the bound, ${s.bound.waitsOverBound} waits over it`);
+  console.log(`  wait ms p50 ${s.waitMs.p50} p99 ${s.waitMs.p99} max ${s.waitMs.max} (per process max [${s.waitMs.maxPerProcess.join(' ')}]; calls from 0.5 s on: max ${s.waitMs.maxFromHalfSecond}); hold p50 ${s.holdMs.p50} ms; hand-off p50 ${s.handOffMs.p50} p99 ${s.handOffMs.p99} ms`);
+  console.log(`  bound 1.5 × ${processes} × (hold + hand-off) = ${s.bound.ms} ms: max wait ${s.bound.maxWaitToBound}× the bound (from 0.5 s on: ${s.bound.maxFromHalfSecondToBound}×), ${s.bound.waitsOverBound} waits over it`);
   if (s.kill !== undefined) {
     const k = s.kill;
     console.log(

@@ -124,21 +124,23 @@ describe('simulation: faults Redlock survives', () => {
     await expectEveryOperationToSucceed('Fair liveness', withFair(contendedMinorityWorld(), 'some'), 100);
   }, SIMULATION_TIMEOUT_MS);
 
-  it('lets no fair call overtake a waiter whose place was on a quorum before it began, in worlds without faults', async () => {
+  it.each<[string, (spec: WorldSpec) => WorldSpec]>([
+    ['in worlds without faults', (spec) => ({ ...spec, faults: [], nodes: spec.nodes.map((node) => ({ ...node, link: { ...node.link, dropRate: 0 } })) })],
+    // A crash loses the node's queue (with persistence, its leases may run out meanwhile), and a clock jump moves
+    // leases: a waiter may rightly lose its place there.
+    ['while a minority of nodes pauses, slows down, drops messages or is cut off', (spec) => ({ ...spec, faults: spec.faults.filter((fault) => fault.kind === 'pause' || fault.kind === 'slow' || fault.kind === 'partition') })],
+  ])('lets no fair call overtake a waiter whose place was on a quorum before it began, %s', async (name, worldOf) => {
     const parameters = simulationParameters(100);
     const tally = new Tally();
-    const clean = contendedMinorityWorld().map(
-      (spec): WorldSpec => ({ ...spec, faults: [], nodes: spec.nodes.map((node) => ({ ...node, link: { ...node.link, dropRate: 0 } })) }),
-    );
     await fc.assert(
-      fc.asyncProperty(withFair(clean, 'every'), async (spec) => {
+      fc.asyncProperty(withFair(contendedMinorityWorld().map(worldOf), 'every'), async (spec) => {
         const history = await runAndCheck(spec, tally);
         const overtakes = fairOvertakesIn(history);
         if (overtakes.length > 0) throw new Error(`${overtakes.join('\n')}\n${describeRun(history, [])}`);
       }),
       { ...parameters, endOnFailure: true },
     );
-    writeTestLog(`Fair order: ${tally.describe(parameters.seed)}`);
+    writeTestLog(`Fair order ${name}: ${tally.describe(parameters.seed)}`);
   }, SIMULATION_TIMEOUT_MS);
 
   it('keeps mutual exclusion and loses no update with fair calls beside default ones, whatever the faults', async () => {
