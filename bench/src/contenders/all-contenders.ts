@@ -8,6 +8,7 @@ import { nodeRedlock5 } from './node-redlock-5.js';
 import { redisSemaphore } from './redis-semaphore.js';
 import { redlockCompat } from './redlock-compat.js';
 import { redlockCore } from './redlock-core.js';
+import { redlockCoreFair } from './redlock-core-fair.js';
 import { redlockCoreGlide } from './redlock-core-glide.js';
 import { redlockCoreNodeRedis } from './redlock-core-node-redis.js';
 import { redlockCoreObserved } from './redlock-core-observed.js';
@@ -22,7 +23,7 @@ const inMatrix = (definition: ContenderDefinition): ContenderDefinition => ({ ..
 
 /**
  * Every contender, in table order, client by client. ioredis 6: the floor (coalesced by corking, then one
- * write per command, then coalesced by ioredis's `enableAutoPipelining`), this library (plain, with no-op diagnostics subscribers, and
+ * write per command, then coalesced by ioredis's `enableAutoPipelining`), this library (plain, with no-op diagnostics subscribers, fair in S3, and
  * through its node-redlock 5 compatibility package), the peers at their defaults and
  * autopipelined. node-redis and GLIDE: the floor, this library, redlock-universal. ioredis 5: the same as on
  * ioredis 6 but the diagnostics variant.
@@ -33,6 +34,7 @@ export const ALL_CONTENDERS: readonly ContenderDefinition[] = [
   withAutoPipelining(floor),
   redlockCore,
   redlockCoreObserved,
+  redlockCoreFair,
   redlockCompat,
   ...IOREDIS_PEERS,
   inMatrix(floorNodeRedis),
