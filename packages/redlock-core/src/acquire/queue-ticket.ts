@@ -41,7 +41,7 @@ export class QueueTicket {
    * Settles once every call of the latest attempt that sent the ticket settled, and so its grants on nodes that
    * answered after it failed are being removed: a fair waiter's next attempt waits for it (see `waitForHold`).
    */
-  latestAttempt: { allSettled(): Promise<unknown> } | undefined;
+  latestAttempt: { allSettled(): Promise<unknown>; readonly outcomes: readonly unknown[] } | undefined;
   /** Whether the waiter listens for the wakes of node `nodeIndex` (its subscription is in place there): a fair call tells the node. */
   listensOn: ((nodeIndex: number) => boolean) | undefined;
 

@@ -133,7 +133,11 @@ export async function waitForHold<H, F extends FailedAttempt>(
         // A fair waiter listens before it queues (Redisson's order): a process that takes the lock again at once
         // keeps its subscriptions, where unsubscribing and subscribing again left a moment in which its member
         // had no listener, and the nodes skipped it as a process gone.
-        if (contender.isFair === true) watch(queue);
+        if (contender.isFair === true) {
+          watch(queue);
+          const queued = ticket;
+          queue.hasAnswered = (nodeIndex) => queued.latestAttempt?.outcomes[nodeIndex] !== undefined;
+        }
       }
       // Close to giving up (a holder that takes the hold back at once, every time, beats every wake): from its
       // next timed attempt, which asks every node at once (a reservation on fewer than a quorum only splits the
@@ -206,6 +210,7 @@ export async function waitForHold<H, F extends FailedAttempt>(
     if (error instanceof WaitExpired) throw contender.errorOf(reportedAttempts(log, waiter, queue), error.waitMs);
     throw error;
   } finally {
+    if (ticket !== undefined && contender.isFair === true) queue.hasAnswered = undefined;
     queue.leave(waiter, isHeld, contender.isExclusive);
     // A fair waiter given up with no other waiter here leaves the queues now (a default one's member is skipped
     // by the next release that finds nobody listening, or expires with the queue).

@@ -55,6 +55,13 @@ export class WaitQueue {
   /** The node the head's woken attempt asks first (see {@link clearWake}), and whether it woke the queue again since. */
   #askedNode: number | undefined;
   #hasAskedNodeWokenAgain = false;
+  /**
+   * Whether node `nodeIndex` answered the head's latest attempt already (a fair waiter's, which asks every node):
+   * a wake of that node since is of a release there after the attempt ran there (see {@link dropNodeWakes}).
+   */
+  hasAnswered: ((nodeIndex: number) => boolean) | undefined;
+  /** A node that woke the queue after it answered the head's attempt under way, see {@link hasAnswered}. */
+  #wokenAfterAnswerBy: number | undefined;
   #wakeHead: (() => void) | undefined;
 
   constructor(private readonly queues: WaitQueues, readonly id: string) {}
@@ -122,6 +129,7 @@ export class WaitQueue {
   /** A hold on these resources may be free (released here, or node `nodeIndex` woke the queue: see `wokenBy`): wakes the head now, or at its next wait. */
   wake(nodeIndex?: number): void {
     if (nodeIndex !== undefined && nodeIndex === this.#askedNode) this.#hasAskedNodeWokenAgain = true;
+    if (nodeIndex !== undefined && this.hasAnswered?.(nodeIndex) === true) this.#wokenAfterAnswerBy = nodeIndex;
     if (this.wokenBy === undefined || nodeIndex === undefined) this.wokenBy = nodeIndex ?? 'here';
     this.#isHeldHere = false;
     const callback = this.#wakeHead;
@@ -139,6 +147,7 @@ export class WaitQueue {
     this.wokenBy = undefined;
     this.#askedNode = askedNode;
     this.#hasAskedNodeWokenAgain = false;
+    this.#wokenAfterAnswerBy = undefined;
   }
 
   /**
@@ -146,12 +155,15 @@ export class WaitQueue {
    * (`'here'`): the head calls it after a woken attempt that failed, whose answers are newer than the other
    * nodes' wakes of the release it lost. Not a new wake of the node it asked: that node wakes a waiter once per
    * release, so this one is from a later release (the answer that the hold was taken there may come after it,
-   * on another connection), and is acted on.
+   * on another connection), and is acted on. Nor a wake of a node that had answered the attempt ({@link
+   * hasAnswered}): a fair waiter woken by a winner leaving a node, whose attempt every node refused, lost the
+   * release that came meanwhile, and waited for its timed retry (200 ms stalls of every waiter behind it).
    */
   dropNodeWakes(): void {
     if (this.wokenBy === 'here') return;
-    if (this.#hasAskedNodeWokenAgain) {
-      this.wokenBy = this.#askedNode;
+    const kept = this.#hasAskedNodeWokenAgain ? this.#askedNode : this.#wokenAfterAnswerBy;
+    if (kept !== undefined) {
+      this.wokenBy = kept;
       this.#isWakePending = true;
       return;
     }

@@ -455,6 +455,27 @@ describe('fair locks', () => {
   });
 });
 
+describe('fair locks: wakes during a woken attempt', () => {
+  it('acts on a release that came while a woken attempt ran, after the nodes had refused it', async () => {
+    const { clock, nodes, connect, process } = setup();
+    const holder = process({ retryCount: 0 });
+    const held = await clock.runUntilSettled(holder.acquire('jobs', 10_000, { fair: true }));
+    // Node 0 holds another owner's key from now on: the holder's release wakes nobody there.
+    nodes[0]!.keyspace.set('jobs', 'another-owner', 60_000);
+    // The waiter's node 4 answers 20 ms late: its attempts run on 20 ms after the other nodes answered.
+    const connections = connect();
+    connections[4]!.latencyMs = 20;
+    const waiting = process({}, connections).acquire('jobs', 10_000, { fair: true });
+    await clock.advance(100);
+    // A wake from node 0 while the lock is held (as a winner leaving a node wakes the next): every node refuses
+    // the attempt, and the holder releases before node 4 answers, waking the waiter on nodes 1 to 4.
+    nodes[0]!.publish(connections[0]!.subscribeCalls[0]!);
+    await clock.advance(1);
+    // Acted on once node 4 answered, not at the timed retry (5 s).
+    expect(await handOffMsAfter(clock, held.release(), waiting, 1_000)).toBeLessThanOrEqual(25);
+  });
+});
+
 describe('fair locks on split nodes', () => {
   it('settle a split between two waiters that reached the nodes in opposite orders, one node silent: grants tell them their places', async () => {
     const { clock, connect, process } = setup();
