@@ -51,8 +51,8 @@ export const RTT_SAMPLE_SPACING_MS = 4;
  * 18 answers to come down after one slow answer). The floor is the fixed default (`defaultNodeTimeoutMs`),
  * the ceiling `ttlMs × 0.1`, at most 1 s, or for a measured pace {@link ADAPTIVE_TIMEOUT_MAX_PACE_TTL_SHARE}.
  * Before its first answer, and after a timeout until it answers again, a node gets the ceiling: too short
- * would misjudge a node that stepped farther away. A vote waits for such a probe only {@link paceTimeoutMs}. The smoothed round
- * trip and its deviation (RFC 6298's SRTT and RTTVAR) are kept for `nodeHealth()` only.
+ * would misjudge a node that stepped farther away (a vote waits for such a probe only {@link paceTimeoutMs}).
+ * The smoothed round trip and its deviation (RFC 6298's SRTT and RTTVAR) are kept for `nodeHealth()` only.
  *
  * State: unmeasured ──answer──▶ measured ──timeout──▶ silent ──answer──▶ measured.
  */
