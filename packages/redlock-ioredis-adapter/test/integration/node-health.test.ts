@@ -178,7 +178,7 @@ describe('a node that slows down', () => {
   const STEP_DELAY_MS = 150;
 
   itWithFaults(
-    `fails one try when it steps from near to a ${2 * STEP_DELAY_MS} ms round trip while every vote needs it, then is waited for`,
+    `fails the tries of its probe's round trip when it steps from near to a ${2 * STEP_DELAY_MS} ms round trip while every vote needs it, then is waited for`,
     async () => {
       const proxy = await proxies.start((redis.nodes[SLOW_NODE] as { port: number }).port);
       const urls = redis.urls.map((url, index) => (index === SLOW_NODE ? proxy.url : url));
@@ -203,16 +203,18 @@ describe('a node that slows down', () => {
         expect(near?.rttMs).toBeLessThan(50);
 
         // Now 300 ms away: the first try times out after 50 ms, with no answer from the node since it was
-        // sent, so the node counts as silent. The next try is its probe, given the longest timeout (1 s for
-        // this TTL), and gets the lock (before the fix, two more tries failed, at 100 and 200 ms).
+        // sent, so the node counts as silent. The next try carries its probe, given the longest timeout (1 s
+        // for this TTL), which the vote waits for only 50 ms, the node's pace so far (a paused node's probe
+        // held split votes for a second): it fails too, and so do the tries while the probe is out, which
+        // find the node probing. The probe's answer measures the node, and the next try gets the lock.
         // Tries follow one another, 50 ms apart, until one gets the lock. On a loaded machine a near node
         // can miss its own 50 ms timeout and fail a try too: what is measured is the tries the slow node
-        // failed (the first one only), not every try's fate, which depends on the machine's load.
+        // failed, not every try's fate, which depends on the machine's load.
         proxy.delayMs = STEP_DELAY_MS;
         const failedBySlowNode: number[] = [];
         const otherFailures: string[] = [];
         let second: Lock | undefined;
-        for (let tryIndex = 0; second === undefined && tryIndex < 10; tryIndex += 1) {
+        for (let tryIndex = 0; second === undefined && tryIndex < 40; tryIndex += 1) {
           const result = await redlock.acquire(resource, TTL_MS).catch((error: unknown) => error);
           if (result instanceof Lock) second = result;
           else {
@@ -224,7 +226,7 @@ describe('a node that slows down', () => {
             await delay(50);
           }
         }
-        expect({ failedBySlowNode, gotTheLock: second !== undefined }).toEqual({ failedBySlowNode: [0], gotTheLock: true });
+        expect({ firstFailedBySlowNode: failedBySlowNode.slice(0, 2), gotTheLock: second !== undefined }).toEqual({ firstFailedBySlowNode: [0, 1], gotTheLock: true });
         if (otherFailures.length > 0) writeTestLog(`tries failed by a near node under load: ${otherFailures.join('; ')}`);
         await (await (second as Lock).release()).settled;
         // The late answers measured it: waited for from then on.
