@@ -134,7 +134,7 @@ if isFencing then
 end
 return 1
 `,
-  '46a01063f9de098ad1f6428409bc67f99dde3953',
+  '963707c989bf5b5f5814bc64889f5bfd6f169167',
 );
 
 /**

@@ -157,13 +157,15 @@ end`;
  * a fair waiter while its lease has not run out (see {@link renewLeaseLua}) and, if it listened for wakes, its
  * channel still has a subscriber (a process that exits closes its connections: skipped at once); any other
  * waiter (the default's) while its channel has a subscriber, as a release judges it, or if it listens through
- * a pattern. The dead ones ahead are dropped on the way, and when a live one is then first, it is woken: it
- * may be waiting for a release that already came. Uses `nodeNow` (declared by the script).
+ * a pattern. The dead ones ahead are dropped on the way, and the live one first then is woken: the key is free,
+ * and it may be waiting for a release that already came, or have become first since its attempt (a waiter
+ * ahead moved back to its place from a quorum, or a split's grants were removed, which wakes nobody: eight
+ * waiters that split the nodes at their first attempts all waited for a timed retry, 240-250 ms). Uses
+ * `nodeNow` (declared by the script).
  */
 export const fairTurnLua = (key: string): string => `do
   local queue = queueOf(${key})
   local leases = queue and ${leasesOf('queue')}
-  local hasDropped = false
   while queue do
     local range = redis.pcall('ZRANGE', queue, 0, 0)
     local head = type(range) == 'table' and range[1]
@@ -185,14 +187,11 @@ ${indentedLua(NODE_NOW_LUA, 3)}
     end
     if isLive then
       aheadOfUs = head
-      if hasDropped then
-        redis.pcall('PUBLISH', channel, '1')
-      end
+      redis.pcall('PUBLISH', channel, '1')
       break
     end
     redis.pcall('ZREM', queue, head)
     redis.pcall('HDEL', leases, head)
-    hasDropped = true
   end
 end`;
 

@@ -80,24 +80,22 @@ class FakeBus {
   }
 
   /**
-   * The first live member of `key`'s queue that is not `member`, dropping the dead ones ahead and waking the new
-   * first one if any was dropped, as `fairTurnLua` does; `undefined` when `member` is first, or none waits.
+   * The first live member of `key`'s queue that is not `member`, dropping the dead ones ahead and waking the
+   * live one first then, as `fairTurnLua` does; `undefined` when `member` is first, or none waits.
    */
   liveAheadOf(key: string, member: string, now: number): string | undefined {
     const queue = this.queues.get(key) ?? [];
-    let hasDropped = false;
     for (let first = queue[0]; first !== undefined && first.member !== member; first = queue[0]) {
       const channel = WAKE_CHANNEL_PREFIX + first.member;
       const isListening = this.listenersOf(channel) > 0 || first.member.startsWith(BY_PATTERN_MARK);
       const lease = this.leases.get(key)?.get(first.member);
       const isLive = lease !== undefined ? lease.expiresAt > now && (!lease.listens || isListening) : isListening;
       if (isLive) {
-        if (hasDropped) this.publish(channel);
+        this.publish(channel);
         return first.member;
       }
       queue.shift();
       this.leases.get(key)?.delete(first.member);
-      hasDropped = true;
     }
     return undefined;
   }

@@ -477,6 +477,27 @@ describe('fair locks: wakes during a woken attempt', () => {
 });
 
 describe('fair locks on split nodes', () => {
+  it('wake the first waiter when the split that held the lock from it is cleaned up, not at its timed retry', async () => {
+    const { clock, connect, process } = setup();
+    // Three that reach some nodes at once and the others 2 ms later, and hear back 3 ms late: each is first, and
+    // granted, where it is quick. A fourth reaches every node 1 ms late and hears back at once: second on every
+    // node, so its place, 2, is the lowest of all, and it learns it first.
+    const connectionsOf = (requestLatencyOf: (nodeIndex: number) => number, latencyMs: number): PubSubFakeNode[] =>
+      connect().map((connection, nodeIndex) => Object.assign(connection, { requestLatencyMs: requestLatencyOf(nodeIndex), latencyMs }));
+    const splitting = [[0, 1], [2], [3, 4]].map((quick) => process({}, connectionsOf((nodeIndex) => (quick.includes(nodeIndex) ? 0 : 2), 3)));
+    const first = process({}, connectionsOf(() => 1, 0));
+    for (const redlock of [...splitting, first]) await clock.runUntilSettled(redlock.acquire('warm-up', 10_000).then((lock) => lock.release()));
+    const startedAtMs = clock.now();
+    const calls = [...splitting, first].map((redlock) => redlock.acquire('jobs', 10_000, { fair: true }));
+    // It asks again with its place while the others' grants still hold every node, and is refused everywhere;
+    // their failed attempts' keys are then removed. Its timed retry is 5 s away.
+    const { value: lock, atMs } = await within(clock, 6_000, calls[3]!);
+    expect(lock).toBeDefined();
+    expect(atMs - startedAtMs).toBeLessThan(50);
+    await clock.runUntilSettled(lock!.release());
+    await within(clock, 6_000, Promise.all(calls.slice(0, 3).map((call) => call.then((held) => clock.runUntilSettled(held.release())))));
+  });
+
   it('settle a split between two waiters that reached the nodes in opposite orders, one node silent: grants tell them their places', async () => {
     const { clock, connect, process } = setup();
     // Each one's commands reach two nodes at once and two others 2 ms later, the other way round for the other.
