@@ -1,6 +1,5 @@
-import { Redlock } from 'redlock-core';
-import { IoredisAdapter } from 'redlock-ioredis-adapter';
-import { type ContenderDefinition, LOCK_TTL_MS, TUNED_RETRY } from './contender.js';
+import type { ContenderDefinition } from './contender.js';
+import { redlockCoreCreate } from './redlock-core.js';
 
 /**
  * `redlock-core` as its contender sets it up, with every acquisition `{ fair: true }`: the lock goes to the
@@ -14,22 +13,5 @@ export const redlockCoreFair: ContenderDefinition = {
   client: 'ioredis6',
   scenarios: ['S3-defaults', 'S3-tuned'],
   packageName: 'redlock-core (this repo), { fair: true }',
-  async create({ clients, retry, clock }) {
-    const redlock = new Redlock(
-      clients.map((client) => new IoredisAdapter(client)),
-      {
-        ...(retry === 'tuned' ? { retryDelayMs: TUNED_RETRY.retryDelayMs, retryJitterMs: TUNED_RETRY.retryJitterMs, retryCount: TUNED_RETRY.retryCount } : {}),
-        ...(clock === undefined ? {} : { clock }),
-      },
-    );
-    return {
-      async acquire(resource) {
-        const lock = await redlock.acquire(resource, LOCK_TTL_MS, { fair: true });
-        return async () => {
-          await lock.release();
-        };
-      },
-      nodeTimeoutsInARow: () => redlock.nodeHealth().map((node) => node.timeoutsInARow),
-    };
-  },
+  create: redlockCoreCreate({ fair: true }),
 };
