@@ -334,6 +334,7 @@ export class LockAttempt extends HoldAttempt<AcquireStatus, Lock, AcquireAttempt
       expiresAt: this.expiresAt(elapsedMs, validity),
       written: this.writtenBy(),
       wakeTicket: this.ticket,
+      isFair: this.#request.fair,
       // A copy: the fan-out keeps filling in its own array as the other nodes answer.
       nodes: outcomesSoFar(calls.outcomes),
     });

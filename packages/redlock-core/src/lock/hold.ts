@@ -38,6 +38,8 @@ export interface HoldInit {
   readonly what?: () => string;
   /** The queue ticket of the call that won it, whose member its release takes out of the wait queues first (see wake-queue.ts), or `''`. */
   readonly wakeTicket?: string;
+  /** Whether it was acquired with `fair`: its release makes sure the waiter it wakes takes it (see lock/hand-off.ts). */
+  readonly isFair?: boolean;
 }
 
 /** The next {@link Hold.id}: process-wide, so that two `Redlock`s never hand out the same one. */
@@ -58,6 +60,8 @@ export class Hold {
   readonly token: string;
   /** See {@link HoldInit.wakeTicket}. */
   readonly wakeTicket: string;
+  /** See {@link HoldInit.isFair}. */
+  readonly isFair: boolean;
   /** See {@link what}; `undefined` for a lock, named only when a message needs it (not on every acquisition). */
   readonly #what: (() => string) | undefined;
   ttlMs: number;
@@ -115,6 +119,7 @@ export class Hold {
     this.keys = this.queueKeys = init.keys;
     this.token = init.token;
     this.wakeTicket = init.wakeTicket ?? '';
+    this.isFair = init.isFair === true;
     this.#what = init.what;
     this.ttlMs = init.ttlMs;
     this.validUntil = init.validUntil;

@@ -10,12 +10,13 @@ import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
 import { ScriptReader } from '../scripts/lua-script.js';
-import { parseReleaseReply, quietReleaseScript, releaseScript, type ReleaseStatus } from '../scripts/release.js';
+import { parseHeardReleaseReply, parseReleaseReply, quietReleaseScript, releaseScript, type ReleaseStatus } from '../scripts/release.js';
+import { nearestNodeOf, watchHandOff } from './hand-off.js';
 import type { Hold } from './hold.js';
 
 /** What a release of `hold` removes, and until when; `confirmedCount` 0 for `release()`'s own (see {@link Release.confirmedCount}). */
 export function releaseOf(hold: Hold, announce: boolean, confirmedCount?: number): Release {
-  return { keys: hold.keys, token: hold.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount, wakeTicket: hold.wakeTicket };
+  return { keys: hold.keys, token: hold.token, ttlMs: hold.ttlMs, keysExpireAt: hold.keysExpireAt, announce, confirmedCount, wakeTicket: hold.wakeTicket, handsOff: announce && hold.isFair };
 }
 
 /** A lock's release ({@link releaseOnEveryNode}), traced on `redlock-core.release` when someone listens. */
@@ -92,7 +93,7 @@ function releaseWhereWritten(set: NodeSet, release: Release, hold: Pick<Hold, 'w
     sendAgainAfterError(set, release, outcome);
   });
   // Each node wakes the next waiter of its own queue (scripts/wake-queue.ts), or one node alone does.
-  const run = release.run ?? releaseRunOf(release);
+  const run = release.run ?? (release.handsOff === true ? handingOffRunOf(set, release, hold.written) : releaseRunOf(release));
   const wakingNode = wakingNodeOf(set, release, hold.written, startedAtMs);
   const quiet = wakingNode === -1 ? run : releaseRunOf({ keys: release.keys, token: release.token, announce: false });
   for (let nodeIndex = 0; nodeIndex < nodes.length; nodeIndex += 1) {
@@ -133,18 +134,7 @@ function wakingNodeOf(set: NodeSet, release: Release, written: readonly boolean[
     set.everyNodeWakes.set(key, now);
     return -1;
   }
-  let nearest = -1;
-  let nearestRttMs = Infinity;
-  for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) {
-    const node = set.nodes[nodeIndex] as NodeState;
-    if (written[nodeIndex] !== true || !node.breaker.isUp) continue;
-    const rttMs = node.latency.smoothedRttMs ?? Infinity;
-    if (nearest === -1 || rttMs < nearestRttMs) {
-      nearest = nodeIndex;
-      nearestRttMs = rttMs;
-    }
-  }
-  return nearest;
+  return nearestNodeOf(set, written);
 }
 
 /** How many locks' latest wakes through every node a `Redlock` keeps (see {@link wakingNodeOf}). */
@@ -189,6 +179,8 @@ export interface Release {
   readonly announce: boolean;
   /** With `announce`: the releaser's queue ticket, whose member is taken out of the wait queues first (see wake-queue.ts). */
   readonly wakeTicket?: string;
+  /** With `announce`: a fair lock's, whose releaser makes sure the waiter it woke took the lock (see `watchHandOff`). */
+  readonly handsOff?: boolean;
   /**
    * For `lock.release()`'s own release: how many nodes confirmed it so far, re-sends included. Until a
    * quorum did, the lock may still block others, so `redlock.close()` keeps re-sending it (see
@@ -268,6 +260,23 @@ export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: 
   const outcome = await releaseOnNode(set, nodeIndex, release, isAwaited).outcomeOf(nodeIndex);
   sendAgainAfterError(set, release, outcome);
   return outcome;
+}
+
+/**
+ * The release script's call of a fair lock's release, which asks how many waiting processes heard its wakes: the
+ * first node where one did starts {@link watchHandOff}, once per release. Otherwise as {@link releaseRunOf}'s.
+ */
+function handingOffRunOf(set: NodeSet, release: Release, written: readonly boolean[]): NodeCallRun<ReleaseStatus> {
+  const { keys } = release;
+  let isWatching = false;
+  return new ScriptReader(releaseScript, keys, [release.token, release.wakeTicket ?? '', '1'], (reply) => {
+    const { status, heard } = parseHeardReleaseReply(reply, keys.length);
+    if (heard > 0 && !isWatching) {
+      isWatching = true;
+      watchHandOff(set, keys, release.ttlMs, written);
+    }
+    return status;
+  });
 }
 
 /** Parses the release script's reply for one key: made once, where most releases made a parser each. */

@@ -26,7 +26,7 @@ ${indentedLua(wakeWaitersLua('KEYS[i]', "''", '1', true), 2)}
 end
 return 1
 `,
-  'a73aba40defb304adbddb559ab3318d3d7ee0683',
+  'a212f20f68eefd955f49e91ff8fbdc3d01682ce2',
 );
 
 /** Parses the leave script's reply: it always left. */

@@ -12,29 +12,33 @@ import { QUEUE_OF_LUA, wakeWaitersLua } from './wake-queue.js';
  * asks whether it is an error reply: the usual release then skips that check (`readKeyLua` first cost a node
  * some 550 more instructions per release, of 39,500 with the SET).
  * KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] when announcing, the releaser's queue ticket, '' or absent
- * Returns the number of keys deleted, 0 if none was ours.
+ * ARGV[3] when announcing, '1' to hear how many waiting processes heard a wake (a fair lock's release: see lock/hand-off.ts)
+ * Returns the number of keys deleted, 0 if none was ours; with ARGV[3] '1', `{deleted, heard}`.
  */
 function releaseSource(announces: boolean): string {
   return /* lua */ `${announces ? `
 ${QUEUE_OF_LUA}` : ''}
 local token${announces ? `, ticket = ARGV[1], ARGV[2] or ''` : ' = ARGV[1]'}
-local deleted = 0
+local deleted${announces ? ', heard = 0, 0' : ' = 0'}
 for i = 1, #KEYS do
   -- A key of another type reads as an error reply, never our token, and is left alone (as by \`readKeyLua\`).
   local value = redis.pcall('GET', KEYS[i])
   if value == token then
     deleted = deleted + redis.call('DEL', KEYS[i])${announces ? `
-${indentedLua(wakeWaitersLua('KEYS[i]', 'ticket', '1', true), 2)}` : ''}
+${indentedLua(wakeWaitersLua('KEYS[i]', 'ticket', '1', true, 'heard'), 2)}` : ''}
   elseif ${isFailureLua('value')} then
     error(value)
   end
 end
-return deleted
+${announces ? `if ARGV[3] == '1' then
+  return {deleted, heard}
+end
+` : ''}return deleted
 `;
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '9ee04348b908ff933f3c6b9e7633315edba2b4d7');
+export const releaseScript = defineScript('release', releaseSource(true), '3d2b2958b68b5f6610fc3fe4c1d419b7c2538a04');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their
@@ -51,4 +55,15 @@ export function parseReleaseReply(reply: unknown, keyCount: number): ReleaseStat
     throw unexpectedReply('release', reply);
   }
   return reply > 0 ? 'released' : 'not-held';
+}
+
+/**
+ * Parses the reply of a release that asked how many waiting processes heard a wake (ARGV[3] '1'): its status,
+ * as {@link parseReleaseReply}, and that number.
+ */
+export function parseHeardReleaseReply(reply: unknown, keyCount: number): { readonly status: ReleaseStatus; readonly heard: number } {
+  if (!Array.isArray(reply) || reply.length !== 2) throw unexpectedReply('release', reply);
+  const [deleted, heard] = reply as [unknown, unknown];
+  if (typeof heard !== 'number' || !Number.isInteger(heard) || heard < 0) throw unexpectedReply('release', reply);
+  return { status: parseReleaseReply(deleted, keyCount), heard };
 }

@@ -75,7 +75,8 @@ export function hasWaitQueue(key: string): boolean {
  *   semaphore or a read-write lock) it queues first;
  * - {@link leaveQueueLua}: a waiter granted (a fair one only once it releases), or a releaser, leaves;
  * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves (its lease too), then it
- *   publishes on the channels of the first members until `count` of them heard (a negative count: all); a
+ *   publishes on the channels of the first members until `count` of them heard (a negative count: all), and returns how
+ *   many heard; a
  *   member nobody hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's
  *   release (`isLock`) a member heard keeps its place until it is granted or heard no more (its process stopped
  *   waiting), so every node keeps the same order and a release wakes the same process on every node, even
@@ -240,12 +241,12 @@ const WAKE_LUA = `local function wake(key, queue, ticket, count, isLock)
 ${indentedLua(ticketLua('ticket'), 2)}
 ${indentedLua(leaveQueueLua('key', 'true'), 2)}
   end
-  local at = 0
+  local at, heardCount = 0, 0
   while count ~= 0 do
     local range = redis.pcall('ZRANGE', queue, at, at, 'WITHSCORES')
     local head = type(range) == 'table' and range[1]
     if type(head) ~= 'string' then
-      return
+      return heardCount
     end
     local channel = '${WAKE_CHANNEL_PREFIX}' .. head
     local heard = redis.pcall('PUBLISH', channel, '1')
@@ -280,11 +281,15 @@ ${indentedLua(pollingLeaseLua('queue', 'head', 'isHeard', 'hasLease'), 3)}
         redis.pcall('HDEL', ${leasesOf('queue')}, head)
       end
     end
+    if isHeard then
+      heardCount = heardCount + 1
+    end
     -- Refused (an ACL without the channel), the member cannot hear from here: it leaves, and the wake counts.
     if type(heard) ~= 'number' or heard > 0 then
       count = count - 1
     end
   end
+  return heardCount
 end`;
 
 /**
@@ -296,15 +301,16 @@ end`;
  * defines it, so `wake` is made only past that question (made at every run, with the read it was called
  * through, it cost a node some 2,200 more instructions per release, of 41,200 with the SET). A releaser with
  * a ticket (it waited) leaves first: a process that won by a plain SET is still queued, and would only wake
- * itself.
+ * itself. With `heardVar` (a Lua local the script declared, a number), it adds how many members heard.
  */
-export function wakeWaitersLua(key: string, ticket: string, count: string, isLock: boolean): string {
+export function wakeWaitersLua(key: string, ticket: string, count: string, isLock: boolean, heardVar?: string): string {
+  const call = `wake(${key}, queue, ${ticket}, ${count}, ${isLock ? 'true' : 'false'})`;
   return `local queue = queueOf(${key})
 -- A PTTL costs a node about a fifth of what a ZRANGE does, and an ACL that allows the lock's commands
 -- allows it (an error reply, if not, goes on to the ZRANGE).
 if queue ~= nil and (${ticket} ~= '' or redis.pcall('PTTL', queue) ~= -2) then
 ${indentedLua(WAKE_LUA)}
-  wake(${key}, queue, ${ticket}, ${count}, ${isLock ? 'true' : 'false'})
+  ${heardVar === undefined ? call : `${heardVar} = ${heardVar} + ${call}`}
 end`;
 }
 

@@ -4,6 +4,7 @@ import { type Clock, SYSTEM_CLOCK } from '../base/clock.js';
 import { acquireScript } from '../scripts/acquire.js';
 import { extendScript } from '../scripts/extend.js';
 import { fenceScript } from '../scripts/fence.js';
+import { handOffScript } from '../scripts/hand-off.js';
 import { inspectScript } from '../scripts/inspect.js';
 import { leaveQueueScript } from '../scripts/leave-queue.js';
 import type { LuaScript } from '../scripts/lua-script.js';
@@ -20,13 +21,13 @@ import { FakeKeyspace, isInsideRestartGrace } from './fake-keyspace.js';
 import { type PermitScriptName, runPermitScript } from './fake-permits.js';
 
 /** The operation a script performs; the fake runs each script by these semantics, not by Lua. */
-export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe' | 'leave-queue' | PermitScriptName;
+export type ScriptName = 'acquire' | 'extend' | 'release' | 'fence' | 'inspect' | 'probe' | 'leave-queue' | 'hand-off' | PermitScriptName;
 
 /** The scripts the fake knows by name, and runs by their semantics: a lock's, a semaphore's, a read-write lock's. */
 export const KNOWN_SCRIPTS: readonly LuaScript[] = [
   acquireScript, extendScript, releaseScript, quietReleaseScript, fenceScript, inspectScript, probeScript,
   permitAcquireScript, permitExtendScript, permitReleaseScript, quietPermitReleaseScript, permitInspectScript,
-  readWriteAcquireScript, readWriteInspectScript, leaveQueueScript,
+  readWriteAcquireScript, readWriteInspectScript, leaveQueueScript, handOffScript,
 ];
 
 /** A refused connection, as a client reports a node that is down. */
@@ -270,6 +271,7 @@ export class FakeNode implements RedisAdapter {
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
     // Its queues and leases are the test support's pub/sub node's, which keeps them around the script.
     if (script === 'leave-queue') return 1;
+    if (script === 'hand-off') return 0;
     if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string. With the label of its holder.
@@ -349,7 +351,8 @@ export class FakeNode implements RedisAdapter {
     // The release script. A key of another type is never ours, and is left alone (the script reads it with pcall).
     let deleted = 0;
     for (const key of keys) if (keyspace.peek(key)?.type === 'string' && keyspace.get(key) === token) deleted += keyspace.delete(key);
-    return deleted;
+    // Asked how many waiting processes heard a wake (a fair lock's release): none here, without queues.
+    return script === 'release' && args[2] === '1' ? [deleted, 0] : deleted;
   }
 
   /** What a resource key is to the owner of `token`: neither missing nor ours, it is another owner's lock only if a string with a TTL. */

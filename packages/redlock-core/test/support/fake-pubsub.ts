@@ -7,6 +7,7 @@ import { permitReleaseScript } from '../../src/scripts/permit-release.js';
 import { readWriteAcquireScript } from '../../src/scripts/read-write-acquire.js';
 import { leaveQueueScript } from '../../src/scripts/leave-queue.js';
 import { releaseScript } from '../../src/scripts/release.js';
+import { handOffScript } from '../../src/scripts/hand-off.js';
 import { BY_PATTERN_MARK, RESERVE_UNITS, RESERVED_PREFIX, reserveMsOf, ticketPartsOf, WAKE_CHANNEL_PREFIX } from '../../src/scripts/wake-queue.js';
 import type { LuaScript } from '../../src/scripts/lua-script.js';
 import type { FakeClock } from './fake-clock.js';
@@ -115,8 +116,9 @@ class FakeBus {
    * queued; at a claim's, it takes them off the queue but those that asked. A marked member always leaves
    * the queue.
    */
-  wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void, now = 0): void {
+  wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void, now = 0): number {
     const queue = this.queues.get(key) ?? [];
+    let heard = 0;
     for (let at = 0; count !== 0 && at < queue.length; ) {
       const { member, score } = queue[at] as { member: string; score: number };
       const channel = WAKE_CHANNEL_PREFIX + member;
@@ -133,8 +135,12 @@ class FakeBus {
         queue.splice(at, 1);
         if (!isHeard) this.leases.get(key)?.delete(member);
       }
-      if (isHeard) count -= 1;
+      if (isHeard) {
+        count -= 1;
+        heard += 1;
+      }
     }
+    return heard;
   }
 
   /** How many subscriptions are active on every channel together. */
@@ -173,6 +179,8 @@ export class PubSubFakeNode extends FakeNode {
   readonly #clock: FakeClock;
   /** The listeners of each wake channel, once {@link PubSubFakeNode.holdWakePattern} was called. */
   #patternListeners: Map<string, Set<() => void>> | undefined;
+  /** What ends each subscription of this connection (see {@link PubSubFakeNode.dropSubscriptions}). */
+  readonly #subscriptions = new Set<() => void>();
 
   constructor(clock: FakeClock, keyspace: FakeKeyspace = new FakeKeyspace(clock)) {
     super(clock, keyspace);
@@ -290,9 +298,21 @@ export class PubSubFakeNode extends FakeNode {
     const set = subscribers.get(channel) ?? new Set();
     subscribers.set(channel, set);
     set.add(onMessage);
+    const subscription = (): void => void set.delete(onMessage);
+    this.#subscriptions.add(subscription);
     return Promise.resolve(async () => {
-      set.delete(onMessage);
+      this.#subscriptions.delete(subscription);
+      subscription();
     });
+  }
+
+  /**
+   * Ends this connection's subscriptions, as a server does when the connection closes (its process exited): the
+   * client is not told. With {@link FakeNode.hang}, a process killed while its connections were still open.
+   */
+  dropSubscriptions(): void {
+    for (const subscription of this.#subscriptions) subscription();
+    this.#subscriptions.clear();
   }
 
   /** Publishes on `channel` of this node's server, as any client of the server can: a forged wake. */
@@ -351,11 +371,20 @@ export class PubSubFakeNode extends FakeNode {
       const member = args[6] ?? '';
       if (reply === 0 || reply === 2 || reply === 3) queues.joinQueue(key, member, false);
       else if (reply === 1) queues.leaveQueue(key, member);
-    } else if (sha1 === releaseScript.sha1 && typeof reply === 'number' && reply > 0) {
+    } else if (sha1 === releaseScript.sha1 && (Array.isArray(reply) ? reply[0] : reply) > 0) {
+      let heard = 0;
       for (const resourceKey of keys) {
         queues.leaveQueue(resourceKey, args[1] ?? '', true);
-        if (this.keyspace.typeOf(resourceKey) === 'none') queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey), this.keyspace.now());
+        if (this.keyspace.typeOf(resourceKey) === 'none') heard += queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey), this.keyspace.now());
       }
+      // Asked how many waiting processes heard a wake (a fair lock's release), it says so.
+      if (Array.isArray(reply)) return [reply[0], heard];
+    } else if (sha1 === handOffScript.sha1) {
+      // Each free key's dead waiters ahead are dropped, and the live one first woken again, as the script does.
+      const now = this.keyspace.now();
+      let isDue = false;
+      for (const resourceKey of keys) if (this.keyspace.typeOf(resourceKey) === 'none' && queues.liveAheadOf(resourceKey, '', now) !== undefined) isDue = true;
+      return isDue ? 1 : 0;
     } else if (sha1 === leaveQueueScript.sha1) {
       const { member } = ticketPartsOf(args[0] ?? '');
       for (const resourceKey of keys) {

@@ -453,6 +453,37 @@ describe('fair locks', () => {
     expect(await handOffMsAfter(clock, firstLock!.release(), secondWaits)).toBeLessThanOrEqual(20);
     expect(nodes.map((node) => node.queueOf('jobs'))).toEqual([[], [], []]);
   });
+
+  it('are handed on past a woken waiter that died before its attempt, once its connections closed, not at the timed retry', async () => {
+    const { clock, connect, process } = setup(3);
+    const [holderConnections, deadConnections, nextConnections] = [connect(), connect(), connect()];
+    const held = await clock.runUntilSettled(process({ retryCount: 0 }, holderConnections).acquire('jobs', 10_000, { fair: true }));
+    const deadWaits = process({}, deadConnections).acquire('jobs', 10_000, { fair: true });
+    await clock.advance(10);
+    const nextWaits = process({}, nextConnections).acquire('jobs', 10_000, { fair: true });
+    await clock.advance(10);
+    // Killed: it sends nothing more, but the nodes see its connections open until the system closes them.
+    for (const connection of deadConnections) connection.hang();
+    await clock.runUntilSettled(held.release());
+    const releasedAtMs = clock.now();
+    await clock.advance(25);
+    for (const connection of deadConnections) connection.dropSubscriptions();
+    // The releaser asks its nearest node every 10 ms: the one after the connections closed wakes the next waiter.
+    const { value: lock, atMs } = await within(clock, 6_000, nextWaits);
+    expect(lock).toBeDefined();
+    expect(atMs - releasedAtMs).toBeLessThanOrEqual(40);
+    await clock.runUntilSettled(lock!.release());
+    await clock.advance(100);
+    // The releaser asked one node until the lock was taken there; the next one's release woke nobody, and asks nothing.
+    const asksOf = (connections: readonly PubSubFakeNode[]): number[] => connections.map((connection) => connection.calls.filter((call) => call.script === 'hand-off').length);
+    expect(asksOf(holderConnections).filter((asks) => asks > 0)).toHaveLength(1);
+    expect(Math.max(...asksOf(holderConnections))).toBeGreaterThanOrEqual(3);
+    expect(asksOf(nextConnections)).toEqual([0, 0, 0]);
+    // Its commands run at last (as a process that was only paused would): it takes the lock, free now.
+    for (const connection of deadConnections) connection.resume();
+    const { value: deadLock } = await within(clock, 6_000, deadWaits);
+    await clock.runUntilSettled(deadLock!.release());
+  });
 });
 
 describe('fair locks: wakes during a woken attempt', () => {

@@ -160,4 +160,38 @@ describe('a fair lock', () => {
     }
     await Promise.all([holder, next].map((redlock) => redlock.close()));
   });
+
+  it('is handed on past a waiter killed just before the release woke it, once its connections closed, not at a timed retry', async () => {
+    const resource = `fair-killed:${randomUUID()}`;
+    // The next waiter's timed retry is 5 s away: only the releaser's asks can hand the lock on sooner.
+    const [holder, next] = [processOf(), processOf({ retryDelayMs: 5_000, retryJitterMs: 0 })];
+    const held = await holder.acquire(resource, 10_000, FAIR);
+    const child = runChild(
+      `
+      import { Redlock } from 'redlock-core';
+      import { IoredisAdapter } from 'redlock-ioredis-adapter';
+      import { Redis } from 'ioredis';
+      const urls = ${JSON.stringify(redis.urls)};
+      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+      console.log('waiting');
+      await redlock.acquire(${JSON.stringify(resource)}, 10_000, { fair: true, retryCount: 1_000 });
+      console.log('acquired');
+    `,
+      {},
+    );
+    expect(await child.nextLine()).toBe('waiting');
+    await listening(resource, 1);
+    const waiting = next.acquire(resource, 10_000, FAIR);
+    await listening(resource, 2);
+    // Released at once: the system has not closed the killed process's connections yet (15-50 ms for a Node.js
+    // process), so the nodes wake it, and it alone.
+    child.process.kill('SIGKILL');
+    const releasedAt = performance.now();
+    await held.release();
+    const lock = await waiting;
+    expect(performance.now() - releasedAt).toBeLessThan(2_000);
+    await lock.release();
+    await child.exited;
+    await Promise.all([holder, next].map((redlock) => redlock.close()));
+  });
 });
