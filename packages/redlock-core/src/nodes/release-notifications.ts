@@ -151,12 +151,17 @@ class MemberWakes {
     if (lingerMs > 0) {
       this.#lingerTimer = this.clock.setTimeout(() => {
         this.#lingerTimer = undefined;
-        if (this.#listeners.size === 0) for (const step of this.#syncEvery()) step?.catch(() => undefined);
+        if (this.#listeners.size === 0) this.#endSubscriptions();
       }, lingerMs);
       // A process whose work is done exits: the subscriptions end with its connections.
       unrefTimer(this.#lingerTimer);
       return;
     }
+    this.#endSubscriptions();
+  }
+
+  /** Unsubscribes every node, in the background: nobody listens any more. */
+  #endSubscriptions(): void {
     for (const step of this.#syncEvery()) step?.catch(() => undefined);
   }
 
