@@ -4,7 +4,7 @@ import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
 import type { NodeSet, NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
-import { handOffScript, type HandOffStatus, parseHandOffReply } from '../scripts/hand-off.js';
+import { handOffScript, parseHandOffReply } from '../scripts/hand-off.js';
 
 /** The shortest pause before the releaser's first ask, and between its first {@link EVEN_CHECKS} asks, in milliseconds. */
 export const HAND_OFF_CHECK_MS = 10;
@@ -16,25 +16,26 @@ const EVEN_CHECKS = 10;
 export const HAND_OFF_WATCH_MS = 5_000;
 
 /**
- * Makes sure a fair lock's release that woke a waiting process handed the lock on. That process may have died
- * between the wake and its attempt: a process killed with SIGKILL keeps its connections open while the system
- * tears it down (15-50 ms for a Node.js process here), so the release found it listening, and woke it alone;
- * no other release comes, and every waiter behind it waited for a timed retry (90-180 ms at the defaults, at
- * every such kill in `bench/scripts/fair-queue.mjs --fair --kill-waiter`). So the releaser asks its nearest node
- * that is up, among `written` (those it held the keys on), 10 ms after the release (or twice the nodes' round
- * trip, if longer), again at that pause for its first {@link EVEN_CHECKS} asks, then at doubling pauses, until
- * {@link HAND_OFF_WATCH_MS}: each ask drops the dead waiters first in the queue of each free key there and wakes
- * the live one first then (see scripts/hand-off.ts), whose attempt drops the dead one on every node it asks (a
- * process gone has no listener). It ends once every key is taken there or nobody waits, at a failed call, or when
- * the `Redlock` closes. One ask in the usual case: the waiter took the lock within 10 ms.
+ * Makes sure a fair lock's release handed the lock on to `member`, the waiting process its wake reached first. That
+ * process may have died between the wake and its attempt: a process killed with SIGKILL keeps its connections open
+ * while the system tears it down (15-50 ms for a Node.js process here), so the release found it listening, and
+ * woke it alone; no other release comes, and every waiter behind it waited for a timed retry (90-180 ms at the
+ * defaults, at every such kill in `bench/scripts/fair-queue.mjs --fair --kill-waiter`). So the releaser asks its
+ * nearest node that is up, among `written` (those it held the keys on), 10 ms after the release (or twice the
+ * nodes' round trip, if longer), again at that pause for its first {@link EVEN_CHECKS} asks, then at doubling
+ * pauses, until {@link HAND_OFF_WATCH_MS}, whether that process is still first at a free key there (see
+ * scripts/hand-off.ts): dead, it is dropped and the live one behind it woken, whose attempt drops it on every
+ * node it asks (a process gone has no listener), and the asks go on for the one woken. They end once the process
+ * awaited took the lock or left the queue there, at a failed call, or when the `Redlock` closes. One ask per
+ * hand-off in the usual case, which wakes nobody: the waiter took the lock within 10 ms.
  */
-export function watchHandOff(set: NodeSet, keys: readonly string[], ttlMs: number, written: readonly boolean[]): void {
+export function watchHandOff(set: NodeSet, keys: readonly string[], ttlMs: number, written: readonly boolean[], member: string): void {
   const nodeIndex = nearestNodeOf(set, written);
   if (nodeIndex === -1) return;
   const { lifecycle, options } = set;
   const node = set.nodes[nodeIndex] as NodeState;
   const firstPauseMs = Math.max(HAND_OFF_CHECK_MS, 2 * quorumRttMsOf(set));
-  const run = new ScriptReader(handOffScript, keys, [], parseHandOffReply);
+  let awaited = member;
   let checks = 0;
   let waitedMs = 0;
   const askAfter = (pauseMs: number): void => {
@@ -42,16 +43,23 @@ export function watchHandOff(set: NodeSet, keys: readonly string[], ttlMs: numbe
     waitedMs += pauseMs;
     lifecycle.setTimer(ask, pauseMs);
   };
+  const parse = (reply: unknown): HandOffStatus => {
+    awaited = parseHandOffReply(reply);
+    return awaited === '' ? 'done' : 'due';
+  };
   const ask = (): void => {
     checks += 1;
     const call = new FanOut<HandOffStatus>(set, 'cleanup', undefined, 'background');
-    call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, keys.length), run, 'cleanup');
+    call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, keys.length), new ScriptReader(handOffScript, keys, [awaited], parse), 'cleanup');
     void call.outcomeOf(nodeIndex).then((outcome) => {
       if (outcome.status === 'due') askAfter(checks < EVEN_CHECKS ? firstPauseMs : firstPauseMs * 2 ** (checks - EVEN_CHECKS + 1));
     });
   };
   askAfter(firstPauseMs);
 }
+
+/** What a hand-off ask found: a process still due to take the lock, or none. */
+type HandOffStatus = 'due' | 'done';
 
 /** The node nearest by its round trip among those that are up and set in `written`, or -1 for none. */
 export function nearestNodeOf(set: NodeSet, written: readonly boolean[]): number {

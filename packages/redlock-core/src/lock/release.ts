@@ -263,17 +263,17 @@ export async function releaseAndRetry(set: NodeSet, nodeIndex: number, release: 
 }
 
 /**
- * The release script's call of a fair lock's release, which asks how many waiting processes heard its wakes: the
- * first node where one did starts {@link watchHandOff}, once per release. Otherwise as {@link releaseRunOf}'s.
+ * The release script's call of a fair lock's release, which asks which waiting process heard its wake: the first
+ * node where one did starts {@link watchHandOff} for it, once per release. Otherwise as {@link releaseRunOf}'s.
  */
 function handingOffRunOf(set: NodeSet, release: Release, written: readonly boolean[]): NodeCallRun<ReleaseStatus> {
   const { keys } = release;
   let isWatching = false;
   return new ScriptReader(releaseScript, keys, [release.token, release.wakeTicket ?? '', '1'], (reply) => {
     const { status, heard } = parseHeardReleaseReply(reply, keys.length);
-    if (heard > 0 && !isWatching) {
+    if (heard !== '' && !isWatching) {
       isWatching = true;
-      watchHandOff(set, keys, release.ttlMs, written);
+      watchHandOff(set, keys, release.ttlMs, written, heard);
     }
     return status;
   });

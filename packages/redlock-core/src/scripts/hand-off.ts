@@ -2,39 +2,39 @@ import { defineScript, indentedLua, unexpectedReply } from './lua-script.js';
 import { fairTurnLua, QUEUE_OF_LUA } from './wake-queue.js';
 
 /**
- * Asks a node whether a fair lock's release was handed on (see lock/hand-off.ts): for each key that is free (no
- * lock and no reservation), the dead waiters first in its queue are dropped, and the live one first then is
- * woken again, as for a fair caller refused on a free key (see `fairTurnLua` in wake-queue.ts). Writes no lock key.
- * KEYS[1..n] resource keys
- * Returns 1 while a live waiter is first at a free key (the hand-off is still due), else 0: every key is taken,
- * or nobody waits at the free ones.
+ * Asks a node whether a fair lock's release was handed on to the waiting process it woke (see lock/hand-off.ts).
+ * At the first key that is free (no lock and no reservation) with that process first in its queue, the process
+ * is still due to take it: if it is dead (see `fairTurnLua` in wake-queue.ts), it is dropped with the dead ones
+ * behind it, and the live one first then is woken, and due in its place. Writes no lock key, and wakes nobody
+ * while the awaited process lives.
+ * KEYS[1..n] resource keys   ARGV[1] the queue member of the process awaited
+ * Returns the member of the process due to take the lock, `''` for none: it took it, or nobody waits.
  */
 export const handOffScript = defineScript(
   'hand-off',
   /* lua */ `
 ${QUEUE_OF_LUA}
 local ticketMember, nodeNow = ''
-local isDue = 0
+local due = ''
 for i = 1, #KEYS do
   if redis.pcall('EXISTS', KEYS[i]) == 0 then
-    local aheadOfUs
-${indentedLua(fairTurnLua('KEYS[i]'), 2)}
-    if aheadOfUs ~= nil then
-      isDue = 1
+    local queue = queueOf(KEYS[i])
+    local range = queue and redis.pcall('ZRANGE', queue, 0, 0)
+    if type(range) == 'table' and range[1] == ARGV[1] then
+      local aheadOfUs
+${indentedLua(fairTurnLua('KEYS[i]', true), 3)}
+      due = aheadOfUs or ''
+      break
     end
   end
 end
-return isDue
+return due
 `,
-  '9d05ab8887a2b87b640e679a56f74105f339a6b0',
+  'a5331e5ce7714d75f32e936d50130afc9b81bad4',
 );
 
-/** What a hand-off check found: a live waiter still first at a free key (`'due'`), or nothing more to do. */
-export type HandOffStatus = 'due' | 'done';
-
-/** Parses the hand-off script's reply. */
-export function parseHandOffReply(reply: unknown): HandOffStatus {
-  if (reply === 1) return 'due';
-  if (reply === 0) return 'done';
+/** Parses the hand-off script's reply: the member of the process due to take the lock, `''` for none. */
+export function parseHandOffReply(reply: unknown): string {
+  if (typeof reply === 'string') return reply;
   throw unexpectedReply('hand-off', reply);
 }

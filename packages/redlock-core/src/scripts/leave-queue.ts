@@ -26,7 +26,7 @@ ${indentedLua(wakeWaitersLua('KEYS[i]', "''", '1', true), 2)}
 end
 return 1
 `,
-  'a212f20f68eefd955f49e91ff8fbdc3d01682ce2',
+  '7d56af71b3333635b67dae682e2496f1dd3aa66c',
 );
 
 /** Parses the leave script's reply: it always left. */

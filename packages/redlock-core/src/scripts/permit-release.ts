@@ -69,7 +69,7 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '281efba2f4218005474bb634e15d760de02afc26');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '94a241aaf13fe8aea5606f3488a85cff547b7af8');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
 export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '7e737bfd9a231e348889992376ea787d84ce28dc');

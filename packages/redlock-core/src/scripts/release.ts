@@ -12,14 +12,14 @@ import { QUEUE_OF_LUA, wakeWaitersLua } from './wake-queue.js';
  * asks whether it is an error reply: the usual release then skips that check (`readKeyLua` first cost a node
  * some 550 more instructions per release, of 39,500 with the SET).
  * KEYS[1..n] resource keys   ARGV[1] token   ARGV[2] when announcing, the releaser's queue ticket, '' or absent
- * ARGV[3] when announcing, '1' to hear how many waiting processes heard a wake (a fair lock's release: see lock/hand-off.ts)
- * Returns the number of keys deleted, 0 if none was ours; with ARGV[3] '1', `{deleted, heard}`.
+ * ARGV[3] when announcing, '1' to hear which waiting process heard its wake (a fair lock's release: see lock/hand-off.ts)
+ * Returns the number of keys deleted, 0 if none was ours; with ARGV[3] '1', `{deleted, the first member heard or ''}`.
  */
 function releaseSource(announces: boolean): string {
   return /* lua */ `${announces ? `
 ${QUEUE_OF_LUA}` : ''}
 local token${announces ? `, ticket = ARGV[1], ARGV[2] or ''` : ' = ARGV[1]'}
-local deleted${announces ? ', heard = 0, 0' : ' = 0'}
+local deleted${announces ? ", heard = 0, ''" : ' = 0'}
 for i = 1, #KEYS do
   -- A key of another type reads as an error reply, never our token, and is left alone (as by \`readKeyLua\`).
   local value = redis.pcall('GET', KEYS[i])
@@ -38,7 +38,7 @@ end
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '3d2b2958b68b5f6610fc3fe4c1d419b7c2538a04');
+export const releaseScript = defineScript('release', releaseSource(true), '92c85b36b4d5b49f5cd4ef55597db146224e1273');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their
@@ -58,12 +58,12 @@ export function parseReleaseReply(reply: unknown, keyCount: number): ReleaseStat
 }
 
 /**
- * Parses the reply of a release that asked how many waiting processes heard a wake (ARGV[3] '1'): its status,
- * as {@link parseReleaseReply}, and that number.
+ * Parses the reply of a release that asked which waiting process heard its wake (ARGV[3] '1'): its status, as
+ * {@link parseReleaseReply}, and that process's queue member (`''` for none).
  */
-export function parseHeardReleaseReply(reply: unknown, keyCount: number): { readonly status: ReleaseStatus; readonly heard: number } {
+export function parseHeardReleaseReply(reply: unknown, keyCount: number): { readonly status: ReleaseStatus; readonly heard: string } {
   if (!Array.isArray(reply) || reply.length !== 2) throw unexpectedReply('release', reply);
   const [deleted, heard] = reply as [unknown, unknown];
-  if (typeof heard !== 'number' || !Number.isInteger(heard) || heard < 0) throw unexpectedReply('release', reply);
+  if (typeof heard !== 'string') throw unexpectedReply('release', reply);
   return { status: parseReleaseReply(deleted, keyCount), heard };
 }

@@ -75,8 +75,8 @@ export function hasWaitQueue(key: string): boolean {
  *   semaphore or a read-write lock) it queues first;
  * - {@link leaveQueueLua}: a waiter granted (a fair one only once it releases), or a releaser, leaves;
  * - `wake(key, queue, ticket, count, isLock)`, the release scripts': the releaser's member leaves (its lease too), then it
- *   publishes on the channels of the first members until `count` of them heard (a negative count: all), and returns how
- *   many heard; a
+ *   publishes on the channels of the first members until `count` of them heard (a negative count: all), and returns the
+ *   first member heard (`''` for none); a
  *   member nobody hears (its process gave up), or that the ACL denies the channel, is dropped. At a lock's
  *   release (`isLock`) a member heard keeps its place until it is granted or heard no more (its process stopped
  *   waiting), so every node keeps the same order and a release wakes the same process on every node, even
@@ -161,12 +161,14 @@ end`;
  * a pattern. The dead ones ahead are dropped on the way, and the live one first then is woken: the key is free,
  * and it may be waiting for a release that already came, or have become first since its attempt (a waiter
  * ahead moved back to its place from a quorum, or a split's grants were removed, which wakes nobody: eight
- * waiters that split the nodes at their first attempts all waited for a timed retry, 240-250 ms). Uses
- * `nodeNow` (declared by the script).
+ * waiters that split the nodes at their first attempts all waited for a timed retry, 240-250 ms). With
+ * `wakesOnlyPastDead`, the live one first is woken only if dead ones were dropped ahead of it (see
+ * scripts/hand-off.ts). Uses `nodeNow` (declared by the script).
  */
-export const fairTurnLua = (key: string): string => `do
+export const fairTurnLua = (key: string, wakesOnlyPastDead = false): string => `do
   local queue = queueOf(${key})
-  local leases = queue and ${leasesOf('queue')}
+  local leases = queue and ${leasesOf('queue')}${wakesOnlyPastDead ? `
+  local hasDropped = false` : ''}
   while queue do
     local range = redis.pcall('ZRANGE', queue, 0, 0)
     local head = type(range) == 'table' and range[1]
@@ -187,12 +189,16 @@ ${indentedLua(NODE_NOW_LUA, 3)}
       isLive = isListening
     end
     if isLive then
-      aheadOfUs = head
-      redis.pcall('PUBLISH', channel, '1')
+      aheadOfUs = head${wakesOnlyPastDead ? `
+      if hasDropped then
+        redis.pcall('PUBLISH', channel, '1')
+      end` : `
+      redis.pcall('PUBLISH', channel, '1')`}
       break
     end
     redis.pcall('ZREM', queue, head)
-    redis.pcall('HDEL', leases, head)
+    redis.pcall('HDEL', leases, head)${wakesOnlyPastDead ? `
+    hasDropped = true` : ''}
   end
 end`;
 
@@ -241,12 +247,12 @@ const WAKE_LUA = `local function wake(key, queue, ticket, count, isLock)
 ${indentedLua(ticketLua('ticket'), 2)}
 ${indentedLua(leaveQueueLua('key', 'true'), 2)}
   end
-  local at, heardCount = 0, 0
+  local at, firstHeard = 0, ''
   while count ~= 0 do
     local range = redis.pcall('ZRANGE', queue, at, at, 'WITHSCORES')
     local head = type(range) == 'table' and range[1]
     if type(head) ~= 'string' then
-      return heardCount
+      return firstHeard
     end
     local channel = '${WAKE_CHANNEL_PREFIX}' .. head
     local heard = redis.pcall('PUBLISH', channel, '1')
@@ -281,15 +287,15 @@ ${indentedLua(pollingLeaseLua('queue', 'head', 'isHeard', 'hasLease'), 3)}
         redis.pcall('HDEL', ${leasesOf('queue')}, head)
       end
     end
-    if isHeard then
-      heardCount = heardCount + 1
+    if isHeard and firstHeard == '' then
+      firstHeard = head
     end
     -- Refused (an ACL without the channel), the member cannot hear from here: it leaves, and the wake counts.
     if type(heard) ~= 'number' or heard > 0 then
       count = count - 1
     end
   end
-  return heardCount
+  return firstHeard
 end`;
 
 /**
@@ -301,7 +307,7 @@ end`;
  * defines it, so `wake` is made only past that question (made at every run, with the read it was called
  * through, it cost a node some 2,200 more instructions per release, of 41,200 with the SET). A releaser with
  * a ticket (it waited) leaves first: a process that won by a plain SET is still queued, and would only wake
- * itself. With `heardVar` (a Lua local the script declared, a number), it adds how many members heard.
+ * itself. With `heardVar` (a Lua local the script declared, `''` until then), it sets the first member heard, if none was yet.
  */
 export function wakeWaitersLua(key: string, ticket: string, count: string, isLock: boolean, heardVar?: string): string {
   const call = `wake(${key}, queue, ${ticket}, ${count}, ${isLock ? 'true' : 'false'})`;
@@ -310,7 +316,10 @@ export function wakeWaitersLua(key: string, ticket: string, count: string, isLoc
 -- allows it (an error reply, if not, goes on to the ZRANGE).
 if queue ~= nil and (${ticket} ~= '' or redis.pcall('PTTL', queue) ~= -2) then
 ${indentedLua(WAKE_LUA)}
-  ${heardVar === undefined ? call : `${heardVar} = ${heardVar} + ${call}`}
+  ${heardVar === undefined ? call : `local heardHere = ${call}
+  if ${heardVar} == '' then
+    ${heardVar} = heardHere
+  end`}
 end`;
 }
 

@@ -271,7 +271,7 @@ export class FakeNode implements RedisAdapter {
     if (script === 'probe') return [this.keyspace.runId, this.keyspace.maxmemoryPolicy];
     // Its queues and leases are the test support's pub/sub node's, which keeps them around the script.
     if (script === 'leave-queue') return 1;
-    if (script === 'hand-off') return 0;
+    if (script === 'hand-off') return '';
     if (script.startsWith('permit-') || script.startsWith('read-write-')) return runPermitScript(this.keyspace, script as PermitScriptName, keys, args);
     if (script === 'inspect') {
       // PTTL's -2 when absent; -1 for a key that is not a lock: no TTL, or not a string. With the label of its holder.
@@ -351,8 +351,8 @@ export class FakeNode implements RedisAdapter {
     // The release script. A key of another type is never ours, and is left alone (the script reads it with pcall).
     let deleted = 0;
     for (const key of keys) if (keyspace.peek(key)?.type === 'string' && keyspace.get(key) === token) deleted += keyspace.delete(key);
-    // Asked how many waiting processes heard a wake (a fair lock's release): none here, without queues.
-    return script === 'release' && args[2] === '1' ? [deleted, 0] : deleted;
+    // Asked which waiting process heard a wake (a fair lock's release): none here, without queues.
+    return script === 'release' && args[2] === '1' ? [deleted, ''] : deleted;
   }
 
   /** What a resource key is to the owner of `token`: neither missing nor ours, it is another owner's lock only if a string with a TTL. */

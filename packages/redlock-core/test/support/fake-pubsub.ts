@@ -82,21 +82,24 @@ class FakeBus {
 
   /**
    * The first live member of `key`'s queue that is not `member`, dropping the dead ones ahead and waking the
-   * live one first then, as `fairTurnLua` does; `undefined` when `member` is first, or none waits.
+   * live one first then (with `wakesOnlyPastDead`, only if it dropped one), as `fairTurnLua` does; `undefined`
+   * when `member` is first, or none waits.
    */
-  liveAheadOf(key: string, member: string, now: number): string | undefined {
+  liveAheadOf(key: string, member: string, now: number, wakesOnlyPastDead = false): string | undefined {
     const queue = this.queues.get(key) ?? [];
+    let hasDropped = false;
     for (let first = queue[0]; first !== undefined && first.member !== member; first = queue[0]) {
       const channel = WAKE_CHANNEL_PREFIX + first.member;
       const isListening = this.listenersOf(channel) > 0 || first.member.startsWith(BY_PATTERN_MARK);
       const lease = this.leases.get(key)?.get(first.member);
       const isLive = lease !== undefined ? lease.expiresAt > now && (!lease.listens || isListening) : isListening;
       if (isLive) {
-        this.publish(channel);
+        if (!wakesOnlyPastDead || hasDropped) this.publish(channel);
         return first.member;
       }
       queue.shift();
       this.leases.get(key)?.delete(first.member);
+      hasDropped = true;
     }
     return undefined;
   }
@@ -114,11 +117,11 @@ class FakeBus {
    * subscriber, or, marked as listening through a pattern, when anyone heard. At a lock's release
    * (`reserve` given) it reserves the key, when free, for one heard that asked for it, and keeps those heard
    * queued; at a claim's, it takes them off the queue but those that asked. A marked member always leaves
-   * the queue.
+   * the queue. Returns the first member heard, `''` for none.
    */
-  wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void, now = 0): number {
+  wakeNext(key: string, count: number, reserve?: (member: string, ms: number) => void, now = 0): string {
     const queue = this.queues.get(key) ?? [];
-    let heard = 0;
+    let firstHeard = '';
     for (let at = 0; count !== 0 && at < queue.length; ) {
       const { member, score } = queue[at] as { member: string; score: number };
       const channel = WAKE_CHANNEL_PREFIX + member;
@@ -137,10 +140,10 @@ class FakeBus {
       }
       if (isHeard) {
         count -= 1;
-        heard += 1;
+        if (firstHeard === '') firstHeard = member;
       }
     }
-    return heard;
+    return firstHeard;
   }
 
   /** How many subscriptions are active on every channel together. */
@@ -372,19 +375,24 @@ export class PubSubFakeNode extends FakeNode {
       if (reply === 0 || reply === 2 || reply === 3) queues.joinQueue(key, member, false);
       else if (reply === 1) queues.leaveQueue(key, member);
     } else if (sha1 === releaseScript.sha1 && (Array.isArray(reply) ? reply[0] : reply) > 0) {
-      let heard = 0;
+      let heard = '';
       for (const resourceKey of keys) {
         queues.leaveQueue(resourceKey, args[1] ?? '', true);
-        if (this.keyspace.typeOf(resourceKey) === 'none') heard += queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey), this.keyspace.now());
+        if (this.keyspace.typeOf(resourceKey) !== 'none') continue;
+        const woken = queues.wakeNext(resourceKey, 1, this.#reserver(resourceKey), this.keyspace.now());
+        if (heard === '') heard = woken;
       }
-      // Asked how many waiting processes heard a wake (a fair lock's release), it says so.
+      // Asked which waiting process heard a wake (a fair lock's release), it says so.
       if (Array.isArray(reply)) return [reply[0], heard];
     } else if (sha1 === handOffScript.sha1) {
-      // Each free key's dead waiters ahead are dropped, and the live one first woken again, as the script does.
-      const now = this.keyspace.now();
-      let isDue = false;
-      for (const resourceKey of keys) if (this.keyspace.typeOf(resourceKey) === 'none' && queues.liveAheadOf(resourceKey, '', now) !== undefined) isDue = true;
-      return isDue ? 1 : 0;
+      // At the first free key where the process awaited is first: it, or the live one behind it once it is dropped
+      // as dead (woken then), as the script does.
+      const awaited = args[0] ?? '';
+      for (const resourceKey of keys) {
+        if (this.keyspace.typeOf(resourceKey) !== 'none' || queues.queues.get(resourceKey)?.[0]?.member !== awaited) continue;
+        return queues.liveAheadOf(resourceKey, '', this.keyspace.now(), true) ?? '';
+      }
+      return '';
     } else if (sha1 === leaveQueueScript.sha1) {
       const { member } = ticketPartsOf(args[0] ?? '');
       for (const resourceKey of keys) {

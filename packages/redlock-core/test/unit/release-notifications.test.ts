@@ -454,6 +454,32 @@ describe('fair locks', () => {
     expect(nodes.map((node) => node.queueOf('jobs'))).toEqual([[], [], []]);
   });
 
+  it('cost the releaser one ask of one node after a hand-off that went through, which wakes nobody', async () => {
+    const { clock, nodes, connect, process } = setup(3);
+    const holderConnections = connect();
+    const held = await clock.runUntilSettled(process({ retryCount: 0 }, holderConnections).acquire('jobs', 10_000, { fair: true }));
+    const firstWaits = process().acquire('jobs', 10_000, { fair: true });
+    await clock.advance(10);
+    // The second one's commands reach the nodes 20 ms after it sends them: when the holder asks, 10 ms after its
+    // release, the first one has come and gone, and the lock is free, promised to the second.
+    const secondConnections = connect().map((connection) => Object.assign(connection, { requestLatencyMs: 20 }));
+    const secondWaits = process({}, secondConnections).acquire('jobs', 10_000, { fair: true });
+    await clock.advance(50);
+    const wakesOfSecond = (): number[] => nodes.map((node) => node.published.filter((channel) => channel === secondConnections[0]!.subscribeCalls[0]).length);
+    await clock.runUntilSettled(held.release());
+    const first = await clock.runUntilSettled(firstWaits);
+    await clock.advance(5);
+    await clock.runUntilSettled(first.release());
+    const { value: second } = await within(clock, 1_000, secondWaits);
+    expect(second).toBeDefined();
+    await clock.advance(100);
+    // One ask, which found another process first: the hand-off it watched went through, and it woke nobody.
+    const asks = holderConnections.map((connection) => connection.calls.filter((call) => call.script === 'hand-off').length);
+    expect(asks.reduce((sum, each) => sum + each, 0)).toBe(1);
+    expect(wakesOfSecond()).toEqual([1, 1, 1]);
+    await clock.runUntilSettled(second!.release());
+  });
+
   it('are handed on past a woken waiter that died before its attempt, once its connections closed, not at the timed retry', async () => {
     const { clock, connect, process } = setup(3);
     const [holderConnections, deadConnections, nextConnections] = [connect(), connect(), connect()];
