@@ -17,6 +17,7 @@ import { NO_INTENT, parseReadWriteAcquireReply, readWriteAcquireArgsOf, readWrit
 import { parseReadWriteInspectReply, readWriteInspectScript } from '../../../redlock-core/src/scripts/read-write-inspect.js';
 import { parseReleaseReply, quietReleaseScript, releaseScript } from '../../../redlock-core/src/scripts/release.js';
 import { leaveQueueScript } from '../../../redlock-core/src/scripts/leave-queue.js';
+import { handOffScript } from '../../../redlock-core/src/scripts/hand-off.js';
 import { BY_PATTERN_MARK, hasWaitQueue, QUEUE_OF_LUA, RESERVE_UNITS, RESERVED_PREFIX, WAIT_QUEUE_TTL_MS, wakeChannelOf, wakeTicketOf } from '../../../redlock-core/src/scripts/wake-queue.js';
 import { Redlock, type RedlockOptions } from 'redlock-core';
 import { IoredisAdapter } from '../../src/index.js';
@@ -697,6 +698,34 @@ describe('a fair acquisition (ARGV[6], the lease of a waiter) and the leave scri
     // Woken once: where the key was free, not where another owner holds it.
     expect(await listening.heard()).toEqual([next]);
     await client.del(...keys, ...keys.map(queueOf), ...keys.map(leasesOf));
+  });
+
+  it('tells a fair release which waiter heard its wake; a hand-off ask drops that one only once its process is gone, and wakes the next', async () => {
+    const [key] = keysFor('fair-hand-off', 1) as [string];
+    const [awaited, behind] = [memberNamed('awaited'), memberNamed('behind')];
+    const now = await nodeNowMs();
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    await client.zadd(queueOf(key), 1, awaited, 2, behind);
+    await client.hset(leasesOf(key), awaited, `${now + 60_000}:1`, behind, `${now + 60_000}:1`);
+    const [awaitedListens, behindListens] = [await listenFor(awaited), await listenFor(behind)];
+    expect(await run(releaseScript, [key], [OTHER_TOKEN, '', '1'])).toEqual([1, awaited]);
+    // Live, and not come yet: still due, and woken no more.
+    expect(await run(handOffScript, [key], [awaited])).toBe(awaited);
+    // Another process first, or the key taken: the hand-off went through.
+    expect(await run(handOffScript, [key], [behind])).toBe('');
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    expect(await run(handOffScript, [key], [awaited])).toBe('');
+    await client.del(key);
+    // Its process gone (its channel has no subscriber): dropped, and the one behind woken, and due now.
+    expect(await awaitedListens.heard()).toEqual([awaited]);
+    expect(await run(handOffScript, [key], [awaited])).toBe(behind);
+    expect(await queuedOn(key)).toEqual([behind]);
+    expect(await client.hkeys(leasesOf(key))).toEqual([behind]);
+    expect(await behindListens.heard()).toEqual([behind]);
+    // A release whose wake nobody heard says so.
+    await client.set(key, OTHER_TOKEN, 'PX', 10_000);
+    expect(await run(releaseScript, [key], [OTHER_TOKEN, '', '1'])).toEqual([1, '']);
+    await client.del(key, queueOf(key), leasesOf(key));
   });
 });
 
