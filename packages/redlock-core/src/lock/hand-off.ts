@@ -1,19 +1,19 @@
 // After a fair lock's release woke the next waiter: the releaser makes sure the lock was handed on.
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { nearestNodeOf, type NodeSet, type NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { handOffScript, parseHandOffReply } from '../scripts/hand-off.js';
 
 /** The shortest pause before the releaser's first ask, and between its first {@link EVEN_CHECKS} asks, in milliseconds. */
-export const HAND_OFF_CHECK_MS = 10;
+const HAND_OFF_CHECK_MS = 10;
 
 /** How many asks come at the first pause; the pauses double after them. */
 const EVEN_CHECKS = 10;
 
 /** How long after the release the releaser may still ask, in milliseconds: the pauses double up to it. */
-export const HAND_OFF_WATCH_MS = 5_000;
+const HAND_OFF_WATCH_MS = 5_000;
 
 /**
  * Makes sure a fair lock's release handed the lock on to `member`, the waiting process its wake reached first. That
@@ -60,22 +60,6 @@ export function watchHandOff(set: NodeSet, keys: readonly string[], ttlMs: numbe
 
 /** What a hand-off ask found: a process still due to take the lock, or none. */
 type HandOffStatus = 'due' | 'done';
-
-/** The node nearest by its round trip among those that are up and set in `written`, or -1 for none. */
-export function nearestNodeOf(set: NodeSet, written: readonly boolean[]): number {
-  let nearest = -1;
-  let nearestRttMs = Infinity;
-  for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) {
-    const node = set.nodes[nodeIndex] as NodeState;
-    if (written[nodeIndex] !== true || !node.breaker.isUp) continue;
-    const rttMs = node.latency.smoothedRttMs ?? Infinity;
-    if (nearest === -1 || rttMs < nearestRttMs) {
-      nearest = nodeIndex;
-      nearestRttMs = rttMs;
-    }
-  }
-  return nearest;
-}
 
 /** The round trip within which a quorum of the nodes answers, in milliseconds: the quorum-th shortest measured (0 while unmeasured). */
 function quorumRttMsOf(set: NodeSet): number {

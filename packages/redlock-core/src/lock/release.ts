@@ -6,12 +6,12 @@ import { isTraced, traceRelease } from '../base/tracing.js';
 import { describeOutcomes, outcomesSoFar, type ReleaseNodeOutcome, type ReleaseResult } from '../base/outcomes.js';
 import { FanOut } from '../nodes/fan-out.js';
 import { nodeTimeoutMsFor } from '../nodes/node-latency.js';
-import type { NodeSet, NodeState } from '../nodes/node-state.js';
+import { nearestNodeOf, type NodeSet, type NodeState } from '../nodes/node-state.js';
 import { quorumOf } from '../nodes/quorum.js';
 import type { NodeCallRun } from '../nodes/node-call.js';
 import { ScriptReader } from '../scripts/lua-script.js';
 import { parseHeardReleaseReply, parseReleaseReply, quietReleaseScript, releaseScript, type ReleaseStatus } from '../scripts/release.js';
-import { nearestNodeOf, watchHandOff } from './hand-off.js';
+import { watchHandOff } from './hand-off.js';
 import type { Hold } from './hold.js';
 
 /** What a release of `hold` removes, and until when; `confirmedCount` 0 for `release()`'s own (see {@link Release.confirmedCount}). */

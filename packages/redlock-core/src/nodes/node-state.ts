@@ -41,6 +41,22 @@ export function throwIfMisconfigured(set: NodeSet): void {
   if (error !== undefined) throw error;
 }
 
+/** The node nearest by its round trip among those that are up and set in `written`, or -1 for none. */
+export function nearestNodeOf(set: NodeSet, written: readonly boolean[]): number {
+  let nearest = -1;
+  let nearestRttMs = Infinity;
+  for (let nodeIndex = 0; nodeIndex < written.length; nodeIndex += 1) {
+    const node = set.nodes[nodeIndex] as NodeState;
+    if (written[nodeIndex] !== true || !node.breaker.isUp) continue;
+    const rttMs = node.latency.smoothedRttMs ?? Infinity;
+    if (nearest === -1 || rttMs < nearestRttMs) {
+      nearest = nodeIndex;
+      nearestRttMs = rttMs;
+    }
+  }
+  return nearest;
+}
+
 /** The node set of validated nodes and options. */
 export function createNodeSet(nodes: readonly ResolvedNode[], options: ResolvedOptions): NodeSet {
   const servers = new ServerRegistry(options.refuseEvictingNodes);
