@@ -87,6 +87,9 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       ['an integer', 'return 42', 42],
       ['a negative integer', 'return -7', -7],
       ['a bulk string', "return 'hello'", 'hello'],
+      // A fair lock's release and the releaser's hand-off asks answer '' for "nobody" (see redlock-core's scripts).
+      ['an empty bulk string', "return ''", ''],
+      ['an empty string in an array', "return {1, ''}", [1, '']],
       ['a status reply', "return redis.status_reply('OK')", 'OK'],
       ['nil as null', 'return nil', null],
       ['a nested array', "return {1, 'two', {3}}", [1, 'two', [3]]],

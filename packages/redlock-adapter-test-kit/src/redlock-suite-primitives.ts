@@ -1,9 +1,10 @@
-// The Redlock suite's tests of the other primitives on the same nodes: a counting semaphore and a read-write lock.
+// The Redlock suite's tests of the other primitives on the same nodes: a counting semaphore, a read-write lock, and
+// a fair lock.
 import { deepStrictEqual, equal } from 'node:assert/strict';
 import { eventually } from './assertions.js';
 import { type SuiteContext, TTL_MS } from './suite-context.js';
 
-/** Registers the semaphore's and the read-write lock's tests, in their order in the suite. */
+/** Registers the semaphore's, the read-write lock's and the fair lock's tests, in their order in the suite. */
 export function registerPrimitiveTests(context: SuiteContext): void {
   const { it, newRedlock, onEveryNode, eventuallyNoKeys } = context;
   it("hands out at most a semaphore's limit of permits, passes a freed one to a waiter, and leaves no key", async () => {
@@ -44,6 +45,31 @@ export function registerPrimitiveTests(context: SuiteContext): void {
       return [isWriteLocked, readerCount, isWriterWaiting];
     }, [true, 0, false]);
     await writer.release();
+    await eventuallyNoKeys();
+  });
+
+  it('hands a fair lock to its waiters in the order they asked, and leaves no queue behind', async () => {
+    const queue = `{${context.prefix()}turns}:w`;
+    const held = await (await newRedlock({ retryCount: 0 })).acquire('turns', TTL_MS, { fair: true });
+    const order: number[] = [];
+    const calls: Promise<void>[] = [];
+    for (const index of [1, 2, 3]) {
+      const redlock = await newRedlock({ retryCount: 100 });
+      calls.push(
+        redlock.acquire('turns', TTL_MS, { fair: true }).then(async (lock) => {
+          order.push(index);
+          await lock.release();
+        }),
+      );
+      // Queued on every node before the next one asks (the holder, a single try, never queued).
+      await eventually(async () => (await onEveryNode(['ZCARD', queue])).every((length) => length === index), true);
+    }
+    // Each release wakes the next where the adapter can subscribe, else the next takes it at its timer (20 ms ± 10).
+    await held.release();
+    await Promise.all(calls);
+    deepStrictEqual(order, [1, 2, 3]);
+    // The queue and the leases beside it are gone with their last member.
+    await eventually(async () => onEveryNode(['EXISTS', queue, `{${context.prefix()}turns}:l`]), context.redis.urls.map(() => 0));
     await eventuallyNoKeys();
   });
 }
