@@ -56,10 +56,9 @@ local reserved = {}
 local isRefused = false
 local nodeNow
 for i = 1, resourceCount do
-  -- The length first, O(1) whatever the value: one longer than our token (or our reservation) is not ours
-  -- and is never read into Lua, which for a value of 16 MB kept the node busy for about a second. An error
-  -- reply (WRONGTYPE) for a key of another type. GET then reads at most that length: false when missing.
-${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
+${/* The length first, O(1) whatever the value: one longer than our token (or our reservation) is not ours
+   and is never read into Lua, which for a value of 16 MB kept the node busy for about a second. An error
+   reply (WRONGTYPE) for a key of another type. GET then reads at most that length: false when missing. */ ''}${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
   local isShort = type(length) == 'number' and length <= math.max(#token, reservedForUs and #reservedForUs or 0)
   local value = isShort and redis.call('GET', KEYS[i])
   if isShort and value == false then
@@ -68,8 +67,7 @@ ${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
     missing = missing + 1
     reserved[i] = true
   elseif value ~= token then
-    -- Not ours either way, and left alone: another owner's lock, or a key that is not a lock at all.
-    if type(length) ~= 'number' or redis.call('PTTL', KEYS[i]) == -1 then
+    ${/* Not ours either way, and left alone: another owner's lock, or a key that is not a lock at all. */ ''}if type(length) ~= 'number' or redis.call('PTTL', KEYS[i]) == -1 then
       return -2
     end
     isRefused = true
@@ -77,10 +75,9 @@ ${indentedLua(readKeyLua('length', 'STRLEN', 'KEYS[i]'))}
   end
 end
 local queuedPlace
--- Fair, a free key goes only to the first live waiter in its queue, or to anyone while none waits. The caller
--- takes its place first: granted, it stays there until its release; with a place from a quorum, it is the same
--- on every node (a place kept from before, lower, made another waiter first on some nodes and split them).
-if fairLeaseMs and not isRefused and missing > 0 then
+${/* Fair, a free key goes only to the first live waiter in its queue, or to anyone while none waits. The caller
+   takes its place first: granted, it stays there until its release; with a place from a quorum, it is the same
+   on every node (a place kept from before, lower, made another waiter first on some nodes and split them). */ ''}if fairLeaseMs and not isRefused and missing > 0 then
   local aheadOfUs
   for i = 1, resourceCount do
 ${indentedLua(joinQueueLua('KEYS[i]', undefined, 'queuedPlace'), 2)}
@@ -95,11 +92,9 @@ ${indentedLua(joinQueueLua('KEYS[j]', undefined, 'queuedPlace'), 2)}
 ${indentedLua(renewLeaseLua('KEYS[j]', 'fairLeaseMs', 'ARGV[7]'), 3)}
     end
   end
-  -- A ticket with a place was queued there: the reply need not say it.
-  return queuedPlace and ticketPlace == '' and {0, queuedPlace} or 0
+  ${/* A ticket with a place was queued there: the reply need not say it. */ ''}return queuedPlace and ticketPlace == '' and {0, queuedPlace} or 0
 end
--- Read only when about to grant.
-if missing > 0 and ${isInsideRestartGraceLua('restartGraceMs')} then
+${/* Read only when about to grant. */ ''}if missing > 0 and ${isInsideRestartGraceLua('restartGraceMs')} then
   return -1
 end
 local highest = 0
@@ -119,13 +114,11 @@ for i = 1, resourceCount do
     redis.call('DEL', KEYS[i])
   end
   redis.call('SET', KEYS[i], token, 'PX', ttlMs, 'NX')
-  -- Fair, the member stays first until its release takes it out: an attempt that fails keeps its place here.
-  if not fairLeaseMs then
+  ${/* Fair, the member stays first until its release takes it out: an attempt that fails keeps its place here. */ ''}if not fairLeaseMs then
 ${indentedLua(leaveQueueLua('KEYS[i]'), 2)}
   end
 end
--- Fair, a ticket that asked for a place learns it from a grant too: its attempt may fail on the other nodes.
-local grantedPlace = ticketPlace == '' and queuedPlace
+${/* Fair, a ticket that asked for a place learns it from a grant too: its attempt may fail on the other nodes. */ ''}local grantedPlace = ticketPlace == '' and queuedPlace
 if grantedPlace then
   return {1, highest, grantedPlace}
 end
@@ -134,7 +127,7 @@ if isFencing then
 end
 return 1
 `,
-  '963707c989bf5b5f5814bc64889f5bfd6f169167',
+  'dd96b8d0d18d05ecbfbdb7ac7701139bc39a64e2',
 );
 
 /**

@@ -32,8 +32,7 @@ local groups = 1 + (label and 1 or 0) + (fence ~= '' and 1 or 0)
 local resourceCount = #KEYS / groups
 local missing = 0
 for i = 1, resourceCount do
-  -- A key of another type reads as an error reply, never our token: not held, and left alone.
-${indentedLua(readKeyLua('value', 'GET', 'KEYS[i]'))}
+${/* A key of another type reads as an error reply, never our token: not held, and left alone. */ ''}${indentedLua(readKeyLua('value', 'GET', 'KEYS[i]'))}
   if value == false then
     missing = missing + 1
   elseif value ~= token then
@@ -43,10 +42,9 @@ end
 if missing > 0 and not reseed then
   return 2
 end
--- PEXPIRE where the key is ours, which Redis allows even when out of memory. A re-seed SETs what is missing
--- and never shortens a key: sent with the TTL the keys had left, it may arrive after an extension that gave
--- them more, and cutting them back would end the hold on this node before its validity.
-for i = 1, resourceCount do
+${/* PEXPIRE where the key is ours, which Redis allows even when out of memory. A re-seed SETs what is missing
+   and never shortens a key: sent with the TTL the keys had left, it may arrive after an extension that gave
+   them more, and cutting them back would end the hold on this node before its validity. */ ''}for i = 1, resourceCount do
   if not reseed then
     redis.call('PEXPIRE', KEYS[i], ttlMs)
   else
@@ -91,7 +89,7 @@ if missing > 0 then
 end
 return 1
 `,
-  'db02dbaff8ed903606565bc7903cc3d2aaa29e64',
+  'a079b1fff5f15e65d577c0fdb5ab2ccc6521bda4',
 );
 
 /**

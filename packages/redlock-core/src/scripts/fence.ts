@@ -35,8 +35,7 @@ export const fenceScript = defineScript(
 local token = tonumber(ARGV[1])
 local raise = {}
 for i = 1, #KEYS do
-  -- One read per key: false when missing, an error reply (WRONGTYPE) for a key of another type.
-${indentedLua(readKeyLua('value', 'GET', 'KEYS[i]'))}
+${/* One read per key: false when missing, an error reply (WRONGTYPE) for a key of another type. */ ''}${indentedLua(readKeyLua('value', 'GET', 'KEYS[i]'))}
   if value == false then
     raise[#raise + 1] = KEYS[i]
   elseif type(value) ~= 'string' or not string.match(value, '^[1-9][0-9]*$') or redis.call('PTTL', KEYS[i]) ~= -1 then
@@ -50,7 +49,7 @@ for i = 1, #raise do
 end
 return 1
 `,
-  '5bb35904bc6ac0febaa17db79902c1c11ea5069c',
+  'd3a8c20c4de6b7161be8a7b0e4bed5268e017ef6',
 );
 
 /** Parses the fence script's reply: `'fenced'`, or `'foreign'` (a counter key holds something else). */

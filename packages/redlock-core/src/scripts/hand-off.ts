@@ -30,7 +30,7 @@ ${indentedLua(fairTurnLua('KEYS[i]', true), 3)}
 end
 return due
 `,
-  'a5331e5ce7714d75f32e936d50130afc9b81bad4',
+  '4d38a1ede871c295562c92e7d3b2aeb1884b186c',
 );
 
 /** Parses the hand-off script's reply: the member of the process due to take the lock, `''` for none. */

@@ -26,7 +26,7 @@ ${indentedLua(wakeWaitersLua('KEYS[i]', "''", '1', true), 2)}
 end
 return 1
 `,
-  '7d56af71b3333635b67dae682e2496f1dd3aa66c',
+  '2ea4c42c7a799b4e35cb6fde3a099992fe66864e',
 );
 
 /** Parses the leave script's reply: it always left. */

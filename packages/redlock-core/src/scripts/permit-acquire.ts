@@ -55,8 +55,7 @@ export const SEMAPHORE_LAYOUT_LUA = `local function isSemaphoreHash(key, all)
         return false
       end
     elseif field ~= 'limit' then
-      -- A slot in canonical form: digits without a leading zero (what tostring would write), at most the limit.
-      if string.find(field, '^[1-9]%d*$') == nil or tonumber(field) > limit or string.find(all[i + 1], '^%d+:.') == nil then
+      ${/* A slot in canonical form: digits without a leading zero (what tostring would write), at most the limit. */ ''}if string.find(field, '^[1-9]%d*$') == nil or tonumber(field) > limit or string.find(all[i + 1], '^%d+:.') == nil then
         return false
       end
     end
@@ -104,16 +103,14 @@ ${ticketLua("ARGV[9] or ''")}
 local ttlMs, permits, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local restartGraceMs, first = tonumber(ARGV[5]), tonumber(ARGV[6])
 local intent, intentTtlMs = ARGV[7], tonumber(ARGV[8])
--- The intent's entry names its permits, which others keep free: an id that names others would lie.
-if intent ~= '' and string.match(intent, '^(%d+):.') ~= tostring(permits) then
+${/* The intent's entry names its permits, which others keep free: an id that names others would lie. */ ''}if intent ~= '' and string.match(intent, '^(%d+):.') ~= tostring(permits) then
   intent = ''
 end
 local keyType = redis.call('TYPE', key)['ok']
 if keyType ~= 'none' and keyType ~= 'hash' then
   return -2
 end
--- By field, and the slots' by number; the key's TTL, in milliseconds.
-local fields, bySlot, keyTtlMs = {}, {}, -1
+${/* By field, and the slots' by number; the key's TTL, in milliseconds. */ ''}local fields, bySlot, keyTtlMs = {}, {}, -1
 if keyType == 'hash' then
   local all = redis.call('HGETALL', key)
   keyTtlMs = isSemaphoreHash(key, all)
@@ -133,8 +130,7 @@ if keyType == 'hash' then
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
--- By slot: 'ours', 'free' (missing or expired), or nil (another holder's).
-local stateOf, ours = {}, {}
+${/* By slot: 'ours', 'free' (missing or expired), or nil (another holder's). */ ''}local stateOf, ours = {}, {}
 for slot = 1, limit do
   local value = bySlot[slot]
   if value == nil then
@@ -149,8 +145,7 @@ for slot = 1, limit do
     end
   end
 end
--- A live intent: ours, or another request's, which keeps its permits' worth of slots free.
-local isOurIntent, kept = false, 0
+${/* A live intent: ours, or another request's, which keeps its permits' worth of slots free. */ ''}local isOurIntent, kept = false, 0
 if fields['i'] ~= nil then
   local expiresAt, waiting = string.match(fields['i'], '^(%d+):(%d+):')
   if tonumber(expiresAt) > now then
@@ -161,8 +156,7 @@ if fields['i'] ~= nil then
     end
   end
 end
--- A re-sent first call gets the slots it took; otherwise the slots to take, in order.
-local isResent = first > 0 and #ours > 0
+${/* A re-sent first call gets the slots it took; otherwise the slots to take, in order. */ ''}local isResent = first > 0 and #ours > 0
 local wanted = {}
 if isResent then
   wanted = ours
@@ -185,8 +179,7 @@ local isWanted = {}
 for i = 1, #wanted do
   isWanted[wanted[i]] = true
 end
--- The slots free once we take ours (our other slots are freed): another's intent keeps that many.
-local freeAfter = 0
+${/* The slots free once we take ours (our other slots are freed): another's intent keeps that many. */ ''}local freeAfter = 0
 for slot = 1, limit do
   if stateOf[slot] ~= nil and not isWanted[slot] then
     freeAfter = freeAfter + 1
@@ -213,8 +206,7 @@ if not isResent then
   if ${isInsideRestartGraceLua('restartGraceMs')} then
     return -1
   end
-  -- One HSET: the limit of a new semaphore (a hash holds it already), and our slots.
-  local value, entries = (now + ttlMs) .. ':' .. token, keyType == 'hash' and {} or {'limit', limit}
+  ${/* One HSET: the limit of a new semaphore (a hash holds it already), and our slots. */ ''}local value, entries = (now + ttlMs) .. ':' .. token, keyType == 'hash' and {} or {'limit', limit}
   for i = 1, #wanted do
     entries[#entries + 1] = wanted[i]
     entries[#entries + 1] = value
@@ -245,7 +237,7 @@ for slot = 1, limit do
 end
 return reply
 `,
-  '35547043b1a874acdc304aa76c40458cb069d28d',
+  '9112d3da69398709e12f10e4ed151f1f61885b10',
 );
 
 /**

@@ -72,8 +72,7 @@ if missing > 0 then
     if not reseed then
       return 2
     end
-    -- A read-write lock's live entries that ours would sit beside; a semaphore's slots of ours are free.
-    if layout == 'rw' then
+    ${/* A read-write lock's live entries that ours would sit beside; a semaphore's slots of ours are free. */ ''}if layout == 'rw' then
       local isWriter = ARGV[5] == 'w'
       for i = 1, #all, 2 do
         local field, value = all[i], all[i + 1]
@@ -93,8 +92,7 @@ if missing > 0 then
     redis.call('HSET', key, 'limit', layout)
   end
 end
--- A re-seed never shortens an entry of ours (see extendScript): every one here is ours and live, or missing.
-for i = 5, #ARGV do
+${/* A re-seed never shortens an entry of ours (see extendScript): every one here is ours and live, or missing. */ ''}for i = 5, #ARGV do
   local expiresAt = now + ttlMs
   local current = reseed and redis.call('HGET', key, ARGV[i])
   if current then
@@ -117,7 +115,7 @@ if missing > 0 then
 end
 return 1
 `,
-  '9c06b392675b9e45e1f45a855f3c99ad0e422820',
+  '546c860eb87d1b0af5cea54413571dad36c79271',
 );
 
 /** The layout of the hash whose entries a permit-extend call extends: a semaphore of `limit`, or a read-write lock. */

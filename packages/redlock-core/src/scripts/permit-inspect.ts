@@ -56,7 +56,7 @@ for i = 1, #all, 2 do
 end
 return reply
 `,
-  '7e1384720e41b4e1a7bf7b8684dec4f44c9a3d8f',
+  '1e79412bae1c23ec13736da0c06ebbc648ffc62a',
 );
 
 /** One slot a node holds taken: its number, an opaque id of its holder, and the milliseconds it has left there. */

@@ -45,8 +45,7 @@ if redis.call('TYPE', key)['ok'] == 'hash' then
       end
     end
   end
-  -- At the latest entry's expiry, on this node's clock (no TIME needed): at once if every entry expired.
-  if freed > 0 then
+  ${/* At the latest entry's expiry, on this node's clock (no TIME needed): at once if every entry expired. */ ''}if freed > 0 then
     if longest == nil then
       redis.call('DEL', key)
     else
@@ -69,10 +68,10 @@ return 0
 }
 
 /** Releases held permits or a held read-write lock: frees its entries and wakes waiting processes. */
-export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), '94a241aaf13fe8aea5606f3488a85cff547b7af8');
+export const permitReleaseScript = defineScript('permit-release', permitReleaseSource(true), 'e690760151e585192d6214b40096812fde7798b5');
 
 /** Frees a failed attempt's entries, or a holder's extra ones, waking nobody. */
-export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '7e737bfd9a231e348889992376ea787d84ce28dc');
+export const quietPermitReleaseScript = defineScript('permit-release', permitReleaseSource(false), '93f6a7e31da0d1824779efee80fd2446fc353083');
 
 /** Parses the permit-release script's reply: `'released'` if any of our slots was freed, else `'not-held'`. */
 export function parsePermitReleaseReply(reply: unknown): 'released' | 'not-held' {

@@ -123,8 +123,7 @@ local field = 'w'
 if mode == 'read' then
   field = 'r:' .. token
 end
--- Expired entries go first: the writer's own field may hold an expired writer's entry.
-for i = 1, #expired do
+${/* Expired entries go first: the writer's own field may hold an expired writer's entry. */ ''}for i = 1, #expired do
   redis.call('HDEL', key, expired[i])
 end
 redis.call('HSET', key, 'rw', '1', field, (now + ttlMs) .. ':' .. token)
@@ -137,7 +136,7 @@ end
 ${indentedLua(leaveQueueLua('key'))}
 return 1
 `,
-  'e3f0227d454b6c266ec69440bc5a54e830daecc3',
+  'b95672147cef9c241ba233ec91768721501c5423',
 );
 
 /** Whether a read-write lock is taken for reading (shared) or writing (exclusive). */

@@ -21,8 +21,7 @@ ${QUEUE_OF_LUA}` : ''}
 local token${announces ? `, ticket = ARGV[1], ARGV[2] or ''` : ' = ARGV[1]'}
 local deleted${announces ? ", heard = 0, ''" : ' = 0'}
 for i = 1, #KEYS do
-  -- A key of another type reads as an error reply, never our token, and is left alone (as by \`readKeyLua\`).
-  local value = redis.pcall('GET', KEYS[i])
+  ${/* A key of another type reads as an error reply, never our token, and is left alone (as by `readKeyLua`). */ ''}local value = redis.pcall('GET', KEYS[i])
   if value == token then
     deleted = deleted + redis.call('DEL', KEYS[i])${announces ? `
 ${indentedLua(wakeWaitersLua('KEYS[i]', 'ticket', '1', true, 'heard'), 2)}` : ''}
@@ -38,13 +37,13 @@ end
 }
 
 /** Releases a held lock: deletes our keys and wakes the next waiting process of each (see wake-queue.ts). */
-export const releaseScript = defineScript('release', releaseSource(true), '92c85b36b4d5b49f5cd4ef55597db146224e1273');
+export const releaseScript = defineScript('release', releaseSource(true), 'c6e15105a7fdcb734575d4a9037b6eb2ab5028bb');
 
 /**
  * Removes the keys of a failed attempt, waking nobody: waiters blocked by the attempt retry on their
  * timers. Its replies read as the release script's ({@link parseReleaseReply}).
  */
-export const quietReleaseScript = defineScript('release', releaseSource(false), 'bea67835b7ef218ac83539bcea9953e771c4eda9');
+export const quietReleaseScript = defineScript('release', releaseSource(false), 'bc3cfcde90724cb1ad6b91e7ffb84af00fe1ac9c');
 
 /** What a release call answers: the node deleted our keys, or held none of them. */
 export type ReleaseStatus = 'released' | 'not-held';

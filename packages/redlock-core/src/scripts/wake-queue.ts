@@ -24,8 +24,7 @@ export const RESERVE_UNITS = 4_096;
 
 /** Lua: `queueOf(key)`, the name of `key`'s wait queue (see {@link ticketLua}), `nil` for none. */
 export const QUEUE_OF_LUA = `local function queueOf(key)
-  -- The usual key has no brace: one search.
-  if not string.find(key, '[{}]') then
+  ${/* The usual key has no brace: one search. */ ''}if not string.find(key, '[{}]') then
     return key ~= '' and '{' .. key .. '}:w' or nil
   end
   local open = string.find(key, '{', 1, true)
@@ -177,8 +176,7 @@ export const fairTurnLua = (key: string, wakesOnlyPastDead = false): string => `
     end
     local channel = '${WAKE_CHANNEL_PREFIX}' .. head
     local listeners = redis.pcall('PUBSUB', 'NUMSUB', channel)
-    -- Denied PUBSUB, nobody can tell: it counts as listening; so does a process that listens through a pattern.
-    local isListening = type(listeners) ~= 'table' or (tonumber(listeners[2]) or 0) > 0 or string.sub(head, 1, 1) == '${BY_PATTERN_MARK}'
+    ${/* Denied PUBSUB, nobody can tell: it counts as listening; so does a process that listens through a pattern. */ ''}local isListening = type(listeners) ~= 'table' or (tonumber(listeners[2]) or 0) > 0 or string.sub(head, 1, 1) == '${BY_PATTERN_MARK}'
     local lease = redis.pcall('HGET', leases, head)
     local expiry, listens = string.match(type(lease) == 'string' and lease or '', '^(%d+):([01])$')
     local isLive
@@ -257,8 +255,7 @@ ${indentedLua(leaveQueueLua('key', 'true'), 2)}
     local channel = '${WAKE_CHANNEL_PREFIX}' .. head
     local heard = redis.pcall('PUBLISH', channel, '1')
     local byPattern = string.sub(head, 1, 1) == '${BY_PATTERN_MARK}'
-    -- A pattern subscriber hears every wake: only the member's own channel shows whether its process waits.
-    if type(heard) == 'number' and heard > 0 and not byPattern then
+    ${/* A pattern subscriber hears every wake: only the member's own channel shows whether its process waits. */ ''}if type(heard) == 'number' and heard > 0 and not byPattern then
       local listeners = redis.pcall('PUBSUB', 'NUMSUB', channel)
       if type(listeners) == 'table' then
         heard = tonumber(listeners[2]) or 0
@@ -268,11 +265,9 @@ ${indentedLua(leaveQueueLua('key', 'true'), 2)}
     local hasLease = false
     if not isHeard and isLock and type(heard) == 'number' then
 ${indentedLua(pollingLeaseLua('queue', 'head', 'isHeard', 'hasLease'), 3)}
-      -- A fair waiter that polls: it is next, and takes the lock at its next attempt; no one else is woken.
-      heard = isHeard and 1 or heard
+      ${/* A fair waiter that polls: it is next, and takes the lock at its next attempt; no one else is woken. */ ''}heard = isHeard and 1 or heard
     elseif byPattern and isLock then
-      -- A fair waiter that listens through a pattern keeps its place, as any fair one: others are first without it.
-      hasLease = type(redis.pcall('HGET', ${leasesOf('queue')}, head)) == 'string'
+      ${/* A fair waiter that listens through a pattern keeps its place, as any fair one: others are first without it. */ ''}hasLease = type(redis.pcall('HGET', ${leasesOf('queue')}, head)) == 'string'
     end
     local score = tonumber(range[2]) or 0
     local reserveMs = score > -math.huge and math.floor((score % 1) * ${RESERVE_UNITS} + 0.5) or 0
@@ -290,8 +285,7 @@ ${indentedLua(pollingLeaseLua('queue', 'head', 'isHeard', 'hasLease'), 3)}
     if isHeard and firstHeard == '' then
       firstHeard = head
     end
-    -- Refused (an ACL without the channel), the member cannot hear from here: it leaves, and the wake counts.
-    if type(heard) ~= 'number' or heard > 0 then
+    ${/* Refused (an ACL without the channel), the member cannot hear from here: it leaves, and the wake counts. */ ''}if type(heard) ~= 'number' or heard > 0 then
       count = count - 1
     end
   end
@@ -312,9 +306,8 @@ end`;
 export function wakeWaitersLua(key: string, ticket: string, count: string, isLock: boolean, heardVar?: string): string {
   const call = `wake(${key}, queue, ${ticket}, ${count}, ${isLock ? 'true' : 'false'})`;
   return `local queue = queueOf(${key})
--- A PTTL costs a node about a fifth of what a ZRANGE does, and an ACL that allows the lock's commands
--- allows it (an error reply, if not, goes on to the ZRANGE).
-if queue ~= nil and (${ticket} ~= '' or redis.pcall('PTTL', queue) ~= -2) then
+${/* A PTTL costs a node about a fifth of what a ZRANGE does, and an ACL that allows the lock's commands
+   allows it (an error reply, if not, goes on to the ZRANGE). */ ''}if queue ~= nil and (${ticket} ~= '' or redis.pcall('PTTL', queue) ~= -2) then
 ${indentedLua(WAKE_LUA)}
   ${heardVar === undefined ? call : `local heardHere = ${call}
   if ${heardVar} == '' then
