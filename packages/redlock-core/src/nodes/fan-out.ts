@@ -65,6 +65,8 @@ export class FanOut<S extends string> implements Due, RenewableCall {
   wasCut = false;
   #unsettledCount: number;
   #hasRenewedAfterStall = false;
+  /** Whether a call was sent as a probe with {@link VOTE_DUE}: only then does a settled call look at the probes. */
+  #hasVoteDueProbe = false;
   #listener: ((outcome: NodeOutcome<S>) => void) | undefined;
   /** Listeners of one node's outcome or late answer: made when someone asks (most operations read `outcomes`). */
   #nodeListeners: (((outcome: NodeOutcome<S>) => void)[] | undefined)[] | undefined;
@@ -115,11 +117,13 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     const startedAt = startedAtMs ?? this.#clock.now();
     let voteTimeoutMs = timeoutMs;
     // A silent node's probe waits for its answer as long as the node may take (the ceiling), to tell whether it
-    // answers at all; the vote waits for it only as long as the node took when it answered. Else a paused
-    // node's probe held an attempt whose other nodes split (a fair waiter's grants among them) for a second.
+    // answers at all; the vote waits for it only as long as the node took when it answered, and once every
+    // other node settled, only as long again as they took (see `#hastenProbes`). Else a paused node's probe
+    // held an attempt whose other nodes split (a fair waiter's grants among them) for a second, then 50 ms.
     if ((flags & PROBE) !== 0 && node.isTimeoutAdaptive && node.latency.paceTimeoutMs < timeoutMs) {
       voteTimeoutMs = node.latency.paceTimeoutMs;
       flags |= VOTE_DUE;
+      this.#hasVoteDueProbe = true;
     }
     this.#flags[nodeIndex] = flags;
     this.#timing[4 * nodeIndex] = startedAt;
@@ -416,6 +420,25 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#setDeadline(nodeIndex, (this.#timing[4 * nodeIndex] as number) + this.#timeoutOf(nodeIndex));
   }
 
+  /**
+   * When the vote waits for nothing but probes, each of them (sent with the others) has as long again as the
+   * others took, at least 1 ms: a node back from a pause answers about when they did, a paused one never. Its
+   * node's pace could be 50 ms more for every attempt whose other nodes split, the woken fair waiter's turn
+   * among them (refused where the release came after it). A probe counted without its answer still runs to its
+   * own end and tells the node's health; its grant, if any, is removed as a late one.
+   */
+  #hastenProbes(): void {
+    const now = this.#clock.now();
+    for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+      if (this.outcomes[nodeIndex] === undefined && ((this.#flags[nodeIndex] as number) & (VOTE_DUE | VOTED)) === 0) return;
+    }
+    for (let nodeIndex = 0; nodeIndex < this.#flags.length; nodeIndex += 1) {
+      if (((this.#flags[nodeIndex] as number) & (PENDING | VOTE_DUE)) !== (PENDING | VOTE_DUE)) continue;
+      const hastenedMs = now + Math.max(1, now - (this.#timing[4 * nodeIndex] as number));
+      if (hastenedMs < this.#deadlineOf(nodeIndex)) this.#setDeadline(nodeIndex, hastenedMs);
+    }
+  }
+
   #timedOut(nodeIndex: number): void {
     this.#removePending(nodeIndex);
     const isProbe = ((this.#flags[nodeIndex] as number) & PROBE) !== 0;
@@ -436,6 +459,7 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     this.#unsettledCount -= 1;
     if (this.#isTracked && ((this.#flags[nodeIndex] as number) & SENT) !== 0) this.#set.lifecycle.callEnded(nodeIndex);
     if (((this.#flags[nodeIndex] as number) & VOTED) === 0) this.#vote?.count(outcome.status);
+    if (this.#hasVoteDueProbe && this.#vote?.isDecided === false) this.#hastenProbes();
     this.#listener?.(outcome);
     const listeners = this.#nodeListeners?.[nodeIndex];
     if (listeners !== undefined) {

@@ -92,30 +92,53 @@ describe('adaptive node timeouts', () => {
     expect(redlock.nodeHealth()[2]?.rttMs).toBeGreaterThan(100);
   });
 
-  it("decides a split vote without a silent node's probe once the node's pace passed, and frees its grants then", async () => {
-    const clock = new FakeClock();
-    const nodes = grantingNodes(clock, 5);
+  /** Five nodes 4 ms away, warmed up; node 4 then stops answering (a paused server) and falls silent at its first timeout. */
+  async function withNode4Paused(clock: FakeClock): Promise<{ nodes: FakeNode[]; redlock: Redlock }> {
+    const nodes = topology(clock, [4, 4, 4, 4, 4]);
     const redlock = new Redlock(nodes, { clock, retryCount: 0 });
     for (let index = 0; index < 5; index += 1) await cycle(clock, redlock, `warm-${index}`);
-    // Node 4 stops answering (a paused server): its first call times out at its pace, 50 ms, and it falls silent.
     nodes[4]!.hang();
     await clock.runUntilSettled(redlock.acquire('first', 10_000).then((lock) => lock.release()));
     await clock.advance(100);
     expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'down', probeInMs: 0 });
-    // Two nodes refuse, two grant: the vote turns on node 4, whose call is now the probe, given the ceiling (1 s).
+    // Two nodes refuse, two grant: the next attempt's vote turns on node 4, whose call is the probe.
     nodes[2]!.keyspace.isHeldByAnotherOwner = true;
     nodes[3]!.keyspace.isHeldByAnotherOwner = true;
+    return { nodes, redlock };
+  }
+
+  it("decides a split vote without a silent node's probe once it had as long again as the other nodes took, and frees its grants then", async () => {
+    const clock = new FakeClock();
+    const { nodes, redlock } = await withNode4Paused(clock);
     const startedAt = clock.now();
     const error = await clock.runUntilSettled(redlock.acquire('split', 10_000).catch((failure: unknown) => failure));
     expect(error).toBeInstanceOf(LockAcquireError);
-    expect(clock.now() - startedAt).toBe(50);
-    // The grants were taken back at the failure, not a second later: other processes may take the lock.
+    // The others settled by 8 ms (nodes 2 and 3 after a second call, which reads the holder): the vote gave
+    // the probe 8 ms more, then the failure took the grants back, not the node's pace (50 ms) nor its ceiling (1 s).
+    expect(clock.now() - startedAt).toBeGreaterThanOrEqual(16);
+    expect(clock.now() - startedAt).toBeLessThan(50);
+    // The grants were taken back at the failure: other processes may take the lock.
     expect(keysOf(nodes[0]!)).not.toContain('split');
     expect(keysOf(nodes[1]!)).not.toContain('split');
     // The probe still runs to its own end: the node stays down, its next probe due later.
     await clock.advance(1_000);
     expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'down' });
     expect(redlock.nodeHealth()[4]?.probeInMs).toBeGreaterThan(0);
+  });
+
+  it("counts the probe of a node back from its pause in a split vote when it answers a little after the others", async () => {
+    const clock = new FakeClock();
+    const { nodes, redlock } = await withNode4Paused(clock);
+    const startedAt = clock.now();
+    const acquired = redlock.acquire('split', 10_000);
+    // The node resumes 2 ms into the attempt and answers its probe 8 ms later, 2 ms after the others settled.
+    await clock.advance(2);
+    nodes[4]!.latencyMs = 8;
+    nodes[4]!.resume();
+    const lock = await clock.runUntilSettled(acquired);
+    expect(clock.now() - startedAt).toBe(10);
+    expect(lock.resources).toEqual(['split']);
+    expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'up' });
   });
 
   it('counts a node that stopped answering as down at its first timeout, and sends it nothing more but a probe', async () => {
@@ -190,14 +213,15 @@ describe('adaptive node timeouts', () => {
     expect(elapsedMs).toEqual([50]);
     expect(redlock.nodeHealth()[4]?.state).toBe('down');
     // The next attempt carries its probe, given the ceiling (100 ms for a 1 s TTL), which its vote waits for
-    // only as long as the node took when it answered (50 ms); the one after that does not wait for it at all.
+    // only as long again as the other nodes took (they answer at once here: 1 ms); the one after that does
+    // not wait for it at all.
     const waitedMs: number[] = [];
     for (const resource of ['probe', 'after-probe']) {
       const start = clock.now();
       await clock.runUntilSettled(redlock.acquire(resource, 1000).catch(() => undefined));
       waitedMs.push(clock.now() - start);
     }
-    expect(waitedMs).toEqual([50, 0]);
+    expect(waitedMs).toEqual([1, 0]);
   });
 
   it('acquires, extends and releases over nodes 120 ms away under a 1 s TTL, from the second attempt on, with the validity left', async () => {
