@@ -124,6 +124,13 @@ describe('adaptive node timeouts', () => {
     await clock.advance(1_000);
     expect(redlock.nodeHealth()[4]).toMatchObject({ state: 'down' });
     expect(redlock.nodeHealth()[4]?.probeInMs).toBeGreaterThan(0);
+    // The node resumes and runs the probe's command after all: its late grant is taken back.
+    nodes[4]!.resume();
+    await clock.advance(100);
+    const splitCalls = nodes[4]!.calls.filter((call) => call.keys.includes('split')).map((call) => call.script);
+    expect(splitCalls[0]).toBe('acquire');
+    expect(splitCalls.slice(1)).toContain('release');
+    expect(keysOf(nodes[4]!)).not.toContain('split');
   });
 
   it("counts the probe of a node back from its pause in a split vote when it answers a little after the others", async () => {
