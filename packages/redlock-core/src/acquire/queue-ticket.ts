@@ -38,10 +38,11 @@ export class QueueTicket {
   #nodesHeard = 0;
   #reserveMs = 0;
   /**
-   * Settles once every call of the latest attempt that sent the ticket settled, and so its grants on nodes that
-   * answered after it failed are being removed: a fair waiter's next attempt waits for it (see `waitForHold`).
+   * The calls of the latest attempt that sent the ticket: once they settled (a silent node's probe aside), its
+   * grants on nodes that answered after it failed are being removed, and a fair waiter's next attempt waits
+   * for that (see `waitForHold`).
    */
-  latestAttempt: { allSettled(): Promise<unknown>; readonly outcomes: readonly unknown[] } | undefined;
+  latestAttempt: { settledButProbes(): Promise<unknown>; readonly outcomes: readonly unknown[] } | undefined;
   /** Whether the waiter listens for the wakes of node `nodeIndex` (its subscription is in place there): a fair call tells the node. */
   listensOn: ((nodeIndex: number) => boolean) | undefined;
 

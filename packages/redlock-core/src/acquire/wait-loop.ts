@@ -189,8 +189,9 @@ export async function waitForHold<H, F extends FailedAttempt>(
         if ((isPlaceNew && ticket?.queuedPlace === undefined) || (failure !== undefined && contender.isGrantedSomewhere?.(failure) === true)) {
           // Not before the grants of nodes that answered after the attempt failed are being removed: on the same
           // connection, the next attempt's call would come first, and find the key held by the attempt before.
-          // Not after a node that is slow to answer, either (a paused one): at most `LATE_GRANTS_WAIT_MS`.
-          const settled = ticket?.latestAttempt?.allSettled();
+          // Not after a node that is slow to answer, either: at most `LATE_GRANTS_WAIT_MS`, and not at all for
+          // a silent node's probe (a paused node's), as the next attempt sends that node nothing while it is out.
+          const settled = ticket?.latestAttempt?.settledButProbes();
           if (settled !== undefined) await waitForRetry(clock, LATE_GRANTS_WAIT_MS, wakeOnSettled(settled), undefined);
           await waitForRetry(clock, wakeRestMs(++turnRetries), undefined, signal);
           queue.clearWake();

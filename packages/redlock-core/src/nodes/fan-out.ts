@@ -198,6 +198,15 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return (flags & PROBE) !== 0 || (isSettled && (flags & FIRST_CONTACT) !== 0);
   }
 
+  /** Resolves once every call settled but a silent node's probe: its node gets no other call while it is out (see `NodeState.admitCall`). */
+  settledButProbes(): Promise<unknown> {
+    const waitedFor: Promise<NodeOutcome<S>>[] = [];
+    for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) {
+      if (this.outcomes[nodeIndex] === undefined && ((this.#flags[nodeIndex] as number) & PROBE) === 0) waitedFor.push(this.outcomeOf(nodeIndex));
+    }
+    return Promise.all(waitedFor);
+  }
+
   /** Whether every call still pending is a probe that the vote counted without it, past the node's pace (see {@link send}). */
   hasOnlyVotedProbesPending(): boolean {
     for (const flags of this.#flags) if ((flags & PENDING) !== 0 && (flags & VOTED) === 0) return false;

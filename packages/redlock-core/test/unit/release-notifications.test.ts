@@ -578,6 +578,32 @@ describe('fair locks on split nodes', () => {
   });
 });
 
+describe('fair locks with a paused node', () => {
+  it("hand on within a few ms when the woken attempt beat the release to some nodes, not at the paused node's pace", async () => {
+    const { clock, connect, process } = setup();
+    const [holderConnections, waiterConnections] = [connect(), connect()];
+    const holder = process({ retryCount: 0 }, holderConnections);
+    const waiter = process({}, waiterConnections);
+    for (const redlock of [holder, waiter]) await clock.runUntilSettled(redlock.acquire('warm-up', 10_000).then((lock) => lock.release()));
+    // Node 4 stops answering (a paused server): its first call times out at 50 ms, and it falls silent.
+    for (const connections of [holderConnections, waiterConnections]) connections[4]!.hang();
+    const held = await clock.runUntilSettled(holder.acquire('jobs', 10_000, { fair: true }));
+    const waiting = waiter.acquire('jobs', 10_000, { fair: true });
+    // Its queued attempt's probe of node 4 runs out (1 s), and the next one comes due (its timed retry is 5 s away).
+    await clock.advance(1_500);
+    while (clock.now() < 4_000 && waiter.nodeHealth()[4]?.probeInMs !== 0) await clock.advance(10);
+    expect(waiter.nodeHealth()[4]).toMatchObject({ state: 'down', probeInMs: 0 });
+    // The release reaches nodes 2 and 3 2 ms late: the woken attempt, which carries node 4's probe, is granted
+    // on nodes 0 and 1 and refused on 2 and 3, and its vote turns on the probe, which never answers.
+    holderConnections[2]!.requestLatencyMs = 2;
+    holderConnections[3]!.requestLatencyMs = 2;
+    // Once the others answered, the probe had as long again, and the next attempts went at once: not 48 ms
+    // later (the vote waiting for the node's pace) nor 9 ms (the next attempt waiting for the probe to settle).
+    expect(await handOffMsAfter(clock, held.release(), waiting)).toBeLessThanOrEqual(6);
+    expect(waiter.nodeHealth()[4]).toMatchObject({ state: 'down' });
+  });
+});
+
 describe('woken attempts and timed retries', () => {
   it('does not count attempts woken by a release against retryCount', async () => {
     // The lock changes hands 20 times while the waiter, allowed 6 timed retries 1 s apart, keeps trying (it
