@@ -28,9 +28,10 @@ export type AcquireStatus = 'acquired' | 'held' | 'restarting' | 'foreign';
  * queue of each key (see wake-queue.ts) and the reply says its place there, and granted, it leaves them. A key a release reserved for the
  * ticket's member (~<member>, see wake-queue.ts) is free to it, and held to anyone else.
  * Fair (ARGV[6], a lease in milliseconds), a free key is granted only while no live waiter but the ticket's
- * is first in its queue (see `fairTurnLua` in wake-queue.ts), and a refused waiter renews its lease there; a
- * granted one stays first in the queue until its release takes it out: if its attempt fails on the other
- * nodes, it keeps its place here (taken out, it let the next waiter be first on some nodes, and split them).
+ * is first in its queue (see `fairTurnLua` in wake-queue.ts), and the waiter renews its lease there, refused
+ * or granted; a granted one stays first in the queue until its release takes it out: if its attempt fails on
+ * the other nodes, it keeps its place here (taken out, it let the next waiter be first on some nodes, and
+ * split them), and once its key is gone, it is live only while its lease is.
  * KEYS[1..n] resource keys, then with fencing KEYS[n+1..2n] their counter keys
  * ARGV[1] token   ARGV[2] TTL in milliseconds   ARGV[3] restart grace in milliseconds, '0' or absent
  * for none   ARGV[4] '1' with fencing, else '0' or absent   ARGV[5] the queue ticket, '' or absent
@@ -84,6 +85,13 @@ ${indentedLua(joinQueueLua('KEYS[i]', undefined, 'queuedPlace'), 2)}
 ${indentedLua(fairTurnLua('KEYS[i]'), 2)}
   end
   isRefused = aheadOfUs ~= nil
+  ${/* First, and so granted: it stays first until its release, live by its lease as a refused waiter is. Without
+     one it was live while its channel had a subscriber: a holder paused past its TTL (or whose attempt was granted
+     here and failed elsewhere), its connections open, held up every waiter behind it until it ran again. */ ''}if not isRefused then
+    for i = 1, resourceCount do
+${indentedLua(renewLeaseLua('KEYS[i]', 'fairLeaseMs', 'ARGV[7]'), 3)}
+    end
+  end
 end
 if isRefused then
   for j = 1, resourceCount do
@@ -127,7 +135,7 @@ if isFencing then
 end
 return 1
 `,
-  'dd96b8d0d18d05ecbfbdb7ac7701139bc39a64e2',
+  '559e999f763f73cf6a7c2bc14c1ea84378c7756d',
 );
 
 /**

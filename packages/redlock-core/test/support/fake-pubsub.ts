@@ -239,6 +239,8 @@ export class PubSubFakeNode extends FakeNode {
       if (place !== undefined) highest = Math.max(highest ?? 0, place);
       if (queues.liveAheadOf(key, member, now) !== undefined) isAhead = true;
     }
+    // First, and so granted: it stays first until its release, live by its lease, as the script renews it.
+    if (!isAhead) for (const key of resourceKeys) queues.renewLease(key, member, now + (Number(args[5]) || 0), args[6] === '1');
     return isAhead ? 'another' : highest;
   }
 

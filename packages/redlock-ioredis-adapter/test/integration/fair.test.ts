@@ -161,6 +161,40 @@ describe('a fair lock', () => {
     await Promise.all([holder, next].map((redlock) => redlock.close()));
   });
 
+  it('is handed on past a holder paused past its TTL with its connections open, once its lease ran out, not when it runs again', async () => {
+    const resource = `fair-frozen:${randomUUID()}`;
+    const child = runChild(
+      `
+      import { Redlock } from 'redlock-core';
+      import { IoredisAdapter } from 'redlock-ioredis-adapter';
+      import { Redis } from 'ioredis';
+      const urls = ${JSON.stringify(redis.urls)};
+      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+      await redlock.acquire(${JSON.stringify(resource)}, 1_000, { fair: true });
+      console.log('held');
+      setInterval(() => undefined, 60_000);
+    `,
+      {},
+    );
+    expect(await child.nextLine()).toBe('held');
+    // Paused while it holds the lock, its wake subscriptions still open: it stays first in the queues until it
+    // releases. Its lease, renewed at its grant (1 s at the defaults), says it has stopped asking.
+    child.process.kill('SIGSTOP');
+    const pausedAt = performance.now();
+    const next = processOf();
+    try {
+      const lock = await next.acquire(resource, 10_000, { ...FAIR, retryCount: 1_000, waitMs: 8_000 });
+      // Its key expires after 1 s, its lease about then: before the lease at its grant, it held up the queue until it
+      // ran again (here, the acquisition gave up after its 8 s).
+      expect(performance.now() - pausedAt).toBeLessThan(4_000);
+      await lock.release();
+    } finally {
+      child.process.kill('SIGKILL');
+      await child.exited;
+      await next.close();
+    }
+  });
+
   it('is handed on past a waiter killed just before the release woke it, once its connections closed, not at a timed retry', async () => {
     const resource = `fair-killed:${randomUUID()}`;
     // The next waiter's timed retry is 5 s away: only the releaser's asks can hand the lock on sooner.
