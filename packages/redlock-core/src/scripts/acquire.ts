@@ -82,7 +82,7 @@ ${/* Fair, a free key goes only to the first live waiter in its queue, or to any
   local aheadOfUs
   for i = 1, resourceCount do
 ${indentedLua(joinQueueLua('KEYS[i]', undefined, 'queuedPlace'), 2)}
-${indentedLua(fairTurnLua('KEYS[i]'), 2)}
+${indentedLua(fairTurnLua('KEYS[i]', false, 'fairLeaseMs'), 2)}
   end
   isRefused = aheadOfUs ~= nil
   ${/* First, and so granted: it stays first until its release, live by its lease as a refused waiter is. Without
@@ -135,7 +135,7 @@ if isFencing then
 end
 return 1
 `,
-  '559e999f763f73cf6a7c2bc14c1ea84378c7756d',
+  '4af966dd6649be8dded32d074f93974143c35692',
 );
 
 /**

@@ -157,14 +157,18 @@ end`;
  * a fair waiter while its lease has not run out (see {@link renewLeaseLua}) and, if it listened for wakes, its
  * channel still has a subscriber (a process that exits closes its connections: skipped at once); any other
  * waiter (the default's) while its channel has a subscriber, as a release judges it, or if it listens through
- * a pattern. The dead ones ahead are dropped on the way, and the live one first then is woken: the key is free,
+ * a pattern, and with `leaseMs` (a Lua expression), a waiter without a lease only until one that long runs out
+ * from the first time a fair call found it first at a free key: a default waiter woken there takes a free key at
+ * once, so one that has not for that long has stopped (a process paused, or a machine gone, its connections
+ * open), and held up the fair waiters behind it until the queue expired (60 s). The dead ones ahead are dropped
+ * on the way, and the live one first then is woken: the key is free,
  * and it may be waiting for a release that already came, or have become first since its attempt (a waiter
  * ahead moved back to its place from a quorum, or a split's grants were removed, which wakes nobody: eight
  * waiters that split the nodes at their first attempts all waited for a timed retry, 240-250 ms). With
  * `wakesOnlyPastDead`, the live one first is woken only if dead ones were dropped ahead of it (see
  * scripts/hand-off.ts). Uses `nodeNow` (declared by the script).
  */
-export const fairTurnLua = (key: string, wakesOnlyPastDead = false): string => `do
+export const fairTurnLua = (key: string, wakesOnlyPastDead = false, leaseMs?: string): string => `do
   local queue = queueOf(${key})
   local leases = queue and ${leasesOf('queue')}${wakesOnlyPastDead ? `
   local hasDropped = false` : ''}
@@ -184,7 +188,12 @@ export const fairTurnLua = (key: string, wakesOnlyPastDead = false): string => `
 ${indentedLua(NODE_NOW_LUA, 3)}
       isLive = tonumber(expiry) > nodeNow and (listens == '0' or isListening)
     else
-      isLive = isListening
+      isLive = isListening${leaseMs === undefined ? '' : `
+      if isLive then
+${indentedLua(NODE_NOW_LUA, 4)}
+        redis.pcall('HSET', leases, head, (nodeNow + ${leaseMs}) .. ':1')
+        redis.pcall('PEXPIRE', leases, ${WAIT_QUEUE_TTL_MS})
+      end`}
     end
     if isLive then
       aheadOfUs = head${wakesOnlyPastDead ? `

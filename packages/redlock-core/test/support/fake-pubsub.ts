@@ -82,10 +82,10 @@ class FakeBus {
 
   /**
    * The first live member of `key`'s queue that is not `member`, dropping the dead ones ahead and waking the
-   * live one first then (with `wakesOnlyPastDead`, only if it dropped one), as `fairTurnLua` does; `undefined`
-   * when `member` is first, or none waits.
+   * live one first then (with `wakesOnlyPastDead`, only if it dropped one), as `fairTurnLua` does, with `leaseMs`
+   * giving a live waiter without a lease one; `undefined` when `member` is first, or none waits.
    */
-  liveAheadOf(key: string, member: string, now: number, wakesOnlyPastDead = false): string | undefined {
+  liveAheadOf(key: string, member: string, now: number, wakesOnlyPastDead = false, leaseMs?: number): string | undefined {
     const queue = this.queues.get(key) ?? [];
     let hasDropped = false;
     for (let first = queue[0]; first !== undefined && first.member !== member; first = queue[0]) {
@@ -93,6 +93,8 @@ class FakeBus {
       const isListening = this.listenersOf(channel) > 0 || first.member.startsWith(BY_PATTERN_MARK);
       const lease = this.leases.get(key)?.get(first.member);
       const isLive = lease !== undefined ? lease.expiresAt > now && (!lease.listens || isListening) : isListening;
+      // A waiter without a lease (a default call's) holds up fair calls only for a lease from the first time one saw it first.
+      if (lease === undefined && isLive && leaseMs !== undefined) this.renewLease(key, first.member, now + leaseMs, true);
       if (isLive) {
         if (!wakesOnlyPastDead || hasDropped) this.publish(channel);
         return first.member;
@@ -237,7 +239,7 @@ export class PubSubFakeNode extends FakeNode {
       // The caller takes its place first, as the script does.
       const place = queues.joinQueue(key, args[4] ?? '', false);
       if (place !== undefined) highest = Math.max(highest ?? 0, place);
-      if (queues.liveAheadOf(key, member, now) !== undefined) isAhead = true;
+      if (queues.liveAheadOf(key, member, now, false, Number(args[5]) || 0) !== undefined) isAhead = true;
     }
     // First, and so granted: it stays first until its release, live by its lease, as the script renews it.
     if (!isAhead) for (const key of resourceKeys) queues.renewLease(key, member, now + (Number(args[5]) || 0), args[6] === '1');

@@ -195,6 +195,45 @@ describe('a fair lock', () => {
     }
   });
 
+  it('is not held up by a default waiter ahead whose process is paused, its connections open, beyond a lease', async () => {
+    const resource = `fair-frozen-default:${randomUUID()}`;
+    const holder = processOf();
+    const held = await holder.acquire(resource, 10_000);
+    const child = runChild(
+      `
+      import { Redlock } from 'redlock-core';
+      import { IoredisAdapter } from 'redlock-ioredis-adapter';
+      import { Redis } from 'ioredis';
+      const urls = ${JSON.stringify(redis.urls)};
+      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+      console.log('waiting');
+      await redlock.acquire(${JSON.stringify(resource)}, 10_000, { retryCount: 1_000 });
+      console.log('acquired');
+    `,
+      {},
+    );
+    const next = processOf();
+    try {
+      expect(await child.nextLine()).toBe('waiting');
+      await queued(resource, 1);
+      const waiting = next.acquire(resource, 10_000, { ...FAIR, retryCount: 1_000, waitMs: 8_000 });
+      await queued(resource, 2);
+      // The default waiter, first in the queues, is paused: the release wakes it, and it does not act. A default
+      // waiter keeps no lease; a fair call that finds it first at a free key gives it one (1 s at the defaults).
+      child.process.kill('SIGSTOP');
+      const releasedAt = performance.now();
+      await held.release();
+      const lock = await waiting;
+      // Before, the fair call waited for the queue to expire (60 s; here it gave up after its 8 s).
+      expect(performance.now() - releasedAt).toBeLessThan(4_000);
+      await lock.release();
+    } finally {
+      child.process.kill('SIGKILL');
+      await child.exited;
+      await Promise.all([holder, next].map((redlock) => redlock.close()));
+    }
+  });
+
   it('is handed on past a waiter killed just before the release woke it, once its connections closed, not at a timed retry', async () => {
     const resource = `fair-killed:${randomUUID()}`;
     // The next waiter's timed retry is 5 s away: only the releaser's asks can hand the lock on sooner.
