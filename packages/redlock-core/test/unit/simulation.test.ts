@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
-import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, withFair, worldArbitrary } from '../support/simulation/faults.js';
+import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, withClientCrash, withFair, worldArbitrary } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
+import { MIN_FAIR_LEASE_MS } from '../../src/acquire/queue-ticket.js';
 import { writeTestLog } from '../support/test-log.js';
 import { type History, runWorld, type WorldSpec } from '../support/simulation/world.js';
 
@@ -29,6 +30,8 @@ class Tally {
   bareQuorumLosses = 0;
   readonly faults = new Map<string, number>();
   readonly errors = new Map<string, number>();
+  /** Clients crashed, by what they were doing then. */
+  readonly crashes = new Map<string, number>();
 
   add(history: History): void {
     this.worlds += 1;
@@ -44,6 +47,7 @@ class Tally {
       this.faults.set(name, (this.faults.get(name) ?? 0) + 1);
     }
     for (const [name, count] of history.typedErrors) this.errors.set(name, (this.errors.get(name) ?? 0) + count);
+    for (const { phase } of history.clientCrashes) this.crashes.set(phase, (this.crashes.get(phase) ?? 0) + 1);
   }
 
   describe(seed: number): string {
@@ -54,7 +58,7 @@ class Tally {
       `${this.calls} node calls (${this.subscribes} SUBSCRIBEs; ${this.lostReplies} never answered); ` +
       `${this.reentries} re-entrant hand-offs; ${this.nodesSeenDown} nodes seen down by a circuit breaker; ` +
       `${this.bareQuorumLosses} holds lost on a bare quorum; ` +
-      `faults: ${faults}; typed errors: ${errors}`
+      `faults: ${faults}${this.crashes.size > 0 ? ` (clients crashed while ${[...this.crashes].map(([phase, count]) => `${phase} ${count}`).join(', ')})` : ''}; typed errors: ${errors}`
     );
   }
 }
@@ -69,7 +73,8 @@ async function runAndCheck(spec: WorldSpec, tally: Tally): Promise<History> {
 }
 
 /**
- * Runs `defaultRuns` worlds (or SIM_RUNS) in which every operation must commit, with no typed error, but
+ * Runs `defaultRuns` worlds (or SIM_RUNS) in which every operation must commit, with no typed error (those
+ * of a client that crashed aside: what it did not finish is not owed), but
  * for holds lost on a bare quorum: a lock granted by a bare quorum (a rival's racing attempt held the
  * other node) until it takes that node (a few milliseconds: `fillIn`) is lost with any one node of the
  * quorum, which Redlock does not promise to survive. Such a loss counts only when the extension ended
@@ -78,20 +83,32 @@ async function runAndCheck(spec: WorldSpec, tally: Tally): Promise<History> {
  * was one; so is world 2971 of seed 1200501776, where the fill-in took the third node while the extension
  * waited for the slow one, after that node had answered the extension that our keys were missing.
  */
-async function expectEveryOperationToSucceed(name: string, worlds: fc.Arbitrary<WorldSpec>, defaultRuns: number): Promise<void> {
+async function expectEveryOperationToSucceed(
+  name: string,
+  worlds: fc.Arbitrary<WorldSpec>,
+  defaultRuns: number,
+  alsoExpect?: (spec: WorldSpec, history: History) => void,
+): Promise<Tally> {
   const parameters = simulationParameters(defaultRuns);
   const tally = new Tally();
   await fc.assert(
     fc.asyncProperty(worlds, async (spec) => {
       const history = await runAndCheck(spec, tally);
-      const ops = spec.clients.flatMap((client) => client.ops).length;
-      const lost = history.bareQuorumLosses.length;
+      const crashed = new Set(spec.faults.flatMap((fault) => (fault.kind === 'client-crash' ? [fault.client] : [])));
+      const ops = spec.clients.filter((_, clientIndex) => !crashed.has(clientIndex)).flatMap((client) => client.ops).length;
+      const lost = history.bareQuorumLosses.filter((loss) => !crashed.has(loss.clientIndex)).length;
+      const commits = history.commits.filter((commit) => !crashed.has((history.locks[commit.lockId] as History['locks'][number]).clientIndex)).length;
       tally.bareQuorumLosses += lost;
-      expect({ typedErrors: [...history.typedErrors], commits: history.commits.length }).toEqual({ typedErrors: [], commits: ops - lost });
+      const outcome = { typedErrors: [...history.typedErrors], commits };
+      if (outcome.typedErrors.length > 0 || commits !== ops - lost) {
+        throw new Error(`${JSON.stringify(outcome)} where every operation (${ops - lost}) commits; faults: ${describeFaults(spec)}\n${describeRun(history, [], 400)}`);
+      }
+      alsoExpect?.(spec, history);
     }),
     parameters,
   );
   writeTestLog(`${name}: ${tally.describe(parameters.seed)}`);
+  return tally;
 }
 
 describe('simulation: faults Redlock survives', () => {
@@ -122,6 +139,27 @@ describe('simulation: faults Redlock survives', () => {
 
   it('gives contending clients that take it in turn (fair) every lock, beside default calls, while only a minority of nodes is faulty', async () => {
     await expectEveryOperationToSucceed('Fair liveness', withFair(contendedMinorityWorld(), 'some'), 100);
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('hands the lock on, fair calls beside default ones, past a client that crashed or froze while it waited or held it, within two leases past the longest TTL', async () => {
+    // A dead or frozen client's keys are waited out (at most the longest TTL), and its place in the queues for as long
+    // as a lease (MIN_FAIR_LEASE_MS here) once its keys are gone. Frozen with its connections open, a fair holder held
+    // up every waiter behind it for as long as it stayed frozen (97 s of a world), before its grant gave it a lease,
+    // and a default waiter first in line held up the fair calls behind it until the queue expired (42 s of a world),
+    // before a fair call that found it there gave it one.
+    const withinTwoLeases = (spec: WorldSpec, history: History): void => {
+      const crashed = new Set(history.clientCrashes.map((crash) => crash.clientIndex));
+      const boundMs = Math.max(...spec.clients.flatMap((client) => client.ops.map((op) => op.ttlMs))) + 2 * MIN_FAIR_LEASE_MS;
+      const late = history.locks.filter((lock) => !crashed.has(lock.clientIndex) && lock.handedOutAt.atMs - lock.calledAt.atMs > boundMs);
+      if (late.length > 0) {
+        const waits = late.map((lock) => `client ${lock.clientIndex}'s lock #${lock.id} after ${Math.round(lock.handedOutAt.atMs - lock.calledAt.atMs)} ms`).join(', ');
+        throw new Error(`waited past ${boundMs} ms: ${waits}; faults: ${describeFaults(spec)}\n${describeRun(history, [], 400)}`);
+      }
+    };
+    const worlds = withClientCrash(withFair(contendedMinorityWorld(), 'some'));
+    const tally = await expectEveryOperationToSucceed('Fair liveness past a crashed client', worlds, 100, withinTwoLeases);
+    // The worlds must reach the crashes this property is there for: a waiter's, and a holder's.
+    if (tally.worlds >= 100) expect([...tally.crashes.keys()].sort()).toEqual(['holding', 'idle', 'waiting']);
   }, SIMULATION_TIMEOUT_MS);
 
   it.each<[string, (spec: WorldSpec) => WorldSpec]>([

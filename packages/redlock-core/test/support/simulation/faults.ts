@@ -212,7 +212,7 @@ function longestKeyLifetimeMs(clients: readonly ClientSpec[]): number {
 function normaliseWorld(world: WorldSpec, hazards: Hazards): WorldSpec {
   const lifetimeMs = longestKeyLifetimeMs(world.clients);
   const faults = world.faults.map((fault): FaultSpec => {
-    if (fault.kind === 'client-clock-jump') return { ...fault, client: fault.client % world.clients.length };
+    if (fault.kind === 'client-clock-jump' || fault.kind === 'client-crash') return { ...fault, client: fault.client % world.clients.length };
     const node = fault.node % world.nodes.length;
     if (fault.kind === 'crash' && !fault.persistence && !(hazards.earlyEmptyRestarts && fault.downForMs <= EARLY_RESTART_MAX_DOWN_MS)) {
       return { ...fault, node, downForMs: lifetimeMs + fault.downForMs };
@@ -276,7 +276,7 @@ export function faultyMinorityWorld(shape: Partial<WorldShape> = {}): fc.Arbitra
     return {
       ...world,
       nodes: world.nodes.map((node, index) => (index < minority ? node : { ...node, link: { minLatencyMs: 0, maxLatencyMs: 5, dropRate: 0 } })),
-      faults: world.faults.map((fault) => (fault.kind === 'client-clock-jump' ? fault : { ...fault, node: fault.node % minority })),
+      faults: world.faults.map((fault) => (fault.kind === 'client-clock-jump' || fault.kind === 'client-crash' ? fault : { ...fault, node: fault.node % minority })),
       clients: world.clients.map((client) => ({
         ...client,
         ops: client.ops.map((op) => (op.kind === 'acquire' ? { ...op, holdMs: Math.floor(op.ttlMs / 4), extendEveryMs: undefined } : op)),
@@ -397,4 +397,30 @@ export function fencedEmptyRestartWorld(): fc.Arbitrary<WorldSpec> {
  */
 export function emptyRestartWorld(): fc.Arbitrary<WorldSpec> {
   return worldArbitrary({}, { crashPersistence: false, minFaults: 2, maxFaults: 8 }).filter((world) => world.faults.some((fault) => fault.kind === 'crash'));
+}
+
+/** How long the connections of a client that froze rather than died stay open: longer than any world runs. */
+export const FROZEN_CLIENT_LINGER_MS = 600_000;
+
+/**
+ * The worlds of `world` with one client that crashes (see `SimConnection.crash`) within the first 800 ms:
+ * waiting, holding, or between operations; its connections close 0-50 ms later, or in a quarter of the
+ * worlds never ({@link FROZEN_CLIENT_LINGER_MS}: a process paused for good, or a machine gone whose sockets
+ * the nodes never see close). A client that hears wakes
+ * through the pattern of every wake channel is never the one: its node counts every wake as heard for as long
+ * as the pattern is held, which outlives the client here. Retries outlast every TTL (a crashed holder's keys
+ * are waited out, not released).
+ */
+export function withClientCrash(world: fc.Arbitrary<WorldSpec>): fc.Arbitrary<WorldSpec> {
+  return world.chain((spec) => {
+    const crashable = spec.clients.flatMap((client, clientIndex) => (client.notifications === true ? [clientIndex] : []));
+    if (crashable.length === 0) return fc.constant(spec);
+    return fc.record({ client: fc.constantFrom(...crashable), atMs: durationMs(0, 800), lingerMs: fc.oneof(durationMs(0, 50), durationMs(0, 50), durationMs(0, 50), fc.constant(FROZEN_CLIENT_LINGER_MS)) }).map(
+      (crash): WorldSpec => ({
+        ...spec,
+        faults: [...spec.faults, { kind: 'client-crash', ...crash }],
+        redlock: { ...spec.redlock, retryCount: Math.max(spec.redlock.retryCount, 5_000) },
+      }),
+    );
+  });
 }

@@ -210,6 +210,10 @@ export class SimConnection implements RedisAdapter {
   readonly #log: CallRecord[];
   #lastArrivalMs = 0;
   #lastReplyMs = 0;
+  /** Set once the client's process died (see {@link crash}). */
+  #isCrashed = false;
+  /** What ends each subscription this connection made on the node: its server ends them when the connection closes. */
+  readonly #subscriptions: Unsubscribe[] = [];
 
   constructor(init: {
     node: SimNode;
@@ -242,6 +246,18 @@ export class SimConnection implements RedisAdapter {
     return error ?? Object.assign(new Error(`connect ECONNREFUSED (simulated node ${this.node.index})`), { code: 'ECONNREFUSED' });
   }
 
+  /**
+   * The client's process dies: it sends nothing more, and nothing reaches it; requests already on their
+   * way still run. The node sees the connection, and its subscriptions, until the system closes it
+   * `lingerMs` later (a killed Node.js process's take 15-50 ms).
+   */
+  crash(lingerMs: number): void {
+    this.#isCrashed = true;
+    this.#trueClock.setTimeout(() => {
+      for (const unsubscribe of this.#subscriptions.splice(0)) void unsubscribe();
+    }, lingerMs);
+  }
+
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return this.#call('evalsha', sha1, keys, args);
   }
@@ -264,7 +280,10 @@ export class SimConnection implements RedisAdapter {
     return new Promise((resolve, reject) => {
       this.#send({
         run: () => {
-          void this.node.subscribe(channel, () => this.#sendBack(onMessage), byPattern).then((unsubscribe) => answer('value', () => resolve(unsubscribe)));
+          void this.node.subscribe(channel, () => this.#sendBack(onMessage), byPattern).then((unsubscribe) => {
+            this.#subscriptions.push(unsubscribe);
+            answer('value', () => resolve(unsubscribe));
+          });
         },
         refuse: () => answer('error', () => reject(connectionRefused())),
       });
@@ -313,7 +332,7 @@ export class SimConnection implements RedisAdapter {
    * earlier one, and the node runs it (or refuses it while down).
    */
   #send(request: { run: () => void; refuse: () => void }): void {
-    if (this.#isLost()) return;
+    if (this.#isCrashed || this.#isLost()) return;
     const clock = this.#trueClock;
     const now = clock.now();
     this.#lastArrivalMs = Math.max(this.#lastArrivalMs, now + this.#latencyMs());
@@ -326,11 +345,13 @@ export class SimConnection implements RedisAdapter {
 
   /** Sends a reply or message back to the client: it may be lost; else `deliver` runs after a random latency, in order. */
   #sendBack(deliver: () => void): void {
-    if (this.#isLost()) return;
+    if (this.#isCrashed || this.#isLost()) return;
     const clock = this.#trueClock;
     const now = clock.now();
     this.#lastReplyMs = Math.max(this.#lastReplyMs, now + this.#latencyMs());
-    clock.setTimeout(deliver, this.#lastReplyMs - now);
+    clock.setTimeout(() => {
+      if (!this.#isCrashed) deliver();
+    }, this.#lastReplyMs - now);
   }
 
   #latencyMs(): number {

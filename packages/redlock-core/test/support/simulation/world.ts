@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type Lock,
   LockExtendError,
@@ -106,7 +107,12 @@ export type FaultSpec =
   | { readonly kind: 'slow'; readonly node: number; readonly atMs: number; readonly forMs: number; readonly extraLatencyMs: number }
   | { readonly kind: 'partition'; readonly node: number; readonly atMs: number; readonly forMs: number }
   | { readonly kind: 'node-clock-jump'; readonly node: number; readonly atMs: number; readonly jumpMs: number }
-  | { readonly kind: 'client-clock-jump'; readonly client: number; readonly atMs: number; readonly jumpMs: number };
+  | { readonly kind: 'client-clock-jump'; readonly client: number; readonly atMs: number; readonly jumpMs: number }
+  /**
+   * The client's process dies (see `SimConnection.crash`): it sends nothing more, and its node connections
+   * close `lingerMs` later. Its operations from then on are not its world's to finish.
+   */
+  | { readonly kind: 'client-crash'; readonly client: number; readonly atMs: number; readonly lingerMs: number };
 
 /** Extra settings for one run; the spec stays what fast-check generated. */
 export interface RunOptions {
@@ -219,6 +225,8 @@ export interface History {
    */
   readonly bareQuorumLosses: LegitimateLoss[];
   readonly leaks: LeakRecord[];
+  /** The clients that crashed (a `'client-crash'` fault), and what each was doing then. */
+  readonly clientCrashes: { readonly clientIndex: number; readonly phase: ClientPhase }[];
   /** Final counter per resource. */
   readonly counters: Map<string, number>;
   /** Errors that are not a `RedlockError`: `${name}: ${message}`. */
@@ -255,6 +263,7 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
     extends: [],
     commits: [],
     bareQuorumLosses: [],
+    clientCrashes: [],
     leaks: [],
     counters: new Map(),
     untypedErrors: [],
@@ -275,13 +284,34 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
   await withSeededRandomness(spec, () => {
     const runs = spec.clients.map((client, clientIndex) => {
       const clientClock = clientClocks[clientIndex] as DriftingClock;
-      const redlock = clientRedlock({ spec, clientIndex, nodes, clock, clientClock, random: noise, calls }, options.redlockOptions);
-      return runClient({ clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now });
+      const world = { spec, clientIndex, nodes, clock, clientClock, random: noise, calls };
+      const connections = clientConnections(world);
+      const redlock = clientRedlock(world, options.redlockOptions, connections);
+      const context: ClientContext = { clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now, isCrashed: false, phase: 'idle' };
+      const crash = spec.faults.find((fault) => fault.kind === 'client-crash' && fault.client === clientIndex);
+      if (crash?.kind !== 'client-crash') return runClient(context);
+      const run = clientOfWarnings.run(context, () => runClient(context));
+      // The run ends at the crash; what the dead client's Redlock still does goes nowhere (see `SimConnection.crash`).
+      return Promise.race([
+        run,
+        new Promise<void>((resolve) =>
+          clock.setTimeout(() => {
+            log(`client ${clientIndex}: crashes while ${context.phase} (connections close ${crash.lingerMs} ms later)`);
+            history.clientCrashes.push({ clientIndex, phase: context.phase });
+            context.isCrashed = true;
+            for (const connection of connections) connection.crash(crash.lingerMs);
+            resolve();
+          }, crash.atMs),
+        ),
+      ]);
     });
-    return recordingReleaseWarnings(history, log, () => runToTheEnd(clock, runs, history));
+    return recordingReleaseWarnings(history, log, () => runToTheEnd(clock, runs, history), () => clientOfWarnings.getStore()?.isCrashed === true);
   });
   return history;
 }
+
+/** The client whose code runs, where a client may crash: a warning of its Redlock after its crash is not recorded (a dead process warns no one). */
+const clientOfWarnings = new AsyncLocalStorage<ClientContext>();
 
 /** Whether a process warning is a release that failed: a lock's, a semaphore's permits', a read-write lock's. */
 function isFailedRelease(warning: unknown): warning is RedlockError {
@@ -292,16 +322,19 @@ function isFailedRelease(warning: unknown): warning is RedlockError {
  * Runs `run` with the release failures that `using()` reports as process warnings recorded in `history`.
  * `using()` reports a release that failed after its routine returned as a warning: in a world of lost
  * replies that is an outcome like any other, so it goes into the history as a typed error (which worlds
- * that must succeed refuse) instead of onto the test run's stderr. Other warnings still print.
+ * that must succeed refuse) instead of onto the test run's stderr. Other warnings still print. One for which
+ * `isFromTheDead` holds (the code that warns is a crashed client's) is dropped: a dead process warns no one.
  */
 export async function recordingReleaseWarnings(
   history: Pick<History, 'typedErrors'>,
   log: (text: string) => void,
   run: () => Promise<void>,
+  isFromTheDead: () => boolean = () => false,
 ): Promise<void> {
   const originalEmitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
     if (isFailedRelease(warning)) {
+      if (isFromTheDead()) return;
       history.typedErrors.set(warning.name, (history.typedErrors.get(warning.name) ?? 0) + 1);
       log(`warning: ${warning.name}: ${warning.message}`);
       return;
@@ -375,10 +408,10 @@ export interface ClientWorld {
   readonly calls: CallRecord[];
 }
 
-/** Client `clientIndex`'s Redlock: connections of its own to every node, the world's settings, its own clock. */
-export function clientRedlock(world: ClientWorld, redlockOptions?: RunOptions['redlockOptions']): Redlock {
-  const { spec, clientIndex, clock, clientClock } = world;
-  const connections = world.nodes.map(
+/** Client `clientIndex`'s connections, one of its own to every node. */
+function clientConnections(world: ClientWorld): SimConnection[] {
+  const { spec, clientIndex, clock } = world;
+  return world.nodes.map(
     (node) =>
       new SimConnection({
         node,
@@ -390,6 +423,11 @@ export function clientRedlock(world: ClientWorld, redlockOptions?: RunOptions['r
         notifications: (spec.clients[clientIndex] as ClientSpec).notifications,
       }),
   );
+}
+
+/** Client `clientIndex`'s Redlock: over `connections` (of its own to every node by default), the world's settings, its own clock. */
+export function clientRedlock(world: ClientWorld, redlockOptions?: RunOptions['redlockOptions'], connections = clientConnections(world)): Redlock {
+  const { spec, clientClock } = world;
   return new Redlock(connections, {
     keyPrefix: KEY_PREFIX,
     driftFactor: spec.redlock.driftFactor,
@@ -417,6 +455,8 @@ export function scheduleFaults(
     clock.setTimeout(action, ms);
   };
   for (const fault of spec.faults) {
+    // A client's crash is its run's to stage (see `runWorld`).
+    if (fault.kind === 'client-crash') continue;
     if (fault.kind === 'client-clock-jump') {
       const clientClock = clientClocks[fault.client] as DriftingClock;
       at(fault.atMs, () => {
@@ -490,23 +530,34 @@ interface ClientContext {
   readonly log: (text: string) => void;
   /** The current {@link Instant}; each call is ordered after every earlier one. */
   readonly now: () => Instant;
+  /** Set when the client's process crashed: what its Redlock still does after that is not recorded. */
+  isCrashed: boolean;
+  phase: ClientPhase;
 }
 
-/** Waits `ms` on the client's own clock. */
-function wait(clientClock: DriftingClock, ms: number): Promise<void> {
-  return new Promise((resolve) => clientClock.setTimeout(resolve, ms));
+/** What a client is doing: waiting for a lock (from the call on), holding one (until it releases), or neither. */
+type ClientPhase = 'idle' | 'waiting' | 'holding';
+
+/** Waits `ms` on the client's own clock; for ever once its process crashed: a dead process's code runs no further. */
+function wait(context: ClientContext, ms: number): Promise<void> {
+  return new Promise((resolve) =>
+    context.clientClock.setTimeout(() => {
+      if (!context.isCrashed) resolve();
+    }, ms),
+  );
 }
 
 async function runClient(context: ClientContext): Promise<void> {
   const { spec, clientClock, history, log, clientIndex } = context;
   for (const op of spec.ops) {
-    await wait(clientClock, op.startAfterMs);
+    await wait(context, op.startAfterMs);
     try {
       if (op.kind === 'acquire') await acquireByHand(context, op);
       else await acquireWithUsing(context, op);
     } catch (error) {
-      recordError(history, clientIndex, log, error);
+      if (!context.isCrashed) recordError(history, clientIndex, log, error);
     }
+    if (context.isCrashed) return;
     history.nodesSeenDown += context.redlock.nodeHealth().filter((node) => node.state === 'down').length;
   }
 }
@@ -535,7 +586,7 @@ async function acquireByHand(context: ClientContext, op: AcquireOp): Promise<voi
   while (heldMs < op.holdMs) {
     const untilReentry = op.reenterAfterMs !== undefined && handle === lock && op.reenterAfterMs > heldMs ? op.reenterAfterMs - heldMs : Infinity;
     const stepMs = Math.min(op.extendEveryMs ?? Infinity, op.holdMs - heldMs, untilReentry);
-    await wait(clientClock, stepMs);
+    await wait(context, stepMs);
     heldMs += stepMs;
     if (stepMs === untilReentry) {
       // Another handle on the hold, then the first one goes: the keys must stay until the second does.
@@ -588,6 +639,7 @@ function holdersOf(context: ClientContext, lock: Lock): number {
  * commit, and a release that finds the keys expired before a quorum confirmed is part of the loss.
  */
 function recordBareQuorumLoss(context: ClientContext, holders: number, error: unknown): boolean {
+  if (context.isCrashed) return false;
   if (!(error instanceof LockExtendError) || !error.message.includes('its validity ended before a quorum agreed')) return false;
   const { history, clock, clientIndex, log } = context;
   if (holders > history.quorum) {
@@ -610,7 +662,7 @@ async function acquireWithUsing(context: ClientContext, op: UsingOp): Promise<vo
       let workedMs = 0;
       while (workedMs < op.workMs) {
         const stepMs = Math.min(op.stepMs, op.workMs - workedMs);
-        await wait(clientClock, stepMs);
+        await wait(context, stepMs);
         workedMs += stepMs;
         signal.throwIfAborted();
       }
@@ -641,12 +693,15 @@ function startAcquisition(context: ClientContext, op: OpSpec): Acquisition {
   const { resources } = op;
   const firstCall = history.calls.length;
   let isFinished = false;
+  context.phase = 'waiting';
   return {
     op,
     calledAt: context.now(),
     finish(winningToken) {
-      if (isFinished) return;
+      // A crashed client cleans up nothing: its keys wait for their TTL.
+      if (isFinished || context.isCrashed) return;
       isFinished = true;
+      context.phase = winningToken === undefined ? 'idle' : 'holding';
       const attemptTokens = new Set(
         history.calls
           .slice(firstCall)
@@ -738,6 +793,7 @@ function observeLock(context: ClientContext, lock: Lock, acquisition: Acquisitio
     }
   };
   lock.release = () => {
+    context.phase = 'idle';
     if (record.releasedAtMs === undefined) {
       record.releasedAtMs = clock.now();
       log(`client ${clientIndex}: lock #${record.id} released`);
@@ -760,6 +816,7 @@ function readCounters(context: ClientContext, resources: readonly string[]): Cou
 /** Writes back each counter read plus one: an update is lost if another owner wrote in between. */
 function commit(context: ClientContext, record: LockRecord, read: CounterRead): void {
   const { history, clock } = context;
+  if (context.isCrashed) return;
   record.resources.forEach((resource, index) => history.counters.set(resource, (read.values[index] as number) + 1));
   history.commits.push({ lockId: record.id, resources: record.resources, readAtMs: read.atMs, committedAtMs: clock.now() });
   context.log(`client ${context.clientIndex}: lock #${record.id} commits`);
