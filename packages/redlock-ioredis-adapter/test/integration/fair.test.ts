@@ -17,6 +17,20 @@ const processOf = (options: RedlockOptions = {}, adapters: RedisAdapter[] = adap
 const queueOn = (index: number, resource: string): Promise<string[]> => redis.createClient(index).zrange(`{${resource}}:w`, '0', '-1');
 const FAIR = { fair: true } as const;
 
+/** A process of its own with a Redlock over the nodes (`redlock`), running `body` (an ES module's statements). */
+const childRunning = (body: string): ReturnType<typeof runChild> =>
+  runChild(
+    `
+      import { Redlock } from 'redlock-core';
+      import { IoredisAdapter } from 'redlock-ioredis-adapter';
+      import { Redis } from 'ioredis';
+      const urls = ${JSON.stringify(redis.urls)};
+      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+      ${body}
+    `,
+    {},
+  );
+
 /** The number of members in `resource`'s wait queue on each node. */
 const queueLengths = (resource: string): Promise<number[]> => Promise.all(redis.urls.map((_, index) => redis.createClient(index).zcard(`{${resource}}:w`)));
 
@@ -126,19 +140,14 @@ describe('a fair lock', () => {
   it('skips a waiter whose process exited at the next release, and one whose process is paused once its lease ran out', async () => {
     const resource = `fair-gone:${randomUUID()}`;
     const [holder, next] = [processOf(), processOf({ retryDelayMs: 200 })];
-    const waiterSource = `
-      import { Redlock } from 'redlock-core';
-      import { IoredisAdapter } from 'redlock-ioredis-adapter';
-      import { Redis } from 'ioredis';
-      const urls = ${JSON.stringify(redis.urls)};
-      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+    const waiterBody = `
       console.log('waiting');
       await redlock.acquire(${JSON.stringify(resource)}, 10_000, { fair: true, retryCount: 1_000 });
       console.log('acquired');
     `;
     for (const signal of ['SIGKILL', 'SIGSTOP'] as const) {
       const held = await holder.acquire(resource, 10_000);
-      const child = runChild(waiterSource, {});
+      const child = childRunning(waiterBody);
       expect(await child.nextLine()).toBe('waiting');
       await queued(resource, 1);
       const waiting = next.acquire(resource, 10_000, { ...FAIR, retryCount: 1_000 });
@@ -163,19 +172,11 @@ describe('a fair lock', () => {
 
   it('is handed on past a holder paused past its TTL with its connections open, once its lease ran out, not when it runs again', async () => {
     const resource = `fair-frozen:${randomUUID()}`;
-    const child = runChild(
-      `
-      import { Redlock } from 'redlock-core';
-      import { IoredisAdapter } from 'redlock-ioredis-adapter';
-      import { Redis } from 'ioredis';
-      const urls = ${JSON.stringify(redis.urls)};
-      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+    const child = childRunning(`
       await redlock.acquire(${JSON.stringify(resource)}, 1_000, { fair: true });
       console.log('held');
       setInterval(() => undefined, 60_000);
-    `,
-      {},
-    );
+    `);
     expect(await child.nextLine()).toBe('held');
     // Paused while it holds the lock, its wake subscriptions still open: it stays first in the queues until it
     // releases. Its lease, renewed at its grant (1 s at the defaults), says it has stopped asking.
@@ -199,19 +200,11 @@ describe('a fair lock', () => {
     const resource = `fair-frozen-default:${randomUUID()}`;
     const holder = processOf();
     const held = await holder.acquire(resource, 10_000);
-    const child = runChild(
-      `
-      import { Redlock } from 'redlock-core';
-      import { IoredisAdapter } from 'redlock-ioredis-adapter';
-      import { Redis } from 'ioredis';
-      const urls = ${JSON.stringify(redis.urls)};
-      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+    const child = childRunning(`
       console.log('waiting');
       await redlock.acquire(${JSON.stringify(resource)}, 10_000, { retryCount: 1_000 });
       console.log('acquired');
-    `,
-      {},
-    );
+    `);
     const next = processOf();
     try {
       expect(await child.nextLine()).toBe('waiting');
@@ -239,19 +232,11 @@ describe('a fair lock', () => {
     // The next waiter's timed retry is 5 s away: only the releaser's asks can hand the lock on sooner.
     const [holder, next] = [processOf(), processOf({ retryDelayMs: 5_000, retryJitterMs: 0 })];
     const held = await holder.acquire(resource, 10_000, FAIR);
-    const child = runChild(
-      `
-      import { Redlock } from 'redlock-core';
-      import { IoredisAdapter } from 'redlock-ioredis-adapter';
-      import { Redis } from 'ioredis';
-      const urls = ${JSON.stringify(redis.urls)};
-      const redlock = new Redlock(urls.map((url) => new IoredisAdapter(new Redis(url))));
+    const child = childRunning(`
       console.log('waiting');
       await redlock.acquire(${JSON.stringify(resource)}, 10_000, { fair: true, retryCount: 1_000 });
       console.log('acquired');
-    `,
-      {},
-    );
+    `);
     expect(await child.nextLine()).toBe('waiting');
     await listening(resource, 1);
     const waiting = next.acquire(resource, 10_000, FAIR);
