@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { contendedMinorityWorld, describeFaults, earlyEmptyRestartWorld, worldArbitrary } from '../support/simulation/faults.js';
+import { MIN_FAIR_LEASE_MS } from '../../src/acquire/queue-ticket.js';
+import { contendedMinorityWorld, describeFaults, earlyEmptyRestartWorld, withClientCrash, worldArbitrary } from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
 import { mostPermitsAtOnce, runSemaphoreWorld, type SemaphoreHistory } from '../support/simulation/semaphore-world.js';
 import type { WorldSpec } from '../support/simulation/world.js';
@@ -77,6 +78,32 @@ describe('simulation: counting semaphores under the faults Redlock survives', ()
       parameters,
     );
     writeTestLog(`Semaphore liveness: ${summary(histories, parameters.seed)}`);
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('gives the other clients every permit within two leases past the longest TTL when a client crashes or freezes', async () => {
+    const parameters = simulationParameters(60);
+    const histories: SemaphoreHistory[] = [];
+    await fc.assert(
+      fc.asyncProperty(semaphoreWorld(withClientCrash(contendedMinorityWorld())), async ([spec, limit]) => {
+        const history = await runSemaphoreWorld(spec, limit);
+        histories.push(history);
+        const crashed = new Set(spec.faults.flatMap((fault) => (fault.kind === 'client-crash' ? [fault.client] : [])));
+        const ops = spec.clients.filter((_, clientIndex) => !crashed.has(clientIndex)).flatMap((client) => client.ops).length;
+        const boundMs = Math.max(...spec.clients.flatMap((client) => client.ops.map((op) => op.ttlMs))) + 2 * MIN_FAIR_LEASE_MS;
+        const others = history.permits.filter((record) => !crashed.has(record.clientIndex));
+        const late = others.filter((record) => record.fromMs - record.calledAtMs > boundMs).map((record) => `client ${record.clientIndex} after ${Math.round(record.fromMs - record.calledAtMs)} ms`);
+        expect({ typedErrors: [...history.typedErrors], untyped: history.untypedErrors, hang: history.hang, permits: others.length, late }).toEqual({
+          typedErrors: [],
+          untyped: [],
+          hang: undefined,
+          permits: ops,
+          late: [],
+        });
+        expect(mostPermitsAtOnce(history).permits).toBeLessThanOrEqual(limit);
+      }),
+      parameters,
+    );
+    writeTestLog(`Semaphore liveness past a crashed client: ${summary(histories, parameters.seed)}`);
   }, SIMULATION_TIMEOUT_MS);
 
   it('sees an overcommit when nodes restart empty before the TTLs they granted ran out (the checker sees the hazard)', async () => {

@@ -3,7 +3,20 @@ import { FakeClock } from '../fake-clock.js';
 import { DriftingClock } from './drifting-clock.js';
 import { seededRandom } from './seeded-random.js';
 import { type CallRecord, SimNode } from './sim-node.js';
-import { type ClientSpec, clientRedlock, type OpSpec, recordingReleaseWarnings, runToTheEnd, scheduleFaults, withSeededRandomness, type WorldSpec } from './world.js';
+import {
+  clientConnections,
+  type ClientSpec,
+  clientRedlock,
+  type Crashable,
+  isCrashedClientRunning,
+  type OpSpec,
+  recordingReleaseWarnings,
+  runToTheEnd,
+  runUntilCrashed,
+  scheduleFaults,
+  withSeededRandomness,
+  type WorldSpec,
+} from './world.js';
 
 // What the worlds of a semaphore (semaphore-world.ts) and of a read-write lock (read-write-world.ts) share:
 // the worlds of world.ts (nodes, faults, clients with drifting clocks), each client taking a claim (a
@@ -43,8 +56,8 @@ export function claimHistoryOf(spec: WorldSpec): ClaimHistory {
   return { spec, typedErrors: new Map(), untypedErrors: [], calls: [], hang: undefined, events: [] };
 }
 
-/** One client of a claim world, as its program sees it. */
-export interface ClaimClient {
+/** One client of a claim world, as its program sees it; `isCrashed` once a `'client-crash'` fault crashed it. */
+export interface ClaimClient extends Crashable {
   readonly clientIndex: number;
   readonly spec: ClientSpec;
   readonly redlock: Redlock;
@@ -85,17 +98,26 @@ export class ClaimWorld {
     await withSeededRandomness(spec, () => {
       const runs = spec.clients.map((clientSpec, clientIndex) => {
         const clientClock = this.#clientClocks[clientIndex] as DriftingClock;
-        const redlock = clientRedlock({ spec, clientIndex, nodes: this.nodes, clock: this.clock, clientClock, random: noise, calls: history.calls });
-        return program({ clientIndex, spec: clientSpec, redlock, clock: this.clock, clientClock, log: this.log });
+        const world = { spec, clientIndex, nodes: this.nodes, clock: this.clock, clientClock, random: noise, calls: history.calls };
+        const connections = clientConnections(world);
+        const redlock = clientRedlock(world, undefined, connections);
+        const client: ClaimClient = { clientIndex, spec: clientSpec, redlock, clock: this.clock, clientClock, log: this.log, isCrashed: false };
+        return runUntilCrashed(spec, this.clock, connections, client, () => program(client), (lingerMs) => {
+          this.log(`client ${clientIndex}: crashes (connections close ${lingerMs} ms later)`);
+        });
       });
-      return recordingReleaseWarnings(history, this.log, () => runToTheEnd(this.clock, runs, history));
+      return recordingReleaseWarnings(history, this.log, () => runToTheEnd(this.clock, runs, history), isCrashedClientRunning);
     });
   }
 }
 
-/** Waits `ms` on the client's own clock. */
+/** Waits `ms` on the client's own clock; for ever once it crashed: a dead process's code runs no further. */
 export function waitOn(client: ClaimClient, ms: number): Promise<void> {
-  return new Promise((resolve) => client.clientClock.setTimeout(resolve, ms));
+  return new Promise((resolve) =>
+    client.clientClock.setTimeout(() => {
+      if (!client.isCrashed) resolve();
+    }, ms),
+  );
 }
 
 /**

@@ -13,9 +13,10 @@ import { recordError, type OpSpec, type WorldSpec } from './world.js';
 /** The semaphore every client of a world uses. */
 export const SEMAPHORE_RESOURCE = 'pool';
 
-/** The true-time interval in which a holder relied on its permits. */
+/** The true-time interval in which a holder relied on its permits, and when it asked for them. */
 export interface PermitRecord extends Reliance {
   readonly permits: number;
+  readonly calledAtMs: number;
 }
 
 export interface SemaphoreHistory extends ClaimHistory {
@@ -46,21 +47,29 @@ export async function runSemaphoreWorld(spec: WorldSpec, limit: number): Promise
     for (const op of client.spec.ops) {
       await waitOn(client, op.startAfterMs);
       const firstCall = history.calls.length;
+      const calledAtMs = clock.now();
       try {
         const permit = await semaphore.acquire(op.ttlMs, { permits: permitsOf(op, limit) });
-        const record: PermitRecord = { clientIndex, permits: permit.permits, fromMs: clock.now(), untilMs: Infinity };
+        const record: PermitRecord = { clientIndex, permits: permit.permits, fromMs: clock.now(), untilMs: Infinity, calledAtMs };
         history.permits.push(record);
         log(`client ${clientIndex}: holds ${permit.permits} of ${permit.limit} permits, validity ${permit.remainingValidityMs.toFixed(1)} ms`);
         await holdByHand(permit, op, client, record, (error) => error instanceof PermitError);
       } catch (error) {
-        recordError(history, clientIndex, log, error);
+        if (!client.isCrashed) recordError(history, clientIndex, log, error);
       }
+      // A crashed client cleans up nothing: its intents wait for their TTL.
+      if (client.isCrashed) return;
       // Done with it: released what it held, or gave up (and withdrew its intent).
       for (const intentId of intentIdsOf(history.calls, firstCall, clientIndex)) checks.expectGone('permit-intent', clientIndex, intentId);
       sweep();
     }
   });
   sweep();
+  // A crashed holder relies on nothing from its crash on.
+  for (const fault of spec.faults) {
+    if (fault.kind !== 'client-crash') continue;
+    for (const record of history.permits) if (record.clientIndex === fault.client && record.untilMs > fault.atMs) record.untilMs = Math.max(record.fromMs, fault.atMs);
+  }
   return history;
 }
 

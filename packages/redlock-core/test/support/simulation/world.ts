@@ -288,30 +288,56 @@ export async function runWorld(spec: WorldSpec, options: RunOptions = {}): Promi
       const connections = clientConnections(world);
       const redlock = clientRedlock(world, options.redlockOptions, connections);
       const context: ClientContext = { clientIndex, spec: client, clock, clientClock, redlock, nodes, history, log, now, isCrashed: false, phase: 'idle' };
-      const crash = spec.faults.find((fault) => fault.kind === 'client-crash' && fault.client === clientIndex);
-      if (crash?.kind !== 'client-crash') return runClient(context);
-      const run = clientOfWarnings.run(context, () => runClient(context));
-      // The run ends at the crash; what the dead client's Redlock still does goes nowhere (see `SimConnection.crash`).
-      return Promise.race([
-        run,
-        new Promise<void>((resolve) =>
-          clock.setTimeout(() => {
-            log(`client ${clientIndex}: crashes while ${context.phase} (connections close ${crash.lingerMs} ms later)`);
-            history.clientCrashes.push({ clientIndex, phase: context.phase });
-            context.isCrashed = true;
-            for (const connection of connections) connection.crash(crash.lingerMs);
-            resolve();
-          }, crash.atMs),
-        ),
-      ]);
+      return runUntilCrashed(spec, clock, connections, context, () => runClient(context), (lingerMs) => {
+        log(`client ${clientIndex}: crashes while ${context.phase} (connections close ${lingerMs} ms later)`);
+        history.clientCrashes.push({ clientIndex, phase: context.phase });
+      });
     });
-    return recordingReleaseWarnings(history, log, () => runToTheEnd(clock, runs, history), () => clientOfWarnings.getStore()?.isCrashed === true);
+    return recordingReleaseWarnings(history, log, () => runToTheEnd(clock, runs, history), isCrashedClientRunning);
   });
   return history;
 }
 
+/** A client that may crash (a `'client-crash'` fault of its world): `isCrashed` is set at the crash. */
+export interface Crashable {
+  readonly clientIndex: number;
+  isCrashed: boolean;
+}
+
 /** The client whose code runs, where a client may crash: a warning of its Redlock after its crash is not recorded (a dead process warns no one). */
-const clientOfWarnings = new AsyncLocalStorage<ClientContext>();
+const clientOfWarnings = new AsyncLocalStorage<Crashable>();
+
+/** Whether the code running now is a crashed client's (see {@link runUntilCrashed}). */
+export const isCrashedClientRunning = (): boolean => clientOfWarnings.getStore()?.isCrashed === true;
+
+/**
+ * Runs `run`, the program of `client` over `connections`; where `spec` crashes the client, the run ends at the
+ * crash: `onCrash` is told first, then `client.isCrashed` is set and its connections crash (see
+ * `SimConnection.crash`). What the dead client's Redlock still does goes nowhere, and its warnings are not
+ * recorded (see {@link isCrashedClientRunning}).
+ */
+export function runUntilCrashed(
+  spec: WorldSpec,
+  clock: FakeClock,
+  connections: readonly SimConnection[],
+  client: Crashable,
+  run: () => Promise<void>,
+  onCrash: (lingerMs: number) => void,
+): Promise<void> {
+  const crash = spec.faults.find((fault) => fault.kind === 'client-crash' && fault.client === client.clientIndex);
+  if (crash?.kind !== 'client-crash') return run();
+  return Promise.race([
+    clientOfWarnings.run(client, run),
+    new Promise<void>((resolve) =>
+      clock.setTimeout(() => {
+        onCrash(crash.lingerMs);
+        client.isCrashed = true;
+        for (const connection of connections) connection.crash(crash.lingerMs);
+        resolve();
+      }, crash.atMs),
+    ),
+  ]);
+}
 
 /** Whether a process warning is a release that failed: a lock's, a semaphore's permits', a read-write lock's. */
 function isFailedRelease(warning: unknown): warning is RedlockError {
@@ -409,7 +435,7 @@ export interface ClientWorld {
 }
 
 /** Client `clientIndex`'s connections, one of its own to every node. */
-function clientConnections(world: ClientWorld): SimConnection[] {
+export function clientConnections(world: ClientWorld): SimConnection[] {
   const { spec, clientIndex, clock } = world;
   return world.nodes.map(
     (node) =>
