@@ -198,12 +198,10 @@ export class FanOut<S extends string> implements Due, RenewableCall {
     return (flags & PROBE) !== 0 || (isSettled && (flags & FIRST_CONTACT) !== 0);
   }
 
-  /** Resolves once every call settled but a silent node's probe: its node gets no other call while it is out (see `NodeState.admitCall`). */
+  /** Resolves once every call settled but a silent node's probe still unanswered, which {@link isLeftOutOfFailure} leaves out. */
   settledButProbes(): Promise<unknown> {
     const waitedFor: Promise<NodeOutcome<S>>[] = [];
-    for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) {
-      if (this.outcomes[nodeIndex] === undefined && ((this.#flags[nodeIndex] as number) & PROBE) === 0) waitedFor.push(this.outcomeOf(nodeIndex));
-    }
+    for (let nodeIndex = 0; nodeIndex < this.outcomes.length; nodeIndex += 1) if (!this.isLeftOutOfFailure(nodeIndex, false)) waitedFor.push(this.outcomeOf(nodeIndex));
     return Promise.all(waitedFor);
   }
 

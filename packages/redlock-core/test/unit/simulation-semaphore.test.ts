@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { MIN_FAIR_LEASE_MS } from '../../src/acquire/queue-ticket.js';
-import { contendedMinorityWorld, describeFaults, earlyEmptyRestartWorld, withClientCrash, worldArbitrary } from '../support/simulation/faults.js';
+import {
+  contendedMinorityWorld,
+  crashedClientsOf,
+  describeFaults,
+  earlyEmptyRestartWorld,
+  twoLeasesPastLongestTtlMs,
+  withClientCrash,
+  worldArbitrary,
+} from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
 import { mostPermitsAtOnce, runSemaphoreWorld, type SemaphoreHistory } from '../support/simulation/semaphore-world.js';
 import type { WorldSpec } from '../support/simulation/world.js';
@@ -87,9 +94,9 @@ describe('simulation: counting semaphores under the faults Redlock survives', ()
       fc.asyncProperty(semaphoreWorld(withClientCrash(contendedMinorityWorld())), async ([spec, limit]) => {
         const history = await runSemaphoreWorld(spec, limit);
         histories.push(history);
-        const crashed = new Set(spec.faults.flatMap((fault) => (fault.kind === 'client-crash' ? [fault.client] : [])));
+        const crashed = crashedClientsOf(spec);
         const ops = spec.clients.filter((_, clientIndex) => !crashed.has(clientIndex)).flatMap((client) => client.ops).length;
-        const boundMs = Math.max(...spec.clients.flatMap((client) => client.ops.map((op) => op.ttlMs))) + 2 * MIN_FAIR_LEASE_MS;
+        const boundMs = twoLeasesPastLongestTtlMs(spec);
         const others = history.permits.filter((record) => !crashed.has(record.clientIndex));
         const late = others.filter((record) => record.fromMs - record.calledAtMs > boundMs).map((record) => `client ${record.clientIndex} after ${Math.round(record.fromMs - record.calledAtMs)} ms`);
         expect({ typedErrors: [...history.typedErrors], untyped: history.untypedErrors, hang: history.hang, permits: others.length, late }).toEqual({

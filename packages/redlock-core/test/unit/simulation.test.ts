@@ -1,9 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkHistory, describeRun } from '../support/simulation/checker.js';
-import { contendedMinorityWorld, describeFaults, faultyMinorityWorld, withClientCrash, withFair, worldArbitrary } from '../support/simulation/faults.js';
+import {
+  contendedMinorityWorld,
+  crashedClientsOf,
+  describeFaults,
+  faultyMinorityWorld,
+  twoLeasesPastLongestTtlMs,
+  withClientCrash,
+  withFair,
+  worldArbitrary,
+} from '../support/simulation/faults.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
-import { MIN_FAIR_LEASE_MS } from '../../src/acquire/queue-ticket.js';
 import { writeTestLog } from '../support/test-log.js';
 import { type History, runWorld, type WorldSpec } from '../support/simulation/world.js';
 
@@ -94,7 +102,7 @@ async function expectEveryOperationToSucceed(
   await fc.assert(
     fc.asyncProperty(worlds, async (spec) => {
       const history = await runAndCheck(spec, tally);
-      const crashed = new Set(spec.faults.flatMap((fault) => (fault.kind === 'client-crash' ? [fault.client] : [])));
+      const crashed = crashedClientsOf(spec);
       const ops = spec.clients.filter((_, clientIndex) => !crashed.has(clientIndex)).flatMap((client) => client.ops).length;
       const lost = history.bareQuorumLosses.filter((loss) => !crashed.has(loss.clientIndex)).length;
       const commits = history.commits.filter((commit) => !crashed.has((history.locks[commit.lockId] as History['locks'][number]).clientIndex)).length;
@@ -143,13 +151,13 @@ describe('simulation: faults Redlock survives', () => {
 
   it('hands the lock on, fair calls beside default ones, past a client that crashed or froze while it waited or held it, within two leases past the longest TTL', async () => {
     // A dead or frozen client's keys are waited out (at most the longest TTL), and its place in the queues for as long
-    // as a lease (MIN_FAIR_LEASE_MS here) once its keys are gone. Frozen with its connections open, a fair holder held
+    // as a lease (`twoLeasesPastLongestTtlMs`) once its keys are gone. Frozen with its connections open, a fair holder held
     // up every waiter behind it for as long as it stayed frozen (97 s of a world), before its grant gave it a lease,
     // and a default waiter first in line held up the fair calls behind it until the queue expired (42 s of a world),
     // before a fair call that found it there gave it one.
     const withinTwoLeases = (spec: WorldSpec, history: History): void => {
       const crashed = new Set(history.clientCrashes.map((crash) => crash.clientIndex));
-      const boundMs = Math.max(...spec.clients.flatMap((client) => client.ops.map((op) => op.ttlMs))) + 2 * MIN_FAIR_LEASE_MS;
+      const boundMs = twoLeasesPastLongestTtlMs(spec);
       const late = history.locks.filter((lock) => !crashed.has(lock.clientIndex) && lock.handedOutAt.atMs - lock.calledAt.atMs > boundMs);
       if (late.length > 0) {
         const waits = late.map((lock) => `client ${lock.clientIndex}'s lock #${lock.id} after ${Math.round(lock.handedOutAt.atMs - lock.calledAt.atMs)} ms`).join(', ');

@@ -15,6 +15,7 @@ import {
   runUntilCrashed,
   scheduleFaults,
   withSeededRandomness,
+  wait,
   type WorldSpec,
 } from './world.js';
 
@@ -111,14 +112,8 @@ export class ClaimWorld {
   }
 }
 
-/** Waits `ms` on the client's own clock; for ever once it crashed: a dead process's code runs no further. */
-export function waitOn(client: ClaimClient, ms: number): Promise<void> {
-  return new Promise((resolve) =>
-    client.clientClock.setTimeout(() => {
-      if (!client.isCrashed) resolve();
-    }, ms),
-  );
-}
+/** Waits `ms` on the client's own clock; for ever once it crashed (see world.ts `wait`). */
+export const waitOn: (client: ClaimClient, ms: number) => Promise<void> = wait;
 
 /**
  * Starts recording, in `reliance` (whose `fromMs` is now), how long its holder relies on `held`: every

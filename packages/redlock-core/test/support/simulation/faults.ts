@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { MIN_FAIR_LEASE_MS } from '../../../src/acquire/queue-ticket.js';
 import type { Notifications } from './sim-node.js';
 import type { ClientSpec, FaultSpec, NodeSpec, OpSpec, WorldSpec } from './world.js';
 
@@ -397,6 +398,19 @@ export function fencedEmptyRestartWorld(): fc.Arbitrary<WorldSpec> {
  */
 export function emptyRestartWorld(): fc.Arbitrary<WorldSpec> {
   return worldArbitrary({}, { crashPersistence: false, minFaults: 2, maxFaults: 8 }).filter((world) => world.faults.some((fault) => fault.kind === 'crash'));
+}
+
+/** The clients a world crashes (its `'client-crash'` faults). */
+export function crashedClientsOf(spec: WorldSpec): Set<number> {
+  return new Set(spec.faults.flatMap((fault) => (fault.kind === 'client-crash' ? [fault.client] : [])));
+}
+
+/**
+ * How long, at most, another client may wait for a lock or permits in a world that crashes a client: the crashed
+ * one's keys are waited out (the longest TTL), and its place in the queues for as long as a lease, twice over.
+ */
+export function twoLeasesPastLongestTtlMs(spec: WorldSpec): number {
+  return Math.max(...spec.clients.flatMap((client) => client.ops.map((op) => op.ttlMs))) + 2 * MIN_FAIR_LEASE_MS;
 }
 
 /** How long the connections of a client that froze rather than died stay open: longer than any world runs. */

@@ -565,10 +565,10 @@ interface ClientContext {
 type ClientPhase = 'idle' | 'waiting' | 'holding';
 
 /** Waits `ms` on the client's own clock; for ever once its process crashed: a dead process's code runs no further. */
-function wait(context: ClientContext, ms: number): Promise<void> {
+export function wait(client: Pick<Crashable, 'isCrashed'> & { readonly clientClock: DriftingClock }, ms: number): Promise<void> {
   return new Promise((resolve) =>
-    context.clientClock.setTimeout(() => {
-      if (!context.isCrashed) resolve();
+    client.clientClock.setTimeout(() => {
+      if (!client.isCrashed) resolve();
     }, ms),
   );
 }
