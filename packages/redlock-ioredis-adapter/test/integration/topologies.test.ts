@@ -58,6 +58,20 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
   const wakeChannelCounts = (nodes: readonly { readonly url: string }[]): Promise<number[]> =>
     askEachNode(nodes, async (admin) => ((await admin.pubsub('CHANNELS', 'redlock:wake:*')) as string[]).length);
 
+  /**
+   * A release that a quorum did not confirm, on a loaded machine: an answering node may still time out on it (its
+   * key goes all the same, as each test's end checks). Every node that did not confirm gave no answer (timed out, or
+   * left alone as down): none answered without releasing.
+   */
+  function expectUnconfirmedOnlyByTimeouts(error: unknown, resource: string): void {
+    expect(error).toBeInstanceOf(LockReleaseError);
+    expect(error).toMatchObject({ resources: [resource] });
+    const answeredWithoutRelease = (error as LockReleaseError).nodes.filter(
+      (node) => node.status !== 'released' && !('error' in node && (node.error.isTimeout || node.error.isDown)),
+    );
+    expect(answeredWithoutRelease).toEqual([]);
+  }
+
   for (const { name, rttsMs, blackholed = [] } of TOPOLOGIES) {
     itWithLocalNodes(`${name}: acquires, extends, releases, auto-extends past the TTL and hands off, leaving no key`, async () => {
       const keyPrefix = `topology:${randomUUID()}:`;
@@ -69,7 +83,9 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         // as in a fresh CLI process.
         const lock = await redlock.acquire('a', 10_000, { retryCount: 0 });
         await lock.extend(10_000);
-        await lock.release();
+        // With two nodes black-holed (T3) the three others are a bare quorum: one of them late under load (the node
+        // 30 ms away against its 50 ms timeout: CI at 2026-12-01 14:50) leaves the release unconfirmed.
+        await lock.release().catch((error: unknown) => expectUnconfirmedOnlyByTimeouts(error, 'a'));
 
         // using() resolves with its routine's value even when a quorum did not confirm its release, and
         // reports that as a process warning. On a loaded machine an answering node can still time out on
@@ -88,14 +104,7 @@ describe('multi-datacenter topologies, at default options, on 5 real nodes', () 
         }
         expect(wasAborted).toBe(false);
         expect(warnings.length).toBeLessThanOrEqual(1);
-        for (const warning of warnings) {
-          expect(warning).toBeInstanceOf(LockReleaseError);
-          expect(warning).toMatchObject({ resources: ['b'] });
-          const answeredWithoutRelease = (warning as LockReleaseError).nodes.filter(
-            (node) => node.status !== 'released' && !('error' in node && (node.error.isTimeout || node.error.isDown)),
-          );
-          expect(answeredWithoutRelease).toEqual([]);
-        }
+        for (const warning of warnings) expectUnconfirmedOnlyByTimeouts(warning, 'b');
 
         // Hand-off to another client: it waits on its retry timer of 8 s unless the release wakes it. Its
         // first locks measure the nodes, so that the node its woken attempts ask first is a near one that
