@@ -1,7 +1,7 @@
 // How fair the lock is across processes (issue 78, "a fair lock on a quorum"; not part of `pnpm bench`; run
 // after a build and `tsc -p bench`):
 // `node bench/scripts/fair-queue.mjs [--processes=8] [--count=100 | --duration-s=N] [--hold-ms=1] [--skew] [--pause-node]
-//  [--kill-waiter] [--fair] [--rounds=1] [--timeout-s=120] [--json]`
+//  [--kill-waiter] [--fair | --floor] [--rounds=1] [--timeout-s=120] [--json]`
 //  (`--timeout-s` bounds each round from 'go', start-up aside: 60 s).
 // 5 local nodes; `--processes` child processes of this script, each a `Redlock` at the defaults over ioredis
 // clients of its own, start together and loop `--count` times: acquire `fair-queue-bench:<round>` (TTL 10 s),
@@ -24,7 +24,12 @@
 // bench's stamps do not use it). `--pause-node`: node 4 stopped (SIGSTOP) from 'go' to the round's end.
 // `--kill-waiter` (with `--count`): after a third of the grants, the process that has waited longest is SIGKILLed; it prints how
 // long the next grant took and the others' max wait across the kill. `--fair`: acquires with `{ fair: true }`
-// (exits 2 while the library has no such option). `--json`: the summaries as one JSON document instead.
+// (exits 2 while the library has no such option). `--floor`: no library, the fastest first-come-first-served
+// lock this machine runs, for the bound's sake: one token in a list on node 0, taken by `BLPOP` (Redis serves
+// blocked clients in the order they blocked) and given back by `LPUSH`, one round trip per hand-off and no quorum.
+// A floor call counts as queued when it sends `BLPOP` (stamped just before): two calls microseconds apart may
+// reach the node in the other order and show as an overtake (1 of 3,200 grants in 4 rounds).
+// `--json`: the summaries as one JSON document instead.
 import { fork } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +58,7 @@ const { values } = parseArgs({
     'pause-node': { type: 'boolean', default: false },
     'kill-waiter': { type: 'boolean', default: false },
     fair: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
     'timeout-s': { type: 'string', default: '120' },
     json: { type: 'boolean', default: false },
@@ -68,6 +74,8 @@ const durationMs = values['duration-s'] === undefined ? undefined : Number(value
 const count = durationMs === undefined ? Number(values.count) : Infinity;
 const holdMs = Number(values['hold-ms']);
 const fair = values.fair;
+const floor = values.floor;
+if (fair && floor) throw new TypeError('--fair and --floor exclude each other: --floor runs no library');
 
 if (values.child !== undefined) await child(Number(values.child));
 else process.exitCode = await parent();
@@ -116,6 +124,7 @@ async function child(index) {
   });
 
   const clients = await connectClients(JSON.parse(values.urls));
+  if (floor) return floorLoop(index, clients, send, sendAndExit);
   const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
   // Connections, scripts and the subscriber set up on a key of its own, so no call of the run pays for them:
   // a second call waits for the first's release (a fair call listens from its first attempt, a default one
@@ -158,6 +167,35 @@ async function child(index) {
   sendAndExit({ type: 'done', at: now() }, 0);
 }
 
+/**
+ * `--floor`'s loop: the same events as the library's, around `BLPOP` of the token (every call queues at once:
+ * it blocks) and its `LPUSH`; process 0 puts the token in at 'go'.
+ */
+async function floorLoop(index, clients, send, sendAndExit) {
+  const [commands] = clients;
+  const { connectClients } = await import('../dist/bench-nodes.js');
+  const [blocking] = await connectClients(JSON.parse(values.urls).slice(0, 1));
+  const tokens = `${values.resource}:floor-token`;
+  const go = new Promise((resolve) => process.once('message', resolve));
+  send({ type: 'ready' });
+  const { untilAt } = await go;
+  if (index === 0) await commands.lpush(tokens, 'token');
+  for (let done = 0; untilAt === undefined ? done < count : now() < untilAt; done += 1) {
+    const at = now();
+    send({ type: 'call', at });
+    send({ type: 'queued', by: 'queuePlace', at, queuePlace: 0 });
+    await blocking.blpop(tokens, 0);
+    send({ type: 'granted', at: now() });
+    await sleep(holdMs);
+    send({ type: 'releasing', at: now() });
+    await commands.lpush(tokens, 'token');
+    send({ type: 'released', at: now() });
+  }
+  blocking.disconnect();
+  for (const client of clients) client.disconnect();
+  sendAndExit({ type: 'done', at: now() }, 0);
+}
+
 /** Starts the nodes, runs the rounds, prints their summaries; resolves with the exit code. */
 async function parent() {
   const { startRedisNodes } = await import('local-redis-nodes');
@@ -170,7 +208,7 @@ async function parent() {
       values['pause-node'] && `node ${PAUSED_NODE} paused (SIGSTOP)`,
       values['kill-waiter'] && 'the longest waiter killed (SIGKILL) after a third of the grants',
     ].filter(Boolean);
-    const options = fair ? ' with { fair: true }' : '';
+    const options = floor ? ' (--floor: no library, one token by BLPOP/LPUSH on node 0)' : fair ? ' with { fair: true }' : '';
     if (!values.json) {
       console.log(`${processes} processes × ${durationMs === undefined ? `${count} acquisitions` : `${durationMs / 1_000} s of acquisitions`} of one lock, ${holdMs} ms holds (setTimeout), the defaults${options}, ${NODE_COUNT} nodes${conditions.map((each) => `; ${each}`).join('')}`);
     }
@@ -192,7 +230,7 @@ async function parent() {
         break;
       }
     }
-    if (values.json) console.log(JSON.stringify({ processes, count: durationMs === undefined ? count : undefined, durationMs, holdMs, fair, skew: values.skew, pauseNode: values['pause-node'], killWaiter: values["kill-waiter"], rounds: summaries }));
+    if (values.json) console.log(JSON.stringify({ processes, count: durationMs === undefined ? count : undefined, durationMs, holdMs, fair, floor, skew: values.skew, pauseNode: values['pause-node'], killWaiter: values["kill-waiter"], rounds: summaries }));
     return code;
   } finally {
     await nodes.stop();
@@ -205,7 +243,7 @@ async function parent() {
  */
 async function runRound(nodes, resource) {
   const script = fileURLToPath(import.meta.url);
-  const passed = [`--count=${values.count}`, `--hold-ms=${holdMs}`, ...(fair ? ['--fair'] : [])];
+  const passed = [`--count=${values.count}`, `--hold-ms=${holdMs}`, ...(fair ? ['--fair'] : []), ...(floor ? ['--floor'] : [])];
   const states = [];
   let grants = 0;
   let noFair;
