@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { describeFaults, emptyRestartWorld, fencedWorld } from '../support/simulation/faults.js';
+import { contendedMinorityWorld, crashedClientsOf, describeFaults, emptyRestartWorld, fencedWorld, twoLeasesPastLongestTtlMs, withClientCrash } from '../support/simulation/faults.js';
 import { type ElectionHistory, electionViolations, runElectionWorld } from '../support/simulation/election-world.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
 import type { OpSpec, WorldSpec } from '../support/simulation/world.js';
@@ -56,6 +56,53 @@ describe('simulation: leader election under the faults fencing survives', () => 
     if (parameters.numRuns >= ELECTION_WORLDS) {
       expect(worldsWithHandOver).toBeGreaterThan(parameters.numRuns / 4);
       expect(observed).toBeGreaterThan(parameters.numRuns);
+      expect(livenessChecked).toBeGreaterThan(parameters.numRuns / 2);
+    }
+  }, SIMULATION_TIMEOUT_MS);
+});
+
+/**
+ * The contended worlds of a faulty minority of nodes, each crashed node back with its data (terms go on), where
+ * one campaigner crashes or freezes (its connections open) while it campaigns, leads or waits for its next
+ * campaign; never client 0, the observer.
+ */
+function crashedCampaignerWorld(): fc.Arbitrary<WorldSpec> {
+  const persistent = contendedMinorityWorld().map((world): WorldSpec => ({ ...world, faults: world.faults.map((fault) => (fault.kind === 'crash' ? { ...fault, persistence: true } : fault)) }));
+  return withClientCrash(persistent).filter((spec) => crashedClientsOf(spec).size === 1 && !crashedClientsOf(spec).has(0));
+}
+
+describe('simulation: leader election past a campaigner that crashes or freezes', () => {
+  it('lets every other client lead within two leases past the longest TTL, and ends the observer on the last leader, then nobody', async () => {
+    const parameters = simulationParameters(ELECTION_WORLDS);
+    let crashedLeaders = 0;
+    let livenessChecked = 0;
+    await fc.assert(
+      fc.asyncProperty(crashedCampaignerWorld(), async (spec) => {
+        const history = await runElectionWorld(spec);
+        const crashed = crashedClientsOf(spec);
+        const boundMs = twoLeasesPastLongestTtlMs(spec);
+        // Every campaign of the others, the liveness check's last one aside (it may wait for the crashed leader's lease).
+        const campaigns = spec.clients.filter((_, clientIndex) => !crashed.has(clientIndex)).flatMap((client) => client.ops).length;
+        const led = history.leaderships.filter((record) => !crashed.has(record.clientIndex)).slice(0, campaigns);
+        const late = led.filter((record) => record.fromMs - record.calledAtMs > boundMs).map((record) => `client ${record.clientIndex} after ${Math.round(record.fromMs - record.calledAtMs)} ms`);
+        const problems = [
+          ...electionViolations(history),
+          ...(history.hang === undefined ? [] : [history.hang]),
+          ...history.untypedErrors,
+          ...[...history.typedErrors].map(([name, count]) => `${count} ${name}`),
+          ...(led.length < campaigns ? [`${led.length} of the others' ${campaigns} campaigns led`] : []),
+          ...late.map((text) => `led late (bound ${boundMs} ms): ${text}`),
+        ];
+        if (problems.length > 0) throw new Error(describeElectionRun(history, problems));
+        if (history.leaderships.some((record) => crashed.has(record.clientIndex) && record.untilMs === spec.faults.find((fault) => fault.kind === 'client-crash')?.atMs)) crashedLeaders += 1;
+        if (history.liveness.lastTerm !== null) livenessChecked += 1;
+      }),
+      { ...parameters, endOnFailure: process.env['SIM_SHRINK'] !== '1' },
+    );
+    writeTestLog(`Election past a crashed campaigner: ${parameters.numRuns} worlds (seed ${parameters.seed}): the crashed client led at its crash in ${crashedLeaders}, liveness checked in ${livenessChecked}`);
+    // The worlds must crash leaders, and check liveness after them.
+    if (parameters.numRuns >= ELECTION_WORLDS) {
+      expect(crashedLeaders).toBeGreaterThan(0);
       expect(livenessChecked).toBeGreaterThan(parameters.numRuns / 2);
     }
   }, SIMULATION_TIMEOUT_MS);

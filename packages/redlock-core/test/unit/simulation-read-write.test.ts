@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { contendedMinorityWorld, earlyEmptyRestartWorld, worldArbitrary } from '../support/simulation/faults.js';
+import { contendedMinorityWorld, crashedClientsOf, earlyEmptyRestartWorld, twoLeasesPastLongestTtlMs, withClientCrash, worldArbitrary } from '../support/simulation/faults.js';
 import { conflictsOf, describeReadWriteRun, mostReadersAtOnce, readWriteViolations } from '../support/simulation/read-write-checker.js';
 import { type ReadWriteHistory, type ReadWriteWorldSpec, readerStreamWorld, runReadWriteWorld, withModes } from '../support/simulation/read-write-world.js';
 import { SIMULATION_TIMEOUT_MS, simulationParameters } from '../support/simulation/run-parameters.js';
@@ -33,6 +33,30 @@ function expectEveryAcquisitionHeld(history: ReadWriteHistory): void {
     const errors = [...history.typedErrors].map(([name, count]) => `${count} ${name}`).join(', ');
     throw new Error(`${failed.length} acquisitions not held (typed errors: ${errors})\n${describeReadWriteRun(history, [])}`);
   }
+}
+
+/**
+ * Fails unless every client but the one a `'client-crash'` fault crashed got every lock it asked for (each
+ * operation, and a streaming reader's every read), within two leases past the longest TTL.
+ */
+function expectOthersServedPastTheCrash(history: ReadWriteHistory): void {
+  const { world, streaming } = history.readWrite;
+  const crashed = crashedClientsOf(world);
+  const boundMs = twoLeasesPastLongestTtlMs(world);
+  const others = history.acquisitions.filter((acquisition) => !crashed.has(acquisition.clientIndex));
+  const late = others.filter((acquisition) => !acquisition.isHeld || (acquisition.settledAtMs as number) - acquisition.calledAtMs > boundMs);
+  const ops = world.clients.filter((_, clientIndex) => !crashed.has(clientIndex) && streaming[clientIndex] !== true).flatMap((client) => client.ops).length;
+  const asked = others.filter((acquisition) => streaming[acquisition.clientIndex] !== true).length;
+  if (late.length > 0 || asked !== ops || history.typedErrors.size > 0) {
+    const errors = [...history.typedErrors].map(([name, count]) => `${count} ${name}`).join(', ');
+    const lateText = late.map((acquisition) => `client ${acquisition.clientIndex} ${acquisition.isHeld ? `after ${Math.round((acquisition.settledAtMs as number) - acquisition.calledAtMs)} ms` : 'not held'}`).join(', ');
+    throw new Error(`${asked} of ${ops} operations asked; late or not held: ${lateText || 'none'} (bound ${boundMs} ms; typed errors: ${errors || 'none'})\n${describeReadWriteRun(history, [])}`);
+  }
+}
+
+/** The worlds of `worlds` with one client crashed or frozen, as `withClientCrash` crashes a lock world's. */
+function withReadWriteClientCrash(worlds: fc.Arbitrary<ReadWriteWorldSpec>): fc.Arbitrary<ReadWriteWorldSpec> {
+  return worlds.chain((spec) => withClientCrash(fc.constant(spec.world)).map((world): ReadWriteWorldSpec => ({ ...spec, world })));
 }
 
 /** The longest a write acquisition waited in a run, in true milliseconds. */
@@ -117,6 +141,26 @@ describe('simulation: read-write locks under the faults Redlock survives', () =>
     );
     const waits = histories.map(longestWriterWaitMs);
     writeTestLog(`Writers among streaming readers: ${summary(histories, parameters.seed)}; the longest writer wait ${Math.max(...waits).toFixed(1)} ms`);
+  }, SIMULATION_TIMEOUT_MS);
+
+  it('gives the other clients every lock within two leases past the longest TTL when a reader or a writer crashes or freezes, streaming readers too', async () => {
+    const parameters = simulationParameters(40);
+    const histories: ReadWriteHistory[] = [];
+    const crashedModes = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(withReadWriteClientCrash(withModes(contendedMinorityWorld())), withReadWriteClientCrash(readerStreamWorld())), async (spec) => {
+        const history = await runAndCheck(spec, histories);
+        expectOthersServedPastTheCrash(history);
+        for (const clientIndex of crashedClientsOf(spec.world)) {
+          const kind = spec.streaming[clientIndex] === true ? 'streaming reader' : (spec.modes[clientIndex] ?? []).includes('write') ? 'writer' : 'reader';
+          crashedModes.set(kind, (crashedModes.get(kind) ?? 0) + 1);
+        }
+      }),
+      { ...parameters, ...UNTIL_FIRST_FAILURE },
+    );
+    writeTestLog(`Read-write liveness past a crashed client: ${summary(histories, parameters.seed)}; crashed: ${[...crashedModes].map(([kind, count]) => `${count} ${kind}`).join(', ')}`);
+    // The worlds must crash writers, whose intents hold new readers off.
+    if (parameters.numRuns >= 40) expect(crashedModes.get('writer')).toBeGreaterThan(0);
   }, SIMULATION_TIMEOUT_MS);
 
   it('sees a writer beside another holder when nodes restart empty before the TTLs they granted ran out (the checker sees the hazard)', async () => {

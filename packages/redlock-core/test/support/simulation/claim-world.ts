@@ -91,8 +91,11 @@ export class ClaimWorld {
     this.#history.events.push(`${this.clock.now().toFixed(1).padStart(8)} ms  ${text}`);
   };
 
-  /** Runs `program` on every client, each with a Redlock of its own, until they all settle (or hang). */
-  async run(program: (client: ClaimClient) => Promise<void>): Promise<void> {
+  /**
+   * Runs `program` on every client, each with a Redlock of its own, until they all settle (or hang); `onCrash`
+   * is told of a client as a `'client-crash'` fault crashes it (its program's waits never end from then on).
+   */
+  async run(program: (client: ClaimClient) => Promise<void>, onCrash: (client: ClaimClient) => void = () => undefined): Promise<void> {
     const history = this.#history;
     const { spec } = history;
     const noise = seededRandom(spec.noiseSeed);
@@ -105,6 +108,7 @@ export class ClaimWorld {
         const client: ClaimClient = { clientIndex, spec: clientSpec, redlock, clock: this.clock, clientClock, log: this.log, isCrashed: false };
         return runUntilCrashed(spec, this.clock, connections, client, () => program(client), (lingerMs) => {
           this.log(`client ${clientIndex}: crashes (connections close ${lingerMs} ms later)`);
+          onCrash(client);
         });
       });
       return recordingReleaseWarnings(history, this.log, () => runToTheEnd(this.clock, runs, history), isCrashedClientRunning);

@@ -30,9 +30,10 @@ const POLL_MS = 100;
  */
 const SETTLE_MS = 5_000;
 
-/** One leadership: its term, and the interval in which its holder acted as the leader. */
+/** One leadership: its term, the interval in which its holder acted as the leader, and when its campaign began. */
 export interface LeadershipRecord extends Reliance {
   readonly term: number;
+  readonly calledAtMs: number;
 }
 
 export interface ElectionHistory extends ClaimHistory {
@@ -52,9 +53,13 @@ export interface ElectionHistory extends ClaimHistory {
 export async function runElectionWorld(spec: WorldSpec): Promise<ElectionHistory> {
   const history: ElectionHistory = { ...claimHistoryOf(spec), leaderships: [], observed: [], liveness: { lastTerm: null, whileLeading: null, afterResigning: null }, isObserverFailing: false };
   const world = new ClaimWorld(history);
-  let running = spec.clients.length;
+  // Every client is done once each ended its campaigns or crashed.
+  const running = new Set(spec.clients.keys());
   let allDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (allDone = resolve));
+  const isDone = (clientIndex: number): void => {
+    if (running.delete(clientIndex) && running.size === 0) allDone();
+  };
   await world.run(async (client) => {
     const { clientIndex, clock, clientClock, log, redlock } = client;
     let observing: Promise<void> = Promise.resolve();
@@ -84,10 +89,11 @@ export async function runElectionWorld(spec: WorldSpec): Promise<ElectionHistory
       // A campaign waits for ever; one in a world whose nodes barely answer gives up, as a caller would.
       const giveUp = new AbortController();
       const timer = clientClock.setTimeout(() => giveUp.abort(GAVE_UP), op.ttlMs * CAMPAIGN_TTLS);
+      const calledAtMs = clock.now();
       try {
         const leadership = await redlock.election(ELECTION_NAME, { ttlMs: op.ttlMs }).campaign(`client ${clientIndex}`, { signal: giveUp.signal });
         clientClock.clearTimeout(timer);
-        const record: LeadershipRecord = { clientIndex, term: leadership.term, fromMs: clock.now(), untilMs: Infinity };
+        const record: LeadershipRecord = { clientIndex, term: leadership.term, fromMs: clock.now(), untilMs: Infinity, calledAtMs };
         history.leaderships.push(record);
         log(`client ${clientIndex}: leads in term ${leadership.term}`);
         const holdMs = op.kind === 'acquire' ? op.holdMs : op.workMs;
@@ -102,19 +108,24 @@ export async function runElectionWorld(spec: WorldSpec): Promise<ElectionHistory
         await leadership.resign();
       } catch (error) {
         if (error === GAVE_UP) log(`client ${clientIndex}: gave up campaigning`);
-        else recordError(history, clientIndex, log, error);
+        else if (!client.isCrashed) recordError(history, clientIndex, log, error);
       }
       clientClock.clearTimeout(timer);
+      if (client.isCrashed) return;
     }
-    running -= 1;
-    if (running === 0) allDone();
+    isDone(clientIndex);
     if (clientIndex === 0) {
       await done;
       await checkLiveness(client, history, faultsEndMs(spec) + maxTtlMs(spec));
       controller.abort();
       await observing;
     }
-  });
+  }, (client) => isDone(client.clientIndex));
+  // A crashed leader acts on nothing from its crash on.
+  for (const fault of spec.faults) {
+    if (fault.kind !== 'client-crash') continue;
+    for (const record of history.leaderships) if (record.clientIndex === fault.client && record.untilMs > fault.atMs) record.untilMs = Math.max(record.fromMs, fault.atMs);
+  }
   return history;
 }
 
@@ -151,10 +162,11 @@ async function checkLiveness(client: ClaimClient, history: ElectionHistory, quie
   // Bounded as every campaign here: links slower than the node timeouts, or lossy, may deny a quorum for good.
   const giveUp = new AbortController();
   const timer = client.clientClock.setTimeout(() => giveUp.abort(GAVE_UP), ttlMs * CAMPAIGN_TTLS);
+  const calledAtMs = clock.now();
   try {
     const leadership = await redlock.election(ELECTION_NAME, { ttlMs }).campaign(`client ${clientIndex} (last)`, { signal: giveUp.signal });
     client.clientClock.clearTimeout(timer);
-    const record: LeadershipRecord = { clientIndex, term: leadership.term, fromMs: clock.now(), untilMs: Infinity };
+    const record: LeadershipRecord = { clientIndex, term: leadership.term, fromMs: clock.now(), untilMs: Infinity, calledAtMs };
     history.leaderships.push(record);
     history.liveness.lastTerm = leadership.term;
     log(`client ${clientIndex}: leads in term ${leadership.term}, the last leader`);

@@ -76,25 +76,35 @@ export async function runReadWriteWorld(readWrite: ReadWriteWorldSpec): Promise<
     }
   };
   const lockTaker: LockTaker = { history, checks, sweep, tokensOf: readWrite.world.clients.map(() => new Set()) };
-  let othersLeft = readWrite.streaming.filter((isStreaming) => !isStreaming).length;
+  // The clients that do not stream, until each is done: the streaming readers read until then (or until each crashed).
+  const left = new Set(readWrite.streaming.flatMap((isStreaming, clientIndex) => (isStreaming ? [] : [clientIndex])));
+  const clients = new Map<number, ClaimClient>();
+  const isAnyOtherLeft = (): boolean => [...left].some((clientIndex) => clients.get(clientIndex)?.isCrashed !== true);
   await world.run(async (client) => {
+    clients.set(client.clientIndex, client);
     const lock = client.redlock.readWriteLock(READ_WRITE_RESOURCE);
     const { ops } = client.spec;
     if (readWrite.streaming[client.clientIndex] === true) {
       await waitOn(client, ops[0]?.startAfterMs ?? 0);
-      for (let round = 0; othersLeft > 0; round += 1) await takeLock(lockTaker, client, lock, ops[round % ops.length] as OpSpec, 'read');
+      for (let round = 0; isAnyOtherLeft() && !client.isCrashed; round += 1) await takeLock(lockTaker, client, lock, ops[round % ops.length] as OpSpec, 'read');
       return;
     }
     try {
       for (const [index, op] of ops.entries()) {
         await waitOn(client, op.startAfterMs);
         await takeLock(lockTaker, client, lock, op, readWrite.modes[client.clientIndex]?.[index] ?? 'read');
+        if (client.isCrashed) return;
       }
     } finally {
-      othersLeft -= 1;
+      left.delete(client.clientIndex);
     }
   });
   sweep();
+  // A crashed holder relies on nothing from its crash on.
+  for (const fault of readWrite.world.faults) {
+    if (fault.kind !== 'client-crash') continue;
+    for (const hold of history.holds) if (hold.clientIndex === fault.client && hold.untilMs > fault.atMs) hold.untilMs = Math.max(hold.fromMs, fault.atMs);
+  }
   return history;
 }
 
@@ -125,7 +135,8 @@ async function takeLock(taker: LockTaker, client: ClaimClient, lock: ReadWriteLo
     const tokens = attemptTokensOf(history.calls, firstCall, clientIndex, knownTokens);
     // The attempt that won is the last one.
     winningToken = handle === undefined ? undefined : tokens.at(-1);
-    for (const token of tokens) if (token !== winningToken) checks.expectGone('failed-attempt', clientIndex, token);
+    // A crashed client cleans up nothing: what it left waits for its TTL.
+    if (!client.isCrashed) for (const token of tokens) if (token !== winningToken) checks.expectGone('failed-attempt', clientIndex, token);
     sweep();
     if (handle === undefined) return undefined;
     const hold: ReadWriteRecord = { id: history.holds.length, clientIndex, mode, validityMs: handle.remainingValidityMs, fromMs: clock.now(), untilMs: Infinity };
@@ -154,8 +165,9 @@ async function takeLock(taker: LockTaker, client: ClaimClient, lock: ReadWriteLo
     }
   } catch (error) {
     if (acquisition.settledAtMs === undefined) settle(undefined);
-    recordError(history, clientIndex, log, error);
+    if (!client.isCrashed) recordError(history, clientIndex, log, error);
   }
+  if (client.isCrashed) return;
   // Done with it: released what it held, or gave up (and withdrew a writer's intent).
   if (holdId !== undefined) log(`client ${clientIndex}: ${mode} #${holdId} released`);
   if (winningToken !== undefined) checks.expectGone('released-holder', clientIndex, winningToken);
