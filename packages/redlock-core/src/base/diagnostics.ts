@@ -313,13 +313,14 @@ export interface ElectionLossMessage extends ElectionMessage {
 }
 
 /** The operation a node call was part of, in {@link NodeErrorMessage}. */
-export type NodeOperation = 'acquire' | 'fence' | 'extend' | 'reseed' | 'release' | 'cleanup' | 'inspect';
+export type NodeOperation = 'acquire' | 'fence' | 'extend' | 'reseed' | 'release' | 'cleanup' | 'hand-off' | 'inspect';
 
 /**
  * Message of the `redlock-core.node.error` channel: one node call failed (`error.isTimeout` false),
  * timed out (`isTimeout`), or was not sent because the node counts as down (`isDown`), in any operation:
  * `'cleanup'` is the removal of a failed attempt's keys, `'release'` a lock's release and its re-sends
- * in the background, `'reseed'` the re-setting of keys on a node that lost them.
+ * in the background, `'reseed'` the re-setting of keys on a node that lost them, `'hand-off'` a fair lock's
+ * releaser asking a node whether the waiter it woke took the lock.
  */
 export interface NodeErrorMessage {
   /** Index of the node in the array passed to the `Redlock` constructor. */

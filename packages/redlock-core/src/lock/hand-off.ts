@@ -25,15 +25,14 @@ const HAND_OFF_WATCH_MS = 5_000;
  * nodes' round trip, if longer), again at that pause for its first {@link EVEN_CHECKS} asks, then at doubling
  * pauses, until {@link HAND_OFF_WATCH_MS}, whether that process is still first at a free key there (see
  * scripts/hand-off.ts): dead, it is dropped and the live one behind it woken, whose attempt drops it on every
- * node it asks (a process gone has no listener), and the asks go on for the one woken. They end once the process
- * awaited took the lock or left the queue there, at a failed call, or when the `Redlock` closes. One ask per
- * hand-off in the usual case, which wakes nobody: the waiter took the lock within 10 ms.
+ * node it asks (a process gone has no listener), and the asks go on for the one woken. An ask that failed goes
+ * again at the next pause, to the nearest node up then. They end once the process awaited took the lock or left
+ * the queue there, when no node written is up, or when the `Redlock` closes. One ask per hand-off in the usual
+ * case, which wakes nobody: the waiter took the lock within 10 ms.
  */
 export function watchHandOff(set: NodeSet, keys: readonly string[], ttlMs: number, written: readonly boolean[], member: string): void {
-  const nodeIndex = nearestNodeOf(set, written);
-  if (nodeIndex === -1) return;
+  if (nearestNodeOf(set, written) === -1) return;
   const { lifecycle, options } = set;
-  const node = set.nodes[nodeIndex] as NodeState;
   const firstPauseMs = Math.max(HAND_OFF_CHECK_MS, 2 * quorumRttMsOf(set));
   let awaited = member;
   let checks = 0;
@@ -48,11 +47,14 @@ export function watchHandOff(set: NodeSet, keys: readonly string[], ttlMs: numbe
     return awaited === '' ? 'done' : 'due';
   };
   const ask = (): void => {
+    const nodeIndex = nearestNodeOf(set, written);
+    if (nodeIndex === -1) return;
     checks += 1;
-    const call = new FanOut<HandOffStatus>(set, 'cleanup', undefined, 'background');
-    call.send(nodeIndex, nodeTimeoutMsFor(node, options, ttlMs, keys.length), new ScriptReader(handOffScript, keys, [awaited], parse), 'cleanup');
+    const call = new FanOut<HandOffStatus>(set, 'hand-off', undefined, 'background');
+    call.send(nodeIndex, nodeTimeoutMsFor(set.nodes[nodeIndex] as NodeState, options, ttlMs, keys.length), new ScriptReader(handOffScript, keys, [awaited], parse), 'cleanup');
     void call.outcomeOf(nodeIndex).then((outcome) => {
-      if (outcome.status === 'due') askAfter(checks < EVEN_CHECKS ? firstPauseMs : firstPauseMs * 2 ** (checks - EVEN_CHECKS + 1));
+      // An ask that failed (a node error, a timeout) asks again, as one that found the process still due does.
+      if (outcome.status !== 'done') askAfter(checks < EVEN_CHECKS ? firstPauseMs : firstPauseMs * 2 ** (checks - EVEN_CHECKS + 1));
     });
   };
   askAfter(firstPauseMs);

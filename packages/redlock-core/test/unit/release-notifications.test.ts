@@ -2,7 +2,8 @@
 // wakes the next queued process (scripts/wake-queue.ts, nodes/release-notifications.ts). Every test goes
 // through the public API, over the test pub/sub node that keeps the queues as the scripts do.
 import { describe, expect, it } from '@jest/globals';
-import { LockAcquireError, Redlock, type RedlockOptions } from '../../src/index.js';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { DIAGNOSTICS_CHANNELS, LockAcquireError, type NodeErrorMessage, Redlock, type RedlockOptions } from '../../src/index.js';
 import { waitForRetry } from '../../src/acquire/wait-loop.js';
 import type { Waiter } from '../../src/acquire/wait-queue.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -478,6 +479,35 @@ describe('fair locks', () => {
     expect(asks.reduce((sum, each) => sum + each, 0)).toBe(1);
     expect(wakesOfSecond()).toEqual([1, 1, 1]);
     await clock.runUntilSettled(second!.release());
+  });
+
+  it("report a failed hand-off ask on redlock-core.node.error as the 'hand-off' it was, and ask again", async () => {
+    const { clock, connect, process } = setup(3);
+    const holderConnections = connect();
+    const held = await clock.runUntilSettled(process({ retryCount: 0 }, holderConnections).acquire('jobs', 10_000, { fair: true }));
+    const deadConnections = connect();
+    const deadWaits = process({}, deadConnections).acquire('jobs', 10_000, { fair: true });
+    await clock.advance(10);
+    const errors: NodeErrorMessage[] = [];
+    const onNodeError = (message: unknown): void => void errors.push(message as NodeErrorMessage);
+    diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.nodeError, onNodeError);
+    try {
+      // The woken waiter sends nothing more, so the releaser asks; the first ask fails on the node it asks.
+      for (const connection of deadConnections) connection.hang();
+      for (const connection of holderConnections) connection.failNext('hand-off');
+      await clock.runUntilSettled(held.release());
+      await clock.advance(50);
+      // Besides the hung waiter's own calls, which time out.
+      expect(errors.filter((message) => message.operation !== 'acquire').map((message) => message.operation)).toEqual(['hand-off']);
+      const asks = holderConnections.map((connection) => connection.calls.filter((call) => call.script === 'hand-off').length);
+      expect(asks.filter((count) => count > 0)).toHaveLength(1);
+      expect(Math.max(...asks)).toBeGreaterThanOrEqual(2);
+    } finally {
+      diagnosticsChannel.unsubscribe(DIAGNOSTICS_CHANNELS.nodeError, onNodeError);
+    }
+    for (const connection of deadConnections) connection.resume();
+    const { value: deadLock } = await within(clock, 6_000, deadWaits);
+    await clock.runUntilSettled(deadLock!.release());
   });
 
   it('are handed on past a woken waiter that died before its attempt, once its connections closed, not at the timed retry', async () => {
