@@ -116,6 +116,14 @@ export class ClaimWorld {
   }
 }
 
+/** Ends, at the crash, every interval of `reliances` whose client a `'client-crash'` fault crashed: a dead holder relies on nothing. */
+export function endRelianceAtCrash(spec: WorldSpec, reliances: readonly Reliance[]): void {
+  for (const fault of spec.faults) {
+    if (fault.kind !== 'client-crash') continue;
+    for (const reliance of reliances) if (reliance.clientIndex === fault.client && reliance.untilMs > fault.atMs) reliance.untilMs = Math.max(reliance.fromMs, fault.atMs);
+  }
+}
+
 /** Waits `ms` on the client's own clock; for ever once it crashed (see world.ts `wait`). */
 export const waitOn: (client: ClaimClient, ms: number) => Promise<void> = wait;
 

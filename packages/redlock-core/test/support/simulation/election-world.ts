@@ -1,5 +1,5 @@
 import { type Leader, LockInspectError } from '../../../src/index.js';
-import { type ClaimClient, type ClaimHistory, claimHistoryOf, ClaimWorld, type Reliance, waitOn } from './claim-world.js';
+import { type ClaimClient, type ClaimHistory, claimHistoryOf, ClaimWorld, endRelianceAtCrash, type Reliance, waitOn } from './claim-world.js';
 import { recordError, type WorldSpec } from './world.js';
 
 // The worlds of world.ts with a leader election in place of the lock: each client's operation campaigns in
@@ -57,7 +57,7 @@ export async function runElectionWorld(spec: WorldSpec): Promise<ElectionHistory
   const running = new Set(spec.clients.keys());
   let allDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (allDone = resolve));
-  const isDone = (clientIndex: number): void => {
+  const markDone = (clientIndex: number): void => {
     if (running.delete(clientIndex) && running.size === 0) allDone();
   };
   await world.run(async (client) => {
@@ -113,19 +113,15 @@ export async function runElectionWorld(spec: WorldSpec): Promise<ElectionHistory
       clientClock.clearTimeout(timer);
       if (client.isCrashed) return;
     }
-    isDone(clientIndex);
+    markDone(clientIndex);
     if (clientIndex === 0) {
       await done;
       await checkLiveness(client, history, faultsEndMs(spec) + maxTtlMs(spec));
       controller.abort();
       await observing;
     }
-  }, (client) => isDone(client.clientIndex));
-  // A crashed leader acts on nothing from its crash on.
-  for (const fault of spec.faults) {
-    if (fault.kind !== 'client-crash') continue;
-    for (const record of history.leaderships) if (record.clientIndex === fault.client && record.untilMs > fault.atMs) record.untilMs = Math.max(record.fromMs, fault.atMs);
-  }
+  }, (client) => markDone(client.clientIndex));
+  endRelianceAtCrash(spec, history.leaderships);
   return history;
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { type ReadWriteHandle, type ReadWriteLock, ReadWriteLockError, type ReadWriteMode } from '../../../src/index.js';
-import { type ClaimClient, type ClaimHistory, claimHistoryOf, ClaimWorld, holdByHand, type Reliance, startReliance, waitOn } from './claim-world.js';
+import { type ClaimClient, type ClaimHistory, claimHistoryOf, ClaimWorld, endRelianceAtCrash, holdByHand, type Reliance, startReliance, waitOn } from './claim-world.js';
 import { contendedMinorityWorld } from './faults.js';
 import { type LeftBehind, LeftBehindChecks } from './left-behind.js';
 import type { CallRecord } from './sim-node.js';
@@ -100,11 +100,7 @@ export async function runReadWriteWorld(readWrite: ReadWriteWorldSpec): Promise<
     }
   });
   sweep();
-  // A crashed holder relies on nothing from its crash on.
-  for (const fault of readWrite.world.faults) {
-    if (fault.kind !== 'client-crash') continue;
-    for (const hold of history.holds) if (hold.clientIndex === fault.client && hold.untilMs > fault.atMs) hold.untilMs = Math.max(hold.fromMs, fault.atMs);
-  }
+  endRelianceAtCrash(readWrite.world, history.holds);
   return history;
 }
 

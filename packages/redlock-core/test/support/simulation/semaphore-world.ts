@@ -1,5 +1,5 @@
 import { PermitError } from '../../../src/index.js';
-import { type ClaimHistory, claimHistoryOf, ClaimWorld, holdByHand, type Reliance, waitOn } from './claim-world.js';
+import { type ClaimHistory, claimHistoryOf, ClaimWorld, endRelianceAtCrash, holdByHand, type Reliance, waitOn } from './claim-world.js';
 import { type LeftBehind, LeftBehindChecks } from './left-behind.js';
 import type { CallRecord } from './sim-node.js';
 import { recordError, type OpSpec, type WorldSpec } from './world.js';
@@ -65,11 +65,7 @@ export async function runSemaphoreWorld(spec: WorldSpec, limit: number): Promise
     }
   });
   sweep();
-  // A crashed holder relies on nothing from its crash on.
-  for (const fault of spec.faults) {
-    if (fault.kind !== 'client-crash') continue;
-    for (const record of history.permits) if (record.clientIndex === fault.client && record.untilMs > fault.atMs) record.untilMs = Math.max(record.fromMs, fault.atMs);
-  }
+  endRelianceAtCrash(spec, history.permits);
   return history;
 }
 
