@@ -3,19 +3,18 @@
 import { unlessAborted } from '../base/abort-listeners.js';
 import { type NodeOutcome, outcomesOfSettledFailure } from '../base/outcomes.js';
 
-/**
- * The outcomes of a `FanOut`'s calls by node index, and who waits for them. The fan-out settles each outcome
- * once: it fills in `outcomes`, counts down `unsettledCount` and tells the listeners itself, in its `#settle`.
- */
+// The outcomes of a `FanOut`'s calls by node index, and who waits for them. The fan-out settles each outcome
+// once: it fills in `outcomes`, counts down `unsettledCount` and tells the listeners itself, in its `#settle`.
+// (Line comments on what only the fan-out uses: the bundled declarations, in the package's size budget, skip them.)
 export class NodeOutcomes<S extends string> {
   /** The outcomes by node index, filled in as the calls settle (also after the vote was decided). */
   readonly outcomes: (NodeOutcome<S> | undefined)[];
   protected unsettledCount: number;
-  /** The listener of every outcome (see {@link listen}). */
+  // The listener of every outcome (see `listen`).
   protected listener: ((outcome: NodeOutcome<S>) => void) | undefined;
-  /** Listeners of one node's outcome: made when someone asks (most operations read `outcomes`). */
+  // Listeners of one node's outcome: made when someone asks (most operations read `outcomes`).
   protected nodeListeners: (((outcome: NodeOutcome<S>) => void)[] | undefined)[] | undefined;
-  /** Resolves {@link allSettled}'s promise, once someone asked for it. */
+  // Resolves `allSettled()`'s promise, once someone asked for it.
   protected onAllSettled: ((outcomes: NodeOutcome<S>[]) => void) | undefined;
   #allSettled: Promise<NodeOutcome<S>[]> | undefined;
 
