@@ -367,18 +367,19 @@ const LOSSY_DROP_RATES = { min: 0.1, max: 0.3 } as const;
  * {@link fencedEmptyRestartWorld}).
  */
 export function fencedWorld(): fc.Arbitrary<WorldSpec> {
-  const persistent = (world: WorldSpec): WorldSpec => ({
-    ...world,
-    faults: world.faults.map((fault) => (fault.kind === 'crash' ? { ...fault, persistence: true } : fault)),
-  });
   const lossy = fc
     .tuple(worldArbitrary({}, LOSSY), fc.array(share(LOSSY_DROP_RATES.min, LOSSY_DROP_RATES.max), { minLength: 3, maxLength: 3 }))
     .map(([world, dropRates]): WorldSpec => ({
       ...world,
       nodes: world.nodes.map((node, index) => ({ ...node, link: { ...node.link, dropRate: dropRates[index] ?? 0 } })),
     }));
-  const usual = worldArbitrary().map(persistent);
-  return fc.oneof(withFencing(usual, 'every'), withFencing(usual, 'some'), withFencing(lossy.map(persistent), 'every'));
+  const usual = worldArbitrary().map(withPersistentCrashes);
+  return fc.oneof(withFencing(usual, 'every'), withFencing(usual, 'some'), withFencing(lossy.map(withPersistentCrashes), 'every'));
+}
+
+/** `world` with every crashed node back with its data. */
+export function withPersistentCrashes(world: WorldSpec): WorldSpec {
+  return { ...world, faults: world.faults.map((fault) => (fault.kind === 'crash' ? { ...fault, persistence: true } : fault)) };
 }
 
 /**
