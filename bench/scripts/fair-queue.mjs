@@ -1,7 +1,7 @@
 // How fair the lock is across processes (issue 78, "a fair lock on a quorum"; not part of `pnpm bench`; run
 // after a build and `tsc -p bench`):
 // `node bench/scripts/fair-queue.mjs [--processes=8] [--count=100 | --duration-s=N] [--hold-ms=1] [--skew] [--pause-node]
-//  [--kill-waiter] [--fair | --floor] [--rounds=1] [--timeout-s=120] [--json]`
+//  [--kill-waiter] [--fair | --floor] [--beside-floor] [--rounds=1] [--timeout-s=120] [--json]`
 //  (`--timeout-s` bounds each round from 'go', start-up aside: 60 s).
 // 5 local nodes; `--processes` child processes of this script, each a `Redlock` at the defaults over ioredis
 // clients of its own, start together and loop `--count` times: acquire `fair-queue-bench:<round>` (TTL 10 s),
@@ -28,7 +28,9 @@
 // lock this machine runs, for the bound's sake: one token in a list on node 0, taken by `BLPOP` (Redis serves
 // blocked clients in the order they blocked) and given back by `LPUSH`, one round trip per hand-off and no quorum.
 // A floor call counts as queued when it sends `BLPOP` (stamped just before): two calls microseconds apart may
-// reach the node in the other order and show as an overtake (1 of 3,200 grants in 4 rounds).
+// reach the node in the other order and show as an overtake (1 of 3,200 grants in 4 rounds). `--beside-floor`
+// (not with `--floor` or `--kill-waiter`): each round runs the floor first, on the same nodes, and prints the
+// round's max wait, p99 wait and median hand-off against the floor's: a bound that the machine itself meets.
 // `--json`: the summaries as one JSON document instead.
 import { fork } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     'kill-waiter': { type: 'boolean', default: false },
     fair: { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
+    'beside-floor': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
     'timeout-s': { type: 'string', default: '120' },
     json: { type: 'boolean', default: false },
@@ -76,6 +79,8 @@ const holdMs = Number(values['hold-ms']);
 const fair = values.fair;
 const floor = values.floor;
 if (fair && floor) throw new TypeError('--fair and --floor exclude each other: --floor runs no library');
+const besideFloor = values['beside-floor'];
+if (besideFloor && (floor || values['kill-waiter'])) throw new TypeError('--beside-floor goes with the library\'s rounds, without --floor or --kill-waiter');
 
 if (values.child !== undefined) await child(Number(values.child));
 else process.exitCode = await parent();
@@ -213,6 +218,15 @@ async function parent() {
       console.log(`${processes} processes × ${durationMs === undefined ? `${count} acquisitions` : `${durationMs / 1_000} s of acquisitions`} of one lock, ${holdMs} ms holds (setTimeout), the defaults${options}, ${NODE_COUNT} nodes${conditions.map((each) => `; ${each}`).join('')}`);
     }
     for (let round = 1; round <= Number(values.rounds); round += 1) {
+      let floorSummary;
+      if (besideFloor) {
+        const floorRun = await runRound(nodes, `${RESOURCE}:${round}:floor`, true);
+        if (floorRun.goAt === undefined || floorRun.timedOut) {
+          console.log(`round ${round}: the floor's round timed out`);
+          return 1;
+        }
+        floorSummary = summarize(floorRun);
+      }
       const run = await runRound(nodes, `${RESOURCE}:${round}`);
       if (run.noFair !== undefined) {
         console.log(`the library has no fair option yet (${run.noFair})`);
@@ -222,7 +236,7 @@ async function parent() {
         console.log(`round ${round}: timed out after ${run.timeoutMs / 1_000} s before every process was ready`);
         return 1;
       }
-      const summary = { round, ...summarize(run) };
+      const summary = { round, ...summarize(run), ...(floorSummary === undefined ? {} : { floor: againstFloor(summarize(run), floorSummary) }) };
       summaries.push(summary);
       if (!values.json) printSummary(summary);
       if (run.timedOut) {
@@ -230,7 +244,7 @@ async function parent() {
         break;
       }
     }
-    if (values.json) console.log(JSON.stringify({ processes, count: durationMs === undefined ? count : undefined, durationMs, holdMs, fair, floor, skew: values.skew, pauseNode: values['pause-node'], killWaiter: values["kill-waiter"], rounds: summaries }));
+    if (values.json) console.log(JSON.stringify({ processes, count: durationMs === undefined ? count : undefined, durationMs, holdMs, fair, floor, besideFloor, skew: values.skew, pauseNode: values['pause-node'], killWaiter: values["kill-waiter"], rounds: summaries }));
     return code;
   } finally {
     await nodes.stop();
@@ -241,9 +255,9 @@ async function parent() {
  * One round: forks the processes, starts them together, pauses a node or kills a waiter if asked, and
  * resolves with every process's calls once all ended (or the timeout killed them).
  */
-async function runRound(nodes, resource) {
+async function runRound(nodes, resource, isFloorRound = floor) {
   const script = fileURLToPath(import.meta.url);
-  const passed = [`--count=${values.count}`, `--hold-ms=${holdMs}`, ...(fair ? ['--fair'] : []), ...(floor ? ['--floor'] : [])];
+  const passed = [`--count=${values.count}`, `--hold-ms=${holdMs}`, ...(isFloorRound ? ['--floor'] : fair ? ['--fair'] : [])];
   const states = [];
   let grants = 0;
   let noFair;
@@ -468,6 +482,20 @@ function summarize({ states, goAt, kill, timedOut }) {
   };
 }
 
+/** A round's waits and hand-off against the floor's round just before it (`--beside-floor`). */
+function againstFloor(s, f) {
+  return {
+    maxWaitMs: f.waitMs.max,
+    p99WaitMs: f.waitMs.p99,
+    handOffP50Ms: f.handOffMs.p50,
+    overtakes: f.overtakes.grantsThatOvertook,
+    maxWaitToFloor: round2(s.waitMs.max / f.waitMs.max),
+    p99WaitToFloor: round2(s.waitMs.p99 / f.waitMs.p99),
+    handOffToFloor: round2(s.handOffMs.p50 / f.handOffMs.p50),
+    floorMaxWaitToItsBound: f.bound.maxWaitToBound,
+  };
+}
+
 /** Prints one round's summary as lines. */
 function printSummary(s) {
   console.log(`round ${s.round}${s.timedOut ? ' (TIMED OUT: processes killed)' : ''}: ${s.grants} grants of ${s.calls} calls, ${s.giveUps} give-ups [${s.giveUpsPerProcess.join(' ')}]${s.giveUpMessage === undefined ? '' : ` ("${s.giveUpMessage}")`}`);
@@ -481,6 +509,13 @@ function printSummary(s) {
     console.log(
       `  killed process ${k.process} after ${k.afterGrants} grants (${k.atMs} ms in), waiting ${k.itsWaitMs} ms${k.diedHolding ? ', BUT it had just been granted: it died holding the lock' : ''}; ` +
         `next grant ${k.nextGrantAfterMs ?? 'never'} ms after; others' max wait across the kill ${k.maxWaitAcrossKillMs} ms, within 1 s after ${k.maxWaitWithin1sAfterMs} ms, give-ups across it ${k.giveUpsAcrossKill}`,
+    );
+  }
+  if (s.floor !== undefined) {
+    const f = s.floor;
+    console.log(
+      `  beside the floor's round just before: max wait ${s.waitMs.max} against ${f.maxWaitMs} ms (${f.maxWaitToFloor}×), p99 ${s.waitMs.p99} against ${f.p99WaitMs} ms (${f.p99WaitToFloor}×), ` +
+        `hand-off p50 ${s.handOffMs.p50} against ${f.handOffP50Ms} ms (${f.handOffToFloor}×); the floor's max wait ${f.floorMaxWaitToItsBound}× its own bound, ${f.overtakes} overtakes`,
     );
   }
   console.log(`  queued: ${s.queuedDefinition}`);
