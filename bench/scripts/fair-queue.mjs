@@ -129,7 +129,8 @@ async function child(index) {
   });
 
   const clients = await connectClients(JSON.parse(values.urls));
-  if (floor) return floorLoop(index, clients, send, sendAndExit);
+  // The floor's BLPOP blocks its connection: a second one to node 0 for it.
+  if (floor) return floorLoop(index, clients, (await connectClients(JSON.parse(values.urls).slice(0, 1)))[0], send, sendAndExit);
   const redlock = new Redlock(clients.map((client) => new IoredisAdapter(client)));
   // Connections, scripts and the subscriber set up on a key of its own, so no call of the run pays for them:
   // a second call waits for the first's release (a fair call listens from its first attempt, a default one
@@ -176,10 +177,8 @@ async function child(index) {
  * `--floor`'s loop: the same events as the library's, around `BLPOP` of the token (every call queues at once:
  * it blocks) and its `LPUSH`; process 0 puts the token in at 'go'.
  */
-async function floorLoop(index, clients, send, sendAndExit) {
+async function floorLoop(index, clients, blocking, send, sendAndExit) {
   const [commands] = clients;
-  const { connectClients } = await import('../dist/bench-nodes.js');
-  const [blocking] = await connectClients(JSON.parse(values.urls).slice(0, 1));
   const tokens = `${values.resource}:floor-token`;
   const go = new Promise((resolve) => process.once('message', resolve));
   send({ type: 'ready' });
